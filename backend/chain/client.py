@@ -1,0 +1,25 @@
+"""web3.py access. Only `backend/chain/` imports web3; everything else goes through here."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from web3 import HTTPProvider, Web3
+from web3.contract import Contract
+
+from backend.chain.compiler import load_artifact
+from backend.config import Settings
+
+
+@lru_cache(maxsize=16)
+def _web3(url: str, timeout: float) -> Web3:
+    return Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+
+
+def get_web3(settings: Settings) -> Web3:
+    return _web3(settings.rpc_url, settings.rpc_timeout)
+
+
+def contract_at(settings: Settings, name: str, address: str) -> Contract:
+    art = load_artifact(settings, name)
+    return get_web3(settings).eth.contract(address=Web3.to_checksum_address(address), abi=art["abi"])

@@ -1,0 +1,170 @@
+"""Idempotent deployment with a manifest per chain id (`deployments/<chainId>.json`).
+
+A contract is reused when the manifest has it, its code is still on chain, and its fingerprint
+(creation bytecode + constructor arguments) is unchanged. A changed fingerprint redeploys it and
+records the replaced entry in the manifest's history; since a fingerprint includes the addresses
+it was constructed with, dependants of a redeployed contract follow automatically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from eth_abi import encode
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from backend.chain.client import get_web3
+from backend.chain.compiler import load_artifact
+from backend.chain.signers import platform_account
+from backend.chain.tx import send_and_wait
+from backend.config import Settings
+from backend.errors import DeploymentError
+
+
+@dataclass
+class DeployContext:
+    settings: Settings
+    w3: Web3
+    deployer: LocalAccount
+    addresses: dict[str, str] = field(default_factory=dict)
+
+    def contract(self, name: str):
+        return self.w3.eth.contract(address=self.addresses[name], abi=load_artifact(self.settings, name)["abi"])
+
+
+@dataclass(frozen=True)
+class ContractSpec:
+    name: str
+    args: Callable[[DeployContext], list[Any]] = lambda ctx: []
+    local_only: bool = False
+
+
+@dataclass(frozen=True)
+class WiringStep:
+    """A post-deploy call (role grant, link). `done` makes it idempotent."""
+
+    description: str
+    done: Callable[[DeployContext], bool]
+    call: Callable[[DeployContext], Any]  # returns a ContractFunction
+
+
+@dataclass
+class DeployReport:
+    chain_id: int
+    deployed: list[str]
+    reused: list[str]
+    wired: list[str]
+    manifest_path: Path
+    manifest: dict
+
+
+def manifest_path(settings: Settings, chain_id: int) -> Path:
+    return settings.deployments_dir / f"{chain_id}.json"
+
+
+def load_manifest(settings: Settings, chain_id: int) -> dict:
+    path = manifest_path(settings, chain_id)
+    if path.exists():
+        return json.loads(path.read_text())
+    return {"chainId": chain_id, "contracts": {}, "history": []}
+
+
+def _constructor_types(abi: list[dict]) -> list[str]:
+    for item in abi:
+        if item.get("type") == "constructor":
+            return [inp["type"] for inp in item["inputs"]]
+    return []
+
+
+def fingerprint(artifact: dict, args: list[Any]) -> str:
+    encoded = encode(_constructor_types(artifact["abi"]), args) if args else b""
+    return hashlib.sha256(bytes.fromhex(artifact["bytecode"][2:]) + encoded).hexdigest()
+
+
+def code_hash(w3: Web3, address: str) -> str:
+    return Web3.keccak(w3.eth.get_code(Web3.to_checksum_address(address))).hex()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def deploy_all(settings: Settings, plan: list[ContractSpec] | None = None, wiring: list[WiringStep] | None = None) -> DeployReport:
+    from backend.chain import deploy_plan
+
+    plan = deploy_plan.CONTRACTS if plan is None else plan
+    wiring = deploy_plan.WIRING if wiring is None else wiring
+    w3 = get_web3(settings)
+    chain_id = w3.eth.chain_id
+    if chain_id != settings.chain_id:
+        raise DeploymentError(f"node at {settings.rpc_url} has chain id {chain_id}, settings say {settings.chain_id}")
+    ctx = DeployContext(settings, w3, platform_account(settings, "deployer"))
+    manifest = load_manifest(settings, chain_id)
+    deployed, reused = [], []
+
+    for spec in plan:
+        if spec.local_only and not settings.is_local_chain:
+            external = getattr(settings, f"{spec.name.lower()}_address", None)
+            if not external:
+                raise DeploymentError(f"{spec.name} is local-only; configure its address for chain {chain_id}")
+            ctx.addresses[spec.name] = Web3.to_checksum_address(external)
+            continue
+        artifact = load_artifact(settings, spec.name)
+        args = spec.args(ctx)
+        fp = fingerprint(artifact, args)
+        entry = manifest["contracts"].get(spec.name)
+        if entry and entry["fingerprint"] == fp and code_hash(w3, entry["address"]) == entry["codeHash"]:
+            ctx.addresses[spec.name] = entry["address"]
+            reused.append(spec.name)
+            continue
+        if entry:
+            reason = "bytecode or constructor arguments changed" if entry["fingerprint"] != fp else "code missing on chain"
+            manifest["history"].append({"contract": spec.name, "replaced": entry, "reason": reason, "at": _now()})
+        factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+        tx = factory.constructor(*args).build_transaction({"from": ctx.deployer.address})
+        receipt = send_and_wait(w3, ctx.deployer, tx)
+        address = receipt["contractAddress"]
+        manifest["contracts"][spec.name] = {
+            "address": address,
+            "txHash": receipt["transactionHash"].to_0x_hex(),
+            "block": receipt["blockNumber"],
+            "artifactHash": artifact["artifactHash"],
+            "fingerprint": fp,
+            "codeHash": code_hash(w3, address),
+            "args": [a if isinstance(a, (int, str, bool)) else str(a) for a in args],
+            "deployedAt": _now(),
+        }
+        ctx.addresses[spec.name] = address
+        deployed.append(spec.name)
+        _write(settings, chain_id, manifest)  # after every deploy, so a crash mid-way loses nothing
+
+    wired = []
+    for step in wiring:
+        if step.done(ctx):
+            continue
+        fn = step.call(ctx)
+        send_and_wait(w3, ctx.deployer, fn.build_transaction({"from": ctx.deployer.address}))
+        wired.append(step.description)
+    manifest["deployer"] = ctx.deployer.address
+    path = _write(settings, chain_id, manifest)
+    return DeployReport(chain_id, deployed, reused, wired, path, manifest)
+
+
+def _write(settings: Settings, chain_id: int, manifest: dict) -> Path:
+    path = manifest_path(settings, chain_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def deployed_addresses(settings: Settings, chain_id: int | None = None) -> dict[str, str]:
+    manifest = load_manifest(settings, chain_id or settings.chain_id)
+    return {name: entry["address"] for name, entry in manifest["contracts"].items()}
