@@ -18,7 +18,9 @@ from backend.errors import (
 )
 
 # ipfshttpclient 0.7.0 passes urllib3 a `strict` argument that urllib3 2 only warns about.
-warnings.filterwarnings("ignore", message="The 'strict' parameter is no longer needed", category=FutureWarning)
+warnings.filterwarnings(
+    "ignore", message="The 'strict' parameter is no longer needed", category=FutureWarning
+)
 
 # What `ipfs add --cid-version=1 --raw-leaves` does, spelled out so the node's own defaults
 # (CIDv0, dag-pb leaves, another chunker) can never change a CID.

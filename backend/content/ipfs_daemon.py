@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +104,9 @@ def start(repo: Path, node_modules: Path, *, api_port: int = 0, timeout: float =
             return IpfsDaemon(repo=repo, process=process, api=_rpc_address(api_file.read_text()), log=log)
         time.sleep(0.2)
     _terminate(process)
-    raise ServiceUnavailable(f"jsipfs daemon not ready after {timeout}s: {log.read_text()[-2000:]}", repo=str(repo))
+    raise ServiceUnavailable(
+        f"jsipfs daemon not ready after {timeout}s: {log.read_text()[-2000:]}", repo=str(repo)
+    )
 
 
 def _rpc_address(api: str) -> str:
@@ -146,6 +149,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     daemon = start(args.repo, settings.node_modules, api_port=args.api_port)
     print(f"IPFS RPC API on {daemon.api} (log: {daemon.log})", flush=True)
+    # The daemon runs in its own session, so a supervisor's SIGTERM must reach it via us.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         daemon.process.wait()
     except KeyboardInterrupt:

@@ -53,4 +53,6 @@ def get_content_store(settings: Settings | None = None) -> ContentStore:
         from backend.content.ipfs import IpfsContentStore
 
         return IpfsContentStore(settings.ipfs_api)
-    raise ConfigurationError(f"unknown content_store {settings.content_store!r}", content_store=settings.content_store)
+    raise ConfigurationError(
+        f"unknown content_store {settings.content_store!r}", content_store=settings.content_store
+    )

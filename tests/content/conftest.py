@@ -55,7 +55,11 @@ def reference_cids(tmp_path_factory) -> ReferenceCids:
             files[-1].write_bytes(blob)
         arguments = json.dumps([{"cidVersion": 1, "rawLeaves": True, **options}, *map(str, files)])
         result = subprocess.run(
-            ["node", "-e", _REFERENCE_SCRIPT, arguments], cwd=ROOT, capture_output=True, text=True, timeout=120
+            ["node", "-e", _REFERENCE_SCRIPT, arguments],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)

@@ -6,7 +6,17 @@ import io
 
 import pytest
 
-from backend.content.cid import CHUNK_SIZE, DAG_PB, MAX_LINKS, RAW, CidBuilder, InvalidCid, cid_of, cid_of_stream, parse_cid
+from backend.content.cid import (
+    CHUNK_SIZE,
+    DAG_PB,
+    MAX_LINKS,
+    RAW,
+    CidBuilder,
+    InvalidCid,
+    cid_of,
+    cid_of_stream,
+    parse_cid,
+)
 from backend.errors import ContentError, ValidationFailed
 from tests.content.conftest import SIZES, payload
 
