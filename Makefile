@@ -1,0 +1,91 @@
+# loanchain: `make run` and `make test` each do the whole setup first; a second run skips
+# every step whose inputs did not change (stamp files under .make/).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BROWNIE_VENV := .venv-brownie
+STAMPS := .make
+NODE_BIN := $(CURDIR)/node_modules/.bin
+export SOLCX_BINARY_PATH := $(CURDIR)/var/solcx
+SOL_SOURCES := $(shell find contracts -name '*.sol' 2>/dev/null)
+PYTEST_ARGS ?=
+
+.PHONY: setup run stop test test-python brownie-setup brownie-test brownie-deploy compile bench slither clean help
+
+help:
+	@echo "make run    - set up, start a local chain, deploy, migrate, serve http://127.0.0.1:8000"
+	@echo "make test   - set up and run every test (pytest suite + brownie contract tests)"
+	@echo "make setup  - set up only (.venv, node_modules, compiled contracts)"
+	@echo "make stop   - stop what make run started"
+	@echo "make bench  - gas and scoring benchmarks (JSON under reports/)"
+
+$(STAMPS):
+	@mkdir -p $@
+
+$(STAMPS)/venv: pyproject.toml | $(STAMPS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	@touch $@
+
+$(STAMPS)/npm: package.json package-lock.json | $(STAMPS)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(STAMPS)/compile: $(STAMPS)/venv $(STAMPS)/npm $(SOL_SOURCES) tools/solc-adapter.js
+	$(BIN)/loanchain compile
+	@touch $@
+
+setup: $(STAMPS)/venv $(STAMPS)/npm $(STAMPS)/compile
+	@echo "setup up to date"
+
+compile: $(STAMPS)/compile
+
+# Brownie pins ~80 packages exactly, so it lives in its own tool venv.
+$(STAMPS)/brownie: tools/brownie-requirements.txt $(STAMPS)/compile
+	@test -x $(BROWNIE_VENV)/bin/python || $(PYTHON) -m venv $(BROWNIE_VENV)
+	$(BROWNIE_VENV)/bin/pip install --quiet -r tools/brownie-requirements.txt
+	PATH=$(NODE_BIN):$$PATH $(BROWNIE_VENV)/bin/brownie networks list | grep -q loanchain-dev || \
+	  PATH=$(NODE_BIN):$$PATH $(BROWNIE_VENV)/bin/brownie networks add Development loanchain-dev cmd=anvil \
+	    host=http://127.0.0.1 port=8555 accounts=10 mnemonic="test test test test test test test test test test test junk"
+	@touch $@
+
+brownie-setup: $(STAMPS)/brownie
+
+BROWNIE := PATH=$(NODE_BIN):$$PATH $(BROWNIE_VENV)/bin/brownie
+
+brownie-test: brownie-setup
+	$(BROWNIE) compile
+	$(BROWNIE) test tests/brownie --network loanchain-dev --confcutdir tests/brownie
+
+brownie-deploy: brownie-setup
+	$(BROWNIE) run scripts/deploy.py --network loanchain-dev
+
+test-python: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: setup brownie-setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory brownie-test
+
+run: setup
+	$(BIN)/loanchain chain up
+	$(BIN)/loanchain deploy
+	$(BIN)/loanchain db upgrade
+	$(BIN)/loanchain serve
+
+stop:
+	-@pkill -f "$(BIN)/loanchain serve" && echo "API stopped" || true
+	-$(BIN)/loanchain chain down
+
+bench: setup
+	@mkdir -p reports
+	$(BIN)/loanchain bench gas --json | tee reports/gas.json
+	$(BIN)/loanchain bench score --json | tee reports/score.json
+
+slither: setup
+	bash tools/slither.sh
+
+clean:
+	rm -rf $(STAMPS) artifacts build var/solcx

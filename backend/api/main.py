@@ -1,0 +1,24 @@
+"""The FastAPI application. Routes are thin: they translate HTTP to service calls."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from backend.api.errors import install_error_handlers
+from backend.api.routes import health
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="loanchain",
+        version="0.1.0",
+        description="Blockchain-anchored peer-to-peer lending: agreements and money on-chain, "
+        "KYC, scoring and anchoring in this API.",
+    )
+    install_error_handlers(app)
+    for router in (health.router,):
+        app.include_router(router)
+    return app
+
+
+app = create_app()

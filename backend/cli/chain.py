@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import typer
+
+from backend.chain.node import LocalNode
+from backend.cli.output import console, print_json
+from backend.config import get_settings
+
+app = typer.Typer(help="Manage the local development chain (npm Anvil by default, npm Ganache with --node).")
+
+NodeOpt = typer.Option(None, "--node", help="anvil or ganache (default: settings.chain_node).")
+
+
+@app.command("up")
+def up(node: str = NodeOpt) -> None:
+    """Start the local chain unless one already answers; its state persists under var/chain/."""
+    status = LocalNode(get_settings(), kind=node).start()
+    console.print(f"[green]chain up[/] {status.kind} at {status.url} (chain id {status.chain_id}, block {status.block})")
+
+
+@app.command("down")
+def down(node: str = NodeOpt) -> None:
+    """Stop the chain started by `chain up`, saving its state."""
+    stopped = LocalNode(get_settings(), kind=node).stop()
+    console.print("[green]chain stopped[/]" if stopped else "no chain started by loanchain is running")
+
+
+@app.command("status")
+def status(node: str = NodeOpt, json_out: bool = typer.Option(False, "--json")) -> None:
+    """Whether the chain answers, with chain id and latest block."""
+    st = LocalNode(get_settings(), kind=node).status()
+    if json_out:
+        print_json(st.__dict__)
+    elif st.running:
+        console.print(f"[green]up[/] {st.kind} {st.url} chain id {st.chain_id} block {st.block}")
+    else:
+        console.print(f"[red]down[/] nothing answers at {st.url}")
+    if not st.running:
+        raise typer.Exit(1)

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import typer
+
+from backend.chain.compiler import compile_contracts
+from backend.chain.deploy import deploy_all
+from backend.cli.output import console, print_json
+from backend.config import get_settings
+
+
+def deploy_command(json_out: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
+    """Deploy and wire every contract; reuses what the chain already has (see deployments/<chainId>.json)."""
+    settings = get_settings()
+    compile_contracts(settings)
+    with console.status(f"deploying to {settings.rpc_url}…"):
+        report = deploy_all(settings)
+    if json_out:
+        print_json({"chainId": report.chain_id, "deployed": report.deployed, "reused": report.reused,
+                    "wired": report.wired, "manifest": str(report.manifest_path)})  # fmt: skip
+        return
+    for name, entry in report.manifest["contracts"].items():
+        state = "[green]deployed[/]" if name in report.deployed else "[dim]unchanged[/]"
+        console.print(f"{name:<16} {entry['address']}  {state}")
+    for step in report.wired:
+        console.print(f"wired: {step}")
+    console.print(f"manifest: {report.manifest_path}")
+
+
+def serve_command(
+    host: str = typer.Option(None, help="Bind address (default: settings.api_host)."),
+    port: int = typer.Option(None, help="Port (default: settings.api_port)."),
+    workers: int = typer.Option(1, help="API worker processes (use PostgreSQL for more than one)."),
+) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run("backend.api.main:app", host=host or settings.api_host, port=port or settings.api_port, workers=workers)

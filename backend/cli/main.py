@@ -1,0 +1,18 @@
+"""`loanchain`: one Typer app, one sub-app per domain. Commands call the same services as the API."""
+
+from __future__ import annotations
+
+import typer
+
+from backend.cli import chain, content, db, deploy, toolchain
+
+app = typer.Typer(name="loanchain", help="Blockchain-anchored P2P lending platform.", no_args_is_help=True)
+app.command("compile")(toolchain.compile_command)
+app.command("deploy")(deploy.deploy_command)
+app.command("serve")(deploy.serve_command)
+app.command("cid")(content.cid_command)
+app.add_typer(chain.app, name="chain")
+app.add_typer(db.app, name="db")
+
+if __name__ == "__main__":
+    app()

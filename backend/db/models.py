@@ -1,0 +1,4 @@
+"""Imports every domain's models so `Base.metadata` knows all tables (Alembic, tests)."""
+
+from backend.db.base import Base  # noqa: F401
+from backend.db import meta  # noqa: F401

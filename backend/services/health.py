@@ -1,0 +1,93 @@
+"""Health of every part the platform needs: chain, contracts, database, content store.
+
+Each check returns a dict with `ok`; the overall answer is ok only when every part is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+
+from backend.config import Settings
+
+
+def check_chain(settings: Settings) -> dict[str, Any]:
+    from backend.chain.client import get_web3
+
+    try:
+        w3 = get_web3(settings)
+        chain_id = w3.eth.chain_id
+        block = w3.eth.block_number
+    except Exception as exc:  # any transport failure means the node is down for us
+        return {"ok": False, "rpc_url": settings.rpc_url, "error": f"{type(exc).__name__}: {exc}"}
+    result: dict[str, Any] = {"ok": chain_id == settings.chain_id, "chain_id": chain_id, "latest_block": block}
+    if chain_id != settings.chain_id:
+        result["error"] = f"expected chain id {settings.chain_id}"
+    return result
+
+
+def check_contracts(settings: Settings) -> dict[str, Any]:
+    from backend.chain.client import get_web3
+    from backend.chain.deploy import code_hash, load_manifest
+
+    manifest = load_manifest(settings, settings.chain_id)
+    if not manifest["contracts"]:
+        return {"ok": False, "error": "no deployment manifest for this chain: run `loanchain deploy`"}
+    w3 = get_web3(settings)
+    contracts, ok = {}, True
+    for name, entry in sorted(manifest["contracts"].items()):
+        try:
+            matches = code_hash(w3, entry["address"]) == entry["codeHash"]
+        except Exception as exc:
+            contracts[name] = {"address": entry["address"], "deployed": False, "error": str(exc)}
+            ok = False
+            continue
+        contracts[name] = {"address": entry["address"], "deployed": matches, "code_matches": matches}
+        ok &= matches
+    return {"ok": ok, "contracts": contracts}
+
+
+def check_database(settings: Settings) -> dict[str, Any]:
+    from backend.db.migrate import current_revision, head_revision
+    from backend.db.session import get_engine
+
+    try:
+        with get_engine(settings).connect() as conn:
+            conn.execute(text("SELECT 1"))
+        current, head = current_revision(settings), head_revision(settings)
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    backend = get_engine(settings).dialect.name
+    result = {"ok": current == head, "backend": backend, "revision": current, "head": head}
+    if current != head:
+        result["error"] = "migrations pending: run `loanchain db upgrade`"
+    return result
+
+
+def check_content_store(settings: Settings) -> dict[str, Any]:
+    try:
+        from backend.content.store import get_content_store
+
+        return get_content_store(settings).health()
+    except Exception as exc:
+        return {"ok": False, "backend": settings.content_store, "error": f"{type(exc).__name__}: {exc}"}
+
+
+CHECKS = {
+    "chain": check_chain,
+    "contracts": check_contracts,
+    "database": check_database,
+    "content_store": check_content_store,
+}
+
+
+def health_report(settings: Settings) -> dict[str, Any]:
+    parts: dict[str, Any] = {}
+    for name, check in CHECKS.items():
+        if name == "contracts" and not parts["chain"]["ok"]:
+            parts[name] = {"ok": False, "error": "chain is down"}
+            continue
+        parts[name] = check(settings)
+    failing = [name for name, part in parts.items() if not part["ok"]]
+    return {"status": "ok" if not failing else "down", "failing": failing, **parts}

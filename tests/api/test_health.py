@@ -1,0 +1,61 @@
+import pytest
+from fastapi.testclient import TestClient
+
+from backend.api.main import create_app
+from backend.chain.deploy import deploy_all
+from backend.chain.node import LocalNode
+from backend.config import get_settings
+from backend.db import migrate
+from tests.conftest import free_port, make_settings
+
+
+@pytest.fixture
+def own_chain(tmp_path, artifacts):
+    """A chain of its own, because this test stops and restarts the node."""
+    port = free_port()
+    settings = make_settings(tmp_path, chain_port=port, rpc_url=f"http://127.0.0.1:{port}")
+    node = LocalNode(settings, kind="anvil")
+    node.start()
+    deploy_all(settings)
+    migrate.upgrade(settings)
+    yield settings, node
+    node.stop()
+
+
+def client_for(settings) -> TestClient:
+    app = create_app()
+    app.dependency_overrides[get_settings] = lambda: settings
+    return TestClient(app)
+
+
+def test_health_ok_then_503_naming_the_chain_then_ok_again(own_chain):
+    settings, node = own_chain
+    client = client_for(settings)
+    body = client.get("/health").json()
+    assert body["status"] == "ok", body
+    assert body["chain"]["chain_id"] == 31337 and body["chain"]["latest_block"] >= 1
+    assert all(c["code_matches"] for c in body["contracts"]["contracts"].values())
+    assert body["database"]["revision"] == body["database"]["head"]
+
+    node.stop()
+    down = client.get("/health")
+    assert down.status_code == 503
+    assert "chain" in down.json()["failing"]
+    assert down.json()["chain"]["ok"] is False
+
+    node.start()
+    again = client.get("/health")
+    assert again.status_code == 200, again.json()
+
+
+def test_health_names_pending_migrations(tmp_path, anvil, deployment, chain_settings):
+    settings = chain_settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'empty.db'}"})
+    resp = client_for(settings).get("/health")
+    assert resp.status_code == 503
+    assert resp.json()["failing"] == ["database"]
+
+
+def test_openapi_docs_are_served(tmp_path):
+    client = client_for(make_settings(tmp_path))
+    assert client.get("/docs").status_code == 200
+    assert client.get("/openapi.json").json()["info"]["title"] == "loanchain"

@@ -1,0 +1,156 @@
+"""Shared fixtures: one Anvil per test session, isolated per test with evm_snapshot/evm_revert,
+and databases on SQLite and on the PostgreSQL server at 127.0.0.1:5432."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+from backend.chain.compiler import compile_contracts
+from backend.chain.node import LocalNode, rpc_call
+from backend.chain.signers import dev_account
+from backend.config import Settings
+
+PG_ADMIN_URL = os.environ.get("LOANCHAIN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_settings(base: Path, **overrides) -> Settings:
+    """Settings pointing every writable path into `base` (never the developer's var/)."""
+    values = dict(
+        var_dir=base / "var",
+        deployments_dir=base / "deployments",
+        database_url=f"sqlite:///{base / 'var' / 'test.db'}",
+        _env_file=None,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("loanchain")
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> dict[str, dict]:
+    # Compiled into the repo's artifacts/ (a no-op when sources are unchanged).
+    return compile_contracts(Settings(_env_file=None)).artifacts
+
+
+@pytest.fixture(scope="session")
+def chain_settings(session_dir, artifacts) -> Settings:
+    port = free_port()
+    return make_settings(session_dir, chain_port=port, rpc_url=f"http://127.0.0.1:{port}")
+
+
+@pytest.fixture(scope="session")
+def anvil(chain_settings) -> Iterator[LocalNode]:
+    node = LocalNode(chain_settings, kind="anvil", workdir=chain_settings.chain_dir)
+    node.start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def w3(anvil, chain_settings) -> Web3:
+    return Web3(Web3.HTTPProvider(chain_settings.rpc_url, request_kwargs={"timeout": 30}))
+
+
+@pytest.fixture(scope="session")
+def deployment(anvil, chain_settings):
+    """Every contract deployed and wired once per session (see backend/chain/deploy_plan.py)."""
+    from backend.chain.deploy import deploy_all
+
+    return deploy_all(chain_settings)
+
+
+@pytest.fixture(scope="session")
+def contracts(deployment, w3, artifacts):
+    """name -> web3 Contract for every deployed contract."""
+    return {
+        name: w3.eth.contract(address=entry["address"], abi=artifacts[name]["abi"])
+        for name, entry in deployment.manifest["contracts"].items()
+    }
+
+
+@pytest.fixture
+def snapshot(anvil, chain_settings) -> Iterator[None]:
+    """Reverts the chain to where it was before the test."""
+    snap = rpc_call(chain_settings.rpc_url, "evm_snapshot")
+    yield
+    assert rpc_call(chain_settings.rpc_url, "evm_revert", [snap]) is True
+
+
+@pytest.fixture(scope="session")
+def accounts():
+    """Anvil's public dev accounts (index 0 = platform deployer/admin, 1 = underwriter)."""
+    return [dev_account(i) for i in range(10)]
+
+
+# --- databases ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the local PostgreSQL server, dropped after the session."""
+    from sqlalchemy import create_engine, text
+
+    name = f"loanchain_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # fail loudly: CI must exercise PostgreSQL
+        pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is required for these tests: {exc}")
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    from backend.db.session import _engine
+
+    _engine.cache_clear()
+    with admin.connect() as conn:
+        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path) -> str:
+    """Run the test once on SQLite and once on PostgreSQL (a fresh database each time)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    from sqlalchemy import create_engine, text
+
+    pg_root = request.getfixturevalue("postgres_url")
+    name = f"{pg_root.rsplit('/', 1)[1]}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    request.addfinalizer(lambda: _drop_database(admin, name))
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_database(admin, name: str) -> None:
+    from sqlalchemy import text
+
+    from backend.db.session import _engine
+
+    _engine.cache_clear()
+    with admin.connect() as conn:
+        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+
+
+# tests/brownie runs under `brownie test` from its own venv (see Makefile `brownie-test`).
+collect_ignore = ["brownie"]
