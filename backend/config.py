@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     # --- content store --------------------------------------------------------------------
     content_store: Literal["embedded", "ipfs"] = "embedded"
     ipfs_api: str = "/ip4/127.0.0.1/tcp/5002/http"
+    ipfs_timeout: float = 30.0  # how long the node may look for content it lacks
 
     # --- API ------------------------------------------------------------------------------
     api_host: str = "127.0.0.1"

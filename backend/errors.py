@@ -95,6 +95,13 @@ class ContentNotFound(ContentError, LookupError):
     code = "content_not_found"
 
 
+class InvalidCid(ContentError, ValidationFailed):
+    """A string that is not a CID this store produces (CIDv1, base32, raw/dag-pb, sha2-256)."""
+
+    status_code = 422
+    code = "invalid_cid"
+
+
 class ContentIntegrityError(ContentError):
     """Bytes read back do not hash to the CID they were stored under."""
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from backend.errors import ContentError, ValidationFailed
+from backend.errors import InvalidCid
 
 CHUNK_SIZE = 262_144
 MAX_LINKS = 174
@@ -32,11 +32,6 @@ SHA2_256 = 0x12
 SHA2_256_LENGTH = 32
 UNIXFS_FILE = 2
 
-
-class InvalidCid(ContentError, ValidationFailed):
-    """A string that is not a CID this store produces (CIDv1, base32, raw/dag-pb, sha2-256)."""
-
-    code = "invalid_cid"
 
 
 # --- multiformats --------------------------------------------------------------------------

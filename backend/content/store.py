@@ -52,7 +52,7 @@ def get_content_store(settings: Settings | None = None) -> ContentStore:
     if settings.content_store == "ipfs":
         from backend.content.ipfs import IpfsContentStore
 
-        return IpfsContentStore(settings.ipfs_api)
+        return IpfsContentStore(settings.ipfs_api, timeout=settings.ipfs_timeout)
     raise ConfigurationError(
         f"unknown content_store {settings.content_store!r}", content_store=settings.content_store
     )
