@@ -7,11 +7,12 @@ because that is how hosting platforms hand them over.
 from __future__ import annotations
 
 from functools import lru_cache
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,6 +72,47 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
+    # --- identity -------------------------------------------------------------------------
+    # Sign-In with Ethereum: the `domain` a message may name (host[:port] the wallet saw).
+    siwe_domains: Annotated[list[str], NoDecode] = ["127.0.0.1:8000", "localhost:8000"]
+    siwe_nonce_ttl: int = 300  # seconds a sign-in nonce stays usable (once)
+    siwe_clock_skew: int = 60  # seconds an `Issued At` may lie in the future
+    # JWT signing secret; when unset, a random one is generated once under var/keys/.
+    jwt_secret: SecretStr | None = None
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 7 * 24 * 3600
+    # Wallets that are admins by configuration (comma-separated in the environment).
+    admin_wallets: Annotated[list[str], NoDecode] = []
+    # KYC master keys as "kid:base64key,kid2:base64key" (first is active); when unset, the
+    # keyring is the directory var/keys/kyc (generated on first use on a local chain only).
+    kyc_master_keys: SecretStr | None = None
+    kyc_keyring_dir: Path | None = None
+    # Key of the blind index (HMAC-SHA256 of normalised national IDs); var/keys/ when unset.
+    kyc_blind_index_key: SecretStr | None = None
+    kyc_validity_days: int = 365
+    kyc_min_age: int = 18
+    kyc_investor_min_level: int = 1  # level 1: identity data checked
+    kyc_borrower_min_level: int = 2  # level 2: plus an identity document
+    kyc_max_document_bytes: int = 5 * 1024 * 1024
+    kyc_max_documents: int = 4
+    kyc_watchlist_path: Path = ROOT / "data" / "watchlist_sample.csv"
+    kyc_watchlist_threshold: float = 88.0  # rapidfuzz token_sort_ratio, 0-100
+    kyc_velocity_window: int = 24 * 3600  # seconds
+    kyc_velocity_per_wallet: int = 3  # submissions per wallet per window
+    kyc_velocity_per_id: int = 3  # submissions naming one national ID per window, any wallet
+    auth_rate_limit: int = 30  # sign-in requests per client address per minute
+    kyc_rate_limit: int = 20  # KYC requests per wallet per minute
+
+    @field_validator("siwe_domains", "admin_wallets", mode="before")
+    @classmethod
+    def _comma_separated(cls, value):
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     @property
     def chain_dir(self) -> Path:
         return self.var_dir / "chain"
@@ -78,6 +120,10 @@ class Settings(BaseSettings):
     @property
     def content_dir(self) -> Path:
         return self.var_dir / "content"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.var_dir / "keys"
 
     @property
     def is_local_chain(self) -> bool:

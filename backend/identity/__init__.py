@@ -1,0 +1,1 @@
+"""Identity: Sign-In with Ethereum, roles, and KYC with encrypted personal data."""

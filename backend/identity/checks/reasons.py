@@ -1,0 +1,53 @@
+"""Reason codes: one per check outcome, stable strings that clients and reviewers can rely on.
+
+Messages never contain the applicant's personal data: they name the rule, not the value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+
+class Disposition(StrEnum):
+    INVALID = "invalid"  # bad input: 422, nothing stored
+    REFUSE = "refuse"  # too many submissions: 429, nothing stored
+    REJECT = "reject"  # stored and rejected automatically
+    REVIEW = "review"  # stored and queued for a human
+
+
+class Code(StrEnum):
+    FIELD_INVALID = "FIELD_INVALID"
+    ID_FORMAT = "ID_FORMAT"
+    ID_CHECKSUM = "ID_CHECKSUM"
+    ID_DOB_MISMATCH = "ID_DOB_MISMATCH"
+    ID_NATIONALITY_MISMATCH = "ID_NATIONALITY_MISMATCH"
+    ID_EXPIRED = "ID_EXPIRED"
+    DOB_INVALID = "DOB_INVALID"
+    UNDER_AGE = "UNDER_AGE"
+    DOCUMENT_TYPE = "DOCUMENT_TYPE"
+    DOCUMENT_TOO_LARGE = "DOCUMENT_TOO_LARGE"
+    DOCUMENT_COUNT = "DOCUMENT_COUNT"
+    DUPLICATE_IDENTITY = "DUPLICATE_IDENTITY"
+    SANCTIONS_MATCH = "SANCTIONS_MATCH"
+    VELOCITY_WALLET = "VELOCITY_WALLET"
+    VELOCITY_ID = "VELOCITY_ID"
+    MANUAL_APPROVAL = "MANUAL_APPROVAL"
+    MANUAL_REJECTION = "MANUAL_REJECTION"
+    EXPIRED = "EXPIRED"
+    ERASED = "ERASED"
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: Code
+    message: str
+    disposition: Disposition
+
+    def as_dict(self) -> dict[str, str]:
+        data = asdict(self)
+        return {"code": str(data["code"]), "message": data["message"], "disposition": str(data["disposition"])}
+
+
+def invalid(code: Code, message: str) -> Reason:
+    return Reason(code, message, Disposition.INVALID)

@@ -1,0 +1,150 @@
+"""Tables of the identity domain: users, roles, sign-in state, KYC records and their history.
+
+Personal data lives only inside `kyc_records.ciphertext` and `kyc_documents.ciphertext`,
+sealed with the record's data key (see `crypto/envelope.py`). Everything else here is safe to
+read: wallet addresses, statuses, reason codes, key ids, blind indexes and commitments.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.db.base import Base
+
+
+class UtcDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on both databases (SQLite hands back naive ones otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: use datetime.now(UTC)")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    wallet: Mapped[str] = mapped_column(String(42), primary_key=True)  # EIP-55 checksummed
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class RoleGrant(Base):
+    """Roles an admin grants (auditor, underwriter, admin). Borrower/investor come from KYC."""
+
+    __tablename__ = "role_grants"
+
+    wallet: Mapped[str] = mapped_column(String(42), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20), primary_key=True)
+    granted_by: Mapped[str] = mapped_column(String(42))
+    granted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AuthNonce(Base):
+    __tablename__ = "auth_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    wallet: Mapped[str | None] = mapped_column(String(42), nullable=True)
+
+
+class RefreshToken(Base):
+    """One row per refresh token issued; each is usable once (rotation), reuse revokes the wallet's."""
+
+    __tablename__ = "refresh_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wallet: Mapped[str] = mapped_column(String(42), index=True)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class RateWindow(Base):
+    """Fixed-window counters shared by every API worker (rate limits and KYC velocity)."""
+
+    __tablename__ = "rate_windows"
+
+    bucket: Mapped[str] = mapped_column(String(128), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class KycRecord(Base):
+    __tablename__ = "kyc_records"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    wallet: Mapped[str] = mapped_column(String(42), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    id_type: Mapped[str] = mapped_column(String(32))
+    reasons: Mapped[list] = mapped_column(JSON, default=list)
+    # HMAC of the normalised national ID; cleared on erasure.
+    blind_index: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    # Envelope: the data key wrapped under master key `key_id`; NULL once shredded.
+    key_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    commitment: Mapped[str] = mapped_column(String(66))
+    document_count: Mapped[int] = mapped_column(Integer, default=0)
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    attest_key: Mapped[str | None] = mapped_column(String(128), nullable=True)  # outbox idempotency key
+    revoke_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    documents: Mapped[list[KycDocument]] = relationship(back_populates="record", order_by="KycDocument.position")
+    events: Mapped[list[KycEvent]] = relationship(back_populates="record", order_by="KycEvent.id")
+
+    @property
+    def shredded(self) -> bool:
+        return self.wrapped_key is None
+
+
+class KycDocument(Base):
+    __tablename__ = "kyc_documents"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("kyc_records.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+
+    record: Mapped[KycRecord] = relationship(back_populates="documents")
+
+
+class KycEvent(Base):
+    """Status history: kept forever, also after erasure (it holds no personal data in clear)."""
+
+    __tablename__ = "kyc_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("kyc_records.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    reasons: Mapped[list] = mapped_column(JSON, default=list)
+    actor: Mapped[str] = mapped_column(String(42))  # a wallet, or "system"
+    # A reviewer's free-text note, sealed with the record's data key: shredded with it.
+    note_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    record: Mapped[KycRecord] = relationship(back_populates="events")
