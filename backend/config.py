@@ -52,7 +52,21 @@ class Settings(BaseSettings):
     deployer_keystore: Path | None = None
     deployer_password: SecretStr | None = None
     deployer_password_file: Path | None = None
-    confirmations: int = 0
+    confirmations: int = 0  # blocks on top before the outbox and the indexer trust a block
+
+    # --- outbox and indexer (backend/chain/outbox.py, indexer.py) ---------------------------
+    outbox_poll_interval: float = 0.5  # seconds between sender rounds when idle
+    outbox_max_backoff: float = 30.0  # cap on the retry delay after transient errors
+    outbox_batch: int = 50  # intents signed per round
+    # Test-only crash drill: comma-separated points where the sender aborts the process
+    # (before_sign, after_sign, after_broadcast, after_mined); never set in production.
+    outbox_crash_at: str | None = None
+    indexer_batch_blocks: int = 2000  # blocks per eth_getLogs range
+    indexer_reorg_window: int = 64  # recent blocks whose hashes are kept to find a common ancestor
+    indexer_poll_interval: float = 1.0
+
+    # --- background workers (backend/workers/) ---------------------------------------------
+    run_workers: bool = True  # `loanchain serve` runs the workers in-process (threads)
 
     # --- compiler -------------------------------------------------------------------------
     solc_version: str = "0.8.28"
