@@ -1,17 +1,94 @@
-"""What `loanchain deploy` (and `scripts/deploy.py`) deploys, in order, and how it is wired."""
+"""What `loanchain deploy` (and `scripts/deploy.py`) deploys, in order, and how it is wired.
+
+Roles on a local chain (see `chain/signers.py`): Anvil account 0 deploys and is admin, KYC
+attestor, pauser and anchorer; account 1 is the underwriter whose EIP-712 countersignature
+LoanBook requires. On other chains every role is the keystore deployer until the admin grants
+them elsewhere.
+"""
 
 from __future__ import annotations
 
 from backend.chain.deploy import ContractSpec, DeployContext, WiringStep
+from backend.chain.signers import platform_account
+
+DAY = 86_400
+
+# Servicing terms, fixed per LoanBook deployment (constructor immutables), so that no admin can
+# change them under a running loan. LendingClub practice: a 15-day grace period and a 5% late
+# fee; a loan 120 days past due is in default.
+GRACE_PERIOD = 15 * DAY
+LATE_FEE_BPS = 500
+DEFAULT_AFTER = 120 * DAY
+# Platform rules (admin-settable later): the smallest ticket, in whole tokens, and the share of a
+# defaulted loan's outstanding principal the reserve covers.
+MIN_TICKET_TOKENS = 25
+COVERAGE_RATIO_BPS = 8_000
 
 
 def _role(ctx: DeployContext, contract: str, role: str) -> bytes:
     return ctx.contract(contract).functions[role]().call()
 
 
+def _has_role(ctx: DeployContext, contract: str, role: str, account: str) -> bool:
+    return ctx.contract(contract).functions.hasRole(_role(ctx, contract, role), account).call()
+
+
+def _grant(contract: str, role: str, account) -> WiringStep:
+    """Grant `role` on `contract` to `account(ctx)`, unless it already holds it."""
+    return WiringStep(
+        f"{contract}: grant {role}",
+        done=lambda ctx: _has_role(ctx, contract, role, account(ctx)),
+        call=lambda ctx: ctx.contract(contract).functions.grantRole(_role(ctx, contract, role), account(ctx)),
+    )
+
+
+def _token(ctx: DeployContext) -> str:
+    return ctx.addresses["MockStablecoin"]
+
+
+def _min_ticket(ctx: DeployContext) -> int:
+    # MockStablecoin's ABI serves for any ERC-20's `decimals()`.
+    decimals = ctx.contract("MockStablecoin").functions.decimals().call()
+    return MIN_TICKET_TOKENS * 10**decimals
+
+
+def _underwriter(ctx: DeployContext) -> str:
+    return platform_account(ctx.settings, "underwriter").address
+
+
+def _attestor(ctx: DeployContext) -> str:
+    return platform_account(ctx.settings, "attestor").address
+
+
+def _anchorer(ctx: DeployContext) -> str:
+    return platform_account(ctx.settings, "anchorer").address
+
+
 CONTRACTS: list[ContractSpec] = [
     ContractSpec("MockStablecoin", local_only=True),
     ContractSpec("DocumentAnchor", args=lambda ctx: [ctx.deployer.address]),
+    ContractSpec("KYCRegistry", args=lambda ctx: [ctx.deployer.address]),
+    ContractSpec("ReserveFund", args=lambda ctx: [ctx.deployer.address, _token(ctx), COVERAGE_RATIO_BPS]),
+    ContractSpec(
+        "LoanBook",
+        args=lambda ctx: [
+            ctx.deployer.address,
+            _token(ctx),
+            ctx.addresses["KYCRegistry"],
+            ctx.addresses["ReserveFund"],
+            GRACE_PERIOD,
+            LATE_FEE_BPS,
+            DEFAULT_AFTER,
+            _min_ticket(ctx),
+        ],
+    ),
 ]
 
-WIRING: list[WiringStep] = []
+WIRING: list[WiringStep] = [
+    # The reserve pays cover only to the LoanBook.
+    _grant("ReserveFund", "LOAN_BOOK_ROLE", lambda ctx: ctx.addresses["LoanBook"]),
+    _grant("LoanBook", "UNDERWRITER_ROLE", _underwriter),
+    _grant("LoanBook", "PAUSER_ROLE", lambda ctx: ctx.deployer.address),
+    _grant("KYCRegistry", "ATTESTOR_ROLE", _attestor),
+    _grant("DocumentAnchor", "ANCHORER_ROLE", _anchorer),
+]

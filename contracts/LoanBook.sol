@@ -1,0 +1,589 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+
+import {ILoanBook} from "./interfaces/ILoanBook.sol";
+import {IKYCRegistry} from "./interfaces/IKYCRegistry.sol";
+import {IReserveFund} from "./interfaces/IReserveFund.sol";
+import {AmortizationMath} from "./libraries/AmortizationMath.sol";
+import {DistributionMath} from "./libraries/DistributionMath.sol";
+import {LoanServicing} from "./libraries/LoanServicing.sol";
+
+/// @title LoanBook
+/// @notice The core: every loan, its notes (ERC-1155, id = loan id) and its money. See
+///         {ILoanBook} for the lifecycle. Math lives in `libraries/`; this contract does checks,
+///         effects, events, then transfers, in that order, behind OZ ReentrancyGuard.
+/// @dev The loan asset must be a plain ERC-20 (no fee on transfer, no rebasing): balances are
+///      accounted by the amounts moved.
+contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable, ReentrancyGuard {
+    using SafeERC20 for IERC20;
+    using SafeCast for uint256;
+
+    bytes32 public constant UNDERWRITER_ROLE = keccak256("UNDERWRITER_ROLE");
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+    bytes32 public constant LOAN_TERMS_TYPEHASH = keccak256(
+        "LoanTerms(address borrower,uint128 principal,uint16 aprBps,uint16 installments,uint32 installmentPeriod,"
+        "uint40 fundingDeadline,uint16 originationFeeBps,bytes32 agreementHash,bytes32 decisionHash,uint256 nonce,"
+        "uint256 deadline)"
+    );
+
+    uint256 public constant MAX_APR_BPS = 10_000;
+    uint256 public constant MAX_ORIGINATION_FEE_BPS = 1_000;
+    uint256 public constant MAX_INSTALLMENTS = 360;
+    uint256 public constant MIN_INSTALLMENT_PERIOD = 1 days;
+    uint256 public constant MAX_INSTALLMENT_PERIOD = 366 days;
+    uint256 public constant MAX_TERM = 40 * 365 days;
+    uint256 private constant BPS = 10_000;
+
+    /// @notice The ERC-20 every loan is denominated in.
+    IERC20 public immutable asset;
+    IKYCRegistry public immutable kycRegistry;
+    IReserveFund public immutable reserveFund;
+    /// @notice Seconds after a due date before a late fee is assessed.
+    uint256 public immutable gracePeriod;
+    /// @notice Late fee per late installment, in bps of the installment amount.
+    uint256 public immutable lateFeeBps;
+    /// @notice Seconds past the oldest unpaid due date after which a loan may be marked defaulted.
+    uint256 public immutable defaultAfter;
+
+    /// @notice Smallest ticket, except the one that completes a loan. Admin-settable.
+    uint128 public minTicket;
+    /// @notice KYC level a borrower needs at creation. Admin-settable.
+    uint8 public borrowerKycLevel;
+    /// @notice KYC level an investor needs to fund or receive notes. Admin-settable.
+    uint8 public investorKycLevel;
+
+    /// @inheritdoc ILoanBook
+    uint256 public loanCount;
+
+    mapping(uint256 loanId => Loan) private _loans;
+
+    /// @dev One investor's accumulator position in one loan (Maple FundsDistributionToken).
+    struct Position {
+        int256 correction;
+        uint256 withdrawn;
+    }
+
+    mapping(uint256 loanId => mapping(address investor => Position)) private _positions;
+
+    /// @param admin Receives DEFAULT_ADMIN_ROLE and PAUSER_ROLE.
+    /// @param asset_ The loan currency.
+    /// @param kycRegistry_ Where borrowers and investors are verified.
+    /// @param reserveFund_ Receives origination fees, pays cover on default.
+    /// @param gracePeriod_ Seconds after a due date before the late fee (e.g. 15 days).
+    /// @param lateFeeBps_ Late fee in bps of the installment (e.g. 500 = 5%), at most 10_000.
+    /// @param defaultAfter_ Seconds past due before default (e.g. 120 days), >= the grace period.
+    /// @param minTicket_ Smallest funding ticket, in base units.
+    constructor(
+        address admin,
+        IERC20 asset_,
+        IKYCRegistry kycRegistry_,
+        IReserveFund reserveFund_,
+        uint256 gracePeriod_,
+        uint256 lateFeeBps_,
+        uint256 defaultAfter_,
+        uint128 minTicket_
+    ) ERC1155("") EIP712("LoanBook", "1") {
+        if (
+            admin == address(0) || address(asset_) == address(0) || address(kycRegistry_) == address(0)
+                || address(reserveFund_) == address(0)
+        ) revert LoanBookZeroAddress();
+        if (gracePeriod_ > defaultAfter_ || lateFeeBps_ > BPS || defaultAfter_ > MAX_TERM) {
+            revert LoanBookInvalidServicingParams(gracePeriod_, lateFeeBps_, defaultAfter_);
+        }
+        asset = asset_;
+        kycRegistry = kycRegistry_;
+        reserveFund = reserveFund_;
+        gracePeriod = gracePeriod_;
+        lateFeeBps = lateFeeBps_;
+        defaultAfter = defaultAfter_;
+        minTicket = minTicket_;
+        borrowerKycLevel = 1;
+        investorKycLevel = 1;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(PAUSER_ROLE, admin);
+        emit MinTicketSet(0, minTicket_);
+        emit KycLevelsSet(1, 1);
+    }
+
+    // ============================================================== lifecycle
+
+    /// @inheritdoc ILoanBook
+    function createLoan(LoanTerms calldata terms, bytes calldata borrowerSignature, bytes calldata underwriterSignature)
+        external
+        whenNotPaused
+        returns (uint256 loanId)
+    {
+        (bytes32 structHash, address underwriter) = _checkTerms(terms, borrowerSignature, underwriterSignature);
+        uint256 installmentAmount = AmortizationMath.installmentAmount(
+            terms.principal, terms.aprBps, terms.installmentPeriod, terms.installments
+        );
+        loanId = _storeLoan(terms, structHash, installmentAmount);
+        emit LoanCreated(loanId, terms.borrower, underwriter, structHash, installmentAmount, terms);
+    }
+
+    /// @inheritdoc ILoanBook
+    function fund(uint256 loanId, uint256 amount) external whenNotPaused nonReentrant {
+        Loan storage l = _loans[loanId];
+        LoanStatus status = l.status;
+        if (status != LoanStatus.Funding) revert LoanBookNotFunding(loanId, status);
+        uint256 deadline = l.fundingDeadline;
+        if (block.timestamp > deadline) revert LoanBookFundingClosed(loanId, deadline);
+        if (amount == 0) revert LoanBookZeroAmount();
+        uint256 funded = l.funded;
+        uint256 remaining = l.principal - funded;
+        if (amount > remaining) revert LoanBookOverfunded(loanId, amount, remaining);
+        uint256 ticket = minTicket;
+        if (amount < ticket && amount != remaining) revert LoanBookTicketTooSmall(loanId, amount, ticket);
+        uint8 level = investorKycLevel;
+        if (!kycRegistry.isVerified(msg.sender, level)) revert LoanBookInvestorNotVerified(msg.sender, level);
+
+        // cannot overflow: amount <= remaining = principal - funded, so funded + amount <= principal
+        unchecked {
+            funded += amount;
+        }
+        l.funded = uint128(funded);
+        emit LoanFunded(loanId, msg.sender, amount, funded);
+        _mint(msg.sender, loanId, amount, "");
+        asset.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @inheritdoc ILoanBook
+    function disburse(uint256 loanId) external whenNotPaused nonReentrant {
+        Loan storage l = _loans[loanId];
+        LoanStatus status = l.status;
+        if (status != LoanStatus.Funding) revert LoanBookNotFunding(loanId, status);
+        uint256 principal = l.principal;
+        uint256 funded = l.funded;
+        if (funded != principal) revert LoanBookNotFullyFunded(loanId, funded, principal);
+        // Rounded down: the fee never takes more than its rate from the borrower.
+        uint256 fee = (principal * l.originationFeeBps) / BPS;
+        uint256 net;
+        // cannot underflow: originationFeeBps <= MAX_ORIGINATION_FEE_BPS < BPS, so fee < principal
+        unchecked {
+            net = principal - fee;
+        }
+        address borrower = l.borrower;
+
+        l.status = LoanStatus.Active;
+        l.startTime = uint40(block.timestamp);
+        l.principalOutstanding = uint128(principal);
+        emit LoanDisbursed(loanId, borrower, net, fee, block.timestamp);
+
+        asset.safeTransfer(borrower, net);
+        if (fee != 0) asset.safeTransfer(address(reserveFund), fee);
+    }
+
+    /// @inheritdoc ILoanBook
+    function cancel(uint256 loanId) external {
+        _cancel(loanId, _loans[loanId]);
+    }
+
+    /// @inheritdoc ILoanBook
+    function refund(uint256 loanId) external nonReentrant returns (uint256 amount) {
+        Loan storage l = _loans[loanId];
+        LoanStatus status = l.status;
+        if (status == LoanStatus.Funding) _cancel(loanId, l);
+        else if (status != LoanStatus.Cancelled) revert LoanBookNotRefundable(loanId, status);
+        amount = balanceOf(msg.sender, loanId);
+        if (amount == 0) revert LoanBookNothingToRefund(loanId, msg.sender);
+
+        // cannot underflow: `funded` is the total supply of the loan's notes, amount a balance
+        unchecked {
+            l.funded -= uint128(amount);
+        }
+        _burn(msg.sender, loanId, amount);
+        emit LoanRefunded(loanId, msg.sender, amount);
+        asset.safeTransfer(msg.sender, amount);
+    }
+
+    /// @inheritdoc ILoanBook
+    function repay(uint256 loanId, uint256 amount) external nonReentrant returns (uint256 paid) {
+        if (amount == 0) revert LoanBookZeroAmount();
+        Loan storage l = _loans[loanId];
+        LoanStatus status = l.status;
+        if (status == LoanStatus.Active) paid = _repayActive(loanId, l, amount);
+        else if (status == LoanStatus.Defaulted) paid = _recover(loanId, l, amount);
+        else revert LoanBookNotRepayable(loanId, status);
+        asset.safeTransferFrom(msg.sender, address(this), paid);
+    }
+
+    /// @inheritdoc ILoanBook
+    function markDefault(uint256 loanId) external nonReentrant {
+        Loan storage l = _loans[loanId];
+        LoanStatus status = l.status;
+        if (status != LoanStatus.Active) revert LoanBookNotActive(loanId, status);
+        uint256 threshold = _defaultableAt(l);
+        if (block.timestamp <= threshold) revert LoanBookNotDefaultable(loanId, threshold);
+
+        (LoanServicing.Schedule memory s, LoanServicing.State memory st) = _servicing(l);
+        uint256 principalOutstanding = st.principalOutstanding;
+        (, uint256 debt) = LoanServicing.quote(st, s, block.timestamp);
+        uint256 coverAmount = reserveFund.coverageFor(principalOutstanding);
+        // cannot underflow: cover <= principalOutstanding * ratio <= principalOutstanding <= debt
+        uint256 recoverable;
+        unchecked {
+            recoverable = debt - coverAmount;
+        }
+
+        l.status = LoanStatus.Defaulted;
+        l.coverPaid = uint128(coverAmount);
+        l.recoverable = recoverable.toUint128();
+        if (coverAmount != 0) _distribute(l, coverAmount);
+        emit LoanDefaulted(loanId, msg.sender, principalOutstanding, debt, coverAmount, recoverable);
+        if (coverAmount != 0) reserveFund.cover(loanId, coverAmount);
+    }
+
+    /// @inheritdoc ILoanBook
+    function claim(uint256 loanId) external nonReentrant returns (uint256 amount) {
+        amount = _settleClaim(loanId, msg.sender);
+        if (amount == 0) revert LoanBookNothingToClaim(loanId, msg.sender);
+        asset.safeTransfer(msg.sender, amount);
+    }
+
+    /// @inheritdoc ILoanBook
+    function claimMany(uint256[] calldata loanIds) external nonReentrant returns (uint256 total) {
+        uint256 n = loanIds.length;
+        for (uint256 i; i < n; ++i) {
+            total += _settleClaim(loanIds[i], msg.sender);
+        }
+        if (total == 0) revert LoanBookNothingToClaimMany(msg.sender, n);
+        asset.safeTransfer(msg.sender, total);
+    }
+
+    /// @inheritdoc ILoanBook
+    function revokeNonce() external {
+        emit NonceRevoked(msg.sender, _useNonce(msg.sender));
+    }
+
+    // ================================================================== admin
+
+    /// @notice Sets the minimum ticket. DEFAULT_ADMIN_ROLE only.
+    function setMinTicket(uint128 newMinTicket) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        emit MinTicketSet(minTicket, newMinTicket);
+        minTicket = newMinTicket;
+    }
+
+    /// @notice Sets the KYC levels required of borrowers and investors. DEFAULT_ADMIN_ROLE only.
+    function setKycLevels(uint8 borrowerLevel, uint8 investorLevel) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        borrowerKycLevel = borrowerLevel;
+        investorKycLevel = investorLevel;
+        emit KycLevelsSet(borrowerLevel, investorLevel);
+    }
+
+    /// @notice Stops creation, funding and disbursement. PAUSER_ROLE only.
+    function pause() external onlyRole(PAUSER_ROLE) {
+        _pause();
+    }
+
+    /// @notice Resumes creation, funding and disbursement. PAUSER_ROLE only.
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        _unpause();
+    }
+
+    // ================================================================== views
+
+    /// @inheritdoc ILoanBook
+    function loan(uint256 loanId) external view returns (Loan memory) {
+        return _loans[loanId];
+    }
+
+    /// @inheritdoc ILoanBook
+    function claimableOf(uint256 loanId, address investor) public view returns (uint256) {
+        Position storage p = _positions[loanId][investor];
+        return DistributionMath.accumulated(_loans[loanId].pointsPerShare, balanceOf(investor, loanId), p.correction)
+            - p.withdrawn;
+    }
+
+    /// @inheritdoc ILoanBook
+    function claimedOf(uint256 loanId, address investor) external view returns (uint256) {
+        return _positions[loanId][investor].withdrawn;
+    }
+
+    /// @inheritdoc ILoanBook
+    function amountDue(uint256 loanId) external view returns (uint256 dueNow, uint256 payoff, uint256 nextDueDate) {
+        Loan storage l = _loans[loanId];
+        if (l.status == LoanStatus.Active) {
+            (LoanServicing.Schedule memory s, LoanServicing.State memory st) = _servicing(l);
+            nextDueDate = LoanServicing.dueDate(s, st.installmentsPaid + 1);
+            (dueNow, payoff) = LoanServicing.quote(st, s, block.timestamp);
+        } else if (l.status == LoanStatus.Defaulted) {
+            dueNow = payoff = l.recoverable;
+        }
+    }
+
+    /// @inheritdoc ILoanBook
+    function defaultableAt(uint256 loanId) external view returns (uint256) {
+        Loan storage l = _loans[loanId];
+        return l.status == LoanStatus.Active ? _defaultableAt(l) : 0;
+    }
+
+    /// @inheritdoc ILoanBook
+    function hashLoanTerms(LoanTerms calldata terms) external view returns (bytes32) {
+        return _hashTypedDataV4(_hashTermsStruct(terms));
+    }
+
+    /// @inheritdoc ERC1155
+    function supportsInterface(bytes4 interfaceId) public view override(ERC1155, AccessControl) returns (bool) {
+        return super.supportsInterface(interfaceId);
+    }
+
+    // =============================================================== internal
+
+    /// @dev Notes move only to verified wallets; mints, burns and transfers move the accumulator
+    ///      correction with the shares, so past distributions stay with whoever earned them.
+    function _update(address from, address to, uint256[] memory ids, uint256[] memory values) internal override {
+        if (from != address(0) && to != address(0)) {
+            uint8 level = investorKycLevel;
+            if (!kycRegistry.isVerified(to, level)) revert LoanBookRecipientNotVerified(to, level);
+        }
+        uint256 n = ids.length;
+        for (uint256 i; i < n; ++i) {
+            uint256 id = ids[i];
+            uint256 pps = _loans[id].pointsPerShare;
+            if (pps == 0) continue; // nothing distributed yet: corrections stay zero
+            int256 delta = DistributionMath.correctionFor(pps, values[i]);
+            if (from != address(0)) _positions[id][from].correction += delta;
+            if (to != address(0)) _positions[id][to].correction -= delta;
+        }
+        super._update(from, to, ids, values);
+    }
+
+    function _repayActive(uint256 loanId, Loan storage l, uint256 amount) private returns (uint256 paid) {
+        (LoanServicing.Schedule memory s, LoanServicing.State memory st) = _servicing(l);
+        uint256 assessed = LoanServicing.accrueLateFees(st, s, block.timestamp);
+        if (assessed != 0) emit LateFeeAssessed(loanId, st.lateFeesThrough, assessed);
+
+        uint256 left = amount;
+        uint256 feePaid = st.feesDue < left ? st.feesDue : left;
+        // cannot underflow: feePaid is the minimum of both
+        unchecked {
+            st.feesDue -= feePaid;
+            left -= feePaid;
+        }
+        // Installments whose period has started, oldest first.
+        while (left != 0 && LoanServicing.bill(st, s, block.timestamp)) {
+            uint256 installment = st.installmentsPaid + 1;
+            (uint256 interestPaid, uint256 principalPaid, bool settled) = LoanServicing.payInstallment(st, left);
+            // cannot underflow: payInstallment never applies more than `left`
+            unchecked {
+                left -= interestPaid + principalPaid;
+            }
+            emit LoanPayment(
+                loanId, installment, msg.sender, feePaid, interestPaid, principalPaid, st.principalOutstanding
+            );
+            feePaid = 0;
+            if (!settled) break;
+        }
+        // Nothing billed any more: what is left prepays principal.
+        if (left != 0 && st.principalOutstanding != 0) {
+            uint256 prepaid = st.principalOutstanding < left ? st.principalOutstanding : left;
+            // cannot underflow: prepaid is the minimum of both
+            unchecked {
+                st.principalOutstanding -= prepaid;
+                left -= prepaid;
+            }
+            emit LoanPrepayment(loanId, msg.sender, feePaid, prepaid, st.principalOutstanding);
+            feePaid = 0;
+        }
+        if (feePaid != 0) {
+            // The payment covered late fees only.
+            emit LoanPayment(loanId, st.installmentsPaid + 1, msg.sender, feePaid, 0, 0, st.principalOutstanding);
+        }
+        // cannot underflow: left only decreases from amount
+        unchecked {
+            paid = amount - left;
+        }
+
+        // Every field below fits its type: each is bounded by the principal (uint128), by the
+        // installment count (uint16), or, for fees, by installments * lateFee (checked cast).
+        l.installmentsPaid = uint16(st.installmentsPaid);
+        l.lateFeesThrough = uint16(st.lateFeesThrough);
+        l.principalOutstanding = uint128(st.principalOutstanding);
+        l.interestDue = st.interestDue.toUint128();
+        l.principalDue = uint128(st.principalDue);
+        l.feesDue = st.feesDue.toUint128();
+        if (st.principalOutstanding == 0) {
+            l.status = LoanStatus.Repaid;
+            emit LoanRepaid(loanId, st.installmentsPaid);
+        }
+        _distribute(l, paid);
+    }
+
+    function _recover(uint256 loanId, Loan storage l, uint256 amount) private returns (uint256 paid) {
+        uint256 recoverable = l.recoverable;
+        if (recoverable == 0) revert LoanBookNothingOwed(loanId);
+        paid = amount < recoverable ? amount : recoverable;
+        // cannot underflow: paid <= recoverable
+        unchecked {
+            recoverable -= paid;
+        }
+        l.recoverable = uint128(recoverable);
+        _distribute(l, paid);
+        emit LoanRecovery(loanId, msg.sender, paid, recoverable);
+    }
+
+    /// @dev Spreads `amount` over the loan's notes. After disbursement the notes outstanding are
+    ///      exactly the principal (nothing is burned once a loan is Active).
+    function _distribute(Loan storage l, uint256 amount) private {
+        l.pointsPerShare += DistributionMath.pointsPerShareIncrease(amount, l.principal);
+    }
+
+    function _settleClaim(uint256 loanId, address investor) private returns (uint256 amount) {
+        amount = claimableOf(loanId, investor);
+        if (amount != 0) {
+            _positions[loanId][investor].withdrawn += amount;
+            emit Claimed(loanId, investor, amount);
+        }
+    }
+
+    function _cancel(uint256 loanId, Loan storage l) private {
+        LoanStatus status = l.status;
+        if (status != LoanStatus.Funding) revert LoanBookNotFunding(loanId, status);
+        uint256 deadline = l.fundingDeadline;
+        if (block.timestamp <= deadline) revert LoanBookFundingOpen(loanId, deadline);
+        uint256 funded = l.funded;
+        if (funded == l.principal) revert LoanBookFullyFunded(loanId);
+        l.status = LoanStatus.Cancelled;
+        emit LoanCancelled(loanId, funded);
+    }
+
+    function _servicing(Loan storage l)
+        private
+        view
+        returns (LoanServicing.Schedule memory s, LoanServicing.State memory st)
+    {
+        uint256 installmentAmount = l.installmentAmount;
+        s = LoanServicing.Schedule({
+            startTime: l.startTime,
+            period: l.installmentPeriod,
+            installments: l.installments,
+            installmentAmount: installmentAmount,
+            aprBps: l.aprBps,
+            gracePeriod: gracePeriod,
+            // rounded up: rounding goes to the investors
+            lateFee: (installmentAmount * lateFeeBps + BPS - 1) / BPS
+        });
+        st = LoanServicing.State({
+            principalOutstanding: l.principalOutstanding,
+            interestDue: l.interestDue,
+            principalDue: l.principalDue,
+            feesDue: l.feesDue,
+            installmentsPaid: l.installmentsPaid,
+            lateFeesThrough: l.lateFeesThrough
+        });
+    }
+
+    function _defaultableAt(Loan storage l) private view returns (uint256) {
+        return uint256(l.startTime) + (uint256(l.installmentsPaid) + 1) * l.installmentPeriod + defaultAfter;
+    }
+
+    /// @dev Every check of {createLoan}: deadline, nonce, terms, borrower KYC, both signatures.
+    function _checkTerms(LoanTerms calldata terms, bytes calldata borrowerSignature, bytes calldata underwriterSignature)
+        private
+        view
+        returns (bytes32 structHash, address underwriter)
+    {
+        if (block.timestamp > terms.deadline) revert LoanBookSignatureExpired(terms.deadline, block.timestamp);
+        address borrower = terms.borrower;
+        uint256 expectedNonce = nonces(borrower);
+        if (terms.nonce != expectedNonce) revert LoanBookInvalidNonce(borrower, terms.nonce, expectedNonce);
+        _validateTerms(terms);
+        uint8 level = borrowerKycLevel;
+        if (!kycRegistry.isVerified(borrower, level)) revert LoanBookBorrowerNotVerified(borrower, level);
+        structHash = _hashTermsStruct(terms);
+        bytes32 digest = _hashTypedDataV4(structHash);
+        if (!SignatureChecker.isValidSignatureNow(borrower, digest, borrowerSignature)) {
+            revert LoanBookInvalidBorrowerSignature(borrower);
+        }
+        underwriter = _underwriterOf(digest, underwriterSignature);
+    }
+
+    /// @dev The effects of {createLoan}: consume the nonce, write the new loan (4 fresh slots).
+    function _storeLoan(LoanTerms calldata terms, bytes32 structHash, uint256 installmentAmount)
+        private
+        returns (uint256 loanId)
+    {
+        _useNonce(terms.borrower);
+        // cannot overflow: one id per transaction
+        unchecked {
+            loanId = ++loanCount;
+        }
+        Loan storage l = _loans[loanId];
+        l.borrower = terms.borrower;
+        l.status = LoanStatus.Funding;
+        l.aprBps = terms.aprBps;
+        l.originationFeeBps = terms.originationFeeBps;
+        l.installments = terms.installments;
+        l.fundingDeadline = terms.fundingDeadline;
+        l.principal = terms.principal;
+        l.installmentAmount = installmentAmount.toUint128(); // <= principal * (1 + r), checked anyway
+        l.installmentPeriod = terms.installmentPeriod;
+        l.termsHash = structHash;
+    }
+
+    function _validateTerms(LoanTerms calldata terms) private view {
+        if (terms.borrower == address(0)) revert LoanBookInvalidBorrower(terms.borrower);
+        if (terms.principal == 0) revert LoanBookInvalidPrincipal(terms.principal);
+        uint256 n = terms.installments;
+        uint256 period = terms.installmentPeriod;
+        if (
+            n == 0 || n > MAX_INSTALLMENTS || period < MIN_INSTALLMENT_PERIOD || period > MAX_INSTALLMENT_PERIOD
+                || n * period > MAX_TERM
+        ) revert LoanBookInvalidSchedule(n, period);
+        if (terms.aprBps > MAX_APR_BPS) revert LoanBookAprTooHigh(terms.aprBps, MAX_APR_BPS);
+        if (terms.originationFeeBps > MAX_ORIGINATION_FEE_BPS) {
+            revert LoanBookFeeTooHigh(terms.originationFeeBps, MAX_ORIGINATION_FEE_BPS);
+        }
+        if (terms.fundingDeadline <= block.timestamp) {
+            revert LoanBookInvalidFundingDeadline(terms.fundingDeadline, block.timestamp);
+        }
+    }
+
+    function _hashTermsStruct(LoanTerms calldata t) private pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                LOAN_TERMS_TYPEHASH,
+                t.borrower,
+                t.principal,
+                t.aprBps,
+                t.installments,
+                t.installmentPeriod,
+                t.fundingDeadline,
+                t.originationFeeBps,
+                t.agreementHash,
+                t.decisionHash,
+                t.nonce,
+                t.deadline
+            )
+        );
+    }
+
+    /// @dev The underwriter signature: 65 bytes = ECDSA by an EOA; otherwise the signer contract's
+    ///      address (20 bytes) followed by its ERC-1271 signature.
+    function _underwriterOf(bytes32 digest, bytes calldata signature) private view returns (address signer) {
+        if (signature.length == 65) {
+            (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
+            if (err != ECDSA.RecoverError.NoError) revert LoanBookInvalidUnderwriterSignature(address(0));
+            signer = recovered;
+        } else {
+            if (signature.length <= 20) revert LoanBookInvalidUnderwriterSignature(address(0));
+            signer = address(bytes20(signature[:20]));
+            if (!SignatureChecker.isValidERC1271SignatureNow(signer, digest, signature[20:])) {
+                revert LoanBookInvalidUnderwriterSignature(signer);
+            }
+        }
+        if (!hasRole(UNDERWRITER_ROLE, signer)) revert LoanBookUnauthorizedUnderwriter(signer);
+    }
+}

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {IReserveFund} from "./interfaces/IReserveFund.sol";
+
+/// @title ReserveFund
+/// @notice See {IReserveFund}. Its balance is simply its holding of `asset`: origination fees
+///         arrive by plain transfer from LoanBook (logged there as `LoanDisbursed.originationFee`),
+///         deposits through {deposit}. Only LOAN_BOOK_ROLE can take money out, and only to itself.
+contract ReserveFund is IReserveFund, AccessControl, ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    bytes32 public constant LOAN_BOOK_ROLE = keccak256("LOAN_BOOK_ROLE");
+    uint256 public constant MAX_COVERAGE_RATIO_BPS = 10_000;
+
+    IERC20 private immutable _asset;
+    uint16 private _coverageRatioBps;
+
+    constructor(address admin, IERC20 asset_, uint16 coverageRatioBps_) {
+        if (admin == address(0) || address(asset_) == address(0)) revert ReserveFundZeroAddress();
+        if (coverageRatioBps_ > MAX_COVERAGE_RATIO_BPS) {
+            revert ReserveFundInvalidCoverageRatio(coverageRatioBps_, MAX_COVERAGE_RATIO_BPS);
+        }
+        _asset = asset_;
+        _coverageRatioBps = coverageRatioBps_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        emit CoverageRatioSet(0, coverageRatioBps_);
+    }
+
+    /// @inheritdoc IReserveFund
+    function asset() external view returns (IERC20) {
+        return _asset;
+    }
+
+    /// @inheritdoc IReserveFund
+    function balance() public view returns (uint256) {
+        return _asset.balanceOf(address(this));
+    }
+
+    /// @inheritdoc IReserveFund
+    function coverageRatioBps() external view returns (uint16) {
+        return _coverageRatioBps;
+    }
+
+    /// @inheritdoc IReserveFund
+    function coverageFor(uint256 outstandingPrincipal) external view returns (uint256) {
+        uint256 wanted = (outstandingPrincipal * _coverageRatioBps) / MAX_COVERAGE_RATIO_BPS;
+        uint256 available = balance();
+        return wanted < available ? wanted : available;
+    }
+
+    /// @inheritdoc IReserveFund
+    function deposit(uint256 amount) external nonReentrant {
+        if (amount == 0) revert ReserveFundZeroAmount();
+        emit Deposited(msg.sender, amount);
+        _asset.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @inheritdoc IReserveFund
+    function cover(uint256 loanId, uint256 amount) external onlyRole(LOAN_BOOK_ROLE) nonReentrant {
+        if (amount == 0) revert ReserveFundZeroAmount();
+        uint256 available = balance();
+        if (amount > available) revert ReserveFundInsufficientBalance(amount, available);
+        emit CoverPaid(loanId, msg.sender, amount);
+        _asset.safeTransfer(msg.sender, amount);
+    }
+
+    /// @inheritdoc IReserveFund
+    function setCoverageRatio(uint16 bps) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (bps > MAX_COVERAGE_RATIO_BPS) revert ReserveFundInvalidCoverageRatio(bps, MAX_COVERAGE_RATIO_BPS);
+        emit CoverageRatioSet(_coverageRatioBps, bps);
+        _coverageRatioBps = bps;
+    }
+}

@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// @title ILoanBook
+/// @notice One contract holds every loan as a packed struct with a sequential id (Morpho Blue
+///         style, no contract per loan). A loan's life:
+///
+///         1. Create: anyone submits terms signed (EIP-712) by the borrower and by an
+///            UNDERWRITER_ROLE key. Signatures are checked with OZ SignatureChecker, so ERC-1271
+///            wallets work. The borrower's sequential nonce prevents replay; the domain binds the
+///            chain id and this contract. Status `Funding`.
+///         2. Fund: KYC-verified investors fund any fractions until the principal is reached,
+///            before the funding deadline. Each position is an ERC-1155 note, id = loan id,
+///            1 note = 1 base unit of principal. Notes move only to verified wallets.
+///         3. Disburse: once fully funded anyone disburses: principal minus the origination fee
+///            goes to the borrower, the fee to the ReserveFund. Status `Active`.
+///         4. Refund: not fully funded by the deadline, the loan is `Cancelled` and investors
+///            take their funds back (notes are burned).
+///         5. Repay: anyone repays. Equal annuity installments, due every `installmentPeriod`
+///            from disbursement. A payment goes to late fees, then interest, then principal of
+///            the oldest installment whose period has started; once no installment is billed,
+///            the rest prepays principal. A zero balance closes the loan (`Repaid`).
+///         6. Claim: every payment is distributed pro rata to notes through a points-per-share
+///            accumulator (Maple FundsDistributionToken); investors pull with {claim}. No loop
+///            over investors anywhere: repay and claim cost the same for 1 or 1,000 investors.
+///         7. Default: `defaultAfter` seconds past the oldest unpaid due date anyone may mark
+///            the loan `Defaulted`; the ReserveFund covers outstanding principal up to its
+///            balance and coverage ratio. Later payments (recoveries) are distributed the same
+///            way, up to the debt left after the cover.
+///
+///         Statuses only move forward: Funding -> Active -> Repaid | Defaulted, or
+///         Funding -> Cancelled. Every transition and payment emits an event carrying enough to
+///         rebuild the loan from events alone.
+interface ILoanBook {
+    // ------------------------------------------------------------------ types
+
+    /// @notice Lifecycle status. `None` marks an id that was never created.
+    enum LoanStatus {
+        None,
+        Funding,
+        Active,
+        Repaid,
+        Defaulted,
+        Cancelled
+    }
+
+    /// @notice The terms the borrower and the underwriter both sign (EIP-712 struct `LoanTerms`).
+    /// @param borrower Wallet (EOA or ERC-1271 contract) that receives the principal.
+    /// @param principal Amount lent, in base units of the loan asset.
+    /// @param aprBps Nominal annual interest rate in basis points (365-day year).
+    /// @param installments Number of equal installments.
+    /// @param installmentPeriod Seconds between due dates; the first is due one period after
+    ///        disbursement.
+    /// @param fundingDeadline Last second at which the loan can be funded.
+    /// @param originationFeeBps Fee withheld from the principal at disbursement, paid to the
+    ///        ReserveFund.
+    /// @param agreementHash Hash of the signed loan agreement document (anchored off-chain).
+    /// @param decisionHash Commitment to the credit scoring decision behind the offer.
+    /// @param nonce The borrower's current nonce (see `nonces`).
+    /// @param deadline Last second at which the signatures may be used.
+    struct LoanTerms {
+        address borrower;
+        uint128 principal;
+        uint16 aprBps;
+        uint16 installments;
+        uint32 installmentPeriod;
+        uint40 fundingDeadline;
+        uint16 originationFeeBps;
+        bytes32 agreementHash;
+        bytes32 decisionHash;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @notice A loan as stored (8 slots; the comments give the slot).
+    /// @dev `funded` is the notes outstanding: it grows with funding and shrinks with refunds.
+    ///      While Active, `interestDue`/`principalDue` are what is left of the installment being
+    ///      paid (both zero when none is billed); `lateFeesThrough` is the last installment whose
+    ///      late fee has been assessed. After a default the servicing fields keep their value at
+    ///      default, `coverPaid` is the reserve's cover and `recoverable` what investors may still
+    ///      recover.
+    struct Loan {
+        // slot 0: identity and terms
+        address borrower;
+        LoanStatus status;
+        uint16 aprBps;
+        uint16 originationFeeBps;
+        uint16 installments;
+        uint40 fundingDeadline;
+        // slot 1: funding
+        uint128 principal;
+        uint128 funded;
+        // slot 2: schedule
+        uint128 installmentAmount;
+        uint32 installmentPeriod;
+        uint40 startTime;
+        uint16 installmentsPaid;
+        uint16 lateFeesThrough;
+        // slot 3 and 4: servicing balances
+        uint128 principalOutstanding;
+        uint128 interestDue;
+        uint128 principalDue;
+        uint128 feesDue;
+        // slot 5: accumulator
+        uint256 pointsPerShare;
+        // slot 6: EIP-712 struct hash of the signed terms
+        bytes32 termsHash;
+        // slot 7: default
+        uint128 coverPaid;
+        uint128 recoverable;
+    }
+
+    // ----------------------------------------------------------------- events
+
+    /// @notice A loan was created from signed terms (-> Funding).
+    event LoanCreated(
+        uint256 indexed loanId,
+        address indexed borrower,
+        address indexed underwriter,
+        bytes32 termsHash,
+        uint256 installmentAmount,
+        LoanTerms terms
+    );
+
+    /// @notice `investor` funded `amount`; `totalFunded` is the loan's funding so far.
+    event LoanFunded(uint256 indexed loanId, address indexed investor, uint256 amount, uint256 totalFunded);
+
+    /// @notice The principal was paid out (Funding -> Active); installment k is due at
+    ///         `startTime + k * installmentPeriod`.
+    event LoanDisbursed(
+        uint256 indexed loanId, address indexed borrower, uint256 netAmount, uint256 originationFee, uint256 startTime
+    );
+
+    /// @notice The funding deadline passed before full funding (Funding -> Cancelled).
+    event LoanCancelled(uint256 indexed loanId, uint256 funded);
+
+    /// @notice `investor` took back `amount` from a cancelled loan; its notes were burned.
+    event LoanRefunded(uint256 indexed loanId, address indexed investor, uint256 amount);
+
+    /// @notice Late fees for installments up to `throughInstallment` were added to the debt.
+    event LateFeeAssessed(uint256 indexed loanId, uint256 throughInstallment, uint256 amount);
+
+    /// @notice A payment towards `installment` (1-based). `feePaid` is late fees paid by this
+    ///         payment; `principalOutstanding` is the balance after it.
+    event LoanPayment(
+        uint256 indexed loanId,
+        uint256 indexed installment,
+        address indexed payer,
+        uint256 feePaid,
+        uint256 interestPaid,
+        uint256 principalPaid,
+        uint256 principalOutstanding
+    );
+
+    /// @notice Unscheduled principal paid ahead of the schedule.
+    event LoanPrepayment(
+        uint256 indexed loanId, address indexed payer, uint256 feePaid, uint256 principalPaid, uint256 principalOutstanding
+    );
+
+    /// @notice The balance reached zero (Active -> Repaid).
+    event LoanRepaid(uint256 indexed loanId, uint256 installmentsPaid);
+
+    /// @notice The loan was marked defaulted (Active -> Defaulted). `debt` is what closing the
+    ///         loan would have cost at that moment; `cover` came from the ReserveFund;
+    ///         `recoverable = debt - cover`.
+    event LoanDefaulted(
+        uint256 indexed loanId,
+        address indexed caller,
+        uint256 principalOutstanding,
+        uint256 debt,
+        uint256 cover,
+        uint256 recoverable
+    );
+
+    /// @notice A payment on a defaulted loan, distributed to its investors.
+    event LoanRecovery(uint256 indexed loanId, address indexed payer, uint256 amount, uint256 recoverableLeft);
+
+    /// @notice `investor` withdrew `amount` of their distributed funds.
+    event Claimed(uint256 indexed loanId, address indexed investor, uint256 amount);
+
+    /// @notice The borrower voided every offer signed with `nonce`.
+    event NonceRevoked(address indexed borrower, uint256 nonce);
+
+    /// @notice Platform rules changed by the admin.
+    event MinTicketSet(uint256 previous, uint256 current);
+    event KycLevelsSet(uint8 borrowerLevel, uint8 investorLevel);
+
+    // ----------------------------------------------------------------- errors
+
+    /// @notice A zero address given to the constructor.
+    error LoanBookZeroAddress();
+    /// @notice Servicing parameters out of range (grace must not exceed the default threshold,
+    ///         the late fee must not exceed 100%).
+    error LoanBookInvalidServicingParams(uint256 gracePeriod, uint256 lateFeeBps, uint256 defaultAfter);
+    /// @notice The signatures' deadline has passed.
+    error LoanBookSignatureExpired(uint256 deadline, uint256 currentTime);
+    /// @notice The terms' nonce is not the borrower's current nonce.
+    error LoanBookInvalidNonce(address borrower, uint256 nonce, uint256 expected);
+    /// @notice The borrower lacks a valid KYC attestation of the required level.
+    error LoanBookBorrowerNotVerified(address borrower, uint8 minLevel);
+    /// @notice The borrower's signature does not match the terms.
+    error LoanBookInvalidBorrowerSignature(address borrower);
+    /// @notice The underwriter signature is malformed or, for a contract signer, rejected.
+    error LoanBookInvalidUnderwriterSignature(address signer);
+    /// @notice The underwriter signature is valid but its signer lacks UNDERWRITER_ROLE.
+    error LoanBookUnauthorizedUnderwriter(address signer);
+    /// @notice The borrower is the zero address.
+    error LoanBookInvalidBorrower(address borrower);
+    /// @notice A zero principal.
+    error LoanBookInvalidPrincipal(uint256 principal);
+    /// @notice Installments, period or total term out of range.
+    error LoanBookInvalidSchedule(uint256 installments, uint256 installmentPeriod);
+    /// @notice APR above `MAX_APR_BPS`.
+    error LoanBookAprTooHigh(uint256 aprBps, uint256 maxBps);
+    /// @notice Origination fee above `MAX_ORIGINATION_FEE_BPS`.
+    error LoanBookFeeTooHigh(uint256 feeBps, uint256 maxBps);
+    /// @notice The funding deadline is not in the future.
+    error LoanBookInvalidFundingDeadline(uint256 fundingDeadline, uint256 currentTime);
+    /// @notice A zero amount.
+    error LoanBookZeroAmount();
+    /// @notice The loan is not in `Funding` (status `None` means an unknown id).
+    error LoanBookNotFunding(uint256 loanId, LoanStatus status);
+    /// @notice The loan is not `Active`.
+    error LoanBookNotActive(uint256 loanId, LoanStatus status);
+    /// @notice Repay on a loan that is neither Active nor Defaulted.
+    error LoanBookNotRepayable(uint256 loanId, LoanStatus status);
+    /// @notice Refund on a loan that is neither Cancelled nor cancellable.
+    error LoanBookNotRefundable(uint256 loanId, LoanStatus status);
+    /// @notice Funding after the funding deadline.
+    error LoanBookFundingClosed(uint256 loanId, uint256 fundingDeadline);
+    /// @notice Cancelling before the funding deadline.
+    error LoanBookFundingOpen(uint256 loanId, uint256 fundingDeadline);
+    /// @notice Cancelling a fully funded loan (it can only be disbursed).
+    error LoanBookFullyFunded(uint256 loanId);
+    /// @notice The investor is not KYC-verified at the required level.
+    error LoanBookInvestorNotVerified(address investor, uint8 minLevel);
+    /// @notice A note transfer to a wallet that is not KYC-verified.
+    error LoanBookRecipientNotVerified(address recipient, uint8 minLevel);
+    /// @notice Funding more than what is left to fund.
+    error LoanBookOverfunded(uint256 loanId, uint256 amount, uint256 remaining);
+    /// @notice A ticket below the minimum that does not complete the loan either.
+    error LoanBookTicketTooSmall(uint256 loanId, uint256 amount, uint256 minTicket);
+    /// @notice Disbursing a loan that is not fully funded.
+    error LoanBookNotFullyFunded(uint256 loanId, uint256 funded, uint256 principal);
+    /// @notice Marking a default before `defaultableAt` (exclusive).
+    error LoanBookNotDefaultable(uint256 loanId, uint256 defaultableAt);
+    /// @notice A recovery on a defaulted loan with nothing left to recover.
+    error LoanBookNothingOwed(uint256 loanId);
+    /// @notice Claiming when nothing is claimable.
+    error LoanBookNothingToClaim(uint256 loanId, address investor);
+    /// @notice `claimMany` found nothing claimable in any of `loanCount` loans.
+    error LoanBookNothingToClaimMany(address investor, uint256 loanCount);
+    /// @notice Refunding without notes of the loan.
+    error LoanBookNothingToRefund(uint256 loanId, address investor);
+
+    // -------------------------------------------------------------- lifecycle
+
+    /// @notice Creates a loan from `terms` signed by the borrower and an underwriter.
+    /// @dev Anyone may submit. Reverts when paused. `borrowerSignature` is checked with
+    ///      SignatureChecker against `terms.borrower` (ECDSA or ERC-1271).
+    ///      `underwriterSignature` is either a 65-byte ECDSA signature, whose signer must hold
+    ///      UNDERWRITER_ROLE, or `abi.encodePacked(underwriterContract, erc1271Signature)`.
+    ///      Consumes the borrower's nonce: every other offer signed with it becomes void.
+    /// @return loanId The new loan's id (sequential, from 1).
+    function createLoan(LoanTerms calldata terms, bytes calldata borrowerSignature, bytes calldata underwriterSignature)
+        external
+        returns (uint256 loanId);
+
+    /// @notice Funds `amount` of loan `loanId` and mints as many notes to the caller. The caller
+    ///         must be KYC-verified and have approved the asset. A ticket below `minTicket` is
+    ///         accepted only when it completes the loan. Reverts when paused.
+    function fund(uint256 loanId, uint256 amount) external;
+
+    /// @notice Pays out a fully funded loan: principal minus fee to the borrower, the fee to the
+    ///         ReserveFund; starts the schedule. Anyone may call. Reverts when paused.
+    function disburse(uint256 loanId) external;
+
+    /// @notice Cancels a loan whose funding deadline passed before full funding. Anyone may call.
+    function cancel(uint256 loanId) external;
+
+    /// @notice Returns the caller's funding of a cancelled (or cancellable) loan and burns their
+    ///         notes; cancels the loan first if needed. Open while paused.
+    /// @return amount What was returned.
+    function refund(uint256 loanId) external returns (uint256 amount);
+
+    /// @notice Pays up to `amount` towards loan `loanId` from the caller (anyone may pay).
+    ///         Active: late fees, then the interest and principal of every installment whose
+    ///         period has started, oldest first; the rest prepays principal. Defaulted: a
+    ///         recovery, up to what is recoverable. Never takes more than is owed. Open while
+    ///         paused.
+    /// @return paid What was taken from the caller and distributed to the investors.
+    function repay(uint256 loanId, uint256 amount) external returns (uint256 paid);
+
+    /// @notice Marks an Active loan defaulted once `block.timestamp` is past `defaultableAt`
+    ///         (oldest unpaid due date + `defaultAfter`). Anyone may call. Draws the reserve's
+    ///         cover and distributes it to the investors.
+    function markDefault(uint256 loanId) external;
+
+    /// @notice Withdraws everything the caller can claim on `loanId`. Open while paused.
+    function claim(uint256 loanId) external returns (uint256 amount);
+
+    /// @notice {claim} over several loans with one transfer. Reverts if nothing is claimable.
+    function claimMany(uint256[] calldata loanIds) external returns (uint256 total);
+
+    /// @notice Voids every offer signed with the caller's current nonce.
+    function revokeNonce() external;
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice Number of loans created; ids run from 1 to `loanCount`.
+    function loanCount() external view returns (uint256);
+
+    /// @notice The stored loan (all zero for an unknown id).
+    function loan(uint256 loanId) external view returns (Loan memory);
+
+    /// @notice What `investor` can claim on `loanId` now.
+    function claimableOf(uint256 loanId, address investor) external view returns (uint256);
+
+    /// @notice What `investor` has claimed on `loanId` so far (this wallet only).
+    function claimedOf(uint256 loanId, address investor) external view returns (uint256);
+
+    /// @notice For an Active loan at the current block time: `dueNow` is what brings it up to
+    ///         date (late fees plus every billed installment), `payoff` closes it, and
+    ///         `nextDueDate` is the oldest unpaid due date. For a Defaulted loan both amounts
+    ///         are the recoverable remainder. Zero otherwise.
+    function amountDue(uint256 loanId) external view returns (uint256 dueNow, uint256 payoff, uint256 nextDueDate);
+
+    /// @notice The time after which {markDefault} succeeds (0 unless Active).
+    function defaultableAt(uint256 loanId) external view returns (uint256);
+
+    /// @notice The EIP-712 digest both parties sign for `terms` on this chain and contract.
+    function hashLoanTerms(LoanTerms calldata terms) external view returns (bytes32);
+}
