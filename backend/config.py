@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     ipfs_api: str = "/ip4/127.0.0.1/tcp/5002/http"
     ipfs_timeout: float = 30.0  # how long the node may look for content it lacks
 
+    # --- anchoring and audit log (backend/anchoring/, backend/audit/) ----------------------
+    anchor_batch_size: int = Field(default=256, ge=1)  # documents per Merkle root; 1 = one root each
+    anchor_batch_interval: float = Field(default=60.0, ge=0)  # seconds a queued hash may wait for a full batch
+    audit_anchor_interval: float = Field(default=600.0, ge=0)  # seconds between on-chain audit-head checkpoints
+
     # --- API ------------------------------------------------------------------------------
     api_host: str = "127.0.0.1"
     api_port: int = 8000
