@@ -2,4 +2,5 @@
 
 from backend.db.base import Base  # noqa: F401
 from backend.db import meta  # noqa: F401
+from backend.chain import models as chain_models  # noqa: F401
 from backend.identity import models as identity_models  # noqa: F401

@@ -1,0 +1,188 @@
+"""The transaction outbox: every on-chain action the platform takes, exactly once.
+
+Services call `enqueue(...)` inside their own database transaction, so the intent is committed
+together with the business change that needs it (or not at all). One sender (see
+`backend/workers/`, which holds the advisory lock) owns the platform signer's nonce and drives
+each intent:
+
+    pending -> signed -> sent -> mined -> confirmed
+          \\-> failed (reverted at estimate or in its receipt: decoded custom error stored)
+
+`signed` means nonce, hash and raw transaction are persisted *before* the broadcast, so after a
+crash the same bytes (same hash) are re-broadcast instead of a second transaction being signed.
+The sender logic itself lives in `backend/chain/sender.py`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.chain.abi_args import find_function, to_json, to_python
+from backend.chain.compiler import load_artifact
+from backend.chain.models import Intent, IntentStatus
+from backend.config import Settings, get_settings
+from backend.db.session import session_scope
+from backend.errors import ChainError, CompilerError, Conflict, ValidationFailed
+
+__all__ = [
+    "Intent",
+    "IntentStatus",
+    "OutboxSender",
+    "enqueue",
+    "get_intent",
+    "list_intents",
+    "outbox_counts",
+    "process_until_idle",
+]
+
+
+def canonical_call(settings: Settings, contract: str, function: str, args: list) -> tuple[str, list]:
+    """Validate a call against the contract's ABI; return its signature and canonical JSON args."""
+    try:
+        abi = load_artifact(settings, contract)["abi"]
+    except CompilerError:
+        raise ValidationFailed(f"unknown contract {contract!r}") from None
+    fn_abi = find_function(abi, function, len(args) if isinstance(args, (list, tuple)) else -1)
+    if fn_abi.get("stateMutability") in ("view", "pure"):
+        raise ValidationFailed(f"{contract}.{fn_abi['name']} is read-only: call it, do not enqueue it")
+    return fn_abi["name"] if "(" not in function else function, to_json(to_python(fn_abi["inputs"], list(args)))
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    contract: str,
+    function: str,
+    args: list,
+    value: int = 0,
+    settings: Settings | None = None,
+) -> Intent:
+    """Record the intent to call `contract.function(*args)` once; idempotent by `key`.
+
+    The same key returns the existing intent (whatever its status); a different call under the
+    same key raises Conflict. The row is flushed, not committed: it commits with the caller's
+    transaction. Arguments are validated against the ABI now (ValidationFailed, 422).
+    """
+    settings = settings or get_settings()
+    if not key or len(key) > 200:
+        raise ValidationFailed("an intent key must be 1 to 200 characters")
+    if not isinstance(value, int) or value < 0:
+        raise ValidationFailed("value must be a non-negative integer (wei)")
+    function, canonical_args = canonical_call(settings, contract, function, args)
+
+    existing = get_intent(session, key)
+    if existing is None:
+        intent = Intent(
+            key=key,
+            contract=contract,
+            address=_manifest_address(settings, contract),
+            function=function,
+            args=canonical_args,
+            value=value,
+            status=IntentStatus.PENDING,
+            replaced_tx_hashes=[],
+            attempts=0,
+        )
+        try:
+            with session.begin_nested():  # a concurrent enqueue of the same key loses cleanly
+                session.add(intent)
+                session.flush()
+            return intent
+        except IntegrityError:
+            existing = get_intent(session, key)
+            if existing is None:
+                raise
+    if (existing.contract, existing.function, existing.args, int(existing.value)) != (
+        contract,
+        function,
+        canonical_args,
+        value,
+    ):
+        raise Conflict(
+            f"intent {key!r} already exists for a different call",
+            existing={"contract": existing.contract, "function": existing.function, "args": existing.args},
+        )
+    return existing
+
+
+def _manifest_address(settings: Settings, contract: str) -> str | None:
+    from backend.chain.deploy import deployed_addresses
+
+    return deployed_addresses(settings).get(contract)
+
+
+def get_intent(session: Session, key: str) -> Intent | None:
+    return session.scalars(select(Intent).where(Intent.key == key)).one_or_none()
+
+
+def list_intents(session: Session, status: str | None = None, limit: int = 50) -> list[Intent]:
+    query = select(Intent).order_by(Intent.id.desc()).limit(limit)
+    if status:
+        if status not in IntentStatus.ALL:
+            raise ValidationFailed(f"unknown status {status!r}; one of {', '.join(IntentStatus.ALL)}")
+        query = query.where(Intent.status == status)
+    return list(session.scalars(query))
+
+
+def outbox_counts(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Intent.status, func.count()).group_by(Intent.status)).all()
+    counts = {status: 0 for status in IntentStatus.ALL}
+    counts.update({status: n for status, n in rows})
+    return counts
+
+
+def intent_public(intent: Intent) -> dict[str, Any]:
+    return {
+        "key": intent.key,
+        "status": intent.status,
+        "contract": intent.contract,
+        "address": intent.address,
+        "function": intent.function,
+        "args": intent.args,
+        "value": str(intent.value),
+        "sender": intent.sender,
+        "nonce": intent.nonce,
+        "tx_hash": intent.tx_hash,
+        "gas_used": intent.gas_used,
+        "block_number": intent.block_number,
+        "block_hash": intent.block_hash,
+        "error": intent.error,
+        "error_name": intent.error_name,
+        "error_args": intent.error_args,
+        "attempts": intent.attempts,
+        "created_at": intent.created_at,
+        "confirmed_at": intent.confirmed_at,
+    }
+
+
+def process_until_idle(settings: Settings, timeout: float = 60.0) -> None:
+    """Send and confirm every open intent (tests, CLI). The caller must be the only sender:
+    use it where no background outbox worker runs, or take the worker lock first."""
+    from backend.chain.sender import OutboxSender
+
+    sender = OutboxSender()
+    deadline = time.monotonic() + timeout
+    while True:
+        sender.run_once(settings)
+        with session_scope(settings) as session:
+            open_count = session.scalar(select(func.count()).where(Intent.status.in_(IntentStatus.OPEN)))
+        if not open_count:
+            return
+        if time.monotonic() > deadline:
+            raise ChainError(f"outbox not idle after {timeout:.0f}s: {open_count} intents open")
+        time.sleep(0.05)
+
+
+def __getattr__(name: str):
+    # `from backend.chain.outbox import OutboxSender` without a circular import at module load.
+    if name == "OutboxSender":
+        from backend.chain.sender import OutboxSender
+
+        return OutboxSender
+    raise AttributeError(name)

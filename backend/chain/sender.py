@@ -1,0 +1,379 @@
+"""The outbox sender: the single owner of the platform signer's nonce.
+
+Each round first *reconciles* what is in flight (signed, sent, mined, and confirmed intents
+the node no longer has), then signs and broadcasts pending intents in order. Every state change
+is committed before the next step, so the process may die anywhere:
+
+- after `signed` is committed the exact raw transaction is in the database; a restart
+  re-broadcasts those bytes (same hash) while the nonce is still free on chain;
+- a nonce consumed by a *different* transaction proves ours can never be mined; only then is the
+  intent re-signed at a fresh nonce (the old hash is kept in `replaced_tx_hashes`);
+- a mined or confirmed transaction the node forgot (restart from an older state dump) is
+  re-broadcast from its raw bytes, which recreates the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import threading
+from datetime import timedelta
+
+import requests
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from sqlalchemy import func, select
+from web3 import Web3
+from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
+
+from backend.chain.abi_args import find_function, to_python
+from backend.chain.client import get_web3
+from backend.chain.compiler import load_artifact
+from backend.chain.deploy import deployed_addresses
+from backend.chain.errors import decode_revert, revert_data_of
+from backend.chain.models import Intent, IntentStatus, utcnow
+from backend.chain.signers import platform_account
+from backend.config import Settings
+from backend.db.session import session_scope
+from backend.errors import ChainUnavailable
+
+log = logging.getLogger("loanchain.outbox")
+
+TRANSIENT = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    ConnectionError,
+    TimeoutError,
+    TimeExhausted,
+)
+GAS_MARGIN = 1.25  # state can change between estimate and inclusion
+SIGNER_ROLE = "outbox"  # falls back to the deployer key (Anvil account 0 on local chains)
+CRASH_POINTS = ("before_sign", "after_sign", "after_broadcast", "after_mined")
+
+
+def instance_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def crash_point(settings: Settings, point: str) -> None:
+    """Crash drill: abort the process like a SIGKILL would (no cleanup, no commit)."""
+    if settings.outbox_crash_at and point in settings.outbox_crash_at.split(","):
+        print(f"outbox crash drill: exiting at {point}", file=sys.stderr, flush=True)
+        os._exit(137)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, TRANSIENT)
+
+
+class OutboxSender:
+    """Stateless between rounds: everything it knows is in the database or on chain."""
+
+    def __init__(self, account: LocalAccount | None = None) -> None:
+        self._account = account
+        self.instance = instance_id()
+
+    # ---------------------------------------------------------------- entry points
+
+    def run_once(self, settings: Settings) -> int:
+        """One round: reconcile in-flight intents, then send pending ones. Returns how many
+        intents changed status. Raises ChainUnavailable when the node cannot be reached."""
+        try:
+            w3 = get_web3(settings)
+            account = self._account or platform_account(settings, SIGNER_ROLE)
+            changed = self._reconcile(settings, w3, account)
+            changed += self._send_pending(settings, w3, account)
+            return changed
+        except TRANSIENT as exc:
+            raise ChainUnavailable(f"node at {settings.rpc_url} unreachable: {exc}") from exc
+
+    def run_forever(self, settings: Settings, stop_event: threading.Event) -> None:
+        """Run rounds until `stop_event` is set, holding the `outbox` worker lock."""
+        from backend.workers.registry import build_worker
+
+        build_worker("outbox").run(settings, stop_event)
+
+    # ---------------------------------------------------------------- reconcile
+
+    def _reconcile(self, settings: Settings, w3: Web3, account: LocalAccount) -> int:
+        address = account.address
+        head = w3.eth.block_number
+        latest_nonce = w3.eth.get_transaction_count(address, "latest")
+        with session_scope(settings) as session:
+            ids = list(
+                session.scalars(
+                    select(Intent.id)
+                    .where(Intent.sender == address)
+                    .where(
+                        Intent.status.in_(IntentStatus.IN_FLIGHT)
+                        # confirmed at a nonce the chain has not reached: the node lost blocks
+                        | ((Intent.status == IntentStatus.CONFIRMED) & (Intent.nonce >= latest_nonce))
+                    )
+                    .order_by(Intent.nonce)
+                )
+            )
+        changed = 0
+        for intent_id in ids:
+            changed += self._track(settings, w3, intent_id, head, latest_nonce)
+        return changed
+
+    def _track(self, settings: Settings, w3: Web3, intent_id: int, head: int, latest_nonce: int) -> int:
+        with session_scope(settings) as session:
+            intent = session.get(Intent, intent_id)
+            before = intent.status
+            receipt = _receipt(w3, intent.tx_hash)
+            if receipt is not None:
+                self._record_receipt(settings, w3, session, intent, receipt)
+                mined_now = before != intent.status and intent.status == IntentStatus.MINED
+            elif intent.nonce >= latest_nonce:
+                _ensure_broadcast(w3, intent)
+                mined_now = False
+            else:
+                _resolve_consumed_nonce(settings, w3, intent, head)
+                mined_now = False
+            changed = int(intent.status != before)
+        if mined_now:
+            crash_point(settings, "after_mined")
+            with session_scope(settings) as session:
+                intent = session.get(Intent, intent_id)
+                _confirm_if_deep(settings, intent, w3.eth.block_number)
+                changed += int(intent.status == IntentStatus.CONFIRMED)
+        return changed
+
+    def _record_receipt(self, settings: Settings, w3: Web3, session, intent: Intent, receipt) -> None:
+        block_hash = receipt["blockHash"].to_0x_hex()
+        if intent.status not in (IntentStatus.MINED, IntentStatus.CONFIRMED) or intent.block_hash != block_hash:
+            intent.block_number = receipt["blockNumber"]
+            intent.block_hash = block_hash
+            intent.gas_used = receipt["gasUsed"]
+            intent.mined_at = utcnow()
+            if receipt["status"] != 1:
+                _fail(intent, *_replay_revert(settings, w3, intent, receipt["blockNumber"]))
+                return
+            intent.status = IntentStatus.MINED
+            intent.error = intent.error_name = intent.error_args = None
+            session.flush()
+            return
+        _confirm_if_deep(settings, intent, w3.eth.block_number)
+
+    # ---------------------------------------------------------------- send
+
+    def _send_pending(self, settings: Settings, w3: Web3, account: LocalAccount) -> int:
+        with session_scope(settings) as session:
+            if session.scalar(
+                select(func.count()).where(Intent.sender == account.address, Intent.status == IntentStatus.SIGNED)
+            ):
+                return 0  # a signed transaction the node has not accepted yet blocks the nonce sequence
+            now = utcnow()
+            ids = list(
+                session.scalars(
+                    select(Intent.id)
+                    .where(Intent.status == IntentStatus.PENDING)
+                    .where((Intent.next_attempt_at.is_(None)) | (Intent.next_attempt_at <= now))
+                    .order_by(Intent.id)
+                    .limit(settings.outbox_batch)
+                )
+            )
+            in_flight_max = session.scalar(
+                select(func.max(Intent.nonce)).where(
+                    Intent.sender == account.address, Intent.status.in_(IntentStatus.IN_FLIGHT)
+                )
+            )
+        if not ids:
+            return 0
+        nonce = w3.eth.get_transaction_count(account.address, "pending")
+        if in_flight_max is not None:
+            nonce = max(nonce, in_flight_max + 1)
+        changed = 0
+        for intent_id in ids:
+            crash_point(settings, "before_sign")
+            outcome = self._sign_and_send(settings, w3, account, intent_id, nonce)
+            if outcome == "sent":
+                nonce += 1
+                changed += 1
+                head = w3.eth.block_number
+                changed += self._track(settings, w3, intent_id, head, w3.eth.get_transaction_count(account.address))
+            elif outcome == "failed":
+                changed += 1
+            elif outcome == "stop":
+                break
+        return changed
+
+    def _sign_and_send(self, settings: Settings, w3: Web3, account: LocalAccount, intent_id: int, nonce: int) -> str:
+        with session_scope(settings) as session:
+            intent = session.get(Intent, intent_id)
+            if intent.status != IntentStatus.PENDING:
+                return "skip"
+            try:
+                fn = _contract_function(settings, w3, intent)
+                params = {"from": account.address, "value": int(intent.value), "chainId": settings.chain_id}
+                gas = int(fn.estimate_gas(params) * GAS_MARGIN)
+                tx = fn.build_transaction({**params, "nonce": nonce, "gas": gas})
+            except ContractLogicError as exc:
+                _fail(intent, *_decoded(settings, exc))
+                return "failed"
+            except TRANSIENT:
+                _backoff(settings, intent, "node unreachable while estimating gas")
+                return "stop"
+            except Web3RPCError as exc:  # e.g. insufficient funds for the value: retry later
+                _backoff(settings, intent, f"estimate rejected: {exc.message}")
+                return "skip"
+            signed = account.sign_transaction(tx)
+            intent.sender = account.address
+            intent.sent_by = self.instance
+            intent.nonce = nonce
+            intent.tx_hash = signed.hash.to_0x_hex()
+            intent.raw_tx = signed.raw_transaction.to_0x_hex()
+            intent.gas_limit = gas
+            intent.attempts += 1
+            intent.status = IntentStatus.SIGNED
+            intent.error = None
+        crash_point(settings, "after_sign")
+        with session_scope(settings) as session:
+            intent = session.get(Intent, intent_id)
+            if not _ensure_broadcast(w3, intent):
+                return "stop"
+        crash_point(settings, "after_broadcast")
+        return "sent"
+
+
+# -------------------------------------------------------------------- helpers
+
+
+def _contract_function(settings: Settings, w3: Web3, intent: Intent):
+    if not intent.address:
+        intent.address = deployed_addresses(settings).get(intent.contract)
+        if not intent.address:
+            raise ChainUnavailable(f"{intent.contract} is not deployed on chain {settings.chain_id}")
+    abi = load_artifact(settings, intent.contract)["abi"]
+    fn_abi = find_function(abi, intent.function, len(intent.args))
+    contract = w3.eth.contract(address=Web3.to_checksum_address(intent.address), abi=abi)
+    return contract.get_function_by_signature(_signature(fn_abi))(*to_python(fn_abi["inputs"], intent.args))
+
+
+def _signature(fn_abi: dict) -> str:
+    from backend.chain.abi_args import signature
+
+    return signature(fn_abi)
+
+
+def _receipt(w3: Web3, tx_hash: str | None):
+    if not tx_hash:
+        return None
+    try:
+        return w3.eth.get_transaction_receipt(tx_hash)
+    except TransactionNotFound:
+        return None
+
+
+def _known_to_node(w3: Web3, tx_hash: str) -> bool:
+    try:
+        return w3.eth.get_transaction(tx_hash) is not None
+    except TransactionNotFound:
+        return False
+
+
+def _ensure_broadcast(w3: Web3, intent: Intent) -> bool:
+    """Make sure the node has the exact signed bytes; returns False to stop this round."""
+    was_final = intent.status in (IntentStatus.MINED, IntentStatus.CONFIRMED)
+    if not _known_to_node(w3, intent.tx_hash):
+        try:
+            w3.eth.send_raw_transaction(HexBytes(intent.raw_tx))
+        except TRANSIENT:
+            return False
+        except Web3RPCError as exc:
+            message = (exc.message or str(exc)).lower()
+            if "already" in message or "known" in message:
+                pass  # it reached the node after all
+            elif "nonce" in message:
+                return False  # consumed meanwhile: the next reconcile resolves it
+            else:
+                intent.error = f"broadcast rejected: {exc.message}"
+                return False
+    if was_final:
+        log.warning("intent %s: node lost its block (tx %s); re-broadcast the same bytes", intent.key, intent.tx_hash)
+        intent.block_number = intent.block_hash = intent.mined_at = intent.confirmed_at = None
+    if intent.status != IntentStatus.SENT:
+        intent.status = IntentStatus.SENT
+        intent.sent_at = intent.sent_at or utcnow()
+    return True
+
+
+def _confirm_if_deep(settings: Settings, intent: Intent, head: int) -> None:
+    if intent.status == IntentStatus.MINED and head - intent.block_number >= settings.confirmations:
+        intent.status = IntentStatus.CONFIRMED
+        intent.confirmed_at = utcnow()
+
+
+def _resolve_consumed_nonce(settings: Settings, w3: Web3, intent: Intent, head: int) -> None:
+    """Our nonce is used on chain but our hash has no receipt. Re-sign only with proof that the
+    nonce went to a different transaction in a block at confirmation depth."""
+    safe_block = head - settings.confirmations
+    if safe_block < 0 or w3.eth.get_transaction_count(intent.sender, safe_block) <= intent.nonce:
+        return  # not deep enough yet
+    block_number = _block_consuming_nonce(w3, intent.sender, intent.nonce, safe_block)
+    if block_number is None:
+        intent.error = "nonce consumed but the node cannot show by which transaction; waiting"
+        return
+    block = w3.eth.get_block(block_number, full_transactions=True)
+    ours = [tx for tx in block["transactions"] if tx["from"] == intent.sender and tx["nonce"] == intent.nonce]
+    if not ours:
+        intent.error = f"nonce {intent.nonce} consumed in block {block_number} by no visible transaction; waiting"
+        return
+    if ours[0]["hash"].to_0x_hex() == intent.tx_hash:
+        return  # it is ours after all; the receipt will show up
+    log.warning("intent %s: nonce %s taken by %s; re-signing", intent.key, intent.nonce, ours[0]["hash"].to_0x_hex())
+    intent.replaced_tx_hashes = [*(intent.replaced_tx_hashes or []), intent.tx_hash]
+    intent.status = IntentStatus.PENDING
+    intent.nonce = intent.tx_hash = intent.raw_tx = intent.sent_at = None
+    intent.error = f"nonce taken by transaction {ours[0]['hash'].to_0x_hex()}; re-signed at a fresh nonce"
+
+
+def _block_consuming_nonce(w3: Web3, address: str, nonce: int, high: int) -> int | None:
+    """The first block after which `address` has sent more than `nonce` transactions."""
+    low = 0
+    try:
+        while low < high:
+            mid = (low + high) // 2
+            if w3.eth.get_transaction_count(address, mid) > nonce:
+                high = mid
+            else:
+                low = mid + 1
+    except Web3RPCError:  # historical state pruned
+        return None
+    return low
+
+
+def _decoded(settings: Settings, exc: BaseException) -> tuple[str, str | None, dict | None]:
+    decoded = decode_revert(settings, revert_data_of(exc))
+    if decoded is None:
+        return f"reverted: {getattr(exc, 'message', None) or exc}", None, None
+    return f"reverted with {decoded.describe()}", decoded.name, decoded.args
+
+
+def _replay_revert(settings: Settings, w3: Web3, intent: Intent, block_number: int) -> tuple[str, str | None, dict | None]:
+    """Re-run a reverted transaction as a call on its block's parent state to learn why."""
+    tx = w3.eth.get_transaction(intent.tx_hash)
+    call = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"], "gas": tx["gas"]}
+    try:
+        w3.eth.call(call, block_number - 1)
+    except ContractLogicError as exc:
+        return _decoded(settings, exc)
+    except Web3RPCError as exc:
+        return f"reverted: {exc.message}", None, None
+    return "reverted in its block (the call succeeds on the parent state: out of gas or ordering)", None, None
+
+
+def _fail(intent: Intent, message: str, name: str | None, args: dict | None) -> None:
+    intent.status = IntentStatus.FAILED
+    intent.error, intent.error_name, intent.error_args = message, name, args
+    log.warning("intent %s failed: %s", intent.key, message)
+
+
+def _backoff(settings: Settings, intent: Intent, reason: str) -> None:
+    intent.attempts += 1
+    delay = min(settings.outbox_max_backoff, 0.5 * 2 ** min(intent.attempts, 10))
+    intent.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    intent.error = reason
