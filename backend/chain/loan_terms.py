@@ -1,0 +1,215 @@
+"""Loan terms as EIP-712 typed data, exactly as `LoanBook.createLoan` verifies them, and the
+repayment schedule the contract will enforce (the same integer math as
+`contracts/libraries/AmortizationMath.sol`).
+
+The borrower signs `typed_data(...)` (in a wallet: `eth_signTypedData_v4`), the platform's
+underwriter countersigns the same message, and anyone submits `terms.as_tuple()` with both
+signatures. The domain binds the chain id and the LoanBook address, and the borrower's nonce
+(`LoanBook.nonces(borrower)`) makes each signature usable once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import SignableMessage, encode_typed_data
+from eth_utils import keccak, to_checksum_address
+
+DOMAIN_NAME = "LoanBook"
+DOMAIN_VERSION = "1"
+
+BPS = 10_000
+YEAR = 365 * 86_400
+RAY = 10**27
+
+EIP712_DOMAIN_TYPE = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+# Field order and types must match LOAN_TERMS_TYPEHASH in LoanBook.sol.
+LOAN_TERMS_TYPE = [
+    {"name": "borrower", "type": "address"},
+    {"name": "principal", "type": "uint128"},
+    {"name": "aprBps", "type": "uint16"},
+    {"name": "installments", "type": "uint16"},
+    {"name": "installmentPeriod", "type": "uint32"},
+    {"name": "fundingDeadline", "type": "uint40"},
+    {"name": "originationFeeBps", "type": "uint16"},
+    {"name": "agreementHash", "type": "bytes32"},
+    {"name": "decisionHash", "type": "bytes32"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint256"},
+]
+
+TYPE_STRING = "LoanTerms(" + ",".join(f"{f['type']} {f['name']}" for f in LOAN_TERMS_TYPE) + ")"
+
+
+def _bytes32(value: bytes | str) -> bytes:
+    raw = bytes.fromhex(value[2:] if value.startswith("0x") else value) if isinstance(value, str) else bytes(value)
+    if len(raw) != 32:
+        raise ValueError(f"expected 32 bytes, got {len(raw)}")
+    return raw
+
+
+@dataclass(frozen=True)
+class LoanTerms:
+    """The signed terms of one loan (amounts in the asset's base units, times in Unix seconds)."""
+
+    borrower: str
+    principal: int
+    apr_bps: int
+    installments: int
+    installment_period: int
+    funding_deadline: int
+    origination_fee_bps: int
+    agreement_hash: bytes
+    decision_hash: bytes
+    nonce: int
+    deadline: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "borrower", to_checksum_address(self.borrower))
+        object.__setattr__(self, "agreement_hash", _bytes32(self.agreement_hash))
+        object.__setattr__(self, "decision_hash", _bytes32(self.decision_hash))
+
+    def message(self) -> dict[str, Any]:
+        """The EIP-712 message (camelCase keys, as in the Solidity struct)."""
+        return {
+            "borrower": self.borrower,
+            "principal": self.principal,
+            "aprBps": self.apr_bps,
+            "installments": self.installments,
+            "installmentPeriod": self.installment_period,
+            "fundingDeadline": self.funding_deadline,
+            "originationFeeBps": self.origination_fee_bps,
+            "agreementHash": self.agreement_hash,
+            "decisionHash": self.decision_hash,
+            "nonce": self.nonce,
+            "deadline": self.deadline,
+        }
+
+    def as_tuple(self) -> tuple:
+        """The `LoanTerms` struct argument for `createLoan`/`hashLoanTerms` (web3.py)."""
+        return tuple(self.message().values())
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["agreement_hash"] = "0x" + self.agreement_hash.hex()
+        data["decision_hash"] = "0x" + self.decision_hash.hex()
+        return data
+
+    def with_(self, **changes: Any) -> LoanTerms:
+        return replace(self, **changes)
+
+    @property
+    def installment_amount(self) -> int:
+        return installment_amount(self.principal, self.apr_bps, self.installment_period, self.installments)
+
+
+def domain(chain_id: int, verifying_contract: str) -> dict[str, Any]:
+    return {
+        "name": DOMAIN_NAME,
+        "version": DOMAIN_VERSION,
+        "chainId": chain_id,
+        "verifyingContract": to_checksum_address(verifying_contract),
+    }
+
+
+def typed_data(terms: LoanTerms, chain_id: int, verifying_contract: str) -> dict[str, Any]:
+    """The full EIP-712 document (what `eth_signTypedData_v4` takes, with bytes as 0x-hex)."""
+    message = terms.message()
+    message["agreementHash"] = "0x" + terms.agreement_hash.hex()
+    message["decisionHash"] = "0x" + terms.decision_hash.hex()
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "LoanTerms": LOAN_TERMS_TYPE},
+        "primaryType": "LoanTerms",
+        "domain": domain(chain_id, verifying_contract),
+        "message": message,
+    }
+
+
+def signable(terms: LoanTerms, chain_id: int, verifying_contract: str) -> SignableMessage:
+    return encode_typed_data(full_message=typed_data(terms, chain_id, verifying_contract))
+
+
+def digest(terms: LoanTerms, chain_id: int, verifying_contract: str) -> bytes:
+    """The 32-byte hash both parties sign (`LoanBook.hashLoanTerms`)."""
+    msg = signable(terms, chain_id, verifying_contract)
+    return keccak(b"\x19" + msg.version + msg.header + msg.body)
+
+
+def sign(terms: LoanTerms, private_key: Any, chain_id: int, verifying_contract: str) -> bytes:
+    """A 65-byte signature by `private_key` (a key or a LocalAccount) over the terms."""
+    key = getattr(private_key, "key", private_key)
+    signed = Account.sign_typed_data(key, full_message=typed_data(terms, chain_id, verifying_contract))
+    return bytes(signed.signature)
+
+
+def contract_underwriter_signature(underwriter_contract: str, contract_signature: bytes) -> bytes:
+    """The underwriter signature for an ERC-1271 underwriter: its address, then its signature."""
+    return bytes.fromhex(to_checksum_address(underwriter_contract)[2:]) + bytes(contract_signature)
+
+
+# --- schedule (mirrors AmortizationMath / LoanServicing) -------------------------------------
+
+
+def _mul_div(x: int, y: int, d: int, ceil: bool = False) -> int:
+    q, r = divmod(x * y, d)
+    return q + 1 if ceil and r else q
+
+
+def period_interest(balance: int, apr_bps: int, period: int) -> int:
+    """Interest for one period on `balance`, rounded up."""
+    return _mul_div(balance, apr_bps * period, BPS * YEAR, ceil=True)
+
+
+def _rpow(x: int, n: int) -> int:
+    z = x if n % 2 else RAY
+    n //= 2
+    while n:
+        x = x * x // RAY
+        if n % 2:
+            z = z * x // RAY
+        n //= 2
+    return z
+
+
+def installment_amount(principal: int, apr_bps: int, period: int, installments: int) -> int:
+    """The equal installment, rounded up (as `AmortizationMath.installmentAmount`)."""
+    rate = apr_bps * period * RAY // (BPS * YEAR)
+    if apr_bps == 0 or rate == 0:
+        return -(-principal // installments)
+    growth = _rpow(RAY + rate, installments)
+    factor = _mul_div(rate, growth, growth - RAY, ceil=True)
+    return _mul_div(principal, factor, RAY, ceil=True)
+
+
+@dataclass(frozen=True)
+class Installment:
+    number: int
+    interest: int
+    principal: int
+    balance_after: int
+
+    @property
+    def amount(self) -> int:
+        return self.interest + self.principal
+
+
+def schedule(principal: int, apr_bps: int, period: int, installments: int) -> list[Installment]:
+    """The installments when every one is paid on time and in full, with no prepayment."""
+    amount = installment_amount(principal, apr_bps, period, installments)
+    rows, balance = [], principal
+    for k in range(1, installments + 1):
+        if balance == 0:
+            break
+        interest = period_interest(balance, apr_bps, period)
+        part = balance if k == installments else min(max(amount - interest, 0), balance)
+        balance -= part
+        rows.append(Installment(k, interest, part, balance))
+    return rows

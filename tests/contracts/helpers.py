@@ -1,0 +1,257 @@
+"""Small, fast helpers for contract tests: send transactions from the node's unlocked dev
+accounts, assert exact custom errors, move chain time on Anvil or Ganache, read events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from web3 import Web3
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
+
+from backend.chain import loan_terms as lt
+from backend.chain.errors import DecodedError, decode_revert, revert_data_of
+from backend.config import Settings
+
+DAY = 86_400
+GAS = 3_000_000
+MAX_UINT = 2**256 - 1
+KYC_EXPIRY = 2**40  # far beyond any time jump a test makes
+
+# ILoanBook.LoanStatus
+NONE, FUNDING, ACTIVE, REPAID, DEFAULTED, CANCELLED = range(6)
+
+
+class RpcError(RuntimeError):
+    pass
+
+
+class Chain:
+    """One node (Anvil or Ganache) seen through web3 plus raw JSON-RPC for speed."""
+
+    def __init__(self, w3: Web3, settings: Settings, kind: str = "anvil") -> None:
+        self.w3 = w3
+        self.settings = settings
+        self.kind = kind
+        self.url = settings.rpc_url
+        self._session = requests.Session()
+        self._id = 0
+
+    # --- raw JSON-RPC ---------------------------------------------------------------------
+    def rpc(self, method: str, params: list | None = None) -> Any:
+        self._id += 1
+        reply = self._session.post(self.url, json={"jsonrpc": "2.0", "id": self._id, "method": method,
+                                                   "params": params or []}, timeout=60).json()  # fmt: skip
+        if "error" in reply:
+            raise RpcError(f"{method}: {reply['error']}")
+        return reply["result"]
+
+    def batch(self, calls: list[tuple[str, list]]) -> list[Any]:
+        payload = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+        replies = sorted(self._session.post(self.url, json=payload, timeout=60).json(), key=lambda r: r["id"])
+        for r in replies:
+            if "error" in r:
+                raise RpcError(str(r["error"]))
+        return [r["result"] for r in replies]
+
+    def snapshot(self) -> str:
+        return self.rpc("evm_snapshot")
+
+    def revert(self, snap: str) -> None:
+        assert self.rpc("evm_revert", [snap]) is True
+
+    # --- time -----------------------------------------------------------------------------
+    def now(self) -> int:
+        return int(self.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+
+    def set_next_timestamp(self, ts: int) -> None:
+        """The next block (and `pending` calls) get timestamp `ts` (Anvil exactly; Ganache to
+        the second, via its clock)."""
+        if self.kind == "anvil":
+            self.rpc("evm_setNextBlockTimestamp", [hex(ts)])
+        else:
+            # Ganache 7: no evm_setNextBlockTimestamp; evm_setTime moves its clock so that the
+            # next block is stamped `ts` (plus any wall time that passes before it is mined).
+            self.rpc("evm_setTime", [ts * 1000])
+
+    def mine_at(self, ts: int) -> None:
+        """Mine an empty block at `ts` (later calls against `latest` see that time)."""
+        if self.kind == "anvil":
+            self.set_next_timestamp(ts)
+            self.rpc("evm_mine")
+        else:
+            self.rpc("evm_setTime", [ts * 1000])
+            self.rpc("evm_mine", [{"timestamp": ts}])
+
+    def travel(self, seconds: int) -> int:
+        """Mine a block `seconds` after the latest one; returns its timestamp."""
+        ts = self.now() + seconds
+        self.mine_at(ts)
+        return ts
+
+    # --- transactions ---------------------------------------------------------------------
+    def tx(self, fn, sender: str, at: int | None = None, gas: int = GAS):
+        """Send `fn` from the unlocked `sender`; return the receipt. Fails with the decoded
+        custom error when the transaction reverts."""
+        if at is not None:
+            self.set_next_timestamp(at)
+        try:
+            tx_hash = fn.transact({"from": sender, "gas": gas})
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:  # ganache may reject early
+            raise AssertionError(f"transaction reverted: {self.decode(exc)}") from exc
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+        if receipt["status"] != 1:
+            raise AssertionError(f"transaction reverted: {self.why(fn, sender)}")
+        return receipt
+
+    def why(self, fn, sender: str) -> DecodedError | str:
+        try:
+            fn.call({"from": sender}, block_identifier="latest")
+        except Exception as exc:  # noqa: BLE001 - report whatever it was
+            return self.decode(exc) or repr(exc)
+        return "no revert when replayed"
+
+    def decode(self, exc: BaseException) -> DecodedError | None:
+        return decode_revert(self.settings, revert_data_of(exc))
+
+    def revert_of(self, fn, sender: str, at: int | None = None) -> DecodedError:
+        """The custom error `fn` reverts with, simulated on the next block (at `at` if given)."""
+        if at is not None:
+            self.set_next_timestamp(at)
+        block = "pending" if self.kind == "anvil" else "latest"
+        try:
+            if hasattr(fn, "call"):
+                fn.call({"from": sender, "gas": GAS}, block_identifier=block)
+            else:  # a constructor: simulate the deployment
+                self.w3.eth.call({"from": sender, "gas": GAS, "data": fn.data_in_transaction}, block)
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            decoded = self.decode(exc)
+            assert decoded is not None, f"revert without data: {exc!r}"
+            return decoded
+        raise AssertionError(f"{getattr(fn, 'fn_name', 'constructor')} did not revert")
+
+
+def assert_error(decoded: DecodedError, name: str, *args: Any, **kwargs: Any) -> None:
+    """`decoded` is custom error `name` with exactly these arguments (positional or by name)."""
+    assert decoded.name == name, f"expected {name}, got {decoded.describe()}"
+    values = [_norm(v) for v in decoded.args.values()]
+    if args:
+        assert values == [_norm(a) for a in args], f"{name} args {values} != {list(args)}"
+    for key, value in kwargs.items():
+        assert _norm(decoded.args[key]) == _norm(value), f"{name}.{key} = {decoded.args[key]} != {value}"
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("0x"):
+        return value.lower()
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        return str(value)
+    return value
+
+
+def expect_revert(chain: Chain, fn, sender: str, name: str, *args: Any, at: int | None = None, **kwargs) -> None:
+    assert_error(chain.revert_of(fn, sender, at=at), name, *args, **kwargs)
+
+
+def events(receipt, contract, name: str) -> list[dict]:
+    return [dict(e["args"]) for e in contract.events[name]().process_receipt(receipt, errors=_DISCARD)]
+
+
+try:  # web3 7
+    from web3.logs import DISCARD as _DISCARD
+except ImportError:  # pragma: no cover
+    _DISCARD = None
+
+
+# --- the deployed system with its actors ----------------------------------------------------
+
+
+@dataclass
+class World:
+    chain: Chain
+    token: Any
+    kyc: Any
+    reserve: Any
+    book: Any
+    anchor: Any
+    admin: Any  # LocalAccount (Anvil account 0)
+    underwriter: Any  # account 1
+    borrower: Any  # account 2
+    investors: list  # accounts 3..8, KYC-verified, funded, approved
+    outsider: Any  # account 9, never verified
+    chain_id: int
+    _salt: int = field(default=0)
+
+    @property
+    def w3(self) -> Web3:
+        return self.chain.w3
+
+    def terms(self, **overrides: Any) -> lt.LoanTerms:
+        """Default terms: 12 monthly installments of a 12,000-unit loan at 12% APR, 1% fee."""
+        now = self.chain.now()
+        borrower = overrides.pop("borrower", self.borrower.address)
+        self._salt += 1
+        values = dict(
+            borrower=borrower,
+            principal=12_000 * 10**6,
+            apr_bps=1_200,
+            installments=12,
+            installment_period=30 * DAY,
+            funding_deadline=now + 7 * DAY,
+            origination_fee_bps=100,
+            agreement_hash=Web3.keccak(text=f"agreement-{self._salt}"),
+            decision_hash=Web3.keccak(text=f"decision-{self._salt}"),
+            nonce=self.book.functions.nonces(borrower).call(),
+            deadline=now + DAY,
+        )
+        values.update(overrides)
+        return lt.LoanTerms(**values)
+
+    def sign(self, terms: lt.LoanTerms, key) -> bytes:
+        return lt.sign(terms, key, self.chain_id, self.book.address)
+
+    def create(self, terms: lt.LoanTerms | None = None, borrower_key=None, underwriter_key=None, **overrides):
+        """Create a loan; returns (loan id, receipt)."""
+        terms = terms or self.terms(**overrides)
+        bsig = self.sign(terms, borrower_key or self.borrower)
+        usig = self.sign(terms, underwriter_key or self.underwriter)
+        receipt = self.chain.tx(self.book.functions.createLoan(terms.as_tuple(), bsig, usig), self.admin.address)
+        loan_id = events(receipt, self.book, "LoanCreated")[0]["loanId"]
+        return loan_id, receipt
+
+    def fund(self, loan_id: int, investor, amount: int, at: int | None = None):
+        return self.chain.tx(self.book.functions.fund(loan_id, amount), _addr(investor), at=at)
+
+    def fund_equally(self, loan_id: int, investors: list | None = None):
+        investors = investors or self.investors
+        principal = self.loan(loan_id)["principal"]
+        share, rest = divmod(principal, len(investors))
+        for i, inv in enumerate(investors):
+            self.fund(loan_id, inv, share + (rest if i == len(investors) - 1 else 0))
+
+    def active_loan(self, investors: list | None = None, **overrides) -> tuple[int, int]:
+        """Create, fully fund and disburse; returns (loan id, disbursement time)."""
+        loan_id, _ = self.create(**overrides)
+        self.fund_equally(loan_id, investors)
+        receipt = self.chain.tx(self.book.functions.disburse(loan_id), self.admin.address)
+        return loan_id, self.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+
+    def loan(self, loan_id: int) -> dict:
+        names = [c["name"] for c in self.book.get_function_by_name("loan").abi["outputs"][0]["components"]]
+        return dict(zip(names, self.book.functions.loan(loan_id).call()))
+
+    def balance(self, who) -> int:
+        return self.token.functions.balanceOf(_addr(who)).call()
+
+    def repay(self, loan_id: int, amount: int, payer=None, at: int | None = None):
+        return self.chain.tx(self.book.functions.repay(loan_id, amount), _addr(payer or self.borrower), at=at)
+
+
+def _addr(who) -> str:
+    return who if isinstance(who, str) else who.address
+
+
+__all__ = ["Chain", "World", "assert_error", "events", "expect_revert"]

@@ -1,0 +1,211 @@
+"""LoanBook.createLoan: EIP-712 terms signed by borrower and underwriter (EOA or ERC-1271),
+nonces, deadlines, term validation, KYC, pause; revokeNonce; hashLoanTerms."""
+
+from __future__ import annotations
+
+from eth_account import Account
+
+from backend.chain import loan_terms as lt
+from tests.contracts.helpers import DAY, FUNDING, events, expect_revert
+
+ZERO = "0x" + "00" * 20
+
+
+def submit(world, terms, bsig, usig, sender=None):
+    return world.book.functions.createLoan(terms.as_tuple(), bsig, usig), sender or world.outsider.address
+
+
+def test_create_stores_the_loan_and_emits_the_terms(world, snapshot):
+    terms = world.terms()
+    bsig, usig = world.sign(terms, world.borrower), world.sign(terms, world.underwriter)
+    fn, sender = submit(world, terms, bsig, usig)  # anyone may submit
+    receipt = world.chain.tx(fn, sender)
+    (ev,) = events(receipt, world.book, "LoanCreated")
+    loan_id = ev["loanId"]
+    assert loan_id == world.book.functions.loanCount().call()
+    assert ev["borrower"] == terms.borrower and ev["underwriter"] == world.underwriter.address
+    assert tuple(ev["terms"].values()) == terms.as_tuple()
+    assert ev["installmentAmount"] == terms.installment_amount
+    struct_hash = ev["termsHash"]
+    loan = world.loan(loan_id)
+    assert loan["status"] == FUNDING and loan["borrower"] == terms.borrower
+    assert (loan["principal"], loan["funded"], loan["aprBps"], loan["installments"]) == (12_000 * 10**6, 0, 1200, 12)
+    assert loan["installmentPeriod"] == 30 * DAY and loan["fundingDeadline"] == terms.funding_deadline
+    assert loan["originationFeeBps"] == 100 and loan["termsHash"] == struct_hash
+    assert loan["installmentAmount"] == lt.installment_amount(12_000 * 10**6, 1200, 30 * DAY, 12)
+    assert world.book.functions.nonces(terms.borrower).call() == terms.nonce + 1
+    # The next loan gets the next id.
+    next_id, _ = world.create()
+    assert next_id == loan_id + 1
+
+
+def test_python_digest_matches_the_contract(world):
+    terms = world.terms()
+    on_chain = world.book.functions.hashLoanTerms(terms.as_tuple()).call()
+    assert on_chain == lt.digest(terms, world.chain_id, world.book.address)
+    assert world.book.functions.LOAN_TERMS_TYPEHASH().call() == world.w3.keccak(text=lt.TYPE_STRING)
+    domain = world.book.functions.eip712Domain().call()
+    assert tuple(domain[1:5]) == (lt.DOMAIN_NAME, lt.DOMAIN_VERSION, world.chain_id, world.book.address)
+    # The recovered signer of a Python signature is the signer.
+    sig = world.sign(terms, world.borrower)
+    assert Account._recover_hash(on_chain, signature=sig) == world.borrower.address
+
+
+def test_wrong_borrower_signer(world):
+    terms = world.terms()
+    fn, s = submit(world, terms, world.sign(terms, world.investors[0]), world.sign(terms, world.underwriter))
+    expect_revert(world.chain, fn, s, "LoanBookInvalidBorrowerSignature", terms.borrower)
+
+
+def test_underwriter_without_role(world):
+    terms = world.terms()
+    imposter = world.investors[0]
+    fn, s = submit(world, terms, world.sign(terms, world.borrower), world.sign(terms, imposter))
+    expect_revert(world.chain, fn, s, "LoanBookUnauthorizedUnderwriter", imposter.address)
+
+
+def test_tampered_terms(world):
+    terms = world.terms()
+    bsig, usig = world.sign(terms, world.borrower), world.sign(terms, world.underwriter)
+    fn, s = submit(world, terms.with_(principal=terms.principal + 1), bsig, usig)
+    expect_revert(world.chain, fn, s, "LoanBookInvalidBorrowerSignature", terms.borrower)
+
+
+def test_wrong_chain_id(world):
+    terms = world.terms()
+    other_chain = world.chain_id + 1
+    bsig = lt.sign(terms, world.borrower, other_chain, world.book.address)
+    usig = lt.sign(terms, world.underwriter, other_chain, world.book.address)
+    fn, s = submit(world, terms, bsig, usig)
+    expect_revert(world.chain, fn, s, "LoanBookInvalidBorrowerSignature", terms.borrower)
+
+
+def test_wrong_verifying_contract(world):
+    terms = world.terms()
+    bsig = lt.sign(terms, world.borrower, world.chain_id, world.reserve.address)
+    fn, s = submit(world, terms, bsig, world.sign(terms, world.underwriter))
+    expect_revert(world.chain, fn, s, "LoanBookInvalidBorrowerSignature", terms.borrower)
+
+
+def test_reused_nonce(world, snapshot):
+    terms = world.terms()
+    bsig, usig = world.sign(terms, world.borrower), world.sign(terms, world.underwriter)
+    fn, s = submit(world, terms, bsig, usig)
+    world.chain.tx(fn, s)
+    expect_revert(world.chain, fn, s, "LoanBookInvalidNonce", terms.borrower, terms.nonce, terms.nonce + 1)
+
+
+def test_a_second_offer_for_the_same_nonce_dies_with_the_first(world, snapshot):
+    first, second = world.terms(), world.terms(apr_bps=900)
+    assert first.nonce == second.nonce
+    world.create(first)
+    fn, s = submit(world, second, world.sign(second, world.borrower), world.sign(second, world.underwriter))
+    expect_revert(world.chain, fn, s, "LoanBookInvalidNonce", second.borrower, second.nonce, second.nonce + 1)
+
+
+def test_expired_deadline(world, snapshot):
+    terms = world.terms()
+    bsig, usig = world.sign(terms, world.borrower), world.sign(terms, world.underwriter)
+    fn, s = submit(world, terms, bsig, usig)
+    expect_revert(world.chain, fn, s, "LoanBookSignatureExpired", terms.deadline, terms.deadline + 1,
+                  at=terms.deadline + 1)  # fmt: skip
+    world.chain.tx(fn, s, at=terms.deadline)  # the deadline itself is still valid
+
+
+def test_revoke_nonce_voids_signed_offers(world, snapshot):
+    terms = world.terms()
+    bsig, usig = world.sign(terms, world.borrower), world.sign(terms, world.underwriter)
+    receipt = world.chain.tx(world.book.functions.revokeNonce(), world.borrower.address)
+    assert events(receipt, world.book, "NonceRevoked") == [{"borrower": terms.borrower, "nonce": terms.nonce}]
+    fn, s = submit(world, terms, bsig, usig)
+    expect_revert(world.chain, fn, s, "LoanBookInvalidNonce", terms.borrower, terms.nonce, terms.nonce + 1)
+
+
+def test_erc1271_wallet_borrower(world, snapshot):
+    wallet = world.wallet.address  # owned by the borrower's key
+    terms = world.terms(borrower=wallet)
+    usig = world.sign(terms, world.underwriter)
+    fn, s = submit(world, terms, world.sign(terms, world.investors[0]), usig)
+    expect_revert(world.chain, fn, s, "LoanBookInvalidBorrowerSignature", wallet)
+    fn, s = submit(world, terms, world.sign(terms, world.borrower), usig)
+    receipt = world.chain.tx(fn, s)
+    (ev,) = events(receipt, world.book, "LoanCreated")
+    assert world.loan(ev["loanId"])["borrower"] == wallet
+
+
+def test_erc1271_underwriter(world, snapshot):
+    book, wallet = world.book, world.wallet.address
+    world.chain.tx(book.functions.grantRole(book.functions.UNDERWRITER_ROLE().call(), wallet), world.admin.address)
+    terms = world.terms()
+    bsig = world.sign(terms, world.borrower)
+    good = lt.contract_underwriter_signature(wallet, world.sign(terms, world.borrower))  # wallet owner signs
+    bad = lt.contract_underwriter_signature(wallet, world.sign(terms, world.investors[1]))
+    fn, s = submit(world, terms, bsig, bad)
+    expect_revert(world.chain, fn, s, "LoanBookInvalidUnderwriterSignature", wallet)
+    fn, s = submit(world, terms, bsig, good)
+    (ev,) = events(world.chain.tx(fn, s), book, "LoanCreated")
+    assert ev["underwriter"] == wallet
+
+
+def test_malformed_underwriter_signatures(world):
+    terms = world.terms()
+    bsig = world.sign(terms, world.borrower)
+    for usig in (b"", b"\x01" * 20, b"\x01" * 64 + b"\x05"):
+        fn, s = submit(world, terms, bsig, usig)
+        expect_revert(world.chain, fn, s, "LoanBookInvalidUnderwriterSignature", ZERO)
+    # A contract-style signature naming an EOA: no code answers ERC-1271.
+    fn, s = submit(world, terms, bsig, lt.contract_underwriter_signature(world.underwriter.address, b"\x01" * 65))
+    expect_revert(world.chain, fn, s, "LoanBookInvalidUnderwriterSignature", world.underwriter.address)
+
+
+def test_unverified_borrower(world):
+    terms = world.terms(borrower=world.outsider.address)
+    fn, s = submit(world, terms, world.sign(terms, world.outsider), world.sign(terms, world.underwriter))
+    expect_revert(world.chain, fn, s, "LoanBookBorrowerNotVerified", world.outsider.address, 1)
+
+
+def test_expired_kyc_borrower(world, snapshot):
+    now = world.chain.now()
+    world.chain.tx(world.kyc.functions.attest(world.borrower.address, 1, now + 100, b"\x01" * 32), world.admin.address)
+    terms = world.terms()
+    fn, s = submit(world, terms, world.sign(terms, world.borrower), world.sign(terms, world.underwriter))
+    expect_revert(world.chain, fn, s, "LoanBookBorrowerNotVerified", world.borrower.address, 1, at=now + 100)
+
+
+def test_term_validation(world):
+    now = world.chain.now()
+    dummy = b"\x01" * 65
+    cases = [
+        (dict(borrower=ZERO), "LoanBookInvalidBorrower", (ZERO,)),
+        (dict(principal=0), "LoanBookInvalidPrincipal", (0,)),
+        (dict(installments=0), "LoanBookInvalidSchedule", (0, 30 * DAY)),
+        (dict(installments=361), "LoanBookInvalidSchedule", (361, 30 * DAY)),
+        (dict(installment_period=DAY - 1), "LoanBookInvalidSchedule", (12, DAY - 1)),
+        (dict(installment_period=366 * DAY + 1), "LoanBookInvalidSchedule", (12, 366 * DAY + 1)),
+        (dict(installments=360, installment_period=60 * DAY), "LoanBookInvalidSchedule", (360, 60 * DAY)),
+        (dict(apr_bps=10_001), "LoanBookAprTooHigh", (10_001, 10_000)),
+        (dict(origination_fee_bps=1_001), "LoanBookFeeTooHigh", (1_001, 1_000)),
+        (dict(funding_deadline=now + 1), "LoanBookInvalidFundingDeadline", (now + 1, now + 1)),
+    ]
+    for overrides, name, args in cases:
+        terms = world.terms(**overrides)
+        fn, s = submit(world, terms, dummy, dummy)
+        expect_revert(world.chain, fn, s, name, *args, at=now + 1)
+
+
+def test_limits_are_accepted(world, snapshot):
+    # 100% APR, 10% fee, 360 monthly installments, one-day and one-year periods all work.
+    for overrides in (dict(apr_bps=10_000, origination_fee_bps=1_000), dict(installments=360),
+                      dict(installment_period=DAY), dict(installments=40, installment_period=365 * DAY),
+                      dict(apr_bps=0), dict(principal=1)):  # fmt: skip
+        loan_id, _ = world.create(**overrides)
+        terms_installment = world.loan(loan_id)["installmentAmount"]
+        t = world.terms(**overrides)
+        assert terms_installment == t.installment_amount
+
+
+def test_paused_creation(world, snapshot):
+    world.chain.tx(world.book.functions.pause(), world.admin.address)
+    terms = world.terms()
+    fn, s = submit(world, terms, world.sign(terms, world.borrower), world.sign(terms, world.underwriter))
+    expect_revert(world.chain, fn, s, "EnforcedPause")
