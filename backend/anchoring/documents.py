@@ -1,0 +1,116 @@
+"""Storing a document and queueing its hash for anchoring; finding document records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from eth_utils import keccak
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend import audit
+from backend.anchoring.merkle import hex32, to_bytes32
+from backend.anchoring.models import KIND_DOCUMENT, Document
+from backend.config import Settings
+from backend.content.store import get_content_store
+from backend.content.cid import parse_cid
+from backend.errors import ValidationFailed
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    # SQLite hands DateTime(timezone=True) back naive; every timestamp we write is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def document_hash(data: bytes) -> str:
+    """keccak256 of the document's bytes, 0x-hex: the value anchored (as a Merkle leaf) on-chain."""
+    return hex32(keccak(data))
+
+
+def normalise_hash(value: str) -> str:
+    return hex32(to_bytes32(value))
+
+
+@dataclass(frozen=True)
+class AnchorResult:
+    document: Document
+    created: bool  # False when the same bytes were anchored before
+
+
+def anchor_document(session: Session, settings: Settings, data: bytes, *, actor: str = "system") -> AnchorResult:
+    """Store `data` in the content store, record it and queue its hash for the next batch.
+
+    Idempotent: the same bytes give the same record (and the same CID) however often they come.
+    """
+    if not isinstance(data, (bytes, bytearray)):
+        raise ValidationFailed("a document is bytes")
+    if not data:
+        raise ValidationFailed("an empty document cannot be anchored")
+    data = bytes(data)
+    doc_hash = document_hash(data)
+    # Stored first: a crash before the commit leaves an unreferenced but harmless blob, whereas
+    # the other order could leave a record whose bytes were never kept.
+    cid = get_content_store(settings).put(data)
+    document, created = queue_hash(session, doc_hash, kind=KIND_DOCUMENT, cid=cid, size=len(data))
+    if created:
+        audit.record(
+            session, actor=actor, action="document.anchor", subject=f"document:{document.id}",
+            payload={"doc_hash": doc_hash, "cid": cid, "size": len(data)},
+        )  # fmt: skip
+    return AnchorResult(document, created)
+
+
+def queue_hash(
+    session: Session, doc_hash: str, *, kind: str, cid: str | None = None, size: int = 0
+) -> tuple[Document, bool]:
+    """The record for `doc_hash`, created (queued, no batch yet) if it does not exist."""
+    doc_hash = normalise_hash(doc_hash)
+    existing = by_hash(session, doc_hash)
+    if existing is not None:
+        return existing, False
+    document = Document(doc_hash=doc_hash, cid=cid, size=size, kind=kind, created_at=utcnow())
+    try:
+        with session.begin_nested():  # a concurrent request for the same bytes loses cleanly
+            session.add(document)
+            session.flush()
+    except IntegrityError:
+        existing = by_hash(session, doc_hash)
+        if existing is None:
+            raise
+        return existing, False
+    return document, True
+
+
+def by_hash(session: Session, doc_hash: str) -> Document | None:
+    return session.scalars(select(Document).where(Document.doc_hash == normalise_hash(doc_hash))).one_or_none()
+
+
+def by_cid(session: Session, cid: str) -> Document | None:
+    parse_cid(cid)  # InvalidCid (422) for anything that is not a CID
+    return session.scalars(select(Document).where(Document.cid == cid).order_by(Document.id)).first()
+
+
+def by_id(session: Session, document_id: int) -> Document | None:
+    return session.get(Document, document_id)
+
+
+def queued(session: Session, limit: int) -> list[Document]:
+    """Documents waiting for a batch, oldest first."""
+    query = select(Document).where(Document.batch_id.is_(None)).order_by(Document.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        # Belt and braces next to the batcher's worker lock: two batchers never claim one row.
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def queue_stats(session: Session) -> tuple[int, datetime | None]:
+    count, oldest = session.execute(
+        select(func.count(), func.min(Document.created_at)).where(Document.batch_id.is_(None))
+    ).one()
+    return int(count), as_utc(oldest) if oldest else None

@@ -1,0 +1,191 @@
+"""Verifying documents: from the database and the chain, or from a proof file and the chain.
+
+The database only says where to look (which batch, which proof); the verdict comes from the
+chain: the stored proof must lead from the document's hash to a root that DocumentAnchor
+recorded. A database that lies can therefore make a document look pending or tampered, never
+verified. `verify_with_proof_file` needs no database at all.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from backend.anchoring import documents
+from backend.anchoring.merkle import hex32, leaf_hash, process_proof, to_bytes32
+from backend.anchoring.models import BATCH_ANCHORED, BATCH_FAILED, Document
+from backend.anchoring.schemas import ProofFile, VerificationPublic
+from backend.config import Settings
+from backend.content.store import get_content_store
+from backend.content.cid import cid_of, parse_cid
+from backend.errors import Conflict, ContentIntegrityError, NotFound, ValidationFailed
+
+
+def _result(status: str, reason: str, doc: Document | None = None, **fields) -> VerificationPublic:
+    if doc is not None:
+        fields = {"doc_hash": doc.doc_hash, "cid": doc.cid, "document_id": doc.id, "batch_id": doc.batch_id} | fields
+    return VerificationPublic(status=status, reason=reason, **fields)
+
+
+def _reader(settings: Settings, rpc_url: str | None, address: str | None = None):
+    from backend.chain.anchor_reader import AnchorReader
+
+    return AnchorReader.for_settings(settings, address=address, rpc_url=rpc_url)
+
+
+def verify_record(session: Session, settings: Settings, doc: Document, *, rpc_url: str | None = None) -> VerificationPublic:
+    """The anchoring status of a document record whose bytes (if any) already matched it."""
+    if doc.batch_id is None:
+        return _result("pending", "queued for the next anchor batch", doc)
+    batch, stored = doc.batch, doc.proof
+    if stored is None:
+        return _result("tampered", f"document {doc.id} is in batch {batch.id} but its proof is missing", doc)
+    proof = json.loads(stored.proof)
+    leaf = leaf_hash(doc.doc_hash)
+    facts = {"leaf": hex32(leaf), "proof": proof, "root": batch.root, "uri": batch.uri}
+    if stored.leaf != hex32(leaf) or process_proof(leaf, proof) != to_bytes32(batch.root):
+        return _result("tampered", "the stored proof does not lead from the document hash to its batch root", doc, **facts)
+    reader = _reader(settings, rpc_url)
+    facts |= {"contract": reader.address, "chain_id": settings.chain_id}
+    check = reader.verify_anchored(leaf, [to_bytes32(p) for p in proof], to_bytes32(batch.root))
+    if not check.anchored:
+        if batch.status == BATCH_ANCHORED:
+            return _result(
+                "tampered",
+                f"batch {batch.id} is recorded as anchored in block {batch.block_number}, "
+                f"but root {batch.root} is not anchored on chain {settings.chain_id}",
+                doc, **facts,
+            )  # fmt: skip
+        if batch.status == BATCH_FAILED:
+            reason = f"in batch {batch.id}, whose anchor transaction failed ({batch.error}); `loanchain anchor retry`"
+            return _result("pending", reason, doc, **facts)
+        return _result("pending", f"in batch {batch.id}, its anchor transaction is not confirmed yet", doc, **facts)
+    if not check.included:  # the local check passed, so only a broken node gets here
+        return _result("tampered", "DocumentAnchor.verify rejects the stored proof", doc, **facts)
+    event = reader.anchored_event(to_bytes32(batch.root), check.block_number)
+    return _result(
+        "verified",
+        f"anchored in block {check.block_number} under root {batch.root}",
+        doc,
+        **facts,
+        block_number=check.block_number,
+        timestamp=datetime.fromtimestamp(check.timestamp, UTC),
+        tx_hash=event.tx_hash if event else batch.tx_hash,
+    )
+
+
+def verify_bytes(
+    session: Session,
+    settings: Settings,
+    data: bytes,
+    *,
+    claimed_cid: str | None = None,
+    claimed_document_id: int | None = None,
+    rpc_url: str | None = None,
+) -> VerificationPublic:
+    """Verify a file. With a claim (the CID or record id it is supposed to be), bytes that differ
+    from what was anchored under that claim are `tampered`; without one, unknown bytes are `unknown`."""
+    doc_hash, cid = documents.document_hash(data), cid_of(data)
+    seen = {"doc_hash": doc_hash, "cid": cid}
+    if claimed_cid is not None or claimed_document_id is not None:
+        if claimed_cid is not None:
+            parse_cid(claimed_cid)
+            doc, claim = documents.by_cid(session, claimed_cid), f"CID {claimed_cid}"
+        else:
+            doc, claim = documents.by_id(session, claimed_document_id), f"document {claimed_document_id}"
+        if doc is None or (claimed_cid is not None and claimed_document_id is not None and doc.id != claimed_document_id):
+            return _result("unknown", f"nothing was anchored here as {claim}", **seen)
+        if doc.doc_hash != doc_hash:
+            return _result(
+                "tampered",
+                f"these bytes hash to {doc_hash}, but {claim} was anchored with hash {doc.doc_hash}",
+                doc, doc_hash=doc_hash, cid=cid,
+            )  # fmt: skip
+    else:
+        doc = documents.by_hash(session, doc_hash)
+        if doc is None:
+            return _result("unknown", f"no document with keccak256 {doc_hash} was anchored here", **seen)
+    if doc.cid is not None and doc.cid != cid:
+        return _result("tampered", f"the record of these bytes names CID {doc.cid}, but their CID is {cid}", doc)
+    return verify_record(session, settings, doc, rpc_url=rpc_url)
+
+
+def verify_cid(session: Session, settings: Settings, cid: str, *, rpc_url: str | None = None) -> VerificationPublic:
+    """Verify the document stored under `cid`: its bytes are fetched and re-hashed."""
+    parse_cid(cid)  # InvalidCid, 422
+    doc = documents.by_cid(session, cid)
+    if doc is None:
+        return _result("unknown", f"no document was anchored here under CID {cid}", cid=cid)
+    try:
+        data = get_content_store(settings).get(cid)
+    except ContentIntegrityError as exc:
+        return _result("tampered", f"the content store's bytes for {cid} do not hash to it ({exc.message})", doc)
+    actual = documents.document_hash(data)
+    if actual != doc.doc_hash:
+        return _result(
+            "tampered", f"the bytes under {cid} hash to {actual}, but the record says {doc.doc_hash}", doc
+        )
+    return verify_record(session, settings, doc, rpc_url=rpc_url)
+
+
+def export_proof(
+    session: Session, settings: Settings, *, cid: str | None = None, data: bytes | None = None, rpc_url: str | None = None
+) -> ProofFile:
+    """The proof file of a verified document (by CID or by its bytes)."""
+    if (cid is None) == (data is None):
+        raise ValidationFailed("give exactly one of a CID or the document's bytes")
+    result = verify_cid(session, settings, cid, rpc_url=rpc_url) if cid else verify_bytes(session, settings, data, rpc_url=rpc_url)
+    if result.status == "unknown":
+        raise NotFound(result.reason, cid=result.cid, doc_hash=result.doc_hash)
+    if result.status != "verified":
+        raise Conflict(f"no proof to export: the document is {result.status} ({result.reason})", status=result.status)
+    return ProofFile(
+        doc_hash=result.doc_hash, leaf=result.leaf, proof=result.proof, root=result.root, contract=result.contract,
+        chain_id=result.chain_id, cid=result.cid, uri=result.uri, tx_hash=result.tx_hash, block_number=result.block_number,
+    )  # fmt: skip
+
+
+def load_proof_file(text: str | bytes) -> ProofFile:
+    try:
+        return ProofFile.model_validate_json(text)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in exc.errors())
+        raise ValidationFailed(f"not a loanchain proof file: {problems}") from None
+
+
+def verify_with_proof_file(
+    settings: Settings, data: bytes, proof: ProofFile, *, rpc_url: str | None = None
+) -> VerificationPublic:
+    """Verify `data` against a proof file and the chain alone: no database, no content store."""
+    doc_hash = documents.document_hash(data)
+    facts = proof.model_dump(include={"leaf", "proof", "root", "uri", "contract", "chain_id", "cid"})
+    if doc_hash != proof.doc_hash:
+        return _result("tampered", f"the file hashes to {doc_hash}, the proof is for {proof.doc_hash}", doc_hash=doc_hash, **facts)
+    leaf = leaf_hash(doc_hash)
+    if hex32(leaf) != proof.leaf:
+        return _result("tampered", "the proof's leaf is not the leaf of its document hash", doc_hash=doc_hash, **facts)
+    if process_proof(leaf, proof.proof) != to_bytes32(proof.root):
+        return _result("tampered", "the proof does not lead from the leaf to its root", doc_hash=doc_hash, **facts)
+    reader = _reader(settings, rpc_url, address=proof.contract)
+    chain_id = reader.chain_id()
+    if chain_id != proof.chain_id:
+        raise ValidationFailed(f"the proof is for chain {proof.chain_id}, but the node at {reader.rpc_url} is chain {chain_id}")
+    check = reader.verify_anchored(leaf, [to_bytes32(p) for p in proof.proof], to_bytes32(proof.root))
+    if not check.anchored:
+        where = f"DocumentAnchor {proof.contract} on chain {chain_id}"
+        return _result("unknown", f"root {proof.root} is not anchored at {where}", doc_hash=doc_hash, **facts)
+    if not check.included:
+        return _result("tampered", "DocumentAnchor.verify rejects the proof", doc_hash=doc_hash, **facts)
+    event = reader.anchored_event(to_bytes32(proof.root), check.block_number)
+    return _result(
+        "verified",
+        f"anchored in block {check.block_number} under root {proof.root}",
+        doc_hash=doc_hash,
+        **facts,
+        block_number=check.block_number,
+        timestamp=datetime.fromtimestamp(check.timestamp, UTC),
+        tx_hash=event.tx_hash if event else None,
+    )

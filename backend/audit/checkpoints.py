@@ -1,0 +1,41 @@
+"""Anchoring the audit log's head: its hash joins the next batch as a document hash."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.anchoring import documents
+from backend.anchoring.models import KIND_AUDIT_HEAD
+from backend.audit import log
+from backend.audit.models import AuditCheckpoint
+from backend.config import Settings
+
+
+def last_checkpoint(session: Session) -> AuditCheckpoint | None:
+    return session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)).first()
+
+
+def checkpoint_head(
+    session: Session, settings: Settings, *, force: bool = False, now: datetime | None = None
+) -> AuditCheckpoint | None:
+    """Queue the current head for anchoring when it moved since the last checkpoint and
+    `audit_anchor_interval` has passed (or `force`). Returns the new checkpoint, if any."""
+    head = log.head(session)
+    if head is None or head.seq == 0:
+        return None
+    now = now or datetime.now(UTC)
+    last = last_checkpoint(session)
+    if last is not None:
+        if last.seq >= head.seq:
+            return None
+        waited = (now - documents.as_utc(last.created_at)).total_seconds()
+        if not force and waited < settings.audit_anchor_interval:
+            return None
+    document, _ = documents.queue_hash(session, head.entry_hash, kind=KIND_AUDIT_HEAD)
+    checkpoint = AuditCheckpoint(seq=head.seq, entry_hash=head.entry_hash, document_id=document.id, created_at=now)
+    session.add(checkpoint)
+    session.flush()
+    return checkpoint

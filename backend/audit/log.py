@@ -1,0 +1,86 @@
+"""Appending to the audit log: one function, `record`, serialised on the head row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from backend.audit import hashing
+from backend.audit.models import GENESIS_HASH, AuditEntry, AuditHead
+from backend.errors import ValidationFailed
+
+HEAD_ID = 1
+
+
+def lock_head(session: Session) -> AuditHead:
+    """The head row, locked until the caller's transaction ends.
+
+    PostgreSQL: SELECT ... FOR UPDATE, so concurrent API workers append one after another.
+    SQLite ignores FOR UPDATE; the no-op UPDATE first takes the database's write lock, so a
+    second appender waits at that point instead of failing to upgrade a read lock later.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=AuditHead.seq))
+    head = session.scalars(
+        select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update().execution_options(populate_existing=True)
+    ).one_or_none()
+    if head is None:  # a database built without migration 0004's seed row
+        head = AuditHead(id=HEAD_ID, seq=0, entry_hash=GENESIS_HASH)
+        session.add(head)
+        session.flush()
+    return head
+
+
+def _check_text(name: str, value: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationFailed(f"audit {name} must be a non-empty string")
+    if len(value) > limit:
+        raise ValidationFailed(f"audit {name} is longer than {limit} characters")
+    return value
+
+
+def record(session: Session, actor: str, action: str, subject: str, payload: Any = None) -> AuditEntry:
+    """Append one entry in the caller's transaction: it commits or rolls back with the action
+    it records. Only the payload's hash is stored; keep personal data out of it anyway
+    (ids, amounts and statuses, not names), since a hash of low-entropy data can be guessed."""
+    actor = _check_text("actor", actor, 200)
+    action = _check_text("action", action, 100)
+    subject = _check_text("subject", subject, 200)
+    payload_hash = hashing.payload_hash(payload)
+    head = lock_head(session)
+    seq = head.seq + 1
+    recorded_at = hashing.format_timestamp(datetime.now(UTC))
+    entry = AuditEntry(
+        seq=seq,
+        prev_hash=head.entry_hash,
+        entry_hash=hashing.entry_hash(seq, head.entry_hash, actor, action, subject, payload_hash, recorded_at),
+        actor=actor,
+        action=action,
+        subject=subject,
+        payload_hash=payload_hash,
+        recorded_at=recorded_at,
+    )
+    session.add(entry)
+    head.seq, head.entry_hash = seq, entry.entry_hash
+    session.flush()
+    return entry
+
+
+def recompute(entry: AuditEntry) -> str:
+    return hashing.entry_hash(
+        entry.seq, entry.prev_hash, entry.actor, entry.action, entry.subject, entry.payload_hash, entry.recorded_at
+    )
+
+
+def entries(session: Session, *, after_seq: int = 0, limit: int = 100) -> Sequence[AuditEntry]:
+    return session.scalars(
+        select(AuditEntry).where(AuditEntry.seq > after_seq).order_by(AuditEntry.seq).limit(limit)
+    ).all()
+
+
+def head(session: Session) -> AuditHead | None:
+    return session.get(AuditHead, HEAD_ID)

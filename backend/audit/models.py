@@ -1,0 +1,50 @@
+"""The hash-chained audit log, its head row (the append lock) and its on-chain checkpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db.base import Base
+
+HASH = String(66)
+GENESIS_HASH = "0x" + "00" * 32  # prev_hash of entry 1
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_entries"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # Unique: two entries can never claim the same predecessor, so the chain cannot fork.
+    prev_hash: Mapped[str] = mapped_column(HASH, unique=True)
+    entry_hash: Mapped[str] = mapped_column(HASH, unique=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    subject: Mapped[str] = mapped_column(String(200), index=True)
+    payload_hash: Mapped[str] = mapped_column(HASH)
+    # A string, not a DateTime: it is hashed, so it must read back exactly as written on
+    # every database (SQLite drops time zones, PostgreSQL normalises them).
+    recorded_at: Mapped[str] = mapped_column(String(32))
+
+
+class AuditHead(Base):
+    """One row (id 1): the last seq and hash. Appends lock it, which serialises them."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    entry_hash: Mapped[str] = mapped_column(HASH)
+
+
+class AuditCheckpoint(Base):
+    """The head at `seq` was queued for anchoring as document `document_id` (doc_hash = entry_hash)."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    entry_hash: Mapped[str] = mapped_column(HASH)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,153 @@
+"""Read-only calls to DocumentAnchor: is a root anchored, does a proof hold, which tx did it.
+
+The ABI fragment is embedded rather than read from artifacts/, so an auditor can verify a proof
+file against any node (`--rpc-url`) with nothing but this package: no database, no deployment
+manifest, no compiled artifacts. tests/anchoring checks it against the compiled ABI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from web3 import Web3
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3Exception
+
+from backend.chain.client import get_web3
+from backend.config import Settings
+from backend.errors import ChainError, ChainUnavailable, ConfigurationError
+
+_B32 = {"internalType": "bytes32", "type": "bytes32"}
+_U64 = {"internalType": "uint64", "type": "uint64"}
+_PROOF = [{**_B32, "name": "leaf"}, {"internalType": "bytes32[]", "name": "proof", "type": "bytes32[]"}, {**_B32, "name": "root"}]
+
+DOCUMENT_ANCHOR_READ_ABI: list[dict] = [
+    {
+        "type": "function", "name": "anchoredAt", "stateMutability": "view",
+        "inputs": [{**_B32, "name": "root"}],
+        "outputs": [{**_U64, "name": "blockNumber"}, {**_U64, "name": "timestamp"}],
+    },
+    {
+        "type": "function", "name": "verify", "stateMutability": "pure", "inputs": _PROOF,
+        "outputs": [{"internalType": "bool", "name": "", "type": "bool"}],
+    },
+    {
+        "type": "function", "name": "verifyAnchored", "stateMutability": "view", "inputs": _PROOF,
+        "outputs": [
+            {"internalType": "bool", "name": "included", "type": "bool"},
+            {**_U64, "name": "blockNumber"},
+            {**_U64, "name": "timestamp"},
+        ],
+    },
+    {
+        "type": "event", "name": "Anchored", "anonymous": False,
+        "inputs": [
+            {**_B32, "name": "root", "indexed": True},
+            {"internalType": "uint32", "name": "count", "type": "uint32", "indexed": False},
+            {"internalType": "string", "name": "uri", "type": "string", "indexed": False},
+            {"internalType": "address", "name": "anchorer", "type": "address", "indexed": True},
+        ],
+    },
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AnchorCheck:
+    included: bool  # the proof leads from the leaf to the root
+    block_number: int  # 0 when the root was never anchored
+    timestamp: int
+
+    @property
+    def anchored(self) -> bool:
+        return self.block_number > 0
+
+
+@dataclass(frozen=True)
+class AnchorEvent:
+    tx_hash: str
+    block_number: int
+    count: int
+    uri: str
+    anchorer: str
+
+
+class AnchorReader:
+    def __init__(self, w3: Web3, address: str, rpc_url: str) -> None:
+        if not Web3.is_address(address):
+            raise ConfigurationError(f"not a contract address: {address!r}")
+        self.w3 = w3
+        self.rpc_url = rpc_url
+        self.address = Web3.to_checksum_address(address)
+        self.contract = w3.eth.contract(address=self.address, abi=DOCUMENT_ANCHOR_READ_ABI)
+
+    @classmethod
+    def for_settings(cls, settings: Settings, address: str | None = None, rpc_url: str | None = None) -> AnchorReader:
+        """The deployed DocumentAnchor (or `address`) through settings' node (or `rpc_url`)."""
+        if rpc_url:
+            settings = settings.model_copy(update={"rpc_url": rpc_url})
+        if address is None:
+            from backend.chain.deploy import deployed_addresses
+
+            address = deployed_addresses(settings).get("DocumentAnchor")
+            if not address:
+                raise ConfigurationError(
+                    f"DocumentAnchor is not deployed on chain {settings.chain_id}: run `loanchain deploy`"
+                )
+        return cls(get_web3(settings), address, settings.rpc_url)
+
+    def _call(self, what: str, fn):
+        try:
+            return fn()
+        except (BadFunctionCallOutput, ContractLogicError) as exc:
+            raise ChainError(f"{what} failed: no DocumentAnchor at {self.address}? ({exc})", address=self.address) from exc
+        except (OSError, Web3Exception) as exc:
+            raise ChainUnavailable(f"cannot reach the node at {self.rpc_url}: {exc}", rpc_url=self.rpc_url) from exc
+
+    def chain_id(self) -> int:
+        return self._call("eth_chainId", lambda: self.w3.eth.chain_id)
+
+    def has_code(self) -> bool:
+        return len(self._call("eth_getCode", lambda: self.w3.eth.get_code(self.address))) > 0
+
+    def verify_anchored(self, leaf: bytes, proof: list[bytes], root: bytes) -> AnchorCheck:
+        included, block, timestamp = self._call(
+            "verifyAnchored", lambda: self.contract.functions.verifyAnchored(leaf, proof, root).call()
+        )
+        if block == 0:
+            # Not anchored: verifyAnchored reports included=false then; ask the pure check.
+            included = self._call("verify", lambda: self.contract.functions.verify(leaf, proof, root).call())
+        return AnchorCheck(bool(included), int(block), int(timestamp))
+
+    def anchored_at(self, root: bytes) -> tuple[int, int]:
+        block, timestamp = self._call("anchoredAt", lambda: self.contract.functions.anchoredAt(root).call())
+        return int(block), int(timestamp)
+
+    def anchored_event(self, root: bytes, block_number: int) -> AnchorEvent | None:
+        """The Anchored event that first recorded `root` (in `block_number`, from anchoredAt)."""
+        logs = self._call(
+            "eth_getLogs",
+            lambda: self.contract.events.Anchored.get_logs(
+                from_block=block_number, to_block=block_number, argument_filters={"root": root}
+            ),
+        )
+        if not logs:
+            return None
+        log = logs[0]
+        return AnchorEvent(
+            tx_hash=log["transactionHash"].to_0x_hex(),
+            block_number=log["blockNumber"],
+            count=log["args"]["count"],
+            uri=log["args"]["uri"],
+            anchorer=log["args"]["anchorer"],
+        )
+
+    def anchored_events(self, root: bytes, from_block: int = 0) -> list[AnchorEvent]:
+        """Every Anchored event for `root` (tests: a retry must never add a second one)."""
+        logs = self._call(
+            "eth_getLogs",
+            lambda: self.contract.events.Anchored.get_logs(from_block=from_block, argument_filters={"root": root}),
+        )
+        return [
+            AnchorEvent(log["transactionHash"].to_0x_hex(), log["blockNumber"], log["args"]["count"],
+                        log["args"]["uri"], log["args"]["anchorer"])
+            for log in logs
+        ]  # fmt: skip
