@@ -49,3 +49,31 @@ def flush_and_confirm(settings: Settings):
     report.anchored += anchored
     report.failed += failed
     return report
+
+
+ENV_FIELDS = (
+    "var_dir", "database_url", "rpc_url", "chain_port", "chain_id", "deployments_dir", "artifacts_dir",
+    "content_store", "anchor_batch_size", "anchor_batch_interval", "audit_anchor_interval",
+)  # fmt: skip
+
+
+def env_for(settings: Settings, **extra) -> dict[str, str]:
+    """LOANCHAIN_* variables that make a fresh process (or get_settings()) see `settings`."""
+    env = {f"LOANCHAIN_{name.upper()}": str(getattr(settings, name)) for name in ENV_FIELDS}
+    env.update({f"LOANCHAIN_{k.upper()}": str(v) for k, v in extra.items()})
+    return env
+
+
+@pytest.fixture
+def use_settings(monkeypatch):
+    """Point get_settings() (CLI, API default) at the given settings for this test."""
+    from backend.config import get_settings
+
+    def apply(settings: Settings) -> Settings:
+        for key, value in env_for(settings).items():
+            monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+        return get_settings()
+
+    yield apply
+    get_settings.cache_clear()
