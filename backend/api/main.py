@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from backend.api.errors import install_error_handlers
 from backend.api.routes import health
+from backend.workers.lifespan import worker_lifespan
 
 
 def create_app() -> FastAPI:
@@ -14,6 +15,7 @@ def create_app() -> FastAPI:
         version="0.1.0",
         description="Blockchain-anchored peer-to-peer lending: agreements and money on-chain, "
         "KYC, scoring and anchoring in this API.",
+        lifespan=worker_lifespan,
     )
     install_error_handlers(app)
     for router in (health.router,):

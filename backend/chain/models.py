@@ -148,3 +148,7 @@ class WorkerLease(Base):
     acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     runs: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# The projections' tables register with the same metadata (imported last: they use `Uint`).
+from backend.chain import projection_models  # noqa: E402,F401

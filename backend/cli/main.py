@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from backend.cli import chain, content, db, deploy, toolchain
+from backend.cli import index, outbox, worker
 
 app = typer.Typer(name="loanchain", help="Blockchain-anchored P2P lending platform.", no_args_is_help=True)
 app.command("compile")(toolchain.compile_command)
@@ -13,6 +14,9 @@ app.command("serve")(deploy.serve_command)
 app.command("cid")(content.cid_command)
 app.add_typer(chain.app, name="chain")
 app.add_typer(db.app, name="db")
+app.add_typer(outbox.app, name="outbox")
+app.add_typer(index.app, name="index")
+app.add_typer(worker.app, name="worker")
 
 if __name__ == "__main__":
     app()

@@ -74,11 +74,38 @@ def check_content_store(settings: Settings) -> dict[str, Any]:
         return {"ok": False, "backend": settings.content_store, "error": f"{type(exc).__name__}: {exc}"}
 
 
+LAG_WARNING_BLOCKS = 20
+
+
+def check_indexer(settings: Settings) -> dict[str, Any]:
+    """Index progress. Always `ok`: a lagging index makes reads stale, not the API down, and a
+    503 here would make a load balancer evict every API process because one background worker
+    is behind (or not started yet). `status` says lagging/unknown for monitoring to alert on."""
+    from backend.chain.indexer import index_status
+
+    try:
+        st = index_status(settings)
+    except Exception as exc:
+        try:
+            st = index_status(settings, with_chain=False)
+        except Exception:
+            return {"ok": True, "status": "unknown", "error": f"{type(exc).__name__}: {exc}"}
+    if st.indexed is None:
+        state = "not started"
+    elif st.lag is None:
+        state = "unknown"
+    else:
+        state = "lagging" if st.lag > LAG_WARNING_BLOCKS else "ok"
+    return {"ok": True, "status": state, "head": st.head, "indexed_block": st.indexed, "lag": st.lag,
+            "confirmations": settings.confirmations, "reorgs": st.reorgs}  # fmt: skip
+
+
 CHECKS = {
     "chain": check_chain,
     "contracts": check_contracts,
     "database": check_database,
     "content_store": check_content_store,
+    "indexer": check_indexer,
 }
 
 

@@ -117,8 +117,111 @@ def upgrade() -> None:
         sa.Column("runs", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("name", name="pk_worker_leases"),
     )
+    _projections()
+
+
+def _projections() -> None:
+    op.create_table(
+        "chain_anchors",
+        sa.Column("root", sa.String(66), nullable=False),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.Column("uri", sa.String(2000), nullable=False),
+        sa.Column("anchorer", sa.String(42), nullable=False),
+        sa.Column("timestamp", sa.BigInteger(), nullable=True),
+        *_event_ref(),
+        sa.PrimaryKeyConstraint("root", name="pk_chain_anchors"),
+    )
+    op.create_table(
+        "chain_attestations",
+        sa.Column("wallet", sa.String(42), nullable=False),
+        sa.Column("level", sa.Integer(), nullable=False),
+        sa.Column("expires_at", sa.BigInteger(), nullable=False),
+        sa.Column("commitment", sa.String(66), nullable=False),
+        sa.Column("attestor", sa.String(42), nullable=False),
+        sa.Column("revoked", sa.Boolean(), nullable=False),
+        *_event_ref(),
+        sa.PrimaryKeyConstraint("wallet", name="pk_chain_attestations"),
+    )
+    op.create_table(
+        "chain_loans",
+        sa.Column("loan_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("borrower", sa.String(42), nullable=False),
+        sa.Column("underwriter", sa.String(42), nullable=False),
+        sa.Column("terms_hash", sa.String(66), nullable=False),
+        sa.Column("agreement_hash", sa.String(66), nullable=False),
+        sa.Column("decision_hash", sa.String(66), nullable=False),
+        sa.Column("principal", AMOUNT, nullable=False),
+        sa.Column("apr_bps", sa.Integer(), nullable=False),
+        sa.Column("installments", sa.Integer(), nullable=False),
+        sa.Column("installment_period", sa.BigInteger(), nullable=False),
+        sa.Column("installment_amount", AMOUNT, nullable=False),
+        sa.Column("funding_deadline", sa.BigInteger(), nullable=False),
+        sa.Column("origination_fee_bps", sa.Integer(), nullable=False),
+        sa.Column("funded", AMOUNT, nullable=False),
+        sa.Column("start_time", sa.BigInteger(), nullable=True),
+        sa.Column("origination_fee", AMOUNT, nullable=False),
+        sa.Column("principal_outstanding", AMOUNT, nullable=False),
+        sa.Column("last_installment", sa.Integer(), nullable=False),
+        *[sa.Column(c, AMOUNT, nullable=False) for c in (
+            "interest_paid", "principal_paid", "fees_assessed", "fees_paid", "cover", "recovered", "recoverable",
+            "claimed",
+        )],  # fmt: skip
+        sa.Column("created_block", sa.BigInteger(), nullable=False),
+        *_event_ref(),
+        sa.PrimaryKeyConstraint("loan_id", name="pk_chain_loans"),
+    )
+    op.create_index("ix_chain_loans_status", "chain_loans", ["status"])
+    op.create_index("ix_chain_loans_borrower", "chain_loans", ["borrower"])
+    op.create_table(
+        "chain_fundings",
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("loan_id", sa.BigInteger(), nullable=False),
+        sa.Column("investor", sa.String(42), nullable=False),
+        sa.Column("kind", sa.String(10), nullable=False),
+        sa.Column("amount", AMOUNT, nullable=False),
+        sa.Column("total_funded", AMOUNT, nullable=True),
+        *_event_ref(),
+        sa.ForeignKeyConstraint(["event_id"], ["chain_events.id"], name="fk_chain_fundings_event_id_chain_events",
+                                ondelete="CASCADE"),  # fmt: skip
+        sa.PrimaryKeyConstraint("event_id", name="pk_chain_fundings"),
+    )
+    op.create_index("ix_chain_fundings_loan_id", "chain_fundings", ["loan_id"])
+    op.create_index("ix_chain_fundings_investor", "chain_fundings", ["investor"])
+    op.create_table(
+        "chain_repayments",
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("loan_id", sa.BigInteger(), nullable=False),
+        sa.Column("kind", sa.String(12), nullable=False),
+        sa.Column("payer", sa.String(42), nullable=False),
+        sa.Column("installment", sa.Integer(), nullable=True),
+        sa.Column("fee_paid", AMOUNT, nullable=False),
+        sa.Column("interest_paid", AMOUNT, nullable=False),
+        sa.Column("principal_paid", AMOUNT, nullable=False),
+        sa.Column("amount", AMOUNT, nullable=False),
+        sa.Column("principal_outstanding", AMOUNT, nullable=True),
+        *_event_ref(),
+        sa.ForeignKeyConstraint(["event_id"], ["chain_events.id"], name="fk_chain_repayments_event_id_chain_events",
+                                ondelete="CASCADE"),  # fmt: skip
+        sa.PrimaryKeyConstraint("event_id", name="pk_chain_repayments"),
+    )
+    op.create_index("ix_chain_repayments_loan_id", "chain_repayments", ["loan_id"])
+    op.create_table(
+        "chain_note_balances",
+        sa.Column("loan_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("holder", sa.String(42), nullable=False),
+        sa.Column("balance", AMOUNT, nullable=False),
+        *_event_ref(),
+        sa.PrimaryKeyConstraint("loan_id", "holder", name="pk_chain_note_balances"),
+    )
+
+
+TABLES = (
+    "chain_note_balances", "chain_repayments", "chain_fundings", "chain_loans", "chain_attestations",
+    "chain_anchors", "worker_leases", "indexer_checkpoints", "indexed_blocks", "chain_events", "outbox_intents",
+)  # fmt: skip
 
 
 def downgrade() -> None:
-    for table in ("worker_leases", "indexer_checkpoints", "indexed_blocks", "chain_events", "outbox_intents"):
+    for table in TABLES:
         op.drop_table(table)

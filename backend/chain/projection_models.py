@@ -1,0 +1,112 @@
+"""Typed read models built from `chain_events` (see projections.py). Disposable: `loanchain
+index rebuild` drops and recomputes them from the chain with the same result."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.chain.models import Uint
+from backend.db.base import Base
+
+
+class EventRef:
+    """The event that last changed the row."""
+
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    log_index: Mapped[int] = mapped_column(Integer)
+
+
+class AnchorRow(EventRef, Base):
+    __tablename__ = "chain_anchors"
+
+    root: Mapped[str] = mapped_column(String(66), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    uri: Mapped[str] = mapped_column(String(2000))
+    anchorer: Mapped[str] = mapped_column(String(42))
+    timestamp: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AttestationRow(EventRef, Base):
+    __tablename__ = "chain_attestations"
+
+    wallet: Mapped[str] = mapped_column(String(42), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    commitment: Mapped[str] = mapped_column(String(66))
+    attestor: Mapped[str] = mapped_column(String(42))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LoanRow(EventRef, Base):
+    __tablename__ = "chain_loans"
+
+    loan_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    borrower: Mapped[str] = mapped_column(String(42), index=True)
+    underwriter: Mapped[str] = mapped_column(String(42))
+    terms_hash: Mapped[str] = mapped_column(String(66))
+    agreement_hash: Mapped[str] = mapped_column(String(66))
+    decision_hash: Mapped[str] = mapped_column(String(66))
+    principal: Mapped[int] = mapped_column(Uint)
+    apr_bps: Mapped[int] = mapped_column(Integer)
+    installments: Mapped[int] = mapped_column(Integer)
+    installment_period: Mapped[int] = mapped_column(BigInteger)
+    installment_amount: Mapped[int] = mapped_column(Uint)
+    funding_deadline: Mapped[int] = mapped_column(BigInteger)
+    origination_fee_bps: Mapped[int] = mapped_column(Integer)
+    funded: Mapped[int] = mapped_column(Uint, default=0)
+    start_time: Mapped[int | None] = mapped_column(BigInteger)
+    origination_fee: Mapped[int] = mapped_column(Uint, default=0)
+    principal_outstanding: Mapped[int] = mapped_column(Uint, default=0)
+    last_installment: Mapped[int] = mapped_column(Integer, default=0)  # latest one paid towards
+    interest_paid: Mapped[int] = mapped_column(Uint, default=0)
+    principal_paid: Mapped[int] = mapped_column(Uint, default=0)
+    fees_assessed: Mapped[int] = mapped_column(Uint, default=0)
+    fees_paid: Mapped[int] = mapped_column(Uint, default=0)
+    cover: Mapped[int] = mapped_column(Uint, default=0)
+    recovered: Mapped[int] = mapped_column(Uint, default=0)
+    recoverable: Mapped[int] = mapped_column(Uint, default=0)
+    claimed: Mapped[int] = mapped_column(Uint, default=0)
+    created_block: Mapped[int] = mapped_column(BigInteger)
+
+
+class FundingRow(EventRef, Base):
+    """One LoanFunded (amount > 0) or LoanRefunded (kind = refund) event."""
+
+    __tablename__ = "chain_fundings"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("chain_events.id", ondelete="CASCADE"), primary_key=True)
+    loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    investor: Mapped[str] = mapped_column(String(42), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # fund | refund
+    amount: Mapped[int] = mapped_column(Uint)
+    total_funded: Mapped[int | None] = mapped_column(Uint)
+
+
+class RepaymentRow(EventRef, Base):
+    """One LoanPayment, LoanPrepayment or LoanRecovery event."""
+
+    __tablename__ = "chain_repayments"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("chain_events.id", ondelete="CASCADE"), primary_key=True)
+    loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    kind: Mapped[str] = mapped_column(String(12))  # payment | prepayment | recovery
+    payer: Mapped[str] = mapped_column(String(42))
+    installment: Mapped[int | None] = mapped_column(Integer)
+    fee_paid: Mapped[int] = mapped_column(Uint, default=0)
+    interest_paid: Mapped[int] = mapped_column(Uint, default=0)
+    principal_paid: Mapped[int] = mapped_column(Uint, default=0)
+    amount: Mapped[int] = mapped_column(Uint)
+    principal_outstanding: Mapped[int | None] = mapped_column(Uint)
+
+
+class NoteBalanceRow(EventRef, Base):
+    """ERC-1155 note balance: notes of loan `loan_id` held by `holder` (1 note = 1 base unit)."""
+
+    __tablename__ = "chain_note_balances"
+
+    loan_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    holder: Mapped[str] = mapped_column(String(42), primary_key=True)
+    balance: Mapped[int] = mapped_column(Uint)

@@ -1,0 +1,312 @@
+"""Projections: typed tables derived from `chain_events`, and only from them.
+
+Two kinds. *Entity* projections (anchors, attestations, loans, note balances) fold events into
+one row per key; on a reorg the keys touched by removed events are deleted and re-folded from
+the events that remain. *Row* projections (fundings, repayments) hold one row per event and
+roll back by block number. Either way the result equals a rebuild from scratch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from typing import Any
+
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.orm import Session
+
+from backend.chain.models import ChainEvent
+from backend.chain.projection_models import (
+    AnchorRow,
+    AttestationRow,
+    FundingRow,
+    LoanRow,
+    NoteBalanceRow,
+    RepaymentRow,
+)
+
+ZERO_ADDRESS = "0x" + "00" * 20
+LOAN_STATUS = {1: "funding", 2: "active", 3: "repaid", 4: "defaulted", 5: "cancelled"}
+
+
+def _ref(ev: ChainEvent) -> dict[str, Any]:
+    return {"block_number": ev.block_number, "tx_hash": ev.tx_hash, "log_index": ev.log_index}
+
+
+def _int(value: Any) -> int:
+    return int(value)
+
+
+class Projection:
+    handles: frozenset[tuple[str, str]] = frozenset()
+    models: tuple[type, ...] = ()
+
+    def apply(self, session: Session, ev: ChainEvent, only: set | None = None) -> None:
+        raise NotImplementedError
+
+    def rollback(self, session: Session, ancestor: int, removed: list[ChainEvent]) -> None:
+        raise NotImplementedError
+
+    def reset(self, session: Session) -> None:
+        for model in self.models:
+            session.execute(delete(model))
+
+    def wants(self, ev: ChainEvent) -> bool:
+        return (ev.contract, ev.event) in self.handles
+
+
+class EntityProjection(Projection):
+    """One row per key; `keys_of` names the rows an event touches."""
+
+    def keys_of(self, ev: ChainEvent) -> Iterable[Hashable]:
+        raise NotImplementedError
+
+    def delete_keys(self, session: Session, keys: set) -> None:
+        raise NotImplementedError
+
+    def rollback(self, session: Session, ancestor: int, removed: list[ChainEvent]) -> None:
+        keys = {k for ev in removed if self.wants(ev) for k in self.keys_of(ev)}
+        if not keys:
+            return
+        self.delete_keys(session, keys)
+        session.flush()
+        events = {e for _, e in self.handles}
+        remaining = session.scalars(
+            select(ChainEvent)
+            .where(ChainEvent.event.in_(events), ChainEvent.block_number <= ancestor)
+            .order_by(ChainEvent.block_number, ChainEvent.log_index)
+        )
+        for ev in remaining:
+            if self.wants(ev) and keys.intersection(self.keys_of(ev)):
+                self.apply(session, ev, only=keys)
+                session.flush()
+
+
+class RowProjection(Projection):
+    def rollback(self, session: Session, ancestor: int, removed: list[ChainEvent]) -> None:
+        for model in self.models:
+            session.execute(delete(model).where(model.block_number > ancestor))
+
+
+# ---------------------------------------------------------------------------- anchors
+
+
+class Anchors(EntityProjection):
+    handles = frozenset({("DocumentAnchor", "Anchored")})
+    models = (AnchorRow,)
+
+    def keys_of(self, ev):
+        return [ev.args["root"]]
+
+    def delete_keys(self, session, keys):
+        session.execute(delete(AnchorRow).where(AnchorRow.root.in_(keys)))
+
+    def apply(self, session, ev, only=None):
+        a = ev.args
+        if session.get(AnchorRow, a["root"]) is None:  # the contract emits only the first anchor
+            session.add(AnchorRow(root=a["root"], count=_int(a["count"]), uri=a["uri"], anchorer=a["anchorer"],
+                                  timestamp=ev.block_timestamp, **_ref(ev)))  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- KYC
+
+
+class Attestations(EntityProjection):
+    handles = frozenset({("KYCRegistry", "AttestationSet"), ("KYCRegistry", "AttestationRevoked")})
+    models = (AttestationRow,)
+
+    def keys_of(self, ev):
+        return [ev.args["wallet"]]
+
+    def delete_keys(self, session, keys):
+        session.execute(delete(AttestationRow).where(AttestationRow.wallet.in_(keys)))
+
+    def apply(self, session, ev, only=None):
+        a = ev.args
+        row = session.get(AttestationRow, a["wallet"])
+        if ev.event == "AttestationSet":
+            if row is None:
+                row = AttestationRow(wallet=a["wallet"])
+                session.add(row)
+            row.level, row.expires_at = _int(a["level"]), _int(a["expiresAt"])
+            row.commitment, row.attestor, row.revoked = a["commitment"], a["attestor"], False
+        elif row is not None:
+            row.revoked, row.attestor = True, a["attestor"]
+        else:
+            return
+        for k, v in _ref(ev).items():
+            setattr(row, k, v)
+
+
+# ---------------------------------------------------------------------------- loans
+
+LOAN_EVENTS = (
+    "LoanCreated", "LoanFunded", "LoanDisbursed", "LoanCancelled", "LoanRefunded", "LateFeeAssessed",
+    "LoanPayment", "LoanPrepayment", "LoanRepaid", "LoanDefaulted", "LoanRecovery", "Claimed",
+)  # fmt: skip
+
+
+class Loans(EntityProjection):
+    handles = frozenset(("LoanBook", e) for e in LOAN_EVENTS)
+    models = (LoanRow,)
+
+    def keys_of(self, ev):
+        return [_int(ev.args["loanId"])]
+
+    def delete_keys(self, session, keys):
+        session.execute(delete(LoanRow).where(LoanRow.loan_id.in_(keys)))
+
+    def apply(self, session, ev, only=None):
+        a, loan_id = ev.args, _int(ev.args["loanId"])
+        if ev.event == "LoanCreated":
+            t = a["terms"]
+            session.add(LoanRow(
+                loan_id=loan_id, status="funding", borrower=a["borrower"], underwriter=a["underwriter"],
+                terms_hash=a["termsHash"], agreement_hash=t["agreementHash"], decision_hash=t["decisionHash"],
+                principal=_int(t["principal"]), apr_bps=_int(t["aprBps"]), installments=_int(t["installments"]),
+                installment_period=_int(t["installmentPeriod"]), installment_amount=_int(a["installmentAmount"]),
+                funding_deadline=_int(t["fundingDeadline"]), origination_fee_bps=_int(t["originationFeeBps"]),
+                funded=0, origination_fee=0, principal_outstanding=0, last_installment=0, interest_paid=0,
+                principal_paid=0, fees_assessed=0, fees_paid=0, cover=0, recovered=0, recoverable=0, claimed=0,
+                created_block=ev.block_number, **_ref(ev),
+            ))  # fmt: skip
+            return
+        row = session.get(LoanRow, loan_id)
+        if row is None:  # an event for a loan created before the indexed range: nothing to fold into
+            return
+        self._fold(row, ev.event, a)
+        for k, v in _ref(ev).items():
+            setattr(row, k, v)
+
+    @staticmethod
+    def _fold(row: LoanRow, event: str, a: dict) -> None:
+        if event == "LoanFunded":
+            row.funded = _int(a["totalFunded"])
+        elif event == "LoanDisbursed":
+            row.status, row.start_time = "active", _int(a["startTime"])
+            row.origination_fee, row.principal_outstanding = _int(a["originationFee"]), row.principal
+        elif event == "LoanCancelled":
+            row.status, row.funded = "cancelled", _int(a["funded"])
+        elif event == "LoanRefunded":
+            row.funded -= _int(a["amount"])
+        elif event == "LateFeeAssessed":
+            row.fees_assessed += _int(a["amount"])
+        elif event == "LoanPayment":
+            row.last_installment = max(row.last_installment, _int(a["installment"]))
+            row.fees_paid += _int(a["feePaid"])
+            row.interest_paid += _int(a["interestPaid"])
+            row.principal_paid += _int(a["principalPaid"])
+            row.principal_outstanding = _int(a["principalOutstanding"])
+        elif event == "LoanPrepayment":
+            row.fees_paid += _int(a["feePaid"])
+            row.principal_paid += _int(a["principalPaid"])
+            row.principal_outstanding = _int(a["principalOutstanding"])
+        elif event == "LoanRepaid":
+            row.status, row.principal_outstanding = "repaid", 0
+        elif event == "LoanDefaulted":
+            row.status, row.cover = "defaulted", _int(a["cover"])
+            row.principal_outstanding, row.recoverable = _int(a["principalOutstanding"]), _int(a["recoverable"])
+        elif event == "LoanRecovery":
+            row.recovered += _int(a["amount"])
+            row.recoverable = _int(a["recoverableLeft"])
+        elif event == "Claimed":
+            row.claimed += _int(a["amount"])
+
+
+class Fundings(RowProjection):
+    handles = frozenset({("LoanBook", "LoanFunded"), ("LoanBook", "LoanRefunded")})
+    models = (FundingRow,)
+
+    def apply(self, session, ev, only=None):
+        a = ev.args
+        session.add(FundingRow(
+            event_id=ev.id, loan_id=_int(a["loanId"]), investor=a["investor"],
+            kind="fund" if ev.event == "LoanFunded" else "refund", amount=_int(a["amount"]),
+            total_funded=_int(a["totalFunded"]) if "totalFunded" in a else None, **_ref(ev),
+        ))  # fmt: skip
+
+
+class Repayments(RowProjection):
+    handles = frozenset({("LoanBook", "LoanPayment"), ("LoanBook", "LoanPrepayment"), ("LoanBook", "LoanRecovery")})
+    models = (RepaymentRow,)
+
+    def apply(self, session, ev, only=None):
+        a = ev.args
+        if ev.event == "LoanRecovery":
+            fee = interest = principal = 0
+            amount, outstanding, kind, installment = _int(a["amount"]), None, "recovery", None
+        else:
+            fee, principal = _int(a["feePaid"]), _int(a["principalPaid"])
+            interest = _int(a.get("interestPaid", 0))
+            amount, outstanding = fee + interest + principal, _int(a["principalOutstanding"])
+            kind = "payment" if ev.event == "LoanPayment" else "prepayment"
+            installment = _int(a["installment"]) if "installment" in a else None
+        session.add(RepaymentRow(
+            event_id=ev.id, loan_id=_int(a["loanId"]), kind=kind, payer=a["payer"], installment=installment,
+            fee_paid=fee, interest_paid=interest, principal_paid=principal, amount=amount,
+            principal_outstanding=outstanding, **_ref(ev),
+        ))  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- notes (ERC-1155)
+
+
+class NoteBalances(EntityProjection):
+    handles = frozenset({("LoanBook", "TransferSingle"), ("LoanBook", "TransferBatch")})
+    models = (NoteBalanceRow,)
+
+    @staticmethod
+    def _moves(ev: ChainEvent) -> list[tuple[int, str, str, int]]:
+        a = ev.args
+        if ev.event == "TransferSingle":
+            return [(_int(a["id"]), a["from"], a["to"], _int(a["value"]))]
+        return [(_int(i), a["from"], a["to"], _int(v)) for i, v in zip(a["ids"], a["values"])]
+
+    def keys_of(self, ev):
+        return [(loan, who) for loan, src, dst, _ in self._moves(ev) for who in (src, dst) if who != ZERO_ADDRESS]
+
+    def delete_keys(self, session, keys):
+        session.execute(delete(NoteBalanceRow).where(tuple_(NoteBalanceRow.loan_id, NoteBalanceRow.holder).in_(keys)))
+
+    def apply(self, session, ev, only=None):
+        for loan, src, dst, value in self._moves(ev):
+            for holder, delta in ((src, -value), (dst, value)):
+                if holder == ZERO_ADDRESS or (only is not None and (loan, holder) not in only):
+                    continue
+                row = session.get(NoteBalanceRow, (loan, holder))
+                if row is None:
+                    row = NoteBalanceRow(loan_id=loan, holder=holder, balance=0)
+                    session.add(row)
+                row.balance += delta
+                for k, v in _ref(ev).items():
+                    setattr(row, k, v)
+                if row.balance == 0:
+                    session.expunge(row) if row in session.new else session.delete(row)
+                session.flush()
+
+
+PROJECTIONS: tuple[Projection, ...] = (Anchors(), Attestations(), Loans(), Fundings(), Repayments(), NoteBalances())
+
+
+def apply_all(session: Session, ev: ChainEvent) -> None:
+    for projection in PROJECTIONS:
+        if projection.wants(ev):
+            projection.apply(session, ev)
+
+
+def rollback_all(session: Session, ancestor: int, removed: list[ChainEvent]) -> None:
+    """Undo the projections of `removed` events; call before deleting them."""
+    for projection in PROJECTIONS:
+        if isinstance(projection, RowProjection):
+            projection.rollback(session, ancestor, removed)
+
+
+def refold_all(session: Session, ancestor: int, removed: list[ChainEvent]) -> None:
+    """Re-fold entity projections touched by `removed`; call after deleting them."""
+    for projection in PROJECTIONS:
+        if isinstance(projection, EntityProjection):
+            projection.rollback(session, ancestor, removed)
+
+
+def reset_all(session: Session) -> None:
+    for projection in PROJECTIONS:
+        projection.reset(session)

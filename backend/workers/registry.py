@@ -1,0 +1,36 @@
+"""Every background worker by name. To add one, add a line: name -> (step, interval)."""
+
+from __future__ import annotations
+
+from backend.config import Settings
+from backend.errors import ValidationFailed
+from backend.workers.runner import Worker
+
+
+def _outbox_step(settings: Settings) -> int:
+    from backend.chain.sender import OutboxSender
+
+    return OutboxSender().run_once(settings)  # stateless: everything it knows is persisted
+
+
+def _indexer_step(settings: Settings) -> int:
+    from backend.chain.indexer import Indexer
+
+    return Indexer().run_once(settings)
+
+
+WORKERS: dict[str, Worker] = {
+    "outbox": Worker("outbox", _outbox_step, lambda s: s.outbox_poll_interval),
+    "indexer": Worker("indexer", _indexer_step, lambda s: s.indexer_poll_interval),
+}
+
+
+def build_worker(name: str) -> Worker:
+    try:
+        return WORKERS[name]
+    except KeyError:
+        raise ValidationFailed(f"unknown worker {name!r}; one of {', '.join(WORKERS)}") from None
+
+
+def worker_names(spec: str = "all") -> list[str]:
+    return list(WORKERS) if spec == "all" else [build_worker(spec).name]

@@ -1,0 +1,75 @@
+"""A background worker: a step function run in a loop while holding the worker's lock.
+
+Instances that do not get the lock wait as hot standbys and retry, so when the holder dies (its
+PostgreSQL connection or its flock goes with it) another one takes over within a standby period.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from backend.config import Settings
+from backend.workers.lease import record_lease
+from backend.workers.lock import WorkerLock, make_lock
+
+log = logging.getLogger("loanchain.workers")
+
+STANDBY_INTERVAL = 2.0  # seconds between attempts to take a lock someone else holds
+MAX_ERROR_BACKOFF = 30.0
+
+
+def holder_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class Worker:
+    name: str
+    step: Callable[[Settings], int]  # returns how much work it did; 0 = idle
+    interval: Callable[[Settings], float]
+
+    def run(self, settings: Settings, stop_event: threading.Event, lock: WorkerLock | None = None) -> None:
+        lock = lock or make_lock(settings, self.name)
+        held, backoff, runs = False, 0.0, 0
+        try:
+            while not stop_event.is_set():
+                if not held:
+                    held = lock.acquire()
+                    if not held:
+                        stop_event.wait(STANDBY_INTERVAL)
+                        continue
+                    log.info("worker %s: lock acquired by %s", self.name, holder_id())
+                    _safe_lease(settings, self.name, acquired=True, runs=0)
+                elif not lock.still_held():
+                    log.warning("worker %s: lock lost; standing by", self.name)
+                    held = False
+                    continue
+                try:
+                    done = self.step(settings)
+                    backoff = 0.0
+                except Exception as exc:  # keep the worker alive; the next round retries
+                    backoff = min(MAX_ERROR_BACKOFF, max(backoff * 2, self.interval(settings)))
+                    log.warning("worker %s: %s: %s (retry in %.1fs)", self.name, type(exc).__name__, exc, backoff)
+                    stop_event.wait(backoff)
+                    continue
+                runs += 1
+                if runs % 20 == 1:
+                    _safe_lease(settings, self.name, acquired=False, runs=runs)
+                if not done:
+                    stop_event.wait(self.interval(settings))
+        finally:
+            if held:
+                lock.release()
+                log.info("worker %s: lock released", self.name)
+
+
+def _safe_lease(settings: Settings, name: str, acquired: bool, runs: int) -> None:
+    try:
+        record_lease(settings, name, holder_id(), acquired=acquired, runs=runs)
+    except Exception as exc:  # informational only: never stop the worker for it
+        log.debug("worker %s: lease not recorded: %s", name, exc)
