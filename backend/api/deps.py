@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from backend.config import Settings, get_settings
 from backend.db.session import session_factory
+from backend.errors import RateLimited
+from backend.identity.errors import RoleRequired, SignInRefused
+from backend.identity.rate_limit import over_limit
+from backend.identity.roles import Role, roles_of
+from backend.identity.tokens import wallet_of_access_token
 
 
 def get_db(settings: Annotated[Settings, Depends(get_settings)]) -> Iterator[Session]:
@@ -27,3 +34,115 @@ def get_db(settings: Annotated[Settings, Depends(get_settings)]) -> Iterator[Ses
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_db)]
+
+
+# --- identity: who is calling, and may they call this endpoint ------------------------------
+#
+# Every /api/v1 endpoint names itself in ENDPOINT_ROLES and passes `dependencies=allow(name)`
+# to its route decorator. tests/api/test_role_matrix.py walks app.routes and fails on any
+# /api/v1 route without a guard, then calls every route as every role.
+
+PUBLIC = "public"  # anyone, signed in or not
+SIGNED_IN = "signed_in"  # any signed-in wallet, whatever its roles
+ADMIN_ONLY = frozenset({Role.ADMIN})
+
+ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
+    # sign-in
+    "auth.nonce": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.refresh": PUBLIC,
+    "auth.logout": SIGNED_IN,
+    "auth.me": SIGNED_IN,
+    # KYC: applicants are signed in but have no role yet
+    "kyc.submit": SIGNED_IN,
+    "kyc.status": SIGNED_IN,
+    "kyc.data": SIGNED_IN,
+    "kyc.erase": SIGNED_IN,
+    # administration
+    "admin.roles.list": ADMIN_ONLY,
+    "admin.roles.change": ADMIN_ONLY,
+    "admin.kyc.queue": ADMIN_ONLY,
+    "admin.kyc.record": ADMIN_ONLY,
+    "admin.kyc.approve": ADMIN_ONLY,
+    "admin.kyc.reject": ADMIN_ONLY,
+    "admin.kyc.reveal": ADMIN_ONLY,
+    "admin.kyc.erase": ADMIN_ONLY,
+    "admin.kyc.expire": ADMIN_ONLY,
+}
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/v1/auth/login")
+
+
+@dataclass(frozen=True)
+class Principal:
+    wallet: str
+    roles: frozenset[Role]
+
+
+def optional_principal(
+    settings: SettingsDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    if credentials is None:
+        return None
+    wallet = wallet_of_access_token(settings, credentials.credentials)
+    return Principal(wallet, roles_of(session, settings, wallet))
+
+
+def require_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+    if principal is None:
+        raise SignInRefused("not_signed_in", "sign in first: send 'Authorization: Bearer <access token>'")
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(require_principal)]
+
+
+@dataclass(frozen=True)
+class EndpointAccess:
+    """Base of the guards `allow(endpoint)` installs; the role-matrix test looks for it."""
+
+    endpoint: str
+
+    @property
+    def access(self) -> str | frozenset[Role]:
+        return ENDPOINT_ROLES[self.endpoint]
+
+
+class PublicGuard(EndpointAccess):
+    """Open to anyone; a stale token sent along is ignored rather than refused."""
+
+    def __call__(self) -> None:
+        return None
+
+
+class RoleGuard(EndpointAccess):
+    """401 without a valid token, 403 without one of the endpoint's roles."""
+
+    def __call__(self, principal: Annotated[Principal | None, Depends(optional_principal)]) -> None:
+        access = self.access
+        if principal is None:
+            raise SignInRefused("not_signed_in", "sign in first: send 'Authorization: Bearer <access token>'")
+        if access != SIGNED_IN and not principal.roles & access:
+            raise RoleRequired(f"this endpoint needs one of the roles: {', '.join(sorted(access))}")
+
+
+def allow(endpoint: str) -> list:
+    """`dependencies=allow("kyc.submit")`: the route's access, as declared in ENDPOINT_ROLES."""
+    if endpoint not in ENDPOINT_ROLES:
+        raise KeyError(f"{endpoint!r} has no entry in ENDPOINT_ROLES (backend/api/deps.py)")
+    guard = PublicGuard(endpoint) if ENDPOINT_ROLES[endpoint] == PUBLIC else RoleGuard(endpoint)
+    return [Depends(guard)]
+
+
+def auth_rate_limit(request: Request, settings: SettingsDep) -> None:
+    """Sign-in attempts per client address per minute (shared by all workers; see rate_limit.py)."""
+    client = request.client.host if request.client else "unknown"
+    if over_limit(settings, "auth", client, settings.auth_rate_limit, 60):
+        raise RateLimited(f"too many sign-in requests: at most {settings.auth_rate_limit} per minute")
+
+
+def kyc_rate_limit(principal: CurrentUser, settings: SettingsDep) -> None:
+    if over_limit(settings, "kyc", principal.wallet, settings.kyc_rate_limit, 60):
+        raise RateLimited(f"too many KYC requests: at most {settings.kyc_rate_limit} per minute")

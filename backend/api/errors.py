@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from backend.errors import LoanchainError
@@ -26,3 +27,10 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=status,
             content={"error": exc.code, "detail": exc.message, **({"context": _jsonable(exc.details)} if exc.details else {})},
         )
+
+    @app.exception_handler(RequestValidationError)
+    def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default echoes each rejected value back ("input"); for KYC fields that is
+        # personal data in a response and in any log that records responses. Say where and why only.
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
+        return JSONResponse(status_code=422, content={"error": "validation_failed", "detail": errors})

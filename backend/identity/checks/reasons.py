@@ -14,6 +14,7 @@ class Disposition(StrEnum):
     REFUSE = "refuse"  # too many submissions: 429, nothing stored
     REJECT = "reject"  # stored and rejected automatically
     REVIEW = "review"  # stored and queued for a human
+    DECISION = "decision"  # a reviewer's or the system's later decision (approval, expiry, erasure)
 
 
 class Code(StrEnum):
@@ -47,6 +48,10 @@ class Reason:
     def as_dict(self) -> dict[str, str]:
         data = asdict(self)
         return {"code": str(data["code"]), "message": data["message"], "disposition": str(data["disposition"])}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str]) -> Reason:
+        return cls(Code(data["code"]), data["message"], Disposition(data["disposition"]))
 
 
 def invalid(code: Code, message: str) -> Reason:

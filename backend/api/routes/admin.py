@@ -1,0 +1,74 @@
+"""Administration: roles, the KYC review queue, reveals and erasure. Admins only."""
+
+from fastapi import APIRouter
+
+from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
+from backend.identity import roles
+from backend.identity.kyc import service
+from backend.identity.kyc.views import record_public
+from backend.identity.schemas import (
+    DecisionCreate,
+    ErasurePublic,
+    KycDataPublic,
+    KycPublic,
+    RevealCreate,
+    ReviewItemPublic,
+    RoleChangePublic,
+    RoleGrantCreate,
+    RoleGrantPublic,
+)
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+
+
+@router.get("/roles", dependencies=allow("admin.roles.list"), summary="Granted roles")
+def list_roles(session: SessionDep) -> list[RoleGrantPublic]:
+    return [RoleGrantPublic(wallet=g.wallet, role=g.role, granted_by=g.granted_by, granted_at=g.granted_at) for g in roles.list_grants(session)]
+
+
+@router.post("/roles", dependencies=allow("admin.roles.change"), summary="Grant or revoke auditor, underwriter or admin")
+def change_role(body: RoleGrantCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> RoleChangePublic:
+    if body.action == "grant":
+        changed = roles.grant_role(session, user.wallet, body.wallet, body.role)
+    else:
+        changed = roles.revoke_role(session, settings, user.wallet, body.wallet, body.role)
+    wallet = roles.checksum(body.wallet)
+    return RoleChangePublic(
+        wallet=wallet, role=body.role, action=body.action, changed=changed, roles=sorted(roles.roles_of(session, settings, wallet))
+    )
+
+
+@router.get("/kyc/queue", dependencies=allow("admin.kyc.queue"), summary="Records waiting for review (masked)")
+def review_queue(session: SessionDep, settings: SettingsDep) -> list[ReviewItemPublic]:
+    return service.queue(session, settings)
+
+
+@router.get("/kyc/{record_id}", dependencies=allow("admin.kyc.record"), summary="One record (masked)")
+def record(record_id: str, session: SessionDep, settings: SettingsDep) -> ReviewItemPublic:
+    masked = service.masked_data(session, settings, record_id)
+    return ReviewItemPublic(record=record_public(session, service.get_record(session, record_id)), data=masked.data)
+
+
+@router.post("/kyc/{record_id}/approve", dependencies=allow("admin.kyc.approve"), summary="Approve a flagged record and attest it")
+def approve(record_id: str, body: DecisionCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycPublic:
+    return record_public(session, service.approve(session, settings, record_id, user.wallet, body.note))
+
+
+@router.post("/kyc/{record_id}/reject", dependencies=allow("admin.kyc.reject"), summary="Reject a record (revokes its attestation)")
+def reject(record_id: str, body: DecisionCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycPublic:
+    return record_public(session, service.reject(session, settings, record_id, user.wallet, body.note))
+
+
+@router.post("/kyc/{record_id}/reveal", dependencies=allow("admin.kyc.reveal"), summary="Unmasked personal data (audited)")
+def reveal(record_id: str, body: RevealCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycDataPublic:
+    return service.reveal(session, settings, record_id, user.wallet, body.reason)
+
+
+@router.delete("/kyc/wallets/{wallet}", dependencies=allow("admin.kyc.erase"), summary="Erase a wallet's personal data")
+def erase(wallet: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ErasurePublic:
+    return service.erase_wallet(session, settings, roles.checksum(wallet), actor=user.wallet)
+
+
+@router.post("/kyc/expire", dependencies=allow("admin.kyc.expire"), summary="Expire due verifications now and revoke them")
+def expire(session: SessionDep, settings: SettingsDep) -> dict[str, list[str]]:
+    return {"expired": service.expire_due(session, settings)}

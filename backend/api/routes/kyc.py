@@ -1,0 +1,55 @@
+"""An applicant's KYC: submit, see the status, see or erase their own data."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+
+from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow, kyc_rate_limit
+from backend.identity.kyc import service
+from backend.identity.kyc.views import record_public
+from backend.identity.schemas import ErasurePublic, KycCreate, KycDataPublic, KycPublic, KycStatusPublic
+
+router = APIRouter(prefix="/api/v1/kyc", tags=["kyc"])
+limited = [Depends(kyc_rate_limit)]
+# Outer bound on a submission's body (413 beyond it), so an upload is never spooled to disk in
+# full before the per-document checks (LOANCHAIN_KYC_MAX_DOCUMENT_BYTES, 422) can refuse it.
+MAX_SUBMISSION_BYTES = 25 * 1024 * 1024
+
+
+def _read_bounded(upload: UploadFile, limit: int) -> bytes:
+    # One byte past the limit is enough to know the file is too large, without reading all of it.
+    return upload.file.read(limit + 1)
+
+
+@router.post(
+    "",
+    status_code=201,
+    max_body_size=MAX_SUBMISSION_BYTES,
+    dependencies=[*allow("kyc.submit"), *limited],
+    summary="Submit identity data (form fields) and optional ID documents (JPEG, PNG, PDF)",
+)
+def submit(
+    data: Annotated[KycCreate, Form()],
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    documents: Annotated[list[UploadFile], File(description="ID document images")] = [],  # noqa: B006
+) -> KycPublic:
+    contents = [_read_bounded(d, settings.kyc_max_document_bytes) for d in documents if d.filename or d.size]
+    record = service.submit(session, settings, user.wallet, data, contents)
+    return record_public(session, record)
+
+
+@router.get("/me", dependencies=allow("kyc.status"), summary="Status, reasons and attestation of the caller's KYC")
+def status(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycStatusPublic:
+    return service.my_status(session, settings, user.wallet)
+
+
+@router.get("/me/data", dependencies=[*allow("kyc.data"), *limited], summary="The caller's own decrypted record, with its salt")
+def my_data(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycDataPublic:
+    return service.my_data(session, settings, user.wallet)
+
+
+@router.delete("/me", dependencies=[*allow("kyc.erase"), *limited], summary="Erase the caller's personal data (crypto-shredding)")
+def erase(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ErasurePublic:
+    return service.erase_wallet(session, settings, user.wallet, actor=user.wallet)

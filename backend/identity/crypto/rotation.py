@@ -1,0 +1,86 @@
+"""Master-key rotation: re-wrap every data key under the active master key.
+
+Only the 32-byte data keys are unwrapped and wrapped again; the records' ciphertexts are never
+decrypted. Rows are processed in batches, each its own transaction, so a large table rotates
+with bounded memory and an interrupted run simply continues where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.config import Settings
+from backend.db.session import session_scope
+from backend.errors import Conflict
+from backend.identity.crypto.envelope import unwrap_data_key, wrap_data_key
+from backend.identity.crypto.keyring import Keyring, delete_master_key, load_keyring
+from backend.identity.models import KycRecord
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    active_id: str
+    rewrapped: int
+    remaining: int
+
+
+def keys_in_use(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(KycRecord.key_id, func.count()).where(KycRecord.key_id.is_not(None)).group_by(KycRecord.key_id)
+    ).all()
+    return {key_id: count for key_id, count in rows}
+
+
+def count_stale(session: Session, active_id: str) -> int:
+    return session.scalar(
+        select(func.count()).where(KycRecord.key_id.is_not(None), KycRecord.key_id != active_id)
+    ) or 0
+
+
+def rewrap_batch(session: Session, keyring: Keyring, batch: int) -> int:
+    rows = session.scalars(
+        select(KycRecord)
+        .where(KycRecord.key_id.is_not(None), KycRecord.key_id != keyring.active_id)
+        .order_by(KycRecord.id)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for record in rows:
+        dek = unwrap_data_key(keyring.key(record.key_id), record.key_id, record.id, record.wrapped_key)
+        record.wrapped_key = wrap_data_key(keyring.active_key, keyring.active_id, record.id, dek)
+        record.key_id = keyring.active_id
+    return len(rows)
+
+
+def rotate(
+    settings: Settings, keyring: Keyring | None = None, batch: int = 500, progress: Callable[[int, int], None] | None = None
+) -> RotationReport:
+    """Re-wrap data keys not under the active master key. `progress(done, total)` after each batch."""
+    keyring = keyring or load_keyring(settings)
+    with session_scope(settings) as session:
+        total = count_stale(session, keyring.active_id)
+    done = 0
+    while True:
+        with session_scope(settings) as session:
+            moved = rewrap_batch(session, keyring, batch)
+        done += moved
+        if progress:
+            progress(done, total)
+        if not moved:
+            break
+    with session_scope(settings) as session:
+        remaining = count_stale(session, keyring.active_id)
+    return RotationReport(keyring.active_id, done, remaining)
+
+
+def retire(settings: Settings, key_id: str) -> None:
+    """Delete a master key file once no data key is wrapped under it."""
+    with session_scope(settings) as session:
+        in_use = keys_in_use(session).get(key_id, 0)
+    if in_use:
+        raise Conflict(f"{in_use} records are still wrapped under {key_id}: run `loanchain kyc rotate-key` first")
+    delete_master_key(settings, key_id)

@@ -1,0 +1,1 @@
+"""KYC: submission, checks, review, attestation, erasure."""

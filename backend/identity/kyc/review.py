@@ -1,0 +1,83 @@
+"""The review queue: flagged records wait here for an admin's decision; every decision is audited."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.config import Settings
+from backend.errors import Conflict, NotFound
+from backend.identity.audit_trail import audit
+from backend.identity.checks.reasons import Code, Disposition, Reason
+from backend.identity.crypto.keyring import load_keyring
+from backend.identity.kyc import attestation
+from backend.identity.kyc.history import transition
+from backend.identity.kyc.status import OPEN, Status
+from backend.identity.kyc.submission import activate
+from backend.identity.kyc.vault import data_key, open_sealed
+from backend.identity.kyc.views import data_public, mask, record_public
+from backend.identity.models import KycRecord, utcnow
+from backend.identity.schemas import KycDataPublic, ReviewItemPublic
+
+REJECTABLE = (*OPEN, Status.APPROVED)
+
+
+def get_record(session: Session, record_id: str, for_update: bool = False) -> KycRecord:
+    query = select(KycRecord).where(KycRecord.id == record_id)
+    if for_update:
+        query = query.with_for_update()
+    record = session.scalars(query).one_or_none()
+    if record is None:
+        raise NotFound("no such KYC record")
+    return record
+
+
+def queue(session: Session, settings: Settings, limit: int = 100) -> list[ReviewItemPublic]:
+    keyring = load_keyring(settings)
+    records = session.scalars(
+        select(KycRecord).where(KycRecord.status == Status.NEEDS_REVIEW).order_by(KycRecord.submitted_at).limit(limit)
+    )
+    return [ReviewItemPublic(record=record_public(session, r), data=mask(open_sealed(keyring, r).record.person)) for r in records]
+
+
+def approve(session: Session, settings: Settings, record_id: str, actor: str, note: str) -> KycRecord:
+    record = get_record(session, record_id, for_update=True)
+    if record.status not in OPEN:
+        raise Conflict(f"only a record waiting for review can be approved; this one is {record.status}")
+    dek = data_key(load_keyring(settings), record)
+    now = utcnow()
+    flagged = [Reason.from_dict(r) for r in record.reasons]
+    decision = Reason(Code.MANUAL_APPROVAL, "approved by a reviewer", Disposition.DECISION)
+    transition(session, record, Status.APPROVED, [*flagged, decision], actor=actor, note=note, dek=dek, now=now)
+    activate(session, settings, record, now)
+    audit(session, actor, "kyc.approve", record.id, {"record_id": record.id, "wallet": record.wallet, "flags": [r.code.value for r in flagged]})
+    return record
+
+
+def reject(session: Session, settings: Settings, record_id: str, actor: str, note: str) -> KycRecord:
+    """Reject a flagged record, or withdraw an approved one (its attestation is revoked)."""
+    record = get_record(session, record_id, for_update=True)
+    if record.status not in REJECTABLE:
+        raise Conflict(f"a record that is {record.status} cannot be rejected")
+    dek = data_key(load_keyring(settings), record)
+    now = utcnow()
+    was_approved = record.status == Status.APPROVED
+    decision = Reason(Code.MANUAL_REJECTION, "rejected by a reviewer", Disposition.DECISION)
+    flagged = [Reason.from_dict(r) for r in record.reasons if r["code"] != Code.MANUAL_APPROVAL]
+    transition(session, record, Status.REJECTED, [*flagged, decision], actor=actor, note=note, dek=dek, now=now)
+    record.decided_at = now
+    revocation = attestation.revoke(session, settings, record) if was_approved else None
+    audit(session, actor, "kyc.reject", record.id, {"record_id": record.id, "wallet": record.wallet, "revocation": revocation})
+    return record
+
+
+def reveal(session: Session, settings: Settings, record_id: str, actor: str, reason: str) -> KycDataPublic:
+    record = get_record(session, record_id)
+    opened = open_sealed(load_keyring(settings), record)
+    audit(session, actor, "kyc.reveal", record.id, {"record_id": record.id, "wallet": record.wallet, "reason": reason})
+    return data_public(record, opened, reveal=True)
+
+
+def masked_data(session: Session, settings: Settings, record_id: str) -> KycDataPublic:
+    record = get_record(session, record_id)
+    return data_public(record, open_sealed(load_keyring(settings), record), reveal=False)

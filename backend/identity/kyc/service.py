@@ -1,0 +1,50 @@
+"""The KYC service API that routes and the CLI call."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from backend.config import Settings
+from backend.errors import NotFound
+from backend.identity.crypto.keyring import load_keyring
+from backend.identity.kyc.lifecycle import erase_wallet, expire_due
+from backend.identity.kyc.review import approve, get_record, masked_data, queue, reject, reveal
+from backend.identity.kyc.submission import submit
+from backend.identity.kyc.vault import open_sealed
+from backend.identity.kyc.views import data_public, record_public, wallet_records
+from backend.identity.roles import roles_of
+from backend.identity.schemas import KycDataPublic, KycStatusPublic
+
+__all__ = [
+    "approve",
+    "erase_wallet",
+    "expire_due",
+    "get_record",
+    "masked_data",
+    "my_data",
+    "my_status",
+    "queue",
+    "reject",
+    "reveal",
+    "submit",
+]
+
+
+def my_status(session: Session, settings: Settings, wallet: str) -> KycStatusPublic:
+    records = wallet_records(session, wallet)
+    views = [record_public(session, r) for r in records]
+    return KycStatusPublic(
+        wallet=wallet,
+        status=views[0].status if views else "none",
+        roles=sorted(roles_of(session, settings, wallet)),
+        current=views[0] if views else None,
+        records=views,
+    )
+
+
+def my_data(session: Session, settings: Settings, wallet: str) -> KycDataPublic:
+    """The owner's own latest record, decrypted, with its salt so they can check the commitment."""
+    records = [r for r in wallet_records(session, wallet) if r.erased_at is None]
+    if not records:
+        raise NotFound("no KYC data for this wallet")
+    return data_public(records[0], open_sealed(load_keyring(settings), records[0]), reveal=True)

@@ -1,0 +1,193 @@
+"""Submitting a KYC application: validate, check, decide, seal, and attest when clean.
+
+Input problems (bad ID, bad file, impossible date of birth) raise 422 before anything is
+written. Too many submissions raise 429. Otherwise the record is stored, encrypted, and:
+- approved when every check passes, and its attestation is queued in the outbox;
+- rejected when a rule forbids it (under age);
+- queued for review when a fraud check flags it (duplicate identity, watch-list hit).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.config import Settings
+from backend.errors import Conflict
+from backend.identity.audit_trail import audit
+from backend.identity.checks import national_id
+from backend.identity.checks.age import check_age
+from backend.identity.checks.documents import check_count, check_document
+from backend.identity.checks.reasons import Code, Disposition, Reason
+from backend.identity.checks.sanctions import load_watchlist, screen
+from backend.identity.crypto.blind_index import blind_index, blind_index_key
+from backend.identity.crypto.keyring import load_keyring
+from backend.identity.errors import KycInputInvalid, KycVelocityExceeded
+from backend.identity.kyc import attestation
+from backend.identity.kyc.history import transition
+from backend.identity.kyc.record import CanonicalRecord, PersonalData, commitment, new_salt
+from backend.identity.kyc.status import OPEN, Status
+from backend.identity.kyc.vault import seal_new, seal_part
+from backend.identity.models import KycDocument, KycRecord, utcnow
+from backend.identity.rate_limit import over_limit
+from backend.identity.schemas import KycCreate
+
+BASIC_LEVEL, DOCUMENT_LEVEL = 1, 2
+
+
+@dataclass(frozen=True)
+class CheckedInput:
+    parsed_id: national_id.ParsedId
+    documents: list[tuple[bytes, str]]  # content, detected media type
+    age_reason: Reason | None
+
+
+def _refuse(reason: Reason) -> KycInputInvalid:
+    return KycInputInvalid(reason.message, reasons=[reason.as_dict()])
+
+
+def check_input(settings: Settings, data: KycCreate, documents: list[bytes], today: date) -> CheckedInput:
+    """Every check that needs no database; raises KycInputInvalid (422) on bad input."""
+    too_many = check_count(len(documents), settings.kyc_max_documents)
+    if too_many:
+        raise _refuse(too_many)
+    checked_docs = []
+    for content in documents:
+        outcome = check_document(content, settings.kyc_max_document_bytes)
+        if isinstance(outcome, Reason):
+            raise _refuse(outcome)
+        checked_docs.append((content, outcome))
+    age_reason = check_age(data.date_of_birth, today, settings.kyc_min_age)
+    if age_reason and age_reason.disposition == Disposition.INVALID:
+        raise _refuse(age_reason)
+    parsed = national_id.parse(data.id_type, data.id_number, data.date_of_birth, data.nationality, today)
+    if isinstance(parsed, Reason):
+        raise _refuse(parsed)
+    return CheckedInput(parsed, checked_docs, age_reason)
+
+
+def _check_velocity(settings: Settings, wallet: str, index: str) -> None:
+    window = settings.kyc_velocity_window
+    if over_limit(settings, "kyc-wallet", wallet, settings.kyc_velocity_per_wallet, window):
+        reason = Reason(Code.VELOCITY_WALLET, f"at most {settings.kyc_velocity_per_wallet} submissions per wallet per {window // 3600} h", Disposition.REFUSE)
+        raise KycVelocityExceeded(reason.message, reasons=[reason.as_dict()])
+    if over_limit(settings, "kyc-id", index, settings.kyc_velocity_per_id, window):
+        reason = Reason(Code.VELOCITY_ID, f"at most {settings.kyc_velocity_per_id} submissions per national ID per {window // 3600} h", Disposition.REFUSE)
+        raise KycVelocityExceeded(reason.message, reasons=[reason.as_dict()])
+
+
+def fraud_checks(session: Session, settings: Settings, wallet: str, data: KycCreate, index: str) -> list[Reason]:
+    reasons = []
+    duplicate = session.scalar(
+        select(KycRecord.id)
+        .where(KycRecord.blind_index == index, KycRecord.wallet != wallet, KycRecord.status == Status.APPROVED)
+        .limit(1)
+    )
+    if duplicate:
+        reasons.append(Reason(Code.DUPLICATE_IDENTITY, "this national ID is already verified for another wallet", Disposition.REVIEW))
+    hit = screen(data.full_name, data.date_of_birth, load_watchlist(settings.kyc_watchlist_path), settings.kyc_watchlist_threshold)
+    if hit:
+        reasons.append(hit)
+    return reasons
+
+
+def decide(reasons: list[Reason]) -> Status:
+    dispositions = {r.disposition for r in reasons}
+    if Disposition.REJECT in dispositions:
+        return Status.REJECTED
+    if Disposition.REVIEW in dispositions:
+        return Status.NEEDS_REVIEW
+    return Status.APPROVED
+
+
+def activate(session: Session, settings: Settings, record: KycRecord, now: datetime) -> None:
+    """Make `record` the wallet's verification: expiry, attestation, older approvals superseded."""
+    record.decided_at = now
+    record.expires_at = now + timedelta(days=settings.kyc_validity_days)
+    older = session.scalars(
+        select(KycRecord).where(KycRecord.wallet == record.wallet, KycRecord.status == Status.APPROVED, KycRecord.id != record.id)
+    )
+    for previous in older:  # the new attestation replaces theirs on-chain: nothing to revoke
+        transition(session, previous, Status.SUPERSEDED, now=now)
+    attestation.attest(session, settings, record)
+
+
+def submit(
+    session: Session, settings: Settings, wallet: str, data: KycCreate, documents: list[bytes], today: date | None = None
+) -> KycRecord:
+    now = utcnow()
+    checked = check_input(settings, data, documents, today or now.astimezone(UTC).date())
+    if session.scalar(select(KycRecord.id).where(KycRecord.wallet == wallet, KycRecord.status.in_(OPEN)).limit(1)):
+        raise Conflict("a KYC submission of this wallet is already waiting for review")
+    index = blind_index(blind_index_key(settings), checked.parsed_id.normalised)
+    _check_velocity(settings, wallet, index)
+
+    reasons = [checked.age_reason] if checked.age_reason else []
+    if not reasons:  # an under-age applicant is rejected whatever else is true
+        reasons += fraud_checks(session, settings, wallet, data, index)
+    status = decide(reasons)
+
+    record_id = str(uuid.uuid4())
+    level = DOCUMENT_LEVEL if checked.documents else BASIC_LEVEL
+    person = PersonalData(
+        full_name=data.full_name,
+        date_of_birth=data.date_of_birth.isoformat(),
+        nationality=data.nationality,
+        id_type=data.id_type.value,
+        id_number=checked.parsed_id.normalised,
+        address_line=data.address_line,
+        city=data.city,
+        postal_code=data.postal_code,
+        country=data.country,
+        phone=data.phone,
+        email=data.email,
+    )
+    canonical, salt = CanonicalRecord(wallet, level, person), new_salt()
+    sealed = seal_new(load_keyring(settings), record_id, canonical, salt)
+    record = KycRecord(
+        id=record_id,
+        wallet=wallet,
+        status=Status.PENDING.value,
+        level=level,
+        id_type=data.id_type.value,
+        reasons=[],
+        blind_index=index,
+        key_id=sealed.key_id,
+        wrapped_key=sealed.wrapped_key,
+        ciphertext=sealed.ciphertext,
+        commitment=commitment(salt, canonical.to_bytes()),
+        document_count=len(checked.documents),
+        submitted_at=now,
+    )
+    session.add(record)
+    for position, (content, media_type) in enumerate(checked.documents):
+        doc_id = str(uuid.uuid4())
+        session.add(
+            KycDocument(
+                id=doc_id,
+                record_id=record_id,
+                position=position,
+                media_type=media_type,
+                size=len(content),
+                ciphertext=seal_part(sealed.dek, record_id, f"document/{doc_id}", content),
+            )
+        )
+    session.flush()
+    transition(session, record, Status.PENDING, [], actor=wallet, now=now)
+    transition(session, record, status, reasons, now=now)
+    if status == Status.APPROVED:
+        activate(session, settings, record, now)
+    elif status == Status.REJECTED:
+        record.decided_at = now
+    audit(
+        session,
+        wallet,
+        "kyc.submit",
+        record_id,
+        {"record_id": record_id, "wallet": wallet, "status": status.value, "level": level, "reasons": [r.code.value for r in reasons]},
+    )
+    return record

@@ -1,0 +1,86 @@
+"""Response shapes built from records: status views for owners, masked views for admins."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.identity.checks.national_id import masked as masked_id
+from backend.identity.kyc import attestation
+from backend.identity.kyc.record import OpenedRecord, PersonalData
+from backend.identity.models import KycRecord
+from backend.identity.schemas import KycDataPublic, KycEventPublic, KycPublic, PersonalDataPublic, ReasonPublic
+
+
+def record_public(session: Session, record: KycRecord, with_history: bool = True) -> KycPublic:
+    return KycPublic(
+        id=record.id,
+        wallet=record.wallet,
+        status=record.status,
+        level=record.level,
+        id_type=record.id_type,
+        reasons=[ReasonPublic(**r) for r in record.reasons],
+        submitted_at=record.submitted_at,
+        decided_at=record.decided_at,
+        expires_at=record.expires_at,
+        commitment=record.commitment,
+        document_count=record.document_count,
+        erased=record.erased_at is not None,
+        attestation=attestation.intent_view(session, record.attest_key),
+        revocation=attestation.intent_view(session, record.revoke_key),
+        history=[
+            KycEventPublic(status=e.status, reasons=[ReasonPublic(**r) for r in e.reasons], actor=e.actor, at=e.at)
+            for e in record.events
+        ]
+        if with_history
+        else [],
+    )
+
+
+def wallet_records(session: Session, wallet: str) -> list[KycRecord]:
+    return list(session.scalars(select(KycRecord).where(KycRecord.wallet == wallet).order_by(KycRecord.submitted_at.desc())))
+
+
+def _mask_words(text: str) -> str:
+    return " ".join(w[0] + "*" * (len(w) - 1) for w in text.split())
+
+
+def _mask_tail(text: str, keep: int) -> str:
+    return "*" * max(len(text) - keep, 0) + text[-keep:] if keep else "*" * len(text)
+
+
+def mask(person: PersonalData) -> PersonalDataPublic:
+    local, _, domain = person.email.partition("@")
+    return PersonalDataPublic(
+        full_name=_mask_words(person.full_name),
+        date_of_birth=person.date_of_birth[:4] + "-**-**",
+        nationality=person.nationality,
+        id_type=person.id_type,
+        id_number=masked_id(person.id_number),
+        address_line=re.sub(r"\S", "*", person.address_line),
+        city=person.city,
+        postal_code=person.postal_code[:2] + "*" * max(len(person.postal_code) - 2, 0),
+        country=person.country,
+        phone=person.phone[:3] + _mask_tail(person.phone[3:], 2),
+        email=(local[:1] + "***@" + domain) if domain else "***",
+    )
+
+
+def unmasked(person: PersonalData) -> PersonalDataPublic:
+    return PersonalDataPublic(**person.__dict__)
+
+
+def data_public(record: KycRecord, opened: OpenedRecord, reveal: bool) -> KycDataPublic:
+    person = opened.record.person
+    return KycDataPublic(
+        record_id=record.id,
+        wallet=record.wallet,
+        level=record.level,
+        masked=not reveal,
+        data=unmasked(person) if reveal else mask(person),
+        salt=opened.salt.hex() if reveal else None,
+        canonical=opened.record.to_bytes().decode() if reveal else None,
+        commitment=record.commitment,
+    )

@@ -1,0 +1,50 @@
+"""Fixed-window counters in the database, so every API worker and machine shares one count.
+
+An in-memory limiter would count per process: with N workers an attacker gets N times the limit.
+Each hit is its own short transaction, so a request that fails afterwards (a refused sign-in,
+say) still counts. Keys are hashed: client addresses are personal data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+
+from backend.config import Settings
+from backend.db.session import session_scope
+from backend.identity.models import RateWindow
+
+
+def bucket_name(scope: str, key: str) -> str:
+    return f"{scope}:{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+
+
+def hit(settings: Settings, scope: str, key: str, window_seconds: int, now: float | None = None) -> int:
+    """Count one event for (scope, key) in the current window; return the window's count so far."""
+    now = time.time() if now is None else now
+    bucket = bucket_name(scope, key)
+    window = int(now // window_seconds) * window_seconds
+    for _attempt in range(3):
+        try:
+            with session_scope(settings) as session:
+                bumped = session.execute(
+                    update(RateWindow)
+                    .where(RateWindow.bucket == bucket, RateWindow.window_start == window)
+                    .values(count=RateWindow.count + 1)
+                ).rowcount
+                if not bumped:
+                    session.execute(delete(RateWindow).where(RateWindow.bucket == bucket, RateWindow.window_start < window))
+                    session.add(RateWindow(bucket=bucket, window_start=window, count=1))
+                    session.flush()
+                    return 1
+                return session.get(RateWindow, (bucket, window)).count
+        except IntegrityError:  # another worker inserted the window first: bump it instead
+            continue
+    raise RuntimeError("rate window contention did not settle")
+
+
+def over_limit(settings: Settings, scope: str, key: str, limit: int, window_seconds: int) -> bool:
+    return hit(settings, scope, key, window_seconds) > limit

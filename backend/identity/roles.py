@@ -1,0 +1,91 @@
+"""Roles. Borrower and investor follow from KYC (an approved, unexpired record of enough level);
+auditor, underwriter and admin are granted by an admin; configured admins are always admins."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from eth_utils import is_address, to_checksum_address
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from backend.config import Settings
+from backend.errors import Conflict, ValidationFailed
+from backend.identity.audit_trail import audit
+from backend.identity.models import KycRecord, RoleGrant, utcnow
+
+
+class Role(StrEnum):
+    BORROWER = "borrower"
+    INVESTOR = "investor"
+    UNDERWRITER = "underwriter"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+GRANTABLE = frozenset({Role.UNDERWRITER, Role.AUDITOR, Role.ADMIN})
+
+
+def checksum(wallet: str) -> str:
+    if not is_address(wallet):
+        raise ValidationFailed("not an Ethereum address")
+    return to_checksum_address(wallet)
+
+
+def configured_admins(settings: Settings) -> frozenset[str]:
+    return frozenset(checksum(w) for w in settings.admin_wallets)
+
+
+def kyc_roles(session: Session, settings: Settings, wallet: str) -> set[Role]:
+    from backend.identity.kyc.status import Status
+
+    level = session.scalar(
+        select(KycRecord.level)
+        .where(KycRecord.wallet == wallet, KycRecord.status == Status.APPROVED, KycRecord.expires_at > utcnow())
+        .order_by(KycRecord.level.desc())
+        .limit(1)
+    )
+    roles: set[Role] = set()
+    if level is not None and level >= settings.kyc_investor_min_level:
+        roles.add(Role.INVESTOR)
+    if level is not None and level >= settings.kyc_borrower_min_level:
+        roles.add(Role.BORROWER)
+    return roles
+
+
+def roles_of(session: Session, settings: Settings, wallet: str) -> frozenset[Role]:
+    roles = kyc_roles(session, settings, wallet)
+    roles.update(Role(r) for r in session.scalars(select(RoleGrant.role).where(RoleGrant.wallet == wallet)))
+    if wallet in configured_admins(settings):
+        roles.add(Role.ADMIN)
+    return frozenset(roles)
+
+
+def _grantable(role: str) -> Role:
+    if role not in {r.value for r in GRANTABLE}:
+        raise ValidationFailed(f"only {', '.join(sorted(GRANTABLE))} can be granted; borrower and investor follow from KYC")
+    return Role(role)
+
+
+def grant_role(session: Session, actor: str, wallet: str, role: str) -> bool:
+    """Grant `role`; False when the wallet already had it. Audited either way it changes."""
+    wallet, granted = checksum(wallet), _grantable(role)
+    if session.get(RoleGrant, (wallet, granted.value)) is not None:
+        return False
+    session.add(RoleGrant(wallet=wallet, role=granted.value, granted_by=actor, granted_at=utcnow()))
+    audit(session, actor, "role.grant", wallet, {"wallet": wallet, "role": granted.value})
+    return True
+
+
+def revoke_role(session: Session, settings: Settings, actor: str, wallet: str, role: str) -> bool:
+    wallet, revoked = checksum(wallet), _grantable(role)
+    if revoked == Role.ADMIN and wallet in configured_admins(settings):
+        raise Conflict("this wallet is an admin by configuration (LOANCHAIN_ADMIN_WALLETS)")
+    removed = session.execute(delete(RoleGrant).where(RoleGrant.wallet == wallet, RoleGrant.role == revoked.value)).rowcount
+    if removed:
+        audit(session, actor, "role.revoke", wallet, {"wallet": wallet, "role": revoked.value})
+    return bool(removed)
+
+
+def list_grants(session: Session) -> list[RoleGrant]:
+    return list(session.scalars(select(RoleGrant).order_by(RoleGrant.wallet, RoleGrant.role)))

@@ -1,0 +1,223 @@
+"""Request and response shapes of the identity API (XCreate in, XPublic out).
+
+Validators never put the rejected value into their messages: FastAPI would echo it back.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from backend.identity.checks.national_id import IdType
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+ALPHA3 = r"^[A-Z]{3}$"
+
+
+# --- sign-in ----------------------------------------------------------------------------------
+
+
+class NoncePublic(BaseModel):
+    nonce: str
+    expires_at: datetime
+    chain_id: int
+    domains: list[str]
+
+
+class LoginCreate(BaseModel):
+    message: str = Field(min_length=1, max_length=4096, description="The EIP-4361 message, exactly as signed")
+    signature: str = Field(min_length=1, max_length=1024, description="0x-prefixed personal_sign signature")
+
+
+class RefreshCreate(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class TokenPublic(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class MePublic(BaseModel):
+    wallet: str
+    roles: list[str]
+
+
+# --- KYC --------------------------------------------------------------------------------------
+
+
+def _clean_text(value: str) -> str:
+    value = unicodedata.normalize("NFC", value).strip()
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+        raise ValueError("must not contain control characters")
+    return re.sub(r"\s+", " ", value)
+
+
+class KycCreate(BaseModel):
+    """One applicant's identity, submitted as form fields (multipart when documents are attached)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    full_name: str = Field(min_length=2, max_length=200)
+    date_of_birth: date
+    nationality: str = Field(pattern=ALPHA3, description="ISO 3166-1 alpha-3, as in passports (e.g. CHN, DEU)")
+    id_type: IdType
+    id_number: str = Field(min_length=1, max_length=64, description="PRC ID number, or the passport MRZ second line")
+    address_line: str = Field(min_length=1, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    postal_code: str = Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9 -]+$")
+    country: str = Field(pattern=ALPHA3, description="ISO 3166-1 alpha-3 of the address")
+    phone: str = Field(min_length=7, max_length=24, description="E.164, e.g. +8613800138000")
+    email: str = Field(min_length=3, max_length=254)
+
+    @field_validator("full_name", "address_line", "city")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return _clean_text(value)
+
+    @field_validator("nationality", "country", mode="before")
+    @classmethod
+    def _upper(cls, value):
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        compact = re.sub(r"[\s().-]", "", value)
+        if not E164.match(compact):
+            raise ValueError("must be an international number in E.164 form, e.g. +8613800138000")
+        return compact
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not EMAIL.match(value):
+            raise ValueError("must be an email address")
+        local, _, domain = value.rpartition("@")
+        return f"{local}@{domain.lower()}"
+
+
+class ReasonPublic(BaseModel):
+    code: str
+    message: str
+    disposition: str
+
+
+class AttestationPublic(BaseModel):
+    key: str
+    status: str  # the outbox intent's status, or "not_queued"
+    tx_hash: str | None = None
+    block_number: int | None = None
+    error: str | None = None
+
+
+class KycEventPublic(BaseModel):
+    status: str
+    reasons: list[ReasonPublic]
+    actor: str
+    at: datetime
+
+
+class KycPublic(BaseModel):
+    """What the owner sees of a record (no personal data: that is under /kyc/me/data)."""
+
+    id: str
+    wallet: str
+    status: str
+    level: int
+    id_type: str
+    reasons: list[ReasonPublic]
+    submitted_at: datetime
+    decided_at: datetime | None
+    expires_at: datetime | None
+    commitment: str
+    document_count: int
+    erased: bool
+    attestation: AttestationPublic | None = None
+    revocation: AttestationPublic | None = None
+    history: list[KycEventPublic] = []
+
+
+class KycStatusPublic(BaseModel):
+    wallet: str
+    status: str  # the current record's status, or "none"
+    roles: list[str]
+    current: KycPublic | None
+    records: list[KycPublic]
+
+
+class PersonalDataPublic(BaseModel):
+    full_name: str
+    date_of_birth: str
+    nationality: str
+    id_type: str
+    id_number: str
+    address_line: str
+    city: str
+    postal_code: str
+    country: str
+    phone: str
+    email: str
+
+
+class KycDataPublic(BaseModel):
+    """The decrypted record, for its owner or an admin who chose to reveal it."""
+
+    record_id: str
+    wallet: str
+    level: int
+    masked: bool
+    data: PersonalDataPublic
+    salt: str | None = None  # hex; with `canonical`, enough to recompute the commitment
+    canonical: str | None = None
+    commitment: str
+
+
+class ReviewItemPublic(BaseModel):
+    record: KycPublic
+    data: PersonalDataPublic  # masked
+
+
+class DecisionCreate(BaseModel):
+    note: str = Field(min_length=1, max_length=2000, description="Why; stored encrypted with the record")
+
+
+RevealReason = Literal["review", "fraud_investigation", "customer_request", "legal_request"]
+
+
+class RevealCreate(BaseModel):
+    reason: RevealReason
+
+
+class RoleGrantCreate(BaseModel):
+    wallet: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    role: Literal["auditor", "underwriter", "admin"]
+    action: Literal["grant", "revoke"] = "grant"
+
+
+class RoleGrantPublic(BaseModel):
+    wallet: str
+    role: str
+    granted_by: str
+    granted_at: datetime
+
+
+class RoleChangePublic(BaseModel):
+    wallet: str
+    role: str
+    action: str
+    changed: bool
+    roles: list[str]
+
+
+class ErasurePublic(BaseModel):
+    wallet: str
+    erased_records: list[str]
+    revocations: list[str]
