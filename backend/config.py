@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     anchor_batch_size: int = Field(default=256, ge=1)  # documents per Merkle root; 1 = one root each
     anchor_batch_interval: float = Field(default=60.0, ge=0)  # seconds a queued hash may wait for a full batch
     audit_anchor_interval: float = Field(default=600.0, ge=0)  # seconds between on-chain audit-head checkpoints
+    anchor_max_document_bytes: int = Field(default=50 * 1024 * 1024, ge=1)  # larger uploads get a 413
 
     # --- API ------------------------------------------------------------------------------
     api_host: str = "127.0.0.1"

@@ -210,3 +210,14 @@ def batch_counts(session: Session) -> dict[str, int]:
     counts = {BATCH_QUEUED: 0, BATCH_ANCHORED: 0, BATCH_FAILED: 0}
     counts.update({status: n for status, n in rows})
     return counts
+
+
+def batcher_step(settings: Settings) -> int:
+    """The background worker's step: how much it did (0 = idle, so the runner waits)."""
+    report = run_batcher_once(settings)
+    return len(report.created) + len(report.anchored) + len(report.failed) + (report.checkpoint_seq is not None)
+
+
+def poll_interval(settings: Settings) -> float:
+    # Often enough that a due batch waits at most a quarter of the batch interval extra.
+    return min(5.0, max(0.5, settings.anchor_batch_interval / 4))

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend import audit
+from backend.anchoring.errors import DocumentTooLarge
 from backend.anchoring.merkle import hex32, to_bytes32
 from backend.anchoring.models import KIND_DOCUMENT, Document
 from backend.config import Settings
@@ -26,6 +27,13 @@ def utcnow() -> datetime:
 def as_utc(moment: datetime) -> datetime:
     # SQLite hands DateTime(timezone=True) back naive; every timestamp we write is UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def check_size(settings: Settings, size: int) -> None:
+    if size > settings.anchor_max_document_bytes:
+        raise DocumentTooLarge(
+            f"documents are limited to {settings.anchor_max_document_bytes} bytes (LOANCHAIN_ANCHOR_MAX_DOCUMENT_BYTES)"
+        )
 
 
 def document_hash(data: bytes) -> str:
@@ -52,6 +60,7 @@ def anchor_document(session: Session, settings: Settings, data: bytes, *, actor:
         raise ValidationFailed("a document is bytes")
     if not data:
         raise ValidationFailed("an empty document cannot be anchored")
+    check_size(settings, len(data))
     data = bytes(data)
     doc_hash = document_hash(data)
     # Stored first: a crash before the commit leaves an unreferenced but harmless blob, whereas

@@ -45,6 +45,7 @@ SessionDep = Annotated[Session, Depends(get_db)]
 PUBLIC = "public"  # anyone, signed in or not
 SIGNED_IN = "signed_in"  # any signed-in wallet, whatever its roles
 ADMIN_ONLY = frozenset({Role.ADMIN})
+AUDITORS = frozenset({Role.AUDITOR, Role.ADMIN})
 
 ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     # sign-in
@@ -68,6 +69,13 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "admin.kyc.reveal": ADMIN_ONLY,
     "admin.kyc.erase": ADMIN_ONLY,
     "admin.kyc.expire": ADMIN_ONLY,
+    # document verification: anyone (investors, auditors, the public) may check a document
+    "verify.cid": PUBLIC,
+    "verify.upload": PUBLIC,
+    "verify.proof": PUBLIC,
+    # the audit log
+    "audit.entries": AUDITORS,
+    "audit.verify": AUDITORS,
 }
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/v1/auth/login")

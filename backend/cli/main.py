@@ -6,6 +6,7 @@ import typer
 
 from backend.cli import chain, content, db, deploy, toolchain
 from backend.cli import index, outbox, worker
+from backend.cli import anchor, audit, verify
 
 app = typer.Typer(name="loanchain", help="Blockchain-anchored P2P lending platform.", no_args_is_help=True)
 app.command("compile")(toolchain.compile_command)
@@ -17,6 +18,9 @@ app.add_typer(db.app, name="db")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(index.app, name="index")
 app.add_typer(worker.app, name="worker")
+app.add_typer(anchor.app, name="anchor")
+app.command("verify")(verify.verify_command)
+app.add_typer(audit.app, name="audit")
 
 if __name__ == "__main__":
     app()

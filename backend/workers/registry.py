@@ -13,6 +13,12 @@ def _outbox_step(settings: Settings) -> int:
     return OutboxSender().run_once(settings)  # stateless: everything it knows is persisted
 
 
+def _anchor_step(settings: Settings) -> int:
+    from backend.anchoring.batcher import batcher_step
+
+    return batcher_step(settings)
+
+
 def _indexer_step(settings: Settings) -> int:
     from backend.chain.indexer import Indexer
 
@@ -22,6 +28,7 @@ def _indexer_step(settings: Settings) -> int:
 WORKERS: dict[str, Worker] = {
     "outbox": Worker("outbox", _outbox_step, lambda s: s.outbox_poll_interval),
     "indexer": Worker("indexer", _indexer_step, lambda s: s.indexer_poll_interval),
+    "anchor-batcher": Worker("anchor-batcher", _anchor_step, lambda s: min(5.0, max(0.5, s.anchor_batch_interval / 4))),
 }
 
 

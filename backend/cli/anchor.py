@@ -1,0 +1,173 @@
+"""`loanchain anchor FILE...`, `anchor flush`, `anchor retry`, `anchor status`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.progress import Progress
+from rich.table import Table
+from typer.core import TyperGroup
+
+from backend.cli.output import console, err_console, print_json
+from backend.config import Settings, get_settings
+from backend.errors import LoanchainError
+
+
+@contextmanager
+def loanchain_errors(exit_code: int = 2) -> Iterator[None]:
+    """A LoanchainError becomes one red line and an exit code, not a traceback."""
+    try:
+        yield
+    except LoanchainError as exc:
+        err_console.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(exit_code) from None
+
+
+class _FilesByDefault(TyperGroup):
+    """`loanchain anchor a.pdf b.pdf` means `loanchain anchor add a.pdf b.pdf`."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["add", *args]
+        return super().resolve_command(ctx, args)
+
+
+app = typer.Typer(
+    cls=_FilesByDefault,
+    no_args_is_help=True,
+    help="Anchor documents on-chain: `loanchain anchor FILE...` stores and queues them; "
+    "`flush` anchors the queue now.",
+)
+
+
+@app.command("add")
+def add(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True, help="Files to anchor.")],
+    actor: str = typer.Option("cli", help="Who is anchoring, for the audit log."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Store each FILE in the content store and queue its hash for the next batch."""
+    from backend.anchoring.documents import anchor_document
+    from backend.db.session import session_scope
+
+    settings = get_settings()
+    rows = []
+    with loanchain_errors(), Progress(console=err_console, transient=True, disable=len(files) < 5) as progress:
+        task = progress.add_task("anchoring", total=len(files))
+        for path in files:
+            with session_scope(settings) as session:  # one commit per file: a failure loses no earlier file
+                result = anchor_document(session, settings, path.read_bytes(), actor=actor)
+                doc = result.document
+                rows.append({"file": str(path), "cid": doc.cid, "doc_hash": doc.doc_hash, "id": doc.id,
+                             "new": result.created, "batch_id": doc.batch_id})  # fmt: skip
+            progress.advance(task)
+    if json_out:
+        print_json(rows)
+        return
+    table = Table("file", "CID", "document hash (keccak256)", "status")
+    for r in rows:
+        state = "queued" if r["new"] else ("already anchored" if r["batch_id"] else "already queued")
+        table.add_row(r["file"], r["cid"], r["doc_hash"], state)
+    console.print(table)
+    console.print(f"batches are built every {settings.anchor_batch_size} documents or "
+                  f"{settings.anchor_batch_interval:g}s; `loanchain anchor flush` anchors now")  # fmt: skip
+
+
+def _send_and_wait(settings: Settings, timeout: float) -> None:
+    """Send the queued anchors: ourselves if no outbox worker runs, else wait for it."""
+    from sqlalchemy import func, select
+
+    from backend.anchoring.batcher import reconcile
+    from backend.anchoring.models import BATCH_QUEUED, AnchorBatch
+    from backend.chain.outbox import process_until_idle
+    from backend.db.session import session_scope
+    from backend.workers.lock import make_lock
+
+    lock = make_lock(settings, "outbox")
+    if lock.acquire():
+        try:
+            process_until_idle(settings, timeout=timeout)
+        finally:
+            lock.release()
+    deadline = time.monotonic() + timeout
+    while True:
+        reconcile(settings)
+        with session_scope(settings) as session:
+            waiting = session.scalar(select(func.count()).where(AnchorBatch.status == BATCH_QUEUED))
+        if not waiting or time.monotonic() > deadline:
+            return
+        time.sleep(0.5)
+
+
+@app.command("flush")
+def flush(
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Send and wait for the anchor transactions."),
+    timeout: float = typer.Option(120.0, help="Seconds to wait for confirmation."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Anchor everything queued now (and checkpoint the audit log), ignoring the batch interval."""
+    from backend.anchoring.batcher import run_batcher_once
+
+    settings = get_settings()
+    with loanchain_errors():
+        with console.status("building batches…"):
+            report = run_batcher_once(settings, force=True)
+        if wait and report.created:
+            with console.status("anchoring on-chain…"):
+                _send_and_wait(settings, timeout)
+        _print_batches(settings, report.created, json_out)
+
+
+@app.command("retry")
+def retry(json_out: bool = typer.Option(False, "--json")) -> None:
+    """Re-send failed batches (fix the cause first, e.g. grant ANCHORER_ROLE); roots are unchanged."""
+    from backend.anchoring.batcher import retry_failed
+
+    settings = get_settings()
+    with loanchain_errors():
+        ids = retry_failed(settings)
+        if ids:
+            _send_and_wait(settings, 120.0)
+        _print_batches(settings, ids, json_out)
+
+
+@app.command("status")
+def status(json_out: bool = typer.Option(False, "--json")) -> None:
+    """Queued documents and batches per status."""
+    from backend.anchoring.batcher import batch_counts
+    from backend.anchoring.documents import queue_stats
+    from backend.db.session import session_scope
+
+    with loanchain_errors(), session_scope(get_settings()) as session:
+        queued, oldest = queue_stats(session)
+        counts = batch_counts(session)
+    if json_out:
+        print_json({"queued_documents": queued, "oldest_queued_at": oldest, "batches": counts})
+        return
+    console.print(f"queued documents [bold]{queued}[/]" + (f" (oldest {oldest:%Y-%m-%d %H:%M:%S} UTC)" if oldest else ""))
+    console.print("batches: " + "  ".join(f"{k} [bold]{v}[/]" for k, v in counts.items()))
+
+
+def _print_batches(settings: Settings, ids: list[int], json_out: bool) -> None:
+    from backend.anchoring.models import AnchorBatch
+    from backend.anchoring.schemas import BatchPublic
+    from backend.db.session import session_scope
+
+    with session_scope(settings) as session:
+        batches = [BatchPublic.model_validate(session.get(AnchorBatch, i)).model_dump(mode="json") for i in ids]
+    if json_out:
+        print_json(batches)
+        return
+    if not batches:
+        console.print("nothing queued: no batch built")
+        return
+    table = Table("batch", "documents", "root", "status", "block", "tx")
+    for b in batches:
+        table.add_row(str(b["id"]), str(b["count"]), b["root"], b["status"], str(b["block_number"] or ""), b["tx_hash"] or "")
+    console.print(table)

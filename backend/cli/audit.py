@@ -1,0 +1,70 @@
+"""`loanchain audit verify` and `loanchain audit list`.
+
+`verify` exits 0 when the log is intact, 1 when an entry was edited, inserted or deleted.
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from backend.cli.anchor import loanchain_errors
+from backend.cli.output import console, print_json
+from backend.config import get_settings
+
+app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+
+
+@app.command("verify")
+def verify(
+    rpc_url: str = typer.Option(None, "--rpc-url", help="Check the anchors against this node."),
+    offline: bool = typer.Option(False, "--no-chain", help="Only recompute the hash chain; skip the anchors."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Recompute the hash chain, check it against its on-chain anchors, name the first bad entry."""
+    from backend.audit.schemas import AuditReportPublic
+    from backend.audit.verify import verify_audit_log
+    from backend.db.session import session_scope
+
+    settings = get_settings()
+    with loanchain_errors(), session_scope(settings) as session, console.status("verifying the audit log…"):
+        report = AuditReportPublic.of(verify_audit_log(session, settings, rpc_url=rpc_url, check_anchors=not offline))
+    if json_out:
+        print_json(report.model_dump(mode="json"))
+        raise typer.Exit(0 if report.ok else 1)
+    console.print(f"{report.entries} entries, head at seq {report.head_seq}")
+    for cp in report.checkpoints:
+        colour = {"holds": "green", "pending": "cyan"}.get(cp.status, "red")
+        where = f" block {cp.block_number}" if cp.block_number else ""
+        console.print(f"  anchor at seq {cp.seq}: [{colour}]{cp.status}[/]{where}  {cp.detail}")
+    if report.ok:
+        console.print(f"[bold green]INTACT[/]  last anchored seq that verifies: {report.last_verified_anchor_seq}")
+        raise typer.Exit(0)
+    first = report.first_issue
+    console.print(f"[bold red]TAMPERED[/]  first {first.kind} entry: seq {first.seq}  ({first.detail})")
+    for issue in report.issues[1:]:
+        console.print(f"  also: {issue.kind} at seq {issue.seq}: {issue.detail}")
+    console.print(f"last anchored seq that still verifies: {report.last_verified_anchor_seq}")
+    raise typer.Exit(1)
+
+
+@app.command("list")
+def list_entries(
+    after: int = typer.Option(0, help="Entries after this seq."),
+    limit: int = typer.Option(50, help="How many."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Audit entries in order."""
+    from backend.audit.log import entries
+    from backend.audit.schemas import AuditEntryPublic
+    from backend.db.session import session_scope
+
+    with loanchain_errors(), session_scope(get_settings()) as session:
+        rows = [AuditEntryPublic.model_validate(e).model_dump(mode="json") for e in entries(session, after_seq=after, limit=limit)]
+    if json_out:
+        print_json(rows)
+        return
+    table = Table("seq", "when", "actor", "action", "subject", "hash")
+    for r in rows:
+        table.add_row(str(r["seq"]), r["recorded_at"], r["actor"], r["action"], r["subject"], r["entry_hash"][:18] + "…")
+    console.print(table)
