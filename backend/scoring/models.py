@@ -1,0 +1,35 @@
+"""Recorded credit decisions. Each row holds what is needed to recompute its decision hash:
+the model version, the canonical inputs and the outputs (see service.decision_hash)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db.base import Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CreditDecision(Base):
+    __tablename__ = "credit_decisions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    model_version: Mapped[str] = mapped_column(String(66), index=True)
+    input_hash: Mapped[str] = mapped_column(String(66), index=True)
+    decision_hash: Mapped[str] = mapped_column(String(66), index=True)
+    score: Mapped[int] = mapped_column(Integer)
+    grade: Mapped[str] = mapped_column(String(1))
+    pd: Mapped[float] = mapped_column(Float)
+    decision: Mapped[str] = mapped_column(String(10))
+    apr_bps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # No direct identifiers here: the application's financial characteristics only, kept so an
+    # auditor can replay the decision and recompute its hash.
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    outputs: Mapped[dict[str, Any]] = mapped_column(JSON)
