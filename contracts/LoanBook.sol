@@ -179,6 +179,8 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         l.status = LoanStatus.Active;
         l.startTime = uint40(block.timestamp);
         l.principalOutstanding = uint128(principal);
+        // The notes outstanding, fixed from now on: nothing is minted or burned once Active.
+        l.noteSupply = uint128(principal);
         emit LoanDisbursed(loanId, borrower, net, fee, block.timestamp);
 
         asset.safeTransfer(borrower, net);
@@ -300,9 +302,15 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
     }
 
     /// @inheritdoc ILoanBook
+    function pointsPerShare(uint256 loanId) public view returns (uint256) {
+        Loan storage l = _loans[loanId];
+        return DistributionMath.pointsPerShare(l.distributed, l.noteSupply);
+    }
+
+    /// @inheritdoc ILoanBook
     function claimableOf(uint256 loanId, address investor) public view returns (uint256) {
         Position storage p = _positions[loanId][investor];
-        return DistributionMath.accumulated(_loans[loanId].pointsPerShare, balanceOf(investor, loanId), p.correction)
+        return DistributionMath.accumulated(pointsPerShare(loanId), balanceOf(investor, loanId), p.correction)
             - p.withdrawn;
     }
 
@@ -351,7 +359,7 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         uint256 n = ids.length;
         for (uint256 i; i < n; ++i) {
             uint256 id = ids[i];
-            uint256 pps = _loans[id].pointsPerShare;
+            uint256 pps = pointsPerShare(id);
             if (pps == 0) continue; // nothing distributed yet: corrections stay zero
             int256 delta = DistributionMath.correctionFor(pps, values[i]);
             if (from != address(0)) _positions[id][from].correction += delta;
@@ -434,10 +442,9 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         emit LoanRecovery(loanId, msg.sender, paid, recoverable);
     }
 
-    /// @dev Spreads `amount` over the loan's notes. After disbursement the notes outstanding are
-    ///      exactly the principal (nothing is burned once a loan is Active).
+    /// @dev Spreads `amount` over the loan's notes (see {DistributionMath} for the rounding).
     function _distribute(Loan storage l, uint256 amount) private {
-        l.pointsPerShare += DistributionMath.pointsPerShareIncrease(amount, l.principal);
+        l.distributed = (l.distributed + amount).toUint128();
     }
 
     function _settleClaim(uint256 loanId, address investor) private returns (uint256 amount) {

@@ -74,6 +74,8 @@ interface ILoanBook {
 
     /// @notice A loan as stored (8 slots; the comments give the slot).
     /// @dev `funded` is the notes outstanding: it grows with funding and shrinks with refunds.
+    ///      `distributed` is everything paid to the loan's investors (repayments, cover,
+    ///      recoveries) and `noteSupply` the notes it is spread over, fixed at disbursement.
     ///      While Active, `interestDue`/`principalDue` are what is left of the installment being
     ///      paid (both zero when none is billed); `lateFeesThrough` is the last installment whose
     ///      late fee has been assessed. After a default the servicing fields keep their value at
@@ -101,8 +103,9 @@ interface ILoanBook {
         uint128 interestDue;
         uint128 principalDue;
         uint128 feesDue;
-        // slot 5: accumulator
-        uint256 pointsPerShare;
+        // slot 5: accumulator (points per share = ceil(distributed * 2^128 / noteSupply))
+        uint128 distributed;
+        uint128 noteSupply;
         // slot 6: EIP-712 struct hash of the signed terms
         bytes32 termsHash;
         // slot 7: default
@@ -312,6 +315,9 @@ interface ILoanBook {
 
     /// @notice The stored loan (all zero for an unknown id).
     function loan(uint256 loanId) external view returns (Loan memory);
+
+    /// @notice The accumulator's points per note (scaled by 2^128).
+    function pointsPerShare(uint256 loanId) external view returns (uint256);
 
     /// @notice What `investor` can claim on `loanId` now.
     function claimableOf(uint256 loanId, address investor) external view returns (uint256);
