@@ -1,0 +1,353 @@
+"""KYC through the API: decisions and reason codes, bad input, review, reveal, renewal, erasure."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.audit.models import AuditEntry
+from backend.chain.models import Intent
+from backend.db.session import session_scope
+from backend.identity.models import KycDocument, KycEvent, KycRecord
+from tests.identity.conftest import ADMIN, JPEG, PDF, PNG, bearer, client_for, identity_settings, make_applicant, submit
+
+
+def count(settings, model) -> int:
+    with session_scope(settings) as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def intents(settings) -> list[tuple[str, str]]:
+    with session_scope(settings) as session:
+        return [(i.function, i.key) for i in session.scalars(select(Intent).order_by(Intent.id))]
+
+
+def audit_actions(settings) -> list[str]:
+    with session_scope(settings) as session:
+        return list(session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)))
+
+
+def codes(body) -> list[str]:
+    return [r["code"] for r in body["reasons"]]
+
+
+def test_clean_applicant_is_approved_attestation_queued_and_becomes_investor(client, settings):
+    applicant = make_applicant(1)
+    headers = bearer(client, applicant.account)
+    response = submit(client, applicant, headers)
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["status"] == "approved" and body["reasons"] == [] and body["level"] == 1
+    assert body["attestation"]["status"] == "pending" and body["commitment"].startswith("0x")
+    assert [e["status"] for e in body["history"]] == ["pending", "approved"]
+    me = client.get("/api/v1/kyc/me", headers=headers).json()
+    assert me["status"] == "approved" and me["roles"] == ["investor"]
+    assert intents(settings) == [("attest", f"kyc:attest:{body['id']}")]
+    assert "kyc.submit" in audit_actions(settings)
+
+
+def test_applicant_with_an_id_document_gets_level_2_and_may_borrow(client, settings):
+    applicant = make_applicant(2)
+    headers = bearer(client, applicant.account)
+    response = submit(client, applicant, headers, files=[("documents", ("id.png", PNG, "image/png"))])
+    assert response.status_code == 201, response.json()
+    assert response.json()["level"] == 2 and response.json()["document_count"] == 1
+    assert client.get("/api/v1/auth/me", headers=headers).json()["roles"] == ["borrower", "investor"]
+
+
+def test_under_age_applicant_is_rejected_and_never_attested(client, settings):
+    today = date.today()
+    applicant = make_applicant(3, born=date(today.year - 17, 1, 1))
+    body = submit(client, applicant).json()
+    assert body["status"] == "rejected" and codes(body) == ["UNDER_AGE"] and body["attestation"] is None
+    assert intents(settings) == []
+
+
+def test_bad_checksum_is_refused_with_its_code_and_nothing_is_stored(client, settings):
+    applicant = make_applicant(4)
+    applicant.id_number = applicant.id_number[:-1] + ("0" if applicant.id_number[-1] != "0" else "1")
+    response = submit(client, applicant)
+    assert response.status_code == 422
+    assert [r["code"] for r in response.json()["context"]["reasons"]] == ["ID_CHECKSUM"]
+    assert applicant.id_number not in response.text
+    assert (count(settings, KycRecord), count(settings, KycEvent), intents(settings)) == (0, 0, [])
+
+
+def test_birth_date_in_the_id_must_match(client, settings):
+    applicant = make_applicant(5)
+    applicant.date_of_birth = date(applicant.date_of_birth.year, applicant.date_of_birth.month, 28 if applicant.date_of_birth.day != 28 else 27)
+    response = submit(client, applicant)
+    assert response.status_code == 422 and response.json()["context"]["reasons"][0]["code"] == "ID_DOB_MISMATCH"
+    assert count(settings, KycRecord) == 0
+
+
+def test_same_national_id_verified_for_another_wallet_is_flagged_not_attested(client, settings):
+    first = make_applicant(6)
+    assert submit(client, first).json()["status"] == "approved"
+    impostor = make_applicant(7, born=first.date_of_birth)
+    impostor.id_number = first.id_number
+    body = submit(client, impostor).json()
+    assert body["status"] == "needs_review" and codes(body) == ["DUPLICATE_IDENTITY"] and body["attestation"] is None
+    assert [f for f, _ in intents(settings)] == ["attest"]  # only the first applicant's
+
+
+def test_the_blind_index_is_an_hmac_not_a_hash_of_the_id(client, settings):
+    import hashlib
+
+    applicant = make_applicant(8)
+    submit(client, applicant)
+    with session_scope(settings) as session:
+        index = session.scalar(select(KycRecord.blind_index))
+    normalised = f"PRC:{applicant.id_number}"
+    assert index and index not in {hashlib.sha256(v.encode()).hexdigest() for v in (applicant.id_number, normalised)}
+
+
+def test_watch_list_hit_goes_to_review_with_score_and_threshold(client, settings):
+    applicant = make_applicant(9, born=date(1968, 3, 14))
+    applicant.full_name = "Victor Blacklistow"
+    body = submit(client, applicant).json()
+    assert body["status"] == "needs_review" and codes(body) == ["SANCTIONS_MATCH"]
+    assert "threshold 88" in body["reasons"][0]["message"] and body["attestation"] is None
+    assert intents(settings) == []
+
+
+def test_velocity_limits_per_wallet_and_per_id(tmp_path):
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'v.db'}", kyc_velocity_per_wallet=2, kyc_velocity_per_id=2)
+    with client_for(settings) as client:
+        applicant = make_applicant(10)
+        headers = bearer(client, applicant.account)
+        assert [submit(client, applicant, headers).status_code for _ in range(2)] == [201, 201]  # a renewal is fine
+        refused = submit(client, applicant, headers)
+        assert refused.status_code == 429 and refused.json()["context"]["reasons"][0]["code"] == "VELOCITY_WALLET"
+
+        other = make_applicant(11)
+        statuses = []
+        for seed in (12, 13):  # two more wallets naming the same ID
+            clone = make_applicant(seed, born=other.date_of_birth)
+            clone.id_number = other.id_number
+            statuses.append(submit(client, clone).status_code)
+        clone = make_applicant(14, born=other.date_of_birth)
+        clone.id_number = other.id_number
+        refused = submit(client, clone)
+        assert statuses == [201, 201] and refused.status_code == 429
+        assert refused.json()["context"]["reasons"][0]["code"] == "VELOCITY_ID"
+    assert count(settings, KycRecord) == 4
+
+
+def test_one_open_submission_at_a_time(client):
+    applicant = make_applicant(15, born=date(1968, 3, 14))
+    applicant.full_name = "Viktor Blacklistov"
+    headers = bearer(client, applicant.account)
+    assert submit(client, applicant, headers).json()["status"] == "needs_review"
+    assert submit(client, applicant, headers).status_code == 409
+
+
+# --- bad input: 4xx with a message, nothing stored, nothing echoed ---------------------------
+
+
+def _without(field):
+    def change(form, files):
+        form.pop(field)
+        return form, files
+
+    return change
+
+
+def _set(field, value):
+    def change(form, files):
+        form[field] = value
+        return form, files
+
+    return change
+
+
+def _files(*files):
+    return lambda form, _files: (form, [("documents", f) for f in files])
+
+
+BAD_INPUT = {
+    "missing name": (_without("full_name"), 422),
+    "missing id": (_without("id_number"), 422),
+    "missing email": (_without("email"), 422),
+    "bad date": (_set("date_of_birth", "31/12/1990"), 422),
+    "future birth date": (_set("date_of_birth", "2999-01-01"), 422),
+    "bad email": (_set("email", "zorquilam.example.org"), 422),
+    "bad phone": (_set("phone", "13800138000"), 422),
+    "bad nationality": (_set("nationality", "China"), 422),
+    "unknown id type": (_set("id_type", "library_card"), 422),
+    "malformed id": (_set("id_number", "11010519491231ABCD"), 422),
+    "control characters": (_set("full_name", "Zor\x00quilam Lamvex"), 422),
+    "gif document": (_files(("id.gif", b"GIF89a" + b"\x00" * 32, "image/png")), 422),
+    "html as pdf": (_files(("id.pdf", b"<html>hello</html>", "application/pdf")), 422),
+    "oversized document": (_files(("id.png", PNG + b"\x00" * 2048, "image/png")), 422),
+    "too many documents": (_files(*[("id.jpg", JPEG, "image/jpeg")] * 3), 422),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUT, ids=list(BAD_INPUT))
+def test_bad_input_gets_a_4xx_with_a_message_and_nothing_is_stored(tmp_path, case):
+    change, status = BAD_INPUT[case]
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'b.db'}", kyc_max_document_bytes=1024, kyc_max_documents=2)
+    applicant = make_applicant(16)
+    form, files = change(applicant.form(), None)
+    with client_for(settings) as client:
+        response = client.post("/api/v1/kyc", data=form, files=files, headers=bearer(client, applicant.account))
+    assert response.status_code == status, response.json()
+    body = response.json()
+    assert body["detail"], body
+    for value in (applicant.full_name, applicant.id_number, applicant.email, applicant.phone, form.get("date_of_birth", "")):
+        assert value not in response.text
+    assert "input" not in str(body.get("detail"))
+    assert (count(settings, KycRecord), count(settings, KycDocument), count(settings, KycEvent)) == (0, 0, 0)
+
+
+def test_a_body_beyond_the_outer_bound_is_refused_before_it_is_read(client):
+    from backend.api.routes.kyc import MAX_SUBMISSION_BYTES
+
+    applicant = make_applicant(17)
+    big = PDF + b"\x00" * MAX_SUBMISSION_BYTES
+    response = submit(client, applicant, files=[("documents", ("id.pdf", big, "application/pdf"))])
+    assert response.status_code == 413
+
+
+# --- review queue, reveal --------------------------------------------------------------------
+
+
+def flagged(client, seed: int):
+    applicant = make_applicant(seed, born=date(1968, 3, 14))
+    applicant.full_name = "Viktor Petrovich Blacklistov"
+    return applicant, submit(client, applicant).json()
+
+
+def test_admin_queue_shows_masked_data_and_approval_attests_and_is_audited(client, settings):
+    applicant, body = flagged(client, 20)
+    admin = bearer(client, ADMIN)
+    queue = client.get("/api/v1/admin/kyc/queue", headers=admin).json()
+    assert [item["record"]["id"] for item in queue] == [body["id"]]
+    data = queue[0]["data"]
+    assert data["full_name"] == "V***** P******** B**********" and data["date_of_birth"] == "1968-**-**"
+    assert data["id_number"].endswith(applicant.id_number[-4:]) and applicant.id_number not in str(queue)
+    assert applicant.email not in str(queue) and applicant.phone not in str(queue)
+
+    approved = client.post(f"/api/v1/admin/kyc/{body['id']}/approve", json={"note": "false positive: other person"}, headers=admin)
+    assert approved.status_code == 200, approved.json()
+    result = approved.json()
+    assert result["status"] == "approved" and codes(result) == ["SANCTIONS_MATCH", "MANUAL_APPROVAL"]
+    assert result["attestation"]["status"] == "pending" and result["history"][-1]["actor"] == ADMIN.address
+    assert client.get("/api/v1/admin/kyc/queue", headers=admin).json() == []
+    assert audit_actions(settings)[-1] == "kyc.approve"
+    with session_scope(settings) as session:  # the note is sealed, not stored in clear
+        note = session.scalars(select(KycEvent.note_ciphertext).where(KycEvent.note_ciphertext.is_not(None))).one()
+    assert b"false positive" not in note
+
+
+def test_rejection_is_audited_and_never_attests(client, settings):
+    _, body = flagged(client, 21)
+    admin = bearer(client, ADMIN)
+    rejected = client.post(f"/api/v1/admin/kyc/{body['id']}/reject", json={"note": "confirmed match"}, headers=admin).json()
+    assert rejected["status"] == "rejected" and codes(rejected) == ["SANCTIONS_MATCH", "MANUAL_REJECTION"]
+    assert rejected["attestation"] is None and intents(settings) == []
+    assert audit_actions(settings)[-1] == "kyc.reject"
+    again = client.post(f"/api/v1/admin/kyc/{body['id']}/approve", json={"note": "changed mind"}, headers=admin)
+    assert again.status_code == 409
+
+
+def test_rejecting_an_approved_record_revokes_its_attestation(client, settings):
+    applicant = make_applicant(22)
+    record = submit(client, applicant).json()
+    client.post(f"/api/v1/admin/kyc/{record['id']}/reject", json={"note": "fraud found later"}, headers=bearer(client, ADMIN))
+    assert [f for f, _ in intents(settings)] == ["attest", "revoke"]
+
+
+def test_reveal_shows_everything_to_an_admin_and_is_audited(client, settings):
+    applicant, body = flagged(client, 23)
+    admin = bearer(client, ADMIN)
+    revealed = client.post(f"/api/v1/admin/kyc/{body['id']}/reveal", json={"reason": "review"}, headers=admin)
+    assert revealed.status_code == 200
+    data = revealed.json()["data"]
+    assert data["full_name"] == applicant.full_name and data["id_number"] == f"PRC:{applicant.id_number}"
+    assert data["email"] == applicant.email and data["phone"] == applicant.phone
+    assert audit_actions(settings)[-1] == "kyc.reveal"
+    assert client.post(f"/api/v1/admin/kyc/{body['id']}/reveal", json={"reason": "curiosity"}, headers=admin).status_code == 422
+
+
+def test_owner_sees_own_data_other_users_see_nothing(client):
+    applicant = make_applicant(24)
+    headers = bearer(client, applicant.account)
+    submit(client, applicant, headers)
+    mine = client.get("/api/v1/kyc/me/data", headers=headers).json()
+    assert mine["data"]["full_name"] == applicant.full_name and len(bytes.fromhex(mine["salt"])) == 32
+    stranger = bearer(client, make_applicant(25).account)
+    assert client.get("/api/v1/kyc/me/data", headers=stranger).status_code == 404
+    assert applicant.full_name not in client.get("/api/v1/kyc/me", headers=headers).text  # status view holds no PII
+
+
+def test_renewal_supersedes_the_previous_approval(client, settings):
+    applicant = make_applicant(26)
+    headers = bearer(client, applicant.account)
+    first = submit(client, applicant, headers).json()
+    second = submit(client, applicant, headers).json()
+    assert second["status"] == "approved" and second["expires_at"] >= first["expires_at"]
+    statuses = {r["id"]: r["status"] for r in client.get("/api/v1/kyc/me", headers=headers).json()["records"]}
+    assert statuses == {first["id"]: "superseded", second["id"]: "approved"}
+    assert [f for f, _ in intents(settings)] == ["attest", "attest"]  # the second replaces the first on-chain
+
+
+def test_erasure_shreds_the_key_keeps_history_and_queues_revocation(client, settings):
+    from backend.identity.crypto.keyring import load_keyring
+    from backend.identity.kyc.vault import RecordErased, open_sealed
+
+    applicant = make_applicant(27)
+    headers = bearer(client, applicant.account)
+    record = submit(client, applicant, headers).json()
+    erased = client.delete("/api/v1/kyc/me", headers=headers)
+    assert erased.status_code == 200 and erased.json()["erased_records"] == [record["id"]]
+    assert erased.json()["revocations"] == [f"kyc:revoke:{record['id']}"]
+    with session_scope(settings) as session:
+        row = session.get(KycRecord, record["id"])
+        assert row.wrapped_key is None and row.blind_index is None and row.ciphertext
+        with pytest.raises(RecordErased):
+            open_sealed(load_keyring(settings), row)
+    me = client.get("/api/v1/kyc/me", headers=headers).json()
+    assert me["status"] == "erased" and [e["status"] for e in me["current"]["history"]] == ["pending", "approved", "erased"]
+    assert me["roles"] == []
+    assert client.get("/api/v1/kyc/me/data", headers=headers).status_code == 404
+    assert client.delete("/api/v1/kyc/me", headers=headers).status_code == 404
+    assert audit_actions(settings)[-1] == "kyc.erase"
+
+
+def test_admin_erasure_and_role_grants(client, settings):
+    applicant = make_applicant(28)
+    submit(client, applicant)
+    admin = bearer(client, ADMIN)
+    response = client.delete(f"/api/v1/admin/kyc/wallets/{applicant.account.address.lower()}", headers=admin)
+    assert response.status_code == 200 and response.json()["wallet"] == applicant.account.address
+
+    auditor = make_applicant(29).account
+    grant = client.post("/api/v1/admin/roles", json={"wallet": auditor.address, "role": "auditor"}, headers=admin).json()
+    assert grant["changed"] is True and grant["roles"] == ["auditor"]
+    assert client.post("/api/v1/admin/roles", json={"wallet": auditor.address, "role": "borrower"}, headers=admin).status_code == 422
+    assert client.get("/api/v1/admin/roles", headers=admin).json()[0]["role"] == "auditor"
+    revoke = client.post("/api/v1/admin/roles", json={"wallet": auditor.address, "role": "auditor", "action": "revoke"}, headers=admin)
+    assert revoke.json()["roles"] == []
+    demote = client.post("/api/v1/admin/roles", json={"wallet": ADMIN.address, "role": "admin", "action": "revoke"}, headers=admin)
+    assert demote.status_code == 409
+    assert audit_actions(settings)[-2:] == ["role.grant", "role.revoke"]
+
+
+def test_expiry_sweep_expires_and_revokes(client, settings):
+    from datetime import timedelta
+
+    from backend.identity.kyc.lifecycle import expire_due
+    from backend.identity.models import utcnow
+
+    applicant = make_applicant(30)
+    headers = bearer(client, applicant.account)
+    record = submit(client, applicant, headers).json()
+    with session_scope(settings) as session:
+        assert expire_due(session, settings) == []
+        assert expire_due(session, settings, now=utcnow() + timedelta(days=366)) == [record["id"]]
+    assert client.get("/api/v1/kyc/me", headers=headers).json()["status"] == "expired"
+    assert [f for f, _ in intents(settings)] == ["attest", "revoke"]
