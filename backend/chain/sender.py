@@ -19,6 +19,7 @@ import os
 import socket
 import sys
 import threading
+from collections import Counter
 from datetime import timedelta
 
 import requests
@@ -57,11 +58,23 @@ def instance_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
+_crash_hits: Counter[str] = Counter()
+
+
 def crash_point(settings: Settings, point: str) -> None:
-    """Crash drill: abort the process like a SIGKILL would (no cleanup, no commit)."""
-    if settings.outbox_crash_at and point in settings.outbox_crash_at.split(","):
-        print(f"outbox crash drill: exiting at {point}", file=sys.stderr, flush=True)
-        os._exit(137)
+    """Crash drill: abort the process like a SIGKILL would (no cleanup, no commit).
+
+    `outbox_crash_at` lists points, each optionally `point:n` to die at its n-th hit in this
+    process (so a drill at `before_sign:2` still lets every restart make progress)."""
+    if not settings.outbox_crash_at:
+        return
+    for spec in settings.outbox_crash_at.split(","):
+        name, _, nth = spec.strip().partition(":")
+        if name == point:
+            _crash_hits[point] += 1
+            if _crash_hits[point] >= int(nth or 1):
+                print(f"outbox crash drill: exiting at {point}", file=sys.stderr, flush=True)
+                os._exit(137)
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -311,7 +324,14 @@ def _resolve_consumed_nonce(settings: Settings, w3: Web3, intent: Intent, head: 
     """Our nonce is used on chain but our hash has no receipt. Re-sign only with proof that the
     nonce went to a different transaction in a block at confirmation depth."""
     safe_block = head - settings.confirmations
-    if safe_block < 0 or w3.eth.get_transaction_count(intent.sender, safe_block) <= intent.nonce:
+    if safe_block < 0:
+        return
+    try:
+        used = w3.eth.get_transaction_count(intent.sender, "latest" if safe_block == head else safe_block)
+    except Web3RPCError:  # no historical state at that depth: wait until it is available
+        intent.error = f"nonce {intent.nonce} looks consumed; waiting for block {safe_block} to prove by what"
+        return
+    if used <= intent.nonce:
         return  # not deep enough yet
     block_number = _block_consuming_nonce(w3, intent.sender, intent.nonce, safe_block)
     if block_number is None:
@@ -324,26 +344,36 @@ def _resolve_consumed_nonce(settings: Settings, w3: Web3, intent: Intent, head: 
         return
     if ours[0]["hash"].to_0x_hex() == intent.tx_hash:
         return  # it is ours after all; the receipt will show up
-    log.warning("intent %s: nonce %s taken by %s; re-signing", intent.key, intent.nonce, ours[0]["hash"].to_0x_hex())
+    other = ours[0]["hash"].to_0x_hex()
+    log.warning("intent %s: nonce %s taken by %s; re-signing", intent.key, intent.nonce, other)
     intent.replaced_tx_hashes = [*(intent.replaced_tx_hashes or []), intent.tx_hash]
     intent.status = IntentStatus.PENDING
     intent.nonce = intent.tx_hash = intent.raw_tx = intent.sent_at = None
-    intent.error = f"nonce taken by transaction {ours[0]['hash'].to_0x_hex()}; re-signed at a fresh nonce"
+    intent.error = f"nonce taken by transaction {other}; re-signed at a fresh nonce"
+
+
+SCAN_LIMIT = 5_000  # blocks searched one by one when the node keeps no historical state
 
 
 def _block_consuming_nonce(w3: Web3, address: str, nonce: int, high: int) -> int | None:
-    """The first block after which `address` has sent more than `nonce` transactions."""
-    low = 0
+    """The block holding `address`'s transaction with `nonce`: binary search over historical
+    nonces, or, on a node without historical state, a backward scan of recent blocks."""
+    low, top = 0, high
     try:
-        while low < high:
-            mid = (low + high) // 2
+        while low < top:
+            mid = (low + top) // 2
             if w3.eth.get_transaction_count(address, mid) > nonce:
-                high = mid
+                top = mid
             else:
                 low = mid + 1
-    except Web3RPCError:  # historical state pruned
-        return None
-    return low
+        return low
+    except Web3RPCError:
+        pass
+    for number in range(high, max(high - SCAN_LIMIT, -1), -1):
+        block = w3.eth.get_block(number, full_transactions=True)
+        if any(tx["from"] == address and tx["nonce"] == nonce for tx in block["transactions"]):
+            return number
+    return None
 
 
 def _decoded(settings: Settings, exc: BaseException) -> tuple[str, str | None, dict | None]:
@@ -354,16 +384,25 @@ def _decoded(settings: Settings, exc: BaseException) -> tuple[str, str | None, d
 
 
 def _replay_revert(settings: Settings, w3: Web3, intent: Intent, block_number: int) -> tuple[str, str | None, dict | None]:
-    """Re-run a reverted transaction as a call on its block's parent state to learn why."""
+    """Why a mined transaction reverted: its trace when the node keeps one (exact), otherwise a
+    replay as a call on its block's parent state, then on the block's own state."""
+    try:
+        trace = w3.manager.request_blocking("debug_traceTransaction", [intent.tx_hash, {"tracer": "callTracer"}])
+        output = trace.get("output") if trace else None
+        if output and output != "0x":
+            return _decoded(settings, ContractLogicError("reverted", data=output))
+    except Exception:  # no debug namespace on this node: fall back to replaying
+        pass
     tx = w3.eth.get_transaction(intent.tx_hash)
     call = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"], "gas": tx["gas"]}
-    try:
-        w3.eth.call(call, block_number - 1)
-    except ContractLogicError as exc:
-        return _decoded(settings, exc)
-    except Web3RPCError as exc:
-        return f"reverted: {exc.message}", None, None
-    return "reverted in its block (the call succeeds on the parent state: out of gas or ordering)", None, None
+    for state in (block_number - 1, block_number):
+        try:
+            w3.eth.call(call, state)
+        except ContractLogicError as exc:
+            return _decoded(settings, exc)
+        except Web3RPCError as exc:
+            return f"reverted: {exc.message}", None, None
+    return "reverted (no reason recovered: out of gas or state changed within its block)", None, None
 
 
 def _fail(intent: Intent, message: str, name: str | None, args: dict | None) -> None:

@@ -50,12 +50,15 @@ def list_command(
 
 
 @app.command("run")
-def run(once: bool = typer.Option(False, "--once", help="One round, without taking the worker lock.")) -> None:
-    """Run the sender (the `outbox` worker, with its lock) until interrupted."""
+def run(once: bool = typer.Option(False, "--once", help="One round, then exit.")) -> None:
+    """Run the sender (the `outbox` worker, holding its lock) until interrupted."""
     if once:
         from backend.chain.sender import OutboxSender
+        from backend.workers.lock import exclusive
 
-        console.print(f"{OutboxSender().run_once(get_settings())} intents changed")
+        settings = get_settings()
+        with exclusive(settings, "outbox"):
+            console.print(f"{OutboxSender().run_once(settings)} intents changed")
         return
     from backend.cli.worker import run_workers
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from sqlalchemy import create_engine, text
@@ -18,6 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from backend.config import Settings
 from backend.db.session import normalise_url
+from backend.errors import Conflict
 
 
 class WorkerLock(Protocol):
@@ -120,3 +123,15 @@ def make_lock(settings: Settings, name: str) -> WorkerLock:
     if url.startswith("postgresql"):
         return PostgresAdvisoryLock(url, name)
     return FileLock(settings.var_dir / "locks", name)
+
+
+@contextmanager
+def exclusive(settings: Settings, name: str) -> Iterator[None]:
+    """Hold worker `name`'s lock for a one-off job (CLI), or fail if an instance runs."""
+    lock = make_lock(settings, name)
+    if not lock.acquire():
+        raise Conflict(f"the {name} worker is running elsewhere; stop it or let it do this work")
+    try:
+        yield
+    finally:
+        lock.release()

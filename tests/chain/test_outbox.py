@@ -1,0 +1,194 @@
+"""The outbox on the session chain: idempotent enqueue, validation, sending, decoded reverts,
+and recovery from a nonce taken by another transaction."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.chain import sender as sender_module
+from backend.chain.models import Intent, IntentStatus
+from backend.chain.node import rpc_call
+from backend.chain.outbox import enqueue, get_intent, process_until_idle
+from backend.chain.sender import OutboxSender
+from backend.chain.signers import dev_account
+from backend.db.session import session_scope
+from backend.errors import Conflict, ValidationFailed
+from tests.chain.conftest import RECIPIENT
+from tests.chain.outbox_checks import SENDER, assert_exactly_once, enqueue_faucets
+
+ROOT = "0x" + "ab" * 32
+
+
+def _anchor(session, settings, key="anchor-1", root=ROOT, count=3):
+    return enqueue(session, key=key, contract="DocumentAnchor", function="anchor", args=[root, count, "ipfs://b"],
+                   settings=settings)  # fmt: skip
+
+
+def test_enqueue_is_idempotent_by_key_and_refuses_a_different_call(outbox_settings_any_db):
+    settings = outbox_settings_any_db
+    with session_scope(settings) as session:
+        first = _anchor(session, settings)
+    with session_scope(settings) as session:
+        again = _anchor(session, settings, root=ROOT.upper().replace("0X", "0x"))  # same bytes, other spelling
+        assert again.id == first.id
+        with pytest.raises(Conflict):
+            _anchor(session, settings, count=4)
+    with session_scope(settings) as session:
+        assert session.scalar(select(func.count()).select_from(Intent)) == 1
+        intent = get_intent(session, "anchor-1")
+        assert intent.status == IntentStatus.PENDING and intent.nonce is None
+        assert intent.address == settings_address(settings, "DocumentAnchor")
+
+
+def settings_address(settings, name):
+    from backend.chain.deploy import deployed_addresses
+
+    return deployed_addresses(settings)[name]
+
+
+@pytest.mark.parametrize(
+    ("contract", "function", "args", "message"),
+    [
+        ("Nope", "anchor", [], "unknown contract"),
+        ("DocumentAnchor", "burn", [], "no function"),
+        ("DocumentAnchor", "anchor", [ROOT, 1], "takes 3 arguments"),
+        ("DocumentAnchor", "anchor", ["0x1234", 1, "u"], "bytes32 needs 32 bytes"),
+        ("DocumentAnchor", "anchor", [ROOT, -1, "u"], "out of range for uint32"),
+        ("DocumentAnchor", "anchoredAt", [ROOT], "read-only"),
+        ("KYCRegistry", "attest", ["0x123", 1, 1, ROOT], "not an address"),
+    ],
+)
+def test_bad_input_is_a_422_and_records_nothing(outbox_settings, contract, function, args, message):
+    with session_scope(outbox_settings) as session:
+        with pytest.raises(ValidationFailed, match=message) as err:
+            enqueue(session, key="k", contract=contract, function=function, args=args, settings=outbox_settings)
+        assert err.value.status_code == 422
+        assert session.scalar(select(func.count()).select_from(Intent)) == 0
+
+
+def test_intents_are_sent_once_with_sequential_nonces(outbox_settings_any_db, w3, contracts):
+    settings = outbox_settings_any_db
+    start = w3.eth.get_transaction_count(SENDER)
+    amounts = [1_000_001, 1_000_002, 1_000_003]
+    enqueue_faucets(settings, amounts)
+    process_until_idle(settings, timeout=30)
+    process_until_idle(settings, timeout=30)  # a second pass finds nothing more to do
+    assert_exactly_once(settings, w3, contracts["MockStablecoin"], amounts, start)
+    with session_scope(settings) as session:
+        intent = get_intent(session, "faucet-1000001")
+        assert intent.gas_used > 21_000 and intent.raw_tx.startswith("0x") and intent.sender == SENDER
+        assert intent.attempts == 1 and intent.confirmed_at is not None
+
+
+def test_revert_at_estimate_is_decoded_and_uses_no_nonce(outbox_settings, w3):
+    settings = outbox_settings
+    start = w3.eth.get_transaction_count(SENDER)
+    with session_scope(settings) as session:
+        _anchor(session, settings, key="empty-root", root="0x" + "00" * 32)
+        enqueue(session, key="too-much", contract="MockStablecoin", function="faucet",
+                args=[RECIPIENT, str(10**30)], settings=settings)  # fmt: skip
+    process_until_idle(settings, timeout=30)
+    with session_scope(settings) as session:
+        empty = get_intent(session, "empty-root")
+        too_much = get_intent(session, "too-much")
+    assert empty.status == IntentStatus.FAILED and empty.error_name == "DocumentAnchorEmptyRoot"
+    assert too_much.status == IntentStatus.FAILED and too_much.error_name == "MockStablecoinFaucetLimit"
+    assert too_much.error_args == {"requested": str(10**30), "limit": 1_000_000 * 10**6}  # > 2**53 as text
+    assert empty.nonce is None and w3.eth.get_transaction_count(SENDER) == start
+
+
+def test_missing_role_is_decoded_as_the_openzeppelin_error(outbox_settings):
+    settings = outbox_settings
+    outsider = dev_account(7)
+    with session_scope(settings) as session:
+        _anchor(session, settings, key="no-role")
+    OutboxSender(account=outsider).run_once(settings)
+    with session_scope(settings) as session:
+        intent = get_intent(session, "no-role")
+    assert intent.status == IntentStatus.FAILED
+    assert intent.error_name == "AccessControlUnauthorizedAccount"
+    assert intent.error_args["account"].lower() == outsider.address.lower()
+
+
+def test_revert_in_the_receipt_is_decoded(outbox_settings, w3):
+    """Both revokes pass their estimate; mined in one block, the second one reverts."""
+    settings = outbox_settings
+    wallet = dev_account(6).address
+    with session_scope(settings) as session:
+        enqueue(session, key="attest", contract="KYCRegistry", function="attest",
+                args=[wallet, 1, 2**40, ROOT], settings=settings)  # fmt: skip
+    process_until_idle(settings, timeout=30)
+    rpc_call(settings.rpc_url, "evm_setAutomine", [False])
+    try:
+        with session_scope(settings) as session:
+            for key in ("revoke-1", "revoke-2"):
+                enqueue(session, key=key, contract="KYCRegistry", function="revoke", args=[wallet], settings=settings)
+        OutboxSender().run_once(settings)
+        rpc_call(settings.rpc_url, "evm_mine")
+    finally:
+        rpc_call(settings.rpc_url, "evm_setAutomine", [True])
+    process_until_idle(settings, timeout=30)
+    with session_scope(settings) as session:
+        first, second = get_intent(session, "revoke-1"), get_intent(session, "revoke-2")
+    assert first.status == IntentStatus.CONFIRMED
+    assert second.status == IntentStatus.FAILED and second.block_number == first.block_number
+    assert second.error_name == "KYCRegistryNotAttested" and second.gas_used
+
+
+class Crash(BaseException):
+    """Stands in for the process dying at a crash point (raised past every handler)."""
+
+
+def _crash_at(monkeypatch, point: str) -> None:
+    def crash(settings, name):
+        if name == point:
+            raise Crash(name)
+
+    monkeypatch.setattr(sender_module, "crash_point", crash)
+
+
+def test_a_nonce_taken_by_another_transaction_is_resigned_only_then(outbox_settings, w3, contracts, monkeypatch):
+    settings = outbox_settings
+    start = w3.eth.get_transaction_count(SENDER)
+    enqueue_faucets(settings, [2_000_001])
+    _crash_at(monkeypatch, "after_sign")
+    with pytest.raises(Crash):
+        OutboxSender().run_once(settings)
+    monkeypatch.undo()
+    with session_scope(settings) as session:
+        signed = get_intent(session, "faucet-2000001")
+        assert signed.status == IntentStatus.SIGNED and signed.nonce == start
+    # Someone else (an operator with the same key) uses that nonce meanwhile.
+    w3.eth.send_transaction({"from": SENDER, "to": RECIPIENT, "value": 1, "nonce": start})
+    process_until_idle(settings, timeout=30)
+    with session_scope(settings) as session:
+        intent = get_intent(session, "faucet-2000001")
+    assert intent.status == IntentStatus.CONFIRMED and intent.nonce == start + 1
+    assert intent.replaced_tx_hashes == [signed.tx_hash]
+    with pytest.raises(Exception):
+        w3.eth.get_transaction_receipt(signed.tx_hash)
+    from tests.chain.outbox_checks import mints_of
+
+    assert mints_of(w3, contracts["MockStablecoin"], 2_000_001) == 1
+
+
+@pytest.mark.parametrize("point", ["before_sign", "after_sign", "after_broadcast", "after_mined"])
+def test_in_process_crash_at_each_point_then_restart(outbox_settings, w3, contracts, monkeypatch, point):
+    """The fast variant of the crash drill (the subprocess SIGKILL drill is in test_outbox_crash)."""
+    settings = outbox_settings
+    start = w3.eth.get_transaction_count(SENDER)
+    amounts = [3_000_001, 3_000_002]
+    enqueue_faucets(settings, amounts)
+    _crash_at(monkeypatch, point)
+    crashes = 0
+    for _ in range(10):  # restart after every crash until a round gets through
+        try:
+            OutboxSender().run_once(settings)
+            break
+        except Crash:
+            crashes += 1
+    monkeypatch.undo()
+    assert crashes >= 2
+    process_until_idle(settings, timeout=30)
+    assert_exactly_once(settings, w3, contracts["MockStablecoin"], amounts, start)
