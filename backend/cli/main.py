@@ -7,6 +7,7 @@ import typer
 from backend.cli import chain, content, db, deploy, toolchain
 from backend.cli import index, outbox, worker
 from backend.cli import anchor, audit, verify
+from backend.cli import kyc
 
 app = typer.Typer(name="loanchain", help="Blockchain-anchored P2P lending platform.", no_args_is_help=True)
 app.command("compile")(toolchain.compile_command)
@@ -21,6 +22,7 @@ app.add_typer(worker.app, name="worker")
 app.add_typer(anchor.app, name="anchor")
 app.command("verify")(verify.verify_command)
 app.add_typer(audit.app, name="audit")
+app.add_typer(kyc.app, name="kyc")
 
 if __name__ == "__main__":
     app()

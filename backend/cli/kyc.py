@@ -1,0 +1,142 @@
+"""`loanchain kyc ...`: master keys (rotate, retire, list), commitment proofs, the expiry sweep."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from backend.cli.output import console, err_console, print_json
+from backend.config import get_settings
+from backend.errors import LoanchainError
+
+app = typer.Typer(no_args_is_help=True, help="KYC operations: master-key rotation, commitment proofs, expiry.")
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except LoanchainError as exc:
+        err_console.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(2) from None
+
+
+@app.command("keys")
+def keys(json_out: bool = typer.Option(False, "--json")) -> None:
+    """Master keys: which is active, and how many records each one wraps."""
+    from backend.db.session import session_scope
+    from backend.identity.crypto.keyring import load_keyring
+    from backend.identity.crypto.rotation import keys_in_use
+
+    settings = get_settings()
+    with _errors():
+        ring = load_keyring(settings)
+        with session_scope(settings) as session:
+            usage = keys_in_use(session)
+    rows = [{"key_id": kid, "active": kid == ring.active_id, "records": usage.get(kid, 0)} for kid in sorted(ring.keys)]
+    rows += [{"key_id": kid, "active": False, "records": n, "missing": True} for kid, n in usage.items() if kid not in ring.keys]
+    if json_out:
+        print_json({"source": ring.source, "keys": rows})
+        return
+    table = Table("key id", "active", "records", title=f"KYC master keys ({ring.source})")
+    for row in rows:
+        table.add_row(row["key_id"] + (" [red](missing!)[/]" if row.get("missing") else ""), "yes" if row["active"] else "", str(row["records"]))
+    console.print(table)
+
+
+@app.command("rotate-key")
+def rotate_key(
+    new_key: bool = typer.Option(True, "--new-key/--no-new-key", help="Generate and activate a new key file first."),
+    batch: int = typer.Option(500, min=1, help="Records per transaction."),
+) -> None:
+    """Re-wrap every record's data key under a new master key (records are not decrypted).
+
+    With keys in LOANCHAIN_KYC_MASTER_KEYS, put the new key first there and use --no-new-key.
+    """
+    from backend.identity.crypto.keyring import add_master_key, load_keyring
+    from backend.identity.crypto.rotation import rotate
+
+    settings = get_settings()
+    with _errors():
+        if new_key:
+            console.print(f"new active master key [bold]{add_master_key(settings)}[/]")
+        ring = load_keyring(settings)
+        with Progress(TextColumn("re-wrapping data keys"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
+            task = bar.add_task("rotate", total=None)
+            report = rotate(settings, ring, batch=batch, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    console.print(f"{report.rewrapped} data keys now wrapped under [bold]{report.active_id}[/]; {report.remaining} left")
+    if report.remaining:
+        raise typer.Exit(1)
+    retired = sorted(set(ring.keys) - {ring.active_id})
+    if retired:
+        console.print(f"retire the old keys with: loanchain kyc retire-key {' '.join(retired)}")
+
+
+@app.command("retire-key")
+def retire_key(key_ids: Annotated[list[str], typer.Argument(help="Master key ids to delete.")]) -> None:
+    """Delete old master keys; refused while any record is still wrapped under one."""
+    from backend.identity.crypto.rotation import retire
+
+    settings = get_settings()
+    with _errors():
+        for key_id in key_ids:
+            retire(settings, key_id)
+            console.print(f"retired {key_id}")
+
+
+@app.command("prove")
+def prove(
+    wallet: Annotated[str, typer.Argument(help="The wallet whose on-chain attestation to check.")],
+    record_id: str = typer.Option(None, help="A specific record (default: the wallet's attested one)."),
+    canonical_file: Path = typer.Option(None, exists=True, dir_okay=False, help="An exported canonical record (GET /api/v1/kyc/me/data)."),
+    salt: str = typer.Option(None, help="The exported record's salt (hex), with --canonical-file."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show that a KYC record matches WALLET's on-chain commitment: keccak256(salt || record)."""
+    from backend.db.session import session_scope
+    from backend.identity.kyc.proof import prove_export, prove_record
+
+    settings = get_settings()
+    with _errors():
+        if canonical_file is not None:
+            if not salt:
+                raise typer.BadParameter("--salt is required with --canonical-file")
+            proof = prove_export(settings, wallet, canonical_file.read_bytes(), salt)
+        else:
+            with session_scope(settings) as session:
+                proof = prove_record(session, settings, wallet, record_id)
+    result = {
+        "wallet": proof.wallet,
+        "record_id": proof.record_id,
+        "computed_commitment": proof.computed,
+        "onchain_commitment": proof.on_chain.commitment,
+        "onchain_level": proof.on_chain.level,
+        "onchain_expires_at": proof.on_chain.expires_at,
+        "matches": proof.matches,
+    }
+    if json_out:
+        print_json(result)
+    else:
+        for key, value in result.items():
+            console.print(f"{key:>20}  {value}")
+        console.print("[green]the record matches the on-chain commitment[/]" if proof.matches else "[red]no match[/]")
+    if not proof.matches:
+        raise typer.Exit(1)
+
+
+@app.command("expire")
+def expire() -> None:
+    """Expire approved verifications past their date and queue revocation of their attestations."""
+    from backend.db.session import session_scope
+    from backend.identity.kyc.lifecycle import expire_due
+
+    settings = get_settings()
+    with _errors(), session_scope(settings) as session:
+        expired = expire_due(session, settings)
+    console.print(f"{len(expired)} verifications expired" + ("; revocations queued in the outbox" if expired else ""))
