@@ -58,13 +58,13 @@ def find_issues(rows: Iterable[EntryLike], head_seq: int | None, head_hash: str 
     """Every break in the chain of `rows` (ordered by seq) and against the head row."""
     issues: list[Issue] = []
     original: dict[str, int] = {GENESIS_HASH: 0}  # hash -> original seq, of authentic rows
-    position: dict[str, int] = {}  # hash -> index in `rows`
+    position: dict[str, int] = {}  # hash -> index in `seqs` (the rows kept in the chain)
     seqs: list[int] = []
     prev: EntryLike | None = None
     prev_original = 0  # the original seq of `prev`
     offset = 0  # current seq - original seq, as explained by issues found so far
 
-    for index, (row, following) in enumerate(_with_next(rows)):
+    for row, following in _with_next(rows):
         expected_prev = prev.entry_hash if prev else GENESIS_HASH
         candidates = [original[row.prev_hash] + 1] if row.prev_hash in original else []
         candidates += [row.seq, prev_original + 2, row.seq - offset]
@@ -95,7 +95,7 @@ def find_issues(rows: Iterable[EntryLike], head_seq: int | None, head_hash: str 
         if orig_seq is not None:
             original[row.entry_hash] = orig_seq
             offset = row.seq - orig_seq
-        position[row.entry_hash] = index
+        position[row.entry_hash] = len(seqs)
         seqs.append(row.seq)
         prev, prev_original = row, orig_seq if orig_seq is not None else (prev_original + 1)
 

@@ -16,7 +16,7 @@ from backend.chain.outbox import get_intent
 from backend.content.store import get_content_store
 from backend.db.session import session_scope
 from backend.errors import ValidationFailed
-from tests.anchoring.conftest import anchor_files, flush_and_confirm
+from tests.anchoring.helpers import anchor_files, flush_and_confirm
 
 
 def test_anchor_stores_the_bytes_records_and_audits_once(sqlite_settings):

@@ -17,7 +17,7 @@ from backend.chain.anchor_reader import AnchorReader
 from backend.chain.models import Intent
 from backend.config import ROOT
 from backend.db.session import session_scope
-from tests.anchoring.conftest import anchor_files, env_for, flush_and_confirm
+from tests.anchoring.helpers import anchor_files, env_for, flush_and_confirm
 
 
 class Crash(BaseException):

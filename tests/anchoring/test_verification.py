@@ -12,7 +12,7 @@ from backend.content.cid import cid_of
 from backend.content.store import get_content_store
 from backend.db.session import session_scope
 from backend.errors import Conflict, InvalidCid, NotFound, ValidationFailed
-from tests.anchoring.conftest import anchor_files, flush_and_confirm
+from tests.anchoring.helpers import anchor_files, flush_and_confirm
 
 AGREEMENT = b"%PDF-1.7 loan agreement between borrower 0xabc and investors, 12 months, 9.5% APR"
 

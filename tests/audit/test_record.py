@@ -1,0 +1,64 @@
+"""audit.record appends one linked entry in the caller's transaction, never forking."""
+
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from backend import audit
+from backend.audit.log import head, recompute
+from backend.audit.models import GENESIS_HASH, AuditEntry
+from backend.audit.verify import verify_audit_log
+from backend.db.session import session_scope
+from backend.errors import ValidationFailed
+
+
+def test_entries_link_and_the_head_follows(db_settings):
+    with session_scope(db_settings) as session:
+        first = audit.record(session, "user:1", "kyc.submit", "kyc:1", {"level": 2})
+        second = audit.record(session, actor="admin:2", action="kyc.approve", subject="kyc:1", payload={"level": 2})
+    assert (first.seq, first.prev_hash) == (1, GENESIS_HASH)
+    assert (second.seq, second.prev_hash) == (2, first.entry_hash)
+    with session_scope(db_settings) as session:
+        assert all(recompute(e) == e.entry_hash for e in session.scalars(select(AuditEntry)))
+        assert (head(session).seq, head(session).entry_hash) == (2, second.entry_hash)
+
+
+def test_an_entry_rolls_back_with_its_action(db_settings):
+    with pytest.raises(RuntimeError), session_scope(db_settings) as session:
+        audit.record(session, "user:1", "loan.create", "loan:1", {})
+        raise RuntimeError("the business action failed")
+    with session_scope(db_settings) as session:
+        assert session.scalars(select(AuditEntry)).all() == [] and head(session).seq == 0
+
+
+@pytest.mark.parametrize("field", ["actor", "action", "subject"])
+def test_blank_fields_are_refused(db_settings, field):
+    values = {"actor": "a", "action": "b", "subject": "c", field: " "}
+    with session_scope(db_settings) as session, pytest.raises(ValidationFailed):
+        audit.record(session, payload={}, **values)
+
+
+def test_concurrent_appends_never_fork(db_settings):
+    """Several API workers appending at once (threads with their own connections)."""
+    errors = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(8):
+                with session_scope(db_settings) as session:
+                    audit.record(session, f"worker:{n}", "loan.fund", f"loan:{i}", {"i": i})
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with session_scope(db_settings) as session:
+        seqs = list(session.scalars(select(AuditEntry.seq).order_by(AuditEntry.seq)))
+        assert seqs == list(range(1, 49))
+        report = verify_audit_log(session, db_settings, check_anchors=False)
+        assert report.ok and report.entries == 48
