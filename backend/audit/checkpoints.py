@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.anchoring import documents
@@ -34,8 +35,12 @@ def checkpoint_head(
         waited = (now - documents.as_utc(last.created_at)).total_seconds()
         if not force and waited < settings.audit_anchor_interval:
             return None
-    document, _ = documents.queue_hash(session, head.entry_hash, kind=KIND_AUDIT_HEAD)
-    checkpoint = AuditCheckpoint(seq=head.seq, entry_hash=head.entry_hash, document_id=document.id, created_at=now)
-    session.add(checkpoint)
-    session.flush()
+    try:
+        with session.begin_nested():  # another batcher checkpointing the same head wins cleanly
+            document, _ = documents.queue_hash(session, head.entry_hash, kind=KIND_AUDIT_HEAD)
+            checkpoint = AuditCheckpoint(seq=head.seq, entry_hash=head.entry_hash, document_id=document.id, created_at=now)
+            session.add(checkpoint)
+            session.flush()
+    except IntegrityError:
+        return None
     return checkpoint

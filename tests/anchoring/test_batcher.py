@@ -97,3 +97,62 @@ def test_batch_size_one_anchors_each_document_under_its_own_root(sqlite_settings
 def test_nothing_queued_builds_nothing(sqlite_settings):
     report = run_batcher_once(sqlite_settings, force=True)
     assert (report.created, report.anchored, report.checkpoint_seq) == ([], [], None)
+
+
+def test_two_batchers_at_once_claim_each_document_once(settings):
+    """The worker and `loanchain anchor flush` may run together: no document in two batches."""
+    import threading
+
+    settings = settings.model_copy(update={"anchor_batch_size": 4})
+    anchor_files(settings, [f"concurrent {i}".encode() for i in range(15)])
+    errors, start = [], threading.Barrier(3)
+
+    def batcher():
+        start.wait()
+        try:
+            run_batcher_once(settings, force=True)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=batcher) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with session_scope(settings) as session:
+        batches = session.scalars(select(AnchorBatch)).all()
+        assert sum(b.count for b in batches) == 16  # 15 documents + one audit checkpoint
+        assert session.scalar(select(func.count()).where(Document.batch_id.is_(None))) == 0
+        assert session.scalar(select(func.count()).select_from(AnchorProof)) == 16
+
+
+def test_the_audit_head_is_checkpointed_when_it_moved_and_the_interval_passed(sqlite_settings):
+    from backend.audit.checkpoints import checkpoint_head
+
+    settings = sqlite_settings.model_copy(update={"audit_anchor_interval": 600.0})
+    anchor_files(settings, [b"first"])
+    now = datetime.now(UTC)
+    with session_scope(settings) as session:
+        assert checkpoint_head(session, settings, now=now).seq == 1  # the first one at once
+        assert checkpoint_head(session, settings, now=now) is None  # head has not moved
+    anchor_files(settings, [b"second"])
+    with session_scope(settings) as session:
+        assert checkpoint_head(session, settings, now=now + timedelta(seconds=10)) is None  # too soon
+        assert checkpoint_head(session, settings, now=now + timedelta(seconds=601)).seq == 2
+    anchor_files(settings, [b"third"])
+    with session_scope(settings) as session:
+        assert checkpoint_head(session, settings, force=True, now=now + timedelta(seconds=602)).seq == 3
+        heads = session.scalars(select(Document).where(Document.kind == "audit_head")).all()
+        assert len(heads) == 3
+
+
+def test_the_anchor_batcher_is_a_registered_worker(sqlite_settings):
+    from backend.workers.registry import build_worker, worker_names
+
+    assert "anchor-batcher" in worker_names("all")
+    anchor_files(sqlite_settings, [b"via the worker"])
+    worker = build_worker("anchor-batcher")
+    assert worker.step(sqlite_settings.model_copy(update={"anchor_batch_interval": 0.0})) >= 2  # checkpoint + batch
+    assert worker.step(sqlite_settings) == 0  # idle: nothing due, nothing confirmed yet
+    assert 0.5 <= worker.interval(sqlite_settings) <= 5.0
