@@ -8,6 +8,7 @@ from backend.cli import chain, content, db, deploy, toolchain
 from backend.cli import index, outbox, worker
 from backend.cli import anchor, audit, verify
 from backend.cli import kyc
+from backend.cli import bench
 
 app = typer.Typer(name="loanchain", help="Blockchain-anchored P2P lending platform.", no_args_is_help=True)
 app.command("compile")(toolchain.compile_command)
@@ -23,6 +24,7 @@ app.add_typer(anchor.app, name="anchor")
 app.command("verify")(verify.verify_command)
 app.add_typer(audit.app, name="audit")
 app.add_typer(kyc.app, name="kyc")
+app.add_typer(bench.app, name="bench")
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,40 @@
+"""`loanchain bench ...`: benchmarks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from backend.cli.output import console, err_console, print_json
+from backend.config import get_settings
+
+app = typer.Typer(help="Benchmarks")
+
+
+@app.command("gas")
+def gas_command(
+    json_out: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
+    output: Path = typer.Option(None, "--output", "-o", help="Also write the JSON report to this file."),
+) -> None:
+    """Gas of each lending operation on a local chain (a temporary Anvil if none is running)."""
+    from backend.bench.gas import BUDGETS, KEYS, run_gas_bench
+
+    report = run_gas_bench(get_settings())
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    if json_out:
+        print_json(report)
+    else:
+        for key in KEYS:
+            budget = BUDGETS.get(key)
+            mark = "" if budget is None else ("[green]ok[/]" if report[key] <= budget else "[red]over[/]")
+            console.print(f"{key:<22} {report[key]:>10,}  {'<= ' + format(budget, ',') if budget else '':<14} {mark}")
+        console.print(f"{'per-loan deploy (TrueFi)':<22} {report['baseline_per_loan_contract_deploy']:>10,}  "
+                      f"lifecycle/deploy = {report['lifecycle_vs_contract_deploy_ratio']}")  # fmt: skip
+    failed = [k for k, ok in report["within_budget"].items() if not ok]
+    if failed:
+        err_console.print(f"[red]over budget:[/] {', '.join(failed)}")
+        raise typer.Exit(1)

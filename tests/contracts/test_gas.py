@@ -1,0 +1,29 @@
+"""The gas bench on the session chain: every figure within its budget (gas is deterministic,
+so this is a behaviour test), repay independent of the number of investors, and the chain left
+as it was."""
+
+from __future__ import annotations
+
+from backend.bench.gas import KEYS, run_gas_bench
+
+
+def test_gas_budgets(chain_settings, deployment, w3):
+    block_before = w3.eth.block_number
+    report = run_gas_bench(chain_settings)
+    assert w3.eth.block_number == block_before  # reverted to where it started
+    assert set(KEYS) <= set(report)
+    assert report["createLoan"] <= 230_000
+    assert report["fund_first"] <= 120_000 and report["fund"] <= 120_000
+    assert report["repay"] <= 90_000
+    assert abs(report["repay_investors_100"] - report["repay_investors_1"]) <= 0.01 * report["repay_investors_1"]
+    assert report["repay_investors_10"] == report["repay"]
+    assert report["claim"] <= 80_000
+    assert report["anchor"] <= 60_000
+    assert report["lifecycle_12x10"] <= 3_500_000
+    assert all(report["within_budget"].values())
+    # No repayment of the 12 costs more than the budget either, nor any ticket or claim.
+    assert max(report["details"]["repay_each_installment"]) <= 90_000
+    assert max(report["details"]["fund_each_ticket"]) <= 120_000
+    assert max(report["details"]["claim_each_investor"]) <= 80_000
+    assert report["baseline_per_loan_contract_deploy"] == 2_900_000
+    assert report["lifecycle_vs_contract_deploy_ratio"] == round(report["lifecycle_12x10"] / 2_900_000, 3)
