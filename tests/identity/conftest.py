@@ -101,6 +101,18 @@ def bearer(client: TestClient, account: LocalAccount) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
+def minted_bearer(settings: Settings, account: LocalAccount) -> dict[str, str]:
+    """A token without the SIWE round trip, for tests that sign in many wallets (SIWE is tested apart)."""
+    from backend.db.session import session_scope
+    from backend.identity.models import User
+    from backend.identity.tokens import issue_pair
+
+    with session_scope(settings) as session:
+        session.merge(User(wallet=account.address))
+        pair = issue_pair(session, settings, account.address)
+    return {"Authorization": f"Bearer {pair.access_token}"}
+
+
 # --- applicants -------------------------------------------------------------------------------
 
 SYLLABLES = ["zor", "qui", "lam", "vex", "tor", "mir", "dak", "sel", "nuv", "rho", "kai", "bex", "ula", "fen", "yor"]
