@@ -137,15 +137,14 @@ class OutboxSender:
             intent = session.get(Intent, intent_id)
             before = intent.status
             receipt = _receipt(w3, intent.tx_hash)
+            if receipt is None and intent.nonce >= latest_nonce and _ensure_broadcast(w3, intent):
+                receipt = _receipt(w3, intent.tx_hash)  # an automining node has it mined already
+            elif receipt is None and intent.nonce < latest_nonce:
+                _resolve_consumed_nonce(settings, w3, intent, head)
+            mined_now = False
             if receipt is not None:
                 self._record_receipt(settings, w3, session, intent, receipt)
                 mined_now = before != intent.status and intent.status == IntentStatus.MINED
-            elif intent.nonce >= latest_nonce:
-                _ensure_broadcast(w3, intent)
-                mined_now = False
-            else:
-                _resolve_consumed_nonce(settings, w3, intent, head)
-                mined_now = False
             changed = int(intent.status != before)
         if mined_now:
             crash_point(settings, "after_mined")
