@@ -76,6 +76,10 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     # the audit log
     "audit.entries": AUDITORS,
     "audit.verify": AUDITORS,
+    # credit scoring: an applicant may ask for a quote before KYC; recorded decisions hold an
+    # applicant's financial data, so reading them back is for underwriting and oversight
+    "score.create": SIGNED_IN,
+    "score.read": frozenset({Role.UNDERWRITER, Role.AUDITOR, Role.ADMIN}),
 }
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/v1/auth/login")
