@@ -97,7 +97,7 @@ def ganache_world(tmp_path_factory, artifacts) -> Iterator[World]:
         node.stop()
 
 
-@pytest.fixture(params=["anvil", "ganache"])
+@pytest.fixture(params=["anvil", pytest.param("ganache", marks=pytest.mark.ganache)])
 def any_world(request) -> Iterator[World]:
     """The e2e tests run once on Anvil and once on Ganache, each reverted afterwards."""
     world = request.getfixturevalue("world" if request.param == "anvil" else "ganache_world")

@@ -4,6 +4,7 @@ accounts, assert exact custom errors, move chain time on Anvil or Ganache, read 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import requests
@@ -104,6 +105,28 @@ class Chain:
         if receipt["status"] != 1:
             raise AssertionError(f"transaction reverted: {self.why(fn, sender)}")
         return receipt
+
+    def send_as(self, fn, account, at: int | None = None, value: int = 0, to: str | None = None):
+        """Sign locally with `account` (a LocalAccount the node does not hold) and send."""
+        tx = {"nonce": self.w3.eth.get_transaction_count(account.address), "gas": GAS if fn else 21_000,
+              "gasPrice": self.gas_price, "chainId": self.w3.eth.chain_id, "value": value}  # fmt: skip
+        if fn is not None:
+            tx.update(to=fn.address, data=fn._encode_transaction_data())
+        else:
+            tx["to"] = to
+        if at is not None:
+            self.set_next_timestamp(at)
+        tx_hash = self.w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+        if receipt["status"] != 1:
+            raise AssertionError(f"transaction reverted: {self.why(fn, account.address) if fn else 'transfer'}")
+        return receipt
+
+    @cached_property
+    def gas_price(self) -> int:
+        # Fixed once: asking the node each time feeds our own bids back into its price oracle.
+        latest = self.w3.eth.get_block("latest")
+        return 2 * latest.get("baseFeePerGas", 10**9) + 10**9
 
     def why(self, fn, sender: str) -> DecodedError | str:
         try:
@@ -238,6 +261,15 @@ class World:
         self.fund_equally(loan_id, investors)
         receipt = self.chain.tx(self.book.functions.disburse(loan_id), self.admin.address)
         return loan_id, self.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+
+    def onboard(self, accounts: list, tokens: int) -> None:
+        """Verify, fund (ETH and tokens) and approve extra local wallets."""
+        for i, acct in enumerate(accounts):
+            self.chain.tx(self.kyc.functions.attest(acct.address, 1, KYC_EXPIRY, Web3.keccak(text=f"extra-{i}")),
+                          self.admin.address)  # fmt: skip
+            self.chain.tx(self.token.functions.faucet(acct.address, tokens), self.admin.address)
+            self.chain.send_as(None, self.admin, value=10**18, to=acct.address)
+            self.chain.send_as(self.token.functions.approve(self.book.address, MAX_UINT), acct)
 
     def loan(self, loan_id: int) -> dict:
         names = [c["name"] for c in self.book.get_function_by_name("loan").abi["outputs"][0]["components"]]
