@@ -63,6 +63,7 @@ class AnchorCheck:
 
 @dataclass(frozen=True)
 class AnchorEvent:
+    root: str
     tx_hash: str
     block_number: int
     count: int
@@ -131,23 +132,31 @@ class AnchorReader:
         )
         if not logs:
             return None
-        log = logs[0]
-        return AnchorEvent(
-            tx_hash=log["transactionHash"].to_0x_hex(),
-            block_number=log["blockNumber"],
-            count=log["args"]["count"],
-            uri=log["args"]["uri"],
-            anchorer=log["args"]["anchorer"],
-        )
+        return _event(logs[0])
 
-    def anchored_events(self, root: bytes, from_block: int = 0) -> list[AnchorEvent]:
-        """Every Anchored event for `root` (tests: a retry must never add a second one)."""
-        logs = self._call(
-            "eth_getLogs",
-            lambda: self.contract.events.Anchored.get_logs(from_block=from_block, argument_filters={"root": root}),
-        )
-        return [
-            AnchorEvent(log["transactionHash"].to_0x_hex(), log["blockNumber"], log["args"]["count"],
-                        log["args"]["uri"], log["args"]["anchorer"])
-            for log in logs
-        ]  # fmt: skip
+    def anchored_events(self, root: bytes | None = None, from_block: int = 0, chunk: int = 10_000) -> list[AnchorEvent]:
+        """Every Anchored event (for `root`, or all of them), in chain order, read in block ranges."""
+        filters = {"root": root} if root is not None else None
+        latest = self._call("eth_blockNumber", lambda: self.w3.eth.block_number)
+        events = []
+        for start in range(from_block, latest + 1, chunk):
+            end = min(start + chunk - 1, latest)
+            logs = self._call(
+                "eth_getLogs",
+                lambda s=start, e=end: self.contract.events.Anchored.get_logs(
+                    from_block=s, to_block=e, argument_filters=filters
+                ),
+            )
+            events += [_event(log) for log in logs]
+        return events
+
+
+def _event(log) -> AnchorEvent:
+    return AnchorEvent(
+        root="0x" + bytes(log["args"]["root"]).hex(),
+        tx_hash=log["transactionHash"].to_0x_hex(),
+        block_number=log["blockNumber"],
+        count=log["args"]["count"],
+        uri=log["args"]["uri"],
+        anchorer=log["args"]["anchorer"],
+    )

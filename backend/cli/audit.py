@@ -19,6 +19,10 @@ app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 def verify(
     rpc_url: str = typer.Option(None, "--rpc-url", help="Check the anchors against this node."),
     offline: bool = typer.Option(False, "--no-chain", help="Only recompute the hash chain; skip the anchors."),
+    chain_scan: bool = typer.Option(
+        True, "--chain-scan/--no-chain-scan",
+        help="Also find checkpoints from the chain's Anchored events and batch manifests, not only the database's.",
+    ),  # fmt: skip
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Recompute the hash chain, check it against its on-chain anchors, name the first bad entry."""
@@ -28,11 +32,15 @@ def verify(
 
     settings = get_settings()
     with loanchain_errors(), session_scope(settings) as session, console.status("verifying the audit log…"):
-        report = AuditReportPublic.of(verify_audit_log(session, settings, rpc_url=rpc_url, check_anchors=not offline))
+        report = AuditReportPublic.of(verify_audit_log(
+            session, settings, rpc_url=rpc_url, check_anchors=not offline, scan_chain=chain_scan
+        ))
     if json_out:
         print_json(report.model_dump(mode="json"))
         raise typer.Exit(0 if report.ok else 1)
     console.print(f"{report.entries} entries, head at seq {report.head_seq}")
+    for warning in report.warnings:
+        console.print(f"  [yellow]warning:[/] {warning}")
     for cp in report.checkpoints:
         colour = {"holds": "green", "pending": "cyan"}.get(cp.status, "red")
         where = f" block {cp.block_number}" if cp.block_number else ""

@@ -115,3 +115,30 @@ def test_a_consistently_rewritten_log_is_caught_by_its_anchors(anchored_log):
     assert code == 1 and report["first_issue"]["kind"] == "rewritten" and report["first_issue"]["seq"] == 1
     assert {c["status"] for c in report["checkpoints"]} == {"mismatch"}
     assert report["last_verified_anchor_seq"] is None
+
+
+def test_deleting_the_checkpoint_rows_hides_nothing(anchored_log):
+    """The insider cuts the last entries *and* deletes the checkpoint records: the chain's batch
+    manifests still name the anchored heads."""
+    settings = anchored_log
+    sql(settings, "DELETE FROM audit_checkpoints")
+    with session_scope(settings) as session:
+        rows = session.execute(text("SELECT seq, prev_hash, actor, action, subject, payload_hash, recorded_at "
+                                    "FROM audit_entries WHERE seq >= 9 ORDER BY seq")).all()  # fmt: skip
+    # Drop entries 9 and 10 and move the head back, as if they had never been written.
+    sql(settings, "DELETE FROM audit_entries WHERE seq >= 9")
+    with session_scope(settings) as session:
+        eight = session.execute(text("SELECT entry_hash FROM audit_entries WHERE seq = 8")).scalar()
+    sql(settings, "UPDATE audit_head SET seq = 8, entry_hash = :h", h=eight)
+    assert rows  # they existed
+
+    code, report = audit_verify()
+    assert code == 1
+    kinds = [(i["kind"], i["seq"]) for i in report["issues"]]
+    assert ("checkpoint", 6) in kinds and ("checkpoint", 10) in kinds
+    assert [(c["seq"], c["status"]) for c in report["checkpoints"]] == [(6, "holds"), (10, "mismatch")]
+    assert report["last_verified_anchor_seq"] == 6
+    assert report["first_issue"]["kind"] == "checkpoint" and ("deleted", 9) in kinds
+
+    without_scan = CliRunner().invoke(app, ["audit", "verify", "--json", "--no-chain-scan"])
+    assert without_scan.exit_code == 0  # what the database alone can no longer show
