@@ -7,6 +7,7 @@ ints or decimal strings (needed beyond 2**53), structs as lists or objects keyed
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from eth_utils import is_address, to_checksum_address
@@ -132,6 +133,6 @@ def to_json(value: Any) -> Any:
         return value if abs(value) <= 2**53 else str(value)
     if isinstance(value, (list, tuple)):
         return [to_json(v) for v in value]
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # dicts and web3's AttributeDict (decoded structs)
         return {k: to_json(v) for k, v in value.items()}
     return value

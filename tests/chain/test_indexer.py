@@ -1,0 +1,176 @@
+"""The indexer on a chain of its own with the full platform in use: events and projections,
+resumable checkpoints, confirmation depth, and reorgs (the index after a depth-3 reorg equals
+a fresh rebuild from the chain)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+from web3 import Web3
+
+from backend.chain.deploy import deploy_all
+from backend.chain.indexer import Indexer, index_status, rebuild
+from backend.chain.models import ChainEvent, IndexerCheckpoint
+from backend.chain.node import LocalNode, rpc_call
+from backend.chain.projection_models import (
+    AnchorRow,
+    AttestationRow,
+    FundingRow,
+    LoanRow,
+    NoteBalanceRow,
+    RepaymentRow,
+)
+from backend.db.session import session_scope
+from tests.chain.conftest import with_db
+from tests.conftest import free_port, make_settings
+from tests.contracts.conftest import build_world
+from tests.contracts.helpers import KYC_EXPIRY, Chain
+
+PROJECTIONS = (AnchorRow, AttestationRow, LoanRow, FundingRow, RepaymentRow, NoteBalanceRow)
+
+
+@pytest.fixture(scope="module")
+def world_chain(tmp_path_factory, artifacts):
+    base = tmp_path_factory.mktemp("indexer")
+    port = free_port()
+    settings = make_settings(base, chain_port=port, rpc_url=f"http://127.0.0.1:{port}")
+    node = LocalNode(settings, kind="anvil")
+    node.start()
+    report = deploy_all(settings)
+    w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 60}))
+    contracts = {n: w3.eth.contract(address=e["address"], abi=artifacts[n]["abi"]) for n, e in report.manifest["contracts"].items()}
+    world = build_world(Chain(w3, settings), contracts, artifacts)
+    yield settings, world
+    node.stop(hard=True)
+
+
+@pytest.fixture
+def indexed(world_chain, tmp_path):
+    """(settings with an empty index database, world); the chain is reverted afterwards."""
+    settings, world = world_chain
+    snap = world.chain.snapshot()
+    yield with_db(settings, f"sqlite:///{tmp_path / 'index.db'}", var_dir=tmp_path / "var"), world
+    world.chain.revert(snap)
+
+
+def index_state(settings) -> dict:
+    """Everything the index holds, without surrogate ids: equal states mean equal indexes."""
+    with session_scope(settings) as session:
+        state = {
+            "events": sorted(
+                (e.block_number, e.block_hash, e.tx_hash, e.log_index, e.contract, e.event, json.dumps(e.args, sort_keys=True))
+                for e in session.scalars(select(ChainEvent))
+            )
+        }
+        for model in PROJECTIONS:
+            columns = [c.key for c in model.__table__.columns if c.key != "event_id"]
+            state[model.__tablename__] = sorted(tuple(getattr(r, c) for c in columns) for r in session.scalars(select(model)))
+        cp = session.get(IndexerCheckpoint, "main")
+        state["checkpoint"] = (cp.block_number, cp.block_hash)
+    return state
+
+
+def _anchor_tx(world, root: bytes, uri: str) -> dict:
+    data = world.anchor.encode_abi("anchor", args=[root, 1, uri])
+    return {"from": world.admin.address, "to": world.anchor.address, "data": data, "gas": hex(300_000)}
+
+
+def test_events_feed_the_projections(indexed):
+    settings, world = indexed
+    chain, book = world.chain, world.book
+    loan_id, _ = world.active_loan()
+    world.repay(loan_id, 1_000 * 10**6)
+    a, b = world.investors[0], world.investors[1]
+    chain.tx(book.functions.safeTransferFrom(a.address, b.address, loan_id, 500 * 10**6, b""), a.address)
+    root = Web3.keccak(text="batch-1")
+    chain.tx(world.anchor.functions.anchor(root, 7, "ipfs://batch-1"), world.admin.address)
+    chain.tx(world.kyc.functions.revoke(world.investors[5].address), world.admin.address)
+
+    Indexer().catch_up(settings)
+
+    on_chain = world.loan(loan_id)
+    with session_scope(settings) as session:
+        loan = session.get(LoanRow, loan_id)
+        assert (loan.status, loan.borrower, loan.funded) == ("active", world.borrower.address, on_chain["principal"])
+        assert loan.principal_outstanding == on_chain["principalOutstanding"]
+        assert loan.principal_paid == on_chain["principal"] - on_chain["principalOutstanding"]
+        fundings = session.scalars(select(FundingRow).where(FundingRow.loan_id == loan_id)).all()
+        assert len(fundings) == 6 and sum(f.amount for f in fundings) == on_chain["principal"]
+        (repayment,) = session.scalars(select(RepaymentRow).where(RepaymentRow.loan_id == loan_id)).all()
+        assert repayment.kind == "prepayment" and repayment.payer == world.borrower.address
+        for investor in world.investors:
+            row = session.get(NoteBalanceRow, (loan_id, investor.address))
+            assert (row.balance if row else 0) == book.functions.balanceOf(investor.address, loan_id).call()
+        anchor = session.get(AnchorRow, "0x" + root.hex())
+        assert (anchor.count, anchor.uri, anchor.anchorer) == (7, "ipfs://batch-1", world.admin.address)
+        assert anchor.timestamp == world.w3.eth.get_block(anchor.block_number)["timestamp"]
+        revoked = session.get(AttestationRow, world.investors[5].address)
+        assert revoked.revoked and revoked.level == 1
+        active = session.get(AttestationRow, world.investors[0].address)
+        assert not active.revoked and active.expires_at == KYC_EXPIRY
+
+
+def test_checkpoint_resumes_without_duplicates(indexed):
+    settings, world = indexed
+    indexer = Indexer()
+    indexer.catch_up(settings)
+    first = index_status(settings)
+    assert first.lag == 0 and first.indexed == world.w3.eth.block_number
+    world.chain.tx(world.anchor.functions.anchor(Web3.keccak(text="later"), 1, "u"), world.admin.address)
+    assert Indexer().run_once(settings) == 1  # a new instance resumes from the checkpoint
+    assert Indexer().run_once(settings) == 0
+    with session_scope(settings) as session:
+        assert session.scalar(select(func.count()).select_from(ChainEvent)) == first.events + 1
+    assert index_state(settings) == _rebuilt(settings)
+
+
+def test_confirmation_depth_holds_back_recent_blocks(indexed):
+    settings, world = indexed
+    deep = settings.model_copy(update={"confirmations": 2})
+    Indexer().catch_up(deep)
+    status = index_status(deep)
+    assert status.indexed == world.w3.eth.block_number - 2 and status.lag == 0
+
+
+def _rebuilt(settings) -> dict:
+    rebuild(settings)
+    return index_state(settings)
+
+
+@pytest.mark.parametrize("window", [64, 2], ids=["ancestor-found", "beyond-window-rebuilds"])
+def test_depth_3_reorg_matches_a_fresh_rebuild(indexed, window):
+    settings, world = indexed
+    settings = settings.model_copy(update={"indexer_reorg_window": window})
+    chain = world.chain
+    loan_id, _ = world.create()
+    world.fund(loan_id, world.investors[0], 2_000 * 10**6)
+    # The last three blocks, which the reorg will replace:
+    doomed_root = Web3.keccak(text="doomed")
+    chain.tx(world.anchor.functions.anchor(doomed_root, 1, "ipfs://doomed"), world.admin.address)
+    world.fund(loan_id, world.investors[1], 3_000 * 10**6)
+    chain.tx(world.kyc.functions.revoke(world.investors[2].address), world.admin.address)
+    indexer = Indexer()
+    indexer.catch_up(settings)
+    before = index_state(settings)
+    with session_scope(settings) as session:
+        assert session.get(LoanRow, loan_id).funded == 5_000 * 10**6
+        assert session.get(AnchorRow, "0x" + doomed_root.hex()) is not None
+
+    head = world.w3.eth.block_number
+    survivor = Web3.keccak(text="survivor")
+    rpc_call(settings.rpc_url, "anvil_reorg", [3, [[_anchor_tx(world, survivor, "ipfs://survivor"), 1]]])
+    assert world.w3.eth.block_number == head and world.loan(loan_id)["funded"] == 2_000 * 10**6
+
+    indexer.catch_up(settings)
+    after = index_state(settings)
+    assert after != before
+    with session_scope(settings) as session:
+        assert session.get(IndexerCheckpoint, "main").reorgs == 1
+        assert session.get(AnchorRow, "0x" + doomed_root.hex()) is None
+        assert session.get(AnchorRow, "0x" + survivor.hex()) is not None
+        assert session.get(LoanRow, loan_id).funded == 2_000 * 10**6
+        assert session.get(NoteBalanceRow, (loan_id, world.investors[1].address)) is None
+        assert not session.get(AttestationRow, world.investors[2].address).revoked
+    assert after == _rebuilt(settings)
