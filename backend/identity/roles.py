@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
-from backend.errors import Conflict, ValidationFailed
+from backend.errors import ConfigurationError, Conflict, ValidationFailed
 from backend.identity.audit_trail import audit
 from backend.identity.models import KycRecord, RoleGrant, utcnow
 
@@ -33,7 +33,10 @@ def checksum(wallet: str) -> str:
 
 
 def configured_admins(settings: Settings) -> frozenset[str]:
-    return frozenset(checksum(w) for w in settings.admin_wallets)
+    bad = [w for w in settings.admin_wallets if not is_address(w)]
+    if bad:
+        raise ConfigurationError("LOANCHAIN_ADMIN_WALLETS holds something that is not an Ethereum address")
+    return frozenset(to_checksum_address(w) for w in settings.admin_wallets)
 
 
 def kyc_roles(session: Session, settings: Settings, wallet: str) -> set[Role]:

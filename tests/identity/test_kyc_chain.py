@@ -158,3 +158,17 @@ def test_cli_prove_matches_for_the_stored_record_and_for_an_export(client, chain
         assert altered.exit_code == 1 and "no match" in altered.output
     finally:
         get_settings.cache_clear()
+
+
+def test_renewal_before_expiry_replaces_the_attestation(client, chain_identity_settings):
+    settings = chain_identity_settings
+    applicant = make_applicant(210)
+    headers = bearer(client, applicant.account)
+    first = submit(client, applicant, headers).json()
+    process_until_idle(settings)
+    second = submit(client, applicant, headers, files=[("documents", ("id.png", PNG, "image/png"))]).json()
+    process_until_idle(settings)
+    onchain = attestation_of(settings, applicant.account.address)
+    assert first["commitment"] != second["commitment"]
+    assert (onchain.level, onchain.commitment) == (2, second["commitment"])
+    assert onchain.expires_at == int(datetime.fromisoformat(second["expires_at"]).timestamp())

@@ -32,7 +32,7 @@ from backend.identity.kyc.history import transition
 from backend.identity.kyc.record import CanonicalRecord, PersonalData, commitment, new_salt
 from backend.identity.kyc.status import OPEN, Status
 from backend.identity.kyc.vault import seal_new, seal_part
-from backend.identity.models import KycDocument, KycRecord, utcnow
+from backend.identity.models import KycDocument, KycRecord, User, utcnow
 from backend.identity.rate_limit import over_limit
 from backend.identity.schemas import KycCreate
 
@@ -119,8 +119,11 @@ def activate(session: Session, settings: Settings, record: KycRecord, now: datet
 def submit(
     session: Session, settings: Settings, wallet: str, data: KycCreate, documents: list[bytes], today: date | None = None
 ) -> KycRecord:
+    """Check, decide and store one application. Call it in a transaction that has not written yet:
+    the velocity counters commit on their own, and SQLite has a single writer."""
     now = utcnow()
     checked = check_input(settings, data, documents, today or now.astimezone(UTC).date())
+    session.get(User, wallet, with_for_update=True)  # PostgreSQL: one submission per wallet at a time
     if session.scalar(select(KycRecord.id).where(KycRecord.wallet == wallet, KycRecord.status.in_(OPEN)).limit(1)):
         raise Conflict("a KYC submission of this wallet is already waiting for review")
     index = blind_index(blind_index_key(settings), checked.parsed_id.normalised)
