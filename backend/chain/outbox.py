@@ -138,27 +138,9 @@ def outbox_counts(session: Session) -> dict[str, int]:
 
 
 def intent_public(intent: Intent) -> dict[str, Any]:
-    return {
-        "key": intent.key,
-        "status": intent.status,
-        "contract": intent.contract,
-        "address": intent.address,
-        "function": intent.function,
-        "args": intent.args,
-        "value": str(intent.value),
-        "sender": intent.sender,
-        "nonce": intent.nonce,
-        "tx_hash": intent.tx_hash,
-        "gas_used": intent.gas_used,
-        "block_number": intent.block_number,
-        "block_hash": intent.block_hash,
-        "error": intent.error,
-        "error_name": intent.error_name,
-        "error_args": intent.error_args,
-        "attempts": intent.attempts,
-        "created_at": intent.created_at,
-        "confirmed_at": intent.confirmed_at,
-    }
+    from backend.chain.schemas import IntentPublic
+
+    return IntentPublic.model_validate(intent).model_dump(mode="json")
 
 
 def process_until_idle(settings: Settings, timeout: float = 60.0) -> None:

@@ -130,7 +130,7 @@ def exclusive(settings: Settings, name: str) -> Iterator[None]:
     """Hold worker `name`'s lock for a one-off job (CLI), or fail if an instance runs."""
     lock = make_lock(settings, name)
     if not lock.acquire():
-        raise Conflict(f"the {name} worker is running elsewhere; stop it or let it do this work")
+        raise Conflict(f"the {name} worker is running elsewhere (it holds the {name} lock); stop it first")
     try:
         yield
     finally:

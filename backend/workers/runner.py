@@ -20,7 +20,7 @@ from backend.workers.lock import WorkerLock, make_lock
 log = logging.getLogger("loanchain.workers")
 
 STANDBY_INTERVAL = 2.0  # seconds between attempts to take a lock someone else holds
-MAX_ERROR_BACKOFF = 30.0
+MAX_ERROR_BACKOFF = 10.0  # a node back up is noticed within this
 
 
 def holder_id() -> str:

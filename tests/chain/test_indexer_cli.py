@@ -57,3 +57,15 @@ def test_lag_never_fails_health(outbox_settings, w3):
     rpc_call(outbox_settings.rpc_url, "anvil_mine", [hex(30)])
     part = check_indexer(outbox_settings)
     assert part["ok"] is True and part["status"] == "lagging" and part["lag"] == 30
+
+
+def test_one_shot_commands_refuse_while_the_worker_holds_its_lock(cli, outbox_settings):
+    from backend.workers.lock import make_lock
+
+    lock = make_lock(outbox_settings, "indexer")
+    assert lock.acquire()
+    try:
+        result = CliRunner().invoke(app, ["index", "rebuild", "--yes"])
+        assert result.exit_code == 1 and "indexer worker is running elsewhere" in result.output
+    finally:
+        lock.release()
