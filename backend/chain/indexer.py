@@ -171,12 +171,12 @@ class Indexer:
                 apply_all(session, event)
         for n, header in headers.items():
             if n >= recent_from or n == end:
-                session.merge(IndexedBlock(number=n, hash=header["hash"].to_0x_hex(),
-                                           parent_hash=header["parentHash"].to_0x_hex(), timestamp=header["timestamp"]))  # fmt: skip
+                session.merge(IndexedBlock(
+                    number=n, hash=header["hash"].to_0x_hex(), parent_hash=header["parentHash"].to_0x_hex(),
+                    timestamp=header["timestamp"],
+                ))  # fmt: skip
         # Older hashes are only needed to find an ancestor within the reorg window.
-        session.execute(
-            delete(IndexedBlock).where(IndexedBlock.number < end - settings.indexer_reorg_window, IndexedBlock.number != end)
-        )
+        session.execute(delete(IndexedBlock).where(IndexedBlock.number < end - settings.indexer_reorg_window))
         cp.block_number, cp.block_hash = end, headers[end]["hash"].to_0x_hex()
         return True
 

@@ -27,7 +27,13 @@ from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from sqlalchemy import func, select
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
+from web3.exceptions import (
+    ContractLogicError,
+    TimeExhausted,
+    TransactionNotFound,
+    Web3RPCError,
+    Web3ValidationError,
+)
 
 from backend.chain.abi_args import find_function, to_python
 from backend.chain.client import get_web3
@@ -38,7 +44,7 @@ from backend.chain.models import Intent, IntentStatus, utcnow
 from backend.chain.signers import platform_account
 from backend.config import Settings
 from backend.db.session import session_scope
-from backend.errors import ChainUnavailable
+from backend.errors import ChainUnavailable, LoanchainError
 
 log = logging.getLogger("loanchain.outbox")
 
@@ -75,10 +81,6 @@ def crash_point(settings: Settings, point: str) -> None:
             if _crash_hits[point] >= int(nth or 1):
                 print(f"outbox crash drill: exiting at {point}", file=sys.stderr, flush=True)
                 os._exit(137)
-
-
-def _is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, TRANSIENT)
 
 
 class OutboxSender:
@@ -232,6 +234,11 @@ class OutboxSender:
             except Web3RPCError as exc:  # e.g. insufficient funds for the value: retry later
                 _backoff(settings, intent, f"estimate rejected: {exc.message}")
                 return "skip"
+            except (LoanchainError, Web3ValidationError, TypeError, ValueError) as exc:
+                # The call no longer fits the contract (ABI changed since it was enqueued): it can
+                # never be sent, and must not block the intents behind it.
+                _fail(intent, f"cannot build the transaction: {exc}", None, None)
+                return "failed"
             signed = account.sign_transaction(tx)
             intent.sender = account.address
             intent.sent_by = self.instance
@@ -375,14 +382,17 @@ def _block_consuming_nonce(w3: Web3, address: str, nonce: int, high: int) -> int
     return None
 
 
-def _decoded(settings: Settings, exc: BaseException) -> tuple[str, str | None, dict | None]:
+Failure = tuple[str, str | None, dict | None]  # message, custom error name, its arguments
+
+
+def _decoded(settings: Settings, exc: BaseException) -> Failure:
     decoded = decode_revert(settings, revert_data_of(exc))
     if decoded is None:
         return f"reverted: {getattr(exc, 'message', None) or exc}", None, None
     return f"reverted with {decoded.describe()}", decoded.name, decoded.args
 
 
-def _replay_revert(settings: Settings, w3: Web3, intent: Intent, block_number: int) -> tuple[str, str | None, dict | None]:
+def _replay_revert(settings: Settings, w3: Web3, intent: Intent, block_number: int) -> Failure:
     """Why a mined transaction reverted: its trace when the node keeps one (exact), otherwise a
     replay as a call on its block's parent state, then on the block's own state."""
     try:

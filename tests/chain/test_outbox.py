@@ -192,3 +192,18 @@ def test_in_process_crash_at_each_point_then_restart(outbox_settings, w3, contra
     assert crashes >= 2
     process_until_idle(settings, timeout=30)
     assert_exactly_once(settings, w3, contracts["MockStablecoin"], amounts, start)
+
+
+def test_an_intent_that_no_longer_fits_the_abi_fails_without_blocking_the_queue(outbox_settings, w3, contracts):
+    settings = outbox_settings
+    with session_scope(settings) as session:
+        _anchor(session, settings, key="stale")
+        get_intent(session, "stale").args = ["0x1234", 1, "u"]  # as if the ABI had changed since
+    start = w3.eth.get_transaction_count(SENDER)
+    enqueue_faucets(settings, [12_000_001])
+    process_until_idle(settings, timeout=30)
+    with session_scope(settings) as session:
+        stale = get_intent(session, "stale")
+        assert stale.status == IntentStatus.FAILED and "cannot build the transaction" in stale.error
+        assert get_intent(session, "faucet-12000001").status == IntentStatus.CONFIRMED
+    assert w3.eth.get_transaction_count(SENDER) == start + 1
