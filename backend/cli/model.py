@@ -1,0 +1,188 @@
+"""`loanchain model ...`: train, evaluate, score a CSV, write the model card. Plus the
+`bench score` command body (`bench_score_command`), registered by the bench sub-app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from backend.cli.output import console, err_console, print_json
+from backend.errors import LoanchainError
+
+app = typer.Typer(no_args_is_help=True, help="Credit scoring model: train, evaluate, score, model card.")
+
+DataOption = typer.Option(None, "--data", help="Labelled CSV with the german_credit.csv columns [default: data/german_credit.csv].")
+ArtifactOption = typer.Option(None, "--artifact", help="Model artifact JSON [default: the shipped one].")
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """A LoanchainError (bad file, bad row, bad artifact) is one red line and exit code 2."""
+    try:
+        yield
+    except LoanchainError as exc:
+        err_console.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def _progress(description: str, total: int) -> Iterator[Callable[[], None]]:
+    # On stderr, so `--json` output on stdout stays machine-readable.
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda: bar.advance(task)
+
+
+def _dataset(data: Path | None, require_label: bool = True):
+    from backend.scoring.dataset import TRAINING_CSV, load_dataset
+
+    return load_dataset(Path(data or TRAINING_CSV), require_label=require_label)
+
+
+def _scorer(artifact: Path | None):
+    from backend.scoring.scorer import get_scorer
+
+    return get_scorer(artifact)
+
+
+@app.command("train")
+def train(
+    data: Path = DataOption,
+    output: Path = typer.Option(None, "--output", "-o", help="Where to write the artifact [default: the shipped one]."),
+    folds: int = typer.Option(5, min=2, help="CV folds (for the out-of-fold calibration and grade bands)."),
+    repeats: int = typer.Option(5, min=1, help="CV repeats."),
+    json_out: bool = typer.Option(False, "--json", help="Print the artifact's metrics as JSON."),
+) -> None:
+    """Fit the scorecard, calibrate it out of fold, and write the versioned JSON artifact."""
+    from dataclasses import replace
+
+    from backend.scoring.artifact import DEFAULT_ARTIFACT, write_artifact
+    from backend.scoring.builder import build_artifact
+    from backend.scoring.training import TrainingConfig
+
+    with _errors():
+        dataset = _dataset(data)
+        config = replace(TrainingConfig(), folds=folds, repeats=repeats)
+        with _progress("cross-validating and fitting", folds * repeats + 1) as advance:
+            artifact = build_artifact(dataset, config, advance)
+        path = Path(output or DEFAULT_ARTIFACT)
+        write_artifact(artifact, path)
+    if json_out:
+        print_json({"model_version": artifact["model_version"], "artifact": str(path), "metrics": artifact["metrics"]})
+        return
+    cv = artifact["metrics"]["cross_validated"]
+    console.print(f"wrote [bold]{path}[/]\nmodel version {artifact['model_version']}")
+    console.print(f"CV AUC {cv['auc']['mean']:.3f} ± {cv['auc']['std']:.3f} ({cv['scheme']})")
+
+
+@app.command("evaluate")
+def evaluate(
+    data: Path = DataOption,
+    artifact: Path = ArtifactOption,
+    cv: bool = typer.Option(True, "--cv/--no-cv", help="Also cross-validate the training recipe on the file."),
+    json_out: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
+) -> None:
+    """AUC, Gini, KS, Brier, calibration by decile, approval rate and bad rate among approved,
+    for the shipped model on the file, and cross-validated figures with their spread."""
+    from backend.scoring.evaluation import evaluate as run
+    from backend.scoring.training import TrainingConfig
+
+    with _errors():
+        scorer = _scorer(artifact)
+        dataset = _dataset(data)
+        config = TrainingConfig.from_json(scorer.artifact["hyperparameters"])
+        if cv:
+            with _progress("cross-validating", config.folds * config.repeats) as advance:
+                report = run(dataset, scorer, True, config, advance)
+        else:
+            report = run(dataset, scorer, False)
+    if json_out:
+        print_json(report)
+        return
+    _print_evaluation(report)
+
+
+def _print_evaluation(report: dict) -> None:
+    shipped = report["shipped_model"]
+    table = Table(title=f"model {report['model_version'][:18]}... on {report['data']['file']}")
+    table.add_column("metric")
+    table.add_column("shipped model on file")
+    table.add_column("cross-validated (mean ± sd)")
+    cv = report.get("cross_validated", {})
+    for name in ("auc", "gini", "ks", "brier"):
+        spread = cv.get(name)
+        table.add_row(name, f"{shipped[name]:.3f}", f"{spread['mean']:.3f} ± {spread['std']:.3f}" if spread else "-")
+    console.print(table)
+    console.print(f"[dim]{shipped['note']}[/]")
+    console.print(
+        f"approval rate {shipped['approval_rate']:.1%}, bad rate among approved "
+        f"{(shipped['bad_rate_among_approved'] or 0):.1%} (cut-offs {report['cutoffs']})"
+    )
+
+
+@app.command("score")
+def score(
+    input: Path = typer.Option(..., "--input", "-i", help="CSV with the german_credit.csv columns."),
+    output: Path = typer.Option(..., "--output", "-o", help="CSV to write: score, grade, pd, decision, reasons."),
+    artifact: Path = ArtifactOption,
+) -> None:
+    """Score every row of INPUT, in order. A `creditability` column is ignored. A bad cell stops
+    the run with its field and row (row 1 = first line after the header)."""
+    from backend.scoring.batch import score_csv
+
+    with _errors():
+        rows = score_csv(_scorer(artifact), input, output)
+    err_console.print(f"scored {rows} rows -> {output}")
+
+
+@app.command("card")
+def card(
+    data: Path = DataOption,
+    artifact: Path = ArtifactOption,
+    output_dir: Path = typer.Option(None, "--output-dir", help="[default: docs/model_card]"),
+) -> None:
+    """Write the model card (Markdown + PNG plots): data, method, bins and points, CV metrics,
+    calibration, score distribution, fairness by sex and age group."""
+    from backend.config import ROOT
+    from backend.scoring.card import CARD_DIR, write_card
+    from backend.scoring.card_analysis import analyse, steps
+    from backend.scoring.training import TrainingConfig
+
+    with _errors():
+        scorer = _scorer(artifact)
+        dataset = _dataset(data)
+        config = TrainingConfig.from_json(scorer.artifact["hyperparameters"])
+        with _progress("model card: cross-validating candidates", steps(config, len(scorer.table.names))) as advance:
+            analysis = analyse(dataset, scorer, advance)
+        path = write_card(analysis, scorer, dataset, Path(output_dir or ROOT / CARD_DIR))
+    console.print(f"wrote {path}")
+
+
+def bench_score_command(
+    json_out: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
+    output: Path = typer.Option(None, "--output", "-o", help="Also write the JSON report to this file."),
+) -> None:
+    """Scoring latency (p50/p95 per decision) and batch throughput on one core."""
+    import json
+
+    from backend.scoring.bench import run_score_bench
+
+    report = run_score_bench()
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    if json_out:
+        print_json(report)
+    else:
+        single, batch = report["single_decision_ms"], report["batch"]
+        console.print(f"decision p50 {single['p50']:.3f} ms, p95 {single['p95']:.3f} ms (goal < {report['goals']['p95_ms']} ms)")
+        console.print(f"batch {batch['rows_per_s']:,.0f} rows/s (goal >= {report['goals']['rows_per_s']:,})")
+    if not report["meets_goals"]:
+        err_console.print("[red]scoring benchmark misses its goals[/]")
+        raise typer.Exit(1)

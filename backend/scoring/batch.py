@@ -1,0 +1,43 @@
+"""`loanchain model score`: a German-credit-shaped CSV in, one decision per row out, same order.
+A `creditability` column, protected attributes and any other extra column are ignored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backend.scoring.dataset import read_csv_text
+from backend.scoring.scorer import BatchScores, Scorer
+
+OUTPUT_COLUMNS = ("score", "grade", "pd", "decision", "reasons")
+
+
+def reason_strings(scorer: Scorer, batch: BatchScores) -> list[str]:
+    """'R05 Amount of credit requested; R02 ...' per row, most points lost first."""
+    labels = np.array([f"{code} {text}" for code, text in scorer.reason_codes] + [""], dtype=object)
+    picked = labels[batch.reason_index]  # -1 picks the trailing ""
+    return ["; ".join(r for r in row if r) for row in picked]
+
+
+def score_frame(scorer: Scorer, frame: pd.DataFrame) -> pd.DataFrame:
+    data = {c: frame[c].to_numpy(dtype=object) for c in scorer.inputs if c in frame.columns}
+    batch = scorer.score_records(data, row_offset=1)
+    return pd.DataFrame(
+        {
+            "score": batch.score,
+            "grade": batch.grade,
+            "pd": batch.pd,
+            "decision": batch.decision,
+            "reasons": reason_strings(scorer, batch),
+        },
+        columns=list(OUTPUT_COLUMNS),
+    )
+
+
+def score_csv(scorer: Scorer, input_path: Path, output_path: Path) -> int:
+    out = score_frame(scorer, read_csv_text(input_path))
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(output_path, index=False)
+    return len(out)

@@ -1,0 +1,70 @@
+"""`loanchain model evaluate`: how the shipped model does on a labelled file, and how the same
+training recipe does under repeated stratified cross-validation on that file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from backend.scoring import metrics
+from backend.scoring.builder import cv_summary
+from backend.scoring.dataset import Dataset
+from backend.scoring.scorer import Scorer
+from backend.scoring.training import CrossValidation, Progress, TrainingConfig, clip_score, cross_validate
+
+
+def shipped_model_report(dataset: Dataset, scorer: Scorer) -> dict[str, Any]:
+    assert dataset.y_bad is not None
+    y = dataset.y_bad
+    batch = scorer.score_columns(dataset.columns)
+    return {
+        **metrics.discrimination(y, batch.score),
+        "brier": metrics.brier(y, batch.pd),
+        "calibration_by_decile": metrics.calibration_by_decile(y, batch.pd),
+        **metrics.decision_outcomes(y, batch.decision),
+    }
+
+
+def cross_validated_report(cv: CrossValidation, config: TrainingConfig, scorer: Scorer, y_bad: np.ndarray) -> dict[str, Any]:
+    score = clip_score(cv.oof_points.ravel())
+    _, decisions = scorer.grade_and_decision(score)
+    pooled_y = np.tile(y_bad, cv.oof_points.shape[0])
+    return {
+        **cv_summary(cv, config),
+        "pooled_out_of_fold_auc": metrics.auc(pooled_y, score),
+        "decisions_at_shipped_cutoffs": metrics.decision_outcomes(pooled_y, decisions),
+    }
+
+
+def evaluate(
+    dataset: Dataset,
+    scorer: Scorer,
+    with_cv: bool = True,
+    config: TrainingConfig | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    if dataset.y_bad is None:
+        raise ValueError("evaluation needs the label column")
+    artifact = scorer.artifact
+    is_training_data = dataset.sha256 == artifact["training_data"]["sha256"]
+    report: dict[str, Any] = {
+        "model_version": scorer.model_version,
+        "data": {
+            "file": str(dataset.path) if dataset.path else None,
+            "sha256": dataset.sha256,
+            "rows": dataset.n_rows,
+            "bad_rate": float(dataset.y_bad.mean()),
+            "is_training_data": is_training_data,
+        },
+        "cutoffs": scorer.cutoffs(),
+        "shipped_model": {
+            **shipped_model_report(dataset, scorer),
+            "note": "in-sample (optimistic): this file trained the model" if is_training_data else "out-of-sample",
+        },
+    }
+    if with_cv:
+        config = config or TrainingConfig.from_json(artifact["hyperparameters"])
+        cv = cross_validate(dataset.columns, dataset.y_bad, config, progress)
+        report["cross_validated"] = cross_validated_report(cv, config, scorer, dataset.y_bad)
+    return report

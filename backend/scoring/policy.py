@@ -1,0 +1,63 @@
+"""Credit policy in one place: scaling, grades, cut-offs, pricing and affordability. These are
+business decisions, stated here and printed in the README and the model card, and copied into
+every artifact so a decision can be replayed with the exact policy that made it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# --- points scaling (PDO) ------------------------------------------------------------------
+# 600 points at good:bad odds of 10:1, and every 30 points double the odds. Chosen so that the
+# scorecard's whole theoretical range falls inside the 300-850 band the product shows.
+PDO = 30
+BASE_ODDS = 10.0
+BASE_SCORE = 600
+SCORE_MIN, SCORE_MAX = 300, 850
+
+# --- grades ----------------------------------------------------------------------------------
+# Upper PD limit of each grade (calibrated PD, out of fold). G is everything above F.
+GRADE_PD_UPPER: dict[str, float] = {
+    "A": 0.06,
+    "B": 0.10,
+    "C": 0.15,
+    "D": 0.22,
+    "E": 0.32,
+    "F": 0.45,
+    "G": 1.0,
+}
+GRADES = tuple(GRADE_PD_UPPER)
+
+# --- decisions ---------------------------------------------------------------------------------
+APPROVE_GRADES = ("A", "B", "C")
+REFER_GRADES = ("D", "E")  # a human underwriter decides; priced as for approval
+DECLINE_GRADES = ("F", "G")
+
+# --- pricing -------------------------------------------------------------------------------------
+BASE_RATE = 0.05  # funding cost + platform margin, per year
+RESERVE_FEE = 0.01  # per year, paid into the ReserveFund (the guarantee)
+LGD = 0.85  # loss given default, unsecured consumer credit (~15% recovered after charge-off)
+MAX_APR = 0.36  # above this an automatic approval becomes a referral (high-cost credit line)
+
+# --- product limits and affordability ---------------------------------------------------------
+MIN_AMOUNT, MAX_AMOUNT = 250, 20_000
+MIN_TERM, MAX_TERM = 6, 60
+AMOUNT_STEP = 50  # the maximum amount is rounded down to this
+DEBT_SERVICE_RATIO = 0.35  # all monthly debt payments incl. this loan <= 35% of net income
+
+
+def snapshot() -> dict[str, Any]:
+    """The policy as JSON, stored in the artifact (and so covered by the model version)."""
+    return {
+        "scaling": {"pdo": PDO, "base_odds": BASE_ODDS, "base_score": BASE_SCORE, "score_min": SCORE_MIN, "score_max": SCORE_MAX},
+        "grade_pd_upper": dict(GRADE_PD_UPPER),
+        "decisions": {"approve": list(APPROVE_GRADES), "refer": list(REFER_GRADES), "decline": list(DECLINE_GRADES)},
+        "pricing": {"base_rate": BASE_RATE, "reserve_fee": RESERVE_FEE, "lgd": LGD, "max_apr": MAX_APR},
+        "product": {
+            "min_amount": MIN_AMOUNT,
+            "max_amount": MAX_AMOUNT,
+            "min_term": MIN_TERM,
+            "max_term": MAX_TERM,
+            "amount_step": AMOUNT_STEP,
+            "debt_service_ratio": DEBT_SERVICE_RATIO,
+        },
+    }

@@ -1,0 +1,81 @@
+"""Risk-based pricing and affordability.
+
+APR = base rate + reserve fee + risk premium, where the risk premium recovers the expected loss
+PD x LGD over the loan's weighted average life: a level-payment loan of n months has, on
+average, (n + 1) / 24 years of principal outstanding, so premium = PD x LGD x 24 / (n + 1).
+The exposure at default is taken as the whole principal, which errs on the safe side."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from backend.scoring import policy
+
+
+def weighted_average_life_years(term_months: int) -> float:
+    return (term_months + 1) / 24.0
+
+
+def risk_premium(pd_: float, term_months: int) -> float:
+    return pd_ * policy.LGD / weighted_average_life_years(term_months)
+
+
+def apr_bps(pd_: float, term_months: int) -> int:
+    """APR in basis points, rounded up so the premium is never short of the expected loss."""
+    rate = policy.BASE_RATE + policy.RESERVE_FEE + risk_premium(pd_, term_months)
+    return math.ceil(round(rate * 10_000, 6))  # round() first: 0.0725 * 1e4 is 724.9999...
+
+
+def monthly_payment(amount: float, apr: float, term_months: int) -> float:
+    r = apr / 12.0
+    if r == 0:
+        return amount / term_months
+    return amount * r / (1.0 - (1.0 + r) ** -term_months)
+
+
+def max_affordable_amount(net_income: float, monthly_debt: float, apr: float, term_months: int) -> int:
+    """The largest principal whose instalment, added to existing debt payments, stays within the
+    debt-service ratio of net income; rounded down to the amount step, capped by the product."""
+    budget = policy.DEBT_SERVICE_RATIO * net_income - monthly_debt
+    if budget <= 0:
+        return 0
+    r = apr / 12.0
+    principal = budget * term_months if r == 0 else budget * (1.0 - (1.0 + r) ** -term_months) / r
+    stepped = int(principal // policy.AMOUNT_STEP) * policy.AMOUNT_STEP
+    return max(0, min(stepped, policy.MAX_AMOUNT))
+
+
+@dataclass(frozen=True)
+class Quote:
+    apr_bps: int
+    risk_premium_bps: int
+    monthly_payment: float
+    max_amount: int
+
+    @property
+    def apr(self) -> float:
+        return self.apr_bps / 10_000
+
+    def to_json(self) -> dict:
+        return {
+            "apr_bps": self.apr_bps,
+            "base_rate_bps": round(policy.BASE_RATE * 10_000),
+            "reserve_fee_bps": round(policy.RESERVE_FEE * 10_000),
+            "risk_premium_bps": self.risk_premium_bps,
+            "lgd": policy.LGD,
+            "monthly_payment": self.monthly_payment,
+            "max_amount": self.max_amount,
+        }
+
+
+def quote(grade_pd: float, amount: int, term_months: int, net_income: float, monthly_debt: float) -> Quote:
+    bps = apr_bps(grade_pd, term_months)
+    fixed = round((policy.BASE_RATE + policy.RESERVE_FEE) * 10_000)
+    apr = bps / 10_000
+    return Quote(
+        apr_bps=bps,
+        risk_premium_bps=bps - fixed,
+        monthly_payment=round(monthly_payment(amount, apr, term_months), 2),
+        max_amount=max_affordable_amount(net_income, monthly_debt, apr, term_months),
+    )

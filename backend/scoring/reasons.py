@@ -1,0 +1,46 @@
+"""Reason codes (ECOA / Regulation B adverse-action practice): the characteristics that cost the
+applicant the most points against the best bin of that characteristic, in plain language."""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAX_REASONS = 4
+
+# feature -> (code, statement). Statements describe the factor, not the applicant, in the style
+# of the Reg B model form (12 CFR 1002, appendix C) so they read well whatever the bin.
+REASONS: dict[str, tuple[str, str]] = {
+    "status_of_existing_checking_account": ("R01", "Checking account balance or history"),
+    "duration_in_month": ("R02", "Length of the loan term requested"),
+    "credit_history": ("R03", "Credit history: past delays, or limited credit experience"),
+    "purpose": ("R04", "Purpose of the loan"),
+    "credit_amount": ("R05", "Amount of credit requested"),
+    "savings_account_and_bonds": ("R06", "Insufficient savings or liquid assets"),
+    "present_employment_since": ("R07", "Length of employment"),
+    "installment_rate_in_percentage_of_disposable_income": ("R08", "Repayments are high relative to income"),
+    "other_debtors_or_guarantors": ("R09", "No guarantor on the application"),
+    "present_residence_since": ("R10", "Length of residence at current address"),
+    "property": ("R11", "Value or type of assets or collateral"),
+    "other_installment_plans": ("R12", "Other instalment credit obligations"),
+    "housing": ("R13", "Housing status"),
+    "number_of_existing_credits_at_this_bank": ("R14", "Number of existing credits with us"),
+    "job": ("R15", "Type of employment"),
+    "number_of_people_being_liable_to_provide_maintenance_for": ("R16", "Number of dependants"),
+    "telephone": ("R17", "No telephone registered in the applicant's name"),
+    "monthly_amount": ("R18", "Monthly repayment requested"),
+}
+
+
+def reason(feature: str) -> tuple[str, str]:
+    return REASONS.get(feature, ("R99", feature.replace("_", " ")))
+
+
+def top_reasons(points: np.ndarray, best_points: np.ndarray, limit: int = MAX_REASONS) -> tuple[np.ndarray, np.ndarray]:
+    """For each row: the indices of the characteristics losing the most points against their
+    best bin (ties: scorecard order), and the points lost. Padded with -1 / 0 where fewer than
+    `limit` characteristics lost anything."""
+    lost = best_points[np.newaxis, :] - points  # >= 0 by construction, except unseen categories
+    order = np.argsort(-lost, axis=1, kind="stable")[:, :limit]
+    lost_top = np.take_along_axis(lost, order, axis=1)
+    order = np.where(lost_top > 0, order, -1)
+    return order, np.where(lost_top > 0, lost_top, 0)

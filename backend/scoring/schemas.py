@@ -1,0 +1,93 @@
+"""API schemas for scoring: what the applicant fills in (product language) and what comes back.
+Every field is required and every choice is closed: an unknown value is a 422 naming the field."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.scoring import policy
+
+CheckingAccount = Literal["none", "negative", "0_to_200", "200_plus_or_salary"]
+CreditHistory = Literal[
+    "no_credit_or_all_repaid", "all_repaid_here", "current_repaid_duly", "past_delays", "critical_or_credit_elsewhere"
+]
+Purpose = Literal[
+    "new_car", "used_car", "furniture", "radio_tv", "appliances", "repairs", "education", "retraining", "business", "other"
+]
+Savings = Literal["none_or_unknown", "under_100", "100_to_500", "500_to_1000", "1000_plus"]
+EmploymentLength = Literal["unemployed", "under_1y", "1_to_4y", "4_to_7y", "7y_plus"]
+IncomeBand = Literal["under_500", "500_to_1000", "1000_to_2000", "2000_to_3500", "3500_to_5000", "5000_plus"]
+Guarantor = Literal["none", "co_applicant", "guarantor"]
+Property = Literal["real_estate", "savings_or_life_insurance", "car_or_other", "none"]
+OtherInstalmentPlans = Literal["none", "bank", "stores"]
+Housing = Literal["rent", "own", "free"]
+Decision = Literal["approve", "refer", "decline"]
+
+
+class ApplicationCreate(BaseModel):
+    """A loan application. Amounts are whole units of the loan currency."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    amount: int = Field(ge=policy.MIN_AMOUNT, le=policy.MAX_AMOUNT, description="Principal requested")
+    term_months: int = Field(ge=policy.MIN_TERM, le=policy.MAX_TERM)
+    purpose: Purpose
+    monthly_income_band: IncomeBand = Field(description="Net monthly income")
+    monthly_debt_payments: int = Field(ge=0, le=1_000_000, description="Existing monthly debt payments")
+    employment_length: EmploymentLength
+    housing: Housing
+    existing_loans_with_us: int = Field(ge=0, le=9, description="Loans already running on this platform")
+    checking_account: CheckingAccount = Field(description="Current-account balance, or salary paid in for 1+ year")
+    savings: Savings
+    credit_history: CreditHistory
+    property: Property = Field(description="Most valuable asset")
+    other_instalment_plans: OtherInstalmentPlans = Field(description="Instalment credit elsewhere")
+    guarantor: Guarantor
+
+
+class ReasonPublic(BaseModel):
+    code: str
+    feature: str
+    text: str
+    points_lost: int
+
+
+class GradeBandPublic(BaseModel):
+    grade: str
+    pd_low: float
+    pd_high: float
+
+
+class CutoffsPublic(BaseModel):
+    approve_min_score: int
+    refer_min_score: int
+
+
+class QuotePublic(BaseModel):
+    apr_bps: int
+    base_rate_bps: int
+    reserve_fee_bps: int
+    risk_premium_bps: int
+    lgd: float
+    monthly_payment: float
+    max_amount: int
+
+
+class DecisionPublic(BaseModel):
+    id: str
+    created_at: datetime
+    model_version: str
+    input_hash: str
+    decision_hash: str = Field(description="keccak-256 of model version, inputs and outputs; goes on-chain")
+    score: int = Field(ge=policy.SCORE_MIN, le=policy.SCORE_MAX)
+    grade: str
+    grade_band: GradeBandPublic
+    pd: float
+    decision: Decision
+    cutoffs: CutoffsPublic
+    reasons: list[ReasonPublic]
+    quote: QuotePublic | None = Field(description="Price and maximum amount; none when declined")
+    policy_notes: list[str]

@@ -1,0 +1,189 @@
+"""Serving: score, grade, calibrated PD, decision and reason codes from the JSON artifact with
+vectorised numpy lookups. One code path serves a single application and a million-row file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from backend.errors import ConfigurationError
+from backend.scoring.artifact import DEFAULT_ARTIFACT, load_artifact
+from backend.scoring.features import Columns, add_derived, required_inputs, validate_columns
+from backend.scoring.points import PointsTable
+from backend.scoring.reasons import reason, top_reasons
+
+PD_DECIMALS = 6  # PDs are rounded before they are shown or hashed, so hashes are portable
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    feature: str
+    text: str
+    points_lost: int
+    applicant_bin: str
+
+
+@dataclass(frozen=True)
+class GradeBand:
+    grade: str
+    min_score: int
+    max_score: int
+    pd_low: float
+    pd_high: float
+    pd_mean_oof: float
+    decision: str
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    score: int
+    grade: str
+    pd: float
+    decision: str
+    reasons: tuple[Reason, ...]
+    model_version: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "score": self.score,
+            "grade": self.grade,
+            "pd": self.pd,
+            "decision": self.decision,
+            "reasons": [r.__dict__ for r in self.reasons],
+            "model_version": self.model_version,
+        }
+
+
+@dataclass
+class BatchScores:
+    score: np.ndarray  # int, clipped to the 300-850 band
+    pd: np.ndarray
+    grade: np.ndarray  # str
+    decision: np.ndarray  # str
+    reason_index: np.ndarray  # (n, 4) characteristic index, -1 = none
+    reason_points: np.ndarray  # (n, 4) points lost
+    bin_index: np.ndarray  # (n, F) the bin each characteristic fell in (-1 = unseen category)
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+
+class Scorer:
+    def __init__(self, artifact: Mapping[str, Any]) -> None:
+        self.artifact = artifact
+        self.model_version: str = artifact["model_version"]
+        self.table = PointsTable.from_json(artifact["features"])
+        self.inputs = required_inputs(self.table.names)
+        scaling = artifact["policy"]["scaling"]
+        self.score_min, self.score_max = int(scaling["score_min"]), int(scaling["score_max"])
+        self.cal_a = float(artifact["calibration"]["a"])
+        self.cal_b = float(artifact["calibration"]["b"])
+        decision_of = {g: d for d, grades in artifact["policy"]["decisions"].items() for g in grades}
+        self.grades = tuple(
+            GradeBand(
+                g["grade"], g["min_score"], g["max_score"], g["pd_low"], g["pd_high"], g["pd_mean_oof"], decision_of[g["grade"]]
+            )
+            for g in artifact["grades"]
+        )
+        if [g.grade for g in self.grades] != sorted(g.grade for g in self.grades):
+            raise ConfigurationError("artifact grades must run A (best) to G (worst)")
+        # Ascending cut-offs for searchsorted: grades are stored best first.
+        self._cut_scores = np.array([g.min_score for g in reversed(self.grades)][1:], dtype=np.int64)
+        self._grade_names = np.array([g.grade for g in reversed(self.grades)], dtype=object)
+        self._grade_decisions = np.array([g.decision for g in reversed(self.grades)], dtype=object)
+        self._best = self.table.best_points
+        self.reason_codes = [reason(name) for name in self.table.names]
+
+    # --- cut-offs, stated -------------------------------------------------------------------
+    def grade_band(self, grade: str) -> GradeBand:
+        return next(g for g in self.grades if g.grade == grade)
+
+    def cutoffs(self) -> dict[str, int]:
+        """Lowest score of each decision (approve/refer); anything below refer declines."""
+        out: dict[str, int] = {}
+        for g in self.grades:
+            if g.decision in ("approve", "refer"):
+                out[f"{g.decision}_min_score"] = min(out.get(f"{g.decision}_min_score", g.min_score), g.min_score)
+        return out
+
+    def grade_and_decision(self, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        position = np.searchsorted(self._cut_scores, np.asarray(score), side="right")
+        return self._grade_names[position], self._grade_decisions[position]
+
+    def pd_of_score(self, score: np.ndarray) -> np.ndarray:
+        z = self.cal_a + self.cal_b * np.asarray(score, dtype=np.float64)
+        return np.round(1.0 / (1.0 + np.exp(-z)), PD_DECIMALS)
+
+    # --- scoring ----------------------------------------------------------------------------
+    def score_columns(self, columns: Columns) -> BatchScores:
+        """Score validated columns (see features.validate_columns); derived features are added."""
+        columns = add_derived(dict(columns))
+        n = len(columns[self.inputs[0]]) if self.inputs else 0
+        points = np.empty((n, len(self.table.features)), dtype=np.int64)
+        bins = np.empty_like(points)
+        for j, feature in enumerate(self.table.features):
+            points[:, j], bins[:, j] = feature.lookup(columns[feature.name])
+        score = np.clip(points.sum(axis=1), self.score_min, self.score_max)
+        grade, decision = self.grade_and_decision(score)
+        reason_index, reason_points = top_reasons(points, self._best)
+        return BatchScores(
+            score=score,
+            pd=self.pd_of_score(score),
+            grade=grade,
+            decision=decision,
+            reason_index=reason_index,
+            reason_points=reason_points,
+            bin_index=bins,
+        )
+
+    def score_records(self, data: Mapping[str, Sequence[Any] | np.ndarray], row_offset: int | None = 1) -> BatchScores:
+        """Validate raw columns (ValidationFailed names field and row) and score them."""
+        return self.score_columns(validate_columns(data, self.inputs, row_offset=row_offset))
+
+    def reasons_of(self, batch: BatchScores, row: int) -> tuple[Reason, ...]:
+        out = []
+        for j, lost in zip(batch.reason_index[row], batch.reason_points[row]):
+            if j < 0:
+                continue
+            feature = self.table.features[j]
+            b = batch.bin_index[row, j]
+            code, text = self.reason_codes[j]
+            label = feature.labels[b] if b >= 0 else "(not seen in training)"
+            out.append(Reason(code, feature.name, text, int(lost), label))
+        return tuple(out)
+
+    def result(self, batch: BatchScores, row: int) -> ScoreResult:
+        return ScoreResult(
+            score=int(batch.score[row]),
+            grade=str(batch.grade[row]),
+            pd=float(batch.pd[row]),
+            decision=str(batch.decision[row]),
+            reasons=self.reasons_of(batch, row),
+            model_version=self.model_version,
+        )
+
+    def score_one(self, features: Mapping[str, Any]) -> ScoreResult:
+        """One application given as model inputs (german-credit column names)."""
+        batch = self.score_records({k: [v] for k, v in features.items()}, row_offset=None)
+        return self.result(batch, 0)
+
+
+@lru_cache(maxsize=4)
+def _scorer(path: str, mtime_ns: int) -> Scorer:
+    return Scorer(load_artifact(Path(path)))
+
+
+def get_scorer(path: Path | None = None) -> Scorer:
+    """The scorer for an artifact file (the shipped default when None), cached per file version."""
+    path = Path(path or DEFAULT_ARTIFACT).resolve()
+    try:
+        mtime = path.stat().st_mtime_ns
+    except FileNotFoundError as exc:
+        raise ConfigurationError(f"model artifact not found: {path}", path=str(path)) from exc
+    return _scorer(str(path), mtime)

@@ -1,0 +1,126 @@
+"""Scoring service: application -> score, grade, PD, decision, reasons, price -> recorded row.
+
+The decision hash is keccak-256 over the canonical JSON of
+    {"model_version": ..., "inputs": <application as submitted>, "outputs": <everything decided>}
+with no ids or timestamps inside, so the same application and model version always hash the
+same, and anyone holding the row (or the application and the artifact) can recompute it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from backend.errors import NotFound
+from backend.scoring import policy
+from backend.scoring.canonical import keccak_hex
+from backend.scoring.mapping import INCOME_FLOOR, check_covers, to_model_inputs
+from backend.scoring.models import CreditDecision
+from backend.scoring.pricing import quote
+from backend.scoring.schemas import ApplicationCreate, DecisionPublic
+from backend.scoring.scorer import Scorer, get_scorer
+
+
+@dataclass(frozen=True)
+class Outcome:
+    model_version: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    input_hash: str
+    decision_hash: str
+
+
+def decision_hash(model_version: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> str:
+    return keccak_hex({"model_version": model_version, "inputs": inputs, "outputs": outputs})
+
+
+def decide(application: ApplicationCreate, scorer: Scorer | None = None) -> Outcome:
+    """Everything but the database: pure, deterministic, fast (this is what the bench times)."""
+    scorer = scorer or get_scorer()
+    check_covers(scorer.inputs)
+    result = scorer.score_one(to_model_inputs(application))
+    band = scorer.grade_band(result.grade)
+    decision = result.decision
+    notes: list[str] = []
+    offer = None
+    if decision != "decline":
+        offer = quote(
+            band.pd_mean_oof,
+            application.amount,
+            application.term_months,
+            INCOME_FLOOR[application.monthly_income_band],
+            application.monthly_debt_payments,
+        )
+        if application.amount > offer.max_amount:
+            notes.append(f"amount above the affordability limit of {offer.max_amount}")
+        if offer.apr > policy.MAX_APR:
+            notes.append(f"APR above the {policy.MAX_APR:.0%} cap")
+        if notes and decision == "approve":
+            decision = "refer"  # the score alone would approve; policy wants a human look
+    inputs = application.model_dump(mode="json")
+    outputs = {
+        "score": result.score,
+        "grade": result.grade,
+        "grade_band": {"grade": band.grade, "pd_low": round(band.pd_low, 6), "pd_high": round(band.pd_high, 6)},
+        "pd": result.pd,
+        "decision": decision,
+        "cutoffs": scorer.cutoffs(),
+        "reasons": [
+            {"code": r.code, "feature": r.feature, "text": r.text, "points_lost": r.points_lost} for r in result.reasons
+        ],
+        "quote": offer.to_json() if offer else None,
+        "policy_notes": notes,
+    }
+    return Outcome(
+        model_version=scorer.model_version,
+        inputs=inputs,
+        outputs=outputs,
+        input_hash=keccak_hex(inputs),
+        decision_hash=decision_hash(scorer.model_version, inputs, outputs),
+    )
+
+
+def _public(row: CreditDecision) -> DecisionPublic:
+    return DecisionPublic(
+        id=row.id,
+        created_at=row.created_at,
+        model_version=row.model_version,
+        input_hash=row.input_hash,
+        decision_hash=row.decision_hash,
+        **row.outputs,
+    )
+
+
+def score_application(db: Session, application: ApplicationCreate, scorer: Scorer | None = None) -> DecisionPublic:
+    """Decide and record. Every call is recorded, repeats included: the log is of decisions."""
+    outcome = decide(application, scorer)
+    row = CreditDecision(
+        id=str(uuid.uuid4()),
+        model_version=outcome.model_version,
+        input_hash=outcome.input_hash,
+        decision_hash=outcome.decision_hash,
+        score=outcome.outputs["score"],
+        grade=outcome.outputs["grade"],
+        pd=outcome.outputs["pd"],
+        decision=outcome.outputs["decision"],
+        apr_bps=(outcome.outputs["quote"] or {}).get("apr_bps"),
+        inputs=outcome.inputs,
+        outputs=outcome.outputs,
+    )
+    db.add(row)
+    db.flush()
+    return _public(row)
+
+
+def get_decision(db: Session, decision_id: str) -> DecisionPublic:
+    row = db.get(CreditDecision, decision_id)
+    if row is None:
+        raise NotFound(f"no credit decision {decision_id}", decision_id=decision_id)
+    return _public(row)
+
+
+def verify_decision(row: CreditDecision) -> bool:
+    """Does the stored hash match the stored model version, inputs and outputs?"""
+    return decision_hash(row.model_version, row.inputs, row.outputs) == row.decision_hash
