@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from backend.anchoring import anchor
 from backend.anchoring.batcher import build_due_batches, intent_key, run_batcher_once
 from backend.anchoring.documents import anchor_document, document_hash
 from backend.anchoring.merkle import MerkleTree, hex32, to_bytes32, verify_proof
@@ -23,7 +24,7 @@ def test_anchor_stores_the_bytes_records_and_audits_once(sqlite_settings):
     settings = sqlite_settings
     with session_scope(settings) as session:
         first = anchor_document(session, settings, b"loan agreement #1", actor="user:7")
-        again = anchor_document(session, settings, b"loan agreement #1", actor="user:7")
+        again = anchor(session, settings, b"loan agreement #1", actor="user:7")  # the package facade
         assert first.created and not again.created and again.document.id == first.document.id
         doc = first.document
         assert doc.doc_hash == document_hash(b"loan agreement #1") and doc.size == 17 and doc.batch_id is None
