@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
@@ -37,7 +37,9 @@ class IssuedNonce:
 
 def issue_nonce(session: Session, settings: Settings) -> IssuedNonce:
     now = utcnow()
-    nonce = secrets.token_urlsafe(16).replace("-", "a").replace("_", "b")  # EIP-4361: alphanumeric
+    # Expired nonces go; a deleted nonce is "unknown", so removing one can never re-enable it.
+    session.execute(delete(AuthNonce).where(AuthNonce.expires_at < now - timedelta(days=1)))
+    nonce = secrets.token_hex(16)  # 128 bits; EIP-4361 wants at least 8 alphanumerics
     session.add(AuthNonce(nonce=nonce, issued_at=now, expires_at=now + timedelta(seconds=settings.siwe_nonce_ttl)))
     return IssuedNonce(nonce, now + timedelta(seconds=settings.siwe_nonce_ttl), settings.chain_id, settings.siwe_domains)
 

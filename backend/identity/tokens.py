@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
@@ -54,6 +54,7 @@ def _encode(settings: Settings, wallet: str, kind: str, ttl: int, now: datetime)
 
 def issue_pair(session: Session, settings: Settings, wallet: str) -> TokenPair:
     now = utcnow()
+    session.execute(delete(RefreshToken).where(RefreshToken.wallet == wallet, RefreshToken.expires_at < now))
     access, _, _ = _encode(settings, wallet, ACCESS, settings.access_token_ttl, now)
     refresh, jti, expires = _encode(settings, wallet, REFRESH, settings.refresh_token_ttl, now)
     session.add(RefreshToken(jti=jti, wallet=wallet, issued_at=now, expires_at=expires))
