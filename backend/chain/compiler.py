@@ -95,10 +95,20 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _toolchain_versions(settings: Settings) -> dict[str, str]:
+    """Imported libraries are read by the compiler, not listed in the input: their versions
+    must still invalidate the up-to-date check."""
+    versions = {"solc": settings.solc_version, "evm": settings.evm_version}
+    for pkg in ("@openzeppelin/contracts", "solc"):
+        manifest = settings.node_modules / pkg / "package.json"
+        versions[pkg] = json.loads(manifest.read_text())["version"] if manifest.exists() else "missing"
+    return versions
+
+
 def compile_contracts(settings: Settings, force: bool = False) -> CompileResult:
     """Compile every contract; skip the compiler when the input is unchanged since last time."""
     std_input = standard_input(settings)
-    input_hash = _sha256(json.dumps(std_input, sort_keys=True).encode())
+    input_hash = _sha256(json.dumps({"input": std_input, "toolchain": _toolchain_versions(settings)}, sort_keys=True).encode())
     out_dir = settings.artifacts_dir
     stamp = out_dir / ".input-hash"
     if not force and stamp.exists() and stamp.read_text() == input_hash:
