@@ -88,8 +88,10 @@ def evaluate(
     cv: bool = typer.Option(True, "--cv/--no-cv", help="Also cross-validate the training recipe on the file."),
     json_out: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
 ) -> None:
-    """AUC, Gini, KS, Brier, calibration by decile, approval rate and bad rate among approved,
-    for the shipped model on the file, and cross-validated figures with their spread."""
+    """Metrics of the shipped model on a labelled file, plus cross-validated AUC with spread.
+
+    AUC, Gini, KS, Brier, calibration by decile, approval rate and bad rate among approved;
+    then the training recipe re-fitted by repeated stratified k-fold on the same file."""
     from backend.scoring.evaluation import evaluate as run
     from backend.scoring.training import TrainingConfig
 
@@ -132,8 +134,10 @@ def score(
     output: Path = typer.Option(..., "--output", "-o", help="CSV to write: score, grade, pd, decision, reasons."),
     artifact: Path = ArtifactOption,
 ) -> None:
-    """Score every row of INPUT, in order. A `creditability` column is ignored. A bad cell stops
-    the run with its field and row (row 1 = first line after the header)."""
+    """Score every row of a CSV with the german_credit.csv columns, in input order.
+
+    A `creditability` column is ignored. A bad cell stops the run with its field and row
+    (row 1 = first line after the header)."""
     from backend.scoring.batch import score_csv
 
     with _errors():
@@ -147,8 +151,10 @@ def card(
     artifact: Path = ArtifactOption,
     output_dir: Path = typer.Option(None, "--output-dir", help="[default: docs/model_card]"),
 ) -> None:
-    """Write the model card (Markdown + PNG plots): data, method, bins and points, CV metrics,
-    calibration, score distribution, fairness by sex and age group."""
+    """Write the model card (Markdown + PNG plots) to docs/model_card/.
+
+    Data, method, bins and points, cross-validated metrics, candidates, calibration, score
+    distribution, fairness by sex and age group. Re-fits the model ~200 times: minutes."""
     from backend.config import ROOT
     from backend.scoring.card import CARD_DIR, write_card
     from backend.scoring.card_analysis import analyse, steps

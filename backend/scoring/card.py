@@ -123,7 +123,7 @@ def _method_section(scorer: Scorer) -> str:
    factor = PDO / ln 2 = {s['factor']:.3f}, offset = {s['offset']:.3f}. Theoretical range {s['theoretical_min']}-{s['theoretical_max']},
    shown clipped to {policy.SCORE_MIN}-{policy.SCORE_MAX}.
 4. **Calibrated PD:** Platt scaling fitted on out-of-fold scores ({h['cv_folds']}-fold x {h['cv_repeats']}):
-   PD = 1 / (1 + exp(-({cal['a']:.4f} + {cal['b']:.6f} x score))).
+   PD = 1 / (1 + exp(-({cal['a']:.4f} - {-cal['b']:.6f} x score))).
 5. **Grades and cut-offs:** grades cut at calibrated-PD limits; approve at score >= {cut['approve_min_score']}
    (grades {', '.join(policy.APPROVE_GRADES)}), refer to an underwriter at >= {cut['refer_min_score']}
    ({', '.join(policy.REFER_GRADES)}), decline below ({', '.join(policy.DECLINE_GRADES)}).
@@ -206,10 +206,11 @@ def _bins_section(scorer: Scorer) -> str:
             [label, count, _pct(rate), f"{woe:+.3f}", points]
             for label, count, rate, woe, points in zip(f["labels"], f["count"], f["event_rate"], f["woe"], f["points"])
         ]
+        unseen = f"\n\nA category unseen in training: {f['neutral_points']} points (WoE 0).\n" if f["kind"] == "categorical" else "\n"
         parts.append(
             f"### `{f['name']}` (IV {f['iv']:.3f}, coefficient {f['coefficient']:+.3f}, reason {code}: {text})\n\n"
             + _table(["bin", "count", "bad rate", "WoE", "points"], rows)
-            + f"\n\nUnseen category: {f['neutral_points']} points (WoE 0).\n"
+            + unseen
         )
     unused = [name for name in MAPPED_FEATURES if name not in scorer.table.names]
     if unused:
@@ -254,6 +255,15 @@ def _mitigation_section(analysis: CardAnalysis) -> str:
     if not analysis.flagged:
         return "### Four-fifths rule\n\nNo group falls under 0.8; nothing to mitigate.\n"
     flagged = ", ".join(f"{a} {g} (AIR {r:.2f})" for a, g, r in analysis.flagged)
+    verdicts = []
+    for attribute, group, _ in analysis.flagged:
+        row = next((r for r in analysis.group_calibration.get(attribute, []) if r["group"] == group), None)
+        if row:
+            harsher = row["mean_pd"] > row["bad_rate"]
+            verdicts.append(
+                f"For {attribute} {group} the model predicts {_pct(row['mean_pd'])} against an observed {_pct(row['bad_rate'])}: "
+                + ("it **over-states** this group's risk; recalibration is needed before release." if harsher else "it does not over-state this group's risk.")
+            )
     calib_rows = [
         [f"{attr}: {r['group']}", _pct(r["mean_pd"]), _pct(r["bad_rate"])]
         for attr, rows in analysis.group_calibration.items()
@@ -282,8 +292,8 @@ def _mitigation_section(analysis: CardAnalysis) -> str:
 
 {_table(['group', 'mean predicted PD', 'observed bad rate'], calib_rows)}
 
-   A group whose observed bad rate is at or above its predicted PD is not scored harsher than its
-   outcomes; the approval gap then follows the difference in outcomes.
+   {" ".join(verdicts)} A group whose observed bad rate is at or above its predicted PD is not scored
+   harsher than its outcomes; the approval gap then follows the difference in outcomes.
 3. **Less discriminatory alternative search.** The scorecard was re-fitted without each kept
    characteristic in turn ({analysis.config.folds}-fold CV, approval at the same PD limit, own calibration):
 

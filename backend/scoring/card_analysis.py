@@ -13,7 +13,7 @@ from backend.scoring import metrics, policy
 from backend.scoring.challengers import cross_validate_challengers
 from backend.scoring.dataset import Dataset
 from backend.scoring.evaluation import cross_validated_report
-from backend.scoring.fairness import FOUR_FIFTHS, age_group_of, fairness_report, sex_of
+from backend.scoring.fairness import FOUR_FIFTHS, age_group_of, fairness_report, ordered_groups, sex_of
 from backend.scoring.scorer import Scorer
 from backend.scoring.training import (
     CrossValidation,
@@ -79,7 +79,7 @@ def _group_calibration(dataset: Dataset, repeats: int, oof_pd: np.ndarray, oof_y
         groups = np.tile(_groups(dataset, attribute), repeats)
         out[attribute] = [
             {"group": g, "mean_pd": float(oof_pd[groups == g].mean()), "bad_rate": float(oof_y[groups == g].mean())}
-            for g in sorted(set(groups.tolist()))
+            for g in ordered_groups(groups)
         ]
     return out
 

@@ -26,9 +26,16 @@ def age_group_of(age: np.ndarray) -> np.ndarray:
     return out
 
 
+def ordered_groups(groups: np.ndarray) -> list[str]:
+    """Age groups youngest first, anything else alphabetically."""
+    present = set(groups.tolist())
+    ages = [label for label, _, _ in AGE_GROUPS if label in present]
+    return ages if len(ages) == len(present) else sorted(present)
+
+
 def group_table(groups: np.ndarray, y_bad: np.ndarray, score: np.ndarray, decision: np.ndarray) -> list[dict[str, Any]]:
     rows = []
-    for group in sorted(set(groups.tolist())):
+    for group in ordered_groups(groups):
         mask = groups == group
         y, s = y_bad[mask], score[mask]
         rows.append(

@@ -1,0 +1,100 @@
+"""Fixtures for the scoring tests: the shipped scorer, a sample application, a throwaway SQLite
+database with the decisions table, and an API client wired to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.scoring.dataset import TRAINING_CSV
+from backend.scoring.models import CreditDecision
+from backend.scoring.scorer import Scorer, get_scorer
+
+SAMPLE = {
+    "amount": 3000,
+    "term_months": 24,
+    "purpose": "used_car",
+    "monthly_income_band": "2000_to_3500",
+    "monthly_debt_payments": 200,
+    "employment_length": "4_to_7y",
+    "housing": "own",
+    "existing_loans_with_us": 0,
+    "checking_account": "none",
+    "savings": "500_to_1000",
+    "credit_history": "critical_or_credit_elsewhere",
+    "property": "real_estate",
+    "other_instalment_plans": "none",
+    "guarantor": "none",
+}
+
+RISKY = {
+    **SAMPLE,
+    "amount": 9000,
+    "term_months": 48,
+    "purpose": "education",
+    "checking_account": "negative",
+    "savings": "under_100",
+    "credit_history": "all_repaid_here",
+    "employment_length": "under_1y",
+    "property": "none",
+    "other_instalment_plans": "bank",
+    "housing": "free",
+    "monthly_income_band": "1000_to_2000",
+}
+
+
+@pytest.fixture(scope="session")
+def scorer() -> Scorer:
+    return get_scorer()
+
+
+@pytest.fixture(scope="session")
+def training_csv() -> Path:
+    return TRAINING_CSV
+
+
+@pytest.fixture
+def application() -> dict:
+    return dict(SAMPLE)
+
+
+@pytest.fixture
+def risky_application() -> dict:
+    return dict(RISKY)
+
+
+@pytest.fixture
+def db_factory(tmp_path) -> Iterator[sessionmaker[Session]]:
+    engine = create_engine(f"sqlite:///{tmp_path / 'scoring.db'}")
+    CreditDecision.metadata.create_all(engine, tables=[CreditDecision.__table__])
+    yield sessionmaker(bind=engine, expire_on_commit=False)
+    engine.dispose()
+
+
+@pytest.fixture
+def api(db_factory):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from backend.api.deps import get_db
+    from backend.api.errors import install_error_handlers
+    from backend.api.routes.score import router
+
+    def session() -> Iterator[Session]:
+        db = db_factory()
+        try:
+            yield db
+            db.commit()
+        finally:
+            db.close()
+
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(router)
+    app.dependency_overrides[get_db] = session
+    with TestClient(app) as client:
+        yield client

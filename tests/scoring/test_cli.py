@@ -1,0 +1,102 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from backend.cli.model import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def german(training_csv) -> pd.DataFrame:
+    return pd.read_csv(training_csv, dtype=str, keep_default_na=False)
+
+
+def test_score_writes_one_row_per_input_row_in_order(tmp_path, training_csv, scorer, german):
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["score", "--input", str(training_csv), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    scored = pd.read_csv(out, keep_default_na=False)
+    assert list(scored.columns) == ["score", "grade", "pd", "decision", "reasons"]
+    assert len(scored) == len(german)
+    expected = scorer.score_records({c: german[c].to_numpy(dtype=object) for c in scorer.inputs})
+    assert scored["score"].tolist() == expected.score.tolist()
+    assert scored["decision"].tolist() == expected.decision.tolist()
+    assert scored["reasons"].str.count(";").max() <= 3
+
+
+def test_score_ignores_the_label_and_extra_columns(tmp_path, german):
+    frame = german.drop(columns=["creditability", "age_in_years"]).assign(customer_id=range(len(german)))
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    frame.iloc[::-1].to_csv(source, index=False)  # reversed order must come back reversed
+    assert runner.invoke(app, ["score", "--input", str(source), "--output", str(out)]).exit_code == 0
+    forward = tmp_path / "fwd.csv"
+    german.to_csv(tmp_path / "g.csv", index=False)
+    runner.invoke(app, ["score", "--input", str(tmp_path / "g.csv"), "--output", str(forward)])
+    assert pd.read_csv(out)["score"].tolist() == pd.read_csv(forward)["score"].tolist()[::-1]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "words"),
+    [
+        ("purpose", "holiday", ["purpose", "row 3", "unknown category"]),
+        ("credit_amount", "-5", ["credit_amount", "row 3", "out of range"]),
+        ("duration_in_month", "", ["duration_in_month", "row 3", "missing"]),
+    ],
+)
+def test_bad_row_is_a_clear_error_naming_field_and_row(tmp_path, german, column, value, words):
+    german.loc[2, column] = value
+    source, out = tmp_path / "bad.csv", tmp_path / "out.csv"
+    german.to_csv(source, index=False)
+    result = runner.invoke(app, ["score", "--input", str(source), "--output", str(out)])
+    assert result.exit_code == 2
+    assert all(w in result.output for w in words), result.output
+    assert not out.exists()
+
+
+def test_missing_column_is_a_clear_error(tmp_path, german):
+    source = tmp_path / "bad.csv"
+    german.drop(columns=["housing"]).to_csv(source, index=False)
+    result = runner.invoke(app, ["score", "--input", str(source), "--output", str(tmp_path / "o.csv")])
+    assert result.exit_code == 2 and "housing" in result.output and "missing" in result.output
+
+
+def test_evaluate_reports_the_shipped_model_metrics(training_csv):
+    result = runner.invoke(app, ["evaluate", "--data", str(training_csv), "--no-cv", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    shipped = report["shipped_model"]
+    for key in ("auc", "gini", "ks", "brier", "calibration_by_decile", "approval_rate", "bad_rate_among_approved"):
+        assert key in shipped
+    assert report["data"]["is_training_data"] is True
+    assert len(shipped["calibration_by_decile"]) >= 5
+
+
+def test_evaluate_cross_validates_with_spread(training_csv, scorer):
+    """The CV part, on a small recipe so the test stays quick (the CLI uses the artifact's)."""
+    from dataclasses import replace
+
+    from backend.scoring.dataset import load_dataset
+    from backend.scoring.evaluation import evaluate
+    from backend.scoring.training import TrainingConfig
+
+    config = replace(TrainingConfig.from_json(scorer.artifact["hyperparameters"]), folds=2, repeats=1)
+    full = load_dataset(training_csv)
+    half = full.subset(np.arange(0, full.n_rows, 2))
+    half.sha256 = full.sha256
+    report = evaluate(half, scorer, True, config)
+    cv = report["cross_validated"]
+    assert {"mean", "std", "min", "max"} <= set(cv["auc"])
+    assert {"auc", "gini", "ks", "brier", "pooled_out_of_fold_auc", "decisions_at_shipped_cutoffs"} <= set(cv)
+    assert 0.5 < cv["auc"]["mean"] < 1
+
+
+def test_bench_score_reports_latency_and_throughput():
+    from backend.scoring.bench import run_score_bench
+
+    report = run_score_bench(decisions=20, batch_rows=1000)
+    assert {"p50", "p95"} <= set(report["single_decision_ms"])
+    assert report["batch"]["rows"] == 1000 and report["batch"]["rows_per_s"] > 0

@@ -1,0 +1,87 @@
+import pytest
+
+from backend.errors import NotFound
+from backend.scoring.canonical import keccak_hex
+from backend.scoring.models import CreditDecision
+from backend.scoring.schemas import ApplicationCreate
+from backend.scoring.scorer import Scorer
+from backend.scoring.service import decide, decision_hash, get_decision, score_application, verify_decision
+
+
+def test_same_application_and_model_give_the_same_decision_hash(scorer, application):
+    first = decide(ApplicationCreate(**application), scorer)
+    # A fresh scorer from the same artifact: nothing cached may leak into the hash.
+    second = decide(ApplicationCreate(**dict(reversed(list(application.items())))), Scorer(scorer.artifact))
+    assert first.decision_hash == second.decision_hash
+    assert first.input_hash == second.input_hash
+    assert first.decision_hash.startswith("0x") and len(first.decision_hash) == 66
+
+
+def test_decision_hash_is_keccak_of_version_inputs_and_outputs(scorer, application):
+    outcome = decide(ApplicationCreate(**application), scorer)
+    expected = keccak_hex({"model_version": scorer.model_version, "inputs": application, "outputs": outcome.outputs})
+    assert outcome.decision_hash == expected
+    assert outcome.input_hash == keccak_hex(application)
+
+
+def test_any_change_to_inputs_or_model_changes_the_hash(scorer, application):
+    base = decide(ApplicationCreate(**application), scorer)
+    other = decide(ApplicationCreate(**{**application, "amount": application["amount"] + 50}), scorer)
+    assert base.decision_hash != other.decision_hash
+    assert decision_hash("0x" + "0" * 64, base.inputs, base.outputs) != base.decision_hash
+
+
+def test_good_applicant_is_approved_with_a_price(scorer, application):
+    out = decide(ApplicationCreate(**application), scorer).outputs
+    assert out["decision"] == "approve"
+    assert out["grade"] in ("A", "B", "C")
+    assert out["quote"]["apr_bps"] > 0 and out["quote"]["max_amount"] >= application["amount"]
+    assert set(out["cutoffs"]) == {"approve_min_score", "refer_min_score"}
+    assert out["grade_band"]["pd_low"] <= out["pd"] <= out["grade_band"]["pd_high"]
+
+
+def test_risky_applicant_is_declined_with_reasons_and_no_price(scorer, risky_application):
+    out = decide(ApplicationCreate(**risky_application), scorer).outputs
+    assert out["decision"] == "decline"
+    assert out["quote"] is None
+    assert 1 <= len(out["reasons"]) <= 4
+    assert out["reasons"][0]["points_lost"] >= out["reasons"][-1]["points_lost"]
+
+
+def test_unaffordable_amount_turns_an_approval_into_a_referral(scorer, application):
+    poor = {**application, "monthly_income_band": "500_to_1000", "monthly_debt_payments": 150}
+    out = decide(ApplicationCreate(**poor), scorer).outputs
+    if out["grade"] in ("A", "B", "C"):
+        assert out["decision"] == "refer"
+        assert any("affordability" in note for note in out["policy_notes"])
+    assert out["quote"]["max_amount"] < poor["amount"]
+
+
+def test_decisions_are_recorded_and_verifiable(db_factory, scorer, application):
+    with db_factory() as db:
+        public = score_application(db, ApplicationCreate(**application), scorer)
+        db.commit()
+    with db_factory() as db:
+        row = db.get(CreditDecision, public.id)
+        assert row is not None
+        assert row.model_version == scorer.model_version
+        assert row.decision_hash == public.decision_hash
+        assert row.inputs == application
+        assert verify_decision(row)
+        row.outputs = {**row.outputs, "decision": "approve" if row.decision != "approve" else "decline"}
+        assert not verify_decision(row)
+        assert get_decision(db, public.id).score == public.score
+
+
+def test_every_call_is_recorded(db_factory, scorer, application):
+    with db_factory() as db:
+        a = score_application(db, ApplicationCreate(**application), scorer)
+        b = score_application(db, ApplicationCreate(**application), scorer)
+        db.commit()
+        assert a.id != b.id and a.decision_hash == b.decision_hash
+        assert db.query(CreditDecision).count() == 2
+
+
+def test_unknown_decision_is_not_found(db_factory):
+    with db_factory() as db, pytest.raises(NotFound):
+        get_decision(db, "nope")
