@@ -10,15 +10,17 @@ const path = require('path');
 const solc = require('solc');
 
 function parseArgs(argv) {
-  const opts = { roots: [process.cwd()], remappings: [], files: [] };
+  // Import lookup order follows native solc: base path, then include paths, then allowed
+  // paths; the working directory comes last, as the implicit base path.
+  const opts = { roots: [], remappings: [], files: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const takeValue = () => (a.includes('=') && a.startsWith('--') ? a.split(/=(.*)/s)[1] : argv[++i]);
     if (a === '--version' || a === '-v') opts.version = true;
     else if (a === '--standard-json') opts.standardJson = true;
     else if (a.startsWith('--combined-json')) opts.combined = takeValue().split(',');
-    else if (a.startsWith('--allow-paths')) opts.roots.push(...takeValue().split(','));
-    else if (a.startsWith('--base-path') || a.startsWith('--include-path')) opts.roots.push(takeValue());
+    else if (a.startsWith('--base-path')) opts.roots.unshift(takeValue());
+    else if (a.startsWith('--include-path') || a.startsWith('--allow-paths')) opts.roots.push(...takeValue().split(','));
     else if (a.startsWith('--evm-version')) opts.evmVersion = takeValue();
     else if (a.startsWith('--optimize-runs')) opts.runs = Number(takeValue());
     else if (a === '--optimize') opts.optimize = true;
@@ -27,6 +29,7 @@ function parseArgs(argv) {
     else if (/^[^=]+=.+/.test(a) && !fs.existsSync(a)) opts.remappings.push(a);
     else opts.files.push(a);
   }
+  opts.roots.push(process.cwd());
   return opts;
 }
 
