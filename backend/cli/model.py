@@ -16,7 +16,9 @@ from backend.errors import LoanchainError
 
 app = typer.Typer(no_args_is_help=True, help="Credit scoring model: train, evaluate, score, model card.")
 
-DataOption = typer.Option(None, "--data", help="Labelled CSV with the german_credit.csv columns [default: data/german_credit.csv].")
+DataOption = typer.Option(
+    None, "--data", help="Labelled CSV with the german_credit.csv columns [default: data/german_credit.csv]."
+)
 ArtifactOption = typer.Option(None, "--artifact", help="Model artifact JSON [default: the shipped one].")
 
 
@@ -86,12 +88,16 @@ def evaluate(
     data: Path = DataOption,
     artifact: Path = ArtifactOption,
     cv: bool = typer.Option(True, "--cv/--no-cv", help="Also cross-validate the training recipe on the file."),
+    folds: int = typer.Option(None, min=2, help="CV folds [default: as trained, 5]."),
+    repeats: int = typer.Option(None, min=1, help="CV repeats [default: as trained, 5]."),
     json_out: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
 ) -> None:
     """Metrics of the shipped model on a labelled file, plus cross-validated AUC with spread.
 
     AUC, Gini, KS, Brier, calibration by decile, approval rate and bad rate among approved;
     then the training recipe re-fitted by repeated stratified k-fold on the same file."""
+    from dataclasses import replace
+
     from backend.scoring.evaluation import evaluate as run
     from backend.scoring.training import TrainingConfig
 
@@ -99,6 +105,7 @@ def evaluate(
         scorer = _scorer(artifact)
         dataset = _dataset(data)
         config = TrainingConfig.from_json(scorer.artifact["hyperparameters"])
+        config = replace(config, folds=folds or config.folds, repeats=repeats or config.repeats)
         if cv:
             with _progress("cross-validating", config.folds * config.repeats) as advance:
                 report = run(dataset, scorer, True, config, advance)
@@ -187,7 +194,9 @@ def bench_score_command(
         print_json(report)
     else:
         single, batch = report["single_decision_ms"], report["batch"]
-        console.print(f"decision p50 {single['p50']:.3f} ms, p95 {single['p95']:.3f} ms (goal < {report['goals']['p95_ms']} ms)")
+        console.print(
+            f"decision p50 {single['p50']:.3f} ms, p95 {single['p95']:.3f} ms (goal < {report['goals']['p95_ms']} ms)"
+        )
         console.print(f"batch {batch['rows_per_s']:,.0f} rows/s (goal >= {report['goals']['rows_per_s']:,})")
     if not report["meets_goals"]:
         err_console.print("[red]scoring benchmark misses its goals[/]")

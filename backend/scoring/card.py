@@ -62,7 +62,8 @@ def plot_score_distribution(analysis: CardAnalysis, scorer: Scorer, path: Path) 
     fig, ax = plt.subplots(figsize=(7, 4))
     bins = np.arange(policy.SCORE_MIN, policy.SCORE_MAX + 10, 10)
     for flag, label, colour in ((0, "good", "tab:blue"), (1, "bad", "tab:red")):
-        ax.hist(analysis.oof_score[analysis.oof_y == flag], bins=bins, alpha=0.55, density=True, label=label, color=colour)
+        scores = analysis.oof_score[analysis.oof_y == flag]
+        ax.hist(scores, bins=bins, alpha=0.55, density=True, label=label, color=colour)
     cut = scorer.cutoffs()
     ax.axvline(cut["approve_min_score"], color="green", linestyle="--", label=f"approve >= {cut['approve_min_score']}")
     ax.axvline(cut["refer_min_score"], color="orange", linestyle="--", label=f"refer >= {cut['refer_min_score']}")
@@ -77,7 +78,11 @@ def plot_score_distribution(analysis: CardAnalysis, scorer: Scorer, path: Path) 
 
 
 def plot_fairness(analysis: CardAnalysis, path: Path) -> None:
-    rows = [(f"{attr}: {r['group']}", r["approval_rate"], r["below_four_fifths"]) for attr in ("sex", "age") for r in analysis.fairness.get(attr, [])]
+    rows = [
+        (f"{attr}: {r['group']}", r["approval_rate"], r["below_four_fifths"])
+        for attr in ("sex", "age")
+        for r in analysis.fairness.get(attr, [])
+    ]
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.barh([r[0] for r in rows], [r[1] for r in rows], color=["tab:red" if r[2] else "tab:blue" for r in rows])
     ax.set_xlabel("approval rate (out of fold); red = under four-fifths of the best group")
@@ -110,17 +115,19 @@ def _method_section(scorer: Scorer) -> str:
     a = scorer.artifact
     s, h, cal = a["scaling"], a["hyperparameters"], a["calibration"]
     cut = scorer.cutoffs()
+    trends = ", ".join(f"`{k}` {v['monotonic_trend']}" for k, v in h["binning_params"].items())
     return f"""## Method
 
 1. **Binning:** optbinning `BinningProcess` (optimal binning on weight of evidence) over all
    {len(h['candidate_features'])} candidate characteristics: the 17 non-protected Statlog columns plus
-   `monthly_amount` = amount / term. Monotonic trends: {', '.join(f'`{k}` {v["monotonic_trend"]}' for k, v in h['binning_params'].items())};
+   `monthly_amount` = amount / term. Monotonic trends: {trends};
    others automatic. Characteristics with information value below {h['min_information_value']} are dropped
    ({len(a['features'])} kept).
 2. **Model:** L2 logistic regression on WoE (C = {h['logistic_regression_c']}), wrapped by optbinning
    `Scorecard` with integer points.
 3. **Scaling (PDO):** PDO = {s['pdo']}, base odds {s['base_odds']:g}:1 (good:bad) at base score {s['base_score']};
-   factor = PDO / ln 2 = {s['factor']:.3f}, offset = {s['offset']:.3f}. Theoretical range {s['theoretical_min']}-{s['theoretical_max']},
+   factor = PDO / ln 2 = {s['factor']:.3f}, offset = {s['offset']:.3f}.
+   Theoretical range {s['theoretical_min']}-{s['theoretical_max']},
    shown clipped to {policy.SCORE_MIN}-{policy.SCORE_MAX}.
 4. **Calibrated PD:** Platt scaling fitted on out-of-fold scores ({h['cv_folds']}-fold x {h['cv_repeats']}):
    PD = 1 / (1 + exp(-({cal['a']:.4f} - {-cal['b']:.6f} x score))).
@@ -138,17 +145,19 @@ def _candidates_section(analysis: CardAnalysis) -> str:
     rows = [[c["model"], _spread(c["auc"]), c["reason_codes"]] for c in analysis.candidates]
     shipped, floor = analysis.candidates[0], analysis.candidates[1]
     best_challenger = max(analysis.candidates[2:], key=lambda c: c["auc"]["mean"])
+    challenger_gap = best_challenger["auc"]["mean"] - shipped["auc"]["mean"]
+    floor_cost = shipped["auc"]["mean"] - floor["auc"]["mean"]
     return f"""## Candidates (same folds: {analysis.cv_report['scheme']})
 
 {_table(['model', 'CV AUC (mean ± sd)', 'reason codes'], rows)}
 
 The scorecard ships: the best challenger ({best_challenger['model']}, {best_challenger['auc']['mean']:.3f}) is not
-clearly better ({best_challenger['auc']['mean'] - shipped['auc']['mean']:+.3f} AUC, well inside one fold standard deviation) and
-cannot give points-based reason codes.
+clearly better ({challenger_gap:+.3f} AUC, inside one fold standard deviation) and cannot give
+points-based reason codes.
 
 **Narrow amount bins.** The optimiser finds two narrow bins with very few bads (see the
 `credit_amount` and `monthly_amount` tables below). They survive cross-validation: forcing every amount
-bin to hold at least {_pct(0.10, 0)} of the sample costs {shipped['auc']['mean'] - floor['auc']['mean']:.3f} AUC. They were kept,
+bin to hold at least {_pct(0.10, 0)} of the sample costs {floor_cost:.3f} AUC. They were kept,
 because the brief asks to choose by cross-validation. The cost is in the explanations: an amount
 outside the best bin loses many points, so "Amount of credit requested" and "Monthly repayment
 requested" are frequent first reasons (table in *Reason codes*). Watch this first when the model
@@ -175,7 +184,8 @@ Pooled out-of-fold AUC {r['pooled_out_of_fold_auc']:.3f}. In-sample (apparent, o
 {apparent['auc']:.3f}.
 
 At the shipped cut-offs, out of fold: approval rate {_pct(d['approval_rate'])}, referral {_pct(d['refer_rate'])},
-decline {_pct(d['decline_rate'])}; bad rate among approved {_pct(d['bad_rate_among_approved'])} (overall {_pct(d['bad_rate_overall'])}).
+decline {_pct(d['decline_rate'])}; bad rate among approved {_pct(d['bad_rate_among_approved'])}
+(overall {_pct(d['bad_rate_overall'])}).
 
 ![Calibration](calibration.png) ![Score distribution](score_distribution.png)
 """
@@ -189,12 +199,15 @@ def _grades_section(scorer: Scorer) -> str:
             [g.grade, f"{g.min_score}-{g.max_score}", f"{_pct(g.pd_low)} - {_pct(g.pd_high)}", _pct(g.pd_mean_oof),
              _pct(stored["oof_share"]), _pct(stored["oof_bad_rate"]), g.decision, aprs]
         )
+    header = ["grade", "score", "PD band", "pricing PD (OOF mean)", "OOF share", "OOF bad rate", "decision"]
+    header.append("APR 12 / 36 / 60 months")
     return f"""## Grades
 
 PD bands come from the out-of-fold calibration; share and bad rate are out-of-fold counts on the
-training data. APR = {policy.BASE_RATE:.0%} base + {policy.RESERVE_FEE:.0%} reserve fee + PD x LGD ({policy.LGD}) x 24 / (term + 1).
+training data. APR = {policy.BASE_RATE:.0%} base + {policy.RESERVE_FEE:.0%} reserve fee
++ PD x LGD ({policy.LGD}) x 24 / (term + 1).
 
-{_table(['grade', 'score', 'PD band', 'pricing PD (OOF mean)', 'OOF share', 'OOF bad rate', 'decision', 'APR 12 / 36 / 60 months'], rows)}
+{_table(header, rows)}
 """
 
 
@@ -206,7 +219,9 @@ def _bins_section(scorer: Scorer) -> str:
             [label, count, _pct(rate), f"{woe:+.3f}", points]
             for label, count, rate, woe, points in zip(f["labels"], f["count"], f["event_rate"], f["woe"], f["points"])
         ]
-        unseen = f"\n\nA category unseen in training: {f['neutral_points']} points (WoE 0).\n" if f["kind"] == "categorical" else "\n"
+        unseen = "\n"
+        if f["kind"] == "categorical":
+            unseen = f"\n\nA category unseen in training: {f['neutral_points']} points (WoE 0).\n"
         parts.append(
             f"### `{f['name']}` (IV {f['iv']:.3f}, coefficient {f['coefficient']:+.3f}, reason {code}: {text})\n\n"
             + _table(["bin", "count", "bad rate", "WoE", "points"], rows)
@@ -238,17 +253,21 @@ def _fairness_section(analysis: CardAnalysis) -> str:
         f"{FOUR_FIFTHS} fails the four-fifths rule.\n",
     ]
     for attribute in ("sex", "age", "foreign_worker"):
-        rows = [
-            [r["group"], r["n"] // analysis.config.repeats, _pct(r["bad_rate"]), _pct(r["approval_rate"]), _pct(r["approve_or_refer_rate"]),
-             "n/a" if r["auc"] is None else f"{r['auc']:.3f}", f"{r['adverse_impact_ratio']:.2f}" + (" **< 0.8**" if r["below_four_fifths"] else "")]
-            for r in analysis.fairness.get(attribute, [])
-        ]
+        rows = [_fairness_row(r, analysis.config.repeats) for r in analysis.fairness.get(attribute, [])]
         if rows:
+            header = ["group", "applicants", "bad rate", "approved", "approved or referred", "AUC", "AIR"]
             parts.append(f"### By {attribute.replace('_', ' ')}\n")
-            parts.append(_table(["group", "applicants", "bad rate", "approved", "approved or referred", "AUC", "AIR"], rows) + "\n")
+            parts.append(_table(header, rows) + "\n")
     parts.append("![Approval rates by group](fairness.png)\n")
     parts.append(_mitigation_section(analysis))
     return "\n".join(parts)
+
+
+def _fairness_row(r: dict[str, Any], repeats: int) -> list[Any]:
+    auc = "n/a" if r["auc"] is None else f"{r['auc']:.3f}"
+    air = f"{r['adverse_impact_ratio']:.2f}" + (" **< 0.8**" if r["below_four_fifths"] else "")
+    approved, either = _pct(r["approval_rate"]), _pct(r["approve_or_refer_rate"])
+    return [r["group"], r["n"] // repeats, _pct(r["bad_rate"]), approved, either, auc, air]
 
 
 def _mitigation_section(analysis: CardAnalysis) -> str:
@@ -260,9 +279,14 @@ def _mitigation_section(analysis: CardAnalysis) -> str:
         row = next((r for r in analysis.group_calibration.get(attribute, []) if r["group"] == group), None)
         if row:
             harsher = row["mean_pd"] > row["bad_rate"]
+            verdict = (
+                "it **over-states** this group's risk; recalibration is needed before release."
+                if harsher
+                else "it does not over-state this group's risk."
+            )
             verdicts.append(
-                f"For {attribute} {group} the model predicts {_pct(row['mean_pd'])} against an observed {_pct(row['bad_rate'])}: "
-                + ("it **over-states** this group's risk; recalibration is needed before release." if harsher else "it does not over-state this group's risk.")
+                f"For {attribute} {group} the model predicts {_pct(row['mean_pd'])} "
+                f"against an observed {_pct(row['bad_rate'])}: {verdict}"
             )
     calib_rows = [
         [f"{attr}: {r['group']}", _pct(r["mean_pd"]), _pct(r["bad_rate"])]
@@ -270,7 +294,8 @@ def _mitigation_section(analysis: CardAnalysis) -> str:
         for r in rows
     ]
     alt_rows = [
-        [a["dropped"], f"{a['auc']:.3f}", _pct(a["approval_rate"])] + [f"{v:.2f}" for v in a["adverse_impact_ratios"].values()]
+        [a["dropped"], f"{a['auc']:.3f}", _pct(a["approval_rate"])]
+        + [f"{v:.2f}" for v in a["adverse_impact_ratios"].values()]
         for a in analysis.alternatives
     ]
     keys = list(analysis.alternatives[0]["adverse_impact_ratios"]) if analysis.alternatives else []
@@ -278,10 +303,11 @@ def _mitigation_section(analysis: CardAnalysis) -> str:
     base = analysis.alternatives[0] if analysis.alternatives else None
     best_line = ""
     if best and base:
+        best_ratio = min(best["adverse_impact_ratios"].values())
+        reach = "it does not reach 0.8." if best_ratio < FOUR_FIFTHS else "it reaches 0.8: review it before release."
         best_line = (
-            f"The best single removal (`{best['dropped']}`) moves the ratio to "
-            f"{min(best['adverse_impact_ratios'].values()):.2f} at {best['auc'] - base['auc']:+.3f} AUC; "
-            + ("it does not reach 0.8." if min(best["adverse_impact_ratios"].values()) < FOUR_FIFTHS else "it reaches 0.8: review it before the next release.")
+            f"The best single removal (`{best['dropped']}`) moves the ratio to {best_ratio:.2f} "
+            f"at {best['auc'] - base['auc']:+.3f} AUC; {reach}"
         )
     return f"""### Under four-fifths: {flagged}. What was done
 

@@ -72,7 +72,9 @@ def _groups(dataset: Dataset, attribute: str) -> np.ndarray:
     return dataset.protected[attribute].astype(object)
 
 
-def _group_calibration(dataset: Dataset, repeats: int, oof_pd: np.ndarray, oof_y: np.ndarray) -> dict[str, list[dict[str, Any]]]:
+def _group_calibration(
+    dataset: Dataset, repeats: int, oof_pd: np.ndarray, oof_y: np.ndarray
+) -> dict[str, list[dict[str, Any]]]:
     """Mean predicted PD vs observed bad rate per group: is any group's risk over-stated?"""
     out: dict[str, list[dict[str, Any]]] = {}
     for attribute in ("sex", "age"):
@@ -91,7 +93,11 @@ def _approval_by_pd(cv: CrossValidation, y: np.ndarray) -> np.ndarray:
 
 
 def _alternatives(
-    dataset: Dataset, config: TrainingConfig, selected: list[str], flagged: list[tuple[str, str, float]], progress: Progress | None
+    dataset: Dataset,
+    config: TrainingConfig,
+    selected: list[str],
+    flagged: list[tuple[str, str, float]],
+    progress: Progress | None,
 ) -> list[dict[str, Any]]:
     """Drop each selected characteristic in turn (5-fold, one repeat) and report AUC and the
     adverse impact ratio of every flagged group."""
@@ -133,7 +139,9 @@ def _reason_frequency(scorer: Scorer, dataset: Dataset) -> list[dict[str, Any]]:
     first = batch.reason_index[declined, 0]
     out = []
     for j, (code, text) in enumerate(scorer.reason_codes):
-        out.append({"code": code, "text": text, "first_reason_share": float((first == j).mean()) if declined.any() else 0.0})
+        out.append(
+            {"code": code, "text": text, "first_reason_share": float((first == j).mean()) if declined.any() else 0.0}
+        )
     return sorted(out, key=lambda r: -r["first_reason_share"])
 
 
@@ -148,7 +156,11 @@ def analyse(dataset: Dataset, scorer: Scorer, progress: Progress | None = None) 
     oof_pd = scorer.pd_of_score(score)
     floor_cv = cross_validate(dataset.columns, y, _bin_floor_config(config), progress)
     candidates = [
-        {"model": "Scorecard (shipped)", "auc": metrics.spread([f["auc"] for f in cv.folds]), "reason_codes": "yes: points"},
+        {
+            "model": "Scorecard (shipped)",
+            "auc": metrics.spread([f["auc"] for f in cv.folds]),
+            "reason_codes": "yes: points",
+        },
         {
             "model": f"Scorecard, amount bins >= {BIN_FLOOR:.0%} of sample",
             "auc": metrics.spread([f["auc"] for f in floor_cv.folds]),

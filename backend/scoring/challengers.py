@@ -8,7 +8,6 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -32,14 +31,22 @@ def _frame(dataset: Dataset) -> pd.DataFrame:
 def gradient_boosting() -> HistGradientBoostingClassifier:
     # Shallow, slow-learning trees: 800 rows overfit anything deeper (checked by CV).
     return HistGradientBoostingClassifier(
-        learning_rate=0.03, max_iter=200, max_depth=3, min_samples_leaf=20, categorical_features="from_dtype", random_state=0
+        learning_rate=0.03,
+        max_iter=200,
+        max_depth=3,
+        min_samples_leaf=20,
+        categorical_features="from_dtype",
+        random_state=0,
     )
 
 
 def one_hot_logistic() -> Any:
     numeric = [c for c in MODEL_FEATURES if c not in CATEGORICAL_FEATURES]
     encode = ColumnTransformer(
-        [("categories", OneHotEncoder(handle_unknown="ignore"), list(CATEGORICAL_FEATURES)), ("numbers", StandardScaler(), numeric)]
+        [
+            ("categories", OneHotEncoder(handle_unknown="ignore"), list(CATEGORICAL_FEATURES)),
+            ("numbers", StandardScaler(), numeric),
+        ]
     )
     return make_pipeline(encode, LogisticRegression(C=0.03, max_iter=2000))
 
@@ -50,7 +57,9 @@ CHALLENGERS: dict[str, tuple[Callable[[], Any], str]] = {
 }
 
 
-def cross_validate_challengers(dataset: Dataset, config: TrainingConfig, progress: Progress | None = None) -> list[dict[str, Any]]:
+def cross_validate_challengers(
+    dataset: Dataset, config: TrainingConfig, progress: Progress | None = None
+) -> list[dict[str, Any]]:
     assert dataset.y_bad is not None
     frame, y = _frame(dataset), dataset.y_bad
     rows = []

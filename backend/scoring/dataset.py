@@ -80,9 +80,7 @@ def _protected_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
-def load_dataset(
-    path: Path, inputs: Sequence[str] = CANDIDATE_INPUTS, require_label: bool = True
-) -> Dataset:
+def load_dataset(path: Path, inputs: Sequence[str] = CANDIDATE_INPUTS, require_label: bool = True) -> Dataset:
     """Read and validate `path`. The label is required for training and evaluation, optional
     (and ignored) for scoring."""
     frame = read_csv_text(path)

@@ -26,7 +26,9 @@ def shipped_model_report(dataset: Dataset, scorer: Scorer) -> dict[str, Any]:
     }
 
 
-def cross_validated_report(cv: CrossValidation, config: TrainingConfig, scorer: Scorer, y_bad: np.ndarray) -> dict[str, Any]:
+def cross_validated_report(
+    cv: CrossValidation, config: TrainingConfig, scorer: Scorer, y_bad: np.ndarray
+) -> dict[str, Any]:
     score = clip_score(cv.oof_points.ravel())
     _, decisions = scorer.grade_and_decision(score)
     pooled_y = np.tile(y_bad, cv.oof_points.shape[0])

@@ -115,7 +115,9 @@ def to_model_inputs(app: ApplicationCreate) -> dict[str, Any]:
         "credit_amount": app.amount,
         "savings_account_and_bonds": SAVINGS[app.savings],
         "present_employment_since": EMPLOYMENT[app.employment_length],
-        "installment_rate_in_percentage_of_disposable_income": instalment_rate_code(app.amount, app.term_months, income),
+        "installment_rate_in_percentage_of_disposable_income": instalment_rate_code(
+            app.amount, app.term_months, income
+        ),
         "other_debtors_or_guarantors": GUARANTOR[app.guarantor],
         "property": PROPERTY[app.property],
         "other_installment_plans": OTHER_PLANS[app.other_instalment_plans],

@@ -83,7 +83,9 @@ class FeatureBins:
             categories = {str(k): int(v) for k, v in data["categories"].items()}
             if any(not 0 <= v < len(points) for v in categories.values()):
                 raise ConfigurationError(f"scorecard feature {data['name']!r}: category bin out of range")
-            return cls(data["name"], kind, points, tuple(data["labels"]), int(data["neutral_points"]), categories=categories)
+            return cls(
+                data["name"], kind, points, tuple(data["labels"]), int(data["neutral_points"]), categories=categories
+            )
         raise ConfigurationError(f"scorecard feature {data['name']!r}: unknown kind {kind!r}")
 
 

@@ -48,7 +48,13 @@ DEBT_SERVICE_RATIO = 0.35  # all monthly debt payments incl. this loan <= 35% of
 def snapshot() -> dict[str, Any]:
     """The policy as JSON, stored in the artifact (and so covered by the model version)."""
     return {
-        "scaling": {"pdo": PDO, "base_odds": BASE_ODDS, "base_score": BASE_SCORE, "score_min": SCORE_MIN, "score_max": SCORE_MAX},
+        "scaling": {
+            "pdo": PDO,
+            "base_odds": BASE_ODDS,
+            "base_score": BASE_SCORE,
+            "score_min": SCORE_MIN,
+            "score_max": SCORE_MAX,
+        },
         "grade_pd_upper": dict(GRADE_PD_UPPER),
         "decisions": {"approve": list(APPROVE_GRADES), "refer": list(REFER_GRADES), "decline": list(DECLINE_GRADES)},
         "pricing": {"base_rate": BASE_RATE, "reserve_fee": RESERVE_FEE, "lgd": LGD, "max_apr": MAX_APR},

@@ -15,7 +15,16 @@ CreditHistory = Literal[
     "no_credit_or_all_repaid", "all_repaid_here", "current_repaid_duly", "past_delays", "critical_or_credit_elsewhere"
 ]
 Purpose = Literal[
-    "new_car", "used_car", "furniture", "radio_tv", "appliances", "repairs", "education", "retraining", "business", "other"
+    "new_car",
+    "used_car",
+    "furniture",
+    "radio_tv",
+    "appliances",
+    "repairs",
+    "education",
+    "retraining",
+    "business",
+    "other",
 ]
 Savings = Literal["none_or_unknown", "under_100", "100_to_500", "500_to_1000", "1000_plus"]
 EmploymentLength = Literal["unemployed", "under_1y", "1_to_4y", "4_to_7y", "7y_plus"]

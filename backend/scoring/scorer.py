@@ -87,7 +87,13 @@ class Scorer:
         decision_of = {g: d for d, grades in artifact["policy"]["decisions"].items() for g in grades}
         self.grades = tuple(
             GradeBand(
-                g["grade"], g["min_score"], g["max_score"], g["pd_low"], g["pd_high"], g["pd_mean_oof"], decision_of[g["grade"]]
+                g["grade"],
+                g["min_score"],
+                g["max_score"],
+                g["pd_low"],
+                g["pd_high"],
+                g["pd_mean_oof"],
+                decision_of[g["grade"]],
             )
             for g in artifact["grades"]
         )

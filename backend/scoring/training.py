@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 
 from backend.scoring import policy
 from backend.scoring.features import CATEGORICAL_FEATURES, MODEL_FEATURES
-from backend.scoring.points import FeatureBins, PointsTable
+from backend.scoring.points import PointsTable
 
 # Risk (bad rate) shape per numerical input. Longer terms and heavier instalments cost points;
 # very small and very large loans are both riskier than mid-size ones in this data (a valley).
@@ -174,7 +174,9 @@ def cross_validate(
         fitted = fit({c: v[train] for c, v in columns.items()}, y_bad[train], config)
         points = fitted.table.points_matrix({c: v[test] for c, v in columns.items()}).sum(axis=1)
         oof[k // config.folds, test] = points
-        folds.append({**metrics.discrimination(y_bad[test], points), "brier": metrics.brier(y_bad[test], nominal_pd(points))})
+        folds.append(
+            {**metrics.discrimination(y_bad[test], points), "brier": metrics.brier(y_bad[test], nominal_pd(points))}
+        )
         if progress:
             progress()
     return CrossValidation(folds, oof)

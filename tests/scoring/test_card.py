@@ -56,7 +56,12 @@ def analysis(scorer, training_csv):
         group_calibration={"age": [{"group": "<25", "mean_pd": 0.3, "bad_rate": 0.4}]},
     )
     result.alternatives = [
-        {"dropped": name, "auc": 0.78, "approval_rate": 0.3, "adverse_impact_ratios": {f"{a}:{g}": 0.6 for a, g, _ in result.flagged}}
+        {
+            "dropped": name,
+            "auc": 0.78,
+            "approval_rate": 0.3,
+            "adverse_impact_ratios": {f"{a}:{g}": 0.6 for a, g, _ in result.flagged},
+        }
         for name in ("(none: shipped recipe)", "housing")
     ]
     return result, dataset
@@ -66,8 +71,9 @@ def test_card_is_markdown_with_plots(tmp_path, scorer, analysis):
     result, dataset = analysis
     path = write_card(result, scorer, dataset, tmp_path)
     text = path.read_text()
-    for section in ("## Data", "## Method", "## Candidates", "## Performance", "## Grades", "## Reason codes",
-                    "## Fairness", "### By sex", "### By age", "## Scorecard: bins and points", "CC BY 4.0"):  # fmt: skip
+    sections = ["## Data", "## Method", "## Candidates", "## Performance", "## Grades", "## Reason codes"]
+    sections += ["## Fairness", "### By sex", "### By age", "## Scorecard: bins and points", "CC BY 4.0"]
+    for section in sections:
         assert section in text, section
     assert f"PDO = {scorer.artifact['scaling']['pdo']}" in text
     for png in ("calibration.png", "score_distribution.png", "fairness.png"):

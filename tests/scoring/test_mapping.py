@@ -34,7 +34,15 @@ def test_income_bands_all_have_a_floor():
 
 @pytest.mark.parametrize(
     ("amount", "share", "code"),
-    [(1000, "10%", 1), (1990, "19.9%", 1), (2000, "20%", 2), (2490, "24.9%", 2), (2500, "25%", 3), (3490, "34.9%", 3), (3500, "35%", 4)],
+    [
+        (1000, "10%", 1),
+        (1990, "19.9%", 1),
+        (2000, "20%", 2),
+        (2490, "24.9%", 2),
+        (2500, "25%", 3),
+        (3490, "34.9%", 3),
+        (3500, "35%", 4),
+    ],
 )
 def test_instalment_rate_code_bands(amount, share, code):
     """Principal per month (amount / 10 months) as a share of a 1000 income."""
