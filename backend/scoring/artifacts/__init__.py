@@ -1,0 +1,1 @@
+"""Shipped model artifacts (plain JSON), packaged as data."""
