@@ -26,6 +26,8 @@ def _contracts(w3: Web3, manifest: dict, artifacts: dict) -> dict:
 
 
 def build_world(chain: Chain, contracts: dict, artifacts: dict) -> World:
+    contracts = _contracts(chain.w3, {"contracts": {n: {"address": c.address} for n, c in contracts.items()}},
+                           artifacts)  # fmt: skip
     """Verify, fund and approve the actors; seed the reserve. Idempotent enough to run once per
     chain (it is a session fixture)."""
     accounts = [dev_account(i) for i in range(10)]
@@ -65,9 +67,15 @@ def build_world(chain: Chain, contracts: dict, artifacts: dict) -> World:
     return world
 
 
+def lean_web3(url: str) -> Web3:
+    """web3 without its default middleware (whose validation asks the node for the chain id on
+    every call): the raw speed the property tests need."""
+    return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 60}), middleware=[])
+
+
 @pytest.fixture(scope="session")
-def chain(w3, chain_settings) -> Chain:
-    return Chain(w3, chain_settings, kind="anvil")
+def chain(anvil, chain_settings) -> Chain:
+    return Chain(lean_web3(chain_settings.rpc_url), chain_settings, kind="anvil")
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +98,7 @@ def ganache_world(tmp_path_factory, artifacts) -> Iterator[World]:
     node.start(timeout=120)
     try:
         report = deploy_all(settings)
-        w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 60}))
+        w3 = lean_web3(settings.rpc_url)
         chain = Chain(w3, settings, kind="ganache")
         yield build_world(chain, _contracts(w3, report.manifest, artifacts), artifacts)
     finally:

@@ -9,7 +9,6 @@ from typing import Any
 
 import requests
 from web3 import Web3
-from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
 from backend.chain import loan_terms as lt
 from backend.chain.errors import DecodedError, decode_revert, revert_data_of
@@ -48,13 +47,37 @@ class Chain:
             raise RpcError(f"{method}: {reply['error']}")
         return reply["result"]
 
-    def batch(self, calls: list[tuple[str, list]]) -> list[Any]:
+    def batch_raw(self, calls: list[tuple[str, list]]) -> list[dict]:
+        """Several JSON-RPC calls in one HTTP request; the raw replies, in order."""
         payload = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
-        replies = sorted(self._session.post(self.url, json=payload, timeout=60).json(), key=lambda r: r["id"])
+        return sorted(self._session.post(self.url, json=payload, timeout=60).json(), key=lambda r: r["id"])
+
+    def batch(self, calls: list[tuple[str, list]]) -> list[Any]:
+        replies = self.batch_raw(calls)
         for r in replies:
             if "error" in r:
                 raise RpcError(str(r["error"]))
         return [r["result"] for r in replies]
+
+    def read(self, fns: list) -> list[Any]:
+        """Many view calls in one JSON-RPC batch, decoded (single outputs unwrapped)."""
+        return self.read_encoded([(fn.address, calldata(fn), output_types(fn)) for fn in fns])
+
+    def read_encoded(self, calls: list[tuple[str, str, list[str]]]) -> list[Any]:
+        """Like `read`, from pre-encoded (address, calldata, output types)."""
+        raw = self.batch([("eth_call", [{"to": to, "data": data}, "latest"]) for to, data, _ in calls])
+        results = []
+        for (_, _, types), out in zip(calls, raw):
+            values = _checksummed(self.w3.codec.decode(types, bytes.fromhex(out[2:])))
+            results.append(values[0] if len(values) == 1 else values)
+        return results
+
+    def _timestamp_call(self, ts: int) -> tuple[str, list]:
+        if self.kind == "anvil":
+            return ("evm_setNextBlockTimestamp", [hex(ts)])
+        # Ganache 7 has no evm_setNextBlockTimestamp: evm_setTime moves its clock so that the next
+        # block is stamped `ts` (plus whatever wall time passes before it is mined).
+        return ("evm_setTime", [ts * 1000])
 
     def snapshot(self) -> str:
         return self.rpc("evm_snapshot")
@@ -69,12 +92,7 @@ class Chain:
     def set_next_timestamp(self, ts: int) -> None:
         """The next block (and `pending` calls) get timestamp `ts` (Anvil exactly; Ganache to
         the second, via its clock)."""
-        if self.kind == "anvil":
-            self.rpc("evm_setNextBlockTimestamp", [hex(ts)])
-        else:
-            # Ganache 7: no evm_setNextBlockTimestamp; evm_setTime moves its clock so that the
-            # next block is stamped `ts` (plus any wall time that passes before it is mined).
-            self.rpc("evm_setTime", [ts * 1000])
+        self.rpc(*self._timestamp_call(ts))
 
     def mine_at(self, ts: int) -> None:
         """Mine an empty block at `ts` (later calls against `latest` see that time)."""
@@ -93,15 +111,21 @@ class Chain:
 
     # --- transactions ---------------------------------------------------------------------
     def tx(self, fn, sender: str, at: int | None = None, gas: int = GAS):
-        """Send `fn` from the unlocked `sender`; return the receipt. Fails with the decoded
-        custom error when the transaction reverts."""
-        if at is not None:
-            self.set_next_timestamp(at)
-        try:
-            tx_hash = fn.transact({"from": sender, "gas": gas})
-        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:  # ganache may reject early
-            raise AssertionError(f"transaction reverted: {self.decode(exc)}") from exc
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+        """Send `fn` from the unlocked `sender` (in the block at `at` if given) and return the
+        receipt. Fails with the decoded custom error when the transaction reverts."""
+        if not hasattr(fn, "address"):  # a constructor: let web3 build the deployment
+            if at is not None:
+                self.set_next_timestamp(at)
+            receipt = self.w3.eth.wait_for_transaction_receipt(fn.transact({"from": sender, "gas": gas}), timeout=60)
+            assert receipt["status"] == 1, "deployment reverted"
+            return receipt
+        calls = [self._timestamp_call(at)] if at is not None else []
+        calls.append(("eth_sendTransaction", [{"from": sender, "to": fn.address, "data": calldata(fn),
+                                               "gas": hex(gas), "gasPrice": hex(self.gas_price)}]))  # fmt: skip
+        reply = self.batch_raw(calls)[-1]
+        if "error" in reply:  # Ganache may refuse a reverting transaction outright
+            raise AssertionError(f"transaction reverted: {decode_revert(self.settings, _error_data(reply))}")
+        receipt = self.w3.eth.wait_for_transaction_receipt(reply["result"], timeout=60, poll_latency=0.002)
         if receipt["status"] != 1:
             raise AssertionError(f"transaction reverted: {self.why(fn, sender)}")
         return receipt
@@ -117,7 +141,7 @@ class Chain:
         if at is not None:
             self.set_next_timestamp(at)
         tx_hash = self.w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.002)
         if receipt["status"] != 1:
             raise AssertionError(f"transaction reverted: {self.why(fn, account.address) if fn else 'transfer'}")
         return receipt
@@ -139,20 +163,65 @@ class Chain:
         return decode_revert(self.settings, revert_data_of(exc))
 
     def revert_of(self, fn, sender: str, at: int | None = None) -> DecodedError:
-        """The custom error `fn` reverts with, simulated on the next block (at `at` if given)."""
-        if at is not None:
-            self.set_next_timestamp(at)
-        block = "pending" if self.kind == "anvil" else "latest"
-        try:
-            if hasattr(fn, "call"):
-                fn.call({"from": sender, "gas": GAS}, block_identifier=block)
-            else:  # a constructor: simulate the deployment
-                self.w3.eth.call({"from": sender, "gas": GAS, "data": fn.data_in_transaction}, block)
-        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
-            decoded = self.decode(exc)
-            assert decoded is not None, f"revert without data: {exc!r}"
-            return decoded
-        raise AssertionError(f"{getattr(fn, 'fn_name', 'constructor')} did not revert")
+        """The custom error `fn` reverts with, simulated on the next block (at `at` if given;
+        on Ganache, against the latest block)."""
+        call = {"from": sender, "gas": hex(GAS)}
+        if hasattr(fn, "address"):
+            call.update(to=fn.address, data=calldata(fn))
+        else:  # a constructor: simulate the deployment
+            call["data"] = fn.data_in_transaction
+        calls = [self._timestamp_call(at)] if at is not None else []
+        calls.append(("eth_call", [call, "pending" if self.kind == "anvil" else "latest"]))
+        reply = self.batch_raw(calls)[-1]
+        if "error" not in reply:
+            raise AssertionError(f"{getattr(fn, 'fn_name', 'constructor')} did not revert")
+        decoded = decode_revert(self.settings, _error_data(reply))
+        assert decoded is not None, f"revert without data: {reply['error']}"
+        return decoded
+
+
+def _error_data(reply: dict) -> Any:
+    data = reply["error"].get("data")
+    if isinstance(data, dict):  # Ganache nests it
+        data = data.get("data") or data.get("result")
+    return data
+
+
+_ENCODERS: dict[tuple[str, str], tuple[str, list[str], list[str]]] = {}
+
+
+def calldata(fn) -> str:
+    """0x calldata of a bound contract function (selector and input types cached per ABI entry)."""
+    key = (fn.address, fn.abi_element_identifier if hasattr(fn, "abi_element_identifier") else fn.fn_name)
+    entry = _ENCODERS.get(key)
+    if entry is None:
+        inputs = [_abi_type(i) for i in fn.abi["inputs"]]
+        selector = Web3.keccak(text=f"{fn.abi['name']}({','.join(inputs)})")[:4].hex()
+        entry = _ENCODERS[key] = (selector, inputs, [_abi_type(o) for o in fn.abi["outputs"]])
+    selector, inputs, _ = entry
+    return "0x" + selector.removeprefix("0x") + fn.w3.codec.encode(inputs, _normalize(fn.args, inputs)).hex()
+
+
+def output_types(fn) -> list[str]:
+    calldata(fn)
+    key = (fn.address, fn.abi_element_identifier if hasattr(fn, "abi_element_identifier") else fn.fn_name)
+    return _ENCODERS[key][2]
+
+
+def _normalize(args, types: list[str]) -> list:
+    out = []
+    for value, kind in zip(args, types):
+        if kind == "address" and isinstance(value, str):
+            value = Web3.to_checksum_address(value)
+        out.append(value)
+    return out
+
+
+def _abi_type(param: dict) -> str:
+    kind = param["type"]
+    if kind.startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + kind[len("tuple") :]
+    return kind
 
 
 def assert_error(decoded: DecodedError, name: str, *args: Any, **kwargs: Any) -> None:
@@ -180,7 +249,19 @@ def expect_revert(chain: Chain, fn, sender: str, name: str, *args: Any, at: int 
 
 
 def events(receipt, contract, name: str) -> list[dict]:
-    return [dict(e["args"]) for e in contract.events[name]().process_receipt(receipt, errors=_DISCARD)]
+    """Decoded `name` events of `contract` in `receipt`, addresses checksummed."""
+    return [{k: _checksummed(v) for k, v in e["args"].items()}
+            for e in contract.events[name]().process_receipt(receipt, errors=_DISCARD)]  # fmt: skip
+
+
+def _checksummed(value: Any) -> Any:
+    if isinstance(value, str) and len(value) == 42 and value.startswith("0x"):
+        return Web3.to_checksum_address(value)
+    if isinstance(value, dict):
+        return {k: _checksummed(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_checksummed(v) for v in value)
+    return value
 
 
 try:  # web3 7
@@ -227,7 +308,7 @@ class World:
             origination_fee_bps=100,
             agreement_hash=Web3.keccak(text=f"agreement-{self._salt}"),
             decision_hash=Web3.keccak(text=f"decision-{self._salt}"),
-            nonce=self.book.functions.nonces(borrower).call(),
+            nonce=self.chain.read([self.book.functions.nonces(borrower)])[0],
             deadline=now + DAY,
         )
         values.update(overrides)
@@ -273,10 +354,10 @@ class World:
 
     def loan(self, loan_id: int) -> dict:
         names = [c["name"] for c in self.book.get_function_by_name("loan").abi["outputs"][0]["components"]]
-        return dict(zip(names, self.book.functions.loan(loan_id).call()))
+        return dict(zip(names, self.chain.read([self.book.functions.loan(loan_id)])[0]))
 
     def balance(self, who) -> int:
-        return self.token.functions.balanceOf(_addr(who)).call()
+        return self.chain.read([self.token.functions.balanceOf(_addr(who))])[0]
 
     def repay(self, loan_id: int, amount: int, payer=None, at: int | None = None):
         return self.chain.tx(self.book.functions.repay(loan_id, amount), _addr(payer or self.borrower), at=at)
