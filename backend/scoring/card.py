@@ -204,8 +204,8 @@ def _grades_section(scorer: Scorer) -> str:
     return f"""## Grades
 
 PD bands come from the out-of-fold calibration; share and bad rate are out-of-fold counts on the
-training data. APR = {policy.BASE_RATE:.0%} base + {policy.RESERVE_FEE:.0%} reserve fee
-+ PD x LGD ({policy.LGD}) x 24 / (term + 1).
+training data. APR = {policy.BASE_RATE:.0%} base + {policy.RESERVE_FEE:.0%} reserve fee +
+PD x LGD ({policy.LGD}) x 24 / (term + 1), with PD the grade's pricing PD.
 
 {_table(header, rows)}
 """

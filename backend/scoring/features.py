@@ -145,19 +145,33 @@ class _Errors:
     def __init__(self, row_offset: int | None) -> None:
         self.row_offset = row_offset
         self.items: list[dict[str, Any]] = []
+        self.total = 0
+        self.allowed: dict[str, tuple[str, ...]] = {}
 
     def add(self, field: str, index: int | None, value: Any, problem: str) -> None:
+        self.total += 1
         if len(self.items) < MAX_ERRORS_REPORTED:
             row = None if index is None or self.row_offset is None else index + self.row_offset
             self.items.append({"field": field, "row": row, "value": value, "problem": problem})
+
+    def count_unlisted(self, n: int) -> None:
+        """Bad cells found by the vectorised check but not worded one by one."""
+        self.total += n
 
     def raise_if_any(self) -> None:
         if not self.items:
             return
         first = self.items[0]
         lines = [f"{e['field']}{_row_label(e['row'])}: {e['problem']} (got {e['value']!r})" for e in self.items]
+        if self.total > len(self.items):
+            lines.append(f"... {self.total - len(self.items)} more")
+        hints = [f"allowed {field}: " + " | ".join(values) for field, values in self.allowed.items()]
         raise ValidationFailed(
-            "invalid input: " + "; ".join(lines), field=first["field"], row=first["row"], errors=self.items
+            "invalid input: " + "; ".join(lines) + "".join("\n" + h for h in hints),
+            field=first["field"],
+            row=first["row"],
+            errors=self.items,
+            error_count=self.total,
         )
 
 
@@ -194,12 +208,15 @@ def _categorical(name: str, values: Sequence[Any] | np.ndarray, errors: _Errors)
     allowed = CATEGORIES[name]
     allowed_set = _ALLOWED[name]
     known = np.fromiter((isinstance(v, str) and v in allowed_set for v in column), dtype=bool, count=len(column))
-    for i in np.flatnonzero(~known)[:MAX_ERRORS_REPORTED]:  # slow path only to word the errors
+    bad = np.flatnonzero(~known)
+    for i in bad[:MAX_ERRORS_REPORTED]:  # slow path only to word the errors
         raw = column[i]
         if _is_missing(raw):
             errors.add(name, int(i), raw, "value is missing")
         else:
-            errors.add(name, int(i), raw, "unknown category; allowed: " + " | ".join(allowed))
+            errors.add(name, int(i), raw, "unknown category")
+            errors.allowed[name] = allowed
+    errors.count_unlisted(max(0, len(bad) - MAX_ERRORS_REPORTED))
     return column
 
 
@@ -217,7 +234,9 @@ def _integer(name: str, values: Sequence[Any] | np.ndarray, errors: _Errors) -> 
         valid = np.array([p is not None for p in parsed], dtype=bool)
         column = np.array([p if p is not None else np.nan for p in parsed], dtype=np.float64)
     in_range = valid & (column >= low) & (column <= high)
-    for i in np.flatnonzero(~in_range)[:MAX_ERRORS_REPORTED]:
+    bad = np.flatnonzero(~in_range)
+    errors.count_unlisted(max(0, len(bad) - MAX_ERRORS_REPORTED))
+    for i in bad[:MAX_ERRORS_REPORTED]:
         raw = array[i].item() if isinstance(array[i], np.generic) else array[i]
         if _is_missing(raw):
             errors.add(name, int(i), raw, "value is missing")

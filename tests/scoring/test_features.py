@@ -78,3 +78,14 @@ def test_typed_numeric_arrays_are_checked_too():
 def test_derived_monthly_amount():
     columns = add_derived({"credit_amount": np.array([1200.0]), "duration_in_month": np.array([12.0])})
     assert columns["monthly_amount"][0] == 100.0
+
+
+def test_many_bad_cells_are_summarised_with_the_allowed_values_once(raw):
+    frame = raw.copy()
+    frame["purpose"] = "holiday"
+    with pytest.raises(ValidationFailed) as err:
+        validate_columns(_columns(frame), CANDIDATE_INPUTS)
+    message = err.value.message
+    assert err.value.details["error_count"] == len(raw)
+    assert f"... {len(raw) - 10} more" in message
+    assert message.count("allowed purpose:") == 1 and "radio/television" in message
