@@ -28,7 +28,6 @@ import {LoanServicing} from "./libraries/LoanServicing.sol";
 ///      accounted by the amounts moved.
 contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable, ReentrancyGuard {
     using SafeERC20 for IERC20;
-    using SafeCast for uint256;
 
     bytes32 public constant UNDERWRITER_ROLE = keccak256("UNDERWRITER_ROLE");
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
@@ -231,7 +230,7 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
 
         (LoanServicing.Schedule memory s, LoanServicing.State memory st) = _servicing(l);
         uint256 principalOutstanding = st.principalOutstanding;
-        (, uint256 debt) = LoanServicing.quote(st, s, block.timestamp);
+        uint256 debt = LoanServicing.payoffAmount(st, s, block.timestamp);
         uint256 coverAmount = reserveFund.coverageFor(principalOutstanding);
         // cannot underflow: cover <= principalOutstanding * ratio <= principalOutstanding <= debt
         uint256 recoverable;
@@ -241,7 +240,7 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
 
         l.status = LoanStatus.Defaulted;
         l.coverPaid = uint128(coverAmount);
-        l.recoverable = recoverable.toUint128();
+        l.recoverable = SafeCast.toUint128(recoverable);
         if (coverAmount != 0) _distribute(l, coverAmount);
         emit LoanDefaulted(loanId, msg.sender, principalOutstanding, debt, coverAmount, recoverable);
         if (coverAmount != 0) reserveFund.cover(loanId, coverAmount);
@@ -419,9 +418,9 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         l.installmentsPaid = uint16(st.installmentsPaid);
         l.lateFeesThrough = uint16(st.lateFeesThrough);
         l.principalOutstanding = uint128(st.principalOutstanding);
-        l.interestDue = st.interestDue.toUint128();
+        l.interestDue = SafeCast.toUint128(st.interestDue);
         l.principalDue = uint128(st.principalDue);
-        l.feesDue = st.feesDue.toUint128();
+        l.feesDue = SafeCast.toUint128(st.feesDue);
         if (st.principalOutstanding == 0) {
             l.status = LoanStatus.Repaid;
             emit LoanRepaid(loanId, st.installmentsPaid);
@@ -444,7 +443,7 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
 
     /// @dev Spreads `amount` over the loan's notes (see {DistributionMath} for the rounding).
     function _distribute(Loan storage l, uint256 amount) private {
-        l.distributed = (l.distributed + amount).toUint128();
+        l.distributed = SafeCast.toUint128(uint256(l.distributed) + amount);
     }
 
     function _settleClaim(uint256 loanId, address investor) private returns (uint256 amount) {
@@ -535,7 +534,7 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         l.installments = terms.installments;
         l.fundingDeadline = terms.fundingDeadline;
         l.principal = terms.principal;
-        l.installmentAmount = installmentAmount.toUint128(); // <= principal * (1 + r), checked anyway
+        l.installmentAmount = SafeCast.toUint128(installmentAmount); // <= principal * (1 + r), checked anyway
         l.installmentPeriod = terms.installmentPeriod;
         l.termsHash = structHash;
     }
@@ -581,6 +580,8 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
     ///      address (20 bytes) followed by its ERC-1271 signature.
     function _underwriterOf(bytes32 digest, bytes calldata signature) private view returns (address signer) {
         if (signature.length == 65) {
+            // The third value only qualifies `err`, which is all that matters here.
+            // slither-disable-next-line unused-return
             (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
             if (err != ECDSA.RecoverError.NoError) revert LoanBookInvalidUnderwriterSignature(address(0));
             signer = recovered;

@@ -79,7 +79,7 @@ library LoanServicing {
         if (balance == 0 || paid >= s.installments) return false;
         if (timestamp <= s.startTime + paid * s.period) return false; // its period has not started
         uint256 interest = AmortizationMath.periodInterest(balance, s.aprBps, s.period);
-        uint256 principalPart;
+        uint256 principalPart = 0; // when interest alone reaches the installment amount
         if (paid + 1 == s.installments) {
             principalPart = balance; // the last installment absorbs the remainder
         } else if (s.installmentAmount > interest) {
@@ -131,5 +131,10 @@ library LoanServicing {
             dueNow += interestPaid + principalPaid;
         }
         payoff = dueNow + st.principalOutstanding;
+    }
+
+    /// @notice What closes the loan at `timestamp` (see {quote}). Mutates `st`.
+    function payoffAmount(State memory st, Schedule memory s, uint256 timestamp) internal pure returns (uint256 total) {
+        (, total) = quote(st, s, timestamp);
     }
 }
