@@ -3,6 +3,8 @@ nonces, deadlines, term validation, KYC, pause; revokeNonce; hashLoanTerms."""
 
 from __future__ import annotations
 
+import json
+
 from eth_account import Account
 
 from backend.chain import loan_terms as lt
@@ -209,3 +211,14 @@ def test_paused_creation(world, snapshot):
     terms = world.terms()
     fn, s = submit(world, terms, world.sign(terms, world.borrower), world.sign(terms, world.underwriter))
     expect_revert(world.chain, fn, s, "EnforcedPause")
+
+
+def test_wallet_signature_via_eth_sign_typed_data_v4(world, snapshot):
+    """The JSON document `loan_terms.typed_data` is what a browser wallet signs (Anvil signs it
+    for its unlocked accounts exactly as MetaMask would)."""
+    terms = world.terms()
+    document = lt.typed_data(terms, world.chain_id, world.book.address)
+    bsig = bytes.fromhex(world.chain.rpc("eth_signTypedData_v4", [world.borrower.address, json.dumps(document)])[2:])
+    assert bsig == world.sign(terms, world.borrower)
+    loan_id, _ = world.create(terms)
+    assert world.loan(loan_id)["borrower"] == world.borrower.address
