@@ -137,7 +137,10 @@ def export_proof(
     """The proof file of a verified document (by CID or by its bytes)."""
     if (cid is None) == (data is None):
         raise ValidationFailed("give exactly one of a CID or the document's bytes")
-    result = verify_cid(session, settings, cid, rpc_url=rpc_url) if cid else verify_bytes(session, settings, data, rpc_url=rpc_url)
+    if cid is not None:
+        result = verify_cid(session, settings, cid, rpc_url=rpc_url)
+    else:
+        result = verify_bytes(session, settings, data, rpc_url=rpc_url)
     if result.status == "unknown":
         raise NotFound(result.reason, cid=result.cid, doc_hash=result.doc_hash)
     if result.status != "verified":
@@ -163,7 +166,8 @@ def verify_with_proof_file(
     doc_hash = documents.document_hash(data)
     facts = proof.model_dump(include={"leaf", "proof", "root", "uri", "contract", "chain_id", "cid"})
     if doc_hash != proof.doc_hash:
-        return _result("tampered", f"the file hashes to {doc_hash}, the proof is for {proof.doc_hash}", doc_hash=doc_hash, **facts)
+        reason = f"the file hashes to {doc_hash}, the proof is for {proof.doc_hash}"
+        return _result("tampered", reason, doc_hash=doc_hash, **facts)
     leaf = leaf_hash(doc_hash)
     if hex32(leaf) != proof.leaf:
         return _result("tampered", "the proof's leaf is not the leaf of its document hash", doc_hash=doc_hash, **facts)
@@ -172,7 +176,9 @@ def verify_with_proof_file(
     reader = _reader(settings, rpc_url, address=proof.contract)
     chain_id = reader.chain_id()
     if chain_id != proof.chain_id:
-        raise ValidationFailed(f"the proof is for chain {proof.chain_id}, but the node at {reader.rpc_url} is chain {chain_id}")
+        raise ValidationFailed(
+            f"the proof is for chain {proof.chain_id}, but the node at {reader.rpc_url} is chain {chain_id}"
+        )
     check = reader.verify_anchored(leaf, [to_bytes32(p) for p in proof.proof], to_bytes32(proof.root))
     if not check.anchored:
         where = f"DocumentAnchor {proof.contract} on chain {chain_id}"

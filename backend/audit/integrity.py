@@ -80,7 +80,8 @@ def find_issues(rows: Iterable[EntryLike], head_seq: int | None, head_hash: str 
         if row.prev_hash != expected_prev:
             if row.prev_hash in position:
                 first = seqs[position[row.prev_hash] + 1]
-                issues.append(Issue("inserted", first, f"entry {row.seq} links back to entry {seqs[position[row.prev_hash]]}: "
+                back_to = seqs[position[row.prev_hash]]
+                issues.append(Issue("inserted", first, f"entry {row.seq} links back to entry {back_to}: "
                                     f"entries {first}..{prev.seq} were inserted"))
             elif orig_seq is not None and prev is not None and orig_seq == prev_original + 1:
                 issues.append(Issue("edited", prev.seq, f"entry {prev.seq} was replaced (its hash recomputed): "

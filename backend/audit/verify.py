@@ -50,7 +50,9 @@ class AuditReport:
         return max(holding, default=None)
 
 
-def _check_checkpoint(session: Session, settings: Settings, cp: AuditCheckpoint, stored: str | None, rpc_url) -> CheckpointCheck:
+def _check_checkpoint(
+    session: Session, settings: Settings, cp: AuditCheckpoint, stored: str | None, rpc_url: str | None
+) -> CheckpointCheck:
     doc = session.get(Document, cp.document_id)
     if doc is None or doc.doc_hash != cp.entry_hash:
         return CheckpointCheck(cp.seq, cp.entry_hash, "tampered", "its anchored-document record is missing or altered")

@@ -18,7 +18,11 @@ from backend.errors import ChainError, ChainUnavailable, ConfigurationError
 
 _B32 = {"internalType": "bytes32", "type": "bytes32"}
 _U64 = {"internalType": "uint64", "type": "uint64"}
-_PROOF = [{**_B32, "name": "leaf"}, {"internalType": "bytes32[]", "name": "proof", "type": "bytes32[]"}, {**_B32, "name": "root"}]
+_PROOF = [
+    {**_B32, "name": "leaf"},
+    {"internalType": "bytes32[]", "name": "proof", "type": "bytes32[]"},
+    {**_B32, "name": "root"},
+]
 
 DOCUMENT_ANCHOR_READ_ABI: list[dict] = [
     {

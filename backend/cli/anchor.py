@@ -169,5 +169,6 @@ def _print_batches(settings: Settings, ids: list[int], json_out: bool) -> None:
         return
     table = Table("batch", "documents", "root", "status", "block", "tx")
     for b in batches:
-        table.add_row(str(b["id"]), str(b["count"]), b["root"], b["status"], str(b["block_number"] or ""), b["tx_hash"] or "")
+        block = str(b["block_number"] or "")
+        table.add_row(str(b["id"]), str(b["count"]), b["root"], b["status"], block, b["tx_hash"] or "")
     console.print(table)

@@ -68,7 +68,8 @@ def list_entries(
     from backend.db.session import session_scope
 
     with loanchain_errors(), session_scope(get_settings()) as session:
-        rows = [AuditEntryPublic.model_validate(e).model_dump(mode="json") for e in entries(session, after_seq=after, limit=limit)]
+        found = entries(session, after_seq=after, limit=limit)
+        rows = [AuditEntryPublic.model_validate(e).model_dump(mode="json") for e in found]
     if json_out:
         print_json(rows)
         return
