@@ -7,10 +7,12 @@ from pathlib import Path
 
 import typer
 
+from backend.cli.model import bench_score_command
 from backend.cli.output import console, err_console, print_json
 from backend.config import get_settings
 
 app = typer.Typer(help="Benchmarks")
+app.command("score")(bench_score_command)
 
 
 @app.command("gas")

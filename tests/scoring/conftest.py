@@ -80,7 +80,8 @@ def api(db_factory):
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from backend.api.deps import get_db
+    from backend.api.deps import Principal, get_db, optional_principal
+    from backend.identity.roles import Role
     from backend.api.errors import install_error_handlers
     from backend.api.routes.score import router
 
@@ -96,5 +97,9 @@ def api(db_factory):
     install_error_handlers(app)
     app.include_router(router)
     app.dependency_overrides[get_db] = session
+    # Who may call which endpoint is the role matrix's test (tests/api/test_role_matrix.py);
+    # here an underwriter, who may both score and read decisions.
+    underwriter = Principal("0x70997970C51812dc3A010C7d01b50e0d17dc79C8", frozenset({Role.UNDERWRITER}))
+    app.dependency_overrides[optional_principal] = lambda: underwriter
     with TestClient(app) as client:
         yield client

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.api.deps import SessionDep
+from backend.api.deps import SessionDep, allow
 from backend.scoring import service
 from backend.scoring.schemas import ApplicationCreate, DecisionPublic
 
@@ -15,12 +15,18 @@ router = APIRouter(prefix="/api/v1", tags=["scoring"])
     "/score",
     response_model=DecisionPublic,
     status_code=status.HTTP_201_CREATED,
+    dependencies=allow("score.create"),
     summary="Score an application: points, grade, PD, decision, reason codes and price (recorded)",
 )
 def score(application: ApplicationCreate, db: SessionDep) -> DecisionPublic:
     return service.score_application(db, application)
 
 
-@router.get("/score/{decision_id}", response_model=DecisionPublic, summary="A recorded credit decision")
+@router.get(
+    "/score/{decision_id}",
+    response_model=DecisionPublic,
+    dependencies=allow("score.read"),
+    summary="A recorded credit decision",
+)
 def get_decision(decision_id: str, db: SessionDep) -> DecisionPublic:
     return service.get_decision(db, decision_id)
