@@ -141,7 +141,7 @@ class LendingMachine(RuleBasedStateMachine):
             loan.notes[inv] = loan.notes.get(inv, 0) + amount
         self.disburse_loan(loan)
         # A second loan, partly funded, that may fill up or be cancelled and refunded.
-        self._create(5_000 * UNIT + 3, 2_000, 3, 7, 5, 0)
+        self._create(5_000 * UNIT + 3, 2_000, 3, 7, 60, 0)
         second = self.loans[-1]
         for inv in self.investors[3:5]:
             self.expect(self.book.functions.fund(second.id, 1_000 * UNIT), inv, None)
@@ -158,7 +158,7 @@ class LendingMachine(RuleBasedStateMachine):
             apr=data.draw(st.sampled_from([0, 700, 1_500, 3_600])),
             installments=data.draw(st.sampled_from([1, 3, 6, 12])),
             period_days=data.draw(st.sampled_from([7, 30])),
-            window_days=data.draw(st.sampled_from([1, 5, 20, 90])),
+            window_days=data.draw(st.sampled_from([5, 20, 90, 365])),
             fee=data.draw(st.sampled_from([0, 100, 500])),
         )
 
