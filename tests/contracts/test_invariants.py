@@ -31,7 +31,17 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from tests.contracts.helpers import (
-    ACTIVE, CANCELLED, DAY, DEFAULTED, FUNDING, REPAID, World, assert_error, calldata, events, output_types,
+    ACTIVE,
+    CANCELLED,
+    DAY,
+    DEFAULTED,
+    FUNDING,
+    REPAID,
+    World,
+    assert_error,
+    calldata,
+    events,
+    output_types,
 )  # fmt: skip
 from tests.contracts.model import LoanModel
 
