@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 from backend.config import Settings
 
@@ -45,7 +45,20 @@ def get_engine(settings: Settings) -> Engine:
     return _engine(settings.database_url)
 
 
+@lru_cache(maxsize=1)
+def configure_models() -> None:
+    """Import every domain's models, then configure the mappers, before any session exists.
+
+    Mappers resolve relationships by class name when first used. Background workers are threads:
+    if one queried while another was still importing a models module, a name would be missing and
+    SQLAlchemy would refuse every mapper for the rest of the process."""
+    import backend.db.models  # noqa: F401  (the registry of every domain's models)
+
+    configure_mappers()
+
+
 def session_factory(settings: Settings) -> sessionmaker[Session]:
+    configure_models()
     return sessionmaker(bind=get_engine(settings), expire_on_commit=False)
 
 
