@@ -156,13 +156,14 @@ class _Bench:
         return int(receipt["gasUsed"])
 
     # --- actors -----------------------------------------------------------------------------
-    def onboard(self, wallets: list[LocalAccount], tokens: int) -> None:
-        """KYC-attest, fund with ETH and tokens, and approve the book, for each wallet."""
+    def onboard(self, wallets: list[LocalAccount], tokens: int, level: int) -> None:
+        """KYC-attest at `level`, fund with ETH and tokens, and approve the book, for each wallet."""
         kyc, token, book = self.contract("KYCRegistry"), self.contract("MockStablecoin"), self.contract("LoanBook")
         expiry = self.now() + 3650 * DAY
         calls: list[tuple[Any, Any]] = []
         for w in wallets:
-            calls.append((kyc.functions.attest(w.address, 1, expiry, keccak(text=f"bench-kyc/{w.address}")), self.admin))
+            calls.append((kyc.functions.attest(w.address, level, expiry, keccak(text=f"bench-kyc/{w.address}")),
+                          self.admin))  # fmt: skip
             calls.append((None, self.eth_transfer(w.address, 10**18)))
             calls.append((token.functions.faucet(w.address, tokens), self.admin))
         self.send_many(calls)
@@ -206,8 +207,8 @@ def _scenario(b: _Bench) -> dict[str, Any]:
     principal = 12_000 * UNIT
     borrowers = [_wallet(f"borrower-{i}") for i in range(5)]
     investors = [_wallet(f"investor-{i}") for i in range(100)]
-    b.onboard(borrowers, 100_000 * UNIT)
-    b.onboard(investors, 20_000 * UNIT)
+    b.onboard(borrowers, 100_000 * UNIT, book.functions.borrowerKycLevel().call())
+    b.onboard(investors, 20_000 * UNIT, book.functions.investorKycLevel().call())
 
     # The book holds other money, as in service: a partly funded loan.
     warm_id, _ = b.create_loan(borrowers[4], "warm-up", principal)

@@ -9,20 +9,20 @@ them elsewhere.
 from __future__ import annotations
 
 from backend.chain.deploy import ContractSpec, DeployContext, WiringStep
+from backend.chain.deploy_params import (
+    BORROWER_KYC_LEVEL,
+    COVERAGE_RATIO_BPS,
+    DEFAULT_AFTER,
+    GRACE_PERIOD,
+    INVESTOR_KYC_LEVEL,
+    LATE_FEE_BPS,
+    MIN_TICKET_TOKENS,
+)
 from backend.chain.signers import platform_account
 
-DAY = 86_400
-
-# Servicing terms, fixed per LoanBook deployment (constructor immutables), so that no admin can
-# change them under a running loan. LendingClub practice: a 15-day grace period and a 5% late
-# fee; a loan 120 days past due is in default.
-GRACE_PERIOD = 15 * DAY
-LATE_FEE_BPS = 500
-DEFAULT_AFTER = 120 * DAY
-# Platform rules (admin-settable later): the smallest ticket, in whole tokens, and the share of a
-# defaulted loan's outstanding principal the reserve covers.
-MIN_TICKET_TOKENS = 25
-COVERAGE_RATIO_BPS = 8_000
+# The parameters live in `deploy_params.py` (no imports, so brownie's venv reads them too):
+# servicing terms are LoanBook constructor immutables (15-day grace, 5% late fee, default 120
+# days past due); the minimum ticket, KYC levels and coverage ratio are admin-settable rules.
 
 
 def _role(ctx: DeployContext, contract: str, role: str) -> bytes:
@@ -84,6 +84,11 @@ CONTRACTS: list[ContractSpec] = [
     ),
 ]
 
+def _kyc_levels(ctx: DeployContext) -> tuple[int, int]:
+    book = ctx.contract("LoanBook").functions
+    return book.borrowerKycLevel().call(), book.investorKycLevel().call()
+
+
 WIRING: list[WiringStep] = [
     # The reserve pays cover only to the LoanBook.
     _grant("ReserveFund", "LOAN_BOOK_ROLE", lambda ctx: ctx.addresses["LoanBook"]),
@@ -91,4 +96,9 @@ WIRING: list[WiringStep] = [
     _grant("LoanBook", "PAUSER_ROLE", lambda ctx: ctx.deployer.address),
     _grant("KYCRegistry", "ATTESTOR_ROLE", _attestor),
     _grant("DocumentAnchor", "ANCHORER_ROLE", _anchorer),
+    WiringStep(
+        f"LoanBook: KYC levels {BORROWER_KYC_LEVEL} (borrowers) / {INVESTOR_KYC_LEVEL} (investors)",
+        done=lambda ctx: _kyc_levels(ctx) == (BORROWER_KYC_LEVEL, INVESTOR_KYC_LEVEL),
+        call=lambda ctx: ctx.contract("LoanBook").functions.setKycLevels(BORROWER_KYC_LEVEL, INVESTOR_KYC_LEVEL),
+    ),
 ]

@@ -47,9 +47,15 @@ def build_world(chain: Chain, contracts: dict, artifacts: dict) -> World:
         outsider=accounts[9],
         chain_id=chain.w3.eth.chain_id,
     )
+    world.borrower_level, world.investor_level = chain.read(
+        [book.functions.borrowerKycLevel(), book.functions.investorKycLevel()]
+    )
+    # The borrower (account 2) holds the borrowers' level, enough to invest too; investors the
+    # investors' level.
     for i, acct in enumerate(accounts[2:9], start=2):
         commitment = Web3.keccak(text=f"kyc-record-{i}")
-        chain.tx(kyc.functions.attest(acct.address, 1, KYC_EXPIRY, commitment), admin.address)
+        level = max(world.borrower_level, world.investor_level) if i == 2 else world.investor_level
+        chain.tx(kyc.functions.attest(acct.address, level, KYC_EXPIRY, commitment), admin.address)
         chain.tx(token.functions.faucet(acct.address, INVESTOR_FUNDS), admin.address)
         chain.tx(token.functions.approve(book.address, MAX_UINT), acct.address)
     chain.tx(token.functions.faucet(accounts[9].address, INVESTOR_FUNDS), admin.address)
@@ -63,7 +69,9 @@ def build_world(chain: Chain, contracts: dict, artifacts: dict) -> World:
     factory = chain.w3.eth.contract(abi=wallet_art["abi"], bytecode=wallet_art["bytecode"])
     receipt = chain.tx(factory.constructor(world.borrower.address), admin.address)
     world.wallet = chain.w3.eth.contract(address=receipt["contractAddress"], abi=wallet_art["abi"])
-    chain.tx(kyc.functions.attest(world.wallet.address, 1, KYC_EXPIRY, Web3.keccak(text="kyc-wallet")), admin.address)
+    wallet_level = max(world.borrower_level, world.investor_level)
+    chain.tx(kyc.functions.attest(world.wallet.address, wallet_level, KYC_EXPIRY, Web3.keccak(text="kyc-wallet")),
+             admin.address)  # fmt: skip
     return world
 
 

@@ -287,6 +287,8 @@ class World:
     investors: list  # accounts 3..8, KYC-verified, funded, approved
     outsider: Any  # account 9, never verified
     chain_id: int
+    borrower_level: int = 1  # LoanBook.borrowerKycLevel / investorKycLevel, read at set-up
+    investor_level: int = 1
     _salt: int = field(default=0)
 
     @property
@@ -346,8 +348,9 @@ class World:
     def onboard(self, accounts: list, tokens: int) -> None:
         """Verify, fund (ETH and tokens) and approve extra local wallets."""
         for i, acct in enumerate(accounts):
-            self.chain.tx(self.kyc.functions.attest(acct.address, 1, KYC_EXPIRY, Web3.keccak(text=f"extra-{i}")),
-                          self.admin.address)  # fmt: skip
+            attest = self.kyc.functions.attest(acct.address, self.investor_level, KYC_EXPIRY,
+                                               Web3.keccak(text=f"extra-{i}"))  # fmt: skip
+            self.chain.tx(attest, self.admin.address)
             self.chain.tx(self.token.functions.faucet(acct.address, tokens), self.admin.address)
             self.chain.send_as(None, self.admin, value=10**18, to=acct.address)
             self.chain.send_as(self.token.functions.approve(self.book.address, MAX_UINT), acct)

@@ -272,7 +272,7 @@ class LendingMachine(RuleBasedStateMachine):
             return
         fn = self.book.functions.safeTransferFrom(src, dst, loan.id, amount, b"")
         if to_outsider:
-            self.expect(fn, src, "LoanBookRecipientNotVerified", dst, 1)
+            self.expect(fn, src, "LoanBookRecipientNotVerified", dst, self.world.investor_level)
             return
         self.expect(fn, src, None)
         self.seen["transfer" if loan.distributed == 0 else "transfer after payments"] += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from backend.chain import deploy_params
 from tests.contracts.helpers import ACTIVE, DAY, events, expect_revert
 
 UNIT = 10**6
@@ -17,7 +18,8 @@ def test_deployed_parameters(world):
     assert book.functions.lateFeeBps().call() == 500
     assert book.functions.defaultAfter().call() == 120 * DAY
     assert book.functions.minTicket().call() == 25 * UNIT
-    assert (book.functions.borrowerKycLevel().call(), book.functions.investorKycLevel().call()) == (1, 1)
+    levels = (book.functions.borrowerKycLevel().call(), book.functions.investorKycLevel().call())
+    assert levels == (deploy_params.BORROWER_KYC_LEVEL, deploy_params.INVESTOR_KYC_LEVEL)
     roles = {name: book.functions[name]().call() for name in ("UNDERWRITER_ROLE", "PAUSER_ROLE", "DEFAULT_ADMIN_ROLE")}
     assert book.functions.hasRole(roles["UNDERWRITER_ROLE"], world.underwriter.address).call()
     assert book.functions.hasRole(roles["PAUSER_ROLE"], world.admin.address).call()
@@ -41,20 +43,24 @@ def test_set_kyc_levels(world, snapshot):
     book, admin = world.book, world.admin.address
     receipt = world.chain.tx(book.functions.setKycLevels(3, 2), admin)
     assert events(receipt, book, "KycLevelsSet") == [{"borrowerLevel": 3, "investorLevel": 2}]
-    # Every actor holds level 1: now neither borrowers nor investors qualify, and notes cannot move.
+    # No actor holds level 3: the borrower no longer qualifies.
     terms = world.terms()
     fn = book.functions.createLoan(terms.as_tuple(), world.sign(terms, world.borrower),
                                    world.sign(terms, world.underwriter))  # fmt: skip
     expect_revert(world.chain, fn, admin, "LoanBookBorrowerNotVerified", world.borrower.address, 3)
-    world.chain.tx(book.functions.setKycLevels(1, 1), admin)
+    world.chain.tx(book.functions.setKycLevels(world.borrower_level, world.investor_level), admin)
     loan_id, _ = world.create()
     world.fund(loan_id, world.investors[0], 100 * UNIT)
-    world.chain.tx(book.functions.setKycLevels(1, 2), admin)
+    # Investors hold the investors' level only: one level more and they can neither fund nor
+    # receive notes.
+    higher = world.investor_level + 1
+    world.chain.tx(book.functions.setKycLevels(world.borrower_level, higher), admin)
     inv = world.investors[1].address
-    expect_revert(world.chain, book.functions.fund(loan_id, 100 * UNIT), inv, "LoanBookInvestorNotVerified", inv, 2)
+    expect_revert(world.chain, book.functions.fund(loan_id, 100 * UNIT), inv, "LoanBookInvestorNotVerified", inv,
+                  higher)  # fmt: skip
     src = world.investors[0].address
     expect_revert(world.chain, book.functions.safeTransferFrom(src, inv, loan_id, 1, b""), src,
-                  "LoanBookRecipientNotVerified", inv, 2)  # fmt: skip
+                  "LoanBookRecipientNotVerified", inv, higher)  # fmt: skip
     stranger = world.outsider.address
     expect_revert(world.chain, book.functions.setKycLevels(1, 1), stranger,
                   "AccessControlUnauthorizedAccount", stranger, b"\0" * 32)  # fmt: skip

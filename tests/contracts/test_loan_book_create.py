@@ -163,15 +163,16 @@ def test_malformed_underwriter_signatures(world):
 def test_unverified_borrower(world):
     terms = world.terms(borrower=world.outsider.address)
     fn, s = submit(world, terms, world.sign(terms, world.outsider), world.sign(terms, world.underwriter))
-    expect_revert(world.chain, fn, s, "LoanBookBorrowerNotVerified", world.outsider.address, 1)
+    expect_revert(world.chain, fn, s, "LoanBookBorrowerNotVerified", world.outsider.address, world.borrower_level)
 
 
 def test_expired_kyc_borrower(world, snapshot):
     now = world.chain.now()
-    world.chain.tx(world.kyc.functions.attest(world.borrower.address, 1, now + 100, b"\x01" * 32), world.admin.address)
+    level = world.borrower_level
+    world.chain.tx(world.kyc.functions.attest(world.borrower.address, level, now + 100, b"\x01" * 32), world.admin.address)
     terms = world.terms()
     fn, s = submit(world, terms, world.sign(terms, world.borrower), world.sign(terms, world.underwriter))
-    expect_revert(world.chain, fn, s, "LoanBookBorrowerNotVerified", world.borrower.address, 1, at=now + 100)
+    expect_revert(world.chain, fn, s, "LoanBookBorrowerNotVerified", world.borrower.address, level, at=now + 100)
 
 
 def test_term_validation(world):

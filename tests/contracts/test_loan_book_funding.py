@@ -40,7 +40,7 @@ def test_fund_reverts(world, snapshot):
     expect_revert(chain, book.functions.fund(loan_id, 25 * UNIT - 1), inv,
                   "LoanBookTicketTooSmall", loan_id, 25 * UNIT - 1, 25 * UNIT)  # fmt: skip
     expect_revert(chain, book.functions.fund(loan_id, 100 * UNIT), world.outsider.address,
-                  "LoanBookInvestorNotVerified", world.outsider.address, 1)  # fmt: skip
+                  "LoanBookInvestorNotVerified", world.outsider.address, world.investor_level)  # fmt: skip
     deadline = world.loan(loan_id)["fundingDeadline"]
     expect_revert(chain, book.functions.fund(loan_id, 100 * UNIT), inv, "LoanBookFundingClosed", loan_id, deadline,
                   at=deadline + 1)  # fmt: skip

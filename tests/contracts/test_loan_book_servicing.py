@@ -276,9 +276,9 @@ def test_notes_move_only_to_verified_wallets(world, snapshot):
     loan_id, _ = world.active_loan()
     out = world.outsider.address
     fn = book.functions.safeTransferFrom(a.address, out, loan_id, 1, b"")
-    expect_revert(world.chain, fn, a.address, "LoanBookRecipientNotVerified", out, 1)
+    expect_revert(world.chain, fn, a.address, "LoanBookRecipientNotVerified", out, world.investor_level)
     fn = book.functions.safeBatchTransferFrom(a.address, out, [loan_id], [1], b"")
-    expect_revert(world.chain, fn, a.address, "LoanBookRecipientNotVerified", out, 1)
+    expect_revert(world.chain, fn, a.address, "LoanBookRecipientNotVerified", out, world.investor_level)
 
 
 def test_a_contract_wallet_can_invest_hold_notes_and_claim(world, snapshot):
