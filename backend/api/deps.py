@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from backend.config import Settings, get_settings
-from backend.db.session import session_factory
+from backend.db.session import session_scope
 from backend.errors import RateLimited
 from backend.identity.errors import RoleRequired, SignInRefused
 from backend.identity.rate_limit import over_limit
@@ -21,15 +21,8 @@ from backend.identity.tokens import wallet_of_access_token
 
 def get_db(settings: Annotated[Settings, Depends(get_settings)]) -> Iterator[Session]:
     """A session per request: committed when the handler returns, rolled back on error."""
-    session = session_factory(settings)()
-    try:
+    with session_scope(settings) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
