@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -14,19 +12,10 @@ from rich.progress import Progress
 from rich.table import Table
 from typer.core import TyperGroup
 
-from backend.cli.output import console, err_console, print_json
+from backend.cli.output import cli_errors, console, err_console, print_json
 from backend.config import Settings, get_settings
-from backend.errors import LoanchainError
 
 
-@contextmanager
-def loanchain_errors(exit_code: int = 2) -> Iterator[None]:
-    """A LoanchainError becomes one red line and an exit code, not a traceback."""
-    try:
-        yield
-    except LoanchainError as exc:
-        err_console.print(f"[red]error:[/] {exc.message}")
-        raise typer.Exit(exit_code) from None
 
 
 class _FilesByDefault(TyperGroup):
@@ -58,7 +47,7 @@ def add(
 
     settings = get_settings()
     rows = []
-    with loanchain_errors(), Progress(console=err_console, transient=True, disable=len(files) < 5) as progress:
+    with cli_errors(), Progress(console=err_console, transient=True, disable=len(files) < 5) as progress:
         task = progress.add_task("anchoring", total=len(files))
         for path in files:
             with session_scope(settings) as session:  # one commit per file: a failure loses no earlier file
@@ -115,7 +104,7 @@ def flush(
     from backend.anchoring.batcher import run_batcher_once
 
     settings = get_settings()
-    with loanchain_errors():
+    with cli_errors():
         with console.status("building batches…"):
             report = run_batcher_once(settings, force=True)
         if wait and report.created:
@@ -130,7 +119,7 @@ def retry(json_out: bool = typer.Option(False, "--json")) -> None:
     from backend.anchoring.batcher import retry_failed
 
     settings = get_settings()
-    with loanchain_errors():
+    with cli_errors():
         ids = retry_failed(settings)
         if ids:
             _send_and_wait(settings, 120.0)
@@ -144,7 +133,7 @@ def status(json_out: bool = typer.Option(False, "--json")) -> None:
     from backend.anchoring.documents import queue_stats
     from backend.db.session import session_scope
 
-    with loanchain_errors(), session_scope(get_settings()) as session:
+    with cli_errors(), session_scope(get_settings()) as session:
         queued, oldest = queue_stats(session)
         counts = batch_counts(session)
     if json_out:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from backend.cli.anchor import loanchain_errors
+from backend.cli.output import cli_errors
 from backend.cli.output import console, print_json
 from backend.config import get_settings
 
@@ -31,7 +31,7 @@ def verify(
     from backend.db.session import session_scope
 
     settings = get_settings()
-    with loanchain_errors(), session_scope(settings) as session, console.status("verifying the audit log…"):
+    with cli_errors(), session_scope(settings) as session, console.status("verifying the audit log…"):
         report = AuditReportPublic.of(verify_audit_log(
             session, settings, rpc_url=rpc_url, check_anchors=not offline, scan_chain=chain_scan
         ))
@@ -67,7 +67,7 @@ def list_entries(
     from backend.audit.schemas import AuditEntryPublic
     from backend.db.session import session_scope
 
-    with loanchain_errors(), session_scope(get_settings()) as session:
+    with cli_errors(), session_scope(get_settings()) as session:
         found = entries(session, after_seq=after, limit=limit)
         rows = [AuditEntryPublic.model_validate(e).model_dump(mode="json") for e in found]
     if json_out:

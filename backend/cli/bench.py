@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
 from backend.cli.model import bench_score_command
-from backend.cli.output import console, err_console, print_json
+from backend.cli.output import console, err_console, print_json, write_report
 from backend.config import get_settings
 
 app = typer.Typer(help="Benchmarks")
@@ -24,9 +23,7 @@ def gas_command(
     from backend.bench.gas import BUDGETS, KEYS, run_gas_bench
 
     report = run_gas_bench(get_settings())
-    if output:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    write_report(report, output)
     if json_out:
         print_json(report)
     else:

@@ -5,7 +5,7 @@ import typer
 from backend.chain.indexer import Indexer, index_status, rebuild
 from backend.cli.output import console, print_json
 from backend.config import get_settings
-from backend.cli.worker import cli_errors
+from backend.cli.output import cli_errors
 from backend.workers.lock import exclusive
 
 app = typer.Typer(help="The chain index: contract events and projections in SQL.")
@@ -26,7 +26,7 @@ def status(json_out: bool = typer.Option(False, "--json")) -> None:
 def sync() -> None:
     """Index up to head - confirmations, then exit (holds the indexer lock meanwhile)."""
     settings = get_settings()
-    with cli_errors(), exclusive(settings, "indexer"), console.status("indexing…"):
+    with cli_errors(1), exclusive(settings, "indexer"), console.status("indexing…"):
         blocks = Indexer().catch_up(settings)
     console.print(f"indexed {blocks} blocks; at {index_status(settings).indexed}")
 
@@ -37,6 +37,6 @@ def rebuild_command(yes: bool = typer.Option(False, "--yes", help="Do not ask.")
     if not yes:
         typer.confirm("Drop and rebuild the chain index?", abort=True)
     settings = get_settings()
-    with cli_errors(), exclusive(settings, "indexer"), console.status("rebuilding the index from the chain…"):
+    with cli_errors(1), exclusive(settings, "indexer"), console.status("rebuilding the index from the chain…"):
         events = rebuild(settings)
     console.print(f"[green]rebuilt[/]: {events} events up to block {index_status(settings).indexed}")

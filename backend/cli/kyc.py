@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -11,20 +9,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from backend.cli.output import console, err_console, print_json
+from backend.cli.output import cli_errors, console, print_json
 from backend.config import get_settings
-from backend.errors import LoanchainError
 
 app = typer.Typer(no_args_is_help=True, help="KYC operations: master-key rotation, commitment proofs, expiry.")
 
 
-@contextmanager
-def _errors() -> Iterator[None]:
-    try:
-        yield
-    except LoanchainError as exc:
-        err_console.print(f"[red]error:[/] {exc.message}")
-        raise typer.Exit(2) from None
 
 
 @app.command("keys")
@@ -35,7 +25,7 @@ def keys(json_out: bool = typer.Option(False, "--json")) -> None:
     from backend.identity.crypto.rotation import keys_in_use
 
     settings = get_settings()
-    with _errors():
+    with cli_errors():
         ring = load_keyring(settings)
         with session_scope(settings) as session:
             usage = keys_in_use(session)
@@ -63,7 +53,7 @@ def rotate_key(
     from backend.identity.crypto.rotation import rotate
 
     settings = get_settings()
-    with _errors():
+    with cli_errors():
         if new_key:
             console.print(f"new active master key [bold]{add_master_key(settings)}[/]")
         ring = load_keyring(settings)
@@ -84,7 +74,7 @@ def retire_key(key_ids: Annotated[list[str], typer.Argument(help="Master key ids
     from backend.identity.crypto.rotation import retire
 
     settings = get_settings()
-    with _errors():
+    with cli_errors():
         for key_id in key_ids:
             retire(settings, key_id)
             console.print(f"retired {key_id}")
@@ -103,7 +93,7 @@ def prove(
     from backend.identity.kyc.proof import prove_export, prove_record
 
     settings = get_settings()
-    with _errors():
+    with cli_errors():
         if canonical_file is not None:
             if not salt:
                 raise typer.BadParameter("--salt is required with --canonical-file")
@@ -137,6 +127,6 @@ def expire() -> None:
     from backend.identity.kyc.lifecycle import expire_due
 
     settings = get_settings()
-    with _errors(), session_scope(settings) as session:
+    with cli_errors(), session_scope(settings) as session:
         expired = expire_due(session, settings)
     console.print(f"{len(expired)} verifications expired" + ("; revocations queued in the outbox" if expired else ""))

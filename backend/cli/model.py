@@ -11,8 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from backend.cli.output import console, err_console, print_json
-from backend.errors import LoanchainError
+from backend.cli.output import cli_errors, console, err_console, print_json, write_report
 
 app = typer.Typer(no_args_is_help=True, help="Credit scoring model: train, evaluate, score, model card.")
 
@@ -22,14 +21,6 @@ DataOption = typer.Option(
 ArtifactOption = typer.Option(None, "--artifact", help="Model artifact JSON [default: the shipped one].")
 
 
-@contextmanager
-def _errors() -> Iterator[None]:
-    """A LoanchainError (bad file, bad row, bad artifact) is one red line and exit code 2."""
-    try:
-        yield
-    except LoanchainError as exc:
-        err_console.print(f"[red]error:[/] {exc.message}")
-        raise typer.Exit(2) from None
 
 
 @contextmanager
@@ -68,7 +59,7 @@ def train(
     from backend.scoring.builder import build_artifact
     from backend.scoring.training import TrainingConfig
 
-    with _errors():
+    with cli_errors():
         dataset = _dataset(data)
         config = replace(TrainingConfig(), folds=folds, repeats=repeats)
         with _progress("cross-validating and fitting", folds * repeats + 1) as advance:
@@ -101,7 +92,7 @@ def evaluate(
     from backend.scoring.evaluation import evaluate as run
     from backend.scoring.training import TrainingConfig
 
-    with _errors():
+    with cli_errors():
         scorer = _scorer(artifact)
         dataset = _dataset(data)
         config = TrainingConfig.from_json(scorer.artifact["hyperparameters"])
@@ -147,7 +138,7 @@ def score(
     (row 1 = first line after the header)."""
     from backend.scoring.batch import score_csv
 
-    with _errors():
+    with cli_errors():
         rows = score_csv(_scorer(artifact), input, output)
     err_console.print(f"scored {rows} rows -> {output}")
 
@@ -167,7 +158,7 @@ def card(
     from backend.scoring.card_analysis import analyse, steps
     from backend.scoring.training import TrainingConfig
 
-    with _errors():
+    with cli_errors():
         scorer = _scorer(artifact)
         dataset = _dataset(data)
         config = TrainingConfig.from_json(scorer.artifact["hyperparameters"])
@@ -182,14 +173,11 @@ def bench_score_command(
     output: Path = typer.Option(None, "--output", "-o", help="Also write the JSON report to this file."),
 ) -> None:
     """Scoring latency (p50/p95 per decision) and batch throughput on one core."""
-    import json
 
     from backend.scoring.bench import run_score_bench
 
     report = run_score_bench()
-    if output:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    write_report(report, output)
     if json_out:
         print_json(report)
     else:

@@ -54,11 +54,11 @@ def run(once: bool = typer.Option(False, "--once", help="One round, then exit.")
     """Run the sender (the `outbox` worker, holding its lock) until interrupted."""
     if once:
         from backend.chain.sender import OutboxSender
-        from backend.cli.worker import cli_errors
+        from backend.cli.output import cli_errors
         from backend.workers.lock import exclusive
 
         settings = get_settings()
-        with cli_errors(), exclusive(settings, "outbox"):
+        with cli_errors(1), exclusive(settings, "outbox"):
             console.print(f"{OutboxSender().run_once(settings)} intents changed")
         return
     from backend.cli.worker import run_workers

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import typer
 from rich.console import Console
+
+from backend.errors import LoanchainError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -14,3 +20,20 @@ err_console = Console(stderr=True)
 def print_json(data: Any) -> None:
     # Plain print, not Rich: machine-readable output must not be wrapped or coloured.
     print(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+@contextmanager
+def cli_errors(exit_code: int = 2) -> Iterator[None]:
+    """A deliberate LoanchainError becomes one red line and `exit_code`, not a traceback."""
+    try:
+        yield
+    except LoanchainError as exc:
+        err_console.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(exit_code) from None
+
+
+def write_report(report: dict, output: Path | None) -> None:
+    """Write a benchmark's JSON report to `output` when one was asked for."""
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from backend.cli.anchor import loanchain_errors
+from backend.cli.output import cli_errors
 from backend.cli.output import console, err_console, print_json
 from backend.errors import ValidationFailed
 
@@ -41,7 +41,7 @@ def verify_command(
 
     settings = get_settings()
     path = Path(target)
-    with loanchain_errors():
+    with cli_errors():
         if offline_proof is not None:
             if not path.is_file():
                 raise ValidationFailed(f"--offline-proof needs a FILE, and {target} is not one")

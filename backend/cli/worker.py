@@ -2,29 +2,18 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import typer
 from rich.table import Table
 
-from backend.cli.output import console, err_console
+from backend.cli.output import console
 from backend.config import get_settings
-from backend.errors import LoanchainError
 from backend.workers.registry import worker_names
 from backend.workers.threads import BackgroundWorkers
 
 app = typer.Typer(help="Background workers: exactly one active instance of each, across processes.")
 
 
-@contextmanager
-def cli_errors() -> Iterator[None]:
-    """A deliberate error (e.g. the worker lock is held) prints its message and exits 1."""
-    try:
-        yield
-    except LoanchainError as exc:
-        err_console.print(f"[red]error:[/] {exc.message}")
-        raise typer.Exit(1) from None
 
 
 def run_workers(names: list[str]) -> None:
