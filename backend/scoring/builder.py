@@ -52,6 +52,8 @@ def oof_decisions(cv: CrossValidation, scorer: Scorer, y_bad: np.ndarray) -> dic
 def build_artifact(dataset: Dataset, config: TrainingConfig, progress: Progress | None = None) -> dict[str, Any]:
     if dataset.y_bad is None:
         raise ValueError("training needs the label column")
+    if used := sorted(set(config.features) & set(PROTECTED)):
+        raise ValueError(f"protected attributes cannot be model inputs: {', '.join(used)}")
     y = dataset.y_bad
     cv = cross_validate(dataset.columns, y, config, progress)
     calibration = calibrate(cv.oof_points, y)

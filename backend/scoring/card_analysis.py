@@ -14,6 +14,7 @@ from backend.scoring.challengers import cross_validate_challengers
 from backend.scoring.dataset import Dataset
 from backend.scoring.evaluation import cross_validated_report
 from backend.scoring.fairness import FOUR_FIFTHS, age_group_of, fairness_report, ordered_groups, sex_of
+from backend.scoring.features import DERIVED, PROTECTED
 from backend.scoring.scorer import Scorer
 from backend.scoring.training import (
     CrossValidation,
@@ -57,7 +58,7 @@ class CardAnalysis:
 def steps(config: TrainingConfig, n_features: int) -> int:
     """Progress-bar length: every fold fit the analysis runs."""
     per_cv = config.folds * config.repeats
-    return per_cv * 4 + n_features * config.folds
+    return per_cv * (4 + len(DERIVED) + 1) + n_features * config.folds
 
 
 def _approve_pd_limit() -> float:
@@ -132,6 +133,35 @@ def _bin_floor_config(config: TrainingConfig) -> TrainingConfig:
     return replace(config, binning_params=params)
 
 
+def _auc_spread(cv: CrossValidation) -> dict[str, float]:
+    return metrics.spread([f["auc"] for f in cv.folds])
+
+
+def _ablations(dataset: Dataset, config: TrainingConfig, progress: Progress | None) -> list[dict[str, Any]]:
+    """What each derived feature adds, and what excluding the protected attributes costs: the
+    recipe re-fitted with them as inputs, on the same folds. That fit is a measurement for the
+    card only; build_artifact refuses protected inputs."""
+    assert dataset.y_bad is not None
+    rows = []
+    for name in DERIVED:
+        variant = replace(config, features=tuple(f for f in config.features if f != name))
+        cv = cross_validate(dataset.columns, dataset.y_bad, variant, progress)
+        rows.append(
+            {"model": f"Scorecard without `{name}`", "kind": "ablation", "auc": _auc_spread(cv), "reason_codes": "yes: points"}
+        )
+    with_protected = replace(config, features=(*config.features, *PROTECTED))
+    cv = cross_validate({**dataset.columns, **dataset.protected}, dataset.y_bad, with_protected, progress)
+    rows.append(
+        {
+            "model": "Reference only, never shipped: scorecard with the protected attributes",
+            "kind": "reference",
+            "auc": _auc_spread(cv),
+            "reason_codes": "not allowed as inputs",
+        }
+    )
+    return rows
+
+
 def _reason_frequency(scorer: Scorer, dataset: Dataset) -> list[dict[str, Any]]:
     """How often each reason is the first one given to a declined applicant (shipped model)."""
     batch = scorer.score_columns(dataset.columns)
@@ -158,15 +188,18 @@ def analyse(dataset: Dataset, scorer: Scorer, progress: Progress | None = None) 
     candidates = [
         {
             "model": "Scorecard (shipped)",
-            "auc": metrics.spread([f["auc"] for f in cv.folds]),
+            "kind": "shipped",
+            "auc": _auc_spread(cv),
             "reason_codes": "yes: points",
         },
         {
             "model": f"Scorecard, amount bins >= {BIN_FLOOR:.0%} of sample",
-            "auc": metrics.spread([f["auc"] for f in floor_cv.folds]),
+            "kind": "bin_floor",
+            "auc": _auc_spread(floor_cv),
             "reason_codes": "yes: points",
         },
         *cross_validate_challengers(dataset, config, progress),
+        *_ablations(dataset, config, progress),
     ]
     protected = {k: np.tile(v, config.repeats) for k, v in dataset.protected.items()}
     analysis = CardAnalysis(

@@ -73,5 +73,5 @@ def cross_validate_challengers(
             aucs.append(metrics.auc(y[test], -risk))
             if progress:
                 progress()
-        rows.append({"model": name, "auc": metrics.spread(aucs), "reason_codes": reason_codes})
+        rows.append({"model": name, "kind": "challenger", "auc": metrics.spread(aucs), "reason_codes": reason_codes})
     return rows

@@ -28,6 +28,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "number_of_people_being_liable_to_provide_maintenance_for": ("R16", "Number of dependants"),
     "telephone": ("R17", "No telephone registered in the applicant's name"),
     "monthly_amount": ("R18", "Monthly repayment requested"),
+    "burden_weighted_amount": ("R19", "Amount requested relative to income"),
 }
 
 

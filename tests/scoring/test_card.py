@@ -1,5 +1,5 @@
 """The card's rendering and the fairness arithmetic, on cheap inputs (the real card re-fits the
-model ~200 times; `loanchain model card` does that, not the test suite)."""
+model ~450 times; `loanchain model card` does that, not the test suite)."""
 
 import numpy as np
 import pytest
@@ -51,7 +51,16 @@ def analysis(scorer, training_csv):
         oof_pd=batch.pd,
         oof_y=y,
         oof_decision=batch.decision,
-        candidates=[{"model": m, "auc": spread, "reason_codes": "yes"} for m in ("shipped", "floor", "hgb")],
+        candidates=[
+            {"model": model, "kind": kind, "auc": spread, "reason_codes": "yes"}
+            for model, kind in (
+                ("shipped", "shipped"),
+                ("floor", "bin_floor"),
+                ("hgb", "challenger"),
+                ("Scorecard without `monthly_amount`", "ablation"),
+                ("with protected", "reference"),
+            )
+        ],
         fairness=fairness,
         group_calibration={"age": [{"group": "<25", "mean_pd": 0.3, "bad_rate": 0.4}]},
     )

@@ -3,7 +3,14 @@ import pandas as pd
 import pytest
 
 from backend.errors import ValidationFailed
-from backend.scoring.features import CANDIDATE_INPUTS, CATEGORIES, PROTECTED, add_derived, validate_columns
+from backend.scoring.features import (
+    CANDIDATE_INPUTS,
+    CATEGORIES,
+    PROTECTED,
+    add_derived,
+    required_inputs,
+    validate_columns,
+)
 
 
 def _columns(frame: pd.DataFrame) -> dict:
@@ -75,9 +82,21 @@ def test_typed_numeric_arrays_are_checked_too():
     assert fields == {("credit_amount", 2), ("duration_in_month", 2)}
 
 
-def test_derived_monthly_amount():
-    columns = add_derived({"credit_amount": np.array([1200.0]), "duration_in_month": np.array([12.0])})
+def test_derived_features():
+    rate = "installment_rate_in_percentage_of_disposable_income"
+    columns = add_derived(
+        {"credit_amount": np.array([1200.0]), "duration_in_month": np.array([12.0]), rate: np.array([3.0])}
+    )
     assert columns["monthly_amount"][0] == 100.0
+    assert columns["burden_weighted_amount"][0] == 3600.0
+
+
+def test_derived_features_pull_in_their_sources():
+    assert required_inputs(["burden_weighted_amount", "purpose"]) == [
+        "credit_amount",
+        "installment_rate_in_percentage_of_disposable_income",
+        "purpose",
+    ]
 
 
 def test_many_bad_cells_are_summarised_with_the_allowed_values_once(raw):

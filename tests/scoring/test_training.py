@@ -56,6 +56,19 @@ def test_monotonic_characteristics_keep_their_shape(scorer):
     assert list(rate) == sorted(rate, reverse=True)
 
 
+def test_protected_attributes_are_refused_as_inputs(dataset):
+    config = replace(training.TrainingConfig(), features=(*training.TrainingConfig().features, "age_in_years"))
+    with pytest.raises(ValueError, match="age_in_years"):
+        build_artifact(dataset, config)
+
+
+def test_cross_validation_does_not_depend_on_the_worker_count(dataset):
+    config = replace(training.TrainingConfig(), folds=2, repeats=1)
+    serial = training.cross_validate(dataset.columns, dataset.y_bad, config, n_jobs=1)
+    parallel = training.cross_validate(dataset.columns, dataset.y_bad, config, n_jobs=2)
+    assert np.array_equal(serial.oof_points, parallel.oof_points) and serial.folds == parallel.folds
+
+
 def test_calibration_recovers_a_known_slope():
     rng = np.random.default_rng(0)
     points = rng.uniform(400, 750, size=(3, 2000))
