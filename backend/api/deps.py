@@ -73,6 +73,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     # applicant's financial data, so reading them back is for underwriting and oversight
     "score.create": SIGNED_IN,
     "score.read": frozenset({Role.UNDERWRITER, Role.AUDITOR, Role.ADMIN}),
+    "score.proof": frozenset({Role.UNDERWRITER, Role.AUDITOR, Role.ADMIN}),
 }
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/v1/auth/login")

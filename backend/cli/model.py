@@ -21,8 +21,6 @@ DataOption = typer.Option(
 ArtifactOption = typer.Option(None, "--artifact", help="Model artifact JSON [default: the shipped one].")
 
 
-
-
 @contextmanager
 def _progress(description: str, total: int) -> Iterator[Callable[[], None]]:
     # On stderr, so `--json` output on stdout stays machine-readable.
@@ -48,8 +46,10 @@ def _scorer(artifact: Path | None):
 def train(
     data: Path = DataOption,
     output: Path = typer.Option(None, "--output", "-o", help="Where to write the artifact [default: the shipped one]."),
-    folds: int = typer.Option(5, min=2, help="CV folds (for the out-of-fold calibration and grade bands)."),
-    repeats: int = typer.Option(5, min=1, help="CV repeats."),
+    folds: int | None = typer.Option(
+        None, min=2, help="CV folds (for the out-of-fold calibration and grade bands) [default: the recipe's, 5]."
+    ),
+    repeats: int | None = typer.Option(None, min=1, help="CV repeats [default: the recipe's, 10]."),
     json_out: bool = typer.Option(False, "--json", help="Print the artifact's metrics as JSON."),
 ) -> None:
     """Fit the scorecard, calibrate it out of fold, and write the versioned JSON artifact."""
@@ -61,8 +61,9 @@ def train(
 
     with cli_errors():
         dataset = _dataset(data)
-        config = replace(TrainingConfig(), folds=folds, repeats=repeats)
-        with _progress("cross-validating and fitting", folds * repeats + 1) as advance:
+        config = TrainingConfig()
+        config = replace(config, folds=folds or config.folds, repeats=repeats or config.repeats)
+        with _progress("cross-validating and fitting", config.folds * config.repeats + 1) as advance:
             artifact = build_artifact(dataset, config, advance)
         path = Path(output or DEFAULT_ARTIFACT)
         write_artifact(artifact, path)
@@ -80,7 +81,7 @@ def evaluate(
     artifact: Path = ArtifactOption,
     cv: bool = typer.Option(True, "--cv/--no-cv", help="Also cross-validate the training recipe on the file."),
     folds: int = typer.Option(None, min=2, help="CV folds [default: as trained, 5]."),
-    repeats: int = typer.Option(None, min=1, help="CV repeats [default: as trained, 5]."),
+    repeats: int = typer.Option(None, min=1, help="CV repeats [default: as trained, 10]."),
     json_out: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
 ) -> None:
     """Metrics of the shipped model on a labelled file, plus cross-validated AUC with spread.
@@ -152,7 +153,7 @@ def card(
     """Write the model card (Markdown + PNG plots) to docs/model_card/.
 
     Data, method, bins and points, cross-validated metrics, candidates, calibration, score
-    distribution, fairness by sex and age group. Re-fits the model ~200 times: minutes."""
+    distribution, fairness by sex and age group. Re-fits the model ~450 times: a few minutes on two cores."""
     from backend.config import ROOT
     from backend.scoring.card import CARD_DIR, write_card
     from backend.scoring.card_analysis import analyse, steps
@@ -166,6 +167,41 @@ def card(
             analysis = analyse(dataset, scorer, advance)
         path = write_card(analysis, scorer, dataset, Path(output_dir or ROOT / CARD_DIR))
     console.print(f"wrote {path}")
+
+
+@app.command("prove-decision")
+def prove_decision(
+    decision_hash: str = typer.Argument(..., help="The decision hash, e.g. from a loan's on-chain terms."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show which model and inputs produced a decision hash: check the record against its hash,
+    replay it with the same model version, list the on-chain loans that carry it. Exit 1 if it
+    does not verify."""
+    from backend.config import get_settings
+    from backend.db.session import session_scope
+    from backend.scoring.service import prove_decision as prove
+
+    with cli_errors(), session_scope(get_settings()) as session:
+        proof = prove(session, decision_hash)
+    if json_out:
+        print_json(proof.model_dump(mode="json"))
+        raise typer.Exit(0 if proof.verified else 1)
+    d = proof.decision
+    console.print(f"decision {d.id} at {d.created_at:%Y-%m-%d %H:%M:%S} (recorded {proof.records}x)")
+    console.print(f"  model {d.model_version}, inputs {d.input_hash}")
+    console.print(f"  score {d.score}, grade {d.grade}, PD {d.pd:.4f}, {d.decision}")
+    console.print(f"  record matches its hash: {'yes' if proof.hash_intact else '[red]NO[/]'}")
+    if not proof.model_available:
+        console.print("  replay: [yellow]this installation does not hold that model version[/]")
+    else:
+        replay = "same outputs" if proof.reproduced else f"[red]differs[/] ({', '.join(proof.differences)})"
+        console.print(f"  replay with the same model: {replay}")
+    for loan in proof.loans:
+        console.print(f"  on-chain loan {loan.loan_id} ({loan.status}), block {loan.block_number}, tx {loan.tx_hash}")
+    if not proof.loans:
+        console.print("  no indexed on-chain loan carries this hash")
+    console.print("[bold green]VERIFIED[/]" if proof.verified else "[bold red]NOT VERIFIED[/]")
+    raise typer.Exit(0 if proof.verified else 1)
 
 
 def bench_score_command(

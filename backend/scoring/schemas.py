@@ -100,3 +100,31 @@ class DecisionPublic(BaseModel):
     reasons: list[ReasonPublic]
     quote: QuotePublic | None = Field(description="Price and maximum amount; none when declined")
     policy_notes: list[str]
+
+
+class LoanRefPublic(BaseModel):
+    """An on-chain loan (as indexed) whose signed terms carry the decision hash."""
+
+    loan_id: int
+    status: str
+    borrower: str
+    principal: int
+    apr_bps: int
+    block_number: int
+    tx_hash: str
+
+
+class DecisionProofPublic(BaseModel):
+    """What an auditor needs to show which model and inputs priced a loan."""
+
+    decision_hash: str
+    verified: bool = Field(description="hash_intact and reproduced")
+    hash_intact: bool = Field(description="The stored hash equals keccak-256 of the stored model version, inputs, outputs")
+    model_available: bool = Field(description="This installation holds the artifact of that model version")
+    reproduced: bool | None = Field(
+        description="Re-scoring the stored inputs with that model gives the same hash (None: model not available)"
+    )
+    differences: list[str] = Field(description="Output fields that differ on replay")
+    records: int = Field(description="How many times this exact decision was recorded")
+    decision: DecisionPublic = Field(description="The first record")
+    loans: list[LoanRefPublic] = Field(description="On-chain loans whose terms carry this decision hash")

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from backend.errors import ConfigurationError
-from backend.scoring.artifact import DEFAULT_ARTIFACT, load_artifact
+from backend.scoring.artifact import DEFAULT_ARTIFACT, find_artifact, load_artifact
 from backend.scoring.features import Columns, add_derived, required_inputs, validate_columns
 from backend.scoring.points import PointsTable
 from backend.scoring.reasons import reason, top_reasons
@@ -193,3 +193,9 @@ def get_scorer(path: Path | None = None) -> Scorer:
     except FileNotFoundError as exc:
         raise ConfigurationError(f"model artifact not found: {path}", path=str(path)) from exc
     return _scorer(str(path), mtime)
+
+
+def scorer_for_version(version: str) -> Scorer | None:
+    """The scorer of a given model version (the default or an archived one), None if unknown."""
+    artifact = find_artifact(version)
+    return None if artifact is None else Scorer(artifact)

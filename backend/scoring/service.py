@@ -7,20 +7,24 @@ same, and anyone holding the row (or the application and the artifact) can recom
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.errors import NotFound
+from backend.chain.projection_models import LoanRow
+from backend.errors import NotFound, ValidationFailed
 from backend.scoring import policy
 from backend.scoring.canonical import keccak_hex
 from backend.scoring.mapping import INCOME_FLOOR, check_covers, to_model_inputs
 from backend.scoring.models import CreditDecision
 from backend.scoring.pricing import quote
-from backend.scoring.schemas import ApplicationCreate, DecisionPublic
-from backend.scoring.scorer import Scorer, get_scorer
+from backend.scoring.schemas import ApplicationCreate, DecisionProofPublic, DecisionPublic, LoanRefPublic
+from backend.scoring.scorer import Scorer, get_scorer, scorer_for_version
 
 
 @dataclass(frozen=True)
@@ -124,3 +128,60 @@ def get_decision(db: Session, decision_id: str) -> DecisionPublic:
 def verify_decision(row: CreditDecision) -> bool:
     """Does the stored hash match the stored model version, inputs and outputs?"""
     return decision_hash(row.model_version, row.inputs, row.outputs) == row.decision_hash
+
+
+_HASH = re.compile(r"0x[0-9a-f]{64}")
+
+
+def _replay(row: CreditDecision) -> tuple[bool, bool | None, list[str]]:
+    """(model available, reproduced, differing output fields) for a recorded decision."""
+    scorer = scorer_for_version(row.model_version)
+    if scorer is None:
+        return False, None, []
+    try:
+        application = ApplicationCreate.model_validate(row.inputs)
+    except ValidationError as exc:
+        return True, False, [f"inputs: no longer a valid application ({exc.error_count()} errors)"]
+    outputs = decide(application, scorer).outputs
+    differences = sorted(k for k in outputs.keys() | row.outputs.keys() if outputs.get(k) != row.outputs.get(k))
+    return True, decision_hash(row.model_version, row.inputs, outputs) == row.decision_hash, differences
+
+
+def prove_decision(db: Session, hash_: str) -> DecisionProofPublic:
+    """Tie a decision hash (as found in a loan's on-chain terms) to its recorded decision, check
+    the record against its hash, replay it with the same model version, and list the loans
+    whose terms carry it."""
+    wanted = hash_.strip().lower()
+    if not _HASH.fullmatch(wanted):
+        raise ValidationFailed("decision_hash must be 0x and 64 hex digits", field="decision_hash", value=hash_)
+    rows = db.scalars(
+        select(CreditDecision).where(CreditDecision.decision_hash == wanted).order_by(CreditDecision.created_at)
+    ).all()
+    if not rows:
+        raise NotFound(f"no credit decision with hash {wanted}", decision_hash=wanted)
+    first = rows[0]
+    intact = all(verify_decision(row) for row in rows)
+    available, reproduced, differences = _replay(first)
+    loans = db.scalars(select(LoanRow).where(func.lower(LoanRow.decision_hash) == wanted).order_by(LoanRow.loan_id))
+    return DecisionProofPublic(
+        decision_hash=wanted,
+        verified=intact and reproduced is True,
+        hash_intact=intact,
+        model_available=available,
+        reproduced=reproduced,
+        differences=differences,
+        records=len(rows),
+        decision=_public(first),
+        loans=[
+            LoanRefPublic(
+                loan_id=loan.loan_id,
+                status=loan.status,
+                borrower=loan.borrower,
+                principal=int(loan.principal),
+                apr_bps=loan.apr_bps,
+                block_number=loan.block_number,
+                tx_hash=loan.tx_hash,
+            )
+            for loan in loans
+        ],
+    )

@@ -176,3 +176,21 @@ def test_depth_3_reorg_matches_a_fresh_rebuild(indexed, window):
         assert session.get(NoteBalanceRow, (loan_id, world.investors[1].address)) is None
         assert not session.get(AttestationRow, world.investors[2].address).revoked
     assert after == _rebuilt(settings)
+
+
+def test_a_loans_on_chain_decision_hash_leads_back_to_its_credit_decision(indexed):
+    """Score an application, sign loan terms carrying the decision hash, create the loan on
+    chain, index it: the proof for the hash names the loan, and the replay verifies."""
+    from backend.scoring.schemas import ApplicationCreate
+    from backend.scoring.service import prove_decision, score_application
+    from tests.scoring.conftest import SAMPLE
+
+    settings, world = indexed
+    with session_scope(settings) as session:
+        decision = score_application(session, ApplicationCreate(**SAMPLE))
+    loan_id, _ = world.create(decision_hash=bytes.fromhex(decision.decision_hash[2:]))
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        proof = prove_decision(session, decision.decision_hash)
+    assert proof.verified and [loan.loan_id for loan in proof.loans] == [loan_id]
+    assert proof.loans[0].borrower == world.borrower.address  # read from the LoanCreated event

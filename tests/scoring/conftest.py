@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.chain.projection_models import LoanRow
 from backend.scoring.dataset import TRAINING_CSV
 from backend.scoring.models import CreditDecision
 from backend.scoring.scorer import Scorer, get_scorer
@@ -70,7 +71,8 @@ def risky_application() -> dict:
 @pytest.fixture
 def db_factory(tmp_path) -> Iterator[sessionmaker[Session]]:
     engine = create_engine(f"sqlite:///{tmp_path / 'scoring.db'}")
-    CreditDecision.metadata.create_all(engine, tables=[CreditDecision.__table__])
+    # The decisions, and the indexed loans a decision proof looks up.
+    CreditDecision.metadata.create_all(engine, tables=[CreditDecision.__table__, LoanRow.__table__])
     yield sessionmaker(bind=engine, expire_on_commit=False)
     engine.dispose()
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 
 from backend.api.deps import SessionDep, allow
 from backend.scoring import service
-from backend.scoring.schemas import ApplicationCreate, DecisionPublic
+from backend.scoring.schemas import ApplicationCreate, DecisionProofPublic, DecisionPublic
 
 router = APIRouter(prefix="/api/v1", tags=["scoring"])
 
@@ -20,6 +20,16 @@ router = APIRouter(prefix="/api/v1", tags=["scoring"])
 )
 def score(application: ApplicationCreate, db: SessionDep) -> DecisionPublic:
     return service.score_application(db, application)
+
+
+@router.get(
+    "/score/decisions/{decision_hash}/proof",
+    response_model=DecisionProofPublic,
+    dependencies=allow("score.proof"),
+    summary="Prove which model and inputs produced a decision hash (as found in a loan's on-chain terms)",
+)
+def prove_decision(decision_hash: str, db: SessionDep) -> DecisionProofPublic:
+    return service.prove_decision(db, decision_hash)
 
 
 @router.get(

@@ -1,0 +1,144 @@
+"""An auditor holding a decision hash (from a loan's on-chain terms) can show which model and
+inputs produced it: the record matches its hash, a replay with the same model version gives
+the same outputs, and a tampered or forged record is caught. The end-to-end case, with a real
+loan created on-chain and indexed, is in tests/chain/test_indexer.py."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from backend.chain.projection_models import LoanRow
+from backend.errors import NotFound, ValidationFailed
+from backend.scoring.artifact import ARCHIVE_DIR, find_artifact, read_artifact, write_artifact
+from backend.scoring.models import CreditDecision
+from backend.scoring.schemas import ApplicationCreate
+from backend.scoring.service import decision_hash, prove_decision, score_application
+
+
+@pytest.fixture
+def recorded(db_factory, scorer, application):
+    with db_factory() as db:
+        public = score_application(db, ApplicationCreate(**application), scorer)
+        db.commit()
+    return public
+
+
+def test_an_untouched_decision_verifies_and_replays(db_factory, recorded):
+    with db_factory() as db:
+        proof = prove_decision(db, recorded.decision_hash.upper().replace("0X", "0x"))
+    assert proof.verified and proof.hash_intact and proof.model_available and proof.reproduced
+    assert proof.differences == [] and proof.records == 1 and proof.loans == []
+    assert proof.decision.id == recorded.id
+
+
+def test_an_edited_record_no_longer_matches_its_hash(db_factory, recorded):
+    with db_factory() as db:
+        row = db.get(CreditDecision, recorded.id)
+        row.outputs = {**row.outputs, "score": row.outputs["score"] + 40}
+        db.commit()
+    with db_factory() as db:
+        proof = prove_decision(db, recorded.decision_hash)
+    assert not proof.hash_intact and not proof.verified
+    assert "score" in proof.differences
+
+
+def test_a_forged_record_with_a_recomputed_hash_fails_the_replay(db_factory, recorded):
+    """Editing outputs and re-hashing keeps the record self-consistent; the replay still
+    shows the model never produced those outputs."""
+    with db_factory() as db:
+        row = db.get(CreditDecision, recorded.id)
+        forged = {**row.outputs, "score": row.outputs["score"] + 40, "pd": 0.01}
+        row.outputs, row.decision_hash = forged, decision_hash(row.model_version, row.inputs, forged)
+        db.commit()
+        forged_hash = row.decision_hash
+    with db_factory() as db:
+        proof = prove_decision(db, forged_hash)
+    assert proof.hash_intact and proof.reproduced is False and not proof.verified
+    assert proof.differences == ["pd", "score"]
+
+
+def test_loans_carrying_the_hash_are_listed(db_factory, recorded):
+    with db_factory() as db:
+        db.add(_loan(7, recorded.decision_hash))
+        db.add(_loan(8, "0x" + "11" * 32))
+        db.commit()
+    with db_factory() as db:
+        proof = prove_decision(db, recorded.decision_hash)
+    assert [loan.loan_id for loan in proof.loans] == [7]
+
+
+def test_unknown_and_malformed_hashes(db_factory):
+    with db_factory() as db:
+        with pytest.raises(NotFound):
+            prove_decision(db, "0x" + "ab" * 32)
+        with pytest.raises(ValidationFailed) as err:
+            prove_decision(db, "0x1234")
+    assert err.value.details["field"] == "decision_hash"
+
+
+def test_api_proof_and_its_errors(api, application):
+    made = api.post("/api/v1/score", json=application).json()
+    proof = api.get(f"/api/v1/score/decisions/{made['decision_hash']}/proof")
+    assert proof.status_code == 200 and proof.json()["verified"] is True
+    assert api.get("/api/v1/score/decisions/0xnothex/proof").status_code == 422
+    missing = api.get(f"/api/v1/score/decisions/0x{'cd' * 32}/proof")
+    assert missing.status_code == 404 and "no credit decision" in missing.json()["detail"]
+
+
+def test_retraining_archives_the_replaced_model(tmp_path, scorer, monkeypatch):
+    """Writing a new artifact over an old one keeps the old one by version, and a decision made
+    by the old model is still replayable after the switch."""
+    old = scorer.artifact
+    path = tmp_path / "scorecard.json"
+    write_artifact(old, path)
+    newer = {**old, "policy": {**old["policy"], "note": "retrained"}}
+    written = write_artifact(newer, path)
+    archived = tmp_path / "archive" / f"{old['model_version']}.json"
+    assert read_artifact(archived)["model_version"] == old["model_version"] != written["model_version"]
+    assert find_artifact(old["model_version"], default=path, archive_dir=tmp_path / "archive") == read_artifact(archived)
+    assert find_artifact("0x" + "00" * 32, default=path, archive_dir=tmp_path / "archive") is None
+    assert find_artifact("../../etc/passwd", default=path, archive_dir=tmp_path / "archive") is None
+
+
+def test_shipped_archive_holds_only_valid_artifacts():
+    for path in ARCHIVE_DIR.glob("*.json"):
+        assert read_artifact(path)["model_version"] == path.stem
+
+
+def test_cli_prove_decision(tmp_path, monkeypatch, application):
+    from backend.cli.main import app
+    from backend.config import get_settings
+    from backend.db import migrate
+    from backend.db.session import session_scope
+    from tests.anchoring.helpers import point_get_settings_at
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, database_url=f"sqlite:///{tmp_path / 'cli.db'}")
+    try:
+        point_get_settings_at(monkeypatch, settings)
+        migrate.upgrade(settings)
+        with session_scope(settings) as db:
+            made = score_application(db, ApplicationCreate(**application))
+        runner = CliRunner()
+        ok = runner.invoke(app, ["model", "prove-decision", made.decision_hash, "--json"])
+        assert ok.exit_code == 0, ok.output
+        assert json.loads(ok.stdout)["verified"] is True
+        text = runner.invoke(app, ["model", "prove-decision", made.decision_hash])
+        assert text.exit_code == 0 and "VERIFIED" in text.stdout
+        missing = runner.invoke(app, ["model", "prove-decision", "0x" + "ef" * 32])
+        assert missing.exit_code == 2 and "no credit decision" in missing.output
+    finally:
+        get_settings.cache_clear()
+
+
+def _loan(loan_id: int, decision: str) -> LoanRow:
+    return LoanRow(
+        loan_id=loan_id, status="funding", borrower="0x" + "22" * 20, underwriter="0x" + "33" * 20,
+        terms_hash="0x" + "44" * 32, agreement_hash="0x" + "55" * 32, decision_hash=decision,
+        principal=1000, apr_bps=1200, installments=12, installment_period=2_592_000, installment_amount=90,
+        funding_deadline=0, origination_fee_bps=100, created_block=1, block_number=1, tx_hash="0x" + "66" * 32,
+        log_index=0,
+    )  # fmt: skip
