@@ -9,7 +9,7 @@ import numpy as np
 
 from backend.scoring import metrics
 from backend.scoring.builder import cv_summary
-from backend.scoring.dataset import Dataset
+from backend.scoring.dataset import TRAINING_CSV, Dataset, file_sha256, load_dataset
 from backend.scoring.scorer import Scorer
 from backend.scoring.training import CrossValidation, Progress, TrainingConfig, clip_score, cross_validate
 
@@ -39,6 +39,35 @@ def cross_validated_report(
     }
 
 
+def _row_keys(dataset: Dataset) -> list[tuple]:
+    """A row's identity: every model input, every protected attribute and the label."""
+    columns = [dataset.columns[name] for name in sorted(dataset.columns)]
+    columns += [dataset.protected[name] for name in sorted(dataset.protected)]
+    columns.append(dataset.y_bad)
+    return list(zip(*(column.tolist() for column in columns), strict=True))
+
+
+def rows_seen_in_training(dataset: Dataset, artifact: dict[str, Any]) -> int | None:
+    """How many of the file's rows the model was trained on; None when the training file is not
+    at hand (its hash must match the artifact's) to compare against."""
+    if not TRAINING_CSV.is_file() or file_sha256(TRAINING_CSV) != artifact["training_data"]["sha256"]:
+        return None
+    if dataset.sha256 == artifact["training_data"]["sha256"]:
+        return dataset.n_rows
+    training = set(_row_keys(load_dataset(TRAINING_CSV)))
+    return sum(key in training for key in _row_keys(dataset))
+
+
+def _sample_note(seen: int | None, rows: int) -> str:
+    if seen is None:
+        return "out-of-sample as far as can be checked (the training file is not at hand to compare rows)"
+    if seen == 0:
+        return "out-of-sample: no row of this file trained the model"
+    if seen == rows:
+        return "in-sample (optimistic): every row of this file trained the model"
+    return f"partly in-sample (optimistic): {seen} of {rows} rows trained the model"
+
+
 def evaluate(
     dataset: Dataset,
     scorer: Scorer,
@@ -50,6 +79,7 @@ def evaluate(
         raise ValueError("evaluation needs the label column")
     artifact = scorer.artifact
     is_training_data = dataset.sha256 == artifact["training_data"]["sha256"]
+    seen = rows_seen_in_training(dataset, artifact)
     report: dict[str, Any] = {
         "model_version": scorer.model_version,
         "data": {
@@ -58,11 +88,12 @@ def evaluate(
             "rows": dataset.n_rows,
             "bad_rate": float(dataset.y_bad.mean()),
             "is_training_data": is_training_data,
+            "rows_seen_in_training": seen,
         },
         "cutoffs": scorer.cutoffs(),
         "shipped_model": {
             **shipped_model_report(dataset, scorer),
-            "note": "in-sample (optimistic): this file trained the model" if is_training_data else "out-of-sample",
+            "note": _sample_note(seen, dataset.n_rows),
         },
     }
     if with_cv:

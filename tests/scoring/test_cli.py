@@ -72,7 +72,24 @@ def test_evaluate_reports_the_shipped_model_metrics(training_csv):
     for key in ("auc", "gini", "ks", "brier", "calibration_by_decile", "approval_rate", "bad_rate_among_approved"):
         assert key in shipped
     assert report["data"]["is_training_data"] is True
+    assert report["data"]["rows_seen_in_training"] == 800 and shipped["note"].startswith("in-sample")
     assert len(shipped["calibration_by_decile"]) >= 5
+
+
+def test_evaluate_says_how_much_of_a_file_trained_the_model(tmp_path, german):
+    """A file that is partly the training data must not be reported as out-of-sample; a file of
+    new applicants is."""
+    mixed = german.head(150).copy()
+    fresh = german.head(50).copy()
+    fresh["credit_amount"] = (fresh["credit_amount"].astype(int) + 1).astype(str)  # rows never seen
+    pd.concat([mixed, fresh]).to_csv(tmp_path / "mixed.csv", index=False)
+    fresh.to_csv(tmp_path / "fresh.csv", index=False)
+    for name, seen, note in (("mixed", 150, "partly in-sample"), ("fresh", 0, "out-of-sample")):
+        result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / f"{name}.csv"), "--no-cv", "--json"])
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout)
+        assert report["data"]["rows_seen_in_training"] == seen
+        assert report["data"]["is_training_data"] is False and report["shipped_model"]["note"].startswith(note)
 
 
 def test_evaluate_cross_validates_with_spread(training_csv, scorer):
