@@ -58,8 +58,12 @@ class Settings(BaseSettings):
     outbox_poll_interval: float = 0.5  # seconds between sender rounds when idle
     outbox_max_backoff: float = 30.0  # cap on the retry delay after transient errors
     outbox_batch: int = 50  # intents signed per round
+    # A sent transaction still unmined after this many seconds is re-signed at the same nonce
+    # with fees raised by 12.5% (replace-by-fee); 0 turns bumping off.
+    outbox_fee_bump_after: float = 120.0
+    outbox_max_fee_gwei: float = 1000.0  # never bump maxFeePerGas / gasPrice above this
     # Test-only crash drill: comma-separated points where the sender aborts the process
-    # (before_sign, after_sign, after_broadcast, after_mined); never set in production.
+    # (before_sign, after_sign, after_broadcast, after_mined, after_bump_sign); never set in production.
     outbox_crash_at: str | None = None
     indexer_batch_blocks: int = 2000  # blocks per eth_getLogs range
     indexer_reorg_window: int = 64  # recent blocks whose hashes are kept to find a common ancestor

@@ -9,7 +9,11 @@ is committed before the next step, so the process may die anywhere:
 - a nonce consumed by a *different* transaction proves ours can never be mined; only then is the
   intent re-signed at a fresh nonce (the old hash is kept in `replaced_tx_hashes`);
 - a mined or confirmed transaction the node forgot (restart from an older state dump) is
-  re-broadcast from its raw bytes, which recreates the same transaction.
+  re-broadcast from its raw bytes, which recreates the same transaction;
+- a transaction left unmined for `outbox_fee_bump_after` seconds is re-signed at the *same*
+  nonce with higher fees (replace-by-fee). The new bytes are committed before they are
+  broadcast and every earlier hash is kept in `replaced_tx_hashes`; all of them are the same
+  call at the same nonce, so at most one is ever mined, and receipts are looked up under all.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import socket
 import sys
 import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import requests
 from eth_account.signers.local import LocalAccount
@@ -57,7 +61,10 @@ TRANSIENT = (
 )
 GAS_MARGIN = 1.25  # state can change between estimate and inclusion
 SIGNER_ROLE = "outbox"  # falls back to the deployer key (Anvil account 0 on local chains)
-CRASH_POINTS = ("before_sign", "after_sign", "after_broadcast", "after_mined")
+CRASH_POINTS = ("before_sign", "after_sign", "after_broadcast", "after_mined", "after_bump_sign")
+# Replacement needs at least +10% on both fee fields at geth, Anvil and most pools; 12.5% is the
+# margin most wallets use.
+FEE_BUMP_NUMERATOR, FEE_BUMP_DENOMINATOR = 9, 8
 
 
 def instance_id() -> str:
@@ -138,16 +145,24 @@ class OutboxSender:
         with session_scope(settings) as session:
             intent = session.get(Intent, intent_id)
             before = intent.status
-            receipt = _receipt(w3, intent.tx_hash)
+            receipt = _receipt_of_any(w3, intent)
             if receipt is None and intent.nonce >= latest_nonce and _ensure_broadcast(w3, intent):
-                receipt = _receipt(w3, intent.tx_hash)  # an automining node has it mined already
+                receipt = _receipt_of_any(w3, intent)  # an automining node has it mined already
             elif receipt is None and intent.nonce < latest_nonce:
                 _resolve_consumed_nonce(settings, w3, intent, head)
+            bump = receipt is None and intent.status == IntentStatus.SENT and _bump_due(settings, intent)
+            if bump:
+                bump = _bump_fees(settings, w3, self._account or platform_account(settings, SIGNER_ROLE), intent)
             mined_now = False
             if receipt is not None:
                 self._record_receipt(settings, w3, session, intent, receipt)
                 mined_now = before != intent.status and intent.status == IntentStatus.MINED
             changed = int(intent.status != before)
+        if bump:
+            crash_point(settings, "after_bump_sign")
+            with session_scope(settings) as session:
+                _ensure_broadcast(w3, session.get(Intent, intent_id))
+            changed += 1
         if mined_now:
             crash_point(settings, "after_mined")
             with session_scope(settings) as session:
@@ -287,6 +302,99 @@ def _receipt(w3: Web3, tx_hash: str | None):
         return None
 
 
+def _receipt_of_any(w3: Web3, intent: Intent):
+    """The receipt of whichever of the intent's transactions was mined (the current one or one
+    it replaced by a fee bump); the intent then points at the mined hash."""
+    receipt = _receipt(w3, intent.tx_hash)
+    if receipt is not None:
+        return receipt
+    for old in reversed(intent.replaced_tx_hashes or []):
+        receipt = _receipt(w3, old)
+        if receipt is not None:
+            log.info("intent %s: mined as %s, an earlier fee level", intent.key, old)
+            # Keep the set of hashes whole: the current one joins the replaced list.
+            intent.replaced_tx_hashes = [h for h in intent.replaced_tx_hashes if h != old] + [intent.tx_hash]
+            intent.tx_hash = old
+            return receipt
+    return None
+
+
+def _bump_due(settings: Settings, intent: Intent) -> bool:
+    """Time for a fee bump? The first check only starts the clock (in `next_attempt_at`, which
+    pending intents use for back-off and sent ones for this)."""
+    if settings.outbox_fee_bump_after <= 0:
+        return False
+    now = utcnow()
+    if intent.next_attempt_at is None:
+        intent.next_attempt_at = now + timedelta(seconds=settings.outbox_fee_bump_after)
+        return False
+    return _aware(intent.next_attempt_at) <= now
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were stored as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _bumped(old: int, floor: int) -> int:
+    return max(-(-old * FEE_BUMP_NUMERATOR // FEE_BUMP_DENOMINATOR), floor)
+
+
+def _bump_fees(settings: Settings, w3: Web3, account: LocalAccount, intent: Intent) -> bool:
+    """Re-sign the intent's transaction at the same nonce with higher fees and commit the new
+    bytes (the caller broadcasts them). False when the fee cap leaves no room."""
+    from eth_account.typed_transactions import TypedTransaction
+
+    if account.address != intent.sender:
+        return False  # signed by another key (rotated signer): only that key can replace it
+    tx = None
+    if intent.raw_tx[2:4] in ("01", "02"):  # typed envelope; a legacy RLP list starts at 0xc0+
+        tx = {k: v for k, v in TypedTransaction.from_bytes(HexBytes(intent.raw_tx)).as_dict().items() if k not in "vrs"}
+    cap = Web3.to_wei(settings.outbox_max_fee_gwei, "gwei")
+    base_fee = w3.eth.get_block("latest").get("baseFeePerGas")
+    if tx is None:  # legacy (type 0) transaction
+        tx = _legacy_fields(w3, intent)
+        price = min(_bumped(tx["gasPrice"], w3.eth.gas_price), cap)
+        if price <= tx["gasPrice"]:
+            return _at_cap(settings, intent)
+        tx["gasPrice"] = price
+    elif "gasPrice" in tx:  # type 1
+        price = min(_bumped(tx["gasPrice"], w3.eth.gas_price), cap)
+        if price <= tx["gasPrice"]:
+            return _at_cap(settings, intent)
+        tx["gasPrice"] = price
+    else:  # type 2 (EIP-1559): both fields must rise for the pool to accept the replacement
+        tip = _bumped(tx["maxPriorityFeePerGas"], w3.eth.max_priority_fee)
+        fee = min(_bumped(tx["maxFeePerGas"], 2 * (base_fee or 0) + tip), cap)
+        if fee <= tx["maxFeePerGas"]:
+            return _at_cap(settings, intent)
+        tx["maxFeePerGas"], tx["maxPriorityFeePerGas"] = fee, min(tip, fee)
+    signed = account.sign_transaction(tx)
+    log.warning("intent %s: unmined after %ss; fee bump %s -> %s", intent.key, settings.outbox_fee_bump_after,
+                intent.tx_hash, signed.hash.to_0x_hex())  # fmt: skip
+    intent.replaced_tx_hashes = [*(intent.replaced_tx_hashes or []), intent.tx_hash]
+    intent.tx_hash = signed.hash.to_0x_hex()
+    intent.raw_tx = signed.raw_transaction.to_0x_hex()
+    intent.attempts += 1
+    intent.next_attempt_at = utcnow() + timedelta(seconds=settings.outbox_fee_bump_after)
+    intent.error = None
+    return True
+
+
+def _legacy_fields(w3: Web3, intent: Intent) -> dict:
+    sent = w3.eth.get_transaction(intent.tx_hash)
+    return {
+        "nonce": sent["nonce"], "gas": sent["gas"], "gasPrice": sent["gasPrice"], "to": sent["to"],
+        "value": sent["value"], "data": sent["input"], "chainId": w3.eth.chain_id,
+    }  # fmt: skip
+
+
+def _at_cap(settings: Settings, intent: Intent) -> bool:
+    intent.error = f"unmined, and fees are at the {settings.outbox_max_fee_gwei:g} gwei cap: raise it to bump"
+    intent.next_attempt_at = utcnow() + timedelta(seconds=settings.outbox_fee_bump_after)
+    return False
+
+
 def _known_to_node(w3: Web3, tx_hash: str) -> bool:
     try:
         return w3.eth.get_transaction(tx_hash) is not None
@@ -348,13 +456,13 @@ def _resolve_consumed_nonce(settings: Settings, w3: Web3, intent: Intent, head: 
     if not ours:
         intent.error = f"nonce {intent.nonce} consumed in block {block_number} by no visible transaction; waiting"
         return
-    if ours[0]["hash"].to_0x_hex() == intent.tx_hash:
-        return  # it is ours after all; the receipt will show up
+    if ours[0]["hash"].to_0x_hex() in {intent.tx_hash, *(intent.replaced_tx_hashes or [])}:
+        return  # it is ours after all (perhaps an earlier fee level); the receipt will show up
     other = ours[0]["hash"].to_0x_hex()
     log.warning("intent %s: nonce %s taken by %s; re-signing", intent.key, intent.nonce, other)
     intent.replaced_tx_hashes = [*(intent.replaced_tx_hashes or []), intent.tx_hash]
     intent.status = IntentStatus.PENDING
-    intent.nonce = intent.tx_hash = intent.raw_tx = intent.sent_at = None
+    intent.nonce = intent.tx_hash = intent.raw_tx = intent.sent_at = intent.next_attempt_at = None
     intent.error = f"nonce taken by transaction {other}; re-signed at a fresh nonce"
 
 

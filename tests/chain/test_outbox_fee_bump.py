@@ -1,0 +1,135 @@
+"""Replace-by-fee in the outbox: a transaction left unmined is re-signed at the same nonce with
+higher fees, and whichever fee level is mined, the intent has exactly one effect. The node
+stops automining to hold transactions in its pool, as a congested public chain would."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+import pytest
+from web3 import Web3
+
+from backend.chain import sender as sender_module
+from backend.chain.models import IntentStatus
+from backend.chain.node import rpc_call
+from backend.chain.outbox import get_intent, process_until_idle
+from backend.chain.sender import OutboxSender
+from backend.db.session import session_scope
+from tests.chain.outbox_checks import SENDER, enqueue_faucets, mints_of
+
+
+@pytest.fixture
+def bump_settings(outbox_settings):
+    return outbox_settings.model_copy(update={"outbox_fee_bump_after": 0.05})
+
+
+@contextmanager
+def no_automine(settings):
+    rpc_call(settings.rpc_url, "evm_setAutomine", [False])
+    try:
+        yield
+    finally:
+        rpc_call(settings.rpc_url, "evm_setAutomine", [True])
+
+
+def _intent(settings, key):
+    with session_scope(settings) as session:
+        return get_intent(session, key)
+
+
+def _send_and_wait_past_the_bump_delay(settings, key):
+    OutboxSender().run_once(settings)  # signs, broadcasts, starts the bump clock
+    sent = _intent(settings, key)
+    assert sent.status == IntentStatus.SENT and sent.next_attempt_at is not None
+    time.sleep(0.1)
+    return sent
+
+
+def test_an_unmined_transaction_is_replaced_with_higher_fees(bump_settings, w3, contracts):
+    settings = bump_settings
+    (key,) = enqueue_faucets(settings, [4_000_001])
+    start = w3.eth.get_transaction_count(SENDER)
+    with no_automine(settings):
+        sent = _send_and_wait_past_the_bump_delay(settings, key)
+        OutboxSender().run_once(settings)  # bumps
+        bumped = _intent(settings, key)
+        assert bumped.tx_hash != sent.tx_hash and bumped.replaced_tx_hashes == [sent.tx_hash]
+        assert bumped.nonce == sent.nonce == start
+        old, new = _fields(sent.raw_tx), w3.eth.get_transaction(bumped.tx_hash)  # the pool dropped the old one
+        assert new["maxFeePerGas"] >= old["maxFeePerGas"] * 9 // 8
+        assert new["maxPriorityFeePerGas"] >= old["maxPriorityFeePerGas"] * 9 // 8
+        rpc_call(settings.rpc_url, "evm_mine")
+    process_until_idle(settings, timeout=30)
+    done = _intent(settings, key)
+    assert done.status == IntentStatus.CONFIRMED and done.tx_hash == bumped.tx_hash
+    assert w3.eth.get_transaction_receipt(done.tx_hash)["status"] == 1
+    assert mints_of(w3, contracts["MockStablecoin"], 4_000_001) == 1
+    assert w3.eth.get_transaction_count(SENDER) == start + 1
+
+
+def _fields(raw_tx: str) -> dict:
+    from eth_account.typed_transactions import TypedTransaction
+    from hexbytes import HexBytes
+
+    return TypedTransaction.from_bytes(HexBytes(raw_tx)).as_dict()
+
+
+class Crash(BaseException):
+    pass
+
+
+def test_a_crash_before_the_bump_is_broadcast_and_the_old_fee_level_mined(bump_settings, w3, contracts, monkeypatch):
+    """The replacement is committed but never reaches the node; the original is mined. The
+    sender finds the receipt under the earlier hash: one mint, and the intent points at it."""
+    settings = bump_settings
+    (key,) = enqueue_faucets(settings, [4_000_002])
+    with no_automine(settings):
+        sent = _send_and_wait_past_the_bump_delay(settings, key)
+
+        def crash(_settings, point):
+            if point == "after_bump_sign":
+                raise Crash(point)
+
+        monkeypatch.setattr(sender_module, "crash_point", crash)
+        with pytest.raises(Crash):
+            OutboxSender().run_once(settings)
+        monkeypatch.undo()
+        committed = _intent(settings, key)
+        assert committed.replaced_tx_hashes == [sent.tx_hash] and committed.tx_hash != sent.tx_hash
+        rpc_call(settings.rpc_url, "evm_mine")  # only the original is in the pool
+    process_until_idle(settings, timeout=30)
+    done = _intent(settings, key)
+    assert done.status == IntentStatus.CONFIRMED and done.tx_hash == sent.tx_hash
+    assert done.replaced_tx_hashes == [committed.tx_hash]
+    assert mints_of(w3, contracts["MockStablecoin"], 4_000_002) == 1
+
+
+def test_no_bump_past_the_fee_cap(bump_settings, w3, contracts):
+    price_now = Web3.from_wei(w3.eth.gas_price, "gwei")
+    settings = bump_settings.model_copy(update={"outbox_max_fee_gwei": float(price_now) / 4})
+    (key,) = enqueue_faucets(settings, [4_000_003])
+    with no_automine(settings):
+        sent = _send_and_wait_past_the_bump_delay(settings, key)
+        OutboxSender().run_once(settings)
+        held = _intent(settings, key)
+        assert held.tx_hash == sent.tx_hash and held.replaced_tx_hashes == []
+        assert "cap" in held.error
+        rpc_call(settings.rpc_url, "evm_mine")
+    process_until_idle(settings, timeout=30)
+    assert _intent(settings, key).status == IntentStatus.CONFIRMED
+    assert mints_of(w3, contracts["MockStablecoin"], 4_000_003) == 1
+
+
+def test_bumping_can_be_turned_off(outbox_settings, w3, contracts):
+    settings = outbox_settings.model_copy(update={"outbox_fee_bump_after": 0})
+    (key,) = enqueue_faucets(settings, [4_000_004])
+    with no_automine(settings):
+        OutboxSender().run_once(settings)
+        time.sleep(0.1)
+        OutboxSender().run_once(settings)
+        held = _intent(settings, key)
+        assert held.replaced_tx_hashes == [] and held.next_attempt_at is None
+        rpc_call(settings.rpc_url, "evm_mine")
+    process_until_idle(settings, timeout=30)
+    assert mints_of(w3, contracts["MockStablecoin"], 4_000_004) == 1
