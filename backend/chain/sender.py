@@ -347,25 +347,23 @@ def _bump_fees(settings: Settings, w3: Web3, account: LocalAccount, intent: Inte
 
     if account.address != intent.sender:
         return False  # signed by another key (rotated signer): only that key can replace it
-    tx = None
     if intent.raw_tx[2:4] in ("01", "02"):  # typed envelope; a legacy RLP list starts at 0xc0+
         tx = {k: v for k, v in TypedTransaction.from_bytes(HexBytes(intent.raw_tx)).as_dict().items() if k not in "vrs"}
-    cap = Web3.to_wei(settings.outbox_max_fee_gwei, "gwei")
-    base_fee = w3.eth.get_block("latest").get("baseFeePerGas")
-    if tx is None:  # legacy (type 0) transaction
+    else:
         tx = _legacy_fields(w3, intent)
-        price = min(_bumped(tx["gasPrice"], w3.eth.gas_price), cap)
-        if price <= tx["gasPrice"]:
-            return _at_cap(settings, intent)
-        tx["gasPrice"] = price
-    elif "gasPrice" in tx:  # type 1
+        if tx is None:
+            intent.error = "unmined legacy transaction the node no longer shows: cannot read it to bump its fee"
+            return False
+    cap = Web3.to_wei(settings.outbox_max_fee_gwei, "gwei")
+    if "gasPrice" in tx:  # legacy or type 1
         price = min(_bumped(tx["gasPrice"], w3.eth.gas_price), cap)
         if price <= tx["gasPrice"]:
             return _at_cap(settings, intent)
         tx["gasPrice"] = price
     else:  # type 2 (EIP-1559): both fields must rise for the pool to accept the replacement
+        base_fee = w3.eth.get_block("latest").get("baseFeePerGas") or 0
         tip = _bumped(tx["maxPriorityFeePerGas"], w3.eth.max_priority_fee)
-        fee = min(_bumped(tx["maxFeePerGas"], 2 * (base_fee or 0) + tip), cap)
+        fee = min(_bumped(tx["maxFeePerGas"], 2 * base_fee + tip), cap)
         if fee <= tx["maxFeePerGas"]:
             return _at_cap(settings, intent)
         tx["maxFeePerGas"], tx["maxPriorityFeePerGas"] = fee, min(tip, fee)
@@ -381,8 +379,12 @@ def _bump_fees(settings: Settings, w3: Web3, account: LocalAccount, intent: Inte
     return True
 
 
-def _legacy_fields(w3: Web3, intent: Intent) -> dict:
-    sent = w3.eth.get_transaction(intent.tx_hash)
+def _legacy_fields(w3: Web3, intent: Intent) -> dict | None:
+    """A pre-EIP-2718 transaction's fields, read back from the node (pre-London chains only)."""
+    try:
+        sent = w3.eth.get_transaction(intent.tx_hash)
+    except TransactionNotFound:
+        return None
     return {
         "nonce": sent["nonce"], "gas": sent["gas"], "gasPrice": sent["gasPrice"], "to": sent["to"],
         "value": sent["value"], "data": sent["input"], "chainId": w3.eth.chain_id,

@@ -8,6 +8,7 @@ import time
 from contextlib import contextmanager
 
 import pytest
+from hexbytes import HexBytes
 from web3 import Web3
 
 from backend.chain import sender as sender_module
@@ -133,3 +134,27 @@ def test_bumping_can_be_turned_off(outbox_settings, w3, contracts):
         rpc_call(settings.rpc_url, "evm_mine")
     process_until_idle(settings, timeout=30)
     assert mints_of(w3, contracts["MockStablecoin"], 4_000_004) == 1
+
+
+def test_a_legacy_transaction_is_bumped_by_gas_price(bump_settings, w3):
+    """Pre-London chains get type-0 transactions; the bump raises gasPrice instead."""
+    from backend.chain.models import Intent
+    from backend.chain.sender import _bump_fees
+    from backend.chain.signers import dev_account
+
+    settings, account = bump_settings, dev_account(0)
+    with no_automine(settings):
+        nonce = w3.eth.get_transaction_count(account.address, "pending")
+        tx = {"to": "0x" + "12" * 20, "value": 1, "gas": 21_000, "gasPrice": w3.eth.gas_price * 2,
+              "nonce": nonce, "chainId": w3.eth.chain_id}  # fmt: skip
+        signed = account.sign_transaction(tx)
+        w3.eth.send_raw_transaction(signed.raw_transaction)
+        intent = Intent(key="legacy", sender=account.address, tx_hash=signed.hash.to_0x_hex(),
+                        raw_tx=signed.raw_transaction.to_0x_hex(), replaced_tx_hashes=[], attempts=1)  # fmt: skip
+        assert _bump_fees(settings, w3, account, intent)
+        w3.eth.send_raw_transaction(HexBytes(intent.raw_tx))
+        replacement = w3.eth.get_transaction(intent.tx_hash)
+        assert replacement["type"] == 0 and replacement["gasPrice"] >= tx["gasPrice"] * 9 // 8
+        rpc_call(settings.rpc_url, "evm_mine")
+    assert w3.eth.get_transaction_receipt(intent.tx_hash)["status"] == 1
+    assert intent.replaced_tx_hashes == [signed.hash.to_0x_hex()]
