@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from eth_account import Account
-from eth_account.messages import encode_defunct
+from eth_account.messages import defunct_hash_message, encode_defunct
 from eth_utils import is_checksum_address
 
 HEADER = " wants you to sign in with your Ethereum account:"
@@ -144,4 +144,17 @@ def recover_signer(text: str, signature: str) -> str | None:
             return None
         return Account.recover_message(encode_defunct(text=text), signature=raw)
     except Exception:  # malformed r/s/v values raise assorted errors
+        return None
+
+
+def message_digest(text: str) -> bytes:
+    """The EIP-191 digest a contract wallet is asked about (ERC-1271)."""
+    return bytes(defunct_hash_message(text=text))
+
+
+def signature_bytes(signature: str) -> bytes | None:
+    """The signature as bytes (any length: contract wallets define their own format)."""
+    try:
+        return bytes.fromhex(signature.removeprefix("0x"))
+    except ValueError:
         return None

@@ -6,7 +6,8 @@ A message is accepted only when all of these hold, each refused with its own err
   configured chain's (`siwe_chain_mismatch`);
 - it is inside its validity window: `Expiration Time` in the future, `Not Before` in the past,
   `Issued At` not in the future beyond the clock skew (`siwe_expired`, `siwe_not_yet_valid`);
-- the signature recovers to the message's address (`siwe_signature_invalid`);
+- the signature recovers to the message's address, or, for a smart-contract wallet, the wallet's
+  ERC-1271 `isValidSignature` accepts it over the EIP-191 digest (`siwe_signature_invalid`);
 - its nonce was issued here, has not expired and was never used (`siwe_nonce_invalid`); the
   nonce is consumed with one conditional UPDATE, so a replay loses even when it races.
 """
@@ -21,6 +22,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.errors import ChainUnavailable
 from backend.identity import eip4361
 from backend.identity.errors import SignInRefused
 from backend.identity.models import AuthNonce, User, utcnow
@@ -67,9 +69,27 @@ def verify_message(settings: Settings, message: str, signature: str, now: dateti
         raise SignInRefused("siwe_not_yet_valid", "the message is not valid yet")
     if parsed.issued_at > now + timedelta(seconds=settings.siwe_clock_skew):
         raise SignInRefused("siwe_not_yet_valid", "the message was issued in the future")
-    if eip4361.recover_signer(message, signature) != parsed.address:
+    if eip4361.recover_signer(message, signature) != parsed.address and not _contract_wallet_signed(
+        settings, parsed.address, message, signature
+    ):
         raise SignInRefused("siwe_signature_invalid", "the signature does not match the message's address")
     return parsed
+
+
+def _contract_wallet_signed(settings: Settings, wallet: str, message: str, signature: str) -> bool:
+    from backend.chain.signature_checker import contract_wallet_accepts
+
+    raw = eip4361.signature_bytes(signature)
+    if raw is None:
+        return False
+    try:
+        return contract_wallet_accepts(settings, wallet, eip4361.message_digest(message), raw)
+    except ChainUnavailable:
+        raise SignInRefused(
+            "siwe_signature_invalid",
+            "the signature is not the message address's own, and the chain is unreachable to ask a contract "
+            "wallet (ERC-1271); try again later",
+        ) from None
 
 
 def consume_nonce(session: Session, nonce: str, wallet: str, now: datetime) -> None:
