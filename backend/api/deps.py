@@ -66,6 +66,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "verify.cid": PUBLIC,
     "verify.upload": PUBLIC,
     "verify.proof": PUBLIC,
+    "disclosure.read": PUBLIC,
     # the audit log
     "audit.entries": AUDITORS,
     "audit.verify": AUDITORS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from backend.api.errors import install_error_handlers
-from backend.api.routes import admin, audit, auth, health, kyc, score, verify
+from backend.api.routes import admin, audit, auth, disclosure, health, kyc, score, verify
 from backend.workers.lifespan import worker_lifespan
 
 
@@ -18,7 +18,8 @@ def create_app() -> FastAPI:
         lifespan=worker_lifespan,
     )
     install_error_handlers(app)
-    for router in (health.router, auth.router, kyc.router, admin.router, verify.router, audit.router, score.router):
+    for router in (health.router, auth.router, kyc.router, admin.router, verify.router, audit.router, score.router,
+                   disclosure.router):  # fmt: skip
         app.include_router(router)
     return app
 

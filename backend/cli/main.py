@@ -10,6 +10,7 @@ from backend.cli import anchor, audit, verify
 from backend.cli import kyc
 from backend.cli import bench
 from backend.cli import model
+from backend.cli import disclosure
 
 app = typer.Typer(name="loanchain", help="Blockchain-anchored P2P lending platform.", no_args_is_help=True)
 app.command("compile")(toolchain.compile_command)
@@ -27,6 +28,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(kyc.app, name="kyc")
 app.add_typer(bench.app, name="bench")
 app.add_typer(model.app, name="model")
+app.command("disclosure")(disclosure.disclosure_command)
 
 if __name__ == "__main__":
     app()

@@ -123,7 +123,9 @@ def test_public_pages_outside_the_api_need_no_token(world):
 
 
 # The declarations themselves, pinned: the matrix above proves enforcement matches them.
-PUBLIC_ENDPOINTS = {"auth.nonce", "auth.login", "auth.refresh", "verify.cid", "verify.upload", "verify.proof"}
+PUBLIC_ENDPOINTS = {
+    "auth.nonce", "auth.login", "auth.refresh", "verify.cid", "verify.upload", "verify.proof", "disclosure.read"
+}
 
 
 def test_only_sign_in_and_verification_are_public():

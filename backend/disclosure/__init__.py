@@ -1,0 +1,1 @@
+"""Information disclosure: platform-wide loan performance, computed from the chain index."""

@@ -1,0 +1,39 @@
+"""Public disclosure figures. Amounts are in the loan token's base units (the stablecoin's
+smallest unit, e.g. 10^-6 for a 6-decimal token), as on chain."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class LoanCountsPublic(BaseModel):
+    funding: int = 0
+    active: int = 0
+    repaid: int = 0
+    defaulted: int = 0
+    cancelled: int = 0
+
+
+class DefaultsPublic(BaseModel):
+    count: int
+    principal_at_default: int = Field(description="Principal outstanding when the loans defaulted")
+    reserve_cover: int = Field(description="Paid to investors from the reserve at default")
+    recovered: int = Field(description="Collected from defaulted borrowers since")
+    net_loss: int = Field(description="principal_at_default - reserve_cover - recovered, at least 0")
+
+
+class DisclosurePublic(BaseModel):
+    as_of_block: int | None = Field(description="The index is complete up to this block (None: not indexed yet)")
+    as_of_block_hash: str | None
+    loans: LoanCountsPublic
+    principal_originated: int = Field(description="Principal of every loan that was disbursed")
+    principal_outstanding: int = Field(description="Principal still owed on active loans")
+    principal_repaid: int
+    interest_paid: int
+    late_fees_paid: int
+    investors: int = Field(description="Distinct wallets that funded at least one loan")
+    defaults: DefaultsPublic
+    default_rate: float | None = Field(description="principal_at_default / principal_originated")
+    net_loss_rate: float | None = Field(
+        description="net_loss / principal_originated: the bad-debt rate investors bore after the reserve"
+    )

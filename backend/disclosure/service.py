@@ -1,0 +1,52 @@
+"""Platform figures for information disclosure, read from the chain index (`chain_loans`,
+`chain_fundings`), so anyone can reproduce them from the chain with `loanchain index rebuild`."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.chain.models import IndexerCheckpoint
+from backend.chain.projection_models import FundingRow, LoanRow
+from backend.disclosure.schemas import DefaultsPublic, DisclosurePublic, LoanCountsPublic
+
+DISBURSED = ("active", "repaid", "defaulted")
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def platform_disclosure(session: Session) -> DisclosurePublic:
+    # Summed in Python: amounts are uint256 kept as decimal strings (exact on SQLite and PostgreSQL),
+    # which the column type hands back as ints.
+    loans = list(session.scalars(select(LoanRow)))
+    counts = LoanCountsPublic(**{status: sum(1 for loan in loans if loan.status == status) for status in
+                                 LoanCountsPublic.model_fields})  # fmt: skip
+    disbursed = [loan for loan in loans if loan.status in DISBURSED]
+    defaulted = [loan for loan in loans if loan.status == "defaulted"]
+    originated = sum(loan.principal for loan in disbursed)
+    at_default = sum(loan.principal_outstanding for loan in defaulted)
+    cover = sum(loan.cover for loan in defaulted)
+    recovered = sum(loan.recovered for loan in defaulted)
+    net_loss = sum(max(0, loan.principal_outstanding - loan.cover - loan.recovered) for loan in defaulted)
+    checkpoint = session.get(IndexerCheckpoint, "main")
+    return DisclosurePublic(
+        as_of_block=checkpoint.block_number if checkpoint else None,
+        as_of_block_hash=checkpoint.block_hash if checkpoint else None,
+        loans=counts,
+        principal_originated=originated,
+        principal_outstanding=sum(loan.principal_outstanding for loan in loans if loan.status == "active"),
+        principal_repaid=sum(loan.principal_paid for loan in disbursed),
+        interest_paid=sum(loan.interest_paid for loan in disbursed),
+        late_fees_paid=sum(loan.fees_paid for loan in disbursed),
+        investors=session.scalar(
+            select(func.count(func.distinct(FundingRow.investor))).where(FundingRow.kind == "fund")
+        ) or 0,
+        defaults=DefaultsPublic(
+            count=len(defaulted), principal_at_default=at_default, reserve_cover=cover, recovered=recovered,
+            net_loss=net_loss,
+        ),  # fmt: skip
+        default_rate=_ratio(at_default, originated),
+        net_loss_rate=_ratio(net_loss, originated),
+    )

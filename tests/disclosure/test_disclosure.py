@@ -1,0 +1,82 @@
+"""Information disclosure on a chain of its own: a repaid, a defaulted, an active and a funding
+loan, indexed; the figures equal what the contracts say."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from backend.chain.indexer import Indexer
+from backend.db.session import session_scope
+from backend.disclosure.service import platform_disclosure
+from tests.chain.test_indexer import indexed, world_chain  # noqa: F401  (the indexer's chain and database)
+from tests.identity.conftest import client_for
+
+
+def _scenario(world) -> dict[str, int]:
+    book, chain = world.book, world.chain
+    repaid, started = world.active_loan()
+    payoff = book.functions.amountDue(repaid).call()[1]
+    world.repay(repaid, payoff, at=started)
+    defaulted, _ = world.active_loan()
+    threshold = book.functions.defaultableAt(defaulted).call()
+    chain.tx(book.functions.markDefault(defaulted), world.outsider.address, at=threshold + 5)
+    active, _ = world.active_loan()
+    funding, _ = world.create()
+    return {"repaid": repaid, "defaulted": defaulted, "active": active, "funding": funding}
+
+
+def test_figures_match_the_contracts(indexed, monkeypatch):  # noqa: F811
+    settings, world = indexed
+    loans = _scenario(world)
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        report = platform_disclosure(session)
+
+    on_chain = {name: world.loan(loan_id) for name, loan_id in loans.items()}
+    assert report.loans.model_dump() == {"funding": 1, "active": 1, "repaid": 1, "defaulted": 1, "cancelled": 0}
+    disbursed = ("repaid", "defaulted", "active")
+    assert report.principal_originated == sum(on_chain[n]["principal"] for n in disbursed)
+    assert report.principal_outstanding == on_chain["active"]["principalOutstanding"]
+    assert report.principal_repaid == on_chain["repaid"]["principal"]
+    assert report.investors == len(world.investors)
+
+    default_events = world.book.events.LoanDefaulted().get_logs(from_block=0)
+    (event,) = [e["args"] for e in default_events if e["args"]["loanId"] == loans["defaulted"]]
+    d = report.defaults
+    assert (d.count, d.principal_at_default, d.reserve_cover, d.recovered) == (
+        1, event["principalOutstanding"], event["cover"], 0
+    )  # fmt: skip
+    assert d.net_loss == event["principalOutstanding"] - event["cover"] > 0
+    assert report.net_loss_rate == d.net_loss / report.principal_originated
+    assert report.as_of_block is not None
+
+    with client_for(settings) as client:  # public: no sign-in
+        served = client.get("/api/v1/disclosure")
+    assert served.status_code == 200 and served.json() == report.model_dump(mode="json")
+
+    from backend.cli.main import app
+    from backend.config import get_settings
+    from tests.anchoring.helpers import point_get_settings_at
+
+    try:
+        point_get_settings_at(monkeypatch, settings)
+        result = CliRunner().invoke(app, ["disclosure", "--json"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == report.model_dump(mode="json")
+
+
+def test_an_empty_index_discloses_zeros(tmp_path):
+    from backend.db import migrate
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path)
+    migrate.upgrade(settings)
+    with session_scope(settings) as session:
+        report = platform_disclosure(session)
+    assert report.as_of_block is None and report.principal_originated == 0
+    assert report.default_rate is None and report.net_loss_rate is None
