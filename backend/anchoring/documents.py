@@ -17,16 +17,12 @@ from backend.anchoring.models import KIND_DOCUMENT, Document
 from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.content.cid import parse_cid
+from backend.db.base import as_utc
 from backend.errors import ValidationFailed
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def as_utc(moment: datetime) -> datetime:
-    # SQLite hands DateTime(timezone=True) back naive; every timestamp we write is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def check_size(settings: Settings, size: int) -> None:

@@ -13,6 +13,7 @@ from backend.anchoring.models import KIND_AUDIT_HEAD
 from backend.audit import log
 from backend.audit.models import AuditCheckpoint
 from backend.config import Settings
+from backend.db.base import as_utc
 
 
 def last_checkpoint(session: Session) -> AuditCheckpoint | None:
@@ -32,7 +33,7 @@ def checkpoint_head(
     if last is not None:
         if last.seq >= head.seq:
             return None
-        waited = (now - documents.as_utc(last.created_at)).total_seconds()
+        waited = (now - as_utc(last.created_at)).total_seconds()
         if not force and waited < settings.audit_anchor_interval:
             return None
     try:

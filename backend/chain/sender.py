@@ -24,7 +24,7 @@ import socket
 import sys
 import threading
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import requests
 from eth_account.signers.local import LocalAccount
@@ -47,6 +47,7 @@ from backend.chain.errors import decode_revert, revert_data_of
 from backend.chain.models import Intent, IntentStatus, utcnow
 from backend.chain.signers import platform_account
 from backend.config import Settings
+from backend.db.base import as_utc
 from backend.db.session import session_scope
 from backend.errors import ChainUnavailable, LoanchainError
 
@@ -324,16 +325,14 @@ def _bump_due(settings: Settings, intent: Intent) -> bool:
     pending intents use for back-off and sent ones for this)."""
     if settings.outbox_fee_bump_after <= 0:
         return False
-    now = utcnow()
     if intent.next_attempt_at is None:
-        intent.next_attempt_at = now + timedelta(seconds=settings.outbox_fee_bump_after)
+        intent.next_attempt_at = _next_bump_at(settings)
         return False
-    return _aware(intent.next_attempt_at) <= now
+    return as_utc(intent.next_attempt_at) <= utcnow()
 
 
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they were stored as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _next_bump_at(settings: Settings) -> datetime:
+    return utcnow() + timedelta(seconds=settings.outbox_fee_bump_after)
 
 
 def _bumped(old: int, floor: int) -> int:
@@ -374,7 +373,7 @@ def _bump_fees(settings: Settings, w3: Web3, account: LocalAccount, intent: Inte
     intent.tx_hash = signed.hash.to_0x_hex()
     intent.raw_tx = signed.raw_transaction.to_0x_hex()
     intent.attempts += 1
-    intent.next_attempt_at = utcnow() + timedelta(seconds=settings.outbox_fee_bump_after)
+    intent.next_attempt_at = _next_bump_at(settings)
     intent.error = None
     return True
 
@@ -393,7 +392,7 @@ def _legacy_fields(w3: Web3, intent: Intent) -> dict | None:
 
 def _at_cap(settings: Settings, intent: Intent) -> bool:
     intent.error = f"unmined, and fees are at the {settings.outbox_max_fee_gwei:g} gwei cap: raise it to bump"
-    intent.next_attempt_at = utcnow() + timedelta(seconds=settings.outbox_fee_bump_after)
+    intent.next_attempt_at = _next_bump_at(settings)
     return False
 
 

@@ -1,5 +1,7 @@
 """Declarative base shared by every domain's models."""
 
+from datetime import UTC, datetime
+
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -15,3 +17,8 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands DateTime(timezone=True) back naive; every timestamp we write is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -4,16 +4,14 @@ form is the model version. Loading re-derives the version, so an edited file is 
 from __future__ import annotations
 
 import json
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from backend.errors import ConfigurationError
-from backend.scoring.canonical import keccak_hex
+from backend.scoring.canonical import HASH32, keccak_hex
 
 FORMAT = "loanchain.scorecard/1"
-_VERSION = re.compile(r"0x[0-9a-f]{64}")
 DEFAULT_ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "scorecard-default.json"
 # Every model that was ever the default, by version: a decision recorded under an older model
 # can still be replayed by an auditor after a retrain.
@@ -96,6 +94,6 @@ def find_artifact(version: str, default: Path | None = None, archive_dir: Path =
     if current["model_version"] == version:
         return current
     path = archive_path(version, archive_dir)
-    if not _VERSION.fullmatch(version) or not path.is_file():
+    if not HASH32.fullmatch(version) or not path.is_file():
         return None
     return load_artifact(path)

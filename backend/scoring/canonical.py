@@ -5,9 +5,13 @@ bytes, so anyone holding the inputs can recompute the hash."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from eth_utils import keccak
+
+# What keccak_hex returns: model versions and decision hashes look like this, lower case.
+HASH32 = re.compile(r"0x[0-9a-f]{64}")
 
 
 def canonical_json(value: Any) -> bytes:

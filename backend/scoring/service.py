@@ -7,19 +7,18 @@ same, and anyone holding the row (or the application and the artifact) can recom
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.chain.projection_models import LoanRow
 from backend.errors import NotFound, ValidationFailed
 from backend.scoring import policy
-from backend.scoring.canonical import keccak_hex
+from backend.scoring.canonical import HASH32, keccak_hex
 from backend.scoring.mapping import INCOME_FLOOR, check_covers, to_model_inputs
 from backend.scoring.models import CreditDecision
 from backend.scoring.pricing import quote
@@ -130,9 +129,6 @@ def verify_decision(row: CreditDecision) -> bool:
     return decision_hash(row.model_version, row.inputs, row.outputs) == row.decision_hash
 
 
-_HASH = re.compile(r"0x[0-9a-f]{64}")
-
-
 def _replay(row: CreditDecision) -> tuple[bool, bool | None, list[str]]:
     """(model available, reproduced, differing output fields) for a recorded decision."""
     scorer = scorer_for_version(row.model_version)
@@ -152,7 +148,7 @@ def prove_decision(db: Session, hash_: str) -> DecisionProofPublic:
     the record against its hash, replay it with the same model version, and list the loans
     whose terms carry it."""
     wanted = hash_.strip().lower()
-    if not _HASH.fullmatch(wanted):
+    if not HASH32.fullmatch(wanted):
         raise ValidationFailed("decision_hash must be 0x and 64 hex digits", field="decision_hash", value=hash_)
     rows = db.scalars(
         select(CreditDecision).where(CreditDecision.decision_hash == wanted).order_by(CreditDecision.created_at)
@@ -162,7 +158,8 @@ def prove_decision(db: Session, hash_: str) -> DecisionProofPublic:
     first = rows[0]
     intact = all(verify_decision(row) for row in rows)
     available, reproduced, differences = _replay(first)
-    loans = db.scalars(select(LoanRow).where(func.lower(LoanRow.decision_hash) == wanted).order_by(LoanRow.loan_id))
+    # The indexer writes bytes32 arguments as lower-case 0x-hex (chain/abi_args.py), as `wanted` is.
+    loans = db.scalars(select(LoanRow).where(LoanRow.decision_hash == wanted).order_by(LoanRow.loan_id))
     return DecisionProofPublic(
         decision_hash=wanted,
         verified=intact and reproduced is True,
@@ -177,7 +174,7 @@ def prove_decision(db: Session, hash_: str) -> DecisionProofPublic:
                 loan_id=loan.loan_id,
                 status=loan.status,
                 borrower=loan.borrower,
-                principal=int(loan.principal),
+                principal=loan.principal,
                 apr_bps=loan.apr_bps,
                 block_number=loan.block_number,
                 tx_hash=loan.tx_hash,
