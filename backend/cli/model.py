@@ -42,6 +42,13 @@ def _scorer(artifact: Path | None):
     return get_scorer(artifact)
 
 
+def _with_cv_scheme(config, folds: int | None, repeats: int | None):
+    """The recipe with the command line's folds and repeats, where given."""
+    from dataclasses import replace
+
+    return replace(config, folds=folds or config.folds, repeats=repeats or config.repeats)
+
+
 @app.command("train")
 def train(
     data: Path = DataOption,
@@ -53,16 +60,13 @@ def train(
     json_out: bool = typer.Option(False, "--json", help="Print the artifact's metrics as JSON."),
 ) -> None:
     """Fit the scorecard, calibrate it out of fold, and write the versioned JSON artifact."""
-    from dataclasses import replace
-
     from backend.scoring.artifact import DEFAULT_ARTIFACT, write_artifact
     from backend.scoring.builder import build_artifact
     from backend.scoring.training import TrainingConfig
 
     with cli_errors():
         dataset = _dataset(data)
-        config = TrainingConfig()
-        config = replace(config, folds=folds or config.folds, repeats=repeats or config.repeats)
+        config = _with_cv_scheme(TrainingConfig(), folds, repeats)
         with _progress("cross-validating and fitting", config.folds * config.repeats + 1) as advance:
             artifact = build_artifact(dataset, config, advance)
         path = Path(output or DEFAULT_ARTIFACT)
@@ -88,16 +92,13 @@ def evaluate(
 
     AUC, Gini, KS, Brier, calibration by decile, approval rate and bad rate among approved;
     then the training recipe re-fitted by repeated stratified k-fold on the same file."""
-    from dataclasses import replace
-
     from backend.scoring.evaluation import evaluate as run
     from backend.scoring.training import TrainingConfig
 
     with cli_errors():
         scorer = _scorer(artifact)
         dataset = _dataset(data)
-        config = TrainingConfig.from_json(scorer.artifact["hyperparameters"])
-        config = replace(config, folds=folds or config.folds, repeats=repeats or config.repeats)
+        config = _with_cv_scheme(TrainingConfig.from_json(scorer.artifact["hyperparameters"]), folds, repeats)
         if cv:
             with _progress("cross-validating", config.folds * config.repeats) as advance:
                 report = run(dataset, scorer, True, config, advance)

@@ -138,10 +138,10 @@ def parse(text: str) -> SiweMessage:
 
 def recover_signer(text: str, signature: str) -> str | None:
     """The EIP-191 (personal_sign) signer of `text`, or None when the signature is unusable."""
+    raw = signature_bytes(signature)
+    if raw is None or len(raw) != 65:
+        return None
     try:
-        raw = bytes.fromhex(signature.removeprefix("0x"))
-        if len(raw) != 65:
-            return None
         return Account.recover_message(encode_defunct(text=text), signature=raw)
     except Exception:  # malformed r/s/v values raise assorted errors
         return None
