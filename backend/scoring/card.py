@@ -153,7 +153,7 @@ def _candidates_section(analysis: CardAnalysis) -> str:
     challenger_gap = best_challenger["auc"]["mean"] - shipped["auc"]["mean"]
     floor_cost = shipped["auc"]["mean"] - floor["auc"]["mean"]
     lifts = ", ".join(
-        f"{c['model'].split('`')[1]} {shipped['auc']['mean'] - c['auc']['mean']:+.3f}" for c in by_kind["ablation"]
+        f"{c['dropped']} {shipped['auc']['mean'] - c['auc']['mean']:+.3f}" for c in by_kind["ablation"]
     )
     reference_gap = reference["auc"]["mean"] - shipped["auc"]["mean"]
     best_auc = max(c["auc"]["mean"] for c in analysis.candidates)

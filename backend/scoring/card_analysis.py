@@ -147,7 +147,13 @@ def _ablations(dataset: Dataset, config: TrainingConfig, progress: Progress | No
         variant = replace(config, features=tuple(f for f in config.features if f != name))
         cv = cross_validate(dataset.columns, dataset.y_bad, variant, progress)
         rows.append(
-            {"model": f"Scorecard without `{name}`", "kind": "ablation", "auc": _auc_spread(cv), "reason_codes": "yes: points"}
+            {
+                "model": f"Scorecard without `{name}`",
+                "kind": "ablation",
+                "dropped": name,
+                "auc": _auc_spread(cv),
+                "reason_codes": "yes: points",
+            }
         )
     with_protected = replace(config, features=(*config.features, *PROTECTED))
     cv = cross_validate({**dataset.columns, **dataset.protected}, dataset.y_bad, with_protected, progress)

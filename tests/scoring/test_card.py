@@ -53,14 +53,10 @@ def analysis(scorer, training_csv):
         oof_decision=batch.decision,
         candidates=[
             {"model": model, "kind": kind, "auc": spread, "reason_codes": "yes"}
-            for model, kind in (
-                ("shipped", "shipped"),
-                ("floor", "bin_floor"),
-                ("hgb", "challenger"),
-                ("Scorecard without `monthly_amount`", "ablation"),
-                ("with protected", "reference"),
-            )
-        ],
+            for model, kind in (("shipped", "shipped"), ("floor", "bin_floor"), ("hgb", "challenger"),
+                                ("with protected", "reference"))
+        ]
+        + [{"model": "without", "kind": "ablation", "dropped": "monthly_amount", "auc": spread, "reason_codes": "-"}],
         fairness=fairness,
         group_calibration={"age": [{"group": "<25", "mean_pd": 0.3, "bad_rate": 0.4}]},
     )
@@ -88,6 +84,7 @@ def test_card_is_markdown_with_plots(tmp_path, scorer, analysis):
     for png in ("calibration.png", "score_distribution.png", "fairness.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
         assert png in text
+    assert "monthly_amount +0.000" in text  # the derived characteristic's lift, by name
     if result.flagged:
         assert "What was done" in text
     for feature in scorer.table.names:
