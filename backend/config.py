@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     audit_anchor_interval: float = Field(default=600.0, ge=0)  # seconds between on-chain audit-head checkpoints
     anchor_max_document_bytes: int = Field(default=50 * 1024 * 1024, ge=1)  # larger uploads get a 413
 
+    # --- offers (backend/lending/) ----------------------------------------------------------
+    offer_decision_ttl_days: int = Field(default=30, ge=1)  # an approval older than this needs a new application
+    offer_ttl_hours: int = Field(default=72, ge=1)  # the borrower's signature must reach LoanBook in this time
+    offer_funding_days: int = Field(default=14, ge=1)  # investors' funding window after the signing deadline
+    installment_period_days: int = Field(default=30, ge=1)
+
     # --- API ------------------------------------------------------------------------------
     api_host: str = "127.0.0.1"
     api_port: int = 8000

@@ -39,6 +39,8 @@ PUBLIC = "public"  # anyone, signed in or not
 SIGNED_IN = "signed_in"  # any signed-in wallet, whatever its roles
 ADMIN_ONLY = frozenset({Role.ADMIN})
 AUDITORS = frozenset({Role.AUDITOR, Role.ADMIN})
+STAFF = frozenset({Role.UNDERWRITER, Role.AUDITOR, Role.ADMIN})
+BORROWERS = frozenset({Role.BORROWER})
 
 ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     # sign-in
@@ -73,8 +75,18 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     # credit scoring: an applicant may ask for a quote before KYC; recorded decisions hold an
     # applicant's financial data, so reading them back is for underwriting and oversight
     "score.create": SIGNED_IN,
-    "score.read": frozenset({Role.UNDERWRITER, Role.AUDITOR, Role.ADMIN}),
-    "score.proof": frozenset({Role.UNDERWRITER, Role.AUDITOR, Role.ADMIN}),
+    "score.read": STAFF,
+    "score.proof": STAFF,
+    "score.review": frozenset({Role.UNDERWRITER}),
+    # offers: only a KYC-verified borrower takes up an approval; an offer is read by its borrower
+    # (or staff: the service answers 404 to anyone else)
+    "offers.create": BORROWERS,
+    "offers.accept": BORROWERS,
+    "offers.list": SIGNED_IN,
+    "offers.read": SIGNED_IN,
+    # loans: what LoanBook's events say, public like the chain
+    "loans.list": PUBLIC,
+    "loans.read": PUBLIC,
 }
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/v1/auth/login")

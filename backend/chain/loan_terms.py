@@ -93,6 +93,13 @@ class LoanTerms:
             "deadline": self.deadline,
         }
 
+    def json_message(self) -> dict[str, Any]:
+        """The message with the bytes32 fields as 0x-hex: for JSON (typed data, outbox arguments)."""
+        message = self.message()
+        message["agreementHash"] = "0x" + self.agreement_hash.hex()
+        message["decisionHash"] = "0x" + self.decision_hash.hex()
+        return message
+
     def as_tuple(self) -> tuple:
         """The `LoanTerms` struct argument for `createLoan`/`hashLoanTerms` (web3.py)."""
         return tuple(self.message().values())
@@ -122,14 +129,11 @@ def domain(chain_id: int, verifying_contract: str) -> dict[str, Any]:
 
 def typed_data(terms: LoanTerms, chain_id: int, verifying_contract: str) -> dict[str, Any]:
     """The full EIP-712 document (what `eth_signTypedData_v4` takes, with bytes as 0x-hex)."""
-    message = terms.message()
-    message["agreementHash"] = "0x" + terms.agreement_hash.hex()
-    message["decisionHash"] = "0x" + terms.decision_hash.hex()
     return {
         "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "LoanTerms": LOAN_TERMS_TYPE},
         "primaryType": "LoanTerms",
         "domain": domain(chain_id, verifying_contract),
-        "message": message,
+        "message": terms.json_message(),
     }
 
 

@@ -11,6 +11,7 @@ from backend.cli import kyc
 from backend.cli import bench
 from backend.cli import model
 from backend.cli import disclosure
+from backend.cli import loan
 
 app = typer.Typer(name="loanchain", help="Blockchain-anchored P2P lending platform.", no_args_is_help=True)
 app.command("compile")(toolchain.compile_command)
@@ -29,6 +30,7 @@ app.add_typer(kyc.app, name="kyc")
 app.add_typer(bench.app, name="bench")
 app.add_typer(model.app, name="model")
 app.command("disclosure")(disclosure.disclosure_command)
+app.add_typer(loan.app, name="loan")
 
 if __name__ == "__main__":
     app()

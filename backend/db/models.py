@@ -7,3 +7,4 @@ from backend.identity import models as identity_models  # noqa: F401
 from backend.anchoring import models as anchoring_models  # noqa: F401
 from backend.audit import models as audit_models  # noqa: F401
 from backend.scoring import models as scoring_models  # noqa: F401
+from backend.lending import models as lending_models  # noqa: F401

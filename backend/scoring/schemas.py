@@ -85,6 +85,22 @@ class QuotePublic(BaseModel):
     max_amount: int
 
 
+class ReviewCreate(BaseModel):
+    """An underwriter's verdict on a referral."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["approve", "decline"]
+    note: str = Field(min_length=3, max_length=500, description="Why: kept with the decision for oversight")
+
+
+class ReviewPublic(BaseModel):
+    outcome: Literal["approve", "decline"]
+    reviewed_by: str
+    reviewed_at: datetime
+    note: str
+
+
 class DecisionPublic(BaseModel):
     id: str
     created_at: datetime
@@ -100,6 +116,9 @@ class DecisionPublic(BaseModel):
     reasons: list[ReasonPublic]
     quote: QuotePublic | None = Field(description="Price and maximum amount; none when declined")
     policy_notes: list[str]
+    review: ReviewPublic | None = Field(
+        default=None, description="An underwriter's verdict on a referral (outside the decision hash)"
+    )
 
 
 class LoanRefPublic(BaseModel):

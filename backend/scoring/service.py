@@ -15,14 +15,22 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import audit
 from backend.chain.projection_models import LoanRow
-from backend.errors import NotFound, ValidationFailed
+from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.scoring import policy
 from backend.scoring.canonical import HASH32, keccak_hex
 from backend.scoring.mapping import INCOME_FLOOR, check_covers, to_model_inputs
-from backend.scoring.models import CreditDecision
+from backend.scoring.models import CreditDecision, utcnow
 from backend.scoring.pricing import quote
-from backend.scoring.schemas import ApplicationCreate, DecisionProofPublic, DecisionPublic, LoanRefPublic
+from backend.scoring.schemas import (
+    ApplicationCreate,
+    DecisionProofPublic,
+    DecisionPublic,
+    LoanRefPublic,
+    ReviewCreate,
+    ReviewPublic,
+)
 from backend.scoring.scorer import Scorer, get_scorer, scorer_for_version
 
 
@@ -86,18 +94,26 @@ def decide(application: ApplicationCreate, scorer: Scorer | None = None) -> Outc
 
 
 def _public(row: CreditDecision) -> DecisionPublic:
+    review = None
+    if row.review is not None:
+        review = ReviewPublic(outcome=row.review, reviewed_by=row.reviewed_by, reviewed_at=row.reviewed_at,
+                              note=row.review_note or "")  # fmt: skip
     return DecisionPublic(
         id=row.id,
         created_at=row.created_at,
         model_version=row.model_version,
         input_hash=row.input_hash,
         decision_hash=row.decision_hash,
+        review=review,
         **row.outputs,
     )
 
 
-def score_application(db: Session, application: ApplicationCreate, scorer: Scorer | None = None) -> DecisionPublic:
-    """Decide and record. Every call is recorded, repeats included: the log is of decisions."""
+def score_application(
+    db: Session, application: ApplicationCreate, scorer: Scorer | None = None, *, wallet: str | None = None
+) -> DecisionPublic:
+    """Decide and record. Every call is recorded, repeats included: the log is of decisions.
+    `wallet` (who asked) is kept beside the row, outside the hash: only it may take up an approval."""
     outcome = decide(application, scorer)
     row = CreditDecision(
         id=str(uuid.uuid4()),
@@ -111,6 +127,7 @@ def score_application(db: Session, application: ApplicationCreate, scorer: Score
         apr_bps=(outcome.outputs["quote"] or {}).get("apr_bps"),
         inputs=outcome.inputs,
         outputs=outcome.outputs,
+        wallet=wallet,
     )
     db.add(row)
     db.flush()
@@ -121,6 +138,24 @@ def get_decision(db: Session, decision_id: str) -> DecisionPublic:
     row = db.get(CreditDecision, decision_id)
     if row is None:
         raise NotFound(f"no credit decision {decision_id}", decision_id=decision_id)
+    return _public(row)
+
+
+def review_decision(db: Session, reviewer: str, decision_id: str, request: ReviewCreate) -> DecisionPublic:
+    """An underwriter approves or declines a referral, once. The model's output and hash stay as
+    recorded; an approved referral may then become an offer (backend/lending/offers.py)."""
+    row = db.get(CreditDecision, decision_id)
+    if row is None:
+        raise NotFound(f"no credit decision {decision_id}", decision_id=decision_id)
+    if row.decision != "refer":
+        raise Conflict(f"decision {row.id} is '{row.decision}': only a referral is reviewed", decision=row.decision)
+    if row.review is not None:
+        raise Conflict(f"decision {row.id} was already reviewed ({row.review}) by {row.reviewed_by}", review=row.review)
+    if row.wallet == reviewer:
+        raise Forbidden("an underwriter does not review their own application")
+    row.review, row.reviewed_by, row.reviewed_at, row.review_note = request.outcome, reviewer, utcnow(), request.note
+    audit.record(db, actor=reviewer, action="decision.review", subject=f"decision:{row.id}",
+                 payload={"outcome": request.outcome, "decision_hash": row.decision_hash})  # fmt: skip
     return _public(row)
 
 

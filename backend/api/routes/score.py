@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.api.deps import SessionDep, allow
+from backend.api.deps import CurrentUser, SessionDep, allow
 from backend.scoring import service
-from backend.scoring.schemas import ApplicationCreate, DecisionProofPublic, DecisionPublic
+from backend.scoring.schemas import ApplicationCreate, DecisionProofPublic, DecisionPublic, ReviewCreate
 
 router = APIRouter(prefix="/api/v1", tags=["scoring"])
 
@@ -18,8 +18,8 @@ router = APIRouter(prefix="/api/v1", tags=["scoring"])
     dependencies=allow("score.create"),
     summary="Score an application: points, grade, PD, decision, reason codes and price (recorded)",
 )
-def score(application: ApplicationCreate, db: SessionDep) -> DecisionPublic:
-    return service.score_application(db, application)
+def score(application: ApplicationCreate, user: CurrentUser, db: SessionDep) -> DecisionPublic:
+    return service.score_application(db, application, wallet=user.wallet)
 
 
 @router.get(
@@ -40,3 +40,13 @@ def prove_decision(decision_hash: str, db: SessionDep) -> DecisionProofPublic:
 )
 def get_decision(decision_id: str, db: SessionDep) -> DecisionPublic:
     return service.get_decision(db, decision_id)
+
+
+@router.post(
+    "/score/{decision_id}/review",
+    response_model=DecisionPublic,
+    dependencies=allow("score.review"),
+    summary="An underwriter approves or declines a referred decision (once; never their own)",
+)
+def review(decision_id: str, request: ReviewCreate, user: CurrentUser, db: SessionDep) -> DecisionPublic:
+    return service.review_decision(db, user.wallet, decision_id, request)

@@ -1,0 +1,27 @@
+"""Loans as indexed from LoanBook: public, like the chain they come from."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from backend.api.deps import SessionDep, allow
+from backend.lending import loans
+from backend.lending.schemas import LoanDetailPublic, LoanListPublic
+
+router = APIRouter(prefix="/api/v1/loans", tags=["loans"])
+
+
+@router.get("", dependencies=allow("loans.list"), summary="Loans, newest first; filter by status or borrower")
+def list_loans(
+    session: SessionDep,
+    status: str | None = None,
+    borrower: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> LoanListPublic:
+    return loans.list_loans(session, status=status, borrower=borrower, limit=limit, offset=offset)
+
+
+@router.get("/{loan_id}", dependencies=allow("loans.read"), summary="A loan: terms, funding, schedule, agreement")
+def read(loan_id: int, session: SessionDep) -> LoanDetailPublic:
+    return loans.get_loan(session, loan_id)

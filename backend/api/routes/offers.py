@@ -1,0 +1,41 @@
+"""Loan offers: a borrower turns an approved decision into terms, signs them, and the platform
+countersigns and submits them to LoanBook (through the outbox)."""
+
+from fastapi import APIRouter, status
+
+from backend.api.deps import STAFF, CurrentUser, SessionDep, SettingsDep, allow
+from backend.lending import offers
+from backend.lending.schemas import OfferAccept, OfferCreate, OfferPublic
+
+router = APIRouter(prefix="/api/v1/offers", tags=["offers"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=allow("offers.create"),
+    summary="Turn an approved credit decision into loan terms to sign (EIP-712 typed data)",
+)
+def create(request: OfferCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> OfferPublic:
+    return offers.create_offer(session, settings, user.wallet, request)
+
+
+@router.post(
+    "/{offer_id}/accept",
+    dependencies=allow("offers.accept"),
+    summary="Accept an offer with the borrower's signature; the loan is created on-chain through the outbox",
+)
+def accept(
+    offer_id: str, request: OfferAccept, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> OfferPublic:
+    return offers.accept_offer(session, settings, user.wallet, offer_id, request)
+
+
+@router.get("", dependencies=allow("offers.list"), summary="The caller's offers, newest first")
+def mine(user: CurrentUser, session: SessionDep) -> list[OfferPublic]:
+    return offers.list_offers(session, user.wallet)
+
+
+@router.get("/{offer_id}", dependencies=allow("offers.read"), summary="An offer: its terms, state and loan")
+def read(offer_id: str, user: CurrentUser, session: SessionDep) -> OfferPublic:
+    return offers.get_offer(session, user.wallet, offer_id, staff=bool(user.roles & STAFF))

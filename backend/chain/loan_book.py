@@ -1,0 +1,99 @@
+"""What the offer flow needs from LoanBook: its domain (address, chain id, loan currency), a
+borrower's current terms nonce, the chain's clock, the underwriter's countersignature and the
+check of a borrower's signature (ECDSA, or ERC-1271 for contract wallets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from web3 import Web3
+from web3.exceptions import Web3Exception
+
+from backend.chain import loan_terms
+from backend.chain.client import contract_at, get_web3
+from backend.chain.deploy import deployed_addresses
+from backend.chain.signature_checker import contract_wallet_accepts
+from backend.chain.signers import platform_account
+from backend.config import Settings
+from backend.errors import ChainUnavailable, ConfigurationError
+
+_ERC20_DECIMALS_ABI = [
+    {
+        "type": "function",
+        "name": "decimals",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "uint8"}],
+    }
+]
+
+
+@dataclass(frozen=True)
+class LoanBookDomain:
+    address: str
+    chain_id: int
+    asset: str
+    asset_decimals: int
+
+
+def _book(settings: Settings):
+    address = deployed_addresses(settings).get("LoanBook")
+    if not address:
+        raise ConfigurationError("LoanBook is not deployed on this chain: run `loanchain deploy`")
+    return contract_at(settings, "LoanBook", address)
+
+
+def loan_book_domain(settings: Settings) -> LoanBookDomain:
+    book = _book(settings)
+    try:
+        w3 = get_web3(settings)
+        asset = book.functions.asset().call()
+        decimals = w3.eth.contract(address=asset, abi=_ERC20_DECIMALS_ABI).functions.decimals().call()
+        chain_id = w3.eth.chain_id
+    except (Web3Exception, OSError) as exc:
+        raise ChainUnavailable(f"could not read LoanBook: {exc}") from exc
+    return LoanBookDomain(book.address, chain_id, Web3.to_checksum_address(asset), int(decimals))
+
+
+def borrower_nonce(settings: Settings, borrower: str) -> int:
+    """The nonce the borrower's next signed terms must carry (one signature, one loan)."""
+    try:
+        return int(_book(settings).functions.nonces(Web3.to_checksum_address(borrower)).call())
+    except (Web3Exception, OSError) as exc:
+        raise ChainUnavailable(f"could not read LoanBook: {exc}") from exc
+
+
+def chain_time(settings: Settings) -> int:
+    """The latest block's timestamp: the clock `createLoan` checks deadlines against (a local
+    chain's clock may run ahead of the wall clock after time travel)."""
+    try:
+        return int(get_web3(settings).eth.get_block("latest")["timestamp"])
+    except (Web3Exception, OSError) as exc:
+        raise ChainUnavailable(f"could not read the chain's clock: {exc}") from exc
+
+
+def struct_hash(terms: loan_terms.LoanTerms, domain: LoanBookDomain) -> str:
+    """The EIP-712 struct hash LoanBook stores and emits as `termsHash` (no domain inside)."""
+    message = encode_typed_data(full_message=loan_terms.typed_data(terms, domain.chain_id, domain.address))
+    return "0x" + bytes(message.body).hex()
+
+
+def underwriter_signature(settings: Settings, terms: loan_terms.LoanTerms, domain: LoanBookDomain) -> bytes:
+    """The platform underwriter's countersignature (its key must hold LoanBook's UNDERWRITER_ROLE)."""
+    return loan_terms.sign(terms, platform_account(settings, "underwriter"), domain.chain_id, domain.address)
+
+
+def borrower_signed(settings: Settings, terms: loan_terms.LoanTerms, domain: LoanBookDomain, signature: bytes) -> bool:
+    """Whether `signature` is the borrower's over these terms, as LoanBook's SignatureChecker will
+    judge it: an ECDSA signature by the borrower's key, or one the borrower's contract wallet accepts."""
+    if len(signature) == 65:
+        try:
+            signable = loan_terms.signable(terms, domain.chain_id, domain.address)
+            if Account.recover_message(signable, signature=signature) == terms.borrower:
+                return True
+        except Exception:  # noqa: BLE001 - malformed r/s/v values raise assorted errors: not the borrower's
+            pass
+    digest = loan_terms.digest(terms, domain.chain_id, domain.address)
+    return contract_wallet_accepts(settings, terms.borrower, digest, signature)

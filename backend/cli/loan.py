@@ -1,0 +1,57 @@
+"""`loanchain loan ...`: loans as indexed from LoanBook (the same service as GET /api/v1/loans)."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from backend.cli.output import cli_errors, console, print_json
+from backend.config import get_settings
+
+app = typer.Typer(no_args_is_help=True, help="Loans from the chain index: list them, show one with its schedule.")
+
+
+@app.command("list")
+def list_command(
+    status: str | None = typer.Option(None, help="funding, active, repaid, defaulted or cancelled"),
+    borrower: str | None = typer.Option(None, help="A borrower's wallet"),
+    limit: int = typer.Option(50, min=1, max=500),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Loans, newest first (run `loanchain index sync` first for fresh data)."""
+    from backend.db.session import session_scope
+    from backend.lending.loans import list_loans
+
+    with cli_errors(), session_scope(get_settings()) as session:
+        page = list_loans(session, status=status, borrower=borrower, limit=limit)
+    if json_out:
+        print_json(page.model_dump(mode="json"))
+        return
+    table = Table("id", "status", "borrower", "principal", "funded", "APR", "term", title=f"loans ({page.total})")
+    for loan in page.loans:
+        table.add_row(str(loan.loan_id), loan.status, loan.borrower, f"{loan.principal:,}", f"{loan.funded:,}",
+                      f"{loan.apr_bps / 100:.2f}%", str(loan.installments))  # fmt: skip
+    console.print(table)
+
+
+@app.command("show")
+def show_command(loan_id: int, json_out: bool = typer.Option(False, "--json")) -> None:
+    """One loan: terms, funding, the agreement document and the schedule the contract enforces."""
+    from backend.db.session import session_scope
+    from backend.lending.loans import get_loan
+
+    with cli_errors(), session_scope(get_settings()) as session:
+        loan = get_loan(session, loan_id)
+    if json_out:
+        print_json(loan.model_dump(mode="json"))
+        return
+    console.print(f"loan {loan.loan_id} [bold]{loan.status}[/] borrower {loan.borrower}")
+    console.print(f"principal {loan.principal:,}, funded {loan.funded:,}, outstanding {loan.principal_outstanding:,}; "
+                  f"APR {loan.apr_bps / 100:.2f}%, origination fee {loan.origination_fee_bps / 100:.2f}%")  # fmt: skip
+    anchored = "anchored" if loan.agreement_anchored else "not yet anchored"
+    console.print(f"agreement {loan.agreement_cid or 'not held here'} ({anchored}); decision {loan.decision_hash}")
+    table = Table("#", "due", "amount", "interest", "principal", "balance after")
+    for row in loan.schedule:
+        table.add_row(str(row.number), str(row.due_at or "-"), f"{row.amount:,}", f"{row.interest:,}",
+                      f"{row.principal:,}", f"{row.balance_after:,}")  # fmt: skip
+    console.print(table)

@@ -1,0 +1,86 @@
+"""The loan agreement document: the human-readable contract behind the signed terms.
+
+It is canonical JSON (sorted keys, UTF-8), so the same offer always gives the same bytes, the same
+CID and the same keccak-256, which goes into the terms as `agreementHash` and is anchored in a
+Merkle batch like any other document. It names wallets, never people: the content store may be a
+public IPFS network, and the KYC record is what ties a wallet to a person."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from backend.chain import deploy_params
+
+AGREEMENT_VERSION = 1
+
+CLAUSES = (
+    (
+        "The borrower receives the principal less the origination fee once investors have funded the loan "
+        "in full before the funding deadline; otherwise the loan is cancelled and investors are refunded."
+    ),
+    (
+        "The borrower repays in equal installments, one per installment period from disbursal; interest "
+        "accrues on the outstanding principal at the interest APR."
+    ),
+    "An installment unpaid after the grace period incurs a one-off late fee on that installment.",
+    (
+        "A loan past due for longer than the default period may be declared in default; the ReserveFund then "
+        "covers investors up to its coverage ratio, and collections continue for the amount still owed."
+    ),
+    "The borrower may prepay at any time without penalty.",
+    (
+        "The terms are binding as signed (EIP-712) by the borrower's wallet and the platform underwriter and "
+        "recorded by the LoanBook contract; this document's keccak-256 is the terms' agreementHash."
+    ),
+)
+
+
+def agreement_document(
+    *,
+    offer_id: str,
+    borrower: str,
+    chain_id: int,
+    loan_book: str,
+    asset: str,
+    asset_decimals: int,
+    principal: int,
+    interest_apr_bps: int,
+    quoted_apr_bps: int,
+    installments: int,
+    installment_period: int,
+    installment_amount: int,
+    origination_fee_bps: int,
+    funding_deadline: int,
+    decision_hash: str,
+    model_version: str,
+) -> bytes:
+    document: dict[str, Any] = {
+        "document": "loanchain loan agreement",
+        "version": AGREEMENT_VERSION,
+        "offer_id": offer_id,
+        "parties": {
+            "borrower_wallet": borrower,
+            "lenders": "the holders of this loan's notes in the LoanBook contract",
+        },
+        "ledger": {"chain_id": chain_id, "loan_book": loan_book, "asset": asset, "asset_decimals": asset_decimals},
+        "terms": {
+            "principal": principal,
+            "interest_apr_bps": interest_apr_bps,
+            "all_in_apr_bps": quoted_apr_bps,
+            "installments": installments,
+            "installment_period_seconds": installment_period,
+            "installment_amount": installment_amount,
+            "origination_fee_bps": origination_fee_bps,
+            "funding_deadline": funding_deadline,
+        },
+        "servicing": {
+            "grace_period_seconds": deploy_params.GRACE_PERIOD,
+            "late_fee_bps": deploy_params.LATE_FEE_BPS,
+            "default_after_seconds": deploy_params.DEFAULT_AFTER,
+            "reserve_coverage_bps": deploy_params.COVERAGE_RATIO_BPS,
+        },
+        "credit_decision": {"decision_hash": decision_hash, "model_version": model_version},
+        "clauses": list(CLAUSES),
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,80 @@
+"""Loans as the chain index holds them (`chain_loans`, rebuilt from LoanBook's events), with the
+schedule the contract enforces and where the agreement document is. Everything here is public
+on-chain already, so it is served to anyone: investors browse it before they fund."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.anchoring.documents import by_hash
+from backend.anchoring.models import BATCH_ANCHORED
+from backend.chain import loan_terms
+from backend.chain.projection_models import LoanRow
+from backend.errors import NotFound, ValidationFailed
+from backend.lending.schemas import (
+    InstallmentPublic,
+    LoanDetailPublic,
+    LoanListPublic,
+    LoanPublic,
+)
+
+STATUSES = ("funding", "active", "repaid", "defaulted", "cancelled")
+
+
+def _public_fields(row: LoanRow) -> dict:
+    return dict(
+        loan_id=row.loan_id, status=row.status, borrower=row.borrower, principal=row.principal, funded=row.funded,
+        remaining=row.principal - row.funded if row.status == "funding" else 0, apr_bps=row.apr_bps,
+        installments=row.installments, installment_period=row.installment_period,
+        installment_amount=row.installment_amount, origination_fee_bps=row.origination_fee_bps,
+        funding_deadline=row.funding_deadline, start_time=row.start_time,
+        principal_outstanding=row.principal_outstanding, terms_hash=row.terms_hash,
+        agreement_hash=row.agreement_hash, decision_hash=row.decision_hash, block_number=row.block_number,
+        tx_hash=row.tx_hash,
+    )  # fmt: skip
+
+
+def list_loans(
+    db: Session, *, status: str | None = None, borrower: str | None = None, limit: int = 50, offset: int = 0
+) -> LoanListPublic:
+    if status is not None and status not in STATUSES:
+        raise ValidationFailed(f"status: one of {', '.join(STATUSES)}", field="status")
+    query = select(LoanRow)
+    if status is not None:
+        query = query.where(LoanRow.status == status)
+    if borrower is not None:
+        query = query.where(func.lower(LoanRow.borrower) == borrower.lower())
+    total = db.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.scalars(query.order_by(LoanRow.loan_id.desc()).limit(limit).offset(offset))
+    return LoanListPublic(loans=[LoanPublic(**_public_fields(row)) for row in rows], total=total or 0)
+
+
+def _schedule(row: LoanRow) -> list[InstallmentPublic]:
+    return [
+        InstallmentPublic(
+            number=i.number,
+            due_at=row.start_time + i.number * row.installment_period if row.start_time is not None else None,
+            amount=i.amount, interest=i.interest, principal=i.principal, balance_after=i.balance_after,
+        )
+        for i in loan_terms.schedule(row.principal, row.apr_bps, row.installment_period, row.installments)
+    ]
+
+
+def get_loan(db: Session, loan_id: int) -> LoanDetailPublic:
+    row = db.get(LoanRow, loan_id)
+    if row is None:
+        raise NotFound(f"no loan {loan_id} in the chain index (run `loanchain index sync` if it is new)", loan_id=loan_id)
+    document = by_hash(db, row.agreement_hash)
+    return LoanDetailPublic(
+        **_public_fields(row),
+        agreement_cid=document.cid if document else None,
+        agreement_anchored=bool(document and document.batch and document.batch.status == BATCH_ANCHORED),
+        schedule=_schedule(row),
+        interest_paid=row.interest_paid,
+        principal_paid=row.principal_paid,
+        fees_paid=row.fees_paid,
+        last_installment=row.last_installment,
+        reserve_cover=row.cover,
+        recovered=row.recovered,
+    )

@@ -1,0 +1,43 @@
+"""Loan offers: terms priced from one approved credit decision, waiting for (or carrying) the
+borrower's signature. The loan itself lives on-chain and in the chain index (`chain_loans`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db.base import Base
+from backend.scoring.models import utcnow
+
+
+class OfferStatus(StrEnum):
+    OFFERED = "offered"  # waiting for the borrower's signature
+    ACCEPTED = "accepted"  # signed by both; createLoan is in the outbox
+    SUPERSEDED = "superseded"  # a newer offer to the same borrower took its nonce
+
+
+class LoanOffer(Base):
+    __tablename__ = "loan_offers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decision_id: Mapped[str] = mapped_column(String(36), index=True)
+    borrower: Mapped[str] = mapped_column(String(42), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True, default=OfferStatus.OFFERED)
+    amount: Mapped[int] = mapped_column(Integer)  # whole units of the loan currency
+    quoted_apr_bps: Mapped[int] = mapped_column(Integer)  # all-in, as the decision priced it
+    chain_id: Mapped[int] = mapped_column(Integer)
+    loan_book: Mapped[str] = mapped_column(String(42))
+    asset_decimals: Mapped[int] = mapped_column(Integer)
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON)  # LoanTerms.to_json()
+    terms_hash: Mapped[str] = mapped_column(String(66), unique=True)  # EIP-712 struct hash, as LoanBook emits it
+    agreement_cid: Mapped[str] = mapped_column(String(100))
+    agreement_hash: Mapped[str] = mapped_column(String(66))
+    borrower_signature: Mapped[str | None] = mapped_column(Text)
+    underwriter_signature: Mapped[str | None] = mapped_column(Text)
+    intent_key: Mapped[str | None] = mapped_column(String(200))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

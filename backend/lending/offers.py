@@ -1,0 +1,273 @@
+"""Offers: an approved credit decision -> EIP-712 loan terms -> the borrower's signature -> the
+underwriter's countersignature -> `LoanBook.createLoan` through the outbox.
+
+Rules, each a 4xx that changes nothing:
+- only the wallet that asked for the decision may take it up (others get 404, as for no decision);
+- only an `approve` decision (or a referral an underwriter approved), younger than
+  `offer_decision_ttl_days`, and only once;
+- the amount may be lowered, never raised above the application or the affordability limit;
+- one open offer per borrower: LoanBook accepts one signature per nonce, so a newer offer
+  supersedes an unsigned older one, and none is made while a createLoan is still in flight;
+- acceptance needs the borrower's own signature over exactly these terms, before their deadline
+  and while their nonce is still the borrower's current one.
+
+Acceptance is idempotent: the outbox key is the offer id, so a retried request (or a crash
+between commit and answer) never creates a second loan."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from math import ceil
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend import audit
+from backend.anchoring.documents import anchor_document
+from backend.chain import loan_book, loan_terms
+from backend.chain.models import IntentStatus
+from backend.chain.outbox import enqueue, get_intent
+from backend.chain.projection_models import LoanRow
+from backend.config import Settings
+from backend.db.base import as_utc
+from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.lending.agreement import agreement_document
+from backend.lending.models import LoanOffer, OfferStatus
+from backend.lending.schemas import (
+    InstallmentPublic,
+    OfferAccept,
+    OfferCreate,
+    OfferPublic,
+    PricePublic,
+)
+from backend.scoring.models import CreditDecision
+from backend.scoring.pricing import weighted_average_life_years
+
+DAY = 86_400
+IN_FLIGHT = (IntentStatus.PENDING, IntentStatus.SIGNED, IntentStatus.SENT, IntentStatus.MINED)
+
+
+def _terms(offer: LoanOffer) -> loan_terms.LoanTerms:
+    return loan_terms.LoanTerms(**offer.terms)
+
+
+def _decision_of(db: Session, borrower: str, decision_id: str) -> CreditDecision:
+    decision = db.get(CreditDecision, decision_id)
+    if decision is None or decision.wallet != borrower:
+        raise NotFound(f"no credit decision {decision_id} of yours", decision_id=decision_id)
+    return decision
+
+
+def _check_decision(db: Session, settings: Settings, decision: CreditDecision) -> None:
+    if decision.decision == "refer" and decision.review is None:
+        raise Conflict(f"decision {decision.id} is a referral waiting for an underwriter's review", decision="refer")
+    if decision.decision == "refer" and decision.review != "approve":
+        raise Conflict(f"decision {decision.id} was declined on review", decision="refer", review=decision.review)
+    if decision.decision == "decline":
+        raise Conflict(f"decision {decision.id} is 'decline': only an approval can become an offer", decision="decline")
+    age = datetime.now(UTC) - as_utc(decision.created_at)
+    if age > timedelta(days=settings.offer_decision_ttl_days):
+        raise Conflict(
+            f"decision {decision.id} is older than {settings.offer_decision_ttl_days} days: apply again",
+            decision_id=decision.id,
+        )
+    used = db.scalar(
+        select(LoanOffer.id).where(LoanOffer.decision_id == decision.id, LoanOffer.status == OfferStatus.ACCEPTED)
+    )
+    if used is not None:
+        raise Conflict(f"decision {decision.id} was already accepted as offer {used}", offer_id=used)
+
+
+def _offer_amount(decision: CreditDecision, requested: int | None) -> int:
+    applied = int(decision.inputs["amount"])
+    limit = min(applied, int(decision.outputs["quote"]["max_amount"]))
+    amount = applied if requested is None else requested
+    if amount > limit:
+        raise ValidationFailed(
+            f"amount: at most {limit} (the amount applied for and the affordability limit)", field="amount", limit=limit
+        )
+    return amount
+
+
+def _clear_the_nonce(db: Session, borrower: str) -> None:
+    """Supersede the borrower's unsigned offers; refuse while a signed one is still in flight."""
+    for other in db.scalars(select(LoanOffer).where(LoanOffer.borrower == borrower, LoanOffer.status != OfferStatus.SUPERSEDED)):
+        if other.status == OfferStatus.OFFERED:
+            other.status = OfferStatus.SUPERSEDED
+            continue
+        intent = get_intent(db, other.intent_key) if other.intent_key else None
+        if intent is not None and intent.status in IN_FLIGHT:
+            raise Conflict(f"offer {other.id} is being recorded on-chain: wait for it", offer_id=other.id)
+
+
+def reserve_fee_prepaid_bps(reserve_fee_bps: int, term_months: int) -> int:
+    """The yearly reserve fee for the loan's weighted average life, as a share of principal
+    (rounded up: the reserve is never short-changed by rounding)."""
+    return ceil(reserve_fee_bps * weighted_average_life_years(term_months))
+
+
+def create_offer(db: Session, settings: Settings, borrower: str, request: OfferCreate) -> OfferPublic:
+    decision = _decision_of(db, borrower, request.decision_id)
+    _check_decision(db, settings, decision)
+    amount = _offer_amount(decision, request.amount)
+    _clear_the_nonce(db, borrower)
+
+    domain = loan_book.loan_book_domain(settings)
+    now = max(int(time.time()), loan_book.chain_time(settings))
+    deadline = now + settings.offer_ttl_hours * 3600
+    quote = decision.outputs["quote"]
+    term = int(decision.inputs["term_months"])
+    interest_apr = quote["apr_bps"] - quote["reserve_fee_bps"]
+    fee_bps = reserve_fee_prepaid_bps(quote["reserve_fee_bps"], term)
+    principal = amount * 10**domain.asset_decimals
+    period = settings.installment_period_days * DAY
+    offer_id = str(uuid.uuid4())
+    document = agreement_document(
+        offer_id=offer_id, borrower=borrower, chain_id=domain.chain_id, loan_book=domain.address,
+        asset=domain.asset, asset_decimals=domain.asset_decimals, principal=principal,
+        interest_apr_bps=interest_apr, quoted_apr_bps=quote["apr_bps"], installments=term,
+        installment_period=period,
+        installment_amount=loan_terms.installment_amount(principal, interest_apr, period, term),
+        origination_fee_bps=fee_bps, funding_deadline=deadline + settings.offer_funding_days * DAY,
+        decision_hash=decision.decision_hash, model_version=decision.model_version,
+    )  # fmt: skip
+    anchored = anchor_document(db, settings, document, actor=borrower).document
+    terms = loan_terms.LoanTerms(
+        borrower=borrower,
+        principal=principal,
+        apr_bps=interest_apr,
+        installments=term,
+        installment_period=period,
+        funding_deadline=deadline + settings.offer_funding_days * DAY,
+        origination_fee_bps=fee_bps,
+        agreement_hash=anchored.doc_hash,
+        decision_hash=decision.decision_hash,
+        nonce=loan_book.borrower_nonce(settings, borrower),
+        deadline=deadline,
+    )
+    offer = LoanOffer(
+        id=offer_id, decision_id=decision.id, borrower=borrower, status=OfferStatus.OFFERED, amount=amount,
+        quoted_apr_bps=quote["apr_bps"], chain_id=domain.chain_id, loan_book=domain.address,
+        asset_decimals=domain.asset_decimals, terms=terms.to_json(), terms_hash=loan_book.struct_hash(terms, domain),
+        agreement_cid=anchored.cid, agreement_hash=anchored.doc_hash,
+    )  # fmt: skip
+    db.add(offer)
+    db.flush()
+    audit.record(db, actor=borrower, action="offer.create", subject=f"offer:{offer.id}",
+                 payload={"decision_id": decision.id, "terms_hash": offer.terms_hash, "amount": amount})  # fmt: skip
+    return offer_public(db, offer)
+
+
+def _own_offer(db: Session, borrower: str, offer_id: str) -> LoanOffer:
+    offer = db.get(LoanOffer, offer_id)
+    if offer is None or offer.borrower != borrower:
+        raise NotFound(f"no offer {offer_id} of yours", offer_id=offer_id)
+    return offer
+
+
+def _signature(text: str) -> bytes:
+    try:
+        return bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        raise ValidationFailed("signature: not 0x-hex", field="signature") from None
+
+
+def accept_offer(db: Session, settings: Settings, borrower: str, offer_id: str, request: OfferAccept) -> OfferPublic:
+    offer = _own_offer(db, borrower, offer_id)
+    signature = _signature(request.signature)
+    if offer.status == OfferStatus.ACCEPTED:
+        if offer.borrower_signature == "0x" + signature.hex():
+            return offer_public(db, offer)  # a retry of the same acceptance
+        raise Conflict(f"offer {offer.id} is already accepted", offer_id=offer.id)
+    if offer.status == OfferStatus.SUPERSEDED:
+        raise Conflict(f"offer {offer.id} was superseded by a newer offer", offer_id=offer.id)
+    terms = _terms(offer)
+    if loan_book.chain_time(settings) >= terms.deadline:
+        raise Conflict(f"offer {offer.id} expired: ask for a new one", offer_id=offer.id, deadline=terms.deadline)
+    domain = loan_book.LoanBookDomain(offer.loan_book, offer.chain_id, "", offer.asset_decimals)
+    if not loan_book.borrower_signed(settings, terms, domain, signature):
+        raise ValidationFailed(
+            "signature: not the borrower's signature over these terms (sign `typed_data` with eth_signTypedData_v4)",
+            field="signature",
+        )
+    current = loan_book.borrower_nonce(settings, borrower)
+    if current != terms.nonce:
+        raise Conflict(
+            f"offer {offer.id}: its nonce {terms.nonce} is spent or revoked (now {current}); ask for a new offer",
+            offer_id=offer.id,
+        )
+    countersignature = loan_book.underwriter_signature(settings, terms, domain)
+    offer.intent_key = f"offer:{offer.id}"
+    enqueue(db, key=offer.intent_key, contract="LoanBook", function="createLoan",
+            args=[terms.json_message(), "0x" + signature.hex(), "0x" + countersignature.hex()], settings=settings)  # fmt: skip
+    offer.status = OfferStatus.ACCEPTED
+    offer.borrower_signature = "0x" + signature.hex()
+    offer.underwriter_signature = "0x" + countersignature.hex()
+    offer.accepted_at = datetime.now(UTC)
+    audit.record(db, actor=borrower, action="offer.accept", subject=f"offer:{offer.id}",
+                 payload={"terms_hash": offer.terms_hash, "intent": offer.intent_key})  # fmt: skip
+    return offer_public(db, offer)
+
+
+def _schedule(terms: loan_terms.LoanTerms) -> list[InstallmentPublic]:
+    return [
+        InstallmentPublic(number=i.number, due_at=None, amount=i.amount, interest=i.interest, principal=i.principal,
+                          balance_after=i.balance_after)
+        for i in loan_terms.schedule(terms.principal, terms.apr_bps, terms.installment_period, terms.installments)
+    ]
+
+
+def offer_public(db: Session, offer: LoanOffer, now: int | None = None) -> OfferPublic:
+    terms = _terms(offer)
+    schedule = _schedule(terms)
+    intent = get_intent(db, offer.intent_key) if offer.intent_key else None
+    loan = db.scalar(select(LoanRow).where(LoanRow.terms_hash == offer.terms_hash))
+    state: str
+    if loan is not None:
+        state = "created"
+    elif offer.status == OfferStatus.SUPERSEDED:
+        state = "superseded"
+    elif intent is not None:
+        state = "failed" if intent.status == IntentStatus.FAILED else "submitting"
+    else:
+        state = "expired" if (now or int(time.time())) >= terms.deadline else "offered"
+    return OfferPublic(
+        id=offer.id,
+        created_at=offer.created_at,
+        state=state,
+        borrower=offer.borrower,
+        decision_id=offer.decision_id,
+        decision_hash=offer.terms["decision_hash"],
+        amount=offer.amount,
+        asset_decimals=offer.asset_decimals,
+        price=PricePublic(
+            quoted_apr_bps=offer.quoted_apr_bps,
+            interest_apr_bps=terms.apr_bps,
+            origination_fee_bps=terms.origination_fee_bps,
+            installment_amount=terms.installment_amount,
+            total_repayable=sum(i.amount for i in schedule),
+        ),
+        terms=offer.terms,
+        terms_hash=offer.terms_hash,
+        typed_data=loan_terms.typed_data(terms, offer.chain_id, offer.loan_book),
+        agreement_cid=offer.agreement_cid,
+        schedule=schedule,
+        intent_status=intent.status if intent else None,
+        error=(intent.error_name or intent.error) if intent is not None and intent.status == IntentStatus.FAILED else None,
+        loan_id=loan.loan_id if loan else None,
+    )
+
+
+def get_offer(db: Session, wallet: str, offer_id: str, *, staff: bool = False) -> OfferPublic:
+    """The offer, for its borrower or for staff (underwriter, auditor, admin); 404 for anyone else."""
+    offer = db.get(LoanOffer, offer_id)
+    if offer is None or (offer.borrower != wallet and not staff):
+        raise NotFound(f"no offer {offer_id}", offer_id=offer_id)
+    return offer_public(db, offer)
+
+
+def list_offers(db: Session, borrower: str) -> list[OfferPublic]:
+    offers = db.scalars(select(LoanOffer).where(LoanOffer.borrower == borrower).order_by(LoanOffer.created_at.desc()))
+    return [offer_public(db, offer) for offer in offers]

@@ -1,0 +1,112 @@
+"""API schemas for offers and loans. Token amounts are integers in the loan currency's base units
+(the stablecoin has `asset_decimals` decimals); `amount` on an offer is in whole units, as on the
+application form."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.scoring import policy
+
+OfferState = Literal["offered", "expired", "superseded", "submitting", "created", "failed"]
+
+
+class OfferCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision_id: str = Field(min_length=1, max_length=36, description="An approved credit decision of yours")
+    amount: int | None = Field(
+        default=None,
+        ge=policy.MIN_AMOUNT,
+        le=policy.MAX_AMOUNT,
+        description="Whole units; at most the amount applied for and the affordability limit (default: as applied)",
+    )
+
+
+class OfferAccept(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    signature: str = Field(
+        min_length=4, max_length=4000, description="0x-hex eth_signTypedData_v4 signature of `typed_data` by the borrower"
+    )
+
+
+class InstallmentPublic(BaseModel):
+    number: int
+    due_at: int | None = Field(description="Unix seconds; known once the loan is disbursed")
+    amount: int
+    interest: int
+    principal: int
+    balance_after: int
+
+
+class PricePublic(BaseModel):
+    quoted_apr_bps: int = Field(description="All-in APR the credit decision priced")
+    interest_apr_bps: int = Field(description="The rate in the on-chain terms; interest goes to investors")
+    origination_fee_bps: int = Field(
+        description="The reserve fee for the loan's average life, prepaid at disbursal into the ReserveFund"
+    )
+    installment_amount: int
+    total_repayable: int = Field(description="Sum of the scheduled installments when paid on time")
+
+
+class OfferPublic(BaseModel):
+    id: str
+    created_at: datetime
+    state: OfferState
+    borrower: str
+    decision_id: str
+    decision_hash: str
+    amount: int
+    asset_decimals: int
+    price: PricePublic
+    terms: dict[str, Any] = Field(description="The LoanTerms the borrower and the underwriter sign")
+    terms_hash: str = Field(description="EIP-712 struct hash; LoanBook emits it as termsHash")
+    typed_data: dict[str, Any] = Field(description="Pass to eth_signTypedData_v4 as is")
+    agreement_cid: str = Field(description="The agreement document (IPFS CID); its keccak-256 is agreementHash")
+    schedule: list[InstallmentPublic]
+    intent_status: str | None = Field(description="The createLoan transaction's outbox status, once accepted")
+    error: str | None = Field(description="Why createLoan failed (decoded custom error), when it did")
+    loan_id: int | None = Field(description="The on-chain loan, once indexed")
+
+
+class LoanPublic(BaseModel):
+    loan_id: int
+    status: str
+    borrower: str
+    principal: int
+    funded: int
+    remaining: int = Field(description="Principal still open to investors while funding")
+    apr_bps: int
+    installments: int
+    installment_period: int
+    installment_amount: int
+    origination_fee_bps: int
+    funding_deadline: int
+    start_time: int | None
+    principal_outstanding: int
+    terms_hash: str
+    agreement_hash: str
+    decision_hash: str
+    block_number: int
+    tx_hash: str
+
+
+class LoanDetailPublic(LoanPublic):
+    agreement_cid: str | None = Field(description="Where the agreement document is stored, when this platform holds it")
+    agreement_anchored: bool = Field(description="The agreement's hash is in an anchored Merkle root")
+    schedule: list[InstallmentPublic]
+    interest_paid: int
+    principal_paid: int
+    fees_paid: int
+    last_installment: int
+    reserve_cover: int
+    recovered: int
+
+
+class LoanListPublic(BaseModel):
+    loans: list[LoanPublic]
+    total: int

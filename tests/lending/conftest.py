@@ -1,0 +1,88 @@
+"""Offer fixtures: the session chain (reverted after each test), a database of the test's own, and
+a borrower who passed KYC (attested at level 2 on-chain) and holds a scored application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
+
+from backend.chain.indexer import Indexer
+from backend.chain.outbox import process_until_idle
+from backend.config import Settings
+from tests.identity.conftest import (  # noqa: F401
+    PNG,
+    bearer,
+    chain_identity_settings,
+    client_for,
+    make_applicant,
+    submit,
+)
+from tests.scoring.conftest import RISKY, SAMPLE
+
+
+@dataclass
+class Borrower:
+    account: LocalAccount
+    headers: dict[str, str]
+
+
+def sign_typed(account: LocalAccount, typed_data: dict) -> str:
+    return "0x" + bytes(Account.sign_typed_data(account.key, full_message=typed_data).signature).hex()
+
+
+def settle(settings: Settings) -> None:
+    """Send what the outbox holds, then index the chain: what the workers do in production."""
+    process_until_idle(settings)
+    Indexer().catch_up(settings)
+
+
+@pytest.fixture
+def client(chain_identity_settings) -> TestClient:  # noqa: F811
+    with client_for(chain_identity_settings) as c:
+        yield c
+
+
+def verified_borrower(client: TestClient, settings: Settings, seed: int) -> Borrower:
+    applicant = make_applicant(seed)
+    headers = bearer(client, applicant.account)
+    record = submit(client, applicant, headers, files=[("documents", ("id.png", PNG, "image/png"))]).json()
+    assert record["status"] == "approved", record
+    process_until_idle(settings)  # the attestation: LoanBook checks it on createLoan
+    return Borrower(applicant.account, headers)
+
+
+@pytest.fixture
+def borrower(client, chain_identity_settings) -> Borrower:  # noqa: F811
+    return verified_borrower(client, chain_identity_settings, 400)
+
+
+def scored(client: TestClient, borrower: Borrower, application: dict | None = None) -> dict:
+    response = client.post("/api/v1/score", json=application or SAMPLE, headers=borrower.headers)
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+@pytest.fixture
+def approved(client, borrower) -> dict:
+    decision = scored(client, borrower)
+    assert decision["decision"] == "approve", decision
+    return decision
+
+
+def created_loan(client: TestClient, settings: Settings, borrower: Borrower, decision: dict) -> dict:
+    """Offer, sign, accept, settle: the offer as it reads once its loan is on-chain and indexed."""
+    offer = client.post("/api/v1/offers", json={"decision_id": decision["id"]}, headers=borrower.headers).json()
+    signature = sign_typed(borrower.account, offer["typed_data"])
+    accepted = client.post(f"/api/v1/offers/{offer['id']}/accept", json={"signature": signature}, headers=borrower.headers)
+    assert accepted.status_code == 200, accepted.json()
+    settle(settings)
+    offer = client.get(f"/api/v1/offers/{offer['id']}", headers=borrower.headers).json()
+    assert offer["state"] == "created", offer
+    return offer
+
+
+__all__ = ["RISKY", "SAMPLE", "Borrower", "created_loan", "scored", "settle", "sign_typed", "verified_borrower"]

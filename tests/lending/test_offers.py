@@ -1,0 +1,208 @@
+"""Offers end to end on the session chain: approval -> EIP-712 terms -> the borrower's wallet
+signature -> the underwriter's countersignature -> createLoan through the outbox -> the index.
+Every refusal is a 4xx that leaves nothing behind."""
+
+from __future__ import annotations
+
+from eth_account import Account
+from eth_utils import keccak
+from sqlalchemy import func, select
+
+from backend.chain.client import contract_at, get_web3
+from backend.chain.deploy import deployed_addresses
+from backend.chain.loan_book import chain_time
+from backend.chain.models import Intent
+from backend.content.store import get_content_store
+from backend.db.session import session_scope
+from backend.identity.roles import grant_role
+from backend.lending.models import LoanOffer
+from tests.identity.conftest import ADMIN
+from tests.lending.conftest import (
+    RISKY,
+    SAMPLE,
+    scored,
+    settle,
+    sign_typed,
+    verified_borrower,
+)
+
+
+def _offer(client, borrower, decision, **body):
+    return client.post("/api/v1/offers", json={"decision_id": decision["id"], **body}, headers=borrower.headers)
+
+
+def _accept(client, borrower, offer, signature):
+    return client.post(f"/api/v1/offers/{offer['id']}/accept", json={"signature": signature}, headers=borrower.headers)
+
+
+def _counts(settings) -> tuple[int, int]:
+    with session_scope(settings) as session:
+        return session.scalar(select(func.count()).select_from(LoanOffer)), session.scalar(select(func.count()).select_from(Intent))
+
+
+def test_the_borrower_signs_the_offer_and_the_loan_is_created_on_chain(client, chain_identity_settings, borrower, approved):
+    settings = chain_identity_settings
+    response = _offer(client, borrower, approved)
+    assert response.status_code == 201, response.json()
+    offer = response.json()
+    terms, typed = offer["terms"], offer["typed_data"]
+    assert offer["state"] == "offered" and offer["borrower"] == borrower.account.address
+    assert terms["decision_hash"] == approved["decision_hash"] == typed["message"]["decisionHash"]
+    assert terms["principal"] == SAMPLE["amount"] * 10 ** offer["asset_decimals"]
+    assert terms["installments"] == SAMPLE["term_months"] and len(offer["schedule"]) == SAMPLE["term_months"]
+    assert sum(row["principal"] for row in offer["schedule"]) == terms["principal"]
+    price = offer["price"]
+    # The reserve fee leaves the rate and is prepaid at disbursal: 1%/year over a 24-month loan's
+    # weighted average life of 25/24 years, rounded up.
+    assert price["quoted_apr_bps"] == approved["quote"]["apr_bps"]
+    assert price["interest_apr_bps"] == price["quoted_apr_bps"] - approved["quote"]["reserve_fee_bps"] == terms["apr_bps"]
+    assert price["origination_fee_bps"] == terms["origination_fee_bps"] == 105
+    assert typed["domain"]["verifyingContract"] == deployed_addresses(settings)["LoanBook"]
+    agreement = get_content_store(settings).get(offer["agreement_cid"])
+    assert "0x" + keccak(agreement).hex() == terms["agreement_hash"]
+    assert borrower.account.address.encode() in agreement
+
+    signature = sign_typed(borrower.account, typed)
+    accepted = _accept(client, borrower, offer, signature)
+    assert accepted.status_code == 200, accepted.json()
+    assert accepted.json()["state"] == "submitting" and accepted.json()["intent_status"] == "pending"
+    assert _accept(client, borrower, offer, signature).json()["state"] == "submitting"  # a retry: same intent
+    assert _counts(settings) == (1, 2)  # the attestation and one createLoan
+
+    settle(settings)
+    done = client.get(f"/api/v1/offers/{offer['id']}", headers=borrower.headers).json()
+    assert done["state"] == "created" and done["intent_status"] == "confirmed", done
+    loan_id = done["loan_id"]
+    onchain = contract_at(settings, "LoanBook", deployed_addresses(settings)["LoanBook"]).functions.loan(loan_id).call()
+    assert onchain[0] == borrower.account.address and onchain[6] == terms["principal"]  # Loan.borrower, .principal
+    assert "0x" + bytes(onchain[19]).hex() == offer["terms_hash"]  # Loan.termsHash
+
+    loan = client.get(f"/api/v1/loans/{loan_id}").json()
+    assert loan["terms_hash"] == offer["terms_hash"] and loan["decision_hash"] == approved["decision_hash"]
+    assert loan["status"] == "funding" and loan["remaining"] == terms["principal"] and loan["funded"] == 0
+    assert loan["agreement_cid"] == offer["agreement_cid"] and loan["agreement_hash"] == terms["agreement_hash"]
+    assert [row["amount"] for row in loan["schedule"]] == [row["amount"] for row in offer["schedule"]]
+    listed = client.get("/api/v1/loans", params={"status": "funding", "borrower": borrower.account.address}).json()
+    assert [row["loan_id"] for row in listed["loans"]] == [loan_id] and listed["total"] == 1
+    assert client.get("/api/v1/offers", headers=borrower.headers).json()[0]["loan_id"] == loan_id
+
+
+def test_offers_refuse_what_was_not_approved_for_this_borrower(client, chain_identity_settings, borrower, approved):
+    settings = chain_identity_settings
+    risky = scored(client, borrower, RISKY)
+    assert risky["decision"] in ("refer", "decline")
+    refused = _offer(client, borrower, risky)
+    assert refused.status_code == 409 and risky["decision"] in refused.json()["detail"]
+
+    limit = min(SAMPLE["amount"], approved["quote"]["max_amount"])
+    too_much = _offer(client, borrower, approved, amount=limit + 50)
+    assert too_much.status_code == 422 and too_much.json()["context"]["field"] == "amount"
+    below_product = _offer(client, borrower, approved, amount=10)
+    assert below_product.status_code == 422 and "amount" in str(below_product.json())
+
+    assert client.post("/api/v1/offers", json={"decision_id": "nope"}, headers=borrower.headers).status_code == 404
+    other = verified_borrower(client, settings, 401)
+    assert _offer(client, other, approved).status_code == 404  # someone else's approval is no approval
+    assert _counts(settings)[0] == 0
+
+    smaller = _offer(client, borrower, approved, amount=1000)
+    assert smaller.status_code == 201 and smaller.json()["terms"]["principal"] == 1000 * 10 ** smaller.json()["asset_decimals"]
+
+
+def test_only_the_borrowers_signature_over_these_exact_terms_is_accepted(client, chain_identity_settings, borrower, approved):
+    settings = chain_identity_settings
+    offer = _offer(client, borrower, approved).json()
+    intents_before = _counts(settings)[1]
+    stranger = Account.create()
+    tampered = {**offer["typed_data"], "message": {**offer["typed_data"]["message"], "principal": 1}}
+    for signature in (
+        sign_typed(stranger, offer["typed_data"]),  # someone else's wallet
+        sign_typed(borrower.account, tampered),  # the borrower, but other terms
+        "0x" + "11" * 65,  # not a signature at all
+        "0xzz",
+    ):
+        response = _accept(client, borrower, offer, signature)
+        assert response.status_code == 422 and response.json()["context"]["field"] == "signature", response.json()
+    assert _counts(settings)[1] == intents_before
+    assert client.get(f"/api/v1/offers/{offer['id']}", headers=borrower.headers).json()["state"] == "offered"
+
+    other = verified_borrower(client, settings, 402)
+    assert _accept(client, other, offer, sign_typed(other.account, offer["typed_data"])).status_code == 404
+
+
+def test_one_open_offer_per_borrower_and_one_loan_per_decision(client, chain_identity_settings, borrower, approved):
+    settings = chain_identity_settings
+    first = _offer(client, borrower, approved).json()
+    second = _offer(client, borrower, approved, amount=2000).json()
+    assert first["terms"]["nonce"] == second["terms"]["nonce"]  # so only one of them can ever be used
+    assert client.get(f"/api/v1/offers/{first['id']}", headers=borrower.headers).json()["state"] == "superseded"
+    assert _accept(client, borrower, first, sign_typed(borrower.account, first["typed_data"])).status_code == 409
+
+    signature = sign_typed(borrower.account, second["typed_data"])
+    assert _accept(client, borrower, second, signature).status_code == 200
+    assert _accept(client, borrower, second, sign_typed(borrower.account, first["typed_data"])).status_code == 409
+    again = _offer(client, borrower, approved)
+    assert again.status_code == 409 and second["id"] in again.json()["detail"]
+    fresh = scored(client, borrower)
+    in_flight = _offer(client, borrower, fresh)
+    assert in_flight.status_code == 409 and "being recorded" in in_flight.json()["detail"]
+
+    settle(settings)
+    follow_up = _offer(client, borrower, fresh)  # the first loan is on-chain: the next nonce is free
+    assert follow_up.status_code == 201 and follow_up.json()["terms"]["nonce"] == second["terms"]["nonce"] + 1
+
+
+def test_an_expired_offer_cannot_be_accepted(client, chain_identity_settings, borrower, approved):
+    settings = chain_identity_settings
+    offer = _offer(client, borrower, approved).json()
+    w3 = get_web3(settings)
+    w3.provider.make_request("evm_setNextBlockTimestamp", [offer["terms"]["deadline"] + 1])
+    w3.provider.make_request("evm_mine", [])
+    assert chain_time(settings) > offer["terms"]["deadline"]
+    response = _accept(client, borrower, offer, sign_typed(borrower.account, offer["typed_data"]))
+    assert response.status_code == 409 and "expired" in response.json()["detail"]
+
+
+def test_loans_are_public_and_filters_are_checked(client):
+    assert client.get("/api/v1/loans").json() == {"loans": [], "total": 0}
+    assert client.get("/api/v1/loans", params={"status": "lost"}).status_code == 422
+    assert client.get("/api/v1/loans/999").status_code == 404
+
+
+REFERRED = {**SAMPLE, "checking_account": "negative", "credit_history": "past_delays", "savings": "none_or_unknown"}
+
+
+def test_a_referral_becomes_an_offer_only_after_an_underwriter_approves_it(client, chain_identity_settings, borrower):
+    settings = chain_identity_settings
+    referral = scored(client, borrower, REFERRED)
+    assert referral["decision"] == "refer" and referral["review"] is None
+    waiting = _offer(client, borrower, referral)
+    assert waiting.status_code == 409 and "review" in waiting.json()["detail"]
+
+    underwriter = verified_borrower(client, settings, 403)  # an employee may borrow too, but not self-review
+    with session_scope(settings) as session:
+        grant_role(session, ADMIN.address, underwriter.account.address, "underwriter")
+    own = scored(client, underwriter, REFERRED)
+    review = {"outcome": "approve", "note": "stable income, past delays were medical"}
+    assert client.post(f"/api/v1/score/{own['id']}/review", json=review, headers=underwriter.headers).status_code == 403
+    assert client.post(f"/api/v1/score/{referral['id']}/review", json=review, headers=borrower.headers).status_code == 403
+    bad = client.post(f"/api/v1/score/{referral['id']}/review", json={"outcome": "maybe", "note": "x"}, headers=underwriter.headers)
+    assert bad.status_code == 422
+
+    reviewed = client.post(f"/api/v1/score/{referral['id']}/review", json=review, headers=underwriter.headers)
+    assert reviewed.status_code == 200, reviewed.json()
+    assert reviewed.json()["review"]["outcome"] == "approve"
+    assert reviewed.json()["decision_hash"] == referral["decision_hash"]  # the model's decision stands as hashed
+    again = client.post(f"/api/v1/score/{referral['id']}/review", json=review, headers=underwriter.headers)
+    assert again.status_code == 409
+    approved_by_model = scored(client, borrower)
+    assert client.post(f"/api/v1/score/{approved_by_model['id']}/review", json=review, headers=underwriter.headers).status_code == 409
+
+    offer = _offer(client, borrower, referral)
+    assert offer.status_code == 201 and offer.json()["terms"]["decision_hash"] == referral["decision_hash"]
+
+    declined = scored(client, borrower, REFERRED)
+    no = {"outcome": "decline", "note": "debt burden too high"}
+    assert client.post(f"/api/v1/score/{declined['id']}/review", json=no, headers=underwriter.headers).status_code == 200
+    refused = _offer(client, borrower, declined)
+    assert refused.status_code == 409 and "declined on review" in refused.json()["detail"]
