@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     offer_funding_days: int = Field(default=14, ge=1)  # investors' funding window after the signing deadline
     installment_period_days: int = Field(default=30, ge=1)
 
+    # --- servicing (backend/servicing/) -------------------------------------------------------
+    servicing_interval: float = Field(default=60.0, gt=0)  # seconds between servicing passes
+    servicing_reminder_days: int = Field(default=3, ge=0)  # "due soon" notice this many days ahead
+    servicing_auto_default: bool = True  # queue markDefault once the contract allows it
+
     # --- API ------------------------------------------------------------------------------
     api_host: str = "127.0.0.1"
     api_port: int = 8000

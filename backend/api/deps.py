@@ -87,6 +87,10 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     # loans: what LoanBook's events say, public like the chain
     "loans.list": PUBLIC,
     "loans.read": PUBLIC,
+    # servicing: the portfolio view is for staff; a borrower reads the notices sent to them
+    "servicing.aging": STAFF,
+    "servicing.collections": STAFF,
+    "servicing.notices": SIGNED_IN,
 }
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/v1/auth/login")

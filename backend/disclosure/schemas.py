@@ -22,6 +22,18 @@ class DefaultsPublic(BaseModel):
     net_loss: int = Field(description="principal_at_default - reserve_cover - recovered, at least 0")
 
 
+class DelinquencyPublic(BaseModel):
+    """Active loans past due at the last servicing pass (overdue counts and amounts, as P2P
+    disclosure rules ask for)."""
+
+    as_of: int | None = Field(description="Chain time of the last servicing pass (None: none yet)")
+    loans_16_plus: int = Field(description="Active loans more than 15 days past due")
+    principal_16_plus: int
+    loans_91_plus: int = Field(description="Active loans more than 90 days past due")
+    principal_91_plus: int
+    amount_overdue: int = Field(description="Sum of what is due now on loans past due")
+
+
 class DisclosurePublic(BaseModel):
     as_of_block: int | None = Field(description="The index is complete up to this block (None: not indexed yet)")
     as_of_block_hash: str | None
@@ -37,3 +49,4 @@ class DisclosurePublic(BaseModel):
     net_loss_rate: float | None = Field(
         description="net_loss / principal_originated: the bad-debt rate investors bore after the reserve"
     )
+    delinquency: DelinquencyPublic

@@ -8,7 +8,13 @@ from sqlalchemy.orm import Session
 
 from backend.chain.models import IndexerCheckpoint
 from backend.chain.projection_models import FundingRow, LoanRow
-from backend.disclosure.schemas import DefaultsPublic, DisclosurePublic, LoanCountsPublic
+from backend.disclosure.schemas import (
+    DefaultsPublic,
+    DelinquencyPublic,
+    DisclosurePublic,
+    LoanCountsPublic,
+)
+from backend.servicing.models import ServicingState
 
 DISBURSED = ("active", "repaid", "defaulted")
 
@@ -49,4 +55,21 @@ def platform_disclosure(session: Session) -> DisclosurePublic:
         ),  # fmt: skip
         default_rate=_ratio(at_default, originated),
         net_loss_rate=_ratio(net_loss, originated),
+        delinquency=_delinquency(session),
+    )
+
+
+def _delinquency(session: Session) -> DelinquencyPublic:
+    pairs = session.execute(
+        select(ServicingState, LoanRow.principal_outstanding).join(LoanRow, LoanRow.loan_id == ServicingState.loan_id)
+    ).all()
+    over_15 = [(s, p) for s, p in pairs if s.days_past_due > 15]
+    over_90 = [(s, p) for s, p in over_15 if s.days_past_due > 90]
+    return DelinquencyPublic(
+        as_of=max((s.as_of for s, _ in pairs), default=None),
+        loans_16_plus=len(over_15),
+        principal_16_plus=sum(p for _, p in over_15),
+        loans_91_plus=len(over_90),
+        principal_91_plus=sum(p for _, p in over_90),
+        amount_overdue=sum(s.due_now for s, _ in pairs if s.days_past_due > 0),
     )

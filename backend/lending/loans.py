@@ -18,6 +18,7 @@ from backend.lending.schemas import (
     LoanListPublic,
     LoanPublic,
 )
+from backend.servicing.service import servicing_of
 
 STATUSES = ("funding", "active", "repaid", "defaulted", "cancelled")
 
@@ -77,4 +78,5 @@ def get_loan(db: Session, loan_id: int) -> LoanDetailPublic:
         last_installment=row.last_installment,
         reserve_cover=row.cover,
         recovered=row.recovered,
+        servicing=servicing_of(db, loan_id),
     )

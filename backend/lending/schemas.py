@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.scoring import policy
+from backend.servicing.schemas import ServicingPublic
 
 OfferState = Literal["offered", "expired", "superseded", "submitting", "created", "failed"]
 
@@ -105,6 +106,7 @@ class LoanDetailPublic(LoanPublic):
     last_installment: int
     reserve_cover: int
     recovered: int
+    servicing: ServicingPublic | None = Field(description="Where an active loan stood at the last servicing pass")
 
 
 class LoanListPublic(BaseModel):

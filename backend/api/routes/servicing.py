@@ -1,0 +1,28 @@
+"""Post-loan management: the portfolio's aging, the collections queue, a borrower's notices."""
+
+from fastapi import APIRouter
+
+from backend.api.deps import CurrentUser, SessionDep, allow
+from backend.servicing import service
+from backend.servicing.schemas import AgingPublic, CollectionItemPublic, NoticePublic
+
+router = APIRouter(prefix="/api/v1/servicing", tags=["servicing"])
+
+
+@router.get("/aging", dependencies=allow("servicing.aging"), summary="Active loans by days past due (last pass)")
+def aging(session: SessionDep) -> AgingPublic:
+    return service.aging_report(session)
+
+
+@router.get(
+    "/collections",
+    dependencies=allow("servicing.collections"),
+    summary="Loans 16+ days past due, most overdue first, then defaulted loans still recovering",
+)
+def collections(session: SessionDep) -> list[CollectionItemPublic]:
+    return service.collections_queue(session)
+
+
+@router.get("/notices", dependencies=allow("servicing.notices"), summary="Reminders and notices to the caller")
+def notices(user: CurrentUser, session: SessionDep) -> list[NoticePublic]:
+    return service.notices_of(session, user.wallet)

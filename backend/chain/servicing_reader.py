@@ -1,0 +1,45 @@
+"""Read-only LoanBook calls for loan servicing: where an active loan stands right now, as the
+contract itself computes it (`amountDue`, `defaultableAt`), so the backend never re-implements the
+servicing math it would then have to keep in step with the contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from web3.exceptions import Web3Exception
+
+from backend.chain.client import contract_at
+from backend.chain.deploy import deployed_addresses
+from backend.config import Settings
+from backend.errors import ChainUnavailable, ConfigurationError
+
+STATUS_NAMES = ("none", "funding", "active", "repaid", "defaulted", "cancelled")  # ILoanBook.LoanStatus
+
+
+@dataclass(frozen=True)
+class LoanPosition:
+    loan_id: int
+    status: str
+    installments_paid: int
+    due_now: int  # fees plus every billed installment: what brings the loan up to date
+    payoff: int  # everything owed today
+    next_due_date: int  # the oldest unsettled installment's due date (0 when not active)
+    defaultable_at: int  # after this, anyone may call markDefault (0 when not active)
+
+
+def loan_positions(settings: Settings, loan_ids: list[int]) -> list[LoanPosition]:
+    address = deployed_addresses(settings).get("LoanBook")
+    if not address:
+        raise ConfigurationError("LoanBook is not deployed on this chain: run `loanchain deploy`")
+    book = contract_at(settings, "LoanBook", address)
+    positions = []
+    try:
+        for loan_id in loan_ids:
+            loan = book.functions.loan(loan_id).call()
+            due_now, payoff, next_due = book.functions.amountDue(loan_id).call()
+            defaultable_at = book.functions.defaultableAt(loan_id).call()
+            # Loan struct: [0] borrower, [1] status, ..., [11] installmentsPaid (see ILoanBook.Loan)
+            positions.append(LoanPosition(loan_id, STATUS_NAMES[loan[1]], loan[11], due_now, payoff, next_due, defaultable_at))
+    except (Web3Exception, OSError) as exc:
+        raise ChainUnavailable(f"could not read LoanBook: {exc}") from exc
+    return positions

@@ -1,0 +1,74 @@
+"""`loanchain servicing ...`: run a servicing pass, and the aging and collections views."""
+
+from __future__ import annotations
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from backend.cli.output import cli_errors, console, print_json
+from backend.config import get_settings
+
+app = typer.Typer(no_args_is_help=True, help="Post-loan management: aging buckets, reminders, collections, defaults.")
+
+
+@app.command("run")
+def run_command(json_out: bool = typer.Option(False, "--json")) -> None:
+    """One pass over the active loans (what the `servicing` worker does every minute): positions
+    from LoanBook, notices due, markDefault queued in the outbox where the contract allows it."""
+    from sqlalchemy import func, select
+
+    from backend.chain.projection_models import LoanRow
+    from backend.db.session import session_scope
+    from backend.servicing.service import servicing_pass
+
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        total = session.scalar(select(func.count()).where(LoanRow.status == "active")) or 0
+        with Progress(TextColumn("servicing"), BarColumn(), MofNCompleteColumn(), console=console,
+                      disable=json_out) as bar:  # fmt: skip
+            task = bar.add_task("loans", total=total)
+            report = servicing_pass(session, settings, progress=lambda: bar.advance(task))
+    if json_out:
+        print_json(report.model_dump(mode="json"))
+        return
+    buckets = ", ".join(f"{k} {v}" for k, v in sorted(report.buckets.items())) or "none"
+    console.print(f"{report.loans} active loans ({buckets}); {report.notices_created} notices, "
+                  f"{report.defaults_queued} defaults queued")  # fmt: skip
+
+
+@app.command("aging")
+def aging_command(json_out: bool = typer.Option(False, "--json")) -> None:
+    """Active loans by days past due, as of the last pass."""
+    from backend.db.session import session_scope
+    from backend.servicing.service import aging_report
+
+    with cli_errors(), session_scope(get_settings()) as session:
+        report = aging_report(session)
+    if json_out:
+        print_json(report.model_dump(mode="json"))
+        return
+    table = Table("bucket", "loans", "principal outstanding", "due now", title=f"aging as of {report.as_of}")
+    for b in report.buckets:
+        table.add_row(b.bucket, str(b.loans), f"{b.principal_outstanding:,}", f"{b.due_now:,}")
+    console.print(table)
+    if report.delinquent_share is not None:
+        console.print(f"16+ days past due: {report.delinquent_share:.2%} of outstanding principal")
+
+
+@app.command("collections")
+def collections_command(json_out: bool = typer.Option(False, "--json")) -> None:
+    """The collections queue: most overdue first, then defaulted loans still recovering."""
+    from backend.db.session import session_scope
+    from backend.servicing.service import collections_queue
+
+    with cli_errors(), session_scope(get_settings()) as session:
+        items = collections_queue(session)
+    if json_out:
+        print_json([item.model_dump(mode="json") for item in items])
+        return
+    table = Table("loan", "bucket", "days past due", "owed", "notices", "markDefault")
+    for item in items:
+        table.add_row(str(item.loan_id), item.bucket, str(item.days_past_due or "-"), f"{item.amount_owed:,}",
+                      ", ".join(item.notices), item.default_status or "-")  # fmt: skip
+    console.print(table)

@@ -1,0 +1,32 @@
+"""Aging buckets, after LendingClub's note statuses: a 15-day grace period, Late (16-30 days),
+Late (31-120 days), then Default. The grace and default periods are LoanBook's own constructor
+parameters, so the backend's buckets turn exactly when the contract's late fee and default do."""
+
+from __future__ import annotations
+
+from backend.chain import deploy_params
+
+DAY = 86_400
+LATE_SPLIT = 30 * DAY
+
+BUCKETS = ("current", "grace", "late_16_30", "late_31_120", "defaultable")
+# What the borrower is told on entering a bucket (and a few days before a due date).
+NOTICE_OF_BUCKET = {"grace": "overdue", "late_16_30": "late", "late_31_120": "collections", "defaultable": "default"}
+DUE_SOON = "due_soon"
+
+
+def days_past_due(now: int, next_due_date: int) -> int:
+    return max(0, now - next_due_date) // DAY if next_due_date else 0
+
+
+def bucket_of(now: int, next_due_date: int, defaultable_at: int, grace: int = deploy_params.GRACE_PERIOD) -> str:
+    overdue = now - next_due_date
+    if overdue <= 0:
+        return "current"
+    if overdue <= grace:
+        return "grace"
+    if overdue <= LATE_SPLIT:
+        return "late_16_30"
+    if now <= defaultable_at:  # markDefault reverts until block.timestamp > defaultableAt
+        return "late_31_120"
+    return "defaultable"

@@ -1,0 +1,45 @@
+"""Servicing read model and notices. `servicing_states` is recomputed by every servicing pass from
+the contract (disposable, like the chain index); `servicing_notices` is the record of what the
+borrower was told, kept once per (loan, installment, kind) so a reminder is never sent twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.chain.models import Uint
+from backend.db.base import Base
+from backend.scoring.models import utcnow
+
+
+class ServicingState(Base):
+    __tablename__ = "servicing_states"
+
+    loan_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    borrower: Mapped[str] = mapped_column(String(42), index=True)
+    bucket: Mapped[str] = mapped_column(String(20), index=True)
+    days_past_due: Mapped[int] = mapped_column(Integer)
+    installments_paid: Mapped[int] = mapped_column(Integer)
+    due_now: Mapped[int] = mapped_column(Uint)
+    payoff: Mapped[int] = mapped_column(Uint)
+    next_due_date: Mapped[int] = mapped_column(BigInteger)
+    defaultable_at: Mapped[int] = mapped_column(BigInteger)
+    as_of: Mapped[int] = mapped_column(BigInteger)  # the chain time the position was computed at
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ServicingNotice(Base):
+    __tablename__ = "servicing_notices"
+    __table_args__ = (UniqueConstraint("loan_id", "installment", "kind", name="uq_servicing_notices_once"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    borrower: Mapped[str] = mapped_column(String(42), index=True)
+    installment: Mapped[int] = mapped_column(Integer)  # 0 for notices about the whole loan
+    kind: Mapped[str] = mapped_column(String(20))
+    due_date: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(Uint)
+    message: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

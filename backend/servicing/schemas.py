@@ -1,0 +1,59 @@
+"""API schemas for servicing. Amounts are in the loan token's base units; times in Unix seconds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class ServicingPublic(BaseModel):
+    bucket: str = Field(description="current, grace, late_16_30, late_31_120 or defaultable")
+    days_past_due: int
+    installments_paid: int
+    due_now: int = Field(description="What brings the loan up to date (fees and billed installments)")
+    payoff: int
+    next_due_date: int
+    defaultable_at: int
+    as_of: int = Field(description="Chain time of the last servicing pass")
+
+
+class BucketPublic(BaseModel):
+    bucket: str
+    loans: int
+    principal_outstanding: int
+    due_now: int
+
+
+class AgingPublic(BaseModel):
+    as_of: int | None
+    buckets: list[BucketPublic]
+    delinquent_share: float | None = Field(description="Share of outstanding principal 16+ days past due")
+
+
+class NoticePublic(BaseModel):
+    loan_id: int
+    installment: int
+    kind: str = Field(description="due_soon, overdue, late, collections or default")
+    due_date: int
+    amount: int
+    message: str
+    created_at: datetime
+
+
+class CollectionItemPublic(BaseModel):
+    loan_id: int
+    borrower: str
+    bucket: str = Field(description="late_16_30, late_31_120, defaultable, or defaulted (recovering)")
+    days_past_due: int | None = Field(description="None once defaulted")
+    amount_owed: int = Field(description="Due now; for a defaulted loan, what is still recoverable")
+    notices: list[str] = Field(description="Kinds of notice already given")
+    default_status: str | None = Field(description="Outbox status of markDefault, once queued")
+
+
+class PassReportPublic(BaseModel):
+    as_of: int
+    loans: int
+    buckets: dict[str, int]
+    notices_created: int
+    defaults_queued: int

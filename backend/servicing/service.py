@@ -1,0 +1,206 @@
+"""The servicing pass and what it feeds: aging, reminders, collections, defaults.
+
+One pass (the `servicing` worker, or `loanchain servicing run`) takes every loan the index holds
+as active, asks LoanBook where it stands, stores that position, gives the borrower each notice it
+is due exactly once, and puts `markDefault` in the outbox for a loan the contract now lets anyone
+default, so the reserve's cover reaches investors without anyone having to remember to call it.
+Reads (`aging_report`, `collections_queue`, `notices_of`) use the stored positions only."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend import audit
+from backend.chain import deploy_params
+from backend.chain.loan_book import chain_time, loan_book_domain
+from backend.chain.outbox import enqueue, get_intent
+from backend.chain.projection_models import LoanRow
+from backend.chain.servicing_reader import LoanPosition, loan_positions
+from backend.config import Settings
+from backend.servicing.aging import BUCKETS, DUE_SOON, NOTICE_OF_BUCKET, bucket_of, days_past_due
+from backend.servicing.models import ServicingNotice, ServicingState
+from backend.servicing.schemas import (
+    AgingPublic,
+    BucketPublic,
+    CollectionItemPublic,
+    NoticePublic,
+    PassReportPublic,
+    ServicingPublic,
+)
+
+DAY = 86_400
+GRACE_DAYS = deploy_params.GRACE_PERIOD // DAY
+DEFAULT_DAYS = deploy_params.DEFAULT_AFTER // DAY
+DELINQUENT = ("late_16_30", "late_31_120", "defaultable")
+
+
+def default_intent_key(loan_id: int) -> str:
+    return f"default:{loan_id}"
+
+
+def _money(amount: int, decimals: int) -> str:
+    return f"{amount / 10**decimals:,.2f}"
+
+
+def _date(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+def _message(kind: str, row: LoanRow, pos: LoanPosition, amount: int, decimals: int) -> str:
+    k, due, money = pos.installments_paid + 1, _date(pos.next_due_date), _money(amount, decimals)
+    return {
+        DUE_SOON: f"Loan {row.loan_id}: installment {k} of {row.installments} is due on {due}: {money}.",
+        "overdue": f"Loan {row.loan_id}: installment {k} was due on {due} and is unpaid: {money} is due now. "
+        f"Pay within the {GRACE_DAYS}-day grace period to avoid a late fee.",
+        "late": f"Loan {row.loan_id}: installment {k} is more than {GRACE_DAYS} days late and a late fee was added: "
+        f"{money} is due now.",
+        "collections": f"Loan {row.loan_id}: more than 30 days late ({money} due). Contact us to agree a plan; "
+        f"after {_date(pos.defaultable_at)} the loan can be declared in default.",
+        "default": f"Loan {row.loan_id}: more than {DEFAULT_DAYS} days late; the loan can now be declared in default. "
+        f"Collections continue for {money}.",
+    }[kind]
+
+
+def _notify(db: Session, row: LoanRow, pos: LoanPosition, kind: str, amount: int, decimals: int) -> bool:
+    installment = pos.installments_paid + 1
+    exists = db.scalar(select(ServicingNotice.id).where(
+        ServicingNotice.loan_id == row.loan_id, ServicingNotice.installment == installment, ServicingNotice.kind == kind
+    ))  # fmt: skip
+    if exists is not None:
+        return False
+    notice = ServicingNotice(loan_id=row.loan_id, borrower=row.borrower, installment=installment, kind=kind,
+                             due_date=pos.next_due_date, amount=amount,
+                             message=_message(kind, row, pos, amount, decimals))  # fmt: skip
+    try:
+        with db.begin_nested():  # the unique key is the last word if two passes ever overlap
+            db.add(notice)
+    except IntegrityError:
+        return False
+    return True
+
+
+def _store(db: Session, row: LoanRow, pos: LoanPosition, bucket: str, now: int) -> None:
+    values = dict(borrower=row.borrower, bucket=bucket, days_past_due=days_past_due(now, pos.next_due_date),
+                  installments_paid=pos.installments_paid, due_now=pos.due_now, payoff=pos.payoff,
+                  next_due_date=pos.next_due_date, defaultable_at=pos.defaultable_at, as_of=now,
+                  updated_at=datetime.now(UTC))  # fmt: skip
+    state = db.get(ServicingState, row.loan_id)
+    if state is None:
+        db.add(ServicingState(loan_id=row.loan_id, **values))
+    else:
+        for key, value in values.items():
+            setattr(state, key, value)
+
+
+def servicing_pass(db: Session, settings: Settings, progress: Callable[[], None] | None = None) -> PassReportPublic:
+    rows = list(db.scalars(select(LoanRow).where(LoanRow.status == "active").order_by(LoanRow.loan_id)))
+    db.execute(delete(ServicingState).where(ServicingState.loan_id.not_in([r.loan_id for r in rows])))
+    now = int(time.time())
+    if not rows:
+        return PassReportPublic(as_of=now, loans=0, buckets={}, notices_created=0, defaults_queued=0)
+    # A local chain's clock can run ahead of the wall clock (time travel); the contract judges
+    # lateness by block time, and the next block is never earlier than either.
+    now = max(now, chain_time(settings))
+    decimals = loan_book_domain(settings).asset_decimals
+    buckets: Counter[str] = Counter()
+    notices = defaults = 0
+    for row, pos in zip(rows, loan_positions(settings, [r.loan_id for r in rows]), strict=True):
+        if pos.status != "active":  # the index has not caught up with a repayment or a default yet
+            continue
+        bucket = bucket_of(now, pos.next_due_date, pos.defaultable_at)
+        buckets[bucket] += 1
+        _store(db, row, pos, bucket, now)
+        if bucket == "current" and 0 < pos.next_due_date - now <= settings.servicing_reminder_days * DAY:
+            notices += _notify(db, row, pos, DUE_SOON, pos.due_now or row.installment_amount, decimals)
+        elif bucket in NOTICE_OF_BUCKET:
+            notices += _notify(db, row, pos, NOTICE_OF_BUCKET[bucket], pos.due_now, decimals)
+        if bucket == "defaultable" and settings.servicing_auto_default and get_intent(db, default_intent_key(row.loan_id)) is None:
+            enqueue(db, key=default_intent_key(row.loan_id), contract="LoanBook", function="markDefault",
+                    args=[row.loan_id], settings=settings)  # fmt: skip
+            audit.record(db, actor="servicing", action="loan.default", subject=f"loan:{row.loan_id}",
+                         payload={"days_past_due": days_past_due(now, pos.next_due_date), "payoff": pos.payoff})  # fmt: skip
+            defaults += 1
+        if progress:
+            progress()
+    return PassReportPublic(as_of=now, loans=len(rows), buckets=dict(buckets), notices_created=notices,
+                            defaults_queued=defaults)  # fmt: skip
+
+
+def servicing_step(settings: Settings) -> int:
+    """The worker's round: one pass in its own transaction; returns the work done (0 = idle)."""
+    from backend.db.session import session_scope
+
+    with session_scope(settings) as session:
+        report = servicing_pass(session, settings)
+    return report.notices_created + report.defaults_queued
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+def servicing_of(db: Session, loan_id: int) -> ServicingPublic | None:
+    state = db.get(ServicingState, loan_id)
+    if state is None:
+        return None
+    return ServicingPublic(bucket=state.bucket, days_past_due=state.days_past_due,
+                           installments_paid=state.installments_paid, due_now=state.due_now, payoff=state.payoff,
+                           next_due_date=state.next_due_date, defaultable_at=state.defaultable_at,
+                           as_of=state.as_of)  # fmt: skip
+
+
+def aging_report(db: Session) -> AgingPublic:
+    pairs = db.execute(select(ServicingState, LoanRow).join(LoanRow, LoanRow.loan_id == ServicingState.loan_id)).all()
+    buckets = []
+    for name in BUCKETS:
+        members = [(state, loan) for state, loan in pairs if state.bucket == name]
+        buckets.append(BucketPublic(bucket=name, loans=len(members),
+                                    principal_outstanding=sum(loan.principal_outstanding for _, loan in members),
+                                    due_now=sum(state.due_now for state, _ in members)))  # fmt: skip
+    outstanding = sum(b.principal_outstanding for b in buckets)
+    delinquent = sum(b.principal_outstanding for b in buckets if b.bucket in DELINQUENT)
+    return AgingPublic(
+        as_of=max((state.as_of for state, _ in pairs), default=None),
+        buckets=buckets,
+        delinquent_share=delinquent / outstanding if outstanding else None,
+    )
+
+
+def _notice_kinds(db: Session, loan_id: int) -> list[str]:
+    kinds = db.scalars(select(ServicingNotice.kind).where(ServicingNotice.loan_id == loan_id).order_by(ServicingNotice.id))
+    return list(dict.fromkeys(kinds))
+
+
+def collections_queue(db: Session) -> list[CollectionItemPublic]:
+    """Loans 16+ days past due, most overdue first, then defaulted loans with money still to recover."""
+    items = []
+    late = db.scalars(select(ServicingState).where(ServicingState.bucket.in_(DELINQUENT))
+                      .order_by(ServicingState.days_past_due.desc(), ServicingState.loan_id))  # fmt: skip
+    for state in late:
+        intent = get_intent(db, default_intent_key(state.loan_id))
+        items.append(CollectionItemPublic(loan_id=state.loan_id, borrower=state.borrower, bucket=state.bucket,
+                                          days_past_due=state.days_past_due, amount_owed=state.due_now,
+                                          notices=_notice_kinds(db, state.loan_id),
+                                          default_status=intent.status if intent else None))  # fmt: skip
+    for loan in db.scalars(select(LoanRow).where(LoanRow.status == "defaulted").order_by(LoanRow.loan_id)):
+        if loan.recoverable <= 0:
+            continue
+        intent = get_intent(db, default_intent_key(loan.loan_id))
+        items.append(CollectionItemPublic(loan_id=loan.loan_id, borrower=loan.borrower, bucket="defaulted",
+                                          days_past_due=None, amount_owed=loan.recoverable,
+                                          notices=_notice_kinds(db, loan.loan_id),
+                                          default_status=intent.status if intent else None))  # fmt: skip
+    return items
+
+
+def notices_of(db: Session, borrower: str) -> list[NoticePublic]:
+    rows = db.scalars(select(ServicingNotice).where(ServicingNotice.borrower == borrower)
+                      .order_by(ServicingNotice.id.desc()))  # fmt: skip
+    return [NoticePublic(loan_id=n.loan_id, installment=n.installment, kind=n.kind, due_date=n.due_date,
+                         amount=n.amount, message=n.message, created_at=n.created_at) for n in rows]  # fmt: skip

@@ -1,0 +1,26 @@
+"""Servicing fixtures: the contract suite's world on the session chain (reverted after each test)
+and backend settings with a database of the test's own, pointed at that chain."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.chain.indexer import Indexer
+from backend.config import Settings
+from backend.db import migrate
+from tests.contracts.conftest import chain, world  # noqa: F401
+from tests.identity.conftest import ADMIN
+
+
+@pytest.fixture
+def servicing_settings(chain_settings, deployment, world, snapshot, tmp_path) -> Settings:  # noqa: F811
+    settings = chain_settings.model_copy(update=dict(
+        database_url=f"sqlite:///{tmp_path / 'servicing.db'}", var_dir=tmp_path / "var", admin_wallets=[ADMIN.address],
+        run_workers=False,
+    ))  # fmt: skip
+    migrate.upgrade(settings)
+    return settings
+
+
+def index(settings: Settings) -> None:
+    Indexer().catch_up(settings)

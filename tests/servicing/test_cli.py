@@ -1,0 +1,40 @@
+"""`loanchain servicing run|aging|collections` run the same pass and views as the worker and API."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from backend.cli.main import app
+from backend.config import get_settings
+from tests.anchoring.helpers import point_get_settings_at
+from tests.identity.conftest import ADMIN, client_for, minted_bearer
+from tests.servicing.conftest import index
+
+DAY = 86_400
+
+
+def test_servicing_commands(servicing_settings, world, monkeypatch):
+    settings = servicing_settings
+    loan_id, start = world.active_loan()
+    index(settings)
+    world.chain.mine_at(start + 70 * DAY)
+    runner = CliRunner()
+    try:
+        point_get_settings_at(monkeypatch, settings)
+        ran = runner.invoke(app, ["servicing", "run", "--json"])
+        aging = runner.invoke(app, ["servicing", "aging", "--json"])
+        queue = runner.invoke(app, ["servicing", "collections", "--json"])
+        table = runner.invoke(app, ["servicing", "collections"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert ran.exit_code == 0, ran.output
+    report = json.loads(ran.stdout)
+    assert report["loans"] == 1 and report["buckets"] == {"late_31_120": 1} and report["notices_created"] == 1
+    client, staff = client_for(settings), minted_bearer(settings, ADMIN)
+    assert json.loads(aging.stdout) == client.get("/api/v1/servicing/aging", headers=staff).json()
+    assert json.loads(queue.stdout) == client.get("/api/v1/servicing/collections", headers=staff).json()
+    assert json.loads(queue.stdout)[0]["days_past_due"] == 40
+    assert table.exit_code == 0 and "late_31_120" in table.stdout

@@ -1,0 +1,115 @@
+"""Servicing against the contracts: a loan that goes unpaid moves through the aging buckets as the
+chain's clock moves, the borrower gets each notice exactly once, and once LoanBook allows it the
+default is declared through the outbox, with the reserve's cover reaching the investors."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from backend.chain import deploy_params
+from backend.chain.outbox import process_until_idle
+from backend.db.session import session_scope
+from backend.servicing.models import ServicingNotice, ServicingState
+from backend.servicing.service import servicing_pass, servicing_step
+from tests.identity.conftest import ADMIN, client_for, minted_bearer
+from tests.servicing.conftest import index
+
+DAY = 86_400
+
+
+def _pass(settings):
+    with session_scope(settings) as session:
+        return servicing_pass(session, settings)
+
+
+def _notices(settings) -> list[tuple[int, str]]:
+    with session_scope(settings) as session:
+        return [(n.installment, n.kind) for n in session.scalars(select(ServicingNotice).order_by(ServicingNotice.id))]
+
+
+def test_an_unpaid_loan_ages_bucket_by_bucket_and_is_defaulted_through_the_outbox(servicing_settings, world):
+    settings, chain = servicing_settings, world.chain
+    loan_id, start = world.active_loan()
+    index(settings)
+    first_due = start + 30 * DAY
+
+    chain.mine_at(first_due - 2 * DAY)
+    report = _pass(settings)
+    assert report.loans == 1 and report.buckets == {"current": 1} and report.notices_created == 1
+    assert _pass(settings).notices_created == 0  # the same reminder is never given twice
+    assert _notices(settings) == [(1, "due_soon")]
+
+    seen = []
+    for offset, bucket in ((DAY, "grace"), (20 * DAY, "late_16_30"), (40 * DAY, "late_31_120")):
+        chain.mine_at(first_due + offset)
+        assert _pass(settings).buckets == {bucket: 1}
+        seen.append(bucket)
+    assert _notices(settings) == [(1, "due_soon"), (1, "overdue"), (1, "late"), (1, "collections")]
+    with session_scope(settings) as session:
+        state = session.get(ServicingState, loan_id)
+        assert state.days_past_due == 40 and state.due_now > 0 and state.defaultable_at == first_due + deploy_params.DEFAULT_AFTER
+
+    admin = client_for(settings)
+    staff = minted_bearer(settings, ADMIN)
+    aging = admin.get("/api/v1/servicing/aging", headers=staff).json()
+    late = {b["bucket"]: b for b in aging["buckets"]}["late_31_120"]
+    assert late["loans"] == 1 and late["principal_outstanding"] == world.loan(loan_id)["principalOutstanding"]
+    assert aging["delinquent_share"] == 1.0
+    queue = admin.get("/api/v1/servicing/collections", headers=staff).json()
+    assert [(i["loan_id"], i["bucket"], i["days_past_due"]) for i in queue] == [(loan_id, "late_31_120", 40)]
+    assert admin.get(f"/api/v1/loans/{loan_id}").json()["servicing"]["bucket"] == "late_31_120"
+    disclosed = admin.get("/api/v1/disclosure").json()["delinquency"]  # public
+    assert (disclosed["loans_16_plus"], disclosed["loans_91_plus"]) == (1, 0)
+    assert disclosed["principal_16_plus"] == late["principal_outstanding"] and disclosed["amount_overdue"] == late["due_now"]
+
+    chain.mine_at(first_due + deploy_params.DEFAULT_AFTER + 1)
+    report = _pass(settings)
+    assert report.buckets == {"defaultable": 1} and report.defaults_queued == 1
+    assert _pass(settings).defaults_queued == 0  # queued once, whatever the number of passes
+    process_until_idle(settings)
+    assert world.loan(loan_id)["status"] == 4  # Defaulted
+    index(settings)
+    assert _pass(settings).loans == 0  # no longer active: its position is dropped
+    queue = admin.get("/api/v1/servicing/collections", headers=staff).json()
+    assert [(i["loan_id"], i["bucket"], i["default_status"]) for i in queue] == [(loan_id, "defaulted", "confirmed")]
+    assert queue[0]["amount_owed"] == world.loan(loan_id)["recoverable"] > 0
+
+    mine = admin.get("/api/v1/servicing/notices", headers=minted_bearer(settings, world.borrower)).json()
+    assert [n["kind"] for n in mine] == ["default", "collections", "late", "overdue", "due_soon"]
+    assert all(n["loan_id"] == loan_id for n in mine) and "default" in mine[0]["message"]
+    assert admin.get("/api/v1/servicing/notices", headers=minted_bearer(settings, world.investors[0])).json() == []
+
+
+def test_paying_what_is_due_brings_the_loan_back_to_current(servicing_settings, world):
+    settings, chain = servicing_settings, world.chain
+    loan_id, start = world.active_loan()
+    index(settings)
+    chain.mine_at(start + 30 * DAY + 20 * DAY)
+    assert _pass(settings).buckets == {"late_16_30": 1}
+    due_now = world.book.functions.amountDue(loan_id).call()[0]
+    world.repay(loan_id, due_now)
+    index(settings)
+    report = _pass(settings)
+    assert report.buckets == {"current": 1} and report.defaults_queued == 0
+    with session_scope(settings) as session:
+        # dueNow also held installment 2, billed once its period began on day 30
+        assert session.get(ServicingState, loan_id).installments_paid == 2
+
+
+def test_without_auto_default_nothing_is_queued_and_the_worker_step_reports_its_work(servicing_settings, world):
+    settings = servicing_settings.model_copy(update={"servicing_auto_default": False})
+    loan_id, start = world.active_loan()
+    index(settings)
+    world.chain.mine_at(start + 30 * DAY + deploy_params.DEFAULT_AFTER + 1)
+    assert servicing_step(settings) == 1  # the default notice, and no markDefault
+    assert servicing_step(settings) == 0
+    with session_scope(settings) as session:
+        assert session.scalar(select(func.count()).select_from(ServicingNotice)) == 1
+    process_until_idle(settings)
+    assert world.loan(loan_id)["status"] == 2  # still Active: declaring default is left to staff
+
+
+def test_no_active_loans_means_no_chain_calls(servicing_settings):
+    settings = servicing_settings.model_copy(update={"rpc_url": "http://127.0.0.1:9"})  # nothing listens there
+    report = _pass(settings)
+    assert report.loans == 0 and report.buckets == {}
