@@ -24,7 +24,13 @@ from backend.chain.outbox import enqueue, get_intent
 from backend.chain.projection_models import LoanRow
 from backend.chain.servicing_reader import LoanPosition, loan_positions
 from backend.config import Settings
-from backend.servicing.aging import BUCKETS, DUE_SOON, NOTICE_OF_BUCKET, bucket_of, days_past_due
+from backend.servicing.aging import (
+    BUCKETS,
+    DUE_SOON,
+    NOTICE_OF_BUCKET,
+    bucket_of,
+    days_past_due,
+)
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.schemas import (
     AgingPublic,

@@ -17,7 +17,7 @@ DAY = 86_400
 
 def test_servicing_commands(servicing_settings, world, monkeypatch):
     settings = servicing_settings
-    loan_id, start = world.active_loan()
+    _, start = world.active_loan()
     index(settings)
     world.chain.mine_at(start + 70 * DAY)
     runner = CliRunner()
