@@ -87,6 +87,8 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     # loans: what LoanBook's events say, public like the chain
     "loans.list": PUBLIC,
     "loans.read": PUBLIC,
+    "loans.transactions": SIGNED_IN,  # built for the caller's own wallet, which the contract checks
+    "chain.info": PUBLIC,  # addresses and chain id a wallet needs
     # servicing: the portfolio view is for staff; a borrower reads the notices sent to them
     "servicing.aging": STAFF,
     "servicing.collections": STAFF,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from backend.api.errors import install_error_handlers
-from backend.api.routes import admin, audit, auth, disclosure, health, kyc, loans, offers, score, servicing, verify
+from backend.api.routes import admin, audit, auth, chain, disclosure, health, kyc, loans, offers, score, servicing, verify
 from backend.workers.lifespan import worker_lifespan
 
 
@@ -19,7 +19,7 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     for router in (health.router, auth.router, kyc.router, admin.router, verify.router, audit.router, score.router,
-                   disclosure.router, offers.router, loans.router, servicing.router):  # fmt: skip
+                   disclosure.router, offers.router, loans.router, servicing.router, chain.router):  # fmt: skip
         app.include_router(router)
     return app
 

@@ -27,6 +27,7 @@ class NoncePublic(BaseModel):
     expires_at: datetime
     chain_id: int
     domains: list[str]
+    message: str | None = Field(default=None, description="A ready message to sign, when ?address=&domain= were given")
 
 
 class LoginCreate(BaseModel):

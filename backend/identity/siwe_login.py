@@ -18,11 +18,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from eth_utils import is_address, to_checksum_address
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
-from backend.errors import ChainUnavailable
+from backend.errors import ChainUnavailable, ValidationFailed
 from backend.identity import eip4361
 from backend.identity.errors import SignInRefused
 from backend.identity.models import AuthNonce, User, utcnow
@@ -44,6 +45,22 @@ def issue_nonce(session: Session, settings: Settings) -> IssuedNonce:
     nonce = secrets.token_hex(16)  # 128 bits; EIP-4361 wants at least 8 alphanumerics
     session.add(AuthNonce(nonce=nonce, issued_at=now, expires_at=now + timedelta(seconds=settings.siwe_nonce_ttl)))
     return IssuedNonce(nonce, now + timedelta(seconds=settings.siwe_nonce_ttl), settings.chain_id, settings.siwe_domains)
+
+
+def sign_in_message(issued: IssuedNonce, address: str, domain: str) -> str:
+    """A ready EIP-4361 message for `address` at `domain` with this nonce, for front ends that
+    cannot EIP-55-checksum an address themselves (wallets hand out lower-case addresses). The
+    wallet shows it before signing; `login` checks it like any other."""
+    if not is_address(address):
+        raise ValidationFailed("address: not an Ethereum address", field="address")
+    if domain not in issued.domains:
+        raise ValidationFailed(f"domain: not one this service accepts ({', '.join(issued.domains)})", field="domain")
+    now = utcnow().replace(microsecond=0)
+    return eip4361.SiweMessage(
+        domain=domain, address=to_checksum_address(address), uri=f"http://{domain}", chain_id=issued.chain_id,
+        nonce=issued.nonce, issued_at=now, expiration_time=issued.expires_at.replace(microsecond=0),
+        statement="Sign in to loanchain.",
+    ).to_text()  # fmt: skip
 
 
 def parse_message(message: str) -> eip4361.SiweMessage:

@@ -112,3 +112,28 @@ class LoanDetailPublic(LoanPublic):
 class LoanListPublic(BaseModel):
     loans: list[LoanPublic]
     total: int
+
+
+class WalletTxCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["fund", "repay", "claim"]
+    amount: int | None = Field(
+        default=None, gt=0, description="Base units; fund: required; repay: default what is due now; claim: ignored"
+    )
+
+
+class WalletCallPublic(BaseModel):
+    to: str
+    data: str
+    value: str = "0x0"
+    description: str
+
+
+class WalletTxPublic(BaseModel):
+    """Send these, in order, from the signed-in wallet (eth_sendTransaction); nothing is signed here."""
+
+    loan_id: int
+    action: str
+    amount: int
+    transactions: list[WalletCallPublic]

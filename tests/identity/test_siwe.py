@@ -174,3 +174,20 @@ def test_sign_in_is_rate_limited_per_client(tmp_path):
     with client_for(settings) as client:
         codes = [client.get("/api/v1/auth/nonce").status_code for _ in range(5)]
     assert codes == [200, 200, 200, 429, 429]
+
+
+def test_the_nonce_endpoint_can_prepare_the_message_for_a_lower_case_address(client):
+    """Browser wallets hand out lower-case addresses; EIP-4361 wants them checksummed."""
+    account = Account.create()
+    issued = client.get("/api/v1/auth/nonce", params={"address": account.address.lower(), "domain": "localhost:8000"}).json()
+    message = issued["message"]
+    assert account.address in message and f"Nonce: {issued['nonce']}" in message
+    assert parse(message).domain == "localhost:8000"
+    response = client.post("/api/v1/auth/login", json={"message": message, "signature": sign(account, message)})
+    assert response.status_code == 200, response.json()
+
+    bad_address = client.get("/api/v1/auth/nonce", params={"address": "0x1234"})
+    assert bad_address.status_code == 422 and bad_address.json()["context"]["field"] == "address"
+    bad_domain = client.get("/api/v1/auth/nonce", params={"address": account.address, "domain": "evil.example"})
+    assert bad_domain.status_code == 422 and "localhost:8000" in bad_domain.json()["detail"]
+    assert client.get("/api/v1/auth/nonce").json()["message"] is None

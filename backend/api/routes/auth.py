@@ -15,9 +15,11 @@ def _tokens(pair: tokens.TokenPair) -> TokenPublic:
 
 
 @router.get("/nonce", dependencies=[*allow("auth.nonce"), *limited], summary="A single-use nonce for an EIP-4361 message")
-def nonce(session: SessionDep, settings: SettingsDep) -> NoncePublic:
+def nonce(session: SessionDep, settings: SettingsDep, address: str | None = None, domain: str | None = None) -> NoncePublic:
     issued = siwe_login.issue_nonce(session, settings)
-    return NoncePublic(nonce=issued.nonce, expires_at=issued.expires_at, chain_id=issued.chain_id, domains=issued.domains)
+    message = siwe_login.sign_in_message(issued, address, domain or issued.domains[0]) if address else None
+    return NoncePublic(nonce=issued.nonce, expires_at=issued.expires_at, chain_id=issued.chain_id, domains=issued.domains,
+                       message=message)  # fmt: skip
 
 
 @router.post("/login", dependencies=[*allow("auth.login"), *limited], summary="Exchange a signed SIWE message for tokens")

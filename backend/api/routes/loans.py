@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.api.deps import SessionDep, allow
-from backend.lending import loans
-from backend.lending.schemas import LoanDetailPublic, LoanListPublic
+from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
+from backend.lending import loans, wallet_txs
+from backend.lending.schemas import LoanDetailPublic, LoanListPublic, WalletTxCreate, WalletTxPublic
 
 router = APIRouter(prefix="/api/v1/loans", tags=["loans"])
 
@@ -25,3 +25,14 @@ def list_loans(
 @router.get("/{loan_id}", dependencies=allow("loans.read"), summary="A loan: terms, funding, schedule, agreement")
 def read(loan_id: int, session: SessionDep) -> LoanDetailPublic:
     return loans.get_loan(session, loan_id)
+
+
+@router.post(
+    "/{loan_id}/transactions",
+    dependencies=allow("loans.transactions"),
+    summary="Transactions for your wallet to fund, repay or claim (approve first when needed); nothing is signed here",
+)
+def transactions(
+    loan_id: int, request: WalletTxCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> WalletTxPublic:
+    return wallet_txs.prepare(session, settings, user.wallet, loan_id, request)

@@ -1,0 +1,68 @@
+"""Transactions for a user's own wallet to send (`eth_sendTransaction`): calldata for LoanBook and
+the loan token, and the reads that decide which calls are needed. The backend never signs these:
+investors' and borrowers' money moves from their wallets straight to the contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from web3 import Web3
+from web3.exceptions import Web3Exception
+
+from backend.chain.client import contract_at
+from backend.chain.deploy import deployed_addresses
+from backend.config import Settings
+from backend.errors import ChainUnavailable, ConfigurationError
+
+
+@dataclass(frozen=True)
+class WalletCall:
+    to: str
+    data: str
+    description: str
+
+
+class LoanBookWallet:
+    """LoanBook and its token, as seen by one wallet."""
+
+    def __init__(self, settings: Settings, wallet: str) -> None:
+        addresses = deployed_addresses(settings)
+        if "LoanBook" not in addresses:
+            raise ConfigurationError("LoanBook is not deployed on this chain: run `loanchain deploy`")
+        self.wallet = Web3.to_checksum_address(wallet)
+        self.book = contract_at(settings, "LoanBook", addresses["LoanBook"])
+        try:
+            # Any ERC-20 answers MockStablecoin's allowance/balanceOf/approve ABI.
+            self.token = contract_at(settings, "MockStablecoin", self.book.functions.asset().call())
+        except (Web3Exception, OSError) as exc:
+            raise ChainUnavailable(f"could not read LoanBook: {exc}") from exc
+
+    def _read(self, fn):
+        try:
+            return fn.call()
+        except (Web3Exception, OSError) as exc:
+            raise ChainUnavailable(f"could not read LoanBook: {exc}") from exc
+
+    def min_ticket(self) -> int:
+        return int(self._read(self.book.functions.minTicket()))
+
+    def amount_due(self, loan_id: int) -> tuple[int, int]:
+        """(due now, payoff)."""
+        due_now, payoff, _ = self._read(self.book.functions.amountDue(loan_id))
+        return int(due_now), int(payoff)
+
+    def claimable(self, loan_id: int) -> int:
+        return int(self._read(self.book.functions.claimableOf(loan_id, self.wallet)))
+
+    def allowance(self) -> int:
+        return int(self._read(self.token.functions.allowance(self.wallet, self.book.address)))
+
+    def balance(self) -> int:
+        return int(self._read(self.token.functions.balanceOf(self.wallet)))
+
+    def approve(self, amount: int) -> WalletCall:
+        data = self.token.encode_abi("approve", [self.book.address, amount])
+        return WalletCall(self.token.address, data, f"allow LoanBook to take {amount} of the loan token")
+
+    def call(self, function: str, args: list, description: str) -> WalletCall:
+        return WalletCall(self.book.address, self.book.encode_abi(function, args), description)

@@ -1,0 +1,69 @@
+"""Wallet-ready transactions for funding, repaying and claiming: checked here first, so a user
+gets a clear 4xx instead of a reverted transaction and wasted gas. The contract checks again;
+these checks read the chain index and the contract, and can be outrun by other wallets."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy.orm import Session
+
+from backend.chain.projection_models import LoanRow
+from backend.chain.wallet_calls import LoanBookWallet, WalletCall
+from backend.config import Settings
+from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.lending.schemas import WalletCallPublic, WalletTxCreate, WalletTxPublic
+
+
+def _fund(book: LoanBookWallet, row: LoanRow, amount: int | None) -> tuple[int, list[WalletCall]]:
+    if row.status != "funding":
+        raise Conflict(f"loan {row.loan_id} is {row.status}, not open for funding", status=row.status)
+    if time.time() > row.funding_deadline:
+        raise Conflict(f"loan {row.loan_id}: funding closed at {row.funding_deadline}", loan_id=row.loan_id)
+    if amount is None:
+        raise ValidationFailed("amount: required to fund", field="amount")
+    remaining, ticket = row.principal - row.funded, book.min_ticket()
+    if amount > remaining:
+        raise ValidationFailed(f"amount: at most {remaining}, what the loan still needs", field="amount", remaining=remaining)
+    if amount < ticket and amount != remaining:
+        raise ValidationFailed(f"amount: at least the minimum ticket of {ticket}", field="amount", min_ticket=ticket)
+    return amount, [book.call("fund", [row.loan_id, amount], f"fund loan {row.loan_id} with {amount}")]
+
+
+def _repay(book: LoanBookWallet, row: LoanRow, amount: int | None) -> tuple[int, list[WalletCall]]:
+    if row.status not in ("active", "defaulted"):
+        raise Conflict(f"loan {row.loan_id} is {row.status}: nothing to repay", status=row.status)
+    due_now, payoff = book.amount_due(row.loan_id)
+    amount = amount or due_now
+    if amount == 0:
+        raise Conflict(f"loan {row.loan_id}: nothing is due now (pass an amount to prepay)", loan_id=row.loan_id)
+    if amount > payoff:
+        raise ValidationFailed(f"amount: at most {payoff}, everything owed today", field="amount", payoff=payoff)
+    return amount, [book.call("repay", [row.loan_id, amount], f"pay {amount} towards loan {row.loan_id}")]
+
+
+def _claim(book: LoanBookWallet, row: LoanRow) -> tuple[int, list[WalletCall]]:
+    amount = book.claimable(row.loan_id)
+    if amount == 0:
+        raise Conflict(f"loan {row.loan_id}: nothing to claim for {book.wallet}", loan_id=row.loan_id)
+    return amount, [book.call("claim", [row.loan_id], f"claim {amount} from loan {row.loan_id}")]
+
+
+def prepare(db: Session, settings: Settings, wallet: str, loan_id: int, request: WalletTxCreate) -> WalletTxPublic:
+    row = db.get(LoanRow, loan_id)
+    if row is None:
+        raise NotFound(f"no loan {loan_id} in the chain index", loan_id=loan_id)
+    book = LoanBookWallet(settings, wallet)
+    if request.action == "claim":
+        amount, calls = _claim(book, row)
+    else:
+        amount, calls = (_fund if request.action == "fund" else _repay)(book, row, request.amount)
+        balance = book.balance()
+        if balance < amount:
+            raise Conflict(f"the wallet holds {balance} of the loan token, less than {amount}", balance=balance)
+        if book.allowance() < amount:
+            calls.insert(0, book.approve(amount))
+    return WalletTxPublic(
+        loan_id=loan_id, action=request.action, amount=amount,
+        transactions=[WalletCallPublic(to=c.to, data=c.data, description=c.description) for c in calls],
+    )  # fmt: skip

@@ -1,0 +1,23 @@
+"""What a wallet or front end needs to talk to this deployment: chain id, contract addresses and
+the loan token (from the deployment manifest and one read of LoanBook)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from backend.chain.deploy import deployed_addresses
+from backend.chain.loan_book import loan_book_domain
+from backend.config import Settings
+
+
+class ChainInfoPublic(BaseModel):
+    chain_id: int
+    contracts: dict[str, str] = Field(description="Contract name -> address")
+    asset: str = Field(description="The loan token (ERC-20)")
+    asset_decimals: int
+
+
+def chain_info(settings: Settings) -> ChainInfoPublic:
+    domain = loan_book_domain(settings)
+    return ChainInfoPublic(chain_id=domain.chain_id, contracts=deployed_addresses(settings), asset=domain.asset,
+                           asset_decimals=domain.asset_decimals)  # fmt: skip

@@ -1,0 +1,79 @@
+"""Wallet-ready transactions: the API builds the calls (approve first when the allowance is short),
+the wallets send them, and the contract's state shows they did what they said. Bad requests are
+4xx before any gas is spent."""
+
+from __future__ import annotations
+
+from backend.chain.client import get_web3
+from tests.contracts.conftest import chain, world  # noqa: F401
+from tests.identity.conftest import minted_bearer
+from tests.lending.conftest import created_loan, settle
+
+
+def _prepare(client, headers, loan_id, **body):
+    return client.post(f"/api/v1/loans/{loan_id}/transactions", json=body, headers=headers)
+
+
+def _send(w3, sender, transactions) -> None:
+    """Send from an Anvil-unlocked account or a local key, as a browser wallet would."""
+    for tx in transactions:
+        request = {"from": sender.address, "to": tx["to"], "data": tx["data"], "value": 0}
+        if hasattr(sender, "key") and sender.address not in w3.eth.accounts:
+            request |= {"nonce": w3.eth.get_transaction_count(sender.address), "chainId": w3.eth.chain_id,
+                        "gas": 500_000, "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9}  # fmt: skip
+            tx_hash = w3.eth.send_raw_transaction(sender.sign_transaction(request).raw_transaction)
+        else:
+            tx_hash = w3.eth.send_transaction(request)
+        assert w3.eth.wait_for_transaction_receipt(tx_hash)["status"] == 1, tx["description"]
+
+
+def test_investors_fund_the_borrower_repays_and_investors_claim(client, chain_identity_settings, borrower, approved, world):  # noqa: F811
+    settings = chain_identity_settings
+    w3 = get_web3(settings)
+    loan_id = created_loan(client, settings, borrower, approved)["loan_id"]
+    principal = world.loan(loan_id)["principal"]
+    first, second = world.investors[:2]
+    world.chain.tx(world.token.functions.approve(world.book.address, 0), first.address)  # no allowance yet
+    h1, h2 = minted_bearer(settings, first), minted_bearer(settings, second)
+
+    info = client.get("/api/v1/chain").json()
+    assert info["contracts"]["LoanBook"] == world.book.address and info["asset_decimals"] == 6
+
+    assert _prepare(client, h1, loan_id, action="fund").status_code == 422  # no amount
+    too_much = _prepare(client, h1, loan_id, action="fund", amount=principal + 1)
+    assert too_much.status_code == 422 and too_much.json()["context"]["remaining"] == principal
+    too_little = _prepare(client, h1, loan_id, action="fund", amount=1)
+    assert too_little.status_code == 422 and "minimum ticket" in too_little.json()["detail"]
+    assert _prepare(client, h1, loan_id, action="repay").status_code == 409  # still funding
+    assert _prepare(client, h1, 999, action="fund", amount=10).status_code == 404
+
+    planned = _prepare(client, h1, loan_id, action="fund", amount=principal // 3).json()
+    assert [t["to"] for t in planned["transactions"]] == [world.token.address, world.book.address]  # approve, fund
+    _send(w3, first, planned["transactions"])
+    rest = _prepare(client, h2, loan_id, action="fund", amount=principal - principal // 3).json()
+    assert len(rest["transactions"]) == 1  # enough allowance already: fund only
+    _send(w3, second, rest["transactions"])
+    assert world.loan(loan_id)["funded"] == principal
+    world.chain.tx(world.book.functions.disburse(loan_id), world.admin.address)
+    settle(settings)
+
+    w3.provider.make_request("anvil_setBalance", [borrower.account.address, hex(10**18)])
+    nothing_due = _prepare(client, borrower.headers, loan_id, action="repay")
+    assert nothing_due.status_code == 409 and "prepay" in nothing_due.json()["detail"]
+    loan = world.loan(loan_id)
+    world.chain.mine_at(loan["startTime"] + loan["installmentPeriod"])  # the first due date
+    due = world.book.functions.amountDue(loan_id).call()
+    over = _prepare(client, borrower.headers, loan_id, action="repay", amount=due[1] + 1)
+    assert over.status_code == 422 and over.json()["context"]["payoff"] == due[1]
+    repay = _prepare(client, borrower.headers, loan_id, action="repay").json()
+    assert repay["amount"] == due[0] > 0 and repay["transactions"][0]["to"] == world.token.address
+    _send(w3, borrower.account, repay["transactions"])
+    assert world.loan(loan_id)["installmentsPaid"] == 1
+    settle(settings)
+
+    claim = _prepare(client, h1, loan_id, action="claim").json()
+    assert claim["amount"] == world.book.functions.claimableOf(loan_id, first.address).call() > 0
+    before = world.balance(first)
+    _send(w3, first, claim["transactions"])
+    assert world.balance(first) == before + claim["amount"]
+    assert _prepare(client, h1, loan_id, action="claim").status_code == 409  # nothing left to claim
