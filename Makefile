@@ -37,7 +37,15 @@ $(STAMPS)/compile: $(STAMPS)/venv $(STAMPS)/npm $(SOL_SOURCES) tools/solc-adapte
 	$(BIN)/loanchain compile
 	@touch $@
 
-setup: $(STAMPS)/venv $(STAMPS)/npm $(STAMPS)/compile
+# The UI tests drive Debian's chromium (never a browser a test tool downloads).
+$(STAMPS)/browser: | $(STAMPS)
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
+	@command -v chromium >/dev/null
+	@touch $@
+
+setup: $(STAMPS)/venv $(STAMPS)/npm $(STAMPS)/compile $(STAMPS)/browser
 	@echo "setup up to date"
 
 compile: $(STAMPS)/compile

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from backend.api.errors import install_error_handlers
-from backend.api.routes import admin, audit, auth, chain, disclosure, health, kyc, loans, offers, score, servicing, verify
+from backend.api.routes import (
+    admin,
+    audit,
+    auth,
+    chain,
+    disclosure,
+    health,
+    kyc,
+    loans,
+    offers,
+    score,
+    servicing,
+    verify,
+)
 from backend.workers.lifespan import worker_lifespan
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 
 
 def create_app() -> FastAPI:
@@ -21,6 +40,9 @@ def create_app() -> FastAPI:
     for router in (health.router, auth.router, kyc.router, admin.router, verify.router, audit.router, score.router,
                    disclosure.router, offers.router, loans.router, servicing.router, chain.router):  # fmt: skip
         app.include_router(router)
+    # The browser front end: static files, no build step; it calls the API above and the wallet.
+    app.mount("/app", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    app.add_api_route("/", lambda: RedirectResponse("/app/"), include_in_schema=False)
     return app
 
 

@@ -117,9 +117,11 @@ class LoanListPublic(BaseModel):
 class WalletTxCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    action: Literal["fund", "repay", "claim"]
+    action: Literal["fund", "disburse", "repay", "claim"]
     amount: int | None = Field(
-        default=None, gt=0, description="Base units; fund: required; repay: default what is due now; claim: ignored"
+        default=None,
+        gt=0,
+        description="Base units; fund: required; repay: default what is due now; disburse and claim: ignored",
     )
 
 

@@ -42,6 +42,12 @@ def _repay(book: LoanBookWallet, row: LoanRow, amount: int | None) -> tuple[int,
     return amount, [book.call("repay", [row.loan_id, amount], f"pay {amount} towards loan {row.loan_id}")]
 
 
+def _disburse(book: LoanBookWallet, row: LoanRow) -> tuple[int, list[WalletCall]]:
+    if row.status != "funding" or row.funded != row.principal:
+        raise Conflict(f"loan {row.loan_id} is not fully funded and waiting for disbursal", status=row.status)
+    return row.principal, [book.call("disburse", [row.loan_id], f"pay out loan {row.loan_id} to its borrower")]
+
+
 def _claim(book: LoanBookWallet, row: LoanRow) -> tuple[int, list[WalletCall]]:
     amount = book.claimable(row.loan_id)
     if amount == 0:
@@ -54,8 +60,8 @@ def prepare(db: Session, settings: Settings, wallet: str, loan_id: int, request:
     if row is None:
         raise NotFound(f"no loan {loan_id} in the chain index", loan_id=loan_id)
     book = LoanBookWallet(settings, wallet)
-    if request.action == "claim":
-        amount, calls = _claim(book, row)
+    if request.action in ("claim", "disburse"):
+        amount, calls = (_claim if request.action == "claim" else _disburse)(book, row)
     else:
         amount, calls = (_fund if request.action == "fund" else _repay)(book, row, request.amount)
         balance = book.balance()

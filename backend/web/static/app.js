@@ -1,0 +1,232 @@
+// loanchain in the browser: the API for everything off-chain, the user's own wallet
+// (EIP-1193, window.ethereum) for every signature and every transaction that moves money.
+
+const state = { wallet: null, token: null, roles: [], decimals: 6, decision: null, offer: null };
+
+const $ = (id) => document.getElementById(id);
+
+function say(text, error = false) {
+  $("status").textContent = text;
+  $("status").className = error ? "error" : "";
+}
+
+async function api(path, { method = "GET", body, form } = {}) {
+  const headers = {};
+  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { method, headers, body: form ?? (body === undefined ? undefined : JSON.stringify(body)) });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const detail = typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail ?? data);
+    throw new Error(`${response.status}: ${detail}`);
+  }
+  return data;
+}
+
+const wallet = (method, params = []) => window.ethereum.request({ method, params });
+
+function utf8Hex(text) {
+  return "0x" + Array.from(new TextEncoder().encode(text), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function money(baseUnits) {
+  return (Number(baseUnits) / 10 ** state.decimals).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+}
+
+const percent = (bps) => `${(bps / 100).toFixed(2)}%`;
+
+async function waitForReceipt(hash) {
+  for (let i = 0; i < 240; i++) {
+    const receipt = await wallet("eth_getTransactionReceipt", [hash]);
+    if (receipt) {
+      if (receipt.status !== "0x1") throw new Error(`transaction ${hash} reverted`);
+      return receipt;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`transaction ${hash} was not mined`);
+}
+
+async function sendAll(transactions) {
+  for (const tx of transactions) {
+    say(`Confirm in your wallet: ${tx.description}`);
+    const hash = await wallet("eth_sendTransaction", [{ from: state.wallet, to: tx.to, data: tx.data, value: tx.value }]);
+    await waitForReceipt(hash);
+  }
+}
+
+// --- sign-in (EIP-4361) --------------------------------------------------------------------
+
+async function signIn() {
+  const [address] = await wallet("eth_requestAccounts");
+  const issued = await api(`/api/v1/auth/nonce?address=${address}&domain=${encodeURIComponent(location.host)}`);
+  const signature = await wallet("personal_sign", [utf8Hex(issued.message), address]);
+  const tokens = await api("/api/v1/auth/login", { method: "POST", body: { message: issued.message, signature } });
+  state.token = tokens.access_token;
+  const me = await api("/api/v1/auth/me");
+  state.wallet = me.wallet;
+  state.roles = me.roles;
+  $("who").textContent = `${me.wallet} (${me.roles.join(", ") || "no role yet"})`;
+  say("Signed in.");
+  await Promise.all([refreshKyc(), refreshLoans(), refreshNotices()]);
+}
+
+// --- KYC -----------------------------------------------------------------------------------
+
+async function refreshKyc() {
+  const status = await api("/api/v1/kyc/me");
+  const current = status.current;
+  const attestation = current?.attestation?.status;
+  $("kyc-status").textContent = current ? `${current.status}${attestation ? `, on-chain ${attestation}` : ""}` : "not submitted";
+}
+
+async function submitKyc(event) {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  if (!form.get("documents")?.size) form.delete("documents");
+  const record = await api("/api/v1/kyc", { method: "POST", form });
+  say(`KYC ${record.status}.`);
+  await refreshKyc();
+  const me = await api("/api/v1/auth/me");
+  state.roles = me.roles;
+  $("who").textContent = `${me.wallet} (${me.roles.join(", ") || "no role yet"})`;
+}
+
+// --- application, decision, offer ----------------------------------------------------------
+
+async function fillApplicationChoices() {
+  const spec = await api("/openapi.json");
+  const properties = spec.components.schemas.ApplicationCreate.properties;
+  for (const select of document.querySelectorAll("#apply-form select")) {
+    for (const value of properties[select.name].enum ?? []) select.add(new Option(value.replaceAll("_", " "), value));
+  }
+}
+
+async function apply(event) {
+  event.preventDefault();
+  const application = {};
+  for (const [key, value] of new FormData(event.target)) {
+    application[key] = event.target.elements[key].type === "number" ? Number(value) : value;
+  }
+  const decision = await api("/api/v1/score", { method: "POST", body: application });
+  state.decision = decision;
+  $("decision").hidden = false;
+  $("decision-outcome").textContent = decision.decision;
+  $("decision-grade").textContent = decision.grade;
+  $("decision-score").textContent = decision.score;
+  $("decision-apr").textContent = decision.quote ? percent(decision.quote.apr_bps) : "-";
+  $("decision-max").textContent = decision.quote ? decision.quote.max_amount.toLocaleString("en-US") : "-";
+  $("decision-reasons").replaceChildren(...decision.reasons.map((r) => Object.assign(document.createElement("li"), { textContent: r.text })));
+  $("get-offer").hidden = decision.decision !== "approve";
+  say(`Decision: ${decision.decision}.`);
+}
+
+function showOffer(offer) {
+  state.offer = offer;
+  $("offer-section").hidden = false;
+  $("offer-principal").textContent = money(offer.terms.principal);
+  $("offer-apr").textContent = percent(offer.price.interest_apr_bps);
+  $("offer-fee").textContent = percent(offer.price.origination_fee_bps);
+  $("offer-installments").textContent = `${offer.terms.installments} × ${money(offer.price.installment_amount)}`;
+  $("offer-total").textContent = money(offer.price.total_repayable);
+  $("offer-cid").textContent = offer.agreement_cid;
+  $("offer-state").textContent = offer.loan_id == null ? offer.state : `${offer.state}: loan ${offer.loan_id}`;
+  $("sign-offer").hidden = offer.state !== "offered";
+}
+
+async function getOffer() {
+  showOffer(await api("/api/v1/offers", { method: "POST", body: { decision_id: state.decision.id } }));
+  say("Your offer is ready: read the terms, then sign them with your wallet.");
+}
+
+async function signOffer() {
+  const signature = await wallet("eth_signTypedData_v4", [state.wallet, JSON.stringify(state.offer.typed_data)]);
+  let offer = await api(`/api/v1/offers/${state.offer.id}/accept`, { method: "POST", body: { signature } });
+  showOffer(offer);
+  say("Accepted: your loan is being recorded on-chain.");
+  for (let i = 0; i < 240 && offer.state === "submitting"; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    offer = await api(`/api/v1/offers/${offer.id}`);
+    showOffer(offer);
+  }
+  if (offer.state === "created") say(`Loan ${offer.loan_id} is open for funding.`);
+  else say(`The loan was not created: ${offer.error ?? offer.state}`, true);
+  await refreshLoans();
+}
+
+// --- loans: fund, pay out, repay, claim ----------------------------------------------------
+
+function actionCell(loan) {
+  const cell = document.createElement("td");
+  const mine = state.wallet && loan.borrower.toLowerCase() === state.wallet.toLowerCase();
+  const button = (label, action, input) => {
+    const b = Object.assign(document.createElement("button"), { textContent: label });
+    b.dataset.loan = loan.loan_id;
+    b.dataset.action = action;
+    b.onclick = () => walletAction(loan.loan_id, action, input).catch((e) => say(e.message, true));
+    return b;
+  };
+  if (!state.wallet) return cell;
+  if (loan.status === "funding" && loan.remaining > 0) {
+    const input = Object.assign(document.createElement("input"), { type: "number", min: "1", placeholder: "amount" });
+    input.dataset.loan = loan.loan_id;
+    cell.append(input, button("Fund", "fund", input));
+  } else if (loan.status === "funding" && mine) {
+    cell.append(button("Receive funds", "disburse"));
+  } else if (loan.status === "active" && mine) {
+    cell.append(button("Pay what is due", "repay"));
+  }
+  if (!mine && ["active", "repaid", "defaulted"].includes(loan.status)) cell.append(button("Claim", "claim"));
+  return cell;
+}
+
+async function walletAction(loanId, action, input) {
+  const body = { action };
+  if (input) body.amount = Math.round(Number(input.value) * 10 ** state.decimals);
+  const plan = await api(`/api/v1/loans/${loanId}/transactions`, { method: "POST", body });
+  await sendAll(plan.transactions);
+  say(`Done: ${action} on loan ${loanId}.`);
+  setTimeout(refreshLoans, 1500); // the index follows the chain within a poll or two
+}
+
+async function refreshLoans() {
+  const { loans } = await api("/api/v1/loans");
+  $("loans").replaceChildren(...loans.map((loan) => {
+    const row = document.createElement("tr");
+    row.dataset.loan = loan.loan_id;
+    for (const text of [loan.loan_id, loan.status, money(loan.principal), money(loan.funded), percent(loan.apr_bps), `${loan.installments} months`]) {
+      row.append(Object.assign(document.createElement("td"), { textContent: text }));
+    }
+    row.append(actionCell(loan));
+    return row;
+  }));
+}
+
+async function refreshNotices() {
+  const notices = await api("/api/v1/servicing/notices");
+  $("notices").replaceChildren(...notices.map((n) => Object.assign(document.createElement("li"), { textContent: n.message })));
+}
+
+// --- wiring ----------------------------------------------------------------------------------
+
+function guard(fn) {
+  return (...args) => fn(...args).catch((error) => say(error.message, true));
+}
+
+$("connect").onclick = guard(signIn);
+$("kyc-form").onsubmit = guard(submitKyc);
+$("apply-form").onsubmit = guard(apply);
+$("get-offer").onclick = guard(getOffer);
+$("sign-offer").onclick = guard(signOffer);
+$("refresh-loans").onclick = guard(refreshLoans);
+
+guard(async () => {
+  if (!window.ethereum) say("No wallet found: install a browser wallet (EIP-1193) to sign in.", true);
+  await fillApplicationChoices();
+  try {
+    state.decimals = (await api("/api/v1/chain")).asset_decimals;
+  } catch (error) {
+    say(`The chain is not reachable: ${error.message}`, true);
+  }
+  await refreshLoans();
+})();

@@ -1,0 +1,87 @@
+"""The whole borrower and investor journey in a real browser (Debian chromium): sign in with the
+wallet, pass KYC, apply, sign the loan terms (EIP-712), fund, pay out. Every signature and
+transaction is a real one on the session chain; the API's own workers move the outbox and index."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from playwright.sync_api import expect
+
+from backend.chain.kyc_reader import is_verified
+from tests.identity.conftest import PNG, make_applicant
+from tests.scoring.conftest import SAMPLE
+
+
+def _wait(predicate, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+
+
+def _sign_in(page, address: str) -> None:
+    page.click("#connect")
+    expect(page.locator("#who")).to_contain_text(address)
+
+
+def _loan_button(page, loan_id: int, action: str):
+    button = page.locator(f'button[data-loan="{loan_id}"][data-action="{action}"]')
+
+    def shown() -> bool:
+        page.click("#refresh-loans")
+        page.wait_for_timeout(300)
+        return button.count() > 0
+
+    _wait(shown, f"the {action} button of loan {loan_id}")
+    return button
+
+
+def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, world):
+    settings = server.settings
+    borrower, investor = world.investors[-1], world.investors[0]
+    expect(page.locator("#status")).not_to_have_class("error")
+
+    _sign_in(page, borrower.address)
+    applicant = make_applicant(500)
+    for name, value in applicant.form().items():
+        field = page.locator(f'#kyc-form [name="{name}"]')
+        field.select_option(value) if name == "id_type" else field.fill(value)
+    page.set_input_files('#kyc-form [name="documents"]', files=[{"name": "id.png", "mimeType": "image/png", "buffer": PNG}])
+    page.click("#kyc-form button[type=submit]")
+    expect(page.locator("#kyc-status")).to_contain_text("approved")
+    expect(page.locator("#who")).to_contain_text("borrower")
+    _wait(lambda: is_verified(settings, borrower.address, 2), "the KYC attestation on-chain")
+
+    for name, value in SAMPLE.items():
+        field = page.locator(f'#apply-form [name="{name}"]')
+        field.select_option(value) if field.evaluate("e => e.tagName") == "SELECT" else field.fill(str(value))
+    page.click("#apply-form button[type=submit]")
+    expect(page.locator("#decision-outcome")).to_have_text("approve")
+    expect(page.locator("#decision-reasons li")).not_to_have_count(0)
+
+    page.click("#get-offer")
+    expect(page.locator("#offer-state")).to_have_text("offered")
+    expect(page.locator("#offer-principal")).to_have_text("3,000.00")
+    page.click("#sign-offer")
+    expect(page.locator("#offer-state")).to_contain_text("created: loan", timeout=90_000)
+    loan_id = int(re.search(r"loan (\d+)", page.locator("#offer-state").inner_text()).group(1))
+    assert world.loan(loan_id)["borrower"] == borrower.address
+
+    wallet.address = investor.address
+    _sign_in(page, investor.address)
+    _loan_button(page, loan_id, "fund")
+    page.fill(f'input[data-loan="{loan_id}"]', "3000")
+    page.click(f'button[data-loan="{loan_id}"][data-action="fund"]')
+    expect(page.locator("#status")).to_have_text(f"Done: fund on loan {loan_id}.")
+    assert world.loan(loan_id)["funded"] == world.loan(loan_id)["principal"]
+
+    wallet.address = borrower.address
+    _sign_in(page, borrower.address)
+    before = world.balance(borrower)
+    _loan_button(page, loan_id, "disburse").click()
+    expect(page.locator("#status")).to_have_text(f"Done: disburse on loan {loan_id}.")
+    loan = world.loan(loan_id)
+    assert loan["status"] == 2  # Active
+    assert world.balance(borrower) - before == loan["principal"] - loan["principal"] * loan["originationFeeBps"] // 10_000
