@@ -73,11 +73,13 @@ def _check_decision(db: Session, settings: Settings, decision: CreditDecision) -
             f"decision {decision.id} is older than {settings.offer_decision_ttl_days} days: apply again",
             decision_id=decision.id,
         )
-    used = db.scalar(
-        select(LoanOffer.id).where(LoanOffer.decision_id == decision.id, LoanOffer.status == OfferStatus.ACCEPTED)
+    accepted = db.scalars(
+        select(LoanOffer).where(LoanOffer.decision_id == decision.id, LoanOffer.status == OfferStatus.ACCEPTED)
     )
-    if used is not None:
-        raise Conflict(f"decision {decision.id} was already accepted as offer {used}", offer_id=used)
+    for used in accepted:
+        intent = get_intent(db, used.intent_key) if used.intent_key else None
+        if intent is None or intent.status != IntentStatus.FAILED:  # a createLoan that reverted used nothing
+            raise Conflict(f"decision {decision.id} was already accepted as offer {used.id}", offer_id=used.id)
 
 
 def _offer_amount(decision: CreditDecision, requested: int | None) -> int:

@@ -13,14 +13,8 @@ from fastapi.testclient import TestClient
 from backend.chain.indexer import Indexer
 from backend.chain.outbox import process_until_idle
 from backend.config import Settings
-from tests.identity.conftest import (  # noqa: F401
-    PNG,
-    bearer,
-    chain_identity_settings,
-    client_for,
-    make_applicant,
-    submit,
-)
+from backend.db import migrate
+from tests.identity.conftest import ADMIN, GENEROUS, PNG, bearer, client_for, make_applicant, submit
 from tests.scoring.conftest import RISKY, SAMPLE
 
 
@@ -41,7 +35,18 @@ def settle(settings: Settings) -> None:
 
 
 @pytest.fixture
-def client(chain_identity_settings) -> TestClient:  # noqa: F811
+def chain_identity_settings(chain_settings, deployment, tmp_path, snapshot, database_url) -> Settings:
+    """The session chain (reverted after the test) with a database of the test's own, once on
+    SQLite and once on PostgreSQL."""
+    settings = chain_settings.model_copy(update=dict(
+        var_dir=tmp_path / "var", database_url=database_url, admin_wallets=[ADMIN.address], **GENEROUS
+    ))  # fmt: skip
+    migrate.upgrade(settings)
+    return settings
+
+
+@pytest.fixture
+def client(chain_identity_settings) -> TestClient:
     with client_for(chain_identity_settings) as c:
         yield c
 
@@ -56,7 +61,7 @@ def verified_borrower(client: TestClient, settings: Settings, seed: int) -> Borr
 
 
 @pytest.fixture
-def borrower(client, chain_identity_settings) -> Borrower:  # noqa: F811
+def borrower(client, chain_identity_settings) -> Borrower:
     return verified_borrower(client, chain_identity_settings, 400)
 
 

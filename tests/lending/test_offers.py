@@ -206,3 +206,19 @@ def test_a_referral_becomes_an_offer_only_after_an_underwriter_approves_it(clien
     assert client.post(f"/api/v1/score/{declined['id']}/review", json=no, headers=underwriter.headers).status_code == 200
     refused = _offer(client, borrower, declined)
     assert refused.status_code == 409 and "declined on review" in refused.json()["detail"]
+
+
+def test_a_create_loan_that_reverts_shows_on_the_offer_and_frees_the_decision(client, chain_identity_settings, borrower, approved):
+    settings = chain_identity_settings
+    offer = _offer(client, borrower, approved).json()
+    assert _accept(client, borrower, offer, sign_typed(borrower.account, offer["typed_data"])).status_code == 200
+    registry = contract_at(settings, "KYCRegistry", deployed_addresses(settings)["KYCRegistry"])
+    attestor = get_web3(settings).eth.accounts[0]
+    get_web3(settings).eth.wait_for_transaction_receipt(
+        registry.functions.revoke(borrower.account.address).transact({"from": attestor})
+    )  # the attestation lapses before the outbox gets to createLoan
+    settle(settings)
+    failed = client.get(f"/api/v1/offers/{offer['id']}", headers=borrower.headers).json()
+    assert failed["state"] == "failed" and failed["error"] == "LoanBookBorrowerNotVerified" and failed["loan_id"] is None
+    retry = _offer(client, borrower, approved)  # nothing was used: the same approval may be taken up again
+    assert retry.status_code == 201 and retry.json()["terms"]["nonce"] == offer["terms"]["nonce"]

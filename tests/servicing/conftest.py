@@ -13,9 +13,10 @@ from tests.identity.conftest import ADMIN
 
 
 @pytest.fixture
-def servicing_settings(chain_settings, deployment, world, snapshot, tmp_path) -> Settings:  # noqa: F811
+def servicing_settings(chain_settings, deployment, world, snapshot, tmp_path, database_url) -> Settings:  # noqa: F811
+    """Once on SQLite, once on PostgreSQL."""
     settings = chain_settings.model_copy(update=dict(
-        database_url=f"sqlite:///{tmp_path / 'servicing.db'}", var_dir=tmp_path / "var", admin_wallets=[ADMIN.address],
+        database_url=database_url, var_dir=tmp_path / "var", admin_wallets=[ADMIN.address],
         run_workers=False,
     ))  # fmt: skip
     migrate.upgrade(settings)
