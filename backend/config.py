@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     servicing_reminder_days: int = Field(default=3, ge=0)  # "due soon" notice this many days ahead
     servicing_auto_default: bool = True  # queue markDefault once the contract allows it
 
+    # --- backups (backend/backup/) ------------------------------------------------------------
+    # AES-256 key (base64) for `loanchain backup`; on a local chain var/keys/backup.key is made on
+    # first use. Keep it, and the KYC master keys, apart from the backups themselves.
+    backup_key: SecretStr | None = None
+
     # --- API ------------------------------------------------------------------------------
     api_host: str = "127.0.0.1"
     api_port: int = 8000

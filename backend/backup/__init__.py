@@ -1,0 +1,1 @@
+"""Encrypted backup and restore of the platform's records (`loanchain backup ...`)."""

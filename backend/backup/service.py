@@ -1,0 +1,334 @@
+"""Backup and restore of the platform's database (and the embedded content store), encrypted.
+
+A backup is a logical dump: every table of the current schema, row by row, as gzip-compressed
+JSON lines inside the AES-256-GCM stream of `stream.py`, closed by a manifest of row counts and
+SHA-256 digests. Being logical, it restores into SQLite or PostgreSQL whichever it came from, which
+is also the way from a SQLite pilot to PostgreSQL.
+
+KYC personal data is already ciphertext in the database (envelope encryption); a backup does not
+contain the KYC master keys, so restoring it without them restores nothing readable. Keep the
+backup key and the master keys apart from the backups.
+
+Restore is all or nothing: into an empty database at the backup's schema revision, in one
+transaction, which rolls back on the first chunk that fails to authenticate or the first row that
+does not match the manifest."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import Table, TypeDecorator, delete, func, insert, select, text
+from sqlalchemy.engine import Connection
+
+from backend.backup.stream import (
+    BackupUnreadable,
+    SealedWriter,
+    open_chunks,
+    read_header,
+)
+from backend.config import Settings
+from backend.content.store import get_content_store
+from backend.db import migrate
+from backend.db.models import Base
+from backend.db.session import get_engine
+from backend.errors import ConfigurationError, Conflict
+from backend.identity.crypto.keyfile import decode_key, read_or_create_secret
+
+FORMAT = 1
+# Tables a fresh migration seeds; a target holding only these seeds counts as empty.
+SEEDED = {"audit_head": lambda rows: len(rows) == 1 and rows[0]["seq"] == 0}
+Progress = Callable[[int], None]
+
+
+def backup_key(settings: Settings) -> bytes:
+    if settings.backup_key is not None:
+        return decode_key(settings.backup_key.get_secret_value())
+    if not settings.is_local_chain:
+        raise ConfigurationError("set LOANCHAIN_BACKUP_KEY (base64, 32 bytes) to make or read backups")
+    return read_or_create_secret(settings.keys_dir / "backup.key")
+
+
+def _tables() -> list[Table]:
+    return list(Base.metadata.sorted_tables)  # parents before children: inserts never break a foreign key
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode()
+    return value
+
+
+def _python_type(column) -> type | None:
+    kind = column.type
+    if isinstance(kind, TypeDecorator):  # e.g. UtcDateTime: what it stores decides the decoding
+        kind = kind.impl_instance
+    try:
+        return kind.python_type
+    except NotImplementedError:
+        return None
+
+
+def _decoder(table: Table, names: list[str]) -> Callable[[list], dict[str, Any]]:
+    kinds = [_python_type(table.c[name]) for name in names]
+
+    def decode(values: list) -> dict[str, Any]:
+        row = {}
+        for name, kind, value in zip(names, kinds, values, strict=True):
+            if isinstance(value, str) and kind is datetime:
+                value = datetime.fromisoformat(value)
+            elif isinstance(value, str) and kind is date:
+                value = date.fromisoformat(value)
+            elif isinstance(value, str) and kind is bytes:
+                value = base64.b64decode(value)
+            row[name] = value
+        return row
+
+    return decode
+
+
+def _line(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+# --- create --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackupReport:
+    path: str
+    revision: str | None
+    tables: dict[str, int]
+    blobs: int
+    bytes: int
+
+
+def _content_blobs(settings: Settings) -> Iterator[tuple[str, bytes]]:
+    if settings.content_store != "embedded" or not settings.content_dir.exists():
+        return  # an IPFS node keeps (and pins) its own blocks
+    for path in sorted(p for p in settings.content_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        yield path.relative_to(settings.content_dir).as_posix(), path.read_bytes()
+
+
+def _dump(conn: Connection, sink: Callable[[bytes], None], progress: Progress | None) -> dict[str, dict]:
+    manifest = {}
+    for table in _tables():
+        names = [c.name for c in table.columns]
+        sink(_line({"table": table.name, "columns": names}))
+        digest, count = hashlib.sha256(), 0
+        for row in conn.execution_options(stream_results=True).execute(select(table).order_by(*table.primary_key.columns)):
+            line = _line({"r": [_encode(v) for v in row]})
+            digest.update(line)
+            sink(line)
+            count += 1
+            if progress and count % 500 == 0:
+                progress(500)
+        if progress:
+            progress(count % 500)
+        manifest[table.name] = {"rows": count, "sha256": digest.hexdigest()}
+    return manifest
+
+
+def create_backup(settings: Settings, path: Path, progress: Progress | None = None) -> BackupReport:
+    """Write an encrypted backup of the database (one consistent snapshot) and embedded content."""
+    key = backup_key(settings)
+    engine = get_engine(settings)
+    revision = migrate.current_revision(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    header = {"format": FORMAT, "revision": revision, "dialect": engine.dialect.name,
+              "created_at": datetime.now(UTC).isoformat()}  # fmt: skip
+    with open(partial, "wb") as out:
+        sealed = SealedWriter(out, key, header)
+        with gzip.GzipFile(fileobj=_Sink(sealed.write), mode="wb", mtime=0) as zipped:
+            # REPEATABLE READ on PostgreSQL: every table from the same snapshot while writers go on.
+            snapshot = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+            with engine.connect().execution_options(**snapshot) as conn, conn.begin():
+                manifest = _dump(conn, zipped.write, progress)
+            blobs = 0
+            for name, data in _content_blobs(settings):
+                zipped.write(_line({"blob": name, "data": base64.b64encode(data).decode()}))
+                blobs += 1
+            zipped.write(_line({"manifest": manifest, "blobs": blobs}))
+        sealed.close()
+    partial.replace(path)  # a crash mid-backup never leaves a file that looks complete
+    return BackupReport(str(path), revision, {t: m["rows"] for t, m in manifest.items()}, blobs, path.stat().st_size)
+
+
+class _Sink(io.RawIOBase):
+    def __init__(self, write: Callable[[bytes], None]) -> None:
+        self._write = write
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._write(bytes(data))
+        return len(data)
+
+
+# --- read: verify and restore -------------------------------------------------------------
+
+
+class _Plain(io.RawIOBase):
+    """The decrypted plaintext as a file, chunk by authenticated chunk."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks, self._rest = chunks, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._rest:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._rest = chunk
+        n = min(len(buffer), len(self._rest))
+        buffer[:n] = self._rest[:n]
+        self._rest = self._rest[n:]
+        return n
+
+
+def _records(source: BinaryIO, key: bytes) -> Iterator[dict[str, Any]]:
+    try:
+        with gzip.GzipFile(fileobj=io.BufferedReader(_Plain(open_chunks(source, key)))) as lines:
+            for line in lines:
+                yield json.loads(line)
+    except (OSError, EOFError, ValueError) as exc:
+        if isinstance(exc, BackupUnreadable):
+            raise
+        raise BackupUnreadable(f"the backup's contents are damaged: {exc}") from None
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    revision: str | None
+    tables: dict[str, int]
+    blobs: int
+    restored: bool  # False for a verification only
+
+
+def _replay(source: BinaryIO, key: bytes, on_table, on_row, on_blob, progress: Progress | None) -> RestoreReport:
+    """Walk the backup, checking every table against the manifest at the end; the callbacks act."""
+    seen: dict[str, dict] = {}
+    table, digest, count, blobs = None, None, 0, 0
+
+    def close_table() -> None:
+        if table is not None:
+            seen[table] = {"rows": count, "sha256": digest.hexdigest()}
+
+    for record in _records(source, key):
+        if "table" in record:
+            close_table()
+            table, names, digest, count = record["table"], record["columns"], hashlib.sha256(), 0
+            on_table(table, names)
+        elif "r" in record:
+            digest.update(_line(record))
+            on_row(record["r"])
+            count += 1
+            if progress and count % 500 == 0:
+                progress(500)
+        elif "blob" in record:
+            on_blob(record["blob"], base64.b64decode(record["data"]))
+            blobs += 1
+        elif "manifest" in record:
+            close_table()
+            if seen != record["manifest"] or blobs != record["blobs"]:
+                raise BackupUnreadable("the backup's contents do not match its manifest")
+            return RestoreReport(None, {t: m["rows"] for t, m in seen.items()}, blobs, False)
+    raise BackupUnreadable("the backup ends before its manifest")
+
+
+def verify_backup(settings: Settings, path: Path, progress: Progress | None = None) -> RestoreReport:
+    """Decrypt and check everything, writing nothing."""
+    with open(path, "rb") as source:
+        report = _replay(source, backup_key(settings), lambda *_: None, lambda _: None, lambda *_: None, progress)
+        source.seek(0)
+        header, _ = read_header(source)
+    return RestoreReport(header.get("revision"), report.tables, report.blobs, False)
+
+
+def _check_target(conn: Connection, revision: str | None, settings: Settings) -> None:
+    current = migrate.current_revision(settings)
+    if current != revision:
+        raise Conflict(
+            f"the backup is at schema revision {revision}, the database at {current}: "
+            "restore with `loanchain db upgrade` at the backup's revision first, then upgrade",
+            backup_revision=revision, database_revision=current,
+        )  # fmt: skip
+    for table in _tables():
+        if table.name in SEEDED:
+            rows = [dict(r._mapping) for r in conn.execute(select(table))]
+            if not SEEDED[table.name](rows):
+                raise Conflict(f"restore needs an empty database: {table.name} holds data", table=table.name)
+        elif conn.scalar(select(func.count()).select_from(table)):
+            raise Conflict(f"restore needs an empty database: {table.name} holds rows", table=table.name)
+
+
+def _reset_sequences(conn: Connection) -> None:
+    """PostgreSQL serial columns continue after the restored ids, not from 1."""
+    if conn.dialect.name != "postgresql":
+        return
+    for table in _tables():
+        for column in table.primary_key.columns:
+            if column.autoincrement is True or (column.autoincrement == "auto" and _python_type(column) is int):
+                sequence = conn.scalar(text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table.name, "c": column.name})
+                if sequence:
+                    conn.execute(text(f"SELECT setval('{sequence}', COALESCE((SELECT MAX({column.name}) FROM {table.name}), 0) + 1, false)"))
+
+
+def restore_backup(settings: Settings, path: Path, progress: Progress | None = None) -> RestoreReport:
+    key = backup_key(settings)
+    with open(path, "rb") as source:
+        header, _ = read_header(source)
+    revision = header.get("revision")
+    engine = get_engine(settings)
+    tables = {t.name: t for t in _tables()}
+    state: dict[str, Any] = {}
+    store = get_content_store(settings) if settings.content_store == "embedded" else None
+
+    with engine.begin() as conn, open(path, "rb") as source:
+        _check_target(conn, revision, settings)
+        for name in SEEDED:
+            conn.execute(delete(tables[name]))
+
+        def on_table(name: str, names: list[str]) -> None:
+            flush()
+            if name not in tables or [c.name for c in tables[name].columns] != names:
+                raise BackupUnreadable(f"table {name} in the backup does not match this schema")
+            state.update(table=tables[name], decode=_decoder(tables[name], names), batch=[])
+
+        def on_row(values: list) -> None:
+            state["batch"].append(state["decode"](values))
+            if len(state["batch"]) >= 500:
+                flush()
+
+        def flush() -> None:
+            if state.get("batch"):
+                conn.execute(insert(state["table"]), state["batch"])
+                state["batch"] = []
+
+        def on_blob(name: str, data: bytes) -> None:
+            flush()
+            # Content-addressed: the bytes must hash to the name they were saved under.
+            if store is not None and store.put(data) != name.rsplit("/", 1)[-1]:
+                raise BackupUnreadable(f"content blob {name} does not hash to its CID")
+
+        report = _replay(source, key, on_table, on_row, on_blob, progress)
+        flush()
+        _reset_sequences(conn)
+    return RestoreReport(revision, report.tables, report.blobs, True)

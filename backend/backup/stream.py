@@ -1,0 +1,109 @@
+"""An encrypted, authenticated, streamable file: AES-256-GCM over fixed-size chunks.
+
+Layout: MAGIC, one header line (JSON, in the clear but authenticated), then frames of
+`4-byte big-endian length || ciphertext+tag`. Chunk i is sealed with the nonce
+`prefix(7) || i(4, big-endian) || last(1)` and the header as associated data, so a reordered,
+dropped, truncated, appended or edited frame, or an edited header, fails to open (the STREAM
+construction of Hoang, Reyhanitabar, Rogaway and Vizár, "Online Authenticated-Encryption", 2015).
+Memory stays at one chunk whatever the size of the backup."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from backend.errors import ValidationFailed
+
+MAGIC = b"LOANCHAIN-BACKUP/1\n"
+CHUNK = 1 << 20
+_LEN = struct.Struct(">I")
+
+
+class BackupUnreadable(ValidationFailed):
+    """Not a backup, another key's backup, or a backup that was altered or cut short."""
+
+    code = "backup_unreadable"
+
+
+def key_fingerprint(key: bytes) -> str:
+    """Names the key in the header without revealing anything about it."""
+    return hashlib.sha256(b"loanchain/backup-key/v1|" + key).hexdigest()[:16]
+
+
+def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
+    if index >= 2**32:
+        raise ValidationFailed("backup too large: more than 2**32 chunks")
+    return prefix + index.to_bytes(4, "big") + (b"\x01" if last else b"\x00")
+
+
+class SealedWriter:
+    """Write plaintext; chunks are sealed as they fill. `close()` seals the last one."""
+
+    def __init__(self, out: BinaryIO, key: bytes, header: dict[str, Any]) -> None:
+        self._out, self._aead = out, AESGCM(key)
+        self._prefix = os.urandom(7)
+        header = {**header, "key": key_fingerprint(key), "nonce_prefix": self._prefix.hex(), "chunk": CHUNK}
+        self._aad = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+        out.write(MAGIC + self._aad + b"\n")
+        self._buffer, self._index = bytearray(), 0
+
+    def write(self, data: bytes) -> None:
+        self._buffer += data
+        while len(self._buffer) > CHUNK:  # keep at least one byte back: the last chunk is sealed as last
+            self._seal(bytes(self._buffer[:CHUNK]), last=False)
+            del self._buffer[:CHUNK]
+
+    def _seal(self, plaintext: bytes, last: bool) -> None:
+        sealed = self._aead.encrypt(_nonce(self._prefix, self._index, last), plaintext, self._aad)
+        self._out.write(_LEN.pack(len(sealed)) + sealed)
+        self._index += 1
+
+    def close(self) -> None:
+        self._seal(bytes(self._buffer), last=True)
+        self._buffer.clear()
+
+
+def read_header(source: BinaryIO) -> tuple[dict[str, Any], bytes]:
+    if source.read(len(MAGIC)) != MAGIC:
+        raise BackupUnreadable("not a loanchain backup (wrong magic bytes)")
+    line = source.readline(64 * 1024)
+    try:
+        header = json.loads(line)
+    except ValueError:
+        raise BackupUnreadable("the backup header is damaged") from None
+    return header, line.rstrip(b"\n")
+
+
+def open_chunks(source: BinaryIO, key: bytes) -> Iterator[bytes]:
+    """Yield the plaintext chunks, each only once it has been authenticated."""
+    header, aad = read_header(source)
+    if header.get("key") != key_fingerprint(key):
+        raise BackupUnreadable("this backup was made with another backup key")
+    aead, prefix = AESGCM(key), bytes.fromhex(header["nonce_prefix"])
+    index = 0
+    while True:
+        size = source.read(_LEN.size)
+        if len(size) < _LEN.size:
+            raise BackupUnreadable("the backup is cut short (no final chunk)")
+        sealed = source.read(_LEN.unpack(size)[0])
+        for last in (False, True):
+            try:
+                plaintext = aead.decrypt(_nonce(prefix, index, last), sealed, aad)
+            except InvalidTag:
+                continue
+            break
+        else:
+            raise BackupUnreadable(f"chunk {index} of the backup was altered or is out of place")
+        yield plaintext
+        index += 1
+        if last:
+            if source.read(1):
+                raise BackupUnreadable("data follows the backup's final chunk")
+            return
