@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     offer_funding_days: int = Field(default=14, ge=1)  # investors' funding window after the signing deadline
     installment_period_days: int = Field(default=30, ge=1)
 
+    # --- investor diversification (backend/lending/portfolio.py) -------------------------------
+    diversification_max_share: float = Field(default=0.05, gt=0, le=1)  # warn above this share in one loan
+    diversification_min_loans: int = Field(default=20, ge=1)  # warn below this many loans
+
     # --- servicing (backend/servicing/) -------------------------------------------------------
     servicing_interval: float = Field(default=60.0, gt=0)  # seconds between servicing passes
     servicing_reminder_days: int = Field(default=3, ge=0)  # "due soon" notice this many days ahead

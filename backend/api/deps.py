@@ -89,6 +89,9 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "loans.read": PUBLIC,
     "loans.transactions": SIGNED_IN,  # built for the caller's own wallet, which the contract checks
     "chain.info": PUBLIC,  # addresses and chain id a wallet needs
+    # investing: anyone may hold notes (they transfer); planning new investments is for investors
+    "portfolio.read": SIGNED_IN,
+    "portfolio.plan": frozenset({Role.INVESTOR}),
     # servicing: the portfolio view is for staff; a borrower reads the notices sent to them
     "servicing.aging": STAFF,
     "servicing.collections": STAFF,

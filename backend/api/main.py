@@ -19,6 +19,7 @@ from backend.api.routes import (
     kyc,
     loans,
     offers,
+    portfolio,
     score,
     servicing,
     verify,
@@ -38,7 +39,8 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     for router in (health.router, auth.router, kyc.router, admin.router, verify.router, audit.router, score.router,
-                   disclosure.router, offers.router, loans.router, servicing.router, chain.router):  # fmt: skip
+                   disclosure.router, offers.router, loans.router, servicing.router, chain.router,
+                   portfolio.router):  # fmt: skip
         app.include_router(router)
     # The browser front end: static files, no build step; it calls the API above and the wallet.
     app.mount("/app", StaticFiles(directory=WEB_DIR, html=True), name="web")

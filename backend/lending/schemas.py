@@ -139,3 +139,49 @@ class WalletTxPublic(BaseModel):
     action: str
     amount: int
     transactions: list[WalletCallPublic]
+
+
+class PositionPublic(BaseModel):
+    loan_id: int
+    status: str
+    grade: str | None = Field(description="From the credit decision behind the loan, when this platform made it")
+    apr_bps: int
+    notes: int = Field(description="LoanBook notes held (1 note = 1 base unit of principal funded)")
+    share_of_loan: float
+    exposure: int = Field(description="At stake now: committed while funding, outstanding principal share once active")
+
+
+class PortfolioPublic(BaseModel):
+    wallet: str
+    positions: list[PositionPublic]
+    loans_at_risk: int = Field(description="Positions in funding or active loans")
+    exposure: int
+    largest_share: float = Field(description="The largest position's share of exposure")
+    hhi: float = Field(description="Herfindahl-Hirschman index of exposure shares (1 = a single loan)")
+    effective_loans: float = Field(description="1 / HHI: the number of equal loans with the same concentration")
+    exposure_by_grade: dict[str, int]
+    warnings: list[str]
+
+
+class PlanCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int = Field(gt=0, description="Base units to invest")
+    max_per_loan: int | None = Field(default=None, gt=0, description="Cap per loan, counting notes already held")
+    grades: list[Literal["A", "B", "C", "D", "E", "F", "G"]] | None = Field(
+        default=None, description="Only loans priced at these grades"
+    )
+
+
+class AllocationPublic(BaseModel):
+    loan_id: int
+    amount: int
+    apr_bps: int
+
+
+class PlanPublic(BaseModel):
+    amount: int
+    allocated: int
+    unallocated: int = Field(description="What no open loan could take under the rules")
+    allocations: list[AllocationPublic]
+    transactions: list[WalletCallPublic] = Field(description="Send in order from your wallet")

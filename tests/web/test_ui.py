@@ -10,6 +10,9 @@ import time
 from playwright.sync_api import expect
 
 from backend.chain.kyc_reader import is_verified
+from backend.db.session import session_scope
+from backend.identity.kyc.submission import submit
+from backend.identity.schemas import KycCreate
 from tests.identity.conftest import PNG, make_applicant
 from tests.scoring.conftest import SAMPLE
 
@@ -69,13 +72,21 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     loan_id = int(re.search(r"loan (\d+)", page.locator("#offer-state").inner_text()).group(1))
     assert world.loan(loan_id)["borrower"] == borrower.address
 
+    with session_scope(settings) as session:  # the investor passed KYC earlier (level 1, no document)
+        submit(session, settings, investor.address, KycCreate(**make_applicant(501).form()), [])
     wallet.address = investor.address
     _sign_in(page, investor.address)
     _loan_button(page, loan_id, "fund")
-    page.fill(f'input[data-loan="{loan_id}"]', "3000")
+    page.fill(f'input[data-loan="{loan_id}"]', "1000")
     page.click(f'button[data-loan="{loan_id}"][data-action="fund"]')
     expect(page.locator("#status")).to_have_text(f"Done: fund on loan {loan_id}.")
+    page.fill('#plan-form [name="amount"]', "2000")  # the rest through the diversification plan
+    page.click("#plan-form button[type=submit]")
+    expect(page.locator("#status")).to_have_text("Invested 2,000.00 in 1 loans.")
     assert world.loan(loan_id)["funded"] == world.loan(loan_id)["principal"]
+    _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300),
+                   "exposure 3,000.00" in page.locator("#portfolio-summary").inner_text())[-1], "the portfolio")
+    expect(page.locator("#portfolio-warnings")).to_contain_text("at least 20")
 
     wallet.address = borrower.address
     _sign_in(page, borrower.address)

@@ -68,7 +68,7 @@ async function signIn() {
   state.roles = me.roles;
   $("who").textContent = `${me.wallet} (${me.roles.join(", ") || "no role yet"})`;
   say("Signed in.");
-  await Promise.all([refreshKyc(), refreshLoans(), refreshNotices()]);
+  await Promise.all([refreshKyc(), refreshLoans(), refreshNotices(), refreshPortfolio()]);
 }
 
 // --- KYC -----------------------------------------------------------------------------------
@@ -202,6 +202,24 @@ async function refreshLoans() {
   }));
 }
 
+async function refreshPortfolio() {
+  const p = await api("/api/v1/portfolio");
+  $("portfolio-summary").textContent = `${p.loans_at_risk} loans at risk, exposure ${money(p.exposure)}, `
+    + `largest ${(p.largest_share * 100).toFixed(1)}%, effective number of loans ${p.effective_loans.toFixed(1)}`;
+  $("portfolio-warnings").replaceChildren(...p.warnings.map((w) => Object.assign(document.createElement("li"), { textContent: w })));
+}
+
+async function planInvestment(event) {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const body = { amount: Math.round(Number(form.get("amount")) * 10 ** state.decimals) };
+  if (form.get("max_per_loan")) body.max_per_loan = Math.round(Number(form.get("max_per_loan")) * 10 ** state.decimals);
+  const plan = await api("/api/v1/portfolio/plan", { method: "POST", body });
+  await sendAll(plan.transactions);
+  say(`Invested ${money(plan.allocated)} in ${plan.allocations.length} loans.`);
+  setTimeout(() => Promise.all([refreshLoans(), refreshPortfolio()]).catch((e) => say(e.message, true)), 1500);
+}
+
 async function refreshNotices() {
   const notices = await api("/api/v1/servicing/notices");
   $("notices").replaceChildren(...notices.map((n) => Object.assign(document.createElement("li"), { textContent: n.message })));
@@ -218,7 +236,11 @@ $("kyc-form").onsubmit = guard(submitKyc);
 $("apply-form").onsubmit = guard(apply);
 $("get-offer").onclick = guard(getOffer);
 $("sign-offer").onclick = guard(signOffer);
-$("refresh-loans").onclick = guard(refreshLoans);
+$("refresh-loans").onclick = guard(async () => {
+  await refreshLoans();
+  if (state.token) await refreshPortfolio();
+});
+$("plan-form").onsubmit = guard(planInvestment);
 
 guard(async () => {
   if (!window.ethereum) say("No wallet found: install a browser wallet (EIP-1193) to sign in.", true);

@@ -1,0 +1,149 @@
+"""An investor's portfolio and its diversification, and a plan that spreads new money thinly.
+
+Positions are the investor's LoanBook notes (the chain index's `chain_note_balances`), valued at
+the loan's outstanding principal times the investor's share of the notes. Concentration is
+measured the usual way: the largest position's share, the Herfindahl-Hirschman index (sum of
+squared shares) and its inverse, the effective number of equal-sized loans. With n equal loans one
+default costs about 1/n of the portfolio, which is why P2P platforms steer investors to many
+small notes instead of a few large ones.
+
+`plan_investment` turns an amount into equal tickets over as many open loans as the minimum
+ticket allows (water-filling under each loan's remaining need and a per-loan cap), and returns the
+wallet-ready transactions: one `approve` for the total when needed, then one `fund` per loan."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.chain.projection_models import LoanRow, NoteBalanceRow
+from backend.chain.wallet_calls import LoanBookWallet
+from backend.config import Settings
+from backend.errors import Conflict
+from backend.lending.schemas import (
+    AllocationPublic,
+    PlanCreate,
+    PlanPublic,
+    PortfolioPublic,
+    PositionPublic,
+    WalletCallPublic,
+)
+from backend.scoring.models import CreditDecision
+
+AT_RISK = ("funding", "active")
+
+
+def _grades(db: Session, hashes: set[str]) -> dict[str, str]:
+    if not hashes:
+        return {}
+    rows = db.execute(select(CreditDecision.decision_hash, CreditDecision.grade).where(CreditDecision.decision_hash.in_(hashes)))
+    return {h: g for h, g in rows}
+
+
+def _exposure(loan: LoanRow, notes: int) -> int:
+    """What the investor has at stake in this loan now (base units)."""
+    if loan.status == "funding":
+        return notes  # committed, refundable if the loan is cancelled
+    if loan.status == "active":
+        return loan.principal_outstanding * notes // loan.principal
+    return 0
+
+
+def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPublic:
+    holdings = list(db.execute(
+        select(NoteBalanceRow, LoanRow).join(LoanRow, LoanRow.loan_id == NoteBalanceRow.loan_id)
+        .where(NoteBalanceRow.holder == wallet).order_by(NoteBalanceRow.loan_id)
+    ))  # fmt: skip
+    grades = _grades(db, {loan.decision_hash for _, loan in holdings})
+    positions = [
+        PositionPublic(loan_id=loan.loan_id, status=loan.status, grade=grades.get(loan.decision_hash),
+                       apr_bps=loan.apr_bps, notes=note.balance, share_of_loan=note.balance / loan.principal,
+                       exposure=_exposure(loan, note.balance))  # fmt: skip
+        for note, loan in holdings
+    ]
+    at_risk = [p for p in positions if p.status in AT_RISK and p.exposure > 0]
+    total = sum(p.exposure for p in at_risk)
+    shares = [p.exposure / total for p in at_risk] if total else []
+    hhi = sum(s * s for s in shares)
+    by_grade: dict[str, int] = defaultdict(int)
+    for p in at_risk:
+        by_grade[p.grade or "unrated"] += p.exposure
+    warnings = []
+    largest = max(shares, default=0.0)
+    if at_risk and largest > settings.diversification_max_share:
+        warnings.append(f"one loan is {largest:.0%} of your portfolio; keep each under "
+                        f"{settings.diversification_max_share:.0%}")  # fmt: skip
+    if at_risk and len(at_risk) < settings.diversification_min_loans:
+        warnings.append(f"{len(at_risk)} loans: a single default could cost about {1 / len(at_risk):.0%} of your "
+                        f"portfolio; spread it over at least {settings.diversification_min_loans}")  # fmt: skip
+    return PortfolioPublic(
+        wallet=wallet, positions=positions, loans_at_risk=len(at_risk), exposure=total, largest_share=largest,
+        hhi=hhi, effective_loans=1 / hhi if hhi else 0.0, exposure_by_grade=dict(sorted(by_grade.items())),
+        warnings=warnings,
+    )  # fmt: skip
+
+
+def _eligible(db: Session, wallet: str, request: PlanCreate) -> list[LoanRow]:
+    loans = list(db.scalars(select(LoanRow).where(LoanRow.status == "funding").order_by(LoanRow.funding_deadline, LoanRow.loan_id)))
+    now = time.time()
+    loans = [l for l in loans if l.funding_deadline > now and l.principal > l.funded and l.borrower != wallet]
+    if request.grades:
+        grades = _grades(db, {l.decision_hash for l in loans})
+        loans = [l for l in loans if grades.get(l.decision_hash) in request.grades]
+    return loans
+
+
+def _water_fill(amount: int, caps: list[int]) -> list[int]:
+    """Equal shares of `amount`, none above its cap; what one cannot take goes to the others."""
+    given = [0] * len(caps)
+    left = amount
+    while left > 0:
+        open_ = [i for i, cap in enumerate(caps) if given[i] < cap]
+        if not open_:
+            break
+        share = max(left // len(open_), 1)
+        for i in open_:
+            take = min(share, caps[i] - given[i], left)
+            given[i] += take
+            left -= take
+            if left == 0:
+                break
+    return given
+
+
+def plan_investment(db: Session, settings: Settings, wallet: str, request: PlanCreate) -> PlanPublic:
+    book = LoanBookWallet(settings, wallet)
+    ticket = book.min_ticket()
+    held = {n.loan_id: n.balance for n in db.scalars(select(NoteBalanceRow).where(NoteBalanceRow.holder == wallet))}
+    limit = request.max_per_loan
+    candidates = []
+    for loan in _eligible(db, wallet, request):
+        remaining = loan.principal - loan.funded
+        cap = min(remaining, limit - held.get(loan.loan_id, 0)) if limit else remaining
+        if cap >= min(ticket, remaining):  # the contract takes a ticket under the minimum only if it completes the loan
+            candidates.append((loan, cap))
+    if not candidates:
+        raise Conflict("no open loan matches: nothing to invest in right now", open_loans=0)
+    chosen = candidates[: min(len(candidates), max(request.amount // ticket, 1))]
+    amounts = _water_fill(request.amount, [cap for _, cap in chosen])
+    allocations = [
+        AllocationPublic(loan_id=loan.loan_id, amount=amount, apr_bps=loan.apr_bps)
+        for (loan, _), amount in zip(chosen, amounts, strict=True)
+        if amount >= ticket or amount == loan.principal - loan.funded
+    ]
+    total = sum(a.amount for a in allocations)
+    if total == 0:
+        raise Conflict(f"no open loan can take {request.amount} (minimum ticket {ticket})", min_ticket=ticket)
+    balance = book.balance()
+    if balance < total:
+        raise Conflict(f"the wallet holds {balance} of the loan token, less than {total}", balance=balance)
+    calls = [book.call("fund", [a.loan_id, a.amount], f"fund loan {a.loan_id} with {a.amount}") for a in allocations]
+    if book.allowance() < total:
+        calls.insert(0, book.approve(total))
+    return PlanPublic(
+        amount=request.amount, allocated=total, unallocated=request.amount - total, allocations=allocations,
+        transactions=[WalletCallPublic(to=c.to, data=c.data, description=c.description) for c in calls],
+    )  # fmt: skip

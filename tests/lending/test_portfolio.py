@@ -1,0 +1,76 @@
+"""Diversification: a plan spreads an amount in equal tickets over open loans (within caps, grades
+and the minimum ticket), the investor's wallet sends it, and the portfolio then reports exposure,
+concentration and grades from the chain index."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.chain.indexer import Indexer
+from backend.db import migrate
+from backend.db.session import session_scope
+from backend.identity.kyc.submission import submit
+from backend.identity.schemas import KycCreate
+from backend.scoring.schemas import ApplicationCreate
+from backend.scoring.service import score_application
+from tests.contracts.conftest import chain, world  # noqa: F401
+from tests.identity.conftest import client_for, make_applicant, minted_bearer
+from tests.lending.test_offers import REFERRED
+from tests.lending.test_wallet_txs import _send
+from tests.scoring.conftest import SAMPLE
+
+UNIT = 10**6
+
+
+@pytest.fixture
+def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url):  # noqa: F811
+    s = chain_settings.model_copy(update=dict(database_url=database_url, var_dir=tmp_path / "var", run_workers=False))
+    migrate.upgrade(s)
+    return s
+
+
+def _decision_hash(settings, application: dict) -> str:
+    with session_scope(settings) as session:
+        return score_application(session, ApplicationCreate(**application)).decision_hash
+
+
+def test_a_plan_spreads_money_thinly_and_the_portfolio_measures_it(settings, world):  # noqa: F811
+    grade_a, grade_d = _decision_hash(settings, SAMPLE), _decision_hash(settings, REFERRED)
+    loans = [world.create(decision_hash=h)[0] for h in (grade_a, grade_a, grade_d)] + [world.create()[0]]
+    Indexer().catch_up(settings)
+    investor = world.investors[0]
+    with session_scope(settings) as session:  # KYC level 1: the investor role
+        submit(session, settings, investor.address, KycCreate(**make_applicant(900).form()), [])
+    client, headers = client_for(settings), minted_bearer(settings, investor)
+
+    def plan(**body):
+        return client.post("/api/v1/portfolio/plan", json=body, headers=headers)
+
+    only_a = plan(amount=1000 * UNIT, grades=["A"]).json()
+    assert [(a["loan_id"], a["amount"]) for a in only_a["allocations"]] == [(loans[0], 500 * UNIT), (loans[1], 500 * UNIT)]
+    assert plan(amount=10 * UNIT).status_code == 409  # below the minimum ticket of 25
+    assert plan(amount=100 * UNIT, grades=["G"]).status_code == 409  # nothing open at that grade
+    assert plan(amount=0).status_code == 422
+    borrower_plan = client.post("/api/v1/portfolio/plan", json={"amount": 100 * UNIT}, headers=minted_bearer(settings, world.borrower))
+    assert borrower_plan.status_code == 403  # planning is for verified investors
+
+    spread = plan(amount=1000 * UNIT + 3, max_per_loan=300 * UNIT).json()
+    assert sorted(a["loan_id"] for a in spread["allocations"]) == sorted(loans)
+    assert sorted(a["amount"] for a in spread["allocations"]) == [250 * UNIT] + [250 * UNIT + 1] * 3  # remainder spread too
+    assert spread["allocated"] == 1000 * UNIT + 3 and spread["unallocated"] == 0
+    assert len(spread["transactions"]) == 4  # the world's investors approved LoanBook already: no approve
+    _send(world.w3, investor, spread["transactions"])
+    Indexer().catch_up(settings)
+
+    mine = client.get("/api/v1/portfolio", headers=headers).json()
+    assert mine["loans_at_risk"] == 4 and mine["exposure"] == 1000 * UNIT + 3
+    assert mine["effective_loans"] == pytest.approx(4.0, rel=1e-6) and mine["largest_share"] == pytest.approx(0.25, rel=1e-6)
+    amounts = {a["loan_id"]: a["amount"] for a in spread["allocations"]}
+    assert mine["exposure_by_grade"] == {
+        "A": amounts[loans[0]] + amounts[loans[1]], "D": amounts[loans[2]], "unrated": amounts[loans[3]]
+    }
+    assert any("at least 20" in w for w in mine["warnings"]) and any("25%" in w for w in mine["warnings"])
+
+    capped = plan(amount=1000 * UNIT, max_per_loan=300 * UNIT).json()  # about 250 held in each: 50 more fit
+    assert {a["loan_id"]: a["amount"] for a in capped["allocations"]} == {i: 300 * UNIT - amounts[i] for i in loans}
+    assert capped["unallocated"] == 1000 * UNIT - (1200 * UNIT - spread["allocated"])
