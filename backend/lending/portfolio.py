@@ -59,9 +59,15 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     ))  # fmt: skip
     grades = _grades(db, {loan.decision_hash for _, loan in holdings})
     positions = [
-        PositionPublic(loan_id=loan.loan_id, status=loan.status, grade=grades.get(loan.decision_hash),
-                       apr_bps=loan.apr_bps, notes=note.balance, share_of_loan=note.balance / loan.principal,
-                       exposure=_exposure(loan, note.balance))  # fmt: skip
+        PositionPublic(
+            loan_id=loan.loan_id,
+            status=loan.status,
+            grade=grades.get(loan.decision_hash),
+            apr_bps=loan.apr_bps,
+            notes=note.balance,
+            share_of_loan=note.balance / loan.principal,
+            exposure=_exposure(loan, note.balance),
+        )
         for note, loan in holdings
     ]
     at_risk = [p for p in positions if p.status in AT_RISK and p.exposure > 0]
