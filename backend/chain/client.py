@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
+from web3.exceptions import Web3Exception
 
 from backend.chain.compiler import load_artifact
 from backend.config import Settings
+from backend.errors import ChainUnavailable
 
 
 @lru_cache(maxsize=16)
@@ -23,3 +27,12 @@ def get_web3(settings: Settings) -> Web3:
 def contract_at(settings: Settings, name: str, address: str) -> Contract:
     art = load_artifact(settings, name)
     return get_web3(settings).eth.contract(address=Web3.to_checksum_address(address), abi=art["abi"])
+
+
+@contextmanager
+def reading(what: str) -> Iterator[None]:
+    """Turn a node that cannot be reached or answers nonsense into ChainUnavailable (503)."""
+    try:
+        yield
+    except (Web3Exception, OSError) as exc:
+        raise ChainUnavailable(f"could not read {what}: {exc}") from exc

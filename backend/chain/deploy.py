@@ -19,12 +19,12 @@ from eth_abi import encode
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from backend.chain.client import get_web3
+from backend.chain.client import contract_at, get_web3
 from backend.chain.compiler import load_artifact
 from backend.chain.signers import platform_account
 from backend.chain.tx import send_and_wait
 from backend.config import Settings
-from backend.errors import DeploymentError
+from backend.errors import ConfigurationError, DeploymentError
 
 
 @dataclass
@@ -168,3 +168,11 @@ def _write(settings: Settings, chain_id: int, manifest: dict) -> Path:
 def deployed_addresses(settings: Settings, chain_id: int | None = None) -> dict[str, str]:
     manifest = load_manifest(settings, chain_id or settings.chain_id)
     return {name: entry["address"] for name, entry in manifest["contracts"].items()}
+
+
+def deployed_contract(settings: Settings, name: str):
+    """The deployed `name` (web3 Contract), or ConfigurationError when this chain has none."""
+    address = deployed_addresses(settings).get(name)
+    if not address:
+        raise ConfigurationError(f"{name} is not deployed on this chain: run `loanchain deploy`")
+    return contract_at(settings, name, address)

@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from web3 import Web3
-from web3.exceptions import Web3Exception
 
-from backend.chain.client import contract_at
-from backend.chain.deploy import deployed_addresses
+from backend.chain.client import contract_at, reading
+from backend.chain.deploy import deployed_contract
 from backend.config import Settings
-from backend.errors import ChainUnavailable, ConfigurationError
 
 ZERO32 = "0x" + "00" * 32
 
@@ -28,22 +26,17 @@ class OnChainAttestation:
 
 
 def registry(settings: Settings, address: str | None = None):
-    address = address or deployed_addresses(settings).get("KYCRegistry")
-    if not address:
-        raise ConfigurationError("KYCRegistry is not deployed on this chain: run `loanchain deploy`")
-    return contract_at(settings, "KYCRegistry", address)
+    return contract_at(settings, "KYCRegistry", address) if address else deployed_contract(settings, "KYCRegistry")
 
 
 def attestation_of(settings: Settings, wallet: str, address: str | None = None) -> OnChainAttestation:
-    try:
-        level, expires_at, commitment = registry(settings, address).functions.attestationOf(Web3.to_checksum_address(wallet)).call()
-    except (Web3Exception, OSError) as exc:
-        raise ChainUnavailable(f"could not read KYCRegistry: {exc}") from exc
+    contract = registry(settings, address)
+    with reading("KYCRegistry"):
+        level, expires_at, commitment = contract.functions.attestationOf(Web3.to_checksum_address(wallet)).call()
     return OnChainAttestation(Web3.to_checksum_address(wallet), level, expires_at, "0x" + bytes(commitment).hex())
 
 
 def is_verified(settings: Settings, wallet: str, min_level: int = 1, address: str | None = None) -> bool:
-    try:
-        return registry(settings, address).functions.isVerified(Web3.to_checksum_address(wallet), min_level).call()
-    except (Web3Exception, OSError) as exc:
-        raise ChainUnavailable(f"could not read KYCRegistry: {exc}") from exc
+    contract = registry(settings, address)
+    with reading("KYCRegistry"):
+        return contract.functions.isVerified(Web3.to_checksum_address(wallet), min_level).call()

@@ -9,15 +9,13 @@ from dataclasses import dataclass
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from web3 import Web3
-from web3.exceptions import Web3Exception
 
 from backend.chain import loan_terms
-from backend.chain.client import contract_at, get_web3
-from backend.chain.deploy import deployed_addresses
+from backend.chain.client import get_web3, reading
+from backend.chain.deploy import deployed_contract
 from backend.chain.signature_checker import contract_wallet_accepts
 from backend.chain.signers import platform_account
 from backend.config import Settings
-from backend.errors import ChainUnavailable, ConfigurationError
 
 _ERC20_DECIMALS_ABI = [
     {
@@ -38,40 +36,28 @@ class LoanBookDomain:
     asset_decimals: int
 
 
-def _book(settings: Settings):
-    address = deployed_addresses(settings).get("LoanBook")
-    if not address:
-        raise ConfigurationError("LoanBook is not deployed on this chain: run `loanchain deploy`")
-    return contract_at(settings, "LoanBook", address)
-
-
 def loan_book_domain(settings: Settings) -> LoanBookDomain:
-    book = _book(settings)
-    try:
+    book = deployed_contract(settings, "LoanBook")
+    with reading("LoanBook"):
         w3 = get_web3(settings)
         asset = book.functions.asset().call()
         decimals = w3.eth.contract(address=asset, abi=_ERC20_DECIMALS_ABI).functions.decimals().call()
         chain_id = w3.eth.chain_id
-    except (Web3Exception, OSError) as exc:
-        raise ChainUnavailable(f"could not read LoanBook: {exc}") from exc
     return LoanBookDomain(book.address, chain_id, Web3.to_checksum_address(asset), int(decimals))
 
 
 def borrower_nonce(settings: Settings, borrower: str) -> int:
     """The nonce the borrower's next signed terms must carry (one signature, one loan)."""
-    try:
-        return int(_book(settings).functions.nonces(Web3.to_checksum_address(borrower)).call())
-    except (Web3Exception, OSError) as exc:
-        raise ChainUnavailable(f"could not read LoanBook: {exc}") from exc
+    book = deployed_contract(settings, "LoanBook")
+    with reading("LoanBook"):
+        return int(book.functions.nonces(Web3.to_checksum_address(borrower)).call())
 
 
 def chain_time(settings: Settings) -> int:
     """The latest block's timestamp: the clock `createLoan` checks deadlines against (a local
     chain's clock may run ahead of the wall clock after time travel)."""
-    try:
+    with reading("the chain's clock"):
         return int(get_web3(settings).eth.get_block("latest")["timestamp"])
-    except (Web3Exception, OSError) as exc:
-        raise ChainUnavailable(f"could not read the chain's clock: {exc}") from exc
 
 
 def struct_hash(terms: loan_terms.LoanTerms, domain: LoanBookDomain) -> str:

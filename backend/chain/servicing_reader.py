@@ -6,12 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from web3.exceptions import Web3Exception
-
-from backend.chain.client import contract_at
-from backend.chain.deploy import deployed_addresses
+from backend.chain.client import reading
+from backend.chain.deploy import deployed_contract
 from backend.config import Settings
-from backend.errors import ChainUnavailable, ConfigurationError
 
 STATUS_NAMES = ("none", "funding", "active", "repaid", "defaulted", "cancelled")  # ILoanBook.LoanStatus
 
@@ -28,18 +25,13 @@ class LoanPosition:
 
 
 def loan_positions(settings: Settings, loan_ids: list[int]) -> list[LoanPosition]:
-    address = deployed_addresses(settings).get("LoanBook")
-    if not address:
-        raise ConfigurationError("LoanBook is not deployed on this chain: run `loanchain deploy`")
-    book = contract_at(settings, "LoanBook", address)
+    book = deployed_contract(settings, "LoanBook")
     positions = []
-    try:
+    with reading("LoanBook"):
         for loan_id in loan_ids:
             loan = book.functions.loan(loan_id).call()
             due_now, payoff, next_due = book.functions.amountDue(loan_id).call()
             defaultable_at = book.functions.defaultableAt(loan_id).call()
             # Loan struct: [0] borrower, [1] status, ..., [11] installmentsPaid (see ILoanBook.Loan)
             positions.append(LoanPosition(loan_id, STATUS_NAMES[loan[1]], loan[11], due_now, payoff, next_due, defaultable_at))
-    except (Web3Exception, OSError) as exc:
-        raise ChainUnavailable(f"could not read LoanBook: {exc}") from exc
     return positions

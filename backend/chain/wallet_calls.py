@@ -7,12 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from web3 import Web3
-from web3.exceptions import Web3Exception
 
-from backend.chain.client import contract_at
-from backend.chain.deploy import deployed_addresses
+from backend.chain.client import contract_at, reading
+from backend.chain.deploy import deployed_contract
 from backend.config import Settings
-from backend.errors import ChainUnavailable, ConfigurationError
 
 
 @dataclass(frozen=True)
@@ -26,22 +24,15 @@ class LoanBookWallet:
     """LoanBook and its token, as seen by one wallet."""
 
     def __init__(self, settings: Settings, wallet: str) -> None:
-        addresses = deployed_addresses(settings)
-        if "LoanBook" not in addresses:
-            raise ConfigurationError("LoanBook is not deployed on this chain: run `loanchain deploy`")
         self.wallet = Web3.to_checksum_address(wallet)
-        self.book = contract_at(settings, "LoanBook", addresses["LoanBook"])
-        try:
+        self.book = deployed_contract(settings, "LoanBook")
+        with reading("LoanBook"):
             # Any ERC-20 answers MockStablecoin's allowance/balanceOf/approve ABI.
             self.token = contract_at(settings, "MockStablecoin", self.book.functions.asset().call())
-        except (Web3Exception, OSError) as exc:
-            raise ChainUnavailable(f"could not read LoanBook: {exc}") from exc
 
     def _read(self, fn):
-        try:
+        with reading("LoanBook"):
             return fn.call()
-        except (Web3Exception, OSError) as exc:
-            raise ChainUnavailable(f"could not read LoanBook: {exc}") from exc
 
     def min_ticket(self) -> int:
         return int(self._read(self.book.functions.minTicket()))

@@ -51,14 +51,20 @@ def list_loans(
     return LoanListPublic(loans=[LoanPublic(**_public_fields(row)) for row in rows], total=total or 0)
 
 
-def _schedule(row: LoanRow) -> list[InstallmentPublic]:
+def schedule_public(
+    principal: int, apr_bps: int, period: int, installments: int, start_time: int | None = None
+) -> list[InstallmentPublic]:
+    """The contract's schedule when every installment is paid on time; due dates once disbursed."""
     return [
         InstallmentPublic(
             number=i.number,
-            due_at=row.start_time + i.number * row.installment_period if row.start_time is not None else None,
-            amount=i.amount, interest=i.interest, principal=i.principal, balance_after=i.balance_after,
+            due_at=start_time + i.number * period if start_time is not None else None,
+            amount=i.amount,
+            interest=i.interest,
+            principal=i.principal,
+            balance_after=i.balance_after,
         )
-        for i in loan_terms.schedule(row.principal, row.apr_bps, row.installment_period, row.installments)
+        for i in loan_terms.schedule(principal, apr_bps, period, installments)
     ]
 
 
@@ -71,7 +77,7 @@ def get_loan(db: Session, loan_id: int) -> LoanDetailPublic:
         **_public_fields(row),
         agreement_cid=document.cid if document else None,
         agreement_anchored=bool(document and document.batch and document.batch.status == BATCH_ANCHORED),
-        schedule=_schedule(row),
+        schedule=schedule_public(row.principal, row.apr_bps, row.installment_period, row.installments, row.start_time),
         interest_paid=row.interest_paid,
         principal_paid=row.principal_paid,
         fees_paid=row.fees_paid,

@@ -34,9 +34,9 @@ from backend.config import Settings
 from backend.db.base import as_utc
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.lending.agreement import agreement_document
+from backend.lending.loans import schedule_public
 from backend.lending.models import LoanOffer, OfferStatus
 from backend.lending.schemas import (
-    InstallmentPublic,
     OfferAccept,
     OfferCreate,
     OfferPublic,
@@ -125,6 +125,7 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
     fee_bps = reserve_fee_prepaid_bps(quote["reserve_fee_bps"], term)
     principal = amount * 10**domain.asset_decimals
     period = settings.installment_period_days * DAY
+    funding_deadline = deadline + settings.offer_funding_days * DAY
     offer_id = str(uuid.uuid4())
     document = agreement_document(
         offer_id=offer_id, borrower=borrower, chain_id=domain.chain_id, loan_book=domain.address,
@@ -132,7 +133,7 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
         interest_apr_bps=interest_apr, quoted_apr_bps=quote["apr_bps"], installments=term,
         installment_period=period,
         installment_amount=loan_terms.installment_amount(principal, interest_apr, period, term),
-        origination_fee_bps=fee_bps, funding_deadline=deadline + settings.offer_funding_days * DAY,
+        origination_fee_bps=fee_bps, funding_deadline=funding_deadline,
         decision_hash=decision.decision_hash, model_version=decision.model_version,
     )  # fmt: skip
     anchored = anchor_document(db, settings, document, actor=borrower).document
@@ -142,7 +143,7 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
         apr_bps=interest_apr,
         installments=term,
         installment_period=period,
-        funding_deadline=deadline + settings.offer_funding_days * DAY,
+        funding_deadline=funding_deadline,
         origination_fee_bps=fee_bps,
         agreement_hash=anchored.doc_hash,
         decision_hash=decision.decision_hash,
@@ -213,17 +214,9 @@ def accept_offer(db: Session, settings: Settings, borrower: str, offer_id: str, 
     return offer_public(db, offer)
 
 
-def _schedule(terms: loan_terms.LoanTerms) -> list[InstallmentPublic]:
-    return [
-        InstallmentPublic(number=i.number, due_at=None, amount=i.amount, interest=i.interest, principal=i.principal,
-                          balance_after=i.balance_after)
-        for i in loan_terms.schedule(terms.principal, terms.apr_bps, terms.installment_period, terms.installments)
-    ]
-
-
 def offer_public(db: Session, offer: LoanOffer, now: int | None = None) -> OfferPublic:
     terms = _terms(offer)
-    schedule = _schedule(terms)
+    schedule = schedule_public(terms.principal, terms.apr_bps, terms.installment_period, terms.installments)
     intent = get_intent(db, offer.intent_key) if offer.intent_key else None
     loan = db.scalar(select(LoanRow).where(LoanRow.terms_hash == offer.terms_hash))
     state: str
