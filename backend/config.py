@@ -146,6 +146,9 @@ class Settings(BaseSettings):
     kyc_velocity_per_id: int = 3  # submissions naming one national ID per window, any wallet
     auth_rate_limit: int = 30  # sign-in requests per client address per minute
     kyc_rate_limit: int = 20  # KYC requests per wallet per minute
+    # Credit applications per wallet per hour: enough to try a few amounts and terms, not to probe
+    # the model for the answers that pass (application shopping).
+    score_rate_limit: int = 10
 
     @field_validator("siwe_domains", "admin_wallets", mode="before")
     @classmethod

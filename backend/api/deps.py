@@ -92,6 +92,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     # investing: anyone may hold notes (they transfer); planning new investments is for investors
     "portfolio.read": SIGNED_IN,
     "portfolio.plan": frozenset({Role.INVESTOR}),
+    "portfolio.claim": SIGNED_IN,
     # servicing: the portfolio view is for staff; a borrower reads the notices sent to them
     "servicing.aging": STAFF,
     "servicing.collections": STAFF,
@@ -174,3 +175,8 @@ def auth_rate_limit(request: Request, settings: SettingsDep) -> None:
 def kyc_rate_limit(principal: CurrentUser, settings: SettingsDep) -> None:
     if over_limit(settings, "kyc", principal.wallet, settings.kyc_rate_limit, 60):
         raise RateLimited(f"too many KYC requests: at most {settings.kyc_rate_limit} per minute")
+
+
+def score_rate_limit(principal: CurrentUser, settings: SettingsDep) -> None:
+    if over_limit(settings, "score", principal.wallet, settings.score_rate_limit, 3600):
+        raise RateLimited(f"too many credit applications: at most {settings.score_rate_limit} per hour")

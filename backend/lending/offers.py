@@ -6,6 +6,7 @@ Rules, each a 4xx that changes nothing:
 - only an `approve` decision (or a referral an underwriter approved), younger than
   `offer_decision_ttl_days`, and only once;
 - the amount may be lowered, never raised above the application or the affordability limit;
+- the application may not declare fewer loans with us than the ledger shows (loan stacking);
 - one open offer per borrower: LoanBook accepts one signature per nonce, so a newer offer
   supersedes an unsigned older one, and none is made while a createLoan is still in flight;
 - acceptance needs the borrower's own signature over exactly these terms, before their deadline
@@ -21,7 +22,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from math import ceil
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend import audit
@@ -82,6 +83,21 @@ def _check_decision(db: Session, settings: Settings, decision: CreditDecision) -
             raise Conflict(f"decision {decision.id} was already accepted as offer {used.id}", offer_id=used.id)
 
 
+def _check_declared_loans(db: Session, borrower: str, decision: CreditDecision) -> None:
+    """Fraud check against the ledger: the application's self-declared number of loans with us may
+    not be lower than the borrower's open loans on-chain (loan stacking hides debt from the model)."""
+    declared = int(decision.inputs["existing_loans_with_us"])
+    open_loans = db.scalar(
+        select(func.count()).where(LoanRow.borrower == borrower, LoanRow.status.in_(("funding", "active", "defaulted")))
+    ) or 0
+    if declared < open_loans:
+        raise Conflict(
+            f"existing_loans_with_us: the application declares {declared}, the ledger shows {open_loans} open "
+            "loans of this wallet; apply again with the true number",
+            field="existing_loans_with_us", declared=declared, on_chain=open_loans,
+        )  # fmt: skip
+
+
 def _offer_amount(decision: CreditDecision, requested: int | None) -> int:
     applied = int(decision.inputs["amount"])
     limit = min(applied, int(decision.outputs["quote"]["max_amount"]))
@@ -113,6 +129,7 @@ def reserve_fee_prepaid_bps(reserve_fee_bps: int, term_months: int) -> int:
 def create_offer(db: Session, settings: Settings, borrower: str, request: OfferCreate) -> OfferPublic:
     decision = _decision_of(db, borrower, request.decision_id)
     _check_decision(db, settings, decision)
+    _check_declared_loans(db, borrower, decision)
     amount = _offer_amount(decision, request.amount)
     _clear_the_nonce(db, borrower)
 

@@ -30,6 +30,7 @@ from backend.lending.schemas import (
     PortfolioPublic,
     PositionPublic,
     WalletCallPublic,
+    WalletTxPublic,
 )
 from backend.scoring.models import CreditDecision
 
@@ -153,3 +154,16 @@ def plan_investment(db: Session, settings: Settings, wallet: str, request: PlanC
         amount=request.amount, allocated=total, unallocated=request.amount - total, allocations=allocations,
         transactions=[WalletCallPublic(to=c.to, data=c.data, description=c.description) for c in calls],
     )  # fmt: skip
+
+
+def claim_all(db: Session, settings: Settings, wallet: str) -> WalletTxPublic:
+    """One `claimMany` over every loan where the wallet has something to claim."""
+    book = LoanBookWallet(settings, wallet)
+    held = db.scalars(select(NoteBalanceRow.loan_id).where(NoteBalanceRow.holder == wallet).order_by(NoteBalanceRow.loan_id))
+    claimable = {loan_id: amount for loan_id in held if (amount := book.claimable(loan_id)) > 0}
+    if not claimable:
+        raise Conflict(f"nothing to claim for {wallet}", wallet=wallet)
+    total = sum(claimable.values())
+    call = book.call("claimMany", [list(claimable)], f"claim {total} from {len(claimable)} loans")
+    return WalletTxPublic(loan_id=None, action="claim", amount=total,
+                          transactions=[WalletCallPublic(to=call.to, data=call.data, description=call.description)])  # fmt: skip

@@ -135,7 +135,7 @@ class WalletCallPublic(BaseModel):
 class WalletTxPublic(BaseModel):
     """Send these, in order, from the signed-in wallet (eth_sendTransaction); nothing is signed here."""
 
-    loan_id: int
+    loan_id: int | None = Field(description="None for an action over several loans")
     action: str
     amount: int
     transactions: list[WalletCallPublic]

@@ -16,7 +16,7 @@ from backend.content.store import get_content_store
 from backend.db.session import session_scope
 from backend.identity.roles import grant_role
 from backend.lending.models import LoanOffer
-from tests.identity.conftest import ADMIN
+from tests.identity.conftest import ADMIN, client_for
 from tests.lending.conftest import (
     RISKY,
     SAMPLE,
@@ -148,7 +148,10 @@ def test_one_open_offer_per_borrower_and_one_loan_per_decision(client, chain_ide
     assert in_flight.status_code == 409 and "being recorded" in in_flight.json()["detail"]
 
     settle(settings)
-    follow_up = _offer(client, borrower, fresh)  # the first loan is on-chain: the next nonce is free
+    stacked = _offer(client, borrower, fresh)  # declares no loans with us, but the first one is on-chain now
+    assert stacked.status_code == 409 and stacked.json()["context"]["field"] == "existing_loans_with_us"
+    truthful = scored(client, borrower, {**SAMPLE, "existing_loans_with_us": 1})
+    follow_up = _offer(client, borrower, truthful)  # the first loan is on-chain: the next nonce is free
     assert follow_up.status_code == 201 and follow_up.json()["terms"]["nonce"] == second["terms"]["nonce"] + 1
 
 
@@ -222,3 +225,11 @@ def test_a_create_loan_that_reverts_shows_on_the_offer_and_frees_the_decision(cl
     assert failed["state"] == "failed" and failed["error"] == "LoanBookBorrowerNotVerified" and failed["loan_id"] is None
     retry = _offer(client, borrower, approved)  # nothing was used: the same approval may be taken up again
     assert retry.status_code == 201 and retry.json()["terms"]["nonce"] == offer["terms"]["nonce"]
+
+
+def test_credit_applications_are_rate_limited_per_wallet(chain_identity_settings, borrower):
+    limited = chain_identity_settings.model_copy(update={"score_rate_limit": 2})
+    with client_for(limited) as client:
+        codes = [client.post("/api/v1/score", json=SAMPLE, headers=borrower.headers).status_code for _ in range(3)]
+        refused = client.post("/api/v1/score", json=SAMPLE, headers=borrower.headers).json()
+    assert codes == [201, 201, 429] and "at most 2 per hour" in refused["detail"]

@@ -81,3 +81,11 @@ def test_investors_fund_the_borrower_repays_and_investors_claim(client, chain_id
     _send(w3, first, claim["transactions"])
     assert world.balance(first) == before + claim["amount"]
     assert _prepare(client, h1, loan_id, action="claim").status_code == 409  # nothing left to claim
+    assert client.post("/api/v1/portfolio/claim", headers=h1).status_code == 409
+
+    everything = client.post("/api/v1/portfolio/claim", headers=h2).json()  # claimMany over the loans held
+    assert everything["amount"] == world.book.functions.claimableOf(loan_id, second.address).call() > 0
+    assert [t["to"] for t in everything["transactions"]] == [world.book.address]
+    before = world.balance(second)
+    _send(w3, second, everything["transactions"])
+    assert world.balance(second) == before + everything["amount"]

@@ -82,7 +82,7 @@ def api(db_factory):
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from backend.api.deps import Principal, get_db, optional_principal
+    from backend.api.deps import Principal, get_db, optional_principal, score_rate_limit
     from backend.identity.roles import Role
     from backend.api.errors import install_error_handlers
     from backend.api.routes.score import router
@@ -103,5 +103,6 @@ def api(db_factory):
     # here an underwriter, who may both score and read decisions.
     underwriter = Principal("0x70997970C51812dc3A010C7d01b50e0d17dc79C8", frozenset({Role.UNDERWRITER}))
     app.dependency_overrides[optional_principal] = lambda: underwriter
+    app.dependency_overrides[score_rate_limit] = lambda: None  # tested in tests/lending (it needs the database)
     with TestClient(app) as client:
         yield client

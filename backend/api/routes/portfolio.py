@@ -4,7 +4,7 @@ from fastapi import APIRouter
 
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
 from backend.lending import portfolio
-from backend.lending.schemas import PlanCreate, PlanPublic, PortfolioPublic
+from backend.lending.schemas import PlanCreate, PlanPublic, PortfolioPublic, WalletTxPublic
 
 router = APIRouter(prefix="/api/v1/portfolio", tags=["portfolio"])
 
@@ -21,3 +21,12 @@ def mine(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Portf
 )
 def plan(request: PlanCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> PlanPublic:
     return portfolio.plan_investment(session, settings, user.wallet, request)
+
+
+@router.post(
+    "/claim",
+    dependencies=allow("portfolio.claim"),
+    summary="One claimMany transaction over every loan where your wallet has repayments to collect",
+)
+def claim(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> WalletTxPublic:
+    return portfolio.claim_all(session, settings, user.wallet)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, status
 
-from backend.api.deps import CurrentUser, SessionDep, allow
+from backend.api.deps import CurrentUser, SessionDep, allow, score_rate_limit
 from backend.scoring import service
-from backend.scoring.schemas import ApplicationCreate, DecisionProofPublic, DecisionPublic, ReviewCreate
+from backend.scoring.schemas import (
+    ApplicationCreate,
+    DecisionProofPublic,
+    DecisionPublic,
+    ReviewCreate,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["scoring"])
 
@@ -15,7 +20,7 @@ router = APIRouter(prefix="/api/v1", tags=["scoring"])
     "/score",
     response_model=DecisionPublic,
     status_code=status.HTTP_201_CREATED,
-    dependencies=allow("score.create"),
+    dependencies=[*allow("score.create"), Depends(score_rate_limit)],
     summary="Score an application: points, grade, PD, decision, reason codes and price (recorded)",
 )
 def score(application: ApplicationCreate, user: CurrentUser, db: SessionDep) -> DecisionPublic:
