@@ -72,6 +72,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     # the audit log
     "audit.entries": AUDITORS,
     "audit.verify": AUDITORS,
+    "audit.trace": AUDITORS,
     # credit scoring: an applicant may ask for a quote before KYC; recorded decisions hold an
     # applicant's financial data, so reading them back is for underwriting and oversight
     "score.create": SIGNED_IN,

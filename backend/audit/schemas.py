@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from backend.anchoring.schemas import VerificationPublic
 from backend.audit.verify import AuditReport
+from backend.scoring.schemas import DecisionProofPublic
 
 
 class AuditEntryPublic(BaseModel):
@@ -53,3 +55,58 @@ class AuditReportPublic(BaseModel):
             issues=issues, checkpoints=[CheckpointPublic(**vars(c)) for c in report.checkpoints],
             last_verified_anchor_seq=report.last_verified_anchor_seq, warnings=report.warnings,
         )  # fmt: skip
+
+
+# --- traces (backend/audit/trace.py) ------------------------------------------------------
+
+
+class EventPublic(BaseModel):
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    log_index: int
+    block_timestamp: int | None
+    contract: str
+    event: str
+    args: dict
+
+
+class CheckPublic(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+
+
+class LoanTracePublic(BaseModel):
+    loan_id: int
+    status: str
+    borrower: str
+    terms_hash: str
+    decision_hash: str
+    agreement_hash: str
+    offer_id: str | None = Field(description="The platform offer whose signed terms these are")
+    create_intent: str | None = Field(description="The outbox intent that sent createLoan")
+    events: list[EventPublic] = Field(description="Every LoanBook event about the loan, in chain order")
+    decision: DecisionProofPublic | None = Field(description="The decision proof, when the decision is recorded here")
+    agreement: VerificationPublic | None = Field(description="The agreement document against its on-chain anchor")
+    audit_entries: list[dict] = Field(description="Audit-log entries about the loan, its offer and its decision")
+    checks: list[CheckPublic]
+    consistent: bool = Field(description="Every check passed")
+
+
+class TxTracePublic(BaseModel):
+    tx_hash: str
+    events: list[EventPublic]
+    intent_key: str | None = Field(description="The outbox intent, when the platform sent it")
+    intent_status: str | None
+    function: str | None
+
+
+class AddressTracePublic(BaseModel):
+    address: str
+    attestation_level: int = Field(description="KYC level attested on-chain now (0: none or revoked)")
+    loans_as_borrower: list[int]
+    notes: dict[int, int] = Field(description="Loan id -> notes held")
+    funded: int = Field(description="Everything this address put into loans")
+    repaid: int = Field(description="Everything this address paid towards loans")
+    transactions: list[str] = Field(description="LoanBook transactions whose events name this address")

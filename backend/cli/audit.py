@@ -77,3 +77,41 @@ def list_entries(
     for r in rows:
         table.add_row(str(r["seq"]), r["recorded_at"], r["actor"], r["action"], r["subject"], r["entry_hash"][:18] + "…")
     console.print(table)
+
+
+@app.command("trace")
+def trace_command(
+    kind: str = typer.Argument(..., help="loan, tx or address"),
+    ref: str = typer.Argument(..., help="The loan id, transaction hash or address"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Trace a loan, a transaction or an address end to end, with the checks an auditor needs."""
+    from backend.audit import trace
+    from backend.db.session import session_scope
+    from backend.errors import ValidationFailed
+
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        if kind == "loan":
+            if not ref.isdigit():
+                raise ValidationFailed("a loan id is a number")
+            report = trace.trace_loan(session, settings, int(ref))
+        elif kind == "tx":
+            report = trace.trace_tx(session, ref)
+        elif kind == "address":
+            report = trace.trace_address(session, ref)
+        else:
+            raise ValidationFailed("trace what: loan, tx or address")
+    if json_out:
+        print_json(report.model_dump(mode="json"))
+        return
+    if kind == "loan":
+        console.print(f"loan {report.loan_id} {report.status}, borrower {report.borrower}: "
+                      f"{'[green]consistent[/]' if report.consistent else '[red]INCONSISTENT[/]'}")  # fmt: skip
+        for check in report.checks:
+            console.print(f"  {'[green]ok[/]' if check.ok else '[red]FAIL[/]'} {check.name}: {check.detail}")
+    for event in getattr(report, "events", []):
+        console.print(f"  block {event.block_number} tx {event.tx_hash[:12]}… {event.event}")
+    if kind == "address":
+        console.print(f"{report.address}: KYC level {report.attestation_level}, borrower of {report.loans_as_borrower}, "
+                      f"notes in {sorted(report.notes)}, funded {report.funded:,}, repaid {report.repaid:,}")  # fmt: skip

@@ -1,12 +1,18 @@
-"""The audit log, for auditors and admins: its entries and its verification."""
+"""For auditors and admins: the audit log, its verification, and end-to-end traces with proofs."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from backend.api.deps import SessionDep, SettingsDep, allow
-from backend.audit import log
-from backend.audit.schemas import AuditEntryPublic, AuditReportPublic
+from backend.audit import log, trace
+from backend.audit.schemas import (
+    AddressTracePublic,
+    AuditEntryPublic,
+    AuditReportPublic,
+    LoanTracePublic,
+    TxTracePublic,
+)
 from backend.audit.verify import verify_audit_log
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -28,3 +34,26 @@ def list_entries(
 )
 def verify(session: SessionDep, settings: SettingsDep) -> AuditReportPublic:
     return AuditReportPublic.of(verify_audit_log(session, settings))
+
+
+@router.get(
+    "/trace/loan/{loan_id}",
+    dependencies=allow("audit.trace"),
+    summary="A loan end to end: its events, offer, createLoan transaction, decision proof, agreement anchor, checks",
+)
+def trace_loan(loan_id: int, session: SessionDep, settings: SettingsDep) -> LoanTracePublic:
+    return trace.trace_loan(session, settings, loan_id)
+
+
+@router.get("/trace/tx/{tx_hash}", dependencies=allow("audit.trace"), summary="A transaction: its events and outbox intent")
+def trace_tx(tx_hash: str, session: SessionDep) -> TxTracePublic:
+    return trace.trace_tx(session, tx_hash)
+
+
+@router.get(
+    "/trace/address/{address}",
+    dependencies=allow("audit.trace"),
+    summary="An address: attestation, loans as borrower, notes, money in and out, transactions",
+)
+def trace_address(address: str, session: SessionDep) -> AddressTracePublic:
+    return trace.trace_address(session, address)
