@@ -79,6 +79,8 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "score.read": STAFF,
     "score.proof": STAFF,
     "score.review": frozenset({Role.UNDERWRITER}),
+    "score.referrals": frozenset({Role.UNDERWRITER}),
+    "score.mine": SIGNED_IN,
     # offers: only a KYC-verified borrower takes up an approval; an offer is read by its borrower
     # (or staff: the service answers 404 to anyone else)
     "offers.create": BORROWERS,

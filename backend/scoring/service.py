@@ -141,6 +141,20 @@ def get_decision(db: Session, decision_id: str) -> DecisionPublic:
     return _public(row)
 
 
+def decisions_of(db: Session, wallet: str, limit: int = 20) -> list[DecisionPublic]:
+    """The wallet's own decisions, newest first, with any underwriter's review."""
+    rows = db.scalars(select(CreditDecision).where(CreditDecision.wallet == wallet)
+                      .order_by(CreditDecision.created_at.desc()).limit(limit))  # fmt: skip
+    return [_public(row) for row in rows]
+
+
+def referrals_waiting(db: Session, limit: int = 100) -> list[DecisionPublic]:
+    """Referrals no underwriter has reviewed yet, oldest first (first come, first served)."""
+    rows = db.scalars(select(CreditDecision).where(CreditDecision.decision == "refer", CreditDecision.review.is_(None))
+                      .order_by(CreditDecision.created_at).limit(limit))  # fmt: skip
+    return [_public(row) for row in rows]
+
+
 def review_decision(db: Session, reviewer: str, decision_id: str, request: ReviewCreate) -> DecisionPublic:
     """An underwriter approves or declines a referral, once. The model's output and hash stay as
     recorded; an approved referral may then become an offer (backend/lending/offers.py)."""

@@ -192,15 +192,21 @@ def test_a_referral_becomes_an_offer_only_after_an_underwriter_approves_it(clien
     bad = client.post(f"/api/v1/score/{referral['id']}/review", json={"outcome": "maybe", "note": "x"}, headers=underwriter.headers)
     assert bad.status_code == 422
 
+    waiting = client.get("/api/v1/score/referrals", headers=underwriter.headers).json()
+    assert [d["id"] for d in waiting] == [referral["id"], own["id"]]  # oldest first
     reviewed = client.post(f"/api/v1/score/{referral['id']}/review", json=review, headers=underwriter.headers)
     assert reviewed.status_code == 200, reviewed.json()
     assert reviewed.json()["review"]["outcome"] == "approve"
     assert reviewed.json()["decision_hash"] == referral["decision_hash"]  # the model's decision stands as hashed
     again = client.post(f"/api/v1/score/{referral['id']}/review", json=review, headers=underwriter.headers)
     assert again.status_code == 409
+    assert [d["id"] for d in client.get("/api/v1/score/referrals", headers=underwriter.headers).json()] == [own["id"]]
     approved_by_model = scored(client, borrower)
     assert client.post(f"/api/v1/score/{approved_by_model['id']}/review", json=review, headers=underwriter.headers).status_code == 409
 
+    mine = {d["id"]: d for d in client.get("/api/v1/score/mine", headers=borrower.headers).json()}
+    assert mine[referral["id"]]["review"]["outcome"] == "approve"  # the borrower sees the verdict
+    assert mine[approved_by_model["id"]]["review"] is None
     offer = _offer(client, borrower, referral)
     assert offer.status_code == 201 and offer.json()["terms"]["decision_hash"] == referral["decision_hash"]
 

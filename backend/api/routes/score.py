@@ -38,6 +38,26 @@ def prove_decision(decision_hash: str, db: SessionDep) -> DecisionProofPublic:
 
 
 @router.get(
+    "/score/mine",
+    response_model=list[DecisionPublic],
+    dependencies=allow("score.mine"),
+    summary="Your own credit decisions, newest first, with any underwriter's review",
+)
+def mine(user: CurrentUser, db: SessionDep) -> list[DecisionPublic]:
+    return service.decisions_of(db, user.wallet)
+
+
+@router.get(
+    "/score/referrals",
+    response_model=list[DecisionPublic],
+    dependencies=allow("score.referrals"),
+    summary="Referred decisions waiting for an underwriter's review, oldest first",
+)
+def referrals(db: SessionDep) -> list[DecisionPublic]:
+    return service.referrals_waiting(db)
+
+
+@router.get(
     "/score/{decision_id}",
     response_model=DecisionPublic,
     dependencies=allow("score.read"),

@@ -64,11 +64,17 @@ async function signIn() {
   const tokens = await api("/api/v1/auth/login", { method: "POST", body: { message: issued.message, signature } });
   state.token = tokens.access_token;
   const me = await api("/api/v1/auth/me");
+  if (state.wallet !== me.wallet) {  // another wallet: nothing of the previous one stays on screen
+    state.offer = null;
+    $("offer-section").hidden = true;
+  }
   state.wallet = me.wallet;
   state.roles = me.roles;
   $("who").textContent = `${me.wallet} (${me.roles.join(", ") || "no role yet"})`;
   say("Signed in.");
-  await Promise.all([refreshKyc(), refreshLoans(), refreshNotices(), refreshPortfolio()]);
+  const [latest] = await api("/api/v1/score/mine");
+  showDecision(latest ?? null);
+  await Promise.all([refreshKyc(), refreshLoans(), refreshNotices(), refreshPortfolio(), refreshStaff()]);
 }
 
 // --- KYC -----------------------------------------------------------------------------------
@@ -102,6 +108,22 @@ async function fillApplicationChoices() {
   }
 }
 
+function showDecision(decision) {
+  state.decision = decision;
+  $("decision").hidden = !decision;
+  if (!decision) return;
+  const review = decision.review ? ` (underwriter: ${decision.review.outcome})` : "";
+  $("decision-outcome").textContent = decision.decision + review;
+  $("decision-grade").textContent = decision.grade;
+  $("decision-score").textContent = decision.score;
+  $("decision-apr").textContent = decision.quote ? percent(decision.quote.apr_bps) : "-";
+  $("decision-max").textContent = decision.quote ? decision.quote.max_amount.toLocaleString("en-US") : "-";
+  $("decision-reasons").replaceChildren(...decision.reasons.map((r) => Object.assign(document.createElement("li"), { textContent: r.text })));
+  const referred = decision.decision === "refer" && decision.review?.outcome !== "approve";
+  $("get-offer").hidden = decision.decision === "decline" || decision.review?.outcome === "decline";
+  $("get-offer").textContent = referred ? "Ask for my offer (after an underwriter's review)" : "Get my loan offer";
+}
+
 async function apply(event) {
   event.preventDefault();
   const application = {};
@@ -109,15 +131,7 @@ async function apply(event) {
     application[key] = event.target.elements[key].type === "number" ? Number(value) : value;
   }
   const decision = await api("/api/v1/score", { method: "POST", body: application });
-  state.decision = decision;
-  $("decision").hidden = false;
-  $("decision-outcome").textContent = decision.decision;
-  $("decision-grade").textContent = decision.grade;
-  $("decision-score").textContent = decision.score;
-  $("decision-apr").textContent = decision.quote ? percent(decision.quote.apr_bps) : "-";
-  $("decision-max").textContent = decision.quote ? decision.quote.max_amount.toLocaleString("en-US") : "-";
-  $("decision-reasons").replaceChildren(...decision.reasons.map((r) => Object.assign(document.createElement("li"), { textContent: r.text })));
-  $("get-offer").hidden = decision.decision !== "approve";
+  showDecision(decision);
   say(`Decision: ${decision.decision}.`);
 }
 
@@ -225,6 +239,54 @@ async function refreshNotices() {
   $("notices").replaceChildren(...notices.map((n) => Object.assign(document.createElement("li"), { textContent: n.message })));
 }
 
+// --- staff: referrals, traces, aging -----------------------------------------------------------
+
+const has = (...roles) => roles.some((r) => state.roles.includes(r));
+
+async function refreshStaff() {
+  $("staff-section").hidden = !has("underwriter", "auditor", "admin");
+  $("underwriting").hidden = !has("underwriter");
+  $("oversight").hidden = !has("auditor", "admin");
+  if (has("underwriter")) {
+    const waiting = await api("/api/v1/score/referrals");
+    $("referrals").replaceChildren(...waiting.map((d) => {
+      const item = document.createElement("li");
+      item.dataset.decision = d.id;
+      item.textContent = `${d.id.slice(0, 8)}: grade ${d.grade}, score ${d.score}, ${d.reasons.map((r) => r.text).join("; ")} `;
+      for (const outcome of ["approve", "decline"]) {
+        const b = Object.assign(document.createElement("button"), { textContent: outcome });
+        b.dataset.outcome = outcome;
+        b.onclick = guard(async () => {
+          await api(`/api/v1/score/${d.id}/review`, { method: "POST", body: { outcome, note: $("review-note").value } });
+          say(`Referral ${d.id.slice(0, 8)}: ${outcome}d.`);
+          await refreshStaff();
+        });
+        item.append(b);
+      }
+      return item;
+    }));
+  }
+  if (has("auditor", "admin")) {
+    const aging = await api("/api/v1/servicing/aging");
+    $("aging").replaceChildren(...aging.buckets.map((b) => {
+      const row = document.createElement("tr");
+      for (const text of [b.bucket, b.loans, money(b.principal_outstanding), money(b.due_now)]) {
+        row.append(Object.assign(document.createElement("td"), { textContent: text }));
+      }
+      return row;
+    }));
+  }
+}
+
+async function traceLoan() {
+  const trace = await api(`/api/v1/audit/trace/loan/${Number($("trace-loan").value)}`);
+  $("trace-result").textContent = `Loan ${trace.loan_id} (${trace.status}): ${trace.consistent ? "consistent" : "INCONSISTENT"}, `
+    + `${trace.events.length} events`;
+  $("trace-checks").replaceChildren(...trace.checks.map((c) => Object.assign(document.createElement("li"), {
+    textContent: `${c.ok ? "ok" : "FAIL"} ${c.name}: ${c.detail}`,
+  })));
+}
+
 // --- wiring ----------------------------------------------------------------------------------
 
 function guard(fn) {
@@ -241,6 +303,7 @@ $("refresh-loans").onclick = guard(async () => {
   if (state.token) await refreshPortfolio();
 });
 $("plan-form").onsubmit = guard(planInvestment);
+$("trace").onclick = guard(traceLoan);
 
 guard(async () => {
   if (!window.ethereum) say("No wallet found: install a browser wallet (EIP-1193) to sign in.", true);

@@ -1,0 +1,78 @@
+"""Staff in the browser: an underwriter approves a referral, after which the borrower signs the
+offer; an auditor traces the new loan until every check passes; the aging table is shown."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from backend.chain.kyc_reader import is_verified
+from backend.db.session import session_scope
+from backend.identity.kyc.submission import submit
+from backend.identity.roles import grant_role
+from backend.identity.schemas import KycCreate
+from tests.identity.conftest import PNG, make_applicant
+from tests.lending.test_offers import REFERRED
+from tests.web.test_ui import _sign_in, _wait
+
+
+def _apply(page, application: dict) -> None:
+    for name, value in application.items():
+        field = page.locator(f'#apply-form [name="{name}"]')
+        field.select_option(value) if field.evaluate("e => e.tagName") == "SELECT" else field.fill(str(value))
+    page.click("#apply-form button[type=submit]")
+
+
+def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(page, server, wallet, world):
+    settings = server.settings
+    borrower, staff = world.investors[-1], world.admin  # the admin (configured) is also an underwriter here
+    with session_scope(settings) as session:
+        submit(session, settings, borrower.address, KycCreate(**make_applicant(600).form()), [PNG])
+    with session_scope(settings) as session:
+        grant_role(session, staff.address, staff.address, "underwriter")
+    _wait(lambda: is_verified(settings, borrower.address, 2), "the borrower's attestation")
+
+    wallet.address = borrower.address
+    _sign_in(page, borrower.address)
+    expect(page.locator("#staff-section")).to_be_hidden()
+    _apply(page, REFERRED)
+    expect(page.locator("#decision-outcome")).to_have_text("refer")
+    page.click("#get-offer")
+    expect(page.locator("#status")).to_contain_text("waiting for an underwriter's review")
+
+    wallet.address = staff.address
+    _sign_in(page, staff.address)
+    expect(page.locator("#staff-section")).to_be_visible()
+    expect(page.locator("#decision")).to_be_hidden()  # nothing of the borrower's stays on screen
+    referral = page.locator("#referrals li").first
+    expect(referral).to_contain_text("grade D")
+    page.fill("#review-note", "past delays were medical; income is stable")
+    referral.locator('button[data-outcome="approve"]').click()
+    expect(page.locator("#status")).to_contain_text("approved.")
+    expect(page.locator("#referrals li")).to_have_count(0)
+
+    wallet.address = borrower.address
+    _sign_in(page, borrower.address)
+    expect(page.locator("#decision-outcome")).to_have_text("refer (underwriter: approve)")  # read back on sign-in
+    page.click("#get-offer")
+    expect(page.locator("#offer-state")).to_have_text("offered")
+    page.click("#sign-offer")
+    expect(page.locator("#offer-state")).to_contain_text("created: loan", timeout=90_000)
+    loan_id = re.search(r"loan (\d+)", page.locator("#offer-state").inner_text()).group(1)
+
+    wallet.address = staff.address
+    _sign_in(page, staff.address)
+    page.fill("#trace-loan", loan_id)
+
+    def consistent() -> bool:  # the agreement's anchor lands with the batcher's next round
+        page.click("#trace")
+        page.wait_for_timeout(500)
+        return "consistent" in page.locator("#trace-result").inner_text() and "INCONSISTENT" not in page.locator(
+            "#trace-result"
+        ).inner_text()
+
+    _wait(consistent, "a consistent trace")
+    expect(page.locator("#trace-checks li")).to_have_count(5)
+    expect(page.locator("#trace-checks")).not_to_contain_text("FAIL")
+    expect(page.locator("#aging tr")).to_have_count(5)
