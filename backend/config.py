@@ -106,6 +106,14 @@ class Settings(BaseSettings):
     servicing_interval: float = Field(default=60.0, gt=0)  # seconds between servicing passes
     servicing_reminder_days: int = Field(default=3, ge=0)  # "due soon" notice this many days ahead
     servicing_auto_default: bool = True  # queue markDefault once the contract allows it
+    # E-mail for borrower notices; without a host, notices stay in-app (GET /api/v1/servicing/notices).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "loanchain <no-reply@localhost>"
+    smtp_timeout: float = 10.0
 
     # --- backups (backend/backup/) ------------------------------------------------------------
     # AES-256 key (base64) for `loanchain backup`; on a local chain var/keys/backup.key is made on

@@ -20,6 +20,7 @@ def run_command(json_out: bool = typer.Option(False, "--json")) -> None:
 
     from backend.chain.projection_models import LoanRow
     from backend.db.session import session_scope
+    from backend.servicing.delivery import deliver_notices
     from backend.servicing.service import servicing_pass
 
     settings = get_settings()
@@ -29,12 +30,14 @@ def run_command(json_out: bool = typer.Option(False, "--json")) -> None:
                       disable=json_out) as bar:  # fmt: skip
             task = bar.add_task("loans", total=total)
             report = servicing_pass(session, settings, progress=lambda: bar.advance(task))
+    with cli_errors():
+        emailed = deliver_notices(settings)
     if json_out:
-        print_json(report.model_dump(mode="json"))
+        print_json(report.model_dump(mode="json") | {"emails_sent": emailed})
         return
     buckets = ", ".join(f"{k} {v}" for k, v in sorted(report.buckets.items())) or "none"
-    console.print(f"{report.loans} active loans ({buckets}); {report.notices_created} notices, "
-                  f"{report.defaults_queued} defaults queued")  # fmt: skip
+    console.print(f"{report.loans} active loans ({buckets}); {report.notices_created} notices "
+                  f"({emailed} e-mailed), {report.defaults_queued} defaults queued")  # fmt: skip
 
 
 @app.command("aging")

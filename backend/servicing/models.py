@@ -43,3 +43,8 @@ class ServicingNotice(Base):
     amount: Mapped[int] = mapped_column(Uint)
     message: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # E-mail delivery (at least once: a crash between the SMTP reply and the commit re-sends, with
+    # the same Message-ID so mail clients fold the copies).
+    emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    email_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    email_error: Mapped[str | None] = mapped_column(String(500), nullable=True)

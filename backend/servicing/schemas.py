@@ -39,6 +39,7 @@ class NoticePublic(BaseModel):
     amount: int
     message: str
     created_at: datetime
+    emailed_at: datetime | None = Field(description="When it was e-mailed too (None: in-app only so far)")
 
 
 class CollectionItemPublic(BaseModel):

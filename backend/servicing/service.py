@@ -140,12 +140,14 @@ def servicing_pass(db: Session, settings: Settings, progress: Callable[[], None]
 
 
 def servicing_step(settings: Settings) -> int:
-    """The worker's round: one pass in its own transaction; returns the work done (0 = idle)."""
+    """The worker's round: one pass in its own transaction, then e-mail delivery of the notices
+    due; returns the work done (0 = idle)."""
     from backend.db.session import session_scope
+    from backend.servicing.delivery import deliver_notices
 
     with session_scope(settings) as session:
         report = servicing_pass(session, settings)
-    return report.notices_created + report.defaults_queued
+    return report.notices_created + report.defaults_queued + deliver_notices(settings)
 
 
 # --- reads ---------------------------------------------------------------------------------
@@ -209,4 +211,5 @@ def notices_of(db: Session, borrower: str) -> list[NoticePublic]:
     rows = db.scalars(select(ServicingNotice).where(ServicingNotice.borrower == borrower)
                       .order_by(ServicingNotice.id.desc()))  # fmt: skip
     return [NoticePublic(loan_id=n.loan_id, installment=n.installment, kind=n.kind, due_date=n.due_date,
-                         amount=n.amount, message=n.message, created_at=n.created_at) for n in rows]  # fmt: skip
+                         amount=n.amount, message=n.message, created_at=n.created_at, emailed_at=n.emailed_at)
+            for n in rows]  # fmt: skip

@@ -48,3 +48,16 @@ def my_data(session: Session, settings: Settings, wallet: str) -> KycDataPublic:
     if not records:
         raise NotFound("no KYC data for this wallet")
     return data_public(records[0], open_sealed(load_keyring(settings), records[0]), reveal=True)
+
+
+def contact_email(session: Session, settings: Settings, wallet: str, purpose: str) -> str | None:
+    """The e-mail address of the wallet's latest unerased KYC record, decrypted for one stated
+    purpose and audited (the purpose, never the address); None when there is none."""
+    from backend import audit
+
+    records = [r for r in wallet_records(session, wallet) if r.erased_at is None and r.wrapped_key is not None]
+    if not records:
+        return None
+    email = open_sealed(load_keyring(settings), records[0]).record.person.email
+    audit.record(session, actor="system", action="kyc.contact", subject=f"kyc:{records[0].id}", payload={"purpose": purpose})
+    return email

@@ -1,0 +1,90 @@
+"""Notices e-mailed over SMTP to a real (in-process aiosmtpd) server: once each, to the address in
+the borrower's KYC record, retried while the server is down, never to a borrower without one."""
+
+from __future__ import annotations
+
+from email import message_from_bytes
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from backend.db.session import session_scope
+from backend.identity.kyc.submission import submit
+from backend.identity.schemas import KycCreate
+from backend.servicing.delivery import MAX_ATTEMPTS
+from backend.servicing.models import ServicingNotice
+from backend.servicing.service import servicing_step
+from tests.conftest import free_port
+from tests.identity.conftest import PNG, client_for, make_applicant, minted_bearer
+from tests.servicing.conftest import index
+
+DAY = 86_400
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    inbox, port = Inbox(), free_port()
+    controllers = [Controller(inbox, hostname="127.0.0.1", port=port)]
+    controllers[0].start()
+
+    def restart() -> None:
+        controllers.append(Controller(inbox, hostname="127.0.0.1", port=port))
+        controllers[-1].start()
+
+    yield inbox, port, controllers, restart
+    for controller in controllers:
+        try:
+            controller.stop()
+        except (AssertionError, RuntimeError):  # already stopped
+            pass
+
+
+def _notices(settings) -> list[tuple[str, bool, int]]:
+    with session_scope(settings) as session:
+        return [(n.kind, n.emailed_at is not None, n.email_attempts)
+                for n in session.scalars(select(ServicingNotice).order_by(ServicingNotice.id))]  # fmt: skip
+
+
+def test_notices_are_emailed_once_retried_while_smtp_is_down_and_never_without_an_address(servicing_settings, world, smtp):
+    inbox, port, controllers, restart = smtp
+    settings = servicing_settings.model_copy(update=dict(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False))
+    loan_id, start = world.active_loan()
+    index(settings)
+    first_due = start + 30 * DAY
+
+    world.chain.mine_at(first_due - 2 * DAY)
+    assert servicing_step(settings) == 1  # the reminder is recorded, but there is nobody to write to yet
+    assert _notices(settings) == [("due_soon", False, MAX_ATTEMPTS)] and inbox.messages == []
+
+    applicant = make_applicant(950)
+    with session_scope(settings) as session:
+        submit(session, settings, world.borrower.address, KycCreate(**applicant.form()), [PNG])
+    world.chain.mine_at(first_due + DAY)
+    assert servicing_step(settings) == 2  # the overdue notice, and its e-mail
+    assert servicing_step(settings) == 0  # nothing is sent twice
+    (rcpt, mail), = inbox.messages
+    assert rcpt == [applicant.email] and "overdue" in mail["Subject"] and f"Loan {loan_id}" in mail.get_payload()
+    assert mail["Message-ID"] == f"<notice-{loan_id}-1-overdue@loanchain>"
+
+    controllers[-1].stop()  # the mail server goes down
+    world.chain.mine_at(first_due + 20 * DAY)
+    assert servicing_step(settings) == 1  # the late notice is recorded; its e-mail waits
+    assert _notices(settings)[-1] == ("late", False, 1)
+    assert servicing_step(settings) == 0 and _notices(settings)[-1] == ("late", False, 2)
+    restart()
+    assert servicing_step(settings) == 1
+    assert [m["Subject"] for _, m in inbox.messages][-1].startswith("loanchain: Late fee") and len(inbox.messages) == 2
+    assert _notices(settings) == [("due_soon", False, MAX_ATTEMPTS), ("overdue", True, 0), ("late", True, 2)]
+
+    served = client_for(settings).get("/api/v1/servicing/notices", headers=minted_bearer(settings, world.borrower)).json()
+    assert [(n["kind"], n["emailed_at"] is not None) for n in served] == [("late", True), ("overdue", True), ("due_soon", False)]
