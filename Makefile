@@ -18,7 +18,7 @@ help:
 	@echo "make test   - set up and run every test (pytest suite + brownie contract tests)"
 	@echo "make setup  - set up only (.venv, node_modules, compiled contracts)"
 	@echo "make stop   - stop what make run started"
-	@echo "make bench  - gas and scoring benchmarks (JSON under reports/)"
+	@echo "make bench  - gas, scoring and outbox benchmarks (JSON under reports/)"
 
 $(STAMPS):
 	@mkdir -p $@
@@ -91,6 +91,7 @@ bench: setup
 	@mkdir -p reports
 	$(BIN)/loanchain bench gas --json | tee reports/gas.json
 	$(BIN)/loanchain bench score --json | tee reports/score.json
+	$(BIN)/loanchain bench outbox --json | tee reports/outbox.json
 
 slither: setup
 	bash tools/slither.sh

@@ -216,22 +216,30 @@ class OutboxSender:
         nonce = w3.eth.get_transaction_count(account.address, "pending")
         if in_flight_max is not None:
             nonce = max(nonce, in_flight_max + 1)
-        changed = 0
+        # One fee quote per round, not per transaction: the round takes seconds, and a fee that
+        # turns out short is what replace-by-fee (_bump_fees) is for.
+        fees = _fee_fields(w3)
+        changed, sent = 0, []
         for intent_id in ids:
             crash_point(settings, "before_sign")
-            outcome = self._sign_and_send(settings, w3, account, intent_id, nonce)
+            outcome = self._sign_and_send(settings, w3, account, intent_id, nonce, fees)
             if outcome == "sent":
                 nonce += 1
                 changed += 1
-                head = w3.eth.block_number
-                changed += self._track(settings, w3, intent_id, head, w3.eth.get_transaction_count(account.address))
+                sent.append(intent_id)
             elif outcome == "failed":
                 changed += 1
             elif outcome == "stop":
                 break
+        if sent:  # an automining node has mined them already: record that in the same round
+            head, latest_nonce = w3.eth.block_number, w3.eth.get_transaction_count(account.address)
+            for intent_id in sent:
+                changed += self._track(settings, w3, intent_id, head, latest_nonce)
         return changed
 
-    def _sign_and_send(self, settings: Settings, w3: Web3, account: LocalAccount, intent_id: int, nonce: int) -> str:
+    def _sign_and_send(
+        self, settings: Settings, w3: Web3, account: LocalAccount, intent_id: int, nonce: int, fees: dict[str, int]
+    ) -> str:
         with session_scope(settings) as session:
             intent = session.get(Intent, intent_id)
             if intent.status != IntentStatus.PENDING:
@@ -240,7 +248,7 @@ class OutboxSender:
                 fn = _contract_function(settings, w3, intent)
                 params = {"from": account.address, "value": int(intent.value), "chainId": settings.chain_id}
                 gas = int(fn.estimate_gas(params) * GAS_MARGIN)
-                tx = fn.build_transaction({**params, "nonce": nonce, "gas": gas})
+                tx = fn.build_transaction({**params, **fees, "nonce": nonce, "gas": gas})
             except ContractLogicError as exc:
                 _fail(intent, *_decoded(settings, exc))
                 return "failed"
@@ -275,6 +283,16 @@ class OutboxSender:
 
 
 # -------------------------------------------------------------------- helpers
+
+
+def _fee_fields(w3: Web3) -> dict[str, int]:
+    """EIP-1559 fees as web3.py would fill them (tip + 2 x base fee), or a legacy gas price on a
+    chain without a base fee."""
+    base_fee = w3.eth.get_block("latest").get("baseFeePerGas")
+    if base_fee is None:
+        return {"gasPrice": w3.eth.gas_price}
+    tip = w3.eth.max_priority_fee
+    return {"maxFeePerGas": tip + 2 * base_fee, "maxPriorityFeePerGas": tip}
 
 
 def _contract_function(settings: Settings, w3: Web3, intent: Intent):

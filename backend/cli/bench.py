@@ -37,3 +37,21 @@ def gas_command(
     if failed:
         err_console.print(f"[red]over budget:[/] {', '.join(failed)}")
         raise typer.Exit(1)
+
+
+@app.command("outbox")
+def outbox_command(
+    transactions: int = typer.Option(200, min=20, help="Transactions sent each way."),
+    json_out: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
+    output: Path = typer.Option(None, "--output", "-o", help="Also write the JSON report to this file."),
+) -> None:
+    """Outbox throughput and latency against sending one transaction at a time (temporary Anvil)."""
+    from backend.bench.outbox import run_outbox_bench
+
+    report = run_outbox_bench(get_settings(), transactions)
+    write_report(report, output)
+    if json_out:
+        print_json(report)
+        return
+    for key, value in report.items():
+        console.print(f"{key:<36} {value}")
