@@ -41,17 +41,20 @@ def gas_command(
 
 @app.command("outbox")
 def outbox_command(
-    transactions: int = typer.Option(200, min=20, help="Transactions sent each way."),
+    transactions: int = typer.Option(200, min=20, help="Transactions sent each way with automine."),
+    interval_transactions: int = typer.Option(20, min=20, help="Transactions sent each way with 1-second blocks."),
     json_out: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
     output: Path = typer.Option(None, "--output", "-o", help="Also write the JSON report to this file."),
 ) -> None:
     """Outbox throughput and latency against sending one transaction at a time (temporary Anvil)."""
     from backend.bench.outbox import run_outbox_bench
 
-    report = run_outbox_bench(get_settings(), transactions)
+    report = run_outbox_bench(get_settings(), transactions, interval_transactions)
     write_report(report, output)
     if json_out:
         print_json(report)
         return
-    for key, value in report.items():
-        console.print(f"{key:<36} {value}")
+    for scenario in ("automine", "block_time_1s"):
+        console.print(f"[bold]{scenario}[/]")
+        for key, value in report[scenario].items():
+            console.print(f"  {key:<36} {value}")
