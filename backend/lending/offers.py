@@ -47,7 +47,6 @@ from backend.scoring.models import CreditDecision
 from backend.scoring.pricing import weighted_average_life_years
 
 DAY = 86_400
-IN_FLIGHT = (IntentStatus.PENDING, IntentStatus.SIGNED, IntentStatus.SENT, IntentStatus.MINED)
 
 
 def _terms(offer: LoanOffer) -> loan_terms.LoanTerms:
@@ -116,7 +115,7 @@ def _clear_the_nonce(db: Session, borrower: str) -> None:
             other.status = OfferStatus.SUPERSEDED
             continue
         intent = get_intent(db, other.intent_key) if other.intent_key else None
-        if intent is not None and intent.status in IN_FLIGHT:
+        if intent is not None and intent.status in IntentStatus.OPEN:
             raise Conflict(f"offer {other.id} is being recorded on-chain: wait for it", offer_id=other.id)
 
 
