@@ -27,8 +27,13 @@ def _apply(page, application: dict) -> None:
 def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(page, server, wallet, world):
     settings = server.settings
     borrower, staff = world.investors[-1], world.admin  # the admin (configured) is also an underwriter here
+    applicant = make_applicant(600)
     with session_scope(settings) as session:
-        submit(session, settings, borrower.address, KycCreate(**make_applicant(600).form()), [PNG])
+        submit(session, settings, borrower.address, KycCreate(**applicant.form()), [PNG])
+    twin = make_applicant(601, born=applicant.date_of_birth)
+    twin.id_number = applicant.id_number  # the same person again from another wallet: held for review
+    with session_scope(settings) as session:
+        assert submit(session, settings, twin.account.address, KycCreate(**twin.form()), [PNG]).status == "needs_review"
     with session_scope(settings) as session:
         grant_role(session, staff.address, staff.address, "underwriter")
     _wait(lambda: is_verified(settings, borrower.address, 2), "the borrower's attestation")
@@ -45,6 +50,13 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     _sign_in(page, staff.address)
     expect(page.locator("#staff-section")).to_be_visible()
     expect(page.locator("#decision")).to_be_hidden()  # nothing of the borrower's stays on screen
+    flagged = page.locator("#kyc-queue li")
+    expect(flagged).to_have_count(1)
+    expect(flagged).to_contain_text("DUPLICATE_IDENTITY")
+    page.fill("#kyc-note", "second wallet of an already verified person")
+    flagged.locator('button[data-decision="reject"]').click()
+    expect(page.locator("#status")).to_contain_text("rejected.")
+    expect(page.locator("#kyc-queue li")).to_have_count(0)
     referral = page.locator("#referrals li").first
     expect(referral).to_contain_text("grade D")
     page.fill("#review-note", "past delays were medical; income is stable")

@@ -266,6 +266,26 @@ async function refreshStaff() {
       return item;
     }));
   }
+  $("kyc-review").hidden = !has("admin");
+  if (has("admin")) {
+    const queue = await api("/api/v1/admin/kyc/queue");
+    $("kyc-queue").replaceChildren(...queue.map(({ record, data }) => {
+      const item = document.createElement("li");
+      item.dataset.record = record.id;
+      item.textContent = `${record.wallet}: ${data.full_name}, ${record.reasons.map((r) => r.code).join(", ")} `;
+      for (const decision of ["approve", "reject"]) {
+        const b = Object.assign(document.createElement("button"), { textContent: decision });
+        b.dataset.decision = decision;
+        b.onclick = guard(async () => {
+          await api(`/api/v1/admin/kyc/${record.id}/${decision}`, { method: "POST", body: { note: $("kyc-note").value } });
+          say(`KYC record ${record.id.slice(0, 8)}: ${decision === "approve" ? "approved" : "rejected"}.`);
+          await refreshStaff();
+        });
+        item.append(b);
+      }
+      return item;
+    }));
+  }
   if (has("auditor", "admin")) {
     const aging = await api("/api/v1/servicing/aging");
     $("aging").replaceChildren(...aging.buckets.map((b) => {
