@@ -25,7 +25,8 @@ def _wait(predicate, what: str, timeout: float = 60.0) -> None:
 
 
 def _sign_in(page, address: str) -> None:
-    page.click("#connect")
+    page.click("#connect")  # the page says "Signing in…" before the click returns
+    expect(page.locator("#status")).to_have_text("Signed in.")
     expect(page.locator("#who")).to_contain_text(address)
 
 
@@ -96,3 +97,17 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     loan = world.loan(loan_id)
     assert loan["status"] == 2  # Active
     assert world.balance(borrower) - before == loan["principal"] - loan["principal"] * loan["originationFeeBps"] // 10_000
+
+    # Fifty days on, nothing paid: the servicing worker files the loan for collections and tells the
+    # borrower; staff see it in the collections queue.
+    world.chain.mine_at(loan["startTime"] + 50 * 86_400)
+
+    def notified() -> bool:
+        page.click("#refresh-loans")  # refreshes the signed-in wallet's notices too
+        page.wait_for_timeout(300)
+        return "more than 15 days late" in page.locator("#notices").inner_text()
+
+    _wait(notified, "the late notice")
+    wallet.address = world.admin.address
+    _sign_in(page, world.admin.address)
+    expect(page.locator("#collections")).to_contain_text(f"loan {loan_id} late_16_30, 20 days past due")

@@ -58,6 +58,7 @@ async function sendAll(transactions) {
 // --- sign-in (EIP-4361) --------------------------------------------------------------------
 
 async function signIn() {
+  say("Signing in…");
   const [address] = await wallet("eth_requestAccounts");
   const issued = await api(`/api/v1/auth/nonce?address=${address}&domain=${encodeURIComponent(location.host)}`);
   const signature = await wallet("personal_sign", [utf8Hex(issued.message), address]);
@@ -287,6 +288,11 @@ async function refreshStaff() {
     }));
   }
   if (has("auditor", "admin")) {
+    const queue = await api("/api/v1/servicing/collections");
+    $("collections").replaceChildren(...queue.map((c) => Object.assign(document.createElement("li"), {
+      textContent: `loan ${c.loan_id} ${c.bucket}${c.days_past_due == null ? "" : `, ${c.days_past_due} days past due`}: `
+        + `${money(c.amount_owed)} owed; notices ${c.notices.join(", ") || "none"}`,
+    })));
     const aging = await api("/api/v1/servicing/aging");
     $("aging").replaceChildren(...aging.buckets.map((b) => {
       const row = document.createElement("tr");
@@ -320,7 +326,7 @@ $("get-offer").onclick = guard(getOffer);
 $("sign-offer").onclick = guard(signOffer);
 $("refresh-loans").onclick = guard(async () => {
   await refreshLoans();
-  if (state.token) await refreshPortfolio();
+  if (state.token) await Promise.all([refreshPortfolio(), refreshNotices(), refreshStaff()]);
 });
 $("plan-form").onsubmit = guard(planInvestment);
 $("trace").onclick = guard(traceLoan);
