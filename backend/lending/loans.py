@@ -4,6 +4,8 @@ on-chain already, so it is served to anyone: investors browse it before they fun
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -12,6 +14,7 @@ from backend.anchoring.models import BATCH_ANCHORED
 from backend.chain import loan_terms
 from backend.chain.projection_models import LoanRow
 from backend.errors import NotFound, ValidationFailed
+from backend.scoring.models import CreditDecision
 from backend.lending.schemas import (
     InstallmentPublic,
     LoanDetailPublic,
@@ -23,8 +26,26 @@ from backend.servicing.service import servicing_of
 STATUSES = ("funding", "active", "repaid", "defaulted", "cancelled")
 
 
-def _public_fields(row: LoanRow) -> dict:
+@dataclass(frozen=True)
+class DecisionFacts:
+    """What investors are told of the credit decision behind a loan (no identity, no income)."""
+
+    grade: str
+    purpose: str | None
+
+
+def decision_facts(db: Session, hashes: set[str]) -> dict[str, DecisionFacts]:
+    if not hashes:
+        return {}
+    rows = db.execute(select(CreditDecision.decision_hash, CreditDecision.grade, CreditDecision.inputs)
+                      .where(CreditDecision.decision_hash.in_(hashes)))  # fmt: skip
+    return {h: DecisionFacts(grade, (inputs or {}).get("purpose")) for h, grade, inputs in rows}
+
+
+def _public_fields(row: LoanRow, facts: dict[str, DecisionFacts]) -> dict:
+    fact = facts.get(row.decision_hash)
     return dict(
+        grade=fact.grade if fact else None, purpose=fact.purpose if fact else None,
         loan_id=row.loan_id, status=row.status, borrower=row.borrower, principal=row.principal, funded=row.funded,
         remaining=row.principal - row.funded if row.status == "funding" else 0, apr_bps=row.apr_bps,
         installments=row.installments, installment_period=row.installment_period,
@@ -47,8 +68,9 @@ def list_loans(
     if borrower is not None:
         query = query.where(func.lower(LoanRow.borrower) == borrower.lower())
     total = db.scalar(select(func.count()).select_from(query.subquery()))
-    rows = db.scalars(query.order_by(LoanRow.loan_id.desc()).limit(limit).offset(offset))
-    return LoanListPublic(loans=[LoanPublic(**_public_fields(row)) for row in rows], total=total or 0)
+    rows = list(db.scalars(query.order_by(LoanRow.loan_id.desc()).limit(limit).offset(offset)))
+    facts = decision_facts(db, {row.decision_hash for row in rows})
+    return LoanListPublic(loans=[LoanPublic(**_public_fields(row, facts)) for row in rows], total=total or 0)
 
 
 def schedule_public(
@@ -74,7 +96,7 @@ def get_loan(db: Session, loan_id: int) -> LoanDetailPublic:
         raise NotFound(f"no loan {loan_id} in the chain index (run `loanchain index sync` if it is new)", loan_id=loan_id)
     document = by_hash(db, row.agreement_hash)
     return LoanDetailPublic(
-        **_public_fields(row),
+        **_public_fields(row, decision_facts(db, {row.decision_hash})),
         agreement_cid=document.cid if document else None,
         agreement_anchored=bool(document and document.batch and document.batch.status == BATCH_ANCHORED),
         schedule=schedule_public(row.principal, row.apr_bps, row.installment_period, row.installments, row.start_time),

@@ -23,6 +23,7 @@ from backend.chain.projection_models import LoanRow, NoteBalanceRow
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
 from backend.errors import Conflict
+from backend.lending.loans import decision_facts
 from backend.lending.schemas import (
     AllocationPublic,
     PlanCreate,
@@ -32,16 +33,12 @@ from backend.lending.schemas import (
     WalletCallPublic,
     WalletTxPublic,
 )
-from backend.scoring.models import CreditDecision
 
 AT_RISK = ("funding", "active")
 
 
 def _grades(db: Session, hashes: set[str]) -> dict[str, str]:
-    if not hashes:
-        return {}
-    rows = db.execute(select(CreditDecision.decision_hash, CreditDecision.grade).where(CreditDecision.decision_hash.in_(hashes)))
-    return {h: g for h, g in rows}
+    return {h: fact.grade for h, fact in decision_facts(db, hashes).items()}
 
 
 def _exposure(loan: LoanRow, notes: int) -> int:

@@ -80,6 +80,7 @@ def test_the_borrower_signs_the_offer_and_the_loan_is_created_on_chain(client, c
     loan = client.get(f"/api/v1/loans/{loan_id}").json()
     assert loan["terms_hash"] == offer["terms_hash"] and loan["decision_hash"] == approved["decision_hash"]
     assert loan["status"] == "funding" and loan["remaining"] == terms["principal"] and loan["funded"] == 0
+    assert (loan["grade"], loan["purpose"]) == (approved["grade"], SAMPLE["purpose"])  # what investors are told
     assert loan["agreement_cid"] == offer["agreement_cid"] and loan["agreement_hash"] == terms["agreement_hash"]
     assert [row["amount"] for row in loan["schedule"]] == [row["amount"] for row in offer["schedule"]]
     listed = client.get("/api/v1/loans", params={"status": "funding", "borrower": borrower.account.address}).json()

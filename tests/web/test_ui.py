@@ -78,6 +78,7 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     wallet.address = investor.address
     _sign_in(page, investor.address)
     _loan_button(page, loan_id, "fund")
+    expect(page.locator(f'tr[data-loan="{loan_id}"]')).to_contain_text("A, used car")
     page.fill(f'input[data-loan="{loan_id}"]', "1000")
     page.click(f'button[data-loan="{loan_id}"][data-action="fund"]')
     expect(page.locator("#status")).to_have_text(f"Done: fund on loan {loan_id}.")

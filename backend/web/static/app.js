@@ -209,7 +209,8 @@ async function refreshLoans() {
   $("loans").replaceChildren(...loans.map((loan) => {
     const row = document.createElement("tr");
     row.dataset.loan = loan.loan_id;
-    for (const text of [loan.loan_id, loan.status, money(loan.principal), money(loan.funded), percent(loan.apr_bps), `${loan.installments} months`]) {
+    const grade = loan.grade ? `${loan.grade}${loan.purpose ? `, ${loan.purpose.replaceAll("_", " ")}` : ""}` : "-";
+    for (const text of [loan.loan_id, loan.status, grade, money(loan.principal), money(loan.funded), percent(loan.apr_bps), `${loan.installments} months`]) {
       row.append(Object.assign(document.createElement("td"), { textContent: text }));
     }
     row.append(actionCell(loan));
