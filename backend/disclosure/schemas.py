@@ -34,6 +34,21 @@ class DelinquencyPublic(BaseModel):
     amount_overdue: int = Field(description="Sum of what is due now on loans past due")
 
 
+class ReservePublic(BaseModel):
+    """The risk reserve (ReserveFund), from its own events and LoanBook's: what went in, what it
+    paid out, and how it compares with the expected loss on the loans outstanding."""
+
+    deposits: int = Field(description="Deposited events")
+    origination_fees: int = Field(description="Fees LoanBook paid in at disbursal (LoanDisbursed.originationFee)")
+    cover_paid: int = Field(description="CoverPaid events: paid to investors of defaulted loans")
+    balance: int = Field(description="deposits + origination_fees - cover_paid")
+    expected_loss: int | None = Field(
+        description="Sum over active loans of PD x LGD x principal outstanding, with the PD of each loan's credit "
+        "decision; None when an active loan's decision is not held here"
+    )
+    coverage_of_expected_loss: float | None = Field(description="balance / expected_loss")
+
+
 class DisclosurePublic(BaseModel):
     as_of_block: int | None = Field(description="The index is complete up to this block (None: not indexed yet)")
     as_of_block_hash: str | None
@@ -50,3 +65,4 @@ class DisclosurePublic(BaseModel):
         description="net_loss / principal_originated: the bad-debt rate investors bore after the reserve"
     )
     delinquency: DelinquencyPublic
+    reserve: ReservePublic

@@ -1,19 +1,24 @@
 """Platform figures for information disclosure, read from the chain index (`chain_loans`,
-`chain_fundings`), so anyone can reproduce them from the chain with `loanchain index rebuild`."""
+`chain_fundings`, `chain_events`), so anyone can reproduce them from the chain with `loanchain
+index rebuild`; delinquency comes from the last servicing pass, and the reserve's expected-loss
+comparison uses the PDs of the platform's own credit decisions."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.chain.models import IndexerCheckpoint
+from backend.chain.models import ChainEvent, IndexerCheckpoint
 from backend.chain.projection_models import FundingRow, LoanRow
 from backend.disclosure.schemas import (
     DefaultsPublic,
     DelinquencyPublic,
     DisclosurePublic,
     LoanCountsPublic,
+    ReservePublic,
 )
+from backend.scoring import policy
+from backend.scoring.models import CreditDecision
 from backend.servicing.models import ServicingState
 
 DISBURSED = ("active", "repaid", "defaulted")
@@ -56,7 +61,28 @@ def platform_disclosure(session: Session) -> DisclosurePublic:
         default_rate=_ratio(at_default, originated),
         net_loss_rate=_ratio(net_loss, originated),
         delinquency=_delinquency(session),
+        reserve=_reserve(session, [loan for loan in loans if loan.status == "active"]),
     )
+
+
+def _event_sum(session: Session, contract: str, event: str, field: str) -> int:
+    return sum(int(e.args[field]) for e in session.scalars(
+        select(ChainEvent).where(ChainEvent.contract == contract, ChainEvent.event == event)
+    ))  # fmt: skip
+
+
+def _reserve(session: Session, active: list[LoanRow]) -> ReservePublic:
+    deposits = _event_sum(session, "ReserveFund", "Deposited", "amount")
+    fees = _event_sum(session, "LoanBook", "LoanDisbursed", "originationFee")
+    paid = _event_sum(session, "ReserveFund", "CoverPaid", "amount")
+    balance = deposits + fees - paid
+    pds = dict(session.execute(select(CreditDecision.decision_hash, CreditDecision.pd)
+                               .where(CreditDecision.decision_hash.in_({loan.decision_hash for loan in active}))).all())  # fmt: skip
+    expected = None
+    if all(loan.decision_hash in pds for loan in active):
+        expected = round(sum(pds[loan.decision_hash] * policy.LGD * loan.principal_outstanding for loan in active))
+    return ReservePublic(deposits=deposits, origination_fees=fees, cover_paid=paid, balance=balance,
+                         expected_loss=expected, coverage_of_expected_loss=balance / expected if expected else None)  # fmt: skip
 
 
 def _delinquency(session: Session) -> DelinquencyPublic:

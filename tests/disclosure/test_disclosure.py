@@ -53,6 +53,11 @@ def test_figures_match_the_contracts(indexed, monkeypatch):  # noqa: F811
     assert report.net_loss_rate == d.net_loss / report.principal_originated
     assert report.as_of_block is not None
 
+    r = report.reserve  # from events alone, and it matches what the ReserveFund holds
+    assert r.balance == world.reserve.functions.balance().call() and r.cover_paid == event["cover"] > 0
+    assert r.origination_fees == sum(on_chain[n]["principal"] * on_chain[n]["originationFeeBps"] // 10_000 for n in disbursed)
+    assert r.expected_loss is None  # these loans' decisions were not made here
+
     with client_for(settings) as client:  # public: no sign-in
         served = client.get("/api/v1/disclosure")
     assert served.status_code == 200 and served.json() == report.model_dump(mode="json")
@@ -81,3 +86,27 @@ def test_an_empty_index_discloses_zeros(tmp_path):
         report = platform_disclosure(session)
     assert report.as_of_block is None and report.principal_originated == 0
     assert report.default_rate is None and report.net_loss_rate is None
+
+
+def test_the_reserve_is_held_against_the_expected_loss_of_active_loans(tmp_path):
+    from backend.chain.projection_models import LoanRow
+    from backend.db import migrate
+    from backend.scoring.models import CreditDecision
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path)
+    migrate.upgrade(settings)
+    hashes = ["0x" + f"{i:064x}" for i in (1, 2)]
+    with session_scope(settings) as session:
+        for i, (h, pd, outstanding) in enumerate(zip(hashes, (0.1, 0.3), (1_000, 2_000), strict=True)):
+            session.add(CreditDecision(id=f"d{i}", model_version="0x" + "0" * 64, input_hash=h, decision_hash=h,
+                                       score=600, grade="B", pd=pd, decision="approve", inputs={}, outputs={}))
+            session.add(LoanRow(loan_id=i + 1, status="active", borrower="0x" + "11" * 20, underwriter="0x" + "22" * 20,
+                                terms_hash=h, agreement_hash=h, decision_hash=h, principal=outstanding, apr_bps=1000,
+                                installments=12, installment_period=30, installment_amount=1, funding_deadline=0,
+                                origination_fee_bps=0, principal_outstanding=outstanding, created_block=1,
+                                block_number=1, tx_hash=h, log_index=0))  # fmt: skip
+    with session_scope(settings) as session:
+        reserve = platform_disclosure(session).reserve
+    assert reserve.expected_loss == round((0.1 * 1_000 + 0.3 * 2_000) * 0.85) == 595  # PD x LGD x outstanding
+    assert reserve.balance == 0 and reserve.coverage_of_expected_loss == 0.0
