@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
-from fastapi.staticfiles import StaticFiles
 
 from backend.api.errors import install_error_handlers
+from backend.api.web import mount_web
 from backend.api.routes import (
     admin,
     audit,
@@ -26,9 +23,6 @@ from backend.api.routes import (
 )
 from backend.workers.lifespan import worker_lifespan
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
-
-
 def create_app() -> FastAPI:
     app = FastAPI(
         title="loanchain",
@@ -42,9 +36,7 @@ def create_app() -> FastAPI:
                    disclosure.router, offers.router, loans.router, servicing.router, chain.router,
                    portfolio.router):  # fmt: skip
         app.include_router(router)
-    # The browser front end: static files, no build step; it calls the API above and the wallet.
-    app.mount("/app", StaticFiles(directory=WEB_DIR, html=True), name="web")
-    app.add_api_route("/", lambda: RedirectResponse("/app/"), include_in_schema=False)
+    mount_web(app)
     return app
 
 

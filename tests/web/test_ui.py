@@ -46,6 +46,7 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     settings = server.settings
     borrower, investor = world.investors[-1], world.investors[0]
     expect(page.locator("#status")).not_to_have_class("error")
+    expect(page.locator("#disclosure")).to_contain_text("net loss rate n/a")  # public, before any sign-in
 
     _sign_in(page, borrower.address)
     applicant = make_applicant(500)
@@ -112,3 +113,4 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     wallet.address = world.admin.address
     _sign_in(page, world.admin.address)
     expect(page.locator("#collections")).to_contain_text(f"loan {loan_id} late_16_30, 20 days past due")
+    expect(page.locator("#disclosure")).to_contain_text("1 loans 16+ days late")

@@ -236,6 +236,17 @@ async function planInvestment(event) {
   setTimeout(() => Promise.all([refreshLoans(), refreshPortfolio()]).catch((e) => say(e.message, true)), 1500);
 }
 
+async function refreshDisclosure() {
+  const d = await api("/api/v1/disclosure");
+  const rate = (x) => (x == null ? "n/a" : `${(x * 100).toFixed(2)}%`);
+  const cover = d.reserve.coverage_of_expected_loss;
+  $("disclosure").textContent = `${Object.entries(d.loans).map(([k, v]) => `${v} ${k}`).join(", ")} loans; `
+    + `${money(d.principal_originated)} originated, ${money(d.principal_outstanding)} outstanding; `
+    + `default rate ${rate(d.default_rate)}, net loss rate ${rate(d.net_loss_rate)}; `
+    + `${d.delinquency.loans_16_plus} loans 16+ days late; reserve ${money(d.reserve.balance)}`
+    + (cover == null ? "" : ` (${cover.toFixed(1)}x the expected loss)`);
+}
+
 async function refreshNotices() {
   const notices = await api("/api/v1/servicing/notices");
   $("notices").replaceChildren(...notices.map((n) => Object.assign(document.createElement("li"), { textContent: n.message })));
@@ -326,7 +337,7 @@ $("apply-form").onsubmit = guard(apply);
 $("get-offer").onclick = guard(getOffer);
 $("sign-offer").onclick = guard(signOffer);
 $("refresh-loans").onclick = guard(async () => {
-  await refreshLoans();
+  await Promise.all([refreshLoans(), refreshDisclosure()]);
   if (state.token) await Promise.all([refreshPortfolio(), refreshNotices(), refreshStaff()]);
 });
 $("plan-form").onsubmit = guard(planInvestment);
@@ -340,5 +351,5 @@ guard(async () => {
   } catch (error) {
     say(`The chain is not reachable: ${error.message}`, true);
   }
-  await refreshLoans();
+  await Promise.all([refreshLoans(), refreshDisclosure()]);
 })();
