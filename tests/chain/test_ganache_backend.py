@@ -1,0 +1,41 @@
+"""The backend's chain machinery on Ganache 7 (shanghai) too: the outbox sends and confirms, and
+the indexer reads the events back."""
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.chain.deploy import deploy_all
+from backend.chain.indexer import Indexer
+from backend.chain.models import ChainEvent, Intent, IntentStatus
+from backend.chain.node import LocalNode
+from backend.chain.outbox import enqueue, process_until_idle
+from backend.db import migrate
+from backend.db.session import session_scope
+from tests.chain.conftest import RECIPIENT
+from tests.conftest import free_port, make_settings
+
+
+@pytest.mark.ganache
+def test_outbox_and_indexer_on_ganache(tmp_path, artifacts):
+    port = free_port()
+    settings = make_settings(tmp_path, chain_port=port, rpc_url=f"http://127.0.0.1:{port}", chain_node="ganache")
+    node = LocalNode(settings)
+    node.start(timeout=120)
+    try:
+        deploy_all(settings)
+        migrate.upgrade(settings)
+        for i in range(5):
+            with session_scope(settings) as session:
+                enqueue(session, key=f"ganache:{i}", contract="MockStablecoin", function="faucet",
+                        args=[RECIPIENT, 10 + i], settings=settings)  # fmt: skip
+        process_until_idle(settings, timeout=120)
+        Indexer().catch_up(settings)
+        with session_scope(settings) as session:
+            statuses = set(session.scalars(select(Intent.status)))
+            transfers = session.scalar(
+                select(func.count()).where(ChainEvent.contract == "MockStablecoin", ChainEvent.event == "Transfer")
+            )
+        assert statuses == {IntentStatus.CONFIRMED}
+        assert transfers >= 5
+    finally:
+        node.stop()
