@@ -17,6 +17,7 @@ between commit and answer) never creates a second loan."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -26,14 +27,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend import audit
-from backend.anchoring.documents import anchor_document
+from backend.anchoring.documents import anchor_document, document_hash
 from backend.chain import loan_book, loan_terms
 from backend.chain.models import IntentStatus
 from backend.chain.outbox import enqueue, get_intent
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
+from backend.content.store import get_content_store
 from backend.db.base import as_utc
-from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.errors import Conflict, ContentIntegrityError, NotFound, ValidationFailed
 from backend.lending.agreement import agreement_document
 from backend.lending.loans import schedule_public
 from backend.lending.models import LoanOffer, OfferStatus
@@ -277,6 +279,18 @@ def get_offer(db: Session, wallet: str, offer_id: str, *, staff: bool = False) -
     if offer is None or (offer.borrower != wallet and not staff):
         raise NotFound(f"no offer {offer_id}", offer_id=offer_id)
     return offer_public(db, offer)
+
+
+def agreement_of(db: Session, settings: Settings, wallet: str, offer_id: str, *, staff: bool = False) -> dict:
+    """The offer's agreement document as stored (the bytes whose keccak-256 is agreementHash), for
+    the borrower to read before signing; checked against that hash on the way out."""
+    offer = db.get(LoanOffer, offer_id)
+    if offer is None or (offer.borrower != wallet and not staff):
+        raise NotFound(f"no offer {offer_id}", offer_id=offer_id)
+    data = get_content_store(settings).get(offer.agreement_cid)
+    if document_hash(data) != offer.agreement_hash:
+        raise ContentIntegrityError(f"the stored agreement of offer {offer.id} does not match its hash", offer_id=offer.id)
+    return json.loads(data)
 
 
 def list_offers(db: Session, borrower: str) -> list[OfferPublic]:

@@ -4,6 +4,8 @@ Every refusal is a 4xx that leaves nothing behind."""
 
 from __future__ import annotations
 
+import json
+
 from eth_account import Account
 from eth_utils import keccak
 from sqlalchemy import func, select
@@ -61,6 +63,9 @@ def test_the_borrower_signs_the_offer_and_the_loan_is_created_on_chain(client, c
     agreement = get_content_store(settings).get(offer["agreement_cid"])
     assert "0x" + keccak(agreement).hex() == terms["agreement_hash"]
     assert borrower.account.address.encode() in agreement
+    readable = client.get(f"/api/v1/offers/{offer['id']}/agreement", headers=borrower.headers).json()
+    assert readable == json.loads(agreement) and readable["terms"]["principal"] == terms["principal"]
+    assert readable["credit_decision"]["decision_hash"] == approved["decision_hash"]
 
     signature = sign_typed(borrower.account, typed)
     accepted = _accept(client, borrower, offer, signature)
@@ -129,6 +134,7 @@ def test_only_the_borrowers_signature_over_these_exact_terms_is_accepted(client,
 
     other = verified_borrower(client, settings, 402)
     assert _accept(client, other, offer, sign_typed(other.account, offer["typed_data"])).status_code == 404
+    assert client.get(f"/api/v1/offers/{offer['id']}/agreement", headers=other.headers).status_code == 404
 
 
 def test_one_open_offer_per_borrower_and_one_loan_per_decision(client, chain_identity_settings, borrower, approved):

@@ -39,3 +39,12 @@ def mine(user: CurrentUser, session: SessionDep) -> list[OfferPublic]:
 @router.get("/{offer_id}", dependencies=allow("offers.read"), summary="An offer: its terms, state and loan")
 def read(offer_id: str, user: CurrentUser, session: SessionDep) -> OfferPublic:
     return offers.get_offer(session, user.wallet, offer_id, staff=bool(user.roles & STAFF))
+
+
+@router.get(
+    "/{offer_id}/agreement",
+    dependencies=allow("offers.read"),
+    summary="The offer's agreement document, to read before signing (its keccak-256 is agreementHash)",
+)
+def agreement(offer_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> dict:
+    return offers.agreement_of(session, settings, user.wallet, offer_id, staff=bool(user.roles & STAFF))

@@ -149,8 +149,18 @@ function showOffer(offer) {
   $("sign-offer").hidden = offer.state !== "offered";
 }
 
+async function showAgreement(offer) {
+  const doc = await api(`/api/v1/offers/${offer.id}/agreement`);
+  const s = doc.servicing;
+  $("agreement-servicing").textContent = `Grace period ${s.grace_period_seconds / 86400} days, late fee `
+    + `${percent(s.late_fee_bps)} of the installment, default after ${s.default_after_seconds / 86400} days late; `
+    + `credit decision ${doc.credit_decision.decision_hash.slice(0, 10)}…`;
+  $("agreement-clauses").replaceChildren(...doc.clauses.map((c) => Object.assign(document.createElement("li"), { textContent: c })));
+}
+
 async function getOffer() {
   showOffer(await api("/api/v1/offers", { method: "POST", body: { decision_id: state.decision.id } }));
+  await showAgreement(state.offer);
   say("Your offer is ready: read the terms, then sign them with your wallet.");
 }
 
