@@ -181,10 +181,11 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
     return offer_public(db, offer)
 
 
-def _own_offer(db: Session, borrower: str, offer_id: str) -> LoanOffer:
+def _visible_offer(db: Session, wallet: str, offer_id: str, *, staff: bool = False) -> LoanOffer:
+    """The offer, for its borrower (or, to read, staff); 404 for anyone else, as for no offer."""
     offer = db.get(LoanOffer, offer_id)
-    if offer is None or offer.borrower != borrower:
-        raise NotFound(f"no offer {offer_id} of yours", offer_id=offer_id)
+    if offer is None or (offer.borrower != wallet and not staff):
+        raise NotFound(f"no offer {offer_id}", offer_id=offer_id)
     return offer
 
 
@@ -196,7 +197,7 @@ def _signature(text: str) -> bytes:
 
 
 def accept_offer(db: Session, settings: Settings, borrower: str, offer_id: str, request: OfferAccept) -> OfferPublic:
-    offer = _own_offer(db, borrower, offer_id)
+    offer = _visible_offer(db, borrower, offer_id)
     signature = _signature(request.signature)
     if offer.status == OfferStatus.ACCEPTED:
         if offer.borrower_signature == "0x" + signature.hex():
@@ -275,18 +276,13 @@ def offer_public(db: Session, offer: LoanOffer, now: int | None = None) -> Offer
 
 def get_offer(db: Session, wallet: str, offer_id: str, *, staff: bool = False) -> OfferPublic:
     """The offer, for its borrower or for staff (underwriter, auditor, admin); 404 for anyone else."""
-    offer = db.get(LoanOffer, offer_id)
-    if offer is None or (offer.borrower != wallet and not staff):
-        raise NotFound(f"no offer {offer_id}", offer_id=offer_id)
-    return offer_public(db, offer)
+    return offer_public(db, _visible_offer(db, wallet, offer_id, staff=staff))
 
 
 def agreement_of(db: Session, settings: Settings, wallet: str, offer_id: str, *, staff: bool = False) -> dict:
     """The offer's agreement document as stored (the bytes whose keccak-256 is agreementHash), for
     the borrower to read before signing; checked against that hash on the way out."""
-    offer = db.get(LoanOffer, offer_id)
-    if offer is None or (offer.borrower != wallet and not staff):
-        raise NotFound(f"no offer {offer_id}", offer_id=offer_id)
+    offer = _visible_offer(db, wallet, offer_id, staff=staff)
     data = get_content_store(settings).get(offer.agreement_cid)
     if document_hash(data) != offer.agreement_hash:
         raise ContentIntegrityError(f"the stored agreement of offer {offer.id} does not match its hash", offer_id=offer.id)
