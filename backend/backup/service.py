@@ -61,6 +61,12 @@ def _tables() -> list[Table]:
     return list(Base.metadata.sorted_tables)  # parents before children: inserts never break a foreign key
 
 
+def row_count(settings: Settings) -> int:
+    """Rows a backup would hold now (for a progress bar's total)."""
+    with get_engine(settings).connect() as conn:
+        return sum(conn.scalar(select(func.count()).select_from(t)) or 0 for t in _tables())
+
+
 def _encode(value: Any) -> Any:
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()

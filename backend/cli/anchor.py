@@ -70,10 +70,8 @@ def add(
 
 def _send_and_wait(settings: Settings, timeout: float) -> None:
     """Send the queued anchors: ourselves if no outbox worker runs, else wait for it."""
-    from sqlalchemy import func, select
-
-    from backend.anchoring.batcher import reconcile
-    from backend.anchoring.models import BATCH_QUEUED, AnchorBatch
+    from backend.anchoring.batcher import batch_counts, reconcile
+    from backend.anchoring.models import BATCH_QUEUED
     from backend.chain.outbox import process_until_idle
     from backend.db.session import session_scope
     from backend.workers.lock import make_lock
@@ -88,7 +86,7 @@ def _send_and_wait(settings: Settings, timeout: float) -> None:
     while True:
         reconcile(settings)
         with session_scope(settings) as session:
-            waiting = session.scalar(select(func.count()).where(AnchorBatch.status == BATCH_QUEUED))
+            waiting = batch_counts(session)[BATCH_QUEUED]
         if not waiting or time.monotonic() > deadline:
             return
         time.sleep(0.5)

@@ -14,16 +14,6 @@ from backend.config import get_settings
 app = typer.Typer(no_args_is_help=True, help="Encrypted backups: create, verify, restore (all or nothing).")
 
 
-def _rows_total() -> int:
-    from sqlalchemy import func, select
-
-    from backend.backup.service import _tables
-    from backend.db.session import get_engine
-
-    with get_engine(get_settings()).connect() as conn:
-        return sum(conn.scalar(select(func.count()).select_from(t)) or 0 for t in _tables())
-
-
 def _progress(what: str, quiet: bool) -> Progress:
     return Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), console=console, disable=quiet)
 
@@ -35,10 +25,10 @@ def create_command(
 ) -> None:
     """Back up every table (one consistent snapshot) and the embedded content store, encrypted
     with the backup key (LOANCHAIN_BACKUP_KEY)."""
-    from backend.backup.service import create_backup
+    from backend.backup.service import create_backup, row_count
 
     with cli_errors():
-        total = _rows_total()
+        total = row_count(get_settings())
         with _progress("backing up rows", json_out) as bar:
             task = bar.add_task("rows", total=total)
             report = create_backup(get_settings(), output, progress=lambda n: bar.advance(task, n))

@@ -20,7 +20,7 @@ def gas_command(
     output: Path = typer.Option(None, "--output", "-o", help="Also write the JSON report to this file."),
 ) -> None:
     """Gas of each lending operation on a local chain (a temporary Anvil if none is running)."""
-    from backend.bench.gas import BUDGETS, KEYS, run_gas_bench
+    from backend.chain.bench.gas import BUDGETS, KEYS, run_gas_bench
 
     report = run_gas_bench(get_settings())
     write_report(report, output)
@@ -47,7 +47,7 @@ def outbox_command(
     output: Path = typer.Option(None, "--output", "-o", help="Also write the JSON report to this file."),
 ) -> None:
     """Outbox throughput and latency against sending one transaction at a time (temporary Anvil)."""
-    from backend.bench.outbox import run_outbox_bench
+    from backend.chain.bench.outbox import run_outbox_bench
 
     report = run_outbox_bench(get_settings(), transactions, interval_transactions)
     write_report(report, output)

@@ -16,16 +16,13 @@ app = typer.Typer(no_args_is_help=True, help="Post-loan management: aging bucket
 def run_command(json_out: bool = typer.Option(False, "--json")) -> None:
     """One pass over the active loans (what the `servicing` worker does every minute): positions
     from LoanBook, notices due, markDefault queued in the outbox where the contract allows it."""
-    from sqlalchemy import func, select
-
-    from backend.chain.projection_models import LoanRow
     from backend.db.session import session_scope
     from backend.servicing.delivery import deliver_notices
-    from backend.servicing.service import servicing_pass
+    from backend.servicing.service import active_loan_count, servicing_pass
 
     settings = get_settings()
     with cli_errors(), session_scope(settings) as session:
-        total = session.scalar(select(func.count()).where(LoanRow.status == "active")) or 0
+        total = active_loan_count(session)
         with Progress(TextColumn("servicing"), BarColumn(), MofNCompleteColumn(), console=console,
                       disable=json_out) as bar:  # fmt: skip
             task = bar.add_task("loans", total=total)

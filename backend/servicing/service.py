@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -103,6 +103,10 @@ def _store(db: Session, row: LoanRow, pos: LoanPosition, bucket: str, now: int) 
     else:
         for key, value in values.items():
             setattr(state, key, value)
+
+
+def active_loan_count(db: Session) -> int:
+    return db.scalar(select(func.count()).where(LoanRow.status == "active")) or 0
 
 
 def servicing_pass(db: Session, settings: Settings, progress: Callable[[], None] | None = None) -> PassReportPublic:

@@ -1,6 +1,6 @@
 """The outbox benchmark runs end to end (its figures are the benchmark's to report, not the test's)."""
 
-from backend.bench.outbox import _scenario
+from backend.chain.bench.outbox import _scenario
 from tests.conftest import make_settings
 
 

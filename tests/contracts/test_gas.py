@@ -4,7 +4,7 @@ as it was."""
 
 from __future__ import annotations
 
-from backend.bench.gas import KEYS, run_gas_bench
+from backend.chain.bench.gas import KEYS, run_gas_bench
 
 
 def test_gas_budgets(chain_settings, deployment, w3):
