@@ -139,6 +139,7 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         if (status != LoanStatus.Funding) revert LoanBookNotFunding(loanId, status);
         uint256 deadline = l.fundingDeadline;
         if (block.timestamp > deadline) revert LoanBookFundingClosed(loanId, deadline);
+        if (msg.sender == l.borrower) revert LoanBookBorrowerCannotInvest(loanId, msg.sender);
         if (amount == 0) revert LoanBookZeroAmount();
         uint256 funded = l.funded;
         uint256 remaining = l.principal - funded;
@@ -348,16 +349,19 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
 
     // =============================================================== internal
 
-    /// @dev Notes move only to verified wallets; mints, burns and transfers move the accumulator
-    ///      correction with the shares, so past distributions stay with whoever earned them.
+    /// @dev Notes move only to verified wallets other than the loan's borrower (mints are checked
+    ///      in {fund}); mints, burns and transfers move the accumulator correction with the
+    ///      shares, so past distributions stay with whoever earned them.
     function _update(address from, address to, uint256[] memory ids, uint256[] memory values) internal override {
-        if (from != address(0) && to != address(0)) {
+        bool isTransfer = from != address(0) && to != address(0);
+        if (isTransfer) {
             uint8 level = investorKycLevel;
             if (!kycRegistry.isVerified(to, level)) revert LoanBookRecipientNotVerified(to, level);
         }
         uint256 n = ids.length;
         for (uint256 i; i < n; ++i) {
             uint256 id = ids[i];
+            if (isTransfer && to == _loans[id].borrower) revert LoanBookBorrowerCannotInvest(id, to);
             uint256 pps = pointsPerShare(id);
             if (pps == 0) continue; // nothing distributed yet: corrections stay zero
             int256 delta = DistributionMath.correctionFor(pps, values[i]);

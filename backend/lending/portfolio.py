@@ -93,7 +93,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
 def _eligible(db: Session, wallet: str, request: PlanCreate) -> list[LoanRow]:
     loans = list(db.scalars(select(LoanRow).where(LoanRow.status == "funding").order_by(LoanRow.funding_deadline, LoanRow.loan_id)))
     now = time.time()
-    loans = [l for l in loans if l.funding_deadline > now and l.principal > l.funded and l.borrower != wallet]
+    loans = [l for l in loans if l.funding_deadline > now and l.principal > l.funded and l.borrower.lower() != wallet.lower()]
     if request.grades:
         grades = _grades(db, {l.decision_hash for l in loans})
         loans = [l for l in loans if grades.get(l.decision_hash) in request.grades]

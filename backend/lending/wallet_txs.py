@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from backend.chain.projection_models import LoanRow
 from backend.chain.wallet_calls import LoanBookWallet, WalletCall
 from backend.config import Settings
-from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.lending.schemas import WalletCallPublic, WalletTxCreate, WalletTxPublic
 
 
@@ -20,6 +20,8 @@ def _fund(book: LoanBookWallet, row: LoanRow, amount: int | None) -> tuple[int, 
         raise Conflict(f"loan {row.loan_id} is {row.status}, not open for funding", status=row.status)
     if time.time() > row.funding_deadline:
         raise Conflict(f"loan {row.loan_id}: funding closed at {row.funding_deadline}", loan_id=row.loan_id)
+    if row.borrower.lower() == book.wallet.lower():
+        raise Forbidden(f"loan {row.loan_id} is your own: a borrower cannot fund it (no self-funding)", loan_id=row.loan_id)
     if amount is None:
         raise ValidationFailed("amount: required to fund", field="amount")
     remaining, ticket = row.principal - row.funded, book.min_ticket()

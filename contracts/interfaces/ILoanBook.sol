@@ -11,7 +11,8 @@ pragma solidity 0.8.28;
 ///            chain id and this contract. Status `Funding`.
 ///         2. Fund: KYC-verified investors fund any fractions until the principal is reached,
 ///            before the funding deadline. Each position is an ERC-1155 note, id = loan id,
-///            1 note = 1 base unit of principal. Notes move only to verified wallets.
+///            1 note = 1 base unit of principal. Notes move only to verified wallets, and
+///            never to the loan's own borrower (no self-funding).
 ///         3. Disburse: once fully funded anyone disburses: principal minus the origination fee
 ///            goes to the borrower, the fee to the ReserveFund. Status `Active`.
 ///         4. Refund: not fully funded by the deadline, the loan is `Cancelled` and investors
@@ -237,6 +238,9 @@ interface ILoanBook {
     error LoanBookFullyFunded(uint256 loanId);
     /// @notice The investor is not KYC-verified at the required level.
     error LoanBookInvestorNotVerified(address investor, uint8 minLevel);
+    /// @notice The loan's own borrower tried to fund it or to receive its notes: self-funding
+    ///         would let a borrower dress up its own money as investor demand.
+    error LoanBookBorrowerCannotInvest(uint256 loanId, address borrower);
     /// @notice A note transfer to a wallet that is not KYC-verified.
     error LoanBookRecipientNotVerified(address recipient, uint8 minLevel);
     /// @notice Funding more than what is left to fund.
@@ -270,8 +274,9 @@ interface ILoanBook {
         returns (uint256 loanId);
 
     /// @notice Funds `amount` of loan `loanId` and mints as many notes to the caller. The caller
-    ///         must be KYC-verified and have approved the asset. A ticket below `minTicket` is
-    ///         accepted only when it completes the loan. Reverts when paused.
+    ///         must be KYC-verified, must not be the loan's borrower, and must have approved the
+    ///         asset. A ticket below `minTicket` is accepted only when it completes the loan.
+    ///         Reverts when paused.
     function fund(uint256 loanId, uint256 amount) external;
 
     /// @notice Pays out a fully funded loan: principal minus fee to the borrower, the fee to the

@@ -3,7 +3,7 @@ ERC-1155 notes, disburse, cancel and refund."""
 
 from __future__ import annotations
 
-from tests.contracts.helpers import ACTIVE, CANCELLED, DAY, FUNDING, events, expect_revert
+from tests.contracts.helpers import ACTIVE, CANCELLED, DAY, FUNDING, KYC_EXPIRY, events, expect_revert
 
 UNIT = 10**6
 
@@ -190,3 +190,23 @@ def test_refund_of_notes_bought_from_another_investor(world, snapshot):
     before = world.balance(c)
     world.chain.tx(book.functions.refund(loan_id), c.address, at=deadline + 1)
     assert world.balance(c) == before + 1_000 * UNIT
+
+
+def test_a_borrower_cannot_fund_its_own_loan(world, snapshot):
+    """No self-funding: the borrower (verified well enough to invest elsewhere) is refused on
+    its own loan, by a direct fund and by a note transfer alike."""
+    book, chain, borrower = world.book, world.chain, world.borrower.address
+    loan_id, _ = world.create()
+    expect_revert(chain, book.functions.fund(loan_id, 100 * UNIT), borrower,
+                  "LoanBookBorrowerCannotInvest", loan_id, borrower)  # fmt: skip
+    a = world.investors[0]
+    world.fund(loan_id, a, 100 * UNIT)
+    for fn in (book.functions.safeTransferFrom(a.address, borrower, loan_id, 1, b""),
+               book.functions.safeBatchTransferFrom(a.address, borrower, [loan_id], [1], b"")):  # fmt: skip
+        expect_revert(chain, fn, a.address, "LoanBookBorrowerCannotInvest", loan_id, borrower)
+    someone = world.investors[1]
+    chain.tx(world.kyc.functions.attest(someone.address, world.borrower_level, KYC_EXPIRY, b"\x01" * 32),
+             world.admin.address)  # fmt: skip
+    other, _ = world.create(borrower_key=someone, borrower=someone.address)
+    world.fund(other, world.borrower, 100 * UNIT)  # the same wallet may invest in someone else's loan
+    assert book.functions.balanceOf(borrower, other).call() == 100 * UNIT

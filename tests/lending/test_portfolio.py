@@ -14,6 +14,7 @@ from backend.identity.schemas import KycCreate
 from backend.scoring.schemas import ApplicationCreate
 from backend.scoring.service import score_application
 from tests.contracts.conftest import chain, world  # noqa: F401
+from tests.contracts.helpers import KYC_EXPIRY
 from tests.identity.conftest import client_for, make_applicant, minted_bearer
 from tests.lending.test_offers import REFERRED
 from tests.lending.test_wallet_txs import _send
@@ -37,8 +38,12 @@ def _decision_hash(settings, application: dict) -> str:
 def test_a_plan_spreads_money_thinly_and_the_portfolio_measures_it(settings, world):  # noqa: F811
     grade_a, grade_d = _decision_hash(settings, SAMPLE), _decision_hash(settings, REFERRED)
     loans = [world.create(decision_hash=h)[0] for h in (grade_a, grade_a, grade_d)] + [world.create()[0]]
-    Indexer().catch_up(settings)
     investor = world.investors[0]
+    # The investor borrows too: a plan never puts its money into its own loan (no self-funding).
+    world.chain.tx(world.kyc.functions.attest(investor.address, world.borrower_level, KYC_EXPIRY, b"\x02" * 32),
+                   world.admin.address)  # fmt: skip
+    world.create(borrower=investor.address, borrower_key=investor)
+    Indexer().catch_up(settings)
     with session_scope(settings) as session:  # KYC level 1: the investor role
         submit(session, settings, investor.address, KycCreate(**make_applicant(900).form()), [])
     client, headers = client_for(settings), minted_bearer(settings, investor)
@@ -55,7 +60,7 @@ def test_a_plan_spreads_money_thinly_and_the_portfolio_measures_it(settings, wor
     assert borrower_plan.status_code == 403  # planning is for verified investors
 
     spread = plan(amount=1000 * UNIT + 3, max_per_loan=300 * UNIT).json()
-    assert sorted(a["loan_id"] for a in spread["allocations"]) == sorted(loans)
+    assert sorted(a["loan_id"] for a in spread["allocations"]) == sorted(loans)  # not its own loan
     assert sorted(a["amount"] for a in spread["allocations"]) == [250 * UNIT] + [250 * UNIT + 1] * 3  # remainder spread too
     assert spread["allocated"] == 1000 * UNIT + 3 and spread["unallocated"] == 0
     assert len(spread["transactions"]) == 4  # the world's investors approved LoanBook already: no approve

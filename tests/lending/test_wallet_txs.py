@@ -46,6 +46,8 @@ def test_investors_fund_the_borrower_repays_and_investors_claim(client, chain_id
     assert too_little.status_code == 422 and "minimum ticket" in too_little.json()["detail"]
     assert _prepare(client, h1, loan_id, action="repay").status_code == 409  # still funding
     assert _prepare(client, h1, 999, action="fund", amount=10).status_code == 404
+    own = _prepare(client, borrower.headers, loan_id, action="fund", amount=principal)
+    assert own.status_code == 403 and "self-funding" in own.json()["detail"]
 
     planned = _prepare(client, h1, loan_id, action="fund", amount=principal // 3).json()
     assert [t["to"] for t in planned["transactions"]] == [world.token.address, world.book.address]  # approve, fund

@@ -77,6 +77,10 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     expect(page.locator("#offer-state")).to_contain_text("created: loan", timeout=90_000)
     loan_id = int(re.search(r"loan (\d+)", page.locator("#offer-state").inner_text()).group(1))
     assert world.loan(loan_id)["borrower"] == borrower.address
+    row = page.locator(f'tr[data-loan="{loan_id}"]')
+    _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300), row.count() > 0)[-1], "the new loan")
+    expect(row).to_contain_text("waiting for investors")  # no Fund button on one's own loan
+    expect(row.locator('button[data-action="fund"]')).to_have_count(0)
 
     with session_scope(settings) as session:  # the investor passed KYC earlier (level 1, no document)
         submit(session, settings, investor.address, KycCreate(**make_applicant(501).form()), [])

@@ -192,7 +192,9 @@ function actionCell(loan) {
     return b;
   };
   if (!state.wallet) return cell;
-  if (loan.status === "funding" && loan.remaining > 0) {
+  if (loan.status === "funding" && loan.remaining > 0 && mine) {
+    cell.append("waiting for investors"); // a borrower may not fund its own loan
+  } else if (loan.status === "funding" && loan.remaining > 0) {
     const input = Object.assign(document.createElement("input"), { type: "number", min: "1", placeholder: "amount" });
     input.dataset.loan = loan.loan_id;
     cell.append(input, button("Fund", "fund", input));
