@@ -108,6 +108,24 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     assert loan["status"] == 2  # Active
     assert world.balance(borrower) - before == loan["principal"] - loan["principal"] * loan["originationFeeBps"] // 10_000
 
+    # Anyone checks the agreement against its on-chain anchor (the batcher anchors within a second),
+    # and a file passed off as that agreement is caught.
+    result = page.locator("#verify-result")
+
+    def anchored() -> bool:
+        page.click(f'button[data-loan="{loan_id}"][data-action="verify"]')
+        page.wait_for_timeout(300)
+        return result.get_attribute("data-status") == "verified"
+
+    _wait(anchored, "the agreement's anchor")
+    expect(result).to_contain_text("VERIFIED")
+    expect(page.locator("#verify-details")).to_contain_text("Merkle root: 0x")
+    expect(page.locator("#verify-proof")).to_be_visible()
+    page.set_input_files("#verify-file", files=[{"name": "forged.json", "mimeType": "application/json", "buffer": b"{}"}])
+    page.click("#verify-form button[type=submit]")
+    expect(result).to_contain_text("TAMPERED")
+    expect(page.locator("#verify-proof")).to_be_hidden()
+
     # Fifty days on, nothing paid: the servicing worker files the loan for collections and tells the
     # borrower; staff see it in the collections queue.
     world.chain.mine_at(loan["startTime"] + 50 * 86_400)

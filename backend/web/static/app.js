@@ -225,9 +225,53 @@ async function refreshLoans() {
     for (const text of [loan.loan_id, loan.status, grade, money(loan.principal), money(loan.funded), percent(loan.apr_bps), `${loan.installments} months`]) {
       row.append(Object.assign(document.createElement("td"), { textContent: text }));
     }
-    row.append(actionCell(loan));
+    const verify = Object.assign(document.createElement("button"), { textContent: "Verify" });
+    Object.assign(verify.dataset, { loan: loan.loan_id, action: "verify" });
+    verify.onclick = guard(() => verifyAgreement(loan.loan_id));
+    const agreement = document.createElement("td");
+    agreement.append(verify);
+    row.append(agreement, actionCell(loan));
     return row;
   }));
+}
+
+// --- verify a record: anyone checks a document against its on-chain anchor --------------------
+
+function showVerification(v) {
+  $("verify-result").textContent = `${v.status.toUpperCase()}: ${v.reason}`;
+  $("verify-result").dataset.status = v.status;
+  const block = v.block_number == null ? null : `${v.block_number}${v.timestamp ? `, ${v.timestamp}` : ""}`;
+  const facts = [
+    ["CID", v.cid], ["document hash (keccak-256)", v.doc_hash], ["Merkle root", v.root], ["block", block],
+    ["transaction", v.tx_hash], ["DocumentAnchor", v.contract && `${v.contract} on chain ${v.chain_id}`],
+    ["Merkle proof", v.proof && `${v.proof.length} sibling hashes`],
+  ].filter(([, value]) => value != null);
+  $("verify-details").replaceChildren(...facts.map(([name, value]) => Object.assign(document.createElement("li"), {
+    textContent: `${name}: ${value}`,
+  })));
+  $("verify-proof").hidden = v.status !== "verified";
+  if (v.status === "verified") $("verify-proof").href = `/api/v1/verify/proof?cid=${encodeURIComponent(v.cid)}`;
+}
+
+async function verifyRecord(event) {
+  event.preventDefault();
+  const cid = $("verify-cid").value.trim();
+  const file = $("verify-file").files[0];
+  if (!cid && !file) throw new Error("Give a CID, a file, or both.");
+  if (!file) return showVerification(await api(`/api/v1/verify?cid=${encodeURIComponent(cid)}`));
+  const form = new FormData();
+  form.append("file", file);
+  if (cid) form.append("cid", cid);
+  showVerification(await api("/api/v1/verify", { method: "POST", form }));
+}
+
+async function verifyAgreement(loanId) {
+  const loan = await api(`/api/v1/loans/${loanId}`);
+  if (!loan.agreement_cid) throw new Error(`Loan ${loanId}: its agreement is not stored on this platform.`);
+  $("verify-cid").value = loan.agreement_cid;
+  $("verify-file").value = "";
+  showVerification(await api(`/api/v1/verify?cid=${encodeURIComponent(loan.agreement_cid)}`));
+  $("verify-section").scrollIntoView();
 }
 
 async function refreshPortfolio() {
@@ -354,6 +398,7 @@ $("refresh-loans").onclick = guard(async () => {
 });
 $("plan-form").onsubmit = guard(planInvestment);
 $("trace").onclick = guard(traceLoan);
+$("verify-form").onsubmit = guard(verifyRecord);
 
 guard(async () => {
   if (!window.ethereum) say("No wallet found: install a browser wallet (EIP-1193) to sign in.", true);
