@@ -312,12 +312,24 @@ async function refreshNotices() {
 
 const has = (...roles) => roles.some((r) => state.roles.includes(r));
 
+// Refreshes overlap (sign-in, a review, the Refresh button) and their answers can arrive out of
+// order: only the newest may draw, or a queue would show an item already dealt with.
+let staffRefreshes = 0;
+
 async function refreshStaff() {
+  const generation = ++staffRefreshes;
+  const oversight = has("auditor", "admin");
+  const [waiting, kycQueue, collections, aging] = await Promise.all([
+    has("underwriter") ? api("/api/v1/score/referrals") : null,
+    has("admin") ? api("/api/v1/admin/kyc/queue") : null,
+    oversight ? api("/api/v1/servicing/collections") : null,
+    oversight ? api("/api/v1/servicing/aging") : null,
+  ]);
+  if (generation !== staffRefreshes) return;
   $("staff-section").hidden = !has("underwriter", "auditor", "admin");
   $("underwriting").hidden = !has("underwriter");
-  $("oversight").hidden = !has("auditor", "admin");
-  if (has("underwriter")) {
-    const waiting = await api("/api/v1/score/referrals");
+  $("oversight").hidden = !oversight;
+  if (waiting) {
     $("referrals").replaceChildren(...waiting.map((d) => {
       const item = document.createElement("li");
       item.dataset.decision = d.id;
@@ -335,10 +347,9 @@ async function refreshStaff() {
       return item;
     }));
   }
-  $("kyc-review").hidden = !has("admin");
-  if (has("admin")) {
-    const queue = await api("/api/v1/admin/kyc/queue");
-    $("kyc-queue").replaceChildren(...queue.map(({ record, data }) => {
+  $("kyc-review").hidden = !kycQueue;
+  if (kycQueue) {
+    $("kyc-queue").replaceChildren(...kycQueue.map(({ record, data }) => {
       const item = document.createElement("li");
       item.dataset.record = record.id;
       item.textContent = `${record.wallet}: ${data.full_name}, ${record.reasons.map((r) => r.code).join(", ")} `;
@@ -355,13 +366,11 @@ async function refreshStaff() {
       return item;
     }));
   }
-  if (has("auditor", "admin")) {
-    const queue = await api("/api/v1/servicing/collections");
-    $("collections").replaceChildren(...queue.map((c) => Object.assign(document.createElement("li"), {
+  if (oversight) {
+    $("collections").replaceChildren(...collections.map((c) => Object.assign(document.createElement("li"), {
       textContent: `loan ${c.loan_id} ${c.bucket}${c.days_past_due == null ? "" : `, ${c.days_past_due} days past due`}: `
         + `${money(c.amount_owed)} owed; notices ${c.notices.join(", ") || "none"}`,
     })));
-    const aging = await api("/api/v1/servicing/aging");
     $("aging").replaceChildren(...aging.buckets.map((b) => {
       const row = document.createElement("tr");
       for (const text of [b.bucket, b.loans, money(b.principal_outstanding), money(b.due_now)]) {
