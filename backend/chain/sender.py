@@ -24,7 +24,7 @@ import socket
 import sys
 import threading
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import requests
 from eth_account.signers.local import LocalAccount
@@ -44,10 +44,11 @@ from backend.chain.client import get_web3
 from backend.chain.compiler import load_artifact
 from backend.chain.deploy import deployed_addresses
 from backend.chain.errors import decode_revert, revert_data_of
+from backend.chain.fees import bump_due, bump_fees, fee_fields
 from backend.chain.models import Intent, IntentStatus, utcnow
+from backend.chain.nonce_proof import resolve_consumed_nonce
 from backend.chain.signers import platform_account
 from backend.config import Settings
-from backend.db.base import as_utc
 from backend.db.session import session_scope
 from backend.errors import ChainUnavailable, LoanchainError
 
@@ -63,9 +64,6 @@ TRANSIENT = (
 GAS_MARGIN = 1.25  # state can change between estimate and inclusion
 SIGNER_ROLE = "outbox"  # falls back to the deployer key (Anvil account 0 on local chains)
 CRASH_POINTS = ("before_sign", "after_sign", "after_broadcast", "after_mined", "after_bump_sign")
-# Replacement needs at least +10% on both fee fields at geth, Anvil and most pools; 12.5% is the
-# margin most wallets use.
-FEE_BUMP_NUMERATOR, FEE_BUMP_DENOMINATOR = 9, 8
 
 
 def instance_id() -> str:
@@ -150,10 +148,10 @@ class OutboxSender:
             if receipt is None and intent.nonce >= latest_nonce and _ensure_broadcast(w3, intent):
                 receipt = _receipt_of_any(w3, intent)  # an automining node has it mined already
             elif receipt is None and intent.nonce < latest_nonce:
-                _resolve_consumed_nonce(settings, w3, intent, head)
-            bump = receipt is None and intent.status == IntentStatus.SENT and _bump_due(settings, intent)
+                resolve_consumed_nonce(settings, w3, intent, head)
+            bump = receipt is None and intent.status == IntentStatus.SENT and bump_due(settings, intent)
             if bump:
-                bump = _bump_fees(settings, w3, self._account or platform_account(settings, SIGNER_ROLE), intent)
+                bump = bump_fees(settings, w3, self._account or platform_account(settings, SIGNER_ROLE), intent)
             mined_now = False
             if receipt is not None:
                 self._record_receipt(settings, w3, session, intent, receipt)
@@ -218,7 +216,7 @@ class OutboxSender:
             nonce = max(nonce, in_flight_max + 1)
         # One fee quote per round, not per transaction: the round takes seconds, and a fee that
         # turns out short is what replace-by-fee (_bump_fees) is for.
-        fees = _fee_fields(w3)
+        fees = fee_fields(w3)
         changed, sent = 0, []
         for intent_id in ids:
             crash_point(settings, "before_sign")
@@ -285,16 +283,6 @@ class OutboxSender:
 # -------------------------------------------------------------------- helpers
 
 
-def _fee_fields(w3: Web3) -> dict[str, int]:
-    """EIP-1559 fees as web3.py would fill them (tip + 2 x base fee), or a legacy gas price on a
-    chain without a base fee."""
-    base_fee = w3.eth.get_block("latest").get("baseFeePerGas")
-    if base_fee is None:
-        return {"gasPrice": w3.eth.gas_price}
-    tip = w3.eth.max_priority_fee
-    return {"maxFeePerGas": tip + 2 * base_fee, "maxPriorityFeePerGas": tip}
-
-
 def _contract_function(settings: Settings, w3: Web3, intent: Intent):
     if not intent.address:
         intent.address = deployed_addresses(settings).get(intent.contract)
@@ -338,82 +326,6 @@ def _receipt_of_any(w3: Web3, intent: Intent):
     return None
 
 
-def _bump_due(settings: Settings, intent: Intent) -> bool:
-    """Time for a fee bump? The first check only starts the clock (in `next_attempt_at`, which
-    pending intents use for back-off and sent ones for this)."""
-    if settings.outbox_fee_bump_after <= 0:
-        return False
-    if intent.next_attempt_at is None:
-        intent.next_attempt_at = _next_bump_at(settings)
-        return False
-    return as_utc(intent.next_attempt_at) <= utcnow()
-
-
-def _next_bump_at(settings: Settings) -> datetime:
-    return utcnow() + timedelta(seconds=settings.outbox_fee_bump_after)
-
-
-def _bumped(old: int, floor: int) -> int:
-    return max(-(-old * FEE_BUMP_NUMERATOR // FEE_BUMP_DENOMINATOR), floor)
-
-
-def _bump_fees(settings: Settings, w3: Web3, account: LocalAccount, intent: Intent) -> bool:
-    """Re-sign the intent's transaction at the same nonce with higher fees and commit the new
-    bytes (the caller broadcasts them). False when the fee cap leaves no room."""
-    from eth_account.typed_transactions import TypedTransaction
-
-    if account.address != intent.sender:
-        return False  # signed by another key (rotated signer): only that key can replace it
-    if intent.raw_tx[2:4] in ("01", "02"):  # typed envelope; a legacy RLP list starts at 0xc0+
-        tx = {k: v for k, v in TypedTransaction.from_bytes(HexBytes(intent.raw_tx)).as_dict().items() if k not in "vrs"}
-    else:
-        tx = _legacy_fields(w3, intent)
-        if tx is None:
-            intent.error = "unmined legacy transaction the node no longer shows: cannot read it to bump its fee"
-            return False
-    cap = Web3.to_wei(settings.outbox_max_fee_gwei, "gwei")
-    if "gasPrice" in tx:  # legacy or type 1
-        price = min(_bumped(tx["gasPrice"], w3.eth.gas_price), cap)
-        if price <= tx["gasPrice"]:
-            return _at_cap(settings, intent)
-        tx["gasPrice"] = price
-    else:  # type 2 (EIP-1559): both fields must rise for the pool to accept the replacement
-        base_fee = w3.eth.get_block("latest").get("baseFeePerGas") or 0
-        tip = _bumped(tx["maxPriorityFeePerGas"], w3.eth.max_priority_fee)
-        fee = min(_bumped(tx["maxFeePerGas"], 2 * base_fee + tip), cap)
-        if fee <= tx["maxFeePerGas"]:
-            return _at_cap(settings, intent)
-        tx["maxFeePerGas"], tx["maxPriorityFeePerGas"] = fee, min(tip, fee)
-    signed = account.sign_transaction(tx)
-    log.warning("intent %s: unmined after %ss; fee bump %s -> %s", intent.key, settings.outbox_fee_bump_after,
-                intent.tx_hash, signed.hash.to_0x_hex())  # fmt: skip
-    intent.replaced_tx_hashes = [*(intent.replaced_tx_hashes or []), intent.tx_hash]
-    intent.tx_hash = signed.hash.to_0x_hex()
-    intent.raw_tx = signed.raw_transaction.to_0x_hex()
-    intent.attempts += 1
-    intent.next_attempt_at = _next_bump_at(settings)
-    intent.error = None
-    return True
-
-
-def _legacy_fields(w3: Web3, intent: Intent) -> dict | None:
-    """A pre-EIP-2718 transaction's fields, read back from the node (pre-London chains only)."""
-    try:
-        sent = w3.eth.get_transaction(intent.tx_hash)
-    except TransactionNotFound:
-        return None
-    return {
-        "nonce": sent["nonce"], "gas": sent["gas"], "gasPrice": sent["gasPrice"], "to": sent["to"],
-        "value": sent["value"], "data": sent["input"], "chainId": w3.eth.chain_id,
-    }  # fmt: skip
-
-
-def _at_cap(settings: Settings, intent: Intent) -> bool:
-    intent.error = f"unmined, and fees are at the {settings.outbox_max_fee_gwei:g} gwei cap: raise it to bump"
-    intent.next_attempt_at = _next_bump_at(settings)
-    return False
-
-
 def _known_to_node(w3: Web3, tx_hash: str) -> bool:
     try:
         return w3.eth.get_transaction(tx_hash) is not None
@@ -451,62 +363,6 @@ def _confirm_if_deep(settings: Settings, intent: Intent, head: int) -> None:
     if intent.status == IntentStatus.MINED and head - intent.block_number >= settings.confirmations:
         intent.status = IntentStatus.CONFIRMED
         intent.confirmed_at = utcnow()
-
-
-def _resolve_consumed_nonce(settings: Settings, w3: Web3, intent: Intent, head: int) -> None:
-    """Our nonce is used on chain but our hash has no receipt. Re-sign only with proof that the
-    nonce went to a different transaction in a block at confirmation depth."""
-    safe_block = head - settings.confirmations
-    if safe_block < 0:
-        return
-    try:
-        used = w3.eth.get_transaction_count(intent.sender, "latest" if safe_block == head else safe_block)
-    except Web3RPCError:  # no historical state at that depth: wait until it is available
-        intent.error = f"nonce {intent.nonce} looks consumed; waiting for block {safe_block} to prove by what"
-        return
-    if used <= intent.nonce:
-        return  # not deep enough yet
-    block_number = _block_consuming_nonce(w3, intent.sender, intent.nonce, safe_block)
-    if block_number is None:
-        intent.error = "nonce consumed but the node cannot show by which transaction; waiting"
-        return
-    block = w3.eth.get_block(block_number, full_transactions=True)
-    ours = [tx for tx in block["transactions"] if tx["from"] == intent.sender and tx["nonce"] == intent.nonce]
-    if not ours:
-        intent.error = f"nonce {intent.nonce} consumed in block {block_number} by no visible transaction; waiting"
-        return
-    if ours[0]["hash"].to_0x_hex() in {intent.tx_hash, *(intent.replaced_tx_hashes or [])}:
-        return  # it is ours after all (perhaps an earlier fee level); the receipt will show up
-    other = ours[0]["hash"].to_0x_hex()
-    log.warning("intent %s: nonce %s taken by %s; re-signing", intent.key, intent.nonce, other)
-    intent.replaced_tx_hashes = [*(intent.replaced_tx_hashes or []), intent.tx_hash]
-    intent.status = IntentStatus.PENDING
-    intent.nonce = intent.tx_hash = intent.raw_tx = intent.sent_at = intent.next_attempt_at = None
-    intent.error = f"nonce taken by transaction {other}; re-signed at a fresh nonce"
-
-
-SCAN_LIMIT = 5_000  # blocks searched one by one when the node keeps no historical state
-
-
-def _block_consuming_nonce(w3: Web3, address: str, nonce: int, high: int) -> int | None:
-    """The block holding `address`'s transaction with `nonce`: binary search over historical
-    nonces, or, on a node without historical state, a backward scan of recent blocks."""
-    low, top = 0, high
-    try:
-        while low < top:
-            mid = (low + top) // 2
-            if w3.eth.get_transaction_count(address, mid) > nonce:
-                top = mid
-            else:
-                low = mid + 1
-        return low
-    except Web3RPCError:
-        pass
-    for number in range(high, max(high - SCAN_LIMIT, -1), -1):
-        block = w3.eth.get_block(number, full_transactions=True)
-        if any(tx["from"] == address and tx["nonce"] == nonce for tx in block["transactions"]):
-            return number
-    return None
 
 
 Failure = tuple[str, str | None, dict | None]  # message, custom error name, its arguments

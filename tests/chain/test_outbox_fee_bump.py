@@ -138,8 +138,8 @@ def test_bumping_can_be_turned_off(outbox_settings, w3, contracts):
 
 def test_a_legacy_transaction_is_bumped_by_gas_price(bump_settings, w3):
     """Pre-London chains get type-0 transactions; the bump raises gasPrice instead."""
+    from backend.chain.fees import bump_fees
     from backend.chain.models import Intent
-    from backend.chain.sender import _bump_fees
     from backend.chain.signers import dev_account
 
     settings, account = bump_settings, dev_account(0)
@@ -151,7 +151,7 @@ def test_a_legacy_transaction_is_bumped_by_gas_price(bump_settings, w3):
         w3.eth.send_raw_transaction(signed.raw_transaction)
         intent = Intent(key="legacy", sender=account.address, tx_hash=signed.hash.to_0x_hex(),
                         raw_tx=signed.raw_transaction.to_0x_hex(), replaced_tx_hashes=[], attempts=1)  # fmt: skip
-        assert _bump_fees(settings, w3, account, intent)
+        assert bump_fees(settings, w3, account, intent)
         w3.eth.send_raw_transaction(HexBytes(intent.raw_tx))
         replacement = w3.eth.get_transaction(intent.tx_hash)
         assert replacement["type"] == 0 and replacement["gasPrice"] >= tx["gasPrice"] * 9 // 8
