@@ -351,3 +351,30 @@ def test_expiry_sweep_expires_and_revokes(client, settings):
         assert expire_due(session, settings, now=utcnow() + timedelta(days=366)) == [record["id"]]
     assert client.get("/api/v1/kyc/me", headers=headers).json()["status"] == "expired"
     assert [f for f, _ in intents(settings)] == ["attest", "revoke"]
+
+
+def test_erasure_waits_while_the_wallet_owes_an_open_loan(client, settings):
+    from backend.chain.projection_models import LoanRow
+
+    applicant = make_applicant(31)
+    headers = bearer(client, applicant.account)
+    submit(client, applicant, headers)
+    zero = "0x" + "00" * 32
+    with session_scope(settings) as session:  # what the chain index holds for this borrower
+        for loan_id, status in ((7, "active"), (8, "repaid"), (9, "defaulted")):
+            session.add(LoanRow(
+                loan_id=loan_id, status=status, borrower=applicant.account.address, underwriter=ADMIN.address,
+                terms_hash=zero, agreement_hash=zero, decision_hash=zero, principal=1, apr_bps=1, installments=1,
+                installment_period=1, installment_amount=1, funding_deadline=1, origination_fee_bps=0,
+                created_block=1, block_number=1, tx_hash=zero, log_index=0,
+            ))  # fmt: skip
+    refused = client.delete("/api/v1/kyc/me", headers=headers)
+    assert refused.status_code == 409 and refused.json()["context"]["loan_ids"] == [7, 9]
+    assert "open loans (7, 9)" in refused.json()["detail"]
+    admin = client.delete(f"/api/v1/admin/kyc/wallets/{applicant.account.address}", headers=bearer(client, ADMIN))
+    assert admin.status_code == 409  # the same rule for an erasure an admin carries out
+    assert client.get("/api/v1/kyc/me", headers=headers).json()["status"] == "approved"  # nothing changed
+    with session_scope(settings) as session:
+        for loan_id in (7, 9):
+            session.get(LoanRow, loan_id).status = "repaid"
+    assert client.delete("/api/v1/kyc/me", headers=headers).status_code == 200

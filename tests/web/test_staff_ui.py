@@ -88,3 +88,14 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     expect(page.locator("#trace-checks li")).to_have_count(5)
     expect(page.locator("#trace-checks")).not_to_contain_text("FAIL")
     expect(page.locator("#aging tr")).to_have_count(5)
+
+    # An admin grants and revokes a staff role from the page.
+    colleague = world.investors[1].address
+    page.fill('#role-form [name="wallet"]', colleague)
+    page.select_option('#role-form [name="role"]', "auditor")
+    page.click('#role-form button[value="grant"]')
+    expect(page.locator("#status")).to_have_text(f"{colleague}: auditor granted; roles now auditor.")
+    expect(page.locator("#role-grants")).to_contain_text(f"{colleague}: auditor, granted by {staff.address}")
+    page.click('#role-form button[value="revoke"]')
+    expect(page.locator("#status")).to_have_text(f"{colleague}: auditor revoked; roles now none.")
+    expect(page.locator("#role-grants")).not_to_contain_text(colleague)

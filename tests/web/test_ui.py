@@ -10,6 +10,7 @@ import time
 from playwright.sync_api import expect
 
 from backend.chain.kyc_reader import is_verified
+from backend.identity.checks.national_id import IdType
 from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
@@ -49,6 +50,8 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     expect(page.locator("#disclosure")).to_contain_text("net loss rate n/a")  # public, before any sign-in
 
     _sign_in(page, borrower.address)
+    id_types = page.eval_on_selector_all('#kyc-form [name="id_type"] option', "options => options.map(o => o.value)")
+    assert id_types == [t.value for t in IdType]  # every choice the page offers is one the API takes
     applicant = make_applicant(500)
     for name, value in applicant.form().items():
         field = page.locator(f'#kyc-form [name="{name}"]')
@@ -140,3 +143,18 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     _sign_in(page, world.admin.address)
     expect(page.locator("#collections")).to_contain_text(f"loan {loan_id} late_16_30, 20 days past due")
     expect(page.locator("#disclosure")).to_contain_text("1 loans 16+ days late")
+
+    # The borrower cannot erase its personal data while it owes the loan; the investor can.
+    page.on("dialog", lambda dialog: dialog.accept())
+    wallet.address = borrower.address
+    _sign_in(page, borrower.address)
+    page.click("#kyc-erase")
+    expect(page.locator("#status")).to_contain_text(f"open loans ({loan_id})")
+    expect(page.locator("#status")).to_have_class("error")
+    wallet.address = investor.address
+    _sign_in(page, investor.address)
+    page.click("#kyc-erase")
+    expect(page.locator("#status")).to_contain_text("Personal data erased (1 record); the on-chain verification is being revoked.")
+    expect(page.locator("#kyc-status")).to_contain_text("erased")
+    expect(page.locator("#who")).to_contain_text("no role yet")
+    expect(page.locator("#kyc-erase-row")).to_be_hidden()

@@ -4,6 +4,10 @@ Erasure deletes the record's wrapped data key and its blind index. The ciphertex
 do copies in backups: without the key they are noise. The status history stays (it holds no
 personal data in clear), and the on-chain commitment stays: it is a salted hash whose salt was
 inside the shredded record, so it reveals nothing. The wallet's attestation is revoked.
+
+Erasure waits while the wallet is the borrower of an open loan (funding, active, or defaulted
+with recoveries still possible): identifying a debtor is a legal obligation of the lender until
+the debt is settled (GDPR art. 17(3)(b) and (e)), and collections need it.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.chain.projection_models import LoanRow
 from backend.config import Settings
-from backend.errors import NotFound
+from backend.errors import Conflict, NotFound
 from backend.identity.audit_trail import audit
 from backend.identity.checks.reasons import Code, Disposition, Reason
 from backend.identity.kyc import attestation
@@ -24,7 +29,22 @@ from backend.identity.models import KycRecord, utcnow
 from backend.identity.schemas import ErasurePublic
 
 
+OPEN_LOAN_STATUSES = ("funding", "active", "defaulted")
+
+
 def erase_wallet(session: Session, settings: Settings, wallet: str, actor: str) -> ErasurePublic:
+    open_loans = list(
+        session.scalars(
+            select(LoanRow.loan_id).where(LoanRow.borrower == wallet, LoanRow.status.in_(OPEN_LOAN_STATUSES)).order_by(LoanRow.loan_id)
+        )
+    )
+    if open_loans:
+        listed = ", ".join(str(i) for i in open_loans)
+        raise Conflict(
+            f"personal data is kept while this wallet borrows in open loans ({listed}): "
+            "the lender must be able to identify a debtor until the debt is settled",
+            loan_ids=open_loans,
+        )
     records = list(
         session.scalars(select(KycRecord).where(KycRecord.wallet == wallet, KycRecord.erased_at.is_(None)).with_for_update())
     )

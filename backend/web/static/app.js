@@ -85,6 +85,21 @@ async function refreshKyc() {
   const current = status.current;
   const attestation = current?.attestation?.status;
   $("kyc-status").textContent = current ? `${current.status}${attestation ? `, on-chain ${attestation}` : ""}` : "not submitted";
+  $("kyc-erase-row").hidden = !current || current.status === "erased";
+}
+
+async function refreshRoles() {
+  const me = await api("/api/v1/auth/me");
+  state.roles = me.roles;
+  $("who").textContent = `${me.wallet} (${me.roles.join(", ") || "no role yet"})`;
+}
+
+async function eraseKyc() {
+  if (!confirm("Erase your personal data? You will have to verify again to borrow or invest.")) return;
+  const result = await api("/api/v1/kyc/me", { method: "DELETE" });
+  say(`Personal data erased (${result.erased_records.length} record${result.erased_records.length === 1 ? "" : "s"})`
+    + `${result.revocations.length ? "; the on-chain verification is being revoked" : ""}.`);
+  await Promise.all([refreshKyc(), refreshRoles()]);
 }
 
 async function submitKyc(event) {
@@ -93,10 +108,7 @@ async function submitKyc(event) {
   if (!form.get("documents")?.size) form.delete("documents");
   const record = await api("/api/v1/kyc", { method: "POST", form });
   say(`KYC ${record.status}.`);
-  await refreshKyc();
-  const me = await api("/api/v1/auth/me");
-  state.roles = me.roles;
-  $("who").textContent = `${me.wallet} (${me.roles.join(", ") || "no role yet"})`;
+  await Promise.all([refreshKyc(), refreshRoles()]);
 }
 
 // --- application, decision, offer ----------------------------------------------------------
@@ -319,9 +331,10 @@ let staffRefreshes = 0;
 async function refreshStaff() {
   const generation = ++staffRefreshes;
   const oversight = has("auditor", "admin");
-  const [waiting, kycQueue, collections, aging] = await Promise.all([
+  const [waiting, kycQueue, grants, collections, aging] = await Promise.all([
     has("underwriter") ? api("/api/v1/score/referrals") : null,
     has("admin") ? api("/api/v1/admin/kyc/queue") : null,
+    has("admin") ? api("/api/v1/admin/roles") : null,
     oversight ? api("/api/v1/servicing/collections") : null,
     oversight ? api("/api/v1/servicing/aging") : null,
   ]);
@@ -346,6 +359,12 @@ async function refreshStaff() {
       }
       return item;
     }));
+  }
+  $("role-admin").hidden = !grants;
+  if (grants) {
+    $("role-grants").replaceChildren(...grants.map((g) => Object.assign(document.createElement("li"), {
+      textContent: `${g.wallet}: ${g.role}, granted by ${g.granted_by}`,
+    })));
   }
   $("kyc-review").hidden = !kycQueue;
   if (kycQueue) {
@@ -381,6 +400,16 @@ async function refreshStaff() {
   }
 }
 
+async function changeRole(event) {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const body = { wallet: form.get("wallet"), role: form.get("role"), action: event.submitter.value };
+  const result = await api("/api/v1/admin/roles", { method: "POST", body });
+  say(`${result.wallet}: ${result.changed ? `${result.role} ${result.action === "grant" ? "granted" : "revoked"}` : "no change"}; `
+    + `roles now ${result.roles.join(", ") || "none"}.`);
+  await refreshStaff();
+}
+
 async function traceLoan() {
   const trace = await api(`/api/v1/audit/trace/loan/${Number($("trace-loan").value)}`);
   $("trace-result").textContent = `Loan ${trace.loan_id} (${trace.status}): ${trace.consistent ? "consistent" : "INCONSISTENT"}, `
@@ -408,6 +437,8 @@ $("refresh-loans").onclick = guard(async () => {
 $("plan-form").onsubmit = guard(planInvestment);
 $("trace").onclick = guard(traceLoan);
 $("verify-form").onsubmit = guard(verifyRecord);
+$("kyc-erase").onclick = guard(eraseKyc);
+$("role-form").onsubmit = guard(changeRole);
 
 guard(async () => {
   if (!window.ethereum) say("No wallet found: install a browser wallet (EIP-1193) to sign in.", true);
