@@ -93,7 +93,15 @@ bench: setup
 	$(BIN)/loanchain bench score --json | tee reports/score.json
 	$(BIN)/loanchain bench outbox --json | tee reports/outbox.json
 
-slither: setup
+SLITHER_VENV := .venv-slither
+
+# slither pins its own crytic-compile and solc-select: a tool venv of its own, like brownie's.
+$(STAMPS)/slither: tools/slither-requirements.txt | $(STAMPS)
+	@test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/pip install --quiet -r tools/slither-requirements.txt
+	@touch $@
+
+slither: setup $(STAMPS)/slither
 	bash tools/slither.sh
 
 clean:

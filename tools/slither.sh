@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 SLITHER=${SLITHER:-.venv-slither/bin/slither}
 if [[ ! -x $SLITHER ]]; then
-  echo "slither not found: python3 -m venv .venv-slither && .venv-slither/bin/pip install slither-analyzer" >&2
+  echo "slither not found: run 'make slither', which installs .venv-slither from tools/slither-requirements.txt" >&2
   exit 2
 fi
 

@@ -1,5 +1,6 @@
 """Staff in the browser: an underwriter approves a referral, after which the borrower signs the
-offer; an auditor traces the new loan until every check passes; the aging table is shown."""
+offer; an auditor traces the new loan until every check passes, then its borrower's address and
+its createLoan transaction; an admin grants and revokes a role; the aging table is shown."""
 
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
 
     wallet.address = staff.address
     _sign_in(page, staff.address)
-    page.fill("#trace-loan", loan_id)
+    page.fill("#trace-what", loan_id)
 
     def consistent() -> bool:  # the agreement's anchor lands with the batcher's next round
         page.click("#trace")
@@ -87,6 +88,21 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     _wait(consistent, "a consistent trace")
     expect(page.locator("#trace-checks li")).to_have_count(5)
     expect(page.locator("#trace-checks")).not_to_contain_text("FAIL")
+    created = page.locator("#trace-events li").first
+    expect(created).to_contain_text(f"LoanBook.LoanCreated(loanId={loan_id}")
+    page.fill("#trace-what", borrower.address)  # the same borrower, seen as an address
+    page.click("#trace")
+    expect(page.locator("#trace-result")).to_contain_text(f"{borrower.address}: KYC level 2 on-chain; borrower in loans {loan_id};")
+    expect(page.locator("#trace-events li")).to_have_count(1)  # LoanBook transactions naming it: createLoan
+    create_tx = page.locator("#trace-events li").inner_text()[len("transaction "):]
+    page.fill("#trace-what", create_tx)
+    page.click("#trace")
+    expect(page.locator("#trace-result")).to_contain_text(f"Transaction {create_tx}: ")
+    expect(page.locator("#trace-result")).to_contain_text("sent by the platform (outbox offer:")
+    expect(page.locator("#trace-events li").first).to_contain_text("LoanBook.LoanCreated")
+    page.fill("#trace-what", "12abc")
+    page.click("#trace")
+    expect(page.locator("#status")).to_contain_text("Trace a loan id, a transaction hash")
     expect(page.locator("#aging tr")).to_have_count(5)
 
     # An admin grants and revokes a staff role from the page.

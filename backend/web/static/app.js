@@ -410,13 +410,45 @@ async function changeRole(event) {
   await refreshStaff();
 }
 
-async function traceLoan() {
-  const trace = await api(`/api/v1/audit/trace/loan/${Number($("trace-loan").value)}`);
+const listItems = (texts) => texts.map((textContent) => Object.assign(document.createElement("li"), { textContent }));
+
+function eventLine(e) {
+  const args = Object.entries(e.args).map(([k, v]) => `${k}=${v}`).join(", ");
+  return `block ${e.block_number}, tx ${e.tx_hash.slice(0, 10)}…: ${e.contract}.${e.event}(${args})`;
+}
+
+async function traceLoan(loanId) {
+  const trace = await api(`/api/v1/audit/trace/loan/${loanId}`);
   $("trace-result").textContent = `Loan ${trace.loan_id} (${trace.status}): ${trace.consistent ? "consistent" : "INCONSISTENT"}, `
     + `${trace.events.length} events`;
-  $("trace-checks").replaceChildren(...trace.checks.map((c) => Object.assign(document.createElement("li"), {
-    textContent: `${c.ok ? "ok" : "FAIL"} ${c.name}: ${c.detail}`,
-  })));
+  $("trace-checks").replaceChildren(...listItems(trace.checks.map((c) => `${c.ok ? "ok" : "FAIL"} ${c.name}: ${c.detail}`)));
+  $("trace-events").replaceChildren(...listItems(trace.events.map(eventLine)));
+}
+
+async function traceTx(hash) {
+  const trace = await api(`/api/v1/audit/trace/tx/${hash}`);
+  const sender = trace.intent_key ? `sent by the platform (outbox ${trace.intent_key}, ${trace.intent_status}, ${trace.function})`
+    : "not sent by the platform";
+  $("trace-result").textContent = `Transaction ${trace.tx_hash}: ${trace.events.length} events, ${sender}`;
+  $("trace-checks").replaceChildren();
+  $("trace-events").replaceChildren(...listItems(trace.events.map(eventLine)));
+}
+
+async function traceAddress(address) {
+  const trace = await api(`/api/v1/audit/trace/address/${address}`);
+  const notes = Object.entries(trace.notes).map(([loan, n]) => `loan ${loan}: ${money(n)}`).join(", ") || "none";
+  $("trace-result").textContent = `${trace.address}: KYC level ${trace.attestation_level} on-chain; borrower in loans `
+    + `${trace.loans_as_borrower.join(", ") || "none"}; notes ${notes}; funded ${money(trace.funded)}, repaid ${money(trace.repaid)}`;
+  $("trace-checks").replaceChildren();
+  $("trace-events").replaceChildren(...listItems(trace.transactions.map((tx) => `transaction ${tx}`)));
+}
+
+async function trace() {
+  const what = $("trace-what").value.trim();
+  if (/^\d+$/.test(what)) return traceLoan(Number(what));
+  if (/^0x[0-9a-fA-F]{64}$/.test(what)) return traceTx(what);
+  if (/^0x[0-9a-fA-F]{40}$/.test(what)) return traceAddress(what);
+  throw new Error("Trace a loan id, a transaction hash (0x + 64 hex) or an address (0x + 40 hex).");
 }
 
 // --- wiring ----------------------------------------------------------------------------------
@@ -435,7 +467,7 @@ $("refresh-loans").onclick = guard(async () => {
   if (state.token) await Promise.all([refreshPortfolio(), refreshNotices(), refreshStaff()]);
 });
 $("plan-form").onsubmit = guard(planInvestment);
-$("trace").onclick = guard(traceLoan);
+$("trace").onclick = guard(trace);
 $("verify-form").onsubmit = guard(verifyRecord);
 $("kyc-erase").onclick = guard(eraseKyc);
 $("role-form").onsubmit = guard(changeRole);
