@@ -45,6 +45,10 @@ class LoanBookWallet:
     def claimable(self, loan_id: int) -> int:
         return int(self._read(self.book.functions.claimableOf(loan_id, self.wallet)))
 
+    def notes(self, loan_id: int) -> int:
+        """The wallet's notes of the loan: what it funded and has not had refunded."""
+        return int(self._read(self.book.functions.balanceOf(self.wallet, loan_id)))
+
     def allowance(self) -> int:
         return int(self._read(self.token.functions.allowance(self.wallet, self.book.address)))
 

@@ -34,6 +34,13 @@ class DecisionFacts:
     purpose: str | None
 
 
+def refundable(row: LoanRow, now: int) -> bool:
+    """Did the loan miss full funding by its deadline? Its investors may take their money back
+    (LoanBook cancels the loan on the first refund if nobody has yet)."""
+    missed = row.status == "funding" and now > row.funding_deadline and row.funded < row.principal
+    return row.status == "cancelled" or missed
+
+
 def decision_facts(db: Session, hashes: set[str]) -> dict[str, DecisionFacts]:
     if not hashes:
         return {}

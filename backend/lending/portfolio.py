@@ -23,7 +23,8 @@ from backend.chain.projection_models import LoanRow, NoteBalanceRow
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
 from backend.errors import Conflict
-from backend.lending.loans import decision_facts
+from backend.chain.loan_book import chain_time
+from backend.lending.loans import decision_facts, refundable
 from backend.lending.schemas import (
     AllocationPublic,
     PlanCreate,
@@ -41,10 +42,12 @@ def _grades(db: Session, hashes: set[str]) -> dict[str, str]:
     return {h: fact.grade for h, fact in decision_facts(db, hashes).items()}
 
 
-def _exposure(loan: LoanRow, notes: int) -> int:
+def _exposure(loan: LoanRow, notes: int, now: int) -> int:
     """What the investor has at stake in this loan now (base units)."""
+    if refundable(loan, now):
+        return 0  # not at risk: the investor's to take back
     if loan.status == "funding":
-        return notes  # committed, refundable if the loan is cancelled
+        return notes  # committed until the loan funds or misses its deadline
     if loan.status == "active":
         return loan.principal_outstanding * notes // loan.principal
     return 0
@@ -56,6 +59,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
         .where(NoteBalanceRow.holder == wallet).order_by(NoteBalanceRow.loan_id)
     ))  # fmt: skip
     grades = _grades(db, {loan.decision_hash for _, loan in holdings})
+    now = max(int(time.time()), chain_time(settings)) if holdings else int(time.time())
     positions = [
         PositionPublic(
             loan_id=loan.loan_id,
@@ -64,7 +68,8 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
             apr_bps=loan.apr_bps,
             notes=note.balance,
             share_of_loan=note.balance / loan.principal,
-            exposure=_exposure(loan, note.balance),
+            exposure=_exposure(loan, note.balance, now),
+            refundable=note.balance if refundable(loan, now) else 0,
         )
         for note, loan in holdings
     ]
@@ -76,6 +81,9 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     for p in at_risk:
         by_grade[p.grade or "unrated"] += p.exposure
     warnings = []
+    if back := sum(p.refundable for p in positions):
+        loans = ", ".join(str(p.loan_id) for p in positions if p.refundable)
+        warnings.append(f"loans {loans} did not fund in time: take your money back (refund)")
     largest = max(shares, default=0.0)
     if at_risk and largest > settings.diversification_max_share:
         warnings.append(f"one loan is {largest:.0%} of your portfolio; keep each under "
@@ -86,7 +94,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     return PortfolioPublic(
         wallet=wallet, positions=positions, loans_at_risk=len(at_risk), exposure=total, largest_share=largest,
         hhi=hhi, effective_loans=1 / hhi if hhi else 0.0, exposure_by_grade=dict(sorted(by_grade.items())),
-        warnings=warnings,
+        refundable=back, warnings=warnings,
     )  # fmt: skip
 
 

@@ -119,11 +119,11 @@ class LoanListPublic(BaseModel):
 class WalletTxCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    action: Literal["fund", "disburse", "repay", "claim"]
+    action: Literal["fund", "disburse", "repay", "claim", "refund"]
     amount: int | None = Field(
         default=None,
         gt=0,
-        description="Base units; fund: required; repay: default what is due now; disburse and claim: ignored",
+        description="Base units; fund: required; repay: default what is due now; disburse, claim, refund: ignored",
     )
 
 
@@ -151,6 +151,7 @@ class PositionPublic(BaseModel):
     notes: int = Field(description="LoanBook notes held (1 note = 1 base unit of principal funded)")
     share_of_loan: float
     exposure: int = Field(description="At stake now: committed while funding, outstanding principal share once active")
+    refundable: int = Field(description="Funded into a loan that missed its funding deadline: the investor's to take back")
 
 
 class PortfolioPublic(BaseModel):
@@ -162,6 +163,7 @@ class PortfolioPublic(BaseModel):
     hhi: float = Field(description="Herfindahl-Hirschman index of exposure shares (1 = a single loan)")
     effective_loans: float = Field(description="1 / HHI: the number of equal loans with the same concentration")
     exposure_by_grade: dict[str, int]
+    refundable: int = Field(description="Sum of the positions' refundable amounts (action `refund`)")
     warnings: list[str]
 
 

@@ -8,17 +8,19 @@ import time
 
 from sqlalchemy.orm import Session
 
+from backend.chain.loan_book import chain_time
 from backend.chain.projection_models import LoanRow
 from backend.chain.wallet_calls import LoanBookWallet, WalletCall
 from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backend.lending.loans import refundable
 from backend.lending.schemas import WalletCallPublic, WalletTxCreate, WalletTxPublic
 
 
-def _fund(book: LoanBookWallet, row: LoanRow, amount: int | None) -> tuple[int, list[WalletCall]]:
+def _fund(book: LoanBookWallet, row: LoanRow, amount: int | None, now: int) -> tuple[int, list[WalletCall]]:
     if row.status != "funding":
         raise Conflict(f"loan {row.loan_id} is {row.status}, not open for funding", status=row.status)
-    if time.time() > row.funding_deadline:
+    if now > row.funding_deadline:
         raise Conflict(f"loan {row.loan_id}: funding closed at {row.funding_deadline}", loan_id=row.loan_id)
     if row.borrower.lower() == book.wallet.lower():
         raise Forbidden(f"loan {row.loan_id} is your own: a borrower cannot fund it (no self-funding)", loan_id=row.loan_id)
@@ -50,6 +52,16 @@ def _disburse(book: LoanBookWallet, row: LoanRow) -> tuple[int, list[WalletCall]
     return row.principal, [book.call("disburse", [row.loan_id], f"pay out loan {row.loan_id} to its borrower")]
 
 
+def _refund(book: LoanBookWallet, row: LoanRow, now: int) -> tuple[int, list[WalletCall]]:
+    if not refundable(row, now):
+        raise Conflict(f"loan {row.loan_id} is {row.status}: refunds are for loans not fully funded by their deadline",
+                       status=row.status)  # fmt: skip
+    amount = book.notes(row.loan_id)
+    if amount == 0:
+        raise Conflict(f"loan {row.loan_id}: {book.wallet} funded nothing that is still to refund", loan_id=row.loan_id)
+    return amount, [book.call("refund", [row.loan_id], f"take back the {amount} funded into loan {row.loan_id}")]
+
+
 def _claim(book: LoanBookWallet, row: LoanRow) -> tuple[int, list[WalletCall]]:
     amount = book.claimable(row.loan_id)
     if amount == 0:
@@ -62,10 +74,19 @@ def prepare(db: Session, settings: Settings, wallet: str, loan_id: int, request:
     if row is None:
         raise NotFound(f"no loan {loan_id} in the chain index", loan_id=loan_id)
     book = LoanBookWallet(settings, wallet)
-    if request.action in ("claim", "disburse"):
-        amount, calls = (_claim if request.action == "claim" else _disburse)(book, row)
+    # A local chain's clock can run ahead of the wall clock; LoanBook judges deadlines by block time.
+    now = max(int(time.time()), chain_time(settings))
+    if request.action == "fund":
+        amount, calls = _fund(book, row, request.amount, now)
+    elif request.action == "repay":
+        amount, calls = _repay(book, row, request.amount)
+    elif request.action == "refund":
+        amount, calls = _refund(book, row, now)
+    elif request.action == "claim":
+        amount, calls = _claim(book, row)
     else:
-        amount, calls = (_fund if request.action == "fund" else _repay)(book, row, request.amount)
+        amount, calls = _disburse(book, row)
+    if request.action in ("fund", "repay"):  # money leaves the wallet: check it holds and allows it
         balance = book.balance()
         if balance < amount:
             raise Conflict(f"the wallet holds {balance} of the loan token, less than {amount}", balance=balance)

@@ -58,3 +58,4 @@ class PassReportPublic(BaseModel):
     buckets: dict[str, int]
     notices_created: int
     defaults_queued: int
+    cancels_queued: int = 0

@@ -51,6 +51,10 @@ def default_intent_key(loan_id: int) -> str:
     return f"default:{loan_id}"
 
 
+def cancel_intent_key(loan_id: int) -> str:
+    return f"cancel:{loan_id}"
+
+
 def _money(amount: int, decimals: int) -> str:
     return f"{amount / 10**decimals:,.2f}"
 
@@ -75,15 +79,19 @@ def _message(kind: str, row: LoanRow, pos: LoanPosition, amount: int, decimals: 
 
 
 def _notify(db: Session, row: LoanRow, pos: LoanPosition, kind: str, amount: int, decimals: int) -> bool:
-    installment = pos.installments_paid + 1
+    message = _message(kind, row, pos, amount, decimals)
+    return _add_notice(db, row, pos.installments_paid + 1, kind, pos.next_due_date, amount, message)
+
+
+def _add_notice(db: Session, row: LoanRow, installment: int, kind: str, due_date: int, amount: int, message: str) -> bool:
+    """One notice per (loan, installment, kind); False when it was sent before."""
     exists = db.scalar(select(ServicingNotice.id).where(
         ServicingNotice.loan_id == row.loan_id, ServicingNotice.installment == installment, ServicingNotice.kind == kind
     ))  # fmt: skip
     if exists is not None:
         return False
     notice = ServicingNotice(loan_id=row.loan_id, borrower=row.borrower, installment=installment, kind=kind,
-                             due_date=pos.next_due_date, amount=amount,
-                             message=_message(kind, row, pos, amount, decimals))  # fmt: skip
+                             due_date=due_date, amount=amount, message=message)  # fmt: skip
     try:
         with db.begin_nested():  # the unique key is the last word if two passes ever overlap
             db.add(notice)
@@ -109,18 +117,48 @@ def active_loan_count(db: Session) -> int:
     return db.scalar(select(func.count()).where(LoanRow.status == "active")) or 0
 
 
+UNFUNDED = (LoanRow.status == "funding") & (LoanRow.funded < LoanRow.principal)
+
+
+def _cancel_unfunded(db: Session, settings: Settings, now: int) -> tuple[int, int]:
+    """Loans that missed full funding by their deadline are cancelled through the outbox, so the
+    book, the disclosure and the borrower see them for what they are; investors then take their
+    money back with `refund` (anyone may cancel; the platform does it so nobody has to).
+    Returns (cancels queued, notices created)."""
+    rows = list(db.scalars(select(LoanRow).where(UNFUNDED, LoanRow.funding_deadline < now).order_by(LoanRow.loan_id)))
+    rows = [r for r in rows if get_intent(db, cancel_intent_key(r.loan_id)) is None]
+    if not rows:
+        return 0, 0
+    decimals = loan_book_domain(settings).asset_decimals
+    notices = 0
+    for row in rows:
+        enqueue(db, key=cancel_intent_key(row.loan_id), contract="LoanBook", function="cancel", args=[row.loan_id],
+                settings=settings)  # fmt: skip
+        audit.record(db, actor="servicing", action="loan.cancel", subject=f"loan:{row.loan_id}",
+                     payload={"funded": int(row.funded), "principal": int(row.principal)})  # fmt: skip
+        message = (f"Loan {row.loan_id} did not reach full funding by {_date(row.funding_deadline)} "
+                   f"({_money(row.funded, decimals)} of {_money(row.principal, decimals)}) and is cancelled: "
+                   "nothing is paid out and nothing is owed. Investors get their money back; you may apply again.")  # fmt: skip
+        notices += _add_notice(db, row, 0, "not_funded", row.funding_deadline, row.funded, message)
+    return len(rows), notices
+
+
 def servicing_pass(db: Session, settings: Settings, progress: Callable[[], None] | None = None) -> PassReportPublic:
     rows = list(db.scalars(select(LoanRow).where(LoanRow.status == "active").order_by(LoanRow.loan_id)))
     db.execute(delete(ServicingState).where(ServicingState.loan_id.not_in([r.loan_id for r in rows])))
-    now = int(time.time())
-    if not rows:
-        return PassReportPublic(as_of=now, loans=0, buckets={}, notices_created=0, defaults_queued=0)
+    cancelling = settings.servicing_auto_cancel and bool(db.scalar(select(func.count()).where(UNFUNDED)))
+    if not rows and not cancelling:  # nothing to ask the chain about
+        return PassReportPublic(as_of=int(time.time()), loans=0, buckets={}, notices_created=0, defaults_queued=0)
     # A local chain's clock can run ahead of the wall clock (time travel); the contract judges
     # lateness by block time, and the next block is never earlier than either.
-    now = max(now, chain_time(settings))
+    now = max(int(time.time()), chain_time(settings))
+    cancels, notices = _cancel_unfunded(db, settings, now) if cancelling else (0, 0)
+    if not rows:
+        return PassReportPublic(as_of=now, loans=0, buckets={}, notices_created=notices, defaults_queued=0,
+                                cancels_queued=cancels)  # fmt: skip
     decimals = loan_book_domain(settings).asset_decimals
     buckets: Counter[str] = Counter()
-    notices = defaults = 0
+    defaults = 0
     for row, pos in zip(rows, loan_positions(settings, [r.loan_id for r in rows]), strict=True):
         if pos.status != "active":  # the index has not caught up with a repayment or a default yet
             continue
@@ -140,7 +178,7 @@ def servicing_pass(db: Session, settings: Settings, progress: Callable[[], None]
         if progress:
             progress()
     return PassReportPublic(as_of=now, loans=len(rows), buckets=dict(buckets), notices_created=notices,
-                            defaults_queued=defaults)  # fmt: skip
+                            defaults_queued=defaults, cancels_queued=cancels)  # fmt: skip
 
 
 def servicing_step(settings: Settings) -> int:
@@ -151,7 +189,7 @@ def servicing_step(settings: Settings) -> int:
 
     with session_scope(settings) as session:
         report = servicing_pass(session, settings)
-    return report.notices_created + report.defaults_queued + deliver_notices(settings)
+    return report.notices_created + report.defaults_queued + report.cancels_queued + deliver_notices(settings)
 
 
 # --- reads ---------------------------------------------------------------------------------

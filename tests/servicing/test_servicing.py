@@ -113,3 +113,50 @@ def test_no_active_loans_means_no_chain_calls(servicing_settings):
     settings = servicing_settings.model_copy(update={"rpc_url": "http://127.0.0.1:9"})  # nothing listens there
     report = _pass(settings)
     assert report.loans == 0 and report.buckets == {}
+
+
+def test_a_loan_that_misses_its_funding_deadline_is_cancelled_and_its_investor_refunded(servicing_settings, world):
+    from backend.identity.kyc.submission import submit
+    from backend.identity.schemas import KycCreate
+    from tests.contracts.helpers import CANCELLED
+    from tests.identity.conftest import make_applicant
+    from tests.lending.test_wallet_txs import _send
+
+    settings, chain, unit = servicing_settings, world.chain, 10**6
+    loan_id, _ = world.create()
+    investor = world.investors[0]
+    world.fund(loan_id, investor, 100 * unit)
+    index(settings)
+    with session_scope(settings) as session:  # KYC level 1: the investor role, for the portfolio
+        submit(session, settings, investor.address, KycCreate(**make_applicant(910).form()), [])
+    client, headers = client_for(settings), minted_bearer(settings, investor)
+
+    def refund():
+        return client.post(f"/api/v1/loans/{loan_id}/transactions", json={"action": "refund"}, headers=headers)
+
+    assert _pass(settings).cancels_queued == 0  # still open for funding
+    assert refund().status_code == 409
+    assert client.get("/api/v1/portfolio", headers=headers).json()["exposure"] == 100 * unit
+
+    chain.mine_at(world.loan(loan_id)["fundingDeadline"] + 1)
+    portfolio = client.get("/api/v1/portfolio", headers=headers).json()
+    assert (portfolio["refundable"], portfolio["exposure"], portfolio["loans_at_risk"]) == (100 * unit, 0, 0)
+    assert f"loans {loan_id} did not fund in time" in portfolio["warnings"][0]
+    report = _pass(settings)
+    assert report.cancels_queued == 1 and report.notices_created == 1
+    assert _pass(settings).cancels_queued == 0  # queued once
+    assert _notices(settings) == [(0, "not_funded")]
+    process_until_idle(settings, timeout=30)
+    assert world.loan(loan_id)["status"] == CANCELLED
+    index(settings)
+    notices = client.get("/api/v1/servicing/notices", headers=minted_bearer(settings, world.borrower)).json()
+    assert "did not reach full funding" in notices[0]["message"] and "100.00 of 12,000.00" in notices[0]["message"]
+
+    planned = refund().json()
+    assert planned["amount"] == 100 * unit and len(planned["transactions"]) == 1  # no approve: money comes back
+    before = world.balance(investor)
+    _send(world.w3, investor, planned["transactions"])
+    assert world.balance(investor) == before + 100 * unit
+    index(settings)
+    assert refund().status_code == 409  # nothing left to take back
+    assert client.get("/api/v1/portfolio", headers=headers).json()["refundable"] == 0

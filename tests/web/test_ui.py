@@ -14,6 +14,7 @@ from backend.identity.checks.national_id import IdType
 from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
+from tests.contracts.helpers import CANCELLED
 from tests.identity.conftest import PNG, make_applicant
 from tests.scoring.conftest import SAMPLE
 
@@ -158,3 +159,24 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     expect(page.locator("#kyc-status")).to_contain_text("erased")
     expect(page.locator("#who")).to_contain_text("no role yet")
     expect(page.locator("#kyc-erase-row")).to_be_hidden()
+
+
+def test_an_investor_takes_back_money_from_a_loan_that_did_not_fund(page, server, wallet, world):
+    """The loan misses its funding deadline; the servicing worker cancels it through the outbox and
+    the investor's page offers the refund, which the wallet sends."""
+    settings, investor, unit = server.settings, world.investors[0], 10**6
+    loan_id, _ = world.create()
+    world.fund(loan_id, investor, 100 * unit)
+    with session_scope(settings) as session:  # the investor passed KYC (level 1, no document)
+        submit(session, settings, investor.address, KycCreate(**make_applicant(520).form()), [])
+    world.chain.mine_at(world.loan(loan_id)["fundingDeadline"] + 1)
+    _wait(lambda: world.loan(loan_id)["status"] == CANCELLED, "the servicing worker's cancel")
+
+    wallet.address = investor.address
+    _sign_in(page, investor.address)
+    expect(page.locator("#portfolio-summary")).to_contain_text("100.00 to take back from loans that did not fund")
+    before = world.balance(investor)
+    _loan_button(page, loan_id, "refund").click()
+    expect(page.locator("#status")).to_have_text(f"Done: refund on loan {loan_id}.")
+    assert world.balance(investor) == before + 100 * unit
+    expect(page.locator(f'button[data-loan="{loan_id}"][data-action="refund"]')).to_have_count(0, timeout=10_000)

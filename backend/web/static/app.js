@@ -193,7 +193,7 @@ async function signOffer() {
 
 // --- loans: fund, pay out, repay, claim ----------------------------------------------------
 
-function actionCell(loan) {
+function actionCell(loan, refundable) {
   const cell = document.createElement("td");
   const mine = state.wallet && loan.borrower.toLowerCase() === state.wallet.toLowerCase();
   const button = (label, action, input) => {
@@ -204,7 +204,9 @@ function actionCell(loan) {
     return b;
   };
   if (!state.wallet) return cell;
-  if (loan.status === "funding" && loan.remaining > 0 && mine) {
+  if (refundable) {
+    cell.append(button("Take my money back", "refund")); // the loan missed its funding deadline
+  } else if (loan.status === "funding" && loan.remaining > 0 && mine) {
     cell.append("waiting for investors"); // a borrower may not fund its own loan
   } else if (loan.status === "funding" && loan.remaining > 0) {
     const input = Object.assign(document.createElement("input"), { type: "number", min: "1", placeholder: "amount" });
@@ -229,7 +231,10 @@ async function walletAction(loanId, action, input) {
 }
 
 async function refreshLoans() {
-  const { loans } = await api("/api/v1/loans");
+  const [{ loans }, portfolio] = await Promise.all([
+    api("/api/v1/loans"), state.token && has("investor") ? api("/api/v1/portfolio") : null,
+  ]);
+  const refundable = new Set((portfolio?.positions ?? []).filter((p) => p.refundable > 0).map((p) => p.loan_id));
   $("loans").replaceChildren(...loans.map((loan) => {
     const row = document.createElement("tr");
     row.dataset.loan = loan.loan_id;
@@ -242,7 +247,7 @@ async function refreshLoans() {
     verify.onclick = guard(() => verifyAgreement(loan.loan_id));
     const agreement = document.createElement("td");
     agreement.append(verify);
-    row.append(agreement, actionCell(loan));
+    row.append(agreement, actionCell(loan, refundable.has(loan.loan_id)));
     return row;
   }));
 }
@@ -289,7 +294,8 @@ async function verifyAgreement(loanId) {
 async function refreshPortfolio() {
   const p = await api("/api/v1/portfolio");
   $("portfolio-summary").textContent = `${p.loans_at_risk} loans at risk, exposure ${money(p.exposure)}, `
-    + `largest ${(p.largest_share * 100).toFixed(1)}%, effective number of loans ${p.effective_loans.toFixed(1)}`;
+    + `largest ${(p.largest_share * 100).toFixed(1)}%, effective number of loans ${p.effective_loans.toFixed(1)}`
+    + (p.refundable > 0 ? `; ${money(p.refundable)} to take back from loans that did not fund` : "");
   $("portfolio-warnings").replaceChildren(...p.warnings.map((w) => Object.assign(document.createElement("li"), { textContent: w })));
 }
 
