@@ -59,3 +59,4 @@ class PassReportPublic(BaseModel):
     notices_created: int
     defaults_queued: int
     cancels_queued: int = 0
+    disbursals_queued: int = 0

@@ -1,9 +1,10 @@
 """The servicing pass and what it feeds: aging, reminders, collections, defaults.
 
-One pass (the `servicing` worker, or `loanchain servicing run`) takes every loan the index holds
-as active, asks LoanBook where it stands, stores that position, gives the borrower each notice it
-is due exactly once, and puts `markDefault` in the outbox for a loan the contract now lets anyone
-default, so the reserve's cover reaches investors without anyone having to remember to call it.
+One pass (the `servicing` worker, or `loanchain servicing run`) closes the funding windows that
+ended (funding.py), takes every loan the index holds as active, asks LoanBook where it stands,
+stores that position, gives the borrower each notice it is due exactly once, and puts
+`markDefault` in the outbox for a loan the contract now lets anyone default, so the reserve's
+cover reaches investors without anyone having to remember to call it.
 Reads (`aging_report`, `collections_queue`, `notices_of`) use the stored positions only."""
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend import audit
@@ -31,7 +31,13 @@ from backend.servicing.aging import (
     bucket_of,
     days_past_due,
 )
+from backend.servicing.funding import (
+    FundingReport,
+    close_funding_windows,
+    has_funding_loans,
+)
 from backend.servicing.models import ServicingNotice, ServicingState
+from backend.servicing.notices import add_notice, day, money
 from backend.servicing.schemas import (
     AgingPublic,
     BucketPublic,
@@ -51,53 +57,24 @@ def default_intent_key(loan_id: int) -> str:
     return f"default:{loan_id}"
 
 
-def cancel_intent_key(loan_id: int) -> str:
-    return f"cancel:{loan_id}"
-
-
-def _money(amount: int, decimals: int) -> str:
-    return f"{amount / 10**decimals:,.2f}"
-
-
-def _date(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
-
-
 def _message(kind: str, row: LoanRow, pos: LoanPosition, amount: int, decimals: int) -> str:
-    k, due, money = pos.installments_paid + 1, _date(pos.next_due_date), _money(amount, decimals)
+    k, due, owed = pos.installments_paid + 1, day(pos.next_due_date), money(amount, decimals)
     return {
-        DUE_SOON: f"Loan {row.loan_id}: installment {k} of {row.installments} is due on {due}: {money}.",
-        "overdue": f"Loan {row.loan_id}: installment {k} was due on {due} and is unpaid: {money} is due now. "
+        DUE_SOON: f"Loan {row.loan_id}: installment {k} of {row.installments} is due on {due}: {owed}.",
+        "overdue": f"Loan {row.loan_id}: installment {k} was due on {due} and is unpaid: {owed} is due now. "
         f"Pay within the {GRACE_DAYS}-day grace period to avoid a late fee.",
         "late": f"Loan {row.loan_id}: installment {k} is more than {GRACE_DAYS} days late and a late fee was added: "
-        f"{money} is due now.",
-        "collections": f"Loan {row.loan_id}: more than 30 days late ({money} due). Contact us to agree a plan; "
-        f"after {_date(pos.defaultable_at)} the loan can be declared in default.",
+        f"{owed} is due now.",
+        "collections": f"Loan {row.loan_id}: more than 30 days late ({owed} due). Contact us to agree a plan; "
+        f"after {day(pos.defaultable_at)} the loan can be declared in default.",
         "default": f"Loan {row.loan_id}: more than {DEFAULT_DAYS} days late; the loan can now be declared in default. "
-        f"Collections continue for {money}.",
+        f"Collections continue for {owed}.",
     }[kind]
 
 
 def _notify(db: Session, row: LoanRow, pos: LoanPosition, kind: str, amount: int, decimals: int) -> bool:
     message = _message(kind, row, pos, amount, decimals)
-    return _add_notice(db, row, pos.installments_paid + 1, kind, pos.next_due_date, amount, message)
-
-
-def _add_notice(db: Session, row: LoanRow, installment: int, kind: str, due_date: int, amount: int, message: str) -> bool:
-    """One notice per (loan, installment, kind); False when it was sent before."""
-    exists = db.scalar(select(ServicingNotice.id).where(
-        ServicingNotice.loan_id == row.loan_id, ServicingNotice.installment == installment, ServicingNotice.kind == kind
-    ))  # fmt: skip
-    if exists is not None:
-        return False
-    notice = ServicingNotice(loan_id=row.loan_id, borrower=row.borrower, installment=installment, kind=kind,
-                             due_date=due_date, amount=amount, message=message)  # fmt: skip
-    try:
-        with db.begin_nested():  # the unique key is the last word if two passes ever overlap
-            db.add(notice)
-    except IntegrityError:
-        return False
-    return True
+    return add_notice(db, row, pos.installments_paid + 1, kind, pos.next_due_date, amount, message)
 
 
 def _store(db: Session, row: LoanRow, pos: LoanPosition, bucket: str, now: int) -> None:
@@ -117,45 +94,20 @@ def active_loan_count(db: Session) -> int:
     return db.scalar(select(func.count()).where(LoanRow.status == "active")) or 0
 
 
-UNFUNDED = (LoanRow.status == "funding") & (LoanRow.funded < LoanRow.principal)
-
-
-def _cancel_unfunded(db: Session, settings: Settings, now: int) -> tuple[int, int]:
-    """Loans that missed full funding by their deadline are cancelled through the outbox, so the
-    book, the disclosure and the borrower see them for what they are; investors then take their
-    money back with `refund` (anyone may cancel; the platform does it so nobody has to).
-    Returns (cancels queued, notices created)."""
-    rows = list(db.scalars(select(LoanRow).where(UNFUNDED, LoanRow.funding_deadline < now).order_by(LoanRow.loan_id)))
-    rows = [r for r in rows if get_intent(db, cancel_intent_key(r.loan_id)) is None]
-    if not rows:
-        return 0, 0
-    decimals = loan_book_domain(settings).asset_decimals
-    notices = 0
-    for row in rows:
-        enqueue(db, key=cancel_intent_key(row.loan_id), contract="LoanBook", function="cancel", args=[row.loan_id],
-                settings=settings)  # fmt: skip
-        audit.record(db, actor="servicing", action="loan.cancel", subject=f"loan:{row.loan_id}",
-                     payload={"funded": int(row.funded), "principal": int(row.principal)})  # fmt: skip
-        message = (f"Loan {row.loan_id} did not reach full funding by {_date(row.funding_deadline)} "
-                   f"({_money(row.funded, decimals)} of {_money(row.principal, decimals)}) and is cancelled: "
-                   "nothing is paid out and nothing is owed. Investors get their money back; you may apply again.")  # fmt: skip
-        notices += _add_notice(db, row, 0, "not_funded", row.funding_deadline, row.funded, message)
-    return len(rows), notices
-
-
 def servicing_pass(db: Session, settings: Settings, progress: Callable[[], None] | None = None) -> PassReportPublic:
     rows = list(db.scalars(select(LoanRow).where(LoanRow.status == "active").order_by(LoanRow.loan_id)))
     db.execute(delete(ServicingState).where(ServicingState.loan_id.not_in([r.loan_id for r in rows])))
-    cancelling = settings.servicing_auto_cancel and bool(db.scalar(select(func.count()).where(UNFUNDED)))
-    if not rows and not cancelling:  # nothing to ask the chain about
+    funding = has_funding_loans(db)
+    if not rows and not funding:  # nothing to ask the chain about
         return PassReportPublic(as_of=int(time.time()), loans=0, buckets={}, notices_created=0, defaults_queued=0)
     # A local chain's clock can run ahead of the wall clock (time travel); the contract judges
     # lateness by block time, and the next block is never earlier than either.
     now = max(int(time.time()), chain_time(settings))
-    cancels, notices = _cancel_unfunded(db, settings, now) if cancelling else (0, 0)
+    closed = close_funding_windows(db, settings, now) if funding else FundingReport()
+    notices = closed.notices
     if not rows:
         return PassReportPublic(as_of=now, loans=0, buckets={}, notices_created=notices, defaults_queued=0,
-                                cancels_queued=cancels)  # fmt: skip
+                                cancels_queued=closed.cancels, disbursals_queued=closed.disbursals)  # fmt: skip
     decimals = loan_book_domain(settings).asset_decimals
     buckets: Counter[str] = Counter()
     defaults = 0
@@ -178,7 +130,8 @@ def servicing_pass(db: Session, settings: Settings, progress: Callable[[], None]
         if progress:
             progress()
     return PassReportPublic(as_of=now, loans=len(rows), buckets=dict(buckets), notices_created=notices,
-                            defaults_queued=defaults, cancels_queued=cancels)  # fmt: skip
+                            defaults_queued=defaults, cancels_queued=closed.cancels,
+                            disbursals_queued=closed.disbursals)  # fmt: skip
 
 
 def servicing_step(settings: Settings) -> int:
@@ -189,7 +142,8 @@ def servicing_step(settings: Settings) -> int:
 
     with session_scope(settings) as session:
         report = servicing_pass(session, settings)
-    return report.notices_created + report.defaults_queued + report.cancels_queued + deliver_notices(settings)
+    queued = report.defaults_queued + report.cancels_queued + report.disbursals_queued
+    return report.notices_created + queued + deliver_notices(settings)
 
 
 # --- reads ---------------------------------------------------------------------------------

@@ -160,3 +160,19 @@ def test_a_loan_that_misses_its_funding_deadline_is_cancelled_and_its_investor_r
     index(settings)
     assert refund().status_code == 409  # nothing left to take back
     assert client.get("/api/v1/portfolio", headers=headers).json()["refundable"] == 0
+
+
+def test_a_fully_funded_loan_left_unpaid_out_is_disbursed_at_its_deadline(servicing_settings, world):
+    settings, chain = servicing_settings, world.chain
+    loan_id, _ = world.create()
+    world.fund_equally(loan_id)
+    index(settings)
+    assert _pass(settings).disbursals_queued == 0  # the borrower may still take it any time
+    chain.mine_at(world.loan(loan_id)["fundingDeadline"] + 1)
+    report = _pass(settings)
+    assert (report.disbursals_queued, report.cancels_queued, report.notices_created) == (1, 0, 0)
+    assert _pass(settings).disbursals_queued == 0  # queued once
+    before = world.balance(world.borrower)
+    process_until_idle(settings, timeout=30)
+    loan = world.loan(loan_id)
+    assert loan["status"] == 2 and world.balance(world.borrower) - before == loan["principal"] * 99 // 100  # Active, 1% fee

@@ -1,0 +1,71 @@
+"""The end of a loan's funding window, which nobody should have to remember. Past its deadline (by
+the chain's clock), a loan that missed full funding is cancelled, so the book, the disclosure and
+the borrower see it for what it is, and its investors take their money back with `refund`; a fully
+funded loan its borrower has not taken yet is paid out, so investors' money never sits idle in
+LoanBook. Anyone may call `cancel` or `disburse`; the platform does, through the outbox, once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend import audit
+from backend.chain.loan_book import loan_book_domain
+from backend.chain.outbox import enqueue, get_intent
+from backend.chain.projection_models import LoanRow
+from backend.config import Settings
+from backend.servicing.notices import add_notice, day, money
+
+FUNDING = LoanRow.status == "funding"
+
+
+def cancel_intent_key(loan_id: int) -> str:
+    return f"cancel:{loan_id}"
+
+
+def disburse_intent_key(loan_id: int) -> str:
+    return f"disburse:{loan_id}"
+
+
+@dataclass
+class FundingReport:
+    cancels: int = 0
+    disbursals: int = 0
+    notices: int = 0
+
+
+def has_funding_loans(db: Session) -> bool:
+    return bool(db.scalar(select(func.count()).where(FUNDING)))
+
+
+def close_funding_windows(db: Session, settings: Settings, now: int) -> FundingReport:
+    report = FundingReport()
+    rows = list(db.scalars(select(LoanRow).where(FUNDING, LoanRow.funding_deadline < now).order_by(LoanRow.loan_id)))
+    for row in rows:
+        funded = row.funded == row.principal
+        if funded and settings.servicing_auto_disburse:
+            report.disbursals += _queue(db, settings, row, "disburse", disburse_intent_key(row.loan_id))
+        elif not funded and settings.servicing_auto_cancel and _queue(db, settings, row, "cancel", cancel_intent_key(row.loan_id)):
+            report.cancels += 1
+            report.notices += _tell_not_funded(db, settings, row)
+    return report
+
+
+def _queue(db: Session, settings: Settings, row: LoanRow, function: str, key: str) -> bool:
+    if get_intent(db, key) is not None:
+        return False
+    enqueue(db, key=key, contract="LoanBook", function=function, args=[row.loan_id], settings=settings)
+    audit.record(db, actor="servicing", action=f"loan.{function}", subject=f"loan:{row.loan_id}",
+                 payload={"funded": int(row.funded), "principal": int(row.principal),
+                          "funding_deadline": int(row.funding_deadline)})  # fmt: skip
+    return True
+
+
+def _tell_not_funded(db: Session, settings: Settings, row: LoanRow) -> bool:
+    decimals = loan_book_domain(settings).asset_decimals
+    message = (f"Loan {row.loan_id} did not reach full funding by {day(row.funding_deadline)} "
+               f"({money(row.funded, decimals)} of {money(row.principal, decimals)}) and is cancelled: "
+               "nothing is paid out and nothing is owed. Investors get their money back; you may apply again.")  # fmt: skip
+    return add_notice(db, row, 0, "not_funded", row.funding_deadline, row.funded, message)

@@ -1,0 +1,39 @@
+"""Borrower notices: each (loan, installment, kind) is given once, whichever pass or process
+gets there first, and worded with amounts in the loan token's units."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.chain.projection_models import LoanRow
+from backend.servicing.models import ServicingNotice
+
+
+def money(amount: int, decimals: int) -> str:
+    return f"{amount / 10**decimals:,.2f}"
+
+
+def day(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+def add_notice(db: Session, row: LoanRow, installment: int, kind: str, due_date: int, amount: int, message: str) -> bool:
+    """One notice per (loan, installment, kind; installment 0 = the whole loan); False when it was
+    given before."""
+    exists = db.scalar(select(ServicingNotice.id).where(
+        ServicingNotice.loan_id == row.loan_id, ServicingNotice.installment == installment, ServicingNotice.kind == kind
+    ))  # fmt: skip
+    if exists is not None:
+        return False
+    notice = ServicingNotice(loan_id=row.loan_id, borrower=row.borrower, installment=installment, kind=kind,
+                             due_date=due_date, amount=amount, message=message)  # fmt: skip
+    try:
+        with db.begin_nested():  # the unique key is the last word if two passes ever overlap
+            db.add(notice)
+    except IntegrityError:
+        return False
+    return True
