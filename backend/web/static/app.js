@@ -35,6 +35,14 @@ function money(baseUnits) {
 
 const percent = (bps) => `${(bps / 100).toFixed(2)}%`;
 
+// Refreshes overlap (sign-in, an action, the Refresh button) and their answers can arrive out of
+// order: only the newest refresh of each kind may draw, or a list would show what was dealt with.
+const generations = {};
+function newest(kind) {
+  const mine = (generations[kind] = (generations[kind] ?? 0) + 1);
+  return () => generations[kind] === mine;
+}
+
 async function waitForReceipt(hash) {
   for (let i = 0; i < 240; i++) {
     const receipt = await wallet("eth_getTransactionReceipt", [hash]);
@@ -231,9 +239,11 @@ async function walletAction(loanId, action, input) {
 }
 
 async function refreshLoans() {
+  const current = newest("loans");
   const [{ loans }, portfolio] = await Promise.all([
     api("/api/v1/loans"), state.token && has("investor") ? api("/api/v1/portfolio") : null,
   ]);
+  if (!current()) return;
   const refundable = new Set((portfolio?.positions ?? []).filter((p) => p.refundable > 0).map((p) => p.loan_id));
   $("loans").replaceChildren(...loans.map((loan) => {
     const row = document.createElement("tr");
@@ -330,12 +340,8 @@ async function refreshNotices() {
 
 const has = (...roles) => roles.some((r) => state.roles.includes(r));
 
-// Refreshes overlap (sign-in, a review, the Refresh button) and their answers can arrive out of
-// order: only the newest may draw, or a queue would show an item already dealt with.
-let staffRefreshes = 0;
-
 async function refreshStaff() {
-  const generation = ++staffRefreshes;
+  const current = newest("staff");
   const oversight = has("auditor", "admin");
   const [waiting, kycQueue, grants, collections, aging] = await Promise.all([
     has("underwriter") ? api("/api/v1/score/referrals") : null,
@@ -344,7 +350,7 @@ async function refreshStaff() {
     oversight ? api("/api/v1/servicing/collections") : null,
     oversight ? api("/api/v1/servicing/aging") : null,
   ]);
-  if (generation !== staffRefreshes) return;
+  if (!current()) return;
   $("staff-section").hidden = !has("underwriter", "auditor", "admin");
   $("underwriting").hidden = !has("underwriter");
   $("oversight").hidden = !oversight;
