@@ -49,6 +49,24 @@ class ReservePublic(BaseModel):
     coverage_of_expected_loss: float | None = Field(description="balance / expected_loss")
 
 
+class ConcentrationPublic(BaseModel):
+    """How much of the principal outstanding a few borrowers owe (P2P disclosure rules ask for the
+    largest borrower's and the ten largest borrowers' shares)."""
+
+    largest_borrower_share: float | None = Field(description="None when nothing is outstanding")
+    top10_borrowers_share: float | None
+
+
+class GradeOutcomePublic(BaseModel):
+    """Disbursed loans of one credit grade and how they did (from the decision behind each loan)."""
+
+    grade: str = Field(description="A-G, or 'unrated' when the decision was not made here")
+    loans: int
+    principal_originated: int
+    principal_at_default: int
+    default_rate: float = Field(description="principal_at_default / principal_originated")
+
+
 class DisclosurePublic(BaseModel):
     as_of_block: int | None = Field(description="The index is complete up to this block (None: not indexed yet)")
     as_of_block_hash: str | None
@@ -59,6 +77,9 @@ class DisclosurePublic(BaseModel):
     interest_paid: int
     late_fees_paid: int
     investors: int = Field(description="Distinct wallets that funded at least one loan")
+    borrowers: int = Field(description="Distinct wallets that received at least one loan")
+    concentration: ConcentrationPublic
+    by_grade: list[GradeOutcomePublic]
     defaults: DefaultsPublic
     default_rate: float | None = Field(description="principal_at_default / principal_originated")
     net_loss_rate: float | None = Field(

@@ -5,15 +5,19 @@ comparison uses the PDs of the platform's own credit decisions."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.chain.models import ChainEvent, IndexerCheckpoint
 from backend.chain.projection_models import FundingRow, LoanRow
 from backend.disclosure.schemas import (
+    ConcentrationPublic,
     DefaultsPublic,
     DelinquencyPublic,
     DisclosurePublic,
+    GradeOutcomePublic,
     LoanCountsPublic,
     ReservePublic,
 )
@@ -54,6 +58,9 @@ def platform_disclosure(session: Session) -> DisclosurePublic:
         investors=session.scalar(
             select(func.count(func.distinct(FundingRow.investor))).where(FundingRow.kind == "fund")
         ) or 0,
+        borrowers=len({loan.borrower for loan in disbursed}),
+        concentration=_concentration([loan for loan in loans if loan.status == "active"]),
+        by_grade=_by_grade(session, disbursed),
         defaults=DefaultsPublic(
             count=len(defaulted), principal_at_default=at_default, reserve_cover=cover, recovered=recovered,
             net_loss=net_loss,
@@ -63,6 +70,30 @@ def platform_disclosure(session: Session) -> DisclosurePublic:
         delinquency=_delinquency(session),
         reserve=_reserve(session, [loan for loan in loans if loan.status == "active"]),
     )
+
+
+def _concentration(active: list[LoanRow]) -> ConcentrationPublic:
+    owed: dict[str, int] = defaultdict(int)
+    for loan in active:
+        owed[loan.borrower] += loan.principal_outstanding
+    total, largest = sum(owed.values()), sorted(owed.values(), reverse=True)
+    return ConcentrationPublic(largest_borrower_share=_ratio(sum(largest[:1]), total),
+                               top10_borrowers_share=_ratio(sum(largest[:10]), total))  # fmt: skip
+
+
+def _by_grade(session: Session, disbursed: list[LoanRow]) -> list[GradeOutcomePublic]:
+    grades = dict(session.execute(select(CreditDecision.decision_hash, CreditDecision.grade)
+                                  .where(CreditDecision.decision_hash.in_({loan.decision_hash for loan in disbursed}))).all())  # fmt: skip
+    groups: dict[str, list[LoanRow]] = defaultdict(list)
+    for loan in disbursed:
+        groups[grades.get(loan.decision_hash, "unrated")].append(loan)
+    out = []
+    for grade in sorted(groups, key=lambda g: (g == "unrated", g)):
+        originated = sum(loan.principal for loan in groups[grade])
+        at_default = sum(loan.principal_outstanding for loan in groups[grade] if loan.status == "defaulted")
+        out.append(GradeOutcomePublic(grade=grade, loans=len(groups[grade]), principal_originated=originated,
+                                      principal_at_default=at_default, default_rate=at_default / originated))  # fmt: skip
+    return out
 
 
 def _event_sum(session: Session, contract: str, event: str, field: str) -> int:

@@ -42,6 +42,9 @@ def test_figures_match_the_contracts(indexed, monkeypatch):  # noqa: F811
     assert report.principal_outstanding == on_chain["active"]["principalOutstanding"]
     assert report.principal_repaid == on_chain["repaid"]["principal"]
     assert report.investors == len(world.investors)
+    assert report.borrowers == 1 and report.concentration.largest_borrower_share == 1.0
+    (unrated,) = report.by_grade  # these loans' decisions were not made here
+    assert (unrated.grade, unrated.loans, unrated.principal_originated) == ("unrated", 3, report.principal_originated)
 
     default_events = world.book.events.LoanDefaulted().get_logs(from_block=0)
     (event,) = [e["args"] for e in default_events if e["args"]["loanId"] == loans["defaulted"]]
@@ -50,6 +53,7 @@ def test_figures_match_the_contracts(indexed, monkeypatch):  # noqa: F811
         1, event["principalOutstanding"], event["cover"], 0
     )  # fmt: skip
     assert d.net_loss == event["principalOutstanding"] - event["cover"] > 0
+    assert unrated.principal_at_default == d.principal_at_default
     assert report.net_loss_rate == d.net_loss / report.principal_originated
     assert report.as_of_block is not None
 
@@ -110,3 +114,36 @@ def test_the_reserve_is_held_against_the_expected_loss_of_active_loans(tmp_path)
         reserve = platform_disclosure(session).reserve
     assert reserve.expected_loss == round((0.1 * 1_000 + 0.3 * 2_000) * 0.85) == 595  # PD x LGD x outstanding
     assert reserve.balance == 0 and reserve.coverage_of_expected_loss == 0.0
+
+
+def test_borrower_concentration_and_outcomes_by_grade(tmp_path):
+    from backend.chain.projection_models import LoanRow
+    from backend.db import migrate
+    from backend.scoring.models import CreditDecision
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path)
+    migrate.upgrade(settings)
+    a, b, c = ("0x" + f"{n:02x}" * 20 for n in (10, 11, 12))
+    # (borrower, status, principal, outstanding, grade)
+    loans = [(a, "active", 3_000, 3_000, "A"), (a, "repaid", 1_000, 0, "A"), (b, "active", 1_000, 1_000, "B"),
+             (c, "defaulted", 2_000, 500, "B"), (c, "funding", 9_000, 0, "C"), (c, "active", 1_000, 1_000, None)]  # fmt: skip
+    with session_scope(settings) as session:
+        for i, (borrower, status, principal, outstanding, grade) in enumerate(loans, start=1):
+            h = "0x" + f"{i:064x}"
+            if grade:
+                session.add(CreditDecision(id=f"d{i}", model_version="0x" + "0" * 64, input_hash=h, decision_hash=h,
+                                           score=600, grade=grade, pd=0.1, decision="approve", inputs={}, outputs={}))  # fmt: skip
+            session.add(LoanRow(loan_id=i, status=status, borrower=borrower, underwriter=a, terms_hash=h,
+                                agreement_hash=h, decision_hash=h, principal=principal, apr_bps=1000, installments=12,
+                                installment_period=30, installment_amount=1, funding_deadline=0,
+                                origination_fee_bps=0, principal_outstanding=outstanding, created_block=1,
+                                block_number=1, tx_hash=h, log_index=0))  # fmt: skip
+    with session_scope(settings) as session:
+        report = platform_disclosure(session)
+    assert report.borrowers == 3  # the funding loan's borrower has received a loan too
+    assert report.concentration.largest_borrower_share == 3_000 / 5_000  # a's 3,000 of 5,000 outstanding
+    assert report.concentration.top10_borrowers_share == 1.0
+    assert [(g.grade, g.loans, g.principal_originated, g.principal_at_default, g.default_rate) for g in report.by_grade] == [
+        ("A", 2, 4_000, 0, 0.0), ("B", 2, 3_000, 500, 500 / 3_000), ("unrated", 1, 1_000, 0, 0.0),
+    ]  # fmt: skip

@@ -328,7 +328,10 @@ async function refreshDisclosure() {
     + `${money(d.principal_originated)} originated, ${money(d.principal_outstanding)} outstanding; `
     + `default rate ${rate(d.default_rate)}, net loss rate ${rate(d.net_loss_rate)}; `
     + `${d.delinquency.loans_16_plus} loans 16+ days late; reserve ${money(d.reserve.balance)}`
-    + (cover == null ? "" : ` (${cover.toFixed(1)}x the expected loss)`);
+    + (cover == null ? "" : ` (${cover.toFixed(1)}x the expected loss)`)
+    + `; ${d.borrowers} borrowers, ${d.investors} investors`
+    + (d.concentration.top10_borrowers_share == null ? "" : `; top 10 borrowers owe ${rate(d.concentration.top10_borrowers_share)}`)
+    + (d.by_grade.length ? `; default rate by grade: ${d.by_grade.map((g) => `${g.grade} ${rate(g.default_rate)}`).join(", ")}` : "");
 }
 
 async function refreshNotices() {
