@@ -119,11 +119,12 @@ class LoanListPublic(BaseModel):
 class WalletTxCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    action: Literal["fund", "disburse", "repay", "claim", "refund"]
+    action: Literal["fund", "disburse", "repay", "payoff", "claim", "refund"]
     amount: int | None = Field(
         default=None,
         gt=0,
-        description="Base units; fund: required; repay: default what is due now; disburse, claim, refund: ignored",
+        description="Base units; fund: required; repay: default what is due now; payoff (everything owed today, "
+        "no prepayment penalty), disburse, claim, refund: ignored",
     )
 
 

@@ -34,10 +34,12 @@ def _fund(book: LoanBookWallet, row: LoanRow, amount: int | None, now: int) -> t
     return amount, [book.call("fund", [row.loan_id, amount], f"fund loan {row.loan_id} with {amount}")]
 
 
-def _repay(book: LoanBookWallet, row: LoanRow, amount: int | None) -> tuple[int, list[WalletCall]]:
+def _repay(book: LoanBookWallet, row: LoanRow, amount: int | None, everything: bool = False) -> tuple[int, list[WalletCall]]:
     if row.status not in ("active", "defaulted"):
         raise Conflict(f"loan {row.loan_id} is {row.status}: nothing to repay", status=row.status)
     due_now, payoff = book.amount_due(row.loan_id)
+    if everything:  # early repayment is free: the rest of the principal, interest and fees to date
+        return payoff, [book.call("repay", [row.loan_id, payoff], f"pay off loan {row.loan_id}: {payoff}")]
     amount = amount or due_now
     if amount == 0:
         raise Conflict(f"loan {row.loan_id}: nothing is due now (pass an amount to prepay)", loan_id=row.loan_id)
@@ -78,15 +80,15 @@ def prepare(db: Session, settings: Settings, wallet: str, loan_id: int, request:
     now = max(int(time.time()), chain_time(settings))
     if request.action == "fund":
         amount, calls = _fund(book, row, request.amount, now)
-    elif request.action == "repay":
-        amount, calls = _repay(book, row, request.amount)
+    elif request.action in ("repay", "payoff"):
+        amount, calls = _repay(book, row, request.amount, everything=request.action == "payoff")
     elif request.action == "refund":
         amount, calls = _refund(book, row, now)
     elif request.action == "claim":
         amount, calls = _claim(book, row)
     else:
         amount, calls = _disburse(book, row)
-    if request.action in ("fund", "repay"):  # money leaves the wallet: check it holds and allows it
+    if request.action in ("fund", "repay", "payoff"):  # money leaves the wallet: check it holds and allows it
         balance = book.balance()
         if balance < amount:
             raise Conflict(f"the wallet holds {balance} of the loan token, less than {amount}", balance=balance)

@@ -75,6 +75,9 @@ def test_investors_fund_the_borrower_repays_and_investors_claim(client, chain_id
     assert repay["amount"] == due[0] > 0 and repay["transactions"][0]["to"] == world.token.address
     _send(w3, borrower.account, repay["transactions"])
     assert world.loan(loan_id)["installmentsPaid"] == 1
+    payoff = _prepare(client, borrower.headers, loan_id, action="payoff")  # the payout is spent: not enough
+    owed = world.book.functions.amountDue(loan_id).call()[1]
+    assert payoff.status_code == 409 and payoff.json()["detail"].endswith(f"less than {owed}")
     settle(settings)
 
     claim = _prepare(client, h1, loan_id, action="claim").json()

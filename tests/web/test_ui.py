@@ -14,7 +14,7 @@ from backend.identity.checks.national_id import IdType
 from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
-from tests.contracts.helpers import CANCELLED
+from tests.contracts.helpers import CANCELLED, REPAID
 from tests.identity.conftest import PNG, make_applicant
 from tests.scoring.conftest import SAMPLE
 
@@ -145,13 +145,17 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     expect(page.locator("#collections")).to_contain_text(f"loan {loan_id} late_16_30, 20 days past due")
     expect(page.locator("#disclosure")).to_contain_text("1 loans 16+ days late")
 
-    # The borrower cannot erase its personal data while it owes the loan; the investor can.
+    # The borrower cannot erase its personal data while it owes the loan, and pays it off; the
+    # investor erases its own.
     page.on("dialog", lambda dialog: dialog.accept())
     wallet.address = borrower.address
     _sign_in(page, borrower.address)
     page.click("#kyc-erase")
     expect(page.locator("#status")).to_contain_text(f"open loans ({loan_id})")
     expect(page.locator("#status")).to_have_class("error")
+    _loan_button(page, loan_id, "payoff").click()  # everything owed today, late fee included
+    expect(page.locator("#status")).to_have_text(f"Done: payoff on loan {loan_id}.")
+    assert world.loan(loan_id)["status"] == REPAID
     wallet.address = investor.address
     _sign_in(page, investor.address)
     page.click("#kyc-erase")

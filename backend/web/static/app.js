@@ -223,7 +223,7 @@ function actionCell(loan, refundable) {
   } else if (loan.status === "funding" && mine) {
     cell.append(button("Receive funds", "disburse"));
   } else if (loan.status === "active" && mine) {
-    cell.append(button("Pay what is due", "repay"));
+    cell.append(button("Pay what is due", "repay"), button("Pay off", "payoff"));
   }
   if (!mine && ["active", "repaid", "defaulted"].includes(loan.status)) cell.append(button("Claim", "claim"));
   return cell;
