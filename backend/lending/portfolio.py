@@ -36,6 +36,7 @@ from backend.lending.schemas import (
 )
 
 AT_RISK = ("funding", "active")
+PAYING = ("active", "repaid", "defaulted")  # loans whose repayments or cover reach their notes
 
 
 def _grades(db: Session, hashes: set[str]) -> dict[str, str]:
@@ -60,6 +61,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     ))  # fmt: skip
     grades = _grades(db, {loan.decision_hash for _, loan in holdings})
     now = max(int(time.time()), chain_time(settings)) if holdings else int(time.time())
+    book = LoanBookWallet(settings, wallet) if holdings else None
     positions = [
         PositionPublic(
             loan_id=loan.loan_id,
@@ -70,6 +72,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
             share_of_loan=note.balance / loan.principal,
             exposure=_exposure(loan, note.balance, now),
             refundable=note.balance if refundable(loan, now) else 0,
+            claimable=book.claimable(loan.loan_id) if book and loan.status in PAYING else 0,
         )
         for note, loan in holdings
     ]
@@ -94,7 +97,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     return PortfolioPublic(
         wallet=wallet, positions=positions, loans_at_risk=len(at_risk), exposure=total, largest_share=largest,
         hhi=hhi, effective_loans=1 / hhi if hhi else 0.0, exposure_by_grade=dict(sorted(by_grade.items())),
-        refundable=back, warnings=warnings,
+        refundable=back, claimable=sum(p.claimable for p in positions), warnings=warnings,
     )  # fmt: skip
 
 

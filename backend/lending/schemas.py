@@ -153,6 +153,7 @@ class PositionPublic(BaseModel):
     share_of_loan: float
     exposure: int = Field(description="At stake now: committed while funding, outstanding principal share once active")
     refundable: int = Field(description="Funded into a loan that missed its funding deadline: the investor's to take back")
+    claimable: int = Field(description="Repayments (and reserve cover) received for these notes and not yet claimed")
 
 
 class PortfolioPublic(BaseModel):
@@ -165,6 +166,7 @@ class PortfolioPublic(BaseModel):
     effective_loans: float = Field(description="1 / HHI: the number of equal loans with the same concentration")
     exposure_by_grade: dict[str, int]
     refundable: int = Field(description="Sum of the positions' refundable amounts (action `refund`)")
+    claimable: int = Field(description="Sum of the positions' claimable amounts (`POST /api/v1/portfolio/claim`)")
     warnings: list[str]
 
 

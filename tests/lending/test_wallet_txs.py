@@ -80,6 +80,9 @@ def test_investors_fund_the_borrower_repays_and_investors_claim(client, chain_id
     assert payoff.status_code == 409 and payoff.json()["detail"].endswith(f"less than {owed}")
     settle(settings)
 
+    portfolio = client.get("/api/v1/portfolio", headers=h1).json()
+    assert portfolio["claimable"] == world.book.functions.claimableOf(loan_id, first.address).call() > 0
+    assert [p["claimable"] for p in portfolio["positions"]] == [portfolio["claimable"]]
     claim = _prepare(client, h1, loan_id, action="claim").json()
     assert claim["amount"] == world.book.functions.claimableOf(loan_id, first.address).call() > 0
     before = world.balance(first)

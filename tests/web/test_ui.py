@@ -158,6 +158,12 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     assert world.loan(loan_id)["status"] == REPAID
     wallet.address = investor.address
     _sign_in(page, investor.address)
+    expect(page.locator("#portfolio-summary")).to_contain_text("to collect")
+    before = world.balance(investor)
+    page.click("#claim-all")
+    expect(page.locator("#status")).to_contain_text("Collected ")
+    assert world.balance(investor) > before and world.book.functions.claimableOf(loan_id, investor.address).call() == 0
+    expect(page.locator("#claim-all-row")).to_be_hidden()
     page.click("#kyc-erase")
     expect(page.locator("#status")).to_contain_text("Personal data erased (1 record); the on-chain verification is being revoked.")
     expect(page.locator("#kyc-status")).to_contain_text("erased")

@@ -302,10 +302,14 @@ async function verifyAgreement(loanId) {
 }
 
 async function refreshPortfolio() {
+  const current = newest("portfolio");
   const p = await api("/api/v1/portfolio");
+  if (!current()) return;
   $("portfolio-summary").textContent = `${p.loans_at_risk} loans at risk, exposure ${money(p.exposure)}, `
     + `largest ${(p.largest_share * 100).toFixed(1)}%, effective number of loans ${p.effective_loans.toFixed(1)}`
-    + (p.refundable > 0 ? `; ${money(p.refundable)} to take back from loans that did not fund` : "");
+    + (p.refundable > 0 ? `; ${money(p.refundable)} to take back from loans that did not fund` : "")
+    + (p.claimable > 0 ? `; ${money(p.claimable)} to collect` : "");
+  $("claim-all-row").hidden = !(p.claimable > 0);
   $("portfolio-warnings").replaceChildren(...p.warnings.map((w) => Object.assign(document.createElement("li"), { textContent: w })));
 }
 
@@ -318,6 +322,13 @@ async function planInvestment(event) {
   await sendAll(plan.transactions);
   say(`Invested ${money(plan.allocated)} in ${plan.allocations.length} loans.`);
   setTimeout(() => Promise.all([refreshLoans(), refreshPortfolio()]).catch((e) => say(e.message, true)), 1500);
+}
+
+async function claimAll() {
+  const plan = await api("/api/v1/portfolio/claim", { method: "POST" });
+  await sendAll(plan.transactions);
+  say(`Collected ${money(plan.amount)}.`);
+  await refreshPortfolio();
 }
 
 async function refreshDisclosure() {
@@ -482,6 +493,7 @@ $("refresh-loans").onclick = guard(async () => {
   if (state.token) await Promise.all([refreshPortfolio(), refreshNotices(), refreshStaff()]);
 });
 $("plan-form").onsubmit = guard(planInvestment);
+$("claim-all").onclick = guard(claimAll);
 $("trace").onclick = guard(trace);
 $("verify-form").onsubmit = guard(verifyRecord);
 $("kyc-erase").onclick = guard(eraseKyc);
