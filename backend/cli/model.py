@@ -154,7 +154,7 @@ def card(
     """Write the model card (Markdown + PNG plots) to docs/model_card/.
 
     Data, method, bins and points, cross-validated metrics, candidates, calibration, score
-    distribution, fairness by sex and age group. Re-fits the model ~450 times: a few minutes on two cores."""
+    distribution, fairness by sex and age group. Re-fits the model ~1,450 times (1,000 of them for the bagged challenger): several minutes on two cores."""
     from backend.config import ROOT
     from backend.scoring.card import CARD_DIR, write_card
     from backend.scoring.card_analysis import analyse, steps

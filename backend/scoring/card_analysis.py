@@ -20,6 +20,9 @@ from backend.scoring.training import (
     CrossValidation,
     Progress,
     TrainingConfig,
+    BAG_SHARE,
+    BAGS,
+    bagged_cross_validate,
     calibrate,
     calibrated_pd,
     clip_score,
@@ -58,7 +61,7 @@ class CardAnalysis:
 def steps(config: TrainingConfig, n_features: int) -> int:
     """Progress-bar length: every fold fit the analysis runs."""
     per_cv = config.folds * config.repeats
-    return per_cv * (4 + len(DERIVED) + 1) + n_features * config.folds
+    return per_cv * (5 + len(DERIVED) + 1) + n_features * config.folds
 
 
 def _approve_pd_limit() -> float:
@@ -203,6 +206,14 @@ def analyse(dataset: Dataset, scorer: Scorer, progress: Progress | None = None) 
             "kind": "bin_floor",
             "auc": _auc_spread(floor_cv),
             "reason_codes": "yes: points",
+        },
+        {
+            "model": f"Bagged scorecard ({BAGS} fits on {BAG_SHARE:.0%} subsamples, points averaged)",
+            "kind": "bagged",
+            "bags": BAGS,
+            "bag_share": BAG_SHARE,
+            "auc": metrics.spread(bagged_cross_validate(dataset.columns, y, config, progress)),
+            "reason_codes": "yes: averaged points",
         },
         *cross_validate_challengers(dataset, config, progress),
         *_ablations(dataset, config, progress),

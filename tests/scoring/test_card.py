@@ -56,6 +56,7 @@ def analysis(scorer, training_csv):
             for model, kind in (("shipped", "shipped"), ("floor", "bin_floor"), ("hgb", "challenger"),
                                 ("with protected", "reference"))
         ]
+        + [{"model": "bagged", "kind": "bagged", "bags": 20, "bag_share": 0.8, "auc": spread, "reason_codes": "yes"}]
         + [{"model": "without", "kind": "ablation", "dropped": "monthly_amount", "auc": spread, "reason_codes": "-"}],
         fairness=fairness,
         group_calibration={"age": [{"group": "<25", "mean_pd": 0.3, "bad_rate": 0.4}]},
@@ -85,6 +86,7 @@ def test_card_is_markdown_with_plots(tmp_path, scorer, analysis):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
         assert png in text
     assert "monthly_amount +0.000" in text  # the derived characteristic's lift, by name
+    assert "averaging 20 scorecards fitted on 80% subsamples (still one\npoints table) changes it by +0.000" in text
     if result.flagged:
         assert "What was done" in text
     for feature in scorer.table.names:
