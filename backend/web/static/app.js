@@ -224,6 +224,8 @@ function actionCell(loan, refundable) {
     cell.append(button("Receive funds", "disburse"));
   } else if (loan.status === "active" && mine) {
     cell.append(button("Pay what is due", "repay"), button("Pay off", "payoff"));
+  } else if (loan.status === "defaulted" && mine) {
+    cell.append(button("Pay off", "payoff")); // recoveries still reach the investors
   }
   if (!mine && ["active", "repaid", "defaulted"].includes(loan.status)) cell.append(button("Claim", "claim"));
   return cell;
