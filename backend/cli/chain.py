@@ -37,3 +37,23 @@ def status(node: str = NodeOpt, json_out: bool = typer.Option(False, "--json")) 
         console.print(f"[red]down[/] nothing answers at {st.url}")
     if not st.running:
         raise typer.Exit(1)
+
+
+@app.command("faucet")
+def faucet(
+    wallet: str = typer.Argument(..., help="The wallet to fund (e.g. your browser wallet's address)"),
+    tokens: int = typer.Option(10_000, help="Whole loan tokens to mint (MockStablecoin)"),
+    eth: int = typer.Option(10, help="Set the wallet's ETH balance to this, for gas (0: leave it)"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Local chains only: mint loan tokens to a wallet (through the outbox) and give it ETH for gas."""
+    from backend.chain.dev_faucet import fund_wallet
+    from backend.cli.output import cli_errors
+
+    with cli_errors():
+        report = fund_wallet(get_settings(), wallet, tokens, eth)
+    if json_out:
+        print_json(report.__dict__)
+        return
+    console.print(f"[green]funded[/] {report.wallet}: {report.token_balance / 10**report.decimals:,.2f} loan "
+                  f"tokens, {report.eth_balance_wei / 10**18:g} ETH")  # fmt: skip

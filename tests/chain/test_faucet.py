@@ -1,0 +1,32 @@
+"""`loanchain chain faucet`: loan tokens through the outbox and ETH for gas, on local chains only."""
+
+from __future__ import annotations
+
+import json
+
+from eth_account import Account
+
+from backend.chain.models import Intent, IntentStatus
+from backend.db.session import session_scope
+from tests.chain.conftest import loanchain
+
+
+def test_the_faucet_funds_a_fresh_wallet_through_the_outbox(outbox_settings, w3):
+    wallet = Account.create().address
+    result = loanchain(outbox_settings, "chain", "faucet", wallet, "--tokens", "250", "--eth", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["tokens"] == 250 * 10**6 and report["token_balance"] == 250 * 10**6
+    assert report["eth_balance_wei"] == w3.eth.get_balance(wallet) == 3 * 10**18
+    with session_scope(outbox_settings) as session:
+        intent = session.get(Intent, session.query(Intent.id).filter(Intent.key == report["intent_key"]).scalar())
+        assert (intent.status, intent.function, intent.tx_hash) == (IntentStatus.CONFIRMED, "faucet", report["tx_hash"])
+    again = json.loads(loanchain(outbox_settings, "chain", "faucet", wallet, "--tokens", "1", "--eth", "0", "--json").stdout)
+    assert again["token_balance"] == 251 * 10**6 and again["intent_key"] != report["intent_key"]  # a second mint
+
+
+def test_the_faucet_refuses_a_bad_address_and_any_chain_that_is_not_local(outbox_settings):
+    bad = loanchain(outbox_settings, "chain", "faucet", "0x1234")
+    assert bad.returncode != 0 and "not an Ethereum address" in bad.stderr
+    mainnet = loanchain(outbox_settings, "chain", "faucet", Account.create().address, LOANCHAIN_CHAIN_ID="1")
+    assert mainnet.returncode != 0 and "local chains only" in mainnet.stderr
