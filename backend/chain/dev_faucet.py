@@ -14,7 +14,7 @@ from backend.chain.client import reading
 from backend.chain.deploy import deployed_contract
 from backend.chain.models import IntentStatus
 from backend.chain.node import rpc_call
-from backend.chain.outbox import enqueue, get_intent, process_until_idle
+from backend.chain.outbox import enqueue, get_intent, send_unless_a_worker_does
 from backend.config import Settings
 from backend.db.session import session_scope
 from backend.errors import ChainError, ConfigurationError, ValidationFailed
@@ -62,14 +62,7 @@ def fund_wallet(settings: Settings, wallet: str, tokens: int, eth: int, timeout:
 
 def _send_and_wait(settings: Settings, key: str, timeout: float) -> str | None:
     """Send it ourselves when no outbox worker runs (`make run` has one in the API), else wait."""
-    from backend.workers.lock import make_lock
-
-    lock = make_lock(settings, "outbox")
-    if lock.acquire():
-        try:
-            process_until_idle(settings, timeout=timeout)
-        finally:
-            lock.release()
+    send_unless_a_worker_does(settings, timeout)
     deadline = time.monotonic() + timeout
     while True:
         with session_scope(settings) as session:

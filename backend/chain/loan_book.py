@@ -4,6 +4,7 @@ check of a borrower's signature (ECDSA, or ERC-1271 for contract wallets)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from eth_account import Account
@@ -58,6 +59,12 @@ def chain_time(settings: Settings) -> int:
     chain's clock may run ahead of the wall clock after time travel)."""
     with reading("the chain's clock"):
         return int(get_web3(settings).eth.get_block("latest")["timestamp"])
+
+
+def deadline_clock(settings: Settings) -> int:
+    """The time LoanBook will judge a deadline by: the next block carries at least the wall clock
+    and at least the latest block's time (a local chain's clock can run ahead after time travel)."""
+    return max(int(time.time()), chain_time(settings))
 
 
 def struct_hash(terms: loan_terms.LoanTerms, domain: LoanBookDomain) -> str:

@@ -161,6 +161,21 @@ def process_until_idle(settings: Settings, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
+def send_unless_a_worker_does(settings: Settings, timeout: float = 60.0) -> bool:
+    """Send every open intent now if no outbox worker holds the lock (a CLI run beside a stopped
+    API); otherwise leave them to that worker. True when this process sent them."""
+    from backend.workers.lock import make_lock
+
+    lock = make_lock(settings, "outbox")
+    if not lock.acquire():
+        return False
+    try:
+        process_until_idle(settings, timeout=timeout)
+    finally:
+        lock.release()
+    return True
+
+
 def __getattr__(name: str):
     # `from backend.chain.outbox import OutboxSender` without a circular import at module load.
     if name == "OutboxSender":

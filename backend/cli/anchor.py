@@ -72,16 +72,10 @@ def _send_and_wait(settings: Settings, timeout: float) -> None:
     """Send the queued anchors: ourselves if no outbox worker runs, else wait for it."""
     from backend.anchoring.batcher import batch_counts, reconcile
     from backend.anchoring.models import BATCH_QUEUED
-    from backend.chain.outbox import process_until_idle
+    from backend.chain.outbox import send_unless_a_worker_does
     from backend.db.session import session_scope
-    from backend.workers.lock import make_lock
 
-    lock = make_lock(settings, "outbox")
-    if lock.acquire():
-        try:
-            process_until_idle(settings, timeout=timeout)
-        finally:
-            lock.release()
+    send_unless_a_worker_does(settings, timeout)
     deadline = time.monotonic() + timeout
     while True:
         reconcile(settings)

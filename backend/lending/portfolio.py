@@ -19,11 +19,11 @@ from collections import defaultdict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.chain.loan_book import deadline_clock
 from backend.chain.projection_models import LoanRow, NoteBalanceRow
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
 from backend.errors import Conflict
-from backend.chain.loan_book import chain_time
 from backend.lending.loans import decision_facts, refundable
 from backend.lending.schemas import (
     AllocationPublic,
@@ -60,7 +60,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
         .where(NoteBalanceRow.holder == wallet).order_by(NoteBalanceRow.loan_id)
     ))  # fmt: skip
     grades = _grades(db, {loan.decision_hash for _, loan in holdings})
-    now = max(int(time.time()), chain_time(settings)) if holdings else int(time.time())
+    now = deadline_clock(settings) if holdings else int(time.time())
     book = LoanBookWallet(settings, wallet) if holdings else None
     positions = [
         PositionPublic(
@@ -101,9 +101,8 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     )  # fmt: skip
 
 
-def _eligible(db: Session, wallet: str, request: PlanCreate) -> list[LoanRow]:
+def _eligible(db: Session, wallet: str, request: PlanCreate, now: int) -> list[LoanRow]:
     loans = list(db.scalars(select(LoanRow).where(LoanRow.status == "funding").order_by(LoanRow.funding_deadline, LoanRow.loan_id)))
-    now = time.time()
     loans = [l for l in loans if l.funding_deadline > now and l.principal > l.funded and l.borrower.lower() != wallet.lower()]
     if request.grades:
         grades = _grades(db, {l.decision_hash for l in loans})
@@ -135,7 +134,7 @@ def plan_investment(db: Session, settings: Settings, wallet: str, request: PlanC
     held = {n.loan_id: n.balance for n in db.scalars(select(NoteBalanceRow).where(NoteBalanceRow.holder == wallet))}
     limit = request.max_per_loan
     candidates = []
-    for loan in _eligible(db, wallet, request):
+    for loan in _eligible(db, wallet, request, deadline_clock(settings)):
         remaining = loan.principal - loan.funded
         cap = min(remaining, limit - held.get(loan.loan_id, 0)) if limit else remaining
         if cap >= min(ticket, remaining):  # the contract takes a ticket under the minimum only if it completes the loan

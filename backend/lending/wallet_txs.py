@@ -4,11 +4,9 @@ these checks read the chain index and the contract, and can be outrun by other w
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy.orm import Session
 
-from backend.chain.loan_book import chain_time
+from backend.chain.loan_book import deadline_clock
 from backend.chain.projection_models import LoanRow
 from backend.chain.wallet_calls import LoanBookWallet, WalletCall
 from backend.config import Settings
@@ -76,8 +74,7 @@ def prepare(db: Session, settings: Settings, wallet: str, loan_id: int, request:
     if row is None:
         raise NotFound(f"no loan {loan_id} in the chain index", loan_id=loan_id)
     book = LoanBookWallet(settings, wallet)
-    # A local chain's clock can run ahead of the wall clock; LoanBook judges deadlines by block time.
-    now = max(int(time.time()), chain_time(settings))
+    now = deadline_clock(settings)
     if request.action == "fund":
         amount, calls = _fund(book, row, request.amount, now)
     elif request.action in ("repay", "payoff"):

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.chain import deploy_params
-from backend.chain.loan_book import chain_time, loan_book_domain
+from backend.chain.loan_book import deadline_clock, loan_book_domain
 from backend.chain.outbox import enqueue, get_intent
 from backend.chain.projection_models import LoanRow
 from backend.chain.servicing_reader import LoanPosition, loan_positions
@@ -100,9 +100,7 @@ def servicing_pass(db: Session, settings: Settings, progress: Callable[[], None]
     funding = has_funding_loans(db)
     if not rows and not funding:  # nothing to ask the chain about
         return PassReportPublic(as_of=int(time.time()), loans=0, buckets={}, notices_created=0, defaults_queued=0)
-    # A local chain's clock can run ahead of the wall clock (time travel); the contract judges
-    # lateness by block time, and the next block is never earlier than either.
-    now = max(int(time.time()), chain_time(settings))
+    now = deadline_clock(settings)  # the contract judges lateness by block time
     closed = close_funding_windows(db, settings, now) if funding else FundingReport()
     notices = closed.notices
     if not rows:
