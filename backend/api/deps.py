@@ -26,7 +26,10 @@ def get_db(settings: Annotated[Settings, Depends(get_settings)]) -> Iterator[Ses
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_db)]
+# scope="function": the transaction commits before the response is sent, so a 2xx means it is
+# stored and the client's next request reads it (FastAPI's default ends a yield dependency only
+# after the response has gone out, which would answer success before the commit, or despite it).
+SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
 # --- identity: who is calling, and may they call this endpoint ------------------------------

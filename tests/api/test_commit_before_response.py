@@ -1,0 +1,27 @@
+"""A 2xx means stored: the request's transaction commits before the response is sent, so a
+commit that fails is the client's error response (and nothing changed), and the client's next
+request reads the write. FastAPI ends a `yield` dependency after the response by default, which
+answered success before the commit, or despite it; SessionDep asks for scope="function"."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from tests.identity.conftest import ADMIN, client_for, minted_bearer, settings  # noqa: F401  (SQLite, no chain)
+
+GRANT = {"wallet": "0x" + "ab" * 20, "role": "auditor"}
+
+
+def test_a_commit_that_fails_is_an_error_response_and_changes_nothing(settings, monkeypatch):  # noqa: F811
+    client, admin = client_for(settings), minted_bearer(settings, ADMIN)
+
+    def commit_fails(self):
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Session, "commit", commit_fails)
+        assert client.post("/api/v1/admin/roles", json=GRANT, headers=admin).status_code == 500
+    assert client.get("/api/v1/admin/roles", headers=admin).json() == []
+    assert client.post("/api/v1/admin/roles", json=GRANT, headers=admin).status_code == 200
+    assert [g["role"] for g in client.get("/api/v1/admin/roles", headers=admin).json()] == ["auditor"]  # read back at once
