@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend import audit
 from backend.chain.loan_book import loan_book_domain
-from backend.chain.outbox import enqueue, get_intent
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
+from backend.servicing.loan_calls import queue_once
 from backend.servicing.notices import add_notice, day, money
 
 FUNDING = LoanRow.status == "funding"
@@ -43,28 +42,24 @@ def has_funding_loans(db: Session) -> bool:
 def close_funding_windows(db: Session, settings: Settings, now: int) -> FundingReport:
     report = FundingReport()
     rows = list(db.scalars(select(LoanRow).where(FUNDING, LoanRow.funding_deadline < now).order_by(LoanRow.loan_id)))
+    decimals: int | None = None  # read from the chain once, and only when a notice needs it
     for row in rows:
         funded = row.funded == row.principal
         if funded and settings.servicing_auto_disburse:
             report.disbursals += _queue(db, settings, row, "disburse", disburse_intent_key(row.loan_id))
         elif not funded and settings.servicing_auto_cancel and _queue(db, settings, row, "cancel", cancel_intent_key(row.loan_id)):
             report.cancels += 1
-            report.notices += _tell_not_funded(db, settings, row)
+            decimals = decimals if decimals is not None else loan_book_domain(settings).asset_decimals
+            report.notices += _tell_not_funded(db, row, decimals)
     return report
 
 
 def _queue(db: Session, settings: Settings, row: LoanRow, function: str, key: str) -> bool:
-    if get_intent(db, key) is not None:
-        return False
-    enqueue(db, key=key, contract="LoanBook", function=function, args=[row.loan_id], settings=settings)
-    audit.record(db, actor="servicing", action=f"loan.{function}", subject=f"loan:{row.loan_id}",
-                 payload={"funded": int(row.funded), "principal": int(row.principal),
-                          "funding_deadline": int(row.funding_deadline)})  # fmt: skip
-    return True
+    payload = {"funded": int(row.funded), "principal": int(row.principal), "funding_deadline": int(row.funding_deadline)}
+    return queue_once(db, settings, row.loan_id, function, key, f"loan.{function}", payload)
 
 
-def _tell_not_funded(db: Session, settings: Settings, row: LoanRow) -> bool:
-    decimals = loan_book_domain(settings).asset_decimals
+def _tell_not_funded(db: Session, row: LoanRow, decimals: int) -> bool:
     message = (f"Loan {row.loan_id} did not reach full funding by {day(row.funding_deadline)} "
                f"({money(row.funded, decimals)} of {money(row.principal, decimals)}) and is cancelled: "
                "nothing is paid out and nothing is owed. Investors get their money back; you may apply again.")  # fmt: skip

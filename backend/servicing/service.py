@@ -17,10 +17,9 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from backend import audit
 from backend.chain import deploy_params
 from backend.chain.loan_book import deadline_clock, loan_book_domain
-from backend.chain.outbox import enqueue, get_intent
+from backend.chain.outbox import get_intent
 from backend.chain.projection_models import LoanRow
 from backend.chain.servicing_reader import LoanPosition, loan_positions
 from backend.config import Settings
@@ -36,6 +35,7 @@ from backend.servicing.funding import (
     close_funding_windows,
     has_funding_loans,
 )
+from backend.servicing.loan_calls import queue_once
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.notices import add_notice, day, money
 from backend.servicing.schemas import (
@@ -119,12 +119,10 @@ def servicing_pass(db: Session, settings: Settings, progress: Callable[[], None]
             notices += _notify(db, row, pos, DUE_SOON, pos.due_now or row.installment_amount, decimals)
         elif bucket in NOTICE_OF_BUCKET:
             notices += _notify(db, row, pos, NOTICE_OF_BUCKET[bucket], pos.due_now, decimals)
-        if bucket == "defaultable" and settings.servicing_auto_default and get_intent(db, default_intent_key(row.loan_id)) is None:
-            enqueue(db, key=default_intent_key(row.loan_id), contract="LoanBook", function="markDefault",
-                    args=[row.loan_id], settings=settings)  # fmt: skip
-            audit.record(db, actor="servicing", action="loan.default", subject=f"loan:{row.loan_id}",
-                         payload={"days_past_due": days_past_due(now, pos.next_due_date), "payoff": pos.payoff})  # fmt: skip
-            defaults += 1
+        if bucket == "defaultable" and settings.servicing_auto_default:
+            payload = {"days_past_due": days_past_due(now, pos.next_due_date), "payoff": pos.payoff}
+            defaults += queue_once(db, settings, row.loan_id, "markDefault", default_intent_key(row.loan_id),
+                                   "loan.default", payload)  # fmt: skip
         if progress:
             progress()
     return PassReportPublic(as_of=now, loans=len(rows), buckets=dict(buckets), notices_created=notices,
