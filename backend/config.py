@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     servicing_auto_default: bool = True  # queue markDefault once the contract allows it
     servicing_auto_cancel: bool = True  # queue cancel for loans that missed full funding by their deadline
     servicing_auto_disburse: bool = True  # queue disburse for fully funded loans still unpaid at their deadline
-    # E-mail for borrower notices; without a host, notices stay in-app (GET /api/v1/servicing/notices).
+    # E-mail for borrower and investor notices; without a host, notices stay in-app (GET /api/v1/servicing/notices).
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_starttls: bool = True

@@ -34,7 +34,7 @@ def run_command(json_out: bool = typer.Option(False, "--json")) -> None:
         return
     buckets = ", ".join(f"{k} {v}" for k, v in sorted(report.buckets.items())) or "none"
     console.print(f"{report.loans} active loans ({buckets}); {report.notices_created} notices "
-                  f"({emailed} e-mailed), {report.defaults_queued} defaults, {report.cancels_queued} cancellations and "
+                  f"({report.investor_notices} to investors, {emailed} e-mailed), {report.defaults_queued} defaults, {report.cancels_queued} cancellations and "
                   f"{report.disbursals_queued} payouts queued")  # fmt: skip
 
 

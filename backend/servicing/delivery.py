@@ -1,9 +1,9 @@
 """E-mail delivery of servicing notices over SMTP (stdlib smtplib).
 
-Each notice is sent in its own transaction, oldest first, to the address in the borrower's KYC
-record (decrypted for this purpose only, and audited). Delivery is at least once: a crash between
+Each notice is sent in its own transaction, oldest first, to the address in the recipient's
+(borrower's or investor's) KYC record (decrypted for this purpose only, and audited). Delivery is at least once: a crash between
 the server's acceptance and the commit sends the notice again, with the same Message-ID, which
-mail clients fold. A failure is retried on later rounds, up to MAX_ATTEMPTS; a borrower whose KYC
+mail clients fold. A failure is retried on later rounds, up to MAX_ATTEMPTS; a recipient whose KYC
 data was erased is not written to (the notice stays in-app)."""
 
 from __future__ import annotations
@@ -26,6 +26,11 @@ SUBJECTS = {
     "late": "Late fee charged on your loan",
     "collections": "Your loan is more than 30 days late",
     "default": "Your loan can be declared in default",
+    "not_funded": "Your loan was not funded in time",
+    "refund_due": "A loan you funded was cancelled: take your money back",
+    "loan_late": "A loan you hold is more than 30 days late",
+    "loan_defaulted": "A loan you hold was declared in default",
+    "loan_repaid": "A loan you hold is repaid in full",
 }
 
 
@@ -33,9 +38,9 @@ def _message(settings: Settings, notice: ServicingNotice, to: str) -> EmailMessa
     mail = EmailMessage()
     mail["From"], mail["To"] = settings.smtp_from, to
     mail["Subject"] = f"loanchain: {SUBJECTS.get(notice.kind, 'About your loan')} (loan {notice.loan_id})"
-    # Deterministic: the notice's own unique key, so a re-send after a crash is the same message.
-    mail["Message-ID"] = f"<notice-{notice.loan_id}-{notice.installment}-{notice.kind}@loanchain>"
-    mail.set_content(f"{notice.message}\n\nSee every notice and pay from your wallet on the loanchain web page.\n")
+    # Deterministic: the notice row's own id, so a re-send after a crash is the same message.
+    mail["Message-ID"] = f"<notice-{notice.id}@loanchain>"
+    mail.set_content(f"{notice.message}\n\nSee every notice, and act from your own wallet, on the loanchain web page.\n")
     return mail
 
 
@@ -62,7 +67,7 @@ def deliver_notices(settings: Settings, limit: int = 50) -> int:
     for notice_id in due:
         with session_scope(settings) as session:
             notice = session.get(ServicingNotice, notice_id)
-            to = contact_email(session, settings, notice.borrower, purpose=f"servicing notice {notice.id}")
+            to = contact_email(session, settings, notice.recipient, purpose=f"servicing notice {notice.id}")
             if to is None:
                 notice.email_attempts, notice.email_error = MAX_ATTEMPTS, "no contact address: KYC data missing or erased"
                 continue

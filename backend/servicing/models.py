@@ -32,11 +32,12 @@ class ServicingState(Base):
 
 class ServicingNotice(Base):
     __tablename__ = "servicing_notices"
-    __table_args__ = (UniqueConstraint("loan_id", "installment", "kind", name="uq_servicing_notices_once"),)
+    __table_args__ = (UniqueConstraint("loan_id", "installment", "kind", "recipient", name="uq_servicing_notices_once"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    borrower: Mapped[str] = mapped_column(String(42), index=True)
+    borrower: Mapped[str] = mapped_column(String(42), index=True)  # the loan's, whoever is told
+    recipient: Mapped[str] = mapped_column(String(42), index=True)  # the borrower, or a note holder
     installment: Mapped[int] = mapped_column(Integer)  # 0 for notices about the whole loan
     kind: Mapped[str] = mapped_column(String(20))
     due_date: Mapped[int] = mapped_column(BigInteger)

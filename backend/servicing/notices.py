@@ -1,4 +1,4 @@
-"""Borrower notices: each (loan, installment, kind) is given once, whichever pass or process
+"""Notices: each (loan, installment, kind, recipient) is given once, whichever pass or process
 gets there first, and worded with amounts in the loan token's units."""
 
 from __future__ import annotations
@@ -21,16 +21,21 @@ def day(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
 
 
-def add_notice(db: Session, row: LoanRow, installment: int, kind: str, due_date: int, amount: int, message: str) -> bool:
-    """One notice per (loan, installment, kind; installment 0 = the whole loan); False when it was
-    given before."""
+def add_notice(
+    db: Session, row: LoanRow, installment: int, kind: str, due_date: int, amount: int, message: str,
+    recipient: str | None = None,
+) -> bool:
+    """One notice per (loan, installment, kind, recipient; installment 0 = the whole loan, the
+    recipient by default the borrower); False when it was given before."""
+    recipient = recipient or row.borrower
     exists = db.scalar(select(ServicingNotice.id).where(
-        ServicingNotice.loan_id == row.loan_id, ServicingNotice.installment == installment, ServicingNotice.kind == kind
+        ServicingNotice.loan_id == row.loan_id, ServicingNotice.installment == installment,
+        ServicingNotice.kind == kind, ServicingNotice.recipient == recipient,
     ))  # fmt: skip
     if exists is not None:
         return False
-    notice = ServicingNotice(loan_id=row.loan_id, borrower=row.borrower, installment=installment, kind=kind,
-                             due_date=due_date, amount=amount, message=message)  # fmt: skip
+    notice = ServicingNotice(loan_id=row.loan_id, borrower=row.borrower, recipient=recipient, installment=installment,
+                             kind=kind, due_date=due_date, amount=amount, message=message)  # fmt: skip
     try:
         with db.begin_nested():  # the unique key is the last word if two passes ever overlap
             db.add(notice)

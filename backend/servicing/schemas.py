@@ -34,7 +34,8 @@ class AgingPublic(BaseModel):
 class NoticePublic(BaseModel):
     loan_id: int
     installment: int
-    kind: str = Field(description="due_soon, overdue, late, collections or default")
+    kind: str = Field(description="To a borrower: due_soon, overdue, late, collections, default or not_funded; "
+                      "to an investor: refund_due, loan_late, loan_defaulted or loan_repaid")
     due_date: int
     amount: int
     message: str
@@ -56,7 +57,8 @@ class PassReportPublic(BaseModel):
     as_of: int
     loans: int
     buckets: dict[str, int]
-    notices_created: int
+    notices_created: int = Field(description="To borrowers and investors")
+    investor_notices: int = 0
     defaults_queued: int
     cancels_queued: int = 0
     disbursals_queued: int = 0

@@ -4,7 +4,8 @@ One pass (the `servicing` worker, or `loanchain servicing run`) closes the fundi
 ended (funding.py), takes every loan the index holds as active, asks LoanBook where it stands,
 stores that position, gives the borrower each notice it is due exactly once, and puts
 `markDefault` in the outbox for a loan the contract now lets anyone default, so the reserve's
-cover reaches investors without anyone having to remember to call it.
+cover reaches investors without anyone having to remember to call it. Last, it tells note
+holders what happened to their loans (investor_notices.py).
 Reads (`aging_report`, `collections_queue`, `notices_of`) use the stored positions only."""
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from backend.servicing.funding import (
     close_funding_windows,
     has_funding_loans,
 )
+from backend.servicing.investor_notices import tell_investors
 from backend.servicing.loan_calls import queue_once
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.notices import add_notice, day, money
@@ -98,17 +100,24 @@ def servicing_pass(db: Session, settings: Settings, progress: Callable[[], None]
     rows = list(db.scalars(select(LoanRow).where(LoanRow.status == "active").order_by(LoanRow.loan_id)))
     db.execute(delete(ServicingState).where(ServicingState.loan_id.not_in([r.loan_id for r in rows])))
     funding = has_funding_loans(db)
-    if not rows and not funding:  # nothing to ask the chain about
-        return PassReportPublic(as_of=int(time.time()), loans=0, buckets={}, notices_created=0, defaults_queued=0)
-    now = deadline_clock(settings)  # the contract judges lateness by block time
+    # The contract judges deadlines and lateness by block time; with nothing open, don't ask.
+    now = deadline_clock(settings) if rows or funding else None
     closed = close_funding_windows(db, settings, now) if funding else FundingReport()
-    notices = closed.notices
-    if not rows:
-        return PassReportPublic(as_of=now, loans=0, buckets={}, notices_created=notices, defaults_queued=0,
-                                cancels_queued=closed.cancels, disbursals_queued=closed.disbursals)  # fmt: skip
+    buckets, notices, defaults = _service_active(db, settings, rows, now, progress) if rows else (Counter(), 0, 0)
+    told = tell_investors(db, settings, now)  # after the positions above: `loan_late` reads them
+    return PassReportPublic(as_of=now or int(time.time()), loans=len(rows), buckets=dict(buckets),
+                            notices_created=closed.notices + notices + told, investor_notices=told,
+                            defaults_queued=defaults, cancels_queued=closed.cancels,
+                            disbursals_queued=closed.disbursals)  # fmt: skip
+
+
+def _service_active(
+    db: Session, settings: Settings, rows: list[LoanRow], now: int, progress: Callable[[], None] | None
+) -> tuple[Counter[str], int, int]:
+    """Position, borrower notices and default for each active loan: (buckets, notices, defaults)."""
     decimals = loan_book_domain(settings).asset_decimals
     buckets: Counter[str] = Counter()
-    defaults = 0
+    notices = defaults = 0
     for row, pos in zip(rows, loan_positions(settings, [r.loan_id for r in rows]), strict=True):
         if pos.status != "active":  # the index has not caught up with a repayment or a default yet
             continue
@@ -125,9 +134,7 @@ def servicing_pass(db: Session, settings: Settings, progress: Callable[[], None]
                                    "loan.default", payload)  # fmt: skip
         if progress:
             progress()
-    return PassReportPublic(as_of=now, loans=len(rows), buckets=dict(buckets), notices_created=notices,
-                            defaults_queued=defaults, cancels_queued=closed.cancels,
-                            disbursals_queued=closed.disbursals)  # fmt: skip
+    return buckets, notices, defaults
 
 
 def servicing_step(settings: Settings) -> int:
@@ -173,7 +180,10 @@ def aging_report(db: Session) -> AgingPublic:
 
 
 def _notice_kinds(db: Session, loan_id: int) -> list[str]:
-    kinds = db.scalars(select(ServicingNotice.kind).where(ServicingNotice.loan_id == loan_id).order_by(ServicingNotice.id))
+    """Kinds of notice the borrower was given (collections talk to the borrower, not investors)."""
+    kinds = db.scalars(select(ServicingNotice.kind).where(ServicingNotice.loan_id == loan_id,
+                                                          ServicingNotice.recipient == ServicingNotice.borrower)
+                       .order_by(ServicingNotice.id))  # fmt: skip
     return list(dict.fromkeys(kinds))
 
 
@@ -199,8 +209,9 @@ def collections_queue(db: Session) -> list[CollectionItemPublic]:
     return items
 
 
-def notices_of(db: Session, borrower: str) -> list[NoticePublic]:
-    rows = db.scalars(select(ServicingNotice).where(ServicingNotice.borrower == borrower)
+def notices_of(db: Session, wallet: str) -> list[NoticePublic]:
+    """What the wallet was told, as a borrower and as an investor, newest first."""
+    rows = db.scalars(select(ServicingNotice).where(ServicingNotice.recipient == wallet)
                       .order_by(ServicingNotice.id.desc()))  # fmt: skip
     return [NoticePublic(loan_id=n.loan_id, installment=n.installment, kind=n.kind, due_date=n.due_date,
                          amount=n.amount, message=n.message, created_at=n.created_at, emailed_at=n.emailed_at)

@@ -32,7 +32,8 @@ def test_servicing_commands(servicing_settings, world, monkeypatch):
         get_settings.cache_clear()
     assert ran.exit_code == 0, ran.output
     report = json.loads(ran.stdout)
-    assert report["loans"] == 1 and report["buckets"] == {"late_31_120": 1} and report["notices_created"] == 1
+    assert report["loans"] == 1 and report["buckets"] == {"late_31_120": 1} and report["notices_created"] == 1 + len(world.investors)
+    assert report["investor_notices"] == len(world.investors)  # loan_late to each note holder
     client, staff = client_for(settings), minted_bearer(settings, ADMIN)
     assert json.loads(aging.stdout) == client.get("/api/v1/servicing/aging", headers=staff).json()
     assert json.loads(queue.stdout) == client.get("/api/v1/servicing/collections", headers=staff).json()

@@ -1,5 +1,6 @@
 """Notices e-mailed over SMTP to a real (in-process aiosmtpd) server: once each, to the address in
-the borrower's KYC record, retried while the server is down, never to a borrower without one."""
+the recipient's (borrower's or investor's) KYC record, retried while the server is down, never to
+anyone without one."""
 
 from __future__ import annotations
 
@@ -74,7 +75,9 @@ def test_notices_are_emailed_once_retried_while_smtp_is_down_and_never_without_a
     assert servicing_step(settings) == 0  # nothing is sent twice
     (rcpt, mail), = inbox.messages
     assert rcpt == [applicant.email] and "overdue" in mail["Subject"] and f"Loan {loan_id}" in mail.get_payload()
-    assert mail["Message-ID"] == f"<notice-{loan_id}-1-overdue@loanchain>"
+    with session_scope(settings) as session:
+        overdue = session.scalar(select(ServicingNotice.id).where(ServicingNotice.kind == "overdue"))
+    assert mail["Message-ID"] == f"<notice-{overdue}@loanchain>"
 
     controllers[-1].stop()  # the mail server goes down
     world.chain.mine_at(first_due + 20 * DAY)
@@ -88,3 +91,14 @@ def test_notices_are_emailed_once_retried_while_smtp_is_down_and_never_without_a
 
     served = client_for(settings).get("/api/v1/servicing/notices", headers=minted_bearer(settings, world.borrower)).json()
     assert [(n["kind"], n["emailed_at"] is not None) for n in served] == [("late", True), ("overdue", True), ("due_soon", False)]
+
+    investor, investing = world.investors[0], make_applicant(951)  # the only note holder with an address
+    with session_scope(settings) as session:
+        submit(session, settings, investor.address, KycCreate(**investing.form()), [])
+    world.chain.mine_at(first_due + 40 * DAY)
+    # the borrower's collections notice and every holder's loan_late; two of them e-mailed
+    assert servicing_step(settings) == 1 + len(world.investors) + 2
+    sent = {rcpt[0]: m for rcpt, m in inbox.messages[-2:]}
+    assert set(sent) == {applicant.email, investing.email}
+    assert sent[investing.email]["Subject"] == f"loanchain: A loan you hold is more than 30 days late (loan {loan_id})"
+    assert "30 days late" in sent[investing.email].get_payload()

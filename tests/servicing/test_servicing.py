@@ -1,6 +1,7 @@
 """Servicing against the contracts: a loan that goes unpaid moves through the aging buckets as the
 chain's clock moves, the borrower gets each notice exactly once, and once LoanBook allows it the
-default is declared through the outbox, with the reserve's cover reaching the investors."""
+default is declared through the outbox, with the reserve's cover reaching the investors, who are
+told (once each) when a loan they hold is late, defaulted, cancelled or repaid."""
 
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ def _pass(settings):
         return servicing_pass(session, settings)
 
 
-def _notices(settings) -> list[tuple[int, str]]:
+def _notices(settings, to: str | None = None) -> list[tuple[int, str]]:
+    """(installment, kind) of the notices given to `to`, by default to borrowers."""
+    mine = ServicingNotice.recipient == to if to else ServicingNotice.recipient == ServicingNotice.borrower
     with session_scope(settings) as session:
-        return [(n.installment, n.kind) for n in session.scalars(select(ServicingNotice).order_by(ServicingNotice.id))]
+        return [(n.installment, n.kind) for n in session.scalars(select(ServicingNotice).where(mine).order_by(ServicingNotice.id))]
 
 
 def test_an_unpaid_loan_ages_bucket_by_bucket_and_is_defaulted_through_the_outbox(servicing_settings, world):
@@ -45,6 +48,8 @@ def test_an_unpaid_loan_ages_bucket_by_bucket_and_is_defaulted_through_the_outbo
         assert _pass(settings).buckets == {bucket: 1}
         seen.append(bucket)
     assert _notices(settings) == [(1, "due_soon"), (1, "overdue"), (1, "late"), (1, "collections")]
+    for investor in world.investors:  # every note holder hears of it once, at 31+ days
+        assert _notices(settings, investor.address) == [(1, "loan_late")]
     with session_scope(settings) as session:
         state = session.get(ServicingState, loan_id)
         assert state.days_past_due == 40 and state.due_now > 0 and state.defaultable_at == first_due + deploy_params.DEFAULT_AFTER
@@ -77,7 +82,14 @@ def test_an_unpaid_loan_ages_bucket_by_bucket_and_is_defaulted_through_the_outbo
     mine = admin.get("/api/v1/servicing/notices", headers=minted_bearer(settings, world.borrower)).json()
     assert [n["kind"] for n in mine] == ["default", "collections", "late", "overdue", "due_soon"]
     assert all(n["loan_id"] == loan_id for n in mine) and "default" in mine[0]["message"]
-    assert admin.get("/api/v1/servicing/notices", headers=minted_bearer(settings, world.investors[0])).json() == []
+
+    investor = world.investors[0]
+    told = admin.get("/api/v1/servicing/notices", headers=minted_bearer(settings, investor)).json()
+    assert [n["kind"] for n in told] == ["loan_defaulted", "loan_late"]
+    cover = world.book.functions.claimableOf(loan_id, investor.address).call()
+    assert cover > 0 and abs(told[0]["amount"] - cover) <= 1  # the notice names what the reserve paid this holder
+    assert "declared in default" in told[0]["message"] and "risk reserve paid you" in told[0]["message"]
+    assert _pass(settings).investor_notices == 0  # told once
 
 
 def test_paying_what_is_due_brings_the_loan_back_to_current(servicing_settings, world):
@@ -101,10 +113,11 @@ def test_without_auto_default_nothing_is_queued_and_the_worker_step_reports_its_
     loan_id, start = world.active_loan()
     index(settings)
     world.chain.mine_at(start + 30 * DAY + deploy_params.DEFAULT_AFTER + 1)
-    assert servicing_step(settings) == 1  # the default notice, and no markDefault
+    # the borrower's default notice and each holder's loan_late, and no markDefault
+    assert servicing_step(settings) == 1 + len(world.investors)
     assert servicing_step(settings) == 0
     with session_scope(settings) as session:
-        assert session.scalar(select(func.count()).select_from(ServicingNotice)) == 1
+        assert session.scalar(select(func.count()).select_from(ServicingNotice)) == 1 + len(world.investors)
     process_until_idle(settings)
     assert world.loan(loan_id)["status"] == 2  # still Active: declaring default is left to staff
 
@@ -151,6 +164,10 @@ def test_a_loan_that_misses_its_funding_deadline_is_cancelled_and_its_investor_r
     index(settings)
     notices = client.get("/api/v1/servicing/notices", headers=minted_bearer(settings, world.borrower)).json()
     assert "did not reach full funding" in notices[0]["message"] and "100.00 of 12,000.00" in notices[0]["message"]
+    assert _pass(settings).investor_notices == 1  # the investor is told the money is theirs to take back
+    told = client.get("/api/v1/servicing/notices", headers=headers).json()
+    assert [(n["kind"], n["amount"]) for n in told] == [("refund_due", 100 * unit)]
+    assert "is cancelled" in told[0]["message"] and "Your 100.00" in told[0]["message"]
 
     planned = refund().json()
     assert planned["amount"] == 100 * unit and len(planned["transactions"]) == 1  # no approve: money comes back
@@ -160,6 +177,30 @@ def test_a_loan_that_misses_its_funding_deadline_is_cancelled_and_its_investor_r
     index(settings)
     assert refund().status_code == 409  # nothing left to take back
     assert client.get("/api/v1/portfolio", headers=headers).json()["refundable"] == 0
+    assert _pass(settings).investor_notices == 0
+
+
+def test_an_investor_who_takes_the_refund_first_is_not_told_and_a_repaid_loan_is_announced_once(servicing_settings, world):
+    settings, chain = servicing_settings, world.chain
+    unfunded, _ = world.create()
+    early, late = world.investors[:2]
+    world.fund(unfunded, early, 10**8)
+    world.fund(unfunded, late, 10**8)
+    chain.mine_at(world.loan(unfunded)["fundingDeadline"] + 1)
+    chain.tx(world.book.functions.cancel(unfunded), world.admin.address)
+    chain.tx(world.book.functions.refund(unfunded), early.address)
+    index(settings)
+    assert _pass(settings).investor_notices == 1
+    assert (_notices(settings, early.address), _notices(settings, late.address)) == ([], [(0, "refund_due")])
+
+    loan_id, _ = world.active_loan()
+    payoff = world.book.functions.amountDue(loan_id).call()[1]
+    world.repay(loan_id, payoff)
+    index(settings)
+    report = _pass(settings)
+    assert (report.loans, report.investor_notices) == (0, len(world.investors))
+    assert all(_notices(settings, i.address)[-1] == (0, "loan_repaid") for i in world.investors)
+    assert _pass(settings).investor_notices == 0
 
 
 def test_a_fully_funded_loan_left_unpaid_out_is_disbursed_at_its_deadline(servicing_settings, world):

@@ -1,0 +1,85 @@
+"""Investor notices: what happened to a loan whose notes the investor holds, told once per
+(loan, installment, kind, holder), to whoever holds notes when the servicing pass sees it.
+
+- `refund_due`: the loan missed full funding and was cancelled; the money is the investor's to
+  take back (it is not returned unasked: `refund` is the investor's own transaction).
+- `loan_late`: the loan is 31+ days late and in collections (once per late installment).
+- `loan_defaulted`: it was declared in default; says what the risk reserve paid the investor.
+- `loan_repaid`: it is repaid in full; what is left to collect is waiting.
+
+Each kind is one query for the (loan, holder) pairs not told yet, so a pass costs nothing more
+when nothing happened; a holder who already took a refund back holds no notes and is not told."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, literal, select
+from sqlalchemy.orm import Session
+
+from backend.chain.loan_book import deadline_clock, loan_book_domain
+from backend.chain.projection_models import LoanRow, NoteBalanceRow
+from backend.config import Settings
+from backend.servicing.models import ServicingNotice, ServicingState
+from backend.servicing.notices import add_notice, day, money
+
+LATE = ("late_31_120", "defaultable")
+WHOLE_LOAN = {"refund_due": "cancelled", "loan_defaulted": "defaulted", "loan_repaid": "repaid"}
+
+
+def _untold(db: Session, kind: str, installment: ColumnElement[Any], *where: ColumnElement[bool], late: bool = False) -> list:
+    told = exists().where(
+        ServicingNotice.loan_id == LoanRow.loan_id, ServicingNotice.kind == kind,
+        ServicingNotice.installment == installment, ServicingNotice.recipient == NoteBalanceRow.holder,
+    )  # fmt: skip
+    columns = (LoanRow, NoteBalanceRow, ServicingState) if late else (LoanRow, NoteBalanceRow)
+    query = select(*columns).join(NoteBalanceRow, NoteBalanceRow.loan_id == LoanRow.loan_id)
+    if late:
+        query = query.join(ServicingState, ServicingState.loan_id == LoanRow.loan_id)
+    query = query.where(NoteBalanceRow.balance > 0, ~told, *where)
+    return list(db.execute(query.order_by(LoanRow.loan_id, NoteBalanceRow.holder)))
+
+
+def _whole_loan(loan: LoanRow, notes: int, kind: str, now: int, d: int) -> tuple[int, int, str]:
+    """(due date, amount, message) of a notice about the whole loan."""
+    if kind == "refund_due":
+        return loan.funding_deadline, notes, (
+            f"Loan {loan.loan_id} did not reach full funding by {day(loan.funding_deadline)} and is cancelled. "
+            f"Your {money(notes, d)} is not at risk and is yours to take back: choose \"Take my money back\".")
+    if kind == "loan_defaulted":
+        # The reserve's cover is shared by notes, like every payment (LoanBook's per-note accumulator).
+        cover = loan.cover * notes // loan.principal
+        paid = (f"The risk reserve paid you {money(cover, d)}: choose \"Collect all repayments\" to take it."
+                if cover else "The risk reserve had nothing to pay out.")  # fmt: skip
+        return now, cover, (f"Loan {loan.loan_id}, in which you hold {money(notes, d)} of notes, was declared in "
+                            f"default. {paid} What is recovered from the borrower later is paid to you the same way.")
+    return now, notes, (f"Loan {loan.loan_id} is repaid in full. What you have not collected of it yet is "
+                        "waiting: choose \"Collect all repayments\".")
+
+
+def tell_investors(db: Session, settings: Settings, now: int | None = None) -> int:
+    """Give every note holder the notices due; returns how many were given. The chain is asked
+    for the time and the token's decimals only when there is something to tell."""
+    pending: list[tuple[str, int, LoanRow, NoteBalanceRow, ServicingState | None]] = []
+    for kind, status in WHOLE_LOAN.items():
+        pending += [(kind, 0, loan, note, None) for loan, note in _untold(db, kind, literal(0), LoanRow.status == status)]
+    late = _untold(db, "loan_late", ServicingState.installments_paid + 1, LoanRow.status == "active",
+                   ServicingState.bucket.in_(LATE), late=True)  # fmt: skip
+    pending += [("loan_late", state.installments_paid + 1, loan, note, state) for loan, note, state in late]
+    if not pending:
+        return 0
+    d, now = loan_book_domain(settings).asset_decimals, now or deadline_clock(settings)
+    return sum(_give(db, kind, installment, loan, note.holder, note.balance, state, now, d)
+               for kind, installment, loan, note, state in pending)  # fmt: skip
+
+
+def _give(db: Session, kind: str, installment: int, loan: LoanRow, holder: str, notes: int,
+          state: ServicingState | None, now: int, d: int) -> bool:  # fmt: skip
+    if state is None:
+        due_date, amount, message = _whole_loan(loan, notes, kind, now, d)
+    else:
+        due_date, amount = state.next_due_date, loan.principal_outstanding * notes // loan.principal
+        message = (f"Loan {loan.loan_id} ({money(amount, d)} of your money outstanding) is more than 30 days late "
+                   f"and in collections. If it is still unpaid on {day(state.defaultable_at)}, it will be declared "
+                   "in default and the risk reserve's cover paid to its note holders.")  # fmt: skip
+    return add_notice(db, loan, installment, kind, due_date, amount, message, recipient=holder)
