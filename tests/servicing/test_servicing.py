@@ -12,6 +12,7 @@ from backend.chain.outbox import process_until_idle
 from backend.db.session import session_scope
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.service import servicing_pass, servicing_step
+from tests.contracts.helpers import REPAID
 from tests.identity.conftest import ADMIN, client_for, minted_bearer
 from tests.servicing.conftest import index
 
@@ -196,6 +197,7 @@ def test_an_investor_who_takes_the_refund_first_is_not_told_and_a_repaid_loan_is
     loan_id, _ = world.active_loan()
     payoff = world.book.functions.amountDue(loan_id).call()[1]
     world.repay(loan_id, payoff)
+    assert world.loan(loan_id)["status"] == REPAID  # read at `latest`: the index sees that block too
     index(settings)
     report = _pass(settings)
     assert (report.loans, report.investor_notices) == (0, len(world.investors))
