@@ -99,6 +99,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "portfolio.read": SIGNED_IN,
     "portfolio.plan": frozenset({Role.INVESTOR}),
     "portfolio.claim": SIGNED_IN,
+    "portfolio.statement": SIGNED_IN,  # the caller's own movements only
     # servicing: the portfolio view is for staff; a borrower reads the notices sent to them
     "servicing.aging": STAFF,
     "servicing.collections": STAFF,

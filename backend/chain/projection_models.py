@@ -73,14 +73,15 @@ class LoanRow(EventRef, Base):
 
 
 class FundingRow(EventRef, Base):
-    """One LoanFunded (amount > 0) or LoanRefunded (kind = refund) event."""
+    """An investor's money moving in or out of LoanBook: one LoanFunded (kind = fund), LoanRefunded
+    (refund) or Claimed (claim: repayments and reserve cover collected) event."""
 
     __tablename__ = "chain_fundings"
 
     event_id: Mapped[int] = mapped_column(ForeignKey("chain_events.id", ondelete="CASCADE"), primary_key=True)
     loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
     investor: Mapped[str] = mapped_column(String(42), index=True)
-    kind: Mapped[str] = mapped_column(String(10))  # fund | refund
+    kind: Mapped[str] = mapped_column(String(10))  # fund | refund | claim
     amount: Mapped[int] = mapped_column(Uint)
     total_funded: Mapped[int | None] = mapped_column(Uint)
 
@@ -110,3 +111,17 @@ class NoteBalanceRow(EventRef, Base):
     loan_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     holder: Mapped[str] = mapped_column(String(42), primary_key=True)
     balance: Mapped[int] = mapped_column(Uint)
+
+
+class NoteTransferRow(EventRef, Base):
+    """Notes moved from one wallet to another (an ERC-1155 transfer that is neither the mint of
+    `fund` nor the burn of `refund`), for an investor's statement."""
+
+    __tablename__ = "chain_note_transfers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("chain_events.id", ondelete="CASCADE"), index=True)
+    loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    sender: Mapped[str] = mapped_column(String(42), index=True)
+    recipient: Mapped[str] = mapped_column(String(42), index=True)
+    amount: Mapped[int] = mapped_column(Uint)

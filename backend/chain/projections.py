@@ -21,6 +21,7 @@ from backend.chain.projection_models import (
     FundingRow,
     LoanRow,
     NoteBalanceRow,
+    NoteTransferRow,
     RepaymentRow,
 )
 
@@ -212,15 +213,18 @@ class Loans(EntityProjection):
             row.claimed += _int(a["amount"])
 
 
+FUNDING_KINDS = {"LoanFunded": "fund", "LoanRefunded": "refund", "Claimed": "claim"}
+
+
 class Fundings(RowProjection):
-    handles = frozenset({("LoanBook", "LoanFunded"), ("LoanBook", "LoanRefunded")})
+    handles = frozenset({("LoanBook", "LoanFunded"), ("LoanBook", "LoanRefunded"), ("LoanBook", "Claimed")})
     models = (FundingRow,)
 
     def apply(self, session, ev, only=None):
         a = ev.args
         session.add(FundingRow(
             event_id=ev.id, loan_id=_int(a["loanId"]), investor=a["investor"],
-            kind="fund" if ev.event == "LoanFunded" else "refund", amount=_int(a["amount"]),
+            kind=FUNDING_KINDS[ev.event], amount=_int(a["amount"]),
             total_funded=_int(a["totalFunded"]) if "totalFunded" in a else None, **_ref(ev),
         ))  # fmt: skip
 
@@ -250,25 +254,26 @@ class Repayments(RowProjection):
 # ---------------------------------------------------------------------------- notes (ERC-1155)
 
 
+def note_moves(ev: ChainEvent) -> list[tuple[int, str, str, int]]:
+    """(loan id, from, to, notes) of a TransferSingle or TransferBatch."""
+    a = ev.args
+    if ev.event == "TransferSingle":
+        return [(_int(a["id"]), a["from"], a["to"], _int(a["value"]))]
+    return [(_int(i), a["from"], a["to"], _int(v)) for i, v in zip(a["ids"], a["values"])]
+
+
 class NoteBalances(EntityProjection):
     handles = frozenset({("LoanBook", "TransferSingle"), ("LoanBook", "TransferBatch")})
     models = (NoteBalanceRow,)
 
-    @staticmethod
-    def _moves(ev: ChainEvent) -> list[tuple[int, str, str, int]]:
-        a = ev.args
-        if ev.event == "TransferSingle":
-            return [(_int(a["id"]), a["from"], a["to"], _int(a["value"]))]
-        return [(_int(i), a["from"], a["to"], _int(v)) for i, v in zip(a["ids"], a["values"])]
-
     def keys_of(self, ev):
-        return [(loan, who) for loan, src, dst, _ in self._moves(ev) for who in (src, dst) if who != ZERO_ADDRESS]
+        return [(loan, who) for loan, src, dst, _ in note_moves(ev) for who in (src, dst) if who != ZERO_ADDRESS]
 
     def delete_keys(self, session, keys):
         session.execute(delete(NoteBalanceRow).where(tuple_(NoteBalanceRow.loan_id, NoteBalanceRow.holder).in_(keys)))
 
     def apply(self, session, ev, only=None):
-        for loan, src, dst, value in self._moves(ev):
+        for loan, src, dst, value in note_moves(ev):
             for holder, delta in ((src, -value), (dst, value)):
                 if holder == ZERO_ADDRESS or (only is not None and (loan, holder) not in only):
                     continue
@@ -284,7 +289,20 @@ class NoteBalances(EntityProjection):
                 session.flush()
 
 
-PROJECTIONS: tuple[Projection, ...] = (Anchors(), Attestations(), Loans(), Fundings(), Repayments(), NoteBalances())
+class NoteTransfers(RowProjection):
+    handles = NoteBalances.handles
+    models = (NoteTransferRow,)
+
+    def apply(self, session, ev, only=None):
+        for loan, src, dst, value in note_moves(ev):
+            if ZERO_ADDRESS not in (src, dst):  # mints and burns are the fund and refund rows already
+                session.add(NoteTransferRow(event_id=ev.id, loan_id=loan, sender=src, recipient=dst, amount=value,
+                                            **_ref(ev)))  # fmt: skip
+
+
+PROJECTIONS: tuple[Projection, ...] = (
+    Anchors(), Attestations(), Loans(), Fundings(), Repayments(), NoteBalances(), NoteTransfers(),
+)  # fmt: skip
 
 
 def apply_all(session: Session, ev: ChainEvent) -> None:

@@ -192,3 +192,41 @@ class PlanPublic(BaseModel):
     unallocated: int = Field(description="What no open loan could take under the rules")
     allocations: list[AllocationPublic]
     transactions: list[WalletCallPublic] = Field(description="Send in order from your wallet")
+
+
+class StatementLinePublic(BaseModel):
+    """One movement between the wallet and LoanBook, with the event that proves it."""
+
+    timestamp: int | None = Field(description="Block time (Unix seconds)")
+    block_number: int
+    tx_hash: str
+    log_index: int
+    loan_id: int
+    kind: Literal["fund", "refund", "claim", "notes_in", "notes_out"]
+    cash: int = Field(description="Tokens into the wallet (negative: out of it), base units")
+    notes: int = Field(description="Change in the loan's notes held (1 note = 1 base unit of principal)")
+
+
+class StatementLoanPublic(BaseModel):
+    loan_id: int
+    status: str
+    grade: str | None
+    funded: int = Field(description="Paid in during the period")
+    refunded: int = Field(description="Taken back during the period (the loan missed its funding deadline)")
+    collected: int = Field(description="Repayments and reserve cover claimed during the period")
+    net_cash: int = Field(description="refunded + collected - funded")
+    notes_held: int = Field(description="Now, not at the period's end")
+    claimable: int = Field(description="Now: received for these notes and not yet claimed")
+
+
+class StatementPublic(BaseModel):
+    wallet: str
+    period_start: int | None = Field(description="Unix seconds, inclusive; None: from the first block")
+    period_end: int | None = Field(description="Unix seconds, exclusive; None: up to the last indexed block")
+    decimals: int = Field(description="The loan token's decimals, for reading the base-unit amounts")
+    lines: list[StatementLinePublic]
+    loans: list[StatementLoanPublic]
+    funded: int
+    refunded: int
+    collected: int
+    net_cash: int = Field(description="Sum of the lines' cash: the wallet's net token flow with LoanBook")

@@ -1,3 +1,5 @@
+import json
+
 from sqlalchemy import inspect
 
 from backend.db import migrate
@@ -44,3 +46,31 @@ def test_notices_given_before_investor_notices_keep_their_borrower_as_recipient(
     migrate.downgrade(settings, "0008_notice_delivery")  # and back: the borrower's notice survives
     with get_engine(settings).begin() as conn:
         assert conn.execute(text("SELECT count(*) FROM servicing_notices")).scalar_one() == 1
+
+
+def test_claims_and_note_transfers_already_indexed_are_folded_in_on_upgrade(database_url, tmp_path):
+    from sqlalchemy import text
+
+    settings = make_settings(tmp_path, database_url=database_url)
+    migrate.upgrade(settings, "0009_investor_notices")
+    investor, other, zero = "0x" + "cd" * 20, "0x" + "ef" * 20, "0x" + "00" * 20
+    logged = [
+        ("Claimed", {"loanId": 4, "investor": investor, "amount": 12345}),
+        ("TransferSingle", {"operator": investor, "from": zero, "to": investor, "id": 4, "value": 500}),  # a mint
+        ("TransferSingle", {"operator": investor, "from": investor, "to": other, "id": 4, "value": 200}),
+    ]
+    with get_engine(settings).begin() as conn:
+        for i, (event, args) in enumerate(logged):
+            conn.execute(text(
+                "INSERT INTO chain_events (block_number, block_hash, tx_hash, tx_index, log_index, contract, address,"
+                " event, args) VALUES (5, :h, :h, 0, :i, 'LoanBook', :a, :e, :args)"
+            ), {"h": "0x" + "11" * 32, "i": i, "a": investor, "e": event, "args": json.dumps(args)})  # fmt: skip
+    migrate.upgrade(settings)
+    with get_engine(settings).begin() as conn:
+        claim = conn.execute(text("SELECT loan_id, investor, kind, amount FROM chain_fundings")).one()
+        moved = conn.execute(text("SELECT loan_id, sender, recipient, amount FROM chain_note_transfers")).all()
+    assert tuple(claim) == (4, investor, "claim", "12345")
+    assert [tuple(m) for m in moved] == [(4, investor, other, "200")]  # wallet to wallet only
+    migrate.downgrade(settings, "0009_investor_notices")
+    with get_engine(settings).begin() as conn:
+        assert conn.execute(text("SELECT count(*) FROM chain_fundings")).scalar_one() == 0

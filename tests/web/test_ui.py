@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 from playwright.sync_api import expect
 
@@ -185,8 +186,24 @@ def test_an_investor_takes_back_money_from_a_loan_that_did_not_fund(page, server
     wallet.address = investor.address
     _sign_in(page, investor.address)
     expect(page.locator("#portfolio-summary")).to_contain_text("100.00 to take back from loans that did not fund")
+
+    def told() -> bool:  # the servicing worker tells the note holder once the index shows the cancel
+        page.click("#refresh-loans")
+        page.wait_for_timeout(300)
+        return f"Loan {loan_id} did not reach full funding" in page.locator("#notices").inner_text()
+
+    _wait(told, "the investor's refund notice")
+    expect(page.locator("#notices")).to_contain_text("Your 100.00 is not at risk")
     before = world.balance(investor)
     _loan_button(page, loan_id, "refund").click()
     expect(page.locator("#status")).to_have_text(f"Done: refund on loan {loan_id}.")
     assert world.balance(investor) == before + 100 * unit
     expect(page.locator(f'button[data-loan="{loan_id}"][data-action="refund"]')).to_have_count(0, timeout=10_000)
+
+    page.select_option("#statement-year", "all")  # the refund is indexed: the statement shows both movements
+    with page.expect_download() as download:
+        page.click("#statement-form button[type=submit]")
+    rows = Path(download.value.path()).read_text().splitlines()
+    assert rows[0].startswith("date,block_number,tx_hash,loan_id,kind,cash")
+    assert [r.split(",")[4] for r in rows[1:]] == ["fund", "refund"]
+    expect(page.locator("#statement-summary")).to_contain_text("2 movements: paid in 100.00, taken back 100.00")

@@ -1,12 +1,22 @@
-"""An investor's portfolio, its concentration, and a plan that spreads new money over many loans."""
+"""An investor's portfolio, its concentration, a plan that spreads new money over many loans,
+and the statement of every movement with LoanBook."""
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
-from backend.lending import portfolio
-from backend.lending.schemas import PlanCreate, PlanPublic, PortfolioPublic, WalletTxPublic
+from backend.lending import portfolio, statement
+from backend.lending.schemas import (
+    PlanCreate,
+    PlanPublic,
+    PortfolioPublic,
+    StatementPublic,
+    WalletTxPublic,
+)
 
 router = APIRouter(prefix="/api/v1/portfolio", tags=["portfolio"])
+Year = Annotated[int | None, Query(ge=2015, le=9998, description="Calendar year (UTC, block time); all when omitted")]
 
 
 @router.get("", dependencies=allow("portfolio.read"), summary="Your notes, exposure and diversification")
@@ -30,3 +40,25 @@ def plan(request: PlanCreate, user: CurrentUser, session: SessionDep, settings: 
 )
 def claim(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> WalletTxPublic:
     return portfolio.claim_all(session, settings, user.wallet)
+
+
+@router.get(
+    "/statement",
+    dependencies=allow("portfolio.statement"),
+    summary="Every movement between your wallet and LoanBook in a year, with the transaction proving it",
+)
+def my_statement(user: CurrentUser, session: SessionDep, settings: SettingsDep, year: Year = None) -> StatementPublic:
+    return statement.statement_of(session, settings, user.wallet, year)
+
+
+@router.get(
+    "/statement.csv",
+    dependencies=allow("portfolio.statement"),
+    summary="The statement's lines as CSV (amounts in base units and in tokens)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def my_statement_csv(user: CurrentUser, session: SessionDep, settings: SettingsDep, year: Year = None) -> Response:
+    body = statement.statement_csv(statement.statement_of(session, settings, user.wallet, year))
+    name = f"loanchain-statement-{user.wallet}-{year or 'all'}.csv"
+    return Response(body, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -333,6 +333,23 @@ async function claimAll() {
   await refreshPortfolio();
 }
 
+// The statement needs the bearer token, so it is fetched and handed to the browser as a file.
+async function downloadStatement(event) {
+  event.preventDefault();
+  const year = new FormData(event.target).get("year");
+  const query = year === "all" ? "" : `?year=${year}`;
+  const s = await api(`/api/v1/portfolio/statement${query}`);
+  $("statement-summary").textContent = `${s.lines.length} movements: paid in ${money(s.funded)}, `
+    + `taken back ${money(s.refunded)}, collected ${money(s.collected)}; net ${money(s.net_cash)}`;
+  const response = await fetch(`/api/v1/portfolio/statement.csv${query}`, { headers: { Authorization: `Bearer ${state.token}` } });
+  if (!response.ok) throw new Error(`${response.status}: the statement could not be downloaded`);
+  const link = Object.assign(document.createElement("a"), {
+    href: URL.createObjectURL(await response.blob()), download: `loanchain-statement-${year}.csv`,
+  });
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+}
+
 async function refreshDisclosure() {
   const d = await api("/api/v1/disclosure");
   const rate = (x) => (x == null ? "n/a" : `${(x * 100).toFixed(2)}%`);
@@ -496,6 +513,10 @@ $("refresh-loans").onclick = guard(async () => {
 });
 $("plan-form").onsubmit = guard(planInvestment);
 $("claim-all").onclick = guard(claimAll);
+$("statement-form").onsubmit = guard(downloadStatement);
+for (let y = new Date().getUTCFullYear(); y >= new Date().getUTCFullYear() - 2; y--) {
+  $("statement-year").append(Object.assign(document.createElement("option"), { value: String(y), textContent: String(y) }));
+}
 $("trace").onclick = guard(trace);
 $("verify-form").onsubmit = guard(verifyRecord);
 $("kyc-erase").onclick = guard(eraseKyc);

@@ -1,0 +1,113 @@
+"""An investor's statement: every movement between the wallet and LoanBook in a period (money
+paid in, taken back, repayments and reserve cover collected; notes received from or sent to
+another wallet), each with the block and transaction that prove it, and totals per loan.
+
+Amounts are the events' own, read from the chain index, so the statement's net cash is exactly
+the wallet's token flow with LoanBook over the period; nothing is estimated. A period is a
+calendar year in UTC, by block time, or everything indexed."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from backend.chain.loan_book import loan_book_domain
+from backend.chain.models import ChainEvent
+from backend.chain.projection_models import (
+    FundingRow,
+    LoanRow,
+    NoteBalanceRow,
+    NoteTransferRow,
+)
+from backend.chain.wallet_calls import LoanBookWallet
+from backend.config import Settings
+from backend.lending.loans import decision_facts
+from backend.lending.schemas import (
+    StatementLinePublic,
+    StatementLoanPublic,
+    StatementPublic,
+)
+
+CASH_SIGN = {"fund": -1, "refund": 1, "claim": 1}
+NOTES_SIGN = {"fund": 1, "refund": -1, "claim": 0}
+CSV_COLUMNS = ("date", "block_number", "tx_hash", "loan_id", "kind", "cash", "cash_tokens", "notes")
+
+
+def year_bounds(year: int | None) -> tuple[int | None, int | None]:
+    if year is None:
+        return None, None
+    return (int(datetime(year, 1, 1, tzinfo=UTC).timestamp()), int(datetime(year + 1, 1, 1, tzinfo=UTC).timestamp()))
+
+
+def _money_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
+    rows = db.execute(select(FundingRow, ChainEvent.block_timestamp).join(ChainEvent, ChainEvent.id == FundingRow.event_id)
+                      .where(FundingRow.investor == wallet))  # fmt: skip
+    return [StatementLinePublic(timestamp=ts, block_number=r.block_number, tx_hash=r.tx_hash, log_index=r.log_index,
+                                loan_id=r.loan_id, kind=r.kind, cash=CASH_SIGN[r.kind] * r.amount,
+                                notes=NOTES_SIGN[r.kind] * r.amount) for r, ts in rows]  # fmt: skip
+
+
+def _transfer_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
+    """Notes moved between wallets (mints and burns are the fund and refund lines already)."""
+    rows = db.execute(select(NoteTransferRow, ChainEvent.block_timestamp)
+                      .join(ChainEvent, ChainEvent.id == NoteTransferRow.event_id)
+                      .where(or_(NoteTransferRow.sender == wallet, NoteTransferRow.recipient == wallet)))  # fmt: skip
+    lines = []
+    for r, ts in rows:
+        sign = 1 if r.recipient == wallet else -1  # a transfer to oneself nets to zero either way
+        lines.append(StatementLinePublic(timestamp=ts, block_number=r.block_number, tx_hash=r.tx_hash,
+                                         log_index=r.log_index, loan_id=r.loan_id,
+                                         kind="notes_in" if sign > 0 else "notes_out", cash=0, notes=sign * r.amount))  # fmt: skip
+    return lines
+
+
+def _in_period(line: StatementLinePublic, start: int | None, end: int | None) -> bool:
+    if start is None:
+        return True
+    return line.timestamp is not None and start <= line.timestamp < end
+
+
+def statement_of(db: Session, settings: Settings, wallet: str, year: int | None = None) -> StatementPublic:
+    start, end = year_bounds(year)
+    lines = [line for line in _money_lines(db, wallet) + _transfer_lines(db, wallet) if _in_period(line, start, end)]
+    lines.sort(key=lambda line: (line.block_number, line.log_index))
+    held = dict(db.execute(select(NoteBalanceRow.loan_id, NoteBalanceRow.balance).where(NoteBalanceRow.holder == wallet)).all())
+    loan_ids = sorted({line.loan_id for line in lines} | set(held))
+    rows = {r.loan_id: r for r in db.scalars(select(LoanRow).where(LoanRow.loan_id.in_(loan_ids)))}
+    grades = {h: f.grade for h, f in decision_facts(db, {r.decision_hash for r in rows.values()}).items()}
+    book = LoanBookWallet(settings, wallet) if loan_ids else None
+    sums: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for line in lines:
+        if line.kind in CASH_SIGN:
+            sums[line.loan_id][line.kind] += abs(line.cash)
+    loans = []
+    for loan_id in loan_ids:
+        row, s = rows.get(loan_id), sums[loan_id]
+        loans.append(StatementLoanPublic(
+            loan_id=loan_id, status=row.status if row else "unknown", grade=grades.get(row.decision_hash) if row else None,
+            funded=s["fund"], refunded=s["refund"], collected=s["claim"], net_cash=s["refund"] + s["claim"] - s["fund"],
+            notes_held=held.get(loan_id, 0), claimable=book.claimable(loan_id) if book and row else 0,
+        ))  # fmt: skip
+    return StatementPublic(
+        wallet=wallet, period_start=start, period_end=end, decimals=loan_book_domain(settings).asset_decimals,
+        lines=lines, loans=loans, funded=sum(l.funded for l in loans), refunded=sum(l.refunded for l in loans),
+        collected=sum(l.collected for l in loans), net_cash=sum(line.cash for line in lines),
+    )  # fmt: skip
+
+
+def statement_csv(statement: StatementPublic) -> str:
+    """The statement's lines, one row each, for a spreadsheet or an accountant."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for line in statement.lines:
+        when = datetime.fromtimestamp(line.timestamp, UTC).isoformat() if line.timestamp is not None else ""
+        tokens = Decimal(line.cash).scaleb(-statement.decimals)  # exact: never through a float
+        writer.writerow((when, line.block_number, line.tx_hash, line.loan_id, line.kind, line.cash, tokens, line.notes))
+    return out.getvalue()

@@ -1,0 +1,120 @@
+"""An investor's statement: every movement with LoanBook (funding, a claim, notes sent to another
+wallet, a refund), each with its transaction; its net cash equals the wallet's real token balance
+change, the years split it without loss, and the API, its CSV and the CLI agree."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+
+import pytest
+from typer.testing import CliRunner
+
+from backend.chain.indexer import Indexer
+from backend.cli.main import app
+from backend.config import get_settings
+from backend.db import migrate
+from backend.db.session import session_scope
+from backend.lending.statement import statement_of
+from tests.anchoring.helpers import point_get_settings_at
+from tests.contracts.conftest import chain, world  # noqa: F401
+from tests.identity.conftest import client_for, minted_bearer
+
+UNIT = 10**6
+
+
+@pytest.fixture
+def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url):  # noqa: F811
+    s = chain_settings.model_copy(update={"database_url": database_url, "var_dir": tmp_path / "var", "run_workers": False})
+    migrate.upgrade(s)
+    return s
+
+
+def _year(ts: int) -> int:
+    return datetime.fromtimestamp(ts, UTC).year
+
+
+def _movements(world, investor, other) -> tuple[int, int, int]:  # noqa: F811
+    """A repaid installment collected, notes given away, a refund; returns (loan, cancelled, notes sent)."""
+    node, book = world.chain, world.book
+    loan_id, start = world.active_loan()
+    node.mine_at(start + 30 * 86_400)  # the first installment falls due
+    world.repay(loan_id, book.functions.amountDue(loan_id).call()[0])
+    node.tx(book.functions.claim(loan_id), investor.address)
+    sent = book.functions.balanceOf(investor.address, loan_id).call() // 4
+    node.tx(book.functions.safeTransferFrom(investor.address, other.address, loan_id, sent, b""), investor.address)
+    cancelled, _ = world.create()
+    world.fund(cancelled, investor, 100 * UNIT)
+    node.mine_at(world.loan(cancelled)["fundingDeadline"] + 1)
+    node.tx(book.functions.cancel(cancelled), world.admin.address)
+    node.tx(book.functions.refund(cancelled), investor.address)
+    return loan_id, cancelled, sent
+
+
+def test_the_statement_adds_up_to_the_wallets_token_flow_and_splits_by_year(settings, world):  # noqa: F811
+    investor, other = world.investors[0], world.investors[1]
+    before = world.balance(investor)
+    loan_id, cancelled, sent = _movements(world, investor, other)
+    Indexer().catch_up(settings)
+
+    with session_scope(settings) as session:
+        report = statement_of(session, settings, investor.address)
+        received = statement_of(session, settings, other.address)
+    assert [(line.loan_id, line.kind) for line in report.lines] == [
+        (loan_id, "fund"), (loan_id, "claim"), (loan_id, "notes_out"), (cancelled, "fund"), (cancelled, "refund"),
+    ]  # fmt: skip
+    assert report.net_cash == world.balance(investor) - before  # nothing missed, nothing counted twice
+    assert report.net_cash == report.refunded + report.collected - report.funded
+    by_loan = {loan.loan_id: loan for loan in report.loans}
+    share = world.book.functions.balanceOf(investor.address, loan_id).call()
+    assert by_loan[loan_id].notes_held == share and by_loan[loan_id].collected > 0 and by_loan[loan_id].claimable == 0
+    assert (by_loan[cancelled].funded, by_loan[cancelled].refunded, by_loan[cancelled].net_cash) == (100 * UNIT, 100 * UNIT, 0)
+    assert by_loan[cancelled].status == "cancelled" and by_loan[cancelled].notes_held == 0
+    tx_hashes = {line.tx_hash for line in report.lines}
+    assert all(world.w3.eth.get_transaction_receipt(h)["status"] == 1 for h in tx_hashes)  # each one provable
+    assert [(line.kind, line.notes) for line in received.lines if line.kind == "notes_in"] == [("notes_in", sent)]
+
+    years = sorted({_year(line.timestamp) for line in report.lines})
+    with session_scope(settings) as session:
+        parts = [statement_of(session, settings, investor.address, year) for year in years]
+        empty = statement_of(session, settings, investor.address, years[0] - 1)
+    assert [line for part in parts for line in part.lines] == report.lines
+    assert sum(part.net_cash for part in parts) == report.net_cash
+    assert all(_year(line.timestamp) == year for part, year in zip(parts, years, strict=True) for line in part.lines)
+    assert (empty.lines, empty.net_cash, empty.funded) == ([], 0, 0)
+
+
+def test_the_api_serves_it_as_json_and_csv_and_the_cli_agrees(settings, world, monkeypatch):  # noqa: F811
+    investor, other = world.investors[0], world.investors[1]
+    _movements(world, investor, other)
+    Indexer().catch_up(settings)
+    client, headers = client_for(settings), minted_bearer(settings, investor)
+
+    assert client.get("/api/v1/portfolio/statement").status_code == 401
+    bad_year = client.get("/api/v1/portfolio/statement", params={"year": 1999}, headers=headers)
+    assert bad_year.status_code == 422 and "year" in json.dumps(bad_year.json())
+    served = client.get("/api/v1/portfolio/statement", headers=headers).json()
+    assert served["wallet"] == investor.address and len(served["lines"]) == 5
+
+    as_csv = client.get("/api/v1/portfolio/statement.csv", headers=headers)
+    assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
+    assert f"loanchain-statement-{investor.address}-all.csv" in as_csv.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [r["kind"] for r in rows] == [line["kind"] for line in served["lines"]]
+    refund = rows[-1]
+    assert (refund["cash"], refund["cash_tokens"], refund["notes"]) == (str(100 * UNIT), "100.000000", str(-100 * UNIT))
+    assert rows[0]["cash_tokens"].startswith("-") and rows[0]["date"].endswith("+00:00")
+
+    runner = CliRunner()
+    try:
+        point_get_settings_at(monkeypatch, settings)
+        ran = runner.invoke(app, ["portfolio", "statement", investor.address.lower(), "--json"])
+        bad = runner.invoke(app, ["portfolio", "statement", "0x123"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert ran.exit_code == 0, ran.output
+    assert json.loads(ran.stdout) == served  # the same service, whichever door
+    assert bad.exit_code == 2 and "not an Ethereum address" in bad.output
