@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 # stored and the client's next request reads it (FastAPI's default ends a yield dependency only
 # after the response has gone out, which would answer success before the commit, or despite it).
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
+# An investor's statement period, for the investor and for auditors alike.
+StatementYear = Annotated[int | None, Query(ge=2015, le=9998, description="Calendar year (UTC, block time); all if omitted")]
 
 
 # --- identity: who is calling, and may they call this endpoint ------------------------------

@@ -20,14 +20,15 @@ from backend.db.session import session_scope
 from backend.lending.statement import statement_of
 from tests.anchoring.helpers import point_get_settings_at
 from tests.contracts.conftest import chain, world  # noqa: F401
-from tests.identity.conftest import client_for, minted_bearer
+from tests.identity.conftest import ADMIN, client_for, minted_bearer
 
 UNIT = 10**6
 
 
 @pytest.fixture
 def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url):  # noqa: F811
-    s = chain_settings.model_copy(update={"database_url": database_url, "var_dir": tmp_path / "var", "run_workers": False})
+    s = chain_settings.model_copy(update={"database_url": database_url, "var_dir": tmp_path / "var", "run_workers": False,
+                                          "admin_wallets": [ADMIN.address]})  # fmt: skip
     migrate.upgrade(s)
     return s
 
@@ -97,6 +98,10 @@ def test_the_api_serves_it_as_json_and_csv_and_the_cli_agrees(settings, world, m
     assert bad_year.status_code == 422 and "year" in json.dumps(bad_year.json())
     served = client.get("/api/v1/portfolio/statement", headers=headers).json()
     assert served["wallet"] == investor.address and len(served["lines"]) == 5
+
+    audited = client.get(f"/api/v1/audit/statement/{investor.address.lower()}", headers=minted_bearer(settings, ADMIN))
+    assert audited.status_code == 200 and audited.json() == served  # an auditor sees what the investor sees
+    assert client.get(f"/api/v1/audit/statement/{other.address}", headers=headers).status_code == 403
 
     as_csv = client.get("/api/v1/portfolio/statement.csv", headers=headers)
     assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")

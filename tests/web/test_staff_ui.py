@@ -1,6 +1,7 @@
 """Staff in the browser: an underwriter approves a referral, after which the borrower signs the
 offer; an auditor traces the new loan until every check passes, then its borrower's address and
-its createLoan transaction; an admin grants and revokes a role; the aging table is shown."""
+its createLoan transaction; an admin reveals a flagged KYC record (audited) and erases it, grants
+and revokes a role; the aging table is shown."""
 
 from __future__ import annotations
 
@@ -54,10 +55,18 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     flagged = page.locator("#kyc-queue li")
     expect(flagged).to_have_count(1)
     expect(flagged).to_contain_text("DUPLICATE_IDENTITY")
+    expect(flagged).not_to_contain_text(twin.id_number)  # masked until an admin asks, with a reason
+    flagged.locator('button[data-decision="reveal"]').click()
+    expect(flagged.locator(".revealed")).to_contain_text(f"{twin.form()['full_name']}, born {twin.date_of_birth}")
+    expect(flagged.locator(".revealed")).to_contain_text(twin.id_number)
     page.fill("#kyc-note", "second wallet of an already verified person")
     flagged.locator('button[data-decision="reject"]').click()
     expect(page.locator("#status")).to_contain_text("rejected.")
     expect(page.locator("#kyc-queue li")).to_have_count(0)
+    page.once("dialog", lambda dialog: dialog.accept())  # the admin erases the twin's data at once
+    page.fill('#erase-form [name="wallet"]', twin.account.address)
+    page.click("#erase-form button[type=submit]")
+    expect(page.locator("#status")).to_contain_text(f"Erased 1 record(s) of {twin.account.address}")
     referral = page.locator("#referrals li").first
     expect(referral).to_contain_text("grade D")
     page.fill("#review-note", "past delays were medical; income is stable")

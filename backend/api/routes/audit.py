@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.api.deps import SessionDep, SettingsDep, allow
+from backend.api.deps import SessionDep, SettingsDep, StatementYear, allow
 from backend.audit import log, trace
 from backend.audit.schemas import (
     AddressTracePublic,
@@ -14,6 +14,9 @@ from backend.audit.schemas import (
     TxTracePublic,
 )
 from backend.audit.verify import verify_audit_log
+from backend.identity.roles import checksum
+from backend.lending import statement
+from backend.lending.schemas import StatementPublic
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -57,3 +60,12 @@ def trace_tx(tx_hash: str, session: SessionDep) -> TxTracePublic:
 )
 def trace_address(address: str, session: SessionDep) -> AddressTracePublic:
     return trace.trace_address(session, address)
+
+
+@router.get(
+    "/statement/{address}",
+    dependencies=allow("audit.trace"),
+    summary="An investor's statement, as the investor sees it: every movement with LoanBook, with its transaction",
+)
+def investor_statement(address: str, session: SessionDep, settings: SettingsDep, year: StatementYear = None) -> StatementPublic:
+    return statement.statement_of(session, settings, checksum(address), year)

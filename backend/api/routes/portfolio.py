@@ -1,11 +1,9 @@
 """An investor's portfolio, its concentration, a plan that spreads new money over many loans,
 and the statement of every movement with LoanBook."""
 
-from typing import Annotated
+from fastapi import APIRouter, Response
 
-from fastapi import APIRouter, Query, Response
-
-from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
+from backend.api.deps import CurrentUser, SessionDep, SettingsDep, StatementYear, allow
 from backend.lending import portfolio, statement
 from backend.lending.schemas import (
     PlanCreate,
@@ -16,7 +14,6 @@ from backend.lending.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/portfolio", tags=["portfolio"])
-Year = Annotated[int | None, Query(ge=2015, le=9998, description="Calendar year (UTC, block time); all when omitted")]
 
 
 @router.get("", dependencies=allow("portfolio.read"), summary="Your notes, exposure and diversification")
@@ -47,7 +44,7 @@ def claim(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Wall
     dependencies=allow("portfolio.statement"),
     summary="Every movement between your wallet and LoanBook in a year, with the transaction proving it",
 )
-def my_statement(user: CurrentUser, session: SessionDep, settings: SettingsDep, year: Year = None) -> StatementPublic:
+def my_statement(user: CurrentUser, session: SessionDep, settings: SettingsDep, year: StatementYear = None) -> StatementPublic:
     return statement.statement_of(session, settings, user.wallet, year)
 
 
@@ -58,7 +55,7 @@ def my_statement(user: CurrentUser, session: SessionDep, settings: SettingsDep, 
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}},
 )
-def my_statement_csv(user: CurrentUser, session: SessionDep, settings: SettingsDep, year: Year = None) -> Response:
+def my_statement_csv(user: CurrentUser, session: SessionDep, settings: SettingsDep, year: StatementYear = None) -> Response:
     body = statement.statement_csv(statement.statement_of(session, settings, user.wallet, year))
     name = f"loanchain-statement-{user.wallet}-{year or 'all'}.csv"
     return Response(body, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})

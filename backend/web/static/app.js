@@ -96,6 +96,16 @@ async function refreshKyc() {
   $("kyc-erase-row").hidden = !current || current.status === "erased";
 }
 
+async function eraseWallet(event) {
+  event.preventDefault();
+  const target = new FormData(event.target).get("wallet");
+  if (!confirm(`Erase the personal data of ${target}? Its verification is revoked on-chain.`)) return;
+  const result = await api(`/api/v1/admin/kyc/wallets/${target}`, { method: "DELETE" });
+  say(`Erased ${result.erased_records.length} record(s) of ${result.wallet}; ${result.revocations.length} revocation(s) queued.`);
+  event.target.reset();
+  await refreshStaff();
+}
+
 async function refreshRoles() {
   const me = await api("/api/v1/auth/me");
   state.roles = me.roles;
@@ -427,6 +437,20 @@ async function refreshStaff() {
         });
         item.append(b);
       }
+      // The masked view is the default; unmasking is a deliberate, audited step with a reason.
+      const reveal = Object.assign(document.createElement("button"), { textContent: "reveal for review" });
+      reveal.dataset.decision = "reveal";
+      reveal.onclick = guard(async () => {
+        const r = await api(`/api/v1/admin/kyc/${record.id}/reveal`, { method: "POST", body: { reason: "review" } });
+        const d = r.data;
+        item.querySelector(".revealed")?.remove();
+        item.append(Object.assign(document.createElement("p"), {
+          className: "revealed",
+          textContent: `Unmasked (audited): ${d.full_name}, born ${d.date_of_birth}, ${d.nationality}; `
+            + `${d.id_type} ${d.id_number}; ${d.address_line}, ${d.postal_code} ${d.city}, ${d.country}; ${d.phone}, ${d.email}`,
+        }));
+      });
+      item.append(reveal);
       return item;
     }));
   }
@@ -521,6 +545,7 @@ $("trace").onclick = guard(trace);
 $("verify-form").onsubmit = guard(verifyRecord);
 $("kyc-erase").onclick = guard(eraseKyc);
 $("role-form").onsubmit = guard(changeRole);
+$("erase-form").onsubmit = guard(eraseWallet);
 
 guard(async () => {
   if (!window.ethereum) say("No wallet found: install a browser wallet (EIP-1193) to sign in.", true);
