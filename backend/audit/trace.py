@@ -9,7 +9,7 @@ personal data appears: wallets, hashes, amounts and statuses only."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.anchoring.documents import by_hash
@@ -26,6 +26,7 @@ from backend.chain.models import ChainEvent, Intent
 from backend.chain.outbox import get_intent
 from backend.chain.projection_models import (
     AttestationRow,
+    EventSubjectRow,
     FundingRow,
     LoanRow,
     NoteBalanceRow,
@@ -37,8 +38,6 @@ from backend.identity.roles import checksum
 from backend.lending.models import LoanOffer
 from backend.scoring.service import prove_decision
 
-LOAN_EVENT_KEYS = ("loanId", "id")  # LoanBook events name the loan loanId; ERC-1155 transfers name it id
-
 
 def _event(ev: ChainEvent) -> EventPublic:
     return EventPublic(block_number=ev.block_number, block_hash=ev.block_hash, tx_hash=ev.tx_hash,
@@ -47,17 +46,10 @@ def _event(ev: ChainEvent) -> EventPublic:
 
 
 def _loan_events(db: Session, loan_id: int) -> list[EventPublic]:
-    # Scans LoanBook's events: the index keeps args as JSON, which SQLite and PostgreSQL query differently.
-    events = db.scalars(select(ChainEvent).where(ChainEvent.contract == "LoanBook")
+    about = select(EventSubjectRow.event_id).where(EventSubjectRow.loan_id == loan_id)
+    events = db.scalars(select(ChainEvent).where(ChainEvent.id.in_(about))
                         .order_by(ChainEvent.block_number, ChainEvent.log_index))  # fmt: skip
-    mine = []
-    for ev in events:
-        if ev.event == "TransferBatch":
-            if str(loan_id) in {str(i) for i in ev.args.get("ids", [])}:
-                mine.append(_event(ev))
-        elif any(str(ev.args.get(key)) == str(loan_id) for key in LOAN_EVENT_KEYS if key in ev.args):
-            mine.append(_event(ev))
-    return mine
+    return [_event(ev) for ev in events]
 
 
 def _audit_entries(db: Session, subjects: list[str]) -> list[dict]:
@@ -111,10 +103,10 @@ def trace_loan(db: Session, settings: Settings, loan_id: int) -> LoanTracePublic
 
 
 def trace_tx(db: Session, tx_hash: str) -> TxTracePublic:
-    tx_hash = tx_hash.lower()
-    events = [_event(e) for e in db.scalars(select(ChainEvent).where(func.lower(ChainEvent.tx_hash) == tx_hash)
+    tx_hash = tx_hash.lower()  # both tables store hashes as lower-case hex: the indexes serve equality
+    events = [_event(e) for e in db.scalars(select(ChainEvent).where(ChainEvent.tx_hash == tx_hash)
                                              .order_by(ChainEvent.log_index))]  # fmt: skip
-    intent = db.scalar(select(Intent).where(func.lower(Intent.tx_hash) == tx_hash))
+    intent = db.scalar(select(Intent).where(Intent.tx_hash == tx_hash))
     if not events and intent is None:
         raise NotFound(f"transaction {tx_hash} is neither indexed nor sent by this platform", tx_hash=tx_hash)
     return TxTracePublic(tx_hash=tx_hash, events=events, intent_key=intent.key if intent else None,
@@ -133,6 +125,5 @@ def trace_address(db: Session, address: str) -> AddressTracePublic:
                db.execute(select(NoteBalanceRow.loan_id, NoteBalanceRow.balance).where(NoteBalanceRow.holder == wallet))},
         funded=sum(r.amount for r in db.scalars(select(FundingRow).where(FundingRow.investor == wallet, FundingRow.kind == "fund"))),
         repaid=sum(r.amount for r in db.scalars(select(RepaymentRow).where(RepaymentRow.payer == wallet))),
-        transactions=sorted({e.tx_hash for e in db.scalars(select(ChainEvent).where(ChainEvent.contract == "LoanBook"))
-                             if wallet in {str(v) for v in e.args.values()}}),
+        transactions=sorted(set(db.scalars(select(EventSubjectRow.tx_hash).where(EventSubjectRow.address == wallet)))),
     )  # fmt: skip

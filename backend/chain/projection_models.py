@@ -125,3 +125,15 @@ class NoteTransferRow(EventRef, Base):
     sender: Mapped[str] = mapped_column(String(42), index=True)
     recipient: Mapped[str] = mapped_column(String(42), index=True)
     amount: Mapped[int] = mapped_column(Uint)
+
+
+class EventSubjectRow(EventRef, Base):
+    """A loan or an address a LoanBook event names, so a trace reads a loan's or a wallet's events
+    through an index instead of scanning every event (one row per subject; `loan_id` or `address`)."""
+
+    __tablename__ = "chain_event_subjects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("chain_events.id", ondelete="CASCADE"), index=True)
+    loan_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    address: Mapped[str | None] = mapped_column(String(42), index=True)

@@ -18,6 +18,7 @@ from backend.chain.models import ChainEvent
 from backend.chain.projection_models import (
     AnchorRow,
     AttestationRow,
+    EventSubjectRow,
     FundingRow,
     LoanRow,
     NoteBalanceRow,
@@ -300,8 +301,32 @@ class NoteTransfers(RowProjection):
                                             **_ref(ev)))  # fmt: skip
 
 
+# ---------------------------------------------------------------------------- subjects (for traces)
+
+
+def event_subjects(ev: ChainEvent) -> tuple[set[int], set[str]]:
+    """The loans and the addresses a LoanBook event names in its top-level arguments."""
+    a = ev.args
+    loans = {_int(a[k]) for k in ("loanId", "id") if k in a}
+    loans |= {_int(i) for i in a.get("ids", [])}
+    addresses = {v for v in a.values() if isinstance(v, str) and len(v) == 42 and v.startswith("0x")}
+    return loans, addresses - {ZERO_ADDRESS}
+
+
+class EventSubjects(RowProjection):
+    models = (EventSubjectRow,)
+
+    def wants(self, ev: ChainEvent) -> bool:
+        return ev.contract == "LoanBook"
+
+    def apply(self, session, ev, only=None):
+        loans, addresses = event_subjects(ev)
+        session.add_all([EventSubjectRow(event_id=ev.id, loan_id=loan, **_ref(ev)) for loan in sorted(loans)]
+                        + [EventSubjectRow(event_id=ev.id, address=addr, **_ref(ev)) for addr in sorted(addresses)])  # fmt: skip
+
+
 PROJECTIONS: tuple[Projection, ...] = (
-    Anchors(), Attestations(), Loans(), Fundings(), Repayments(), NoteBalances(), NoteTransfers(),
+    Anchors(), Attestations(), Loans(), Fundings(), Repayments(), NoteBalances(), NoteTransfers(), EventSubjects(),
 )  # fmt: skip
 
 

@@ -74,3 +74,23 @@ def test_claims_and_note_transfers_already_indexed_are_folded_in_on_upgrade(data
     migrate.downgrade(settings, "0009_investor_notices")
     with get_engine(settings).begin() as conn:
         assert conn.execute(text("SELECT count(*) FROM chain_fundings")).scalar_one() == 0
+
+
+def test_events_already_indexed_get_their_subjects_on_upgrade(database_url, tmp_path):
+    from sqlalchemy import text
+
+    settings = make_settings(tmp_path, database_url=database_url)
+    migrate.upgrade(settings, "0010_investor_statement")
+    payer, zero = "0x" + "ab" * 20, "0x" + "00" * 20
+    args = {"loanId": 9, "payer": payer, "installment": 1, "feePaid": 0, "principalOutstanding": 5}
+    batch = {"operator": payer, "from": payer, "to": zero, "ids": [3, 4], "values": [1, 1]}
+    with get_engine(settings).begin() as conn:
+        for i, (event, a) in enumerate((("LoanPayment", args), ("TransferBatch", batch))):
+            conn.execute(text(
+                "INSERT INTO chain_events (block_number, block_hash, tx_hash, tx_index, log_index, contract, address,"
+                " event, args) VALUES (5, :h, :h, 0, :i, 'LoanBook', :a, :e, :args)"
+            ), {"h": "0x" + "22" * 32, "i": i, "a": payer, "e": event, "args": json.dumps(a)})  # fmt: skip
+    migrate.upgrade(settings)
+    with get_engine(settings).begin() as conn:
+        rows = conn.execute(text("SELECT loan_id, address FROM chain_event_subjects ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [(9, None), (None, payer), (3, None), (4, None), (None, payer)]
