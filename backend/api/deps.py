@@ -102,6 +102,11 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "portfolio.plan": frozenset({Role.INVESTOR}),
     "portfolio.claim": SIGNED_IN,
     "portfolio.statement": SIGNED_IN,  # the caller's own movements only
+    # the notes' secondary market: public to read; LoanBook decides who may receive notes
+    "market.read": PUBLIC,
+    "market.list": SIGNED_IN,
+    "market.buy": SIGNED_IN,
+    "market.delist": SIGNED_IN,
     # servicing: the portfolio view is for staff; a borrower reads the notices sent to them
     "servicing.aging": STAFF,
     "servicing.collections": STAFF,

@@ -15,6 +15,7 @@ from backend.api.routes import (
     health,
     kyc,
     loans,
+    market,
     offers,
     portfolio,
     score,
@@ -34,7 +35,7 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     for router in (health.router, auth.router, kyc.router, admin.router, verify.router, audit.router, score.router,
                    disclosure.router, offers.router, loans.router, servicing.router, chain.router,
-                   portfolio.router):  # fmt: skip
+                   portfolio.router, market.router):  # fmt: skip
         app.include_router(router)
     mount_web(app)
     return app

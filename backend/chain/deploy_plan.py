@@ -82,6 +82,8 @@ CONTRACTS: list[ContractSpec] = [
             _min_ticket(ctx),
         ],
     ),
+    # The secondary market for LoanBook's notes (escrowless: it never holds notes or money).
+    ContractSpec("NoteMarket", args=lambda ctx: [ctx.deployer.address, ctx.addresses["LoanBook"], _token(ctx)]),
 ]
 
 def _kyc_levels(ctx: DeployContext) -> tuple[int, int]:

@@ -137,3 +137,31 @@ class EventSubjectRow(EventRef, Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("chain_events.id", ondelete="CASCADE"), index=True)
     loan_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     address: Mapped[str | None] = mapped_column(String(42), index=True)
+
+
+class MarketListingRow(EventRef, Base):
+    """A NoteMarket listing: open until sold out or delisted."""
+
+    __tablename__ = "chain_market_listings"
+
+    listing_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seller: Mapped[str] = mapped_column(String(42), index=True)
+    loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    price_bps: Mapped[int] = mapped_column(Integer)
+    notes_listed: Mapped[int] = mapped_column(Uint)
+    notes_left: Mapped[int] = mapped_column(Uint)
+    status: Mapped[str] = mapped_column(String(10), index=True)  # open | sold | delisted
+
+
+class MarketTradeRow(EventRef, Base):
+    """One NoteMarket `Sold` event: notes of a loan bought from a seller for a cost."""
+
+    __tablename__ = "chain_market_trades"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("chain_events.id", ondelete="CASCADE"), primary_key=True)
+    listing_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    seller: Mapped[str] = mapped_column(String(42), index=True)
+    buyer: Mapped[str] = mapped_column(String(42), index=True)
+    notes: Mapped[int] = mapped_column(Uint)
+    cost: Mapped[int] = mapped_column(Uint)

@@ -21,6 +21,8 @@ from backend.chain.projection_models import (
     EventSubjectRow,
     FundingRow,
     LoanRow,
+    MarketListingRow,
+    MarketTradeRow,
     NoteBalanceRow,
     NoteTransferRow,
     RepaymentRow,
@@ -301,6 +303,49 @@ class NoteTransfers(RowProjection):
                                             **_ref(ev)))  # fmt: skip
 
 
+# ---------------------------------------------------------------------------- the notes' secondary market
+
+
+class MarketListings(EntityProjection):
+    handles = frozenset(("NoteMarket", e) for e in ("Listed", "Delisted", "Sold"))
+    models = (MarketListingRow,)
+
+    def keys_of(self, ev):
+        return [_int(ev.args["listingId"])]
+
+    def delete_keys(self, session, keys):
+        session.execute(delete(MarketListingRow).where(MarketListingRow.listing_id.in_(keys)))
+
+    def apply(self, session, ev, only=None):
+        a, listing_id = ev.args, _int(ev.args["listingId"])
+        if ev.event == "Listed":
+            session.add(MarketListingRow(listing_id=listing_id, seller=a["seller"], loan_id=_int(a["loanId"]),
+                                         price_bps=_int(a["priceBps"]), notes_listed=_int(a["notes"]),
+                                         notes_left=_int(a["notes"]), status="open", **_ref(ev)))  # fmt: skip
+            return
+        row = session.get(MarketListingRow, listing_id)
+        if row is None:  # listed before the indexed range
+            return
+        if ev.event == "Delisted":
+            row.status = "delisted"
+        else:
+            row.notes_left = _int(a["notesLeft"])
+            row.status = "open" if row.notes_left else "sold"
+        for k, v in _ref(ev).items():
+            setattr(row, k, v)
+
+
+class MarketTrades(RowProjection):
+    handles = frozenset({("NoteMarket", "Sold")})
+    models = (MarketTradeRow,)
+
+    def apply(self, session, ev, only=None):
+        a = ev.args
+        session.add(MarketTradeRow(event_id=ev.id, listing_id=_int(a["listingId"]), loan_id=_int(a["loanId"]),
+                                   seller=a["seller"], buyer=a["buyer"], notes=_int(a["notes"]), cost=_int(a["cost"]),
+                                   **_ref(ev)))  # fmt: skip
+
+
 # ---------------------------------------------------------------------------- subjects (for traces)
 
 
@@ -327,6 +372,7 @@ class EventSubjects(RowProjection):
 
 PROJECTIONS: tuple[Projection, ...] = (
     Anchors(), Attestations(), Loans(), Fundings(), Repayments(), NoteBalances(), NoteTransfers(), EventSubjects(),
+    MarketListings(), MarketTrades(),
 )  # fmt: skip
 
 

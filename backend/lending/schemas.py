@@ -202,7 +202,7 @@ class StatementLinePublic(BaseModel):
     tx_hash: str
     log_index: int
     loan_id: int
-    kind: Literal["fund", "refund", "claim", "notes_in", "notes_out"]
+    kind: Literal["fund", "refund", "claim", "purchase", "sale", "notes_in", "notes_out"]
     cash: int = Field(description="Tokens into the wallet (negative: out of it), base units")
     notes: int = Field(description="Change in the loan's notes held (1 note = 1 base unit of principal)")
 
@@ -214,7 +214,9 @@ class StatementLoanPublic(BaseModel):
     funded: int = Field(description="Paid in during the period")
     refunded: int = Field(description="Taken back during the period (the loan missed its funding deadline)")
     collected: int = Field(description="Repayments and reserve cover claimed during the period")
-    net_cash: int = Field(description="refunded + collected - funded")
+    bought: int = Field(description="Paid for notes bought on the secondary market during the period")
+    sold: int = Field(description="Received for notes sold on the secondary market during the period")
+    net_cash: int = Field(description="refunded + collected + sold - funded - bought")
     notes_held: int = Field(description="Now, not at the period's end")
     claimable: int = Field(description="Now: received for these notes and not yet claimed")
 
@@ -229,4 +231,6 @@ class StatementPublic(BaseModel):
     funded: int
     refunded: int
     collected: int
-    net_cash: int = Field(description="Sum of the lines' cash: the wallet's net token flow with LoanBook")
+    bought: int
+    sold: int
+    net_cash: int = Field(description="Sum of the lines' cash: the wallet's net token flow with LoanBook and NoteMarket")

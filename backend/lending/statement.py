@@ -1,10 +1,11 @@
-"""An investor's statement: every movement between the wallet and LoanBook in a period (money
-paid in, taken back, repayments and reserve cover collected; notes received from or sent to
-another wallet), each with the block and transaction that prove it, and totals per loan.
+"""An investor's statement: every movement between the wallet and LoanBook or NoteMarket in a
+period (money paid in, taken back, repayments and reserve cover collected, notes bought and sold
+on the secondary market, notes given to or received from another wallet), each with the block
+and transaction that prove it, and totals per loan.
 
 Amounts are the events' own, read from the chain index, so the statement's net cash is exactly
-the wallet's token flow with LoanBook over the period; nothing is estimated. A period is a
-calendar year in UTC, by block time, or everything indexed."""
+the wallet's token flow with the two contracts over the period; nothing is estimated. A period is
+a calendar year in UTC, by block time, or everything indexed."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from backend.chain.models import ChainEvent
 from backend.chain.projection_models import (
     FundingRow,
     LoanRow,
+    MarketTradeRow,
     NoteBalanceRow,
     NoteTransferRow,
 )
@@ -34,8 +36,9 @@ from backend.lending.schemas import (
     StatementPublic,
 )
 
-CASH_SIGN = {"fund": -1, "refund": 1, "claim": 1}
+CASH_SIGN = {"fund": -1, "refund": 1, "claim": 1, "purchase": -1, "sale": 1}
 NOTES_SIGN = {"fund": 1, "refund": -1, "claim": 0}
+TOTALS = {"fund": "funded", "refund": "refunded", "claim": "collected", "purchase": "bought", "sale": "sold"}
 CSV_COLUMNS = ("date", "block_number", "tx_hash", "loan_id", "kind", "cash", "cash_tokens", "notes")
 
 
@@ -51,6 +54,19 @@ def _money_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
     return [StatementLinePublic(timestamp=ts, block_number=r.block_number, tx_hash=r.tx_hash, log_index=r.log_index,
                                 loan_id=r.loan_id, kind=r.kind, cash=CASH_SIGN[r.kind] * r.amount,
                                 notes=NOTES_SIGN[r.kind] * r.amount) for r, ts in rows]  # fmt: skip
+
+
+def _trade_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
+    rows = db.execute(select(MarketTradeRow, ChainEvent.block_timestamp)
+                      .join(ChainEvent, ChainEvent.id == MarketTradeRow.event_id)
+                      .where(or_(MarketTradeRow.seller == wallet, MarketTradeRow.buyer == wallet)))  # fmt: skip
+    lines = []
+    for r, ts in rows:
+        kind = "sale" if r.seller == wallet else "purchase"
+        lines.append(StatementLinePublic(timestamp=ts, block_number=r.block_number, tx_hash=r.tx_hash,
+                                         log_index=r.log_index, loan_id=r.loan_id, kind=kind,
+                                         cash=CASH_SIGN[kind] * r.cost, notes=-CASH_SIGN[kind] * r.notes))  # fmt: skip
+    return lines
 
 
 def _transfer_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
@@ -75,7 +91,10 @@ def _in_period(line: StatementLinePublic, start: int | None, end: int | None) ->
 
 def statement_of(db: Session, settings: Settings, wallet: str, year: int | None = None) -> StatementPublic:
     start, end = year_bounds(year)
-    lines = [line for line in _money_lines(db, wallet) + _transfer_lines(db, wallet) if _in_period(line, start, end)]
+    trades = _trade_lines(db, wallet)
+    traded = {(t.tx_hash, t.loan_id) for t in trades}  # a trade's note transfer is its sale or purchase line
+    transfers = [t for t in _transfer_lines(db, wallet) if (t.tx_hash, t.loan_id) not in traded]
+    lines = [line for line in _money_lines(db, wallet) + trades + transfers if _in_period(line, start, end)]
     lines.sort(key=lambda line: (line.block_number, line.log_index))
     held = dict(db.execute(select(NoteBalanceRow.loan_id, NoteBalanceRow.balance).where(NoteBalanceRow.holder == wallet)).all())
     loan_ids = sorted({line.loan_id for line in lines} | set(held))
@@ -84,20 +103,21 @@ def statement_of(db: Session, settings: Settings, wallet: str, year: int | None 
     book = LoanBookWallet(settings, wallet) if loan_ids else None
     sums: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for line in lines:
-        if line.kind in CASH_SIGN:
-            sums[line.loan_id][line.kind] += abs(line.cash)
+        if line.kind in TOTALS:
+            sums[line.loan_id][TOTALS[line.kind]] += abs(line.cash)
     loans = []
     for loan_id in loan_ids:
         row, s = rows.get(loan_id), sums[loan_id]
         loans.append(StatementLoanPublic(
             loan_id=loan_id, status=row.status if row else "unknown", grade=grades.get(row.decision_hash) if row else None,
-            funded=s["fund"], refunded=s["refund"], collected=s["claim"], net_cash=s["refund"] + s["claim"] - s["fund"],
+            **{total: s[total] for total in TOTALS.values()},
+            net_cash=s["refunded"] + s["collected"] + s["sold"] - s["funded"] - s["bought"],
             notes_held=held.get(loan_id, 0), claimable=book.claimable(loan_id) if book and row else 0,
         ))  # fmt: skip
     return StatementPublic(
         wallet=wallet, period_start=start, period_end=end, decimals=loan_book_domain(settings).asset_decimals,
-        lines=lines, loans=loans, funded=sum(l.funded for l in loans), refunded=sum(l.refunded for l in loans),
-        collected=sum(l.collected for l in loans), net_cash=sum(line.cash for line in lines),
+        lines=lines, loans=loans, **{total: sum(getattr(l, total) for l in loans) for total in TOTALS.values()},
+        net_cash=sum(line.cash for line in lines),
     )  # fmt: skip
 
 

@@ -40,6 +40,7 @@ def build_world(chain: Chain, contracts: dict, artifacts: dict) -> World:
         reserve=reserve,
         book=book,
         anchor=contracts["DocumentAnchor"],
+        market=contracts.get("NoteMarket"),
         admin=admin,
         underwriter=accounts[1],
         borrower=accounts[2],

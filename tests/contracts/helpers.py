@@ -289,6 +289,7 @@ class World:
     chain_id: int
     borrower_level: int = 1  # LoanBook.borrowerKycLevel / investorKycLevel, read at set-up
     investor_level: int = 1
+    market: Any = None  # NoteMarket, LoanBook's secondary market
     _salt: int = field(default=0)
 
     @property

@@ -1,0 +1,37 @@
+"""The notes' secondary market: what is for sale (public), and the wallet transactions to list,
+buy or withdraw notes."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
+from backend.market import service
+from backend.market.schemas import (
+    ListingCreate,
+    ListingPublic,
+    MarketTxPublic,
+    PurchaseCreate,
+)
+
+router = APIRouter(prefix="/api/v1/market", tags=["market"])
+
+
+@router.get("", dependencies=allow("market.read"), summary="Open listings of active loans, cheapest first")
+def listings(session: SessionDep, loan_id: Annotated[int | None, Query(ge=1)] = None) -> list[ListingPublic]:
+    return service.open_listings(session, loan_id)
+
+
+@router.post("/listings", dependencies=allow("market.list"), summary="Offer notes for sale: the transactions to send")
+def create_listing(request: ListingCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MarketTxPublic:
+    return service.plan_listing(session, settings, user.wallet, request)
+
+
+@router.post("/listings/{listing_id}/buy", dependencies=allow("market.buy"), summary="Buy notes: the transactions to send")
+def buy(listing_id: int, request: PurchaseCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MarketTxPublic:
+    return service.plan_purchase(session, settings, user.wallet, listing_id, request)
+
+
+@router.post("/listings/{listing_id}/delist", dependencies=allow("market.delist"), summary="Withdraw your listing")
+def delist(listing_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MarketTxPublic:
+    return service.plan_delisting(session, settings, user.wallet, listing_id)

@@ -1,0 +1,54 @@
+"""NoteMarket as seen by one wallet: the reads that decide which calls a listing, a purchase or a
+delisting needs, and their calldata. As for LoanBook, the backend never signs these."""
+
+from __future__ import annotations
+
+from web3 import Web3
+
+from backend.chain.client import contract_at, reading
+from backend.chain.deploy import deployed_contract
+from backend.chain.wallet_calls import WalletCall
+from backend.config import Settings
+
+
+class NoteMarketWallet:
+    def __init__(self, settings: Settings, wallet: str) -> None:
+        self.wallet = Web3.to_checksum_address(wallet)
+        self.market = deployed_contract(settings, "NoteMarket")
+        self.book = deployed_contract(settings, "LoanBook")
+        with reading("NoteMarket"):
+            self.token = contract_at(settings, "MockStablecoin", self.market.functions.asset().call())
+
+    def _read(self, fn):
+        with reading("NoteMarket"):
+            return fn.call()
+
+    def notes(self, loan_id: int) -> int:
+        return int(self._read(self.book.functions.balanceOf(self.wallet, loan_id)))
+
+    def market_may_move_notes(self) -> bool:
+        return bool(self._read(self.book.functions.isApprovedForAll(self.wallet, self.market.address)))
+
+    def investor_level(self) -> int:
+        """The KYC level LoanBook asks of anyone receiving notes."""
+        return int(self._read(self.book.functions.investorKycLevel()))
+
+    def cost(self, listing_id: int, notes: int) -> int:
+        return int(self._read(self.market.functions.costOf(listing_id, notes)))
+
+    def balance(self) -> int:
+        return int(self._read(self.token.functions.balanceOf(self.wallet)))
+
+    def allowance(self) -> int:
+        return int(self._read(self.token.functions.allowance(self.wallet, self.market.address)))
+
+    def let_market_move_notes(self) -> WalletCall:
+        data = self.book.encode_abi("setApprovalForAll", [self.market.address, True])
+        return WalletCall(self.book.address, data, "let NoteMarket move your notes when a buyer takes them")
+
+    def approve(self, amount: int) -> WalletCall:
+        data = self.token.encode_abi("approve", [self.market.address, amount])
+        return WalletCall(self.token.address, data, f"allow NoteMarket to take {amount} of the loan token")
+
+    def call(self, function: str, args: list, description: str) -> WalletCall:
+        return WalletCall(self.market.address, self.market.encode_abi(function, args), description)

@@ -1,0 +1,1 @@
+"""The secondary market for LoanBook's notes (NoteMarket): listings, purchases, delistings."""

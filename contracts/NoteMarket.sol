@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ILoanBook} from "./interfaces/ILoanBook.sol";
+import {INoteMarket} from "./interfaces/INoteMarket.sol";
+
+/// @title NoteMarket
+/// @notice See {INoteMarket}. Every entry point checks, then records, then logs, then moves money
+///         and notes, under a reentrancy guard (the ERC-1155 transfer calls a contract buyer back).
+contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+    uint16 public constant MAX_PRICE_BPS = 20_000;
+    uint256 private constant BPS = 10_000;
+
+    ILoanBook public immutable loanBook;
+    IERC20 public immutable asset;
+    uint256 public listingCount;
+
+    mapping(uint256 listingId => Listing) private _listings;
+
+    /// @param admin Gets DEFAULT_ADMIN_ROLE and PAUSER_ROLE.
+    /// @param loanBook_ The LoanBook whose notes trade here.
+    /// @param asset_ LoanBook's loan asset: buyers pay in it.
+    constructor(address admin, ILoanBook loanBook_, IERC20 asset_) {
+        if (admin == address(0) || address(loanBook_) == address(0) || address(asset_) == address(0)) {
+            revert NoteMarketZeroAddress();
+        }
+        loanBook = loanBook_;
+        asset = asset_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(PAUSER_ROLE, admin);
+    }
+
+    /// @inheritdoc INoteMarket
+    function list(uint256 loanId, uint256 notes, uint16 priceBps) external whenNotPaused returns (uint256 listingId) {
+        if (notes == 0) revert NoteMarketZeroNotes();
+        if (priceBps == 0 || priceBps > MAX_PRICE_BPS) revert NoteMarketPriceOutOfRange(priceBps, MAX_PRICE_BPS);
+        _requireActive(loanId);
+        uint256 held = IERC1155(address(loanBook)).balanceOf(msg.sender, loanId);
+        if (held < notes) revert NoteMarketInsufficientNotes(loanId, held, notes);
+        if (!IERC1155(address(loanBook)).isApprovedForAll(msg.sender, address(this))) {
+            revert NoteMarketNotApproved(msg.sender);
+        }
+
+        listingId = ++listingCount;
+        _listings[listingId] = Listing({seller: msg.sender, priceBps: priceBps, loanId: loanId, notes: notes});
+        emit Listed(listingId, msg.sender, loanId, notes, priceBps);
+    }
+
+    /// @inheritdoc INoteMarket
+    function delist(uint256 listingId) external {
+        Listing storage l = _open(listingId);
+        if (l.seller != msg.sender) revert NoteMarketNotSeller(listingId, msg.sender);
+
+        uint256 left = l.notes;
+        delete _listings[listingId];
+        emit Delisted(listingId, left);
+    }
+
+    /// @inheritdoc INoteMarket
+    function buy(uint256 listingId, uint256 notes) external whenNotPaused nonReentrant returns (uint256 cost) {
+        Listing storage l = _open(listingId);
+        if (notes == 0) revert NoteMarketZeroNotes();
+        if (notes > l.notes) revert NoteMarketNotEnoughListed(listingId, l.notes, notes);
+        address seller = l.seller;
+        if (seller == msg.sender) revert NoteMarketSelfTrade(listingId);
+        uint256 loanId = l.loanId;
+        _requireActive(loanId);
+        cost = Math.mulDiv(notes, l.priceBps, BPS, Math.Rounding.Ceil);
+
+        // cannot underflow: notes <= l.notes was checked above
+        uint256 left;
+        unchecked {
+            left = l.notes - notes;
+        }
+        if (left == 0) delete _listings[listingId];
+        else l.notes = left;
+        emit Sold(listingId, loanId, msg.sender, seller, notes, cost, left);
+
+        asset.safeTransferFrom(msg.sender, seller, cost);
+        // LoanBook enforces its transfer rules here (verified buyer, never the borrower).
+        IERC1155(address(loanBook)).safeTransferFrom(seller, msg.sender, loanId, notes, "");
+    }
+
+    /// @notice Stop listing and buying (delisting stays open).
+    function pause() external onlyRole(PAUSER_ROLE) {
+        _pause();
+    }
+
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        _unpause();
+    }
+
+    /// @inheritdoc INoteMarket
+    function listing(uint256 listingId) external view returns (Listing memory) {
+        return _listings[listingId];
+    }
+
+    /// @inheritdoc INoteMarket
+    function costOf(uint256 listingId, uint256 notes) external view returns (uint256) {
+        return Math.mulDiv(notes, _listings[listingId].priceBps, BPS, Math.Rounding.Ceil);
+    }
+
+    function _open(uint256 listingId) private view returns (Listing storage l) {
+        l = _listings[listingId];
+        if (l.seller == address(0)) revert NoteMarketListingClosed(listingId);
+    }
+
+    function _requireActive(uint256 loanId) private view {
+        ILoanBook.LoanStatus status = loanBook.loan(loanId).status;
+        if (status != ILoanBook.LoanStatus.Active) revert NoteMarketLoanNotActive(loanId, uint8(status));
+    }
+}

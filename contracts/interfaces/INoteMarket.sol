@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// @title INoteMarket
+/// @notice A secondary market for LoanBook's ERC-1155 notes, so an investor can leave a loan
+///         before it ends. Escrowless: a listing is an offer to sell, and the notes stay in the
+///         seller's wallet until a buyer takes them; the seller approves this contract as an
+///         ERC-1155 operator once. A buyer pays `ceil(notes * priceBps / 10_000)` of the loan
+///         asset straight to the seller, and the notes move in the same transaction. Nothing
+///         is ever held here, so there is no pool to lose.
+///
+///         LoanBook still rules every transfer: the buyer must be a KYC-verified investor and
+///         never the loan's own borrower, and repayments already received stay with the seller
+///         (the per-note accumulator's correction on transfer); the buyer earns from the next
+///         payment on. Only notes of `Active` loans trade: a loan still funding, repaid,
+///         defaulted or cancelled has a better exit (refund or claim) than a sale.
+interface INoteMarket {
+    /// @notice An open offer to sell notes of one loan.
+    /// @param seller Wallet whose notes are for sale.
+    /// @param priceBps Price per note in basis points of its face value (1 note = 1 base unit of
+    ///        the principal funded); 9_500 sells at 95% of face.
+    /// @param loanId The loan (ERC-1155 id) the notes belong to.
+    /// @param notes Notes still for sale.
+    struct Listing {
+        address seller;
+        uint16 priceBps;
+        uint256 loanId;
+        uint256 notes;
+    }
+
+    // ------------------------------------------------------------------ events
+
+    /// @notice `seller` offers `notes` notes of `loanId` at `priceBps` of face.
+    event Listed(uint256 indexed listingId, address indexed seller, uint256 indexed loanId, uint256 notes, uint16 priceBps);
+
+    /// @notice The seller withdrew the offer (what was left of it).
+    event Delisted(uint256 indexed listingId, uint256 notesLeft);
+
+    /// @notice `buyer` bought `notes` notes of `loanId` from `seller` for `cost`, paid to the
+    ///         seller; `notesLeft` remain listed. Self-contained, so a trade is rebuilt from it alone.
+    event Sold(
+        uint256 indexed listingId,
+        uint256 indexed loanId,
+        address indexed buyer,
+        address seller,
+        uint256 notes,
+        uint256 cost,
+        uint256 notesLeft
+    );
+
+    // ------------------------------------------------------------------ errors
+
+    error NoteMarketZeroAddress();
+    error NoteMarketZeroNotes();
+    /// @param priceBps The price asked.
+    /// @param maxBps The highest price accepted (a typo guard: twice face value).
+    error NoteMarketPriceOutOfRange(uint16 priceBps, uint16 maxBps);
+    /// @param status The loan's LoanBook status (2 = Active is the only tradable one).
+    error NoteMarketLoanNotActive(uint256 loanId, uint8 status);
+    error NoteMarketInsufficientNotes(uint256 loanId, uint256 held, uint256 listed);
+    error NoteMarketNotApproved(address seller);
+    error NoteMarketListingClosed(uint256 listingId);
+    error NoteMarketNotSeller(uint256 listingId, address caller);
+    error NoteMarketNotEnoughListed(uint256 listingId, uint256 listed, uint256 asked);
+    error NoteMarketSelfTrade(uint256 listingId);
+
+    // ------------------------------------------------------------------ functions
+
+    /// @notice Offer `notes` of `loanId` for sale at `priceBps` of face. The caller must hold them,
+    ///         and have approved this contract as operator (`LoanBook.setApprovalForAll`).
+    /// @return listingId Sequential, from 1.
+    function list(uint256 loanId, uint256 notes, uint16 priceBps) external returns (uint256 listingId);
+
+    /// @notice Withdraw the caller's own listing.
+    function delist(uint256 listingId) external;
+
+    /// @notice Buy `notes` of a listing (all or part): pays the seller and takes the notes. The
+    ///         caller must have approved this contract for the cost in the loan asset.
+    /// @return cost What was paid, `ceil(notes * priceBps / 10_000)`.
+    function buy(uint256 listingId, uint256 notes) external returns (uint256 cost);
+
+    /// @notice A listing (`seller` zero once it is closed: sold out or delisted).
+    function listing(uint256 listingId) external view returns (Listing memory);
+
+    /// @notice What buying `notes` of a listing costs now.
+    function costOf(uint256 listingId, uint256 notes) external view returns (uint256);
+}

@@ -1,0 +1,105 @@
+"""NoteMarket: an investor sells notes of an active loan to another verified investor, in part or in
+full, paid straight to the seller; repayments received before the sale stay with the seller and
+later ones go to the buyer; LoanBook's transfer rules hold; nothing is ever held by the market."""
+
+from __future__ import annotations
+
+from tests.contracts.helpers import DAY, events, expect_revert
+
+UNIT = 10**6
+MAX_UINT = 2**256 - 1
+
+
+def _ready(world, *wallets) -> None:
+    """Sellers let the market move their notes; buyers let it take their payment."""
+    for wallet in wallets:
+        world.chain.tx(world.book.functions.setApprovalForAll(world.market.address, True), wallet.address)
+        world.chain.tx(world.token.functions.approve(world.market.address, MAX_UINT), wallet.address)
+
+
+def test_a_listing_sells_in_parts_and_later_repayments_follow_the_notes(world, snapshot):
+    book, market, chain = world.book, world.market, world.chain
+    seller, buyer, other = world.investors[:3]
+    loan_id, start = world.active_loan(investors=[seller, world.investors[3]])
+    chain.mine_at(start + 30 * DAY)
+    world.repay(loan_id, book.functions.amountDue(loan_id).call()[0])
+    earned_before_sale = book.functions.claimableOf(loan_id, seller.address).call()
+    _ready(world, seller, buyer, other)
+    held = book.functions.balanceOf(seller.address, loan_id).call()
+
+    receipt = chain.tx(market.functions.list(loan_id, held, 9_500), seller.address)
+    (listed,) = events(receipt, market, "Listed")
+    listing_id = listed["listingId"]
+    assert listed == {"listingId": listing_id, "seller": seller.address, "loanId": loan_id, "notes": held, "priceBps": 9_500}
+    half = held // 2 + 1  # odd on purpose: the price rounds up, in the seller's favour
+    cost = market.functions.costOf(listing_id, half).call()
+    assert cost == -(-half * 9_500 // 10_000)
+    seller_cash, buyer_cash = world.balance(seller), world.balance(buyer)
+    receipt = chain.tx(market.functions.buy(listing_id, half), buyer.address)
+    assert events(receipt, market, "Sold") == [
+        {"listingId": listing_id, "loanId": loan_id, "buyer": buyer.address, "seller": seller.address, "notes": half,
+         "cost": cost, "notesLeft": held - half}
+    ]
+    assert (world.balance(seller) - seller_cash, buyer_cash - world.balance(buyer)) == (cost, cost)
+    assert book.functions.balanceOf(buyer.address, loan_id).call() == half
+    assert market.functions.listing(listing_id).call()[3] == held - half
+    chain.tx(market.functions.buy(listing_id, held - half), other.address)
+    assert market.functions.listing(listing_id).call()[0] == "0x" + "00" * 20  # sold out: closed
+    assert book.functions.balanceOf(seller.address, loan_id).call() == 0
+
+    # What the seller earned before the sale stays the seller's; the next payment goes to the buyers.
+    assert book.functions.claimableOf(loan_id, seller.address).call() == earned_before_sale
+    assert book.functions.claimableOf(loan_id, buyer.address).call() == 0
+    chain.mine_at(start + 60 * DAY)
+    world.repay(loan_id, book.functions.amountDue(loan_id).call()[0])
+    assert book.functions.claimableOf(loan_id, seller.address).call() == earned_before_sale
+    assert book.functions.claimableOf(loan_id, buyer.address).call() > 0
+    # Escrowless: the market never holds money or notes.
+    assert world.balance(market.address) == 0 and book.functions.balanceOf(market.address, loan_id).call() == 0
+
+
+def test_listing_and_buying_refuse_what_they_should(world, snapshot):
+    book, market, chain = world.book, world.market, world.chain
+    seller, buyer = world.investors[:2]
+    funding, _ = world.create()
+    world.fund(funding, seller, 100 * UNIT)
+    loan_id, _ = world.active_loan()
+    held = book.functions.balanceOf(seller.address, loan_id).call()
+    s = seller.address
+
+    expect_revert(chain, market.functions.list(loan_id, held, 9_000), s, "NoteMarketNotApproved", s)
+    _ready(world, seller, buyer)
+    expect_revert(chain, market.functions.list(loan_id, 0, 9_000), s, "NoteMarketZeroNotes")
+    expect_revert(chain, market.functions.list(loan_id, held, 0), s, "NoteMarketPriceOutOfRange", 0, 20_000)
+    expect_revert(chain, market.functions.list(loan_id, held, 20_001), s, "NoteMarketPriceOutOfRange", 20_001, 20_000)
+    expect_revert(chain, market.functions.list(funding, 100 * UNIT, 9_000), s, "NoteMarketLoanNotActive", funding, 1)
+    expect_revert(chain, market.functions.list(loan_id, held + 1, 9_000), s, "NoteMarketInsufficientNotes",
+                  loan_id, held, held + 1)  # fmt: skip
+
+    listing_id = events(chain.tx(market.functions.list(loan_id, held, 9_000), s), market, "Listed")[0]["listingId"]
+    b = buyer.address
+    expect_revert(chain, market.functions.buy(listing_id, 0), b, "NoteMarketZeroNotes")
+    expect_revert(chain, market.functions.buy(listing_id, held + 1), b, "NoteMarketNotEnoughListed", listing_id, held, held + 1)
+    expect_revert(chain, market.functions.buy(listing_id, held), s, "NoteMarketSelfTrade", listing_id)
+    expect_revert(chain, market.functions.buy(listing_id + 1, 1), b, "NoteMarketListingClosed", listing_id + 1)
+    expect_revert(chain, market.functions.delist(listing_id), b, "NoteMarketNotSeller", listing_id, b)
+    # LoanBook's own transfer rules: an unverified buyer, or the loan's own borrower.
+    chain.tx(world.token.functions.approve(market.address, MAX_UINT), world.outsider.address)
+    expect_revert(chain, market.functions.buy(listing_id, UNIT), world.outsider.address,
+                  "LoanBookRecipientNotVerified", world.outsider.address, world.investor_level)  # fmt: skip
+    chain.tx(world.token.functions.approve(market.address, MAX_UINT), world.borrower.address)
+    expect_revert(chain, market.functions.buy(listing_id, UNIT), world.borrower.address,
+                  "LoanBookBorrowerCannotInvest", loan_id, world.borrower.address)  # fmt: skip
+
+    # A listing whose seller moved the notes away cannot be bought, and nothing changes.
+    chain.tx(book.functions.safeTransferFrom(s, world.investors[2].address, loan_id, held, b""), s)
+    expect_revert(chain, market.functions.buy(listing_id, UNIT), b, "ERC1155InsufficientBalance", s, 0, UNIT, loan_id)
+
+    chain.tx(market.functions.pause(), world.admin.address)
+    expect_revert(chain, market.functions.buy(listing_id, UNIT), b, "EnforcedPause")
+    expect_revert(chain, market.functions.list(loan_id, 1, 9_000), s, "EnforcedPause")
+    receipt = chain.tx(market.functions.delist(listing_id), s)  # a seller can always withdraw
+    assert events(receipt, market, "Delisted") == [{"listingId": listing_id, "notesLeft": held}]
+    expect_revert(chain, market.functions.delist(listing_id), s, "NoteMarketListingClosed", listing_id)
+    expect_revert(chain, market.functions.pause(), b, "AccessControlUnauthorizedAccount", b,
+                  market.functions.PAUSER_ROLE().call())  # fmt: skip
