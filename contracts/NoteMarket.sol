@@ -7,6 +7,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {ILoanBook} from "./interfaces/ILoanBook.sol";
 import {INoteMarket} from "./interfaces/INoteMarket.sol";
@@ -52,7 +53,13 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         }
 
         listingId = ++listingCount;
-        _listings[listingId] = Listing({seller: msg.sender, priceBps: priceBps, loanId: loanId, notes: notes});
+        // Both casts hold for any real listing (see {Listing}); a forged id or amount reverts.
+        _listings[listingId] = Listing({
+            seller: msg.sender,
+            priceBps: priceBps,
+            loanId: SafeCast.toUint80(loanId),
+            notes: SafeCast.toUint128(notes)
+        });
         emit Listed(listingId, msg.sender, loanId, notes, priceBps);
     }
 
@@ -83,7 +90,7 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
             left = l.notes - notes;
         }
         if (left == 0) delete _listings[listingId];
-        else l.notes = left;
+        else l.notes = uint128(left); // cannot truncate: left < l.notes, a uint128
         emit Sold(listingId, loanId, msg.sender, seller, notes, cost, left);
 
         asset.safeTransferFrom(msg.sender, seller, cost);

@@ -21,11 +21,13 @@ interface INoteMarket {
     ///        the principal funded); 9_500 sells at 95% of face.
     /// @param loanId The loan (ERC-1155 id) the notes belong to.
     /// @param notes Notes still for sale.
+    /// @dev Two storage slots: LoanBook's ids are sequential (uint80 is ample) and a loan's notes
+    ///      never exceed its uint128 principal.
     struct Listing {
         address seller;
         uint16 priceBps;
-        uint256 loanId;
-        uint256 notes;
+        uint80 loanId;
+        uint128 notes;
     }
 
     // ------------------------------------------------------------------ events

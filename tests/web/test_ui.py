@@ -207,3 +207,34 @@ def test_an_investor_takes_back_money_from_a_loan_that_did_not_fund(page, server
     assert rows[0].startswith("date,block_number,tx_hash,loan_id,kind,cash")
     assert [r.split(",")[4] for r in rows[1:]] == ["fund", "refund"]
     expect(page.locator("#statement-summary")).to_contain_text("2 movements: paid in 100.00, taken back 100.00")
+
+
+def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server, wallet, world):
+    """The seller offers all its notes of an active loan at 95% of face; another investor buys them
+    from the market table; both send real transactions from their own wallets."""
+    seller, buyer = world.investors[0], world.investors[1]
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    held = world.book.functions.balanceOf(seller.address, loan_id).call()
+
+    wallet.address = seller.address
+    _sign_in(page, seller.address)
+    page.fill('#sell-form [name="loan_id"]', str(loan_id))
+    page.fill('#sell-form [name="notes"]', str(held / 10**6))
+    page.fill('#sell-form [name="price"]', "95")
+    page.click("#sell-form button[type=submit]")
+    expect(page.locator("#status")).to_have_text(f"Offered {held / 10**6:,.2f} of notes of loan {loan_id}.")
+
+    def listed() -> bool:
+        page.click("#refresh-loans")
+        page.wait_for_timeout(300)
+        return page.locator('#market button[data-action="delist"]').count() == 1  # the seller's own: withdraw
+
+    _wait(listed, "the listing in the market table")
+    wallet.address = buyer.address
+    _sign_in(page, buyer.address)
+    before = world.balance(seller)
+    page.locator('#market button[data-action="buy"]').click()
+    expect(page.locator("#status")).to_contain_text(f"of notes of loan {loan_id} for {held * 95 // 100 / 10**6:,.2f}.")
+    assert world.book.functions.balanceOf(buyer.address, loan_id).call() == held
+    assert world.balance(seller) == before + held * 95 // 100
+    expect(page.locator('#market button[data-action="buy"]')).to_have_count(0, timeout=10_000)  # sold out

@@ -62,11 +62,13 @@ BUDGETS = {
     "claim": 80_000,
     "anchor": 60_000,
     "lifecycle_12x10": 3_500_000,
+    "market_list": 140_000,
+    "market_buy": 170_000,
 }
 
 KEYS = [
     "createLoan", "fund_first", "fund", "disburse", "repay", "repay_investors_1", "repay_investors_10",
-    "repay_investors_100", "claim", "markDefault", "anchor", "lifecycle_12x10",
+    "repay_investors_100", "claim", "markDefault", "anchor", "lifecycle_12x10", "market_list", "market_buy",
 ]  # fmt: skip
 
 
@@ -243,6 +245,15 @@ def _scenario(b: _Bench) -> dict[str, Any]:
     d_start = _loan(book, d_id)["startTime"]
     repay_100 = b.send(book.functions.repay(d_id, amount), borrowers[2], at=d_start + 29 * DAY)
 
+    # The secondary market on loan D (active, repaid once): one holder lists part of its notes and
+    # another holder buys them, the usual case (a buyer already in the loan has a position to correct).
+    market = b.contract("NoteMarket")
+    seller, buyer = investors[50], investors[99]
+    b.send(book.functions.setApprovalForAll(market.address, True), seller)
+    b.send(b.contract("MockStablecoin").functions.approve(market.address, MAX_UINT), buyer)
+    list_gas = b.send(market.functions.list(d_id, 60 * UNIT, 9_800), seller)
+    buy_gas = b.send(market.functions.buy(market.functions.listingCount().call(), 30 * UNIT), buyer)
+
     # Loan E: 6 installments paid, then default 120 days after installment 7 fell due.
     e_id, _ = b.create_loan(borrowers[3], "E", principal)
     b.fund_all(e_id, investors[20:30], principal // 10)
@@ -271,6 +282,8 @@ def _scenario(b: _Bench) -> dict[str, Any]:
         "markDefault": default_gas,
         "anchor": anchor_gas,
         "lifecycle_12x10": lifecycle,
+        "market_list": list_gas,
+        "market_buy": buy_gas,
         "_details": {
             "repay_each_installment": repay_gas,
             "fund_each_ticket": fund_gas,
@@ -294,6 +307,8 @@ def _report(gas: dict[str, Any], kind: str, settings: Settings) -> dict[str, Any
     report["lifecycle_vs_contract_deploy_ratio"] = round(gas["lifecycle_12x10"] / BASELINE_PER_LOAN_CONTRACT_DEPLOY, 3)
     report["createLoan_vs_contract_deploy_ratio"] = round(gas["createLoan"] / BASELINE_PER_LOAN_CONTRACT_DEPLOY, 4)
     report["createLoan_vs_clone_deploy_ratio"] = round(gas["createLoan"] / BASELINE_PER_LOAN_CLONE_DEPLOY, 4)
+    # A note bought on the market against a ticket funded at origination: the price of liquidity.
+    report["market_buy_vs_fund_ratio"] = round(gas["market_buy"] / gas["fund"], 3)
     report["repay_100_vs_1_pct"] = round(100 * (gas["repay_investors_100"] - gas["repay_investors_1"])
                                          / gas["repay_investors_1"], 3)  # fmt: skip
     report["budgets"] = BUDGETS

@@ -83,7 +83,7 @@ async function signIn() {
   say("Signed in.");
   const [latest] = await api("/api/v1/score/mine");
   showDecision(latest ?? null);
-  await Promise.all([refreshKyc(), refreshLoans(), refreshNotices(), refreshPortfolio(), refreshStaff()]);
+  await Promise.all([refreshKyc(), refreshLoans(), refreshNotices(), refreshPortfolio(), refreshStaff(), refreshMarket()]);
 }
 
 // --- KYC -----------------------------------------------------------------------------------
@@ -272,6 +272,56 @@ async function refreshLoans() {
     row.append(agreement, actionCell(loan, refundable.has(loan.loan_id)));
     return row;
   }));
+}
+
+// --- the secondary market: public listings; signed in, buy or withdraw one, or offer notes -----
+
+async function refreshMarket() {
+  const current = newest("market");
+  const listings = await api("/api/v1/market");
+  if (!current()) return;
+  $("market").replaceChildren(...listings.map((l) => {
+    const row = document.createElement("tr");
+    row.dataset.listing = l.listing_id;
+    const ratio = l.price_to_outstanding == null ? "-" : `${(l.price_to_outstanding * 100).toFixed(1)}%`;
+    for (const text of [l.listing_id, l.loan_id, l.grade ?? "-", percent(l.apr_bps), money(l.notes_left),
+      percent(l.price_bps), money(l.cost), ratio]) {
+      row.append(Object.assign(document.createElement("td"), { textContent: text }));
+    }
+    const cell = document.createElement("td");
+    if (state.wallet) {
+      const mine = l.seller.toLowerCase() === state.wallet.toLowerCase();
+      const action = mine ? "delist" : "buy";
+      const button = Object.assign(document.createElement("button"), { textContent: mine ? "Withdraw" : "Buy" });
+      Object.assign(button.dataset, { listing: l.listing_id, action });
+      button.onclick = guard(() => marketAction(l.listing_id, action));
+      cell.append(button);
+    }
+    row.append(cell);
+    return row;
+  }));
+}
+
+async function marketAction(listingId, action) {
+  const plan = await api(`/api/v1/market/listings/${listingId}/${action}`, { method: "POST", body: action === "buy" ? {} : undefined });
+  await sendAll(plan.transactions);
+  say(action === "buy" ? `Bought ${money(plan.notes)} of notes of loan ${plan.loan_id} for ${money(plan.cost)}.`
+    : `Listing ${listingId} withdrawn.`);
+  setTimeout(() => Promise.all([refreshMarket(), refreshPortfolio()]).catch((e) => say(e.message, true)), 1500);
+}
+
+async function offerNotes(event) {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const body = {
+    loan_id: Number(form.get("loan_id")),
+    notes: Math.round(Number(form.get("notes")) * 10 ** state.decimals),
+    price_bps: Math.round(Number(form.get("price")) * 100),
+  };
+  const plan = await api("/api/v1/market/listings", { method: "POST", body });
+  await sendAll(plan.transactions);
+  say(`Offered ${money(plan.notes)} of notes of loan ${plan.loan_id}.`);
+  setTimeout(() => refreshMarket().catch((e) => say(e.message, true)), 1500);
 }
 
 // --- verify a record: anyone checks a document against its on-chain anchor --------------------
@@ -532,12 +582,13 @@ $("apply-form").onsubmit = guard(apply);
 $("get-offer").onclick = guard(getOffer);
 $("sign-offer").onclick = guard(signOffer);
 $("refresh-loans").onclick = guard(async () => {
-  await Promise.all([refreshLoans(), refreshDisclosure()]);
+  await Promise.all([refreshLoans(), refreshDisclosure(), refreshMarket()]);
   if (state.token) await Promise.all([refreshPortfolio(), refreshNotices(), refreshStaff()]);
 });
 $("plan-form").onsubmit = guard(planInvestment);
 $("claim-all").onclick = guard(claimAll);
 $("statement-form").onsubmit = guard(downloadStatement);
+$("sell-form").onsubmit = guard(offerNotes);
 for (let y = new Date().getUTCFullYear(); y >= new Date().getUTCFullYear() - 2; y--) {
   $("statement-year").append(Object.assign(document.createElement("option"), { value: String(y), textContent: String(y) }));
 }
@@ -555,5 +606,5 @@ guard(async () => {
   } catch (error) {
     say(`The chain is not reachable: ${error.message}`, true);
   }
-  await Promise.all([refreshLoans(), refreshDisclosure()]);
+  await Promise.all([refreshLoans(), refreshDisclosure(), refreshMarket()]);
 })();
