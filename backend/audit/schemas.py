@@ -86,7 +86,7 @@ class LoanTracePublic(BaseModel):
     agreement_hash: str
     offer_id: str | None = Field(description="The platform offer whose signed terms these are")
     create_intent: str | None = Field(description="The outbox intent that sent createLoan")
-    events: list[EventPublic] = Field(description="Every LoanBook event about the loan, in chain order")
+    events: list[EventPublic] = Field(description="Every LoanBook and NoteMarket event about the loan, in chain order")
     decision: DecisionProofPublic | None = Field(description="The decision proof, when the decision is recorded here")
     agreement: VerificationPublic | None = Field(description="The agreement document against its on-chain anchor")
     audit_entries: list[dict] = Field(description="Audit-log entries about the loan, its offer and its decision")
@@ -109,4 +109,4 @@ class AddressTracePublic(BaseModel):
     notes: dict[int, int] = Field(description="Loan id -> notes held")
     funded: int = Field(description="Everything this address put into loans")
     repaid: int = Field(description="Everything this address paid towards loans")
-    transactions: list[str] = Field(description="LoanBook transactions whose events name this address")
+    transactions: list[str] = Field(description="LoanBook and NoteMarket transactions whose events name this address")

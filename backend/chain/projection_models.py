@@ -128,8 +128,8 @@ class NoteTransferRow(EventRef, Base):
 
 
 class EventSubjectRow(EventRef, Base):
-    """A loan or an address a LoanBook event names, so a trace reads a loan's or a wallet's events
-    through an index instead of scanning every event (one row per subject; `loan_id` or `address`)."""
+    """A loan or an address a LoanBook or NoteMarket event names, so a trace reads a loan's or a
+    wallet's events through an index instead of scanning every event (one row per subject)."""
 
     __tablename__ = "chain_event_subjects"
 

@@ -350,7 +350,7 @@ class MarketTrades(RowProjection):
 
 
 def event_subjects(ev: ChainEvent) -> tuple[set[int], set[str]]:
-    """The loans and the addresses a LoanBook event names in its top-level arguments."""
+    """The loans and the addresses a LoanBook or NoteMarket event names in its top-level arguments."""
     a = ev.args
     loans = {_int(a[k]) for k in ("loanId", "id") if k in a}
     loans |= {_int(i) for i in a.get("ids", [])}
@@ -362,7 +362,7 @@ class EventSubjects(RowProjection):
     models = (EventSubjectRow,)
 
     def wants(self, ev: ChainEvent) -> bool:
-        return ev.contract == "LoanBook"
+        return ev.contract in ("LoanBook", "NoteMarket")  # a loan's trades belong to its trace
 
     def apply(self, session, ev, only=None):
         loans, addresses = event_subjects(ev)

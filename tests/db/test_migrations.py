@@ -48,6 +48,18 @@ def test_notices_given_before_investor_notices_keep_their_borrower_as_recipient(
         assert conn.execute(text("SELECT count(*) FROM servicing_notices")).scalar_one() == 1
 
 
+def _log_events(settings, logged: list[tuple[str, dict]]) -> None:
+    """LoanBook events in chain_events, as an indexer before the migration under test stored them."""
+    from sqlalchemy import text
+
+    with get_engine(settings).begin() as conn:
+        for i, (event, args) in enumerate(logged):
+            conn.execute(text(
+                "INSERT INTO chain_events (block_number, block_hash, tx_hash, tx_index, log_index, contract, address,"
+                " event, args) VALUES (5, :h, :h, 0, :i, 'LoanBook', :a, :e, :args)"
+            ), {"h": "0x" + "11" * 32, "i": i, "a": "0x" + "99" * 20, "e": event, "args": json.dumps(args)})  # fmt: skip
+
+
 def test_claims_and_note_transfers_already_indexed_are_folded_in_on_upgrade(database_url, tmp_path):
     from sqlalchemy import text
 
@@ -59,12 +71,7 @@ def test_claims_and_note_transfers_already_indexed_are_folded_in_on_upgrade(data
         ("TransferSingle", {"operator": investor, "from": zero, "to": investor, "id": 4, "value": 500}),  # a mint
         ("TransferSingle", {"operator": investor, "from": investor, "to": other, "id": 4, "value": 200}),
     ]
-    with get_engine(settings).begin() as conn:
-        for i, (event, args) in enumerate(logged):
-            conn.execute(text(
-                "INSERT INTO chain_events (block_number, block_hash, tx_hash, tx_index, log_index, contract, address,"
-                " event, args) VALUES (5, :h, :h, 0, :i, 'LoanBook', :a, :e, :args)"
-            ), {"h": "0x" + "11" * 32, "i": i, "a": investor, "e": event, "args": json.dumps(args)})  # fmt: skip
+    _log_events(settings, logged)
     migrate.upgrade(settings)
     with get_engine(settings).begin() as conn:
         claim = conn.execute(text("SELECT loan_id, investor, kind, amount FROM chain_fundings")).one()
@@ -84,12 +91,7 @@ def test_events_already_indexed_get_their_subjects_on_upgrade(database_url, tmp_
     payer, zero = "0x" + "ab" * 20, "0x" + "00" * 20
     args = {"loanId": 9, "payer": payer, "installment": 1, "feePaid": 0, "principalOutstanding": 5}
     batch = {"operator": payer, "from": payer, "to": zero, "ids": [3, 4], "values": [1, 1]}
-    with get_engine(settings).begin() as conn:
-        for i, (event, a) in enumerate((("LoanPayment", args), ("TransferBatch", batch))):
-            conn.execute(text(
-                "INSERT INTO chain_events (block_number, block_hash, tx_hash, tx_index, log_index, contract, address,"
-                " event, args) VALUES (5, :h, :h, 0, :i, 'LoanBook', :a, :e, :args)"
-            ), {"h": "0x" + "22" * 32, "i": i, "a": payer, "e": event, "args": json.dumps(a)})  # fmt: skip
+    _log_events(settings, [("LoanPayment", args), ("TransferBatch", batch)])
     migrate.upgrade(settings)
     with get_engine(settings).begin() as conn:
         rows = conn.execute(text("SELECT loan_id, address FROM chain_event_subjects ORDER BY id")).all()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from backend.audit.trace import trace_loan
 from backend.chain.indexer import Indexer
 from backend.db import migrate
 from backend.db.session import session_scope
@@ -65,6 +66,10 @@ def test_list_buy_part_and_withdraw_the_rest(settings, world):  # noqa: F811
     assert [(line.kind, line.cash, line.notes) for line in sold.lines][-1] == ("sale", purchase["cost"], -half)
     assert [(line.kind, line.cash, line.notes) for line in bought.lines] == [("purchase", -purchase["cost"], half)]
     assert (sold.sold, bought.bought) == (purchase["cost"], purchase["cost"])
+
+    with session_scope(settings) as session:  # an auditor's trace of the loan shows its trades
+        traced = [e.event for e in trace_loan(session, settings, loan_id).events]
+    assert traced.count("Listed") == 1 and traced.count("Sold") == 1
 
     withdraw = client.post(f"/api/v1/market/listings/{offered['listing_id']}/delist", headers=as_seller).json()
     _send(world.w3, seller, withdraw["transactions"])
