@@ -218,8 +218,17 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
 
     wallet.address = seller.address
     _sign_in(page, seller.address)
-    page.fill('#sell-form [name="loan_id"]', str(loan_id))
-    page.fill('#sell-form [name="notes"]', str(held / 10**6))
+    sell = page.locator(f'#positions button[data-loan="{loan_id}"][data-action="sell"]')
+
+    def in_portfolio() -> bool:
+        page.click("#refresh-loans")
+        page.wait_for_timeout(300)
+        return sell.count() == 1
+
+    _wait(in_portfolio, "the position's Sell button")
+    sell.click()  # fills in the offer form with the loan and all its notes
+    expect(page.locator('#sell-form [name="loan_id"]')).to_have_value(str(loan_id))
+    expect(page.locator('#sell-form [name="notes"]')).to_have_value(f"{held / 10**6:g}")
     page.fill('#sell-form [name="price"]', "95")
     page.click("#sell-form button[type=submit]")
     expect(page.locator("#status")).to_have_text(f"Offered {held / 10**6:,.2f} of notes of loan {loan_id}.")

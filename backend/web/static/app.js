@@ -321,6 +321,7 @@ async function offerNotes(event) {
   const plan = await api("/api/v1/market/listings", { method: "POST", body });
   await sendAll(plan.transactions);
   say(`Offered ${money(plan.notes)} of notes of loan ${plan.loan_id}.`);
+  event.target.reset();
   setTimeout(() => refreshMarket().catch((e) => say(e.message, true)), 1500);
 }
 
@@ -372,6 +373,27 @@ async function refreshPortfolio() {
     + (p.refundable > 0 ? `; ${money(p.refundable)} to take back from loans that did not fund` : "")
     + (p.claimable > 0 ? `; ${money(p.claimable)} to collect` : "");
   $("claim-all-row").hidden = !(p.claimable > 0);
+  $("positions").replaceChildren(...p.positions.map((pos) => {
+    const row = document.createElement("tr");
+    row.dataset.loan = pos.loan_id;
+    for (const text of [pos.loan_id, pos.status, pos.grade ?? "-", percent(pos.apr_bps), money(pos.notes),
+      money(pos.exposure), money(pos.claimable)]) {
+      row.append(Object.assign(document.createElement("td"), { textContent: text }));
+    }
+    const cell = document.createElement("td");
+    if (pos.status === "active") {  // only notes of active loans trade: fill in the offer form
+      const sell = Object.assign(document.createElement("button"), { textContent: "Sell" });
+      Object.assign(sell.dataset, { loan: pos.loan_id, action: "sell" });
+      sell.onclick = () => {
+        $("sell-form").elements.loan_id.value = pos.loan_id;
+        $("sell-form").elements.notes.value = pos.notes / 10 ** state.decimals;
+        $("sell-form").elements.price.focus();
+      };
+      cell.append(sell);
+    }
+    row.append(cell);
+    return row;
+  }));
   $("portfolio-warnings").replaceChildren(...p.warnings.map((w) => Object.assign(document.createElement("li"), { textContent: w })));
 }
 
