@@ -67,6 +67,15 @@ class GradeOutcomePublic(BaseModel):
     default_rate: float = Field(description="principal_at_default / principal_originated")
 
 
+class MarketActivityPublic(BaseModel):
+    open_listings: int = Field(description="Open offers of notes of active loans")
+    notes_offered: int = Field(description="Notes in those offers")
+    trades: int = Field(description="Purchases on the secondary market, all time")
+    notes_traded: int
+    volume: int = Field(description="Paid for notes on the secondary market, all time")
+    average_price_bps: float | None = Field(description="volume / notes traded, in basis points of face value")
+
+
 class DisclosurePublic(BaseModel):
     as_of_block: int | None = Field(description="The index is complete up to this block (None: not indexed yet)")
     as_of_block_hash: str | None
@@ -87,3 +96,4 @@ class DisclosurePublic(BaseModel):
     )
     delinquency: DelinquencyPublic
     reserve: ReservePublic
+    market: MarketActivityPublic

@@ -11,7 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.chain.models import ChainEvent, IndexerCheckpoint
-from backend.chain.projection_models import FundingRow, LoanRow
+from backend.chain.projection_models import (
+    FundingRow,
+    LoanRow,
+    MarketListingRow,
+    MarketTradeRow,
+)
 from backend.disclosure.schemas import (
     ConcentrationPublic,
     DefaultsPublic,
@@ -19,6 +24,7 @@ from backend.disclosure.schemas import (
     DisclosurePublic,
     GradeOutcomePublic,
     LoanCountsPublic,
+    MarketActivityPublic,
     ReservePublic,
 )
 from backend.scoring import policy
@@ -69,7 +75,19 @@ def platform_disclosure(session: Session) -> DisclosurePublic:
         net_loss_rate=_ratio(net_loss, originated),
         delinquency=_delinquency(session),
         reserve=_reserve(session, [loan for loan in loans if loan.status == "active"]),
+        market=_market(session),
     )
+
+
+def _market(session: Session) -> MarketActivityPublic:
+    offered = list(session.scalars(select(MarketListingRow.notes_left)
+                                   .join(LoanRow, LoanRow.loan_id == MarketListingRow.loan_id)
+                                   .where(MarketListingRow.status == "open", LoanRow.status == "active")))  # fmt: skip
+    trades = list(session.execute(select(MarketTradeRow.notes, MarketTradeRow.cost)))
+    traded, volume = sum(n for n, _ in trades), sum(c for _, c in trades)
+    return MarketActivityPublic(open_listings=len(offered), notes_offered=sum(offered), trades=len(trades),
+                                notes_traded=traded, volume=volume,
+                                average_price_bps=10_000 * volume / traded if traded else None)  # fmt: skip
 
 
 def _concentration(active: list[LoanRow]) -> ConcentrationPublic:

@@ -67,6 +67,11 @@ def test_list_buy_part_and_withdraw_the_rest(settings, world):  # noqa: F811
     assert [(line.kind, line.cash, line.notes) for line in bought.lines] == [("purchase", -purchase["cost"], half)]
     assert (sold.sold, bought.bought) == (purchase["cost"], purchase["cost"])
 
+    market = client.get("/api/v1/disclosure").json()["market"]  # public figures
+    assert (market["open_listings"], market["notes_offered"], market["trades"]) == (1, held - half, 1)
+    assert (market["notes_traded"], market["volume"]) == (half, purchase["cost"])
+    assert market["average_price_bps"] == pytest.approx(9_500, abs=0.01)
+
     with session_scope(settings) as session:  # an auditor's trace of the loan shows its trades
         traced = [e.event for e in trace_loan(session, settings, loan_id).events]
     assert traced.count("Listed") == 1 and traced.count("Sold") == 1

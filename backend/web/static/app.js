@@ -443,7 +443,8 @@ async function refreshDisclosure() {
     + (cover == null ? "" : ` (${cover.toFixed(1)}x the expected loss)`)
     + `; ${d.borrowers} borrowers, ${d.investors} investors`
     + (d.concentration.top10_borrowers_share == null ? "" : `; top 10 borrowers owe ${rate(d.concentration.top10_borrowers_share)}`)
-    + (d.by_grade.length ? `; default rate by grade: ${d.by_grade.map((g) => `${g.grade} ${rate(g.default_rate)}`).join(", ")}` : "");
+    + (d.by_grade.length ? `; default rate by grade: ${d.by_grade.map((g) => `${g.grade} ${rate(g.default_rate)}`).join(", ")}` : "")
+    + `; secondary market: ${d.market.open_listings} offers, ${d.market.trades} trades, volume ${money(d.market.volume)}`;
 }
 
 async function refreshNotices() {
