@@ -29,3 +29,6 @@ def disclosure_command(json_out: bool = typer.Option(False, "--json")) -> None:
     rate = "n/a" if report.net_loss_rate is None else f"{report.net_loss_rate:.2%}"
     console.print(f"defaults {d.count}: principal {d.principal_at_default:,}, reserve cover {d.reserve_cover:,}, "
                   f"recovered {d.recovered:,}, net loss {d.net_loss:,} ({rate} of originated)")  # fmt: skip
+    m = report.market
+    console.print(f"secondary market: {m.open_listings} open offers ({m.notes_offered:,} notes), {m.trades} trades, "
+                  f"{m.notes_traded:,} notes for {m.volume:,}")  # fmt: skip

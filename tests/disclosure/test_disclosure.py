@@ -73,11 +73,13 @@ def test_figures_match_the_contracts(indexed, monkeypatch):  # noqa: F811
     try:
         point_get_settings_at(monkeypatch, settings)
         result = CliRunner().invoke(app, ["disclosure", "--json"])
+        text = CliRunner().invoke(app, ["disclosure"])
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == report.model_dump(mode="json")
+    assert text.exit_code == 0 and "secondary market: 0 open offers (0 notes), 0 trades" in text.stdout
 
 
 def test_an_empty_index_discloses_zeros(tmp_path):
