@@ -48,39 +48,35 @@ def year_bounds(year: int | None) -> tuple[int | None, int | None]:
     return (int(datetime(year, 1, 1, tzinfo=UTC).timestamp()), int(datetime(year + 1, 1, 1, tzinfo=UTC).timestamp()))
 
 
+def _rows_of(db: Session, model: type, wallet: str, *sides) -> list:
+    """(row, block time) of the index rows of `model` with the wallet on any of `sides`."""
+    query = (select(model, ChainEvent.block_timestamp).join(ChainEvent, ChainEvent.id == model.event_id)
+             .where(or_(*(side == wallet for side in sides))))  # fmt: skip
+    return list(db.execute(query))
+
+
+def _line(r, ts: int | None, kind: str, cash: int, notes: int) -> StatementLinePublic:
+    return StatementLinePublic(timestamp=ts, block_number=r.block_number, tx_hash=r.tx_hash, log_index=r.log_index,
+                               loan_id=r.loan_id, kind=kind, cash=cash, notes=notes)  # fmt: skip
+
+
 def _money_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
-    rows = db.execute(select(FundingRow, ChainEvent.block_timestamp).join(ChainEvent, ChainEvent.id == FundingRow.event_id)
-                      .where(FundingRow.investor == wallet))  # fmt: skip
-    return [StatementLinePublic(timestamp=ts, block_number=r.block_number, tx_hash=r.tx_hash, log_index=r.log_index,
-                                loan_id=r.loan_id, kind=r.kind, cash=CASH_SIGN[r.kind] * r.amount,
-                                notes=NOTES_SIGN[r.kind] * r.amount) for r, ts in rows]  # fmt: skip
+    return [_line(r, ts, r.kind, CASH_SIGN[r.kind] * r.amount, NOTES_SIGN[r.kind] * r.amount)
+            for r, ts in _rows_of(db, FundingRow, wallet, FundingRow.investor)]  # fmt: skip
 
 
 def _trade_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
-    rows = db.execute(select(MarketTradeRow, ChainEvent.block_timestamp)
-                      .join(ChainEvent, ChainEvent.id == MarketTradeRow.event_id)
-                      .where(or_(MarketTradeRow.seller == wallet, MarketTradeRow.buyer == wallet)))  # fmt: skip
     lines = []
-    for r, ts in rows:
+    for r, ts in _rows_of(db, MarketTradeRow, wallet, MarketTradeRow.seller, MarketTradeRow.buyer):
         kind = "sale" if r.seller == wallet else "purchase"
-        lines.append(StatementLinePublic(timestamp=ts, block_number=r.block_number, tx_hash=r.tx_hash,
-                                         log_index=r.log_index, loan_id=r.loan_id, kind=kind,
-                                         cash=CASH_SIGN[kind] * r.cost, notes=-CASH_SIGN[kind] * r.notes))  # fmt: skip
+        lines.append(_line(r, ts, kind, CASH_SIGN[kind] * r.cost, -CASH_SIGN[kind] * r.notes))
     return lines
 
 
 def _transfer_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
     """Notes moved between wallets (mints and burns are the fund and refund lines already)."""
-    rows = db.execute(select(NoteTransferRow, ChainEvent.block_timestamp)
-                      .join(ChainEvent, ChainEvent.id == NoteTransferRow.event_id)
-                      .where(or_(NoteTransferRow.sender == wallet, NoteTransferRow.recipient == wallet)))  # fmt: skip
-    lines = []
-    for r, ts in rows:
-        sign = 1 if r.recipient == wallet else -1  # a transfer to oneself nets to zero either way
-        lines.append(StatementLinePublic(timestamp=ts, block_number=r.block_number, tx_hash=r.tx_hash,
-                                         log_index=r.log_index, loan_id=r.loan_id,
-                                         kind="notes_in" if sign > 0 else "notes_out", cash=0, notes=sign * r.amount))  # fmt: skip
-    return lines
+    return [_line(r, ts, "notes_in", 0, r.amount) if r.recipient == wallet else _line(r, ts, "notes_out", 0, -r.amount)
+            for r, ts in _rows_of(db, NoteTransferRow, wallet, NoteTransferRow.sender, NoteTransferRow.recipient)]  # fmt: skip
 
 
 def _in_period(line: StatementLinePublic, start: int | None, end: int | None) -> bool:
