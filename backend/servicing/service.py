@@ -209,10 +209,10 @@ def collections_queue(db: Session) -> list[CollectionItemPublic]:
     return items
 
 
-def notices_of(db: Session, wallet: str) -> list[NoticePublic]:
+def notices_of(db: Session, wallet: str, limit: int = 100) -> list[NoticePublic]:
     """What the wallet was told, as a borrower and as an investor, newest first."""
     rows = db.scalars(select(ServicingNotice).where(ServicingNotice.recipient == wallet)
-                      .order_by(ServicingNotice.id.desc()))  # fmt: skip
+                      .order_by(ServicingNotice.id.desc()).limit(limit))  # fmt: skip
     return [NoticePublic(loan_id=n.loan_id, installment=n.installment, kind=n.kind, due_date=n.due_date,
                          amount=n.amount, message=n.message, created_at=n.created_at, emailed_at=n.emailed_at)
             for n in rows]  # fmt: skip

@@ -59,6 +59,7 @@ def test_list_buy_part_and_withdraw_the_rest(settings, world):  # noqa: F811
     assert world.book.functions.balanceOf(buyer.address, loan_id).call() == half
     assert (world.balance(seller) - seller_before, buyer_before - world.balance(buyer)) == (purchase["cost"],) * 2
     assert client.get("/api/v1/market").json()[0]["notes_left"] == held - half
+    assert client.get("/api/v1/market", params={"limit": 0}).status_code == 422
     assert client.get("/api/v1/portfolio", headers=as_buyer).json()["positions"][0]["notes"] == half
 
     with session_scope(settings) as session:

@@ -87,6 +87,8 @@ def test_an_unpaid_loan_ages_bucket_by_bucket_and_is_defaulted_through_the_outbo
     investor = world.investors[0]
     told = admin.get("/api/v1/servicing/notices", headers=minted_bearer(settings, investor)).json()
     assert [n["kind"] for n in told] == ["loan_defaulted", "loan_late"]
+    newest = admin.get("/api/v1/servicing/notices", params={"limit": 1}, headers=minted_bearer(settings, investor)).json()
+    assert [n["kind"] for n in newest] == ["loan_defaulted"]
     cover = world.book.functions.claimableOf(loan_id, investor.address).call()
     assert cover > 0 and abs(told[0]["amount"] - cover) <= 1  # the notice names what the reserve paid this holder
     assert "declared in default" in told[0]["message"] and "risk reserve paid you" in told[0]["message"]

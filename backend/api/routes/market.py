@@ -18,8 +18,12 @@ router = APIRouter(prefix="/api/v1/market", tags=["market"])
 
 
 @router.get("", dependencies=allow("market.read"), summary="Open listings of active loans, cheapest first")
-def listings(session: SessionDep, loan_id: Annotated[int | None, Query(ge=1)] = None) -> list[ListingPublic]:
-    return service.open_listings(session, loan_id)
+def listings(
+    session: SessionDep,
+    loan_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[ListingPublic]:
+    return service.open_listings(session, loan_id)[:limit]
 
 
 @router.post("/listings", dependencies=allow("market.list"), summary="Offer notes for sale: the transactions to send")

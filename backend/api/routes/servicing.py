@@ -1,6 +1,8 @@
 """Post-loan management: the portfolio's aging, the collections queue, a borrower's notices."""
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from backend.api.deps import CurrentUser, SessionDep, allow
 from backend.servicing import service
@@ -23,6 +25,8 @@ def collections(session: SessionDep) -> list[CollectionItemPublic]:
     return service.collections_queue(session)
 
 
-@router.get("/notices", dependencies=allow("servicing.notices"), summary="Reminders and notices to the caller")
-def notices(user: CurrentUser, session: SessionDep) -> list[NoticePublic]:
-    return service.notices_of(session, user.wallet)
+@router.get("/notices", dependencies=allow("servicing.notices"), summary="Reminders and notices to the caller, newest first")
+def notices(
+    user: CurrentUser, session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[NoticePublic]:
+    return service.notices_of(session, user.wallet, limit)
