@@ -85,7 +85,7 @@ class DisclosurePublic(BaseModel):
     principal_repaid: int
     interest_paid: int
     late_fees_paid: int
-    investors: int = Field(description="Distinct wallets that funded at least one loan")
+    investors: int = Field(description="Distinct wallets that funded a loan or bought notes on the secondary market")
     borrowers: int = Field(description="Distinct wallets that received at least one loan")
     concentration: ConcentrationPublic
     by_grade: list[GradeOutcomePublic]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from backend.chain.models import ChainEvent, IndexerCheckpoint
@@ -61,9 +61,7 @@ def platform_disclosure(session: Session) -> DisclosurePublic:
         principal_repaid=sum(loan.principal_paid for loan in disbursed),
         interest_paid=sum(loan.interest_paid for loan in disbursed),
         late_fees_paid=sum(loan.fees_paid for loan in disbursed),
-        investors=session.scalar(
-            select(func.count(func.distinct(FundingRow.investor))).where(FundingRow.kind == "fund")
-        ) or 0,
+        investors=_investors(session),
         borrowers=len({loan.borrower for loan in disbursed}),
         concentration=_concentration([loan for loan in loans if loan.status == "active"]),
         by_grade=_by_grade(session, disbursed),
@@ -77,6 +75,12 @@ def platform_disclosure(session: Session) -> DisclosurePublic:
         reserve=_reserve(session, [loan for loan in loans if loan.status == "active"]),
         market=_market(session),
     )
+
+
+def _investors(session: Session) -> int:
+    # UNION drops duplicates: a wallet that funded one loan and bought notes of another counts once.
+    wallets = union(select(FundingRow.investor).where(FundingRow.kind == "fund"), select(MarketTradeRow.buyer))
+    return session.scalar(select(func.count()).select_from(wallets.subquery())) or 0
 
 
 def _market(session: Session) -> MarketActivityPublic:

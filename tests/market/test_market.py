@@ -68,7 +68,9 @@ def test_list_buy_part_and_withdraw_the_rest(settings, world):  # noqa: F811
     assert [(line.kind, line.cash, line.notes) for line in bought.lines] == [("purchase", -purchase["cost"], half)]
     assert (sold.sold, bought.bought) == (purchase["cost"], purchase["cost"])
 
-    market = client.get("/api/v1/disclosure").json()["market"]  # public figures
+    disclosed = client.get("/api/v1/disclosure").json()  # public figures
+    assert disclosed["investors"] == 3  # the two who funded, and the buyer
+    market = disclosed["market"]
     assert (market["open_listings"], market["notes_offered"], market["trades"]) == (1, held - half, 1)
     assert (market["notes_traded"], market["volume"]) == (half, purchase["cost"])
     assert market["average_price_bps"] == pytest.approx(9_500, abs=0.01)
