@@ -83,7 +83,9 @@ async function signIn() {
   say("Signed in.");
   const [latest] = await api("/api/v1/score/mine");
   showDecision(latest ?? null);
-  await Promise.all([refreshKyc(), refreshLoans(), refreshNotices(), refreshPortfolio(), refreshStaff(), refreshMarket()]);
+  // Everything on screen, public figures included, as of this sign-in.
+  await Promise.all([refreshKyc(), refreshLoans(), refreshNotices(), refreshPortfolio(), refreshStaff(), refreshMarket(),
+    refreshDisclosure()]);
 }
 
 // --- KYC -----------------------------------------------------------------------------------
@@ -433,7 +435,9 @@ async function downloadStatement(event) {
 }
 
 async function refreshDisclosure() {
+  const current = newest("disclosure");
   const d = await api("/api/v1/disclosure");
+  if (!current()) return;
   const rate = (x) => (x == null ? "n/a" : `${(x * 100).toFixed(2)}%`);
   const cover = d.reserve.coverage_of_expected_loss;
   $("disclosure").textContent = `${Object.entries(d.loans).map(([k, v]) => `${v} ${k}`).join(", ")} loans; `
