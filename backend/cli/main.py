@@ -11,7 +11,7 @@ from backend.cli import kyc
 from backend.cli import bench
 from backend.cli import model
 from backend.cli import disclosure
-from backend.cli import backup, loan, portfolio, servicing
+from backend.cli import backup, loan, market, portfolio, servicing
 
 app = typer.Typer(name="loanchain", help="Blockchain-anchored P2P lending platform.", no_args_is_help=True)
 app.command("compile")(toolchain.compile_command)
@@ -32,6 +32,7 @@ app.add_typer(model.app, name="model")
 app.command("disclosure")(disclosure.disclosure_command)
 app.add_typer(loan.app, name="loan")
 app.add_typer(portfolio.app, name="portfolio")
+app.add_typer(market.app, name="market")
 app.add_typer(servicing.app, name="servicing")
 app.add_typer(backup.app, name="backup")
 

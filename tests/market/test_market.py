@@ -5,13 +5,19 @@ the purchase, and every bad request gets a clear 4xx before any gas is spent."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from typer.testing import CliRunner
 
 from backend.audit.trace import trace_loan
 from backend.chain.indexer import Indexer
+from backend.cli.main import app
+from backend.config import get_settings
 from backend.db import migrate
 from backend.db.session import session_scope
 from backend.lending.statement import statement_of
+from tests.anchoring.helpers import point_get_settings_at
 from tests.contracts.conftest import chain, world  # noqa: F401
 from tests.identity.conftest import client_for, minted_bearer
 from tests.lending.test_wallet_txs import _send
@@ -30,7 +36,7 @@ def _index(settings) -> None:
     Indexer().catch_up(settings)
 
 
-def test_list_buy_part_and_withdraw_the_rest(settings, world):  # noqa: F811
+def test_list_buy_part_and_withdraw_the_rest(settings, world, monkeypatch):  # noqa: F811
     seller, buyer = world.investors[0], world.investors[1]
     loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
     _index(settings)
@@ -60,6 +66,16 @@ def test_list_buy_part_and_withdraw_the_rest(settings, world):  # noqa: F811
     assert (world.balance(seller) - seller_before, buyer_before - world.balance(buyer)) == (purchase["cost"],) * 2
     assert client.get("/api/v1/market").json()[0]["notes_left"] == held - half
     assert client.get("/api/v1/market", params={"limit": 0}).status_code == 422
+    runner = CliRunner()  # the operator's view, from the same service
+    try:
+        point_get_settings_at(monkeypatch, settings)
+        cli = runner.invoke(app, ["market", "offers", "--loan", str(loan_id), "--json"])
+        table = runner.invoke(app, ["market", "offers"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert cli.exit_code == 0 and json.loads(cli.stdout) == client.get("/api/v1/market").json()
+    assert table.exit_code == 0 and "open offers (1)" in table.stdout
     assert client.get("/api/v1/portfolio", headers=as_buyer).json()["positions"][0]["notes"] == half
 
     with session_scope(settings) as session:
