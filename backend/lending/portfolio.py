@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.chain.loan_book import deadline_clock
-from backend.chain.projection_models import LoanRow, NoteBalanceRow
+from backend.chain.projection_models import LoanRow, MarketListingRow, NoteBalanceRow
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
 from backend.errors import Conflict
@@ -62,6 +62,10 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     grades = _grades(db, {loan.decision_hash for _, loan in holdings})
     now = deadline_clock(settings) if holdings else int(time.time())
     book = LoanBookWallet(settings, wallet) if holdings else None
+    listed: dict[int, int] = defaultdict(int)
+    for loan_id, notes in db.execute(select(MarketListingRow.loan_id, MarketListingRow.notes_left)
+                                     .where(MarketListingRow.seller == wallet, MarketListingRow.status == "open")):  # fmt: skip
+        listed[loan_id] += notes
     positions = [
         PositionPublic(
             loan_id=loan.loan_id,
@@ -73,6 +77,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
             exposure=_exposure(loan, note.balance, now),
             refundable=note.balance if refundable(loan, now) else 0,
             claimable=book.claimable(loan.loan_id) if book and loan.status in PAYING else 0,
+            listed=listed[loan.loan_id],
         )
         for note, loan in holdings
     ]

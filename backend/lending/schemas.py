@@ -154,6 +154,7 @@ class PositionPublic(BaseModel):
     exposure: int = Field(description="At stake now: committed while funding, outstanding principal share once active")
     refundable: int = Field(description="Funded into a loan that missed its funding deadline: the investor's to take back")
     claimable: int = Field(description="Repayments (and reserve cover) received for these notes and not yet claimed")
+    listed: int = Field(default=0, description="Of these notes, offered for sale on the secondary market")
 
 
 class PortfolioPublic(BaseModel):

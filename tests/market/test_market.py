@@ -51,6 +51,7 @@ def test_list_buy_part_and_withdraw_the_rest(settings, world, monkeypatch):  # n
     seller_before, buyer_before = world.balance(seller), world.balance(buyer)
     _send(world.w3, seller, listing["transactions"])
     _index(settings)
+    assert client.get("/api/v1/portfolio", headers=as_seller).json()["positions"][0]["listed"] == held
     (offered,) = client.get("/api/v1/market").json()  # public
     assert (offered["loan_id"], offered["seller"], offered["notes_left"], offered["price_bps"]) == (loan_id, seller.address, held, 9_500)
     assert offered["cost"] == -(-held * 9_500 // 10_000) and offered["outstanding"] == held  # nothing repaid yet

@@ -379,7 +379,7 @@ async function refreshPortfolio() {
     const row = document.createElement("tr");
     row.dataset.loan = pos.loan_id;
     for (const text of [pos.loan_id, pos.status, pos.grade ?? "-", percent(pos.apr_bps), money(pos.notes),
-      money(pos.exposure), money(pos.claimable)]) {
+      money(pos.listed), money(pos.exposure), money(pos.claimable)]) {
       row.append(Object.assign(document.createElement("td"), { textContent: text }));
     }
     const cell = document.createElement("td");
