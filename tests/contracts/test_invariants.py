@@ -1,6 +1,6 @@
 """Stateful property test: Hypothesis drives random sequences of create, fund, disburse, note
-transfer, repay, claim, default, cancel/refund and time jumps across several loans and
-investors, against a Python model. Every action's outcome (success or the exact custom error)
+transfer, a sale on NoteMarket, repay, claim, default, cancel/refund and time jumps across
+several loans and investors, against a Python model. Every action's outcome (success or the exact custom error)
 is predicted by the model, and after every step:
 
 (a) conservation: the book's token balance is exactly what investors can still claim or take
@@ -129,8 +129,8 @@ class LendingMachine(RuleBasedStateMachine):
     # One rule picks the action, weighted by repetition, so that every action keeps its share of
     # steps in every example (Hypothesis' per-rule swarm testing would switch some off).
     ACTIONS = (["repay"] * 5 + ["claim"] * 3 + ["fund"] * 3 + ["transfer_note"] * 3 + ["time_jump"] * 3
-               + ["mark_default"] * 2 + ["refund"] * 2 + ["fund_fully_and_disburse", "create_loan", "disburse",
-               "claim_many", "cancel"])  # fmt: skip
+               + ["mark_default"] * 2 + ["refund"] * 2 + ["sell_on_market"] * 2 + ["fund_fully_and_disburse",
+               "create_loan", "disburse", "claim_many", "cancel"])  # fmt: skip
 
     @rule(action=st.sampled_from(ACTIONS), data=st.data())
     def step(self, action, data):
@@ -276,6 +276,36 @@ class LendingMachine(RuleBasedStateMachine):
             return
         self.expect(fn, src, None)
         self.seen["transfer" if loan.distributed == 0 else "transfer after payments"] += 1
+        loan.notes[src] -= amount
+        loan.notes[dst] = loan.notes.get(dst, 0) + amount
+
+    def sell_on_market(self, data):
+        """A holder lists a fraction of its notes on NoteMarket and another investor buys them all:
+        to LoanBook a transfer like any other, and the seller gets exactly the price, rounded up."""
+        fraction = data.draw(st.sampled_from([Fraction(1, 3), Fraction(1)]), label="fraction")
+        price = data.draw(st.sampled_from([1, 9_500, 10_000, 20_000]), label="price bps")
+        self._tried("sell_on_market")
+        loan = self.pick_loan(data)
+        holders = [h for h, b in loan.notes.items() if b > 0]
+        if not holders:
+            return
+        src, dst = data.draw(st.sampled_from(holders), label="seller"), self.pick_investor(data, "buyer")
+        amount = int(loan.notes[src] * fraction)
+        market, token = self.world.market, self.world.token
+        if amount == 0 or dst == src:
+            return
+        if loan.status != ACTIVE:
+            self.expect(market.functions.list(loan.id, amount, price), src, "NoteMarketLoanNotActive", loan.id, loan.status)
+            return
+        self.expect(self.book.functions.setApprovalForAll(market.address, True), src, None)
+        listed = self.expect(market.functions.list(loan.id, amount, price), src, None)
+        listing_id = events(listed, market, "Listed")[0]["listingId"]
+        self.expect(token.functions.approve(market.address, 2**256 - 1), dst, None)
+        before = token.functions.balanceOf(src).call()
+        self.expect(market.functions.buy(listing_id, amount), dst, None)
+        assert token.functions.balanceOf(src).call() - before == -(-amount * price // 10_000)
+        assert token.functions.balanceOf(market.address).call() == 0  # escrowless
+        self.seen["market sale"] += 1
         loan.notes[src] -= amount
         loan.notes[dst] = loan.notes.get(dst, 0) + amount
 
@@ -517,6 +547,6 @@ def test_lending_state_machine(world):
     print(f"\n{len(LendingMachine.runs)} examples, {len(full)} of >= {STEPS} steps; actions: {dict(LendingMachine.seen)}")
     assert len(full) >= EXAMPLES
     # Every path of the lifecycle was exercised somewhere.
-    for action in ("fund", "disburse", "transfer after payments", "repay", "late fee", "prepayment",
+    for action in ("fund", "disburse", "transfer after payments", "market sale", "repay", "late fee", "prepayment",
                    "repaid in full", "claim", "claimMany", "default", "recovery", "refund"):  # fmt: skip
         assert LendingMachine.seen[action] > 0, action
