@@ -3,28 +3,27 @@ delisting needs, and their calldata. As for LoanBook, the backend never signs th
 
 from __future__ import annotations
 
-from web3 import Web3
-
-from backend.chain.client import contract_at, reading
+from backend.chain.client import reading
 from backend.chain.deploy import deployed_contract
-from backend.chain.wallet_calls import WalletCall
+from backend.chain.wallet_calls import LoanBookWallet, WalletCall
 from backend.config import Settings
 
 
 class NoteMarketWallet:
+    """Built on the wallet's LoanBook view: the notes, the token and the balance are LoanBook's
+    (NoteMarket trades in LoanBook's asset); only the spender of approvals differs."""
+
     def __init__(self, settings: Settings, wallet: str) -> None:
-        self.wallet = Web3.to_checksum_address(wallet)
+        self.holder = LoanBookWallet(settings, wallet)
+        self.wallet, self.book, self.token = self.holder.wallet, self.holder.book, self.holder.token
         self.market = deployed_contract(settings, "NoteMarket")
-        self.book = deployed_contract(settings, "LoanBook")
-        with reading("NoteMarket"):
-            self.token = contract_at(settings, "MockStablecoin", self.market.functions.asset().call())
 
     def _read(self, fn):
         with reading("NoteMarket"):
             return fn.call()
 
     def notes(self, loan_id: int) -> int:
-        return int(self._read(self.book.functions.balanceOf(self.wallet, loan_id)))
+        return self.holder.notes(loan_id)
 
     def market_may_move_notes(self) -> bool:
         return bool(self._read(self.book.functions.isApprovedForAll(self.wallet, self.market.address)))
@@ -37,7 +36,7 @@ class NoteMarketWallet:
         return int(self._read(self.market.functions.costOf(listing_id, notes)))
 
     def balance(self) -> int:
-        return int(self._read(self.token.functions.balanceOf(self.wallet)))
+        return self.holder.balance()
 
     def allowance(self) -> int:
         return int(self._read(self.token.functions.allowance(self.wallet, self.market.address)))
