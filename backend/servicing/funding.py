@@ -6,12 +6,12 @@ LoanBook. Anyone may call `cancel` or `disburse`; the platform does, through the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.chain.loan_book import loan_book_domain
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
 from backend.servicing.loan_calls import queue_once
@@ -39,18 +39,16 @@ def has_funding_loans(db: Session) -> bool:
     return bool(db.scalar(select(func.count()).where(FUNDING)))
 
 
-def close_funding_windows(db: Session, settings: Settings, now: int) -> FundingReport:
+def close_funding_windows(db: Session, settings: Settings, now: int, decimals: Callable[[], int]) -> FundingReport:
     report = FundingReport()
     rows = list(db.scalars(select(LoanRow).where(FUNDING, LoanRow.funding_deadline < now).order_by(LoanRow.loan_id)))
-    decimals: int | None = None  # read from the chain once, and only when a notice needs it
     for row in rows:
         funded = row.funded == row.principal
         if funded and settings.servicing_auto_disburse:
             report.disbursals += _queue(db, settings, row, "disburse", disburse_intent_key(row.loan_id))
         elif not funded and settings.servicing_auto_cancel and _queue(db, settings, row, "cancel", cancel_intent_key(row.loan_id)):
             report.cancels += 1
-            decimals = decimals if decimals is not None else loan_book_domain(settings).asset_decimals
-            report.notices += _tell_not_funded(db, row, decimals)
+            report.notices += _tell_not_funded(db, row, decimals())
     return report
 
 

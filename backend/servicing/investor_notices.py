@@ -12,12 +12,13 @@ when nothing happened; a holder who already took a refund back holds no notes an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, literal, select
 from sqlalchemy.orm import Session
 
-from backend.chain.loan_book import deadline_clock, loan_book_domain
+from backend.chain.loan_book import deadline_clock
 from backend.chain.projection_models import LoanRow, NoteBalanceRow
 from backend.config import Settings
 from backend.servicing.models import ServicingNotice, ServicingState
@@ -57,7 +58,7 @@ def _whole_loan(loan: LoanRow, notes: int, kind: str, now: int, d: int) -> tuple
                         "waiting: choose \"Collect all repayments\".")
 
 
-def tell_investors(db: Session, settings: Settings, now: int | None = None) -> int:
+def tell_investors(db: Session, settings: Settings, now: int | None, decimals: Callable[[], int]) -> int:
     """Give every note holder the notices due; returns how many were given. The chain is asked
     for the time and the token's decimals only when there is something to tell."""
     pending: list[tuple[str, int, LoanRow, NoteBalanceRow, ServicingState | None]] = []
@@ -68,7 +69,7 @@ def tell_investors(db: Session, settings: Settings, now: int | None = None) -> i
     pending += [("loan_late", state.installments_paid + 1, loan, note, state) for loan, note, state in late]
     if not pending:
         return 0
-    d, now = loan_book_domain(settings).asset_decimals, now or deadline_clock(settings)
+    d, now = decimals(), now or deadline_clock(settings)
     return sum(_give(db, kind, installment, loan, note.holder, note.balance, state, now, d)
                for kind, installment, loan, note, state in pending)  # fmt: skip
 

@@ -3,14 +3,24 @@ gets there first, and worded with amounts in the loan token's units."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.chain.loan_book import loan_book_domain
 from backend.chain.projection_models import LoanRow
+from backend.config import Settings
 from backend.servicing.models import ServicingNotice
+
+
+def token_decimals(settings: Settings) -> Callable[[], int]:
+    """The loan token's decimals for one servicing pass: read from the chain at most once, and
+    only if a notice needs them."""
+    return cache(lambda: loan_book_domain(settings).asset_decimals)
 
 
 def money(amount: int, decimals: int) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from backend.chain import deploy_params
-from backend.chain.loan_book import deadline_clock, loan_book_domain
+from backend.chain.loan_book import deadline_clock
 from backend.chain.outbox import get_intent
 from backend.chain.projection_models import LoanRow
 from backend.chain.servicing_reader import LoanPosition, loan_positions
@@ -39,7 +39,7 @@ from backend.servicing.funding import (
 from backend.servicing.investor_notices import tell_investors
 from backend.servicing.loan_calls import queue_once
 from backend.servicing.models import ServicingNotice, ServicingState
-from backend.servicing.notices import add_notice, day, money
+from backend.servicing.notices import add_notice, day, money, token_decimals
 from backend.servicing.schemas import (
     AgingPublic,
     BucketPublic,
@@ -102,9 +102,11 @@ def servicing_pass(db: Session, settings: Settings, progress: Callable[[], None]
     funding = has_funding_loans(db)
     # The contract judges deadlines and lateness by block time; with nothing open, don't ask.
     now = deadline_clock(settings) if rows or funding else None
-    closed = close_funding_windows(db, settings, now) if funding else FundingReport()
-    buckets, notices, defaults = _service_active(db, settings, rows, now, progress) if rows else (Counter(), 0, 0)
-    told = tell_investors(db, settings, now)  # after the positions above: `loan_late` reads them
+    decimals = token_decimals(settings)  # shared by every notice of the pass
+    closed = close_funding_windows(db, settings, now, decimals) if funding else FundingReport()
+    active = _service_active(db, settings, rows, now, decimals, progress) if rows else (Counter(), 0, 0)
+    buckets, notices, defaults = active
+    told = tell_investors(db, settings, now, decimals)  # after the positions above: `loan_late` reads them
     return PassReportPublic(as_of=now or int(time.time()), loans=len(rows), buckets=dict(buckets),
                             notices_created=closed.notices + notices + told, investor_notices=told,
                             defaults_queued=defaults, cancels_queued=closed.cancels,
@@ -112,10 +114,10 @@ def servicing_pass(db: Session, settings: Settings, progress: Callable[[], None]
 
 
 def _service_active(
-    db: Session, settings: Settings, rows: list[LoanRow], now: int, progress: Callable[[], None] | None
+    db: Session, settings: Settings, rows: list[LoanRow], now: int, decimals: Callable[[], int],
+    progress: Callable[[], None] | None,
 ) -> tuple[Counter[str], int, int]:
     """Position, borrower notices and default for each active loan: (buckets, notices, defaults)."""
-    decimals = loan_book_domain(settings).asset_decimals
     buckets: Counter[str] = Counter()
     notices = defaults = 0
     for row, pos in zip(rows, loan_positions(settings, [r.loan_id for r in rows]), strict=True):
@@ -125,9 +127,9 @@ def _service_active(
         buckets[bucket] += 1
         _store(db, row, pos, bucket, now)
         if bucket == "current" and 0 < pos.next_due_date - now <= settings.servicing_reminder_days * DAY:
-            notices += _notify(db, row, pos, DUE_SOON, pos.due_now or row.installment_amount, decimals)
+            notices += _notify(db, row, pos, DUE_SOON, pos.due_now or row.installment_amount, decimals())
         elif bucket in NOTICE_OF_BUCKET:
-            notices += _notify(db, row, pos, NOTICE_OF_BUCKET[bucket], pos.due_now, decimals)
+            notices += _notify(db, row, pos, NOTICE_OF_BUCKET[bucket], pos.due_now, decimals())
         if bucket == "defaultable" and settings.servicing_auto_default:
             payload = {"days_past_due": days_past_due(now, pos.next_due_date), "payoff": pos.payoff}
             defaults += queue_once(db, settings, row.loan_id, "markDefault", default_intent_key(row.loan_id),
