@@ -1,4 +1,4 @@
-"""`loanchain portfolio ...`: an investor's statement (the same service as
+"""`loanchain portfolio ...`: an investor's statement, cash and earnings (the same service as
 GET /api/v1/portfolio/statement), for the investor's accountant or an auditor."""
 
 from __future__ import annotations
@@ -19,27 +19,37 @@ def statement_command(
     wallet: str = typer.Argument(..., help="The investor's wallet"),
     year: int | None = typer.Option(None, min=2015, max=9998, help="Calendar year (UTC, block time); all by default"),
     csv_out: Path | None = typer.Option(None, "--csv", help="Write the lines as CSV to this file"),
+    earnings_out: Path | None = typer.Option(None, "--earnings-csv", help="Write what the notes earned, per event, as CSV"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Every movement between WALLET and LoanBook, with the transaction that proves it (run
     `loanchain index sync` first for fresh data)."""
     from backend.db.session import session_scope
     from backend.identity.roles import checksum
-    from backend.lending.statement import statement_csv, statement_of
+    from backend.lending.statement import earnings_csv, statement_csv, statement_of
 
     settings = get_settings()
     with cli_errors(), session_scope(settings) as session:
         report = statement_of(session, settings, checksum(wallet), year)
     if csv_out:
         csv_out.write_text(statement_csv(report))
+    if earnings_out:
+        earnings_out.write_text(earnings_csv(report))
     if json_out:
         print_json(report.model_dump(mode="json"))
         return
     table = Table("loan", "status", "grade", "funded", "refunded", "collected", "net", "notes now", "claimable now",
+                  "interest", "fees", "written off", "net return",
                   title=f"{report.wallet} {year or 'all years'} ({len(report.lines)} movements)")  # fmt: skip
     for loan in report.loans:
+        e = loan.earnings
         table.add_row(str(loan.loan_id), loan.status, loan.grade or "-", f"{loan.funded:,}", f"{loan.refunded:,}",
-                      f"{loan.collected:,}", f"{loan.net_cash:,}", f"{loan.notes_held:,}", f"{loan.claimable:,}")  # fmt: skip
+                      f"{loan.collected:,}", f"{loan.net_cash:,}", f"{loan.notes_held:,}", f"{loan.claimable:,}",
+                      f"{e.interest:,}", f"{e.late_fees:,}", f"{e.written_off:,}", f"{e.net_return:,}")  # fmt: skip
     console.print(table)
-    console.print(f"net cash {report.net_cash:,} base units (10^{report.decimals} per token)"
-                  + (f"; lines written to {csv_out}" if csv_out else ""))  # fmt: skip
+    e = report.earnings
+    console.print(f"net cash {report.net_cash:,}; earned: interest {e.interest:,}, late fees {e.late_fees:,}, "
+                  f"principal back {e.principal:,}, cover {e.cover:,}, recovered {e.recovered:,}, "
+                  f"written off {e.written_off:,}, trading {e.market_result:,}, net return {e.net_return:,} "
+                  f"(base units, 10^{report.decimals} per token)"
+                  + "".join(f"; written to {p}" for p in (csv_out, earnings_out) if p))  # fmt: skip

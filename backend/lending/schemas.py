@@ -208,6 +208,39 @@ class StatementLinePublic(BaseModel):
     notes: int = Field(description="Change in the loan's notes held (1 note = 1 base unit of principal)")
 
 
+class EarningsPublic(BaseModel):
+    """What the wallet's notes earned (accrual basis, by the time of the borrower's payment, not
+    of the claim), in base units."""
+
+    interest: int = 0
+    late_fees: int = 0
+    principal: int = Field(default=0, description="Principal repaid to the notes: capital back, not income")
+    cover: int = Field(default=0, description="Paid by the risk reserve when a loan defaulted: capital back")
+    recovered: int = Field(default=0, description="Collected from the borrower after a default")
+    written_off: int = Field(default=0, description="Principal outstanding at a default less the reserve's cover")
+    market_result: int = Field(default=0, description="Sales above / purchases below the notes' principal outstanding "
+                                                      "(negative: a premium paid or a discount given)")  # fmt: skip
+    net_return: int = Field(default=0, description="interest + late_fees + recovered + market_result - written_off")
+
+
+class EarningLinePublic(BaseModel):
+    """The wallet's part of one loan event."""
+
+    timestamp: int | None
+    block_number: int
+    tx_hash: str
+    log_index: int
+    loan_id: int
+    kind: Literal["payment", "prepayment", "default", "recovery", "sale", "purchase"]
+    interest: int
+    late_fees: int
+    principal: int
+    cover: int
+    recovered: int
+    written_off: int
+    market_result: int
+
+
 class StatementLoanPublic(BaseModel):
     loan_id: int
     status: str
@@ -220,6 +253,7 @@ class StatementLoanPublic(BaseModel):
     net_cash: int = Field(description="refunded + collected + sold - funded - bought")
     notes_held: int = Field(description="Now, not at the period's end")
     claimable: int = Field(description="Now: received for these notes and not yet claimed")
+    earnings: EarningsPublic
 
 
 class StatementPublic(BaseModel):
@@ -235,3 +269,5 @@ class StatementPublic(BaseModel):
     bought: int
     sold: int
     net_cash: int = Field(description="Sum of the lines' cash: the wallet's net token flow with LoanBook and NoteMarket")
+    earnings: EarningsPublic = Field(description="What the notes earned in the period, whether claimed or not")
+    earning_lines: list[EarningLinePublic]

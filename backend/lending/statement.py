@@ -4,8 +4,10 @@ on the secondary market, notes given to or received from another wallet), each w
 and transaction that prove it, and totals per loan.
 
 Amounts are the events' own, read from the chain index, so the statement's net cash is exactly
-the wallet's token flow with the two contracts over the period; nothing is estimated. A period is
-a calendar year in UTC, by block time, or everything indexed."""
+the wallet's token flow with the two contracts over the period; nothing is estimated. Beside the
+cash, the statement gives what the notes earned in the period (interest, fees, principal back,
+cover, write-offs, trading results; see `earnings`), which a claim's cash does not tell. A period
+is a calendar year in UTC, by block time, or everything indexed."""
 
 from __future__ import annotations
 
@@ -29,8 +31,10 @@ from backend.chain.projection_models import (
 )
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
+from backend.lending import earnings
 from backend.lending.loans import decision_facts
 from backend.lending.schemas import (
+    EarningLinePublic,
     StatementLinePublic,
     StatementLoanPublic,
     StatementPublic,
@@ -40,6 +44,7 @@ CASH_SIGN = {"fund": -1, "refund": 1, "claim": 1, "purchase": -1, "sale": 1}
 NOTES_SIGN = {"fund": 1, "refund": -1, "claim": 0}
 TOTALS = {"fund": "funded", "refund": "refunded", "claim": "collected", "purchase": "bought", "sale": "sold"}
 CSV_COLUMNS = ("date", "block_number", "tx_hash", "loan_id", "kind", "cash", "cash_tokens", "notes")
+EARNINGS_CSV_COLUMNS = ("date", "block_number", "tx_hash", "loan_id", "kind", *earnings.PARTS)
 
 
 def year_bounds(year: int | None) -> tuple[int | None, int | None]:
@@ -79,7 +84,7 @@ def _transfer_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
             for r, ts in _rows_of(db, NoteTransferRow, wallet, NoteTransferRow.sender, NoteTransferRow.recipient)]  # fmt: skip
 
 
-def _in_period(line: StatementLinePublic, start: int | None, end: int | None) -> bool:
+def _in_period(line: StatementLinePublic | EarningLinePublic, start: int | None, end: int | None) -> bool:
     if start is None:
         return True
     return line.timestamp is not None and start <= line.timestamp < end
@@ -92,12 +97,16 @@ def statement_of(db: Session, settings: Settings, wallet: str, year: int | None 
     transfers = [t for t in _transfer_lines(db, wallet) if (t.tx_hash, t.loan_id) not in traded]
     lines = [line for line in _money_lines(db, wallet) + trades + transfers if _in_period(line, start, end)]
     lines.sort(key=lambda line: (line.block_number, line.log_index))
+    earned = [line for line in earnings.earnings_of(db, wallet) if _in_period(line, start, end)]
     held = dict(db.execute(select(NoteBalanceRow.loan_id, NoteBalanceRow.balance).where(NoteBalanceRow.holder == wallet)).all())
-    loan_ids = sorted({line.loan_id for line in lines} | set(held))
+    loan_ids = sorted({line.loan_id for line in lines + earned} | set(held))
     rows = {r.loan_id: r for r in db.scalars(select(LoanRow).where(LoanRow.loan_id.in_(loan_ids)))}
     grades = {h: f.grade for h, f in decision_facts(db, {r.decision_hash for r in rows.values()}).items()}
     book = LoanBookWallet(settings, wallet) if loan_ids else None
     sums: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    earned_by_loan = defaultdict(list)
+    for line in earned:
+        earned_by_loan[line.loan_id].append(line)
     for line in lines:
         if line.kind in TOTALS:
             sums[line.loan_id][TOTALS[line.kind]] += abs(line.cash)
@@ -109,12 +118,17 @@ def statement_of(db: Session, settings: Settings, wallet: str, year: int | None 
             **{total: s[total] for total in TOTALS.values()},
             net_cash=s["refunded"] + s["collected"] + s["sold"] - s["funded"] - s["bought"],
             notes_held=held.get(loan_id, 0), claimable=book.claimable(loan_id) if book and row else 0,
+            earnings=earnings.total(earned_by_loan[loan_id]),
         ))  # fmt: skip
     return StatementPublic(
         wallet=wallet, period_start=start, period_end=end, decimals=loan_book_domain(settings).asset_decimals,
         lines=lines, loans=loans, **{total: sum(getattr(l, total) for l in loans) for total in TOTALS.values()},
-        net_cash=sum(line.cash for line in lines),
+        net_cash=sum(line.cash for line in lines), earnings=earnings.total(earned), earning_lines=earned,
     )  # fmt: skip
+
+
+def _date(timestamp: int | None) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat() if timestamp is not None else ""
 
 
 def statement_csv(statement: StatementPublic) -> str:
@@ -123,7 +137,18 @@ def statement_csv(statement: StatementPublic) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for line in statement.lines:
-        when = datetime.fromtimestamp(line.timestamp, UTC).isoformat() if line.timestamp is not None else ""
         tokens = Decimal(line.cash).scaleb(-statement.decimals)  # exact: never through a float
-        writer.writerow((when, line.block_number, line.tx_hash, line.loan_id, line.kind, line.cash, tokens, line.notes))
+        writer.writerow((_date(line.timestamp), line.block_number, line.tx_hash, line.loan_id, line.kind, line.cash,
+                         tokens, line.notes))  # fmt: skip
+    return out.getvalue()
+
+
+def earnings_csv(statement: StatementPublic) -> str:
+    """What the notes earned, one row per event (amounts in base units), for a tax return."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EARNINGS_CSV_COLUMNS)
+    for line in statement.earning_lines:
+        writer.writerow((_date(line.timestamp), line.block_number, line.tx_hash, line.loan_id, line.kind,
+                         *(getattr(line, part) for part in earnings.PARTS)))  # fmt: skip
     return out.getvalue()

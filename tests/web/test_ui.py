@@ -165,6 +165,17 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     expect(page.locator("#status")).to_contain_text("Collected ")
     assert world.balance(investor) > before and world.book.functions.claimableOf(loan_id, investor.address).call() == 0
     expect(page.locator("#claim-all-row")).to_be_hidden()
+
+    def earned() -> list[list[str]]:  # what the notes earned, once the indexer has seen the payoff
+        with page.expect_download() as download:
+            page.click("#earnings-download")
+        return [row.split(",") for row in Path(download.value.path()).read_text().splitlines()]
+
+    _wait(lambda: any(row[4] == "payment" for row in earned()), "the investor's earnings")
+    rows = earned()
+    assert rows[0][:6] == ["date", "block_number", "tx_hash", "loan_id", "kind", "interest"]
+    assert sum(int(row[5]) for row in rows[1:]) > 0  # interest earned, though the repayments were one claim
+    expect(page.locator("#statement-summary")).to_contain_text("Earned: interest ")
     page.click("#kyc-erase")
     expect(page.locator("#status")).to_contain_text("Personal data erased (1 record); the on-chain verification is being revoked.")
     expect(page.locator("#kyc-status")).to_contain_text("erased")
@@ -202,7 +213,7 @@ def test_an_investor_takes_back_money_from_a_loan_that_did_not_fund(page, server
 
     page.select_option("#statement-year", "all")  # the refund is indexed: the statement shows both movements
     with page.expect_download() as download:
-        page.click("#statement-form button[type=submit]")
+        page.click("#statement-form button[value=statement]")
     rows = Path(download.value.path()).read_text().splitlines()
     assert rows[0].startswith("date,block_number,tx_hash,loan_id,kind,cash")
     assert [r.split(",")[4] for r in rows[1:]] == ["fund", "refund"]

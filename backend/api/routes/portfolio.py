@@ -57,5 +57,21 @@ def my_statement(user: CurrentUser, session: SessionDep, settings: SettingsDep, 
 )
 def my_statement_csv(user: CurrentUser, session: SessionDep, settings: SettingsDep, year: StatementYear = None) -> Response:
     body = statement.statement_csv(statement.statement_of(session, settings, user.wallet, year))
-    name = f"loanchain-statement-{user.wallet}-{year or 'all'}.csv"
+    return _csv(body, f"loanchain-statement-{user.wallet}-{year or 'all'}.csv")
+
+
+@router.get(
+    "/earnings.csv",
+    dependencies=allow("portfolio.statement"),
+    summary="What your notes earned, one row per loan event: interest, late fees, principal, cover, recoveries, "
+    "write-offs and trading results (base units)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def my_earnings_csv(user: CurrentUser, session: SessionDep, settings: SettingsDep, year: StatementYear = None) -> Response:
+    body = statement.earnings_csv(statement.statement_of(session, settings, user.wallet, year))
+    return _csv(body, f"loanchain-earnings-{user.wallet}-{year or 'all'}.csv")
+
+
+def _csv(body: str, name: str) -> Response:
     return Response(body, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -423,12 +423,17 @@ async function downloadStatement(event) {
   const year = new FormData(event.target).get("year");
   const query = year === "all" ? "" : `?year=${year}`;
   const s = await api(`/api/v1/portfolio/statement${query}`);
+  const e = s.earnings;
   $("statement-summary").textContent = `${s.lines.length} movements: paid in ${money(s.funded)}, `
-    + `taken back ${money(s.refunded)}, collected ${money(s.collected)}; net ${money(s.net_cash)}`;
-  const response = await fetch(`/api/v1/portfolio/statement.csv${query}`, { headers: { Authorization: `Bearer ${state.token}` } });
-  if (!response.ok) throw new Error(`${response.status}: the statement could not be downloaded`);
+    + `taken back ${money(s.refunded)}, collected ${money(s.collected)}; net ${money(s.net_cash)}. `
+    + `Earned: interest ${money(e.interest)}, late fees ${money(e.late_fees)}, principal back ${money(e.principal)}, `
+    + `reserve cover ${money(e.cover)}, recovered ${money(e.recovered)}, written off ${money(e.written_off)}, `
+    + `trading ${money(e.market_result)}; net return ${money(e.net_return)}`;
+  const part = event.submitter?.value === "earnings" ? "earnings" : "statement";
+  const response = await fetch(`/api/v1/portfolio/${part}.csv${query}`, { headers: { Authorization: `Bearer ${state.token}` } });
+  if (!response.ok) throw new Error(`${response.status}: the ${part} could not be downloaded`);
   const link = Object.assign(document.createElement("a"), {
-    href: URL.createObjectURL(await response.blob()), download: `loanchain-statement-${year}.csv`,
+    href: URL.createObjectURL(await response.blob()), download: `loanchain-${part}-${year}.csv`,
   });
   link.click();
   setTimeout(() => URL.revokeObjectURL(link.href), 10_000);

@@ -1,0 +1,168 @@
+"""What an investor earned, event by event: the share of each repayment, reserve cover and
+recovery that the wallet's notes were entitled to, split into interest, late fees and principal,
+the principal written off when a loan defaulted, and the discount or premium of notes traded on
+the secondary market. This is the accrual view an investor's tax return asks for; the statement's
+lines are the cash view (a claim mixes all of these and can come years later).
+
+Shares are not estimated: the wallet's notes are replayed through LoanBook's own accumulator
+({DistributionMath}: points per share rounded up from the cumulative distribution, each holder's
+entitlement rounded down, corrections moved with notes), so the shares of all events add up to
+exactly what the contract lets the wallet claim (`claimedOf + claimableOf`). Only the split of one
+event's share between its parts is rounded here: interest and fees down, principal the rest.
+
+A trade's discount or premium is measured against the principal outstanding on the notes traded:
+selling above it, or buying below it, is a gain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.chain.models import ChainEvent
+from backend.chain.projection_models import (
+    EventSubjectRow,
+    FundingRow,
+    LoanRow,
+    MarketTradeRow,
+    NoteTransferRow,
+    RepaymentRow,
+)
+from backend.lending.schemas import EarningLinePublic, EarningsPublic
+
+MAGNITUDE = 2**128  # DistributionMath.MAGNITUDE
+NOTE_MOVES = ("fund", "refund", "transfer")
+TRADES = ("sale", "purchase")
+PARTS = ("interest", "late_fees", "principal", "cover", "recovered", "written_off", "market_result")
+
+
+@dataclass
+class _Event:
+    """One event of a loan that changes the wallet's notes, the loan's distributions or its balance."""
+
+    ref: object  # a projection row (or ChainEvent) carrying block_number, log_index, tx_hash
+    timestamp: int | None
+    kind: str
+    notes: int = 0  # change in the wallet's notes
+    amount: int = 0  # distributed to all notes
+    split: dict[str, int] = field(default_factory=dict)  # the amount's parts
+    outstanding: int | None = None  # the loan's principal outstanding after the event
+    traded: int = 0  # notes the wallet bought (positive) or sold (negative) in a trade
+    cost: int = 0  # the trade's price
+
+    @property
+    def order(self) -> tuple[int, int]:
+        return self.ref.block_number, self.ref.log_index
+
+
+class _Accumulator:
+    """One holder's entitlement on one loan, computed as LoanBook computes it."""
+
+    def __init__(self, supply: int) -> None:
+        self.supply, self.distributed, self.notes, self.correction, self.entitled = supply, 0, 0, 0, 0
+
+    def pps(self) -> int:
+        # ceil(distributed * 2^128 / supply), as DistributionMath.pointsPerShare
+        return -(-self.distributed * MAGNITUDE // self.supply) if self.supply else 0
+
+    def move(self, notes: int) -> None:
+        self.correction -= self.pps() * notes
+        self.notes += notes
+
+    def distribute(self, amount: int) -> int:
+        """Adds `amount` to the loan's distributions; returns the holder's part of it."""
+        self.distributed += amount
+        entitled = (self.pps() * self.notes + self.correction) // MAGNITUDE
+        part, self.entitled = entitled - self.entitled, entitled
+        return part
+
+
+def _timed(db: Session, query) -> list:
+    return list(db.execute(query))
+
+
+def _wallet_events(db: Session, wallet: str) -> dict[int, list[_Event]]:
+    """The wallet's note movements per loan (fund, refund, transfers, trades)."""
+    events: dict[int, list[_Event]] = {}
+    fundings = select(FundingRow, ChainEvent.block_timestamp).join(ChainEvent, ChainEvent.id == FundingRow.event_id)
+    for r, ts in _timed(db, fundings.where(FundingRow.investor == wallet, FundingRow.kind != "claim")):
+        events.setdefault(r.loan_id, []).append(_Event(r, ts, r.kind, notes=r.amount if r.kind == "fund" else -r.amount))
+    transfers = select(NoteTransferRow, ChainEvent.block_timestamp).join(ChainEvent, ChainEvent.id == NoteTransferRow.event_id)
+    for r, ts in _timed(db, transfers.where((NoteTransferRow.sender == wallet) | (NoteTransferRow.recipient == wallet))):
+        events.setdefault(r.loan_id, []).append(_Event(r, ts, "transfer", notes=r.amount if r.recipient == wallet else -r.amount))
+    trades = select(MarketTradeRow, ChainEvent.block_timestamp).join(ChainEvent, ChainEvent.id == MarketTradeRow.event_id)
+    for r, ts in _timed(db, trades.where((MarketTradeRow.seller == wallet) | (MarketTradeRow.buyer == wallet))):
+        kind, traded = ("sale", -r.notes) if r.seller == wallet else ("purchase", r.notes)
+        # the notes themselves move by the trade's transfer (above); this event only prices them
+        events.setdefault(r.loan_id, []).append(_Event(r, ts, kind, traded=traded, cost=r.cost))
+    return events
+
+
+def _loan_events(db: Session, loan_ids: list[int]) -> dict[int, list[_Event]]:
+    """What each loan distributed to its notes: payments, prepayments, recoveries and the cover."""
+    events: dict[int, list[_Event]] = {}
+    repayments = select(RepaymentRow, ChainEvent.block_timestamp).join(ChainEvent, ChainEvent.id == RepaymentRow.event_id)
+    for r, ts in _timed(db, repayments.where(RepaymentRow.loan_id.in_(loan_ids))):
+        split = ({"recovered": r.amount} if r.kind == "recovery"
+                 else {"late_fees": r.fee_paid, "interest": r.interest_paid, "principal": r.principal_paid})  # fmt: skip
+        events.setdefault(r.loan_id, []).append(_Event(r, ts, r.kind, amount=r.amount, split=split,
+                                                       outstanding=r.principal_outstanding))  # fmt: skip
+    defaults = (select(ChainEvent, EventSubjectRow.loan_id).join(EventSubjectRow, EventSubjectRow.event_id == ChainEvent.id)
+                .where(ChainEvent.event == "LoanDefaulted", EventSubjectRow.loan_id.in_(loan_ids)))  # fmt: skip
+    for ev, loan_id in _timed(db, defaults):
+        cover, outstanding = int(ev.args["cover"]), int(ev.args["principalOutstanding"])
+        events.setdefault(loan_id, []).append(_Event(ev, ev.block_timestamp, "default", amount=cover,
+                                                     split={"cover": cover}, outstanding=outstanding))  # fmt: skip
+    return events
+
+
+def _line(e: _Event, loan_id: int, **parts: int) -> EarningLinePublic:
+    return EarningLinePublic(timestamp=e.timestamp, block_number=e.ref.block_number, tx_hash=e.ref.tx_hash,
+                             log_index=e.ref.log_index, loan_id=loan_id, kind=e.kind, **(dict.fromkeys(PARTS, 0) | parts))  # fmt: skip
+
+
+def _share_parts(share: int, amount: int, split: dict[str, int]) -> dict[str, int]:
+    """`share` of an event split like its `amount`; the last part (principal, cover, recovered)
+    takes the rounding."""
+    names = list(split)
+    parts = {name: share * split[name] // amount for name in names[:-1]} if amount else {}
+    parts[names[-1]] = share - sum(parts.values())
+    return parts
+
+
+def _replay(loan: LoanRow, events: list[_Event]) -> list[EarningLinePublic]:
+    acc, outstanding, lines = _Accumulator(loan.funded), loan.principal, []
+    for e in sorted(events, key=lambda e: e.order):
+        if e.kind in NOTE_MOVES:
+            acc.move(e.notes)
+        elif e.kind in TRADES:
+            value = abs(e.traded) * outstanding // loan.funded  # only active (funded) loans trade
+            lines.append(_line(e, loan.loan_id, market_result=e.cost - value if e.traded < 0 else value - e.cost))
+        else:
+            held, share = acc.notes, acc.distribute(e.amount)
+            parts = _share_parts(share, e.amount, e.split) if e.amount else {}
+            if e.kind == "default":
+                parts["written_off"] = max(held * e.outstanding // loan.funded - share, 0)
+            if held:
+                lines.append(_line(e, loan.loan_id, **parts))
+        if e.outstanding is not None:
+            outstanding = e.outstanding
+    return lines
+
+
+def earnings_of(db: Session, wallet: str) -> list[EarningLinePublic]:
+    """Every event that earned the wallet something (or cost it principal), oldest first."""
+    mine = _wallet_events(db, wallet)
+    if not mine:
+        return []
+    loans = {r.loan_id: r for r in db.scalars(select(LoanRow).where(LoanRow.loan_id.in_(list(mine))))}
+    theirs = _loan_events(db, list(loans))
+    lines = [line for loan_id, loan in loans.items() for line in _replay(loan, mine[loan_id] + theirs.get(loan_id, []))]
+    return sorted(lines, key=lambda line: (line.block_number, line.log_index))
+
+
+def total(lines: list[EarningLinePublic]) -> EarningsPublic:
+    sums = {part: sum(getattr(line, part) for line in lines) for part in PARTS}
+    net = sums["interest"] + sums["late_fees"] + sums["recovered"] + sums["market_result"] - sums["written_off"]
+    return EarningsPublic(**sums, net_return=net)
