@@ -106,6 +106,7 @@ class Settings(BaseSettings):
     servicing_interval: float = Field(default=60.0, gt=0)  # seconds between servicing passes
     servicing_reminder_days: int = Field(default=3, ge=0)  # "due soon" notice this many days ahead
     servicing_auto_default: bool = True  # queue markDefault once the contract allows it
+    disclosure_publish_monthly: bool = True  # the servicing worker publishes last month's report
     servicing_auto_cancel: bool = True  # queue cancel for loans that missed full funding by their deadline
     servicing_auto_disburse: bool = True  # queue disburse for fully funded loans still unpaid at their deadline
     # E-mail for borrower and investor notices; without a host, notices stay in-app (GET /api/v1/servicing/notices).

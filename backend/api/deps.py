@@ -74,6 +74,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "verify.upload": PUBLIC,
     "verify.proof": PUBLIC,
     "disclosure.read": PUBLIC,
+    "disclosure.publish": ADMIN_ONLY,
     # the audit log
     "audit.entries": AUDITORS,
     "audit.verify": AUDITORS,

@@ -1,16 +1,23 @@
-"""`loanchain disclosure`: the public platform figures, as the API serves them."""
+"""`loanchain disclosure`: the public platform figures, as the API serves them, and the monthly
+reports published from them (the same services as /api/v1/disclosure)."""
 
 from __future__ import annotations
 
 import typer
+from rich.table import Table
 
 from backend.cli.output import cli_errors, console, print_json
 from backend.config import get_settings
 
+app = typer.Typer(help="Public platform figures and the monthly disclosure reports.")
 
-def disclosure_command(json_out: bool = typer.Option(False, "--json")) -> None:
+
+@app.callback(invoke_without_command=True)
+def disclosure_command(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> None:
     """Loans by status, principal originated / outstanding / repaid, defaults, reserve cover and
     net loss, from the chain index (run `loanchain index sync` first for fresh figures)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from backend.db.session import session_scope
     from backend.disclosure.service import platform_disclosure
 
@@ -32,3 +39,40 @@ def disclosure_command(json_out: bool = typer.Option(False, "--json")) -> None:
     m = report.market
     console.print(f"secondary market: {m.open_listings} open offers ({m.notes_offered:,} notes), {m.trades} trades, "
                   f"{m.notes_traded:,} notes for {m.volume:,}")  # fmt: skip
+
+
+@app.command("publish")
+def publish_command(
+    period: str = typer.Option(..., help="A month that has ended, YYYY-MM"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Freeze PERIOD's figures into a document, store it by CID and queue it for anchoring (once
+    per month; the servicing worker does this by itself for the month just ended)."""
+    from backend.db.session import session_scope
+    from backend.disclosure.reports import publish
+
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        report, created = publish(session, settings, period, actor="cli")
+    if json_out:
+        print_json(report.model_dump(mode="json"))
+        return
+    state = "published" if created else "already published"
+    console.print(f"{report.period} {state}: cid {report.cid}, hash {report.doc_hash}, as of block {report.as_of_block}")
+
+
+@app.command("reports")
+def reports_command(json_out: bool = typer.Option(False, "--json")) -> None:
+    """The monthly reports published, newest first, with their CID and anchoring transaction."""
+    from backend.db.session import session_scope
+    from backend.disclosure.reports import list_reports
+
+    with cli_errors(), session_scope(get_settings()) as session:
+        reports = list_reports(session)
+    if json_out:
+        print_json([r.model_dump(mode="json") for r in reports])
+        return
+    table = Table("period", "as of block", "cid", "anchored in", title="Published disclosure reports")
+    for r in reports:
+        table.add_row(r.period, str(r.as_of_block), r.cid, r.anchor_tx or "(pending)")
+    console.print(table)

@@ -9,3 +9,4 @@ from backend.audit import models as audit_models  # noqa: F401
 from backend.scoring import models as scoring_models  # noqa: F401
 from backend.lending import models as lending_models  # noqa: F401
 from backend.servicing import models as servicing_models  # noqa: F401
+from backend.disclosure import models as disclosure_models  # noqa: F401

@@ -3,7 +3,9 @@ smallest unit, e.g. 10^-6 for a 6-decimal token), as on chain."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class LoanCountsPublic(BaseModel):
@@ -97,3 +99,21 @@ class DisclosurePublic(BaseModel):
     delinquency: DelinquencyPublic
     reserve: ReservePublic
     market: MarketActivityPublic
+
+
+class DisclosureReportPublic(BaseModel):
+    """A month's published figures: the document's CID and hash (anchored on-chain)."""
+
+    period: str = Field(description="YYYY-MM")
+    cid: str
+    doc_hash: str = Field(description="keccak256 of the document's bytes, the value anchored on-chain")
+    as_of_block: int | None = Field(description="The figures are as of this indexed block")
+    published_at: datetime
+    anchor_tx: str | None = Field(description="The transaction that anchored it (None until its batch is on-chain)")
+    verify_url: str
+
+
+class DisclosurePublish(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period: str = Field(description="A month that has ended, YYYY-MM", examples=["2026-10"])

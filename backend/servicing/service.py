@@ -143,12 +143,17 @@ def servicing_step(settings: Settings) -> int:
     """The worker's round: one pass in its own transaction, then e-mail delivery of the notices
     due; returns the work done (0 = idle)."""
     from backend.db.session import session_scope
+    from backend.disclosure.reports import publish_due
     from backend.servicing.delivery import deliver_notices
 
     with session_scope(settings) as session:
         report = servicing_pass(session, settings)
+    published = None
+    if settings.disclosure_publish_monthly:
+        with session_scope(settings) as session:  # its own transaction: a report never holds up servicing
+            published = publish_due(session, settings)
     queued = report.defaults_queued + report.cancels_queued + report.disbursals_queued
-    return report.notices_created + queued + deliver_notices(settings)
+    return report.notices_created + queued + deliver_notices(settings) + (published is not None)
 
 
 # --- reads ---------------------------------------------------------------------------------

@@ -1,14 +1,53 @@
-"""Information disclosure: platform loan performance from the chain index. Public."""
+"""Information disclosure: platform loan performance from the chain index, and the monthly
+reports frozen from it (anchored documents). Public to read; publishing a month is for admins
+(the servicing worker publishes each month by itself)."""
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from backend.api.deps import SessionDep, allow
-from backend.disclosure.schemas import DisclosurePublic
+from fastapi import APIRouter, Path, Response, status
+
+from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
+from backend.disclosure import reports
+from backend.disclosure.schemas import DisclosurePublic, DisclosurePublish, DisclosureReportPublic
 from backend.disclosure.service import platform_disclosure
 
 router = APIRouter(prefix="/api/v1/disclosure", tags=["disclosure"])
+
+Period = Annotated[str, Path(pattern=reports.PERIOD.pattern, description="YYYY-MM")]
 
 
 @router.get("", dependencies=allow("disclosure.read"), summary="Loans, volumes, defaults and losses, as indexed")
 def disclosure(session: SessionDep) -> DisclosurePublic:
     return platform_disclosure(session)
+
+
+@router.get("/reports", dependencies=allow("disclosure.read"), summary="The monthly reports published, newest first")
+def published(session: SessionDep) -> list[DisclosureReportPublic]:
+    return reports.list_reports(session)
+
+
+@router.get(
+    "/reports/{period}",
+    dependencies=allow("disclosure.read"),
+    summary="A month's report, byte for byte as published (check it with GET /api/v1/verify?cid=)",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}},
+)
+def report(period: Period, session: SessionDep, settings: SettingsDep) -> Response:
+    row, data = reports.report_document(session, settings, period)
+    return Response(data, media_type="application/json", headers={"X-Content-CID": row.cid, "X-Document-Hash": row.doc_hash})
+
+
+@router.post(
+    "/reports",
+    dependencies=allow("disclosure.publish"),
+    status_code=status.HTTP_201_CREATED,
+    summary="Publish a month that has ended (once: a month already published is returned unchanged, 200)",
+    responses={200: {"description": "Already published"}},
+)
+def publish(body: DisclosurePublish, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+            response: Response) -> DisclosureReportPublic:  # fmt: skip
+    published_report, created = reports.publish(session, settings, body.period, actor=user.wallet)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return published_report
