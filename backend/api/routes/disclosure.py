@@ -8,7 +8,11 @@ from fastapi import APIRouter, Path, Response, status
 
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
 from backend.disclosure import reports
-from backend.disclosure.schemas import DisclosurePublic, DisclosurePublish, DisclosureReportPublic
+from backend.disclosure.schemas import (
+    DisclosurePublic,
+    DisclosurePublish,
+    DisclosureReportPublic,
+)
 from backend.disclosure.service import platform_disclosure
 
 router = APIRouter(prefix="/api/v1/disclosure", tags=["disclosure"])
