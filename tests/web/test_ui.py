@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from playwright.sync_api import expect
 
 from backend.chain.kyc_reader import is_verified
+from backend.disclosure.reports import previous_month
 from backend.identity.checks.national_id import IdType
 from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
@@ -145,6 +147,12 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     _sign_in(page, world.admin.address)
     expect(page.locator("#collections")).to_contain_text(f"loan {loan_id} late_16_30, 20 days past due")
     expect(page.locator("#disclosure")).to_contain_text("1 loans 16+ days late")
+    # The servicing worker published last month's report by itself once there was a loan; its
+    # anchoring batch goes on-chain within the batch interval.
+    reports = page.locator("#disclosure-reports")
+    _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300), "anchored: verify" in reports.text_content())[-1],
+          "the monthly report, anchored")  # fmt: skip
+    expect(reports).to_contain_text(f"{previous_month(datetime.now(UTC))} (as of block")
 
     # The borrower cannot erase its personal data while it owes the loan, and pays it off; the
     # investor erases its own.

@@ -454,6 +454,15 @@ async function refreshDisclosure() {
     + (d.concentration.top10_borrowers_share == null ? "" : `; top 10 borrowers owe ${rate(d.concentration.top10_borrowers_share)}`)
     + (d.by_grade.length ? `; default rate by grade: ${d.by_grade.map((g) => `${g.grade} ${rate(g.default_rate)}`).join(", ")}` : "")
     + `; secondary market: ${d.market.open_listings} offers, ${d.market.trades} trades, volume ${money(d.market.volume)}`;
+  const reports = await api("/api/v1/disclosure/reports");
+  if (!current()) return;
+  $("disclosure-reports").replaceChildren(...reports.map((r) => {
+    const item = document.createElement("li");
+    const doc = Object.assign(document.createElement("a"), { href: `/api/v1/disclosure/reports/${r.period}`, textContent: r.period });
+    const proof = Object.assign(document.createElement("a"), { href: r.verify_url, textContent: r.anchor_tx ? "anchored: verify" : "anchoring pending" });
+    item.append(doc, ` (as of block ${r.as_of_block}, CID ${r.cid}) `, proof);
+    return item;
+  }));
 }
 
 async function refreshNotices() {
