@@ -38,6 +38,17 @@ def make_settings(base: Path, **overrides) -> Settings:
     return Settings(**values)
 
 
+def own_database(chain_settings: Settings, tmp_path: Path, database_url: str, **overrides) -> Settings:
+    """The session chain's settings with this test's own database (migrated) and var dir, and no
+    background workers: the test drives the indexer and outbox itself."""
+    from backend.db import migrate
+
+    values = {"database_url": database_url, "var_dir": tmp_path / "var", "run_workers": False}
+    settings = chain_settings.model_copy(update=values | overrides)
+    migrate.upgrade(settings)
+    return settings
+
+
 @pytest.fixture(scope="session")
 def session_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("loanchain")

@@ -15,11 +15,11 @@ from typer.testing import CliRunner
 from backend.chain.indexer import Indexer
 from backend.cli.main import app
 from backend.config import get_settings
-from backend.db import migrate
 from backend.db.session import session_scope
 from backend.lending.earnings import PARTS
 from backend.lending.statement import statement_of
 from tests.anchoring.helpers import point_get_settings_at
+from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
 from tests.contracts.helpers import events
 from tests.identity.conftest import ADMIN, client_for, minted_bearer
@@ -30,10 +30,7 @@ CASH_BACK = ("interest", "late_fees", "principal", "cover", "recovered")  # what
 
 @pytest.fixture
 def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url):  # noqa: F811
-    s = chain_settings.model_copy(update={"database_url": database_url, "var_dir": tmp_path / "var", "run_workers": False,
-                                          "admin_wallets": [ADMIN.address]})  # fmt: skip
-    migrate.upgrade(s)
-    return s
+    return own_database(chain_settings, tmp_path, database_url, admin_wallets=[ADMIN.address])
 
 
 def _life_of_a_loan(world, holders) -> dict:  # noqa: F811

@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 
 from backend.chain.indexer import Indexer
-from backend.db import migrate
 from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
 from backend.scoring.schemas import ApplicationCreate
 from backend.scoring.service import score_application
+from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
 from tests.contracts.helpers import KYC_EXPIRY
 from tests.identity.conftest import client_for, make_applicant, minted_bearer
@@ -25,9 +25,7 @@ UNIT = 10**6
 
 @pytest.fixture
 def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url):  # noqa: F811
-    s = chain_settings.model_copy(update=dict(database_url=database_url, var_dir=tmp_path / "var", run_workers=False))
-    migrate.upgrade(s)
-    return s
+    return own_database(chain_settings, tmp_path, database_url)
 
 
 def _decision_hash(settings, application: dict) -> str:
