@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,6 +117,12 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_from: str = "loanchain <no-reply@localhost>"
     smtp_timeout: float = 10.0
+    # Text messages through Twilio's Messages API or a gateway that speaks it (None: no SMS)
+    sms_api_url: str | None = None  # e.g. https://api.twilio.com
+    sms_account_sid: str | None = None
+    sms_auth_token: SecretStr | None = None
+    sms_from: str | None = None  # the sender number (E.164) or alphanumeric id
+    sms_timeout: float = 10.0
 
     # --- backups (backend/backup/) ------------------------------------------------------------
     # AES-256 key (base64) for `loanchain backup`; on a local chain var/keys/backup.key is made on
@@ -170,6 +176,13 @@ class Settings(BaseSettings):
                 return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _sms_gateway_complete(self):
+        missing = [name for name in ("sms_account_sid", "sms_auth_token", "sms_from") if not getattr(self, name)]
+        if self.sms_api_url and missing:
+            raise ValueError(f"LOANCHAIN_SMS_API_URL is set, so set {', '.join('LOANCHAIN_' + m.upper() for m in missing)} too")
+        return self
 
     @property
     def chain_dir(self) -> Path:

@@ -53,11 +53,23 @@ def my_data(session: Session, settings: Settings, wallet: str) -> KycDataPublic:
 def contact_email(session: Session, settings: Settings, wallet: str, purpose: str) -> str | None:
     """The e-mail address of the wallet's latest unerased KYC record, decrypted for one stated
     purpose and audited (the purpose, never the address); None when there is none."""
+    person = _contact(session, settings, wallet, purpose, "email")
+    return person.email if person else None
+
+
+def contact_phone(session: Session, settings: Settings, wallet: str, purpose: str) -> str | None:
+    """The phone number (E.164) of the wallet's latest unerased KYC record, as `contact_email`."""
+    person = _contact(session, settings, wallet, purpose, "phone")
+    return person.phone if person else None
+
+
+def _contact(session: Session, settings: Settings, wallet: str, purpose: str, channel: str):
     from backend import audit
 
     records = [r for r in wallet_records(session, wallet) if r.erased_at is None and r.wrapped_key is not None]
     if not records:
         return None
-    email = open_sealed(load_keyring(settings), records[0]).record.person.email
-    audit.record(session, actor="system", action="kyc.contact", subject=f"kyc:{records[0].id}", payload={"purpose": purpose})
-    return email
+    person = open_sealed(load_keyring(settings), records[0]).record.person
+    audit.record(session, actor="system", action="kyc.contact", subject=f"kyc:{records[0].id}",
+                 payload={"purpose": purpose, "channel": channel})  # fmt: skip
+    return person

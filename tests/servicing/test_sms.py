@@ -1,0 +1,132 @@
+"""A borrower's payment notices by text message, through a Twilio-style Messages API: once each,
+to the phone number in the borrower's KYC record; retried while the gateway is down, not after it
+refuses a message; never for investors' notices or without a number.
+
+The gateway is a local HTTP server speaking Twilio's Messages API (a mock: no SMS provider can be
+reached from here); everything else is real: the chain, the servicing pass, the KYC record."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from backend.db.session import session_scope
+from backend.identity.kyc.submission import submit
+from backend.identity.schemas import KycCreate
+from backend.servicing.models import ServicingNotice
+from backend.servicing.service import servicing_step
+from backend.servicing.sms import MAX_ATTEMPTS, MAX_BODY, body_of
+from tests.identity.conftest import PNG, make_applicant
+from tests.servicing.conftest import index
+
+DAY = 86_400
+SID, TOKEN = "AC" + "0" * 32, "test-token"
+
+
+class Gateway(ThreadingHTTPServer):
+    """Twilio's `POST /2010-04-01/Accounts/{sid}/Messages.json`, answering `self.answer`."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.messages: list[dict[str, str]] = []
+        self.answer = 201
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+        gateway: Gateway = self.server
+        form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
+        authorized = self.headers.get("Authorization") == "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
+        status = 401 if not authorized or self.path != f"/2010-04-01/Accounts/{SID}/Messages.json" else gateway.answer
+        body = {"code": 21211, "message": "The 'To' number is not a valid phone number."} if status == 400 else {}
+        if status == 201:
+            gateway.messages.append(form)
+            body = {"sid": f"SM{len(gateway.messages):032d}", "status": "queued", "to": form["To"]}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def gateway():
+    server = Gateway()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _sms(settings) -> list[tuple[str, bool, int, str | None]]:
+    with session_scope(settings) as session:
+        return [(n.kind, n.sms_sent_at is not None, n.sms_attempts, n.sms_id)
+                for n in session.scalars(select(ServicingNotice).order_by(ServicingNotice.id))]  # fmt: skip
+
+
+def _settings(servicing_settings, gateway):
+    return servicing_settings.model_copy(update=dict(sms_api_url=gateway.url, sms_account_sid=SID, sms_auth_token=SecretStr(TOKEN),
+                                                     sms_from="+15005550006"))  # fmt: skip
+
+
+def test_payment_notices_are_texted_once_and_retried_while_the_gateway_is_down(servicing_settings, world, gateway):
+    settings = _settings(servicing_settings, gateway)
+    loan_id, start = world.active_loan()
+    index(settings)
+    applicant = make_applicant(951)
+    with session_scope(settings) as session:
+        submit(session, settings, world.borrower.address, KycCreate(**applicant.form()), [PNG])
+
+    gateway.answer = 503
+    world.chain.mine_at(start + 30 * DAY - 2 * DAY)
+    servicing_step(settings)  # the reminder, but the gateway is down
+    assert _sms(settings) == [("due_soon", False, 1, None)] and gateway.messages == []
+    gateway.answer = 201
+    servicing_step(settings)
+    servicing_step(settings)  # nothing is sent twice
+    ((text,),) = [list(gateway.messages)]
+    assert (text["To"], text["From"]) == (applicant.phone, "+15005550006")
+    assert text["Body"].startswith("loanchain: ") and f"Loan {loan_id}" in text["Body"]
+    assert _sms(settings) == [("due_soon", True, 1, "SM" + "1".zfill(32))]
+
+    gateway.answer = 400  # the gateway refuses the number: final, not retried
+    world.chain.mine_at(start + 30 * DAY + DAY)
+    servicing_step(settings)
+    servicing_step(settings)
+    assert _sms(settings)[1] == ("overdue", False, MAX_ATTEMPTS, None)
+    with session_scope(settings) as session:
+        refused = session.scalar(select(ServicingNotice).where(ServicingNotice.kind == "overdue"))
+        assert "21211" in refused.sms_error
+    assert len(gateway.messages) == 1
+
+
+def test_no_text_without_a_number_or_for_investors_notices(servicing_settings, world, gateway):
+    settings = _settings(servicing_settings, gateway)
+    loan_id, start = world.active_loan()
+    index(settings)
+    world.chain.mine_at(start + 30 * DAY + 40 * DAY)  # 40 days late: the borrower's and the holders' notices
+    servicing_step(settings)
+    kinds = {kind for kind, *_ in _sms(settings)}
+    assert "loan_late" in kinds and gateway.messages == []
+    no_number = [(kind, attempts) for kind, sent, attempts, _ in _sms(settings) if not kind.startswith("loan_")]
+    assert no_number and all(attempts == MAX_ATTEMPTS for _, attempts in no_number)  # no KYC record: never texted
+    assert all(attempts == 0 for kind, _, attempts, _ in _sms(settings) if kind.startswith("loan_"))
+
+
+def test_a_long_notice_is_cut_to_two_segments():
+    notice = ServicingNotice(message="x" * 1_000)
+    assert len(body_of(notice)) == MAX_BODY and body_of(notice).endswith("…")
+    assert body_of(ServicingNotice(message="short")) == "loanchain: short"
