@@ -3,6 +3,8 @@ reports published from them (the same services as /api/v1/disclosure)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
@@ -76,3 +78,19 @@ def reports_command(json_out: bool = typer.Option(False, "--json")) -> None:
     for r in reports:
         table.add_row(r.period, str(r.as_of_block), r.cid, r.anchor_tx or "(pending)")
     console.print(table)
+
+
+@app.command("tape")
+def tape_command(output: Path | None = typer.Option(None, "--output", "-o", help="Write the CSV here (stdout if not)")) -> None:
+    """The loan tape: one CSV row per disbursed loan (terms, grade, PD, payments, delinquency,
+    losses), with nothing that identifies a borrower."""
+    from backend.db.session import session_scope
+    from backend.disclosure.tape import loan_tape, tape_csv
+
+    with cli_errors(), session_scope(get_settings()) as session:
+        body = tape_csv(loan_tape(session))
+    if output:
+        output.write_text(body)
+        console.print(f"{body.count(chr(10)) - 1} loans written to {output}")
+    else:
+        typer.echo(body, nl=False)

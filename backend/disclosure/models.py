@@ -21,6 +21,7 @@ class DisclosureReport(Base):
     cid: Mapped[str] = mapped_column(String(100))
     doc_hash: Mapped[str] = mapped_column(String(66))
     as_of_block: Mapped[int | None] = mapped_column(BigInteger)
+    loan_tape_cid: Mapped[str] = mapped_column(String(100))  # the loan-level CSV, anchored beside it
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     published_by: Mapped[str] = mapped_column(String(64))
 

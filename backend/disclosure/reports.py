@@ -1,6 +1,6 @@
 """Monthly disclosure reports. When a month has ended, the platform's figures (the same as
-`GET /api/v1/disclosure`, as of the block the report names) are frozen into a JSON document,
-stored by CID and queued for anchoring on-chain. Once per month: a published report is never
+`GET /api/v1/disclosure`, as of the block the report names) and its loan tape (one CSV row per
+loan) are frozen into documents, stored by CID and queued for anchoring on-chain. Once per month: a published report is never
 replaced, so investors and regulators can hold the platform to what it said, and anyone can check
 a copy with the public verifier (`GET /api/v1/verify?cid=`)."""
 
@@ -21,6 +21,7 @@ from backend.chain.projection_models import LoanRow
 from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.db.base import as_utc
+from backend.disclosure import tape
 from backend.disclosure.models import DisclosureReport
 from backend.disclosure.schemas import DisclosureReportPublic
 from backend.disclosure.service import platform_disclosure
@@ -48,17 +49,19 @@ def check_period(period: str, now: datetime) -> str:
     return period
 
 
-def report_bytes(period: str, figures: dict) -> bytes:
+def report_bytes(period: str, figures: dict, loan_tape: dict) -> bytes:
     """The published document: canonical JSON (sorted keys, no spaces), so the same figures give
-    the same bytes, hash and CID."""
-    body = {"format": FORMAT, "period": period, "figures": figures}
+    the same bytes, hash and CID. It names the loan tape's CID and hash, so proving the report
+    proves the tape too."""
+    body = {"format": FORMAT, "period": period, "figures": figures, "loan_tape": loan_tape}
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode() + b"\n"
 
 
 def _public(report: DisclosureReport) -> DisclosureReportPublic:
     batch = report.document.batch
     return DisclosureReportPublic(period=report.period, cid=report.cid, doc_hash=report.doc_hash,
-                                  as_of_block=report.as_of_block, published_at=as_utc(report.published_at),
+                                  as_of_block=report.as_of_block, loan_tape_cid=report.loan_tape_cid,
+                                  published_at=as_utc(report.published_at),
                                   anchor_tx=batch.tx_hash if batch and batch.status == BATCH_ANCHORED else None,
                                   verify_url=f"/api/v1/verify?cid={report.cid}")  # fmt: skip
 
@@ -71,11 +74,14 @@ def publish(session: Session, settings: Settings, period: str, *, actor: str = "
     existing = session.get(DisclosureReport, period)
     if existing is not None:
         return _public(existing), False
-    figures = platform_disclosure(session)
-    data = report_bytes(period, figures.model_dump(mode="json"))
+    figures, rows = platform_disclosure(session), tape.loan_tape(session)
+    sheet = documents.anchor_document(session, settings, tape.tape_csv(rows).encode(), actor=actor).document
+    loan_tape = {"cid": sheet.cid, "doc_hash": sheet.doc_hash, "loans": len(rows), "columns": list(tape.COLUMNS)}
+    data = report_bytes(period, figures.model_dump(mode="json"), loan_tape)
     document = documents.anchor_document(session, settings, data, actor=actor).document
     report = DisclosureReport(period=period, document_id=document.id, cid=document.cid, doc_hash=document.doc_hash,
-                              as_of_block=figures.as_of_block, published_at=datetime.now(UTC), published_by=actor)  # fmt: skip
+                              as_of_block=figures.as_of_block, loan_tape_cid=sheet.cid, published_at=datetime.now(UTC),
+                              published_by=actor)  # fmt: skip
     try:
         with session.begin_nested():  # two publishers of the same month: the first one stands
             session.add(report)
@@ -104,10 +110,26 @@ def list_reports(session: Session, limit: int = 120) -> list[DisclosureReportPub
 
 def report_document(session: Session, settings: Settings, period: str) -> tuple[DisclosureReport, bytes]:
     """The published bytes of `period`'s report, checked against the hash recorded (and anchored)."""
+    report = _published(session, period)
+    return report, _checked(settings, report.cid, report.doc_hash, period)
+
+
+def report_loan_tape(session: Session, settings: Settings, period: str) -> tuple[DisclosureReport, bytes]:
+    """The loan tape published with `period`'s report, checked like the report."""
+    report = _published(session, period)
+    sheet = documents.by_cid(session, report.loan_tape_cid)
+    return report, _checked(settings, sheet.cid, sheet.doc_hash, period)
+
+
+def _published(session: Session, period: str) -> DisclosureReport:
     report = session.get(DisclosureReport, period)
     if report is None:
         raise NotFound(f"no disclosure report was published for {period}", field="period")
-    data = get_content_store(settings).get(report.cid)
-    if documents.document_hash(data) != report.doc_hash:
-        raise Conflict(f"the stored report for {period} does not match its anchored hash", field="period")
-    return report, data
+    return report
+
+
+def _checked(settings: Settings, cid: str, doc_hash: str, period: str) -> bytes:
+    data = get_content_store(settings).get(cid)
+    if documents.document_hash(data) != doc_hash:
+        raise Conflict(f"the stored copy of {period}'s disclosure does not match its anchored hash", field="period")
+    return data

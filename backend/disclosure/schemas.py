@@ -108,6 +108,7 @@ class DisclosureReportPublic(BaseModel):
     cid: str
     doc_hash: str = Field(description="keccak256 of the document's bytes, the value anchored on-chain")
     as_of_block: int | None = Field(description="The figures are as of this indexed block")
+    loan_tape_cid: str = Field(description="The loan-level CSV published with it (its hash is in the report)")
     published_at: datetime
     anchor_tx: str | None = Field(description="The transaction that anchored it (None until its batch is on-chain)")
     verify_url: str

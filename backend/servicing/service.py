@@ -145,6 +145,7 @@ def servicing_step(settings: Settings) -> int:
     from backend.db.session import session_scope
     from backend.disclosure.reports import publish_due
     from backend.servicing.delivery import deliver_notices
+    from backend.servicing.sms import deliver_sms
 
     with session_scope(settings) as session:
         report = servicing_pass(session, settings)
@@ -153,7 +154,8 @@ def servicing_step(settings: Settings) -> int:
         with session_scope(settings) as session:  # its own transaction: a report never holds up servicing
             published = publish_due(session, settings)
     queued = report.defaults_queued + report.cancels_queued + report.disbursals_queued
-    return report.notices_created + queued + deliver_notices(settings) + (published is not None)
+    sent = deliver_notices(settings) + deliver_sms(settings)
+    return report.notices_created + queued + sent + (published is not None)
 
 
 # --- reads ---------------------------------------------------------------------------------

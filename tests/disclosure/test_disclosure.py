@@ -3,11 +3,14 @@ loan, indexed; the figures equal what the contracts say."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 from typer.testing import CliRunner
 
 from backend.chain.indexer import Indexer
+from backend.cli.main import app
 from backend.db.session import session_scope
 from backend.disclosure.service import platform_disclosure
 from tests.chain.test_indexer import indexed, world_chain  # noqa: F401  (the indexer's chain and database)
@@ -66,7 +69,6 @@ def test_figures_match_the_contracts(indexed, monkeypatch):  # noqa: F811
         served = client.get("/api/v1/disclosure")
     assert served.status_code == 200 and served.json() == report.model_dump(mode="json")
 
-    from backend.cli.main import app
     from backend.config import get_settings
     from tests.anchoring.helpers import point_get_settings_at
 
@@ -149,3 +151,33 @@ def test_borrower_concentration_and_outcomes_by_grade(tmp_path):
     assert [(g.grade, g.loans, g.principal_originated, g.principal_at_default, g.default_rate) for g in report.by_grade] == [
         ("A", 2, 4_000, 0, 0.0), ("B", 2, 3_000, 500, 500 / 3_000), ("unrated", 1, 1_000, 0, 0.0),
     ]  # fmt: skip
+
+
+def test_the_loan_tape_has_a_row_per_disbursed_loan_and_no_borrower(indexed, monkeypatch, tmp_path):  # noqa: F811
+    settings, world = indexed
+    settings = settings.model_copy(update={"run_workers": False})
+    loans = _scenario(world)
+    Indexer().catch_up(settings)
+    served = client_for(settings).get("/api/v1/disclosure/loans.csv")  # public
+    assert served.status_code == 200 and served.headers["content-type"].startswith("text/csv")
+    rows = {int(r["loan_id"]): r for r in csv.DictReader(io.StringIO(served.text))}
+    assert set(rows) == {loans["repaid"], loans["defaulted"], loans["active"]}  # a funding loan carries no risk yet
+    assert world.borrower.address.lower() not in served.text.lower()  # nothing identifies the borrower
+
+    repaid, defaulted, active = rows[loans["repaid"]], rows[loans["defaulted"]], rows[loans["active"]]
+    on_chain = world.loan(loans["repaid"])
+    assert (repaid["status"], int(repaid["principal_paid"]), int(repaid["principal_outstanding"])) == (
+        "repaid", on_chain["principal"], 0)  # fmt: skip
+    (event,) = [e["args"] for e in world.book.events.LoanDefaulted().get_logs(from_block=0)
+                if e["args"]["loanId"] == loans["defaulted"]]  # fmt: skip
+    assert int(defaulted["principal_at_default"]) == event["principalOutstanding"]
+    assert int(defaulted["net_loss"]) == event["principalOutstanding"] - event["cover"] == \
+        int(defaulted["principal_at_default"]) - int(defaulted["reserve_cover"])
+    assert int(active["principal_outstanding"]) == world.loan(loans["active"])["principalOutstanding"]
+    assert active["terms_hash"].startswith("0x") and active["grade"] == ""  # decided elsewhere: no grade here
+
+    out = tmp_path / "tape.csv"
+    monkeypatch.setattr("backend.cli.disclosure.get_settings", lambda: settings)
+    ran = CliRunner().invoke(app, ["disclosure", "tape", "--output", str(out)])
+    assert ran.exit_code == 0, ran.output
+    assert out.read_text() == served.text  # the same service, whichever door

@@ -15,11 +15,11 @@ from backend.chain.indexer import Indexer
 from backend.cli.main import app
 from backend.config import get_settings
 from backend.content.cid import cid_of
-from backend.db import migrate
 from backend.db.session import session_scope
 from backend.disclosure.reports import month_of, previous_month, publish_due
 from backend.servicing.service import servicing_step
 from tests.anchoring.helpers import flush_and_confirm, point_get_settings_at
+from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
 from tests.identity.conftest import ADMIN, client_for, minted_bearer
 
@@ -29,10 +29,7 @@ LAST_MONTH = previous_month(NOW)
 
 @pytest.fixture
 def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url):  # noqa: F811
-    s = chain_settings.model_copy(update={"database_url": database_url, "var_dir": tmp_path / "var", "run_workers": False,
-                                          "admin_wallets": [ADMIN.address], "anchor_batch_interval": 3600.0})  # fmt: skip
-    migrate.upgrade(s)
-    return s
+    return own_database(chain_settings, tmp_path, database_url, admin_wallets=[ADMIN.address], anchor_batch_interval=3600.0)
 
 
 def test_a_month_is_published_once_served_as_published_and_provable(settings, world):  # noqa: F811
@@ -52,12 +49,18 @@ def test_a_month_is_published_once_served_as_published_and_provable(settings, wo
     assert cid_of(served.content) == report["cid"] == served.headers["x-content-cid"]
     body = json.loads(served.content)
     assert (body["format"], body["period"], body["figures"]) == ("loanchain.disclosure/1", LAST_MONTH, figures_now)
+    sheet = client.get(f"/api/v1/disclosure/reports/{LAST_MONTH}/loans.csv")  # the loan tape, named in the report
+    assert sheet.status_code == 200 and sheet.headers["x-content-cid"] == report["loan_tape_cid"] == body["loan_tape"]["cid"]
+    assert document_hash(sheet.content) == body["loan_tape"]["doc_hash"] and body["loan_tape"]["loans"] == 1
+    assert sheet.content == client.get("/api/v1/disclosure/loans.csv").content  # the tape now, unchanged since
 
     world.active_loan()  # the platform moves on; the published month does not
     Indexer().catch_up(settings)
     again = client.post("/api/v1/disclosure/reports", json={"period": LAST_MONTH}, headers=as_admin)
     assert again.status_code == 200 and again.json() == report
     assert client.get(f"/api/v1/disclosure/reports/{LAST_MONTH}").content == served.content
+    assert client.get(f"/api/v1/disclosure/reports/{LAST_MONTH}/loans.csv").content == sheet.content
+    assert client.get("/api/v1/disclosure/loans.csv").text.count("\n") == 3  # header and two loans now
     assert client.get("/api/v1/disclosure").json()["loans"]["active"] == figures_now["loans"]["active"] + 1
 
     flush_and_confirm(settings)  # the anchor batcher and the outbox put its hash on-chain
@@ -77,8 +80,9 @@ def test_bad_requests_get_a_clear_4xx_and_publish_nothing(settings, world):  # n
         assert answer.status_code == code and "period" in answer.text, (period, answer.text)
     assert client.post("/api/v1/disclosure/reports", json={}, headers=as_admin).status_code == 422
     assert client.get("/api/v1/disclosure/reports/2026-13").status_code == 422
-    missing = client.get(f"/api/v1/disclosure/reports/{LAST_MONTH}")
-    assert missing.status_code == 404 and LAST_MONTH in missing.text
+    for path in (f"/api/v1/disclosure/reports/{LAST_MONTH}", f"/api/v1/disclosure/reports/{LAST_MONTH}/loans.csv"):
+        missing = client.get(path)
+        assert missing.status_code == 404 and LAST_MONTH in missing.text
     assert client.get("/api/v1/disclosure/reports").json() == []
 
 

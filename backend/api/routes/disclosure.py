@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response, status
 
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
-from backend.disclosure import reports
+from backend.api.downloads import CSV_RESPONSES, csv_download
+from backend.disclosure import reports, tape
 from backend.disclosure.schemas import (
     DisclosurePublic,
     DisclosurePublish,
@@ -23,6 +24,18 @@ Period = Annotated[str, Path(pattern=reports.PERIOD.pattern, description="YYYY-M
 @router.get("", dependencies=allow("disclosure.read"), summary="Loans, volumes, defaults and losses, as indexed")
 def disclosure(session: SessionDep) -> DisclosurePublic:
     return platform_disclosure(session)
+
+
+@router.get(
+    "/loans.csv",
+    dependencies=allow("disclosure.read"),
+    summary="The loan tape now: one row per disbursed loan (terms, grade, PD, payments, delinquency, losses); "
+    "no borrower identity",
+    response_class=Response,
+    responses=CSV_RESPONSES,
+)
+def loan_tape(session: SessionDep) -> Response:
+    return csv_download(tape.tape_csv(tape.loan_tape(session)), "loanchain-loan-tape.csv")
 
 
 @router.get("/reports", dependencies=allow("disclosure.read"), summary="The monthly reports published, newest first")
@@ -42,6 +55,20 @@ def report(period: Period, session: SessionDep, settings: SettingsDep) -> Respon
     return Response(data, media_type="application/json", headers={"X-Content-CID": row.cid, "X-Document-Hash": row.doc_hash})
 
 
+@router.get(
+    "/reports/{period}/loans.csv",
+    dependencies=allow("disclosure.read"),
+    summary="The loan tape published with a month's report, byte for byte",
+    response_class=Response,
+    responses=CSV_RESPONSES,
+)
+def report_tape(period: Period, session: SessionDep, settings: SettingsDep) -> Response:
+    row, data = reports.report_loan_tape(session, settings, period)
+    response = csv_download(data, f"loanchain-loan-tape-{period}.csv")
+    response.headers["X-Content-CID"] = row.loan_tape_cid
+    return response
+
+
 @router.post(
     "/reports",
     dependencies=allow("disclosure.publish"),
@@ -55,3 +82,4 @@ def publish(body: DisclosurePublish, user: CurrentUser, session: SessionDep, set
     if not created:
         response.status_code = status.HTTP_200_OK
     return published_report
+

@@ -4,6 +4,7 @@ and the statement of every movement with LoanBook."""
 from fastapi import APIRouter, Response
 
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, StatementYear, allow
+from backend.api.downloads import CSV_RESPONSES, csv_download
 from backend.lending import portfolio, statement
 from backend.lending.schemas import (
     PlanCreate,
@@ -53,11 +54,11 @@ def my_statement(user: CurrentUser, session: SessionDep, settings: SettingsDep, 
     dependencies=allow("portfolio.statement"),
     summary="The statement's lines as CSV (amounts in base units and in tokens)",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses=CSV_RESPONSES,
 )
 def my_statement_csv(user: CurrentUser, session: SessionDep, settings: SettingsDep, year: StatementYear = None) -> Response:
     body = statement.statement_csv(statement.statement_of(session, settings, user.wallet, year))
-    return _csv(body, f"loanchain-statement-{user.wallet}-{year or 'all'}.csv")
+    return csv_download(body, f"loanchain-statement-{user.wallet}-{year or 'all'}.csv")
 
 
 @router.get(
@@ -66,12 +67,9 @@ def my_statement_csv(user: CurrentUser, session: SessionDep, settings: SettingsD
     summary="What your notes earned, one row per loan event: interest, late fees, principal, cover, recoveries, "
     "write-offs and trading results (base units)",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses=CSV_RESPONSES,
 )
 def my_earnings_csv(user: CurrentUser, session: SessionDep, settings: SettingsDep, year: StatementYear = None) -> Response:
     body = statement.earnings_csv(statement.statement_of(session, settings, user.wallet, year))
-    return _csv(body, f"loanchain-earnings-{user.wallet}-{year or 'all'}.csv")
+    return csv_download(body, f"loanchain-earnings-{user.wallet}-{year or 'all'}.csv")
 
-
-def _csv(body: str, name: str) -> Response:
-    return Response(body, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,4 +1,4 @@
-"""disclosure_reports: the monthly disclosure figures, published as anchored documents
+"""disclosure_reports: the monthly disclosure figures and loan tape, published as anchored documents
 
 Revision ID: 0013_disclosure_reports
 Revises: 0012_note_market
@@ -21,6 +21,7 @@ def upgrade() -> None:
         sa.Column("cid", sa.String(100), nullable=False),
         sa.Column("doc_hash", sa.String(66), nullable=False),
         sa.Column("as_of_block", sa.BigInteger(), nullable=True),
+        sa.Column("loan_tape_cid", sa.String(100), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("published_by", sa.String(64), nullable=False),
         sa.ForeignKeyConstraint(["document_id"], ["documents.id"], name="fk_disclosure_reports_document_id_documents"),
