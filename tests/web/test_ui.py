@@ -153,6 +153,8 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300), "anchored: verify" in reports.text_content())[-1],
           "the monthly report, anchored")  # fmt: skip
     expect(reports).to_contain_text(f"{previous_month(datetime.now(UTC))} (as of block")
+    tape = page.request.get(page.locator("#loan-tape").evaluate("a => a.href"))
+    assert tape.ok and tape.text().splitlines()[1].startswith(f"{loan_id},active,")  # the loan tape, public
 
     # The borrower cannot erase its personal data while it owes the loan, and pays it off; the
     # investor erases its own.
