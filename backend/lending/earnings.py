@@ -56,7 +56,7 @@ class _Event:
         return self.ref.block_number, self.ref.log_index
 
 
-class _Accumulator:
+class Accumulator:
     """One holder's entitlement on one loan, computed as LoanBook computes it."""
 
     def __init__(self, supply: int) -> None:
@@ -78,21 +78,17 @@ class _Accumulator:
         return part
 
 
-def _timed(db: Session, query) -> list:
-    return list(db.execute(query))
-
-
 def _wallet_events(db: Session, wallet: str) -> dict[int, list[_Event]]:
     """The wallet's note movements per loan (fund, refund, transfers, trades)."""
     events: dict[int, list[_Event]] = {}
     fundings = select(FundingRow, ChainEvent.block_timestamp).join(ChainEvent, ChainEvent.id == FundingRow.event_id)
-    for r, ts in _timed(db, fundings.where(FundingRow.investor == wallet, FundingRow.kind != "claim")):
+    for r, ts in db.execute(fundings.where(FundingRow.investor == wallet, FundingRow.kind != "claim")):
         events.setdefault(r.loan_id, []).append(_Event(r, ts, r.kind, notes=r.amount if r.kind == "fund" else -r.amount))
     transfers = select(NoteTransferRow, ChainEvent.block_timestamp).join(ChainEvent, ChainEvent.id == NoteTransferRow.event_id)
-    for r, ts in _timed(db, transfers.where((NoteTransferRow.sender == wallet) | (NoteTransferRow.recipient == wallet))):
+    for r, ts in db.execute(transfers.where((NoteTransferRow.sender == wallet) | (NoteTransferRow.recipient == wallet))):
         events.setdefault(r.loan_id, []).append(_Event(r, ts, "transfer", notes=r.amount if r.recipient == wallet else -r.amount))
     trades = select(MarketTradeRow, ChainEvent.block_timestamp).join(ChainEvent, ChainEvent.id == MarketTradeRow.event_id)
-    for r, ts in _timed(db, trades.where((MarketTradeRow.seller == wallet) | (MarketTradeRow.buyer == wallet))):
+    for r, ts in db.execute(trades.where((MarketTradeRow.seller == wallet) | (MarketTradeRow.buyer == wallet))):
         kind, traded = ("sale", -r.notes) if r.seller == wallet else ("purchase", r.notes)
         # the notes themselves move by the trade's transfer (above); this event only prices them
         events.setdefault(r.loan_id, []).append(_Event(r, ts, kind, traded=traded, cost=r.cost))
@@ -103,14 +99,14 @@ def _loan_events(db: Session, loan_ids: list[int]) -> dict[int, list[_Event]]:
     """What each loan distributed to its notes: payments, prepayments, recoveries and the cover."""
     events: dict[int, list[_Event]] = {}
     repayments = select(RepaymentRow, ChainEvent.block_timestamp).join(ChainEvent, ChainEvent.id == RepaymentRow.event_id)
-    for r, ts in _timed(db, repayments.where(RepaymentRow.loan_id.in_(loan_ids))):
+    for r, ts in db.execute(repayments.where(RepaymentRow.loan_id.in_(loan_ids))):
         split = ({"recovered": r.amount} if r.kind == "recovery"
                  else {"late_fees": r.fee_paid, "interest": r.interest_paid, "principal": r.principal_paid})  # fmt: skip
         events.setdefault(r.loan_id, []).append(_Event(r, ts, r.kind, amount=r.amount, split=split,
                                                        outstanding=r.principal_outstanding))  # fmt: skip
     defaults = (select(ChainEvent, EventSubjectRow.loan_id).join(EventSubjectRow, EventSubjectRow.event_id == ChainEvent.id)
                 .where(ChainEvent.event == "LoanDefaulted", EventSubjectRow.loan_id.in_(loan_ids)))  # fmt: skip
-    for ev, loan_id in _timed(db, defaults):
+    for ev, loan_id in db.execute(defaults):
         cover, outstanding = int(ev.args["cover"]), int(ev.args["principalOutstanding"])
         events.setdefault(loan_id, []).append(_Event(ev, ev.block_timestamp, "default", amount=cover,
                                                      split={"cover": cover}, outstanding=outstanding))  # fmt: skip
@@ -132,7 +128,7 @@ def _share_parts(share: int, amount: int, split: dict[str, int]) -> dict[str, in
 
 
 def _replay(loan: LoanRow, events: list[_Event]) -> list[EarningLinePublic]:
-    acc, outstanding, lines = _Accumulator(loan.funded), loan.principal, []
+    acc, outstanding, lines = Accumulator(loan.funded), loan.principal, []
     for e in sorted(events, key=lambda e: e.order):
         if e.kind in NOTE_MOVES:
             acc.move(e.notes)

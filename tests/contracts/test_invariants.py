@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
+from backend.lending.earnings import Accumulator
 from tests.contracts.helpers import (
     ACTIVE,
     CANCELLED,
@@ -69,12 +70,19 @@ class MLoan:
     total_funded: int = 0
     claimed: dict[str, int] = field(default_factory=dict)
     entitled: dict[str, Fraction] = field(default_factory=dict)
+    replayed: dict[str, Accumulator] = field(default_factory=dict)  # the investor statement's replay
+
+    def move(self, holder: str, notes: int) -> None:
+        self.notes[holder] = self.notes.get(holder, 0) + notes
+        self.replayed.setdefault(holder, Accumulator(self.principal)).move(notes)
 
     def distribute(self, amount: int) -> None:
         if amount == 0:
             return
         for holder, balance in self.notes.items():
             self.entitled[holder] = self.entitled.get(holder, Fraction(0)) + Fraction(amount * balance, self.principal)
+        for replay in self.replayed.values():
+            replay.distribute(amount)
         self.distributed += amount
         self.distributions += 1
 
@@ -148,7 +156,7 @@ class LendingMachine(RuleBasedStateMachine):
             self.expect(self.book.functions.fund(loan.id, amount), inv, None)
             loan.funded += amount
             loan.total_funded += amount
-            loan.notes[inv] = loan.notes.get(inv, 0) + amount
+            loan.move(inv, amount)
         self.disburse_loan(loan)
         # A second loan, partly funded, that may fill up or be cancelled and refunded.
         self._create(5_000 * UNIT + 3, 2_000, 3, 7, 60, 0)
@@ -157,7 +165,7 @@ class LendingMachine(RuleBasedStateMachine):
             self.expect(self.book.functions.fund(second.id, 1_000 * UNIT), inv, None)
             second.funded += 1_000 * UNIT
             second.total_funded += 1_000 * UNIT
-            second.notes[inv] = 1_000 * UNIT
+            second.move(inv, 1_000 * UNIT)
 
     def create_loan(self, data):
         if len(self.loans) >= 4:
@@ -209,7 +217,7 @@ class LendingMachine(RuleBasedStateMachine):
             self.seen["fund"] += 1
             loan.funded += amount
             loan.total_funded += amount
-            loan.notes[inv] = loan.notes.get(inv, 0) + amount
+            loan.move(inv, amount)
 
     def fund_fully_and_disburse(self, data):
         """Fill a loan in up to three tickets and disburse it (reaches Active quickly)."""
@@ -226,7 +234,7 @@ class LendingMachine(RuleBasedStateMachine):
             self.expect(self.book.functions.fund(loan.id, ticket), inv, None)
             loan.funded += ticket
             loan.total_funded += ticket
-            loan.notes[inv] = loan.notes.get(inv, 0) + ticket
+            loan.move(inv, ticket)
             remaining -= ticket
             if remaining == 0:
                 break
@@ -235,7 +243,7 @@ class LendingMachine(RuleBasedStateMachine):
             self.expect(self.book.functions.fund(loan.id, remaining), inv, None)
             loan.funded += remaining
             loan.total_funded += remaining
-            loan.notes[inv] = loan.notes.get(inv, 0) + remaining
+            loan.move(inv, remaining)
         self.disburse_loan(loan)
 
     def disburse(self, data):
@@ -276,8 +284,8 @@ class LendingMachine(RuleBasedStateMachine):
             return
         self.expect(fn, src, None)
         self.seen["transfer" if loan.distributed == 0 else "transfer after payments"] += 1
-        loan.notes[src] -= amount
-        loan.notes[dst] = loan.notes.get(dst, 0) + amount
+        loan.move(src, -amount)
+        loan.move(dst, amount)
 
     def sell_on_market(self, data):
         """A holder lists a fraction of its notes on NoteMarket and another investor buys them all:
@@ -306,8 +314,8 @@ class LendingMachine(RuleBasedStateMachine):
         assert token.functions.balanceOf(src).call() - before == -(-amount * price // 10_000)
         assert token.functions.balanceOf(market.address).call() == 0  # escrowless
         self.seen["market sale"] += 1
-        loan.notes[src] -= amount
-        loan.notes[dst] = loan.notes.get(dst, 0) + amount
+        loan.move(src, -amount)
+        loan.move(dst, amount)
 
     def repay(self, data):
         """Pay; when `on_time`, first wait until a day before the next due date."""
@@ -436,7 +444,7 @@ class LendingMachine(RuleBasedStateMachine):
         self.expect(fn, inv, None)
         self.seen["refund"] += 1
         loan.status = CANCELLED
-        loan.notes[inv] = 0
+        loan.move(inv, -notes)
         loan.funded -= notes
         loan.refunded += notes
 
@@ -509,6 +517,9 @@ class LendingMachine(RuleBasedStateMachine):
                 cumulative = claimed_h + claimable
                 error = cumulative - loan.entitled.get(h, Fraction(0))
                 assert abs(error) <= 1 + Fraction(1, 10**6), (loan.id, h, cumulative, error)
+                # and the investor statement's replay of LoanBook's accumulator is exact
+                replay = loan.replayed.get(h)
+                assert cumulative == (replay.entitled if replay else 0), (loan.id, h, cumulative)
             # (b) accounting
             assert claimed <= loan.repaid + loan.cover and loan.distributed == loan.repaid + loan.cover
             assert loan.refunded <= loan.total_funded
