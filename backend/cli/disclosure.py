@@ -45,7 +45,7 @@ def disclosure_command(ctx: typer.Context, json_out: bool = typer.Option(False, 
 
 @app.command("publish")
 def publish_command(
-    period: str = typer.Option(..., help="A month that has ended, YYYY-MM"),
+    period: str = typer.Option(..., help="The month just ended, YYYY-MM"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Freeze PERIOD's figures into a document, store it by CID and queue it for anchoring (once

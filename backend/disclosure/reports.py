@@ -41,11 +41,15 @@ def previous_month(moment: datetime) -> str:
 
 
 def check_period(period: str, now: datetime) -> str:
-    """A month that has ended, as YYYY-MM."""
+    """The month just ended, as YYYY-MM. The figures are read as of the moment of publishing, so
+    an older month would be reported with figures from after its end: that is refused, not faked."""
     if not PERIOD.match(period):
         raise ValidationFailed(f"period: {period!r} is not a month written YYYY-MM", field="period")
     if period >= month_of(now):
         raise Conflict(f"period: {period} has not ended yet; a month is published once it is over", field="period")
+    if period < previous_month(now):
+        raise Conflict(f"period: {period} ended before last month; only {previous_month(now)} can be published now, "
+                       "as the figures are read as of today", field="period")  # fmt: skip
     return period
 
 
@@ -68,12 +72,11 @@ def _public(report: DisclosureReport) -> DisclosureReportPublic:
 
 def publish(session: Session, settings: Settings, period: str, *, actor: str = "system",
             now: datetime | None = None) -> tuple[DisclosureReportPublic, bool]:  # fmt: skip
-    """Publishes `period`'s report (a month that has ended); returns (report, created). A period
-    already published is returned as it was: its figures are never replaced."""
-    check_period(period, now or datetime.now(UTC))
-    existing = session.get(DisclosureReport, period)
-    if existing is not None:
+    """Publishes `period`'s report (the month just ended); returns (report, created). A period
+    already published is returned as it was, however old: its figures are never replaced."""
+    if PERIOD.match(period) and (existing := session.get(DisclosureReport, period)) is not None:
         return _public(existing), False
+    check_period(period, now or datetime.now(UTC))
     figures, rows = platform_disclosure(session), tape.loan_tape(session)
     sheet = documents.anchor_document(session, settings, tape.tape_csv(rows).encode(), actor=actor).document
     loan_tape = {"cid": sheet.cid, "doc_hash": sheet.doc_hash, "loans": len(rows), "columns": list(tape.COLUMNS)}

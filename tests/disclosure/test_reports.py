@@ -5,7 +5,7 @@ the public verifier proves it; the servicing worker publishes last month by itse
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from typer.testing import CliRunner
@@ -16,7 +16,7 @@ from backend.cli.main import app
 from backend.config import get_settings
 from backend.content.cid import cid_of
 from backend.db.session import session_scope
-from backend.disclosure.reports import month_of, previous_month, publish_due
+from backend.disclosure.reports import month_of, previous_month, publish, publish_due
 from backend.servicing.service import servicing_step
 from tests.anchoring.helpers import flush_and_confirm, point_get_settings_at
 from tests.conftest import own_database
@@ -58,6 +58,9 @@ def test_a_month_is_published_once_served_as_published_and_provable(settings, wo
     Indexer().catch_up(settings)
     again = client.post("/api/v1/disclosure/reports", json={"period": LAST_MONTH}, headers=as_admin)
     assert again.status_code == 200 and again.json() == report
+    with session_scope(settings) as session:  # months later it is still the same report, not a refusal
+        later, created = publish(session, settings, LAST_MONTH, now=NOW + timedelta(days=70))
+    assert (later.model_dump(mode="json"), created) == (report, False)
     assert client.get(f"/api/v1/disclosure/reports/{LAST_MONTH}").content == served.content
     assert client.get(f"/api/v1/disclosure/reports/{LAST_MONTH}/loans.csv").content == sheet.content
     assert client.get("/api/v1/disclosure/loans.csv").text.count("\n") == 3  # header and two loans now
@@ -75,7 +78,7 @@ def test_bad_requests_get_a_clear_4xx_and_publish_nothing(settings, world):  # n
     assert client.post("/api/v1/disclosure/reports", json={"period": LAST_MONTH}).status_code == 401
     as_investor = minted_bearer(settings, world.investors[0])
     assert client.post("/api/v1/disclosure/reports", json={"period": LAST_MONTH}, headers=as_investor).status_code == 403
-    for period, code in ((month_of(NOW), 409), ("2026-13", 422), ("26-01", 422)):
+    for period, code in ((month_of(NOW), 409), ("2020-01", 409), ("2026-13", 422), ("26-01", 422)):
         answer = client.post("/api/v1/disclosure/reports", json={"period": period}, headers=as_admin)
         assert answer.status_code == code and "period" in answer.text, (period, answer.text)
     assert client.post("/api/v1/disclosure/reports", json={}, headers=as_admin).status_code == 422
