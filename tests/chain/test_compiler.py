@@ -8,37 +8,41 @@ from backend.config import Settings
 from tests.conftest import make_settings
 
 
-@pytest.fixture
-def isolated(tmp_path):
-    # Same sources, artifacts in a temp dir, so the repo's artifacts are not touched.
-    return make_settings(tmp_path, artifacts_dir=tmp_path / "artifacts")
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory) -> tuple[Settings, dict]:
+    """One forced compile shared by the module (solcjs takes seconds): same sources, artifacts in
+    a temp dir, so the repo's artifacts are not touched."""
+    base = tmp_path_factory.mktemp("compiler")
+    settings = make_settings(base, artifacts_dir=base / "artifacts")
+    return settings, compile_contracts(settings, force=True).artifacts
 
 
-def test_compiling_twice_gives_identical_bytecode(isolated, tmp_path):
-    first = compile_contracts(isolated, force=True).artifacts
+def test_compiling_twice_gives_identical_bytecode(compiled):
+    settings, first = compiled
     snapshot = {n: (a["bytecode"], a["deployedBytecode"]) for n, a in first.items()}
-    second = compile_contracts(isolated, force=True).artifacts
+    second = compile_contracts(settings, force=True).artifacts
     assert {n: (a["bytecode"], a["deployedBytecode"]) for n, a in second.items()} == snapshot
     assert snapshot["DocumentAnchor"][0].startswith("0x60")
 
 
-def test_artifact_records_compiler_settings_and_hashes(isolated):
-    art = compile_contracts(isolated, force=True).artifacts["DocumentAnchor"]
-    assert art["compiler"]["version"].startswith(isolated.solc_version)
+def test_artifact_records_compiler_settings_and_hashes(compiled):
+    settings, artifacts = compiled
+    art = artifacts["DocumentAnchor"]
+    assert art["compiler"]["version"].startswith(settings.solc_version)
     assert art["compiler"]["settings"]["evmVersion"] == "shanghai"
     assert len(art["sourceHash"]) == 64 and len(art["artifactHash"]) == 64
     assert {"abi", "bytecode", "deployedBytecode"} <= set(art)
 
 
-def test_unchanged_sources_skip_the_compiler(isolated):
-    compile_contracts(isolated, force=True)
-    assert compile_contracts(isolated).written is False
+def test_unchanged_sources_skip_the_compiler(compiled):
+    settings, _ = compiled
+    assert compile_contracts(settings).written is False
 
 
-def test_bytecode_has_no_cancun_opcodes(isolated):
+def test_bytecode_has_no_cancun_opcodes(compiled):
     """Ganache 7.9 stops at shanghai: MCOPY (0x5e), TLOAD (0x5c) and TSTORE (0x5d) must not appear
     as executed opcodes. We walk the bytecode skipping PUSH data."""
-    for name, art in compile_contracts(isolated, force=True).artifacts.items():
+    for name, art in compiled[1].items():
         code = bytes.fromhex(art["deployedBytecode"][2:])
         i = 0
         while i < len(code):
