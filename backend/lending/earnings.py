@@ -35,6 +35,7 @@ MAGNITUDE = 2**128  # DistributionMath.MAGNITUDE
 NOTE_MOVES = ("fund", "refund", "transfer")
 TRADES = ("sale", "purchase")
 PARTS = ("interest", "late_fees", "principal", "cover", "recovered", "written_off", "market_result")
+PAID = ("interest", "late_fees", "principal", "cover", "recovered")  # what LoanBook pays the notes
 
 
 @dataclass
@@ -162,3 +163,11 @@ def total(lines: list[EarningLinePublic]) -> EarningsPublic:
     sums = {part: sum(getattr(line, part) for line in lines) for part in PARTS}
     net = sums["interest"] + sums["late_fees"] + sums["recovered"] + sums["market_result"] - sums["written_off"]
     return EarningsPublic(**sums, net_return=net)
+
+
+def entitled_by_loan(lines: list[EarningLinePublic]) -> dict[int, int]:
+    """Per loan, what the wallet's notes were paid over its life: LoanBook's `claimedOf + claimableOf`."""
+    totals: dict[int, int] = {}
+    for line in lines:
+        totals[line.loan_id] = totals.get(line.loan_id, 0) + sum(getattr(line, part) for part in PAID)
+    return totals

@@ -1,7 +1,8 @@
 """An investor's portfolio and its diversification, and a plan that spreads new money thinly.
 
 Positions are the investor's LoanBook notes (the chain index's `chain_note_balances`), valued at
-the loan's outstanding principal times the investor's share of the notes. Concentration is
+the loan's outstanding principal times the investor's share of the notes, and, with no notes,
+the loans whose notes it sold or gave away while they still owe it repayments to claim. Concentration is
 measured the usual way: the largest position's share, the Herfindahl-Hirschman index (sum of
 squared shares) and its inverse, the effective number of equal-sized loans. With n equal loans one
 default costs about 1/n of the portfolio, which is why P2P platforms steer investors to many
@@ -20,10 +21,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.chain.loan_book import deadline_clock
-from backend.chain.projection_models import LoanRow, MarketListingRow, NoteBalanceRow
+from backend.chain.projection_models import FundingRow, LoanRow, MarketListingRow, NoteBalanceRow
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
 from backend.errors import Conflict
+from backend.lending import earnings
 from backend.lending.loans import decision_facts, refundable
 from backend.lending.schemas import (
     AllocationPublic,
@@ -54,11 +56,26 @@ def _exposure(loan: LoanRow, notes: int, now: int) -> int:
     return 0
 
 
+def unclaimed_elsewhere(db: Session, wallet: str, held: set[int]) -> list[int]:
+    """Loans the wallet no longer holds notes in but has repayments to claim from: what notes earn
+    stays with whoever held them then, so selling or giving them all away leaves that behind. Read
+    from the replay of LoanBook's accumulator against the claims indexed."""
+    claimed: dict[int, int] = defaultdict(int)
+    for loan_id, amount in db.execute(select(FundingRow.loan_id, FundingRow.amount)
+                                      .where(FundingRow.investor == wallet, FundingRow.kind == "claim")):  # fmt: skip
+        claimed[loan_id] += amount
+    entitled = earnings.entitled_by_loan(earnings.earnings_of(db, wallet))
+    return sorted(loan_id for loan_id, total in entitled.items() if loan_id not in held and total > claimed[loan_id])
+
+
 def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPublic:
     holdings = list(db.execute(
         select(NoteBalanceRow, LoanRow).join(LoanRow, LoanRow.loan_id == NoteBalanceRow.loan_id)
         .where(NoteBalanceRow.holder == wallet).order_by(NoteBalanceRow.loan_id)
     ))  # fmt: skip
+    left_behind = unclaimed_elsewhere(db, wallet, {loan.loan_id for _, loan in holdings})
+    holdings += [(NoteBalanceRow(loan_id=loan.loan_id, holder=wallet, balance=0), loan)
+                 for loan in db.scalars(select(LoanRow).where(LoanRow.loan_id.in_(left_behind)))]  # fmt: skip
     grades = _grades(db, {loan.decision_hash for _, loan in holdings})
     now = deadline_clock(settings) if holdings else int(time.time())
     book = LoanBookWallet(settings, wallet) if holdings else None
@@ -171,8 +188,9 @@ def plan_investment(db: Session, settings: Settings, wallet: str, request: PlanC
 def claim_all(db: Session, settings: Settings, wallet: str) -> WalletTxPublic:
     """One `claimMany` over every loan where the wallet has something to claim."""
     book = LoanBookWallet(settings, wallet)
-    held = db.scalars(select(NoteBalanceRow.loan_id).where(NoteBalanceRow.holder == wallet).order_by(NoteBalanceRow.loan_id))
-    claimable = {loan_id: amount for loan_id in held if (amount := book.claimable(loan_id)) > 0}
+    held = set(db.scalars(select(NoteBalanceRow.loan_id).where(NoteBalanceRow.holder == wallet)))
+    candidates = sorted(held | set(unclaimed_elsewhere(db, wallet, held)))
+    claimable = {loan_id: amount for loan_id in candidates if (amount := book.claimable(loan_id)) > 0}
     if not claimable:
         raise Conflict(f"nothing to claim for {wallet}", wallet=wallet)
     total = sum(claimable.values())

@@ -77,3 +77,33 @@ def test_a_plan_spreads_money_thinly_and_the_portfolio_measures_it(settings, wor
     capped = plan(amount=1000 * UNIT, max_per_loan=300 * UNIT).json()  # about 250 held in each: 50 more fit
     assert {a["loan_id"]: a["amount"] for a in capped["allocations"]} == {i: 300 * UNIT - amounts[i] for i in loans}
     assert capped["unallocated"] == 1000 * UNIT - (1200 * UNIT - spread["allocated"])
+
+
+def test_repayments_earned_before_giving_all_notes_away_are_still_shown_and_collected(settings, world):  # noqa: F811
+    """What notes earn stays with whoever held them then: an investor who gave away (or sold) all
+    its notes after a repayment still sees that money and collects it with the others."""
+    node, book = world.chain, world.book
+    leaver, holder, other = world.investors[:3]
+    kept, start = world.active_loan(investors=[leaver, holder])
+    left, _ = world.active_loan(investors=[leaver, holder])
+    node.mine_at(start + 30 * 86_400)
+    for loan_id in (kept, left):
+        world.repay(loan_id, book.functions.amountDue(loan_id).call()[0])
+    notes = book.functions.balanceOf(leaver.address, left).call()
+    node.tx(book.functions.safeTransferFrom(leaver.address, other.address, left, notes, b""), leaver.address)
+    Indexer().catch_up(settings)
+    client, headers = client_for(settings), minted_bearer(settings, leaver)
+
+    positions = {p["loan_id"]: p for p in client.get("/api/v1/portfolio", headers=headers).json()["positions"]}
+    owed = book.functions.claimableOf(left, leaver.address).call()
+    assert owed > 0 and (positions[left]["notes"], positions[left]["exposure"], positions[left]["claimable"]) == (0, 0, owed)
+    assert positions[kept]["notes"] > 0 and positions[kept]["claimable"] > 0
+
+    everything = client.post("/api/v1/portfolio/claim", headers=headers).json()
+    assert everything["amount"] == owed + positions[kept]["claimable"]
+    before = world.balance(leaver)
+    _send(world.w3, leaver, everything["transactions"])
+    assert world.balance(leaver) == before + everything["amount"]
+    Indexer().catch_up(settings)
+    after = {p["loan_id"] for p in client.get("/api/v1/portfolio", headers=headers).json()["positions"]}
+    assert left not in after and kept in after  # collected: nothing left behind

@@ -383,7 +383,7 @@ async function refreshPortfolio() {
       row.append(Object.assign(document.createElement("td"), { textContent: text }));
     }
     const cell = document.createElement("td");
-    if (pos.status === "active") {  // only notes of active loans trade: fill in the offer form
+    if (pos.status === "active" && pos.notes > 0) {  // only notes of active loans trade: fill in the offer form
       const sell = Object.assign(document.createElement("button"), { textContent: "Sell" });
       Object.assign(sell.dataset, { loan: pos.loan_id, action: "sell" });
       sell.onclick = () => {
