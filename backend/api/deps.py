@@ -103,6 +103,8 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "portfolio.plan": frozenset({Role.INVESTOR}),
     "portfolio.claim": SIGNED_IN,
     "portfolio.statement": SIGNED_IN,  # the caller's own movements only
+    "portfolio.rule.set": frozenset({Role.INVESTOR}),  # a standing instruction to invest, like a plan
+    "portfolio.rule.read": SIGNED_IN,  # read or drop one's own (a former investor too)
     # the notes' secondary market: public to read; LoanBook decides who may receive notes
     "market.read": PUBLIC,
     "market.list": SIGNED_IN,

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.chain.models import Uint
 from backend.db.base import Base
 from backend.scoring.models import utcnow
 
@@ -41,3 +42,17 @@ class LoanOffer(Base):
     underwriter_signature: Mapped[str | None] = mapped_column(Text)
     intent_key: Mapped[str | None] = mapped_column(String(200))
     accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InvestmentRule(Base):
+    """An investor's standing instruction (one per wallet): which new loans to be told of, and the
+    amount to fund in each when the investor says so from its wallet."""
+
+    __tablename__ = "investment_rules"
+
+    wallet: Mapped[str] = mapped_column(String(42), primary_key=True)
+    per_loan: Mapped[int] = mapped_column(Uint)
+    grades: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    min_apr_bps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_installments: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -29,6 +29,7 @@ from backend.lending import earnings
 from backend.lending.loans import decision_facts, refundable
 from backend.lending.schemas import (
     AllocationPublic,
+    LoanFilter,
     PlanCreate,
     PlanPublic,
     PortfolioPublic,
@@ -123,9 +124,15 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     )  # fmt: skip
 
 
-def _eligible(db: Session, wallet: str, request: PlanCreate, now: int) -> list[LoanRow]:
-    loans = list(db.scalars(select(LoanRow).where(LoanRow.status == "funding").order_by(LoanRow.funding_deadline, LoanRow.loan_id)))
-    loans = [l for l in loans if l.funding_deadline > now and l.principal > l.funded and l.borrower.lower() != wallet.lower()]
+def eligible(db: Session, wallet: str, request: LoanFilter, now: int) -> list[LoanRow]:
+    """Loans open for funding now that `request` admits, never the wallet's own; earliest deadline first."""
+    query = select(LoanRow).where(LoanRow.status == "funding", LoanRow.funding_deadline > now)
+    if request.min_apr_bps is not None:
+        query = query.where(LoanRow.apr_bps >= request.min_apr_bps)
+    if request.max_installments is not None:
+        query = query.where(LoanRow.installments <= request.max_installments)
+    loans = list(db.scalars(query.order_by(LoanRow.funding_deadline, LoanRow.loan_id)))
+    loans = [l for l in loans if l.principal > l.funded and l.borrower.lower() != wallet.lower()]
     if request.grades:
         grades = _grades(db, {l.decision_hash for l in loans})
         loans = [l for l in loans if grades.get(l.decision_hash) in request.grades]
@@ -156,7 +163,7 @@ def plan_investment(db: Session, settings: Settings, wallet: str, request: PlanC
     held = {n.loan_id: n.balance for n in db.scalars(select(NoteBalanceRow).where(NoteBalanceRow.holder == wallet))}
     limit = request.max_per_loan
     candidates = []
-    for loan in _eligible(db, wallet, request, deadline_clock(settings)):
+    for loan in eligible(db, wallet, request, deadline_clock(settings)):
         remaining = loan.principal - loan.funded
         cap = min(remaining, limit - held.get(loan.loan_id, 0)) if limit else remaining
         if cap >= min(ticket, remaining):  # the contract takes a ticket under the minimum only if it completes the loan

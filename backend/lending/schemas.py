@@ -171,14 +171,35 @@ class PortfolioPublic(BaseModel):
     warnings: list[str]
 
 
-class PlanCreate(BaseModel):
+Grade = Literal["A", "B", "C", "D", "E", "F", "G"]
+
+
+class LoanFilter(BaseModel):
+    """Which open loans an investor wants: all of them unless narrowed."""
+
     model_config = ConfigDict(extra="forbid")
 
+    grades: list[Grade] | None = Field(default=None, description="Only loans priced at these grades")
+    min_apr_bps: int | None = Field(default=None, ge=0, le=10_000, description="Only loans paying at least this APR")
+    max_installments: int | None = Field(default=None, ge=1, le=360, description="Only loans at most this long")
+
+
+class PlanCreate(LoanFilter):
     amount: int = Field(gt=0, description="Base units to invest")
     max_per_loan: int | None = Field(default=None, gt=0, description="Cap per loan, counting notes already held")
-    grades: list[Literal["A", "B", "C", "D", "E", "F", "G"]] | None = Field(
-        default=None, description="Only loans priced at these grades"
-    )
+
+
+class InvestmentRuleCreate(LoanFilter):
+    """A standing instruction: tell me of every new loan like this, and fund `per_loan` in each
+    with one click. Non-custodial: the platform never moves the money; the investor's wallet does."""
+
+    per_loan: int = Field(gt=0, description="Base units to hold in each matching loan")
+
+
+class InvestmentRulePublic(InvestmentRuleCreate):
+    wallet: str
+    updated_at: datetime
+    matching_now: list[int] = Field(description="Open loans that match and hold less than per_loan of your notes")
 
 
 class AllocationPublic(BaseModel):

@@ -31,6 +31,7 @@ SUBJECTS = {
     "loan_late": "A loan you hold is more than 30 days late",
     "loan_defaulted": "A loan you hold was declared in default",
     "loan_repaid": "A loan you hold is repaid in full",
+    "loan_match": "A new loan matches your standing instruction",
 }
 
 

@@ -84,3 +84,30 @@ def _give(db: Session, kind: str, installment: int, loan: LoanRow, holder: str, 
                    f"and in collections. If it is still unpaid on {day(state.defaultable_at)}, it will be declared "
                    "in default and the risk reserve's cover paid to its note holders.")  # fmt: skip
     return add_notice(db, loan, installment, kind, due_date, amount, message, recipient=holder)
+
+
+def tell_rule_matches(db: Session, now: int | None, decimals: Callable[[], int]) -> int:
+    """Tell each investor with a standing instruction of every open loan it matches, once per loan
+    (`loan_match`); returns how many were told."""
+    # lending reads servicing (a loan's position), so lending is imported here, at call time
+    from backend.lending.loans import decision_facts
+    from backend.lending.models import InvestmentRule
+    from backend.lending.rules import matching
+
+    rules = list(db.scalars(select(InvestmentRule)))
+    if not rules or now is None:
+        return 0
+    told = 0
+    for rule in rules:
+        loans = matching(db, rule, now)
+        facts = decision_facts(db, {loan.decision_hash for loan in loans})
+        for loan in loans:
+            grade = facts[loan.decision_hash].grade if loan.decision_hash in facts else "unrated"
+            d = decimals()
+            message = (f"Loan {loan.loan_id} matches your standing instruction: grade {grade}, "
+                       f"{loan.apr_bps / 100:.2f}% APR, {loan.installments} installments, "
+                       f"{money(loan.principal - loan.funded, d)} still to fund until {day(loan.funding_deadline)}. "
+                       f"Choose \"Fund my matches\" to put {money(rule.per_loan, d)} in it from your wallet.")  # fmt: skip
+            told += add_notice(db, loan, 0, "loan_match", loan.funding_deadline, rule.per_loan, message,
+                               recipient=rule.wallet)  # fmt: skip
+    return told

@@ -36,7 +36,7 @@ from backend.servicing.funding import (
     close_funding_windows,
     has_funding_loans,
 )
-from backend.servicing.investor_notices import tell_investors
+from backend.servicing.investor_notices import tell_investors, tell_rule_matches
 from backend.servicing.loan_calls import queue_once
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.notices import add_notice, day, money, token_decimals
@@ -107,6 +107,7 @@ def servicing_pass(db: Session, settings: Settings, progress: Callable[[], None]
     active = _service_active(db, settings, rows, now, decimals, progress) if rows else (Counter(), 0, 0)
     buckets, notices, defaults = active
     told = tell_investors(db, settings, now, decimals)  # after the positions above: `loan_late` reads them
+    told += tell_rule_matches(db, now, decimals) if funding else 0
     return PassReportPublic(as_of=now or int(time.time()), loans=len(rows), buckets=dict(buckets),
                             notices_created=closed.notices + notices + told, investor_notices=told,
                             defaults_queued=defaults, cancels_queued=closed.cancels,

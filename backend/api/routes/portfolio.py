@@ -1,12 +1,14 @@
 """An investor's portfolio, its concentration, a plan that spreads new money over many loans,
 and the statement of every movement with LoanBook."""
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Response, status
 
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, StatementYear, allow
 from backend.api.downloads import CSV_RESPONSES, csv_download
-from backend.lending import portfolio, statement
+from backend.lending import portfolio, rules, statement
 from backend.lending.schemas import (
+    InvestmentRuleCreate,
+    InvestmentRulePublic,
     PlanCreate,
     PlanPublic,
     PortfolioPublic,
@@ -73,3 +75,32 @@ def my_earnings_csv(user: CurrentUser, session: SessionDep, settings: SettingsDe
     body = statement.earnings_csv(statement.statement_of(session, settings, user.wallet, year))
     return csv_download(body, f"loanchain-earnings-{user.wallet}-{year or 'all'}.csv")
 
+
+
+@router.put(
+    "/rule",
+    dependencies=allow("portfolio.rule.set"),
+    summary="Set your standing instruction: be told of every new loan like this, and fund each with one click",
+)
+def set_rule(request: InvestmentRuleCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> InvestmentRulePublic:
+    return rules.set_rule(session, settings, user.wallet, request)
+
+
+@router.get("/rule", dependencies=allow("portfolio.rule.read"), summary="Your standing instruction and the loans it matches now")
+def get_rule(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> InvestmentRulePublic:
+    return rules.get_rule(session, settings, user.wallet)
+
+
+@router.delete("/rule", dependencies=allow("portfolio.rule.read"), status_code=status.HTTP_204_NO_CONTENT,
+               summary="Drop your standing instruction (no more match notices)")  # fmt: skip
+def delete_rule(user: CurrentUser, session: SessionDep) -> None:
+    rules.delete_rule(session, user.wallet)
+
+
+@router.post(
+    "/rule/plan",
+    dependencies=allow("portfolio.rule.set"),
+    summary="The wallet transactions that bring every loan matching your instruction up to its amount",
+)
+def rule_plan(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> PlanPublic:
+    return rules.rule_plan(session, settings, user.wallet)
