@@ -274,3 +274,35 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
         return page.locator('#market button[data-action="buy"]').count() == 0
 
     _wait(sold_out, "the sold-out listing to leave the market table")
+
+
+def test_an_investor_sets_a_standing_instruction_and_funds_its_matches(page, server, wallet, world):
+    """The investor says what it wants from the page; the servicing worker tells it of the loan
+    that matches; one click funds it from the investor's own wallet."""
+    settings, investor, unit = server.settings, world.investors[2], 10**6
+    wanted, _ = world.create(apr_bps=1_500, installments=12)
+    world.create(apr_bps=800, installments=12)  # pays too little
+    with session_scope(settings) as session:  # the investor passed KYC (level 1, no document)
+        submit(session, settings, investor.address, KycCreate(**make_applicant(530).form()), [])
+    wallet.address = investor.address
+    _sign_in(page, investor.address)
+    expect(page.locator("#rule-summary")).to_have_text("No standing instruction.")
+
+    page.fill("#rule-form [name=per_loan]", "150")
+    page.fill("#rule-form [name=min_apr]", "10")
+    page.click("#rule-form button[type=submit]")
+    expect(page.locator("#rule-summary")).to_contain_text("Holding 150.00 per new loan, at least 10.00% APR; 1 loans match now.")
+
+    def told() -> bool:
+        page.click("#refresh-loans")
+        page.wait_for_timeout(300)
+        return f"Loan {wanted} matches your standing instruction" in page.locator("#notices").inner_text()
+
+    _wait(told, "the match notice")
+    page.click("#rule-fund")
+    expect(page.locator("#status")).to_have_text("Invested 150.00 in 1 matching loans.")
+    assert world.book.functions.balanceOf(investor.address, wanted).call() == 150 * unit
+    _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300),
+                   "0 loans match now" in page.locator("#rule-summary").inner_text())[-1], "the match to be held")  # fmt: skip
+    page.click("#rule-drop")
+    expect(page.locator("#rule-summary")).to_have_text("No standing instruction.")

@@ -85,7 +85,7 @@ async function signIn() {
   showDecision(latest ?? null);
   // Everything on screen, public figures included, as of this sign-in.
   await Promise.all([refreshKyc(), refreshLoans(), refreshNotices(), refreshPortfolio(), refreshStaff(), refreshMarket(),
-    refreshDisclosure()]);
+    refreshDisclosure(), refreshRule()]);
 }
 
 // --- KYC -----------------------------------------------------------------------------------
@@ -410,6 +410,54 @@ async function planInvestment(event) {
   setTimeout(() => Promise.all([refreshLoans(), refreshPortfolio()]).catch((e) => say(e.message, true)), 1500);
 }
 
+// A standing instruction: the worker tells the investor of each new matching loan; funding them
+// is one click, and the wallet signs every transaction.
+async function refreshRule() {
+  const current = newest("rule");
+  let rule = null;
+  try {
+    rule = await api("/api/v1/portfolio/rule");
+  } catch (e) {
+    if (!e.message.startsWith("404")) throw e;
+  }
+  if (!current()) return;
+  $("rule-summary").textContent = rule
+    ? `Holding ${money(rule.per_loan)} per new loan`
+      + (rule.grades ? ` of grade ${rule.grades.join(", ")}` : "")
+      + (rule.min_apr_bps != null ? `, at least ${(rule.min_apr_bps / 100).toFixed(2)}% APR` : "")
+      + (rule.max_installments != null ? `, at most ${rule.max_installments} installments` : "")
+      + `; ${rule.matching_now.length} loans match now.`
+    : "No standing instruction.";
+  $("rule-fund").hidden = !(rule && rule.matching_now.length);
+  $("rule-drop").hidden = !rule;
+}
+
+async function saveRule(event) {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const body = { per_loan: Math.round(Number(form.get("per_loan")) * 10 ** state.decimals) };
+  const grades = String(form.get("grades") || "").split(",").map((g) => g.trim().toUpperCase()).filter(Boolean);
+  if (grades.length) body.grades = grades;
+  if (form.get("min_apr")) body.min_apr_bps = Math.round(Number(form.get("min_apr")) * 100);
+  if (form.get("max_installments")) body.max_installments = Number(form.get("max_installments"));
+  await api("/api/v1/portfolio/rule", { method: "PUT", body });
+  say("Standing instruction saved: you will be told of every new loan that matches.");
+  await refreshRule();
+}
+
+async function fundMatches() {
+  const plan = await api("/api/v1/portfolio/rule/plan", { method: "POST" });
+  await sendAll(plan.transactions);
+  say(`Invested ${money(plan.allocated)} in ${plan.allocations.length} matching loans.`);
+  setTimeout(() => Promise.all([refreshLoans(), refreshPortfolio(), refreshRule()]).catch((e) => say(e.message, true)), 1500);
+}
+
+async function dropRule() {
+  await api("/api/v1/portfolio/rule", { method: "DELETE" });
+  say("Standing instruction dropped.");
+  await refreshRule();
+}
+
 async function claimAll() {
   const plan = await api("/api/v1/portfolio/claim", { method: "POST" });
   await sendAll(plan.transactions);
@@ -624,10 +672,13 @@ $("get-offer").onclick = guard(getOffer);
 $("sign-offer").onclick = guard(signOffer);
 $("refresh-loans").onclick = guard(async () => {
   await Promise.all([refreshLoans(), refreshDisclosure(), refreshMarket()]);
-  if (state.token) await Promise.all([refreshPortfolio(), refreshNotices(), refreshStaff()]);
+  if (state.token) await Promise.all([refreshPortfolio(), refreshNotices(), refreshStaff(), refreshRule()]);
 });
 $("plan-form").onsubmit = guard(planInvestment);
 $("claim-all").onclick = guard(claimAll);
+$("rule-form").onsubmit = guard(saveRule);
+$("rule-fund").onclick = guard(fundMatches);
+$("rule-drop").onclick = guard(dropRule);
 $("statement-form").onsubmit = guard(downloadStatement);
 $("sell-form").onsubmit = guard(offerNotes);
 for (let y = new Date().getUTCFullYear(); y >= new Date().getUTCFullYear() - 2; y--) {
