@@ -86,5 +86,5 @@ def tape_csv(rows: list[TapeRow]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for row in rows:
-        writer.writerow(("" if v is None else v for v in row.model_dump().values()))
+        writer.writerow("" if v is None else v for v in row.model_dump().values())
     return out.getvalue()

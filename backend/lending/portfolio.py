@@ -21,7 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.chain.loan_book import deadline_clock
-from backend.chain.projection_models import FundingRow, LoanRow, MarketListingRow, NoteBalanceRow
+from backend.chain.projection_models import (
+    FundingRow,
+    LoanRow,
+    MarketListingRow,
+    NoteBalanceRow,
+)
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
 from backend.errors import Conflict

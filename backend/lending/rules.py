@@ -18,7 +18,13 @@ from backend.db.base import as_utc
 from backend.errors import Conflict, NotFound
 from backend.lending.models import InvestmentRule
 from backend.lending.portfolio import eligible, plan_investment
-from backend.lending.schemas import InvestmentRuleCreate, InvestmentRulePublic, LoanFilter, PlanCreate, PlanPublic
+from backend.lending.schemas import (
+    InvestmentRuleCreate,
+    InvestmentRulePublic,
+    LoanFilter,
+    PlanCreate,
+    PlanPublic,
+)
 
 
 def _filter(rule: InvestmentRule) -> LoanFilter:

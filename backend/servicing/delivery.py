@@ -1,25 +1,19 @@
-"""E-mail delivery of servicing notices over SMTP (stdlib smtplib).
-
-Each notice is sent in its own transaction, oldest first, to the address in the recipient's
-(borrower's or investor's) KYC record (decrypted for this purpose only, and audited). Delivery is at least once: a crash between
-the server's acceptance and the commit sends the notice again, with the same Message-ID, which
-mail clients fold. A failure is retried on later rounds, up to MAX_ATTEMPTS; a recipient whose KYC
-data was erased is not written to (the notice stays in-app)."""
+"""E-mail delivery of servicing notices over SMTP (stdlib smtplib), to the borrower or investor
+it is for, as every channel delivers (see `channels`). A re-send after a crash carries the same
+Message-ID, which mail clients fold. A recipient whose KYC data was erased is not written to (the
+notice stays in-app)."""
 
 from __future__ import annotations
 
 import smtplib
-from datetime import UTC, datetime
 from email.message import EmailMessage
 
-from sqlalchemy import select
-
 from backend.config import Settings
-from backend.db.session import session_scope
 from backend.identity.kyc.service import contact_email
+from backend.servicing.channels import MAX_ATTEMPTS, Channel, DeliveryFailed, deliver
 from backend.servicing.models import ServicingNotice
 
-MAX_ATTEMPTS = 5
+__all__ = ["MAX_ATTEMPTS", "SUBJECTS", "deliver_notices"]
 SUBJECTS = {
     "due_soon": "Your installment is due soon",
     "overdue": "Your installment is overdue",
@@ -54,30 +48,18 @@ def _send(settings: Settings, mail: EmailMessage) -> None:
         smtp.send_message(mail)
 
 
+EMAIL = Channel("email", sent_at="emailed_at", attempts="email_attempts", error="email_error", contact=contact_email)
+
+
 def deliver_notices(settings: Settings, limit: int = 50) -> int:
     """Send what is due; returns how many were sent (0 when no SMTP host is configured)."""
     if not settings.smtp_host:
         return 0
-    with session_scope(settings) as session:
-        due = list(session.scalars(
-            select(ServicingNotice.id).where(ServicingNotice.emailed_at.is_(None),
-                                             ServicingNotice.email_attempts < MAX_ATTEMPTS)
-            .order_by(ServicingNotice.id).limit(limit)
-        ))  # fmt: skip
-    sent = 0
-    for notice_id in due:
-        with session_scope(settings) as session:
-            notice = session.get(ServicingNotice, notice_id)
-            to = contact_email(session, settings, notice.recipient, purpose=f"servicing notice {notice.id}")
-            if to is None:
-                notice.email_attempts, notice.email_error = MAX_ATTEMPTS, "no contact address: KYC data missing or erased"
-                continue
-            try:
-                _send(settings, _message(settings, notice, to))
-            except (smtplib.SMTPException, OSError) as exc:
-                notice.email_attempts += 1
-                notice.email_error = f"{type(exc).__name__}: {exc}"[:500]
-                continue
-            notice.emailed_at, notice.email_error = datetime.now(UTC), None
-            sent += 1
-    return sent
+
+    def send(notice: ServicingNotice, to: str) -> None:
+        try:
+            _send(settings, _message(settings, notice, to))
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+
+    return deliver(settings, EMAIL, send, limit)

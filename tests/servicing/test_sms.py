@@ -41,7 +41,7 @@ class Gateway(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+    def do_POST(self) -> None:
         gateway: Gateway = self.server
         form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
         authorized = self.headers.get("Authorization") == "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
@@ -115,7 +115,7 @@ def test_payment_notices_are_texted_once_and_retried_while_the_gateway_is_down(s
 
 def test_no_text_without_a_number_or_for_investors_notices(servicing_settings, world, gateway):
     settings = _settings(servicing_settings, gateway)
-    loan_id, start = world.active_loan()
+    _, start = world.active_loan()
     index(settings)
     world.chain.mine_at(start + 30 * DAY + 40 * DAY)  # 40 days late: the borrower's and the holders' notices
     servicing_step(settings)

@@ -1,0 +1,81 @@
+"""Delivering notices over a channel (e-mail, SMS), the same way for each: every due notice in
+its own transaction, oldest first, to the contact in the recipient's KYC record (decrypted for
+that purpose only, and audited). At least once: a crash between the provider's answer and the
+commit sends it again. A transient failure is retried on later rounds, up to MAX_ATTEMPTS; a
+permanent one (no contact, a refusal of the message itself) is not."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.config import Settings
+from backend.db.session import session_scope
+from backend.errors import LoanchainError
+from backend.servicing.models import ServicingNotice
+
+MAX_ATTEMPTS = 5
+
+
+class DeliveryRefused(LoanchainError, ValueError):
+    """The provider refused this message for good (a bad address or number): not retried."""
+
+    code = "delivery_refused"
+
+
+class DeliveryFailed(LoanchainError, ConnectionError):
+    """The provider could not be reached or asked to come back later: retried."""
+
+    code = "delivery_failed"
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Where a channel keeps its delivery state on the notice, and whom it may write to."""
+
+    name: str
+    sent_at: str  # ServicingNotice attribute names
+    attempts: str
+    error: str
+    contact: Callable[[Session, Settings, str, str], str | None]  # (session, settings, wallet, purpose)
+    kinds: tuple[str, ...] | None = None  # None: every kind of notice
+    provider_id: str | None = None  # where to keep the provider's message id, if it gives one
+
+
+def deliver(settings: Settings, channel: Channel, send: Callable[[ServicingNotice, str], str | None],
+            limit: int = 50) -> int:  # fmt: skip
+    """Send what is due over `channel` with `send(notice, contact)`; returns how many were sent."""
+    column = getattr(ServicingNotice, channel.sent_at)
+    query = select(ServicingNotice.id).where(column.is_(None), getattr(ServicingNotice, channel.attempts) < MAX_ATTEMPTS)
+    if channel.kinds is not None:
+        query = query.where(ServicingNotice.kind.in_(channel.kinds))
+    with session_scope(settings) as session:
+        due = list(session.scalars(query.order_by(ServicingNotice.id).limit(limit)))
+    sent = 0
+    for notice_id in due:
+        with session_scope(settings) as session:
+            notice = session.get(ServicingNotice, notice_id)
+            purpose = f"servicing notice {notice.id} by {channel.name}"
+            to = channel.contact(session, settings, notice.recipient, purpose)
+            try:
+                if to is None:
+                    raise DeliveryRefused(f"no {channel.name} contact: KYC data missing or erased")
+                provider_id = send(notice, to)
+            except DeliveryRefused as exc:
+                setattr(notice, channel.attempts, MAX_ATTEMPTS)
+                setattr(notice, channel.error, exc.message[:500])
+                continue
+            except DeliveryFailed as exc:
+                setattr(notice, channel.attempts, getattr(notice, channel.attempts) + 1)
+                setattr(notice, channel.error, exc.message[:500])
+                continue
+            setattr(notice, channel.sent_at, datetime.now(UTC))
+            setattr(notice, channel.error, None)
+            if channel.provider_id:
+                setattr(notice, channel.provider_id, provider_id)
+            sent += 1
+    return sent
