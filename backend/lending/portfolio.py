@@ -30,8 +30,9 @@ from backend.chain.projection_models import (
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
 from backend.errors import Conflict
-from backend.lending import earnings
+from backend.lending import earnings, statement
 from backend.lending.loans import decision_facts, refundable
+from backend.lending.returns import xirr
 from backend.lending.schemas import (
     AllocationPublic,
     LoanFilter,
@@ -122,10 +123,15 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     if at_risk and len(at_risk) < settings.diversification_min_loans:
         warnings.append(f"{len(at_risk)} loans: a single default could cost about {1 / len(at_risk):.0%} of your "
                         f"portfolio; spread it over at least {settings.diversification_min_loans}")  # fmt: skip
+    claimable = sum(p.claimable for p in positions)
+    # What it holds now, valued today: notes at risk at their exposure, plus money to take back or collect.
+    held_value = sum(p.exposure for p in positions) + back + claimable
+    flows = [(line.timestamp, line.cash) for line in statement.cash_lines(db, wallet) if line.timestamp is not None]
     return PortfolioPublic(
         wallet=wallet, positions=positions, loans_at_risk=len(at_risk), exposure=total, largest_share=largest,
         hhi=hhi, effective_loans=1 / hhi if hhi else 0.0, exposure_by_grade=dict(sorted(by_grade.items())),
-        refundable=back, claimable=sum(p.claimable for p in positions), warnings=warnings,
+        refundable=back, claimable=claimable, warnings=warnings,
+        net_annual_return=xirr([*flows, (now, held_value)]) if flows else None,
     )  # fmt: skip
 
 

@@ -78,6 +78,11 @@ def _trade_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
     return lines
 
 
+def cash_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
+    """Every line that moved money between the wallet and the two contracts, all time."""
+    return _money_lines(db, wallet) + _trade_lines(db, wallet)
+
+
 def _transfer_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
     """Notes moved between wallets (mints and burns are the fund and refund lines already)."""
     return [_line(r, ts, "notes_in", 0, r.amount) if r.recipient == wallet else _line(r, ts, "notes_out", 0, -r.amount)

@@ -373,7 +373,8 @@ async function refreshPortfolio() {
   $("portfolio-summary").textContent = `${p.loans_at_risk} loans at risk, exposure ${money(p.exposure)}, `
     + `largest ${(p.largest_share * 100).toFixed(1)}%, effective number of loans ${p.effective_loans.toFixed(1)}`
     + (p.refundable > 0 ? `; ${money(p.refundable)} to take back from loans that did not fund` : "")
-    + (p.claimable > 0 ? `; ${money(p.claimable)} to collect` : "");
+    + (p.claimable > 0 ? `; ${money(p.claimable)} to collect` : "")
+    + (p.net_annual_return != null ? `; net annual return ${(p.net_annual_return * 100).toFixed(2)}%` : "");
   $("claim-all-row").hidden = !(p.claimable > 0);
   $("positions").replaceChildren(...p.positions.map((pos) => {
     const row = document.createElement("tr");
