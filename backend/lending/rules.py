@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from backend.chain.loan_book import deadline_clock
 from backend.chain.projection_models import LoanRow, NoteBalanceRow
+from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
 from backend.db.base import as_utc
-from backend.errors import Conflict, NotFound
+from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.lending.models import InvestmentRule
 from backend.lending.portfolio import eligible, plan_investment
 from backend.lending.schemas import (
@@ -53,6 +54,9 @@ def _rule(db: Session, wallet: str) -> InvestmentRule:
 
 def set_rule(db: Session, settings: Settings, wallet: str, request: InvestmentRuleCreate) -> InvestmentRulePublic:
     """Creates or replaces the wallet's instruction (one per wallet)."""
+    ticket = LoanBookWallet(settings, wallet).min_ticket()
+    if request.per_loan < ticket:  # LoanBook would refuse every such ticket: say so now, not at each match
+        raise ValidationFailed(f"per_loan: at least LoanBook's minimum ticket, {ticket}", field="per_loan", min_ticket=ticket)
     rule = db.get(InvestmentRule, wallet) or InvestmentRule(wallet=wallet)
     rule.per_loan, rule.grades = request.per_loan, request.grades
     rule.min_apr_bps, rule.max_installments = request.min_apr_bps, request.max_installments

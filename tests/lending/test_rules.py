@@ -92,6 +92,9 @@ def test_bad_instructions_get_a_clear_4xx(settings, world):  # noqa: F811
                         ({}, "per_loan")):  # fmt: skip
         answer = client.put("/api/v1/portfolio/rule", json=body, headers=headers)
         assert answer.status_code == 422 and field in answer.text, (body, answer.text)
+    too_small = client.put("/api/v1/portfolio/rule", json={"per_loan": 24 * UNIT}, headers=headers)
+    assert too_small.status_code == 422 and "per_loan" in too_small.text and str(25 * UNIT) in too_small.text
+    assert client.get("/api/v1/portfolio/rule", headers=headers).status_code == 404  # nothing was saved
     assert client.put("/api/v1/portfolio/rule", json={"per_loan": 1}).status_code == 401
     borrower = client.put("/api/v1/portfolio/rule", json={"per_loan": 1}, headers=minted_bearer(settings, world.borrower))
     assert borrower.status_code == 403  # investing is for verified investors
