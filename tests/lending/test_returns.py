@@ -9,7 +9,7 @@ from backend.chain.indexer import Indexer
 from backend.lending.returns import YEAR, xirr
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
-from tests.identity.conftest import client_for, minted_bearer
+from tests.identity.conftest import ADMIN, client_for, minted_bearer
 
 DAY = 86_400
 
@@ -26,7 +26,7 @@ def test_xirr_on_known_flows():
 
 @pytest.fixture
 def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url):  # noqa: F811
-    return own_database(chain_settings, tmp_path, database_url)
+    return own_database(chain_settings, tmp_path, database_url, admin_wallets=[ADMIN.address])
 
 
 def test_an_investor_paid_on_schedule_earns_the_loans_rate(settings, world):  # noqa: F811
@@ -43,6 +43,11 @@ def test_an_investor_paid_on_schedule_earns_the_loans_rate(settings, world):  # 
     # 1% a month over 30-day months, as a 365-day year compounds it (the notes were bought moments
     # before the payout, which moves the figure in the fourth decimal at most)
     assert mine["net_annual_return"] == pytest.approx(1.01 ** (365 / 30) - 1, abs=2e-3)
+    audited = client_for(settings).get(f"/api/v1/audit/portfolio/{investor.address.lower()}",
+                                       headers=minted_bearer(settings, ADMIN))  # fmt: skip
+    assert audited.status_code == 200 and audited.json() == mine  # an auditor sees what the investor sees
+    assert client_for(settings).get(f"/api/v1/audit/portfolio/{other.address}",
+                                    headers=minted_bearer(settings, investor)).status_code == 403  # fmt: skip
     # The other holder collected nothing: repayments left in LoanBook earn nothing more, so its
     # principal came back, in effect, only today, and the return is about half (the interest of
     # an amortising loan over the whole principal for the whole year).

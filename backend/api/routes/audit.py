@@ -15,8 +15,8 @@ from backend.audit.schemas import (
 )
 from backend.audit.verify import verify_audit_log
 from backend.identity.roles import checksum
-from backend.lending import statement
-from backend.lending.schemas import StatementPublic
+from backend.lending import portfolio, statement
+from backend.lending.schemas import PortfolioPublic, StatementPublic
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -69,3 +69,12 @@ def trace_address(address: str, session: SessionDep) -> AddressTracePublic:
 )
 def investor_statement(address: str, session: SessionDep, settings: SettingsDep, year: StatementYear = None) -> StatementPublic:
     return statement.statement_of(session, settings, checksum(address), year)
+
+
+@router.get(
+    "/portfolio/{address}",
+    dependencies=allow("audit.trace"),
+    summary="An investor's portfolio, as the investor sees it: positions, exposure, claimable, net annual return",
+)
+def investor_portfolio(address: str, session: SessionDep, settings: SettingsDep) -> PortfolioPublic:
+    return portfolio.portfolio_of(session, settings, checksum(address))
