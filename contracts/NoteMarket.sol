@@ -15,6 +15,7 @@ import {INoteMarket} from "./interfaces/INoteMarket.sol";
 /// @title NoteMarket
 /// @notice See {INoteMarket}. Every entry point checks, then records, then logs, then moves money
 ///         and notes, under a reentrancy guard (the ERC-1155 transfer calls a contract buyer back).
+///         Asks (`list`/`buy`) and bids (`bid`/`sell`) mirror each other line for line.
 contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -25,8 +26,10 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
     ILoanBook public immutable loanBook;
     IERC20 public immutable asset;
     uint256 public listingCount;
+    uint256 public bidCount;
 
     mapping(uint256 listingId => Listing) private _listings;
+    mapping(uint256 bidId => Bid) private _bids;
 
     /// @param admin Gets DEFAULT_ADMIN_ROLE and PAUSER_ROLE.
     /// @param loanBook_ The LoanBook whose notes trade here.
@@ -98,7 +101,66 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         IERC1155(address(loanBook)).safeTransferFrom(seller, msg.sender, loanId, notes, "");
     }
 
-    /// @notice Stop listing and buying (delisting stays open).
+    /// @inheritdoc INoteMarket
+    function bid(uint256 loanId, uint256 notes, uint16 priceBps) external whenNotPaused returns (uint256 bidId) {
+        if (notes == 0) revert NoteMarketZeroNotes();
+        if (priceBps == 0 || priceBps > MAX_PRICE_BPS) revert NoteMarketPriceOutOfRange(priceBps, MAX_PRICE_BPS);
+        _requireActive(loanId);
+        uint256 needed = Math.mulDiv(notes, priceBps, BPS);
+        uint256 allowance = asset.allowance(msg.sender, address(this));
+        if (allowance < needed) revert NoteMarketAllowanceTooLow(msg.sender, allowance, needed);
+
+        bidId = ++bidCount;
+        // Both casts hold for any real bid (see {Bid}); a forged id or amount reverts.
+        _bids[bidId] = Bid({
+            bidder: msg.sender,
+            priceBps: priceBps,
+            loanId: SafeCast.toUint80(loanId),
+            notes: SafeCast.toUint128(notes)
+        });
+        emit BidPlaced(bidId, msg.sender, loanId, notes, priceBps);
+    }
+
+    /// @inheritdoc INoteMarket
+    function cancelBid(uint256 bidId) external {
+        Bid storage b = _openBid(bidId);
+        if (b.bidder != msg.sender) revert NoteMarketNotBidder(bidId, msg.sender);
+
+        uint256 left = b.notes;
+        delete _bids[bidId];
+        emit BidCancelled(bidId, left);
+    }
+
+    /// @inheritdoc INoteMarket
+    function sell(uint256 bidId, uint256 notes) external whenNotPaused nonReentrant returns (uint256 proceeds) {
+        Bid storage b = _openBid(bidId);
+        if (notes == 0) revert NoteMarketZeroNotes();
+        if (notes > b.notes) revert NoteMarketNotEnoughBid(bidId, b.notes, notes);
+        address bidder = b.bidder;
+        if (bidder == msg.sender) revert NoteMarketSelfTrade(bidId);
+        uint256 loanId = b.loanId;
+        _requireActive(loanId);
+        if (!IERC1155(address(loanBook)).isApprovedForAll(msg.sender, address(this))) {
+            revert NoteMarketNotApproved(msg.sender);
+        }
+        // Rounded down: the seller is the taker here (see {INoteMarket}).
+        proceeds = Math.mulDiv(notes, b.priceBps, BPS);
+
+        // cannot underflow: notes <= b.notes was checked above
+        uint256 left;
+        unchecked {
+            left = b.notes - notes;
+        }
+        if (left == 0) delete _bids[bidId];
+        else b.notes = uint128(left); // cannot truncate: left < b.notes, a uint128
+        emit BidFilled(bidId, loanId, bidder, msg.sender, notes, proceeds, left);
+
+        asset.safeTransferFrom(bidder, msg.sender, proceeds);
+        // LoanBook enforces its transfer rules here (verified bidder, never the borrower).
+        IERC1155(address(loanBook)).safeTransferFrom(msg.sender, bidder, loanId, notes, "");
+    }
+
+    /// @notice Stop listing, bidding, buying and selling (delisting and cancelling stay open).
     function pause() external onlyRole(PAUSER_ROLE) {
         _pause();
     }
@@ -115,6 +177,21 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
     /// @inheritdoc INoteMarket
     function costOf(uint256 listingId, uint256 notes) external view returns (uint256) {
         return Math.mulDiv(notes, _listings[listingId].priceBps, BPS, Math.Rounding.Ceil);
+    }
+
+    /// @inheritdoc INoteMarket
+    function bidOf(uint256 bidId) external view returns (Bid memory) {
+        return _bids[bidId];
+    }
+
+    /// @inheritdoc INoteMarket
+    function proceedsOf(uint256 bidId, uint256 notes) external view returns (uint256) {
+        return Math.mulDiv(notes, _bids[bidId].priceBps, BPS);
+    }
+
+    function _openBid(uint256 bidId) private view returns (Bid storage b) {
+        b = _bids[bidId];
+        if (b.bidder == address(0)) revert NoteMarketBidClosed(bidId);
     }
 
     function _open(uint256 listingId) private view returns (Listing storage l) {

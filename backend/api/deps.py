@@ -110,6 +110,9 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "market.list": SIGNED_IN,
     "market.buy": SIGNED_IN,
     "market.delist": SIGNED_IN,
+    "market.bid": SIGNED_IN,
+    "market.sell": SIGNED_IN,
+    "market.cancel": SIGNED_IN,
     # servicing: the portfolio view is for staff; a borrower reads the notices sent to them
     "servicing.aging": STAFF,
     "servicing.collections": STAFF,

@@ -1,5 +1,5 @@
-"""NoteMarket as seen by one wallet: the reads that decide which calls a listing, a purchase or a
-delisting needs, and their calldata. As for LoanBook, the backend never signs these."""
+"""NoteMarket as seen by one wallet: the reads that decide which calls a listing, a bid, a purchase,
+a sale or a withdrawal needs, and their calldata. As for LoanBook, the backend never signs these."""
 
 from __future__ import annotations
 
@@ -35,11 +35,15 @@ class NoteMarketWallet:
     def cost(self, listing_id: int, notes: int) -> int:
         return int(self._read(self.market.functions.costOf(listing_id, notes)))
 
-    def balance(self) -> int:
-        return self.holder.balance()
+    def proceeds(self, bid_id: int, notes: int) -> int:
+        return int(self._read(self.market.functions.proceedsOf(bid_id, notes)))
 
-    def allowance(self) -> int:
-        return int(self._read(self.token.functions.allowance(self.wallet, self.market.address)))
+    def balance(self, of: str | None = None) -> int:
+        """The loan token held by this wallet, or by `of` (a bidder whose bid is to be hit)."""
+        return int(self._read(self.token.functions.balanceOf(of or self.wallet)))
+
+    def allowance(self, of: str | None = None) -> int:
+        return int(self._read(self.token.functions.allowance(of or self.wallet, self.market.address)))
 
     def let_market_move_notes(self) -> WalletCall:
         data = self.book.encode_abi("setApprovalForAll", [self.market.address, True])

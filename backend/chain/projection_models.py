@@ -153,13 +153,29 @@ class MarketListingRow(EventRef, Base):
     status: Mapped[str] = mapped_column(String(10), index=True)  # open | sold | delisted
 
 
+class MarketBidRow(EventRef, Base):
+    """A NoteMarket bid: open until filled or cancelled."""
+
+    __tablename__ = "chain_market_bids"
+
+    bid_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    bidder: Mapped[str] = mapped_column(String(42), index=True)
+    loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    price_bps: Mapped[int] = mapped_column(Integer)
+    notes_bid: Mapped[int] = mapped_column(Uint)
+    notes_left: Mapped[int] = mapped_column(Uint)
+    status: Mapped[str] = mapped_column(String(10), index=True)  # open | filled | cancelled
+
+
 class MarketTradeRow(EventRef, Base):
-    """One NoteMarket `Sold` event: notes of a loan bought from a seller for a cost."""
+    """One NoteMarket trade: a `Sold` (a buyer took a listing) or a `BidFilled` (a seller hit a
+    bid) event; `cost` is what the buyer paid the seller either way."""
 
     __tablename__ = "chain_market_trades"
 
     event_id: Mapped[int] = mapped_column(ForeignKey("chain_events.id", ondelete="CASCADE"), primary_key=True)
-    listing_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    listing_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    bid_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
     seller: Mapped[str] = mapped_column(String(42), index=True)
     buyer: Mapped[str] = mapped_column(String(42), index=True)

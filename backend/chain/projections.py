@@ -21,6 +21,7 @@ from backend.chain.projection_models import (
     EventSubjectRow,
     FundingRow,
     LoanRow,
+    MarketBidRow,
     MarketListingRow,
     MarketTradeRow,
     NoteBalanceRow,
@@ -307,43 +308,62 @@ class NoteTransfers(RowProjection):
 
 
 class MarketListings(EntityProjection):
-    handles = frozenset(("NoteMarket", e) for e in ("Listed", "Delisted", "Sold"))
-    models = (MarketListingRow,)
+    """One side of NoteMarket's book folded from its events: placed, withdrawn, filled. Asks and
+    bids mirror each other, so the bid side only renames (see `MarketBids`)."""
+
+    model: type = MarketListingRow
+    key, maker, total = "listing_id", "seller", "notes_listed"
+    placed, withdrawn, filled = "Listed", "Delisted", "Sold"
+    spent, withdrawn_status = "sold", "delisted"
+
+    def __init__(self) -> None:
+        self.handles = frozenset(("NoteMarket", e) for e in (self.placed, self.withdrawn, self.filled))
+        self.models = (self.model,)
+        self.arg = {"listing_id": "listingId", "bid_id": "bidId"}[self.key]
 
     def keys_of(self, ev):
-        return [_int(ev.args["listingId"])]
+        return [_int(ev.args[self.arg])]
 
     def delete_keys(self, session, keys):
-        session.execute(delete(MarketListingRow).where(MarketListingRow.listing_id.in_(keys)))
+        session.execute(delete(self.model).where(getattr(self.model, self.key).in_(keys)))
 
     def apply(self, session, ev, only=None):
-        a, listing_id = ev.args, _int(ev.args["listingId"])
-        if ev.event == "Listed":
-            session.add(MarketListingRow(listing_id=listing_id, seller=a["seller"], loan_id=_int(a["loanId"]),
-                                         price_bps=_int(a["priceBps"]), notes_listed=_int(a["notes"]),
-                                         notes_left=_int(a["notes"]), status="open", **_ref(ev)))  # fmt: skip
+        a, order_id = ev.args, _int(ev.args[self.arg])
+        if ev.event == self.placed:
+            notes = _int(a["notes"])
+            session.add(self.model(**{self.key: order_id, self.maker: a[self.maker], self.total: notes},
+                                   loan_id=_int(a["loanId"]), price_bps=_int(a["priceBps"]), notes_left=notes,
+                                   status="open", **_ref(ev)))  # fmt: skip
             return
-        row = session.get(MarketListingRow, listing_id)
-        if row is None:  # listed before the indexed range
+        row = session.get(self.model, order_id)
+        if row is None:  # placed before the indexed range
             return
-        if ev.event == "Delisted":
-            row.status = "delisted"
+        if ev.event == self.withdrawn:
+            row.status = self.withdrawn_status
         else:
             row.notes_left = _int(a["notesLeft"])
-            row.status = "open" if row.notes_left else "sold"
+            row.status = "open" if row.notes_left else self.spent
         for k, v in _ref(ev).items():
             setattr(row, k, v)
 
 
+class MarketBids(MarketListings):
+    model = MarketBidRow
+    key, maker, total = "bid_id", "bidder", "notes_bid"
+    placed, withdrawn, filled = "BidPlaced", "BidCancelled", "BidFilled"
+    spent, withdrawn_status = "filled", "cancelled"
+
+
 class MarketTrades(RowProjection):
-    handles = frozenset({("NoteMarket", "Sold")})
+    handles = frozenset({("NoteMarket", "Sold"), ("NoteMarket", "BidFilled")})
     models = (MarketTradeRow,)
 
     def apply(self, session, ev, only=None):
         a = ev.args
-        session.add(MarketTradeRow(event_id=ev.id, listing_id=_int(a["listingId"]), loan_id=_int(a["loanId"]),
-                                   seller=a["seller"], buyer=a["buyer"], notes=_int(a["notes"]), cost=_int(a["cost"]),
-                                   **_ref(ev)))  # fmt: skip
+        order = {"listing_id": _int(a["listingId"])} if ev.event == "Sold" else {"bid_id": _int(a["bidId"])}
+        cost = a["cost"] if ev.event == "Sold" else a["proceeds"]
+        session.add(MarketTradeRow(event_id=ev.id, loan_id=_int(a["loanId"]), seller=a["seller"], buyer=a["buyer"],
+                                   notes=_int(a["notes"]), cost=_int(cost), **order, **_ref(ev)))  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- subjects (for traces)
@@ -372,7 +392,7 @@ class EventSubjects(RowProjection):
 
 PROJECTIONS: tuple[Projection, ...] = (
     Anchors(), Attestations(), Loans(), Fundings(), Repayments(), NoteBalances(), NoteTransfers(), EventSubjects(),
-    MarketListings(), MarketTrades(),
+    MarketListings(), MarketBids(), MarketTrades(),
 )  # fmt: skip
 
 

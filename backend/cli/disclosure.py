@@ -39,7 +39,8 @@ def disclosure_command(ctx: typer.Context, json_out: bool = typer.Option(False, 
     console.print(f"defaults {d.count}: principal {d.principal_at_default:,}, reserve cover {d.reserve_cover:,}, "
                   f"recovered {d.recovered:,}, net loss {d.net_loss:,} ({rate} of originated)")  # fmt: skip
     m = report.market
-    console.print(f"secondary market: {m.open_listings} open offers ({m.notes_offered:,} notes), {m.trades} trades, "
+    console.print(f"secondary market: {m.open_listings} open offers ({m.notes_offered:,} notes), "
+                  f"{m.open_bids} open bids ({m.notes_wanted:,} notes), {m.trades} trades, "
                   f"{m.notes_traded:,} notes for {m.volume:,}")  # fmt: skip
 
 

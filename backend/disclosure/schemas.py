@@ -72,7 +72,9 @@ class GradeOutcomePublic(BaseModel):
 class MarketActivityPublic(BaseModel):
     open_listings: int = Field(description="Open offers of notes of active loans")
     notes_offered: int = Field(description="Notes in those offers")
-    trades: int = Field(description="Purchases on the secondary market, all time")
+    open_bids: int = Field(default=0, description="Open bids for notes of active loans")
+    notes_wanted: int = Field(default=0, description="Notes those bids still want")
+    trades: int = Field(description="Trades on the secondary market (listings taken and bids hit), all time")
     notes_traded: int
     volume: int = Field(description="Paid for notes on the secondary market, all time")
     average_price_bps: float | None = Field(description="volume / notes traded, in basis points of face value")

@@ -14,6 +14,7 @@ from backend.chain.models import ChainEvent, IndexerCheckpoint
 from backend.chain.projection_models import (
     FundingRow,
     LoanRow,
+    MarketBidRow,
     MarketListingRow,
     MarketTradeRow,
 )
@@ -83,14 +84,18 @@ def _investors(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(wallets.subquery())) or 0
 
 
+def _open_notes(session: Session, model: type) -> list[int]:
+    """Notes left in the open orders of one side of the market, for active loans."""
+    return list(session.scalars(select(model.notes_left).join(LoanRow, LoanRow.loan_id == model.loan_id)
+                                .where(model.status == "open", LoanRow.status == "active")))  # fmt: skip
+
+
 def _market(session: Session) -> MarketActivityPublic:
-    offered = list(session.scalars(select(MarketListingRow.notes_left)
-                                   .join(LoanRow, LoanRow.loan_id == MarketListingRow.loan_id)
-                                   .where(MarketListingRow.status == "open", LoanRow.status == "active")))  # fmt: skip
+    offered, wanted = _open_notes(session, MarketListingRow), _open_notes(session, MarketBidRow)
     trades = list(session.execute(select(MarketTradeRow.notes, MarketTradeRow.cost)))
     traded, volume = sum(n for n, _ in trades), sum(c for _, c in trades)
-    return MarketActivityPublic(open_listings=len(offered), notes_offered=sum(offered), trades=len(trades),
-                                notes_traded=traded, volume=volume,
+    return MarketActivityPublic(open_listings=len(offered), notes_offered=sum(offered), open_bids=len(wanted),
+                                notes_wanted=sum(wanted), trades=len(trades), notes_traded=traded, volume=volume,
                                 average_price_bps=10_000 * volume / traded if traded else None)  # fmt: skip
 
 

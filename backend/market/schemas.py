@@ -24,6 +24,21 @@ class PurchaseCreate(BaseModel):
     notes: int | None = Field(default=None, gt=0, description="Notes to buy; all that is listed when omitted")
 
 
+class BidCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    loan_id: int = Field(ge=1)
+    notes: int = Field(gt=0, description="Notes wanted")
+    price_bps: int = Field(ge=1, le=MAX_PRICE_BPS, description="Price offered per note, in basis points of face value")
+
+
+class SaleCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    notes: int | None = Field(default=None, gt=0, description="Notes to sell; all the bid still wants, at most "
+                              "those held, when omitted")  # fmt: skip
+
+
 class ListingPublic(BaseModel):
     listing_id: int
     seller: str
@@ -41,12 +56,30 @@ class ListingPublic(BaseModel):
     servicing_bucket: str | None = Field(description="The loan's aging bucket at the last servicing pass")
 
 
+class BidPublic(BaseModel):
+    bid_id: int
+    bidder: str
+    loan_id: int
+    grade: str | None
+    apr_bps: int
+    status: str = Field(description="open, filled or cancelled")
+    price_bps: int
+    notes_bid: int
+    notes_left: int
+    proceeds: int = Field(description="What selling the notes still wanted pays (rounded down, as the contract pays)")
+    outstanding: int = Field(description="The outstanding principal those notes stand for")
+    price_to_outstanding: float | None = Field(description="proceeds / outstanding: under 1 is a discount")
+    installments_left: int
+    servicing_bucket: str | None = Field(description="The loan's aging bucket at the last servicing pass")
+
+
 class MarketTxPublic(BaseModel):
     """Send these, in order, from the signed-in wallet; nothing is signed here."""
 
-    action: str = Field(description="list, buy or delist")
-    listing_id: int | None = Field(description="None for a new listing: the contract numbers it")
+    action: str = Field(description="list, buy, delist, bid, sell or cancel_bid")
+    listing_id: int | None = Field(default=None, description="The listing bought or withdrawn; None for a new one")
+    bid_id: int | None = Field(default=None, description="The bid sold into or cancelled; None for a new one")
     loan_id: int
     notes: int
-    cost: int = Field(description="What a purchase pays the seller; 0 otherwise")
+    cost: int = Field(description="What the trade moves from buyer to seller; 0 for placing or withdrawing an offer")
     transactions: list[WalletCallPublic]

@@ -1,5 +1,6 @@
-"""The notes' secondary market: what is for sale (from the chain index), and the wallet-ready
-transactions to list, buy or delist, checked first so a user gets a clear 4xx rather than a
+"""The notes' secondary market: what is for sale and what is wanted (from the chain index), and the
+wallet-ready transactions to list, buy or delist notes and to bid, sell into a bid or cancel it,
+checked first so a user gets a clear 4xx rather than a
 reverted transaction. NoteMarket and LoanBook check again on chain; these checks read the index
 and the contracts and can be outrun by other wallets."""
 
@@ -10,17 +11,20 @@ from sqlalchemy.orm import Session
 
 from backend.chain.kyc_reader import is_verified
 from backend.chain.market_calls import NoteMarketWallet
-from backend.chain.projection_models import LoanRow, MarketListingRow
+from backend.chain.projection_models import LoanRow, MarketBidRow, MarketListingRow
 from backend.chain.wallet_calls import WalletCall
 from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.lending.loans import decision_facts
 from backend.lending.schemas import WalletCallPublic
 from backend.market.schemas import (
+    BidCreate,
+    BidPublic,
     ListingCreate,
     ListingPublic,
     MarketTxPublic,
     PurchaseCreate,
+    SaleCreate,
 )
 from backend.servicing.models import ServicingState
 
@@ -28,45 +32,82 @@ BPS = 10_000
 
 
 def _cost(notes: int, price_bps: int) -> int:
-    return -(-notes * price_bps // BPS)  # rounded up, as NoteMarket charges
+    return -(-notes * price_bps // BPS)  # rounded up, as NoteMarket charges a buyer taking a listing
 
 
-def _public(row: MarketListingRow, loan: LoanRow, grade: str | None, bucket: str | None) -> ListingPublic:
-    cost = _cost(row.notes_left, row.price_bps)
+def _proceeds(notes: int, price_bps: int) -> int:
+    return notes * price_bps // BPS  # rounded down, as NoteMarket pays a seller hitting a bid
+
+
+def _terms(row: MarketListingRow | MarketBidRow, loan: LoanRow, value: int, grade: str | None, bucket: str | None) -> dict:
+    """What a listing and a bid show alike: the loan, and the price against the principal outstanding."""
     outstanding = loan.principal_outstanding * row.notes_left // loan.principal
-    return ListingPublic(
-        listing_id=row.listing_id, seller=row.seller, loan_id=row.loan_id, grade=grade, apr_bps=loan.apr_bps,
-        status=row.status, price_bps=row.price_bps, notes_listed=row.notes_listed, notes_left=row.notes_left,
-        cost=cost, outstanding=outstanding, price_to_outstanding=cost / outstanding if outstanding else None,
-        installments_left=loan.installments - loan.last_installment, servicing_bucket=bucket,
-    )  # fmt: skip
+    return {
+        "loan_id": row.loan_id, "grade": grade, "apr_bps": loan.apr_bps, "status": row.status,
+        "price_bps": row.price_bps, "notes_left": row.notes_left, "outstanding": outstanding,
+        "price_to_outstanding": value / outstanding if outstanding else None,
+        "installments_left": loan.installments - loan.last_installment, "servicing_bucket": bucket,
+    }  # fmt: skip
 
 
-def open_listings(db: Session, loan_id: int | None = None) -> list[ListingPublic]:
-    """Open listings of active loans, cheapest against outstanding principal first."""
-    query = (select(MarketListingRow, LoanRow).join(LoanRow, LoanRow.loan_id == MarketListingRow.loan_id)
-             .where(MarketListingRow.status == "open", LoanRow.status == "active"))  # fmt: skip
+def _open_orders(db: Session, model: type, loan_id: int | None) -> list[tuple]:
+    """Open orders of one side, of active loans, each with its loan, grade and aging bucket."""
+    query = (select(model, LoanRow).join(LoanRow, LoanRow.loan_id == model.loan_id)
+             .where(model.status == "open", LoanRow.status == "active"))  # fmt: skip
     if loan_id is not None:
-        query = query.where(MarketListingRow.loan_id == loan_id)
+        query = query.where(model.loan_id == loan_id)
     pairs = list(db.execute(query))
     grades = {h: f.grade for h, f in decision_facts(db, {loan.decision_hash for _, loan in pairs}).items()}
     buckets = dict(db.execute(select(ServicingState.loan_id, ServicingState.bucket)
                               .where(ServicingState.loan_id.in_({loan.loan_id for _, loan in pairs}))).all())  # fmt: skip
-    listings = [_public(row, loan, grades.get(loan.decision_hash), buckets.get(loan.loan_id)) for row, loan in pairs]
+    return [(row, loan, grades.get(loan.decision_hash), buckets.get(loan.loan_id)) for row, loan in pairs]
+
+
+def open_listings(db: Session, loan_id: int | None = None) -> list[ListingPublic]:
+    """Open listings of active loans, cheapest against outstanding principal first."""
+    listings = []
+    for row, loan, grade, bucket in _open_orders(db, MarketListingRow, loan_id):
+        cost = _cost(row.notes_left, row.price_bps)
+        listings.append(ListingPublic(listing_id=row.listing_id, seller=row.seller, notes_listed=row.notes_listed,
+                                      cost=cost, **_terms(row, loan, cost, grade, bucket)))  # fmt: skip
     return sorted(listings, key=lambda x: (x.price_to_outstanding is None, x.price_to_outstanding, x.listing_id))
 
 
-def _tx(action: str, listing_id: int | None, loan_id: int, notes: int, cost: int, calls: list[WalletCall]) -> MarketTxPublic:
-    return MarketTxPublic(action=action, listing_id=listing_id, loan_id=loan_id, notes=notes, cost=cost,
+def open_bids(db: Session, loan_id: int | None = None) -> list[BidPublic]:
+    """Open bids for notes of active loans, the best paying against outstanding principal first."""
+    bids = []
+    for row, loan, grade, bucket in _open_orders(db, MarketBidRow, loan_id):
+        proceeds = _proceeds(row.notes_left, row.price_bps)
+        bids.append(BidPublic(bid_id=row.bid_id, bidder=row.bidder, notes_bid=row.notes_bid, proceeds=proceeds,
+                              **_terms(row, loan, proceeds, grade, bucket)))  # fmt: skip
+    return sorted(bids, key=lambda x: (x.price_to_outstanding is None, -(x.price_to_outstanding or 0), x.bid_id))
+
+
+def _tx(action: str, loan_id: int, notes: int, cost: int, calls: list[WalletCall], **order: int | None) -> MarketTxPublic:
+    return MarketTxPublic(action=action, loan_id=loan_id, notes=notes, cost=cost, **order,
                           transactions=[WalletCallPublic(to=c.to, data=c.data, description=c.description) for c in calls])  # fmt: skip
 
 
-def plan_listing(db: Session, settings: Settings, wallet: str, request: ListingCreate) -> MarketTxPublic:
-    loan = db.get(LoanRow, request.loan_id)
+def _active_loan(db: Session, loan_id: int) -> LoanRow:
+    loan = db.get(LoanRow, loan_id)
     if loan is None:
-        raise NotFound(f"no loan {request.loan_id} in the chain index", loan_id=request.loan_id)
+        raise NotFound(f"no loan {loan_id} in the chain index", loan_id=loan_id)
     if loan.status != "active":
         raise Conflict(f"loan {loan.loan_id} is {loan.status}: only notes of active loans trade", status=loan.status)
+    return loan
+
+
+def _may_receive_notes(settings: Settings, market: NoteMarketWallet, loan: LoanRow) -> None:
+    """LoanBook's rules for whoever receives notes, checked before the wallet pays gas."""
+    if loan.borrower == market.wallet:
+        raise Forbidden(f"loan {loan.loan_id} is your own: a borrower cannot hold its notes", loan_id=loan.loan_id)
+    level = market.investor_level()
+    if not is_verified(settings, market.wallet, level):
+        raise Forbidden(f"notes go only to wallets verified at KYC level {level}: pass KYC first", level=level)
+
+
+def plan_listing(db: Session, settings: Settings, wallet: str, request: ListingCreate) -> MarketTxPublic:
+    loan = _active_loan(db, request.loan_id)
     market = NoteMarketWallet(settings, wallet)
     held = market.notes(loan.loan_id)
     if request.notes > held:
@@ -74,7 +115,7 @@ def plan_listing(db: Session, settings: Settings, wallet: str, request: ListingC
     calls = [] if market.market_may_move_notes() else [market.let_market_move_notes()]
     calls.append(market.call("list", [loan.loan_id, request.notes, request.price_bps],
                              f"offer {request.notes} notes of loan {loan.loan_id} at {request.price_bps / 100:.2f}% of face"))  # fmt: skip
-    return _tx("list", None, loan.loan_id, request.notes, 0, calls)
+    return _tx("list", loan.loan_id, request.notes, 0, calls)
 
 
 def _open_listing(db: Session, listing_id: int) -> MarketListingRow:
@@ -94,11 +135,7 @@ def plan_purchase(db: Session, settings: Settings, wallet: str, listing_id: int,
     market = NoteMarketWallet(settings, wallet)
     if row.seller == market.wallet:
         raise Conflict(f"listing {listing_id} is your own: delist it instead", listing_id=listing_id)
-    if loan.borrower == market.wallet:
-        raise Forbidden(f"loan {loan.loan_id} is your own: a borrower cannot hold its notes", loan_id=loan.loan_id)
-    level = market.investor_level()
-    if not is_verified(settings, market.wallet, level):
-        raise Forbidden(f"notes go only to wallets verified at KYC level {level}: pass KYC first", level=level)
+    _may_receive_notes(settings, market, loan)
     notes = request.notes or row.notes_left
     if notes > row.notes_left:
         raise ValidationFailed(f"notes: at most {row.notes_left}, what listing {listing_id} still offers",
@@ -109,7 +146,7 @@ def plan_purchase(db: Session, settings: Settings, wallet: str, listing_id: int,
         raise Conflict(f"the wallet holds {balance} of the loan token, less than the {cost} this costs", balance=balance)
     calls = [] if market.allowance() >= cost else [market.approve(cost)]
     calls.append(market.call("buy", [listing_id, notes], f"buy {notes} notes of loan {loan.loan_id} for {cost}"))
-    return _tx("buy", listing_id, loan.loan_id, notes, cost, calls)
+    return _tx("buy", loan.loan_id, notes, cost, calls, listing_id=listing_id)
 
 
 def plan_delisting(db: Session, settings: Settings, wallet: str, listing_id: int) -> MarketTxPublic:
@@ -118,4 +155,64 @@ def plan_delisting(db: Session, settings: Settings, wallet: str, listing_id: int
     if row.seller != market.wallet:
         raise Forbidden(f"listing {listing_id} is not yours to withdraw", listing_id=listing_id)
     call = market.call("delist", [listing_id], f"withdraw listing {listing_id}")
-    return _tx("delist", listing_id, row.loan_id, row.notes_left, 0, [call])
+    return _tx("delist", row.loan_id, row.notes_left, 0, [call], listing_id=listing_id)
+
+
+def plan_bid(db: Session, settings: Settings, wallet: str, request: BidCreate) -> MarketTxPublic:
+    """A bid is escrowless: the money stays in the wallet, which lets NoteMarket take what all its
+    open bids would pay together, so hitting one never leaves another unpayable."""
+    loan = _active_loan(db, request.loan_id)
+    market = NoteMarketWallet(settings, wallet)
+    _may_receive_notes(settings, market, loan)
+    value = _proceeds(request.notes, request.price_bps)
+    open_value = sum(_proceeds(r.notes_left, r.price_bps) for r in db.scalars(
+        select(MarketBidRow).where(MarketBidRow.bidder == market.wallet, MarketBidRow.status == "open")))  # fmt: skip
+    balance = market.balance()
+    if balance < value + open_value:
+        raise Conflict(f"the wallet holds {balance} of the loan token, less than the {value + open_value} this bid and "
+                       "your open bids would pay", balance=balance, needed=value + open_value)  # fmt: skip
+    calls = [] if market.allowance() >= value + open_value else [market.approve(value + open_value)]
+    calls.append(market.call("bid", [loan.loan_id, request.notes, request.price_bps],
+                             f"bid for {request.notes} notes of loan {loan.loan_id} at {request.price_bps / 100:.2f}% of face"))  # fmt: skip
+    return _tx("bid", loan.loan_id, request.notes, 0, calls)
+
+
+def _open_bid(db: Session, bid_id: int) -> MarketBidRow:
+    row = db.get(MarketBidRow, bid_id)
+    if row is None:
+        raise NotFound(f"no bid {bid_id} in the chain index", bid_id=bid_id)
+    if row.status != "open":
+        raise Conflict(f"bid {bid_id} is {row.status}", status=row.status)
+    return row
+
+
+def plan_sale(db: Session, settings: Settings, wallet: str, bid_id: int, request: SaleCreate) -> MarketTxPublic:
+    row = _open_bid(db, bid_id)
+    loan = db.get(LoanRow, row.loan_id)
+    if loan is None or loan.status != "active":
+        raise Conflict(f"loan {row.loan_id} is no longer active: its notes do not trade", loan_id=row.loan_id)
+    market = NoteMarketWallet(settings, wallet)
+    if row.bidder == market.wallet:
+        raise Conflict(f"bid {bid_id} is your own: cancel it instead", bid_id=bid_id)
+    held = market.notes(loan.loan_id)
+    notes = request.notes or min(row.notes_left, held)
+    if notes > row.notes_left:
+        raise ValidationFailed(f"notes: at most {row.notes_left}, what bid {bid_id} still wants",
+                               field="notes", notes_left=row.notes_left)  # fmt: skip
+    if notes == 0 or notes > held:
+        raise ValidationFailed(f"notes: at most {held}, the notes of loan {loan.loan_id} you hold", field="notes", held=held)
+    proceeds = market.proceeds(bid_id, notes)
+    if min(market.balance(row.bidder), market.allowance(row.bidder)) < proceeds:
+        raise Conflict(f"bid {bid_id}'s bidder can no longer pay {proceeds}: the sale would fail", bid_id=bid_id)
+    calls = [] if market.market_may_move_notes() else [market.let_market_move_notes()]
+    calls.append(market.call("sell", [bid_id, notes], f"sell {notes} notes of loan {loan.loan_id} for {proceeds}"))
+    return _tx("sell", loan.loan_id, notes, proceeds, calls, bid_id=bid_id)
+
+
+def plan_bid_cancel(db: Session, settings: Settings, wallet: str, bid_id: int) -> MarketTxPublic:
+    row = _open_bid(db, bid_id)
+    market = NoteMarketWallet(settings, wallet)
+    if row.bidder != market.wallet:
+        raise Forbidden(f"bid {bid_id} is not yours to cancel", bid_id=bid_id)
+    call = market.call("cancelBid", [bid_id], f"cancel bid {bid_id}")
+    return _tx("cancel_bid", row.loan_id, row.notes_left, 0, [call], bid_id=bid_id)

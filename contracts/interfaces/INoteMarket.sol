@@ -3,11 +3,16 @@ pragma solidity 0.8.28;
 
 /// @title INoteMarket
 /// @notice A secondary market for LoanBook's ERC-1155 notes, so an investor can leave a loan
-///         before it ends. Escrowless: a listing is an offer to sell, and the notes stay in the
-///         seller's wallet until a buyer takes them; the seller approves this contract as an
-///         ERC-1155 operator once. A buyer pays `ceil(notes * priceBps / 10_000)` of the loan
-///         asset straight to the seller, and the notes move in the same transaction. Nothing
-///         is ever held here, so there is no pool to lose.
+///         before it ends, or buy into one already running. Escrowless on both sides:
+///         - a listing (ask) is an offer to sell; the notes stay in the seller's wallet until a
+///           buyer takes them, and the buyer pays `ceil(notes * priceBps / 10_000)`;
+///         - a bid is an offer to buy; the money stays in the bidder's wallet until a holder
+///           sells into it, and the seller receives `floor(notes * priceBps / 10_000)`.
+///         Rounding always goes against the taker, so splitting a fill never costs the maker.
+///         Sellers approve this contract as an ERC-1155 operator once, buyers approve it for the
+///         loan asset; money goes straight from buyer to seller and the notes move in the same
+///         transaction. Nothing is ever held here, so there is no pool to lose; a bid the bidder
+///         can no longer pay simply fails when hit (the ERC-20's own error) and changes nothing.
 ///
 ///         LoanBook still rules every transfer: the buyer must be a KYC-verified investor and
 ///         never the loan's own borrower, and repayments already received stay with the seller
@@ -25,6 +30,19 @@ interface INoteMarket {
     ///      never exceed its uint128 principal.
     struct Listing {
         address seller;
+        uint16 priceBps;
+        uint80 loanId;
+        uint128 notes;
+    }
+
+    /// @notice An open offer to buy notes of one loan.
+    /// @param bidder Wallet that pays and receives the notes.
+    /// @param priceBps Price per note in basis points of its face value.
+    /// @param loanId The loan (ERC-1155 id) whose notes are wanted.
+    /// @param notes Notes still wanted.
+    /// @dev Packed as {Listing}.
+    struct Bid {
+        address bidder;
         uint16 priceBps;
         uint80 loanId;
         uint128 notes;
@@ -50,6 +68,24 @@ interface INoteMarket {
         uint256 notesLeft
     );
 
+    /// @notice `bidder` offers to buy `notes` notes of `loanId` at `priceBps` of face.
+    event BidPlaced(uint256 indexed bidId, address indexed bidder, uint256 indexed loanId, uint256 notes, uint16 priceBps);
+
+    /// @notice The bidder withdrew the bid (what was left of it).
+    event BidCancelled(uint256 indexed bidId, uint256 notesLeft);
+
+    /// @notice `seller` sold `notes` notes of `loanId` into a bid of `buyer` for `proceeds`, paid by
+    ///         the buyer; `notesLeft` are still wanted. Self-contained, as {Sold}.
+    event BidFilled(
+        uint256 indexed bidId,
+        uint256 indexed loanId,
+        address indexed buyer,
+        address seller,
+        uint256 notes,
+        uint256 proceeds,
+        uint256 notesLeft
+    );
+
     // ------------------------------------------------------------------ errors
 
     error NoteMarketZeroAddress();
@@ -64,7 +100,14 @@ interface INoteMarket {
     error NoteMarketListingClosed(uint256 listingId);
     error NoteMarketNotSeller(uint256 listingId, address caller);
     error NoteMarketNotEnoughListed(uint256 listingId, uint256 listed, uint256 asked);
-    error NoteMarketSelfTrade(uint256 listingId);
+    /// @param orderId The listing bought from, or the bid sold into.
+    error NoteMarketSelfTrade(uint256 orderId);
+    error NoteMarketBidClosed(uint256 bidId);
+    error NoteMarketNotBidder(uint256 bidId, address caller);
+    error NoteMarketNotEnoughBid(uint256 bidId, uint256 wanted, uint256 offered);
+    /// @param allowance What the bidder lets this contract take of the loan asset.
+    /// @param needed What the bid would cost in full.
+    error NoteMarketAllowanceTooLow(address bidder, uint256 allowance, uint256 needed);
 
     // ------------------------------------------------------------------ functions
 
@@ -81,9 +124,29 @@ interface INoteMarket {
     /// @return cost What was paid, `ceil(notes * priceBps / 10_000)`.
     function buy(uint256 listingId, uint256 notes) external returns (uint256 cost);
 
+    /// @notice Offer to buy `notes` of `loanId` at `priceBps` of face. The caller must have approved
+    ///         this contract for the full price in the loan asset (checked now, and again by the
+    ///         token when the bid is hit). LoanBook's rules for receiving notes apply at the fill.
+    /// @return bidId Sequential, from 1 (its own sequence, apart from listings).
+    function bid(uint256 loanId, uint256 notes, uint16 priceBps) external returns (uint256 bidId);
+
+    /// @notice Withdraw the caller's own bid.
+    function cancelBid(uint256 bidId) external;
+
+    /// @notice Sell `notes` of the caller's notes into a bid (all or part of it): the bidder pays the
+    ///         caller and takes the notes. The caller must have approved this contract as operator.
+    /// @return proceeds What the caller received, `floor(notes * priceBps / 10_000)`.
+    function sell(uint256 bidId, uint256 notes) external returns (uint256 proceeds);
+
     /// @notice A listing (`seller` zero once it is closed: sold out or delisted).
     function listing(uint256 listingId) external view returns (Listing memory);
 
     /// @notice What buying `notes` of a listing costs now.
     function costOf(uint256 listingId, uint256 notes) external view returns (uint256);
+
+    /// @notice A bid (`bidder` zero once it is closed: filled or cancelled).
+    function bidOf(uint256 bidId) external view returns (Bid memory);
+
+    /// @notice What selling `notes` into a bid pays now.
+    function proceedsOf(uint256 bidId, uint256 notes) external view returns (uint256);
 }

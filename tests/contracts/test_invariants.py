@@ -288,10 +288,12 @@ class LendingMachine(RuleBasedStateMachine):
         loan.move(dst, amount)
 
     def sell_on_market(self, data):
-        """A holder lists a fraction of its notes on NoteMarket and another investor buys them all:
-        to LoanBook a transfer like any other, and the seller gets exactly the price, rounded up."""
+        """A holder sells a fraction of its notes on NoteMarket to another investor, either through a
+        listing the buyer takes (the seller gets the price rounded up) or into the buyer's bid (rounded
+        down): to LoanBook a transfer like any other, and the market never holds anything."""
         fraction = data.draw(st.sampled_from([Fraction(1, 3), Fraction(1)]), label="fraction")
         price = data.draw(st.sampled_from([1, 9_500, 10_000, 20_000]), label="price bps")
+        side = data.draw(st.sampled_from(["ask", "bid"]), label="side")
         self._tried("sell_on_market")
         loan = self.pick_loan(data)
         holders = [h for h, b in loan.notes.items() if b > 0]
@@ -302,18 +304,24 @@ class LendingMachine(RuleBasedStateMachine):
         market, token = self.world.market, self.world.token
         if amount == 0 or dst == src:
             return
+        place, maker = (market.functions.list, src) if side == "ask" else (market.functions.bid, dst)
+        self.expect(token.functions.approve(market.address, 2**256 - 1), dst, None)
         if loan.status != ACTIVE:
-            self.expect(market.functions.list(loan.id, amount, price), src, "NoteMarketLoanNotActive", loan.id, loan.status)
+            self.expect(place(loan.id, amount, price), maker, "NoteMarketLoanNotActive", loan.id, loan.status)
             return
         self.expect(self.book.functions.setApprovalForAll(market.address, True), src, None)
-        listed = self.expect(market.functions.list(loan.id, amount, price), src, None)
-        listing_id = events(listed, market, "Listed")[0]["listingId"]
-        self.expect(token.functions.approve(market.address, 2**256 - 1), dst, None)
+        placed = self.expect(place(loan.id, amount, price), maker, None)
         before = token.functions.balanceOf(src).call()
-        self.expect(market.functions.buy(listing_id, amount), dst, None)
-        assert token.functions.balanceOf(src).call() - before == -(-amount * price // 10_000)
+        if side == "ask":
+            listing_id = events(placed, market, "Listed")[0]["listingId"]
+            self.expect(market.functions.buy(listing_id, amount), dst, None)
+            assert token.functions.balanceOf(src).call() - before == -(-amount * price // 10_000)
+        else:
+            bid_id = events(placed, market, "BidPlaced")[0]["bidId"]
+            self.expect(market.functions.sell(bid_id, amount), src, None)
+            assert token.functions.balanceOf(src).call() - before == amount * price // 10_000
         assert token.functions.balanceOf(market.address).call() == 0  # escrowless
-        self.seen["market sale"] += 1
+        self.seen[f"market sale ({side})"] += 1
         loan.move(src, -amount)
         loan.move(dst, amount)
 
@@ -558,6 +566,7 @@ def test_lending_state_machine(world):
     print(f"\n{len(LendingMachine.runs)} examples, {len(full)} of >= {STEPS} steps; actions: {dict(LendingMachine.seen)}")
     assert len(full) >= EXAMPLES
     # Every path of the lifecycle was exercised somewhere.
-    for action in ("fund", "disburse", "transfer after payments", "market sale", "repay", "late fee", "prepayment",
+    for action in ("fund", "disburse", "transfer after payments", "market sale (ask)", "market sale (bid)",
+                   "repay", "late fee", "prepayment",
                    "repaid in full", "claim", "claimMany", "default", "recovery", "refund"):  # fmt: skip
         assert LendingMachine.seen[action] > 0, action

@@ -103,3 +103,96 @@ def test_listing_and_buying_refuse_what_they_should(world, snapshot):
     expect_revert(chain, market.functions.delist(listing_id), s, "NoteMarketListingClosed", listing_id)
     expect_revert(chain, market.functions.pause(), b, "AccessControlUnauthorizedAccount", b,
                   market.functions.PAUSER_ROLE().call())  # fmt: skip
+
+
+def test_a_bid_fills_in_parts_paid_by_the_bidder(world, snapshot):
+    book, market, chain = world.book, world.market, world.chain
+    first, second, bidder = world.investors[:3]
+    loan_id, start = world.active_loan(investors=[first, second])
+    chain.mine_at(start + 30 * DAY)
+    world.repay(loan_id, book.functions.amountDue(loan_id).call()[0])
+    earned_before_sale = book.functions.claimableOf(loan_id, first.address).call()
+    _ready(world, first, second, bidder)
+    a, b = (book.functions.balanceOf(w.address, loan_id).call() for w in (first, second))
+    wanted = a + b // 2
+
+    receipt = chain.tx(market.functions.bid(loan_id, wanted, 9_801), bidder.address)
+    (placed,) = events(receipt, market, "BidPlaced")
+    bid_id = placed["bidId"]
+    assert placed == {"bidId": bid_id, "bidder": bidder.address, "loanId": loan_id, "notes": wanted, "priceBps": 9_801}
+    assert tuple(market.functions.bidOf(bid_id).call()) == (bidder.address, 9_801, loan_id, wanted)
+
+    proceeds = market.functions.proceedsOf(bid_id, a).call()
+    assert proceeds == a * 9_801 // 10_000  # rounded down: the seller is the taker
+    seller_cash, bidder_cash = world.balance(first), world.balance(bidder)
+    receipt = chain.tx(market.functions.sell(bid_id, a), first.address)
+    assert events(receipt, market, "BidFilled") == [
+        {"bidId": bid_id, "loanId": loan_id, "buyer": bidder.address, "seller": first.address, "notes": a,
+         "proceeds": proceeds, "notesLeft": wanted - a}
+    ]
+    assert (world.balance(first) - seller_cash, bidder_cash - world.balance(bidder)) == (proceeds, proceeds)
+    assert book.functions.balanceOf(bidder.address, loan_id).call() == a
+    assert market.functions.bidOf(bid_id).call()[3] == wanted - a
+    chain.tx(market.functions.sell(bid_id, wanted - a), second.address)
+    assert market.functions.bidOf(bid_id).call()[0] == "0x" + "00" * 20  # filled: closed
+    assert book.functions.balanceOf(bidder.address, loan_id).call() == wanted
+    assert book.functions.balanceOf(second.address, loan_id).call() == b - b // 2
+
+    # As with a listing, what the seller earned before the sale stays the seller's.
+    assert book.functions.claimableOf(loan_id, first.address).call() == earned_before_sale
+    assert book.functions.claimableOf(loan_id, bidder.address).call() == 0
+    chain.mine_at(start + 60 * DAY)
+    world.repay(loan_id, book.functions.amountDue(loan_id).call()[0])
+    assert book.functions.claimableOf(loan_id, first.address).call() == earned_before_sale
+    assert book.functions.claimableOf(loan_id, bidder.address).call() > 0
+    assert world.balance(market.address) == 0 and book.functions.balanceOf(market.address, loan_id).call() == 0
+
+
+def test_bidding_and_selling_refuse_what_they_should(world, snapshot):
+    book, market, chain, token = world.book, world.market, world.chain, world.token
+    seller, bidder = world.investors[:2]
+    funding, _ = world.create()
+    world.fund(funding, seller, 100 * UNIT)
+    loan_id, _ = world.active_loan(investors=[seller])
+    held = book.functions.balanceOf(seller.address, loan_id).call()
+    s, b = seller.address, bidder.address
+    full = held * 9_000 // 10_000
+
+    chain.tx(token.functions.approve(market.address, full - 1), b)
+    expect_revert(chain, market.functions.bid(loan_id, held, 9_000), b, "NoteMarketAllowanceTooLow", b, full - 1, full)
+    chain.tx(token.functions.approve(market.address, full), b)
+    expect_revert(chain, market.functions.bid(loan_id, 0, 9_000), b, "NoteMarketZeroNotes")
+    expect_revert(chain, market.functions.bid(loan_id, held, 0), b, "NoteMarketPriceOutOfRange", 0, 20_000)
+    expect_revert(chain, market.functions.bid(loan_id, held, 20_001), b, "NoteMarketPriceOutOfRange", 20_001, 20_000)
+    expect_revert(chain, market.functions.bid(funding, UNIT, 9_000), b, "NoteMarketLoanNotActive", funding, 1)
+
+    bid_id = events(chain.tx(market.functions.bid(loan_id, held, 9_000), b), market, "BidPlaced")[0]["bidId"]
+    expect_revert(chain, market.functions.sell(bid_id, UNIT), s, "NoteMarketNotApproved", s)
+    chain.tx(book.functions.setApprovalForAll(market.address, True), s)
+    expect_revert(chain, market.functions.sell(bid_id, 0), s, "NoteMarketZeroNotes")
+    expect_revert(chain, market.functions.sell(bid_id, held + 1), s, "NoteMarketNotEnoughBid", bid_id, held, held + 1)
+    expect_revert(chain, market.functions.sell(bid_id, UNIT), b, "NoteMarketSelfTrade", bid_id)
+    expect_revert(chain, market.functions.sell(bid_id + 1, UNIT), s, "NoteMarketBidClosed", bid_id + 1)
+    expect_revert(chain, market.functions.cancelBid(bid_id), s, "NoteMarketNotBidder", bid_id, s)
+    # A seller cannot sell notes it does not hold.
+    other = world.investors[2].address
+    chain.tx(book.functions.setApprovalForAll(market.address, True), other)
+    expect_revert(chain, market.functions.sell(bid_id, UNIT), other, "ERC1155InsufficientBalance", other, 0, UNIT, loan_id)
+    # A bidder who spent the money meanwhile: the bid fails when hit, and nothing changes.
+    cash = world.balance(bidder)
+    chain.tx(token.functions.transfer(other, cash), b)
+    expect_revert(chain, market.functions.sell(bid_id, UNIT), s, "ERC20InsufficientBalance", b, 0, UNIT * 9 // 10)
+    # LoanBook's own transfer rules at the fill: an unverified bidder, or the loan's own borrower.
+    for wallet, error, args in ((world.outsider.address, "LoanBookRecipientNotVerified", (world.investor_level,)),
+                                (world.borrower.address, "LoanBookBorrowerCannotInvest", (loan_id,))):  # fmt: skip
+        chain.tx(token.functions.approve(market.address, MAX_UINT), wallet)
+        bad = events(chain.tx(market.functions.bid(loan_id, UNIT, 9_000), wallet), market, "BidPlaced")[0]["bidId"]
+        expected = (wallet, *args) if error == "LoanBookRecipientNotVerified" else (*args, wallet)
+        expect_revert(chain, market.functions.sell(bad, UNIT), s, error, *expected)
+
+    chain.tx(market.functions.pause(), world.admin.address)
+    expect_revert(chain, market.functions.sell(bid_id, UNIT), s, "EnforcedPause")
+    expect_revert(chain, market.functions.bid(loan_id, 1, 9_000), b, "EnforcedPause")
+    receipt = chain.tx(market.functions.cancelBid(bid_id), b)  # a bidder can always withdraw
+    assert events(receipt, market, "BidCancelled") == [{"bidId": bid_id, "notesLeft": held}]
+    expect_revert(chain, market.functions.cancelBid(bid_id), b, "NoteMarketBidClosed", bid_id)

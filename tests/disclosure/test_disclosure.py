@@ -81,7 +81,7 @@ def test_figures_match_the_contracts(indexed, monkeypatch):  # noqa: F811
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == report.model_dump(mode="json")
-    assert text.exit_code == 0 and "secondary market: 0 open offers (0 notes), 0 trades" in text.stdout
+    assert text.exit_code == 0 and "secondary market: 0 open offers (0 notes), 0 open bids (0 notes), 0 trades" in text.stdout
 
 
 def test_an_empty_index_discloses_zeros(tmp_path):

@@ -136,3 +136,106 @@ def test_bad_requests_get_a_clear_4xx_before_any_gas_is_spent(settings, world): 
     assert client.post(f"/api/v1/market/listings/{lid + 1}/buy", json={}, headers=as_buyer).status_code == 404
     assert client.post(f"/api/v1/market/listings/{lid}/delist", headers=as_buyer).status_code == 403
     assert world.book.functions.balanceOf(buyer.address, loan_id).call() == 0  # nothing moved
+
+
+def test_bid_sell_into_part_and_cancel_the_rest(settings, world, monkeypatch):  # noqa: F811
+    seller, bidder = world.investors[0], world.investors[1]
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    _index(settings)
+    client = client_for(settings)
+    as_seller, as_bidder = minted_bearer(settings, seller), minted_bearer(settings, bidder)
+    held = world.book.functions.balanceOf(seller.address, loan_id).call()
+    assert client.get("/api/v1/market/bids").json() == []
+
+    wanted = held + 1  # more than this seller holds: the rest can come from anyone
+    plan = client.post("/api/v1/market/bids", json={"loan_id": loan_id, "notes": wanted, "price_bps": 9_801},
+                       headers=as_bidder).json()  # fmt: skip
+    assert plan["action"] == "bid" and [t["description"].split(" ")[0] for t in plan["transactions"]] == ["allow", "bid"]
+    _send(world.w3, bidder, plan["transactions"])
+    _index(settings)
+    (bid,) = client.get("/api/v1/market/bids").json()  # public
+    assert (bid["loan_id"], bid["bidder"], bid["notes_left"], bid["price_bps"]) == (loan_id, bidder.address, wanted, 9_801)
+    assert bid["proceeds"] == wanted * 9_801 // 10_000 and bid["outstanding"] == wanted  # nothing repaid yet
+    assert bid["price_to_outstanding"] == pytest.approx(0.9801, abs=1e-6)
+
+    seller_before, bidder_before = world.balance(seller), world.balance(bidder)
+    sale = client.post(f"/api/v1/market/bids/{bid['bid_id']}/sell", json={}, headers=as_seller).json()
+    half = held  # all the seller holds, as no amount was asked for
+    assert (sale["action"], sale["bid_id"], sale["notes"]) == ("sell", bid["bid_id"], half)
+    assert sale["cost"] == half * 9_801 // 10_000 and len(sale["transactions"]) == 2  # let the market move notes, sell
+    _send(world.w3, seller, sale["transactions"])
+    _index(settings)
+    assert world.book.functions.balanceOf(bidder.address, loan_id).call() == half
+    assert (world.balance(seller) - seller_before, bidder_before - world.balance(bidder)) == (sale["cost"],) * 2
+    assert client.get("/api/v1/market/bids").json()[0]["notes_left"] == 1
+    runner = CliRunner()
+    try:
+        point_get_settings_at(monkeypatch, settings)
+        cli = runner.invoke(app, ["market", "bids", "--loan", str(loan_id), "--json"])
+        table = runner.invoke(app, ["market", "bids"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert cli.exit_code == 0 and json.loads(cli.stdout) == client.get("/api/v1/market/bids").json()
+    assert table.exit_code == 0 and "open bids (1)" in table.stdout
+
+    with session_scope(settings) as session:  # a trade is a trade, whichever side took it
+        sold, bought = statement_of(session, settings, seller.address), statement_of(session, settings, bidder.address)
+        traced = [e.event for e in trace_loan(session, settings, loan_id).events]
+    assert [(line.kind, line.cash, line.notes) for line in sold.lines][-1] == ("sale", sale["cost"], -half)
+    assert [(line.kind, line.cash, line.notes) for line in bought.lines] == [("purchase", -sale["cost"], half)]
+    assert traced.count("BidPlaced") == 1 and traced.count("BidFilled") == 1
+    market = client.get("/api/v1/disclosure").json()["market"]
+    assert (market["open_bids"], market["notes_wanted"], market["trades"], market["volume"]) == (1, 1, 1, sale["cost"])
+    assert client.get("/api/v1/portfolio", headers=as_bidder).json()["positions"][0]["notes"] == half
+
+    cancel = client.post(f"/api/v1/market/bids/{bid['bid_id']}/cancel", headers=as_bidder).json()
+    _send(world.w3, bidder, cancel["transactions"])
+    _index(settings)
+    assert client.get("/api/v1/market/bids").json() == []
+
+
+def test_bad_bids_and_sales_get_a_clear_4xx_before_any_gas_is_spent(settings, world):  # noqa: F811
+    seller, bidder, other = world.investors[0], world.investors[1], world.investors[2]
+    funding, _ = world.create()
+    world.fund(funding, seller, 100 * UNIT)
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    _index(settings)
+    client = client_for(settings)
+    held = world.book.functions.balanceOf(seller.address, loan_id).call()
+
+    def bid(who=bidder, **body):
+        return client.post("/api/v1/market/bids", json={"loan_id": loan_id, "notes": UNIT, "price_bps": 9_000} | body,
+                           headers=minted_bearer(settings, who))  # fmt: skip
+
+    assert bid(price_bps=0).status_code == 422 and bid(price_bps=20_001).status_code == 422 and bid(notes=0).status_code == 422
+    assert bid(loan_id=funding).status_code == 409 and bid(loan_id=999).status_code == 404
+    assert bid(world.borrower).status_code == 403  # the loan's own borrower
+    unverified = bid(world.outsider)
+    assert unverified.status_code == 403 and "KYC" in unverified.json()["detail"]
+    broke = bid(notes=10 * world.balance(bidder))
+    assert broke.status_code == 409 and broke.json()["context"]["balance"] == world.balance(bidder)
+    assert client.post("/api/v1/market/bids", json={"loan_id": loan_id, "notes": 1, "price_bps": 9_000}).status_code == 401
+    _send(world.w3, bidder, bid().json()["transactions"])
+    _index(settings)
+    # A second bid must leave the first payable: the allowance asked for covers both.
+    second = bid(notes=2 * UNIT).json()
+    assert second["transactions"][0]["description"] == f"allow NoteMarket to take {3 * UNIT * 9 // 10} of the loan token"
+    (open_bid,) = client.get("/api/v1/market/bids").json()
+    bid_id = open_bid["bid_id"]
+
+    def sell(who, **body):
+        return client.post(f"/api/v1/market/bids/{bid_id}/sell", json=body, headers=minted_bearer(settings, who))
+
+    assert sell(bidder).status_code == 409  # one's own bid
+    too_many = sell(seller, notes=UNIT + 1)
+    assert too_many.status_code == 422 and too_many.json()["context"]["notes_left"] == UNIT
+    nothing = sell(other)  # holds none of this loan's notes
+    assert nothing.status_code == 422 and nothing.json()["context"]["held"] == 0
+    assert client.post(f"/api/v1/market/bids/{bid_id + 1}/sell", json={}, headers=minted_bearer(settings, seller)).status_code == 404
+    assert client.post(f"/api/v1/market/bids/{bid_id}/cancel", headers=minted_bearer(settings, seller)).status_code == 403
+    # The bidder moved the money away: the sale would fail on chain, so it is refused here.
+    world.chain.tx(world.token.functions.transfer(other.address, world.balance(bidder)), bidder.address)
+    unpaid = sell(seller)
+    assert unpaid.status_code == 409 and "can no longer pay" in unpaid.json()["detail"]
+    assert world.book.functions.balanceOf(bidder.address, loan_id).call() == 0 and held  # nothing moved

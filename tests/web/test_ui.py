@@ -232,7 +232,8 @@ def test_an_investor_takes_back_money_from_a_loan_that_did_not_fund(page, server
 
 def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server, wallet, world):
     """The seller offers all its notes of an active loan at 95% of face; another investor buys them
-    from the market table; both send real transactions from their own wallets."""
+    from the market table; then the first bids for some back and the second sells into the bid;
+    both send real transactions from their own wallets."""
     seller, buyer = world.investors[0], world.investors[1]
     loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
     held = world.book.functions.balanceOf(seller.address, loan_id).call()
@@ -274,6 +275,36 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
         return page.locator('#market button[data-action="buy"]').count() == 0
 
     _wait(sold_out, "the sold-out listing to leave the market table")
+
+    # The other way round: the first seller bids to buy some back, and the holder sells into the bid.
+    wallet.address = seller.address
+    _sign_in(page, seller.address)
+    page.fill('#bid-form [name="loan_id"]', str(loan_id))
+    page.fill('#bid-form [name="notes"]', "1000")
+    page.fill('#bid-form [name="price"]', "97")
+    page.click("#bid-form button[type=submit]")
+    expect(page.locator("#status")).to_have_text(f"Bid for 1,000.00 of notes of loan {loan_id}.")
+
+    def bid_shown() -> bool:
+        page.click("#refresh-loans")
+        page.wait_for_timeout(300)
+        return page.locator('#bids button[data-action="cancel"]').count() == 1  # the bidder's own: cancel
+
+    _wait(bid_shown, "the bid in the bids table")
+    wallet.address = buyer.address
+    _sign_in(page, buyer.address)
+    before = world.balance(buyer)
+    page.locator('#bids button[data-action="sell"]').click()
+    expect(page.locator("#status")).to_have_text(f"Sold 1,000.00 of notes of loan {loan_id} for 970.00.")
+    assert world.book.functions.balanceOf(seller.address, loan_id).call() == 1_000 * 10**6
+    assert world.balance(buyer) == before + 970 * 10**6
+
+    def filled() -> bool:
+        page.click("#refresh-loans")
+        page.wait_for_timeout(300)
+        return page.locator("#bids tr").count() == 0
+
+    _wait(filled, "the filled bid to leave the bids table")
 
 
 def test_an_investor_sets_a_standing_instruction_and_funds_its_matches(page, server, wallet, world):

@@ -1,5 +1,5 @@
-"""The notes' secondary market: what is for sale (public), and the wallet transactions to list,
-buy or withdraw notes."""
+"""The notes' secondary market: what is for sale and what is wanted (public), and the wallet
+transactions to list, buy or withdraw notes, and to bid, sell into a bid or cancel one."""
 
 from typing import Annotated
 
@@ -8,10 +8,13 @@ from fastapi import APIRouter, Query
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
 from backend.market import service
 from backend.market.schemas import (
+    BidCreate,
+    BidPublic,
     ListingCreate,
     ListingPublic,
     MarketTxPublic,
     PurchaseCreate,
+    SaleCreate,
 )
 
 router = APIRouter(prefix="/api/v1/market", tags=["market"])
@@ -39,3 +42,27 @@ def buy(listing_id: int, request: PurchaseCreate, user: CurrentUser, session: Se
 @router.post("/listings/{listing_id}/delist", dependencies=allow("market.delist"), summary="Withdraw your listing")
 def delist(listing_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MarketTxPublic:
     return service.plan_delisting(session, settings, user.wallet, listing_id)
+
+
+@router.get("/bids", dependencies=allow("market.read"), summary="Open bids for notes of active loans, best paying first")
+def bids(
+    session: SessionDep,
+    loan_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[BidPublic]:
+    return service.open_bids(session, loan_id)[:limit]
+
+
+@router.post("/bids", dependencies=allow("market.bid"), summary="Bid for notes: the transactions to send")
+def create_bid(request: BidCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MarketTxPublic:
+    return service.plan_bid(session, settings, user.wallet, request)
+
+
+@router.post("/bids/{bid_id}/sell", dependencies=allow("market.sell"), summary="Sell notes into a bid: the transactions to send")
+def sell(bid_id: int, request: SaleCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MarketTxPublic:
+    return service.plan_sale(session, settings, user.wallet, bid_id, request)
+
+
+@router.post("/bids/{bid_id}/cancel", dependencies=allow("market.cancel"), summary="Cancel your bid")
+def cancel_bid(bid_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MarketTxPublic:
+    return service.plan_bid_cancel(session, settings, user.wallet, bid_id)

@@ -64,11 +64,14 @@ BUDGETS = {
     "lifecycle_12x10": 3_500_000,
     "market_list": 140_000,
     "market_buy": 170_000,
+    "market_bid": 140_000,
+    "market_sell": 170_000,
 }
 
 KEYS = [
     "createLoan", "fund_first", "fund", "disburse", "repay", "repay_investors_1", "repay_investors_10",
     "repay_investors_100", "claim", "markDefault", "anchor", "lifecycle_12x10", "market_list", "market_buy",
+    "market_bid", "market_sell",
 ]  # fmt: skip
 
 
@@ -253,6 +256,11 @@ def _scenario(b: _Bench) -> dict[str, Any]:
     b.send(b.contract("MockStablecoin").functions.approve(market.address, MAX_UINT), buyer)
     list_gas = b.send(market.functions.list(d_id, 60 * UNIT, 9_800), seller)
     buy_gas = b.send(market.functions.buy(market.functions.listingCount().call(), 30 * UNIT), buyer)
+    # The other side: a holder bids for more notes and the same seller sells into the bid.
+    bidder = investors[98]
+    b.send(b.contract("MockStablecoin").functions.approve(market.address, MAX_UINT), bidder)
+    bid_gas = b.send(market.functions.bid(d_id, 60 * UNIT, 9_800), bidder)
+    sell_gas = b.send(market.functions.sell(market.functions.bidCount().call(), 30 * UNIT), seller)
 
     # Loan E: 6 installments paid, then default 120 days after installment 7 fell due.
     e_id, _ = b.create_loan(borrowers[3], "E", principal)
@@ -284,6 +292,8 @@ def _scenario(b: _Bench) -> dict[str, Any]:
         "lifecycle_12x10": lifecycle,
         "market_list": list_gas,
         "market_buy": buy_gas,
+        "market_bid": bid_gas,
+        "market_sell": sell_gas,
         "_details": {
             "repay_each_installment": repay_gas,
             "fund_each_ticket": fund_gas,

@@ -276,43 +276,55 @@ async function refreshLoans() {
   }));
 }
 
-// --- the secondary market: public listings; signed in, buy or withdraw one, or offer notes -----
+// --- the secondary market: public listings and bids; signed in, take or withdraw one, or place one
+
+function orderRow(o, id, kind, mine, cells) {
+  const row = document.createElement("tr");
+  row.dataset[kind] = id;
+  const ratio = o.price_to_outstanding == null ? "-" : `${(o.price_to_outstanding * 100).toFixed(1)}%`;
+  for (const text of [id, o.loan_id, o.grade ?? "-", percent(o.apr_bps), money(o.notes_left), percent(o.price_bps),
+    ...cells, ratio]) {
+    row.append(Object.assign(document.createElement("td"), { textContent: text }));
+  }
+  const cell = document.createElement("td");
+  if (state.wallet) {
+    const [label, action] = kind === "listing" ? (mine ? ["Withdraw", "delist"] : ["Buy", "buy"])
+      : (mine ? ["Cancel", "cancel"] : ["Sell", "sell"]);
+    const button = Object.assign(document.createElement("button"), { textContent: label });
+    Object.assign(button.dataset, { [kind]: id, action });
+    button.onclick = guard(() => marketAction(kind, id, action));
+    cell.append(button);
+  }
+  row.append(cell);
+  return row;
+}
 
 async function refreshMarket() {
   const current = newest("market");
-  const listings = await api("/api/v1/market");
+  const [listings, bids] = await Promise.all([api("/api/v1/market"), api("/api/v1/market/bids")]);
   if (!current()) return;
-  $("market").replaceChildren(...listings.map((l) => {
-    const row = document.createElement("tr");
-    row.dataset.listing = l.listing_id;
-    const ratio = l.price_to_outstanding == null ? "-" : `${(l.price_to_outstanding * 100).toFixed(1)}%`;
-    for (const text of [l.listing_id, l.loan_id, l.grade ?? "-", percent(l.apr_bps), money(l.notes_left),
-      percent(l.price_bps), money(l.cost), ratio]) {
-      row.append(Object.assign(document.createElement("td"), { textContent: text }));
-    }
-    const cell = document.createElement("td");
-    if (state.wallet) {
-      const mine = l.seller.toLowerCase() === state.wallet.toLowerCase();
-      const action = mine ? "delist" : "buy";
-      const button = Object.assign(document.createElement("button"), { textContent: mine ? "Withdraw" : "Buy" });
-      Object.assign(button.dataset, { listing: l.listing_id, action });
-      button.onclick = guard(() => marketAction(l.listing_id, action));
-      cell.append(button);
-    }
-    row.append(cell);
-    return row;
-  }));
+  const own = (wallet) => state.wallet && wallet.toLowerCase() === state.wallet.toLowerCase();
+  $("market").replaceChildren(...listings.map((l) => orderRow(l, l.listing_id, "listing", own(l.seller), [money(l.cost)])));
+  $("bids").replaceChildren(...bids.map((b) => orderRow(b, b.bid_id, "bid", own(b.bidder), [money(b.proceeds)])));
 }
 
-async function marketAction(listingId, action) {
-  const plan = await api(`/api/v1/market/listings/${listingId}/${action}`, { method: "POST", body: action === "buy" ? {} : undefined });
+const MARKET_DONE = {
+  buy: (p) => `Bought ${money(p.notes)} of notes of loan ${p.loan_id} for ${money(p.cost)}.`,
+  delist: (p) => `Listing ${p.listing_id} withdrawn.`,
+  sell: (p) => `Sold ${money(p.notes)} of notes of loan ${p.loan_id} for ${money(p.cost)}.`,
+  cancel_bid: (p) => `Bid ${p.bid_id} cancelled.`,
+};
+
+async function marketAction(kind, id, action) {
+  const takes = action === "buy" || action === "sell";
+  const plan = await api(`/api/v1/market/${kind === "listing" ? "listings" : "bids"}/${id}/${action}`,
+    { method: "POST", body: takes ? {} : undefined });
   await sendAll(plan.transactions);
-  say(action === "buy" ? `Bought ${money(plan.notes)} of notes of loan ${plan.loan_id} for ${money(plan.cost)}.`
-    : `Listing ${listingId} withdrawn.`);
+  say(MARKET_DONE[plan.action](plan));
   setTimeout(() => Promise.all([refreshMarket(), refreshPortfolio()]).catch((e) => say(e.message, true)), 1500);
 }
 
-async function offerNotes(event) {
+async function placeOrder(event, path, verb) {
   event.preventDefault();
   const form = new FormData(event.target);
   const body = {
@@ -320,12 +332,15 @@ async function offerNotes(event) {
     notes: Math.round(Number(form.get("notes")) * 10 ** state.decimals),
     price_bps: Math.round(Number(form.get("price")) * 100),
   };
-  const plan = await api("/api/v1/market/listings", { method: "POST", body });
+  const plan = await api(path, { method: "POST", body });
   await sendAll(plan.transactions);
-  say(`Offered ${money(plan.notes)} of notes of loan ${plan.loan_id}.`);
+  say(`${verb} ${money(plan.notes)} of notes of loan ${plan.loan_id}.`);
   event.target.reset();
   setTimeout(() => refreshMarket().catch((e) => say(e.message, true)), 1500);
 }
+
+const offerNotes = (event) => placeOrder(event, "/api/v1/market/listings", "Offered");
+const bidForNotes = (event) => placeOrder(event, "/api/v1/market/bids", "Bid for");
 
 // --- verify a record: anyone checks a document against its on-chain anchor --------------------
 
@@ -502,7 +517,7 @@ async function refreshDisclosure() {
     + `; ${d.borrowers} borrowers, ${d.investors} investors`
     + (d.concentration.top10_borrowers_share == null ? "" : `; top 10 borrowers owe ${rate(d.concentration.top10_borrowers_share)}`)
     + (d.by_grade.length ? `; default rate by grade: ${d.by_grade.map((g) => `${g.grade} ${rate(g.default_rate)}`).join(", ")}` : "")
-    + `; secondary market: ${d.market.open_listings} offers, ${d.market.trades} trades, volume ${money(d.market.volume)}`;
+    + `; secondary market: ${d.market.open_listings} offers, ${d.market.open_bids} bids, ${d.market.trades} trades, volume ${money(d.market.volume)}`;
   const reports = await api("/api/v1/disclosure/reports");
   if (!current()) return;
   $("disclosure-reports").replaceChildren(...reports.map((r) => {
@@ -682,6 +697,7 @@ $("rule-fund").onclick = guard(fundMatches);
 $("rule-drop").onclick = guard(dropRule);
 $("statement-form").onsubmit = guard(downloadStatement);
 $("sell-form").onsubmit = guard(offerNotes);
+$("bid-form").onsubmit = guard(bidForNotes);
 for (let y = new Date().getUTCFullYear(); y >= new Date().getUTCFullYear() - 2; y--) {
   $("statement-year").append(Object.assign(document.createElement("option"), { value: String(y), textContent: String(y) }));
 }
