@@ -155,6 +155,10 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         else b.notes = uint128(left); // cannot truncate: left < b.notes, a uint128
         emit BidFilled(bidId, loanId, bidder, msg.sender, notes, proceeds, left);
 
+        // `from` is the bidder, not the caller, by design: the bidder approved this contract and
+        // placed this bid; a seller takes at most what the bid still wants, at its price, and only
+        // by handing over the notes in the same transaction.
+        // slither-disable-next-line arbitrary-send-erc20
         asset.safeTransferFrom(bidder, msg.sender, proceeds);
         // LoanBook enforces its transfer rules here (verified bidder, never the borrower).
         IERC1155(address(loanBook)).safeTransferFrom(msg.sender, bidder, loanId, notes, "");
