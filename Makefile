@@ -9,7 +9,11 @@ STAMPS := .make
 NODE_BIN := $(CURDIR)/node_modules/.bin
 export SOLCX_BINARY_PATH := $(CURDIR)/var/solcx
 SOL_SOURCES := $(shell find contracts -name '*.sol' 2>/dev/null)
-PYTEST_ARGS ?=
+# Two pytest workers (pytest-xdist), one test file each at a time: every worker has its own Anvil,
+# databases and browser, so files never share state; most tests wait on chain and worker rounds,
+# so two workers cut the wall time by about a third on two cores. `PYTEST_WORKERS=0 make test` runs serially.
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist loadfile
 
 .PHONY: setup run stop test test-python brownie-setup brownie-test brownie-deploy compile bench slither clean help
 
