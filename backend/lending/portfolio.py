@@ -21,9 +21,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.chain.loan_book import deadline_clock
+from backend.chain.market_calls import NoteMarketWallet
 from backend.chain.projection_models import (
     FundingRow,
     LoanRow,
+    MarketBidRow,
     MarketListingRow,
     NoteBalanceRow,
 )
@@ -75,6 +77,26 @@ def unclaimed_elsewhere(db: Session, wallet: str, held: set[int]) -> list[int]:
     return sorted(loan_id for loan_id, total in entitled.items() if loan_id not in held and total > claimed[loan_id])
 
 
+def bid_commitment(db: Session, wallet: str) -> tuple[int, int]:
+    """The wallet's open bids for notes of active loans, and what they would pay if all were hit
+    (rounded down per bid, as NoteMarket pays)."""
+    prices = list(db.execute(select(MarketBidRow.notes_left, MarketBidRow.price_bps)
+                             .join(LoanRow, LoanRow.loan_id == MarketBidRow.loan_id)
+                             .where(MarketBidRow.bidder == wallet, MarketBidRow.status == "open",
+                                    LoanRow.status == "active")))  # fmt: skip
+    return len(prices), sum(notes * price // 10_000 for notes, price in prices)
+
+
+def _unpayable_bids(settings: Settings, wallet: str, bids: int, committed: int) -> str | None:
+    """Bids are escrowless: say so when the wallet could no longer pay them all."""
+    market = NoteMarketWallet(settings, wallet)
+    payable = min(market.balance(), market.allowance())
+    if payable >= committed:
+        return None
+    return (f"your {bids} open bids would pay {committed}, but NoteMarket can take only {payable} from the wallet "
+            "(balance or allowance): a sale into them would fail; add money, approve more, or cancel bids")  # fmt: skip
+
+
 def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPublic:
     holdings = list(db.execute(
         select(NoteBalanceRow, LoanRow).join(LoanRow, LoanRow.loan_id == NoteBalanceRow.loan_id)
@@ -123,6 +145,9 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     if at_risk and len(at_risk) < settings.diversification_min_loans:
         warnings.append(f"{len(at_risk)} loans: a single default could cost about {1 / len(at_risk):.0%} of your "
                         f"portfolio; spread it over at least {settings.diversification_min_loans}")  # fmt: skip
+    bids, committed = bid_commitment(db, wallet)
+    if committed and (short := _unpayable_bids(settings, wallet, bids, committed)):
+        warnings.append(short)
     claimable = sum(p.claimable for p in positions)
     # What it holds now, valued today: notes at risk at their exposure, plus money to take back or collect.
     held_value = sum(p.exposure for p in positions) + back + claimable
@@ -130,7 +155,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     return PortfolioPublic(
         wallet=wallet, positions=positions, loans_at_risk=len(at_risk), exposure=total, largest_share=largest,
         hhi=hhi, effective_loans=1 / hhi if hhi else 0.0, exposure_by_grade=dict(sorted(by_grade.items())),
-        refundable=back, claimable=claimable, warnings=warnings,
+        refundable=back, claimable=claimable, open_bids=bids, bid_commitment=committed, warnings=warnings,
         net_annual_return=xirr([*flows, (now, held_value)]) if flows else None,
     )  # fmt: skip
 

@@ -168,6 +168,9 @@ class PortfolioPublic(BaseModel):
     exposure_by_grade: dict[str, int]
     refundable: int = Field(description="Sum of the positions' refundable amounts (action `refund`)")
     claimable: int = Field(description="Sum of the positions' claimable amounts (`POST /api/v1/portfolio/claim`)")
+    open_bids: int = Field(default=0, description="The wallet's open bids for notes of active loans")
+    bid_commitment: int = Field(default=0, description="What those bids would pay if all were hit; the money stays "
+                                "in the wallet until a seller takes one")  # fmt: skip
     net_annual_return: float | None = Field(
         default=None, description="XIRR of the wallet's cash flows with LoanBook and NoteMarket, what it holds valued "
         "today (outstanding principal of active notes, refundable, claimable); after defaults. None: no history")

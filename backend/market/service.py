@@ -16,6 +16,7 @@ from backend.chain.wallet_calls import WalletCall
 from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.lending.loans import decision_facts
+from backend.lending.portfolio import bid_commitment
 from backend.lending.schemas import WalletCallPublic
 from backend.market.schemas import (
     BidCreate,
@@ -165,8 +166,7 @@ def plan_bid(db: Session, settings: Settings, wallet: str, request: BidCreate) -
     market = NoteMarketWallet(settings, wallet)
     _may_receive_notes(settings, market, loan)
     value = _proceeds(request.notes, request.price_bps)
-    open_value = sum(_proceeds(r.notes_left, r.price_bps) for r in db.scalars(
-        select(MarketBidRow).where(MarketBidRow.bidder == market.wallet, MarketBidRow.status == "open")))  # fmt: skip
+    _, open_value = bid_commitment(db, market.wallet)
     balance = market.balance()
     if balance < value + open_value:
         raise Conflict(f"the wallet holds {balance} of the loan token, less than the {value + open_value} this bid and "

@@ -157,6 +157,8 @@ def test_bid_sell_into_part_and_cancel_the_rest(settings, world, monkeypatch):  
     assert (bid["loan_id"], bid["bidder"], bid["notes_left"], bid["price_bps"]) == (loan_id, bidder.address, wanted, 9_801)
     assert bid["proceeds"] == wanted * 9_801 // 10_000 and bid["outstanding"] == wanted  # nothing repaid yet
     assert bid["price_to_outstanding"] == pytest.approx(0.9801, abs=1e-6)
+    committed = client.get("/api/v1/portfolio", headers=as_bidder).json()
+    assert (committed["open_bids"], committed["bid_commitment"], committed["warnings"]) == (1, bid["proceeds"], [])
 
     seller_before, bidder_before = world.balance(seller), world.balance(bidder)
     sale = client.post(f"/api/v1/market/bids/{bid['bid_id']}/sell", json={}, headers=as_seller).json()
@@ -187,7 +189,9 @@ def test_bid_sell_into_part_and_cancel_the_rest(settings, world, monkeypatch):  
     assert traced.count("BidPlaced") == 1 and traced.count("BidFilled") == 1
     market = client.get("/api/v1/disclosure").json()["market"]
     assert (market["open_bids"], market["notes_wanted"], market["trades"], market["volume"]) == (1, 1, 1, sale["cost"])
-    assert client.get("/api/v1/portfolio", headers=as_bidder).json()["positions"][0]["notes"] == half
+    portfolio = client.get("/api/v1/portfolio", headers=as_bidder).json()
+    assert portfolio["positions"][0]["notes"] == half
+    assert (portfolio["open_bids"], portfolio["bid_commitment"]) == (1, 9_801 // 10_000)  # 1 note left at 98.01%
 
     cancel = client.post(f"/api/v1/market/bids/{bid['bid_id']}/cancel", headers=as_bidder).json()
     _send(world.w3, bidder, cancel["transactions"])
@@ -238,4 +242,7 @@ def test_bad_bids_and_sales_get_a_clear_4xx_before_any_gas_is_spent(settings, wo
     world.chain.tx(world.token.functions.transfer(other.address, world.balance(bidder)), bidder.address)
     unpaid = sell(seller)
     assert unpaid.status_code == 409 and "can no longer pay" in unpaid.json()["detail"]
+    portfolio = client.get("/api/v1/portfolio", headers=minted_bearer(settings, bidder)).json()
+    assert (portfolio["open_bids"], portfolio["bid_commitment"]) == (1, UNIT * 9 // 10)
+    assert any("open bids would pay" in w for w in portfolio["warnings"])  # the bidder is told
     assert world.book.functions.balanceOf(bidder.address, loan_id).call() == 0 and held  # nothing moved
