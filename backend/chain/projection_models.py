@@ -139,32 +139,33 @@ class EventSubjectRow(EventRef, Base):
     address: Mapped[str | None] = mapped_column(String(42), index=True)
 
 
-class MarketListingRow(EventRef, Base):
-    """A NoteMarket listing: open until sold out or delisted."""
+class MarketOrder(EventRef):
+    """What a NoteMarket listing and a bid hold alike."""
+
+    loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    price_bps: Mapped[int] = mapped_column(Integer)
+    notes_left: Mapped[int] = mapped_column(Uint)
+    status: Mapped[str] = mapped_column(String(10), index=True)  # open, then closed (see each side)
+
+
+class MarketListingRow(MarketOrder, Base):
+    """A NoteMarket listing: open until sold out (sold) or withdrawn (delisted)."""
 
     __tablename__ = "chain_market_listings"
 
     listing_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     seller: Mapped[str] = mapped_column(String(42), index=True)
-    loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    price_bps: Mapped[int] = mapped_column(Integer)
     notes_listed: Mapped[int] = mapped_column(Uint)
-    notes_left: Mapped[int] = mapped_column(Uint)
-    status: Mapped[str] = mapped_column(String(10), index=True)  # open | sold | delisted
 
 
-class MarketBidRow(EventRef, Base):
+class MarketBidRow(MarketOrder, Base):
     """A NoteMarket bid: open until filled or cancelled."""
 
     __tablename__ = "chain_market_bids"
 
     bid_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     bidder: Mapped[str] = mapped_column(String(42), index=True)
-    loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    price_bps: Mapped[int] = mapped_column(Integer)
     notes_bid: Mapped[int] = mapped_column(Uint)
-    notes_left: Mapped[int] = mapped_column(Uint)
-    status: Mapped[str] = mapped_column(String(10), index=True)  # open | filled | cancelled
 
 
 class MarketTradeRow(EventRef, Base):

@@ -1,4 +1,5 @@
-"""`loanchain market ...`: the notes' secondary market as indexed (the same service as GET /api/v1/market)."""
+"""`loanchain market ...`: the notes' secondary market as indexed (the same service as GET
+/api/v1/market and GET /api/v1/market/bids)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,27 @@ from backend.config import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="The notes' secondary market (offers and bids) from the chain index.")
 
+LOAN_OPTION = typer.Option(None, "--loan", min=1, help="Only this loan's notes")
+JSON_OPTION = typer.Option(False, "--json")
+
+
+def _show(orders: list, json_out: bool, title: str, key: str, money: str, maker: str) -> None:
+    """One side of the book as JSON or as a table; `key`, `money` and `maker` name its own fields."""
+    if json_out:
+        print_json([order.model_dump(mode="json") for order in orders])
+        return
+    table = Table(key.removesuffix("_id"), "loan", "grade", "APR", "notes", "price", money, f"{money}/outstanding",
+                  maker, title=f"open {title} ({len(orders)})")  # fmt: skip
+    for x in orders:
+        ratio = "-" if x.price_to_outstanding is None else f"{x.price_to_outstanding:.1%}"
+        table.add_row(str(getattr(x, key)), str(x.loan_id), x.grade or "-", f"{x.apr_bps / 100:.2f}%",
+                      f"{x.notes_left:,}", f"{x.price_bps / 100:.2f}%", f"{getattr(x, money):,}", ratio,
+                      getattr(x, maker))  # fmt: skip
+    console.print(table)
+
 
 @app.command("offers")
-def offers_command(
-    loan_id: int | None = typer.Option(None, "--loan", min=1, help="Only this loan's notes"),
-    json_out: bool = typer.Option(False, "--json"),
-) -> None:
+def offers_command(loan_id: int | None = LOAN_OPTION, json_out: bool = JSON_OPTION) -> None:
     """Open offers of notes of active loans, cheapest against outstanding principal first (run
     `loanchain index sync` first for fresh data)."""
     from backend.db.session import session_scope
@@ -23,23 +39,11 @@ def offers_command(
 
     with cli_errors(), session_scope(get_settings()) as session:
         listings = open_listings(session, loan_id)
-    if json_out:
-        print_json([listing.model_dump(mode="json") for listing in listings])
-        return
-    table = Table("listing", "loan", "grade", "APR", "notes", "price", "cost", "cost/outstanding", "seller",
-                  title=f"open offers ({len(listings)})")  # fmt: skip
-    for x in listings:
-        ratio = "-" if x.price_to_outstanding is None else f"{x.price_to_outstanding:.1%}"
-        table.add_row(str(x.listing_id), str(x.loan_id), x.grade or "-", f"{x.apr_bps / 100:.2f}%", f"{x.notes_left:,}",
-                      f"{x.price_bps / 100:.2f}%", f"{x.cost:,}", ratio, x.seller)  # fmt: skip
-    console.print(table)
+    _show(listings, json_out, "offers", "listing_id", "cost", "seller")
 
 
 @app.command("bids")
-def bids_command(
-    loan_id: int | None = typer.Option(None, "--loan", min=1, help="Only bids for this loan's notes"),
-    json_out: bool = typer.Option(False, "--json"),
-) -> None:
+def bids_command(loan_id: int | None = LOAN_OPTION, json_out: bool = JSON_OPTION) -> None:
     """Open bids for notes of active loans, the best paying against outstanding principal first (run
     `loanchain index sync` first for fresh data)."""
     from backend.db.session import session_scope
@@ -47,13 +51,4 @@ def bids_command(
 
     with cli_errors(), session_scope(get_settings()) as session:
         bids = open_bids(session, loan_id)
-    if json_out:
-        print_json([bid.model_dump(mode="json") for bid in bids])
-        return
-    table = Table("bid", "loan", "grade", "APR", "notes", "price", "proceeds", "proceeds/outstanding", "bidder",
-                  title=f"open bids ({len(bids)})")  # fmt: skip
-    for x in bids:
-        ratio = "-" if x.price_to_outstanding is None else f"{x.price_to_outstanding:.1%}"
-        table.add_row(str(x.bid_id), str(x.loan_id), x.grade or "-", f"{x.apr_bps / 100:.2f}%", f"{x.notes_left:,}",
-                      f"{x.price_bps / 100:.2f}%", f"{x.proceeds:,}", ratio, x.bidder)  # fmt: skip
-    console.print(table)
+    _show(bids, json_out, "bids", "bid_id", "proceeds", "bidder")

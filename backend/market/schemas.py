@@ -10,67 +10,66 @@ from backend.lending.schemas import WalletCallPublic
 MAX_PRICE_BPS = 20_000  # NoteMarket.MAX_PRICE_BPS
 
 
-class ListingCreate(BaseModel):
+class OrderCreate(BaseModel):
+    """An offer to sell (a listing) or to buy (a bid) notes of one loan at a fixed price."""
+
     model_config = ConfigDict(extra="forbid")
 
     loan_id: int = Field(ge=1)
-    notes: int = Field(gt=0, description="Notes to offer (at most those held)")
+    notes: int = Field(gt=0, description="Notes offered (a listing: at most those held) or wanted (a bid)")
     price_bps: int = Field(ge=1, le=MAX_PRICE_BPS, description="Price per note, in basis points of face value")
 
 
-class PurchaseCreate(BaseModel):
+class ListingCreate(OrderCreate):
+    pass
+
+
+class BidCreate(OrderCreate):
+    pass
+
+
+class TakeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    notes: int | None = Field(default=None, gt=0, description="Notes to buy; all that is listed when omitted")
+    notes: int | None = Field(default=None, gt=0, description="Notes to take; when omitted, all a listing offers "
+                              "(a purchase) or all a bid wants up to the notes held (a sale)")  # fmt: skip
 
 
-class BidCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    loan_id: int = Field(ge=1)
-    notes: int = Field(gt=0, description="Notes wanted")
-    price_bps: int = Field(ge=1, le=MAX_PRICE_BPS, description="Price offered per note, in basis points of face value")
+class PurchaseCreate(TakeCreate):
+    pass
 
 
-class SaleCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    notes: int | None = Field(default=None, gt=0, description="Notes to sell; all the bid still wants, at most "
-                              "those held, when omitted")  # fmt: skip
+class SaleCreate(TakeCreate):
+    pass
 
 
-class ListingPublic(BaseModel):
+class OrderPublic(BaseModel):
+    """What a listing and a bid show alike: the loan, and the price against its principal outstanding."""
+
+    loan_id: int
+    grade: str | None
+    apr_bps: int
+    status: str = Field(description="open; then sold or delisted (a listing), filled or cancelled (a bid)")
+    price_bps: int
+    notes_left: int
+    outstanding: int = Field(description="The outstanding principal the notes left stand for")
+    price_to_outstanding: float | None = Field(description="cost or proceeds / outstanding: under 1 is a discount")
+    installments_left: int
+    servicing_bucket: str | None = Field(description="The loan's aging bucket at the last servicing pass")
+
+
+class ListingPublic(OrderPublic):
     listing_id: int
     seller: str
-    loan_id: int
-    grade: str | None
-    apr_bps: int
-    status: str = Field(description="open, sold or delisted")
-    price_bps: int
     notes_listed: int
-    notes_left: int
     cost: int = Field(description="What the notes left cost now (rounded up, as the contract charges)")
-    outstanding: int = Field(description="The outstanding principal those notes stand for")
-    price_to_outstanding: float | None = Field(description="cost / outstanding: under 1 is a discount")
-    installments_left: int
-    servicing_bucket: str | None = Field(description="The loan's aging bucket at the last servicing pass")
 
 
-class BidPublic(BaseModel):
+class BidPublic(OrderPublic):
     bid_id: int
     bidder: str
-    loan_id: int
-    grade: str | None
-    apr_bps: int
-    status: str = Field(description="open, filled or cancelled")
-    price_bps: int
     notes_bid: int
-    notes_left: int
     proceeds: int = Field(description="What selling the notes still wanted pays (rounded down, as the contract pays)")
-    outstanding: int = Field(description="The outstanding principal those notes stand for")
-    price_to_outstanding: float | None = Field(description="proceeds / outstanding: under 1 is a discount")
-    installments_left: int
-    servicing_bucket: str | None = Field(description="The loan's aging bucket at the last servicing pass")
 
 
 class MarketTxPublic(BaseModel):

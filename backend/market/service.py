@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.chain.kyc_reader import is_verified
 from backend.chain.market_calls import NoteMarketWallet
-from backend.chain.projection_models import LoanRow, MarketBidRow, MarketListingRow
+from backend.chain.projection_models import LoanRow, MarketBidRow, MarketListingRow, MarketOrder
 from backend.chain.wallet_calls import WalletCall
 from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -40,7 +40,7 @@ def _proceeds(notes: int, price_bps: int) -> int:
     return notes * price_bps // BPS  # rounded down, as NoteMarket pays a seller hitting a bid
 
 
-def _terms(row: MarketListingRow | MarketBidRow, loan: LoanRow, value: int, grade: str | None, bucket: str | None) -> dict:
+def _terms(row: MarketOrder, loan: LoanRow, value: int, grade: str | None, bucket: str | None) -> dict:
     """What a listing and a bid show alike: the loan, and the price against the principal outstanding."""
     outstanding = loan.principal_outstanding * row.notes_left // loan.principal
     return {
