@@ -11,7 +11,12 @@ from sqlalchemy.orm import Session
 
 from backend.chain.kyc_reader import is_verified
 from backend.chain.market_calls import NoteMarketWallet
-from backend.chain.projection_models import LoanRow, MarketBidRow, MarketListingRow, MarketOrder
+from backend.chain.projection_models import (
+    LoanRow,
+    MarketBidRow,
+    MarketListingRow,
+    MarketOrder,
+)
 from backend.chain.wallet_calls import WalletCall
 from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
