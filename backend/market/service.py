@@ -112,9 +112,28 @@ def _may_receive_notes(settings: Settings, market: NoteMarketWallet, loan: LoanR
         raise Forbidden(f"notes go only to wallets verified at KYC level {level}: pass KYC first", level=level)
 
 
+def _refuse_crossing(db: Session, wallet: str, request: ListingCreate | BidCreate) -> None:
+    """An offer that another wallet's open order already beats is refused, naming that order: with
+    no custody the platform cannot match the two, and taking the order serves the user better than
+    resting beside it."""
+    if isinstance(request, BidCreate):  # a bid at or above what a listing asks
+        model, maker, key, verb = MarketListingRow, MarketListingRow.seller, "listing_id", "buy"
+        beats, best = model.price_bps <= request.price_bps, model.price_bps.asc()
+    else:  # a listing at or below what a bid pays
+        model, maker, key, verb = MarketBidRow, MarketBidRow.bidder, "bid_id", "sell into"
+        beats, best = model.price_bps >= request.price_bps, model.price_bps.desc()
+    query = select(model).where(model.loan_id == request.loan_id, model.status == "open", maker != wallet, beats)
+    other = db.scalars(query.order_by(best).limit(1)).first()
+    if other is not None:
+        order_id = getattr(other, key)
+        raise Conflict(f"{key.removesuffix('_id')} {order_id} already trades notes of loan {request.loan_id} at "
+                       f"{other.price_bps / 100:.2f}% of face: {verb} it instead", **{key: order_id})  # fmt: skip
+
+
 def plan_listing(db: Session, settings: Settings, wallet: str, request: ListingCreate) -> MarketTxPublic:
     loan = _active_loan(db, request.loan_id)
     market = NoteMarketWallet(settings, wallet)
+    _refuse_crossing(db, market.wallet, request)
     held = market.notes(loan.loan_id)
     if request.notes > held:
         raise ValidationFailed(f"notes: at most {held}, the notes of loan {loan.loan_id} you hold", field="notes", held=held)
@@ -170,6 +189,7 @@ def plan_bid(db: Session, settings: Settings, wallet: str, request: BidCreate) -
     loan = _active_loan(db, request.loan_id)
     market = NoteMarketWallet(settings, wallet)
     _may_receive_notes(settings, market, loan)
+    _refuse_crossing(db, market.wallet, request)
     value = _proceeds(request.notes, request.price_bps)
     _, open_value = bid_commitment(db, market.wallet)
     balance = market.balance()

@@ -238,6 +238,19 @@ def test_bad_bids_and_sales_get_a_clear_4xx_before_any_gas_is_spent(settings, wo
     assert nothing.status_code == 422 and nothing.json()["context"]["held"] == 0
     assert client.post(f"/api/v1/market/bids/{bid_id + 1}/sell", json={}, headers=minted_bearer(settings, seller)).status_code == 404
     assert client.post(f"/api/v1/market/bids/{bid_id}/cancel", headers=minted_bearer(settings, seller)).status_code == 403
+    # Crossed offers: a listing at or below what a bid pays, or a bid at or above what a listing
+    # asks, is refused with the order to take instead.
+    crossing = client.post("/api/v1/market/listings", json={"loan_id": loan_id, "notes": UNIT, "price_bps": 9_000},
+                           headers=minted_bearer(settings, seller))  # fmt: skip
+    assert crossing.status_code == 409 and crossing.json()["context"]["bid_id"] == bid_id
+    assert "sell into it instead" in crossing.json()["detail"]
+    world.chain.tx(world.book.functions.setApprovalForAll(world.market.address, True), seller.address)
+    world.chain.tx(world.market.functions.list(loan_id, UNIT, 9_500), seller.address)  # above the bid: rests
+    _index(settings)
+    listing_id = client.get("/api/v1/market").json()[0]["listing_id"]
+    crossed = bid(other, price_bps=9_500)
+    assert crossed.status_code == 409 and crossed.json()["context"]["listing_id"] == listing_id
+    assert bid(other, price_bps=9_499).status_code == 200 and bid(seller, price_bps=9_500).status_code == 200  # own: fine
     # The bidder moved the money away: the sale would fail on chain, so it is refused here.
     world.chain.tx(world.token.functions.transfer(other.address, world.balance(bidder)), bidder.address)
     unpaid = sell(seller)
