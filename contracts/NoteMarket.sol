@@ -45,9 +45,12 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
     }
 
     /// @inheritdoc INoteMarket
-    function list(uint256 loanId, uint256 notes, uint16 priceBps) external whenNotPaused returns (uint256 listingId) {
-        if (notes == 0) revert NoteMarketZeroNotes();
-        if (priceBps == 0 || priceBps > MAX_PRICE_BPS) revert NoteMarketPriceOutOfRange(priceBps, MAX_PRICE_BPS);
+    function list(uint256 loanId, uint256 notes, uint16 priceBps, uint40 expiresAt)
+        external
+        whenNotPaused
+        returns (uint256 listingId)
+    {
+        _checkTerms(notes, priceBps, expiresAt);
         _requireActive(loanId);
         uint256 held = IERC1155(address(loanBook)).balanceOf(msg.sender, loanId);
         if (held < notes) revert NoteMarketInsufficientNotes(loanId, held, notes);
@@ -61,9 +64,10 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
             seller: msg.sender,
             priceBps: priceBps,
             loanId: SafeCast.toUint80(loanId),
-            notes: SafeCast.toUint128(notes)
+            notes: SafeCast.toUint128(notes),
+            expiresAt: expiresAt
         });
-        emit Listed(listingId, msg.sender, loanId, notes, priceBps);
+        emit Listed(listingId, msg.sender, loanId, notes, priceBps, expiresAt);
     }
 
     /// @inheritdoc INoteMarket
@@ -81,6 +85,7 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         Listing storage l = _open(listingId);
         if (notes == 0) revert NoteMarketZeroNotes();
         if (notes > l.notes) revert NoteMarketNotEnoughListed(listingId, l.notes, notes);
+        _requireLive(listingId, l.expiresAt);
         address seller = l.seller;
         if (seller == msg.sender) revert NoteMarketSelfTrade(listingId);
         uint256 loanId = l.loanId;
@@ -102,9 +107,12 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
     }
 
     /// @inheritdoc INoteMarket
-    function bid(uint256 loanId, uint256 notes, uint16 priceBps) external whenNotPaused returns (uint256 bidId) {
-        if (notes == 0) revert NoteMarketZeroNotes();
-        if (priceBps == 0 || priceBps > MAX_PRICE_BPS) revert NoteMarketPriceOutOfRange(priceBps, MAX_PRICE_BPS);
+    function bid(uint256 loanId, uint256 notes, uint16 priceBps, uint40 expiresAt)
+        external
+        whenNotPaused
+        returns (uint256 bidId)
+    {
+        _checkTerms(notes, priceBps, expiresAt);
         _requireActive(loanId);
         uint256 needed = Math.mulDiv(notes, priceBps, BPS);
         uint256 allowance = asset.allowance(msg.sender, address(this));
@@ -116,9 +124,10 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
             bidder: msg.sender,
             priceBps: priceBps,
             loanId: SafeCast.toUint80(loanId),
-            notes: SafeCast.toUint128(notes)
+            notes: SafeCast.toUint128(notes),
+            expiresAt: expiresAt
         });
-        emit BidPlaced(bidId, msg.sender, loanId, notes, priceBps);
+        emit BidPlaced(bidId, msg.sender, loanId, notes, priceBps, expiresAt);
     }
 
     /// @inheritdoc INoteMarket
@@ -136,6 +145,7 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         Bid storage b = _openBid(bidId);
         if (notes == 0) revert NoteMarketZeroNotes();
         if (notes > b.notes) revert NoteMarketNotEnoughBid(bidId, b.notes, notes);
+        _requireLive(bidId, b.expiresAt);
         address bidder = b.bidder;
         if (bidder == msg.sender) revert NoteMarketSelfTrade(bidId);
         uint256 loanId = b.loanId;
@@ -201,6 +211,17 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
     function _open(uint256 listingId) private view returns (Listing storage l) {
         l = _listings[listingId];
         if (l.seller == address(0)) revert NoteMarketListingClosed(listingId);
+    }
+
+    /// @dev What a new listing and a new bid must both satisfy.
+    function _checkTerms(uint256 notes, uint16 priceBps, uint40 expiresAt) private view {
+        if (notes == 0) revert NoteMarketZeroNotes();
+        if (priceBps == 0 || priceBps > MAX_PRICE_BPS) revert NoteMarketPriceOutOfRange(priceBps, MAX_PRICE_BPS);
+        if (expiresAt != 0 && expiresAt <= block.timestamp) revert NoteMarketExpiryInPast(expiresAt, block.timestamp);
+    }
+
+    function _requireLive(uint256 orderId, uint40 expiresAt) private view {
+        if (expiresAt != 0 && block.timestamp >= expiresAt) revert NoteMarketOrderExpired(orderId, expiresAt);
     }
 
     function _requireActive(uint256 loanId) private view {

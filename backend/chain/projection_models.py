@@ -3,7 +3,15 @@ index rebuild` drops and recomputes them from the chain with the same result."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    ForeignKey,
+    Integer,
+    String,
+    or_,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.chain.models import Uint
@@ -146,6 +154,12 @@ class MarketOrder(EventRef):
     price_bps: Mapped[int] = mapped_column(Integer)
     notes_left: Mapped[int] = mapped_column(Uint)
     status: Mapped[str] = mapped_column(String(10), index=True)  # open, then closed (see each side)
+    expires_at: Mapped[int] = mapped_column(BigInteger, default=0)  # block time it stops trading; 0: never
+
+    @classmethod
+    def live_at(cls, now: int) -> ColumnElement[bool]:
+        """SQL: the order has not expired by block time `now` (it may still be closed)."""
+        return or_(cls.expires_at == 0, cls.expires_at > now)
 
 
 class MarketListingRow(MarketOrder, Base):

@@ -333,7 +333,7 @@ class MarketListings(EntityProjection):
             notes = _int(a["notes"])
             session.add(self.model(**{self.key: order_id, self.maker: a[self.maker], self.total: notes},
                                    loan_id=_int(a["loanId"]), price_bps=_int(a["priceBps"]), notes_left=notes,
-                                   status="open", **_ref(ev)))  # fmt: skip
+                                   expires_at=_int(a.get("expiresAt", 0)), status="open", **_ref(ev)))  # fmt: skip
             return
         row = session.get(self.model, order_id)
         if row is None:  # placed before the indexed range

@@ -37,8 +37,9 @@ def offers_command(loan_id: int | None = LOAN_OPTION, json_out: bool = JSON_OPTI
     from backend.db.session import session_scope
     from backend.market.service import open_listings
 
-    with cli_errors(), session_scope(get_settings()) as session:
-        listings = open_listings(session, loan_id)
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        listings = open_listings(session, settings, loan_id)
     _show(listings, json_out, "offers", "listing_id", "cost", "seller")
 
 
@@ -49,6 +50,7 @@ def bids_command(loan_id: int | None = LOAN_OPTION, json_out: bool = JSON_OPTION
     from backend.db.session import session_scope
     from backend.market.service import open_bids
 
-    with cli_errors(), session_scope(get_settings()) as session:
-        bids = open_bids(session, loan_id)
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        bids = open_bids(session, settings, loan_id)
     _show(bids, json_out, "bids", "bid_id", "proceeds", "bidder")

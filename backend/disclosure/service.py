@@ -5,6 +5,7 @@ comparison uses the PDs of the platform's own credit decisions."""
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 
 from sqlalchemy import func, select, union
@@ -85,9 +86,11 @@ def _investors(session: Session) -> int:
 
 
 def _open_notes(session: Session, model: type) -> list[int]:
-    """Notes left in the open orders of one side of the market, for active loans."""
+    """Notes left in the open, unexpired orders of one side of the market, for active loans (by the
+    wall clock: a public figure needs no chain call, and block times track it)."""
     return list(session.scalars(select(model.notes_left).join(LoanRow, LoanRow.loan_id == model.loan_id)
-                                .where(model.status == "open", LoanRow.status == "active")))  # fmt: skip
+                                .where(model.status == "open", model.live_at(int(time.time())),
+                                       LoanRow.status == "active")))  # fmt: skip
 
 
 def _market(session: Session) -> MarketActivityPublic:

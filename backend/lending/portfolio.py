@@ -77,13 +77,13 @@ def unclaimed_elsewhere(db: Session, wallet: str, held: set[int]) -> list[int]:
     return sorted(loan_id for loan_id, total in entitled.items() if loan_id not in held and total > claimed[loan_id])
 
 
-def bid_commitment(db: Session, wallet: str) -> tuple[int, int]:
-    """The wallet's open bids for notes of active loans, and what they would pay if all were hit
-    (rounded down per bid, as NoteMarket pays)."""
+def bid_commitment(db: Session, wallet: str, now: int) -> tuple[int, int]:
+    """The wallet's open bids for notes of active loans, unexpired at block time `now`, and what
+    they would pay if all were hit (rounded down per bid, as NoteMarket pays)."""
     prices = list(db.execute(select(MarketBidRow.notes_left, MarketBidRow.price_bps)
                              .join(LoanRow, LoanRow.loan_id == MarketBidRow.loan_id)
                              .where(MarketBidRow.bidder == wallet, MarketBidRow.status == "open",
-                                    LoanRow.status == "active")))  # fmt: skip
+                                    MarketBidRow.live_at(now), LoanRow.status == "active")))  # fmt: skip
     return len(prices), sum(notes * price // 10_000 for notes, price in prices)
 
 
@@ -106,11 +106,13 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     holdings += [(NoteBalanceRow(loan_id=loan.loan_id, holder=wallet, balance=0), loan)
                  for loan in db.scalars(select(LoanRow).where(LoanRow.loan_id.in_(left_behind)))]  # fmt: skip
     grades = _grades(db, {loan.decision_hash for _, loan in holdings})
-    now = deadline_clock(settings) if holdings else int(time.time())
+    bidding = db.scalar(select(MarketBidRow.bid_id).where(MarketBidRow.bidder == wallet, MarketBidRow.status == "open"))
+    now = deadline_clock(settings) if holdings or bidding else int(time.time())  # the chain's clock when it matters
     book = LoanBookWallet(settings, wallet) if holdings else None
     listed: dict[int, int] = defaultdict(int)
     for loan_id, notes in db.execute(select(MarketListingRow.loan_id, MarketListingRow.notes_left)
-                                     .where(MarketListingRow.seller == wallet, MarketListingRow.status == "open")):  # fmt: skip
+                                     .where(MarketListingRow.seller == wallet, MarketListingRow.status == "open",
+                                            MarketListingRow.live_at(now))):  # fmt: skip
         listed[loan_id] += notes
     positions = [
         PositionPublic(
@@ -145,7 +147,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     if at_risk and len(at_risk) < settings.diversification_min_loans:
         warnings.append(f"{len(at_risk)} loans: a single default could cost about {1 / len(at_risk):.0%} of your "
                         f"portfolio; spread it over at least {settings.diversification_min_loans}")  # fmt: skip
-    bids, committed = bid_commitment(db, wallet)
+    bids, committed = bid_commitment(db, wallet, now)
     if committed and (short := _unpayable_bids(settings, wallet, bids, committed)):
         warnings.append(short)
     claimable = sum(p.claimable for p in positions)

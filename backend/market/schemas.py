@@ -18,6 +18,8 @@ class OrderCreate(BaseModel):
     loan_id: int = Field(ge=1)
     notes: int = Field(gt=0, description="Notes offered (a listing: at most those held) or wanted (a bid)")
     price_bps: int = Field(ge=1, le=MAX_PRICE_BPS, description="Price per note, in basis points of face value")
+    good_for_days: int | None = Field(default=None, ge=1, le=365, description="Days the offer stands (it expires "
+                                      "on chain then); until withdrawn when omitted")  # fmt: skip
 
 
 class ListingCreate(OrderCreate):
@@ -56,6 +58,7 @@ class OrderPublic(BaseModel):
     price_to_outstanding: float | None = Field(description="cost or proceeds / outstanding: under 1 is a discount")
     installments_left: int
     servicing_bucket: str | None = Field(description="The loan's aging bucket at the last servicing pass")
+    expires_at: int | None = Field(description="Block time (Unix seconds) it stops trading; None: until withdrawn")
 
 
 class ListingPublic(OrderPublic):

@@ -6,10 +6,13 @@ and the contracts and can be outrun by other wallets."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.chain.kyc_reader import is_verified
+from backend.chain.loan_book import deadline_clock
 from backend.chain.market_calls import NoteMarketWallet
 from backend.chain.projection_models import (
     LoanRow,
@@ -35,6 +38,7 @@ from backend.market.schemas import (
 from backend.servicing.models import ServicingState
 
 BPS = 10_000
+DAY = 86_400
 
 
 def _cost(notes: int, price_bps: int) -> int:
@@ -53,13 +57,16 @@ def _terms(row: MarketOrder, loan: LoanRow, value: int, grade: str | None, bucke
         "price_bps": row.price_bps, "notes_left": row.notes_left, "outstanding": outstanding,
         "price_to_outstanding": value / outstanding if outstanding else None,
         "installments_left": loan.installments - loan.last_installment, "servicing_bucket": bucket,
+        "expires_at": row.expires_at or None,
     }  # fmt: skip
 
 
-def _open_orders(db: Session, model: type, loan_id: int | None) -> list[tuple]:
-    """Open orders of one side, of active loans, each with its loan, grade and aging bucket."""
+def _open_orders(db: Session, settings: Settings, model: type, loan_id: int | None) -> list[tuple]:
+    """Open, unexpired orders of one side, of active loans, each with its loan, grade and aging bucket."""
     query = (select(model, LoanRow).join(LoanRow, LoanRow.loan_id == model.loan_id)
              .where(model.status == "open", LoanRow.status == "active"))  # fmt: skip
+    if db.scalar(select(model.expires_at).where(model.status == "open", model.expires_at != 0).limit(1)):
+        query = query.where(model.live_at(deadline_clock(settings)))  # the chain's clock only when it matters
     if loan_id is not None:
         query = query.where(model.loan_id == loan_id)
     pairs = list(db.execute(query))
@@ -69,20 +76,20 @@ def _open_orders(db: Session, model: type, loan_id: int | None) -> list[tuple]:
     return [(row, loan, grades.get(loan.decision_hash), buckets.get(loan.loan_id)) for row, loan in pairs]
 
 
-def open_listings(db: Session, loan_id: int | None = None) -> list[ListingPublic]:
+def open_listings(db: Session, settings: Settings, loan_id: int | None = None) -> list[ListingPublic]:
     """Open listings of active loans, cheapest against outstanding principal first."""
     listings = []
-    for row, loan, grade, bucket in _open_orders(db, MarketListingRow, loan_id):
+    for row, loan, grade, bucket in _open_orders(db, settings, MarketListingRow, loan_id):
         cost = _cost(row.notes_left, row.price_bps)
         listings.append(ListingPublic(listing_id=row.listing_id, seller=row.seller, notes_listed=row.notes_listed,
                                       cost=cost, **_terms(row, loan, cost, grade, bucket)))  # fmt: skip
     return sorted(listings, key=lambda x: (x.price_to_outstanding is None, x.price_to_outstanding, x.listing_id))
 
 
-def open_bids(db: Session, loan_id: int | None = None) -> list[BidPublic]:
+def open_bids(db: Session, settings: Settings, loan_id: int | None = None) -> list[BidPublic]:
     """Open bids for notes of active loans, the best paying against outstanding principal first."""
     bids = []
-    for row, loan, grade, bucket in _open_orders(db, MarketBidRow, loan_id):
+    for row, loan, grade, bucket in _open_orders(db, settings, MarketBidRow, loan_id):
         proceeds = _proceeds(row.notes_left, row.price_bps)
         bids.append(BidPublic(bid_id=row.bid_id, bidder=row.bidder, notes_bid=row.notes_bid, proceeds=proceeds,
                               **_terms(row, loan, proceeds, grade, bucket)))  # fmt: skip
@@ -112,7 +119,7 @@ def _may_receive_notes(settings: Settings, market: NoteMarketWallet, loan: LoanR
         raise Forbidden(f"notes go only to wallets verified at KYC level {level}: pass KYC first", level=level)
 
 
-def _refuse_crossing(db: Session, wallet: str, request: ListingCreate | BidCreate) -> None:
+def _refuse_crossing(db: Session, wallet: str, request: ListingCreate | BidCreate, now: int) -> None:
     """An offer that another wallet's open order already beats is refused, naming that order: with
     no custody the platform cannot match the two, and taking the order serves the user better than
     resting beside it."""
@@ -122,7 +129,8 @@ def _refuse_crossing(db: Session, wallet: str, request: ListingCreate | BidCreat
     else:  # a listing at or below what a bid pays
         model, maker, key, verb = MarketBidRow, MarketBidRow.bidder, "bid_id", "sell into"
         beats, best = model.price_bps >= request.price_bps, model.price_bps.desc()
-    query = select(model).where(model.loan_id == request.loan_id, model.status == "open", maker != wallet, beats)
+    query = select(model).where(model.loan_id == request.loan_id, model.status == "open", model.live_at(now),
+                                maker != wallet, beats)  # fmt: skip
     other = db.scalars(query.order_by(best).limit(1)).first()
     if other is not None:
         order_id = getattr(other, key)
@@ -130,16 +138,38 @@ def _refuse_crossing(db: Session, wallet: str, request: ListingCreate | BidCreat
                        f"{other.price_bps / 100:.2f}% of face: {verb} it instead", **{key: order_id})  # fmt: skip
 
 
+def _expiry(request: ListingCreate | BidCreate, now: int) -> int:
+    """The block time an offer good for `good_for_days` stops trading (0: until withdrawn)."""
+    return now + request.good_for_days * DAY if request.good_for_days else 0
+
+
+def _utc(timestamp: int) -> str:
+    return f"{datetime.fromtimestamp(timestamp, UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def _until(expires_at: int) -> str:
+    return f" until {_utc(expires_at)}" if expires_at else ""
+
+
+def _require_live(row: MarketOrder, name: str, settings: Settings) -> None:
+    """A taker gets a 409 instead of a transaction NoteMarket would revert (NoteMarketOrderExpired)."""
+    if row.expires_at and deadline_clock(settings) >= row.expires_at:
+        raise Conflict(f"{name} expired at {_utc(row.expires_at)}", expires_at=row.expires_at)
+
+
 def plan_listing(db: Session, settings: Settings, wallet: str, request: ListingCreate) -> MarketTxPublic:
     loan = _active_loan(db, request.loan_id)
     market = NoteMarketWallet(settings, wallet)
-    _refuse_crossing(db, market.wallet, request)
+    now = deadline_clock(settings)
+    _refuse_crossing(db, market.wallet, request, now)
     held = market.notes(loan.loan_id)
     if request.notes > held:
         raise ValidationFailed(f"notes: at most {held}, the notes of loan {loan.loan_id} you hold", field="notes", held=held)
     calls = [] if market.market_may_move_notes() else [market.let_market_move_notes()]
-    calls.append(market.call("list", [loan.loan_id, request.notes, request.price_bps],
-                             f"offer {request.notes} notes of loan {loan.loan_id} at {request.price_bps / 100:.2f}% of face"))  # fmt: skip
+    expires_at = _expiry(request, now)
+    calls.append(market.call("list", [loan.loan_id, request.notes, request.price_bps, expires_at],
+                             f"offer {request.notes} notes of loan {loan.loan_id} at {request.price_bps / 100:.2f}% of face"
+                             + _until(expires_at)))  # fmt: skip
     return _tx("list", loan.loan_id, request.notes, 0, calls)
 
 
@@ -160,6 +190,7 @@ def plan_purchase(db: Session, settings: Settings, wallet: str, listing_id: int,
     market = NoteMarketWallet(settings, wallet)
     if row.seller == market.wallet:
         raise Conflict(f"listing {listing_id} is your own: delist it instead", listing_id=listing_id)
+    _require_live(row, f"listing {listing_id}", settings)
     _may_receive_notes(settings, market, loan)
     notes = request.notes or row.notes_left
     if notes > row.notes_left:
@@ -189,16 +220,19 @@ def plan_bid(db: Session, settings: Settings, wallet: str, request: BidCreate) -
     loan = _active_loan(db, request.loan_id)
     market = NoteMarketWallet(settings, wallet)
     _may_receive_notes(settings, market, loan)
-    _refuse_crossing(db, market.wallet, request)
+    now = deadline_clock(settings)
+    _refuse_crossing(db, market.wallet, request, now)
     value = _proceeds(request.notes, request.price_bps)
-    _, open_value = bid_commitment(db, market.wallet)
+    _, open_value = bid_commitment(db, market.wallet, now)
     balance = market.balance()
     if balance < value + open_value:
         raise Conflict(f"the wallet holds {balance} of the loan token, less than the {value + open_value} this bid and "
                        "your open bids would pay", balance=balance, needed=value + open_value)  # fmt: skip
     calls = [] if market.allowance() >= value + open_value else [market.approve(value + open_value)]
-    calls.append(market.call("bid", [loan.loan_id, request.notes, request.price_bps],
-                             f"bid for {request.notes} notes of loan {loan.loan_id} at {request.price_bps / 100:.2f}% of face"))  # fmt: skip
+    expires_at = _expiry(request, now)
+    calls.append(market.call("bid", [loan.loan_id, request.notes, request.price_bps, expires_at],
+                             f"bid for {request.notes} notes of loan {loan.loan_id} at {request.price_bps / 100:.2f}% of face"
+                             + _until(expires_at)))  # fmt: skip
     return _tx("bid", loan.loan_id, request.notes, 0, calls)
 
 
@@ -219,6 +253,7 @@ def plan_sale(db: Session, settings: Settings, wallet: str, bid_id: int, request
     market = NoteMarketWallet(settings, wallet)
     if row.bidder == market.wallet:
         raise Conflict(f"bid {bid_id} is your own: cancel it instead", bid_id=bid_id)
+    _require_live(row, f"bid {bid_id}", settings)
     held = market.notes(loan.loan_id)
     notes = request.notes or min(row.notes_left, held)
     if notes > row.notes_left:

@@ -26,13 +26,15 @@ interface INoteMarket {
     ///        the principal funded); 9_500 sells at 95% of face.
     /// @param loanId The loan (ERC-1155 id) the notes belong to.
     /// @param notes Notes still for sale.
-    /// @dev Two storage slots: LoanBook's ids are sequential (uint80 is ample) and a loan's notes
-    ///      never exceed its uint128 principal.
+    /// @param expiresAt Block time from which the listing can no longer be bought; 0: until withdrawn.
+    /// @dev Two storage slots: LoanBook's ids are sequential (uint80 is ample), a loan's notes
+    ///      never exceed its uint128 principal, and uint40 seconds outlast any loan.
     struct Listing {
         address seller;
         uint16 priceBps;
         uint80 loanId;
         uint128 notes;
+        uint40 expiresAt;
     }
 
     /// @notice An open offer to buy notes of one loan.
@@ -40,18 +42,27 @@ interface INoteMarket {
     /// @param priceBps Price per note in basis points of its face value.
     /// @param loanId The loan (ERC-1155 id) whose notes are wanted.
     /// @param notes Notes still wanted.
+    /// @param expiresAt Block time from which the bid can no longer be sold into; 0: until cancelled.
     /// @dev Packed as {Listing}.
     struct Bid {
         address bidder;
         uint16 priceBps;
         uint80 loanId;
         uint128 notes;
+        uint40 expiresAt;
     }
 
     // ------------------------------------------------------------------ events
 
-    /// @notice `seller` offers `notes` notes of `loanId` at `priceBps` of face.
-    event Listed(uint256 indexed listingId, address indexed seller, uint256 indexed loanId, uint256 notes, uint16 priceBps);
+    /// @notice `seller` offers `notes` notes of `loanId` at `priceBps` of face until `expiresAt` (0: no end).
+    event Listed(
+        uint256 indexed listingId,
+        address indexed seller,
+        uint256 indexed loanId,
+        uint256 notes,
+        uint16 priceBps,
+        uint40 expiresAt
+    );
 
     /// @notice The seller withdrew the offer (what was left of it).
     event Delisted(uint256 indexed listingId, uint256 notesLeft);
@@ -68,8 +79,15 @@ interface INoteMarket {
         uint256 notesLeft
     );
 
-    /// @notice `bidder` offers to buy `notes` notes of `loanId` at `priceBps` of face.
-    event BidPlaced(uint256 indexed bidId, address indexed bidder, uint256 indexed loanId, uint256 notes, uint16 priceBps);
+    /// @notice `bidder` offers to buy `notes` notes of `loanId` at `priceBps` of face until `expiresAt` (0: no end).
+    event BidPlaced(
+        uint256 indexed bidId,
+        address indexed bidder,
+        uint256 indexed loanId,
+        uint256 notes,
+        uint16 priceBps,
+        uint40 expiresAt
+    );
 
     /// @notice The bidder withdrew the bid (what was left of it).
     event BidCancelled(uint256 indexed bidId, uint256 notesLeft);
@@ -105,16 +123,21 @@ interface INoteMarket {
     error NoteMarketBidClosed(uint256 bidId);
     error NoteMarketNotBidder(uint256 bidId, address caller);
     error NoteMarketNotEnoughBid(uint256 bidId, uint256 wanted, uint256 offered);
+    /// @param expiresAt The expiry asked for, not after the current block time.
+    error NoteMarketExpiryInPast(uint40 expiresAt, uint256 blockTime);
+    /// @param orderId The listing or bid whose time ran out at `expiresAt`.
+    error NoteMarketOrderExpired(uint256 orderId, uint40 expiresAt);
     /// @param allowance What the bidder lets this contract take of the loan asset.
     /// @param needed What the bid would cost in full.
     error NoteMarketAllowanceTooLow(address bidder, uint256 allowance, uint256 needed);
 
     // ------------------------------------------------------------------ functions
 
-    /// @notice Offer `notes` of `loanId` for sale at `priceBps` of face. The caller must hold them,
-    ///         and have approved this contract as operator (`LoanBook.setApprovalForAll`).
+    /// @notice Offer `notes` of `loanId` for sale at `priceBps` of face until `expiresAt` (a block
+    ///         time in the future, or 0 for until withdrawn). The caller must hold the notes, and
+    ///         have approved this contract as operator (`LoanBook.setApprovalForAll`).
     /// @return listingId Sequential, from 1.
-    function list(uint256 loanId, uint256 notes, uint16 priceBps) external returns (uint256 listingId);
+    function list(uint256 loanId, uint256 notes, uint16 priceBps, uint40 expiresAt) external returns (uint256 listingId);
 
     /// @notice Withdraw the caller's own listing.
     function delist(uint256 listingId) external;
@@ -124,11 +147,13 @@ interface INoteMarket {
     /// @return cost What was paid, `ceil(notes * priceBps / 10_000)`.
     function buy(uint256 listingId, uint256 notes) external returns (uint256 cost);
 
-    /// @notice Offer to buy `notes` of `loanId` at `priceBps` of face. The caller must have approved
-    ///         this contract for the full price in the loan asset (checked now, and again by the
-    ///         token when the bid is hit). LoanBook's rules for receiving notes apply at the fill.
+    /// @notice Offer to buy `notes` of `loanId` at `priceBps` of face until `expiresAt` (as for
+    ///         {list}). The caller must have approved this contract for the full price in the loan
+    ///         asset (checked now, and again by the token when the bid is hit). LoanBook's rules for
+    ///         receiving notes apply at the fill. An expiry guards a bidder against a bid left
+    ///         standing while the loan's prospects change.
     /// @return bidId Sequential, from 1 (its own sequence, apart from listings).
-    function bid(uint256 loanId, uint256 notes, uint16 priceBps) external returns (uint256 bidId);
+    function bid(uint256 loanId, uint256 notes, uint16 priceBps, uint40 expiresAt) external returns (uint256 bidId);
 
     /// @notice Withdraw the caller's own bid.
     function cancelBid(uint256 bidId) external;

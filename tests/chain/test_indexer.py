@@ -99,7 +99,7 @@ def test_events_feed_the_projections(indexed):
     chain.tx(world.kyc.functions.revoke(world.investors[5].address), world.admin.address)
     market, c = world.market, world.investors[2]  # b sells 300 notes on the market, c buys 100
     chain.tx(book.functions.setApprovalForAll(market.address, True), b.address)
-    chain.tx(market.functions.list(loan_id, 300 * 10**6, 9_000), b.address)
+    chain.tx(market.functions.list(loan_id, 300 * 10**6, 9_000, 0), b.address)
     chain.tx(world.token.functions.approve(market.address, 2**256 - 1), c.address)
     chain.tx(market.functions.buy(1, 100 * 10**6), c.address)
 

@@ -307,10 +307,10 @@ class LendingMachine(RuleBasedStateMachine):
         place, maker = (market.functions.list, src) if side == "ask" else (market.functions.bid, dst)
         self.expect(token.functions.approve(market.address, 2**256 - 1), dst, None)
         if loan.status != ACTIVE:
-            self.expect(place(loan.id, amount, price), maker, "NoteMarketLoanNotActive", loan.id, loan.status)
+            self.expect(place(loan.id, amount, price, 0), maker, "NoteMarketLoanNotActive", loan.id, loan.status)
             return
         self.expect(self.book.functions.setApprovalForAll(market.address, True), src, None)
-        placed = self.expect(place(loan.id, amount, price), maker, None)
+        placed = self.expect(place(loan.id, amount, price, 0), maker, None)
         before = token.functions.balanceOf(src).call()
         if side == "ask":
             listing_id = events(placed, market, "Listed")[0]["listingId"]

@@ -27,10 +27,11 @@ def test_a_listing_sells_in_parts_and_later_repayments_follow_the_notes(world, s
     _ready(world, seller, buyer, other)
     held = book.functions.balanceOf(seller.address, loan_id).call()
 
-    receipt = chain.tx(market.functions.list(loan_id, held, 9_500), seller.address)
+    receipt = chain.tx(market.functions.list(loan_id, held, 9_500, 0), seller.address)
     (listed,) = events(receipt, market, "Listed")
     listing_id = listed["listingId"]
-    assert listed == {"listingId": listing_id, "seller": seller.address, "loanId": loan_id, "notes": held, "priceBps": 9_500}
+    assert listed == {"listingId": listing_id, "seller": seller.address, "loanId": loan_id, "notes": held, "priceBps": 9_500,
+                      "expiresAt": 0}
     half = held // 2 + 1  # odd on purpose: the price rounds up, in the seller's favour
     cost = market.functions.costOf(listing_id, half).call()
     assert cost == -(-half * 9_500 // 10_000)
@@ -67,16 +68,16 @@ def test_listing_and_buying_refuse_what_they_should(world, snapshot):
     held = book.functions.balanceOf(seller.address, loan_id).call()
     s = seller.address
 
-    expect_revert(chain, market.functions.list(loan_id, held, 9_000), s, "NoteMarketNotApproved", s)
+    expect_revert(chain, market.functions.list(loan_id, held, 9_000, 0), s, "NoteMarketNotApproved", s)
     _ready(world, seller, buyer)
-    expect_revert(chain, market.functions.list(loan_id, 0, 9_000), s, "NoteMarketZeroNotes")
-    expect_revert(chain, market.functions.list(loan_id, held, 0), s, "NoteMarketPriceOutOfRange", 0, 20_000)
-    expect_revert(chain, market.functions.list(loan_id, held, 20_001), s, "NoteMarketPriceOutOfRange", 20_001, 20_000)
-    expect_revert(chain, market.functions.list(funding, 100 * UNIT, 9_000), s, "NoteMarketLoanNotActive", funding, 1)
-    expect_revert(chain, market.functions.list(loan_id, held + 1, 9_000), s, "NoteMarketInsufficientNotes",
+    expect_revert(chain, market.functions.list(loan_id, 0, 9_000, 0), s, "NoteMarketZeroNotes")
+    expect_revert(chain, market.functions.list(loan_id, held, 0, 0), s, "NoteMarketPriceOutOfRange", 0, 20_000)
+    expect_revert(chain, market.functions.list(loan_id, held, 20_001, 0), s, "NoteMarketPriceOutOfRange", 20_001, 20_000)
+    expect_revert(chain, market.functions.list(funding, 100 * UNIT, 9_000, 0), s, "NoteMarketLoanNotActive", funding, 1)
+    expect_revert(chain, market.functions.list(loan_id, held + 1, 9_000, 0), s, "NoteMarketInsufficientNotes",
                   loan_id, held, held + 1)  # fmt: skip
 
-    listing_id = events(chain.tx(market.functions.list(loan_id, held, 9_000), s), market, "Listed")[0]["listingId"]
+    listing_id = events(chain.tx(market.functions.list(loan_id, held, 9_000, 0), s), market, "Listed")[0]["listingId"]
     b = buyer.address
     expect_revert(chain, market.functions.buy(listing_id, 0), b, "NoteMarketZeroNotes")
     expect_revert(chain, market.functions.buy(listing_id, held + 1), b, "NoteMarketNotEnoughListed", listing_id, held, held + 1)
@@ -97,7 +98,7 @@ def test_listing_and_buying_refuse_what_they_should(world, snapshot):
 
     chain.tx(market.functions.pause(), world.admin.address)
     expect_revert(chain, market.functions.buy(listing_id, UNIT), b, "EnforcedPause")
-    expect_revert(chain, market.functions.list(loan_id, 1, 9_000), s, "EnforcedPause")
+    expect_revert(chain, market.functions.list(loan_id, 1, 9_000, 0), s, "EnforcedPause")
     receipt = chain.tx(market.functions.delist(listing_id), s)  # a seller can always withdraw
     assert events(receipt, market, "Delisted") == [{"listingId": listing_id, "notesLeft": held}]
     expect_revert(chain, market.functions.delist(listing_id), s, "NoteMarketListingClosed", listing_id)
@@ -116,11 +117,12 @@ def test_a_bid_fills_in_parts_paid_by_the_bidder(world, snapshot):
     a, b = (book.functions.balanceOf(w.address, loan_id).call() for w in (first, second))
     wanted = a + b // 2
 
-    receipt = chain.tx(market.functions.bid(loan_id, wanted, 9_801), bidder.address)
+    receipt = chain.tx(market.functions.bid(loan_id, wanted, 9_801, 0), bidder.address)
     (placed,) = events(receipt, market, "BidPlaced")
     bid_id = placed["bidId"]
-    assert placed == {"bidId": bid_id, "bidder": bidder.address, "loanId": loan_id, "notes": wanted, "priceBps": 9_801}
-    assert tuple(market.functions.bidOf(bid_id).call()) == (bidder.address, 9_801, loan_id, wanted)
+    assert placed == {"bidId": bid_id, "bidder": bidder.address, "loanId": loan_id, "notes": wanted, "priceBps": 9_801,
+                      "expiresAt": 0}
+    assert tuple(market.functions.bidOf(bid_id).call()) == (bidder.address, 9_801, loan_id, wanted, 0)
 
     proceeds = market.functions.proceedsOf(bid_id, a).call()
     assert proceeds == a * 9_801 // 10_000  # rounded down: the seller is the taker
@@ -159,14 +161,14 @@ def test_bidding_and_selling_refuse_what_they_should(world, snapshot):
     full = held * 9_000 // 10_000
 
     chain.tx(token.functions.approve(market.address, full - 1), b)
-    expect_revert(chain, market.functions.bid(loan_id, held, 9_000), b, "NoteMarketAllowanceTooLow", b, full - 1, full)
+    expect_revert(chain, market.functions.bid(loan_id, held, 9_000, 0), b, "NoteMarketAllowanceTooLow", b, full - 1, full)
     chain.tx(token.functions.approve(market.address, full), b)
-    expect_revert(chain, market.functions.bid(loan_id, 0, 9_000), b, "NoteMarketZeroNotes")
-    expect_revert(chain, market.functions.bid(loan_id, held, 0), b, "NoteMarketPriceOutOfRange", 0, 20_000)
-    expect_revert(chain, market.functions.bid(loan_id, held, 20_001), b, "NoteMarketPriceOutOfRange", 20_001, 20_000)
-    expect_revert(chain, market.functions.bid(funding, UNIT, 9_000), b, "NoteMarketLoanNotActive", funding, 1)
+    expect_revert(chain, market.functions.bid(loan_id, 0, 9_000, 0), b, "NoteMarketZeroNotes")
+    expect_revert(chain, market.functions.bid(loan_id, held, 0, 0), b, "NoteMarketPriceOutOfRange", 0, 20_000)
+    expect_revert(chain, market.functions.bid(loan_id, held, 20_001, 0), b, "NoteMarketPriceOutOfRange", 20_001, 20_000)
+    expect_revert(chain, market.functions.bid(funding, UNIT, 9_000, 0), b, "NoteMarketLoanNotActive", funding, 1)
 
-    bid_id = events(chain.tx(market.functions.bid(loan_id, held, 9_000), b), market, "BidPlaced")[0]["bidId"]
+    bid_id = events(chain.tx(market.functions.bid(loan_id, held, 9_000, 0), b), market, "BidPlaced")[0]["bidId"]
     expect_revert(chain, market.functions.sell(bid_id, UNIT), s, "NoteMarketNotApproved", s)
     chain.tx(book.functions.setApprovalForAll(market.address, True), s)
     expect_revert(chain, market.functions.sell(bid_id, 0), s, "NoteMarketZeroNotes")
@@ -186,13 +188,41 @@ def test_bidding_and_selling_refuse_what_they_should(world, snapshot):
     for wallet, error, args in ((world.outsider.address, "LoanBookRecipientNotVerified", (world.investor_level,)),
                                 (world.borrower.address, "LoanBookBorrowerCannotInvest", (loan_id,))):  # fmt: skip
         chain.tx(token.functions.approve(market.address, MAX_UINT), wallet)
-        bad = events(chain.tx(market.functions.bid(loan_id, UNIT, 9_000), wallet), market, "BidPlaced")[0]["bidId"]
+        bad = events(chain.tx(market.functions.bid(loan_id, UNIT, 9_000, 0), wallet), market, "BidPlaced")[0]["bidId"]
         expected = (wallet, *args) if error == "LoanBookRecipientNotVerified" else (*args, wallet)
         expect_revert(chain, market.functions.sell(bad, UNIT), s, error, *expected)
 
     chain.tx(market.functions.pause(), world.admin.address)
     expect_revert(chain, market.functions.sell(bid_id, UNIT), s, "EnforcedPause")
-    expect_revert(chain, market.functions.bid(loan_id, 1, 9_000), b, "EnforcedPause")
+    expect_revert(chain, market.functions.bid(loan_id, 1, 9_000, 0), b, "EnforcedPause")
     receipt = chain.tx(market.functions.cancelBid(bid_id), b)  # a bidder can always withdraw
     assert events(receipt, market, "BidCancelled") == [{"bidId": bid_id, "notesLeft": held}]
     expect_revert(chain, market.functions.cancelBid(bid_id), b, "NoteMarketBidClosed", bid_id)
+
+
+def test_orders_expire_at_their_time_and_can_still_be_withdrawn(world, snapshot):
+    market, chain = world.market, world.chain
+    seller, buyer = world.investors[:2]
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    _ready(world, seller, buyer)
+    s, b, now = seller.address, buyer.address, world.chain.now()
+    expect_revert(chain, market.functions.list(loan_id, UNIT, 9_500, now + 5), s, "NoteMarketExpiryInPast", now + 5, now + 5,
+                  at=now + 5)  # fmt: skip
+    expect_revert(chain, market.functions.bid(loan_id, UNIT, 9_000, now + 4), b, "NoteMarketExpiryInPast", now + 4, now + 5,
+                  at=now + 5)  # fmt: skip
+
+    ends = now + 7 * DAY
+    listed = events(chain.tx(market.functions.list(loan_id, 2 * UNIT, 9_500, ends), s), market, "Listed")[0]
+    placed = events(chain.tx(market.functions.bid(loan_id, 2 * UNIT, 9_000, ends), b), market, "BidPlaced")[0]
+    assert listed["expiresAt"] == placed["expiresAt"] == ends
+    listing_id, bid_id = listed["listingId"], placed["bidId"]
+    assert market.functions.listing(listing_id).call()[4] == market.functions.bidOf(bid_id).call()[4] == ends
+    chain.tx(market.functions.buy(listing_id, UNIT), b, at=ends - 2)  # the last seconds still trade
+    chain.tx(market.functions.sell(bid_id, UNIT), s, at=ends - 1)
+    assert market.functions.listing(listing_id).call()[4] == ends  # a partial fill keeps the expiry
+
+    expect_revert(chain, market.functions.buy(listing_id, UNIT), b, "NoteMarketOrderExpired", listing_id, ends, at=ends)
+    expect_revert(chain, market.functions.sell(bid_id, UNIT), s, "NoteMarketOrderExpired", bid_id, ends, at=ends)
+    chain.mine_at(ends + DAY)
+    assert events(chain.tx(market.functions.delist(listing_id), s), market, "Delisted") == [{"listingId": listing_id, "notesLeft": UNIT}]
+    assert events(chain.tx(market.functions.cancelBid(bid_id), b), market, "BidCancelled") == [{"bidId": bid_id, "notesLeft": UNIT}]

@@ -48,7 +48,7 @@ def _life_of_a_loan(world, holders) -> dict:  # noqa: F811
     for wallet in (second, buyer):
         node.tx(book.functions.setApprovalForAll(market.address, True), wallet.address)
         node.tx(world.token.functions.approve(market.address, MAX_UINT), wallet.address)
-    listing = events(node.tx(market.functions.list(loan_id, held // 2, 7_000), second.address), market, "Listed")[0]
+    listing = events(node.tx(market.functions.list(loan_id, held // 2, 7_000, 0), second.address), market, "Listed")[0]
     sold = events(node.tx(market.functions.buy(listing["listingId"], held // 2), buyer.address), market, "Sold")[0]
     outstanding_at_sale = world.loan(loan_id)["principalOutstanding"]
     node.mine_at(start + 90 * DAY)

@@ -245,7 +245,7 @@ def test_bad_bids_and_sales_get_a_clear_4xx_before_any_gas_is_spent(settings, wo
     assert crossing.status_code == 409 and crossing.json()["context"]["bid_id"] == bid_id
     assert "sell into it instead" in crossing.json()["detail"]
     world.chain.tx(world.book.functions.setApprovalForAll(world.market.address, True), seller.address)
-    world.chain.tx(world.market.functions.list(loan_id, UNIT, 9_500), seller.address)  # above the bid: rests
+    world.chain.tx(world.market.functions.list(loan_id, UNIT, 9_500, 0), seller.address)  # above the bid: rests
     _index(settings)
     listing_id = client.get("/api/v1/market").json()[0]["listing_id"]
     crossed = bid(other, price_bps=9_500)
@@ -259,3 +259,38 @@ def test_bad_bids_and_sales_get_a_clear_4xx_before_any_gas_is_spent(settings, wo
     assert (portfolio["open_bids"], portfolio["bid_commitment"]) == (1, UNIT * 9 // 10)
     assert any("open bids would pay" in w for w in portfolio["warnings"])  # the bidder is told
     assert world.book.functions.balanceOf(bidder.address, loan_id).call() == 0 and held  # nothing moved
+
+
+def test_offers_good_for_some_days_leave_the_book_when_they_expire(settings, world):  # noqa: F811
+    seller, bidder = world.investors[0], world.investors[1]
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    _index(settings)
+    client = client_for(settings)
+    as_seller, as_bidder = minted_bearer(settings, seller), minted_bearer(settings, bidder)
+    offer = {"loan_id": loan_id, "notes": UNIT, "price_bps": 9_500}
+    for days in (0, 366):
+        assert client.post("/api/v1/market/listings", json=offer | {"good_for_days": days}, headers=as_seller).status_code == 422
+    listing = client.post("/api/v1/market/listings", json=offer | {"good_for_days": 1}, headers=as_seller).json()
+    assert " until " in listing["transactions"][-1]["description"]
+    _send(world.w3, seller, listing["transactions"])
+    bid = client.post("/api/v1/market/bids", json=offer | {"price_bps": 9_000, "good_for_days": 2}, headers=as_bidder).json()
+    _send(world.w3, bidder, bid["transactions"])
+    _index(settings)
+    (listed,), (wanted,) = client.get("/api/v1/market").json(), client.get("/api/v1/market/bids").json()
+    assert wanted["expires_at"] - listed["expires_at"] == 86_400  # one day apart, as asked
+
+    world.chain.mine_at(listed["expires_at"])  # the listing's time is up; the bid's is not
+    assert client.get("/api/v1/market").json() == []
+    late = client.post(f"/api/v1/market/listings/{listed['listing_id']}/buy", json={}, headers=as_bidder)
+    assert late.status_code == 409 and "expired" in late.json()["detail"]
+    assert [b["bid_id"] for b in client.get("/api/v1/market/bids").json()] == [wanted["bid_id"]]
+    assert client.get("/api/v1/portfolio", headers=as_bidder).json()["open_bids"] == 1
+
+    world.chain.mine_at(wanted["expires_at"])
+    assert client.get("/api/v1/market/bids").json() == []
+    late = client.post(f"/api/v1/market/bids/{wanted['bid_id']}/sell", json={}, headers=as_seller)
+    assert late.status_code == 409 and "expired" in late.json()["detail"]
+    assert client.get("/api/v1/portfolio", headers=as_bidder).json()["open_bids"] == 0
+    # Expired is not closed: each side can still withdraw its own, to tidy the index.
+    assert client.post(f"/api/v1/market/listings/{listed['listing_id']}/delist", headers=as_seller).status_code == 200
+    assert client.post(f"/api/v1/market/bids/{wanted['bid_id']}/cancel", headers=as_bidder).status_code == 200

@@ -23,10 +23,11 @@ router = APIRouter(prefix="/api/v1/market", tags=["market"])
 @router.get("", dependencies=allow("market.read"), summary="Open listings of active loans, cheapest first")
 def listings(
     session: SessionDep,
+    settings: SettingsDep,
     loan_id: Annotated[int | None, Query(ge=1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[ListingPublic]:
-    return service.open_listings(session, loan_id)[:limit]
+    return service.open_listings(session, settings, loan_id)[:limit]
 
 
 @router.post("/listings", dependencies=allow("market.list"), summary="Offer notes for sale: the transactions to send")
@@ -47,10 +48,11 @@ def delist(listing_id: int, user: CurrentUser, session: SessionDep, settings: Se
 @router.get("/bids", dependencies=allow("market.read"), summary="Open bids for notes of active loans, best paying first")
 def bids(
     session: SessionDep,
+    settings: SettingsDep,
     loan_id: Annotated[int | None, Query(ge=1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[BidPublic]:
-    return service.open_bids(session, loan_id)[:limit]
+    return service.open_bids(session, settings, loan_id)[:limit]
 
 
 @router.post("/bids", dependencies=allow("market.bid"), summary="Bid for notes: the transactions to send")

@@ -254,12 +254,12 @@ def _scenario(b: _Bench) -> dict[str, Any]:
     seller, buyer = investors[50], investors[99]
     b.send(book.functions.setApprovalForAll(market.address, True), seller)
     b.send(b.contract("MockStablecoin").functions.approve(market.address, MAX_UINT), buyer)
-    list_gas = b.send(market.functions.list(d_id, 60 * UNIT, 9_800), seller)
+    list_gas = b.send(market.functions.list(d_id, 60 * UNIT, 9_800, 0), seller)
     buy_gas = b.send(market.functions.buy(market.functions.listingCount().call(), 30 * UNIT), buyer)
     # The other side: a holder bids for more notes and the same seller sells into the bid.
     bidder = investors[98]
     b.send(b.contract("MockStablecoin").functions.approve(market.address, MAX_UINT), bidder)
-    bid_gas = b.send(market.functions.bid(d_id, 60 * UNIT, 9_800), bidder)
+    bid_gas = b.send(market.functions.bid(d_id, 60 * UNIT, 9_800, 0), bidder)
     sell_gas = b.send(market.functions.sell(market.functions.bidCount().call(), 30 * UNIT), seller)
 
     # Loan E: 6 installments paid, then default 120 days after installment 7 fell due.

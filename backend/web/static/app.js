@@ -282,8 +282,9 @@ function orderRow(o, id, kind, mine, cells) {
   const row = document.createElement("tr");
   row.dataset[kind] = id;
   const ratio = o.price_to_outstanding == null ? "-" : `${(o.price_to_outstanding * 100).toFixed(1)}%`;
+  const until = o.expires_at == null ? "-" : new Date(o.expires_at * 1000).toISOString().slice(0, 10);
   for (const text of [id, o.loan_id, o.grade ?? "-", percent(o.apr_bps), money(o.notes_left), percent(o.price_bps),
-    ...cells, ratio]) {
+    ...cells, ratio, until]) {
     row.append(Object.assign(document.createElement("td"), { textContent: text }));
   }
   const cell = document.createElement("td");
@@ -331,6 +332,7 @@ async function placeOrder(event, path, verb) {
     loan_id: Number(form.get("loan_id")),
     notes: Math.round(Number(form.get("notes")) * 10 ** state.decimals),
     price_bps: Math.round(Number(form.get("price")) * 100),
+    good_for_days: form.get("days") ? Number(form.get("days")) : null,
   };
   const plan = await api(path, { method: "POST", body });
   await sendAll(plan.transactions);
