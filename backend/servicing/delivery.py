@@ -26,6 +26,7 @@ SUBJECTS = {
     "loan_defaulted": "A loan you hold was declared in default",
     "loan_repaid": "A loan you hold is repaid in full",
     "loan_match": "A new loan matches your standing instruction",
+    "bid_at_risk": "A loan you bid for is past due",
 }
 
 

@@ -6,6 +6,9 @@
 - `loan_late`: the loan is 31+ days late and in collections (once per late installment).
 - `loan_defaulted`: it was declared in default; says what the risk reserve paid the investor.
 - `loan_repaid`: it is repaid in full; what is left to collect is waiting.
+- `bid_at_risk`: to a bidder rather than a holder: a loan it has an open bid for on the secondary
+  market is past its grace period (once per late installment). Bids are escrowless and fixed-price,
+  so a holder can sell into a bid placed while the loan was current; the bidder may cancel it.
 
 Each kind is one query for the (loan, holder) pairs not told yet, so a pass costs nothing more
 when nothing happened; a holder who already took a refund back holds no notes and is not told."""
@@ -19,12 +22,13 @@ from sqlalchemy import ColumnElement, exists, literal, select
 from sqlalchemy.orm import Session
 
 from backend.chain.loan_book import deadline_clock
-from backend.chain.projection_models import LoanRow, NoteBalanceRow
+from backend.chain.projection_models import LoanRow, MarketBidRow, NoteBalanceRow
 from backend.config import Settings
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.notices import add_notice, day, money
 
 LATE = ("late_31_120", "defaultable")
+PAST_GRACE = ("late_16_30", *LATE)
 WHOLE_LOAN = {"refund_due": "cancelled", "loan_defaulted": "defaulted", "loan_repaid": "repaid"}
 
 
@@ -110,4 +114,33 @@ def tell_rule_matches(db: Session, now: int | None, decimals: Callable[[], int])
                        f"Choose \"Fund my matches\" to put {money(rule.per_loan, d)} in it from your wallet.")  # fmt: skip
             told += add_notice(db, loan, 0, "loan_match", loan.funding_deadline, rule.per_loan, message,
                                recipient=rule.wallet)  # fmt: skip
+    return told
+
+
+def tell_bidders(db: Session, now: int, decimals: Callable[[], int]) -> int:
+    """Tell each bidder whose open, unexpired bids stand on a loan past its grace period, once per
+    late installment and loan (`bid_at_risk`); returns how many were told."""
+    rows = db.execute(
+        select(MarketBidRow, LoanRow, ServicingState)
+        .join(LoanRow, LoanRow.loan_id == MarketBidRow.loan_id)
+        .join(ServicingState, ServicingState.loan_id == MarketBidRow.loan_id)
+        .where(MarketBidRow.status == "open", MarketBidRow.live_at(now), LoanRow.status == "active",
+               ServicingState.bucket.in_(PAST_GRACE))
+        .order_by(MarketBidRow.bid_id)
+    )  # fmt: skip
+    bids: dict[tuple[int, str], list[MarketBidRow]] = {}
+    states: dict[int, tuple[LoanRow, ServicingState]] = {}
+    for bid, loan, state in rows:
+        bids.setdefault((loan.loan_id, bid.bidder), []).append(bid)
+        states[loan.loan_id] = (loan, state)
+    told = 0
+    for (loan_id, bidder), mine in bids.items():
+        loan, state = states[loan_id]
+        d = decimals()
+        wanted = ", ".join(f"bid {b.bid_id} for {money(b.notes_left, d)} at {b.price_bps / 100:.2f}%" for b in mine)
+        message = (f"Loan {loan_id} is {state.days_past_due} days past due ({state.bucket}), and your {wanted} of face "
+                   f"still stand. Any holder can sell into them at that price: cancel what no longer suits you.")  # fmt: skip
+        committed = sum(b.notes_left * b.price_bps // 10_000 for b in mine)
+        told += add_notice(db, loan, state.installments_paid + 1, "bid_at_risk", state.next_due_date, committed, message,
+                           recipient=bidder)  # fmt: skip
     return told

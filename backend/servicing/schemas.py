@@ -35,7 +35,7 @@ class NoticePublic(BaseModel):
     loan_id: int
     installment: int
     kind: str = Field(description="To a borrower: due_soon, overdue, late, collections, default or not_funded; "
-                      "to an investor: refund_due, loan_late, loan_defaulted, loan_repaid or loan_match")
+                      "to an investor: refund_due, loan_late, loan_defaulted, loan_repaid, loan_match or bid_at_risk")
     due_date: int
     amount: int
     message: str

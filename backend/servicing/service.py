@@ -36,7 +36,11 @@ from backend.servicing.funding import (
     close_funding_windows,
     has_funding_loans,
 )
-from backend.servicing.investor_notices import tell_investors, tell_rule_matches
+from backend.servicing.investor_notices import (
+    tell_bidders,
+    tell_investors,
+    tell_rule_matches,
+)
 from backend.servicing.loan_calls import queue_once
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.notices import add_notice, day, money, token_decimals
@@ -108,6 +112,7 @@ def servicing_pass(db: Session, settings: Settings, progress: Callable[[], None]
     buckets, notices, defaults = active
     told = tell_investors(db, settings, now, decimals)  # after the positions above: `loan_late` reads them
     told += tell_rule_matches(db, now, decimals) if funding else 0
+    told += tell_bidders(db, now, decimals) if rows else 0  # after the positions: it reads their buckets
     return PassReportPublic(as_of=now or int(time.time()), loans=len(rows), buckets=dict(buckets),
                             notices_created=closed.notices + notices + told, investor_notices=told,
                             defaults_queued=defaults, cancels_queued=closed.cancels,
