@@ -14,16 +14,18 @@ from backend.anchoring.models import BATCH_ANCHORED
 from backend.chain import loan_terms
 from backend.chain.projection_models import LoanRow
 from backend.errors import NotFound, ValidationFailed
-from backend.scoring.models import CreditDecision
 from backend.lending.schemas import (
     InstallmentPublic,
     LoanDetailPublic,
     LoanListPublic,
     LoanPublic,
 )
+from backend.market.book import loan_market
+from backend.scoring.models import CreditDecision
 from backend.servicing.service import servicing_of
 
 STATUSES = ("funding", "active", "repaid", "defaulted", "cancelled")
+DISBURSED = ("active", "repaid", "defaulted")  # loans whose notes can have traded
 
 
 @dataclass(frozen=True)
@@ -114,4 +116,5 @@ def get_loan(db: Session, loan_id: int) -> LoanDetailPublic:
         reserve_cover=row.cover,
         recovered=row.recovered,
         servicing=servicing_of(db, loan_id),
+        market=loan_market(db, loan_id) if row.status in DISBURSED else None,
     )

@@ -98,6 +98,22 @@ class LoanPublic(BaseModel):
     tx_hash: str
 
 
+class LoanMarketPublic(BaseModel):
+    """The loan's notes on the secondary market: the book now, and what traded (prices in basis
+    points of face value)."""
+
+    open_listings: int
+    notes_offered: int
+    best_ask_bps: int | None = Field(description="The lowest price asked by an open, unexpired listing")
+    open_bids: int
+    notes_wanted: int
+    best_bid_bps: int | None = Field(description="The highest price offered by an open, unexpired bid")
+    trades: int
+    notes_traded: int
+    last_price_bps: float | None = Field(description="What the last trade paid per note")
+    last_trade_at: int | None = Field(description="Block time of the last trade")
+
+
 class LoanDetailPublic(LoanPublic):
     agreement_cid: str | None = Field(description="Where the agreement document is stored, when this platform holds it")
     agreement_anchored: bool = Field(description="The agreement's hash is in an anchored Merkle root")
@@ -109,6 +125,8 @@ class LoanDetailPublic(LoanPublic):
     reserve_cover: int
     recovered: int
     servicing: ServicingPublic | None = Field(description="Where an active loan stood at the last servicing pass")
+    market: LoanMarketPublic | None = Field(default=None, description="Its notes on the secondary market, once "
+                                            "it is active (None before)")  # fmt: skip
 
 
 class LoanListPublic(BaseModel):

@@ -1,1 +1,1 @@
-"""The secondary market for LoanBook's notes (NoteMarket): listings, purchases, delistings."""
+"""The secondary market for LoanBook's notes (NoteMarket): listings and bids, and the trades between them."""

@@ -64,6 +64,10 @@ def test_list_buy_part_and_withdraw_the_rest(settings, world, monkeypatch):  # n
     assert world.book.functions.balanceOf(buyer.address, loan_id).call() == half
     assert (world.balance(seller) - seller_before, buyer_before - world.balance(buyer)) == (purchase["cost"],) * 2
     assert client.get("/api/v1/market").json()[0]["notes_left"] == held - half
+    market = client.get(f"/api/v1/loans/{loan_id}").json()["market"]  # the loan's own book and trades
+    assert (market["open_listings"], market["notes_offered"], market["best_ask_bps"]) == (1, held - half, 9_500)
+    assert (market["open_bids"], market["best_bid_bps"], market["trades"], market["notes_traded"]) == (0, None, 1, half)
+    assert market["last_price_bps"] == pytest.approx(10_000 * purchase["cost"] / half) and market["last_trade_at"] > 0
     assert client.get("/api/v1/market", params={"limit": 0}).status_code == 422
     runner = CliRunner()  # the operator's view, from the same service
     try:
@@ -118,6 +122,7 @@ def test_bad_requests_get_a_clear_4xx_before_any_gas_is_spent(settings, world): 
     too_many = offer(notes=held + 1)
     assert too_many.status_code == 422 and too_many.json()["context"]["held"] == held
     assert offer(loan_id=funding, notes=100 * UNIT).status_code == 409  # still funding: refund, not sell
+    assert client.get(f"/api/v1/loans/{funding}").json()["market"] is None  # no notes trade before disbursal
     assert offer(loan_id=999).status_code == 404
     assert client.post("/api/v1/market/listings", json={"loan_id": loan_id, "notes": 1, "price_bps": 9_000}).status_code == 401
     _send(world.w3, seller, offer().json()["transactions"])
@@ -170,6 +175,8 @@ def test_bid_sell_into_part_and_cancel_the_rest(settings, world, monkeypatch):  
     assert world.book.functions.balanceOf(bidder.address, loan_id).call() == half
     assert (world.balance(seller) - seller_before, bidder_before - world.balance(bidder)) == (sale["cost"],) * 2
     assert client.get("/api/v1/market/bids").json()[0]["notes_left"] == 1
+    market = client.get(f"/api/v1/loans/{loan_id}").json()["market"]
+    assert (market["open_bids"], market["notes_wanted"], market["best_bid_bps"], market["trades"]) == (1, 1, 9_801, 1)
     runner = CliRunner()
     try:
         point_get_settings_at(monkeypatch, settings)
