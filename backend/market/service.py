@@ -173,24 +173,37 @@ def plan_listing(db: Session, settings: Settings, wallet: str, request: ListingC
     return _tx("list", loan.loan_id, request.notes, 0, calls)
 
 
-def _open_listing(db: Session, listing_id: int) -> MarketListingRow:
-    row = db.get(MarketListingRow, listing_id)
+# Each side's name, id column, maker column and how its maker withdraws it.
+SIDES = {MarketListingRow: ("listing", "listing_id", "seller", "delist"), MarketBidRow: ("bid", "bid_id", "bidder", "cancel")}
+
+
+def _open_order(db: Session, model: type, order_id: int) -> MarketOrder:
+    kind, key, _, _ = SIDES[model]
+    row = db.get(model, order_id)
     if row is None:
-        raise NotFound(f"no listing {listing_id} in the chain index", listing_id=listing_id)
+        raise NotFound(f"no {kind} {order_id} in the chain index", **{key: order_id})
     if row.status != "open":
-        raise Conflict(f"listing {listing_id} is {row.status}", status=row.status)
+        raise Conflict(f"{kind} {order_id} is {row.status}", status=row.status)
     return row
 
 
-def plan_purchase(db: Session, settings: Settings, wallet: str, listing_id: int, request: PurchaseCreate) -> MarketTxPublic:
-    row = _open_listing(db, listing_id)
+def _taking(db: Session, settings: Settings, wallet: str, model: type, order_id: int) -> tuple[MarketOrder, LoanRow, NoteMarketWallet]:
+    """What taking a listing or a bid needs first: an open, unexpired order of someone else's, on a
+    loan still active."""
+    kind, key, maker, withdraw = SIDES[model]
+    row = _open_order(db, model, order_id)
     loan = db.get(LoanRow, row.loan_id)
     if loan is None or loan.status != "active":
         raise Conflict(f"loan {row.loan_id} is no longer active: its notes do not trade", loan_id=row.loan_id)
     market = NoteMarketWallet(settings, wallet)
-    if row.seller == market.wallet:
-        raise Conflict(f"listing {listing_id} is your own: delist it instead", listing_id=listing_id)
-    _require_live(row, f"listing {listing_id}", settings)
+    if getattr(row, maker) == market.wallet:
+        raise Conflict(f"{kind} {order_id} is your own: {withdraw} it instead", **{key: order_id})
+    _require_live(row, f"{kind} {order_id}", settings)
+    return row, loan, market
+
+
+def plan_purchase(db: Session, settings: Settings, wallet: str, listing_id: int, request: PurchaseCreate) -> MarketTxPublic:
+    row, loan, market = _taking(db, settings, wallet, MarketListingRow, listing_id)
     _may_receive_notes(settings, market, loan)
     notes = request.notes or row.notes_left
     if notes > row.notes_left:
@@ -206,7 +219,7 @@ def plan_purchase(db: Session, settings: Settings, wallet: str, listing_id: int,
 
 
 def plan_delisting(db: Session, settings: Settings, wallet: str, listing_id: int) -> MarketTxPublic:
-    row = _open_listing(db, listing_id)
+    row = _open_order(db, MarketListingRow, listing_id)
     market = NoteMarketWallet(settings, wallet)
     if row.seller != market.wallet:
         raise Forbidden(f"listing {listing_id} is not yours to withdraw", listing_id=listing_id)
@@ -236,24 +249,8 @@ def plan_bid(db: Session, settings: Settings, wallet: str, request: BidCreate) -
     return _tx("bid", loan.loan_id, request.notes, 0, calls)
 
 
-def _open_bid(db: Session, bid_id: int) -> MarketBidRow:
-    row = db.get(MarketBidRow, bid_id)
-    if row is None:
-        raise NotFound(f"no bid {bid_id} in the chain index", bid_id=bid_id)
-    if row.status != "open":
-        raise Conflict(f"bid {bid_id} is {row.status}", status=row.status)
-    return row
-
-
 def plan_sale(db: Session, settings: Settings, wallet: str, bid_id: int, request: SaleCreate) -> MarketTxPublic:
-    row = _open_bid(db, bid_id)
-    loan = db.get(LoanRow, row.loan_id)
-    if loan is None or loan.status != "active":
-        raise Conflict(f"loan {row.loan_id} is no longer active: its notes do not trade", loan_id=row.loan_id)
-    market = NoteMarketWallet(settings, wallet)
-    if row.bidder == market.wallet:
-        raise Conflict(f"bid {bid_id} is your own: cancel it instead", bid_id=bid_id)
-    _require_live(row, f"bid {bid_id}", settings)
+    row, loan, market = _taking(db, settings, wallet, MarketBidRow, bid_id)
     held = market.notes(loan.loan_id)
     notes = request.notes or min(row.notes_left, held)
     if notes > row.notes_left:
@@ -270,7 +267,7 @@ def plan_sale(db: Session, settings: Settings, wallet: str, bid_id: int, request
 
 
 def plan_bid_cancel(db: Session, settings: Settings, wallet: str, bid_id: int) -> MarketTxPublic:
-    row = _open_bid(db, bid_id)
+    row = _open_order(db, MarketBidRow, bid_id)
     market = NoteMarketWallet(settings, wallet)
     if row.bidder != market.wallet:
         raise Forbidden(f"bid {bid_id} is not yours to cancel", bid_id=bid_id)
