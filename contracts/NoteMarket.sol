@@ -81,6 +81,16 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
     }
 
     /// @inheritdoc INoteMarket
+    function reprice(uint256 listingId, uint16 priceBps) external whenNotPaused {
+        Listing storage l = _open(listingId);
+        if (l.seller != msg.sender) revert NoteMarketNotSeller(listingId, msg.sender);
+        _checkPrice(priceBps);
+
+        l.priceBps = priceBps;
+        emit Repriced(listingId, priceBps);
+    }
+
+    /// @inheritdoc INoteMarket
     function buy(uint256 listingId, uint256 notes) external whenNotPaused nonReentrant returns (uint256 cost) {
         Listing storage l = _open(listingId);
         if (notes == 0) revert NoteMarketZeroNotes();
@@ -114,9 +124,7 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
     {
         _checkTerms(notes, priceBps, expiresAt);
         _requireActive(loanId);
-        uint256 needed = Math.mulDiv(notes, priceBps, BPS);
-        uint256 allowance = asset.allowance(msg.sender, address(this));
-        if (allowance < needed) revert NoteMarketAllowanceTooLow(msg.sender, allowance, needed);
+        _requireAllowance(notes, priceBps);
 
         bidId = ++bidCount;
         // Both casts hold for any real bid (see {Bid}); a forged id or amount reverts.
@@ -138,6 +146,17 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         uint256 left = b.notes;
         delete _bids[bidId];
         emit BidCancelled(bidId, left);
+    }
+
+    /// @inheritdoc INoteMarket
+    function repriceBid(uint256 bidId, uint16 priceBps) external whenNotPaused {
+        Bid storage b = _openBid(bidId);
+        if (b.bidder != msg.sender) revert NoteMarketNotBidder(bidId, msg.sender);
+        _checkPrice(priceBps);
+        _requireAllowance(b.notes, priceBps);
+
+        b.priceBps = priceBps;
+        emit BidRepriced(bidId, priceBps);
     }
 
     /// @inheritdoc INoteMarket
@@ -174,7 +193,7 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         IERC1155(address(loanBook)).safeTransferFrom(msg.sender, bidder, loanId, notes, "");
     }
 
-    /// @notice Stop listing, bidding, buying and selling (delisting and cancelling stay open).
+    /// @notice Stop listing, bidding, repricing, buying and selling (delisting and cancelling stay open).
     function pause() external onlyRole(PAUSER_ROLE) {
         _pause();
     }
@@ -216,8 +235,19 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
     /// @dev What a new listing and a new bid must both satisfy.
     function _checkTerms(uint256 notes, uint16 priceBps, uint40 expiresAt) private view {
         if (notes == 0) revert NoteMarketZeroNotes();
-        if (priceBps == 0 || priceBps > MAX_PRICE_BPS) revert NoteMarketPriceOutOfRange(priceBps, MAX_PRICE_BPS);
+        _checkPrice(priceBps);
         if (expiresAt != 0 && expiresAt <= block.timestamp) revert NoteMarketExpiryInPast(expiresAt, block.timestamp);
+    }
+
+    function _checkPrice(uint16 priceBps) private pure {
+        if (priceBps == 0 || priceBps > MAX_PRICE_BPS) revert NoteMarketPriceOutOfRange(priceBps, MAX_PRICE_BPS);
+    }
+
+    /// @dev The caller lets this contract take what a bid for `notes` at `priceBps` pays in full.
+    function _requireAllowance(uint256 notes, uint16 priceBps) private view {
+        uint256 needed = Math.mulDiv(notes, priceBps, BPS);
+        uint256 allowance = asset.allowance(msg.sender, address(this));
+        if (allowance < needed) revert NoteMarketAllowanceTooLow(msg.sender, allowance, needed);
     }
 
     function _requireLive(uint256 orderId, uint40 expiresAt) private view {

@@ -308,16 +308,16 @@ class NoteTransfers(RowProjection):
 
 
 class MarketListings(EntityProjection):
-    """One side of NoteMarket's book folded from its events: placed, withdrawn, filled. Asks and
-    bids mirror each other, so the bid side only renames (see `MarketBids`)."""
+    """One side of NoteMarket's book folded from its events: placed, repriced, withdrawn, filled.
+    Asks and bids mirror each other, so the bid side only renames (see `MarketBids`)."""
 
     model: type = MarketListingRow
     key, maker, total = "listing_id", "seller", "notes_listed"
-    placed, withdrawn, filled = "Listed", "Delisted", "Sold"
+    placed, withdrawn, filled, repriced = "Listed", "Delisted", "Sold", "Repriced"
     spent, withdrawn_status = "sold", "delisted"
 
     def __init__(self) -> None:
-        self.handles = frozenset(("NoteMarket", e) for e in (self.placed, self.withdrawn, self.filled))
+        self.handles = frozenset(("NoteMarket", e) for e in (self.placed, self.withdrawn, self.filled, self.repriced))
         self.models = (self.model,)
         self.arg = {"listing_id": "listingId", "bid_id": "bidId"}[self.key]
 
@@ -340,6 +340,8 @@ class MarketListings(EntityProjection):
             return
         if ev.event == self.withdrawn:
             row.status = self.withdrawn_status
+        elif ev.event == self.repriced:
+            row.price_bps = _int(a["priceBps"])
         else:
             row.notes_left = _int(a["notesLeft"])
             row.status = "open" if row.notes_left else self.spent
@@ -350,7 +352,7 @@ class MarketListings(EntityProjection):
 class MarketBids(MarketListings):
     model = MarketBidRow
     key, maker, total = "bid_id", "bidder", "notes_bid"
-    placed, withdrawn, filled = "BidPlaced", "BidCancelled", "BidFilled"
+    placed, withdrawn, filled, repriced = "BidPlaced", "BidCancelled", "BidFilled", "BidRepriced"
     spent, withdrawn_status = "filled", "cancelled"
 
 

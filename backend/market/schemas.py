@@ -30,6 +30,12 @@ class BidCreate(OrderCreate):
     pass
 
 
+class RepriceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    price_bps: int = Field(ge=1, le=MAX_PRICE_BPS, description="The new price per note, in basis points of face value")
+
+
 class TakeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -78,7 +84,7 @@ class BidPublic(OrderPublic):
 class MarketTxPublic(BaseModel):
     """Send these, in order, from the signed-in wallet; nothing is signed here."""
 
-    action: str = Field(description="list, buy, delist, bid, sell or cancel_bid")
+    action: str = Field(description="list, buy, delist, bid, sell, cancel_bid or reprice")
     listing_id: int | None = Field(default=None, description="The listing bought or withdrawn; None for a new one")
     bid_id: int | None = Field(default=None, description="The bid sold into or cancelled; None for a new one")
     loan_id: int

@@ -33,6 +33,7 @@ from backend.market.schemas import (
     ListingPublic,
     MarketTxPublic,
     PurchaseCreate,
+    RepriceCreate,
     SaleCreate,
 )
 from backend.servicing.models import ServicingState
@@ -119,22 +120,22 @@ def _may_receive_notes(settings: Settings, market: NoteMarketWallet, loan: LoanR
         raise Forbidden(f"notes go only to wallets verified at KYC level {level}: pass KYC first", level=level)
 
 
-def _refuse_crossing(db: Session, wallet: str, request: ListingCreate | BidCreate, now: int) -> None:
+def _refuse_crossing(db: Session, wallet: str, bidding: bool, loan_id: int, price_bps: int, now: int) -> None:
     """An offer that another wallet's open order already beats is refused, naming that order: with
     no custody the platform cannot match the two, and taking the order serves the user better than
     resting beside it."""
-    if isinstance(request, BidCreate):  # a bid at or above what a listing asks
+    if bidding:  # a bid at or above what a listing asks
         model, maker, key, verb = MarketListingRow, MarketListingRow.seller, "listing_id", "buy"
-        beats, best = model.price_bps <= request.price_bps, model.price_bps.asc()
+        beats, best = model.price_bps <= price_bps, model.price_bps.asc()
     else:  # a listing at or below what a bid pays
         model, maker, key, verb = MarketBidRow, MarketBidRow.bidder, "bid_id", "sell into"
-        beats, best = model.price_bps >= request.price_bps, model.price_bps.desc()
-    query = select(model).where(model.loan_id == request.loan_id, model.status == "open", model.live_at(now),
+        beats, best = model.price_bps >= price_bps, model.price_bps.desc()
+    query = select(model).where(model.loan_id == loan_id, model.status == "open", model.live_at(now),
                                 maker != wallet, beats)  # fmt: skip
     other = db.scalars(query.order_by(best).limit(1)).first()
     if other is not None:
         order_id = getattr(other, key)
-        raise Conflict(f"{key.removesuffix('_id')} {order_id} already trades notes of loan {request.loan_id} at "
+        raise Conflict(f"{key.removesuffix('_id')} {order_id} already trades notes of loan {loan_id} at "
                        f"{other.price_bps / 100:.2f}% of face: {verb} it instead", **{key: order_id})  # fmt: skip
 
 
@@ -161,7 +162,7 @@ def plan_listing(db: Session, settings: Settings, wallet: str, request: ListingC
     loan = _active_loan(db, request.loan_id)
     market = NoteMarketWallet(settings, wallet)
     now = deadline_clock(settings)
-    _refuse_crossing(db, market.wallet, request, now)
+    _refuse_crossing(db, market.wallet, False, loan.loan_id, request.price_bps, now)
     held = market.notes(loan.loan_id)
     if request.notes > held:
         raise ValidationFailed(f"notes: at most {held}, the notes of loan {loan.loan_id} you hold", field="notes", held=held)
@@ -234,7 +235,7 @@ def plan_bid(db: Session, settings: Settings, wallet: str, request: BidCreate) -
     market = NoteMarketWallet(settings, wallet)
     _may_receive_notes(settings, market, loan)
     now = deadline_clock(settings)
-    _refuse_crossing(db, market.wallet, request, now)
+    _refuse_crossing(db, market.wallet, True, loan.loan_id, request.price_bps, now)
     value = _proceeds(request.notes, request.price_bps)
     _, open_value = bid_commitment(db, market.wallet, now)
     balance = market.balance()
@@ -273,3 +274,28 @@ def plan_bid_cancel(db: Session, settings: Settings, wallet: str, bid_id: int) -
         raise Forbidden(f"bid {bid_id} is not yours to cancel", bid_id=bid_id)
     call = market.call("cancelBid", [bid_id], f"cancel bid {bid_id}")
     return _tx("cancel_bid", row.loan_id, row.notes_left, 0, [call], bid_id=bid_id)
+
+
+def plan_reprice(db: Session, settings: Settings, wallet: str, kind: str, order_id: int, request: RepriceCreate) -> MarketTxPublic:
+    """Change the price of one's own open listing or bid (`kind`) in place (its id, notes and
+    expiry stay), with the checks of a new order at that price: not crossing another wallet's
+    order, and for a bid, the money and the allowance to pay it and the wallet's other open bids."""
+    model = MarketBidRow if kind == "bid" else MarketListingRow
+    _, key, maker, _ = SIDES[model]
+    row = _open_order(db, model, order_id)
+    market = NoteMarketWallet(settings, wallet)
+    if getattr(row, maker) != market.wallet:
+        raise Forbidden(f"{kind} {order_id} is not yours to reprice", **{key: order_id})
+    now = deadline_clock(settings)
+    bidding = model is MarketBidRow
+    _refuse_crossing(db, market.wallet, bidding, row.loan_id, request.price_bps, now)
+    calls = []
+    if bidding:
+        _, open_value = bid_commitment(db, market.wallet, now)
+        needed = open_value - _proceeds(row.notes_left, row.price_bps) + _proceeds(row.notes_left, request.price_bps)
+        if market.balance() < needed:
+            raise Conflict(f"the wallet holds less than the {needed} your open bids would pay at this price", needed=needed)
+        calls += [] if market.allowance() >= needed else [market.approve(needed)]
+    calls.append(market.call("repriceBid" if bidding else "reprice", [order_id, request.price_bps],
+                             f"reprice {kind} {order_id} to {request.price_bps / 100:.2f}% of face"))  # fmt: skip
+    return _tx("reprice", row.loan_id, row.notes_left, 0, calls, **{key: order_id})

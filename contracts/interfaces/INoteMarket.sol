@@ -79,6 +79,9 @@ interface INoteMarket {
         uint256 notesLeft
     );
 
+    /// @notice The seller changed the listing's price per note.
+    event Repriced(uint256 indexed listingId, uint16 priceBps);
+
     /// @notice `bidder` offers to buy `notes` notes of `loanId` at `priceBps` of face until `expiresAt` (0: no end).
     event BidPlaced(
         uint256 indexed bidId,
@@ -103,6 +106,9 @@ interface INoteMarket {
         uint256 proceeds,
         uint256 notesLeft
     );
+
+    /// @notice The bidder changed the bid's price per note.
+    event BidRepriced(uint256 indexed bidId, uint16 priceBps);
 
     // ------------------------------------------------------------------ errors
 
@@ -142,6 +148,9 @@ interface INoteMarket {
     /// @notice Withdraw the caller's own listing.
     function delist(uint256 listingId) external;
 
+    /// @notice Change the price of the caller's own open listing (its id, notes and expiry stay).
+    function reprice(uint256 listingId, uint16 priceBps) external;
+
     /// @notice Buy `notes` of a listing (all or part): pays the seller and takes the notes. The
     ///         caller must have approved this contract for the cost in the loan asset.
     /// @return cost What was paid, `ceil(notes * priceBps / 10_000)`.
@@ -157,6 +166,10 @@ interface INoteMarket {
 
     /// @notice Withdraw the caller's own bid.
     function cancelBid(uint256 bidId) external;
+
+    /// @notice Change the price of the caller's own open bid (its id, notes and expiry stay); the
+    ///         allowance must cover the bid at the new price, as for {bid}.
+    function repriceBid(uint256 bidId, uint16 priceBps) external;
 
     /// @notice Sell `notes` of the caller's notes into a bid (all or part of it): the bidder pays the
     ///         caller and takes the notes. The caller must have approved this contract as operator.

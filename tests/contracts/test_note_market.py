@@ -226,3 +226,32 @@ def test_orders_expire_at_their_time_and_can_still_be_withdrawn(world, snapshot)
     chain.mine_at(ends + DAY)
     assert events(chain.tx(market.functions.delist(listing_id), s), market, "Delisted") == [{"listingId": listing_id, "notesLeft": UNIT}]
     assert events(chain.tx(market.functions.cancelBid(bid_id), b), market, "BidCancelled") == [{"bidId": bid_id, "notesLeft": UNIT}]
+
+
+def test_makers_reprice_their_own_orders_in_place(world, snapshot):
+    market, chain, token = world.market, world.chain, world.token
+    seller, bidder = world.investors[:2]
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    _ready(world, seller)
+    s, b = seller.address, bidder.address
+    listing_id = events(chain.tx(market.functions.list(loan_id, 2 * UNIT, 9_500, 0), s), market, "Listed")[0]["listingId"]
+    chain.tx(token.functions.approve(market.address, UNIT * 9 // 10), b)
+    bid_id = events(chain.tx(market.functions.bid(loan_id, UNIT, 9_000, 0), b), market, "BidPlaced")[0]["bidId"]
+
+    assert events(chain.tx(market.functions.reprice(listing_id, 9_200), s), market, "Repriced") == [
+        {"listingId": listing_id, "priceBps": 9_200}]
+    assert market.functions.listing(listing_id).call()[1] == 9_200 and market.functions.costOf(listing_id, UNIT).call() == UNIT * 92 // 100
+    expect_revert(chain, market.functions.reprice(listing_id, 9_000), b, "NoteMarketNotSeller", listing_id, b)
+    expect_revert(chain, market.functions.reprice(listing_id, 0), s, "NoteMarketPriceOutOfRange", 0, 20_000)
+    expect_revert(chain, market.functions.reprice(listing_id + 1, 9_000), s, "NoteMarketListingClosed", listing_id + 1)
+
+    # A bid repriced upwards needs the allowance to cover it at the new price.
+    expect_revert(chain, market.functions.repriceBid(bid_id, 9_100), b, "NoteMarketAllowanceTooLow", b, UNIT * 9 // 10,
+                  UNIT * 91 // 100)  # fmt: skip
+    assert events(chain.tx(market.functions.repriceBid(bid_id, 8_800), b), market, "BidRepriced") == [
+        {"bidId": bid_id, "priceBps": 8_800}]
+    assert market.functions.bidOf(bid_id).call()[1] == 8_800
+    expect_revert(chain, market.functions.repriceBid(bid_id, 9_000), s, "NoteMarketNotBidder", bid_id, s)
+    chain.tx(market.functions.pause(), world.admin.address)
+    expect_revert(chain, market.functions.reprice(listing_id, 9_000), s, "EnforcedPause")
+    expect_revert(chain, market.functions.repriceBid(bid_id, 8_000), b, "EnforcedPause")

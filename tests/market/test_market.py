@@ -301,3 +301,38 @@ def test_offers_good_for_some_days_leave_the_book_when_they_expire(settings, wor
     # Expired is not closed: each side can still withdraw its own, to tidy the index.
     assert client.post(f"/api/v1/market/listings/{listed['listing_id']}/delist", headers=as_seller).status_code == 200
     assert client.post(f"/api/v1/market/bids/{wanted['bid_id']}/cancel", headers=as_bidder).status_code == 200
+
+
+def test_makers_reprice_their_orders_in_place(settings, world):  # noqa: F811
+    seller, bidder = world.investors[0], world.investors[1]
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    _index(settings)
+    client = client_for(settings)
+    as_seller, as_bidder = minted_bearer(settings, seller), minted_bearer(settings, bidder)
+    offer = {"loan_id": loan_id, "notes": UNIT}
+    _send(world.w3, seller, client.post("/api/v1/market/listings", json=offer | {"price_bps": 9_500}, headers=as_seller).json()["transactions"])
+    _send(world.w3, bidder, client.post("/api/v1/market/bids", json=offer | {"price_bps": 9_000}, headers=as_bidder).json()["transactions"])
+    _index(settings)
+    (listing,), (bid,) = client.get("/api/v1/market").json(), client.get("/api/v1/market/bids").json()
+    lid, bid_id = listing["listing_id"], bid["bid_id"]
+
+    def reprice(side: str, order_id: int, price: int, headers):
+        return client.post(f"/api/v1/market/{side}/{order_id}/reprice", json={"price_bps": price}, headers=headers)
+
+    crossing = reprice("listings", lid, 9_000, as_seller)  # down onto the bid: sell into it instead
+    assert crossing.status_code == 409 and crossing.json()["context"]["bid_id"] == bid_id
+    plan = reprice("listings", lid, 9_200, as_seller).json()
+    assert (plan["action"], plan["listing_id"], len(plan["transactions"])) == ("reprice", lid, 1)
+    _send(world.w3, seller, plan["transactions"])
+    _index(settings)
+    assert reprice("bids", bid_id, 9_300, as_bidder).json()["context"]["listing_id"] == lid  # up past the ask
+    plan = reprice("bids", bid_id, 9_100, as_bidder).json()  # more money: the allowance grows first
+    assert [t["description"] for t in plan["transactions"]] == [
+        f"allow NoteMarket to take {UNIT * 91 // 100} of the loan token", f"reprice bid {bid_id} to 91.00% of face"]
+    _send(world.w3, bidder, plan["transactions"])
+    _index(settings)
+    assert client.get("/api/v1/market").json()[0]["price_bps"] == 9_200
+    assert client.get("/api/v1/market/bids").json()[0]["price_bps"] == 9_100
+    assert reprice("listings", lid, 9_600, as_bidder).status_code == 403  # not the seller's
+    assert reprice("bids", bid_id + 1, 9_000, as_bidder).status_code == 404
+    assert reprice("bids", bid_id, 0, as_bidder).status_code == 422

@@ -14,6 +14,7 @@ from backend.market.schemas import (
     ListingPublic,
     MarketTxPublic,
     PurchaseCreate,
+    RepriceCreate,
     SaleCreate,
 )
 
@@ -68,3 +69,15 @@ def sell(bid_id: int, request: SaleCreate, user: CurrentUser, session: SessionDe
 @router.post("/bids/{bid_id}/cancel", dependencies=allow("market.cancel"), summary="Cancel your bid")
 def cancel_bid(bid_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MarketTxPublic:
     return service.plan_bid_cancel(session, settings, user.wallet, bid_id)
+
+
+@router.post("/listings/{listing_id}/reprice", dependencies=allow("market.list"), summary="Change your listing's price")
+def reprice_listing(listing_id: int, request: RepriceCreate, user: CurrentUser, session: SessionDep,
+                    settings: SettingsDep) -> MarketTxPublic:  # fmt: skip
+    return service.plan_reprice(session, settings, user.wallet, "listing", listing_id, request)
+
+
+@router.post("/bids/{bid_id}/reprice", dependencies=allow("market.bid"), summary="Change your bid's price")
+def reprice_bid(bid_id: int, request: RepriceCreate, user: CurrentUser, session: SessionDep,
+                settings: SettingsDep) -> MarketTxPublic:  # fmt: skip
+    return service.plan_reprice(session, settings, user.wallet, "bid", bid_id, request)
