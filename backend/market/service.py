@@ -40,6 +40,8 @@ from backend.servicing.models import ServicingState
 
 BPS = 10_000
 DAY = 86_400
+# Each side's name, id column, maker column and how its maker withdraws it.
+SIDES = {MarketListingRow: ("listing", "listing_id", "seller", "delist"), MarketBidRow: ("bid", "bid_id", "bidder", "cancel")}
 
 
 def _cost(notes: int, price_bps: int) -> int:
@@ -124,19 +126,18 @@ def _refuse_crossing(db: Session, wallet: str, bidding: bool, loan_id: int, pric
     """An offer that another wallet's open order already beats is refused, naming that order: with
     no custody the platform cannot match the two, and taking the order serves the user better than
     resting beside it."""
-    if bidding:  # a bid at or above what a listing asks
-        model, maker, key, verb = MarketListingRow, MarketListingRow.seller, "listing_id", "buy"
-        beats, best = model.price_bps <= price_bps, model.price_bps.asc()
-    else:  # a listing at or below what a bid pays
-        model, maker, key, verb = MarketBidRow, MarketBidRow.bidder, "bid_id", "sell into"
-        beats, best = model.price_bps >= price_bps, model.price_bps.desc()
+    model = MarketListingRow if bidding else MarketBidRow  # the side the new order would meet
+    kind, key, maker, _ = SIDES[model]
+    price = model.price_bps
+    # a bid at or above what a listing asks; a listing at or below what a bid pays
+    beats, best, verb = (price <= price_bps, price.asc(), "buy") if bidding else (price >= price_bps, price.desc(), "sell into")
     query = select(model).where(model.loan_id == loan_id, model.status == "open", model.live_at(now),
-                                maker != wallet, beats)  # fmt: skip
+                                getattr(model, maker) != wallet, beats)  # fmt: skip
     other = db.scalars(query.order_by(best).limit(1)).first()
     if other is not None:
         order_id = getattr(other, key)
-        raise Conflict(f"{key.removesuffix('_id')} {order_id} already trades notes of loan {loan_id} at "
-                       f"{other.price_bps / 100:.2f}% of face: {verb} it instead", **{key: order_id})  # fmt: skip
+        raise Conflict(f"{kind} {order_id} already trades notes of loan {loan_id} at {other.price_bps / 100:.2f}% "
+                       f"of face: {verb} it instead", **{key: order_id})  # fmt: skip
 
 
 def _expiry(request: ListingCreate | BidCreate, now: int) -> int:
@@ -172,10 +173,6 @@ def plan_listing(db: Session, settings: Settings, wallet: str, request: ListingC
                              f"offer {request.notes} notes of loan {loan.loan_id} at {request.price_bps / 100:.2f}% of face"
                              + _until(expires_at)))  # fmt: skip
     return _tx("list", loan.loan_id, request.notes, 0, calls)
-
-
-# Each side's name, id column, maker column and how its maker withdraws it.
-SIDES = {MarketListingRow: ("listing", "listing_id", "seller", "delist"), MarketBidRow: ("bid", "bid_id", "bidder", "cancel")}
 
 
 def _open_order(db: Session, model: type, order_id: int) -> MarketOrder:
