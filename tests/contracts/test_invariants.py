@@ -74,7 +74,12 @@ class MLoan:
 
     def move(self, holder: str, notes: int) -> None:
         self.notes[holder] = self.notes.get(holder, 0) + notes
-        self.replayed.setdefault(holder, Accumulator(self.principal)).move(notes)
+        if holder not in self.replayed:
+            # As the statement does, a holder's replay starts from every distribution the loan made
+            # before it joined (they set the points per share its notes come in at), not from zero.
+            self.replayed[holder] = Accumulator(self.principal)
+            self.replayed[holder].distributed = self.distributed
+        self.replayed[holder].move(notes)
 
     def distribute(self, amount: int) -> None:
         if amount == 0:

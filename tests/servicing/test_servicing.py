@@ -196,9 +196,10 @@ def test_an_investor_who_takes_the_refund_first_is_not_told_and_a_repaid_loan_is
     assert _pass(settings).investor_notices == 1
     assert (_notices(settings, early.address), _notices(settings, late.address)) == ([], [(0, "refund_due")])
 
-    loan_id, _ = world.active_loan()
+    loan_id, start = world.active_loan()
     payoff = world.book.functions.amountDue(loan_id).call()[1]
-    world.repay(loan_id, payoff)
+    # In the disbursal's second: one second later the first installment is billed and the payoff grows.
+    world.repay(loan_id, payoff, at=start)
     assert world.loan(loan_id)["status"] == REPAID  # read at `latest`: the index sees that block too
     index(settings)
     report = _pass(settings)
