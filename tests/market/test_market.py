@@ -284,7 +284,8 @@ def test_offers_good_for_some_days_leave_the_book_when_they_expire(settings, wor
     _send(world.w3, bidder, bid["transactions"])
     _index(settings)
     (listed,), (wanted,) = client.get("/api/v1/market").json(), client.get("/api/v1/market/bids").json()
-    assert wanted["expires_at"] - listed["expires_at"] == 86_400  # one day apart, as asked
+    # One day apart, as asked, plus the seconds between the two plans (each counts from its own clock).
+    assert 0 <= wanted["expires_at"] - listed["expires_at"] - 86_400 <= 30
 
     world.chain.mine_at(listed["expires_at"])  # the listing's time is up; the bid's is not
     assert client.get("/api/v1/market").json() == []
