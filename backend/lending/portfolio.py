@@ -45,6 +45,7 @@ from backend.lending.schemas import (
     WalletCallPublic,
     WalletTxPublic,
 )
+from backend.market.pricing import proceeds
 
 AT_RISK = ("funding", "active")
 PAYING = ("active", "repaid", "defaulted")  # loans whose repayments or cover reach their notes
@@ -84,7 +85,7 @@ def bid_commitment(db: Session, wallet: str, now: int) -> tuple[int, int]:
                              .join(LoanRow, LoanRow.loan_id == MarketBidRow.loan_id)
                              .where(MarketBidRow.bidder == wallet, MarketBidRow.status == "open",
                                     MarketBidRow.live_at(now), LoanRow.status == "active")))  # fmt: skip
-    return len(prices), sum(notes * price // 10_000 for notes, price in prices)
+    return len(prices), sum(proceeds(notes, price) for notes, price in prices)
 
 
 def _unpayable_bids(settings: Settings, wallet: str, bids: int, committed: int) -> str | None:

@@ -26,6 +26,7 @@ from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.lending.loans import decision_facts
 from backend.lending.portfolio import bid_commitment
 from backend.lending.schemas import WalletCallPublic
+from backend.market import pricing
 from backend.market.schemas import (
     BidCreate,
     BidPublic,
@@ -38,18 +39,9 @@ from backend.market.schemas import (
 )
 from backend.servicing.models import ServicingState
 
-BPS = 10_000
 DAY = 86_400
 # Each side's name, id column, maker column and how its maker withdraws it.
 SIDES = {MarketListingRow: ("listing", "listing_id", "seller", "delist"), MarketBidRow: ("bid", "bid_id", "bidder", "cancel")}
-
-
-def _cost(notes: int, price_bps: int) -> int:
-    return -(-notes * price_bps // BPS)  # rounded up, as NoteMarket charges a buyer taking a listing
-
-
-def _proceeds(notes: int, price_bps: int) -> int:
-    return notes * price_bps // BPS  # rounded down, as NoteMarket pays a seller hitting a bid
 
 
 def _terms(row: MarketOrder, loan: LoanRow, value: int, grade: str | None, bucket: str | None) -> dict:
@@ -83,7 +75,7 @@ def open_listings(db: Session, settings: Settings, loan_id: int | None = None) -
     """Open listings of active loans, cheapest against outstanding principal first."""
     listings = []
     for row, loan, grade, bucket in _open_orders(db, settings, MarketListingRow, loan_id):
-        cost = _cost(row.notes_left, row.price_bps)
+        cost = pricing.cost(row.notes_left, row.price_bps)
         listings.append(ListingPublic(listing_id=row.listing_id, seller=row.seller, notes_listed=row.notes_listed,
                                       cost=cost, **_terms(row, loan, cost, grade, bucket)))  # fmt: skip
     return sorted(listings, key=lambda x: (x.price_to_outstanding is None, x.price_to_outstanding, x.listing_id))
@@ -93,7 +85,7 @@ def open_bids(db: Session, settings: Settings, loan_id: int | None = None) -> li
     """Open bids for notes of active loans, the best paying against outstanding principal first."""
     bids = []
     for row, loan, grade, bucket in _open_orders(db, settings, MarketBidRow, loan_id):
-        proceeds = _proceeds(row.notes_left, row.price_bps)
+        proceeds = pricing.proceeds(row.notes_left, row.price_bps)
         bids.append(BidPublic(bid_id=row.bid_id, bidder=row.bidder, notes_bid=row.notes_bid, proceeds=proceeds,
                               **_terms(row, loan, proceeds, grade, bucket)))  # fmt: skip
     return sorted(bids, key=lambda x: (x.price_to_outstanding is None, -(x.price_to_outstanding or 0), x.bid_id))
@@ -216,11 +208,28 @@ def plan_purchase(db: Session, settings: Settings, wallet: str, listing_id: int,
     return _tx("buy", loan.loan_id, notes, cost, calls, listing_id=listing_id)
 
 
-def plan_delisting(db: Session, settings: Settings, wallet: str, listing_id: int) -> MarketTxPublic:
-    row = _open_order(db, MarketListingRow, listing_id)
+def _own_order(db: Session, settings: Settings, wallet: str, model: type, order_id: int, verb: str) -> tuple[MarketOrder, NoteMarketWallet]:
+    """An open order the wallet placed itself, for withdrawing or repricing it."""
+    kind, key, maker, _ = SIDES[model]
+    row = _open_order(db, model, order_id)
     market = NoteMarketWallet(settings, wallet)
-    if row.seller != market.wallet:
-        raise Forbidden(f"listing {listing_id} is not yours to withdraw", listing_id=listing_id)
+    if getattr(row, maker) != market.wallet:
+        raise Forbidden(f"{kind} {order_id} is not yours to {verb}", **{key: order_id})
+    return row, market
+
+
+def _pay_for_bids(market: NoteMarketWallet, needed: int, what: str) -> list[WalletCall]:
+    """Bids are escrowless: the wallet must hold `needed`, what its open bids would pay, and let
+    NoteMarket take it; returns the `approve` that raises the allowance, when one is needed."""
+    balance = market.balance()
+    if balance < needed:
+        raise Conflict(f"the wallet holds {balance} of the loan token, less than the {needed} {what}",
+                       balance=balance, needed=needed)  # fmt: skip
+    return [] if market.allowance() >= needed else [market.approve(needed)]
+
+
+def plan_delisting(db: Session, settings: Settings, wallet: str, listing_id: int) -> MarketTxPublic:
+    row, market = _own_order(db, settings, wallet, MarketListingRow, listing_id, "withdraw")
     call = market.call("delist", [listing_id], f"withdraw listing {listing_id}")
     return _tx("delist", row.loan_id, row.notes_left, 0, [call], listing_id=listing_id)
 
@@ -233,13 +242,9 @@ def plan_bid(db: Session, settings: Settings, wallet: str, request: BidCreate) -
     _may_receive_notes(settings, market, loan)
     now = deadline_clock(settings)
     _refuse_crossing(db, market.wallet, True, loan.loan_id, request.price_bps, now)
-    value = _proceeds(request.notes, request.price_bps)
+    value = pricing.proceeds(request.notes, request.price_bps)
     _, open_value = bid_commitment(db, market.wallet, now)
-    balance = market.balance()
-    if balance < value + open_value:
-        raise Conflict(f"the wallet holds {balance} of the loan token, less than the {value + open_value} this bid and "
-                       "your open bids would pay", balance=balance, needed=value + open_value)  # fmt: skip
-    calls = [] if market.allowance() >= value + open_value else [market.approve(value + open_value)]
+    calls = _pay_for_bids(market, value + open_value, "this bid and your open bids would pay")
     expires_at = _expiry(request, now)
     calls.append(market.call("bid", [loan.loan_id, request.notes, request.price_bps, expires_at],
                              f"bid for {request.notes} notes of loan {loan.loan_id} at {request.price_bps / 100:.2f}% of face"
@@ -265,10 +270,7 @@ def plan_sale(db: Session, settings: Settings, wallet: str, bid_id: int, request
 
 
 def plan_bid_cancel(db: Session, settings: Settings, wallet: str, bid_id: int) -> MarketTxPublic:
-    row = _open_order(db, MarketBidRow, bid_id)
-    market = NoteMarketWallet(settings, wallet)
-    if row.bidder != market.wallet:
-        raise Forbidden(f"bid {bid_id} is not yours to cancel", bid_id=bid_id)
+    row, market = _own_order(db, settings, wallet, MarketBidRow, bid_id, "cancel")
     call = market.call("cancelBid", [bid_id], f"cancel bid {bid_id}")
     return _tx("cancel_bid", row.loan_id, row.notes_left, 0, [call], bid_id=bid_id)
 
@@ -278,21 +280,16 @@ def plan_reprice(db: Session, settings: Settings, wallet: str, kind: str, order_
     expiry stay), with the checks of a new order at that price: not crossing another wallet's
     order, and for a bid, the money and the allowance to pay it and the wallet's other open bids."""
     model = MarketBidRow if kind == "bid" else MarketListingRow
-    _, key, maker, _ = SIDES[model]
-    row = _open_order(db, model, order_id)
-    market = NoteMarketWallet(settings, wallet)
-    if getattr(row, maker) != market.wallet:
-        raise Forbidden(f"{kind} {order_id} is not yours to reprice", **{key: order_id})
+    row, market = _own_order(db, settings, wallet, model, order_id, "reprice")
     now = deadline_clock(settings)
     bidding = model is MarketBidRow
     _refuse_crossing(db, market.wallet, bidding, row.loan_id, request.price_bps, now)
     calls = []
     if bidding:
         _, open_value = bid_commitment(db, market.wallet, now)
-        needed = open_value - _proceeds(row.notes_left, row.price_bps) + _proceeds(row.notes_left, request.price_bps)
-        if market.balance() < needed:
-            raise Conflict(f"the wallet holds less than the {needed} your open bids would pay at this price", needed=needed)
-        calls += [] if market.allowance() >= needed else [market.approve(needed)]
+        now_pays, will_pay = (pricing.proceeds(row.notes_left, price) for price in (row.price_bps, request.price_bps))
+        needed = open_value - now_pays + will_pay
+        calls += _pay_for_bids(market, needed, "your open bids would pay at this price")
     calls.append(market.call("repriceBid" if bidding else "reprice", [order_id, request.price_bps],
                              f"reprice {kind} {order_id} to {request.price_bps / 100:.2f}% of face"))  # fmt: skip
-    return _tx("reprice", row.loan_id, row.notes_left, 0, calls, **{key: order_id})
+    return _tx("reprice", row.loan_id, row.notes_left, 0, calls, **{SIDES[model][1]: order_id})

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from backend.chain.loan_book import deadline_clock
 from backend.chain.projection_models import LoanRow, MarketBidRow, NoteBalanceRow
 from backend.config import Settings
+from backend.market.pricing import proceeds
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.notices import add_notice, day, money
 
@@ -140,7 +141,7 @@ def tell_bidders(db: Session, now: int, decimals: Callable[[], int]) -> int:
         wanted = ", ".join(f"bid {b.bid_id} for {money(b.notes_left, d)} at {b.price_bps / 100:.2f}%" for b in mine)
         message = (f"Loan {loan_id} is {state.days_past_due} days past due ({state.bucket}), and your {wanted} of face "
                    f"still stand. Any holder can sell into them at that price: cancel what no longer suits you.")  # fmt: skip
-        committed = sum(b.notes_left * b.price_bps // 10_000 for b in mine)
+        committed = sum(proceeds(b.notes_left, b.price_bps) for b in mine)
         told += add_notice(db, loan, state.installments_paid + 1, "bid_at_risk", state.next_due_date, committed, message,
                            recipient=bidder)  # fmt: skip
     return told
