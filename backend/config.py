@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     diversification_max_share: float = Field(default=0.05, gt=0, le=1)  # warn above this share in one loan
     diversification_min_loans: int = Field(default=20, ge=1)  # warn below this many loans
 
+    # --- the notes' secondary market (backend/market/) ----------------------------------------
+    market_keeper: bool = True  # match crossed listings and bids (NoteMarket.matchOrders) through the outbox
+    market_keeper_interval: float = Field(default=15.0, gt=0)  # seconds between the keeper's passes
     # --- servicing (backend/servicing/) -------------------------------------------------------
     servicing_interval: float = Field(default=60.0, gt=0)  # seconds between servicing passes
     servicing_reminder_days: int = Field(default=3, ge=0)  # "due soon" notice this many days ahead

@@ -15,7 +15,8 @@ import {INoteMarket} from "./interfaces/INoteMarket.sol";
 /// @title NoteMarket
 /// @notice See {INoteMarket}. Every entry point checks, then records, then logs, then moves money
 ///         and notes, under a reentrancy guard (the ERC-1155 transfer calls a contract buyer back).
-///         Asks (`list`/`buy`) and bids (`bid`/`sell`) mirror each other line for line.
+///         Asks (`list`/`buy`) and bids (`bid`/`sell`) mirror each other line for line;
+///         `matchOrders` fills one of each against the other.
 contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -191,6 +192,51 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         asset.safeTransferFrom(bidder, msg.sender, proceeds);
         // LoanBook enforces its transfer rules here (verified bidder, never the borrower).
         IERC1155(address(loanBook)).safeTransferFrom(msg.sender, bidder, loanId, notes, "");
+    }
+
+    /// @inheritdoc INoteMarket
+    function matchOrders(uint256 listingId, uint256 bidId, uint256 notes)
+        external
+        whenNotPaused
+        nonReentrant
+        returns (uint256 cost)
+    {
+        Listing storage l = _open(listingId);
+        Bid storage b = _openBid(bidId);
+        if (notes == 0) revert NoteMarketZeroNotes();
+        if (notes > l.notes) revert NoteMarketNotEnoughListed(listingId, l.notes, notes);
+        if (notes > b.notes) revert NoteMarketNotEnoughBid(bidId, b.notes, notes);
+        _requireLive(listingId, l.expiresAt);
+        _requireLive(bidId, b.expiresAt);
+        uint256 loanId = l.loanId;
+        if (b.loanId != loanId) revert NoteMarketLoanMismatch(listingId, bidId, loanId, b.loanId);
+        if (b.priceBps < l.priceBps) revert NoteMarketNotCrossed(listingId, bidId, l.priceBps, b.priceBps);
+        address seller = l.seller;
+        address buyer = b.bidder;
+        if (seller == buyer) revert NoteMarketSelfTrade(listingId);
+        _requireActive(loanId);
+        // The midpoint, rounded down: never above what the bid itself would pay for `notes`.
+        cost = Math.mulDiv(notes, uint256(l.priceBps) + b.priceBps, 2 * BPS);
+
+        // cannot underflow: notes <= l.notes and notes <= b.notes were checked above
+        uint256 listingLeft;
+        uint256 bidLeft;
+        unchecked {
+            listingLeft = l.notes - notes;
+            bidLeft = b.notes - notes;
+        }
+        if (listingLeft == 0) delete _listings[listingId];
+        else l.notes = uint128(listingLeft); // cannot truncate: below l.notes, a uint128
+        if (bidLeft == 0) delete _bids[bidId];
+        else b.notes = uint128(bidLeft); // cannot truncate: below b.notes, a uint128
+        emit Matched(listingId, bidId, loanId, buyer, seller, notes, cost, listingLeft, bidLeft);
+
+        // `from` is the bidder, not the caller, as in {sell}: the bidder approved this contract and
+        // placed this bid, and pays at most its own price, only against the notes in the same call.
+        // slither-disable-next-line arbitrary-send-erc20
+        asset.safeTransferFrom(buyer, seller, cost);
+        // LoanBook enforces its transfer rules here, and the seller's operator approval.
+        IERC1155(address(loanBook)).safeTransferFrom(seller, buyer, loanId, notes, "");
     }
 
     /// @notice Stop listing, bidding, repricing, buying and selling (delisting and cancelling stay open).

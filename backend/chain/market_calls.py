@@ -9,6 +9,11 @@ from backend.chain.wallet_calls import LoanBookWallet, WalletCall
 from backend.config import Settings
 
 
+def market_paused(settings: Settings) -> bool:
+    with reading("NoteMarket"):
+        return bool(deployed_contract(settings, "NoteMarket").functions.paused().call())
+
+
 class NoteMarketWallet:
     """Built on the wallet's LoanBook view: the notes, the token and the balance are LoanBook's
     (NoteMarket trades in LoanBook's asset); only the spender of approvals differs."""

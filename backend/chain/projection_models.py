@@ -183,8 +183,9 @@ class MarketBidRow(MarketOrder, Base):
 
 
 class MarketTradeRow(EventRef, Base):
-    """One NoteMarket trade: a `Sold` (a buyer took a listing) or a `BidFilled` (a seller hit a
-    bid) event; `cost` is what the buyer paid the seller either way."""
+    """One NoteMarket trade: a `Sold` (a buyer took a listing), a `BidFilled` (a seller hit a
+    bid) or a `Matched` (a crossed listing and bid, both named) event; `cost` is what the buyer paid
+    the seller in every case."""
 
     __tablename__ = "chain_market_trades"
 

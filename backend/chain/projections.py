@@ -308,16 +308,18 @@ class NoteTransfers(RowProjection):
 
 
 class MarketListings(EntityProjection):
-    """One side of NoteMarket's book folded from its events: placed, repriced, withdrawn, filled.
-    Asks and bids mirror each other, so the bid side only renames (see `MarketBids`)."""
+    """One side of NoteMarket's book folded from its events: placed, repriced, withdrawn, filled
+    (by a taker, or `Matched` against an order of the other side). Asks and bids mirror each other,
+    so the bid side only renames (see `MarketBids`)."""
 
     model: type = MarketListingRow
     key, maker, total = "listing_id", "seller", "notes_listed"
     placed, withdrawn, filled, repriced = "Listed", "Delisted", "Sold", "Repriced"
-    spent, withdrawn_status = "sold", "delisted"
+    spent, withdrawn_status, left_when_matched = "sold", "delisted", "listingNotesLeft"
 
     def __init__(self) -> None:
-        self.handles = frozenset(("NoteMarket", e) for e in (self.placed, self.withdrawn, self.filled, self.repriced))
+        events = (self.placed, self.withdrawn, self.filled, self.repriced, "Matched")
+        self.handles = frozenset(("NoteMarket", e) for e in events)
         self.models = (self.model,)
         self.arg = {"listing_id": "listingId", "bid_id": "bidId"}[self.key]
 
@@ -343,7 +345,7 @@ class MarketListings(EntityProjection):
         elif ev.event == self.repriced:
             row.price_bps = _int(a["priceBps"])
         else:
-            row.notes_left = _int(a["notesLeft"])
+            row.notes_left = _int(a[self.left_when_matched if ev.event == "Matched" else "notesLeft"])
             row.status = "open" if row.notes_left else self.spent
         for k, v in _ref(ev).items():
             setattr(row, k, v)
@@ -353,17 +355,17 @@ class MarketBids(MarketListings):
     model = MarketBidRow
     key, maker, total = "bid_id", "bidder", "notes_bid"
     placed, withdrawn, filled, repriced = "BidPlaced", "BidCancelled", "BidFilled", "BidRepriced"
-    spent, withdrawn_status = "filled", "cancelled"
+    spent, withdrawn_status, left_when_matched = "filled", "cancelled", "bidNotesLeft"
 
 
 class MarketTrades(RowProjection):
-    handles = frozenset({("NoteMarket", "Sold"), ("NoteMarket", "BidFilled")})
+    handles = frozenset({("NoteMarket", "Sold"), ("NoteMarket", "BidFilled"), ("NoteMarket", "Matched")})
     models = (MarketTradeRow,)
 
     def apply(self, session, ev, only=None):
         a = ev.args
-        order = {"listing_id": _int(a["listingId"])} if ev.event == "Sold" else {"bid_id": _int(a["bidId"])}
-        cost = a["cost"] if ev.event == "Sold" else a["proceeds"]
+        order = {k: _int(a[arg]) for k, arg in (("listing_id", "listingId"), ("bid_id", "bidId")) if arg in a}
+        cost = a["proceeds"] if ev.event == "BidFilled" else a["cost"]
         session.add(MarketTradeRow(event_id=ev.id, loan_id=_int(a["loanId"]), seller=a["seller"], buyer=a["buyer"],
                                    notes=_int(a["notes"]), cost=_int(cost), **order, **_ref(ev)))  # fmt: skip
 

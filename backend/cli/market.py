@@ -54,3 +54,22 @@ def bids_command(loan_id: int | None = LOAN_OPTION, json_out: bool = JSON_OPTION
     with cli_errors(), session_scope(settings) as session:
         bids = open_bids(session, settings, loan_id)
     _show(bids, json_out, "bids", "bid_id", "proceeds", "bidder")
+
+
+@app.command("match")
+def match_command(json_out: bool = JSON_OPTION) -> None:
+    """Queue a NoteMarket.matchOrders for every crossed listing and bid (what the market-keeper
+    worker does every `LOANCHAIN_MARKET_KEEPER_INTERVAL` seconds); the outbox worker sends them."""
+    from backend.db.session import session_scope
+    from backend.market.keeper import match_crossed
+
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        matches = match_crossed(session, settings)
+    if json_out:
+        print_json([{k: v for k, v in vars(m).items()} for m in matches])
+        return
+    table = Table("listing", "bid", "loan", "notes", "cost", "seller", "buyer", title=f"matches queued ({len(matches)})")
+    for m in matches:
+        table.add_row(str(m.listing_id), str(m.bid_id), str(m.loan_id), f"{m.notes:,}", f"{m.cost:,}", m.seller, m.buyer)
+    console.print(table)

@@ -115,9 +115,9 @@ def _may_receive_notes(settings: Settings, market: NoteMarketWallet, loan: LoanR
 
 
 def _refuse_crossing(db: Session, wallet: str, bidding: bool, loan_id: int, price_bps: int, now: int) -> None:
-    """An offer that another wallet's open order already beats is refused, naming that order: with
-    no custody the platform cannot match the two, and taking the order serves the user better than
-    resting beside it."""
+    """An offer that another wallet's open order already beats is refused, naming that order: taking
+    the order gets the user that order's price, where resting beside it would leave the two to the
+    keeper (`backend/market/keeper.py`), which matches them at the midpoint."""
     model = MarketListingRow if bidding else MarketBidRow  # the side the new order would meet
     kind, key, maker, _ = SIDES[model]
     price = model.price_bps

@@ -31,11 +31,18 @@ def _servicing_step(settings: Settings) -> int:
     return servicing_step(settings)
 
 
+def _market_keeper_step(settings: Settings) -> int:
+    from backend.market.keeper import keeper_step
+
+    return keeper_step(settings)
+
+
 WORKERS: dict[str, Worker] = {
     "outbox": Worker("outbox", _outbox_step, lambda s: s.outbox_poll_interval),
     "indexer": Worker("indexer", _indexer_step, lambda s: s.indexer_poll_interval),
     "anchor-batcher": Worker("anchor-batcher", _anchor_step, lambda s: min(5.0, max(0.5, s.anchor_batch_interval / 4))),
     "servicing": Worker("servicing", _servicing_step, lambda s: s.servicing_interval),
+    "market-keeper": Worker("market-keeper", _market_keeper_step, lambda s: s.market_keeper_interval),
 }
 
 

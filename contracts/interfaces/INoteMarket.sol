@@ -110,6 +110,21 @@ interface INoteMarket {
     /// @notice The bidder changed the bid's price per note.
     event BidRepriced(uint256 indexed bidId, uint16 priceBps);
 
+    /// @notice A crossed listing and bid were matched: `buyer` (the bidder) paid `cost` to `seller`
+    ///         for `notes` notes of `loanId`; `listingNotesLeft` stay listed and `bidNotesLeft` wanted.
+    ///         Self-contained, as {Sold}.
+    event Matched(
+        uint256 indexed listingId,
+        uint256 indexed bidId,
+        uint256 indexed loanId,
+        address buyer,
+        address seller,
+        uint256 notes,
+        uint256 cost,
+        uint256 listingNotesLeft,
+        uint256 bidNotesLeft
+    );
+
     // ------------------------------------------------------------------ errors
 
     error NoteMarketZeroAddress();
@@ -136,6 +151,11 @@ interface INoteMarket {
     /// @param allowance What the bidder lets this contract take of the loan asset.
     /// @param needed What the bid would cost in full.
     error NoteMarketAllowanceTooLow(address bidder, uint256 allowance, uint256 needed);
+    /// @param listingLoanId The loan the listing sells notes of.
+    /// @param bidLoanId The loan the bid wants notes of.
+    error NoteMarketLoanMismatch(uint256 listingId, uint256 bidId, uint256 listingLoanId, uint256 bidLoanId);
+    /// @param askBps The listing's price; it must not be above `bidBps`, the bid's, to match.
+    error NoteMarketNotCrossed(uint256 listingId, uint256 bidId, uint16 askBps, uint16 bidBps);
 
     // ------------------------------------------------------------------ functions
 
@@ -175,6 +195,17 @@ interface INoteMarket {
     ///         caller and takes the notes. The caller must have approved this contract as operator.
     /// @return proceeds What the caller received, `floor(notes * priceBps / 10_000)`.
     function sell(uint256 bidId, uint256 notes) external returns (uint256 proceeds);
+
+    /// @notice Match a listing with a bid for the same loan priced at or above it: `notes` move from
+    ///         the seller to the bidder, who pays the seller `floor(notes * (askBps + bidBps) / 20_000)`.
+    ///         Anyone may call it (the platform's keeper does), and it needs no custody: both makers
+    ///         approved this contract when they placed their orders. Neither order came to take the
+    ///         other, so they split the gap between their prices; rounded down as when a seller hits
+    ///         a bid, so the bidder never pays more than its bid would (its allowance covers it).
+    ///         A book left crossed (a wallet can cross it by calling this contract directly) is
+    ///         thereby uncrossed without either maker acting.
+    /// @return cost What the bidder paid the seller.
+    function matchOrders(uint256 listingId, uint256 bidId, uint256 notes) external returns (uint256 cost);
 
     /// @notice A listing (`seller` zero once it is closed: sold out or delisted).
     function listing(uint256 listingId) external view returns (Listing memory);

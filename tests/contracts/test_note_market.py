@@ -255,3 +255,80 @@ def test_makers_reprice_their_own_orders_in_place(world, snapshot):
     chain.tx(market.functions.pause(), world.admin.address)
     expect_revert(chain, market.functions.reprice(listing_id, 9_000), s, "EnforcedPause")
     expect_revert(chain, market.functions.repriceBid(bid_id, 8_000), b, "EnforcedPause")
+
+
+def _place(world, wallet, side: str, loan_id: int, notes: int, price_bps: int, expires_at: int = 0) -> int:
+    fn, event, key = (("list", "Listed", "listingId") if side == "ask" else ("bid", "BidPlaced", "bidId"))
+    receipt = world.chain.tx(getattr(world.market.functions, fn)(loan_id, notes, price_bps, expires_at), wallet.address)
+    return events(receipt, world.market, event)[0][key]
+
+
+def test_anyone_matches_a_crossed_listing_and_bid_at_their_midpoint(world, snapshot):
+    book, market, chain = world.book, world.market, world.chain
+    seller, bidder, keeper = world.investors[0], world.investors[1], world.outsider
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    _ready(world, seller, bidder)
+    held = book.functions.balanceOf(seller.address, loan_id).call()
+    listing_id = _place(world, seller, "ask", loan_id, held, 9_500)
+    bid_id = _place(world, bidder, "bid", loan_id, 3 * UNIT + 1, 9_701)  # the book is crossed: 97.01 >= 95
+
+    notes = 2 * UNIT + 1  # odd on purpose: the midpoint rounds down, never above the bid's own price
+    cost = notes * (9_500 + 9_701) // 20_000
+    assert cost <= market.functions.proceedsOf(bid_id, notes).call()
+    seller_cash, bidder_cash, keeper_cash = world.balance(seller), world.balance(bidder), world.balance(keeper)
+    receipt = chain.tx(market.functions.matchOrders(listing_id, bid_id, notes), keeper.address)
+    assert events(receipt, market, "Matched") == [
+        {"listingId": listing_id, "bidId": bid_id, "loanId": loan_id, "buyer": bidder.address, "seller": seller.address,
+         "notes": notes, "cost": cost, "listingNotesLeft": held - notes, "bidNotesLeft": UNIT}
+    ]
+    assert (world.balance(seller) - seller_cash, bidder_cash - world.balance(bidder)) == (cost, cost)
+    assert book.functions.balanceOf(bidder.address, loan_id).call() == notes
+    assert market.functions.listing(listing_id).call()[3] == held - notes
+    assert market.functions.bidOf(bid_id).call()[3] == UNIT
+
+    chain.tx(market.functions.matchOrders(listing_id, bid_id, UNIT), keeper.address)
+    assert market.functions.bidOf(bid_id).call()[0] == "0x" + "00" * 20  # filled: closed
+    assert market.functions.listing(listing_id).call()[3] == held - notes - UNIT  # the rest stays listed
+    assert world.balance(market.address) == 0 and book.functions.balanceOf(market.address, loan_id).call() == 0
+    assert world.balance(keeper) == keeper_cash  # the keeper pays gas, nothing else, and gets nothing
+
+
+def test_matching_refuses_what_it_should(world, snapshot):
+    market, chain = world.market, world.chain
+    seller, bidder, keeper = world.investors[0], world.investors[1], world.outsider.address
+    loan_id, _ = world.active_loan(investors=[seller, bidder])
+    other_loan, _ = world.active_loan(investors=[seller, bidder])
+    _ready(world, seller, bidder)
+    ends = chain.now() + 7 * DAY
+    ask = _place(world, seller, "ask", loan_id, 2 * UNIT, 9_500, ends)
+    low_bid = _place(world, bidder, "bid", loan_id, 2 * UNIT, 9_400)
+    bid = _place(world, bidder, "bid", loan_id, UNIT, 9_600, ends - DAY)
+    elsewhere = _place(world, bidder, "bid", other_loan, UNIT, 9_900)
+    own_bid = _place(world, seller, "bid", loan_id, UNIT, 9_900)
+
+    def refused(listing_id, bid_id, notes, error, *args, at=None):
+        expect_revert(chain, market.functions.matchOrders(listing_id, bid_id, notes), keeper, error, *args, at=at)
+
+    refused(ask, bid, 0, "NoteMarketZeroNotes")
+    refused(ask, low_bid, 2 * UNIT + 1, "NoteMarketNotEnoughListed", ask, 2 * UNIT, 2 * UNIT + 1)
+    refused(ask, bid, UNIT + 1, "NoteMarketNotEnoughBid", bid, UNIT, UNIT + 1)
+    refused(ask, low_bid, UNIT, "NoteMarketNotCrossed", ask, low_bid, 9_500, 9_400)
+    chain.tx(market.functions.repriceBid(low_bid, 9_500), bidder.address)  # at the ask: crossed, and it matches
+    chain.tx(market.functions.matchOrders(ask, low_bid, UNIT), keeper)
+    chain.tx(market.functions.repriceBid(low_bid, 9_400), bidder.address)
+    refused(ask, elsewhere, UNIT, "NoteMarketLoanMismatch", ask, elsewhere, loan_id, other_loan)
+    refused(ask, own_bid, UNIT, "NoteMarketSelfTrade", ask)
+    refused(ask + 1, bid, UNIT, "NoteMarketListingClosed", ask + 1)
+    refused(ask, own_bid + 1, UNIT, "NoteMarketBidClosed", own_bid + 1)
+    # A maker who took its approval back cannot be matched, and nothing changes.
+    chain.tx(world.token.functions.approve(market.address, 0), bidder.address)
+    refused(ask, bid, UNIT, "ERC20InsufficientAllowance", market.address, 0, UNIT * 9_550 // 10_000)
+    chain.tx(world.token.functions.approve(market.address, MAX_UINT), bidder.address)
+    chain.tx(world.book.functions.setApprovalForAll(market.address, False), seller.address)
+    refused(ask, bid, UNIT, "ERC1155MissingApprovalForAll", market.address, seller.address)
+    chain.tx(world.book.functions.setApprovalForAll(market.address, True), seller.address)
+    chain.tx(market.functions.pause(), world.admin.address)
+    refused(ask, bid, UNIT, "EnforcedPause")
+    chain.tx(market.functions.unpause(), world.admin.address)
+    refused(ask, bid, UNIT, "NoteMarketOrderExpired", bid, ends - DAY, at=ends - DAY)
+    refused(ask, low_bid, UNIT, "NoteMarketOrderExpired", ask, ends, at=ends)

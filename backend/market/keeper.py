@@ -1,0 +1,153 @@
+"""The keeper that uncrosses NoteMarket's book.
+
+The API refuses an offer that crosses another wallet's order (taking that order serves the user
+better), but a wallet calling NoteMarket directly can still leave a listing at or below a bid for
+the same loan. Both makers approved NoteMarket when they placed their orders, so anyone can fill one
+against the other with `matchOrders`, at the midpoint of their prices, without custody. The keeper
+does that through the outbox, once per state of the two orders:
+
+- pairs come from the chain index, best prices first (the cheapest listing meets the highest bids,
+  earlier orders first at a price), never one wallet's listing against its own bid;
+- each match is checked against the chain before it is queued (the bidder's balance and allowance,
+  the seller's notes and operator approval, the bidder's KYC, never the loan's own borrower), and
+  what one pass commits of a wallet's money or notes is set against the next pair's check;
+- the intent's key names both orders, digests what the match was checked against (what is left
+  of each order and its price, the bidder's money, the seller's notes) and counts the attempts, so
+  a retry or a second keeper never queues the same match twice; a match that failed anyway (a
+  maker moved the money or the notes between the check and the block) is tried again at the next
+  pass that finds it payable, at most `MAX_ATTEMPTS` times against the same facts;
+- nothing is queued while NoteMarket is paused;
+- while a match is in flight, or mined beyond what the index has read, the keeper waits: the book
+  it would read is stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from backend import audit
+from backend.chain.indexer import CHECKPOINT
+from backend.chain.kyc_reader import is_verified
+from backend.chain.loan_book import deadline_clock
+from backend.chain.market_calls import NoteMarketWallet, market_paused
+from backend.chain.models import IndexerCheckpoint, Intent, IntentStatus
+from backend.chain.outbox import enqueue
+from backend.chain.projection_models import LoanRow, MarketBidRow, MarketListingRow
+from backend.config import Settings
+from backend.market import pricing
+
+KEY_PREFIX = "market.match:"
+MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Match:
+    """One `NoteMarket.matchOrders` call: `notes` from the listing's seller to the bid's bidder for `cost`."""
+
+    listing_id: int
+    bid_id: int
+    loan_id: int
+    seller: str
+    buyer: str
+    notes: int
+    cost: int
+    key: str
+
+
+def crossed_pairs(db: Session, now: int) -> list[tuple[MarketListingRow, MarketBidRow, LoanRow]]:
+    """Open, live listings and bids of the same active loan where the bid pays at least the ask and
+    the makers differ, in matching order."""
+    listing, bid = MarketListingRow, MarketBidRow
+    query = (
+        select(listing, bid, LoanRow)
+        .join(bid, and_(bid.loan_id == listing.loan_id, bid.price_bps >= listing.price_bps, bid.bidder != listing.seller))
+        .join(LoanRow, LoanRow.loan_id == listing.loan_id)
+        .where(listing.status == "open", bid.status == "open", LoanRow.status == "active",
+               listing.live_at(now), bid.live_at(now))
+        .order_by(listing.loan_id, listing.price_bps, listing.listing_id, bid.price_bps.desc(), bid.bid_id)
+    )
+    return [tuple(row) for row in db.execute(query)]
+
+
+def plan_matches(db: Session, settings: Settings, now: int) -> list[Match]:
+    """The matches the book calls for now, each one the chain would accept as far as can be read."""
+    listing_left: dict[int, int] = {}
+    bid_left: dict[int, int] = {}
+    committed: Counter[str] = Counter()  # money this pass already plans to take from each bidder
+    selling: Counter[tuple[int, str]] = Counter()  # notes this pass already plans to move from each seller
+    wallets: dict[str, NoteMarketWallet] = {}
+    matches = []
+    for ask, bid, loan in crossed_pairs(db, now):
+        notes = min(listing_left.setdefault(ask.listing_id, ask.notes_left), bid_left.setdefault(bid.bid_id, bid.notes_left))
+        if notes == 0 or loan.borrower == bid.bidder:
+            continue
+        cost = pricing.matched(notes, ask.price_bps, bid.price_bps)
+        seller = wallets.setdefault(ask.seller, NoteMarketWallet(settings, ask.seller))
+        buyer = wallets.setdefault(bid.bidder, NoteMarketWallet(settings, bid.bidder))
+        money, held = min(buyer.balance(), buyer.allowance()), seller.notes(loan.loan_id)
+        payable = committed[bid.bidder] + cost <= money
+        deliverable = selling[loan.loan_id, ask.seller] + notes <= held
+        if not (payable and deliverable and seller.market_may_move_notes()):
+            continue
+        if not is_verified(settings, bid.bidder, buyer.investor_level()):
+            continue
+        key = _next_key(db, ask, bid, (ask.notes_left, ask.price_bps, bid.notes_left, bid.price_bps, money, held))
+        if key is None:
+            continue
+        listing_left[ask.listing_id] -= notes
+        bid_left[bid.bid_id] -= notes
+        committed[bid.bidder] += cost
+        selling[loan.loan_id, ask.seller] += notes
+        matches.append(Match(ask.listing_id, bid.bid_id, loan.loan_id, ask.seller, bid.bidder, notes, cost, key))
+    return matches
+
+
+def _next_key(db: Session, ask: MarketListingRow, bid: MarketBidRow, facts: tuple) -> str | None:
+    """The key of the next attempt at this match against these facts; None once they are used up.
+    Earlier attempts under the same facts all failed: a confirmed one changes the facts."""
+    digest = hashlib.sha256(repr(facts).encode()).hexdigest()[:32]
+    stem = f"{KEY_PREFIX}{ask.listing_id}:{bid.bid_id}:{digest}:"
+    tried = db.scalar(select(func.count()).where(Intent.key.startswith(stem, autoescape=True))) or 0
+    return f"{stem}{tried + 1}" if tried < MAX_ATTEMPTS else None
+
+
+def book_is_stale(db: Session) -> bool:
+    """A match is still open in the outbox, or was mined after the last block the index has read."""
+    matching = Intent.key.startswith(KEY_PREFIX, autoescape=True)
+    if db.scalar(select(Intent.id).where(matching, Intent.status.in_(IntentStatus.OPEN)).limit(1)) is not None:
+        return True
+    last = db.scalar(select(func.max(Intent.block_number)).where(matching, Intent.status == IntentStatus.CONFIRMED))
+    checkpoint = db.get(IndexerCheckpoint, CHECKPOINT)
+    return last is not None and (checkpoint is None or checkpoint.block_number < last)
+
+
+def match_crossed(db: Session, settings: Settings) -> list[Match]:
+    """Queue a `matchOrders` for every crossed pair of the book, once each; the matches queued."""
+    if db.scalar(select(MarketBidRow.bid_id).where(MarketBidRow.status == "open").limit(1)) is None:
+        return []  # nothing can be crossed (and no need to ask the chain anything)
+    if book_is_stale(db) or market_paused(settings):
+        return []
+    queued = []
+    for match in plan_matches(db, settings, deadline_clock(settings)):
+        enqueue(db, key=match.key, contract="NoteMarket", function="matchOrders",
+                args=[match.listing_id, match.bid_id, match.notes], settings=settings)  # fmt: skip
+        audit.record(db, actor="market-keeper", action="market.match", subject=f"loan:{match.loan_id}",
+                     payload={"listing_id": match.listing_id, "bid_id": match.bid_id, "notes": match.notes,
+                              "cost": match.cost})  # fmt: skip
+        queued.append(match)
+    return queued
+
+
+def keeper_step(settings: Settings) -> int:
+    """The worker's round: one pass in its own transaction; the matches queued (0 = idle)."""
+    from backend.db.session import session_scope
+
+    if not settings.market_keeper:
+        return 0
+    with session_scope(settings) as session:
+        return len(match_crossed(session, settings))

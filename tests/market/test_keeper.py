@@ -1,0 +1,133 @@
+"""The keeper uncrosses the book: a listing placed straight on NoteMarket below two bids (around the
+API, which refuses crossing offers) is matched against them through the outbox, best bid first, at
+the midpoint of the prices; the trades reach the index, the statements and the loan's market; a
+bid its bidder can no longer pay is left alone; a match that fails anyway is retried a bounded number
+of times; nothing is queued twice while the book is stale, nor while the market is paused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from backend.chain.indexer import Indexer
+from backend.chain.models import Intent
+from backend.chain.outbox import process_until_idle
+from backend.cli.main import app
+from backend.config import get_settings
+from backend.db.session import session_scope
+from backend.lending.statement import statement_of
+from backend.market.keeper import book_is_stale, keeper_step, match_crossed
+from tests.anchoring.helpers import point_get_settings_at
+from tests.conftest import own_database
+from tests.contracts.conftest import chain, world  # noqa: F401
+from tests.contracts.helpers import events
+from tests.identity.conftest import client_for
+
+UNIT = 10**6
+MAX_UINT = 2**256 - 1
+
+
+@pytest.fixture
+def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url):  # noqa: F811
+    return own_database(chain_settings, tmp_path, database_url)
+
+
+def _place(world, wallet, side: str, loan_id: int, notes: int, price_bps: int) -> int:  # noqa: F811
+    """An order sent straight to NoteMarket by the wallet, as any wallet can."""
+    market = world.market
+    world.chain.tx(world.book.functions.setApprovalForAll(market.address, True), wallet.address)
+    world.chain.tx(world.token.functions.approve(market.address, MAX_UINT), wallet.address)
+    fn, event, key = ("list", "Listed", "listingId") if side == "ask" else ("bid", "BidPlaced", "bidId")
+    receipt = world.chain.tx(getattr(market.functions, fn)(loan_id, notes, price_bps, 0), wallet.address)
+    return events(receipt, market, event)[0][key]
+
+
+def _pass(settings) -> list:
+    with session_scope(settings) as session:
+        return match_crossed(session, settings)
+
+
+def test_a_crossed_book_is_matched_best_bid_first_at_the_midpoint(settings, world):  # noqa: F811
+    seller, high, low, cheap = world.investors[0], world.investors[1], world.investors[2], world.investors[4]
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    low_bid = _place(world, low, "bid", loan_id, 2 * UNIT, 9_600)
+    high_bid = _place(world, high, "bid", loan_id, 3 * UNIT, 9_800)
+    cheap_bid = _place(world, cheap, "bid", loan_id, UNIT, 9_000)  # below the ask: stays
+    ask = _place(world, seller, "ask", loan_id, 4 * UNIT, 9_500)  # crosses both bids above 95%
+    Indexer().catch_up(settings)
+    seller_cash, high_cash, low_cash = world.balance(seller), world.balance(high), world.balance(low)
+
+    queued = _pass(settings)
+    assert [(m.listing_id, m.bid_id, m.notes, m.cost) for m in queued] == [
+        (ask, high_bid, 3 * UNIT, 3 * UNIT * (9_500 + 9_800) // 20_000),
+        (ask, low_bid, UNIT, UNIT * (9_500 + 9_600) // 20_000),
+    ]
+    assert _pass(settings) == []  # in flight: the keeper waits
+    process_until_idle(settings)
+    with session_scope(settings) as session:
+        assert book_is_stale(session)  # mined, but the index has not read it yet
+    assert _pass(settings) == []
+    Indexer().catch_up(settings)
+    assert _pass(settings) == []  # uncrossed: the rest of the low bid (96%) has no listing left
+
+    assert world.book.functions.balanceOf(high.address, loan_id).call() == 3 * UNIT
+    assert world.book.functions.balanceOf(low.address, loan_id).call() == UNIT
+    paid = [m.cost for m in queued]
+    assert world.balance(seller) - seller_cash == sum(paid)
+    assert (high_cash - world.balance(high), low_cash - world.balance(low)) == tuple(paid)
+    client = client_for(settings)
+    market = client.get(f"/api/v1/loans/{loan_id}").json()["market"]
+    assert (market["trades"], market["notes_traded"], market["open_listings"], market["best_bid_bps"]) == (2, 4 * UNIT, 0, 9_600)
+    assert [(b["bid_id"], b["notes_left"]) for b in client.get("/api/v1/market/bids").json()] == [(low_bid, UNIT),
+                                                                                                  (cheap_bid, UNIT)]
+    with session_scope(settings) as session:
+        statement = statement_of(session, settings, seller.address)
+        assert sorted(line.cash for line in statement.lines if line.kind == "sale") == sorted(paid)
+        assert statement.sold == sum(paid)
+        assert session.query(Intent).filter(Intent.function == "matchOrders").count() == 2
+
+
+def test_an_unpayable_bid_is_left_alone_and_a_failed_match_waits_for_a_change(settings, world, monkeypatch):  # noqa: F811
+    seller, bidder = world.investors[0], world.investors[1]
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    bid = _place(world, bidder, "bid", loan_id, 2 * UNIT, 9_800)
+    ask = _place(world, seller, "ask", loan_id, 2 * UNIT, 9_500)
+    cash = world.balance(bidder)
+    world.chain.tx(world.token.functions.transfer(world.investors[5].address, cash), bidder.address)
+    Indexer().catch_up(settings)
+    assert _pass(settings) == []  # the bidder cannot pay: nothing queued, no gas spent
+
+    world.chain.tx(world.token.functions.transfer(bidder.address, cash), world.investors[5].address)
+    keys = []
+    for _ in range(3):  # each time the bidder pulls its allowance between the keeper's check and the block
+        (match,) = _pass(settings)
+        keys.append(match.key)
+        world.chain.tx(world.token.functions.approve(world.market.address, 0), bidder.address)
+        process_until_idle(settings)
+        assert _pass(settings) == []  # not payable now: nothing queued
+        world.chain.tx(world.token.functions.approve(world.market.address, MAX_UINT), bidder.address)
+    with session_scope(settings) as session:
+        tried = session.query(Intent).filter(Intent.key.in_(keys)).all()
+        assert {(i.status, i.error_name) for i in tried} == {("failed", "ERC20InsufficientAllowance")}
+    assert len(set(keys)) == 3 and keys[0].endswith(":1") and keys[2].endswith(":3")
+    assert _pass(settings) == []  # three failures against the same facts: the keeper stops trying
+
+    world.chain.tx(world.market.functions.repriceBid(bid, 9_700), bidder.address)  # the facts change
+    Indexer().catch_up(settings)
+    world.chain.tx(world.market.functions.pause(), world.admin.address)
+    assert _pass(settings) == []  # paused: the keeper waits
+    world.chain.tx(world.market.functions.unpause(), world.admin.address)
+    try:  # the worker's step, as the market-keeper worker runs it
+        point_get_settings_at(monkeypatch, settings)
+        assert keeper_step(settings) == 1
+        process_until_idle(settings)
+        Indexer().catch_up(settings)
+        assert json.loads(CliRunner().invoke(app, ["market", "match", "--json"]).stdout) == []
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert world.market.functions.listing(ask).call()[0] == world.market.functions.bidOf(bid).call()[0] == "0x" + "00" * 20
+    assert world.book.functions.balanceOf(bidder.address, loan_id).call() == 2 * UNIT
+    assert keeper_step(settings.model_copy(update={"market_keeper": False})) == 0
