@@ -293,12 +293,13 @@ class LendingMachine(RuleBasedStateMachine):
         loan.move(dst, amount)
 
     def sell_on_market(self, data):
-        """A holder sells a fraction of its notes on NoteMarket to another investor, either through a
-        listing the buyer takes (the seller gets the price rounded up) or into the buyer's bid (rounded
-        down): to LoanBook a transfer like any other, and the market never holds anything."""
+        """A holder sells a fraction of its notes on NoteMarket to another investor: through a listing
+        the buyer takes (the seller gets the price rounded up), into the buyer's bid (rounded down),
+        or by a keeper matching the seller's listing with the buyer's bid at or above it (the midpoint,
+        rounded down): to LoanBook a transfer like any other, and the market never holds anything."""
         fraction = data.draw(st.sampled_from([Fraction(1, 3), Fraction(1)]), label="fraction")
         price = data.draw(st.sampled_from([1, 9_500, 10_000, 20_000]), label="price bps")
-        side = data.draw(st.sampled_from(["ask", "bid"]), label="side")
+        side = data.draw(st.sampled_from(["ask", "bid", "match"]), label="side")
         self._tried("sell_on_market")
         loan = self.pick_loan(data)
         holders = [h for h, b in loan.notes.items() if b > 0]
@@ -309,7 +310,7 @@ class LendingMachine(RuleBasedStateMachine):
         market, token = self.world.market, self.world.token
         if amount == 0 or dst == src:
             return
-        place, maker = (market.functions.list, src) if side == "ask" else (market.functions.bid, dst)
+        place, maker = (market.functions.bid, dst) if side == "bid" else (market.functions.list, src)
         self.expect(token.functions.approve(market.address, 2**256 - 1), dst, None)
         if loan.status != ACTIVE:
             self.expect(place(loan.id, amount, price, 0), maker, "NoteMarketLoanNotActive", loan.id, loan.status)
@@ -321,10 +322,17 @@ class LendingMachine(RuleBasedStateMachine):
             listing_id = events(placed, market, "Listed")[0]["listingId"]
             self.expect(market.functions.buy(listing_id, amount), dst, None)
             assert token.functions.balanceOf(src).call() - before == -(-amount * price // 10_000)
-        else:
+        elif side == "bid":
             bid_id = events(placed, market, "BidPlaced")[0]["bidId"]
             self.expect(market.functions.sell(bid_id, amount), src, None)
             assert token.functions.balanceOf(src).call() - before == amount * price // 10_000
+        else:
+            listing_id = events(placed, market, "Listed")[0]["listingId"]
+            bid_price = min(price + data.draw(st.sampled_from([0, 1, 300]), label="bid above ask"), 20_000)
+            bid_id = events(self.expect(market.functions.bid(loan.id, amount, bid_price, 0), dst, None), market,
+                            "BidPlaced")[0]["bidId"]  # fmt: skip
+            self.expect(market.functions.matchOrders(listing_id, bid_id, amount), self.world.admin.address, None)
+            assert token.functions.balanceOf(src).call() - before == amount * (price + bid_price) // 20_000
         assert token.functions.balanceOf(market.address).call() == 0  # escrowless
         self.seen["market sale"] += 1
         self.seen[f"market sale ({side})"] += 1  # reported, not required: which side runs depends on the chain's clock
