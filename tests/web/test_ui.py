@@ -232,8 +232,8 @@ def test_an_investor_takes_back_money_from_a_loan_that_did_not_fund(page, server
 
 def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server, wallet, world):
     """The seller offers all its notes of an active loan at 95% of face; another investor buys them
-    from the market table; then the first bids for some back and the second sells into the bid;
-    both send real transactions from their own wallets."""
+    from the market table; then the first bids for some back, raises its bid in place, and the
+    second sells into the bid; both send real transactions from their own wallets."""
     seller, buyer = world.investors[0], world.investors[1]
     loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
     held = world.book.functions.balanceOf(seller.address, loan_id).call()
@@ -291,13 +291,26 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
         return page.locator('#bids button[data-action="cancel"]').count() == 1  # the bidder's own: cancel
 
     _wait(bid_shown, "the bid in the bids table")
+    # The bidder raises its bid in place (the page sends repriceBid from the bidder's wallet).
+    bid_id = page.locator("#bids tr").first.get_attribute("data-bid")
+    page.fill(f'#bids input[data-reprice="{bid_id}"]', "97.5")
+    page.click(f'#bids button[data-bid="{bid_id}"][data-action="reprice"]')
+    expect(page.locator("#status")).to_have_text(f"Bid {bid_id} repriced to 97.50%.")
+    assert world.market.functions.bidOf(int(bid_id)).call()[1] == 9_750
+
+    def repriced() -> bool:
+        page.click("#refresh-loans")
+        page.wait_for_timeout(300)
+        return page.locator(f'#bids tr[data-bid="{bid_id}"] td').nth(5).inner_text() == "97.50%"
+
+    _wait(repriced, "the new price in the bids table")
     wallet.address = buyer.address
     _sign_in(page, buyer.address)
     before = world.balance(buyer)
     page.locator('#bids button[data-action="sell"]').click()
-    expect(page.locator("#status")).to_have_text(f"Sold 1,000.00 of notes of loan {loan_id} for 970.00.")
+    expect(page.locator("#status")).to_have_text(f"Sold 1,000.00 of notes of loan {loan_id} for 975.00.")
     assert world.book.functions.balanceOf(seller.address, loan_id).call() == 1_000 * 10**6
-    assert world.balance(buyer) == before + 970 * 10**6
+    assert world.balance(buyer) == before + 975 * 10**6
 
     def filled() -> bool:
         page.click("#refresh-loans")

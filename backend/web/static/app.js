@@ -295,9 +295,33 @@ function orderRow(o, id, kind, mine, cells) {
     Object.assign(button.dataset, { [kind]: id, action });
     button.onclick = guard(() => marketAction(kind, id, action));
     cell.append(button);
+    if (mine) cell.append(" ", ...repriceControls(kind, id));
   }
   row.append(cell);
   return row;
+}
+
+// A maker's own order: a new price (in % of face) and the button that sends it.
+function repriceControls(kind, id) {
+  const price = Object.assign(document.createElement("input"), {
+    type: "number", step: "0.01", min: "0.01", max: "200", placeholder: "new %", className: "reprice",
+  });
+  price.dataset.reprice = id;
+  price.setAttribute("aria-label", `new price of ${kind} ${id}, in % of face value`);
+  const button = Object.assign(document.createElement("button"), { textContent: "Reprice" });
+  Object.assign(button.dataset, { [kind]: id, action: "reprice" });
+  button.onclick = guard(() => repriceOrder(kind, id, price.value));
+  return [price, button];
+}
+
+async function repriceOrder(kind, id, percentValue) {
+  if (!percentValue) throw new Error("Enter the new price, in % of face value.");
+  const side = kind === "listing" ? "listings" : "bids";
+  const plan = await api(`/api/v1/market/${side}/${id}/reprice`,
+    { method: "POST", body: { price_bps: Math.round(Number(percentValue) * 100) } });
+  await sendAll(plan.transactions);
+  say(`${kind === "listing" ? "Listing" : "Bid"} ${id} repriced to ${Number(percentValue).toFixed(2)}%.`);
+  setTimeout(() => Promise.all([refreshMarket(), refreshPortfolio()]).catch((e) => say(e.message, true)), 1500);
 }
 
 async function refreshMarket() {
