@@ -208,8 +208,16 @@ class Installment:
 def schedule(principal: int, apr_bps: int, period: int, installments: int) -> list[Installment]:
     """The installments when every one is paid on time and in full, with no prepayment."""
     amount = installment_amount(principal, apr_bps, period, installments)
-    rows, balance = [], principal
-    for k in range(1, installments + 1):
+    return remaining_schedule(principal, apr_bps, period, installments, amount, paid=0)
+
+
+def remaining_schedule(balance: int, apr_bps: int, period: int, installments: int, amount: int,
+                       paid: int) -> list[Installment]:  # fmt: skip
+    """The installments after the first `paid`, from `balance` outstanding, when each is paid on time
+    and in full: interest on the balance, the fixed `amount`, the last taking what is left (as
+    `LoanServicing`). After a prepayment the balance is lower and the loan ends sooner."""
+    rows = []
+    for k in range(paid + 1, installments + 1):
         if balance == 0:
             break
         interest = period_interest(balance, apr_bps, period)

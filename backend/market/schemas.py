@@ -65,6 +65,10 @@ class OrderPublic(BaseModel):
     installments_left: int
     servicing_bucket: str | None = Field(description="The loan's aging bucket at the last servicing pass")
     expires_at: int | None = Field(description="Block time (Unix seconds) it stops trading; None: until withdrawn")
+    yield_to_maturity: float | None = Field(
+        description="Annual yield (XIRR) of paying this price for the notes left if the borrower brings the loan up "
+        "to date now and then pays every installment on time; before defaults and tax (backend/market/yields.py)"
+    )
 
 
 class ListingPublic(OrderPublic):

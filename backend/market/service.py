@@ -37,6 +37,7 @@ from backend.market.schemas import (
     RepriceCreate,
     SaleCreate,
 )
+from backend.market.yields import yield_to_maturity
 from backend.servicing.models import ServicingState
 
 DAY = 86_400
@@ -44,50 +45,58 @@ DAY = 86_400
 SIDES = {MarketListingRow: ("listing", "listing_id", "seller", "delist"), MarketBidRow: ("bid", "bid_id", "bidder", "cancel")}
 
 
-def _terms(row: MarketOrder, loan: LoanRow, value: int, grade: str | None, bucket: str | None) -> dict:
-    """What a listing and a bid show alike: the loan, and the price against the principal outstanding."""
+def _terms(row: MarketOrder, loan: LoanRow, value: int, grade: str | None, state: ServicingState | None,
+           now: int) -> dict:  # fmt: skip
+    """What a listing and a bid show alike: the loan, the price against the principal outstanding,
+    and the yield to maturity at that price."""
     outstanding = loan.principal_outstanding * row.notes_left // loan.principal
+    paid = state.installments_paid if state else loan.last_installment
     return {
         "loan_id": row.loan_id, "grade": grade, "apr_bps": loan.apr_bps, "status": row.status,
         "price_bps": row.price_bps, "notes_left": row.notes_left, "outstanding": outstanding,
         "price_to_outstanding": value / outstanding if outstanding else None,
-        "installments_left": loan.installments - loan.last_installment, "servicing_bucket": bucket,
-        "expires_at": row.expires_at or None,
+        "installments_left": loan.installments - loan.last_installment,
+        "servicing_bucket": state.bucket if state else None, "expires_at": row.expires_at or None,
+        "yield_to_maturity": yield_to_maturity(loan, paid, now, row.notes_left, value),
     }  # fmt: skip
 
 
-def _open_orders(db: Session, settings: Settings, model: type, loan_id: int | None) -> list[tuple]:
-    """Open, unexpired orders of one side, of active loans, each with its loan, grade and aging bucket."""
+def _open_orders(db: Session, settings: Settings, model: type, loan_id: int | None) -> tuple[list[tuple], int]:
+    """Open, unexpired orders of one side, of active loans, each with its loan, grade and last
+    servicing state; and the chain's clock they were read at."""
     query = (select(model, LoanRow).join(LoanRow, LoanRow.loan_id == model.loan_id)
              .where(model.status == "open", LoanRow.status == "active"))  # fmt: skip
-    if db.scalar(select(model.expires_at).where(model.status == "open", model.expires_at != 0).limit(1)):
-        query = query.where(model.live_at(deadline_clock(settings)))  # the chain's clock only when it matters
     if loan_id is not None:
         query = query.where(model.loan_id == loan_id)
-    pairs = list(db.execute(query))
+    if db.scalar(query.with_only_columns(model.loan_id).limit(1)) is None:
+        return [], 0  # nothing open: no need to ask the chain for its clock
+    now = deadline_clock(settings)
+    pairs = list(db.execute(query.where(model.live_at(now))))
     grades = {h: f.grade for h, f in decision_facts(db, {loan.decision_hash for _, loan in pairs}).items()}
-    buckets = dict(db.execute(select(ServicingState.loan_id, ServicingState.bucket)
-                              .where(ServicingState.loan_id.in_({loan.loan_id for _, loan in pairs}))).all())  # fmt: skip
-    return [(row, loan, grades.get(loan.decision_hash), buckets.get(loan.loan_id)) for row, loan in pairs]
+    states = {s.loan_id: s for s in db.scalars(select(ServicingState)
+                                               .where(ServicingState.loan_id.in_({loan.loan_id for _, loan in pairs})))}  # fmt: skip
+    return [(row, loan, grades.get(loan.decision_hash), states.get(loan.loan_id)) for row, loan in pairs], now
 
 
 def open_listings(db: Session, settings: Settings, loan_id: int | None = None) -> list[ListingPublic]:
     """Open listings of active loans, cheapest against outstanding principal first."""
     listings = []
-    for row, loan, grade, bucket in _open_orders(db, settings, MarketListingRow, loan_id):
+    orders, now = _open_orders(db, settings, MarketListingRow, loan_id)
+    for row, loan, grade, state in orders:
         cost = pricing.cost(row.notes_left, row.price_bps)
         listings.append(ListingPublic(listing_id=row.listing_id, seller=row.seller, notes_listed=row.notes_listed,
-                                      cost=cost, **_terms(row, loan, cost, grade, bucket)))  # fmt: skip
+                                      cost=cost, **_terms(row, loan, cost, grade, state, now)))  # fmt: skip
     return sorted(listings, key=lambda x: (x.price_to_outstanding is None, x.price_to_outstanding, x.listing_id))
 
 
 def open_bids(db: Session, settings: Settings, loan_id: int | None = None) -> list[BidPublic]:
     """Open bids for notes of active loans, the best paying against outstanding principal first."""
     bids = []
-    for row, loan, grade, bucket in _open_orders(db, settings, MarketBidRow, loan_id):
+    orders, now = _open_orders(db, settings, MarketBidRow, loan_id)
+    for row, loan, grade, state in orders:
         proceeds = pricing.proceeds(row.notes_left, row.price_bps)
         bids.append(BidPublic(bid_id=row.bid_id, bidder=row.bidder, notes_bid=row.notes_bid, proceeds=proceeds,
-                              **_terms(row, loan, proceeds, grade, bucket)))  # fmt: skip
+                              **_terms(row, loan, proceeds, grade, state, now)))  # fmt: skip
     return sorted(bids, key=lambda x: (x.price_to_outstanding is None, -(x.price_to_outstanding or 0), x.bid_id))
 
 

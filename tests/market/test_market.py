@@ -54,6 +54,8 @@ def test_list_buy_part_and_withdraw_the_rest(settings, world, monkeypatch):  # n
     assert (offered["loan_id"], offered["seller"], offered["notes_left"], offered["price_bps"]) == (loan_id, seller.address, held, 9_500)
     assert offered["cost"] == -(-held * 9_500 // 10_000) and offered["outstanding"] == held  # nothing repaid yet
     assert offered["price_to_outstanding"] == pytest.approx(0.95) and offered["installments_left"] == 12
+    par = (1 + 0.12 * 30 / 365) ** (365 / 30) - 1  # the loan's own 12% APR, compounded every 30 days
+    assert par < offered["yield_to_maturity"] < par + 0.12  # bought at a discount it earns more
 
     half = held // 2
     purchase = client.post(f"/api/v1/market/listings/{offered['listing_id']}/buy", json={"notes": half},

@@ -1,0 +1,55 @@
+"""Yield to maturity of notes at a price: at face value on a loan paid as billed, it is the loan's own
+rate compounded over its period; a discount raises it, a premium lowers it; paying on schedule
+after installments were paid changes nothing; a loan paid off early or with nothing left has none."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.chain.loan_terms import installment_amount, schedule
+from backend.chain.projection_models import LoanRow
+from backend.market.yields import remaining_flows, yield_to_maturity
+
+DAY, UNIT = 86_400, 10**6
+START = 1_800_000_000
+PRINCIPAL, APR, PERIOD, N = 12_000 * UNIT, 1_200, 30 * DAY, 12
+RATE = (1 + APR / 10_000 * PERIOD / (365 * DAY)) ** (365 * DAY / PERIOD) - 1  # 12% APR, 30-day periods: 12.67%
+
+
+def _loan(paid: int = 0) -> LoanRow:
+    rows = schedule(PRINCIPAL, APR, PERIOD, N)
+    outstanding = rows[paid - 1].balance_after if paid else PRINCIPAL
+    return LoanRow(loan_id=1, principal=PRINCIPAL, apr_bps=APR, installments=N, installment_period=PERIOD,
+                   installment_amount=installment_amount(PRINCIPAL, APR, PERIOD, N), principal_outstanding=outstanding,
+                   start_time=START, last_installment=paid)  # fmt: skip
+
+
+def test_at_face_value_the_yield_is_the_loans_own_rate_compounded():
+    loan = _loan()
+    assert yield_to_maturity(loan, 0, START, PRINCIPAL, PRINCIPAL) == pytest.approx(RATE, abs=1e-6)
+    notes = 1_000 * UNIT  # any fraction of the loan earns the same
+    assert yield_to_maturity(loan, 0, START, notes, notes) == pytest.approx(RATE, abs=1e-5)
+
+
+def test_a_discount_raises_the_yield_and_a_premium_lowers_it():
+    loan, notes = _loan(), 3_000 * UNIT
+    at = {bps: yield_to_maturity(loan, 0, START, notes, notes * bps // 10_000) for bps in (9_000, 9_500, 10_000, 10_500)}
+    assert at[9_000] > at[9_500] > at[10_000] > at[10_500] > 0
+    assert at[10_000] == pytest.approx(RATE, abs=1e-5)
+
+
+def test_after_installments_paid_on_schedule_the_outstanding_principal_earns_the_same():
+    loan = _loan(paid=3)
+    now, share = START + 3 * PERIOD, loan.principal_outstanding // 4
+    assert [t for t, _ in remaining_flows(loan, 3, now)] == [START + k * PERIOD for k in range(4, N + 1)]
+    assert yield_to_maturity(loan, 3, now, PRINCIPAL // 4, share) == pytest.approx(RATE, abs=1e-5)
+
+
+def test_overdue_installments_count_as_paid_now_and_nothing_left_has_no_yield():
+    loan = _loan(paid=3)
+    late = START + 5 * PERIOD + 10 * DAY  # installments 4 and 5 are overdue
+    flows = remaining_flows(loan, 3, late)
+    assert [t for t, _ in flows[:3]] == [late, late, START + 6 * PERIOD]
+    done = _loan(paid=N)
+    assert done.principal_outstanding == 0 and remaining_flows(done, N, START) == []
+    assert yield_to_maturity(done, N, START, UNIT, UNIT) is None
