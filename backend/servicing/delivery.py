@@ -27,6 +27,8 @@ SUBJECTS = {
     "loan_repaid": "A loan you hold is repaid in full",
     "loan_match": "A new loan matches your standing instruction",
     "bid_at_risk": "A loan you bid for is past due",
+    "listing_sold": "Your notes on offer sold out",
+    "bid_filled": "Your bid for notes is filled",
 }
 
 

@@ -9,6 +9,11 @@
 - `bid_at_risk`: to a bidder rather than a holder: a loan it has an open bid for on the secondary
   market is past its grace period (once per late installment). Bids are escrowless and fixed-price,
   so a holder can sell into a bid placed while the loan was current; the bidder may cancel it.
+- `listing_sold` / `bid_filled`: to a maker on the secondary market, once per order, when its
+  listing sold out or its bid was filled, by takers or by the platform's keeper matching it against
+  an order of the other side (`backend/market/keeper.py`): what moved and for how much. Orders
+  closed more than `FILL_NOTICE_DAYS` before the pass are not told (an index rebuilt or a platform
+  upgraded does not tell its whole history again).
 
 Each kind is one query for the (loan, holder) pairs not told yet, so a pass costs nothing more
 when nothing happened; a holder who already took a refund back holds no notes and is not told."""
@@ -18,11 +23,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, exists, literal, select
+from sqlalchemy.orm import Session, aliased
 
 from backend.chain.loan_book import deadline_clock
-from backend.chain.projection_models import LoanRow, MarketBidRow, NoteBalanceRow
+from backend.chain.models import ChainEvent
+from backend.chain.projection_models import (
+    LoanRow,
+    MarketBidRow,
+    MarketListingRow,
+    MarketTradeRow,
+    NoteBalanceRow,
+)
 from backend.config import Settings
 from backend.market.pricing import proceeds
 from backend.servicing.models import ServicingNotice, ServicingState
@@ -31,6 +43,8 @@ from backend.servicing.notices import add_notice, day, money
 LATE = ("late_31_120", "defaultable")
 PAST_GRACE = ("late_16_30", *LATE)
 WHOLE_LOAN = {"refund_due": "cancelled", "loan_defaulted": "defaulted", "loan_repaid": "repaid"}
+FILL_NOTICE_DAYS = 7
+DAY = 86_400
 
 
 def _untold(db: Session, kind: str, installment: ColumnElement[Any], *where: ColumnElement[bool], late: bool = False) -> list:
@@ -145,3 +159,51 @@ def tell_bidders(db: Session, now: int, decimals: Callable[[], int]) -> int:
         told += add_notice(db, loan, state.installments_paid + 1, "bid_at_risk", state.next_due_date, committed, message,
                            recipient=bidder)  # fmt: skip
     return told
+
+
+# Each side: its kind of notice, the order's model, id column, maker column and closed-by-fills status.
+FILLS = (("listing_sold", MarketListingRow, "listing_id", "seller", "sold"),
+         ("bid_filled", MarketBidRow, "bid_id", "bidder", "filled"))  # fmt: skip
+
+
+def has_closed_orders(db: Session) -> bool:
+    """Any order closed by fills: then (only) the pass asks the chain for its clock to tell makers."""
+    return any(db.scalar(select(getattr(model, key)).where(model.status == status).limit(1)) is not None
+               for _, model, key, _, status in FILLS)  # fmt: skip
+
+
+def tell_makers(db: Session, now: int, decimals: Callable[[], int]) -> int:
+    """Tell each maker whose listing sold out or whose bid was filled, once per order (the order id
+    stands in the notice's installment); returns how many were told."""
+    told = 0
+    for kind, model, key, maker, status in FILLS:
+        order_id = getattr(model, key)
+        notice = exists().where(ServicingNotice.loan_id == model.loan_id, ServicingNotice.kind == kind,
+                                ServicingNotice.installment == order_id, ServicingNotice.recipient == getattr(model, maker))  # fmt: skip
+        closing = aliased(ChainEvent)  # the event that closed the order: recent enough to tell of
+        recent = (select(order_id).join(closing, and_(closing.tx_hash == model.tx_hash, closing.log_index == model.log_index))
+                  .where(model.status == status, closing.block_timestamp >= now - FILL_NOTICE_DAYS * DAY, ~notice))  # fmt: skip
+        fills = (select(model, MarketTradeRow.notes, MarketTradeRow.cost, ChainEvent.block_timestamp)
+                 .join(MarketTradeRow, getattr(MarketTradeRow, key) == order_id)
+                 .join(ChainEvent, ChainEvent.id == MarketTradeRow.event_id)
+                 .where(order_id.in_(recent)).order_by(order_id))  # fmt: skip
+        closed: dict[int, list] = {}  # order id -> [order, trades, notes, paid, last trade's time]
+        for order, notes, paid, at in db.execute(fills):  # amounts are Uint (text in SQL): summed here
+            entry = closed.setdefault(getattr(order, key), [order, 0, 0, 0, 0])
+            entry[1:] = [entry[1] + 1, entry[2] + notes, entry[3] + paid, max(entry[4], at or 0)]
+        for order, trades, notes, paid, at in closed.values():
+            loan = db.get(LoanRow, order.loan_id)
+            if loan is None:
+                continue
+            message = _fill_message(kind, getattr(order, key), loan.loan_id, trades, notes, paid, decimals())
+            told += add_notice(db, loan, getattr(order, key), kind, at, paid, message, recipient=getattr(order, maker))
+    return told
+
+
+def _fill_message(kind: str, order_id: int, loan_id: int, trades: int, notes: int, paid: int, d: int) -> str:
+    how = f"{money(notes, d)} of notes for {money(paid, d)} in {trades} trade{'s' if trades > 1 else ''}"
+    if kind == "listing_sold":
+        return (f"Your listing {order_id} of notes of loan {loan_id} sold out: {how}, paid straight into your "
+                f"wallet. Repayments from now on go to the buyers.")
+    return (f"Your bid {order_id} for notes of loan {loan_id} is filled: {how}. The notes are in your wallet "
+            f"and earn from the loan's next payment on.")

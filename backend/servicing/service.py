@@ -37,8 +37,10 @@ from backend.servicing.funding import (
     has_funding_loans,
 )
 from backend.servicing.investor_notices import (
+    has_closed_orders,
     tell_bidders,
     tell_investors,
+    tell_makers,
     tell_rule_matches,
 )
 from backend.servicing.loan_calls import queue_once
@@ -113,6 +115,7 @@ def servicing_pass(db: Session, settings: Settings, progress: Callable[[], None]
     told = tell_investors(db, settings, now, decimals)  # after the positions above: `loan_late` reads them
     told += tell_rule_matches(db, now, decimals) if funding else 0
     told += tell_bidders(db, now, decimals) if rows else 0  # after the positions: it reads their buckets
+    told += tell_makers(db, now or deadline_clock(settings), decimals) if has_closed_orders(db) else 0
     return PassReportPublic(as_of=now or int(time.time()), loans=len(rows), buckets=dict(buckets),
                             notices_created=closed.notices + notices + told, investor_notices=told,
                             defaults_queued=defaults, cancels_queued=closed.cancels,
