@@ -320,6 +320,36 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
     _wait(filled, "the filled bid to leave the bids table")
 
 
+def test_the_platform_matches_a_crossed_book_and_tells_both_makers(page, server, wallet, world):
+    """A listing placed straight on NoteMarket below a bid (around the API) is matched by the running
+    platform on its own: the keeper worker queues the match, the outbox worker sends it, the indexer
+    reads it, the servicing worker tells the seller, whose page shows the notice."""
+    seller, bidder, unit = world.investors[0], world.investors[1], 10**6
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    market, chain = world.market, world.chain
+    for maker in (seller, bidder):
+        chain.tx(world.book.functions.setApprovalForAll(market.address, True), maker.address)
+        chain.tx(world.token.functions.approve(market.address, 2**256 - 1), maker.address)
+    chain.tx(market.functions.bid(loan_id, 10 * unit, 9_900, 0), bidder.address)
+    chain.tx(market.functions.list(loan_id, 10 * unit, 9_700, 0), seller.address)
+    before = world.balance(seller)
+
+    wallet.address = seller.address
+    _sign_in(page, seller.address)
+
+    def told() -> bool:
+        page.click("#refresh-loans")  # refreshes the signed-in wallet's notices too
+        page.wait_for_timeout(300)
+        return "sold out" in page.locator("#notices").inner_text()
+
+    _wait(told, "the seller's notice of the keeper's match")
+    expect(page.locator("#notices")).to_contain_text(f"of notes of loan {loan_id} sold out: 10.00 of notes for 9.80")
+    assert world.book.functions.balanceOf(bidder.address, loan_id).call() == 10 * unit
+    assert world.balance(seller) == before + 10 * unit * (9_700 + 9_900) // 20_000
+    expect(page.locator("#bids tr")).to_have_count(0)
+    expect(page.locator("#market tr")).to_have_count(0)
+
+
 def test_an_investor_sets_a_standing_instruction_and_funds_its_matches(page, server, wallet, world):
     """The investor says what it wants from the page; the servicing worker tells it of the loan
     that matches; one click funds it from the investor's own wallet."""
