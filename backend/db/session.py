@@ -37,6 +37,16 @@ def _engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
+        @event.listens_for(engine, "savepoint")
+        def _begin_before_savepoint(conn, _name):
+            # Python's sqlite3 opens a transaction (BEGIN) only before an INSERT, UPDATE or DELETE. A
+            # SAVEPOINT before any of those starts one of its own, which its RELEASE then commits: a
+            # row written in `begin_nested()` (an outbox intent, a notice) would outlive the
+            # rollback of the transaction around it. Opening the transaction first keeps it nested.
+            dbapi_conn = conn.connection.dbapi_connection
+            if not dbapi_conn.in_transaction:
+                dbapi_conn.execute("BEGIN")
+
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
