@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     # --- the notes' secondary market (backend/market/) ----------------------------------------
     market_keeper: bool = True  # match crossed listings and bids (NoteMarket.matchOrders) through the outbox
     market_keeper_interval: float = Field(default=15.0, gt=0)  # seconds between the keeper's passes
+    market_keeper_max_per_pass: int = Field(default=20, ge=1)  # matches queued per pass (the platform pays their gas)
     # --- servicing (backend/servicing/) -------------------------------------------------------
     servicing_interval: float = Field(default=60.0, gt=0)  # seconds between servicing passes
     servicing_reminder_days: int = Field(default=3, ge=0)  # "due soon" notice this many days ahead

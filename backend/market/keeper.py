@@ -16,7 +16,9 @@ does that through the outbox, once per state of the two orders:
   a retry or a second keeper never queues the same match twice; a match that failed anyway (a
   maker moved the money or the notes between the check and the block) is tried again at the next
   pass that finds it payable, at most `MAX_ATTEMPTS` times against the same facts;
-- nothing is queued while NoteMarket is paused;
+- nothing is queued while NoteMarket is paused, and at most `market_keeper_max_per_pass` matches
+  a pass (the platform's signer pays their gas; someone crossing the book on purpose pays more to
+  place the two orders than the match costs the platform);
 - while a match is in flight, or mined beyond what the index has read, the keeper waits: the book
   it would read is stale.
 """
@@ -133,7 +135,8 @@ def match_crossed(db: Session, settings: Settings) -> list[Match]:
     if book_is_stale(db) or market_paused(settings):
         return []
     queued = []
-    for match in plan_matches(db, settings, deadline_clock(settings)):
+    # The platform pays each match's gas: a bounded number per pass, the rest at the next one.
+    for match in plan_matches(db, settings, deadline_clock(settings))[: settings.market_keeper_max_per_pass]:
         enqueue(db, key=match.key, contract="NoteMarket", function="matchOrders",
                 args=[match.listing_id, match.bid_id, match.notes], settings=settings)  # fmt: skip
         audit.record(db, actor="market-keeper", action="market.match", subject=f"loan:{match.loan_id}",

@@ -59,7 +59,11 @@ def test_a_crossed_book_is_matched_best_bid_first_at_the_midpoint(settings, worl
     Indexer().catch_up(settings)
     seller_cash, high_cash, low_cash = world.balance(seller), world.balance(high), world.balance(low)
 
+    with session_scope(settings) as session:  # a bounded number of matches a pass, best first
+        (first,) = match_crossed(session, settings.model_copy(update={"market_keeper_max_per_pass": 1}))
+        session.rollback()
     queued = _pass(settings)
+    assert queued[0] == first
     assert [(m.listing_id, m.bid_id, m.notes, m.cost) for m in queued] == [
         (ask, high_bid, 3 * UNIT, 3 * UNIT * (9_500 + 9_800) // 20_000),
         (ask, low_bid, UNIT, UNIT * (9_500 + 9_600) // 20_000),
