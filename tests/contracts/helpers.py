@@ -363,6 +363,18 @@ class World:
     def balance(self, who) -> int:
         return self.chain.read([self.token.functions.balanceOf(_addr(who))])[0]
 
+    def ready_for_market(self, *wallets) -> None:
+        """The wallets let NoteMarket move their notes (to sell) and take their loan token (to buy)."""
+        for wallet in wallets:
+            self.chain.tx(self.book.functions.setApprovalForAll(self.market.address, True), _addr(wallet))
+            self.chain.tx(self.token.functions.approve(self.market.address, MAX_UINT), _addr(wallet))
+
+    def place(self, wallet, side: str, loan_id: int, notes: int, price_bps: int, expires_at: int = 0) -> int:
+        """A listing (`side` "ask") or a bid sent straight to NoteMarket by the wallet; its id."""
+        fn, event, key = ("list", "Listed", "listingId") if side == "ask" else ("bid", "BidPlaced", "bidId")
+        receipt = self.chain.tx(getattr(self.market.functions, fn)(loan_id, notes, price_bps, expires_at), _addr(wallet))
+        return events(receipt, self.market, event)[0][key]
+
     def repay(self, loan_id: int, amount: int, payer=None, at: int | None = None):
         return self.chain.tx(self.book.functions.repay(loan_id, amount), _addr(payer or self.borrower), at=at)
 

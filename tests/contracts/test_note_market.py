@@ -10,13 +10,6 @@ UNIT = 10**6
 MAX_UINT = 2**256 - 1
 
 
-def _ready(world, *wallets) -> None:
-    """Sellers let the market move their notes; buyers let it take their payment."""
-    for wallet in wallets:
-        world.chain.tx(world.book.functions.setApprovalForAll(world.market.address, True), wallet.address)
-        world.chain.tx(world.token.functions.approve(world.market.address, MAX_UINT), wallet.address)
-
-
 def test_a_listing_sells_in_parts_and_later_repayments_follow_the_notes(world, snapshot):
     book, market, chain = world.book, world.market, world.chain
     seller, buyer, other = world.investors[:3]
@@ -24,7 +17,7 @@ def test_a_listing_sells_in_parts_and_later_repayments_follow_the_notes(world, s
     chain.mine_at(start + 30 * DAY)
     world.repay(loan_id, book.functions.amountDue(loan_id).call()[0])
     earned_before_sale = book.functions.claimableOf(loan_id, seller.address).call()
-    _ready(world, seller, buyer, other)
+    world.ready_for_market(seller, buyer, other)
     held = book.functions.balanceOf(seller.address, loan_id).call()
 
     receipt = chain.tx(market.functions.list(loan_id, held, 9_500, 0), seller.address)
@@ -69,7 +62,7 @@ def test_listing_and_buying_refuse_what_they_should(world, snapshot):
     s = seller.address
 
     expect_revert(chain, market.functions.list(loan_id, held, 9_000, 0), s, "NoteMarketNotApproved", s)
-    _ready(world, seller, buyer)
+    world.ready_for_market(seller, buyer)
     expect_revert(chain, market.functions.list(loan_id, 0, 9_000, 0), s, "NoteMarketZeroNotes")
     expect_revert(chain, market.functions.list(loan_id, held, 0, 0), s, "NoteMarketPriceOutOfRange", 0, 20_000)
     expect_revert(chain, market.functions.list(loan_id, held, 20_001, 0), s, "NoteMarketPriceOutOfRange", 20_001, 20_000)
@@ -113,7 +106,7 @@ def test_a_bid_fills_in_parts_paid_by_the_bidder(world, snapshot):
     chain.mine_at(start + 30 * DAY)
     world.repay(loan_id, book.functions.amountDue(loan_id).call()[0])
     earned_before_sale = book.functions.claimableOf(loan_id, first.address).call()
-    _ready(world, first, second, bidder)
+    world.ready_for_market(first, second, bidder)
     a, b = (book.functions.balanceOf(w.address, loan_id).call() for w in (first, second))
     wanted = a + b // 2
 
@@ -204,7 +197,7 @@ def test_orders_expire_at_their_time_and_can_still_be_withdrawn(world, snapshot)
     market, chain = world.market, world.chain
     seller, buyer = world.investors[:2]
     loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
-    _ready(world, seller, buyer)
+    world.ready_for_market(seller, buyer)
     s, b, now = seller.address, buyer.address, world.chain.now()
     expect_revert(chain, market.functions.list(loan_id, UNIT, 9_500, now + 5), s, "NoteMarketExpiryInPast", now + 5, now + 5,
                   at=now + 5)  # fmt: skip
@@ -232,7 +225,7 @@ def test_makers_reprice_their_own_orders_in_place(world, snapshot):
     market, chain, token = world.market, world.chain, world.token
     seller, bidder = world.investors[:2]
     loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
-    _ready(world, seller)
+    world.ready_for_market(seller)
     s, b = seller.address, bidder.address
     listing_id = events(chain.tx(market.functions.list(loan_id, 2 * UNIT, 9_500, 0), s), market, "Listed")[0]["listingId"]
     chain.tx(token.functions.approve(market.address, UNIT * 9 // 10), b)
@@ -257,20 +250,14 @@ def test_makers_reprice_their_own_orders_in_place(world, snapshot):
     expect_revert(chain, market.functions.repriceBid(bid_id, 8_000), b, "EnforcedPause")
 
 
-def _place(world, wallet, side: str, loan_id: int, notes: int, price_bps: int, expires_at: int = 0) -> int:
-    fn, event, key = (("list", "Listed", "listingId") if side == "ask" else ("bid", "BidPlaced", "bidId"))
-    receipt = world.chain.tx(getattr(world.market.functions, fn)(loan_id, notes, price_bps, expires_at), wallet.address)
-    return events(receipt, world.market, event)[0][key]
-
-
 def test_anyone_matches_a_crossed_listing_and_bid_at_their_midpoint(world, snapshot):
     book, market, chain = world.book, world.market, world.chain
     seller, bidder, keeper = world.investors[0], world.investors[1], world.outsider
     loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
-    _ready(world, seller, bidder)
+    world.ready_for_market(seller, bidder)
     held = book.functions.balanceOf(seller.address, loan_id).call()
-    listing_id = _place(world, seller, "ask", loan_id, held, 9_500)
-    bid_id = _place(world, bidder, "bid", loan_id, 3 * UNIT + 1, 9_701)  # the book is crossed: 97.01 >= 95
+    listing_id = world.place(seller, "ask", loan_id, held, 9_500)
+    bid_id = world.place(bidder, "bid", loan_id, 3 * UNIT + 1, 9_701)  # the book is crossed: 97.01 >= 95
 
     notes = 2 * UNIT + 1  # odd on purpose: the midpoint rounds down, never above the bid's own price
     cost = notes * (9_500 + 9_701) // 20_000
@@ -298,13 +285,13 @@ def test_matching_refuses_what_it_should(world, snapshot):
     seller, bidder, keeper = world.investors[0], world.investors[1], world.outsider.address
     loan_id, _ = world.active_loan(investors=[seller, bidder])
     other_loan, _ = world.active_loan(investors=[seller, bidder])
-    _ready(world, seller, bidder)
+    world.ready_for_market(seller, bidder)
     ends = chain.now() + 7 * DAY
-    ask = _place(world, seller, "ask", loan_id, 2 * UNIT, 9_500, ends)
-    low_bid = _place(world, bidder, "bid", loan_id, 2 * UNIT, 9_400)
-    bid = _place(world, bidder, "bid", loan_id, UNIT, 9_600, ends - DAY)
-    elsewhere = _place(world, bidder, "bid", other_loan, UNIT, 9_900)
-    own_bid = _place(world, seller, "bid", loan_id, UNIT, 9_900)
+    ask = world.place(seller, "ask", loan_id, 2 * UNIT, 9_500, ends)
+    low_bid = world.place(bidder, "bid", loan_id, 2 * UNIT, 9_400)
+    bid = world.place(bidder, "bid", loan_id, UNIT, 9_600, ends - DAY)
+    elsewhere = world.place(bidder, "bid", other_loan, UNIT, 9_900)
+    own_bid = world.place(seller, "bid", loan_id, UNIT, 9_900)
 
     def refused(listing_id, bid_id, notes, error, *args, at=None):
         expect_revert(chain, market.functions.matchOrders(listing_id, bid_id, notes), keeper, error, *args, at=at)

@@ -22,7 +22,6 @@ from backend.market.keeper import book_is_stale, keeper_step, match_crossed
 from tests.anchoring.helpers import point_get_settings_at
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
-from tests.contracts.helpers import events
 from tests.identity.conftest import client_for
 
 UNIT = 10**6
@@ -34,14 +33,10 @@ def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url
     return own_database(chain_settings, tmp_path, database_url)
 
 
-def _place(world, wallet, side: str, loan_id: int, notes: int, price_bps: int) -> int:  # noqa: F811
+def _maker(world, wallet, *order) -> int:  # noqa: F811
     """An order sent straight to NoteMarket by the wallet, as any wallet can."""
-    market = world.market
-    world.chain.tx(world.book.functions.setApprovalForAll(market.address, True), wallet.address)
-    world.chain.tx(world.token.functions.approve(market.address, MAX_UINT), wallet.address)
-    fn, event, key = ("list", "Listed", "listingId") if side == "ask" else ("bid", "BidPlaced", "bidId")
-    receipt = world.chain.tx(getattr(market.functions, fn)(loan_id, notes, price_bps, 0), wallet.address)
-    return events(receipt, market, event)[0][key]
+    world.ready_for_market(wallet)
+    return world.place(wallet, *order)
 
 
 def _pass(settings) -> list:
@@ -52,10 +47,10 @@ def _pass(settings) -> list:
 def test_a_crossed_book_is_matched_best_bid_first_at_the_midpoint(settings, world):  # noqa: F811
     seller, high, low, cheap = world.investors[0], world.investors[1], world.investors[2], world.investors[4]
     loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
-    low_bid = _place(world, low, "bid", loan_id, 2 * UNIT, 9_600)
-    high_bid = _place(world, high, "bid", loan_id, 3 * UNIT, 9_800)
-    cheap_bid = _place(world, cheap, "bid", loan_id, UNIT, 9_000)  # below the ask: stays
-    ask = _place(world, seller, "ask", loan_id, 4 * UNIT, 9_500)  # crosses both bids above 95%
+    low_bid = _maker(world, low, "bid", loan_id, 2 * UNIT, 9_600)
+    high_bid = _maker(world, high, "bid", loan_id, 3 * UNIT, 9_800)
+    cheap_bid = _maker(world, cheap, "bid", loan_id, UNIT, 9_000)  # below the ask: stays
+    ask = _maker(world, seller, "ask", loan_id, 4 * UNIT, 9_500)  # crosses both bids above 95%
     Indexer().catch_up(settings)
     seller_cash, high_cash, low_cash = world.balance(seller), world.balance(high), world.balance(low)
 
@@ -96,8 +91,8 @@ def test_a_crossed_book_is_matched_best_bid_first_at_the_midpoint(settings, worl
 def test_an_unpayable_bid_is_left_alone_and_a_failed_match_waits_for_a_change(settings, world, monkeypatch):  # noqa: F811
     seller, bidder = world.investors[0], world.investors[1]
     loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
-    bid = _place(world, bidder, "bid", loan_id, 2 * UNIT, 9_800)
-    ask = _place(world, seller, "ask", loan_id, 2 * UNIT, 9_500)
+    bid = _maker(world, bidder, "bid", loan_id, 2 * UNIT, 9_800)
+    ask = _maker(world, seller, "ask", loan_id, 2 * UNIT, 9_500)
     cash = world.balance(bidder)
     world.chain.tx(world.token.functions.transfer(world.investors[5].address, cash), bidder.address)
     Indexer().catch_up(settings)

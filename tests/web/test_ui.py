@@ -326,12 +326,9 @@ def test_the_platform_matches_a_crossed_book_and_tells_both_makers(page, server,
     reads it, the servicing worker tells the seller, whose page shows the notice."""
     seller, bidder, unit = world.investors[0], world.investors[1], 10**6
     loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
-    market, chain = world.market, world.chain
-    for maker in (seller, bidder):
-        chain.tx(world.book.functions.setApprovalForAll(market.address, True), maker.address)
-        chain.tx(world.token.functions.approve(market.address, 2**256 - 1), maker.address)
-    chain.tx(market.functions.bid(loan_id, 10 * unit, 9_900, 0), bidder.address)
-    chain.tx(market.functions.list(loan_id, 10 * unit, 9_700, 0), seller.address)
+    world.ready_for_market(seller, bidder)
+    world.place(bidder, "bid", loan_id, 10 * unit, 9_900)
+    world.place(seller, "ask", loan_id, 10 * unit, 9_700)
     before = world.balance(seller)
 
     wallet.address = seller.address
