@@ -95,3 +95,19 @@ class MarketTxPublic(BaseModel):
     notes: int
     cost: int = Field(description="What the trade moves from buyer to seller; 0 for placing or withdrawing an offer")
     transactions: list[WalletCallPublic]
+
+
+class QuotePublic(BaseModel):
+    """What notes of a loan would fetch at a price, before anyone offers it: for a seller choosing
+    a listing's price or a bidder a bid's."""
+
+    loan_id: int
+    notes: int
+    price_bps: int
+    cost: int = Field(description="What a buyer taking a listing at this price pays (rounded up)")
+    proceeds: int = Field(description="What a seller hitting a bid at this price receives (rounded down)")
+    outstanding: int = Field(description="The outstanding principal the notes stand for")
+    price_to_outstanding: float | None
+    installments_left: int
+    servicing_bucket: str | None
+    yield_to_maturity: float | None = Field(description="The buyer's annual yield at this price, as on the orders")

@@ -34,6 +34,7 @@ from backend.market.schemas import (
     ListingPublic,
     MarketTxPublic,
     PurchaseCreate,
+    QuotePublic,
     RepriceCreate,
     SaleCreate,
 )
@@ -45,19 +46,26 @@ DAY = 86_400
 SIDES = {MarketListingRow: ("listing", "listing_id", "seller", "delist"), MarketBidRow: ("bid", "bid_id", "bidder", "cancel")}
 
 
-def _terms(row: MarketOrder, loan: LoanRow, value: int, grade: str | None, state: ServicingState | None,
-           now: int) -> dict:  # fmt: skip
-    """What a listing and a bid show alike: the loan, the price against the principal outstanding,
-    and the yield to maturity at that price."""
-    outstanding = loan.principal_outstanding * row.notes_left // loan.principal
+def _value(loan: LoanRow, state: ServicingState | None, notes: int, value: int, now: int) -> dict:
+    """Notes of a loan at a price, as orders and quotes show them: the principal outstanding they
+    stand for, the price against it, and the buyer's yield to maturity at that price."""
+    outstanding = loan.principal_outstanding * notes // loan.principal
     paid = state.installments_paid if state else loan.last_installment
     return {
-        "loan_id": row.loan_id, "grade": grade, "apr_bps": loan.apr_bps, "status": row.status,
-        "price_bps": row.price_bps, "notes_left": row.notes_left, "outstanding": outstanding,
-        "price_to_outstanding": value / outstanding if outstanding else None,
+        "outstanding": outstanding, "price_to_outstanding": value / outstanding if outstanding else None,
         "installments_left": loan.installments - loan.last_installment,
-        "servicing_bucket": state.bucket if state else None, "expires_at": row.expires_at or None,
-        "yield_to_maturity": yield_to_maturity(loan, paid, now, row.notes_left, value),
+        "servicing_bucket": state.bucket if state else None,
+        "yield_to_maturity": yield_to_maturity(loan, paid, now, notes, value),
+    }  # fmt: skip
+
+
+def _terms(row: MarketOrder, loan: LoanRow, value: int, grade: str | None, state: ServicingState | None,
+           now: int) -> dict:  # fmt: skip
+    """What a listing and a bid show alike: the loan, and the notes left valued at the order's price."""
+    return {
+        "loan_id": row.loan_id, "grade": grade, "apr_bps": loan.apr_bps, "status": row.status,
+        "price_bps": row.price_bps, "notes_left": row.notes_left, "expires_at": row.expires_at or None,
+        **_value(loan, state, row.notes_left, value, now),
     }  # fmt: skip
 
 
@@ -98,6 +106,18 @@ def open_bids(db: Session, settings: Settings, loan_id: int | None = None) -> li
         bids.append(BidPublic(bid_id=row.bid_id, bidder=row.bidder, notes_bid=row.notes_bid, proceeds=proceeds,
                               **_terms(row, loan, proceeds, grade, state, now)))  # fmt: skip
     return sorted(bids, key=lambda x: (x.price_to_outstanding is None, -(x.price_to_outstanding or 0), x.bid_id))
+
+
+def quote(db: Session, settings: Settings, loan_id: int, notes: int, price_bps: int) -> QuotePublic:
+    """The price of `notes` notes of an active loan at `price_bps`, and the buyer's yield there."""
+    loan = _active_loan(db, loan_id)
+    if notes > loan.principal:
+        raise ValidationFailed(f"notes: at most {loan.principal}, all the notes of loan {loan_id}", field="notes",
+                               principal=loan.principal)  # fmt: skip
+    cost = pricing.cost(notes, price_bps)
+    return QuotePublic(loan_id=loan_id, notes=notes, price_bps=price_bps, cost=cost,
+                       proceeds=pricing.proceeds(notes, price_bps),
+                       **_value(loan, db.get(ServicingState, loan_id), notes, cost, deadline_clock(settings)))  # fmt: skip
 
 
 def _tx(action: str, loan_id: int, notes: int, cost: int, calls: list[WalletCall], **order: int | None) -> MarketTxPublic:

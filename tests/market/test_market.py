@@ -145,6 +145,31 @@ def test_bad_requests_get_a_clear_4xx_before_any_gas_is_spent(settings, world): 
     assert world.book.functions.balanceOf(buyer.address, loan_id).call() == 0  # nothing moved
 
 
+def test_a_quote_prices_notes_before_anyone_offers_them(settings, world):  # noqa: F811
+    loan_id, _ = world.active_loan(investors=[world.investors[0], world.investors[3]])
+    funding, _ = world.create()
+    _index(settings)
+    client = client_for(settings)  # public: no sign-in
+
+    def quote(**params):
+        return client.get("/api/v1/market/quote", params={"loan_id": loan_id, "notes": 1_001 * UNIT + 1,
+                                                          "price_bps": 9_500} | params)  # fmt: skip
+
+    q = quote().json()
+    notes = 1_001 * UNIT + 1
+    assert (q["cost"], q["proceeds"]) == (-(-notes * 9_500 // 10_000), notes * 9_500 // 10_000)
+    assert q["outstanding"] == notes and q["installments_left"] == 12  # nothing repaid yet
+    par = quote(price_bps=10_000).json()["yield_to_maturity"]
+    assert par == pytest.approx((1 + 0.12 * 30 / 365) ** (365 / 30) - 1, abs=1e-3)  # the loan's own rate
+    assert q["yield_to_maturity"] > par > quote(price_bps=10_500).json()["yield_to_maturity"]
+    for params, status, field in (({"price_bps": 0}, 422, "price_bps"), ({"price_bps": 20_001}, 422, "price_bps"),
+                                  ({"notes": 0}, 422, "notes"), ({"notes": 12_000 * UNIT + 1}, 422, "notes"),
+                                  ({"loan_id": funding}, 409, None), ({"loan_id": 999}, 404, None)):  # fmt: skip
+        bad = quote(**params)
+        assert bad.status_code == status, params
+        assert field is None or field in json.dumps(bad.json())
+
+
 def test_bid_sell_into_part_and_cancel_the_rest(settings, world, monkeypatch):  # noqa: F811
     seller, bidder = world.investors[0], world.investors[1]
     loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])

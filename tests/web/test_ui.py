@@ -252,6 +252,8 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
     expect(page.locator('#sell-form [name="loan_id"]')).to_have_value(str(loan_id))
     expect(page.locator('#sell-form [name="notes"]')).to_have_value(f"{held / 10**6:g}")
     page.fill('#sell-form [name="price"]', "95")
+    expect(page.locator("#sell-form-quote")).to_contain_text("At 95.00% of face: ")  # the buyer's yield, as typed
+    expect(page.locator("#sell-form-quote")).to_contain_text("the buyer's yield to maturity")
     page.click("#sell-form button[type=submit]")
     expect(page.locator("#status")).to_have_text(f"Offered {held / 10**6:,.2f} of notes of loan {loan_id}.")
 

@@ -8,12 +8,14 @@ from fastapi import APIRouter, Query
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
 from backend.market import service
 from backend.market.schemas import (
+    MAX_PRICE_BPS,
     BidCreate,
     BidPublic,
     ListingCreate,
     ListingPublic,
     MarketTxPublic,
     PurchaseCreate,
+    QuotePublic,
     RepriceCreate,
     SaleCreate,
 )
@@ -29,6 +31,17 @@ def listings(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[ListingPublic]:
     return service.open_listings(session, settings, loan_id)[:limit]
+
+
+@router.get("/quote", dependencies=allow("market.read"), summary="What notes would fetch at a price, and the buyer's yield")
+def quote(
+    session: SessionDep,
+    settings: SettingsDep,
+    loan_id: Annotated[int, Query(ge=1)],
+    notes: Annotated[int, Query(gt=0)],
+    price_bps: Annotated[int, Query(ge=1, le=MAX_PRICE_BPS)],
+) -> QuotePublic:
+    return service.quote(session, settings, loan_id, notes, price_bps)
 
 
 @router.post("/listings", dependencies=allow("market.list"), summary="Offer notes for sale: the transactions to send")

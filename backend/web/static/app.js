@@ -366,6 +366,39 @@ async function placeOrder(event, path, verb) {
   setTimeout(() => refreshMarket().catch((e) => say(e.message, true)), 1500);
 }
 
+// What an order would fetch, shown as the maker types: the cost and the buyer's yield at that price.
+const quoteTimers = {};
+
+function watchQuote(formId) {
+  const form = $(formId);
+  const later = () => {
+    clearTimeout(quoteTimers[formId]);
+    quoteTimers[formId] = setTimeout(() => showQuote(form, $(`${formId}-quote`)), 300);
+  };
+  form.addEventListener("input", later);
+  form.addEventListener("reset", () => { $(`${formId}-quote`).textContent = ""; });
+  return later;
+}
+
+async function showQuote(form, output) {
+  const current = newest(form.id);
+  const [loan, notes, price] = ["loan_id", "notes", "price"].map((name) => Number(form.elements[name].value));
+  if (!(loan >= 1 && notes > 0 && price > 0)) {
+    output.textContent = "";
+    return;
+  }
+  const query = `loan_id=${loan}&notes=${Math.round(notes * 10 ** state.decimals)}&price_bps=${Math.round(price * 100)}`;
+  const text = await api(`/api/v1/market/quote?${query}`).then((q) => {
+    const ytm = q.yield_to_maturity == null ? "nothing left to earn"
+      : `the buyer's yield to maturity ${(q.yield_to_maturity * 100).toFixed(2)}% a year`;
+    return `At ${percent(q.price_bps)} of face: ${money(q.cost)} for ${money(q.outstanding)} of principal outstanding, ${ytm}.`;
+  }, (error) => error.message);
+  if (current()) output.textContent = text;
+}
+
+const quoteSale = watchQuote("sell-form");
+watchQuote("bid-form");
+
 const offerNotes = (event) => placeOrder(event, "/api/v1/market/listings", "Offered");
 const bidForNotes = (event) => placeOrder(event, "/api/v1/market/bids", "Bid for");
 
@@ -434,6 +467,7 @@ async function refreshPortfolio() {
         $("sell-form").elements.loan_id.value = pos.loan_id;
         $("sell-form").elements.notes.value = pos.notes / 10 ** state.decimals;
         $("sell-form").elements.price.focus();
+        quoteSale();
       };
       cell.append(sell);
     }
