@@ -88,6 +88,30 @@ def bid_commitment(db: Session, wallet: str, now: int) -> tuple[int, int]:
     return len(prices), sum(proceeds(notes, price) for notes, price in prices)
 
 
+def bids_for(db: Session, wallet: str, loan_ids: set[int], now: int) -> dict[int, list[tuple[int, int]]]:
+    """Per loan, (notes left, price) of the other wallets' open, unexpired bids, the best first."""
+    book: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for loan_id, notes, price in db.execute(
+        select(MarketBidRow.loan_id, MarketBidRow.notes_left, MarketBidRow.price_bps)
+        .where(MarketBidRow.loan_id.in_(loan_ids), MarketBidRow.bidder != wallet, MarketBidRow.status == "open",
+               MarketBidRow.live_at(now))
+        .order_by(MarketBidRow.price_bps.desc(), MarketBidRow.bid_id)
+    ):  # fmt: skip
+        book[loan_id].append((notes, price))
+    return book
+
+
+def sell_now(bids: list[tuple[int, int]], notes: int) -> tuple[int, int]:
+    """(notes sold, proceeds) of selling up to `notes` into `bids`, best first."""
+    sold = paid = 0
+    for wanted, price in bids:
+        take = min(wanted, notes - sold)
+        if take <= 0:
+            break
+        sold, paid = sold + take, paid + proceeds(take, price)
+    return sold, paid
+
+
 def _unpayable_bids(settings: Settings, wallet: str, bids: int, committed: int) -> str | None:
     """Bids are escrowless: say so when the wallet could no longer pay them all."""
     market = NoteMarketWallet(settings, wallet)
@@ -115,6 +139,9 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
                                      .where(MarketListingRow.seller == wallet, MarketListingRow.status == "open",
                                             MarketListingRow.live_at(now))):  # fmt: skip
         listed[loan_id] += notes
+    tradable = {loan.loan_id: note.balance for note, loan in holdings if loan.status == "active" and note.balance}
+    exits = {loan_id: sell_now(bids, tradable[loan_id])  # what other wallets' bids would pay for them now
+             for loan_id, bids in bids_for(db, wallet, set(tradable), now).items()} if tradable else {}  # fmt: skip
     positions = [
         PositionPublic(
             loan_id=loan.loan_id,
@@ -127,6 +154,8 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
             refundable=note.balance if refundable(loan, now) else 0,
             claimable=book.claimable(loan.loan_id) if book and loan.status in PAYING else 0,
             listed=listed[loan.loan_id],
+            bid_now=exits.get(loan.loan_id, (0, 0))[0],
+            sell_now=exits.get(loan.loan_id, (0, 0))[1],
         )
         for note, loan in holdings
     ]

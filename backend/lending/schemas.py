@@ -173,6 +173,9 @@ class PositionPublic(BaseModel):
     refundable: int = Field(description="Funded into a loan that missed its funding deadline: the investor's to take back")
     claimable: int = Field(description="Repayments (and reserve cover) received for these notes and not yet claimed")
     listed: int = Field(default=0, description="Of these notes, offered for sale on the secondary market")
+    bid_now: int = Field(default=0, description="Of these notes, how many other wallets' open bids would take now")
+    sell_now: int = Field(default=0, description="What selling those into the best bids would pay now (rounded down "
+                          "per bid, as NoteMarket pays): the position's value to leave it today")  # fmt: skip
 
 
 class PortfolioPublic(BaseModel):

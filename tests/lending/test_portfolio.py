@@ -107,3 +107,13 @@ def test_repayments_earned_before_giving_all_notes_away_are_still_shown_and_coll
     Indexer().catch_up(settings)
     after = {p["loan_id"] for p in client.get("/api/v1/portfolio", headers=headers).json()["positions"]}
     assert left not in after and kept in after  # collected: nothing left behind
+
+
+def test_selling_now_walks_the_bids_best_first():
+    from backend.lending.portfolio import sell_now
+
+    bids = [(5, 9_900), (10, 9_500), (100, 9_000)]  # as bids_for orders them: the best price first
+    assert sell_now(bids, 3) == (3, 3 * 9_900 // 10_000)
+    assert sell_now(bids, 12) == (12, 5 * 9_900 // 10_000 + 7 * 9_500 // 10_000)  # rounded down per bid
+    assert sell_now(bids, 1_000) == (115, 5 * 9_900 // 10_000 + 10 * 9_500 // 10_000 + 100 * 9_000 // 10_000)
+    assert sell_now([], 50) == (0, 0)

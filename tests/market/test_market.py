@@ -191,6 +191,8 @@ def test_bid_sell_into_part_and_cancel_the_rest(settings, world, monkeypatch):  
     assert bid["price_to_outstanding"] == pytest.approx(0.9801, abs=1e-6)
     committed = client.get("/api/v1/portfolio", headers=as_bidder).json()
     assert (committed["open_bids"], committed["bid_commitment"], committed["warnings"]) == (1, bid["proceeds"], [])
+    (position,) = client.get("/api/v1/portfolio", headers=as_seller).json()["positions"]
+    assert (position["bid_now"], position["sell_now"]) == (held, held * 9_801 // 10_000)  # the bid would take it all
 
     seller_before, bidder_before = world.balance(seller), world.balance(bidder)
     sale = client.post(f"/api/v1/market/bids/{bid['bid_id']}/sell", json={}, headers=as_seller).json()
@@ -225,6 +227,7 @@ def test_bid_sell_into_part_and_cancel_the_rest(settings, world, monkeypatch):  
     assert (market["open_bids"], market["notes_wanted"], market["trades"], market["volume"]) == (1, 1, 1, sale["cost"])
     portfolio = client.get("/api/v1/portfolio", headers=as_bidder).json()
     assert portfolio["positions"][0]["notes"] == half
+    assert portfolio["positions"][0]["bid_now"] == 0  # its own open bid is no way out of the loan
     assert (portfolio["open_bids"], portfolio["bid_commitment"]) == (1, 9_801 // 10_000)  # 1 note left at 98.01%
 
     cancel = client.post(f"/api/v1/market/bids/{bid['bid_id']}/cancel", headers=as_bidder).json()

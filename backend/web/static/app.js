@@ -455,8 +455,9 @@ async function refreshPortfolio() {
   $("positions").replaceChildren(...p.positions.map((pos) => {
     const row = document.createElement("tr");
     row.dataset.loan = pos.loan_id;
+    const bidsNow = pos.bid_now > 0 ? `${money(pos.sell_now)} for ${money(pos.bid_now)}` : "-";
     for (const text of [pos.loan_id, pos.status, pos.grade ?? "-", percent(pos.apr_bps), money(pos.notes),
-      money(pos.listed), money(pos.exposure), money(pos.claimable)]) {
+      money(pos.listed), money(pos.exposure), money(pos.claimable), bidsNow]) {
       row.append(Object.assign(document.createElement("td"), { textContent: text }));
     }
     const cell = document.createElement("td");
