@@ -57,6 +57,26 @@ def bids_command(loan_id: int | None = LOAN_OPTION, json_out: bool = JSON_OPTION
     _show(bids, json_out, "bids", "bid_id", "proceeds", "bidder")
 
 
+@app.command("trades")
+def trades_command(loan_id: int | None = LOAN_OPTION, limit: int = typer.Option(50, min=1, max=500),
+                   json_out: bool = JSON_OPTION) -> None:  # fmt: skip
+    """The trade tape: the latest trades of notes, newest first (as GET /api/v1/market/trades)."""
+    from backend.db.session import session_scope
+    from backend.market.book import trade_tape
+
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        tape = trade_tape(session, loan_id, limit)
+    if json_out:
+        print_json([trade.model_dump(mode="json") for trade in tape])
+        return
+    table = Table("block", "loan", "how", "notes", "cost", "price", "tx", title=f"latest trades ({len(tape)})")
+    for t in tape:
+        table.add_row(str(t.block_number), str(t.loan_id), t.how, f"{t.notes:,}", f"{t.cost:,}",
+                      f"{t.price_bps / 100:.2f}%", t.tx_hash[:18] + "…")  # fmt: skip
+    console.print(table)
+
+
 @app.command("match")
 def match_command(json_out: bool = JSON_OPTION) -> None:
     """Queue a NoteMarket.matchOrders for every crossed listing and bid (what the market-keeper

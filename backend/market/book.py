@@ -1,5 +1,5 @@
-"""One loan's side of the secondary market from the chain index: the open, unexpired orders and the
-trades of its notes (what `GET /api/v1/loans/{id}` shows as `market`)."""
+"""The secondary market's record from the chain index: one loan's open, unexpired orders and trades
+(what `GET /api/v1/loans/{id}` shows as `market`), and the trade tape (`GET /api/v1/market/trades`)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from backend.chain.projection_models import (
     MarketTradeRow,
 )
 from backend.lending.schemas import LoanMarketPublic
+from backend.market.schemas import TradePublic
 
 
 def _open(db: Session, model: type, loan_id: int, now: int) -> list[tuple[int, int]]:
@@ -39,3 +40,22 @@ def loan_market(db: Session, loan_id: int) -> LoanMarketPublic:
         last_price_bps=10_000 * last[1] / last[0] if last and last[0] else None,
         last_trade_at=last[2] if last else None,
     )  # fmt: skip
+
+
+def trade_tape(db: Session, loan_id: int | None = None, limit: int = 100) -> list[TradePublic]:
+    """The latest trades, newest first, of one loan's notes or of all."""
+    query = (select(MarketTradeRow, ChainEvent.block_timestamp).join(ChainEvent, ChainEvent.id == MarketTradeRow.event_id)
+             .order_by(MarketTradeRow.block_number.desc(), MarketTradeRow.log_index.desc()).limit(limit))  # fmt: skip
+    if loan_id is not None:
+        query = query.where(MarketTradeRow.loan_id == loan_id)
+    return [TradePublic(
+        loan_id=t.loan_id, how=_how(t), listing_id=t.listing_id, bid_id=t.bid_id, notes=t.notes, cost=t.cost,
+        price_bps=10_000 * t.cost / t.notes if t.notes else 0.0, timestamp=ts, block_number=t.block_number,
+        tx_hash=t.tx_hash,
+    ) for t, ts in db.execute(query)]  # fmt: skip
+
+
+def _how(trade: MarketTradeRow) -> str:
+    if trade.listing_id is not None and trade.bid_id is not None:
+        return "matched"
+    return "listing taken" if trade.listing_id is not None else "bid hit"

@@ -111,3 +111,20 @@ class QuotePublic(BaseModel):
     installments_left: int
     servicing_bucket: str | None
     yield_to_maturity: float | None = Field(description="The buyer's annual yield at this price, as on the orders")
+
+
+class TradePublic(BaseModel):
+    """One trade of notes on NoteMarket, as the chain recorded it (the wallets are on chain; the tape
+    leaves them out)."""
+
+    loan_id: int
+    how: str = Field(description="listing taken (a buyer bought), bid hit (a holder sold), or matched (the keeper "
+                     "filled a crossed listing against a bid)")  # fmt: skip
+    listing_id: int | None
+    bid_id: int | None
+    notes: int
+    cost: int = Field(description="What the buyer paid the seller")
+    price_bps: float = Field(description="cost / notes, in basis points of face value")
+    timestamp: int | None = Field(description="Block time")
+    block_number: int
+    tx_hash: str

@@ -79,6 +79,10 @@ def test_a_crossed_book_is_matched_best_bid_first_at_the_midpoint(settings, worl
     client = client_for(settings)
     market = client.get(f"/api/v1/loans/{loan_id}").json()["market"]
     assert (market["trades"], market["notes_traded"], market["open_listings"], market["best_bid_bps"]) == (2, 4 * UNIT, 0, 9_600)
+    tape = client.get("/api/v1/market/trades", params={"loan_id": loan_id}).json()  # public, newest first
+    assert [(t["how"], t["listing_id"], t["bid_id"], t["notes"], t["cost"]) for t in tape] == [
+        ("matched", ask, low_bid, UNIT, paid[1]), ("matched", ask, high_bid, 3 * UNIT, paid[0])]
+    assert tape[0]["price_bps"] == pytest.approx(9_550, abs=0.01) and "seller" not in tape[0]
     assert [(b["bid_id"], b["notes_left"]) for b in client.get("/api/v1/market/bids").json()] == [(low_bid, UNIT),
                                                                                                   (cheap_bid, UNIT)]
     with session_scope(settings) as session:

@@ -68,6 +68,8 @@ def test_list_buy_part_and_withdraw_the_rest(settings, world, monkeypatch):  # n
     assert client.get("/api/v1/market").json()[0]["notes_left"] == held - half
     market = client.get(f"/api/v1/loans/{loan_id}").json()["market"]  # the loan's own book and trades
     assert (market["open_listings"], market["notes_offered"], market["best_ask_bps"]) == (1, held - half, 9_500)
+    (trade,) = client.get("/api/v1/market/trades").json()  # the public tape
+    assert (trade["how"], trade["loan_id"], trade["notes"], trade["cost"]) == ("listing taken", loan_id, half, purchase["cost"])
     assert (market["open_bids"], market["best_bid_bps"], market["trades"], market["notes_traded"]) == (0, None, 1, half)
     assert market["last_price_bps"] == pytest.approx(10_000 * purchase["cost"] / half) and market["last_trade_at"] > 0
     assert client.get("/api/v1/market", params={"limit": 0}).status_code == 422
@@ -76,10 +78,14 @@ def test_list_buy_part_and_withdraw_the_rest(settings, world, monkeypatch):  # n
         point_get_settings_at(monkeypatch, settings)
         cli = runner.invoke(app, ["market", "offers", "--loan", str(loan_id), "--json"])
         table = runner.invoke(app, ["market", "offers"])
+        tape = runner.invoke(app, ["market", "trades", "--json"])
+        tape_table = runner.invoke(app, ["market", "trades"])
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
     assert cli.exit_code == 0 and json.loads(cli.stdout) == client.get("/api/v1/market").json()
+    assert json.loads(tape.stdout) == client.get("/api/v1/market/trades").json()
+    assert tape_table.exit_code == 0 and "latest trades (1)" in tape_table.stdout
     assert table.exit_code == 0 and "open offers (1)" in table.stdout
     assert client.get("/api/v1/portfolio", headers=as_buyer).json()["positions"][0]["notes"] == half
 
@@ -206,6 +212,7 @@ def test_bid_sell_into_part_and_cancel_the_rest(settings, world, monkeypatch):  
     assert client.get("/api/v1/market/bids").json()[0]["notes_left"] == 1
     market = client.get(f"/api/v1/loans/{loan_id}").json()["market"]
     assert (market["open_bids"], market["notes_wanted"], market["best_bid_bps"], market["trades"]) == (1, 1, 9_801, 1)
+    assert [t["how"] for t in client.get("/api/v1/market/trades", params={"loan_id": loan_id}).json()] == ["bid hit"]
     runner = CliRunner()
     try:
         point_get_settings_at(monkeypatch, settings)

@@ -347,6 +347,7 @@ def test_the_platform_matches_a_crossed_book_and_tells_both_makers(page, server,
     assert world.balance(seller) == before + 10 * unit * (9_700 + 9_900) // 20_000
     expect(page.locator("#bids tr")).to_have_count(0)
     expect(page.locator("#market tr")).to_have_count(0)
+    expect(page.locator("#trades tr").first).to_contain_text("matched")  # the public trade tape
 
 
 def test_an_investor_sets_a_standing_instruction_and_funds_its_matches(page, server, wallet, world):

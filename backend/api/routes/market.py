@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
 from backend.market import service
+from backend.market.book import trade_tape
 from backend.market.schemas import (
     MAX_PRICE_BPS,
     BidCreate,
@@ -18,6 +19,7 @@ from backend.market.schemas import (
     QuotePublic,
     RepriceCreate,
     SaleCreate,
+    TradePublic,
 )
 
 router = APIRouter(prefix="/api/v1/market", tags=["market"])
@@ -31,6 +33,15 @@ def listings(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[ListingPublic]:
     return service.open_listings(session, settings, loan_id)[:limit]
+
+
+@router.get("/trades", dependencies=allow("market.read"), summary="The trade tape: the latest trades, newest first")
+def trades(
+    session: SessionDep,
+    loan_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[TradePublic]:
+    return trade_tape(session, loan_id, limit)
 
 
 @router.get("/quote", dependencies=allow("market.read"), summary="What notes would fetch at a price, and the buyer's yield")

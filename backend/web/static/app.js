@@ -327,8 +327,17 @@ async function repriceOrder(kind, id, percentValue) {
 
 async function refreshMarket() {
   const current = newest("market");
-  const [listings, bids] = await Promise.all([api("/api/v1/market"), api("/api/v1/market/bids")]);
+  const [listings, bids, trades] = await Promise.all([api("/api/v1/market"), api("/api/v1/market/bids"),
+    api("/api/v1/market/trades?limit=20")]);
   if (!current()) return;
+  $("trades").replaceChildren(...trades.map((t) => {
+    const row = document.createElement("tr");
+    const when = t.timestamp == null ? "-" : new Date(t.timestamp * 1000).toISOString().slice(0, 16).replace("T", " ");
+    for (const text of [when, t.loan_id, t.how, money(t.notes), `${(t.price_bps / 100).toFixed(2)}%`, money(t.cost)]) {
+      row.append(Object.assign(document.createElement("td"), { textContent: text }));
+    }
+    return row;
+  }));
   const own = (wallet) => state.wallet && wallet.toLowerCase() === state.wallet.toLowerCase();
   $("market").replaceChildren(...listings.map((l) => orderRow(l, l.listing_id, "listing", own(l.seller), [money(l.cost)])));
   $("bids").replaceChildren(...bids.map((b) => orderRow(b, b.bid_id, "bid", own(b.bidder), [money(b.proceeds)])));
