@@ -110,3 +110,16 @@ class AddressTracePublic(BaseModel):
     funded: int = Field(description="Everything this address put into loans")
     repaid: int = Field(description="Everything this address paid towards loans")
     transactions: list[str] = Field(description="LoanBook and NoteMarket transactions whose events name this address")
+
+
+class AlertPublic(BaseModel):
+    """A note movement that a monitoring rule flags for a person to review (backend/audit/monitoring.py)."""
+
+    rule: str = Field(description="round_trip, off_market_price or large_gift")
+    loan_id: int
+    wallets: list[str] = Field(description="The wallets involved: from, to (a trade: seller, buyer)")
+    tx_hashes: list[str]
+    timestamp: int | None = Field(description="Block time of the (last) movement")
+    amount: int = Field(description="Value at stake, base units: notes moved back (round_trip), the gap to the "
+                        "principal outstanding (off_market_price), the principal outstanding moved (large_gift)")  # fmt: skip
+    detail: str

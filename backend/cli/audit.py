@@ -1,4 +1,4 @@
-"""`loanchain audit verify` and `loanchain audit list`.
+"""`loanchain audit verify`, `list`, `trace` and `alerts` (transaction monitoring of notes).
 
 `verify` exits 0 when the log is intact, 1 when an entry was edited, inserted or deleted.
 """
@@ -12,7 +12,7 @@ from backend.cli.output import cli_errors
 from backend.cli.output import console, print_json
 from backend.config import get_settings
 
-app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app = typer.Typer(help="The tamper-evident audit log, traces, and transaction monitoring.", no_args_is_help=True)
 
 
 @app.command("verify")
@@ -115,3 +115,25 @@ def trace_command(
     if kind == "address":
         console.print(f"{report.address}: KYC level {report.attestation_level}, borrower of {report.loans_as_borrower}, "
                       f"notes in {sorted(report.notes)}, funded {report.funded:,}, repaid {report.repaid:,}")  # fmt: skip
+
+
+@app.command("alerts")
+def alerts_command(
+    rule: str = typer.Option(None, help="round_trip, off_market_price or large_gift"),
+    since: int = typer.Option(0, help="Only movements at or after this block time (Unix seconds)."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Transaction monitoring of notes: movements a person should review (run `loanchain index sync` first)."""
+    from backend.audit.monitoring import alerts
+    from backend.db.session import session_scope
+
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        found = alerts(session, settings, since, rule)
+    if json_out:
+        print_json([a.model_dump(mode="json") for a in found])
+        return
+    table = Table("rule", "loan", "wallets", "amount", "detail", title=f"alerts ({len(found)})")
+    for a in found:
+        table.add_row(a.rule, str(a.loan_id), "\n".join(a.wallets), f"{a.amount:,}", a.detail)
+    console.print(table)

@@ -5,9 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from backend.api.deps import SessionDep, SettingsDep, StatementYear, allow
-from backend.audit import log, trace
+from backend.audit import log, monitoring, trace
 from backend.audit.schemas import (
     AddressTracePublic,
+    AlertPublic,
     AuditEntryPublic,
     AuditReportPublic,
     LoanTracePublic,
@@ -78,3 +79,17 @@ def investor_statement(address: str, session: SessionDep, settings: SettingsDep,
 )
 def investor_portfolio(address: str, session: SessionDep, settings: SettingsDep) -> PortfolioPublic:
     return portfolio.portfolio_of(session, settings, checksum(address))
+
+
+@router.get(
+    "/alerts",
+    dependencies=allow("audit.trace"),
+    summary="Transaction monitoring of notes: round trips, off-market prices, large gifts, newest first",
+)
+def alerts(
+    session: SessionDep,
+    settings: SettingsDep,
+    since: Annotated[int, Query(ge=0, description="Only movements at or after this block time")] = 0,
+    rule: Annotated[str | None, Query(description="round_trip, off_market_price or large_gift")] = None,
+) -> list[AlertPublic]:
+    return monitoring.alerts(session, settings, since, rule)

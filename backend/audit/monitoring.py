@@ -1,0 +1,139 @@
+"""Transaction monitoring of notes: rules over the chain index that flag note movements an AML
+officer or an auditor should look at. Notes only ever reach KYC-verified wallets (LoanBook's rule),
+so these rules look for value moved between verified wallets in ways a market would not move it:
+
+- `round_trip`: notes of one loan went from wallet A to wallet B and back (by trade or transfer)
+  within `monitoring_round_trip_days`: wash trading, or layering money through a loan's notes;
+- `off_market_price`: a trade priced far from what the notes stood for, the principal outstanding
+  on them when it happened (below `monitoring_price_low` or above `monitoring_price_high` times
+  it): a mispriced trade moves value from one wallet to the other;
+- `large_gift`: notes moved outside the market (no trade in that transaction) standing for at least
+  `monitoring_gift_threshold` whole tokens of principal outstanding: value moved with nothing paid.
+
+Alerts are recomputed from the index on every read, so they are as reproducible as the chain
+itself; none changes anything: a person reviews, and traces the wallets (`/api/v1/audit/trace`)."""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.audit.schemas import AlertPublic
+from backend.chain.loan_book import loan_book_domain
+from backend.chain.models import ChainEvent
+from backend.chain.projection_models import (
+    LoanRow,
+    MarketTradeRow,
+    NoteTransferRow,
+    RepaymentRow,
+)
+from backend.config import Settings
+from backend.errors import ValidationFailed
+
+DAY = 86_400
+RULES = ("round_trip", "off_market_price", "large_gift")
+
+
+class Outstanding:
+    """Each loan's principal outstanding as of any block, from the repayments the index holds."""
+
+    def __init__(self, db: Session, loan_ids: set[int]) -> None:
+        self.principal = dict(db.execute(select(LoanRow.loan_id, LoanRow.principal).where(LoanRow.loan_id.in_(loan_ids))).all())
+        self.steps: dict[int, tuple[list[tuple[int, int]], list[int]]] = {}
+        rows = db.execute(select(RepaymentRow.loan_id, RepaymentRow.block_number, RepaymentRow.log_index,
+                                 RepaymentRow.principal_outstanding)
+                          .where(RepaymentRow.loan_id.in_(loan_ids), RepaymentRow.principal_outstanding.is_not(None))
+                          .order_by(RepaymentRow.block_number, RepaymentRow.log_index))  # fmt: skip
+        by_loan: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
+        for loan_id, block, log_index, left in rows:
+            by_loan[loan_id][0].append((block, log_index))
+            by_loan[loan_id][1].append(left)
+        self.steps = dict(by_loan)
+
+    def of_notes(self, loan_id: int, notes: int, block: int, log_index: int) -> int:
+        """The principal outstanding that `notes` notes stood for just before (block, log index)."""
+        principal = self.principal.get(loan_id)
+        if not principal:
+            return 0
+        positions, values = self.steps.get(loan_id, ([], []))
+        i = bisect.bisect_left(positions, (block, log_index))
+        return notes * (values[i - 1] if i else principal) // principal
+
+
+def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = None) -> list[AlertPublic]:
+    """Every alert on note movements at or after block time `since`, newest first."""
+    if rule is not None and rule not in RULES:
+        raise ValidationFailed(f"rule: one of {', '.join(RULES)}", field="rule")
+    moves = list(db.execute(select(NoteTransferRow, ChainEvent.block_timestamp)
+                            .join(ChainEvent, ChainEvent.id == NoteTransferRow.event_id)
+                            .order_by(NoteTransferRow.block_number, NoteTransferRow.log_index)))  # fmt: skip
+    trades = list(db.execute(select(MarketTradeRow, ChainEvent.block_timestamp)
+                             .join(ChainEvent, ChainEvent.id == MarketTradeRow.event_id)))  # fmt: skip
+    outstanding = Outstanding(db, {m.loan_id for m, _ in moves})
+    found = []
+    if rule in (None, "round_trip"):
+        found += _round_trips(moves, settings.monitoring_round_trip_days * DAY)
+    if rule in (None, "off_market_price"):
+        found += _off_market(trades, outstanding, settings)
+    if rule in (None, "large_gift"):
+        found += _gifts(moves, {t.tx_hash for t, _ in trades}, outstanding, settings)
+    found = [a for a in found if (a.timestamp or 0) >= since]
+    return sorted(found, key=lambda a: (a.timestamp or 0, a.rule, a.tx_hashes), reverse=True)
+
+
+def _round_trips(moves: list, window: int) -> list[AlertPublic]:
+    """A->B then B->A of the same loan's notes within `window` seconds; one alert per return."""
+    sent: dict[tuple[int, str, str], list[tuple[int, NoteTransferRow]]] = defaultdict(list)
+    found = []
+    for move, at in moves:
+        at = at or 0
+        back = [(t, m) for t, m in sent[move.loan_id, move.recipient, move.sender] if at - t <= window]
+        if back:
+            first_at, first = back[-1]
+            found.append(AlertPublic(
+                rule="round_trip", loan_id=move.loan_id, wallets=[first.sender, first.recipient],
+                tx_hashes=[first.tx_hash, move.tx_hash], timestamp=at, amount=move.amount,
+                detail=f"notes of loan {move.loan_id} went from {first.sender} to {first.recipient} and "
+                       f"{(at - first_at) / DAY:.1f} days later back ({first.amount} then {move.amount} notes)",
+            ))  # fmt: skip
+        sent[move.loan_id, move.sender, move.recipient].append((at, move))
+    return found
+
+
+def _off_market(trades: list, outstanding: Outstanding, settings: Settings) -> list[AlertPublic]:
+    found = []
+    for trade, at in trades:
+        worth = outstanding.of_notes(trade.loan_id, trade.notes, trade.block_number, trade.log_index)
+        if not worth:
+            continue
+        ratio = trade.cost / worth
+        if settings.monitoring_price_low <= ratio <= settings.monitoring_price_high:
+            continue
+        found.append(AlertPublic(
+            rule="off_market_price", loan_id=trade.loan_id, wallets=[trade.seller, trade.buyer],
+            tx_hashes=[trade.tx_hash], timestamp=at, amount=abs(trade.cost - worth),
+            detail=f"{trade.notes} notes of loan {trade.loan_id} standing for {worth} of principal outstanding "
+                   f"traded for {trade.cost} ({ratio:.0%} of it; the rule flags outside "
+                   f"{settings.monitoring_price_low:.0%}-{settings.monitoring_price_high:.0%})",
+        ))  # fmt: skip
+    return found
+
+
+def _gifts(moves: list, traded: set[str], outstanding: Outstanding, settings: Settings) -> list[AlertPublic]:
+    found = []
+    gifts = [(move, at) for move, at in moves if move.tx_hash not in traded]
+    threshold = settings.monitoring_gift_threshold * 10 ** loan_book_domain(settings).asset_decimals if gifts else 0
+    for move, at in gifts:
+        worth = outstanding.of_notes(move.loan_id, move.amount, move.block_number, move.log_index)
+        if worth < threshold:
+            continue
+        found.append(AlertPublic(
+            rule="large_gift", loan_id=move.loan_id, wallets=[move.sender, move.recipient],
+            tx_hashes=[move.tx_hash], timestamp=at, amount=worth,
+            detail=f"{move.amount} notes of loan {move.loan_id} standing for {worth} of principal outstanding moved "
+                   f"from {move.sender} to {move.recipient} with nothing paid on the market",
+        ))  # fmt: skip
+    return found

@@ -1,0 +1,101 @@
+"""Transaction monitoring of notes: an ordinary sale raises nothing; notes that go from one wallet to
+another and back, a trade far below what the notes stand for (after repayments lowered it), and
+notes handed over outside the market above the threshold each raise one alert naming the wallets and
+transactions, on SQLite and PostgreSQL; only auditors see them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from backend.audit.monitoring import Outstanding, alerts
+from backend.chain.indexer import Indexer
+from backend.chain.projection_models import LoanRow
+from backend.cli.main import app
+from backend.config import get_settings
+from backend.db.session import session_scope
+from tests.anchoring.helpers import point_get_settings_at
+from tests.conftest import own_database
+from tests.contracts.conftest import chain, world  # noqa: F401
+from tests.contracts.helpers import DAY
+from tests.identity.conftest import ADMIN, client_for, minted_bearer
+
+UNIT = 10**6
+
+
+@pytest.fixture
+def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url):  # noqa: F811
+    return own_database(chain_settings, tmp_path, database_url, admin_wallets=[ADMIN.address],
+                        monitoring_gift_threshold=1_000)  # fmt: skip
+
+
+def _alerts(settings, **kw) -> list:
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        return alerts(session, settings, **kw)
+
+
+def test_round_trips_off_market_prices_and_large_gifts_are_flagged(settings, world, monkeypatch):  # noqa: F811
+    a, b, c, d = world.investors[:4]
+    loan_id, start = world.active_loan(investors=[a, b])  # 6,000 notes each
+    world.ready_for_market(a, b, c)
+    fair = world.place(a, "ask", loan_id, 100 * UNIT, 9_800)
+    world.chain.tx(world.market.functions.buy(fair, 100 * UNIT), c.address)
+    assert _alerts(settings) == []  # an ordinary sale near par: nothing to look at
+
+    # Repayments lower what a note stands for; 100 notes now stand for less than 100 of principal.
+    world.chain.mine_at(start + 30 * DAY)
+    world.repay(loan_id, world.book.functions.amountDue(loan_id).call()[0])
+    with session_scope(settings) as session:
+        Indexer().catch_up(settings)
+        left = session.get(LoanRow, loan_id).principal_outstanding
+    worth = 100 * UNIT * left // (12_000 * UNIT)
+    cheap = world.place(a, "ask", loan_id, 100 * UNIT, 4_000)  # 40% of face: well under half of what it stands for
+    world.chain.tx(world.market.functions.buy(cheap, 100 * UNIT), c.address)
+    (mispriced,) = _alerts(settings, rule="off_market_price")
+    assert (mispriced.wallets, mispriced.amount) == ([a.address, c.address], worth - 40 * UNIT)
+    assert f"standing for {worth} of principal outstanding traded for {40 * UNIT}" in mispriced.detail
+
+    # Notes handed over outside the market, and handed back within the window.
+    gift = world.chain.tx(world.book.functions.safeTransferFrom(b.address, d.address, loan_id, 2_000 * UNIT, b""), b.address)
+    back = world.chain.tx(world.book.functions.safeTransferFrom(d.address, b.address, loan_id, 500 * UNIT, b""), d.address)
+    found = _alerts(settings)
+    assert sorted(x.rule for x in found) == ["large_gift", "off_market_price", "round_trip"]
+    (round_trip,) = [x for x in found if x.rule == "round_trip"]
+    assert round_trip.wallets == [b.address, d.address] and round_trip.amount == 500 * UNIT
+    assert round_trip.tx_hashes == [gift["transactionHash"].to_0x_hex(), back["transactionHash"].to_0x_hex()]
+    (large,) = [x for x in found if x.rule == "large_gift"]  # 2,000 notes moved; 500 back is under 1,000 tokens
+    assert large.wallets == [b.address, d.address] and large.amount == 2_000 * UNIT * left // (12_000 * UNIT)
+    assert found[0].timestamp >= found[-1].timestamp  # newest first
+    assert _alerts(settings, since=found[0].timestamp + 1) == []
+
+    client = client_for(settings)
+    served = client.get("/api/v1/audit/alerts", headers=minted_bearer(settings, ADMIN))
+    assert served.status_code == 200 and [x["rule"] for x in served.json()] == [x.rule for x in found]
+    assert client.get("/api/v1/audit/alerts", headers=minted_bearer(settings, c)).status_code == 403
+    bad = client.get("/api/v1/audit/alerts", params={"rule": "nope"}, headers=minted_bearer(settings, ADMIN))
+    assert bad.status_code == 422 and "rule" in json.dumps(bad.json())
+    try:
+        monkeypatch.setenv("LOANCHAIN_MONITORING_GIFT_THRESHOLD", "1000")
+        point_get_settings_at(monkeypatch, settings)
+        cli = CliRunner().invoke(app, ["audit", "alerts", "--json"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert cli.exit_code == 0 and json.loads(cli.stdout) == served.json()
+
+
+def test_what_notes_stand_for_follows_the_repayments_in_block_order(settings, world):  # noqa: F811
+    loan_id, start = world.active_loan(investors=world.investors[:2])
+    world.chain.mine_at(start + 30 * DAY)
+    receipt = world.repay(loan_id, world.book.functions.amountDue(loan_id).call()[0])
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        outstanding = Outstanding(session, {loan_id})
+        left = session.get(LoanRow, loan_id).principal_outstanding
+    block = receipt["blockNumber"]
+    assert outstanding.of_notes(loan_id, 12_000 * UNIT, block, 0) == 12_000 * UNIT  # before the payment
+    assert outstanding.of_notes(loan_id, 12_000 * UNIT, block + 1, 0) == left < 12_000 * UNIT
+    assert outstanding.of_notes(loan_id + 99, UNIT, block, 0) == 0  # a loan the index does not have
