@@ -113,6 +113,7 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     page.click("#trace")
     expect(page.locator("#status")).to_contain_text("Trace a loan id, a transaction hash")
     expect(page.locator("#aging tr")).to_have_count(5)
+    expect(page.locator("#alerts")).to_contain_text("No alerts")  # transaction monitoring: nothing to review here
 
     # An admin grants and revokes a staff role from the page.
     colleague = world.investors[1].address

@@ -613,12 +613,13 @@ const has = (...roles) => roles.some((r) => state.roles.includes(r));
 async function refreshStaff() {
   const current = newest("staff");
   const oversight = has("auditor", "admin");
-  const [waiting, kycQueue, grants, collections, aging] = await Promise.all([
+  const [waiting, kycQueue, grants, collections, aging, alerts] = await Promise.all([
     has("underwriter") ? api("/api/v1/score/referrals") : null,
     has("admin") ? api("/api/v1/admin/kyc/queue") : null,
     has("admin") ? api("/api/v1/admin/roles") : null,
     oversight ? api("/api/v1/servicing/collections") : null,
     oversight ? api("/api/v1/servicing/aging") : null,
+    oversight ? api("/api/v1/audit/alerts") : null,
   ]);
   if (!current()) return;
   $("staff-section").hidden = !has("underwriter", "auditor", "admin");
@@ -682,6 +683,8 @@ async function refreshStaff() {
     }));
   }
   if (oversight) {
+    $("alerts").replaceChildren(...listItems(alerts.length ? alerts.map((a) => `${a.rule}, loan ${a.loan_id}: ${a.detail}`)
+      : ["No alerts: no note movement matches a monitoring rule."]));
     $("collections").replaceChildren(...collections.map((c) => Object.assign(document.createElement("li"), {
       textContent: `loan ${c.loan_id} ${c.bucket}${c.days_past_due == null ? "" : `, ${c.days_past_due} days past due`}: `
         + `${money(c.amount_owed)} owed; notices ${c.notices.join(", ") || "none"}`,
