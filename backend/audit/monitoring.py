@@ -42,23 +42,22 @@ class Outstanding:
 
     def __init__(self, db: Session, loan_ids: set[int]) -> None:
         self.principal = dict(db.execute(select(LoanRow.loan_id, LoanRow.principal).where(LoanRow.loan_id.in_(loan_ids))).all())
-        self.steps: dict[int, tuple[list[tuple[int, int]], list[int]]] = {}
         rows = db.execute(select(RepaymentRow.loan_id, RepaymentRow.block_number, RepaymentRow.log_index,
                                  RepaymentRow.principal_outstanding)
                           .where(RepaymentRow.loan_id.in_(loan_ids), RepaymentRow.principal_outstanding.is_not(None))
                           .order_by(RepaymentRow.block_number, RepaymentRow.log_index))  # fmt: skip
-        by_loan: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
+        # Per loan: the (block, log index) of each payment, and the principal outstanding after it.
+        self.steps: dict[int, tuple[list[tuple[int, int]], list[int]]] = defaultdict(lambda: ([], []))
         for loan_id, block, log_index, left in rows:
-            by_loan[loan_id][0].append((block, log_index))
-            by_loan[loan_id][1].append(left)
-        self.steps = dict(by_loan)
+            self.steps[loan_id][0].append((block, log_index))
+            self.steps[loan_id][1].append(left)
 
     def of_notes(self, loan_id: int, notes: int, block: int, log_index: int) -> int:
         """The principal outstanding that `notes` notes stood for just before (block, log index)."""
         principal = self.principal.get(loan_id)
         if not principal:
             return 0
-        positions, values = self.steps.get(loan_id, ([], []))
+        positions, values = self.steps[loan_id]
         i = bisect.bisect_left(positions, (block, log_index))
         return notes * (values[i - 1] if i else principal) // principal
 
