@@ -79,6 +79,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "audit.entries": AUDITORS,
     "audit.verify": AUDITORS,
     "audit.trace": AUDITORS,
+    "audit.review": AUDITORS,  # the monitoring case file: a person clears or escalates an alert
     # credit scoring: an applicant may ask for a quote before KYC; recorded decisions hold an
     # applicant's financial data, so reading them back is for underwriting and oversight
     "score.create": SIGNED_IN,

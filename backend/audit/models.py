@@ -48,3 +48,19 @@ class AuditCheckpoint(Base):
     entry_hash: Mapped[str] = mapped_column(HASH)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AlertReview(Base):
+    """A person's review of a transaction monitoring alert (backend/audit/monitoring.py): the alert is
+    recomputed from the chain index, so it is named by its key, a hash of the rule, the loan and the
+    transactions. One review per alert, never replaced; each is also in the audit log."""
+
+    __tablename__ = "audit_alert_reviews"
+
+    alert_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(30))
+    loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    decision: Mapped[str] = mapped_column(String(20))  # cleared | escalated
+    note: Mapped[str] = mapped_column(String(1000))
+    reviewer: Mapped[str] = mapped_column(String(200))
+    reviewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

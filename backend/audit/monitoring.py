@@ -11,17 +11,23 @@ so these rules look for value moved between verified wallets in ways a market wo
   `monitoring_gift_threshold` whole tokens of principal outstanding: value moved with nothing paid.
 
 Alerts are recomputed from the index on every read, so they are as reproducible as the chain
-itself; none changes anything: a person reviews, and traces the wallets (`/api/v1/audit/trace`)."""
+itself; none changes anything: a person reviews, and traces the wallets (`/api/v1/audit/trace`).
+The review (cleared or escalated, with a note) is the case file: kept once per alert, under the
+alert's key, and recorded in the audit log."""
 
 from __future__ import annotations
 
 import bisect
+import hashlib
 from collections import defaultdict
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.audit.schemas import AlertPublic
+from backend import audit
+from backend.audit.models import AlertReview
+from backend.audit.schemas import AlertPublic, AlertReviewCreate, AlertReviewPublic
 from backend.chain.loan_book import loan_book_domain
 from backend.chain.models import ChainEvent
 from backend.chain.projection_models import (
@@ -31,7 +37,7 @@ from backend.chain.projection_models import (
     RepaymentRow,
 )
 from backend.config import Settings
-from backend.errors import ValidationFailed
+from backend.errors import Conflict, NotFound, ValidationFailed
 
 DAY = 86_400
 RULES = ("round_trip", "off_market_price", "large_gift")
@@ -62,8 +68,16 @@ class Outstanding:
         return notes * (values[i - 1] if i else principal) // principal
 
 
-def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = None) -> list[AlertPublic]:
-    """Every alert on note movements at or after block time `since`, newest first."""
+def _alert(**fields) -> AlertPublic:
+    """An alert, named by a hash of what makes it: its rule, loan and transactions."""
+    what = "|".join([fields["rule"], str(fields["loan_id"]), *fields["tx_hashes"]])
+    return AlertPublic(key=hashlib.sha256(what.encode()).hexdigest()[:32], **fields)
+
+
+def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = None,
+           open_only: bool = False) -> list[AlertPublic]:  # fmt: skip
+    """Every alert on note movements at or after block time `since`, newest first, with its review
+    (`open_only`: those not reviewed yet)."""
     if rule is not None and rule not in RULES:
         raise ValidationFailed(f"rule: one of {', '.join(RULES)}", field="rule")
     moves = list(db.execute(select(NoteTransferRow, ChainEvent.block_timestamp)
@@ -80,7 +94,30 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
     if rule in (None, "large_gift"):
         found += _gifts(moves, {t.tx_hash for t, _ in trades}, outstanding, settings)
     found = [a for a in found if (a.timestamp or 0) >= since]
+    reviews = {r.alert_key: r for r in db.scalars(select(AlertReview).where(AlertReview.alert_key.in_([a.key for a in found])))}
+    for a in found:
+        a.review = AlertReviewPublic.model_validate(reviews[a.key]) if a.key in reviews else None
+    found = [a for a in found if not (open_only and a.review)]
     return sorted(found, key=lambda a: (a.timestamp or 0, a.rule, a.tx_hashes), reverse=True)
+
+
+def review_alert(db: Session, settings: Settings, key: str, request: AlertReviewCreate, reviewer: str) -> AlertPublic:
+    """Record a person's review of an alert the rules raise now; once per alert (409 after)."""
+    alert = next((a for a in alerts(db, settings) if a.key == key), None)
+    if alert is None:
+        raise NotFound(f"no monitoring alert {key!r} (see GET /api/v1/audit/alerts)", key=key)
+    if alert.review is not None:
+        raise Conflict(f"alert {key} was already reviewed: {alert.review.decision} by {alert.review.reviewer}",
+                       key=key)  # fmt: skip
+    row = AlertReview(alert_key=key, rule=alert.rule, loan_id=alert.loan_id, decision=request.decision,
+                      note=request.note, reviewer=reviewer, reviewed_at=datetime.now(UTC))  # fmt: skip
+    db.add(row)
+    audit.record(db, actor=reviewer, action="monitoring.review", subject=f"alert:{key}",
+                 payload={"rule": alert.rule, "loan_id": alert.loan_id, "tx_hashes": alert.tx_hashes,
+                          "decision": request.decision, "note": request.note})  # fmt: skip
+    db.flush()
+    alert.review = AlertReviewPublic.model_validate(row)
+    return alert
 
 
 def _round_trips(moves: list, window: int) -> list[AlertPublic]:
@@ -92,7 +129,7 @@ def _round_trips(moves: list, window: int) -> list[AlertPublic]:
         back = [(t, m) for t, m in sent[move.loan_id, move.recipient, move.sender] if at - t <= window]
         if back:
             first_at, first = back[-1]
-            found.append(AlertPublic(
+            found.append(_alert(
                 rule="round_trip", loan_id=move.loan_id, wallets=[first.sender, first.recipient],
                 tx_hashes=[first.tx_hash, move.tx_hash], timestamp=at, amount=move.amount,
                 detail=f"notes of loan {move.loan_id} went from {first.sender} to {first.recipient} and "
@@ -111,7 +148,7 @@ def _off_market(trades: list, outstanding: Outstanding, settings: Settings) -> l
         ratio = trade.cost / worth
         if settings.monitoring_price_low <= ratio <= settings.monitoring_price_high:
             continue
-        found.append(AlertPublic(
+        found.append(_alert(
             rule="off_market_price", loan_id=trade.loan_id, wallets=[trade.seller, trade.buyer],
             tx_hashes=[trade.tx_hash], timestamp=at, amount=abs(trade.cost - worth),
             detail=f"{trade.notes} notes of loan {trade.loan_id} standing for {worth} of principal outstanding "
@@ -129,7 +166,7 @@ def _gifts(moves: list, traded: set[str], outstanding: Outstanding, settings: Se
         worth = outstanding.of_notes(move.loan_id, move.amount, move.block_number, move.log_index)
         if worth < threshold:
             continue
-        found.append(AlertPublic(
+        found.append(_alert(
             rule="large_gift", loan_id=move.loan_id, wallets=[move.sender, move.recipient],
             tx_hashes=[move.tx_hash], timestamp=at, amount=worth,
             detail=f"{move.amount} notes of loan {move.loan_id} standing for {worth} of principal outstanding moved "

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.anchoring.schemas import VerificationPublic
@@ -26,6 +29,7 @@ class IssuePublic(BaseModel):
     kind: str
     seq: int
     detail: str
+    review: AlertReviewPublic | None = Field(default=None, description="The review, once a person has made it")
 
 
 class CheckpointPublic(BaseModel):
@@ -33,6 +37,7 @@ class CheckpointPublic(BaseModel):
     entry_hash: str
     status: str
     detail: str
+    review: AlertReviewPublic | None = Field(default=None, description="The review, once a person has made it")
     block_number: int | None = None
     tx_hash: str | None = None
 
@@ -75,6 +80,7 @@ class CheckPublic(BaseModel):
     name: str
     ok: bool
     detail: str
+    review: AlertReviewPublic | None = Field(default=None, description="The review, once a person has made it")
 
 
 class LoanTracePublic(BaseModel):
@@ -112,9 +118,28 @@ class AddressTracePublic(BaseModel):
     transactions: list[str] = Field(description="LoanBook and NoteMarket transactions whose events name this address")
 
 
+class AlertReviewCreate(BaseModel):
+    """A person's conclusion on an alert: nothing wrong (cleared), or taken further (escalated)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["cleared", "escalated"]
+    note: str = Field(min_length=3, max_length=1000, description="Why: what was looked at and found")
+
+
+class AlertReviewPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    decision: str
+    note: str
+    reviewer: str
+    reviewed_at: datetime
+
+
 class AlertPublic(BaseModel):
     """A note movement that a monitoring rule flags for a person to review (backend/audit/monitoring.py)."""
 
+    key: str = Field(description="Names the alert across reads: a hash of its rule, loan and transactions")
     rule: str = Field(description="round_trip, off_market_price or large_gift")
     loan_id: int
     wallets: list[str] = Field(description="The wallets involved: from, to (a trade: seller, buyer)")
@@ -123,3 +148,4 @@ class AlertPublic(BaseModel):
     amount: int = Field(description="Value at stake, base units: notes moved back (round_trip), the gap to the "
                         "principal outstanding (off_market_price), the principal outstanding moved (large_gift)")  # fmt: skip
     detail: str
+    review: AlertReviewPublic | None = Field(default=None, description="The review, once a person has made it")

@@ -121,6 +121,7 @@ def trace_command(
 def alerts_command(
     rule: str = typer.Option(None, help="round_trip, off_market_price or large_gift"),
     since: int = typer.Option(0, help="Only movements at or after this block time (Unix seconds)."),
+    open_only: bool = typer.Option(False, "--open", help="Only alerts nobody has reviewed yet."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Transaction monitoring of notes: movements a person should review (run `loanchain index sync` first)."""
@@ -129,11 +130,12 @@ def alerts_command(
 
     settings = get_settings()
     with cli_errors(), session_scope(settings) as session:
-        found = alerts(session, settings, since, rule)
+        found = alerts(session, settings, since, rule, open_only)
     if json_out:
         print_json([a.model_dump(mode="json") for a in found])
         return
-    table = Table("rule", "loan", "wallets", "amount", "detail", title=f"alerts ({len(found)})")
+    table = Table("key", "rule", "loan", "wallets", "amount", "detail", "review", title=f"alerts ({len(found)})")
     for a in found:
-        table.add_row(a.rule, str(a.loan_id), "\n".join(a.wallets), f"{a.amount:,}", a.detail)
+        review = f"{a.review.decision} by {a.review.reviewer}" if a.review else "open"
+        table.add_row(a.key, a.rule, str(a.loan_id), "\n".join(a.wallets), f"{a.amount:,}", a.detail, review)
     console.print(table)

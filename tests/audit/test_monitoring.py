@@ -77,6 +77,24 @@ def test_round_trips_off_market_prices_and_large_gifts_are_flagged(settings, wor
     assert client.get("/api/v1/audit/alerts", headers=minted_bearer(settings, c)).status_code == 403
     bad = client.get("/api/v1/audit/alerts", params={"rule": "nope"}, headers=minted_bearer(settings, ADMIN))
     assert bad.status_code == 422 and "rule" in json.dumps(bad.json())
+    # The case file: a person clears or escalates each alert once, with a note, in the audit log.
+    auditor = minted_bearer(settings, ADMIN)
+    url = f"/api/v1/audit/alerts/{round_trip.key}/review"
+    assert client.post(url, json={"decision": "cleared", "note": "ok"}, headers=minted_bearer(settings, c)).status_code == 403
+    assert client.post(url, json={"decision": "maybe", "note": "looked"}, headers=auditor).status_code == 422
+    assert client.post("/api/v1/audit/alerts/nope/review", json={"decision": "cleared", "note": "looked"},
+                       headers=auditor).status_code == 404  # fmt: skip
+    reviewed = client.post(url, json={"decision": "escalated", "note": "same two wallets; asked for their story"},
+                           headers=auditor)  # fmt: skip
+    assert reviewed.status_code == 200 and reviewed.json()["review"]["reviewer"] == ADMIN.address
+    assert reviewed.json()["review"]["decision"] == "escalated"
+    again = client.post(url, json={"decision": "cleared", "note": "changed my mind"}, headers=auditor)
+    assert again.status_code == 409 and "already reviewed" in again.json()["detail"]
+    still_open = client.get("/api/v1/audit/alerts", params={"open": True}, headers=auditor).json()
+    assert sorted(x["rule"] for x in still_open) == ["large_gift", "off_market_price"]
+    logged = client.get("/api/v1/audit/entries", params={"limit": 1000}, headers=auditor).json()
+    assert [e["subject"] for e in logged if e["action"] == "monitoring.review"] == [f"alert:{round_trip.key}"]
+    served = client.get("/api/v1/audit/alerts", headers=auditor)
     try:
         monkeypatch.setenv("LOANCHAIN_MONITORING_GIFT_THRESHOLD", "1000")
         point_get_settings_at(monkeypatch, settings)

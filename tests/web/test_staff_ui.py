@@ -125,3 +125,30 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     page.click('#role-form button[value="revoke"]')
     expect(page.locator("#status")).to_have_text(f"{colleague}: auditor revoked; roles now none.")
     expect(page.locator("#role-grants")).not_to_contain_text(colleague)
+
+
+def test_an_auditor_clears_or_escalates_a_monitoring_alert_in_the_browser(page, server, wallet, world):
+    """Notes given to another wallet and partly handed back raise a round-trip alert; the admin sees
+    it on the staff page and escalates it with a note, which the alert then shows."""
+    giver, taker, unit = world.investors[0], world.investors[1], 10**6
+    loan_id, _ = world.active_loan(investors=[giver, world.investors[2]])
+    book = world.book.functions
+    world.chain.tx(book.safeTransferFrom(giver.address, taker.address, loan_id, 100 * unit, b""), giver.address)
+    world.chain.tx(book.safeTransferFrom(taker.address, giver.address, loan_id, 40 * unit, b""), taker.address)
+
+    wallet.address = world.admin.address
+    _sign_in(page, world.admin.address)
+    alert = page.locator("#alerts li[data-alert]")
+
+    def shown() -> bool:  # once the indexer has both transfers
+        page.click("#refresh-loans")
+        page.wait_for_timeout(300)
+        return alert.count() == 1
+
+    _wait(shown, "the round-trip alert")
+    expect(alert).to_contain_text(f"round_trip, loan {loan_id}: notes of loan {loan_id} went from {giver.address}")
+    alert.locator("input").fill("gift and partial return between two wallets; asked both for their story")
+    alert.locator('button[data-decision="escalated"]').click()
+    expect(page.locator("#status")).to_have_text(f"Alert round_trip on loan {loan_id}: escalated.")
+    expect(page.locator("#alerts li")).to_contain_text(f"(escalated by {world.admin.address}: gift and partial return")
+    expect(page.locator("#alerts button")).to_have_count(0)  # reviewed once, for good

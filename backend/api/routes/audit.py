@@ -4,11 +4,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.api.deps import SessionDep, SettingsDep, StatementYear, allow
+from backend.api.deps import CurrentUser, SessionDep, SettingsDep, StatementYear, allow
 from backend.audit import log, monitoring, trace
 from backend.audit.schemas import (
     AddressTracePublic,
     AlertPublic,
+    AlertReviewCreate,
     AuditEntryPublic,
     AuditReportPublic,
     LoanTracePublic,
@@ -91,5 +92,13 @@ def alerts(
     settings: SettingsDep,
     since: Annotated[int, Query(ge=0, description="Only movements at or after this block time")] = 0,
     rule: Annotated[str | None, Query(description="round_trip, off_market_price or large_gift")] = None,
+    open_only: Annotated[bool, Query(alias="open", description="Only alerts nobody has reviewed yet")] = False,
 ) -> list[AlertPublic]:
-    return monitoring.alerts(session, settings, since, rule)
+    return monitoring.alerts(session, settings, since, rule, open_only)
+
+
+@router.post("/alerts/{alert_key}/review", dependencies=allow("audit.review"),
+             summary="Clear or escalate a monitoring alert, with a note: once per alert, in the audit log")  # fmt: skip
+def review_alert(alert_key: str, request: AlertReviewCreate, user: CurrentUser, session: SessionDep,
+                 settings: SettingsDep) -> AlertPublic:  # fmt: skip
+    return monitoring.review_alert(session, settings, alert_key, request, user.wallet)

@@ -683,8 +683,8 @@ async function refreshStaff() {
     }));
   }
   if (oversight) {
-    $("alerts").replaceChildren(...listItems(alerts.length ? alerts.map((a) => `${a.rule}, loan ${a.loan_id}: ${a.detail}`)
-      : ["No alerts: no note movement matches a monitoring rule."]));
+    $("alerts").replaceChildren(...(alerts.length ? alerts.map(alertItem)
+      : listItems(["No alerts: no note movement matches a monitoring rule."])));
     $("collections").replaceChildren(...collections.map((c) => Object.assign(document.createElement("li"), {
       textContent: `loan ${c.loan_id} ${c.bucket}${c.days_past_due == null ? "" : `, ${c.days_past_due} days past due`}: `
         + `${money(c.amount_owed)} owed; notices ${c.notices.join(", ") || "none"}`,
@@ -706,6 +706,32 @@ async function changeRole(event) {
   const result = await api("/api/v1/admin/roles", { method: "POST", body });
   say(`${result.wallet}: ${result.changed ? `${result.role} ${result.action === "grant" ? "granted" : "revoked"}` : "no change"}; `
     + `roles now ${result.roles.join(", ") || "none"}.`);
+  await refreshStaff();
+}
+
+// A monitoring alert for the case file: reviewed (decision, who, why), or open with Clear / Escalate.
+function alertItem(a) {
+  const item = Object.assign(document.createElement("li"), { textContent: `${a.rule}, loan ${a.loan_id}: ${a.detail}` });
+  item.dataset.alert = a.key;
+  if (a.review) {
+    item.append(` (${a.review.decision} by ${a.review.reviewer}: ${a.review.note})`);
+    return item;
+  }
+  const note = Object.assign(document.createElement("input"), { placeholder: "what you looked at and found" });
+  note.dataset.alertNote = a.key;
+  item.append(" ", note);
+  for (const [label, decision] of [["Clear", "cleared"], ["Escalate", "escalated"]]) {
+    const button = Object.assign(document.createElement("button"), { textContent: label });
+    Object.assign(button.dataset, { alert: a.key, decision });
+    button.onclick = guard(() => reviewAlert(a.key, decision, note.value));
+    item.append(" ", button);
+  }
+  return item;
+}
+
+async function reviewAlert(key, decision, note) {
+  const a = await api(`/api/v1/audit/alerts/${key}/review`, { method: "POST", body: { decision, note } });
+  say(`Alert ${a.rule} on loan ${a.loan_id}: ${a.review.decision}.`);
   await refreshStaff();
 }
 
