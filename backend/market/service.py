@@ -86,26 +86,47 @@ def _open_orders(db: Session, settings: Settings, model: type, loan_id: int | No
     return [(row, loan, grades.get(loan.decision_hash), states.get(loan.loan_id)) for row, loan in pairs], now
 
 
-def open_listings(db: Session, settings: Settings, loan_id: int | None = None) -> list[ListingPublic]:
+def _ranked(orders: list[tuple], value_of, cheapest_first: bool, id_of, limit: int | None) -> list[tuple]:
+    """The first `limit` orders by price against the principal outstanding they stand for (the
+    cheapest, or the best paying, first; then the earliest), ranked before anything costlier, such
+    as a yield, is worked out for them."""
+    def key(order: tuple) -> tuple:
+        row, loan = order[0], order[1]
+        outstanding = loan.principal_outstanding * row.notes_left // loan.principal
+        ratio = value_of(row) / outstanding if outstanding else 0.0
+        return (not outstanding, ratio if cheapest_first else -ratio, id_of(row))
+
+    return sorted(orders, key=key)[:limit]
+
+
+def open_listings(db: Session, settings: Settings, loan_id: int | None = None, limit: int | None = None) -> list[ListingPublic]:
     """Open listings of active loans, cheapest against outstanding principal first."""
-    listings = []
     orders, now = _open_orders(db, settings, MarketListingRow, loan_id)
-    for row, loan, grade, state in orders:
-        cost = pricing.cost(row.notes_left, row.price_bps)
+    listings = []
+    for row, loan, grade, state in _ranked(orders, _cost, True, lambda r: r.listing_id, limit):
+        cost = _cost(row)
         listings.append(ListingPublic(listing_id=row.listing_id, seller=row.seller, notes_listed=row.notes_listed,
                                       cost=cost, **_terms(row, loan, cost, grade, state, now)))  # fmt: skip
-    return sorted(listings, key=lambda x: (x.price_to_outstanding is None, x.price_to_outstanding, x.listing_id))
+    return listings
 
 
-def open_bids(db: Session, settings: Settings, loan_id: int | None = None) -> list[BidPublic]:
+def open_bids(db: Session, settings: Settings, loan_id: int | None = None, limit: int | None = None) -> list[BidPublic]:
     """Open bids for notes of active loans, the best paying against outstanding principal first."""
-    bids = []
     orders, now = _open_orders(db, settings, MarketBidRow, loan_id)
-    for row, loan, grade, state in orders:
-        proceeds = pricing.proceeds(row.notes_left, row.price_bps)
+    bids = []
+    for row, loan, grade, state in _ranked(orders, _proceeds, False, lambda r: r.bid_id, limit):
+        proceeds = _proceeds(row)
         bids.append(BidPublic(bid_id=row.bid_id, bidder=row.bidder, notes_bid=row.notes_bid, proceeds=proceeds,
                               **_terms(row, loan, proceeds, grade, state, now)))  # fmt: skip
-    return sorted(bids, key=lambda x: (x.price_to_outstanding is None, -(x.price_to_outstanding or 0), x.bid_id))
+    return bids
+
+
+def _cost(row: MarketListingRow) -> int:
+    return pricing.cost(row.notes_left, row.price_bps)
+
+
+def _proceeds(row: MarketBidRow) -> int:
+    return pricing.proceeds(row.notes_left, row.price_bps)
 
 
 def quote(db: Session, settings: Settings, loan_id: int, notes: int, price_bps: int) -> QuotePublic:

@@ -79,6 +79,8 @@ def test_a_crossed_book_is_matched_best_bid_first_at_the_midpoint(settings, worl
     client = client_for(settings)
     market = client.get(f"/api/v1/loans/{loan_id}").json()["market"]
     assert (market["trades"], market["notes_traded"], market["open_listings"], market["best_bid_bps"]) == (2, 4 * UNIT, 0, 9_600)
+    (best,) = client.get("/api/v1/market/bids", params={"limit": 1}).json()  # a page: the best paying first
+    assert (best["bid_id"], best["yield_to_maturity"] is not None) == (low_bid, True)
     tape = client.get("/api/v1/market/trades", params={"loan_id": loan_id}).json()  # public, newest first
     assert [(t["how"], t["listing_id"], t["bid_id"], t["notes"], t["cost"]) for t in tape] == [
         ("matched", ask, low_bid, UNIT, paid[1]), ("matched", ask, high_bid, 3 * UNIT, paid[0])]

@@ -32,7 +32,7 @@ def listings(
     loan_id: Annotated[int | None, Query(ge=1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[ListingPublic]:
-    return service.open_listings(session, settings, loan_id)[:limit]
+    return service.open_listings(session, settings, loan_id, limit)
 
 
 @router.get("/trades", dependencies=allow("market.read"), summary="The trade tape: the latest trades, newest first")
@@ -77,7 +77,7 @@ def bids(
     loan_id: Annotated[int | None, Query(ge=1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[BidPublic]:
-    return service.open_bids(session, settings, loan_id)[:limit]
+    return service.open_bids(session, settings, loan_id, limit)
 
 
 @router.post("/bids", dependencies=allow("market.bid"), summary="Bid for notes: the transactions to send")
