@@ -74,7 +74,9 @@ class MarketActivityPublic(BaseModel):
     notes_offered: int = Field(description="Notes in those offers")
     open_bids: int = Field(default=0, description="Open bids for notes of active loans")
     notes_wanted: int = Field(default=0, description="Notes those bids still want")
-    trades: int = Field(description="Trades on the secondary market (listings taken and bids hit), all time")
+    trades: int = Field(description="Trades on the secondary market (listings taken, bids hit, crossed orders "
+                        "matched), all time")  # fmt: skip
+    matched: int = Field(default=0, description="Of those, crossed listings and bids matched by the keeper")
     notes_traded: int
     volume: int = Field(description="Paid for notes on the secondary market, all time")
     average_price_bps: float | None = Field(description="volume / notes traded, in basis points of face value")

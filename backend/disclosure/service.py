@@ -95,11 +95,13 @@ def _open_notes(session: Session, model: type) -> list[int]:
 
 def _market(session: Session) -> MarketActivityPublic:
     offered, wanted = _open_notes(session, MarketListingRow), _open_notes(session, MarketBidRow)
-    trades = list(session.execute(select(MarketTradeRow.notes, MarketTradeRow.cost)))
-    traded, volume = sum(n for n, _ in trades), sum(c for _, c in trades)
+    trades = list(session.execute(select(MarketTradeRow.notes, MarketTradeRow.cost, MarketTradeRow.listing_id,
+                                         MarketTradeRow.bid_id)))  # fmt: skip
+    traded, volume = sum(t.notes for t in trades), sum(t.cost for t in trades)
+    matched = sum(1 for t in trades if t.listing_id is not None and t.bid_id is not None)  # named both orders
     return MarketActivityPublic(open_listings=len(offered), notes_offered=sum(offered), open_bids=len(wanted),
-                                notes_wanted=sum(wanted), trades=len(trades), notes_traded=traded, volume=volume,
-                                average_price_bps=10_000 * volume / traded if traded else None)  # fmt: skip
+                                notes_wanted=sum(wanted), trades=len(trades), matched=matched, notes_traded=traded,
+                                volume=volume, average_price_bps=10_000 * volume / traded if traded else None)  # fmt: skip
 
 
 def _concentration(active: list[LoanRow]) -> ConcentrationPublic:

@@ -79,6 +79,8 @@ def test_a_crossed_book_is_matched_best_bid_first_at_the_midpoint(settings, worl
     client = client_for(settings)
     market = client.get(f"/api/v1/loans/{loan_id}").json()["market"]
     assert (market["trades"], market["notes_traded"], market["open_listings"], market["best_bid_bps"]) == (2, 4 * UNIT, 0, 9_600)
+    disclosed = client.get("/api/v1/disclosure").json()["market"]  # public figures count the keeper's matches
+    assert (disclosed["trades"], disclosed["matched"], disclosed["volume"]) == (2, 2, sum(paid))
     (best,) = client.get("/api/v1/market/bids", params={"limit": 1}).json()  # a page: the best paying first
     assert (best["bid_id"], best["yield_to_maturity"] is not None) == (low_bid, True)
     tape = client.get("/api/v1/market/trades", params={"loan_id": loan_id}).json()  # public, newest first
