@@ -6,13 +6,14 @@ and the contracts and can be outrun by other wallets."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.chain.kyc_reader import is_verified
-from backend.chain.loan_book import deadline_clock
+from backend.chain.loan_book import chain_time, deadline_clock
 from backend.chain.market_calls import NoteMarketWallet
 from backend.chain.projection_models import (
     LoanRow,
@@ -71,19 +72,21 @@ def _terms(row: MarketOrder, loan: LoanRow, value: int, grade: str | None, state
 
 def _open_orders(db: Session, settings: Settings, model: type, loan_id: int | None) -> tuple[list[tuple], int]:
     """Open, unexpired orders of one side, of active loans, each with its loan, grade and last
-    servicing state; and the chain's clock they were read at."""
+    servicing state; and the latest block's time, which their yields are worked out at (a chain
+    fact, so two reads between blocks agree)."""
     query = (select(model, LoanRow).join(LoanRow, LoanRow.loan_id == model.loan_id)
              .where(model.status == "open", LoanRow.status == "active"))  # fmt: skip
     if loan_id is not None:
         query = query.where(model.loan_id == loan_id)
     if db.scalar(query.with_only_columns(model.loan_id).limit(1)) is None:
         return [], 0  # nothing open: no need to ask the chain for its clock
-    now = deadline_clock(settings)
-    pairs = list(db.execute(query.where(model.live_at(now))))
+    block_time = chain_time(settings)
+    # Live at the next block, which carries at least the wall clock (as `deadline_clock`).
+    pairs = list(db.execute(query.where(model.live_at(max(int(time.time()), block_time)))))
     grades = {h: f.grade for h, f in decision_facts(db, {loan.decision_hash for _, loan in pairs}).items()}
     states = {s.loan_id: s for s in db.scalars(select(ServicingState)
                                                .where(ServicingState.loan_id.in_({loan.loan_id for _, loan in pairs})))}  # fmt: skip
-    return [(row, loan, grades.get(loan.decision_hash), states.get(loan.loan_id)) for row, loan in pairs], now
+    return [(row, loan, grades.get(loan.decision_hash), states.get(loan.loan_id)) for row, loan in pairs], block_time
 
 
 def _ranked(orders: list[tuple], value_of, cheapest_first: bool, id_of, limit: int | None) -> list[tuple]:
@@ -138,7 +141,7 @@ def quote(db: Session, settings: Settings, loan_id: int, notes: int, price_bps: 
     cost = pricing.cost(notes, price_bps)
     return QuotePublic(loan_id=loan_id, notes=notes, price_bps=price_bps, cost=cost,
                        proceeds=pricing.proceeds(notes, price_bps),
-                       **_value(loan, db.get(ServicingState, loan_id), notes, cost, deadline_clock(settings)))  # fmt: skip
+                       **_value(loan, db.get(ServicingState, loan_id), notes, cost, chain_time(settings)))  # fmt: skip
 
 
 def _tx(action: str, loan_id: int, notes: int, cost: int, calls: list[WalletCall], **order: int | None) -> MarketTxPublic:

@@ -1,6 +1,7 @@
 """Yield to maturity of notes at a market price: what a buyer earns a year if the loan performs.
 
-The annual rate (an XIRR, as the portfolio's net annual return) at which paying the price now equals
+The annual rate (an XIRR, as the portfolio's net annual return) at which paying the price now (the
+latest block's time, so that two reads between blocks agree) equals
 the notes' share of the loan's remaining installments, if the borrower brings the loan up to date
 today and then pays every installment in full on its due date: interest on the principal
 outstanding and the loan's fixed installment, the last one taking what is left, as LoanBook bills

@@ -683,7 +683,9 @@ async function refreshStaff() {
     }));
   }
   if (oversight) {
-    $("alerts").replaceChildren(...(alerts.length ? alerts.map(alertItem)
+    // A refresh keeps what a reviewer was typing.
+    const typed = Object.fromEntries([...document.querySelectorAll("input[data-alert-note]")].map((i) => [i.dataset.alertNote, i.value]));
+    $("alerts").replaceChildren(...(alerts.length ? alerts.map((a) => alertItem(a, typed[a.key] ?? ""))
       : listItems(["No alerts: no note movement matches a monitoring rule."])));
     $("collections").replaceChildren(...collections.map((c) => Object.assign(document.createElement("li"), {
       textContent: `loan ${c.loan_id} ${c.bucket}${c.days_past_due == null ? "" : `, ${c.days_past_due} days past due`}: `
@@ -710,20 +712,20 @@ async function changeRole(event) {
 }
 
 // A monitoring alert for the case file: reviewed (decision, who, why), or open with Clear / Escalate.
-function alertItem(a) {
+function alertItem(a, typed) {
   const item = Object.assign(document.createElement("li"), { textContent: `${a.rule}, loan ${a.loan_id}: ${a.detail}` });
   item.dataset.alert = a.key;
   if (a.review) {
     item.append(` (${a.review.decision} by ${a.review.reviewer}: ${a.review.note})`);
     return item;
   }
-  const note = Object.assign(document.createElement("input"), { placeholder: "what you looked at and found" });
+  const note = Object.assign(document.createElement("input"), { placeholder: "what you looked at and found", value: typed });
   note.dataset.alertNote = a.key;
   item.append(" ", note);
   for (const [label, decision] of [["Clear", "cleared"], ["Escalate", "escalated"]]) {
     const button = Object.assign(document.createElement("button"), { textContent: label });
     Object.assign(button.dataset, { alert: a.key, decision });
-    button.onclick = guard(() => reviewAlert(a.key, decision, note.value));
+    button.onclick = guard(() => reviewAlert(a.key, decision, document.querySelector(`input[data-alert-note="${a.key}"]`).value));
     item.append(" ", button);
   }
   return item;
