@@ -51,6 +51,15 @@ class SaleCreate(TakeCreate):
     pass
 
 
+class ExitCreate(BaseModel):
+    """Leave a loan now: sell notes into other wallets' best bids, as many as they take."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    loan_id: int = Field(ge=1)
+    notes: int | None = Field(default=None, gt=0, description="At most this many; when omitted, all the notes held")
+
+
 class OrderPublic(BaseModel):
     """What a listing and a bid show alike: the loan, and the price against its principal outstanding."""
 
@@ -88,9 +97,10 @@ class BidPublic(OrderPublic):
 class MarketTxPublic(BaseModel):
     """Send these, in order, from the signed-in wallet; nothing is signed here."""
 
-    action: str = Field(description="list, buy, delist, bid, sell, cancel_bid or reprice")
+    action: str = Field(description="list, buy, delist, bid, sell, cancel_bid, reprice or sell_now")
     listing_id: int | None = Field(default=None, description="The listing bought or withdrawn; None for a new one")
     bid_id: int | None = Field(default=None, description="The bid sold into or cancelled; None for a new one")
+    bid_ids: list[int] = Field(default_factory=list, description="sell_now: the bids sold into, best first")
     loan_id: int
     notes: int
     cost: int = Field(description="What the trade moves from buyer to seller; 0 for placing or withdrawing an offer")

@@ -31,6 +31,7 @@ from backend.market import pricing
 from backend.market.schemas import (
     BidCreate,
     BidPublic,
+    ExitCreate,
     ListingCreate,
     ListingPublic,
     MarketTxPublic,
@@ -144,7 +145,7 @@ def quote(db: Session, settings: Settings, loan_id: int, notes: int, price_bps: 
                        **_value(loan, db.get(ServicingState, loan_id), notes, cost, chain_time(settings)))  # fmt: skip
 
 
-def _tx(action: str, loan_id: int, notes: int, cost: int, calls: list[WalletCall], **order: int | None) -> MarketTxPublic:
+def _tx(action: str, loan_id: int, notes: int, cost: int, calls: list[WalletCall], **order) -> MarketTxPublic:
     return MarketTxPublic(action=action, loan_id=loan_id, notes=notes, cost=cost, **order,
                           transactions=[WalletCallPublic(to=c.to, data=c.data, description=c.description) for c in calls])  # fmt: skip
 
@@ -320,6 +321,40 @@ def plan_sale(db: Session, settings: Settings, wallet: str, bid_id: int, request
     calls = [] if market.market_may_move_notes() else [market.let_market_move_notes()]
     calls.append(market.call("sell", [bid_id, notes], f"sell {notes} notes of loan {loan.loan_id} for {proceeds}"))
     return _tx("sell", loan.loan_id, notes, proceeds, calls, bid_id=bid_id)
+
+
+def plan_exit(db: Session, settings: Settings, wallet: str, request: ExitCreate) -> MarketTxPublic:
+    """Sell up to `notes` (all held by default) into other wallets' open, unexpired bids for the loan,
+    the best paying first, one `sell` each; bids whose bidder can no longer pay are passed over."""
+    loan = _active_loan(db, request.loan_id)
+    market = NoteMarketWallet(settings, wallet)
+    held = market.notes(loan.loan_id)
+    wanted = request.notes or held
+    if wanted == 0 or wanted > held:
+        raise ValidationFailed(f"notes: at most {held}, the notes of loan {loan.loan_id} you hold", field="notes", held=held)
+    orders, _ = _open_orders(db, settings, MarketBidRow, loan.loan_id)
+    level = market.investor_level()
+    # LoanBook's rules for receiving notes: a bid of the borrower or of an unverified wallet cannot fill.
+    takers = [o for o in orders if o[0].bidder not in (market.wallet, loan.borrower) and is_verified(settings, o[0].bidder, level)]
+    taking: dict[str, int] = {}  # what this plan already takes from each bidder
+    sells, bid_ids, sold, paid = [], [], 0, 0
+    for row, *_ in _ranked(takers, _proceeds, False, lambda r: r.bid_id, None):
+        notes = min(row.notes_left, wanted - sold)
+        if notes == 0:
+            break
+        proceeds = market.proceeds(row.bid_id, notes)
+        if min(market.balance(row.bidder), market.allowance(row.bidder)) < taking.get(row.bidder, 0) + proceeds:
+            continue
+        taking[row.bidder] = taking.get(row.bidder, 0) + proceeds
+        bid_ids.append(row.bid_id)
+        sells.append(market.call("sell", [row.bid_id, notes],
+                                 f"sell {notes} notes of loan {loan.loan_id} into bid {row.bid_id} for {proceeds}"))  # fmt: skip
+        sold, paid = sold + notes, paid + proceeds
+    if not sells:
+        raise Conflict(f"no open bid another wallet can pay for notes of loan {loan.loan_id}: offer them for sale instead",
+                       loan_id=loan.loan_id)  # fmt: skip
+    calls = ([] if market.market_may_move_notes() else [market.let_market_move_notes()]) + sells
+    return _tx("sell_now", loan.loan_id, sold, paid, calls, bid_ids=bid_ids)
 
 
 def plan_bid_cancel(db: Session, settings: Settings, wallet: str, bid_id: int) -> MarketTxPublic:

@@ -374,3 +374,38 @@ def test_makers_reprice_their_orders_in_place(settings, world):  # noqa: F811
     assert reprice("listings", lid, 9_600, as_bidder).status_code == 403  # not the seller's
     assert reprice("bids", bid_id + 1, 9_000, as_bidder).status_code == 404
     assert reprice("bids", bid_id, 0, as_bidder).status_code == 422
+
+
+def test_an_investor_leaves_a_loan_now_by_selling_into_the_best_bids(settings, world):  # noqa: F811
+    seller, low, high, broke = world.investors[0], world.investors[1], world.investors[2], world.investors[4]
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    other_loan, _ = world.active_loan(investors=[seller, world.investors[3]])
+    world.ready_for_market(low, high, broke, seller)
+    low_bid = world.place(low, "bid", loan_id, 1_000 * UNIT, 9_700)
+    high_bid = world.place(high, "bid", loan_id, 2_000 * UNIT, 9_800)
+    world.place(broke, "bid", loan_id, 500 * UNIT, 9_900)  # the best price, but its bidder cannot pay
+    world.chain.tx(world.token.functions.transfer(world.investors[5].address, world.balance(broke)), broke.address)
+    world.place(seller, "bid", loan_id, 100 * UNIT, 9_950)  # one's own bid is no way out
+    world.chain.tx(world.book.functions.setApprovalForAll(world.market.address, False), seller.address)
+    _index(settings)
+    client = client_for(settings)
+    as_seller = minted_bearer(settings, seller)
+
+    def exit_now(**body):
+        return client.post("/api/v1/market/sell-now", json={"loan_id": loan_id} | body, headers=as_seller)
+
+    plan = exit_now(notes=2_500 * UNIT).json()
+    paid = 2_000 * UNIT * 9_800 // 10_000 + 500 * UNIT * 9_700 // 10_000
+    assert (plan["action"], plan["notes"], plan["cost"], plan["bid_ids"]) == ("sell_now", 2_500 * UNIT, paid, [high_bid, low_bid])
+    assert [t["description"].split(" ")[0] for t in plan["transactions"]] == ["let", "sell", "sell"]  # approval first
+    before = world.balance(seller)
+    _send(world.w3, seller, plan["transactions"])
+    _index(settings)
+    assert world.balance(seller) - before == paid
+    assert world.book.functions.balanceOf(high.address, loan_id).call() == 2_000 * UNIT
+    assert world.book.functions.balanceOf(low.address, loan_id).call() == 500 * UNIT
+
+    assert exit_now(notes=999_999 * UNIT).status_code == 422  # more than held
+    assert exit_now(loan_id=other_loan).status_code == 409  # nobody bids for that one
+    assert exit_now(loan_id=999).status_code == 404
+    assert client.post("/api/v1/market/sell-now", json={"loan_id": loan_id}).status_code == 401

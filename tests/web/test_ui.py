@@ -350,6 +350,32 @@ def test_the_platform_matches_a_crossed_book_and_tells_both_makers(page, server,
     expect(page.locator("#trades tr").first).to_contain_text("matched")  # the public trade tape
 
 
+def test_an_investor_leaves_a_loan_in_one_click_into_the_best_bids(page, server, wallet, world):
+    """Two investors bid for notes of a loan; a holder sees what the bids would pay now and sells
+    into both from its portfolio, from its own wallet."""
+    seller, unit = world.investors[0], 10**6
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    world.ready_for_market(world.investors[1], world.investors[2])
+    world.place(world.investors[1], "bid", loan_id, 100 * unit, 9_900)
+    world.place(world.investors[2], "bid", loan_id, 50 * unit, 9_600)
+    before = world.balance(seller)
+
+    wallet.address = seller.address
+    _sign_in(page, seller.address)
+    exit_button = page.locator(f'#positions button[data-loan="{loan_id}"][data-action="sell-now"]')
+
+    def offered() -> bool:  # once the indexer has both bids
+        page.click("#refresh-loans")
+        page.wait_for_timeout(300)
+        return exit_button.count() == 1 and "for 150.00" in page.locator(f'#positions tr[data-loan="{loan_id}"]').inner_text()
+
+    _wait(offered, "the bids' offer in the portfolio")
+    expect(page.locator(f'#positions tr[data-loan="{loan_id}"]')).to_contain_text("147.00 for 150.00")  # Bids now
+    exit_button.click()
+    expect(page.locator("#status")).to_have_text(f"Sold 150.00 of notes of loan {loan_id} for 147.00 into 2 bid(s).")
+    assert world.balance(seller) == before + 147 * unit
+
+
 def test_an_investor_sets_a_standing_instruction_and_funds_its_matches(page, server, wallet, world):
     """The investor says what it wants from the page; the servicing worker tells it of the loan
     that matches; one click funds it from the investor's own wallet."""

@@ -12,6 +12,7 @@ from backend.market.schemas import (
     MAX_PRICE_BPS,
     BidCreate,
     BidPublic,
+    ExitCreate,
     ListingCreate,
     ListingPublic,
     MarketTxPublic,
@@ -88,6 +89,11 @@ def create_bid(request: BidCreate, user: CurrentUser, session: SessionDep, setti
 @router.post("/bids/{bid_id}/sell", dependencies=allow("market.sell"), summary="Sell notes into a bid: the transactions to send")
 def sell(bid_id: int, request: SaleCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MarketTxPublic:
     return service.plan_sale(session, settings, user.wallet, bid_id, request)
+
+
+@router.post("/sell-now", dependencies=allow("market.sell"), summary="Leave a loan now: sell into the best bids")
+def sell_now(request: ExitCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MarketTxPublic:
+    return service.plan_exit(session, settings, user.wallet, request)
 
 
 @router.post("/bids/{bid_id}/cancel", dependencies=allow("market.cancel"), summary="Cancel your bid")

@@ -350,6 +350,13 @@ const MARKET_DONE = {
   cancel_bid: (p) => `Bid ${p.bid_id} cancelled.`,
 };
 
+async function sellNow(loanId) {
+  const plan = await api("/api/v1/market/sell-now", { method: "POST", body: { loan_id: loanId } });
+  await sendAll(plan.transactions);
+  say(`Sold ${money(plan.notes)} of notes of loan ${plan.loan_id} for ${money(plan.cost)} into ${plan.bid_ids.length} bid(s).`);
+  setTimeout(() => Promise.all([refreshMarket(), refreshPortfolio()]).catch((e) => say(e.message, true)), 1500);
+}
+
 async function marketAction(kind, id, action) {
   const takes = action === "buy" || action === "sell";
   const plan = await api(`/api/v1/market/${kind === "listing" ? "listings" : "bids"}/${id}/${action}`,
@@ -480,6 +487,12 @@ async function refreshPortfolio() {
         quoteSale();
       };
       cell.append(sell);
+    }
+    if (pos.bid_now > 0) {  // other investors' bids would take notes now: leave in one go
+      const exit = Object.assign(document.createElement("button"), { textContent: "Sell to bids" });
+      Object.assign(exit.dataset, { loan: pos.loan_id, action: "sell-now" });
+      exit.onclick = guard(() => sellNow(pos.loan_id));
+      cell.append(" ", exit);
     }
     row.append(cell);
     return row;
