@@ -325,7 +325,8 @@ def plan_sale(db: Session, settings: Settings, wallet: str, bid_id: int, request
 
 def plan_exit(db: Session, settings: Settings, wallet: str, request: ExitCreate) -> MarketTxPublic:
     """Sell up to `notes` (all held by default) into other wallets' open, unexpired bids for the loan,
-    the best paying first, one `sell` each; bids whose bidder can no longer pay are passed over."""
+    the best paying first, one `sell` each; bids that would fail are passed over (a bidder who can
+    no longer pay, the loan's borrower, an unverified wallet)."""
     loan = _active_loan(db, request.loan_id)
     market = NoteMarketWallet(settings, wallet)
     held = market.notes(loan.loan_id)
