@@ -50,6 +50,11 @@ class NoteMarketWallet:
     def allowance(self, of: str | None = None) -> int:
         return int(self._read(self.token.functions.allowance(of or self.wallet, self.market.address)))
 
+    def takeable(self, of: str | None = None) -> int:
+        """What NoteMarket can take now from this wallet (or from `of`) to pay a fill: its balance
+        of the loan token, up to what it allows NoteMarket."""
+        return min(self.balance(of), self.allowance(of))
+
     def let_market_move_notes(self) -> WalletCall:
         data = self.book.encode_abi("setApprovalForAll", [self.market.address, True])
         return WalletCall(self.book.address, data, "let NoteMarket move your notes when a buyer takes them")

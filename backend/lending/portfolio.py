@@ -115,7 +115,7 @@ def sell_now(bids: list[tuple[int, int]], notes: int) -> tuple[int, int]:
 def _unpayable_bids(settings: Settings, wallet: str, bids: int, committed: int) -> str | None:
     """Bids are escrowless: say so when the wallet could no longer pay them all."""
     market = NoteMarketWallet(settings, wallet)
-    payable = min(market.balance(), market.allowance())
+    payable = market.takeable()
     if payable >= committed:
         return None
     return (f"your {bids} open bids would pay {committed}, but NoteMarket can take only {payable} from the wallet "

@@ -91,7 +91,7 @@ def plan_matches(db: Session, settings: Settings, now: int) -> list[Match]:
         cost = pricing.matched(notes, ask.price_bps, bid.price_bps)
         seller = wallets.setdefault(ask.seller, NoteMarketWallet(settings, ask.seller))
         buyer = wallets.setdefault(bid.bidder, NoteMarketWallet(settings, bid.bidder))
-        money, held = min(buyer.balance(), buyer.allowance()), seller.notes(loan.loan_id)
+        money, held = buyer.takeable(), seller.notes(loan.loan_id)
         payable = committed[bid.bidder] + cost <= money
         deliverable = selling[loan.loan_id, ask.seller] + notes <= held
         if not (payable and deliverable and seller.market_may_move_notes()):

@@ -316,7 +316,7 @@ def plan_sale(db: Session, settings: Settings, wallet: str, bid_id: int, request
     if notes == 0 or notes > held:
         raise ValidationFailed(f"notes: at most {held}, the notes of loan {loan.loan_id} you hold", field="notes", held=held)
     proceeds = market.proceeds(bid_id, notes)
-    if min(market.balance(row.bidder), market.allowance(row.bidder)) < proceeds:
+    if market.takeable(row.bidder) < proceeds:
         raise Conflict(f"bid {bid_id}'s bidder can no longer pay {proceeds}: the sale would fail", bid_id=bid_id)
     calls = [] if market.market_may_move_notes() else [market.let_market_move_notes()]
     calls.append(market.call("sell", [bid_id, notes], f"sell {notes} notes of loan {loan.loan_id} for {proceeds}"))
@@ -337,16 +337,18 @@ def plan_exit(db: Session, settings: Settings, wallet: str, request: ExitCreate)
     level = market.investor_level()
     # LoanBook's rules for receiving notes: a bid of the borrower or of an unverified wallet cannot fill.
     takers = [o for o in orders if o[0].bidder not in (market.wallet, loan.borrower) and is_verified(settings, o[0].bidder, level)]
-    taking: dict[str, int] = {}  # what this plan already takes from each bidder
+    left: dict[str, int] = {}  # what each bidder can still pay after the sells planned before
     sells, bid_ids, sold, paid = [], [], 0, 0
     for row, *_ in _ranked(takers, _proceeds, False, lambda r: r.bid_id, None):
         notes = min(row.notes_left, wanted - sold)
         if notes == 0:
             break
         proceeds = market.proceeds(row.bid_id, notes)
-        if min(market.balance(row.bidder), market.allowance(row.bidder)) < taking.get(row.bidder, 0) + proceeds:
+        if row.bidder not in left:  # read once per bidder, however many of its bids are hit
+            left[row.bidder] = market.takeable(row.bidder)
+        if left[row.bidder] < proceeds:
             continue
-        taking[row.bidder] = taking.get(row.bidder, 0) + proceeds
+        left[row.bidder] -= proceeds
         bid_ids.append(row.bid_id)
         sells.append(market.call("sell", [row.bid_id, notes],
                                  f"sell {notes} notes of loan {loan.loan_id} into bid {row.bid_id} for {proceeds}"))  # fmt: skip
