@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from eth_utils import event_abi_to_log_topic
@@ -139,12 +141,7 @@ class Indexer:
                 ancestor, ancestor_hash = stored.number, stored.hash
                 break
         log.warning("reorg: index at %s rolls back to common ancestor %s", cp.block_number, ancestor)
-        removed = list(session.scalars(select(ChainEvent).where(ChainEvent.block_number > ancestor)))
-        rollback_all(session, ancestor, removed)
-        session.execute(delete(ChainEvent).where(ChainEvent.block_number > ancestor))
-        session.execute(delete(IndexedBlock).where(IndexedBlock.number > ancestor))
-        session.flush()
-        refold_all(session, ancestor, removed)
+        undo_after(session, ancestor)
         cp.block_number, cp.block_hash, cp.reorgs = ancestor, ancestor_hash, cp.reorgs + 1
 
     # ------------------------------------------------------------------ one range
@@ -205,6 +202,36 @@ def _block_or_none(w3: Web3, number: int):
         return w3.eth.get_block(number)
     except BlockNotFound:
         return None
+
+
+def undo_after(session: Session, block: int) -> None:
+    """Take the index back to `block`: every projection ends as a rebuild up to `block` would leave
+    it, and the later events and block hashes are gone. The reorg path, and `index_at`."""
+    removed = list(session.scalars(select(ChainEvent).where(ChainEvent.block_number > block)))
+    rollback_all(session, block, removed)
+    session.execute(delete(ChainEvent).where(ChainEvent.block_number > block))
+    session.execute(delete(IndexedBlock).where(IndexedBlock.number > block))
+    session.flush()
+    refold_all(session, block, removed)
+
+
+@contextmanager
+def index_at(session: Session, block: int, block_hash: str) -> Iterator[None]:
+    """The index as it stood at `block` (at most the checkpoint), for reading figures as of a past
+    block: `undo_after` inside a savepoint that is always rolled back, so nothing of it outlives
+    the `with` and the index is left exactly as it was. On PostgreSQL the rows it touches stay
+    locked until then; the indexer's next round waits for them."""
+    cp = session.get(IndexerCheckpoint, CHECKPOINT)
+    if cp is None or cp.block_number < block:
+        raise ChainError(f"the index has not reached block {block} yet")
+    savepoint = session.begin_nested()
+    try:
+        undo_after(session, block)
+        cp.block_number, cp.block_hash = block, block_hash
+        session.flush()
+        yield
+    finally:
+        savepoint.rollback()
 
 
 def clear_index(session: Session) -> None:

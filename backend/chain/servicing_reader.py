@@ -24,14 +24,17 @@ class LoanPosition:
     defaultable_at: int  # after this, anyone may call markDefault (0 when not active)
 
 
-def loan_positions(settings: Settings, loan_ids: list[int]) -> list[LoanPosition]:
+def loan_positions(settings: Settings, loan_ids: list[int], block: int | None = None) -> list[LoanPosition]:
+    """Positions now, or as the contract computed them at an earlier `block` (at its timestamp),
+    which needs a node that still keeps that block's state (an archive node, for old blocks)."""
     book = deployed_contract(settings, "LoanBook")
+    at = "latest" if block is None else block
     positions = []
-    with reading("LoanBook"):
+    with reading("LoanBook" if block is None else f"LoanBook at block {block} (old state needs an archive node)"):
         for loan_id in loan_ids:
-            loan = book.functions.loan(loan_id).call()
-            due_now, payoff, next_due = book.functions.amountDue(loan_id).call()
-            defaultable_at = book.functions.defaultableAt(loan_id).call()
+            loan = book.functions.loan(loan_id).call(block_identifier=at)
+            due_now, payoff, next_due = book.functions.amountDue(loan_id).call(block_identifier=at)
+            defaultable_at = book.functions.defaultableAt(loan_id).call(block_identifier=at)
             # Loan struct: [0] borrower, [1] status, ..., [11] installmentsPaid (see ILoanBook.Loan)
             positions.append(LoanPosition(loan_id, STATUS_NAMES[loan[1]], loan[11], due_now, payoff, next_due, defaultable_at))
     return positions

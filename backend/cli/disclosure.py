@@ -46,11 +46,11 @@ def disclosure_command(ctx: typer.Context, json_out: bool = typer.Option(False, 
 
 @app.command("publish")
 def publish_command(
-    period: str = typer.Option(..., help="The month just ended, YYYY-MM"),
+    period: str = typer.Option(..., help="A month that has ended on chain, YYYY-MM"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Freeze PERIOD's figures into a document, store it by CID and queue it for anchoring (once
-    per month; the servicing worker does this by itself for the month just ended)."""
+    """Freeze PERIOD's figures, as of its last block, into a document, store it by CID and queue it
+    for anchoring (once per month; the servicing worker does this by itself, oldest month first)."""
     from backend.db.session import session_scope
     from backend.disclosure.reports import publish
 

@@ -1,8 +1,13 @@
 """Monthly disclosure reports. When a month has ended, the platform's figures (the same as
-`GET /api/v1/disclosure`, as of the block the report names) and its loan tape (one CSV row per
-loan) are frozen into documents, stored by CID and queued for anchoring on-chain. Once per month: a published report is never
-replaced, so investors and regulators can hold the platform to what it said, and anyone can check
-a copy with the public verifier (`GET /api/v1/verify?cid=`)."""
+`GET /api/v1/disclosure`) and its loan tape (one CSV row per loan), both as of the month's last
+block, are frozen into documents, stored by CID and queued for anchoring on-chain. Once per month:
+a published report is never replaced, so investors and regulators can hold the platform to what it
+said, and anyone can check a copy with the public verifier (`GET /api/v1/verify?cid=`).
+
+"As of the month's last block" is exact whenever the report is published: the index is taken back
+to that block inside a savepoint (`index_at`, the reorg path) and LoanBook is asked how late each
+loan was at that block. So a month missed while the platform was down is published late with the
+figures it would have had, and a report never carries what happened after its month."""
 
 from __future__ import annotations
 
@@ -10,18 +15,21 @@ import json
 import re
 from datetime import UTC, datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.anchoring import documents
 from backend.anchoring.models import BATCH_ANCHORED
-from backend.chain.projection_models import LoanRow
+from backend.chain.blocks import BlockRef, last_block_before
+from backend.chain.indexer import CHECKPOINT, followed_contracts, index_at
+from backend.chain.models import ChainEvent, IndexedBlock, IndexerCheckpoint
 from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.db.base import as_utc
 from backend.disclosure import tape
+from backend.disclosure.aging import aging_at
 from backend.disclosure.models import DisclosureReport
 from backend.disclosure.schemas import DisclosureReportPublic
 from backend.disclosure.service import platform_disclosure
@@ -35,22 +43,47 @@ def month_of(moment: datetime) -> str:
     return f"{moment.year:04d}-{moment.month:02d}"
 
 
-def previous_month(moment: datetime) -> str:
-    year, month = (moment.year, moment.month - 1) if moment.month > 1 else (moment.year - 1, 12)
-    return f"{year:04d}-{month:02d}"
+def next_month(period: str) -> str:
+    year, month = int(period[:4]), int(period[5:])
+    return f"{year + month // 12:04d}-{month % 12 + 1:02d}"
 
 
-def check_period(period: str, now: datetime) -> str:
-    """The month just ended, as YYYY-MM. The figures are read as of the moment of publishing, so
-    an older month would be reported with figures from after its end: that is refused, not faked."""
+def period_end(period: str) -> int:
+    """The first second after `period` (UTC), as a block timestamp."""
+    return int(datetime.strptime(next_month(period), "%Y-%m").replace(tzinfo=UTC).timestamp())
+
+
+def check_period(period: str) -> str:
     if not PERIOD.match(period):
         raise ValidationFailed(f"period: {period!r} is not a month written YYYY-MM", field="period")
-    if period >= month_of(now):
-        raise Conflict(f"period: {period} has not ended yet; a month is published once it is over", field="period")
-    if period < previous_month(now):
-        raise Conflict(f"period: {period} ended before last month; only {previous_month(now)} can be published now, "
-                       "as the figures are read as of today", field="period")  # fmt: skip
     return period
+
+
+def _indexed_until(session: Session) -> IndexedBlock | None:
+    """The latest block the index has confirmed (its hash and timestamp are kept beside it)."""
+    cp = session.get(IndexerCheckpoint, CHECKPOINT)
+    return session.get(IndexedBlock, cp.block_number) if cp else None
+
+
+def month_end_block(session: Session, settings: Settings, period: str) -> BlockRef:
+    """`period`'s last block: the one its report is read at. A month is over once the index has
+    confirmed a block stamped after its end; block times never go back, so no later block can
+    still belong to it."""
+    end, indexed = period_end(period), _indexed_until(session)
+    if indexed is None or indexed.timestamp < end:
+        reached = f" (the index has reached block {indexed.number}, stamped {_utc(indexed.timestamp)})" if indexed else ""
+        raise Conflict(f"period: {period} has not ended on chain yet{reached}; a month is published once a block "
+                       "after its end is indexed", field="period")  # fmt: skip
+    start = followed_contracts(settings).start_block
+    block = last_block_before(settings, end, start, indexed.number)
+    if block is None:
+        raise Conflict(f"period: {period} ended before the platform's contracts were deployed (block {start})",
+                       field="period")  # fmt: skip
+    return block
+
+
+def _utc(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def report_bytes(period: str, figures: dict, loan_tape: dict) -> bytes:
@@ -70,14 +103,16 @@ def _public(report: DisclosureReport) -> DisclosureReportPublic:
                                   verify_url=f"/api/v1/verify?cid={report.cid}")  # fmt: skip
 
 
-def publish(session: Session, settings: Settings, period: str, *, actor: str = "system",
-            now: datetime | None = None) -> tuple[DisclosureReportPublic, bool]:  # fmt: skip
-    """Publishes `period`'s report (the month just ended); returns (report, created). A period
-    already published is returned as it was, however old: its figures are never replaced."""
+def publish(session: Session, settings: Settings, period: str, *, actor: str = "system") -> tuple[DisclosureReportPublic, bool]:
+    """Publishes `period`'s report, as of its last block; returns (report, created). A period
+    already published is returned as it was: its figures are never replaced."""
     if PERIOD.match(period) and (existing := session.get(DisclosureReport, period)) is not None:
         return _public(existing), False
-    check_period(period, now or datetime.now(UTC))
-    figures, rows = platform_disclosure(session), tape.loan_tape(session)
+    block = month_end_block(session, settings, check_period(period))
+    with index_at(session, block.number, block.hash):
+        aging = aging_at(session, settings, block)
+        figures = platform_disclosure(session, aging=aging, clock=block.timestamp)
+        rows = tape.loan_tape(session, aging)
     sheet = documents.anchor_document(session, settings, tape.tape_csv(rows).encode(), actor=actor).document
     loan_tape = {"cid": sheet.cid, "doc_hash": sheet.doc_hash, "loans": len(rows), "columns": list(tape.COLUMNS)}
     data = report_bytes(period, figures.model_dump(mode="json"), loan_tape)
@@ -96,13 +131,30 @@ def publish(session: Session, settings: Settings, period: str, *, actor: str = "
     return _public(report), True
 
 
-def publish_due(session: Session, settings: Settings, now: datetime | None = None) -> str | None:
-    """The last month's report, if the platform has loans and it is not published yet; returns the
-    period published. Run after a servicing pass, so the delinquency figures are fresh."""
-    period = previous_month(now or datetime.now(UTC))
-    if session.get(DisclosureReport, period) is not None or not session.scalar(select(exists().select_from(LoanRow))):
+def due_period(session: Session) -> str | None:
+    """The oldest month not published yet, from the month of the platform's first loan to the last
+    month the index has passed the end of."""
+    first = session.scalar(select(func.min(ChainEvent.block_timestamp))
+                           .where(ChainEvent.contract == "LoanBook", ChainEvent.event == "LoanCreated"))  # fmt: skip
+    indexed = _indexed_until(session)
+    if first is None or indexed is None:
         return None
-    _, created = publish(session, settings, period, now=now)
+    period, current = month_of(datetime.fromtimestamp(first, UTC)), month_of(datetime.fromtimestamp(indexed.timestamp, UTC))
+    published = set(session.scalars(select(DisclosureReport.period).where(DisclosureReport.period >= period)))
+    while period < current:
+        if period not in published:
+            return period
+        period = next_month(period)
+    return None
+
+
+def publish_due(session: Session, settings: Settings) -> str | None:
+    """Publishes the oldest month due (`due_period`), if any; returns its period. One a call: a
+    platform back from a long stop catches up a month a servicing pass."""
+    period = due_period(session)
+    if period is None:
+        return None
+    _, created = publish(session, settings, period)
     return period if created else None
 
 

@@ -121,4 +121,5 @@ class DisclosureReportPublic(BaseModel):
 class DisclosurePublish(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    period: str = Field(description="The month just ended, YYYY-MM", examples=["2026-10"])
+    period: str = Field(description="A month that has ended on chain, YYYY-MM; its figures are read as of its last block",
+                        examples=["2026-10"])

@@ -19,6 +19,7 @@ from backend.chain.projection_models import (
     MarketListingRow,
     MarketTradeRow,
 )
+from backend.disclosure.aging import Aging, aging_now
 from backend.disclosure.schemas import (
     ConcentrationPublic,
     DefaultsPublic,
@@ -31,7 +32,6 @@ from backend.disclosure.schemas import (
 )
 from backend.scoring import policy
 from backend.scoring.models import CreditDecision
-from backend.servicing.models import ServicingState
 
 DISBURSED = ("active", "repaid", "defaulted")
 
@@ -40,7 +40,13 @@ def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def platform_disclosure(session: Session) -> DisclosurePublic:
+def platform_disclosure(session: Session, *, aging: dict[int, Aging] | None = None,
+                        clock: int | None = None) -> DisclosurePublic:  # fmt: skip
+    """The figures as the index stands, with lateness from `aging` (the last servicing pass by
+    default) and orders live at `clock` (the wall clock by default). A monthly report passes both
+    as of the month's last block, reading inside `index_at`."""
+    aging = aging_now(session) if aging is None else aging
+    clock = int(time.time()) if clock is None else clock
     # Summed in Python: amounts are uint256 kept as decimal strings (exact on SQLite and PostgreSQL),
     # which the column type hands back as ints.
     loans = list(session.scalars(select(LoanRow)))
@@ -73,9 +79,9 @@ def platform_disclosure(session: Session) -> DisclosurePublic:
         ),  # fmt: skip
         default_rate=_ratio(at_default, originated),
         net_loss_rate=_ratio(net_loss, originated),
-        delinquency=_delinquency(session),
+        delinquency=_delinquency(loans, aging),
         reserve=_reserve(session, [loan for loan in loans if loan.status == "active"]),
-        market=_market(session),
+        market=_market(session, clock),
     )
 
 
@@ -85,16 +91,17 @@ def _investors(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(wallets.subquery())) or 0
 
 
-def _open_notes(session: Session, model: type) -> list[int]:
-    """Notes left in the open, unexpired orders of one side of the market, for active loans (by the
-    wall clock: a public figure needs no chain call, and block times track it)."""
+def _open_notes(session: Session, model: type, clock: int) -> list[int]:
+    """Notes left in the open orders of one side of the market unexpired at `clock`, for active loans
+    (the live figures use the wall clock: a public figure needs no chain call, and block times
+    track it)."""
     return list(session.scalars(select(model.notes_left).join(LoanRow, LoanRow.loan_id == model.loan_id)
-                                .where(model.status == "open", model.live_at(int(time.time())),
+                                .where(model.status == "open", model.live_at(clock),
                                        LoanRow.status == "active")))  # fmt: skip
 
 
-def _market(session: Session) -> MarketActivityPublic:
-    offered, wanted = _open_notes(session, MarketListingRow), _open_notes(session, MarketBidRow)
+def _market(session: Session, clock: int) -> MarketActivityPublic:
+    offered, wanted = _open_notes(session, MarketListingRow, clock), _open_notes(session, MarketBidRow, clock)
     trades = list(session.execute(select(MarketTradeRow.notes, MarketTradeRow.cost, MarketTradeRow.listing_id,
                                          MarketTradeRow.bid_id)))  # fmt: skip
     traded, volume = sum(t.notes for t in trades), sum(t.cost for t in trades)
@@ -148,10 +155,8 @@ def _reserve(session: Session, active: list[LoanRow]) -> ReservePublic:
                          expected_loss=expected, coverage_of_expected_loss=balance / expected if expected else None)  # fmt: skip
 
 
-def _delinquency(session: Session) -> DelinquencyPublic:
-    pairs = session.execute(
-        select(ServicingState, LoanRow.principal_outstanding).join(LoanRow, LoanRow.loan_id == ServicingState.loan_id)
-    ).all()
+def _delinquency(loans: list[LoanRow], aging: dict[int, Aging]) -> DelinquencyPublic:
+    pairs = [(aging[loan.loan_id], loan.principal_outstanding) for loan in loans if loan.loan_id in aging]
     over_15 = [(s, p) for s, p in pairs if s.days_past_due > 15]
     over_90 = [(s, p) for s, p in over_15 if s.days_past_due > 90]
     return DelinquencyPublic(

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.chain.projection_models import LoanRow
+from backend.disclosure.aging import Aging, aging_now
 from backend.scoring.models import CreditDecision
-from backend.servicing.models import ServicingState
 
 DAY = 86_400
 
@@ -50,16 +50,17 @@ class TapeRow(BaseModel):
 COLUMNS = tuple(TapeRow.model_fields)
 
 
-def loan_tape(session: Session) -> list[TapeRow]:
+def loan_tape(session: Session, aging: dict[int, Aging] | None = None) -> list[TapeRow]:
     """Every disbursed or closed loan the index holds, oldest first (funding and cancelled loans
-    never carried risk and are not in the tape)."""
+    never carried risk and are not in the tape), late as `aging` says (the last servicing pass by
+    default)."""
     loans = list(session.scalars(select(LoanRow).where(LoanRow.status.in_(("active", "repaid", "defaulted")))
                                  .order_by(LoanRow.loan_id)))  # fmt: skip
     hashes = {loan.decision_hash for loan in loans}
     decisions = {h: (grade, pd, (inputs or {}).get("purpose")) for h, grade, pd, inputs in session.execute(
         select(CreditDecision.decision_hash, CreditDecision.grade, CreditDecision.pd, CreditDecision.inputs)
         .where(CreditDecision.decision_hash.in_(hashes)))} if hashes else {}  # fmt: skip
-    states = {s.loan_id: s for s in session.scalars(select(ServicingState))}
+    states = aging_now(session) if aging is None else aging
     rows = []
     for loan in loans:
         grade, pd, purpose = decisions.get(loan.decision_hash, (None, None, None))

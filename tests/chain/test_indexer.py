@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from web3 import Web3
 
 from backend.chain.deploy import deploy_all
-from backend.chain.indexer import Indexer, index_status, rebuild
+from backend.chain.indexer import Indexer, index_at, index_status, rebuild
 from backend.chain.models import ChainEvent, IndexerCheckpoint
 from backend.chain.node import LocalNode, rpc_call
 from backend.chain.projection_models import (
@@ -27,6 +27,7 @@ from backend.chain.projection_models import (
     RepaymentRow,
 )
 from backend.db.session import session_scope
+from backend.errors import ChainError
 from tests.chain.conftest import with_db
 from tests.conftest import free_port, make_settings
 from tests.contracts.conftest import build_world
@@ -65,18 +66,22 @@ def indexed(world_chain, tmp_path):
 def index_state(settings) -> dict:
     """Everything the index holds, without surrogate ids: equal states mean equal indexes."""
     with session_scope(settings) as session:
-        state = {
-            "events": sorted(
-                (e.block_number, e.block_hash, e.tx_hash, e.log_index, e.contract, e.event, json.dumps(e.args, sort_keys=True))
-                for e in session.scalars(select(ChainEvent))
-            )
-        }
-        for model in PROJECTIONS:
-            columns = [c.key for c in model.__table__.columns if c.key not in ("event_id", "id")]  # surrogate keys
-            rows = (tuple(getattr(r, c) for c in columns) for r in session.scalars(select(model)))
-            state[model.__tablename__] = sorted(rows, key=repr)  # repr: some columns hold None
-        cp = session.get(IndexerCheckpoint, "main")
-        state["checkpoint"] = (cp.block_number, cp.block_hash)
+        return state_in(session)
+
+
+def state_in(session) -> dict:
+    state = {
+        "events": sorted(
+            (e.block_number, e.block_hash, e.tx_hash, e.log_index, e.contract, e.event, json.dumps(e.args, sort_keys=True))
+            for e in session.scalars(select(ChainEvent))
+        )
+    }
+    for model in PROJECTIONS:
+        columns = [c.key for c in model.__table__.columns if c.key not in ("event_id", "id")]  # surrogate keys
+        rows = (tuple(getattr(r, c) for c in columns) for r in session.scalars(select(model)))
+        state[model.__tablename__] = sorted(rows, key=repr)  # repr: some columns hold None
+    cp = session.get(IndexerCheckpoint, "main")
+    state["checkpoint"] = (cp.block_number, cp.block_hash)
     return state
 
 
@@ -216,3 +221,27 @@ def test_a_loans_on_chain_decision_hash_leads_back_to_its_credit_decision(indexe
         proof = prove_decision(session, decision.decision_hash)
     assert proof.verified and [loan.loan_id for loan in proof.loans] == [loan_id]
     assert proof.loans[0].borrower == world.borrower.address  # read from the LoanCreated event
+
+
+def test_the_index_at_an_earlier_block_is_the_index_then_and_leaves_it_as_it_is(indexed):
+    """`index_at` (monthly reports read through it) takes every projection back to a block, as a
+    rebuild up to that block would leave it, and undoes itself."""
+    settings, world = indexed
+    loan_id, _ = world.active_loan()
+    Indexer().catch_up(settings)
+    then = index_state(settings)
+    world.repay(loan_id, 1_000 * 10**6)
+    world.ready_for_market(world.investors[0])
+    world.place(world.investors[0], "ask", loan_id, 100 * 10**6, 9_500)
+    world.active_loan(investors=world.investors[:2])
+    Indexer().catch_up(settings)
+    now = index_state(settings)
+    assert now["events"][: len(then["events"])] == then["events"] and len(now["events"]) > len(then["events"])
+
+    with session_scope(settings) as session:
+        with index_at(session, *then["checkpoint"]):
+            assert state_in(session) == then
+        assert state_in(session) == now  # in the same transaction, once the block is left
+        with pytest.raises(ChainError, match="has not reached"), index_at(session, now["checkpoint"][0] + 1, "0x"):
+            pass
+    assert index_state(settings) == now

@@ -1,11 +1,13 @@
-"""Monthly disclosure reports: a month that has ended is frozen into a document (stored by CID,
-anchored on-chain) exactly once; what is served later is byte for byte what was published, and
-the public verifier proves it; the servicing worker publishes last month by itself."""
+"""Monthly disclosure reports: a month that has ended on chain is frozen, as of its last block,
+into a document (stored by CID, anchored on-chain) exactly once; what is served later is byte for
+byte what was published, and the public verifier proves it; a month published late carries the
+figures of its own end, not today's; the servicing worker publishes every month due by itself,
+oldest first."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from typer.testing import CliRunner
@@ -16,15 +18,20 @@ from backend.cli.main import app
 from backend.config import get_settings
 from backend.content.cid import cid_of
 from backend.db.session import session_scope
-from backend.disclosure.reports import month_of, previous_month, publish, publish_due
+from backend.disclosure.reports import (
+    month_of,
+    next_month,
+    period_end,
+    publish_due,
+)
 from backend.servicing.service import servicing_step
 from tests.anchoring.helpers import flush_and_confirm, point_get_settings_at
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
 from tests.identity.conftest import ADMIN, client_for, minted_bearer
 
-NOW = datetime.now(UTC)
-LAST_MONTH = previous_month(NOW)
+DAY = 86_400
+AS_OF = ("as_of_block", "as_of_block_hash", "delinquency")  # what a report reads at the month's last block
 
 
 @pytest.fixture
@@ -32,39 +39,73 @@ def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url
     return own_database(chain_settings, tmp_path, database_url, admin_wallets=[ADMIN.address], anchor_batch_interval=3600.0)
 
 
+def start_a_month(world) -> str:  # noqa: F811
+    """Move the chain to the 11th of its next month, so what a test does next happens in that month."""
+    period = next_month(month_of(datetime.fromtimestamp(world.chain.now(), UTC)))
+    world.chain.mine_at(_start(period) + 10 * DAY)
+    return period
+
+
+def _start(period: str) -> int:
+    return int(datetime.strptime(period, "%Y-%m").replace(tzinfo=UTC).timestamp())
+
+
+def end_the_month(world, settings, period: str) -> int:  # noqa: F811
+    """Mine a block an hour before `period` ends and one an hour after, as a live chain would, and
+    index them; the number of the month's last block (the report's figures are read at its time)."""
+    world.chain.mine_at(period_end(period) - 3600)
+    last = world.w3.eth.block_number
+    world.chain.mine_at(period_end(period) + 3600)
+    Indexer().catch_up(settings)
+    return last
+
+
+def without(figures: dict, keys=AS_OF) -> dict:
+    return {k: v for k, v in figures.items() if k not in keys}
+
+
 def test_a_month_is_published_once_served_as_published_and_provable(settings, world):  # noqa: F811
+    period = start_a_month(world)
     world.active_loan()
     Indexer().catch_up(settings)
     client, as_admin = client_for(settings), minted_bearer(settings, ADMIN)
-    figures_now = client.get("/api/v1/disclosure").json()
+    figures_then = client.get("/api/v1/disclosure").json()
+    tape_then = client.get("/api/v1/disclosure/loans.csv").content
+    last_block = end_the_month(world, settings, period)
+    world.active_loan()  # the platform moves on after the month: none of it is in the month's report
+    Indexer().catch_up(settings)
 
-    first = client.post("/api/v1/disclosure/reports", json={"period": LAST_MONTH}, headers=as_admin)
+    first = client.post("/api/v1/disclosure/reports", json={"period": period}, headers=as_admin)
     assert first.status_code == 201, first.text
     report = first.json()
-    assert (report["period"], report["as_of_block"], report["anchor_tx"]) == (LAST_MONTH, figures_now["as_of_block"], None)
+    assert (report["period"], report["as_of_block"], report["anchor_tx"]) == (period, last_block, None)
 
-    served = client.get(f"/api/v1/disclosure/reports/{LAST_MONTH}")  # public
+    served = client.get(f"/api/v1/disclosure/reports/{period}")  # public
     assert served.status_code == 200 and served.headers["content-type"].startswith("application/json")
     assert document_hash(served.content) == report["doc_hash"] == served.headers["x-document-hash"]
     assert cid_of(served.content) == report["cid"] == served.headers["x-content-cid"]
     body = json.loads(served.content)
-    assert (body["format"], body["period"], body["figures"]) == ("loanchain.disclosure/1", LAST_MONTH, figures_now)
-    sheet = client.get(f"/api/v1/disclosure/reports/{LAST_MONTH}/loans.csv")  # the loan tape, named in the report
+    assert (body["format"], body["period"], without(body["figures"])) == ("loanchain.disclosure/1", period, without(figures_then))
+    assert body["figures"]["as_of_block_hash"] == world.w3.eth.get_block(last_block)["hash"].to_0x_hex()
+    assert body["figures"]["delinquency"]["as_of"] == world.w3.eth.get_block(last_block)["timestamp"]
+    assert body["figures"]["delinquency"]["loans_16_plus"] == 0  # the loan was current at the month's end
+    sheet = client.get(f"/api/v1/disclosure/reports/{period}/loans.csv")  # the loan tape, named in the report
     assert sheet.status_code == 200 and sheet.headers["x-content-cid"] == report["loan_tape_cid"] == body["loan_tape"]["cid"]
     assert document_hash(sheet.content) == body["loan_tape"]["doc_hash"] and body["loan_tape"]["loans"] == 1
-    assert sheet.content == client.get("/api/v1/disclosure/loans.csv").content  # the tape now, unchanged since
+    tape_rows = sheet.content.decode().splitlines()
+    assert tape_rows[0] == tape_then.decode().splitlines()[0] and len(tape_rows) == 2
+    assert ",current," in tape_rows[1]  # the loan's bucket, as LoanBook computed it at the month's last block
 
-    world.active_loan()  # the platform moves on; the published month does not
-    Indexer().catch_up(settings)
-    again = client.post("/api/v1/disclosure/reports", json={"period": LAST_MONTH}, headers=as_admin)
-    assert again.status_code == 200 and again.json() == report
-    with session_scope(settings) as session:  # months later it is still the same report, not a refusal
-        later, created = publish(session, settings, LAST_MONTH, now=NOW + timedelta(days=70))
-    assert (later.model_dump(mode="json"), created) == (report, False)
-    assert client.get(f"/api/v1/disclosure/reports/{LAST_MONTH}").content == served.content
-    assert client.get(f"/api/v1/disclosure/reports/{LAST_MONTH}/loans.csv").content == sheet.content
+    live = client.get("/api/v1/disclosure").json()  # reading the past left the index as it was
+    assert live["loans"]["active"] == figures_then["loans"]["active"] + 1 and live["as_of_block"] > last_block
     assert client.get("/api/v1/disclosure/loans.csv").text.count("\n") == 3  # header and two loans now
-    assert client.get("/api/v1/disclosure").json()["loans"]["active"] == figures_now["loans"]["active"] + 1
+
+    world.chain.travel(40 * DAY)  # months later it is still the same report, not a new one
+    Indexer().catch_up(settings)
+    again = client.post("/api/v1/disclosure/reports", json={"period": period}, headers=as_admin)
+    assert again.status_code == 200 and again.json() == report
+    assert client.get(f"/api/v1/disclosure/reports/{period}").content == served.content
+    assert client.get(f"/api/v1/disclosure/reports/{period}/loans.csv").content == sheet.content
 
     flush_and_confirm(settings)  # the anchor batcher and the outbox put its hash on-chain
     (listed,) = client.get("/api/v1/disclosure/reports").json()
@@ -73,54 +114,115 @@ def test_a_month_is_published_once_served_as_published_and_provable(settings, wo
     assert (proof["status"], proof["doc_hash"], proof["tx_hash"]) == ("verified", report["doc_hash"], listed["anchor_tx"])
 
 
-def test_bad_requests_get_a_clear_4xx_and_publish_nothing(settings, world):  # noqa: F811
+def test_a_month_published_late_carries_its_own_end_not_today(settings, world):  # noqa: F811
+    """A loan late at the end of a month and brought up to date after it: the month's report,
+    published after the payment, still shows it late and the payment not made."""
+    first = start_a_month(world)
+    loan_id, _ = world.active_loan()  # first installment due on about the 10th of next month
+    late_month = next_month(first)
+    last_block = end_the_month(world, settings, late_month)  # about 21 days past due by then
+    due_then = world.book.functions.amountDue(loan_id).call(block_identifier=last_block)[0]
+    world.repay(loan_id, world.book.functions.amountDue(loan_id).call()[0])
+    Indexer().catch_up(settings)
+    servicing_step(settings.model_copy(update={"disclosure_publish_monthly": False}))
     client, as_admin = client_for(settings), minted_bearer(settings, ADMIN)
-    assert client.post("/api/v1/disclosure/reports", json={"period": LAST_MONTH}).status_code == 401
+    live = client.get("/api/v1/disclosure").json()
+    assert live["delinquency"]["loans_16_plus"] == 0 and live["interest_paid"] > 0
+
+    answer = client.post("/api/v1/disclosure/reports", json={"period": late_month}, headers=as_admin)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["as_of_block"] == last_block
+    figures = json.loads(client.get(f"/api/v1/disclosure/reports/{late_month}").content)["figures"]
+    (loan,) = [row for row in client.get(f"/api/v1/disclosure/reports/{late_month}/loans.csv").text.splitlines()[1:]]
+    outstanding = world.loan(loan_id)["principal"]
+    assert figures["delinquency"]["loans_16_plus"] == 1 and figures["delinquency"]["loans_91_plus"] == 0
+    assert figures["delinquency"]["principal_16_plus"] == outstanding == figures["principal_outstanding"]
+    assert figures["delinquency"]["amount_overdue"] == due_then > 0
+    assert (figures["interest_paid"], figures["principal_repaid"]) == (0, 0)  # the payment came after the month
+    assert ",late_16_30," in loan
+
+    earlier = client.post("/api/v1/disclosure/reports", json={"period": first}, headers=as_admin)  # out of order too
+    assert earlier.status_code == 201 and earlier.json()["as_of_block"] < last_block
+    figures = json.loads(client.get(f"/api/v1/disclosure/reports/{first}").content)["figures"]
+    assert figures["loans"]["active"] == 1 and figures["delinquency"]["loans_16_plus"] == 0
+
+
+def test_bad_requests_get_a_clear_4xx_and_publish_nothing(settings, world):  # noqa: F811
+    Indexer().catch_up(settings)
+    this_month = month_of(datetime.fromtimestamp(world.chain.now(), UTC))
+    client, as_admin = client_for(settings), minted_bearer(settings, ADMIN)
+    assert client.post("/api/v1/disclosure/reports", json={"period": this_month}).status_code == 401
     as_investor = minted_bearer(settings, world.investors[0])
-    assert client.post("/api/v1/disclosure/reports", json={"period": LAST_MONTH}, headers=as_investor).status_code == 403
-    for period, code in ((month_of(NOW), 409), ("2020-01", 409), ("2026-13", 422), ("26-01", 422)):
+    assert client.post("/api/v1/disclosure/reports", json={"period": this_month}, headers=as_investor).status_code == 403
+    for period, code, why in ((this_month, 409, "has not ended on chain"), ("2099-01", 409, "has not ended on chain"),
+                              ("2020-01", 409, "before the platform's contracts were deployed"),
+                              ("2026-13", 422, "YYYY-MM"), ("26-01", 422, "YYYY-MM")):  # fmt: skip
         answer = client.post("/api/v1/disclosure/reports", json={"period": period}, headers=as_admin)
-        assert answer.status_code == code and "period" in answer.text, (period, answer.text)
+        assert answer.status_code == code and "period" in answer.text and why in answer.text, (period, answer.text)
     assert client.post("/api/v1/disclosure/reports", json={}, headers=as_admin).status_code == 422
     assert client.get("/api/v1/disclosure/reports/2026-13").status_code == 422
-    for path in (f"/api/v1/disclosure/reports/{LAST_MONTH}", f"/api/v1/disclosure/reports/{LAST_MONTH}/loans.csv"):
+    for path in (f"/api/v1/disclosure/reports/{this_month}", f"/api/v1/disclosure/reports/{this_month}/loans.csv"):
         missing = client.get(path)
-        assert missing.status_code == 404 and LAST_MONTH in missing.text
+        assert missing.status_code == 404 and this_month in missing.text
     assert client.get("/api/v1/disclosure/reports").json() == []
 
 
-def test_the_servicing_worker_publishes_last_month_once_there_are_loans(settings, world):  # noqa: F811
+def test_the_servicing_worker_publishes_every_month_due_oldest_first(settings, world):  # noqa: F811
     servicing_step(settings)  # no loans yet: nothing to disclose
     with session_scope(settings) as session:
         assert publish_due(session, settings) is None
+    period = start_a_month(world)
     world.active_loan()
     Indexer().catch_up(settings)
-    servicing_step(settings.model_copy(update={"disclosure_publish_monthly": False}))
+    servicing_step(settings)  # the month is not over
     assert client_for(settings).get("/api/v1/disclosure/reports").json() == []
 
-    servicing_step(settings)
-    servicing_step(settings)  # the month is out already
-    (report,) = client_for(settings).get("/api/v1/disclosure/reports").json()
-    assert report["period"] == LAST_MONTH
+    end_the_month(world, settings, next_month(period))  # the platform was down for two month ends
+    servicing_step(settings.model_copy(update={"disclosure_publish_monthly": False}))
+    assert client_for(settings).get("/api/v1/disclosure/reports").json() == []
+    for _ in range(3):  # a month a pass; nothing more once both are out
+        servicing_step(settings)
+    reports = client_for(settings).get("/api/v1/disclosure/reports").json()
+    assert [r["period"] for r in reports] == [next_month(period), period]  # newest first
+    assert reports[1]["as_of_block"] < reports[0]["as_of_block"]
 
 
 def test_the_cli_publishes_and_lists_like_the_api(settings, world, monkeypatch):  # noqa: F811
+    period = start_a_month(world)
     world.active_loan()
-    Indexer().catch_up(settings)
+    end_the_month(world, settings, period)
     runner = CliRunner()
     try:
         point_get_settings_at(monkeypatch, settings)
-        published = runner.invoke(app, ["disclosure", "publish", "--period", LAST_MONTH, "--json"])
+        published = runner.invoke(app, ["disclosure", "publish", "--period", period, "--json"])
         listed = runner.invoke(app, ["disclosure", "reports", "--json"])
         table = runner.invoke(app, ["disclosure", "reports"])
         figures = runner.invoke(app, ["disclosure", "--json"])  # the figures themselves, as before
-        bad = runner.invoke(app, ["disclosure", "publish", "--period", month_of(NOW)])
+        bad = runner.invoke(app, ["disclosure", "publish", "--period", next_month(period)])
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
     assert published.exit_code == 0, published.output
     assert json.loads(listed.stdout) == [json.loads(published.stdout)]
     assert json.loads(listed.stdout) == client_for(settings).get("/api/v1/disclosure/reports").json()
-    assert table.exit_code == 0 and LAST_MONTH in table.stdout
+    assert table.exit_code == 0 and period in table.stdout
     assert figures.exit_code == 0 and "principal_originated" in json.loads(figures.stdout)
-    assert bad.exit_code != 0 and "has not ended" in bad.output
+    assert bad.exit_code != 0 and "has not ended on chain" in bad.output
+
+
+def test_a_report_that_cannot_be_read_never_holds_up_servicing(settings, world, monkeypatch):  # noqa: F811
+    """A node without the month's old state fails the report, not the pass: the borrower's
+    notices still go out, and the report is tried again on the next pass."""
+    from backend.disclosure import reports
+    from backend.errors import ChainUnavailable
+
+    def unreadable(session, settings):
+        raise ChainUnavailable("could not read LoanBook at block 1 (old state needs an archive node)")
+
+    monkeypatch.setattr(reports, "publish_due", unreadable)
+    _, start = world.active_loan()
+    world.chain.mine_at(start + 50 * DAY)
+    Indexer().catch_up(settings)
+    assert servicing_step(settings) > 0  # the late notice was made and delivered all the same
+    with session_scope(settings) as session:
+        assert reports.list_reports(session) == []

@@ -73,7 +73,7 @@ def report_tape(period: Period, session: SessionDep, settings: SettingsDep) -> R
     "/reports",
     dependencies=allow("disclosure.publish"),
     status_code=status.HTTP_201_CREATED,
-    summary="Publish the month just ended (once: a month already published is returned unchanged, 200)",
+    summary="Publish a month that has ended, as of its last block (once: a month already published is returned unchanged, 200)",
     responses={200: {"description": "Already published"}},
 )
 def publish(body: DisclosurePublish, user: CurrentUser, session: SessionDep, settings: SettingsDep,
