@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from backend.chain.loan_book import deadline_clock
 from backend.chain.market_calls import NoteMarketWallet
 from backend.chain.projection_models import (
+    AttestationRow,
     FundingRow,
     LoanRow,
     MarketBidRow,
@@ -88,13 +89,19 @@ def bid_commitment(db: Session, wallet: str, now: int) -> tuple[int, int]:
     return len(prices), sum(proceeds(notes, price) for notes, price in prices)
 
 
-def bids_for(db: Session, wallet: str, loan_ids: set[int], now: int) -> dict[int, list[tuple[int, int]]]:
-    """Per loan, (notes left, price) of the other wallets' open, unexpired bids, the best first."""
+def bids_for(db: Session, wallet: str, loan_ids: set[int], now: int, level: int) -> dict[int, list[tuple[int, int]]]:
+    """Per loan, (notes left, price) of the other wallets' open, unexpired bids, the best first,
+    leaving out those LoanBook would refuse to fill, as the index knows them: the loan's borrower's,
+    and those of wallets not verified at KYC `level` at `now` (what `sell` into them would check;
+    whether each bidder can still pay is left to the sale, as it needs a chain read per bidder)."""
     book: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for loan_id, notes, price in db.execute(
         select(MarketBidRow.loan_id, MarketBidRow.notes_left, MarketBidRow.price_bps)
+        .join(LoanRow, LoanRow.loan_id == MarketBidRow.loan_id)
+        .join(AttestationRow, AttestationRow.wallet == MarketBidRow.bidder)
         .where(MarketBidRow.loan_id.in_(loan_ids), MarketBidRow.bidder != wallet, MarketBidRow.status == "open",
-               MarketBidRow.live_at(now))
+               MarketBidRow.live_at(now), MarketBidRow.bidder != LoanRow.borrower,
+               AttestationRow.level >= level, AttestationRow.expires_at > now, AttestationRow.revoked.is_(False))
         .order_by(MarketBidRow.price_bps.desc(), MarketBidRow.bid_id)
     ):  # fmt: skip
         book[loan_id].append((notes, price))
@@ -140,8 +147,10 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
                                             MarketListingRow.live_at(now))):  # fmt: skip
         listed[loan_id] += notes
     tradable = {loan.loan_id: note.balance for note, loan in holdings if loan.status == "active" and note.balance}
-    exits = {loan_id: sell_now(bids, tradable[loan_id])  # what other wallets' bids would pay for them now
-             for loan_id, bids in bids_for(db, wallet, set(tradable), now).items()} if tradable else {}  # fmt: skip
+    exits = {}  # what other wallets' bids would pay for them now
+    if tradable:
+        level = NoteMarketWallet(settings, wallet).investor_level()
+        exits = {loan_id: sell_now(bids, tradable[loan_id]) for loan_id, bids in bids_for(db, wallet, set(tradable), now, level).items()}
     positions = [
         PositionPublic(
             loan_id=loan.loan_id,

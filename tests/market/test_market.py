@@ -386,10 +386,19 @@ def test_an_investor_leaves_a_loan_now_by_selling_into_the_best_bids(settings, w
     world.place(broke, "bid", loan_id, 500 * UNIT, 9_900)  # the best price, but its bidder cannot pay
     world.chain.tx(world.token.functions.transfer(world.investors[5].address, world.balance(broke)), broke.address)
     world.place(seller, "bid", loan_id, 100 * UNIT, 9_950)  # one's own bid is no way out
+    revoked = world.investors[5]
+    world.ready_for_market(revoked)
+    world.place(revoked, "bid", loan_id, 300 * UNIT, 9_990)  # the best of all, but LoanBook would refuse its bidder now
+    world.chain.tx(world.kyc.functions.revoke(revoked.address), world.admin.address)
     world.chain.tx(world.book.functions.setApprovalForAll(world.market.address, False), seller.address)
     _index(settings)
     client = client_for(settings)
     as_seller = minted_bearer(settings, seller)
+    position = next(p for p in client.get("/api/v1/portfolio", headers=as_seller).json()["positions"] if p["loan_id"] == loan_id)
+    # From the index, with no chain read per bidder: not the revoked wallet's bid, not one's own
+    # (the broke bidder's shows: whether a bidder can still pay is for the sale to find out).
+    assert position["notes"] > 3_500 * UNIT and position["bid_now"] == 3_500 * UNIT
+    assert position["sell_now"] == 500 * UNIT * 9_900 // 10_000 + 2_000 * UNIT * 9_800 // 10_000 + 1_000 * UNIT * 9_700 // 10_000
 
     def exit_now(**body):
         return client.post("/api/v1/market/sell-now", json={"loan_id": loan_id} | body, headers=as_seller)
