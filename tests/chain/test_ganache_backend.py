@@ -37,5 +37,22 @@ def test_outbox_and_indexer_on_ganache(tmp_path, artifacts):
             )
         assert statuses == {IntentStatus.CONFIRMED}
         assert transfers >= 5
+        _reads_at_a_past_block(settings)
     finally:
         node.stop()
+
+
+def _reads_at_a_past_block(settings) -> None:
+    """Monthly reports read LoanBook at a month's last block: Ganache keeps old state, and the
+    block search finds the last block before a time."""
+    from backend.chain.blocks import last_block_before
+    from backend.chain.client import get_web3
+    from backend.chain.deploy import deployed_contract
+
+    w3, token = get_web3(settings), deployed_contract(settings, "MockStablecoin")
+    head = w3.eth.get_block("latest")
+    before = last_block_before(settings, head["timestamp"], 0, head["number"])
+    assert before is not None and w3.eth.get_block(before.number + 1)["timestamp"] >= head["timestamp"] > before.timestamp
+    assert last_block_before(settings, w3.eth.get_block(0)["timestamp"], 0, head["number"]) is None
+    now, then = token.functions.balanceOf(RECIPIENT).call(), token.functions.balanceOf(RECIPIENT).call(block_identifier=1)
+    assert then == 0 < now  # the state of block 1, before any faucet
