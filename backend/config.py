@@ -170,6 +170,10 @@ class Settings(BaseSettings):
     kyc_velocity_window: int = 24 * 3600  # seconds
     kyc_velocity_per_wallet: int = 3  # submissions per wallet per window
     kyc_velocity_per_id: int = 3  # submissions naming one national ID per window, any wallet
+    # Other wallets that may apply from one network address (IPv4, or an IPv6 /64) within the
+    # window before a submission goes to review: a household shares a connection, a farm more so.
+    kyc_origin_max_wallets: int = Field(default=3, ge=0)
+    kyc_origin_window: int = Field(default=30 * 86_400, gt=0)  # seconds
     auth_rate_limit: int = 30  # sign-in requests per client address per minute
     kyc_rate_limit: int = 20  # KYC requests per wallet per minute
     # Credit applications per wallet per hour: enough to try a few amounts and terms, not to probe

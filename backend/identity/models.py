@@ -148,3 +148,16 @@ class KycEvent(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     record: Mapped[KycRecord] = relationship(back_populates="events")
+
+
+class KycOrigin(Base):
+    """The network address a KYC submission came from, as an HMAC under the blind-index key (never
+    in clear): several wallets applying from one address is how identity farms show. Kept only as
+    long as the check looks back (`LOANCHAIN_KYC_ORIGIN_WINDOW`) and erased with the wallet's data."""
+
+    __tablename__ = "kyc_origins"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    wallet: Mapped[str] = mapped_column(String(42), index=True)
+    origin_index: Mapped[str] = mapped_column(String(64), index=True)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True, default=utcnow)

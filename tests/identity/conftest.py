@@ -58,12 +58,13 @@ def chain_identity_settings(chain_settings, deployment, tmp_path, snapshot) -> S
     return settings
 
 
-def client_for(settings: Settings) -> TestClient:
+def client_for(settings: Settings, address: str = "testclient") -> TestClient:
+    """A client of the app on `settings`, calling from network `address` (as uvicorn reports it)."""
     from backend.api.main import create_app
 
     app = create_app()
     app.dependency_overrides[get_settings] = lambda: settings
-    return TestClient(app, raise_server_exceptions=False)
+    return TestClient(app, raise_server_exceptions=False, client=(address, 50000))
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow, kyc_rate_limit
 from backend.identity.kyc import service
@@ -33,10 +33,14 @@ def submit(
     user: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
+    request: Request,
     documents: Annotated[list[UploadFile], File(description="ID document images")] = [],  # noqa: B006
 ) -> KycPublic:
     contents = [_read_bounded(d, settings.kyc_max_document_bytes) for d in documents if d.filename or d.size]
-    record = service.submit(session, settings, user.wallet, data, contents)
+    # The client's address as uvicorn sees it: behind a reverse proxy listed in FORWARDED_ALLOW_IPS,
+    # the X-Forwarded-For address (uvicorn's proxy headers), never a header anyone can set.
+    client_address = request.client.host if request.client else None
+    record = service.submit(session, settings, user.wallet, data, contents, client_address=client_address)
     return record_public(session, record)
 
 

@@ -1,4 +1,5 @@
-"""Blind index: HMAC-SHA256, under its own key, of a normalised national ID.
+"""Blind index: HMAC-SHA256, under its own key, of a normalised national ID (and, under a prefix of
+its own, of the network address a KYC submission came from).
 
 Equal IDs give equal indexes, so duplicates are found with an indexed equality lookup, while
 the index reveals nothing without the key (a plain hash of an 18-digit ID is brute-forceable).
@@ -21,3 +22,7 @@ def blind_index_key(settings: Settings) -> bytes:
 
 def blind_index(key: bytes, normalised_id: str) -> str:
     return hmac.new(key, b"loanchain/national-id/v1|" + normalised_id.encode(), hashlib.sha256).hexdigest()
+
+
+def origin_index(key: bytes, network: str) -> str:
+    return hmac.new(key, b"loanchain/network-origin/v1|" + network.encode(), hashlib.sha256).hexdigest()

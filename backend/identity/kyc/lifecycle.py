@@ -21,6 +21,7 @@ from backend.chain.projection_models import LoanRow
 from backend.config import Settings
 from backend.errors import Conflict, NotFound
 from backend.identity.audit_trail import audit
+from backend.identity.checks.origin import forget_origins
 from backend.identity.checks.reasons import Code, Disposition, Reason
 from backend.identity.kyc import attestation
 from backend.identity.kyc.history import transition
@@ -63,6 +64,7 @@ def erase_wallet(session: Session, settings: Settings, wallet: str, actor: str) 
         record.erased_at = now
         erased = Reason(Code.ERASED, "personal data erased on request (data key destroyed)", Disposition.DECISION)
         transition(session, record, Status.ERASED, [*(Reason.from_dict(r) for r in record.reasons), erased], actor=actor, now=now)
+    forget_origins(session, wallet)
     ids = [r.id for r in records]
     audit(session, actor, "kyc.erase", wallet, {"wallet": wallet, "records": ids, "revocations": revocations})
     return ErasurePublic(wallet=wallet, erased_records=ids, revocations=revocations)

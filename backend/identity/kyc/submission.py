@@ -4,7 +4,8 @@ Input problems (bad ID, bad file, impossible date of birth) raise 422 before any
 written. Too many submissions raise 429. Otherwise the record is stored, encrypted, and:
 - approved when every check passes, and its attestation is queued in the outbox;
 - rejected when a rule forbids it (under age);
-- queued for review when a fraud check flags it (duplicate identity, watch-list hit).
+- queued for review when a fraud check flags it (duplicate identity, watch-list hit, too many
+  wallets applying from one network address).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from backend.identity.audit_trail import audit
 from backend.identity.checks import national_id
 from backend.identity.checks.age import check_age
 from backend.identity.checks.documents import check_count, check_document
+from backend.identity.checks.origin import check_origin, network_of, record_origin
 from backend.identity.checks.reasons import Code, Disposition, Reason
 from backend.identity.checks.sanctions import load_watchlist, screen
-from backend.identity.crypto.blind_index import blind_index, blind_index_key
+from backend.identity.crypto.blind_index import blind_index, blind_index_key, origin_index
 from backend.identity.crypto.keyring import load_keyring
 from backend.identity.errors import KycInputInvalid, KycVelocityExceeded
 from backend.identity.kyc import attestation
@@ -80,7 +82,8 @@ def _check_velocity(settings: Settings, wallet: str, index: str) -> None:
         raise KycVelocityExceeded(reason.message, reasons=[reason.as_dict()])
 
 
-def fraud_checks(session: Session, settings: Settings, wallet: str, data: KycCreate, index: str) -> list[Reason]:
+def fraud_checks(session: Session, settings: Settings, wallet: str, data: KycCreate, index: str,
+                 origin: str | None = None, now: datetime | None = None) -> list[Reason]:  # fmt: skip
     reasons = []
     duplicate = session.scalar(
         select(KycRecord.id)
@@ -92,6 +95,8 @@ def fraud_checks(session: Session, settings: Settings, wallet: str, data: KycCre
     hit = screen(data.full_name, data.date_of_birth, load_watchlist(settings.kyc_watchlist_path), settings.kyc_watchlist_threshold)
     if hit:
         reasons.append(hit)
+    if origin and (shared := check_origin(session, settings, wallet, origin, now or utcnow())):
+        reasons.append(shared)
     return reasons
 
 
@@ -117,10 +122,12 @@ def activate(session: Session, settings: Settings, record: KycRecord, now: datet
 
 
 def submit(
-    session: Session, settings: Settings, wallet: str, data: KycCreate, documents: list[bytes], today: date | None = None
+    session: Session, settings: Settings, wallet: str, data: KycCreate, documents: list[bytes], today: date | None = None,
+    client_address: str | None = None,
 ) -> KycRecord:
-    """Check, decide and store one application. Call it in a transaction that has not written yet:
-    the velocity counters commit on their own, and SQLite has a single writer."""
+    """Check, decide and store one application, sent from `client_address` (the API's client IP;
+    None from the CLI). Call it in a transaction that has not written yet: the velocity counters
+    commit on their own, and SQLite has a single writer."""
     now = utcnow()
     checked = check_input(settings, data, documents, today or now.astimezone(UTC).date())
     session.get(User, wallet, with_for_update=True)  # PostgreSQL: one submission per wallet at a time
@@ -128,10 +135,12 @@ def submit(
         raise Conflict("a KYC submission of this wallet is already waiting for review")
     index = blind_index(blind_index_key(settings), checked.parsed_id.normalised)
     _check_velocity(settings, wallet, index)
+    network = network_of(client_address)
+    origin = origin_index(blind_index_key(settings), network) if network else None
 
     reasons = [checked.age_reason] if checked.age_reason else []
     if not reasons:  # an under-age applicant is rejected whatever else is true
-        reasons += fraud_checks(session, settings, wallet, data, index)
+        reasons += fraud_checks(session, settings, wallet, data, index, origin, now)
     status = decide(reasons)
 
     record_id = str(uuid.uuid4())
@@ -167,6 +176,8 @@ def submit(
         submitted_at=now,
     )
     session.add(record)
+    if origin:
+        record_origin(session, settings, wallet, origin, now)
     for position, (content, media_type) in enumerate(checked.documents):
         doc_id = str(uuid.uuid4())
         session.add(

@@ -1,0 +1,51 @@
+"""Several identities from one network address. Identity farms apply for many wallets from one
+machine or connection; more than a few wallets from one address within the window sends the next
+submission to a human (never a refusal: a mobile carrier's or an office's shared address is no
+proof of anything). The address is kept only as an HMAC under the blind-index key, only for the
+window, and erased with the wallet's KYC data."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, distinct, func, select
+from sqlalchemy.orm import Session
+
+from backend.config import Settings
+from backend.identity.checks.reasons import Code, Disposition, Reason
+from backend.identity.models import KycOrigin
+
+
+def network_of(host: str | None) -> str | None:
+    """An IPv4 address, or the /64 an IPv6 host lives in (a host rotates its addresses inside it);
+    None for anything that is not an IP address."""
+    try:
+        ip = ipaddress.ip_address(host or "")
+    except ValueError:
+        return None
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def check_origin(session: Session, settings: Settings, wallet: str, index: str, now: datetime) -> Reason | None:
+    since = now - timedelta(seconds=settings.kyc_origin_window)
+    others = session.scalar(select(func.count(distinct(KycOrigin.wallet)))
+                            .where(KycOrigin.origin_index == index, KycOrigin.wallet != wallet, KycOrigin.seen_at >= since)) or 0  # fmt: skip
+    if others < settings.kyc_origin_max_wallets:
+        return None
+    days = settings.kyc_origin_window // 86_400
+    return Reason(Code.SHARED_ORIGIN, f"{others} other wallets applied from this network address in the last {days} days "
+                  f"(more than {settings.kyc_origin_max_wallets} go to review)", Disposition.REVIEW)  # fmt: skip
+
+
+def record_origin(session: Session, settings: Settings, wallet: str, index: str, now: datetime) -> None:
+    session.execute(delete(KycOrigin).where(KycOrigin.seen_at < now - timedelta(seconds=settings.kyc_origin_window)))
+    session.add(KycOrigin(wallet=wallet, origin_index=index, seen_at=now))
+
+
+def forget_origins(session: Session, wallet: str) -> None:
+    session.execute(delete(KycOrigin).where(KycOrigin.wallet == wallet))
