@@ -95,7 +95,7 @@ def test_same_national_id_verified_for_another_wallet_is_flagged_not_attested(cl
 
 
 def test_several_wallets_applying_from_one_network_address_go_to_review(settings):
-    farm = client_for(settings, address="203.0.113.7")
+    farm = client_for(settings, address="81.2.69.142")
     household = [make_applicant(seed) for seed in (20, 21, 22)]
     for applicant in household:  # three wallets on one connection: a household, say
         assert submit(farm, applicant).json()["status"] == "approved"
@@ -103,15 +103,15 @@ def test_several_wallets_applying_from_one_network_address_go_to_review(settings
     assert fourth["status"] == "needs_review" and codes(fourth) == ["SHARED_ORIGIN"] and fourth["attestation"] is None
     assert fourth["reasons"][0]["message"].startswith("3 other wallets applied from this network address in the last 30 days")
     assert [f for f, _ in intents(settings)] == ["attest"] * 3
-    same_64 = client_for(settings, address="2001:db8:1:2::10"), client_for(settings, address="2001:db8:1:2:ffff::1")
+    same_64 = client_for(settings, address="2a00:1450:4001:81c::10"), client_for(settings, address="2a00:1450:4001:81c:ffff::1")
     for seed, client in zip((24, 25, 26), (*same_64, same_64[0]), strict=True):  # one IPv6 /64 is one address
         submit(client, make_applicant(seed))
     assert codes(submit(same_64[1], make_applicant(27)).json()) == ["SHARED_ORIGIN"]
-    assert submit(client_for(settings, address="198.51.100.9"), make_applicant(28)).json()["status"] == "approved"
+    assert submit(client_for(settings, address="81.2.69.160"), make_applicant(28)).json()["status"] == "approved"
     with session_scope(settings) as session:  # the address itself is never stored, only its HMAC
         stored = list(session.execute(select(KycOrigin.wallet, KycOrigin.origin_index)))
     assert len(stored) == 9 and len({index for _, index in stored}) == 3
-    assert not any(address in index for _, index in stored for address in ("203.0.113.7", "2001:db8", "198.51.100.9"))
+    assert not any(address in index for _, index in stored for address in ("81.2.69.142", "2a00:1450", "81.2.69.160"))
 
     erased = farm.delete("/api/v1/kyc/me", headers=bearer(farm, household[0].account))  # erasure forgets it too
     assert erased.status_code == 200, erased.text
@@ -120,9 +120,10 @@ def test_several_wallets_applying_from_one_network_address_go_to_review(settings
 
 
 def test_network_origin_is_an_ipv4_address_or_an_ipv6_64():
-    assert network_of("203.0.113.7") == "203.0.113.7" and network_of("::ffff:203.0.113.7") == "203.0.113.7"
-    assert network_of("2001:db8:1:2:aaaa::1") == network_of("2001:db8:1:2::9") == "2001:db8:1:2::/64"
-    assert network_of("testclient") is None and network_of(None) is None
+    assert network_of("81.2.69.142") == "81.2.69.142" and network_of("::ffff:81.2.69.142") == "81.2.69.142"
+    assert network_of("2a00:1450:4001:81c:aaaa::1") == network_of("2a00:1450:4001:81c::9") == "2a00:1450:4001:81c::/64"
+    for not_an_applicant in ("127.0.0.1", "::1", "10.0.0.5", "192.168.1.20", "fe80::1", "testclient", None):
+        assert network_of(not_an_applicant) is None  # the machine itself, or a proxy
 
 
 def test_the_blind_index_is_an_hmac_not_a_hash_of_the_id(client, settings):

@@ -18,17 +18,18 @@ from backend.identity.models import KycOrigin
 
 
 def network_of(host: str | None) -> str | None:
-    """An IPv4 address, or the /64 an IPv6 host lives in (a host rotates its addresses inside it);
-    None for anything that is not an IP address."""
+    """A public IPv4 address, or the /64 a public IPv6 host lives in (a host rotates its addresses
+    inside it). None for anything else: a loopback, private or link-local address is the machine
+    itself or a reverse proxy not listed in FORWARDED_ALLOW_IPS, never an applicant."""
     try:
         ip = ipaddress.ip_address(host or "")
     except ValueError:
         return None
-    if ip.version == 6:
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if not ip.is_global:
+        return None
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
 
 
 def check_origin(session: Session, settings: Settings, wallet: str, index: str, now: datetime) -> Reason | None:
