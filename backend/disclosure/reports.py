@@ -30,12 +30,13 @@ from backend.content.store import get_content_store
 from backend.db.base import as_utc
 from backend.disclosure import tape
 from backend.disclosure.aging import aging_at
+from backend.disclosure.flows import period_flows
 from backend.disclosure.models import DisclosureReport
 from backend.disclosure.schemas import DisclosureReportPublic
 from backend.disclosure.service import platform_disclosure
 from backend.errors import Conflict, NotFound, ValidationFailed
 
-FORMAT = "loanchain.disclosure/1"
+FORMAT = "loanchain.disclosure/2"  # /2 added `month`, the flows within the period
 PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
@@ -48,9 +49,14 @@ def next_month(period: str) -> str:
     return f"{year + month // 12:04d}-{month % 12 + 1:02d}"
 
 
+def period_start(period: str) -> int:
+    """The first second of `period` (UTC), as a block timestamp."""
+    return int(datetime.strptime(period, "%Y-%m").replace(tzinfo=UTC).timestamp())
+
+
 def period_end(period: str) -> int:
-    """The first second after `period` (UTC), as a block timestamp."""
-    return int(datetime.strptime(next_month(period), "%Y-%m").replace(tzinfo=UTC).timestamp())
+    """The first second after `period`."""
+    return period_start(next_month(period))
 
 
 def check_period(period: str) -> str:
@@ -86,11 +92,11 @@ def _utc(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def report_bytes(period: str, figures: dict, loan_tape: dict) -> bytes:
+def report_bytes(period: str, figures: dict, month: dict, loan_tape: dict) -> bytes:
     """The published document: canonical JSON (sorted keys, no spaces), so the same figures give
     the same bytes, hash and CID. It names the loan tape's CID and hash, so proving the report
     proves the tape too."""
-    body = {"format": FORMAT, "period": period, "figures": figures, "loan_tape": loan_tape}
+    body = {"format": FORMAT, "period": period, "figures": figures, "month": month, "loan_tape": loan_tape}
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode() + b"\n"
 
 
@@ -113,9 +119,10 @@ def publish(session: Session, settings: Settings, period: str, *, actor: str = "
         aging = aging_at(session, settings, block)
         figures = platform_disclosure(session, aging=aging, clock=block.timestamp)
         rows = tape.loan_tape(session, aging)
+        month = period_flows(session, period_start(period), period_end(period))
     sheet = documents.anchor_document(session, settings, tape.tape_csv(rows).encode(), actor=actor).document
     loan_tape = {"cid": sheet.cid, "doc_hash": sheet.doc_hash, "loans": len(rows), "columns": list(tape.COLUMNS)}
-    data = report_bytes(period, figures.model_dump(mode="json"), loan_tape)
+    data = report_bytes(period, figures.model_dump(mode="json"), month.model_dump(mode="json"), loan_tape)
     document = documents.anchor_document(session, settings, data, actor=actor).document
     report = DisclosureReport(period=period, document_id=document.id, cid=document.cid, doc_hash=document.doc_hash,
                               as_of_block=figures.as_of_block, loan_tape_cid=sheet.cid, published_at=datetime.now(UTC),

@@ -105,6 +105,26 @@ class DisclosurePublic(BaseModel):
     market: MarketActivityPublic
 
 
+class PeriodFlowsPublic(BaseModel):
+    """What happened within a period, from the chain events stamped in it (amounts in base units)."""
+
+    start: int = Field(description="First second of the period (block time, UTC)")
+    end: int = Field(description="First second after it")
+    loans_disbursed: int
+    principal_disbursed: int
+    origination_fees: int = Field(description="Paid into the ReserveFund at disbursal")
+    principal_repaid: int = Field(description="Scheduled and early repayments of principal")
+    interest_paid: int
+    late_fees_paid: int
+    loans_repaid: int = Field(description="Loans paid off in full")
+    defaults: int
+    principal_at_default: int
+    reserve_cover: int
+    recovered: int
+    trades: int = Field(description="Secondary-market trades")
+    trade_volume: int = Field(description="What buyers paid in them")
+
+
 class DisclosureReportPublic(BaseModel):
     """A month's published figures: the document's CID and hash (anchored on-chain)."""
 

@@ -18,12 +18,7 @@ from backend.cli.main import app
 from backend.config import get_settings
 from backend.content.cid import cid_of
 from backend.db.session import session_scope
-from backend.disclosure.reports import (
-    month_of,
-    next_month,
-    period_end,
-    publish_due,
-)
+from backend.disclosure.reports import month_of, next_month, period_end, period_start, publish_due
 from backend.servicing.service import servicing_step
 from tests.anchoring.helpers import flush_and_confirm, point_get_settings_at
 from tests.conftest import own_database
@@ -42,12 +37,8 @@ def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url
 def start_a_month(world) -> str:  # noqa: F811
     """Move the chain to the 11th of its next month, so what a test does next happens in that month."""
     period = next_month(month_of(datetime.fromtimestamp(world.chain.now(), UTC)))
-    world.chain.mine_at(_start(period) + 10 * DAY)
+    world.chain.mine_at(period_start(period) + 10 * DAY)
     return period
-
-
-def _start(period: str) -> int:
-    return int(datetime.strptime(period, "%Y-%m").replace(tzinfo=UTC).timestamp())
 
 
 def end_the_month(world, settings, period: str) -> int:  # noqa: F811
@@ -85,7 +76,14 @@ def test_a_month_is_published_once_served_as_published_and_provable(settings, wo
     assert document_hash(served.content) == report["doc_hash"] == served.headers["x-document-hash"]
     assert cid_of(served.content) == report["cid"] == served.headers["x-content-cid"]
     body = json.loads(served.content)
-    assert (body["format"], body["period"], without(body["figures"])) == ("loanchain.disclosure/1", period, without(figures_then))
+    assert (body["format"], body["period"], without(body["figures"])) == ("loanchain.disclosure/2", period, without(figures_then))
+    principal = figures_then["principal_originated"]
+    assert body["month"] == {  # what happened within the month: the loan it made, nothing else yet
+        "start": period_start(period), "end": period_end(period), "loans_disbursed": 1, "principal_disbursed": principal,
+        "origination_fees": principal // 100, "principal_repaid": 0, "interest_paid": 0, "late_fees_paid": 0,
+        "loans_repaid": 0, "defaults": 0, "principal_at_default": 0, "reserve_cover": 0, "recovered": 0, "trades": 0,
+        "trade_volume": 0,
+    }  # fmt: skip
     assert body["figures"]["as_of_block_hash"] == world.w3.eth.get_block(last_block)["hash"].to_0x_hex()
     assert body["figures"]["delinquency"]["as_of"] == world.w3.eth.get_block(last_block)["timestamp"]
     assert body["figures"]["delinquency"]["loans_16_plus"] == 0  # the loan was current at the month's end
@@ -140,6 +138,14 @@ def test_a_month_published_late_carries_its_own_end_not_today(settings, world): 
     assert figures["delinquency"]["amount_overdue"] == due_then > 0
     assert (figures["interest_paid"], figures["principal_repaid"]) == (0, 0)  # the payment came after the month
     assert ",late_16_30," in loan
+    month = json.loads(client.get(f"/api/v1/disclosure/reports/{late_month}").content)["month"]
+    assert (month["loans_disbursed"], month["principal_repaid"], month["interest_paid"]) == (0, 0, 0)  # a quiet month
+    paid_month = next_month(late_month)  # the month of the payment, once it is over, has it all
+    end_the_month(world, settings, paid_month)
+    assert client.post("/api/v1/disclosure/reports", json={"period": paid_month}, headers=as_admin).status_code == 201
+    month = json.loads(client.get(f"/api/v1/disclosure/reports/{paid_month}").content)["month"]
+    paid = {k: live[k] for k in ("principal_repaid", "interest_paid", "late_fees_paid")}
+    assert {k: month[k] for k in paid} == paid and paid["late_fees_paid"] > 0 and month["loans_disbursed"] == 0
 
     earlier = client.post("/api/v1/disclosure/reports", json={"period": first}, headers=as_admin)  # out of order too
     assert earlier.status_code == 201 and earlier.json()["as_of_block"] < last_block
@@ -226,3 +232,12 @@ def test_a_report_that_cannot_be_read_never_holds_up_servicing(settings, world, 
     assert servicing_step(settings) > 0  # the late notice was made and delivered all the same
     with session_scope(settings) as session:
         assert reports.list_reports(session) == []
+
+
+def test_every_flow_reads_an_argument_its_event_has(chain_settings):
+    from backend.chain.compiler import load_artifact
+    from backend.disclosure.flows import FLOWS
+
+    for (contract, event), flows in FLOWS.items():
+        (abi,) = [e for e in load_artifact(chain_settings, contract)["abi"] if e["type"] == "event" and e["name"] == event]
+        assert {a for a in flows.values() if a} <= {i["name"] for i in abi["inputs"]}, (contract, event)
