@@ -18,7 +18,13 @@ from backend.cli.main import app
 from backend.config import get_settings
 from backend.content.cid import cid_of
 from backend.db.session import session_scope
-from backend.disclosure.reports import month_of, next_month, period_end, period_start, publish_due
+from backend.disclosure.reports import (
+    month_of,
+    next_month,
+    period_end,
+    period_start,
+    publish_due,
+)
 from backend.servicing.service import servicing_step
 from tests.anchoring.helpers import flush_and_confirm, point_get_settings_at
 from tests.conftest import own_database
