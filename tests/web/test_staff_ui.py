@@ -43,6 +43,7 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     wallet.address = borrower.address
     _sign_in(page, borrower.address)
     expect(page.locator("#staff-section")).to_be_hidden()
+    expect(page.locator("#staff-link")).to_be_hidden()
     _apply(page, REFERRED)
     expect(page.locator("#decision-outcome")).to_have_text("refer")
     page.click("#get-offer")
@@ -51,6 +52,7 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     wallet.address = staff.address
     _sign_in(page, staff.address)
     expect(page.locator("#staff-section")).to_be_visible()
+    expect(page.locator("#staff-link")).to_be_visible()  # the section list names it, for staff only
     expect(page.locator("#decision")).to_be_hidden()  # nothing of the borrower's stays on screen
     flagged = page.locator("#kyc-queue li")
     expect(flagged).to_have_count(1)

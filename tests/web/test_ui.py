@@ -286,6 +286,7 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
     page.fill('#bid-form [name="price"]', "97")
     page.click("#bid-form button[type=submit]")
     expect(page.locator("#status")).to_have_text(f"Bid for 1,000.00 of notes of loan {loan_id}.")
+    expect(page.locator("#status")).to_be_in_viewport()  # seen where the bid was placed, far down the page
 
     def bid_shown() -> bool:
         page.click("#refresh-loans")

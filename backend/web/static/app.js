@@ -635,7 +635,7 @@ async function refreshStaff() {
     oversight ? api("/api/v1/audit/alerts") : null,
   ]);
   if (!current()) return;
-  $("staff-section").hidden = !has("underwriter", "auditor", "admin");
+  $("staff-section").hidden = $("staff-link").hidden = !has("underwriter", "auditor", "admin");
   $("underwriting").hidden = !has("underwriter");
   $("oversight").hidden = !oversight;
   if (waiting) {
