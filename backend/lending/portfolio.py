@@ -51,6 +51,8 @@ from backend.market.pricing import proceeds
 AT_RISK = ("funding", "active")
 PAYING = ("active", "repaid", "defaulted")  # loans whose repayments or cover reach their notes
 
+MIN_RETURN_HISTORY = 30 * 86_400  # seconds of cash-flow history before a net annual return is given
+
 
 def _grades(db: Session, hashes: set[str]) -> dict[str, str]:
     return {h: fact.grade for h, fact in decision_facts(db, hashes).items()}
@@ -193,11 +195,13 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     # What it holds now, valued today: notes at risk at their exposure, plus money to take back or collect.
     held_value = sum(p.exposure for p in positions) + back + claimable
     flows = [(line.timestamp, line.cash) for line in statement.cash_lines(db, wallet) if line.timestamp is not None]
+    # An annual rate read off days of history is noise (a day's accrual is tens of percent a year).
+    seasoned = bool(flows) and now - min(t for t, _ in flows) >= MIN_RETURN_HISTORY
     return PortfolioPublic(
         wallet=wallet, positions=positions, loans_at_risk=len(at_risk), exposure=total, largest_share=largest,
         hhi=hhi, effective_loans=1 / hhi if hhi else 0.0, exposure_by_grade=dict(sorted(by_grade.items())),
         refundable=back, claimable=claimable, open_bids=bids, bid_commitment=committed, warnings=warnings,
-        net_annual_return=xirr([*flows, (now, held_value)]) if flows else None,
+        net_annual_return=xirr([*flows, (now, held_value)]) if seasoned else None,
     )  # fmt: skip
 
 

@@ -194,7 +194,8 @@ class PortfolioPublic(BaseModel):
                                 "in the wallet until a seller takes one")  # fmt: skip
     net_annual_return: float | None = Field(
         default=None, description="XIRR of the wallet's cash flows with LoanBook and NoteMarket, what it holds valued "
-        "today (outstanding principal of active notes, refundable, claimable); after defaults. None: no history")
+        "today (outstanding principal of active notes, refundable, claimable); after defaults. None: under 30 days of "
+        "history, or no rate")
     warnings: list[str]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from backend.chain.deploy import deployed_addresses
+from backend.chain.indexer import index_status
 from backend.chain.loan_book import loan_book_domain
 from backend.config import Settings
 
@@ -21,3 +22,14 @@ def chain_info(settings: Settings) -> ChainInfoPublic:
     domain = loan_book_domain(settings)
     return ChainInfoPublic(chain_id=domain.chain_id, contracts=deployed_addresses(settings), asset=domain.asset,
                            asset_decimals=domain.asset_decimals)  # fmt: skip
+
+
+class IndexPublic(BaseModel):
+    indexed_block: int | None = Field(description="The latest block the chain index has read: lists and figures "
+                                      "reflect the chain up to it")  # fmt: skip
+    events: int
+
+
+def index_position(settings: Settings) -> IndexPublic:
+    status = index_status(settings, with_chain=False)  # the database alone: cheap enough to poll
+    return IndexPublic(indexed_block=status.indexed, events=status.events)

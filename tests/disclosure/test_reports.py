@@ -102,6 +102,7 @@ def test_a_month_is_published_once_served_as_published_and_provable(settings, wo
 
     live = client.get("/api/v1/disclosure").json()  # reading the past left the index as it was
     assert live["loans"]["active"] == figures_then["loans"]["active"] + 1 and live["as_of_block"] > last_block
+    assert client.get("/api/v1/chain/index").json()["indexed_block"] == live["as_of_block"]  # public, what pages poll
     assert client.get("/api/v1/disclosure/loans.csv").text.count("\n") == 3  # header and two loans now
 
     world.chain.travel(40 * DAY)  # months later it is still the same report, not a new one

@@ -54,3 +54,13 @@ def test_an_investor_paid_on_schedule_earns_the_loans_rate(settings, world):  # 
     theirs = client_for(settings).get("/api/v1/portfolio", headers=minted_bearer(settings, other)).json()
     interest = theirs["claimable"] - 6_000 * 10**6
     assert theirs["net_annual_return"] == pytest.approx(interest / (6_000 * 10**6), abs=5e-3)
+
+
+def test_no_annual_return_is_given_off_less_than_a_month_of_history(settings, world):  # noqa: F811
+    investor = world.investors[0]
+    _, start = world.active_loan(investors=[investor, world.investors[1]])
+    Indexer().catch_up(settings)
+    client, headers = client_for(settings), minted_bearer(settings, investor)
+    assert client.get("/api/v1/portfolio", headers=headers).json()["net_annual_return"] is None  # funded moments ago
+    world.chain.mine_at(start + 31 * DAY)
+    assert client.get("/api/v1/portfolio", headers=headers).json()["net_annual_return"] is not None

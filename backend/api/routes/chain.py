@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from backend.api.deps import SettingsDep, allow
-from backend.services.chain_info import ChainInfoPublic, chain_info
+from backend.services.chain_info import ChainInfoPublic, IndexPublic, chain_info, index_position
 
 router = APIRouter(prefix="/api/v1/chain", tags=["chain"])
 
@@ -11,3 +11,8 @@ router = APIRouter(prefix="/api/v1/chain", tags=["chain"])
 @router.get("", dependencies=allow("chain.info"), summary="Chain id, contract addresses and the loan token")
 def info(settings: SettingsDep) -> ChainInfoPublic:
     return chain_info(settings)
+
+
+@router.get("/index", dependencies=allow("chain.info"), summary="How far the chain index has read (what lists and figures reflect)")
+def index(settings: SettingsDep) -> IndexPublic:
+    return index_position(settings)

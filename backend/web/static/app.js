@@ -56,11 +56,28 @@ async function waitForReceipt(hash) {
 }
 
 async function sendAll(transactions) {
+  let receipt = null;
   for (const tx of transactions) {
     say(`Confirm in your wallet: ${tx.description}`);
     const hash = await wallet("eth_sendTransaction", [{ from: state.wallet, to: tx.to, data: tx.data, value: tx.value }]);
-    await waitForReceipt(hash);
+    receipt = await waitForReceipt(hash);
   }
+  return receipt; // the last one's
+}
+
+// Lists and figures come from the chain index: after a wallet's transactions, refresh them once the
+// index has read the block of the last one, rather than after a guessed delay.
+async function untilIndexed(receipt) {
+  const block = receipt ? Number(receipt.blockNumber) : 0;
+  for (let i = 0; block && i < 60; i++) {
+    const { indexed_block: indexed } = await api("/api/v1/chain/index");
+    if (indexed !== null && indexed >= block) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+function refreshWhenIndexed(receipt, ...refreshers) {
+  untilIndexed(receipt).then(() => Promise.all(refreshers.map((refresh) => refresh()))).catch((e) => say(e.message, true));
 }
 
 // --- sign-in (EIP-4361) --------------------------------------------------------------------
@@ -247,9 +264,9 @@ async function walletAction(loanId, action, input) {
   const body = { action };
   if (input) body.amount = Math.round(Number(input.value) * 10 ** state.decimals);
   const plan = await api(`/api/v1/loans/${loanId}/transactions`, { method: "POST", body });
-  await sendAll(plan.transactions);
+  const receipt = await sendAll(plan.transactions);
   say(`Done: ${action} on loan ${loanId}.`);
-  setTimeout(refreshLoans, 1500); // the index follows the chain within a poll or two
+  refreshWhenIndexed(receipt, refreshLoans, refreshPortfolio);
 }
 
 async function refreshLoans() {
@@ -320,9 +337,9 @@ async function repriceOrder(kind, id, percentValue) {
   const side = kind === "listing" ? "listings" : "bids";
   const plan = await api(`/api/v1/market/${side}/${id}/reprice`,
     { method: "POST", body: { price_bps: Math.round(Number(percentValue) * 100) } });
-  await sendAll(plan.transactions);
+  const receipt = await sendAll(plan.transactions);
   say(`${kind === "listing" ? "Listing" : "Bid"} ${id} repriced to ${Number(percentValue).toFixed(2)}%.`);
-  setTimeout(() => Promise.all([refreshMarket(), refreshPortfolio()]).catch((e) => say(e.message, true)), 1500);
+  refreshWhenIndexed(receipt, refreshMarket, refreshPortfolio);
 }
 
 async function refreshMarket() {
@@ -352,18 +369,18 @@ const MARKET_DONE = {
 
 async function sellNow(loanId) {
   const plan = await api("/api/v1/market/sell-now", { method: "POST", body: { loan_id: loanId } });
-  await sendAll(plan.transactions);
+  const receipt = await sendAll(plan.transactions);
   say(`Sold ${money(plan.notes)} of notes of loan ${plan.loan_id} for ${money(plan.cost)} into ${plan.bid_ids.length} bid(s).`);
-  setTimeout(() => Promise.all([refreshMarket(), refreshPortfolio()]).catch((e) => say(e.message, true)), 1500);
+  refreshWhenIndexed(receipt, refreshMarket, refreshPortfolio);
 }
 
 async function marketAction(kind, id, action) {
   const takes = action === "buy" || action === "sell";
   const plan = await api(`/api/v1/market/${kind === "listing" ? "listings" : "bids"}/${id}/${action}`,
     { method: "POST", body: takes ? {} : undefined });
-  await sendAll(plan.transactions);
+  const receipt = await sendAll(plan.transactions);
   say(MARKET_DONE[plan.action](plan));
-  setTimeout(() => Promise.all([refreshMarket(), refreshPortfolio()]).catch((e) => say(e.message, true)), 1500);
+  refreshWhenIndexed(receipt, refreshMarket, refreshPortfolio);
 }
 
 async function placeOrder(event, path, verb) {
@@ -376,10 +393,10 @@ async function placeOrder(event, path, verb) {
     good_for_days: form.get("days") ? Number(form.get("days")) : null,
   };
   const plan = await api(path, { method: "POST", body });
-  await sendAll(plan.transactions);
+  const receipt = await sendAll(plan.transactions);
   say(`${verb} ${money(plan.notes)} of notes of loan ${plan.loan_id}.`);
   event.target.reset();
-  setTimeout(() => refreshMarket().catch((e) => say(e.message, true)), 1500);
+  refreshWhenIndexed(receipt, refreshMarket);
 }
 
 // What an order would fetch, shown as the maker types: the cost and the buyer's yield at that price.
@@ -506,9 +523,9 @@ async function planInvestment(event) {
   const body = { amount: Math.round(Number(form.get("amount")) * 10 ** state.decimals) };
   if (form.get("max_per_loan")) body.max_per_loan = Math.round(Number(form.get("max_per_loan")) * 10 ** state.decimals);
   const plan = await api("/api/v1/portfolio/plan", { method: "POST", body });
-  await sendAll(plan.transactions);
+  const receipt = await sendAll(plan.transactions);
   say(`Invested ${money(plan.allocated)} in ${plan.allocations.length} loans.`);
-  setTimeout(() => Promise.all([refreshLoans(), refreshPortfolio()]).catch((e) => say(e.message, true)), 1500);
+  refreshWhenIndexed(receipt, refreshLoans, refreshPortfolio);
 }
 
 // A standing instruction: the worker tells the investor of each new matching loan; funding them
@@ -548,9 +565,9 @@ async function saveRule(event) {
 
 async function fundMatches() {
   const plan = await api("/api/v1/portfolio/rule/plan", { method: "POST" });
-  await sendAll(plan.transactions);
+  const receipt = await sendAll(plan.transactions);
   say(`Invested ${money(plan.allocated)} in ${plan.allocations.length} matching loans.`);
-  setTimeout(() => Promise.all([refreshLoans(), refreshPortfolio(), refreshRule()]).catch((e) => say(e.message, true)), 1500);
+  refreshWhenIndexed(receipt, refreshLoans, refreshPortfolio, refreshRule);
 }
 
 async function dropRule() {
