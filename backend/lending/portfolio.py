@@ -186,7 +186,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
         warnings.append(f"one loan is {largest:.0%} of your portfolio; keep each under "
                         f"{settings.diversification_max_share:.0%}")  # fmt: skip
     if at_risk and len(at_risk) < settings.diversification_min_loans:
-        warnings.append(f"{len(at_risk)} loans: a single default could cost about {1 / len(at_risk):.0%} of your "
+        warnings.append(f"{len(at_risk)} loan{'s' if len(at_risk) > 1 else ''}: a single default could cost about {1 / len(at_risk):.0%} of your "
                         f"portfolio; spread it over at least {settings.diversification_min_loans}")  # fmt: skip
     bids, committed = bid_commitment(db, wallet, now)
     if committed and (short := _unpayable_bids(settings, wallet, bids, committed)):

@@ -72,6 +72,7 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     page.click("#apply-form button[type=submit]")
     expect(page.locator("#decision-outcome")).to_have_text("approve")
     expect(page.locator("#decision-reasons li")).not_to_have_count(0)
+    expect(page.locator("#decision-reasons li").first).to_contain_text(re.compile(r"\(\d+ points\)$"))
 
     page.click("#get-offer")
     expect(page.locator("#offer-state")).to_have_text("offered")

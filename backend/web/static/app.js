@@ -168,7 +168,9 @@ function showDecision(decision) {
   $("decision-score").textContent = decision.score;
   $("decision-apr").textContent = decision.quote ? percent(decision.quote.apr_bps) : "-";
   $("decision-max").textContent = decision.quote ? decision.quote.max_amount.toLocaleString("en-US") : "-";
-  $("decision-reasons").replaceChildren(...decision.reasons.map((r) => Object.assign(document.createElement("li"), { textContent: r.text })));
+  $("decision-reasons").replaceChildren(...decision.reasons.map((r) => Object.assign(document.createElement("li"),
+    { textContent: `${r.text} (${r.points_lost} points)` })));
+  $("decision-reasons-title").hidden = !decision.reasons.length;
   const referred = decision.decision === "refer" && decision.review?.outcome !== "approve";
   $("get-offer").hidden = decision.decision === "decline" || decision.review?.outcome === "decline";
   $("get-offer").textContent = referred ? "Ask for my offer (after an underwriter's review)" : "Get my loan offer";
@@ -478,7 +480,7 @@ async function refreshPortfolio() {
   const current = newest("portfolio");
   const p = await api("/api/v1/portfolio");
   if (!current()) return;
-  $("portfolio-summary").textContent = `${p.loans_at_risk} loans at risk, exposure ${money(p.exposure)}, `
+  $("portfolio-summary").textContent = `${p.loans_at_risk} loan${p.loans_at_risk === 1 ? "" : "s"} at risk, exposure ${money(p.exposure)}, `
     + `largest ${(p.largest_share * 100).toFixed(1)}%, effective number of loans ${p.effective_loans.toFixed(1)}`
     + (p.refundable > 0 ? `; ${money(p.refundable)} to take back from loans that did not fund` : "")
     + (p.claimable > 0 ? `; ${money(p.claimable)} to collect` : "")
@@ -633,7 +635,9 @@ async function refreshDisclosure() {
 
 async function refreshNotices() {
   const notices = await api("/api/v1/servicing/notices");
-  $("notices").replaceChildren(...notices.map((n) => Object.assign(document.createElement("li"), { textContent: n.message })));
+  // Newest first, each with the day it was made (UTC).
+  $("notices").replaceChildren(...notices.map((n) => Object.assign(document.createElement("li"),
+    { textContent: `${n.created_at.slice(0, 10)}: ${n.message}` })));
 }
 
 // --- staff: referrals, traces, aging -----------------------------------------------------------
