@@ -25,7 +25,7 @@ from backend.chain.outbox import get_intent
 from backend.chain.projection_models import LoanRow
 from backend.chain.servicing_reader import LoanPosition, loan_positions
 from backend.config import Settings
-from backend.errors import LoanchainError
+from backend.errors import Conflict, LoanchainError, NotFound
 from backend.servicing.aging import (
     BUCKETS,
     DUE_SOON,
@@ -89,11 +89,16 @@ def _notify(db: Session, row: LoanRow, pos: LoanPosition, kind: str, amount: int
     return add_notice(db, row, pos.installments_paid + 1, kind, pos.next_due_date, amount, message)
 
 
-def _store(db: Session, row: LoanRow, pos: LoanPosition, bucket: str, now: int) -> None:
-    values = dict(borrower=row.borrower, bucket=bucket, days_past_due=days_past_due(now, pos.next_due_date),
-                  installments_paid=pos.installments_paid, due_now=pos.due_now, payoff=pos.payoff,
-                  next_due_date=pos.next_due_date, defaultable_at=pos.defaultable_at, as_of=now,
-                  updated_at=datetime.now(UTC))  # fmt: skip
+def standing(pos: LoanPosition, now: int) -> ServicingPublic:
+    """An active loan's position (as LoanBook computes it) aged at chain time `now`."""
+    return ServicingPublic(bucket=bucket_of(now, pos.next_due_date, pos.defaultable_at),
+                           days_past_due=days_past_due(now, pos.next_due_date), installments_paid=pos.installments_paid,
+                           due_now=pos.due_now, payoff=pos.payoff, next_due_date=pos.next_due_date,
+                           defaultable_at=pos.defaultable_at, as_of=now)  # fmt: skip
+
+
+def _store(db: Session, row: LoanRow, pos: LoanPosition, now: int) -> None:
+    values = standing(pos, now).model_dump() | {"borrower": row.borrower, "updated_at": datetime.now(UTC)}
     state = db.get(ServicingState, row.loan_id)
     if state is None:
         db.add(ServicingState(loan_id=row.loan_id, **values))
@@ -138,7 +143,7 @@ def _service_active(
             continue
         bucket = bucket_of(now, pos.next_due_date, pos.defaultable_at)
         buckets[bucket] += 1
-        _store(db, row, pos, bucket, now)
+        _store(db, row, pos, now)
         if bucket == "current" and 0 < pos.next_due_date - now <= settings.servicing_reminder_days * DAY:
             notices += _notify(db, row, pos, DUE_SOON, pos.due_now or row.installment_amount, decimals())
         elif bucket in NOTICE_OF_BUCKET:
@@ -175,6 +180,18 @@ def servicing_step(settings: Settings) -> int:
 
 
 # --- reads ---------------------------------------------------------------------------------
+
+
+def position_now(db: Session, settings: Settings, loan_id: int) -> ServicingPublic:
+    """Where an active loan stands now, read from LoanBook rather than the last servicing pass:
+    what its borrower is about to pay, right after a payment too."""
+    if db.get(LoanRow, loan_id) is None:
+        raise NotFound(f"loan {loan_id} is not in the index", field="loan_id", loan_id=loan_id)
+    (pos,) = loan_positions(settings, [loan_id])
+    if pos.status != "active":
+        raise Conflict(f"loan {loan_id} is {pos.status}: only an active loan has payments due", loan_id=loan_id,
+                       status=pos.status)  # fmt: skip
+    return standing(pos, deadline_clock(settings))
 
 
 def servicing_of(db: Session, loan_id: int) -> ServicingPublic | None:

@@ -222,3 +222,31 @@ def test_a_fully_funded_loan_left_unpaid_out_is_disbursed_at_its_deadline(servic
     process_until_idle(settings, timeout=30)
     loan = world.loan(loan_id)
     assert loan["status"] == 2 and world.balance(world.borrower) - before == loan["principal"] * 99 // 100  # Active, 1% fee
+
+
+def test_a_loans_position_now_is_read_from_loanbook_without_waiting_for_a_pass(servicing_settings, world):
+    settings, chain = servicing_settings, world.chain
+    loan_id, start = world.active_loan()
+    funding, _ = world.create()
+    index(settings)
+    client = client_for(settings)  # public, like the loan itself
+
+    def position():
+        return client.get(f"/api/v1/loans/{loan_id}/position").json()
+
+    period = world.loan(loan_id)["installmentPeriod"]
+    fresh = position()
+    assert (fresh["bucket"], fresh["due_now"], fresh["installments_paid"]) == ("current", 0, 0)
+    assert fresh["next_due_date"] == start + period
+    chain.mine_at(start + period + 20 * DAY)
+    late = position()
+    assert (late["bucket"], late["days_past_due"]) == ("late_16_30", 20)
+    assert late["due_now"] == world.book.functions.amountDue(loan_id).call()[0] > 0
+    _pass(settings)
+    world.repay(loan_id, late["due_now"])  # no pass since: the position still shows it at once
+    paid = position()
+    assert (paid["bucket"], paid["due_now"], paid["installments_paid"]) == ("current", 0, 2)
+    with session_scope(settings) as session:
+        assert session.get(ServicingState, loan_id).bucket == "late_16_30"  # what the last pass saw
+    assert client.get(f"/api/v1/loans/{funding}/position").status_code == 409  # nothing is due while funding
+    assert client.get("/api/v1/loans/999/position").status_code == 404

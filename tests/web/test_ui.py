@@ -35,6 +35,10 @@ def _sign_in(page, address: str) -> None:
     expect(page.locator("#who")).to_contain_text(address)
 
 
+def _day(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d")
+
+
 def _loan_button(page, loan_id: int, action: str):
     button = page.locator(f'button[data-loan="{loan_id}"][data-action="{action}"]')
 
@@ -115,6 +119,10 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     loan = world.loan(loan_id)
     assert loan["status"] == 2  # Active
     assert world.balance(borrower) - before == loan["principal"] - loan["principal"] * loan["originationFeeBps"] // 10_000
+    repayments = page.locator(f'tr[data-repayments="{loan_id}"]')  # under the borrower's own active loan
+    expect(repayments).to_contain_text(f"Due now 0.00; installment 1 of 24 due {_day(loan['startTime'] + 30 * 86_400)}")
+    repayments.locator("summary").click()
+    expect(repayments.locator("tr")).to_have_count(25)  # the heading and the 24 installments agreed
 
     # Anyone checks the agreement against its on-chain anchor (the batcher anchors within a second),
     # and a file passed off as that agreement is caught.
@@ -162,6 +170,7 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     page.on("dialog", lambda dialog: dialog.accept())
     wallet.address = borrower.address
     _sign_in(page, borrower.address)
+    expect(page.locator(f'tr[data-repayments="{loan_id}"]')).to_contain_text("20 days late;")
     page.click("#kyc-erase")
     expect(page.locator("#status")).to_contain_text(f"open loans ({loan_id})")
     expect(page.locator("#status")).to_have_class("error")
@@ -298,6 +307,9 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
     # The bidder raises its bid in place (the page sends repriceBid from the bidder's wallet).
     bid_id = page.locator("#bids tr").first.get_attribute("data-bid")
     page.fill(f'#bids input[data-reprice="{bid_id}"]', "97.5")
+    page.click("#refresh-loans")  # a refresh landing mid-typing keeps what was typed
+    page.wait_for_timeout(500)
+    expect(page.locator(f'#bids input[data-reprice="{bid_id}"]')).to_have_value("97.5")
     page.click(f'#bids button[data-bid="{bid_id}"][data-action="reprice"]')
     expect(page.locator("#status")).to_have_text(f"Bid {bid_id} repriced to 97.50%.")
     assert world.market.functions.bidOf(int(bid_id)).call()[1] == 9_750

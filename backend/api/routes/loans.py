@@ -7,6 +7,8 @@ from fastapi import APIRouter, Query
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
 from backend.lending import loans, wallet_txs
 from backend.lending.schemas import LoanDetailPublic, LoanListPublic, WalletTxCreate, WalletTxPublic
+from backend.servicing import service as servicing
+from backend.servicing.schemas import ServicingPublic
 
 router = APIRouter(prefix="/api/v1/loans", tags=["loans"])
 
@@ -25,6 +27,12 @@ def list_loans(
 @router.get("/{loan_id}", dependencies=allow("loans.read"), summary="A loan: terms, funding, schedule, agreement")
 def read(loan_id: int, session: SessionDep) -> LoanDetailPublic:
     return loans.get_loan(session, loan_id)
+
+
+@router.get("/{loan_id}/position", dependencies=allow("loans.read"),
+            summary="An active loan's position now, from LoanBook: due now, payoff, next due date, days past due")
+def position(loan_id: int, session: SessionDep, settings: SettingsDep) -> ServicingPublic:
+    return servicing.position_now(session, settings, loan_id)
 
 
 @router.post(

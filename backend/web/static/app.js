@@ -278,7 +278,7 @@ async function refreshLoans() {
   ]);
   if (!current()) return;
   const refundable = new Set((portfolio?.positions ?? []).filter((p) => p.refundable > 0).map((p) => p.loan_id));
-  $("loans").replaceChildren(...loans.map((loan) => {
+  keepTyped($("loans"), "loan", () => $("loans").replaceChildren(...loans.map((loan) => {
     const row = document.createElement("tr");
     row.dataset.loan = loan.loan_id;
     const grade = loan.grade ? `${loan.grade}${loan.purpose ? `, ${loan.purpose.replaceAll("_", " ")}` : ""}` : "-";
@@ -292,7 +292,45 @@ async function refreshLoans() {
     agreement.append(verify);
     row.append(agreement, actionCell(loan, refundable.has(loan.loan_id)));
     return row;
-  }));
+  })));
+  const own = loans.filter((loan) => loan.status === "active" && state.wallet
+    && loan.borrower.toLowerCase() === state.wallet.toLowerCase());
+  const details = await Promise.all(own.map(repaymentRow));
+  if (!current()) return;
+  own.forEach((loan, i) => $("loans").querySelector(`tr[data-loan="${loan.loan_id}"]`)?.after(details[i]));
+}
+
+const day = (seconds) => new Date(seconds * 1000).toISOString().slice(0, 10);
+
+// Under a borrower's own active loan: what is due and when, as LoanBook computes it now, and the
+// schedule agreed in the terms.
+async function repaymentRow(loan) {
+  const [pos, detail] = await Promise.all([api(`/api/v1/loans/${loan.loan_id}/position`), api(`/api/v1/loans/${loan.loan_id}`)]);
+  const row = document.createElement("tr");
+  row.dataset.repayments = loan.loan_id;
+  const cell = Object.assign(document.createElement("td"), { colSpan: 9 });
+  const next = pos.installments_paid < loan.installments
+    ? `installment ${pos.installments_paid + 1} of ${loan.installments} due ${day(pos.next_due_date)}` : "every installment paid";
+  const late = pos.days_past_due === 0 ? ""
+    : `, ${pos.days_past_due} days late${pos.bucket === "defaultable" ? ": the loan may now be declared in default" : ""}`;
+  const summary = Object.assign(document.createElement("p"), {
+    textContent: `Due now ${money(pos.due_now)}; ${next}${late}; ${money(pos.payoff)} pays it off today.`,
+  });
+  const table = document.createElement("table");
+  const head = table.insertRow();
+  for (const text of ["#", "Due", "Amount", "Interest", "Principal", ""]) head.append(Object.assign(document.createElement("th"), { textContent: text }));
+  for (const i of detail.schedule) {
+    const mark = i.number <= pos.installments_paid ? "paid" : i.due_at <= pos.as_of ? "overdue" : "";
+    const line = table.insertRow();
+    for (const text of [i.number, i.due_at ? day(i.due_at) : "-", money(i.amount), money(i.interest), money(i.principal), mark]) {
+      line.insertCell().textContent = text;
+    }
+  }
+  const schedule = document.createElement("details");
+  schedule.append(Object.assign(document.createElement("summary"), { textContent: "Repayment schedule (as agreed)" }), table);
+  cell.append(summary, schedule);
+  row.append(cell);
+  return row;
 }
 
 // --- the secondary market: public listings and bids; signed in, take or withdraw one, or place one
@@ -358,8 +396,19 @@ async function refreshMarket() {
     return row;
   }));
   const own = (wallet) => state.wallet && wallet.toLowerCase() === state.wallet.toLowerCase();
-  $("market").replaceChildren(...listings.map((l) => orderRow(l, l.listing_id, "listing", own(l.seller), [money(l.cost)])));
-  $("bids").replaceChildren(...bids.map((b) => orderRow(b, b.bid_id, "bid", own(b.bidder), [money(b.proceeds)])));
+  keepTyped($("market"), "reprice", () => $("market").replaceChildren(
+    ...listings.map((l) => orderRow(l, l.listing_id, "listing", own(l.seller), [money(l.cost)]))));
+  keepTyped($("bids"), "reprice", () => $("bids").replaceChildren(
+    ...bids.map((b) => orderRow(b, b.bid_id, "bid", own(b.bidder), [money(b.proceeds)]))));
+}
+
+// A refresh can land while someone types into a row's input (a new price, an amount to fund):
+// the re-rendered rows get back what was typed, matched by the input's data-`key`.
+function keepTyped(body, key, render) {
+  const inputs = () => [...body.querySelectorAll(`input[data-${key}]`)];
+  const typed = new Map(inputs().filter((i) => i.value).map((i) => [i.getAttribute(`data-${key}`), i.value]));
+  render();
+  for (const input of inputs()) input.value = typed.get(input.getAttribute(`data-${key}`)) ?? input.value;
 }
 
 const MARKET_DONE = {
