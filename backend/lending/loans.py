@@ -34,6 +34,7 @@ class DecisionFacts:
 
     grade: str
     purpose: str | None
+    pd: float | None = None  # the calibrated probability of default the loan was priced at
 
 
 def refundable(row: LoanRow, now: int) -> bool:
@@ -46,9 +47,9 @@ def refundable(row: LoanRow, now: int) -> bool:
 def decision_facts(db: Session, hashes: set[str]) -> dict[str, DecisionFacts]:
     if not hashes:
         return {}
-    rows = db.execute(select(CreditDecision.decision_hash, CreditDecision.grade, CreditDecision.inputs)
+    rows = db.execute(select(CreditDecision.decision_hash, CreditDecision.grade, CreditDecision.inputs, CreditDecision.pd)
                       .where(CreditDecision.decision_hash.in_(hashes)))  # fmt: skip
-    return {h: DecisionFacts(grade, (inputs or {}).get("purpose")) for h, grade, inputs in rows}
+    return {h: DecisionFacts(grade, (inputs or {}).get("purpose"), pd) for h, grade, inputs, pd in rows}
 
 
 def _public_fields(row: LoanRow, facts: dict[str, DecisionFacts]) -> dict:

@@ -34,7 +34,7 @@ from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
 from backend.errors import Conflict
 from backend.lending import earnings, statement
-from backend.lending.loans import decision_facts, refundable
+from backend.lending.loans import DecisionFacts, decision_facts, refundable
 from backend.lending.returns import xirr
 from backend.lending.schemas import (
     AllocationPublic,
@@ -47,6 +47,8 @@ from backend.lending.schemas import (
     WalletTxPublic,
 )
 from backend.market.pricing import proceeds
+from backend.scoring import policy
+from backend.servicing.models import ServicingState
 
 AT_RISK = ("funding", "active")
 PAYING = ("active", "repaid", "defaulted")  # loans whose repayments or cover reach their notes
@@ -56,6 +58,12 @@ MIN_RETURN_HISTORY = 30 * 86_400  # seconds of cash-flow history before a net an
 
 def _grades(db: Session, hashes: set[str]) -> dict[str, str]:
     return {h: fact.grade for h, fact in decision_facts(db, hashes).items()}
+
+
+def _expected_loss(fact: DecisionFacts | None, exposure: int) -> int | None:
+    """PD x LGD x exposure, with the PD the loan was priced at (the disclosure's reserve test uses
+    the same figure over the whole book); None without a decision of this platform behind it."""
+    return round(fact.pd * policy.LGD * exposure) if fact and fact.pd is not None else None
 
 
 def _exposure(loan: LoanRow, notes: int, now: int) -> int:
@@ -139,7 +147,9 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     left_behind = unclaimed_elsewhere(db, wallet, {loan.loan_id for _, loan in holdings})
     holdings += [(NoteBalanceRow(loan_id=loan.loan_id, holder=wallet, balance=0), loan)
                  for loan in db.scalars(select(LoanRow).where(LoanRow.loan_id.in_(left_behind)))]  # fmt: skip
-    grades = _grades(db, {loan.decision_hash for _, loan in holdings})
+    facts = decision_facts(db, {loan.decision_hash for _, loan in holdings})
+    aging = {s.loan_id: s for s in db.scalars(select(ServicingState).where(
+        ServicingState.loan_id.in_([loan.loan_id for _, loan in holdings if loan.status == "active"])))}
     bidding = db.scalar(select(MarketBidRow.bid_id).where(MarketBidRow.bidder == wallet, MarketBidRow.status == "open"))
     now = deadline_clock(settings) if holdings or bidding else int(time.time())  # the chain's clock when it matters
     book = LoanBookWallet(settings, wallet) if holdings else None
@@ -153,23 +163,20 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     if tradable:
         level = NoteMarketWallet(settings, wallet).investor_level()
         exits = {loan_id: sell_now(bids, tradable[loan_id]) for loan_id, bids in bids_for(db, wallet, set(tradable), now, level).items()}
-    positions = [
-        PositionPublic(
-            loan_id=loan.loan_id,
-            status=loan.status,
-            grade=grades.get(loan.decision_hash),
-            apr_bps=loan.apr_bps,
-            notes=note.balance,
-            share_of_loan=note.balance / loan.principal,
-            exposure=_exposure(loan, note.balance, now),
+    positions = []
+    for note, loan in holdings:
+        fact, state = facts.get(loan.decision_hash), aging.get(loan.loan_id)
+        exposure = _exposure(loan, note.balance, now)
+        positions.append(PositionPublic(
+            loan_id=loan.loan_id, status=loan.status, grade=fact.grade if fact else None, apr_bps=loan.apr_bps,
+            notes=note.balance, share_of_loan=note.balance / loan.principal, exposure=exposure,
             refundable=note.balance if refundable(loan, now) else 0,
             claimable=book.claimable(loan.loan_id) if book and loan.status in PAYING else 0,
-            listed=listed[loan.loan_id],
-            bid_now=exits.get(loan.loan_id, (0, 0))[0],
+            listed=listed[loan.loan_id], bid_now=exits.get(loan.loan_id, (0, 0))[0],
             sell_now=exits.get(loan.loan_id, (0, 0))[1],
-        )
-        for note, loan in holdings
-    ]
+            days_past_due=state.days_past_due if state else None, bucket=state.bucket if state else None,
+            expected_loss=_expected_loss(fact, exposure) if loan.status in AT_RISK else None,
+        ))  # fmt: skip
     at_risk = [p for p in positions if p.status in AT_RISK and p.exposure > 0]
     total = sum(p.exposure for p in at_risk)
     shares = [p.exposure / total for p in at_risk] if total else []
@@ -200,6 +207,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     return PortfolioPublic(
         wallet=wallet, positions=positions, loans_at_risk=len(at_risk), exposure=total, largest_share=largest,
         hhi=hhi, effective_loans=1 / hhi if hhi else 0.0, exposure_by_grade=dict(sorted(by_grade.items())),
+        expected_loss=sum(p.expected_loss or 0 for p in positions),
         refundable=back, claimable=claimable, open_bids=bids, bid_commitment=committed, warnings=warnings,
         net_annual_return=xirr([*flows, (now, held_value)]) if seasoned else None,
     )  # fmt: skip

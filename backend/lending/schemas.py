@@ -176,6 +176,13 @@ class PositionPublic(BaseModel):
     bid_now: int = Field(default=0, description="Of these notes, how many other wallets' open bids would take now")
     sell_now: int = Field(default=0, description="What selling those into the best bids would pay now (rounded down "
                           "per bid, as NoteMarket pays): the position's value to leave it today")  # fmt: skip
+    days_past_due: int | None = Field(default=None, description="How late the loan was at the last servicing pass "
+                                      "(active loans)")  # fmt: skip
+    bucket: str | None = Field(default=None, description="Its aging bucket then: current, grace, late_16_30, "
+                               "late_31_120 or defaultable")  # fmt: skip
+    expected_loss: int | None = Field(default=None, description="PD x LGD x exposure, with the PD the loan was priced "
+                                      "at: the loss to expect over the loan's life before the reserve's cover. None "
+                                      "when no credit decision of this platform is behind the loan")  # fmt: skip
 
 
 class PortfolioPublic(BaseModel):
@@ -187,6 +194,8 @@ class PortfolioPublic(BaseModel):
     hhi: float = Field(description="Herfindahl-Hirschman index of exposure shares (1 = a single loan)")
     effective_loans: float = Field(description="1 / HHI: the number of equal loans with the same concentration")
     exposure_by_grade: dict[str, int]
+    expected_loss: int = Field(default=0, description="Sum of the positions' expected losses (exposure in unrated "
+                               "loans, see exposure_by_grade, is not in it)")  # fmt: skip
     refundable: int = Field(description="Sum of the positions' refundable amounts (action `refund`)")
     claimable: int = Field(description="Sum of the positions' claimable amounts (`POST /api/v1/portfolio/claim`)")
     open_bids: int = Field(default=0, description="The wallet's open bids for notes of active loans")

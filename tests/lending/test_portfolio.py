@@ -5,11 +5,14 @@ concentration and grades from the chain index."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from backend.chain.indexer import Indexer
 from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
+from backend.scoring.models import CreditDecision
+from backend.scoring.policy import LGD
 from backend.scoring.schemas import ApplicationCreate
 from backend.scoring.service import score_application
 from tests.conftest import own_database
@@ -73,6 +76,14 @@ def test_a_plan_spreads_money_thinly_and_the_portfolio_measures_it(settings, wor
         "A": amounts[loans[0]] + amounts[loans[1]], "D": amounts[loans[2]], "unrated": amounts[loans[3]]
     }
     assert any("at least 20" in w for w in mine["warnings"]) and any("25%" in w for w in mine["warnings"])
+    with session_scope(settings) as session:  # the loss to expect, at the PD each loan was priced at
+        pd = dict(session.execute(select(CreditDecision.decision_hash, CreditDecision.pd)).all())
+    held = {p["loan_id"]: p for p in mine["positions"]}
+    for loan_id, decision in zip(loans[:3], (grade_a, grade_a, grade_d), strict=True):
+        assert held[loan_id]["expected_loss"] == round(pd[decision] * LGD * held[loan_id]["exposure"])
+    assert held[loans[3]]["expected_loss"] is None and held[loans[0]]["bucket"] is None  # unrated; still funding
+    assert mine["expected_loss"] == sum(held[i]["expected_loss"] for i in loans[:3]) > 0
+    assert held[loans[2]]["expected_loss"] > held[loans[0]]["expected_loss"]  # grade D against A, same stake
 
     capped = plan(amount=1000 * UNIT, max_per_loan=300 * UNIT).json()  # about 250 held in each: 50 more fit
     assert {a["loan_id"]: a["amount"] for a in capped["allocations"]} == {i: 300 * UNIT - amounts[i] for i in loans}

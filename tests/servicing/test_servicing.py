@@ -101,6 +101,9 @@ def test_paying_what_is_due_brings_the_loan_back_to_current(servicing_settings, 
     index(settings)
     chain.mine_at(start + 30 * DAY + 20 * DAY)
     assert _pass(settings).buckets == {"late_16_30": 1}
+    holder = minted_bearer(settings, world.investors[0])  # its investors see how late it is in their portfolio
+    (position,) = client_for(settings).get("/api/v1/portfolio", headers=holder).json()["positions"]
+    assert (position["bucket"], position["days_past_due"]) == ("late_16_30", 20)
     due_now = world.book.functions.amountDue(loan_id).call()[0]
     world.repay(loan_id, due_now)
     index(settings)

@@ -533,6 +533,7 @@ async function refreshPortfolio() {
     + `largest ${(p.largest_share * 100).toFixed(1)}%, effective number of loans ${p.effective_loans.toFixed(1)}`
     + (p.refundable > 0 ? `; ${money(p.refundable)} to take back from loans that did not fund` : "")
     + (p.claimable > 0 ? `; ${money(p.claimable)} to collect` : "")
+    + (p.expected_loss > 0 ? `; expected loss ${money(p.expected_loss)} before the reserve's cover` : "")
     + (p.open_bids > 0 ? `; ${money(p.bid_commitment)} offered in ${p.open_bids} open bids` : "")
     + (p.net_annual_return != null ? `; net annual return ${(p.net_annual_return * 100).toFixed(2)}%` : "");
   $("claim-all-row").hidden = !(p.claimable > 0);
@@ -540,7 +541,8 @@ async function refreshPortfolio() {
     const row = document.createElement("tr");
     row.dataset.loan = pos.loan_id;
     const bidsNow = pos.bid_now > 0 ? `${money(pos.sell_now)} for ${money(pos.bid_now)}` : "-";
-    for (const text of [pos.loan_id, pos.status, pos.grade ?? "-", percent(pos.apr_bps), money(pos.notes),
+    const standing = pos.days_past_due == null ? pos.status : pos.days_past_due > 0 ? `${pos.days_past_due} days late` : "current";
+    for (const text of [pos.loan_id, standing, pos.grade ?? "-", percent(pos.apr_bps), money(pos.notes),
       money(pos.listed), money(pos.exposure), money(pos.claimable), bidsNow]) {
       row.append(Object.assign(document.createElement("td"), { textContent: text }));
     }
