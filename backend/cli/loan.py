@@ -55,3 +55,20 @@ def show_command(loan_id: int, json_out: bool = typer.Option(False, "--json")) -
         table.add_row(str(row.number), str(row.due_at or "-"), f"{row.amount:,}", f"{row.interest:,}",
                       f"{row.principal:,}", f"{row.balance_after:,}")  # fmt: skip
     console.print(table)
+
+
+@app.command("position")
+def position_command(loan_id: int, json_out: bool = typer.Option(False, "--json")) -> None:
+    """An active loan's standing now, read from LoanBook: due now, payoff, next due date, days past due."""
+    from backend.db.session import session_scope
+    from backend.servicing.service import position_now
+
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        position = position_now(session, settings, loan_id)
+    if json_out:
+        print_json(position.model_dump(mode="json"))
+        return
+    console.print(f"loan {loan_id} [bold]{position.bucket}[/], {position.days_past_due} days past due; "
+                  f"{position.installments_paid} installments paid, next due {position.next_due_date}; "
+                  f"due now {position.due_now:,}, payoff {position.payoff:,}")  # fmt: skip

@@ -5,13 +5,19 @@ told (once each) when a loan they hold is late, defaulted, cancelled or repaid."
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from backend.chain import deploy_params
 from backend.chain.outbox import process_until_idle
+from backend.cli.main import app
+from backend.config import get_settings
 from backend.db.session import session_scope
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.service import servicing_pass, servicing_step
+from tests.anchoring.helpers import point_get_settings_at
 from tests.contracts.helpers import REPAID
 from tests.identity.conftest import ADMIN, client_for, minted_bearer
 from tests.servicing.conftest import index
@@ -227,7 +233,7 @@ def test_a_fully_funded_loan_left_unpaid_out_is_disbursed_at_its_deadline(servic
     assert loan["status"] == 2 and world.balance(world.borrower) - before == loan["principal"] * 99 // 100  # Active, 1% fee
 
 
-def test_a_loans_position_now_is_read_from_loanbook_without_waiting_for_a_pass(servicing_settings, world):
+def test_a_loans_position_now_is_read_from_loanbook_without_waiting_for_a_pass(servicing_settings, world, monkeypatch):
     settings, chain = servicing_settings, world.chain
     loan_id, start = world.active_loan()
     funding, _ = world.create()
@@ -253,3 +259,15 @@ def test_a_loans_position_now_is_read_from_loanbook_without_waiting_for_a_pass(s
         assert session.get(ServicingState, loan_id).bucket == "late_16_30"  # what the last pass saw
     assert client.get(f"/api/v1/loans/{funding}/position").status_code == 409  # nothing is due while funding
     assert client.get("/api/v1/loans/999/position").status_code == 404
+    runner = CliRunner()  # the CLI reads the same service
+    try:
+        point_get_settings_at(monkeypatch, settings)
+        cli, table, refused = (runner.invoke(app, ["loan", "position", *args])
+                               for args in ([str(loan_id), "--json"], [str(loan_id)], [str(funding)]))  # fmt: skip
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    same = ("bucket", "installments_paid", "due_now", "payoff", "next_due_date")  # `as_of` is the clock of each read
+    assert {k: json.loads(cli.stdout)[k] for k in same} == {k: position()[k] for k in same}
+    assert table.exit_code == 0 and f"loan {loan_id} current" in table.stdout
+    assert refused.exit_code != 0 and "only an active loan" in refused.output
