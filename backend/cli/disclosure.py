@@ -95,3 +95,23 @@ def tape_command(output: Path | None = typer.Option(None, "--output", "-o", help
         console.print(f"{body.count(chr(10)) - 1} loans written to {output}")
     else:
         typer.echo(body, nl=False)
+
+
+@app.command("flows")
+def flows_command(
+    period: str | None = typer.Option(None, help="YYYY-MM; the month so far (of the index's latest block) by default"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """What happened within a month: loans disbursed, repaid and defaulted, fees, recoveries, trades."""
+    from backend.db.session import session_scope
+    from backend.disclosure.reports import month_flows
+
+    with cli_errors(), session_scope(get_settings()) as session:
+        flows = month_flows(session, period)
+    if json_out:
+        print_json(flows.model_dump(mode="json"))
+        return
+    table = Table("flow", "amount")
+    for name, value in flows.model_dump().items():
+        table.add_row(name.replace("_", " "), f"{value:,}")
+    console.print(table)

@@ -32,7 +32,7 @@ from backend.disclosure import tape
 from backend.disclosure.aging import aging_at
 from backend.disclosure.flows import period_flows
 from backend.disclosure.models import DisclosureReport
-from backend.disclosure.schemas import DisclosureReportPublic
+from backend.disclosure.schemas import DisclosureReportPublic, PeriodFlowsPublic
 from backend.disclosure.service import platform_disclosure
 from backend.errors import Conflict, NotFound, ValidationFailed
 
@@ -136,6 +136,18 @@ def publish(session: Session, settings: Settings, period: str, *, actor: str = "
     audit.record(session, actor=actor, action="disclosure.publish", subject=f"disclosure:{period}",
                  payload={"cid": report.cid, "doc_hash": report.doc_hash, "as_of_block": report.as_of_block})  # fmt: skip
     return _public(report), True
+
+
+def month_flows(session: Session, period: str | None = None) -> PeriodFlowsPublic:
+    """`period`'s flows as the index stands: a month that has ended, or the month of the index's
+    latest block by default (the month so far)."""
+    if period is None:
+        indexed = _indexed_until(session)
+        if indexed is None:
+            raise Conflict("the chain index has not read a block yet")
+        period = month_of(datetime.fromtimestamp(indexed.timestamp, UTC))
+    check_period(period)
+    return period_flows(session, period_start(period), period_end(period))
 
 
 def due_period(session: Session) -> str | None:

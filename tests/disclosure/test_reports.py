@@ -103,6 +103,12 @@ def test_a_month_is_published_once_served_as_published_and_provable(settings, wo
     live = client.get("/api/v1/disclosure").json()  # reading the past left the index as it was
     assert live["loans"]["active"] == figures_then["loans"]["active"] + 1 and live["as_of_block"] > last_block
     assert client.get("/api/v1/chain/index").json()["indexed_block"] == live["as_of_block"]  # public, what pages poll
+    # The flows of any month can be read live too (public): an ended month's are its report's, and by
+    # default the month so far, here the one of the loan made after the report's month.
+    assert client.get("/api/v1/disclosure/flows", params={"period": period}).json() == body["month"]
+    so_far = client.get("/api/v1/disclosure/flows").json()
+    assert (so_far["start"], so_far["loans_disbursed"]) == (period_end(period), 1)
+    assert client.get("/api/v1/disclosure/flows", params={"period": "2026-13"}).status_code == 422
     assert client.get("/api/v1/disclosure/loans.csv").text.count("\n") == 3  # header and two loans now
 
     world.chain.travel(40 * DAY)  # months later it is still the same report, not a new one
@@ -212,6 +218,7 @@ def test_the_cli_publishes_and_lists_like_the_api(settings, world, monkeypatch):
         table = runner.invoke(app, ["disclosure", "reports"])
         figures = runner.invoke(app, ["disclosure", "--json"])  # the figures themselves, as before
         bad = runner.invoke(app, ["disclosure", "publish", "--period", next_month(period)])
+        flows = runner.invoke(app, ["disclosure", "flows", "--period", period, "--json"])
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
@@ -221,6 +228,7 @@ def test_the_cli_publishes_and_lists_like_the_api(settings, world, monkeypatch):
     assert table.exit_code == 0 and period in table.stdout
     assert figures.exit_code == 0 and "principal_originated" in json.loads(figures.stdout)
     assert bad.exit_code != 0 and "has not ended on chain" in bad.output
+    assert json.loads(flows.stdout) == client_for(settings).get("/api/v1/disclosure/flows", params={"period": period}).json()
 
 
 def test_a_report_that_cannot_be_read_never_holds_up_servicing(settings, world, monkeypatch):  # noqa: F811

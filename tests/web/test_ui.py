@@ -56,6 +56,7 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     borrower, investor = world.investors[-1], world.investors[0]
     expect(page.locator("#status")).not_to_have_class("error")
     expect(page.locator("#disclosure")).to_contain_text("net loss rate n/a")  # public, before any sign-in
+    expect(page.locator("#disclosure-month")).to_contain_text("This month so far (since ")
 
     _sign_in(page, borrower.address)
     id_types = page.eval_on_selector_all('#kyc-form [name="id_type"] option', "options => options.map(o => o.value)")

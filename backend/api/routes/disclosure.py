@@ -4,7 +4,7 @@ reports frozen from it (anchored documents). Public to read; publishing a month 
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
 from backend.api.downloads import CSV_RESPONSES, csv_download
@@ -13,6 +13,7 @@ from backend.disclosure.schemas import (
     DisclosurePublic,
     DisclosurePublish,
     DisclosureReportPublic,
+    PeriodFlowsPublic,
 )
 from backend.disclosure.service import platform_disclosure
 
@@ -36,6 +37,13 @@ def disclosure(session: SessionDep) -> DisclosurePublic:
 )
 def loan_tape(session: SessionDep) -> Response:
     return csv_download(tape.tape_csv(tape.loan_tape(session)), "loanchain-loan-tape.csv")
+
+
+@router.get("/flows", dependencies=allow("disclosure.read"),
+            summary="What happened within a month (loans disbursed, repaid, defaulted, trades), from the chain "
+            "events stamped in it; the month so far by default")  # fmt: skip
+def flows(session: SessionDep, period: Annotated[str | None, Query(description="YYYY-MM")] = None) -> PeriodFlowsPublic:
+    return reports.month_flows(session, period)
 
 
 @router.get("/reports", dependencies=allow("disclosure.read"), summary="The monthly reports published, newest first")

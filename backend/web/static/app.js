@@ -673,8 +673,13 @@ async function refreshDisclosure() {
     + (d.concentration.top10_borrowers_share == null ? "" : `; top 10 borrowers owe ${rate(d.concentration.top10_borrowers_share)}`)
     + (d.by_grade.length ? `; default rate by grade: ${d.by_grade.map((g) => `${g.grade} ${rate(g.default_rate)}`).join(", ")}` : "")
     + `; secondary market: ${d.market.open_listings} offers, ${d.market.open_bids} bids, ${d.market.trades} trades, volume ${money(d.market.volume)}`;
-  const reports = await api("/api/v1/disclosure/reports");
+  const [reports, month] = await Promise.all([api("/api/v1/disclosure/reports"),
+    api("/api/v1/disclosure/flows").catch(() => null)]); // no block indexed yet: no month to speak of
   if (!current()) return;
+  $("disclosure-month").textContent = month == null ? "" : `This month so far (since ${day(month.start)}): `
+    + `${month.loans_disbursed} loans disbursed for ${money(month.principal_disbursed)}, `
+    + `${money(month.principal_repaid)} principal and ${money(month.interest_paid)} interest repaid, `
+    + `${month.loans_repaid} loans paid off, ${month.defaults} defaults, ${month.trades} trades for ${money(month.trade_volume)}`;
   $("disclosure-reports").replaceChildren(...reports.map((r) => {
     const item = document.createElement("li");
     const doc = Object.assign(document.createElement("a"), { href: `/api/v1/disclosure/reports/${r.period}`, textContent: r.period });
