@@ -1,5 +1,6 @@
-"""`loanchain portfolio ...`: an investor's statement, cash and earnings (the same service as
-GET /api/v1/portfolio/statement), for the investor's accountant or an auditor."""
+"""`loanchain portfolio ...`: an investor's positions (the same service as GET /api/v1/portfolio)
+and statement, cash and earnings (GET /api/v1/portfolio/statement), for the investor's accountant
+or an auditor."""
 
 from __future__ import annotations
 
@@ -11,7 +12,36 @@ from rich.table import Table
 from backend.cli.output import cli_errors, console, print_json
 from backend.config import get_settings
 
-app = typer.Typer(no_args_is_help=True, help="Investors' statements from the chain index.")
+app = typer.Typer(no_args_is_help=True, help="Investors' positions and statements from the chain index.")
+
+
+@app.command("show")
+def show_command(wallet: str = typer.Argument(..., help="The investor's wallet"), json_out: bool = typer.Option(False, "--json")) -> None:
+    """WALLET's positions, exposure and concentration, expected loss, what it can collect or take
+    back, and the warnings the investor sees."""
+    from backend.db.session import session_scope
+    from backend.identity.roles import checksum
+    from backend.lending.portfolio import portfolio_of
+
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        report = portfolio_of(session, settings, checksum(wallet))
+    if json_out:
+        print_json(report.model_dump(mode="json"))
+        return
+    table = Table("loan", "status", "standing", "grade", "notes", "at stake", "expected loss", "to collect", "bids now",
+                  title=f"{report.wallet} ({len(report.positions)} positions)")  # fmt: skip
+    for p in report.positions:
+        standing = "-" if p.days_past_due is None else f"{p.days_past_due} days late" if p.days_past_due else "current"
+        table.add_row(str(p.loan_id), p.status, standing, p.grade or "-", f"{p.notes:,}", f"{p.exposure:,}",
+                      "-" if p.expected_loss is None else f"{p.expected_loss:,}", f"{p.claimable:,}", f"{p.bid_now:,}")  # fmt: skip
+    console.print(table)
+    annual = "n/a" if report.net_annual_return is None else f"{report.net_annual_return:.2%}"
+    console.print(f"exposure {report.exposure:,} in {report.loans_at_risk} loans (largest {report.largest_share:.1%}, "
+                  f"effective {report.effective_loans:.1f}); expected loss {report.expected_loss:,}; to collect "
+                  f"{report.claimable:,}; to take back {report.refundable:,}; net annual return {annual}")  # fmt: skip
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
 
 
 @app.command("statement")

@@ -4,10 +4,15 @@ concentration and grades from the chain index."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from backend.chain.indexer import Indexer
+from backend.cli.main import app
+from backend.config import get_settings
 from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
@@ -15,6 +20,7 @@ from backend.scoring.models import CreditDecision
 from backend.scoring.policy import LGD
 from backend.scoring.schemas import ApplicationCreate
 from backend.scoring.service import score_application
+from tests.anchoring.helpers import point_get_settings_at
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
 from tests.contracts.helpers import KYC_EXPIRY
@@ -36,7 +42,7 @@ def _decision_hash(settings, application: dict) -> str:
         return score_application(session, ApplicationCreate(**application)).decision_hash
 
 
-def test_a_plan_spreads_money_thinly_and_the_portfolio_measures_it(settings, world):  # noqa: F811
+def test_a_plan_spreads_money_thinly_and_the_portfolio_measures_it(settings, world, monkeypatch):  # noqa: F811
     grade_a, grade_d = _decision_hash(settings, SAMPLE), _decision_hash(settings, REFERRED)
     loans = [world.create(decision_hash=h)[0] for h in (grade_a, grade_a, grade_d)] + [world.create()[0]]
     investor = world.investors[0]
@@ -84,6 +90,17 @@ def test_a_plan_spreads_money_thinly_and_the_portfolio_measures_it(settings, wor
     assert held[loans[3]]["expected_loss"] is None and held[loans[0]]["bucket"] is None  # unrated; still funding
     assert mine["expected_loss"] == sum(held[i]["expected_loss"] for i in loans[:3]) > 0
     assert held[loans[2]]["expected_loss"] > held[loans[0]]["expected_loss"]  # grade D against A, same stake
+    runner = CliRunner()  # an operator or auditor reads the same from the CLI
+    try:
+        point_get_settings_at(monkeypatch, settings)
+        shown = runner.invoke(app, ["portfolio", "show", investor.address.lower(), "--json"])
+        table = runner.invoke(app, ["portfolio", "show", investor.address])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert json.loads(shown.stdout) == mine
+    words = " ".join(table.stdout.split())  # the console wraps long lines
+    assert table.exit_code == 0 and f"expected loss {mine['expected_loss']:,};" in words and "warning:" in words
 
     capped = plan(amount=1000 * UNIT, max_per_loan=300 * UNIT).json()  # about 250 held in each: 50 more fit
     assert {a["loan_id"]: a["amount"] for a in capped["allocations"]} == {i: 300 * UNIT - amounts[i] for i in loans}
