@@ -117,6 +117,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     # servicing: the portfolio view is for staff; a borrower reads the notices sent to them
     "servicing.aging": STAFF,
     "servicing.collections": STAFF,
+    "servicing.collections.act": frozenset({Role.UNDERWRITER, Role.ADMIN}),  # auditors read the case log only
     "servicing.notices": SIGNED_IN,
 }
 

@@ -60,11 +60,13 @@ def aging_command(json_out: bool = typer.Option(False, "--json")) -> None:
 @app.command("collections")
 def collections_command(json_out: bool = typer.Option(False, "--json")) -> None:
     """The collections queue: most overdue first, then defaulted loans still recovering."""
+    from backend.chain.loan_book import deadline_clock
     from backend.db.session import session_scope
     from backend.servicing.service import collections_queue
 
-    with cli_errors(), session_scope(get_settings()) as session:
-        items = collections_queue(session)
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        items = collections_queue(session, lambda: deadline_clock(settings))
     if json_out:
         print_json([item.model_dump(mode="json") for item in items])
         return
@@ -73,3 +75,8 @@ def collections_command(json_out: bool = typer.Option(False, "--json")) -> None:
         table.add_row(str(item.loan_id), item.bucket, str(item.days_past_due or "-"), f"{item.amount_owed:,}",
                       ", ".join(item.notices), item.default_status or "-")  # fmt: skip
     console.print(table)
+    for item in items:  # the latest entry of each case log
+        if item.actions:
+            last = item.actions[0]
+            promise = f" of {last.promised_amount:,} ({last.promise_status})" if last.promise_status else ""
+            console.print(f"loan {item.loan_id}, last action: {last.kind}{promise}: {last.note}")

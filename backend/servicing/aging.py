@@ -10,6 +10,7 @@ DAY = 86_400
 LATE_SPLIT = 30 * DAY
 
 BUCKETS = ("current", "grace", "late_16_30", "late_31_120", "defaultable")
+DELINQUENT = ("late_16_30", "late_31_120", "defaultable")  # 16+ days late: the collections queue
 # What the borrower is told on entering a bucket (and a few days before a due date).
 NOTICE_OF_BUCKET = {"grace": "overdue", "late_16_30": "late", "late_31_120": "collections", "defaultable": "default"}
 DUE_SOON = "due_soon"

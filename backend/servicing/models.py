@@ -54,3 +54,21 @@ class ServicingNotice(Base):
     sms_attempts: Mapped[int] = mapped_column(Integer, default=0)
     sms_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     sms_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the provider's message id
+
+
+class CollectionAction(Base):
+    """What collections staff did about a late loan and what the borrower said: the case log a
+    lender keeps (contacts, promises to pay, disputes, hardship). Never edited; each is also in the
+    audit log. A promise's outcome is read from the chain's payments, not typed in."""
+
+    __tablename__ = "collection_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(String(1000))
+    actor: Mapped[str] = mapped_column(String(42))
+    chain_time: Mapped[int] = mapped_column(BigInteger)  # when it was recorded, on the chain's clock
+    promised_amount: Mapped[int | None] = mapped_column(Uint, nullable=True)
+    promised_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # chain time
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

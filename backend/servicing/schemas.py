@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ServicingPublic(BaseModel):
@@ -43,6 +44,41 @@ class NoticePublic(BaseModel):
     emailed_at: datetime | None = Field(description="When it was e-mailed too (None: in-app only so far)")
 
 
+class CollectionActionCreate(BaseModel):
+    """One entry in a late loan's case log. A promise to pay names the amount and within how many
+    days; nothing else carries them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["contacted", "no_answer", "promise_to_pay", "dispute", "hardship", "note"]
+    note: str = Field(min_length=3, max_length=1000, description="What was done or said (about the debt)")
+    promised_amount: int | None = Field(default=None, gt=0, description="promise_to_pay: base units of the loan token")
+    promised_in_days: int | None = Field(default=None, ge=1, le=60, description="promise_to_pay: by when, in days")
+
+    @model_validator(mode="after")
+    def _promise_fields(self) -> CollectionActionCreate:
+        promised = (self.promised_amount, self.promised_in_days)
+        if self.kind == "promise_to_pay" and None in promised:
+            raise ValueError("promised_amount and promised_in_days: a promise to pay names both")
+        if self.kind != "promise_to_pay" and promised != (None, None):
+            raise ValueError("promised_amount and promised_in_days: only a promise_to_pay carries them")
+        return self
+
+
+class CollectionActionPublic(BaseModel):
+    id: int
+    loan_id: int
+    kind: str
+    note: str
+    actor: str
+    chain_time: int
+    promised_amount: int | None
+    promised_by: int | None
+    promise_status: str | None = Field(description="promise_to_pay: pending, kept (the chain shows that much paid "
+                                       "since), or broken (not by the date)")  # fmt: skip
+    paid_since: int | None = Field(description="promise_to_pay: what the borrower paid since the promise")
+
+
 class CollectionItemPublic(BaseModel):
     loan_id: int
     borrower: str
@@ -51,6 +87,7 @@ class CollectionItemPublic(BaseModel):
     amount_owed: int = Field(description="Due now; for a defaulted loan, what is still recoverable")
     notices: list[str] = Field(description="Kinds of notice already given")
     default_status: str | None = Field(description="Outbox status of markDefault, once queued")
+    actions: list[CollectionActionPublic] = Field(default_factory=list, description="The case log, newest first")
 
 
 class PassReportPublic(BaseModel):

@@ -28,6 +28,7 @@ from backend.config import Settings
 from backend.errors import Conflict, LoanchainError, NotFound
 from backend.servicing.aging import (
     BUCKETS,
+    DELINQUENT,
     DUE_SOON,
     NOTICE_OF_BUCKET,
     bucket_of,
@@ -45,6 +46,7 @@ from backend.servicing.investor_notices import (
     tell_makers,
     tell_rule_matches,
 )
+from backend.servicing.collections import actions_of
 from backend.servicing.loan_calls import queue_once
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.notices import add_notice, day, money, token_decimals
@@ -60,7 +62,6 @@ from backend.servicing.schemas import (
 DAY = 86_400
 GRACE_DAYS = deploy_params.GRACE_PERIOD // DAY
 DEFAULT_DAYS = deploy_params.DEFAULT_AFTER // DAY
-DELINQUENT = ("late_16_30", "late_31_120", "defaultable")
 
 log = logging.getLogger("loanchain.servicing")
 
@@ -229,8 +230,10 @@ def _notice_kinds(db: Session, loan_id: int) -> list[str]:
     return list(dict.fromkeys(kinds))
 
 
-def collections_queue(db: Session) -> list[CollectionItemPublic]:
-    """Loans 16+ days past due, most overdue first, then defaulted loans with money still to recover."""
+def collections_queue(db: Session, clock: Callable[[], int] | None = None) -> list[CollectionItemPublic]:
+    """Loans 16+ days past due, most overdue first, then defaulted loans with money still to recover,
+    each with its case log (promises judged at `clock()`, the chain's clock for the API; the wall
+    clock by default)."""
     items = []
     late = db.scalars(select(ServicingState).where(ServicingState.bucket.in_(DELINQUENT))
                       .order_by(ServicingState.days_past_due.desc(), ServicingState.loan_id))  # fmt: skip
@@ -248,6 +251,9 @@ def collections_queue(db: Session) -> list[CollectionItemPublic]:
                                           days_past_due=None, amount_owed=loan.recoverable,
                                           notices=_notice_kinds(db, loan.loan_id),
                                           default_status=intent.status if intent else None))  # fmt: skip
+    logs = actions_of(db, [item.loan_id for item in items], clock or (lambda: int(time.time())))
+    for item in items:
+        item.actions = logs.get(item.loan_id, [])
     return items
 
 

@@ -156,6 +156,15 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     wallet.address = world.admin.address
     _sign_in(page, world.admin.address)
     expect(page.locator("#collections")).to_contain_text(f"loan {loan_id} late_16_30, 20 days past due")
+    case = page.locator(f'#collections li[data-collection="{loan_id}"]')  # staff log what the borrower said
+    case.locator("select").select_option("promise_to_pay")
+    case.locator(f'input[data-case="{loan_id}"]').fill("will pay it all on Friday")
+    case.locator(f'input[data-case-amount="{loan_id}"]').fill("300")
+    case.locator(f'input[data-case-days="{loan_id}"]').fill("5")
+    case.locator('button[data-action="record-case"]').click()
+    expect(page.locator("#status")).to_have_text(f"Loan {loan_id}: promise to pay recorded (promise pending).")
+    expect(page.locator(f'#collections li[data-collection="{loan_id}"]')).to_contain_text(
+        "promise to pay of 300.00 by ")  # fmt: skip
     expect(page.locator("#disclosure")).to_contain_text("1 loans 16+ days late")
     # The servicing worker published the loan's month by itself once the chain had passed its end;
     # its anchoring batch goes on-chain within the batch interval.

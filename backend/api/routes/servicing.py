@@ -4,9 +4,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.api.deps import CurrentUser, SessionDep, allow
+from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
+from backend.chain.loan_book import deadline_clock
+from backend.servicing import collections as case_log
 from backend.servicing import service
-from backend.servicing.schemas import AgingPublic, CollectionItemPublic, NoticePublic
+from backend.servicing.schemas import (
+    AgingPublic,
+    CollectionActionCreate,
+    CollectionActionPublic,
+    CollectionItemPublic,
+    NoticePublic,
+)
 
 router = APIRouter(prefix="/api/v1/servicing", tags=["servicing"])
 
@@ -21,8 +29,19 @@ def aging(session: SessionDep) -> AgingPublic:
     dependencies=allow("servicing.collections"),
     summary="Loans 16+ days past due, most overdue first, then defaulted loans still recovering",
 )
-def collections(session: SessionDep) -> list[CollectionItemPublic]:
-    return service.collections_queue(session)
+def collections(session: SessionDep, settings: SettingsDep) -> list[CollectionItemPublic]:
+    return service.collections_queue(session, lambda: deadline_clock(settings))
+
+
+@router.post(
+    "/collections/{loan_id}/actions",
+    dependencies=allow("servicing.collections.act"),
+    status_code=201,
+    summary="Add to a late loan's case log: a contact, a promise to pay (amount and days), a dispute, hardship, a note",
+)
+def collection_action(loan_id: int, body: CollectionActionCreate, user: CurrentUser, session: SessionDep,
+                      settings: SettingsDep) -> CollectionActionPublic:  # fmt: skip
+    return case_log.record_action(session, settings, loan_id, body, user.wallet)
 
 
 @router.get("/notices", dependencies=allow("servicing.notices"), summary="Reminders and notices to the caller, newest first")

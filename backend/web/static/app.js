@@ -403,12 +403,15 @@ async function refreshMarket() {
 }
 
 // A refresh can land while someone types into a row's input (a new price, an amount to fund):
-// the re-rendered rows get back what was typed, matched by the input's data-`key`.
-function keepTyped(body, key, render) {
-  const inputs = () => [...body.querySelectorAll(`input[data-${key}]`)];
-  const typed = new Map(inputs().filter((i) => i.value).map((i) => [i.getAttribute(`data-${key}`), i.value]));
+// the re-rendered rows get back what was typed or chosen, matched by each field's data-`key`.
+function keepTyped(body, keys, render) {
+  const fields = (key) => [...body.querySelectorAll(`input[data-${key}], select[data-${key}]`)];
+  const typed = [keys].flat().map((key) => [key, new Map(fields(key).filter((f) => f.value)
+    .map((f) => [f.getAttribute(`data-${key}`), f.value]))]);
   render();
-  for (const input of inputs()) input.value = typed.get(input.getAttribute(`data-${key}`)) ?? input.value;
+  for (const [key, values] of typed) {
+    for (const field of fields(key)) field.value = values.get(field.getAttribute(`data-${key}`)) ?? field.value;
+  }
 }
 
 const MARKET_DONE = {
@@ -777,10 +780,8 @@ async function refreshStaff() {
     const typed = Object.fromEntries([...document.querySelectorAll("input[data-alert-note]")].map((i) => [i.dataset.alertNote, i.value]));
     $("alerts").replaceChildren(...(alerts.length ? alerts.map((a) => alertItem(a, typed[a.key] ?? ""))
       : listItems(["No alerts: no note movement matches a monitoring rule."])));
-    $("collections").replaceChildren(...collections.map((c) => Object.assign(document.createElement("li"), {
-      textContent: `loan ${c.loan_id} ${c.bucket}${c.days_past_due == null ? "" : `, ${c.days_past_due} days past due`}: `
-        + `${money(c.amount_owed)} owed; notices ${c.notices.join(", ") || "none"}`,
-    })));
+    keepTyped($("collections"), ["case", "case-kind", "case-amount", "case-days"],
+      () => $("collections").replaceChildren(...collections.map(collectionItem)));
     $("aging").replaceChildren(...aging.buckets.map((b) => {
       const row = document.createElement("tr");
       for (const text of [b.bucket, b.loans, money(b.principal_outstanding), money(b.due_now)]) {
@@ -819,6 +820,51 @@ function alertItem(a, typed) {
     item.append(" ", button);
   }
   return item;
+}
+
+// A loan in collections with its case log, and (for underwriters and admins) a line to add to it.
+function collectionItem(c) {
+  const item = Object.assign(document.createElement("li"), {
+    textContent: `loan ${c.loan_id} ${c.bucket}${c.days_past_due == null ? "" : `, ${c.days_past_due} days past due`}: `
+      + `${money(c.amount_owed)} owed; notices ${c.notices.join(", ") || "none"}`,
+  });
+  item.dataset.collection = c.loan_id;
+  if (has("underwriter", "admin")) item.append(" ", ...caseControls(c.loan_id));
+  if (c.actions.length) {
+    const log = document.createElement("ul");
+    log.replaceChildren(...listItems(c.actions.map((a) => `${day(a.chain_time)} ${a.kind.replaceAll("_", " ")}`
+      + (a.promised_amount ? ` of ${money(a.promised_amount)} by ${day(a.promised_by)} (${a.promise_status})` : "")
+      + `: ${a.note} (${a.actor.slice(0, 10)}…)`)));
+    item.append(log);
+  }
+  return item;
+}
+
+function caseControls(loanId) {
+  const kind = document.createElement("select");
+  kind.dataset.caseKind = loanId;
+  kind.append(...["contacted", "no_answer", "promise_to_pay", "dispute", "hardship", "note"].map((k) =>
+    Object.assign(document.createElement("option"), { value: k, textContent: k.replaceAll("_", " ") })));
+  const note = Object.assign(document.createElement("input"), { placeholder: "what was done or said" });
+  note.dataset.case = loanId;
+  const amount = Object.assign(document.createElement("input"), { type: "number", min: "0", placeholder: "promised amount" });
+  const days = Object.assign(document.createElement("input"), { type: "number", min: "1", max: "60", placeholder: "within days" });
+  amount.dataset.caseAmount = days.dataset.caseDays = loanId;
+  const record = Object.assign(document.createElement("button"), { textContent: "Record" });
+  Object.assign(record.dataset, { loan: loanId, action: "record-case" });
+  record.onclick = guard(() => recordCase(loanId, kind.value, note.value, amount.value, days.value));
+  return [kind, " ", note, " ", amount, " ", days, " ", record];
+}
+
+async function recordCase(loanId, kind, note, amount, days) {
+  const body = { kind, note };
+  if (kind === "promise_to_pay") {
+    body.promised_amount = Math.round(Number(amount) * 10 ** state.decimals);
+    body.promised_in_days = Number(days);
+  }
+  const a = await api(`/api/v1/servicing/collections/${loanId}/actions`, { method: "POST", body });
+  say(`Loan ${loanId}: ${a.kind.replaceAll("_", " ")} recorded${a.promise_status ? ` (promise ${a.promise_status})` : ""}.`);
+  await refreshStaff();
 }
 
 async function reviewAlert(key, decision, note) {
