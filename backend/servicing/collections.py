@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend import audit
@@ -16,10 +16,10 @@ from backend.chain.loan_book import deadline_clock
 from backend.chain.models import ChainEvent
 from backend.chain.projection_models import LoanRow, RepaymentRow
 from backend.config import Settings
-from backend.errors import Conflict, NotFound
+from backend.errors import Conflict, Forbidden, NotFound
 from backend.servicing.aging import DELINQUENT
 from backend.servicing.models import CollectionAction, ServicingState
-from backend.servicing.schemas import CollectionActionCreate, CollectionActionPublic
+from backend.servicing.schemas import CollectionActionCreate, CollectionActionPublic, HardshipCreate
 
 DAY = 86_400
 
@@ -35,19 +35,51 @@ def record_action(db: Session, settings: Settings, loan_id: int, request: Collec
                   actor: str) -> CollectionActionPublic:  # fmt: skip
     if db.get(LoanRow, loan_id) is None:
         raise NotFound(f"loan {loan_id} is not in the index", field="loan_id", loan_id=loan_id)
-    if not in_collections(db, loan_id):
-        raise Conflict(f"loan {loan_id} is not in collections (16+ days late, or defaulted and recovering)",
-                       loan_id=loan_id)  # fmt: skip
+    if not in_collections(db, loan_id) and not awaiting_answer(db, loan_id):
+        raise Conflict(f"loan {loan_id} is not in collections (16+ days late, defaulted and recovering, or its "
+                       "borrower asked for hardship help)", loan_id=loan_id)  # fmt: skip
+    return _add(db, settings, loan_id, request.kind, request.note, actor, request.promised_amount, request.promised_in_days)
+
+
+def _add(db: Session, settings: Settings, loan_id: int, kind: str, note: str, actor: str,
+         promised_amount: int | None = None, promised_in_days: int | None = None) -> CollectionActionPublic:  # fmt: skip
     now = deadline_clock(settings)
-    promised_by = now + request.promised_in_days * DAY if request.promised_in_days else None
-    row = CollectionAction(loan_id=loan_id, kind=request.kind, note=request.note, actor=actor, chain_time=now,
-                           promised_amount=request.promised_amount, promised_by=promised_by)  # fmt: skip
+    promised_by = now + promised_in_days * DAY if promised_in_days else None
+    row = CollectionAction(loan_id=loan_id, kind=kind, note=note, actor=actor, chain_time=now,
+                           promised_amount=promised_amount, promised_by=promised_by)  # fmt: skip
     db.add(row)
     db.flush()
     audit.record(db, actor=actor, action="collections.action", subject=f"loan:{loan_id}",
                  payload={"action_id": row.id, "kind": row.kind, "note": row.note, "promised_amount": row.promised_amount,
                           "promised_by": promised_by})  # fmt: skip
     return actions_of(db, [loan_id], lambda: now)[loan_id][0]
+
+
+def ask_for_hardship(db: Session, settings: Settings, loan_id: int, request: HardshipCreate,
+                     wallet: str) -> CollectionActionPublic:  # fmt: skip
+    """A borrower's own word that it cannot pay as agreed: it goes into the loan's case log, and the
+    loan into the collections queue until staff answer it, late or not."""
+    loan = db.get(LoanRow, loan_id)
+    if loan is None:
+        raise NotFound(f"loan {loan_id} is not in the index", field="loan_id", loan_id=loan_id)
+    if loan.borrower.lower() != wallet.lower():
+        raise Forbidden(f"only loan {loan_id}'s borrower can ask for hardship help on it", loan_id=loan_id)
+    if loan.status not in ("active", "defaulted"):
+        raise Conflict(f"loan {loan_id} is {loan.status}: nothing is owed on it", loan_id=loan_id, status=loan.status)
+    return _add(db, settings, loan_id, "hardship", request.note, loan.borrower)
+
+
+def awaiting_answer(db: Session, loan_id: int | None = None) -> list[int]:
+    """Loans (or just `loan_id`) whose latest case-log entry is their borrower's own: a hardship
+    request staff have not answered yet."""
+    latest = select(func.max(CollectionAction.id)).group_by(CollectionAction.loan_id)
+    if loan_id is not None:
+        latest = latest.where(CollectionAction.loan_id == loan_id)
+    rows = db.execute(select(CollectionAction.loan_id).join(LoanRow, LoanRow.loan_id == CollectionAction.loan_id)
+                      .where(CollectionAction.id.in_(latest), CollectionAction.actor == LoanRow.borrower,
+                             LoanRow.status.in_(("active", "defaulted")))
+                      .order_by(CollectionAction.loan_id))  # fmt: skip
+    return list(rows.scalars())
 
 
 def actions_of(db: Session, loan_ids: list[int], clock: Callable[[], int]) -> dict[int, list[CollectionActionPublic]]:

@@ -66,6 +66,14 @@ class CollectionActionCreate(BaseModel):
         return self
 
 
+class HardshipCreate(BaseModel):
+    """A borrower telling the lender it cannot pay as agreed, before or while it is late."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=3, max_length=1000, description="What happened and what the borrower could pay")
+
+
 class CollectionActionPublic(BaseModel):
     id: int
     loan_id: int

@@ -46,7 +46,7 @@ from backend.servicing.investor_notices import (
     tell_makers,
     tell_rule_matches,
 )
-from backend.servicing.collections import actions_of
+from backend.servicing.collections import actions_of, awaiting_answer
 from backend.servicing.loan_calls import queue_once
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.notices import add_notice, day, money, token_decimals
@@ -232,7 +232,7 @@ def _notice_kinds(db: Session, loan_id: int) -> list[str]:
 
 def collections_queue(db: Session, clock: Callable[[], int] | None = None) -> list[CollectionItemPublic]:
     """Loans 16+ days past due, most overdue first, then defaulted loans with money still to recover,
-    each with its case log (promises judged at `clock()`, the chain's clock for the API; the wall
+    then loans whose borrower asked for hardship help and awaits an answer, each with its case log (promises judged at `clock()`, the chain's clock for the API; the wall
     clock by default)."""
     items = []
     late = db.scalars(select(ServicingState).where(ServicingState.bucket.in_(DELINQUENT))
@@ -251,6 +251,16 @@ def collections_queue(db: Session, clock: Callable[[], int] | None = None) -> li
                                           days_past_due=None, amount_owed=loan.recoverable,
                                           notices=_notice_kinds(db, loan.loan_id),
                                           default_status=intent.status if intent else None))  # fmt: skip
+    queued = {item.loan_id for item in items}
+    for loan_id in awaiting_answer(db):  # a borrower's hardship request, late or not, until staff answer it
+        if loan_id in queued:
+            continue
+        state = db.get(ServicingState, loan_id)
+        items.append(CollectionItemPublic(loan_id=loan_id, borrower=db.get(LoanRow, loan_id).borrower,
+                                          bucket=state.bucket if state else "current",
+                                          days_past_due=state.days_past_due if state else 0,
+                                          amount_owed=state.due_now if state else 0,
+                                          notices=_notice_kinds(db, loan_id), default_status=None))  # fmt: skip
     logs = actions_of(db, [item.loan_id for item in items], clock or (lambda: int(time.time())))
     for item in items:
         item.actions = logs.get(item.loan_id, [])

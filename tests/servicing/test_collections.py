@@ -99,3 +99,32 @@ def test_a_promise_to_pay_is_kept_or_broken_by_what_the_chain_shows(servicing_se
         get_settings.cache_clear()
     assert json.loads(cli.stdout) == client.get("/api/v1/servicing/collections", headers=staff).json()
     assert table.exit_code == 0 and "broken" in table.stdout
+
+
+def test_a_borrower_asks_for_hardship_help_and_staff_see_it_until_they_answer(servicing_settings, world):
+    settings = servicing_settings
+    loan_id, _ = world.active_loan()  # current: not late at all
+    funding, _ = world.create()
+    index(settings)
+    _pass(settings)
+    client, staff = client_for(settings), minted_bearer(settings, ADMIN)
+    borrower = minted_bearer(settings, world.borrower)
+
+    def ask(loan: int, headers: dict, note: str = "lost my job; could pay half for three months"):
+        return client.post(f"/api/v1/loans/{loan}/hardship", json={"note": note}, headers=headers)
+
+    assert client.get("/api/v1/servicing/collections", headers=staff).json() == []
+    asked = ask(loan_id, borrower)
+    assert asked.status_code == 201 and (asked.json()["kind"], asked.json()["actor"]) == ("hardship", world.borrower.address)
+    (item,) = client.get("/api/v1/servicing/collections", headers=staff).json()  # in the queue, though current
+    assert (item["loan_id"], item["bucket"], item["actions"][0]["note"]) == (loan_id, "current", asked.json()["note"])
+
+    answer = client.post(f"/api/v1/servicing/collections/{loan_id}/actions", headers=staff,
+                         json={"kind": "contacted", "note": "called back; payment plan offered"})  # fmt: skip
+    assert answer.status_code == 201
+    assert client.get("/api/v1/servicing/collections", headers=staff).json() == []  # answered, and not late
+
+    assert ask(loan_id, minted_bearer(settings, world.investors[0])).status_code == 403  # only its borrower
+    assert ask(funding, borrower).status_code == 409 and ask(999, borrower).status_code == 404  # nothing owed yet
+    assert ask(loan_id, borrower, note="").status_code == 422
+    assert client.post(f"/api/v1/loans/{loan_id}/hardship", json={"note": "help"}).status_code == 401

@@ -122,7 +122,7 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     assert world.balance(borrower) - before == loan["principal"] - loan["principal"] * loan["originationFeeBps"] // 10_000
     repayments = page.locator(f'tr[data-repayments="{loan_id}"]')  # under the borrower's own active loan
     expect(repayments).to_contain_text(f"Due now 0.00; installment 1 of 24 due {_day(loan['startTime'] + 30 * 86_400)}")
-    repayments.locator("summary").click()
+    repayments.locator("summary").first.click()
     expect(repayments.locator("tr")).to_have_count(25)  # the heading and the 24 installments agreed
 
     # Anyone checks the agreement against its on-chain anchor (the batcher anchors within a second),
@@ -181,6 +181,10 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     wallet.address = borrower.address
     _sign_in(page, borrower.address)
     expect(page.locator(f'tr[data-repayments="{loan_id}"]')).to_contain_text("20 days late;")
+    page.locator(f'tr[data-repayments="{loan_id}"] summary').nth(1).click()  # the borrower asks for help
+    page.fill(f'input[data-hardship="{loan_id}"]', "hours cut; can pay in full next month")
+    page.click(f'button[data-loan="{loan_id}"][data-action="hardship"]')
+    expect(page.locator("#status")).to_have_text(f"Loan {loan_id}: your request for help reached the lender's collections team.")
     page.click("#kyc-erase")
     expect(page.locator("#status")).to_contain_text(f"open loans ({loan_id})")
     expect(page.locator("#status")).to_have_class("error")

@@ -7,8 +7,9 @@ from fastapi import APIRouter, Query
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
 from backend.lending import loans, wallet_txs
 from backend.lending.schemas import LoanDetailPublic, LoanListPublic, WalletTxCreate, WalletTxPublic
+from backend.servicing import collections as case_log
 from backend.servicing import service as servicing
-from backend.servicing.schemas import ServicingPublic
+from backend.servicing.schemas import CollectionActionPublic, HardshipCreate, ServicingPublic
 
 router = APIRouter(prefix="/api/v1/loans", tags=["loans"])
 
@@ -33,6 +34,13 @@ def read(loan_id: int, session: SessionDep) -> LoanDetailPublic:
             summary="An active loan's position now, from LoanBook: due now, payoff, next due date, days past due")
 def position(loan_id: int, session: SessionDep, settings: SettingsDep) -> ServicingPublic:
     return servicing.position_now(session, settings, loan_id)
+
+
+@router.post("/{loan_id}/hardship", dependencies=allow("loans.hardship"), status_code=201,
+             summary="The loan's borrower tells the lender it cannot pay as agreed (into the collections case log)")
+def hardship(loan_id: int, body: HardshipCreate, user: CurrentUser, session: SessionDep,
+             settings: SettingsDep) -> CollectionActionPublic:  # fmt: skip
+    return case_log.ask_for_hardship(session, settings, loan_id, body, user.wallet)
 
 
 @router.post(

@@ -276,9 +276,14 @@ async function refreshLoans() {
   const [{ loans }, portfolio] = await Promise.all([
     api("/api/v1/loans"), state.token && has("investor") ? api("/api/v1/portfolio") : null,
   ]);
+  // Under the signed-in borrower's own active loans: what is due, the schedule, asking for help.
+  const own = new Set(loans.filter((loan) => loan.status === "active" && state.wallet
+    && loan.borrower.toLowerCase() === state.wallet.toLowerCase()).map((loan) => loan.loan_id));
+  const details = new Map(await Promise.all(loans.filter((loan) => own.has(loan.loan_id))
+    .map(async (loan) => [loan.loan_id, await repaymentRow(loan)])));
   if (!current()) return;
   const refundable = new Set((portfolio?.positions ?? []).filter((p) => p.refundable > 0).map((p) => p.loan_id));
-  keepTyped($("loans"), "loan", () => $("loans").replaceChildren(...loans.map((loan) => {
+  keepTyped($("loans"), ["loan", "hardship"], () => $("loans").replaceChildren(...loans.flatMap((loan) => {
     const row = document.createElement("tr");
     row.dataset.loan = loan.loan_id;
     const grade = loan.grade ? `${loan.grade}${loan.purpose ? `, ${loan.purpose.replaceAll("_", " ")}` : ""}` : "-";
@@ -291,13 +296,8 @@ async function refreshLoans() {
     const agreement = document.createElement("td");
     agreement.append(verify);
     row.append(agreement, actionCell(loan, refundable.has(loan.loan_id)));
-    return row;
+    return details.has(loan.loan_id) ? [row, details.get(loan.loan_id)] : [row];
   })));
-  const own = loans.filter((loan) => loan.status === "active" && state.wallet
-    && loan.borrower.toLowerCase() === state.wallet.toLowerCase());
-  const details = await Promise.all(own.map(repaymentRow));
-  if (!current()) return;
-  own.forEach((loan, i) => $("loans").querySelector(`tr[data-loan="${loan.loan_id}"]`)?.after(details[i]));
 }
 
 const day = (seconds) => new Date(seconds * 1000).toISOString().slice(0, 10);
@@ -328,7 +328,19 @@ async function repaymentRow(loan) {
   }
   const schedule = document.createElement("details");
   schedule.append(Object.assign(document.createElement("summary"), { textContent: "Repayment schedule (as agreed)" }), table);
-  cell.append(summary, schedule);
+  // Hardship: the borrower tells the lender early, in its own words; staff see it in collections.
+  const help = document.createElement("details");
+  const what = Object.assign(document.createElement("input"), { placeholder: "what happened, and what you could pay", size: 50 });
+  what.dataset.hardship = loan.loan_id;
+  const send = Object.assign(document.createElement("button"), { textContent: "Ask for help" });
+  Object.assign(send.dataset, { loan: loan.loan_id, action: "hardship" });
+  send.onclick = guard(async () => {
+    await api(`/api/v1/loans/${loan.loan_id}/hardship`, { method: "POST", body: { note: what.value } });
+    what.value = "";
+    say(`Loan ${loan.loan_id}: your request for help reached the lender's collections team.`);
+  });
+  help.append(Object.assign(document.createElement("summary"), { textContent: "Cannot pay as agreed? Tell us" }), what, " ", send);
+  cell.append(summary, schedule, help);
   row.append(cell);
   return row;
 }
