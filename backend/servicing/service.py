@@ -232,39 +232,32 @@ def _notice_kinds(db: Session, loan_id: int) -> list[str]:
 
 def collections_queue(db: Session, clock: Callable[[], int] | None = None) -> list[CollectionItemPublic]:
     """Loans 16+ days past due, most overdue first, then defaulted loans with money still to recover,
-    then loans whose borrower asked for hardship help and awaits an answer, each with its case log (promises judged at `clock()`, the chain's clock for the API; the wall
-    clock by default)."""
+    then loans whose borrower asked for hardship help and awaits an answer; each with its case log
+    (promises judged at `clock()`: the chain's clock for the API, the wall clock by default)."""
     items = []
     late = db.scalars(select(ServicingState).where(ServicingState.bucket.in_(DELINQUENT))
                       .order_by(ServicingState.days_past_due.desc(), ServicingState.loan_id))  # fmt: skip
     for state in late:
-        intent = get_intent(db, default_intent_key(state.loan_id))
-        items.append(CollectionItemPublic(loan_id=state.loan_id, borrower=state.borrower, bucket=state.bucket,
-                                          days_past_due=state.days_past_due, amount_owed=state.due_now,
-                                          notices=_notice_kinds(db, state.loan_id),
-                                          default_status=intent.status if intent else None))  # fmt: skip
+        items.append(_queued(db, state.loan_id, state.borrower, state.bucket, state.days_past_due, state.due_now))
     for loan in db.scalars(select(LoanRow).where(LoanRow.status == "defaulted").order_by(LoanRow.loan_id)):
-        if loan.recoverable <= 0:
-            continue
-        intent = get_intent(db, default_intent_key(loan.loan_id))
-        items.append(CollectionItemPublic(loan_id=loan.loan_id, borrower=loan.borrower, bucket="defaulted",
-                                          days_past_due=None, amount_owed=loan.recoverable,
-                                          notices=_notice_kinds(db, loan.loan_id),
-                                          default_status=intent.status if intent else None))  # fmt: skip
+        if loan.recoverable > 0:
+            items.append(_queued(db, loan.loan_id, loan.borrower, "defaulted", None, loan.recoverable))
     queued = {item.loan_id for item in items}
     for loan_id in awaiting_answer(db):  # a borrower's hardship request, late or not, until staff answer it
-        if loan_id in queued:
-            continue
-        state = db.get(ServicingState, loan_id)
-        items.append(CollectionItemPublic(loan_id=loan_id, borrower=db.get(LoanRow, loan_id).borrower,
-                                          bucket=state.bucket if state else "current",
-                                          days_past_due=state.days_past_due if state else 0,
-                                          amount_owed=state.due_now if state else 0,
-                                          notices=_notice_kinds(db, loan_id), default_status=None))  # fmt: skip
+        if loan_id not in queued:
+            state = db.get(ServicingState, loan_id)
+            items.append(_queued(db, loan_id, db.get(LoanRow, loan_id).borrower, state.bucket if state else "current",
+                                 state.days_past_due if state else 0, state.due_now if state else 0))  # fmt: skip
     logs = actions_of(db, [item.loan_id for item in items], clock or (lambda: int(time.time())))
     for item in items:
         item.actions = logs.get(item.loan_id, [])
     return items
+
+
+def _queued(db: Session, loan_id: int, borrower: str, bucket: str, days: int | None, owed: int) -> CollectionItemPublic:
+    intent = get_intent(db, default_intent_key(loan_id))
+    return CollectionItemPublic(loan_id=loan_id, borrower=borrower, bucket=bucket, days_past_due=days, amount_owed=owed,
+                                notices=_notice_kinds(db, loan_id), default_status=intent.status if intent else None)  # fmt: skip
 
 
 def notices_of(db: Session, wallet: str, limit: int = 100) -> list[NoticePublic]:

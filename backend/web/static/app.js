@@ -788,10 +788,8 @@ async function refreshStaff() {
     }));
   }
   if (oversight) {
-    // A refresh keeps what a reviewer was typing.
-    const typed = Object.fromEntries([...document.querySelectorAll("input[data-alert-note]")].map((i) => [i.dataset.alertNote, i.value]));
-    $("alerts").replaceChildren(...(alerts.length ? alerts.map((a) => alertItem(a, typed[a.key] ?? ""))
-      : listItems(["No alerts: no note movement matches a monitoring rule."])));
+    keepTyped($("alerts"), "alert-note", () => $("alerts").replaceChildren(...(alerts.length ? alerts.map(alertItem)
+      : listItems(["No alerts: no note movement matches a monitoring rule."]))));
     keepTyped($("collections"), ["case", "case-kind", "case-amount", "case-days"],
       () => $("collections").replaceChildren(...collections.map(collectionItem)));
     $("aging").replaceChildren(...aging.buckets.map((b) => {
@@ -815,14 +813,14 @@ async function changeRole(event) {
 }
 
 // A monitoring alert for the case file: reviewed (decision, who, why), or open with Clear / Escalate.
-function alertItem(a, typed) {
+function alertItem(a) {
   const item = Object.assign(document.createElement("li"), { textContent: `${a.rule}, loan ${a.loan_id}: ${a.detail}` });
   item.dataset.alert = a.key;
   if (a.review) {
     item.append(` (${a.review.decision} by ${a.review.reviewer}: ${a.review.note})`);
     return item;
   }
-  const note = Object.assign(document.createElement("input"), { placeholder: "what you looked at and found", value: typed });
+  const note = Object.assign(document.createElement("input"), { placeholder: "what you looked at and found" });
   note.dataset.alertNote = a.key;
   item.append(" ", note);
   for (const [label, decision] of [["Clear", "cleared"], ["Escalate", "escalated"]]) {
