@@ -19,7 +19,7 @@ from backend.chain.projection_models import (
     MarketListingRow,
     MarketTradeRow,
 )
-from backend.disclosure.aging import Aging, aging_now
+from backend.disclosure.aging import aging_now
 from backend.disclosure.schemas import (
     ConcentrationPublic,
     DefaultsPublic,
@@ -32,6 +32,7 @@ from backend.disclosure.schemas import (
 )
 from backend.scoring import policy
 from backend.scoring.models import CreditDecision
+from backend.servicing.schemas import ServicingPublic
 
 DISBURSED = ("active", "repaid", "defaulted")
 
@@ -40,7 +41,7 @@ def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def platform_disclosure(session: Session, *, aging: dict[int, Aging] | None = None,
+def platform_disclosure(session: Session, *, aging: dict[int, ServicingPublic] | None = None,
                         clock: int | None = None) -> DisclosurePublic:  # fmt: skip
     """The figures as the index stands, with lateness from `aging` (the last servicing pass by
     default) and orders live at `clock` (the wall clock by default). A monthly report passes both
@@ -155,7 +156,7 @@ def _reserve(session: Session, active: list[LoanRow]) -> ReservePublic:
                          expected_loss=expected, coverage_of_expected_loss=balance / expected if expected else None)  # fmt: skip
 
 
-def _delinquency(loans: list[LoanRow], aging: dict[int, Aging]) -> DelinquencyPublic:
+def _delinquency(loans: list[LoanRow], aging: dict[int, ServicingPublic]) -> DelinquencyPublic:
     pairs = [(aging[loan.loan_id], loan.principal_outstanding) for loan in loans if loan.loan_id in aging]
     over_15 = [(s, p) for s, p in pairs if s.days_past_due > 15]
     over_90 = [(s, p) for s, p in over_15 if s.days_past_due > 90]

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.chain.projection_models import LoanRow
-from backend.disclosure.aging import Aging, aging_now
+from backend.disclosure.aging import aging_now
 from backend.scoring.models import CreditDecision
+from backend.servicing.schemas import ServicingPublic
 
 DAY = 86_400
 
@@ -50,7 +51,7 @@ class TapeRow(BaseModel):
 COLUMNS = tuple(TapeRow.model_fields)
 
 
-def loan_tape(session: Session, aging: dict[int, Aging] | None = None) -> list[TapeRow]:
+def loan_tape(session: Session, aging: dict[int, ServicingPublic] | None = None) -> list[TapeRow]:
     """Every disbursed or closed loan the index holds, oldest first (funding and cancelled loans
     never carried risk and are not in the tape), late as `aging` says (the last servicing pass by
     default)."""

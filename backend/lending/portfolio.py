@@ -166,14 +166,13 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     positions = []
     for note, loan in holdings:
         fact, state = facts.get(loan.decision_hash), aging.get(loan.loan_id)
-        exposure = _exposure(loan, note.balance, now)
+        exposure, (bid_now, exit_value) = _exposure(loan, note.balance, now), exits.get(loan.loan_id, (0, 0))
         positions.append(PositionPublic(
             loan_id=loan.loan_id, status=loan.status, grade=fact.grade if fact else None, apr_bps=loan.apr_bps,
             notes=note.balance, share_of_loan=note.balance / loan.principal, exposure=exposure,
             refundable=note.balance if refundable(loan, now) else 0,
             claimable=book.claimable(loan.loan_id) if book and loan.status in PAYING else 0,
-            listed=listed[loan.loan_id], bid_now=exits.get(loan.loan_id, (0, 0))[0],
-            sell_now=exits.get(loan.loan_id, (0, 0))[1],
+            listed=listed[loan.loan_id], bid_now=bid_now, sell_now=exit_value,
             days_past_due=state.days_past_due if state else None, bucket=state.bucket if state else None,
             expected_loss=_expected_loss(fact, exposure) if loan.status in AT_RISK else None,
         ))  # fmt: skip

@@ -5,6 +5,9 @@ parameters, so the backend's buckets turn exactly when the contract's late fee a
 from __future__ import annotations
 
 from backend.chain import deploy_params
+from backend.chain.servicing_reader import LoanPosition
+from backend.servicing.models import ServicingState
+from backend.servicing.schemas import ServicingPublic
 
 DAY = 86_400
 LATE_SPLIT = 30 * DAY
@@ -31,3 +34,19 @@ def bucket_of(now: int, next_due_date: int, defaultable_at: int, grace: int = de
     if now <= defaultable_at:  # markDefault reverts until block.timestamp > defaultableAt
         return "late_31_120"
     return "defaultable"
+
+
+def standing(pos: LoanPosition, now: int) -> ServicingPublic:
+    """An active loan's position (as LoanBook computes it) aged at chain time `now`."""
+    return ServicingPublic(bucket=bucket_of(now, pos.next_due_date, pos.defaultable_at),
+                           days_past_due=days_past_due(now, pos.next_due_date), installments_paid=pos.installments_paid,
+                           due_now=pos.due_now, payoff=pos.payoff, next_due_date=pos.next_due_date,
+                           defaultable_at=pos.defaultable_at, as_of=now)  # fmt: skip
+
+
+def stored_standing(state: ServicingState) -> ServicingPublic:
+    """The standing the last servicing pass stored."""
+    return ServicingPublic(bucket=state.bucket, days_past_due=state.days_past_due,
+                           installments_paid=state.installments_paid, due_now=state.due_now, payoff=state.payoff,
+                           next_due_date=state.next_due_date, defaultable_at=state.defaultable_at,
+                           as_of=state.as_of)  # fmt: skip

@@ -17,11 +17,13 @@ from backend.chain.models import ChainEvent
 from backend.chain.projection_models import LoanRow, RepaymentRow
 from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound
-from backend.servicing.aging import DELINQUENT
+from backend.servicing.aging import DAY, DELINQUENT
 from backend.servicing.models import CollectionAction, ServicingState
-from backend.servicing.schemas import CollectionActionCreate, CollectionActionPublic, HardshipCreate
-
-DAY = 86_400
+from backend.servicing.schemas import (
+    CollectionActionCreate,
+    CollectionActionPublic,
+    HardshipCreate,
+)
 
 
 def in_collections(db: Session, loan_id: int) -> bool:

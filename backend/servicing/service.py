@@ -33,6 +33,8 @@ from backend.servicing.aging import (
     NOTICE_OF_BUCKET,
     bucket_of,
     days_past_due,
+    standing,
+    stored_standing,
 )
 from backend.servicing.funding import (
     FundingReport,
@@ -88,14 +90,6 @@ def _message(kind: str, row: LoanRow, pos: LoanPosition, amount: int, decimals: 
 def _notify(db: Session, row: LoanRow, pos: LoanPosition, kind: str, amount: int, decimals: int) -> bool:
     message = _message(kind, row, pos, amount, decimals)
     return add_notice(db, row, pos.installments_paid + 1, kind, pos.next_due_date, amount, message)
-
-
-def standing(pos: LoanPosition, now: int) -> ServicingPublic:
-    """An active loan's position (as LoanBook computes it) aged at chain time `now`."""
-    return ServicingPublic(bucket=bucket_of(now, pos.next_due_date, pos.defaultable_at),
-                           days_past_due=days_past_due(now, pos.next_due_date), installments_paid=pos.installments_paid,
-                           due_now=pos.due_now, payoff=pos.payoff, next_due_date=pos.next_due_date,
-                           defaultable_at=pos.defaultable_at, as_of=now)  # fmt: skip
 
 
 def _store(db: Session, row: LoanRow, pos: LoanPosition, now: int) -> None:
@@ -197,12 +191,7 @@ def position_now(db: Session, settings: Settings, loan_id: int) -> ServicingPubl
 
 def servicing_of(db: Session, loan_id: int) -> ServicingPublic | None:
     state = db.get(ServicingState, loan_id)
-    if state is None:
-        return None
-    return ServicingPublic(bucket=state.bucket, days_past_due=state.days_past_due,
-                           installments_paid=state.installments_paid, due_now=state.due_now, payoff=state.payoff,
-                           next_due_date=state.next_due_date, defaultable_at=state.defaultable_at,
-                           as_of=state.as_of)  # fmt: skip
+    return stored_standing(state) if state is not None else None
 
 
 def aging_report(db: Session) -> AgingPublic:

@@ -351,7 +351,7 @@ function orderRow(o, id, kind, mine, cells) {
   const row = document.createElement("tr");
   row.dataset[kind] = id;
   const ratio = o.price_to_outstanding == null ? "-" : `${(o.price_to_outstanding * 100).toFixed(1)}%`;
-  const until = o.expires_at == null ? "-" : new Date(o.expires_at * 1000).toISOString().slice(0, 10);
+  const until = o.expires_at == null ? "-" : day(o.expires_at);
   const ytm = o.yield_to_maturity == null ? "-" : `${(o.yield_to_maturity * 100).toFixed(2)}%`;
   for (const text of [id, o.loan_id, o.grade ?? "-", percent(o.apr_bps), money(o.notes_left), percent(o.price_bps),
     ...cells, ratio, ytm, until]) {
