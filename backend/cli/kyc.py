@@ -19,7 +19,7 @@ app = typer.Typer(no_args_is_help=True, help="KYC operations: master-key rotatio
 
 @app.command("keys")
 def keys(json_out: bool = typer.Option(False, "--json")) -> None:
-    """Master keys: which is active, and how many records each one wraps."""
+    """Master keys: which is active, and how many data keys (KYC records, case-log notes) each one wraps."""
     from backend.db.session import session_scope
     from backend.identity.crypto.keyring import load_keyring
     from backend.identity.crypto.rotation import keys_in_use
@@ -29,23 +29,23 @@ def keys(json_out: bool = typer.Option(False, "--json")) -> None:
         ring = load_keyring(settings)
         with session_scope(settings) as session:
             usage = keys_in_use(session)
-    rows = [{"key_id": kid, "active": kid == ring.active_id, "records": usage.get(kid, 0)} for kid in sorted(ring.keys)]
-    rows += [{"key_id": kid, "active": False, "records": n, "missing": True} for kid, n in usage.items() if kid not in ring.keys]
+    rows = [{"key_id": kid, "active": kid == ring.active_id, "data_keys": usage.get(kid, 0)} for kid in sorted(ring.keys)]
+    rows += [{"key_id": kid, "active": False, "data_keys": n, "missing": True} for kid, n in usage.items() if kid not in ring.keys]
     if json_out:
         print_json({"source": ring.source, "keys": rows})
         return
-    table = Table("key id", "active", "records", title=f"KYC master keys ({ring.source})")
+    table = Table("key id", "active", "data keys", title=f"KYC master keys ({ring.source})")
     for row in rows:
-        table.add_row(row["key_id"] + (" [red](missing!)[/]" if row.get("missing") else ""), "yes" if row["active"] else "", str(row["records"]))
+        table.add_row(row["key_id"] + (" [red](missing!)[/]" if row.get("missing") else ""), "yes" if row["active"] else "", str(row["data_keys"]))
     console.print(table)
 
 
 @app.command("rotate-key")
 def rotate_key(
     new_key: bool = typer.Option(True, "--new-key/--no-new-key", help="Generate and activate a new key file first."),
-    batch: int = typer.Option(500, min=1, help="Records per transaction."),
+    batch: int = typer.Option(500, min=1, help="Data keys per transaction."),
 ) -> None:
-    """Re-wrap every record's data key under a new master key (records are not decrypted).
+    """Re-wrap every data key (KYC records, case-log notes) under a new master key (nothing is decrypted).
 
     With keys in LOANCHAIN_KYC_MASTER_KEYS, put the new key first there and use --no-new-key.
     """
@@ -70,7 +70,7 @@ def rotate_key(
 
 @app.command("retire-key")
 def retire_key(key_ids: Annotated[list[str], typer.Argument(help="Master key ids to delete.")]) -> None:
-    """Delete old master keys; refused while any record is still wrapped under one."""
+    """Delete old master keys; refused while any data key is still wrapped under one."""
     from backend.identity.crypto.rotation import retire
 
     settings = get_settings()

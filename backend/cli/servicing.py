@@ -60,13 +60,12 @@ def aging_command(json_out: bool = typer.Option(False, "--json")) -> None:
 @app.command("collections")
 def collections_command(json_out: bool = typer.Option(False, "--json")) -> None:
     """The collections queue: most overdue first, then defaulted loans still recovering."""
-    from backend.chain.loan_book import deadline_clock
     from backend.db.session import session_scope
     from backend.servicing.service import collections_queue
 
     settings = get_settings()
     with cli_errors(), session_scope(settings) as session:
-        items = collections_queue(session, lambda: deadline_clock(settings))
+        items = collections_queue(session, settings)
     if json_out:
         print_json([item.model_dump(mode="json") for item in items])
         return
@@ -79,4 +78,4 @@ def collections_command(json_out: bool = typer.Option(False, "--json")) -> None:
         if item.actions:
             last = item.actions[0]
             promise = f" of {last.promised_amount:,} ({last.promise_status})" if last.promise_status else ""
-            console.print(f"loan {item.loan_id}, last action: {last.kind}{promise}: {last.note}")
+            console.print(f"loan {item.loan_id}, last action: {last.kind}{promise}: {last.note or '(erased)'}")

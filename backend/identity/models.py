@@ -13,6 +13,7 @@ from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, LargeBin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db.base import Base
+from backend.identity.crypto.holders import WrappedKeyHolder
 
 
 class UtcDateTime(TypeDecorator):
@@ -88,7 +89,7 @@ class RateWindow(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class KycRecord(Base):
+class KycRecord(Base, WrappedKeyHolder):
     __tablename__ = "kyc_records"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -116,8 +117,8 @@ class KycRecord(Base):
     events: Mapped[list[KycEvent]] = relationship(back_populates="record", order_by="KycEvent.id")
 
     @property
-    def shredded(self) -> bool:
-        return self.wrapped_key is None
+    def key_ref(self) -> str:
+        return self.id
 
 
 class KycDocument(Base):

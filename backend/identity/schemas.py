@@ -222,3 +222,4 @@ class ErasurePublic(BaseModel):
     wallet: str
     erased_records: list[str]
     revocations: list[str]
+    erased_notes: int = Field(0, description="Other notes about the wallet shredded with it (the collections case log's)")

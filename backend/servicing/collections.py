@@ -1,10 +1,12 @@
 """The collections case log: what staff did about a late loan and what its borrower said
 (contacts, promises to pay, disputes, hardship). Entries are only added, each in the audit log
 too. A promise to pay is judged by the chain: kept once the borrower's payments since it reach the
-amount, broken if its date passes first."""
+amount, broken if its date passes first. Notes are sealed under each entry's own data key
+(`CollectionAction`); the audit log holds the sealed note's hash, never the text."""
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -17,6 +19,9 @@ from backend.chain.models import ChainEvent
 from backend.chain.projection_models import LoanRow, RepaymentRow
 from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound
+from backend.identity.crypto.envelope import seal, unseal
+from backend.identity.crypto.holders import give_key, holder_key
+from backend.identity.crypto.keyring import Keyring, load_keyring
 from backend.servicing.aging import DAY, DELINQUENT
 from backend.servicing.models import CollectionAction, ServicingState
 from backend.servicing.schemas import (
@@ -47,14 +52,30 @@ def _add(db: Session, settings: Settings, loan_id: int, kind: str, note: str, ac
          promised_amount: int | None = None, promised_in_days: int | None = None) -> CollectionActionPublic:  # fmt: skip
     now = deadline_clock(settings)
     promised_by = now + promised_in_days * DAY if promised_in_days else None
-    row = CollectionAction(loan_id=loan_id, kind=kind, note=note, actor=actor, chain_time=now,
+    row = CollectionAction(loan_id=loan_id, kind=kind, actor=actor, chain_time=now,
                            promised_amount=promised_amount, promised_by=promised_by)  # fmt: skip
     db.add(row)
-    db.flush()
+    db.flush()  # the id is what the note's key and ciphertext are bound to
+    seal_note(load_keyring(settings), row, note)
     audit.record(db, actor=actor, action="collections.action", subject=f"loan:{loan_id}",
-                 payload={"action_id": row.id, "kind": row.kind, "note": row.note, "promised_amount": row.promised_amount,
-                          "promised_by": promised_by})  # fmt: skip
-    return actions_of(db, [loan_id], lambda: now)[loan_id][0]
+                 payload={"action_id": row.id, "kind": row.kind, "sealed_note_sha256": hashlib.sha256(row.sealed_note).hexdigest(),
+                          "promised_amount": row.promised_amount, "promised_by": promised_by})  # fmt: skip
+    return actions_of(db, settings, [loan_id], lambda: now)[loan_id][0]
+
+
+def _note_aad(row: CollectionAction) -> bytes:
+    return f"loanchain/collections/note/{row.id}".encode()
+
+
+def seal_note(keyring: Keyring, row: CollectionAction, note: str) -> None:
+    """Seal `note` into `row` (whose id is known) under a fresh data key of its own."""
+    row.sealed_note = seal(give_key(keyring, row), note.encode(), _note_aad(row))
+
+
+def open_note(keyring: Keyring, row: CollectionAction) -> str | None:
+    """The row's note, or None once its key was shredded."""
+    dek = holder_key(keyring, row)
+    return None if dek is None or row.sealed_note is None else unseal(dek, row.sealed_note, _note_aad(row)).decode()
 
 
 def ask_for_hardship(db: Session, settings: Settings, loan_id: int, request: HardshipCreate,
@@ -84,18 +105,21 @@ def awaiting_answer(db: Session, loan_id: int | None = None) -> list[int]:
     return list(rows.scalars())
 
 
-def actions_of(db: Session, loan_ids: list[int], clock: Callable[[], int]) -> dict[int, list[CollectionActionPublic]]:
-    """Each loan's case log, newest first, promises judged at `clock()` (read only if there is one)."""
+def actions_of(db: Session, settings: Settings, loan_ids: list[int],
+               clock: Callable[[], int]) -> dict[int, list[CollectionActionPublic]]:  # fmt: skip
+    """Each loan's case log, newest first, notes opened, promises judged at `clock()` (read only if
+    there is one)."""
     out: dict[int, list[CollectionActionPublic]] = defaultdict(list)
     rows = list(db.scalars(select(CollectionAction).where(CollectionAction.loan_id.in_(loan_ids))
                            .order_by(CollectionAction.id.desc())))  # fmt: skip
+    keyring = load_keyring(settings) if rows else None
     for row in rows:
         paid = status = None
         if row.kind == "promise_to_pay":
             paid = _paid_between(db, row.loan_id, row.chain_time, row.promised_by)
             status = "kept" if paid >= row.promised_amount else "broken" if clock() > row.promised_by else "pending"
         out[row.loan_id].append(CollectionActionPublic(
-            id=row.id, loan_id=row.loan_id, kind=row.kind, note=row.note, actor=row.actor, chain_time=row.chain_time,
+            id=row.id, loan_id=row.loan_id, kind=row.kind, note=open_note(keyring, row), actor=row.actor, chain_time=row.chain_time,
             promised_amount=row.promised_amount, promised_by=row.promised_by, promise_status=status, paid_since=paid,
         ))  # fmt: skip
     return out

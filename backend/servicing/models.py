@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, ColumnElement, DateTime, Integer, LargeBinary, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.chain.models import Uint
+from backend.chain.projection_models import LoanRow
 from backend.db.base import Base
+from backend.identity.crypto.holders import WrappedKeyHolder
 from backend.scoring.models import utcnow
 
 
@@ -56,19 +58,33 @@ class ServicingNotice(Base):
     sms_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the provider's message id
 
 
-class CollectionAction(Base):
+class CollectionAction(Base, WrappedKeyHolder):
     """What collections staff did about a late loan and what the borrower said: the case log a
     lender keeps (contacts, promises to pay, disputes, hardship). Never edited; each is also in the
-    audit log. A promise's outcome is read from the chain's payments, not typed in."""
+    audit log. A promise's outcome is read from the chain's payments, not typed in.
+
+    The note is free text about a person's circumstances, so it is sealed (AES-256-GCM) under the
+    entry's own data key, wrapped by the KYC master keyring: rotated with it, and shredded when the
+    borrower's personal data is erased. The kind, dates and amounts stay: they are the debt's."""
 
     __tablename__ = "collection_actions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
     kind: Mapped[str] = mapped_column(String(20))
-    note: Mapped[str] = mapped_column(String(1000))
+    sealed_note: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # set once the id is known
+    key_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     actor: Mapped[str] = mapped_column(String(42))
     chain_time: Mapped[int] = mapped_column(BigInteger)  # when it was recorded, on the chain's clock
     promised_amount: Mapped[int | None] = mapped_column(Uint, nullable=True)
     promised_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # chain time
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @property
+    def key_ref(self) -> str:
+        return f"collection-action/{self.id}"
+
+    @classmethod
+    def about(cls, wallet: str) -> ColumnElement[bool]:
+        return cls.loan_id.in_(select(LoanRow.loan_id).where(LoanRow.borrower == wallet))

@@ -78,7 +78,7 @@ class CollectionActionPublic(BaseModel):
     id: int
     loan_id: int
     kind: str
-    note: str
+    note: str | None = Field(description="None once the borrower's personal data was erased (the note's key shredded)")
     actor: str
     chain_time: int
     promised_amount: int | None

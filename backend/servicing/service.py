@@ -219,10 +219,10 @@ def _notice_kinds(db: Session, loan_id: int) -> list[str]:
     return list(dict.fromkeys(kinds))
 
 
-def collections_queue(db: Session, clock: Callable[[], int] | None = None) -> list[CollectionItemPublic]:
+def collections_queue(db: Session, settings: Settings) -> list[CollectionItemPublic]:
     """Loans 16+ days past due, most overdue first, then defaulted loans with money still to recover,
     then loans whose borrower asked for hardship help and awaits an answer; each with its case log
-    (promises judged at `clock()`: the chain's clock for the API, the wall clock by default)."""
+    (promises judged on the chain's clock)."""
     items = []
     late = db.scalars(select(ServicingState).where(ServicingState.bucket.in_(DELINQUENT))
                       .order_by(ServicingState.days_past_due.desc(), ServicingState.loan_id))  # fmt: skip
@@ -237,7 +237,7 @@ def collections_queue(db: Session, clock: Callable[[], int] | None = None) -> li
             state = db.get(ServicingState, loan_id)
             items.append(_queued(db, loan_id, db.get(LoanRow, loan_id).borrower, state.bucket if state else "current",
                                  state.days_past_due if state else 0, state.due_now if state else 0))  # fmt: skip
-    logs = actions_of(db, [item.loan_id for item in items], clock or (lambda: int(time.time())))
+    logs = actions_of(db, settings, [item.loan_id for item in items], lambda: deadline_clock(settings))
     for item in items:
         item.actions = logs.get(item.loan_id, [])
     return items

@@ -96,3 +96,27 @@ def test_events_already_indexed_get_their_subjects_on_upgrade(database_url, tmp_
     with get_engine(settings).begin() as conn:
         rows = conn.execute(text("SELECT loan_id, address FROM chain_event_subjects ORDER BY id")).all()
     assert [tuple(r) for r in rows] == [(9, None), (None, payer), (3, None), (4, None), (None, payer)]
+
+
+def test_case_notes_written_in_clear_are_sealed_on_upgrade_and_opened_on_downgrade(database_url, tmp_path):
+    from sqlalchemy import text
+
+    from backend.db.session import session_scope
+    from backend.servicing.collections import actions_of
+
+    settings = make_settings(tmp_path, database_url=database_url)
+    migrate.upgrade(settings, "0020_collection_actions")
+    with get_engine(settings).begin() as conn:
+        conn.execute(text(
+            "INSERT INTO collection_actions (loan_id, kind, note, actor, chain_time, created_at)"
+            " VALUES (3, 'contacted', 'spoke to them; will pay Friday', :a, 10, CURRENT_TIMESTAMP)"
+        ), {"a": "0x" + "ab" * 20})  # fmt: skip
+    migrate.upgrade(settings)
+    with get_engine(settings).begin() as conn:
+        sealed, key_id = conn.execute(text("SELECT sealed_note, key_id FROM collection_actions")).one()
+    assert key_id and b"Friday" not in bytes(sealed)
+    with session_scope(settings) as session:
+        assert [a.note for a in actions_of(session, settings, [3], lambda: 0)[3]] == ["spoke to them; will pay Friday"]
+    migrate.downgrade(settings, "0020_collection_actions")
+    with get_engine(settings).begin() as conn:
+        assert conn.execute(text("SELECT note FROM collection_actions")).scalar_one() == "spoke to them; will pay Friday"

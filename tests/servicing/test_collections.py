@@ -4,16 +4,24 @@ change nothing; auditors read the log but do not write it. SQLite and PostgreSQL
 
 from __future__ import annotations
 
+import hashlib
 import json
 
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from backend.audit.hashing import payload_hash
 from backend.audit.models import AuditEntry
 from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
+from backend.errors import Conflict
+from backend.identity.crypto.envelope import DecryptionFailed
+from backend.identity.crypto.keyring import add_master_key, load_keyring
+from backend.identity.crypto.rotation import keys_in_use, retire, rotate
 from backend.identity.roles import grant_role
+from backend.servicing.collections import actions_of, seal_note
 from backend.servicing.models import CollectionAction
 from backend.servicing.service import servicing_pass
 from tests.anchoring.helpers import point_get_settings_at
@@ -128,3 +136,61 @@ def test_a_borrower_asks_for_hardship_help_and_staff_see_it_until_they_answer(se
     assert ask(funding, borrower).status_code == 409 and ask(999, borrower).status_code == 404  # nothing owed yet
     assert ask(loan_id, borrower, note="").status_code == 422
     assert client.post(f"/api/v1/loans/{loan_id}/hardship", json={"note": "help"}).status_code == 401
+
+
+def test_case_notes_are_sealed_rotated_with_the_kyc_keys_and_shredded_on_erasure(servicing_settings, world):
+    settings = servicing_settings
+    loan_id, _ = world.active_loan()
+    index(settings)
+    _pass(settings)
+    client, staff = client_for(settings), minted_bearer(settings, ADMIN)
+    borrower = minted_bearer(settings, world.borrower)
+    words = "lost my job in March; could pay half until June"
+    assert client.post(f"/api/v1/loans/{loan_id}/hardship", json={"note": words}, headers=borrower).status_code == 201
+    assert client.post(f"/api/v1/servicing/collections/{loan_id}/actions", headers=staff,
+                       json={"kind": "contacted", "note": "called back; payment plan offered"}).status_code == 201  # fmt: skip
+
+    # At rest: ciphertext under each entry's own key; the audit entry commits to the sealed note's
+    # hash, never to the text (a hash of a short text could be guessed).
+    with session_scope(settings) as session:
+        rows = list(session.scalars(select(CollectionAction).order_by(CollectionAction.id)))
+        logged = list(session.scalars(select(AuditEntry.payload_hash).where(AuditEntry.action == "collections.action")
+                                      .order_by(AuditEntry.seq)))  # fmt: skip
+    assert len(rows) == 2 and len({r.wrapped_key for r in rows}) == 2
+    assert all(b"March" not in r.sealed_note and b"payment plan" not in r.sealed_note for r in rows)
+    assert logged == [payload_hash({"action_id": r.id, "kind": r.kind, "sealed_note_sha256": hashlib.sha256(r.sealed_note).hexdigest(),
+                                    "promised_amount": None, "promised_by": None}) for r in rows]  # fmt: skip
+    with session_scope(settings) as session:  # bound to its own row: moved to another, it does not open
+        first, second = session.scalars(select(CollectionAction).order_by(CollectionAction.id)).all()
+        second.sealed_note = first.sealed_note
+    with pytest.raises(DecryptionFailed):
+        _log(settings, loan_id)
+
+    # Rotation moves the notes' keys too; the old master key retires only after it.
+    with session_scope(settings) as session:
+        second = session.scalars(select(CollectionAction).order_by(CollectionAction.id.desc())).first()
+        seal_note(load_keyring(settings), second, "called back; payment plan offered")
+    old = load_keyring(settings).active_id
+    new = add_master_key(settings)
+    with pytest.raises(Conflict):
+        retire(settings, old)
+    assert rotate(settings).rewrapped == 2
+    retire(settings, old)
+    assert [a.note for a in _log(settings, loan_id)] == ["called back; payment plan offered", words]
+    with session_scope(settings) as session:
+        assert keys_in_use(session) == {new: 2}
+
+    # Erasure, once nothing is owed, shreds them; what was done and when stays.
+    assert client.delete("/api/v1/kyc/me", headers=borrower).status_code == 409  # still borrowing
+    now = world.w3.eth.get_block("latest")["timestamp"]  # paid off in that second: the payoff grows by the next
+    world.repay(loan_id, world.book.functions.amountDue(loan_id).call()[1], at=now)
+    index(settings)
+    erased = client.delete("/api/v1/kyc/me", headers=borrower)
+    assert erased.status_code == 200 and erased.json()["erased_notes"] == 2, erased.text
+    assert [(a.kind, a.note) for a in _log(settings, loan_id)] == [("contacted", None), ("hardship", None)]
+    assert client.delete("/api/v1/kyc/me", headers=borrower).status_code == 404  # nothing left to erase
+
+
+def _log(settings, loan_id: int) -> list:
+    with session_scope(settings) as session:
+        return actions_of(session, settings, [loan_id], lambda: 0)[loan_id]

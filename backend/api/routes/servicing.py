@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
-from backend.chain.loan_book import deadline_clock
 from backend.servicing import collections as case_log
 from backend.servicing import service
 from backend.servicing.schemas import (
@@ -30,7 +29,7 @@ def aging(session: SessionDep) -> AgingPublic:
     summary="Loans 16+ days past due, most overdue first, then defaulted loans still recovering",
 )
 def collections(session: SessionDep, settings: SettingsDep) -> list[CollectionItemPublic]:
-    return service.collections_queue(session, lambda: deadline_clock(settings))
+    return service.collections_queue(session, settings)
 
 
 @router.post(

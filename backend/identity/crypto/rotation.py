@@ -1,12 +1,14 @@
 """Master-key rotation: re-wrap every data key under the active master key.
 
 Only the 32-byte data keys are unwrapped and wrapped again; the records' ciphertexts are never
-decrypted. Rows are processed in batches, each its own transaction, so a large table rotates
+decrypted. Every table holding wrapped keys (`holders.py`: the KYC records, the collections case
+log) is rotated. Rows are processed in batches, each its own transaction, so a large table rotates
 with bounded memory and an interrupted run simply continues where it stopped.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,9 +18,8 @@ from sqlalchemy.orm import Session
 from backend.config import Settings
 from backend.db.session import session_scope
 from backend.errors import Conflict
-from backend.identity.crypto.envelope import unwrap_data_key, wrap_data_key
+from backend.identity.crypto.holders import key_holders, rewrap
 from backend.identity.crypto.keyring import Keyring, delete_master_key, load_keyring
-from backend.identity.models import KycRecord
 
 
 @dataclass(frozen=True)
@@ -29,33 +30,33 @@ class RotationReport:
 
 
 def keys_in_use(session: Session) -> dict[str, int]:
-    rows = session.execute(
-        select(KycRecord.key_id, func.count()).where(KycRecord.key_id.is_not(None)).group_by(KycRecord.key_id)
-    ).all()
-    return {key_id: count for key_id, count in rows}
+    """How many data keys each master key wraps, over every holder table."""
+    counts: Counter[str] = Counter()
+    for holder in key_holders():
+        rows = session.execute(select(holder.key_id, func.count()).where(holder.key_id.is_not(None)).group_by(holder.key_id))
+        counts.update({key_id: count for key_id, count in rows})
+    return dict(counts)
 
 
 def count_stale(session: Session, active_id: str) -> int:
-    return session.scalar(
-        select(func.count()).where(KycRecord.key_id.is_not(None), KycRecord.key_id != active_id)
-    ) or 0
+    return sum(count for key_id, count in keys_in_use(session).items() if key_id != active_id)
 
 
 def rewrap_batch(session: Session, keyring: Keyring, batch: int) -> int:
-    rows = session.scalars(
-        select(KycRecord)
-        .where(KycRecord.key_id.is_not(None), KycRecord.key_id != keyring.active_id)
-        .order_by(KycRecord.id)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
-    ).all()
-    for record in rows:
-        dek = unwrap_data_key(keyring.key(record.key_id), record.key_id, record.id, record.wrapped_key)
-        record.wrapped_key = wrap_data_key(keyring.active_key, keyring.active_id, record.id, dek)
-        record.key_id = keyring.active_id
-    return len(rows)
-
-
+    """Re-wrap up to `batch` stale keys of the first holder table that has any."""
+    for holder in key_holders():
+        rows = session.scalars(
+            select(holder)
+            .where(holder.key_id.is_not(None), holder.key_id != keyring.active_id)
+            .order_by(*holder.__mapper__.primary_key)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for row in rows:
+            rewrap(keyring, row)
+        if rows:
+            return len(rows)
+    return 0
 def rotate(
     settings: Settings, keyring: Keyring | None = None, batch: int = 500, progress: Callable[[int, int], None] | None = None
 ) -> RotationReport:
@@ -82,5 +83,5 @@ def retire(settings: Settings, key_id: str) -> None:
     with session_scope(settings) as session:
         in_use = keys_in_use(session).get(key_id, 0)
     if in_use:
-        raise Conflict(f"{in_use} records are still wrapped under {key_id}: run `loanchain kyc rotate-key` first")
+        raise Conflict(f"{in_use} data keys are still wrapped under {key_id}: run `loanchain kyc rotate-key` first")
     delete_master_key(settings, key_id)

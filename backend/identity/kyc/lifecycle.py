@@ -3,7 +3,9 @@
 Erasure deletes the record's wrapped data key and its blind index. The ciphertexts stay, and so
 do copies in backups: without the key they are noise. The status history stays (it holds no
 personal data in clear), and the on-chain commitment stays: it is a salted hash whose salt was
-inside the shredded record, so it reveals nothing. The wallet's attestation is revoked.
+inside the shredded record, so it reveals nothing. The wallet's attestation is revoked. Other rows
+holding personal data about the wallet under their own data keys (the collections case log's notes
+on its loans, `crypto/holders.py`) are shredded in the same transaction.
 
 Erasure waits while the wallet is the borrower of an open loan (funding, active, or defaulted
 with recoveries still possible): identifying a debtor is a legal obligation of the lender until
@@ -22,6 +24,7 @@ from backend.config import Settings
 from backend.errors import Conflict, NotFound
 from backend.identity.audit_trail import audit
 from backend.identity.checks.origin import forget_origins
+from backend.identity.crypto.holders import key_holders, shred
 from backend.identity.checks.reasons import Code, Disposition, Reason
 from backend.identity.kyc import attestation
 from backend.identity.kyc.history import transition
@@ -49,7 +52,8 @@ def erase_wallet(session: Session, settings: Settings, wallet: str, actor: str) 
     records = list(
         session.scalars(select(KycRecord).where(KycRecord.wallet == wallet, KycRecord.erased_at.is_(None)).with_for_update())
     )
-    if not records:
+    notes = _shred_rows_about(session, wallet)
+    if not records and not notes:
         raise NotFound("no KYC data to erase for this wallet")
     now = utcnow()
     revocations = []
@@ -58,16 +62,27 @@ def erase_wallet(session: Session, settings: Settings, wallet: str, actor: str) 
             key = attestation.revoke(session, settings, record)
             if key:
                 revocations.append(key)
-        record.wrapped_key = None
-        record.key_id = None
+        shred(record)
         record.blind_index = None
         record.erased_at = now
         erased = Reason(Code.ERASED, "personal data erased on request (data key destroyed)", Disposition.DECISION)
         transition(session, record, Status.ERASED, [*(Reason.from_dict(r) for r in record.reasons), erased], actor=actor, now=now)
     forget_origins(session, wallet)
     ids = [r.id for r in records]
-    audit(session, actor, "kyc.erase", wallet, {"wallet": wallet, "records": ids, "revocations": revocations})
-    return ErasurePublic(wallet=wallet, erased_records=ids, revocations=revocations)
+    audit(session, actor, "kyc.erase", wallet, {"wallet": wallet, "records": ids, "revocations": revocations, "notes": notes})
+    return ErasurePublic(wallet=wallet, erased_records=ids, revocations=revocations, erased_notes=notes)
+
+
+def _shred_rows_about(session: Session, wallet: str) -> int:
+    shredded = 0
+    for holder in key_holders():
+        about = holder.about(wallet)
+        if about is None:
+            continue
+        for row in session.scalars(select(holder).where(about, holder.wrapped_key.is_not(None)).with_for_update()):
+            shred(row)
+            shredded += 1
+    return shredded
 
 
 def expire_due(session: Session, settings: Settings, now: datetime | None = None) -> list[str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.errors import Conflict
-from backend.identity.crypto.envelope import new_data_key, record_aad, seal, unseal, unwrap_data_key, wrap_data_key
+from backend.identity.crypto.envelope import new_data_key, record_aad, seal, unseal, wrap_data_key
+from backend.identity.crypto.holders import holder_key
 from backend.identity.crypto.keyring import Keyring
 from backend.identity.kyc.record import CanonicalRecord, OpenedRecord, open_record, seal_record
 from backend.identity.models import KycRecord
@@ -33,9 +34,10 @@ def seal_new(keyring: Keyring, record_id: str, record: CanonicalRecord, salt: by
 
 
 def data_key(keyring: Keyring, record: KycRecord) -> bytes:
-    if record.wrapped_key is None or record.key_id is None:
+    dek = holder_key(keyring, record)
+    if dek is None:
         raise RecordErased("this KYC record was erased; its personal data cannot be recovered")
-    return unwrap_data_key(keyring.key(record.key_id), record.key_id, record.id, record.wrapped_key)
+    return dek
 
 
 def open_sealed(keyring: Keyring, record: KycRecord) -> OpenedRecord:

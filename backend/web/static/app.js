@@ -844,7 +844,7 @@ function collectionItem(c) {
     const log = document.createElement("ul");
     log.replaceChildren(...listItems(c.actions.map((a) => `${day(a.chain_time)} ${a.kind.replaceAll("_", " ")}`
       + (a.promised_amount ? ` of ${money(a.promised_amount)} by ${day(a.promised_by)} (${a.promise_status})` : "")
-      + `: ${a.note} (${a.actor.slice(0, 10)}…)`)));
+      + `: ${a.note ?? "(erased)"} (${a.actor.slice(0, 10)}…)`)));
     item.append(log);
   }
   return item;
