@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
 from backend.cli.output import cli_errors, console, print_json
 from backend.config import get_settings
 
-app = typer.Typer(no_args_is_help=True, help="Loans from the chain index: list them, show one with its schedule.")
+app = typer.Typer(no_args_is_help=True, help="Loans from the chain index: list them, show one with its schedule, its position and its statement.")
 
 
 @app.command("list")
@@ -72,3 +75,42 @@ def position_command(loan_id: int, json_out: bool = typer.Option(False, "--json"
     console.print(f"loan {loan_id} [bold]{position.bucket}[/], {position.days_past_due} days past due; "
                   f"{position.installments_paid} installments paid, next due {position.next_due_date}; "
                   f"due now {position.due_now:,}, payoff {position.payoff:,}")  # fmt: skip
+
+
+@app.command("statement")
+def statement_command(
+    loan_id: int,
+    year: int | None = typer.Option(None, min=2015, max=9998, help="Calendar year (UTC, block time); the loan's life by default"),
+    csv_out: Path | None = typer.Option(None, "--csv", help="Write the lines as CSV to this file"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """The loan's statement for its borrower: every movement on the debt with the transaction that
+    proves it, opening and closing balance (= GET /api/v1/loans/{id}/statement, as staff)."""
+    from backend.db.session import session_scope
+    from backend.lending.loan_statement import loan_statement, loan_statement_csv
+
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        report = loan_statement(session, settings, loan_id, viewer="", staff=True, year=year)
+    if csv_out:
+        csv_out.write_text(loan_statement_csv(report))
+    if json_out:
+        print_json(report.model_dump(mode="json"))
+        return
+    table = Table("date", "what", "#", "cash", "late fee", "interest", "principal", "balance after",
+                  title=f"loan {loan_id} ({report.status}), {year or 'whole life'}: {len(report.lines)} movements")  # fmt: skip
+    for line in report.lines:
+        fee = line.late_fee_charged or line.late_fee_paid or line.origination_fee
+        balance = line.recoverable if line.kind in ("defaulted", "recovery") else line.principal_outstanding
+        table.add_row(iso_day(line.timestamp), line.kind.replace("_", " "), str(line.installment or ""), f"{line.cash:,}",
+                      f"{fee:,}", f"{line.interest_paid:,}", f"{line.principal_paid:,}", "" if balance is None else f"{balance:,}")  # fmt: skip
+    console.print(table)
+    console.print(f"principal {report.opening_principal:,} -> {report.closing_principal:,}; received {report.received:,}, "
+                  f"paid {report.paid:,} (interest {report.interest_paid:,}, principal {report.principal_paid:,}, "
+                  f"late fees {report.late_fee_paid:,} of {report.late_fee_charged:,} charged)"
+                  + (f"; still owed after default {report.closing_recoverable:,}" if report.closing_recoverable else "")
+                  + f" (base units, 10^{report.decimals} per token)" + (f"; written to {csv_out}" if csv_out else ""))  # fmt: skip
+
+
+def iso_day(timestamp: int | None) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).date().isoformat() if timestamp is not None else ""

@@ -329,3 +329,51 @@ class StatementPublic(BaseModel):
     net_cash: int = Field(description="Sum of the lines' cash: the wallet's net token flow with LoanBook and NoteMarket")
     earnings: EarningsPublic = Field(description="What the notes earned in the period, whether claimed or not")
     earning_lines: list[EarningLinePublic]
+
+
+class LoanStatementLinePublic(BaseModel):
+    """One movement on a loan's debt, with the LoanBook event that proves it (base units)."""
+
+    timestamp: int | None = Field(description="Block time (Unix seconds)")
+    block_number: int
+    tx_hash: str
+    log_index: int
+    kind: Literal["disbursed", "late_fee", "payment", "prepayment", "paid_off", "defaulted", "recovery"]
+    installment: int | None = Field(default=None, description="payment: the installment it went to; late_fee: charged "
+                                    "through this one; paid_off: installments paid")  # fmt: skip
+    cash: int = Field(default=0, description="Tokens to the borrower (disbursed, net of the fee); negative: paid in")
+    origination_fee: int = 0
+    late_fee_charged: int = 0
+    late_fee_paid: int = 0
+    interest_paid: int = 0
+    principal_paid: int = 0
+    principal_outstanding: int | None = Field(default=None, description="The balance after this line, where it tells it")
+    reserve_cover: int = Field(default=0, description="defaulted: what the risk reserve paid the investors")
+    recoverable: int | None = Field(default=None, description="defaulted, recovery: what is still owed after it")
+    payer: str | None = Field(default=None, description="Who paid (anyone may pay a loan)")
+
+
+class LoanStatementPublic(BaseModel):
+    """A loan's statement for its borrower: opening balance, every movement, closing balance."""
+
+    loan_id: int
+    borrower: str
+    status: str
+    principal: int
+    apr_bps: int
+    installments: int
+    period_start: int | None = Field(description="Unix seconds, inclusive; None: from the loan's start")
+    period_end: int | None = Field(description="Unix seconds, exclusive; None: up to the last indexed block")
+    decimals: int = Field(description="The loan token's decimals, for reading the base-unit amounts")
+    opening_principal: int
+    closing_principal: int
+    opening_recoverable: int = Field(description="Owed on the defaulted loan at the period's start (0 if not defaulted)")
+    closing_recoverable: int
+    received: int = Field(description="Paid out to the borrower in the period, net of the origination fee")
+    paid: int = Field(description="Paid in on the loan in the period (payments, prepayments, recoveries)")
+    origination_fee: int
+    late_fee_charged: int
+    late_fee_paid: int
+    interest_paid: int
+    principal_paid: int
+    lines: list[LoanStatementLinePublic]

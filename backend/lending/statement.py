@@ -132,7 +132,7 @@ def statement_of(db: Session, settings: Settings, wallet: str, year: int | None 
     )  # fmt: skip
 
 
-def _date(timestamp: int | None) -> str:
+def iso_date(timestamp: int | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat() if timestamp is not None else ""
 
 
@@ -143,7 +143,7 @@ def statement_csv(statement: StatementPublic) -> str:
     writer.writerow(CSV_COLUMNS)
     for line in statement.lines:
         tokens = Decimal(line.cash).scaleb(-statement.decimals)  # exact: never through a float
-        writer.writerow((_date(line.timestamp), line.block_number, line.tx_hash, line.loan_id, line.kind, line.cash,
+        writer.writerow((iso_date(line.timestamp), line.block_number, line.tx_hash, line.loan_id, line.kind, line.cash,
                          tokens, line.notes))  # fmt: skip
     return out.getvalue()
 
@@ -154,6 +154,6 @@ def earnings_csv(statement: StatementPublic) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EARNINGS_CSV_COLUMNS)
     for line in statement.earning_lines:
-        writer.writerow((_date(line.timestamp), line.block_number, line.tx_hash, line.loan_id, line.kind,
+        writer.writerow((iso_date(line.timestamp), line.block_number, line.tx_hash, line.loan_id, line.kind,
                          *(getattr(line, part) for part in earnings.PARTS)))  # fmt: skip
     return out.getvalue()

@@ -191,6 +191,16 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     _loan_button(page, loan_id, "payoff").click()  # everything owed today, late fee included
     expect(page.locator("#status")).to_have_text(f"Done: payoff on loan {loan_id}.")
     assert world.loan(loan_id)["status"] == REPAID
+
+    def statement() -> list[list[str]]:  # the borrower's own loan statement, downloaded
+        with page.expect_download() as download:
+            _loan_button(page, loan_id, "statement").click()
+        return [row.split(",") for row in Path(download.value.path()).read_text().splitlines()]
+
+    _wait(lambda: statement()[-1][3] == "paid_off", "the borrower's statement, paid off")
+    kinds = [row[3] for row in statement()[1:]]
+    assert kinds[0] == "disbursed" and "late_fee" in kinds and kinds[-1] == "paid_off"
+    expect(page.locator("#status")).to_contain_text(f"Loan {loan_id}: received ")
     wallet.address = investor.address
     _sign_in(page, investor.address)
     expect(page.locator("#portfolio-summary")).to_contain_text("to collect")

@@ -2,11 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
-from backend.lending import loans, wallet_txs
-from backend.lending.schemas import LoanDetailPublic, LoanListPublic, WalletTxCreate, WalletTxPublic
+from backend.api.deps import STAFF, CurrentUser, SessionDep, SettingsDep, StatementYear, allow
+from backend.api.downloads import CSV_RESPONSES, csv_download
+from backend.lending import loan_statement, loans, wallet_txs
+from backend.lending.schemas import LoanDetailPublic, LoanListPublic, LoanStatementPublic, WalletTxCreate, WalletTxPublic
 from backend.servicing import collections as case_log
 from backend.servicing import service as servicing
 from backend.servicing.schemas import CollectionActionPublic, HardshipCreate, ServicingPublic
@@ -34,6 +35,21 @@ def read(loan_id: int, session: SessionDep) -> LoanDetailPublic:
             summary="An active loan's position now, from LoanBook: due now, payoff, next due date, days past due")
 def position(loan_id: int, session: SessionDep, settings: SettingsDep) -> ServicingPublic:
     return servicing.position_now(session, settings, loan_id)
+
+
+@router.get("/{loan_id}/statement", dependencies=allow("loans.statement"),
+            summary="The loan's statement for its borrower (and staff): every movement on the debt, opening and closing balance")
+def statement(loan_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+              year: StatementYear = None) -> LoanStatementPublic:  # fmt: skip
+    return loan_statement.loan_statement(session, settings, loan_id, user.wallet, bool(user.roles & STAFF), year)
+
+
+@router.get("/{loan_id}/statement.csv", dependencies=allow("loans.statement"), response_class=Response,
+            responses=CSV_RESPONSES, summary="The loan statement's lines as CSV (base units; cash also in tokens)")
+def statement_csv(loan_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                  year: StatementYear = None) -> Response:  # fmt: skip
+    body = loan_statement.loan_statement(session, settings, loan_id, user.wallet, bool(user.roles & STAFF), year)
+    return csv_download(loan_statement.loan_statement_csv(body), f"loanchain-loan-{loan_id}-statement-{year or 'all'}.csv")
 
 
 @router.post("/{loan_id}/hardship", dependencies=allow("loans.hardship"), status_code=201,

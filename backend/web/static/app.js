@@ -259,7 +259,31 @@ function actionCell(loan, refundable) {
     cell.append(button("Pay off", "payoff")); // recoveries still reach the investors
   }
   if (!mine && ["active", "repaid", "defaulted"].includes(loan.status)) cell.append(button("Claim", "claim"));
+  if (mine && ["active", "repaid", "defaulted"].includes(loan.status)) {
+    const statement = Object.assign(document.createElement("button"), { textContent: "Statement" });
+    Object.assign(statement.dataset, { loan: loan.loan_id, action: "statement" });
+    statement.onclick = guard(() => downloadLoanStatement(loan.loan_id));
+    cell.append(statement);
+  }
   return cell;
+}
+
+// A borrower's own loan statement: the totals said on the page, the lines downloaded as CSV.
+async function downloadLoanStatement(loanId) {
+  const s = await api(`/api/v1/loans/${loanId}/statement`);
+  const owed = s.closing_recoverable > 0 ? `; still owed after the default ${money(s.closing_recoverable)}` : "";
+  say(`Loan ${loanId}: received ${money(s.received)}, paid ${money(s.paid)} (interest ${money(s.interest_paid)}, `
+    + `principal ${money(s.principal_paid)}, late fees ${money(s.late_fee_paid)}); balance ${money(s.closing_principal)}${owed}.`);
+  await downloadCsv(`/api/v1/loans/${loanId}/statement.csv`, `loanchain-loan-${loanId}-statement.csv`);
+}
+
+// Downloads need the bearer token, so the file is fetched and handed to the browser.
+async function downloadCsv(url, filename) {
+  const response = await fetch(url, { headers: { Authorization: `Bearer ${state.token}` } });
+  if (!response.ok) throw new Error(`${response.status}: ${filename} could not be downloaded`);
+  const link = Object.assign(document.createElement("a"), { href: URL.createObjectURL(await response.blob()), download: filename });
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
 }
 
 async function walletAction(loanId, action, input) {
@@ -651,7 +675,6 @@ async function claimAll() {
   await refreshPortfolio();
 }
 
-// The statement needs the bearer token, so it is fetched and handed to the browser as a file.
 async function downloadStatement(event) {
   event.preventDefault();
   const year = new FormData(event.target).get("year");
@@ -664,13 +687,7 @@ async function downloadStatement(event) {
     + `reserve cover ${money(e.cover)}, recovered ${money(e.recovered)}, written off ${money(e.written_off)}, `
     + `trading ${money(e.market_result)}; net return ${money(e.net_return)}`;
   const part = event.submitter?.value === "earnings" ? "earnings" : "statement";
-  const response = await fetch(`/api/v1/portfolio/${part}.csv${query}`, { headers: { Authorization: `Bearer ${state.token}` } });
-  if (!response.ok) throw new Error(`${response.status}: the ${part} could not be downloaded`);
-  const link = Object.assign(document.createElement("a"), {
-    href: URL.createObjectURL(await response.blob()), download: `loanchain-${part}-${year}.csv`,
-  });
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  await downloadCsv(`/api/v1/portfolio/${part}.csv${query}`, `loanchain-${part}-${year}.csv`);
 }
 
 async function refreshDisclosure() {
