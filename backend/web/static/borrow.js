@@ -1,0 +1,84 @@
+// Borrowing: the application, the decision with its reasons, the offer and its EIP-712 signature.
+
+import { $, api, money, percent, say, state, wallet } from "./core.js";
+import { refreshLoans } from "./loans.js";
+
+export async function fillApplicationChoices() {
+  const spec = await api("/openapi.json");
+  const properties = spec.components.schemas.ApplicationCreate.properties;
+  for (const select of document.querySelectorAll("#apply-form select")) {
+    for (const value of properties[select.name].enum ?? []) select.add(new Option(value.replaceAll("_", " "), value));
+  }
+}
+
+export function showDecision(decision) {
+  state.decision = decision;
+  $("decision").hidden = !decision;
+  if (!decision) return;
+  const review = decision.review ? ` (underwriter: ${decision.review.outcome})` : "";
+  $("decision-outcome").textContent = decision.decision + review;
+  $("decision-grade").textContent = decision.grade;
+  $("decision-score").textContent = decision.score;
+  $("decision-apr").textContent = decision.quote ? percent(decision.quote.apr_bps) : "-";
+  $("decision-max").textContent = decision.quote ? decision.quote.max_amount.toLocaleString("en-US") : "-";
+  $("decision-reasons").replaceChildren(...decision.reasons.map((r) => Object.assign(document.createElement("li"),
+    { textContent: `${r.text} (${r.points_lost} points)` })));
+  $("decision-reasons-title").hidden = !decision.reasons.length;
+  const referred = decision.decision === "refer" && decision.review?.outcome !== "approve";
+  $("get-offer").hidden = decision.decision === "decline" || decision.review?.outcome === "decline";
+  $("get-offer").textContent = referred ? "Ask for my offer (after an underwriter's review)" : "Get my loan offer";
+}
+
+export async function apply(event) {
+  event.preventDefault();
+  const application = {};
+  for (const [key, value] of new FormData(event.target)) {
+    application[key] = event.target.elements[key].type === "number" ? Number(value) : value;
+  }
+  const decision = await api("/api/v1/score", { method: "POST", body: application });
+  showDecision(decision);
+  say(`Decision: ${decision.decision}.`);
+}
+
+function showOffer(offer) {
+  state.offer = offer;
+  $("offer-section").hidden = false;
+  $("offer-principal").textContent = money(offer.terms.principal);
+  $("offer-apr").textContent = percent(offer.price.interest_apr_bps);
+  $("offer-fee").textContent = percent(offer.price.origination_fee_bps);
+  $("offer-installments").textContent = `${offer.terms.installments} × ${money(offer.price.installment_amount)}`;
+  $("offer-total").textContent = money(offer.price.total_repayable);
+  $("offer-cid").textContent = offer.agreement_cid;
+  $("offer-state").textContent = offer.loan_id == null ? offer.state : `${offer.state}: loan ${offer.loan_id}`;
+  $("sign-offer").hidden = offer.state !== "offered";
+}
+
+async function showAgreement(offer) {
+  const doc = await api(`/api/v1/offers/${offer.id}/agreement`);
+  const s = doc.servicing;
+  $("agreement-servicing").textContent = `Grace period ${s.grace_period_seconds / 86400} days, late fee `
+    + `${percent(s.late_fee_bps)} of the installment, default after ${s.default_after_seconds / 86400} days late; `
+    + `credit decision ${doc.credit_decision.decision_hash.slice(0, 10)}…`;
+  $("agreement-clauses").replaceChildren(...doc.clauses.map((c) => Object.assign(document.createElement("li"), { textContent: c })));
+}
+
+export async function getOffer() {
+  showOffer(await api("/api/v1/offers", { method: "POST", body: { decision_id: state.decision.id } }));
+  await showAgreement(state.offer);
+  say("Your offer is ready: read the terms, then sign them with your wallet.");
+}
+
+export async function signOffer() {
+  const signature = await wallet("eth_signTypedData_v4", [state.wallet, JSON.stringify(state.offer.typed_data)]);
+  let offer = await api(`/api/v1/offers/${state.offer.id}/accept`, { method: "POST", body: { signature } });
+  showOffer(offer);
+  say("Accepted: your loan is being recorded on-chain.");
+  for (let i = 0; i < 240 && offer.state === "submitting"; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    offer = await api(`/api/v1/offers/${offer.id}`);
+    showOffer(offer);
+  }
+  if (offer.state === "created") say(`Loan ${offer.loan_id} is open for funding.`);
+  else say(`The loan was not created: ${offer.error ?? offer.state}`, true);
+  await refreshLoans();
+}

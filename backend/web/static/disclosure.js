@@ -1,0 +1,41 @@
+// Public platform figures and the signed-in wallet's notices.
+
+import { $, api, day, money, newest } from "./core.js";
+
+export async function refreshDisclosure() {
+  const current = newest("disclosure");
+  const d = await api("/api/v1/disclosure");
+  if (!current()) return;
+  const rate = (x) => (x == null ? "n/a" : `${(x * 100).toFixed(2)}%`);
+  const cover = d.reserve.coverage_of_expected_loss;
+  $("disclosure").textContent = `${Object.entries(d.loans).map(([k, v]) => `${v} ${k}`).join(", ")} loans; `
+    + `${money(d.principal_originated)} originated, ${money(d.principal_outstanding)} outstanding; `
+    + `default rate ${rate(d.default_rate)}, net loss rate ${rate(d.net_loss_rate)}; `
+    + `${d.delinquency.loans_16_plus} loans 16+ days late; reserve ${money(d.reserve.balance)}`
+    + (cover == null ? "" : ` (${cover.toFixed(1)}x the expected loss)`)
+    + `; ${d.borrowers} borrowers, ${d.investors} investors`
+    + (d.concentration.top10_borrowers_share == null ? "" : `; top 10 borrowers owe ${rate(d.concentration.top10_borrowers_share)}`)
+    + (d.by_grade.length ? `; default rate by grade: ${d.by_grade.map((g) => `${g.grade} ${rate(g.default_rate)}`).join(", ")}` : "")
+    + `; secondary market: ${d.market.open_listings} offers, ${d.market.open_bids} bids, ${d.market.trades} trades, volume ${money(d.market.volume)}`;
+  const [reports, month] = await Promise.all([api("/api/v1/disclosure/reports"),
+    api("/api/v1/disclosure/flows").catch(() => null)]); // no block indexed yet: no month to speak of
+  if (!current()) return;
+  $("disclosure-month").textContent = month == null ? "" : `This month so far (since ${day(month.start)}): `
+    + `${month.loans_disbursed} loans disbursed for ${money(month.principal_disbursed)}, `
+    + `${money(month.principal_repaid)} principal and ${money(month.interest_paid)} interest repaid, `
+    + `${month.loans_repaid} loans paid off, ${month.defaults} defaults, ${month.trades} trades for ${money(month.trade_volume)}`;
+  $("disclosure-reports").replaceChildren(...reports.map((r) => {
+    const item = document.createElement("li");
+    const doc = Object.assign(document.createElement("a"), { href: `/api/v1/disclosure/reports/${r.period}`, textContent: r.period });
+    const proof = Object.assign(document.createElement("a"), { href: r.verify_url, textContent: r.anchor_tx ? "anchored: verify" : "anchoring pending" });
+    item.append(doc, ` (as of block ${r.as_of_block}, CID ${r.cid}) `, proof);
+    return item;
+  }));
+}
+
+export async function refreshNotices() {
+  const notices = await api("/api/v1/servicing/notices");
+  // Newest first, each with the day it was made (UTC).
+  $("notices").replaceChildren(...notices.map((n) => Object.assign(document.createElement("li"),
+    { textContent: `${n.created_at.slice(0, 10)}: ${n.message}` })));
+}

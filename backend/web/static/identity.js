@@ -1,0 +1,45 @@
+// KYC: submit with an ID document, see the status, erase one's own personal data.
+
+import { $, api, say, state } from "./core.js";
+import { refreshStaff } from "./staff.js";
+
+export async function refreshKyc() {
+  const status = await api("/api/v1/kyc/me");
+  const current = status.current;
+  const attestation = current?.attestation?.status;
+  $("kyc-status").textContent = current ? `${current.status}${attestation ? `, on-chain ${attestation}` : ""}` : "not submitted";
+  $("kyc-erase-row").hidden = !current || current.status === "erased";
+}
+
+export async function eraseWallet(event) {
+  event.preventDefault();
+  const target = new FormData(event.target).get("wallet");
+  if (!confirm(`Erase the personal data of ${target}? Its verification is revoked on-chain.`)) return;
+  const result = await api(`/api/v1/admin/kyc/wallets/${target}`, { method: "DELETE" });
+  say(`Erased ${result.erased_records.length} record(s) of ${result.wallet}; ${result.revocations.length} revocation(s) queued.`);
+  event.target.reset();
+  await refreshStaff();
+}
+
+async function refreshRoles() {
+  const me = await api("/api/v1/auth/me");
+  state.roles = me.roles;
+  $("who").textContent = `${me.wallet} (${me.roles.join(", ") || "no role yet"})`;
+}
+
+export async function eraseKyc() {
+  if (!confirm("Erase your personal data? You will have to verify again to borrow or invest.")) return;
+  const result = await api("/api/v1/kyc/me", { method: "DELETE" });
+  say(`Personal data erased (${result.erased_records.length} record${result.erased_records.length === 1 ? "" : "s"})`
+    + `${result.revocations.length ? "; the on-chain verification is being revoked" : ""}.`);
+  await Promise.all([refreshKyc(), refreshRoles()]);
+}
+
+export async function submitKyc(event) {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  if (!form.get("documents")?.size) form.delete("documents");
+  const record = await api("/api/v1/kyc", { method: "POST", form });
+  say(`KYC ${record.status}.`);
+  await Promise.all([refreshKyc(), refreshRoles()]);
+}

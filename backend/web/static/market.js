@@ -1,0 +1,147 @@
+// The notes' secondary market: public listings and bids; signed in, take or withdraw one, or place one.
+
+import { $, api, day, guard, keepTyped, money, newest, percent, refreshWhenIndexed, say, sendAll, state } from "./core.js";
+import { refreshPortfolio } from "./portfolio.js";
+
+function orderRow(o, id, kind, mine, cells) {
+  const row = document.createElement("tr");
+  row.dataset[kind] = id;
+  const ratio = o.price_to_outstanding == null ? "-" : `${(o.price_to_outstanding * 100).toFixed(1)}%`;
+  const until = o.expires_at == null ? "-" : day(o.expires_at);
+  const ytm = o.yield_to_maturity == null ? "-" : `${(o.yield_to_maturity * 100).toFixed(2)}%`;
+  for (const text of [id, o.loan_id, o.grade ?? "-", percent(o.apr_bps), money(o.notes_left), percent(o.price_bps),
+    ...cells, ratio, ytm, until]) {
+    row.append(Object.assign(document.createElement("td"), { textContent: text }));
+  }
+  const cell = document.createElement("td");
+  if (state.wallet) {
+    const [label, action] = kind === "listing" ? (mine ? ["Withdraw", "delist"] : ["Buy", "buy"])
+      : (mine ? ["Cancel", "cancel"] : ["Sell", "sell"]);
+    const button = Object.assign(document.createElement("button"), { textContent: label });
+    Object.assign(button.dataset, { [kind]: id, action });
+    button.onclick = guard(() => marketAction(kind, id, action));
+    cell.append(button);
+    if (mine) cell.append(" ", ...repriceControls(kind, id));
+  }
+  row.append(cell);
+  return row;
+}
+
+// A maker's own order: a new price (in % of face) and the button that sends it.
+function repriceControls(kind, id) {
+  const price = Object.assign(document.createElement("input"), {
+    type: "number", step: "0.01", min: "0.01", max: "200", placeholder: "new %", className: "reprice",
+  });
+  price.dataset.reprice = id;
+  price.setAttribute("aria-label", `new price of ${kind} ${id}, in % of face value`);
+  const button = Object.assign(document.createElement("button"), { textContent: "Reprice" });
+  Object.assign(button.dataset, { [kind]: id, action: "reprice" });
+  button.onclick = guard(() => repriceOrder(kind, id, price.value));
+  return [price, button];
+}
+
+async function repriceOrder(kind, id, percentValue) {
+  if (!percentValue) throw new Error("Enter the new price, in % of face value.");
+  const side = kind === "listing" ? "listings" : "bids";
+  const plan = await api(`/api/v1/market/${side}/${id}/reprice`,
+    { method: "POST", body: { price_bps: Math.round(Number(percentValue) * 100) } });
+  const receipt = await sendAll(plan.transactions);
+  say(`${kind === "listing" ? "Listing" : "Bid"} ${id} repriced to ${Number(percentValue).toFixed(2)}%.`);
+  refreshWhenIndexed(receipt, refreshMarket, refreshPortfolio);
+}
+
+export async function refreshMarket() {
+  const current = newest("market");
+  const [listings, bids, trades] = await Promise.all([api("/api/v1/market"), api("/api/v1/market/bids"),
+    api("/api/v1/market/trades?limit=20")]);
+  if (!current()) return;
+  $("trades").replaceChildren(...trades.map((t) => {
+    const row = document.createElement("tr");
+    const when = t.timestamp == null ? "-" : new Date(t.timestamp * 1000).toISOString().slice(0, 16).replace("T", " ");
+    for (const text of [when, t.loan_id, t.how, money(t.notes), `${(t.price_bps / 100).toFixed(2)}%`, money(t.cost)]) {
+      row.append(Object.assign(document.createElement("td"), { textContent: text }));
+    }
+    return row;
+  }));
+  const own = (wallet) => state.wallet && wallet.toLowerCase() === state.wallet.toLowerCase();
+  keepTyped($("market"), "reprice", () => $("market").replaceChildren(
+    ...listings.map((l) => orderRow(l, l.listing_id, "listing", own(l.seller), [money(l.cost)]))));
+  keepTyped($("bids"), "reprice", () => $("bids").replaceChildren(
+    ...bids.map((b) => orderRow(b, b.bid_id, "bid", own(b.bidder), [money(b.proceeds)]))));
+}
+
+const MARKET_DONE = {
+  buy: (p) => `Bought ${money(p.notes)} of notes of loan ${p.loan_id} for ${money(p.cost)}.`,
+  delist: (p) => `Listing ${p.listing_id} withdrawn.`,
+  sell: (p) => `Sold ${money(p.notes)} of notes of loan ${p.loan_id} for ${money(p.cost)}.`,
+  cancel_bid: (p) => `Bid ${p.bid_id} cancelled.`,
+};
+
+export async function sellNow(loanId) {
+  const plan = await api("/api/v1/market/sell-now", { method: "POST", body: { loan_id: loanId } });
+  const receipt = await sendAll(plan.transactions);
+  say(`Sold ${money(plan.notes)} of notes of loan ${plan.loan_id} for ${money(plan.cost)} into ${plan.bid_ids.length} bid(s).`);
+  refreshWhenIndexed(receipt, refreshMarket, refreshPortfolio);
+}
+
+async function marketAction(kind, id, action) {
+  const takes = action === "buy" || action === "sell";
+  const plan = await api(`/api/v1/market/${kind === "listing" ? "listings" : "bids"}/${id}/${action}`,
+    { method: "POST", body: takes ? {} : undefined });
+  const receipt = await sendAll(plan.transactions);
+  say(MARKET_DONE[plan.action](plan));
+  refreshWhenIndexed(receipt, refreshMarket, refreshPortfolio);
+}
+
+async function placeOrder(event, path, verb) {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const body = {
+    loan_id: Number(form.get("loan_id")),
+    notes: Math.round(Number(form.get("notes")) * 10 ** state.decimals),
+    price_bps: Math.round(Number(form.get("price")) * 100),
+    good_for_days: form.get("days") ? Number(form.get("days")) : null,
+  };
+  const plan = await api(path, { method: "POST", body });
+  const receipt = await sendAll(plan.transactions);
+  say(`${verb} ${money(plan.notes)} of notes of loan ${plan.loan_id}.`);
+  event.target.reset();
+  refreshWhenIndexed(receipt, refreshMarket);
+}
+
+// What an order would fetch, shown as the maker types: the cost and the buyer's yield at that price.
+const quoteTimers = {};
+
+function watchQuote(formId) {
+  const form = $(formId);
+  const later = () => {
+    clearTimeout(quoteTimers[formId]);
+    quoteTimers[formId] = setTimeout(() => showQuote(form, $(`${formId}-quote`)), 300);
+  };
+  form.addEventListener("input", later);
+  form.addEventListener("reset", () => { $(`${formId}-quote`).textContent = ""; });
+  return later;
+}
+
+async function showQuote(form, output) {
+  const current = newest(form.id);
+  const [loan, notes, price] = ["loan_id", "notes", "price"].map((name) => Number(form.elements[name].value));
+  if (!(loan >= 1 && notes > 0 && price > 0)) {
+    output.textContent = "";
+    return;
+  }
+  const query = `loan_id=${loan}&notes=${Math.round(notes * 10 ** state.decimals)}&price_bps=${Math.round(price * 100)}`;
+  const text = await api(`/api/v1/market/quote?${query}`).then((q) => {
+    const ytm = q.yield_to_maturity == null ? "nothing left to earn"
+      : `the buyer's yield to maturity ${(q.yield_to_maturity * 100).toFixed(2)}% a year`;
+    return `At ${percent(q.price_bps)} of face: ${money(q.cost)} for ${money(q.outstanding)} of principal outstanding, ${ytm}.`;
+  }, (error) => error.message);
+  if (current()) output.textContent = text;
+}
+
+export const quoteSale = watchQuote("sell-form");
+watchQuote("bid-form");
+
+export const offerNotes = (event) => placeOrder(event, "/api/v1/market/listings", "Offered");
+
+export const bidForNotes = (event) => placeOrder(event, "/api/v1/market/bids", "Bid for");

@@ -1,0 +1,131 @@
+// Investing: the portfolio, plans, standing instructions, claims and statements.
+
+import { $, api, downloadCsv, guard, money, newest, percent, refreshWhenIndexed, say, sendAll, state } from "./core.js";
+import { refreshLoans } from "./loans.js";
+import { quoteSale, sellNow } from "./market.js";
+
+export async function refreshPortfolio() {
+  const current = newest("portfolio");
+  const p = await api("/api/v1/portfolio");
+  if (!current()) return;
+  $("portfolio-summary").textContent = `${p.loans_at_risk} loan${p.loans_at_risk === 1 ? "" : "s"} at risk, exposure ${money(p.exposure)}, `
+    + `largest ${(p.largest_share * 100).toFixed(1)}%, effective number of loans ${p.effective_loans.toFixed(1)}`
+    + (p.refundable > 0 ? `; ${money(p.refundable)} to take back from loans that did not fund` : "")
+    + (p.claimable > 0 ? `; ${money(p.claimable)} to collect` : "")
+    + (p.expected_loss > 0 ? `; expected loss ${money(p.expected_loss)} before the reserve's cover` : "")
+    + (p.open_bids > 0 ? `; ${money(p.bid_commitment)} offered in ${p.open_bids} open bids` : "")
+    + (p.net_annual_return != null ? `; net annual return ${(p.net_annual_return * 100).toFixed(2)}%` : "");
+  $("claim-all-row").hidden = !(p.claimable > 0);
+  $("positions").replaceChildren(...p.positions.map((pos) => {
+    const row = document.createElement("tr");
+    row.dataset.loan = pos.loan_id;
+    const bidsNow = pos.bid_now > 0 ? `${money(pos.sell_now)} for ${money(pos.bid_now)}` : "-";
+    const standing = pos.days_past_due == null ? pos.status : pos.days_past_due > 0 ? `${pos.days_past_due} days late` : "current";
+    for (const text of [pos.loan_id, standing, pos.grade ?? "-", percent(pos.apr_bps), money(pos.notes),
+      money(pos.listed), money(pos.exposure), money(pos.claimable), bidsNow]) {
+      row.append(Object.assign(document.createElement("td"), { textContent: text }));
+    }
+    const cell = document.createElement("td");
+    if (pos.status === "active" && pos.notes > 0) {  // only notes of active loans trade: fill in the offer form
+      const sell = Object.assign(document.createElement("button"), { textContent: "Sell" });
+      Object.assign(sell.dataset, { loan: pos.loan_id, action: "sell" });
+      sell.onclick = () => {
+        $("sell-form").elements.loan_id.value = pos.loan_id;
+        $("sell-form").elements.notes.value = pos.notes / 10 ** state.decimals;
+        $("sell-form").elements.price.focus();
+        quoteSale();
+      };
+      cell.append(sell);
+    }
+    if (pos.bid_now > 0) {  // other investors' bids would take notes now: leave in one go
+      const exit = Object.assign(document.createElement("button"), { textContent: "Sell to bids" });
+      Object.assign(exit.dataset, { loan: pos.loan_id, action: "sell-now" });
+      exit.onclick = guard(() => sellNow(pos.loan_id));
+      cell.append(" ", exit);
+    }
+    row.append(cell);
+    return row;
+  }));
+  $("portfolio-warnings").replaceChildren(...p.warnings.map((w) => Object.assign(document.createElement("li"), { textContent: w })));
+}
+
+export async function planInvestment(event) {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const body = { amount: Math.round(Number(form.get("amount")) * 10 ** state.decimals) };
+  if (form.get("max_per_loan")) body.max_per_loan = Math.round(Number(form.get("max_per_loan")) * 10 ** state.decimals);
+  const plan = await api("/api/v1/portfolio/plan", { method: "POST", body });
+  const receipt = await sendAll(plan.transactions);
+  say(`Invested ${money(plan.allocated)} in ${plan.allocations.length} loans.`);
+  refreshWhenIndexed(receipt, refreshLoans, refreshPortfolio);
+}
+
+// A standing instruction: the worker tells the investor of each new matching loan; funding them
+// is one click, and the wallet signs every transaction.
+export async function refreshRule() {
+  const current = newest("rule");
+  let rule = null;
+  try {
+    rule = await api("/api/v1/portfolio/rule");
+  } catch (e) {
+    if (!e.message.startsWith("404")) throw e;
+  }
+  if (!current()) return;
+  $("rule-summary").textContent = rule
+    ? `Holding ${money(rule.per_loan)} per new loan`
+      + (rule.grades ? ` of grade ${rule.grades.join(", ")}` : "")
+      + (rule.min_apr_bps != null ? `, at least ${(rule.min_apr_bps / 100).toFixed(2)}% APR` : "")
+      + (rule.max_installments != null ? `, at most ${rule.max_installments} installments` : "")
+      + `; ${rule.matching_now.length} loans match now.`
+    : "No standing instruction.";
+  $("rule-fund").hidden = !(rule && rule.matching_now.length);
+  $("rule-drop").hidden = !rule;
+}
+
+export async function saveRule(event) {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const body = { per_loan: Math.round(Number(form.get("per_loan")) * 10 ** state.decimals) };
+  const grades = String(form.get("grades") || "").split(",").map((g) => g.trim().toUpperCase()).filter(Boolean);
+  if (grades.length) body.grades = grades;
+  if (form.get("min_apr")) body.min_apr_bps = Math.round(Number(form.get("min_apr")) * 100);
+  if (form.get("max_installments")) body.max_installments = Number(form.get("max_installments"));
+  await api("/api/v1/portfolio/rule", { method: "PUT", body });
+  say("Standing instruction saved: you will be told of every new loan that matches.");
+  await refreshRule();
+}
+
+export async function fundMatches() {
+  const plan = await api("/api/v1/portfolio/rule/plan", { method: "POST" });
+  const receipt = await sendAll(plan.transactions);
+  say(`Invested ${money(plan.allocated)} in ${plan.allocations.length} matching loans.`);
+  refreshWhenIndexed(receipt, refreshLoans, refreshPortfolio, refreshRule);
+}
+
+export async function dropRule() {
+  await api("/api/v1/portfolio/rule", { method: "DELETE" });
+  say("Standing instruction dropped.");
+  await refreshRule();
+}
+
+export async function claimAll() {
+  const plan = await api("/api/v1/portfolio/claim", { method: "POST" });
+  await sendAll(plan.transactions);
+  say(`Collected ${money(plan.amount)}.`);
+  await refreshPortfolio();
+}
+
+export async function downloadStatement(event) {
+  event.preventDefault();
+  const year = new FormData(event.target).get("year");
+  const query = year === "all" ? "" : `?year=${year}`;
+  const s = await api(`/api/v1/portfolio/statement${query}`);
+  const e = s.earnings;
+  $("statement-summary").textContent = `${s.lines.length} movements: paid in ${money(s.funded)}, `
+    + `taken back ${money(s.refunded)}, collected ${money(s.collected)}; net ${money(s.net_cash)}. `
+    + `Earned: interest ${money(e.interest)}, late fees ${money(e.late_fees)}, principal back ${money(e.principal)}, `
+    + `reserve cover ${money(e.cover)}, recovered ${money(e.recovered)}, written off ${money(e.written_off)}, `
+    + `trading ${money(e.market_result)}; net return ${money(e.net_return)}`;
+  const part = event.submitter?.value === "earnings" ? "earnings" : "statement";
+  await downloadCsv(`/api/v1/portfolio/${part}.csv${query}`, `loanchain-${part}-${year}.csv`);
+}

@@ -1,0 +1,210 @@
+// Staff: KYC review, referrals, traces, monitoring alerts, collections and aging.
+
+import { $, api, day, guard, has, keepTyped, listItems, money, newest, say, state } from "./core.js";
+
+export async function refreshStaff() {
+  const current = newest("staff");
+  const oversight = has("auditor", "admin");
+  const [waiting, kycQueue, grants, collections, aging, alerts] = await Promise.all([
+    has("underwriter") ? api("/api/v1/score/referrals") : null,
+    has("admin") ? api("/api/v1/admin/kyc/queue") : null,
+    has("admin") ? api("/api/v1/admin/roles") : null,
+    oversight ? api("/api/v1/servicing/collections") : null,
+    oversight ? api("/api/v1/servicing/aging") : null,
+    oversight ? api("/api/v1/audit/alerts") : null,
+  ]);
+  if (!current()) return;
+  $("staff-section").hidden = $("staff-link").hidden = !has("underwriter", "auditor", "admin");
+  $("underwriting").hidden = !has("underwriter");
+  $("oversight").hidden = !oversight;
+  if (waiting) {
+    $("referrals").replaceChildren(...waiting.map((d) => {
+      const item = document.createElement("li");
+      item.dataset.decision = d.id;
+      item.textContent = `${d.id.slice(0, 8)}: grade ${d.grade}, score ${d.score}, ${d.reasons.map((r) => r.text).join("; ")} `;
+      for (const outcome of ["approve", "decline"]) {
+        const b = Object.assign(document.createElement("button"), { textContent: outcome });
+        b.dataset.outcome = outcome;
+        b.onclick = guard(async () => {
+          await api(`/api/v1/score/${d.id}/review`, { method: "POST", body: { outcome, note: $("review-note").value } });
+          say(`Referral ${d.id.slice(0, 8)}: ${outcome}d.`);
+          await refreshStaff();
+        });
+        item.append(b);
+      }
+      return item;
+    }));
+  }
+  $("role-admin").hidden = !grants;
+  if (grants) {
+    $("role-grants").replaceChildren(...grants.map((g) => Object.assign(document.createElement("li"), {
+      textContent: `${g.wallet}: ${g.role}, granted by ${g.granted_by}`,
+    })));
+  }
+  $("kyc-review").hidden = !kycQueue;
+  if (kycQueue) {
+    $("kyc-queue").replaceChildren(...kycQueue.map(({ record, data }) => {
+      const item = document.createElement("li");
+      item.dataset.record = record.id;
+      item.textContent = `${record.wallet}: ${data.full_name}, ${record.reasons.map((r) => r.code).join(", ")} `;
+      for (const decision of ["approve", "reject"]) {
+        const b = Object.assign(document.createElement("button"), { textContent: decision });
+        b.dataset.decision = decision;
+        b.onclick = guard(async () => {
+          await api(`/api/v1/admin/kyc/${record.id}/${decision}`, { method: "POST", body: { note: $("kyc-note").value } });
+          say(`KYC record ${record.id.slice(0, 8)}: ${decision === "approve" ? "approved" : "rejected"}.`);
+          await refreshStaff();
+        });
+        item.append(b);
+      }
+      // The masked view is the default; unmasking is a deliberate, audited step with a reason.
+      const reveal = Object.assign(document.createElement("button"), { textContent: "reveal for review" });
+      reveal.dataset.decision = "reveal";
+      reveal.onclick = guard(async () => {
+        const r = await api(`/api/v1/admin/kyc/${record.id}/reveal`, { method: "POST", body: { reason: "review" } });
+        const d = r.data;
+        item.querySelector(".revealed")?.remove();
+        item.append(Object.assign(document.createElement("p"), {
+          className: "revealed",
+          textContent: `Unmasked (audited): ${d.full_name}, born ${d.date_of_birth}, ${d.nationality}; `
+            + `${d.id_type} ${d.id_number}; ${d.address_line}, ${d.postal_code} ${d.city}, ${d.country}; ${d.phone}, ${d.email}`,
+        }));
+      });
+      item.append(reveal);
+      return item;
+    }));
+  }
+  if (oversight) {
+    keepTyped($("alerts"), "alert-note", () => $("alerts").replaceChildren(...(alerts.length ? alerts.map(alertItem)
+      : listItems(["No alerts: no note movement matches a monitoring rule."]))));
+    keepTyped($("collections"), ["case", "case-kind", "case-amount", "case-days"],
+      () => $("collections").replaceChildren(...collections.map(collectionItem)));
+    $("aging").replaceChildren(...aging.buckets.map((b) => {
+      const row = document.createElement("tr");
+      for (const text of [b.bucket, b.loans, money(b.principal_outstanding), money(b.due_now)]) {
+        row.append(Object.assign(document.createElement("td"), { textContent: text }));
+      }
+      return row;
+    }));
+  }
+}
+
+export async function changeRole(event) {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const body = { wallet: form.get("wallet"), role: form.get("role"), action: event.submitter.value };
+  const result = await api("/api/v1/admin/roles", { method: "POST", body });
+  say(`${result.wallet}: ${result.changed ? `${result.role} ${result.action === "grant" ? "granted" : "revoked"}` : "no change"}; `
+    + `roles now ${result.roles.join(", ") || "none"}.`);
+  await refreshStaff();
+}
+
+// A monitoring alert for the case file: reviewed (decision, who, why), or open with Clear / Escalate.
+function alertItem(a) {
+  const item = Object.assign(document.createElement("li"), { textContent: `${a.rule}, loan ${a.loan_id}: ${a.detail}` });
+  item.dataset.alert = a.key;
+  if (a.review) {
+    item.append(` (${a.review.decision} by ${a.review.reviewer}: ${a.review.note})`);
+    return item;
+  }
+  const note = Object.assign(document.createElement("input"), { placeholder: "what you looked at and found" });
+  note.dataset.alertNote = a.key;
+  item.append(" ", note);
+  for (const [label, decision] of [["Clear", "cleared"], ["Escalate", "escalated"]]) {
+    const button = Object.assign(document.createElement("button"), { textContent: label });
+    Object.assign(button.dataset, { alert: a.key, decision });
+    button.onclick = guard(() => reviewAlert(a.key, decision, document.querySelector(`input[data-alert-note="${a.key}"]`).value));
+    item.append(" ", button);
+  }
+  return item;
+}
+
+// A loan in collections with its case log, and (for underwriters and admins) a line to add to it.
+function collectionItem(c) {
+  const item = Object.assign(document.createElement("li"), {
+    textContent: `loan ${c.loan_id} ${c.bucket}${c.days_past_due == null ? "" : `, ${c.days_past_due} days past due`}: `
+      + `${money(c.amount_owed)} owed; notices ${c.notices.join(", ") || "none"}`,
+  });
+  item.dataset.collection = c.loan_id;
+  if (has("underwriter", "admin")) item.append(" ", ...caseControls(c.loan_id));
+  if (c.actions.length) {
+    const log = document.createElement("ul");
+    log.replaceChildren(...listItems(c.actions.map((a) => `${day(a.chain_time)} ${a.kind.replaceAll("_", " ")}`
+      + (a.promised_amount ? ` of ${money(a.promised_amount)} by ${day(a.promised_by)} (${a.promise_status})` : "")
+      + `: ${a.note ?? "(erased)"} (${a.actor.slice(0, 10)}…)`)));
+    item.append(log);
+  }
+  return item;
+}
+
+function caseControls(loanId) {
+  const kind = document.createElement("select");
+  kind.dataset.caseKind = loanId;
+  kind.append(...["contacted", "no_answer", "promise_to_pay", "dispute", "hardship", "note"].map((k) =>
+    Object.assign(document.createElement("option"), { value: k, textContent: k.replaceAll("_", " ") })));
+  const note = Object.assign(document.createElement("input"), { placeholder: "what was done or said" });
+  note.dataset.case = loanId;
+  const amount = Object.assign(document.createElement("input"), { type: "number", min: "0", placeholder: "promised amount" });
+  const days = Object.assign(document.createElement("input"), { type: "number", min: "1", max: "60", placeholder: "within days" });
+  amount.dataset.caseAmount = days.dataset.caseDays = loanId;
+  const record = Object.assign(document.createElement("button"), { textContent: "Record" });
+  Object.assign(record.dataset, { loan: loanId, action: "record-case" });
+  record.onclick = guard(() => recordCase(loanId, kind.value, note.value, amount.value, days.value));
+  return [kind, " ", note, " ", amount, " ", days, " ", record];
+}
+
+async function recordCase(loanId, kind, note, amount, days) {
+  const body = { kind, note };
+  if (kind === "promise_to_pay") {
+    body.promised_amount = Math.round(Number(amount) * 10 ** state.decimals);
+    body.promised_in_days = Number(days);
+  }
+  const a = await api(`/api/v1/servicing/collections/${loanId}/actions`, { method: "POST", body });
+  say(`Loan ${loanId}: ${a.kind.replaceAll("_", " ")} recorded${a.promise_status ? ` (promise ${a.promise_status})` : ""}.`);
+  await refreshStaff();
+}
+
+async function reviewAlert(key, decision, note) {
+  const a = await api(`/api/v1/audit/alerts/${key}/review`, { method: "POST", body: { decision, note } });
+  say(`Alert ${a.rule} on loan ${a.loan_id}: ${a.review.decision}.`);
+  await refreshStaff();
+}
+
+function eventLine(e) {
+  const args = Object.entries(e.args).map(([k, v]) => `${k}=${v}`).join(", ");
+  return `block ${e.block_number}, tx ${e.tx_hash.slice(0, 10)}…: ${e.contract}.${e.event}(${args})`;
+}
+
+async function traceLoan(loanId) {
+  const trace = await api(`/api/v1/audit/trace/loan/${loanId}`);
+  $("trace-result").textContent = `Loan ${trace.loan_id} (${trace.status}): ${trace.consistent ? "consistent" : "INCONSISTENT"}, `
+    + `${trace.events.length} events`;
+  $("trace-checks").replaceChildren(...listItems(trace.checks.map((c) => `${c.ok ? "ok" : "FAIL"} ${c.name}: ${c.detail}`)));
+  $("trace-events").replaceChildren(...listItems(trace.events.map(eventLine)));
+}
+
+async function traceTx(hash) {
+  const trace = await api(`/api/v1/audit/trace/tx/${hash}`);
+  const sender = trace.intent_key ? `sent by the platform (outbox ${trace.intent_key}, ${trace.intent_status}, ${trace.function})`
+    : "not sent by the platform";
+  $("trace-result").textContent = `Transaction ${trace.tx_hash}: ${trace.events.length} events, ${sender}`;
+  $("trace-checks").replaceChildren();
+  $("trace-events").replaceChildren(...listItems(trace.events.map(eventLine)));
+}
+
+async function traceAddress(address) {
+  const trace = await api(`/api/v1/audit/trace/address/${address}`);
+  const notes = Object.entries(trace.notes).map(([loan, n]) => `loan ${loan}: ${money(n)}`).join(", ") || "none";
+  $("trace-result").textContent = `${trace.address}: KYC level ${trace.attestation_level} on-chain; borrower in loans `
+    + `${trace.loans_as_borrower.join(", ") || "none"}; notes ${notes}; funded ${money(trace.funded)}, repaid ${money(trace.repaid)}`;
+  $("trace-checks").replaceChildren();
+  $("trace-events").replaceChildren(...listItems(trace.transactions.map((tx) => `transaction ${tx}`)));
+}
+
+export async function trace() {
+  const what = $("trace-what").value.trim();
+  if (/^\d+$/.test(what)) return traceLoan(Number(what));
+  if (/^0x[0-9a-fA-F]{64}$/.test(what)) return traceTx(what);
+  if (/^0x[0-9a-fA-F]{40}$/.test(what)) return traceAddress(what);
+  throw new Error("Trace a loan id, a transaction hash (0x + 64 hex) or an address (0x + 40 hex).");
+}

@@ -1,0 +1,40 @@
+// Verify a record: anyone checks a document against its on-chain anchor.
+
+import { $, api } from "./core.js";
+
+function showVerification(v) {
+  $("verify-result").textContent = `${v.status.toUpperCase()}: ${v.reason}`;
+  $("verify-result").dataset.status = v.status;
+  const block = v.block_number == null ? null : `${v.block_number}${v.timestamp ? `, ${v.timestamp}` : ""}`;
+  const facts = [
+    ["CID", v.cid], ["document hash (keccak-256)", v.doc_hash], ["Merkle root", v.root], ["block", block],
+    ["transaction", v.tx_hash], ["DocumentAnchor", v.contract && `${v.contract} on chain ${v.chain_id}`],
+    ["Merkle proof", v.proof && `${v.proof.length} sibling hashes`],
+  ].filter(([, value]) => value != null);
+  $("verify-details").replaceChildren(...facts.map(([name, value]) => Object.assign(document.createElement("li"), {
+    textContent: `${name}: ${value}`,
+  })));
+  $("verify-proof").hidden = v.status !== "verified";
+  if (v.status === "verified") $("verify-proof").href = `/api/v1/verify/proof?cid=${encodeURIComponent(v.cid)}`;
+}
+
+export async function verifyRecord(event) {
+  event.preventDefault();
+  const cid = $("verify-cid").value.trim();
+  const file = $("verify-file").files[0];
+  if (!cid && !file) throw new Error("Give a CID, a file, or both.");
+  if (!file) return showVerification(await api(`/api/v1/verify?cid=${encodeURIComponent(cid)}`));
+  const form = new FormData();
+  form.append("file", file);
+  if (cid) form.append("cid", cid);
+  showVerification(await api("/api/v1/verify", { method: "POST", form }));
+}
+
+export async function verifyAgreement(loanId) {
+  const loan = await api(`/api/v1/loans/${loanId}`);
+  if (!loan.agreement_cid) throw new Error(`Loan ${loanId}: its agreement is not stored on this platform.`);
+  $("verify-cid").value = loan.agreement_cid;
+  $("verify-file").value = "";
+  showVerification(await api(`/api/v1/verify?cid=${encodeURIComponent(loan.agreement_cid)}`));
+  $("verify-section").scrollIntoView();
+}
