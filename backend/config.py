@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     offer_ttl_hours: int = Field(default=72, ge=1)  # the borrower's signature must reach LoanBook in this time
     offer_funding_days: int = Field(default=14, ge=1)  # investors' funding window after the signing deadline
     installment_period_days: int = Field(default=30, ge=1)
+    # What one borrower may owe the platform's investors at once, in whole tokens (the product's
+    # largest loan by default): regulated P2P lending caps a borrower's balance per platform.
+    borrower_max_outstanding: int = Field(default=20_000, ge=250)
 
     # --- investor diversification (backend/lending/portfolio.py) -------------------------------
     diversification_max_share: float = Field(default=0.05, gt=0, le=1)  # warn above this share in one loan

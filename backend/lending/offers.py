@@ -5,8 +5,10 @@ Rules, each a 4xx that changes nothing:
 - only the wallet that asked for the decision may take it up (others get 404, as for no decision);
 - only an `approve` decision (or a referral an underwriter approved), younger than
   `offer_decision_ttl_days`, and only once;
-- the amount may be lowered, never raised above the application or the affordability limit;
-- the application may not declare fewer loans with us than the ledger shows (loan stacking);
+- the amount may be lowered, never raised above the application, the affordability limit or what
+  is left under the cap on what one borrower owes at once;
+- the application is checked against the ledger (`exposure.py`): no new loan while a defaulted
+  one is owed, no fewer loans with us nor lower monthly debt payments declared than it shows;
 - one open offer per borrower: LoanBook accepts one signature per nonce, so a newer offer
   supersedes an unsigned older one, and none is made while a createLoan is still in flight;
 - acceptance needs the borrower's own signature over exactly these terms, before their deadline
@@ -23,7 +25,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from math import ceil
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import audit
@@ -37,6 +39,7 @@ from backend.content.store import get_content_store
 from backend.db.base import as_utc
 from backend.errors import Conflict, ContentIntegrityError, NotFound, ValidationFailed
 from backend.lending.agreement import agreement_document
+from backend.lending.exposure import Exposure, check_application, headroom
 from backend.lending.loans import schedule_public
 from backend.lending.models import LoanOffer, OfferStatus
 from backend.lending.schemas import (
@@ -46,6 +49,7 @@ from backend.lending.schemas import (
     PricePublic,
 )
 from backend.scoring.models import CreditDecision
+from backend.scoring.policy import MIN_AMOUNT
 from backend.scoring.pricing import weighted_average_life_years
 
 DAY = 86_400
@@ -84,29 +88,18 @@ def _check_decision(db: Session, settings: Settings, decision: CreditDecision) -
             raise Conflict(f"decision {decision.id} was already accepted as offer {used.id}", offer_id=used.id)
 
 
-def _check_declared_loans(db: Session, borrower: str, decision: CreditDecision) -> None:
-    """Fraud check against the ledger: the application's self-declared number of loans with us may
-    not be lower than the borrower's open loans on-chain (loan stacking hides debt from the model)."""
-    declared = int(decision.inputs["existing_loans_with_us"])
-    open_loans = db.scalar(
-        select(func.count()).where(LoanRow.borrower == borrower, LoanRow.status.in_(("funding", "active", "defaulted")))
-    ) or 0
-    if declared < open_loans:
-        raise Conflict(
-            f"existing_loans_with_us: the application declares {declared}, the ledger shows {open_loans} open "
-            "loans of this wallet; apply again with the true number",
-            field="existing_loans_with_us", declared=declared, on_chain=open_loans,
-        )  # fmt: skip
-
-
-def _offer_amount(decision: CreditDecision, requested: int | None) -> int:
+def _offer_amount(decision: CreditDecision, requested: int | None, room: int, cap: int) -> int:
     applied = int(decision.inputs["amount"])
-    limit = min(applied, int(decision.outputs["quote"]["max_amount"]))
+    limit = min(applied, int(decision.outputs["quote"]["max_amount"]), room)
+    if limit < MIN_AMOUNT:
+        raise Conflict(f"this wallet owes {cap - room} or more on this platform's loans; a borrower may owe at most {cap} "
+                       "at once", field="amount", cap=cap, headroom=room)  # fmt: skip
     amount = applied if requested is None else requested
     if amount > limit:
         raise ValidationFailed(
-            f"amount: at most {limit} (the amount applied for and the affordability limit)", field="amount", limit=limit
-        )
+            f"amount: at most {limit} (the amount applied for, the affordability limit, and what is left of the {cap} a "
+            "borrower may owe on this platform at once)", field="amount", limit=limit,
+        )  # fmt: skip
     return amount
 
 
@@ -130,11 +123,14 @@ def reserve_fee_prepaid_bps(reserve_fee_bps: int, term_months: int) -> int:
 def create_offer(db: Session, settings: Settings, borrower: str, request: OfferCreate) -> OfferPublic:
     decision = _decision_of(db, borrower, request.decision_id)
     _check_decision(db, settings, decision)
-    _check_declared_loans(db, borrower, decision)
-    amount = _offer_amount(decision, request.amount)
+    domain = loan_book.loan_book_domain(settings)
+    unit = 10**domain.asset_decimals
+    ledger = Exposure.of(db, borrower)
+    check_application(ledger, decision, unit)
+    cap = settings.borrower_max_outstanding
+    amount = _offer_amount(decision, request.amount, headroom(ledger, cap, unit), cap)
     _clear_the_nonce(db, borrower)
 
-    domain = loan_book.loan_book_domain(settings)
     now = max(int(time.time()), loan_book.chain_time(settings))
     deadline = now + settings.offer_ttl_hours * 3600
     quote = decision.outputs["quote"]

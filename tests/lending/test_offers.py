@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from eth_account import Account
 from eth_utils import keccak
 from sqlalchemy import func, select
@@ -14,14 +15,19 @@ from backend.chain.client import contract_at, get_web3
 from backend.chain.deploy import deployed_addresses
 from backend.chain.loan_book import chain_time
 from backend.chain.models import Intent
+from backend.chain.projection_models import LoanRow
 from backend.content.store import get_content_store
 from backend.db.session import session_scope
+from backend.errors import Conflict
 from backend.identity.roles import grant_role
+from backend.lending.exposure import Exposure, check_application
 from backend.lending.models import LoanOffer
+from backend.scoring.models import CreditDecision
 from tests.identity.conftest import ADMIN, client_for
 from tests.lending.conftest import (
     RISKY,
     SAMPLE,
+    created_loan,
     scored,
     settle,
     sign_typed,
@@ -246,3 +252,34 @@ def test_credit_applications_are_rate_limited_per_wallet(chain_identity_settings
         codes = [client.post("/api/v1/score", json=SAMPLE, headers=borrower.headers).status_code for _ in range(3)]
         refused = client.post("/api/v1/score", json=SAMPLE, headers=borrower.headers).json()
     assert codes == [201, 201, 429] and "at most 2 per hour" in refused["detail"]
+
+
+def test_the_ledger_checks_the_application_and_caps_what_one_borrower_owes(client, chain_identity_settings, borrower, approved):
+    settings = chain_identity_settings
+    loan_id = created_loan(client, settings, borrower, approved)["loan_id"]  # 3,000 being funded: owed in full
+    with session_scope(settings) as session:
+        installment = session.get(LoanRow, loan_id).installment_amount
+    on_ledger = -(-installment // 10**6)
+    understated = scored(client, borrower, {**SAMPLE, "existing_loans_with_us": 1, "monthly_debt_payments": on_ledger - 1})
+    before = _counts(settings)
+    refused = _offer(client, borrower, understated)
+    assert refused.status_code == 409 and refused.json()["context"] == {
+        "field": "monthly_debt_payments", "declared": on_ledger - 1, "on_chain": on_ledger}  # fmt: skip
+
+    truthful = scored(client, borrower, {**SAMPLE, "existing_loans_with_us": 1, "monthly_debt_payments": on_ledger})
+    with client_for(settings.model_copy(update={"borrower_max_outstanding": 5000})) as capped:
+        over = capped.post("/api/v1/offers", json={"decision_id": truthful["id"]}, headers=borrower.headers)
+        assert over.status_code == 422 and over.json()["context"]["limit"] == 2000  # 3,000 owed of 5,000
+        assert _counts(settings) == before
+        within = capped.post("/api/v1/offers", json={"decision_id": truthful["id"], "amount": 2000}, headers=borrower.headers)
+        assert within.status_code == 201
+    with client_for(settings.model_copy(update={"borrower_max_outstanding": 3100})) as full:
+        none_left = full.post("/api/v1/offers", json={"decision_id": truthful["id"]}, headers=borrower.headers)
+    assert none_left.status_code == 409 and none_left.json()["context"] == {"field": "amount", "cap": 3100, "headroom": 100}
+
+
+def test_a_wallet_owing_on_a_defaulted_loan_gets_no_new_loan():
+    decision = CreditDecision(inputs={**SAMPLE, "existing_loans_with_us": 1})
+    with pytest.raises(Conflict, match="loans 7 of this wallet are in default"):
+        check_application(Exposure(open_loans=1, monthly_installments=0, outstanding=0, owing_defaulted=[7]), decision, 10**6)
+    check_application(Exposure(open_loans=1, monthly_installments=0, outstanding=0, owing_defaulted=[]), decision, 10**6)
