@@ -10,10 +10,6 @@ everything in it is public on-chain already, but a statement is addressed to one
 
 from __future__ import annotations
 
-import csv
-import io
-from decimal import Decimal
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,7 +19,7 @@ from backend.chain.projection_models import EventSubjectRow, LoanRow
 from backend.config import Settings
 from backend.errors import Forbidden, NotFound
 from backend.lending.schemas import LoanStatementLinePublic, LoanStatementPublic
-from backend.lending.statement import iso_date, year_bounds
+from backend.lending.statement import csv_text, in_tokens, iso_date, year_bounds
 
 CSV_COLUMNS = ("date", "block_number", "tx_hash", "kind", "installment", "cash", "cash_tokens", "origination_fee",
                "late_fee_charged", "late_fee_paid", "interest_paid", "principal_paid", "principal_outstanding",
@@ -110,13 +106,12 @@ def loan_statement(db: Session, settings: Settings, loan_id: int, viewer: str, s
 
 def loan_statement_csv(statement: LoanStatementPublic) -> str:
     """The statement's lines, one row each (amounts in base units; cash also in tokens)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for line in statement.lines:
-        tokens = Decimal(line.cash).scaleb(-statement.decimals)  # exact: never through a float
-        writer.writerow((iso_date(line.timestamp), line.block_number, line.tx_hash, line.kind, line.installment or "",
-                         line.cash, tokens, line.origination_fee, line.late_fee_charged, line.late_fee_paid,
-                         line.interest_paid, line.principal_paid, "" if line.principal_outstanding is None else line.principal_outstanding,
-                         "" if line.recoverable is None else line.recoverable, line.payer or ""))  # fmt: skip
-    return out.getvalue()
+    return csv_text(CSV_COLUMNS, ((iso_date(line.timestamp), line.block_number, line.tx_hash, line.kind, _blank(line.installment),
+                                   line.cash, in_tokens(line.cash, statement.decimals), line.origination_fee,
+                                   line.late_fee_charged, line.late_fee_paid, line.interest_paid, line.principal_paid,
+                                   _blank(line.principal_outstanding), _blank(line.recoverable), _blank(line.payer))
+                                  for line in statement.lines))  # fmt: skip
+
+
+def _blank(value):
+    return "" if value is None else value

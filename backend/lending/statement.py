@@ -136,24 +136,28 @@ def iso_date(timestamp: int | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat() if timestamp is not None else ""
 
 
-def statement_csv(statement: StatementPublic) -> str:
-    """The statement's lines, one row each, for a spreadsheet or an accountant."""
+def csv_text(columns: tuple[str, ...], rows) -> str:
+    """A header and rows as CSV text, for a spreadsheet or an accountant."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for line in statement.lines:
-        tokens = Decimal(line.cash).scaleb(-statement.decimals)  # exact: never through a float
-        writer.writerow((iso_date(line.timestamp), line.block_number, line.tx_hash, line.loan_id, line.kind, line.cash,
-                         tokens, line.notes))  # fmt: skip
+    writer.writerow(columns)
+    writer.writerows(rows)
     return out.getvalue()
+
+
+def in_tokens(amount: int, decimals: int) -> Decimal:
+    return Decimal(amount).scaleb(-decimals)  # exact: never through a float
+
+
+def statement_csv(statement: StatementPublic) -> str:
+    """The statement's lines, one row each."""
+    return csv_text(CSV_COLUMNS, ((iso_date(line.timestamp), line.block_number, line.tx_hash, line.loan_id, line.kind,
+                                   line.cash, in_tokens(line.cash, statement.decimals), line.notes)
+                                  for line in statement.lines))  # fmt: skip
 
 
 def earnings_csv(statement: StatementPublic) -> str:
     """What the notes earned, one row per event (amounts in base units), for a tax return."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EARNINGS_CSV_COLUMNS)
-    for line in statement.earning_lines:
-        writer.writerow((iso_date(line.timestamp), line.block_number, line.tx_hash, line.loan_id, line.kind,
-                         *(getattr(line, part) for part in earnings.PARTS)))  # fmt: skip
-    return out.getvalue()
+    return csv_text(EARNINGS_CSV_COLUMNS, ((iso_date(line.timestamp), line.block_number, line.tx_hash, line.loan_id,
+                                            line.kind, *(getattr(line, part) for part in earnings.PARTS))
+                                           for line in statement.earning_lines))  # fmt: skip
