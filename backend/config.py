@@ -140,6 +140,11 @@ class Settings(BaseSettings):
     # AES-256 key (base64) for `loanchain backup`; on a local chain var/keys/backup.key is made on
     # first use. Keep it, and the KYC master keys, apart from the backups themselves.
     backup_key: SecretStr | None = None
+    # The `backup` worker (backend/backup/schedule.py): one backup every N hours (0: off) into
+    # `backup_dir` (default var/backups), verified, the newest `backup_keep` kept.
+    backup_interval_hours: float = Field(default=24.0, ge=0)
+    backup_dir: Path | None = None
+    backup_keep: int = Field(default=14, ge=1)
 
     # --- API ------------------------------------------------------------------------------
     api_host: str = "127.0.0.1"

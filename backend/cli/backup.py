@@ -7,11 +7,12 @@ from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
 
 from backend.cli.output import cli_errors, console, print_json
 from backend.config import get_settings
 
-app = typer.Typer(no_args_is_help=True, help="Encrypted backups: create, verify, restore (all or nothing).")
+app = typer.Typer(no_args_is_help=True, help="Encrypted backups: create, list the scheduled ones, verify, restore (all or nothing).")
 
 
 def _progress(what: str, quiet: bool) -> Progress:
@@ -20,23 +21,57 @@ def _progress(what: str, quiet: bool) -> Progress:
 
 @app.command("create")
 def create_command(
-    output: Path = typer.Argument(..., help="Where to write the backup file"),
+    output: Path | None = typer.Argument(None, help="Where to write the backup file; by default into the scheduled "
+                                         "backups' directory, verified and rotated like theirs"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Back up every table (one consistent snapshot) and the embedded content store, encrypted
     with the backup key (LOANCHAIN_BACKUP_KEY)."""
+    from backend.backup.schedule import take_backup
     from backend.backup.service import create_backup, row_count
 
+    settings = get_settings()
     with cli_errors():
-        total = row_count(get_settings())
+        total = row_count(settings)
         with _progress("backing up rows", json_out) as bar:
             task = bar.add_task("rows", total=total)
-            report = create_backup(get_settings(), output, progress=lambda n: bar.advance(task, n))
+
+            def advance(rows: int) -> None:
+                bar.advance(task, rows)
+
+            if output is None:
+                taken = take_backup(settings, progress=advance)
+            else:
+                report = create_backup(settings, output, progress=advance)
+    if output is None:
+        if json_out:
+            print_json({"path": str(taken.path), "bytes": taken.bytes, "verified": True})
+        else:
+            console.print(f"wrote and verified {taken.path} ({taken.bytes:,} bytes)")
+        return
     if json_out:
         print_json(report.__dict__)
         return
     console.print(f"wrote {report.path}: {sum(report.tables.values())} rows in {len(report.tables)} tables, "
                   f"{report.blobs} content blobs, {report.bytes:,} bytes, schema {report.revision}")  # fmt: skip
+
+
+@app.command("list")
+def list_command(json_out: bool = typer.Option(False, "--json")) -> None:
+    """The scheduled backups kept (newest first), and whether the schedule is keeping up."""
+    from backend.backup.schedule import backup_dir, backup_health, scheduled_backups
+
+    settings = get_settings()
+    kept = scheduled_backups(settings)
+    health = backup_health(settings)
+    if json_out:
+        print_json({"directory": str(backup_dir(settings)), "health": health,
+                    "backups": [{"file": b.path.name, "taken_at": b.taken_at.isoformat(), "bytes": b.bytes} for b in kept]})  # fmt: skip
+        return
+    table = Table("file", "taken at (UTC)", "bytes", title=f"{backup_dir(settings)}: {health['status']}")
+    for b in kept:
+        table.add_row(b.path.name, b.taken_at.strftime("%Y-%m-%d %H:%M:%S"), f"{b.bytes:,}")
+    console.print(table)
 
 
 def _read(command: str, path: Path, json_out: bool) -> None:

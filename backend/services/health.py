@@ -100,12 +100,19 @@ def check_indexer(settings: Settings) -> dict[str, Any]:
             "confirmations": settings.confirmations, "reorgs": st.reorgs}  # fmt: skip
 
 
+def check_backups(settings: Settings) -> dict[str, Any]:
+    from backend.backup.schedule import backup_health
+
+    return backup_health(settings)
+
+
 CHECKS = {
     "chain": check_chain,
     "contracts": check_contracts,
     "database": check_database,
     "content_store": check_content_store,
     "indexer": check_indexer,
+    "backups": check_backups,
 }
 
 

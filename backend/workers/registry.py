@@ -37,12 +37,19 @@ def _market_keeper_step(settings: Settings) -> int:
     return keeper_step(settings)
 
 
+def _backup_step(settings: Settings) -> int:
+    from backend.backup.schedule import backup_step
+
+    return backup_step(settings)
+
+
 WORKERS: dict[str, Worker] = {
     "outbox": Worker("outbox", _outbox_step, lambda s: s.outbox_poll_interval),
     "indexer": Worker("indexer", _indexer_step, lambda s: s.indexer_poll_interval),
     "anchor-batcher": Worker("anchor-batcher", _anchor_step, lambda s: min(5.0, max(0.5, s.anchor_batch_interval / 4))),
     "servicing": Worker("servicing", _servicing_step, lambda s: s.servicing_interval),
     "market-keeper": Worker("market-keeper", _market_keeper_step, lambda s: s.market_keeper_interval),
+    "backup": Worker("backup", _backup_step, lambda s: 60.0),  # checks whether one is due; takes it then
 }
 
 
