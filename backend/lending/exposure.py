@@ -19,8 +19,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.chain.loan_book import loan_book_domain
 from backend.chain.projection_models import LoanRow
+from backend.config import Settings
 from backend.errors import Conflict
+from backend.lending.schemas import BorrowingPublic
 from backend.scoring.models import CreditDecision
 
 OPEN = ("funding", "active", "defaulted")
@@ -47,6 +50,10 @@ class Exposure:
         )
 
 
+def whole_tokens_up(amount: int, unit: int) -> int:
+    return -(-amount // unit)
+
+
 def check_application(exposure: Exposure, decision: CreditDecision, unit: int) -> None:
     """The application against the ledger; `unit` is one whole token in base units."""
     if exposure.owing_defaulted:
@@ -60,7 +67,7 @@ def check_application(exposure: Exposure, decision: CreditDecision, unit: int) -
             "loans of this wallet; apply again with the true number",
             field="existing_loans_with_us", declared=declared, on_chain=exposure.open_loans,
         )  # fmt: skip
-    on_ledger = -(-exposure.monthly_installments // unit)  # whole tokens, rounded up
+    on_ledger = whole_tokens_up(exposure.monthly_installments, unit)
     stated = int(decision.inputs["monthly_debt_payments"])
     if stated < on_ledger:
         raise Conflict(
@@ -72,4 +79,14 @@ def check_application(exposure: Exposure, decision: CreditDecision, unit: int) -
 
 def headroom(exposure: Exposure, cap: int, unit: int) -> int:
     """Whole tokens the borrower may still borrow under the cap on what it owes at once."""
-    return max(cap - -(-exposure.outstanding // unit), 0)
+    return max(cap - whole_tokens_up(exposure.outstanding, unit), 0)
+
+
+def borrowing_of(db: Session, settings: Settings, wallet: str) -> BorrowingPublic:
+    """What an application from `wallet` will be checked against, so the form can say it first."""
+    ledger = Exposure.of(db, wallet)
+    unit = 10 ** loan_book_domain(settings).asset_decimals
+    cap = settings.borrower_max_outstanding
+    return BorrowingPublic(open_loans=ledger.open_loans, monthly_debt_with_us=whole_tokens_up(ledger.monthly_installments, unit),
+                           owed=whole_tokens_up(ledger.outstanding, unit), cap=cap, headroom=headroom(ledger, cap, unit),
+                           owing_defaulted=ledger.owing_defaulted)  # fmt: skip

@@ -377,3 +377,15 @@ class LoanStatementPublic(BaseModel):
     interest_paid: int
     principal_paid: int
     lines: list[LoanStatementLinePublic]
+
+
+class BorrowingPublic(BaseModel):
+    """What the ledger shows of a wallet's borrowing here, which a new application is checked
+    against (whole tokens, rounded up)."""
+
+    open_loans: int = Field(description="Loans being funded, active or defaulted: declare at least this many")
+    monthly_debt_with_us: int = Field(description="What those loans take a month: declare at least this much")
+    owed: int = Field(description="Principal owed on them (a loan being funded counts in full)")
+    cap: int = Field(description="What one borrower may owe at once")
+    headroom: int = Field(description="What the cap leaves to borrow now")
+    owing_defaulted: list[int] = Field(description="Defaulted loans still owed on: no new loan until settled")

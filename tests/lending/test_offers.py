@@ -260,6 +260,9 @@ def test_the_ledger_checks_the_application_and_caps_what_one_borrower_owes(clien
     with session_scope(settings) as session:
         installment = session.get(LoanRow, loan_id).installment_amount
     on_ledger = -(-installment // 10**6)
+    shown = client.get("/api/v1/offers/borrowing", headers=borrower.headers).json()  # what the form can say first
+    assert shown == {"open_loans": 1, "monthly_debt_with_us": on_ledger, "owed": 3000, "cap": 20_000, "headroom": 17_000,
+                     "owing_defaulted": []}  # fmt: skip
     understated = scored(client, borrower, {**SAMPLE, "existing_loans_with_us": 1, "monthly_debt_payments": on_ledger - 1})
     before = _counts(settings)
     refused = _offer(client, borrower, understated)

@@ -181,6 +181,8 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     wallet.address = borrower.address
     _sign_in(page, borrower.address)
     expect(page.locator(f'tr[data-repayments="{loan_id}"]')).to_contain_text("20 days late;")
+    expect(page.locator("#apply-ledger")).to_contain_text("You have 1 open loan with us, taking ")  # the form starts from it
+    assert page.locator('#apply-form input[name="existing_loans_with_us"]').input_value() == "1"
     page.locator(f'tr[data-repayments="{loan_id}"] summary').nth(1).click()  # the borrower asks for help
     page.fill(f'input[data-hardship="{loan_id}"]', "hours cut; can pay in full next month")
     page.click(f'button[data-loan="{loan_id}"][data-action="hardship"]')

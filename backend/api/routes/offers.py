@@ -4,8 +4,8 @@ countersigns and submits them to LoanBook (through the outbox)."""
 from fastapi import APIRouter, status
 
 from backend.api.deps import STAFF, CurrentUser, SessionDep, SettingsDep, allow
-from backend.lending import offers
-from backend.lending.schemas import OfferAccept, OfferCreate, OfferPublic
+from backend.lending import exposure, offers
+from backend.lending.schemas import BorrowingPublic, OfferAccept, OfferCreate, OfferPublic
 
 router = APIRouter(prefix="/api/v1/offers", tags=["offers"])
 
@@ -34,6 +34,12 @@ def accept(
 @router.get("", dependencies=allow("offers.list"), summary="The caller's offers, newest first")
 def mine(user: CurrentUser, session: SessionDep) -> list[OfferPublic]:
     return offers.list_offers(session, user.wallet)
+
+
+@router.get("/borrowing", dependencies=allow("offers.list"),
+            summary="What the ledger shows of the caller's borrowing here, which a new application is checked against")
+def borrowing(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> BorrowingPublic:
+    return exposure.borrowing_of(session, settings, user.wallet)
 
 
 @router.get("/{offer_id}", dependencies=allow("offers.read"), summary="An offer: its terms, state and loan")

@@ -3,7 +3,7 @@
 
 import { $, api, guard, say, state, utf8Hex, wallet } from "./core.js";
 import { eraseKyc, eraseWallet, refreshKyc, submitKyc } from "./identity.js";
-import { apply, fillApplicationChoices, getOffer, showDecision, signOffer } from "./borrow.js";
+import { apply, fillApplicationChoices, getOffer, refreshBorrowing, showDecision, signOffer } from "./borrow.js";
 import { refreshLoans } from "./loans.js";
 import { bidForNotes, offerNotes, refreshMarket } from "./market.js";
 import { verifyRecord } from "./verify.js";
@@ -31,7 +31,7 @@ async function signIn() {
   showDecision(latest ?? null);
   // Everything on screen, public figures included, as of this sign-in.
   await Promise.all([refreshKyc(), refreshLoans(), refreshNotices(), refreshPortfolio(), refreshStaff(), refreshMarket(),
-    refreshDisclosure(), refreshRule()]);
+    refreshDisclosure(), refreshRule(), refreshBorrowing()]);
 }
 
 $("connect").onclick = guard(signIn);
@@ -41,7 +41,7 @@ $("get-offer").onclick = guard(getOffer);
 $("sign-offer").onclick = guard(signOffer);
 $("refresh-loans").onclick = guard(async () => {
   await Promise.all([refreshLoans(), refreshDisclosure(), refreshMarket()]);
-  if (state.token) await Promise.all([refreshPortfolio(), refreshNotices(), refreshStaff(), refreshRule()]);
+  if (state.token) await Promise.all([refreshPortfolio(), refreshNotices(), refreshStaff(), refreshRule(), refreshBorrowing()]);
 });
 $("plan-form").onsubmit = guard(planInvestment);
 $("claim-all").onclick = guard(claimAll);

@@ -29,6 +29,25 @@ export function showDecision(decision) {
   $("get-offer").textContent = referred ? "Ask for my offer (after an underwriter's review)" : "Get my loan offer";
 }
 
+// What the ledger shows of the signed-in wallet's borrowing: the application is checked against it,
+// so the form says it first and starts from it.
+export async function refreshBorrowing() {
+  const b = await api("/api/v1/offers/borrowing");
+  const form = $("apply-form").elements;
+  form.existing_loans_with_us.min = b.open_loans;
+  form.existing_loans_with_us.value = Math.max(Number(form.existing_loans_with_us.value), b.open_loans);
+  form.monthly_debt_payments.min = b.monthly_debt_with_us;
+  form.monthly_debt_payments.value = Math.max(Number(form.monthly_debt_payments.value), b.monthly_debt_with_us);
+  form.amount.max = Math.min(20000, b.headroom);
+  const plural = b.open_loans === 1 ? "" : "s";
+  $("apply-ledger").hidden = b.open_loans === 0;
+  $("apply-ledger").textContent = b.owing_defaulted.length
+    ? `Settle loan ${b.owing_defaulted.join(", ")} (in default) before borrowing again.`
+    : `You have ${b.open_loans} open loan${plural} with us, taking ${b.monthly_debt_with_us.toLocaleString("en-US")} a month `
+      + `(counted in your monthly debt payments); you may borrow up to ${b.headroom.toLocaleString("en-US")} more `
+      + `(one borrower owes at most ${b.cap.toLocaleString("en-US")} at once).`;
+}
+
 export async function apply(event) {
   event.preventDefault();
   const application = {};
