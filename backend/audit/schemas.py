@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend.anchoring.schemas import VerificationPublic
 from backend.audit.verify import AuditReport
 from backend.scoring.schemas import DecisionProofPublic
+from backend.servicing.schemas import CollectionActionPublic
 
 
 class AuditEntryPublic(BaseModel):
@@ -96,6 +97,8 @@ class LoanTracePublic(BaseModel):
     decision: DecisionProofPublic | None = Field(description="The decision proof, when the decision is recorded here")
     agreement: VerificationPublic | None = Field(description="The agreement document against its on-chain anchor")
     audit_entries: list[dict] = Field(description="Audit-log entries about the loan, its offer and its decision")
+    case_log: list[CollectionActionPublic] = Field(description="The collections case log, newest first, notes opened "
+                                                   "(None once erased)")  # fmt: skip
     checks: list[CheckPublic]
     consistent: bool = Field(description="Every check passed")
 

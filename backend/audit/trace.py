@@ -22,6 +22,7 @@ from backend.audit.schemas import (
     LoanTracePublic,
     TxTracePublic,
 )
+from backend.chain.loan_book import deadline_clock
 from backend.chain.models import ChainEvent, Intent
 from backend.chain.outbox import get_intent
 from backend.chain.projection_models import (
@@ -37,6 +38,7 @@ from backend.errors import NotFound, ValidationFailed
 from backend.identity.roles import checksum
 from backend.lending.models import LoanOffer
 from backend.scoring.service import prove_decision
+from backend.servicing.collections import actions_of, case_log_altered
 
 
 def _event(ev: ChainEvent) -> EventPublic:
@@ -92,12 +94,19 @@ def trace_loan(db: Session, settings: Settings, loan_id: int) -> LoanTracePublic
         name="borrower_attested", ok=attestation is not None and not attestation.revoked,
         detail=f"KYC level {attestation.level} until {attestation.expires_at}" if attestation else "no attestation indexed",
     ))  # fmt: skip
+    entries, altered = case_log_altered(db, loan_id)
+    checks.append(CheckPublic(
+        name="case_log_matches_audit_log", ok=not altered,
+        detail=f"case-log entries {altered} differ from what the audit log recorded" if altered
+        else f"{entries} case-log entries, each as the audit log recorded it",
+    ))  # fmt: skip
     subjects = [f"loan:{loan_id}"] + ([f"offer:{offer.id}", f"decision:{offer.decision_id}"] if offer else [])
     return LoanTracePublic(
         loan_id=loan_id, status=loan.status, borrower=loan.borrower, terms_hash=loan.terms_hash,
         decision_hash=loan.decision_hash, agreement_hash=loan.agreement_hash, offer_id=offer.id if offer else None,
         create_intent=intent.key if intent else None, events=events, decision=decision,
         agreement=agreement, audit_entries=_audit_entries(db, subjects), checks=checks,
+        case_log=actions_of(db, settings, [loan_id], lambda: deadline_clock(settings)).get(loan_id, []) if entries else [],
         consistent=all(c.ok for c in checks),
     )  # fmt: skip
 

@@ -14,6 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend import audit
+from backend.audit.hashing import payload_hash
+from backend.audit.models import AuditEntry
 from backend.chain.loan_book import deadline_clock
 from backend.chain.models import ChainEvent
 from backend.chain.projection_models import LoanRow, RepaymentRow
@@ -29,6 +31,8 @@ from backend.servicing.schemas import (
     CollectionActionPublic,
     HardshipCreate,
 )
+
+AUDIT_ACTION = "collections.action"
 
 
 def in_collections(db: Session, loan_id: int) -> bool:
@@ -57,10 +61,23 @@ def _add(db: Session, settings: Settings, loan_id: int, kind: str, note: str, ac
     db.add(row)
     db.flush()  # the id is what the note's key and ciphertext are bound to
     seal_note(load_keyring(settings), row, note)
-    audit.record(db, actor=actor, action="collections.action", subject=f"loan:{loan_id}",
-                 payload={"action_id": row.id, "kind": row.kind, "sealed_note_sha256": hashlib.sha256(row.sealed_note).hexdigest(),
-                          "promised_amount": row.promised_amount, "promised_by": promised_by})  # fmt: skip
+    audit.record(db, actor=actor, action=AUDIT_ACTION, subject=f"loan:{loan_id}", payload=audit_payload(row))
     return actions_of(db, settings, [loan_id], lambda: now)[loan_id][0]
+
+
+def audit_payload(row: CollectionAction) -> dict:
+    """What the audit entry of a case-log entry commits to (the sealed note's hash, not its text):
+    recomputed from the row, it shows the entry was not altered since."""
+    return {"action_id": row.id, "kind": row.kind, "sealed_note_sha256": hashlib.sha256(row.sealed_note).hexdigest(),
+            "promised_amount": row.promised_amount, "promised_by": row.promised_by}  # fmt: skip
+
+
+def case_log_altered(db: Session, loan_id: int) -> tuple[int, list[int]]:
+    """(entries in the loan's case log, ids of those no audit entry of the loan commits to)."""
+    logged = set(db.scalars(select(AuditEntry.payload_hash).where(AuditEntry.subject == f"loan:{loan_id}",
+                                                                  AuditEntry.action == AUDIT_ACTION)))  # fmt: skip
+    rows = list(db.scalars(select(CollectionAction).where(CollectionAction.loan_id == loan_id).order_by(CollectionAction.id)))
+    return len(rows), [row.id for row in rows if payload_hash(audit_payload(row)) not in logged]
 
 
 def _note_aad(row: CollectionAction) -> bytes:

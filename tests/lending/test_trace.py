@@ -27,8 +27,10 @@ def test_a_loan_traced_end_to_end_is_consistent(client, chain_identity_settings,
     trace = client.get(f"/api/v1/audit/trace/loan/{loan_id}", headers=auditor).json()
     assert trace["consistent"], trace["checks"]
     assert {c["name"] for c in trace["checks"]} == {
-        "terms_match_offer", "created_by_platform_tx", "decision_reproduced", "agreement_anchored", "borrower_attested"
+        "terms_match_offer", "created_by_platform_tx", "decision_reproduced", "agreement_anchored", "borrower_attested",
+        "case_log_matches_audit_log",
     }  # fmt: skip
+    assert trace["case_log"] == []
     assert trace["offer_id"] == offer["id"] and trace["create_intent"] == f"offer:{offer['id']}"
     assert [e["event"] for e in trace["events"]] == ["LoanCreated"]
     assert trace["decision"]["verified"] and trace["agreement"]["status"] == "verified"

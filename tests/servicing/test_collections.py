@@ -108,6 +108,18 @@ def test_a_promise_to_pay_is_kept_or_broken_by_what_the_chain_shows(servicing_se
     assert json.loads(cli.stdout) == client.get("/api/v1/servicing/collections", headers=staff).json()
     assert table.exit_code == 0 and "broken" in table.stdout
 
+    # An auditor tracing the loan reads its case log, each entry checked against its audit entry.
+    def case_check(trace: dict) -> dict:
+        return next(c for c in trace["checks"] if c["name"] == "case_log_matches_audit_log")
+
+    traced = client.get(f"/api/v1/audit/trace/loan/{late}", headers=as_auditor).json()
+    assert traced["case_log"] == item["actions"] and case_check(traced)["ok"], case_check(traced)
+    with session_scope(settings) as session:  # someone edits a promise in the database
+        session.get(CollectionAction, second["id"]).promised_amount = 1
+    traced = client.get(f"/api/v1/audit/trace/loan/{late}", headers=as_auditor).json()
+    assert not case_check(traced)["ok"] and f"[{second['id']}]" in case_check(traced)["detail"]
+    assert not traced["consistent"]
+
 
 def test_a_borrower_asks_for_hardship_help_and_staff_see_it_until_they_answer(servicing_settings, world):
     settings = servicing_settings

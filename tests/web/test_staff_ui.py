@@ -97,7 +97,7 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
         ).inner_text()
 
     _wait(consistent, "a consistent trace")
-    expect(page.locator("#trace-checks li")).to_have_count(5)
+    expect(page.locator("#trace-checks li")).to_have_count(6)
     expect(page.locator("#trace-checks")).not_to_contain_text("FAIL")
     created = page.locator("#trace-events li").first
     expect(created).to_contain_text(f"LoanBook.LoanCreated(loanId={loan_id}")

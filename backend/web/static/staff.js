@@ -178,9 +178,11 @@ function eventLine(e) {
 async function traceLoan(loanId) {
   const trace = await api(`/api/v1/audit/trace/loan/${loanId}`);
   $("trace-result").textContent = `Loan ${trace.loan_id} (${trace.status}): ${trace.consistent ? "consistent" : "INCONSISTENT"}, `
-    + `${trace.events.length} events`;
+    + `${trace.events.length} events, ${trace.case_log.length} case-log entries`;
   $("trace-checks").replaceChildren(...listItems(trace.checks.map((c) => `${c.ok ? "ok" : "FAIL"} ${c.name}: ${c.detail}`)));
   $("trace-events").replaceChildren(...listItems(trace.events.map(eventLine)));
+  $("trace-case-log").replaceChildren(...listItems(trace.case_log.map((a) => `${day(a.chain_time)} ${a.kind.replaceAll("_", " ")}: `
+    + `${a.note ?? "(erased)"} (${a.actor})`)));
 }
 
 async function traceTx(hash) {
@@ -190,6 +192,7 @@ async function traceTx(hash) {
   $("trace-result").textContent = `Transaction ${trace.tx_hash}: ${trace.events.length} events, ${sender}`;
   $("trace-checks").replaceChildren();
   $("trace-events").replaceChildren(...listItems(trace.events.map(eventLine)));
+  $("trace-case-log").replaceChildren();
 }
 
 async function traceAddress(address) {
@@ -199,6 +202,7 @@ async function traceAddress(address) {
     + `${trace.loans_as_borrower.join(", ") || "none"}; notes ${notes}; funded ${money(trace.funded)}, repaid ${money(trace.repaid)}`;
   $("trace-checks").replaceChildren();
   $("trace-events").replaceChildren(...listItems(trace.transactions.map((tx) => `transaction ${tx}`)));
+  $("trace-case-log").replaceChildren();
 }
 
 export async function trace() {
