@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from rich.table import Table
 from backend.cli.output import cli_errors, console, print_json
 from backend.config import get_settings
 
-app = typer.Typer(no_args_is_help=True, help="Loans from the chain index: list them, show one with its schedule, its position and its statement.")
+app = typer.Typer(no_args_is_help=True, help="Loans from the chain index: list them, show one with its schedule, its position, its statement and its release letter.")
 
 
 @app.command("list")
@@ -110,6 +111,29 @@ def statement_command(
                   f"late fees {report.late_fee_paid:,} of {report.late_fee_charged:,} charged)"
                   + (f"; still owed after default {report.closing_recoverable:,}" if report.closing_recoverable else "")
                   + f" (base units, 10^{report.decimals} per token)" + (f"; written to {csv_out}" if csv_out else ""))  # fmt: skip
+
+
+@app.command("release")
+def release_command(
+    loan_id: int,
+    output: Path | None = typer.Option(None, "--output", help="Write the letter's exact bytes to this file"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """The borrower's release letter once nothing more is owed on the loan (= GET
+    /api/v1/loans/{id}/release, as staff): its CID, whether it is anchored, and the letter."""
+    from backend.db.session import session_scope
+    from backend.servicing.release import release_of
+
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        release = release_of(session, settings, loan_id, viewer="", staff=True)
+    if output:
+        output.write_text(json.dumps(release.letter, sort_keys=True, separators=(",", ":")))
+    if json_out:
+        print_json(release.model_dump(mode="json"))
+        return
+    console.print(f"{release.letter['statement']}\nletter {release.cid} ({'anchored' if release.anchored else 'anchoring'})"
+                  + (f"; written to {output}" if output else ""))  # fmt: skip
 
 
 def iso_day(timestamp: int | None) -> str:

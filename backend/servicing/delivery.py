@@ -29,6 +29,7 @@ SUBJECTS = {
     "bid_at_risk": "A loan you bid for is past due",
     "listing_sold": "Your notes on offer sold out",
     "bid_filled": "Your bid for notes is filled",
+    "released": "Nothing more is owed on your loan: your release letter",
 }
 
 

@@ -108,3 +108,14 @@ class PassReportPublic(BaseModel):
     defaults_queued: int
     cancels_queued: int = 0
     disbursals_queued: int = 0
+
+
+class ReleasePublic(BaseModel):
+    """A borrower's release letter: the document that says nothing more is owed on the loan."""
+
+    loan_id: int
+    outcome: Literal["paid_in_full", "settled_after_default"]
+    cid: str = Field(description="Where the letter is stored (IPFS CID); check it under Verify")
+    doc_hash: str = Field(description="keccak-256 of the letter's bytes, anchored on-chain in a Merkle root")
+    anchored: bool = Field(description="Its anchoring batch is on-chain")
+    letter: dict = Field(description="The letter itself (canonical JSON: what the chain says of the loan)")

@@ -158,6 +158,7 @@ def servicing_step(settings: Settings) -> int:
     from backend.db.session import session_scope
     from backend.disclosure.reports import publish_due
     from backend.servicing.delivery import deliver_notices
+    from backend.servicing.release import issue_releases  # it reads the loan statement, which reads servicing
     from backend.servicing.sms import deliver_sms
 
     with session_scope(settings) as session:
@@ -169,9 +170,15 @@ def servicing_step(settings: Settings) -> int:
                 published = publish_due(session, settings)
         except LoanchainError as exc:  # e.g. a node without the month's old state: notices still go out
             log.warning("monthly disclosure report not published: %s", exc)
+    released = 0
+    try:
+        with session_scope(settings) as session:  # its own transaction, like the report
+            released = issue_releases(session, settings)
+    except LoanchainError as exc:  # e.g. the content store is down: the next pass issues them
+        log.warning("release letters not issued: %s", exc)
     queued = report.defaults_queued + report.cancels_queued + report.disbursals_queued
     sent = deliver_notices(settings) + deliver_sms(settings)
-    return report.notices_created + queued + sent + (published is not None)
+    return report.notices_created + queued + sent + (published is not None) + released
 
 
 # --- reads ---------------------------------------------------------------------------------

@@ -203,6 +203,15 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     kinds = [row[3] for row in statement()[1:]]
     assert kinds[0] == "disbursed" and "late_fee" in kinds and kinds[-1] == "paid_off"
     expect(page.locator("#status")).to_contain_text(f"Loan {loan_id}: received ")
+
+    def released() -> bool:  # the servicing worker issues the release letter on its next pass
+        _loan_button(page, loan_id, "release").click()
+        page.wait_for_timeout(300)
+        return "Your release letter is document" in page.locator("#status").inner_text()
+
+    _wait(released, "the release letter")
+    expect(page.locator("#status")).to_contain_text(f"Loan {loan_id} is paid in full: nothing more is owed on it since ")
+    assert page.locator("#verify-cid").input_value() in page.locator("#status").inner_text()  # checked like any record
     wallet.address = investor.address
     _sign_in(page, investor.address)
     expect(page.locator("#portfolio-summary")).to_contain_text("to collect")

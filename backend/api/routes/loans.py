@@ -9,8 +9,9 @@ from backend.api.downloads import CSV_RESPONSES, csv_download
 from backend.lending import loan_statement, loans, wallet_txs
 from backend.lending.schemas import LoanDetailPublic, LoanListPublic, LoanStatementPublic, WalletTxCreate, WalletTxPublic
 from backend.servicing import collections as case_log
+from backend.servicing import release as releases
 from backend.servicing import service as servicing
-from backend.servicing.schemas import CollectionActionPublic, HardshipCreate, ServicingPublic
+from backend.servicing.schemas import CollectionActionPublic, HardshipCreate, ReleasePublic, ServicingPublic
 
 router = APIRouter(prefix="/api/v1/loans", tags=["loans"])
 
@@ -50,6 +51,12 @@ def statement_csv(loan_id: int, user: CurrentUser, session: SessionDep, settings
                   year: StatementYear = None) -> Response:  # fmt: skip
     body = loan_statement.loan_statement(session, settings, loan_id, user.wallet, bool(user.roles & STAFF), year)
     return csv_download(loan_statement.loan_statement_csv(body), f"loanchain-loan-{loan_id}-statement-{year or 'all'}.csv")
+
+
+@router.get("/{loan_id}/release", dependencies=allow("loans.statement"),
+            summary="The borrower's release letter once nothing more is owed: its CID, anchoring and content")
+def release(loan_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ReleasePublic:
+    return releases.release_of(session, settings, loan_id, user.wallet, bool(user.roles & STAFF))
 
 
 @router.post("/{loan_id}/hardship", dependencies=allow("loans.hardship"), status_code=201,

@@ -1,7 +1,7 @@
 // Loans: fund, pay out, repay, claim; under a borrower's own loans what is due, and its statement.
 
 import { $, api, day, downloadCsv, guard, has, keepTyped, money, newest, percent, refreshWhenIndexed, say, sendAll, state } from "./core.js";
-import { verifyAgreement } from "./verify.js";
+import { verifyAgreement, verifyCid } from "./verify.js";
 import { refreshPortfolio } from "./portfolio.js";
 
 function actionCell(loan, refundable) {
@@ -37,7 +37,20 @@ function actionCell(loan, refundable) {
     statement.onclick = guard(() => downloadLoanStatement(loan.loan_id));
     cell.append(statement);
   }
+  if (mine && ["repaid", "defaulted"].includes(loan.status)) {
+    const release = Object.assign(document.createElement("button"), { textContent: "Release letter" });
+    Object.assign(release.dataset, { loan: loan.loan_id, action: "release" });
+    release.onclick = guard(() => showRelease(loan.loan_id));
+    cell.append(" ", release);
+  }
   return cell;
+}
+
+// Once nothing more is owed: the letter that says so, checked against its anchor like any record.
+async function showRelease(loanId) {
+  const r = await api(`/api/v1/loans/${loanId}/release`);
+  await verifyCid(r.cid);
+  say(`${r.letter.statement} Your release letter is document ${r.cid}: give its CID to whoever asks, they can check it here.`);
 }
 
 // A borrower's own loan statement: the totals said on the page, the lines downloaded as CSV.

@@ -33,8 +33,13 @@ export async function verifyRecord(event) {
 export async function verifyAgreement(loanId) {
   const loan = await api(`/api/v1/loans/${loanId}`);
   if (!loan.agreement_cid) throw new Error(`Loan ${loanId}: its agreement is not stored on this platform.`);
-  $("verify-cid").value = loan.agreement_cid;
+  await verifyCid(loan.agreement_cid);
+}
+
+// A document of the platform's by its CID, checked in the Verify section as anyone would check it.
+export async function verifyCid(cid) {
+  $("verify-cid").value = cid;
   $("verify-file").value = "";
-  showVerification(await api(`/api/v1/verify?cid=${encodeURIComponent(loan.agreement_cid)}`));
+  showVerification(await api(`/api/v1/verify?cid=${encodeURIComponent(cid)}`));
   $("verify-section").scrollIntoView();
 }
