@@ -49,6 +49,13 @@ class ReservePublic(BaseModel):
         "decision; None when an active loan's decision is not held here"
     )
     coverage_of_expected_loss: float | None = Field(description="balance / expected_loss")
+    coverage_ratio_bps: int | None = Field(default=None, description="The share of a defaulted loan's principal "
+                                           "outstanding the reserve pays while its balance lasts (ReserveFund)")
+    expected_claims: int | None = Field(default=None, description="Sum over active loans of PD x coverage ratio x "
+                                        "principal outstanding: what the reserve is expected to pay")
+    expected_cover_share: float | None = Field(default=None, description="The share of a default's principal outstanding "
+                                               "investors can expect from the reserve: the coverage ratio x "
+                                               "min(1, balance / expected_claims)")  # fmt: skip
 
 
 class ConcentrationPublic(BaseModel):

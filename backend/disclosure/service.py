@@ -11,7 +11,7 @@ from collections import defaultdict
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
-from backend.chain.models import ChainEvent, IndexerCheckpoint
+from backend.chain.models import IndexerCheckpoint
 from backend.chain.projection_models import (
     FundingRow,
     LoanRow,
@@ -20,6 +20,7 @@ from backend.chain.projection_models import (
     MarketTradeRow,
 )
 from backend.disclosure.aging import aging_now
+from backend.disclosure.reserve import reserve_figures
 from backend.disclosure.schemas import (
     ConcentrationPublic,
     DefaultsPublic,
@@ -30,7 +31,6 @@ from backend.disclosure.schemas import (
     MarketActivityPublic,
     ReservePublic,
 )
-from backend.scoring import policy
 from backend.scoring.models import CreditDecision
 from backend.servicing.schemas import ServicingPublic
 
@@ -81,7 +81,7 @@ def platform_disclosure(session: Session, *, aging: dict[int, ServicingPublic] |
         default_rate=_ratio(at_default, originated),
         net_loss_rate=_ratio(net_loss, originated),
         delinquency=_delinquency(loans, aging),
-        reserve=_reserve(session, [loan for loan in loans if loan.status == "active"]),
+        reserve=reserve_figures(session, [loan for loan in loans if loan.status == "active"]),
         market=_market(session, clock),
     )
 
@@ -134,26 +134,6 @@ def _by_grade(session: Session, disbursed: list[LoanRow]) -> list[GradeOutcomePu
         out.append(GradeOutcomePublic(grade=grade, loans=len(groups[grade]), principal_originated=originated,
                                       principal_at_default=at_default, default_rate=at_default / originated))  # fmt: skip
     return out
-
-
-def _event_sum(session: Session, contract: str, event: str, field: str) -> int:
-    return sum(int(e.args[field]) for e in session.scalars(
-        select(ChainEvent).where(ChainEvent.contract == contract, ChainEvent.event == event)
-    ))  # fmt: skip
-
-
-def _reserve(session: Session, active: list[LoanRow]) -> ReservePublic:
-    deposits = _event_sum(session, "ReserveFund", "Deposited", "amount")
-    fees = _event_sum(session, "LoanBook", "LoanDisbursed", "originationFee")
-    paid = _event_sum(session, "ReserveFund", "CoverPaid", "amount")
-    balance = deposits + fees - paid
-    pds = dict(session.execute(select(CreditDecision.decision_hash, CreditDecision.pd)
-                               .where(CreditDecision.decision_hash.in_({loan.decision_hash for loan in active}))).all())  # fmt: skip
-    expected = None
-    if all(loan.decision_hash in pds for loan in active):
-        expected = round(sum(pds[loan.decision_hash] * policy.LGD * loan.principal_outstanding for loan in active))
-    return ReservePublic(deposits=deposits, origination_fees=fees, cover_paid=paid, balance=balance,
-                         expected_loss=expected, coverage_of_expected_loss=balance / expected if expected else None)  # fmt: skip
 
 
 def _delinquency(loans: list[LoanRow], aging: dict[int, ServicingPublic]) -> DelinquencyPublic:

@@ -34,6 +34,7 @@ from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
 from backend.errors import Conflict
 from backend.lending import earnings, statement
+from backend.disclosure.reserve import reserve_figures
 from backend.lending.loans import DecisionFacts, decision_facts, refundable
 from backend.lending.returns import xirr
 from backend.lending.schemas import (
@@ -64,6 +65,14 @@ def _expected_loss(fact: DecisionFacts | None, exposure: int) -> int | None:
     """PD x LGD x exposure, with the PD the loan was priced at (the disclosure's reserve test uses
     the same figure over the whole book); None without a decision of this platform behind it."""
     return round(fact.pd * policy.LGD * exposure) if fact and fact.pd is not None else None
+
+
+def _after_cover(expected_loss: int | None, cover_share: float | None) -> int | None:
+    """What stays of it once the reserve pays its expected share of a default (see
+    `disclosure.reserve`); None when the reserve's share cannot be told."""
+    if expected_loss is None or cover_share is None:
+        return None
+    return round(expected_loss * (1 - cover_share))
 
 
 def _exposure(loan: LoanRow, notes: int, now: int) -> int:
@@ -163,6 +172,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     if tradable:
         level = NoteMarketWallet(settings, wallet).investor_level()
         exits = {loan_id: sell_now(bids, tradable[loan_id]) for loan_id, bids in bids_for(db, wallet, set(tradable), now, level).items()}
+    cover_share = reserve_figures(db).expected_cover_share if holdings else None
     positions = []
     for note, loan in holdings:
         fact, state = facts.get(loan.decision_hash), aging.get(loan.loan_id)
@@ -174,7 +184,8 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
             claimable=book.claimable(loan.loan_id) if book and loan.status in PAYING else 0,
             listed=listed[loan.loan_id], bid_now=bid_now, sell_now=exit_value,
             days_past_due=state.days_past_due if state else None, bucket=state.bucket if state else None,
-            expected_loss=_expected_loss(fact, exposure) if loan.status in AT_RISK else None,
+            expected_loss=(loss := _expected_loss(fact, exposure) if loan.status in AT_RISK else None),
+            expected_loss_after_cover=_after_cover(loss, cover_share),
         ))  # fmt: skip
     at_risk = [p for p in positions if p.status in AT_RISK and p.exposure > 0]
     total = sum(p.exposure for p in at_risk)
@@ -207,6 +218,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
         wallet=wallet, positions=positions, loans_at_risk=len(at_risk), exposure=total, largest_share=largest,
         hhi=hhi, effective_loans=1 / hhi if hhi else 0.0, exposure_by_grade=dict(sorted(by_grade.items())),
         expected_loss=sum(p.expected_loss or 0 for p in positions),
+        expected_loss_after_cover=sum(p.expected_loss_after_cover or 0 for p in positions),
         refundable=back, claimable=claimable, open_bids=bids, bid_commitment=committed, warnings=warnings,
         net_annual_return=xirr([*flows, (now, held_value)]) if seasoned else None,
     )  # fmt: skip

@@ -183,6 +183,9 @@ class PositionPublic(BaseModel):
     expected_loss: int | None = Field(default=None, description="PD x LGD x exposure, with the PD the loan was priced "
                                       "at: the loss to expect over the loan's life before the reserve's cover. None "
                                       "when no credit decision of this platform is behind the loan")  # fmt: skip
+    expected_loss_after_cover: int | None = Field(default=None, description="expected_loss less the share of a "
+                                                  "default's principal the risk reserve is expected to pay "
+                                                  "(disclosure reserve.expected_cover_share)")  # fmt: skip
 
 
 class PortfolioPublic(BaseModel):
@@ -196,6 +199,7 @@ class PortfolioPublic(BaseModel):
     exposure_by_grade: dict[str, int]
     expected_loss: int = Field(default=0, description="Sum of the positions' expected losses (exposure in unrated "
                                "loans, see exposure_by_grade, is not in it)")  # fmt: skip
+    expected_loss_after_cover: int = Field(default=0, description="The same after the risk reserve's expected cover")
     refundable: int = Field(description="Sum of the positions' refundable amounts (action `refund`)")
     claimable: int = Field(description="Sum of the positions' claimable amounts (`POST /api/v1/portfolio/claim`)")
     open_bids: int = Field(default=0, description="The wallet's open bids for notes of active loans")

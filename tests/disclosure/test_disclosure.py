@@ -7,6 +7,7 @@ import csv
 import io
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from backend.chain.indexer import Indexer
@@ -97,6 +98,7 @@ def test_an_empty_index_discloses_zeros(tmp_path):
 
 
 def test_the_reserve_is_held_against_the_expected_loss_of_active_loans(tmp_path):
+    from backend.chain.models import ChainEvent
     from backend.chain.projection_models import LoanRow
     from backend.db import migrate
     from backend.scoring.models import CreditDecision
@@ -118,6 +120,17 @@ def test_the_reserve_is_held_against_the_expected_loss_of_active_loans(tmp_path)
         reserve = platform_disclosure(session).reserve
     assert reserve.expected_loss == round((0.1 * 1_000 + 0.3 * 2_000) * 0.85) == 595  # PD x LGD x outstanding
     assert reserve.balance == 0 and reserve.coverage_of_expected_loss == 0.0
+    assert reserve.coverage_ratio_bps is None and reserve.expected_cover_share is None  # the ratio is not indexed
+
+    with session_scope(settings) as session:  # ReserveFund: pays 80% of a default's principal; 100 paid in
+        for i, (event, args) in enumerate((("CoverageRatioSet", {"previousBps": 0, "newBps": 8000}),
+                                           ("Deposited", {"from": "0x" + "33" * 20, "amount": "100"}))):
+            session.add(ChainEvent(block_number=2, block_hash="0x" + "44" * 32, tx_hash="0x" + "55" * 32, tx_index=0,
+                                   log_index=i, contract="ReserveFund", address="0x" + "66" * 20, event=event, args=args))
+    with session_scope(settings) as session:
+        reserve = platform_disclosure(session).reserve
+    assert reserve.expected_claims == round((0.1 * 1_000 + 0.3 * 2_000) * 0.8) == 560  # PD x ratio x outstanding
+    assert reserve.expected_cover_share == pytest.approx(0.8 * 100 / 560)  # the balance pays a share of its claims
 
 
 def test_borrower_concentration_and_outcomes_by_grade(tmp_path):

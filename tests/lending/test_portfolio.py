@@ -14,6 +14,7 @@ from backend.chain.indexer import Indexer
 from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
+from backend.disclosure.reserve import reserve_figures
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
 from backend.scoring.models import CreditDecision
@@ -90,6 +91,12 @@ def test_a_plan_spreads_money_thinly_and_the_portfolio_measures_it(settings, wor
     assert held[loans[3]]["expected_loss"] is None and held[loans[0]]["bucket"] is None  # unrated; still funding
     assert mine["expected_loss"] == sum(held[i]["expected_loss"] for i in loans[:3]) > 0
     assert held[loans[2]]["expected_loss"] > held[loans[0]]["expected_loss"]  # grade D against A, same stake
+    with session_scope(settings) as session:  # less what the risk reserve is expected to pay of a default
+        share = reserve_figures(session).expected_cover_share
+    assert share == pytest.approx(0.8)  # the deployment's coverage ratio, a reserve with no claims expected yet
+    for loan_id in loans[:3]:
+        assert held[loan_id]["expected_loss_after_cover"] == round(held[loan_id]["expected_loss"] * (1 - share))
+    assert mine["expected_loss_after_cover"] == sum(held[i]["expected_loss_after_cover"] for i in loans[:3])
     runner = CliRunner()  # an operator or auditor reads the same from the CLI
     try:
         point_get_settings_at(monkeypatch, settings)
@@ -100,7 +107,7 @@ def test_a_plan_spreads_money_thinly_and_the_portfolio_measures_it(settings, wor
         get_settings.cache_clear()
     assert json.loads(shown.stdout) == mine
     words = " ".join(table.stdout.split())  # the console wraps long lines
-    assert table.exit_code == 0 and f"expected loss {mine['expected_loss']:,};" in words and "warning:" in words
+    assert table.exit_code == 0 and f"expected loss {mine['expected_loss']:,} ({mine['expected_loss_after_cover']:,} after the reserve's cover);" in words and "warning:" in words
 
     capped = plan(amount=1000 * UNIT, max_per_loan=300 * UNIT).json()  # about 250 held in each: 50 more fit
     assert {a["loan_id"]: a["amount"] for a in capped["allocations"]} == {i: 300 * UNIT - amounts[i] for i in loans}

@@ -1,0 +1,57 @@
+"""The risk reserve (ReserveFund) from its own events and LoanBook's: what went in, what it paid
+out, how it compares with the expected loss on the loans outstanding, and so what share of a
+default's principal outstanding it can be expected to pay investors.
+
+The reserve pays `coverageRatioBps` of a defaulted loan's principal outstanding while its balance
+lasts. Expected claims are that share of the expected defaults (PD x principal outstanding, with the
+PD each loan was priced at); a balance short of them pays proportionally less, so the share
+investors can count on is the ratio times min(1, balance / expected claims). It is an expectation
+over the book, not a promise: defaults bunched together can outrun the balance."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.chain.models import ChainEvent
+from backend.chain.projection_models import LoanRow
+from backend.disclosure.schemas import ReservePublic
+from backend.scoring import policy
+from backend.scoring.models import CreditDecision
+
+BPS = 10_000
+
+
+def _event_sum(session: Session, contract: str, event: str, field: str) -> int:
+    return sum(int(e.args[field]) for e in session.scalars(
+        select(ChainEvent).where(ChainEvent.contract == contract, ChainEvent.event == event)
+    ))  # fmt: skip
+
+
+def _coverage_ratio_bps(session: Session) -> int | None:
+    last = session.scalar(select(ChainEvent).where(ChainEvent.contract == "ReserveFund", ChainEvent.event == "CoverageRatioSet")
+                          .order_by(ChainEvent.block_number.desc(), ChainEvent.log_index.desc()).limit(1))  # fmt: skip
+    return int(last.args["newBps"]) if last else None
+
+
+def reserve_figures(session: Session, active: list[LoanRow] | None = None) -> ReservePublic:
+    """The reserve against `active` (every active loan by default)."""
+    if active is None:
+        active = list(session.scalars(select(LoanRow).where(LoanRow.status == "active")))
+    deposits = _event_sum(session, "ReserveFund", "Deposited", "amount")
+    fees = _event_sum(session, "LoanBook", "LoanDisbursed", "originationFee")
+    paid = _event_sum(session, "ReserveFund", "CoverPaid", "amount")
+    balance = deposits + fees - paid
+    pds = dict(session.execute(select(CreditDecision.decision_hash, CreditDecision.pd)
+                               .where(CreditDecision.decision_hash.in_({loan.decision_hash for loan in active}))).all())  # fmt: skip
+    expected = claims = share = None
+    ratio = _coverage_ratio_bps(session)
+    if all(loan.decision_hash in pds for loan in active):
+        defaults = sum(pds[loan.decision_hash] * loan.principal_outstanding for loan in active)
+        expected = round(defaults * policy.LGD)
+        if ratio is not None:
+            claims = round(defaults * ratio / BPS)
+            share = ratio / BPS * (min(1.0, balance / claims) if claims else 1.0)
+    return ReservePublic(deposits=deposits, origination_fees=fees, cover_paid=paid, balance=balance,
+                         expected_loss=expected, coverage_of_expected_loss=balance / expected if expected else None,
+                         coverage_ratio_bps=ratio, expected_claims=claims, expected_cover_share=share)  # fmt: skip
