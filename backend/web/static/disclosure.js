@@ -13,6 +13,7 @@ export async function refreshDisclosure() {
     + `default rate ${rate(d.default_rate)}, net loss rate ${rate(d.net_loss_rate)}; `
     + `${d.delinquency.loans_16_plus} loans 16+ days late; reserve ${money(d.reserve.balance)}`
     + (cover == null ? "" : ` (${cover.toFixed(1)}x the expected loss)`)
+    + (d.reserve.expected_cover_share == null ? "" : `, expected to pay ${rate(d.reserve.expected_cover_share)} of a default's principal`)
     + `; ${d.borrowers} borrowers, ${d.investors} investors`
     + (d.concentration.top10_borrowers_share == null ? "" : `; top 10 borrowers owe ${rate(d.concentration.top10_borrowers_share)}`)
     + (d.by_grade.length ? `; default rate by grade: ${d.by_grade.map((g) => `${g.grade} ${rate(g.default_rate)}`).join(", ")}` : "")
