@@ -51,7 +51,7 @@ def give_key(keyring: Keyring, holder: WrappedKeyHolder) -> bytes:
     """A fresh data key for `holder`, wrapped under the active master key; the key itself is
     returned to seal with and never stored in clear."""
     dek = new_data_key()
-    holder.key_id, holder.wrapped_key = keyring.active_id, wrap_data_key(keyring.active_key, keyring.active_id, holder.key_ref, dek)
+    _wrap(keyring, holder, dek)
     return dek
 
 
@@ -66,7 +66,11 @@ def rewrap(keyring: Keyring, holder: WrappedKeyHolder) -> None:
     """Move the holder's key under the active master key; its ciphertexts are not touched."""
     dek = holder_key(keyring, holder)
     if dek is not None:
-        holder.key_id, holder.wrapped_key = keyring.active_id, wrap_data_key(keyring.active_key, keyring.active_id, holder.key_ref, dek)
+        _wrap(keyring, holder, dek)
+
+
+def _wrap(keyring: Keyring, holder: WrappedKeyHolder, dek: bytes) -> None:
+    holder.key_id, holder.wrapped_key = keyring.active_id, wrap_data_key(keyring.active_key, keyring.active_id, holder.key_ref, dek)
 
 
 def shred(holder: WrappedKeyHolder) -> None:

@@ -57,6 +57,8 @@ def rewrap_batch(session: Session, keyring: Keyring, batch: int) -> int:
         if rows:
             return len(rows)
     return 0
+
+
 def rotate(
     settings: Settings, keyring: Keyring | None = None, batch: int = 500, progress: Callable[[int, int], None] | None = None
 ) -> RotationReport:

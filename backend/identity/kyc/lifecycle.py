@@ -24,8 +24,8 @@ from backend.config import Settings
 from backend.errors import Conflict, NotFound
 from backend.identity.audit_trail import audit
 from backend.identity.checks.origin import forget_origins
-from backend.identity.crypto.holders import key_holders, shred
 from backend.identity.checks.reasons import Code, Disposition, Reason
+from backend.identity.crypto.holders import key_holders, shred
 from backend.identity.kyc import attestation
 from backend.identity.kyc.history import transition
 from backend.identity.kyc.status import Status
