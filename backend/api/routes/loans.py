@@ -49,8 +49,8 @@ def statement(loan_id: int, user: CurrentUser, session: SessionDep, settings: Se
             responses=CSV_RESPONSES, summary="The loan statement's lines as CSV (base units; cash also in tokens)")
 def statement_csv(loan_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep,
                   year: StatementYear = None) -> Response:  # fmt: skip
-    body = loan_statement.loan_statement(session, settings, loan_id, user.wallet, bool(user.roles & STAFF), year)
-    return csv_download(loan_statement.loan_statement_csv(body), f"loanchain-loan-{loan_id}-statement-{year or 'all'}.csv")
+    report = loan_statement.loan_statement(session, settings, loan_id, user.wallet, bool(user.roles & STAFF), year)
+    return csv_download(loan_statement.loan_statement_csv(report), f"loanchain-loan-{loan_id}-statement-{year or 'all'}.csv")
 
 
 @router.get("/{loan_id}/release", dependencies=allow("loans.statement"),
