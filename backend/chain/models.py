@@ -139,7 +139,8 @@ class IndexerCheckpoint(Base):
 
 
 class WorkerLease(Base):
-    """Who runs each background worker now (informational; the lock itself is advisory/file)."""
+    """Who runs each background worker now, and how its rounds go (informational; the lock itself
+    is advisory/file)."""
 
     __tablename__ = "worker_leases"
 
@@ -148,6 +149,14 @@ class WorkerLease(Base):
     acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     runs: Mapped[int] = mapped_column(Integer, default=0)
+    last_ok_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # a round completed
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)  # the last round that raised
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    @property
+    def failing(self) -> bool:
+        """Its last round raised, and none has completed since."""
+        return self.last_error_at is not None and (self.last_ok_at is None or self.last_error_at > self.last_ok_at)
 
 
 # The projections' tables register with the same metadata (imported last: they use `Uint`).

@@ -36,11 +36,13 @@ def run(name: str = typer.Argument("all", help="outbox, indexer, ... or all")) -
 
 @app.command("status")
 def status() -> None:
-    """Which process holds each worker lock, and when it last reported."""
+    """Which process holds each worker lock, when it last reported, and its last error (red while
+    no round has completed since)."""
     from backend.workers.lease import leases
 
-    table = Table("worker", "holder", "since", "last seen", "rounds")
+    table = Table("worker", "holder", "since", "last seen", "rounds", "last error")
     for lease in leases(get_settings()):
-        table.add_row(lease.name, lease.holder, f"{lease.acquired_at:%Y-%m-%d %H:%M:%S}",
-                      f"{lease.heartbeat_at:%H:%M:%S}", str(lease.runs))  # fmt: skip
+        error = "" if lease.last_error_at is None else f"{lease.last_error_at:%Y-%m-%d %H:%M:%S} {lease.last_error}"
+        table.add_row(lease.name, lease.holder, f"{lease.acquired_at:%Y-%m-%d %H:%M:%S}", f"{lease.heartbeat_at:%H:%M:%S}",
+                      str(lease.runs), f"[red]{error}[/]" if lease.failing else error)  # fmt: skip
     console.print(table)

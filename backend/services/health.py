@@ -100,6 +100,19 @@ def check_indexer(settings: Settings) -> dict[str, Any]:
             "confirmations": settings.confirmations, "reorgs": st.reorgs}  # fmt: skip
 
 
+def check_workers(settings: Settings) -> dict[str, Any]:
+    """Each background worker that has run: `failing` when its last round raised and none has
+    completed since, `stale` when it has not reported for a while (stopped, or stuck in a round).
+    Always `ok` (the API still answers), for monitoring to alert on; the errors themselves are in
+    `loanchain worker status`, not here."""
+    from backend.workers.health import worker_health
+
+    try:
+        return worker_health(settings)
+    except Exception as exc:
+        return {"ok": True, "status": "unknown", "error": type(exc).__name__}
+
+
 def check_backups(settings: Settings) -> dict[str, Any]:
     from backend.backup.schedule import backup_health
 
@@ -112,6 +125,7 @@ CHECKS = {
     "database": check_database,
     "content_store": check_content_store,
     "indexer": check_indexer,
+    "workers": check_workers,
     "backups": check_backups,
 }
 

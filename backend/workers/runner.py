@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ log = logging.getLogger("loanchain.workers")
 
 STANDBY_INTERVAL = 2.0  # seconds between attempts to take a lock someone else holds
 MAX_ERROR_BACKOFF = 10.0  # a node back up is noticed within this
+HEARTBEAT_INTERVAL = 30.0  # seconds between lease heartbeats of a worker that is doing fine
 
 
 def holder_id() -> str:
@@ -35,7 +37,7 @@ class Worker:
 
     def run(self, settings: Settings, stop_event: threading.Event, lock: WorkerLock | None = None) -> None:
         lock = lock or make_lock(settings, self.name)
-        held, backoff, runs = False, 0.0, 0
+        held, backoff, runs, reported = False, 0.0, 0, float("-inf")
         try:
             while not stop_event.is_set():
                 if not held:
@@ -51,15 +53,19 @@ class Worker:
                     continue
                 try:
                     done = self.step(settings)
-                    backoff = 0.0
                 except Exception as exc:  # keep the worker alive; the next round retries
                     backoff = min(MAX_ERROR_BACKOFF, max(backoff * 2, self.interval(settings)))
                     log.warning("worker %s: %s: %s (retry in %.1fs)", self.name, type(exc).__name__, exc, backoff)
+                    _safe_lease(settings, self.name, acquired=False, runs=runs, error=f"{type(exc).__name__}: {exc}")
+                    reported = time.monotonic()
                     stop_event.wait(backoff)
                     continue
                 runs += 1
-                if runs % 20 == 1:
-                    _safe_lease(settings, self.name, acquired=False, runs=runs)
+                # A heartbeat every so often, and at once when a round succeeds after a failure.
+                if backoff or time.monotonic() - reported >= HEARTBEAT_INTERVAL:
+                    _safe_lease(settings, self.name, acquired=False, runs=runs, ok=True)
+                    reported = time.monotonic()
+                backoff = 0.0
                 if not done:
                     stop_event.wait(self.interval(settings))
         finally:
@@ -68,8 +74,8 @@ class Worker:
                 log.info("worker %s: lock released", self.name)
 
 
-def _safe_lease(settings: Settings, name: str, acquired: bool, runs: int) -> None:
+def _safe_lease(settings: Settings, name: str, acquired: bool, runs: int, ok: bool = False, error: str | None = None) -> None:
     try:
-        record_lease(settings, name, holder_id(), acquired=acquired, runs=runs)
+        record_lease(settings, name, holder_id(), acquired=acquired, runs=runs, ok=ok, error=error)
     except Exception as exc:  # informational only: never stop the worker for it
         log.debug("worker %s: lease not recorded: %s", name, exc)
