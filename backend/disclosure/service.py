@@ -29,7 +29,6 @@ from backend.disclosure.schemas import (
     GradeOutcomePublic,
     LoanCountsPublic,
     MarketActivityPublic,
-    ReservePublic,
 )
 from backend.scoring.models import CreditDecision
 from backend.servicing.schemas import ServicingPublic

@@ -90,10 +90,10 @@ def _check_decision(db: Session, settings: Settings, decision: CreditDecision) -
 
 def _offer_amount(decision: CreditDecision, requested: int | None, room: int, cap: int) -> int:
     applied = int(decision.inputs["amount"])
-    limit = min(applied, int(decision.outputs["quote"]["max_amount"]), room)
-    if limit < MIN_AMOUNT:
+    if room < MIN_AMOUNT:
         raise Conflict(f"this wallet owes {cap - room} or more on this platform's loans; a borrower may owe at most {cap} "
                        "at once", field="amount", cap=cap, headroom=room)  # fmt: skip
+    limit = min(applied, int(decision.outputs["quote"]["max_amount"]), room)
     amount = applied if requested is None else requested
     if amount > limit:
         raise ValidationFailed(
