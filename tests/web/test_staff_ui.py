@@ -97,6 +97,8 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
         ).inner_text()
 
     _wait(consistent, "a consistent trace")
+    expect(page.locator("#ops-status")).to_contain_text("All parts up; chain block ")  # the platform's own state
+    expect(page.locator("#ops-status")).to_contain_text("workers ok")
     expect(page.locator("#trace-checks li")).to_have_count(6)
     expect(page.locator("#trace-checks")).not_to_contain_text("FAIL")
     created = page.locator("#trace-events li").first

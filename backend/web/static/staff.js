@@ -5,13 +5,14 @@ import { $, api, day, guard, has, keepTyped, listItems, money, newest, say, stat
 export async function refreshStaff() {
   const current = newest("staff");
   const oversight = has("auditor", "admin");
-  const [waiting, kycQueue, grants, collections, aging, alerts] = await Promise.all([
+  const [waiting, kycQueue, grants, collections, aging, alerts, health] = await Promise.all([
     has("underwriter") ? api("/api/v1/score/referrals") : null,
     has("admin") ? api("/api/v1/admin/kyc/queue") : null,
     has("admin") ? api("/api/v1/admin/roles") : null,
     oversight ? api("/api/v1/servicing/collections") : null,
     oversight ? api("/api/v1/servicing/aging") : null,
     oversight ? api("/api/v1/audit/alerts") : null,
+    oversight ? fetch("/health").then((r) => r.json()) : null,  // 503 still carries the report
   ]);
   if (!current()) return;
   $("staff-section").hidden = $("staff-link").hidden = !has("underwriter", "auditor", "admin");
@@ -75,6 +76,7 @@ export async function refreshStaff() {
     }));
   }
   if (oversight) {
+    $("ops-status").textContent = operations(health);
     keepTyped($("alerts"), "alert-note", () => $("alerts").replaceChildren(...(alerts.length ? alerts.map(alertItem)
       : listItems(["No alerts: no note movement matches a monitoring rule."]))));
     keepTyped($("collections"), ["case", "case-kind", "case-amount", "case-days"],
@@ -87,6 +89,16 @@ export async function refreshStaff() {
       return row;
     }));
   }
+}
+
+// The platform's own state, from GET /health: what is down, and what monitoring would alert on.
+function operations(h) {
+  const named = (names) => names.length ? ` (${names.join(", ")})` : "";
+  const b = h.backups;
+  return `${h.status === "ok" ? "All parts up" : `DOWN: ${h.failing.join(", ")}`}; chain block ${h.chain.latest_block ?? "?"}; `
+    + `index ${h.indexer.status}${h.indexer.lag == null ? "" : `, ${h.indexer.lag} blocks behind`}; `
+    + `workers ${h.workers.status}${named([...h.workers.failing ?? [], ...h.workers.stale ?? []])}; `
+    + `backups ${b.status}${b.latest ? `, latest ${b.age_hours} h ago, ${b.kept} kept` : ""}.`;
 }
 
 export async function changeRole(event) {
