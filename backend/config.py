@@ -165,6 +165,9 @@ class Settings(BaseSettings):
     # keyring is the directory var/keys/kyc (generated on first use on a local chain only).
     kyc_master_keys: SecretStr | None = None
     kyc_keyring_dir: Path | None = None
+    # The erasure log (backend/identity/kyc/erasures.py): var/keys/kyc-erasures.jsonl when unset.
+    # Keep it with the master keys, apart from the backups: a restore re-applies what it lists.
+    kyc_erasure_log: Path | None = None
     # Key of the blind index (HMAC-SHA256 of normalised national IDs); var/keys/ when unset.
     kyc_blind_index_key: SecretStr | None = None
     kyc_validity_days: int = 365

@@ -39,9 +39,10 @@ from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.db import migrate
 from backend.db.models import Base
-from backend.db.session import get_engine
+from backend.db.session import get_engine, session_scope
 from backend.errors import ConfigurationError, Conflict
 from backend.identity.crypto.keyfile import decode_key, read_or_create_secret
+from backend.identity.kyc.lifecycle import replay_erasures
 
 FORMAT = 1
 # Tables a fresh migration seeds; a target holding only these seeds counts as empty.
@@ -226,6 +227,7 @@ class RestoreReport:
     tables: dict[str, int]
     blobs: int
     restored: bool  # False for a verification only
+    erasures_replayed: int = 0  # records and notes erased after the backup was taken, erased again
 
 
 def _replay(source: BinaryIO, key: bytes, on_table, on_row, on_blob, progress: Progress | None) -> RestoreReport:
@@ -337,4 +339,7 @@ def restore_backup(settings: Settings, path: Path, progress: Progress | None = N
         report = _replay(source, key, on_table, on_row, on_blob, progress)
         flush()
         _reset_sequences(conn)
-    return RestoreReport(revision, report.tables, report.blobs, True)
+    # The backup may predate erasures: the log beside the master keys says which, and they stay erased.
+    with session_scope(settings) as session:
+        replayed = replay_erasures(session, settings)
+    return RestoreReport(revision, report.tables, report.blobs, True, replayed)

@@ -86,7 +86,8 @@ def _read(command: str, path: Path, json_out: bool) -> None:
         return
     verb = "restored" if report.restored else "verified (nothing written)"
     console.print(f"{path}: {verb}: {sum(report.tables.values())} rows in {len(report.tables)} tables, "
-                  f"{report.blobs} content blobs, schema {report.revision}")  # fmt: skip
+                  f"{report.blobs} content blobs, schema {report.revision}"
+                  + (f"; {report.erasures_replayed} erased since, erased again" if report.erasures_replayed else ""))  # fmt: skip
 
 
 @app.command("verify")

@@ -28,8 +28,11 @@ from backend.config import get_settings
 from backend.content.store import get_content_store
 from backend.db import migrate
 from backend.db.session import get_engine, session_scope
-from backend.errors import Conflict
+from backend.errors import Conflict, NotFound
+from backend.identity.kyc.erasures import erased_wallets
+from backend.identity.kyc.lifecycle import erase_wallet
 from backend.identity.kyc.service import my_data
+from backend.identity.models import KycRecord
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
 from backend.scoring.schemas import ApplicationCreate
@@ -193,3 +196,35 @@ def app_():
     from backend.cli.main import app
 
     return app
+
+
+def test_a_restore_does_not_bring_back_personal_data_erased_after_the_backup(source, tmp_path, database_url):
+    settings, people = source
+    backup = tmp_path / "before-erasure.lcbk"
+    create_backup(settings, backup)
+    with session_scope(settings) as session:  # erased after the backup was taken
+        erased = erase_wallet(session, settings, people[0].account.address, people[0].account.address)
+    assert erased.erased_records
+    logged = erased_wallets(settings)
+    assert logged == [people[0].account.address]
+
+    target = _target(tmp_path, settings, database_url)  # the erasure log travels with the keys, not the backup
+    restored = restore_backup(target, backup)
+    assert restored.erasures_replayed == len(erased.erased_records)
+    with session_scope(target) as session:
+        records = list(session.scalars(select(KycRecord).where(KycRecord.wallet == people[0].account.address)))
+        assert records and all(r.wrapped_key is None and r.status == "erased" for r in records)
+        with pytest.raises(NotFound):
+            my_data(session, target, people[0].account.address)
+        assert my_data(session, target, people[1].account.address).data.full_name == people[1].full_name
+        assert verify_audit_log(session, target, check_anchors=False, scan_chain=False).ok
+
+
+def test_an_erasure_that_rolls_back_is_not_logged(source):
+    settings, people = source
+    with pytest.raises(RuntimeError), session_scope(settings) as session:
+        erase_wallet(session, settings, people[1].account.address, people[1].account.address)
+        raise RuntimeError("the request failed after the erasure")
+    assert erased_wallets(settings) == []
+    with session_scope(settings) as session:
+        assert my_data(session, settings, people[1].account.address).data.full_name == people[1].full_name

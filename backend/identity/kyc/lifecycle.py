@@ -7,6 +7,9 @@ inside the shredded record, so it reveals nothing. The wallet's attestation is r
 holding personal data about the wallet under their own data keys (the collections case log's notes
 on its loans, `crypto/holders.py`) are shredded in the same transaction.
 
+Each erasure also goes into the erasure log kept beside the master keys (`erasures.py`), which a
+restore replays: a backup taken before an erasure does not bring the data back.
+
 Erasure waits while the wallet is the borrower of an open loan (funding, active, or defaulted
 with recoveries still possible): identifying a debtor is a legal obligation of the lender until
 the debt is settled (GDPR art. 17(3)(b) and (e)), and collections need it.
@@ -27,6 +30,7 @@ from backend.identity.checks.origin import forget_origins
 from backend.identity.checks.reasons import Code, Disposition, Reason
 from backend.identity.crypto.holders import key_holders, shred
 from backend.identity.kyc import attestation
+from backend.identity.kyc.erasures import erased_wallets, log_on_commit
 from backend.identity.kyc.history import transition
 from backend.identity.kyc.status import Status
 from backend.identity.models import KycRecord, utcnow
@@ -55,22 +59,42 @@ def erase_wallet(session: Session, settings: Settings, wallet: str, actor: str) 
     notes = _shred_rows_about(session, wallet)
     if not records and not notes:
         raise NotFound("no KYC data to erase for this wallet")
-    now = utcnow()
     revocations = []
     for record in records:
-        if record.status == Status.APPROVED:
-            key = attestation.revoke(session, settings, record)
-            if key:
-                revocations.append(key)
-        shred(record)
-        record.blind_index = None
-        record.erased_at = now
-        erased = Reason(Code.ERASED, "personal data erased on request (data key destroyed)", Disposition.DECISION)
-        transition(session, record, Status.ERASED, [*(Reason.from_dict(r) for r in record.reasons), erased], actor=actor, now=now)
+        if record.status == Status.APPROVED and (key := attestation.revoke(session, settings, record)):
+            revocations.append(key)
+    _shred_records(session, records, "personal data erased on request (data key destroyed)", actor)
     forget_origins(session, wallet)
     ids = [r.id for r in records]
     audit(session, actor, "kyc.erase", wallet, {"wallet": wallet, "records": ids, "revocations": revocations, "notes": notes})
+    log_on_commit(session, settings, wallet, utcnow().isoformat())
     return ErasurePublic(wallet=wallet, erased_records=ids, revocations=revocations, erased_notes=notes)
+
+
+def replay_erasures(session: Session, settings: Settings) -> int:
+    """Erase again what the erasure log lists and a restored database still holds (a backup taken
+    before the erasure). The chain needs nothing: the attestations were revoked at the time.
+    Returns the records and notes shredded."""
+    shredded = 0
+    for wallet in erased_wallets(settings):
+        records = list(session.scalars(select(KycRecord).where(KycRecord.wallet == wallet, KycRecord.erased_at.is_(None))
+                                       .with_for_update()))  # fmt: skip
+        _shred_records(session, records, "erasure re-applied after a restore (data key destroyed)", "system")
+        forget_origins(session, wallet)
+        shredded += len(records) + _shred_rows_about(session, wallet)
+    if shredded:
+        audit(session, "system", "kyc.erase.replay", "erasure-log", {"shredded": shredded})
+    return shredded
+
+
+def _shred_records(session: Session, records: list[KycRecord], why: str, actor: str) -> None:
+    now = utcnow()
+    for record in records:
+        shred(record)
+        record.blind_index = None
+        record.erased_at = now
+        erased = Reason(Code.ERASED, why, Disposition.DECISION)
+        transition(session, record, Status.ERASED, [*(Reason.from_dict(r) for r in record.reasons), erased], actor=actor, now=now)
 
 
 def _shred_rows_about(session: Session, wallet: str) -> int:
