@@ -98,7 +98,7 @@ def trace_loan(db: Session, settings: Settings, loan_id: int) -> LoanTracePublic
     checks.append(CheckPublic(
         name="case_log_matches_audit_log", ok=not altered,
         detail=f"case-log entries {altered} differ from what the audit log recorded" if altered
-        else f"{entries} case-log entries, each as the audit log recorded it",
+        else f"{entries} case-log entries, each as the audit log recorded it" if entries else "no case-log entries",
     ))  # fmt: skip
     subjects = [f"loan:{loan_id}"] + ([f"offer:{offer.id}", f"decision:{offer.decision_id}"] if offer else [])
     return LoanTracePublic(

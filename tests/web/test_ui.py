@@ -106,7 +106,7 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     expect(page.locator("#status")).to_have_text(f"Done: fund on loan {loan_id}.")
     page.fill('#plan-form [name="amount"]', "2000")  # the rest through the diversification plan
     page.click("#plan-form button[type=submit]")
-    expect(page.locator("#status")).to_have_text("Invested 2,000.00 in 1 loans.")
+    expect(page.locator("#status")).to_have_text("Invested 2,000.00 in 1 loan.")
     assert world.loan(loan_id)["funded"] == world.loan(loan_id)["principal"]
     _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300),
                    "exposure 3,000.00" in page.locator("#portfolio-summary").inner_text())[-1], "the portfolio")
@@ -421,7 +421,7 @@ def test_an_investor_leaves_a_loan_in_one_click_into_the_best_bids(page, server,
     _wait(offered, "the bids' offer in the portfolio")
     expect(page.locator(f'#positions tr[data-loan="{loan_id}"]')).to_contain_text("147.00 for 150.00")  # Bids now
     exit_button.click()
-    expect(page.locator("#status")).to_have_text(f"Sold 150.00 of notes of loan {loan_id} for 147.00 into 2 bid(s).")
+    expect(page.locator("#status")).to_have_text(f"Sold 150.00 of notes of loan {loan_id} for 147.00 into 2 bids.")
     assert world.balance(seller) == before + 147 * unit
 
 
@@ -440,7 +440,7 @@ def test_an_investor_sets_a_standing_instruction_and_funds_its_matches(page, ser
     page.fill("#rule-form [name=per_loan]", "150")
     page.fill("#rule-form [name=min_apr]", "10")
     page.click("#rule-form button[type=submit]")
-    expect(page.locator("#rule-summary")).to_contain_text("Holding 150.00 per new loan, at least 10.00% APR; 1 loans match now.")
+    expect(page.locator("#rule-summary")).to_contain_text("Holding 150.00 per new loan, at least 10.00% APR; 1 loan matches now.")
 
     def told() -> bool:
         page.click("#refresh-loans")
@@ -449,7 +449,7 @@ def test_an_investor_sets_a_standing_instruction_and_funds_its_matches(page, ser
 
     _wait(told, "the match notice")
     page.click("#rule-fund")
-    expect(page.locator("#status")).to_have_text("Invested 150.00 in 1 matching loans.")
+    expect(page.locator("#status")).to_have_text("Invested 150.00 in 1 matching loan.")
     assert world.book.functions.balanceOf(investor.address, wanted).call() == 150 * unit
     _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300),
                    "0 loans match now" in page.locator("#rule-summary").inner_text())[-1], "the match to be held")  # fmt: skip

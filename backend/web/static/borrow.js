@@ -1,6 +1,6 @@
 // Borrowing: the application, the decision with its reasons, the offer and its EIP-712 signature.
 
-import { $, api, money, percent, say, state, wallet } from "./core.js";
+import { $, api, money, percent, plural, say, state, wallet } from "./core.js";
 import { refreshLoans } from "./loans.js";
 
 export async function fillApplicationChoices() {
@@ -39,11 +39,10 @@ export async function refreshBorrowing() {
   form.monthly_debt_payments.min = b.monthly_debt_with_us;
   form.monthly_debt_payments.value = Math.max(Number(form.monthly_debt_payments.value), b.monthly_debt_with_us);
   form.amount.max = Math.min(20000, b.headroom);
-  const plural = b.open_loans === 1 ? "" : "s";
   $("apply-ledger").hidden = b.open_loans === 0;
   $("apply-ledger").textContent = b.owing_defaulted.length
     ? `Settle loan ${b.owing_defaulted.join(", ")} (in default) before borrowing again.`
-    : `You have ${b.open_loans} open loan${plural} with us, taking ${b.monthly_debt_with_us.toLocaleString("en-US")} a month `
+    : `You have ${plural(b.open_loans, "open loan")} with us, taking ${b.monthly_debt_with_us.toLocaleString("en-US")} a month `
       + `(counted in your monthly debt payments); you may borrow up to ${b.headroom.toLocaleString("en-US")} more `
       + `(one borrower owes at most ${b.cap.toLocaleString("en-US")} at once).`;
 }

@@ -35,6 +35,8 @@ export function money(baseUnits) {
 
 export const percent = (bps) => `${(bps / 100).toFixed(2)}%`;
 
+export const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
 // Refreshes overlap (sign-in, an action, the Refresh button) and their answers can arrive out of
 // order: only the newest refresh of each kind may draw, or a list would show what was dealt with.
 const generations = {};

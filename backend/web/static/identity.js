@@ -1,6 +1,6 @@
 // KYC: submit with an ID document, see the status, erase one's own personal data.
 
-import { $, api, say, state } from "./core.js";
+import { $, api, plural, say, state } from "./core.js";
 import { refreshStaff } from "./staff.js";
 
 export async function refreshKyc() {
@@ -16,7 +16,7 @@ export async function eraseWallet(event) {
   const target = new FormData(event.target).get("wallet");
   if (!confirm(`Erase the personal data of ${target}? Its verification is revoked on-chain.`)) return;
   const result = await api(`/api/v1/admin/kyc/wallets/${target}`, { method: "DELETE" });
-  say(`Erased ${result.erased_records.length} record(s) of ${result.wallet}; ${result.revocations.length} revocation(s) queued.`);
+  say(`Erased ${plural(result.erased_records.length, "record")} of ${result.wallet}; ${plural(result.revocations.length, "revocation")} queued.`);
   event.target.reset();
   await refreshStaff();
 }
@@ -30,7 +30,7 @@ async function refreshRoles() {
 export async function eraseKyc() {
   if (!confirm("Erase your personal data? You will have to verify again to borrow or invest.")) return;
   const result = await api("/api/v1/kyc/me", { method: "DELETE" });
-  say(`Personal data erased (${result.erased_records.length} record${result.erased_records.length === 1 ? "" : "s"})`
+  say(`Personal data erased (${plural(result.erased_records.length, "record")})`
     + `${result.revocations.length ? "; the on-chain verification is being revoked" : ""}.`);
   await Promise.all([refreshKyc(), refreshRoles()]);
 }

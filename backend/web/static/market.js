@@ -1,6 +1,6 @@
 // The notes' secondary market: public listings and bids; signed in, take or withdraw one, or place one.
 
-import { $, api, day, guard, keepTyped, money, newest, percent, refreshWhenIndexed, say, sendAll, state } from "./core.js";
+import { $, api, day, guard, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state } from "./core.js";
 import { refreshPortfolio } from "./portfolio.js";
 
 function orderRow(o, id, kind, mine, cells) {
@@ -80,7 +80,7 @@ const MARKET_DONE = {
 export async function sellNow(loanId) {
   const plan = await api("/api/v1/market/sell-now", { method: "POST", body: { loan_id: loanId } });
   const receipt = await sendAll(plan.transactions);
-  say(`Sold ${money(plan.notes)} of notes of loan ${plan.loan_id} for ${money(plan.cost)} into ${plan.bid_ids.length} bid(s).`);
+  say(`Sold ${money(plan.notes)} of notes of loan ${plan.loan_id} for ${money(plan.cost)} into ${plural(plan.bid_ids.length, "bid")}.`);
   refreshWhenIndexed(receipt, refreshMarket, refreshPortfolio);
 }
 

@@ -1,6 +1,6 @@
 // Investing: the portfolio, plans, standing instructions, claims and statements.
 
-import { $, api, downloadCsv, guard, money, newest, percent, refreshWhenIndexed, say, sendAll, state } from "./core.js";
+import { $, api, downloadCsv, guard, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state } from "./core.js";
 import { refreshLoans } from "./loans.js";
 import { quoteSale, sellNow } from "./market.js";
 
@@ -8,7 +8,7 @@ export async function refreshPortfolio() {
   const current = newest("portfolio");
   const p = await api("/api/v1/portfolio");
   if (!current()) return;
-  $("portfolio-summary").textContent = `${p.loans_at_risk} loan${p.loans_at_risk === 1 ? "" : "s"} at risk, exposure ${money(p.exposure)}, `
+  $("portfolio-summary").textContent = `${plural(p.loans_at_risk, "loan")} at risk, exposure ${money(p.exposure)}, `
     + `largest ${(p.largest_share * 100).toFixed(1)}%, effective number of loans ${p.effective_loans.toFixed(1)}`
     + (p.refundable > 0 ? `; ${money(p.refundable)} to take back from loans that did not fund` : "")
     + (p.claimable > 0 ? `; ${money(p.claimable)} to collect` : "")
@@ -56,7 +56,7 @@ export async function planInvestment(event) {
   if (form.get("max_per_loan")) body.max_per_loan = Math.round(Number(form.get("max_per_loan")) * 10 ** state.decimals);
   const plan = await api("/api/v1/portfolio/plan", { method: "POST", body });
   const receipt = await sendAll(plan.transactions);
-  say(`Invested ${money(plan.allocated)} in ${plan.allocations.length} loans.`);
+  say(`Invested ${money(plan.allocated)} in ${plural(plan.allocations.length, "loan")}.`);
   refreshWhenIndexed(receipt, refreshLoans, refreshPortfolio);
 }
 
@@ -76,7 +76,7 @@ export async function refreshRule() {
       + (rule.grades ? ` of grade ${rule.grades.join(", ")}` : "")
       + (rule.min_apr_bps != null ? `, at least ${(rule.min_apr_bps / 100).toFixed(2)}% APR` : "")
       + (rule.max_installments != null ? `, at most ${rule.max_installments} installments` : "")
-      + `; ${rule.matching_now.length} loans match now.`
+      + `; ${plural(rule.matching_now.length, "loan matches", "loans match")} now.`
     : "No standing instruction.";
   $("rule-fund").hidden = !(rule && rule.matching_now.length);
   $("rule-drop").hidden = !rule;
@@ -98,7 +98,7 @@ export async function saveRule(event) {
 export async function fundMatches() {
   const plan = await api("/api/v1/portfolio/rule/plan", { method: "POST" });
   const receipt = await sendAll(plan.transactions);
-  say(`Invested ${money(plan.allocated)} in ${plan.allocations.length} matching loans.`);
+  say(`Invested ${money(plan.allocated)} in ${plural(plan.allocations.length, "matching loan")}.`);
   refreshWhenIndexed(receipt, refreshLoans, refreshPortfolio, refreshRule);
 }
 
@@ -121,7 +121,7 @@ export async function downloadStatement(event) {
   const query = year === "all" ? "" : `?year=${year}`;
   const s = await api(`/api/v1/portfolio/statement${query}`);
   const e = s.earnings;
-  $("statement-summary").textContent = `${s.lines.length} movements: paid in ${money(s.funded)}, `
+  $("statement-summary").textContent = `${plural(s.lines.length, "movement")}: paid in ${money(s.funded)}, `
     + `taken back ${money(s.refunded)}, collected ${money(s.collected)}; net ${money(s.net_cash)}. `
     + `Earned: interest ${money(e.interest)}, late fees ${money(e.late_fees)}, principal back ${money(e.principal)}, `
     + `reserve cover ${money(e.cover)}, recovered ${money(e.recovered)}, written off ${money(e.written_off)}, `

@@ -1,6 +1,6 @@
 // Staff: KYC review, referrals, traces, monitoring alerts, collections and aging.
 
-import { $, api, day, guard, has, keepTyped, listItems, money, newest, say, state } from "./core.js";
+import { $, api, day, guard, has, keepTyped, listItems, money, newest, plural, say, state } from "./core.js";
 
 export async function refreshStaff() {
   const current = newest("staff");
@@ -91,6 +91,8 @@ export async function refreshStaff() {
   }
 }
 
+const ago = (hours) => (hours < 1 ? `${Math.round(hours * 60)} min ago` : `${hours.toFixed(1)} h ago`);
+
 // The platform's own state, from GET /health: what is down, and what monitoring would alert on.
 function operations(h) {
   const named = (names) => names.length ? ` (${names.join(", ")})` : "";
@@ -98,7 +100,7 @@ function operations(h) {
   return `${h.status === "ok" ? "All parts up" : `DOWN: ${h.failing.join(", ")}`}; chain block ${h.chain.latest_block ?? "?"}; `
     + `index ${h.indexer.status}${h.indexer.lag == null ? "" : `, ${h.indexer.lag} blocks behind`}; `
     + `workers ${h.workers.status}${named([...h.workers.failing ?? [], ...h.workers.stale ?? []])}; `
-    + `backups ${b.status}${b.latest ? `, latest ${b.age_hours} h ago, ${b.kept} kept` : ""}.`;
+    + `backups ${b.status}${b.latest ? `, latest ${ago(b.age_hours)}, ${b.kept} kept` : ""}.`;
 }
 
 export async function changeRole(event) {
@@ -183,14 +185,15 @@ async function reviewAlert(key, decision, note) {
 }
 
 function eventLine(e) {
-  const args = Object.entries(e.args).map(([k, v]) => `${k}=${v}`).join(", ");
+  const shown = (v) => (v !== null && typeof v === "object" ? JSON.stringify(v) : v);  // struct arguments (the terms)
+  const args = Object.entries(e.args).map(([k, v]) => `${k}=${shown(v)}`).join(", ");
   return `block ${e.block_number}, tx ${e.tx_hash.slice(0, 10)}…: ${e.contract}.${e.event}(${args})`;
 }
 
 async function traceLoan(loanId) {
   const trace = await api(`/api/v1/audit/trace/loan/${loanId}`);
   $("trace-result").textContent = `Loan ${trace.loan_id} (${trace.status}): ${trace.consistent ? "consistent" : "INCONSISTENT"}, `
-    + `${trace.events.length} events, ${trace.case_log.length} case-log entries`;
+    + `${plural(trace.events.length, "event")}, ${plural(trace.case_log.length, "case-log entry", "case-log entries")}`;
   $("trace-checks").replaceChildren(...listItems(trace.checks.map((c) => `${c.ok ? "ok" : "FAIL"} ${c.name}: ${c.detail}`)));
   $("trace-events").replaceChildren(...listItems(trace.events.map(eventLine)));
   $("trace-case-log").replaceChildren(...listItems(trace.case_log.map((a) => `${day(a.chain_time)} ${a.kind.replaceAll("_", " ")}: `
@@ -201,7 +204,7 @@ async function traceTx(hash) {
   const trace = await api(`/api/v1/audit/trace/tx/${hash}`);
   const sender = trace.intent_key ? `sent by the platform (outbox ${trace.intent_key}, ${trace.intent_status}, ${trace.function})`
     : "not sent by the platform";
-  $("trace-result").textContent = `Transaction ${trace.tx_hash}: ${trace.events.length} events, ${sender}`;
+  $("trace-result").textContent = `Transaction ${trace.tx_hash}: ${plural(trace.events.length, "event")}, ${sender}`;
   $("trace-checks").replaceChildren();
   $("trace-events").replaceChildren(...listItems(trace.events.map(eventLine)));
   $("trace-case-log").replaceChildren();
