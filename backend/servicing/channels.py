@@ -2,7 +2,8 @@
 its own transaction, oldest first, to the contact in the recipient's KYC record (decrypted for
 that purpose only, and audited). At least once: a crash between the provider's answer and the
 commit sends it again. A transient failure is retried on later rounds, up to MAX_ATTEMPTS; a
-permanent one (no contact, a refusal of the message itself) is not."""
+permanent one (no contact, a refusal of the message itself) is not, and nothing is sent over a
+channel its recipient turned off (`preferences.py`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from backend.config import Settings
 from backend.db.session import session_scope
 from backend.errors import LoanchainError
 from backend.servicing.models import ServicingNotice
+from backend.servicing.preferences import wants
 
 MAX_ATTEMPTS = 5
 
@@ -59,6 +61,10 @@ def deliver(settings: Settings, channel: Channel, send: Callable[[ServicingNotic
     for notice_id in due:
         with session_scope(settings) as session:
             notice = session.get(ServicingNotice, notice_id)
+            if not wants(session, notice.recipient, channel.name, notice.kind):  # in-app only: never decrypted
+                setattr(notice, channel.attempts, MAX_ATTEMPTS)
+                setattr(notice, channel.error, f"not sent: the recipient turned {channel.name} notices off")
+                continue
             purpose = f"servicing notice {notice.id} by {channel.name}"
             to = channel.contact(session, settings, notice.recipient, purpose)
             try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ColumnElement, DateTime, Integer, LargeBinary, String, UniqueConstraint, select
+from sqlalchemy import BigInteger, Boolean, ColumnElement, DateTime, Integer, LargeBinary, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.chain.models import Uint
@@ -88,3 +88,16 @@ class CollectionAction(Base, WrappedKeyHolder):
     @classmethod
     def about(cls, wallet: str) -> ColumnElement[bool]:
         return cls.loan_id.in_(select(LoanRow.loan_id).where(LoanRow.borrower == wallet))
+
+
+class NoticePreference(Base):
+    """How a wallet wants its notices beyond the in-app list: by e-mail and by text message, each on
+    unless turned off (no row: both on). Notices of money owed late or in default go by e-mail
+    whatever the preference: the lender must give them in writing."""
+
+    __tablename__ = "notice_preferences"
+
+    wallet: Mapped[str] = mapped_column(String(42), primary_key=True)
+    email: Mapped[bool] = mapped_column(Boolean, default=True)
+    sms: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

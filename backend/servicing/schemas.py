@@ -119,3 +119,17 @@ class ReleasePublic(BaseModel):
     doc_hash: str = Field(description="keccak-256 of the letter's bytes, anchored on-chain in a Merkle root")
     anchored: bool = Field(description="Its anchoring batch is on-chain")
     letter: dict = Field(description="The letter itself (canonical JSON: what the chain says of the loan)")
+
+
+class NoticePreferencesUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: bool = Field(description="Notices by e-mail too (those about money owed late or in default always are)")
+    sms: bool = Field(description="Payment notices by text message too")
+
+
+class NoticePreferencesPublic(BaseModel):
+    email: bool
+    sms: bool
+    always_by_email: list[str] = Field(description="Notice kinds e-mailed whatever the preference: the lender must "
+                                       "give them in writing")  # fmt: skip

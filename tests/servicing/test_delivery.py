@@ -102,3 +102,34 @@ def test_notices_are_emailed_once_retried_while_smtp_is_down_and_never_without_a
     assert set(sent) == {applicant.email, investing.email}
     assert sent[investing.email]["Subject"] == f"loanchain: A loan you hold is more than 30 days late (loan {loan_id})"
     assert "30 days late" in sent[investing.email].get_payload()
+
+
+def test_a_borrower_who_turns_email_off_still_gets_late_notices_in_writing(servicing_settings, world, smtp):
+    inbox, port, *_ = smtp
+    settings = servicing_settings.model_copy(update=dict(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False))
+    _, start = world.active_loan()
+    index(settings)
+    applicant = make_applicant(952)
+    with session_scope(settings) as session:
+        submit(session, settings, world.borrower.address, KycCreate(**applicant.form()), [PNG])
+    client, borrower = client_for(settings), minted_bearer(settings, world.borrower)
+    url = "/api/v1/servicing/notices/preferences"
+    assert client.get(url, headers=borrower).json() == {"email": True, "sms": True, "always_by_email": ["late", "collections", "default"]}
+    off = client.put(url, json={"email": False, "sms": False}, headers=borrower)
+    assert off.status_code == 200 and (off.json()["email"], off.json()["sms"]) == (False, False)
+    assert client.put(url, json={"email": "maybe", "sms": False}, headers=borrower).status_code == 422
+    assert client.put(url, json={"email": False, "sms": False}).status_code == 401
+
+    world.chain.mine_at(start + 30 * DAY + DAY)  # overdue
+    servicing_step(settings)
+    world.chain.mine_at(start + 30 * DAY + 20 * DAY)  # and a late fee charged
+    servicing_step(settings)
+    emailed = {kind: sent for kind, sent, _ in _notices(settings)}
+    assert emailed == {"overdue": False, "late": True}  # the reminder in-app only; the late fee in writing anyway
+    (rcpt, mail), = inbox.messages
+    assert rcpt == [applicant.email] and mail["Subject"].startswith("loanchain: Late fee")
+    with session_scope(settings) as session:
+        skipped = session.scalar(select(ServicingNotice).where(ServicingNotice.kind == "overdue"))
+        assert skipped.email_error == "not sent: the recipient turned email notices off"
+    served = client.get("/api/v1/servicing/notices", headers=borrower).json()
+    assert {n["kind"] for n in served} == {"overdue", "late"}  # every notice stays in the app

@@ -130,3 +130,21 @@ def test_a_long_notice_is_cut_to_two_segments():
     notice = ServicingNotice(message="x" * 1_000)
     assert len(body_of(notice)) == MAX_BODY and body_of(notice).endswith("…")
     assert body_of(ServicingNotice(message="short")) == "loanchain: short"
+
+
+def test_a_borrower_who_turns_text_messages_off_gets_none(servicing_settings, world, gateway):
+    from tests.identity.conftest import client_for, minted_bearer
+
+    settings = _settings(servicing_settings, gateway)
+    _, start = world.active_loan()
+    index(settings)
+    with session_scope(settings) as session:
+        submit(session, settings, world.borrower.address, KycCreate(**make_applicant(953).form()), [PNG])
+    prefs = client_for(settings).put("/api/v1/servicing/notices/preferences", json={"email": True, "sms": False},
+                                     headers=minted_bearer(settings, world.borrower))  # fmt: skip
+    assert prefs.status_code == 200
+    for days_late in (1, 20):  # overdue, then a late fee
+        world.chain.mine_at(start + 30 * DAY + days_late * DAY)
+        servicing_step(settings)
+    assert gateway.messages == [] and {kind for kind, *_ in _sms(settings)} == {"overdue", "late"}
+    assert all(attempts == MAX_ATTEMPTS and not sent for _, sent, attempts, _ in _sms(settings))

@@ -182,6 +182,9 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     _sign_in(page, borrower.address)
     expect(page.locator(f'tr[data-repayments="{loan_id}"]')).to_contain_text("20 days late;")
     expect(page.locator("#apply-ledger")).to_contain_text("You have 1 open loan with us, taking ")  # the form starts from it
+    page.uncheck('#notice-prefs input[name="sms"]')  # no text messages, thank you
+    page.click('#notice-prefs button[type="submit"]')
+    expect(page.locator("#status")).to_have_text("Notices: in the app, by e-mail.")
     assert page.locator('#apply-form input[name="existing_loans_with_us"]').input_value() == "1"
     page.locator(f'tr[data-repayments="{loan_id}"] summary').nth(1).click()  # the borrower asks for help
     page.fill(f'input[data-hardship="{loan_id}"]', "hours cut; can pay in full next month")

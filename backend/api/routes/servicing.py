@@ -6,8 +6,10 @@ from fastapi import APIRouter, Query
 
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
 from backend.servicing import collections as case_log
-from backend.servicing import service
+from backend.servicing import preferences, service
 from backend.servicing.schemas import (
+    NoticePreferencesPublic,
+    NoticePreferencesUpdate,
     AgingPublic,
     CollectionActionCreate,
     CollectionActionPublic,
@@ -48,3 +50,15 @@ def notices(
     user: CurrentUser, session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[NoticePublic]:
     return service.notices_of(session, user.wallet, limit)
+
+
+@router.get("/notices/preferences", dependencies=allow("servicing.notices"),
+            summary="How the caller takes its notices beyond the in-app list: e-mail, text messages")
+def notice_preferences(user: CurrentUser, session: SessionDep) -> NoticePreferencesPublic:
+    return preferences.preferences_of(session, user.wallet)
+
+
+@router.put("/notices/preferences", dependencies=allow("servicing.notices"),
+            summary="Turn e-mail or text-message notices on or off (late and default notices are always e-mailed)")
+def set_notice_preferences(body: NoticePreferencesUpdate, user: CurrentUser, session: SessionDep) -> NoticePreferencesPublic:
+    return preferences.set_preferences(session, user.wallet, body)

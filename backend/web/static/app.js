@@ -8,7 +8,7 @@ import { refreshLoans } from "./loans.js";
 import { bidForNotes, offerNotes, refreshMarket } from "./market.js";
 import { verifyRecord } from "./verify.js";
 import { claimAll, downloadStatement, dropRule, fundMatches, planInvestment, refreshPortfolio, refreshRule, saveRule } from "./portfolio.js";
-import { refreshDisclosure, refreshNotices } from "./disclosure.js";
+import { refreshDisclosure, refreshNotices, saveNoticePreferences } from "./disclosure.js";
 import { changeRole, refreshStaff, trace } from "./staff.js";
 
 async function signIn() {
@@ -59,6 +59,7 @@ $("verify-form").onsubmit = guard(verifyRecord);
 $("kyc-erase").onclick = guard(eraseKyc);
 $("role-form").onsubmit = guard(changeRole);
 $("erase-form").onsubmit = guard(eraseWallet);
+$("notice-prefs").onsubmit = guard(saveNoticePreferences);
 
 guard(async () => {
   if (!window.ethereum) say("No wallet found: install a browser wallet (EIP-1193) to sign in.", true);

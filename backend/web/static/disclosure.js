@@ -1,6 +1,6 @@
 // Public platform figures and the signed-in wallet's notices.
 
-import { $, api, day, money, newest } from "./core.js";
+import { $, api, day, money, newest, say } from "./core.js";
 
 export async function refreshDisclosure() {
   const current = newest("disclosure");
@@ -35,8 +35,19 @@ export async function refreshDisclosure() {
 }
 
 export async function refreshNotices() {
-  const notices = await api("/api/v1/servicing/notices");
+  const [notices, prefs] = await Promise.all([api("/api/v1/servicing/notices"), api("/api/v1/servicing/notices/preferences")]);
+  const form = $("notice-prefs");
+  form.hidden = false;
+  form.elements.email.checked = prefs.email;
+  form.elements.sms.checked = prefs.sms;
   // Newest first, each with the day it was made (UTC).
   $("notices").replaceChildren(...notices.map((n) => Object.assign(document.createElement("li"),
     { textContent: `${n.created_at.slice(0, 10)}: ${n.message}` })));
+}
+
+export async function saveNoticePreferences(event) {
+  event.preventDefault();
+  const form = event.target.elements;
+  const p = await api("/api/v1/servicing/notices/preferences", { method: "PUT", body: { email: form.email.checked, sms: form.sms.checked } });
+  say(`Notices: in the app${p.email ? ", by e-mail" : ""}${p.sms ? ", payment notices by text message" : ""}.`);
 }
