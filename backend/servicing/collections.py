@@ -131,15 +131,26 @@ def actions_of(db: Session, settings: Settings, loan_ids: list[int],
                            .order_by(CollectionAction.id.desc())))  # fmt: skip
     keyring = load_keyring(settings) if rows else None
     for row in rows:
-        paid = status = None
-        if row.kind == "promise_to_pay":
-            paid = _paid_between(db, row.loan_id, row.chain_time, row.promised_by)
-            status = "kept" if paid >= row.promised_amount else "broken" if clock() > row.promised_by else "pending"
+        paid, status = _judged(db, row, clock) if row.kind == "promise_to_pay" else (None, None)
         out[row.loan_id].append(CollectionActionPublic(
             id=row.id, loan_id=row.loan_id, kind=row.kind, note=open_note(keyring, row), actor=row.actor, chain_time=row.chain_time,
             promised_amount=row.promised_amount, promised_by=row.promised_by, promise_status=status, paid_since=paid,
         ))  # fmt: skip
     return out
+
+
+def promise_pending(db: Session, loan_id: int, now: int) -> bool:
+    """Is a promise to pay on the loan still open at `now` (neither kept nor past its date)?"""
+    promises = db.scalars(select(CollectionAction).where(CollectionAction.loan_id == loan_id,
+                                                         CollectionAction.kind == "promise_to_pay",
+                                                         CollectionAction.promised_by >= now))  # fmt: skip
+    return any(_judged(db, row, lambda: now)[1] == "pending" for row in promises)
+
+
+def _judged(db: Session, row: CollectionAction, clock: Callable[[], int]) -> tuple[int, str]:
+    """(paid since the promise, kept | broken | pending), by the chain's payments."""
+    paid = _paid_between(db, row.loan_id, row.chain_time, row.promised_by)
+    return paid, "kept" if paid >= row.promised_amount else "broken" if clock() > row.promised_by else "pending"
 
 
 def _paid_between(db: Session, loan_id: int, start: int, end: int) -> int:

@@ -4,7 +4,8 @@ One pass (the `servicing` worker, or `loanchain servicing run`) closes the fundi
 ended (funding.py), takes every loan the index holds as active, asks LoanBook where it stands,
 stores that position, gives the borrower each notice it is due exactly once, and puts
 `markDefault` in the outbox for a loan the contract now lets anyone default, so the reserve's
-cover reaches investors without anyone having to remember to call it. Last, it tells note
+cover reaches investors without anyone having to remember to call it (unless a promise to pay
+recorded in collections is still open: then at its date, if it was not kept). Last, it tells note
 holders what happened to their loans (investor_notices.py).
 Reads (`aging_report`, `collections_queue`, `notices_of`) use the stored positions only."""
 
@@ -48,7 +49,7 @@ from backend.servicing.investor_notices import (
     tell_makers,
     tell_rule_matches,
 )
-from backend.servicing.collections import actions_of, awaiting_answer
+from backend.servicing.collections import actions_of, awaiting_answer, promise_pending
 from backend.servicing.loan_calls import queue_once
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.notices import add_notice, day, money, token_decimals
@@ -143,7 +144,8 @@ def _service_active(
             notices += _notify(db, row, pos, DUE_SOON, pos.due_now or row.installment_amount, decimals())
         elif bucket in NOTICE_OF_BUCKET:
             notices += _notify(db, row, pos, NOTICE_OF_BUCKET[bucket], pos.due_now, decimals())
-        if bucket == "defaultable" and settings.servicing_auto_default:
+        # A promise to pay still open holds the platform's own default until its date (60 days at most).
+        if bucket == "defaultable" and settings.servicing_auto_default and not promise_pending(db, row.loan_id, now):
             payload = {"days_past_due": days_past_due(now, pos.next_due_date), "payoff": pos.payoff}
             defaults += queue_once(db, settings, row.loan_id, "markDefault", default_intent_key(row.loan_id),
                                    "loan.default", payload)  # fmt: skip

@@ -15,6 +15,7 @@ from backend.audit.hashing import payload_hash
 from backend.audit.models import AuditEntry
 from backend.cli.main import app
 from backend.config import get_settings
+from backend.chain.outbox import get_intent
 from backend.db.session import session_scope
 from backend.errors import Conflict
 from backend.identity.crypto.envelope import DecryptionFailed
@@ -23,7 +24,7 @@ from backend.identity.crypto.rotation import keys_in_use, retire, rotate
 from backend.identity.roles import grant_role
 from backend.servicing.collections import actions_of, seal_note
 from backend.servicing.models import CollectionAction
-from backend.servicing.service import servicing_pass
+from backend.servicing.service import default_intent_key, servicing_pass
 from tests.anchoring.helpers import point_get_settings_at
 from tests.identity.conftest import ADMIN, client_for, minted_bearer
 from tests.servicing.conftest import index
@@ -206,3 +207,26 @@ def test_case_notes_are_sealed_rotated_with_the_kyc_keys_and_shredded_on_erasure
 def _log(settings, loan_id: int) -> list:
     with session_scope(settings) as session:
         return actions_of(session, settings, [loan_id], lambda: 0)[loan_id]
+
+
+def test_an_open_promise_to_pay_holds_the_automatic_default_until_its_date(servicing_settings, world):
+    settings, book, chain = servicing_settings, world.book, world.chain
+    loan_id, _ = world.active_loan()
+    threshold = book.functions.defaultableAt(loan_id).call()
+    chain.mine_at(threshold - 10 * DAY)  # deep in collections
+    index(settings)
+    _pass(settings)
+    promise = client_for(settings).post(f"/api/v1/servicing/collections/{loan_id}/actions", headers=minted_bearer(settings, ADMIN),
+                                        json={"kind": "promise_to_pay", "note": "will pay it all on the 1st",
+                                              "promised_amount": 10**6, "promised_in_days": 30}).json()  # fmt: skip
+
+    def default_queued() -> bool:
+        with session_scope(settings) as session:
+            return get_intent(session, default_intent_key(loan_id)) is not None
+
+    chain.mine_at(threshold + 1)  # defaultable, but the promise is still open
+    _pass(settings)
+    assert not default_queued()
+    chain.mine_at(promise["promised_by"] + 1)  # its date passed with nothing paid: broken
+    _pass(settings)
+    assert default_queued()
