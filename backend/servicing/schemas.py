@@ -51,8 +51,8 @@ class CollectionActionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["contacted", "no_answer", "promise_to_pay", "dispute", "hardship", "note"]
-    note: str = Field(min_length=3, max_length=1000, description="What was done or said, about the debt: no personal "
-                      "data (the log outlives an erasure of the borrower's KYC data)")  # fmt: skip
+    note: str = Field(min_length=3, max_length=1000, description="What was done or said; sealed at rest and shredded "
+                      "when the borrower's personal data is erased")  # fmt: skip
     promised_amount: int | None = Field(default=None, gt=0, description="promise_to_pay: base units of the loan token")
     promised_in_days: int | None = Field(default=None, ge=1, le=60, description="promise_to_pay: by when, in days")
 
