@@ -80,13 +80,20 @@ def _recoverable(lines: list[LoanStatementLinePublic]) -> int:
     return told[-1] if told else 0
 
 
-def loan_statement(db: Session, settings: Settings, loan_id: int, viewer: str, staff: bool,
-                   year: int | None = None) -> LoanStatementPublic:  # fmt: skip
+def borrowers_loan(db: Session, loan_id: int, viewer: str, staff: bool, what: str) -> LoanRow:
+    """The loan, for a record addressed to its borrower (`what`): 404 when it is not indexed, 403
+    to anyone but its borrower and staff."""
     loan = db.get(LoanRow, loan_id)
     if loan is None:
         raise NotFound(f"no loan {loan_id} in the chain index", field="loan_id", loan_id=loan_id)
     if not staff and loan.borrower.lower() != viewer.lower():
-        raise Forbidden(f"loan {loan_id}'s statement is for its borrower (and staff)", loan_id=loan_id)
+        raise Forbidden(f"loan {loan_id}'s {what} is for its borrower (and staff)", loan_id=loan_id)
+    return loan
+
+
+def loan_statement(db: Session, settings: Settings, loan_id: int, viewer: str, staff: bool,
+                   year: int | None = None) -> LoanStatementPublic:  # fmt: skip
+    loan = borrowers_loan(db, loan_id, viewer, staff, "statement")
     start, end = year_bounds(year)
     every = _lines(db, loan_id)
     before = [line for line in every if start is not None and (line.timestamp or 0) < start]

@@ -20,8 +20,8 @@ from backend.chain.loan_book import loan_book_domain
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
 from backend.content.store import get_content_store
-from backend.errors import Conflict, Forbidden, NotFound
-from backend.lending.loan_statement import loan_statement
+from backend.errors import Conflict
+from backend.lending.loan_statement import borrowers_loan, loan_statement
 from backend.servicing.models import ServicingNotice
 from backend.servicing.notices import add_notice, day
 from backend.servicing.schemas import ReleasePublic
@@ -69,11 +69,7 @@ def issue_releases(db: Session, settings: Settings) -> int:
 
 
 def release_of(db: Session, settings: Settings, loan_id: int, viewer: str, staff: bool) -> ReleasePublic:
-    loan = db.get(LoanRow, loan_id)
-    if loan is None:
-        raise NotFound(f"no loan {loan_id} in the chain index", field="loan_id", loan_id=loan_id)
-    if not staff and loan.borrower.lower() != viewer.lower():
-        raise Forbidden(f"loan {loan_id}'s release letter is for its borrower (and staff)", loan_id=loan_id)
+    loan = borrowers_loan(db, loan_id, viewer, staff, "release letter")
     if db.scalar(select(LoanRow.loan_id).where(LoanRow.loan_id == loan_id, SETTLED)) is None:
         raise Conflict(f"loan {loan_id} is {loan.status} with money still owed: no release yet", loan_id=loan_id,
                        status=loan.status)  # fmt: skip
