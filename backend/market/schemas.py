@@ -60,6 +60,14 @@ class ExitCreate(BaseModel):
     notes: int | None = Field(default=None, gt=0, description="At most this many; when omitted, all the notes held")
 
 
+EXPECTED_YIELD = (
+    "Annual yield (XIRR) with defaults expected: each installment weighted by the chance the loan is still paying "
+    "then (its PD spread evenly over its installments), a default's recovery after collections and the reserve's "
+    "expected cover by the chance it happens there; before tax, None when the loan's PD is not known "
+    "(backend/market/yields.py)"
+)
+
+
 class OrderPublic(BaseModel):
     """What a listing and a bid show alike: the loan, and the price against its principal outstanding."""
 
@@ -78,6 +86,8 @@ class OrderPublic(BaseModel):
         description="Annual yield (XIRR) of paying this price for the notes left if the borrower brings the loan up "
         "to date now and then pays every installment on time; before defaults and tax (backend/market/yields.py)"
     )
+    pd: float | None = Field(description="The probability of default over its term the loan was priced at")
+    expected_yield: float | None = Field(description=EXPECTED_YIELD)
 
 
 class ListingPublic(OrderPublic):
@@ -121,6 +131,8 @@ class QuotePublic(BaseModel):
     installments_left: int
     servicing_bucket: str | None
     yield_to_maturity: float | None = Field(description="The buyer's annual yield at this price, as on the orders")
+    pd: float | None = Field(description="The probability of default over its term the loan was priced at")
+    expected_yield: float | None = Field(description=EXPECTED_YIELD)
 
 
 class TradePublic(BaseModel):

@@ -23,8 +23,9 @@ from backend.chain.projection_models import (
 )
 from backend.chain.wallet_calls import WalletCall
 from backend.config import Settings
+from backend.disclosure.reserve import reserve_figures
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from backend.lending.loans import decision_facts
+from backend.lending.loans import DecisionFacts, decision_facts
 from backend.lending.portfolio import bid_commitment
 from backend.lending.schemas import WalletCallPublic
 from backend.market import pricing
@@ -40,7 +41,8 @@ from backend.market.schemas import (
     RepriceCreate,
     SaleCreate,
 )
-from backend.market.yields import yield_to_maturity
+from backend.market.yields import expected_yield, yield_to_maturity
+from backend.scoring import policy
 from backend.servicing.models import ServicingState
 
 DAY = 86_400
@@ -48,9 +50,11 @@ DAY = 86_400
 SIDES = {MarketListingRow: ("listing", "listing_id", "seller", "delist"), MarketBidRow: ("bid", "bid_id", "bidder", "cancel")}
 
 
-def _value(loan: LoanRow, state: ServicingState | None, notes: int, value: int, now: int) -> dict:
+def _value(loan: LoanRow, state: ServicingState | None, fact: DecisionFacts | None, loss: float, notes: int,
+           value: int, now: int) -> dict:  # fmt: skip
     """Notes of a loan at a price, as orders and quotes show them: the principal outstanding they
-    stand for, the price against it, and the buyer's yield to maturity at that price."""
+    stand for, the price against it, and the buyer's yield at that price, to maturity and expected
+    (defaults at the loan's PD, losing `loss` of a default's principal outstanding)."""
     outstanding = loan.principal_outstanding * notes // loan.principal
     paid = state.installments_paid if state else loan.last_installment
     return {
@@ -58,23 +62,25 @@ def _value(loan: LoanRow, state: ServicingState | None, notes: int, value: int, 
         "installments_left": loan.installments - loan.last_installment,
         "servicing_bucket": state.bucket if state else None,
         "yield_to_maturity": yield_to_maturity(loan, paid, now, notes, value),
+        "pd": fact.pd if fact else None,
+        "expected_yield": expected_yield(loan, paid, now, notes, value, fact.pd if fact else None, loss),
     }  # fmt: skip
 
 
-def _terms(row: MarketOrder, loan: LoanRow, value: int, grade: str | None, state: ServicingState | None,
-           now: int) -> dict:  # fmt: skip
+def _terms(row: MarketOrder, loan: LoanRow, value: int, fact: DecisionFacts | None, state: ServicingState | None,
+           loss: float, now: int) -> dict:  # fmt: skip
     """What a listing and a bid show alike: the loan, and the notes left valued at the order's price."""
     return {
-        "loan_id": row.loan_id, "grade": grade, "apr_bps": loan.apr_bps, "status": row.status,
+        "loan_id": row.loan_id, "grade": fact.grade if fact else None, "apr_bps": loan.apr_bps, "status": row.status,
         "price_bps": row.price_bps, "notes_left": row.notes_left, "expires_at": row.expires_at or None,
-        **_value(loan, state, row.notes_left, value, now),
+        **_value(loan, state, fact, loss, row.notes_left, value, now),
     }  # fmt: skip
 
 
 def _open_orders(db: Session, settings: Settings, model: type, loan_id: int | None) -> tuple[list[tuple], int]:
-    """Open, unexpired orders of one side, of active loans, each with its loan, grade and last
-    servicing state; and the latest block's time, which their yields are worked out at (a chain
-    fact, so two reads between blocks agree)."""
+    """Open, unexpired orders of one side, of active loans, each with its loan, decision facts and
+    last servicing state; and the latest block's time, which their yields are worked out at (a
+    chain fact, so two reads between blocks agree)."""
     query = (select(model, LoanRow).join(LoanRow, LoanRow.loan_id == model.loan_id)
              .where(model.status == "open", LoanRow.status == "active"))  # fmt: skip
     if loan_id is not None:
@@ -84,10 +90,10 @@ def _open_orders(db: Session, settings: Settings, model: type, loan_id: int | No
     block_time = chain_time(settings)
     # Live at the next block, which carries at least the wall clock (as `deadline_clock`).
     pairs = list(db.execute(query.where(model.live_at(max(int(time.time()), block_time)))))
-    grades = {h: f.grade for h, f in decision_facts(db, {loan.decision_hash for _, loan in pairs}).items()}
+    facts = decision_facts(db, {loan.decision_hash for _, loan in pairs})
     states = {s.loan_id: s for s in db.scalars(select(ServicingState)
                                                .where(ServicingState.loan_id.in_({loan.loan_id for _, loan in pairs})))}  # fmt: skip
-    return [(row, loan, grades.get(loan.decision_hash), states.get(loan.loan_id)) for row, loan in pairs], block_time
+    return [(row, loan, facts.get(loan.decision_hash), states.get(loan.loan_id)) for row, loan in pairs], block_time
 
 
 def _ranked(orders: list[tuple], value_of, cheapest_first: bool, id_of, limit: int | None) -> list[tuple]:
@@ -106,23 +112,31 @@ def _ranked(orders: list[tuple], value_of, cheapest_first: bool, id_of, limit: i
 def open_listings(db: Session, settings: Settings, loan_id: int | None = None, limit: int | None = None) -> list[ListingPublic]:
     """Open listings of active loans, cheapest against outstanding principal first."""
     orders, now = _open_orders(db, settings, MarketListingRow, loan_id)
+    loss = _loss_after_cover(db) if orders else policy.LGD
     listings = []
-    for row, loan, grade, state in _ranked(orders, _cost, True, lambda r: r.listing_id, limit):
+    for row, loan, fact, state in _ranked(orders, _cost, True, lambda r: r.listing_id, limit):
         cost = _cost(row)
         listings.append(ListingPublic(listing_id=row.listing_id, seller=row.seller, notes_listed=row.notes_listed,
-                                      cost=cost, **_terms(row, loan, cost, grade, state, now)))  # fmt: skip
+                                      cost=cost, **_terms(row, loan, cost, fact, state, loss, now)))  # fmt: skip
     return listings
 
 
 def open_bids(db: Session, settings: Settings, loan_id: int | None = None, limit: int | None = None) -> list[BidPublic]:
     """Open bids for notes of active loans, the best paying against outstanding principal first."""
     orders, now = _open_orders(db, settings, MarketBidRow, loan_id)
+    loss = _loss_after_cover(db) if orders else policy.LGD
     bids = []
-    for row, loan, grade, state in _ranked(orders, _proceeds, False, lambda r: r.bid_id, limit):
+    for row, loan, fact, state in _ranked(orders, _proceeds, False, lambda r: r.bid_id, limit):
         proceeds = _proceeds(row)
         bids.append(BidPublic(bid_id=row.bid_id, bidder=row.bidder, notes_bid=row.notes_bid, proceeds=proceeds,
-                              **_terms(row, loan, proceeds, grade, state, now)))  # fmt: skip
+                              **_terms(row, loan, proceeds, fact, state, loss, now)))  # fmt: skip
     return bids
+
+
+def _loss_after_cover(db: Session) -> float:
+    """The share of a default's principal outstanding a note holder is expected to lose: the loss
+    given default less the share the reserve is expected to cover (none when it states no ratio)."""
+    return policy.LGD * (1 - (reserve_figures(db).expected_cover_share or 0.0))
 
 
 def _cost(row: MarketListingRow) -> int:
@@ -140,9 +154,11 @@ def quote(db: Session, settings: Settings, loan_id: int, notes: int, price_bps: 
         raise ValidationFailed(f"notes: at most {loan.principal}, all the notes of loan {loan_id}", field="notes",
                                principal=loan.principal)  # fmt: skip
     cost = pricing.cost(notes, price_bps)
+    fact = decision_facts(db, {loan.decision_hash}).get(loan.decision_hash)
     return QuotePublic(loan_id=loan_id, notes=notes, price_bps=price_bps, cost=cost,
                        proceeds=pricing.proceeds(notes, price_bps),
-                       **_value(loan, db.get(ServicingState, loan_id), notes, cost, chain_time(settings)))  # fmt: skip
+                       **_value(loan, db.get(ServicingState, loan_id), fact, _loss_after_cover(db), notes, cost,
+                                chain_time(settings)))  # fmt: skip
 
 
 def _tx(action: str, loan_id: int, notes: int, cost: int, calls: list[WalletCall], **order) -> MarketTxPublic:

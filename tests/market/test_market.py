@@ -20,7 +20,9 @@ from tests.anchoring.helpers import point_get_settings_at
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
 from tests.identity.conftest import client_for, minted_bearer
+from tests.lending.test_portfolio import _decision_hash
 from tests.lending.test_wallet_txs import _send
+from tests.scoring.conftest import SAMPLE
 
 UNIT = 10**6
 
@@ -152,7 +154,8 @@ def test_bad_requests_get_a_clear_4xx_before_any_gas_is_spent(settings, world): 
 
 
 def test_a_quote_prices_notes_before_anyone_offers_them(settings, world):  # noqa: F811
-    loan_id, _ = world.active_loan(investors=[world.investors[0], world.investors[3]])
+    loan_id, _ = world.active_loan(investors=[world.investors[0], world.investors[3]],
+                                   decision_hash=_decision_hash(settings, SAMPLE))  # fmt: skip
     funding, _ = world.create()
     _index(settings)
     client = client_for(settings)  # public: no sign-in
@@ -168,6 +171,9 @@ def test_a_quote_prices_notes_before_anyone_offers_them(settings, world):  # noq
     par = quote(price_bps=10_000).json()["yield_to_maturity"]
     assert par == pytest.approx((1 + 0.12 * 30 / 365) ** (365 / 30) - 1, abs=1e-3)  # the loan's own rate
     assert q["yield_to_maturity"] > par > quote(price_bps=10_500).json()["yield_to_maturity"]
+    # The loan's PD (from its credit decision) brings the expected yield below the yield to maturity.
+    assert 0 < q["pd"] < 0.2 and 0 < q["expected_yield"] < q["yield_to_maturity"]
+    assert q["yield_to_maturity"] - q["expected_yield"] < 2 * q["pd"]  # the loss is spread over the loan's life
     for params, status, field in (({"price_bps": 0}, 422, "price_bps"), ({"price_bps": 20_001}, 422, "price_bps"),
                                   ({"notes": 0}, 422, "notes"), ({"notes": 12_000 * UNIT + 1}, 422, "notes"),
                                   ({"loan_id": funding}, 409, None), ({"loan_id": 999}, 404, None)):  # fmt: skip

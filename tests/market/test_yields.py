@@ -1,14 +1,16 @@
 """Yield to maturity of notes at a price: at face value on a loan paid as billed, it is the loan's own
 rate compounded over its period; a discount raises it, a premium lowers it; paying on schedule
-after installments were paid changes nothing; a loan paid off early or with nothing left has none."""
+after installments were paid changes nothing; a loan paid off early or with nothing left has none. The expected yield weighs defaults in: none
+expected, it is the yield to maturity; more expected, or more lost in one, it is lower."""
 
 from __future__ import annotations
 
 import pytest
 
+from backend.chain.deploy_params import DEFAULT_AFTER
 from backend.chain.loan_terms import installment_amount, schedule
 from backend.chain.projection_models import LoanRow
-from backend.market.yields import remaining_flows, yield_to_maturity
+from backend.market.yields import expected_flows, expected_yield, remaining_flows, yield_to_maturity
 
 DAY, UNIT = 86_400, 10**6
 START = 1_800_000_000
@@ -53,3 +55,32 @@ def test_overdue_installments_count_as_paid_now_and_nothing_left_has_no_yield():
     done = _loan(paid=N)
     assert done.principal_outstanding == 0 and remaining_flows(done, N, START) == []
     assert yield_to_maturity(done, N, START, UNIT, UNIT) is None
+
+
+def test_with_no_default_expected_the_expected_yield_is_the_yield_to_maturity():
+    loan, notes = _loan(), 3_000 * UNIT
+    price = notes * 9_500 // 10_000
+    assert expected_yield(loan, 0, START, notes, price, 0.0, 0.85) == pytest.approx(
+        yield_to_maturity(loan, 0, START, notes, price), abs=1e-6)
+    assert expected_yield(loan, 0, START, notes, price, None, 0.85) is None  # no PD known: no figure
+
+
+def test_defaults_lower_the_expected_yield_by_the_chance_and_the_loss():
+    loan, notes = _loan(), PRINCIPAL
+    at = {(pd, loss): expected_yield(loan, 0, START, notes, notes, pd, loss)
+          for pd in (0.05, 0.2) for loss in (0.0, 0.85)}  # fmt: skip
+    assert RATE > at[0.05, 0.0] > at[0.05, 0.85] > at[0.2, 0.85]
+    assert at[0.05, 0.0] > at[0.2, 0.0] > at[0.2, 0.85]
+    # Losing nothing, a default only delays principal: the yield falls a little, not by the PD.
+    assert RATE - at[0.2, 0.0] < 0.02 < RATE - at[0.2, 0.85]
+
+
+def test_the_expected_flows_add_up_to_the_pd_spread_over_the_installments():
+    loan, pd = _loan(), 0.2
+    flows = expected_flows(loan, 0, START, pd, 1.0)  # all lost in a default: only installments come back
+    paid = [a for _, a in flows[0::2]]
+    assert all(a == 0 for _, a in flows[1::2])
+    # The last installment comes with the chance of no default over the whole term.
+    assert paid[-1] == pytest.approx((1 - pd) * schedule(PRINCIPAL, APR, PERIOD, N)[-1].amount, rel=1e-9)
+    recovered = expected_flows(loan, 0, START, pd, 0.0)[1::2]  # nothing lost: the principal comes back late
+    assert recovered[0] == (START + PERIOD + DEFAULT_AFTER, round((1 - (1 - pd) ** (1 / N)) * PRINCIPAL))

@@ -311,6 +311,10 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
         return page.locator('#market button[data-action="delist"]').count() == 1  # the seller's own: withdraw
 
     _wait(listed, "the listing in the market table")
+    headers = page.locator("#market-section table").first.locator("th").all_inner_texts()
+    cells = page.locator("#market tr").first.locator("td").all_inner_texts()
+    assert len(cells) == len(headers) and "Expected yield" in headers  # one cell per column
+    assert cells[headers.index("Expected yield")] == "-"  # a loan made outside the platform's scoring: no PD
     wallet.address = buyer.address
     _sign_in(page, buyer.address)
     before = world.balance(seller)

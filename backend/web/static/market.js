@@ -3,14 +3,16 @@
 import { $, api, day, guard, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state } from "./core.js";
 import { refreshPortfolio } from "./portfolio.js";
 
+const rate = (y) => `${(y * 100).toFixed(2)}%`;
+
 function orderRow(o, id, kind, mine, cells) {
   const row = document.createElement("tr");
   row.dataset[kind] = id;
   const ratio = o.price_to_outstanding == null ? "-" : `${(o.price_to_outstanding * 100).toFixed(1)}%`;
   const until = o.expires_at == null ? "-" : day(o.expires_at);
-  const ytm = o.yield_to_maturity == null ? "-" : `${(o.yield_to_maturity * 100).toFixed(2)}%`;
+  const [ytm, expected] = [o.yield_to_maturity, o.expected_yield].map((y) => (y == null ? "-" : rate(y)));
   for (const text of [id, o.loan_id, o.grade ?? "-", percent(o.apr_bps), money(o.notes_left), percent(o.price_bps),
-    ...cells, ratio, ytm, until]) {
+    ...cells, ratio, ytm, expected, until]) {
     row.append(Object.assign(document.createElement("td"), { textContent: text }));
   }
   const cell = document.createElement("td");
@@ -132,8 +134,9 @@ async function showQuote(form, output) {
   }
   const query = `loan_id=${loan}&notes=${Math.round(notes * 10 ** state.decimals)}&price_bps=${Math.round(price * 100)}`;
   const text = await api(`/api/v1/market/quote?${query}`).then((q) => {
+    const expected = q.expected_yield == null ? "" : `, ${rate(q.expected_yield)} with defaults expected`;
     const ytm = q.yield_to_maturity == null ? "nothing left to earn"
-      : `the buyer's yield to maturity ${(q.yield_to_maturity * 100).toFixed(2)}% a year`;
+      : `the buyer's yield to maturity ${rate(q.yield_to_maturity)} a year${expected}`;
     return `At ${percent(q.price_bps)} of face: ${money(q.cost)} for ${money(q.outstanding)} of principal outstanding, ${ytm}.`;
   }, (error) => error.message);
   if (current()) output.textContent = text;
