@@ -315,6 +315,8 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
     cells = page.locator("#market tr").first.locator("td").all_inner_texts()
     assert len(cells) == len(headers) and "Expected yield" in headers  # one cell per column
     assert cells[headers.index("Expected yield")] == "-"  # a loan made outside the platform's scoring: no PD
+    # The seller's own row, with its Withdraw and Reprice controls, fits the page: nothing hidden sideways.
+    assert page.evaluate("[...document.querySelectorAll('table')].every(t => t.scrollWidth <= t.clientWidth)")
     wallet.address = buyer.address
     _sign_in(page, buyer.address)
     before = world.balance(seller)
