@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     market_keeper: bool = True  # match crossed listings and bids (NoteMarket.matchOrders) through the outbox
     market_keeper_interval: float = Field(default=15.0, gt=0)  # seconds between the keeper's passes
     market_keeper_max_per_pass: int = Field(default=20, ge=1)  # matches queued per pass (the platform pays their gas)
+    mandate_keeper: bool = True  # fund standing instructions' matches under investors' signed mandates
+    mandate_keeper_interval: float = Field(default=15.0, gt=0)  # seconds between its passes
+    mandate_keeper_max_per_pass: int = Field(default=20, ge=1)  # fundings queued per pass (the platform pays their gas)
     # --- transaction monitoring of notes (backend/audit/monitoring.py) -------------------------
     monitoring_round_trip_days: int = Field(default=30, ge=1)  # notes back to where they came from within this
     monitoring_price_low: float = Field(default=0.5, gt=0)  # a trade under this x the principal outstanding it buys

@@ -37,6 +37,11 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         "uint256 deadline)"
     );
 
+    bytes32 public constant FUNDING_MANDATE_TYPEHASH = keccak256(
+        "FundingMandate(address investor,address executor,uint128 perLoan,uint128 budget,uint16 minAprBps,"
+        "uint16 maxAprBps,uint16 maxInstallments,uint40 expiry,uint256 salt)"
+    );
+
     uint256 public constant MAX_APR_BPS = 10_000;
     uint256 public constant MAX_ORIGINATION_FEE_BPS = 1_000;
     uint256 public constant MAX_INSTALLMENTS = 360;
@@ -75,6 +80,9 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
     }
 
     mapping(uint256 loanId => mapping(address investor => Position)) private _positions;
+
+    /// @inheritdoc ILoanBook
+    mapping(bytes32 mandateHash => uint256) public mandateSpent;
 
     /// @param admin Receives DEFAULT_ADMIN_ROLE and PAUSER_ROLE.
     /// @param asset_ The loan currency.
@@ -134,29 +142,55 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
 
     /// @inheritdoc ILoanBook
     function fund(uint256 loanId, uint256 amount) external whenNotPaused nonReentrant {
-        Loan storage l = _loans[loanId];
-        LoanStatus status = l.status;
-        if (status != LoanStatus.Funding) revert LoanBookNotFunding(loanId, status);
-        uint256 deadline = l.fundingDeadline;
-        if (block.timestamp > deadline) revert LoanBookFundingClosed(loanId, deadline);
-        if (msg.sender == l.borrower) revert LoanBookBorrowerCannotInvest(loanId, msg.sender);
-        if (amount == 0) revert LoanBookZeroAmount();
-        uint256 funded = l.funded;
-        uint256 remaining = l.principal - funded;
-        if (amount > remaining) revert LoanBookOverfunded(loanId, amount, remaining);
-        uint256 ticket = minTicket;
-        if (amount < ticket && amount != remaining) revert LoanBookTicketTooSmall(loanId, amount, ticket);
-        uint8 level = investorKycLevel;
-        if (!kycRegistry.isVerified(msg.sender, level)) revert LoanBookInvestorNotVerified(msg.sender, level);
+        _fund(loanId, msg.sender, amount);
+    }
 
-        // cannot overflow: amount <= remaining = principal - funded, so funded + amount <= principal
-        unchecked {
-            funded += amount;
+    /// @inheritdoc ILoanBook
+    function fundWithMandate(uint256 loanId, uint256 amount, FundingMandate calldata mandate, bytes calldata signature)
+        external
+        whenNotPaused
+        nonReentrant
+    {
+        bytes32 digest = _hashTypedDataV4(_hashMandateStruct(mandate));
+        if (block.timestamp > mandate.expiry) revert LoanBookMandateExpired(digest, mandate.expiry);
+        if (msg.sender != mandate.executor) revert LoanBookMandateWrongExecutor(digest, mandate.executor, msg.sender);
+        address investor = mandate.investor;
+        if (!SignatureChecker.isValidSignatureNow(investor, digest, signature)) {
+            revert LoanBookInvalidMandateSignature(investor);
         }
-        l.funded = uint128(funded);
-        emit LoanFunded(loanId, msg.sender, amount, funded);
-        _mint(msg.sender, loanId, amount, "");
-        asset.safeTransferFrom(msg.sender, address(this), amount);
+        Loan storage l = _loans[loanId];
+        uint256 aprBps = l.aprBps;
+        uint256 installments = l.installments;
+        if (aprBps < mandate.minAprBps || aprBps > mandate.maxAprBps || installments > mandate.maxInstallments) {
+            revert LoanBookMandateTermsMismatch(digest, loanId, aprBps, installments);
+        }
+        uint256 wouldHold = balanceOf(investor, loanId) + amount;
+        if (wouldHold > mandate.perLoan) {
+            revert LoanBookMandatePerLoanExceeded(digest, loanId, wouldHold, mandate.perLoan);
+        }
+        uint256 spent = mandateSpent[digest];
+        // cannot underflow: spent only grows by amounts within the budget, or is set to it on cancel
+        uint256 left;
+        unchecked {
+            left = mandate.budget - spent;
+        }
+        if (amount > left) revert LoanBookMandateBudgetExceeded(digest, amount, left);
+
+        // cannot overflow: amount <= left = budget - spent
+        unchecked {
+            spent += amount;
+        }
+        mandateSpent[digest] = spent;
+        emit MandateUsed(digest, investor, loanId, amount, spent);
+        _fund(loanId, investor, amount);
+    }
+
+    /// @inheritdoc ILoanBook
+    function cancelMandate(FundingMandate calldata mandate) external {
+        if (msg.sender != mandate.investor) revert LoanBookNotMandateInvestor(msg.sender, mandate.investor);
+        bytes32 digest = _hashTypedDataV4(_hashMandateStruct(mandate));
+        mandateSpent[digest] = mandate.budget;
+        emit MandateCancelled(digest, msg.sender);
     }
 
     /// @inheritdoc ILoanBook
@@ -342,6 +376,11 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         return _hashTypedDataV4(_hashTermsStruct(terms));
     }
 
+    /// @inheritdoc ILoanBook
+    function hashFundingMandate(FundingMandate calldata mandate) external view returns (bytes32) {
+        return _hashTypedDataV4(_hashMandateStruct(mandate));
+    }
+
     /// @inheritdoc ERC1155
     function supportsInterface(bytes4 interfaceId) public view override(ERC1155, AccessControl) returns (bool) {
         return super.supportsInterface(interfaceId);
@@ -499,6 +538,34 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         return uint256(l.startTime) + (uint256(l.installmentsPaid) + 1) * l.installmentPeriod + defaultAfter;
     }
 
+    /// @dev {fund} for `investor`, who pays and receives the notes: checks, effects, event, then
+    ///      the mint and the transfer.
+    function _fund(uint256 loanId, address investor, uint256 amount) private {
+        Loan storage l = _loans[loanId];
+        LoanStatus status = l.status;
+        if (status != LoanStatus.Funding) revert LoanBookNotFunding(loanId, status);
+        uint256 deadline = l.fundingDeadline;
+        if (block.timestamp > deadline) revert LoanBookFundingClosed(loanId, deadline);
+        if (investor == l.borrower) revert LoanBookBorrowerCannotInvest(loanId, investor);
+        if (amount == 0) revert LoanBookZeroAmount();
+        uint256 funded = l.funded;
+        uint256 remaining = l.principal - funded;
+        if (amount > remaining) revert LoanBookOverfunded(loanId, amount, remaining);
+        uint256 ticket = minTicket;
+        if (amount < ticket && amount != remaining) revert LoanBookTicketTooSmall(loanId, amount, ticket);
+        uint8 level = investorKycLevel;
+        if (!kycRegistry.isVerified(investor, level)) revert LoanBookInvestorNotVerified(investor, level);
+
+        // cannot overflow: amount <= remaining = principal - funded, so funded + amount <= principal
+        unchecked {
+            funded += amount;
+        }
+        l.funded = uint128(funded);
+        emit LoanFunded(loanId, investor, amount, funded);
+        _mint(investor, loanId, amount, "");
+        asset.safeTransferFrom(investor, address(this), amount);
+    }
+
     /// @dev Every check of {createLoan}: deadline, nonce, terms, borrower KYC, both signatures.
     function _checkTerms(LoanTerms calldata terms, bytes calldata borrowerSignature, bytes calldata underwriterSignature)
         private
@@ -559,6 +626,23 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         if (terms.fundingDeadline <= block.timestamp) {
             revert LoanBookInvalidFundingDeadline(terms.fundingDeadline, block.timestamp);
         }
+    }
+
+    function _hashMandateStruct(FundingMandate calldata m) private pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                FUNDING_MANDATE_TYPEHASH,
+                m.investor,
+                m.executor,
+                m.perLoan,
+                m.budget,
+                m.minAprBps,
+                m.maxAprBps,
+                m.maxInstallments,
+                m.expiry,
+                m.salt
+            )
+        );
     }
 
     function _hashTermsStruct(LoanTerms calldata t) private pure returns (bytes32) {

@@ -7,14 +7,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from eth_account import Account
 from eth_account.messages import encode_typed_data
 from web3 import Web3
 
 from backend.chain import loan_terms
 from backend.chain.client import get_web3, reading
 from backend.chain.deploy import deployed_contract
-from backend.chain.signature_checker import contract_wallet_accepts
+from backend.chain.signature_checker import signed_by
 from backend.chain.signers import platform_account
 from backend.config import Settings
 
@@ -81,12 +80,4 @@ def underwriter_signature(settings: Settings, terms: loan_terms.LoanTerms, domai
 def borrower_signed(settings: Settings, terms: loan_terms.LoanTerms, domain: LoanBookDomain, signature: bytes) -> bool:
     """Whether `signature` is the borrower's over these terms, as LoanBook's SignatureChecker will
     judge it: an ECDSA signature by the borrower's key, or one the borrower's contract wallet accepts."""
-    if len(signature) == 65:
-        try:
-            signable = loan_terms.signable(terms, domain.chain_id, domain.address)
-            if Account.recover_message(signable, signature=signature) == terms.borrower:
-                return True
-        except Exception:  # noqa: BLE001 - malformed r/s/v values raise assorted errors: not the borrower's
-            pass
-    digest = loan_terms.digest(terms, domain.chain_id, domain.address)
-    return contract_wallet_accepts(settings, terms.borrower, digest, signature)
+    return signed_by(settings, terms.borrower, loan_terms.signable(terms, domain.chain_id, domain.address), signature)

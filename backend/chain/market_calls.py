@@ -35,7 +35,7 @@ class NoteMarketWallet:
 
     def investor_level(self) -> int:
         """The KYC level LoanBook asks of anyone receiving notes."""
-        return int(self._read(self.book.functions.investorKycLevel()))
+        return self.holder.investor_level()
 
     def cost(self, listing_id: int, notes: int) -> int:
         return int(self._read(self.market.functions.costOf(listing_id, notes)))

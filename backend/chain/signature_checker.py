@@ -4,6 +4,9 @@ contract accounts)."""
 
 from __future__ import annotations
 
+from eth_account import Account
+from eth_account.messages import SignableMessage
+from eth_utils import keccak
 from web3 import Web3
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3Exception
 
@@ -38,3 +41,16 @@ def contract_wallet_accepts(settings: Settings, wallet: str, digest: bytes, sign
     except (Web3Exception, OSError) as exc:
         raise ChainUnavailable(f"could not ask {address} to check a signature: {exc}") from exc
     return bytes(answer) == MAGIC_VALUE
+
+
+def signed_by(settings: Settings, signer: str, signable: SignableMessage, signature: bytes) -> bool:
+    """Whether `signature` is `signer`'s over an EIP-712 message, as OpenZeppelin's SignatureChecker
+    judges it on chain: an ECDSA signature by the signer's key, or one its contract wallet accepts."""
+    if len(signature) == 65:
+        try:
+            if Account.recover_message(signable, signature=signature) == Web3.to_checksum_address(signer):
+                return True
+        except Exception:  # noqa: BLE001, S110 - malformed r/s/v values raise assorted errors: not the signer's
+            pass
+    digest = keccak(b"\x19" + signable.version + signable.header + signable.body)
+    return contract_wallet_accepts(settings, signer, digest, signature)

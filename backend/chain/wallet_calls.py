@@ -37,6 +37,10 @@ class LoanBookWallet:
     def min_ticket(self) -> int:
         return int(self._read(self.book.functions.minTicket()))
 
+    def investor_level(self) -> int:
+        """The KYC level LoanBook asks of anyone funding or receiving notes."""
+        return int(self._read(self.book.functions.investorKycLevel()))
+
     def amount_due(self, loan_id: int) -> tuple[int, int]:
         """(due now, payoff)."""
         due_now, payoff, _ = self._read(self.book.functions.amountDue(loan_id))

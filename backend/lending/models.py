@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.chain.models import Uint
@@ -56,3 +56,27 @@ class InvestmentRule(Base):
     min_apr_bps: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_installments: Mapped[int | None] = mapped_column(Integer, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MandateStatus(StrEnum):
+    ACTIVE = "active"  # the keeper funds the standing instruction's matches with it
+    CANCELLED = "cancelled"  # withdrawn by the investor (who also cancels it on chain)
+
+
+class FundingMandateRow(Base):
+    """An investor's signed funding mandate (`LoanBook.fundWithMandate`): the on-chain bounds it
+    signed, its signature, and whether the platform's keeper still uses it. At most one active
+    mandate per wallet; what it has funded is on chain (`mandateSpent`, `MandateUsed` events)."""
+
+    __tablename__ = "funding_mandates"
+
+    mandate_hash: Mapped[str] = mapped_column(String(66), primary_key=True)  # its EIP-712 digest, the id on chain
+    wallet: Mapped[str] = mapped_column(String(42), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True, default=MandateStatus.ACTIVE)
+    chain_id: Mapped[int] = mapped_column(Integer)
+    loan_book: Mapped[str] = mapped_column(String(42))
+    mandate: Mapped[dict[str, Any]] = mapped_column(JSON)  # FundingMandate.to_json()
+    expiry: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -37,6 +37,12 @@ def _market_keeper_step(settings: Settings) -> int:
     return keeper_step(settings)
 
 
+def _mandate_keeper_step(settings: Settings) -> int:
+    from backend.lending.mandate_keeper import mandate_keeper_step
+
+    return mandate_keeper_step(settings)
+
+
 def _backup_step(settings: Settings) -> int:
     from backend.backup.schedule import backup_step
 
@@ -49,6 +55,7 @@ WORKERS: dict[str, Worker] = {
     "anchor-batcher": Worker("anchor-batcher", _anchor_step, lambda s: min(5.0, max(0.5, s.anchor_batch_interval / 4))),
     "servicing": Worker("servicing", _servicing_step, lambda s: s.servicing_interval),
     "market-keeper": Worker("market-keeper", _market_keeper_step, lambda s: s.market_keeper_interval),
+    "mandate-keeper": Worker("mandate-keeper", _mandate_keeper_step, lambda s: s.mandate_keeper_interval),
     "backup": Worker("backup", _backup_step, lambda s: 60.0),  # checks whether one is due; takes it then
 }
 

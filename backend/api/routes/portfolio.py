@@ -5,7 +5,14 @@ from fastapi import APIRouter, Response, status
 
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, StatementYear, allow
 from backend.api.downloads import CSV_RESPONSES, csv_download
-from backend.lending import portfolio, rules, statement
+from backend.lending import mandates, portfolio, rules, statement
+from backend.lending.mandate_schemas import (
+    MandateCancelPublic,
+    MandateDraftCreate,
+    MandateDraftPublic,
+    MandatePublic,
+    MandateSign,
+)
 from backend.lending.schemas import (
     InvestmentRuleCreate,
     InvestmentRulePublic,
@@ -104,3 +111,33 @@ def delete_rule(user: CurrentUser, session: SessionDep) -> None:
 )
 def rule_plan(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> PlanPublic:
     return rules.rule_plan(session, settings, user.wallet)
+
+
+@router.post(
+    "/rule/mandate/draft",
+    dependencies=allow("portfolio.rule.set"),
+    summary="A funding mandate that lets the platform carry out your instruction, for your wallet to sign (EIP-712)",
+)
+def draft_mandate(request: MandateDraftCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MandateDraftPublic:
+    return mandates.draft_mandate(session, settings, user.wallet, request)
+
+
+@router.put(
+    "/rule/mandate",
+    dependencies=allow("portfolio.rule.set"),
+    summary="Give your signed funding mandate: the platform's keeper funds your instruction's matches with it",
+)
+def sign_mandate(request: MandateSign, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MandatePublic:
+    return mandates.sign_mandate(session, settings, user.wallet, request)
+
+
+@router.get("/rule/mandate", dependencies=allow("portfolio.rule.read"),
+            summary="Your funding mandate: its bounds, what it has funded (on chain) and what is left")  # fmt: skip
+def get_mandate(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MandatePublic:
+    return mandates.get_mandate(session, settings, user.wallet)
+
+
+@router.delete("/rule/mandate", dependencies=allow("portfolio.rule.read"),
+               summary="Withdraw your funding mandate: the keeper stops now; send the transaction to end it on chain")  # fmt: skip
+def withdraw_mandate(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MandateCancelPublic:
+    return mandates.withdraw_mandate(session, settings, user.wallet)

@@ -1,0 +1,145 @@
+"""The keeper that carries out standing instructions under investors' funding mandates.
+
+Each pass, for every active, unexpired mandate whose wallet still has a standing instruction, it
+funds the instruction's matching open loans (its grades, APR and term filters, within the
+mandate's signed bounds) up to the lower of the instruction's and the mandate's `per_loan`, with
+`LoanBook.fundWithMandate` through the outbox:
+
+- what each funding may take is checked first against the chain: what is left of the mandate's
+  budget (`mandateSpent`), the wallet's balance and allowance, its KYC, LoanBook not paused; and
+  what one pass plans for a wallet, a mandate or a loan is set against the next funding's check;
+- oldest loans first (earliest funding deadline), and at most `mandate_keeper_max_per_pass`
+  fundings a pass (the platform's signer pays their gas);
+- the intent's key names the mandate and the loan, digests the facts it was checked against and
+  counts the attempts, so a retry or a second keeper never queues the same funding twice; one that
+  failed anyway (the investor moved its money between the check and the block) is tried again at
+  most `MAX_ATTEMPTS` times against the same facts;
+- while a funding is in flight, or mined beyond what the index has read, the keeper waits: the
+  notes held and the loans' funding it would read are stale.
+LoanBook checks every bound the investor signed on every use: this keeper can only do less."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend import audit
+from backend.chain import mandates as fm
+from backend.chain.indexer import CHECKPOINT
+from backend.chain.kyc_reader import is_verified
+from backend.chain.loan_book import deadline_clock
+from backend.chain.models import IndexerCheckpoint, Intent, IntentStatus
+from backend.chain.outbox import enqueue
+from backend.chain.projection_models import LoanRow, NoteBalanceRow
+from backend.chain.wallet_calls import LoanBookWallet
+from backend.config import Settings
+from backend.lending.mandates import mandate_of
+from backend.lending.models import FundingMandateRow, InvestmentRule, MandateStatus
+from backend.lending.rules import matching
+
+KEY_PREFIX = "mandate.fund:"
+MAX_ATTEMPTS = 3
+EXPIRY_MARGIN = 300  # seconds: a funding must mine before its mandate expires
+
+
+@dataclass(frozen=True)
+class Funding:
+    """One `LoanBook.fundWithMandate` call: `amount` of `loan_id` for the mandate's wallet."""
+
+    mandate_hash: str
+    wallet: str
+    loan_id: int
+    amount: int
+    key: str
+
+
+def _in_bounds(loan: LoanRow, mandate: fm.FundingMandate) -> bool:
+    return mandate.min_apr_bps <= loan.apr_bps <= mandate.max_apr_bps and loan.installments <= mandate.max_installments
+
+
+def plan_fundings(db: Session, settings: Settings, now: int) -> list[Funding]:
+    """The fundings the active mandates call for now, each one the chain would accept as far as can be read."""
+    rows = list(db.execute(select(FundingMandateRow, InvestmentRule)
+                           .join(InvestmentRule, InvestmentRule.wallet == FundingMandateRow.wallet)
+                           .where(FundingMandateRow.status == MandateStatus.ACTIVE,
+                                  FundingMandateRow.expiry > now + EXPIRY_MARGIN)
+                           .order_by(FundingMandateRow.created_at)))  # fmt: skip
+    planned: Counter[int] = Counter()  # what this pass already plans to put into each loan
+    fundings = []
+    for row, rule in rows:
+        mandate = mandate_of(row)
+        book = LoanBookWallet(settings, row.wallet)
+        if not is_verified(settings, row.wallet, book.investor_level()):
+            continue
+        left = mandate.budget - fm.mandate_spent(settings, row.mandate_hash)
+        money = min(book.balance(), book.allowance())
+        ticket, per_loan = book.min_ticket(), min(rule.per_loan, mandate.per_loan)
+        held = dict(db.execute(select(NoteBalanceRow.loan_id, NoteBalanceRow.balance)
+                               .where(NoteBalanceRow.holder == row.wallet)).all())  # fmt: skip
+        for loan in matching(db, rule, now):
+            if not _in_bounds(loan, mandate) or loan.funding_deadline <= now + EXPIRY_MARGIN:
+                continue
+            remaining = loan.principal - loan.funded - planned[loan.loan_id]
+            amount = min(per_loan - held.get(loan.loan_id, 0), remaining, left, money)
+            if amount <= 0 or (amount < ticket and amount != remaining):
+                continue
+            facts = (held.get(loan.loan_id, 0), loan.funded, left, money)
+            key = _next_key(db, row.mandate_hash, loan.loan_id, facts)
+            if key is None:
+                continue
+            planned[loan.loan_id] += amount
+            left, money = left - amount, money - amount
+            fundings.append(Funding(row.mandate_hash, row.wallet, loan.loan_id, amount, key))
+    return fundings
+
+
+def _next_key(db: Session, mandate_hash: str, loan_id: int, facts: tuple) -> str | None:
+    """The key of the next attempt at this funding against these facts; None once they are used up.
+    Earlier attempts under the same facts all failed: a confirmed one changes the facts."""
+    digest = hashlib.sha256(repr(facts).encode()).hexdigest()[:24]
+    stem = f"{KEY_PREFIX}{mandate_hash}:{loan_id}:{digest}:"
+    tried = db.scalar(select(func.count()).where(Intent.key.startswith(stem, autoescape=True))) or 0
+    return f"{stem}{tried + 1}" if tried < MAX_ATTEMPTS else None
+
+
+def index_is_stale(db: Session) -> bool:
+    """A funding is still open in the outbox, or was mined after the last block the index has read."""
+    funding = Intent.key.startswith(KEY_PREFIX, autoescape=True)
+    if db.scalar(select(Intent.id).where(funding, Intent.status.in_(IntentStatus.OPEN)).limit(1)) is not None:
+        return True
+    last = db.scalar(select(func.max(Intent.block_number)).where(funding, Intent.status == IntentStatus.CONFIRMED))
+    checkpoint = db.get(IndexerCheckpoint, CHECKPOINT)
+    return last is not None and (checkpoint is None or checkpoint.block_number < last)
+
+
+def fund_by_mandates(db: Session, settings: Settings) -> list[Funding]:
+    """Queue a `fundWithMandate` for every funding the active mandates call for; those queued."""
+    if db.scalar(select(FundingMandateRow.mandate_hash).where(FundingMandateRow.status == MandateStatus.ACTIVE)
+                 .limit(1)) is None:  # fmt: skip
+        return []  # no mandate: no need to ask the chain anything
+    if index_is_stale(db) or fm.book_paused(settings):
+        return []
+    queued = []
+    for funding in plan_fundings(db, settings, deadline_clock(settings))[: settings.mandate_keeper_max_per_pass]:
+        row = db.get(FundingMandateRow, funding.mandate_hash)
+        enqueue(db, key=funding.key, contract="LoanBook", function="fundWithMandate",
+                args=[funding.loan_id, funding.amount, list(mandate_of(row).as_tuple()), row.signature],
+                settings=settings)  # fmt: skip
+        audit.record(db, actor="mandate-keeper", action="mandate.fund", subject=f"loan:{funding.loan_id}",
+                     payload={"mandate_hash": funding.mandate_hash, "wallet": funding.wallet, "amount": funding.amount})  # fmt: skip
+        queued.append(funding)
+    return queued
+
+
+def mandate_keeper_step(settings: Settings) -> int:
+    """The worker's round: one pass in its own transaction; the fundings queued (0 = idle)."""
+    from backend.db.session import session_scope
+
+    if not settings.mandate_keeper:
+        return 0
+    with session_scope(settings) as session:
+        return len(fund_by_mandates(session, settings))

@@ -1,0 +1,81 @@
+"""API schemas for funding mandates: a standing instruction the investor lets the platform's
+keeper carry out, within bounds the investor signs and LoanBook enforces. Amounts in base units."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.lending.schemas import WalletCallPublic
+
+
+class MandateDraftCreate(BaseModel):
+    """What the investor chooses beyond its standing instruction: how much in all, for how long,
+    and the highest APR (a risk ceiling) it lets the keeper fund."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    budget: int = Field(gt=0, lt=2**128, description="Most the keeper may fund in all under this mandate")
+    days: int = Field(default=90, ge=1, le=365, description="How long the mandate may be used")
+    max_apr_bps: int = Field(default=10_000, ge=0, le=10_000, description="Only loans paying at most this APR")
+
+
+class MandateTerms(BaseModel):
+    """The `FundingMandate` struct, as signed (snake case; LoanBook's field names in camel case)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    investor: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    executor: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="The platform's keeper: the outbox's account")
+    per_loan: int = Field(gt=0, lt=2**128)
+    budget: int = Field(gt=0, lt=2**128)
+    min_apr_bps: int = Field(ge=0, le=10_000)
+    max_apr_bps: int = Field(ge=0, le=10_000)
+    max_installments: int = Field(ge=1, le=360)
+    expiry: int = Field(gt=0, lt=2**40, description="Unix seconds: the last second it may be used")
+    salt: int = Field(ge=0, lt=2**256)
+
+
+class MandateDraftPublic(BaseModel):
+    """Sign `typed_data` with the wallet (`eth_signTypedData_v4`), then send `mandate` and the
+    signature back (PUT /api/v1/portfolio/rule/mandate)."""
+
+    mandate: MandateTerms
+    mandate_hash: str = Field(description="The EIP-712 digest: the mandate's id on chain")
+    typed_data: dict
+
+
+class MandateSign(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mandate: MandateTerms
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]+$", max_length=2 + 2 * 4096)
+
+
+class MandateFundingPublic(BaseModel):
+    """One funding under the mandate, as LoanBook's `MandateUsed` event recorded it."""
+
+    loan_id: int
+    amount: int
+    block_number: int
+    tx_hash: str
+
+
+class MandatePublic(BaseModel):
+    mandate_hash: str
+    status: str = Field(description="active: the keeper uses it; cancelled: withdrawn (cancel it on chain too)")
+    mandate: MandateTerms
+    expires_at: datetime
+    spent: int = Field(description="What LoanBook has funded under it (its whole budget once cancelled on chain)")
+    left: int = Field(description="budget - spent")
+    fundings: list[MandateFundingPublic] = Field(description="Each funding under it, from the chain index")
+    created_at: datetime
+
+
+class MandateCancelPublic(BaseModel):
+    """The keeper stopped using the mandate at once; send `transactions` from the wallet to end it
+    on chain too (LoanBook then refuses it whoever asks)."""
+
+    mandate_hash: str
+    transactions: list[WalletCallPublic]

@@ -1,0 +1,169 @@
+"""Funding mandates: a standing instruction the platform carries out, without custody.
+
+The investor signs a `FundingMandate` once (EIP-712, its own wallet): a budget, an expiry, the
+most notes of one loan to hold, an APR range and a longest term, and the platform's keeper (the
+outbox's account) as the only executor. The keeper (`backend/lending/mandate_keeper.py`) then
+funds the standing instruction's matches with `LoanBook.fundWithMandate`: the money goes from the
+investor's wallet straight into each loan and the notes to the investor, and LoanBook checks every
+bound the investor signed on every use. The mandate's on-chain bounds come from the instruction
+(`per_loan`, `min_apr_bps`, `max_installments`); its grades narrow further, off chain. Withdrawing
+the mandate stops the keeper at once; cancelling it on chain (`cancelMandate`, from the wallet)
+makes LoanBook refuse it whoever asks."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend import audit
+from backend.chain import mandates as fm
+from backend.chain.loan_book import deadline_clock, loan_book_domain
+from backend.chain.models import ChainEvent
+from backend.chain.wallet_calls import LoanBookWallet
+from backend.config import Settings
+from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backend.lending.mandate_schemas import (
+    MandateCancelPublic,
+    MandateDraftCreate,
+    MandateDraftPublic,
+    MandateFundingPublic,
+    MandatePublic,
+    MandateSign,
+    MandateTerms,
+)
+from backend.lending.models import FundingMandateRow, InvestmentRule, MandateStatus
+from backend.lending.schemas import WalletCallPublic
+
+DAY = 86_400
+MAX_APR_BPS, MAX_INSTALLMENTS = 10_000, 360  # LoanBook's own limits: "no bound" in a mandate
+
+
+def active_mandate(db: Session, wallet: str) -> FundingMandateRow | None:
+    return db.scalar(select(FundingMandateRow).where(FundingMandateRow.wallet == wallet,
+                                                     FundingMandateRow.status == MandateStatus.ACTIVE))  # fmt: skip
+
+
+def _rule(db: Session, wallet: str) -> InvestmentRule:
+    rule = db.get(InvestmentRule, wallet)
+    if rule is None:
+        raise NotFound(f"{wallet} has no standing instruction: a mandate carries one out, set it first", wallet=wallet)
+    return rule
+
+
+def _no_active(db: Session, wallet: str) -> None:
+    current = active_mandate(db, wallet)
+    if current is not None:
+        raise Conflict(f"{wallet} already has an active mandate ({current.mandate_hash}): withdraw it first",
+                       mandate_hash=current.mandate_hash)  # fmt: skip
+
+
+def draft_mandate(db: Session, settings: Settings, wallet: str, request: MandateDraftCreate) -> MandateDraftPublic:
+    """The mandate that carries out the wallet's standing instruction, ready for its wallet to sign."""
+    rule = _rule(db, wallet)
+    _no_active(db, wallet)
+    min_apr = rule.min_apr_bps or 0
+    if request.max_apr_bps < min_apr:
+        raise ValidationFailed(f"max_apr_bps: at least the instruction's min_apr_bps, {min_apr}", field="max_apr_bps",
+                               min_apr_bps=min_apr)  # fmt: skip
+    if request.budget < rule.per_loan:
+        raise ValidationFailed(f"budget: at least the instruction's per_loan, {rule.per_loan}", field="budget",
+                               per_loan=rule.per_loan)  # fmt: skip
+    domain = loan_book_domain(settings)
+    mandate = fm.FundingMandate(
+        investor=wallet, executor=fm.executor_address(settings), per_loan=rule.per_loan, budget=request.budget,
+        min_apr_bps=min_apr, max_apr_bps=request.max_apr_bps,
+        max_installments=rule.max_installments or MAX_INSTALLMENTS,
+        expiry=deadline_clock(settings) + request.days * DAY, salt=secrets.randbits(64),
+    )  # fmt: skip
+    return MandateDraftPublic(mandate=MandateTerms(**mandate.to_json()),
+                              mandate_hash=_hex(fm.digest(mandate, domain.chain_id, domain.address)),
+                              typed_data=fm.typed_data(mandate, domain.chain_id, domain.address))  # fmt: skip
+
+
+def _check(settings: Settings, wallet: str, mandate: fm.FundingMandate, now: int) -> None:
+    """What LoanBook would refuse the mandate for on its first use, said now."""
+    if mandate.investor != wallet:
+        raise Forbidden(f"the mandate is {mandate.investor}'s: sign your own", investor=mandate.investor)
+    executor = fm.executor_address(settings)
+    if mandate.executor != executor:
+        raise ValidationFailed(f"executor: must be the platform's keeper, {executor}", field="executor", executor=executor)
+    if mandate.expiry <= now + DAY:
+        raise ValidationFailed("expiry: at least a day from now", field="expiry", now=now)
+    if mandate.max_apr_bps < mandate.min_apr_bps:
+        raise ValidationFailed("max_apr_bps: at least min_apr_bps", field="max_apr_bps")
+    ticket = LoanBookWallet(settings, wallet).min_ticket()
+    if mandate.per_loan < ticket:  # every funding under it would be refused
+        raise ValidationFailed(f"per_loan: at least LoanBook's minimum ticket, {ticket}", field="per_loan", min_ticket=ticket)
+
+
+def sign_mandate(db: Session, settings: Settings, wallet: str, request: MandateSign) -> MandatePublic:
+    """Records the wallet's signed mandate; the keeper starts using it at its next pass."""
+    mandate = fm.FundingMandate(**request.mandate.model_dump())
+    _check(settings, wallet, mandate, deadline_clock(settings))
+    domain = loan_book_domain(settings)
+    signature = bytes.fromhex(request.signature.removeprefix("0x"))
+    if not fm.investor_signed(settings, mandate, domain.chain_id, domain.address, signature):
+        raise ValidationFailed(f"signature: not {wallet}'s over this mandate", field="signature")
+    mandate_hash = _hex(fm.digest(mandate, domain.chain_id, domain.address))
+    if db.get(FundingMandateRow, mandate_hash) is not None:
+        raise Conflict(f"mandate {mandate_hash} was given before: sign a new one", mandate_hash=mandate_hash)
+    _rule(db, wallet)
+    _no_active(db, wallet)
+    row = FundingMandateRow(mandate_hash=mandate_hash, wallet=wallet, status=MandateStatus.ACTIVE, chain_id=domain.chain_id,
+                            loan_book=domain.address, mandate=mandate.to_json(), expiry=mandate.expiry,
+                            signature=request.signature.lower())  # fmt: skip
+    db.add(row)
+    db.flush()
+    audit.record(db, actor=wallet, action="mandate.sign", subject=f"mandate:{mandate_hash}", payload=mandate.to_json())
+    return _public(db, settings, row)
+
+
+def get_mandate(db: Session, settings: Settings, wallet: str) -> MandatePublic:
+    """The wallet's active mandate, or else its latest one."""
+    row = active_mandate(db, wallet) or db.scalar(
+        select(FundingMandateRow).where(FundingMandateRow.wallet == wallet)
+        .order_by(FundingMandateRow.created_at.desc()).limit(1))  # fmt: skip
+    if row is None:
+        raise NotFound(f"{wallet} has given no funding mandate", wallet=wallet)
+    return _public(db, settings, row)
+
+
+def withdraw_mandate(db: Session, settings: Settings, wallet: str) -> MandateCancelPublic:
+    """Stops the keeper using the wallet's mandate now, and gives the wallet transaction that ends
+    it on chain."""
+    row = active_mandate(db, wallet)
+    if row is None:
+        raise NotFound(f"{wallet} has no active funding mandate", wallet=wallet)
+    row.status, row.cancelled_at = MandateStatus.CANCELLED, datetime.now(UTC)
+    audit.record(db, actor=wallet, action="mandate.withdraw", subject=f"mandate:{row.mandate_hash}")
+    call = LoanBookWallet(settings, wallet).call("cancelMandate", [mandate_of(row).as_tuple()],
+                                                 "cancel the funding mandate on chain, for good")  # fmt: skip
+    return MandateCancelPublic(mandate_hash=row.mandate_hash,
+                               transactions=[WalletCallPublic(to=call.to, data=call.data, description=call.description)])  # fmt: skip
+
+
+def mandate_of(row: FundingMandateRow) -> fm.FundingMandate:
+    return fm.FundingMandate(**row.mandate)
+
+
+def fundings(db: Session, mandate_hash: str) -> list[MandateFundingPublic]:
+    """What the chain index holds of the mandate's `MandateUsed` events, oldest first."""
+    events = db.scalars(select(ChainEvent).where(ChainEvent.contract == "LoanBook", ChainEvent.event == "MandateUsed")
+                        .order_by(ChainEvent.block_number, ChainEvent.log_index))  # fmt: skip
+    return [MandateFundingPublic(loan_id=int(e.args["loanId"]), amount=int(e.args["amount"]), block_number=e.block_number,
+                                 tx_hash=e.tx_hash) for e in events if e.args["mandateHash"] == mandate_hash]  # fmt: skip
+
+
+def _public(db: Session, settings: Settings, row: FundingMandateRow) -> MandatePublic:
+    mandate = mandate_of(row)
+    spent = fm.mandate_spent(settings, row.mandate_hash)
+    return MandatePublic(mandate_hash=row.mandate_hash, status=row.status, mandate=MandateTerms(**row.mandate),
+                         expires_at=datetime.fromtimestamp(row.expiry, UTC), spent=spent, left=mandate.budget - spent,
+                         fundings=fundings(db, row.mandate_hash), created_at=row.created_at)  # fmt: skip
+
+
+def _hex(digest: bytes) -> str:
+    return "0x" + digest.hex()

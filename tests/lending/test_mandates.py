@@ -1,0 +1,164 @@
+"""Funding mandates: an investor with a standing instruction signs a mandate once from its wallet;
+the platform's keeper then funds the instruction's matches through the outbox, from the
+investor's wallet straight into each loan, within every bound signed (per loan, budget, APR
+range, term) and the instruction's grades; it never queues the same funding twice; withdrawn,
+the keeper stops at once and the wallet ends it on chain. Bad input gets a 4xx naming the field."""
+
+from __future__ import annotations
+
+import pytest
+from eth_account import Account
+
+from backend.chain.indexer import Indexer
+from backend.chain.outbox import process_until_idle
+from backend.db.session import session_scope
+from backend.identity.kyc.submission import submit
+from backend.identity.schemas import KycCreate
+from backend.lending.mandate_keeper import fund_by_mandates, index_is_stale
+from tests.conftest import own_database
+from tests.contracts.conftest import chain, world  # noqa: F401
+from tests.identity.conftest import client_for, make_applicant, minted_bearer
+from tests.lending.test_portfolio import _decision_hash
+from tests.lending.test_wallet_txs import _send
+from tests.scoring.conftest import SAMPLE
+
+UNIT = 10**6
+RULE = {"per_loan": 300 * UNIT, "grades": ["A", "B"], "min_apr_bps": 1_000, "max_installments": 36}
+
+
+@pytest.fixture
+def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url):  # noqa: F811
+    return own_database(chain_settings, tmp_path, database_url, disclosure_publish_monthly=False)
+
+
+def _investor(settings, investor, seed: int):
+    with session_scope(settings) as session:  # KYC level 1: the investor role
+        submit(session, settings, investor.address, KycCreate(**make_applicant(seed).form()), [])
+    return client_for(settings), minted_bearer(settings, investor)
+
+
+def _signed(draft: dict, key) -> dict:
+    signature = Account.sign_typed_data(key.key, full_message=draft["typed_data"]).signature
+    return {"mandate": draft["mandate"], "signature": "0x" + bytes(signature).hex()}
+
+
+def _keeper_pass(settings) -> list:
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        queued = fund_by_mandates(session, settings)
+    process_until_idle(settings)
+    Indexer().catch_up(settings)
+    return [(f.loan_id, f.amount) for f in queued]
+
+
+def test_the_keeper_funds_an_instructions_matches_within_the_signed_mandate(settings, world):  # noqa: F811
+    investor = world.investors[0]
+    client, headers = _investor(settings, investor, 911)
+    grade_a = _decision_hash(settings, SAMPLE)
+    wanted = world.create(decision_hash=grade_a, apr_bps=1_500, installments=12)[0]
+    too_dear = world.create(decision_hash=grade_a, apr_bps=2_500, installments=12)[0]  # above the mandate's ceiling
+    world.create(decision_hash=grade_a, apr_bps=900, installments=12)  # below the instruction's minimum
+    world.create(apr_bps=1_500, installments=12)  # decided elsewhere: no grade
+    assert client.put("/api/v1/portfolio/rule", json=RULE, headers=headers).status_code == 200
+    Indexer().catch_up(settings)
+
+    draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 500 * UNIT, "days": 30,
+                                                                       "max_apr_bps": 2_000}, headers=headers)  # fmt: skip
+    assert draft.status_code == 200, draft.text
+    terms = draft.json()["mandate"]
+    assert (terms["per_loan"], terms["min_apr_bps"], terms["max_installments"]) == (300 * UNIT, 1_000, 36)  # the rule's
+    assert terms["executor"] == world.admin.address  # the outbox's account, and no one else
+    given = client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft.json(), investor), headers=headers)
+    assert given.status_code == 200, given.text
+    mandate_hash = given.json()["mandate_hash"]
+    assert mandate_hash == draft.json()["mandate_hash"] == "0x" + world.book.functions.hashFundingMandate(
+        tuple(terms.values())).call().hex()  # fmt: skip
+
+    before, platform_before = world.balance(investor), world.balance(world.admin)
+    assert _keeper_pass(settings) == [(wanted, 300 * UNIT)]
+    assert world.book.functions.balanceOf(investor.address, wanted).call() == 300 * UNIT
+    assert world.book.functions.balanceOf(investor.address, too_dear).call() == 0
+    assert world.balance(investor) == before - 300 * UNIT  # from the investor's wallet...
+    assert world.balance(world.admin) == platform_before  # ...never through the platform's
+    assert _keeper_pass(settings) == []  # held in full: nothing more, however many passes
+
+    later = world.create(decision_hash=grade_a, apr_bps=2_000, installments=6)[0]
+    last = world.create(decision_hash=grade_a, apr_bps=1_800, installments=6)[0]
+    assert _keeper_pass(settings) == [(later, 200 * UNIT)]  # what is left of the budget
+    assert _keeper_pass(settings) == []  # spent
+    assert world.book.functions.balanceOf(investor.address, last).call() == 0
+
+    shown = client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()
+    assert (shown["status"], shown["spent"], shown["left"]) == ("active", 500 * UNIT, 0)
+    assert [(f["loan_id"], f["amount"]) for f in shown["fundings"]] == [(wanted, 300 * UNIT), (later, 200 * UNIT)]
+
+    withdrawn = client.delete("/api/v1/portfolio/rule/mandate", headers=headers)
+    assert withdrawn.status_code == 200 and withdrawn.json()["mandate_hash"] == mandate_hash
+    _send(world.w3, investor, withdrawn.json()["transactions"])  # ends it on chain too
+    shown = client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()
+    assert (shown["status"], shown["spent"]) == ("cancelled", 500 * UNIT)
+    assert client.delete("/api/v1/portfolio/rule/mandate", headers=headers).status_code == 404
+
+
+def test_a_funding_is_queued_once_however_often_the_keeper_runs(settings, world):  # noqa: F811
+    investor = world.investors[1]
+    client, headers = _investor(settings, investor, 912)
+    loan_id = world.create(decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
+    client.put("/api/v1/portfolio/rule", json=RULE, headers=headers)
+    draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 1_000 * UNIT}, headers=headers).json()
+    client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft, investor), headers=headers)
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        assert [(f.loan_id, f.amount) for f in fund_by_mandates(session, settings)] == [(loan_id, 300 * UNIT)]
+    with session_scope(settings) as session:  # a second pass (or keeper) before the funding is sent or indexed
+        assert index_is_stale(session) and fund_by_mandates(session, settings) == []
+    process_until_idle(settings)
+    with session_scope(settings) as session:  # mined, but the index has not read it yet: still waits
+        assert index_is_stale(session) and fund_by_mandates(session, settings) == []
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        assert not index_is_stale(session) and fund_by_mandates(session, settings) == []
+    assert world.book.functions.balanceOf(investor.address, loan_id).call() == 300 * UNIT
+
+
+def test_bad_mandates_get_a_clear_4xx_and_change_nothing(settings, world):  # noqa: F811
+    investor, other = world.investors[2], world.investors[3]
+    client, headers = _investor(settings, investor, 913)
+
+    def draft(**body):
+        return client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 1_000 * UNIT} | body, headers=headers)
+
+    assert draft().status_code == 404  # no standing instruction to carry out
+    client.put("/api/v1/portfolio/rule", json=RULE, headers=headers)
+    for body, field in (({"budget": 0}, "budget"), ({"budget": 299 * UNIT}, "budget"), ({"max_apr_bps": 999}, "max_apr_bps"),
+                        ({"days": 0}, "days"), ({"days": 366}, "days"), ({"extra": 1}, "extra")):  # fmt: skip
+        answer = draft(**body)
+        assert answer.status_code == 422 and field in answer.text, (body, answer.text)
+    good = draft().json()
+
+    def give(change: dict | None = None, signer=investor, **mandate):
+        body = _signed({**good, "mandate": good["mandate"] | mandate,
+                        "typed_data": {**good["typed_data"], "message": good["typed_data"]["message"] | (change or {})}},
+                       signer)  # fmt: skip
+        return client.put("/api/v1/portfolio/rule/mandate", json=body, headers=headers)
+
+    forged = give(signer=other)
+    assert forged.status_code == 422 and "signature" in forged.text
+    tampered = _signed(good, investor) | {"mandate": good["mandate"] | {"budget": 10**12}}  # signed one, sent another
+    answer = client.put("/api/v1/portfolio/rule/mandate", json=tampered, headers=headers)
+    assert answer.status_code == 422 and "signature" in answer.text
+    someone_elses = give({"investor": other.address}, investor=other.address)
+    assert someone_elses.status_code == 403
+    wrong_executor = give({"executor": other.address}, executor=other.address)
+    assert wrong_executor.status_code == 422 and "executor" in wrong_executor.text
+    soon = world.chain.now() + 60
+    too_soon = give({"expiry": soon}, expiry=soon)
+    assert too_soon.status_code == 422 and "expiry" in too_soon.text
+    assert client.get("/api/v1/portfolio/rule/mandate", headers=headers).status_code == 404  # nothing was saved
+
+    assert give().status_code == 200
+    assert give().status_code == 409  # the same mandate again
+    assert draft().status_code == 409  # one active mandate at a time: withdraw it first
+    borrower = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": UNIT},
+                           headers=minted_bearer(settings, world.borrower))  # fmt: skip
+    assert borrower.status_code == 403  # investing is for verified investors
