@@ -84,3 +84,48 @@ def statement_command(
                   f"written off {e.written_off:,}, trading {e.market_result:,}, net return {e.net_return:,} "
                   f"(base units, 10^{report.decimals} per token)"
                   + "".join(f"; written to {p}" for p in (csv_out, earnings_out) if p))  # fmt: skip
+
+
+@app.command("mandate")
+def mandate_command(wallet: str = typer.Argument(..., help="The investor's wallet"), json_out: bool = typer.Option(False, "--json")) -> None:
+    """WALLET's funding mandate (its active one, else its latest): the bounds it signed, what it has
+    funded on chain and what is left (the same service as GET /api/v1/portfolio/rule/mandate)."""
+    from backend.db.session import session_scope
+    from backend.identity.roles import checksum
+    from backend.lending.mandates import get_mandate
+
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        shown = get_mandate(session, settings, checksum(wallet))
+    if json_out:
+        print_json(shown.model_dump(mode="json"))
+        return
+    m = shown.mandate
+    console.print(f"mandate {shown.mandate_hash} ({shown.status}, until {shown.expires_at:%Y-%m-%d %H:%M} UTC): "
+                  f"{shown.spent:,} of {m.budget:,} spent, {shown.left:,} left; at most {m.per_loan:,} per loan, "
+                  f"APR {m.min_apr_bps / 100:.2f}% to {m.max_apr_bps / 100:.2f}%, at most {m.max_installments} "
+                  f"installments")  # fmt: skip
+    table = Table("loan", "amount", "block", "tx", title=f"fundings ({len(shown.fundings)})")
+    for f in shown.fundings:
+        table.add_row(str(f.loan_id), f"{f.amount:,}", str(f.block_number), f.tx_hash[:18] + "…")
+    console.print(table)
+
+
+@app.command("fund-mandates")
+def fund_mandates_command(json_out: bool = typer.Option(False, "--json")) -> None:
+    """Queue a LoanBook.fundWithMandate for every funding the active mandates call for (what the
+    mandate-keeper worker does every `LOANCHAIN_MANDATE_KEEPER_INTERVAL` seconds); the outbox
+    worker sends them."""
+    from backend.db.session import session_scope
+    from backend.lending.mandate_keeper import fund_by_mandates
+
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        queued = fund_by_mandates(session, settings)
+    if json_out:
+        print_json([vars(f) for f in queued])
+        return
+    table = Table("loan", "amount", "wallet", "mandate", title=f"fundings queued ({len(queued)})")
+    for f in queued:
+        table.add_row(str(f.loan_id), f"{f.amount:,}", f.wallet, f.mandate_hash[:18] + "…")
+    console.print(table)

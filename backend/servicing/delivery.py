@@ -26,6 +26,7 @@ SUBJECTS = {
     "loan_defaulted": "A loan you hold was declared in default",
     "loan_repaid": "A loan you hold is repaid in full",
     "loan_match": "A new loan matches your standing instruction",
+    "mandate_funded": "The platform funded a loan for you under your mandate",
     "bid_at_risk": "A loan you bid for is past due",
     "listing_sold": "Your notes on offer sold out",
     "bid_filled": "Your bid for notes is filled",

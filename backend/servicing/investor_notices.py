@@ -6,6 +6,10 @@
 - `loan_late`: the loan is 31+ days late and in collections (once per late installment).
 - `loan_defaulted`: it was declared in default; says what the risk reserve paid the investor.
 - `loan_repaid`: it is repaid in full; what is left to collect is waiting.
+- `loan_match`: to an investor with a standing instruction, once per open loan it matches: what to
+  do (fund it from the wallet, or nothing when an active funding mandate lets the keeper do it).
+- `mandate_funded`: the platform's keeper funded a loan from the investor's wallet under its
+  funding mandate (once per loan): how much, and what is left of the mandate's budget.
 - `bid_at_risk`: to a bidder rather than a holder: a loan it has an open bid for on the secondary
   market is past its grace period (once per late installment). Bids are escrowless and fixed-price,
   so a holder can sell into a bid placed while the loan was current; the bidder may cancel it.
@@ -110,6 +114,7 @@ def tell_rule_matches(db: Session, now: int | None, decimals: Callable[[], int])
     (`loan_match`); returns how many were told."""
     # lending reads servicing (a loan's position), so lending is imported here, at call time
     from backend.lending.loans import decision_facts
+    from backend.lending.mandates import active_mandate
     from backend.lending.models import InvestmentRule
     from backend.lending.rules import matching
 
@@ -120,15 +125,46 @@ def tell_rule_matches(db: Session, now: int | None, decimals: Callable[[], int])
     for rule in rules:
         loans = matching(db, rule, now)
         facts = decision_facts(db, {loan.decision_hash for loan in loans})
+        mandated = loans and active_mandate(db, rule.wallet) is not None
         for loan in loans:
             grade = facts[loan.decision_hash].grade if loan.decision_hash in facts else "unrated"
             d = decimals()
+            act = (f"Your funding mandate lets the platform put up to {money(rule.per_loan, d)} in it from your wallet, "
+                   "within the bounds you signed" if mandated else
+                   f"Choose \"Fund my matches\" to put {money(rule.per_loan, d)} in it from your wallet")  # fmt: skip
             message = (f"Loan {loan.loan_id} matches your standing instruction: grade {grade}, "
                        f"{loan.apr_bps / 100:.2f}% APR, {loan.installments} installments, "
                        f"{money(loan.principal - loan.funded, d)} still to fund until {day(loan.funding_deadline)}. "
-                       f"Choose \"Fund my matches\" to put {money(rule.per_loan, d)} in it from your wallet.")  # fmt: skip
+                       f"{act}.")  # fmt: skip
             told += add_notice(db, loan, 0, "loan_match", loan.funding_deadline, rule.per_loan, message,
                                recipient=rule.wallet)  # fmt: skip
+    return told
+
+
+def tell_mandate_fundings(db: Session, decimals: Callable[[], int]) -> int:
+    """Tell each investor of every loan the keeper funded under its mandate, once per loan
+    (`mandate_funded`, from the indexed `MandateUsed` events); returns how many were told."""
+    # lending reads servicing, so lending is imported here, at call time
+    from backend.lending.models import FundingMandateRow
+
+    told_before = exists().where(ServicingNotice.loan_id == ChainEvent.args["loanId"].as_integer(),
+                                 ServicingNotice.kind == "mandate_funded", ServicingNotice.installment == 0,
+                                 ServicingNotice.recipient == ChainEvent.args["investor"].as_string())  # fmt: skip
+    events = list(db.scalars(select(ChainEvent).where(ChainEvent.contract == "LoanBook", ChainEvent.event == "MandateUsed",
+                                                      ~told_before).order_by(ChainEvent.block_number, ChainEvent.log_index)))  # fmt: skip
+    told = 0
+    for ev in events:
+        loan = db.get(LoanRow, int(ev.args["loanId"]))
+        mandate = db.get(FundingMandateRow, ev.args["mandateHash"])
+        if loan is None:
+            continue
+        d, amount = decimals(), int(ev.args["amount"])
+        left = f"; {money(int(mandate.mandate['budget']) - int(ev.args['spent']), d)} of its budget is left" if mandate else ""
+        message = (f"Under your funding mandate, the platform funded loan {loan.loan_id} with {money(amount, d)} "
+                   f"from your wallet ({loan.apr_bps / 100:.2f}% APR, {loan.installments} installments){left}. "
+                   "The notes are yours; withdraw the mandate at any time.")  # fmt: skip
+        told += add_notice(db, loan, 0, "mandate_funded", loan.funding_deadline, amount, message,
+                           recipient=ev.args["investor"])  # fmt: skip
     return told
 
 

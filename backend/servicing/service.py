@@ -47,6 +47,7 @@ from backend.servicing.investor_notices import (
     tell_bidders,
     tell_investors,
     tell_makers,
+    tell_mandate_fundings,
     tell_rule_matches,
 )
 from backend.servicing.collections import actions_of, awaiting_answer, promise_pending
@@ -119,6 +120,7 @@ def servicing_pass(db: Session, settings: Settings, progress: Callable[[], None]
     buckets, notices, defaults = active
     told = tell_investors(db, settings, now, decimals)  # after the positions above: `loan_late` reads them
     told += tell_rule_matches(db, now, decimals) if funding else 0
+    told += tell_mandate_fundings(db, decimals)
     told += tell_bidders(db, now, decimals) if rows else 0  # after the positions: it reads their buckets
     told += tell_makers(db, now or deadline_clock(settings), decimals) if has_closed_orders(db) else 0
     return PassReportPublic(as_of=now or int(time.time()), loans=len(rows), buckets=dict(buckets),

@@ -6,15 +6,27 @@ the keeper stops at once and the wallet ends it on chain. Bad input gets a 4xx n
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from eth_account import Account
+from typer.testing import CliRunner
 
 from backend.chain.indexer import Indexer
+from backend.chain.models import Intent
 from backend.chain.outbox import process_until_idle
+from backend.cli.main import app
+from backend.config import get_settings
 from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
-from backend.lending.mandate_keeper import fund_by_mandates, index_is_stale
+from backend.lending.mandate_keeper import (
+    fund_by_mandates,
+    index_is_stale,
+    mandate_keeper_step,
+)
+from backend.servicing.service import servicing_pass
+from tests.anchoring.helpers import point_get_settings_at
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
 from tests.identity.conftest import client_for, make_applicant, minted_bearer
@@ -88,6 +100,12 @@ def test_the_keeper_funds_an_instructions_matches_within_the_signed_mandate(sett
     assert _keeper_pass(settings) == []  # spent
     assert world.book.functions.balanceOf(investor.address, last).call() == 0
 
+    with session_scope(settings) as session:  # the servicing pass tells the investor of each
+        servicing_pass(session, settings)
+    told = {n["loan_id"]: n["message"] for n in client.get("/api/v1/servicing/notices", headers=headers).json()
+            if n["kind"] == "mandate_funded"}  # fmt: skip
+    assert sorted(told) == [wanted, later]
+    assert "funded loan" in told[later] and "200.00" in told[later] and "0.00 of its budget is left" in told[later]
     shown = client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()
     assert (shown["status"], shown["spent"], shown["left"]) == ("active", 500 * UNIT, 0)
     assert [(f["loan_id"], f["amount"]) for f in shown["fundings"]] == [(wanted, 300 * UNIT), (later, 200 * UNIT)]
@@ -162,3 +180,44 @@ def test_bad_mandates_get_a_clear_4xx_and_change_nothing(settings, world):  # no
     borrower = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": UNIT},
                            headers=minted_bearer(settings, world.borrower))  # fmt: skip
     assert borrower.status_code == 403  # investing is for verified investors
+
+
+def test_a_failed_funding_is_tried_again_and_the_worker_and_the_cli_run_the_keeper(settings, world, monkeypatch):  # noqa: F811
+    investor = world.investors[4]
+    client, headers = _investor(settings, investor, 914)
+    loan_id = world.create(decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
+    client.put("/api/v1/portfolio/rule", json=RULE, headers=headers)
+    draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 1_000 * UNIT}, headers=headers).json()
+    client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft, investor), headers=headers)
+    Indexer().catch_up(settings)
+    allowance = world.token.functions.allowance(investor.address, world.book.address).call()
+    with session_scope(settings) as session:
+        (first,) = fund_by_mandates(session, settings)
+    # The investor takes its allowance back between the keeper's check and the block: the funding fails.
+    world.chain.tx(world.token.functions.approve(world.book.address, 0), investor.address)
+    process_until_idle(settings)
+    with session_scope(settings) as session:
+        failed = session.query(Intent).filter(Intent.key == first.key).one()
+        assert (failed.status, failed.error_name) == ("failed", "ERC20InsufficientAllowance")
+    assert _keeper_pass(settings) == []  # nothing the wallet lets LoanBook take: nothing queued
+    world.chain.tx(world.token.functions.approve(world.book.address, allowance), investor.address)
+    world.chain.tx(world.book.functions.pause(), world.admin.address)
+    assert _keeper_pass(settings) == []  # paused: the keeper waits
+    world.chain.tx(world.book.functions.unpause(), world.admin.address)
+    try:  # the worker's step and the CLI, as an operator runs them
+        point_get_settings_at(monkeypatch, settings)
+        assert mandate_keeper_step(settings.model_copy(update={"mandate_keeper": False})) == 0
+        assert mandate_keeper_step(settings) == 1  # the same facts again: a second attempt, under a new key
+        process_until_idle(settings)
+        Indexer().catch_up(settings)
+        assert json.loads(CliRunner().invoke(app, ["portfolio", "fund-mandates", "--json"]).stdout) == []
+        shown = json.loads(CliRunner().invoke(app, ["portfolio", "mandate", investor.address, "--json"]).stdout)
+        assert [(f["loan_id"], f["amount"]) for f in shown["fundings"]] == [(loan_id, 300 * UNIT)]
+        assert "300,000,000 of 1,000,000,000 spent" in CliRunner().invoke(app, ["portfolio", "mandate", investor.address]).stdout
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    with session_scope(settings) as session:
+        keys = [i.key for i in session.query(Intent).filter(Intent.key.startswith(first.key[:-1]))]
+    assert sorted(keys) == [first.key, first.key[:-1] + "2"]
+    assert world.book.functions.balanceOf(investor.address, loan_id).call() == 300 * UNIT

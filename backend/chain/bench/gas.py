@@ -14,7 +14,9 @@ Scenario (amounts in the 6-decimal MockStablecoin):
   then each investor's single `claim` at the end. `lifecycle_12x10` is the sum of all 35
   transactions.
 - loans B and D: the same loan with 1 and 100 investors, repaying installment 1.
-- loan E: 6 installments paid, then `markDefault` 120 days past due (the reserve covers).
+- loan E: 6 installments paid, then `markDefault` 120 days past due (the reserve covers). Its last
+  ticket is funded by the platform's keeper under the investor's signed mandate
+  (`fund_with_mandate`, against `fund`: the price of funding without the investor's own transaction).
 - `anchor`: one new Merkle root with an `ipfs://` URI.
 
 The book already holds other money (a partly funded loan), as it always does in service, so no
@@ -37,6 +39,7 @@ from eth_utils import keccak
 from web3 import Web3
 
 from backend.chain import loan_terms as lt
+from backend.chain import mandates as fm
 from backend.chain.compiler import compile_contracts, load_artifact
 from backend.chain.errors import decode_revert, revert_data_of
 from backend.chain.node import LocalNode, is_up, rpc_call
@@ -67,12 +70,13 @@ BUDGETS = {
     "market_bid": 140_000,
     "market_sell": 170_000,
     "market_match": 150_000,
+    "fund_with_mandate": 170_000,
 }
 
 KEYS = [
     "createLoan", "fund_first", "fund", "disburse", "repay", "repay_investors_1", "repay_investors_10",
     "repay_investors_100", "claim", "markDefault", "anchor", "lifecycle_12x10", "market_list", "market_buy",
-    "market_bid", "market_sell", "market_match",
+    "market_bid", "market_sell", "market_match", "fund_with_mandate",
 ]  # fmt: skip
 
 
@@ -269,7 +273,12 @@ def _scenario(b: _Bench) -> dict[str, Any]:
 
     # Loan E: 6 installments paid, then default 120 days after installment 7 fell due.
     e_id, _ = b.create_loan(borrowers[3], "E", principal)
-    b.fund_all(e_id, investors[20:30], principal // 10)
+    b.fund_all(e_id, investors[20:29], principal // 10)
+    mandate = fm.FundingMandate(investor=investors[29].address, executor=b.admin.address, per_loan=principal,
+                                budget=principal, min_apr_bps=0, max_apr_bps=10_000, max_installments=360,
+                                expiry=b.now() + 365 * DAY, salt=1)  # fmt: skip
+    signature = fm.sign(mandate, investors[29], b.chain_id, book.address)
+    mandate_gas = b.send(book.functions.fundWithMandate(e_id, principal // 10, mandate.as_tuple(), signature), b.admin)
     b.send(book.functions.disburse(e_id), b.admin)
     e_start = _loan(book, e_id)["startTime"]
     for k in range(1, 7):
@@ -300,6 +309,7 @@ def _scenario(b: _Bench) -> dict[str, Any]:
         "market_bid": bid_gas,
         "market_sell": sell_gas,
         "market_match": match_gas,
+        "fund_with_mandate": mandate_gas,
         "_details": {
             "repay_each_installment": repay_gas,
             "fund_each_ticket": fund_gas,
@@ -325,6 +335,8 @@ def _report(gas: dict[str, Any], kind: str, settings: Settings) -> dict[str, Any
     report["createLoan_vs_clone_deploy_ratio"] = round(gas["createLoan"] / BASELINE_PER_LOAN_CLONE_DEPLOY, 4)
     # A note bought on the market against a ticket funded at origination: the price of liquidity.
     report["market_buy_vs_fund_ratio"] = round(gas["market_buy"] / gas["fund"], 3)
+    # A ticket the keeper funds under the investor's mandate against one the investor sends itself.
+    report["fund_with_mandate_vs_fund_ratio"] = round(gas["fund_with_mandate"] / gas["fund"], 3)
     report["repay_100_vs_1_pct"] = round(100 * (gas["repay_investors_100"] - gas["repay_investors_1"])
                                          / gas["repay_investors_1"], 3)  # fmt: skip
     report["budgets"] = BUDGETS

@@ -7,7 +7,10 @@ import { apply, fillApplicationChoices, getOffer, refreshBorrowing, showDecision
 import { refreshLoans } from "./loans.js";
 import { bidForNotes, offerNotes, refreshMarket } from "./market.js";
 import { verifyRecord } from "./verify.js";
-import { claimAll, downloadStatement, dropRule, fundMatches, planInvestment, refreshPortfolio, refreshRule, saveRule } from "./portfolio.js";
+import {
+  claimAll, downloadStatement, dropRule, fundMatches, planInvestment, refreshMandate, refreshPortfolio, refreshRule, saveRule,
+  signMandate, withdrawMandate,
+} from "./portfolio.js";
 import { refreshDisclosure, refreshNotices, saveNoticePreferences } from "./disclosure.js";
 import { changeRole, refreshStaff, trace } from "./staff.js";
 
@@ -31,7 +34,7 @@ async function signIn() {
   showDecision(latest ?? null);
   // Everything on screen, public figures included, as of this sign-in.
   await Promise.all([refreshKyc(), refreshLoans(), refreshNotices(), refreshPortfolio(), refreshStaff(), refreshMarket(),
-    refreshDisclosure(), refreshRule(), refreshBorrowing()]);
+    refreshDisclosure(), refreshRule(), refreshMandate(), refreshBorrowing()]);
 }
 
 $("connect").onclick = guard(signIn);
@@ -41,13 +44,16 @@ $("get-offer").onclick = guard(getOffer);
 $("sign-offer").onclick = guard(signOffer);
 $("refresh-loans").onclick = guard(async () => {
   await Promise.all([refreshLoans(), refreshDisclosure(), refreshMarket()]);
-  if (state.token) await Promise.all([refreshPortfolio(), refreshNotices(), refreshStaff(), refreshRule(), refreshBorrowing()]);
+  if (state.token) await Promise.all([refreshPortfolio(), refreshNotices(), refreshStaff(), refreshRule(), refreshMandate(),
+    refreshBorrowing()]);
 });
 $("plan-form").onsubmit = guard(planInvestment);
 $("claim-all").onclick = guard(claimAll);
 $("rule-form").onsubmit = guard(saveRule);
 $("rule-fund").onclick = guard(fundMatches);
 $("rule-drop").onclick = guard(dropRule);
+$("mandate-form").onsubmit = guard(signMandate);
+$("mandate-withdraw").onclick = guard(withdrawMandate);
 $("statement-form").onsubmit = guard(downloadStatement);
 $("sell-form").onsubmit = guard(offerNotes);
 $("bid-form").onsubmit = guard(bidForNotes);

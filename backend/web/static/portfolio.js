@@ -1,6 +1,6 @@
-// Investing: the portfolio, plans, standing instructions, claims and statements.
+// Investing: the portfolio, plans, standing instructions and their funding mandates, claims and statements.
 
-import { $, api, downloadCsv, guard, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state } from "./core.js";
+import { $, api, day, downloadCsv, guard, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state, wallet } from "./core.js";
 import { refreshLoans } from "./loans.js";
 import { quoteSale, sellNow } from "./market.js";
 
@@ -106,6 +106,53 @@ export async function dropRule() {
   await api("/api/v1/portfolio/rule", { method: "DELETE" });
   say("Standing instruction dropped.");
   await refreshRule();
+}
+
+// A funding mandate: the investor signs bounds once (EIP-712) and the platform's keeper funds the
+// standing instruction's matches within them, from the investor's wallet straight into each loan.
+export async function refreshMandate() {
+  const current = newest("mandate");
+  let m = null;
+  try {
+    m = await api("/api/v1/portfolio/rule/mandate");
+  } catch (e) {
+    if (!e.message.startsWith("404")) throw e;
+  }
+  if (!current()) return;
+  const active = m?.status === "active";
+  const fundings = m?.fundings ?? [];
+  const loans = plural(new Set(fundings.map((f) => f.loan_id)).size, "loan");
+  $("mandate-summary").textContent = !m ? "No funding mandate."
+    : active ? `Mandate active until ${day(m.mandate.expiry)}: ${money(m.spent)} of ${money(m.mandate.budget)} spent on ${loans}`
+      + (m.mandate.max_apr_bps < 10_000 ? `; at most ${percent(m.mandate.max_apr_bps)} APR` : "") + "."
+    // Cancelled on chain, its `spent` is the whole budget: what it funded is the sum of its fundings.
+    : `Mandate withdrawn: it funded ${money(fundings.reduce((sum, f) => sum + f.amount, 0))} in ${loans}.`;
+  $("mandate-summary").dataset.mandate = m?.mandate_hash ?? "";
+  $("mandate-withdraw").hidden = !active;
+}
+
+export async function signMandate(event) {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const body = { budget: Math.round(Number(form.get("budget")) * 10 ** state.decimals) };
+  if (form.get("days")) body.days = Number(form.get("days"));
+  if (form.get("max_apr")) body.max_apr_bps = Math.round(Number(form.get("max_apr")) * 100);
+  const draft = await api("/api/v1/portfolio/rule/mandate/draft", { method: "POST", body });
+  say("Confirm in your wallet: sign the funding mandate.");
+  const signature = await wallet("eth_signTypedData_v4", [state.wallet, JSON.stringify(draft.typed_data)]);
+  const m = await api("/api/v1/portfolio/rule/mandate", { method: "PUT", body: { mandate: draft.mandate, signature } });
+  say(`Mandate signed: the platform funds your matches, up to ${money(m.mandate.budget)} in all, until ${day(m.mandate.expiry)}.`);
+  await refreshMandate();
+}
+
+export async function withdrawMandate() {
+  const withdrawn = await api("/api/v1/portfolio/rule/mandate", { method: "DELETE" });  // the keeper stops now
+  try {
+    await sendAll(withdrawn.transactions);  // and the wallet ends it on chain
+  } finally {
+    await refreshMandate();  // withdrawn, even if the wallet declined
+  }
+  say("Mandate withdrawn and cancelled on chain: the platform funds nothing more with it.");
 }
 
 export async function claimAll() {
