@@ -1,6 +1,7 @@
-"""Stateful property test: Hypothesis drives random sequences of create, fund, disburse, note
-transfer, a sale on NoteMarket, repay, claim, default, cancel/refund and time jumps across
-several loans and investors, against a Python model. Every action's outcome (success or the exact custom error)
+"""Stateful property test: Hypothesis drives random sequences of create, fund (from the wallet or
+under a funding mandate, by the keeper), disburse, note transfer, a sale on NoteMarket, repay,
+claim, default, cancel/refund and time jumps across several loans and investors, against a Python
+model. Every action's outcome (success or the exact custom error)
 is predicted by the model, and after every step:
 
 (a) conservation: the book's token balance is exactly what investors can still claim or take
@@ -30,6 +31,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
+from backend.chain import mandates as fm
 from backend.lending.earnings import Accumulator
 from tests.contracts.helpers import (
     ACTIVE,
@@ -218,8 +220,19 @@ class LendingMachine(RuleBasedStateMachine):
             err = ("LoanBookTicketTooSmall", loan.id, amount, MIN_TICKET)
         else:
             err = (None,)
-        if self.expect(self.book.functions.fund(loan.id, amount), inv, *err) is not None:
-            self.seen["fund"] += 1
+        # Half the tickets come through the investor's funding mandate, sent by the platform's keeper:
+        # the same rules, the same money moving from the investor's wallet (bounds wide open here).
+        if data.draw(st.booleans(), label="under a mandate"):
+            mandate = fm.FundingMandate(investor=inv, executor=self.world.admin.address, per_loan=2**128 - 1,
+                                        budget=2**128 - 1, min_apr_bps=0, max_apr_bps=10_000, max_installments=360,
+                                        expiry=2**40 - 1, salt=0)  # fmt: skip
+            key = next(a for a in self.world.investors if a.address == inv)
+            signature = fm.sign(mandate, key, self.world.chain_id, self.book.address)
+            fn, sender = self.book.functions.fundWithMandate(loan.id, amount, mandate.as_tuple(), signature), mandate.executor
+        else:
+            fn, sender = self.book.functions.fund(loan.id, amount), inv
+        if self.expect(fn, sender, *err) is not None:
+            self.seen["fund" if sender == inv else "fund under a mandate"] += 1
             loan.funded += amount
             loan.total_funded += amount
             loan.move(inv, amount)
@@ -586,6 +599,6 @@ def test_lending_state_machine(world):
     print(f"\n{len(LendingMachine.runs)} examples, {len(full)} of >= {STEPS} steps; actions: {dict(LendingMachine.seen)}")
     assert len(full) >= EXAMPLES
     # Every path of the lifecycle was exercised somewhere.
-    for action in ("fund", "disburse", "transfer after payments", "market sale", "repay", "late fee", "prepayment",
+    for action in ("fund", "fund under a mandate", "disburse", "transfer after payments", "market sale", "repay", "late fee", "prepayment",
                    "repaid in full", "claim", "claimMany", "default", "recovery", "refund"):  # fmt: skip
         assert LendingMachine.seen[action] > 0, action
