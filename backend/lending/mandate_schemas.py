@@ -64,13 +64,19 @@ class MandateFundingPublic(BaseModel):
 
 class MandatePublic(BaseModel):
     mandate_hash: str
-    status: str = Field(description="active: the keeper uses it; cancelled: withdrawn (cancel it on chain too)")
+    status: str = Field(description="active: the keeper uses it; cancelled: withdrawn (cancel it on chain too); "
+                        "expired: past its expiry, nothing more can be funded with it")
     mandate: MandateTerms
     expires_at: datetime
     spent: int = Field(description="What LoanBook has funded under it (its whole budget once cancelled on chain)")
     left: int = Field(description="budget - spent")
     fundings: list[MandateFundingPublic] = Field(description="Each funding under it, from the chain index")
     created_at: datetime
+    cancel_transactions: list[WalletCallPublic] = Field(
+        default_factory=list,
+        description="Withdrawn here but still usable on chain (not cancelled there, not expired): send these from "
+        "the wallet to end it for good",
+    )
 
 
 class MandateCancelPublic(BaseModel):

@@ -41,8 +41,9 @@ DAY = 86_400
 MAX_APR_BPS, MAX_INSTALLMENTS = 10_000, 360  # LoanBook's own limits: "no bound" in a mandate
 
 
-def active_mandate(db: Session, wallet: str) -> FundingMandateRow | None:
-    return db.scalar(select(FundingMandateRow).where(FundingMandateRow.wallet == wallet,
+def active_mandate(db: Session, wallet: str, now: int) -> FundingMandateRow | None:
+    """The wallet's mandate the keeper may use at `now`: given, not withdrawn, not expired."""
+    return db.scalar(select(FundingMandateRow).where(FundingMandateRow.wallet == wallet, FundingMandateRow.expiry > now,
                                                      FundingMandateRow.status == MandateStatus.ACTIVE))  # fmt: skip
 
 
@@ -53,8 +54,8 @@ def _rule(db: Session, wallet: str) -> InvestmentRule:
     return rule
 
 
-def _no_active(db: Session, wallet: str) -> None:
-    current = active_mandate(db, wallet)
+def _no_active(db: Session, wallet: str, now: int) -> None:
+    current = active_mandate(db, wallet, now)
     if current is not None:
         raise Conflict(f"{wallet} already has an active mandate ({current.mandate_hash}): withdraw it first",
                        mandate_hash=current.mandate_hash)  # fmt: skip
@@ -63,7 +64,8 @@ def _no_active(db: Session, wallet: str) -> None:
 def draft_mandate(db: Session, settings: Settings, wallet: str, request: MandateDraftCreate) -> MandateDraftPublic:
     """The mandate that carries out the wallet's standing instruction, ready for its wallet to sign."""
     rule = _rule(db, wallet)
-    _no_active(db, wallet)
+    now = deadline_clock(settings)
+    _no_active(db, wallet, now)
     min_apr = rule.min_apr_bps or 0
     if request.max_apr_bps < min_apr:
         raise ValidationFailed(f"max_apr_bps: at least the instruction's min_apr_bps, {min_apr}", field="max_apr_bps",
@@ -76,7 +78,7 @@ def draft_mandate(db: Session, settings: Settings, wallet: str, request: Mandate
         investor=wallet, executor=fm.executor_address(settings), per_loan=rule.per_loan, budget=request.budget,
         min_apr_bps=min_apr, max_apr_bps=request.max_apr_bps,
         max_installments=rule.max_installments or MAX_INSTALLMENTS,
-        expiry=deadline_clock(settings) + request.days * DAY, salt=secrets.randbits(64),
+        expiry=now + request.days * DAY, salt=secrets.randbits(64),
     )  # fmt: skip
     return MandateDraftPublic(mandate=MandateTerms(**mandate.to_json()),
                               mandate_hash=_hex(fm.digest(mandate, domain.chain_id, domain.address)),
@@ -102,7 +104,8 @@ def _check(settings: Settings, wallet: str, mandate: fm.FundingMandate, now: int
 def sign_mandate(db: Session, settings: Settings, wallet: str, request: MandateSign) -> MandatePublic:
     """Records the wallet's signed mandate; the keeper starts using it at its next pass."""
     mandate = fm.FundingMandate(**request.mandate.model_dump())
-    _check(settings, wallet, mandate, deadline_clock(settings))
+    now = deadline_clock(settings)
+    _check(settings, wallet, mandate, now)
     domain = loan_book_domain(settings)
     signature = bytes.fromhex(request.signature.removeprefix("0x"))
     if not fm.investor_signed(settings, mandate, domain.chain_id, domain.address, signature):
@@ -111,7 +114,7 @@ def sign_mandate(db: Session, settings: Settings, wallet: str, request: MandateS
     if db.get(FundingMandateRow, mandate_hash) is not None:
         raise Conflict(f"mandate {mandate_hash} was given before: sign a new one", mandate_hash=mandate_hash)
     _rule(db, wallet)
-    _no_active(db, wallet)
+    _no_active(db, wallet, now)
     row = FundingMandateRow(mandate_hash=mandate_hash, wallet=wallet, status=MandateStatus.ACTIVE, chain_id=domain.chain_id,
                             loan_book=domain.address, mandate=mandate.to_json(), expiry=mandate.expiry,
                             signature=request.signature.lower())  # fmt: skip
@@ -123,7 +126,7 @@ def sign_mandate(db: Session, settings: Settings, wallet: str, request: MandateS
 
 def get_mandate(db: Session, settings: Settings, wallet: str) -> MandatePublic:
     """The wallet's active mandate, or else its latest one."""
-    row = active_mandate(db, wallet) or db.scalar(
+    row = active_mandate(db, wallet, deadline_clock(settings)) or db.scalar(
         select(FundingMandateRow).where(FundingMandateRow.wallet == wallet)
         .order_by(FundingMandateRow.created_at.desc()).limit(1))  # fmt: skip
     if row is None:
@@ -134,15 +137,18 @@ def get_mandate(db: Session, settings: Settings, wallet: str) -> MandatePublic:
 def withdraw_mandate(db: Session, settings: Settings, wallet: str) -> MandateCancelPublic:
     """Stops the keeper using the wallet's mandate now, and gives the wallet transaction that ends
     it on chain."""
-    row = active_mandate(db, wallet)
+    row = active_mandate(db, wallet, deadline_clock(settings))
     if row is None:
         raise NotFound(f"{wallet} has no active funding mandate", wallet=wallet)
     row.status, row.cancelled_at = MandateStatus.CANCELLED, datetime.now(UTC)
     audit.record(db, actor=wallet, action="mandate.withdraw", subject=f"mandate:{row.mandate_hash}")
-    call = LoanBookWallet(settings, wallet).call("cancelMandate", [mandate_of(row).as_tuple()],
-                                                 "cancel the funding mandate on chain, for good")  # fmt: skip
-    return MandateCancelPublic(mandate_hash=row.mandate_hash,
-                               transactions=[WalletCallPublic(to=call.to, data=call.data, description=call.description)])  # fmt: skip
+    return MandateCancelPublic(mandate_hash=row.mandate_hash, transactions=_cancel_call(settings, row))
+
+
+def _cancel_call(settings: Settings, row: FundingMandateRow) -> list[WalletCallPublic]:
+    call = LoanBookWallet(settings, row.wallet).call("cancelMandate", [mandate_of(row).as_tuple()],
+                                                     "cancel the funding mandate on chain, for good")  # fmt: skip
+    return [WalletCallPublic(to=call.to, data=call.data, description=call.description)]
 
 
 def mandate_of(row: FundingMandateRow) -> fm.FundingMandate:
@@ -160,9 +166,13 @@ def fundings(db: Session, mandate_hash: str) -> list[MandateFundingPublic]:
 def _public(db: Session, settings: Settings, row: FundingMandateRow) -> MandatePublic:
     mandate = mandate_of(row)
     spent = fm.mandate_spent(settings, row.mandate_hash)
-    return MandatePublic(mandate_hash=row.mandate_hash, status=row.status, mandate=MandateTerms(**row.mandate),
-                         expires_at=datetime.fromtimestamp(row.expiry, UTC), spent=spent, left=mandate.budget - spent,
-                         fundings=fundings(db, row.mandate_hash), created_at=row.created_at)  # fmt: skip
+    live = row.expiry > deadline_clock(settings)
+    # Withdrawn here while LoanBook would still take it: the wallet has yet to cancel it on chain.
+    unfinished = row.status == MandateStatus.CANCELLED and live and spent < mandate.budget
+    return MandatePublic(mandate_hash=row.mandate_hash, status=row.status if live else "expired",
+                         mandate=MandateTerms(**row.mandate), expires_at=datetime.fromtimestamp(row.expiry, UTC),
+                         spent=spent, left=mandate.budget - spent, fundings=fundings(db, row.mandate_hash),
+                         created_at=row.created_at, cancel_transactions=_cancel_call(settings, row) if unfinished else [])  # fmt: skip
 
 
 def _hex(digest: bytes) -> str:

@@ -125,7 +125,7 @@ def tell_rule_matches(db: Session, now: int | None, decimals: Callable[[], int])
     for rule in rules:
         loans = matching(db, rule, now)
         facts = decision_facts(db, {loan.decision_hash for loan in loans})
-        mandated = loans and active_mandate(db, rule.wallet) is not None
+        mandated = loans and active_mandate(db, rule.wallet, now) is not None
         for loan in loans:
             grade = facts[loan.decision_hash].grade if loan.decision_hash in facts else "unrated"
             d = decimals()

@@ -112,9 +112,11 @@ def test_the_keeper_funds_an_instructions_matches_within_the_signed_mandate(sett
 
     withdrawn = client.delete("/api/v1/portfolio/rule/mandate", headers=headers)
     assert withdrawn.status_code == 200 and withdrawn.json()["mandate_hash"] == mandate_hash
+    pending = client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()
+    assert pending["status"] == "cancelled" and pending["cancel_transactions"] == []  # its budget is spent: dead on chain
     _send(world.w3, investor, withdrawn.json()["transactions"])  # ends it on chain too
     shown = client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()
-    assert (shown["status"], shown["spent"]) == ("cancelled", 500 * UNIT)
+    assert (shown["status"], shown["spent"], shown["cancel_transactions"]) == ("cancelled", 500 * UNIT, [])
     assert client.delete("/api/v1/portfolio/rule/mandate", headers=headers).status_code == 404
 
 
@@ -137,6 +139,11 @@ def test_a_funding_is_queued_once_however_often_the_keeper_runs(settings, world)
     with session_scope(settings) as session:
         assert not index_is_stale(session) and fund_by_mandates(session, settings) == []
     assert world.book.functions.balanceOf(investor.address, loan_id).call() == 300 * UNIT
+    # Withdrawn but not yet cancelled on chain (the wallet declined): the page can offer the cancel again.
+    assert client.delete("/api/v1/portfolio/rule/mandate", headers=headers).status_code == 200
+    (cancel,) = client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()["cancel_transactions"]
+    _send(world.w3, investor, [cancel])
+    assert client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()["cancel_transactions"] == []
 
 
 def test_bad_mandates_get_a_clear_4xx_and_change_nothing(settings, world):  # noqa: F811
@@ -177,6 +184,10 @@ def test_bad_mandates_get_a_clear_4xx_and_change_nothing(settings, world):  # no
     assert give().status_code == 200
     assert give().status_code == 409  # the same mandate again
     assert draft().status_code == 409  # one active mandate at a time: withdraw it first
+    world.chain.travel(91 * 86_400)  # past its expiry (90 days by default)
+    assert client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()["status"] == "expired"
+    assert draft().status_code == 200  # an expired mandate is no longer in the way
+    assert client.delete("/api/v1/portfolio/rule/mandate", headers=headers).status_code == 404  # nothing to withdraw
     borrower = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": UNIT},
                            headers=minted_bearer(settings, world.borrower))  # fmt: skip
     assert borrower.status_code == 403  # investing is for verified investors

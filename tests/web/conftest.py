@@ -60,6 +60,7 @@ def ui_settings(chain_settings, deployment, world, snapshot, tmp_path) -> Settin
         database_url=f"sqlite:///{tmp_path / 'ui.db'}", var_dir=tmp_path / "var", api_port=port,
         siwe_domains=[f"127.0.0.1:{port}"], outbox_poll_interval=0.2, indexer_poll_interval=0.3,
         admin_wallets=[world.admin.address], anchor_batch_interval=0.5, servicing_interval=0.5, market_keeper_interval=0.5,
+        mandate_keeper_interval=0.5,
         **(GENEROUS | {"run_workers": True}),
     ))  # fmt: skip
     migrate.upgrade(settings)

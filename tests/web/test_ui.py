@@ -19,6 +19,7 @@ from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
 from tests.contracts.helpers import CANCELLED, REPAID
 from tests.identity.conftest import PNG, make_applicant
+from tests.lending.test_portfolio import _decision_hash
 from tests.scoring.conftest import SAMPLE
 
 
@@ -464,3 +465,52 @@ def test_an_investor_sets_a_standing_instruction_and_funds_its_matches(page, ser
                    "0 loans match now" in page.locator("#rule-summary").inner_text())[-1], "the match to be held")  # fmt: skip
     page.click("#rule-drop")
     expect(page.locator("#rule-summary")).to_have_text("No standing instruction.")
+
+
+def test_an_investor_lets_the_platform_fund_its_matches_under_a_signed_mandate(page, server, wallet, world):
+    """The investor signs a funding mandate from the page once; the platform's keeper then funds
+    the standing instruction's match from the investor's wallet, which sends nothing itself;
+    withdrawn, the mandate is cancelled on chain by the wallet."""
+    settings, investor, unit = server.settings, world.investors[4], 10**6
+    wanted, _ = world.create(decision_hash=_decision_hash(settings, SAMPLE))  # grade A, 12% APR, 12 installments
+    ungraded, _ = world.create()  # decided elsewhere: no grade, no match
+    with session_scope(settings) as session:  # the investor passed KYC (level 1, no document)
+        submit(session, settings, investor.address, KycCreate(**make_applicant(540).form()), [])
+    wallet.address = investor.address
+    _sign_in(page, investor.address)
+    expect(page.locator("#mandate-summary")).to_have_text("No funding mandate.")
+    expect(page.locator("#mandate-withdraw")).to_be_hidden()
+
+    page.fill("#rule-form [name=per_loan]", "100")
+    page.fill("#rule-form [name=grades]", "A")
+    page.click("#rule-form button[type=submit]")
+    expect(page.locator("#rule-summary")).to_contain_text("Holding 100.00 per new loan of grade A")
+    sent = world.w3.eth.get_transaction_count(investor.address)
+    page.fill("#mandate-form [name=budget]", "150")
+    page.fill("#mandate-form [name=max_apr]", "20")
+    page.click("#mandate-form button[type=submit]")
+    expect(page.locator("#status")).to_contain_text("Mandate signed: the platform funds your matches, up to 150.00 in all, until ")
+    summary = page.locator("#mandate-summary")
+    expect(summary).to_contain_text("Mandate active until ")
+    expect(summary).to_contain_text(": 0.00 of 150.00 spent on 0 loans; at most 20.00% APR.")
+    expect(page.locator("#mandate-withdraw")).to_be_visible()
+    expect(page.locator("#mandate-form")).to_be_hidden()  # one mandate at a time
+    mandate_hash = summary.get_attribute("data-mandate")
+
+    def funded() -> bool:  # the keeper's pass, the outbox's send and the indexer's read
+        page.click("#refresh-loans")
+        page.wait_for_timeout(300)
+        return "100.00 of 150.00 spent on 1 loan;" in summary.inner_text()
+
+    _wait(funded, "the keeper's funding under the mandate", timeout=90)
+    assert world.book.functions.balanceOf(investor.address, wanted).call() == 100 * unit
+    assert world.book.functions.balanceOf(investor.address, ungraded).call() == 0
+    assert world.w3.eth.get_transaction_count(investor.address) == sent  # the wallet signed once, sent nothing
+
+    page.click("#mandate-withdraw")
+    expect(page.locator("#status")).to_have_text("Mandate withdrawn and cancelled on chain: the platform funds nothing more with it.")
+    expect(summary).to_have_text("Mandate withdrawn: it funded 100.00 in 1 loan.")
+    expect(page.locator("#mandate-withdraw")).to_be_hidden()
+    expect(page.locator("#mandate-form")).to_be_visible()  # free to sign a new one
+    assert world.book.functions.mandateSpent(bytes.fromhex(mandate_hash[2:])).call() == 150 * unit  # refused from now on
+    assert world.w3.eth.get_transaction_count(investor.address) == sent + 1  # the cancel, from the investor's wallet

@@ -110,6 +110,8 @@ export async function dropRule() {
 
 // A funding mandate: the investor signs bounds once (EIP-712) and the platform's keeper funds the
 // standing instruction's matches within them, from the investor's wallet straight into each loan.
+let unfinishedCancel = [];  // a withdrawn mandate's on-chain cancel, while the wallet has not sent it
+
 export async function refreshMandate() {
   const current = newest("mandate");
   let m = null;
@@ -122,13 +124,20 @@ export async function refreshMandate() {
   const active = m?.status === "active";
   const fundings = m?.fundings ?? [];
   const loans = plural(new Set(fundings.map((f) => f.loan_id)).size, "loan");
+  // Cancelled on chain, its `spent` is the whole budget: what it funded is the sum of its fundings.
+  const funded = `it funded ${money(fundings.reduce((sum, f) => sum + f.amount, 0))} in ${loans}`;
+  unfinishedCancel = m?.cancel_transactions ?? [];
   $("mandate-summary").textContent = !m ? "No funding mandate."
     : active ? `Mandate active until ${day(m.mandate.expiry)}: ${money(m.spent)} of ${money(m.mandate.budget)} spent on ${loans}`
       + (m.mandate.max_apr_bps < 10_000 ? `; at most ${percent(m.mandate.max_apr_bps)} APR` : "") + "."
-    // Cancelled on chain, its `spent` is the whole budget: what it funded is the sum of its fundings.
-    : `Mandate withdrawn: it funded ${money(fundings.reduce((sum, f) => sum + f.amount, 0))} in ${loans}.`;
+    : m.status === "expired" ? `Mandate expired on ${day(m.mandate.expiry)}: ${funded}.`
+    : unfinishedCancel.length ? `Mandate withdrawn: ${funded}. The platform uses it no more, but it stays valid on chain `
+      + `until ${day(m.mandate.expiry)} unless you cancel it there.`
+    : `Mandate withdrawn: ${funded}.`;
   $("mandate-summary").dataset.mandate = m?.mandate_hash ?? "";
-  $("mandate-withdraw").hidden = !active;
+  $("mandate-withdraw").hidden = !active && !unfinishedCancel.length;
+  $("mandate-withdraw").textContent = active ? "Withdraw mandate" : "Cancel it on chain";
+  $("mandate-form").hidden = active;  // one mandate at a time
 }
 
 export async function signMandate(event) {
@@ -145,10 +154,13 @@ export async function signMandate(event) {
   await refreshMandate();
 }
 
+// Withdraw the active mandate (the keeper stops now) and cancel it on chain; or, for one withdrawn
+// earlier whose cancel the wallet did not send, send that cancel.
 export async function withdrawMandate() {
-  const withdrawn = await api("/api/v1/portfolio/rule/mandate", { method: "DELETE" });  // the keeper stops now
+  const transactions = unfinishedCancel.length ? unfinishedCancel
+    : (await api("/api/v1/portfolio/rule/mandate", { method: "DELETE" })).transactions;
   try {
-    await sendAll(withdrawn.transactions);  // and the wallet ends it on chain
+    await sendAll(transactions);
   } finally {
     await refreshMandate();  // withdrawn, even if the wallet declined
   }
