@@ -12,9 +12,9 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from backend.chain.kyc_reader import is_verified
+from backend.db.session import session_scope
 from backend.disclosure.reports import month_of
 from backend.identity.checks.national_id import IdType
-from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
 from tests.contracts.helpers import CANCELLED, REPAID
