@@ -13,26 +13,24 @@ mandate's signed bounds) up to the lower of the instruction's and the mandate's 
 - the intent's key names the mandate and the loan, digests the facts it was checked against and
   counts the attempts, so a retry or a second keeper never queues the same funding twice; one that
   failed anyway (the investor moved its money between the check and the block) is tried again at
-  most `MAX_ATTEMPTS` times against the same facts;
+  most `MAX_ATTEMPTS` (3, `backend/chain/keeping.py`) times against the same facts;
 - while a funding is in flight, or mined beyond what the index has read, the keeper waits: the
   notes held and the loans' funding it would read are stale.
 LoanBook checks every bound the investor signed on every use: this keeper can only do less."""
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.chain import mandates as fm
-from backend.chain.indexer import CHECKPOINT
+from backend.chain.keeping import next_attempt_key, waits_for_index
 from backend.chain.kyc_reader import is_verified
 from backend.chain.loan_book import deadline_clock
-from backend.chain.models import IndexerCheckpoint, Intent, IntentStatus
 from backend.chain.outbox import enqueue
 from backend.chain.projection_models import LoanRow, NoteBalanceRow
 from backend.chain.wallet_calls import LoanBookWallet
@@ -42,7 +40,6 @@ from backend.lending.models import FundingMandateRow, InvestmentRule, MandateSta
 from backend.lending.rules import matching
 
 KEY_PREFIX = "mandate.fund:"
-MAX_ATTEMPTS = 3
 EXPIRY_MARGIN = 300  # seconds: a funding must mine before its mandate expires
 
 
@@ -88,7 +85,7 @@ def plan_fundings(db: Session, settings: Settings, now: int) -> list[Funding]:
             if amount <= 0 or (amount < ticket and amount != remaining):
                 continue
             facts = (held.get(loan.loan_id, 0), loan.funded, left, money)
-            key = _next_key(db, row.mandate_hash, loan.loan_id, facts)
+            key = next_attempt_key(db, f"{KEY_PREFIX}{row.mandate_hash}:{loan.loan_id}:", facts)
             if key is None:
                 continue
             planned[loan.loan_id] += amount
@@ -97,23 +94,9 @@ def plan_fundings(db: Session, settings: Settings, now: int) -> list[Funding]:
     return fundings
 
 
-def _next_key(db: Session, mandate_hash: str, loan_id: int, facts: tuple) -> str | None:
-    """The key of the next attempt at this funding against these facts; None once they are used up.
-    Earlier attempts under the same facts all failed: a confirmed one changes the facts."""
-    digest = hashlib.sha256(repr(facts).encode()).hexdigest()[:24]
-    stem = f"{KEY_PREFIX}{mandate_hash}:{loan_id}:{digest}:"
-    tried = db.scalar(select(func.count()).where(Intent.key.startswith(stem, autoescape=True))) or 0
-    return f"{stem}{tried + 1}" if tried < MAX_ATTEMPTS else None
-
-
 def index_is_stale(db: Session) -> bool:
     """A funding is still open in the outbox, or was mined after the last block the index has read."""
-    funding = Intent.key.startswith(KEY_PREFIX, autoescape=True)
-    if db.scalar(select(Intent.id).where(funding, Intent.status.in_(IntentStatus.OPEN)).limit(1)) is not None:
-        return True
-    last = db.scalar(select(func.max(Intent.block_number)).where(funding, Intent.status == IntentStatus.CONFIRMED))
-    checkpoint = db.get(IndexerCheckpoint, CHECKPOINT)
-    return last is not None and (checkpoint is None or checkpoint.block_number < last)
+    return waits_for_index(db, KEY_PREFIX)
 
 
 def fund_by_mandates(db: Session, settings: Settings) -> list[Funding]:

@@ -15,7 +15,7 @@ does that through the outbox, once per state of the two orders:
   of each order and its price, the bidder's money, the seller's notes) and counts the attempts, so
   a retry or a second keeper never queues the same match twice; a match that failed anyway (a
   maker moved the money or the notes between the check and the block) is tried again at the next
-  pass that finds it payable, at most `MAX_ATTEMPTS` times against the same facts;
+  pass that finds it payable, at most `MAX_ATTEMPTS` (3) times against the same facts;
 - nothing is queued while NoteMarket is paused, and at most `market_keeper_max_per_pass` matches
   a pass (the platform's signer pays their gas; someone crossing the book on purpose pays more to
   place the two orders than the match costs the platform);
@@ -25,26 +25,23 @@ does that through the outbox, once per state of the two orders:
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from backend import audit
-from backend.chain.indexer import CHECKPOINT
+from backend.chain.keeping import next_attempt_key, waits_for_index
 from backend.chain.kyc_reader import is_verified
 from backend.chain.loan_book import deadline_clock
 from backend.chain.market_calls import NoteMarketWallet, market_paused
-from backend.chain.models import IndexerCheckpoint, Intent, IntentStatus
 from backend.chain.outbox import enqueue
 from backend.chain.projection_models import LoanRow, MarketBidRow, MarketListingRow
 from backend.config import Settings
 from backend.market import pricing
 
 KEY_PREFIX = "market.match:"
-MAX_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -98,7 +95,8 @@ def plan_matches(db: Session, settings: Settings, now: int) -> list[Match]:
             continue
         if not is_verified(settings, bid.bidder, buyer.investor_level()):
             continue
-        key = _next_key(db, ask, bid, (ask.notes_left, ask.price_bps, bid.notes_left, bid.price_bps, money, held))
+        key = next_attempt_key(db, f"{KEY_PREFIX}{ask.listing_id}:{bid.bid_id}:",
+                               (ask.notes_left, ask.price_bps, bid.notes_left, bid.price_bps, money, held))  # fmt: skip
         if key is None:
             continue
         listing_left[ask.listing_id] -= notes
@@ -109,23 +107,9 @@ def plan_matches(db: Session, settings: Settings, now: int) -> list[Match]:
     return matches
 
 
-def _next_key(db: Session, ask: MarketListingRow, bid: MarketBidRow, facts: tuple) -> str | None:
-    """The key of the next attempt at this match against these facts; None once they are used up.
-    Earlier attempts under the same facts all failed: a confirmed one changes the facts."""
-    digest = hashlib.sha256(repr(facts).encode()).hexdigest()[:32]
-    stem = f"{KEY_PREFIX}{ask.listing_id}:{bid.bid_id}:{digest}:"
-    tried = db.scalar(select(func.count()).where(Intent.key.startswith(stem, autoescape=True))) or 0
-    return f"{stem}{tried + 1}" if tried < MAX_ATTEMPTS else None
-
-
 def book_is_stale(db: Session) -> bool:
     """A match is still open in the outbox, or was mined after the last block the index has read."""
-    matching = Intent.key.startswith(KEY_PREFIX, autoescape=True)
-    if db.scalar(select(Intent.id).where(matching, Intent.status.in_(IntentStatus.OPEN)).limit(1)) is not None:
-        return True
-    last = db.scalar(select(func.max(Intent.block_number)).where(matching, Intent.status == IntentStatus.CONFIRMED))
-    checkpoint = db.get(IndexerCheckpoint, CHECKPOINT)
-    return last is not None and (checkpoint is None or checkpoint.block_number < last)
+    return waits_for_index(db, KEY_PREFIX)
 
 
 def match_crossed(db: Session, settings: Settings) -> list[Match]:
