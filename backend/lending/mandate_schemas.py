@@ -44,6 +44,10 @@ class MandateDraftPublic(BaseModel):
     mandate: MandateTerms
     mandate_hash: str = Field(description="The EIP-712 digest: the mandate's id on chain")
     typed_data: dict
+    transactions: list[WalletCallPublic] = Field(
+        description="Send these from the wallet too (an approval letting LoanBook take up to the budget, when it may "
+        "take less): without them the keeper can fund nothing"
+    )
 
 
 class MandateSign(BaseModel):
@@ -72,6 +76,7 @@ class MandatePublic(BaseModel):
     left: int = Field(description="budget - spent")
     fundings: list[MandateFundingPublic] = Field(description="Each funding under it, from the chain index")
     created_at: datetime
+    warnings: list[str] = Field(default_factory=list, description="Why the keeper cannot fund a full ticket now, if so")
     cancel_transactions: list[WalletCallPublic] = Field(
         default_factory=list,
         description="Withdrawn here but still usable on chain (not cancelled there, not expired): send these from "

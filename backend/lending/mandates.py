@@ -36,6 +36,7 @@ from backend.lending.mandate_schemas import (
 )
 from backend.lending.models import FundingMandateRow, InvestmentRule, MandateStatus
 from backend.lending.schemas import WalletCallPublic
+from backend.servicing.notices import money
 
 DAY = 86_400
 MAX_APR_BPS, MAX_INSTALLMENTS = 10_000, 360  # LoanBook's own limits: "no bound" in a mandate
@@ -80,9 +81,13 @@ def draft_mandate(db: Session, settings: Settings, wallet: str, request: Mandate
         max_installments=rule.max_installments or MAX_INSTALLMENTS,
         expiry=now + request.days * DAY, salt=secrets.randbits(64),
     )  # fmt: skip
+    book = LoanBookWallet(settings, wallet)
+    approve = [book.approve(request.budget)] if book.allowance() < request.budget else []
     return MandateDraftPublic(mandate=MandateTerms(**mandate.to_json()),
                               mandate_hash=_hex(fm.digest(mandate, domain.chain_id, domain.address)),
-                              typed_data=fm.typed_data(mandate, domain.chain_id, domain.address))  # fmt: skip
+                              typed_data=fm.typed_data(mandate, domain.chain_id, domain.address),
+                              transactions=[WalletCallPublic(to=c.to, data=c.data, description=c.description)
+                                            for c in approve])  # fmt: skip
 
 
 def _check(settings: Settings, wallet: str, mandate: fm.FundingMandate, now: int) -> None:
@@ -167,12 +172,31 @@ def _public(db: Session, settings: Settings, row: FundingMandateRow) -> MandateP
     mandate = mandate_of(row)
     spent = fm.mandate_spent(settings, row.mandate_hash)
     live = row.expiry > deadline_clock(settings)
+    warnings = _warnings(settings, row.wallet, min(mandate.per_loan, mandate.budget - spent)) \
+        if row.status == MandateStatus.ACTIVE and live and spent < mandate.budget else []
     # Withdrawn here while LoanBook would still take it: the wallet has yet to cancel it on chain.
     unfinished = row.status == MandateStatus.CANCELLED and live and spent < mandate.budget
     return MandatePublic(mandate_hash=row.mandate_hash, status=row.status if live else "expired",
                          mandate=MandateTerms(**row.mandate), expires_at=datetime.fromtimestamp(row.expiry, UTC),
                          spent=spent, left=mandate.budget - spent, fundings=fundings(db, row.mandate_hash),
-                         created_at=row.created_at, cancel_transactions=_cancel_call(settings, row) if unfinished else [])  # fmt: skip
+                         created_at=row.created_at, warnings=warnings,
+                         cancel_transactions=_cancel_call(settings, row) if unfinished else [])  # fmt: skip
+
+
+def _warnings(settings: Settings, wallet: str, ticket: int) -> list[str]:
+    """What keeps the keeper from funding a full ticket (`ticket`) from the wallet now."""
+    book = LoanBookWallet(settings, wallet)
+    allowance, balance = book.allowance(), book.balance()
+    if allowance >= ticket and balance >= ticket:
+        return []
+    d = loan_book_domain(settings).asset_decimals
+    warnings = []
+    if allowance < ticket:
+        warnings.append(f"your wallet lets LoanBook take {money(allowance, d)}, less than a ticket of "
+                        f"{money(ticket, d)}: approve more for the keeper to fund")  # fmt: skip
+    if balance < ticket:
+        warnings.append(f"your wallet holds {money(balance, d)} of the loan token, less than a ticket of {money(ticket, d)}")
+    return warnings
 
 
 def _hex(digest: bytes) -> str:

@@ -125,9 +125,17 @@ def test_a_funding_is_queued_once_however_often_the_keeper_runs(settings, world)
     client, headers = _investor(settings, investor, 912)
     loan_id = world.create(decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
     client.put("/api/v1/portfolio/rule", json=RULE, headers=headers)
+    world.chain.tx(world.token.functions.approve(world.book.address, 0), investor.address)  # a wallet new to LoanBook
     draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 1_000 * UNIT}, headers=headers).json()
+    (approve,) = draft["transactions"]  # without an allowance the keeper could fund nothing: the draft says so
     client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft, investor), headers=headers)
+    (warning,) = client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()["warnings"]
+    assert "approve more" in warning
     Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        assert fund_by_mandates(session, settings) == []
+    _send(world.w3, investor, [approve])
+    assert client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()["warnings"] == []
     with session_scope(settings) as session:
         assert [(f.loan_id, f.amount) for f in fund_by_mandates(session, settings)] == [(loan_id, 300 * UNIT)]
     with session_scope(settings) as session:  # a second pass (or keeper) before the funding is sent or indexed

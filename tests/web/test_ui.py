@@ -485,6 +485,7 @@ def test_an_investor_lets_the_platform_fund_its_matches_under_a_signed_mandate(p
     page.fill("#rule-form [name=grades]", "A")
     page.click("#rule-form button[type=submit]")
     expect(page.locator("#rule-summary")).to_contain_text("Holding 100.00 per new loan of grade A")
+    world.chain.tx(world.token.functions.approve(world.book.address, 0), investor.address)  # new to LoanBook
     sent = world.w3.eth.get_transaction_count(investor.address)
     page.fill("#mandate-form [name=budget]", "150")
     page.fill("#mandate-form [name=max_apr]", "20")
@@ -505,7 +506,9 @@ def test_an_investor_lets_the_platform_fund_its_matches_under_a_signed_mandate(p
     _wait(funded, "the keeper's funding under the mandate", timeout=90)
     assert world.book.functions.balanceOf(investor.address, wanted).call() == 100 * unit
     assert world.book.functions.balanceOf(investor.address, ungraded).call() == 0
-    assert world.w3.eth.get_transaction_count(investor.address) == sent  # the wallet signed once, sent nothing
+    assert world.token.functions.allowance(investor.address, world.book.address).call() == 50 * unit  # 150 approved
+    # The wallet signed the mandate and sent the approval; the funding itself it never sent.
+    assert world.w3.eth.get_transaction_count(investor.address) == sent + 1
 
     page.click("#mandate-withdraw")
     expect(page.locator("#status")).to_have_text("Mandate withdrawn and cancelled on chain: the platform funds nothing more with it.")
@@ -513,4 +516,4 @@ def test_an_investor_lets_the_platform_fund_its_matches_under_a_signed_mandate(p
     expect(page.locator("#mandate-withdraw")).to_be_hidden()
     expect(page.locator("#mandate-form")).to_be_visible()  # free to sign a new one
     assert world.book.functions.mandateSpent(bytes.fromhex(mandate_hash[2:])).call() == 150 * unit  # refused from now on
-    assert world.w3.eth.get_transaction_count(investor.address) == sent + 1  # the cancel, from the investor's wallet
+    assert world.w3.eth.get_transaction_count(investor.address) == sent + 2  # the cancel, from the investor's wallet

@@ -130,6 +130,7 @@ export async function refreshMandate() {
   $("mandate-summary").textContent = !m ? "No funding mandate."
     : active ? `Mandate active until ${day(m.mandate.expiry)}: ${money(m.spent)} of ${money(m.mandate.budget)} spent on ${loans}`
       + (m.mandate.max_apr_bps < 10_000 ? `; at most ${percent(m.mandate.max_apr_bps)} APR` : "") + "."
+      + m.warnings.map((w) => ` Note: ${w}.`).join("")
     : m.status === "expired" ? `Mandate expired on ${day(m.mandate.expiry)}: ${funded}.`
     : unfinishedCancel.length ? `Mandate withdrawn: ${funded}. The platform uses it no more, but it stays valid on chain `
       + `until ${day(m.mandate.expiry)} unless you cancel it there.`
@@ -150,8 +151,12 @@ export async function signMandate(event) {
   say("Confirm in your wallet: sign the funding mandate.");
   const signature = await wallet("eth_signTypedData_v4", [state.wallet, JSON.stringify(draft.typed_data)]);
   const m = await api("/api/v1/portfolio/rule/mandate", { method: "PUT", body: { mandate: draft.mandate, signature } });
+  try {
+    if (draft.transactions.length) await sendAll(draft.transactions);  // let LoanBook take up to the budget
+  } finally {
+    await refreshMandate();  // signed, even if the wallet declined the approval (the summary then says so)
+  }
   say(`Mandate signed: the platform funds your matches, up to ${money(m.mandate.budget)} in all, until ${day(m.mandate.expiry)}.`);
-  await refreshMandate();
 }
 
 // Withdraw the active mandate (the keeper stops now) and cancel it on chain; or, for one withdrawn
