@@ -84,6 +84,16 @@ class CheckPublic(BaseModel):
     review: AlertReviewPublic | None = Field(default=None, description="The review, once a person has made it")
 
 
+class MandateEvidencePublic(BaseModel):
+    """An investor's authority for the fundings the platform made for it: the mandate as signed,
+    and the signature (checkable against `LoanBook.hashFundingMandate`)."""
+
+    mandate_hash: str
+    investor: str
+    mandate: dict
+    signature: str
+
+
 class LoanTracePublic(BaseModel):
     loan_id: int
     status: str
@@ -99,6 +109,9 @@ class LoanTracePublic(BaseModel):
     audit_entries: list[dict] = Field(description="Audit-log entries about the loan, its offer and its decision")
     case_log: list[CollectionActionPublic] = Field(description="The collections case log, newest first, notes opened "
                                                    "(None once erased)")  # fmt: skip
+    mandates: list[MandateEvidencePublic] = Field(
+        default_factory=list, description="The signed funding mandates under which the platform's keeper funded the loan"
+    )
     checks: list[CheckPublic]
     consistent: bool = Field(description="Every check passed")
 

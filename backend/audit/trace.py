@@ -4,8 +4,9 @@ A loan's trace puts side by side what each record says and checks that they agre
 events for the loan (from the index, each with its block and transaction), the signed terms'
 hash against the offer the platform made, the credit decision behind it (re-scored with the same
 model version), the agreement document against its on-chain Merkle anchor, the borrower's KYC
-attestation, the outbox intent that sent `createLoan`, and the audit-log entries on the way. No
-personal data appears: wallets, hashes, amounts and statuses only."""
+attestation, the outbox intent that sent `createLoan`, the audit-log entries on the way, and, for
+the fundings the platform's keeper made for investors, the mandates they signed. No personal data
+appears: wallets, hashes, amounts and statuses only."""
 
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ from backend.audit.schemas import (
     CheckPublic,
     EventPublic,
     LoanTracePublic,
+    MandateEvidencePublic,
     TxTracePublic,
 )
-from backend.chain.loan_book import deadline_clock
+from backend.chain import mandates as fm
+from backend.chain.loan_book import deadline_clock, loan_book_domain
 from backend.chain.models import ChainEvent, Intent
 from backend.chain.outbox import get_intent
 from backend.chain.projection_models import (
@@ -36,7 +39,8 @@ from backend.chain.projection_models import (
 from backend.config import Settings
 from backend.errors import NotFound, ValidationFailed
 from backend.identity.roles import checksum
-from backend.lending.models import LoanOffer
+from backend.lending.mandates import mandate_of
+from backend.lending.models import FundingMandateRow, LoanOffer
 from backend.scoring.service import prove_decision
 from backend.servicing.collections import actions_of, case_log_altered
 
@@ -100,6 +104,7 @@ def trace_loan(db: Session, settings: Settings, loan_id: int) -> LoanTracePublic
         detail=f"case-log entries {altered} differ from what the audit log recorded" if altered
         else f"{entries} case-log entries, each as the audit log recorded it" if entries else "no case-log entries",
     ))  # fmt: skip
+    mandates = _mandates(db, settings, events, checks)
     subjects = [f"loan:{loan_id}"] + ([f"offer:{offer.id}", f"decision:{offer.decision_id}"] if offer else [])
     return LoanTracePublic(
         loan_id=loan_id, status=loan.status, borrower=loan.borrower, terms_hash=loan.terms_hash,
@@ -107,8 +112,35 @@ def trace_loan(db: Session, settings: Settings, loan_id: int) -> LoanTracePublic
         create_intent=intent.key if intent else None, events=events, decision=decision,
         agreement=agreement, audit_entries=_audit_entries(db, subjects), checks=checks,
         case_log=actions_of(db, settings, [loan_id], lambda: deadline_clock(settings)).get(loan_id, []) if entries else [],
+        mandates=mandates,
         consistent=all(c.ok for c in checks),
     )  # fmt: skip
+
+
+def _mandates(db: Session, settings: Settings, events: list[EventPublic], checks: list[CheckPublic]) -> list[MandateEvidencePublic]:
+    """The mandates behind the loan's mandated fundings, each checked: held here, its stored bounds
+    hashing to the digest LoanBook used, and signed by its investor."""
+    hashes = sorted({e.args["mandateHash"] for e in events if e.event == "MandateUsed"})
+    if not hashes:
+        return []
+    domain = loan_book_domain(settings)
+    evidence, unproven = [], []
+    for mandate_hash in hashes:
+        row = db.get(FundingMandateRow, mandate_hash)
+        mandate = mandate_of(row) if row else None
+        proven = mandate is not None and "0x" + fm.digest(mandate, domain.chain_id, domain.address).hex() == mandate_hash \
+            and fm.investor_signed(settings, mandate, domain.chain_id, domain.address, bytes.fromhex(row.signature[2:]))
+        if not proven:
+            unproven.append(mandate_hash)
+        if row is not None:
+            evidence.append(MandateEvidencePublic(mandate_hash=mandate_hash, investor=row.wallet, mandate=row.mandate,
+                                                  signature=row.signature))  # fmt: skip
+    checks.append(CheckPublic(
+        name="mandated_fundings_authorized", ok=not unproven,
+        detail=f"mandates {unproven} are not held here as their investors signed them" if unproven
+        else f"{len(hashes)} mandates, each held here as its investor signed it",
+    ))  # fmt: skip
+    return evidence
 
 
 def trace_tx(db: Session, tx_hash: str) -> TxTracePublic:

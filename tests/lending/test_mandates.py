@@ -12,6 +12,7 @@ import pytest
 from eth_account import Account
 from typer.testing import CliRunner
 
+from backend.audit.trace import trace_loan
 from backend.chain.indexer import Indexer
 from backend.chain.models import Intent
 from backend.chain.outbox import process_until_idle
@@ -25,6 +26,7 @@ from backend.lending.mandate_keeper import (
     index_is_stale,
     mandate_keeper_step,
 )
+from backend.lending.models import FundingMandateRow
 from backend.servicing.service import servicing_pass
 from tests.anchoring.helpers import point_get_settings_at
 from tests.conftest import own_database
@@ -109,6 +111,21 @@ def test_the_keeper_funds_an_instructions_matches_within_the_signed_mandate(sett
     shown = client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()
     assert (shown["status"], shown["spent"], shown["left"]) == ("active", 500 * UNIT, 0)
     assert [(f["loan_id"], f["amount"]) for f in shown["fundings"]] == [(wanted, 300 * UNIT), (later, 200 * UNIT)]
+
+    # An auditor sees the investor's authority for each funding the platform made for it.
+    with session_scope(settings) as session:
+        trace = trace_loan(session, settings, wanted)
+    (check,) = [c for c in trace.checks if c.name == "mandated_fundings_authorized"]
+    assert check.ok and [m.mandate_hash for m in trace.mandates] == [mandate_hash]
+    with session_scope(settings) as session:  # the stored bounds edited: no longer what the investor signed
+        row = session.get(FundingMandateRow, mandate_hash)
+        row.mandate = row.mandate | {"budget": 10**12}
+    with session_scope(settings) as session:
+        trace = trace_loan(session, settings, wanted)
+    assert not next(c for c in trace.checks if c.name == "mandated_fundings_authorized").ok
+    with session_scope(settings) as session:
+        row = session.get(FundingMandateRow, mandate_hash)
+        row.mandate = row.mandate | {"budget": 500 * UNIT}
 
     withdrawn = client.delete("/api/v1/portfolio/rule/mandate", headers=headers)
     assert withdrawn.status_code == 200 and withdrawn.json()["mandate_hash"] == mandate_hash
