@@ -10,8 +10,13 @@ entitlement rounded down, corrections moved with notes), so the shares of all ev
 exactly what the contract lets the wallet claim (`claimedOf + claimableOf`). Only the split of one
 event's share between its parts is rounded here: interest and fees down, principal the rest.
 
-A trade's discount or premium is measured against the principal outstanding on the notes traded:
-selling above it, or buying below it, is a gain."""
+A trade's discount or premium is measured against the principal outstanding on the notes traded.
+A seller's is earned when it sells (with whatever it had not yet earned of its own purchases); a
+buyer's is earned as the principal it bought comes back: each payment returning a part of the
+principal outstanding earns that part of the discount (a premium, negative), the rest when the
+notes are sold, the loan repaid or written off at a default. Held notes carry one average gap, so
+notes funded at par and notes bought mix; a gift carries its share away. Over the notes' life the
+total is the same as counting it all at the trade; only the timing is the accrual one."""
 
 from __future__ import annotations
 
@@ -130,17 +135,31 @@ def _share_parts(share: int, amount: int, split: dict[str, int]) -> dict[str, in
 
 def _replay(loan: LoanRow, events: list[_Event]) -> list[EarningLinePublic]:
     acc, outstanding, lines = Accumulator(loan.funded), loan.principal, []
+    gap = 0  # the discount (premium, negative) on the notes held, bought from others, not yet earned
+    traded_in = {e.ref.tx_hash for e in events if e.kind in TRADES}  # their note transfers are priced by the trade
     for e in sorted(events, key=lambda e: e.order):
         if e.kind in NOTE_MOVES:
+            if e.notes < 0 and e.ref.tx_hash not in traded_in:  # a gift takes its share of the gap away
+                gap -= gap * -e.notes // acc.notes
             acc.move(e.notes)
         elif e.kind in TRADES:
             value = abs(e.traded) * outstanding // loan.funded  # only active (funded) loans trade
-            lines.append(_line(e, loan.loan_id, market_result=e.cost - value if e.traded < 0 else value - e.cost))
+            if e.traded > 0:
+                gap += value - e.cost  # earned as the principal comes back
+            else:
+                # NoteMarket emits the trade before it moves the notes: `acc.notes` still counts those sold.
+                carried = gap * -e.traded // acc.notes
+                gap -= carried
+                lines.append(_line(e, loan.loan_id, market_result=e.cost - value + carried))
         else:
             held, share = acc.notes, acc.distribute(e.amount)
             parts = _share_parts(share, e.amount, e.split) if e.amount else {}
             if e.kind == "default":
                 parts["written_off"] = max(held * e.outstanding // loan.funded - share, 0)
+                parts["market_result"], gap = gap, 0
+            elif gap and e.outstanding is not None and outstanding:
+                earned = gap * (outstanding - e.outstanding) // outstanding  # the part of the principal back
+                parts["market_result"], gap = earned, gap - earned
             if held:
                 lines.append(_line(e, loan.loan_id, **parts))
         if e.outstanding is not None:

@@ -281,7 +281,8 @@ class EarningsPublic(BaseModel):
     recovered: int = Field(default=0, description="Collected from the borrower after a default")
     written_off: int = Field(default=0, description="Principal outstanding at a default less the reserve's cover")
     market_result: int = Field(default=0, description="Sales above / purchases below the notes' principal outstanding "
-                                                      "(negative: a premium paid or a discount given)")  # fmt: skip
+                                                      "(negative: a premium paid or a discount given); a purchase's as "
+                                                      "the principal bought comes back")  # fmt: skip
     net_return: int = Field(default=0, description="interest + late_fees + recovered + market_result - written_off")
 
 
@@ -293,7 +294,7 @@ class EarningLinePublic(BaseModel):
     tx_hash: str
     log_index: int
     loan_id: int
-    kind: Literal["payment", "prepayment", "default", "recovery", "sale", "purchase"]
+    kind: Literal["payment", "prepayment", "default", "recovery", "sale"]
     interest: int
     late_fees: int
     principal: int

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
@@ -16,7 +17,8 @@ from backend.chain.indexer import Indexer
 from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
-from backend.lending.earnings import PARTS
+from backend.chain.projection_models import LoanRow
+from backend.lending.earnings import PARTS, _Event, _replay
 from backend.lending.statement import statement_of
 from tests.anchoring.helpers import point_get_settings_at
 from tests.conftest import own_database
@@ -83,7 +85,7 @@ def test_earnings_add_up_to_what_the_contract_pays_each_holder(settings, world):
 
     loan = world.loan(loan_id)
     kinds = {line.kind for r in reports.values() for line in r.earning_lines}
-    assert kinds == {"payment", "prepayment", "sale", "purchase", "default", "recovery"}
+    assert kinds == {"payment", "prepayment", "sale", "default", "recovery"}  # a purchase earns nothing yet
     total = {p: sum(getattr(r.earnings, p) for r in reports.values()) for p in PARTS}
     (interest_paid, fees_paid) = _paid(world, loan_id)
     events_shared = sum(len(r.earning_lines) for r in reports.values())
@@ -100,6 +102,13 @@ def test_earnings_add_up_to_what_the_contract_pays_each_holder(settings, world):
     value = sold["notes"] * facts["outstanding_at_sale"] // loan["principal"]
     seller, buyer = reports[holders[1].address].earnings, reports[holders[3].address].earnings
     assert seller.market_result == sold["cost"] - value < 0 and buyer.market_result == value - sold["cost"] > 0
+    # The seller's is earned at the sale; the buyer's as the principal it bought comes back, the rest
+    # when the loan is written off (the discount offsets the loss on the notes bought below par).
+    assert [(line.kind, line.market_result) for line in reports[holders[1].address].earning_lines
+            if line.market_result] == [("sale", sold["cost"] - value)]  # fmt: skip
+    earned = [(line.kind, line.market_result) for line in reports[holders[3].address].earning_lines if line.market_result]
+    assert {kind for kind, _ in earned} <= {"payment", "prepayment", "default"} and earned[-1][0] == "default"
+    assert len(earned) >= 2 and all(amount > 0 for _, amount in earned)
 
 
 def _paid(world, loan_id) -> tuple[int, int]:  # noqa: F811
@@ -141,3 +150,23 @@ def test_years_split_the_earnings_and_the_api_csv_and_cli_serve_them(settings, w
         get_settings.cache_clear()
     assert ran.exit_code == 0, ran.output
     assert "net return" in ran.stdout and out.read_text() == as_csv.text  # the same service, whichever door
+
+
+def test_a_premium_is_amortized_as_the_principal_comes_back_and_a_gift_takes_its_share():
+    """Replayed on made-up events: notes bought above their principal outstanding earn a negative
+    result as the principal comes back; half given away take half the premium with them; the rest
+    is earned by the time the loan is repaid, to the unit."""
+    loan = LoanRow(loan_id=7, principal=1_000, funded=1_000)
+    ref = iter(range(1, 100))
+
+    def ev(kind, **fields):
+        n = next(ref)
+        return _Event(SimpleNamespace(block_number=n, log_index=0, tx_hash=f"0x{n:x}"), n, kind, **fields)
+
+    bought = ev("purchase", traded=400, cost=460)  # 400 notes, 400 outstanding, paid 460: a premium of 60
+    events = [bought, ev("transfer", notes=400), ev("transfer", notes=-200),  # half given away
+              ev("payment", amount=300, split={"interest": 0, "principal": 300}, outstanding=700),
+              ev("payment", amount=700, split={"interest": 0, "principal": 700}, outstanding=0)]  # fmt: skip
+    events[1].ref.tx_hash = bought.ref.tx_hash  # the purchase's own transfer
+    lines = _replay(loan, events)
+    assert [(line.kind, line.market_result) for line in lines] == [("payment", -9), ("payment", -21)]
