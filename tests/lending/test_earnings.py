@@ -14,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from backend.chain.indexer import Indexer
+from backend.chain.projection_models import LoanRow
 from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
-from backend.chain.projection_models import LoanRow
 from backend.lending.earnings import PARTS, _Event, _replay
 from backend.lending.statement import statement_of
 from tests.anchoring.helpers import point_get_settings_at
