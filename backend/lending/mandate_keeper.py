@@ -8,8 +8,10 @@ mandate's signed bounds) up to the lower of the instruction's and the mandate's 
 - what each funding may take is checked first against the chain: what is left of the mandate's
   budget (`mandateSpent`), the wallet's balance and allowance, its KYC, LoanBook not paused; and
   what one pass plans for a wallet, a mandate or a loan is set against the next funding's check;
-- oldest loans first (earliest funding deadline), and at most `mandate_keeper_max_per_pass`
-  fundings a pass (the platform's signer pays their gas);
+- mandates in turn: the one whose last funding is the oldest (or that has funded nothing yet, the
+  earliest given first) is served first, so that when loans are scarce no investor's mandate
+  always comes first; within a mandate, oldest loans first (earliest funding deadline); at most
+  `mandate_keeper_max_per_pass` fundings a pass (the platform's signer pays their gas);
 - the intent's key names the mandate and the loan, digests the facts it was checked against and
   counts the attempts, so a retry or a second keeper never queues the same funding twice; one that
   failed anyway (the investor moved its money between the check and the block) is tried again at
@@ -23,13 +25,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.chain import mandates as fm
 from backend.chain.keeping import next_attempt_key, waits_for_index
 from backend.chain.kyc_reader import is_verified
+from backend.chain.models import Intent, IntentStatus
 from backend.chain.loan_book import deadline_clock
 from backend.chain.outbox import enqueue
 from backend.chain.projection_models import LoanRow, NoteBalanceRow
@@ -65,6 +68,7 @@ def plan_fundings(db: Session, settings: Settings, now: int) -> list[Funding]:
                            .where(FundingMandateRow.status == MandateStatus.ACTIVE,
                                   FundingMandateRow.expiry > now + EXPIRY_MARGIN)
                            .order_by(FundingMandateRow.created_at)))  # fmt: skip
+    rows.sort(key=lambda pair: _last_served(db, pair[0].mandate_hash))  # stable: the earliest given first among equals
     planned: Counter[int] = Counter()  # what this pass already plans to put into each loan
     fundings = []
     for row, rule in rows:
@@ -92,6 +96,12 @@ def plan_fundings(db: Session, settings: Settings, now: int) -> list[Funding]:
             left, money = left - amount, money - amount
             fundings.append(Funding(row.mandate_hash, row.wallet, loan.loan_id, amount, key))
     return fundings
+
+
+def _last_served(db: Session, mandate_hash: str) -> int:
+    """The outbox id of the mandate's latest funding queued (0: none yet): the keeper's turn order."""
+    key = Intent.key.startswith(f"{KEY_PREFIX}{mandate_hash}:", autoescape=True)
+    return db.scalar(select(func.max(Intent.id)).where(key, Intent.status != IntentStatus.FAILED)) or 0
 
 
 def index_is_stale(db: Session) -> bool:

@@ -257,3 +257,20 @@ def test_a_failed_funding_is_tried_again_and_the_worker_and_the_cli_run_the_keep
         keys = [i.key for i in session.query(Intent).filter(Intent.key.startswith(first.key[:-1]))]
     assert sorted(keys) == [first.key, first.key[:-1] + "2"]
     assert world.book.functions.balanceOf(investor.address, loan_id).call() == 300 * UNIT
+
+
+def test_mandates_take_turns_when_loans_are_scarce(settings, world):  # noqa: F811
+    first, second = world.investors[0], world.investors[1]
+    grade_a = _decision_hash(settings, SAMPLE)
+    for n, investor in enumerate((first, second)):
+        client, headers = _investor(settings, investor, 920 + n)
+        client.put("/api/v1/portfolio/rule", json=RULE, headers=headers)
+        draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 1_000 * UNIT}, headers=headers)
+        assert client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft.json(), investor), headers=headers).status_code == 200
+    # Each loan has room for one ticket only: the mandate given first takes the first, then they alternate.
+    taken = []
+    for _ in range(3):
+        loan_id = world.create(decision_hash=grade_a, apr_bps=1_500, installments=12, principal=300 * UNIT)[0]
+        assert [loan for loan, _ in _keeper_pass(settings)] == [loan_id]
+        taken.append(next(i for i in (first, second) if world.book.functions.balanceOf(i.address, loan_id).call()))
+    assert taken == [first, second, first]
