@@ -32,8 +32,8 @@ from backend import audit
 from backend.chain import mandates as fm
 from backend.chain.keeping import next_attempt_key, waits_for_index
 from backend.chain.kyc_reader import is_verified
-from backend.chain.models import Intent, IntentStatus
 from backend.chain.loan_book import deadline_clock
+from backend.chain.models import Intent, IntentStatus
 from backend.chain.outbox import enqueue
 from backend.chain.projection_models import LoanRow, NoteBalanceRow
 from backend.chain.wallet_calls import LoanBookWallet
