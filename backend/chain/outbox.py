@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,7 @@ __all__ = [
     "list_intents",
     "outbox_counts",
     "process_until_idle",
+    "withdraw_pending",
 ]
 
 
@@ -115,6 +116,16 @@ def _manifest_address(settings: Settings, contract: str) -> str | None:
     from backend.chain.deploy import deployed_addresses
 
     return deployed_addresses(settings).get(contract)
+
+
+def withdraw_pending(session: Session, key_prefix: str, reason: str) -> int:
+    """Marks failed, with `reason`, every intent under `key_prefix` that nothing has signed yet (so
+    nothing of it can reach the chain); returns how many. One the sender has taken already goes
+    ahead: the WHERE on `pending` loses that race cleanly."""
+    result = session.execute(update(Intent).where(Intent.key.startswith(key_prefix, autoescape=True),
+                                                  Intent.status == IntentStatus.PENDING)
+                             .values(status=IntentStatus.FAILED, error=reason, error_name="Withdrawn"))  # fmt: skip
+    return result.rowcount or 0
 
 
 def get_intent(session: Session, key: str) -> Intent | None:

@@ -38,11 +38,11 @@ from backend.chain.outbox import enqueue
 from backend.chain.projection_models import LoanRow, NoteBalanceRow
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
-from backend.lending.mandates import mandate_of
+from backend.lending.mandates import FUNDING_KEY_PREFIX, mandate_of
 from backend.lending.models import FundingMandateRow, InvestmentRule, MandateStatus
 from backend.lending.rules import matching
 
-KEY_PREFIX = "mandate.fund:"
+KEY_PREFIX = FUNDING_KEY_PREFIX
 EXPIRY_MARGIN = 300  # seconds: a funding must mine before its mandate expires
 
 

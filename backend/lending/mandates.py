@@ -22,6 +22,7 @@ from backend import audit
 from backend.chain import mandates as fm
 from backend.chain.loan_book import deadline_clock, loan_book_domain
 from backend.chain.models import ChainEvent
+from backend.chain.outbox import withdraw_pending
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -39,6 +40,7 @@ from backend.lending.schemas import WalletCallPublic
 from backend.servicing.notices import money
 
 DAY = 86_400
+FUNDING_KEY_PREFIX = "mandate.fund:"  # the keeper's outbox keys (backend/lending/mandate_keeper.py)
 MAX_APR_BPS, MAX_INSTALLMENTS = 10_000, 360  # LoanBook's own limits: "no bound" in a mandate
 
 
@@ -146,7 +148,10 @@ def withdraw_mandate(db: Session, settings: Settings, wallet: str) -> MandateCan
     if row is None:
         raise NotFound(f"{wallet} has no active funding mandate", wallet=wallet)
     row.status, row.cancelled_at = MandateStatus.CANCELLED, datetime.now(UTC)
-    audit.record(db, actor=wallet, action="mandate.withdraw", subject=f"mandate:{row.mandate_hash}")
+    # Fundings queued under it and not yet signed never go out (one already signed may still land).
+    dropped = withdraw_pending(db, f"{FUNDING_KEY_PREFIX}{row.mandate_hash}:", "the investor withdrew the mandate")
+    audit.record(db, actor=wallet, action="mandate.withdraw", subject=f"mandate:{row.mandate_hash}",
+                 payload={"queued_fundings_dropped": dropped})  # fmt: skip
     return MandateCancelPublic(mandate_hash=row.mandate_hash, transactions=_cancel_call(settings, row))
 
 

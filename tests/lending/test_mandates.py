@@ -164,8 +164,18 @@ def test_a_funding_is_queued_once_however_often_the_keeper_runs(settings, world)
     with session_scope(settings) as session:
         assert not index_is_stale(session) and fund_by_mandates(session, settings) == []
     assert world.book.functions.balanceOf(investor.address, loan_id).call() == 300 * UNIT
+    # A funding queued but not yet sent when the investor withdraws never goes out.
+    another = world.create(decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        (queued,) = fund_by_mandates(session, settings)
     # Withdrawn but not yet cancelled on chain (the wallet declined): the page can offer the cancel again.
     assert client.delete("/api/v1/portfolio/rule/mandate", headers=headers).status_code == 200
+    process_until_idle(settings)
+    with session_scope(settings) as session:
+        dropped = session.query(Intent).filter(Intent.key == queued.key).one()
+        assert (dropped.status, dropped.error_name, dropped.tx_hash) == ("failed", "Withdrawn", None)
+    assert world.book.functions.balanceOf(investor.address, another).call() == 0
     (cancel,) = client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()["cancel_transactions"]
     _send(world.w3, investor, [cancel])
     assert client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()["cancel_transactions"] == []
