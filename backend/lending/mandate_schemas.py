@@ -48,6 +48,7 @@ class MandateDraftPublic(BaseModel):
         description="Send these from the wallet too (an approval letting LoanBook take up to the budget, when it may "
         "take less): without them the keeper can fund nothing"
     )
+    warnings: list[str] = Field(default_factory=list, description="How thinly the budget can spread, when too thin")
 
 
 class MandateSign(BaseModel):

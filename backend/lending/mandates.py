@@ -89,7 +89,17 @@ def draft_mandate(db: Session, settings: Settings, wallet: str, request: Mandate
                               mandate_hash=_hex(fm.digest(mandate, domain.chain_id, domain.address)),
                               typed_data=fm.typed_data(mandate, domain.chain_id, domain.address),
                               transactions=[WalletCallPublic(to=c.to, data=c.data, description=c.description)
-                                            for c in approve])  # fmt: skip
+                                            for c in approve], warnings=_spread(settings, rule.per_loan, request.budget))  # fmt: skip
+
+
+def _spread(settings: Settings, per_loan: int, budget: int) -> list[str]:
+    """A budget that fills few loans concentrates the risk the portfolio warns about: say so first."""
+    loans = budget // per_loan
+    if loans >= settings.diversification_min_loans:
+        return []
+    return [f"the budget fills at most {loans} loan{'s' if loans != 1 else ''} at the instruction's per-loan amount: a "
+            f"single default could cost about {1 / max(loans, 1):.0%} of it; spread it over at least "
+            f"{settings.diversification_min_loans} (a smaller per-loan amount)"]  # fmt: skip
 
 
 def _check(settings: Settings, wallet: str, mandate: fm.FundingMandate, now: int) -> None:

@@ -80,6 +80,8 @@ def test_the_keeper_funds_an_instructions_matches_within_the_signed_mandate(sett
                                                                        "max_apr_bps": 2_000}, headers=headers)  # fmt: skip
     assert draft.status_code == 200, draft.text
     terms = draft.json()["mandate"]
+    (thin,) = draft.json()["warnings"]  # 500 at 300 a loan: one loan, then a part of another
+    assert "at most 1 loan at the instruction's per-loan amount" in thin and "at least 20" in thin
     assert (terms["per_loan"], terms["min_apr_bps"], terms["max_installments"]) == (300 * UNIT, 1_000, 36)  # the rule's
     assert terms["executor"] == world.admin.address  # the outbox's account, and no one else
     given = client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft.json(), investor), headers=headers)

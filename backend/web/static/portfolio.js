@@ -148,7 +148,7 @@ export async function signMandate(event) {
   if (form.get("days")) body.days = Number(form.get("days"));
   if (form.get("max_apr")) body.max_apr_bps = Math.round(Number(form.get("max_apr")) * 100);
   const draft = await api("/api/v1/portfolio/rule/mandate/draft", { method: "POST", body });
-  say("Confirm in your wallet: sign the funding mandate.");
+  say(["Confirm in your wallet: sign the funding mandate.", ...draft.warnings.map((w) => `Note: ${w}.`)].join(" "));
   const signature = await wallet("eth_signTypedData_v4", [state.wallet, JSON.stringify(draft.typed_data)]);
   const m = await api("/api/v1/portfolio/rule/mandate", { method: "PUT", body: { mandate: draft.mandate, signature } });
   try {
