@@ -97,9 +97,10 @@ def _spread(settings: Settings, per_loan: int, budget: int) -> list[str]:
     loans = budget // per_loan
     if loans >= settings.diversification_min_loans:
         return []
-    return [f"the budget fills at most {loans} loan{'s' if loans != 1 else ''} at the instruction's per-loan amount: a "
-            f"single default could cost about {1 / max(loans, 1):.0%} of it; spread it over at least "
-            f"{settings.diversification_min_loans} (a smaller per-loan amount)"]  # fmt: skip
+    warning = (f"the budget fills at most {loans} loan{'s' if loans != 1 else ''} at the instruction's per-loan "
+               f"amount: a single default could cost about {1 / max(loans, 1):.0%} of it; spread it over at least "
+               f"{settings.diversification_min_loans} (a smaller per-loan amount)")  # fmt: skip
+    return [warning]
 
 
 def _check(settings: Settings, wallet: str, mandate: fm.FundingMandate, now: int) -> None:
