@@ -152,6 +152,14 @@ def get_mandate(db: Session, settings: Settings, wallet: str) -> MandatePublic:
     return _public(db, settings, row)
 
 
+def mandates_of(db: Session, settings: Settings, wallet: str) -> list[MandatePublic]:
+    """Every mandate the wallet gave, newest first: for an auditor, the authority behind each
+    funding the platform made for it."""
+    rows = db.scalars(select(FundingMandateRow).where(FundingMandateRow.wallet == wallet)
+                      .order_by(FundingMandateRow.created_at.desc()))  # fmt: skip
+    return [_public(db, settings, row) for row in rows]
+
+
 def withdraw_mandate(db: Session, settings: Settings, wallet: str) -> MandateCancelPublic:
     """Stops the keeper using the wallet's mandate now, and gives the wallet transaction that ends
     it on chain."""

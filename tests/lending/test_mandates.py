@@ -31,7 +31,7 @@ from backend.servicing.service import servicing_pass
 from tests.anchoring.helpers import point_get_settings_at
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
-from tests.identity.conftest import client_for, make_applicant, minted_bearer
+from tests.identity.conftest import ADMIN, client_for, make_applicant, minted_bearer
 from tests.lending.test_portfolio import _decision_hash
 from tests.lending.test_wallet_txs import _send
 from tests.scoring.conftest import SAMPLE
@@ -42,7 +42,8 @@ RULE = {"per_loan": 300 * UNIT, "grades": ["A", "B"], "min_apr_bps": 1_000, "max
 
 @pytest.fixture
 def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url):  # noqa: F811
-    return own_database(chain_settings, tmp_path, database_url, disclosure_publish_monthly=False)
+    return own_database(chain_settings, tmp_path, database_url, disclosure_publish_monthly=False,
+                        admin_wallets=[ADMIN.address])  # fmt: skip
 
 
 def _investor(settings, investor, seed: int):
@@ -136,6 +137,10 @@ def test_the_keeper_funds_an_instructions_matches_within_the_signed_mandate(sett
     _send(world.w3, investor, withdrawn.json()["transactions"])  # ends it on chain too
     shown = client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()
     assert (shown["status"], shown["spent"], shown["cancel_transactions"]) == ("cancelled", 500 * UNIT, [])
+    # An auditor sees every mandate the investor gave; the investor itself may not use the audit view.
+    audited = client.get(f"/api/v1/audit/mandates/{investor.address}", headers=minted_bearer(settings, ADMIN))
+    assert [m["mandate_hash"] for m in audited.json()] == [mandate_hash] and audited.json()[0] == shown
+    assert client.get(f"/api/v1/audit/mandates/{investor.address}", headers=headers).status_code == 403
     assert client.delete("/api/v1/portfolio/rule/mandate", headers=headers).status_code == 404
 
 

@@ -17,7 +17,8 @@ from backend.audit.schemas import (
 )
 from backend.audit.verify import verify_audit_log
 from backend.identity.roles import checksum
-from backend.lending import portfolio, statement
+from backend.lending import mandates, portfolio, statement
+from backend.lending.mandate_schemas import MandatePublic
 from backend.lending.schemas import PortfolioPublic, StatementPublic
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -80,6 +81,15 @@ def investor_statement(address: str, session: SessionDep, settings: SettingsDep,
 )
 def investor_portfolio(address: str, session: SessionDep, settings: SettingsDep) -> PortfolioPublic:
     return portfolio.portfolio_of(session, settings, checksum(address))
+
+
+@router.get(
+    "/mandates/{address}",
+    dependencies=allow("audit.trace"),
+    summary="An investor's funding mandates, newest first: the bounds it signed, what each funded, what is left",
+)
+def investor_mandates(address: str, session: SessionDep, settings: SettingsDep) -> list[MandatePublic]:
+    return mandates.mandates_of(session, settings, checksum(address))
 
 
 @router.get(
