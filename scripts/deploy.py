@@ -25,7 +25,16 @@ def _in_brownie() -> bool:
 
 
 def deploy_with_brownie() -> dict:
-    from brownie import DocumentAnchor, KYCRegistry, LoanBook, MockStablecoin, NoteMarket, ReserveFund, accounts
+    from brownie import (
+        DocumentAnchor,
+        KYCRegistry,
+        LoanBook,
+        MockStablecoin,
+        NoteMarket,
+        RepaymentAgent,
+        ReserveFund,
+        accounts,
+    )
 
     from backend.chain import deploy_params as p
 
@@ -44,7 +53,8 @@ def deploy_with_brownie() -> dict:
     book.grantRole(book.PAUSER_ROLE(), admin, tx)
     book.setKycLevels(p.BORROWER_KYC_LEVEL, p.INVESTOR_KYC_LEVEL, tx)
     market = NoteMarket.deploy(admin, book, token, tx)
-    addresses = {c._name: c.address for c in (token, anchor, kyc, reserve, book, market)}
+    agent = RepaymentAgent.deploy(book, token, tx)
+    addresses = {c._name: c.address for c in (token, anchor, kyc, reserve, book, market, agent)}
     for name, address in addresses.items():
         print(f"{name:<16} {address}")
     return addresses

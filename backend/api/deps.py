@@ -99,6 +99,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "loans.read": PUBLIC,
     "loans.hardship": SIGNED_IN,  # the loan's own borrower, which the service checks
     "loans.statement": SIGNED_IN,  # the loan's own borrower or staff, which the service checks
+    "loans.autopay": SIGNED_IN,  # the loan's own borrower, which the service checks
     "loans.transactions": SIGNED_IN,  # built for the caller's own wallet, which the contract checks
     "chain.info": PUBLIC,  # addresses and chain id a wallet needs
     # investing: anyone may hold notes (they transfer); planning new investments is for investors

@@ -10,14 +10,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 
+from backend.chain import eip712
 from backend.chain.client import reading
 from backend.chain.deploy import deployed_contract
-from backend.chain.loan_terms import EIP712_DOMAIN_TYPE, domain
-from backend.chain.signature_checker import signed_by
 from backend.chain.signers import platform_account
 from backend.config import Settings
 
@@ -71,25 +68,18 @@ class FundingMandate:
 
 def typed_data(mandate: FundingMandate, chain_id: int, verifying_contract: str) -> dict[str, Any]:
     """The full EIP-712 document (what `eth_signTypedData_v4` takes)."""
-    return {
-        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "FundingMandate": FUNDING_MANDATE_TYPE},
-        "primaryType": "FundingMandate",
-        "domain": domain(chain_id, verifying_contract),
-        "message": mandate.message(),
-    }
+    return eip712.document("LoanBook", chain_id, verifying_contract, "FundingMandate", FUNDING_MANDATE_TYPE,
+                           mandate.message())  # fmt: skip
 
 
 def digest(mandate: FundingMandate, chain_id: int, verifying_contract: str) -> bytes:
     """The 32-byte hash the investor signs (`LoanBook.hashFundingMandate`): the mandate's id."""
-    msg = encode_typed_data(full_message=typed_data(mandate, chain_id, verifying_contract))
-    return keccak(b"\x19" + msg.version + msg.header + msg.body)
+    return eip712.digest_of(typed_data(mandate, chain_id, verifying_contract))
 
 
 def sign(mandate: FundingMandate, private_key: Any, chain_id: int, verifying_contract: str) -> bytes:
     """A 65-byte signature by `private_key` (a key or a LocalAccount) over the mandate."""
-    key = getattr(private_key, "key", private_key)
-    signed = Account.sign_typed_data(key, full_message=typed_data(mandate, chain_id, verifying_contract))
-    return bytes(signed.signature)
+    return eip712.sign_document(typed_data(mandate, chain_id, verifying_contract), private_key)
 
 
 # --- what the keeper and the API read from the chain ---------------------------------------
@@ -106,8 +96,7 @@ def investor_signed(settings: Settings, mandate: FundingMandate, chain_id: int, 
                     signature: bytes) -> bool:  # fmt: skip
     """Whether `signature` is the investor's over the mandate, as LoanBook's SignatureChecker will
     judge it: an ECDSA signature by the investor's key, or one its contract wallet accepts."""
-    signable = encode_typed_data(full_message=typed_data(mandate, chain_id, verifying_contract))
-    return signed_by(settings, mandate.investor, signable, signature)
+    return eip712.signed(settings, mandate.investor, typed_data(mandate, chain_id, verifying_contract), signature)
 
 
 def mandate_spent(settings: Settings, mandate_hash: str) -> int:

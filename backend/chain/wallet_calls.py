@@ -43,8 +43,13 @@ class LoanBookWallet:
 
     def amount_due(self, loan_id: int) -> tuple[int, int]:
         """(due now, payoff)."""
-        due_now, payoff, _ = self._read(self.book.functions.amountDue(loan_id))
-        return int(due_now), int(payoff)
+        due_now, payoff, _ = self.standing(loan_id)
+        return due_now, payoff
+
+    def standing(self, loan_id: int) -> tuple[int, int, int]:
+        """(due now, payoff, the oldest unpaid due date), as LoanBook's `amountDue` says now."""
+        due_now, payoff, due_date = self._read(self.book.functions.amountDue(loan_id))
+        return int(due_now), int(payoff), int(due_date)
 
     def claimable(self, loan_id: int) -> int:
         return int(self._read(self.book.functions.claimableOf(loan_id, self.wallet)))

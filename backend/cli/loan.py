@@ -136,5 +136,25 @@ def release_command(
                   + (f"; written to {output}" if output else ""))  # fmt: skip
 
 
+@app.command("autopay")
+def autopay_command(loan_id: int, json_out: bool = typer.Option(False, "--json")) -> None:
+    """The loan's autopay (= GET /api/v1/loans/{id}/autopay, as staff): the repayment mandate its
+    borrower signed, the payments made under it, and why the next one could not be paid, if so."""
+    from backend.db.session import session_scope
+    from backend.lending.autopay import get_autopay
+
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        shown = get_autopay(session, settings, "", loan_id, staff=True)
+    if json_out:
+        print_json(shown.model_dump(mode="json"))
+        return
+    console.print(f"autopay {shown.mandate_hash} ({shown.status}, until {shown.expires_at:%Y-%m-%d} UTC): at most "
+                  f"{shown.mandate.max_per_payment:,} a payment; {len(shown.payments)} paid "
+                  f"({sum(p.amount for p in shown.payments):,})")  # fmt: skip
+    for warning in shown.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+
+
 def iso_day(timestamp: int | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).date().isoformat() if timestamp is not None else ""

@@ -80,3 +80,23 @@ class FundingMandateRow(Base):
     signature: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RepaymentMandateRow(Base):
+    """A payer's signed autopay mandate for one loan (`RepaymentAgent.payWithMandate`): the bounds
+    it signed, its signature, and whether the platform's keeper still uses it. At most one active
+    per loan; what it paid is on chain (`PaidWithMandate` events)."""
+
+    __tablename__ = "repayment_mandates"
+
+    mandate_hash: Mapped[str] = mapped_column(String(66), primary_key=True)  # its EIP-712 digest, the id on chain
+    loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    payer: Mapped[str] = mapped_column(String(42), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True, default=MandateStatus.ACTIVE)
+    chain_id: Mapped[int] = mapped_column(Integer)
+    agent: Mapped[str] = mapped_column(String(42))
+    mandate: Mapped[dict[str, Any]] = mapped_column(JSON)  # RepaymentMandate.to_json()
+    expiry: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

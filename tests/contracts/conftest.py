@@ -41,6 +41,7 @@ def build_world(chain: Chain, contracts: dict, artifacts: dict) -> World:
         book=book,
         anchor=contracts["DocumentAnchor"],
         market=contracts.get("NoteMarket"),
+        agent=contracts.get("RepaymentAgent"),
         admin=admin,
         underwriter=accounts[1],
         borrower=accounts[2],

@@ -290,6 +290,7 @@ class World:
     borrower_level: int = 1  # LoanBook.borrowerKycLevel / investorKycLevel, read at set-up
     investor_level: int = 1
     market: Any = None  # NoteMarket, LoanBook's secondary market
+    agent: Any = None  # RepaymentAgent (autopay)
     _salt: int = field(default=0)
 
     @property

@@ -4,14 +4,39 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from backend.api.deps import STAFF, CurrentUser, SessionDep, SettingsDep, StatementYear, allow
+from backend.api.deps import (
+    STAFF,
+    CurrentUser,
+    SessionDep,
+    SettingsDep,
+    StatementYear,
+    allow,
+)
 from backend.api.downloads import CSV_RESPONSES, csv_download
-from backend.lending import loan_statement, loans, wallet_txs
-from backend.lending.schemas import LoanDetailPublic, LoanListPublic, LoanStatementPublic, WalletTxCreate, WalletTxPublic
+from backend.lending import autopay, loan_statement, loans, wallet_txs
+from backend.lending.autopay_schemas import (
+    AutopayCancelPublic,
+    AutopayDraftCreate,
+    AutopayDraftPublic,
+    AutopayPublic,
+    AutopaySign,
+)
+from backend.lending.schemas import (
+    LoanDetailPublic,
+    LoanListPublic,
+    LoanStatementPublic,
+    WalletTxCreate,
+    WalletTxPublic,
+)
 from backend.servicing import collections as case_log
 from backend.servicing import release as releases
 from backend.servicing import service as servicing
-from backend.servicing.schemas import CollectionActionPublic, HardshipCreate, ReleasePublic, ServicingPublic
+from backend.servicing.schemas import (
+    CollectionActionPublic,
+    HardshipCreate,
+    ReleasePublic,
+    ServicingPublic,
+)
 
 router = APIRouter(prefix="/api/v1/loans", tags=["loans"])
 
@@ -75,3 +100,29 @@ def transactions(
     loan_id: int, request: WalletTxCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> WalletTxPublic:
     return wallet_txs.prepare(session, settings, user.wallet, loan_id, request)
+
+
+@router.post("/{loan_id}/autopay/draft", dependencies=allow("loans.autopay"),
+             summary="Autopay for the loan's borrower: the repayment mandate to sign (EIP-712) and the approval to send")  # fmt: skip
+def draft_autopay(loan_id: int, request: AutopayDraftCreate, user: CurrentUser, session: SessionDep,
+                  settings: SettingsDep) -> AutopayDraftPublic:  # fmt: skip
+    return autopay.draft_autopay(session, settings, user.wallet, loan_id, request)
+
+
+@router.put("/{loan_id}/autopay", dependencies=allow("loans.autopay"),
+            summary="Give the signed repayment mandate: the keeper pays each installment with it as it falls due")  # fmt: skip
+def sign_autopay(loan_id: int, request: AutopaySign, user: CurrentUser, session: SessionDep,
+                 settings: SettingsDep) -> AutopayPublic:  # fmt: skip
+    return autopay.sign_autopay(session, settings, user.wallet, loan_id, request)
+
+
+@router.get("/{loan_id}/autopay", dependencies=allow("loans.statement"),
+            summary="The loan's autopay (its borrower and staff): the mandate, its payments, warnings")  # fmt: skip
+def get_autopay(loan_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> AutopayPublic:
+    return autopay.get_autopay(session, settings, user.wallet, loan_id, bool(user.roles & STAFF))
+
+
+@router.delete("/{loan_id}/autopay", dependencies=allow("loans.autopay"),
+               summary="Withdraw autopay: the keeper stops now; send the transaction to end it on chain")  # fmt: skip
+def withdraw_autopay(loan_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> AutopayCancelPublic:
+    return autopay.withdraw_autopay(session, settings, user.wallet, loan_id)

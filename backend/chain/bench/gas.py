@@ -13,7 +13,9 @@ Scenario (amounts in the 6-decimal MockStablecoin):
   expensive later ticket), `disburse`, `repay` (installment 1, on time), 11 more repayments,
   then each investor's single `claim` at the end. `lifecycle_12x10` is the sum of all 35
   transactions.
-- loans B and D: the same loan with 1 and 100 investors, repaying installment 1.
+- loans B and D: the same loan with 1 and 100 investors, repaying installment 1 (B's under its
+  borrower's autopay mandate, by the keeper through the RepaymentAgent: `repay_with_mandate`,
+  against D's `repay`).
 - loan E: 6 installments paid, then `markDefault` 120 days past due (the reserve covers). Its last
   ticket is funded by the platform's keeper under the investor's signed mandate
   (`fund_with_mandate`, against `fund`: the price of funding without the investor's own transaction).
@@ -40,6 +42,7 @@ from web3 import Web3
 
 from backend.chain import loan_terms as lt
 from backend.chain import mandates as fm
+from backend.chain import repayment_mandates as rm
 from backend.chain.compiler import compile_contracts, load_artifact
 from backend.chain.errors import decode_revert, revert_data_of
 from backend.chain.node import LocalNode, is_up, rpc_call
@@ -71,12 +74,13 @@ BUDGETS = {
     "market_sell": 170_000,
     "market_match": 150_000,
     "fund_with_mandate": 170_000,
+    "repay_with_mandate": 150_000,
 }
 
 KEYS = [
     "createLoan", "fund_first", "fund", "disburse", "repay", "repay_investors_1", "repay_investors_10",
     "repay_investors_100", "claim", "markDefault", "anchor", "lifecycle_12x10", "market_list", "market_buy",
-    "market_bid", "market_sell", "market_match", "fund_with_mandate",
+    "market_bid", "market_sell", "market_match", "fund_with_mandate", "repay_with_mandate",
 ]  # fmt: skip
 
 
@@ -246,6 +250,14 @@ def _scenario(b: _Bench) -> dict[str, Any]:
     b.send(book.functions.disburse(b_id), b.admin)
     b_start = _loan(book, b_id)["startTime"]
     repay_1 = b.send(book.functions.repay(b_id, amount), borrowers[1], at=b_start + 29 * DAY)
+    # Installment 2 of B by autopay: the borrower approved the agent and signed a mandate once.
+    agent = b.contract("RepaymentAgent")
+    b.send(b.contract("MockStablecoin").functions.approve(agent.address, MAX_UINT), borrowers[1])
+    autopay = rm.RepaymentMandate(payer=borrowers[1].address, executor=b.admin.address, loan_id=b_id,
+                                  max_per_payment=2 * amount, expiry=b_start + 400 * DAY, salt=1)  # fmt: skip
+    autopay_signature = rm.sign(autopay, borrowers[1], b.chain_id, agent.address)
+    autopay_gas = b.send(agent.functions.payWithMandate(autopay.as_tuple(), autopay_signature), b.admin,
+                         at=b_start + 59 * DAY)  # fmt: skip
 
     d_id, _ = b.create_loan(borrowers[2], "D", principal)
     b.fund_all(d_id, investors, principal // 100, measure=False)
@@ -310,6 +322,7 @@ def _scenario(b: _Bench) -> dict[str, Any]:
         "market_sell": sell_gas,
         "market_match": match_gas,
         "fund_with_mandate": mandate_gas,
+        "repay_with_mandate": autopay_gas,
         "_details": {
             "repay_each_installment": repay_gas,
             "fund_each_ticket": fund_gas,
@@ -337,6 +350,8 @@ def _report(gas: dict[str, Any], kind: str, settings: Settings) -> dict[str, Any
     report["market_buy_vs_fund_ratio"] = round(gas["market_buy"] / gas["fund"], 3)
     # A ticket the keeper funds under the investor's mandate against one the investor sends itself.
     report["fund_with_mandate_vs_fund_ratio"] = round(gas["fund_with_mandate"] / gas["fund"], 3)
+    # An installment paid by autopay (agent: pull, approve, repay) against one the borrower sends.
+    report["repay_with_mandate_vs_repay_ratio"] = round(gas["repay_with_mandate"] / gas["repay"], 3)
     report["repay_100_vs_1_pct"] = round(100 * (gas["repay_investors_100"] - gas["repay_investors_1"])
                                          / gas["repay_investors_1"], 3)  # fmt: skip
     report["budgets"] = BUDGETS

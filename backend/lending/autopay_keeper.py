@@ -1,0 +1,103 @@
+"""The keeper that pays installments under borrowers' autopay mandates.
+
+Each pass, for every active, unexpired repayment mandate of an active loan, it reads what LoanBook
+bills now (`amountDue`) and, within a day of the oldest unpaid due date (or after it), has the
+RepaymentAgent pay it with `payWithMandate` through the outbox, once the payer's wallet can cover
+it and it is within the mandate's cap. A payment the wallet cannot cover is not queued: the
+borrower is told once per installment (`autopay_short`), and the due-date reminders go on as for
+any loan. Keys name the mandate and the due date and digest the facts checked (attempts counted,
+at most 3 on the same facts); while a payment is in flight, or mined beyond what the index has
+read, the keeper waits. The agent checks every bound on chain: this keeper can only do less."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend import audit
+from backend.chain import repayment_mandates as rm
+from backend.chain.keeping import next_attempt_key, waits_for_index
+from backend.chain.loan_book import deadline_clock, loan_book_domain
+from backend.chain.outbox import enqueue
+from backend.chain.projection_models import LoanRow
+from backend.chain.wallet_calls import LoanBookWallet
+from backend.config import Settings
+from backend.lending.autopay import KEY_PREFIX, mandate_of, short_of
+from backend.lending.models import MandateStatus, RepaymentMandateRow
+from backend.servicing.notices import add_notice, day, money
+
+LEAD = 86_400  # the keeper pays in the last day before the due date (the agent allows three)
+EXPIRY_MARGIN = 300
+
+
+@dataclass(frozen=True)
+class Payment:
+    mandate_hash: str
+    loan_id: int
+    payer: str
+    amount: int
+    due_date: int
+    key: str
+
+
+def plan_payments(db: Session, settings: Settings, now: int) -> list[Payment]:
+    """The payments the active mandates call for now, each one the chain would accept as far as can be read."""
+    rows = db.execute(select(RepaymentMandateRow, LoanRow).join(LoanRow, LoanRow.loan_id == RepaymentMandateRow.loan_id)
+                      .where(RepaymentMandateRow.status == MandateStatus.ACTIVE, LoanRow.status == "active",
+                             RepaymentMandateRow.expiry > now + EXPIRY_MARGIN)
+                      .order_by(RepaymentMandateRow.created_at))  # fmt: skip
+    payments = []
+    for row, loan in rows:
+        mandate = mandate_of(row)
+        due, _, due_date = LoanBookWallet(settings, row.payer).standing(loan.loan_id)
+        if due == 0 or now + LEAD < due_date or due > mandate.max_per_payment:
+            continue
+        view = rm.AgentView(settings, row.payer)
+        if view.cancelled(row.mandate_hash):
+            continue
+        short = short_of(settings, row.payer, due)
+        if short is not None:
+            _tell_short(db, settings, loan, due, due_date, short)
+            continue
+        key = next_attempt_key(db, f"{KEY_PREFIX}{row.mandate_hash}:{due_date}:", (due, view.takeable()))
+        if key is not None:
+            payments.append(Payment(row.mandate_hash, loan.loan_id, row.payer, due, due_date, key))
+    return payments
+
+
+def _tell_short(db: Session, settings: Settings, loan: LoanRow, due: int, due_date: int, why: str) -> None:
+    installment = max((due_date - (loan.start_time or 0)) // loan.installment_period, 1)
+    d = loan_book_domain(settings).asset_decimals
+    message = (f"Autopay could not pay the {money(due, d)} of loan {loan.loan_id} due on {day(due_date)}: {why}. "
+               "It tries again at every pass until the due date passes the default line, or pay it yourself.")  # fmt: skip
+    add_notice(db, loan, installment, "autopay_short", due_date, due, message)
+
+
+def pay_by_mandates(db: Session, settings: Settings) -> list[Payment]:
+    """Queue a `payWithMandate` for every installment the active mandates call for; those queued."""
+    if db.scalar(select(RepaymentMandateRow.mandate_hash).where(RepaymentMandateRow.status == MandateStatus.ACTIVE)
+                 .limit(1)) is None:  # fmt: skip
+        return []
+    if waits_for_index(db, KEY_PREFIX):
+        return []
+    queued = []
+    for payment in plan_payments(db, settings, deadline_clock(settings))[: settings.mandate_keeper_max_per_pass]:
+        row = db.get(RepaymentMandateRow, payment.mandate_hash)
+        enqueue(db, key=payment.key, contract="RepaymentAgent", function="payWithMandate",
+                args=[list(mandate_of(row).as_tuple()), row.signature], settings=settings)  # fmt: skip
+        audit.record(db, actor="mandate-keeper", action="autopay.pay", subject=f"loan:{payment.loan_id}",
+                     payload={"mandate_hash": payment.mandate_hash, "amount": payment.amount, "due_date": payment.due_date})  # fmt: skip
+        queued.append(payment)
+    return queued
+
+
+def autopay_step(settings: Settings) -> int:
+    """The worker's round: one pass in its own transaction; the payments queued (0 = idle)."""
+    from backend.db.session import session_scope
+
+    if not settings.mandate_keeper:
+        return 0
+    with session_scope(settings) as session:
+        return len(pay_by_mandates(session, settings))

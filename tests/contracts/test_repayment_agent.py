@@ -1,0 +1,106 @@
+"""RepaymentAgent (autopay without custody): a payer signs a repayment mandate once; its executor
+alone has the agent pay what the loan bills, from the payer's wallet straight into LoanBook, no
+sooner than three days before the due date, never ahead of the schedule, never above the cap,
+never a loan that is not Active, never after expiry or cancellation; the agent keeps nothing."""
+
+from __future__ import annotations
+
+from backend.chain import repayment_mandates as rm
+from tests.contracts.helpers import DAY, events, expect_revert
+
+UNIT, MAX_UINT = 10**6, 2**256 - 1
+
+
+def _mandate(world, loan_id: int, **overrides) -> rm.RepaymentMandate:
+    amount = world.loan(loan_id)["installmentAmount"]
+    values = dict(payer=world.borrower.address, executor=world.admin.address, loan_id=loan_id,
+                  max_per_payment=2 * amount, expiry=world.chain.now() + 400 * DAY, salt=1)  # fmt: skip
+    return rm.RepaymentMandate(**(values | overrides))
+
+
+def _sign(world, mandate, key=None) -> bytes:
+    return rm.sign(mandate, key or world.borrower, world.chain_id, world.agent.address)
+
+
+def _pay(world, mandate, signature):
+    return world.agent.functions.payWithMandate(mandate.as_tuple(), signature)
+
+
+def test_the_executor_pays_each_installment_from_the_payers_wallet_as_it_falls_due(world, snapshot):
+    agent, book, chain = world.agent, world.book, world.chain
+    loan_id, start = world.active_loan()
+    chain.tx(world.token.functions.approve(agent.address, MAX_UINT), world.borrower.address)
+    mandate = _mandate(world, loan_id)
+    signature = _sign(world, mandate)
+    digest = rm.digest(mandate, world.chain_id, agent.address)
+    assert agent.functions.hashRepaymentMandate(mandate.as_tuple()).call() == digest
+    amount = world.loan(loan_id)["installmentAmount"]
+
+    # Billed from the payout on, but not paid until three days before it falls due.
+    expect_revert(chain, _pay(world, mandate, signature), world.admin.address, "RepaymentAgentNotYetDue",
+                  loan_id, start + 30 * DAY, at=start + 26 * DAY)  # fmt: skip
+    before = world.balance(world.borrower)
+    receipt = chain.tx(_pay(world, mandate, signature), world.admin.address, at=start + 28 * DAY)
+    assert events(receipt, agent, "PaidWithMandate") == [{"mandateHash": digest, "payer": world.borrower.address,
+                                                          "loanId": loan_id, "amount": amount}]  # fmt: skip
+    (payment,) = events(receipt, book, "LoanPayment")
+    assert (payment["installment"], payment["payer"]) == (1, agent.address)
+    assert world.balance(world.borrower) == before - amount and world.balance(agent) == 0  # it keeps nothing
+    assert world.loan(loan_id)["installmentsPaid"] == 1
+    # Nothing more is billed before installment 2's period starts: never ahead of the schedule.
+    expect_revert(chain, _pay(world, mandate, signature), world.admin.address, "RepaymentAgentNothingDue", loan_id,
+                  at=start + 29 * DAY)  # fmt: skip
+
+    # Installment 2 past its grace period (its late fee) and installment 3 billed: above a cap of two
+    # installments, within one of three.
+    late = start + 80 * DAY
+    chain.mine_at(late)
+    due = book.functions.amountDue(loan_id).call()[0]
+    assert due > 2 * amount
+    expect_revert(chain, _pay(world, mandate, signature), world.admin.address, "RepaymentAgentAboveCap",
+                  digest, due, 2 * amount, at=late + 1)  # fmt: skip
+    wider = _mandate(world, loan_id, max_per_payment=3 * amount, salt=2)
+    chain.tx(_pay(world, wider, _sign(world, wider)), world.admin.address, at=late + 2)
+    assert world.loan(loan_id)["installmentsPaid"] == 3 and world.balance(agent) == 0
+
+
+def test_every_bound_the_payer_signed_is_enforced(world, snapshot):
+    agent, chain, admin = world.agent, world.chain, world.admin.address
+    loan_id, start = world.active_loan()
+    chain.tx(world.token.functions.approve(agent.address, MAX_UINT), world.borrower.address)
+    mandate = _mandate(world, loan_id)
+    signature = _sign(world, mandate)
+    digest = rm.digest(mandate, world.chain_id, agent.address)
+    chain.mine_at(start + 29 * DAY)
+    outsider = world.investors[0].address
+    expect_revert(chain, _pay(world, mandate, signature), outsider, "RepaymentAgentWrongExecutor", digest, admin, outsider)
+    expect_revert(chain, _pay(world, mandate, _sign(world, mandate, world.investors[0])), admin,
+                  "RepaymentAgentInvalidSignature", world.borrower.address)  # fmt: skip
+    other = _mandate(world, loan_id, max_per_payment=10**12)  # never signed, with the signature of another
+    expect_revert(chain, _pay(world, other, signature), admin, "RepaymentAgentInvalidSignature", world.borrower.address)
+    funding, _ = world.create()
+    unfunded = _mandate(world, funding)
+    expect_revert(chain, _pay(world, unfunded, _sign(world, unfunded)), admin, "RepaymentAgentNotActive", funding)
+    expect_revert(chain, agent.functions.cancelMandate(mandate.as_tuple()), admin, "RepaymentAgentNotPayer",
+                  admin, world.borrower.address)  # fmt: skip
+    receipt = chain.tx(agent.functions.cancelMandate(mandate.as_tuple()), world.borrower.address)
+    assert events(receipt, agent, "MandateCancelled") == [{"mandateHash": digest, "payer": world.borrower.address}]
+    assert agent.functions.cancelled(digest).call()
+    expect_revert(chain, _pay(world, mandate, signature), admin, "RepaymentAgentCancelled", digest)
+    short = _mandate(world, loan_id, expiry=start + 29 * DAY + 10, salt=3)
+    chain.mine_at(start + 29 * DAY + 20)
+    expect_revert(chain, _pay(world, short, _sign(world, short)), admin, "RepaymentAgentExpired",
+                  rm.digest(short, world.chain_id, agent.address), short.expiry)  # fmt: skip
+    assert world.loan(loan_id)["installmentsPaid"] == 0  # nothing was paid
+
+
+def test_a_defaulted_loan_is_never_paid_by_autopay(world, snapshot):
+    """After a default, `amountDue` is what is left to recover: autopay must not pay that."""
+    agent, book, chain = world.agent, world.book, world.chain
+    loan_id, _ = world.active_loan()
+    chain.tx(world.token.functions.approve(agent.address, MAX_UINT), world.borrower.address)
+    mandate = _mandate(world, loan_id, max_per_payment=10**15)
+    chain.tx(book.functions.markDefault(loan_id), world.admin.address, at=book.functions.defaultableAt(loan_id).call() + 1)
+    assert book.functions.amountDue(loan_id).call()[0] > 0  # a recovery is owed...
+    expect_revert(chain, _pay(world, mandate, _sign(world, mandate)), world.admin.address,
+                  "RepaymentAgentNotActive", loan_id)  # ...but not by autopay  # fmt: skip

@@ -1,0 +1,140 @@
+"""Autopay without custody: a borrower signs a repayment mandate for its loan once and approves
+the repayment agent; the platform's keeper pays each installment through the outbox as it falls
+due, from the borrower's wallet; a wallet short of the installment gets a notice instead of a
+failed transaction; withdrawn, the keeper stops and the wallet ends it on chain. Bad input gets a
+4xx naming the field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from eth_account import Account
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from backend.chain.indexer import Indexer
+from backend.chain.outbox import process_until_idle
+from backend.cli.main import app
+from backend.config import get_settings
+from backend.db.session import session_scope
+from backend.lending.autopay_keeper import pay_by_mandates
+from backend.servicing.models import ServicingNotice
+from tests.anchoring.helpers import point_get_settings_at
+from tests.conftest import own_database
+from tests.contracts.conftest import chain, world  # noqa: F401
+from tests.identity.conftest import client_for, minted_bearer
+from tests.lending.test_wallet_txs import _send
+
+DAY = 86_400
+
+
+@pytest.fixture
+def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url):  # noqa: F811
+    return own_database(chain_settings, tmp_path, database_url, disclosure_publish_monthly=False)
+
+
+def _signed(draft: dict, key) -> dict:
+    signature = Account.sign_typed_data(key.key, full_message=draft["typed_data"]).signature
+    return {"mandate": draft["mandate"], "signature": "0x" + bytes(signature).hex()}
+
+
+def _keeper_pass(settings) -> list:
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        queued = pay_by_mandates(session, settings)
+    process_until_idle(settings)
+    Indexer().catch_up(settings)
+    return [(p.loan_id, p.amount) for p in queued]
+
+
+def test_the_keeper_pays_each_installment_from_the_borrowers_wallet_as_it_falls_due(settings, world, monkeypatch):  # noqa: F811
+    borrower, node = world.borrower, world.chain
+    loan_id, start = world.active_loan()
+    amount = world.loan(loan_id)["installmentAmount"]
+    Indexer().catch_up(settings)
+    client, headers = client_for(settings), minted_bearer(settings, borrower)
+    path = f"/api/v1/loans/{loan_id}/autopay"
+
+    draft = client.post(f"{path}/draft", json={}, headers=headers)
+    assert draft.status_code == 200, draft.text
+    assert draft.json()["mandate"]["max_per_payment"] == 2 * amount  # two installments by default
+    (approve,) = draft.json()["transactions"]  # the agent may take nothing yet
+    given = client.put(path, json=_signed(draft.json(), borrower), headers=headers)
+    assert given.status_code == 200, given.text
+    assert "add money or approve more" in given.json()["warnings"][0]
+    _send(world.w3, borrower, [approve])
+    assert client.get(path, headers=headers).json()["warnings"] == []
+
+    node.mine_at(start + 10 * DAY)
+    assert _keeper_pass(settings) == []  # billed, but not due for twenty days: nothing paid early
+    node.mine_at(start + 29 * DAY + DAY // 2)
+    before = world.balance(borrower)
+    assert _keeper_pass(settings) == [(loan_id, amount)]
+    assert world.loan(loan_id)["installmentsPaid"] == 1 and world.balance(borrower) == before - amount
+    assert world.balance(world.agent) == 0  # the agent keeps nothing
+    assert _keeper_pass(settings) == []  # paid: nothing more until the next installment is billed
+    shown = client.get(path, headers=headers).json()
+    assert shown["status"] == "active" and [p["amount"] for p in shown["payments"]] == [amount]
+    try:  # staff read it from the CLI
+        point_get_settings_at(monkeypatch, settings)
+        assert json.loads(CliRunner().invoke(app, ["loan", "autopay", str(loan_id), "--json"]).stdout) == shown
+        assert "1 paid" in CliRunner().invoke(app, ["loan", "autopay", str(loan_id)]).stdout
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+    # The wallet is short when the next one falls due: no transaction, a notice instead.
+    world.chain.tx(world.token.functions.transfer(world.investors[0].address, world.balance(borrower)), borrower.address)
+    node.mine_at(start + 59 * DAY + DAY // 2)
+    assert _keeper_pass(settings) == [] and _keeper_pass(settings) == []
+    with session_scope(settings) as session:
+        told = list(session.scalars(select(ServicingNotice).where(ServicingNotice.kind == "autopay_short")))
+    assert [(n.loan_id, n.recipient, n.installment) for n in told] == [(loan_id, borrower.address, 2)]
+    assert "Autopay could not pay" in told[0].message
+    assert "less than" in client.get(path, headers=headers).json()["warnings"][0]
+
+    withdrawn = client.delete(path, headers=headers)
+    assert withdrawn.status_code == 200
+    assert client.get(path, headers=headers).json()["cancel_transactions"]  # until the wallet sends it
+    _send(world.w3, borrower, withdrawn.json()["transactions"])
+    shown = client.get(path, headers=headers).json()
+    assert (shown["status"], shown["cancel_transactions"]) == ("cancelled", [])
+    assert world.agent.functions.cancelled(bytes.fromhex(shown["mandate_hash"][2:])).call()
+
+
+def test_bad_autopay_requests_get_a_clear_4xx_and_change_nothing(settings, world):  # noqa: F811
+    borrower = world.borrower
+    loan_id, _ = world.active_loan()
+    funding, _ = world.create()
+    amount = world.loan(loan_id)["installmentAmount"]
+    Indexer().catch_up(settings)
+    client, headers = client_for(settings), minted_bearer(settings, borrower)
+    path = f"/api/v1/loans/{loan_id}/autopay"
+
+    assert client.post(f"{path}/draft", json={}, headers=minted_bearer(settings, world.investors[0])).status_code == 403
+    assert client.post(f"/api/v1/loans/{funding}/autopay/draft", json={}, headers=headers).status_code == 409
+    assert client.post("/api/v1/loans/999/autopay/draft", json={}, headers=headers).status_code == 404
+    for body, field in (({"max_per_payment": amount - 1}, "max_per_payment"), ({"max_per_payment": 0}, "max_per_payment"),
+                        ({"days": 1}, "days"), ({"extra": 1}, "extra")):  # fmt: skip
+        answer = client.post(f"{path}/draft", json=body, headers=headers)
+        assert answer.status_code == 422 and field in answer.text, (body, answer.text)
+    good = client.post(f"{path}/draft", json={}, headers=headers).json()
+
+    def give(signer=borrower, **changes):
+        draft = {**good, "mandate": good["mandate"] | changes,
+                 "typed_data": {**good["typed_data"], "message": good["typed_data"]["message"]
+                                | {{"loan_id": "loanId", "max_per_payment": "maxPerPayment"}.get(k, k): v
+                                   for k, v in changes.items()}}}  # fmt: skip
+        return client.put(path, json=_signed(draft, signer), headers=headers)
+
+    assert give(signer=world.investors[1]).status_code == 422  # not the borrower's signature
+    assert give(executor=world.investors[1].address).status_code == 422
+    assert give(loan_id=funding).status_code == 422
+    assert give(max_per_payment=amount - 1).status_code == 422
+    assert give(payer=world.investors[1].address).status_code == 403
+    assert client.get(path, headers=headers).status_code == 404  # nothing was saved
+    assert give().status_code == 200
+    assert give().status_code == 409  # the same mandate again
+    assert client.post(f"{path}/draft", json={}, headers=headers).status_code == 409  # one at a time
+    assert client.get(path, headers=minted_bearer(settings, world.investors[0])).status_code == 403
