@@ -27,6 +27,7 @@ SUBJECTS = {
     "loan_repaid": "A loan you hold is repaid in full",
     "loan_match": "A new loan matches your standing instruction",
     "mandate_funded": "The platform funded a loan for you under your mandate",
+    "autopay_short": "Autopay could not pay your installment",
     "bid_at_risk": "A loan you bid for is past due",
     "listing_sold": "Your notes on offer sold out",
     "bid_filled": "Your bid for notes is filled",

@@ -35,7 +35,8 @@ class AgingPublic(BaseModel):
 class NoticePublic(BaseModel):
     loan_id: int
     installment: int
-    kind: str = Field(description="To a borrower: due_soon, overdue, late, collections, default or not_funded; "
+    kind: str = Field(description="To a borrower: due_soon, overdue, late, collections, default, not_funded, "
+                      "autopay_short or released; "
                       "to an investor: refund_due, loan_late, loan_defaulted, loan_repaid, loan_match, mandate_funded, "
                       "bid_at_risk, listing_sold or bid_filled")
     due_date: int

@@ -517,3 +517,52 @@ def test_an_investor_lets_the_platform_fund_its_matches_under_a_signed_mandate(p
     expect(page.locator("#mandate-form")).to_be_visible()  # free to sign a new one
     assert world.book.functions.mandateSpent(bytes.fromhex(mandate_hash[2:])).call() == 150 * unit  # refused from now on
     assert world.w3.eth.get_transaction_count(investor.address) == sent + 2  # the cancel, from the investor's wallet
+
+
+def test_a_borrower_turns_autopay_on_and_the_platform_pays_an_installment_from_its_wallet(page, server, wallet, world):
+    """The borrower turns autopay on for its active loan from the page: the wallet signs the
+    repayment mandate and sends the agent's approval; in the last day before the first installment
+    falls due the platform's keeper pays it from the borrower's wallet, which sends nothing itself;
+    turned off, the mandate is cancelled on chain by the wallet."""
+    borrower = world.borrower
+    loan_id, start = world.active_loan()
+    amount = world.loan(loan_id)["installmentAmount"]
+    wallet.address = borrower.address
+    _sign_in(page, borrower.address)
+    line = page.locator(f'tr[data-repayments="{loan_id}"] p[data-autopay="{loan_id}"]')
+    button = _loan_button(page, loan_id, "autopay")
+    expect(button).to_have_text("Turn autopay on")
+    expect(line).to_have_text("Autopay off: you pay each installment yourself.")
+    sent = world.w3.eth.get_transaction_count(borrower.address)
+
+    button.click()
+    expect(page.locator("#status")).to_have_text(
+        f"Autopay on for loan {loan_id}: each installment is paid from your wallet in the last day before it falls due, "
+        f"up to {2 * amount / 10**6:,.2f} a payment.")  # fmt: skip
+    expect(line).to_contain_text("Autopay on until ")
+    expect(line).to_contain_text(f"up to {2 * amount / 10**6:,.2f} a payment: 0 payments made.")
+    expect(line).not_to_contain_text("Note:")  # approved: the agent can take the installment
+    expect(button).to_have_text("Turn autopay off")
+    assert line.get_attribute("data-status") == "active"
+    mandate_hash = line.get_attribute("data-mandate")
+    assert world.w3.eth.get_transaction_count(borrower.address) == sent + 1  # the approval
+
+    world.chain.mine_at(start + 29 * 86_400 + 43_200)  # half a day before the first installment falls due
+
+    def paid() -> bool:  # the keeper's pass, the outbox's send and the indexer's read
+        page.click("#refresh-loans")
+        page.wait_for_timeout(300)
+        return "1 payment made" in line.inner_text()
+
+    _wait(paid, "the keeper's payment under the mandate", timeout=90)
+    expect(line).to_contain_text(f"1 payment made, {amount / 10**6:,.2f} in all.")
+    assert world.loan(loan_id)["installmentsPaid"] == 1
+    assert world.w3.eth.get_transaction_count(borrower.address) == sent + 1  # the payment was not the wallet's
+
+    button.click()
+    expect(page.locator("#status")).to_have_text(
+        f"Autopay off for loan {loan_id}: withdrawn and cancelled on chain, the platform pays nothing more with it.")
+    expect(line).to_have_text(f"Autopay off (withdrawn): 1 payment made, {amount / 10**6:,.2f} in all.")
+    expect(button).to_have_text("Turn autopay on")  # free to turn it on again
+    assert world.agent.functions.cancelled(bytes.fromhex(mandate_hash[2:])).call()
+    assert world.w3.eth.get_transaction_count(borrower.address) == sent + 2  # the cancel, from the borrower's wallet

@@ -1,10 +1,13 @@
-// Loans: fund, pay out, repay, claim; under a borrower's own loans what is due, and its statement.
+// Loans: fund, pay out, repay, claim; under a borrower's own loans what is due, its statement and
+// its autopay.
 
-import { $, api, day, downloadCsv, guard, has, keepTyped, money, newest, percent, refreshWhenIndexed, say, sendAll, state } from "./core.js";
+import {
+  $, api, day, downloadCsv, guard, has, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state, wallet,
+} from "./core.js";
 import { verifyAgreement, verifyCid } from "./verify.js";
 import { refreshPortfolio } from "./portfolio.js";
 
-function actionCell(loan, refundable) {
+function actionCell(loan, refundable, autopay) {
   const cell = document.createElement("td");
   const mine = state.wallet && loan.borrower.toLowerCase() === state.wallet.toLowerCase();
   const button = (label, action, input) => {
@@ -26,7 +29,7 @@ function actionCell(loan, refundable) {
   } else if (loan.status === "funding" && mine) {
     cell.append(button("Receive funds", "disburse"));
   } else if (loan.status === "active" && mine) {
-    cell.append(button("Pay what is due", "repay"), button("Pay off", "payoff"));
+    cell.append(button("Pay what is due", "repay"), button("Pay off", "payoff"), autopayButton(loan.loan_id, autopay));
   } else if (loan.status === "defaulted" && mine) {
     cell.append(button("Pay off", "payoff")); // recoveries still reach the investors
   }
@@ -44,6 +47,75 @@ function actionCell(loan, refundable) {
     cell.append(" ", release);
   }
   return cell;
+}
+
+// Autopay: the borrower signs a repayment mandate for its active loan once (EIP-712) and approves the
+// repayment agent; the platform's keeper then pays each installment from the borrower's wallet in
+// the last day before it falls due. Withdrawn, the keeper stops at once and the wallet cancels it on
+// chain; one withdrawn whose cancel the wallet did not send is offered again (`cancel_transactions`).
+async function autopayOf(loanId) {
+  try {
+    return await api(`/api/v1/loans/${loanId}/autopay`);
+  } catch (e) {
+    if (!e.message.startsWith("404")) throw e;
+    return null;  // never had autopay
+  }
+}
+
+function autopayButton(loanId, autopay) {
+  const on = autopay?.status === "active";
+  const unfinishedCancel = autopay?.cancel_transactions ?? [];
+  const b = Object.assign(document.createElement("button"), {
+    textContent: on ? "Turn autopay off" : unfinishedCancel.length ? "Cancel autopay on chain" : "Turn autopay on",
+  });
+  Object.assign(b.dataset, { loan: loanId, action: "autopay" });
+  b.onclick = guard(() => (on || unfinishedCancel.length ? turnAutopayOff(loanId, unfinishedCancel) : turnAutopayOn(loanId)));
+  return b;
+}
+
+function autopayLine(loanId, autopay) {
+  const payments = autopay?.payments ?? [];
+  const paid = `${plural(payments.length, "payment")} made` + (payments.length
+    ? `, ${money(payments.reduce((sum, p) => sum + p.amount, 0))} in all` : "");
+  const line = Object.assign(document.createElement("p"), {
+    className: "autopay",
+    textContent: !autopay ? "Autopay off: you pay each installment yourself."
+      : autopay.status === "active" ? `Autopay on until ${day(autopay.mandate.expiry)}, up to `
+        + `${money(autopay.mandate.max_per_payment)} a payment: ${paid}.` + autopay.warnings.map((w) => ` Note: ${w}.`).join("")
+      : autopay.status === "expired" ? `Autopay expired on ${day(autopay.mandate.expiry)}: ${paid}.`
+      : autopay.cancel_transactions.length ? `Autopay withdrawn: ${paid}. The platform uses it no more, but it stays valid `
+        + `on chain until ${day(autopay.mandate.expiry)} unless you cancel it there.`
+      : `Autopay off (withdrawn): ${paid}.`,
+  });
+  Object.assign(line.dataset, { autopay: loanId, status: autopay?.status ?? "off", mandate: autopay?.mandate_hash ?? "" });
+  return line;
+}
+
+async function turnAutopayOn(loanId) {
+  const draft = await api(`/api/v1/loans/${loanId}/autopay/draft`, { method: "POST", body: {} });
+  say(`Confirm in your wallet: sign the autopay mandate for loan ${loanId}.`);
+  const signature = await wallet("eth_signTypedData_v4", [state.wallet, JSON.stringify(draft.typed_data)]);
+  const a = await api(`/api/v1/loans/${loanId}/autopay`, { method: "PUT", body: { mandate: draft.mandate, signature } });
+  try {
+    if (draft.transactions.length) await sendAll(draft.transactions);  // let the repayment agent take the installments
+  } finally {
+    await refreshLoans();  // signed, even if the wallet declined the approval (the loan's line then says so)
+  }
+  say(`Autopay on for loan ${loanId}: each installment is paid from your wallet in the last day before it falls due, `
+    + `up to ${money(a.mandate.max_per_payment)} a payment.`);
+}
+
+// Withdraw the loan's autopay (the keeper stops now) and cancel it on chain; or, for one withdrawn
+// earlier whose cancel the wallet did not send, send that cancel.
+async function turnAutopayOff(loanId, unfinishedCancel) {
+  const transactions = unfinishedCancel.length ? unfinishedCancel
+    : (await api(`/api/v1/loans/${loanId}/autopay`, { method: "DELETE" })).transactions;
+  try {
+    await sendAll(transactions);
+  } finally {
+    await refreshLoans();  // withdrawn, even if the wallet declined
+  }
+  say(`Autopay off for loan ${loanId}: withdrawn and cancelled on chain, the platform pays nothing more with it.`);
 }
 
 // Once nothing more is owed: the letter that says so, checked against its anchor like any record.
@@ -76,7 +148,7 @@ export async function refreshLoans() {
   const [{ loans }, portfolio] = await Promise.all([
     api("/api/v1/loans"), state.token && has("investor") ? api("/api/v1/portfolio") : null,
   ]);
-  // Under the signed-in borrower's own active loans: what is due, the schedule, asking for help.
+  // Under the signed-in borrower's own active loans: what is due, the schedule, autopay, asking for help.
   const own = new Set(loans.filter((loan) => loan.status === "active" && state.wallet
     && loan.borrower.toLowerCase() === state.wallet.toLowerCase()).map((loan) => loan.loan_id));
   const details = new Map(await Promise.all(loans.filter((loan) => own.has(loan.loan_id))
@@ -95,15 +167,17 @@ export async function refreshLoans() {
     verify.onclick = guard(() => verifyAgreement(loan.loan_id));
     const agreement = document.createElement("td");
     agreement.append(verify);
-    row.append(agreement, actionCell(loan, refundable.has(loan.loan_id)));
-    return details.has(loan.loan_id) ? [row, details.get(loan.loan_id)] : [row];
+    const detail = details.get(loan.loan_id);
+    row.append(agreement, actionCell(loan, refundable.has(loan.loan_id), detail?.autopay));
+    return detail ? [row, detail.row] : [row];
   })));
 }
 
-// Under a borrower's own active loan: what is due and when, as LoanBook computes it now, and the
-// schedule agreed in the terms.
+// Under a borrower's own active loan: what is due and when, as LoanBook computes it now, its autopay,
+// and the schedule agreed in the terms. Returns the row and the autopay (for the loan's button).
 async function repaymentRow(loan) {
-  const [pos, detail] = await Promise.all([api(`/api/v1/loans/${loan.loan_id}/position`), api(`/api/v1/loans/${loan.loan_id}`)]);
+  const [pos, detail, autopay] = await Promise.all([api(`/api/v1/loans/${loan.loan_id}/position`),
+    api(`/api/v1/loans/${loan.loan_id}`), autopayOf(loan.loan_id)]);
   const row = document.createElement("tr");
   row.dataset.repayments = loan.loan_id;
   const cell = Object.assign(document.createElement("td"), { colSpan: 9 });
@@ -138,7 +212,7 @@ async function repaymentRow(loan) {
     say(`Loan ${loan.loan_id}: your request for help reached the lender's collections team.`);
   });
   help.append(Object.assign(document.createElement("summary"), { textContent: "Cannot pay as agreed? Tell us" }), what, " ", send);
-  cell.append(summary, schedule, help);
+  cell.append(summary, autopayLine(loan.loan_id, autopay), schedule, help);
   row.append(cell);
-  return row;
+  return { row, autopay };
 }
