@@ -55,12 +55,16 @@ contract RepaymentAgent is IRepaymentAgent, EIP712, ReentrancyGuard {
         // Non-zero for an Active loan only (for a Defaulted one, `amountDue` is what is left to
         // recover, which autopay must not pay).
         if (loanBook.defaultableAt(loanId) == 0) revert RepaymentAgentNotActive(loanId);
+        // The payoff (the middle value) is not autopay's business: only what is billed now is paid.
+        // slither-disable-next-line unused-return
         (uint256 due,, uint256 dueDate) = loanBook.amountDue(loanId);
         if (due == 0) revert RepaymentAgentNothingDue(loanId);
         if (block.timestamp + PAY_WINDOW < dueDate) revert RepaymentAgentNotYetDue(loanId, dueDate);
         if (due > mandate.maxPerPayment) revert RepaymentAgentAboveCap(digest, due, mandate.maxPerPayment);
 
         emit PaidWithMandate(digest, payer, loanId, due);
+        // From the payer, not the caller: what the payer's signed mandate, checked above, is for.
+        // slither-disable-next-line arbitrary-send-erc20
         asset.safeTransferFrom(payer, address(this), due);
         // What is due now is exactly what LoanBook takes first (fees, then every billed installment),
         // so it takes it all; were it ever to take less, the rest goes back: the agent keeps nothing.
