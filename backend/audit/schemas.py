@@ -85,11 +85,12 @@ class CheckPublic(BaseModel):
 
 
 class MandateEvidencePublic(BaseModel):
-    """An investor's authority for the fundings the platform made for it: the mandate as signed,
-    and the signature (checkable against `LoanBook.hashFundingMandate`)."""
+    """A signer's authority for what the platform's keeper did with its money: a funding mandate
+    (an investor's, checkable against `LoanBook.hashFundingMandate`) or an autopay mandate (a
+    payer's, against `RepaymentAgent.hashRepaymentMandate`), as signed, with the signature."""
 
     mandate_hash: str
-    investor: str
+    investor: str = Field(description="Who signed it: the investor (funding) or the payer (autopay)")
     mandate: dict
     signature: str
 
@@ -110,7 +111,7 @@ class LoanTracePublic(BaseModel):
     case_log: list[CollectionActionPublic] = Field(description="The collections case log, newest first, notes opened "
                                                    "(None once erased)")  # fmt: skip
     mandates: list[MandateEvidencePublic] = Field(
-        default_factory=list, description="The signed funding mandates under which the platform's keeper funded the loan"
+        default_factory=list, description="The signed mandates under which the platform's keeper funded or repaid the loan"
     )
     checks: list[CheckPublic]
     consistent: bool = Field(description="Every check passed")

@@ -24,7 +24,9 @@ from backend.audit.schemas import (
     MandateEvidencePublic,
     TxTracePublic,
 )
+from backend.chain import eip712
 from backend.chain import mandates as fm
+from backend.chain import repayment_mandates as rm
 from backend.chain.loan_book import deadline_clock, loan_book_domain
 from backend.chain.models import ChainEvent, Intent
 from backend.chain.outbox import get_intent
@@ -39,8 +41,7 @@ from backend.chain.projection_models import (
 from backend.config import Settings
 from backend.errors import NotFound, ValidationFailed
 from backend.identity.roles import checksum
-from backend.lending.mandates import mandate_of
-from backend.lending.models import FundingMandateRow, LoanOffer
+from backend.lending.models import FundingMandateRow, LoanOffer, RepaymentMandateRow
 from backend.scoring.service import prove_decision
 from backend.servicing.collections import actions_of, case_log_altered
 
@@ -118,28 +119,39 @@ def trace_loan(db: Session, settings: Settings, loan_id: int) -> LoanTracePublic
 
 
 def _mandates(db: Session, settings: Settings, events: list[EventPublic], checks: list[CheckPublic]) -> list[MandateEvidencePublic]:
-    """The mandates behind the loan's mandated fundings, each checked: held here, its stored bounds
-    hashing to the digest LoanBook used, and signed by its investor."""
-    hashes = sorted({e.args["mandateHash"] for e in events if e.event == "MandateUsed"})
-    if not hashes:
-        return []
+    """The mandates behind the loan's mandated fundings and autopay payments, each checked: held
+    here, its stored bounds hashing to the digest the contract used, and signed by its signer."""
     domain = loan_book_domain(settings)
-    evidence, unproven = [], []
-    for mandate_hash in hashes:
-        row = db.get(FundingMandateRow, mandate_hash)
-        mandate = mandate_of(row) if row else None
-        proven = mandate is not None and "0x" + fm.digest(mandate, domain.chain_id, domain.address).hex() == mandate_hash \
-            and fm.investor_signed(settings, mandate, domain.chain_id, domain.address, bytes.fromhex(row.signature[2:]))
-        if not proven:
-            unproven.append(mandate_hash)
-        if row is not None:
-            evidence.append(MandateEvidencePublic(mandate_hash=mandate_hash, investor=row.wallet, mandate=row.mandate,
+    evidence = []
+    # check, its event, where the mandate is kept, its struct and document, who signs it, the contract
+    for name, event, model, struct, document_of, signer_field, contract in (
+        ("mandated_fundings_authorized", "MandateUsed", FundingMandateRow, fm.FundingMandate, fm.typed_data, "investor",
+         domain.address),
+        ("autopay_payments_authorized", "PaidWithMandate", RepaymentMandateRow, rm.RepaymentMandate, rm.typed_data,
+         "payer", None),  # the agent: as the row recorded it
+    ):  # fmt: skip
+        hashes = sorted({e.args["mandateHash"] for e in events if e.event == event})
+        if not hashes:
+            continue
+        unproven = []
+        for mandate_hash in hashes:
+            row = db.get(model, mandate_hash)
+            if row is None:
+                unproven.append(mandate_hash)
+                continue
+            mandate = struct(**row.mandate)
+            signer = getattr(mandate, signer_field)
+            document = document_of(mandate, domain.chain_id, contract or row.agent)
+            if "0x" + eip712.digest_of(document).hex() != mandate_hash or not eip712.signed(
+                    settings, signer, document, bytes.fromhex(row.signature[2:])):  # fmt: skip
+                unproven.append(mandate_hash)
+            evidence.append(MandateEvidencePublic(mandate_hash=mandate_hash, investor=signer, mandate=row.mandate,
                                                   signature=row.signature))  # fmt: skip
-    checks.append(CheckPublic(
-        name="mandated_fundings_authorized", ok=not unproven,
-        detail=f"mandates {unproven} are not held here as their investors signed them" if unproven
-        else f"{len(hashes)} mandates, each held here as its investor signed it",
-    ))  # fmt: skip
+        checks.append(CheckPublic(
+            name=name, ok=not unproven,
+            detail=f"mandates {unproven} are not held here as their signers signed them" if unproven
+            else f"{len(hashes)} mandates, each held here as its signer signed it",
+        ))  # fmt: skip
     return evidence
 
 

@@ -374,7 +374,8 @@ class MarketTrades(RowProjection):
 
 
 def event_subjects(ev: ChainEvent) -> tuple[set[int], set[str]]:
-    """The loans and the addresses a LoanBook or NoteMarket event names in its top-level arguments."""
+    """The loans and the addresses a LoanBook, NoteMarket or RepaymentAgent event names in its
+    top-level arguments."""
     a = ev.args
     loans = {_int(a[k]) for k in ("loanId", "id") if k in a}
     loans |= {_int(i) for i in a.get("ids", [])}
@@ -386,7 +387,8 @@ class EventSubjects(RowProjection):
     models = (EventSubjectRow,)
 
     def wants(self, ev: ChainEvent) -> bool:
-        return ev.contract in ("LoanBook", "NoteMarket")  # a loan's trades belong to its trace
+        # a loan's trades and its autopay payments belong to its trace
+        return ev.contract in ("LoanBook", "NoteMarket", "RepaymentAgent")
 
     def apply(self, session, ev, only=None):
         loans, addresses = event_subjects(ev)

@@ -13,6 +13,7 @@ from eth_account import Account
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from backend.audit.trace import trace_loan
 from backend.chain.indexer import Indexer
 from backend.chain.outbox import process_until_idle
 from backend.cli.main import app
@@ -93,6 +94,13 @@ def test_the_keeper_pays_each_installment_from_the_borrowers_wallet_as_it_falls_
     assert [(n.loan_id, n.recipient, n.installment) for n in told] == [(loan_id, borrower.address, 2)]
     assert "Autopay could not pay" in told[0].message
     assert "less than" in client.get(path, headers=headers).json()["warnings"][0]
+
+    # An auditor's trace of the loan holds the payment and the mandate the borrower signed for it.
+    with session_scope(settings) as session:
+        trace = trace_loan(session, settings, loan_id)
+    assert "PaidWithMandate" in [e.event for e in trace.events]
+    (check,) = [c for c in trace.checks if c.name == "autopay_payments_authorized"]
+    assert check.ok and [m.investor for m in trace.mandates] == [borrower.address]
 
     withdrawn = client.delete(path, headers=headers)
     assert withdrawn.status_code == 200
