@@ -92,12 +92,3 @@ def pay_by_mandates(db: Session, settings: Settings) -> list[Payment]:
         queued.append(payment)
     return queued
 
-
-def autopay_step(settings: Settings) -> int:
-    """The worker's round: one pass in its own transaction; the payments queued (0 = idle)."""
-    from backend.db.session import session_scope
-
-    if not settings.mandate_keeper:
-        return 0
-    with session_scope(settings) as session:
-        return len(pay_by_mandates(session, settings))

@@ -129,10 +129,12 @@ def fund_by_mandates(db: Session, settings: Settings) -> list[Funding]:
 
 
 def mandate_keeper_step(settings: Settings) -> int:
-    """The worker's round: one pass in its own transaction; the fundings queued (0 = idle)."""
+    """The worker's round, in one transaction: investors' fundings and borrowers' autopay payments
+    (`backend/lending/autopay_keeper.py`) queued; their number (0 = idle)."""
     from backend.db.session import session_scope
+    from backend.lending.autopay_keeper import pay_by_mandates
 
     if not settings.mandate_keeper:
         return 0
     with session_scope(settings) as session:
-        return len(fund_by_mandates(session, settings))
+        return len(fund_by_mandates(session, settings)) + len(pay_by_mandates(session, settings))

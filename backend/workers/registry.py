@@ -39,10 +39,9 @@ def _market_keeper_step(settings: Settings) -> int:
 
 def _mandate_keeper_step(settings: Settings) -> int:
     """Investors' funding mandates and borrowers' autopay mandates."""
-    from backend.lending.autopay_keeper import autopay_step
     from backend.lending.mandate_keeper import mandate_keeper_step
 
-    return mandate_keeper_step(settings) + autopay_step(settings)
+    return mandate_keeper_step(settings)
 
 
 def _backup_step(settings: Settings) -> int:

@@ -9,13 +9,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from eth_account import Account
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from backend.audit.trace import trace_loan
 from backend.chain.indexer import Indexer
-from backend.chain.outbox import process_until_idle
 from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
@@ -25,6 +23,8 @@ from tests.anchoring.helpers import point_get_settings_at
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
 from tests.identity.conftest import client_for, minted_bearer
+from tests.lending.test_mandates import _keeper_pass as keeper_pass
+from tests.lending.test_mandates import _signed
 from tests.lending.test_wallet_txs import _send
 
 DAY = 86_400
@@ -35,18 +35,8 @@ def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url
     return own_database(chain_settings, tmp_path, database_url, disclosure_publish_monthly=False)
 
 
-def _signed(draft: dict, key) -> dict:
-    signature = Account.sign_typed_data(key.key, full_message=draft["typed_data"]).signature
-    return {"mandate": draft["mandate"], "signature": "0x" + bytes(signature).hex()}
-
-
 def _keeper_pass(settings) -> list:
-    Indexer().catch_up(settings)
-    with session_scope(settings) as session:
-        queued = pay_by_mandates(session, settings)
-    process_until_idle(settings)
-    Indexer().catch_up(settings)
-    return [(p.loan_id, p.amount) for p in queued]
+    return keeper_pass(settings, pay_by_mandates)
 
 
 def test_the_keeper_pays_each_installment_from_the_borrowers_wallet_as_it_falls_due(settings, world, monkeypatch):  # noqa: F811

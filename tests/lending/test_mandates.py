@@ -57,10 +57,11 @@ def _signed(draft: dict, key) -> dict:
     return {"mandate": draft["mandate"], "signature": "0x" + bytes(signature).hex()}
 
 
-def _keeper_pass(settings) -> list:
+def _keeper_pass(settings, plan=fund_by_mandates) -> list:
+    """One pass of the keeper's `plan`, its calls sent and indexed: (loan, amount) of each."""
     Indexer().catch_up(settings)
     with session_scope(settings) as session:
-        queued = fund_by_mandates(session, settings)
+        queued = plan(session, settings)
     process_until_idle(settings)
     Indexer().catch_up(settings)
     return [(f.loan_id, f.amount) for f in queued]
