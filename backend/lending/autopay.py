@@ -165,11 +165,12 @@ def _payments(db: Session, mandate_hash: str) -> list[AutopayPaymentPublic]:
 def short_of(settings: Settings, payer: str, due: int) -> str | None:
     """Why the agent could not take `due` from the payer's wallet now, if it could not."""
     takeable = rm.AgentView(settings, payer).takeable()
-    if takeable >= due:
-        return None
-    d = loan_book_domain(settings).asset_decimals
-    return (f"the repayment agent can take only {money(takeable, d)} from your wallet (balance or allowance), less "
-            f"than the {money(due, d)} due: add money or approve more before the due date")  # fmt: skip
+    return None if takeable >= due else short_message(takeable, due, loan_book_domain(settings).asset_decimals)
+
+
+def short_message(takeable: int, due: int, decimals: int) -> str:
+    return (f"the repayment agent can take only {money(takeable, decimals)} from your wallet (balance or allowance), "
+            f"less than the {money(due, decimals)} due: add money or approve more before the due date")  # fmt: skip
 
 
 def _public(db: Session, settings: Settings, row: RepaymentMandateRow) -> AutopayPublic:

@@ -3,15 +3,16 @@
 Each pass, for every active, unexpired repayment mandate of an active loan, it reads what LoanBook
 bills now (`amountDue`) and, within a day of the oldest unpaid due date (or after it), has the
 RepaymentAgent pay it with `payWithMandate` through the outbox, once the payer's wallet can cover
-it and it is within the mandate's cap. A payment the wallet cannot cover is not queued: the
-borrower is told once per installment (`autopay_short`), and the due-date reminders go on as for
-any loan. Keys name the mandate and the due date and digest the facts checked (attempts counted,
+it and it is within the mandate's cap. A payment the wallet cannot cover, or above the cap, is not
+queued: the borrower is told once per installment why (`autopay_short`), and the due-date
+reminders go on as for any loan. Keys name the mandate and the due date and digest the facts checked (attempts counted,
 at most 3 on the same facts); while a payment is in flight, or mined beyond what the index has
 read, the keeper waits. The agent checks every bound on chain: this keeper can only do less."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,7 +25,7 @@ from backend.chain.outbox import enqueue
 from backend.chain.projection_models import LoanRow
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
-from backend.lending.autopay import KEY_PREFIX, mandate_of, short_of
+from backend.lending.autopay import KEY_PREFIX, mandate_of, short_message
 from backend.lending.models import MandateStatus, RepaymentMandateRow
 from backend.servicing.notices import add_notice, day, money
 
@@ -48,30 +49,33 @@ def plan_payments(db: Session, settings: Settings, now: int) -> list[Payment]:
                       .where(RepaymentMandateRow.status == MandateStatus.ACTIVE, LoanRow.status == "active",
                              RepaymentMandateRow.expiry > now + EXPIRY_MARGIN)
                       .order_by(RepaymentMandateRow.created_at))  # fmt: skip
+    decimals = cache(lambda: loan_book_domain(settings).asset_decimals)  # only when there is something to say
     payments = []
     for row, loan in rows:
         mandate = mandate_of(row)
         due, _, due_date = LoanBookWallet(settings, row.payer).standing(loan.loan_id)
-        if due == 0 or now + LEAD < due_date or due > mandate.max_per_payment:
+        if due == 0 or now + LEAD < due_date:
             continue
         view = rm.AgentView(settings, row.payer)
         if view.cancelled(row.mandate_hash):
             continue
-        short = short_of(settings, row.payer, due)
-        if short is not None:
-            _tell_short(db, settings, loan, due, due_date, short)
-            continue
-        key = next_attempt_key(db, f"{KEY_PREFIX}{row.mandate_hash}:{due_date}:", (due, view.takeable()))
-        if key is not None:
+        takeable = view.takeable()
+        if due > mandate.max_per_payment:
+            d = decimals()
+            _tell_short(db, loan, due, due_date, d, f"it is more than your autopay's cap of {money(mandate.max_per_payment, d)} "
+                        "a payment (sign a new mandate with a higher cap)")  # fmt: skip
+        elif takeable < due:
+            _tell_short(db, loan, due, due_date, decimals(), short_message(takeable, due, decimals()))
+        elif key := next_attempt_key(db, f"{KEY_PREFIX}{row.mandate_hash}:{due_date}:", (due, takeable)):
             payments.append(Payment(row.mandate_hash, loan.loan_id, row.payer, due, due_date, key))
     return payments
 
 
-def _tell_short(db: Session, settings: Settings, loan: LoanRow, due: int, due_date: int, why: str) -> None:
+def _tell_short(db: Session, loan: LoanRow, due: int, due_date: int, decimals: int, why: str) -> None:
+    """Once per installment: autopay cannot pay it, and why."""
     installment = max((due_date - (loan.start_time or 0)) // loan.installment_period, 1)
-    d = loan_book_domain(settings).asset_decimals
-    message = (f"Autopay could not pay the {money(due, d)} of loan {loan.loan_id} due on {day(due_date)}: {why}. "
-               "It tries again at every pass until the due date passes the default line, or pay it yourself.")  # fmt: skip
+    message = (f"Autopay could not pay the {money(due, decimals)} of loan {loan.loan_id} due on {day(due_date)}: {why}. "
+               "It tries again at every pass; or pay it yourself.")  # fmt: skip
     add_notice(db, loan, installment, "autopay_short", due_date, due, message)
 
 

@@ -136,3 +136,21 @@ def test_bad_autopay_requests_get_a_clear_4xx_and_change_nothing(settings, world
     assert give().status_code == 409  # the same mandate again
     assert client.post(f"{path}/draft", json={}, headers=headers).status_code == 409  # one at a time
     assert client.get(path, headers=minted_bearer(settings, world.investors[0])).status_code == 403
+
+
+def test_more_than_the_cap_is_never_paid_and_the_borrower_is_told(settings, world):  # noqa: F811
+    borrower = world.borrower
+    loan_id, start = world.active_loan()
+    amount = world.loan(loan_id)["installmentAmount"]
+    Indexer().catch_up(settings)
+    client, headers = client_for(settings), minted_bearer(settings, borrower)
+    path = f"/api/v1/loans/{loan_id}/autopay"
+    draft = client.post(f"{path}/draft", json={"max_per_payment": amount}, headers=headers).json()
+    client.put(path, json=_signed(draft, borrower), headers=headers)
+    _send(world.w3, borrower, draft["transactions"])
+    world.chain.mine_at(start + 80 * DAY)  # installment 1 late with its fee, installment 2 billed
+    assert _keeper_pass(settings) == []
+    with session_scope(settings) as session:
+        (told,) = session.scalars(select(ServicingNotice).where(ServicingNotice.kind == "autopay_short"))
+        assert told.installment == 1 and "more than your autopay's cap" in told.message
+    assert world.loan(loan_id)["installmentsPaid"] == 0
