@@ -31,6 +31,7 @@ from backend.lending.autopay_schemas import (
     AutopaySign,
     AutopayTerms,
 )
+from backend.lending.mandates import check_keeper_and_expiry
 from backend.lending.models import MandateStatus, RepaymentMandateRow
 from backend.lending.schemas import WalletCallPublic
 from backend.servicing.notices import money
@@ -97,11 +98,7 @@ def sign_autopay(db: Session, settings: Settings, wallet: str, loan_id: int, req
         raise Forbidden(f"the mandate is {mandate.payer}'s: sign your own", payer=mandate.payer)
     if mandate.loan_id != loan_id:
         raise ValidationFailed(f"loan_id: the mandate pays loan {mandate.loan_id}, not {loan_id}", field="loan_id")
-    executor = fm.executor_address(settings)
-    if mandate.executor != executor:
-        raise ValidationFailed(f"executor: must be the platform's keeper, {executor}", field="executor", executor=executor)
-    if mandate.expiry <= now + DAY:
-        raise ValidationFailed("expiry: at least a day from now", field="expiry", now=now)
+    check_keeper_and_expiry(settings, mandate.executor, mandate.expiry, now)
     if mandate.max_per_payment < loan.installment_amount:
         raise ValidationFailed(f"max_per_payment: at least one installment, {loan.installment_amount}",
                                field="max_per_payment")  # fmt: skip

@@ -107,16 +107,22 @@ def _check(settings: Settings, wallet: str, mandate: fm.FundingMandate, now: int
     """What LoanBook would refuse the mandate for on its first use, said now."""
     if mandate.investor != wallet:
         raise Forbidden(f"the mandate is {mandate.investor}'s: sign your own", investor=mandate.investor)
-    executor = fm.executor_address(settings)
-    if mandate.executor != executor:
-        raise ValidationFailed(f"executor: must be the platform's keeper, {executor}", field="executor", executor=executor)
-    if mandate.expiry <= now + DAY:
-        raise ValidationFailed("expiry: at least a day from now", field="expiry", now=now)
+    check_keeper_and_expiry(settings, mandate.executor, mandate.expiry, now)
     if mandate.max_apr_bps < mandate.min_apr_bps:
         raise ValidationFailed("max_apr_bps: at least min_apr_bps", field="max_apr_bps")
     ticket = LoanBookWallet(settings, wallet).min_ticket()
     if mandate.per_loan < ticket:  # every funding under it would be refused
         raise ValidationFailed(f"per_loan: at least LoanBook's minimum ticket, {ticket}", field="per_loan", min_ticket=ticket)
+
+
+def check_keeper_and_expiry(settings: Settings, executor: str, expiry: int, now: int) -> None:
+    """What any mandate the platform's keeper carries out must say: the keeper (the outbox's
+    account) as its executor, and a day at least left to run."""
+    keeper = fm.executor_address(settings)
+    if executor != keeper:
+        raise ValidationFailed(f"executor: must be the platform's keeper, {keeper}", field="executor", executor=keeper)
+    if expiry <= now + DAY:
+        raise ValidationFailed("expiry: at least a day from now", field="expiry", now=now)
 
 
 def sign_mandate(db: Session, settings: Settings, wallet: str, request: MandateSign) -> MandatePublic:
