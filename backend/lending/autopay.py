@@ -159,12 +159,6 @@ def _payments(db: Session, mandate_hash: str) -> list[AutopayPaymentPublic]:
                                  timestamp=e.block_timestamp) for e in events if e.args["mandateHash"] == mandate_hash]  # fmt: skip
 
 
-def short_of(settings: Settings, payer: str, due: int) -> str | None:
-    """Why the agent could not take `due` from the payer's wallet now, if it could not."""
-    takeable = rm.AgentView(settings, payer).takeable()
-    return None if takeable >= due else short_message(takeable, due, loan_book_domain(settings).asset_decimals)
-
-
 def short_message(takeable: int, due: int, decimals: int) -> str:
     return (f"the repayment agent can take only {money(takeable, decimals)} from your wallet (balance or allowance), "
             f"less than the {money(due, decimals)} due: add money or approve more before the due date")  # fmt: skip
@@ -179,7 +173,9 @@ def _public(db: Session, settings: Settings, row: RepaymentMandateRow) -> Autopa
     if row.status == MandateStatus.ACTIVE and live:
         loan = db.get(LoanRow, row.loan_id)
         due = loan.installment_amount if loan is not None and loan.status == "active" else 0
-        warnings = [w for w in [short_of(settings, row.payer, due)] if w] if due else []
+        takeable = view.takeable() if due else 0
+        if due and takeable < due:  # the view at hand, not a second one
+            warnings = [short_message(takeable, due, loan_book_domain(settings).asset_decimals)]
     return AutopayPublic(mandate_hash=row.mandate_hash, status=row.status if live else "expired",
                          mandate=AutopayTerms(**row.mandate), expires_at=datetime.fromtimestamp(row.expiry, UTC),
                          payments=_payments(db, row.mandate_hash), warnings=warnings,
