@@ -37,11 +37,6 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         "uint256 deadline)"
     );
 
-    bytes32 public constant FUNDING_MANDATE_TYPEHASH = keccak256(
-        "FundingMandate(address investor,address executor,uint128 perLoan,uint128 budget,uint16 minAprBps,"
-        "uint16 maxAprBps,uint16 maxInstallments,uint40 expiry,uint256 salt)"
-    );
-
     uint256 public constant MAX_APR_BPS = 10_000;
     uint256 public constant MAX_ORIGINATION_FEE_BPS = 1_000;
     uint256 public constant MAX_INSTALLMENTS = 360;
@@ -82,7 +77,7 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
     mapping(uint256 loanId => mapping(address investor => Position)) private _positions;
 
     /// @inheritdoc ILoanBook
-    mapping(bytes32 mandateHash => uint256) public mandateSpent;
+    mapping(address investor => mapping(address agent => bool)) public isAuthorized;
 
     /// @param admin Receives DEFAULT_ADMIN_ROLE and PAUSER_ROLE.
     /// @param asset_ The loan currency.
@@ -146,51 +141,17 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
     }
 
     /// @inheritdoc ILoanBook
-    function fundWithMandate(uint256 loanId, uint256 amount, FundingMandate calldata mandate, bytes calldata signature)
-        external
-        whenNotPaused
-        nonReentrant
-    {
-        bytes32 digest = _hashTypedDataV4(_hashMandateStruct(mandate));
-        if (block.timestamp > mandate.expiry) revert LoanBookMandateExpired(digest, mandate.expiry);
-        if (msg.sender != mandate.executor) revert LoanBookMandateWrongExecutor(digest, mandate.executor, msg.sender);
-        address investor = mandate.investor;
-        if (!SignatureChecker.isValidSignatureNow(investor, digest, signature)) {
-            revert LoanBookInvalidMandateSignature(investor);
+    function fundFor(uint256 loanId, address investor, uint256 amount) external whenNotPaused nonReentrant {
+        if (msg.sender != investor && !isAuthorized[investor][msg.sender]) {
+            revert LoanBookUnauthorizedAgent(msg.sender, investor);
         }
-        Loan storage l = _loans[loanId];
-        uint256 aprBps = l.aprBps;
-        uint256 installments = l.installments;
-        if (aprBps < mandate.minAprBps || aprBps > mandate.maxAprBps || installments > mandate.maxInstallments) {
-            revert LoanBookMandateTermsMismatch(digest, loanId, aprBps, installments);
-        }
-        uint256 wouldHold = balanceOf(investor, loanId) + amount;
-        if (wouldHold > mandate.perLoan) {
-            revert LoanBookMandatePerLoanExceeded(digest, loanId, wouldHold, mandate.perLoan);
-        }
-        uint256 spent = mandateSpent[digest];
-        // cannot underflow: spent only grows by amounts within the budget, or is set to it on cancel
-        uint256 left;
-        unchecked {
-            left = mandate.budget - spent;
-        }
-        if (amount > left) revert LoanBookMandateBudgetExceeded(digest, amount, left);
-
-        // cannot overflow: amount <= left = budget - spent
-        unchecked {
-            spent += amount;
-        }
-        mandateSpent[digest] = spent;
-        emit MandateUsed(digest, investor, loanId, amount, spent);
         _fund(loanId, investor, amount);
     }
 
     /// @inheritdoc ILoanBook
-    function cancelMandate(FundingMandate calldata mandate) external {
-        if (msg.sender != mandate.investor) revert LoanBookNotMandateInvestor(msg.sender, mandate.investor);
-        bytes32 digest = _hashTypedDataV4(_hashMandateStruct(mandate));
-        mandateSpent[digest] = mandate.budget;
-        emit MandateCancelled(digest, msg.sender);
+    function setAuthorization(address agent, bool authorized) external {
+        isAuthorized[msg.sender][agent] = authorized;
+        emit AuthorizationSet(msg.sender, agent, authorized);
     }
 
     /// @inheritdoc ILoanBook
@@ -374,11 +335,6 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
     /// @inheritdoc ILoanBook
     function hashLoanTerms(LoanTerms calldata terms) external view returns (bytes32) {
         return _hashTypedDataV4(_hashTermsStruct(terms));
-    }
-
-    /// @inheritdoc ILoanBook
-    function hashFundingMandate(FundingMandate calldata mandate) external view returns (bytes32) {
-        return _hashTypedDataV4(_hashMandateStruct(mandate));
     }
 
     /// @inheritdoc ERC1155
@@ -626,23 +582,6 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         if (terms.fundingDeadline <= block.timestamp) {
             revert LoanBookInvalidFundingDeadline(terms.fundingDeadline, block.timestamp);
         }
-    }
-
-    function _hashMandateStruct(FundingMandate calldata m) private pure returns (bytes32) {
-        return keccak256(
-            abi.encode(
-                FUNDING_MANDATE_TYPEHASH,
-                m.investor,
-                m.executor,
-                m.perLoan,
-                m.budget,
-                m.minAprBps,
-                m.maxAprBps,
-                m.maxInstallments,
-                m.expiry,
-                m.salt
-            )
-        );
     }
 
     function _hashTermsStruct(LoanTerms calldata t) private pure returns (bytes32) {

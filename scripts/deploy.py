@@ -27,6 +27,7 @@ def _in_brownie() -> bool:
 def deploy_with_brownie() -> dict:
     from brownie import (
         DocumentAnchor,
+        FundingAgent,
         KYCRegistry,
         LoanBook,
         MockStablecoin,
@@ -53,8 +54,9 @@ def deploy_with_brownie() -> dict:
     book.grantRole(book.PAUSER_ROLE(), admin, tx)
     book.setKycLevels(p.BORROWER_KYC_LEVEL, p.INVESTOR_KYC_LEVEL, tx)
     market = NoteMarket.deploy(admin, book, token, tx)
+    funding_agent = FundingAgent.deploy(book, tx)
     agent = RepaymentAgent.deploy(book, token, tx)
-    addresses = {c._name: c.address for c in (token, anchor, kyc, reserve, book, market, agent)}
+    addresses = {c._name: c.address for c in (token, anchor, kyc, reserve, book, market, funding_agent, agent)}
     for name, address in addresses.items():
         print(f"{name:<16} {address}")
     return addresses

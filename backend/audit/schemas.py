@@ -86,7 +86,7 @@ class CheckPublic(BaseModel):
 
 class MandateEvidencePublic(BaseModel):
     """A signer's authority for what the platform's keeper did with its money: a funding mandate
-    (an investor's, checkable against `LoanBook.hashFundingMandate`) or an autopay mandate (a
+    (an investor's, checkable against `FundingAgent.hashFundingMandate`) or an autopay mandate (a
     payer's, against `RepaymentAgent.hashRepaymentMandate`), as signed, with the signature."""
 
     mandate_hash: str

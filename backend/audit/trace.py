@@ -27,7 +27,7 @@ from backend.audit.schemas import (
 from backend.chain import eip712
 from backend.chain import mandates as fm
 from backend.chain import repayment_mandates as rm
-from backend.chain.loan_book import deadline_clock, loan_book_domain
+from backend.chain.loan_book import deadline_clock
 from backend.chain.models import ChainEvent, Intent
 from backend.chain.outbox import get_intent
 from backend.chain.projection_models import (
@@ -121,14 +121,12 @@ def trace_loan(db: Session, settings: Settings, loan_id: int) -> LoanTracePublic
 def _mandates(db: Session, settings: Settings, events: list[EventPublic], checks: list[CheckPublic]) -> list[MandateEvidencePublic]:
     """The mandates behind the loan's mandated fundings and autopay payments, each checked: held
     here, its stored bounds hashing to the digest the contract used, and signed by its signer."""
-    domain = loan_book_domain(settings)
     evidence = []
-    # check, its event, where the mandate is kept, its struct and document, who signs it, the contract
-    for name, event, model, struct, document_of, signer_field, contract in (
-        ("mandated_fundings_authorized", "MandateUsed", FundingMandateRow, fm.FundingMandate, fm.typed_data, "investor",
-         domain.address),
-        ("autopay_payments_authorized", "PaidWithMandate", RepaymentMandateRow, rm.RepaymentMandate, rm.typed_data,
-         "payer", None),  # the agent: as the row recorded it
+    # check, its event, where the mandate is kept, its struct and document, who signs it (the
+    # agent it was signed for is the one its row recorded, on the chain it recorded)
+    for name, event, model, struct, document_of, signer_field in (
+        ("mandated_fundings_authorized", "MandateUsed", FundingMandateRow, fm.FundingMandate, fm.typed_data, "investor"),
+        ("autopay_payments_authorized", "PaidWithMandate", RepaymentMandateRow, rm.RepaymentMandate, rm.typed_data, "payer"),
     ):  # fmt: skip
         hashes = sorted({e.args["mandateHash"] for e in events if e.event == event})
         if not hashes:
@@ -141,7 +139,7 @@ def _mandates(db: Session, settings: Settings, events: list[EventPublic], checks
                 continue
             mandate = struct(**row.mandate)
             signer = getattr(mandate, signer_field)
-            document = document_of(mandate, domain.chain_id, contract or row.agent)
+            document = document_of(mandate, row.chain_id, row.agent)
             if "0x" + eip712.digest_of(document).hex() != mandate_hash or not eip712.signed(
                     settings, signer, document, bytes.fromhex(row.signature[2:])):  # fmt: skip
                 unproven.append(mandate_hash)

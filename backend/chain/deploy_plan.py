@@ -84,6 +84,8 @@ CONTRACTS: list[ContractSpec] = [
     ),
     # The secondary market for LoanBook's notes (escrowless: it never holds notes or money).
     ContractSpec("NoteMarket", args=lambda ctx: [ctx.deployer.address, ctx.addresses["LoanBook"], _token(ctx)]),
+    # Auto-invest: funds loans for an investor who authorized it, under its signed mandate (holds nothing).
+    ContractSpec("FundingAgent", args=lambda ctx: [ctx.addresses["LoanBook"]]),
     # Autopay: pays installments from a payer's wallet under its signed mandate (holds nothing).
     ContractSpec("RepaymentAgent", args=lambda ctx: [ctx.addresses["LoanBook"], _token(ctx)]),
 ]

@@ -1,8 +1,11 @@
-"""Funding mandates as EIP-712 typed data, exactly as `LoanBook.fundWithMandate` verifies them.
+"""Funding mandates as EIP-712 typed data, exactly as `FundingAgent.fundWithMandate` verifies
+them, and what the keeper and the API read of the agent.
 
-An investor signs `typed_data(...)` once (in a wallet: `eth_signTypedData_v4`); the platform's
-keeper (the mandate's `executor`) then funds new loans with it, within its bounds, which LoanBook
-checks on every use. The digest is the mandate's id on chain (`LoanBook.mandateSpent(digest)`).
+An investor authorizes the FundingAgent on LoanBook once (`setAuthorization`) and signs
+`typed_data(...)` (in a wallet: `eth_signTypedData_v4`); the platform's keeper (the mandate's
+`executor`) then has the agent fund new loans with it, within its bounds, which the agent checks on
+every use (LoanBook applies its own rules of funding). The digest is the mandate's id on chain
+(`FundingAgent.mandateSpent(digest)`).
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from backend.chain import eip712
-from backend.chain.client import reading
+from backend.chain.client import get_web3, reading
 from backend.chain.deploy import deployed_contract
 from backend.chain.signers import platform_account
+from backend.chain.wallet_calls import WalletCall
 from backend.config import Settings
 
-# Field order and types must match FUNDING_MANDATE_TYPEHASH in LoanBook.sol.
+# Field order and types must match FUNDING_MANDATE_TYPEHASH in FundingAgent.sol.
 FUNDING_MANDATE_TYPE = [
     {"name": "investor", "type": "address"},
     {"name": "executor", "type": "address"},
@@ -68,12 +72,12 @@ class FundingMandate:
 
 def typed_data(mandate: FundingMandate, chain_id: int, verifying_contract: str) -> dict[str, Any]:
     """The full EIP-712 document (what `eth_signTypedData_v4` takes)."""
-    return eip712.document("LoanBook", chain_id, verifying_contract, "FundingMandate", FUNDING_MANDATE_TYPE,
+    return eip712.document("FundingAgent", chain_id, verifying_contract, "FundingMandate", FUNDING_MANDATE_TYPE,
                            mandate.message())  # fmt: skip
 
 
 def digest(mandate: FundingMandate, chain_id: int, verifying_contract: str) -> bytes:
-    """The 32-byte hash the investor signs (`LoanBook.hashFundingMandate`): the mandate's id."""
+    """The 32-byte hash the investor signs (`FundingAgent.hashFundingMandate`): the mandate's id."""
     return eip712.digest_of(typed_data(mandate, chain_id, verifying_contract))
 
 
@@ -94,16 +98,52 @@ def executor_address(settings: Settings) -> str:
 
 def investor_signed(settings: Settings, mandate: FundingMandate, chain_id: int, verifying_contract: str,
                     signature: bytes) -> bool:  # fmt: skip
-    """Whether `signature` is the investor's over the mandate, as LoanBook's SignatureChecker will
+    """Whether `signature` is the investor's over the mandate, as the agent's SignatureChecker will
     judge it: an ECDSA signature by the investor's key, or one its contract wallet accepts."""
     return eip712.signed(settings, mandate.investor, typed_data(mandate, chain_id, verifying_contract), signature)
 
 
+@dataclass(frozen=True)
+class AgentDomain:
+    """Where a funding mandate is signed for: the chain and the FundingAgent (its EIP-712 domain)."""
+
+    chain_id: int
+    address: str
+
+
+def agent_domain(settings: Settings) -> AgentDomain:
+    agent = deployed_contract(settings, "FundingAgent")
+    with reading("FundingAgent"):
+        return AgentDomain(int(get_web3(settings).eth.chain_id), agent.address)
+
+
 def mandate_spent(settings: Settings, mandate_hash: str) -> int:
-    """What LoanBook has funded under the mandate (its whole budget once cancelled)."""
-    book = deployed_contract(settings, "LoanBook")
+    """What the agent has funded under the mandate (its whole budget once cancelled)."""
+    agent = deployed_contract(settings, "FundingAgent")
+    with reading("FundingAgent"):
+        return int(agent.functions.mandateSpent(bytes.fromhex(mandate_hash.removeprefix("0x"))).call())
+
+
+def agent_authorized(settings: Settings, investor: str) -> bool:
+    """Whether the investor lets the FundingAgent fund loans for it (`LoanBook.isAuthorized`)."""
+    book, agent = deployed_contract(settings, "LoanBook"), deployed_contract(settings, "FundingAgent")
     with reading("LoanBook"):
-        return int(book.functions.mandateSpent(bytes.fromhex(mandate_hash.removeprefix("0x"))).call())
+        return bool(book.functions.isAuthorized(to_checksum_address(investor), agent.address).call())
+
+
+def authorize_call(settings: Settings, authorized: bool) -> WalletCall:
+    """The investor's LoanBook call letting the FundingAgent fund for it, or taking that back."""
+    book, agent = deployed_contract(settings, "LoanBook"), deployed_contract(settings, "FundingAgent")
+    data = book.encode_abi("setAuthorization", [agent.address, authorized])
+    what = ("let the funding agent fund loans for your wallet, within mandates you sign" if authorized
+            else "take back the funding agent's authorization (a new mandate asks for it again)")  # fmt: skip
+    return WalletCall(book.address, data, what)
+
+
+def cancel_call(settings: Settings, mandate: FundingMandate) -> WalletCall:
+    agent = deployed_contract(settings, "FundingAgent")
+    data = agent.encode_abi("cancelMandate", [mandate.as_tuple()])
+    return WalletCall(agent.address, data, "cancel the funding mandate on chain, for good")
 
 
 def book_paused(settings: Settings) -> bool:

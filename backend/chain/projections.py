@@ -374,8 +374,8 @@ class MarketTrades(RowProjection):
 
 
 def event_subjects(ev: ChainEvent) -> tuple[set[int], set[str]]:
-    """The loans and the addresses a LoanBook, NoteMarket or RepaymentAgent event names in its
-    top-level arguments."""
+    """The loans and the addresses an event of LoanBook or an agent of it names in its top-level
+    arguments."""
     a = ev.args
     loans = {_int(a[k]) for k in ("loanId", "id") if k in a}
     loans |= {_int(i) for i in a.get("ids", [])}
@@ -387,8 +387,8 @@ class EventSubjects(RowProjection):
     models = (EventSubjectRow,)
 
     def wants(self, ev: ChainEvent) -> bool:
-        # a loan's trades and its autopay payments belong to its trace
-        return ev.contract in ("LoanBook", "NoteMarket", "RepaymentAgent")
+        # a loan's trades, its mandated fundings and its autopay payments belong to its trace
+        return ev.contract in ("LoanBook", "NoteMarket", "FundingAgent", "RepaymentAgent")
 
     def apply(self, session, ev, only=None):
         loans, addresses = event_subjects(ev)

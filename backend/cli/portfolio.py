@@ -113,7 +113,7 @@ def mandate_command(wallet: str = typer.Argument(..., help="The investor's walle
 
 @app.command("fund-mandates")
 def fund_mandates_command(json_out: bool = typer.Option(False, "--json")) -> None:
-    """Queue a LoanBook.fundWithMandate for every funding the active mandates call for (what the
+    """Queue a FundingAgent.fundWithMandate for every funding the active mandates call for (what the
     mandate-keeper worker does every `LOANCHAIN_MANDATE_KEEPER_INTERVAL` seconds); the outbox
     worker sends them."""
     from backend.db.session import session_scope

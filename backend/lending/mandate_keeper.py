@@ -3,10 +3,11 @@
 Each pass, for every active, unexpired mandate whose wallet still has a standing instruction, it
 funds the instruction's matching open loans (its grades, APR and term filters, within the
 mandate's signed bounds) up to the lower of the instruction's and the mandate's `per_loan`, with
-`LoanBook.fundWithMandate` through the outbox:
+`FundingAgent.fundWithMandate` through the outbox:
 
 - what each funding may take is checked first against the chain: what is left of the mandate's
-  budget (`mandateSpent`), the wallet's balance and allowance, its KYC, LoanBook not paused; and
+  budget (`mandateSpent`), the wallet's authorization of the agent, its balance and allowance, its
+  KYC, LoanBook not paused; and
   what one pass plans for a wallet, a mandate or a loan is set against the next funding's check;
 - mandates in turn: the one whose last funding is the oldest (or that has funded nothing yet, the
   earliest given first) is served first, so that when loans are scarce no investor's mandate
@@ -18,7 +19,8 @@ mandate's signed bounds) up to the lower of the instruction's and the mandate's 
   most `MAX_ATTEMPTS` (3, `backend/chain/keeping.py`) times against the same facts;
 - while a funding is in flight, or mined beyond what the index has read, the keeper waits: the
   notes held and the loans' funding it would read are stale.
-LoanBook checks every bound the investor signed on every use: this keeper can only do less."""
+The agent checks every bound the investor signed on every use, and LoanBook every rule of funding:
+this keeper can only do less."""
 
 from __future__ import annotations
 
@@ -48,7 +50,7 @@ EXPIRY_MARGIN = 300  # seconds: a funding must mine before its mandate expires
 
 @dataclass(frozen=True)
 class Funding:
-    """One `LoanBook.fundWithMandate` call: `amount` of `loan_id` for the mandate's wallet."""
+    """One `FundingAgent.fundWithMandate` call: `amount` of `loan_id` for the mandate's wallet."""
 
     mandate_hash: str
     wallet: str
@@ -74,7 +76,7 @@ def plan_fundings(db: Session, settings: Settings, now: int) -> list[Funding]:
     for row, rule in rows:
         mandate = mandate_of(row)
         book = LoanBookWallet(settings, row.wallet)
-        if not is_verified(settings, row.wallet, book.investor_level()):
+        if not is_verified(settings, row.wallet, book.investor_level()) or not fm.agent_authorized(settings, row.wallet):
             continue
         left = mandate.budget - fm.mandate_spent(settings, row.mandate_hash)
         money = min(book.balance(), book.allowance())
@@ -119,7 +121,7 @@ def fund_by_mandates(db: Session, settings: Settings) -> list[Funding]:
     queued = []
     for funding in plan_fundings(db, settings, deadline_clock(settings))[: settings.mandate_keeper_max_per_pass]:
         row = db.get(FundingMandateRow, funding.mandate_hash)
-        enqueue(db, key=funding.key, contract="LoanBook", function="fundWithMandate",
+        enqueue(db, key=funding.key, contract="FundingAgent", function="fundWithMandate",
                 args=[funding.loan_id, funding.amount, list(mandate_of(row).as_tuple()), row.signature],
                 settings=settings)  # fmt: skip
         audit.record(db, actor="mandate-keeper", action="mandate.fund", subject=f"loan:{funding.loan_id}",

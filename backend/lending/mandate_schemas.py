@@ -1,5 +1,5 @@
 """API schemas for funding mandates: a standing instruction the investor lets the platform's
-keeper carry out, within bounds the investor signs and LoanBook enforces. Amounts in base units."""
+keeper carry out, within bounds the investor signs and the FundingAgent enforces. Amounts in base units."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class MandateDraftCreate(BaseModel):
 
 
 class MandateTerms(BaseModel):
-    """The `FundingMandate` struct, as signed (snake case; LoanBook's field names in camel case)."""
+    """The `FundingMandate` struct, as signed (snake case; the contract's field names in camel case)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -46,7 +46,8 @@ class MandateDraftPublic(BaseModel):
     typed_data: dict
     transactions: list[WalletCallPublic] = Field(
         description="Send these from the wallet too (an approval letting LoanBook take up to the budget, when it may "
-        "take less): without them the keeper can fund nothing"
+        "take less; the funding agent's authorization on LoanBook, the first time): without them the keeper can fund "
+        "nothing"
     )
     warnings: list[str] = Field(default_factory=list, description="How thinly the budget can spread, when too thin")
 
@@ -59,7 +60,7 @@ class MandateSign(BaseModel):
 
 
 class MandateFundingPublic(BaseModel):
-    """One funding under the mandate, as LoanBook's `MandateUsed` event recorded it."""
+    """One funding under the mandate, as the agent's `MandateUsed` event recorded it."""
 
     loan_id: int
     amount: int
@@ -73,7 +74,7 @@ class MandatePublic(BaseModel):
                         "expired: past its expiry, nothing more can be funded with it")
     mandate: MandateTerms
     expires_at: datetime
-    spent: int = Field(description="What LoanBook has funded under it (its whole budget once cancelled on chain)")
+    spent: int = Field(description="What the agent has funded under it (its whole budget once cancelled on chain)")
     left: int = Field(description="budget - spent")
     fundings: list[MandateFundingPublic] = Field(description="Each funding under it, from the chain index")
     created_at: datetime
@@ -87,7 +88,8 @@ class MandatePublic(BaseModel):
 
 class MandateCancelPublic(BaseModel):
     """The keeper stopped using the mandate at once; send `transactions` from the wallet to end it
-    on chain too (LoanBook then refuses it whoever asks)."""
+    on chain too (the agent then refuses it whoever asks) and, with no other mandate in use, take
+    back the agent's authorization."""
 
     mandate_hash: str
     transactions: list[WalletCallPublic]

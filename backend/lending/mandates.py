@@ -2,13 +2,14 @@
 
 The investor signs a `FundingMandate` once (EIP-712, its own wallet): a budget, an expiry, the
 most notes of one loan to hold, an APR range and a longest term, and the platform's keeper (the
-outbox's account) as the only executor. The keeper (`backend/lending/mandate_keeper.py`) then
-funds the standing instruction's matches with `LoanBook.fundWithMandate`: the money goes from the
-investor's wallet straight into each loan and the notes to the investor, and LoanBook checks every
-bound the investor signed on every use. The mandate's on-chain bounds come from the instruction
+outbox's account) as the only executor; and authorizes the FundingAgent on LoanBook, once. The
+keeper (`backend/lending/mandate_keeper.py`) then funds the standing instruction's matches with
+`FundingAgent.fundWithMandate`: the money goes from the investor's wallet straight into each loan
+and the notes to the investor, the agent checks every bound the investor signed on every use and
+LoanBook every rule of funding. The mandate's on-chain bounds come from the instruction
 (`per_loan`, `min_apr_bps`, `max_installments`); its grades narrow further, off chain. Withdrawing
 the mandate stops the keeper at once; cancelling it on chain (`cancelMandate`, from the wallet)
-makes LoanBook refuse it whoever asks."""
+makes the agent refuse it whoever asks."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from backend.chain import mandates as fm
 from backend.chain.loan_book import deadline_clock, loan_book_domain
 from backend.chain.models import ChainEvent
 from backend.chain.outbox import withdraw_pending
-from backend.chain.wallet_calls import LoanBookWallet
+from backend.chain.wallet_calls import LoanBookWallet, WalletCall
 from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.lending.mandate_schemas import (
@@ -76,7 +77,7 @@ def draft_mandate(db: Session, settings: Settings, wallet: str, request: Mandate
     if request.budget < rule.per_loan:
         raise ValidationFailed(f"budget: at least the instruction's per_loan, {rule.per_loan}", field="budget",
                                per_loan=rule.per_loan)  # fmt: skip
-    domain = loan_book_domain(settings)
+    domain = fm.agent_domain(settings)
     mandate = fm.FundingMandate(
         investor=wallet, executor=fm.executor_address(settings), per_loan=rule.per_loan, budget=request.budget,
         min_apr_bps=min_apr, max_apr_bps=request.max_apr_bps,
@@ -84,12 +85,13 @@ def draft_mandate(db: Session, settings: Settings, wallet: str, request: Mandate
         expiry=now + request.days * DAY, salt=secrets.randbits(64),
     )  # fmt: skip
     book = LoanBookWallet(settings, wallet)
-    approve = [book.approve(request.budget)] if book.allowance() < request.budget else []
+    calls = [book.approve(request.budget)] if book.allowance() < request.budget else []
+    if not fm.agent_authorized(settings, wallet):
+        calls.append(fm.authorize_call(settings, True))
     return MandateDraftPublic(mandate=MandateTerms(**mandate.to_json()),
                               mandate_hash=_hex(fm.digest(mandate, domain.chain_id, domain.address)),
                               typed_data=fm.typed_data(mandate, domain.chain_id, domain.address),
-                              transactions=[WalletCallPublic(to=c.to, data=c.data, description=c.description)
-                                            for c in approve], warnings=_spread(settings, rule.per_loan, request.budget))  # fmt: skip
+                              transactions=_public_calls(calls), warnings=_spread(settings, rule.per_loan, request.budget))  # fmt: skip
 
 
 def _spread(settings: Settings, per_loan: int, budget: int) -> list[str]:
@@ -104,7 +106,7 @@ def _spread(settings: Settings, per_loan: int, budget: int) -> list[str]:
 
 
 def _check(settings: Settings, wallet: str, mandate: fm.FundingMandate, now: int) -> None:
-    """What LoanBook would refuse the mandate for on its first use, said now."""
+    """What the agent or LoanBook would refuse the mandate for on its first use, said now."""
     if mandate.investor != wallet:
         raise Forbidden(f"the mandate is {mandate.investor}'s: sign your own", investor=mandate.investor)
     check_keeper_and_expiry(settings, mandate.executor, mandate.expiry, now)
@@ -130,7 +132,7 @@ def sign_mandate(db: Session, settings: Settings, wallet: str, request: MandateS
     mandate = fm.FundingMandate(**request.mandate.model_dump())
     now = deadline_clock(settings)
     _check(settings, wallet, mandate, now)
-    domain = loan_book_domain(settings)
+    domain = fm.agent_domain(settings)
     signature = bytes.fromhex(request.signature.removeprefix("0x"))
     if not fm.investor_signed(settings, mandate, domain.chain_id, domain.address, signature):
         raise ValidationFailed(f"signature: not {wallet}'s over this mandate", field="signature")
@@ -140,7 +142,7 @@ def sign_mandate(db: Session, settings: Settings, wallet: str, request: MandateS
     _rule(db, wallet)
     _no_active(db, wallet, now)
     row = FundingMandateRow(mandate_hash=mandate_hash, wallet=wallet, status=MandateStatus.ACTIVE, chain_id=domain.chain_id,
-                            loan_book=domain.address, mandate=mandate.to_json(), expiry=mandate.expiry,
+                            agent=domain.address, mandate=mandate.to_json(), expiry=mandate.expiry,
                             signature=request.signature.lower())  # fmt: skip
     db.add(row)
     db.flush()
@@ -177,13 +179,20 @@ def withdraw_mandate(db: Session, settings: Settings, wallet: str) -> MandateCan
     dropped = withdraw_pending(db, f"{FUNDING_KEY_PREFIX}{row.mandate_hash}:", "the investor withdrew the mandate")
     audit.record(db, actor=wallet, action="mandate.withdraw", subject=f"mandate:{row.mandate_hash}",
                  payload={"queued_fundings_dropped": dropped})  # fmt: skip
-    return MandateCancelPublic(mandate_hash=row.mandate_hash, transactions=_cancel_call(settings, row))
+    return MandateCancelPublic(mandate_hash=row.mandate_hash, transactions=_cancel_call(db, settings, row))
 
 
-def _cancel_call(settings: Settings, row: FundingMandateRow) -> list[WalletCallPublic]:
-    call = LoanBookWallet(settings, row.wallet).call("cancelMandate", [mandate_of(row).as_tuple()],
-                                                     "cancel the funding mandate on chain, for good")  # fmt: skip
-    return [WalletCallPublic(to=call.to, data=call.data, description=call.description)]
+def _cancel_call(db: Session, settings: Settings, row: FundingMandateRow) -> list[WalletCallPublic]:
+    """Cancel the mandate on chain; and take back the agent's authorization, unless another
+    mandate of the wallet is still in use."""
+    calls = [fm.cancel_call(settings, mandate_of(row))]
+    if active_mandate(db, row.wallet, deadline_clock(settings)) is None and fm.agent_authorized(settings, row.wallet):
+        calls.append(fm.authorize_call(settings, False))
+    return _public_calls(calls)
+
+
+def _public_calls(calls: list[WalletCall]) -> list[WalletCallPublic]:
+    return [WalletCallPublic(to=c.to, data=c.data, description=c.description) for c in calls]
 
 
 def mandate_of(row: FundingMandateRow) -> fm.FundingMandate:
@@ -192,7 +201,7 @@ def mandate_of(row: FundingMandateRow) -> fm.FundingMandate:
 
 def fundings(db: Session, mandate_hash: str) -> list[MandateFundingPublic]:
     """What the chain index holds of the mandate's `MandateUsed` events, oldest first."""
-    events = db.scalars(select(ChainEvent).where(ChainEvent.contract == "LoanBook", ChainEvent.event == "MandateUsed")
+    events = db.scalars(select(ChainEvent).where(ChainEvent.contract == "FundingAgent", ChainEvent.event == "MandateUsed")
                         .order_by(ChainEvent.block_number, ChainEvent.log_index))  # fmt: skip
     return [MandateFundingPublic(loan_id=int(e.args["loanId"]), amount=int(e.args["amount"]), block_number=e.block_number,
                                  tx_hash=e.tx_hash) for e in events if e.args["mandateHash"] == mandate_hash]  # fmt: skip
@@ -204,23 +213,25 @@ def _public(db: Session, settings: Settings, row: FundingMandateRow) -> MandateP
     live = row.expiry > deadline_clock(settings)
     warnings = _warnings(settings, row.wallet, min(mandate.per_loan, mandate.budget - spent)) \
         if row.status == MandateStatus.ACTIVE and live and spent < mandate.budget else []
-    # Withdrawn here while LoanBook would still take it: the wallet has yet to cancel it on chain.
+    # Withdrawn here while the agent would still take it: the wallet has yet to cancel it on chain.
     unfinished = row.status == MandateStatus.CANCELLED and live and spent < mandate.budget
     return MandatePublic(mandate_hash=row.mandate_hash, status=row.status if live else "expired",
                          mandate=MandateTerms(**row.mandate), expires_at=datetime.fromtimestamp(row.expiry, UTC),
                          spent=spent, left=mandate.budget - spent, fundings=fundings(db, row.mandate_hash),
                          created_at=row.created_at, warnings=warnings,
-                         cancel_transactions=_cancel_call(settings, row) if unfinished else [])  # fmt: skip
+                         cancel_transactions=_cancel_call(db, settings, row) if unfinished else [])  # fmt: skip
 
 
 def _warnings(settings: Settings, wallet: str, ticket: int) -> list[str]:
     """What keeps the keeper from funding a full ticket (`ticket`) from the wallet now."""
     book = LoanBookWallet(settings, wallet)
     allowance, balance = book.allowance(), book.balance()
+    warnings = [] if fm.agent_authorized(settings, wallet) else [
+        ("your wallet has not authorized the funding agent on LoanBook: send that transaction (the draft's) for the "
+         "keeper to fund")]  # fmt: skip
     if allowance >= ticket and balance >= ticket:
-        return []
+        return warnings
     d = loan_book_domain(settings).asset_decimals
-    warnings = []
     if allowance < ticket:
         warnings.append(f"your wallet lets LoanBook take {money(allowance, d)}, less than a ticket of "
                         f"{money(ticket, d)}: approve more for the keeper to fund")  # fmt: skip

@@ -64,7 +64,7 @@ class MandateStatus(StrEnum):
 
 
 class FundingMandateRow(Base):
-    """An investor's signed funding mandate (`LoanBook.fundWithMandate`): the on-chain bounds it
+    """An investor's signed funding mandate (`FundingAgent.fundWithMandate`): the on-chain bounds it
     signed, its signature, and whether the platform's keeper still uses it. At most one active
     mandate per wallet; what it has funded is on chain (`mandateSpent`, `MandateUsed` events)."""
 
@@ -74,7 +74,7 @@ class FundingMandateRow(Base):
     wallet: Mapped[str] = mapped_column(String(42), index=True)
     status: Mapped[str] = mapped_column(String(20), index=True, default=MandateStatus.ACTIVE)
     chain_id: Mapped[int] = mapped_column(Integer)
-    loan_book: Mapped[str] = mapped_column(String(42))
+    agent: Mapped[str] = mapped_column(String(42))  # the FundingAgent: the EIP-712 domain it was signed for
     mandate: Mapped[dict[str, Any]] = mapped_column(JSON)  # FundingMandate.to_json()
     expiry: Mapped[int] = mapped_column(BigInteger)
     signature: Mapped[str] = mapped_column(Text)

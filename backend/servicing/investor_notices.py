@@ -150,7 +150,7 @@ def tell_mandate_fundings(db: Session, decimals: Callable[[], int]) -> int:
     told_before = exists().where(ServicingNotice.loan_id == ChainEvent.args["loanId"].as_integer(),
                                  ServicingNotice.kind == "mandate_funded", ServicingNotice.installment == 0,
                                  ServicingNotice.recipient == ChainEvent.args["investor"].as_string())  # fmt: skip
-    events = list(db.scalars(select(ChainEvent).where(ChainEvent.contract == "LoanBook", ChainEvent.event == "MandateUsed",
+    events = list(db.scalars(select(ChainEvent).where(ChainEvent.contract == "FundingAgent", ChainEvent.event == "MandateUsed",
                                                       ~told_before).order_by(ChainEvent.block_number, ChainEvent.log_index)))  # fmt: skip
     told = 0
     for ev in events:

@@ -73,30 +73,6 @@ interface ILoanBook {
         uint256 deadline;
     }
 
-    /// @notice An investor's standing order to fund new loans (EIP-712 struct `FundingMandate`),
-    ///         signed by the investor and carried out by `executor` alone through
-    ///         {fundWithMandate}: the money goes from the investor's wallet into the loan, as with
-    ///         {fund}, never through the executor. The contract enforces every bound.
-    /// @param investor Wallet (EOA or ERC-1271 contract) that funds and receives the notes.
-    /// @param executor The only account that may fund under the mandate (the platform's keeper).
-    /// @param perLoan Most notes of one loan the investor may hold after a mandated funding.
-    /// @param budget Most the mandate may fund in all.
-    /// @param minAprBps Only loans paying at least this APR.
-    /// @param maxAprBps Only loans paying at most this APR (a risk ceiling: APR rises with PD).
-    /// @param maxInstallments Only loans of at most this many installments.
-    /// @param expiry Last second at which the mandate may be used.
-    /// @param salt Any number: lets an investor sign a mandate like an earlier cancelled one.
-    struct FundingMandate {
-        address investor;
-        address executor;
-        uint128 perLoan;
-        uint128 budget;
-        uint16 minAprBps;
-        uint16 maxAprBps;
-        uint16 maxInstallments;
-        uint40 expiry;
-        uint256 salt;
-    }
 
     /// @notice A loan as stored (8 slots; the comments give the slot).
     /// @dev `funded` is the notes outstanding: it grows with funding and shrinks with refunds.
@@ -210,15 +186,8 @@ interface ILoanBook {
     /// @notice The borrower voided every offer signed with `nonce`.
     event NonceRevoked(address indexed borrower, uint256 nonce);
 
-    /// @notice `amount` of loan `loanId` was funded for `investor` under the mandate whose EIP-712
-    ///         digest is `mandateHash`; `spent` is the mandate's total so far (a {LoanFunded}
-    ///         event with the investor follows).
-    event MandateUsed(
-        bytes32 indexed mandateHash, address indexed investor, uint256 indexed loanId, uint256 amount, uint256 spent
-    );
-
-    /// @notice The investor cancelled the mandate: nothing more may be funded under it.
-    event MandateCancelled(bytes32 indexed mandateHash, address indexed investor);
+    /// @notice `investor` let `agent` fund loans on its behalf ({fundFor}), or took that back.
+    event AuthorizationSet(address indexed investor, address indexed agent, bool authorized);
 
     /// @notice Platform rules changed by the admin.
     event MinTicketSet(uint256 previous, uint256 current);
@@ -294,20 +263,8 @@ interface ILoanBook {
     error LoanBookNothingToClaimMany(address investor, uint256 loanCount);
     /// @notice Refunding without notes of the loan.
     error LoanBookNothingToRefund(uint256 loanId, address investor);
-    /// @notice A funding mandate used after its expiry.
-    error LoanBookMandateExpired(bytes32 mandateHash, uint256 expiry);
-    /// @notice A funding mandate used by another account than its executor.
-    error LoanBookMandateWrongExecutor(bytes32 mandateHash, address executor, address caller);
-    /// @notice The investor's signature does not match the mandate.
-    error LoanBookInvalidMandateSignature(address investor);
-    /// @notice The loan's APR or installments fall outside what the mandate allows.
-    error LoanBookMandateTermsMismatch(bytes32 mandateHash, uint256 loanId, uint256 aprBps, uint256 installments);
-    /// @notice The investor would hold more notes of the loan than the mandate's `perLoan`.
-    error LoanBookMandatePerLoanExceeded(bytes32 mandateHash, uint256 loanId, uint256 wouldHold, uint256 perLoan);
-    /// @notice More than what is left of the mandate's budget (nothing, once cancelled).
-    error LoanBookMandateBudgetExceeded(bytes32 mandateHash, uint256 amount, uint256 left);
-    /// @notice Only the mandate's investor may cancel it.
-    error LoanBookNotMandateInvestor(address caller, address investor);
+    /// @notice {fundFor} by an account the investor has not authorized.
+    error LoanBookUnauthorizedAgent(address caller, address investor);
 
     // -------------------------------------------------------------- lifecycle
 
@@ -328,21 +285,17 @@ interface ILoanBook {
     ///         Reverts when paused.
     function fund(uint256 loanId, uint256 amount) external;
 
-    /// @notice {fund} on behalf of `mandate.investor`, by `mandate.executor` only, within the
-    ///         mandate the investor signed (`signature`, checked with SignatureChecker): before
-    ///         its expiry, on a loan whose APR and installments it allows, up to `perLoan` notes
-    ///         of the loan held and its budget. The asset moves from the investor's wallet (which
-    ///         must have approved this contract) into the loan; the notes are minted to the
-    ///         investor. Every rule of {fund} applies to the investor. Reverts when paused.
-    function fundWithMandate(
-        uint256 loanId,
-        uint256 amount,
-        FundingMandate calldata mandate,
-        bytes calldata signature
-    ) external;
+    /// @notice {fund} on behalf of `investor`, by the investor or an agent it authorized
+    ///         ({setAuthorization}): the asset moves from the investor's wallet (which must have
+    ///         approved this contract) into the loan and the notes are minted to the investor.
+    ///         Every rule of {fund} applies to the investor. Reverts when paused.
+    /// @dev How an auto-invest agent (FundingAgent) funds within a mandate the investor signed,
+    ///      while LoanBook keeps no knowledge of mandates.
+    function fundFor(uint256 loanId, address investor, uint256 amount) external;
 
-    /// @notice Ends `mandate` for good: its whole budget counts as spent. Its investor only.
-    function cancelMandate(FundingMandate calldata mandate) external;
+    /// @notice Lets `agent` fund loans for the caller through {fundFor}, or stops it. Allowed
+    ///         while paused, so an investor can always take an authorization back.
+    function setAuthorization(address agent, bool authorized) external;
 
     /// @notice Pays out a fully funded loan: principal minus fee to the borrower, the fee to the
     ///         ReserveFund; starts the schedule. Anyone may call. Reverts when paused.
@@ -407,10 +360,6 @@ interface ILoanBook {
     /// @notice The EIP-712 digest both parties sign for `terms` on this chain and contract.
     function hashLoanTerms(LoanTerms calldata terms) external view returns (bytes32);
 
-    /// @notice The EIP-712 digest an investor signs for `mandate`; also the mandate's id.
-    function hashFundingMandate(FundingMandate calldata mandate) external view returns (bytes32);
-
-    /// @notice What has been funded under the mandate with digest `mandateHash` (its budget once
-    ///         cancelled).
-    function mandateSpent(bytes32 mandateHash) external view returns (uint256);
+    /// @notice Whether `investor` lets `agent` fund loans on its behalf ({fundFor}).
+    function isAuthorized(address investor, address agent) external view returns (bool);
 }

@@ -18,7 +18,7 @@ def load_script():
 def test_deploy_script_wires_roles_and_kyc_levels():
     addresses = load_script().main()
     assert set(addresses) == {"MockStablecoin", "DocumentAnchor", "KYCRegistry", "ReserveFund", "LoanBook", "NoteMarket",
-                              "RepaymentAgent"}
+                              "FundingAgent", "RepaymentAgent"}
     book, reserve = LoanBook.at(addresses["LoanBook"]), ReserveFund.at(addresses["ReserveFund"])
     assert reserve.hasRole(reserve.LOAN_BOOK_ROLE(), book)
     assert book.hasRole(book.UNDERWRITER_ROLE(), accounts[1])

@@ -42,6 +42,7 @@ def build_world(chain: Chain, contracts: dict, artifacts: dict) -> World:
         anchor=contracts["DocumentAnchor"],
         market=contracts.get("NoteMarket"),
         agent=contracts.get("RepaymentAgent"),
+        funding_agent=contracts.get("FundingAgent"),
         admin=admin,
         underwriter=accounts[1],
         borrower=accounts[2],

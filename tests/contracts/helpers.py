@@ -291,6 +291,7 @@ class World:
     investor_level: int = 1
     market: Any = None  # NoteMarket, LoanBook's secondary market
     agent: Any = None  # RepaymentAgent (autopay)
+    funding_agent: Any = None  # FundingAgent (auto-invest under funding mandates)
     _salt: int = field(default=0)
 
     @property

@@ -15,7 +15,8 @@ UNIT = 10**6
 
 def test_every_lending_error_is_in_the_table(world, artifacts):
     table = error_table(world.chain.settings)
-    for name in ("LoanBook", "KYCRegistry", "ReserveFund", "DocumentAnchor", "NoteMarket", "RepaymentAgent"):
+    for name in ("LoanBook", "KYCRegistry", "ReserveFund", "DocumentAnchor", "NoteMarket", "FundingAgent",
+                 "RepaymentAgent"):
         for item in artifacts[name]["abi"]:
             if item["type"] == "error":
                 assert table[selector_of(item)]["name"] == item["name"]

@@ -108,6 +108,7 @@ class LendingMachine(RuleBasedStateMachine):
         self.t = self.chain.now()
         self.loans: list[MLoan] = []
         self.investors = [a.address for a in w.investors]
+        self.authorized: set[str] = set()  # investors who let the FundingAgent fund for them
         self.book_start = w.balance(self.book.address)
         self.grace, self.late_fee_bps, self.default_after = self.chain.read(
             [self.book.functions.gracePeriod(), self.book.functions.lateFeeBps(), self.book.functions.defaultAfter()]
@@ -227,8 +228,12 @@ class LendingMachine(RuleBasedStateMachine):
                                         budget=2**128 - 1, min_apr_bps=0, max_apr_bps=10_000, max_installments=360,
                                         expiry=2**40 - 1, salt=0)  # fmt: skip
             key = next(a for a in self.world.investors if a.address == inv)
-            signature = fm.sign(mandate, key, self.world.chain_id, self.book.address)
-            fn, sender = self.book.functions.fundWithMandate(loan.id, amount, mandate.as_tuple(), signature), mandate.executor
+            agent = self.world.funding_agent
+            if inv not in self.authorized:  # once per investor: its authorization of the agent on LoanBook
+                self.expect(self.book.functions.setAuthorization(agent.address, True), inv, None)
+                self.authorized.add(inv)
+            signature = fm.sign(mandate, key, self.world.chain_id, agent.address)
+            fn, sender = agent.functions.fundWithMandate(loan.id, amount, mandate.as_tuple(), signature), mandate.executor
         else:
             fn, sender = self.book.functions.fund(loan.id, amount), inv
         if self.expect(fn, sender, *err) is not None:

@@ -89,8 +89,16 @@ def test_the_keeper_funds_an_instructions_matches_within_the_signed_mandate(sett
     given = client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft.json(), investor), headers=headers)
     assert given.status_code == 200, given.text
     mandate_hash = given.json()["mandate_hash"]
-    assert mandate_hash == draft.json()["mandate_hash"] == "0x" + world.book.functions.hashFundingMandate(
+    assert mandate_hash == draft.json()["mandate_hash"] == "0x" + world.funding_agent.functions.hashFundingMandate(
         tuple(terms.values())).call().hex()  # fmt: skip
+    # The wallet approved LoanBook long ago; the agent it has yet to authorize, once: until then
+    # the keeper funds nothing, and the mandate says why.
+    (authorize,) = draft.json()["transactions"]
+    assert authorize["to"] == world.book.address and "funding agent" in authorize["description"]
+    assert _keeper_pass(settings) == []
+    (unauthorized,) = client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()["warnings"]
+    assert "not authorized the funding agent" in unauthorized
+    _send(world.w3, investor, [authorize])
 
     before, platform_before = world.balance(investor), world.balance(world.admin)
     assert _keeper_pass(settings) == [(wanted, 300 * UNIT)]
@@ -135,7 +143,10 @@ def test_the_keeper_funds_an_instructions_matches_within_the_signed_mandate(sett
     assert withdrawn.status_code == 200 and withdrawn.json()["mandate_hash"] == mandate_hash
     pending = client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()
     assert pending["status"] == "cancelled" and pending["cancel_transactions"] == []  # its budget is spent: dead on chain
-    _send(world.w3, investor, withdrawn.json()["transactions"])  # ends it on chain too
+    cancel, revoke = withdrawn.json()["transactions"]  # ends it on chain too, and the agent's authorization
+    assert cancel["to"] == world.funding_agent.address and revoke["to"] == world.book.address
+    _send(world.w3, investor, [cancel, revoke])
+    assert not world.book.functions.isAuthorized(investor.address, world.funding_agent.address).call()
     shown = client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()
     assert (shown["status"], shown["spent"], shown["cancel_transactions"]) == ("cancelled", 500 * UNIT, [])
     # An auditor sees every mandate the investor gave; the investor itself may not use the audit view.
@@ -152,8 +163,9 @@ def test_a_funding_is_queued_once_however_often_the_keeper_runs(settings, world)
     client.put("/api/v1/portfolio/rule", json=RULE, headers=headers)
     world.chain.tx(world.token.functions.approve(world.book.address, 0), investor.address)  # a wallet new to LoanBook
     draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 1_000 * UNIT}, headers=headers).json()
-    (approve,) = draft["transactions"]  # without an allowance the keeper could fund nothing: the draft says so
+    approve, authorize = draft["transactions"]  # without an allowance the keeper could fund nothing: the draft says so
     client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft, investor), headers=headers)
+    _send(world.w3, investor, [authorize])
     (warning,) = client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()["warnings"]
     assert "approve more" in warning
     Indexer().catch_up(settings)
@@ -184,8 +196,8 @@ def test_a_funding_is_queued_once_however_often_the_keeper_runs(settings, world)
         dropped = session.query(Intent).filter(Intent.key == queued.key).one()
         assert (dropped.status, dropped.error_name, dropped.tx_hash) == ("failed", "Withdrawn", None)
     assert world.book.functions.balanceOf(investor.address, another).call() == 0
-    (cancel,) = client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()["cancel_transactions"]
-    _send(world.w3, investor, [cancel])
+    cancel, revoke = client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()["cancel_transactions"]
+    _send(world.w3, investor, [cancel, revoke])
     assert client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()["cancel_transactions"] == []
 
 
@@ -243,6 +255,7 @@ def test_a_failed_funding_is_tried_again_and_the_worker_and_the_cli_run_the_keep
     client.put("/api/v1/portfolio/rule", json=RULE, headers=headers)
     draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 1_000 * UNIT}, headers=headers).json()
     client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft, investor), headers=headers)
+    _send(world.w3, investor, draft["transactions"])
     Indexer().catch_up(settings)
     allowance = world.token.functions.allowance(investor.address, world.book.address).call()
     with session_scope(settings) as session:
@@ -285,6 +298,7 @@ def test_mandates_take_turns_when_loans_are_scarce(settings, world):  # noqa: F8
         client.put("/api/v1/portfolio/rule", json=RULE, headers=headers)
         draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 1_000 * UNIT}, headers=headers)
         assert client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft.json(), investor), headers=headers).status_code == 200
+        _send(world.w3, investor, draft.json()["transactions"])
     # Each loan has room for one ticket only: the mandate given first takes the first, then they alternate.
     taken = []
     for _ in range(3):

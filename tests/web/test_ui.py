@@ -470,7 +470,8 @@ def test_an_investor_sets_a_standing_instruction_and_funds_its_matches(page, ser
 def test_an_investor_lets_the_platform_fund_its_matches_under_a_signed_mandate(page, server, wallet, world):
     """The investor signs a funding mandate from the page once; the platform's keeper then funds
     the standing instruction's match from the investor's wallet, which sends nothing itself;
-    withdrawn, the mandate is cancelled on chain by the wallet."""
+    withdrawn, the mandate is cancelled on chain and the agent's authorization taken back by the
+    wallet."""
     settings, investor, unit = server.settings, world.investors[4], 10**6
     wanted, _ = world.create(decision_hash=_decision_hash(settings, SAMPLE))  # grade A, 12% APR, 12 installments
     ungraded, _ = world.create()  # decided elsewhere: no grade, no match
@@ -507,16 +508,20 @@ def test_an_investor_lets_the_platform_fund_its_matches_under_a_signed_mandate(p
     assert world.book.functions.balanceOf(investor.address, wanted).call() == 100 * unit
     assert world.book.functions.balanceOf(investor.address, ungraded).call() == 0
     assert world.token.functions.allowance(investor.address, world.book.address).call() == 50 * unit  # 150 approved
-    # The wallet signed the mandate and sent the approval; the funding itself it never sent.
-    assert world.w3.eth.get_transaction_count(investor.address) == sent + 1
+    # The wallet signed the mandate and sent the approval and the agent's authorization; the
+    # funding itself it never sent.
+    assert world.w3.eth.get_transaction_count(investor.address) == sent + 2
+    assert world.book.functions.isAuthorized(investor.address, world.funding_agent.address).call()
 
     page.click("#mandate-withdraw")
     expect(page.locator("#status")).to_have_text("Mandate withdrawn and cancelled on chain: the platform funds nothing more with it.")
     expect(summary).to_have_text("Mandate withdrawn: it funded 100.00 in 1 loan.")
     expect(page.locator("#mandate-withdraw")).to_be_hidden()
     expect(page.locator("#mandate-form")).to_be_visible()  # free to sign a new one
-    assert world.book.functions.mandateSpent(bytes.fromhex(mandate_hash[2:])).call() == 150 * unit  # refused from now on
-    assert world.w3.eth.get_transaction_count(investor.address) == sent + 2  # the cancel, from the investor's wallet
+    assert world.funding_agent.functions.mandateSpent(bytes.fromhex(mandate_hash[2:])).call() == 150 * unit  # refused from now on
+    # The cancel and the authorization taken back, from the investor's wallet.
+    assert world.w3.eth.get_transaction_count(investor.address) == sent + 4
+    assert not world.book.functions.isAuthorized(investor.address, world.funding_agent.address).call()
 
 
 def test_a_borrower_turns_autopay_on_and_the_platform_pays_an_installment_from_its_wallet(page, server, wallet, world):

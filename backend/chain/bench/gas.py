@@ -17,8 +17,9 @@ Scenario (amounts in the 6-decimal MockStablecoin):
   borrower's autopay mandate, by the keeper through the RepaymentAgent: `repay_with_mandate`,
   against D's `repay`).
 - loan E: 6 installments paid, then `markDefault` 120 days past due (the reserve covers). Its last
-  ticket is funded by the platform's keeper under the investor's signed mandate
-  (`fund_with_mandate`, against `fund`: the price of funding without the investor's own transaction).
+  ticket is funded by the platform's keeper through the FundingAgent, under the investor's signed
+  mandate (`fund_with_mandate`, against `fund`: the price of funding without the investor's own
+  transaction).
 - `anchor`: one new Merkle root with an `ipfs://` URI.
 
 The book already holds other money (a partly funded loan), as it always does in service, so no
@@ -289,8 +290,11 @@ def _scenario(b: _Bench) -> dict[str, Any]:
     mandate = fm.FundingMandate(investor=investors[29].address, executor=b.admin.address, per_loan=principal,
                                 budget=principal, min_apr_bps=0, max_apr_bps=10_000, max_installments=360,
                                 expiry=b.now() + 365 * DAY, salt=1)  # fmt: skip
-    signature = fm.sign(mandate, investors[29], b.chain_id, book.address)
-    mandate_gas = b.send(book.functions.fundWithMandate(e_id, principal // 10, mandate.as_tuple(), signature), b.admin)
+    funding_agent = b.contract("FundingAgent")
+    b.send(book.functions.setAuthorization(funding_agent.address, True), investors[29])  # once per investor
+    signature = fm.sign(mandate, investors[29], b.chain_id, funding_agent.address)
+    mandate_gas = b.send(funding_agent.functions.fundWithMandate(e_id, principal // 10, mandate.as_tuple(), signature),
+                         b.admin)  # fmt: skip
     b.send(book.functions.disburse(e_id), b.admin)
     e_start = _loan(book, e_id)["startTime"]
     for k in range(1, 7):

@@ -152,7 +152,8 @@ export async function signMandate(event) {
   const signature = await wallet("eth_signTypedData_v4", [state.wallet, JSON.stringify(draft.typed_data)]);
   const m = await api("/api/v1/portfolio/rule/mandate", { method: "PUT", body: { mandate: draft.mandate, signature } });
   try {
-    if (draft.transactions.length) await sendAll(draft.transactions);  // let LoanBook take up to the budget
+    // let LoanBook take up to the budget; authorize the funding agent (the first time)
+    if (draft.transactions.length) await sendAll(draft.transactions);
   } finally {
     await refreshMandate();  // signed, even if the wallet declined the approval (the summary then says so)
   }

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {IFundingAgent} from "./interfaces/IFundingAgent.sol";
+import {ILoanBook} from "./interfaces/ILoanBook.sol";
+
+/// @title FundingAgent
+/// @notice See {IFundingAgent}. Checks, then effects, then the event, then LoanBook's funding
+///         call; it never holds money or notes (LoanBook moves both straight between the investor
+///         and the loan).
+contract FundingAgent is IFundingAgent, EIP712, ReentrancyGuard {
+    bytes32 public constant FUNDING_MANDATE_TYPEHASH = keccak256(
+        "FundingMandate(address investor,address executor,uint128 perLoan,uint128 budget,uint16 minAprBps,"
+        "uint16 maxAprBps,uint16 maxInstallments,uint40 expiry,uint256 salt)"
+    );
+
+    /// @inheritdoc IFundingAgent
+    ILoanBook public immutable loanBook;
+
+    /// @inheritdoc IFundingAgent
+    mapping(bytes32 mandateHash => uint256) public mandateSpent;
+
+    /// @param loanBook_ The LoanBook whose loans it funds.
+    constructor(ILoanBook loanBook_) EIP712("FundingAgent", "1") {
+        if (address(loanBook_) == address(0)) revert FundingAgentZeroAddress();
+        loanBook = loanBook_;
+    }
+
+    /// @inheritdoc IFundingAgent
+    function fundWithMandate(uint256 loanId, uint256 amount, FundingMandate calldata mandate, bytes calldata signature)
+        external
+        nonReentrant
+    {
+        bytes32 digest = _hashTypedDataV4(_hashMandateStruct(mandate));
+        if (block.timestamp > mandate.expiry) revert FundingAgentExpired(digest, mandate.expiry);
+        if (msg.sender != mandate.executor) revert FundingAgentWrongExecutor(digest, mandate.executor, msg.sender);
+        address investor = mandate.investor;
+        if (!SignatureChecker.isValidSignatureNow(investor, digest, signature)) {
+            revert FundingAgentInvalidSignature(investor);
+        }
+        ILoanBook.Loan memory l = loanBook.loan(loanId);
+        if (l.aprBps < mandate.minAprBps || l.aprBps > mandate.maxAprBps || l.installments > mandate.maxInstallments) {
+            revert FundingAgentTermsMismatch(digest, loanId, l.aprBps, l.installments);
+        }
+        uint256 wouldHold = IERC1155(address(loanBook)).balanceOf(investor, loanId) + amount;
+        if (wouldHold > mandate.perLoan) revert FundingAgentPerLoanExceeded(digest, loanId, wouldHold, mandate.perLoan);
+        uint256 spent = mandateSpent[digest];
+        // cannot underflow: spent only grows by amounts within the budget, or is set to it on cancel
+        uint256 left;
+        unchecked {
+            left = mandate.budget - spent;
+        }
+        if (amount > left) revert FundingAgentBudgetExceeded(digest, amount, left);
+
+        // cannot overflow: amount <= left = budget - spent
+        unchecked {
+            spent += amount;
+        }
+        mandateSpent[digest] = spent;
+        emit MandateUsed(digest, investor, loanId, amount, spent);
+        // LoanBook applies every rule of funding to the investor and requires its authorization of
+        // this agent; the money goes from the investor's wallet, the notes to the investor.
+        loanBook.fundFor(loanId, investor, amount);
+    }
+
+    /// @inheritdoc IFundingAgent
+    function cancelMandate(FundingMandate calldata mandate) external {
+        if (msg.sender != mandate.investor) revert FundingAgentNotInvestor(msg.sender, mandate.investor);
+        bytes32 digest = _hashTypedDataV4(_hashMandateStruct(mandate));
+        mandateSpent[digest] = mandate.budget;
+        emit MandateCancelled(digest, msg.sender);
+    }
+
+    /// @inheritdoc IFundingAgent
+    function hashFundingMandate(FundingMandate calldata mandate) external view returns (bytes32) {
+        return _hashTypedDataV4(_hashMandateStruct(mandate));
+    }
+
+    function _hashMandateStruct(FundingMandate calldata m) private pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                FUNDING_MANDATE_TYPEHASH,
+                m.investor,
+                m.executor,
+                m.perLoan,
+                m.budget,
+                m.minAprBps,
+                m.maxAprBps,
+                m.maxInstallments,
+                m.expiry,
+                m.salt
+            )
+        );
+    }
+}

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {ILoanBook} from "./ILoanBook.sol";
+
+/// @title IFundingAgent
+/// @notice Auto-invest without custody. An investor authorizes this agent on LoanBook once
+///         ({ILoanBook-setAuthorization}) and signs a funding mandate (EIP-712 struct
+///         `FundingMandate`, domain `FundingAgent`/`1`); then the mandate's executor (the
+///         platform's keeper) alone may have the agent fund new loans for the investor within the
+///         mandate's bounds, through {ILoanBook-fundFor}: the money goes from the investor's wallet
+///         into the loan and the notes to the investor, never through the executor or the agent.
+///         The agent enforces every bound of the mandate; LoanBook every rule of funding.
+interface IFundingAgent {
+    /// @param investor Wallet (EOA or ERC-1271 contract) that funds and receives the notes.
+    /// @param executor The only account that may fund under the mandate (the platform's keeper).
+    /// @param perLoan Most notes of one loan the investor may hold after a mandated funding.
+    /// @param budget Most the mandate may fund in all.
+    /// @param minAprBps Only loans paying at least this APR.
+    /// @param maxAprBps Only loans paying at most this APR (a risk ceiling: APR rises with PD).
+    /// @param maxInstallments Only loans of at most this many installments.
+    /// @param expiry Last second at which the mandate may be used.
+    /// @param salt Any number: lets an investor sign a mandate like an earlier cancelled one.
+    struct FundingMandate {
+        address investor;
+        address executor;
+        uint128 perLoan;
+        uint128 budget;
+        uint16 minAprBps;
+        uint16 maxAprBps;
+        uint16 maxInstallments;
+        uint40 expiry;
+        uint256 salt;
+    }
+
+    /// @notice `amount` of loan `loanId` was funded for `investor` under the mandate whose EIP-712
+    ///         digest is `mandateHash`; `spent` is the mandate's total so far (LoanBook's
+    ///         {ILoanBook-LoanFunded} with the investor follows).
+    event MandateUsed(
+        bytes32 indexed mandateHash, address indexed investor, uint256 indexed loanId, uint256 amount, uint256 spent
+    );
+
+    /// @notice The investor cancelled the mandate: nothing more may be funded under it.
+    event MandateCancelled(bytes32 indexed mandateHash, address indexed investor);
+
+    /// @notice A zero address given to the constructor.
+    error FundingAgentZeroAddress();
+    /// @notice The mandate's expiry has passed.
+    error FundingAgentExpired(bytes32 mandateHash, uint256 expiry);
+    /// @notice Called by another account than the mandate's executor.
+    error FundingAgentWrongExecutor(bytes32 mandateHash, address executor, address caller);
+    /// @notice The investor's signature does not match the mandate.
+    error FundingAgentInvalidSignature(address investor);
+    /// @notice The loan's APR or installments fall outside what the mandate allows.
+    error FundingAgentTermsMismatch(bytes32 mandateHash, uint256 loanId, uint256 aprBps, uint256 installments);
+    /// @notice The investor would hold more notes of the loan than the mandate's `perLoan`.
+    error FundingAgentPerLoanExceeded(bytes32 mandateHash, uint256 loanId, uint256 wouldHold, uint256 perLoan);
+    /// @notice More than what is left of the mandate's budget (nothing, once cancelled).
+    error FundingAgentBudgetExceeded(bytes32 mandateHash, uint256 amount, uint256 left);
+    /// @notice Only the mandate's investor may cancel it.
+    error FundingAgentNotInvestor(address caller, address investor);
+
+    /// @notice Funds `amount` of loan `loanId` for `mandate.investor`, under the mandate the
+    ///         investor signed (`signature`, checked with SignatureChecker): before its expiry, on a
+    ///         loan whose APR and installments it allows, up to `perLoan` notes of the loan held
+    ///         and its budget. Executor only. Every rule of {ILoanBook-fund} applies to the
+    ///         investor, who must have approved LoanBook for the asset and authorized this agent.
+    function fundWithMandate(uint256 loanId, uint256 amount, FundingMandate calldata mandate, bytes calldata signature)
+        external;
+
+    /// @notice Ends `mandate` for good: its whole budget counts as spent. Its investor only.
+    function cancelMandate(FundingMandate calldata mandate) external;
+
+    /// @notice The LoanBook whose loans it funds.
+    function loanBook() external view returns (ILoanBook);
+
+    /// @notice The EIP-712 digest an investor signs for `mandate`; also the mandate's id.
+    function hashFundingMandate(FundingMandate calldata mandate) external view returns (bytes32);
+
+    /// @notice What has been funded under the mandate with digest `mandateHash` (its budget once
+    ///         cancelled).
+    function mandateSpent(bytes32 mandateHash) external view returns (uint256);
+}
