@@ -28,6 +28,8 @@ SUBJECTS = {
     "loan_match": "A new loan matches your standing instruction",
     "mandate_funded": "The platform funded a loan for you under your mandate",
     "autopay_short": "Autopay could not pay your installment",
+    "autopay_ending": "Autopay on your loan ends soon",
+    "mandate_ending": "Your funding mandate ends soon",
     "bid_at_risk": "A loan you bid for is past due",
     "listing_sold": "Your notes on offer sold out",
     "bid_filled": "Your bid for notes is filled",
@@ -38,7 +40,8 @@ SUBJECTS = {
 def _message(settings: Settings, notice: ServicingNotice, to: str) -> EmailMessage:
     mail = EmailMessage()
     mail["From"], mail["To"] = settings.smtp_from, to
-    mail["Subject"] = f"loanchain: {SUBJECTS.get(notice.kind, 'About your loan')} (loan {notice.loan_id})"
+    about = f" (loan {notice.loan_id})" if notice.loan_id else ""  # 0: a notice about no one loan
+    mail["Subject"] = f"loanchain: {SUBJECTS.get(notice.kind, 'About your loan')}{about}"
     # Deterministic: the notice row's own id, so a re-send after a crash is the same message.
     mail["Message-ID"] = f"<notice-{notice.id}@loanchain>"
     mail.set_content(f"{notice.message}\n\nSee every notice, and act from your own wallet, on the loanchain web page.\n")

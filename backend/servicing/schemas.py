@@ -36,9 +36,9 @@ class NoticePublic(BaseModel):
     loan_id: int
     installment: int
     kind: str = Field(description="To a borrower: due_soon, overdue, late, collections, default, not_funded, "
-                      "autopay_short or released; "
+                      "autopay_short, autopay_ending or released; "
                       "to an investor: refund_due, loan_late, loan_defaulted, loan_repaid, loan_match, mandate_funded, "
-                      "bid_at_risk, listing_sold or bid_filled")
+                      "mandate_ending (loan 0: about no one loan), bid_at_risk, listing_sold or bid_filled")
     due_date: int
     amount: int
     message: str

@@ -52,6 +52,7 @@ from backend.servicing.investor_notices import (
 )
 from backend.servicing.collections import actions_of, awaiting_answer, promise_pending
 from backend.servicing.loan_calls import queue_once
+from backend.servicing.mandate_notices import has_active_mandates, tell_mandates_ending
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.notices import add_notice, day, money, token_decimals
 from backend.servicing.schemas import (
@@ -121,6 +122,7 @@ def servicing_pass(db: Session, settings: Settings, progress: Callable[[], None]
     told = tell_investors(db, settings, now, decimals)  # after the positions above: `loan_late` reads them
     told += tell_rule_matches(db, now, decimals) if funding else 0
     told += tell_mandate_fundings(db, decimals)
+    told += tell_mandates_ending(db, settings, now or deadline_clock(settings), decimals) if has_active_mandates(db) else 0
     told += tell_bidders(db, now, decimals) if rows else 0  # after the positions: it reads their buckets
     told += tell_makers(db, now or deadline_clock(settings), decimals) if has_closed_orders(db) else 0
     return PassReportPublic(as_of=now or int(time.time()), loans=len(rows), buckets=dict(buckets),

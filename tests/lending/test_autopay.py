@@ -19,6 +19,7 @@ from backend.config import get_settings
 from backend.db.session import session_scope
 from backend.lending.autopay_keeper import pay_by_mandates
 from backend.servicing.models import ServicingNotice
+from backend.servicing.service import servicing_pass
 from tests.anchoring.helpers import point_get_settings_at
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
@@ -154,3 +155,49 @@ def test_more_than_the_cap_is_never_paid_and_the_borrower_is_told(settings, worl
         (told,) = session.scalars(select(ServicingNotice).where(ServicingNotice.kind == "autopay_short"))
         assert told.installment == 1 and "more than your autopay's cap" in told.message
     assert world.loan(loan_id)["installmentsPaid"] == 0
+
+
+def test_the_payer_is_told_a_week_before_autopay_ends_ahead_of_its_loan(settings, world):  # noqa: F811
+    borrower = world.borrower
+    loan_id, start = world.active_loan()  # 12 monthly installments
+    Indexer().catch_up(settings)
+    client, headers = client_for(settings), minted_bearer(settings, borrower)
+    path = f"/api/v1/loans/{loan_id}/autopay"
+    draft = client.post(f"{path}/draft", json={"days": 45}, headers=headers).json()
+    assert client.put(path, json=_signed(draft, borrower), headers=headers).status_code == 200
+    expiry = draft["mandate"]["expiry"]
+
+    def ending() -> list[ServicingNotice]:
+        with session_scope(settings) as session:
+            servicing_pass(session, settings)
+            return list(session.scalars(select(ServicingNotice).where(ServicingNotice.kind == "autopay_ending")))
+
+    assert ending() == []  # more than a week left
+    world.chain.mine_at(expiry - 6 * DAY)
+    (told,) = ending()
+    unpaid = (expiry - start) // (30 * DAY) + 1  # the first installment falling due after the mandate
+    assert (told.loan_id, told.recipient, told.installment) == (loan_id, borrower.address, unpaid)
+    assert told.due_date == start + unpaid * 30 * DAY and f"installment {unpaid}" in told.message
+    assert len(ending()) == 1  # told once
+    notices = client.get("/api/v1/servicing/notices", headers=headers).json()
+    assert any(n["kind"] == "autopay_ending" and "Turn autopay on again" in n["message"] for n in notices)
+
+
+def test_autopay_that_outlasts_its_loan_or_was_withdrawn_is_not_told_of(settings, world):  # noqa: F811
+    borrower = world.borrower
+    loan_id, start = world.active_loan(installments=1)  # one installment, due 30 days after the start
+    Indexer().catch_up(settings)
+    client, headers = client_for(settings), minted_bearer(settings, borrower)
+    path = f"/api/v1/loans/{loan_id}/autopay"
+    draft = client.post(f"{path}/draft", json={"days": 40}, headers=headers).json()
+    client.put(path, json=_signed(draft, borrower), headers=headers)
+    withdrawn_loan, _ = world.active_loan()  # 12 installments, but its autopay is withdrawn
+    Indexer().catch_up(settings)
+    withdrawn = f"/api/v1/loans/{withdrawn_loan}/autopay"
+    other = client.post(f"{withdrawn}/draft", json={"days": 45}, headers=headers).json()
+    client.put(withdrawn, json=_signed(other, borrower), headers=headers)
+    assert client.delete(withdrawn, headers=headers).status_code == 200
+    world.chain.mine_at(draft["mandate"]["expiry"] - DAY)  # both within a week of their end
+    with session_scope(settings) as session:
+        servicing_pass(session, settings)
+        assert session.scalars(select(ServicingNotice).where(ServicingNotice.kind == "autopay_ending")).all() == []

@@ -306,3 +306,32 @@ def test_mandates_take_turns_when_loans_are_scarce(settings, world):  # noqa: F8
         assert [loan for loan, _ in _keeper_pass(settings)] == [loan_id]
         taken.append(next(i for i in (first, second) if world.book.functions.balanceOf(i.address, loan_id).call()))
     assert taken == [first, second, first]
+
+
+def test_an_investor_is_told_a_week_before_its_mandate_ends_with_budget_left(settings, world):  # noqa: F811
+    investor = world.investors[5]
+    client, headers = _investor(settings, investor, 930)
+    client.put("/api/v1/portfolio/rule", json=RULE, headers=headers)
+    draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 1_000 * UNIT, "days": 10},
+                        headers=headers).json()  # fmt: skip
+    client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft, investor), headers=headers)
+    expiry = draft["mandate"]["expiry"]
+
+    def ending() -> list[dict]:
+        with session_scope(settings) as session:
+            servicing_pass(session, settings)
+        notices = client.get("/api/v1/servicing/notices", headers=headers).json()
+        return [n for n in notices if n["kind"] == "mandate_ending"]
+
+    assert ending() == []  # ten days left
+    world.chain.mine_at(expiry - 3 * 86_400)
+    (told,) = ending()
+    assert (told["loan_id"], told["installment"], told["amount"]) == (0, 1, 1_000 * UNIT)  # about no loan: its 1st mandate
+    assert "1,000.00 of its budget unspent" in told["message"] and "Sign a new mandate" in told["message"]
+    assert len(ending()) == 1  # told once
+    # Its successor, ending in turn, is told of too: each mandate once.
+    world.chain.mine_at(expiry + 1)
+    draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 500 * UNIT, "days": 5},
+                        headers=headers).json()  # fmt: skip
+    client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft, investor), headers=headers)
+    assert [(n["installment"], n["amount"]) for n in ending()] == [(2, 500 * UNIT), (1, 1_000 * UNIT)]  # newest first
