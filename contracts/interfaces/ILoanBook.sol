@@ -12,7 +12,9 @@ pragma solidity 0.8.28;
 ///         2. Fund: KYC-verified investors fund any fractions until the principal is reached,
 ///            before the funding deadline. Each position is an ERC-1155 note, id = loan id,
 ///            1 note = 1 base unit of principal. Notes move only to verified wallets, and
-///            never to the loan's own borrower (no self-funding).
+///            never to the loan's own borrower (no self-funding). An investor may let agents
+///            fund for it from its wallet ({setAuthorization}, {fundFor}), as the FundingAgent
+///            does under the investor's signed mandates.
 ///         3. Disburse: once fully funded anyone disburses: principal minus the origination fee
 ///            goes to the borrower, the fee to the ReserveFund. Status `Active`.
 ///         4. Refund: not fully funded by the deadline, the loan is `Cancelled` and investors
