@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from backend.chain import deploy_params
+from backend.chain import deploy_params, loan_terms
+from backend.lending.cost_of_credit import cost_of_credit
 
-AGREEMENT_VERSION = 1
+# 2: the cost of credit (amount financed, finance charge, total of payments, APR, APRC) is stated.
+AGREEMENT_VERSION = 2
 
 CLAUSES = (
     (
@@ -74,6 +76,7 @@ def agreement_document(
             "origination_fee_bps": origination_fee_bps,
             "funding_deadline": funding_deadline,
         },
+        "cost_of_credit": _cost(principal, interest_apr_bps, installments, installment_period, origination_fee_bps),
         "servicing": {
             "grace_period_seconds": deploy_params.GRACE_PERIOD,
             "late_fee_bps": deploy_params.LATE_FEE_BPS,
@@ -84,3 +87,11 @@ def agreement_document(
         "clauses": list(CLAUSES),
     }
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _cost(principal: int, apr_bps: int, installments: int, period: int, fee_bps: int) -> dict[str, int]:
+    """What the credit costs if every installment is paid on time (`cost_of_credit.py`)."""
+    payments = [i.amount for i in loan_terms.schedule(principal, apr_bps, period, installments)]
+    cost = cost_of_credit(principal, fee_bps, payments, period)
+    return {"amount_financed": cost.amount_financed, "total_of_payments": cost.total_of_payments,
+            "finance_charge": cost.finance_charge, "apr_actuarial_bps": cost.apr_bps, "aprc_bps": cost.aprc_bps}  # fmt: skip

@@ -39,6 +39,7 @@ from backend.content.store import get_content_store
 from backend.db.base import as_utc
 from backend.errors import Conflict, ContentIntegrityError, NotFound, ValidationFailed
 from backend.lending.agreement import agreement_document
+from backend.lending.cost_of_credit import cost_of_credit
 from backend.lending.exposure import Exposure, check_application, headroom
 from backend.lending.loans import schedule_public
 from backend.lending.models import LoanOffer, OfferStatus
@@ -232,6 +233,7 @@ def accept_offer(db: Session, settings: Settings, borrower: str, offer_id: str, 
 def offer_public(db: Session, offer: LoanOffer, now: int | None = None) -> OfferPublic:
     terms = _terms(offer)
     schedule = schedule_public(terms.principal, terms.apr_bps, terms.installment_period, terms.installments)
+    cost = cost_of_credit(terms.principal, terms.origination_fee_bps, [i.amount for i in schedule], terms.installment_period)
     intent = get_intent(db, offer.intent_key) if offer.intent_key else None
     loan = db.scalar(select(LoanRow).where(LoanRow.terms_hash == offer.terms_hash))
     state: str
@@ -257,7 +259,11 @@ def offer_public(db: Session, offer: LoanOffer, now: int | None = None) -> Offer
             interest_apr_bps=terms.apr_bps,
             origination_fee_bps=terms.origination_fee_bps,
             installment_amount=terms.installment_amount,
-            total_repayable=sum(i.amount for i in schedule),
+            total_repayable=cost.total_of_payments,
+            amount_financed=cost.amount_financed,
+            finance_charge=cost.finance_charge,
+            apr_actuarial_bps=cost.apr_bps,
+            aprc_bps=cost.aprc_bps,
         ),
         terms=offer.terms,
         terms_hash=offer.terms_hash,

@@ -51,7 +51,13 @@ class PricePublic(BaseModel):
         description="The reserve fee for the loan's average life, prepaid at disbursal into the ReserveFund"
     )
     installment_amount: int
-    total_repayable: int = Field(description="Sum of the scheduled installments when paid on time")
+    total_repayable: int = Field(description="Sum of the scheduled installments when paid on time (total of payments)")
+    amount_financed: int = Field(description="What the borrower receives: the principal less the origination fee")
+    finance_charge: int = Field(description="total_repayable - amount_financed: the interest and the fee together")
+    apr_actuarial_bps: int = Field(description="The APR of the cash flows by Regulation Z's actuarial method: the rate "
+                                   "per installment period times the periods in a year, the fee included")
+    aprc_bps: int = Field(description="The EU annual percentage rate of charge: the same cash flows' annual "
+                          "effective rate")
 
 
 class OfferPublic(BaseModel):

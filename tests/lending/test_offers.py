@@ -65,6 +65,12 @@ def test_the_borrower_signs_the_offer_and_the_loan_is_created_on_chain(client, c
     assert price["quoted_apr_bps"] == approved["quote"]["apr_bps"]
     assert price["interest_apr_bps"] == price["quoted_apr_bps"] - approved["quote"]["reserve_fee_bps"] == terms["apr_bps"]
     assert price["origination_fee_bps"] == terms["origination_fee_bps"] == 105
+    # The cost of credit, stated before signing, from the cash flows: the fee comes off what the
+    # borrower receives, so the APR with it exceeds the interest rate.
+    financed = terms["principal"] - terms["principal"] * 105 // 10_000
+    assert price["amount_financed"] == financed and price["total_repayable"] == sum(r["amount"] for r in offer["schedule"])
+    assert price["finance_charge"] == price["total_repayable"] - financed
+    assert price["interest_apr_bps"] < price["apr_actuarial_bps"] < price["aprc_bps"]
     assert typed["domain"]["verifyingContract"] == deployed_addresses(settings)["LoanBook"]
     agreement = get_content_store(settings).get(offer["agreement_cid"])
     assert "0x" + keccak(agreement).hex() == terms["agreement_hash"]
@@ -72,6 +78,8 @@ def test_the_borrower_signs_the_offer_and_the_loan_is_created_on_chain(client, c
     readable = client.get(f"/api/v1/offers/{offer['id']}/agreement", headers=borrower.headers).json()
     assert readable == json.loads(agreement) and readable["terms"]["principal"] == terms["principal"]
     assert readable["credit_decision"]["decision_hash"] == approved["decision_hash"]
+    assert readable["cost_of_credit"] == {k: price[k] for k in ("amount_financed", "finance_charge", "apr_actuarial_bps",
+                                                                 "aprc_bps")} | {"total_of_payments": price["total_repayable"]}
 
     signature = sign_typed(borrower.account, typed)
     accepted = _accept(client, borrower, offer, signature)

@@ -83,6 +83,10 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     page.click("#get-offer")
     expect(page.locator("#offer-state")).to_have_text("offered")
     expect(page.locator("#offer-principal")).to_have_text("3,000.00")
+    # The cost of credit before signing: what the borrower receives and the APR with the fee in it.
+    expect(page.locator("#offer-financed")).to_have_text(re.compile(r"^2,9\d\d\.\d\d$"))  # the fee comes off
+    expect(page.locator("#offer-true-apr")).to_have_text(re.compile(r"^\d+\.\d\d%$"))
+    expect(page.locator("#offer-aprc")).to_have_text(re.compile(r"^\d+\.\d\d%$"))
     page.click("#agreement-details summary")
     expect(page.locator("#agreement-clauses li")).to_have_count(6)
     expect(page.locator("#agreement-clauses")).to_contain_text("prepay at any time without penalty")

@@ -66,6 +66,10 @@ function showOffer(offer) {
   $("offer-fee").textContent = percent(offer.price.origination_fee_bps);
   $("offer-installments").textContent = `${offer.terms.installments} × ${money(offer.price.installment_amount)}`;
   $("offer-total").textContent = money(offer.price.total_repayable);
+  $("offer-financed").textContent = money(offer.price.amount_financed);
+  $("offer-charge").textContent = money(offer.price.finance_charge);
+  $("offer-true-apr").textContent = percent(offer.price.apr_actuarial_bps);
+  $("offer-aprc").textContent = percent(offer.price.aprc_bps);
   $("offer-cid").textContent = offer.agreement_cid;
   $("offer-state").textContent = offer.loan_id == null ? offer.state : `${offer.state}: loan ${offer.loan_id}`;
   $("sign-offer").hidden = offer.state !== "offered";
