@@ -13,7 +13,8 @@ from typing import Any
 from backend.chain import deploy_params, loan_terms
 from backend.lending.cost_of_credit import cost_of_credit
 
-# 2: the cost of credit (amount financed, finance charge, total of payments, APR, APRC) is stated.
+# 2: the cost of credit (amount financed, finance charge, total of payments, APR, APRC) is stated,
+# and a clause says what investors see of the borrower.
 AGREEMENT_VERSION = 2
 
 CLAUSES = (
@@ -31,6 +32,11 @@ CLAUSES = (
         "covers investors up to its coverage ratio, and collections continue for the amount still owed."
     ),
     "The borrower may prepay at any time without penalty.",
+    (
+        "Investors who may fund the loan see the application's banded facts (purpose, income band, employment "
+        "length, housing, credit history, loans with this platform), the debt-service ratio and the credit "
+        "decision, never the borrower's identity, declared amounts or assets."
+    ),
     (
         "The terms are binding as signed (EIP-712) by the borrower's wallet and the platform underwriter and "
         "recorded by the LoanBook contract; this document's keccak-256 is the terms' agreementHash."

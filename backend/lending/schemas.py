@@ -400,3 +400,28 @@ class BorrowingPublic(BaseModel):
     cap: int = Field(description="What one borrower may owe at once")
     headroom: int = Field(description="What the cap leaves to borrow now")
     owing_defaulted: list[int] = Field(description="Defaulted loans still owed on: no new loan until settled")
+
+
+class BorrowerProfilePublic(BaseModel):
+    """A loan's borrower as investors may see it: banded application facts and the credit decision
+    the loan was priced on; never who the borrower is, the amounts it declared, or its assets."""
+
+    loan_id: int
+    grade: str
+    pd: float = Field(description="The calibrated probability of default the decision priced")
+    score: int
+    purpose: str
+    term_months: int
+    monthly_income_band: str = Field(description="Net monthly income, as a band the applicant picked")
+    employment_length: str
+    housing: str
+    credit_history: str
+    existing_loans_with_us: int
+    debt_service_ratio: float | None = Field(
+        description="Monthly debt payments with this loan's installment, over the income band's lower edge "
+        "(None: a band starting at 0)"
+    )
+    debt_service_ratio_cap: float = Field(description="The most the affordability rule allows")
+    score_reasons: list[str] = Field(description="What lowered the score most, in plain language")
+    decided_at: datetime
+

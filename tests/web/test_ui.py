@@ -88,7 +88,7 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     expect(page.locator("#offer-true-apr")).to_have_text(re.compile(r"^\d+\.\d\d%$"))
     expect(page.locator("#offer-aprc")).to_have_text(re.compile(r"^\d+\.\d\d%$"))
     page.click("#agreement-details summary")
-    expect(page.locator("#agreement-clauses li")).to_have_count(6)
+    expect(page.locator("#agreement-clauses li")).to_have_count(7)
     expect(page.locator("#agreement-clauses")).to_contain_text("prepay at any time without penalty")
     expect(page.locator("#agreement-servicing")).to_contain_text("Grace period 15 days, late fee 5.00%")
     page.click("#sign-offer")
@@ -106,6 +106,9 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     _sign_in(page, investor.address)
     _loan_button(page, loan_id, "fund")
     expect(page.locator(f'tr[data-loan="{loan_id}"]')).to_contain_text("A, used car")
+    page.click(f'button[data-loan="{loan_id}"][data-action="borrower"]')  # before funding: who borrows?
+    expect(page.locator("#status")).to_contain_text(f"Loan {loan_id}'s borrower: grade A")
+    expect(page.locator("#status")).to_contain_text("employed 4 to 7y, housing: own")
     page.fill(f'input[data-loan="{loan_id}"]', "1000")
     page.click(f'button[data-loan="{loan_id}"][data-action="fund"]')
     expect(page.locator("#status")).to_have_text(f"Done: fund on loan {loan_id}.")

@@ -21,7 +21,9 @@ from backend.lending.autopay_schemas import (
     AutopayPublic,
     AutopaySign,
 )
+from backend.lending.borrower_profile import borrower_profile
 from backend.lending.schemas import (
+    BorrowerProfilePublic,
     LoanDetailPublic,
     LoanListPublic,
     LoanStatementPublic,
@@ -82,6 +84,12 @@ def statement_csv(loan_id: int, user: CurrentUser, session: SessionDep, settings
             summary="The borrower's release letter once nothing more is owed: its CID, anchoring and content")
 def release(loan_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ReleasePublic:
     return releases.release_of(session, settings, loan_id, user.wallet, bool(user.roles & STAFF))
+
+
+@router.get("/{loan_id}/borrower", dependencies=allow("loans.borrower"),
+            summary="The loan's borrower as investors may see it: banded facts and the credit decision, never identity")
+def borrower(loan_id: int, session: SessionDep, settings: SettingsDep) -> BorrowerProfilePublic:
+    return borrower_profile(session, settings, loan_id)
 
 
 @router.post("/{loan_id}/hardship", dependencies=allow("loans.hardship"), status_code=201,

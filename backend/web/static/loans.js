@@ -26,6 +26,12 @@ function actionCell(loan, refundable, autopay) {
     const input = Object.assign(document.createElement("input"), { type: "number", min: "1", placeholder: "amount" });
     input.dataset.loan = loan.loan_id;
     cell.append(input, button("Fund", "fund", input));
+    if (has("investor")) {  // what an investor may know of the borrower before funding
+      const about = Object.assign(document.createElement("button"), { textContent: "Borrower" });
+      Object.assign(about.dataset, { loan: loan.loan_id, action: "borrower" });
+      about.onclick = guard(() => showBorrower(loan.loan_id));
+      cell.append(" ", about);
+    }
   } else if (loan.status === "funding" && mine) {
     cell.append(button("Receive funds", "disburse"));
   } else if (loan.status === "active" && mine) {
@@ -47,6 +53,18 @@ function actionCell(loan, refundable, autopay) {
     cell.append(" ", release);
   }
   return cell;
+}
+
+// The borrower as an investor may see it: banded facts and the credit decision, never identity.
+async function showBorrower(loanId) {
+  const p = await api(`/api/v1/loans/${loanId}/borrower`);
+  const words = (s) => s.replaceAll("_", " ");
+  const ratio = p.debt_service_ratio == null ? "income band starts at 0"
+    : `debt payments ${Math.round(p.debt_service_ratio * 100)}% of income (at most ${Math.round(p.debt_service_ratio_cap * 100)}%)`;
+  say(`Loan ${loanId}'s borrower: grade ${p.grade} (PD ${(p.pd * 100).toFixed(1)}%, score ${p.score}), ${words(p.purpose)}, `
+    + `${p.term_months} months; income ${words(p.monthly_income_band)} a month, employed ${words(p.employment_length)}, `
+    + `housing: ${words(p.housing)}, credit history: ${words(p.credit_history)}, ${plural(p.existing_loans_with_us, "loan")} `
+    + `with us; ${ratio}.` + (p.score_reasons.length ? ` Lowered the score: ${p.score_reasons.join("; ")}.` : ""));
 }
 
 // Autopay: the borrower signs a repayment mandate for its active loan once (EIP-712) and approves the

@@ -1,0 +1,48 @@
+"""What an investor may know of a loan's borrower before funding it, as P2P disclosure rules ask
+(LendingClub shows the like): the application's banded facts and the credit decision behind the
+loan, never the borrower's identity, amounts of money it declared, or its assets.
+
+The facts come from the recorded credit decision whose hash the loan's terms carry, so they are
+the ones the loan was priced on. Only the bands a person picked from a list are shown (income,
+employment length, housing, credit history), with the debt-service ratio the affordability rule
+judged (existing monthly debt payments plus this loan's installment over the income band's lower
+edge) and the reasons the scorecard lowered the score. The borrower agrees to this in the loan
+agreement; a loan decided elsewhere has no profile here."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.chain.loan_book import loan_book_domain
+from backend.chain.projection_models import LoanRow
+from backend.config import Settings
+from backend.errors import NotFound
+from backend.lending.schemas import BorrowerProfilePublic
+from backend.scoring import policy
+from backend.scoring.mapping import INCOME_FLOOR
+from backend.scoring.models import CreditDecision
+
+
+def borrower_profile(db: Session, settings: Settings, loan_id: int) -> BorrowerProfilePublic:
+    loan = db.get(LoanRow, loan_id)
+    if loan is None:
+        raise NotFound(f"loan {loan_id} is not indexed", loan_id=loan_id)
+    decision = db.scalar(select(CreditDecision).where(CreditDecision.decision_hash == loan.decision_hash).limit(1))
+    if decision is None:
+        raise NotFound(f"loan {loan_id} was decided elsewhere: this platform holds no profile of its borrower",
+                       loan_id=loan_id)  # fmt: skip
+    facts = decision.inputs
+    income = INCOME_FLOOR[facts["monthly_income_band"]]
+    installment = loan.installment_amount / 10 ** loan_book_domain(settings).asset_decimals
+    ratio = (facts["monthly_debt_payments"] + installment) / income if income else None
+    return BorrowerProfilePublic(
+        loan_id=loan_id, grade=decision.grade, pd=decision.pd, score=decision.score, purpose=facts["purpose"],
+        term_months=loan.installments, monthly_income_band=facts["monthly_income_band"],
+        employment_length=facts["employment_length"], housing=facts["housing"],
+        credit_history=facts["credit_history"], existing_loans_with_us=facts["existing_loans_with_us"],
+        debt_service_ratio=round(ratio, 2) if ratio is not None else None,
+        debt_service_ratio_cap=policy.DEBT_SERVICE_RATIO,
+        score_reasons=[r["text"] for r in decision.outputs.get("reasons", [])],
+        decided_at=decision.created_at,
+    )  # fmt: skip
