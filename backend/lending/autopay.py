@@ -31,9 +31,10 @@ from backend.lending.autopay_schemas import (
     AutopaySign,
     AutopayTerms,
 )
-from backend.lending.mandates import check_keeper_and_expiry
+from backend.lending.mandates import check_keeper_and_expiry, renewable
 from backend.lending.models import MandateStatus, RepaymentMandateRow
 from backend.lending.schemas import WalletCallPublic
+from backend.servicing.mandate_notices import ENDING_NOTICE_DAYS
 from backend.servicing.notices import money
 
 DAY = 86_400
@@ -60,11 +61,14 @@ def active_autopay(db: Session, loan_id: int, now: int) -> RepaymentMandateRow |
                                                        RepaymentMandateRow.status == MandateStatus.ACTIVE))  # fmt: skip
 
 
-def _no_active(db: Session, loan_id: int, now: int) -> None:
+def _no_active(db: Session, loan_id: int, now: int) -> RepaymentMandateRow | None:
+    """The loan's autopay in use, which a new mandate may take over in its last week only (when its
+    payer is told it ends: `autopay_ending`); one with longer to run is withdrawn first."""
     current = active_autopay(db, loan_id, now)
-    if current is not None:
-        raise Conflict(f"loan {loan_id} already has autopay ({current.mandate_hash}): withdraw it first",
-                       mandate_hash=current.mandate_hash)  # fmt: skip
+    if current is not None and not renewable(current.status, current.expiry, now):
+        raise Conflict(f"loan {loan_id} already has autopay ({current.mandate_hash}): withdraw it first, or renew it "
+                       f"in its last {ENDING_NOTICE_DAYS} days", mandate_hash=current.mandate_hash)  # fmt: skip
+    return current
 
 
 def draft_autopay(db: Session, settings: Settings, wallet: str, loan_id: int, request: AutopayDraftCreate) -> AutopayDraftPublic:
@@ -109,7 +113,9 @@ def sign_autopay(db: Session, settings: Settings, wallet: str, loan_id: int, req
     mandate_hash = _hex(rm.digest(mandate, domain.chain_id, agent))
     if db.get(RepaymentMandateRow, mandate_hash) is not None:
         raise Conflict(f"mandate {mandate_hash} was given before: sign a new one", mandate_hash=mandate_hash)
-    _no_active(db, loan_id, now)
+    ending = _no_active(db, loan_id, now)
+    if ending is not None:  # renewed: the keeper pays with the new one from now on
+        _stop(db, ending, wallet, "autopay.renew", "the borrower renewed autopay")
     row = RepaymentMandateRow(mandate_hash=mandate_hash, loan_id=loan_id, payer=wallet, status=MandateStatus.ACTIVE,
                               chain_id=domain.chain_id, agent=agent, mandate=mandate.to_json(), expiry=mandate.expiry,
                               signature=request.signature.lower())  # fmt: skip
@@ -140,12 +146,18 @@ def withdraw_autopay(db: Session, settings: Settings, wallet: str, loan_id: int)
     row = active_autopay(db, loan_id, deadline_clock(settings))
     if row is None or row.payer.lower() != wallet.lower():
         raise NotFound(f"{wallet} has no active autopay on loan {loan_id}", loan_id=loan_id)
-    row.status, row.cancelled_at = MandateStatus.CANCELLED, datetime.now(UTC)
-    dropped = withdraw_pending(db, f"{KEY_PREFIX}{row.mandate_hash}:", "the borrower withdrew autopay")
-    audit.record(db, actor=wallet, action="autopay.withdraw", subject=f"loan:{loan_id}",
-                 payload={"mandate_hash": row.mandate_hash, "queued_payments_dropped": dropped})  # fmt: skip
+    _stop(db, row, wallet, "autopay.withdraw", "the borrower withdrew autopay")
     return AutopayCancelPublic(mandate_hash=row.mandate_hash,
                                transactions=_calls(rm.AgentView(settings, wallet).cancel(mandate_of(row))))  # fmt: skip
+
+
+def _stop(db: Session, row: RepaymentMandateRow, wallet: str, action: str, why: str) -> None:
+    """The keeper uses the mandate no more: a payment it queued and the outbox has not signed never goes out."""
+    row.status, row.cancelled_at = MandateStatus.CANCELLED, datetime.now(UTC)
+    dropped = withdraw_pending(db, f"{KEY_PREFIX}{row.mandate_hash}:", why)
+    audit.record(db, actor=wallet, action=action, subject=f"loan:{row.loan_id}",
+                 payload={"mandate_hash": row.mandate_hash, "queued_payments_dropped": dropped})  # fmt: skip
+    db.flush()  # before a renewal's new row: one active mandate per loan at every moment
 
 
 def mandate_of(row: RepaymentMandateRow) -> rm.RepaymentMandate:
@@ -166,7 +178,8 @@ def short_message(takeable: int, due: int, decimals: int) -> str:
 
 def _public(db: Session, settings: Settings, row: RepaymentMandateRow) -> AutopayPublic:
     mandate = mandate_of(row)
-    live = row.expiry > deadline_clock(settings)
+    now = deadline_clock(settings)
+    live = row.expiry > now
     view = rm.AgentView(settings, row.payer)
     unfinished = row.status == MandateStatus.CANCELLED and live and not view.cancelled(row.mandate_hash)
     warnings = []
@@ -180,7 +193,7 @@ def _public(db: Session, settings: Settings, row: RepaymentMandateRow) -> Autopa
                          mandate=AutopayTerms(**row.mandate), expires_at=datetime.fromtimestamp(row.expiry, UTC),
                          payments=_payments(db, row.mandate_hash), warnings=warnings,
                          cancel_transactions=_calls(view.cancel(mandate)) if unfinished else [],
-                         created_at=row.created_at)  # fmt: skip
+                         renewable=renewable(row.status, row.expiry, now), created_at=row.created_at)  # fmt: skip
 
 
 def _hex(digest: bytes) -> str:

@@ -66,6 +66,7 @@ class AutopayPublic(BaseModel):
     cancel_transactions: list[WalletCallPublic] = Field(
         default_factory=list, description="Withdrawn here but still usable on chain: send these to end it for good"
     )
+    renewable: bool = Field(default=False, description="In use and in its last week: a new mandate may take over")
     created_at: datetime
 
 

@@ -84,6 +84,7 @@ class MandatePublic(BaseModel):
         description="Withdrawn here but still usable on chain (not cancelled there, not expired): send these from "
         "the wallet to end it for good",
     )
+    renewable: bool = Field(default=False, description="In use and in its last week: a new mandate may take over")
 
 
 class MandateCancelPublic(BaseModel):

@@ -38,6 +38,7 @@ from backend.lending.mandate_schemas import (
 )
 from backend.lending.models import FundingMandateRow, InvestmentRule, MandateStatus
 from backend.lending.schemas import WalletCallPublic
+from backend.servicing.mandate_notices import ENDING_NOTICE_DAYS
 from backend.servicing.notices import money
 
 DAY = 86_400
@@ -58,11 +59,19 @@ def _rule(db: Session, wallet: str) -> InvestmentRule:
     return rule
 
 
-def _no_active(db: Session, wallet: str, now: int) -> None:
+def renewable(status: str, expiry: int, now: int) -> bool:
+    """In use and in its last week (when its signer is told it ends): a new mandate may take over."""
+    return status == MandateStatus.ACTIVE and now < expiry <= now + ENDING_NOTICE_DAYS * DAY
+
+
+def _no_active(db: Session, wallet: str, now: int) -> FundingMandateRow | None:
+    """The wallet's mandate in use, which a new one may take over in its last week only (when the
+    investor is told it ends: `mandate_ending`); one with longer to run is withdrawn first."""
     current = active_mandate(db, wallet, now)
-    if current is not None:
-        raise Conflict(f"{wallet} already has an active mandate ({current.mandate_hash}): withdraw it first",
-                       mandate_hash=current.mandate_hash)  # fmt: skip
+    if current is not None and not renewable(current.status, current.expiry, now):
+        raise Conflict(f"{wallet} already has an active mandate ({current.mandate_hash}): withdraw it first, or renew "
+                       f"it in its last {ENDING_NOTICE_DAYS} days", mandate_hash=current.mandate_hash)  # fmt: skip
+    return current
 
 
 def draft_mandate(db: Session, settings: Settings, wallet: str, request: MandateDraftCreate) -> MandateDraftPublic:
@@ -140,7 +149,9 @@ def sign_mandate(db: Session, settings: Settings, wallet: str, request: MandateS
     if db.get(FundingMandateRow, mandate_hash) is not None:
         raise Conflict(f"mandate {mandate_hash} was given before: sign a new one", mandate_hash=mandate_hash)
     _rule(db, wallet)
-    _no_active(db, wallet, now)
+    ending = _no_active(db, wallet, now)
+    if ending is not None:  # renewed: the keeper funds with the new one from now on
+        _stop(db, ending, wallet, "mandate.renew", "the investor renewed the mandate")
     row = FundingMandateRow(mandate_hash=mandate_hash, wallet=wallet, status=MandateStatus.ACTIVE, chain_id=domain.chain_id,
                             agent=domain.address, mandate=mandate.to_json(), expiry=mandate.expiry,
                             signature=request.signature.lower())  # fmt: skip
@@ -174,12 +185,18 @@ def withdraw_mandate(db: Session, settings: Settings, wallet: str) -> MandateCan
     row = active_mandate(db, wallet, deadline_clock(settings))
     if row is None:
         raise NotFound(f"{wallet} has no active funding mandate", wallet=wallet)
-    row.status, row.cancelled_at = MandateStatus.CANCELLED, datetime.now(UTC)
-    # Fundings queued under it and not yet signed never go out (one already signed may still land).
-    dropped = withdraw_pending(db, f"{FUNDING_KEY_PREFIX}{row.mandate_hash}:", "the investor withdrew the mandate")
-    audit.record(db, actor=wallet, action="mandate.withdraw", subject=f"mandate:{row.mandate_hash}",
-                 payload={"queued_fundings_dropped": dropped})  # fmt: skip
+    _stop(db, row, wallet, "mandate.withdraw", "the investor withdrew the mandate")
     return MandateCancelPublic(mandate_hash=row.mandate_hash, transactions=_cancel_call(db, settings, row))
+
+
+def _stop(db: Session, row: FundingMandateRow, wallet: str, action: str, why: str) -> None:
+    """The keeper uses the mandate no more: fundings queued under it and not yet signed never go
+    out (one already signed may still land)."""
+    row.status, row.cancelled_at = MandateStatus.CANCELLED, datetime.now(UTC)
+    dropped = withdraw_pending(db, f"{FUNDING_KEY_PREFIX}{row.mandate_hash}:", why)
+    audit.record(db, actor=wallet, action=action, subject=f"mandate:{row.mandate_hash}",
+                 payload={"queued_fundings_dropped": dropped})  # fmt: skip
+    db.flush()  # before a renewal's new row: one active mandate per wallet at every moment
 
 
 def _cancel_call(db: Session, settings: Settings, row: FundingMandateRow) -> list[WalletCallPublic]:
@@ -210,7 +227,8 @@ def fundings(db: Session, mandate_hash: str) -> list[MandateFundingPublic]:
 def _public(db: Session, settings: Settings, row: FundingMandateRow) -> MandatePublic:
     mandate = mandate_of(row)
     spent = fm.mandate_spent(settings, row.mandate_hash)
-    live = row.expiry > deadline_clock(settings)
+    now = deadline_clock(settings)
+    live = row.expiry > now
     warnings = _warnings(settings, row.wallet, min(mandate.per_loan, mandate.budget - spent)) \
         if row.status == MandateStatus.ACTIVE and live and spent < mandate.budget else []
     # Withdrawn here while the agent would still take it: the wallet has yet to cancel it on chain.
@@ -219,7 +237,8 @@ def _public(db: Session, settings: Settings, row: FundingMandateRow) -> MandateP
                          mandate=MandateTerms(**row.mandate), expires_at=datetime.fromtimestamp(row.expiry, UTC),
                          spent=spent, left=mandate.budget - spent, fundings=fundings(db, row.mandate_hash),
                          created_at=row.created_at, warnings=warnings,
-                         cancel_transactions=_cancel_call(db, settings, row) if unfinished else [])  # fmt: skip
+                         cancel_transactions=_cancel_call(db, settings, row) if unfinished else [],
+                         renewable=renewable(row.status, row.expiry, now))  # fmt: skip
 
 
 def _warnings(settings: Settings, wallet: str, ticket: int) -> list[str]:

@@ -60,7 +60,7 @@ def tell_mandates_ending(db: Session, settings: Settings, now: int, decimals: Ca
                                                       FundingMandateRow.created_at <= row.created_at))  # fmt: skip
         message = (f"Your funding mandate ends on {day(row.expiry)} with {money(left, decimals())} of its budget "
                    "unspent: from then on the platform funds no more of your standing instruction's matches. "
-                   "Sign a new mandate to keep investing automatically.")  # fmt: skip
+                   "Sign a new mandate to keep investing automatically: it takes over from this one at once.")  # fmt: skip
         told += add_notice(db, NoLoan(row.wallet), number, "mandate_ending", row.expiry, left, message)
     autopay = (select(RepaymentMandateRow, LoanRow).join(LoanRow, LoanRow.loan_id == RepaymentMandateRow.loan_id)
                .where(RepaymentMandateRow.status == MandateStatus.ACTIVE, RepaymentMandateRow.expiry > now,
@@ -71,8 +71,9 @@ def tell_mandates_ending(db: Session, settings: Settings, now: int, decimals: Ca
             continue  # the loan's last installment falls due before the mandate ends
         due = loan.start_time + unpaid * loan.installment_period
         message = (f"Autopay on loan {loan.loan_id} ends on {day(row.expiry)}: installment {unpaid}, due "
-                   f"{day(due)}, and those after it will not be paid from your wallet automatically. Turn "
-                   "autopay on again, or pay them yourself, to avoid late fees.")  # fmt: skip
+                   f"{day(due)}, and those after it will not be paid from your wallet automatically. Renew "
+                   "autopay (a new mandate takes over from this one at once), or pay them yourself, to avoid late "
+                   "fees.")  # fmt: skip
         told += add_notice(db, loan, unpaid, "autopay_ending", due, loan.installment_amount, message,
                            recipient=row.payer)  # fmt: skip
     return told

@@ -18,6 +18,7 @@ from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
 from backend.lending.autopay_keeper import pay_by_mandates
+from backend.lending.models import RepaymentMandateRow
 from backend.servicing.models import ServicingNotice
 from backend.servicing.service import servicing_pass
 from tests.anchoring.helpers import point_get_settings_at
@@ -173,6 +174,8 @@ def test_the_payer_is_told_a_week_before_autopay_ends_ahead_of_its_loan(settings
             return list(session.scalars(select(ServicingNotice).where(ServicingNotice.kind == "autopay_ending")))
 
     assert ending() == []  # more than a week left
+    early = client.post(f"{path}/draft", json={}, headers=headers)
+    assert early.status_code == 409 and "renew it in its last 7 days" in early.text  # withdraw it first
     world.chain.mine_at(expiry - 6 * DAY)
     (told,) = ending()
     unpaid = (expiry - start) // (30 * DAY) + 1  # the first installment falling due after the mandate
@@ -180,7 +183,16 @@ def test_the_payer_is_told_a_week_before_autopay_ends_ahead_of_its_loan(settings
     assert told.due_date == start + unpaid * 30 * DAY and f"installment {unpaid}" in told.message
     assert len(ending()) == 1  # told once
     notices = client.get("/api/v1/servicing/notices", headers=headers).json()
-    assert any(n["kind"] == "autopay_ending" and "Turn autopay on again" in n["message"] for n in notices)
+    assert any(n["kind"] == "autopay_ending" and "Renew autopay" in n["message"] for n in notices)
+    first = client.get(path, headers=headers).json()
+    assert first["renewable"] and first["status"] == "active"
+    # Renewed in its last week: the new mandate takes over at once, the old one is used no more.
+    renewed = client.post(f"{path}/draft", json={}, headers=headers).json()
+    assert client.put(path, json=_signed(renewed, borrower), headers=headers).status_code == 200
+    shown = client.get(path, headers=headers).json()
+    assert (shown["mandate_hash"], shown["status"], shown["renewable"]) == (renewed["mandate_hash"], "active", False)
+    with session_scope(settings) as session:
+        assert session.get(RepaymentMandateRow, first["mandate_hash"]).status == "cancelled"
 
 
 def test_autopay_that_outlasts_its_loan_or_was_withdrawn_is_not_told_of(settings, world):  # noqa: F811

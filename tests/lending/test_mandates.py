@@ -324,14 +324,22 @@ def test_an_investor_is_told_a_week_before_its_mandate_ends_with_budget_left(set
         return [n for n in notices if n["kind"] == "mandate_ending"]
 
     assert ending() == []  # ten days left
+    early = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 500 * UNIT}, headers=headers)
+    assert early.status_code == 409 and "renew it in its last 7 days" in early.text  # withdraw it first
     world.chain.mine_at(expiry - 3 * 86_400)
     (told,) = ending()
     assert (told["loan_id"], told["installment"], told["amount"]) == (0, 1, 1_000 * UNIT)  # about no loan: its 1st mandate
-    assert "1,000.00 of its budget unspent" in told["message"] and "Sign a new mandate" in told["message"]
+    assert "1,000.00 of its budget unspent" in told["message"] and "takes over from this one" in told["message"]
     assert len(ending()) == 1  # told once
-    # Its successor, ending in turn, is told of too: each mandate once.
-    world.chain.mine_at(expiry + 1)
+    first = client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()
+    assert first["renewable"] and first["status"] == "active"
+    # Renewed in its last week: the new mandate takes over at once (the keeper uses one at a time),
+    # and is told of in turn when it ends.
     draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 500 * UNIT, "days": 5},
                         headers=headers).json()  # fmt: skip
-    client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft, investor), headers=headers)
+    assert client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft, investor), headers=headers).status_code == 200
+    shown = client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()
+    assert shown["mandate_hash"] == draft["mandate_hash"] and shown["status"] == "active"
+    with session_scope(settings) as session:
+        assert session.get(FundingMandateRow, first["mandate_hash"]).status == "cancelled"
     assert [(n["installment"], n["amount"]) for n in ending()] == [(2, 500 * UNIT), (1, 1_000 * UNIT)]  # newest first

@@ -35,7 +35,7 @@ function actionCell(loan, refundable, autopay) {
   } else if (loan.status === "funding" && mine) {
     cell.append(button("Receive funds", "disburse"));
   } else if (loan.status === "active" && mine) {
-    cell.append(button("Pay what is due", "repay"), button("Pay off", "payoff"), autopayButton(loan.loan_id, autopay));
+    cell.append(button("Pay what is due", "repay"), button("Pay off", "payoff"), ...autopayButtons(loan.loan_id, autopay));
   } else if (loan.status === "defaulted" && mine) {
     cell.append(button("Pay off", "payoff")); // recoveries still reach the investors
   }
@@ -80,7 +80,7 @@ async function autopayOf(loanId) {
   }
 }
 
-function autopayButton(loanId, autopay) {
+function autopayButtons(loanId, autopay) {
   const on = autopay?.status === "active";
   const unfinishedCancel = autopay?.cancel_transactions ?? [];
   const b = Object.assign(document.createElement("button"), {
@@ -88,7 +88,12 @@ function autopayButton(loanId, autopay) {
   });
   Object.assign(b.dataset, { loan: loanId, action: "autopay" });
   b.onclick = guard(() => (on || unfinishedCancel.length ? turnAutopayOff(loanId, unfinishedCancel) : turnAutopayOn(loanId)));
-  return b;
+  if (!autopay?.renewable) return [b];
+  // In its last week: a new mandate takes over from it at once.
+  const renew = Object.assign(document.createElement("button"), { textContent: "Renew autopay" });
+  Object.assign(renew.dataset, { loan: loanId, action: "autopay-renew" });
+  renew.onclick = guard(() => turnAutopayOn(loanId));
+  return [b, renew];
 }
 
 function autopayLine(loanId, autopay) {
@@ -100,6 +105,7 @@ function autopayLine(loanId, autopay) {
     textContent: !autopay ? "Autopay off: you pay each installment yourself."
       : autopay.status === "active" ? `Autopay on until ${day(autopay.mandate.expiry)}, up to `
         + `${money(autopay.mandate.max_per_payment)} a payment: ${paid}.` + autopay.warnings.map((w) => ` Note: ${w}.`).join("")
+        + (autopay.renewable ? " It ends within the week: renew it to keep paying automatically." : "")
       : autopay.status === "expired" ? `Autopay expired on ${day(autopay.mandate.expiry)}: ${paid}.`
       : autopay.cancel_transactions.length ? `Autopay withdrawn: ${paid}. The platform uses it no more, but it stays valid `
         + `on chain until ${day(autopay.mandate.expiry)} unless you cancel it there.`

@@ -131,6 +131,7 @@ export async function refreshMandate() {
     : active ? `Mandate active until ${day(m.mandate.expiry)}: ${money(m.spent)} of ${money(m.mandate.budget)} spent on ${loans}`
       + (m.mandate.max_apr_bps < 10_000 ? `; at most ${percent(m.mandate.max_apr_bps)} APR` : "") + "."
       + m.warnings.map((w) => ` Note: ${w}.`).join("")
+      + (m.renewable ? " It ends within the week: sign a new one below, which takes over at once." : "")
     : m.status === "expired" ? `Mandate expired on ${day(m.mandate.expiry)}: ${funded}.`
     : unfinishedCancel.length ? `Mandate withdrawn: ${funded}. The platform uses it no more, but it stays valid on chain `
       + `until ${day(m.mandate.expiry)} unless you cancel it there.`
@@ -138,7 +139,7 @@ export async function refreshMandate() {
   $("mandate-summary").dataset.mandate = m?.mandate_hash ?? "";
   $("mandate-withdraw").hidden = !active && !unfinishedCancel.length;
   $("mandate-withdraw").textContent = active ? "Withdraw mandate" : "Cancel it on chain";
-  $("mandate-form").hidden = active;  // one mandate at a time
+  $("mandate-form").hidden = active && !m.renewable;  // one mandate at a time, renewed in its last week
 }
 
 export async function signMandate(event) {
