@@ -9,14 +9,18 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from eth_account import Account
 from playwright.sync_api import expect
 
 from backend.chain.kyc_reader import is_verified
+from backend.chain.projection_models import LoanRow
 from backend.db.session import session_scope
 from backend.disclosure.reports import month_of
 from backend.identity.checks.national_id import IdType
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
+from backend.lending import autopay
+from backend.lending.autopay_schemas import AutopayDraftCreate, AutopaySign
 from tests.contracts.helpers import CANCELLED, REPAID
 from tests.identity.conftest import PNG, make_applicant
 from tests.lending.test_portfolio import _decision_hash
@@ -578,3 +582,34 @@ def test_a_borrower_turns_autopay_on_and_the_platform_pays_an_installment_from_i
     expect(button).to_have_text("Turn autopay on")  # free to turn it on again
     assert world.agent.functions.cancelled(bytes.fromhex(mandate_hash[2:])).call()
     assert world.w3.eth.get_transaction_count(borrower.address) == sent + 2  # the cancel, from the borrower's wallet
+
+
+def test_a_borrower_renews_autopay_in_its_last_week_from_the_page(page, server, wallet, world):
+    """Autopay ending within the week says so on the page and offers a renewal: the wallet signs a
+    new mandate, which takes over at once."""
+    settings, borrower = server.settings, world.borrower
+    loan_id, _ = world.active_loan()
+
+    def indexed() -> bool:  # by the server's indexer
+        with session_scope(settings) as session:
+            return session.get(LoanRow, loan_id) is not None
+
+    _wait(indexed, "the loan in the index")
+    with session_scope(settings) as session:  # autopay given earlier, for 5 days only
+        draft = autopay.draft_autopay(session, settings, borrower.address, loan_id, AutopayDraftCreate(days=5))
+    signature = "0x" + bytes(Account.sign_typed_data(borrower.key, full_message=draft.typed_data).signature).hex()
+    with session_scope(settings) as session:
+        autopay.sign_autopay(session, settings, borrower.address, loan_id,
+                             AutopaySign(mandate=draft.mandate, signature=signature))  # fmt: skip
+    wallet.address = borrower.address
+    _sign_in(page, borrower.address)
+    line = page.locator(f'tr[data-repayments="{loan_id}"] p[data-autopay="{loan_id}"]')
+    expect(line).to_contain_text("It ends within the week: renew it to keep paying automatically.")
+    assert line.get_attribute("data-mandate") == draft.mandate_hash
+
+    _loan_button(page, loan_id, "autopay-renew").click()
+    expect(page.locator("#status")).to_contain_text(f"Autopay on for loan {loan_id}")
+    expect(line).not_to_contain_text("It ends within the week")
+    renewed = line.get_attribute("data-mandate")
+    assert renewed != draft.mandate_hash and line.get_attribute("data-status") == "active"
+    expect(_loan_button(page, loan_id, "autopay")).to_have_text("Turn autopay off")
