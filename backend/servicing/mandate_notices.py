@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from backend.chain.mandates import mandate_spent
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
 from backend.servicing.notices import add_notice, day, money
@@ -28,7 +29,8 @@ ENDING_NOTICE_DAYS = 7
 
 @dataclass(frozen=True)
 class NoLoan:
-    """A notice's subject when it is about no one loan: the recipient stands in the borrower's column."""
+    """A notice's subject (`notices.NoticeSubject`) when it is about no one loan: the recipient
+    stands in the borrower's column."""
 
     borrower: str
     loan_id: int = 0
@@ -45,7 +47,6 @@ def has_active_mandates(db: Session) -> bool:
 def tell_mandates_ending(db: Session, settings: Settings, now: int, decimals: Callable[[], int]) -> int:
     """Tell of every funding and autopay mandate in use that ends within the week; how many were told."""
     # lending reads servicing, so lending is imported here, at call time
-    from backend.chain.mandates import mandate_spent
     from backend.lending.models import FundingMandateRow, MandateStatus, RepaymentMandateRow
 
     soon = now + ENDING_NOTICE_DAYS * DAY

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.chain.loan_book import loan_book_domain
-from backend.chain.projection_models import LoanRow
 from backend.config import Settings
 from backend.servicing.models import ServicingNotice
 
@@ -31,8 +31,15 @@ def day(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
 
 
+class NoticeSubject(Protocol):
+    """What a notice is about: a loan (a `LoanRow`), or no one loan (`loan_id` 0, as a mandate's)."""
+
+    loan_id: int
+    borrower: str
+
+
 def add_notice(
-    db: Session, row: LoanRow, installment: int, kind: str, due_date: int, amount: int, message: str,
+    db: Session, row: NoticeSubject, installment: int, kind: str, due_date: int, amount: int, message: str,
     recipient: str | None = None,
 ) -> bool:
     """One notice per (loan, installment, kind, recipient; installment 0 = the whole loan, the
