@@ -41,10 +41,6 @@ DAY = 86_400
 KEY_PREFIX = "autopay:"  # the keeper's outbox keys
 
 
-def _calls(*calls) -> list[WalletCallPublic]:
-    return [WalletCallPublic(to=c.to, data=c.data, description=c.description) for c in calls]
-
-
 def _borrowers_active_loan(db: Session, wallet: str, loan_id: int) -> LoanRow:
     loan = db.get(LoanRow, loan_id)
     if loan is None:
@@ -90,7 +86,7 @@ def draft_autopay(db: Session, settings: Settings, wallet: str, loan_id: int, re
     return AutopayDraftPublic(mandate=AutopayTerms(**mandate.to_json()),
                               mandate_hash=_hex(rm.digest(mandate, domain.chain_id, view.agent.address)),
                               typed_data=rm.typed_data(mandate, domain.chain_id, view.agent.address),
-                              transactions=_calls(*approve))  # fmt: skip
+                              transactions=WalletCallPublic.of(approve))  # fmt: skip
 
 
 def sign_autopay(db: Session, settings: Settings, wallet: str, loan_id: int, request: AutopaySign) -> AutopayPublic:
@@ -148,7 +144,7 @@ def withdraw_autopay(db: Session, settings: Settings, wallet: str, loan_id: int)
         raise NotFound(f"{wallet} has no active autopay on loan {loan_id}", loan_id=loan_id)
     _stop(db, row, wallet, "autopay.withdraw", "the borrower withdrew autopay")
     return AutopayCancelPublic(mandate_hash=row.mandate_hash,
-                               transactions=_calls(rm.AgentView(settings, wallet).cancel(mandate_of(row))))  # fmt: skip
+                               transactions=WalletCallPublic.of([rm.AgentView(settings, wallet).cancel(mandate_of(row))]))  # fmt: skip
 
 
 def _stop(db: Session, row: RepaymentMandateRow, wallet: str, action: str, why: str) -> None:
@@ -192,7 +188,7 @@ def _public(db: Session, settings: Settings, row: RepaymentMandateRow) -> Autopa
     return AutopayPublic(mandate_hash=row.mandate_hash, status=row.status if live else "expired",
                          mandate=AutopayTerms(**row.mandate), expires_at=datetime.fromtimestamp(row.expiry, UTC),
                          payments=_payments(db, row.mandate_hash), warnings=warnings,
-                         cancel_transactions=_calls(view.cancel(mandate)) if unfinished else [],
+                         cancel_transactions=WalletCallPublic.of([view.cancel(mandate)]) if unfinished else [],
                          renewable=renewable(row.status, row.expiry, now), created_at=row.created_at)  # fmt: skip
 
 

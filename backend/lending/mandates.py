@@ -24,7 +24,7 @@ from backend.chain import mandates as fm
 from backend.chain.loan_book import deadline_clock, loan_book_domain
 from backend.chain.models import ChainEvent
 from backend.chain.outbox import withdraw_pending
-from backend.chain.wallet_calls import LoanBookWallet, WalletCall
+from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.lending.mandate_schemas import (
@@ -100,7 +100,7 @@ def draft_mandate(db: Session, settings: Settings, wallet: str, request: Mandate
     return MandateDraftPublic(mandate=MandateTerms(**mandate.to_json()),
                               mandate_hash=_hex(fm.digest(mandate, domain.chain_id, domain.address)),
                               typed_data=fm.typed_data(mandate, domain.chain_id, domain.address),
-                              transactions=_public_calls(calls), warnings=_spread(settings, rule.per_loan, request.budget))  # fmt: skip
+                              transactions=WalletCallPublic.of(calls), warnings=_spread(settings, rule.per_loan, request.budget))  # fmt: skip
 
 
 def _spread(settings: Settings, per_loan: int, budget: int) -> list[str]:
@@ -205,11 +205,7 @@ def _cancel_call(db: Session, settings: Settings, row: FundingMandateRow) -> lis
     calls = [fm.cancel_call(settings, mandate_of(row))]
     if active_mandate(db, row.wallet, deadline_clock(settings)) is None and fm.agent_authorized(settings, row.wallet):
         calls.append(fm.authorize_call(settings, False))
-    return _public_calls(calls)
-
-
-def _public_calls(calls: list[WalletCall]) -> list[WalletCallPublic]:
-    return [WalletCallPublic(to=c.to, data=c.data, description=c.description) for c in calls]
+    return WalletCallPublic.of(calls)
 
 
 def mandate_of(row: FundingMandateRow) -> fm.FundingMandate:

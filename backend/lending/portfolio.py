@@ -288,7 +288,7 @@ def plan_investment(db: Session, settings: Settings, wallet: str, request: PlanC
         calls.insert(0, book.approve(total))
     return PlanPublic(
         amount=request.amount, allocated=total, unallocated=request.amount - total, allocations=allocations,
-        transactions=[WalletCallPublic(to=c.to, data=c.data, description=c.description) for c in calls],
+        transactions=WalletCallPublic.of(calls),
     )  # fmt: skip
 
 
@@ -303,4 +303,4 @@ def claim_all(db: Session, settings: Settings, wallet: str) -> WalletTxPublic:
     total = sum(claimable.values())
     call = book.call("claimMany", [list(claimable)], f"claim {total} from {len(claimable)} loans")
     return WalletTxPublic(loan_id=None, action="claim", amount=total,
-                          transactions=[WalletCallPublic(to=call.to, data=call.data, description=call.description)])  # fmt: skip
+                          transactions=WalletCallPublic.of([call]))

@@ -4,6 +4,7 @@ application form."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -157,6 +158,11 @@ class WalletCallPublic(BaseModel):
     data: str
     value: str = "0x0"
     description: str
+
+    @classmethod
+    def of(cls, calls: Iterable[Any]) -> list[WalletCallPublic]:
+        """The wallet calls (`chain.wallet_calls.WalletCall`: to, data, description) as the API gives them."""
+        return [cls(to=c.to, data=c.data, description=c.description) for c in calls]
 
 
 class WalletTxPublic(BaseModel):

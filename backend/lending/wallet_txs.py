@@ -93,5 +93,5 @@ def prepare(db: Session, settings: Settings, wallet: str, loan_id: int, request:
             calls.insert(0, book.approve(amount))
     return WalletTxPublic(
         loan_id=loan_id, action=request.action, amount=amount,
-        transactions=[WalletCallPublic(to=c.to, data=c.data, description=c.description) for c in calls],
+        transactions=WalletCallPublic.of(calls),
     )  # fmt: skip

@@ -163,7 +163,7 @@ def quote(db: Session, settings: Settings, loan_id: int, notes: int, price_bps: 
 
 def _tx(action: str, loan_id: int, notes: int, cost: int, calls: list[WalletCall], **order) -> MarketTxPublic:
     return MarketTxPublic(action=action, loan_id=loan_id, notes=notes, cost=cost, **order,
-                          transactions=[WalletCallPublic(to=c.to, data=c.data, description=c.description) for c in calls])  # fmt: skip
+                          transactions=WalletCallPublic.of(calls))
 
 
 def _active_loan(db: Session, loan_id: int) -> LoanRow:
