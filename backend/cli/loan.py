@@ -78,6 +78,29 @@ def position_command(loan_id: int, json_out: bool = typer.Option(False, "--json"
                   f"due now {position.due_now:,}, payoff {position.payoff:,}")  # fmt: skip
 
 
+@app.command("borrower")
+def borrower_command(loan_id: int, json_out: bool = typer.Option(False, "--json")) -> None:
+    """The loan's borrower as investors see it: banded facts and the credit decision, never identity
+    (= GET /api/v1/loans/{id}/borrower)."""
+    from backend.db.session import session_scope
+    from backend.lending.borrower_profile import borrower_profile
+
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        p = borrower_profile(session, settings, loan_id)
+    if json_out:
+        print_json(p.model_dump(mode="json"))
+        return
+    ratio = "n/a (income band from 0)" if p.debt_service_ratio is None else f"{p.debt_service_ratio:.0%}"
+    console.print(f"loan {loan_id}: grade [bold]{p.grade}[/] (PD {p.pd:.1%}, score {p.score}), {p.purpose}, "
+                  f"{p.term_months} months")  # fmt: skip
+    console.print(f"income {p.monthly_income_band} a month, employed {p.employment_length}, housing {p.housing}, "
+                  f"credit history {p.credit_history}, {p.existing_loans_with_us} loans with us")  # fmt: skip
+    console.print(f"debt service {ratio} of income (cap {p.debt_service_ratio_cap:.0%})")
+    for reason in p.score_reasons:
+        console.print(f"  - {reason}")
+
+
 @app.command("statement")
 def statement_command(
     loan_id: int,

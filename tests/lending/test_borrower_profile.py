@@ -4,14 +4,21 @@ assets; for investors and staff only."""
 
 from __future__ import annotations
 
-from eth_account import Account
+import json
 
+from eth_account import Account
+from typer.testing import CliRunner
+
+from backend.cli.main import app
+from backend.config import get_settings
+
+from tests.anchoring.helpers import point_get_settings_at
 from tests.identity.conftest import bearer
 from tests.lending.conftest import SAMPLE, created_loan, verified_borrower
 
 
 def test_an_investor_sees_the_borrowers_banded_facts_and_nothing_that_identifies_it(client, chain_identity_settings,
-                                                                                     borrower, approved):  # fmt: skip
+                                                                                     borrower, approved, monkeypatch):  # fmt: skip
     offer = created_loan(client, chain_identity_settings, borrower, approved)
     loan_id, path = offer["loan_id"], f"/api/v1/loans/{offer['loan_id']}/borrower"
     investor = verified_borrower(client, chain_identity_settings, 401)  # KYC-verified: the investor role
@@ -38,3 +45,11 @@ def test_an_investor_sees_the_borrowers_banded_facts_and_nothing_that_identifies
     assert client.get(path, headers=stranger).status_code == 403
     assert client.get(path).status_code == 401
     assert client.get("/api/v1/loans/999/borrower", headers=investor.headers).status_code == 404
+    try:  # staff read the same from the CLI
+        point_get_settings_at(monkeypatch, chain_identity_settings)
+        assert json.loads(CliRunner().invoke(app, ["loan", "borrower", str(loan_id), "--json"]).stdout) == profile
+        assert f"grade {approved['grade']}" in CliRunner().invoke(app, ["loan", "borrower", str(loan_id)]).stdout
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
