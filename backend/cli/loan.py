@@ -87,7 +87,7 @@ def borrower_command(loan_id: int, json_out: bool = typer.Option(False, "--json"
 
     settings = get_settings()
     with cli_errors(), session_scope(settings) as session:
-        p = borrower_profile(session, settings, loan_id)
+        p = borrower_profile(session, settings, loan_id, None)
     if json_out:
         print_json(p.model_dump(mode="json"))
         return

@@ -7,7 +7,10 @@ the ones the loan was priced on. Only the bands a person picked from a list are 
 employment length, housing, credit history), with the debt-service ratio the affordability rule
 judged (existing monthly debt payments plus this loan's installment over the income band's lower
 edge) and the reasons the scorecard lowered the score. The borrower agrees to this in the loan
-agreement; a loan decided elsewhere has no profile here."""
+agreement; a loan decided elsewhere has no profile here.
+
+Investors see it while the loan is open for funding, when they decide, and afterwards only if they
+hold its notes; staff always."""
 
 from __future__ import annotations
 
@@ -15,19 +18,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.chain.loan_book import loan_book_domain
-from backend.chain.projection_models import LoanRow
+from backend.chain.projection_models import LoanRow, NoteBalanceRow
 from backend.config import Settings
-from backend.errors import NotFound
+from backend.errors import Forbidden, NotFound
 from backend.lending.schemas import BorrowerProfilePublic
 from backend.scoring import policy
 from backend.scoring.mapping import INCOME_FLOOR
 from backend.scoring.models import CreditDecision
 
 
-def borrower_profile(db: Session, settings: Settings, loan_id: int) -> BorrowerProfilePublic:
+def borrower_profile(db: Session, settings: Settings, loan_id: int, wallet: str | None,
+                     staff: bool = False) -> BorrowerProfilePublic:  # fmt: skip
+    """The profile for `wallet` (None: an operator at the CLI, as staff)."""
     loan = db.get(LoanRow, loan_id)
     if loan is None:
         raise NotFound(f"loan {loan_id} is not indexed", loan_id=loan_id)
+    if not staff and wallet is not None and loan.status != "funding" and not _holds(db, loan_id, wallet):
+        raise Forbidden(f"loan {loan_id} is {loan.status}: its borrower's profile is shown while it is open for "
+                        "funding, and afterwards to its note holders", loan_id=loan_id, status=loan.status)  # fmt: skip
     decision = db.scalar(select(CreditDecision).where(CreditDecision.decision_hash == loan.decision_hash).limit(1))
     if decision is None:
         raise NotFound(f"loan {loan_id} was decided elsewhere: this platform holds no profile of its borrower",
@@ -46,3 +54,9 @@ def borrower_profile(db: Session, settings: Settings, loan_id: int) -> BorrowerP
         score_reasons=[r["text"] for r in decision.outputs.get("reasons", [])],
         decided_at=decision.created_at,
     )  # fmt: skip
+
+
+def _holds(db: Session, loan_id: int, wallet: str) -> bool:
+    row = db.get(NoteBalanceRow, (loan_id, wallet))
+    return row is not None and row.balance > 0
+

@@ -9,8 +9,10 @@ import json
 from eth_account import Account
 from typer.testing import CliRunner
 
+from backend.chain.projection_models import LoanRow, NoteBalanceRow
 from backend.cli.main import app
 from backend.config import get_settings
+from backend.db.session import session_scope
 
 from tests.anchoring.helpers import point_get_settings_at
 from tests.identity.conftest import bearer
@@ -40,6 +42,16 @@ def test_an_investor_sees_the_borrowers_banded_facts_and_nothing_that_identifies
     text = shown.text
     assert not {"monthly_debt_payments", "savings", "property", "checking_account", "borrower", "wallet"} & set(profile)
     assert borrower.account.address not in text and borrower.account.address.lower() not in text
+
+    # Once the loan has left funding, only its note holders (and staff) see it.
+    with session_scope(chain_identity_settings) as session:
+        session.get(LoanRow, loan_id).status = "active"
+    refused = client.get(path, headers=investor.headers)
+    assert refused.status_code == 403 and "note holders" in refused.text
+    with session_scope(chain_identity_settings) as session:
+        session.add(NoteBalanceRow(loan_id=loan_id, holder=investor.account.address, balance=1, block_number=1,
+                                   log_index=0, tx_hash="0x" + "00" * 32))  # fmt: skip
+    assert client.get(path, headers=investor.headers).json() == profile
 
     stranger = bearer(client, Account.create())  # signed in, no KYC: not an investor
     assert client.get(path, headers=stranger).status_code == 403

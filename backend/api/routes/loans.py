@@ -87,9 +87,10 @@ def release(loan_id: int, user: CurrentUser, session: SessionDep, settings: Sett
 
 
 @router.get("/{loan_id}/borrower", dependencies=allow("loans.borrower"),
-            summary="The loan's borrower as investors may see it: banded facts and the credit decision, never identity")
-def borrower(loan_id: int, session: SessionDep, settings: SettingsDep) -> BorrowerProfilePublic:
-    return borrower_profile(session, settings, loan_id)
+            summary="The loan's borrower as investors may see it while it funds (later, its note holders): banded "
+                    "facts and the credit decision, never identity")
+def borrower(loan_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> BorrowerProfilePublic:
+    return borrower_profile(session, settings, loan_id, user.wallet, bool(user.roles & STAFF))
 
 
 @router.post("/{loan_id}/hardship", dependencies=allow("loans.hardship"), status_code=201,
