@@ -9,16 +9,16 @@ judged (existing monthly debt payments plus this loan's installment over the inc
 edge) and the reasons the scorecard lowered the score. The borrower agrees to this in the loan
 agreement; a loan decided elsewhere has no profile here.
 
-Investors see it while the loan is open for funding, when they decide, and afterwards only if they
-hold its notes; staff always."""
+Investors see it when they decide: while the loan is open for funding, or while its notes are
+offered on the secondary market; otherwise only if they hold its notes. Staff always."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.chain.loan_book import loan_book_domain
-from backend.chain.projection_models import LoanRow, NoteBalanceRow
+from backend.chain.loan_book import deadline_clock, loan_book_domain
+from backend.chain.projection_models import LoanRow, MarketListingRow, NoteBalanceRow
 from backend.config import Settings
 from backend.errors import Forbidden, NotFound
 from backend.lending.schemas import BorrowerProfilePublic
@@ -33,9 +33,11 @@ def borrower_profile(db: Session, settings: Settings, loan_id: int, wallet: str 
     loan = db.get(LoanRow, loan_id)
     if loan is None:
         raise NotFound(f"loan {loan_id} is not indexed", loan_id=loan_id)
-    if not staff and wallet is not None and loan.status != "funding" and not _holds(db, loan_id, wallet):
+    if not (staff or wallet is None or loan.status == "funding" or _holds(db, loan_id, wallet)
+            or _offered(db, settings, loan_id)):  # fmt: skip
         raise Forbidden(f"loan {loan_id} is {loan.status}: its borrower's profile is shown while it is open for "
-                        "funding, and afterwards to its note holders", loan_id=loan_id, status=loan.status)  # fmt: skip
+                        "funding or its notes are offered, and otherwise to its note holders",
+                        loan_id=loan_id, status=loan.status)  # fmt: skip
     decision = db.scalar(select(CreditDecision).where(CreditDecision.decision_hash == loan.decision_hash).limit(1))
     if decision is None:
         raise NotFound(f"loan {loan_id} was decided elsewhere: this platform holds no profile of its borrower",
@@ -54,6 +56,13 @@ def borrower_profile(db: Session, settings: Settings, loan_id: int, wallet: str 
         score_reasons=[r["text"] for r in decision.outputs.get("reasons", [])],
         decided_at=decision.created_at,
     )  # fmt: skip
+
+
+def _offered(db: Session, settings: Settings, loan_id: int) -> bool:
+    """Whether notes of the loan are on offer on the secondary market now (an open, live listing)."""
+    live = MarketListingRow.live_at(deadline_clock(settings))
+    return db.scalar(select(MarketListingRow.listing_id).where(MarketListingRow.loan_id == loan_id,
+                                                               MarketListingRow.status == "open", live).limit(1)) is not None  # fmt: skip
 
 
 def _holds(db: Session, loan_id: int, wallet: str) -> bool:

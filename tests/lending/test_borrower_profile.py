@@ -9,7 +9,7 @@ import json
 from eth_account import Account
 from typer.testing import CliRunner
 
-from backend.chain.projection_models import LoanRow, NoteBalanceRow
+from backend.chain.projection_models import LoanRow, MarketListingRow, NoteBalanceRow
 from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
@@ -48,6 +48,14 @@ def test_an_investor_sees_the_borrowers_banded_facts_and_nothing_that_identifies
         session.get(LoanRow, loan_id).status = "active"
     refused = client.get(path, headers=investor.headers)
     assert refused.status_code == 403 and "note holders" in refused.text
+    with session_scope(chain_identity_settings) as session:  # a holder offers notes: buyers decide too
+        session.add(MarketListingRow(listing_id=1, loan_id=loan_id, seller="0x" + "ab" * 20, notes_listed=1,
+                                     notes_left=1, price_bps=9_900, status="open", block_number=1, log_index=0,
+                                     tx_hash="0x" + "00" * 32))  # fmt: skip
+    assert client.get(path, headers=investor.headers).json() == profile
+    with session_scope(chain_identity_settings) as session:
+        session.get(MarketListingRow, 1).status = "sold"
+    assert client.get(path, headers=investor.headers).status_code == 403
     with session_scope(chain_identity_settings) as session:
         session.add(NoteBalanceRow(loan_id=loan_id, holder=investor.account.address, balance=1, block_number=1,
                                    log_index=0, tx_hash="0x" + "00" * 32))  # fmt: skip

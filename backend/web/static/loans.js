@@ -56,7 +56,7 @@ function actionCell(loan, refundable, autopay) {
 }
 
 // The borrower as an investor may see it: banded facts and the credit decision, never identity.
-async function showBorrower(loanId) {
+export async function showBorrower(loanId) {
   const p = await api(`/api/v1/loans/${loanId}/borrower`);
   const words = (s) => s.replaceAll("_", " ");
   const ratio = p.debt_service_ratio == null ? "income band starts at 0"

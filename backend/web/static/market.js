@@ -1,6 +1,7 @@
 // The notes' secondary market: public listings and bids; signed in, take or withdraw one, or place one.
 
-import { $, api, day, guard, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state } from "./core.js";
+import { $, api, day, guard, has, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state } from "./core.js";
+import { showBorrower } from "./loans.js";
 import { refreshPortfolio } from "./portfolio.js";
 
 const rate = (y) => `${(y * 100).toFixed(2)}%`;
@@ -24,6 +25,12 @@ function orderRow(o, id, kind, mine, cells) {
     button.onclick = guard(() => marketAction(kind, id, action));
     cell.append(button);
     if (mine) cell.append(" ", ...repriceControls(kind, id));
+    if (kind === "listing" && !mine && has("investor")) {  // a buyer decides as a funder does
+      const about = Object.assign(document.createElement("button"), { textContent: "Borrower" });
+      Object.assign(about.dataset, { listing: id, action: "borrower" });
+      about.onclick = guard(() => showBorrower(o.loan_id));
+      cell.append(" ", about);
+    }
   }
   row.append(cell);
   return row;
