@@ -31,10 +31,9 @@ from backend.lending.autopay_schemas import (
     AutopaySign,
     AutopayTerms,
 )
-from backend.lending.mandates import check_keeper_and_expiry, renewable
+from backend.lending.mandates import check_keeper_and_expiry, renewable, renewed_or_none
 from backend.lending.models import MandateStatus, RepaymentMandateRow
 from backend.lending.schemas import WalletCallPublic
-from backend.servicing.mandate_notices import ENDING_NOTICE_DAYS
 from backend.servicing.notices import money
 
 DAY = 86_400
@@ -58,13 +57,7 @@ def active_autopay(db: Session, loan_id: int, now: int) -> RepaymentMandateRow |
 
 
 def _no_active(db: Session, loan_id: int, now: int) -> RepaymentMandateRow | None:
-    """The loan's autopay in use, which a new mandate may take over in its last week only (when its
-    payer is told it ends: `autopay_ending`); one with longer to run is withdrawn first."""
-    current = active_autopay(db, loan_id, now)
-    if current is not None and not renewable(current.status, current.expiry, now):
-        raise Conflict(f"loan {loan_id} already has autopay ({current.mandate_hash}): withdraw it first, or renew it "
-                       f"in its last {ENDING_NOTICE_DAYS} days", mandate_hash=current.mandate_hash)  # fmt: skip
-    return current
+    return renewed_or_none(active_autopay(db, loan_id, now), now, f"loan {loan_id}'s autopay")
 
 
 def draft_autopay(db: Session, settings: Settings, wallet: str, loan_id: int, request: AutopayDraftCreate) -> AutopayDraftPublic:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -64,14 +65,17 @@ def renewable(status: str, expiry: int, now: int) -> bool:
     return status == MandateStatus.ACTIVE and now < expiry <= now + ENDING_NOTICE_DAYS * DAY
 
 
-def _no_active(db: Session, wallet: str, now: int) -> FundingMandateRow | None:
-    """The wallet's mandate in use, which a new one may take over in its last week only (when the
-    investor is told it ends: `mandate_ending`); one with longer to run is withdrawn first."""
-    current = active_mandate(db, wallet, now)
+def renewed_or_none(current: Any, now: int, holder: str) -> Any:
+    """The mandate in use (a funding or autopay row) that a new one would take over, which it may in
+    its last week only (when its signer is told it ends); one with longer to run is withdrawn first."""
     if current is not None and not renewable(current.status, current.expiry, now):
-        raise Conflict(f"{wallet} already has an active mandate ({current.mandate_hash}): withdraw it first, or renew "
+        raise Conflict(f"{holder} already has an active mandate ({current.mandate_hash}): withdraw it first, or renew "
                        f"it in its last {ENDING_NOTICE_DAYS} days", mandate_hash=current.mandate_hash)  # fmt: skip
     return current
+
+
+def _no_active(db: Session, wallet: str, now: int) -> FundingMandateRow | None:
+    return renewed_or_none(active_mandate(db, wallet, now), now, wallet)
 
 
 def draft_mandate(db: Session, settings: Settings, wallet: str, request: MandateDraftCreate) -> MandateDraftPublic:
