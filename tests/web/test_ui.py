@@ -590,11 +590,12 @@ def test_a_borrower_renews_autopay_in_its_last_week_from_the_page(page, server, 
     settings, borrower = server.settings, world.borrower
     loan_id, _ = world.active_loan()
 
-    def indexed() -> bool:  # by the server's indexer
+    def indexed() -> bool:  # by the server's indexer, as far as its disbursal
         with session_scope(settings) as session:
-            return session.get(LoanRow, loan_id) is not None
+            loan = session.get(LoanRow, loan_id)
+            return loan is not None and loan.status == "active"
 
-    _wait(indexed, "the loan in the index")
+    _wait(indexed, "the active loan in the index")
     with session_scope(settings) as session:  # autopay given earlier, for 5 days only
         draft = autopay.draft_autopay(session, settings, borrower.address, loan_id, AutopayDraftCreate(days=5))
     signature = "0x" + bytes(Account.sign_typed_data(borrower.key, full_message=draft.typed_data).signature).hex()
