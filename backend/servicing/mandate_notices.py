@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from backend.chain.mandates import mandate_spent
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
-from backend.servicing.notices import add_notice, day, money
+from backend.servicing.notices import add_notice, day, given_before, money
 
 DAY = 86_400
 ENDING_NOTICE_DAYS = 7
@@ -54,11 +54,13 @@ def tell_mandates_ending(db: Session, settings: Settings, now: int, decimals: Ca
     ending = select(FundingMandateRow).where(FundingMandateRow.status == MandateStatus.ACTIVE,
                                              FundingMandateRow.expiry > now, FundingMandateRow.expiry <= soon)  # fmt: skip
     for row in db.scalars(ending.order_by(FundingMandateRow.created_at)):
+        number = db.scalar(select(func.count()).where(FundingMandateRow.wallet == row.wallet,
+                                                      FundingMandateRow.created_at <= row.created_at))  # fmt: skip
+        if given_before(db, 0, number, "mandate_ending", row.wallet):
+            continue  # told: no chain read every pass of its last week
         left = int(row.mandate["budget"]) - mandate_spent(settings, row.mandate_hash)
         if left <= 0:
             continue  # spent: it funds nothing more anyway, and its last funding said so
-        number = db.scalar(select(func.count()).where(FundingMandateRow.wallet == row.wallet,
-                                                      FundingMandateRow.created_at <= row.created_at))  # fmt: skip
         message = (f"Your funding mandate ends on {day(row.expiry)} with {money(left, decimals())} of its budget "
                    "unspent: from then on the platform funds no more of your standing instruction's matches. "
                    "Sign a new mandate to keep investing automatically: it takes over from this one at once.")  # fmt: skip

@@ -38,6 +38,14 @@ class NoticeSubject(Protocol):
     borrower: str
 
 
+def given_before(db: Session, loan_id: int, installment: int, kind: str, recipient: str) -> bool:
+    """Whether that notice was given already (a pass can skip the reads that would word it again)."""
+    return db.scalar(select(ServicingNotice.id).where(
+        ServicingNotice.loan_id == loan_id, ServicingNotice.installment == installment,
+        ServicingNotice.kind == kind, ServicingNotice.recipient == recipient,
+    ).limit(1)) is not None  # fmt: skip
+
+
 def add_notice(
     db: Session, row: NoticeSubject, installment: int, kind: str, due_date: int, amount: int, message: str,
     recipient: str | None = None,
@@ -45,11 +53,7 @@ def add_notice(
     """One notice per (loan, installment, kind, recipient; installment 0 = the whole loan, the
     recipient by default the borrower); False when it was given before."""
     recipient = recipient or row.borrower
-    exists = db.scalar(select(ServicingNotice.id).where(
-        ServicingNotice.loan_id == row.loan_id, ServicingNotice.installment == installment,
-        ServicingNotice.kind == kind, ServicingNotice.recipient == recipient,
-    ))  # fmt: skip
-    if exists is not None:
+    if given_before(db, row.loan_id, installment, kind, recipient):
         return False
     notice = ServicingNotice(loan_id=row.loan_id, borrower=row.borrower, recipient=recipient, installment=installment,
                              kind=kind, due_date=due_date, amount=amount, message=message)  # fmt: skip
