@@ -38,6 +38,9 @@ def disclosure_command(ctx: typer.Context, json_out: bool = typer.Option(False, 
     rate = "n/a" if report.net_loss_rate is None else f"{report.net_loss_rate:.2%}"
     console.print(f"defaults {d.count}: principal {d.principal_at_default:,}, reserve cover {d.reserve_cover:,}, "
                   f"recovered {d.recovered:,}, net loss {d.net_loss:,} ({rate} of originated)")  # fmt: skip
+    rolls = ", ".join(f"{r.bucket} {r.rate:.1%}" for r in report.roll_rates)
+    settled = report.roll_rates[0].episodes if report.roll_rates else 0
+    console.print(f"roll rates to default: {rolls} (from {settled} settled late installments, with a stated prior)")
     m = report.market
     console.print(f"secondary market: {m.open_listings} open offers ({m.notes_offered:,} notes), "
                   f"{m.open_bids} open bids ({m.notes_wanted:,} notes), {m.trades} trades, "

@@ -29,11 +29,12 @@ def show_command(wallet: str = typer.Argument(..., help="The investor's wallet")
     if json_out:
         print_json(report.model_dump(mode="json"))
         return
-    table = Table("loan", "status", "standing", "grade", "notes", "at stake", "expected loss", "to collect", "bids now",
+    table = Table("loan", "status", "standing", "grade", "PD now", "notes", "at stake", "expected loss", "to collect", "bids now",
                   title=f"{report.wallet} ({len(report.positions)} positions)")  # fmt: skip
     for p in report.positions:
         standing = "-" if p.days_past_due is None else f"{p.days_past_due} days late" if p.days_past_due else "current"
-        table.add_row(str(p.loan_id), p.status, standing, p.grade or "-", f"{p.notes:,}", f"{p.exposure:,}",
+        pd = "-" if p.pd_now is None else f"{p.pd_now:.1%}"
+        table.add_row(str(p.loan_id), p.status, standing, p.grade or "-", pd, f"{p.notes:,}", f"{p.exposure:,}",
                       "-" if p.expected_loss is None else f"{p.expected_loss:,}", f"{p.claimable:,}", f"{p.bid_now:,}")  # fmt: skip
     console.print(table)
     annual = "n/a" if report.net_annual_return is None else f"{report.net_annual_return:.2%}"

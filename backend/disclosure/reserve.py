@@ -3,8 +3,9 @@ out, how it compares with the expected loss on the loans outstanding, and so wha
 default's principal outstanding it can be expected to pay investors.
 
 The reserve pays `coverageRatioBps` of a defaulted loan's principal outstanding while its balance
-lasts. Expected claims are that share of the expected defaults (PD x principal outstanding, with the
-PD each loan was priced at); a balance short of them pays proportionally less, so the share
+lasts. Expected claims are that share of the expected defaults (PD x principal outstanding, with
+each loan's PD from where it stands now: `servicing.roll_rates`); a balance short of them pays
+proportionally less, so the share
 investors can count on is the ratio times min(1, balance / expected claims). It is an expectation
 over the book, not a promise: defaults bunched together can outrun the balance."""
 
@@ -15,9 +16,12 @@ from sqlalchemy.orm import Session
 
 from backend.chain.models import ChainEvent
 from backend.chain.projection_models import LoanRow
+from backend.disclosure.aging import aging_now
 from backend.disclosure.schemas import ReservePublic
 from backend.scoring import policy
 from backend.scoring.models import CreditDecision
+from backend.servicing.roll_rates import RollRate, pd_now, roll_rates
+from backend.servicing.schemas import ServicingPublic
 
 BPS = 10_000
 
@@ -34,10 +38,15 @@ def _coverage_ratio_bps(session: Session) -> int | None:
     return int(last.args["newBps"]) if last else None
 
 
-def reserve_figures(session: Session, active: list[LoanRow] | None = None) -> ReservePublic:
-    """The reserve against `active` (every active loan by default)."""
+def reserve_figures(session: Session, active: list[LoanRow] | None = None, *,
+                    aging: dict[int, ServicingPublic] | None = None,
+                    rates: dict[str, RollRate] | None = None) -> ReservePublic:  # fmt: skip
+    """The reserve against `active` (every active loan by default), each loan's PD now read with
+    lateness from `aging` (the last servicing pass by default) and the book's roll `rates`."""
     if active is None:
         active = list(session.scalars(select(LoanRow).where(LoanRow.status == "active")))
+    aging = aging_now(session) if aging is None else aging
+    rates = roll_rates(session, aging) if rates is None else rates
     deposits = _event_sum(session, "ReserveFund", "Deposited", "amount")
     fees = _event_sum(session, "LoanBook", "LoanDisbursed", "originationFee")
     paid = _event_sum(session, "ReserveFund", "CoverPaid", "amount")
@@ -47,7 +56,8 @@ def reserve_figures(session: Session, active: list[LoanRow] | None = None) -> Re
     expected = claims = share = None
     ratio = _coverage_ratio_bps(session)
     if all(loan.decision_hash in pds for loan in active):
-        defaults = sum(pds[loan.decision_hash] * loan.principal_outstanding for loan in active)
+        defaults = sum(pd_now(pds[loan.decision_hash], loan, aging.get(loan.loan_id), rates) * loan.principal_outstanding
+                       for loan in active)  # fmt: skip
         expected = round(defaults * policy.LGD)
         if ratio is not None:
             claims = round(defaults * ratio / BPS)

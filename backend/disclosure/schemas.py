@@ -36,6 +36,19 @@ class DelinquencyPublic(BaseModel):
     amount_overdue: int = Field(description="Sum of what is due now on loans past due")
 
 
+class RollRatePublic(BaseModel):
+    """Of the installments loans fell behind on and that have since been settled one way or the
+    other, the share that reached this aging bucket (or a later one) and ended in the loan's
+    default: the platform's own book, shrunk towards a stated prior while it is young."""
+
+    bucket: str = Field(description="grace, late_16_30, late_31_120 or defaultable")
+    episodes: int = Field(description="Resolved late installments that reached this bucket or a later one")
+    defaulted: int = Field(description="Of them, those the loan defaulted on")
+    prior: float = Field(description="The rate assumed before the book has its own (worth 20 episodes)")
+    rate: float = Field(description="(defaulted + prior x 20) / (episodes + 20), at least a less late bucket's rate: "
+                        "the chance a loan in this bucket defaults on the installment it is behind on")
+
+
 class ReservePublic(BaseModel):
     """The risk reserve (ReserveFund), from its own events and LoanBook's: what went in, what it
     paid out, and how it compares with the expected loss on the loans outstanding."""
@@ -45,8 +58,9 @@ class ReservePublic(BaseModel):
     cover_paid: int = Field(description="CoverPaid events: paid to investors of defaulted loans")
     balance: int = Field(description="deposits + origination_fees - cover_paid")
     expected_loss: int | None = Field(
-        description="Sum over active loans of PD x LGD x principal outstanding, with the PD of each loan's credit "
-        "decision; None when an active loan's decision is not held here"
+        description="Sum over active loans of PD x LGD x principal outstanding, with each loan's PD now (its credit "
+        "decision's, for the installments left or, when late, its bucket's roll rate: roll_rates); None when an "
+        "active loan's decision is not held here"
     )
     coverage_of_expected_loss: float | None = Field(description="balance / expected_loss")
     coverage_ratio_bps: int | None = Field(default=None, description="The share of a defaulted loan's principal "
@@ -108,6 +122,7 @@ class DisclosurePublic(BaseModel):
         description="net_loss / principal_originated: the bad-debt rate investors bore after the reserve"
     )
     delinquency: DelinquencyPublic
+    roll_rates: list[RollRatePublic] = Field(default_factory=list)
     reserve: ReservePublic
     market: MarketActivityPublic
 

@@ -29,8 +29,10 @@ from backend.disclosure.schemas import (
     GradeOutcomePublic,
     LoanCountsPublic,
     MarketActivityPublic,
+    RollRatePublic,
 )
 from backend.scoring.models import CreditDecision
+from backend.servicing.roll_rates import roll_rates
 from backend.servicing.schemas import ServicingPublic
 
 DISBURSED = ("active", "repaid", "defaulted")
@@ -46,6 +48,7 @@ def platform_disclosure(session: Session, *, aging: dict[int, ServicingPublic] |
     default) and orders live at `clock` (the wall clock by default). A monthly report passes both
     as of the month's last block, reading inside `index_at`."""
     aging = aging_now(session) if aging is None else aging
+    rates = roll_rates(session, aging, clock)  # a report's: only the late installments due by its month's end
     clock = int(time.time()) if clock is None else clock
     # Summed in Python: amounts are uint256 kept as decimal strings (exact on SQLite and PostgreSQL),
     # which the column type hands back as ints.
@@ -80,7 +83,8 @@ def platform_disclosure(session: Session, *, aging: dict[int, ServicingPublic] |
         default_rate=_ratio(at_default, originated),
         net_loss_rate=_ratio(net_loss, originated),
         delinquency=_delinquency(loans, aging),
-        reserve=reserve_figures(session, [loan for loan in loans if loan.status == "active"]),
+        roll_rates=[RollRatePublic(**vars(rate)) for rate in rates.values()],
+        reserve=reserve_figures(session, [loan for loan in loans if loan.status == "active"], aging=aging, rates=rates),
         market=_market(session, clock),
     )
 

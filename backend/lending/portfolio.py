@@ -34,6 +34,7 @@ from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
 from backend.errors import Conflict
 from backend.lending import earnings, statement
+from backend.disclosure.aging import aging_now
 from backend.disclosure.reserve import reserve_figures
 from backend.lending.loans import DecisionFacts, decision_facts, refundable
 from backend.lending.returns import xirr
@@ -49,7 +50,8 @@ from backend.lending.schemas import (
 )
 from backend.market.pricing import proceeds
 from backend.scoring import policy
-from backend.servicing.models import ServicingState
+from backend.servicing.roll_rates import RollRate, pd_now, roll_rates
+from backend.servicing.schemas import ServicingPublic
 
 AT_RISK = ("funding", "active")
 PAYING = ("active", "repaid", "defaulted")  # loans whose repayments or cover reach their notes
@@ -61,10 +63,16 @@ def _grades(db: Session, hashes: set[str]) -> dict[str, str]:
     return {h: fact.grade for h, fact in decision_facts(db, hashes).items()}
 
 
-def _expected_loss(fact: DecisionFacts | None, exposure: int) -> int | None:
-    """PD x LGD x exposure, with the PD the loan was priced at (the disclosure's reserve test uses
-    the same figure over the whole book); None without a decision of this platform behind it."""
-    return round(fact.pd * policy.LGD * exposure) if fact and fact.pd is not None else None
+def _pd_now(fact: DecisionFacts | None, loan: LoanRow, standing: ServicingPublic | None,
+            rates: dict[str, RollRate]) -> float | None:  # fmt: skip
+    """The loan's PD from where it stands (the disclosure's reserve test uses the same figure over
+    the whole book); None without a decision of this platform behind it."""
+    return pd_now(fact.pd, loan, standing, rates) if fact and fact.pd is not None else None
+
+
+def _expected_loss(pd: float | None, exposure: int) -> int | None:
+    """PD x LGD x exposure."""
+    return round(pd * policy.LGD * exposure) if pd is not None else None
 
 
 def _after_cover(expected_loss: int | None, cover_share: float | None) -> int | None:
@@ -157,8 +165,8 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     holdings += [(NoteBalanceRow(loan_id=loan.loan_id, holder=wallet, balance=0), loan)
                  for loan in db.scalars(select(LoanRow).where(LoanRow.loan_id.in_(left_behind)))]  # fmt: skip
     facts = decision_facts(db, {loan.decision_hash for _, loan in holdings})
-    aging = {s.loan_id: s for s in db.scalars(select(ServicingState).where(
-        ServicingState.loan_id.in_([loan.loan_id for _, loan in holdings if loan.status == "active"])))}
+    aging = aging_now(db) if holdings else {}
+    rates = roll_rates(db, aging) if holdings else {}
     bidding = db.scalar(select(MarketBidRow.bid_id).where(MarketBidRow.bidder == wallet, MarketBidRow.status == "open"))
     now = deadline_clock(settings) if holdings or bidding else int(time.time())  # the chain's clock when it matters
     book = LoanBookWallet(settings, wallet) if holdings else None
@@ -172,10 +180,10 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     if tradable:
         level = NoteMarketWallet(settings, wallet).investor_level()
         exits = {loan_id: sell_now(bids, tradable[loan_id]) for loan_id, bids in bids_for(db, wallet, set(tradable), now, level).items()}
-    cover_share = reserve_figures(db).expected_cover_share if holdings else None
+    cover_share = reserve_figures(db, aging=aging, rates=rates).expected_cover_share if holdings else None
     positions = []
     for note, loan in holdings:
-        fact, state = facts.get(loan.decision_hash), aging.get(loan.loan_id)
+        fact, state = facts.get(loan.decision_hash), aging.get(loan.loan_id) if loan.status == "active" else None
         exposure, (bid_now, exit_value) = _exposure(loan, note.balance, now), exits.get(loan.loan_id, (0, 0))
         positions.append(PositionPublic(
             loan_id=loan.loan_id, status=loan.status, grade=fact.grade if fact else None, apr_bps=loan.apr_bps,
@@ -184,7 +192,8 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
             claimable=book.claimable(loan.loan_id) if book and loan.status in PAYING else 0,
             listed=listed[loan.loan_id], bid_now=bid_now, sell_now=exit_value,
             days_past_due=state.days_past_due if state else None, bucket=state.bucket if state else None,
-            expected_loss=(loss := _expected_loss(fact, exposure) if loan.status in AT_RISK else None),
+            pd_now=(pd := _pd_now(fact, loan, state, rates) if loan.status in AT_RISK else None),
+            expected_loss=(loss := _expected_loss(pd, exposure)),
             expected_loss_after_cover=_after_cover(loss, cover_share),
         ))  # fmt: skip
     at_risk = [p for p in positions if p.status in AT_RISK and p.exposure > 0]

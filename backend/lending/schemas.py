@@ -192,9 +192,12 @@ class PositionPublic(BaseModel):
                                       "(active loans)")  # fmt: skip
     bucket: str | None = Field(default=None, description="Its aging bucket then: current, grace, late_16_30, "
                                "late_31_120 or defaultable")  # fmt: skip
-    expected_loss: int | None = Field(default=None, description="PD x LGD x exposure, with the PD the loan was priced "
-                                      "at: the loss to expect over the loan's life before the reserve's cover. None "
-                                      "when no credit decision of this platform is behind the loan")  # fmt: skip
+    pd_now: float | None = Field(default=None, description="The chance the loan defaults from where it stands: the PD "
+                                 "it was priced at while it funds, the part of it left in its remaining installments "
+                                 "once active, and when late its bucket's roll rate first (disclosure roll_rates). "
+                                 "None when no credit decision of this platform is behind the loan")  # fmt: skip
+    expected_loss: int | None = Field(default=None, description="pd_now x LGD x exposure: the loss to expect over the "
+                                      "rest of the loan's life before the reserve's cover")  # fmt: skip
     expected_loss_after_cover: int | None = Field(default=None, description="expected_loss less the share of a "
                                                   "default's principal the risk reserve is expected to pay "
                                                   "(disclosure reserve.expected_cover_share)")  # fmt: skip

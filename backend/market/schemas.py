@@ -60,9 +60,12 @@ class ExitCreate(BaseModel):
     notes: int | None = Field(default=None, gt=0, description="At most this many; when omitted, all the notes held")
 
 
+PD_NOW = ("The chance the loan defaults from where it stands: the part of its PD left in its remaining installments, "
+          "and when late its aging bucket's roll rate first (GET /api/v1/disclosure roll_rates)")
 EXPECTED_YIELD = (
     "Annual yield (XIRR) with defaults expected: each installment weighted by the chance the loan is still paying "
-    "then (its PD spread evenly over its installments), a default's recovery after collections and the reserve's "
+    "then (its PD spread evenly over its installments; a late loan's installment behind at its bucket's roll rate), "
+    "a default's recovery after collections and the reserve's "
     "expected cover by the chance it happens there; before tax, None when the loan's PD is not known "
     "(backend/market/yields.py)"
 )
@@ -87,6 +90,7 @@ class OrderPublic(BaseModel):
         "to date now and then pays every installment on time; before defaults and tax (backend/market/yields.py)"
     )
     pd: float | None = Field(description="The probability of default over its term the loan was priced at")
+    pd_now: float | None = Field(default=None, description=PD_NOW)
     expected_yield: float | None = Field(description=EXPECTED_YIELD)
 
 
@@ -132,6 +136,7 @@ class QuotePublic(BaseModel):
     servicing_bucket: str | None
     yield_to_maturity: float | None = Field(description="The buyer's annual yield at this price, as on the orders")
     pd: float | None = Field(description="The probability of default over its term the loan was priced at")
+    pd_now: float | None = Field(default=None, description=PD_NOW)
     expected_yield: float | None = Field(description=EXPECTED_YIELD)
 
 

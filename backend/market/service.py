@@ -7,6 +7,7 @@ and the contracts and can be outrun by other wallets."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from backend.chain.projection_models import (
 )
 from backend.chain.wallet_calls import WalletCall
 from backend.config import Settings
+from backend.disclosure.aging import aging_now
 from backend.disclosure.reserve import reserve_figures
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.lending.loans import DecisionFacts, decision_facts
@@ -43,37 +45,62 @@ from backend.market.schemas import (
 )
 from backend.market.yields import expected_yield, yield_to_maturity
 from backend.scoring import policy
+from backend.servicing.aging import stored_standing
 from backend.servicing.models import ServicingState
+from backend.servicing.roll_rates import RollRate, pd_now, roll_rates
 
 DAY = 86_400
 # Each side's name, id column, maker column and how its maker withdraws it.
 SIDES = {MarketListingRow: ("listing", "listing_id", "seller", "delist"), MarketBidRow: ("bid", "bid_id", "bidder", "cancel")}
 
 
-def _value(loan: LoanRow, state: ServicingState | None, fact: DecisionFacts | None, loss: float, notes: int,
+@dataclass(frozen=True)
+class BookRisk:
+    """What the whole book says about any one loan's risk: the share of a default's principal
+    outstanding a note holder loses after the reserve's expected cover, and the roll rates."""
+
+    loss: float
+    rates: dict[str, RollRate]
+
+
+def book_risk(db: Session) -> BookRisk:
+    """The loss given default less the share the reserve is expected to cover (none when it states
+    no ratio), and the roll rates the reserve's expectation used."""
+    aging = aging_now(db)
+    rates = roll_rates(db, aging)
+    cover = reserve_figures(db, aging=aging, rates=rates).expected_cover_share
+    return BookRisk(policy.LGD * (1 - (cover or 0.0)), rates)
+
+
+def _value(loan: LoanRow, state: ServicingState | None, fact: DecisionFacts | None, risk: BookRisk, notes: int,
            value: int, now: int) -> dict:  # fmt: skip
     """Notes of a loan at a price, as orders and quotes show them: the principal outstanding they
     stand for, the price against it, and the buyer's yield at that price, to maturity and expected
-    (defaults at the loan's PD, losing `loss` of a default's principal outstanding)."""
+    (defaults at the loan's PD from where it stands, losing `risk.loss` of a default's principal
+    outstanding)."""
     outstanding = loan.principal_outstanding * notes // loan.principal
     paid = state.installments_paid if state else loan.last_installment
+    standing = stored_standing(state) if state else None
+    pd = fact.pd if fact else None
+    late = risk.rates[state.bucket].rate if state and state.bucket in risk.rates else None
     return {
         "outstanding": outstanding, "price_to_outstanding": value / outstanding if outstanding else None,
         "installments_left": loan.installments - loan.last_installment,
         "servicing_bucket": state.bucket if state else None,
         "yield_to_maturity": yield_to_maturity(loan, paid, now, notes, value),
-        "pd": fact.pd if fact else None,
-        "expected_yield": expected_yield(loan, paid, now, notes, value, fact.pd if fact else None, loss),
+        "pd": pd,
+        "pd_now": pd_now(pd, loan, standing, risk.rates) if pd is not None else None,
+        "expected_yield": expected_yield(loan, paid, now, notes, value, pd, risk.loss, late),
     }  # fmt: skip
 
 
 def _terms(row: MarketOrder, loan: LoanRow, value: int, fact: DecisionFacts | None, state: ServicingState | None,
-           loss: float, now: int) -> dict:  # fmt: skip
+           risk: BookRisk, now: int) -> dict:  # fmt: skip
     """What a listing and a bid show alike: the loan, and the notes left valued at the order's price."""
     return {
         "loan_id": row.loan_id, "grade": fact.grade if fact else None, "apr_bps": loan.apr_bps, "status": row.status,
         "price_bps": row.price_bps, "notes_left": row.notes_left, "expires_at": row.expires_at or None,
-        **_value(loan, state, fact, loss, row.notes_left, value, now),
+        **_value(loan, state, fact, risk, row.notes_left, value, now),
     }  # fmt: skip
 
 
@@ -112,31 +139,25 @@ def _ranked(orders: list[tuple], value_of, cheapest_first: bool, id_of, limit: i
 def open_listings(db: Session, settings: Settings, loan_id: int | None = None, limit: int | None = None) -> list[ListingPublic]:
     """Open listings of active loans, cheapest against outstanding principal first."""
     orders, now = _open_orders(db, settings, MarketListingRow, loan_id)
-    loss = _loss_after_cover(db) if orders else policy.LGD
+    risk = book_risk(db) if orders else None
     listings = []
     for row, loan, fact, state in _ranked(orders, _cost, True, lambda r: r.listing_id, limit):
         cost = _cost(row)
         listings.append(ListingPublic(listing_id=row.listing_id, seller=row.seller, notes_listed=row.notes_listed,
-                                      cost=cost, **_terms(row, loan, cost, fact, state, loss, now)))  # fmt: skip
+                                      cost=cost, **_terms(row, loan, cost, fact, state, risk, now)))  # fmt: skip
     return listings
 
 
 def open_bids(db: Session, settings: Settings, loan_id: int | None = None, limit: int | None = None) -> list[BidPublic]:
     """Open bids for notes of active loans, the best paying against outstanding principal first."""
     orders, now = _open_orders(db, settings, MarketBidRow, loan_id)
-    loss = _loss_after_cover(db) if orders else policy.LGD
+    risk = book_risk(db) if orders else None
     bids = []
     for row, loan, fact, state in _ranked(orders, _proceeds, False, lambda r: r.bid_id, limit):
         proceeds = _proceeds(row)
         bids.append(BidPublic(bid_id=row.bid_id, bidder=row.bidder, notes_bid=row.notes_bid, proceeds=proceeds,
-                              **_terms(row, loan, proceeds, fact, state, loss, now)))  # fmt: skip
+                              **_terms(row, loan, proceeds, fact, state, risk, now)))  # fmt: skip
     return bids
-
-
-def _loss_after_cover(db: Session) -> float:
-    """The share of a default's principal outstanding a note holder is expected to lose: the loss
-    given default less the share the reserve is expected to cover (none when it states no ratio)."""
-    return policy.LGD * (1 - (reserve_figures(db).expected_cover_share or 0.0))
 
 
 def _cost(row: MarketListingRow) -> int:
@@ -157,7 +178,7 @@ def quote(db: Session, settings: Settings, loan_id: int, notes: int, price_bps: 
     fact = decision_facts(db, {loan.decision_hash}).get(loan.decision_hash)
     return QuotePublic(loan_id=loan_id, notes=notes, price_bps=price_bps, cost=cost,
                        proceeds=pricing.proceeds(notes, price_bps),
-                       **_value(loan, db.get(ServicingState, loan_id), fact, _loss_after_cover(db), notes, cost,
+                       **_value(loan, db.get(ServicingState, loan_id), fact, book_risk(db), notes, cost,
                                 chain_time(settings)))  # fmt: skip
 
 

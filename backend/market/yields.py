@@ -13,10 +13,11 @@ is counted again in full, a small overstatement, and a loan paid ahead ends soon
 The expected yield puts defaults back in: the same installments, each weighted by the chance the
 loan is still paying by then, and a default's recovery weighted by the chance it defaults there.
 The chance comes from the PD the loan was priced at (over its whole term) spread evenly over its
-installments, so a loan with few installments left carries little of it; a default is declared
-`DEFAULT_AFTER` past the missed installment and returns the principal then outstanding less the
-loss given default after the reserve's cover (as the portfolio's expected loss). The PD is not
-re-estimated as the loan ages: a late loan's aging bucket says more than this figure does."""
+installments, so a loan with few installments left carries little of it; a late loan defaults on
+the installment it is behind on at its aging bucket's roll rate instead (`servicing.roll_rates`,
+as the portfolio's PD now). A default is declared `DEFAULT_AFTER` past the missed installment and
+returns the principal then outstanding less the loss given default after the reserve's cover (as
+the portfolio's expected loss)."""
 
 from __future__ import annotations
 
@@ -44,12 +45,15 @@ def yield_to_maturity(loan: LoanRow, paid: int, now: int, notes: int, price: int
     return xirr([(now, -price), *flows])
 
 
-def expected_flows(loan: LoanRow, paid: int, now: int, pd: float, loss_given_default: float) -> list[tuple[int, int]]:
+def expected_flows(loan: LoanRow, paid: int, now: int, pd: float, loss_given_default: float,
+                   late_rate: float | None = None) -> list[tuple[int, int]]:  # fmt: skip
     """(time, amount) the whole loan is expected to pay from `now`: each remaining installment times
-    the chance of no default before it, and each possible default's recovery times its chance."""
-    survive = (1 - pd) ** (1 / loan.installments)  # per installment, so that the whole term's is 1 - pd
+    the chance of no default before it, and each possible default's recovery times its chance; a
+    late loan defaults on the installment it is behind on with chance `late_rate`."""
+    hazard = (1 - pd) ** (1 / loan.installments)  # per installment, so that the whole term's is 1 - pd
     flows, alive = [], 1.0
-    for t, row in _remaining(loan, paid, now):
+    for i, (t, row) in enumerate(_remaining(loan, paid, now)):
+        survive = 1 - late_rate if i == 0 and late_rate is not None else hazard
         outstanding = row.principal + row.balance_after  # what a default at this installment leaves owed
         flows.append((t, round(alive * survive * row.amount)))
         flows.append((t + DEFAULT_AFTER, round(alive * (1 - survive) * outstanding * (1 - loss_given_default))))
@@ -58,10 +62,11 @@ def expected_flows(loan: LoanRow, paid: int, now: int, pd: float, loss_given_def
 
 
 def expected_yield(loan: LoanRow, paid: int, now: int, notes: int, price: int, pd: float | None,
-                   loss_given_default: float) -> float | None:  # fmt: skip
+                   loss_given_default: float, late_rate: float | None = None) -> float | None:  # fmt: skip
     """The annual yield of paying `price` now for `notes` notes of `loan`, defaults expected at `pd`
-    (None: no PD known for the loan, or nothing left to earn)."""
+    and, when late, `late_rate` on the installment behind (None: no PD known, or nothing left to earn)."""
     if pd is None:
         return None
-    flows = [(t, amount * notes // loan.principal) for t, amount in expected_flows(loan, paid, now, pd, loss_given_default)]
+    flows = [(t, amount * notes // loan.principal)
+             for t, amount in expected_flows(loan, paid, now, pd, loss_given_default, late_rate)]  # fmt: skip
     return xirr([(now, -price), *flows])

@@ -83,6 +83,8 @@ def test_figures_match_the_contracts(indexed, monkeypatch):  # noqa: F811
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == report.model_dump(mode="json")
     assert text.exit_code == 0 and "secondary market: 0 open offers (0 notes), 0 open bids (0 notes), 0 trades" in text.stdout
+    words = " ".join(text.stdout.split())  # the console wraps long lines
+    assert "roll rates to default: grace 20.0%, late_16_30 50.0%, late_31_120 75.0%, defaultable 95.0% (from 0 settled" in words
 
 
 def test_an_empty_index_discloses_zeros(tmp_path):

@@ -84,3 +84,15 @@ def test_the_expected_flows_add_up_to_the_pd_spread_over_the_installments():
     assert paid[-1] == pytest.approx((1 - pd) * schedule(PRINCIPAL, APR, PERIOD, N)[-1].amount, rel=1e-9)
     recovered = expected_flows(loan, 0, START, pd, 0.0)[1::2]  # nothing lost: the principal comes back late
     assert recovered[0] == (START + PERIOD + DEFAULT_AFTER, round((1 - (1 - pd) ** (1 / N)) * PRINCIPAL))
+
+
+def test_a_late_loan_defaults_on_the_installment_it_is_behind_on_at_its_roll_rate():
+    loan, pd, late_rate = _loan(), 0.05, 0.5
+    flows = expected_flows(loan, 0, START, pd, 1.0, late_rate)
+    first = schedule(PRINCIPAL, APR, PERIOD, N)[0].amount
+    assert flows[0][1] == round((1 - late_rate) * first)  # half the chance it pays the one it is behind on
+    on_time = expected_flows(loan, 0, START, pd, 1.0)
+    # After that one, the same per-installment hazard as a loan on time, from a smaller survivor.
+    assert flows[2][1] / on_time[2][1] == pytest.approx((1 - late_rate) / (1 - pd) ** (1 / N), rel=1e-6)
+    assert expected_yield(loan, 0, START, PRINCIPAL, PRINCIPAL, pd, 0.85, late_rate) < expected_yield(
+        loan, 0, START, PRINCIPAL, PRINCIPAL, pd, 0.85)

@@ -82,6 +82,9 @@ def test_an_unpaid_loan_ages_bucket_by_bucket_and_is_defaulted_through_the_outbo
     assert world.loan(loan_id)["status"] == 4  # Defaulted
     index(settings)
     assert _pass(settings).loans == 0  # no longer active: its position is dropped
+    rolled = admin.get("/api/v1/disclosure").json()["roll_rates"]  # the book's first late episode, resolved
+    assert [(r["bucket"], r["episodes"], r["defaulted"]) for r in rolled] == [
+        ("grace", 1, 1), ("late_16_30", 1, 1), ("late_31_120", 1, 1), ("defaultable", 1, 1)]
     queue = admin.get("/api/v1/servicing/collections", headers=staff).json()
     assert [(i["loan_id"], i["bucket"], i["default_status"]) for i in queue] == [(loan_id, "defaulted", "confirmed")]
     assert queue[0]["amount_owed"] == world.loan(loan_id)["recoverable"] > 0

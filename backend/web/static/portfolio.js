@@ -21,7 +21,8 @@ export async function refreshPortfolio() {
     row.dataset.loan = pos.loan_id;
     const bidsNow = pos.bid_now > 0 ? `${money(pos.sell_now)} for ${money(pos.bid_now)}` : "-";
     const standing = pos.days_past_due == null ? pos.status : pos.days_past_due > 0 ? `${pos.days_past_due} days late` : "current";
-    for (const text of [pos.loan_id, standing, pos.grade ?? "-", percent(pos.apr_bps), money(pos.notes),
+    const pdNow = pos.pd_now == null ? "-" : `${(pos.pd_now * 100).toFixed(1)}%`;
+    for (const text of [pos.loan_id, standing, pos.grade ?? "-", pdNow, percent(pos.apr_bps), money(pos.notes),
       money(pos.listed), money(pos.exposure), money(pos.claimable), bidsNow]) {
       row.append(Object.assign(document.createElement("td"), { textContent: text }));
     }

@@ -1,0 +1,143 @@
+"""Roll rates: how late episodes resolve, the estimate's shrinkage towards the prior and its rise
+bucket by bucket, and a loan's PD from where it stands. The servicing tests check the same figures
+against a loan that defaults and one that catches up on the chain."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.chain.projection_models import LoanRow
+from backend.db.session import session_scope
+from backend.scoring.policy import LGD
+from backend.scoring.schemas import ApplicationCreate
+from backend.scoring.service import score_application
+from backend.servicing.roll_rates import (
+    LATE_BUCKETS,
+    PRIOR,
+    PRIOR_EPISODES,
+    Episode,
+    estimate,
+    outcomes,
+    pd_now,
+    remaining_share,
+)
+from backend.servicing.schemas import ServicingPublic
+from backend.servicing.service import servicing_pass
+from tests.identity.conftest import client_for, minted_bearer
+from tests.scoring.conftest import SAMPLE
+from tests.servicing.conftest import index
+
+GRACE, LATE_16_30, LATE_31_120, DEFAULTABLE = range(4)
+DAY = 86_400
+
+
+def _loan(loan_id: int, status: str, installments: int = 12, paid: int = 0) -> LoanRow:
+    return LoanRow(loan_id=loan_id, status=status, installments=installments, last_installment=paid)
+
+
+def _standing(bucket: str, paid: int) -> ServicingPublic:
+    return ServicingPublic(bucket=bucket, days_past_due=0, installments_paid=paid, due_now=0, payoff=0,
+                           next_due_date=0, defaultable_at=0, as_of=0)  # fmt: skip
+
+
+def test_with_no_late_loan_resolved_the_prior_is_the_estimate():
+    rates = estimate([])
+    assert list(rates) == list(LATE_BUCKETS)
+    assert {b: (r.episodes, r.defaulted, r.rate) for b, r in rates.items()} == {b: (0, 0, PRIOR[b]) for b in LATE_BUCKETS}
+
+
+def test_episodes_count_for_every_bucket_they_reached_and_the_book_pulls_the_prior_its_way():
+    cured_in_grace = [(Episode(i, 1, GRACE), False) for i in range(30)]
+    defaulted = [(Episode(100 + i, 1, DEFAULTABLE), True) for i in range(10)]
+    rates = estimate(cured_in_grace + defaulted)
+    grace = rates["grace"]
+    assert (grace.episodes, grace.defaulted) == (40, 10)
+    assert grace.rate == pytest.approx((10 + PRIOR["grace"] * PRIOR_EPISODES) / (40 + PRIOR_EPISODES))
+    late = rates["late_31_120"]  # only the defaulted ones got this far
+    assert (late.episodes, late.defaulted) == (10, 10)
+    assert late.rate == pytest.approx((10 + PRIOR["late_31_120"] * PRIOR_EPISODES) / (10 + PRIOR_EPISODES))
+
+
+def test_a_later_bucket_is_never_estimated_safer_than_an_earlier_one():
+    # Defaults the servicing pass last saw in their grace period (declared before its next pass)
+    # and cures after a month late: the raw 16-30 rate would fall under grace's, but a loan
+    # further behind is not less likely to default.
+    resolved = [(Episode(i, 1, GRACE), True) for i in range(10)] + [(Episode(100 + i, 1, LATE_31_120), False)
+                                                                  for i in range(10)]  # fmt: skip
+    rates = estimate(resolved)
+    raw = (0 + PRIOR["late_16_30"] * PRIOR_EPISODES) / (10 + PRIOR_EPISODES)
+    assert raw < rates["grace"].rate == rates["late_16_30"].rate < rates["late_31_120"].rate
+
+
+def test_an_episode_resolves_as_a_cure_once_paid_and_as_a_default_when_it_was_the_last():
+    found = [
+        Episode(1, 2, LATE_16_30),  # repaid later: cured
+        Episode(2, 1, GRACE), Episode(2, 4, LATE_31_120),  # defaulted: 1 cured, 4 defaulted
+        Episode(3, 3, GRACE),  # active, paid installment 3 since: cured
+        Episode(4, 5, LATE_16_30),  # active, still behind on it: open, left out
+        Episode(5, 1, GRACE),  # a loan not in the index: left out
+        Episode(6, 1, GRACE),  # defaulted on a later installment no pass saw late: this one was cured
+    ]
+    loans = {1: _loan(1, "repaid"), 2: _loan(2, "defaulted", paid=3), 3: _loan(3, "active"), 4: _loan(4, "active"),
+             6: _loan(6, "defaulted", paid=2)}  # fmt: skip
+    aging = {3: _standing("current", 3), 4: _standing("late_16_30", 4)}
+    resolved = outcomes(found, loans, aging)
+    assert [((e.loan_id, e.installment), defaulted) for e, defaulted in resolved] == [
+        ((1, 2), False), ((2, 1), False), ((2, 4), True), ((3, 3), False), ((6, 1), False)]
+
+
+def test_the_pd_now_of_a_loan_follows_where_it_stands():
+    pd, rates = 0.12, estimate([])
+    assert pd_now(pd, _loan(1, "funding"), None, rates) == pd  # not started: its whole term ahead
+    assert pd_now(pd, _loan(1, "active"), _standing("current", 0), rates) == pytest.approx(pd)
+    halfway = pd_now(pd, _loan(1, "active"), _standing("current", 6), rates)
+    assert halfway == pytest.approx(1 - (1 - pd) ** 0.5) and halfway < pd
+    assert pd_now(pd, _loan(1, "active", paid=6), None, rates) == pytest.approx(halfway)  # no pass yet: the index
+    late = pd_now(pd, _loan(1, "active"), _standing("late_31_120", 6), rates)
+    left = remaining_share(pd, 12, 5)
+    assert late == pytest.approx(PRIOR["late_31_120"] + (1 - PRIOR["late_31_120"]) * left) and late > pd
+    grace = pd_now(pd, _loan(1, "active"), _standing("grace", 6), rates)
+    assert halfway < grace < late
+
+
+def test_a_late_loan_is_valued_at_its_buckets_roll_rate_and_its_cure_is_counted(servicing_settings, world):
+    settings, chain = servicing_settings, world.chain
+    with session_scope(settings) as session:
+        decision = score_application(session, ApplicationCreate(**SAMPLE))
+    pd = decision.pd
+    loan_id, start = world.active_loan(decision_hash=decision.decision_hash)
+    index(settings)
+    chain.mine_at(start + 50 * DAY)  # installment 1 is 20 days late
+    with session_scope(settings) as session:
+        assert servicing_pass(session, settings).buckets == {"late_16_30": 1}
+    client, investor = client_for(settings), world.investors[0]
+    holder = minted_bearer(settings, investor)
+
+    def position() -> dict:
+        (held,) = client.get("/api/v1/portfolio", headers=holder).json()["positions"]
+        return held
+
+    late = position()
+    expected = PRIOR["late_16_30"] + (1 - PRIOR["late_16_30"]) * remaining_share(pd, 12, 11)
+    assert late["pd_now"] == pytest.approx(expected) and late["pd_now"] > 3 * pd
+    assert late["expected_loss"] == round(late["pd_now"] * LGD * late["exposure"])
+    disclosed = client.get("/api/v1/disclosure").json()
+    rates = {r["bucket"]: r for r in disclosed["roll_rates"]}
+    assert (rates["late_16_30"]["episodes"], rates["late_16_30"]["rate"]) == (0, PRIOR["late_16_30"])  # still open
+    outstanding = world.loan(loan_id)["principalOutstanding"]
+    assert disclosed["reserve"]["expected_loss"] == round(late["pd_now"] * outstanding * LGD)
+    quote = client.get("/api/v1/market/quote", params={"loan_id": loan_id, "notes": late["notes"], "price_bps": 10_000}).json()
+    assert quote["pd"] == pd and quote["pd_now"] == pytest.approx(late["pd_now"])
+    assert quote["expected_yield"] < quote["yield_to_maturity"] - 0.2  # a coin toss on the installment behind
+
+    world.repay(loan_id, world.book.functions.amountDue(loan_id).call()[0])  # caught up: installments 1 and 2
+    index(settings)
+    with session_scope(settings) as session:
+        assert servicing_pass(session, settings).buckets == {"current": 1}
+    cured = {r["bucket"]: r for r in client.get("/api/v1/disclosure").json()["roll_rates"]}
+    for bucket in ("grace", "late_16_30"):  # skipped grace between two passes, but passed through it
+        assert (cured[bucket]["episodes"], cured[bucket]["defaulted"]) == (1, 0)
+        assert cured[bucket]["rate"] == pytest.approx(PRIOR[bucket] * PRIOR_EPISODES / (1 + PRIOR_EPISODES))
+    assert cured["late_31_120"]["episodes"] == 0
+    now = position()["pd_now"]
+    assert now == pytest.approx(remaining_share(pd, 12, 10)) and now < pd  # two of twelve paid
