@@ -41,7 +41,7 @@ class ServicingNotice(Base):
     borrower: Mapped[str] = mapped_column(String(42), index=True)  # the loan's, whoever is told
     recipient: Mapped[str] = mapped_column(String(42), index=True)  # the borrower, or a note holder
     installment: Mapped[int] = mapped_column(Integer)  # 0 for notices about the whole loan
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20), index=True)  # roll rates read the late ones
     due_date: Mapped[int] = mapped_column(BigInteger)
     amount: Mapped[int] = mapped_column(Uint)
     message: Mapped[str] = mapped_column(String(500))
