@@ -21,13 +21,14 @@ def _show(orders: list, json_out: bool, title: str, key: str, money: str, maker:
         print_json([order.model_dump(mode="json") for order in orders])
         return
     table = Table(key.removesuffix("_id"), "loan", "grade", "APR", "notes", "price", money, f"{money}/outstanding",
-                  "yield to maturity", "expected yield", maker, title=f"open {title} ({len(orders)})")  # fmt: skip
+                  "yield to maturity", "expected yield", "fair price", maker, title=f"open {title} ({len(orders)})")  # fmt: skip
     for x in orders:
         ratio = "-" if x.price_to_outstanding is None else f"{x.price_to_outstanding:.1%}"
         ytm, expected = ("-" if y is None else f"{y:.2%}" for y in (x.yield_to_maturity, x.expected_yield))
         table.add_row(str(getattr(x, key)), str(x.loan_id), x.grade or "-", f"{x.apr_bps / 100:.2f}%",
                       f"{x.notes_left:,}", f"{x.price_bps / 100:.2f}%", f"{getattr(x, money):,}", ratio, ytm,
-                      expected, getattr(x, maker))  # fmt: skip
+                      expected, "-" if x.fair_price_bps is None else f"{x.fair_price_bps / 100:.2f}%",
+                      getattr(x, maker))  # fmt: skip
     console.print(table)
 
 

@@ -40,7 +40,8 @@ def show_command(wallet: str = typer.Argument(..., help="The investor's wallet")
     annual = "n/a" if report.net_annual_return is None else f"{report.net_annual_return:.2%}"
     console.print(f"exposure {report.exposure:,} in {report.loans_at_risk} loans (largest {report.largest_share:.1%}, "
                   f"effective {report.effective_loans:.1f}); expected loss {report.expected_loss:,} "
-                  f"({report.expected_loss_after_cover:,} after the reserve's cover); to collect "
+                  f"({report.expected_loss_after_cover:,} after the reserve's cover); fair value "
+                  f"{report.fair_value:,}; to collect "
                   f"{report.claimable:,}; to take back {report.refundable:,}; net annual return {annual}")  # fmt: skip
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}")

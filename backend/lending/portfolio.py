@@ -50,7 +50,8 @@ from backend.lending.schemas import (
 )
 from backend.market.pricing import proceeds
 from backend.scoring import policy
-from backend.servicing.roll_rates import RollRate, pd_now, roll_rates
+from backend.market.yields import fair_value
+from backend.servicing.roll_rates import RollRate, late_rate, pd_now, roll_rates
 from backend.servicing.schemas import ServicingPublic
 
 AT_RISK = ("funding", "active")
@@ -73,6 +74,16 @@ def _pd_now(fact: DecisionFacts | None, loan: LoanRow, standing: ServicingPublic
 def _expected_loss(pd: float | None, exposure: int) -> int | None:
     """PD x LGD x exposure."""
     return round(pd * policy.LGD * exposure) if pd is not None else None
+
+
+def _fair_value(fact: DecisionFacts | None, loan: LoanRow, notes: int, standing: ServicingPublic | None,
+                rates: dict[str, RollRate], loss: float, now: int) -> int | None:  # fmt: skip
+    """What an active loan's notes are worth now at the loan's own rate, defaults expected from where
+    it stands (as the market's fair price); None without a PD, or for a loan not paying."""
+    if loan.status != "active" or not notes or fact is None or fact.pd is None:
+        return None
+    paid = standing.installments_paid if standing else loan.last_installment
+    return fair_value(loan, paid, now, notes, fact.pd, loss, late_rate(standing, rates))
 
 
 def _after_cover(expected_loss: int | None, cover_share: float | None) -> int | None:
@@ -181,6 +192,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
         level = NoteMarketWallet(settings, wallet).investor_level()
         exits = {loan_id: sell_now(bids, tradable[loan_id]) for loan_id, bids in bids_for(db, wallet, set(tradable), now, level).items()}
     cover_share = reserve_figures(db, aging=aging, rates=rates).expected_cover_share if holdings else None
+    loss = policy.LGD * (1 - (cover_share or 0.0))  # of a default's principal outstanding, after the cover
     positions = []
     for note, loan in holdings:
         fact, state = facts.get(loan.decision_hash), aging.get(loan.loan_id) if loan.status == "active" else None
@@ -193,8 +205,9 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
             listed=listed[loan.loan_id], bid_now=bid_now, sell_now=exit_value,
             days_past_due=state.days_past_due if state else None, bucket=state.bucket if state else None,
             pd_now=(pd := _pd_now(fact, loan, state, rates) if loan.status in AT_RISK else None),
-            expected_loss=(loss := _expected_loss(pd, exposure)),
-            expected_loss_after_cover=_after_cover(loss, cover_share),
+            expected_loss=(expected := _expected_loss(pd, exposure)),
+            expected_loss_after_cover=_after_cover(expected, cover_share),
+            fair_value=_fair_value(fact, loan, note.balance, state, rates, loss, now),
         ))  # fmt: skip
     at_risk = [p for p in positions if p.status in AT_RISK and p.exposure > 0]
     total = sum(p.exposure for p in at_risk)
@@ -228,6 +241,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
         hhi=hhi, effective_loans=1 / hhi if hhi else 0.0, exposure_by_grade=dict(sorted(by_grade.items())),
         expected_loss=sum(p.expected_loss or 0 for p in positions),
         expected_loss_after_cover=sum(p.expected_loss_after_cover or 0 for p in positions),
+        fair_value=sum(p.fair_value or 0 for p in positions),
         refundable=back, claimable=claimable, open_bids=bids, bid_commitment=committed, warnings=warnings,
         net_annual_return=xirr([*flows, (now, held_value)]) if seasoned else None,
     )  # fmt: skip

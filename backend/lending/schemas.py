@@ -198,6 +198,10 @@ class PositionPublic(BaseModel):
                                  "None when no credit decision of this platform is behind the loan")  # fmt: skip
     expected_loss: int | None = Field(default=None, description="pd_now x LGD x exposure: the loss to expect over the "
                                       "rest of the loan's life before the reserve's cover")  # fmt: skip
+    fair_value: int | None = Field(default=None, description="What the notes of an active loan are worth now: their "
+                                   "expected repayments (defaults at pd_now, recovery after the reserve's cover) "
+                                   "discounted at the loan's own rate, as the market's fair price. None without a "
+                                   "credit decision of this platform behind the loan")  # fmt: skip
     expected_loss_after_cover: int | None = Field(default=None, description="expected_loss less the share of a "
                                                   "default's principal the risk reserve is expected to pay "
                                                   "(disclosure reserve.expected_cover_share)")  # fmt: skip
@@ -215,6 +219,7 @@ class PortfolioPublic(BaseModel):
     expected_loss: int = Field(default=0, description="Sum of the positions' expected losses (exposure in unrated "
                                "loans, see exposure_by_grade, is not in it)")  # fmt: skip
     expected_loss_after_cover: int = Field(default=0, description="The same after the risk reserve's expected cover")
+    fair_value: int = Field(default=0, description="Sum of the positions' fair values (notes of rated active loans)")
     refundable: int = Field(description="Sum of the positions' refundable amounts (action `refund`)")
     claimable: int = Field(description="Sum of the positions' claimable amounts (`POST /api/v1/portfolio/claim`)")
     open_bids: int = Field(default=0, description="The wallet's open bids for notes of active loans")

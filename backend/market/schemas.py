@@ -62,6 +62,8 @@ class ExitCreate(BaseModel):
 
 PD_NOW = ("The chance the loan defaults from where it stands: the part of its PD left in its remaining installments, "
           "and when late its aging bucket's roll rate first (GET /api/v1/disclosure roll_rates)")
+FAIR_PRICE = ("The price (basis points of face) at which the buyer's expected yield is the loan's own rate: the "
+              "expected flows discounted at it; a reference, not an offer. None when the loan's PD is not known")
 EXPECTED_YIELD = (
     "Annual yield (XIRR) with defaults expected: each installment weighted by the chance the loan is still paying "
     "then (its PD spread evenly over its installments; a late loan's installment behind at its bucket's roll rate), "
@@ -92,6 +94,7 @@ class OrderPublic(BaseModel):
     pd: float | None = Field(description="The probability of default over its term the loan was priced at")
     pd_now: float | None = Field(default=None, description=PD_NOW)
     expected_yield: float | None = Field(description=EXPECTED_YIELD)
+    fair_price_bps: int | None = Field(default=None, description=FAIR_PRICE)
 
 
 class ListingPublic(OrderPublic):
@@ -138,6 +141,7 @@ class QuotePublic(BaseModel):
     pd: float | None = Field(description="The probability of default over its term the loan was priced at")
     pd_now: float | None = Field(default=None, description=PD_NOW)
     expected_yield: float | None = Field(description=EXPECTED_YIELD)
+    fair_price_bps: int | None = Field(default=None, description=FAIR_PRICE)
 
 
 class TradePublic(BaseModel):

@@ -43,11 +43,11 @@ from backend.market.schemas import (
     RepriceCreate,
     SaleCreate,
 )
-from backend.market.yields import expected_yield, yield_to_maturity
+from backend.market.yields import expected_yield, fair_value, yield_to_maturity
 from backend.scoring import policy
 from backend.servicing.aging import stored_standing
 from backend.servicing.models import ServicingState
-from backend.servicing.roll_rates import RollRate, pd_now, roll_rates
+from backend.servicing.roll_rates import RollRate, late_rate, pd_now, roll_rates
 
 DAY = 86_400
 # Each side's name, id column, maker column and how its maker withdraws it.
@@ -75,14 +75,15 @@ def book_risk(db: Session) -> BookRisk:
 def _value(loan: LoanRow, state: ServicingState | None, fact: DecisionFacts | None, risk: BookRisk, notes: int,
            value: int, now: int) -> dict:  # fmt: skip
     """Notes of a loan at a price, as orders and quotes show them: the principal outstanding they
-    stand for, the price against it, and the buyer's yield at that price, to maturity and expected
+    stand for, the price against it, the buyer's yield at that price, to maturity and expected
     (defaults at the loan's PD from where it stands, losing `risk.loss` of a default's principal
-    outstanding)."""
+    outstanding), and the price at which the expected yield is the loan's own rate."""
     outstanding = loan.principal_outstanding * notes // loan.principal
     paid = state.installments_paid if state else loan.last_installment
     standing = stored_standing(state) if state else None
     pd = fact.pd if fact else None
-    late = risk.rates[state.bucket].rate if state and state.bucket in risk.rates else None
+    late = late_rate(standing, risk.rates)
+    fair = fair_value(loan, paid, now, notes, pd, risk.loss, late)
     return {
         "outstanding": outstanding, "price_to_outstanding": value / outstanding if outstanding else None,
         "installments_left": loan.installments - loan.last_installment,
@@ -91,6 +92,7 @@ def _value(loan: LoanRow, state: ServicingState | None, fact: DecisionFacts | No
         "pd": pd,
         "pd_now": pd_now(pd, loan, standing, risk.rates) if pd is not None else None,
         "expected_yield": expected_yield(loan, paid, now, notes, value, pd, risk.loss, late),
+        "fair_price_bps": None if fair is None else fair * pricing.BPS // notes,
     }  # fmt: skip
 
 

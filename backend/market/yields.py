@@ -17,12 +17,15 @@ installments, so a loan with few installments left carries little of it; a late 
 the installment it is behind on at its aging bucket's roll rate instead (`servicing.roll_rates`,
 as the portfolio's PD now). A default is declared `DEFAULT_AFTER` past the missed installment and
 returns the principal then outstanding less the loss given default after the reserve's cover (as
-the portfolio's expected loss)."""
+the portfolio's expected loss).
+
+The fair value discounts those expected flows at the loan's own rate: the price at which a buyer
+expects to earn what the borrower pays, a reference for a seller's or a bidder's price."""
 
 from __future__ import annotations
 
 from backend.chain.deploy_params import DEFAULT_AFTER
-from backend.chain.loan_terms import Installment, remaining_schedule
+from backend.chain.loan_terms import YEAR, Installment, remaining_schedule
 from backend.chain.projection_models import LoanRow
 from backend.lending.returns import xirr
 
@@ -70,3 +73,18 @@ def expected_yield(loan: LoanRow, paid: int, now: int, notes: int, price: int, p
     flows = [(t, amount * notes // loan.principal)
              for t, amount in expected_flows(loan, paid, now, pd, loss_given_default, late_rate)]  # fmt: skip
     return xirr([(now, -price), *flows])
+
+
+def fair_value(loan: LoanRow, paid: int, now: int, notes: int, pd: float | None, loss_given_default: float,
+               late_rate: float | None = None) -> int | None:  # fmt: skip
+    """What `notes` notes of `loan` are worth now: their expected flows (as `expected_yield`'s)
+    discounted at the loan's own rate, so the price at which the buyer's expected yield is what the
+    borrower pays. A loan no one expects to default is worth its principal outstanding on a due
+    date; the chance of a default, and more so a late loan's, takes off what it is expected to
+    cost (None: no PD known)."""
+    if pd is None:
+        return None
+    growth = 1 + loan.apr_bps / 10_000 * loan.installment_period / YEAR  # one period at the loan's rate
+    flows = expected_flows(loan, paid, now, pd, loss_given_default, late_rate)
+    return int(sum(amount * notes // loan.principal / growth ** ((t - now) / loan.installment_period)
+                   for t, amount in flows))  # fmt: skip

@@ -126,13 +126,17 @@ def remaining_share(pd: float, installments: int, left: int) -> float:
     return 1 - (1 - pd) ** (max(left, 0) / installments)
 
 
+def late_rate(standing: ServicingPublic | None, rates: Mapping[str, RollRate]) -> float | None:
+    """The chance a loan standing late defaults on the installment it is behind on (None: not late)."""
+    return rates[standing.bucket].rate if standing is not None and standing.bucket in rates else None
+
+
 def pd_now(pd: float, loan: LoanRow, standing: ServicingPublic | None, rates: Mapping[str, RollRate]) -> float:
     """The chance `loan`, priced at `pd` over its term, defaults from where it stands now."""
     if loan.status != "active":
         return pd
     paid = standing.installments_paid if standing else loan.last_installment
     left = loan.installments - paid
-    if standing is None or standing.bucket not in rates:
+    if (rate := late_rate(standing, rates)) is None:
         return remaining_share(pd, loan.installments, left)
-    rate = rates[standing.bucket].rate
     return rate + (1 - rate) * remaining_share(pd, loan.installments, left - 1)

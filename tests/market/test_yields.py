@@ -10,7 +10,7 @@ import pytest
 from backend.chain.deploy_params import DEFAULT_AFTER
 from backend.chain.loan_terms import installment_amount, schedule
 from backend.chain.projection_models import LoanRow
-from backend.market.yields import expected_flows, expected_yield, remaining_flows, yield_to_maturity
+from backend.market.yields import expected_flows, expected_yield, fair_value, remaining_flows, yield_to_maturity
 
 DAY, UNIT = 86_400, 10**6
 START = 1_800_000_000
@@ -96,3 +96,16 @@ def test_a_late_loan_defaults_on_the_installment_it_is_behind_on_at_its_roll_rat
     assert flows[2][1] / on_time[2][1] == pytest.approx((1 - late_rate) / (1 - pd) ** (1 / N), rel=1e-6)
     assert expected_yield(loan, 0, START, PRINCIPAL, PRINCIPAL, pd, 0.85, late_rate) < expected_yield(
         loan, 0, START, PRINCIPAL, PRINCIPAL, pd, 0.85)
+
+
+def test_the_fair_value_is_the_price_at_which_the_expected_yield_is_the_loans_own_rate():
+    loan, notes = _loan(), 3_000 * UNIT
+    assert fair_value(loan, 0, START, notes, 0.0, 0.85) == pytest.approx(notes, abs=notes * 1e-6)  # no default: face
+    assert fair_value(loan, 0, START, notes, None, 0.85) is None
+    fair = fair_value(loan, 0, START, notes, 0.05, 0.85)
+    assert fair < notes and expected_yield(loan, 0, START, notes, fair, 0.05, 0.85) == pytest.approx(RATE, abs=1e-4)
+    late = fair_value(loan, 0, START, notes, 0.05, 0.85, late_rate=0.5)
+    assert late < fair and expected_yield(loan, 0, START, notes, late, 0.05, 0.85, 0.5) == pytest.approx(RATE, abs=1e-4)
+    halfway = _loan(paid=6)  # on a due date, half paid: worth its principal outstanding share
+    share = halfway.principal_outstanding * notes // PRINCIPAL
+    assert fair_value(halfway, 6, START + 6 * PERIOD, notes, 0.0, 0.85) == pytest.approx(share, abs=share * 1e-6)

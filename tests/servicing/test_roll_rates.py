@@ -129,6 +129,10 @@ def test_a_late_loan_is_valued_at_its_buckets_roll_rate_and_its_cure_is_counted(
     quote = client.get("/api/v1/market/quote", params={"loan_id": loan_id, "notes": late["notes"], "price_bps": 10_000}).json()
     assert quote["pd"] == pd and quote["pd_now"] == pytest.approx(late["pd_now"])
     assert quote["expected_yield"] < quote["yield_to_maturity"] - 0.2  # a coin toss on the installment behind
+    # Worth less than face (the reserve covers most of a default): the price at which the buyer
+    # still expects the loan's own rate.
+    assert quote["fair_price_bps"] < 9_500 and late["fair_value"] == pytest.approx(
+        late["notes"] * quote["fair_price_bps"] / 10_000, abs=late["notes"] / 10_000)
 
     world.repay(loan_id, world.book.functions.amountDue(loan_id).call()[0])  # caught up: installments 1 and 2
     index(settings)
@@ -139,5 +143,8 @@ def test_a_late_loan_is_valued_at_its_buckets_roll_rate_and_its_cure_is_counted(
         assert (cured[bucket]["episodes"], cured[bucket]["defaulted"]) == (1, 0)
         assert cured[bucket]["rate"] == pytest.approx(PRIOR[bucket] * PRIOR_EPISODES / (1 + PRIOR_EPISODES))
     assert cured["late_31_120"]["episodes"] == 0
-    now = position()["pd_now"]
-    assert now == pytest.approx(remaining_share(pd, 12, 10)) and now < pd  # two of twelve paid
+    cured_position = position()
+    assert cured_position["pd_now"] == pytest.approx(remaining_share(pd, 12, 10))
+    assert cured_position["pd_now"] < pd  # two of twelve paid
+    # Per unit of principal at stake, worth nearly its face again.
+    assert cured_position["fair_value"] / cured_position["exposure"] > 0.97 > 0.92 > late["fair_value"] / late["exposure"]

@@ -12,8 +12,9 @@ function orderRow(o, id, kind, mine, cells) {
   const ratio = o.price_to_outstanding == null ? "-" : `${(o.price_to_outstanding * 100).toFixed(1)}%`;
   const until = o.expires_at == null ? "-" : day(o.expires_at);
   const [ytm, expected] = [o.yield_to_maturity, o.expected_yield].map((y) => (y == null ? "-" : rate(y)));
+  const fair = o.fair_price_bps == null ? "-" : percent(o.fair_price_bps);
   for (const text of [id, o.loan_id, o.grade ?? "-", percent(o.apr_bps), money(o.notes_left), percent(o.price_bps),
-    ...cells, ratio, ytm, expected, until]) {
+    ...cells, ratio, ytm, expected, fair, until]) {
     row.append(Object.assign(document.createElement("td"), { textContent: text }));
   }
   const cell = document.createElement("td");
@@ -144,7 +145,9 @@ async function showQuote(form, output) {
     const expected = q.expected_yield == null ? "" : `, ${rate(q.expected_yield)} with defaults expected`;
     const ytm = q.yield_to_maturity == null ? "nothing left to earn"
       : `the buyer's yield to maturity ${rate(q.yield_to_maturity)} a year${expected}`;
-    return `At ${percent(q.price_bps)} of face: ${money(q.cost)} for ${money(q.outstanding)} of principal outstanding, ${ytm}.`;
+    const fair = q.fair_price_bps == null ? ""
+      : ` Fair price ${percent(q.fair_price_bps)} (the buyer expects the loan's own rate there; PD now ${(q.pd_now * 100).toFixed(1)}%).`;
+    return `At ${percent(q.price_bps)} of face: ${money(q.cost)} for ${money(q.outstanding)} of principal outstanding, ${ytm}.${fair}`;
   }, (error) => error.message);
   if (current()) output.textContent = text;
 }

@@ -13,6 +13,7 @@ export async function refreshPortfolio() {
     + (p.refundable > 0 ? `; ${money(p.refundable)} to take back from loans that did not fund` : "")
     + (p.claimable > 0 ? `; ${money(p.claimable)} to collect` : "")
     + (p.expected_loss > 0 ? `; expected loss ${money(p.expected_loss)}, ${money(p.expected_loss_after_cover)} after the reserve's cover` : "")
+    + (p.fair_value > 0 ? `; notes worth ${money(p.fair_value)} at their loans' own rates, defaults expected` : "")
     + (p.open_bids > 0 ? `; ${money(p.bid_commitment)} offered in ${p.open_bids} open bids` : "")
     + (p.net_annual_return != null ? `; net annual return ${(p.net_annual_return * 100).toFixed(2)}%` : "");
   $("claim-all-row").hidden = !(p.claimable > 0);
