@@ -118,3 +118,29 @@ def flows_command(
     for name, value in flows.model_dump().items():
         table.add_row(name.replace("_", " "), f"{value:,}")
     console.print(table)
+
+
+@app.command("vintages")
+def vintages_command(json_out: bool = typer.Option(False, "--json")) -> None:
+    """Loans by month of disbursal and how each month's have done as they aged: defaults, losses
+    and the cumulative default rate by month on book (the vintage curve)."""
+    from backend.db.session import session_scope
+    from backend.disclosure.service import indexed_until
+    from backend.disclosure.vintages import vintages
+
+    with cli_errors(), session_scope(get_settings()) as session:
+        latest = indexed_until(session)
+        rows = vintages(session, latest.timestamp if latest else None)
+    if json_out:
+        print_json([v.model_dump(mode="json") for v in rows])
+        return
+    table = Table(title="Vintages (months on book: 30 days each)")
+    table.add_column("month", no_wrap=True)
+    for name in ("loans", "repaid", "defaulted", "originated", "default rate", "net loss", "on book", "by 3 / 6 / 12"):
+        table.add_column(name)
+    for v in rows:
+        curve = v.cumulative_default_rate
+        at = " / ".join(f"{curve[m - 1]:.1%}" if len(curve) >= m else "-" for m in (3, 6, 12))
+        table.add_row(v.vintage, str(v.loans), str(v.repaid_loans), str(v.defaulted_loans), f"{v.principal_originated:,}",
+                      f"{v.default_rate:.2%}", f"{v.net_loss_rate:.2%}", str(v.months_on_book), at)  # fmt: skip
+    console.print(table)

@@ -23,8 +23,8 @@ from backend import audit
 from backend.anchoring import documents
 from backend.anchoring.models import BATCH_ANCHORED
 from backend.chain.blocks import BlockRef, last_block_before
-from backend.chain.indexer import CHECKPOINT, followed_contracts, index_at
-from backend.chain.models import ChainEvent, IndexedBlock, IndexerCheckpoint
+from backend.chain.indexer import followed_contracts, index_at
+from backend.chain.models import ChainEvent
 from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.db.base import as_utc
@@ -33,7 +33,7 @@ from backend.disclosure.aging import aging_at
 from backend.disclosure.flows import period_flows
 from backend.disclosure.models import DisclosureReport
 from backend.disclosure.schemas import DisclosureReportPublic, PeriodFlowsPublic
-from backend.disclosure.service import platform_disclosure
+from backend.disclosure.service import indexed_until, platform_disclosure
 from backend.errors import Conflict, NotFound, ValidationFailed
 
 FORMAT = "loanchain.disclosure/2"  # /2 added `month`, the flows within the period
@@ -65,17 +65,11 @@ def check_period(period: str) -> str:
     return period
 
 
-def _indexed_until(session: Session) -> IndexedBlock | None:
-    """The latest block the index has confirmed (its hash and timestamp are kept beside it)."""
-    cp = session.get(IndexerCheckpoint, CHECKPOINT)
-    return session.get(IndexedBlock, cp.block_number) if cp else None
-
-
 def month_end_block(session: Session, settings: Settings, period: str) -> BlockRef:
     """`period`'s last block: the one its report is read at. A month is over once the index has
     confirmed a block stamped after its end; block times never go back, so no later block can
     still belong to it."""
-    end, indexed = period_end(period), _indexed_until(session)
+    end, indexed = period_end(period), indexed_until(session)
     if indexed is None or indexed.timestamp < end:
         reached = f" (the index has reached block {indexed.number}, stamped {_utc(indexed.timestamp)})" if indexed else ""
         raise Conflict(f"period: {period} has not ended on chain yet{reached}; a month is published once a block "
@@ -142,7 +136,7 @@ def month_flows(session: Session, period: str | None = None) -> PeriodFlowsPubli
     """`period`'s flows as the index stands: a month that has ended, or the month of the index's
     latest block by default (the month so far)."""
     if period is None:
-        indexed = _indexed_until(session)
+        indexed = indexed_until(session)
         if indexed is None:
             raise Conflict("the chain index has not read a block yet")
         period = month_of(datetime.fromtimestamp(indexed.timestamp, UTC))
@@ -155,7 +149,7 @@ def due_period(session: Session) -> str | None:
     month the index has passed the end of."""
     first = session.scalar(select(func.min(ChainEvent.block_timestamp))
                            .where(ChainEvent.contract == "LoanBook", ChainEvent.event == "LoanCreated"))  # fmt: skip
-    indexed = _indexed_until(session)
+    indexed = indexed_until(session)
     if first is None or indexed is None:
         return None
     period, current = month_of(datetime.fromtimestamp(first, UTC)), month_of(datetime.fromtimestamp(indexed.timestamp, UTC))

@@ -90,6 +90,26 @@ class GradeOutcomePublic(BaseModel):
     default_rate: float = Field(description="principal_at_default / principal_originated")
 
 
+class VintagePublic(BaseModel):
+    """The loans paid out in one month and how they have done as they aged."""
+
+    vintage: str = Field(description="YYYY-MM of disbursal (UTC)")
+    loans: int
+    principal_originated: int
+    principal_repaid: int
+    repaid_loans: int = Field(description="Paid off")
+    defaulted_loans: int
+    principal_at_default: int
+    default_rate: float = Field(description="principal_at_default / principal_originated, so far")
+    net_loss_rate: float = Field(description="Principal at default less reserve cover and recoveries, over principal "
+                                 "originated, so far")  # fmt: skip
+    months_on_book: int = Field(description="How many 30-day months since its first loan was paid out have begun")
+    cumulative_default_rate: list[float] = Field(
+        description="Principal at default within months on book 1, 2, ... (cumulative) over principal originated: "
+        "the vintage curve, one entry a month on book"
+    )
+
+
 class MarketActivityPublic(BaseModel):
     open_listings: int = Field(description="Open offers of notes of active loans")
     notes_offered: int = Field(description="Notes in those offers")
@@ -116,6 +136,7 @@ class DisclosurePublic(BaseModel):
     borrowers: int = Field(description="Distinct wallets that received at least one loan")
     concentration: ConcentrationPublic
     by_grade: list[GradeOutcomePublic]
+    vintages: list[VintagePublic] = Field(default_factory=list, description="By month of disbursal, the oldest first")
     defaults: DefaultsPublic
     default_rate: float | None = Field(description="principal_at_default / principal_originated")
     net_loss_rate: float | None = Field(

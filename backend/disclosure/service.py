@@ -11,7 +11,8 @@ from collections import defaultdict
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
-from backend.chain.models import IndexerCheckpoint
+from backend.chain.indexer import CHECKPOINT
+from backend.chain.models import IndexedBlock, IndexerCheckpoint
 from backend.chain.projection_models import (
     FundingRow,
     LoanRow,
@@ -21,6 +22,7 @@ from backend.chain.projection_models import (
 )
 from backend.disclosure.aging import aging_now
 from backend.disclosure.reserve import reserve_figures
+from backend.disclosure.vintages import vintages
 from backend.disclosure.schemas import (
     ConcentrationPublic,
     DefaultsPublic,
@@ -49,6 +51,8 @@ def platform_disclosure(session: Session, *, aging: dict[int, ServicingPublic] |
     as of the month's last block, reading inside `index_at`."""
     aging = aging_now(session) if aging is None else aging
     rates = roll_rates(session, aging, clock)  # a report's: only the late installments due by its month's end
+    latest = indexed_until(session) if clock is None else None
+    chain_clock = clock if clock is not None else latest.timestamp if latest else None  # how long loans have been on book
     clock = int(time.time()) if clock is None else clock
     # Summed in Python: amounts are uint256 kept as decimal strings (exact on SQLite and PostgreSQL),
     # which the column type hands back as ints.
@@ -62,7 +66,7 @@ def platform_disclosure(session: Session, *, aging: dict[int, ServicingPublic] |
     cover = sum(loan.cover for loan in defaulted)
     recovered = sum(loan.recovered for loan in defaulted)
     net_loss = sum(max(0, loan.principal_outstanding - loan.cover - loan.recovered) for loan in defaulted)
-    checkpoint = session.get(IndexerCheckpoint, "main")
+    checkpoint = session.get(IndexerCheckpoint, CHECKPOINT)
     return DisclosurePublic(
         as_of_block=checkpoint.block_number if checkpoint else None,
         as_of_block_hash=checkpoint.block_hash if checkpoint else None,
@@ -76,6 +80,7 @@ def platform_disclosure(session: Session, *, aging: dict[int, ServicingPublic] |
         borrowers=len({loan.borrower for loan in disbursed}),
         concentration=_concentration([loan for loan in loans if loan.status == "active"]),
         by_grade=_by_grade(session, disbursed),
+        vintages=vintages(session, chain_clock),
         defaults=DefaultsPublic(
             count=len(defaulted), principal_at_default=at_default, reserve_cover=cover, recovered=recovered,
             net_loss=net_loss,
@@ -87,6 +92,12 @@ def platform_disclosure(session: Session, *, aging: dict[int, ServicingPublic] |
         reserve=reserve_figures(session, [loan for loan in loans if loan.status == "active"], aging=aging, rates=rates),
         market=_market(session, clock),
     )
+
+
+def indexed_until(session: Session) -> IndexedBlock | None:
+    """The latest block the index has confirmed (its hash and timestamp are kept beside it)."""
+    checkpoint = session.get(IndexerCheckpoint, CHECKPOINT)
+    return session.get(IndexedBlock, checkpoint.block_number) if checkpoint else None
 
 
 def _investors(session: Session) -> int:

@@ -77,12 +77,16 @@ def test_figures_match_the_contracts(indexed, monkeypatch):  # noqa: F811
         point_get_settings_at(monkeypatch, settings)
         result = CliRunner().invoke(app, ["disclosure", "--json"])
         text = CliRunner().invoke(app, ["disclosure"])
+        aged = CliRunner().invoke(app, ["disclosure", "vintages", "--json"])
+        aged_table = CliRunner().invoke(app, ["disclosure", "vintages"])
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == report.model_dump(mode="json")
     assert text.exit_code == 0 and "secondary market: 0 open offers (0 notes), 0 open bids (0 notes), 0 trades" in text.stdout
+    assert json.loads(aged.stdout) == [v.model_dump(mode="json") for v in report.vintages] != []
+    assert aged_table.exit_code == 0 and report.vintages[0].vintage in aged_table.stdout
     words = " ".join(text.stdout.split())  # the console wraps long lines
     assert "roll rates to default: grace 20.0%, late_16_30 50.0%, late_31_120 75.0%, defaultable 95.0% (from 0 settled" in words
 

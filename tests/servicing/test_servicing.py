@@ -15,6 +15,7 @@ from backend.chain.outbox import process_until_idle
 from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
+from backend.disclosure.vintages import MONTH_ON_BOOK
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.service import servicing_pass, servicing_step
 from tests.anchoring.helpers import point_get_settings_at
@@ -82,9 +83,13 @@ def test_an_unpaid_loan_ages_bucket_by_bucket_and_is_defaulted_through_the_outbo
     assert world.loan(loan_id)["status"] == 4  # Defaulted
     index(settings)
     assert _pass(settings).loans == 0  # no longer active: its position is dropped
-    rolled = admin.get("/api/v1/disclosure").json()["roll_rates"]  # the book's first late episode, resolved
+    disclosed = admin.get("/api/v1/disclosure").json()
+    rolled = disclosed["roll_rates"]  # the book's first late episode, resolved
     assert [(r["bucket"], r["episodes"], r["defaulted"]) for r in rolled] == [
         ("grace", 1, 1), ("late_16_30", 1, 1), ("late_31_120", 1, 1), ("defaultable", 1, 1)]
+    (vintage,) = disclosed["vintages"]  # its month's loans: this one, defaulted in the month on book it fell in
+    curve, month = vintage["cumulative_default_rate"], (first_due + deploy_params.DEFAULT_AFTER - start) // MONTH_ON_BOOK
+    assert vintage["defaulted_loans"] == 1 and curve[month] == vintage["default_rate"] > 0 and curve[month - 1] == 0
     queue = admin.get("/api/v1/servicing/collections", headers=staff).json()
     assert [(i["loan_id"], i["bucket"], i["default_status"]) for i in queue] == [(loan_id, "defaulted", "confirmed")]
     assert queue[0]["amount_owed"] == world.loan(loan_id)["recoverable"] > 0

@@ -180,6 +180,8 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     expect(page.locator("#disclosure")).to_contain_text("1 loans 16+ days late")
     # No late installment settled yet: the roll rates are the stated prior.
     expect(page.locator("#disclosure")).to_contain_text("late 16 30 50.00%, late 31 120 75.00%")
+    page.locator("#disclosure-section summary", has_text="Vintages").click()  # the loan's month of disbursal
+    expect(page.locator("#vintages tr").first).to_contain_text("0.00%")
     # The servicing worker published the loan's month by itself once the chain had passed its end;
     # its anchoring batch goes on-chain within the batch interval.
     reports = page.locator("#disclosure-reports")

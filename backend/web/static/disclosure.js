@@ -21,6 +21,16 @@ export async function refreshDisclosure() {
     + (d.concentration.top10_borrowers_share == null ? "" : `; top 10 borrowers owe ${rate(d.concentration.top10_borrowers_share)}`)
     + (d.by_grade.length ? `; default rate by grade: ${d.by_grade.map((g) => `${g.grade} ${rate(g.default_rate)}`).join(", ")}` : "")
     + `; secondary market: ${d.market.open_listings} offers, ${d.market.open_bids} bids, ${d.market.trades} trades, volume ${money(d.market.volume)}`;
+  $("vintages").replaceChildren(...d.vintages.map((v) => {
+    const row = document.createElement("tr");
+    // A month on book not reached yet has no figure: "-" rather than a zero that looks like a record.
+    const at = (m) => (v.cumulative_default_rate.length >= m ? rate(v.cumulative_default_rate[m - 1]) : "-");
+    for (const text of [v.vintage, v.loans, money(v.principal_originated), v.repaid_loans, v.defaulted_loans,
+      rate(v.default_rate), rate(v.net_loss_rate), [3, 6, 12].map(at).join(" / ")]) {
+      row.append(Object.assign(document.createElement("td"), { textContent: text }));
+    }
+    return row;
+  }));
   const [reports, month] = await Promise.all([api("/api/v1/disclosure/reports"),
     api("/api/v1/disclosure/flows").catch(() => null)]); // no block indexed yet: no month to speak of
   if (!current()) return;

@@ -1,0 +1,46 @@
+"""Vintages: loans grouped by month of disbursal, each group's default curve by month on book, and
+its repaid and lost shares. The servicing test checks a default on the chain lands in its month."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.chain.projection_models import LoanRow
+from backend.disclosure.vintages import MONTH_ON_BOOK, _vintage, vintage_of
+
+JAN = 1_767_225_600  # 2026-01-01T00:00:00Z
+DAY = 86_400
+
+
+def _loan(loan_id: int, status: str, start: int, principal: int = 1_000, outstanding: int = 0, cover: int = 0,
+          recovered: int = 0, paid: int = 0) -> LoanRow:  # fmt: skip
+    return LoanRow(loan_id=loan_id, status=status, start_time=start, principal=principal,
+                   principal_outstanding=outstanding, cover=cover, recovered=recovered, principal_paid=paid)  # fmt: skip
+
+
+def test_a_vintage_is_its_month_of_disbursal_in_utc():
+    assert vintage_of(JAN) == "2026-01" and vintage_of(JAN - 1) == "2025-12"
+
+
+def test_the_curve_adds_each_default_in_the_month_on_book_it_happened():
+    group = [
+        _loan(1, "defaulted", JAN, outstanding=600, cover=480, recovered=20, paid=400),
+        _loan(2, "defaulted", JAN + 10 * DAY, outstanding=900, cover=720, paid=100),
+        _loan(3, "repaid", JAN + 20 * DAY, paid=1_000),
+        _loan(4, "active", JAN + 5 * DAY, outstanding=500, paid=500),
+    ]
+    defaulted_at = {1: JAN + 4 * MONTH_ON_BOOK + DAY, 2: JAN + 10 * DAY + 2 * MONTH_ON_BOOK}
+    as_of = JAN + 6 * MONTH_ON_BOOK + 3 * DAY
+    v = _vintage("2026-01", group, defaulted_at, as_of)
+    assert (v.loans, v.principal_originated, v.repaid_loans, v.defaulted_loans) == (4, 4_000, 1, 2)
+    assert v.principal_repaid == 2_000 and v.principal_at_default == 1_500
+    assert v.default_rate == pytest.approx(1_500 / 4_000)
+    assert v.net_loss_rate == pytest.approx((600 - 480 - 20 + 900 - 720) / 4_000)
+    assert v.months_on_book == 7  # its oldest loan is in its 7th month on book
+    # Loan 2 defaulted in its 3rd month on book, loan 1 in its 5th.
+    assert v.cumulative_default_rate == pytest.approx([0, 0, 900 / 4_000, 900 / 4_000, 0.375, 0.375, 0.375])
+
+
+def test_a_young_vintage_has_a_short_curve():
+    v = _vintage("2026-01", [_loan(1, "active", JAN, outstanding=1_000)], {}, JAN + DAY)
+    assert v.months_on_book == 1 and v.cumulative_default_rate == [0.0] and v.default_rate == 0
