@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
@@ -58,3 +59,27 @@ def outbox_command(
         console.print(f"[bold]{scenario}[/]")
         for key, value in report[scenario].items():
             console.print(f"  {key:<36} {value}")
+
+
+@app.command("disclosure")
+def disclosure_command(
+    loans: list[int] = typer.Option([1_000, 10_000], "--loans", min=10, help="Book sizes to time (repeat the option)."),
+    repeats: int = typer.Option(5, min=1, help="Timed reads per size."),
+    json_out: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
+    output: Path = typer.Option(None, "--output", "-o", help="Also write the JSON report to this file."),
+) -> None:
+    """Time of the public disclosure read against the size of the book (synthetic books in
+    temporary SQLite databases; no chain)."""
+    from backend.disclosure.bench import run_disclosure_bench
+
+    waiting = nullcontext() if json_out else console.status("building the books and timing the reads")
+    with waiting:
+        report = run_disclosure_bench(get_settings(), sorted(loans), repeats)
+    write_report(report, output)
+    if json_out:
+        print_json(report)
+        return
+    for row in report["sizes"]:
+        console.print(f"{row['loans']:>8,} loans: {row['read_ms_p50']:>8.1f} ms a read (p50), {row['read_ms_max']:.1f} max; "
+                      f"{row['unchanged_read_ms_p50']} ms with nothing changed since the last")
+    console.print(f"{report['size_ratio']:.0f}x the loans: {report['time_ratio']}x the time")

@@ -80,7 +80,7 @@ def platform_disclosure(session: Session, *, aging: dict[int, ServicingPublic] |
         borrowers=len({loan.borrower for loan in disbursed}),
         concentration=_concentration([loan for loan in loans if loan.status == "active"]),
         by_grade=_by_grade(session, disbursed),
-        vintages=vintages(session, chain_clock),
+        vintages=vintages(session, chain_clock, disbursed),
         defaults=DefaultsPublic(
             count=len(defaulted), principal_at_default=at_default, reserve_cover=cover, recovered=recovered,
             net_loss=net_loss,

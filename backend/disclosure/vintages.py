@@ -33,11 +33,12 @@ def _default_times(session: Session, loan_ids: set[int]) -> dict[int, int]:
     return {int(args["loanId"]): stamp for args, stamp in events if int(args["loanId"]) in loan_ids and stamp is not None}
 
 
-def vintages(session: Session, as_of: int | None) -> list[VintagePublic]:
-    """Each month's disbursed loans and their record as of chain time `as_of` (the latest block
-    indexed), the oldest month first."""
-    loans = [loan for loan in session.scalars(select(LoanRow).where(LoanRow.status.in_(DISBURSED)))
-             if loan.start_time is not None]  # fmt: skip
+def vintages(session: Session, as_of: int | None, loans: list[LoanRow] | None = None) -> list[VintagePublic]:
+    """Each month's disbursed loans (of `loans`, every loan indexed by default) and their record as
+    of chain time `as_of` (the latest block indexed), the oldest month first."""
+    if loans is None:
+        loans = list(session.scalars(select(LoanRow).where(LoanRow.status.in_(DISBURSED))))
+    loans = [loan for loan in loans if loan.status in DISBURSED and loan.start_time is not None]
     if not loans or as_of is None:
         return []
     defaulted_at = _default_times(session, {loan.loan_id for loan in loans if loan.status == "defaulted"})

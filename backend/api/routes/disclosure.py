@@ -15,7 +15,7 @@ from backend.disclosure.schemas import (
     DisclosureReportPublic,
     PeriodFlowsPublic,
 )
-from backend.disclosure.service import platform_disclosure
+from backend.disclosure.live import live_disclosure
 
 router = APIRouter(prefix="/api/v1/disclosure", tags=["disclosure"])
 
@@ -24,7 +24,7 @@ Period = Annotated[str, Path(pattern=reports.PERIOD.pattern, description="YYYY-M
 
 @router.get("", dependencies=allow("disclosure.read"), summary="Loans, volumes, defaults and losses, as indexed")
 def disclosure(session: SessionDep) -> DisclosurePublic:
-    return platform_disclosure(session)
+    return live_disclosure(session)
 
 
 @router.get(
