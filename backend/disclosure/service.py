@@ -137,7 +137,8 @@ def _concentration(active: list[LoanRow]) -> ConcentrationPublic:
 
 def _by_grade(session: Session, disbursed: list[LoanRow]) -> list[GradeOutcomePublic]:
     grades = dict(session.execute(select(CreditDecision.decision_hash, CreditDecision.grade)
-                                  .where(CreditDecision.decision_hash.in_({loan.decision_hash for loan in disbursed}))).all())  # fmt: skip
+                                  .join(LoanRow, LoanRow.decision_hash == CreditDecision.decision_hash)
+                                  .where(LoanRow.status.in_(DISBURSED))).all())  # fmt: skip
     groups: dict[str, list[LoanRow]] = defaultdict(list)
     for loan in disbursed:
         groups[grades.get(loan.decision_hash, "unrated")].append(loan)
