@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.chain.client import reading
+from backend.chain.client import read_many
 from backend.chain.deploy import deployed_contract
 from backend.config import Settings
 
@@ -29,12 +29,13 @@ def loan_positions(settings: Settings, loan_ids: list[int], block: int | None = 
     which needs a node that still keeps that block's state (an archive node, for old blocks)."""
     book = deployed_contract(settings, "LoanBook")
     at = "latest" if block is None else block
+    what = "LoanBook" if block is None else f"LoanBook at block {block} (old state needs an archive node)"
+    calls = [fn for loan_id in loan_ids for fn in (book.functions.loan(loan_id), book.functions.amountDue(loan_id),
+                                                     book.functions.defaultableAt(loan_id))]  # fmt: skip
+    answers = read_many(calls, what, at)
     positions = []
-    with reading("LoanBook" if block is None else f"LoanBook at block {block} (old state needs an archive node)"):
-        for loan_id in loan_ids:
-            loan = book.functions.loan(loan_id).call(block_identifier=at)
-            due_now, payoff, next_due = book.functions.amountDue(loan_id).call(block_identifier=at)
-            defaultable_at = book.functions.defaultableAt(loan_id).call(block_identifier=at)
-            # Loan struct: [0] borrower, [1] status, ..., [11] installmentsPaid (see ILoanBook.Loan)
-            positions.append(LoanPosition(loan_id, STATUS_NAMES[loan[1]], loan[11], due_now, payoff, next_due, defaultable_at))
+    for i, loan_id in enumerate(loan_ids):
+        loan, (due_now, payoff, next_due), defaultable_at = answers[3 * i : 3 * i + 3]
+        # Loan struct: [0] borrower, [1] status, ..., [11] installmentsPaid (see ILoanBook.Loan)
+        positions.append(LoanPosition(loan_id, STATUS_NAMES[loan[1]], loan[11], due_now, payoff, next_due, defaultable_at))
     return positions

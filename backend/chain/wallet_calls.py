@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from web3 import Web3
 
-from backend.chain.client import contract_at, reading
+from backend.chain.client import contract_at, read_many, reading
 from backend.chain.deploy import deployed_contract
 from backend.config import Settings
 
@@ -53,6 +53,11 @@ class LoanBookWallet:
 
     def claimable(self, loan_id: int) -> int:
         return int(self._read(self.book.functions.claimableOf(loan_id, self.wallet)))
+
+    def claimable_of(self, loan_ids: list[int]) -> dict[int, int]:
+        """`claimable` of each loan, read in JSON-RPC batches (a portfolio can hold hundreds)."""
+        calls = [self.book.functions.claimableOf(loan_id, self.wallet) for loan_id in loan_ids]
+        return {loan_id: int(amount) for loan_id, amount in zip(loan_ids, read_many(calls, "LoanBook"), strict=True)}
 
     def notes(self, loan_id: int) -> int:
         """The wallet's notes of the loan: what it funded and has not had refunded."""

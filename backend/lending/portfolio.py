@@ -191,6 +191,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     if tradable:
         level = NoteMarketWallet(settings, wallet).investor_level()
         exits = {loan_id: sell_now(bids, tradable[loan_id]) for loan_id, bids in bids_for(db, wallet, set(tradable), now, level).items()}
+    claims = book.claimable_of([loan.loan_id for _, loan in holdings if loan.status in PAYING]) if book else {}
     cover_share = reserve_figures(db, aging=aging, rates=rates).expected_cover_share if holdings else None
     loss = policy.LGD * (1 - (cover_share or 0.0))  # of a default's principal outstanding, after the cover
     positions = []
@@ -201,7 +202,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
             loan_id=loan.loan_id, status=loan.status, grade=fact.grade if fact else None, apr_bps=loan.apr_bps,
             notes=note.balance, share_of_loan=note.balance / loan.principal, exposure=exposure,
             refundable=note.balance if refundable(loan, now) else 0,
-            claimable=book.claimable(loan.loan_id) if book and loan.status in PAYING else 0,
+            claimable=claims.get(loan.loan_id, 0),
             listed=listed[loan.loan_id], bid_now=bid_now, sell_now=exit_value,
             days_past_due=state.days_past_due if state else None, bucket=state.bucket if state else None,
             pd_now=(pd := _pd_now(fact, loan, state, rates) if loan.status in AT_RISK else None),
@@ -320,7 +321,7 @@ def claim_all(db: Session, settings: Settings, wallet: str) -> WalletTxPublic:
     book = LoanBookWallet(settings, wallet)
     held = set(db.scalars(select(NoteBalanceRow.loan_id).where(NoteBalanceRow.holder == wallet)))
     candidates = sorted(held | set(unclaimed_elsewhere(db, wallet, held)))
-    claimable = {loan_id: amount for loan_id in candidates if (amount := book.claimable(loan_id)) > 0}
+    claimable = {loan_id: amount for loan_id, amount in book.claimable_of(candidates).items() if amount > 0}
     if not claimable:
         raise Conflict(f"nothing to claim for {wallet}", wallet=wallet)
     total = sum(claimable.values())

@@ -108,6 +108,7 @@ def statement_of(db: Session, settings: Settings, wallet: str, year: int | None 
     rows = {r.loan_id: r for r in db.scalars(select(LoanRow).where(LoanRow.loan_id.in_(loan_ids)))}
     grades = {h: f.grade for h, f in decision_facts(db, {r.decision_hash for r in rows.values()}).items()}
     book = LoanBookWallet(settings, wallet) if loan_ids else None
+    claims = book.claimable_of([loan_id for loan_id in loan_ids if loan_id in rows]) if book else {}
     sums: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     earned_by_loan = defaultdict(list)
     for line in earned:
@@ -122,7 +123,7 @@ def statement_of(db: Session, settings: Settings, wallet: str, year: int | None 
             loan_id=loan_id, status=row.status if row else "unknown", grade=grades.get(row.decision_hash) if row else None,
             **{total: s[total] for total in TOTALS.values()},
             net_cash=s["refunded"] + s["collected"] + s["sold"] - s["funded"] - s["bought"],
-            notes_held=held.get(loan_id, 0), claimable=book.claimable(loan_id) if book and row else 0,
+            notes_held=held.get(loan_id, 0), claimable=claims.get(loan_id, 0),
             earnings=earnings.total(earned_by_loan[loan_id]),
         ))  # fmt: skip
     return StatementPublic(
