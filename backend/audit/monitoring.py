@@ -1,5 +1,5 @@
-"""Transaction monitoring of notes: rules over the chain index that flag note movements an AML
-officer or an auditor should look at. Notes only ever reach KYC-verified wallets (LoanBook's rule),
+"""Transaction monitoring: rules over the chain index that flag note movements an AML officer or
+an auditor should look at, and loans a fraud analyst should. Notes only ever reach KYC-verified wallets (LoanBook's rule),
 so these rules look for value moved between verified wallets in ways a market would not move it:
 
 - `round_trip`: notes of one loan went from wallet A to wallet B and back (by trade or transfer)
@@ -9,6 +9,10 @@ so these rules look for value moved between verified wallets in ways a market wo
   it): a mispriced trade moves value from one wallet to the other;
 - `large_gift`: notes moved outside the market (no trade in that transaction) standing for at least
   `monitoring_gift_threshold` whole tokens of principal outstanding: value moved with nothing paid.
+- `first_payment_default`: a loan whose first installment went more than 15 days unpaid (the
+  borrower's `late` notice for installment 1, or a default with nothing paid): lenders' classic
+  sign of identity fraud or of a loan taken never to be repaid, so a person checks the identity
+  and the application behind it (even if the borrower pays later: the pattern is the signal).
 
 Alerts are recomputed from the index on every read, so they are as reproducible as the chain
 itself; none changes anything: a person reviews, and traces the wallets (`/api/v1/audit/trace`).
@@ -38,9 +42,11 @@ from backend.chain.projection_models import (
 )
 from backend.config import Settings
 from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.servicing.models import ServicingNotice
 
 DAY = 86_400
-RULES = ("round_trip", "off_market_price", "large_gift")
+RULES = ("round_trip", "off_market_price", "large_gift", "first_payment_default")
+FIRST_PAYMENT_LATE = ("late", "collections", "default")  # the borrower notices of 16+ days late
 
 
 class Outstanding:
@@ -93,6 +99,8 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
         found += _off_market(trades, outstanding, settings)
     if rule in (None, "large_gift"):
         found += _gifts(moves, {t.tx_hash for t, _ in trades}, outstanding, settings)
+    if rule in (None, "first_payment_default"):
+        found += _first_payment_defaults(db)
     found = [a for a in found if (a.timestamp or 0) >= since]
     reviews = {r.alert_key: r for r in db.scalars(select(AlertReview).where(AlertReview.alert_key.in_([a.key for a in found])))}
     for a in found:
@@ -173,3 +181,27 @@ def _gifts(moves: list, traded: set[str], outstanding: Outstanding, settings: Se
                    f"from {move.sender} to {move.recipient} with nothing paid on the market",
         ))  # fmt: skip
     return found
+
+
+def _first_payment_defaults(db: Session) -> list[AlertPublic]:
+    """Loans whose first installment went 16+ days unpaid: told so (installment 1's `late` notice or
+    a later one), or defaulted with no installment paid towards."""
+    late = set(db.scalars(select(ServicingNotice.loan_id).where(
+        ServicingNotice.installment == 1, ServicingNotice.kind.in_(FIRST_PAYMENT_LATE),
+        ServicingNotice.recipient == ServicingNotice.borrower)))  # fmt: skip
+    loans = db.scalars(select(LoanRow).where(LoanRow.start_time.is_not(None)).where(
+        LoanRow.loan_id.in_(late) | ((LoanRow.status == "defaulted") & (LoanRow.last_installment == 0))))  # fmt: skip
+    disbursals = {int(args["loanId"]): tx for args, tx in db.execute(
+        select(ChainEvent.args, ChainEvent.tx_hash).where(ChainEvent.contract == "LoanBook",
+                                                          ChainEvent.event == "LoanDisbursed"))}  # fmt: skip
+    found = []
+    for loan in loans:
+        due = loan.start_time + loan.installment_period
+        found.append(_alert(
+            rule="first_payment_default", loan_id=loan.loan_id, wallets=[loan.borrower],
+            tx_hashes=[disbursals.get(loan.loan_id, loan.tx_hash)], timestamp=due, amount=loan.principal,
+            detail=f"loan {loan.loan_id}: its first installment, due {datetime.fromtimestamp(due, UTC):%Y-%m-%d}, went more "
+                   f"than 15 days unpaid ({loan.status} now): check the borrower's identity and application",
+        ))  # fmt: skip
+    return found
+

@@ -56,6 +56,10 @@ def test_an_unpaid_loan_ages_bucket_by_bucket_and_is_defaulted_through_the_outbo
         assert _pass(settings).buckets == {bucket: 1}
         seen.append(bucket)
     assert _notices(settings) == [(1, "due_soon"), (1, "overdue"), (1, "late"), (1, "collections")]
+    flagged = client_for(settings).get("/api/v1/audit/alerts", params={"rule": "first_payment_default"},
+                                       headers=minted_bearer(settings, ADMIN)).json()  # fmt: skip
+    assert [(a["loan_id"], a["wallets"], a["timestamp"]) for a in flagged] == [(loan_id, [world.borrower.address], first_due)]
+    assert "first installment" in flagged[0]["detail"]  # for a person to check the identity behind it
     for investor in world.investors:  # every note holder hears of it once, at 31+ days
         assert _notices(settings, investor.address) == [(1, "loan_late")]
     with session_scope(settings) as session:
