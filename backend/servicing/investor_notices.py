@@ -3,7 +3,8 @@
 
 - `refund_due`: the loan missed full funding and was cancelled; the money is the investor's to
   take back (it is not returned unasked: `refund` is the investor's own transaction).
-- `loan_late`: the loan is 31+ days late and in collections (once per late installment).
+- `loan_late`: the loan is 31+ days late and in collections (once per late installment), with how
+  often loans this late have gone on to default (`roll_rates`).
 - `loan_defaulted`: it was declared in default; says what the risk reserve paid the investor.
 - `loan_repaid`: it is repaid in full; what is left to collect is waiting.
 - `loan_match`: to an investor with a standing instruction, once per open loan it matches: what to
@@ -40,9 +41,11 @@ from backend.chain.projection_models import (
     NoteBalanceRow,
 )
 from backend.config import Settings
+from backend.disclosure.aging import aging_now
 from backend.market.pricing import proceeds
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.notices import add_notice, day, money
+from backend.servicing.roll_rates import RollRate, roll_rates
 
 LATE = ("late_31_120", "defaultable")
 PAST_GRACE = ("late_16_30", *LATE)
@@ -93,19 +96,22 @@ def tell_investors(db: Session, settings: Settings, now: int | None, decimals: C
     if not pending:
         return 0
     d, now = decimals(), now or deadline_clock(settings)
-    return sum(_give(db, kind, installment, loan, note.holder, note.balance, state, now, d)
+    rates = roll_rates(db, aging_now(db)) if late else {}
+    return sum(_give(db, kind, installment, loan, note.holder, note.balance, state, now, d, rates)
                for kind, installment, loan, note, state in pending)  # fmt: skip
 
 
 def _give(db: Session, kind: str, installment: int, loan: LoanRow, holder: str, notes: int,
-          state: ServicingState | None, now: int, d: int) -> bool:  # fmt: skip
+          state: ServicingState | None, now: int, d: int, rates: dict[str, RollRate]) -> bool:  # fmt: skip
     if state is None:
         due_date, amount, message = _whole_loan(loan, notes, kind, now, d)
     else:
         due_date, amount = state.next_due_date, loan.principal_outstanding * notes // loan.principal
+        odds = (f" Of loans this late here, about {rates[state.bucket].rate:.0%} have gone on to default (the "
+                "platform's roll rates, with a stated prior while its record is short)." if state.bucket in rates else "")
         message = (f"Loan {loan.loan_id} ({money(amount, d)} of your money outstanding) is more than 30 days late "
-                   f"and in collections. If it is still unpaid on {day(state.defaultable_at)}, it will be declared "
-                   "in default and the risk reserve's cover paid to its note holders.")  # fmt: skip
+                   f"and in collections.{odds} If it is still unpaid on {day(state.defaultable_at)}, it will be "
+                   "declared in default and the risk reserve's cover paid to its note holders.")  # fmt: skip
     return add_notice(db, loan, installment, kind, due_date, amount, message, recipient=holder)
 
 

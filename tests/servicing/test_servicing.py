@@ -62,6 +62,9 @@ def test_an_unpaid_loan_ages_bucket_by_bucket_and_is_defaulted_through_the_outbo
     assert "first installment" in flagged[0]["detail"]  # for a person to check the identity behind it
     for investor in world.investors:  # every note holder hears of it once, at 31+ days
         assert _notices(settings, investor.address) == [(1, "loan_late")]
+    with session_scope(settings) as session:  # with how often loans this late have defaulted
+        told = session.scalar(select(ServicingNotice.message).where(ServicingNotice.kind == "loan_late").limit(1))
+    assert "about 75% have gone on to default" in told  # no episode resolved yet: the stated prior
     with session_scope(settings) as session:
         state = session.get(ServicingState, loan_id)
         assert state.days_past_due == 40 and state.due_now > 0 and state.defaultable_at == first_due + deploy_params.DEFAULT_AFTER
