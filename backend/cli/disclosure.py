@@ -38,6 +38,11 @@ def disclosure_command(ctx: typer.Context, json_out: bool = typer.Option(False, 
     rate = "n/a" if report.net_loss_rate is None else f"{report.net_loss_rate:.2%}"
     console.print(f"defaults {d.count}: principal {d.principal_at_default:,}, reserve cover {d.reserve_cover:,}, "
                   f"recovered {d.recovered:,}, net loss {d.net_loss:,} ({rate} of originated)")  # fmt: skip
+    reserve = report.reserve
+    if reserve.expected_cover_share is not None:
+        stressed = ", ".join(f"{s.expected_cover_share:.1%} with {s.pd_multiple:g}x the defaults" for s in reserve.stress)
+        console.print(f"reserve {reserve.balance:,}: pays {reserve.expected_cover_share:.1%} of a default's principal "
+                      f"as expected ({stressed})")  # fmt: skip
     rolls = ", ".join(f"{r.bucket} {r.rate:.1%}" for r in report.roll_rates)
     settled = report.roll_rates[0].episodes if report.roll_rates else 0
     console.print(f"roll rates to default: {rolls} (from {settled} settled late installments, with a stated prior)")

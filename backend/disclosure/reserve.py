@@ -17,13 +17,16 @@ from sqlalchemy.orm import Session
 from backend.chain.models import ChainEvent
 from backend.chain.projection_models import LoanRow
 from backend.disclosure.aging import aging_now
-from backend.disclosure.schemas import ReservePublic
+from backend.disclosure.schemas import ReservePublic, ReserveStressPublic
 from backend.scoring import policy
 from backend.scoring.models import CreditDecision
 from backend.servicing.roll_rates import RollRate, pd_now, roll_rates
 from backend.servicing.schemas import ServicingPublic
 
 BPS = 10_000
+# Stress scenarios: every loan's PD now times these (at most 1), a bad year's defaults as lenders
+# stress a provision fund; the reserve pays its ratio only while its balance lasts.
+STRESS_MULTIPLES = (2.0, 3.0)
 
 
 def _event_sum(session: Session, contract: str, event: str, field: str) -> int:
@@ -57,14 +60,28 @@ def reserve_figures(session: Session, active: list[LoanRow] | None = None, *,
                                .join(LoanRow, LoanRow.decision_hash == CreditDecision.decision_hash)
                                .where(LoanRow.status == "active")).all())  # fmt: skip
     expected = claims = share = None
+    stress = []
     ratio = _coverage_ratio_bps(session)
     if all(loan.decision_hash in pds for loan in active):
-        defaults = sum(pd_now(pds[loan.decision_hash], loan, aging.get(loan.loan_id), rates) * loan.principal_outstanding
-                       for loan in active)  # fmt: skip
+        pd_outstanding = [(pd_now(pds[loan.decision_hash], loan, aging.get(loan.loan_id), rates), loan.principal_outstanding)
+                          for loan in active]  # fmt: skip
+        defaults = sum(pd * outstanding for pd, outstanding in pd_outstanding)
         expected = round(defaults * policy.LGD)
         if ratio is not None:
-            claims = round(defaults * ratio / BPS)
-            share = ratio / BPS * (min(1.0, balance / claims) if claims else 1.0)
+            claims, share = _cover(defaults, ratio, balance)
+            for multiple in STRESS_MULTIPLES:
+                stressed = sum(min(1.0, multiple * pd) * outstanding for pd, outstanding in pd_outstanding)
+                stressed_claims, stressed_share = _cover(stressed, ratio, balance)
+                stress.append(ReserveStressPublic(pd_multiple=multiple, expected_claims=stressed_claims,
+                                                  expected_cover_share=stressed_share))  # fmt: skip
     return ReservePublic(deposits=deposits, origination_fees=fees, cover_paid=paid, balance=balance,
                          expected_loss=expected, coverage_of_expected_loss=balance / expected if expected else None,
-                         coverage_ratio_bps=ratio, expected_claims=claims, expected_cover_share=share)  # fmt: skip
+                         coverage_ratio_bps=ratio, expected_claims=claims, expected_cover_share=share,
+                         stress=stress)  # fmt: skip
+
+
+def _cover(defaults: float, ratio_bps: int, balance: int) -> tuple[int, float]:
+    """(expected claims, the share of a default's principal investors can count on) when `defaults`
+    of principal outstanding is expected to default: the ratio, less as far as the balance falls short."""
+    claims = round(defaults * ratio_bps / BPS)
+    return claims, ratio_bps / BPS * (min(1.0, balance / claims) if claims else 1.0)

@@ -49,6 +49,16 @@ class RollRatePublic(BaseModel):
                         "the chance a loan in this bucket defaults on the installment it is behind on")
 
 
+class ReserveStressPublic(BaseModel):
+    """The reserve if defaults ran at a multiple of what each loan's PD now expects."""
+
+    pd_multiple: float = Field(description="Each active loan's PD now times this (at most 1)")
+    expected_claims: int = Field(description="What the reserve would be asked to pay: that many defaults x coverage "
+                                 "ratio x principal outstanding")  # fmt: skip
+    expected_cover_share: float = Field(description="The share of a default's principal investors could count on then: "
+                                        "the coverage ratio x min(1, balance / expected_claims)")  # fmt: skip
+
+
 class ReservePublic(BaseModel):
     """The risk reserve (ReserveFund), from its own events and LoanBook's: what went in, what it
     paid out, and how it compares with the expected loss on the loans outstanding."""
@@ -70,6 +80,8 @@ class ReservePublic(BaseModel):
     expected_cover_share: float | None = Field(default=None, description="The share of a default's principal outstanding "
                                                "investors can expect from the reserve: the coverage ratio x "
                                                "min(1, balance / expected_claims)")  # fmt: skip
+    stress: list[ReserveStressPublic] = Field(default_factory=list, description="The same with defaults at 2x and 3x "
+                                              "each loan's PD now: how far the reserve would stretch in a bad year")  # fmt: skip
 
 
 class ConcentrationPublic(BaseModel):

@@ -89,6 +89,7 @@ def test_figures_match_the_contracts(indexed, monkeypatch):  # noqa: F811
     assert aged_table.exit_code == 0 and report.vintages[0].vintage in aged_table.stdout
     words = " ".join(text.stdout.split())  # the console wraps long lines
     assert "roll rates to default: grace 20.0%, late_16_30 50.0%, late_31_120 75.0%, defaultable 95.0% (from 0 settled" in words
+    assert ("with 2x the defaults" in words) == (report.reserve.expected_cover_share is not None)
 
 
 def test_an_empty_index_discloses_zeros(tmp_path):
@@ -127,6 +128,7 @@ def test_the_reserve_is_held_against_the_expected_loss_of_active_loans(tmp_path)
     assert reserve.expected_loss == round((0.1 * 1_000 + 0.3 * 2_000) * 0.85) == 595  # PD x LGD x outstanding
     assert reserve.balance == 0 and reserve.coverage_of_expected_loss == 0.0
     assert reserve.coverage_ratio_bps is None and reserve.expected_cover_share is None  # the ratio is not indexed
+    assert reserve.stress == []
 
     with session_scope(settings) as session:  # ReserveFund: pays 80% of a default's principal; 100 paid in
         for i, (event, args) in enumerate((("CoverageRatioSet", {"previousBps": 0, "newBps": 8000}),
@@ -137,6 +139,10 @@ def test_the_reserve_is_held_against_the_expected_loss_of_active_loans(tmp_path)
         reserve = platform_disclosure(session).reserve
     assert reserve.expected_claims == round((0.1 * 1_000 + 0.3 * 2_000) * 0.8) == 560  # PD x ratio x outstanding
     assert reserve.expected_cover_share == pytest.approx(0.8 * 100 / 560)  # the balance pays a share of its claims
+    # A bad year: defaults at 2x and 3x each PD (at most 1): claims grow, the share investors can count on falls.
+    assert [(s.pd_multiple, s.expected_claims) for s in reserve.stress] == [
+        (2.0, round((0.2 * 1_000 + 0.6 * 2_000) * 0.8)), (3.0, round((0.3 * 1_000 + 0.9 * 2_000) * 0.8))]
+    assert [s.expected_cover_share for s in reserve.stress] == pytest.approx([0.8 * 100 / 1_120, 0.8 * 100 / 1_680])
 
 
 def test_borrower_concentration_and_outcomes_by_grade(tmp_path):

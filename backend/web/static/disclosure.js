@@ -17,6 +17,7 @@ export async function refreshDisclosure() {
     + `; reserve ${money(d.reserve.balance)}`
     + (cover == null ? "" : ` (${cover.toFixed(1)}x the expected loss)`)
     + (d.reserve.expected_cover_share == null ? "" : `, expected to pay ${rate(d.reserve.expected_cover_share)} of a default's principal`)
+    + (d.reserve.stress.length ? ` (${d.reserve.stress.map((s) => `${rate(s.expected_cover_share)} with ${s.pd_multiple}x the defaults`).join(", ")})` : "")
     + `; ${d.borrowers} borrowers, ${d.investors} investors`
     + (d.concentration.top10_borrowers_share == null ? "" : `; top 10 borrowers owe ${rate(d.concentration.top10_borrowers_share)}`)
     + (d.by_grade.length ? `; default rate by grade: ${d.by_grade.map((g) => `${g.grade} ${rate(g.default_rate)}`).join(", ")}` : "")
