@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend.anchoring.schemas import VerificationPublic
 from backend.audit.verify import AuditReport
 from backend.scoring.schemas import DecisionProofPublic
-from backend.servicing.schemas import CollectionActionPublic
+from backend.servicing.schemas import CollectionActionPublic, NoticePublic
 
 
 class AuditEntryPublic(BaseModel):
@@ -113,6 +113,8 @@ class LoanTracePublic(BaseModel):
     mandates: list[MandateEvidencePublic] = Field(
         default_factory=list, description="The signed mandates under which the platform's keeper funded or repaid the loan"
     )
+    notices: list[NoticePublic] = Field(default_factory=list, description="What the borrower was told about the loan "
+                                        "and when (reminders, late and default notices), oldest first")  # fmt: skip
     checks: list[CheckPublic]
     consistent: bool = Field(description="Every check passed")
 

@@ -44,6 +44,7 @@ from backend.identity.roles import checksum
 from backend.lending.models import FundingMandateRow, LoanOffer, RepaymentMandateRow
 from backend.scoring.service import prove_decision
 from backend.servicing.collections import actions_of, case_log_altered
+from backend.servicing.service import borrower_notices
 
 
 def _event(ev: ChainEvent) -> EventPublic:
@@ -106,6 +107,15 @@ def trace_loan(db: Session, settings: Settings, loan_id: int) -> LoanTracePublic
         else f"{entries} case-log entries, each as the audit log recorded it" if entries else "no case-log entries",
     ))  # fmt: skip
     mandates = _mandates(db, settings, events, checks)
+    notices = borrower_notices(db, loan_id)
+    if loan.status == "defaulted":
+        # Before a loan is declared in default its borrower must have been told it could be.
+        told = next((n for n in notices if n.kind == "default"), None)
+        checks.append(CheckPublic(
+            name="default_noticed", ok=told is not None,
+            detail=f"the borrower was told on {told.created_at:%Y-%m-%d} that installment {told.installment} left the "
+                   "loan open to default" if told else "no default notice to the borrower is recorded here",
+        ))  # fmt: skip
     subjects = [f"loan:{loan_id}"] + ([f"offer:{offer.id}", f"decision:{offer.decision_id}"] if offer else [])
     return LoanTracePublic(
         loan_id=loan_id, status=loan.status, borrower=loan.borrower, terms_hash=loan.terms_hash,
@@ -113,7 +123,7 @@ def trace_loan(db: Session, settings: Settings, loan_id: int) -> LoanTracePublic
         create_intent=intent.key if intent else None, events=events, decision=decision,
         agreement=agreement, audit_entries=_audit_entries(db, subjects), checks=checks,
         case_log=actions_of(db, settings, [loan_id], lambda: deadline_clock(settings)).get(loan_id, []) if entries else [],
-        mandates=mandates,
+        mandates=mandates, notices=notices,
         consistent=all(c.ok for c in checks),
     )  # fmt: skip
 

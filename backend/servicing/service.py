@@ -266,6 +266,17 @@ def notices_of(db: Session, wallet: str, limit: int = 100) -> list[NoticePublic]
     """What the wallet was told, as a borrower and as an investor, newest first."""
     rows = db.scalars(select(ServicingNotice).where(ServicingNotice.recipient == wallet)
                       .order_by(ServicingNotice.id.desc()).limit(limit))  # fmt: skip
-    return [NoticePublic(loan_id=n.loan_id, installment=n.installment, kind=n.kind, due_date=n.due_date,
-                         amount=n.amount, message=n.message, created_at=n.created_at, emailed_at=n.emailed_at)
-            for n in rows]  # fmt: skip
+    return [_public_notice(n) for n in rows]
+
+
+def borrower_notices(db: Session, loan_id: int) -> list[NoticePublic]:
+    """What the loan's borrower was told about it, oldest first (an auditor's record of notice)."""
+    rows = db.scalars(select(ServicingNotice).where(ServicingNotice.loan_id == loan_id,
+                                                    ServicingNotice.recipient == ServicingNotice.borrower)
+                      .order_by(ServicingNotice.id))  # fmt: skip
+    return [_public_notice(n) for n in rows]
+
+
+def _public_notice(n: ServicingNotice) -> NoticePublic:
+    return NoticePublic(loan_id=n.loan_id, installment=n.installment, kind=n.kind, due_date=n.due_date,
+                        amount=n.amount, message=n.message, created_at=n.created_at, emailed_at=n.emailed_at)

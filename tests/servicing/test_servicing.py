@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from typer.testing import CliRunner
 
 from backend.chain import deploy_params
@@ -97,6 +97,10 @@ def test_an_unpaid_loan_ages_bucket_by_bucket_and_is_defaulted_through_the_outbo
     (vintage,) = disclosed["vintages"]  # its month's loans: this one, defaulted in the month on book it fell in
     curve, month = vintage["cumulative_default_rate"], (first_due + deploy_params.DEFAULT_AFTER - start) // MONTH_ON_BOOK
     assert vintage["defaulted_loans"] == 1 and curve[month] == vintage["default_rate"] > 0 and curve[month - 1] == 0
+    traced = admin.get(f"/api/v1/audit/trace/loan/{loan_id}", headers=staff).json()  # the record of notice
+    assert [n["kind"] for n in traced["notices"]] == ["due_soon", "overdue", "late", "collections", "default"]
+    (noticed,) = [c for c in traced["checks"] if c["name"] == "default_noticed"]
+    assert noticed["ok"] and "installment 1" in noticed["detail"]
     queue = admin.get("/api/v1/servicing/collections", headers=staff).json()
     assert [(i["loan_id"], i["bucket"], i["default_status"]) for i in queue] == [(loan_id, "defaulted", "confirmed")]
     assert queue[0]["amount_owed"] == world.loan(loan_id)["recoverable"] > 0
@@ -114,6 +118,10 @@ def test_an_unpaid_loan_ages_bucket_by_bucket_and_is_defaulted_through_the_outbo
     assert cover > 0 and abs(told[0]["amount"] - cover) <= 1  # the notice names what the reserve paid this holder
     assert "declared in default" in told[0]["message"] and "risk reserve paid you" in told[0]["message"]
     assert _pass(settings).investor_notices == 0  # told once
+    with session_scope(settings) as session:  # had no notice been given, the trace says so
+        session.execute(delete(ServicingNotice).where(ServicingNotice.kind == "default"))
+    traced = admin.get(f"/api/v1/audit/trace/loan/{loan_id}", headers=staff).json()
+    assert not traced["consistent"] and [c["ok"] for c in traced["checks"] if c["name"] == "default_noticed"] == [False]
 
 
 def test_paying_what_is_due_brings_the_loan_back_to_current(servicing_settings, world):
