@@ -11,6 +11,8 @@ over the book, not a promise: defaults bunched together can outrun the balance."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -85,3 +87,26 @@ def _cover(defaults: float, ratio_bps: int, balance: int) -> tuple[int, float]:
     of principal outstanding is expected to default: the ratio, less as far as the balance falls short."""
     claims = round(defaults * ratio_bps / BPS)
     return claims, ratio_bps / BPS * (min(1.0, balance / claims) if claims else 1.0)
+
+
+@dataclass(frozen=True)
+class BookRisk:
+    """What the whole book says about any one loan's risk: where each active loan stands, the roll
+    rates, and the share of a default's principal the reserve is expected to cover."""
+
+    aging: dict[int, ServicingPublic]
+    rates: dict[str, RollRate]
+    cover_share: float | None
+
+    @property
+    def loss(self) -> float:
+        """The share of a default's principal outstanding a note holder is expected to lose: the loss
+        given default less the reserve's expected cover (none when it states no ratio)."""
+        return policy.LGD * (1 - (self.cover_share or 0.0))
+
+
+def book_risk(session: Session) -> BookRisk:
+    aging = aging_now(session)
+    rates = roll_rates(session, aging)
+    return BookRisk(aging, rates, reserve_figures(session, aging=aging, rates=rates).expected_cover_share)
+

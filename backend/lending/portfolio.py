@@ -34,8 +34,7 @@ from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
 from backend.errors import Conflict
 from backend.lending import earnings, statement
-from backend.disclosure.aging import aging_now
-from backend.disclosure.reserve import reserve_figures
+from backend.disclosure.reserve import BookRisk, book_risk
 from backend.lending.loans import DecisionFacts, decision_facts, refundable
 from backend.lending.returns import xirr
 from backend.lending.schemas import (
@@ -51,7 +50,7 @@ from backend.lending.schemas import (
 from backend.market.pricing import proceeds
 from backend.scoring import policy
 from backend.market.yields import fair_value
-from backend.servicing.roll_rates import RollRate, late_rate, pd_now, roll_rates
+from backend.servicing.roll_rates import RollRate, late_rate, pd_now
 from backend.servicing.schemas import ServicingPublic
 
 AT_RISK = ("funding", "active")
@@ -77,13 +76,13 @@ def _expected_loss(pd: float | None, exposure: int) -> int | None:
 
 
 def _fair_value(fact: DecisionFacts | None, loan: LoanRow, notes: int, standing: ServicingPublic | None,
-                rates: dict[str, RollRate], loss: float, now: int) -> int | None:  # fmt: skip
+                risk: BookRisk, now: int) -> int | None:  # fmt: skip
     """What an active loan's notes are worth now at the loan's own rate, defaults expected from where
     it stands (as the market's fair price); None without a PD, or for a loan not paying."""
     if loan.status != "active" or not notes or fact is None or fact.pd is None:
         return None
     paid = standing.installments_paid if standing else loan.last_installment
-    return fair_value(loan, paid, now, notes, fact.pd, loss, late_rate(standing, rates))
+    return fair_value(loan, paid, now, notes, fact.pd, risk.loss, late_rate(standing, risk.rates))
 
 
 def _after_cover(expected_loss: int | None, cover_share: float | None) -> int | None:
@@ -176,8 +175,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     holdings += [(NoteBalanceRow(loan_id=loan.loan_id, holder=wallet, balance=0), loan)
                  for loan in db.scalars(select(LoanRow).where(LoanRow.loan_id.in_(left_behind)))]  # fmt: skip
     facts = decision_facts(db, {loan.decision_hash for _, loan in holdings})
-    aging = aging_now(db) if holdings else {}
-    rates = roll_rates(db, aging) if holdings else {}
+    risk = book_risk(db) if holdings else None
     bidding = db.scalar(select(MarketBidRow.bid_id).where(MarketBidRow.bidder == wallet, MarketBidRow.status == "open"))
     now = deadline_clock(settings) if holdings or bidding else int(time.time())  # the chain's clock when it matters
     book = LoanBookWallet(settings, wallet) if holdings else None
@@ -192,11 +190,9 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
         level = NoteMarketWallet(settings, wallet).investor_level()
         exits = {loan_id: sell_now(bids, tradable[loan_id]) for loan_id, bids in bids_for(db, wallet, set(tradable), now, level).items()}
     claims = book.claimable_of([loan.loan_id for _, loan in holdings if loan.status in PAYING]) if book else {}
-    cover_share = reserve_figures(db, aging=aging, rates=rates).expected_cover_share if holdings else None
-    loss = policy.LGD * (1 - (cover_share or 0.0))  # of a default's principal outstanding, after the cover
     positions = []
     for note, loan in holdings:
-        fact, state = facts.get(loan.decision_hash), aging.get(loan.loan_id) if loan.status == "active" else None
+        fact, state = facts.get(loan.decision_hash), risk.aging.get(loan.loan_id) if loan.status == "active" else None
         exposure, (bid_now, exit_value) = _exposure(loan, note.balance, now), exits.get(loan.loan_id, (0, 0))
         positions.append(PositionPublic(
             loan_id=loan.loan_id, status=loan.status, grade=fact.grade if fact else None, apr_bps=loan.apr_bps,
@@ -205,10 +201,10 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
             claimable=claims.get(loan.loan_id, 0),
             listed=listed[loan.loan_id], bid_now=bid_now, sell_now=exit_value,
             days_past_due=state.days_past_due if state else None, bucket=state.bucket if state else None,
-            pd_now=(pd := _pd_now(fact, loan, state, rates) if loan.status in AT_RISK else None),
+            pd_now=(pd := _pd_now(fact, loan, state, risk.rates) if loan.status in AT_RISK else None),
             expected_loss=(expected := _expected_loss(pd, exposure)),
-            expected_loss_after_cover=_after_cover(expected, cover_share),
-            fair_value=_fair_value(fact, loan, note.balance, state, rates, loss, now),
+            expected_loss_after_cover=_after_cover(expected, risk.cover_share),
+            fair_value=_fair_value(fact, loan, note.balance, state, risk, now),
         ))  # fmt: skip
     at_risk = [p for p in positions if p.status in AT_RISK and p.exposure > 0]
     total = sum(p.exposure for p in at_risk)

@@ -7,7 +7,6 @@ and the contracts and can be outrun by other wallets."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -24,8 +23,7 @@ from backend.chain.projection_models import (
 )
 from backend.chain.wallet_calls import WalletCall
 from backend.config import Settings
-from backend.disclosure.aging import aging_now
-from backend.disclosure.reserve import reserve_figures
+from backend.disclosure.reserve import BookRisk, book_risk
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.lending.loans import DecisionFacts, decision_facts
 from backend.lending.portfolio import bid_commitment
@@ -44,32 +42,13 @@ from backend.market.schemas import (
     SaleCreate,
 )
 from backend.market.yields import expected_yield, fair_value, yield_to_maturity
-from backend.scoring import policy
 from backend.servicing.aging import stored_standing
 from backend.servicing.models import ServicingState
-from backend.servicing.roll_rates import RollRate, late_rate, pd_now, roll_rates
+from backend.servicing.roll_rates import late_rate, pd_now
 
 DAY = 86_400
 # Each side's name, id column, maker column and how its maker withdraws it.
 SIDES = {MarketListingRow: ("listing", "listing_id", "seller", "delist"), MarketBidRow: ("bid", "bid_id", "bidder", "cancel")}
-
-
-@dataclass(frozen=True)
-class BookRisk:
-    """What the whole book says about any one loan's risk: the share of a default's principal
-    outstanding a note holder loses after the reserve's expected cover, and the roll rates."""
-
-    loss: float
-    rates: dict[str, RollRate]
-
-
-def book_risk(db: Session) -> BookRisk:
-    """The loss given default less the share the reserve is expected to cover (none when it states
-    no ratio), and the roll rates the reserve's expectation used."""
-    aging = aging_now(db)
-    rates = roll_rates(db, aging)
-    cover = reserve_figures(db, aging=aging, rates=rates).expected_cover_share
-    return BookRisk(policy.LGD * (1 - (cover or 0.0)), rates)
 
 
 def _value(loan: LoanRow, state: ServicingState | None, fact: DecisionFacts | None, risk: BookRisk, notes: int,
