@@ -11,6 +11,7 @@ from pathlib import Path
 
 from eth_account import Account
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from backend.chain.kyc_reader import is_verified
 from backend.chain.projection_models import LoanRow
@@ -19,6 +20,7 @@ from backend.disclosure.reports import month_of
 from backend.identity.checks.national_id import IdType
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
+from backend.scoring.models import CreditDecision
 from backend.lending import autopay
 from backend.lending.autopay_schemas import AutopayDraftCreate, AutopaySign
 from tests.contracts.helpers import CANCELLED, REPAID
@@ -123,6 +125,10 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300),
                    "exposure 3,000.00" in page.locator("#portfolio-summary").inner_text())[-1], "the portfolio")
     expect(page.locator("#portfolio-warnings")).to_contain_text("at least 20")
+    with session_scope(settings) as session:  # still funding: its PD now is the PD it was priced at
+        priced = session.scalar(select(CreditDecision.pd).join(LoanRow, LoanRow.decision_hash == CreditDecision.decision_hash)
+                                .where(LoanRow.loan_id == loan_id).limit(1))  # fmt: skip
+    expect(page.locator(f'#positions tr[data-loan="{loan_id}"]')).to_contain_text(f"{priced * 100:.1f}%")
 
     wallet.address = borrower.address
     _sign_in(page, borrower.address)
