@@ -20,9 +20,9 @@ from backend.disclosure.reports import month_of
 from backend.identity.checks.national_id import IdType
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
-from backend.scoring.models import CreditDecision
 from backend.lending import autopay
 from backend.lending.autopay_schemas import AutopayDraftCreate, AutopaySign
+from backend.scoring.models import CreditDecision
 from tests.contracts.helpers import CANCELLED, REPAID
 from tests.identity.conftest import PNG, make_applicant
 from tests.lending.test_portfolio import _decision_hash
