@@ -22,7 +22,6 @@ from backend.chain.projection_models import (
 )
 from backend.disclosure.aging import aging_now
 from backend.disclosure.reserve import reserve_figures
-from backend.disclosure.vintages import vintages
 from backend.disclosure.schemas import (
     ConcentrationPublic,
     DefaultsPublic,
@@ -33,6 +32,7 @@ from backend.disclosure.schemas import (
     MarketActivityPublic,
     RollRatePublic,
 )
+from backend.disclosure.vintages import vintages
 from backend.scoring.models import CreditDecision
 from backend.servicing.roll_rates import roll_rates
 from backend.servicing.schemas import ServicingPublic

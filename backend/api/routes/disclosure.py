@@ -9,13 +9,13 @@ from fastapi import APIRouter, Path, Query, Response, status
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
 from backend.api.downloads import CSV_RESPONSES, csv_download
 from backend.disclosure import reports, tape
+from backend.disclosure.live import live_disclosure
 from backend.disclosure.schemas import (
     DisclosurePublic,
     DisclosurePublish,
     DisclosureReportPublic,
     PeriodFlowsPublic,
 )
-from backend.disclosure.live import live_disclosure
 
 router = APIRouter(prefix="/api/v1/disclosure", tags=["disclosure"])
 
