@@ -81,5 +81,6 @@ def disclosure_command(
         return
     for row in report["sizes"]:
         console.print(f"{row['loans']:>8,} loans: {row['read_ms_p50']:>8.1f} ms a read (p50), {row['read_ms_max']:.1f} max; "
-                      f"{row['unchanged_read_ms_p50']} ms with nothing changed since the last")
+                      f"{row['unchanged_read_ms_p50']} ms with nothing changed since the last; loan tape "
+                      f"{row['loan_tape_ms_p50']:.1f} ms")
     console.print(f"{report['size_ratio']:.0f}x the loans: {report['time_ratio']}x the time")

@@ -23,6 +23,9 @@ def test_figures_are_computed_again_only_when_the_index_servicing_or_the_minute_
 
     first = read()
     assert read() is first  # nothing changed: the same figures
+    with session_scope(settings) as session:  # the loan tape likewise
+        sheet = live.live_tape_csv(session)
+        assert live.live_tape_csv(session) is sheet and sheet.count("\n") == first.loans.active + first.loans.repaid + first.loans.defaulted + 1
     with session_scope(settings) as session:  # a servicing pass gave a notice: the roll rates may move
         session.add(ServicingNotice(loan_id=1, borrower="0x" + "1" * 40, recipient="0x" + "1" * 40, installment=99,
                                     kind="overdue", due_date=0, amount=0, message="late"))  # fmt: skip
@@ -32,6 +35,8 @@ def test_figures_are_computed_again_only_when_the_index_servicing_or_the_minute_
         session.get(IndexerCheckpoint, CHECKPOINT).block_number += 1
     after_block = read()
     assert after_block is not after_notice and read() is after_block
+    with session_scope(settings) as session:
+        assert live.live_tape_csv(session) is not sheet  # read again at the new block
     minute[0] += 60  # orders expire on the wall clock
     assert read() is not after_block
     other = make_settings(tmp_path / "other")  # another database: its own figures

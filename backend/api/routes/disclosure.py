@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
 from backend.api.downloads import CSV_RESPONSES, csv_download
-from backend.disclosure import reports, tape
-from backend.disclosure.live import live_disclosure
+from backend.disclosure import reports
+from backend.disclosure.live import live_disclosure, live_tape_csv
 from backend.disclosure.schemas import (
     DisclosurePublic,
     DisclosurePublish,
@@ -36,7 +36,7 @@ def disclosure(session: SessionDep) -> DisclosurePublic:
     responses=CSV_RESPONSES,
 )
 def loan_tape(session: SessionDep) -> Response:
-    return csv_download(tape.tape_csv(tape.loan_tape(session)), "loanchain-loan-tape.csv")
+    return csv_download(live_tape_csv(session), "loanchain-loan-tape.csv")
 
 
 @router.get("/flows", dependencies=allow("disclosure.read"),
