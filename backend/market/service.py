@@ -42,8 +42,6 @@ from backend.market.schemas import (
     SaleCreate,
 )
 from backend.market.yields import expected_yield, fair_value, yield_to_maturity
-from backend.servicing.aging import stored_standing
-from backend.servicing.models import ServicingState
 from backend.servicing.roll_rates import late_rate, pd_now
 
 DAY = 86_400
@@ -51,22 +49,22 @@ DAY = 86_400
 SIDES = {MarketListingRow: ("listing", "listing_id", "seller", "delist"), MarketBidRow: ("bid", "bid_id", "bidder", "cancel")}
 
 
-def _value(loan: LoanRow, state: ServicingState | None, fact: DecisionFacts | None, risk: BookRisk, notes: int,
-           value: int, now: int) -> dict:  # fmt: skip
+def _value(loan: LoanRow, fact: DecisionFacts | None, risk: BookRisk, notes: int, value: int, now: int) -> dict:
     """Notes of a loan at a price, as orders and quotes show them: the principal outstanding they
     stand for, the price against it, the buyer's yield at that price, to maturity and expected
     (defaults at the loan's PD from where it stands, losing `risk.loss` of a default's principal
-    outstanding), and the price at which the expected yield is the loan's own rate."""
+    outstanding), and the price at which the expected yield is the loan's own rate. Where the loan
+    stands is the last servicing pass's (`risk.aging`)."""
     outstanding = loan.principal_outstanding * notes // loan.principal
-    paid = state.installments_paid if state else loan.last_installment
-    standing = stored_standing(state) if state else None
+    standing = risk.aging.get(loan.loan_id)
+    paid = standing.installments_paid if standing else loan.last_installment
     pd = fact.pd if fact else None
     late = late_rate(standing, risk.rates)
     fair = fair_value(loan, paid, now, notes, pd, risk.loss, late)
     return {
         "outstanding": outstanding, "price_to_outstanding": value / outstanding if outstanding else None,
         "installments_left": loan.installments - loan.last_installment,
-        "servicing_bucket": state.bucket if state else None,
+        "servicing_bucket": standing.bucket if standing else None,
         "yield_to_maturity": yield_to_maturity(loan, paid, now, notes, value),
         "pd": pd,
         "pd_now": pd_now(pd, loan, standing, risk.rates) if pd is not None else None,
@@ -75,20 +73,19 @@ def _value(loan: LoanRow, state: ServicingState | None, fact: DecisionFacts | No
     }  # fmt: skip
 
 
-def _terms(row: MarketOrder, loan: LoanRow, value: int, fact: DecisionFacts | None, state: ServicingState | None,
-           risk: BookRisk, now: int) -> dict:  # fmt: skip
+def _terms(row: MarketOrder, loan: LoanRow, value: int, fact: DecisionFacts | None, risk: BookRisk, now: int) -> dict:
     """What a listing and a bid show alike: the loan, and the notes left valued at the order's price."""
     return {
         "loan_id": row.loan_id, "grade": fact.grade if fact else None, "apr_bps": loan.apr_bps, "status": row.status,
         "price_bps": row.price_bps, "notes_left": row.notes_left, "expires_at": row.expires_at or None,
-        **_value(loan, state, fact, risk, row.notes_left, value, now),
+        **_value(loan, fact, risk, row.notes_left, value, now),
     }  # fmt: skip
 
 
 def _open_orders(db: Session, settings: Settings, model: type, loan_id: int | None) -> tuple[list[tuple], int]:
-    """Open, unexpired orders of one side, of active loans, each with its loan, decision facts and
-    last servicing state; and the latest block's time, which their yields are worked out at (a
-    chain fact, so two reads between blocks agree)."""
+    """Open, unexpired orders of one side, of active loans, each with its loan and decision facts;
+    and the latest block's time, which their yields are worked out at (a chain fact, so two reads
+    between blocks agree)."""
     query = (select(model, LoanRow).join(LoanRow, LoanRow.loan_id == model.loan_id)
              .where(model.status == "open", LoanRow.status == "active"))  # fmt: skip
     if loan_id is not None:
@@ -99,9 +96,7 @@ def _open_orders(db: Session, settings: Settings, model: type, loan_id: int | No
     # Live at the next block, which carries at least the wall clock (as `deadline_clock`).
     pairs = list(db.execute(query.where(model.live_at(max(int(time.time()), block_time)))))
     facts = decision_facts(db, {loan.decision_hash for _, loan in pairs})
-    states = {s.loan_id: s for s in db.scalars(select(ServicingState)
-                                               .where(ServicingState.loan_id.in_({loan.loan_id for _, loan in pairs})))}  # fmt: skip
-    return [(row, loan, facts.get(loan.decision_hash), states.get(loan.loan_id)) for row, loan in pairs], block_time
+    return [(row, loan, facts.get(loan.decision_hash)) for row, loan in pairs], block_time
 
 
 def _ranked(orders: list[tuple], value_of, cheapest_first: bool, id_of, limit: int | None) -> list[tuple]:
@@ -122,10 +117,10 @@ def open_listings(db: Session, settings: Settings, loan_id: int | None = None, l
     orders, now = _open_orders(db, settings, MarketListingRow, loan_id)
     risk = book_risk(db) if orders else None
     listings = []
-    for row, loan, fact, state in _ranked(orders, _cost, True, lambda r: r.listing_id, limit):
+    for row, loan, fact in _ranked(orders, _cost, True, lambda r: r.listing_id, limit):
         cost = _cost(row)
         listings.append(ListingPublic(listing_id=row.listing_id, seller=row.seller, notes_listed=row.notes_listed,
-                                      cost=cost, **_terms(row, loan, cost, fact, state, risk, now)))  # fmt: skip
+                                      cost=cost, **_terms(row, loan, cost, fact, risk, now)))  # fmt: skip
     return listings
 
 
@@ -134,10 +129,10 @@ def open_bids(db: Session, settings: Settings, loan_id: int | None = None, limit
     orders, now = _open_orders(db, settings, MarketBidRow, loan_id)
     risk = book_risk(db) if orders else None
     bids = []
-    for row, loan, fact, state in _ranked(orders, _proceeds, False, lambda r: r.bid_id, limit):
+    for row, loan, fact in _ranked(orders, _proceeds, False, lambda r: r.bid_id, limit):
         proceeds = _proceeds(row)
         bids.append(BidPublic(bid_id=row.bid_id, bidder=row.bidder, notes_bid=row.notes_bid, proceeds=proceeds,
-                              **_terms(row, loan, proceeds, fact, state, risk, now)))  # fmt: skip
+                              **_terms(row, loan, proceeds, fact, risk, now)))  # fmt: skip
     return bids
 
 
@@ -159,7 +154,7 @@ def quote(db: Session, settings: Settings, loan_id: int, notes: int, price_bps: 
     fact = decision_facts(db, {loan.decision_hash}).get(loan.decision_hash)
     return QuotePublic(loan_id=loan_id, notes=notes, price_bps=price_bps, cost=cost,
                        proceeds=pricing.proceeds(notes, price_bps),
-                       **_value(loan, db.get(ServicingState, loan_id), fact, book_risk(db), notes, cost,
+                       **_value(loan, fact, book_risk(db), notes, cost,
                                 chain_time(settings)))  # fmt: skip
 
 
