@@ -204,4 +204,3 @@ def _first_payment_defaults(db: Session) -> list[AlertPublic]:
                    f"than 15 days unpaid ({loan.status} now): check the borrower's identity and application",
         ))  # fmt: skip
     return found
-

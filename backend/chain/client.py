@@ -58,4 +58,3 @@ def read_many(calls: Sequence[ContractFunction], what: str, block: BlockIdentifi
                     batch.add(call.call(block_identifier=block))
                 results.extend(batch.execute())
     return results
-

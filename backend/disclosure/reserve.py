@@ -5,9 +5,9 @@ default's principal outstanding it can be expected to pay investors.
 The reserve pays `coverageRatioBps` of a defaulted loan's principal outstanding while its balance
 lasts. Expected claims are that share of the expected defaults (PD x principal outstanding, with
 each loan's PD from where it stands now: `servicing.roll_rates`); a balance short of them pays
-proportionally less, so the share
-investors can count on is the ratio times min(1, balance / expected claims). It is an expectation
-over the book, not a promise: defaults bunched together can outrun the balance."""
+proportionally less, so the share investors can count on is the ratio times min(1, balance /
+expected claims). It is an expectation over the book, not a promise: defaults bunched together can
+outrun the balance; `stress` shows how far it stretches if they run at a multiple of it."""
 
 from __future__ import annotations
 
@@ -109,4 +109,3 @@ def book_risk(session: Session) -> BookRisk:
     aging = aging_now(session)
     rates = roll_rates(session, aging)
     return BookRisk(aging, rates, reserve_figures(session, aging=aging, rates=rates).expected_cover_share)
-

@@ -438,4 +438,3 @@ class BorrowerProfilePublic(BaseModel):
     debt_service_ratio_cap: float = Field(description="The most the affordability rule allows")
     score_reasons: list[str] = Field(description="What lowered the score most, in plain language")
     decided_at: datetime
-

@@ -90,4 +90,3 @@ def publish(body: DisclosurePublish, user: CurrentUser, session: SessionDep, set
     if not created:
         response.status_code = status.HTTP_200_OK
     return published_report
-
