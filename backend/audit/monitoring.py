@@ -1,6 +1,7 @@
 """Transaction monitoring: rules over the chain index that flag note movements an AML officer or
-an auditor should look at, and loans a fraud analyst should. Notes only ever reach KYC-verified wallets (LoanBook's rule),
-so these rules look for value moved between verified wallets in ways a market would not move it:
+an auditor should look at, and loans a fraud analyst should. Notes only ever reach KYC-verified
+wallets (LoanBook's rule), so the note rules look for value moved between verified wallets in ways a
+market would not move it:
 
 - `round_trip`: notes of one loan went from wallet A to wallet B and back (by trade or transfer)
   within `monitoring_round_trip_days`: wash trading, or layering money through a loan's notes;
@@ -42,11 +43,12 @@ from backend.chain.projection_models import (
 )
 from backend.config import Settings
 from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.servicing.aging import DELINQUENT, NOTICE_OF_BUCKET
 from backend.servicing.models import ServicingNotice
 
 DAY = 86_400
 RULES = ("round_trip", "off_market_price", "large_gift", "first_payment_default")
-FIRST_PAYMENT_LATE = ("late", "collections", "default")  # the borrower notices of 16+ days late
+FIRST_PAYMENT_LATE = tuple(NOTICE_OF_BUCKET[bucket] for bucket in DELINQUENT)  # the notices of 16+ days late
 
 
 class Outstanding:

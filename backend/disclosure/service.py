@@ -32,12 +32,10 @@ from backend.disclosure.schemas import (
     MarketActivityPublic,
     RollRatePublic,
 )
-from backend.disclosure.vintages import vintages
+from backend.disclosure.vintages import DISBURSED, vintages
 from backend.scoring.models import CreditDecision
 from backend.servicing.roll_rates import roll_rates
 from backend.servicing.schemas import ServicingPublic
-
-DISBURSED = ("active", "repaid", "defaulted")
 
 
 def _ratio(part: int, whole: int) -> float | None:

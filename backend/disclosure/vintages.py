@@ -20,7 +20,7 @@ from backend.chain.projection_models import LoanRow
 from backend.disclosure.schemas import VintagePublic
 
 MONTH_ON_BOOK = 30 * 86_400
-DISBURSED = ("active", "repaid", "defaulted")
+DISBURSED = ("active", "repaid", "defaulted")  # paid out: what the disclosure's loan figures count
 
 
 def vintage_of(start_time: int) -> str:
