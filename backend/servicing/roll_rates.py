@@ -10,10 +10,11 @@ Roll rates here come from this platform's own book. An *episode* is one installm
 behind on, as the servicing pass saw it (the borrower notices it gave, once per installment and
 bucket: `servicing_notices`); its worst bucket is the latest notice's. It resolved as a *cure* once
 the loan paid that installment (a later installment paid, the loan repaid) and as a *default* when
-it was the loan's last late episode before LoanBook marked the loan defaulted and nothing was paid
-towards a later installment; an episode still open is left out. The rate for a bucket is the share of resolved episodes that reached it (or
-worse) and defaulted, shrunk towards a stated prior worth `PRIOR_EPISODES` episodes, so a young book
-with two late loans does not swing from 0% to 100%, and forced to rise bucket by bucket.
+LoanBook marked the loan defaulted on it; an episode still open is left out. A default is an episode
+that went through every bucket, counted even when no servicing pass saw the loan late. The rate
+for a bucket is the share of resolved episodes that reached it (or worse) and defaulted, shrunk
+towards a stated prior worth `PRIOR_EPISODES` episodes, so a young book with two late loans does
+not swing from 0% to 100%, and forced to rise bucket by bucket.
 
 The PD now of a loan:
 - still funding: the PD it was priced at, over its whole term;
@@ -25,7 +26,7 @@ The PD now of a loan:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -78,25 +79,29 @@ def episodes(session: Session, clock: int | None = None) -> list[Episode]:
 
 def outcomes(found: Iterable[Episode], loans: Mapping[int, LoanRow],
              aging: Mapping[int, ServicingPublic]) -> list[tuple[Episode, bool]]:  # fmt: skip
-    """(episode, defaulted) for each resolved episode; open ones are left out."""
-    found = list(found)
-    last_late = {}
-    for episode in found:
-        last_late[episode.loan_id] = max(episode.installment, last_late.get(episode.loan_id, 0))
-    resolved = []
+    """(episode, defaulted) for each resolved episode; open ones are left out. `loans` holds the
+    episodes' loans and every defaulted one.
+
+    A defaulted loan defaulted on the installment after the last it paid: that episode went through
+    every bucket (LoanBook marks a default only past the last), whatever the servicing pass saw of
+    it, and it counts even when no pass saw it late (declared between two passes); its earlier
+    episodes were cured."""
+    top = len(LATE_BUCKETS) - 1
+    resolved, defaults_seen = [], set()
     for episode in found:
         loan = loans.get(episode.loan_id)
         if loan is None:
             continue
-        if loan.status == "repaid":
+        if loan.status == "defaulted" and episode.installment > loan.last_installment:
+            resolved.append((replace(episode, worst=top), True))
+            defaults_seen.add(loan.loan_id)
+        elif loan.status in ("repaid", "defaulted"):
             resolved.append((episode, False))
-        elif loan.status == "defaulted":
-            # Its last late episode, unless a later installment was paid towards (the default came
-            # after the pass last looked: that episode was cured).
-            last = episode.installment == last_late[episode.loan_id] and episode.installment >= loan.last_installment
-            resolved.append((episode, last))
         elif (standing := aging.get(episode.loan_id)) is not None and standing.installments_paid >= episode.installment:
             resolved.append((episode, False))  # active, and it has paid the installment since
+    for loan in loans.values():
+        if loan.status == "defaulted" and loan.loan_id not in defaults_seen:
+            resolved.append((Episode(loan.loan_id, loan.last_installment + 1, top), True))
     return resolved
 
 
@@ -117,7 +122,8 @@ def roll_rates(session: Session, aging: Mapping[int, ServicingPublic], clock: in
     """The book's roll rates with lateness from `aging` (as `disclosure.aging` reads it)."""
     found = episodes(session, clock)
     loan_ids = {episode.loan_id for episode in found}
-    loans = {loan.loan_id: loan for loan in session.scalars(select(LoanRow).where(LoanRow.loan_id.in_(loan_ids)))}
+    query = select(LoanRow).where(LoanRow.loan_id.in_(loan_ids) | (LoanRow.status == "defaulted"))
+    loans = {loan.loan_id: loan for loan in session.scalars(query)}
     return estimate(outcomes(found, loans, aging))
 
 

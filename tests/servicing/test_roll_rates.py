@@ -69,21 +69,27 @@ def test_a_later_bucket_is_never_estimated_safer_than_an_earlier_one():
     assert raw < rates["grace"].rate == rates["late_16_30"].rate < rates["late_31_120"].rate
 
 
-def test_an_episode_resolves_as_a_cure_once_paid_and_as_a_default_when_it_was_the_last():
+def test_an_episode_resolves_as_a_cure_once_paid_and_as_a_default_when_the_loan_defaulted_on_it():
     found = [
         Episode(1, 2, LATE_16_30),  # repaid later: cured
-        Episode(2, 1, GRACE), Episode(2, 4, LATE_31_120),  # defaulted: 1 cured, 4 defaulted
+        Episode(2, 1, GRACE), Episode(2, 4, LATE_31_120),  # defaulted on 4: 1 cured, 4 defaulted
         Episode(3, 3, GRACE),  # active, paid installment 3 since: cured
         Episode(4, 5, LATE_16_30),  # active, still behind on it: open, left out
         Episode(5, 1, GRACE),  # a loan not in the index: left out
-        Episode(6, 1, GRACE),  # defaulted on a later installment no pass saw late: this one was cured
+        Episode(6, 1, GRACE), Episode(6, 2, GRACE),  # defaulted on 3, which no pass saw late: both cured
+        Episode(8, 2, GRACE),  # defaulted on 2 while a pass last saw it in grace
     ]
     loans = {1: _loan(1, "repaid"), 2: _loan(2, "defaulted", paid=3), 3: _loan(3, "active"), 4: _loan(4, "active"),
-             6: _loan(6, "defaulted", paid=2)}  # fmt: skip
+             6: _loan(6, "defaulted", paid=2), 7: _loan(7, "defaulted", paid=0), 8: _loan(8, "defaulted", paid=1)}  # fmt: skip
     aging = {3: _standing("current", 3), 4: _standing("late_16_30", 4)}
     resolved = outcomes(found, loans, aging)
-    assert [((e.loan_id, e.installment), defaulted) for e, defaulted in resolved] == [
-        ((1, 2), False), ((2, 1), False), ((2, 4), True), ((3, 3), False), ((6, 1), False)]
+    assert [((e.loan_id, e.installment, e.worst), defaulted) for e, defaulted in resolved] == [
+        ((1, 2, LATE_16_30), False), ((2, 1, GRACE), False), ((2, 4, DEFAULTABLE), True), ((3, 3, GRACE), False),
+        ((6, 1, GRACE), False), ((6, 2, GRACE), False), ((8, 2, DEFAULTABLE), True),
+        # Defaults no pass saw late: the installment after the last paid, through every bucket.
+        ((6, 3, DEFAULTABLE), True), ((7, 1, DEFAULTABLE), True)]
+    rates = estimate(resolved)
+    assert all(rate.defaulted == 4 for rate in rates.values())  # every default reached every bucket
 
 
 def test_the_pd_now_of_a_loan_follows_where_it_stands():
