@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from backend.bounds import DB_ID_MAX
 from backend.config import Settings, get_settings
 from backend.db.session import session_scope
 from backend.errors import RateLimited
@@ -32,6 +33,11 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 # An investor's statement period, for the investor and for auditors alike.
 StatementYear = Annotated[int | None, Query(ge=2015, le=9998, description="Calendar year (UTC, block time); all if omitted")]
+# Ids in paths and queries: past what the database holds is bad input (422), not a 500 from the driver.
+LoanId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="LoanBook's loan id")]
+ListingId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="NoteMarket's listing id")]
+BidId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="NoteMarket's bid id")]
+LoanFilterId = Annotated[int | None, Query(ge=1, le=DB_ID_MAX, description="Only this loan's")]
 
 
 # --- identity: who is calling, and may they call this endpoint ------------------------------

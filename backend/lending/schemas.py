@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.bounds import AMOUNT_LIMIT
 from backend.scoring import policy
 from backend.servicing.schemas import ServicingPublic
 
@@ -148,6 +149,7 @@ class WalletTxCreate(BaseModel):
     amount: int | None = Field(
         default=None,
         gt=0,
+        lt=AMOUNT_LIMIT,
         description="Base units; fund: required; repay: default what is due now; payoff (everything owed today, "
         "no prepayment penalty), disburse, claim, refund: ignored",
     )
@@ -246,15 +248,15 @@ class LoanFilter(BaseModel):
 
 
 class PlanCreate(LoanFilter):
-    amount: int = Field(gt=0, description="Base units to invest")
-    max_per_loan: int | None = Field(default=None, gt=0, description="Cap per loan, counting notes already held")
+    amount: int = Field(gt=0, lt=AMOUNT_LIMIT, description="Base units to invest")
+    max_per_loan: int | None = Field(default=None, gt=0, lt=AMOUNT_LIMIT, description="Cap per loan, counting notes already held")
 
 
 class InvestmentRuleCreate(LoanFilter):
     """A standing instruction: tell me of every new loan like this, and fund `per_loan` in each
     with one click. Non-custodial: the platform never moves the money; the investor's wallet does."""
 
-    per_loan: int = Field(gt=0, description="Base units to hold in each matching loan")
+    per_loan: int = Field(gt=0, lt=AMOUNT_LIMIT, description="Base units to hold in each matching loan")
 
 
 class InvestmentRulePublic(InvestmentRuleCreate):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.bounds import AMOUNT_LIMIT, DB_ID_MAX
 from backend.lending.schemas import WalletCallPublic
 
 MAX_PRICE_BPS = 20_000  # NoteMarket.MAX_PRICE_BPS
@@ -15,8 +16,8 @@ class OrderCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    loan_id: int = Field(ge=1)
-    notes: int = Field(gt=0, description="Notes offered (a listing: at most those held) or wanted (a bid)")
+    loan_id: int = Field(ge=1, le=DB_ID_MAX)
+    notes: int = Field(gt=0, lt=AMOUNT_LIMIT, description="Notes offered (a listing: at most those held) or wanted (a bid)")
     price_bps: int = Field(ge=1, le=MAX_PRICE_BPS, description="Price per note, in basis points of face value")
     good_for_days: int | None = Field(default=None, ge=1, le=365, description="Days the offer stands (it expires "
                                       "on chain then); until withdrawn when omitted")  # fmt: skip
@@ -39,7 +40,7 @@ class RepriceCreate(BaseModel):
 class TakeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    notes: int | None = Field(default=None, gt=0, description="Notes to take; when omitted, all a listing offers "
+    notes: int | None = Field(default=None, gt=0, lt=AMOUNT_LIMIT, description="Notes to take; when omitted, all a listing offers "
                               "(a purchase) or all a bid wants up to the notes held (a sale)")  # fmt: skip
 
 
@@ -56,8 +57,8 @@ class ExitCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    loan_id: int = Field(ge=1)
-    notes: int | None = Field(default=None, gt=0, description="At most this many; when omitted, all the notes held")
+    loan_id: int = Field(ge=1, le=DB_ID_MAX)
+    notes: int | None = Field(default=None, gt=0, lt=AMOUNT_LIMIT, description="At most this many; when omitted, all the notes held")
 
 
 PD_NOW = ("The chance the loan defaults from where it stands: the part of its PD left in its remaining installments, "

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from backend.bounds import AMOUNT_LIMIT
+
 
 class ServicingPublic(BaseModel):
     bucket: str = Field(description="current, grace, late_16_30, late_31_120 or defaultable")
@@ -55,7 +57,7 @@ class CollectionActionCreate(BaseModel):
     kind: Literal["contacted", "no_answer", "promise_to_pay", "dispute", "hardship", "note"]
     note: str = Field(min_length=3, max_length=1000, description="What was done or said; sealed at rest and shredded "
                       "when the borrower's personal data is erased")  # fmt: skip
-    promised_amount: int | None = Field(default=None, gt=0, description="promise_to_pay: base units of the loan token")
+    promised_amount: int | None = Field(default=None, gt=0, lt=AMOUNT_LIMIT, description="promise_to_pay: base units of the loan token")
     promised_in_days: int | None = Field(default=None, ge=1, le=60, description="promise_to_pay: by when, in days")
 
     @model_validator(mode="after")

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.api.deps import CurrentUser, SessionDep, SettingsDep, StatementYear, allow
+from backend.api.deps import CurrentUser, LoanId, SessionDep, SettingsDep, StatementYear, allow
 from backend.audit import log, monitoring, trace
 from backend.audit.schemas import (
     AddressTracePublic,
@@ -16,6 +16,7 @@ from backend.audit.schemas import (
     TxTracePublic,
 )
 from backend.audit.verify import verify_audit_log
+from backend.bounds import DB_ID_MAX
 from backend.identity.roles import checksum
 from backend.lending import mandates, portfolio, statement
 from backend.lending.mandate_schemas import MandatePublic
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 @router.get("/entries", dependencies=allow("audit.entries"), summary="Audit entries in order, after a seq")
 def list_entries(
     session: SessionDep,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=DB_ID_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntryPublic]:
     return [AuditEntryPublic.model_validate(e) for e in log.entries(session, after_seq=after_seq, limit=limit)]
@@ -47,7 +48,7 @@ def verify(session: SessionDep, settings: SettingsDep) -> AuditReportPublic:
     dependencies=allow("audit.trace"),
     summary="A loan end to end: its events, offer, createLoan transaction, decision proof, agreement anchor, checks",
 )
-def trace_loan(loan_id: int, session: SessionDep, settings: SettingsDep) -> LoanTracePublic:
+def trace_loan(loan_id: LoanId, session: SessionDep, settings: SettingsDep) -> LoanTracePublic:
     return trace.trace_loan(session, settings, loan_id)
 
 
@@ -100,7 +101,7 @@ def investor_mandates(address: str, session: SessionDep, settings: SettingsDep) 
 def alerts(
     session: SessionDep,
     settings: SettingsDep,
-    since: Annotated[int, Query(ge=0, description="Only movements at or after this block time")] = 0,
+    since: Annotated[int, Query(ge=0, le=DB_ID_MAX, description="Only movements at or after this block time")] = 0,
     rule: Annotated[str | None, Query(description="round_trip, off_market_price, large_gift or first_payment_default")] = None,
     open_only: Annotated[bool, Query(alias="open", description="Only alerts nobody has reviewed yet")] = False,
 ) -> list[AlertPublic]:

@@ -5,7 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
+from backend.api.deps import BidId, CurrentUser, ListingId, LoanFilterId, SessionDep, SettingsDep, allow
+from backend.bounds import AMOUNT_LIMIT, DB_ID_MAX
 from backend.market import service
 from backend.market.book import trade_tape
 from backend.market.schemas import (
@@ -30,7 +31,7 @@ router = APIRouter(prefix="/api/v1/market", tags=["market"])
 def listings(
     session: SessionDep,
     settings: SettingsDep,
-    loan_id: Annotated[int | None, Query(ge=1)] = None,
+    loan_id: LoanFilterId = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[ListingPublic]:
     return service.open_listings(session, settings, loan_id, limit)
@@ -39,7 +40,7 @@ def listings(
 @router.get("/trades", dependencies=allow("market.read"), summary="The trade tape: the latest trades, newest first")
 def trades(
     session: SessionDep,
-    loan_id: Annotated[int | None, Query(ge=1)] = None,
+    loan_id: LoanFilterId = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[TradePublic]:
     return trade_tape(session, loan_id, limit)
@@ -49,8 +50,8 @@ def trades(
 def quote(
     session: SessionDep,
     settings: SettingsDep,
-    loan_id: Annotated[int, Query(ge=1)],
-    notes: Annotated[int, Query(gt=0)],
+    loan_id: Annotated[int, Query(ge=1, le=DB_ID_MAX)],
+    notes: Annotated[int, Query(gt=0, lt=AMOUNT_LIMIT)],
     price_bps: Annotated[int, Query(ge=1, le=MAX_PRICE_BPS)],
 ) -> QuotePublic:
     return service.quote(session, settings, loan_id, notes, price_bps)
@@ -62,12 +63,12 @@ def create_listing(request: ListingCreate, user: CurrentUser, session: SessionDe
 
 
 @router.post("/listings/{listing_id}/buy", dependencies=allow("market.buy"), summary="Buy notes: the transactions to send")
-def buy(listing_id: int, request: PurchaseCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MarketTxPublic:
+def buy(listing_id: ListingId, request: PurchaseCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MarketTxPublic:
     return service.plan_purchase(session, settings, user.wallet, listing_id, request)
 
 
 @router.post("/listings/{listing_id}/delist", dependencies=allow("market.delist"), summary="Withdraw your listing")
-def delist(listing_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MarketTxPublic:
+def delist(listing_id: ListingId, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MarketTxPublic:
     return service.plan_delisting(session, settings, user.wallet, listing_id)
 
 
@@ -75,7 +76,7 @@ def delist(listing_id: int, user: CurrentUser, session: SessionDep, settings: Se
 def bids(
     session: SessionDep,
     settings: SettingsDep,
-    loan_id: Annotated[int | None, Query(ge=1)] = None,
+    loan_id: LoanFilterId = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[BidPublic]:
     return service.open_bids(session, settings, loan_id, limit)
@@ -87,7 +88,7 @@ def create_bid(request: BidCreate, user: CurrentUser, session: SessionDep, setti
 
 
 @router.post("/bids/{bid_id}/sell", dependencies=allow("market.sell"), summary="Sell notes into a bid: the transactions to send")
-def sell(bid_id: int, request: SaleCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MarketTxPublic:
+def sell(bid_id: BidId, request: SaleCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MarketTxPublic:
     return service.plan_sale(session, settings, user.wallet, bid_id, request)
 
 
@@ -97,17 +98,17 @@ def sell_now(request: ExitCreate, user: CurrentUser, session: SessionDep, settin
 
 
 @router.post("/bids/{bid_id}/cancel", dependencies=allow("market.cancel"), summary="Cancel your bid")
-def cancel_bid(bid_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MarketTxPublic:
+def cancel_bid(bid_id: BidId, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MarketTxPublic:
     return service.plan_bid_cancel(session, settings, user.wallet, bid_id)
 
 
 @router.post("/listings/{listing_id}/reprice", dependencies=allow("market.list"), summary="Change your listing's price")
-def reprice_listing(listing_id: int, request: RepriceCreate, user: CurrentUser, session: SessionDep,
+def reprice_listing(listing_id: ListingId, request: RepriceCreate, user: CurrentUser, session: SessionDep,
                     settings: SettingsDep) -> MarketTxPublic:  # fmt: skip
     return service.plan_reprice(session, settings, user.wallet, "listing", listing_id, request)
 
 
 @router.post("/bids/{bid_id}/reprice", dependencies=allow("market.bid"), summary="Change your bid's price")
-def reprice_bid(bid_id: int, request: RepriceCreate, user: CurrentUser, session: SessionDep,
+def reprice_bid(bid_id: BidId, request: RepriceCreate, user: CurrentUser, session: SessionDep,
                 settings: SettingsDep) -> MarketTxPublic:  # fmt: skip
     return service.plan_reprice(session, settings, user.wallet, "bid", bid_id, request)

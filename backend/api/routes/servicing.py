@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
+from backend.api.deps import CurrentUser, LoanId, SessionDep, SettingsDep, allow
 from backend.servicing import collections as case_log
 from backend.servicing import preferences, service
 from backend.servicing.schemas import (
@@ -40,7 +40,7 @@ def collections(session: SessionDep, settings: SettingsDep) -> list[CollectionIt
     status_code=201,
     summary="Add to a late loan's case log: a contact, a promise to pay (amount and days), a dispute, hardship, a note",
 )
-def collection_action(loan_id: int, body: CollectionActionCreate, user: CurrentUser, session: SessionDep,
+def collection_action(loan_id: LoanId, body: CollectionActionCreate, user: CurrentUser, session: SessionDep,
                       settings: SettingsDep) -> CollectionActionPublic:  # fmt: skip
     return case_log.record_action(session, settings, loan_id, body, user.wallet)
 

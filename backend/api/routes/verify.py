@@ -8,6 +8,7 @@ from backend.anchoring import verification
 from backend.anchoring.documents import check_size
 from backend.anchoring.schemas import ProofFile, VerificationPublic
 from backend.api.deps import SessionDep, SettingsDep, allow
+from backend.bounds import DB_ID_MAX
 
 router = APIRouter(prefix="/api/v1/verify", tags=["verification"])
 # Outer bound on the request body, so an upload is refused before it is spooled in full; the
@@ -33,7 +34,7 @@ def verify_upload(
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="The document to verify")],
     cid: Annotated[str | None, Form(max_length=200, description="The CID this file claims to be")] = None,
-    document_id: Annotated[int | None, Form(ge=1, description="The record this file claims to be")] = None,
+    document_id: Annotated[int | None, Form(ge=1, le=DB_ID_MAX, description="The record this file claims to be")] = None,
 ) -> VerificationPublic:
     data = file.file.read(settings.anchor_max_document_bytes + 1)
     check_size(settings, len(data))

@@ -1,0 +1,68 @@
+"""Numbers past what the platform can hold are bad input: a 422 naming the field, never a 500 from
+the database driver (SQLite binds at most 64-bit integers) or the ABI encoder. Every integer the
+API takes in declares its bounds (checked over the whole OpenAPI document, so a new field joins by
+itself), and a few public endpoints show the answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from backend.api.main import create_app
+from backend.bounds import AMOUNT_LIMIT, DB_ID_MAX
+from tests.identity.conftest import client_for, identity_settings
+
+HUGE = 10**30  # past 2**63: SQLite raised OverflowError binding it (a 500) before the bounds
+
+
+def _unbounded(schema: dict[str, Any], where: str, components: dict[str, Any]) -> Iterator[str]:
+    if "$ref" in schema:
+        return
+    if schema.get("type") == "integer" and "maximum" not in schema and "exclusiveMaximum" not in schema:
+        yield where
+    for alternative in schema.get("anyOf", []):
+        yield from _unbounded(alternative, where, components)
+    if "items" in schema:
+        yield from _unbounded(schema["items"], f"{where}[]", components)
+
+
+def test_every_integer_the_api_takes_in_has_an_upper_bound():
+    spec = create_app().openapi()
+    components, bodies, unbounded = spec["components"]["schemas"], set(), []
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            for param in op.get("parameters", []):
+                unbounded += _unbounded(param["schema"], f"{method.upper()} {path} {param['name']}", components)
+            for content in op.get("requestBody", {}).get("content", {}).values():
+                bodies.add(content["schema"]["$ref"].rsplit("/", 1)[-1])
+    for body in bodies:
+        for name, field in components[body].get("properties", {}).items():
+            unbounded += _unbounded(field, f"{body}.{name}", components)
+    assert not unbounded, f"integers without an upper bound (backend/bounds.py): {unbounded}"
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    base = tmp_path_factory.mktemp("bounds")
+    with client_for(identity_settings(base, f"sqlite:///{base / 'bounds.db'}")) as c:
+        yield c
+
+
+@pytest.mark.parametrize(("url", "field"), [
+    (f"/api/v1/loans/{HUGE}", "loan_id"),
+    (f"/api/v1/loans/{HUGE}/position", "loan_id"),
+    (f"/api/v1/loans?offset={HUGE}", "offset"),
+    (f"/api/v1/market?loan_id={HUGE}", "loan_id"),
+    (f"/api/v1/market/trades?loan_id={HUGE}", "loan_id"),
+    (f"/api/v1/market/quote?loan_id=1&notes={AMOUNT_LIMIT}&price_bps=9000", "notes"),
+])  # fmt: skip
+def test_an_out_of_range_number_is_a_422_naming_the_field(client, url, field):
+    answer = client.get(url)
+    assert answer.status_code == 422, answer.text
+    assert [e["loc"][-1] for e in answer.json()["detail"]] == [field]
+
+
+def test_the_largest_id_a_database_holds_is_still_an_id(client):
+    assert client.get(f"/api/v1/loans/{DB_ID_MAX}").status_code == 404  # looked up, not refused
