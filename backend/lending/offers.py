@@ -104,15 +104,25 @@ def _offer_amount(decision: CreditDecision, requested: int | None, room: int, ca
     return amount
 
 
+def offers_in_flight(db: Session, borrower: str) -> list[LoanOffer]:
+    """The borrower's accepted offers whose loan the chain index does not hold yet: its createLoan
+    still in the outbox, or mined after the last block the index read (unless it reverted). Until
+    the index holds that loan, nothing that reads the borrower's loans from it (the exposure
+    checks, erasure) can see it, so those wait."""
+    accepted = db.scalars(select(LoanOffer).outerjoin(LoanRow, LoanRow.terms_hash == LoanOffer.terms_hash)
+                          .where(LoanOffer.borrower == borrower, LoanOffer.status == OfferStatus.ACCEPTED,
+                                 LoanRow.loan_id.is_(None)))  # fmt: skip
+    intents = [(offer, get_intent(db, offer.intent_key) if offer.intent_key else None) for offer in accepted]
+    return [offer for offer, intent in intents if intent is not None and intent.status != IntentStatus.FAILED]
+
+
 def _clear_the_nonce(db: Session, borrower: str) -> None:
-    """Supersede the borrower's unsigned offers; refuse while a signed one is still in flight."""
-    for other in db.scalars(select(LoanOffer).where(LoanOffer.borrower == borrower, LoanOffer.status != OfferStatus.SUPERSEDED)):
-        if other.status == OfferStatus.OFFERED:
-            other.status = OfferStatus.SUPERSEDED
-            continue
-        intent = get_intent(db, other.intent_key) if other.intent_key else None
-        if intent is not None and intent.status in IntentStatus.OPEN:
-            raise Conflict(f"offer {other.id} is being recorded on-chain: wait for it", offer_id=other.id)
+    """Supersede the borrower's unsigned offers; refuse while a signed one is still in flight (its
+    loan not yet in the index, whose exposure checks would not count it)."""
+    for other in db.scalars(select(LoanOffer).where(LoanOffer.borrower == borrower, LoanOffer.status == OfferStatus.OFFERED)):
+        other.status = OfferStatus.SUPERSEDED
+    if in_flight := offers_in_flight(db, borrower):
+        raise Conflict(f"offer {in_flight[0].id} is being recorded on-chain: wait for it", offer_id=in_flight[0].id)
 
 
 def reserve_fee_prepaid_bps(reserve_fee_bps: int, term_months: int) -> int:

@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from backend.chain.client import contract_at, get_web3
 from backend.chain.deploy import deployed_addresses
 from backend.chain.loan_book import chain_time
-from backend.chain.models import Intent
+from backend.chain.models import Intent, IntentStatus
+from backend.chain.outbox import get_intent, process_until_idle
 from backend.chain.projection_models import LoanRow
 from backend.content.store import get_content_store
 from backend.db.session import session_scope
@@ -167,6 +168,13 @@ def test_one_open_offer_per_borrower_and_one_loan_per_decision(client, chain_ide
     fresh = scored(client, borrower)
     in_flight = _offer(client, borrower, fresh)
     assert in_flight.status_code == 409 and "being recorded" in in_flight.json()["detail"]
+    process_until_idle(settings)  # createLoan mined, but the index has not read the loan yet ...
+    with session_scope(settings) as session:
+        assert get_intent(session, f"offer:{second['id']}").status == IntentStatus.CONFIRMED
+    mined = _offer(client, borrower, fresh)  # ... so its exposure checks could not count it: wait
+    assert mined.status_code == 409 and "being recorded" in mined.json()["detail"]
+    erasure = client.delete("/api/v1/kyc/me", headers=borrower.headers)  # nor may it drop its identity now
+    assert erasure.status_code == 409 and erasure.json()["context"]["offer_id"] == second["id"]
 
     settle(settings)
     stacked = _offer(client, borrower, fresh)  # declares no loans with us, but the first one is on-chain now

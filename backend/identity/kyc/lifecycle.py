@@ -35,7 +35,7 @@ from backend.identity.kyc.history import transition
 from backend.identity.kyc.status import Status
 from backend.identity.models import KycRecord, utcnow
 from backend.identity.schemas import ErasurePublic
-
+from backend.lending.offers import offers_in_flight
 
 OPEN_LOAN_STATUSES = ("funding", "active", "defaulted")
 
@@ -46,6 +46,9 @@ def erase_wallet(session: Session, settings: Settings, wallet: str, actor: str) 
             select(LoanRow.loan_id).where(LoanRow.borrower == wallet, LoanRow.status.in_(OPEN_LOAN_STATUSES)).order_by(LoanRow.loan_id)
         )
     )
+    if in_flight := offers_in_flight(session, wallet):
+        raise Conflict(f"offer {in_flight[0].id} of this wallet is becoming a loan on-chain: personal data is kept while "
+                       "it borrows", offer_id=in_flight[0].id)  # fmt: skip
     if open_loans:
         listed = ", ".join(str(i) for i in open_loans)
         raise Conflict(
