@@ -62,11 +62,13 @@ def holder_key(keyring: Keyring, holder: WrappedKeyHolder) -> bytes | None:
     return unwrap_data_key(keyring.key(holder.key_id), holder.key_id, holder.key_ref, holder.wrapped_key)
 
 
-def rewrap(keyring: Keyring, holder: WrappedKeyHolder) -> None:
-    """Move the holder's key under the active master key; its ciphertexts are not touched."""
+def rewrapped(keyring: Keyring, holder: WrappedKeyHolder) -> tuple[str, bytes] | None:
+    """The holder's key wrapped under the active master key, as (key id, wrapped key); None once
+    shredded. Its ciphertexts are not touched."""
     dek = holder_key(keyring, holder)
-    if dek is not None:
-        _wrap(keyring, holder, dek)
+    if dek is None:
+        return None
+    return keyring.active_id, wrap_data_key(keyring.active_key, keyring.active_id, holder.key_ref, dek)
 
 
 def _wrap(keyring: Keyring, holder: WrappedKeyHolder, dek: bytes) -> None:

@@ -12,13 +12,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
 from backend.db.session import session_scope
 from backend.errors import Conflict
-from backend.identity.crypto.holders import key_holders, rewrap
+from backend.identity.crypto.holders import WrappedKeyHolder, key_holders, rewrapped
 from backend.identity.crypto.keyring import Keyring, delete_master_key, load_keyring
 
 
@@ -53,10 +53,23 @@ def rewrap_batch(session: Session, keyring: Keyring, batch: int) -> int:
             .with_for_update(skip_locked=True)
         ).all()
         for row in rows:
-            rewrap(keyring, row)
+            _swap_in(session, keyring, row)
         if rows:
             return len(rows)
     return 0
+
+
+def _swap_in(session: Session, keyring: Keyring, row: WrappedKeyHolder) -> None:
+    """Write the re-wrapped key only where the row still holds the key it was read with. SQLite
+    ignores FOR UPDATE, so an erasure may commit between the read and this write; a plain write
+    would put a live key back on the erased record and undo its crypto-shredding."""
+    if (moved := rewrapped(keyring, row)) is None:
+        return
+    holder = type(row)
+    same_row = [column == getattr(row, column.key) for column in holder.__mapper__.primary_key]
+    session.execute(update(holder).where(*same_row, holder.key_id == row.key_id, holder.wrapped_key == row.wrapped_key)
+                    .values(key_id=moved[0], wrapped_key=moved[1]).execution_options(synchronize_session=False))  # fmt: skip
+    session.expire(row)
 
 
 def rotate(
