@@ -29,7 +29,7 @@ from datetime import timedelta
 import requests
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from web3 import Web3
 from web3.exceptions import (
     ContractLogicError,
@@ -262,15 +262,9 @@ class OutboxSender:
                 _fail(intent, f"cannot build the transaction: {exc}", None, None)
                 return "failed"
             signed = account.sign_transaction(tx)
-            intent.sender = account.address
-            intent.sent_by = self.instance
-            intent.nonce = nonce
-            intent.tx_hash = signed.hash.to_0x_hex()
-            intent.raw_tx = signed.raw_transaction.to_0x_hex()
-            intent.gas_limit = gas
-            intent.attempts += 1
-            intent.status = IntentStatus.SIGNED
-            intent.error = None
+            claim = self._claim(session, intent_id, account, nonce, signed, gas)
+            if claim != "claimed":
+                return claim
         crash_point(settings, "after_sign")
         with session_scope(settings) as session:
             intent = session.get(Intent, intent_id)
@@ -281,6 +275,27 @@ class OutboxSender:
 
 
 # -------------------------------------------------------------------- helpers
+
+    def _claim(self, session, intent_id: int, account: LocalAccount, nonce: int, signed, gas: int) -> str:
+        """Record the signed transaction only if the intent is still pending: the estimate took a
+        round trip, in which its mandate may have been withdrawn (`withdraw_pending`) or another
+        sender, one that lost the lock mid-round, may have signed it. A plain update by id would
+        overwrite either and send the call anyway, or twice at two nonces. "claimed", or "skip"
+        (withdrawn: the nonce stays free for the next intent) or "stop" (someone else signs)."""
+        claimed = session.execute(
+            update(Intent)
+            .where(Intent.id == intent_id, Intent.status == IntentStatus.PENDING)
+            .values(sender=account.address, sent_by=self.instance, nonce=nonce, tx_hash=signed.hash.to_0x_hex(),
+                    raw_tx=signed.raw_transaction.to_0x_hex(), gas_limit=gas, attempts=Intent.attempts + 1,
+                    status=IntentStatus.SIGNED, error=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # fmt: skip
+        if claimed == 1:
+            return "claimed"
+        session.expire_all()  # drop what the estimate left on the stale object: nothing more is written
+        status = session.scalar(select(Intent.status).where(Intent.id == intent_id))
+        log.warning("intent %s: %s before it could be signed; not sent", intent_id, status)
+        return "skip" if status == IntentStatus.FAILED else "stop"
 
 
 def _contract_function(settings: Settings, w3: Web3, intent: Intent):

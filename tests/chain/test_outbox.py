@@ -207,3 +207,46 @@ def test_an_intent_that_no_longer_fits_the_abi_fails_without_blocking_the_queue(
         assert stale.status == IntentStatus.FAILED and "cannot build the transaction" in stale.error
         assert get_intent(session, "faucet-12000001").status == IntentStatus.CONFIRMED
     assert w3.eth.get_transaction_count(SENDER) == start + 1
+
+
+class _WithdrawnDuringEstimate:
+    """The intent's call, whose gas estimate (a round trip to the node) lets another session
+    withdraw the intent first: an API request withdrawing a mandate at that moment."""
+
+    def __init__(self, fn, settings, prefix):
+        self._fn, self._settings, self._prefix = fn, settings, prefix
+
+    def estimate_gas(self, params):
+        from backend.chain.outbox import withdraw_pending
+
+        gas = self._fn.estimate_gas(params)
+        with session_scope(self._settings) as other:
+            assert withdraw_pending(other, self._prefix, "withdrawn during the estimate") == 1
+        return gas
+
+    def build_transaction(self, params):
+        return self._fn.build_transaction(params)
+
+
+def test_an_intent_withdrawn_while_the_sender_estimates_is_never_sent(outbox_settings_any_db, w3, contracts, monkeypatch):
+    settings = outbox_settings_any_db
+    start = w3.eth.get_transaction_count(SENDER)
+    enqueue_faucets(settings, [13_000_001])
+    enqueue_faucets(settings, [13_000_002], prefix="other")
+    real = sender_module._contract_function
+
+    def contract_function(settings_, w3_, intent):
+        fn = real(settings_, w3_, intent)
+        return _WithdrawnDuringEstimate(fn, settings, "faucet-") if intent.key.startswith("faucet-") else fn
+
+    monkeypatch.setattr(sender_module, "_contract_function", contract_function)
+    process_until_idle(settings, timeout=30)
+    with session_scope(settings) as session:
+        withdrawn, other = get_intent(session, "faucet-13000001"), get_intent(session, "other-13000002")
+    assert (withdrawn.status, withdrawn.error_name, withdrawn.tx_hash, withdrawn.nonce) == ("failed", "Withdrawn", None, None)
+    from tests.chain.outbox_checks import mints_of
+
+    assert mints_of(w3, contracts["MockStablecoin"], 13_000_001) == 0
+    # The nonce it would have taken goes to the next intent: no gap.
+    assert other.status == IntentStatus.CONFIRMED and other.nonce == start
+    assert w3.eth.get_transaction_count(SENDER) == start + 1
