@@ -156,6 +156,7 @@ class OutboxSender:
             if receipt is not None:
                 self._record_receipt(settings, w3, session, intent, receipt)
                 mined_now = before != intent.status and intent.status == IntentStatus.MINED
+            reverted = receipt is not None and receipt["status"] != 1
             changed = int(intent.status != before)
         if bump:
             crash_point(settings, "after_bump_sign")
@@ -166,8 +167,8 @@ class OutboxSender:
             crash_point(settings, "after_mined")
             with session_scope(settings) as session:
                 intent = session.get(Intent, intent_id)
-                _confirm_if_deep(settings, intent, w3.eth.block_number)
-                changed += int(intent.status == IntentStatus.CONFIRMED)
+                _confirm_if_deep(settings, intent, w3.eth.block_number, reverted)
+                changed += int(intent.status != IntentStatus.MINED)
         return changed
 
     def _record_receipt(self, settings: Settings, w3: Web3, session, intent: Intent, receipt) -> None:
@@ -177,14 +178,16 @@ class OutboxSender:
             intent.block_hash = block_hash
             intent.gas_used = receipt["gasUsed"]
             intent.mined_at = utcnow()
-            if receipt["status"] != 1:
-                _fail(intent, *_replay_revert(settings, w3, intent, receipt["blockNumber"]))
-                return
             intent.status = IntentStatus.MINED
-            intent.error = intent.error_name = intent.error_args = None
+            if receipt["status"] != 1:
+                # Why, recorded now; failed only at confirmation depth, as a success is confirmed:
+                # a reorg may yet drop this block and include the same bytes again, successfully.
+                intent.error, intent.error_name, intent.error_args = _replay_revert(settings, w3, intent, receipt["blockNumber"])
+            else:
+                intent.error = intent.error_name = intent.error_args = None
             session.flush()
             return
-        _confirm_if_deep(settings, intent, w3.eth.block_number)
+        _confirm_if_deep(settings, intent, w3.eth.block_number, receipt["status"] != 1)
 
     # ---------------------------------------------------------------- send
 
@@ -374,8 +377,12 @@ def _ensure_broadcast(w3: Web3, intent: Intent) -> bool:
     return True
 
 
-def _confirm_if_deep(settings: Settings, intent: Intent, head: int) -> None:
+def _confirm_if_deep(settings: Settings, intent: Intent, head: int, reverted: bool) -> None:
+    """Final at confirmation depth: confirmed, or failed if its receipt reverted."""
     if intent.status == IntentStatus.MINED and head - intent.block_number >= settings.confirmations:
+        if reverted:
+            _fail(intent, intent.error or "reverted", intent.error_name, intent.error_args)
+            return
         intent.status = IntentStatus.CONFIRMED
         intent.confirmed_at = utcnow()
 
