@@ -149,7 +149,12 @@ class OutboxSender:
                 receipt = _receipt_of_any(w3, intent)  # an automining node has it mined already
             elif receipt is None and intent.nonce < latest_nonce:
                 resolve_consumed_nonce(settings, w3, intent, head)
-            bump = receipt is None and intent.status == IntentStatus.SENT and bump_due(settings, intent)
+            bump = receipt is None and (
+                (intent.status == IntentStatus.SENT and bump_due(settings, intent))
+                # Refused for its fees (the base fee rose past them, say after an outage): nothing
+                # else would ever send it, and every intent behind it waits for its nonce.
+                or (intent.status == IntentStatus.SIGNED and intent.nonce >= latest_nonce and refused_for_fees(intent))
+            )
             if bump:
                 bump = bump_fees(settings, w3, self._account or platform_account(settings, SIGNER_ROLE), intent)
             mined_now = False
@@ -276,9 +281,6 @@ class OutboxSender:
         crash_point(settings, "after_broadcast")
         return "sent"
 
-
-# -------------------------------------------------------------------- helpers
-
     def _claim(self, session, intent_id: int, account: LocalAccount, nonce: int, signed, gas: int) -> str:
         """Record the signed transaction only if the intent is still pending: the estimate took a
         round trip, in which its mandate may have been withdrawn (`withdraw_pending`) or another
@@ -299,6 +301,9 @@ class OutboxSender:
         status = session.scalar(select(Intent.status).where(Intent.id == intent_id))
         log.warning("intent %s: %s before it could be signed; not sent", intent_id, status)
         return "skip" if status == IntentStatus.FAILED else "stop"
+
+
+# -------------------------------------------------------------------- helpers
 
 
 def _contract_function(settings: Settings, w3: Web3, intent: Intent):
@@ -366,7 +371,7 @@ def _ensure_broadcast(w3: Web3, intent: Intent) -> bool:
             elif "nonce" in message:
                 return False  # consumed meanwhile: the next reconcile resolves it
             else:
-                intent.error = f"broadcast rejected: {exc.message}"
+                intent.error = f"{BROADCAST_REJECTED}{exc.message}"
                 return False
     if was_final:
         log.warning("intent %s: node lost its block (tx %s); re-broadcast the same bytes", intent.key, intent.tx_hash)
@@ -374,7 +379,22 @@ def _ensure_broadcast(w3: Web3, intent: Intent) -> bool:
     if intent.status != IntentStatus.SENT:
         intent.status = IntentStatus.SENT
         intent.sent_at = intent.sent_at or utcnow()
+    if (intent.error or "").startswith(BROADCAST_REJECTED):
+        intent.error = None  # accepted after all: no longer a stall to report
     return True
+
+
+BROADCAST_REJECTED = "broadcast rejected: "
+# How geth, Anvil, Ganache and public endpoints refuse a transaction for its fees ("max fee per gas
+# less than block base fee", "transaction underpriced", "replacement transaction underpriced", ...).
+FEE_REFUSALS = ("underpriced", "less than block base fee", "fee cap", "feecap", "fee too low", "gas price too low")
+
+
+def refused_for_fees(intent: Intent) -> bool:
+    """The node refused the intent's signed bytes for their fees: re-signing them at the same
+    nonce with fresh fees is safe (one transaction per nonce can be mined) and the only way on."""
+    error = (intent.error or "").lower()
+    return error.startswith(BROADCAST_REJECTED) and any(refusal in error for refusal in FEE_REFUSALS)
 
 
 def _confirm_if_deep(settings: Settings, intent: Intent, head: int, reverted: bool) -> None:
