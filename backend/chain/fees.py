@@ -52,8 +52,9 @@ def _bumped(old: int, floor: int) -> int:
 
 
 def bump_fees(settings: Settings, w3: Web3, account: LocalAccount, intent: Intent) -> bool:
-    """Re-sign the intent's transaction at the same nonce with higher fees and commit the new
-    bytes (the caller broadcasts them). False when the fee cap leaves no room."""
+    """Re-sign the intent's transaction at the same nonce with higher fees, at least today's, and
+    commit the new bytes (the caller broadcasts them): one left unmined, or one the node refused
+    for its fees. False when the fee cap leaves no room."""
     from eth_account.typed_transactions import TypedTransaction
 
     if account.address != intent.sender:
@@ -79,8 +80,8 @@ def bump_fees(settings: Settings, w3: Web3, account: LocalAccount, intent: Inten
             return _at_cap(settings, intent)
         tx["maxFeePerGas"], tx["maxPriorityFeePerGas"] = fee, min(tip, fee)
     signed = account.sign_transaction(tx)
-    log.warning("intent %s: unmined after %ss; fee bump %s -> %s", intent.key, settings.outbox_fee_bump_after,
-                intent.tx_hash, signed.hash.to_0x_hex())  # fmt: skip
+    log.warning("intent %s: fee bump %s -> %s (%s)", intent.key, intent.tx_hash, signed.hash.to_0x_hex(),
+                intent.error or f"unmined after {settings.outbox_fee_bump_after}s")  # fmt: skip
     intent.replaced_tx_hashes = [*(intent.replaced_tx_hashes or []), intent.tx_hash]
     intent.tx_hash = signed.hash.to_0x_hex()
     intent.raw_tx = signed.raw_transaction.to_0x_hex()

@@ -38,6 +38,7 @@ __all__ = [
     "list_intents",
     "outbox_counts",
     "process_until_idle",
+    "stalled_intents",
     "withdraw_pending",
 ]
 
@@ -146,6 +147,15 @@ def outbox_counts(session: Session) -> dict[str, int]:
     counts = {status: 0 for status in IntentStatus.ALL}
     counts.update({status: n for status, n in rows})
     return counts
+
+
+def stalled_intents(session: Session, limit: int = 5) -> list[Intent]:
+    """Signed or sent intents with an error the sender may not get past by itself (the node refuses
+    the bytes, the fee is at its cap, a consumed nonce is unproven), oldest nonce first. Each
+    holds up every intent behind it: the nonces are sequential."""
+    return list(session.scalars(select(Intent).where(Intent.status.in_((IntentStatus.SIGNED, IntentStatus.SENT)),
+                                                     Intent.error.is_not(None))
+                                .order_by(Intent.nonce).limit(limit)))  # fmt: skip
 
 
 def intent_public(intent: Intent) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from datetime import timedelta
 import requests
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from web3 import Web3
 from web3.exceptions import (
     ContractLogicError,
@@ -149,13 +149,19 @@ class OutboxSender:
                 receipt = _receipt_of_any(w3, intent)  # an automining node has it mined already
             elif receipt is None and intent.nonce < latest_nonce:
                 resolve_consumed_nonce(settings, w3, intent, head)
-            bump = receipt is None and intent.status == IntentStatus.SENT and bump_due(settings, intent)
+            bump = receipt is None and (
+                (intent.status == IntentStatus.SENT and bump_due(settings, intent))
+                # Refused for its fees (the base fee rose past them, say after an outage): nothing
+                # else would ever send it, and every intent behind it waits for its nonce.
+                or (intent.status == IntentStatus.SIGNED and intent.nonce >= latest_nonce and refused_for_fees(intent))
+            )
             if bump:
                 bump = bump_fees(settings, w3, self._account or platform_account(settings, SIGNER_ROLE), intent)
             mined_now = False
             if receipt is not None:
                 self._record_receipt(settings, w3, session, intent, receipt)
                 mined_now = before != intent.status and intent.status == IntentStatus.MINED
+            reverted = receipt is not None and receipt["status"] != 1
             changed = int(intent.status != before)
         if bump:
             crash_point(settings, "after_bump_sign")
@@ -166,8 +172,8 @@ class OutboxSender:
             crash_point(settings, "after_mined")
             with session_scope(settings) as session:
                 intent = session.get(Intent, intent_id)
-                _confirm_if_deep(settings, intent, w3.eth.block_number)
-                changed += int(intent.status == IntentStatus.CONFIRMED)
+                _confirm_if_deep(settings, intent, w3.eth.block_number, reverted)
+                changed += int(intent.status != IntentStatus.MINED)
         return changed
 
     def _record_receipt(self, settings: Settings, w3: Web3, session, intent: Intent, receipt) -> None:
@@ -177,14 +183,16 @@ class OutboxSender:
             intent.block_hash = block_hash
             intent.gas_used = receipt["gasUsed"]
             intent.mined_at = utcnow()
-            if receipt["status"] != 1:
-                _fail(intent, *_replay_revert(settings, w3, intent, receipt["blockNumber"]))
-                return
             intent.status = IntentStatus.MINED
-            intent.error = intent.error_name = intent.error_args = None
+            if receipt["status"] != 1:
+                # Why, recorded now; failed only at confirmation depth, as a success is confirmed:
+                # a reorg may yet drop this block and include the same bytes again, successfully.
+                intent.error, intent.error_name, intent.error_args = _replay_revert(settings, w3, intent, receipt["blockNumber"])
+            else:
+                intent.error = intent.error_name = intent.error_args = None
             session.flush()
             return
-        _confirm_if_deep(settings, intent, w3.eth.block_number)
+        _confirm_if_deep(settings, intent, w3.eth.block_number, receipt["status"] != 1)
 
     # ---------------------------------------------------------------- send
 
@@ -262,15 +270,9 @@ class OutboxSender:
                 _fail(intent, f"cannot build the transaction: {exc}", None, None)
                 return "failed"
             signed = account.sign_transaction(tx)
-            intent.sender = account.address
-            intent.sent_by = self.instance
-            intent.nonce = nonce
-            intent.tx_hash = signed.hash.to_0x_hex()
-            intent.raw_tx = signed.raw_transaction.to_0x_hex()
-            intent.gas_limit = gas
-            intent.attempts += 1
-            intent.status = IntentStatus.SIGNED
-            intent.error = None
+            claim = self._claim(session, intent_id, account, nonce, signed, gas)
+            if claim != "claimed":
+                return claim
         crash_point(settings, "after_sign")
         with session_scope(settings) as session:
             intent = session.get(Intent, intent_id)
@@ -278,6 +280,27 @@ class OutboxSender:
                 return "stop"
         crash_point(settings, "after_broadcast")
         return "sent"
+
+    def _claim(self, session, intent_id: int, account: LocalAccount, nonce: int, signed, gas: int) -> str:
+        """Record the signed transaction only if the intent is still pending: the estimate took a
+        round trip, in which its mandate may have been withdrawn (`withdraw_pending`) or another
+        sender, one that lost the lock mid-round, may have signed it. A plain update by id would
+        overwrite either and send the call anyway, or twice at two nonces. "claimed", or "skip"
+        (withdrawn: the nonce stays free for the next intent) or "stop" (someone else signs)."""
+        claimed = session.execute(
+            update(Intent)
+            .where(Intent.id == intent_id, Intent.status == IntentStatus.PENDING)
+            .values(sender=account.address, sent_by=self.instance, nonce=nonce, tx_hash=signed.hash.to_0x_hex(),
+                    raw_tx=signed.raw_transaction.to_0x_hex(), gas_limit=gas, attempts=Intent.attempts + 1,
+                    status=IntentStatus.SIGNED, error=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # fmt: skip
+        if claimed == 1:
+            return "claimed"
+        session.expire_all()  # drop what the estimate left on the stale object: nothing more is written
+        status = session.scalar(select(Intent.status).where(Intent.id == intent_id))
+        log.warning("intent %s: %s before it could be signed; not sent", intent_id, status)
+        return "skip" if status == IntentStatus.FAILED else "stop"
 
 
 # -------------------------------------------------------------------- helpers
@@ -348,7 +371,7 @@ def _ensure_broadcast(w3: Web3, intent: Intent) -> bool:
             elif "nonce" in message:
                 return False  # consumed meanwhile: the next reconcile resolves it
             else:
-                intent.error = f"broadcast rejected: {exc.message}"
+                intent.error = f"{BROADCAST_REJECTED}{exc.message}"
                 return False
     if was_final:
         log.warning("intent %s: node lost its block (tx %s); re-broadcast the same bytes", intent.key, intent.tx_hash)
@@ -356,11 +379,30 @@ def _ensure_broadcast(w3: Web3, intent: Intent) -> bool:
     if intent.status != IntentStatus.SENT:
         intent.status = IntentStatus.SENT
         intent.sent_at = intent.sent_at or utcnow()
+    if (intent.error or "").startswith(BROADCAST_REJECTED):
+        intent.error = None  # accepted after all: no longer a stall to report
     return True
 
 
-def _confirm_if_deep(settings: Settings, intent: Intent, head: int) -> None:
+BROADCAST_REJECTED = "broadcast rejected: "
+# How geth, Anvil, Ganache and public endpoints refuse a transaction for its fees ("max fee per gas
+# less than block base fee", "transaction underpriced", "replacement transaction underpriced", ...).
+FEE_REFUSALS = ("underpriced", "less than block base fee", "fee cap", "feecap", "fee too low", "gas price too low")
+
+
+def refused_for_fees(intent: Intent) -> bool:
+    """The node refused the intent's signed bytes for their fees: re-signing them at the same
+    nonce with fresh fees is safe (one transaction per nonce can be mined) and the only way on."""
+    error = (intent.error or "").lower()
+    return error.startswith(BROADCAST_REJECTED) and any(refusal in error for refusal in FEE_REFUSALS)
+
+
+def _confirm_if_deep(settings: Settings, intent: Intent, head: int, reverted: bool) -> None:
+    """Final at confirmation depth: confirmed, or failed if its receipt reverted."""
     if intent.status == IntentStatus.MINED and head - intent.block_number >= settings.confirmations:
+        if reverted:
+            _fail(intent, intent.error or "reverted", intent.error_name, intent.error_args)
+            return
         intent.status = IntentStatus.CONFIRMED
         intent.confirmed_at = utcnow()
 

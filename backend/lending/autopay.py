@@ -31,7 +31,7 @@ from backend.lending.autopay_schemas import (
     AutopaySign,
     AutopayTerms,
 )
-from backend.lending.mandates import check_keeper_and_expiry, renewable, renewed_or_none
+from backend.lending.mandates import check_keeper_and_expiry, for_update, renewable, renewed_or_none
 from backend.lending.models import MandateStatus, RepaymentMandateRow
 from backend.lending.schemas import WalletCallPublic
 from backend.servicing.notices import money
@@ -51,13 +51,15 @@ def _borrowers_active_loan(db: Session, wallet: str, loan_id: int) -> LoanRow:
     return loan
 
 
-def active_autopay(db: Session, loan_id: int, now: int) -> RepaymentMandateRow | None:
-    return db.scalar(select(RepaymentMandateRow).where(RepaymentMandateRow.loan_id == loan_id, RepaymentMandateRow.expiry > now,
-                                                       RepaymentMandateRow.status == MandateStatus.ACTIVE))  # fmt: skip
+def active_autopay(db: Session, loan_id: int, now: int, *, lock: bool = False) -> RepaymentMandateRow | None:
+    """The loan's mandate the keeper may use at `now`; locked (`for_update`) to withdraw or renew it."""
+    query = select(RepaymentMandateRow).where(RepaymentMandateRow.loan_id == loan_id, RepaymentMandateRow.expiry > now,
+                                              RepaymentMandateRow.status == MandateStatus.ACTIVE)  # fmt: skip
+    return db.scalar(for_update(db, query, RepaymentMandateRow) if lock else query)
 
 
-def _no_active(db: Session, loan_id: int, now: int) -> RepaymentMandateRow | None:
-    return renewed_or_none(active_autopay(db, loan_id, now), now, f"loan {loan_id}'s autopay")
+def _no_active(db: Session, loan_id: int, now: int, *, lock: bool = False) -> RepaymentMandateRow | None:
+    return renewed_or_none(active_autopay(db, loan_id, now, lock=lock), now, f"loan {loan_id}'s autopay")
 
 
 def draft_autopay(db: Session, settings: Settings, wallet: str, loan_id: int, request: AutopayDraftCreate) -> AutopayDraftPublic:
@@ -102,7 +104,7 @@ def sign_autopay(db: Session, settings: Settings, wallet: str, loan_id: int, req
     mandate_hash = _hex(rm.digest(mandate, domain.chain_id, agent))
     if db.get(RepaymentMandateRow, mandate_hash) is not None:
         raise Conflict(f"mandate {mandate_hash} was given before: sign a new one", mandate_hash=mandate_hash)
-    ending = _no_active(db, loan_id, now)
+    ending = _no_active(db, loan_id, now, lock=True)
     if ending is not None:  # renewed: the keeper pays with the new one from now on
         _stop(db, ending, wallet, "autopay.renew", "the borrower renewed autopay")
     row = RepaymentMandateRow(mandate_hash=mandate_hash, loan_id=loan_id, payer=wallet, status=MandateStatus.ACTIVE,
@@ -132,7 +134,7 @@ def get_autopay(db: Session, settings: Settings, wallet: str, loan_id: int, staf
 def withdraw_autopay(db: Session, settings: Settings, wallet: str, loan_id: int) -> AutopayCancelPublic:
     """Stops the keeper paying with the loan's mandate now (a payment it queued and the outbox has
     not signed never goes out), and gives the wallet transaction that ends it on chain."""
-    row = active_autopay(db, loan_id, deadline_clock(settings))
+    row = active_autopay(db, loan_id, deadline_clock(settings), lock=True)
     if row is None or row.payer.lower() != wallet.lower():
         raise NotFound(f"{wallet} has no active autopay on loan {loan_id}", loan_id=loan_id)
     _stop(db, row, wallet, "autopay.withdraw", "the borrower withdrew autopay")

@@ -26,6 +26,7 @@ from backend.chain.projection_models import LoanRow
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
 from backend.lending.autopay import KEY_PREFIX, mandate_of, short_message
+from backend.lending.mandates import still_active
 from backend.lending.models import MandateStatus, RepaymentMandateRow
 from backend.servicing.notices import add_notice, day, money
 
@@ -86,9 +87,14 @@ def pay_by_mandates(db: Session, settings: Settings) -> list[Payment]:
         return []
     if waits_for_index(db, KEY_PREFIX):
         return []
+    payments = plan_payments(db, settings, deadline_clock(settings))[: settings.mandate_keeper_max_per_pass]
+    # The plan asked the chain for seconds: a mandate withdrawn meanwhile is used no more.
+    rows = still_active(db, RepaymentMandateRow, {payment.mandate_hash for payment in payments})
     queued = []
-    for payment in plan_payments(db, settings, deadline_clock(settings))[: settings.mandate_keeper_max_per_pass]:
-        row = db.get(RepaymentMandateRow, payment.mandate_hash)
+    for payment in payments:
+        row = rows.get(payment.mandate_hash)
+        if row is None:
+            continue
         enqueue(db, key=payment.key, contract="RepaymentAgent", function="payWithMandate",
                 args=[list(mandate_of(row).as_tuple()), row.signature], settings=settings)  # fmt: skip
         audit.record(db, actor="mandate-keeper", action="autopay.pay", subject=f"loan:{payment.loan_id}",

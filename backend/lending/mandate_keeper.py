@@ -40,7 +40,7 @@ from backend.chain.outbox import enqueue
 from backend.chain.projection_models import LoanRow, NoteBalanceRow
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
-from backend.lending.mandates import FUNDING_KEY_PREFIX, mandate_of
+from backend.lending.mandates import FUNDING_KEY_PREFIX, mandate_of, still_active
 from backend.lending.models import FundingMandateRow, InvestmentRule, MandateStatus
 from backend.lending.rules import matching
 
@@ -118,9 +118,14 @@ def fund_by_mandates(db: Session, settings: Settings) -> list[Funding]:
         return []  # no mandate: no need to ask the chain anything
     if index_is_stale(db) or fm.book_paused(settings):
         return []
+    fundings = plan_fundings(db, settings, deadline_clock(settings))[: settings.mandate_keeper_max_per_pass]
+    # The plan asked the chain for seconds: a mandate withdrawn meanwhile is used no more.
+    rows = still_active(db, FundingMandateRow, {funding.mandate_hash for funding in fundings})
     queued = []
-    for funding in plan_fundings(db, settings, deadline_clock(settings))[: settings.mandate_keeper_max_per_pass]:
-        row = db.get(FundingMandateRow, funding.mandate_hash)
+    for funding in fundings:
+        row = rows.get(funding.mandate_hash)
+        if row is None:
+            continue
         enqueue(db, key=funding.key, contract="FundingAgent", function="fundWithMandate",
                 args=[funding.loan_id, funding.amount, list(mandate_of(row).as_tuple()), row.signature],
                 settings=settings)  # fmt: skip
@@ -131,12 +136,17 @@ def fund_by_mandates(db: Session, settings: Settings) -> list[Funding]:
 
 
 def mandate_keeper_step(settings: Settings) -> int:
-    """The worker's round, in one transaction: investors' fundings and borrowers' autopay payments
-    (`backend/lending/autopay_keeper.py`) queued; their number (0 = idle)."""
+    """The worker's round: investors' fundings, then borrowers' autopay payments
+    (`backend/lending/autopay_keeper.py`), queued; their number (0 = idle). Each in a transaction
+    of its own: queuing a funding locks the audit log's head (on SQLite the whole database) until
+    its transaction commits, so the fundings commit before the payments' plan asks the chain for
+    seconds, which every audited API write would otherwise wait behind."""
     from backend.db.session import session_scope
     from backend.lending.autopay_keeper import pay_by_mandates
 
     if not settings.mandate_keeper:
         return 0
     with session_scope(settings) as session:
-        return len(fund_by_mandates(session, settings)) + len(pay_by_mandates(session, settings))
+        funded = len(fund_by_mandates(session, settings))
+    with session_scope(settings) as session:
+        return funded + len(pay_by_mandates(session, settings))

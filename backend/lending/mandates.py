@@ -17,7 +17,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, false, select, update
 from sqlalchemy.orm import Session
 
 from backend import audit
@@ -47,10 +47,34 @@ FUNDING_KEY_PREFIX = "mandate.fund:"  # the keeper's outbox keys (backend/lendin
 MAX_APR_BPS, MAX_INSTALLMENTS = 10_000, 360  # LoanBook's own limits: "no bound" in a mandate
 
 
-def active_mandate(db: Session, wallet: str, now: int) -> FundingMandateRow | None:
-    """The wallet's mandate the keeper may use at `now`: given, not withdrawn, not expired."""
-    return db.scalar(select(FundingMandateRow).where(FundingMandateRow.wallet == wallet, FundingMandateRow.expiry > now,
-                                                     FundingMandateRow.status == MandateStatus.ACTIVE))  # fmt: skip
+def active_mandate(db: Session, wallet: str, now: int, *, lock: bool = False) -> FundingMandateRow | None:
+    """The wallet's mandate the keeper may use at `now`: given, not withdrawn, not expired. Locked
+    (`for_update`) to withdraw or renew it."""
+    query = select(FundingMandateRow).where(FundingMandateRow.wallet == wallet, FundingMandateRow.expiry > now,
+                                            FundingMandateRow.status == MandateStatus.ACTIVE)  # fmt: skip
+    return db.scalar(for_update(db, query, FundingMandateRow) if lock else query)
+
+
+def for_update(db: Session, query: Select, row_type: type) -> Select:
+    """`query` locking the mandate rows (funding or autopay) it reads until the transaction ends,
+    and reading them afresh, not from the session's cache. A withdrawal and a keeper about to queue
+    a call under the mandate both lock it, so one waits for the other: the keeper queues nothing
+    under a mandate withdrawn, and a withdrawal sees (and drops) what the keeper queued. SQLite
+    ignores FOR UPDATE: the no-op UPDATE first takes its write lock (as `audit.lock_head` does)."""
+    if db.get_bind().dialect.name == "sqlite":
+        db.execute(update(row_type).where(false()).values(status=row_type.status))
+    return query.with_for_update().execution_options(populate_existing=True)
+
+
+def still_active(db: Session, row_type: type, mandate_hashes: set[str]) -> dict[str, Any]:
+    """Those of the mandates still active, locked (`for_update`), by hash: what a keeper re-reads
+    right before it queues calls under mandates it read at the start of a pass (the chain calls in
+    between take seconds, in which a withdrawal may commit)."""
+    if not mandate_hashes:
+        return {}
+    query = (select(row_type).where(row_type.mandate_hash.in_(sorted(mandate_hashes)), row_type.status == MandateStatus.ACTIVE)
+             .order_by(row_type.mandate_hash))  # fmt: skip
+    return {row.mandate_hash: row for row in db.scalars(for_update(db, query, row_type))}
 
 
 def _rule(db: Session, wallet: str) -> InvestmentRule:
@@ -74,8 +98,8 @@ def renewed_or_none(current: Any, now: int, holder: str) -> Any:
     return current
 
 
-def _no_active(db: Session, wallet: str, now: int) -> FundingMandateRow | None:
-    return renewed_or_none(active_mandate(db, wallet, now), now, wallet)
+def _no_active(db: Session, wallet: str, now: int, *, lock: bool = False) -> FundingMandateRow | None:
+    return renewed_or_none(active_mandate(db, wallet, now, lock=lock), now, wallet)
 
 
 def draft_mandate(db: Session, settings: Settings, wallet: str, request: MandateDraftCreate) -> MandateDraftPublic:
@@ -153,7 +177,7 @@ def sign_mandate(db: Session, settings: Settings, wallet: str, request: MandateS
     if db.get(FundingMandateRow, mandate_hash) is not None:
         raise Conflict(f"mandate {mandate_hash} was given before: sign a new one", mandate_hash=mandate_hash)
     _rule(db, wallet)
-    ending = _no_active(db, wallet, now)
+    ending = _no_active(db, wallet, now, lock=True)
     if ending is not None:  # renewed: the keeper funds with the new one from now on
         _stop(db, ending, wallet, "mandate.renew", "the investor renewed the mandate")
     row = FundingMandateRow(mandate_hash=mandate_hash, wallet=wallet, status=MandateStatus.ACTIVE, chain_id=domain.chain_id,
@@ -186,7 +210,7 @@ def mandates_of(db: Session, settings: Settings, wallet: str) -> list[MandatePub
 def withdraw_mandate(db: Session, settings: Settings, wallet: str) -> MandateCancelPublic:
     """Stops the keeper using the wallet's mandate now, and gives the wallet transaction that ends
     it on chain."""
-    row = active_mandate(db, wallet, deadline_clock(settings))
+    row = active_mandate(db, wallet, deadline_clock(settings), lock=True)
     if row is None:
         raise NotFound(f"{wallet} has no active funding mandate", wallet=wallet)
     _stop(db, row, wallet, "mandate.withdraw", "the investor withdrew the mandate")

@@ -100,6 +100,23 @@ def check_indexer(settings: Settings) -> dict[str, Any]:
             "confirmations": settings.confirmations, "reorgs": st.reorgs}  # fmt: skip
 
 
+def check_outbox(settings: Settings) -> dict[str, Any]:
+    """Open intents, and `stalled` when one in flight has an error the sender may not get past by
+    itself (`stalled_intents`): nothing behind it reaches the chain. Always `ok`, like the index,
+    for monitoring to alert on."""
+    from backend.chain.models import IntentStatus
+    from backend.chain.outbox import outbox_counts, stalled_intents
+    from backend.db.session import session_scope
+
+    try:
+        with session_scope(settings) as session:
+            counts, stalled = outbox_counts(session), stalled_intents(session)
+    except Exception as exc:
+        return {"ok": True, "status": "unknown", "error": type(exc).__name__}
+    return {"ok": True, "status": "stalled" if stalled else "ok", "open": sum(counts[s] for s in IntentStatus.OPEN),
+            "stalled": [{"key": i.key, "status": i.status, "nonce": i.nonce, "error": i.error} for i in stalled]}  # fmt: skip
+
+
 def check_workers(settings: Settings) -> dict[str, Any]:
     """Each background worker that has run: `failing` when its last round raised and none has
     completed since, `stale` when it has not reported for a while (stopped, or stuck in a round).
@@ -125,6 +142,7 @@ CHECKS = {
     "database": check_database,
     "content_store": check_content_store,
     "indexer": check_indexer,
+    "outbox": check_outbox,
     "workers": check_workers,
     "backups": check_backups,
 }

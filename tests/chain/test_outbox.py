@@ -114,20 +114,7 @@ def test_missing_role_is_decoded_as_the_openzeppelin_error(outbox_settings):
 def test_revert_in_the_receipt_is_decoded(outbox_settings, w3):
     """Both revokes pass their estimate; mined in one block, the second one reverts."""
     settings = outbox_settings
-    wallet = dev_account(6).address
-    with session_scope(settings) as session:
-        enqueue(session, key="attest", contract="KYCRegistry", function="attest",
-                args=[wallet, 1, 2**40, ROOT], settings=settings)  # fmt: skip
-    process_until_idle(settings, timeout=30)
-    rpc_call(settings.rpc_url, "evm_setAutomine", [False])
-    try:
-        with session_scope(settings) as session:
-            for key in ("revoke-1", "revoke-2"):
-                enqueue(session, key=key, contract="KYCRegistry", function="revoke", args=[wallet], settings=settings)
-        OutboxSender().run_once(settings)
-        rpc_call(settings.rpc_url, "evm_mine")
-    finally:
-        rpc_call(settings.rpc_url, "evm_setAutomine", [True])
+    _mine_two_revokes_in_one_block(settings, dev_account(6).address)
     process_until_idle(settings, timeout=30)
     with session_scope(settings) as session:
         first, second = get_intent(session, "revoke-1"), get_intent(session, "revoke-2")
@@ -207,3 +194,120 @@ def test_an_intent_that_no_longer_fits_the_abi_fails_without_blocking_the_queue(
         assert stale.status == IntentStatus.FAILED and "cannot build the transaction" in stale.error
         assert get_intent(session, "faucet-12000001").status == IntentStatus.CONFIRMED
     assert w3.eth.get_transaction_count(SENDER) == start + 1
+
+
+class _WithdrawnDuringEstimate:
+    """The intent's call, whose gas estimate (a round trip to the node) lets another session
+    withdraw the intent first: an API request withdrawing a mandate at that moment."""
+
+    def __init__(self, fn, settings, prefix):
+        self._fn, self._settings, self._prefix = fn, settings, prefix
+
+    def estimate_gas(self, params):
+        from backend.chain.outbox import withdraw_pending
+
+        gas = self._fn.estimate_gas(params)
+        with session_scope(self._settings) as other:
+            assert withdraw_pending(other, self._prefix, "withdrawn during the estimate") == 1
+        return gas
+
+    def build_transaction(self, params):
+        return self._fn.build_transaction(params)
+
+
+def test_an_intent_withdrawn_while_the_sender_estimates_is_never_sent(outbox_settings_any_db, w3, contracts, monkeypatch):
+    settings = outbox_settings_any_db
+    start = w3.eth.get_transaction_count(SENDER)
+    enqueue_faucets(settings, [13_000_001])
+    enqueue_faucets(settings, [13_000_002], prefix="other")
+    real = sender_module._contract_function
+
+    def contract_function(settings_, w3_, intent):
+        fn = real(settings_, w3_, intent)
+        return _WithdrawnDuringEstimate(fn, settings, "faucet-") if intent.key.startswith("faucet-") else fn
+
+    monkeypatch.setattr(sender_module, "_contract_function", contract_function)
+    process_until_idle(settings, timeout=30)
+    with session_scope(settings) as session:
+        withdrawn, other = get_intent(session, "faucet-13000001"), get_intent(session, "other-13000002")
+    assert (withdrawn.status, withdrawn.error_name, withdrawn.tx_hash, withdrawn.nonce) == ("failed", "Withdrawn", None, None)
+    from tests.chain.outbox_checks import mints_of
+
+    assert mints_of(w3, contracts["MockStablecoin"], 13_000_001) == 0
+    # The nonce it would have taken goes to the next intent: no gap.
+    assert other.status == IntentStatus.CONFIRMED and other.nonce == start
+    assert w3.eth.get_transaction_count(SENDER) == start + 1
+
+
+def _mine_two_revokes_in_one_block(settings, wallet):
+    """revoke-1 and revoke-2 pass their estimates; mined in one block, revoke-2 reverts."""
+    with session_scope(settings) as session:
+        enqueue(session, key="attest", contract="KYCRegistry", function="attest",
+                args=[wallet, 1, 2**40, ROOT], settings=settings)  # fmt: skip
+    process_until_idle(settings.model_copy(update={"confirmations": 0}), timeout=30)
+    rpc_call(settings.rpc_url, "evm_setAutomine", [False])
+    try:
+        with session_scope(settings) as session:
+            for key in ("revoke-1", "revoke-2"):
+                enqueue(session, key=key, contract="KYCRegistry", function="revoke", args=[wallet], settings=settings)
+        OutboxSender().run_once(settings)
+        rpc_call(settings.rpc_url, "evm_mine")
+    finally:
+        rpc_call(settings.rpc_url, "evm_setAutomine", [True])
+
+
+def test_a_reverted_receipt_fails_the_intent_only_at_confirmation_depth(outbox_settings, w3):
+    settings = outbox_settings.model_copy(update={"confirmations": 2})
+    _mine_two_revokes_in_one_block(settings, dev_account(6).address)
+    OutboxSender().run_once(settings)
+    with session_scope(settings) as session:
+        reverted = get_intent(session, "revoke-2")
+    # Why is known at once; failed it is not yet, as a reorg may still include it again.
+    assert reverted.status == IntentStatus.MINED and reverted.error_name == "KYCRegistryNotAttested"
+    rpc_call(settings.rpc_url, "evm_mine")
+    OutboxSender().run_once(settings)
+    with session_scope(settings) as session:
+        assert get_intent(session, "revoke-2").status == IntentStatus.MINED  # one block deep
+    rpc_call(settings.rpc_url, "evm_mine")
+    process_until_idle(settings, timeout=30)
+    with session_scope(settings) as session:
+        first, second = get_intent(session, "revoke-1"), get_intent(session, "revoke-2")
+    assert first.status == IntentStatus.CONFIRMED
+    assert (second.status, second.error_name, second.block_number) == ("failed", "KYCRegistryNotAttested",
+                                                                       first.block_number)  # fmt: skip
+
+
+def test_a_reverted_receipt_reorged_away_is_included_again_and_succeeds(outbox_settings, w3, contracts):
+    """Another attestor's revoke lands first in the block and ours reverts; a reorg drops that
+    block (and the other revoke with it), the sender re-broadcasts our bytes and they succeed."""
+    settings = outbox_settings.model_copy(update={"confirmations": 2})
+    wallet, other, kyc = dev_account(6).address, dev_account(5).address, contracts["KYCRegistry"]
+    w3.eth.wait_for_transaction_receipt(kyc.functions.grantRole(kyc.functions.ATTESTOR_ROLE().call(), other)
+                                        .transact({"from": SENDER}))  # fmt: skip
+    w3.eth.wait_for_transaction_receipt(kyc.functions.attest(wallet, 1, 2**40, ROOT).transact({"from": SENDER}))
+    with session_scope(settings) as session:
+        enqueue(session, key="revoke", contract="KYCRegistry", function="revoke", args=[wallet], settings=settings)
+    fork = rpc_call(settings.rpc_url, "evm_snapshot")
+    rpc_call(settings.rpc_url, "evm_setAutomine", [False])
+    try:
+        gwei = 10**9
+        kyc.functions.revoke(wallet).transact({"from": other, "maxFeePerGas": 500 * gwei, "maxPriorityFeePerGas": 200 * gwei})
+        OutboxSender().run_once(settings)
+        rpc_call(settings.rpc_url, "evm_mine")
+    finally:
+        rpc_call(settings.rpc_url, "evm_setAutomine", [True])
+    OutboxSender().run_once(settings)
+    with session_scope(settings) as session:
+        reverted = get_intent(session, "revoke")
+    assert reverted.status == IntentStatus.MINED and reverted.error_name == "KYCRegistryNotAttested"
+    assert rpc_call(settings.rpc_url, "evm_revert", [fork]) is True  # the reorg
+    assert kyc.functions.attestationOf(wallet).call()[0] == 1  # attested again: the other revoke is gone
+    OutboxSender().run_once(settings)  # the node forgot our transaction: the same bytes again
+    for _ in range(2):
+        rpc_call(settings.rpc_url, "evm_mine")
+    process_until_idle(settings, timeout=30)
+    with session_scope(settings) as session:
+        done = get_intent(session, "revoke")
+    assert (done.status, done.error, done.error_name, done.tx_hash) == ("confirmed", None, None, reverted.tx_hash)
+    assert w3.eth.get_transaction_receipt(done.tx_hash)["status"] == 1
+    assert kyc.functions.attestationOf(wallet).call()[0] == 0

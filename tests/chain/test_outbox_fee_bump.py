@@ -158,3 +158,49 @@ def test_a_legacy_transaction_is_bumped_by_gas_price(bump_settings, w3):
         rpc_call(settings.rpc_url, "evm_mine")
     assert w3.eth.get_transaction_receipt(intent.tx_hash)["status"] == 1
     assert intent.replaced_tx_hashes == [signed.hash.to_0x_hex()]
+
+
+def test_a_transaction_refused_for_its_fees_is_resigned_at_the_same_nonce(outbox_settings, w3, contracts, monkeypatch):
+    """The base fee rose past the fees a round quoted (after an outage, say): the node refuses
+    the signed bytes. The sender re-signs them at the same nonce with fresh fees instead of
+    holding every intent behind them forever; /health says stalled meanwhile."""
+    settings = outbox_settings
+    start = w3.eth.get_transaction_count(SENDER)
+    with base_fee_raised(settings, w3):
+        _refused_then_resigned(settings, w3, contracts, monkeypatch, start)
+
+
+@contextmanager
+def base_fee_raised(settings, w3):
+    """The base fee jumps, as after an outage. Anvil's evm_revert keeps the next block's base
+    fee: put it back, or the next test's fixed gas prices are refused."""
+    before = w3.eth.get_block("pending")["baseFeePerGas"]
+    rpc_call(settings.rpc_url, "anvil_setNextBlockBaseFeePerGas", [hex(50 * 10**9)])
+    rpc_call(settings.rpc_url, "evm_mine")
+    try:
+        yield
+    finally:
+        rpc_call(settings.rpc_url, "anvil_setNextBlockBaseFeePerGas", [hex(before)])
+
+
+def _refused_then_resigned(settings, w3, contracts, monkeypatch, start):
+    from backend.services.health import check_outbox
+
+    first, second = enqueue_faucets(settings, [4_000_005, 4_000_006])
+    monkeypatch.setattr(sender_module, "fee_fields", lambda _w3: {"maxFeePerGas": 10**9, "maxPriorityFeePerGas": 10**9})
+    OutboxSender().run_once(settings)
+    monkeypatch.undo()
+    refused = _intent(settings, first)
+    assert refused.status == IntentStatus.SIGNED and refused.error.startswith("broadcast rejected"), refused.error
+    assert _intent(settings, second).status == IntentStatus.PENDING  # behind it
+    health = check_outbox(settings)
+    assert health["ok"] and health["status"] == "stalled" and health["stalled"][0]["key"] == first
+    process_until_idle(settings, timeout=30)
+    done = _intent(settings, first)
+    assert done.status == IntentStatus.CONFIRMED and done.nonce == start
+    assert done.replaced_tx_hashes == [refused.tx_hash] and done.tx_hash != refused.tx_hash
+    assert _fields(done.raw_tx)["maxFeePerGas"] > 10**9
+    assert _intent(settings, second).status == IntentStatus.CONFIRMED and _intent(settings, second).nonce == start + 1
+    assert mints_of(w3, contracts["MockStablecoin"], 4_000_005) == 1
+    assert w3.eth.get_transaction_count(SENDER) == start + 2
+    assert check_outbox(settings)["status"] == "ok"

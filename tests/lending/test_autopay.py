@@ -17,6 +17,9 @@ from backend.chain.indexer import Indexer
 from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
+from backend.chain import repayment_mandates as rm
+from backend.chain.models import Intent
+from backend.lending.autopay import KEY_PREFIX
 from backend.lending.autopay_keeper import pay_by_mandates
 from backend.lending.models import RepaymentMandateRow
 from backend.servicing.models import ServicingNotice
@@ -101,6 +104,33 @@ def test_the_keeper_pays_each_installment_from_the_borrowers_wallet_as_it_falls_
     shown = client.get(path, headers=headers).json()
     assert (shown["status"], shown["cancel_transactions"]) == ("cancelled", [])
     assert world.agent.functions.cancelled(bytes.fromhex(shown["mandate_hash"][2:])).call()
+
+
+def test_autopay_withdrawn_while_the_keeper_plans_pays_nothing(settings, world, monkeypatch):  # noqa: F811
+    borrower, node = world.borrower, world.chain
+    loan_id, start = world.active_loan()
+    Indexer().catch_up(settings)
+    client, headers = client_for(settings), minted_bearer(settings, borrower)
+    path = f"/api/v1/loans/{loan_id}/autopay"
+    draft = client.post(f"{path}/draft", json={}, headers=headers).json()
+    assert client.put(path, json=_signed(draft, borrower), headers=headers).status_code == 200
+    _send(world.w3, borrower, draft["transactions"])
+    node.mine_at(start + 29 * DAY + DAY // 2)
+    Indexer().catch_up(settings)
+    real = rm.AgentView.takeable
+
+    def takeable_and_withdrawn(view):  # the borrower withdraws while the keeper asks the chain
+        takeable = real(view)
+        assert client.delete(path, headers=headers).status_code == 200
+        return takeable
+
+    monkeypatch.setattr(rm.AgentView, "takeable", takeable_and_withdrawn)
+    with session_scope(settings) as session:
+        assert pay_by_mandates(session, settings) == []
+    monkeypatch.undo()
+    with session_scope(settings) as session:
+        assert session.scalars(select(Intent).where(Intent.key.startswith(KEY_PREFIX))).all() == []
+    assert world.loan(loan_id)["installmentsPaid"] == 0
 
 
 def test_bad_autopay_requests_get_a_clear_4xx_and_change_nothing(settings, world):  # noqa: F811

@@ -21,11 +21,14 @@ from backend.config import get_settings
 from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
+from backend.chain import mandates as fm
+from backend.lending import autopay_keeper
 from backend.lending.mandate_keeper import (
     fund_by_mandates,
     index_is_stale,
     mandate_keeper_step,
 )
+from backend.lending.mandates import FUNDING_KEY_PREFIX
 from backend.lending.models import FundingMandateRow
 from backend.servicing.service import servicing_pass
 from tests.anchoring.helpers import point_get_settings_at
@@ -288,6 +291,51 @@ def test_a_failed_funding_is_tried_again_and_the_worker_and_the_cli_run_the_keep
         keys = [i.key for i in session.query(Intent).filter(Intent.key.startswith(first.key[:-1]))]
     assert sorted(keys) == [first.key, first.key[:-1] + "2"]
     assert world.book.functions.balanceOf(investor.address, loan_id).call() == 300 * UNIT
+
+
+def test_the_keeper_commits_its_fundings_first_and_queues_none_under_a_mandate_withdrawn_meanwhile(settings, world, monkeypatch):  # noqa: F811
+    investor = world.investors[5]
+    client, headers = _investor(settings, investor, 915)
+    first = world.create(decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
+    client.put("/api/v1/portfolio/rule", json=RULE, headers=headers)
+    draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 1_000 * UNIT}, headers=headers).json()
+    client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft, investor), headers=headers)
+    _send(world.w3, investor, draft["transactions"])
+    Indexer().catch_up(settings)
+
+    # The fundings are committed before the payments' plan asks the chain anything: an audited
+    # API write need not wait behind those calls.
+    def fundings_committed():
+        with session_scope(settings) as other:
+            return [i.key for i in other.query(Intent).filter(Intent.key.startswith(FUNDING_KEY_PREFIX))]
+
+    seen = []
+    real_pay = autopay_keeper.pay_by_mandates
+    monkeypatch.setattr(autopay_keeper, "pay_by_mandates", lambda db, s: seen.append(fundings_committed()) or real_pay(db, s))
+    assert mandate_keeper_step(settings) == 1
+    assert len(seen) == 1 and len(seen[0]) == 1
+    monkeypatch.undo()
+    process_until_idle(settings)
+    second = world.create(decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
+    Indexer().catch_up(settings)
+
+    # The investor withdraws while the keeper's plan asks the chain about the mandate: the keeper
+    # re-reads it before queuing, and queues nothing.
+    real_spent = fm.mandate_spent
+
+    def spent_and_withdrawn(settings_, mandate_hash):
+        spent = real_spent(settings_, mandate_hash)
+        assert client.delete("/api/v1/portfolio/rule/mandate", headers=headers).status_code == 200
+        return spent
+
+    monkeypatch.setattr(fm, "mandate_spent", spent_and_withdrawn)
+    with session_scope(settings) as session:
+        assert fund_by_mandates(session, settings) == []
+    monkeypatch.undo()
+    process_until_idle(settings)
+    assert len(fundings_committed()) == 1
+    assert world.book.functions.balanceOf(investor.address, first).call() == 300 * UNIT
+    assert world.book.functions.balanceOf(investor.address, second).call() == 0
 
 
 def test_mandates_take_turns_when_loans_are_scarce(settings, world):  # noqa: F811
