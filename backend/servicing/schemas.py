@@ -12,7 +12,7 @@ class ServicingPublic(BaseModel):
     bucket: str = Field(description="current, grace, late_16_30, late_31_120 or defaultable")
     days_past_due: int
     installments_paid: int
-    due_now: int = Field(description="What brings the loan up to date (fees and billed installments)")
+    due_now: int = Field(description="What brings the loan up to date: fees, the oldest unpaid installment and any later one whose due date has come")
     payoff: int
     next_due_date: int
     defaultable_at: int

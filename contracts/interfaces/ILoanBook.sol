@@ -351,9 +351,12 @@ interface ILoanBook {
     function claimedOf(uint256 loanId, address investor) external view returns (uint256);
 
     /// @notice For an Active loan at the current block time: `dueNow` is what brings it up to
-    ///         date (late fees plus every billed installment), `payoff` closes it, and
-    ///         `nextDueDate` is the oldest unpaid due date. For a Defaulted loan both amounts
-    ///         are the recoverable remainder. Zero otherwise.
+    ///         date (late fees, the oldest unsettled installment once its period has started, and
+    ///         every later installment whose due date has come, but never one not yet due),
+    ///         `payoff` closes it (with the interest of a period that has started), and
+    ///         `nextDueDate` is the oldest unpaid due date. Repaying `dueNow` settles exactly the
+    ///         installments it counts. For a Defaulted loan both amounts are the recoverable
+    ///         remainder. Zero otherwise.
     function amountDue(uint256 loanId) external view returns (uint256 dueNow, uint256 payoff, uint256 nextDueDate);
 
     /// @notice The time after which {markDefault} succeeds (0 unless Active).

@@ -139,8 +139,9 @@ def test_paying_what_is_due_brings_the_loan_back_to_current(servicing_settings, 
     report = _pass(settings)
     assert report.buckets == {"current": 1} and report.defaults_queued == 0
     with session_scope(settings) as session:
-        # dueNow also held installment 2, billed once its period began on day 30
-        assert session.get(ServicingState, loan_id).installments_paid == 2
+        # dueNow was installment 1 and its late fee: installment 2, billed since its period began on
+        # day 30, is not due before day 60
+        assert session.get(ServicingState, loan_id).installments_paid == 1
 
 
 def test_without_auto_default_nothing_is_queued_and_the_worker_step_reports_its_work(servicing_settings, world):
@@ -280,8 +281,8 @@ def test_a_loans_position_now_is_read_from_loanbook_without_waiting_for_a_pass(s
     assert late["due_now"] == world.book.functions.amountDue(loan_id).call()[0] > 0
     _pass(settings)
     world.repay(loan_id, late["due_now"])  # no pass since: the position still shows it at once
-    paid = position()
-    assert (paid["bucket"], paid["due_now"], paid["installments_paid"]) == ("current", 0, 2)
+    paid = position()  # installment 2 is billed (its period began on day 30), so due now, before its due date
+    assert (paid["bucket"], paid["due_now"], paid["installments_paid"]) == ("current", world.loan(loan_id)["installmentAmount"], 1)
     with session_scope(settings) as session:
         assert session.get(ServicingState, loan_id).bucket == "late_16_30"  # what the last pass saw
     assert client.get(f"/api/v1/loans/{funding}/position").status_code == 409  # nothing is due while funding
