@@ -226,7 +226,7 @@ class LendingMachine(RuleBasedStateMachine):
         if data.draw(st.booleans(), label="under a mandate"):
             mandate = fm.FundingMandate(investor=inv, executor=self.world.admin.address, per_loan=2**128 - 1,
                                         budget=2**128 - 1, min_apr_bps=0, max_apr_bps=10_000, max_installments=360,
-                                        expiry=2**40 - 1, salt=0)  # fmt: skip
+                                        max_term=40 * 365 * DAY, expiry=2**40 - 1, salt=0)  # fmt: skip
             key = next(a for a in self.world.investors if a.address == inv)
             agent = self.world.funding_agent
             if inv not in self.authorized:  # once per investor: its authorization of the agent on LoanBook
