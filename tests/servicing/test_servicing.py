@@ -19,7 +19,7 @@ from backend.disclosure.vintages import MONTH_ON_BOOK
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.service import servicing_pass, servicing_step
 from tests.anchoring.helpers import point_get_settings_at
-from tests.contracts.helpers import REPAID
+from tests.contracts.helpers import CANCELLED, FUNDING, REPAID
 from tests.identity.conftest import ADMIN, client_for, minted_bearer
 from tests.servicing.conftest import index
 
@@ -167,7 +167,6 @@ def test_no_active_loans_means_no_chain_calls(servicing_settings):
 def test_a_loan_that_misses_its_funding_deadline_is_cancelled_and_its_investor_refunded(servicing_settings, world):
     from backend.identity.kyc.submission import submit
     from backend.identity.schemas import KycCreate
-    from tests.contracts.helpers import CANCELLED
     from tests.identity.conftest import make_applicant
     from tests.lending.test_wallet_txs import _send
 
@@ -255,6 +254,29 @@ def test_a_fully_funded_loan_left_unpaid_out_is_disbursed_at_its_deadline(servic
     process_until_idle(settings, timeout=30)
     loan = world.loan(loan_id)
     assert loan["status"] == 2 and world.balance(world.borrower) - before == loan["principal"] * 99 // 100  # Active, 1% fee
+
+
+def test_a_fully_funded_loan_that_cannot_be_paid_out_is_cancelled_after_the_disbursement_window(servicing_settings, world):
+    """Its borrower's attestation revoked after funding: LoanBook refuses the payout, and a week past
+    the deadline the platform cancels it so its investors can take their money back."""
+    settings, chain = servicing_settings, world.chain
+    loan_id, _ = world.create()
+    world.fund_equally(loan_id)
+    chain.tx(world.kyc.functions.revoke(world.borrower.address), world.admin.address)
+    deadline = world.loan(loan_id)["fundingDeadline"]
+    index(settings)
+    chain.mine_at(deadline + 1)
+    assert _pass(settings).disbursals_queued == 1
+    process_until_idle(settings, timeout=30)
+    assert world.loan(loan_id)["status"] == FUNDING  # refused: LoanBookBorrowerNotVerified
+    chain.mine_at(deadline + 7 * DAY)
+    assert _pass(settings).cancels_queued == 0  # the disbursement window is still open
+    chain.mine_at(deadline + 7 * DAY + 1)
+    report = _pass(settings)
+    assert (report.cancels_queued, report.disbursals_queued, report.notices_created) == (1, 0, 1)
+    assert _notices(settings) == [(0, "not_disbursed")]
+    process_until_idle(settings, timeout=30)
+    assert world.loan(loan_id)["status"] == CANCELLED
 
 
 def test_a_loans_position_now_is_read_from_loanbook_without_waiting_for_a_pass(servicing_settings, world, monkeypatch):
