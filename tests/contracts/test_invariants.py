@@ -168,7 +168,7 @@ class LendingMachine(RuleBasedStateMachine):
             loan.move(inv, amount)
         self.disburse_loan(loan)
         # A second loan, partly funded, that may fill up or be cancelled and refunded.
-        self._create(5_000 * UNIT + 3, 2_000, 3, 7, 60, 0)
+        self._create(5_000 * UNIT + 3, 2_000, 3, 7, 30, 0)  # the longest funding window LoanBook allows
         second = self.loans[-1]
         for inv in self.investors[3:5]:
             self.expect(self.book.functions.fund(second.id, 1_000 * UNIT), inv, None)
