@@ -211,6 +211,15 @@ class Settings(BaseSettings):
             raise ValueError(f"LOANCHAIN_SMS_API_URL is set, so set {', '.join('LOANCHAIN_' + m.upper() for m in missing)} too")
         return self
 
+    @model_validator(mode="after")
+    def _funding_window_within_loanbooks(self):
+        # An offer's funding deadline is its signing deadline plus the funding days; LoanBook refuses
+        # one more than MAX_FUNDING_WINDOW (30 days) past the block that creates the loan.
+        if self.offer_ttl_hours * 3600 + self.offer_funding_days * 86_400 > 30 * 86_400:
+            raise ValueError("LOANCHAIN_OFFER_TTL_HOURS and LOANCHAIN_OFFER_FUNDING_DAYS together must stay within "
+                             "LoanBook's 30-day MAX_FUNDING_WINDOW")  # fmt: skip
+        return self
+
     @property
     def chain_dir(self) -> Path:
         return self.var_dir / "chain"

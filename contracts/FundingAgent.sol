@@ -15,7 +15,7 @@ import {ILoanBook} from "./interfaces/ILoanBook.sol";
 contract FundingAgent is IFundingAgent, EIP712, ReentrancyGuard {
     bytes32 public constant FUNDING_MANDATE_TYPEHASH = keccak256(
         "FundingMandate(address investor,address executor,uint128 perLoan,uint128 budget,uint16 minAprBps,"
-        "uint16 maxAprBps,uint16 maxInstallments,uint40 expiry,uint256 salt)"
+        "uint16 maxAprBps,uint16 maxInstallments,uint32 maxTerm,uint40 expiry,uint256 salt)"
     );
 
     /// @inheritdoc IFundingAgent
@@ -43,9 +43,13 @@ contract FundingAgent is IFundingAgent, EIP712, ReentrancyGuard {
             revert FundingAgentInvalidSignature(investor);
         }
         ILoanBook.Loan memory l = loanBook.loan(loanId);
-        if (l.aprBps < mandate.minAprBps || l.aprBps > mandate.maxAprBps || l.installments > mandate.maxInstallments) {
-            revert FundingAgentTermsMismatch(digest, loanId, l.aprBps, l.installments);
-        }
+        // The term as well as the count: with periods of up to 366 days, few installments can
+        // still make a long loan.
+        uint256 term = uint256(l.installments) * l.installmentPeriod;
+        if (
+            l.aprBps < mandate.minAprBps || l.aprBps > mandate.maxAprBps || l.installments > mandate.maxInstallments
+                || term > mandate.maxTerm
+        ) revert FundingAgentTermsMismatch(digest, loanId, l.aprBps, l.installments, term);
         uint256 wouldHold = IERC1155(address(loanBook)).balanceOf(investor, loanId) + amount;
         if (wouldHold > mandate.perLoan) revert FundingAgentPerLoanExceeded(digest, loanId, wouldHold, mandate.perLoan);
         uint256 spent = mandateSpent[digest];
@@ -91,6 +95,7 @@ contract FundingAgent is IFundingAgent, EIP712, ReentrancyGuard {
                 m.minAprBps,
                 m.maxAprBps,
                 m.maxInstallments,
+                m.maxTerm,
                 m.expiry,
                 m.salt
             )

@@ -43,6 +43,12 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
     uint256 public constant MIN_INSTALLMENT_PERIOD = 1 days;
     uint256 public constant MAX_INSTALLMENT_PERIOD = 366 days;
     uint256 public constant MAX_TERM = 40 * 365 days;
+    /// @notice Longest funding window: a funding deadline at most this far past the creation.
+    uint256 public constant MAX_FUNDING_WINDOW = 30 days;
+    /// @notice How long past its funding deadline a fully funded loan waits to be disbursed
+    ///         before anyone may cancel it, so its investors are never locked in by a payout
+    ///         that cannot happen (a borrower no longer verified, or one the asset blocks).
+    uint256 public constant DISBURSEMENT_WINDOW = 7 days;
     uint256 private constant BPS = 10_000;
 
     /// @notice The ERC-20 every loan is denominated in.
@@ -162,6 +168,10 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         uint256 principal = l.principal;
         uint256 funded = l.funded;
         if (funded != principal) revert LoanBookNotFullyFunded(loanId, funded, principal);
+        address borrower = l.borrower;
+        // Checked again at the payout: an attestation revoked since creation (fraud found) stops it.
+        uint8 level = borrowerKycLevel;
+        if (!kycRegistry.isVerified(borrower, level)) revert LoanBookBorrowerNotVerified(borrower, level);
         // Rounded down: the fee never takes more than its rate from the borrower.
         uint256 fee = (principal * l.originationFeeBps) / BPS;
         uint256 net;
@@ -169,7 +179,6 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         unchecked {
             net = principal - fee;
         }
-        address borrower = l.borrower;
 
         l.status = LoanStatus.Active;
         l.startTime = uint40(block.timestamp);
@@ -459,7 +468,12 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         uint256 deadline = l.fundingDeadline;
         if (block.timestamp <= deadline) revert LoanBookFundingOpen(loanId, deadline);
         uint256 funded = l.funded;
-        if (funded == l.principal) revert LoanBookFullyFunded(loanId);
+        if (funded == l.principal) {
+            // A fully funded loan is for disbursing; only once that has not happened within the
+            // disbursement window do its investors get their exit.
+            uint256 cancellableAfter = deadline + DISBURSEMENT_WINDOW;
+            if (block.timestamp <= cancellableAfter) revert LoanBookFullyFunded(loanId, cancellableAfter);
+        }
         l.status = LoanStatus.Cancelled;
         emit LoanCancelled(loanId, funded);
     }
@@ -582,6 +596,8 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         if (terms.fundingDeadline <= block.timestamp) {
             revert LoanBookInvalidFundingDeadline(terms.fundingDeadline, block.timestamp);
         }
+        uint256 latest = block.timestamp + MAX_FUNDING_WINDOW;
+        if (terms.fundingDeadline > latest) revert LoanBookFundingWindowTooLong(terms.fundingDeadline, latest);
     }
 
     function _hashTermsStruct(LoanTerms calldata t) private pure returns (bytes32) {

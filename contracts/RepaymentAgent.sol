@@ -55,7 +55,7 @@ contract RepaymentAgent is IRepaymentAgent, EIP712, ReentrancyGuard {
         // Non-zero for an Active loan only (for a Defaulted one, `amountDue` is what is left to
         // recover, which autopay must not pay).
         if (loanBook.defaultableAt(loanId) == 0) revert RepaymentAgentNotActive(loanId);
-        // The payoff (the middle value) is not autopay's business: only what is billed now is paid.
+        // The payoff (the middle value) is not autopay's business: only what is due now is paid.
         // slither-disable-next-line unused-return
         (uint256 due,, uint256 dueDate) = loanBook.amountDue(loanId);
         if (due == 0) revert RepaymentAgentNothingDue(loanId);
@@ -66,8 +66,9 @@ contract RepaymentAgent is IRepaymentAgent, EIP712, ReentrancyGuard {
         // From the payer, not the caller: what the payer's signed mandate, checked above, is for.
         // slither-disable-next-line arbitrary-send-erc20
         asset.safeTransferFrom(payer, address(this), due);
-        // What is due now is exactly what LoanBook takes first (fees, then every billed installment),
-        // so it takes it all; were it ever to take less, the rest goes back: the agent keeps nothing.
+        // What is due now is exactly what LoanBook takes first (fees, then the installments due, oldest
+        // first), so it takes it all; were it ever to take less, the rest goes back: the agent keeps
+        // nothing.
         paid = loanBook.repay(loanId, due);
         if (paid < due) asset.safeTransfer(payer, due - paid);
     }

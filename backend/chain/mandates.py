@@ -31,6 +31,7 @@ FUNDING_MANDATE_TYPE = [
     {"name": "minAprBps", "type": "uint16"},
     {"name": "maxAprBps", "type": "uint16"},
     {"name": "maxInstallments", "type": "uint16"},
+    {"name": "maxTerm", "type": "uint32"},
     {"name": "expiry", "type": "uint40"},
     {"name": "salt", "type": "uint256"},
 ]
@@ -47,6 +48,7 @@ class FundingMandate:
     min_apr_bps: int
     max_apr_bps: int
     max_installments: int
+    max_term: int  # seconds: installments x installment period, at most
     expiry: int
     salt: int
 
@@ -59,7 +61,7 @@ class FundingMandate:
         return {
             "investor": self.investor, "executor": self.executor, "perLoan": self.per_loan, "budget": self.budget,
             "minAprBps": self.min_apr_bps, "maxAprBps": self.max_apr_bps, "maxInstallments": self.max_installments,
-            "expiry": self.expiry, "salt": self.salt,
+            "maxTerm": self.max_term, "expiry": self.expiry, "salt": self.salt,
         }  # fmt: skip
 
     def as_tuple(self) -> tuple:

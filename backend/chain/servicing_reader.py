@@ -18,7 +18,7 @@ class LoanPosition:
     loan_id: int
     status: str
     installments_paid: int
-    due_now: int  # fees plus every billed installment: what brings the loan up to date
+    due_now: int  # fees, the oldest unsettled installment and any later one past its due date: what brings the loan up to date
     payoff: int  # everything owed today
     next_due_date: int  # the oldest unsettled installment's due date (0 when not active)
     defaultable_at: int  # after this, anyone may call markDefault (0 when not active)

@@ -106,7 +106,7 @@ def mandate_command(wallet: str = typer.Argument(..., help="The investor's walle
     console.print(f"mandate {shown.mandate_hash} ({shown.status}, until {shown.expires_at:%Y-%m-%d %H:%M} UTC): "
                   f"{shown.spent:,} of {m.budget:,} spent, {shown.left:,} left; at most {m.per_loan:,} per loan, "
                   f"APR {m.min_apr_bps / 100:.2f}% to {m.max_apr_bps / 100:.2f}%, at most {m.max_installments} "
-                  f"installments")  # fmt: skip
+                  f"installments and {m.max_term // 86_400:,} days")  # fmt: skip
     table = Table("loan", "amount", "block", "tx", title=f"fundings ({len(shown.fundings)})")
     for f in shown.fundings:
         table.add_row(str(f.loan_id), f"{f.amount:,}", str(f.block_number), f.tx_hash[:18] + "…")

@@ -60,7 +60,8 @@ class Funding:
 
 
 def _in_bounds(loan: LoanRow, mandate: fm.FundingMandate) -> bool:
-    return mandate.min_apr_bps <= loan.apr_bps <= mandate.max_apr_bps and loan.installments <= mandate.max_installments
+    return (mandate.min_apr_bps <= loan.apr_bps <= mandate.max_apr_bps and loan.installments <= mandate.max_installments
+            and loan.installments * loan.installment_period <= mandate.max_term)
 
 
 def plan_fundings(db: Session, settings: Settings, now: int) -> list[Funding]:

@@ -33,6 +33,8 @@ class MandateTerms(BaseModel):
     min_apr_bps: int = Field(ge=0, le=10_000)
     max_apr_bps: int = Field(ge=0, le=10_000)
     max_installments: int = Field(ge=1, le=360)
+    max_term: int = Field(ge=1, lt=2**32, description="Only loans whose term (installments x installment period) is at "
+                          "most this many seconds")
     expiry: int = Field(gt=0, lt=2**40, description="Unix seconds: the last second it may be used")
     salt: int = Field(ge=0, lt=2**256)
 

@@ -7,7 +7,8 @@ keeper (`backend/lending/mandate_keeper.py`) then funds the standing instruction
 `FundingAgent.fundWithMandate`: the money goes from the investor's wallet straight into each loan
 and the notes to the investor, the agent checks every bound the investor signed on every use and
 LoanBook every rule of funding. The mandate's on-chain bounds come from the instruction
-(`per_loan`, `min_apr_bps`, `max_installments`); its grades narrow further, off chain. Withdrawing
+(`per_loan`, `min_apr_bps`, `max_installments`, and `max_term`: those installments at the platform's
+installment period); its grades narrow further, off chain. Withdrawing
 the mandate stops the keeper at once; cancelling it on chain (`cancelMandate`, from the wallet)
 makes the agent refuse it whoever asks."""
 
@@ -44,7 +45,7 @@ from backend.servicing.notices import money
 
 DAY = 86_400
 FUNDING_KEY_PREFIX = "mandate.fund:"  # the keeper's outbox keys (backend/lending/mandate_keeper.py)
-MAX_APR_BPS, MAX_INSTALLMENTS = 10_000, 360  # LoanBook's own limits: "no bound" in a mandate
+MAX_APR_BPS, MAX_INSTALLMENTS, MAX_TERM = 10_000, 360, 40 * 365 * DAY  # LoanBook's own limits: "no bound" in a mandate
 
 
 def active_mandate(db: Session, wallet: str, now: int, *, lock: bool = False) -> FundingMandateRow | None:
@@ -118,7 +119,7 @@ def draft_mandate(db: Session, settings: Settings, wallet: str, request: Mandate
     mandate = fm.FundingMandate(
         investor=wallet, executor=fm.executor_address(settings), per_loan=rule.per_loan, budget=request.budget,
         min_apr_bps=min_apr, max_apr_bps=request.max_apr_bps,
-        max_installments=rule.max_installments or MAX_INSTALLMENTS,
+        max_installments=rule.max_installments or MAX_INSTALLMENTS, max_term=max_term(settings, rule.max_installments),
         expiry=now + request.days * DAY, salt=secrets.randbits(64),
     )  # fmt: skip
     book = LoanBookWallet(settings, wallet)
@@ -129,6 +130,14 @@ def draft_mandate(db: Session, settings: Settings, wallet: str, request: Mandate
                               mandate_hash=_hex(fm.digest(mandate, domain.chain_id, domain.address)),
                               typed_data=fm.typed_data(mandate, domain.chain_id, domain.address),
                               transactions=WalletCallPublic.of(calls), warnings=_spread(settings, rule.per_loan, request.budget))  # fmt: skip
+
+
+def max_term(settings: Settings, max_installments: int | None) -> int:
+    """The longest term the instruction allows, in seconds: its installments at the platform's period
+    (every offer's), so a loan of as many installments but longer periods is not funded under it."""
+    if max_installments is None:
+        return MAX_TERM
+    return min(max_installments * settings.installment_period_days * DAY, MAX_TERM)
 
 
 def _spread(settings: Settings, per_loan: int, budget: int) -> list[str]:

@@ -21,6 +21,7 @@ SUBJECTS = {
     "collections": "Your loan is more than 30 days late",
     "default": "Your loan can be declared in default",
     "not_funded": "Your loan was not funded in time",
+    "not_disbursed": "Your loan could not be paid out and is cancelled",
     "refund_due": "A loan you funded was cancelled: take your money back",
     "loan_late": "A loan you hold is more than 30 days late",
     "loan_defaulted": "A loan you hold was declared in default",

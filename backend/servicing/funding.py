@@ -2,7 +2,9 @@
 the chain's clock), a loan that missed full funding is cancelled, so the book, the disclosure and
 the borrower see it for what it is, and its investors take their money back with `refund`; a fully
 funded loan its borrower has not taken yet is paid out, so investors' money never sits idle in
-LoanBook. Anyone may call `cancel` or `disburse`; the platform does, through the outbox, once."""
+LoanBook; and one still not paid out `DISBURSEMENT_WINDOW` past its deadline (its borrower no longer
+verified, or refused by the token) is cancelled, as LoanBook then allows, so its investors can take
+their money back. Anyone may call `cancel` or `disburse`; the platform does, through the outbox, once."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from backend.servicing.loan_calls import queue_once
 from backend.servicing.notices import add_notice, day, money
 
 FUNDING = LoanRow.status == "funding"
+DISBURSEMENT_WINDOW = 7 * 86_400  # LoanBook.DISBURSEMENT_WINDOW: past it, a fully funded loan may be cancelled
 
 
 def cancel_intent_key(loan_id: int) -> str:
@@ -44,11 +47,13 @@ def close_funding_windows(db: Session, settings: Settings, now: int, decimals: C
     rows = list(db.scalars(select(LoanRow).where(FUNDING, LoanRow.funding_deadline < now).order_by(LoanRow.loan_id)))
     for row in rows:
         funded = row.funded == row.principal
-        if funded and settings.servicing_auto_disburse:
-            report.disbursals += _queue(db, settings, row, "disburse", disburse_intent_key(row.loan_id))
-        elif not funded and settings.servicing_auto_cancel and _queue(db, settings, row, "cancel", cancel_intent_key(row.loan_id)):
+        stuck = funded and now > row.funding_deadline + DISBURSEMENT_WINDOW  # the payout never went through
+        if funded and not stuck:
+            if settings.servicing_auto_disburse:
+                report.disbursals += _queue(db, settings, row, "disburse", disburse_intent_key(row.loan_id))
+        elif settings.servicing_auto_cancel and _queue(db, settings, row, "cancel", cancel_intent_key(row.loan_id)):
             report.cancels += 1
-            report.notices += _tell_not_funded(db, row, decimals())
+            report.notices += _tell_not_disbursed(db, row, decimals()) if stuck else _tell_not_funded(db, row, decimals())
     return report
 
 
@@ -62,3 +67,10 @@ def _tell_not_funded(db: Session, row: LoanRow, decimals: int) -> bool:
                f"({money(row.funded, decimals)} of {money(row.principal, decimals)}) and is cancelled: "
                "nothing is paid out and nothing is owed. Investors get their money back; you may apply again.")  # fmt: skip
     return add_notice(db, row, 0, "not_funded", row.funding_deadline, row.funded, message)
+
+
+def _tell_not_disbursed(db: Session, row: LoanRow, decimals: int) -> bool:
+    message = (f"Loan {row.loan_id} was fully funded ({money(row.principal, decimals)}) but could not be paid out to "
+               f"you within {DISBURSEMENT_WINDOW // 86_400} days of its funding deadline, {day(row.funding_deadline)}, "
+               "and is cancelled: nothing is paid out and nothing is owed. Investors get their money back.")  # fmt: skip
+    return add_notice(db, row, 0, "not_disbursed", row.funding_deadline, row.funded, message)

@@ -14,7 +14,7 @@ class ServicingPublic(BaseModel):
     bucket: str = Field(description="current, grace, late_16_30, late_31_120 or defaultable")
     days_past_due: int
     installments_paid: int
-    due_now: int = Field(description="What brings the loan up to date (fees and billed installments)")
+    due_now: int = Field(description="What brings the loan up to date: fees, the oldest unpaid installment and any later one whose due date has come")
     payoff: int
     next_due_date: int
     defaultable_at: int
@@ -37,7 +37,7 @@ class AgingPublic(BaseModel):
 class NoticePublic(BaseModel):
     loan_id: int
     installment: int
-    kind: str = Field(description="To a borrower: due_soon, overdue, late, collections, default, not_funded, "
+    kind: str = Field(description="To a borrower: due_soon, overdue, late, collections, default, not_funded, not_disbursed, "
                       "autopay_short, autopay_ending or released; "
                       "to an investor: refund_due, loan_late, loan_defaulted, loan_repaid, loan_match, mandate_funded, "
                       "mandate_ending (loan 0: about no one loan), bid_at_risk, listing_sold or bid_filled")

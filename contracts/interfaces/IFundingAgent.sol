@@ -19,6 +19,8 @@ interface IFundingAgent {
     /// @param minAprBps Only loans paying at least this APR.
     /// @param maxAprBps Only loans paying at most this APR (a risk ceiling: APR rises with PD).
     /// @param maxInstallments Only loans of at most this many installments.
+    /// @param maxTerm Only loans whose term (installments x installment period) is at most this
+    ///        many seconds.
     /// @param expiry Last second at which the mandate may be used.
     /// @param salt Any number: lets an investor sign a mandate like an earlier cancelled one.
     struct FundingMandate {
@@ -29,6 +31,7 @@ interface IFundingAgent {
         uint16 minAprBps;
         uint16 maxAprBps;
         uint16 maxInstallments;
+        uint32 maxTerm;
         uint40 expiry;
         uint256 salt;
     }
@@ -51,8 +54,10 @@ interface IFundingAgent {
     error FundingAgentWrongExecutor(bytes32 mandateHash, address executor, address caller);
     /// @notice The investor's signature does not match the mandate.
     error FundingAgentInvalidSignature(address investor);
-    /// @notice The loan's APR or installments fall outside what the mandate allows.
-    error FundingAgentTermsMismatch(bytes32 mandateHash, uint256 loanId, uint256 aprBps, uint256 installments);
+    /// @notice The loan's APR, installments or term (in seconds) fall outside what the mandate allows.
+    error FundingAgentTermsMismatch(
+        bytes32 mandateHash, uint256 loanId, uint256 aprBps, uint256 installments, uint256 term
+    );
     /// @notice The investor would hold more notes of the loan than the mandate's `perLoan`.
     error FundingAgentPerLoanExceeded(bytes32 mandateHash, uint256 loanId, uint256 wouldHold, uint256 perLoan);
     /// @notice More than what is left of the mandate's budget (nothing, once cancelled).
@@ -62,7 +67,7 @@ interface IFundingAgent {
 
     /// @notice Funds `amount` of loan `loanId` for `mandate.investor`, under the mandate the
     ///         investor signed (`signature`, checked with SignatureChecker): before its expiry, on a
-    ///         loan whose APR and installments it allows, up to `perLoan` notes of the loan held
+    ///         loan whose APR, installments and term it allows, up to `perLoan` notes of the loan held
     ///         and its budget. Executor only. Every rule of {ILoanBook-fund} applies to the
     ///         investor, who must have approved LoanBook for the asset and authorized this agent.
     function fundWithMandate(uint256 loanId, uint256 amount, FundingMandate calldata mandate, bytes calldata signature)

@@ -17,8 +17,9 @@ pragma solidity 0.8.28;
 ///            does under the investor's signed mandates.
 ///         3. Disburse: once fully funded anyone disburses: principal minus the origination fee
 ///            goes to the borrower, the fee to the ReserveFund. Status `Active`.
-///         4. Refund: not fully funded by the deadline, the loan is `Cancelled` and investors
-///            take their funds back (notes are burned).
+///         4. Refund: not fully funded by the deadline, or fully funded but not disbursed
+///            within `DISBURSEMENT_WINDOW` after it, the loan is `Cancelled` and investors take
+///            their funds back (notes are burned).
 ///         5. Repay: anyone repays. Equal annuity installments, due every `installmentPeriod`
 ///            from disbursement. A payment goes to late fees, then interest, then principal of
 ///            the oldest installment whose period has started; once no installment is billed,
@@ -54,7 +55,8 @@ interface ILoanBook {
     /// @param installments Number of equal installments.
     /// @param installmentPeriod Seconds between due dates; the first is due one period after
     ///        disbursement.
-    /// @param fundingDeadline Last second at which the loan can be funded.
+    /// @param fundingDeadline Last second at which the loan can be funded; at most
+    ///        `MAX_FUNDING_WINDOW` after the loan's creation.
     /// @param originationFeeBps Fee withheld from the principal at disbursement, paid to the
     ///        ReserveFund.
     /// @param agreementHash Hash of the signed loan agreement document (anchored off-chain).
@@ -138,7 +140,8 @@ interface ILoanBook {
         uint256 indexed loanId, address indexed borrower, uint256 netAmount, uint256 originationFee, uint256 startTime
     );
 
-    /// @notice The funding deadline passed before full funding (Funding -> Cancelled).
+    /// @notice The funding deadline passed before full funding, or the disbursement window after
+    ///         it without a payout (Funding -> Cancelled). `funded` is what investors take back.
     event LoanCancelled(uint256 indexed loanId, uint256 funded);
 
     /// @notice `investor` took back `amount` from a cancelled loan; its notes were burned.
@@ -206,7 +209,8 @@ interface ILoanBook {
     error LoanBookSignatureExpired(uint256 deadline, uint256 currentTime);
     /// @notice The terms' nonce is not the borrower's current nonce.
     error LoanBookInvalidNonce(address borrower, uint256 nonce, uint256 expected);
-    /// @notice The borrower lacks a valid KYC attestation of the required level.
+    /// @notice The borrower lacks a valid KYC attestation of the required level (at creation, or
+    ///         at disbursement).
     error LoanBookBorrowerNotVerified(address borrower, uint8 minLevel);
     /// @notice The borrower's signature does not match the terms.
     error LoanBookInvalidBorrowerSignature(address borrower);
@@ -226,6 +230,9 @@ interface ILoanBook {
     error LoanBookFeeTooHigh(uint256 feeBps, uint256 maxBps);
     /// @notice The funding deadline is not in the future.
     error LoanBookInvalidFundingDeadline(uint256 fundingDeadline, uint256 currentTime);
+    /// @notice The funding deadline is past `latest`, `MAX_FUNDING_WINDOW` from now: investors'
+    ///         money is not held for a loan that may never start.
+    error LoanBookFundingWindowTooLong(uint256 fundingDeadline, uint256 latest);
     /// @notice A zero amount.
     error LoanBookZeroAmount();
     /// @notice The loan is not in `Funding` (status `None` means an unknown id).
@@ -240,8 +247,10 @@ interface ILoanBook {
     error LoanBookFundingClosed(uint256 loanId, uint256 fundingDeadline);
     /// @notice Cancelling before the funding deadline.
     error LoanBookFundingOpen(uint256 loanId, uint256 fundingDeadline);
-    /// @notice Cancelling a fully funded loan (it can only be disbursed).
-    error LoanBookFullyFunded(uint256 loanId);
+    /// @notice Cancelling a fully funded loan before its disbursement window ends: until
+    ///         `cancellableAfter` (funding deadline + `DISBURSEMENT_WINDOW`, inclusive) it can only
+    ///         be disbursed.
+    error LoanBookFullyFunded(uint256 loanId, uint256 cancellableAfter);
     /// @notice The investor is not KYC-verified at the required level.
     error LoanBookInvestorNotVerified(address investor, uint8 minLevel);
     /// @notice The loan's own borrower tried to fund it or to receive its notes: self-funding
@@ -300,10 +309,15 @@ interface ILoanBook {
     function setAuthorization(address agent, bool authorized) external;
 
     /// @notice Pays out a fully funded loan: principal minus fee to the borrower, the fee to the
-    ///         ReserveFund; starts the schedule. Anyone may call. Reverts when paused.
+    ///         ReserveFund; starts the schedule. The borrower must still hold a valid KYC
+    ///         attestation of `borrowerKycLevel` (an attestation revoked since creation stops the
+    ///         payout). Anyone may call. Reverts when paused.
     function disburse(uint256 loanId) external;
 
-    /// @notice Cancels a loan whose funding deadline passed before full funding. Anyone may call.
+    /// @notice Cancels a loan still in Funding once its funding deadline has passed without full
+    ///         funding, or, fully funded, once `DISBURSEMENT_WINDOW` past the deadline has passed
+    ///         without a payout (it may still be disbursed until someone cancels it). Anyone may
+    ///         call.
     function cancel(uint256 loanId) external;
 
     /// @notice Returns the caller's funding of a cancelled (or cancellable) loan and burns their
@@ -351,9 +365,12 @@ interface ILoanBook {
     function claimedOf(uint256 loanId, address investor) external view returns (uint256);
 
     /// @notice For an Active loan at the current block time: `dueNow` is what brings it up to
-    ///         date (late fees plus every billed installment), `payoff` closes it, and
-    ///         `nextDueDate` is the oldest unpaid due date. For a Defaulted loan both amounts
-    ///         are the recoverable remainder. Zero otherwise.
+    ///         date (late fees, the oldest unsettled installment once its period has started, and
+    ///         every later installment whose due date has come, but never one not yet due),
+    ///         `payoff` closes it (with the interest of a period that has started), and
+    ///         `nextDueDate` is the oldest unpaid due date. Repaying `dueNow` settles exactly the
+    ///         installments it counts. For a Defaulted loan both amounts are the recoverable
+    ///         remainder. Zero otherwise.
     function amountDue(uint256 loanId) external view returns (uint256 dueNow, uint256 payoff, uint256 nextDueDate);
 
     /// @notice The time after which {markDefault} succeeds (0 unless Active).

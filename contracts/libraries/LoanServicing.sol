@@ -117,20 +117,34 @@ library LoanServicing {
         if (settled) ++st.installmentsPaid;
     }
 
-    /// @notice What brings the loan up to date (`dueNow`: fees plus every billed installment)
-    ///         and what closes it (`payoff`) at `timestamp`. Mutates `st` as if it were paid.
+    /// @notice What brings the loan up to date and what closes it, at `timestamp`. Mutates `st`
+    ///         as if it were all paid.
+    /// @return dueNow Fees, the oldest unsettled installment once its period has started (so it
+    ///         can be paid ahead of its due date), and every later installment whose due date has
+    ///         come. Not an installment that is billed but not yet due: from its period's start
+    ///         to its due date it is only part of the payoff. Repaying exactly `dueNow` settles
+    ///         those installments and nothing more, since {LoanBook.repay} pays in the same order.
+    /// @return payoff What closes the loan: fees, every billed installment (with the interest of
+    ///         a period that has started, as a repayment would charge it), the rest of the
+    ///         principal.
     function quote(State memory st, Schedule memory s, uint256 timestamp)
         internal
         pure
         returns (uint256 dueNow, uint256 payoff)
     {
         accrueLateFees(st, s, timestamp);
-        dueNow = st.feesDue;
+        uint256 total = st.feesDue;
+        dueNow = total;
+        bool oldest = true;
         while (bill(st, s, timestamp)) {
+            // Due dates only grow, so the installments due now are a prefix of the billed ones.
+            bool due = oldest || timestamp >= dueDate(s, st.installmentsPaid + 1);
             (uint256 interestPaid, uint256 principalPaid,) = payInstallment(st, type(uint256).max);
-            dueNow += interestPaid + principalPaid;
+            total += interestPaid + principalPaid;
+            if (due) dueNow = total;
+            oldest = false;
         }
-        payoff = dueNow + st.principalOutstanding;
+        payoff = total + st.principalOutstanding;
     }
 
     /// @notice What closes the loan at `timestamp` (see {quote}). Mutates `st`.

@@ -132,11 +132,17 @@ class LoanModel:
         """(due now, payoff) without changing the model."""
         m = copy.deepcopy(self)
         m.accrue(ts)
-        due = m.fees_due
+        due = total = m.fees_due
+        oldest = True
         while m.bill(ts):
+            # due now: the oldest unsettled installment once billed, later ones once their due date comes
+            is_due = oldest or ts >= m.due_date(m.paid_installments + 1)
             i, p, _ = m._pay_installment(2**256)
-            due += i + p
-        return due, due + m.outstanding
+            total += i + p
+            if is_due:
+                due = total
+            oldest = False
+        return due, total + m.outstanding
 
     def defaultable_at(self, default_after: int) -> int:
         return self.due_date(self.paid_installments + 1) + default_after

@@ -16,7 +16,7 @@ UNIT = 10**6
 def _mandate(world, investor=None, **overrides) -> fm.FundingMandate:
     values = dict(investor=(investor or world.investors[0]).address, executor=world.admin.address,
                   per_loan=2_000 * UNIT, budget=3_000 * UNIT, min_apr_bps=1_000, max_apr_bps=1_500,
-                  max_installments=12, expiry=world.chain.now() + 30 * DAY, salt=1)  # fmt: skip
+                  max_installments=12, max_term=12 * 30 * DAY, expiry=world.chain.now() + 30 * DAY, salt=1)  # fmt: skip
     values.update(overrides)
     return fm.FundingMandate(**values)
 
@@ -81,9 +81,11 @@ def test_every_bound_the_investor_signed_is_enforced(world, snapshot):
     cheap, _ = world.create(apr_bps=900)
     dear, _ = world.create(apr_bps=1_600)
     long, _ = world.create(installments=24)
-    for loan_id, apr, n in ((cheap, 900, 12), (dear, 1_600, 12), (long, 1_200, 24)):
+    slow, _ = world.create(installment_period=60 * DAY)  # 12 installments, but over two years
+    for loan_id, apr, n, period in ((cheap, 900, 12, 30), (dear, 1_600, 12, 30), (long, 1_200, 24, 30),
+                                    (slow, 1_200, 12, 60)):  # fmt: skip
         expect_revert(chain, _use(world, loan_id, 100 * UNIT, mandate, signature), admin,
-                      "FundingAgentTermsMismatch", digest, loan_id, apr, n)  # fmt: skip
+                      "FundingAgentTermsMismatch", digest, loan_id, apr, n, n * period * DAY)  # fmt: skip
     # Only the executor; only with the investor's own signature; only until the expiry.
     expect_revert(chain, _use(world, fits, 100 * UNIT, mandate, signature), world.investors[1].address,
                   "FundingAgentWrongExecutor", digest, admin, world.investors[1].address)  # fmt: skip

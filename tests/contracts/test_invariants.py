@@ -50,6 +50,7 @@ from tests.contracts.model import LoanModel
 
 UNIT = 10**6
 MIN_TICKET = 25 * UNIT
+DISBURSEMENT_WINDOW = 7 * DAY  # LoanBook.DISBURSEMENT_WINDOW
 NEXT = {FUNDING: {FUNDING, ACTIVE, CANCELLED}, ACTIVE: {ACTIVE, REPAID, DEFAULTED}, REPAID: {REPAID},
         DEFAULTED: {DEFAULTED}, CANCELLED: {CANCELLED}}  # fmt: skip
 
@@ -167,7 +168,7 @@ class LendingMachine(RuleBasedStateMachine):
             loan.move(inv, amount)
         self.disburse_loan(loan)
         # A second loan, partly funded, that may fill up or be cancelled and refunded.
-        self._create(5_000 * UNIT + 3, 2_000, 3, 7, 60, 0)
+        self._create(5_000 * UNIT + 3, 2_000, 3, 7, 30, 0)  # the longest funding window LoanBook allows
         second = self.loans[-1]
         for inv in self.investors[3:5]:
             self.expect(self.book.functions.fund(second.id, 1_000 * UNIT), inv, None)
@@ -184,7 +185,7 @@ class LendingMachine(RuleBasedStateMachine):
             apr=data.draw(st.sampled_from([0, 700, 1_500, 3_600])),
             installments=data.draw(st.sampled_from([1, 3, 6, 12])),
             period_days=data.draw(st.sampled_from([7, 30])),
-            window_days=data.draw(st.sampled_from([5, 20, 90, 365])),
+            window_days=data.draw(st.sampled_from([5, 20, 30])),  # LoanBook.MAX_FUNDING_WINDOW is 30 days
             fee=data.draw(st.sampled_from([0, 100, 500])),
         )
 
@@ -226,7 +227,7 @@ class LendingMachine(RuleBasedStateMachine):
         if data.draw(st.booleans(), label="under a mandate"):
             mandate = fm.FundingMandate(investor=inv, executor=self.world.admin.address, per_loan=2**128 - 1,
                                         budget=2**128 - 1, min_apr_bps=0, max_apr_bps=10_000, max_installments=360,
-                                        expiry=2**40 - 1, salt=0)  # fmt: skip
+                                        max_term=40 * 365 * DAY, expiry=2**40 - 1, salt=0)  # fmt: skip
             key = next(a for a in self.world.investors if a.address == inv)
             agent = self.world.funding_agent
             if inv not in self.authorized:  # once per investor: its authorization of the agent on LoanBook
@@ -476,8 +477,8 @@ class LendingMachine(RuleBasedStateMachine):
             if at <= loan.deadline:
                 self.expect(fn, inv, "LoanBookFundingOpen", loan.id, loan.deadline)
                 return
-            if loan.funded == loan.principal:
-                self.expect(fn, inv, "LoanBookFullyFunded", loan.id)
+            if loan.funded == loan.principal and at <= loan.deadline + DISBURSEMENT_WINDOW:
+                self.expect(fn, inv, "LoanBookFullyFunded", loan.id, loan.deadline + DISBURSEMENT_WINDOW)
                 return
         elif loan.status != CANCELLED:
             self.expect(fn, inv, "LoanBookNotRefundable", loan.id, loan.status)
@@ -503,8 +504,8 @@ class LendingMachine(RuleBasedStateMachine):
             self.expect(fn, self.investors[0], "LoanBookNotFunding", loan.id, loan.status)
         elif at <= loan.deadline:
             self.expect(fn, self.investors[0], "LoanBookFundingOpen", loan.id, loan.deadline)
-        elif loan.funded == loan.principal:
-            self.expect(fn, self.investors[0], "LoanBookFullyFunded", loan.id)
+        elif loan.funded == loan.principal and at <= loan.deadline + DISBURSEMENT_WINDOW:
+            self.expect(fn, self.investors[0], "LoanBookFullyFunded", loan.id, loan.deadline + DISBURSEMENT_WINDOW)
         else:
             self.expect(fn, self.investors[0], None)
             self.seen["cancel"] += 1

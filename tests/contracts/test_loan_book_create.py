@@ -189,6 +189,8 @@ def test_term_validation(world):
         (dict(apr_bps=10_001), "LoanBookAprTooHigh", (10_001, 10_000)),
         (dict(origination_fee_bps=1_001), "LoanBookFeeTooHigh", (1_001, 1_000)),
         (dict(funding_deadline=now + 1), "LoanBookInvalidFundingDeadline", (now + 1, now + 1)),
+        (dict(funding_deadline=now + 1 + 30 * DAY + 1), "LoanBookFundingWindowTooLong",
+         (now + 1 + 30 * DAY + 1, now + 1 + 30 * DAY)),
     ]
     for overrides, name, args in cases:
         terms = world.terms(**overrides)
@@ -205,6 +207,15 @@ def test_limits_are_accepted(world, snapshot):
         terms_installment = world.loan(loan_id)["installmentAmount"]
         t = world.terms(**overrides)
         assert terms_installment == t.installment_amount
+
+
+def test_a_funding_window_of_max_funding_window_is_accepted(world, snapshot):
+    assert world.book.functions.MAX_FUNDING_WINDOW().call() == 30 * DAY
+    at = world.chain.now() + 1
+    terms = world.terms(funding_deadline=at + 30 * DAY)
+    fn, s = submit(world, terms, world.sign(terms, world.borrower), world.sign(terms, world.underwriter))
+    world.chain.tx(fn, s, at=at)
+    assert world.loan(world.book.functions.loanCount().call())["fundingDeadline"] == at + 30 * DAY
 
 
 def test_paused_creation(world, snapshot):

@@ -96,6 +96,46 @@ def test_disburse_after_the_funding_deadline_is_allowed(world, snapshot):
     assert world.loan(loan_id)["status"] == ACTIVE
 
 
+def test_disburse_checks_the_borrowers_kyc_again(world, snapshot):
+    """An attestation revoked after funding (fraud found) stops the payout."""
+    book, chain, kyc = world.book, world.chain, world.kyc
+    loan_id, _ = world.create()
+    world.fund_equally(loan_id)
+    chain.tx(kyc.functions.revoke(world.borrower.address), world.admin.address)
+    before = world.balance(world.borrower)
+    expect_revert(chain, book.functions.disburse(loan_id), world.outsider.address, "LoanBookBorrowerNotVerified",
+                  world.borrower.address, world.borrower_level)  # fmt: skip
+    assert world.loan(loan_id)["status"] == FUNDING and world.balance(world.borrower) == before
+
+
+def test_a_fully_funded_loan_never_disbursed_is_refunded_after_the_disbursement_window(world, snapshot):
+    """No payout within DISBURSEMENT_WINDOW (7 days) past the funding deadline: investors get out."""
+    book, chain, kyc = world.book, world.chain, world.kyc
+    assert book.functions.DISBURSEMENT_WINDOW().call() == 7 * DAY
+    loan_id, _ = world.create()
+    world.fund_equally(loan_id)
+    chain.tx(kyc.functions.revoke(world.borrower.address), world.admin.address)  # it can no longer be paid out
+    window_end = world.loan(loan_id)["fundingDeadline"] + 7 * DAY
+    a, b = world.investors[:2]
+    held = book.functions.balanceOf(a.address, loan_id).call()
+    expect_revert(chain, book.functions.refund(loan_id), a.address, "LoanBookFullyFunded", loan_id, window_end,
+                  at=window_end)  # fmt: skip
+    before = world.balance(a)
+    receipt = chain.tx(book.functions.refund(loan_id), a.address, at=window_end + 1)  # cancels it first
+    assert events(receipt, book, "LoanCancelled") == [{"loanId": loan_id, "funded": 12_000 * UNIT}]
+    assert world.balance(a) == before + held and world.loan(loan_id)["status"] == CANCELLED
+    chain.tx(book.functions.refund(loan_id), b.address)
+    expect_revert(chain, book.functions.disburse(loan_id), a.address, "LoanBookNotFunding", loan_id, CANCELLED)
+
+
+def test_a_fully_funded_loan_may_still_be_disbursed_until_someone_cancels_it(world, snapshot):
+    loan_id, _ = world.create()
+    world.fund_equally(loan_id)
+    window_end = world.loan(loan_id)["fundingDeadline"] + 7 * DAY
+    world.chain.tx(world.book.functions.disburse(loan_id), world.outsider.address, at=window_end + DAY)
+    assert world.loan(loan_id)["status"] == ACTIVE
+
+
 def test_zero_fee_loan_sends_nothing_to_the_reserve(world, snapshot):
     loan_id, _ = world.create(origination_fee_bps=0)
     world.fund_equally(loan_id)
@@ -174,8 +214,11 @@ def test_refund_and_cancel_reverts(world, snapshot):
     loan_id, _ = world.create()
     world.fund_equally(loan_id)
     deadline = world.loan(loan_id)["fundingDeadline"]
-    expect_revert(chain, book.functions.cancel(loan_id), inv, "LoanBookFullyFunded", loan_id, at=deadline + 1)
-    expect_revert(chain, book.functions.refund(loan_id), inv, "LoanBookFullyFunded", loan_id, at=deadline + 1)
+    window_end = deadline + 7 * DAY  # DISBURSEMENT_WINDOW
+    expect_revert(chain, book.functions.cancel(loan_id), inv, "LoanBookFullyFunded", loan_id, window_end,
+                  at=deadline + 1)  # fmt: skip
+    expect_revert(chain, book.functions.refund(loan_id), inv, "LoanBookFullyFunded", loan_id, window_end,
+                  at=window_end)  # fmt: skip
     chain.tx(book.functions.disburse(loan_id), inv)
     expect_revert(chain, book.functions.refund(loan_id), inv, "LoanBookNotRefundable", loan_id, ACTIVE)
 

@@ -6,7 +6,9 @@ never a loan that is not Active, never after expiry or cancellation; the agent k
 from __future__ import annotations
 
 from backend.chain import repayment_mandates as rm
-from tests.contracts.helpers import DAY, events, expect_revert
+from backend.chain.loan_terms import period_interest
+from tests.contracts.helpers import DAY, REPAID, events, expect_revert
+from tests.contracts.model import LoanModel
 
 UNIT, MAX_UINT = 10**6, 2**256 - 1
 
@@ -24,6 +26,13 @@ def _sign(world, mandate, key=None) -> bytes:
 
 def _pay(world, mandate, signature):
     return world.agent.functions.payWithMandate(mandate.as_tuple(), signature)
+
+
+def _model(world, loan_id: int) -> LoanModel:
+    loan, book = world.loan(loan_id), world.book
+    return LoanModel(principal=loan["principal"], apr_bps=loan["aprBps"], installments=loan["installments"],
+                     period=loan["installmentPeriod"], start=loan["startTime"], grace=book.functions.gracePeriod().call(),
+                     late_fee_bps=book.functions.lateFeeBps().call())  # fmt: skip
 
 
 def test_the_executor_pays_each_installment_from_the_payers_wallet_as_it_falls_due(world, snapshot):
@@ -51,17 +60,58 @@ def test_the_executor_pays_each_installment_from_the_payers_wallet_as_it_falls_d
     expect_revert(chain, _pay(world, mandate, signature), world.admin.address, "RepaymentAgentNothingDue", loan_id,
                   at=start + 29 * DAY)  # fmt: skip
 
-    # Installment 2 past its grace period (its late fee) and installment 3 billed: above a cap of two
-    # installments, within one of three.
-    late = start + 80 * DAY
+    # Installments 2 (past its grace period: its late fee) and 3 (due on day 90) unpaid on day 95, and
+    # installment 4 billed but not due before day 120: two installments and a fee are due, above a cap
+    # of two installments, within one of three; installment 4 is not paid.
+    late = start + 95 * DAY
     chain.mine_at(late)
     due = book.functions.amountDue(loan_id).call()[0]
-    assert due > 2 * amount
+    model = _model(world, loan_id)
+    assert due == 2 * amount + model.late_fee
     expect_revert(chain, _pay(world, mandate, signature), world.admin.address, "RepaymentAgentAboveCap",
                   digest, due, 2 * amount, at=late + 1)  # fmt: skip
     wider = _mandate(world, loan_id, max_per_payment=3 * amount, salt=2)
-    chain.tx(_pay(world, wider, _sign(world, wider)), world.admin.address, at=late + 2)
+    receipt = chain.tx(_pay(world, wider, _sign(world, wider)), world.admin.address, at=late + 2)
+    assert [p["installment"] for p in events(receipt, book, "LoanPayment")] == [2, 3]
     assert world.loan(loan_id)["installmentsPaid"] == 3 and world.balance(agent) == 0
+
+
+def test_right_after_a_due_date_only_that_installment_is_due_and_autopay_pays_just_it(world, snapshot):
+    """Installment 2's period starts when installment 1 falls due, so from the next second it is
+    billed (it may be paid early, and the payoff counts its interest), but it is not due: what is
+    due now is installment 1 alone, which a mandate capped at one installment pays."""
+    agent, book, chain = world.agent, world.book, world.chain
+    loan_id, start = world.active_loan()
+    chain.tx(world.token.functions.approve(agent.address, MAX_UINT), world.borrower.address)
+    amount = world.loan(loan_id)["installmentAmount"]
+    one = _mandate(world, loan_id, max_per_payment=amount)  # the smallest cap the backend allows
+    model = _model(world, loan_id)
+    first_due = start + 30 * DAY
+    chain.mine_at(first_due + 1)
+    due, payoff, due_date = book.functions.amountDue(loan_id).call()
+    assert (due, due_date) == (amount, first_due) and (due, payoff) == model.quote(first_due + 1)
+    receipt = chain.tx(_pay(world, one, _sign(world, one)), world.admin.address, at=first_due + 2)
+    assert events(receipt, agent, "PaidWithMandate")[0]["amount"] == amount
+    assert [p["installment"] for p in events(receipt, book, "LoanPayment")] == [1]
+    assert world.loan(loan_id)["installmentsPaid"] == 1 and world.balance(agent) == 0
+    model.repay(amount, first_due + 2)
+    # The payoff read before held installment 1, the balance after it and installment 2's interest.
+    assert payoff == amount + model.outstanding + period_interest(model.outstanding, model.apr_bps, model.period)
+    # Installment 2 is now the oldest unpaid and billed, so due now, yet autopay waits for its window.
+    assert tuple(book.functions.amountDue(loan_id).call()) == (*model.quote(first_due + 2), first_due + 30 * DAY)
+    expect_revert(chain, _pay(world, one, _sign(world, one)), world.admin.address, "RepaymentAgentNotYetDue",
+                  loan_id, first_due + 30 * DAY, at=first_due + 3)  # fmt: skip
+
+    # The payoff, interest of the period begun included, closes the loan, exactly.
+    at = first_due + 4
+    chain.mine_at(at)
+    payoff = book.functions.amountDue(loan_id).call()[1]
+    assert payoff == model.quote(at + 1)[1]
+    before = world.balance(world.borrower)
+    receipt = world.repay(loan_id, payoff, at=at + 1)
+    assert world.balance(world.borrower) == before - payoff
+    assert world.loan(loan_id)["status"] == REPAID and world.loan(loan_id)["principalOutstanding"] == 0
+    assert book.functions.amountDue(loan_id).call() == [0, 0, 0]
 
 
 def test_every_bound_the_payer_signed_is_enforced(world, snapshot):

@@ -39,7 +39,7 @@ from tests.lending.test_portfolio import _decision_hash
 from tests.lending.test_wallet_txs import _send
 from tests.scoring.conftest import SAMPLE
 
-UNIT = 10**6
+UNIT, DAY = 10**6, 86_400
 RULE = {"per_loan": 300 * UNIT, "grades": ["A", "B"], "min_apr_bps": 1_000, "max_installments": 36}
 
 
@@ -78,6 +78,8 @@ def test_the_keeper_funds_an_instructions_matches_within_the_signed_mandate(sett
     too_dear = world.create(decision_hash=grade_a, apr_bps=2_500, installments=12)[0]  # above the mandate's ceiling
     world.create(decision_hash=grade_a, apr_bps=900, installments=12)  # below the instruction's minimum
     world.create(apr_bps=1_500, installments=12)  # decided elsewhere: no grade
+    # 12 installments, as the instruction allows, but 120 days apart: four years, past the mandate's term
+    slow = world.create(decision_hash=grade_a, apr_bps=1_500, installments=12, installment_period=120 * DAY)[0]
     assert client.put("/api/v1/portfolio/rule", json=RULE, headers=headers).status_code == 200
     Indexer().catch_up(settings)
 
@@ -88,6 +90,7 @@ def test_the_keeper_funds_an_instructions_matches_within_the_signed_mandate(sett
     (thin,) = draft.json()["warnings"]  # 500 at 300 a loan: one loan, then a part of another
     assert "at most 1 loan at the instruction's per-loan amount" in thin and "at least 20" in thin
     assert (terms["per_loan"], terms["min_apr_bps"], terms["max_installments"]) == (300 * UNIT, 1_000, 36)  # the rule's
+    assert terms["max_term"] == 36 * 30 * DAY  # its installments at the platform's period
     assert terms["executor"] == world.admin.address  # the outbox's account, and no one else
     given = client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft.json(), investor), headers=headers)
     assert given.status_code == 200, given.text
@@ -116,6 +119,7 @@ def test_the_keeper_funds_an_instructions_matches_within_the_signed_mandate(sett
     assert _keeper_pass(settings) == [(later, 200 * UNIT)]  # what is left of the budget
     assert _keeper_pass(settings) == []  # spent
     assert world.book.functions.balanceOf(investor.address, last).call() == 0
+    assert world.book.functions.balanceOf(investor.address, slow).call() == 0  # never in the mandate's bounds
 
     with session_scope(settings) as session:  # the servicing pass tells the investor of each
         servicing_pass(session, settings)

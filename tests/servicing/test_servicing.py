@@ -19,7 +19,7 @@ from backend.disclosure.vintages import MONTH_ON_BOOK
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.service import servicing_pass, servicing_step
 from tests.anchoring.helpers import point_get_settings_at
-from tests.contracts.helpers import REPAID
+from tests.contracts.helpers import CANCELLED, FUNDING, REPAID
 from tests.identity.conftest import ADMIN, client_for, minted_bearer
 from tests.servicing.conftest import index
 
@@ -139,8 +139,9 @@ def test_paying_what_is_due_brings_the_loan_back_to_current(servicing_settings, 
     report = _pass(settings)
     assert report.buckets == {"current": 1} and report.defaults_queued == 0
     with session_scope(settings) as session:
-        # dueNow also held installment 2, billed once its period began on day 30
-        assert session.get(ServicingState, loan_id).installments_paid == 2
+        # dueNow was installment 1 and its late fee: installment 2, billed since its period began on
+        # day 30, is not due before day 60
+        assert session.get(ServicingState, loan_id).installments_paid == 1
 
 
 def test_without_auto_default_nothing_is_queued_and_the_worker_step_reports_its_work(servicing_settings, world):
@@ -166,7 +167,6 @@ def test_no_active_loans_means_no_chain_calls(servicing_settings):
 def test_a_loan_that_misses_its_funding_deadline_is_cancelled_and_its_investor_refunded(servicing_settings, world):
     from backend.identity.kyc.submission import submit
     from backend.identity.schemas import KycCreate
-    from tests.contracts.helpers import CANCELLED
     from tests.identity.conftest import make_applicant
     from tests.lending.test_wallet_txs import _send
 
@@ -256,6 +256,29 @@ def test_a_fully_funded_loan_left_unpaid_out_is_disbursed_at_its_deadline(servic
     assert loan["status"] == 2 and world.balance(world.borrower) - before == loan["principal"] * 99 // 100  # Active, 1% fee
 
 
+def test_a_fully_funded_loan_that_cannot_be_paid_out_is_cancelled_after_the_disbursement_window(servicing_settings, world):
+    """Its borrower's attestation revoked after funding: LoanBook refuses the payout, and a week past
+    the deadline the platform cancels it so its investors can take their money back."""
+    settings, chain = servicing_settings, world.chain
+    loan_id, _ = world.create()
+    world.fund_equally(loan_id)
+    chain.tx(world.kyc.functions.revoke(world.borrower.address), world.admin.address)
+    deadline = world.loan(loan_id)["fundingDeadline"]
+    index(settings)
+    chain.mine_at(deadline + 1)
+    assert _pass(settings).disbursals_queued == 1
+    process_until_idle(settings, timeout=30)
+    assert world.loan(loan_id)["status"] == FUNDING  # refused: LoanBookBorrowerNotVerified
+    chain.mine_at(deadline + 7 * DAY)
+    assert _pass(settings).cancels_queued == 0  # the disbursement window is still open
+    chain.mine_at(deadline + 7 * DAY + 1)
+    report = _pass(settings)
+    assert (report.cancels_queued, report.disbursals_queued, report.notices_created) == (1, 0, 1)
+    assert _notices(settings) == [(0, "not_disbursed")]
+    process_until_idle(settings, timeout=30)
+    assert world.loan(loan_id)["status"] == CANCELLED
+
+
 def test_a_loans_position_now_is_read_from_loanbook_without_waiting_for_a_pass(servicing_settings, world, monkeypatch):
     settings, chain = servicing_settings, world.chain
     loan_id, start = world.active_loan()
@@ -280,8 +303,8 @@ def test_a_loans_position_now_is_read_from_loanbook_without_waiting_for_a_pass(s
     assert late["due_now"] == world.book.functions.amountDue(loan_id).call()[0] > 0
     _pass(settings)
     world.repay(loan_id, late["due_now"])  # no pass since: the position still shows it at once
-    paid = position()
-    assert (paid["bucket"], paid["due_now"], paid["installments_paid"]) == ("current", 0, 2)
+    paid = position()  # installment 2 is billed (its period began on day 30), so due now, before its due date
+    assert (paid["bucket"], paid["due_now"], paid["installments_paid"]) == ("current", world.loan(loan_id)["installmentAmount"], 1)
     with session_scope(settings) as session:
         assert session.get(ServicingState, loan_id).bucket == "late_16_30"  # what the last pass saw
     assert client.get(f"/api/v1/loans/{funding}/position").status_code == 409  # nothing is due while funding

@@ -289,7 +289,7 @@ def _scenario(b: _Bench) -> dict[str, Any]:
     b.fund_all(e_id, investors[20:29], principal // 10)
     mandate = fm.FundingMandate(investor=investors[29].address, executor=b.admin.address, per_loan=principal,
                                 budget=principal, min_apr_bps=0, max_apr_bps=10_000, max_installments=360,
-                                expiry=b.now() + 365 * DAY, salt=1)  # fmt: skip
+                                max_term=40 * 365 * DAY, expiry=b.now() + 365 * DAY, salt=1)  # fmt: skip
     funding_agent = b.contract("FundingAgent")
     b.send(book.functions.setAuthorization(funding_agent.address, True), investors[29])  # once per investor
     signature = fm.sign(mandate, investors[29], b.chain_id, funding_agent.address)
