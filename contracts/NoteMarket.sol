@@ -92,7 +92,12 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
     }
 
     /// @inheritdoc INoteMarket
-    function buy(uint256 listingId, uint256 notes) external whenNotPaused nonReentrant returns (uint256 cost) {
+    function buy(uint256 listingId, uint256 notes, uint256 maxCost)
+        external
+        whenNotPaused
+        nonReentrant
+        returns (uint256 cost)
+    {
         Listing storage l = _open(listingId);
         if (notes == 0) revert NoteMarketZeroNotes();
         if (notes > l.notes) revert NoteMarketNotEnoughListed(listingId, l.notes, notes);
@@ -102,6 +107,8 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         uint256 loanId = l.loanId;
         _requireActive(loanId);
         cost = Math.mulDiv(notes, l.priceBps, BPS, Math.Rounding.Ceil);
+        // The seller may have repriced since the buyer was quoted (in the mempool, even ahead of this call).
+        if (cost > maxCost) revert NoteMarketPriceMoved(listingId, cost, maxCost);
 
         // cannot underflow: notes <= l.notes was checked above
         uint256 left;
@@ -161,7 +168,12 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
     }
 
     /// @inheritdoc INoteMarket
-    function sell(uint256 bidId, uint256 notes) external whenNotPaused nonReentrant returns (uint256 proceeds) {
+    function sell(uint256 bidId, uint256 notes, uint256 minProceeds)
+        external
+        whenNotPaused
+        nonReentrant
+        returns (uint256 proceeds)
+    {
         Bid storage b = _openBid(bidId);
         if (notes == 0) revert NoteMarketZeroNotes();
         if (notes > b.notes) revert NoteMarketNotEnoughBid(bidId, b.notes, notes);
@@ -175,6 +187,9 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         }
         // Rounded down: the seller is the taker here (see {INoteMarket}).
         proceeds = Math.mulDiv(notes, b.priceBps, BPS);
+        // The bidder may have repriced since the seller was quoted (a `repriceBid` to 1 bps ahead of
+        // this call would otherwise take the notes for almost nothing).
+        if (proceeds < minProceeds) revert NoteMarketPriceMoved(bidId, proceeds, minProceeds);
 
         // cannot underflow: notes <= b.notes was checked above
         uint256 left;

@@ -9,6 +9,9 @@ pragma solidity 0.8.28;
 ///         - a bid is an offer to buy; the money stays in the bidder's wallet until a holder
 ///           sells into it, and the seller receives `floor(notes * priceBps / 10_000)`.
 ///         Rounding always goes against the taker, so splitting a fill never costs the maker.
+///         A maker can reprice its order in place at any time, so a taker names its own limit
+///         (`maxCost` to {buy}, `minProceeds` to {sell}): the price it was quoted, not whatever
+///         the order asks when the transaction lands.
 ///         Sellers approve this contract as an ERC-1155 operator once, buyers approve it for the
 ///         loan asset; money goes straight from buyer to seller and the notes move in the same
 ///         transaction. Nothing is ever held here, so there is no pool to lose; a bid the bidder
@@ -156,6 +159,11 @@ interface INoteMarket {
     error NoteMarketLoanMismatch(uint256 listingId, uint256 bidId, uint256 listingLoanId, uint256 bidLoanId);
     /// @param askBps The listing's price; it must not be above `bidBps`, the bid's, to match.
     error NoteMarketNotCrossed(uint256 listingId, uint256 bidId, uint16 askBps, uint16 bidBps);
+    /// @notice The maker repriced the order past the taker's limit since the taker was quoted.
+    /// @param orderId The listing bought from, or the bid sold into.
+    /// @param amount What the fill moves at the order's price now: a purchase's cost (above `limit`,
+    ///        the buyer's `maxCost`) or a sale's proceeds (below `limit`, the seller's `minProceeds`).
+    error NoteMarketPriceMoved(uint256 orderId, uint256 amount, uint256 limit);
 
     // ------------------------------------------------------------------ functions
 
@@ -173,8 +181,11 @@ interface INoteMarket {
 
     /// @notice Buy `notes` of a listing (all or part): pays the seller and takes the notes. The
     ///         caller must have approved this contract for the cost in the loan asset.
+    /// @param maxCost The most the caller will pay: the cost it was quoted. The seller can
+    ///        {reprice} at any time, also between the quote and this call (ahead of it in the same
+    ///        block), so a cost above this reverts with {NoteMarketPriceMoved} and changes nothing.
     /// @return cost What was paid, `ceil(notes * priceBps / 10_000)`.
-    function buy(uint256 listingId, uint256 notes) external returns (uint256 cost);
+    function buy(uint256 listingId, uint256 notes, uint256 maxCost) external returns (uint256 cost);
 
     /// @notice Offer to buy `notes` of `loanId` at `priceBps` of face until `expiresAt` (as for
     ///         {list}). The caller must have approved this contract for the full price in the loan
@@ -193,8 +204,11 @@ interface INoteMarket {
 
     /// @notice Sell `notes` of the caller's notes into a bid (all or part of it): the bidder pays the
     ///         caller and takes the notes. The caller must have approved this contract as operator.
+    /// @param minProceeds The least the caller will accept: the proceeds it was quoted. The bidder
+    ///        can {repriceBid} at any time, also just ahead of this call, so proceeds below this
+    ///        revert with {NoteMarketPriceMoved} and change nothing.
     /// @return proceeds What the caller received, `floor(notes * priceBps / 10_000)`.
-    function sell(uint256 bidId, uint256 notes) external returns (uint256 proceeds);
+    function sell(uint256 bidId, uint256 notes, uint256 minProceeds) external returns (uint256 proceeds);
 
     /// @notice Match a listing with a bid for the same loan priced at or above it: `notes` move from
     ///         the seller to the bidder, who pays the seller `floor(notes * (askBps + bidBps) / 20_000)`.

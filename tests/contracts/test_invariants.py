@@ -338,11 +338,11 @@ class LendingMachine(RuleBasedStateMachine):
         before = token.functions.balanceOf(src).call()
         if side == "ask":
             listing_id = events(placed, market, "Listed")[0]["listingId"]
-            self.expect(market.functions.buy(listing_id, amount), dst, None)
+            self.expect(self.world.buy(listing_id, amount), dst, None)
             assert token.functions.balanceOf(src).call() - before == -(-amount * price // 10_000)
         elif side == "bid":
             bid_id = events(placed, market, "BidPlaced")[0]["bidId"]
-            self.expect(market.functions.sell(bid_id, amount), src, None)
+            self.expect(self.world.sell(bid_id, amount), src, None)
             assert token.functions.balanceOf(src).call() - before == amount * price // 10_000
         else:
             listing_id = events(placed, market, "Listed")[0]["listingId"]

@@ -29,7 +29,7 @@ def test_a_listing_sells_in_parts_and_later_repayments_follow_the_notes(world, s
     cost = market.functions.costOf(listing_id, half).call()
     assert cost == -(-half * 9_500 // 10_000)
     seller_cash, buyer_cash = world.balance(seller), world.balance(buyer)
-    receipt = chain.tx(market.functions.buy(listing_id, half), buyer.address)
+    receipt = chain.tx(world.buy(listing_id, half), buyer.address)
     assert events(receipt, market, "Sold") == [
         {"listingId": listing_id, "loanId": loan_id, "buyer": buyer.address, "seller": seller.address, "notes": half,
          "cost": cost, "notesLeft": held - half}
@@ -37,7 +37,7 @@ def test_a_listing_sells_in_parts_and_later_repayments_follow_the_notes(world, s
     assert (world.balance(seller) - seller_cash, buyer_cash - world.balance(buyer)) == (cost, cost)
     assert book.functions.balanceOf(buyer.address, loan_id).call() == half
     assert market.functions.listing(listing_id).call()[3] == held - half
-    chain.tx(market.functions.buy(listing_id, held - half), other.address)
+    chain.tx(world.buy(listing_id, held - half), other.address)
     assert market.functions.listing(listing_id).call()[0] == "0x" + "00" * 20  # sold out: closed
     assert book.functions.balanceOf(seller.address, loan_id).call() == 0
 
@@ -72,25 +72,25 @@ def test_listing_and_buying_refuse_what_they_should(world, snapshot):
 
     listing_id = events(chain.tx(market.functions.list(loan_id, held, 9_000, 0), s), market, "Listed")[0]["listingId"]
     b = buyer.address
-    expect_revert(chain, market.functions.buy(listing_id, 0), b, "NoteMarketZeroNotes")
-    expect_revert(chain, market.functions.buy(listing_id, held + 1), b, "NoteMarketNotEnoughListed", listing_id, held, held + 1)
-    expect_revert(chain, market.functions.buy(listing_id, held), s, "NoteMarketSelfTrade", listing_id)
-    expect_revert(chain, market.functions.buy(listing_id + 1, 1), b, "NoteMarketListingClosed", listing_id + 1)
+    expect_revert(chain, world.buy(listing_id, 0), b, "NoteMarketZeroNotes")
+    expect_revert(chain, world.buy(listing_id, held + 1), b, "NoteMarketNotEnoughListed", listing_id, held, held + 1)
+    expect_revert(chain, world.buy(listing_id, held), s, "NoteMarketSelfTrade", listing_id)
+    expect_revert(chain, world.buy(listing_id + 1, 1), b, "NoteMarketListingClosed", listing_id + 1)
     expect_revert(chain, market.functions.delist(listing_id), b, "NoteMarketNotSeller", listing_id, b)
     # LoanBook's own transfer rules: an unverified buyer, or the loan's own borrower.
     chain.tx(world.token.functions.approve(market.address, MAX_UINT), world.outsider.address)
-    expect_revert(chain, market.functions.buy(listing_id, UNIT), world.outsider.address,
+    expect_revert(chain, world.buy(listing_id, UNIT), world.outsider.address,
                   "LoanBookRecipientNotVerified", world.outsider.address, world.investor_level)  # fmt: skip
     chain.tx(world.token.functions.approve(market.address, MAX_UINT), world.borrower.address)
-    expect_revert(chain, market.functions.buy(listing_id, UNIT), world.borrower.address,
+    expect_revert(chain, world.buy(listing_id, UNIT), world.borrower.address,
                   "LoanBookBorrowerCannotInvest", loan_id, world.borrower.address)  # fmt: skip
 
     # A listing whose seller moved the notes away cannot be bought, and nothing changes.
     chain.tx(book.functions.safeTransferFrom(s, world.investors[2].address, loan_id, held, b""), s)
-    expect_revert(chain, market.functions.buy(listing_id, UNIT), b, "ERC1155InsufficientBalance", s, 0, UNIT, loan_id)
+    expect_revert(chain, world.buy(listing_id, UNIT), b, "ERC1155InsufficientBalance", s, 0, UNIT, loan_id)
 
     chain.tx(market.functions.pause(), world.admin.address)
-    expect_revert(chain, market.functions.buy(listing_id, UNIT), b, "EnforcedPause")
+    expect_revert(chain, world.buy(listing_id, UNIT), b, "EnforcedPause")
     expect_revert(chain, market.functions.list(loan_id, 1, 9_000, 0), s, "EnforcedPause")
     receipt = chain.tx(market.functions.delist(listing_id), s)  # a seller can always withdraw
     assert events(receipt, market, "Delisted") == [{"listingId": listing_id, "notesLeft": held}]
@@ -120,7 +120,7 @@ def test_a_bid_fills_in_parts_paid_by_the_bidder(world, snapshot):
     proceeds = market.functions.proceedsOf(bid_id, a).call()
     assert proceeds == a * 9_801 // 10_000  # rounded down: the seller is the taker
     seller_cash, bidder_cash = world.balance(first), world.balance(bidder)
-    receipt = chain.tx(market.functions.sell(bid_id, a), first.address)
+    receipt = chain.tx(world.sell(bid_id, a), first.address)
     assert events(receipt, market, "BidFilled") == [
         {"bidId": bid_id, "loanId": loan_id, "buyer": bidder.address, "seller": first.address, "notes": a,
          "proceeds": proceeds, "notesLeft": wanted - a}
@@ -128,7 +128,7 @@ def test_a_bid_fills_in_parts_paid_by_the_bidder(world, snapshot):
     assert (world.balance(first) - seller_cash, bidder_cash - world.balance(bidder)) == (proceeds, proceeds)
     assert book.functions.balanceOf(bidder.address, loan_id).call() == a
     assert market.functions.bidOf(bid_id).call()[3] == wanted - a
-    chain.tx(market.functions.sell(bid_id, wanted - a), second.address)
+    chain.tx(world.sell(bid_id, wanted - a), second.address)
     assert market.functions.bidOf(bid_id).call()[0] == "0x" + "00" * 20  # filled: closed
     assert book.functions.balanceOf(bidder.address, loan_id).call() == wanted
     assert book.functions.balanceOf(second.address, loan_id).call() == b - b // 2
@@ -162,31 +162,31 @@ def test_bidding_and_selling_refuse_what_they_should(world, snapshot):
     expect_revert(chain, market.functions.bid(funding, UNIT, 9_000, 0), b, "NoteMarketLoanNotActive", funding, 1)
 
     bid_id = events(chain.tx(market.functions.bid(loan_id, held, 9_000, 0), b), market, "BidPlaced")[0]["bidId"]
-    expect_revert(chain, market.functions.sell(bid_id, UNIT), s, "NoteMarketNotApproved", s)
+    expect_revert(chain, world.sell(bid_id, UNIT), s, "NoteMarketNotApproved", s)
     chain.tx(book.functions.setApprovalForAll(market.address, True), s)
-    expect_revert(chain, market.functions.sell(bid_id, 0), s, "NoteMarketZeroNotes")
-    expect_revert(chain, market.functions.sell(bid_id, held + 1), s, "NoteMarketNotEnoughBid", bid_id, held, held + 1)
-    expect_revert(chain, market.functions.sell(bid_id, UNIT), b, "NoteMarketSelfTrade", bid_id)
-    expect_revert(chain, market.functions.sell(bid_id + 1, UNIT), s, "NoteMarketBidClosed", bid_id + 1)
+    expect_revert(chain, world.sell(bid_id, 0), s, "NoteMarketZeroNotes")
+    expect_revert(chain, world.sell(bid_id, held + 1), s, "NoteMarketNotEnoughBid", bid_id, held, held + 1)
+    expect_revert(chain, world.sell(bid_id, UNIT), b, "NoteMarketSelfTrade", bid_id)
+    expect_revert(chain, world.sell(bid_id + 1, UNIT), s, "NoteMarketBidClosed", bid_id + 1)
     expect_revert(chain, market.functions.cancelBid(bid_id), s, "NoteMarketNotBidder", bid_id, s)
     # A seller cannot sell notes it does not hold.
     other = world.investors[2].address
     chain.tx(book.functions.setApprovalForAll(market.address, True), other)
-    expect_revert(chain, market.functions.sell(bid_id, UNIT), other, "ERC1155InsufficientBalance", other, 0, UNIT, loan_id)
+    expect_revert(chain, world.sell(bid_id, UNIT), other, "ERC1155InsufficientBalance", other, 0, UNIT, loan_id)
     # A bidder who spent the money meanwhile: the bid fails when hit, and nothing changes.
     cash = world.balance(bidder)
     chain.tx(token.functions.transfer(other, cash), b)
-    expect_revert(chain, market.functions.sell(bid_id, UNIT), s, "ERC20InsufficientBalance", b, 0, UNIT * 9 // 10)
+    expect_revert(chain, world.sell(bid_id, UNIT), s, "ERC20InsufficientBalance", b, 0, UNIT * 9 // 10)
     # LoanBook's own transfer rules at the fill: an unverified bidder, or the loan's own borrower.
     for wallet, error, args in ((world.outsider.address, "LoanBookRecipientNotVerified", (world.investor_level,)),
                                 (world.borrower.address, "LoanBookBorrowerCannotInvest", (loan_id,))):  # fmt: skip
         chain.tx(token.functions.approve(market.address, MAX_UINT), wallet)
         bad = events(chain.tx(market.functions.bid(loan_id, UNIT, 9_000, 0), wallet), market, "BidPlaced")[0]["bidId"]
         expected = (wallet, *args) if error == "LoanBookRecipientNotVerified" else (*args, wallet)
-        expect_revert(chain, market.functions.sell(bad, UNIT), s, error, *expected)
+        expect_revert(chain, world.sell(bad, UNIT), s, error, *expected)
 
     chain.tx(market.functions.pause(), world.admin.address)
-    expect_revert(chain, market.functions.sell(bid_id, UNIT), s, "EnforcedPause")
+    expect_revert(chain, world.sell(bid_id, UNIT), s, "EnforcedPause")
     expect_revert(chain, market.functions.bid(loan_id, 1, 9_000, 0), b, "EnforcedPause")
     receipt = chain.tx(market.functions.cancelBid(bid_id), b)  # a bidder can always withdraw
     assert events(receipt, market, "BidCancelled") == [{"bidId": bid_id, "notesLeft": held}]
@@ -210,12 +210,12 @@ def test_orders_expire_at_their_time_and_can_still_be_withdrawn(world, snapshot)
     assert listed["expiresAt"] == placed["expiresAt"] == ends
     listing_id, bid_id = listed["listingId"], placed["bidId"]
     assert market.functions.listing(listing_id).call()[4] == market.functions.bidOf(bid_id).call()[4] == ends
-    chain.tx(market.functions.buy(listing_id, UNIT), b, at=ends - 2)  # the last seconds still trade
-    chain.tx(market.functions.sell(bid_id, UNIT), s, at=ends - 1)
+    chain.tx(world.buy(listing_id, UNIT), b, at=ends - 2)  # the last seconds still trade
+    chain.tx(world.sell(bid_id, UNIT), s, at=ends - 1)
     assert market.functions.listing(listing_id).call()[4] == ends  # a partial fill keeps the expiry
 
-    expect_revert(chain, market.functions.buy(listing_id, UNIT), b, "NoteMarketOrderExpired", listing_id, ends, at=ends)
-    expect_revert(chain, market.functions.sell(bid_id, UNIT), s, "NoteMarketOrderExpired", bid_id, ends, at=ends)
+    expect_revert(chain, world.buy(listing_id, UNIT), b, "NoteMarketOrderExpired", listing_id, ends, at=ends)
+    expect_revert(chain, world.sell(bid_id, UNIT), s, "NoteMarketOrderExpired", bid_id, ends, at=ends)
     chain.mine_at(ends + DAY)
     assert events(chain.tx(market.functions.delist(listing_id), s), market, "Delisted") == [{"listingId": listing_id, "notesLeft": UNIT}]
     assert events(chain.tx(market.functions.cancelBid(bid_id), b), market, "BidCancelled") == [{"bidId": bid_id, "notesLeft": UNIT}]
@@ -248,6 +248,47 @@ def test_makers_reprice_their_own_orders_in_place(world, snapshot):
     chain.tx(market.functions.pause(), world.admin.address)
     expect_revert(chain, market.functions.reprice(listing_id, 9_000), s, "EnforcedPause")
     expect_revert(chain, market.functions.repriceBid(bid_id, 8_000), b, "EnforcedPause")
+
+
+def test_a_maker_repricing_after_the_quote_makes_the_takers_fill_revert(world, snapshot):
+    """The front-run: a seller raises its listing, or a bidder drops its bid to 1 bps, between the
+    taker's quote and its transaction. The taker's limit (the quote) makes the fill revert with
+    NoteMarketPriceMoved, and no money, notes or order changes; at or within the quote it fills."""
+    book, market, chain = world.book, world.market, world.chain
+    seller, buyer = world.investors[:2]
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    world.ready_for_market(seller, buyer)
+    s, b = seller.address, buyer.address
+    listing_id = world.place(seller, "ask", loan_id, 2 * UNIT, 9_500)
+    bid_id = world.place(buyer, "bid", loan_id, 2 * UNIT, 9_000)
+    notes = UNIT + 1  # odd on purpose: the quotes are rounded, up for the buyer and down for the seller
+    max_cost = market.functions.costOf(listing_id, notes).call()
+    min_proceeds = market.functions.proceedsOf(bid_id, notes).call()
+    assert (max_cost, min_proceeds) == (-(-notes * 9_500 // 10_000), notes * 9_000 // 10_000)
+
+    def state():
+        return (world.balance(seller), world.balance(buyer), book.functions.balanceOf(s, loan_id).call(),
+                book.functions.balanceOf(b, loan_id).call(), tuple(market.functions.listing(listing_id).call()),
+                tuple(market.functions.bidOf(bid_id).call()))  # fmt: skip
+
+    chain.tx(market.functions.reprice(listing_id, 9_501), s)  # one bps above the quote
+    chain.tx(market.functions.repriceBid(bid_id, 1), b)  # the bidder's front-run: notes for almost nothing
+    before = state()
+    expect_revert(chain, market.functions.buy(listing_id, notes, max_cost), b, "NoteMarketPriceMoved", listing_id,
+                  -(-notes * 9_501 // 10_000), max_cost)  # fmt: skip
+    expect_revert(chain, market.functions.sell(bid_id, notes, min_proceeds), s, "NoteMarketPriceMoved", bid_id,
+                  notes // 10_000, min_proceeds)  # fmt: skip
+    assert state() == before
+
+    # Back at the quote, or better for the taker, each fills at the order's price now, never past the limit.
+    chain.tx(market.functions.reprice(listing_id, 9_400), s)
+    chain.tx(market.functions.repriceBid(bid_id, 9_000), b)
+    cheaper = -(-notes * 9_400 // 10_000)
+    receipt = chain.tx(market.functions.buy(listing_id, notes, max_cost), b)
+    assert events(receipt, market, "Sold")[0]["cost"] == cheaper < max_cost
+    receipt = chain.tx(market.functions.sell(bid_id, notes, min_proceeds), s)
+    assert events(receipt, market, "BidFilled")[0]["proceeds"] == min_proceeds
+    assert world.balance(seller) - before[0] == before[1] - world.balance(buyer) == cheaper + min_proceeds
 
 
 def test_anyone_matches_a_crossed_listing_and_bid_at_their_midpoint(world, snapshot):
