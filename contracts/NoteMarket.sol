@@ -228,10 +228,9 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         if (b.priceBps < l.priceBps) revert NoteMarketNotCrossed(listingId, bidId, l.priceBps, b.priceBps);
         address seller = l.seller;
         address buyer = b.bidder;
-        if (seller == buyer) revert NoteMarketSelfTrade(listingId);
+        if (seller == buyer) revert NoteMarketSelfMatch(listingId, bidId, seller);
         _requireActive(loanId);
-        // The midpoint, rounded down: never above what the bid itself would pay for `notes`.
-        cost = Math.mulDiv(notes, uint256(l.priceBps) + b.priceBps, 2 * BPS);
+        cost = _matchCost(listingId, bidId, notes, l.priceBps, b.priceBps);
 
         // cannot underflow: notes <= l.notes and notes <= b.notes were checked above
         uint256 listingLeft;
@@ -281,6 +280,23 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
     /// @inheritdoc INoteMarket
     function proceedsOf(uint256 bidId, uint256 notes) external view returns (uint256) {
         return Math.mulDiv(notes, _bids[bidId].priceBps, BPS);
+    }
+
+    /// @dev What the bidder pays in {matchOrders}. Both are makers there, so neither may lose to
+    ///      rounding: the seller gets at least what a buy of `notes` would pay it (rounded up), the
+    ///      bidder pays at most what a sale into its bid would take (rounded down, which its
+    ///      allowance covers). A fill too small for both has no price.
+    function _matchCost(uint256 listingId, uint256 bidId, uint256 notes, uint16 askBps, uint16 bidBps)
+        private
+        pure
+        returns (uint256)
+    {
+        uint256 minCost = Math.mulDiv(notes, askBps, BPS, Math.Rounding.Ceil);
+        uint256 maxCost = Math.mulDiv(notes, bidBps, BPS);
+        if (minCost > maxCost) revert NoteMarketSpreadTooThin(listingId, bidId, minCost, maxCost);
+        // The midpoint, rounded down (so never above maxCost), lifted to minCost where that rounding
+        // put it below.
+        return Math.max(Math.mulDiv(notes, uint256(askBps) + bidBps, 2 * BPS), minCost);
     }
 
     function _openBid(uint256 bidId) private view returns (Bid storage b) {

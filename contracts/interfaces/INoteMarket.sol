@@ -144,6 +144,8 @@ interface INoteMarket {
     error NoteMarketNotEnoughListed(uint256 listingId, uint256 listed, uint256 asked);
     /// @param orderId The listing bought from, or the bid sold into.
     error NoteMarketSelfTrade(uint256 orderId);
+    /// @notice {matchOrders} of a listing and a bid that `maker` placed both.
+    error NoteMarketSelfMatch(uint256 listingId, uint256 bidId, address maker);
     error NoteMarketBidClosed(uint256 bidId);
     error NoteMarketNotBidder(uint256 bidId, address caller);
     error NoteMarketNotEnoughBid(uint256 bidId, uint256 wanted, uint256 offered);
@@ -159,6 +161,12 @@ interface INoteMarket {
     error NoteMarketLoanMismatch(uint256 listingId, uint256 bidId, uint256 listingLoanId, uint256 bidLoanId);
     /// @param askBps The listing's price; it must not be above `bidBps`, the bid's, to match.
     error NoteMarketNotCrossed(uint256 listingId, uint256 bidId, uint16 askBps, uint16 bidBps);
+    /// @notice No whole amount pays the seller at least what buying these notes from its listing
+    ///         would (`minCost`, rounded up) and costs the bidder at most what selling them into its
+    ///         bid would (`maxCost`, rounded down): the prices are equal, or cross by less than one
+    ///         unit over these notes, and neither maker may lose to rounding. A number of notes whose
+    ///         cost at the ask is a whole amount always matches.
+    error NoteMarketSpreadTooThin(uint256 listingId, uint256 bidId, uint256 minCost, uint256 maxCost);
     /// @notice The maker repriced the order past the taker's limit since the taker was quoted.
     /// @param orderId The listing bought from, or the bid sold into.
     /// @param amount What the fill moves at the order's price now: a purchase's cost (above `limit`,
@@ -211,11 +219,15 @@ interface INoteMarket {
     function sell(uint256 bidId, uint256 notes, uint256 minProceeds) external returns (uint256 proceeds);
 
     /// @notice Match a listing with a bid for the same loan priced at or above it: `notes` move from
-    ///         the seller to the bidder, who pays the seller `floor(notes * (askBps + bidBps) / 20_000)`.
-    ///         Anyone may call it (the platform's keeper does), and it needs no custody: both makers
-    ///         approved this contract when they placed their orders. Neither order came to take the
-    ///         other, so they split the gap between their prices; rounded down as when a seller hits
-    ///         a bid, so the bidder never pays more than its bid would (its allowance covers it).
+    ///         the seller to the bidder, who pays the seller the midpoint of the two prices,
+    ///         `floor(notes * (askBps + bidBps) / 20_000)`, but never less than a buyer taking the
+    ///         listing would pay, `ceil(notes * askBps / 10_000)`. Anyone may call it (the platform's
+    ///         keeper does), and it needs no custody: both makers approved this contract when they
+    ///         placed their orders. Neither order came to take the other, so they split the gap
+    ///         between their prices, and neither loses to rounding: the seller gets at least its ask's
+    ///         cost and the bidder pays at most `floor(notes * bidBps / 10_000)`, what a seller
+    ///         hitting its bid would get (its allowance covers it); when no amount satisfies both
+    ///         (equal prices, or a fill of a few units) it reverts with {NoteMarketSpreadTooThin}.
     ///         A book left crossed (a wallet can cross it by calling this contract directly) is
     ///         thereby uncrossed without either maker acting.
     /// @return cost What the bidder paid the seller.

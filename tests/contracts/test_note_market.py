@@ -321,6 +321,41 @@ def test_anyone_matches_a_crossed_listing_and_bid_at_their_midpoint(world, snaps
     assert world.balance(keeper) == keeper_cash  # the keeper pays gas, nothing else, and gets nothing
 
 
+def test_a_match_never_pays_the_seller_less_than_a_buy_nor_costs_the_bidder_more_than_a_sale(world, snapshot):
+    """One-note fills, where rounding the midpoint down used to hand the seller nothing for a note a
+    buyer would have paid 1 for: the seller gets at least the ask's cost (rounded up), the bidder
+    pays at most what its bid pays a seller (rounded down), and a fill with no such amount reverts."""
+    book, market, chain = world.book, world.market, world.chain
+    seller, bidder, keeper = world.investors[0], world.investors[1], world.outsider.address
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    world.ready_for_market(seller, bidder)
+    ask = world.place(seller, "ask", loan_id, 10 * UNIT, 9_500)
+    bid = world.place(bidder, "bid", loan_id, 10 * UNIT, 10_000)
+
+    def matched(listing_id, bid_id, notes):
+        return events(chain.tx(market.functions.matchOrders(listing_id, bid_id, notes), keeper), market, "Matched")[0]["cost"]
+
+    # The midpoint of 95% and 100% for one note rounds down to 0; a buy of it pays 1, a sale into the bid gets 1.
+    assert 1 * (9_500 + 10_000) // 20_000 == 0
+    assert market.functions.costOf(ask, 1).call() == market.functions.proceedsOf(bid, 1).call() == 1
+    seller_cash = world.balance(seller)
+    assert [matched(ask, bid, 1) for _ in range(3)] == [1, 1, 1]  # splitting never costs the seller
+    assert world.balance(seller) - seller_cash == 3
+    assert book.functions.balanceOf(bidder.address, loan_id).call() == 3
+    # Where the midpoint covers the ask's cost it stands: 2 * (95% + 100%) / 2 = 1.95, rounded down to 1, is
+    # under the 2 a buy of two notes pays; 100 notes at the midpoint, 97.5, is above the buy's 95.
+    assert matched(ask, bid, 2) == 2 and matched(ask, bid, 100) == 100 * 19_500 // 20_000 == 97
+    # One note between 95% and 97%: a buy of it pays 1, a sale into the bid gets 0; no amount serves both.
+    chain.tx(market.functions.repriceBid(bid, 9_700), bidder.address)
+    expect_revert(chain, market.functions.matchOrders(ask, bid, 1), keeper, "NoteMarketSpreadTooThin", ask, bid, 1, 0)
+    # Equal prices match only amounts whose cost is whole at that price.
+    chain.tx(market.functions.repriceBid(bid, 9_500), bidder.address)
+    expect_revert(chain, market.functions.matchOrders(ask, bid, UNIT + 1), keeper, "NoteMarketSpreadTooThin", ask, bid,
+                  UNIT * 95 // 100 + 1, UNIT * 95 // 100)  # fmt: skip
+    assert matched(ask, bid, UNIT) == UNIT * 95 // 100
+    assert world.balance(market.address) == 0
+
+
 def test_matching_refuses_what_it_should(world, snapshot):
     market, chain = world.market, world.chain
     seller, bidder, keeper = world.investors[0], world.investors[1], world.outsider.address
@@ -345,7 +380,7 @@ def test_matching_refuses_what_it_should(world, snapshot):
     chain.tx(market.functions.matchOrders(ask, low_bid, UNIT), keeper)
     chain.tx(market.functions.repriceBid(low_bid, 9_400), bidder.address)
     refused(ask, elsewhere, UNIT, "NoteMarketLoanMismatch", ask, elsewhere, loan_id, other_loan)
-    refused(ask, own_bid, UNIT, "NoteMarketSelfTrade", ask)
+    refused(ask, own_bid, UNIT, "NoteMarketSelfMatch", ask, own_bid, seller.address)
     refused(ask + 1, bid, UNIT, "NoteMarketListingClosed", ask + 1)
     refused(ask, own_bid + 1, UNIT, "NoteMarketBidClosed", own_bid + 1)
     # A maker who took its approval back cannot be matched, and nothing changes.
