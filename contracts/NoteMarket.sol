@@ -9,6 +9,7 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {IKYCRegistry} from "./interfaces/IKYCRegistry.sol";
 import {ILoanBook} from "./interfaces/ILoanBook.sol";
 import {INoteMarket} from "./interfaces/INoteMarket.sol";
 
@@ -26,6 +27,8 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
 
     ILoanBook public immutable loanBook;
     IERC20 public immutable asset;
+    /// @notice LoanBook's KYC registry (immutable there too), read once here to check bidders.
+    IKYCRegistry public immutable kycRegistry;
     uint256 public listingCount;
     uint256 public bidCount;
 
@@ -41,6 +44,7 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         }
         loanBook = loanBook_;
         asset = asset_;
+        kycRegistry = loanBook_.kycRegistry();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(PAUSER_ROLE, admin);
     }
@@ -131,7 +135,12 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         returns (uint256 bidId)
     {
         _checkTerms(notes, priceBps, expiresAt);
-        _requireActive(loanId);
+        address borrower = _requireActive(loanId);
+        // LoanBook's rule for whoever receives notes, applied now: a bid it would refuse to fill
+        // would only stand in the book, and in front of bids that can fill.
+        if (msg.sender == borrower) revert NoteMarketBidderIsBorrower(loanId, msg.sender);
+        uint8 level = loanBook.investorKycLevel();
+        if (!kycRegistry.isVerified(msg.sender, level)) revert NoteMarketBidderNotVerified(msg.sender, level);
         _requireAllowance(notes, priceBps);
 
         bidId = ++bidCount;
@@ -331,8 +340,10 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         if (expiresAt != 0 && block.timestamp >= expiresAt) revert NoteMarketOrderExpired(orderId, expiresAt);
     }
 
-    function _requireActive(uint256 loanId) private view {
-        ILoanBook.LoanStatus status = loanBook.loan(loanId).status;
-        if (status != ILoanBook.LoanStatus.Active) revert NoteMarketLoanNotActive(loanId, uint8(status));
+    /// @return borrower The loan's borrower, who can never hold its notes.
+    function _requireActive(uint256 loanId) private view returns (address borrower) {
+        ILoanBook.Loan memory l = loanBook.loan(loanId);
+        if (l.status != ILoanBook.LoanStatus.Active) revert NoteMarketLoanNotActive(loanId, uint8(l.status));
+        return l.borrower;
     }
 }

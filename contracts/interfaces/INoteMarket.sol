@@ -161,6 +161,11 @@ interface INoteMarket {
     error NoteMarketLoanMismatch(uint256 listingId, uint256 bidId, uint256 listingLoanId, uint256 bidLoanId);
     /// @param askBps The listing's price; it must not be above `bidBps`, the bid's, to match.
     error NoteMarketNotCrossed(uint256 listingId, uint256 bidId, uint16 askBps, uint16 bidBps);
+    /// @notice A bidder LoanBook would not let receive the notes: not KYC-verified at `minLevel`
+    ///         (LoanBook's `investorKycLevel`) in its registry.
+    error NoteMarketBidderNotVerified(address bidder, uint8 minLevel);
+    /// @notice The loan's own borrower bid for its notes, which LoanBook never lets it hold.
+    error NoteMarketBidderIsBorrower(uint256 loanId, address bidder);
     /// @notice No whole amount pays the seller at least what buying these notes from its listing
     ///         would (`minCost`, rounded up) and costs the bidder at most what selling them into its
     ///         bid would (`maxCost`, rounded down): the prices are equal, or cross by less than one
@@ -198,8 +203,10 @@ interface INoteMarket {
     /// @notice Offer to buy `notes` of `loanId` at `priceBps` of face until `expiresAt` (as for
     ///         {list}). The caller must have approved this contract for the full price in the loan
     ///         asset (checked now, and again by the token when the bid is hit). LoanBook's rules for
-    ///         receiving notes apply at the fill. An expiry guards a bidder against a bid left
-    ///         standing while the loan's prospects change.
+    ///         receiving notes are checked now, so no bid that could never fill is placed (a KYC-
+    ///         verified investor at LoanBook's `investorKycLevel`, never the loan's borrower), and
+    ///         again by LoanBook at the fill (an attestation can lapse or be revoked meanwhile). An
+    ///         expiry guards a bidder against a bid left standing while the loan's prospects change.
     /// @return bidId Sequential, from 1 (its own sequence, apart from listings).
     function bid(uint256 loanId, uint256 notes, uint16 priceBps, uint40 expiresAt) external returns (uint256 bidId);
 

@@ -177,13 +177,21 @@ def test_bidding_and_selling_refuse_what_they_should(world, snapshot):
     cash = world.balance(bidder)
     chain.tx(token.functions.transfer(other, cash), b)
     expect_revert(chain, world.sell(bid_id, UNIT), s, "ERC20InsufficientBalance", b, 0, UNIT * 9 // 10)
-    # LoanBook's own transfer rules at the fill: an unverified bidder, or the loan's own borrower.
-    for wallet, error, args in ((world.outsider.address, "LoanBookRecipientNotVerified", (world.investor_level,)),
-                                (world.borrower.address, "LoanBookBorrowerCannotInvest", (loan_id,))):  # fmt: skip
+    # LoanBook's rules for receiving notes, at the bid: an unverified bidder, or the loan's own borrower,
+    # cannot place a bid that could never fill.
+    outsider, borrower, level = world.outsider.address, world.borrower.address, world.investor_level
+    for wallet in (outsider, borrower):
         chain.tx(token.functions.approve(market.address, MAX_UINT), wallet)
-        bad = events(chain.tx(market.functions.bid(loan_id, UNIT, 9_000, 0), wallet), market, "BidPlaced")[0]["bidId"]
-        expected = (wallet, *args) if error == "LoanBookRecipientNotVerified" else (*args, wallet)
-        expect_revert(chain, world.sell(bad, UNIT), s, error, *expected)
+    expect_revert(chain, market.functions.bid(loan_id, UNIT, 9_000, 0), outsider, "NoteMarketBidderNotVerified", outsider, level)
+    expect_revert(chain, market.functions.bid(loan_id, UNIT, 9_000, 0), borrower, "NoteMarketBidderIsBorrower", loan_id, borrower)
+    # And again at the fill, by LoanBook: a bidder whose KYC was revoked after bidding.
+    revoked = world.investors[3]
+    world.ready_for_market(revoked)
+    lapsed = world.place(revoked, "bid", loan_id, UNIT, 9_000)
+    chain.tx(world.kyc.functions.revoke(revoked.address), world.admin.address)
+    expect_revert(chain, market.functions.bid(loan_id, UNIT, 9_000, 0), revoked.address, "NoteMarketBidderNotVerified",
+                  revoked.address, level)  # fmt: skip
+    expect_revert(chain, world.sell(lapsed, UNIT), s, "LoanBookRecipientNotVerified", revoked.address, level)
 
     chain.tx(market.functions.pause(), world.admin.address)
     expect_revert(chain, world.sell(bid_id, UNIT), s, "EnforcedPause")
