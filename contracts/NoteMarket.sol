@@ -9,6 +9,7 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {IKYCRegistry} from "./interfaces/IKYCRegistry.sol";
 import {ILoanBook} from "./interfaces/ILoanBook.sol";
 import {INoteMarket} from "./interfaces/INoteMarket.sol";
 
@@ -26,6 +27,8 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
 
     ILoanBook public immutable loanBook;
     IERC20 public immutable asset;
+    /// @notice LoanBook's KYC registry (immutable there too), read once here to check bidders.
+    IKYCRegistry public immutable kycRegistry;
     uint256 public listingCount;
     uint256 public bidCount;
 
@@ -41,6 +44,7 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         }
         loanBook = loanBook_;
         asset = asset_;
+        kycRegistry = loanBook_.kycRegistry();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(PAUSER_ROLE, admin);
     }
@@ -92,7 +96,12 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
     }
 
     /// @inheritdoc INoteMarket
-    function buy(uint256 listingId, uint256 notes) external whenNotPaused nonReentrant returns (uint256 cost) {
+    function buy(uint256 listingId, uint256 notes, uint256 maxCost)
+        external
+        whenNotPaused
+        nonReentrant
+        returns (uint256 cost)
+    {
         Listing storage l = _open(listingId);
         if (notes == 0) revert NoteMarketZeroNotes();
         if (notes > l.notes) revert NoteMarketNotEnoughListed(listingId, l.notes, notes);
@@ -102,6 +111,8 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         uint256 loanId = l.loanId;
         _requireActive(loanId);
         cost = Math.mulDiv(notes, l.priceBps, BPS, Math.Rounding.Ceil);
+        // The seller may have repriced since the buyer was quoted (in the mempool, even ahead of this call).
+        if (cost > maxCost) revert NoteMarketPriceMoved(listingId, cost, maxCost);
 
         // cannot underflow: notes <= l.notes was checked above
         uint256 left;
@@ -124,7 +135,12 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         returns (uint256 bidId)
     {
         _checkTerms(notes, priceBps, expiresAt);
-        _requireActive(loanId);
+        address borrower = _requireActive(loanId);
+        // LoanBook's rule for whoever receives notes, applied now: a bid it would refuse to fill
+        // would only stand in the book, and in front of bids that can fill.
+        if (msg.sender == borrower) revert NoteMarketBidderIsBorrower(loanId, msg.sender);
+        uint8 level = loanBook.investorKycLevel();
+        if (!kycRegistry.isVerified(msg.sender, level)) revert NoteMarketBidderNotVerified(msg.sender, level);
         _requireAllowance(notes, priceBps);
 
         bidId = ++bidCount;
@@ -161,7 +177,12 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
     }
 
     /// @inheritdoc INoteMarket
-    function sell(uint256 bidId, uint256 notes) external whenNotPaused nonReentrant returns (uint256 proceeds) {
+    function sell(uint256 bidId, uint256 notes, uint256 minProceeds)
+        external
+        whenNotPaused
+        nonReentrant
+        returns (uint256 proceeds)
+    {
         Bid storage b = _openBid(bidId);
         if (notes == 0) revert NoteMarketZeroNotes();
         if (notes > b.notes) revert NoteMarketNotEnoughBid(bidId, b.notes, notes);
@@ -175,6 +196,9 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         }
         // Rounded down: the seller is the taker here (see {INoteMarket}).
         proceeds = Math.mulDiv(notes, b.priceBps, BPS);
+        // The bidder may have repriced since the seller was quoted (a `repriceBid` to 1 bps ahead of
+        // this call would otherwise take the notes for almost nothing).
+        if (proceeds < minProceeds) revert NoteMarketPriceMoved(bidId, proceeds, minProceeds);
 
         // cannot underflow: notes <= b.notes was checked above
         uint256 left;
@@ -213,10 +237,9 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         if (b.priceBps < l.priceBps) revert NoteMarketNotCrossed(listingId, bidId, l.priceBps, b.priceBps);
         address seller = l.seller;
         address buyer = b.bidder;
-        if (seller == buyer) revert NoteMarketSelfTrade(listingId);
+        if (seller == buyer) revert NoteMarketSelfMatch(listingId, bidId, seller);
         _requireActive(loanId);
-        // The midpoint, rounded down: never above what the bid itself would pay for `notes`.
-        cost = Math.mulDiv(notes, uint256(l.priceBps) + b.priceBps, 2 * BPS);
+        cost = _matchCost(listingId, bidId, notes, l.priceBps, b.priceBps);
 
         // cannot underflow: notes <= l.notes and notes <= b.notes were checked above
         uint256 listingLeft;
@@ -268,6 +291,23 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         return Math.mulDiv(notes, _bids[bidId].priceBps, BPS);
     }
 
+    /// @dev What the bidder pays in {matchOrders}. Both are makers there, so neither may lose to
+    ///      rounding: the seller gets at least what a buy of `notes` would pay it (rounded up), the
+    ///      bidder pays at most what a sale into its bid would take (rounded down, which its
+    ///      allowance covers). A fill too small for both has no price.
+    function _matchCost(uint256 listingId, uint256 bidId, uint256 notes, uint16 askBps, uint16 bidBps)
+        private
+        pure
+        returns (uint256)
+    {
+        uint256 minCost = Math.mulDiv(notes, askBps, BPS, Math.Rounding.Ceil);
+        uint256 maxCost = Math.mulDiv(notes, bidBps, BPS);
+        if (minCost > maxCost) revert NoteMarketSpreadTooThin(listingId, bidId, minCost, maxCost);
+        // The midpoint, rounded down (so never above maxCost), lifted to minCost where that rounding
+        // put it below.
+        return Math.max(Math.mulDiv(notes, uint256(askBps) + bidBps, 2 * BPS), minCost);
+    }
+
     function _openBid(uint256 bidId) private view returns (Bid storage b) {
         b = _bids[bidId];
         if (b.bidder == address(0)) revert NoteMarketBidClosed(bidId);
@@ -300,8 +340,10 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         if (expiresAt != 0 && block.timestamp >= expiresAt) revert NoteMarketOrderExpired(orderId, expiresAt);
     }
 
-    function _requireActive(uint256 loanId) private view {
-        ILoanBook.LoanStatus status = loanBook.loan(loanId).status;
-        if (status != ILoanBook.LoanStatus.Active) revert NoteMarketLoanNotActive(loanId, uint8(status));
+    /// @return borrower The loan's borrower, who can never hold its notes.
+    function _requireActive(uint256 loanId) private view returns (address borrower) {
+        ILoanBook.Loan memory l = loanBook.loan(loanId);
+        if (l.status != ILoanBook.LoanStatus.Active) revert NoteMarketLoanNotActive(loanId, uint8(l.status));
+        return l.borrower;
     }
 }

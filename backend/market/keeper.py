@@ -7,7 +7,9 @@ against the other with `matchOrders`, at the midpoint of their prices, without c
 does that through the outbox, once per state of the two orders:
 
 - pairs come from the chain index, best prices first (the cheapest listing meets the highest bids,
-  earlier orders first at a price), never one wallet's listing against its own bid;
+  earlier orders first at a price), never one wallet's listing against its own bid, nor a pair
+  whose prices leave no whole cost that loses neither maker a unit to rounding (the contract's
+  `NoteMarketSpreadTooThin`);
 - each match is checked against the chain before it is queued (the bidder's balance and allowance,
   the seller's notes and operator approval, the bidder's KYC, never the loan's own borrower), and
   what one pass commits of a wallet's money or notes is set against the next pair's check;
@@ -86,6 +88,8 @@ def plan_matches(db: Session, settings: Settings, now: int) -> list[Match]:
         if notes == 0 or loan.borrower == bid.bidder:
             continue
         cost = pricing.matched(notes, ask.price_bps, bid.price_bps)
+        if cost is None:  # equal prices on an amount with no whole price: matching would cost a maker
+            continue
         seller = wallets.setdefault(ask.seller, NoteMarketWallet(settings, ask.seller))
         buyer = wallets.setdefault(bid.bidder, NoteMarketWallet(settings, bid.bidder))
         money, held = buyer.takeable(), seller.notes(loan.loan_id)

@@ -15,7 +15,10 @@ def proceeds(notes: int, price_bps: int) -> int:
     return notes * price_bps // BPS
 
 
-def matched(notes: int, ask_bps: int, bid_bps: int) -> int:
-    """What a bidder pays a seller when a crossed listing and bid are matched: the midpoint of
-    their prices, rounded down (never above what the bid would pay), as `NoteMarket.matchOrders`."""
-    return notes * (ask_bps + bid_bps) // (2 * BPS)
+def matched(notes: int, ask_bps: int, bid_bps: int) -> int | None:
+    """What a bidder pays a seller when a crossed listing and bid are matched, as
+    `NoteMarket.matchOrders`: the midpoint of their prices rounded down, but at least what buying
+    the notes from the listing would cost; None when that is more than selling them into the bid
+    would pay (the contract's NoteMarketSpreadTooThin: no price costs neither maker)."""
+    least, most = cost(notes, ask_bps), proceeds(notes, bid_bps)
+    return None if least > most else max(notes * (ask_bps + bid_bps) // (2 * BPS), least)

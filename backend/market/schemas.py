@@ -42,6 +42,13 @@ class TakeCreate(BaseModel):
 
     notes: int | None = Field(default=None, gt=0, lt=AMOUNT_LIMIT, description="Notes to take; when omitted, all a listing offers "
                               "(a purchase) or all a bid wants up to the notes held (a sale)")  # fmt: skip
+    quoted_price_bps: int | None = Field(
+        default=None, ge=1, le=MAX_PRICE_BPS,
+        description="The order's price per note (basis points of face) as shown when the user chose it. The "
+        "transaction's limit is what the notes cost at that price (a purchase: the most it pays) or fetch (a sale: "
+        "the least it accepts), so a maker repricing before it lands makes it revert (NoteMarketPriceMoved); an "
+        "order already repriced past it is refused (409). When omitted, the order's price now, quoted in `cost`",
+    )
 
 
 class PurchaseCreate(TakeCreate):

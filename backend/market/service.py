@@ -212,6 +212,11 @@ def _until(expires_at: int) -> str:
     return f" until {_utc(expires_at)}" if expires_at else ""
 
 
+def _limit(bound: str, quoted: int, now: int) -> str:
+    """A taker's limit, told in the transaction's description when the order now beats the quote."""
+    return "" if quoted == now else f" ({bound} {quoted}, as quoted)"
+
+
 def _require_live(row: MarketOrder, name: str, settings: Settings) -> None:
     """A taker gets a 409 instead of a transaction NoteMarket would revert (NoteMarketOrderExpired)."""
     if row.expires_at and deadline_clock(settings) >= row.expires_at:
@@ -267,11 +272,18 @@ def plan_purchase(db: Session, settings: Settings, wallet: str, listing_id: int,
         raise ValidationFailed(f"notes: at most {row.notes_left}, what listing {listing_id} still offers",
                                field="notes", notes_left=row.notes_left)  # fmt: skip
     cost = market.cost(listing_id, notes)
+    quoted = cost if request.quoted_price_bps is None else pricing.cost(notes, request.quoted_price_bps)
+    if cost > quoted:
+        raise Conflict(f"listing {listing_id} was repriced: {notes} notes now cost {cost}, more than the {quoted} "
+                       "you were quoted", listing_id=listing_id, cost=cost, quoted=quoted)  # fmt: skip
     balance = market.balance()
     if balance < cost:
         raise Conflict(f"the wallet holds {balance} of the loan token, less than the {cost} this costs", balance=balance)
-    calls = [] if market.allowance() >= cost else [market.approve(cost)]
-    calls.append(market.call("buy", [listing_id, notes], f"buy {notes} notes of loan {loan.loan_id} for {cost}"))
+    # The quote is the buy's limit: a seller repricing above it before the buy lands makes the buy
+    # revert (NoteMarketPriceMoved), so the allowance need not cover more.
+    calls = [] if market.allowance() >= quoted else [market.approve(quoted)]
+    calls.append(market.call("buy", [listing_id, notes, quoted],
+                             f"buy {notes} notes of loan {loan.loan_id} for {cost}" + _limit("at most", quoted, cost)))  # fmt: skip
     return _tx("buy", loan.loan_id, notes, cost, calls, listing_id=listing_id)
 
 
@@ -329,17 +341,23 @@ def plan_sale(db: Session, settings: Settings, wallet: str, bid_id: int, request
     if notes == 0 or notes > held:
         raise ValidationFailed(f"notes: at most {held}, the notes of loan {loan.loan_id} you hold", field="notes", held=held)
     proceeds = market.proceeds(bid_id, notes)
+    quoted = proceeds if request.quoted_price_bps is None else pricing.proceeds(notes, request.quoted_price_bps)
+    if proceeds < quoted:
+        raise Conflict(f"bid {bid_id} was repriced: {notes} notes now fetch {proceeds}, less than the {quoted} "
+                       "you were quoted", bid_id=bid_id, proceeds=proceeds, quoted=quoted)  # fmt: skip
     if market.takeable(row.bidder) < proceeds:
         raise Conflict(f"bid {bid_id}'s bidder can no longer pay {proceeds}: the sale would fail", bid_id=bid_id)
     calls = [] if market.market_may_move_notes() else [market.let_market_move_notes()]
-    calls.append(market.call("sell", [bid_id, notes], f"sell {notes} notes of loan {loan.loan_id} for {proceeds}"))
+    # The quote is the sale's floor: a bidder repricing below it before the sale lands makes it revert.
+    calls.append(market.call("sell", [bid_id, notes, quoted],
+                             f"sell {notes} notes of loan {loan.loan_id} for {proceeds}" + _limit("at least", quoted, proceeds)))  # fmt: skip
     return _tx("sell", loan.loan_id, notes, proceeds, calls, bid_id=bid_id)
 
 
 def plan_exit(db: Session, settings: Settings, wallet: str, request: ExitCreate) -> MarketTxPublic:
     """Sell up to `notes` (all held by default) into other wallets' open, unexpired bids for the loan,
-    the best paying first, one `sell` each; bids that would fail are passed over (a bidder who can
-    no longer pay, the loan's borrower, an unverified wallet)."""
+    the best paying first, one `sell` each, its floor the proceeds planned; bids that would fail are
+    passed over (a bidder who can no longer pay, the loan's borrower, an unverified wallet)."""
     loan = _active_loan(db, request.loan_id)
     market = NoteMarketWallet(settings, wallet)
     held = market.notes(loan.loan_id)
@@ -363,7 +381,8 @@ def plan_exit(db: Session, settings: Settings, wallet: str, request: ExitCreate)
             continue
         left[row.bidder] -= proceeds
         bid_ids.append(row.bid_id)
-        sells.append(market.call("sell", [row.bid_id, notes],
+        # Each sale's floor is what this plan counts on from it: a bidder repricing below it reverts that sale.
+        sells.append(market.call("sell", [row.bid_id, notes, proceeds],
                                  f"sell {notes} notes of loan {loan.loan_id} into bid {row.bid_id} for {proceeds}"))  # fmt: skip
         sold, paid = sold + notes, paid + proceeds
     if not sells:

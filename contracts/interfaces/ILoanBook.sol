@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IKYCRegistry} from "./IKYCRegistry.sol";
+
 /// @title ILoanBook
 /// @notice One contract holds every loan as a packed struct with a sequential id (Morpho Blue
 ///         style, no contract per loan). A loan's life:
@@ -354,6 +356,12 @@ interface ILoanBook {
 
     /// @notice The stored loan (all zero for an unknown id).
     function loan(uint256 loanId) external view returns (Loan memory);
+
+    /// @notice The registry whose attestations decide who may fund a loan or receive its notes.
+    function kycRegistry() external view returns (IKYCRegistry);
+
+    /// @notice The KYC level a wallet needs to fund a loan or receive notes (admin-settable).
+    function investorKycLevel() external view returns (uint8);
 
     /// @notice The accumulator's points per note (scaled by 2^128).
     function pointsPerShare(uint256 loanId) external view returns (uint256);

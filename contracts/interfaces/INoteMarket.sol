@@ -9,6 +9,9 @@ pragma solidity 0.8.28;
 ///         - a bid is an offer to buy; the money stays in the bidder's wallet until a holder
 ///           sells into it, and the seller receives `floor(notes * priceBps / 10_000)`.
 ///         Rounding always goes against the taker, so splitting a fill never costs the maker.
+///         A maker can reprice its order in place at any time, so a taker names its own limit
+///         (`maxCost` to {buy}, `minProceeds` to {sell}): the price it was quoted, not whatever
+///         the order asks when the transaction lands.
 ///         Sellers approve this contract as an ERC-1155 operator once, buyers approve it for the
 ///         loan asset; money goes straight from buyer to seller and the notes move in the same
 ///         transaction. Nothing is ever held here, so there is no pool to lose; a bid the bidder
@@ -141,6 +144,8 @@ interface INoteMarket {
     error NoteMarketNotEnoughListed(uint256 listingId, uint256 listed, uint256 asked);
     /// @param orderId The listing bought from, or the bid sold into.
     error NoteMarketSelfTrade(uint256 orderId);
+    /// @notice {matchOrders} of a listing and a bid that `maker` placed both.
+    error NoteMarketSelfMatch(uint256 listingId, uint256 bidId, address maker);
     error NoteMarketBidClosed(uint256 bidId);
     error NoteMarketNotBidder(uint256 bidId, address caller);
     error NoteMarketNotEnoughBid(uint256 bidId, uint256 wanted, uint256 offered);
@@ -156,6 +161,22 @@ interface INoteMarket {
     error NoteMarketLoanMismatch(uint256 listingId, uint256 bidId, uint256 listingLoanId, uint256 bidLoanId);
     /// @param askBps The listing's price; it must not be above `bidBps`, the bid's, to match.
     error NoteMarketNotCrossed(uint256 listingId, uint256 bidId, uint16 askBps, uint16 bidBps);
+    /// @notice A bidder LoanBook would not let receive the notes: not KYC-verified at `minLevel`
+    ///         (LoanBook's `investorKycLevel`) in its registry.
+    error NoteMarketBidderNotVerified(address bidder, uint8 minLevel);
+    /// @notice The loan's own borrower bid for its notes, which LoanBook never lets it hold.
+    error NoteMarketBidderIsBorrower(uint256 loanId, address bidder);
+    /// @notice No whole amount pays the seller at least what buying these notes from its listing
+    ///         would (`minCost`, rounded up) and costs the bidder at most what selling them into its
+    ///         bid would (`maxCost`, rounded down): the prices are equal, or cross by less than one
+    ///         unit over these notes, and neither maker may lose to rounding. A number of notes whose
+    ///         cost at the ask is a whole amount always matches.
+    error NoteMarketSpreadTooThin(uint256 listingId, uint256 bidId, uint256 minCost, uint256 maxCost);
+    /// @notice The maker repriced the order past the taker's limit since the taker was quoted.
+    /// @param orderId The listing bought from, or the bid sold into.
+    /// @param amount What the fill moves at the order's price now: a purchase's cost (above `limit`,
+    ///        the buyer's `maxCost`) or a sale's proceeds (below `limit`, the seller's `minProceeds`).
+    error NoteMarketPriceMoved(uint256 orderId, uint256 amount, uint256 limit);
 
     // ------------------------------------------------------------------ functions
 
@@ -173,14 +194,19 @@ interface INoteMarket {
 
     /// @notice Buy `notes` of a listing (all or part): pays the seller and takes the notes. The
     ///         caller must have approved this contract for the cost in the loan asset.
+    /// @param maxCost The most the caller will pay: the cost it was quoted. The seller can
+    ///        {reprice} at any time, also between the quote and this call (ahead of it in the same
+    ///        block), so a cost above this reverts with {NoteMarketPriceMoved} and changes nothing.
     /// @return cost What was paid, `ceil(notes * priceBps / 10_000)`.
-    function buy(uint256 listingId, uint256 notes) external returns (uint256 cost);
+    function buy(uint256 listingId, uint256 notes, uint256 maxCost) external returns (uint256 cost);
 
     /// @notice Offer to buy `notes` of `loanId` at `priceBps` of face until `expiresAt` (as for
     ///         {list}). The caller must have approved this contract for the full price in the loan
     ///         asset (checked now, and again by the token when the bid is hit). LoanBook's rules for
-    ///         receiving notes apply at the fill. An expiry guards a bidder against a bid left
-    ///         standing while the loan's prospects change.
+    ///         receiving notes are checked now, so no bid that could never fill is placed (a KYC-
+    ///         verified investor at LoanBook's `investorKycLevel`, never the loan's borrower), and
+    ///         again by LoanBook at the fill (an attestation can lapse or be revoked meanwhile). An
+    ///         expiry guards a bidder against a bid left standing while the loan's prospects change.
     /// @return bidId Sequential, from 1 (its own sequence, apart from listings).
     function bid(uint256 loanId, uint256 notes, uint16 priceBps, uint40 expiresAt) external returns (uint256 bidId);
 
@@ -193,15 +219,22 @@ interface INoteMarket {
 
     /// @notice Sell `notes` of the caller's notes into a bid (all or part of it): the bidder pays the
     ///         caller and takes the notes. The caller must have approved this contract as operator.
+    /// @param minProceeds The least the caller will accept: the proceeds it was quoted. The bidder
+    ///        can {repriceBid} at any time, also just ahead of this call, so proceeds below this
+    ///        revert with {NoteMarketPriceMoved} and change nothing.
     /// @return proceeds What the caller received, `floor(notes * priceBps / 10_000)`.
-    function sell(uint256 bidId, uint256 notes) external returns (uint256 proceeds);
+    function sell(uint256 bidId, uint256 notes, uint256 minProceeds) external returns (uint256 proceeds);
 
     /// @notice Match a listing with a bid for the same loan priced at or above it: `notes` move from
-    ///         the seller to the bidder, who pays the seller `floor(notes * (askBps + bidBps) / 20_000)`.
-    ///         Anyone may call it (the platform's keeper does), and it needs no custody: both makers
-    ///         approved this contract when they placed their orders. Neither order came to take the
-    ///         other, so they split the gap between their prices; rounded down as when a seller hits
-    ///         a bid, so the bidder never pays more than its bid would (its allowance covers it).
+    ///         the seller to the bidder, who pays the seller the midpoint of the two prices,
+    ///         `floor(notes * (askBps + bidBps) / 20_000)`, but never less than a buyer taking the
+    ///         listing would pay, `ceil(notes * askBps / 10_000)`. Anyone may call it (the platform's
+    ///         keeper does), and it needs no custody: both makers approved this contract when they
+    ///         placed their orders. Neither order came to take the other, so they split the gap
+    ///         between their prices, and neither loses to rounding: the seller gets at least its ask's
+    ///         cost and the bidder pays at most `floor(notes * bidBps / 10_000)`, what a seller
+    ///         hitting its bid would get (its allowance covers it); when no amount satisfies both
+    ///         (equal prices, or a fill of a few units) it reverts with {NoteMarketSpreadTooThin}.
     ///         A book left crossed (a wallet can cross it by calling this contract directly) is
     ///         thereby uncrossed without either maker acting.
     /// @return cost What the bidder paid the seller.

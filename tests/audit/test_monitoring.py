@@ -42,7 +42,7 @@ def test_round_trips_off_market_prices_and_large_gifts_are_flagged(settings, wor
     loan_id, start = world.active_loan(investors=[a, b])  # 6,000 notes each
     world.ready_for_market(a, b, c)
     fair = world.place(a, "ask", loan_id, 100 * UNIT, 9_800)
-    world.chain.tx(world.market.functions.buy(fair, 100 * UNIT), c.address)
+    world.chain.tx(world.buy(fair, 100 * UNIT), c.address)
     assert _alerts(settings) == []  # an ordinary sale near par: nothing to look at
 
     # Repayments lower what a note stands for; 100 notes now stand for less than 100 of principal.
@@ -53,7 +53,7 @@ def test_round_trips_off_market_prices_and_large_gifts_are_flagged(settings, wor
         left = session.get(LoanRow, loan_id).principal_outstanding
     worth = 100 * UNIT * left // (12_000 * UNIT)
     cheap = world.place(a, "ask", loan_id, 100 * UNIT, 4_000)  # 40% of face: well under half of what it stands for
-    world.chain.tx(world.market.functions.buy(cheap, 100 * UNIT), c.address)
+    world.chain.tx(world.buy(cheap, 100 * UNIT), c.address)
     (mispriced,) = _alerts(settings, rule="off_market_price")
     assert (mispriced.wallets, mispriced.amount) == ([a.address, c.address], worth - 40 * UNIT)
     assert f"standing for {worth} of principal outstanding traded for {40 * UNIT}" in mispriced.detail

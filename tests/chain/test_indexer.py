@@ -106,7 +106,7 @@ def test_events_feed_the_projections(indexed):
     chain.tx(book.functions.setApprovalForAll(market.address, True), b.address)
     chain.tx(market.functions.list(loan_id, 300 * 10**6, 9_000, 0), b.address)
     chain.tx(world.token.functions.approve(market.address, 2**256 - 1), c.address)
-    chain.tx(market.functions.buy(1, 100 * 10**6), c.address)
+    chain.tx(world.buy(1, 100 * 10**6), c.address)
 
     Indexer().catch_up(settings)
 

@@ -377,6 +377,14 @@ class World:
         receipt = self.chain.tx(getattr(self.market.functions, fn)(loan_id, notes, price_bps, expires_at), _addr(wallet))
         return events(receipt, self.market, event)[0][key]
 
+    def buy(self, listing_id: int, notes: int):
+        """`NoteMarket.buy` limited to the cost quoted now (`costOf`), as the backend sends it."""
+        return self.market.functions.buy(listing_id, notes, self.market.functions.costOf(listing_id, notes).call())
+
+    def sell(self, bid_id: int, notes: int):
+        """`NoteMarket.sell` with the proceeds quoted now (`proceedsOf`) as its floor, as the backend sends it."""
+        return self.market.functions.sell(bid_id, notes, self.market.functions.proceedsOf(bid_id, notes).call())
+
     def repay(self, loan_id: int, amount: int, payer=None, at: int | None = None):
         return self.chain.tx(self.book.functions.repay(loan_id, amount), _addr(payer or self.borrower), at=at)
 

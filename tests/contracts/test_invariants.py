@@ -339,19 +339,27 @@ class LendingMachine(RuleBasedStateMachine):
         before = token.functions.balanceOf(src).call()
         if side == "ask":
             listing_id = events(placed, market, "Listed")[0]["listingId"]
-            self.expect(market.functions.buy(listing_id, amount), dst, None)
+            self.expect(self.world.buy(listing_id, amount), dst, None)
             assert token.functions.balanceOf(src).call() - before == -(-amount * price // 10_000)
         elif side == "bid":
             bid_id = events(placed, market, "BidPlaced")[0]["bidId"]
-            self.expect(market.functions.sell(bid_id, amount), src, None)
+            self.expect(self.world.sell(bid_id, amount), src, None)
             assert token.functions.balanceOf(src).call() - before == amount * price // 10_000
         else:
             listing_id = events(placed, market, "Listed")[0]["listingId"]
             bid_price = min(price + data.draw(st.sampled_from([0, 1, 300]), label="bid above ask"), 20_000)
             bid_id = events(self.expect(market.functions.bid(loan.id, amount, bid_price, 0), dst, None), market,
                             "BidPlaced")[0]["bidId"]  # fmt: skip
+            least, most = -(-amount * price // 10_000), amount * bid_price // 10_000  # a buy's cost, a sale's proceeds
+            if least > most:  # no whole amount loses neither maker a unit: refused, and both orders withdrawn
+                self.expect(market.functions.matchOrders(listing_id, bid_id, amount), self.world.admin.address,
+                            "NoteMarketSpreadTooThin", listing_id, bid_id, least, most)  # fmt: skip
+                self.expect(market.functions.delist(listing_id), src, None)
+                self.expect(market.functions.cancelBid(bid_id), dst, None)
+                return
             self.expect(market.functions.matchOrders(listing_id, bid_id, amount), self.world.admin.address, None)
-            assert token.functions.balanceOf(src).call() - before == amount * (price + bid_price) // 20_000
+            paid = token.functions.balanceOf(src).call() - before
+            assert paid == max(amount * (price + bid_price) // 20_000, least) and least <= paid <= most
         assert token.functions.balanceOf(market.address).call() == 0  # escrowless
         self.seen["market sale"] += 1
         self.seen[f"market sale ({side})"] += 1  # reported, not required: which side runs depends on the chain's clock

@@ -29,7 +29,7 @@ def test_a_listing_sells_in_parts_and_later_repayments_follow_the_notes(world, s
     cost = market.functions.costOf(listing_id, half).call()
     assert cost == -(-half * 9_500 // 10_000)
     seller_cash, buyer_cash = world.balance(seller), world.balance(buyer)
-    receipt = chain.tx(market.functions.buy(listing_id, half), buyer.address)
+    receipt = chain.tx(world.buy(listing_id, half), buyer.address)
     assert events(receipt, market, "Sold") == [
         {"listingId": listing_id, "loanId": loan_id, "buyer": buyer.address, "seller": seller.address, "notes": half,
          "cost": cost, "notesLeft": held - half}
@@ -37,7 +37,7 @@ def test_a_listing_sells_in_parts_and_later_repayments_follow_the_notes(world, s
     assert (world.balance(seller) - seller_cash, buyer_cash - world.balance(buyer)) == (cost, cost)
     assert book.functions.balanceOf(buyer.address, loan_id).call() == half
     assert market.functions.listing(listing_id).call()[3] == held - half
-    chain.tx(market.functions.buy(listing_id, held - half), other.address)
+    chain.tx(world.buy(listing_id, held - half), other.address)
     assert market.functions.listing(listing_id).call()[0] == "0x" + "00" * 20  # sold out: closed
     assert book.functions.balanceOf(seller.address, loan_id).call() == 0
 
@@ -72,25 +72,25 @@ def test_listing_and_buying_refuse_what_they_should(world, snapshot):
 
     listing_id = events(chain.tx(market.functions.list(loan_id, held, 9_000, 0), s), market, "Listed")[0]["listingId"]
     b = buyer.address
-    expect_revert(chain, market.functions.buy(listing_id, 0), b, "NoteMarketZeroNotes")
-    expect_revert(chain, market.functions.buy(listing_id, held + 1), b, "NoteMarketNotEnoughListed", listing_id, held, held + 1)
-    expect_revert(chain, market.functions.buy(listing_id, held), s, "NoteMarketSelfTrade", listing_id)
-    expect_revert(chain, market.functions.buy(listing_id + 1, 1), b, "NoteMarketListingClosed", listing_id + 1)
+    expect_revert(chain, world.buy(listing_id, 0), b, "NoteMarketZeroNotes")
+    expect_revert(chain, world.buy(listing_id, held + 1), b, "NoteMarketNotEnoughListed", listing_id, held, held + 1)
+    expect_revert(chain, world.buy(listing_id, held), s, "NoteMarketSelfTrade", listing_id)
+    expect_revert(chain, world.buy(listing_id + 1, 1), b, "NoteMarketListingClosed", listing_id + 1)
     expect_revert(chain, market.functions.delist(listing_id), b, "NoteMarketNotSeller", listing_id, b)
     # LoanBook's own transfer rules: an unverified buyer, or the loan's own borrower.
     chain.tx(world.token.functions.approve(market.address, MAX_UINT), world.outsider.address)
-    expect_revert(chain, market.functions.buy(listing_id, UNIT), world.outsider.address,
+    expect_revert(chain, world.buy(listing_id, UNIT), world.outsider.address,
                   "LoanBookRecipientNotVerified", world.outsider.address, world.investor_level)  # fmt: skip
     chain.tx(world.token.functions.approve(market.address, MAX_UINT), world.borrower.address)
-    expect_revert(chain, market.functions.buy(listing_id, UNIT), world.borrower.address,
+    expect_revert(chain, world.buy(listing_id, UNIT), world.borrower.address,
                   "LoanBookBorrowerCannotInvest", loan_id, world.borrower.address)  # fmt: skip
 
     # A listing whose seller moved the notes away cannot be bought, and nothing changes.
     chain.tx(book.functions.safeTransferFrom(s, world.investors[2].address, loan_id, held, b""), s)
-    expect_revert(chain, market.functions.buy(listing_id, UNIT), b, "ERC1155InsufficientBalance", s, 0, UNIT, loan_id)
+    expect_revert(chain, world.buy(listing_id, UNIT), b, "ERC1155InsufficientBalance", s, 0, UNIT, loan_id)
 
     chain.tx(market.functions.pause(), world.admin.address)
-    expect_revert(chain, market.functions.buy(listing_id, UNIT), b, "EnforcedPause")
+    expect_revert(chain, world.buy(listing_id, UNIT), b, "EnforcedPause")
     expect_revert(chain, market.functions.list(loan_id, 1, 9_000, 0), s, "EnforcedPause")
     receipt = chain.tx(market.functions.delist(listing_id), s)  # a seller can always withdraw
     assert events(receipt, market, "Delisted") == [{"listingId": listing_id, "notesLeft": held}]
@@ -120,7 +120,7 @@ def test_a_bid_fills_in_parts_paid_by_the_bidder(world, snapshot):
     proceeds = market.functions.proceedsOf(bid_id, a).call()
     assert proceeds == a * 9_801 // 10_000  # rounded down: the seller is the taker
     seller_cash, bidder_cash = world.balance(first), world.balance(bidder)
-    receipt = chain.tx(market.functions.sell(bid_id, a), first.address)
+    receipt = chain.tx(world.sell(bid_id, a), first.address)
     assert events(receipt, market, "BidFilled") == [
         {"bidId": bid_id, "loanId": loan_id, "buyer": bidder.address, "seller": first.address, "notes": a,
          "proceeds": proceeds, "notesLeft": wanted - a}
@@ -128,7 +128,7 @@ def test_a_bid_fills_in_parts_paid_by_the_bidder(world, snapshot):
     assert (world.balance(first) - seller_cash, bidder_cash - world.balance(bidder)) == (proceeds, proceeds)
     assert book.functions.balanceOf(bidder.address, loan_id).call() == a
     assert market.functions.bidOf(bid_id).call()[3] == wanted - a
-    chain.tx(market.functions.sell(bid_id, wanted - a), second.address)
+    chain.tx(world.sell(bid_id, wanted - a), second.address)
     assert market.functions.bidOf(bid_id).call()[0] == "0x" + "00" * 20  # filled: closed
     assert book.functions.balanceOf(bidder.address, loan_id).call() == wanted
     assert book.functions.balanceOf(second.address, loan_id).call() == b - b // 2
@@ -162,31 +162,39 @@ def test_bidding_and_selling_refuse_what_they_should(world, snapshot):
     expect_revert(chain, market.functions.bid(funding, UNIT, 9_000, 0), b, "NoteMarketLoanNotActive", funding, 1)
 
     bid_id = events(chain.tx(market.functions.bid(loan_id, held, 9_000, 0), b), market, "BidPlaced")[0]["bidId"]
-    expect_revert(chain, market.functions.sell(bid_id, UNIT), s, "NoteMarketNotApproved", s)
+    expect_revert(chain, world.sell(bid_id, UNIT), s, "NoteMarketNotApproved", s)
     chain.tx(book.functions.setApprovalForAll(market.address, True), s)
-    expect_revert(chain, market.functions.sell(bid_id, 0), s, "NoteMarketZeroNotes")
-    expect_revert(chain, market.functions.sell(bid_id, held + 1), s, "NoteMarketNotEnoughBid", bid_id, held, held + 1)
-    expect_revert(chain, market.functions.sell(bid_id, UNIT), b, "NoteMarketSelfTrade", bid_id)
-    expect_revert(chain, market.functions.sell(bid_id + 1, UNIT), s, "NoteMarketBidClosed", bid_id + 1)
+    expect_revert(chain, world.sell(bid_id, 0), s, "NoteMarketZeroNotes")
+    expect_revert(chain, world.sell(bid_id, held + 1), s, "NoteMarketNotEnoughBid", bid_id, held, held + 1)
+    expect_revert(chain, world.sell(bid_id, UNIT), b, "NoteMarketSelfTrade", bid_id)
+    expect_revert(chain, world.sell(bid_id + 1, UNIT), s, "NoteMarketBidClosed", bid_id + 1)
     expect_revert(chain, market.functions.cancelBid(bid_id), s, "NoteMarketNotBidder", bid_id, s)
     # A seller cannot sell notes it does not hold.
     other = world.investors[2].address
     chain.tx(book.functions.setApprovalForAll(market.address, True), other)
-    expect_revert(chain, market.functions.sell(bid_id, UNIT), other, "ERC1155InsufficientBalance", other, 0, UNIT, loan_id)
+    expect_revert(chain, world.sell(bid_id, UNIT), other, "ERC1155InsufficientBalance", other, 0, UNIT, loan_id)
     # A bidder who spent the money meanwhile: the bid fails when hit, and nothing changes.
     cash = world.balance(bidder)
     chain.tx(token.functions.transfer(other, cash), b)
-    expect_revert(chain, market.functions.sell(bid_id, UNIT), s, "ERC20InsufficientBalance", b, 0, UNIT * 9 // 10)
-    # LoanBook's own transfer rules at the fill: an unverified bidder, or the loan's own borrower.
-    for wallet, error, args in ((world.outsider.address, "LoanBookRecipientNotVerified", (world.investor_level,)),
-                                (world.borrower.address, "LoanBookBorrowerCannotInvest", (loan_id,))):  # fmt: skip
+    expect_revert(chain, world.sell(bid_id, UNIT), s, "ERC20InsufficientBalance", b, 0, UNIT * 9 // 10)
+    # LoanBook's rules for receiving notes, at the bid: an unverified bidder, or the loan's own borrower,
+    # cannot place a bid that could never fill.
+    outsider, borrower, level = world.outsider.address, world.borrower.address, world.investor_level
+    for wallet in (outsider, borrower):
         chain.tx(token.functions.approve(market.address, MAX_UINT), wallet)
-        bad = events(chain.tx(market.functions.bid(loan_id, UNIT, 9_000, 0), wallet), market, "BidPlaced")[0]["bidId"]
-        expected = (wallet, *args) if error == "LoanBookRecipientNotVerified" else (*args, wallet)
-        expect_revert(chain, market.functions.sell(bad, UNIT), s, error, *expected)
+    expect_revert(chain, market.functions.bid(loan_id, UNIT, 9_000, 0), outsider, "NoteMarketBidderNotVerified", outsider, level)
+    expect_revert(chain, market.functions.bid(loan_id, UNIT, 9_000, 0), borrower, "NoteMarketBidderIsBorrower", loan_id, borrower)
+    # And again at the fill, by LoanBook: a bidder whose KYC was revoked after bidding.
+    revoked = world.investors[3]
+    world.ready_for_market(revoked)
+    lapsed = world.place(revoked, "bid", loan_id, UNIT, 9_000)
+    chain.tx(world.kyc.functions.revoke(revoked.address), world.admin.address)
+    expect_revert(chain, market.functions.bid(loan_id, UNIT, 9_000, 0), revoked.address, "NoteMarketBidderNotVerified",
+                  revoked.address, level)  # fmt: skip
+    expect_revert(chain, world.sell(lapsed, UNIT), s, "LoanBookRecipientNotVerified", revoked.address, level)
 
     chain.tx(market.functions.pause(), world.admin.address)
-    expect_revert(chain, market.functions.sell(bid_id, UNIT), s, "EnforcedPause")
+    expect_revert(chain, world.sell(bid_id, UNIT), s, "EnforcedPause")
     expect_revert(chain, market.functions.bid(loan_id, 1, 9_000, 0), b, "EnforcedPause")
     receipt = chain.tx(market.functions.cancelBid(bid_id), b)  # a bidder can always withdraw
     assert events(receipt, market, "BidCancelled") == [{"bidId": bid_id, "notesLeft": held}]
@@ -210,12 +218,12 @@ def test_orders_expire_at_their_time_and_can_still_be_withdrawn(world, snapshot)
     assert listed["expiresAt"] == placed["expiresAt"] == ends
     listing_id, bid_id = listed["listingId"], placed["bidId"]
     assert market.functions.listing(listing_id).call()[4] == market.functions.bidOf(bid_id).call()[4] == ends
-    chain.tx(market.functions.buy(listing_id, UNIT), b, at=ends - 2)  # the last seconds still trade
-    chain.tx(market.functions.sell(bid_id, UNIT), s, at=ends - 1)
+    chain.tx(world.buy(listing_id, UNIT), b, at=ends - 2)  # the last seconds still trade
+    chain.tx(world.sell(bid_id, UNIT), s, at=ends - 1)
     assert market.functions.listing(listing_id).call()[4] == ends  # a partial fill keeps the expiry
 
-    expect_revert(chain, market.functions.buy(listing_id, UNIT), b, "NoteMarketOrderExpired", listing_id, ends, at=ends)
-    expect_revert(chain, market.functions.sell(bid_id, UNIT), s, "NoteMarketOrderExpired", bid_id, ends, at=ends)
+    expect_revert(chain, world.buy(listing_id, UNIT), b, "NoteMarketOrderExpired", listing_id, ends, at=ends)
+    expect_revert(chain, world.sell(bid_id, UNIT), s, "NoteMarketOrderExpired", bid_id, ends, at=ends)
     chain.mine_at(ends + DAY)
     assert events(chain.tx(market.functions.delist(listing_id), s), market, "Delisted") == [{"listingId": listing_id, "notesLeft": UNIT}]
     assert events(chain.tx(market.functions.cancelBid(bid_id), b), market, "BidCancelled") == [{"bidId": bid_id, "notesLeft": UNIT}]
@@ -250,6 +258,47 @@ def test_makers_reprice_their_own_orders_in_place(world, snapshot):
     expect_revert(chain, market.functions.repriceBid(bid_id, 8_000), b, "EnforcedPause")
 
 
+def test_a_maker_repricing_after_the_quote_makes_the_takers_fill_revert(world, snapshot):
+    """The front-run: a seller raises its listing, or a bidder drops its bid to 1 bps, between the
+    taker's quote and its transaction. The taker's limit (the quote) makes the fill revert with
+    NoteMarketPriceMoved, and no money, notes or order changes; at or within the quote it fills."""
+    book, market, chain = world.book, world.market, world.chain
+    seller, buyer = world.investors[:2]
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    world.ready_for_market(seller, buyer)
+    s, b = seller.address, buyer.address
+    listing_id = world.place(seller, "ask", loan_id, 2 * UNIT, 9_500)
+    bid_id = world.place(buyer, "bid", loan_id, 2 * UNIT, 9_000)
+    notes = UNIT + 1  # odd on purpose: the quotes are rounded, up for the buyer and down for the seller
+    max_cost = market.functions.costOf(listing_id, notes).call()
+    min_proceeds = market.functions.proceedsOf(bid_id, notes).call()
+    assert (max_cost, min_proceeds) == (-(-notes * 9_500 // 10_000), notes * 9_000 // 10_000)
+
+    def state():
+        return (world.balance(seller), world.balance(buyer), book.functions.balanceOf(s, loan_id).call(),
+                book.functions.balanceOf(b, loan_id).call(), tuple(market.functions.listing(listing_id).call()),
+                tuple(market.functions.bidOf(bid_id).call()))  # fmt: skip
+
+    chain.tx(market.functions.reprice(listing_id, 9_501), s)  # one bps above the quote
+    chain.tx(market.functions.repriceBid(bid_id, 1), b)  # the bidder's front-run: notes for almost nothing
+    before = state()
+    expect_revert(chain, market.functions.buy(listing_id, notes, max_cost), b, "NoteMarketPriceMoved", listing_id,
+                  -(-notes * 9_501 // 10_000), max_cost)  # fmt: skip
+    expect_revert(chain, market.functions.sell(bid_id, notes, min_proceeds), s, "NoteMarketPriceMoved", bid_id,
+                  notes // 10_000, min_proceeds)  # fmt: skip
+    assert state() == before
+
+    # Back at the quote, or better for the taker, each fills at the order's price now, never past the limit.
+    chain.tx(market.functions.reprice(listing_id, 9_400), s)
+    chain.tx(market.functions.repriceBid(bid_id, 9_000), b)
+    cheaper = -(-notes * 9_400 // 10_000)
+    receipt = chain.tx(market.functions.buy(listing_id, notes, max_cost), b)
+    assert events(receipt, market, "Sold")[0]["cost"] == cheaper < max_cost
+    receipt = chain.tx(market.functions.sell(bid_id, notes, min_proceeds), s)
+    assert events(receipt, market, "BidFilled")[0]["proceeds"] == min_proceeds
+    assert world.balance(seller) - before[0] == before[1] - world.balance(buyer) == cheaper + min_proceeds
+
+
 def test_anyone_matches_a_crossed_listing_and_bid_at_their_midpoint(world, snapshot):
     book, market, chain = world.book, world.market, world.chain
     seller, bidder, keeper = world.investors[0], world.investors[1], world.outsider
@@ -280,6 +329,41 @@ def test_anyone_matches_a_crossed_listing_and_bid_at_their_midpoint(world, snaps
     assert world.balance(keeper) == keeper_cash  # the keeper pays gas, nothing else, and gets nothing
 
 
+def test_a_match_never_pays_the_seller_less_than_a_buy_nor_costs_the_bidder_more_than_a_sale(world, snapshot):
+    """One-note fills, where rounding the midpoint down used to hand the seller nothing for a note a
+    buyer would have paid 1 for: the seller gets at least the ask's cost (rounded up), the bidder
+    pays at most what its bid pays a seller (rounded down), and a fill with no such amount reverts."""
+    book, market, chain = world.book, world.market, world.chain
+    seller, bidder, keeper = world.investors[0], world.investors[1], world.outsider.address
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    world.ready_for_market(seller, bidder)
+    ask = world.place(seller, "ask", loan_id, 10 * UNIT, 9_500)
+    bid = world.place(bidder, "bid", loan_id, 10 * UNIT, 10_000)
+
+    def matched(listing_id, bid_id, notes):
+        return events(chain.tx(market.functions.matchOrders(listing_id, bid_id, notes), keeper), market, "Matched")[0]["cost"]
+
+    # The midpoint of 95% and 100% for one note rounds down to 0; a buy of it pays 1, a sale into the bid gets 1.
+    assert 1 * (9_500 + 10_000) // 20_000 == 0
+    assert market.functions.costOf(ask, 1).call() == market.functions.proceedsOf(bid, 1).call() == 1
+    seller_cash = world.balance(seller)
+    assert [matched(ask, bid, 1) for _ in range(3)] == [1, 1, 1]  # splitting never costs the seller
+    assert world.balance(seller) - seller_cash == 3
+    assert book.functions.balanceOf(bidder.address, loan_id).call() == 3
+    # Where the midpoint covers the ask's cost it stands: 2 * (95% + 100%) / 2 = 1.95, rounded down to 1, is
+    # under the 2 a buy of two notes pays; 100 notes at the midpoint, 97.5, is above the buy's 95.
+    assert matched(ask, bid, 2) == 2 and matched(ask, bid, 100) == 100 * 19_500 // 20_000 == 97
+    # One note between 95% and 97%: a buy of it pays 1, a sale into the bid gets 0; no amount serves both.
+    chain.tx(market.functions.repriceBid(bid, 9_700), bidder.address)
+    expect_revert(chain, market.functions.matchOrders(ask, bid, 1), keeper, "NoteMarketSpreadTooThin", ask, bid, 1, 0)
+    # Equal prices match only amounts whose cost is whole at that price.
+    chain.tx(market.functions.repriceBid(bid, 9_500), bidder.address)
+    expect_revert(chain, market.functions.matchOrders(ask, bid, UNIT + 1), keeper, "NoteMarketSpreadTooThin", ask, bid,
+                  UNIT * 95 // 100 + 1, UNIT * 95 // 100)  # fmt: skip
+    assert matched(ask, bid, UNIT) == UNIT * 95 // 100
+    assert world.balance(market.address) == 0
+
+
 def test_matching_refuses_what_it_should(world, snapshot):
     market, chain = world.market, world.chain
     seller, bidder, keeper = world.investors[0], world.investors[1], world.outsider.address
@@ -304,7 +388,7 @@ def test_matching_refuses_what_it_should(world, snapshot):
     chain.tx(market.functions.matchOrders(ask, low_bid, UNIT), keeper)
     chain.tx(market.functions.repriceBid(low_bid, 9_400), bidder.address)
     refused(ask, elsewhere, UNIT, "NoteMarketLoanMismatch", ask, elsewhere, loan_id, other_loan)
-    refused(ask, own_bid, UNIT, "NoteMarketSelfTrade", ask)
+    refused(ask, own_bid, UNIT, "NoteMarketSelfMatch", ask, own_bid, seller.address)
     refused(ask + 1, bid, UNIT, "NoteMarketListingClosed", ask + 1)
     refused(ask, own_bid + 1, UNIT, "NoteMarketBidClosed", own_bid + 1)
     # A maker who took its approval back cannot be matched, and nothing changes.

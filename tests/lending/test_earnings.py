@@ -51,7 +51,7 @@ def _life_of_a_loan(world, holders) -> dict:  # noqa: F811
         node.tx(book.functions.setApprovalForAll(market.address, True), wallet.address)
         node.tx(world.token.functions.approve(market.address, MAX_UINT), wallet.address)
     listing = events(node.tx(market.functions.list(loan_id, held // 2, 7_000, 0), second.address), market, "Listed")[0]
-    sold = events(node.tx(market.functions.buy(listing["listingId"], held // 2), buyer.address), market, "Sold")[0]
+    sold = events(node.tx(world.buy(listing["listingId"], held // 2), buyer.address), market, "Sold")[0]
     outstanding_at_sale = world.loan(loan_id)["principalOutstanding"]
     node.mine_at(start + 90 * DAY)
     world.repay(loan_id, book.functions.amountDue(loan_id).call()[0] + 1_000 * UNIT)  # the third, and principal ahead

@@ -19,6 +19,7 @@ from backend.lending.statement import statement_of
 from tests.anchoring.helpers import point_get_settings_at
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
+from tests.contracts.helpers import expect_revert
 from tests.identity.conftest import client_for, minted_bearer
 from tests.lending.test_portfolio import _decision_hash
 from tests.lending.test_wallet_txs import _send
@@ -151,6 +152,56 @@ def test_bad_requests_get_a_clear_4xx_before_any_gas_is_spent(settings, world): 
     assert client.post(f"/api/v1/market/listings/{lid + 1}/buy", json={}, headers=as_buyer).status_code == 404
     assert client.post(f"/api/v1/market/listings/{lid}/delist", headers=as_buyer).status_code == 403
     assert world.book.functions.balanceOf(buyer.address, loan_id).call() == 0  # nothing moved
+
+
+def test_a_taker_is_held_to_the_price_it_was_quoted(settings, world):  # noqa: F811
+    """The page sends the price its table showed (`quoted_price_bps`); the plan's buy or sell carries
+    what the notes cost or fetch at that price as its limit, so a maker repricing before the
+    transaction lands makes it revert on chain, and one that repriced before the plan gets a 409."""
+    seller, buyer = world.investors[0], world.investors[1]
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    world.ready_for_market(seller, buyer)
+    lid = world.place(seller, "ask", loan_id, 10 * UNIT, 9_500)
+    bid_id = world.place(buyer, "bid", loan_id, 10 * UNIT, 9_000)
+    _index(settings)
+    client = client_for(settings)
+    as_seller, as_buyer = minted_bearer(settings, seller), minted_bearer(settings, buyer)
+    notes = 3 * UNIT + 1
+
+    def take(path, headers, price):
+        return client.post(path, json={"notes": notes, "quoted_price_bps": price}, headers=headers)
+
+    def calldata(plan):
+        fn, args = world.market.decode_function_input(plan["transactions"][-1]["data"])
+        return fn.fn_name, list(args.values())
+
+    buying = take(f"/api/v1/market/listings/{lid}/buy", as_buyer, 9_500).json()
+    max_cost = -(-notes * 9_500 // 10_000)
+    assert calldata(buying) == ("buy", [lid, notes, max_cost]) and buying["cost"] == max_cost
+    selling = take(f"/api/v1/market/bids/{bid_id}/sell", as_seller, 9_000).json()
+    min_proceeds = notes * 9_000 // 10_000
+    assert calldata(selling) == ("sell", [bid_id, notes, min_proceeds]) and selling["cost"] == min_proceeds
+
+    # Each maker reprices against its taker before the planned transaction lands: both revert.
+    world.chain.tx(world.market.functions.reprice(lid, 9_600), seller.address)
+    world.chain.tx(world.market.functions.repriceBid(bid_id, 1), buyer.address)
+    expect_revert(world.chain, world.market.functions.buy(lid, notes, max_cost), buyer.address, "NoteMarketPriceMoved",
+                  lid, -(-notes * 9_600 // 10_000), max_cost)  # fmt: skip
+    expect_revert(world.chain, world.market.functions.sell(bid_id, notes, min_proceeds), seller.address,
+                  "NoteMarketPriceMoved", bid_id, notes // 10_000, min_proceeds)  # fmt: skip
+    # Planned again at the old quote: refused before any gas, naming the order.
+    stale = take(f"/api/v1/market/listings/{lid}/buy", as_buyer, 9_500)
+    assert stale.status_code == 409 and stale.json()["context"]["listing_id"] == lid
+    stale = take(f"/api/v1/market/bids/{bid_id}/sell", as_seller, 9_000)
+    assert stale.status_code == 409 and stale.json()["context"]["bid_id"] == bid_id
+    # A maker moving in the taker's favour is fine: the limit stays the quote, the fill is at the better price.
+    world.chain.tx(world.market.functions.reprice(lid, 9_400), seller.address)
+    cheaper = take(f"/api/v1/market/listings/{lid}/buy", as_buyer, 9_500).json()
+    assert calldata(cheaper) == ("buy", [lid, notes, max_cost]) and cheaper["cost"] == -(-notes * 9_400 // 10_000)
+    before = world.balance(buyer)
+    _send(world.w3, buyer, cheaper["transactions"])
+    assert before - world.balance(buyer) == cheaper["cost"]
+    assert take(f"/api/v1/market/listings/{lid}/buy", as_buyer, 0).status_code == 422
 
 
 def test_a_quote_prices_notes_before_anyone_offers_them(settings, world):  # noqa: F811

@@ -19,13 +19,13 @@ def test_makers_hear_once_when_their_order_is_filled(servicing_settings, world):
     loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
     world.ready_for_market(seller, buyer, bidder, partial)
     listing = world.place(seller, "ask", loan_id, 2 * UNIT, 9_500)
-    chain.tx(market.functions.buy(listing, UNIT), buyer.address)
-    chain.tx(market.functions.buy(listing, UNIT), bidder.address)  # sold out in two trades
+    chain.tx(world.buy(listing, UNIT), buyer.address)
+    chain.tx(world.buy(listing, UNIT), bidder.address)  # sold out in two trades
     bid = world.place(bidder, "bid", loan_id, UNIT, 9_800)
     crossed = world.place(seller, "ask", loan_id, UNIT, 9_600)
     chain.tx(market.functions.matchOrders(crossed, bid, UNIT), world.admin.address)  # the keeper's match
     part = world.place(partial, "bid", loan_id, 3 * UNIT, 9_000)
-    chain.tx(market.functions.sell(part, UNIT), seller.address)  # part-filled: still open, not told
+    chain.tx(world.sell(part, UNIT), seller.address)  # part-filled: still open, not told
     index(settings)
 
     assert _pass(settings).investor_notices == 3
@@ -42,7 +42,7 @@ def test_makers_hear_once_when_their_order_is_filled(servicing_settings, world):
 
     # An order closed long ago (say, before the platform told makers at all) is not told now.
     late = world.place(buyer, "bid", loan_id, UNIT, 9_000)
-    chain.tx(market.functions.sell(late, UNIT), seller.address)
+    chain.tx(world.sell(late, UNIT), seller.address)
     index(settings)
     chain.mine_at(chain.now() + 8 * DAY)
     assert _pass(settings).investor_notices == 0

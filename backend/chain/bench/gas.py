@@ -273,12 +273,16 @@ def _scenario(b: _Bench) -> dict[str, Any]:
     b.send(book.functions.setApprovalForAll(market.address, True), seller)
     b.send(b.contract("MockStablecoin").functions.approve(market.address, MAX_UINT), buyer)
     list_gas = b.send(market.functions.list(d_id, 60 * UNIT, 9_800, 0), seller)
-    buy_gas = b.send(market.functions.buy(market.functions.listingCount().call(), 30 * UNIT), buyer)
+    listing_id = market.functions.listingCount().call()
+    quoted = market.functions.costOf(listing_id, 30 * UNIT).call()  # the buyer's limit: the cost it was quoted
+    buy_gas = b.send(market.functions.buy(listing_id, 30 * UNIT, quoted), buyer)
     # The other side: a holder bids for more notes and the same seller sells into the bid.
     bidder = investors[98]
     b.send(b.contract("MockStablecoin").functions.approve(market.address, MAX_UINT), bidder)
     bid_gas = b.send(market.functions.bid(d_id, 60 * UNIT, 9_800, 0), bidder)
-    sell_gas = b.send(market.functions.sell(market.functions.bidCount().call(), 30 * UNIT), seller)
+    bid_id = market.functions.bidCount().call()
+    quoted = market.functions.proceedsOf(bid_id, 30 * UNIT).call()  # the seller's floor: the proceeds it was quoted
+    sell_gas = b.send(market.functions.sell(bid_id, 30 * UNIT, quoted), seller)
     # The rest of the listing and of the bid (both at 98%) cross: a keeper matches part of each.
     match_call = market.functions.matchOrders(market.functions.listingCount().call(), market.functions.bidCount().call(),
                                               20 * UNIT)  # fmt: skip

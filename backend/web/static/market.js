@@ -23,7 +23,7 @@ function orderRow(o, id, kind, mine, cells) {
       : (mine ? ["Cancel", "cancel"] : ["Sell", "sell"]);
     const button = Object.assign(document.createElement("button"), { textContent: label });
     Object.assign(button.dataset, { [kind]: id, action });
-    button.onclick = guard(() => marketAction(kind, id, action));
+    button.onclick = guard(() => marketAction(kind, id, action, o.price_bps));
     cell.append(button);
     if (mine) cell.append(" ", ...repriceControls(kind, id));
     if (kind === "listing" && !mine && has("investor")) {  // a buyer decides as a funder does
@@ -94,10 +94,11 @@ export async function sellNow(loanId) {
   refreshWhenIndexed(receipt, refreshMarket, refreshPortfolio);
 }
 
-async function marketAction(kind, id, action) {
+// Taking an order sends the price the table showed: the transaction reverts if the maker reprices past it.
+async function marketAction(kind, id, action, priceBps) {
   const takes = action === "buy" || action === "sell";
   const plan = await api(`/api/v1/market/${kind === "listing" ? "listings" : "bids"}/${id}/${action}`,
-    { method: "POST", body: takes ? {} : undefined });
+    { method: "POST", body: takes ? { quoted_price_bps: priceBps } : undefined });
   const receipt = await sendAll(plan.transactions);
   say(MARKET_DONE[plan.action](plan));
   refreshWhenIndexed(receipt, refreshMarket, refreshPortfolio);
