@@ -81,14 +81,18 @@ test: setup brownie-setup
 	$(BIN)/pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory brownie-test
 
+# The server runs by its absolute path, so `make stop` finds this checkout's server only; the
+# [l] keeps pkill's pattern from matching the recipe's own shell, whose command line holds it.
+SERVE := $(CURDIR)/$(BIN)/loanchain serve
+
 run: setup
 	$(BIN)/loanchain chain up
 	$(BIN)/loanchain deploy
 	$(BIN)/loanchain db upgrade
-	$(BIN)/loanchain serve
+	$(SERVE)
 
 stop:
-	-@pkill -f "$(BIN)/loanchain serve" && echo "API stopped" || true
+	-@pkill -f "$(CURDIR)/$(BIN)/[l]oanchain serve" && echo "API stopped" || true
 	-$(BIN)/loanchain chain down
 
 bench: setup

@@ -6,8 +6,8 @@ because that is how hosting platforms hand them over.
 
 from __future__ import annotations
 
-from functools import lru_cache
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -203,6 +203,15 @@ class Settings(BaseSettings):
                 return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _local_addresses_follow_the_ports(self):
+        # Moving the local chain or the API to other ports moves what reaches them, unless set apart.
+        if "rpc_url" not in self.model_fields_set:
+            self.rpc_url = f"http://{self.chain_host}:{self.chain_port}"
+        if "siwe_domains" not in self.model_fields_set:
+            self.siwe_domains = [f"127.0.0.1:{self.api_port}", f"localhost:{self.api_port}"]
+        return self
 
     @model_validator(mode="after")
     def _sms_gateway_complete(self):
