@@ -16,8 +16,6 @@ from backend.cli.output import cli_errors, console, err_console, print_json
 from backend.config import Settings, get_settings
 
 
-
-
 class _FilesByDefault(TyperGroup):
     """`loanchain anchor a.pdf b.pdf` means `loanchain anchor add a.pdf b.pdf`."""
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from backend.cli.output import cli_errors
-from backend.cli.output import console, print_json
+from backend.cli.output import cli_errors, console, print_json
 from backend.config import get_settings
 
 app = typer.Typer(help="The tamper-evident audit log, traces, and transaction monitoring.", no_args_is_help=True)

@@ -3,9 +3,8 @@ from __future__ import annotations
 import typer
 
 from backend.chain.indexer import Indexer, index_status, rebuild
-from backend.cli.output import console, print_json
+from backend.cli.output import cli_errors, console, print_json
 from backend.config import get_settings
-from backend.cli.output import cli_errors
 from backend.workers.lock import exclusive
 
 app = typer.Typer(help="The chain index: contract events and projections in SQL.")

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from backend.cli.output import cli_errors, console, print_json
+from backend.cli.output import LOAN_ID, cli_errors, console, print_json
 from backend.config import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Loans from the chain index: list them, show one with its schedule, its position, its statement and its release letter.")
@@ -39,7 +39,7 @@ def list_command(
 
 
 @app.command("show")
-def show_command(loan_id: int, json_out: bool = typer.Option(False, "--json")) -> None:
+def show_command(loan_id: int = LOAN_ID, json_out: bool = typer.Option(False, "--json")) -> None:
     """One loan: terms, funding, the agreement document and the schedule the contract enforces."""
     from backend.db.session import session_scope
     from backend.lending.loans import get_loan
@@ -62,7 +62,7 @@ def show_command(loan_id: int, json_out: bool = typer.Option(False, "--json")) -
 
 
 @app.command("position")
-def position_command(loan_id: int, json_out: bool = typer.Option(False, "--json")) -> None:
+def position_command(loan_id: int = LOAN_ID, json_out: bool = typer.Option(False, "--json")) -> None:
     """An active loan's standing now, read from LoanBook: due now, payoff, next due date, days past due."""
     from backend.db.session import session_scope
     from backend.servicing.service import position_now
@@ -79,7 +79,7 @@ def position_command(loan_id: int, json_out: bool = typer.Option(False, "--json"
 
 
 @app.command("borrower")
-def borrower_command(loan_id: int, json_out: bool = typer.Option(False, "--json")) -> None:
+def borrower_command(loan_id: int = LOAN_ID, json_out: bool = typer.Option(False, "--json")) -> None:
     """The loan's borrower as investors see it: banded facts and the credit decision, never identity
     (= GET /api/v1/loans/{id}/borrower)."""
     from backend.db.session import session_scope
@@ -103,7 +103,7 @@ def borrower_command(loan_id: int, json_out: bool = typer.Option(False, "--json"
 
 @app.command("statement")
 def statement_command(
-    loan_id: int,
+    loan_id: int = LOAN_ID,
     year: int | None = typer.Option(None, min=2015, max=9998, help="Calendar year (UTC, block time); the loan's life by default"),
     csv_out: Path | None = typer.Option(None, "--csv", help="Write the lines as CSV to this file"),
     json_out: bool = typer.Option(False, "--json"),
@@ -138,7 +138,7 @@ def statement_command(
 
 @app.command("release")
 def release_command(
-    loan_id: int,
+    loan_id: int = LOAN_ID,
     output: Path | None = typer.Option(None, "--output", help="Write the letter's exact bytes to this file"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -160,7 +160,7 @@ def release_command(
 
 
 @app.command("autopay")
-def autopay_command(loan_id: int, json_out: bool = typer.Option(False, "--json")) -> None:
+def autopay_command(loan_id: int = LOAN_ID, json_out: bool = typer.Option(False, "--json")) -> None:
     """The loan's autopay (= GET /api/v1/loans/{id}/autopay, as staff): the repayment mandate its
     borrower signed, the payments made under it, and why the next one could not be paid, if so."""
     from backend.db.session import session_scope

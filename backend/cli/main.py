@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import typer
 
-from backend.cli import chain, content, db, deploy, toolchain
-from backend.cli import index, outbox, worker
-from backend.cli import anchor, audit, verify
-from backend.cli import kyc
-from backend.cli import bench
-from backend.cli import model
-from backend.cli import disclosure
-from backend.cli import backup, loan, market, portfolio, servicing
+from backend.cli import (
+    anchor,
+    audit,
+    backup,
+    bench,
+    chain,
+    content,
+    db,
+    deploy,
+    disclosure,
+    index,
+    kyc,
+    loan,
+    market,
+    model,
+    outbox,
+    portfolio,
+    servicing,
+    toolchain,
+    verify,
+    worker,
+)
 
 app = typer.Typer(name="loanchain", help="Blockchain-anchored P2P lending platform.", no_args_is_help=True)
 app.command("compile")(toolchain.compile_command)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from backend.bounds import DB_ID_MAX
 from backend.cli.output import cli_errors, console, print_json
 from backend.config import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="The notes' secondary market (offers and bids) from the chain index.")
 
-LOAN_OPTION = typer.Option(None, "--loan", min=1, help="Only this loan's notes")
+LOAN_OPTION = typer.Option(None, "--loan", min=1, max=DB_ID_MAX, help="Only this loan's notes")
 JSON_OPTION = typer.Option(False, "--json")
 
 

@@ -11,7 +11,11 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from backend.bounds import DB_ID_MAX
 from backend.errors import LoanchainError
+
+# A loan id as a command argument: past what the database holds is a usage error, not a traceback.
+LOAN_ID = typer.Argument(min=1, max=DB_ID_MAX, help="LoanBook's loan id")
 
 console = Console()
 err_console = Console(stderr=True)

@@ -12,8 +12,7 @@ from typing import Annotated
 
 import typer
 
-from backend.cli.output import cli_errors
-from backend.cli.output import console, err_console, print_json
+from backend.cli.output import cli_errors, console, err_console, print_json
 from backend.errors import ValidationFailed
 
 EXIT_CODES = {"verified": 0, "tampered": 1, "unknown": 3, "pending": 4}

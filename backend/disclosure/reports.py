@@ -60,8 +60,9 @@ def period_end(period: str) -> int:
 
 
 def check_period(period: str) -> str:
-    if not PERIOD.match(period):
-        raise ValidationFailed(f"period: {period!r} is not a month written YYYY-MM", field="period")
+    # Up to 9998: a month's end is the next month's first second, and Python's dates stop at 9999.
+    if not PERIOD.match(period) or not 1970 <= int(period[:4]) <= 9998:
+        raise ValidationFailed(f"period: {period!r} is not a month written YYYY-MM (1970 to 9998)", field="period")
     return period
 
 
