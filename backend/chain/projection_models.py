@@ -54,9 +54,9 @@ class LoanRow(EventRef, Base):
     status: Mapped[str] = mapped_column(String(20), index=True)
     borrower: Mapped[str] = mapped_column(String(42), index=True)
     underwriter: Mapped[str] = mapped_column(String(42))
-    terms_hash: Mapped[str] = mapped_column(String(66))
+    terms_hash: Mapped[str] = mapped_column(String(66), index=True)
     agreement_hash: Mapped[str] = mapped_column(String(66))
-    decision_hash: Mapped[str] = mapped_column(String(66))
+    decision_hash: Mapped[str] = mapped_column(String(66), index=True)
     principal: Mapped[int] = mapped_column(Uint)
     apr_bps: Mapped[int] = mapped_column(Integer)
     installments: Mapped[int] = mapped_column(Integer)
@@ -78,6 +78,7 @@ class LoanRow(EventRef, Base):
     recoverable: Mapped[int] = mapped_column(Uint, default=0)
     claimed: Mapped[int] = mapped_column(Uint, default=0)
     created_block: Mapped[int] = mapped_column(BigInteger)
+    created_tx: Mapped[str | None] = mapped_column(String(66))  # tx_hash: the last event that touched the loan
 
 
 class FundingRow(EventRef, Base):

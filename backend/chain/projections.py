@@ -172,7 +172,7 @@ class Loans(EntityProjection):
                 funding_deadline=_int(t["fundingDeadline"]), origination_fee_bps=_int(t["originationFeeBps"]),
                 funded=0, origination_fee=0, principal_outstanding=0, last_installment=0, interest_paid=0,
                 principal_paid=0, fees_assessed=0, fees_paid=0, cover=0, recovered=0, recoverable=0, claimed=0,
-                created_block=ev.block_number, **_ref(ev),
+                created_block=ev.block_number, created_tx=ev.tx_hash, **_ref(ev),
             ))  # fmt: skip
             return
         row = session.get(LoanRow, loan_id)

@@ -45,7 +45,7 @@ class TapeRow(BaseModel):
     net_loss: int
     terms_hash: str
     decision_hash: str
-    tx_hash: str
+    tx_hash: str  # the transaction that created the loan (its signed terms carry both hashes)
 
 
 COLUMNS = tuple(TapeRow.model_fields)
@@ -78,7 +78,7 @@ def loan_tape(session: Session, aging: dict[int, ServicingPublic] | None = None)
             days_past_due=state.days_past_due if state else None, bucket=state.bucket if state else None,
             principal_at_default=at_default, reserve_cover=loan.cover, recovered=loan.recovered,
             net_loss=max(0, at_default - loan.cover - loan.recovered) if defaulted else 0,
-            terms_hash=loan.terms_hash, decision_hash=loan.decision_hash, tx_hash=loan.tx_hash,
+            terms_hash=loan.terms_hash, decision_hash=loan.decision_hash, tx_hash=loan.created_tx or loan.tx_hash,
         ))  # fmt: skip
     return rows
 

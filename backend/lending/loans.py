@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from eth_utils import is_address, to_checksum_address
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -76,7 +77,10 @@ def list_loans(
     if status is not None:
         query = query.where(LoanRow.status == status)
     if borrower is not None:
-        query = query.where(func.lower(LoanRow.borrower) == borrower.lower())
+        if not is_address(borrower):
+            raise ValidationFailed(f"borrower: {borrower!r} is not an Ethereum address", field="borrower")
+        # The index stores addresses checksummed: compared as stored, the borrower index serves it.
+        query = query.where(LoanRow.borrower == to_checksum_address(borrower))
     total = db.scalar(select(func.count()).select_from(query.subquery()))
     rows = list(db.scalars(query.order_by(LoanRow.loan_id.desc()).limit(limit).offset(offset)))
     facts = decision_facts(db, {row.decision_hash for row in rows})

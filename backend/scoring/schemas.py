@@ -129,8 +129,8 @@ class LoanRefPublic(BaseModel):
     borrower: str
     principal: int
     apr_bps: int
-    block_number: int
-    tx_hash: str
+    block_number: int = Field(description="The block that created the loan")
+    tx_hash: str = Field(description="The createLoan transaction, whose signed terms carry the decision hash")
 
 
 class DecisionProofPublic(BaseModel):

@@ -225,8 +225,8 @@ def prove_decision(db: Session, hash_: str) -> DecisionProofPublic:
                 borrower=loan.borrower,
                 principal=loan.principal,
                 apr_bps=loan.apr_bps,
-                block_number=loan.block_number,
-                tx_hash=loan.tx_hash,
+                block_number=loan.created_block,
+                tx_hash=loan.created_tx or loan.tx_hash,
             )
             for loan in loans
         ],

@@ -215,12 +215,15 @@ def test_a_loans_on_chain_decision_hash_leads_back_to_its_credit_decision(indexe
     settings, world = indexed
     with session_scope(settings) as session:
         decision = score_application(session, ApplicationCreate(**SAMPLE))
-    loan_id, _ = world.create(decision_hash=bytes.fromhex(decision.decision_hash[2:]))
+    loan_id, created = world.create(decision_hash=bytes.fromhex(decision.decision_hash[2:]))
+    world.fund(loan_id, world.investors[0], 1_000 * 10**6)  # a later event on the loan
     Indexer().catch_up(settings)
     with session_scope(settings) as session:
         proof = prove_decision(session, decision.decision_hash)
     assert proof.verified and [loan.loan_id for loan in proof.loans] == [loan_id]
     assert proof.loans[0].borrower == world.borrower.address  # read from the LoanCreated event
+    # The transaction whose signed terms carry the hash, not the last one that touched the loan.
+    assert (proof.loans[0].block_number, proof.loans[0].tx_hash) == (created["blockNumber"], created["transactionHash"].to_0x_hex())
 
 
 def test_the_index_at_an_earlier_block_is_the_index_then_and_leaves_it_as_it_is(indexed):

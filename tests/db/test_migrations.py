@@ -120,3 +120,29 @@ def test_case_notes_written_in_clear_are_sealed_on_upgrade_and_opened_on_downgra
     migrate.downgrade(settings, "0020_collection_actions")
     with get_engine(settings).begin() as conn:
         assert conn.execute(text("SELECT note FROM collection_actions")).scalar_one() == "spoke to them; will pay Friday"
+
+
+def test_loans_already_indexed_get_the_transaction_that_created_them_on_upgrade(database_url, tmp_path):
+    from sqlalchemy import text
+
+    settings = make_settings(tmp_path, database_url=database_url)
+    migrate.upgrade(settings, "0027_notice_kind_index")
+    created, funded, h = "0x" + "c1" * 32, "0x" + "f2" * 32, "0x" + "00" * 32
+    with get_engine(settings).begin() as conn:
+        for i, (tx, event, args) in enumerate([(created, "LoanCreated", {"loanId": 3}), (funded, "LoanFunded", {"loanId": 3})]):
+            conn.execute(text(
+                "INSERT INTO chain_events (block_number, block_hash, tx_hash, tx_index, log_index, contract, address,"
+                " event, args) VALUES (:n, :h, :tx, 0, :i, 'LoanBook', :a, :e, :args)"
+            ), {"n": 5 + i, "h": "0x" + f"{i:064x}", "tx": tx, "i": i, "a": "0x" + "99" * 20, "e": event,
+                "args": json.dumps(args)})  # fmt: skip
+        conn.execute(text(
+            "INSERT INTO chain_loans (loan_id, status, borrower, underwriter, terms_hash, agreement_hash, decision_hash,"
+            " principal, apr_bps, installments, installment_period, installment_amount, funding_deadline,"
+            " origination_fee_bps, funded, origination_fee, principal_outstanding, last_installment, interest_paid,"
+            " principal_paid, fees_assessed, fees_paid, cover, recovered, recoverable, claimed, created_block,"
+            " block_number, tx_hash, log_index) VALUES (3, 'funding', :a, :a, :h, :h, :h, '1', 1, 1, 1, '1', 1, 0, '0',"
+            " '0', '0', 0, '0', '0', '0', '0', '0', '0', '0', '0', 5, 6, :funded, 1)"
+        ), {"a": "0x" + "99" * 20, "h": h, "funded": funded})  # fmt: skip
+    migrate.upgrade(settings)
+    with get_engine(settings).begin() as conn:  # the last event's tx stays in tx_hash; created_tx is the creation's
+        assert conn.execute(text("SELECT created_tx, tx_hash FROM chain_loans")).one() == (created, funded)

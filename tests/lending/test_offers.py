@@ -103,7 +103,7 @@ def test_the_borrower_signs_the_offer_and_the_loan_is_created_on_chain(client, c
     assert (loan["grade"], loan["purpose"]) == (approved["grade"], SAMPLE["purpose"])  # what investors are told
     assert loan["agreement_cid"] == offer["agreement_cid"] and loan["agreement_hash"] == terms["agreement_hash"]
     assert [row["amount"] for row in loan["schedule"]] == [row["amount"] for row in offer["schedule"]]
-    listed = client.get("/api/v1/loans", params={"status": "funding", "borrower": borrower.account.address}).json()
+    listed = client.get("/api/v1/loans", params={"status": "funding", "borrower": borrower.account.address.lower()}).json()
     assert [row["loan_id"] for row in listed["loans"]] == [loan_id] and listed["total"] == 1
     assert client.get("/api/v1/offers", headers=borrower.headers).json()[0]["loan_id"] == loan_id
 
@@ -198,6 +198,8 @@ def test_an_expired_offer_cannot_be_accepted(client, chain_identity_settings, bo
 def test_loans_are_public_and_filters_are_checked(client):
     assert client.get("/api/v1/loans").json() == {"loans": [], "total": 0}
     assert client.get("/api/v1/loans", params={"status": "lost"}).status_code == 422
+    bad = client.get("/api/v1/loans", params={"borrower": "0x123"})
+    assert bad.status_code == 422 and bad.json()["context"]["field"] == "borrower"
     assert client.get("/api/v1/loans/999").status_code == 404
 
 
