@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from backend.cli.output import cli_errors, console, print_json
+from backend.cli.output import cli_errors, console, iso_day, print_json
 from backend.config import get_settings
 
 app = typer.Typer(help="Public platform figures and the monthly disclosure reports.")
@@ -119,8 +119,8 @@ def flows_command(
     if json_out:
         print_json(flows.model_dump(mode="json"))
         return
-    table = Table("flow", "amount")
-    for name, value in flows.model_dump().items():
+    table = Table("flow", "amount", title=f"{iso_day(flows.start)} to {iso_day(flows.end)} (UTC, end excluded)")
+    for name, value in flows.model_dump(exclude={"start", "end"}).items():
         table.add_row(name.replace("_", " "), f"{value:,}")
     console.print(table)
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from backend.cli.output import LOAN_ID, cli_errors, console, print_json
+from backend.cli.output import LOAN_ID, cli_errors, console, iso_day, print_json
 from backend.config import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Loans from the chain index: list them, show one with its schedule, its position, its statement and its release letter.")
@@ -74,7 +73,7 @@ def position_command(loan_id: int = LOAN_ID, json_out: bool = typer.Option(False
         print_json(position.model_dump(mode="json"))
         return
     console.print(f"loan {loan_id} [bold]{position.bucket}[/], {position.days_past_due} days past due; "
-                  f"{position.installments_paid} installments paid, next due {position.next_due_date}; "
+                  f"{position.installments_paid} installments paid, next due {iso_day(position.next_due_date)}; "
                   f"due now {position.due_now:,}, payoff {position.payoff:,}")  # fmt: skip
 
 
@@ -178,6 +177,3 @@ def autopay_command(loan_id: int = LOAN_ID, json_out: bool = typer.Option(False,
     for warning in shown.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
 
-
-def iso_day(timestamp: int | None) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).date().isoformat() if timestamp is not None else ""

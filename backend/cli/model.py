@@ -16,9 +16,9 @@ from backend.cli.output import cli_errors, console, err_console, print_json, wri
 app = typer.Typer(no_args_is_help=True, help="Credit scoring model: train, evaluate, score, model card.")
 
 DataOption = typer.Option(
-    None, "--data", help="Labelled CSV with the german_credit.csv columns [default: data/german_credit.csv]."
+    None, "--data", help="Labelled CSV with the german_credit.csv columns (default: data/german_credit.csv)."
 )
-ArtifactOption = typer.Option(None, "--artifact", help="Model artifact JSON [default: the shipped one].")
+ArtifactOption = typer.Option(None, "--artifact", help="Model artifact JSON (default: the shipped one).")
 
 
 @contextmanager
@@ -52,11 +52,11 @@ def _with_cv_scheme(config, folds: int | None, repeats: int | None):
 @app.command("train")
 def train(
     data: Path = DataOption,
-    output: Path = typer.Option(None, "--output", "-o", help="Where to write the artifact [default: the shipped one]."),
+    output: Path = typer.Option(None, "--output", "-o", help="Where to write the artifact (default: the shipped one)."),
     folds: int | None = typer.Option(
-        None, min=2, help="CV folds (for the out-of-fold calibration and grade bands) [default: the recipe's, 5]."
+        None, min=2, help="CV folds (for the out-of-fold calibration and grade bands) (default: the recipe's, 5)."
     ),
-    repeats: int | None = typer.Option(None, min=1, help="CV repeats [default: the recipe's, 10]."),
+    repeats: int | None = typer.Option(None, min=1, help="CV repeats (default: the recipe's, 10)."),
     json_out: bool = typer.Option(False, "--json", help="Print the artifact's metrics as JSON."),
 ) -> None:
     """Fit the scorecard, calibrate it out of fold, and write the versioned JSON artifact."""
@@ -84,8 +84,8 @@ def evaluate(
     data: Path = DataOption,
     artifact: Path = ArtifactOption,
     cv: bool = typer.Option(True, "--cv/--no-cv", help="Also cross-validate the training recipe on the file."),
-    folds: int = typer.Option(None, min=2, help="CV folds [default: as trained, 5]."),
-    repeats: int = typer.Option(None, min=1, help="CV repeats [default: as trained, 10]."),
+    folds: int = typer.Option(None, min=2, help="CV folds (default: as trained, 5)."),
+    repeats: int = typer.Option(None, min=1, help="CV repeats (default: as trained, 10)."),
     json_out: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
 ) -> None:
     """Metrics of the shipped model on a labelled file, plus cross-validated AUC with spread.
@@ -149,7 +149,7 @@ def score(
 def card(
     data: Path = DataOption,
     artifact: Path = ArtifactOption,
-    output_dir: Path = typer.Option(None, "--output-dir", help="[default: docs/model_card]"),
+    output_dir: Path = typer.Option(None, "--output-dir", help="Where the card and its plots go (default: docs/model_card)"),
 ) -> None:
     """Write the model card (Markdown + PNG plots) to docs/model_card/.
 

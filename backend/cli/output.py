@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +42,8 @@ def write_report(report: dict, output: Path | None) -> None:
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+
+
+def iso_day(timestamp: int | None) -> str:
+    """A block time as its UTC day (empty for none)."""
+    return datetime.fromtimestamp(timestamp, UTC).date().isoformat() if timestamp else ""

@@ -6,7 +6,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from backend.cli.output import cli_errors, console, print_json
+from backend.cli.output import cli_errors, console, iso_day, print_json
 from backend.config import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Post-loan management: aging buckets, reminders, collections, defaults.")
@@ -49,7 +49,7 @@ def aging_command(json_out: bool = typer.Option(False, "--json")) -> None:
     if json_out:
         print_json(report.model_dump(mode="json"))
         return
-    table = Table("bucket", "loans", "principal outstanding", "due now", title=f"aging as of {report.as_of}")
+    table = Table("bucket", "loans", "principal outstanding", "due now", title=f"aging as of {iso_day(report.as_of) or 'no servicing pass yet'}")
     for b in report.buckets:
         table.add_row(b.bucket, str(b.loans), f"{b.principal_outstanding:,}", f"{b.due_now:,}")
     console.print(table)

@@ -73,7 +73,14 @@ def _online(settings, target: str, path: Path, claimed_cid: str | None, rpc_url:
             return verify_bytes(session, settings, path.read_bytes(), claimed_cid=claimed_cid, rpc_url=rpc_url)
         if claimed_cid is not None:
             raise ValidationFailed("--cid goes with a FILE")
-        return verify_cid(session, settings, target, rpc_url=rpc_url)
+        return verify_cid(session, settings, _cid_or_missing_file(target), rpc_url=rpc_url)
+
+
+def _cid_or_missing_file(target: str) -> str:
+    """`target` when it may be a CID; a path (base32 CIDs hold no '/' or '.') names a missing file."""
+    if "/" in target or "." in target:
+        raise ValidationFailed(f"{target}: no such file (nor a CID)")
+    return target
 
 
 def _export(settings, target: str, path: Path, out: Path, rpc_url: str | None, json_out: bool) -> None:
@@ -84,7 +91,7 @@ def _export(settings, target: str, path: Path, out: Path, rpc_url: str | None, j
         if path.is_file():
             proof = export_proof(session, settings, data=path.read_bytes(), rpc_url=rpc_url)
         else:
-            proof = export_proof(session, settings, cid=target, rpc_url=rpc_url)
+            proof = export_proof(session, settings, cid=_cid_or_missing_file(target), rpc_url=rpc_url)
     out.write_text(json.dumps(proof.model_dump(mode="json"), indent=2) + "\n")
     if json_out:
         print_json(proof.model_dump(mode="json"))
