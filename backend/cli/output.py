@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -18,7 +20,10 @@ from backend.errors import LoanchainError
 # A loan id as a command argument: past what the database holds is a usage error, not a traceback.
 LOAN_ID = typer.Argument(min=1, max=DB_ID_MAX, help="LoanBook's loan id")
 
-console = Console()
+# Piped or redirected output has no terminal to fit; Rich would assume 80 columns and cut every
+# cell of a wide table. Wide enough for every table, unless COLUMNS says otherwise.
+PIPED_WIDTH = 200
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH)
 err_console = Console(stderr=True)
 
 
