@@ -70,9 +70,10 @@ def _untold(db: Session, kind: str, installment: ColumnElement[Any], *where: Col
 def _whole_loan(loan: LoanRow, notes: int, kind: str, now: int, d: int) -> tuple[int, int, str]:
     """(due date, amount, message) of a notice about the whole loan."""
     if kind == "refund_due":
+        why = (f"did not reach full funding by {day(loan.funding_deadline)}" if loan.funded < loan.principal else
+               f"was fully funded but not paid out within the disbursement window after {day(loan.funding_deadline)}")
         return loan.funding_deadline, notes, (
-            f"Loan {loan.loan_id} was not paid out after its funding deadline, {day(loan.funding_deadline)}, and is "
-            "cancelled. "
+            f"Loan {loan.loan_id} {why} and is cancelled. "
             f"Your {money(notes, d)} is not at risk and is yours to take back: choose \"Take my money back\".")
     if kind == "loan_defaulted":
         # The reserve's cover is shared by notes, like every payment (LoanBook's per-note accumulator).

@@ -143,27 +143,27 @@ def test_retiring_a_key_still_in_use_is_refused(settings):
     assert (keyring_dir(settings) / f"{old}.key").exists()
 
 
-def test_an_erasure_committed_while_a_rotation_batch_runs_stays_erased(any_db_settings, monkeypatch):
+def test_an_erasure_committed_while_a_rotation_batch_runs_stays_erased(settings, monkeypatch):
     """SQLite ignores FOR UPDATE: an erasure can commit between the rotation's read of a row and its
-    write. The write is a compare-and-swap, so the erased record keeps no key."""
+    write (PostgreSQL's row lock makes the erasure wait instead). The write is a compare-and-swap,
+    so the erased record keeps no key."""
     from backend.identity.crypto import rotation
     from backend.identity.crypto.holders import shred
 
-    settings = any_db_settings
     _submit_some(settings, 2)
-    erased_id = _records(settings)[0].id
     new_id = add_master_key(settings)
-    real = rotation.rewrapped
+    real, erased = rotation.rewrapped, []
 
     def erasing_meanwhile(keyring, row):
         moved = real(keyring, row)  # the key is unwrapped from what was read ...
-        if row.id == erased_id:  # ... and meanwhile another transaction erases the record
+        if not erased:  # ... and meanwhile another transaction erases the record
+            erased.append(row.id)
             with session_scope(settings) as other:
-                shred(other.get(KycRecord, erased_id))
+                shred(other.get(KycRecord, row.id))
         return moved
 
     monkeypatch.setattr(rotation, "rewrapped", erasing_meanwhile)
     assert rotate(settings).remaining == 0
     keys = {r.id: (r.key_id, r.wrapped_key) for r in _records(settings)}
-    assert keys.pop(erased_id) == (None, None)  # still shredded: no key came back
+    assert keys.pop(erased[0]) == (None, None)  # still shredded: no key came back
     assert [key_id for key_id, _ in keys.values()] == [new_id]

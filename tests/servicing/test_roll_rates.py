@@ -140,7 +140,7 @@ def test_a_late_loan_is_valued_at_its_buckets_roll_rate_and_its_cure_is_counted(
     assert quote["fair_price_bps"] < 9_500 and late["fair_value"] == pytest.approx(
         late["notes"] * quote["fair_price_bps"] / 10_000, abs=late["notes"] / 10_000)
 
-    world.repay(loan_id, world.book.functions.amountDue(loan_id).call()[0])  # caught up: installments 1 and 2
+    world.repay(loan_id, world.book.functions.amountDue(loan_id).call()[0])  # caught up: installment 1 (2 is due on day 60)
     index(settings)
     with session_scope(settings) as session:
         assert servicing_pass(session, settings).buckets == {"current": 1}
@@ -150,7 +150,7 @@ def test_a_late_loan_is_valued_at_its_buckets_roll_rate_and_its_cure_is_counted(
         assert cured[bucket]["rate"] == pytest.approx(PRIOR[bucket] * PRIOR_EPISODES / (1 + PRIOR_EPISODES))
     assert cured["late_31_120"]["episodes"] == 0
     cured_position = position()
-    assert cured_position["pd_now"] == pytest.approx(remaining_share(pd, 12, 10))
-    assert cured_position["pd_now"] < pd  # two of twelve paid
+    assert cured_position["pd_now"] == pytest.approx(remaining_share(pd, 12, 11))
+    assert cured_position["pd_now"] < pd  # one of twelve paid
     # Per unit of principal at stake, worth nearly its face again.
     assert cured_position["fair_value"] / cured_position["exposure"] > 0.97 > 0.92 > late["fair_value"] / late["exposure"]

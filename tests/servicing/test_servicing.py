@@ -277,6 +277,13 @@ def test_a_fully_funded_loan_that_cannot_be_paid_out_is_cancelled_after_the_disb
     assert _notices(settings) == [(0, "not_disbursed")]
     process_until_idle(settings, timeout=30)
     assert world.loan(loan_id)["status"] == CANCELLED
+    index(settings)
+    _pass(settings)  # the holders are told why, and to take their money back
+    investor = world.investors[0].address
+    assert _notices(settings, to=investor) == [(0, "refund_due")]
+    with session_scope(settings) as session:
+        told = session.scalar(select(ServicingNotice.message).where(ServicingNotice.recipient == investor))
+    assert "was fully funded but not paid out within the disbursement window" in told
 
 
 def test_a_loans_position_now_is_read_from_loanbook_without_waiting_for_a_pass(servicing_settings, world, monkeypatch):
