@@ -251,10 +251,12 @@ def mandate_of(row: FundingMandateRow) -> fm.FundingMandate:
 
 def fundings(db: Session, mandate_hash: str) -> list[MandateFundingPublic]:
     """What the chain index holds of the mandate's `MandateUsed` events, oldest first."""
-    events = db.scalars(select(ChainEvent).where(ChainEvent.contract == "FundingAgent", ChainEvent.event == "MandateUsed")
+    # Filtered in the database (json_extract on SQLite, ->> on PostgreSQL), not over every mandate's events.
+    events = db.scalars(select(ChainEvent).where(ChainEvent.contract == "FundingAgent", ChainEvent.event == "MandateUsed",
+                                                 ChainEvent.args["mandateHash"].as_string() == mandate_hash)
                         .order_by(ChainEvent.block_number, ChainEvent.log_index))  # fmt: skip
     return [MandateFundingPublic(loan_id=int(e.args["loanId"]), amount=int(e.args["amount"]), block_number=e.block_number,
-                                 tx_hash=e.tx_hash) for e in events if e.args["mandateHash"] == mandate_hash]  # fmt: skip
+                                 tx_hash=e.tx_hash) for e in events]  # fmt: skip
 
 
 def _public(db: Session, settings: Settings, row: FundingMandateRow) -> MandatePublic:
