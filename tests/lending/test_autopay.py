@@ -13,12 +13,12 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from backend.audit.trace import trace_loan
+from backend.chain import repayment_mandates as rm
 from backend.chain.indexer import Indexer
+from backend.chain.models import Intent
 from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
-from backend.chain import repayment_mandates as rm
-from backend.chain.models import Intent
 from backend.lending.autopay import KEY_PREFIX
 from backend.lending.autopay_keeper import pay_by_mandates
 from backend.lending.models import RepaymentMandateRow

@@ -13,6 +13,7 @@ from eth_account import Account
 from typer.testing import CliRunner
 
 from backend.audit.trace import trace_loan
+from backend.chain import mandates as fm
 from backend.chain.indexer import Indexer
 from backend.chain.models import Intent
 from backend.chain.outbox import process_until_idle
@@ -21,7 +22,6 @@ from backend.config import get_settings
 from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
-from backend.chain import mandates as fm
 from backend.lending import autopay_keeper
 from backend.lending.mandate_keeper import (
     fund_by_mandates,
@@ -255,15 +255,22 @@ def test_bad_mandates_get_a_clear_4xx_and_change_nothing(settings, world):  # no
     assert borrower.status_code == 403  # investing is for verified investors
 
 
-def test_a_failed_funding_is_tried_again_and_the_worker_and_the_cli_run_the_keeper(settings, world, monkeypatch):  # noqa: F811
-    investor = world.investors[4]
-    client, headers = _investor(settings, investor, 914)
+def _under_mandate(settings, world, investor, seed: int):  # noqa: F811
+    """A verified investor with a standing instruction, a signed mandate of 1,000 (its approvals
+    sent) and a new loan the instruction matches: (client, headers, loan id)."""
+    client, headers = _investor(settings, investor, seed)
     loan_id = world.create(decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
     client.put("/api/v1/portfolio/rule", json=RULE, headers=headers)
     draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 1_000 * UNIT}, headers=headers).json()
     client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft, investor), headers=headers)
     _send(world.w3, investor, draft["transactions"])
     Indexer().catch_up(settings)
+    return client, headers, loan_id
+
+
+def test_a_failed_funding_is_tried_again_and_the_worker_and_the_cli_run_the_keeper(settings, world, monkeypatch):  # noqa: F811
+    investor = world.investors[4]
+    client, headers, loan_id = _under_mandate(settings, world, investor, 914)
     allowance = world.token.functions.allowance(investor.address, world.book.address).call()
     with session_scope(settings) as session:
         (first,) = fund_by_mandates(session, settings)
@@ -299,13 +306,7 @@ def test_a_failed_funding_is_tried_again_and_the_worker_and_the_cli_run_the_keep
 
 def test_the_keeper_commits_its_fundings_first_and_queues_none_under_a_mandate_withdrawn_meanwhile(settings, world, monkeypatch):  # noqa: F811
     investor = world.investors[5]
-    client, headers = _investor(settings, investor, 915)
-    first = world.create(decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
-    client.put("/api/v1/portfolio/rule", json=RULE, headers=headers)
-    draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 1_000 * UNIT}, headers=headers).json()
-    client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft, investor), headers=headers)
-    _send(world.w3, investor, draft["transactions"])
-    Indexer().catch_up(settings)
+    client, headers, first = _under_mandate(settings, world, investor, 915)
 
     # The fundings are committed before the payments' plan asks the chain anything: an audited
     # API write need not wait behind those calls.
