@@ -14,6 +14,10 @@ market would not move it:
   borrower's `late` notice for installment 1, or a default with nothing paid): lenders' classic
   sign of identity fraud or of a loan taken never to be repaid, so a person checks the identity
   and the application behind it (even if the borrower pays later: the pattern is the signal).
+- `related_party_funding`: a loan funded by a wallet that applied for KYC from the same network
+  address as the loan's borrower (`kyc_origins`, kept for `kyc_origin_window`): the borrower's own
+  money through a second identity, or someone close to them. LoanBook refuses only the borrower's
+  own wallet, and a self-funded default would draw the reserve's cover.
 
 Alerts are recomputed from the index on every read, so they are as reproducible as the chain
 itself; none changes anything: a person reviews, and traces the wallets (`/api/v1/audit/trace`).
@@ -28,7 +32,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from backend import audit
 from backend.audit.models import AlertReview
@@ -36,6 +40,7 @@ from backend.audit.schemas import AlertPublic, AlertReviewCreate, AlertReviewPub
 from backend.chain.loan_book import loan_book_domain
 from backend.chain.models import ChainEvent
 from backend.chain.projection_models import (
+    FundingRow,
     LoanRow,
     MarketTradeRow,
     NoteTransferRow,
@@ -43,11 +48,12 @@ from backend.chain.projection_models import (
 )
 from backend.config import Settings
 from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.identity.models import KycOrigin
 from backend.servicing.aging import DELINQUENT, NOTICE_OF_BUCKET
 from backend.servicing.models import ServicingNotice
 
 DAY = 86_400
-RULES = ("round_trip", "off_market_price", "large_gift", "first_payment_default")
+RULES = ("round_trip", "off_market_price", "large_gift", "first_payment_default", "related_party_funding")
 FIRST_PAYMENT_LATE = tuple(NOTICE_OF_BUCKET[bucket] for bucket in DELINQUENT)  # the notices of 16+ days late
 
 
@@ -103,6 +109,8 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
         found += _gifts(moves, {t.tx_hash for t, _ in trades}, outstanding, settings)
     if rule in (None, "first_payment_default"):
         found += _first_payment_defaults(db)
+    if rule in (None, "related_party_funding"):
+        found += _related_party_fundings(db)
     found = [a for a in found if (a.timestamp or 0) >= since]
     reviews = {r.alert_key: r for r in db.scalars(select(AlertReview).where(AlertReview.alert_key.in_([a.key for a in found])))}
     for a in found:
@@ -204,5 +212,34 @@ def _first_payment_defaults(db: Session) -> list[AlertPublic]:
             tx_hashes=[disbursals.get(loan.loan_id, loan.tx_hash)], timestamp=due, amount=loan.principal,
             detail=f"loan {loan.loan_id}: its first installment, due {datetime.fromtimestamp(due, UTC):%Y-%m-%d}, went more "
                    f"than 15 days unpaid ({loan.status} now): check the borrower's identity and application",
+        ))  # fmt: skip
+    return found
+
+
+def _related_party_fundings(db: Session) -> list[AlertPublic]:
+    """One alert per loan and investor whose KYC came from a network address its borrower's came from."""
+    borrower_seen, investor_seen = aliased(KycOrigin), aliased(KycOrigin)
+    rows = db.execute(select(FundingRow.loan_id, FundingRow.investor, FundingRow.amount, FundingRow.tx_hash,
+                             FundingRow.event_id, LoanRow.borrower, ChainEvent.block_timestamp)
+                      .join(LoanRow, LoanRow.loan_id == FundingRow.loan_id)
+                      .join(ChainEvent, ChainEvent.id == FundingRow.event_id)
+                      .join(borrower_seen, borrower_seen.wallet == LoanRow.borrower)
+                      .join(investor_seen, (investor_seen.wallet == FundingRow.investor)
+                            & (investor_seen.origin_index == borrower_seen.origin_index))
+                      .where(FundingRow.kind == "fund")
+                      .order_by(FundingRow.event_id))  # fmt: skip
+    fundings: dict[tuple[int, str], dict[int, tuple]] = defaultdict(dict)
+    for loan_id, investor, amount, tx_hash, event_id, borrower, at in rows:  # one row per shared address: once each
+        fundings[loan_id, investor][event_id] = (amount, tx_hash, borrower, at or 0)
+    found = []
+    for (loan_id, investor), by_event in fundings.items():
+        funded = list(by_event.values())
+        borrower, total = funded[0][2], sum(amount for amount, *_ in funded)
+        found.append(_alert(
+            rule="related_party_funding", loan_id=loan_id, wallets=[borrower, investor],
+            tx_hashes=[tx_hash for _, tx_hash, *_ in funded], timestamp=funded[0][3], amount=total,
+            detail=f"{investor} funded {total} of loan {loan_id} and applied for KYC from a network address its "
+                   f"borrower {borrower} applied from: check whether they are one person or related (self-funding "
+                   "through a second identity would draw the reserve's cover at a default)",
         ))  # fmt: skip
     return found

@@ -159,7 +159,7 @@ class AlertPublic(BaseModel):
     """A note movement that a monitoring rule flags for a person to review (backend/audit/monitoring.py)."""
 
     key: str = Field(description="Names the alert across reads: a hash of its rule, loan and transactions")
-    rule: str = Field(description="round_trip, off_market_price, large_gift or first_payment_default")
+    rule: str = Field(description="round_trip, off_market_price, large_gift, first_payment_default or related_party_funding")
     loan_id: int
     wallets: list[str] = Field(description="The wallets involved: from, to (a trade: seller, buyer; a loan: its "
                                "borrower)")
@@ -167,6 +167,7 @@ class AlertPublic(BaseModel):
     timestamp: int | None = Field(description="Block time of the (last) movement")
     amount: int = Field(description="Value at stake, base units: notes moved back (round_trip), the gap to the "
                         "principal outstanding (off_market_price), the principal outstanding moved (large_gift), the "
-                        "loan's principal (first_payment_default)")  # fmt: skip
+                        "loan's principal (first_payment_default), what the related wallet funded "
+                        "(related_party_funding)")  # fmt: skip
     detail: str
     review: AlertReviewPublic | None = Field(default=None, description="The review, once a person has made it")

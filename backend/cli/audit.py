@@ -118,7 +118,7 @@ def trace_command(
 
 @app.command("alerts")
 def alerts_command(
-    rule: str = typer.Option(None, help="round_trip, off_market_price, large_gift or first_payment_default"),
+    rule: str = typer.Option(None, help="round_trip, off_market_price, large_gift, first_payment_default or related_party_funding"),
     since: int = typer.Option(0, help="Only movements at or after this block time (Unix seconds)."),
     open_only: bool = typer.Option(False, "--open", help="Only alerts nobody has reviewed yet."),
     json_out: bool = typer.Option(False, "--json"),

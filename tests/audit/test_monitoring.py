@@ -117,3 +117,18 @@ def test_what_notes_stand_for_follows_the_repayments_in_block_order(settings, wo
     assert outstanding.of_notes(loan_id, 12_000 * UNIT, block, 0) == 12_000 * UNIT  # before the payment
     assert outstanding.of_notes(loan_id, 12_000 * UNIT, block + 1, 0) == left < 12_000 * UNIT
     assert outstanding.of_notes(loan_id + 99, UNIT, block, 0) == 0  # a loan the index does not have
+
+
+def test_a_loan_funded_by_a_wallet_that_applied_from_its_borrowers_network_address_is_flagged(settings, world):  # noqa: F811
+    from backend.identity.models import KycOrigin
+
+    a, b = world.investors[:2]
+    loan_id, _ = world.active_loan(investors=[a, b])
+    with session_scope(settings) as session:  # what KYC recorded: the borrower and `a` from one address
+        for wallet, origin in ((world.borrower.address, "same"), (a.address, "same"), (b.address, "other"),
+                               (world.borrower.address, "same")):  # seen twice: still one alert
+            session.add(KycOrigin(wallet=wallet, origin_index=origin * 8))
+    (related,) = _alerts(settings, rule="related_party_funding")
+    assert (related.loan_id, related.wallets, related.amount) == (loan_id, [world.borrower.address, a.address], 6_000 * UNIT)
+    assert related.tx_hashes and "applied for KYC from a network address its borrower" in related.detail
+    assert [alert.rule for alert in _alerts(settings)] == ["related_party_funding"]  # nothing else in this book
