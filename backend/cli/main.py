@@ -21,6 +21,7 @@ from backend.cli import (
     model,
     outbox,
     portfolio,
+    roles,
     servicing,
     toolchain,
     verify,
@@ -49,6 +50,7 @@ app.add_typer(portfolio.app, name="portfolio")
 app.add_typer(market.app, name="market")
 app.add_typer(servicing.app, name="servicing")
 app.add_typer(backup.app, name="backup")
+app.add_typer(roles.app, name="roles")
 
 if __name__ == "__main__":
     app()
