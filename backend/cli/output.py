@@ -24,7 +24,7 @@ LOAN_ID = typer.Argument(min=1, max=DB_ID_MAX, help="LoanBook's loan id")
 # cell of a wide table. Wide enough for every table, unless COLUMNS says otherwise.
 PIPED_WIDTH = 200
 console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH)
 
 
 def print_json(data: Any) -> None:

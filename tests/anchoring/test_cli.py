@@ -75,6 +75,6 @@ def test_anchor_flush_verify_export_and_offline_without_database(sqlite_settings
 def test_verifying_a_file_that_is_not_there_says_so(sqlite_settings, use_settings, tmp_path):
     use_settings(sqlite_settings)
     missing = invoke("verify", str(tmp_path / "contract.pdf"))
-    assert missing.exit_code == 2 and "contract.pdf: no such file (nor a CID)" in " ".join(missing.output.split())
+    assert missing.exit_code == 2 and "contract.pdf:nosuchfile(noraCID)" in "".join(missing.output.split())
     not_a_cid = invoke("verify", "hello")  # no path in it: taken as a CID
     assert not_a_cid.exit_code == 2 and "not a base32 CIDv1" in not_a_cid.output
