@@ -216,7 +216,7 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
 
     /// @inheritdoc ILoanBook
     function repay(uint256 loanId, uint256 amount) external nonReentrant returns (uint256 paid) {
-        if (amount == 0) revert LoanBookZeroAmount();
+        if (amount == 0) revert LoanBookZeroAmount(loanId);
         Loan storage l = _loans[loanId];
         LoanStatus status = l.status;
         if (status == LoanStatus.Active) paid = _repayActive(loanId, l, amount);
@@ -517,7 +517,7 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         uint256 deadline = l.fundingDeadline;
         if (block.timestamp > deadline) revert LoanBookFundingClosed(loanId, deadline);
         if (investor == l.borrower) revert LoanBookBorrowerCannotInvest(loanId, investor);
-        if (amount == 0) revert LoanBookZeroAmount();
+        if (amount == 0) revert LoanBookZeroAmount(loanId);
         uint256 funded = l.funded;
         uint256 remaining = l.principal - funded;
         if (amount > remaining) revert LoanBookOverfunded(loanId, amount, remaining);

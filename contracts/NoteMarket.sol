@@ -55,7 +55,7 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         whenNotPaused
         returns (uint256 listingId)
     {
-        _checkTerms(notes, priceBps, expiresAt);
+        _checkTerms(loanId, notes, priceBps, expiresAt);
         _requireActive(loanId);
         uint256 held = IERC1155(address(loanBook)).balanceOf(msg.sender, loanId);
         if (held < notes) revert NoteMarketInsufficientNotes(loanId, held, notes);
@@ -103,7 +103,7 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         returns (uint256 cost)
     {
         Listing storage l = _open(listingId);
-        if (notes == 0) revert NoteMarketZeroNotes();
+        if (notes == 0) revert NoteMarketZeroNotes(l.loanId);
         if (notes > l.notes) revert NoteMarketNotEnoughListed(listingId, l.notes, notes);
         _requireLive(listingId, l.expiresAt);
         address seller = l.seller;
@@ -134,7 +134,7 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         whenNotPaused
         returns (uint256 bidId)
     {
-        _checkTerms(notes, priceBps, expiresAt);
+        _checkTerms(loanId, notes, priceBps, expiresAt);
         address borrower = _requireActive(loanId);
         // LoanBook's rule for whoever receives notes, applied now: a bid it would refuse to fill
         // would only stand in the book, and in front of bids that can fill.
@@ -184,7 +184,7 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         returns (uint256 proceeds)
     {
         Bid storage b = _openBid(bidId);
-        if (notes == 0) revert NoteMarketZeroNotes();
+        if (notes == 0) revert NoteMarketZeroNotes(b.loanId);
         if (notes > b.notes) revert NoteMarketNotEnoughBid(bidId, b.notes, notes);
         _requireLive(bidId, b.expiresAt);
         address bidder = b.bidder;
@@ -227,7 +227,7 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
     {
         Listing storage l = _open(listingId);
         Bid storage b = _openBid(bidId);
-        if (notes == 0) revert NoteMarketZeroNotes();
+        if (notes == 0) revert NoteMarketZeroNotes(b.loanId);
         if (notes > l.notes) revert NoteMarketNotEnoughListed(listingId, l.notes, notes);
         if (notes > b.notes) revert NoteMarketNotEnoughBid(bidId, b.notes, notes);
         _requireLive(listingId, l.expiresAt);
@@ -319,8 +319,8 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
     }
 
     /// @dev What a new listing and a new bid must both satisfy.
-    function _checkTerms(uint256 notes, uint16 priceBps, uint40 expiresAt) private view {
-        if (notes == 0) revert NoteMarketZeroNotes();
+    function _checkTerms(uint256 loanId, uint256 notes, uint16 priceBps, uint40 expiresAt) private view {
+        if (notes == 0) revert NoteMarketZeroNotes(loanId);
         _checkPrice(priceBps);
         if (expiresAt != 0 && expiresAt <= block.timestamp) revert NoteMarketExpiryInPast(expiresAt, block.timestamp);
     }

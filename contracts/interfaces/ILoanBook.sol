@@ -236,7 +236,7 @@ interface ILoanBook {
     ///         money is not held for a loan that may never start.
     error LoanBookFundingWindowTooLong(uint256 fundingDeadline, uint256 latest);
     /// @notice A zero amount.
-    error LoanBookZeroAmount();
+    error LoanBookZeroAmount(uint256 loanId);
     /// @notice The loan is not in `Funding` (status `None` means an unknown id).
     error LoanBookNotFunding(uint256 loanId, LoanStatus status);
     /// @notice The loan is not `Active`.

@@ -131,7 +131,7 @@ interface INoteMarket {
     // ------------------------------------------------------------------ errors
 
     error NoteMarketZeroAddress();
-    error NoteMarketZeroNotes();
+    error NoteMarketZeroNotes(uint256 loanId);
     /// @param priceBps The price asked.
     /// @param maxBps The highest price accepted (a typo guard: twice face value).
     error NoteMarketPriceOutOfRange(uint16 priceBps, uint16 maxBps);

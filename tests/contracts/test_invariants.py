@@ -215,7 +215,7 @@ class LendingMachine(RuleBasedStateMachine):
         elif at > loan.deadline:
             err = ("LoanBookFundingClosed", loan.id, loan.deadline)
         elif amount == 0:
-            err = ("LoanBookZeroAmount",)
+            err = ("LoanBookZeroAmount", loan.id)
         elif amount > remaining:
             err = ("LoanBookOverfunded", loan.id, amount, remaining)
         elif amount < MIN_TICKET and amount != remaining:
@@ -387,7 +387,7 @@ class LendingMachine(RuleBasedStateMachine):
             amount = {"zero": 0}.get(how, max(1, loan.recoverable // 2) if how == "partial" else 10**12)
         fn = self.book.functions.repay(loan.id, amount)
         if amount == 0:
-            self.expect(fn, payer, "LoanBookZeroAmount")
+            self.expect(fn, payer, "LoanBookZeroAmount", loan.id)
         elif loan.status == ACTIVE:
             receipt = self.expect(fn, payer, None)
             result = m.repay(amount, self.t)

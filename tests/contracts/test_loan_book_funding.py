@@ -34,7 +34,7 @@ def test_fund_reverts(world, snapshot):
     loan_id, _ = world.create()
     inv = world.investors[0].address
     expect_revert(chain, book.functions.fund(loan_id + 1, UNIT * 100), inv, "LoanBookNotFunding", loan_id + 1, 0)
-    expect_revert(chain, book.functions.fund(loan_id, 0), inv, "LoanBookZeroAmount")
+    expect_revert(chain, book.functions.fund(loan_id, 0), inv, "LoanBookZeroAmount", loan_id)
     expect_revert(chain, book.functions.fund(loan_id, 12_000 * UNIT + 1), inv,
                   "LoanBookOverfunded", loan_id, 12_000 * UNIT + 1, 12_000 * UNIT)  # fmt: skip
     expect_revert(chain, book.functions.fund(loan_id, 25 * UNIT - 1), inv,

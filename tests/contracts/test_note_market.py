@@ -63,7 +63,7 @@ def test_listing_and_buying_refuse_what_they_should(world, snapshot):
 
     expect_revert(chain, market.functions.list(loan_id, held, 9_000, 0), s, "NoteMarketNotApproved", s)
     world.ready_for_market(seller, buyer)
-    expect_revert(chain, market.functions.list(loan_id, 0, 9_000, 0), s, "NoteMarketZeroNotes")
+    expect_revert(chain, market.functions.list(loan_id, 0, 9_000, 0), s, "NoteMarketZeroNotes", loan_id)
     expect_revert(chain, market.functions.list(loan_id, held, 0, 0), s, "NoteMarketPriceOutOfRange", 0, 20_000)
     expect_revert(chain, market.functions.list(loan_id, held, 20_001, 0), s, "NoteMarketPriceOutOfRange", 20_001, 20_000)
     expect_revert(chain, market.functions.list(funding, 100 * UNIT, 9_000, 0), s, "NoteMarketLoanNotActive", funding, 1)
@@ -72,7 +72,7 @@ def test_listing_and_buying_refuse_what_they_should(world, snapshot):
 
     listing_id = events(chain.tx(market.functions.list(loan_id, held, 9_000, 0), s), market, "Listed")[0]["listingId"]
     b = buyer.address
-    expect_revert(chain, world.buy(listing_id, 0), b, "NoteMarketZeroNotes")
+    expect_revert(chain, world.buy(listing_id, 0), b, "NoteMarketZeroNotes", loan_id)
     expect_revert(chain, world.buy(listing_id, held + 1), b, "NoteMarketNotEnoughListed", listing_id, held, held + 1)
     expect_revert(chain, world.buy(listing_id, held), s, "NoteMarketSelfTrade", listing_id)
     expect_revert(chain, world.buy(listing_id + 1, 1), b, "NoteMarketListingClosed", listing_id + 1)
@@ -156,7 +156,7 @@ def test_bidding_and_selling_refuse_what_they_should(world, snapshot):
     chain.tx(token.functions.approve(market.address, full - 1), b)
     expect_revert(chain, market.functions.bid(loan_id, held, 9_000, 0), b, "NoteMarketAllowanceTooLow", b, full - 1, full)
     chain.tx(token.functions.approve(market.address, full), b)
-    expect_revert(chain, market.functions.bid(loan_id, 0, 9_000, 0), b, "NoteMarketZeroNotes")
+    expect_revert(chain, market.functions.bid(loan_id, 0, 9_000, 0), b, "NoteMarketZeroNotes", loan_id)
     expect_revert(chain, market.functions.bid(loan_id, held, 0, 0), b, "NoteMarketPriceOutOfRange", 0, 20_000)
     expect_revert(chain, market.functions.bid(loan_id, held, 20_001, 0), b, "NoteMarketPriceOutOfRange", 20_001, 20_000)
     expect_revert(chain, market.functions.bid(funding, UNIT, 9_000, 0), b, "NoteMarketLoanNotActive", funding, 1)
@@ -164,7 +164,7 @@ def test_bidding_and_selling_refuse_what_they_should(world, snapshot):
     bid_id = events(chain.tx(market.functions.bid(loan_id, held, 9_000, 0), b), market, "BidPlaced")[0]["bidId"]
     expect_revert(chain, world.sell(bid_id, UNIT), s, "NoteMarketNotApproved", s)
     chain.tx(book.functions.setApprovalForAll(market.address, True), s)
-    expect_revert(chain, world.sell(bid_id, 0), s, "NoteMarketZeroNotes")
+    expect_revert(chain, world.sell(bid_id, 0), s, "NoteMarketZeroNotes", loan_id)
     expect_revert(chain, world.sell(bid_id, held + 1), s, "NoteMarketNotEnoughBid", bid_id, held, held + 1)
     expect_revert(chain, world.sell(bid_id, UNIT), b, "NoteMarketSelfTrade", bid_id)
     expect_revert(chain, world.sell(bid_id + 1, UNIT), s, "NoteMarketBidClosed", bid_id + 1)
@@ -380,7 +380,7 @@ def test_matching_refuses_what_it_should(world, snapshot):
     def refused(listing_id, bid_id, notes, error, *args, at=None):
         expect_revert(chain, market.functions.matchOrders(listing_id, bid_id, notes), keeper, error, *args, at=at)
 
-    refused(ask, bid, 0, "NoteMarketZeroNotes")
+    refused(ask, bid, 0, "NoteMarketZeroNotes", loan_id)
     refused(ask, low_bid, 2 * UNIT + 1, "NoteMarketNotEnoughListed", ask, 2 * UNIT, 2 * UNIT + 1)
     refused(ask, bid, UNIT + 1, "NoteMarketNotEnoughBid", bid, UNIT, UNIT + 1)
     refused(ask, low_bid, UNIT, "NoteMarketNotCrossed", ask, low_bid, 9_500, 9_400)
