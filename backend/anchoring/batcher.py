@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import false, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.anchoring import documents
@@ -36,7 +36,7 @@ from backend.anchoring.models import (
 from backend.chain import outbox
 from backend.config import Settings
 from backend.content.store import get_content_store
-from backend.db.session import session_scope
+from backend.db.session import begin_write, session_scope
 
 MANIFEST_FORMAT = "loanchain-anchor-batch-v1"
 INTENT_PREFIX = "anchor-batch:"
@@ -117,20 +117,12 @@ def batch_due(session: Session, settings: Settings, now: datetime, force: bool) 
     return oldest is not None and (now - oldest).total_seconds() >= settings.anchor_batch_interval
 
 
-def begin_write(session: Session) -> None:
-    """On SQLite, take the write lock before reading what we will change. Two batchers (the
-    worker and `loanchain anchor flush`) then run one after the other; otherwise the second
-    would read a stale queue and fail to upgrade its read lock. PostgreSQL uses row locks."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(update(AnchorBatch).where(false()).values(status=AnchorBatch.status))
-
-
 def build_due_batches(settings: Settings, *, force: bool = False, now: datetime | None = None) -> list[int]:
     """Every batch that is due, each in its own transaction; returns their ids."""
     created = []
     while True:
         with session_scope(settings) as session:
-            begin_write(session)
+            begin_write(session, AnchorBatch)
             if not batch_due(session, settings, now or datetime.now(UTC), force):
                 return created
             batch = build_batch(session, settings)
@@ -146,7 +138,7 @@ def reconcile(settings: Settings) -> tuple[list[int], list[int]]:
     anchored, failed = [], []
     reader = None
     with session_scope(settings) as session:
-        begin_write(session)
+        begin_write(session, AnchorBatch)
         queued = select(AnchorBatch).where(AnchorBatch.status == BATCH_QUEUED).order_by(AnchorBatch.id)
         for batch in session.scalars(queued).all():
             intent = outbox.get_intent(session, batch.intent_key)
@@ -186,7 +178,7 @@ def retry_failed(settings: Settings) -> list[int]:
     a fresh key; the root, proofs and manifest stay the same."""
     retried = []
     with session_scope(settings) as session:
-        begin_write(session)
+        begin_write(session, AnchorBatch)
         failed = select(AnchorBatch).where(AnchorBatch.status == BATCH_FAILED).order_by(AnchorBatch.id)
         for batch in session.scalars(failed).all():
             attempt = 1
@@ -209,7 +201,7 @@ def run_batcher_once(settings: Settings, *, force: bool = False, now: datetime |
 
     report = BatcherReport()
     with session_scope(settings) as session:
-        begin_write(session)
+        begin_write(session, AnchorBatch)
         checkpoint = checkpoint_head(session, settings, force=force, now=now)
         report.checkpoint_seq = checkpoint.seq if checkpoint else None
     report.created = build_due_batches(settings, force=force, now=now)

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, false, update
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 from backend.config import Settings
@@ -84,3 +84,13 @@ def session_scope(settings: Settings) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def begin_write(session: Session, model: type) -> None:
+    """On SQLite, take the database's write lock now, before reading what will be changed (a no-op
+    UPDATE of `model`'s table). Two writers then run one after the other instead of the second
+    reading stale rows and failing to upgrade its read lock later. PostgreSQL uses row locks
+    (FOR UPDATE), which SQLite ignores."""
+    if session.get_bind().dialect.name == "sqlite":
+        key = model.__mapper__.primary_key[0]
+        session.execute(update(model).where(false()).values({key.key: key}))

@@ -18,7 +18,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, false, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from backend import audit
@@ -28,6 +28,7 @@ from backend.chain.models import ChainEvent
 from backend.chain.outbox import withdraw_pending
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
+from backend.db.session import begin_write
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.lending.mandate_schemas import (
     MandateCancelPublic,
@@ -61,9 +62,8 @@ def for_update(db: Session, query: Select, row_type: type) -> Select:
     and reading them afresh, not from the session's cache. A withdrawal and a keeper about to queue
     a call under the mandate both lock it, so one waits for the other: the keeper queues nothing
     under a mandate withdrawn, and a withdrawal sees (and drops) what the keeper queued. SQLite
-    ignores FOR UPDATE: the no-op UPDATE first takes its write lock (as `audit.lock_head` does)."""
-    if db.get_bind().dialect.name == "sqlite":
-        db.execute(update(row_type).where(false()).values(status=row_type.status))
+    ignores FOR UPDATE: `begin_write` first takes its write lock."""
+    begin_write(db, row_type)
     return query.with_for_update().execution_options(populate_existing=True)
 
 
