@@ -219,11 +219,13 @@ def mandates_of(db: Session, settings: Settings, wallet: str) -> list[MandatePub
 def withdraw_mandate(db: Session, settings: Settings, wallet: str) -> MandateCancelPublic:
     """Stops the keeper using the wallet's mandate now, and gives the wallet transaction that ends
     it on chain."""
-    row = active_mandate(db, wallet, deadline_clock(settings), lock=True)
+    # The chain is read before the lock: a keeper waiting on the mandate row waits on no RPC call.
+    now, authorized = deadline_clock(settings), fm.agent_authorized(settings, wallet)
+    row = active_mandate(db, wallet, now, lock=True)
     if row is None:
         raise NotFound(f"{wallet} has no active funding mandate", wallet=wallet)
     _stop(db, row, wallet, "mandate.withdraw", "the investor withdrew the mandate")
-    return MandateCancelPublic(mandate_hash=row.mandate_hash, transactions=_cancel_call(db, settings, row))
+    return MandateCancelPublic(mandate_hash=row.mandate_hash, transactions=_cancel_call(db, settings, row, now, authorized))
 
 
 def _stop(db: Session, row: FundingMandateRow, wallet: str, action: str, why: str) -> None:
@@ -236,11 +238,11 @@ def _stop(db: Session, row: FundingMandateRow, wallet: str, action: str, why: st
     db.flush()  # before a renewal's new row: one active mandate per wallet at every moment
 
 
-def _cancel_call(db: Session, settings: Settings, row: FundingMandateRow) -> list[WalletCallPublic]:
-    """Cancel the mandate on chain; and take back the agent's authorization, unless another
-    mandate of the wallet is still in use."""
+def _cancel_call(db: Session, settings: Settings, row: FundingMandateRow, now: int, authorized: bool) -> list[WalletCallPublic]:
+    """Cancel the mandate on chain; and take back the agent's authorization (`authorized`: the
+    wallet's, read before), unless another mandate of the wallet is still in use."""
     calls = [fm.cancel_call(settings, mandate_of(row))]
-    if active_mandate(db, row.wallet, deadline_clock(settings)) is None and fm.agent_authorized(settings, row.wallet):
+    if authorized and active_mandate(db, row.wallet, now) is None:
         calls.append(fm.authorize_call(settings, False))
     return WalletCallPublic.of(calls)
 
@@ -272,7 +274,8 @@ def _public(db: Session, settings: Settings, row: FundingMandateRow) -> MandateP
                          mandate=MandateTerms(**row.mandate), expires_at=datetime.fromtimestamp(row.expiry, UTC),
                          spent=spent, left=mandate.budget - spent, fundings=fundings(db, row.mandate_hash),
                          created_at=row.created_at, warnings=warnings,
-                         cancel_transactions=_cancel_call(db, settings, row) if unfinished else [],
+                         cancel_transactions=_cancel_call(db, settings, row, now, fm.agent_authorized(settings, row.wallet))
+                         if unfinished else [],
                          renewable=renewable(row.status, row.expiry, now))  # fmt: skip
 
 

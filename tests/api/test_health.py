@@ -50,9 +50,12 @@ def test_health_ok_then_503_naming_the_chain_then_ok_again(own_chain):
 
 def test_health_names_pending_migrations(tmp_path, anvil, deployment, chain_settings):
     settings = chain_settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'empty.db'}"})
-    resp = client_for(settings).get("/health")
+    client = client_for(settings)
+    resp = client.get("/health")
     assert resp.status_code == 503
     assert resp.json()["failing"] == ["database"]
+    alias = client.get("/api/v1/health")  # the same report under the API's prefix
+    assert alias.status_code == 503 and alias.json()["failing"] == ["database"]
 
 
 def test_openapi_docs_are_served(tmp_path):

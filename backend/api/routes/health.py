@@ -8,6 +8,8 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", summary="Chain, contracts, database and content store status")
+# Under the API's prefix too, where a client of the rest of the API looks for it first.
+@router.get("/api/v1/health", summary="Chain, contracts, database and content store status (alias of /health)")
 def health(settings: SettingsDep) -> JSONResponse:
     report = health_report(settings)
     return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
