@@ -39,7 +39,7 @@ from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.db import migrate
 from backend.db.models import Base
-from backend.db.session import get_engine, session_scope
+from backend.db.session import begin_snapshot, get_engine, session_scope
 from backend.errors import ConfigurationError, Conflict
 from backend.identity.crypto.keyfile import decode_key, read_or_create_secret
 from backend.identity.kyc.lifecycle import replay_erasures
@@ -65,7 +65,19 @@ def _tables() -> list[Table]:
 def row_count(settings: Settings) -> int:
     """Rows a backup would hold now (for a progress bar's total)."""
     with get_engine(settings).connect() as conn:
-        return sum(conn.scalar(select(func.count()).select_from(t)) or 0 for t in _tables())
+        return _count(conn)
+
+
+def _count(conn: Connection) -> int:
+    return sum(conn.scalar(select(func.count()).select_from(t)) or 0 for t in _tables())
+
+
+def backup_rows(path: Path) -> int | None:
+    """The rows a backup holds, from its header (for a progress bar's total while it is read);
+    None for a backup written before the header said."""
+    with open(path, "rb") as source:
+        rows = read_header(source)[0].get("rows")
+    return rows if isinstance(rows, int) else None
 
 
 def _encode(value: Any) -> Any:
@@ -157,13 +169,16 @@ def create_backup(settings: Settings, path: Path, progress: Progress | None = No
     partial = path.with_name(path.name + ".partial")
     header = {"format": FORMAT, "revision": revision, "dialect": engine.dialect.name,
               "created_at": datetime.now(UTC).isoformat()}  # fmt: skip
-    with open(partial, "wb") as out:
-        sealed = SealedWriter(out, key, header)
-        with gzip.GzipFile(fileobj=_Sink(sealed.write), mode="wb", mtime=0) as zipped:
-            # REPEATABLE READ on PostgreSQL: every table from the same snapshot while writers go on.
-            snapshot = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
-            with engine.connect().execution_options(**snapshot) as conn, conn.begin():
-                manifest = _dump(conn, zipped.write, progress)
+    # REPEATABLE READ on PostgreSQL: every table from the same snapshot while writers go on.
+    snapshot = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+    with open(partial, "wb") as out, engine.connect().execution_options(**snapshot) as conn:
+        with conn.begin():
+            begin_snapshot(conn)
+            # Counted in the dump's snapshot: the header (authenticated) gives readers their total.
+            sealed = SealedWriter(out, key, {**header, "rows": _count(conn)})
+            zipped = gzip.GzipFile(fileobj=_Sink(sealed.write), mode="wb", mtime=0)
+            manifest = _dump(conn, zipped.write, progress)
+        with zipped:
             blobs = 0
             for name, data in _content_blobs(settings):
                 zipped.write(_line({"blob": name, "data": base64.b64encode(data).decode()}))
@@ -238,6 +253,8 @@ def _replay(source: BinaryIO, key: bytes, on_table, on_row, on_blob, progress: P
     def close_table() -> None:
         if table is not None:
             seen[table] = {"rows": count, "sha256": digest.hexdigest()}
+            if progress:
+                progress(count % 500)
 
     for record in _records(source, key):
         if "table" in record:

@@ -75,11 +75,11 @@ def list_command(json_out: bool = typer.Option(False, "--json")) -> None:
 
 
 def _read(command: str, path: Path, json_out: bool) -> None:
-    from backend.backup.service import restore_backup, verify_backup
+    from backend.backup.service import backup_rows, restore_backup, verify_backup
 
     run = restore_backup if command == "restore" else verify_backup
     with cli_errors(), _progress("restoring rows" if command == "restore" else "verifying rows", json_out) as bar:
-        task = bar.add_task("rows", total=None)
+        task = bar.add_task("rows", total=backup_rows(path) if path.is_file() else None)
         report = run(get_settings(), path, progress=lambda n: bar.advance(task, n))
     if json_out:
         print_json(report.__dict__)

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, false, update
+from sqlalchemy import Connection, Engine, create_engine, event, false, update
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 from backend.config import Settings
@@ -94,3 +94,14 @@ def begin_write(session: Session, model: type) -> None:
     if session.get_bind().dialect.name == "sqlite":
         key = model.__mapper__.primary_key[0]
         session.execute(update(model).where(false()).values({key.key: key}))
+
+
+def begin_snapshot(conn: Connection) -> None:
+    """Every read on `conn` after this, until its transaction ends, sees one snapshot of the
+    database. PostgreSQL needs REPEATABLE READ, set when the connection is opened. Python's
+    sqlite3 begins a transaction only before a write, so each SELECT would read the newest
+    commit: open it now (in WAL mode a reader's transaction keeps the snapshot of its first read)."""
+    if conn.dialect.name == "sqlite":
+        dbapi_conn = conn.connection.dbapi_connection
+        if not dbapi_conn.in_transaction:
+            dbapi_conn.execute("BEGIN")

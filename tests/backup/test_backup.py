@@ -19,6 +19,7 @@ from backend.audit.verify import verify_audit_log
 from backend.backup.service import (
     _encode,
     _tables,
+    backup_rows,
     create_backup,
     restore_backup,
     verify_backup,
@@ -112,6 +113,26 @@ def test_a_restore_reproduces_every_row_and_keeps_kyc_readable(source, tmp_path,
         for document in session.scalars(select(Document)):
             if document.cid:
                 assert store.has(document.cid)
+
+
+def test_a_backup_is_one_snapshot_while_the_platform_writes(source, tmp_path):
+    """A write committed while the backup is being taken (after its first table) is wholly in or
+    wholly out of it: out, as the backup's snapshot began before it. The header counts its rows."""
+    settings, _ = source
+    before, written = _contents(settings), []
+
+    def write_once(_rows: int) -> None:
+        if not written:
+            with session_scope(settings) as session:
+                written.append(anchor_document(session, settings, b"committed mid-backup"))
+
+    backup = tmp_path / "during-writes.lcbk"
+    report = create_backup(settings, backup, progress=write_once)
+    assert written and _contents(settings) != before
+    assert backup_rows(backup) == sum(report.tables.values())
+    target = _target(tmp_path, settings, f"sqlite:///{tmp_path / 'snapshot-target.db'}")
+    restore_backup(target, backup)
+    assert _contents(target) == before
 
 
 def _damaged(backup, tmp_path, how: str):
