@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from backend.bounds import DB_ID_MAX
@@ -54,6 +55,8 @@ STAFF = frozenset({Role.UNDERWRITER, Role.AUDITOR, Role.ADMIN})
 BORROWERS = frozenset({Role.BORROWER})
 
 ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
+    # health: for load balancers and monitoring (secrets redacted, rate-limited per client)
+    "health.report": PUBLIC,
     # sign-in
     "auth.nonce": PUBLIC,
     "auth.login": PUBLIC,
@@ -203,6 +206,17 @@ def auth_rate_limit(request: Request, settings: SettingsDep) -> None:
     client = request.client.host if request.client else "unknown"
     if over_limit(settings, "auth", client, settings.auth_rate_limit, 60):
         raise RateLimited(f"too many sign-in requests: at most {settings.auth_rate_limit} per minute")
+
+
+def health_rate_limit(request: Request, settings: SettingsDep) -> None:
+    """Each health report makes several RPC calls: a client may not spend a hosted node's quota."""
+    client = request.client.host if request.client else "unknown"
+    try:
+        over = over_limit(settings, "health", client, settings.health_rate_limit, 60)
+    except SQLAlchemyError:  # a database that cannot count is what the report is about to say
+        return
+    if over:
+        raise RateLimited(f"too many health requests: at most {settings.health_rate_limit} per minute")
 
 
 def kyc_rate_limit(principal: CurrentUser, settings: SettingsDep) -> None:

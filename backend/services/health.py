@@ -6,6 +6,7 @@ Each check returns a dict with `ok`; the overall answer is ok only when every pa
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import text
 
@@ -20,7 +21,7 @@ def check_chain(settings: Settings) -> dict[str, Any]:
         chain_id = w3.eth.chain_id
         block = w3.eth.block_number
     except Exception as exc:  # any transport failure means the node is down for us
-        return {"ok": False, "rpc_url": settings.rpc_url, "error": f"{type(exc).__name__}: {exc}"}
+        return {"ok": False, "rpc_url": public_url(settings.rpc_url), "error": f"{type(exc).__name__}: {exc}"}
     result: dict[str, Any] = {"ok": chain_id == settings.chain_id, "chain_id": chain_id, "latest_block": block}
     if chain_id != settings.chain_id:
         result["error"] = f"expected chain id {settings.chain_id}"
@@ -148,7 +149,37 @@ CHECKS = {
 }
 
 
+def public_url(url: str) -> str:
+    """Scheme, host and port only: a hosted RPC URL carries its API key in the path or query, or a
+    password before the host."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}" if parts.hostname else "<redacted>"
+
+
+def _secrets(settings: Settings) -> list[str]:
+    """The parts of the configuration an error message may repeat and a health report, which
+    anyone may read, must not: the RPC URL's credentials, path and query; server paths."""
+    url = urlsplit(settings.rpc_url)
+    found = [settings.rpc_url, url.netloc if url.username else "", url.path if len(url.path) > 1 else "", url.query,
+             str(settings.var_dir.resolve()), str(settings.var_dir)]  # fmt: skip
+    return sorted({s for s in found if s}, key=len, reverse=True)  # longest first: a URL before its path
+
+
+def _redacted(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "<redacted>")
+        return value
+    if isinstance(value, dict):
+        return {k: _redacted(v, secrets) for k, v in value.items() if k != "path"}
+    if isinstance(value, list):
+        return [_redacted(v, secrets) for v in value]
+    return value
+
+
 def health_report(settings: Settings) -> dict[str, Any]:
+    """Every part's health, for anyone (a load balancer, monitoring) to read: secrets and server
+    paths that errors may repeat are redacted."""
     parts: dict[str, Any] = {}
     for name, check in CHECKS.items():
         if name == "contracts" and not parts["chain"]["ok"]:
@@ -156,4 +187,4 @@ def health_report(settings: Settings) -> dict[str, Any]:
             continue
         parts[name] = check(settings)
     failing = [name for name, part in parts.items() if not part["ok"]]
-    return {"status": "ok" if not failing else "down", "failing": failing, **parts}
+    return _redacted({"status": "ok" if not failing else "down", "failing": failing, **parts}, _secrets(settings))

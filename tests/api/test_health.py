@@ -58,6 +58,22 @@ def test_health_names_pending_migrations(tmp_path, anvil, deployment, chain_sett
     assert alias.status_code == 503 and alias.json()["failing"] == ["database"]
 
 
+def test_health_never_shows_the_rpc_urls_credentials_and_is_rate_limited(tmp_path):
+    """Anyone may read the report: a hosted node's key (in the path, query or userinfo) is redacted
+    from it and from the errors that repeat it; a client asking too often gets a 429."""
+    url = "https://user:s3cretpass@127.0.0.1:1/v3/PROJECT_KEY?apikey=QUERY_KEY"
+    settings = make_settings(tmp_path, rpc_url=url, health_rate_limit=2)
+    migrate.upgrade(settings)
+    client = client_for(settings)
+    down = client.get("/api/v1/health")
+    assert down.status_code == 503 and down.json()["chain"]["rpc_url"] == "https://127.0.0.1:1"
+    for secret in ("s3cretpass", "PROJECT_KEY", "QUERY_KEY", str(settings.var_dir)):
+        assert secret not in down.text
+    assert client.get("/health").status_code == 503
+    limited = client.get("/health")
+    assert limited.status_code == 429 and "health" in limited.json()["detail"]
+
+
 def test_openapi_docs_are_served(tmp_path):
     client = client_for(make_settings(tmp_path))
     assert client.get("/docs").status_code == 200

@@ -125,7 +125,7 @@ def test_public_pages_outside_the_api_need_no_token(world):
 # The declarations themselves, pinned: the matrix above proves enforcement matches them.
 PUBLIC_ENDPOINTS = {
     "auth.nonce", "auth.login", "auth.refresh", "verify.cid", "verify.upload", "verify.proof", "disclosure.read",
-    "loans.list", "loans.read", "chain.info", "market.read",
+    "loans.list", "loans.read", "chain.info", "market.read", "health.report",
 }
 
 

@@ -1,15 +1,17 @@
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from backend.api.deps import SettingsDep
+from backend.api.deps import SettingsDep, allow, health_rate_limit
 from backend.services.health import health_report
 
 router = APIRouter(tags=["health"])
+GUARDS = [*allow("health.report"), Depends(health_rate_limit)]
 
 
-@router.get("/health", summary="Chain, contracts, database and content store status")
+@router.get("/health", summary="Chain, contracts, database and content store status", dependencies=GUARDS)
 # Under the API's prefix too, where a client of the rest of the API looks for it first.
-@router.get("/api/v1/health", summary="Chain, contracts, database and content store status (alias of /health)")
+@router.get("/api/v1/health", summary="Chain, contracts, database and content store status (alias of /health)",
+            dependencies=GUARDS)
 def health(settings: SettingsDep) -> JSONResponse:
     report = health_report(settings)
     return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
