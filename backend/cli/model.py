@@ -191,7 +191,8 @@ def prove_decision(
     console.print(f"decision {d.id} at {d.created_at:%Y-%m-%d %H:%M:%S} (recorded {proof.records}x)")
     console.print(f"  model {d.model_version}, inputs {d.input_hash}")
     console.print(f"  score {d.score}, grade {d.grade}, PD {d.pd:.4f}, {d.decision}")
-    console.print(f"  record matches its hash: {'yes' if proof.hash_intact else '[red]NO[/]'}")
+    console.print(f"  record matches its hash: {'yes' if proof.hash_intact else '[red]NO[/]'}"
+                  + (f" (columns altered: {', '.join(proof.altered_columns)})" if proof.altered_columns else ""))
     if not proof.model_available:
         console.print("  replay: [yellow]this installation does not hold that model version[/]")
     else:

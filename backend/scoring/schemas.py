@@ -138,7 +138,11 @@ class DecisionProofPublic(BaseModel):
 
     decision_hash: str
     verified: bool = Field(description="hash_intact and reproduced")
-    hash_intact: bool = Field(description="The stored hash equals keccak-256 of the stored model version, inputs, outputs")
+    hash_intact: bool = Field(description="The stored hash equals keccak-256 of the stored model version, inputs, "
+                              "outputs, and the record's columns (score, grade, PD, decision, APR, input hash) agree "
+                              "with them")
+    altered_columns: list[str] = Field(default_factory=list,
+                                       description="Columns of the first record that disagree with its hashed outputs")
     model_available: bool = Field(description="This installation holds the artifact of that model version")
     reproduced: bool | None = Field(
         description="Re-scoring the stored inputs with that model gives the same hash (None: model not available)"

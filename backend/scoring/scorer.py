@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from backend.errors import ConfigurationError
+from backend.scoring import policy
 from backend.scoring.artifact import DEFAULT_ARTIFACT, find_artifact, load_artifact
 from backend.scoring.features import Columns, add_derived, required_inputs, validate_columns
 from backend.scoring.points import PointsTable
@@ -106,6 +107,12 @@ class Scorer:
         self._best = self.table.best_points
         self.reason_codes = [reason(name) for name in self.table.names]
 
+    @property
+    def policy_current(self) -> bool:
+        """Pricing and affordability read the installed policy (backend/scoring/policy.py), the rest
+        of a decision the artifact's copy: the model version names the policy only while they agree."""
+        return self.artifact["policy"] == policy.snapshot()
+
     # --- cut-offs, stated -------------------------------------------------------------------
     def grade_band(self, grade: str) -> GradeBand:
         return next(g for g in self.grades if g.grade == grade)
@@ -192,7 +199,12 @@ def get_scorer(path: Path | None = None) -> Scorer:
         mtime = path.stat().st_mtime_ns
     except FileNotFoundError as exc:
         raise ConfigurationError(f"model artifact not found: {path}", path=str(path)) from exc
-    return _scorer(str(path), mtime)
+    scorer = _scorer(str(path), mtime)
+    if not scorer.policy_current:
+        raise ConfigurationError(f"the credit policy in backend/scoring/policy.py differs from the one model "
+                                 f"{scorer.model_version} was trained with: retrain (`loanchain model train`) so "
+                                 "the model version names the policy that prices", path=str(path))  # fmt: skip
+    return scorer
 
 
 def scorer_for_version(version: str) -> Scorer | None:

@@ -174,8 +174,17 @@ def review_decision(db: Session, reviewer: str, decision_id: str, request: Revie
 
 
 def verify_decision(row: CreditDecision) -> bool:
-    """Does the stored hash match the stored model version, inputs and outputs?"""
-    return decision_hash(row.model_version, row.inputs, row.outputs) == row.decision_hash
+    """Does the stored hash match the stored model version, inputs and outputs, and do the columns
+    read beside them (by disclosure, prices, the loan tape) say what the hashed outputs say?"""
+    return decision_hash(row.model_version, row.inputs, row.outputs) == row.decision_hash and not altered_columns(row)
+
+
+def altered_columns(row: CreditDecision) -> list[str]:
+    """The row's columns that disagree with its hashed inputs and outputs."""
+    hashed = {"input_hash": keccak_hex(row.inputs), "score": row.outputs.get("score"), "grade": row.outputs.get("grade"),
+              "pd": row.outputs.get("pd"), "decision": row.outputs.get("decision"),
+              "apr_bps": (row.outputs.get("quote") or {}).get("apr_bps")}  # fmt: skip
+    return [name for name, value in hashed.items() if getattr(row, name) != value]
 
 
 def _replay(row: CreditDecision) -> tuple[bool, bool | None, list[str]]:
@@ -189,6 +198,9 @@ def _replay(row: CreditDecision) -> tuple[bool, bool | None, list[str]]:
         return True, False, [f"inputs: no longer a valid application ({exc.error_count()} errors)"]
     outputs = decide(application, scorer).outputs
     differences = sorted(k for k in outputs.keys() | row.outputs.keys() if outputs.get(k) != row.outputs.get(k))
+    if differences and not scorer.policy_current:
+        differences.append("policy: the installed credit policy differs from the one in this model's artifact; "
+                           "the replay priced with today's")  # fmt: skip
     return True, decision_hash(row.model_version, row.inputs, outputs) == row.decision_hash, differences
 
 
@@ -213,6 +225,7 @@ def prove_decision(db: Session, hash_: str) -> DecisionProofPublic:
         decision_hash=wanted,
         verified=intact and reproduced is True,
         hash_intact=intact,
+        altered_columns=altered_columns(first),
         model_available=available,
         reproduced=reproduced,
         differences=differences,

@@ -52,12 +52,42 @@ def test_a_forged_record_with_a_recomputed_hash_fails_the_replay(db_factory, rec
         row = db.get(CreditDecision, recorded.id)
         forged = {**row.outputs, "score": row.outputs["score"] + 40, "pd": 0.01}
         row.outputs, row.decision_hash = forged, decision_hash(row.model_version, row.inputs, forged)
+        row.score, row.pd = forged["score"], forged["pd"]  # a careful forger keeps the columns in step
         db.commit()
         forged_hash = row.decision_hash
     with db_factory() as db:
         proof = prove_decision(db, forged_hash)
     assert proof.hash_intact and proof.reproduced is False and not proof.verified
     assert proof.differences == ["pd", "score"]
+
+
+def test_a_column_edited_beside_its_hashed_outputs_is_caught(db_factory, recorded):
+    """Disclosure, prices and the loan tape read grade and PD from columns: an edit there (a
+    better PD for a riskier borrower) must not pass as an intact record."""
+    with db_factory() as db:
+        row = db.get(CreditDecision, recorded.id)
+        row.pd, row.grade = 0.001, "A" if row.grade != "A" else "B"
+        db.commit()
+    with db_factory() as db:
+        proof = prove_decision(db, recorded.decision_hash)
+    assert not proof.hash_intact and not proof.verified and proof.reproduced
+    assert proof.altered_columns == ["grade", "pd"]
+
+
+def test_a_policy_changed_since_training_is_refused_and_named_on_replay(db_factory, recorded, monkeypatch):
+    """Pricing reads the installed policy: the model version names the policy only while the two
+    agree, so serving refuses a changed one and a replay says why it no longer matches."""
+    from backend.errors import ConfigurationError
+    from backend.scoring import policy
+    from backend.scoring.scorer import get_scorer
+
+    monkeypatch.setattr(policy, "BASE_RATE", policy.BASE_RATE + 0.01)
+    with pytest.raises(ConfigurationError, match="retrain"):
+        get_scorer()
+    with db_factory() as db:
+        proof = prove_decision(db, recorded.decision_hash)
+    assert proof.hash_intact and proof.reproduced is False
+    assert any(d.startswith("policy:") for d in proof.differences)
 
 
 def test_loans_carrying_the_hash_are_listed(db_factory, recorded):
