@@ -206,6 +206,32 @@ def prove_decision(
     raise typer.Exit(0 if proof.verified else 1)
 
 
+@app.command("verify-decisions")
+def verify_decisions(json_out: bool = typer.Option(False, "--json")) -> None:
+    """Check every recorded decision: against its hash, its columns against its hashed outputs,
+    and a replay with its model version where this installation holds it. Exit 1 on any issue."""
+    from backend.config import get_settings
+    from backend.db.session import session_scope
+    from backend.scoring.integrity import audit_decisions, decision_count
+
+    with cli_errors(), session_scope(get_settings()) as session:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=err_console, transient=True, disable=json_out) as bar:
+            task = bar.add_task("checking decisions", total=decision_count(session))
+            report = audit_decisions(session, lambda n: bar.advance(task, n))
+    if json_out:
+        print_json({**report.model_dump(mode="json"), "ok": report.ok})
+        raise typer.Exit(0 if report.ok else 1)
+    console.print(f"{report.checked} decisions checked, {report.replayed} replayed with their model version")
+    if report.issues:
+        table = Table("decision", "hash", "problems", title="decisions that do not verify")
+        for issue in report.issues:
+            table.add_row(issue.id, issue.decision_hash, ", ".join(issue.problems))
+        console.print(table)
+    console.print("[bold green]ALL VERIFIED[/]" if report.ok else f"[bold red]{len(report.issues)} NOT VERIFIED[/]")
+    raise typer.Exit(0 if report.ok else 1)
+
+
 def bench_score_command(
     json_out: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
     output: Path = typer.Option(None, "--output", "-o", help="Also write the JSON report to this file."),

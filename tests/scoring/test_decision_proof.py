@@ -160,6 +160,10 @@ def test_cli_prove_decision(tmp_path, monkeypatch, application):
         assert text.exit_code == 0 and "VERIFIED" in text.stdout
         missing = runner.invoke(app, ["model", "prove-decision", "0x" + "ef" * 32])
         assert missing.exit_code == 2 and "no credit decision" in missing.output
+        every = runner.invoke(app, ["model", "verify-decisions", "--json"])
+        assert every.exit_code == 0, every.output
+        assert json.loads(every.stdout) == {"checked": 1, "replayed": 1, "issues": [], "ok": True}
+        assert "ALL VERIFIED" in runner.invoke(app, ["model", "verify-decisions"]).stdout
     finally:
         get_settings.cache_clear()
 
@@ -172,3 +176,27 @@ def _loan(loan_id: int, decision: str) -> LoanRow:
         funding_deadline=0, origination_fee_bps=100, created_block=1, block_number=1, tx_hash="0x" + "66" * 32,
         log_index=0,
     )  # fmt: skip
+
+
+def test_every_decision_is_checked_at_once(db_factory, scorer, application, risky_application):
+    """`loanchain model verify-decisions`: the untouched ones pass; an edited column, an edited
+    record and a forged (re-hashed) one are each named with what fails."""
+    from backend.scoring.integrity import audit_decisions
+
+    with db_factory() as db:
+        made = [score_application(db, ApplicationCreate(**a), scorer) for a in (application, risky_application) * 2]
+        db.commit()
+    with db_factory() as db:
+        assert audit_decisions(db).model_dump() == {"checked": 4, "replayed": 4, "issues": []}
+        column, edited, forged = (db.get(CreditDecision, m.id) for m in made[:3])
+        column.pd = 0.0001
+        edited.outputs = {**edited.outputs, "reasons": []}
+        forged_outputs = {**forged.outputs, "policy_notes": ["forged"]}
+        forged.outputs, forged.decision_hash = forged_outputs, decision_hash(forged.model_version, forged.inputs, forged_outputs)
+        db.commit()
+    with db_factory() as db:
+        seen = []
+        report = audit_decisions(db, seen.append)
+    assert report.checked == 4 and sum(seen) == 4 and not report.ok
+    assert {i.id: i.problems for i in report.issues} == {
+        made[0].id: ["column:pd"], made[1].id: ["hash", "replay"], made[2].id: ["replay"]}

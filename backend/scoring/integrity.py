@@ -1,0 +1,74 @@
+"""Every recorded credit decision checked at once, for an auditor: the record against its hash,
+the columns read beside the hashed outputs (grade, PD... which disclosure, prices and the loan
+tape use) against those outputs, and a replay with the model version that made it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.scoring.models import CreditDecision
+from backend.scoring.schemas import ApplicationCreate
+from backend.scoring.scorer import Scorer, scorer_for_version
+from backend.scoring.service import altered_columns, decide, decision_hash
+
+BATCH = 500
+
+
+class DecisionIssuePublic(BaseModel):
+    id: str
+    decision_hash: str
+    problems: list[str] = Field(description="What does not hold: `hash` (the record no longer hashes to it), "
+                                            "`column:<name>`, `replay` (the model gives other outputs)")
+
+
+class DecisionsAuditPublic(BaseModel):
+    checked: int
+    replayed: int = Field(description="Decisions replayed (their model version's artifact is held here)")
+    issues: list[DecisionIssuePublic]
+
+    @property
+    def ok(self) -> bool:
+        return not self.issues
+
+
+def _problems(row: CreditDecision, scorer: Scorer | None) -> list[str]:
+    problems = [] if decision_hash(row.model_version, row.inputs, row.outputs) == row.decision_hash else ["hash"]
+    problems += [f"column:{name}" for name in altered_columns(row)]
+    if scorer is not None:
+        try:
+            outputs = decide(ApplicationCreate.model_validate(row.inputs), scorer).outputs
+        except ValueError:  # pydantic's ValidationError included: inputs no longer an application
+            outputs = None
+        if outputs != row.outputs:
+            problems.append("replay")
+    return problems
+
+
+def audit_decisions(db: Session, advance: Callable[[int], None] | None = None) -> DecisionsAuditPublic:
+    """Walks every decision in batches (ordered by id, so a long table is read in bounded memory)."""
+    scorer_of = cache(scorer_for_version)
+    checked = replayed = 0
+    issues: list[DecisionIssuePublic] = []
+    after = ""
+    while rows := db.scalars(select(CreditDecision).where(CreditDecision.id > after)
+                             .order_by(CreditDecision.id).limit(BATCH)).all():  # fmt: skip
+        for row in rows:
+            scorer = scorer_of(row.model_version)
+            replayed += scorer is not None
+            if problems := _problems(row, scorer):
+                issues.append(DecisionIssuePublic(id=row.id, decision_hash=row.decision_hash, problems=problems))
+        checked += len(rows)
+        after = rows[-1].id
+        db.expunge_all()
+        if advance:
+            advance(len(rows))
+    return DecisionsAuditPublic(checked=checked, replayed=replayed, issues=issues)
+
+
+def decision_count(db: Session) -> int:
+    return db.scalar(select(func.count()).select_from(CreditDecision)) or 0
