@@ -77,10 +77,10 @@ def _manifest_heads(event, store, scan: ChainScan) -> None:
 
 def scan_chain(settings: Settings, *, rpc_url: str | None = None) -> ChainScan:
     """Every audit head the platform's DocumentAnchor holds. Only ANCHORER_ROLE can anchor
-    there, so each of its events is the platform's own."""
-    from backend.chain.anchor_reader import AnchorReader
+    there, so each of its events is the platform's own (its code is checked against the manifest)."""
+    from backend.anchoring.verification import platform_reader
 
-    reader = AnchorReader.for_settings(settings, rpc_url=rpc_url)
+    reader = platform_reader(settings, rpc_url)
     store = get_content_store(settings)
     scan = ChainScan()
     for event in reader.anchored_events(from_block=_deployed_at(settings)):

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.anchoring.models import Document
-from backend.anchoring.verification import verify_record
+from backend.anchoring.verification import platform_reader, verify_record
 from backend.audit import log
 from backend.audit.head_commitment import head_digest
 from backend.audit.integrity import Issue, find_issues
@@ -60,14 +60,12 @@ class AuditReport:
         return max(holding, default=None)
 
 
-def _check_checkpoint(
-    session: Session, settings: Settings, cp: AuditCheckpoint, stored: str | None, rpc_url: str | None
-) -> CheckpointCheck:
+def _check_checkpoint(session: Session, cp: AuditCheckpoint, stored: str | None, verify) -> CheckpointCheck:
     doc = session.get(Document, cp.document_id)
     # The raw entry hash is how heads were queued before they were anchored alone.
     if doc is None or doc.doc_hash not in (head_digest(cp.seq, cp.entry_hash), cp.entry_hash):
         return CheckpointCheck(cp.seq, cp.entry_hash, "tampered", "its anchored-document record is missing or altered")
-    result = verify_record(session, settings, doc, rpc_url=rpc_url)
+    result = verify(doc)
     if result.status == "pending":
         return CheckpointCheck(cp.seq, cp.entry_hash, "pending", result.reason)
     if result.status != "verified":
@@ -112,9 +110,16 @@ def verify_audit_log(
     def stored_hash(seq: int) -> str | None:
         return session.scalar(select(AuditEntry.entry_hash).where(AuditEntry.seq == seq))
 
+    reader = None
+
+    def verify(doc: Document):
+        nonlocal reader
+        reader = reader or platform_reader(settings, rpc_url)  # the contract's code checked once
+        return verify_record(session, settings, doc, rpc_url=rpc_url, reader=reader)
+
     checks: dict[int, CheckpointCheck] = {}
     for cp in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).all():
-        checks[cp.seq] = _check_checkpoint(session, settings, cp, stored_hash(cp.seq), rpc_url)
+        checks[cp.seq] = _check_checkpoint(session, cp, stored_hash(cp.seq), verify)
         if checks[cp.seq].status == "tampered":
             report.issues.append(Issue("checkpoint", cp.seq, f"checkpoint at seq {cp.seq}: {checks[cp.seq].detail}"))
     if scan_chain:
