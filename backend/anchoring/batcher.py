@@ -2,9 +2,10 @@
 
 One run (`run_batcher_once`, which the background worker repeats):
 
-1. checkpoint: queue the audit log's head hash when it moved and `audit_anchor_interval` passed;
+1. checkpoint: queue the audit log's head when it moved and `audit_anchor_interval` passed;
 2. batch: while a full batch (`anchor_batch_size`) is queued, or the oldest queued hash has
-   waited `anchor_batch_interval` seconds (or `force`), claim up to that many documents, build
+   waited `anchor_batch_interval` seconds (or `force`), claim up to that many documents (an
+   audit head goes alone, under a uri naming it: see backend/audit/head_commitment.py), build
    their tree, store the manifest in the content store and, *in the same transaction*, write the
    batch, the proofs and the outbox intent `anchor-batch:<root>`. A crash before the commit
    leaves nothing behind (the rerun rebuilds the batch); after it, the documents are claimed and
@@ -67,25 +68,43 @@ def manifest_bytes(tree: MerkleTree, audit_heads: list[dict]) -> bytes:
     return json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _audit_heads(session: Session, docs) -> list[dict]:
+def _checkpoints(session: Session, docs) -> list:
     from backend.audit.models import AuditCheckpoint
 
     ids = [d.id for d in docs if d.kind == KIND_AUDIT_HEAD]
     if not ids:
         return []
-    rows = session.scalars(select(AuditCheckpoint).where(AuditCheckpoint.document_id.in_(ids)).order_by(AuditCheckpoint.seq))
-    return [{"seq": cp.seq, "entryHash": cp.entry_hash} for cp in rows]
+    query = select(AuditCheckpoint).where(AuditCheckpoint.document_id.in_(ids)).order_by(AuditCheckpoint.seq)
+    return list(session.scalars(query))
+
+
+def _claim(session: Session, settings: Settings) -> tuple[list, list, str | None]:
+    """The next batch's documents, the audit checkpoints among them, and the uri naming an
+    audit head (None: the manifest's ipfs:// uri). A head queued as its domain-separated digest
+    goes alone, so its Anchored event says on its own which head it anchors; a head queued
+    before that scheme (its raw entry hash) still rides along and is listed in the manifest."""
+    from backend.audit.head_commitment import head_digest, head_uri
+
+    docs = documents.queued(session, settings.anchor_batch_size)
+    checkpoints = _checkpoints(session, docs)
+    by_document = {cp.document_id: cp for cp in checkpoints}
+    for doc in docs:
+        cp = by_document.get(doc.id)
+        if cp is not None and doc.doc_hash == head_digest(cp.seq, cp.entry_hash):
+            return [doc], [cp], head_uri(cp.seq, cp.entry_hash)
+    return docs, checkpoints, None
 
 
 def build_batch(session: Session, settings: Settings) -> AnchorBatch | None:
     """Claim up to `anchor_batch_size` queued documents into one batch and enqueue its anchor."""
-    docs = documents.queued(session, settings.anchor_batch_size)
+    docs, checkpoints, head_uri = _claim(session, settings)
     if not docs:
         return None
     tree = MerkleTree.of([d.doc_hash for d in docs])
     root = hex32(tree.root)
-    manifest_cid = get_content_store(settings).put(manifest_bytes(tree, _audit_heads(session, docs)))
-    uri = f"ipfs://{manifest_cid}"
+    heads = [{"seq": cp.seq, "entryHash": cp.entry_hash} for cp in checkpoints]
+    manifest_cid = get_content_store(settings).put(manifest_bytes(tree, heads))
+    uri = head_uri or f"ipfs://{manifest_cid}"
     batch = AnchorBatch(
         root=root, count=len(docs), manifest_cid=manifest_cid, uri=uri, intent_key=intent_key(root),
         status=BATCH_QUEUED, created_at=documents.utcnow(),

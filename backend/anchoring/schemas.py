@@ -71,6 +71,10 @@ class VerificationPublic(BaseModel):
     tx_hash: str | None = None
     contract: str | None = None
     chain_id: int | None = None
+    anchorer: str | None = Field(default=None, description="Who anchored the root: an account holding ANCHORER_ROLE")
+    checked_against: str | None = Field(
+        default=None, description="Which DocumentAnchor (and from where) and which anchorer the verdict relied on"
+    )
 
 
 class ProofFile(BaseModel):
@@ -83,7 +87,7 @@ class ProofFile(BaseModel):
     leaf: str = Field(description="keccak256(keccak256(abi.encode(doc_hash))), OZ StandardMerkleTree")
     proof: list[str] = Field(description="sibling hashes from the leaf up to the root")
     root: str
-    contract: str = Field(description="DocumentAnchor address")
+    contract: str = Field(description="DocumentAnchor address; the verifier requires the platform's, not this one")
     chain_id: int
     cid: str | None = None
     uri: str | None = Field(default=None, description="ipfs://<cid> of the batch manifest")

@@ -4,23 +4,30 @@ The database only says where to look (which batch, which proof); the verdict com
 chain: the stored proof must lead from the document's hash to a root that DocumentAnchor
 recorded. A database that lies can therefore make a document look pending or tampered, never
 verified. `verify_with_proof_file` needs no database at all.
+
+Which chain records count is not taken from the proof: the DocumentAnchor must be the platform's
+(its deployment manifest for the chain, or the address an outsider was given, `--contract`),
+with the runtime code the manifest recorded, and the root's `Anchored` event must come from
+an account that holds its ANCHORER_ROLE. Anyone can deploy a DocumentAnchor of their own.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from backend.anchoring import documents
+from backend.anchoring.errors import AnchorContractMismatch
 from backend.anchoring.merkle import hex32, leaf_hash, process_proof, to_bytes32
 from backend.anchoring.models import BATCH_ANCHORED, BATCH_FAILED, Document
 from backend.anchoring.schemas import ProofFile, VerificationPublic
 from backend.config import Settings
-from backend.content.store import get_content_store
 from backend.content.cid import cid_of, parse_cid
+from backend.content.store import get_content_store
 from backend.errors import Conflict, ContentIntegrityError, NotFound, ValidationFailed
 
 
@@ -30,14 +37,91 @@ def _result(status: str, reason: str, doc: Document | None = None, **fields) -> 
     return VerificationPublic(status=status, reason=reason, **fields)
 
 
-def _reader(settings: Settings, rpc_url: str | None, address: str | None = None):
+@dataclass(frozen=True)
+class ExpectedAnchor:
+    """The DocumentAnchor a verification trusts, and why."""
+
+    address: str
+    source: str
+    code_hash: str | None  # from the deployment manifest; None when it does not name `address`
+
+
+def expected_anchor(settings: Settings, chain_id: int, contract: str | None = None) -> ExpectedAnchor:
+    """`contract` when given (an outsider's, from the published README or disclosure), else the
+    DocumentAnchor of this machine's deployment manifest for `chain_id`."""
+    from web3 import Web3
+
+    from backend.chain.deploy import load_manifest
+
+    entry = load_manifest(settings, chain_id)["contracts"].get("DocumentAnchor") or {}
+    if contract is not None:
+        if not Web3.is_address(contract):
+            raise ValidationFailed(f"--contract: not an address: {contract!r}")
+        address, source = Web3.to_checksum_address(contract), "the address given (--contract)"
+    elif entry.get("address"):
+        address, source = Web3.to_checksum_address(entry["address"]), f"the deployment manifest for chain {chain_id}"
+    else:
+        raise ValidationFailed(
+            f"no DocumentAnchor to check against: this machine has no deployment manifest for chain {chain_id}; "
+            "pass the platform's published address with --contract 0x..."
+        )
+    same = entry.get("address", "").lower() == address.lower()
+    return ExpectedAnchor(address, source, entry.get("codeHash") if same else None)
+
+
+def _normal_hash(value: str) -> str:
+    return value.lower().removeprefix("0x")
+
+
+def _reader(settings: Settings, rpc_url: str | None, expected: ExpectedAnchor):
     from backend.chain.anchor_reader import AnchorReader
 
-    return AnchorReader.for_settings(settings, address=address, rpc_url=rpc_url)
+    return AnchorReader.for_settings(settings, address=expected.address, rpc_url=rpc_url)
 
 
-def verify_record(session: Session, settings: Settings, doc: Document, *, rpc_url: str | None = None) -> VerificationPublic:
-    """The anchoring status of a document record whose bytes (if any) already matched it."""
+def _check_code(reader, expected: ExpectedAnchor):
+    """`reader`, once the code at the expected DocumentAnchor is the manifest's (when it has one)."""
+    if expected.code_hash is not None:
+        actual = reader.code_hash()
+        if _normal_hash(actual) != _normal_hash(expected.code_hash):
+            raise AnchorContractMismatch(
+                f"the code at DocumentAnchor {expected.address} hashes to {actual}, but {expected.source} records "
+                f"0x{_normal_hash(expected.code_hash)}: not the platform's contract, or another chain",
+                address=expected.address,
+            )  # fmt: skip
+    return reader
+
+
+def platform_reader(settings: Settings, rpc_url: str | None = None):
+    """A reader of the platform's DocumentAnchor, its code checked against the manifest."""
+    from backend.chain.anchor_reader import AnchorReader
+
+    reader = AnchorReader.for_settings(settings, rpc_url=rpc_url)  # ConfigurationError when not deployed
+    return _check_code(reader, expected_anchor(settings, settings.chain_id))
+
+
+def _describe(expected: ExpectedAnchor, anchorer: str | None) -> str:
+    code = "runtime code hash matches the manifest" if expected.code_hash else "code hash unchecked: no manifest has it"
+    who = f"; anchored by {anchorer}, which holds ANCHORER_ROLE" if anchorer else ""
+    return f"DocumentAnchor {expected.address} from {expected.source} ({code}){who}"
+
+
+def _anchor_event(reader, root: str, block_number: int):
+    """(the Anchored event of `root`, None) when the platform anchored it; else (None, why not)."""
+    event = reader.anchored_event(to_bytes32(root), block_number)
+    if event is None:
+        return None, (f"DocumentAnchor {reader.address} reports root {root} in block {block_number}, but the node "
+                      "returns no Anchored event for it, so who anchored it cannot be checked")  # fmt: skip
+    if not reader.is_anchorer(event.anchorer):
+        return None, f"root {root} was anchored by {event.anchorer}, without ANCHORER_ROLE at {reader.address}"
+    return event, None
+
+
+def verify_record(
+    session: Session, settings: Settings, doc: Document, *, rpc_url: str | None = None, reader=None
+) -> VerificationPublic:
+    """The anchoring status of a document record whose bytes (if any) already matched it.
+    `reader` (from `platform_reader`) saves re-checking the contract for every record."""
     if doc.batch_id is None:
         return _result("pending", "queued for the next anchor batch", doc)
     batch, stored = doc.batch, doc.proof
@@ -48,7 +132,7 @@ def verify_record(session: Session, settings: Settings, doc: Document, *, rpc_ur
     facts = {"leaf": hex32(leaf), "proof": proof, "root": batch.root, "uri": batch.uri}
     if stored.leaf != hex32(leaf) or process_proof(leaf, proof) != to_bytes32(batch.root):
         return _result("tampered", "the stored proof does not lead from the document hash to its batch root", doc, **facts)
-    reader = _reader(settings, rpc_url)
+    reader = reader or platform_reader(settings, rpc_url)
     facts |= {"contract": reader.address, "chain_id": settings.chain_id}
     check = reader.verify_anchored(leaf, [to_bytes32(p) for p in proof], to_bytes32(batch.root))
     if not check.anchored:
@@ -65,7 +149,9 @@ def verify_record(session: Session, settings: Settings, doc: Document, *, rpc_ur
         return _result("pending", f"in batch {batch.id}, its anchor transaction is not confirmed yet", doc, **facts)
     if not check.included:  # the local check passed, so only a broken node gets here
         return _result("tampered", "DocumentAnchor.verify rejects the stored proof", doc, **facts)
-    event = reader.anchored_event(to_bytes32(batch.root), check.block_number)
+    event, problem = _anchor_event(reader, batch.root, check.block_number)
+    if event is None:
+        return _result("unknown", problem, doc, **facts)
     return _result(
         "verified",
         f"anchored in block {check.block_number} under root {batch.root}",
@@ -73,7 +159,9 @@ def verify_record(session: Session, settings: Settings, doc: Document, *, rpc_ur
         **facts,
         block_number=check.block_number,
         timestamp=datetime.fromtimestamp(check.timestamp, UTC),
-        tx_hash=event.tx_hash if event else batch.tx_hash,
+        tx_hash=event.tx_hash,
+        anchorer=event.anchorer,
+        checked_against=_describe(expected_anchor(settings, settings.chain_id), event.anchorer),
     )
 
 
@@ -160,9 +248,10 @@ def load_proof_file(text: str | bytes) -> ProofFile:
 
 
 def verify_with_proof_file(
-    settings: Settings, data: bytes, proof: ProofFile, *, rpc_url: str | None = None
+    settings: Settings, data: bytes, proof: ProofFile, *, rpc_url: str | None = None, contract: str | None = None
 ) -> VerificationPublic:
-    """Verify `data` against a proof file and the chain alone: no database, no content store."""
+    """Verify `data` against a proof file and the chain alone: no database, no content store.
+    The DocumentAnchor is `contract` or the deployment manifest's, never just the proof's."""
     doc_hash = documents.document_hash(data)
     facts = proof.model_dump(include={"leaf", "proof", "root", "uri", "contract", "chain_id", "cid"})
     if doc_hash != proof.doc_hash:
@@ -173,25 +262,36 @@ def verify_with_proof_file(
         return _result("tampered", "the proof's leaf is not the leaf of its document hash", doc_hash=doc_hash, **facts)
     if process_proof(leaf, proof.proof) != to_bytes32(proof.root):
         return _result("tampered", "the proof does not lead from the leaf to its root", doc_hash=doc_hash, **facts)
-    reader = _reader(settings, rpc_url, address=proof.contract)
+    expected = expected_anchor(settings, proof.chain_id, contract)
+    if proof.contract.lower() != expected.address.lower():
+        raise ValidationFailed(
+            f"refused: the proof names DocumentAnchor {proof.contract}, but the platform's is {expected.address} "
+            f"(from {expected.source})", proof_contract=proof.contract, expected_contract=expected.address,
+        )  # fmt: skip
+    reader = _reader(settings, rpc_url, expected)
     chain_id = reader.chain_id()
     if chain_id != proof.chain_id:
         raise ValidationFailed(
             f"the proof is for chain {proof.chain_id}, but the node at {reader.rpc_url} is chain {chain_id}"
         )
+    _check_code(reader, expected)
+    facts |= {"checked_against": _describe(expected, None)}
     check = reader.verify_anchored(leaf, [to_bytes32(p) for p in proof.proof], to_bytes32(proof.root))
     if not check.anchored:
-        where = f"DocumentAnchor {proof.contract} on chain {chain_id}"
+        where = f"DocumentAnchor {expected.address} on chain {chain_id}"
         return _result("unknown", f"root {proof.root} is not anchored at {where}", doc_hash=doc_hash, **facts)
     if not check.included:
         return _result("tampered", "DocumentAnchor.verify rejects the proof", doc_hash=doc_hash, **facts)
-    event = reader.anchored_event(to_bytes32(proof.root), check.block_number)
+    event, problem = _anchor_event(reader, proof.root, check.block_number)
+    if event is None:
+        return _result("unknown", problem, doc_hash=doc_hash, **facts)
     return _result(
         "verified",
         f"anchored in block {check.block_number} under root {proof.root}",
         doc_hash=doc_hash,
-        **facts,
+        **facts | {"checked_against": _describe(expected, event.anchorer)},
         block_number=check.block_number,
         timestamp=datetime.fromtimestamp(check.timestamp, UTC),
-        tx_hash=event.tx_hash if event else None,
+        tx_hash=event.tx_hash,
+        anchorer=event.anchorer,
     )

@@ -1,6 +1,12 @@
-"""Audit checkpoints read from the chain, not the database: every Anchored event's batch
-manifest (from the content store) lists which of its leaves are audit heads. So deleting the
-checkpoint rows hides nothing: the chain still says which head was anchored when."""
+"""Audit checkpoints read from the chain, not the database, so deleting the checkpoint rows (or
+the batch manifests) hides nothing: the chain still says which head was anchored when.
+
+- An Anchored event whose uri names an audit head (backend/audit/head_commitment.py) is a
+  checkpoint on its own, once its root is recomputed from that uri.
+- A batch anchored under an `ipfs://` manifest may list heads in it (how heads were anchored
+  before they went alone). Such a manifest that cannot be fetched, or does not hash to its root,
+  makes the log *unverifiable*: it may hold a head the log no longer matches.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from dataclasses import dataclass, field
 
 from backend.anchoring.batcher import MANIFEST_FORMAT
 from backend.anchoring.merkle import MerkleTree, hex32
+from backend.audit.head_commitment import head_root, is_head_uri, parse_head_uri
 from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.errors import LoanchainError, ValidationFailed
@@ -26,7 +33,7 @@ class ChainCheckpoint:
 @dataclass
 class ChainScan:
     checkpoints: list[ChainCheckpoint] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    unverifiable: list[str] = field(default_factory=list)  # anchors whose audit heads cannot be known
 
 
 def _deployed_at(settings: Settings) -> int:
@@ -36,31 +43,49 @@ def _deployed_at(settings: Settings) -> int:
     return int(entry.get("block") or 0)
 
 
-def scan_chain(settings: Settings, *, rpc_url: str | None = None) -> ChainScan:
-    from backend.chain.anchor_reader import AnchorReader
+def _named_head(event, scan: ChainScan) -> None:
+    named = parse_head_uri(event.uri)
+    if named is None or head_root(*named) != event.root:
+        scan.unverifiable.append(f"block {event.block_number}: the Anchored event's uri {event.uri!r} names an audit "
+                                 f"head its root {event.root} does not commit to")  # fmt: skip
+        return
+    seq, entry_hash = named
+    scan.checkpoints.append(ChainCheckpoint(seq, entry_hash, event.block_number, event.tx_hash, event.root))
 
-    reader = AnchorReader.for_settings(settings, rpc_url=rpc_url)
+
+def _manifest_heads(event, store, scan: ChainScan) -> None:
+    try:
+        manifest = json.loads(store.get(event.uri.removeprefix("ipfs://")))
+    except (LoanchainError, ValueError) as exc:
+        scan.unverifiable.append(f"block {event.block_number}: the manifest {event.uri} of root {event.root} cannot "
+                                 f"be fetched ({exc}), so which audit heads it anchors is unknown")  # fmt: skip
+        return
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        return  # the content store holds exactly these bytes (CID-checked): some other tool's batch
+    try:
+        leaves = [v["value"][0] for v in manifest["tree"]["values"]]
+        if hex32(MerkleTree.of(leaves).root) != event.root:
+            raise ValidationFailed("its leaves do not hash to the anchored root")
+        heads = [(int(h["seq"]), str(h["entryHash"]).lower()) for h in manifest.get("auditHeads", [])]
+    except (KeyError, TypeError, ValueError) as exc:
+        scan.unverifiable.append(f"block {event.block_number}: the manifest {event.uri} is malformed ({exc})")
+        return
+    for seq, entry_hash in heads:
+        if entry_hash in leaves:  # only a head that is a leaf under the anchored root counts
+            scan.checkpoints.append(ChainCheckpoint(seq, entry_hash, event.block_number, event.tx_hash, event.root))
+
+
+def scan_chain(settings: Settings, *, rpc_url: str | None = None) -> ChainScan:
+    """Every audit head the platform's DocumentAnchor holds. Only ANCHORER_ROLE can anchor
+    there, so each of its events is the platform's own (its code is checked against the manifest)."""
+    from backend.anchoring.verification import platform_reader
+
+    reader = platform_reader(settings, rpc_url)
     store = get_content_store(settings)
     scan = ChainScan()
     for event in reader.anchored_events(from_block=_deployed_at(settings)):
-        if not event.uri.startswith("ipfs://"):
-            continue
-        try:
-            manifest = json.loads(store.get(event.uri.removeprefix("ipfs://")))
-        except (LoanchainError, ValueError) as exc:
-            scan.warnings.append(f"block {event.block_number}: manifest {event.uri} unavailable ({exc})")
-            continue
-        if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
-            continue  # another anchorer's batch
-        try:
-            leaves = [v["value"][0] for v in manifest["tree"]["values"]]
-            if hex32(MerkleTree.of(leaves).root) != event.root:
-                raise ValidationFailed("its leaves do not hash to the anchored root")
-            heads = [(int(h["seq"]), str(h["entryHash"]).lower()) for h in manifest.get("auditHeads", [])]
-        except (KeyError, TypeError, ValueError) as exc:
-            scan.warnings.append(f"block {event.block_number}: manifest {event.uri} is malformed ({exc})")
-            continue
-        for seq, entry_hash in heads:
-            if entry_hash in leaves:  # only a head that is a leaf under the anchored root counts
-                scan.checkpoints.append(ChainCheckpoint(seq, entry_hash, event.block_number, event.tx_hash, event.root))
+        if is_head_uri(event.uri):
+            _named_head(event, scan)
+        elif event.uri.startswith("ipfs://"):
+            _manifest_heads(event, store, scan)
     return scan

@@ -1,4 +1,5 @@
-"""Anchoring the audit log's head: its hash joins the next batch as a document hash."""
+"""Anchoring the audit log's head: a domain-separated digest of (seq, entry hash) is queued like a
+document hash, and the batcher anchors it alone under a uri naming the head (see head_commitment)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from backend.anchoring import documents
 from backend.anchoring.models import KIND_AUDIT_HEAD
 from backend.audit import log
+from backend.audit.head_commitment import head_digest
 from backend.audit.models import AuditCheckpoint
 from backend.config import Settings
 from backend.db.base import as_utc
@@ -38,7 +40,7 @@ def checkpoint_head(
             return None
     try:
         with session.begin_nested():  # another batcher checkpointing the same head wins cleanly
-            document, _ = documents.queue_hash(session, head.entry_hash, kind=KIND_AUDIT_HEAD)
+            document, _ = documents.queue_hash(session, head_digest(head.seq, head.entry_hash), kind=KIND_AUDIT_HEAD)
             checkpoint = AuditCheckpoint(seq=head.seq, entry_hash=head.entry_hash, document_id=document.id, created_at=now)
             session.add(checkpoint)
             session.flush()

@@ -51,7 +51,6 @@ class AuditReportPublic(BaseModel):
     issues: list[IssuePublic]
     checkpoints: list[CheckpointPublic]
     last_verified_anchor_seq: int | None
-    warnings: list[str] = []
 
     @classmethod
     def of(cls, report: AuditReport) -> AuditReportPublic:
@@ -59,7 +58,7 @@ class AuditReportPublic(BaseModel):
         return cls(
             ok=report.ok, entries=report.entries, head_seq=report.head_seq, first_issue=issues[0] if issues else None,
             issues=issues, checkpoints=[CheckpointPublic(**vars(c)) for c in report.checkpoints],
-            last_verified_anchor_seq=report.last_verified_anchor_seq, warnings=report.warnings,
+            last_verified_anchor_seq=report.last_verified_anchor_seq,
         )  # fmt: skip
 
 

@@ -1,8 +1,9 @@
 """Read-only calls to DocumentAnchor: is a root anchored, does a proof hold, which tx did it.
 
 The ABI fragment is embedded rather than read from artifacts/, so an auditor can verify a proof
-file against any node (`--rpc-url`) with nothing but this package: no database, no deployment
-manifest, no compiled artifacts. tests/anchoring checks it against the compiled ABI.
+file against any node (`--rpc-url`) with nothing but this package and the platform's published
+DocumentAnchor address: no database, no compiled artifacts. tests/anchoring checks it against
+the compiled ABI.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ DOCUMENT_ANCHOR_READ_ABI: list[dict] = [
         ],
     },
     {
+        "type": "function", "name": "hasRole", "stateMutability": "view",
+        "inputs": [{**_B32, "name": "role"}, {"internalType": "address", "name": "account", "type": "address"}],
+        "outputs": [{"internalType": "bool", "name": "", "type": "bool"}],
+    },
+    {
         "type": "event", "name": "Anchored", "anonymous": False,
         "inputs": [
             {**_B32, "name": "root", "indexed": True},
@@ -52,6 +58,9 @@ DOCUMENT_ANCHOR_READ_ABI: list[dict] = [
         ],
     },
 ]  # fmt: skip
+
+
+ANCHORER_ROLE = Web3.keccak(text="ANCHORER_ROLE")
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,7 @@ class AnchorReader:
         self.rpc_url = rpc_url
         self.address = Web3.to_checksum_address(address)
         self.contract = w3.eth.contract(address=self.address, abi=DOCUMENT_ANCHOR_READ_ABI)
+        self._anchorers: dict[str, bool] = {}
 
     @classmethod
     def for_settings(cls, settings: Settings, address: str | None = None, rpc_url: str | None = None) -> AnchorReader:
@@ -112,6 +122,17 @@ class AnchorReader:
 
     def has_code(self) -> bool:
         return len(self._call("eth_getCode", lambda: self.w3.eth.get_code(self.address))) > 0
+
+    def code_hash(self) -> str:
+        """keccak256 of the runtime code, 0x-hex (the deployment manifest's `codeHash`)."""
+        return "0x" + Web3.keccak(self._call("eth_getCode", lambda: self.w3.eth.get_code(self.address))).hex()
+
+    def is_anchorer(self, account: str) -> bool:
+        """Whether `account` holds ANCHORER_ROLE now (asked once per reader)."""
+        if account not in self._anchorers:
+            has_role = self.contract.functions.hasRole(ANCHORER_ROLE, Web3.to_checksum_address(account))
+            self._anchorers[account] = bool(self._call("hasRole", has_role.call))
+        return self._anchorers[account]
 
     def verify_anchored(self, leaf: bytes, proof: list[bytes], root: bytes) -> AnchorCheck:
         included, block, timestamp = self._call(

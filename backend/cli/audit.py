@@ -1,6 +1,7 @@
 """`loanchain audit verify`, `list`, `trace` and `alerts` (transaction monitoring of notes).
 
-`verify` exits 0 when the log is intact, 1 when an entry was edited, inserted or deleted.
+`verify` exits 0 when the log is intact, 1 when an entry was edited, inserted or deleted, or
+when its anchors cannot vouch for it (unverifiable, unanchored).
 """
 
 from __future__ import annotations
@@ -38,8 +39,6 @@ def verify(
         print_json(report.model_dump(mode="json"))
         raise typer.Exit(0 if report.ok else 1)
     console.print(f"{report.entries} entries, head at seq {report.head_seq}")
-    for warning in report.warnings:
-        console.print(f"  [yellow]warning:[/] {warning}")
     for cp in report.checkpoints:
         colour = {"holds": "green", "pending": "cyan"}.get(cp.status, "red")
         where = f" block {cp.block_number}" if cp.block_number else ""
@@ -48,7 +47,10 @@ def verify(
         console.print(f"[bold green]INTACT[/]  last anchored seq that verifies: {report.last_verified_anchor_seq}")
         raise typer.Exit(0)
     first = report.first_issue
-    console.print(f"[bold red]TAMPERED[/]  first {first.kind} entry: seq {first.seq}  ({first.detail})")
+    if first.kind in ("unverifiable", "unanchored"):
+        console.print(f"[bold red]{first.kind.upper()}[/]  {first.detail}")
+    else:
+        console.print(f"[bold red]TAMPERED[/]  first {first.kind} entry: seq {first.seq}  ({first.detail})")
     for issue in report.issues[1:]:
         console.print(f"  also: {issue.kind} at seq {issue.seq}: {issue.detail}")
     console.print(f"last anchored seq that still verifies: {report.last_verified_anchor_seq}")

@@ -1,5 +1,6 @@
 """`loanchain verify FILE|CID`: is this document anchored, unaltered? Also proof export and
-the database-free check of a proof file (`--offline-proof`).
+the database-free check of a proof file (`--offline-proof`), against the platform's
+DocumentAnchor (its deployment manifest, or `--contract`), never the one the proof names.
 
 Exit status: 0 verified, 1 tampered, 3 unknown, 4 pending, 2 bad input or an error.
 """
@@ -33,6 +34,11 @@ def verify_command(
         str | None, typer.Option("--cid", help="The CID FILE claims to be: differing bytes are reported as tampered.")
     ] = None,
     rpc_url: Annotated[str | None, typer.Option("--rpc-url", help="Check against this node (e.g. your own).")] = None,
+    contract: Annotated[
+        str | None,
+        typer.Option("--contract", help="With --offline-proof: the platform's DocumentAnchor address, as it "
+                     "publishes it (default: this machine's deployment manifest). A proof naming another is refused."),
+    ] = None,  # fmt: skip
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Verify a document against its on-chain anchor: verified, pending, unknown or tampered."""
@@ -41,10 +47,12 @@ def verify_command(
     settings = get_settings()
     path = Path(target)
     with cli_errors():
+        if contract is not None and offline_proof is None:
+            raise ValidationFailed("--contract goes with --offline-proof")
         if offline_proof is not None:
             if not path.is_file():
                 raise ValidationFailed(f"--offline-proof needs a FILE, and {target} is not one")
-            result = _offline(settings, path, offline_proof, rpc_url)
+            result = _offline(settings, path, offline_proof, rpc_url, contract)
         elif export_proof is not None:
             _export(settings, target, path, export_proof, rpc_url, json_out)
             return
@@ -57,11 +65,12 @@ def verify_command(
     raise typer.Exit(EXIT_CODES[result.status])
 
 
-def _offline(settings, path: Path, proof_path: Path, rpc_url: str | None):
+def _offline(settings, path: Path, proof_path: Path, rpc_url: str | None, contract: str | None):
     # Deliberately imports nothing that opens the database.
     from backend.anchoring.verification import load_proof_file, verify_with_proof_file
 
-    return verify_with_proof_file(settings, path.read_bytes(), load_proof_file(proof_path.read_bytes()), rpc_url=rpc_url)
+    proof = load_proof_file(proof_path.read_bytes())
+    return verify_with_proof_file(settings, path.read_bytes(), proof, rpc_url=rpc_url, contract=contract)
 
 
 def _online(settings, target: str, path: Path, claimed_cid: str | None, rpc_url: str | None):
@@ -106,8 +115,8 @@ def _print(result) -> None:
     rows = [
         ("document hash", result.doc_hash), ("CID", result.cid), ("root", result.root),
         ("block", result.block_number), ("time", result.timestamp and f"{result.timestamp:%Y-%m-%d %H:%M:%S} UTC"),
-        ("tx", result.tx_hash), ("contract", result.contract), ("chain id", result.chain_id),
-        ("batch manifest", result.uri),
+        ("tx", result.tx_hash), ("contract", result.contract), ("anchorer", result.anchorer),
+        ("chain id", result.chain_id), ("batch manifest", result.uri), ("checked against", result.checked_against),
     ]  # fmt: skip
     for label, value in rows:
         if value is not None:

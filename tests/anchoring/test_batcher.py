@@ -57,12 +57,13 @@ def test_a_batch_is_anchored_once_with_its_manifest_uri_and_proofs(settings, con
     blobs = [f"contract {i}".encode() for i in range(5)]
     ids = anchor_files(settings, blobs)
     report = flush_and_confirm(settings)
-    assert len(report.created) == 1 and report.anchored == report.created
+    # The audit head checkpoint goes alone, under a uri naming it (test_audit_head_is_anchored_alone).
+    assert len(report.created) == 2 and report.anchored == report.created
 
     reader = AnchorReader.for_settings(settings)
     with session_scope(settings) as session:
-        batch = session.get(AnchorBatch, report.created[0])
-        assert batch.status == "anchored" and batch.count == 5 + 1  # + the audit head checkpoint
+        batch = session.get(AnchorBatch, report.created[1])
+        assert batch.status == "anchored" and batch.count == 5
         assert get_intent(session, intent_key(batch.root)).status == "confirmed"
         (event,) = reader.anchored_events(to_bytes32(batch.root))
         assert event.uri == batch.uri == f"ipfs://{batch.manifest_cid}" and event.count == batch.count
@@ -72,7 +73,7 @@ def test_a_batch_is_anchored_once_with_its_manifest_uri_and_proofs(settings, con
         assert manifest["root"] == batch.root and manifest["tree"]["format"] == "standard-v1"
         leaves = [v["value"][0] for v in manifest["tree"]["values"]]
         assert hex32(MerkleTree.of(leaves).root) == batch.root
-        assert [h["seq"] for h in manifest["auditHeads"]] == [5]
+        assert manifest["auditHeads"] == []
 
         for doc_id, blob in zip(ids, blobs, strict=True):
             doc = session.get(Document, doc_id)
@@ -82,6 +83,26 @@ def test_a_batch_is_anchored_once_with_its_manifest_uri_and_proofs(settings, con
             assert contracts["DocumentAnchor"].functions.verify(
                 to_bytes32(proof.leaf), [to_bytes32(p) for p in json.loads(proof.proof)], to_bytes32(batch.root)
             ).call()
+
+
+def test_audit_head_is_anchored_alone_under_a_uri_naming_it(sqlite_settings):
+    """The chain alone says which anchor is an audit head, and the root commits to the uri's
+    seq and entry hash: no checkpoint row and no manifest is needed to find and check it."""
+    from backend.audit.head_commitment import head_digest, head_root, parse_head_uri
+    from backend.audit.log import head
+
+    settings = sqlite_settings
+    anchor_files(settings, [b"one", b"two"])
+    report = flush_and_confirm(settings)
+    with session_scope(settings) as session:
+        seq, entry_hash = head(session).seq, head(session).entry_hash
+        head_batch = session.get(AnchorBatch, report.created[0])
+        assert head_batch.count == 1 and head_batch.uri == f"loanchain:audit-head:v1:{seq}:{entry_hash}"
+        (event,) = AnchorReader.for_settings(settings).anchored_events(to_bytes32(head_batch.root))
+        assert parse_head_uri(event.uri) == (seq, entry_hash) and event.root == head_root(seq, entry_hash)
+        (doc,) = head_batch.documents
+        assert doc.kind == "audit_head" and doc.doc_hash == head_digest(seq, entry_hash) != entry_hash
+        assert session.get(AnchorBatch, report.created[1]).count == 2
 
 
 def test_batch_size_one_anchors_each_document_under_its_own_root(sqlite_settings):
