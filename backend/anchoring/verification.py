@@ -8,7 +8,8 @@ verified. `verify_with_proof_file` needs no database at all.
 Which chain records count is not taken from the proof: the DocumentAnchor must be the platform's
 (its deployment manifest for the chain, or the address an outsider was given, `--contract`),
 with the runtime code the manifest recorded, and the root's `Anchored` event must come from
-an account that holds its ANCHORER_ROLE. Anyone can deploy a DocumentAnchor of their own.
+an account that held its ANCHORER_ROLE in that block (a key rotated out later keeps its roots).
+Anyone can deploy a DocumentAnchor of their own.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def platform_reader(settings: Settings, rpc_url: str | None = None):
 
 def _describe(expected: ExpectedAnchor, anchorer: str | None) -> str:
     code = "runtime code hash matches the manifest" if expected.code_hash else "code hash unchecked: no manifest has it"
-    who = f"; anchored by {anchorer}, which holds ANCHORER_ROLE" if anchorer else ""
+    who = f"; anchored by {anchorer}, which held ANCHORER_ROLE then" if anchorer else ""
     return f"DocumentAnchor {expected.address} from {expected.source} ({code}){who}"
 
 
@@ -112,7 +113,7 @@ def _anchor_event(reader, root: str, block_number: int):
     if event is None:
         return None, (f"DocumentAnchor {reader.address} reports root {root} in block {block_number}, but the node "
                       "returns no Anchored event for it, so who anchored it cannot be checked")  # fmt: skip
-    if not reader.is_anchorer(event.anchorer):
+    if not reader.is_anchorer(event.anchorer, event.block_number):
         return None, f"root {root} was anchored by {event.anchorer}, without ANCHORER_ROLE at {reader.address}"
     return event, None
 

@@ -92,7 +92,7 @@ class AnchorReader:
         self.rpc_url = rpc_url
         self.address = Web3.to_checksum_address(address)
         self.contract = w3.eth.contract(address=self.address, abi=DOCUMENT_ANCHOR_READ_ABI)
-        self._anchorers: dict[str, bool] = {}
+        self._anchorers: dict[tuple[str, int], bool] = {}
 
     @classmethod
     def for_settings(cls, settings: Settings, address: str | None = None, rpc_url: str | None = None) -> AnchorReader:
@@ -127,12 +127,19 @@ class AnchorReader:
         """keccak256 of the runtime code, 0x-hex (the deployment manifest's `codeHash`)."""
         return "0x" + Web3.keccak(self._call("eth_getCode", lambda: self.w3.eth.get_code(self.address))).hex()
 
-    def is_anchorer(self, account: str) -> bool:
-        """Whether `account` holds ANCHORER_ROLE now (asked once per reader)."""
-        if account not in self._anchorers:
+    def is_anchorer(self, account: str, block_number: int) -> bool:
+        """Whether `account` held ANCHORER_ROLE at `block_number` (asked once per reader and pair):
+        a key rotated out since keeps the roots it anchored while it held the role. A node that
+        no longer holds that block's state (not an archive node) is asked about now instead."""
+        key = (account, block_number)
+        if key not in self._anchorers:
             has_role = self.contract.functions.hasRole(ANCHORER_ROLE, Web3.to_checksum_address(account))
-            self._anchorers[account] = bool(self._call("hasRole", has_role.call))
-        return self._anchorers[account]
+            try:
+                held = has_role.call(block_identifier=block_number)
+            except Exception:  # pruned state: "missing trie node" and the like, worded per client
+                held = self._call("hasRole", has_role.call)
+            self._anchorers[key] = bool(held)
+        return self._anchorers[key]
 
     def verify_anchored(self, leaf: bytes, proof: list[bytes], root: bytes) -> AnchorCheck:
         included, block, timestamp = self._call(
