@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from web3 import Web3
+from web3.exceptions import Web3Exception
 
 from backend.chain.client import READ_BATCH, get_web3, reading
 from backend.chain.indexer import CHECKPOINT, Followed, Indexer, followed_contracts
@@ -106,16 +107,30 @@ def _block_times(w3: Web3, numbers: Iterable[int]) -> dict[int, int]:
     return times
 
 
-def fetch_events(settings: Settings, followed: Followed, filters: Sequence[dict], start: int, end: int) -> list[ChainEvent]:
+def _logs(w3: Web3, query: dict, start: int, end: int, floor: int) -> list:
+    """One request for the whole range; halved while the node refuses it (hosted nodes cap the
+    range or the results of eth_getLogs), down to `floor` blocks."""
+    try:
+        return list(w3.eth.get_logs({**query, "fromBlock": start, "toBlock": end}))
+    except (Web3Exception, ValueError):
+        if end - start < floor:
+            raise
+        middle = (start + end) // 2
+        return _logs(w3, query, start, middle, floor) + _logs(w3, query, middle + 1, end, floor)
+
+
+def fetch_events(settings: Settings, followed: Followed, filters: Sequence[dict], start: int, end: int,
+                 *, by_batch: bool = False) -> list[ChainEvent]:  # fmt: skip
     """The logs matching any of `filters` (`address` and `topics`) in blocks [start, end], decoded
-    as the indexer decodes them (unsaved `ChainEvent`s), in chain order. Ranges are read in the
-    indexer's batches, which hosted nodes accept."""
-    w3, logs = get_web3(settings), {}
+    as the indexer decodes them (unsaved `ChainEvent`s), in chain order. `by_batch`: in the
+    indexer's ranges (for unfiltered reads of everything); else a topic-filtered read of the
+    whole range at once, split only if the node refuses it."""
+    w3, logs, batch = get_web3(settings), {}, settings.indexer_batch_blocks
     with reading("the chain's logs"):
-        for first in range(start, end + 1, settings.indexer_batch_blocks):
-            last = min(end, first + settings.indexer_batch_blocks - 1)
+        for first in range(start, end + 1, batch if by_batch else max(end - start + 1, 1)):
+            last = min(end, first + batch - 1) if by_batch else end
             for query in filters:
-                for lg in w3.eth.get_logs({**query, "fromBlock": first, "toBlock": last}):
+                for lg in _logs(w3, query, first, last, batch):
                     logs[(lg["blockNumber"], lg["logIndex"])] = lg
         times = _block_times(w3, (n for n, _ in logs))
     decoded = (Indexer._decode(followed, logs[key], times[key[0]]) for key in sorted(logs))
@@ -218,7 +233,7 @@ def verify_index(settings: Settings, from_block: int | None = None, to_block: in
     if to_block is not None and to_block > indexed_through:
         notes.append(f"the index is complete only through block {indexed_through}: checked up to there")
     everything = [{"address": followed.addresses}] if followed.addresses else []
-    on_chain = fetch_events(settings, followed, everything, start, end) if start <= end else []
+    on_chain = fetch_events(settings, followed, everything, start, end, by_batch=True) if start <= end else []
     whole = start == followed.start_block and to_block is None
     with session_scope(settings) as session:
         if whole:
@@ -227,7 +242,7 @@ def verify_index(settings: Settings, from_block: int | None = None, to_block: in
             begin_write(session, IndexerCheckpoint)
             now = session.get(IndexerCheckpoint, CHECKPOINT, with_for_update=True).block_number
             if now > end:
-                on_chain += fetch_events(settings, followed, everything, end + 1, now)
+                on_chain += fetch_events(settings, followed, everything, end + 1, now, by_batch=True)
                 end = indexed_through = now
         indexed = list(session.scalars(select(ChainEvent).where(ChainEvent.block_number.between(start, end))
                                        .order_by(ChainEvent.block_number, ChainEvent.log_index)))  # fmt: skip
