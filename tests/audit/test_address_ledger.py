@@ -19,6 +19,7 @@ from backend.db.session import session_scope
 from tests.anchoring.helpers import point_get_settings_at
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
+from tests.contracts.helpers import events
 
 UNIT, DAY, MAX_UINT = 10**6, 86_400, 2**256 - 1
 
@@ -86,6 +87,17 @@ def test_the_ledger_of_a_borrower_an_investor_and_the_platform_contracts(setting
     assert reserve.reconciliation.ok and reserve.totals["origination_fee"] >= fee
     assert _trace(settings, market.address).reconciliation.ok
 
+    # A default: the reserve's cover goes to LoanBook for the investors, and a recovery follows.
+    threshold = book.functions.defaultableAt(loan_id).call()
+    defaulted = world.chain.tx(book.functions.markDefault(loan_id), world.outsider.address, at=threshold + 5)
+    cover = events(defaulted, book, "LoanDefaulted")[0]["cover"]
+    world.repay(loan_id, 100 * UNIT)
+    Indexer().catch_up(settings)
+    assert _kinds(_trace(settings, world.borrower))[-1] == ("recovered", "out", 100 * UNIT)
+    held, reserve = _trace(settings, book.address), _trace(settings, world.reserve.address)
+    assert cover > 0 and held.totals["reserve_cover"] == reserve.totals["reserve_cover"] == cover
+    assert held.totals["recovered"] == 100 * UNIT and held.reconciliation.ok and reserve.reconciliation.ok
+
     # A plain transfer to LoanBook has no event of the platform: the reconciliation shows it.
     world.chain.tx(world.token.functions.transfer(book.address, 7), world.investors[2].address)
     Indexer().catch_up(settings)
@@ -99,5 +111,5 @@ def test_the_ledger_of_a_borrower_an_investor_and_the_platform_contracts(setting
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
-    assert shown.exit_code == 0 and json.loads(shown.stdout)["repaid"] == installment + 500 * UNIT
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["repaid"] == installment + 600 * UNIT  # with the recovery
     assert printed.exit_code == 0 and "FAIL reconciliation" in printed.output
