@@ -101,9 +101,12 @@ class LoanTracePublic(BaseModel):
     terms_hash: str
     decision_hash: str
     agreement_hash: str
+    read_at_block: int | None = Field(default=None, description="The block the loan was re-read from the chain at, "
+                                      "to hold the index against (None: the chain could not be read)")  # fmt: skip
     offer_id: str | None = Field(description="The platform offer whose signed terms these are")
     create_intent: str | None = Field(description="The outbox intent that sent createLoan")
-    events: list[EventPublic] = Field(description="Every LoanBook and NoteMarket event about the loan, in chain order")
+    events: list[EventPublic] = Field(description="Every LoanBook, NoteMarket and agent event about the loan the index "
+                                      "holds, in chain order (`events_match_chain` holds them against the node)")  # fmt: skip
     decision: DecisionProofPublic | None = Field(description="The decision proof, when the decision is recorded here")
     agreement: VerificationPublic | None = Field(description="The agreement document against its on-chain anchor")
     audit_entries: list[dict] = Field(description="Audit-log entries about the loan, its offer and its decision")
@@ -120,10 +123,47 @@ class LoanTracePublic(BaseModel):
 
 class TxTracePublic(BaseModel):
     tx_hash: str
-    events: list[EventPublic]
+    events: list[EventPublic] = Field(description="The transaction's events as the index holds them")
     intent_key: str | None = Field(description="The outbox intent, when the platform sent it")
     intent_status: str | None
     function: str | None
+    block_number: int | None = Field(default=None, description="Where the node says it was mined (None: not mined)")
+    checks: list[CheckPublic] = Field(default_factory=list, description="receipt_on_chain: the node has its receipt; "
+                                      "events_match_chain: the indexed events are its logs as they are")  # fmt: skip
+    consistent: bool = Field(default=True, description="Every check passed")
+
+
+class LedgerEntryPublic(BaseModel):
+    """One movement of the loan asset into or out of the address, from the event that made it."""
+
+    kind: str = Field(description="funded, refunded, claimed, disbursed (net, to the borrower), origination_fee, "
+                      "repaid, recovered (paid on a defaulted loan), reserve_cover, reserve_deposit, note_purchase, "
+                      "note_sale")  # fmt: skip
+    direction: Literal["in", "out", "withheld"] = Field(description="withheld: kept back from what the address "
+                                                        "received (a borrower's origination fee), never in its wallet")  # fmt: skip
+    amount: int
+    counterparty: str = Field(description="Who paid it (in) or was paid (out)")
+    loan_id: int | None
+    via: str | None = Field(description="The agent contract that carried it out for the address (autopay, funding "
+                            "mandates), which is the payer the LoanBook event names")  # fmt: skip
+    event: str = Field(description="Contract.Event it is read from")
+    block_number: int
+    tx_hash: str
+    log_index: int
+    block_timestamp: int | None
+
+
+class ReconciliationPublic(BaseModel):
+    """A platform contract's ledger against its balance of the asset: exact, as every transfer a
+    platform contract makes has its event; any difference moved without one (e.g. a plain transfer)."""
+
+    contract: str
+    block_number: int = Field(description="The index's block: the ledger holds every event up to it")
+    expected: int = Field(description="Money in minus money out, by its events")
+    balance: int | None = Field(description="balanceOf at that block (None: the chain could not be read)")
+    difference: int | None = Field(description="balance - expected")
+    ok: bool
+    detail: str
 
 
 class AddressTracePublic(BaseModel):
@@ -131,9 +171,16 @@ class AddressTracePublic(BaseModel):
     attestation_level: int = Field(description="KYC level attested on-chain now (0: none or revoked)")
     loans_as_borrower: list[int]
     notes: dict[int, int] = Field(description="Loan id -> notes held")
-    funded: int = Field(description="Everything this address put into loans")
-    repaid: int = Field(description="Everything this address paid towards loans")
-    transactions: list[str] = Field(description="LoanBook and NoteMarket transactions whose events name this address")
+    funded: int = Field(description="Everything this address put into loans (0 for a platform contract)")
+    repaid: int = Field(description="Everything this address paid towards loans, by autopay too (0 for a platform contract)")
+    ledger: list[LedgerEntryPublic] = Field(default_factory=list, description="Every movement of the loan asset into "
+                                            "or out of the address through the platform's contracts, in chain order")  # fmt: skip
+    totals: dict[str, int] = Field(default_factory=dict, description="Ledger kind -> sum")
+    total_in: int = 0
+    total_out: int = 0
+    reconciliation: ReconciliationPublic | None = Field(default=None, description="For the contracts the asset passes "
+                                                        "through (LoanBook, ReserveFund, NoteMarket and the agents)")  # fmt: skip
+    transactions: list[str] = Field(description="Transactions whose platform events name this address or move its money")
 
 
 class AlertReviewCreate(BaseModel):

@@ -1,46 +1,60 @@
 """End-to-end traces for auditors: a loan, a transaction or an address, with the evidence.
 
 A loan's trace puts side by side what each record says and checks that they agree: the chain's
-events for the loan (from the index, each with its block and transaction), the signed terms'
-hash against the offer the platform made, the credit decision behind it (re-scored with the same
-model version), the agreement document against its on-chain Merkle anchor, the borrower's KYC
+events for the loan (from the index, each with its block and transaction) against the same logs
+fetched again from the node, the index's loan row against LoanBook's stored loan and the terms of
+its `LoanCreated` (their EIP-712 hash recomputed), the signed terms' hash against the offer the
+platform made, the credit decision behind it (re-scored with the same
+model version), the agreement document against its on-chain Merkle anchor and its figures against
+the on-chain terms, the borrower's KYC
 attestation, the outbox intent that sent `createLoan`, the audit-log entries on the way, and, for
-the fundings the platform's keeper made for investors, the mandates they signed. No personal data
-appears: wallets, hashes, amounts and statuses only."""
+the fundings the platform's keeper made for investors, the mandates they signed. The decision, the offer and the
+agreement are looked up by the hashes the chain holds, not the index's copy of them. No personal
+data appears: wallets, hashes, amounts and statuses only.
+
+A transaction's trace checks that the node has its receipt and that the index holds its logs as
+they are; an address's trace is its ledger of money in and out (backend/audit/ledger.py)."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.anchoring.documents import by_hash
+from backend.anchoring.documents import by_hash, document_hash
 from backend.anchoring.verification import verify_cid
+from backend.audit import ledger as money
 from backend.audit.models import AuditEntry
 from backend.audit.schemas import (
     AddressTracePublic,
     CheckPublic,
     EventPublic,
+    LedgerEntryPublic,
     LoanTracePublic,
     MandateEvidencePublic,
+    ReconciliationPublic,
     TxTracePublic,
 )
 from backend.chain import eip712
 from backend.chain import mandates as fm
 from backend.chain import repayment_mandates as rm
+from backend.chain.deploy import deployed_addresses
+from backend.chain.index_check import event_differences, receipt_events
+from backend.chain.indexer import CHECKPOINT
 from backend.chain.loan_book import deadline_clock
-from backend.chain.models import ChainEvent, Intent
+from backend.chain.loan_check import ChainLoan, loan_on_chain, row_differences, token_balances
+from backend.chain.models import ChainEvent, IndexerCheckpoint, Intent, IntentStatus
 from backend.chain.outbox import get_intent
 from backend.chain.projection_models import (
     AttestationRow,
     EventSubjectRow,
-    FundingRow,
     LoanRow,
     NoteBalanceRow,
-    RepaymentRow,
 )
 from backend.config import Settings
-from backend.errors import NotFound, ValidationFailed
+from backend.content.store import get_content_store
+from backend.errors import ChainUnavailable, ContentError, NotFound, ValidationFailed
 from backend.identity.roles import checksum
+from backend.lending.agreement import differences_from_chain
 from backend.lending.models import FundingMandateRow, LoanOffer, RepaymentMandateRow
 from backend.scoring.service import prove_decision
 from backend.servicing.collections import actions_of, case_log_altered
@@ -53,11 +67,89 @@ def _event(ev: ChainEvent) -> EventPublic:
                        event=ev.event, args=ev.args)  # fmt: skip
 
 
-def _loan_events(db: Session, loan_id: int) -> list[EventPublic]:
+def _loan_events(db: Session, loan_id: int) -> list[ChainEvent]:
     about = select(EventSubjectRow.event_id).where(EventSubjectRow.loan_id == loan_id)
-    events = db.scalars(select(ChainEvent).where(ChainEvent.id.in_(about))
-                        .order_by(ChainEvent.block_number, ChainEvent.log_index))  # fmt: skip
-    return [_event(ev) for ev in events]
+    return list(db.scalars(select(ChainEvent).where(ChainEvent.id.in_(about))
+                           .order_by(ChainEvent.block_number, ChainEvent.log_index)))  # fmt: skip
+
+
+def _indexed_through(db: Session) -> int:
+    cp = db.get(IndexerCheckpoint, CHECKPOINT)
+    return cp.block_number if cp else -1
+
+
+def _listed(found: list, limit: int = 20) -> str:
+    """The differences, one after the other (the first `limit` of them, and how many more)."""
+    shown = "; ".join(str(f) for f in found[:limit])
+    return shown + (f"; and {len(found) - limit} more" if len(found) > limit else "")
+
+
+def _chain_checks(db: Session, settings: Settings, loan: LoanRow, rows: list[ChainEvent],
+                  checks: list[CheckPublic]) -> ChainLoan | None:  # fmt: skip
+    """Re-read the loan from the node and hold the index against it: its row, its terms' hash and
+    every event filed under it. None (and a failing check) when the node cannot be read."""
+    through = max([_indexed_through(db)] + [r.block_number for r in rows])
+    try:
+        chain = loan_on_chain(settings, loan.loan_id, through)
+    except ChainUnavailable as exc:
+        checks.append(CheckPublic(name="index_matches_chain", ok=False,
+                                  detail=f"the chain could not be read, so the index is unchecked: {exc.message}"))  # fmt: skip
+        return None
+    if chain is None:
+        checks.append(CheckPublic(name="index_matches_chain", ok=False, detail=(
+            f"LoanBook has no loan {loan.loan_id} (no LoanCreated for it on chain): the index's row is not the chain's")))  # fmt: skip
+        checks.append(CheckPublic(name="events_match_chain", ok=False,
+                                  detail=_listed(event_differences(rows, []))))  # fmt: skip
+        return None
+    differ = row_differences(loan, chain)
+    checks.append(CheckPublic(
+        name="index_matches_chain", ok=not differ,
+        detail=f"the index's loan row differs from LoanBook.loan({loan.loan_id}) and its LoanCreated at block "
+               f"{chain.block}: {_listed(differ)}" if differ
+        else f"the index's loan row is LoanBook.loan({loan.loan_id}) and its LoanCreated terms at block {chain.block}",
+    ))  # fmt: skip
+    problems = chain.terms_problems()
+    checks.append(CheckPublic(
+        name="terms_hash_recomputed", ok=not problems,
+        detail=_listed(problems) if problems else f"the LoanCreated terms hash (EIP-712, recomputed here and by "
+        f"LoanBook.hashLoanTerms) to the termsHash LoanBook stores, {chain.stored['termsHash']}",
+    ))  # fmt: skip
+    found = event_differences(rows, chain.events)
+    checks.append(CheckPublic(
+        name="events_match_chain", ok=not found,
+        detail=f"the index's events differ from the node's logs for the loan: {_listed(found)}" if found
+        else f"{len(rows)} indexed events, each the node's log (transaction, log index, arguments) through block {chain.block}",
+    ))  # fmt: skip
+    return chain
+
+
+def _agreement_terms(settings: Settings, chain: ChainLoan, cid: str | None) -> CheckPublic:
+    """The agreement document's figures against the on-chain terms (its hash only proves the
+    borrower signed over these bytes)."""
+    agreement_hash = "0x" + chain.terms.agreement_hash.hex()
+    try:
+        data = get_content_store(settings).get(cid) if cid else None
+    except ContentError as exc:
+        data, why = None, exc.message
+    else:
+        why = "the agreement document is not held here"
+    if data is not None and document_hash(data) != agreement_hash:
+        data, why = None, "the stored bytes are not the agreement the terms name (see agreement_anchored)"
+    if data is None:
+        return CheckPublic(name="agreement_matches_terms", ok=False, detail=why)
+    t = chain.terms
+    differ = differences_from_chain(
+        data, borrower=t.borrower, chain_id=chain.domain.chain_id, loan_book=chain.domain.address,
+        asset=chain.domain.asset, principal=t.principal, interest_apr_bps=t.apr_bps, installments=t.installments,
+        installment_period=t.installment_period, installment_amount=int(chain.stored["installmentAmount"]),
+        origination_fee_bps=t.origination_fee_bps, funding_deadline=t.funding_deadline,
+        decision_hash="0x" + t.decision_hash.hex(),
+    )  # fmt: skip
+    return CheckPublic(
+        name="agreement_matches_terms", ok=not differ,
+        detail=f"the agreement document says otherwise than the on-chain terms: {_listed(differ)}" if differ
+        else "the agreement's parties, ledger, terms, cost of credit and decision are the on-chain terms'",
+    )  # fmt: skip
 
 
 def _audit_entries(db: Session, subjects: list[str]) -> list[dict]:
@@ -70,10 +162,15 @@ def trace_loan(db: Session, settings: Settings, loan_id: int) -> LoanTracePublic
     loan = db.get(LoanRow, loan_id)
     if loan is None:
         raise NotFound(f"no loan {loan_id} in the chain index", loan_id=loan_id)
-    events = _loan_events(db, loan_id)
-    created_in = next((e.tx_hash for e in events if e.event == "LoanCreated"), None)
+    rows = _loan_events(db, loan_id)
+    events = [_event(e) for e in rows]
     checks: list[CheckPublic] = []
-    offer = db.scalar(select(LoanOffer).where(LoanOffer.terms_hash == loan.terms_hash))
+    chain = _chain_checks(db, settings, loan, rows, checks)
+    # What the chain says wherever it could be read; the index's copy otherwise (and a failed check).
+    facts = chain.as_row() if chain else {k: getattr(loan, k) for k in ("status", "borrower", "terms_hash",
+                                                                         "decision_hash", "agreement_hash")}  # fmt: skip
+    created_in = chain.created.tx_hash if chain else next((e.tx_hash for e in events if e.event == "LoanCreated"), None)
+    offer = db.scalar(select(LoanOffer).where(LoanOffer.terms_hash == facts["terms_hash"]))
     intent = get_intent(db, offer.intent_key) if offer and offer.intent_key else None
     checks.append(CheckPublic(
         name="terms_match_offer", ok=offer is not None,
@@ -84,18 +181,20 @@ def trace_loan(db: Session, settings: Settings, loan_id: int) -> LoanTracePublic
                                   detail=f"outbox intent {intent.key} sent {intent.tx_hash}; LoanCreated in {created_in}"))  # fmt: skip
     decision = None
     try:
-        decision = prove_decision(db, loan.decision_hash)
+        decision = prove_decision(db, facts["decision_hash"])
         checks.append(CheckPublic(name="decision_reproduced", ok=decision.verified,
                                   detail=f"model {decision.decision.model_version}: {decision.decision.decision}"))  # fmt: skip
     except (NotFound, ValidationFailed):
         checks.append(CheckPublic(name="decision_reproduced", ok=False, detail="no credit decision with this hash here"))
-    document = by_hash(db, loan.agreement_hash)
+    document = by_hash(db, facts["agreement_hash"])
     agreement = verify_cid(db, settings, document.cid) if document and document.cid else None
     checks.append(CheckPublic(
         name="agreement_anchored", ok=agreement is not None and agreement.status == "verified",
         detail=agreement.reason if agreement else "the agreement document is not held here",
     ))  # fmt: skip
-    attestation = db.get(AttestationRow, loan.borrower)
+    if chain is not None:
+        checks.append(_agreement_terms(settings, chain, document.cid if document else None))
+    attestation = db.get(AttestationRow, facts["borrower"])
     checks.append(CheckPublic(
         name="borrower_attested", ok=attestation is not None and not attestation.revoked,
         detail=f"KYC level {attestation.level} until {attestation.expires_at}" if attestation else "no attestation indexed",
@@ -108,7 +207,7 @@ def trace_loan(db: Session, settings: Settings, loan_id: int) -> LoanTracePublic
     ))  # fmt: skip
     mandates = _mandates(db, settings, events, checks)
     notices = borrower_notices(db, loan_id)
-    if loan.status == "defaulted":
+    if facts["status"] == "defaulted":
         # Before a loan is declared in default its borrower must have been told it could be.
         told = next((n for n in notices if n.kind == "default"), None)
         checks.append(CheckPublic(
@@ -118,8 +217,9 @@ def trace_loan(db: Session, settings: Settings, loan_id: int) -> LoanTracePublic
         ))  # fmt: skip
     subjects = [f"loan:{loan_id}"] + ([f"offer:{offer.id}", f"decision:{offer.decision_id}"] if offer else [])
     return LoanTracePublic(
-        loan_id=loan_id, status=loan.status, borrower=loan.borrower, terms_hash=loan.terms_hash,
-        decision_hash=loan.decision_hash, agreement_hash=loan.agreement_hash, offer_id=offer.id if offer else None,
+        loan_id=loan_id, status=facts["status"], borrower=facts["borrower"], terms_hash=facts["terms_hash"],
+        decision_hash=facts["decision_hash"], agreement_hash=facts["agreement_hash"],
+        read_at_block=chain.block if chain else None, offer_id=offer.id if offer else None,
         create_intent=intent.key if intent else None, events=events, decision=decision,
         agreement=agreement, audit_entries=_audit_entries(db, subjects), checks=checks,
         case_log=actions_of(db, settings, [loan_id], lambda: deadline_clock(settings)).get(loan_id, []) if entries else [],
@@ -163,28 +263,95 @@ def _mandates(db: Session, settings: Settings, events: list[EventPublic], checks
     return evidence
 
 
-def trace_tx(db: Session, tx_hash: str) -> TxTracePublic:
+def trace_tx(db: Session, settings: Settings, tx_hash: str) -> TxTracePublic:
     tx_hash = tx_hash.lower()  # both tables store hashes as lower-case hex: the indexes serve equality
-    events = [_event(e) for e in db.scalars(select(ChainEvent).where(ChainEvent.tx_hash == tx_hash)
-                                             .order_by(ChainEvent.log_index))]  # fmt: skip
+    rows = list(db.scalars(select(ChainEvent).where(ChainEvent.tx_hash == tx_hash).order_by(ChainEvent.log_index)))
     intent = db.scalar(select(Intent).where(Intent.tx_hash == tx_hash))
-    if not events and intent is None:
+    if not rows and intent is None:
         raise NotFound(f"transaction {tx_hash} is neither indexed nor sent by this platform", tx_hash=tx_hash)
-    return TxTracePublic(tx_hash=tx_hash, events=events, intent_key=intent.key if intent else None,
+    checks, block = _receipt_checks(db, settings, tx_hash, rows, intent)
+    return TxTracePublic(tx_hash=tx_hash, events=[_event(e) for e in rows], intent_key=intent.key if intent else None,
                          intent_status=intent.status if intent else None,
-                         function=f"{intent.contract}.{intent.function}" if intent else None)  # fmt: skip
+                         function=f"{intent.contract}.{intent.function}" if intent else None, block_number=block,
+                         checks=checks, consistent=all(c.ok for c in checks))  # fmt: skip
 
 
-def trace_address(db: Session, address: str) -> AddressTracePublic:
+def _receipt_checks(db: Session, settings: Settings, tx_hash: str, rows: list[ChainEvent],
+                    intent: Intent | None) -> tuple[list[CheckPublic], int | None]:  # fmt: skip
+    """The node's receipt exists (when anything says the transaction was mined) and the index
+    holds its logs as they are."""
+    try:
+        receipt, logs = receipt_events(settings, tx_hash)
+    except ChainUnavailable as exc:
+        return [CheckPublic(name="receipt_on_chain", ok=False, detail=f"the chain could not be read: {exc.message}")], None
+    if receipt is None:
+        if rows:
+            detail = f"the node has no such mined transaction, yet the index holds {len(rows)} events of it"
+        elif intent.status in (IntentStatus.MINED, IntentStatus.CONFIRMED):
+            detail = f"the node has no such mined transaction, yet the outbox marks it {intent.status}"
+        else:
+            return [CheckPublic(name="receipt_on_chain", ok=True, detail=f"not mined (outbox: {intent.status})")], None
+        return [CheckPublic(name="receipt_on_chain", ok=False, detail=detail)], None
+    block = receipt["blockNumber"]
+    checks = [CheckPublic(name="receipt_on_chain", ok=True, detail=f"mined in block {block}, "
+                          + ("succeeded" if receipt["status"] == 1 else "reverted (no logs)"))]  # fmt: skip
+    if block > _indexed_through(db) and not rows:
+        checks.append(CheckPublic(name="events_match_chain", ok=True, detail="not indexed yet: the index is behind its block"))
+        return checks, block
+    found = event_differences(rows, logs)
+    checks.append(CheckPublic(
+        name="events_match_chain", ok=not found,
+        detail=f"the index differs from the receipt's logs: {_listed(found)}" if found
+        else f"{len(rows)} indexed events, each a log of the receipt as it is",
+    ))  # fmt: skip
+    return checks, block
+
+
+def trace_address(db: Session, settings: Settings, address: str) -> AddressTracePublic:
     wallet = checksum(address)
     attestation = db.get(AttestationRow, wallet)
+    platform = {name: checksum(a) for name, a in deployed_addresses(settings).items()}
+    through = _indexed_through(db)
+    entries = money.ledger(money.movements(money.events_touching(db, wallet, platform, through), platform), wallet)
+    totals: dict[str, int] = {}
+    for e in entries:
+        totals[e.kind] = totals.get(e.kind, 0) + e.movement.amount
+    holder = next((n for n, a in platform.items() if a == wallet and n in money.HOLDERS), None)
     return AddressTracePublic(
         address=wallet,
         attestation_level=attestation.level if attestation and not attestation.revoked else 0,
         loans_as_borrower=list(db.scalars(select(LoanRow.loan_id).where(LoanRow.borrower == wallet).order_by(LoanRow.loan_id))),
         notes={loan_id: balance for loan_id, balance in
                db.execute(select(NoteBalanceRow.loan_id, NoteBalanceRow.balance).where(NoteBalanceRow.holder == wallet))},
-        funded=sum(r.amount for r in db.scalars(select(FundingRow).where(FundingRow.investor == wallet, FundingRow.kind == "fund"))),
-        repaid=sum(r.amount for r in db.scalars(select(RepaymentRow).where(RepaymentRow.payer == wallet))),
-        transactions=sorted(set(db.scalars(select(EventSubjectRow.tx_hash).where(EventSubjectRow.address == wallet)))),
+        funded=totals.get("funded", 0) if holder is None else 0,
+        repaid=(totals.get("repaid", 0) + totals.get("recovered", 0)) if holder is None else 0,
+        ledger=[_entry(e) for e in entries], totals=totals,
+        total_in=sum(e.movement.amount for e in entries if e.direction == "in"),
+        total_out=sum(e.movement.amount for e in entries if e.direction == "out"),
+        reconciliation=_reconcile(settings, holder, wallet, money.holdings(entries), through) if holder else None,
+        transactions=sorted(set(db.scalars(select(EventSubjectRow.tx_hash).where(EventSubjectRow.address == wallet)))
+                            | {e.movement.event.tx_hash for e in entries}),
+    )  # fmt: skip
+
+
+def _entry(e: money.Entry) -> LedgerEntryPublic:
+    m, ev = e.movement, e.movement.event
+    return LedgerEntryPublic(kind=e.kind, direction=e.direction, amount=m.amount, counterparty=e.counterparty,
+                             loan_id=m.loan_id, via=m.via, event=f"{ev.contract}.{ev.event}", block_number=ev.block_number,
+                             tx_hash=ev.tx_hash, log_index=ev.log_index, block_timestamp=ev.block_timestamp)  # fmt: skip
+
+
+def _reconcile(settings: Settings, name: str, wallet: str, expected: int, block: int) -> ReconciliationPublic:
+    """A platform contract's ledger against what it holds of the asset at the index's block."""
+    try:
+        balance = token_balances(settings, [wallet], block)[wallet]
+    except ChainUnavailable as exc:
+        return ReconciliationPublic(contract=name, block_number=block, expected=expected, balance=None, difference=None,
+                                    ok=False, detail=f"the chain could not be read: {exc.message}")  # fmt: skip
+    gap = balance - expected
+    return ReconciliationPublic(
+        contract=name, block_number=block, expected=expected, balance=balance, difference=gap, ok=gap == 0,
+        detail=f"{name} holds exactly what its events say it must at block {block}" if gap == 0
+        else f"{name} holds {balance:,} at block {block}, its events account for {expected:,}: {gap:+,} moved "
+             "without an event of the platform (a plain transfer, or a flow this ledger does not know)",
     )  # fmt: skip

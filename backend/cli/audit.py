@@ -98,24 +98,34 @@ def trace_command(
                 raise ValidationFailed("a loan id is a number")
             report = trace.trace_loan(session, settings, int(ref))
         elif kind == "tx":
-            report = trace.trace_tx(session, ref)
+            report = trace.trace_tx(session, settings, ref)
         elif kind == "address":
-            report = trace.trace_address(session, ref)
+            report = trace.trace_address(session, settings, ref)
         else:
             raise ValidationFailed("trace what: loan, tx or address")
     if json_out:
         print_json(report.model_dump(mode="json"))
         return
+    verdict = "[green]consistent[/]" if getattr(report, "consistent", True) else "[red]INCONSISTENT[/]"
     if kind == "loan":
-        console.print(f"loan {report.loan_id} {report.status}, borrower {report.borrower}: "
-                      f"{'[green]consistent[/]' if report.consistent else '[red]INCONSISTENT[/]'}")  # fmt: skip
-        for check in report.checks:
-            console.print(f"  {'[green]ok[/]' if check.ok else '[red]FAIL[/]'} {check.name}: {check.detail}")
+        console.print(f"loan {report.loan_id} {report.status}, borrower {report.borrower}: {verdict}")
+    if kind == "tx":
+        console.print(f"tx {report.tx_hash}: {verdict}")
+    for check in getattr(report, "checks", []):
+        console.print(f"  {'[green]ok[/]' if check.ok else '[red]FAIL[/]'} {check.name}: {check.detail}")
     for event in getattr(report, "events", []):
         console.print(f"  block {event.block_number} tx {event.tx_hash[:12]}… {event.event}")
     if kind == "address":
         console.print(f"{report.address}: KYC level {report.attestation_level}, borrower of {report.loans_as_borrower}, "
-                      f"notes in {sorted(report.notes)}, funded {report.funded:,}, repaid {report.repaid:,}")  # fmt: skip
+                      f"notes in {sorted(report.notes)}, in {report.total_in:,}, out {report.total_out:,}")  # fmt: skip
+        for entry in report.ledger:
+            console.print(f"  block {entry.block_number} {entry.direction:>8} {entry.amount:>16,} {entry.kind} "
+                          f"loan {entry.loan_id} {entry.counterparty}{' via ' + entry.via if entry.via else ''}")  # fmt: skip
+        for kind_, total in sorted(report.totals.items()):
+            console.print(f"  total {kind_}: {total:,}")
+        if report.reconciliation:
+            r = report.reconciliation
+            console.print(f"  {'[green]ok[/]' if r.ok else '[red]FAIL[/]'} reconciliation: {r.detail}")
 
 
 @app.command("alerts")

@@ -101,3 +101,37 @@ def _cost(principal: int, apr_bps: int, installments: int, period: int, fee_bps:
     cost = cost_of_credit(principal, fee_bps, payments, period)
     return {"amount_financed": cost.amount_financed, "total_of_payments": cost.total_of_payments,
             "finance_charge": cost.finance_charge, "apr_actuarial_bps": cost.apr_bps, "aprc_bps": cost.aprc_bps}  # fmt: skip
+
+
+def differences_from_chain(data: bytes, *, borrower: str, chain_id: int, loan_book: str, asset: str,
+                           principal: int, interest_apr_bps: int, installments: int, installment_period: int,
+                           installment_amount: int, origination_fee_bps: int, funding_deadline: int,
+                           decision_hash: str) -> list[str]:  # fmt: skip
+    """`where: document X, chain Y` for every figure of an agreement document (as `agreement_document`
+    wrote it, any version) that the loan's on-chain terms contradict. Its hash being the terms'
+    agreementHash only proves the borrower signed over these bytes, not that they say what the
+    contract enforces."""
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return ["the document is not an agreement this platform writes (not JSON)"]
+    if not isinstance(document, dict) or document.get("document") != "loanchain loan agreement":
+        return ["the document is not a loanchain loan agreement"]
+    expected: dict[str, Any] = {
+        "parties.borrower_wallet": borrower, "ledger.chain_id": chain_id, "ledger.loan_book": loan_book,
+        "ledger.asset": asset, "terms.principal": principal, "terms.interest_apr_bps": interest_apr_bps,
+        "terms.installments": installments, "terms.installment_period_seconds": installment_period,
+        "terms.installment_amount": installment_amount, "terms.origination_fee_bps": origination_fee_bps,
+        "terms.funding_deadline": funding_deadline, "credit_decision.decision_hash": decision_hash,
+    }  # fmt: skip
+    if "cost_of_credit" in document:  # from version 2: the cost of credit the borrower was shown
+        cost = _cost(principal, interest_apr_bps, installments, installment_period, origination_fee_bps)
+        expected |= {f"cost_of_credit.{k}": v for k, v in cost.items()}
+    found = []
+    for path, value in expected.items():
+        section, name = path.split(".")
+        stated = (document.get(section) or {}).get(name, "(absent)")
+        same = stated.lower() == value.lower() if isinstance(value, str) and isinstance(stated, str) else stated == value
+        if not same:
+            found.append(f"{path}: document {stated!r}, chain {value!r}")
+    return found

@@ -27,8 +27,9 @@ def test_a_loan_traced_end_to_end_is_consistent(client, chain_identity_settings,
     trace = client.get(f"/api/v1/audit/trace/loan/{loan_id}", headers=auditor).json()
     assert trace["consistent"], trace["checks"]
     assert {c["name"] for c in trace["checks"]} == {
-        "terms_match_offer", "created_by_platform_tx", "decision_reproduced", "agreement_anchored", "borrower_attested",
-        "case_log_matches_audit_log",
+        "index_matches_chain", "terms_hash_recomputed", "events_match_chain", "terms_match_offer",
+        "created_by_platform_tx", "decision_reproduced", "agreement_anchored", "agreement_matches_terms",
+        "borrower_attested", "case_log_matches_audit_log",
     }  # fmt: skip
     assert trace["case_log"] == []
     assert trace["offer_id"] == offer["id"] and trace["create_intent"] == f"offer:{offer['id']}"
@@ -40,6 +41,7 @@ def test_a_loan_traced_end_to_end_is_consistent(client, chain_identity_settings,
     tx = client.get(f"/api/v1/audit/trace/tx/{created_tx}", headers=auditor).json()
     assert tx["intent_key"] == f"offer:{offer['id']}" and tx["function"] == "LoanBook.createLoan"
     assert [e["event"] for e in tx["events"]] == ["LoanCreated"]
+    assert tx["consistent"] and [c["name"] for c in tx["checks"]] == ["receipt_on_chain", "events_match_chain"]
     who = client.get(f"/api/v1/audit/trace/address/{borrower.account.address.lower()}", headers=auditor).json()
     assert who["loans_as_borrower"] == [loan_id] and who["attestation_level"] == 2 and created_tx in who["transactions"]
     assert client.get("/api/v1/audit/trace/loan/999", headers=auditor).status_code == 404
@@ -47,12 +49,12 @@ def test_a_loan_traced_end_to_end_is_consistent(client, chain_identity_settings,
     assert client.get("/api/v1/audit/trace/address/0x1234", headers=auditor).status_code == 422
     assert client.get(f"/api/v1/audit/trace/loan/{loan_id}", headers=borrower.headers).status_code == 403
 
-    # Someone swaps the stored agreement for other bytes: the trace says so.
+    # Someone swaps the stored agreement for other bytes: the trace says so (and cannot compare its terms).
     store = get_content_store(settings)
     store.path_of(offer["agreement_cid"]).write_bytes(b'{"document":"a different agreement"}')
     tampered = client.get(f"/api/v1/audit/trace/loan/{loan_id}", headers=auditor).json()
     failing = [c["name"] for c in tampered["checks"] if not c["ok"]]
-    assert not tampered["consistent"] and failing == ["agreement_anchored"]
+    assert not tampered["consistent"] and failing == ["agreement_anchored", "agreement_matches_terms"]
 
     try:
         point_get_settings_at(monkeypatch, settings)

@@ -99,7 +99,7 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     _wait(consistent, "a consistent trace")
     expect(page.locator("#ops-status")).to_contain_text("All parts up; chain block ")  # the platform's own state
     expect(page.locator("#ops-status")).to_contain_text("workers ok")
-    expect(page.locator("#trace-checks li")).to_have_count(6)
+    expect(page.locator("#trace-checks li")).to_have_count(10)
     expect(page.locator("#trace-checks")).not_to_contain_text("FAIL")
     created = page.locator("#trace-events li").first
     expect(created).to_contain_text(f"LoanBook.LoanCreated(loanId={loan_id}")
@@ -110,7 +110,8 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     create_tx = page.locator("#trace-events li").inner_text()[len("transaction "):]
     page.fill("#trace-what", create_tx)
     page.click("#trace")
-    expect(page.locator("#trace-result")).to_contain_text(f"Transaction {create_tx}: ")
+    expect(page.locator("#trace-result")).to_contain_text(f"Transaction {create_tx}: consistent, ")
+    expect(page.locator("#trace-checks li")).to_have_count(2)  # its receipt, and its logs as indexed
     expect(page.locator("#trace-result")).to_contain_text("sent by the platform (outbox offer:")
     expect(page.locator("#trace-events li").first).to_contain_text("LoanBook.LoanCreated")
     page.fill("#trace-what", "12abc")

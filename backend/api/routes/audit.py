@@ -52,18 +52,22 @@ def trace_loan(loan_id: LoanId, session: SessionDep, settings: SettingsDep) -> L
     return trace.trace_loan(session, settings, loan_id)
 
 
-@router.get("/trace/tx/{tx_hash}", dependencies=allow("audit.trace"), summary="A transaction: its events and outbox intent")
-def trace_tx(tx_hash: str, session: SessionDep) -> TxTracePublic:
-    return trace.trace_tx(session, tx_hash)
+@router.get(
+    "/trace/tx/{tx_hash}",
+    dependencies=allow("audit.trace"),
+    summary="A transaction: its events and outbox intent, checked against the node's receipt",
+)
+def trace_tx(tx_hash: str, session: SessionDep, settings: SettingsDep) -> TxTracePublic:
+    return trace.trace_tx(session, settings, tx_hash)
 
 
 @router.get(
     "/trace/address/{address}",
     dependencies=allow("audit.trace"),
-    summary="An address: attestation, loans as borrower, notes, money in and out, transactions",
+    summary="An address: attestation, loans as borrower, notes, its ledger of money in and out, transactions",
 )
-def trace_address(address: str, session: SessionDep) -> AddressTracePublic:
-    return trace.trace_address(session, address)
+def trace_address(address: str, session: SessionDep, settings: SettingsDep) -> AddressTracePublic:
+    return trace.trace_address(session, settings, address)
 
 
 @router.get(

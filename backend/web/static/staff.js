@@ -204,8 +204,9 @@ async function traceTx(hash) {
   const trace = await api(`/api/v1/audit/trace/tx/${hash}`);
   const sender = trace.intent_key ? `sent by the platform (outbox ${trace.intent_key}, ${trace.intent_status}, ${trace.function})`
     : "not sent by the platform";
-  $("trace-result").textContent = `Transaction ${trace.tx_hash}: ${plural(trace.events.length, "event")}, ${sender}`;
-  $("trace-checks").replaceChildren();
+  $("trace-result").textContent = `Transaction ${trace.tx_hash}: ${trace.consistent ? "consistent" : "INCONSISTENT"}, `
+    + `${plural(trace.events.length, "event")}, ${sender}`;
+  $("trace-checks").replaceChildren(...listItems(trace.checks.map((c) => `${c.ok ? "ok" : "FAIL"} ${c.name}: ${c.detail}`)));
   $("trace-events").replaceChildren(...listItems(trace.events.map(eventLine)));
   $("trace-case-log").replaceChildren();
 }
@@ -215,7 +216,9 @@ async function traceAddress(address) {
   const notes = Object.entries(trace.notes).map(([loan, n]) => `loan ${loan}: ${money(n)}`).join(", ") || "none";
   $("trace-result").textContent = `${trace.address}: KYC level ${trace.attestation_level} on-chain; borrower in loans `
     + `${trace.loans_as_borrower.join(", ") || "none"}; notes ${notes}; funded ${money(trace.funded)}, repaid ${money(trace.repaid)}`;
-  $("trace-checks").replaceChildren();
+  const held = trace.reconciliation ? [`${trace.reconciliation.ok ? "ok" : "FAIL"} reconciliation: ${trace.reconciliation.detail}`] : [];
+  $("trace-checks").replaceChildren(...listItems(held.concat(trace.ledger.map((e) => `${e.direction} ${money(e.amount)} `
+    + `${e.kind.replaceAll("_", " ")}${e.loan_id === null ? "" : `, loan ${e.loan_id}`}${e.via ? ` (via ${e.via})` : ""}`))));
   $("trace-events").replaceChildren(...listItems(trace.transactions.map((tx) => `transaction ${tx}`)));
   $("trace-case-log").replaceChildren();
 }

@@ -1,0 +1,319 @@
+"""The chain index checked against the node: the index is the platform's own copy of the chain,
+and nothing an auditor is shown from it should have to be taken on trust.
+
+The logs are fetched again by RPC, decoded exactly as the indexer decodes them, and compared
+with `chain_events` row by row, keyed by their place in the chain (block number, log index):
+a log the index lacks is *missing*, a row the chain lacks is *extra* (an invented event), and a
+row whose transaction, block, contract, event or arguments differ is *altered*, with the fields
+named. `verify_index` does this for a block range of every followed contract and, over the whole
+indexed range, compares the projections with a fresh fold of the chain's own logs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+from web3 import Web3
+from web3.exceptions import Web3Exception
+
+from backend.chain.client import READ_BATCH, get_web3, reading
+from backend.chain.indexer import CHECKPOINT, Followed, Indexer, followed_contracts
+from backend.chain.models import ChainEvent, IndexerCheckpoint
+from backend.chain.projections import PROJECTIONS, EventSubjects, apply_all, event_subjects, reset_all
+from backend.config import Settings
+from backend.db.session import begin_write, session_scope
+
+# What the indexer stores of a log besides its place; every one of them is compared.
+EVENT_FIELDS = ("tx_hash", "tx_index", "block_hash", "block_timestamp", "contract", "address", "event", "args")
+LOAN_ARGS = ("loanId", "id", "ids")  # where `event_subjects` reads the loans an event is about
+SURROGATE = ("id", "event_id")  # row ids of the index database, not facts of the chain
+
+
+@dataclass(frozen=True)
+class Difference:
+    kind: str  # missing (on chain, not indexed) | extra (indexed, not on chain) | altered
+    block_number: int
+    log_index: int
+    tx_hash: str
+    event: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.event} at block {self.block_number} log {self.log_index} (tx {self.tx_hash}): {self.detail}"
+
+
+# ---------------------------------------------------------------------------- comparing
+
+
+def _leaf(value: Any) -> Any:
+    """Integers are stored as ints or, beyond 2**53, as decimal strings: the same number either way."""
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value
+
+
+def arg_differences(indexed: Any, on_chain: Any, path: str = "") -> list[str]:
+    """`path: index X, chain Y` for every argument (nested in structs and arrays) that differs."""
+    if isinstance(indexed, dict) and isinstance(on_chain, dict):
+        keys = list(on_chain) + [k for k in indexed if k not in on_chain]
+        return [d for k in keys for d in arg_differences(indexed.get(k), on_chain.get(k), f"{path}.{k}" if path else k)]
+    if isinstance(indexed, list) and isinstance(on_chain, list) and len(indexed) == len(on_chain):
+        return [d for i, (a, b) in enumerate(zip(indexed, on_chain)) for d in arg_differences(a, b, f"{path}[{i}]")]
+    if _leaf(indexed) != _leaf(on_chain):
+        return [f"{path or 'args'}: index {indexed!r}, chain {on_chain!r}"]
+    return []
+
+
+def event_differences(indexed: Iterable[ChainEvent], on_chain: Iterable[ChainEvent]) -> list[Difference]:
+    """The index's rows against the chain's logs, paired by (block number, log index)."""
+    mine = {(e.block_number, e.log_index): e for e in indexed}
+    theirs = {(e.block_number, e.log_index): e for e in on_chain}
+    found = []
+    for key in sorted(mine.keys() | theirs.keys()):
+        row, log = mine.get(key), theirs.get(key)
+        if row is None:
+            found.append(Difference("missing", *key, log.tx_hash, log.event, "on chain, not in the index"))
+        elif log is None:
+            found.append(Difference("extra", *key, row.tx_hash, row.event, "in the index, no such log on chain"))
+        else:
+            fields = [d for name in EVENT_FIELDS for d in _field_differences(name, getattr(row, name), getattr(log, name))]
+            if fields:
+                found.append(Difference("altered", *key, log.tx_hash, log.event, "; ".join(fields)))
+    return found
+
+
+def _field_differences(name: str, indexed: Any, on_chain: Any) -> list[str]:
+    if name == "args":
+        return arg_differences(indexed, on_chain)
+    return [] if indexed == on_chain else [f"{name}: index {indexed!r}, chain {on_chain!r}"]
+
+
+# ---------------------------------------------------------------------------- fetching
+
+
+def _block_times(w3: Web3, numbers: Iterable[int]) -> dict[int, int]:
+    numbers, times = sorted(set(numbers)), {}
+    for start in range(0, len(numbers), READ_BATCH):
+        chunk = numbers[start : start + READ_BATCH]
+        with w3.batch_requests() as batch:
+            for n in chunk:
+                batch.add(w3.eth.get_block(n))
+            times.update({n: block["timestamp"] for n, block in zip(chunk, batch.execute())})
+    return times
+
+
+def _logs(w3: Web3, query: dict, start: int, end: int, floor: int) -> list:
+    """One request for the whole range; halved while the node refuses it (hosted nodes cap the
+    range or the results of eth_getLogs), down to `floor` blocks."""
+    try:
+        return list(w3.eth.get_logs({**query, "fromBlock": start, "toBlock": end}))
+    except (Web3Exception, ValueError):
+        if end - start < floor:
+            raise
+        middle = (start + end) // 2
+        return _logs(w3, query, start, middle, floor) + _logs(w3, query, middle + 1, end, floor)
+
+
+def fetch_events(settings: Settings, followed: Followed, filters: Sequence[dict], start: int, end: int,
+                 *, by_batch: bool = False) -> list[ChainEvent]:  # fmt: skip
+    """The logs matching any of `filters` (`address` and `topics`) in blocks [start, end], decoded
+    as the indexer decodes them (unsaved `ChainEvent`s), in chain order. `by_batch`: in the
+    indexer's ranges (for unfiltered reads of everything); else a topic-filtered read of the
+    whole range at once, split only if the node refuses it."""
+    w3, logs, batch = get_web3(settings), {}, settings.indexer_batch_blocks
+    with reading("the chain's logs"):
+        for first in range(start, end + 1, batch if by_batch else max(end - start + 1, 1)):
+            last = min(end, first + batch - 1) if by_batch else end
+            for query in filters:
+                for lg in _logs(w3, query, first, last, batch):
+                    logs[(lg["blockNumber"], lg["logIndex"])] = lg
+        times = _block_times(w3, (n for n, _ in logs))
+    decoded = (Indexer._decode(followed, logs[key], times[key[0]]) for key in sorted(logs))
+    return [ev for ev in decoded if ev is not None]
+
+
+def _topic(value: int) -> str:
+    return "0x" + value.to_bytes(32, "big").hex()
+
+
+def _loan_filters(followed: Followed, loan_id: int) -> list[dict]:
+    """Filters for every log that can name the loan, of the contracts whose events a loan's trace
+    holds: by topic where the loan id is indexed, else by event (then sifted once decoded)."""
+    by_position: dict[tuple[str, int | None], list[str]] = {}
+    for address, (name, events) in followed.by_address.items():
+        if not EventSubjects().wants(ChainEvent(contract=name)):
+            continue
+        for topic0, abi in events.items():
+            names = [i["name"] for i in abi["inputs"]]
+            if not set(LOAN_ARGS) & set(names):
+                continue
+            indexed = [i["name"] for i in abi["inputs"] if i.get("indexed")]
+            position = indexed.index("loanId") + 1 if "loanId" in indexed else None
+            by_position.setdefault((address, position), []).append("0x" + topic0.hex())
+    filters = []
+    for (address, position), topics0 in sorted(by_position.items(), key=repr):
+        topics: list = [sorted(topics0)]
+        if position is not None:
+            topics += [None] * (position - 1) + [_topic(loan_id)]
+        filters.append({"address": address, "topics": topics})
+    return filters
+
+
+def loan_events_on_chain(settings: Settings, loan_id: int, to_block: int) -> list[ChainEvent]:
+    """Every log up to `to_block` that the index would file under the loan (`event_subjects`),
+    read from the node. Its `LoanCreated` is looked for from the deployment on (by topic: cheap);
+    nothing about the loan can come before it."""
+    followed = followed_contracts(settings)
+    book = next((a for a, (name, _) in followed.by_address.items() if name == "LoanBook"), None)
+    if book is None:
+        return []
+    created_topic = next("0x" + t.hex() for t, abi in followed.by_address[book][1].items() if abi["name"] == "LoanCreated")
+    created = fetch_events(settings, followed, [{"address": book, "topics": [created_topic, _topic(loan_id)]}],
+                           followed.start_block, to_block)  # fmt: skip
+    if not created:
+        return []
+    found = fetch_events(settings, followed, _loan_filters(followed, loan_id), created[0].block_number, to_block)
+    return [ev for ev in found if loan_id in event_subjects(ev)[0]]
+
+
+def receipt_events(settings: Settings, tx_hash: str) -> tuple[dict | None, list[ChainEvent]]:
+    """The transaction's receipt (None when the node has no such mined transaction) and its logs
+    of followed contracts, decoded as the indexer decodes them."""
+    from web3.exceptions import TransactionNotFound
+
+    followed, w3 = followed_contracts(settings), get_web3(settings)
+    with reading(f"the receipt of {tx_hash}"):
+        try:
+            receipt = w3.eth.get_transaction_receipt(tx_hash)
+        except TransactionNotFound:
+            return None, []
+        timestamp = w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+    decoded = (Indexer._decode(followed, lg, timestamp) for lg in receipt["logs"])
+    return dict(receipt), [ev for ev in decoded if ev is not None]
+
+
+# ---------------------------------------------------------------------------- the whole index
+
+
+@dataclass
+class IndexVerification:
+    from_block: int
+    to_block: int
+    indexed_through: int | None  # the index's checkpoint
+    events_on_chain: int
+    events_indexed: int
+    differences: list[Difference] = field(default_factory=list)
+    projections_checked: bool = False
+    projection_differences: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences and not self.projection_differences
+
+
+def verify_index(settings: Settings, from_block: int | None = None, to_block: int | None = None) -> IndexVerification:
+    """Re-fetch the logs of every followed contract in [from_block, to_block] (by default the whole
+    indexed range) and compare them with `chain_events`; over the whole range, also compare every
+    projection with a fresh fold of those logs (in a savepoint that is rolled back)."""
+    followed = followed_contracts(settings)
+    with session_scope(settings) as session:
+        cp = session.get(IndexerCheckpoint, CHECKPOINT)
+        indexed_through = cp.block_number if cp else None
+    notes: list[str] = []
+    start = followed.start_block if from_block is None else max(from_block, followed.start_block)
+    if indexed_through is None:
+        return IndexVerification(start, start - 1, None, 0, 0, notes=["nothing is indexed yet: run `loanchain index sync`"])
+    end = indexed_through if to_block is None else min(to_block, indexed_through)
+    if to_block is not None and to_block > indexed_through:
+        notes.append(f"the index is complete only through block {indexed_through}: checked up to there")
+    everything = [{"address": followed.addresses}] if followed.addresses else []
+    on_chain = fetch_events(settings, followed, everything, start, end, by_batch=True) if start <= end else []
+    whole = start == followed.start_block and to_block is None
+    with session_scope(settings) as session:
+        if whole:
+            # Hold the indexer back while the projections are read and folded (its round updates
+            # the checkpoint last), and take in what it indexed since the logs were fetched.
+            begin_write(session, IndexerCheckpoint)
+            now = session.get(IndexerCheckpoint, CHECKPOINT, with_for_update=True).block_number
+            if now > end:
+                on_chain += fetch_events(settings, followed, everything, end + 1, now, by_batch=True)
+                end = indexed_through = now
+        indexed = list(session.scalars(select(ChainEvent).where(ChainEvent.block_number.between(start, end))
+                                       .order_by(ChainEvent.block_number, ChainEvent.log_index)))  # fmt: skip
+        report = IndexVerification(start, end, indexed_through, len(on_chain), len(indexed),
+                                   event_differences(indexed, on_chain), notes=notes)  # fmt: skip
+        if whole:
+            report.projections_checked = True
+            report.projection_differences = projection_differences(session, on_chain)
+        else:
+            notes.append("projections are compared with a fresh fold only over the whole indexed range "
+                         "(no --from-block/--to-block): each folds every event from the deployment on")  # fmt: skip
+    return report
+
+
+def _state(session: Session) -> dict[str, list[dict]]:
+    models = {m for projection in PROJECTIONS for m in projection.models}
+    state = {}
+    for model in sorted(models, key=lambda m: m.__tablename__):
+        columns = [c.key for c in model.__table__.columns if c.key not in SURROGATE]
+        state[model.__tablename__] = [{c: getattr(r, c) for c in columns} for r in session.scalars(select(model))]
+    return state
+
+
+def _keys(table: str) -> list[str]:
+    model = next(m for p in PROJECTIONS for m in p.models if m.__tablename__ == table)
+    keys = [c.key for c in model.__table__.primary_key.columns]
+    return [] if set(keys) & set(SURROGATE) else keys
+
+
+def projection_differences(session: Session, on_chain: list[ChainEvent]) -> list[str]:
+    """Every projection row that differs from what folding the chain's own logs from scratch gives,
+    named by table and key. The fold runs in a savepoint that is always rolled back."""
+    before = _state(session)
+    savepoint = session.begin_nested()
+    try:
+        reset_all(session)
+        session.execute(delete(ChainEvent))
+        session.flush()
+        for log in on_chain:
+            fresh = ChainEvent(**{c.key: getattr(log, c.key) for c in ChainEvent.__table__.columns if c.key != "id"})
+            session.add(fresh)
+            session.flush()
+            apply_all(session, fresh)
+        session.flush()
+        after = _state(session)
+    finally:
+        savepoint.rollback()
+    found = []
+    for table in before:
+        found += _table_differences(table, _keys(table), before[table], after[table])
+    return found
+
+
+def _table_differences(table: str, keys: list[str], indexed: list[dict], folded: list[dict]) -> list[str]:
+    if not keys:  # one row per event: rows are compared whole
+        a = Counter(tuple(sorted(r.items(), key=lambda kv: kv[0])) for r in indexed)
+        b = Counter(tuple(sorted(r.items(), key=lambda kv: kv[0])) for r in folded)
+        return ([f"{table}: row {dict(row)} in the index, not in a fresh fold" for row in (a - b).elements()]
+                + [f"{table}: row {dict(row)} in a fresh fold, not in the index" for row in (b - a).elements()])  # fmt: skip
+    mine = {tuple(r[k] for k in keys): r for r in indexed}
+    fold = {tuple(r[k] for k in keys): r for r in folded}
+    found = []
+    for key in sorted(mine.keys() | fold.keys(), key=repr):
+        name = ", ".join(f"{k}={v}" for k, v in zip(keys, key))
+        row, fresh = mine.get(key), fold.get(key)
+        if fresh is None:
+            found.append(f"{table} {name}: in the index, not in a fresh fold")
+        elif row is None:
+            found.append(f"{table} {name}: in a fresh fold, not in the index")
+        else:
+            changed = [f"{c} index {row[c]!r}, fold {fresh[c]!r}" for c in row if row[c] != fresh[c]]
+            if changed:
+                found.append(f"{table} {name}: " + "; ".join(changed))
+    return found

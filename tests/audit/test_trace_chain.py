@@ -1,0 +1,119 @@
+"""Traces do not take the platform's chain index on trust: a loan's trace re-reads the loan and its
+logs from the node and names what an edited or invented index row changed; a transaction's trace
+asks the node for its receipt; the agreement's figures are held against the on-chain terms."""
+
+from __future__ import annotations
+
+import copy
+
+from sqlalchemy import select, update
+
+from backend.anchoring.batcher import batcher_step
+from backend.audit.trace import trace_loan, trace_tx
+from backend.chain.models import ChainEvent
+from backend.chain.projection_models import LoanRow
+from backend.chain.projections import apply_all
+from backend.db.session import session_scope
+from backend.lending import agreement
+from tests.lending.conftest import approved, borrower, chain_identity_settings, client, created_loan, settle  # noqa: F401
+
+FORGED_TX = "0x" + "ab" * 32
+
+
+def _anchored_loan(client, settings, borrower, approved):  # noqa: F811
+    settings = settings.model_copy(update={"anchor_batch_interval": 0})
+    offer = created_loan(client, settings, borrower, approved)
+    batcher_step(settings)  # the agreement's hash goes into a Merkle root on-chain
+    settle(settings)
+    batcher_step(settings)
+    return settings, offer["loan_id"]
+
+
+def _failing(trace) -> dict[str, str]:
+    return {c.name: c.detail for c in trace.checks if not c.ok}
+
+
+def test_an_edited_or_invented_index_row_fails_the_loan_trace_naming_the_difference(
+    client, chain_identity_settings, borrower, approved  # noqa: F811
+):
+    settings, loan_id = _anchored_loan(client, chain_identity_settings, borrower, approved)
+    with session_scope(settings) as session:
+        before = trace_loan(session, settings, loan_id)
+    assert before.consistent and before.read_at_block is not None, _failing(before)
+    created_tx = before.events[0].tx_hash
+
+    # Someone with the database edits the indexed LoanCreated and the loan row (x10 principal, 1 bp
+    # APR) and invents a repayment, run through the projections as the indexer would.
+    with session_scope(settings) as session:
+        created = session.scalar(select(ChainEvent).where(ChainEvent.event == "LoanCreated"))
+        args = copy.deepcopy(created.args)
+        principal, apr = int(args["terms"]["principal"]), int(args["terms"]["aprBps"])
+        args["terms"] |= {"principal": principal * 10, "aprBps": 1}
+        created.args = args
+        session.execute(update(LoanRow).where(LoanRow.loan_id == loan_id).values(principal=principal * 10, apr_bps=1))
+        forged = ChainEvent(
+            block_number=created.block_number, block_hash=created.block_hash, tx_hash=FORGED_TX, tx_index=0,
+            log_index=999, contract="LoanBook", address=created.address, event="LoanPayment",
+            args={"loanId": loan_id, "installment": 1, "payer": borrower.account.address, "feePaid": 0,
+                  "interestPaid": 5, "principalPaid": 5, "principalOutstanding": 0},
+            block_timestamp=created.block_timestamp,
+        )  # fmt: skip
+        session.add(forged)
+        session.flush()
+        apply_all(session, forged)
+
+    with session_scope(settings) as session:
+        after = trace_loan(session, settings, loan_id)
+        forged_tx = trace_tx(session, settings, FORGED_TX)
+        real_tx = trace_tx(session, settings, created_tx)
+    failing = _failing(after)
+    assert not after.consistent and set(failing) == {"index_matches_chain", "events_match_chain"}
+    assert f"principal: index {principal * 10}, chain {principal}" in failing["index_matches_chain"]
+    assert f"apr_bps: index 1, chain {apr}" in failing["index_matches_chain"]
+    assert f"altered LoanCreated at block {created.block_number}" in failing["events_match_chain"]
+    assert f"terms.principal: index {principal * 10}, chain {principal}" in failing["events_match_chain"]
+    assert f"extra LoanPayment at block {created.block_number} log 999 (tx {FORGED_TX})" in failing["events_match_chain"]
+    # The trace reports what the chain says, and proves the decision and agreement the chain names.
+    assert (after.terms_hash, after.decision_hash, after.agreement_hash) == (before.terms_hash, before.decision_hash,
+                                                                              before.agreement_hash)  # fmt: skip
+    assert after.decision.verified and after.agreement.status == "verified"
+
+    assert not forged_tx.consistent and forged_tx.block_number is None
+    assert [(c.name, c.ok) for c in forged_tx.checks] == [("receipt_on_chain", False)]
+    assert "no such mined transaction, yet the index holds 1 events" in forged_tx.checks[0].detail
+    assert not real_tx.consistent and real_tx.block_number == created.block_number
+    (receipt, logs) = real_tx.checks
+    assert receipt.ok and not logs.ok and f"terms.aprBps: index 1, chain {apr}" in logs.detail
+
+
+def test_an_agreement_whose_figures_differ_from_the_signed_terms_fails_the_trace(
+    client, chain_identity_settings, borrower, approved, monkeypatch  # noqa: F811
+):
+    """A document written with the wrong principal, but hashed into the signed terms and anchored
+    all the same: anchored, yet not the terms the contract enforces."""
+    written = agreement.agreement_document
+    monkeypatch.setattr("backend.lending.offers.agreement_document",
+                        lambda **figures: written(**figures | {"principal": figures["principal"] * 2}))  # fmt: skip
+    settings, loan_id = _anchored_loan(client, chain_identity_settings, borrower, approved)
+    with session_scope(settings) as session:
+        trace = trace_loan(session, settings, loan_id)
+        principal = session.get(LoanRow, loan_id).principal
+    failing = _failing(trace)
+    assert set(failing) == {"agreement_matches_terms"}, failing
+    assert f"terms.principal: document {principal * 2}, chain {principal}" in failing["agreement_matches_terms"]
+    assert "cost_of_credit.amount_financed" in failing["agreement_matches_terms"]
+
+
+def test_differences_from_chain_reads_every_figure_of_the_document():
+    figures = dict(borrower="0x" + "11" * 20, chain_id=31337, loan_book="0x" + "22" * 20, asset="0x" + "33" * 20,
+                   principal=1_000 * 10**6, interest_apr_bps=1_000, installments=12, installment_period=30 * 86_400,
+                   installment_amount=88 * 10**6, origination_fee_bps=200, funding_deadline=1_900_000_000,
+                   decision_hash="0x" + "44" * 32)  # fmt: skip
+    document = agreement.agreement_document(offer_id="o", asset_decimals=6, quoted_apr_bps=1_200, model_version="m",
+                                            **figures)  # fmt: skip
+    assert agreement.differences_from_chain(document, **figures) == []
+    assert agreement.differences_from_chain(document, **figures | {"funding_deadline": 1}) == [
+        "terms.funding_deadline: document 1900000000, chain 1"
+    ]
+    assert agreement.differences_from_chain(b"not json", **figures) == ["the document is not an agreement this platform "
+                                                                         "writes (not JSON)"]  # fmt: skip
