@@ -150,7 +150,8 @@ def test_role_changes_pauses_and_reserve_outflows_no_default_explains_are_flagge
     found = _alerts(settings)
     assert sorted(a.rule for a in found) == ["pause", "pause", "reserve_outflow", "role_change", "role_change"]
 
-    grant, revoke = sorted((a for a in found if a.rule == "role_change"), key=lambda a: a.timestamp or 0)
+    (grant,) = [a for a in found if a.rule == "role_change" and "granted to" in a.detail]
+    (revoke,) = [a for a in found if a.rule == "role_change" and "revoked from" in a.detail]
     assert grant.tx_hashes == [granted["transactionHash"].to_0x_hex()] and grant.loan_id is None
     assert grant.wallets == [admin.address, mallory.address]
     assert f"LOAN_BOOK_ROLE on ReserveFund granted to {mallory.address}" in grant.detail
