@@ -18,6 +18,9 @@ market would not move it:
   address as the loan's borrower (`kyc_origins`, kept for `kyc_origin_window`): the borrower's own
   money through a second identity, or someone close to them. LoanBook refuses only the borrower's
   own wallet, and a self-funded default would draw the reserve's cover.
+- `role_change`, `pause` and `reserve_outflow` watch who controls the contracts and the reserve's
+  money (`backend/audit/platform_control_rules.py`): a role granted or revoked outside the
+  deployment, a contract paused or unpaused, a ReserveFund payment no LoanBook default explains.
 
 Alerts are recomputed from the index on every read, so they are as reproducible as the chain
 itself; none changes anything: a person reviews, and traces the wallets (`/api/v1/audit/trace`).
@@ -35,6 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from backend import audit
+from backend.audit import platform_control_rules
 from backend.audit.models import AlertReview
 from backend.audit.schemas import AlertPublic, AlertReviewCreate, AlertReviewPublic
 from backend.chain.loan_book import loan_book_domain
@@ -53,7 +57,8 @@ from backend.servicing.aging import DELINQUENT, NOTICE_OF_BUCKET
 from backend.servicing.models import ServicingNotice
 
 DAY = 86_400
-RULES = ("round_trip", "off_market_price", "large_gift", "first_payment_default", "related_party_funding")
+RULES = ("round_trip", "off_market_price", "large_gift", "first_payment_default", "related_party_funding", "role_change",
+         "pause", "reserve_outflow")  # fmt: skip
 FIRST_PAYMENT_LATE = tuple(NOTICE_OF_BUCKET[bucket] for bucket in DELINQUENT)  # the notices of 16+ days late
 
 
@@ -83,8 +88,8 @@ class Outstanding:
 
 
 def _alert(**fields) -> AlertPublic:
-    """An alert, named by a hash of what makes it: its rule, loan and transactions."""
-    what = "|".join([fields["rule"], str(fields["loan_id"]), *fields["tx_hashes"]])
+    """An alert, named by a hash of what makes it: its rule, loan (if any) and transactions."""
+    what = "|".join([fields["rule"], str(fields["loan_id"]), *fields["tx_hashes"], *fields.pop("also", [])])
     return AlertPublic(key=hashlib.sha256(what.encode()).hexdigest()[:32], **fields)
 
 
@@ -111,6 +116,12 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
         found += _first_payment_defaults(db)
     if rule in (None, "related_party_funding"):
         found += _related_party_fundings(db)
+    if rule in (None, "role_change"):
+        found += platform_control_rules.role_changes(db, settings, _alert)
+    if rule in (None, "pause"):
+        found += platform_control_rules.pauses(db, _alert)
+    if rule in (None, "reserve_outflow"):
+        found += platform_control_rules.reserve_outflows(db, _alert)
     found = [a for a in found if (a.timestamp or 0) >= since]
     reviews = {r.alert_key: r for r in db.scalars(select(AlertReview).where(AlertReview.alert_key.in_([a.key for a in found])))}
     for a in found:
@@ -127,7 +138,8 @@ def review_alert(db: Session, settings: Settings, key: str, request: AlertReview
     if alert.review is not None:
         raise Conflict(f"alert {key} was already reviewed: {alert.review.decision} by {alert.review.reviewer}",
                        key=key)  # fmt: skip
-    row = AlertReview(alert_key=key, rule=alert.rule, loan_id=alert.loan_id, decision=request.decision,
+    # 0: the column predates alerts about no loan (role changes, pauses); the key names the alert.
+    row = AlertReview(alert_key=key, rule=alert.rule, loan_id=alert.loan_id or 0, decision=request.decision,
                       note=request.note, reviewer=reviewer, reviewed_at=datetime.now(UTC))  # fmt: skip
     db.add(row)
     audit.record(db, actor=reviewer, action="monitoring.review", subject=f"alert:{key}",

@@ -202,11 +202,14 @@ class AlertReviewPublic(BaseModel):
 
 
 class AlertPublic(BaseModel):
-    """A note movement that a monitoring rule flags for a person to review (backend/audit/monitoring.py)."""
+    """A note movement, loan, role change, pause or reserve payment that a monitoring rule flags for a
+    person to review (backend/audit/monitoring.py)."""
 
     key: str = Field(description="Names the alert across reads: a hash of its rule, loan and transactions")
-    rule: str = Field(description="round_trip, off_market_price, large_gift, first_payment_default or related_party_funding")
-    loan_id: int
+    rule: str = Field(description="round_trip, off_market_price, large_gift, first_payment_default, "
+                      "related_party_funding, role_change, pause or reserve_outflow")  # fmt: skip
+    loan_id: int | None = Field(description="The loan, or the loan id a reserve payment named; None for a role "
+                                "change or a pause")  # fmt: skip
     wallets: list[str] = Field(description="The wallets involved: from, to (a trade: seller, buyer; a loan: its "
                                "borrower)")
     tx_hashes: list[str]
@@ -214,6 +217,6 @@ class AlertPublic(BaseModel):
     amount: int = Field(description="Value at stake, base units: notes moved back (round_trip), the gap to the "
                         "principal outstanding (off_market_price), the principal outstanding moved (large_gift), the "
                         "loan's principal (first_payment_default), what the related wallet funded "
-                        "(related_party_funding)")  # fmt: skip
+                        "(related_party_funding), what left the reserve (reserve_outflow), 0 (role_change, pause)")  # fmt: skip
     detail: str
     review: AlertReviewPublic | None = Field(default=None, description="The review, once a person has made it")

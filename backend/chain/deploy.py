@@ -149,8 +149,11 @@ def deploy_all(settings: Settings, plan: list[ContractSpec] | None = None, wirin
         if step.done(ctx):
             continue
         fn = step.call(ctx)
-        send_and_wait(w3, ctx.deployer, fn.build_transaction({"from": ctx.deployer.address}))
+        receipt = send_and_wait(w3, ctx.deployer, fn.build_transaction({"from": ctx.deployer.address}))
         wired.append(step.description)
+        # The deployment's own role grants: monitoring flags every role change outside these.
+        manifest.setdefault("wiring", []).append({"step": step.description, "txHash": receipt["transactionHash"].to_0x_hex(),
+                                                  "block": receipt["blockNumber"], "at": _now()})  # fmt: skip
     manifest["deployer"] = ctx.deployer.address
     path = _write(settings, chain_id, manifest)
     return DeployReport(chain_id, deployed, reused, wired, path, manifest)
@@ -163,6 +166,15 @@ def _write(settings: Settings, chain_id: int, manifest: dict) -> Path:
     tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     tmp.replace(path)
     return path
+
+
+def deployment_transactions(settings: Settings) -> set[str]:
+    """The transactions of the deployment itself (contracts created, and wired by the deployer),
+    including those of contracts since replaced."""
+    manifest = load_manifest(settings, settings.chain_id)
+    entries = [*manifest["contracts"].values(), *(h["replaced"] for h in manifest.get("history", [])),
+               *manifest.get("wiring", [])]  # fmt: skip
+    return {entry["txHash"] for entry in entries if entry.get("txHash")}
 
 
 def deployed_addresses(settings: Settings, chain_id: int | None = None) -> dict[str, str]:

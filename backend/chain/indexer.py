@@ -36,6 +36,23 @@ log = logging.getLogger("loanchain.indexer")
 
 CHECKPOINT = "main"
 
+# Who may move money or stop the platform: OpenZeppelin AccessControl's and Pausable's events,
+# decoded from every followed contract whatever its own ABI says, so a role granted or a pause on
+# any of them is in the index for monitoring (backend/audit/monitoring.py) to flag.
+_ROLE_ARGS = [{"indexed": True, "name": "role", "type": "bytes32"},
+              {"indexed": True, "name": "account", "type": "address"},
+              {"indexed": True, "name": "sender", "type": "address"}]  # fmt: skip
+GOVERNANCE_EVENTS: list[dict] = [
+    {"type": "event", "anonymous": False, "name": "RoleGranted", "inputs": _ROLE_ARGS},
+    {"type": "event", "anonymous": False, "name": "RoleRevoked", "inputs": _ROLE_ARGS},
+    {"type": "event", "anonymous": False, "name": "RoleAdminChanged", "inputs": [
+        {"indexed": True, "name": "role", "type": "bytes32"},
+        {"indexed": True, "name": "previousAdminRole", "type": "bytes32"},
+        {"indexed": True, "name": "newAdminRole", "type": "bytes32"}]},
+    {"type": "event", "anonymous": False, "name": "Paused", "inputs": [{"indexed": False, "name": "account", "type": "address"}]},
+    {"type": "event", "anonymous": False, "name": "Unpaused", "inputs": [{"indexed": False, "name": "account", "type": "address"}]},
+]  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Followed:
@@ -54,7 +71,7 @@ def followed_contracts(settings: Settings) -> Followed:
     manifest = load_manifest(settings, settings.chain_id)
     by_address: dict[str, tuple[str, dict[bytes, dict]]] = {}
     for name, entry in sorted(manifest["contracts"].items()):
-        abi = load_artifact(settings, name)["abi"]
+        abi = GOVERNANCE_EVENTS + load_artifact(settings, name)["abi"]  # the contract's own ABI wins a topic
         topics = {event_abi_to_log_topic(e): e for e in abi if e.get("type") == "event" and not e.get("anonymous")}
         by_address[Web3.to_checksum_address(entry["address"])] = (name, topics)
     blocks = [entry.get("block", 0) for entry in manifest["contracts"].values()]

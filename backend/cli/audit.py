@@ -130,7 +130,8 @@ def trace_command(
 
 @app.command("alerts")
 def alerts_command(
-    rule: str = typer.Option(None, help="round_trip, off_market_price, large_gift, first_payment_default or related_party_funding"),
+    rule: str = typer.Option(None, help="round_trip, off_market_price, large_gift, first_payment_default, "
+                             "related_party_funding, role_change, pause or reserve_outflow"),
     since: int = typer.Option(0, help="Only movements at or after this block time (Unix seconds)."),
     open_only: bool = typer.Option(False, "--open", help="Only alerts nobody has reviewed yet."),
     json_out: bool = typer.Option(False, "--json"),
@@ -148,5 +149,5 @@ def alerts_command(
     table = Table("key", "rule", "loan", "wallets", "amount", "detail", "review", title=f"alerts ({len(found)})")
     for a in found:
         review = f"{a.review.decision} by {a.review.reviewer}" if a.review else "open"
-        table.add_row(a.key, a.rule, str(a.loan_id), "\n".join(a.wallets), f"{a.amount:,}", a.detail, review)
+        table.add_row(a.key, a.rule, "" if a.loan_id is None else str(a.loan_id), "\n".join(a.wallets), f"{a.amount:,}", a.detail, review)
     console.print(table)

@@ -23,8 +23,9 @@ def disclosure_command(ctx: typer.Context, json_out: bool = typer.Option(False, 
     from backend.db.session import session_scope
     from backend.disclosure.service import platform_disclosure
 
-    with cli_errors(), session_scope(get_settings()) as session:
-        report = platform_disclosure(session)
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        report = platform_disclosure(session, settings)
     if json_out:
         print_json(report.model_dump(mode="json"))
         return
@@ -38,7 +39,16 @@ def disclosure_command(ctx: typer.Context, json_out: bool = typer.Option(False, 
     rate = "n/a" if report.net_loss_rate is None else f"{report.net_loss_rate:.2%}"
     console.print(f"defaults {d.count}: principal {d.principal_at_default:,}, reserve cover {d.reserve_cover:,}, "
                   f"recovered {d.recovered:,}, net loss {d.net_loss:,} ({rate} of originated)")  # fmt: skip
+    if report.gross_charge_off_rate is not None:
+        console.print(f"gross charge-offs {d.gross_charge_off:,}: {report.gross_charge_off_rate:.2%} a year of the "
+                      f"average principal outstanding ({report.average_principal_outstanding:,})")  # fmt: skip
     reserve = report.reserve
+    if reserve.balance_difference:
+        console.print(f"reserve balance on chain {reserve.balance_on_chain:,} differs from its events' "
+                      f"{reserve.balance_from_events:,} by {reserve.balance_difference:,}")  # fmt: skip
+    for out in reserve.unexplained_outflows:
+        console.print(f"reserve outflow not explained by a default: {out.amount:,} to {out.to} ({out.reason}, "
+                      f"tx {out.tx_hash})")  # fmt: skip
     if reserve.expected_cover_share is not None:
         stressed = ", ".join(f"{s.expected_cover_share:.1%} with {s.pd_multiple:g}x the defaults" for s in reserve.stress)
         console.print(f"reserve {reserve.balance:,}: pays {reserve.expected_cover_share:.1%} of a default's principal "
@@ -46,6 +56,8 @@ def disclosure_command(ctx: typer.Context, json_out: bool = typer.Option(False, 
     rolls = ", ".join(f"{r.bucket} {r.rate:.1%}" for r in report.roll_rates)
     settled = report.roll_rates[0].episodes if report.roll_rates else 0
     console.print(f"roll rates to default: {rolls} (from {settled} settled late installments, with a stated prior)")
+    platform = sorted(name for name, source in report.sources.items() if source.startswith("platform records"))
+    console.print(f"from the platform's own records, not the chain: {', '.join(platform)}")
     m = report.market
     console.print(f"secondary market: {m.open_listings} open offers ({m.notes_offered:,} notes), "
                   f"{m.open_bids} open bids ({m.notes_wanted:,} notes), {m.trades} trades, "

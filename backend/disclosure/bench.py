@@ -139,8 +139,8 @@ def run_disclosure_bench(settings: Settings, sizes: list[int], repeats: int = 5,
             with session_scope(local) as session:
                 platform_disclosure(session)  # warm: the first read pays for imports and the page cache
                 timings = [_timed(platform_disclosure, session) for _ in range(repeats)]
-                live_disclosure(session)  # computes once; the next reads find nothing changed
-                unchanged = [_timed(live_disclosure, session) for _ in range(repeats)]
+                live_disclosure(session, local)  # computes once; the next reads find nothing changed
+                unchanged = [_timed(lambda s: live_disclosure(s, local), session) for _ in range(repeats)]
                 tapes = [_timed(lambda s: tape_csv(loan_tape(s)), session) for _ in range(repeats)]
             results.append({"loans": loans, "read_ms_p50": round(statistics.median(timings) * 1000, 1),
                             "read_ms_max": round(max(timings) * 1000, 1),

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from backend.chain.indexer import CHECKPOINT
 from backend.chain.models import IndexerCheckpoint
+from backend.config import Settings
 from backend.disclosure import tape
 from backend.disclosure.schemas import DisclosurePublic
 from backend.disclosure.service import platform_disclosure
@@ -49,9 +50,10 @@ def _answer(session: Session, what: str, compute: Callable[[Session], T]) -> T:
     return answer
 
 
-def live_disclosure(session: Session) -> DisclosurePublic:
-    """`platform_disclosure` as the index and the last servicing pass stand now."""
-    return _answer(session, "disclosure", platform_disclosure)
+def live_disclosure(session: Session, settings: Settings) -> DisclosurePublic:
+    """`platform_disclosure` as the index and the last servicing pass stand now (the reserve's
+    balance asked of the chain at the index's block, which is part of the state)."""
+    return _answer(session, "disclosure", lambda s: platform_disclosure(s, settings))
 
 
 def live_tape_csv(session: Session) -> str:

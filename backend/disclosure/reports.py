@@ -36,7 +36,9 @@ from backend.disclosure.schemas import DisclosureReportPublic, PeriodFlowsPublic
 from backend.disclosure.service import indexed_until, platform_disclosure
 from backend.errors import Conflict, NotFound, ValidationFailed
 
-FORMAT = "loanchain.disclosure/2"  # /2 added `month`, the flows within the period
+# /2 added `month`, the flows within the period; /3 the reserve's balance read from the chain, its
+# unexplained outflows, the gross charge-off rate, matured defaults by grade and each figure's source.
+FORMAT = "loanchain.disclosure/3"
 PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
@@ -112,7 +114,7 @@ def publish(session: Session, settings: Settings, period: str, *, actor: str = "
     block = month_end_block(session, settings, check_period(period))
     with index_at(session, block.number, block.hash):
         aging = aging_at(session, settings, block)
-        figures = platform_disclosure(session, aging=aging, clock=block.timestamp)
+        figures = platform_disclosure(session, settings, aging=aging, clock=block.timestamp, strict=True)
         rows = tape.loan_tape(session, aging)
         month = period_flows(session, period_start(period), period_end(period))
     sheet = documents.anchor_document(session, settings, tape.tape_csv(rows).encode(), actor=actor).document

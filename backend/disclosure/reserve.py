@@ -1,5 +1,6 @@
-"""The risk reserve (ReserveFund) from its own events and LoanBook's: what went in, what it paid
-out, how it compares with the expected loss on the loans outstanding, and so what share of a
+"""The risk reserve (ReserveFund): what went in and what it paid out by its own events and LoanBook's
+(`reserve_flows`: only payments a LoanBook default explains count as cover), its real balance as
+the contract reports it at the figures' block, how it compares with the expected loss on the loans outstanding, and so what share of a
 default's principal outstanding it can be expected to pay investors.
 
 The reserve pays `coverageRatioBps` of a defaulted loan's principal outstanding while its balance
@@ -19,7 +20,8 @@ from sqlalchemy.orm import Session
 from backend.chain.models import ChainEvent
 from backend.chain.projection_models import LoanRow
 from backend.disclosure.aging import aging_now
-from backend.disclosure.schemas import ReservePublic, ReserveStressPublic
+from backend.disclosure.reserve_flows import cover_payments, inflows
+from backend.disclosure.schemas import ReserveOutflowPublic, ReservePublic, ReserveStressPublic
 from backend.scoring import policy
 from backend.scoring.models import CreditDecision
 from backend.servicing.roll_rates import RollRate, pd_now, roll_rates
@@ -31,13 +33,6 @@ BPS = 10_000
 STRESS_MULTIPLES = (2.0, 3.0)
 
 
-def _event_sum(session: Session, contract: str, event: str, field: str) -> int:
-    # The args alone: a whole ChainEvent object per disbursal made this most of a disclosure read.
-    return sum(int(args[field]) for args in session.scalars(
-        select(ChainEvent.args).where(ChainEvent.contract == contract, ChainEvent.event == event)
-    ))  # fmt: skip
-
-
 def _coverage_ratio_bps(session: Session) -> int | None:
     last = session.scalar(select(ChainEvent).where(ChainEvent.contract == "ReserveFund", ChainEvent.event == "CoverageRatioSet")
                           .order_by(ChainEvent.block_number.desc(), ChainEvent.log_index.desc()).limit(1))  # fmt: skip
@@ -46,17 +41,18 @@ def _coverage_ratio_bps(session: Session) -> int | None:
 
 def reserve_figures(session: Session, active: list[LoanRow] | None = None, *,
                     aging: dict[int, ServicingPublic] | None = None,
-                    rates: dict[str, RollRate] | None = None) -> ReservePublic:  # fmt: skip
+                    rates: dict[str, RollRate] | None = None, balance_on_chain: int | None = None) -> ReservePublic:  # fmt: skip
     """The reserve against `active` (every active loan by default), each loan's PD now read with
-    lateness from `aging` (the last servicing pass by default) and the book's roll `rates`."""
+    lateness from `aging` (the last servicing pass by default) and the book's roll `rates`. The
+    balance it can pay from is `balance_on_chain` (ReserveFund.balance() at the figures' block) when
+    the caller read it, else what the events add up to."""
     if active is None:
         active = list(session.scalars(select(LoanRow).where(LoanRow.status == "active")))
     aging = aging_now(session) if aging is None else aging
     rates = roll_rates(session, aging) if rates is None else rates
-    deposits = _event_sum(session, "ReserveFund", "Deposited", "amount")
-    fees = _event_sum(session, "LoanBook", "LoanDisbursed", "originationFee")
-    paid = _event_sum(session, "ReserveFund", "CoverPaid", "amount")
-    balance = deposits + fees - paid
+    paid_in, payments = inflows(session), cover_payments(session)
+    from_events = sum(paid_in.values()) - payments.matched - payments.unexplained_total
+    balance = from_events if balance_on_chain is None else balance_on_chain
     # Joined rather than `IN` thousands of hashes: a tenth of a disclosure read at 10,000 loans.
     pds = dict(session.execute(select(CreditDecision.decision_hash, CreditDecision.pd)
                                .join(LoanRow, LoanRow.decision_hash == CreditDecision.decision_hash)
@@ -76,7 +72,12 @@ def reserve_figures(session: Session, active: list[LoanRow] | None = None, *,
                 stressed_claims, stressed_share = _cover(stressed, ratio, balance)
                 stress.append(ReserveStressPublic(pd_multiple=multiple, expected_claims=stressed_claims,
                                                   expected_cover_share=stressed_share))  # fmt: skip
-    return ReservePublic(deposits=deposits, origination_fees=fees, cover_paid=paid, balance=balance,
+    return ReservePublic(**paid_in, cover_paid=payments.matched,
+                         unexplained_outflows=[ReserveOutflowPublic(**vars(o)) for o in payments.unexplained],
+                         unexplained_outflow_total=payments.unexplained_total, balance=balance,
+                         balance_source="chain call" if balance_on_chain is not None else "chain events",
+                         balance_from_events=from_events, balance_on_chain=balance_on_chain,
+                         balance_difference=None if balance_on_chain is None else balance_on_chain - from_events,
                          expected_loss=expected, coverage_of_expected_loss=balance / expected if expected else None,
                          coverage_ratio_bps=ratio, expected_claims=claims, expected_cover_share=share,
                          stress=stress)  # fmt: skip

@@ -1,5 +1,12 @@
 """Public disclosure figures. Amounts are in the loan token's base units (the stablecoin's
-smallest unit, e.g. 10^-6 for a 6-decimal token), as on chain."""
+smallest unit, e.g. 10^-6 for a 6-decimal token), as on chain.
+
+Every description starts with where the figure comes from (`backend/disclosure/sources.py`;
+`DisclosurePublic.sources` says it per figure in the output too):
+- *chain events*: the platform contracts' events, which anyone can re-read from a node;
+- *chain call*: a contract's view function at the figures' block, which anyone can repeat;
+- *platform records*: tables only the platform holds (credit_decisions, servicing_states,
+  servicing_notices), which an outsider cannot rebuild from the chain."""
 
 from __future__ import annotations
 
@@ -17,18 +24,25 @@ class LoanCountsPublic(BaseModel):
 
 
 class DefaultsPublic(BaseModel):
-    count: int
-    principal_at_default: int = Field(description="Principal outstanding when the loans defaulted")
-    reserve_cover: int = Field(description="Paid to investors from the reserve at default")
-    recovered: int = Field(description="Collected from defaulted borrowers since")
-    net_loss: int = Field(description="principal_at_default - reserve_cover - recovered, at least 0")
+    """Source: chain events (LoanDefaulted, LoanRecovery)."""
+
+    count: int = Field(description="Loans LoanBook marked defaulted")
+    principal_at_default: int = Field(description="Principal outstanding when the loans defaulted (LoanDefaulted)")
+    reserve_cover: int = Field(description="Paid to investors from the reserve at default (LoanDefaulted.cover)")
+    recovered: int = Field(description="Collected from defaulted borrowers since (LoanRecovery)")
+    gross_charge_off: int = Field(default=0, description="Per defaulted loan, principal_at_default - recovered (at least "
+                                  "0), summed: the principal lost before the reserve's cover, which origination fees "
+                                  "(the borrowers' own money) fund")  # fmt: skip
+    net_loss: int = Field(description="Per defaulted loan, principal_at_default - reserve_cover - recovered (at least 0), "
+                          "summed: what investors bore after the reserve")  # fmt: skip
 
 
 class DelinquencyPublic(BaseModel):
-    """Active loans past due at the last servicing pass (overdue counts and amounts, as P2P
-    disclosure rules ask for)."""
+    """Active loans past due (overdue counts and amounts, as P2P disclosure rules ask for). Source: platform
+    records (servicing_states, the last servicing pass) for the live figures; chain call (LoanBook.amountDue
+    at the month's last block) in a monthly report."""
 
-    as_of: int | None = Field(description="Chain time of the last servicing pass (None: none yet)")
+    as_of: int | None = Field(description="Chain time of the lateness read (the last servicing pass; None: none yet)")
     loans_16_plus: int = Field(description="Active loans more than 15 days past due")
     principal_16_plus: int
     loans_91_plus: int = Field(description="Active loans more than 90 days past due")
@@ -39,7 +53,9 @@ class DelinquencyPublic(BaseModel):
 class RollRatePublic(BaseModel):
     """Of the installments loans fell behind on and that have since been settled one way or the
     other, the share that reached this aging bucket (or a later one) and ended in the loan's
-    default: the platform's own book, shrunk towards a stated prior while it is young."""
+    default: the platform's own book, shrunk towards a stated prior while it is young. Source: platform
+    records (servicing_notices: only late installments a servicing pass noticed count as episodes) and chain
+    events (the defaults)."""
 
     bucket: str = Field(description="grace, late_16_30, late_31_120 or defaultable")
     episodes: int = Field(description="Resolved late installments that reached this bucket or a later one")
@@ -59,28 +75,59 @@ class ReserveStressPublic(BaseModel):
                                         "the coverage ratio x min(1, balance / expected_claims)")  # fmt: skip
 
 
-class ReservePublic(BaseModel):
-    """The risk reserve (ReserveFund), from its own events and LoanBook's: what went in, what it
-    paid out, and how it compares with the expected loss on the loans outstanding."""
+class ReserveOutflowPublic(BaseModel):
+    """A payment out of the ReserveFund (CoverPaid) that no LoanBook default explains. Source: chain events."""
 
-    deposits: int = Field(description="Deposited events")
-    origination_fees: int = Field(description="Fees LoanBook paid in at disbursal (LoanDisbursed.originationFee)")
-    cover_paid: int = Field(description="CoverPaid events: paid to investors of defaulted loans")
-    balance: int = Field(description="deposits + origination_fees - cover_paid")
+    loan_id: int = Field(description="The loan id the payment named")
+    to: str = Field(description="Who received it (CoverPaid.loanBook: any holder of LOAN_BOOK_ROLE)")
+    amount: int
+    tx_hash: str
+    block_number: int
+    log_index: int
+    timestamp: int | None
+    reason: str = Field(description="Why it is not investor cover: no LoanBook default of that loan, paid to someone "
+                        "else, outside the default's transaction, or not the cover LoanDefaulted stated")  # fmt: skip
+
+
+class ReservePublic(BaseModel):
+    """The risk reserve (ReserveFund): what went in and out by its own events and LoanBook's, its real
+    balance at the figures' block, and how it compares with the expected loss on the loans outstanding."""
+
+    deposits: int = Field(description="Source: chain events. Deposited events")
+    origination_fees: int = Field(description="Source: chain events. Fees LoanBook paid in at disbursal "
+                                  "(LoanDisbursed.originationFee)")  # fmt: skip
+    cover_paid: int = Field(description="Source: chain events. Cover paid to investors of defaulted loans: CoverPaid "
+                            "events paid to LoanBook in the transaction of its LoanDefaulted for that loan, for the "
+                            "cover it states")  # fmt: skip
+    unexplained_outflows: list[ReserveOutflowPublic] = Field(
+        default_factory=list, description="Source: chain events. Every other CoverPaid: money that left the reserve "
+        "without a LoanBook default to explain it")  # fmt: skip
+    unexplained_outflow_total: int = Field(default=0, description="Source: chain events. The sum of unexplained_outflows")
+    balance_from_events: int = Field(default=0, description="Source: chain events. deposits + origination_fees - "
+                                     "cover_paid - unexplained_outflow_total")  # fmt: skip
+    balance_on_chain: int | None = Field(default=None, description="Source: chain call. ReserveFund.balance() at "
+                                         "as_of_block, what it pays cover from; None when the node could not be asked")
+    balance_difference: int | None = Field(default=None, description="balance_on_chain - balance_from_events: money "
+                                           "that reached (or left) the reserve outside its evented paths, e.g. a plain "
+                                           "token transfer; None when the balance was not read")  # fmt: skip
+    balance: int = Field(description="The balance the figures below use: balance_on_chain when read, else "
+                         "balance_from_events (balance_source says which)")  # fmt: skip
+    balance_source: str = Field(default="chain events", description="'chain call' or 'chain events'")
     expected_loss: int | None = Field(
-        description="Sum over active loans of PD x LGD x principal outstanding, with each loan's PD now (its credit "
+        description="Source: platform records (credit_decisions: PD; servicing_states, servicing_notices: lateness "
+        "and roll rates). Sum over active loans of PD x LGD x principal outstanding, with each loan's PD now (its credit "
         "decision's, for the installments left or, when late, its bucket's roll rate: roll_rates); None when an "
         "active loan's decision is not held here"
     )
-    coverage_of_expected_loss: float | None = Field(description="balance / expected_loss")
-    coverage_ratio_bps: int | None = Field(default=None, description="The share of a defaulted loan's principal "
+    coverage_of_expected_loss: float | None = Field(description="Source: as expected_loss. balance / expected_loss")
+    coverage_ratio_bps: int | None = Field(default=None, description="Source: chain events (CoverageRatioSet). The share of a defaulted loan's principal "
                                            "outstanding the reserve pays while its balance lasts (ReserveFund)")
-    expected_claims: int | None = Field(default=None, description="Sum over active loans of PD x coverage ratio x "
+    expected_claims: int | None = Field(default=None, description="Source: as expected_loss. Sum over active loans of PD x coverage ratio x "
                                         "principal outstanding: what the reserve is expected to pay")
-    expected_cover_share: float | None = Field(default=None, description="The share of a default's principal outstanding "
+    expected_cover_share: float | None = Field(default=None, description="Source: as expected_loss. The share of a default's principal outstanding "
                                                "investors can expect from the reserve: the coverage ratio x "
                                                "min(1, balance / expected_claims)")  # fmt: skip
-    stress: list[ReserveStressPublic] = Field(default_factory=list, description="The same with defaults at 2x and 3x "
+    stress: list[ReserveStressPublic] = Field(default_factory=list, description="Source: as expected_loss. The same with defaults at 2x and 3x "
                                               "each loan's PD now: how far the reserve would stretch in a bad year")  # fmt: skip
 
 
@@ -93,13 +140,22 @@ class ConcentrationPublic(BaseModel):
 
 
 class GradeOutcomePublic(BaseModel):
-    """Disbursed loans of one credit grade and how they did (from the decision behind each loan)."""
+    """Disbursed loans of one credit grade and how they did. Source: platform records (credit_decisions: the
+    grade of the decision behind each loan) and chain events (amounts, defaults, dates)."""
 
     grade: str = Field(description="A-G, or 'unrated' when the decision was not made here")
-    loans: int
+    loans: int = Field(description="Disbursed loans of the grade, however young")
     principal_originated: int
     principal_at_default: int
-    default_rate: float = Field(description="principal_at_default / principal_originated")
+    default_rate: float = Field(description="principal_at_default / principal_originated, over every disbursed loan "
+                                "however young and weighted by what was left at default: not comparable with a PD "
+                                "(use matured_default_rate)")  # fmt: skip
+    matured_loans: int = Field(default=0, description="Disbursed loans whose last installment fell due at least 120 "
+                               "days (LoanBook's default threshold) before the figures' time: each has had its whole "
+                               "term and the time to be marked defaulted")  # fmt: skip
+    matured_defaulted: int = Field(default=0, description="Of the matured loans, those LoanBook marked defaulted")
+    matured_default_rate: float | None = Field(default=None, description="matured_defaulted / matured_loans (a count "
+                                               "over loans that ran their course, like a PD); None before any matured")
 
 
 class VintagePublic(BaseModel):
@@ -136,6 +192,8 @@ class MarketActivityPublic(BaseModel):
 
 
 class DisclosurePublic(BaseModel):
+    """Unless a field says otherwise, its source is chain events."""
+
     as_of_block: int | None = Field(description="The index is complete up to this block (None: not indexed yet)")
     as_of_block_hash: str | None
     loans: LoanCountsPublic
@@ -150,14 +208,28 @@ class DisclosurePublic(BaseModel):
     by_grade: list[GradeOutcomePublic]
     vintages: list[VintagePublic] = Field(default_factory=list, description="By month of disbursal, the oldest first")
     defaults: DefaultsPublic
-    default_rate: float | None = Field(description="principal_at_default / principal_originated")
+    default_rate: float | None = Field(description="defaults.principal_at_default / principal_originated (every loan "
+                                       "ever disbursed, however young): lifetime, not annualised")  # fmt: skip
     net_loss_rate: float | None = Field(
-        description="net_loss / principal_originated: the bad-debt rate investors bore after the reserve"
+        description="defaults.net_loss / principal_originated: what investors bore after the reserve's cover (itself "
+        "funded by borrowers' origination fees), over the lifetime principal of every loan ever disbursed, however "
+        "young: not annualised, and diluted while the book grows; read it beside gross_charge_off_rate"
     )
+    average_principal_outstanding: int | None = Field(
+        default=None, description="Principal outstanding on disbursed loans, averaged over time from the first "
+        "disbursal to the figures' time (each loan from its disbursal until paid down, repaid or defaulted); None "
+        "before any time has passed")  # fmt: skip
+    gross_charge_off_rate: float | None = Field(
+        default=None, description="Annualised: defaults.gross_charge_off / average_principal_outstanding / years from "
+        "the first disbursal to the figures' time (= charge-offs per principal-year outstanding). Gross of the "
+        "reserve's cover; None before any principal was outstanding")  # fmt: skip
     delinquency: DelinquencyPublic
     roll_rates: list[RollRatePublic] = Field(default_factory=list)
     reserve: ReservePublic
     market: MarketActivityPublic
+    sources: dict[str, str] = Field(default_factory=dict, description="Where each figure comes from: 'chain events', "
+                                    "'chain call' (a contract asked at as_of_block) or 'platform records: <tables>' "
+                                    "(held only by the platform: an outsider cannot rebuild them from the chain)")
 
 
 class PeriodFlowsPublic(BaseModel):

@@ -1,10 +1,13 @@
-"""Platform figures for information disclosure, read from the chain index (`chain_loans`,
-`chain_fundings`, `chain_events`), so anyone can reproduce them from the chain with `loanchain
-index rebuild`; delinquency comes from the last servicing pass, and the reserve's expected-loss
-comparison uses the PDs of the platform's own credit decisions."""
+"""Platform figures for information disclosure. Most are read from the chain index (`chain_loans`,
+`chain_fundings`, `chain_events`), so anyone with a node can recompute them from the contracts'
+events; the reserve's balance is asked of the ReserveFund itself. Some rest on the platform's own
+records and cannot be rebuilt from the chain: grades and PDs (credit_decisions), live delinquency
+(servicing_states) and roll rates (servicing_notices). `DisclosurePublic.sources` labels each
+figure (`backend/disclosure/sources.py`)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 
@@ -20,7 +23,10 @@ from backend.chain.projection_models import (
     MarketListingRow,
     MarketTradeRow,
 )
+from backend.chain.reserve_reader import reserve_balance_at
+from backend.config import Settings
 from backend.disclosure.aging import aging_now
+from backend.disclosure.loss_rates import annualised_charge_offs, gross_charge_off, matured
 from backend.disclosure.reserve import reserve_figures
 from backend.disclosure.schemas import (
     ConcentrationPublic,
@@ -32,21 +38,29 @@ from backend.disclosure.schemas import (
     MarketActivityPublic,
     RollRatePublic,
 )
+from backend.disclosure.sources import figure_sources
 from backend.disclosure.vintages import DISBURSED, vintages
+from backend.errors import LoanchainError
 from backend.scoring.models import CreditDecision
 from backend.servicing.roll_rates import roll_rates
 from backend.servicing.schemas import ServicingPublic
+
+log = logging.getLogger("loanchain.disclosure")
 
 
 def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def platform_disclosure(session: Session, *, aging: dict[int, ServicingPublic] | None = None,
-                        clock: int | None = None) -> DisclosurePublic:  # fmt: skip
+def platform_disclosure(session: Session, settings: Settings | None = None, *,
+                        aging: dict[int, ServicingPublic] | None = None, clock: int | None = None,
+                        strict: bool = False) -> DisclosurePublic:  # fmt: skip
     """The figures as the index stands, with lateness from `aging` (the last servicing pass by
     default) and orders live at `clock` (the wall clock by default). A monthly report passes both
-    as of the month's last block, reading inside `index_at`."""
+    as of the month's last block, reading inside `index_at`. With `settings`, the ReserveFund's
+    balance is asked of the node at the index's block: `strict` (a published report) fails when it
+    cannot be, otherwise the balance falls back to the events, and `sources` says so."""
+    lateness_from_chain = aging is not None
     aging = aging_now(session) if aging is None else aging
     rates = roll_rates(session, aging, clock)  # a report's: only the late installments due by its month's end
     latest = indexed_until(session) if clock is None else None
@@ -64,7 +78,9 @@ def platform_disclosure(session: Session, *, aging: dict[int, ServicingPublic] |
     cover = sum(loan.cover for loan in defaulted)
     recovered = sum(loan.recovered for loan in defaulted)
     net_loss = sum(max(0, loan.principal_outstanding - loan.cover - loan.recovered) for loan in defaulted)
+    average_outstanding, charge_off_rate = annualised_charge_offs(session, disbursed, chain_clock)
     checkpoint = session.get(IndexerCheckpoint, CHECKPOINT)
+    balance = _reserve_balance(settings, checkpoint, strict)
     return DisclosurePublic(
         as_of_block=checkpoint.block_number if checkpoint else None,
         as_of_block_hash=checkpoint.block_hash if checkpoint else None,
@@ -77,19 +93,37 @@ def platform_disclosure(session: Session, *, aging: dict[int, ServicingPublic] |
         investors=_investors(session),
         borrowers=len({loan.borrower for loan in disbursed}),
         concentration=_concentration([loan for loan in loans if loan.status == "active"]),
-        by_grade=_by_grade(session, disbursed),
+        by_grade=_by_grade(session, disbursed, chain_clock),
         vintages=vintages(session, chain_clock, disbursed),
         defaults=DefaultsPublic(
             count=len(defaulted), principal_at_default=at_default, reserve_cover=cover, recovered=recovered,
-            net_loss=net_loss,
+            gross_charge_off=sum(gross_charge_off(loan) for loan in defaulted), net_loss=net_loss,
         ),  # fmt: skip
         default_rate=_ratio(at_default, originated),
         net_loss_rate=_ratio(net_loss, originated),
+        average_principal_outstanding=average_outstanding,
+        gross_charge_off_rate=charge_off_rate,
         delinquency=_delinquency(loans, aging),
         roll_rates=[RollRatePublic(**vars(rate)) for rate in rates.values()],
-        reserve=reserve_figures(session, [loan for loan in loans if loan.status == "active"], aging=aging, rates=rates),
+        reserve=reserve_figures(session, [loan for loan in loans if loan.status == "active"], aging=aging, rates=rates,
+                                balance_on_chain=balance),  # fmt: skip
         market=_market(session, clock),
+        sources=figure_sources(lateness_from_chain=lateness_from_chain, balance_read=balance is not None),
     )
+
+
+def _reserve_balance(settings: Settings | None, checkpoint: IndexerCheckpoint | None, strict: bool) -> int | None:
+    """ReserveFund.balance() at the index's block, the reserve's real balance: events miss plain
+    transfers in, and it is what the contract pays cover from."""
+    if settings is None or checkpoint is None:
+        return None
+    try:
+        return reserve_balance_at(settings, checkpoint.block_number)
+    except LoanchainError as exc:
+        if strict:
+            raise
+        log.warning("reserve balance not read from the chain, the events' sum stands in: %s", exc)
+        return None
 
 
 def indexed_until(session: Session) -> IndexedBlock | None:
@@ -133,7 +167,7 @@ def _concentration(active: list[LoanRow]) -> ConcentrationPublic:
                                top10_borrowers_share=_ratio(sum(largest[:10]), total))  # fmt: skip
 
 
-def _by_grade(session: Session, disbursed: list[LoanRow]) -> list[GradeOutcomePublic]:
+def _by_grade(session: Session, disbursed: list[LoanRow], as_of: int | None) -> list[GradeOutcomePublic]:
     grades = dict(session.execute(select(CreditDecision.decision_hash, CreditDecision.grade)
                                   .join(LoanRow, LoanRow.decision_hash == CreditDecision.decision_hash)
                                   .where(LoanRow.status.in_(DISBURSED))).all())  # fmt: skip
@@ -144,8 +178,12 @@ def _by_grade(session: Session, disbursed: list[LoanRow]) -> list[GradeOutcomePu
     for grade in sorted(groups, key=lambda g: (g == "unrated", g)):
         originated = sum(loan.principal for loan in groups[grade])
         at_default = sum(loan.principal_outstanding for loan in groups[grade] if loan.status == "defaulted")
+        ran_their_course = [loan for loan in groups[grade] if matured(loan, as_of)]
+        defaults = sum(1 for loan in ran_their_course if loan.status == "defaulted")
         out.append(GradeOutcomePublic(grade=grade, loans=len(groups[grade]), principal_originated=originated,
-                                      principal_at_default=at_default, default_rate=at_default / originated))  # fmt: skip
+                                      principal_at_default=at_default, default_rate=at_default / originated,
+                                      matured_loans=len(ran_their_course), matured_defaulted=defaults,
+                                      matured_default_rate=_ratio(defaults, len(ran_their_course))))  # fmt: skip
     return out
 
 

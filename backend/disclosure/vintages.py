@@ -27,7 +27,7 @@ def vintage_of(start_time: int) -> str:
     return datetime.fromtimestamp(start_time, UTC).strftime("%Y-%m")
 
 
-def _default_times(session: Session, loan_ids: set[int]) -> dict[int, int]:
+def default_times(session: Session, loan_ids: set[int]) -> dict[int, int]:
     events = session.execute(select(ChainEvent.args, ChainEvent.block_timestamp)
                              .where(ChainEvent.contract == "LoanBook", ChainEvent.event == "LoanDefaulted"))  # fmt: skip
     return {int(args["loanId"]): stamp for args, stamp in events if int(args["loanId"]) in loan_ids and stamp is not None}
@@ -41,7 +41,7 @@ def vintages(session: Session, as_of: int | None, loans: list[LoanRow] | None = 
     loans = [loan for loan in loans if loan.status in DISBURSED and loan.start_time is not None]
     if not loans or as_of is None:
         return []
-    defaulted_at = _default_times(session, {loan.loan_id for loan in loans if loan.status == "defaulted"})
+    defaulted_at = default_times(session, {loan.loan_id for loan in loans if loan.status == "defaulted"})
     groups: dict[str, list[LoanRow]] = defaultdict(list)
     for loan in loans:
         groups[vintage_of(loan.start_time)].append(loan)

@@ -132,3 +132,40 @@ def test_a_loan_funded_by_a_wallet_that_applied_from_its_borrowers_network_addre
     assert (related.loan_id, related.wallets, related.amount) == (loan_id, [world.borrower.address, a.address], 6_000 * UNIT)
     assert related.tx_hashes and "applied for KYC from a network address its borrower" in related.detail
     assert [alert.rule for alert in _alerts(settings)] == ["related_party_funding"]  # nothing else in this book
+
+
+def test_role_changes_pauses_and_reserve_outflows_no_default_explains_are_flagged(settings, world):  # noqa: F811
+    """Auditor finding #5: the admin could give LOAN_BOOK_ROLE to a wallet that empties the reserve,
+    and nothing was flagged. The deployment's own role set-up raises nothing."""
+    from web3 import Web3
+
+    assert _alerts(settings) == []  # the deployment granted every role it uses: no alert for those
+    admin, mallory, reserve, book = world.admin, world.outsider, world.reserve, world.book
+    role = Web3.keccak(text="LOAN_BOOK_ROLE")
+    granted = world.chain.tx(reserve.functions.grantRole(role, mallory.address), admin.address)
+    drained = world.chain.tx(reserve.functions.cover(424242, 1_000 * UNIT), mallory.address)
+    revoked = world.chain.tx(reserve.functions.revokeRole(role, mallory.address), admin.address)
+    paused = world.chain.tx(book.functions.pause(), admin.address)
+    world.chain.tx(book.functions.unpause(), admin.address)
+    found = _alerts(settings)
+    assert sorted(a.rule for a in found) == ["pause", "pause", "reserve_outflow", "role_change", "role_change"]
+
+    (grant,) = [a for a in found if a.rule == "role_change" and "granted to" in a.detail]
+    (revoke,) = [a for a in found if a.rule == "role_change" and "revoked from" in a.detail]
+    assert grant.tx_hashes == [granted["transactionHash"].to_0x_hex()] and grant.loan_id is None
+    assert grant.wallets == [admin.address, mallory.address]
+    assert f"LOAN_BOOK_ROLE on ReserveFund granted to {mallory.address}" in grant.detail
+    assert revoke.tx_hashes == [revoked["transactionHash"].to_0x_hex()] and "revoked from" in revoke.detail
+    (outflow,) = [a for a in found if a.rule == "reserve_outflow"]
+    assert (outflow.loan_id, outflow.wallets, outflow.amount) == (424242, [mallory.address], 1_000 * UNIT)
+    assert outflow.tx_hashes == [drained["transactionHash"].to_0x_hex()] and "no default of loan 424242" in outflow.detail
+    pause = next(a for a in found if a.rule == "pause" and a.tx_hashes == [paused["transactionHash"].to_0x_hex()])
+    assert pause.detail == f"LoanBook paused by {admin.address}"
+    assert len({a.key for a in found}) == len(found)
+
+    client = client_for(settings)  # a person reviews an alert about no loan like any other
+    url = f"/api/v1/audit/alerts/{grant.key}/review"
+    reviewed = client.post(url, json={"decision": "escalated", "note": "who asked for this?"},
+                           headers=minted_bearer(settings, ADMIN))  # fmt: skip
+    assert reviewed.status_code == 200, reviewed.text
+    assert reviewed.json()["loan_id"] is None and reviewed.json()["review"]["decision"] == "escalated"

@@ -141,6 +141,36 @@ def test_events_feed_the_projections(indexed):
     assert index_state(settings) == _rebuilt(settings)  # every projection, the new ones too, rebuilds the same
 
 
+def test_role_and_pause_events_of_every_platform_contract_are_indexed(indexed):
+    """Who may move money or stop the platform is in the index, whatever a contract's own ABI lists."""
+    from eth_utils import event_abi_to_log_topic
+
+    from backend.chain.indexer import GOVERNANCE_EVENTS, followed_contracts
+
+    settings, world = indexed
+    governance = {event_abi_to_log_topic(e) for e in GOVERNANCE_EVENTS}
+    followed = followed_contracts(settings).by_address.values()
+    assert {name for name, topics in followed if governance <= set(topics)} == {name for name, _ in followed}
+
+    role = Web3.keccak(text="LOAN_BOOK_ROLE")
+    outsider, admin = world.outsider.address, world.admin.address
+    world.chain.tx(world.reserve.functions.grantRole(role, outsider), admin)
+    world.chain.tx(world.reserve.functions.revokeRole(role, outsider), admin)
+    world.chain.tx(world.market.functions.pause(), admin)
+    world.chain.tx(world.market.functions.unpause(), admin)
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        rows = session.scalars(select(ChainEvent).where(
+            ChainEvent.event.in_(("RoleGranted", "RoleRevoked", "Paused", "Unpaused")))).all()  # fmt: skip
+    seen = {(e.contract, e.event, e.args.get("account")) for e in rows}
+    assert {("ReserveFund", "RoleGranted", outsider), ("ReserveFund", "RoleRevoked", outsider),
+            ("NoteMarket", "Paused", admin), ("NoteMarket", "Unpaused", admin)} <= seen  # fmt: skip
+    # The deployment's own grants too, from each contract with roles (its constructor's, the wiring's).
+    assert {c for c, event, _ in seen if event == "RoleGranted"} >= {"DocumentAnchor", "KYCRegistry", "LoanBook",
+                                                                      "ReserveFund", "NoteMarket"}  # fmt: skip
+    assert next(e for e in rows if e.event == "RoleGranted" and e.args["account"] == outsider).args["role"] == "0x" + role.hex()
+
+
 def test_checkpoint_resumes_without_duplicates(indexed):
     settings, world = indexed
     indexer = Indexer()

@@ -37,7 +37,7 @@ def test_figures_match_the_contracts(indexed, monkeypatch):  # noqa: F811
     loans = _scenario(world)
     Indexer().catch_up(settings)
     with session_scope(settings) as session:
-        report = platform_disclosure(session)
+        report = platform_disclosure(session, settings)
 
     on_chain = {name: world.loan(loan_id) for name, loan_id in loans.items()}
     assert report.loans.model_dump() == {"funding": 1, "active": 1, "repaid": 1, "defaulted": 1, "cancelled": 0}
@@ -61,10 +61,23 @@ def test_figures_match_the_contracts(indexed, monkeypatch):  # noqa: F811
     assert report.net_loss_rate == d.net_loss / report.principal_originated
     assert report.as_of_block is not None
 
-    r = report.reserve  # from events alone, and it matches what the ReserveFund holds
-    assert r.balance == world.reserve.functions.balance().call() and r.cover_paid == event["cover"] > 0
+    # Gross of the reserve's cover: what was lost at default, per year of principal outstanding.
+    assert d.gross_charge_off == event["principalOutstanding"] > d.net_loss
+    assert report.average_principal_outstanding > 0 and report.gross_charge_off_rate > report.net_loss_rate
+
+    r = report.reserve  # asked of the ReserveFund, and its events add up to it: nothing moved outside them
+    assert r.balance == r.balance_on_chain == world.reserve.functions.balance().call(block_identifier=report.as_of_block) == r.balance_from_events
+    assert (r.balance_source, r.balance_difference, r.unexplained_outflows) == ("chain call", 0, [])
+    assert r.cover_paid == event["cover"] > 0  # LoanBook's default explains the one CoverPaid
     assert r.origination_fees == sum(on_chain[n]["principal"] * on_chain[n]["originationFeeBps"] // 10_000 for n in disbursed)
     assert r.expected_loss is None  # these loans' decisions were not made here
+    # Each figure says where it comes from: the chain, or records only the platform holds.
+    assert report.sources["principal_originated"] == report.sources["net_loss_rate"] == "chain events"
+    assert report.sources["reserve.balance"] == "chain call"
+    assert report.sources["by_grade"].startswith("platform records: credit_decisions")
+    assert report.sources["delinquency"].startswith("platform records: servicing_states")
+    assert report.sources["roll_rates"].startswith("platform records: servicing_notices")
+    assert report.sources["reserve.expected_loss"].startswith("platform records: credit_decisions")
 
     with client_for(settings) as client:  # public: no sign-in
         served = client.get("/api/v1/disclosure")
@@ -218,3 +231,56 @@ def test_the_loan_tape_has_a_row_per_disbursed_loan_and_no_borrower(indexed, mon
     ran = CliRunner().invoke(app, ["disclosure", "tape", "--output", str(out)])
     assert ran.exit_code == 0, ran.output
     assert out.read_text() == served.text  # the same service, whichever door
+
+
+def test_the_reserve_balance_is_the_contracts_and_only_a_loanbook_default_explains_cover(indexed):  # noqa: F811
+    """Auditor finding #5: a plain transfer into the reserve and a drain by a wallet the admin gave
+    LOAN_BOOK_ROLE made the event sum wrong (negative) and the drain count as investor cover."""
+    from web3 import Web3
+
+    settings, world = indexed
+    settings = settings.model_copy(update={"run_workers": False})
+    loans = _scenario(world)  # one real default, with the reserve's cover
+    reserve, token, admin, mallory = world.reserve, world.token, world.admin, world.outsider
+    world.chain.tx(token.functions.transfer(reserve.address, 2_000_000), admin.address)  # no ReserveFund event
+    world.chain.tx(reserve.functions.grantRole(Web3.keccak(text="LOAN_BOOK_ROLE"), mallory.address), admin.address)
+    drain = world.chain.tx(reserve.functions.cover(424242, 1_500_000), mallory.address)
+    again = world.chain.tx(reserve.functions.cover(loans["defaulted"], 1_000_000), mallory.address)
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        report = platform_disclosure(session, settings)
+
+    (default,) = [e["args"] for e in world.book.events.LoanDefaulted().get_logs(from_block=0)
+                  if e["args"]["loanId"] == loans["defaulted"]]  # fmt: skip
+    r = report.reserve
+    assert r.cover_paid == default["cover"] == report.defaults.reserve_cover > 0  # only LoanBook's own cover
+    assert [(o.loan_id, o.to, o.amount, o.tx_hash) for o in r.unexplained_outflows] == [
+        (424242, mallory.address, 1_500_000, drain["transactionHash"].to_0x_hex()),
+        (loans["defaulted"], mallory.address, 1_000_000, again["transactionHash"].to_0x_hex()),
+    ]
+    assert "LoanBook has no default of loan 424242" in r.unexplained_outflows[0].reason
+    assert "not to LoanBook" in r.unexplained_outflows[1].reason
+    assert r.unexplained_outflow_total == 2_500_000
+    on_chain = reserve.functions.balance().call(block_identifier=report.as_of_block)
+    assert r.balance == r.balance_on_chain == on_chain > 0
+    assert r.balance_from_events == r.deposits + r.origination_fees - r.cover_paid - 2_500_000
+    assert r.balance_difference == on_chain - r.balance_from_events == 2_000_000  # the plain transfer
+
+
+def test_a_published_report_fails_rather_than_guess_the_reserve_balance(tmp_path):
+    """A live read without a node falls back to the events and says so; a report must read the chain."""
+    from backend.chain.models import IndexerCheckpoint
+    from backend.db import migrate
+    from backend.errors import LoanchainError
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path)  # nothing deployed on this chain
+    migrate.upgrade(settings)
+    with session_scope(settings) as session:
+        session.add(IndexerCheckpoint(name="main", block_number=1, block_hash="0x" + "11" * 32, deployment_hash="x"))
+    with session_scope(settings) as session:
+        live = platform_disclosure(session, settings)
+        assert (live.reserve.balance_on_chain, live.reserve.balance_source) == (None, "chain events")
+        assert live.sources["reserve.balance"] == "chain events"
+        with pytest.raises(LoanchainError):
+            platform_disclosure(session, settings, strict=True)

@@ -19,7 +19,7 @@ def test_figures_are_computed_again_only_when_the_index_servicing_or_the_minute_
 
     def read():
         with session_scope(settings) as session:
-            return live.live_disclosure(session)
+            return live.live_disclosure(session, settings)
 
     first = read()
     assert read() is first  # nothing changed: the same figures
@@ -42,4 +42,4 @@ def test_figures_are_computed_again_only_when_the_index_servicing_or_the_minute_
     other = make_settings(tmp_path / "other")  # another database: its own figures
     _book(other, 10, seed=3)
     with session_scope(other) as session:
-        assert live.live_disclosure(session).loans != after_block.loans
+        assert live.live_disclosure(session, other).loans != after_block.loans

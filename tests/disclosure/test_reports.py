@@ -32,7 +32,9 @@ from tests.contracts.conftest import chain, world  # noqa: F401
 from tests.identity.conftest import ADMIN, client_for, minted_bearer
 
 DAY = 86_400
-AS_OF = ("as_of_block", "as_of_block_hash", "delinquency")  # what a report reads at the month's last block
+# What a report reads at the month's last block (and the time-weighted figures, which grow with time on book).
+AS_OF = ("as_of_block", "as_of_block_hash", "delinquency", "sources", "average_principal_outstanding",
+         "gross_charge_off_rate")  # fmt: skip
 
 
 @pytest.fixture
@@ -82,7 +84,14 @@ def test_a_month_is_published_once_served_as_published_and_provable(settings, wo
     assert document_hash(served.content) == report["doc_hash"] == served.headers["x-document-hash"]
     assert cid_of(served.content) == report["cid"] == served.headers["x-content-cid"]
     body = json.loads(served.content)
-    assert (body["format"], body["period"], without(body["figures"])) == ("loanchain.disclosure/2", period, without(figures_then))
+    assert (body["format"], body["period"], without(body["figures"])) == ("loanchain.disclosure/3", period, without(figures_then))
+    # Lateness in a report is LoanBook's own answer at the month's last block, not the servicing pass's.
+    assert body["figures"]["sources"]["delinquency"] == "chain call: LoanBook.amountDue at as_of_block"
+    assert figures_then["sources"]["delinquency"].startswith("platform records: servicing_states")
+    assert body["figures"]["reserve"]["balance_source"] == "chain call"
+    # The month's one loan, outstanding in full since it was paid out, and nothing charged off.
+    assert (body["figures"]["average_principal_outstanding"], body["figures"]["gross_charge_off_rate"]) == (
+        figures_then["principal_originated"], 0.0)  # fmt: skip
     principal = figures_then["principal_originated"]
     assert body["month"] == {  # what happened within the month: the loan it made, nothing else yet
         "start": period_start(period), "end": period_end(period), "loans_disbursed": 1, "principal_disbursed": principal,

@@ -23,8 +23,8 @@ Period = Annotated[str, Path(pattern=reports.PERIOD.pattern, description="YYYY-M
 
 
 @router.get("", dependencies=allow("disclosure.read"), summary="Loans, volumes, defaults and losses, as indexed")
-def disclosure(session: SessionDep) -> DisclosurePublic:
-    return live_disclosure(session)
+def disclosure(session: SessionDep, settings: SettingsDep) -> DisclosurePublic:
+    return live_disclosure(session, settings)
 
 
 @router.get(

@@ -115,7 +115,7 @@ export async function changeRole(event) {
 
 // A monitoring alert for the case file: reviewed (decision, who, why), or open with Clear / Escalate.
 function alertItem(a) {
-  const item = Object.assign(document.createElement("li"), { textContent: `${a.rule}, loan ${a.loan_id}: ${a.detail}` });
+  const item = Object.assign(document.createElement("li"), { textContent: `${a.rule}${a.loan_id == null ? "" : `, loan ${a.loan_id}`}: ${a.detail}` });
   item.dataset.alert = a.key;
   if (a.review) {
     item.append(` (${a.review.decision} by ${a.review.reviewer}: ${a.review.note})`);
@@ -180,7 +180,7 @@ async function recordCase(loanId, kind, note, amount, days) {
 
 async function reviewAlert(key, decision, note) {
   const a = await api(`/api/v1/audit/alerts/${key}/review`, { method: "POST", body: { decision, note } });
-  say(`Alert ${a.rule} on loan ${a.loan_id}: ${a.review.decision}.`);
+  say(`Alert ${a.rule}${a.loan_id == null ? "" : ` on loan ${a.loan_id}`}: ${a.review.decision}.`);
   await refreshStaff();
 }
 

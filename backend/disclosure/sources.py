@@ -1,0 +1,35 @@
+"""Where each disclosed figure comes from, published beside it (`DisclosurePublic.sources`) so a
+reader knows which figures anyone can rebuild from a node and which rest on the platform's word."""
+
+from __future__ import annotations
+
+CHAIN_EVENTS = "chain events"
+CHAIN_CALL = "chain call"
+GRADES = "platform records: credit_decisions (grade); chain events (loans, amounts, defaults)"
+LATENESS_NOW = "platform records: servicing_states (the last servicing pass)"
+LATENESS_AT_BLOCK = "chain call: LoanBook.amountDue at as_of_block"
+ROLL_RATES = "platform records: servicing_notices (late installments a servicing pass noticed); chain events (defaults)"
+RISK = "platform records: credit_decisions (PD), servicing_states and servicing_notices (lateness, roll rates)"
+
+_FROM_EVENTS = (
+    "as_of_block", "loans", "principal_originated", "principal_outstanding", "principal_repaid", "interest_paid",
+    "late_fees_paid", "investors", "borrowers", "concentration", "vintages", "defaults", "default_rate",
+    "net_loss_rate", "average_principal_outstanding", "gross_charge_off_rate", "market", "reserve.deposits",
+    "reserve.origination_fees", "reserve.cover_paid", "reserve.unexplained_outflows", "reserve.balance_from_events",
+    "reserve.coverage_ratio_bps",
+)  # fmt: skip
+_FROM_RISK = ("reserve.expected_loss", "reserve.coverage_of_expected_loss", "reserve.expected_claims",
+              "reserve.expected_cover_share", "reserve.stress")  # fmt: skip
+
+
+def figure_sources(*, lateness_from_chain: bool, balance_read: bool) -> dict[str, str]:
+    """Each figure's source. Lateness is LoanBook's own answer in a monthly report and the last
+    servicing pass's live; the reserve's balance is the contract's when it could be asked."""
+    sources = dict.fromkeys(_FROM_EVENTS, CHAIN_EVENTS)
+    sources |= dict.fromkeys(_FROM_RISK, RISK)
+    sources["by_grade"] = GRADES
+    sources["delinquency"] = LATENESS_AT_BLOCK if lateness_from_chain else LATENESS_NOW
+    sources["roll_rates"] = ROLL_RATES
+    sources["reserve.balance_on_chain"] = CHAIN_CALL
+    sources["reserve.balance"] = CHAIN_CALL if balance_read else CHAIN_EVENTS
+    return sources
