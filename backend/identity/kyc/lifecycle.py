@@ -36,6 +36,7 @@ from backend.identity.kyc.status import Status
 from backend.identity.models import KycRecord, utcnow
 from backend.identity.schemas import ErasurePublic
 from backend.lending.offers import offers_in_flight
+from backend.servicing.channels import forget_failures
 
 OPEN_LOAN_STATUSES = ("funding", "active", "defaulted")
 
@@ -68,6 +69,7 @@ def erase_wallet(session: Session, settings: Settings, wallet: str, actor: str) 
             revocations.append(key)
     _shred_records(session, records, "personal data erased on request (data key destroyed)", actor)
     forget_origins(session, wallet)
+    forget_failures(session, wallet)
     ids = [r.id for r in records]
     audit(session, actor, "kyc.erase", wallet, {"wallet": wallet, "records": ids, "revocations": revocations, "notes": notes})
     log_on_commit(session, settings, wallet, utcnow().isoformat())
@@ -84,6 +86,7 @@ def replay_erasures(session: Session, settings: Settings) -> int:
                                        .with_for_update()))  # fmt: skip
         _shred_records(session, records, "erasure re-applied after a restore (data key destroyed)", "system")
         forget_origins(session, wallet)
+        forget_failures(session, wallet)
         shredded += len(records) + _shred_rows_about(session, wallet)
     if shredded:
         audit(session, "system", "kyc.erase.replay", "erasure-log", {"shredded": shredded})
