@@ -162,6 +162,8 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None
     access_token_ttl: int = 900
     refresh_token_ttl: int = 7 * 24 * 3600
+    # Absolute session age: refreshing stops this long after the SIWE sign-in, whatever the refreshes.
+    session_max_age: int = Field(default=30 * 24 * 3600, ge=60)
     # Wallets that are admins by configuration (comma-separated in the environment).
     admin_wallets: Annotated[list[str], NoDecode] = []
     # KYC master keys as "kid:base64key,kid2:base64key" (first is active); when unset, the

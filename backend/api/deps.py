@@ -151,7 +151,7 @@ def optional_principal(
 ) -> Principal | None:
     if credentials is None:
         return None
-    wallet = wallet_of_access_token(settings, credentials.credentials)
+    wallet = wallet_of_access_token(session, settings, credentials.credentials)
     return Principal(wallet, roles_of(session, settings, wallet))
 
 
