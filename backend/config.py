@@ -192,6 +192,7 @@ class Settings(BaseSettings):
     kyc_origin_window: int = Field(default=30 * 86_400, gt=0)  # seconds
     auth_rate_limit: int = 30  # sign-in requests per client address per minute
     health_rate_limit: int = 120  # health reports per client address per minute
+    verify_rate_limit: int = 20  # document uploads to verify per client address per minute (public, unauthenticated)
     kyc_rate_limit: int = 20  # KYC requests per wallet per minute
     # Credit applications per wallet per hour: enough to try a few amounts and terms, not to probe
     # the model for the answers that pass (application shopping).

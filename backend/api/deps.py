@@ -219,6 +219,14 @@ def health_rate_limit(request: Request, settings: SettingsDep) -> None:
         raise RateLimited(f"too many health requests: at most {settings.health_rate_limit} per minute")
 
 
+def verify_rate_limit(request: Request, settings: SettingsDep) -> None:
+    """Anyone may upload a document to verify: a client may not keep the server hashing (and its
+    disk spooling) uploads back to back."""
+    client = request.client.host if request.client else "unknown"
+    if over_limit(settings, "verify", client, settings.verify_rate_limit, 60):
+        raise RateLimited(f"too many document uploads: at most {settings.verify_rate_limit} per minute")
+
+
 def kyc_rate_limit(principal: CurrentUser, settings: SettingsDep) -> None:
     if over_limit(settings, "kyc", principal.wallet, settings.kyc_rate_limit, 60):
         raise RateLimited(f"too many KYC requests: at most {settings.kyc_rate_limit} per minute")
