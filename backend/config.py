@@ -148,6 +148,10 @@ class Settings(BaseSettings):
     backup_interval_hours: float = Field(default=24.0, ge=0)
     backup_dir: Path | None = None
     backup_keep: int = Field(default=14, ge=1)
+    # After erasures, rotate the KYC master key before the next scheduled backup and delete the old
+    # one once no kept backup predates the rotation (backend/backup/shredding.py): erasures then
+    # reach every backup within backup_keep x backup_interval_hours (14 days by default).
+    backup_shred_erasures: bool = True
 
     # --- API ------------------------------------------------------------------------------
     api_host: str = "127.0.0.1"
