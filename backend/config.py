@@ -148,6 +148,10 @@ class Settings(BaseSettings):
     backup_interval_hours: float = Field(default=24.0, ge=0)
     backup_dir: Path | None = None
     backup_keep: int = Field(default=14, ge=1)
+    # After erasures, rotate the KYC master key before the next scheduled backup and delete the old
+    # one once no kept backup predates the rotation (backend/backup/shredding.py): erasures then
+    # reach every backup within backup_keep x backup_interval_hours (14 days by default).
+    backup_shred_erasures: bool = True
 
     # --- API ------------------------------------------------------------------------------
     api_host: str = "127.0.0.1"
@@ -162,6 +166,8 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None
     access_token_ttl: int = 900
     refresh_token_ttl: int = 7 * 24 * 3600
+    # Absolute session age: refreshing stops this long after the SIWE sign-in, whatever the refreshes.
+    session_max_age: int = Field(default=30 * 24 * 3600, ge=60)
     # Wallets that are admins by configuration (comma-separated in the environment).
     admin_wallets: Annotated[list[str], NoDecode] = []
     # KYC master keys as "kid:base64key,kid2:base64key" (first is active); when unset, the
@@ -190,6 +196,7 @@ class Settings(BaseSettings):
     kyc_origin_window: int = Field(default=30 * 86_400, gt=0)  # seconds
     auth_rate_limit: int = 30  # sign-in requests per client address per minute
     health_rate_limit: int = 120  # health reports per client address per minute
+    verify_rate_limit: int = 20  # document uploads to verify per client address per minute (public, unauthenticated)
     kyc_rate_limit: int = 20  # KYC requests per wallet per minute
     # Credit applications per wallet per hour: enough to try a few amounts and terms, not to probe
     # the model for the answers that pass (application shopping).

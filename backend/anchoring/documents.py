@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import BinaryIO
 
+from eth_hash.auto import keccak as keccak_hasher
 from eth_utils import keccak
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +18,7 @@ from backend.anchoring.merkle import hex32, to_bytes32
 from backend.anchoring.models import KIND_DOCUMENT, Document
 from backend.config import Settings
 from backend.content.store import get_content_store
-from backend.content.cid import parse_cid
+from backend.content.cid import CHUNK_SIZE, CidBuilder, parse_cid
 from backend.db.base import as_utc
 from backend.errors import ValidationFailed
 
@@ -35,6 +37,18 @@ def check_size(settings: Settings, size: int) -> None:
 def document_hash(data: bytes) -> str:
     """keccak256 of the document's bytes, 0x-hex: the value anchored (as a Merkle leaf) on-chain."""
     return hex32(keccak(data))
+
+
+def digests_of_stream(settings: Settings, stream: BinaryIO) -> tuple[str, str]:
+    """(keccak256 hash, CID) of a stream's bytes, read a chunk at a time: memory stays at one
+    chunk whatever the size. Refused (DocumentTooLarge) past the per-document limit."""
+    hasher, cid, size = keccak_hasher.new(b""), CidBuilder(), 0
+    for block in iter(lambda: stream.read(CHUNK_SIZE), b""):
+        size += len(block)
+        check_size(settings, size)
+        hasher.update(block)
+        cid.update(block)
+    return hex32(hasher.digest()), cid.cid()
 
 
 def normalise_hash(value: str) -> str:

@@ -177,7 +177,22 @@ def verify_bytes(
 ) -> VerificationPublic:
     """Verify a file. With a claim (the CID or record id it is supposed to be), bytes that differ
     from what was anchored under that claim are `tampered`; without one, unknown bytes are `unknown`."""
-    doc_hash, cid = documents.document_hash(data), cid_of(data)
+    return verify_digests(session, settings, documents.document_hash(data), cid_of(data), claimed_cid=claimed_cid,
+                          claimed_document_id=claimed_document_id, rpc_url=rpc_url)  # fmt: skip
+
+
+def verify_digests(
+    session: Session,
+    settings: Settings,
+    doc_hash: str,
+    cid: str,
+    *,
+    claimed_cid: str | None = None,
+    claimed_document_id: int | None = None,
+    rpc_url: str | None = None,
+) -> VerificationPublic:
+    """As `verify_bytes`, from the file's keccak256 hash and CID (`documents.digests_of_stream`
+    computes both from an upload without holding it in memory)."""
     seen = {"doc_hash": doc_hash, "cid": cid}
     if claimed_cid is not None or claimed_document_id is not None:
         if claimed_cid is not None:

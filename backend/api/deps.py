@@ -151,7 +151,7 @@ def optional_principal(
 ) -> Principal | None:
     if credentials is None:
         return None
-    wallet = wallet_of_access_token(settings, credentials.credentials)
+    wallet = wallet_of_access_token(session, settings, credentials.credentials)
     return Principal(wallet, roles_of(session, settings, wallet))
 
 
@@ -217,6 +217,14 @@ def health_rate_limit(request: Request, settings: SettingsDep) -> None:
         return
     if over:
         raise RateLimited(f"too many health requests: at most {settings.health_rate_limit} per minute")
+
+
+def verify_rate_limit(request: Request, settings: SettingsDep) -> None:
+    """Anyone may upload a document to verify: a client may not keep the server hashing (and its
+    disk spooling) uploads back to back."""
+    client = request.client.host if request.client else "unknown"
+    if over_limit(settings, "verify", client, settings.verify_rate_limit, 60):
+        raise RateLimited(f"too many document uploads: at most {settings.verify_rate_limit} per minute")
 
 
 def kyc_rate_limit(principal: CurrentUser, settings: SettingsDep) -> None:

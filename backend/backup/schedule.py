@@ -6,6 +6,10 @@ is due is read off the directory: a restart neither skips one nor takes an extra
 process takes it (the worker's lock). A backup that fails its verification is renamed `.bad` and
 the error logged; older good ones are never pruned for it. `GET /health` reports the newest
 backup's age (`stale` past twice the interval), so monitoring can alert on a schedule that stopped.
+
+After erasures, the KYC master key is rotated before the backup is taken, and a key replaced so is
+deleted once the oldest kept backup postdates its rotation (`shredding.py`): the retention of the
+backups is then also the time an erasure takes to reach them.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.backup.service import Progress, create_backup, verify_backup
+from backend.backup.shredding import retire_aged_out, rotate_after_erasures
 from backend.config import Settings
 
 log = logging.getLogger("loanchain.backup")
@@ -58,6 +63,8 @@ def is_due(settings: Settings, now: datetime) -> bool:
 def take_backup(settings: Settings, now: datetime | None = None, progress: Progress | None = None) -> ScheduledBackup:
     """Write, verify and rotate one backup now."""
     now = now or datetime.now(UTC)
+    if settings.backup_shred_erasures:
+        rotate_after_erasures(settings, now)  # this backup already holds no wrap an erasure destroyed
     path = backup_dir(settings) / f"loanchain-{now.strftime(STAMP)}.lcbk"
     create_backup(settings, path, progress)
     try:
@@ -67,6 +74,8 @@ def take_backup(settings: Settings, now: datetime | None = None, progress: Progr
         raise
     for old in scheduled_backups(settings)[settings.backup_keep :]:
         old.path.unlink(missing_ok=True)
+    if settings.backup_shred_erasures:
+        retire_aged_out(settings, scheduled_backups(settings)[-1].taken_at)
     return ScheduledBackup(path, now, path.stat().st_size)
 
 

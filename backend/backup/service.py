@@ -9,6 +9,13 @@ KYC personal data is already ciphertext in the database (envelope encryption); a
 contain the KYC master keys, so restoring it without them restores nothing readable. Keep the
 backup key and the master keys apart from the backups.
 
+A backup does hold the wrapped data keys of records erased after it was taken, and the master key
+still unwraps them: such a backup is not noise for an erased person until that master key is
+deleted (`shredding.py`: within the backups' retention). Until then the erasure log beside the
+keys is what keeps them erased: a restore re-applies it, and refuses to run on a host without it
+unless told `without_erasure_log` (then every erasure made after the backup is undone, and must be
+made again by hand).
+
 Restore is all or nothing: into an empty database at the backup's schema revision, in one
 transaction, which rolls back on the first chunk that fails to authenticate or the first row that
 does not match the manifest."""
@@ -42,6 +49,7 @@ from backend.db.models import Base
 from backend.db.session import begin_snapshot, get_engine, session_scope
 from backend.errors import ConfigurationError, Conflict
 from backend.identity.crypto.keyfile import decode_key, read_or_create_secret
+from backend.identity.kyc.erasures import ensure_erasure_log, erasure_log
 from backend.identity.kyc.lifecycle import replay_erasures
 
 FORMAT = 1
@@ -163,6 +171,7 @@ def _dump(conn: Connection, sink: Callable[[bytes], None], progress: Progress | 
 def create_backup(settings: Settings, path: Path, progress: Progress | None = None) -> BackupReport:
     """Write an encrypted backup of the database (one consistent snapshot) and embedded content."""
     key = backup_key(settings)
+    ensure_erasure_log(settings)  # from the first backup on, a host that lacks the log is a host it was not carried to
     engine = get_engine(settings)
     revision = migrate.current_revision(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -316,7 +325,22 @@ def _reset_sequences(conn: Connection) -> None:
                     conn.execute(text(f"SELECT setval('{sequence}', COALESCE((SELECT MAX({column.name}) FROM {table.name}), 0) + 1, false)"))
 
 
-def restore_backup(settings: Settings, path: Path, progress: Progress | None = None) -> RestoreReport:
+def _check_erasure_log(settings: Settings, without_erasure_log: bool) -> None:
+    log = erasure_log(settings)
+    if not log.exists() and not without_erasure_log:
+        raise Conflict(
+            f"no erasure log at {log}: restoring without it would bring back the personal data of everyone erased "
+            "after this backup was taken. Copy the log from where the master keys are kept (LOANCHAIN_KYC_ERASURE_LOG), "
+            "or restore with --without-erasure-log and erase those people again",
+            erasure_log=str(log),
+        )  # fmt: skip
+
+
+def restore_backup(settings: Settings, path: Path, progress: Progress | None = None,
+                   without_erasure_log: bool = False) -> RestoreReport:  # fmt: skip
+    """Restore into an empty database, then re-apply the erasure log. Without the log, refused
+    unless `without_erasure_log`: erasures made after the backup are then not re-applied."""
+    _check_erasure_log(settings, without_erasure_log)
     key = backup_key(settings)
     with open(path, "rb") as source:
         header, _ = read_header(source)

@@ -74,13 +74,19 @@ def list_command(json_out: bool = typer.Option(False, "--json")) -> None:
     console.print(table)
 
 
-def _read(command: str, path: Path, json_out: bool) -> None:
+def _read(command: str, path: Path, json_out: bool, without_erasure_log: bool = False) -> None:
     from backend.backup.service import backup_rows, restore_backup, verify_backup
 
-    run = restore_backup if command == "restore" else verify_backup
     with cli_errors(), _progress("restoring rows" if command == "restore" else "verifying rows", json_out) as bar:
         task = bar.add_task("rows", total=backup_rows(path) if path.is_file() else None)
-        report = run(get_settings(), path, progress=lambda n: bar.advance(task, n))
+
+        def advance(rows: int) -> None:
+            bar.advance(task, rows)
+
+        if command == "restore":
+            report = restore_backup(get_settings(), path, progress=advance, without_erasure_log=without_erasure_log)
+        else:
+            report = verify_backup(get_settings(), path, progress=advance)
     if json_out:
         print_json(report.__dict__)
         return
@@ -97,7 +103,15 @@ def verify_command(path: Path, json_out: bool = typer.Option(False, "--json")) -
 
 
 @app.command("restore")
-def restore_command(path: Path, json_out: bool = typer.Option(False, "--json")) -> None:
+def restore_command(
+    path: Path,
+    json_out: bool = typer.Option(False, "--json"),
+    without_erasure_log: bool = typer.Option(
+        False, "--without-erasure-log",
+        help="Restore although the erasure log (kept with the master keys) is missing: erasures made after the backup "
+             "are NOT re-applied, so those people's personal data is live again until each is erased once more"),
+) -> None:  # fmt: skip
     """Restore into an empty database migrated to the backup's schema revision (`loanchain db
-    upgrade`); one transaction: a damaged backup or a non-empty database changes nothing."""
-    _read("restore", path, json_out)
+    upgrade`); one transaction: a damaged backup or a non-empty database changes nothing. Then the
+    erasure log is re-applied; without the log the restore is refused (see --without-erasure-log)."""
+    _read("restore", path, json_out, without_erasure_log)

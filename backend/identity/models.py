@@ -79,6 +79,19 @@ class RefreshToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
+class SessionEpoch(Base):
+    """A wallet's session generation: every token carries the generation it was issued in, and an
+    access token is refused once the wallet's has moved on (logout, refresh-token reuse). No row:
+    generation 0. A counter rather than a timestamp, so a sign-in in the same second as a logout is
+    neither refused nor let through by the clock's resolution."""
+
+    __tablename__ = "session_epochs"
+
+    wallet: Mapped[str] = mapped_column(String(42), primary_key=True)
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)  # when it last moved on
+
+
 class RateWindow(Base):
     """Fixed-window counters shared by every API worker (rate limits and KYC velocity)."""
 

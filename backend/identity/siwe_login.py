@@ -128,4 +128,4 @@ def login(session: Session, settings: Settings, message: str, signature: str) ->
         user = User(wallet=parsed.address, created_at=now)
         session.add(user)
     user.last_login_at = now
-    return issue_pair(session, settings, parsed.address)
+    return issue_pair(session, settings, parsed.address, auth_time=now)

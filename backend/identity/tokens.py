@@ -4,13 +4,19 @@ Refresh tokens rotate: each one is recorded and can be exchanged once. Presentin
 means it was copied, so every refresh token of that wallet is revoked (the OAuth 2.0 Security
 BCP's refresh-token reuse detection). Roles are not put in tokens: they are read per request,
 so a revoked role or an expired KYC takes effect immediately.
+
+Ending a session reaches the access tokens too: each token carries its wallet's session generation
+(`sep`, see `SessionEpoch`), read on every use, and logout or reuse detection moves it on, so a
+copied access token stops working at once rather than at its expiry. Every token also carries the
+time of the SIWE sign-in it descends from (`auth_time`): refreshes keep it, and refreshing stops
+`session_max_age` after it, so a stolen refresh token cannot keep a session alive for ever.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import jwt
 from sqlalchemy import delete, update
@@ -20,7 +26,7 @@ from backend.config import Settings
 from backend.errors import ConfigurationError
 from backend.identity.crypto.keyfile import read_or_create_secret
 from backend.identity.errors import SignInRefused
-from backend.identity.models import RefreshToken, utcnow
+from backend.identity.models import RefreshToken, SessionEpoch, utcnow
 
 ALGORITHM = "HS256"
 ISSUER = "loanchain"
@@ -45,20 +51,37 @@ def signing_secret(settings: Settings) -> bytes:
     return read_or_create_secret(settings.keys_dir / "jwt.key")
 
 
-def _encode(settings: Settings, wallet: str, kind: str, ttl: int, now: datetime) -> tuple[str, str, datetime]:
+@dataclass(frozen=True)
+class _Session:
+    wallet: str
+    epoch: int
+    auth_time: datetime  # the SIWE sign-in this session began with
+    ends: datetime  # auth_time + session_max_age: no token outlives it
+
+
+def _encode(settings: Settings, of: _Session, kind: str, ttl: int, now: datetime) -> tuple[str, str, datetime]:
     jti = uuid.uuid4().hex
-    expires = now + timedelta(seconds=ttl)
-    claims = {"sub": wallet, "typ": kind, "jti": jti, "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": expires}
+    expires = min(now + timedelta(seconds=ttl), of.ends)
+    claims = {"sub": of.wallet, "typ": kind, "jti": jti, "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": expires,
+              "sep": of.epoch, "auth_time": int(of.auth_time.timestamp())}  # fmt: skip
     return jwt.encode(claims, signing_secret(settings), algorithm=ALGORITHM), jti, expires
 
 
-def issue_pair(session: Session, settings: Settings, wallet: str) -> TokenPair:
+def session_epoch(session: Session, wallet: str) -> int:
+    row = session.get(SessionEpoch, wallet)
+    return row.epoch if row is not None else 0
+
+
+def issue_pair(session: Session, settings: Settings, wallet: str, auth_time: datetime | None = None) -> TokenPair:
+    """Tokens for `wallet`; `auth_time` is the sign-in the session began with (now, at a sign-in)."""
     now = utcnow()
+    auth_time = auth_time or now
+    of = _Session(wallet, session_epoch(session, wallet), auth_time, auth_time + timedelta(seconds=settings.session_max_age))
     session.execute(delete(RefreshToken).where(RefreshToken.wallet == wallet, RefreshToken.expires_at < now))
-    access, _, _ = _encode(settings, wallet, ACCESS, settings.access_token_ttl, now)
-    refresh, jti, expires = _encode(settings, wallet, REFRESH, settings.refresh_token_ttl, now)
+    access, _, access_expires = _encode(settings, of, ACCESS, settings.access_token_ttl, now)
+    refresh, jti, expires = _encode(settings, of, REFRESH, settings.refresh_token_ttl, now)
     session.add(RefreshToken(jti=jti, wallet=wallet, issued_at=now, expires_at=expires))
-    return TokenPair(access, refresh, settings.access_token_ttl)
+    return TokenPair(access, refresh, max(0, int((access_expires - now).total_seconds())))
 
 
 def decode(settings: Settings, token: str, kind: str) -> dict:
@@ -77,11 +100,22 @@ def decode(settings: Settings, token: str, kind: str) -> dict:
         raise SignInRefused("token_invalid", "the token is not valid") from None
     if claims["typ"] != kind:
         raise SignInRefused("token_invalid", f"an {kind} token is required")
+    # Checked here, not in `require`: an expired token still says "expired" rather than "invalid".
+    if not isinstance(claims.get("sep"), int) or not isinstance(claims.get("auth_time"), int):
+        raise SignInRefused("token_invalid", "the token is not valid: sign in again")
     return claims
 
 
-def wallet_of_access_token(settings: Settings, token: str) -> str:
-    return decode(settings, token, ACCESS)["sub"]
+def _current(session: Session, claims: dict) -> None:
+    if claims["sep"] != session_epoch(session, claims["sub"]):
+        raise SignInRefused("session_ended", "this session was ended (signed out, or a copied refresh token was "
+                            "used): sign in again")  # fmt: skip
+
+
+def wallet_of_access_token(session: Session, settings: Settings, token: str) -> str:
+    claims = decode(settings, token, ACCESS)
+    _current(session, claims)
+    return claims["sub"]
 
 
 def refresh(session: Session, settings: Settings, token: str) -> TokenPair:
@@ -98,15 +132,28 @@ def refresh(session: Session, settings: Settings, token: str) -> TokenPair:
         .values(used_at=now)
     ).rowcount
     if consumed != 1:
-        revoke_all(session, claims["sub"])
+        end_sessions(session, claims["sub"])
         session.commit()  # the revocation must stick although this request fails
         raise SignInRefused("refresh_reused", "this refresh token was already used or revoked")
-    return issue_pair(session, settings, claims["sub"])
+    _current(session, claims)
+    auth_time = datetime.fromtimestamp(claims["auth_time"], UTC)
+    if now - auth_time >= timedelta(seconds=settings.session_max_age):
+        raise SignInRefused("session_expired", f"sessions last {settings.session_max_age // 3600} hours from the "
+                            "sign-in, refreshes included: sign in again")  # fmt: skip
+    return issue_pair(session, settings, claims["sub"], auth_time=auth_time)
 
 
-def revoke_all(session: Session, wallet: str) -> int:
+def end_sessions(session: Session, wallet: str) -> int:
+    """End every session of `wallet`: its refresh tokens are revoked and its access tokens stop
+    working at once. Returns how many refresh tokens were revoked."""
+    now = utcnow()
+    row = session.get(SessionEpoch, wallet, with_for_update=True)
+    if row is None:
+        session.add(SessionEpoch(wallet=wallet, epoch=1, ended_at=now))
+    else:
+        row.epoch, row.ended_at = row.epoch + 1, now
     return session.execute(
         update(RefreshToken)
         .where(RefreshToken.wallet == wallet, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+        .values(revoked_at=now)
     ).rowcount

@@ -6,17 +6,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String
+from sqlalchemy import JSON, ColumnElement, DateTime, Float, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Base
+from backend.identity.crypto.holders import WrappedKeyHolder
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class CreditDecision(Base):
+class CreditDecision(Base, WrappedKeyHolder):
     __tablename__ = "credit_decisions"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -37,8 +38,22 @@ class CreditDecision(Base):
     review: Mapped[str | None] = mapped_column(String(10), nullable=True)
     reviewed_by: Mapped[str | None] = mapped_column(String(42), nullable=True)
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    review_note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # The underwriter's note is free text about the applicant's circumstances, so it is sealed
+    # (AES-256-GCM) under the row's own data key, wrapped by the KYC master keyring: rotated with
+    # it, and shredded when the applicant's personal data is erased (`review_notes.py`). The
+    # verdict, reviewer and time stay in clear: they are the decision's record.
+    sealed_review_note: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    key_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     # No direct identifiers here: the application's financial characteristics only, kept so an
     # auditor can replay the decision and recompute its hash.
     inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
     outputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    @property
+    def key_ref(self) -> str:
+        return f"credit-decision/{self.id}"
+
+    @classmethod
+    def about(cls, wallet: str) -> ColumnElement[bool]:
+        return cls.wallet == wallet

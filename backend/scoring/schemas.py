@@ -98,7 +98,7 @@ class ReviewPublic(BaseModel):
     outcome: Literal["approve", "decline"]
     reviewed_by: str
     reviewed_at: datetime
-    note: str
+    note: str | None = None  # None once erased with the applicant's personal data (or in a proof)
 
 
 class DecisionPublic(BaseModel):

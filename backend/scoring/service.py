@@ -17,12 +17,15 @@ from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.chain.projection_models import LoanRow
+from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backend.identity.crypto.keyring import load_keyring
 from backend.scoring import policy
 from backend.scoring.canonical import HASH32, keccak_hex
 from backend.scoring.mapping import INCOME_FLOOR, check_covers, to_model_inputs
 from backend.scoring.models import CreditDecision, utcnow
 from backend.scoring.pricing import quote
+from backend.scoring.review_notes import note_of, seal_note
 from backend.scoring.schemas import (
     ApplicationCreate,
     DecisionProofPublic,
@@ -93,11 +96,12 @@ def decide(application: ApplicationCreate, scorer: Scorer | None = None) -> Outc
     )
 
 
-def _public(row: CreditDecision) -> DecisionPublic:
+def _public(row: CreditDecision, settings: Settings | None = None, note: str | None = None) -> DecisionPublic:
+    """The decision; with `settings`, its review's note opened (None once erased, or without them)."""
     review = None
     if row.review is not None:
         review = ReviewPublic(outcome=row.review, reviewed_by=row.reviewed_by, reviewed_at=row.reviewed_at,
-                              note=row.review_note or "")  # fmt: skip
+                              note=note if note is not None else note_of(settings, row))  # fmt: skip
     return DecisionPublic(
         id=row.id,
         created_at=row.created_at,
@@ -134,18 +138,20 @@ def score_application(
     return _public(row)
 
 
-def get_decision(db: Session, decision_id: str) -> DecisionPublic:
+def get_decision(db: Session, decision_id: str, settings: Settings | None = None) -> DecisionPublic:
+    """With `settings`, any review's note is opened."""
     row = db.get(CreditDecision, decision_id)
     if row is None:
         raise NotFound(f"no credit decision {decision_id}", decision_id=decision_id)
-    return _public(row)
+    return _public(row, settings)
 
 
-def decisions_of(db: Session, wallet: str, limit: int = 20) -> list[DecisionPublic]:
-    """The wallet's own decisions, newest first, with any underwriter's review."""
+def decisions_of(db: Session, wallet: str, settings: Settings | None = None, limit: int = 20) -> list[DecisionPublic]:
+    """The wallet's own decisions, newest first, with any underwriter's review (its note opened
+    with `settings`)."""
     rows = db.scalars(select(CreditDecision).where(CreditDecision.wallet == wallet)
                       .order_by(CreditDecision.created_at.desc()).limit(limit))  # fmt: skip
-    return [_public(row) for row in rows]
+    return [_public(row, settings) for row in rows]
 
 
 def referrals_waiting(db: Session, limit: int = 100) -> list[DecisionPublic]:
@@ -155,7 +161,7 @@ def referrals_waiting(db: Session, limit: int = 100) -> list[DecisionPublic]:
     return [_public(row) for row in rows]
 
 
-def review_decision(db: Session, reviewer: str, decision_id: str, request: ReviewCreate) -> DecisionPublic:
+def review_decision(db: Session, settings: Settings, reviewer: str, decision_id: str, request: ReviewCreate) -> DecisionPublic:
     """An underwriter approves or declines a referral, once. The model's output and hash stay as
     recorded; an approved referral may then become an offer (backend/lending/offers.py)."""
     row = db.get(CreditDecision, decision_id)
@@ -167,10 +173,11 @@ def review_decision(db: Session, reviewer: str, decision_id: str, request: Revie
         raise Conflict(f"decision {row.id} was already reviewed ({row.review}) by {row.reviewed_by}", review=row.review)
     if row.wallet == reviewer:
         raise Forbidden("an underwriter does not review their own application")
-    row.review, row.reviewed_by, row.reviewed_at, row.review_note = request.outcome, reviewer, utcnow(), request.note
+    row.review, row.reviewed_by, row.reviewed_at = request.outcome, reviewer, utcnow()
+    seal_note(load_keyring(settings), row, request.note)
     audit.record(db, actor=reviewer, action="decision.review", subject=f"decision:{row.id}",
                  payload={"outcome": request.outcome, "decision_hash": row.decision_hash})  # fmt: skip
-    return _public(row)
+    return _public(row, note=request.note)
 
 
 def verify_decision(row: CreditDecision) -> bool:

@@ -3,7 +3,11 @@ its own transaction, oldest first, to the contact in the recipient's KYC record 
 that purpose only, and audited). At least once: a crash between the provider's answer and the
 commit sends it again. A transient failure is retried on later rounds, up to MAX_ATTEMPTS; a
 permanent one (no contact, a refusal of the message itself) is not, and nothing is sent over a
-channel its recipient turned off (`preferences.py`)."""
+channel its recipient turned off (`preferences.py`).
+
+A failure is stored as a classified reason (exception class, SMTP code, gateway error code), never
+a provider's text, which quotes the address or number. Erasing a wallet's personal data clears its
+notices' failure reasons all the same (`forget_failures`)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
@@ -85,3 +89,13 @@ def deliver(settings: Settings, channel: Channel, send: Callable[[ServicingNotic
                 setattr(notice, channel.provider_id, provider_id)
             sent += 1
     return sent
+
+
+def forget_failures(session: Session, wallet: str) -> int:
+    """Clear the delivery failure reasons of `wallet`'s notices (on erasure): returns how many."""
+    return session.execute(
+        update(ServicingNotice)
+        .where(ServicingNotice.recipient == wallet, or_(ServicingNotice.email_error.is_not(None), ServicingNotice.sms_error.is_not(None)))
+        .values(email_error=None, sms_error=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount

@@ -1,7 +1,8 @@
 """E-mail delivery of servicing notices over SMTP (stdlib smtplib), to the borrower or investor
 it is for, as every channel delivers (see `channels`). A re-send after a crash carries the same
 Message-ID, which mail clients fold. A recipient whose KYC data was erased is not written to (the
-notice stays in-app)."""
+notice stays in-app). A failure is kept on the notice as its class and SMTP code only: smtplib's
+messages repeat the recipient's address, which must not sit in clear beside the notice."""
 
 from __future__ import annotations
 
@@ -61,6 +62,17 @@ def _send(settings: Settings, mail: EmailMessage) -> None:
 EMAIL = Channel("email", sent_at="emailed_at", attempts="email_attempts", error="email_error", contact=contact_email)
 
 
+def failure_reason(exc: smtplib.SMTPException | OSError) -> str:
+    """What went wrong, without the address: the exception class and the server's reply codes."""
+    name = type(exc).__name__
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):  # its text maps each address to its reply
+        codes = sorted({str(code) for code, _ in exc.recipients.values()})
+        return f"{name}: {', '.join(codes)}" if codes else name
+    if isinstance(exc, smtplib.SMTPResponseException):  # sender or data refused: the reply's text may quote an address
+        return f"{name}: {exc.smtp_code}"
+    return f"{name}: errno {exc.errno}" if isinstance(exc, OSError) and exc.errno else name
+
+
 def deliver_notices(settings: Settings, limit: int = 50) -> int:
     """Send what is due; returns how many were sent (0 when no SMTP host is configured)."""
     if not settings.smtp_host:
@@ -70,6 +82,6 @@ def deliver_notices(settings: Settings, limit: int = 50) -> int:
         try:
             _send(settings, _message(settings, notice, to))
         except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+            raise DeliveryFailed(failure_reason(exc)) from exc
 
     return deliver(settings, EMAIL, send, limit)

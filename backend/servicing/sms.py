@@ -6,7 +6,9 @@ Only the notices where a day counts go by SMS: due soon, overdue, late fee, coll
 Investors' notices and the rest stay in-app and e-mail. Delivered as every channel is (see
 `channels`), to the phone number in the borrower's KYC record: a refusal of the message itself
 (4xx: a bad number, a blocked recipient) is final; a gateway that is down or rate-limits (5xx, 429,
-no connection) is retried on later rounds."""
+no connection) is retried on later rounds. A failure is kept on the notice as the HTTP status and the
+gateway's numeric error code only: its message quotes the number ("The 'To' number +44… is not
+valid"), which must not sit in clear beside the notice."""
 
 from __future__ import annotations
 
@@ -36,6 +38,15 @@ def body_of(notice: ServicingNotice) -> str:
     return text if len(text) <= MAX_BODY else text[: MAX_BODY - 1] + "…"
 
 
+def failure_reason(response: httpx.Response) -> str:
+    """`<status>` and, when the gateway gives one, `code <n>` (Twilio's error code): never its text."""
+    try:
+        code = response.json().get("code")
+    except (ValueError, AttributeError):
+        code = None
+    return f"{response.status_code} code {code}" if isinstance(code, int) else str(response.status_code)
+
+
 def _send(settings: Settings, client: httpx.Client, to: str, body: str) -> str:
     """Sends one message; returns the gateway's id for it."""
     url = f"{settings.sms_api_url.rstrip('/')}/2010-04-01/Accounts/{settings.sms_account_sid}/Messages.json"
@@ -43,11 +54,11 @@ def _send(settings: Settings, client: httpx.Client, to: str, body: str) -> str:
     try:
         response = client.post(url, data={"To": to, "From": settings.sms_from, "Body": body}, auth=auth)
     except httpx.HTTPError as exc:
-        raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+        raise DeliveryFailed(type(exc).__name__) from exc  # its text may carry the request, number included
     if response.status_code == 429 or response.status_code >= 500:
-        raise DeliveryFailed(f"{response.status_code}: {response.text[:300]}")  # retried on a later round
+        raise DeliveryFailed(failure_reason(response))  # retried on a later round
     if response.status_code >= 400:
-        raise DeliveryRefused(f"refused: {response.status_code}: {response.text[:300]}")
+        raise DeliveryRefused(f"refused: {failure_reason(response)}")
     return str(response.json().get("sid", ""))
 
 

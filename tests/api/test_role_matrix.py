@@ -89,8 +89,9 @@ def expected(access, persona: str, roles: frozenset[Role]) -> str:
 
 def _order(key: tuple[str, str]) -> tuple:
     method, path = key
-    # destructive calls last (erasing their own KYC would take a persona's role away)
-    return (method == "DELETE", path == f"{API_PREFIX}/kyc/me", path, method)
+    # destructive calls last (erasing their own KYC would take a persona's role away), and signing
+    # out the very last: it ends the persona's access token
+    return (path == f"{API_PREFIX}/auth/logout", method == "DELETE", path == f"{API_PREFIX}/kyc/me", path, method)
 
 
 def test_role_matrix(world):

@@ -30,7 +30,7 @@ from backend.content.store import get_content_store
 from backend.db import migrate
 from backend.db.session import get_engine, session_scope
 from backend.errors import Conflict, NotFound
-from backend.identity.kyc.erasures import erased_wallets
+from backend.identity.kyc.erasures import erased_wallets, erasure_log
 from backend.identity.kyc.lifecycle import erase_wallet
 from backend.identity.kyc.service import my_data
 from backend.identity.models import KycRecord
@@ -178,7 +178,7 @@ def test_another_key_a_non_empty_database_or_another_schema_is_refused(source, t
                              backup_key=base64.b64encode(b"k" * 32).decode())  # fmt: skip
     migrate.upgrade(stranger)
     with pytest.raises(BackupUnreadable, match="another backup key"):
-        restore_backup(stranger, backup)
+        restore_backup(stranger, backup, without_erasure_log=True)  # (a host without the log: see below)
 
     with pytest.raises(Conflict, match="empty database"):
         restore_backup(settings, backup)  # the source itself holds rows
@@ -239,6 +239,25 @@ def test_a_restore_does_not_bring_back_personal_data_erased_after_the_backup(sou
             my_data(session, target, people[0].account.address)
         assert my_data(session, target, people[1].account.address).data.full_name == people[1].full_name
         assert verify_audit_log(session, target, check_anchors=False, scan_chain=False).ok
+
+
+def test_a_restore_without_the_erasure_log_is_refused_unless_told(source, tmp_path, database_url):
+    settings, people = source
+    backup = tmp_path / "before-erasure.lcbk"
+    create_backup(settings, backup)
+    assert erasure_log(settings).exists()  # from the first backup on, even before any erasure
+    with session_scope(settings) as session:
+        erase_wallet(session, settings, people[0].account.address, people[0].account.address)
+
+    target = _target(tmp_path, settings, database_url)
+    erasure_log(target).unlink()  # the keys were carried over, the log was not
+    with pytest.raises(Conflict, match="no erasure log"):
+        restore_backup(target, backup)
+    assert _rows(target) == _rows(_target(tmp_path, settings, database_url, "fresh"))  # nothing written
+    restored = restore_backup(target, backup, without_erasure_log=True)
+    assert restored.restored and restored.erasures_replayed == 0  # told: the erasure is undone until made again
+    with session_scope(target) as session:
+        assert my_data(session, target, people[0].account.address).data.full_name == people[0].full_name
 
 
 def test_an_erasure_that_rolls_back_is_not_logged(source):

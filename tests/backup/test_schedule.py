@@ -90,3 +90,68 @@ def test_the_cli_takes_one_into_the_schedule_and_lists_them(settings, monkeypatc
     report = json.loads(listed.stdout)
     assert made["verified"] and [b["file"] for b in report["backups"]] == [made["path"].rsplit("/", 1)[-1]]
     assert report["health"]["status"] == "ok"
+
+
+def _wrapped_keys_in(settings, path) -> dict[str, tuple[str, str, bytes]]:
+    """kyc_records in a backup: wallet -> (record id, master key id, wrapped data key)."""
+    import base64
+
+    from backend.backup.service import _records, backup_key
+
+    found, columns, table = {}, [], None
+    with open(path, "rb") as source:
+        for record in _records(source, backup_key(settings)):
+            if "table" in record:
+                table, columns = record["table"], record["columns"]
+            elif "r" in record and table == "kyc_records":
+                row = dict(zip(columns, record["r"], strict=True))
+                if row["wrapped_key"]:
+                    found[row["wallet"]] = (row["id"], row["key_id"], base64.b64decode(row["wrapped_key"]))
+    return found
+
+
+def test_after_an_erasure_the_master_key_is_rotated_and_retired_once_older_backups_aged_out(settings):
+    """The review's reproduction: a backup taken before an erasure, read with the backup key, gave
+    back the erased record's data key through the live keyring. Once the kept backups all postdate
+    the rotation that followed the erasure, the old master key is gone and a copy kept aside is noise."""
+    import shutil
+
+    from backend.db.session import session_scope
+    from backend.identity.crypto.envelope import unwrap_data_key
+    from backend.identity.crypto.keyring import MasterKeyMissing, load_keyring
+    from backend.identity.kyc.lifecycle import erase_wallet
+    from backend.identity.kyc.submission import submit
+    from backend.identity.schemas import KycCreate
+    from tests.identity.conftest import make_applicant
+
+    erased, kept = make_applicant(801), make_applicant(802)
+    for person in (erased, kept):
+        with session_scope(settings) as session:  # one submission per transaction, as in the API
+            submit(session, settings, person.account.address, KycCreate(**person.form()), [])
+    assert backup_step(settings, T0) == 1
+    before = scheduled_backups(settings)[0].path
+    off_site = before.with_name("off-site-copy.lcbk")
+    shutil.copy(before, off_site)
+    old_key = load_keyring(settings).active_id
+    with session_scope(settings) as session:
+        erase_wallet(session, settings, erased.account.address, erased.account.address)
+    record_id, key_id, wrapped = _wrapped_keys_in(settings, off_site)[erased.account.address]
+    assert unwrap_data_key(load_keyring(settings).key(key_id), key_id, record_id, wrapped)  # not shredded in backups yet
+
+    assert backup_step(settings, T0 + timedelta(days=1)) == 1  # rotated first: this backup holds only new wraps
+    ring = load_keyring(settings)
+    assert ring.active_id != old_key and old_key in ring.keys  # kept: the day-0 backup still needs it
+    newer = _wrapped_keys_in(settings, scheduled_backups(settings)[0].path)
+    assert set(newer) == {kept.account.address} and newer[kept.account.address][1] == ring.active_id
+
+    assert backup_step(settings, T0 + timedelta(days=2)) == 1  # keep 2: the day-0 backup is pruned
+    assert all(b.taken_at > T0 for b in scheduled_backups(settings))
+    ring = load_keyring(settings)
+    assert old_key not in ring.keys  # retired: no kept backup predates the rotation
+    with pytest.raises(MasterKeyMissing):
+        ring.key(key_id)  # the off-site copy of the day-0 backup cannot give the erased person's key back
+    assert backup_step(settings, T0 + timedelta(days=3)) == 1 and load_keyring(settings).active_id == ring.active_id  # no erasure since: no rotation
+    from backend.identity.kyc.service import my_data
+
+    with session_scope(settings) as session:
+        assert my_data(session, settings, kept.account.address).data.full_name == kept.full_name

@@ -122,6 +122,33 @@ def test_case_notes_written_in_clear_are_sealed_on_upgrade_and_opened_on_downgra
         assert conn.execute(text("SELECT note FROM collection_actions")).scalar_one() == "spoke to them; will pay Friday"
 
 
+def test_review_notes_written_in_clear_are_sealed_on_upgrade_and_opened_on_downgrade(database_url, tmp_path):
+    from sqlalchemy import text
+
+    from backend.db.session import session_scope
+    from backend.scoring.models import CreditDecision
+    from backend.scoring.review_notes import note_of
+
+    settings = make_settings(tmp_path, database_url=database_url)
+    migrate.upgrade(settings, "0029_session_epochs")
+    with get_engine(settings).begin() as conn:
+        conn.execute(text(
+            "INSERT INTO credit_decisions (id, created_at, model_version, input_hash, decision_hash, score, grade, pd,"
+            " decision, inputs, outputs, wallet, review, reviewed_by, reviewed_at, review_note)"
+            " VALUES ('d1', CURRENT_TIMESTAMP, 'm', 'i', 'h', 500, 'C', 0.1, 'refer', '{}', :o, :w, 'approve', :u,"
+            " CURRENT_TIMESTAMP, 'past delays were medical')"
+        ), {"o": json.dumps({"score": 500}), "w": "0x" + "ab" * 20, "u": "0x" + "cd" * 20})  # fmt: skip
+    migrate.upgrade(settings)
+    with get_engine(settings).begin() as conn:
+        sealed, key_id = conn.execute(text("SELECT sealed_review_note, key_id FROM credit_decisions")).one()
+    assert key_id and b"medical" not in bytes(sealed)
+    with session_scope(settings) as session:
+        assert note_of(settings, session.get(CreditDecision, "d1")) == "past delays were medical"
+    migrate.downgrade(settings, "0029_session_epochs")
+    with get_engine(settings).begin() as conn:
+        assert conn.execute(text("SELECT review_note FROM credit_decisions")).scalar_one() == "past delays were medical"
+
+
 def test_loans_already_indexed_get_the_transaction_that_created_them_on_upgrade(database_url, tmp_path):
     from sqlalchemy import text
 

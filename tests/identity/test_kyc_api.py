@@ -411,3 +411,26 @@ def test_erasure_waits_while_the_wallet_owes_an_open_loan(client, settings):
         for loan_id in (7, 9):
             session.get(LoanRow, loan_id).status = "repaid"
     assert client.delete("/api/v1/kyc/me", headers=headers).status_code == 200
+
+
+def test_an_admin_cannot_clear_or_read_their_own_flagged_record(tmp_path):
+    """Four eyes: an admin who submits another person's verified ID for their own wallet is
+    flagged, and neither approves, rejects nor reveals that record; another admin decides."""
+    from eth_account import Account
+
+    second = Account.from_key("0x" + "a2" * 32)
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'four-eyes.db'}", admin_wallets=[ADMIN.address, second.address])
+    client = client_for(settings)
+    victim = make_applicant(26)
+    assert submit(client, victim).json()["status"] == "approved"
+    victim.account = ADMIN  # the victim's identity, for the admin's own wallet
+    own = bearer(client, ADMIN)
+    record = submit(client, victim, headers=own).json()
+    assert record["status"] == "needs_review" and "DUPLICATE_IDENTITY" in codes(record)
+    for action, body in (("approve", {"note": "ok by me"}), ("reject", {"note": "never mind"}), ("reveal", {"reason": "review"})):
+        refused = client.post(f"/api/v1/admin/kyc/{record['id']}/{action}", json=body, headers=own)
+        assert refused.status_code == 403 and "their own KYC record" in refused.json()["detail"], action
+    assert audit_actions(settings)[-1] not in ("kyc.approve", "kyc.reject", "kyc.reveal")
+    decided = client.post(f"/api/v1/admin/kyc/{record['id']}/reject", json={"note": "identity of another person"},
+                          headers=bearer(client, second))  # fmt: skip
+    assert decided.status_code == 200 and decided.json()["status"] == "rejected"

@@ -167,6 +167,52 @@ def test_logout_revokes_refresh_tokens(client):
     refused(client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}), "refresh_reused")
 
 
+def test_logout_ends_the_access_token_too_and_a_new_sign_in_works_at_once(client):
+    account = Account.create()
+    tokens = login(client, account).json()
+    other_device = login(client, account).json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
+    assert client.post("/api/v1/auth/logout", headers=headers).status_code == 200
+    refused(client.get("/api/v1/auth/me", headers=headers), "session_ended")
+    refused(client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {other_device['access_token']}"}), "session_ended")
+    again = login(client, account).json()  # the same second as the logout: a generation, not a clock, decides
+    assert client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {again['access_token']}"}).status_code == 200
+
+
+def test_refresh_token_reuse_ends_the_access_tokens_of_the_wallet(client):
+    tokens = login(client, Account.create()).json()
+    fresh = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).json()
+    headers = {"Authorization": f"Bearer {fresh['access_token']}"}
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
+    refused(client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}), "refresh_reused")
+    refused(client.get("/api/v1/auth/me", headers=headers), "session_ended")  # the thief's (or owner's) copy too
+
+
+def test_refreshes_keep_the_sign_in_time_and_stop_at_the_absolute_session_age(tmp_path):
+    from backend.db.session import session_scope
+    from backend.identity.tokens import issue_pair
+    from tests.identity.conftest import client_for, identity_settings
+
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'age.db'}", session_max_age=3600)
+    client, account = client_for(settings), Account.create()
+    signed_in = datetime.now(UTC) - timedelta(minutes=50)
+    with session_scope(settings) as session:
+        pair = issue_pair(session, settings, account.address, auth_time=signed_in)
+    renewed = client.post("/api/v1/auth/refresh", json={"refresh_token": pair.refresh_token}).json()
+    claims = jwt.decode(renewed["refresh_token"], options={"verify_signature": False})
+    assert claims["auth_time"] == int(signed_in.timestamp())  # carried, not restarted
+    assert claims["exp"] <= int(signed_in.timestamp()) + 3600 and renewed["expires_in"] <= 10 * 60
+    with session_scope(settings) as session:
+        old = issue_pair(session, settings, account.address, auth_time=datetime.now(UTC) - timedelta(minutes=61))
+    refused(client.post("/api/v1/auth/refresh", json={"refresh_token": old.refresh_token}), "token_expired")  # capped
+    # issued while sessions could last longer: the age, not only the token's expiry, is checked
+    with session_scope(settings) as session:
+        longer = settings.model_copy(update=dict(session_max_age=7200))
+        older = issue_pair(session, longer, account.address, auth_time=datetime.now(UTC) - timedelta(minutes=61))
+    refused(client.post("/api/v1/auth/refresh", json={"refresh_token": older.refresh_token}), "session_expired")
+
+
 def test_sign_in_is_rate_limited_per_client(tmp_path):
     from tests.identity.conftest import client_for, identity_settings
 

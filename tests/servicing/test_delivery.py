@@ -133,3 +133,42 @@ def test_a_borrower_who_turns_email_off_still_gets_late_notices_in_writing(servi
         assert skipped.email_error == "not sent: the recipient turned email notices off"
     served = client.get("/api/v1/servicing/notices", headers=borrower).json()
     assert {n["kind"] for n in served} == {"overdue", "late"}  # every notice stays in the app
+
+
+class Refuser:
+    """An SMTP server that refuses every recipient for now (450): smtplib's error quotes the address."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's hook name
+        return "450 4.2.0 mailbox temporarily unavailable"
+
+
+def test_a_refused_address_is_kept_as_its_reply_code_not_in_clear_and_erasure_clears_it(tmp_path):
+    from backend.identity.kyc.lifecycle import erase_wallet
+    from backend.servicing.delivery import deliver_notices
+    from tests.identity.conftest import identity_settings
+
+    port = free_port()
+    controller = Controller(Refuser(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'refused.db'}").model_copy(
+            update=dict(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False))  # fmt: skip
+        applicant = make_applicant(953)
+        wallet = applicant.account.address
+        with session_scope(settings) as session:
+            submit(session, settings, wallet, KycCreate(**applicant.form()), [])
+            session.add(ServicingNotice(loan_id=1, borrower=wallet, recipient=wallet, installment=1, kind="overdue",
+                                        due_date=0, amount=1, message="overdue"))  # fmt: skip
+        assert deliver_notices(settings) == 0
+        with session_scope(settings) as session:
+            notice = session.scalar(select(ServicingNotice))
+            assert (notice.email_error, notice.email_attempts) == ("SMTPRecipientsRefused: 450", 1)
+            assert applicant.email.split("@")[0] not in notice.email_error
+            notice.sms_error = "400 code 21211"  # as the SMS channel keeps a refusal
+        with session_scope(settings) as session:
+            erase_wallet(session, settings, wallet, actor=wallet)
+        with session_scope(settings) as session:
+            notice = session.scalar(select(ServicingNotice))
+            assert (notice.email_error, notice.sms_error) == (None, None)
+    finally:
+        controller.stop()

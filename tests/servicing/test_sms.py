@@ -46,7 +46,8 @@ class _Handler(BaseHTTPRequestHandler):
         form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
         authorized = self.headers.get("Authorization") == "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
         status = 401 if not authorized or self.path != f"/2010-04-01/Accounts/{SID}/Messages.json" else gateway.answer
-        body = {"code": 21211, "message": "The 'To' number is not a valid phone number."} if status == 400 else {}
+        # As Twilio does, the refusal quotes the number: it must not be stored in clear.
+        body = {"code": 21211, "message": f"The 'To' number {form.get('To')} is not a valid phone number."} if status == 400 else {}
         if status == 201:
             gateway.messages.append(form)
             body = {"sid": f"SM{len(gateway.messages):032d}", "status": "queued", "to": form["To"]}
@@ -109,7 +110,7 @@ def test_payment_notices_are_texted_once_and_retried_while_the_gateway_is_down(s
     assert _sms(settings)[1] == ("overdue", False, MAX_ATTEMPTS, None)
     with session_scope(settings) as session:
         refused = session.scalar(select(ServicingNotice).where(ServicingNotice.kind == "overdue"))
-        assert "21211" in refused.sms_error
+        assert refused.sms_error == "refused: 400 code 21211" and applicant.phone not in refused.sms_error
     assert len(gateway.messages) == 1
 
 

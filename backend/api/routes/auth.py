@@ -32,9 +32,9 @@ def refresh(body: RefreshCreate, session: SessionDep, settings: SettingsDep) -> 
     return _tokens(tokens.refresh(session, settings, body.refresh_token))
 
 
-@router.post("/logout", dependencies=allow("auth.logout"), summary="Revoke every refresh token of the caller")
+@router.post("/logout", dependencies=allow("auth.logout"), summary="End every session of the caller (access tokens included)")
 def logout(user: CurrentUser, session: SessionDep) -> dict[str, int]:
-    return {"revoked": tokens.revoke_all(session, user.wallet)}
+    return {"revoked": tokens.end_sessions(session, user.wallet)}
 
 
 @router.get("/me", dependencies=allow("auth.me"), summary="The signed-in wallet and its roles")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, status
 
-from backend.api.deps import CurrentUser, SessionDep, allow, score_rate_limit
+from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow, score_rate_limit
 from backend.scoring import service
 from backend.scoring.schemas import (
     ApplicationCreate,
@@ -43,8 +43,8 @@ def prove_decision(decision_hash: str, db: SessionDep) -> DecisionProofPublic:
     dependencies=allow("score.mine"),
     summary="Your own credit decisions, newest first, with any underwriter's review",
 )
-def mine(user: CurrentUser, db: SessionDep) -> list[DecisionPublic]:
-    return service.decisions_of(db, user.wallet)
+def mine(user: CurrentUser, db: SessionDep, settings: SettingsDep) -> list[DecisionPublic]:
+    return service.decisions_of(db, user.wallet, settings)
 
 
 @router.get(
@@ -63,8 +63,8 @@ def referrals(db: SessionDep) -> list[DecisionPublic]:
     dependencies=allow("score.read"),
     summary="A recorded credit decision",
 )
-def get_decision(decision_id: str, db: SessionDep) -> DecisionPublic:
-    return service.get_decision(db, decision_id)
+def get_decision(decision_id: str, db: SessionDep, settings: SettingsDep) -> DecisionPublic:
+    return service.get_decision(db, decision_id, settings)
 
 
 @router.post(
@@ -73,5 +73,5 @@ def get_decision(decision_id: str, db: SessionDep) -> DecisionPublic:
     dependencies=allow("score.review"),
     summary="An underwriter approves or declines a referred decision (once; never their own)",
 )
-def review(decision_id: str, request: ReviewCreate, user: CurrentUser, db: SessionDep) -> DecisionPublic:
-    return service.review_decision(db, user.wallet, decision_id, request)
+def review(decision_id: str, request: ReviewCreate, user: CurrentUser, db: SessionDep, settings: SettingsDep) -> DecisionPublic:
+    return service.review_decision(db, settings, user.wallet, decision_id, request)

@@ -2,18 +2,23 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
 from backend.anchoring import verification
-from backend.anchoring.documents import check_size
+from backend.anchoring.documents import digests_of_stream
 from backend.anchoring.schemas import ProofFile, VerificationPublic
-from backend.api.deps import SessionDep, SettingsDep, allow
+from backend.api.deps import SessionDep, SettingsDep, allow, verify_rate_limit
 from backend.bounds import DB_ID_MAX
+from backend.config import Settings
 
 router = APIRouter(prefix="/api/v1/verify", tags=["verification"])
-# Outer bound on the request body, so an upload is refused before it is spooled in full; the
-# configured per-document limit (LOANCHAIN_ANCHOR_MAX_DOCUMENT_BYTES) is checked on the bytes.
-MAX_UPLOAD_BYTES = 256 * 1024 * 1024
+# Outer bound on the request body (413 past it), so a larger upload is refused before it is
+# spooled in full: the per-document limit's default plus room for the multipart envelope. The
+# bound is fixed when the route is built; the configured per-document limit
+# (LOANCHAIN_ANCHOR_MAX_DOCUMENT_BYTES) is checked on the bytes as they are hashed, and a limit
+# raised past the default needs this raised with it.
+MULTIPART_SLACK = 64 * 1024
+MAX_UPLOAD_BYTES = Settings.model_fields["anchor_max_document_bytes"].default + MULTIPART_SLACK
 
 CidQuery = Annotated[str, Query(min_length=1, max_length=200, description="CIDv1 (base32) of the document")]
 
@@ -26,7 +31,7 @@ def verify_by_cid(cid: CidQuery, session: SessionDep, settings: SettingsDep) -> 
 @router.post(
     "",
     max_body_size=MAX_UPLOAD_BYTES,
-    dependencies=allow("verify.upload"),
+    dependencies=[*allow("verify.upload"), Depends(verify_rate_limit)],
     summary="Verify an uploaded document; with `cid` or `document_id`, differing bytes are 'tampered'",
 )
 def verify_upload(
@@ -36,9 +41,9 @@ def verify_upload(
     cid: Annotated[str | None, Form(max_length=200, description="The CID this file claims to be")] = None,
     document_id: Annotated[int | None, Form(ge=1, le=DB_ID_MAX, description="The record this file claims to be")] = None,
 ) -> VerificationPublic:
-    data = file.file.read(settings.anchor_max_document_bytes + 1)
-    check_size(settings, len(data))
-    return verification.verify_bytes(session, settings, data, claimed_cid=cid or None, claimed_document_id=document_id)
+    doc_hash, file_cid = digests_of_stream(settings, file.file)  # a chunk at a time, never whole in memory
+    return verification.verify_digests(session, settings, doc_hash, file_cid, claimed_cid=cid or None,
+                                       claimed_document_id=document_id)  # fmt: skip
 
 
 @router.get(

@@ -4,7 +4,8 @@ A model opts in by subclassing `WrappedKeyHolder`: it declares nullable `key_id`
 columns and a `key_ref`, the string its wrapped key is bound to. Then `loanchain kyc rotate-key`
 re-wraps its keys with the KYC records' (`rotation.py`), a retired master key is refused while any
 of them still needs it, and erasing a wallet's personal data shreds the keys of the rows its
-`about(wallet)` hook selects. A shredded row keeps its ciphertext: without the key it is noise.
+`about(wallet)` hook selects. A shredded row keeps its ciphertext: without the key it is noise
+(in backups taken before, once the master key of that time is retired: `backend/backup/shredding.py`).
 """
 
 from __future__ import annotations

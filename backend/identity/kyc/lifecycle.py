@@ -1,14 +1,20 @@
 """The end of a record: expiry (a sweep the scheduler calls) and erasure (crypto-shredding).
 
-Erasure deletes the record's wrapped data key and its blind index. The ciphertexts stay, and so
-do copies in backups: without the key they are noise. The status history stays (it holds no
-personal data in clear), and the on-chain commitment stays: it is a salted hash whose salt was
-inside the shredded record, so it reveals nothing. The wallet's attestation is revoked. Other rows
-holding personal data about the wallet under their own data keys (the collections case log's notes
-on its loans, `crypto/holders.py`) are shredded in the same transaction.
+Erasure deletes the record's wrapped data key and its blind index. The ciphertexts stay: without
+the key they are noise. The status history stays (it holds no personal data in clear), and the
+on-chain commitment stays: it is a salted hash whose salt was inside the shredded record, so it
+reveals nothing. The wallet's attestation is revoked. Other rows holding personal data about the
+wallet under their own data keys (the collections case log's notes on its loans, underwriters'
+review notes on its credit decisions: `crypto/holders.py`) are shredded in the same transaction,
+and its notices' delivery failure reasons are cleared.
 
-Each erasure also goes into the erasure log kept beside the master keys (`erasures.py`), which a
-restore replays: a backup taken before an erasure does not bring the data back.
+Backups are not reached at once: one taken before the erasure still holds the wrapped data key,
+and the master key still unwraps it. Two things close that. Each erasure goes into the erasure log
+kept beside the master keys (`erasures.py`), which a restore replays (and without which it refuses
+to run), so a restore does not bring the data back. And the backup worker rotates the master key
+after erasures and deletes the old one once no kept backup predates the rotation
+(`backend/backup/shredding.py`): from then on, within backup_keep x backup_interval_hours of the
+erasure (14 days by default), every copy of those backups is noise for the erased person.
 
 Erasure waits while the wallet is the borrower of an open loan (funding, active, or defaulted
 with recoveries still possible): identifying a debtor is a legal obligation of the lender until
@@ -36,6 +42,7 @@ from backend.identity.kyc.status import Status
 from backend.identity.models import KycRecord, utcnow
 from backend.identity.schemas import ErasurePublic
 from backend.lending.offers import offers_in_flight
+from backend.servicing.channels import forget_failures
 
 OPEN_LOAN_STATUSES = ("funding", "active", "defaulted")
 
@@ -68,6 +75,7 @@ def erase_wallet(session: Session, settings: Settings, wallet: str, actor: str) 
             revocations.append(key)
     _shred_records(session, records, "personal data erased on request (data key destroyed)", actor)
     forget_origins(session, wallet)
+    forget_failures(session, wallet)
     ids = [r.id for r in records]
     audit(session, actor, "kyc.erase", wallet, {"wallet": wallet, "records": ids, "revocations": revocations, "notes": notes})
     log_on_commit(session, settings, wallet, utcnow().isoformat())
@@ -84,6 +92,7 @@ def replay_erasures(session: Session, settings: Settings) -> int:
                                        .with_for_update()))  # fmt: skip
         _shred_records(session, records, "erasure re-applied after a restore (data key destroyed)", "system")
         forget_origins(session, wallet)
+        forget_failures(session, wallet)
         shredded += len(records) + _shred_rows_about(session, wallet)
     if shredded:
         audit(session, "system", "kyc.erase.replay", "erasure-log", {"shredded": shredded})

@@ -1,4 +1,8 @@
-"""The review queue: flagged records wait here for an admin's decision; every decision is audited."""
+"""The review queue: flagged records wait here for an admin's decision; every decision is audited.
+
+Four eyes: an admin never approves, rejects or reveals their own wallet's record. A flag (a
+national ID already verified for another wallet, a sanctions match) is exactly what its own
+applicant must not be able to clear."""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
-from backend.errors import Conflict, NotFound
+from backend.errors import Conflict, Forbidden, NotFound
 from backend.identity.audit_trail import audit
 from backend.identity.checks.reasons import Code, Disposition, Reason
 from backend.identity.crypto.keyring import load_keyring
@@ -32,6 +36,11 @@ def get_record(session: Session, record_id: str, for_update: bool = False) -> Ky
     return record
 
 
+def _not_own(record: KycRecord, actor: str, what: str) -> None:
+    if record.wallet.lower() == actor.lower():
+        raise Forbidden(f"an admin does not {what} their own KYC record: another admin must", record_id=record.id)
+
+
 def queue(session: Session, settings: Settings, limit: int = 100) -> list[ReviewItemPublic]:
     keyring = load_keyring(settings)
     records = session.scalars(
@@ -42,6 +51,7 @@ def queue(session: Session, settings: Settings, limit: int = 100) -> list[Review
 
 def approve(session: Session, settings: Settings, record_id: str, actor: str, note: str) -> KycRecord:
     record = get_record(session, record_id, for_update=True)
+    _not_own(record, actor, "approve")
     if record.status not in OPEN:
         raise Conflict(f"only a record waiting for review can be approved; this one is {record.status}")
     dek = data_key(load_keyring(settings), record)
@@ -57,6 +67,7 @@ def approve(session: Session, settings: Settings, record_id: str, actor: str, no
 def reject(session: Session, settings: Settings, record_id: str, actor: str, note: str) -> KycRecord:
     """Reject a flagged record, or withdraw an approved one (its attestation is revoked)."""
     record = get_record(session, record_id, for_update=True)
+    _not_own(record, actor, "reject")
     if record.status not in REJECTABLE:
         raise Conflict(f"a record that is {record.status} cannot be rejected")
     dek = data_key(load_keyring(settings), record)
@@ -73,6 +84,7 @@ def reject(session: Session, settings: Settings, record_id: str, actor: str, not
 
 def reveal(session: Session, settings: Settings, record_id: str, actor: str, reason: str) -> KycDataPublic:
     record = get_record(session, record_id)
+    _not_own(record, actor, "reveal")
     opened = open_sealed(load_keyring(settings), record)
     audit(session, actor, "kyc.reveal", record.id, {"record_id": record.id, "wallet": record.wallet, "reason": reason})
     return data_public(record, opened, reveal=True)

@@ -1,0 +1,34 @@
+"""Underwriters' review notes, sealed under each decision's own data key (`CreditDecision` is a
+`WrappedKeyHolder`): key rotation re-wraps them with the KYC records', and erasing the applicant's
+personal data shreds them. The audit log holds the verdict, never the note."""
+
+from __future__ import annotations
+
+from backend.config import Settings
+from backend.identity.crypto.envelope import seal, unseal
+from backend.identity.crypto.holders import give_key, holder_key
+from backend.identity.crypto.keyring import Keyring, load_keyring
+from backend.scoring.models import CreditDecision
+
+
+def _aad(row: CreditDecision) -> bytes:
+    return f"loanchain/credit-decision/review-note/{row.id}".encode()
+
+
+def seal_note(keyring: Keyring, row: CreditDecision, note: str) -> None:
+    """Seal `note` into `row` (whose id is known) under a fresh data key of its own."""
+    row.sealed_review_note = seal(give_key(keyring, row), note.encode(), _aad(row))
+
+
+def open_note(keyring: Keyring, row: CreditDecision) -> str | None:
+    """The row's note, or None when it has none or its key was shredded."""
+    dek = holder_key(keyring, row)
+    return None if dek is None or row.sealed_review_note is None else unseal(dek, row.sealed_review_note, _aad(row)).decode()
+
+
+def note_of(settings: Settings | None, row: CreditDecision) -> str | None:
+    """As `open_note`, loading the keyring only for a row that has a note to open; without
+    settings (a view that does not show notes) None."""
+    if settings is None or row.sealed_review_note is None or row.wrapped_key is None:
+        return None
+    return open_note(load_keyring(settings), row)
