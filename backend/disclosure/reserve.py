@@ -1,4 +1,5 @@
-"""The risk reserve (ReserveFund) from its own events and LoanBook's: what went in, what it paid
+"""The risk reserve (ReserveFund) from its own events and LoanBook's: what went in (deposits, fees,
+cover recouped from a defaulted loan's recoveries once its investors have theirs), what it paid
 out, how it compares with the expected loss on the loans outstanding, and so what share of a
 default's principal outstanding it can be expected to pay investors.
 
@@ -56,7 +57,8 @@ def reserve_figures(session: Session, active: list[LoanRow] | None = None, *,
     deposits = _event_sum(session, "ReserveFund", "Deposited", "amount")
     fees = _event_sum(session, "LoanBook", "LoanDisbursed", "originationFee")
     paid = _event_sum(session, "ReserveFund", "CoverPaid", "amount")
-    balance = deposits + fees - paid
+    recouped = _event_sum(session, "LoanBook", "CoverRecouped", "amount")
+    balance = deposits + fees + recouped - paid
     # Joined rather than `IN` thousands of hashes: a tenth of a disclosure read at 10,000 loans.
     pds = dict(session.execute(select(CreditDecision.decision_hash, CreditDecision.pd)
                                .join(LoanRow, LoanRow.decision_hash == CreditDecision.decision_hash)
@@ -76,7 +78,7 @@ def reserve_figures(session: Session, active: list[LoanRow] | None = None, *,
                 stressed_claims, stressed_share = _cover(stressed, ratio, balance)
                 stress.append(ReserveStressPublic(pd_multiple=multiple, expected_claims=stressed_claims,
                                                   expected_cover_share=stressed_share))  # fmt: skip
-    return ReservePublic(deposits=deposits, origination_fees=fees, cover_paid=paid, balance=balance,
+    return ReservePublic(deposits=deposits, origination_fees=fees, cover_paid=paid, cover_recouped=recouped, balance=balance,
                          expected_loss=expected, coverage_of_expected_loss=balance / expected if expected else None,
                          coverage_ratio_bps=ratio, expected_claims=claims, expected_cover_share=share,
                          stress=stress)  # fmt: skip

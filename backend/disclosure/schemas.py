@@ -21,7 +21,8 @@ class DefaultsPublic(BaseModel):
     principal_at_default: int = Field(description="Principal outstanding when the loans defaulted")
     reserve_cover: int = Field(description="Paid to investors from the reserve at default")
     recovered: int = Field(description="Collected from defaulted borrowers since")
-    net_loss: int = Field(description="principal_at_default - reserve_cover - recovered, at least 0")
+    net_loss: int = Field(description="principal_at_default - reserve_cover - what of recovered went to investors, at "
+                          "least 0 (recoveries repay the investors' debt - cover first, then the reserve's cover)")
 
 
 class DelinquencyPublic(BaseModel):
@@ -66,7 +67,9 @@ class ReservePublic(BaseModel):
     deposits: int = Field(description="Deposited events")
     origination_fees: int = Field(description="Fees LoanBook paid in at disbursal (LoanDisbursed.originationFee)")
     cover_paid: int = Field(description="CoverPaid events: paid to investors of defaulted loans")
-    balance: int = Field(description="deposits + origination_fees - cover_paid")
+    cover_recouped: int = Field(default=0, description="CoverRecouped events (LoanBook): recoveries paid back to the "
+                                "reserve once a defaulted loan's investors had recovered its debt less the cover")
+    balance: int = Field(description="deposits + origination_fees + cover_recouped - cover_paid")
     expected_loss: int | None = Field(
         description="Sum over active loans of PD x LGD x principal outstanding, with each loan's PD now (its credit "
         "decision's, for the installments left or, when late, its bucket's roll rate: roll_rates); None when an "
@@ -113,8 +116,8 @@ class VintagePublic(BaseModel):
     defaulted_loans: int
     principal_at_default: int
     default_rate: float = Field(description="principal_at_default / principal_originated, so far")
-    net_loss_rate: float = Field(description="Principal at default less reserve cover and recoveries, over principal "
-                                 "originated, so far")  # fmt: skip
+    net_loss_rate: float = Field(description="Principal at default less reserve cover and the investors' recoveries, "
+                                 "over principal originated, so far")  # fmt: skip
     months_on_book: int = Field(description="How many 30-day months since its first loan was paid out have begun")
     cumulative_default_rate: list[float] = Field(
         description="Principal at default within months on book 1, 2, ... (cumulative) over principal originated: "
@@ -175,7 +178,9 @@ class PeriodFlowsPublic(BaseModel):
     defaults: int
     principal_at_default: int
     reserve_cover: int
-    recovered: int
+    recovered: int = Field(description="Paid on defaulted loans (LoanRecovery)")
+    cover_recouped: int = Field(default=0, description="Of recovered, what went back to the ReserveFund once the "
+                                "loans' investors had recovered their debt less the cover (CoverRecouped)")
     trades: int = Field(description="Secondary-market trades")
     trade_volume: int = Field(description="What buyers paid in them")
 

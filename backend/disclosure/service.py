@@ -63,7 +63,7 @@ def platform_disclosure(session: Session, *, aging: dict[int, ServicingPublic] |
     at_default = sum(loan.principal_outstanding for loan in defaulted)
     cover = sum(loan.cover for loan in defaulted)
     recovered = sum(loan.recovered for loan in defaulted)
-    net_loss = sum(max(0, loan.principal_outstanding - loan.cover - loan.recovered) for loan in defaulted)
+    net_loss = sum(loan.net_loss for loan in defaulted)
     checkpoint = session.get(IndexerCheckpoint, CHECKPOINT)
     return DisclosurePublic(
         as_of_block=checkpoint.block_number if checkpoint else None,
