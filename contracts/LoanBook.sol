@@ -230,7 +230,7 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         if (amount == 0) revert LoanBookZeroAmount(loanId);
         Loan storage l = _loans[loanId];
         LoanStatus status = l.status;
-        uint256 toReserve;
+        uint256 toReserve = 0; // a recovery's part that repays the reserve's cover
         if (status == LoanStatus.Active) paid = _repayActive(loanId, l, amount);
         else if (status == LoanStatus.Defaulted) (paid, toReserve) = _recover(loanId, l, amount);
         else revert LoanBookNotRepayable(loanId, status);

@@ -76,11 +76,12 @@ library LoanServicing {
         uint256 amount = s.installmentAmount;
         uint256 fee = Math.mulDiv(amount, s.lateFeeBps, BPS, Math.Rounding.Ceil); // rounded up: to the investors
         State memory w = State(st.principalOutstanding, st.interestDue, st.principalDue, 0, st.installmentsPaid, 0);
-        uint256 last;
+        uint256 last = 0;
         for (uint256 k = w.installmentsPaid; k < through; k = w.installmentsPaid) {
             if (w.principalOutstanding > (through - k) * amount) {
-                // Each installment repays less than `amount` of principal, so these cannot pay the
-                // balance off: every one exists and bills at least `amount`. No need to walk them.
+                // Every installment but the last repays less than `amount` of principal, so the
+                // balance outlasts all of these but the last of them: each exists and bills at
+                // least `amount` (the last, the rest of a balance above it). No need to walk them.
                 assessed += (through - Math.max(k, from)) * fee;
                 last = through;
                 break;
