@@ -49,6 +49,17 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
     ///         before anyone may cancel it, so its investors are never locked in by a payout
     ///         that cannot happen (a borrower no longer verified, or one the asset blocks).
     uint256 public constant DISBURSEMENT_WINDOW = 7 days;
+    /// @notice The least principal, in base units, the exact schedule's first installment must
+    ///         repay (`P * r / ((1 + r)^n - 1)`). Each installment's rounding (interest up, the
+    ///         installment up once) moves the balance off the exact schedule by less than a unit,
+    ///         and that error compounds at the loan's rate, so the balance left for the last
+    ///         installment, and the interest paid on the lag, each stay below
+    ///         `((1 + r)^n - 1) / r = P / firstPrincipal` units. With at least 10,000 units that is
+    ///         under 1 bp of the principal, whatever the term and rate; below one unit the
+    ///         installment and the interest round to the same amount and the schedule never
+    ///         amortizes (interest only, the whole principal as a balloon). Loans without interest
+    ///         are exempt: nothing compounds.
+    uint256 public constant MIN_FIRST_PRINCIPAL = 10_000;
     uint256 private constant BPS = 10_000;
 
     /// @notice The ERC-20 every loan is denominated in.
@@ -107,6 +118,8 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
             admin == address(0) || address(asset_) == address(0) || address(kycRegistry_) == address(0)
                 || address(reserveFund_) == address(0)
         ) revert LoanBookZeroAddress();
+        address reserveAsset = address(reserveFund_.asset());
+        if (reserveAsset != address(asset_)) revert LoanBookAssetMismatch(address(asset_), reserveAsset);
         if (gracePeriod_ > defaultAfter_ || lateFeeBps_ > BPS || defaultAfter_ > MAX_TERM) {
             revert LoanBookInvalidServicingParams(gracePeriod_, lateFeeBps_, defaultAfter_);
         }
@@ -133,10 +146,8 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         whenNotPaused
         returns (uint256 loanId)
     {
-        (bytes32 structHash, address underwriter) = _checkTerms(terms, borrowerSignature, underwriterSignature);
-        uint256 installmentAmount = AmortizationMath.installmentAmount(
-            terms.principal, terms.aprBps, terms.installmentPeriod, terms.installments
-        );
+        (bytes32 structHash, address underwriter, uint256 installmentAmount) =
+            _checkTerms(terms, borrowerSignature, underwriterSignature);
         loanId = _storeLoan(terms, structHash, installmentAmount);
         emit LoanCreated(loanId, terms.borrower, underwriter, structHash, installmentAmount, terms);
     }
@@ -219,10 +230,12 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         if (amount == 0) revert LoanBookZeroAmount(loanId);
         Loan storage l = _loans[loanId];
         LoanStatus status = l.status;
+        uint256 toReserve = 0; // a recovery's part that repays the reserve's cover
         if (status == LoanStatus.Active) paid = _repayActive(loanId, l, amount);
-        else if (status == LoanStatus.Defaulted) paid = _recover(loanId, l, amount);
+        else if (status == LoanStatus.Defaulted) (paid, toReserve) = _recover(loanId, l, amount);
         else revert LoanBookNotRepayable(loanId, status);
         asset.safeTransferFrom(msg.sender, address(this), paid);
+        if (toReserve != 0) asset.safeTransfer(address(reserveFund), toReserve);
     }
 
     /// @inheritdoc ILoanBook
@@ -236,18 +249,16 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         (LoanServicing.Schedule memory s, LoanServicing.State memory st) = _servicing(l);
         uint256 principalOutstanding = st.principalOutstanding;
         uint256 debt = LoanServicing.payoffAmount(st, s, block.timestamp);
+        // At most principalOutstanding * ratio <= principalOutstanding <= debt: the reserve's claim
+        // on the recoveries is the last `coverAmount` of the debt.
         uint256 coverAmount = reserveFund.coverageFor(principalOutstanding);
-        // cannot underflow: cover <= principalOutstanding * ratio <= principalOutstanding <= debt
-        uint256 recoverable;
-        unchecked {
-            recoverable = debt - coverAmount;
-        }
 
         l.status = LoanStatus.Defaulted;
         l.coverPaid = uint128(coverAmount);
-        l.recoverable = SafeCast.toUint128(recoverable);
+        // The borrower still owes all of it: the cover insures the investors, not the borrower.
+        l.recoverable = SafeCast.toUint128(debt);
         if (coverAmount != 0) _distribute(l, coverAmount);
-        emit LoanDefaulted(loanId, msg.sender, principalOutstanding, debt, coverAmount, recoverable);
+        emit LoanDefaulted(loanId, msg.sender, principalOutstanding, debt, coverAmount, debt);
         if (coverAmount != 0) reserveFund.cover(loanId, coverAmount);
     }
 
@@ -436,17 +447,31 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         _distribute(l, paid);
     }
 
-    function _recover(uint256 loanId, Loan storage l, uint256 amount) private returns (uint256 paid) {
+    /// @dev A recovery: the investors' `debt - cover` first, then the reserve's cover; the
+    ///      reserve's part is what the payment takes off `min(recoverable, coverPaid)`.
+    function _recover(uint256 loanId, Loan storage l, uint256 amount)
+        private
+        returns (uint256 paid, uint256 toReserve)
+    {
         uint256 recoverable = l.recoverable;
         if (recoverable == 0) revert LoanBookNothingOwed(loanId);
         paid = amount < recoverable ? amount : recoverable;
+        uint256 left;
         // cannot underflow: paid <= recoverable
         unchecked {
-            recoverable -= paid;
+            left = recoverable - paid;
         }
-        l.recoverable = uint128(recoverable);
-        _distribute(l, paid);
-        emit LoanRecovery(loanId, msg.sender, paid, recoverable);
+        uint256 cover = l.coverPaid;
+        uint256 coverOutstanding = left < cover ? left : cover;
+        // cannot underflow: min(recoverable, cover) >= min(left, cover) as recoverable >= left,
+        // and toReserve <= paid, the difference of the two recoverables
+        unchecked {
+            toReserve = (recoverable < cover ? recoverable : cover) - coverOutstanding;
+        }
+        l.recoverable = uint128(left);
+        if (paid != toReserve) _distribute(l, paid - toReserve);
+        emit LoanRecovery(loanId, msg.sender, paid, left);
+        if (toReserve != 0) emit CoverRecouped(loanId, toReserve, coverOutstanding);
     }
 
     /// @dev Spreads `amount` over the loan's notes (see {DistributionMath} for the rounding).
@@ -491,8 +516,7 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
             installmentAmount: installmentAmount,
             aprBps: l.aprBps,
             gracePeriod: gracePeriod,
-            // rounded up: rounding goes to the investors
-            lateFee: (installmentAmount * lateFeeBps + BPS - 1) / BPS
+            lateFeeBps: lateFeeBps
         });
         st = LoanServicing.State({
             principalOutstanding: l.principalOutstanding,
@@ -536,17 +560,18 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         asset.safeTransferFrom(investor, address(this), amount);
     }
 
-    /// @dev Every check of {createLoan}: deadline, nonce, terms, borrower KYC, both signatures.
+    /// @dev Every check of {createLoan}: deadline, nonce, terms, borrower KYC, both signatures;
+    ///      and the terms' installment amount.
     function _checkTerms(LoanTerms calldata terms, bytes calldata borrowerSignature, bytes calldata underwriterSignature)
         private
         view
-        returns (bytes32 structHash, address underwriter)
+        returns (bytes32 structHash, address underwriter, uint256 installmentAmount)
     {
         if (block.timestamp > terms.deadline) revert LoanBookSignatureExpired(terms.deadline, block.timestamp);
         address borrower = terms.borrower;
         uint256 expectedNonce = nonces(borrower);
         if (terms.nonce != expectedNonce) revert LoanBookInvalidNonce(borrower, terms.nonce, expectedNonce);
-        _validateTerms(terms);
+        installmentAmount = _validateTerms(terms);
         uint8 level = borrowerKycLevel;
         if (!kycRegistry.isVerified(borrower, level)) revert LoanBookBorrowerNotVerified(borrower, level);
         structHash = _hashTermsStruct(terms);
@@ -580,7 +605,8 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         l.termsHash = structHash;
     }
 
-    function _validateTerms(LoanTerms calldata terms) private view {
+    /// @dev Returns the installment amount, once the schedule is known to amortize.
+    function _validateTerms(LoanTerms calldata terms) private view returns (uint256 installmentAmount) {
         if (terms.borrower == address(0)) revert LoanBookInvalidBorrower(terms.borrower);
         if (terms.principal == 0) revert LoanBookInvalidPrincipal(terms.principal);
         uint256 n = terms.installments;
@@ -590,6 +616,17 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
                 || n * period > MAX_TERM
         ) revert LoanBookInvalidSchedule(n, period);
         if (terms.aprBps > MAX_APR_BPS) revert LoanBookAprTooHigh(terms.aprBps, MAX_APR_BPS);
+        uint256 firstPrincipal;
+        (installmentAmount, firstPrincipal) = AmortizationMath.annuity(terms.principal, terms.aprBps, period, n);
+        // Without interest nothing compounds: rounding can never leave more than a unit per installment.
+        if (terms.aprBps != 0 && firstPrincipal < MIN_FIRST_PRINCIPAL) {
+            revert LoanBookScheduleDoesNotAmortize(
+                installmentAmount,
+                AmortizationMath.periodInterest(terms.principal, terms.aprBps, period),
+                firstPrincipal,
+                MIN_FIRST_PRINCIPAL
+            );
+        }
         if (terms.originationFeeBps > MAX_ORIGINATION_FEE_BPS) {
             revert LoanBookFeeTooHigh(terms.originationFeeBps, MAX_ORIGINATION_FEE_BPS);
         }

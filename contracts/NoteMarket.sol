@@ -42,6 +42,8 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         if (admin == address(0) || address(loanBook_) == address(0) || address(asset_) == address(0)) {
             revert NoteMarketZeroAddress();
         }
+        address loanBookAsset = address(loanBook_.asset());
+        if (loanBookAsset != address(asset_)) revert NoteMarketAssetMismatch(address(asset_), loanBookAsset);
         loanBook = loanBook_;
         asset = asset_;
         kycRegistry = loanBook_.kycRegistry();

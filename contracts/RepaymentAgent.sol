@@ -32,6 +32,8 @@ contract RepaymentAgent is IRepaymentAgent, EIP712, ReentrancyGuard {
     /// @param asset_ LoanBook's loan asset.
     constructor(ILoanBook loanBook_, IERC20 asset_) EIP712("RepaymentAgent", "1") {
         if (address(loanBook_) == address(0) || address(asset_) == address(0)) revert RepaymentAgentZeroAddress();
+        address loanBookAsset = address(loanBook_.asset());
+        if (loanBookAsset != address(asset_)) revert RepaymentAgentAssetMismatch(address(asset_), loanBookAsset);
         loanBook = loanBook_;
         asset = asset_;
         // Once, for good: the agent holds nothing between calls, so LoanBook can only ever take

@@ -10,15 +10,17 @@ import {IReserveFund} from "./interfaces/IReserveFund.sol";
 /// @title ReserveFund
 /// @notice See {IReserveFund}. Its balance is simply its holding of `asset`: origination fees
 ///         arrive by plain transfer from LoanBook (logged there as `LoanDisbursed.originationFee`),
-///         deposits through {deposit}. Only LOAN_BOOK_ROLE can take money out, and only to itself.
+///         deposits through {deposit}, recouped cover by plain transfer from LoanBook (logged there
+///         as `CoverRecouped`). Only the LoanBook, set once, can take money out, and only to itself.
 contract ReserveFund is IReserveFund, AccessControl, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
-    bytes32 public constant LOAN_BOOK_ROLE = keccak256("LOAN_BOOK_ROLE");
     uint256 public constant MAX_COVERAGE_RATIO_BPS = 10_000;
 
     IERC20 private immutable _asset;
     uint16 private _coverageRatioBps;
+    /// @inheritdoc IReserveFund
+    address public loanBook;
 
     constructor(address admin, IERC20 asset_, uint16 coverageRatioBps_) {
         if (admin == address(0) || address(asset_) == address(0)) revert ReserveFundZeroAddress();
@@ -61,12 +63,23 @@ contract ReserveFund is IReserveFund, AccessControl, ReentrancyGuard {
     }
 
     /// @inheritdoc IReserveFund
-    function cover(uint256 loanId, uint256 amount) external onlyRole(LOAN_BOOK_ROLE) nonReentrant {
+    function cover(uint256 loanId, uint256 amount) external nonReentrant {
+        address book = loanBook;
+        if (msg.sender != book) revert ReserveFundNotLoanBook(msg.sender, book); // never zero
         if (amount == 0) revert ReserveFundZeroAmount();
         uint256 available = balance();
         if (amount > available) revert ReserveFundInsufficientBalance(amount, available);
-        emit CoverPaid(loanId, msg.sender, amount);
-        _asset.safeTransfer(msg.sender, amount);
+        emit CoverPaid(loanId, book, amount);
+        _asset.safeTransfer(book, amount);
+    }
+
+    /// @inheritdoc IReserveFund
+    function setLoanBook(address loanBook_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (loanBook_ == address(0)) revert ReserveFundZeroAddress();
+        address current = loanBook;
+        if (current != address(0)) revert ReserveFundLoanBookAlreadySet(current);
+        loanBook = loanBook_;
+        emit LoanBookSet(loanBook_);
     }
 
     /// @inheritdoc IReserveFund

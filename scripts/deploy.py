@@ -49,7 +49,7 @@ def deploy_with_brownie() -> dict:
         admin, token, kyc, reserve, p.GRACE_PERIOD, p.LATE_FEE_BPS, p.DEFAULT_AFTER,
         p.MIN_TICKET_TOKENS * 10 ** token.decimals(), tx,
     )  # fmt: skip
-    reserve.grantRole(reserve.LOAN_BOOK_ROLE(), book, tx)
+    reserve.setLoanBook(book, tx)
     book.grantRole(book.UNDERWRITER_ROLE(), underwriter, tx)
     book.grantRole(book.PAUSER_ROLE(), admin, tx)
     book.setKycLevels(p.BORROWER_KYC_LEVEL, p.INVESTOR_KYC_LEVEL, tx)

@@ -27,7 +27,7 @@ HOLDERS = ("LoanBook", "ReserveFund", "NoteMarket", "FundingAgent", "RepaymentAg
 MONEY_EVENTS = frozenset({
     ("LoanBook", "LoanFunded"), ("LoanBook", "LoanRefunded"), ("LoanBook", "Claimed"), ("LoanBook", "LoanDisbursed"),
     ("LoanBook", "LoanPayment"), ("LoanBook", "LoanPrepayment"), ("LoanBook", "LoanRecovery"),
-    ("ReserveFund", "CoverPaid"), ("ReserveFund", "Deposited"),
+    ("LoanBook", "CoverRecouped"), ("ReserveFund", "CoverPaid"), ("ReserveFund", "Deposited"),
     ("NoteMarket", "Sold"), ("NoteMarket", "BidFilled"), ("NoteMarket", "Matched"),
     # not money themselves: they say on whose behalf an agent acted in the same transaction
     ("RepaymentAgent", "PaidWithMandate"), ("FundingAgent", "MandateUsed"),
@@ -39,7 +39,8 @@ SIDES = {"note_trade": ("note_purchase", "note_sale")}
 
 @dataclass(frozen=True)
 class Movement:
-    kind: str  # funded, refunded, claimed, disbursed, origination_fee, repaid, recovered, reserve_cover, reserve_deposit, note_trade
+    kind: str  # funded, refunded, claimed, disbursed, origination_fee, repaid, recovered, reserve_cover, cover_recouped,
+    # reserve_deposit, note_trade
     source: str
     target: str
     amount: int
@@ -94,6 +95,8 @@ def movements(events: list[ChainEvent], platform: dict[str, str]) -> list[Moveme
             move("recovered" if name == "LoanRecovery" else "repaid", payer, ev.address, paid, via=via)
         elif name == "CoverPaid":
             move("reserve_cover", ev.address, a["loanBook"], a["amount"])
+        elif name == "CoverRecouped":  # a defaulted loan's recovery past its investors' share
+            move("cover_recouped", ev.address, reserve or "(ReserveFund)", a["amount"])
         elif name == "Deposited":
             move("reserve_deposit", a["from"], ev.address, a["amount"])
         elif name in ("Sold", "BidFilled", "Matched"):

@@ -2,7 +2,7 @@
 
 - `role_change`: a role granted or revoked, or a role's admin changed, on any platform contract,
   outside the deployment's own set-up (the transactions that created and wired the contracts,
-  `deployment_transactions`). A holder of LOAN_BOOK_ROLE can empty the ReserveFund; an extra
+  `deployment_transactions`). An extra PAUSER_ROLE can stop lending or the market; an extra
   ATTESTOR_ROLE can let anyone through KYC.
 - `pause`: a platform contract paused or unpaused: lending or the market stopped, or started again.
 - `reserve_outflow`: money paid out of the ReserveFund that no LoanBook default explains

@@ -137,8 +137,8 @@ class LedgerEntryPublic(BaseModel):
     """One movement of the loan asset into or out of the address, from the event that made it."""
 
     kind: str = Field(description="funded, refunded, claimed, disbursed (net, to the borrower), origination_fee, "
-                      "repaid, recovered (paid on a defaulted loan), reserve_cover, reserve_deposit, note_purchase, "
-                      "note_sale")  # fmt: skip
+                      "repaid, recovered (paid on a defaulted loan), reserve_cover, cover_recouped (LoanBook to the "
+                      "reserve), reserve_deposit, note_purchase, note_sale")  # fmt: skip
     direction: Literal["in", "out", "withheld"] = Field(description="withheld: kept back from what the address "
                                                         "received (a borrower's origination fee), never in its wallet")  # fmt: skip
     amount: int

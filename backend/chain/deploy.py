@@ -3,7 +3,9 @@
 A contract is reused when the manifest has it, its code is still on chain, and its fingerprint
 (creation bytecode + constructor arguments) is unchanged. A changed fingerprint redeploys it and
 records the replaced entry in the manifest's history; since a fingerprint includes the addresses
-it was constructed with, dependants of a redeployed contract follow automatically.
+it was constructed with, dependants of a redeployed contract follow automatically. A contract
+bound once and for good to one deployed after it (`bound_to`: ReserveFund to its LoanBook) follows
+that one the other way: it is redeployed whenever that one would be.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class ContractSpec:
     name: str
     args: Callable[[DeployContext], list[Any]] = lambda ctx: []
     local_only: bool = False
+    bound_to: str | None = None  # a later contract this one is bound to for good (set once, after both deploy)
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,22 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _reusable(w3: Web3, entry: dict | None, fp: str) -> bool:
+    return bool(entry) and entry["fingerprint"] == fp and code_hash(w3, entry["address"]) == entry["codeHash"]
+
+
+def _bound_one_redeploys(ctx: DeployContext, manifest: dict, plan: list[ContractSpec], spec: ContractSpec,
+                         address: str) -> bool:  # fmt: skip
+    """Whether the contract `spec` is bound to would be redeployed, were `spec` reused at `address`."""
+    bound = next(s for s in plan if s.name == spec.bound_to)
+    ctx.addresses[spec.name] = address  # the bound contract's arguments name this one
+    try:
+        fp = fingerprint(load_artifact(ctx.settings, bound.name), bound.args(ctx))
+    except KeyError:  # it needs a contract not deployed yet: it is new too
+        return True
+    return not _reusable(ctx.w3, manifest["contracts"].get(bound.name), fp)
+
+
 def deploy_all(settings: Settings, plan: list[ContractSpec] | None = None, wiring: list[WiringStep] | None = None) -> DeployReport:
     from backend.chain import deploy_plan
 
@@ -119,12 +138,15 @@ def deploy_all(settings: Settings, plan: list[ContractSpec] | None = None, wirin
         args = spec.args(ctx)
         fp = fingerprint(artifact, args)
         entry = manifest["contracts"].get(spec.name)
-        if entry and entry["fingerprint"] == fp and code_hash(w3, entry["address"]) == entry["codeHash"]:
+        reusable = _reusable(w3, entry, fp)
+        follows = bool(reusable and spec.bound_to and _bound_one_redeploys(ctx, manifest, plan, spec, entry["address"]))
+        if reusable and not follows:
             ctx.addresses[spec.name] = entry["address"]
             reused.append(spec.name)
             continue
         if entry:
-            reason = "bytecode or constructor arguments changed" if entry["fingerprint"] != fp else "code missing on chain"
+            reason = ("bytecode or constructor arguments changed" if entry["fingerprint"] != fp
+                      else f"{spec.bound_to} is redeployed" if follows else "code missing on chain")  # fmt: skip
             manifest["history"].append({"contract": spec.name, "replaced": entry, "reason": reason, "at": _now()})
         factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
         tx = factory.constructor(*args).build_transaction({"from": ctx.deployer.address})

@@ -68,7 +68,10 @@ CONTRACTS: list[ContractSpec] = [
     ContractSpec("MockStablecoin", local_only=True),
     ContractSpec("DocumentAnchor", args=lambda ctx: [ctx.deployer.address]),
     ContractSpec("KYCRegistry", args=lambda ctx: [ctx.deployer.address]),
-    ContractSpec("ReserveFund", args=lambda ctx: [ctx.deployer.address, _token(ctx), COVERAGE_RATIO_BPS]),
+    # Bound to its LoanBook once and for good (`setLoanBook`), so it follows LoanBook: a new LoanBook
+    # gets a new reserve, never one that pays cover to the old one.
+    ContractSpec("ReserveFund", args=lambda ctx: [ctx.deployer.address, _token(ctx), COVERAGE_RATIO_BPS],
+                 bound_to="LoanBook"),
     ContractSpec(
         "LoanBook",
         args=lambda ctx: [
@@ -95,9 +98,14 @@ def _kyc_levels(ctx: DeployContext) -> tuple[int, int]:
     return book.borrowerKycLevel().call(), book.investorKycLevel().call()
 
 
+def _reserve_bound(ctx: DeployContext) -> bool:
+    return ctx.contract("ReserveFund").functions.loanBook().call() == ctx.addresses["LoanBook"]
+
+
 WIRING: list[WiringStep] = [
-    # The reserve pays cover only to the LoanBook.
-    _grant("ReserveFund", "LOAN_BOOK_ROLE", lambda ctx: ctx.addresses["LoanBook"]),
+    # The reserve pays cover only to the LoanBook, set once.
+    WiringStep("ReserveFund: pays cover to LoanBook (set once)", done=_reserve_bound,
+               call=lambda ctx: ctx.contract("ReserveFund").functions.setLoanBook(ctx.addresses["LoanBook"])),
     _grant("LoanBook", "UNDERWRITER_ROLE", _underwriter),
     _grant("LoanBook", "PAUSER_ROLE", lambda ctx: ctx.deployer.address),
     _grant("KYCRegistry", "ATTESTOR_ROLE", _attestor),

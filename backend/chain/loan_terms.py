@@ -17,6 +17,8 @@ from eth_account import Account
 from eth_account.messages import SignableMessage, encode_typed_data
 from eth_utils import keccak, to_checksum_address
 
+from backend.errors import ValidationFailed
+
 DOMAIN_NAME = "LoanBook"
 DOMAIN_VERSION = "1"
 
@@ -183,14 +185,48 @@ def _rpow(x: int, n: int) -> int:
     return z
 
 
-def installment_amount(principal: int, apr_bps: int, period: int, installments: int) -> int:
-    """The equal installment, rounded up (as `AmortizationMath.installmentAmount`)."""
-    rate = apr_bps * period * RAY // (BPS * YEAR)
-    if apr_bps == 0 or rate == 0:
-        return -(-principal // installments)
+def _rate(apr_bps: int, period: int) -> int:
+    return apr_bps * period * RAY // (BPS * YEAR)
+
+
+def annuity(principal: int, apr_bps: int, period: int, installments: int) -> tuple[int, int]:
+    """(the equal installment rounded up, the principal the exact schedule's first installment
+    repays rounded down), as `AmortizationMath.annuity`; at zero interest the whole installment is
+    principal."""
+    rate = _rate(apr_bps, period)
+    if rate == 0:
+        amount = -(-principal // installments)
+        return amount, amount
     growth = _rpow(RAY + rate, installments)
     factor = _mul_div(rate, growth, growth - RAY, ceil=True)
-    return _mul_div(principal, factor, RAY, ceil=True)
+    return _mul_div(principal, factor, RAY, ceil=True), principal * rate // (growth - RAY)
+
+
+def installment_amount(principal: int, apr_bps: int, period: int, installments: int) -> int:
+    """The equal installment, rounded up (as `AmortizationMath.installmentAmount`)."""
+    return annuity(principal, apr_bps, period, installments)[0]
+
+
+# LoanBook.MIN_FIRST_PRINCIPAL: the least principal, in base units, the exact schedule's first
+# installment must repay; below it `createLoan` reverts `LoanBookScheduleDoesNotAmortize`. Rounding
+# then leaves less than P / first principal units (under 1 bp of P) for the last installment.
+MIN_FIRST_PRINCIPAL = 10_000
+
+
+def check_amortizes(principal: int, apr_bps: int, period: int, installments: int) -> None:
+    """Refuse (422) terms LoanBook would refuse with `LoanBookScheduleDoesNotAmortize`: a schedule
+    whose first installment repays too little principal for the integer schedule to amortize (interest
+    taking almost all of every installment, the principal drifting into a balloon). Checked before
+    anyone signs."""
+    amount, first_principal = annuity(principal, apr_bps, period, installments)
+    if apr_bps and first_principal < MIN_FIRST_PRINCIPAL:  # without interest nothing compounds
+        raise ValidationFailed(
+            f"a loan of {principal} base units at {apr_bps} bps APR over {installments} installments of "
+            f"{period} s does not amortize: its first installment of {amount} would repay {first_principal} of "
+            f"principal (at least {MIN_FIRST_PRINCIPAL} is needed); shorten it, lower the APR or raise the amount",
+            field="installments", installment_amount=amount, first_interest=period_interest(principal, apr_bps, period),
+            first_principal=first_principal, min_first_principal=MIN_FIRST_PRINCIPAL,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -73,12 +73,32 @@ class LoanRow(EventRef, Base):
     principal_paid: Mapped[int] = mapped_column(Uint, default=0)
     fees_assessed: Mapped[int] = mapped_column(Uint, default=0)
     fees_paid: Mapped[int] = mapped_column(Uint, default=0)
-    cover: Mapped[int] = mapped_column(Uint, default=0)
-    recovered: Mapped[int] = mapped_column(Uint, default=0)
-    recoverable: Mapped[int] = mapped_column(Uint, default=0)
+    cover: Mapped[int] = mapped_column(Uint, default=0)  # the reserve's, paid to the investors at default
+    recovered: Mapped[int] = mapped_column(Uint, default=0)  # paid by the borrower (or anyone) since the default
+    recoverable: Mapped[int] = mapped_column(Uint, default=0)  # still owed since: the whole debt at default, less recovered
     claimed: Mapped[int] = mapped_column(Uint, default=0)
     created_block: Mapped[int] = mapped_column(BigInteger)
     created_tx: Mapped[str | None] = mapped_column(String(66))  # tx_hash: the last event that touched the loan
+
+    @property
+    def cover_recouped(self) -> int:
+        """Of the reserve's cover, what recoveries have paid back to it (LoanBook's `CoverRecouped`).
+        Recoveries repay the investors' `debt - cover` first and the cover last, and `recoverable +
+        recovered` is the debt at default, so the reserve's claim still open is `min(cover,
+        recoverable)`."""
+        return self.cover - min(self.cover, self.recoverable) if self.status == "defaulted" else 0
+
+    @property
+    def recovered_by_investors(self) -> int:
+        """What of the recoveries went to the investors (the rest repaid the reserve's cover)."""
+        return self.recovered - self.cover_recouped
+
+    @property
+    def net_loss(self) -> int:
+        """The principal at default the investors did not get back, from the cover or recoveries."""
+        if self.status != "defaulted":
+            return 0
+        return max(0, self.principal_outstanding - self.cover - self.recovered_by_investors)
 
 
 class FundingRow(EventRef, Base):

@@ -75,7 +75,7 @@ def _rows(loans: int, seed: int) -> dict[type, list[dict]]:
             start_time=start, origination_fee=principal // 100 if start else 0, principal_outstanding=outstanding,
             last_installment=paid, interest_paid=0, principal_paid=principal - outstanding if start else 0,
             fees_assessed=0, fees_paid=0, cover=outstanding * 8 // 10 if status == "defaulted" else 0, recovered=0,
-            recoverable=0, claimed=0, created_block=1, block_number=1, tx_hash=_hex(loan_id), log_index=0,
+            recoverable=outstanding if status == "defaulted" else 0, claimed=0, created_block=1, block_number=1, tx_hash=_hex(loan_id), log_index=0,
         ))  # fmt: skip
         rows[CreditDecision].append(dict(
             id=f"{loan_id:036d}", model_version=_hex(9), input_hash=_hex(loan_id), decision_hash=decision,

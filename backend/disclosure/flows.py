@@ -23,6 +23,7 @@ FLOWS: dict[tuple[str, str], dict[str, str | None]] = {
     ("LoanBook", "LoanDefaulted"): {"defaults": None, "principal_at_default": "principalOutstanding",
                                     "reserve_cover": "cover"},
     ("LoanBook", "LoanRecovery"): {"recovered": "amount"},
+    ("LoanBook", "CoverRecouped"): {"cover_recouped": "amount"},
     ("NoteMarket", "Sold"): {"trades": None, "trade_volume": "cost"},
     ("NoteMarket", "BidFilled"): {"trades": None, "trade_volume": "proceeds"},
     ("NoteMarket", "Matched"): {"trades": None, "trade_volume": "cost"},

@@ -1,7 +1,8 @@
-"""The risk reserve (ReserveFund): what went in and what it paid out by its own events and LoanBook's
-(`reserve_flows`: only payments a LoanBook default explains count as cover), its real balance as
-the contract reports it at the figures' block, how it compares with the expected loss on the loans outstanding, and so what share of a
-default's principal outstanding it can be expected to pay investors.
+"""The risk reserve (ReserveFund): what went in (deposits, fees, cover recouped from a defaulted
+loan's recoveries once its investors have theirs) and what it paid out, by its own events and
+LoanBook's (`reserve_flows`: only payments a LoanBook default explains count as cover), its real
+balance as the contract reports it at the figures' block, how it compares with the expected loss
+on the loans outstanding, and so what share of a default's principal outstanding it can be expected to pay investors.
 
 The reserve pays `coverageRatioBps` of a defaulted loan's principal outstanding while its balance
 lasts. Expected claims are that share of the expected defaults (PD x principal outstanding, with

@@ -1,9 +1,9 @@
 """What the chain events say went into and out of the ReserveFund, and which of its payments were
 cover for a LoanBook default.
 
-ReserveFund pays `cover` to any holder of LOAN_BOOK_ROLE, for any loan id it names, so a
-`CoverPaid` event alone proves nothing about a default: the admin may grant the role to anyone. A
-payment counts as investor cover only when LoanBook's own `LoanDefaulted` for that loan, in the same
+ReserveFund pays `cover` only to the one LoanBook it is bound to (`setLoanBook`, once), but for any
+loan id that LoanBook names, and a reserve deployed otherwise need not be so bound: a `CoverPaid`
+event alone proves nothing about a default. A payment counts as investor cover only when LoanBook's own `LoanDefaulted` for that loan, in the same
 transaction, states that cover and the payment went to that LoanBook; every other one is an
 unexplained outflow (the disclosure lists it, monitoring raises `reserve_outflow`)."""
 
@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 from backend.chain.models import ChainEvent
 
 # (contract, event, amount field) of every way money is meant to reach the reserve, by the name of its
-# ReservePublic field. A new path (the recoveries LoanBook will hand back to the reserve once
-# investors are made whole) is one more line here and its field there; the balance from events and
-# its comparison with the chain follow.
+# ReservePublic field: a new path is one more line here and its field there; the balance from
+# events and its comparison with the chain follow.
 RESERVE_INFLOWS: dict[str, tuple[str, str, str]] = {
     "deposits": ("ReserveFund", "Deposited", "amount"),
     "origination_fees": ("LoanBook", "LoanDisbursed", "originationFee"),
+    "cover_recouped": ("LoanBook", "CoverRecouped", "amount"),
 }
 
 

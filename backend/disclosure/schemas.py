@@ -29,12 +29,13 @@ class DefaultsPublic(BaseModel):
     count: int = Field(description="Loans LoanBook marked defaulted")
     principal_at_default: int = Field(description="Principal outstanding when the loans defaulted (LoanDefaulted)")
     reserve_cover: int = Field(description="Paid to investors from the reserve at default (LoanDefaulted.cover)")
-    recovered: int = Field(description="Collected from defaulted borrowers since (LoanRecovery)")
+    recovered: int = Field(description="Collected from defaulted borrowers since (LoanRecovery), whoever it went to: "
+                           "the investors until they have the debt less the cover, then the reserve (CoverRecouped)")
     gross_charge_off: int = Field(default=0, description="Per defaulted loan, principal_at_default - recovered (at least "
                                   "0), summed: the principal lost before the reserve's cover, which origination fees "
                                   "(the borrowers' own money) fund")  # fmt: skip
-    net_loss: int = Field(description="Per defaulted loan, principal_at_default - reserve_cover - recovered (at least 0), "
-                          "summed: what investors bore after the reserve")  # fmt: skip
+    net_loss: int = Field(description="Per defaulted loan, principal_at_default - reserve_cover - what of recovered "
+                          "went to investors (at least 0), summed: what investors bore after the reserve")  # fmt: skip
 
 
 class DelinquencyPublic(BaseModel):
@@ -79,7 +80,7 @@ class ReserveOutflowPublic(BaseModel):
     """A payment out of the ReserveFund (CoverPaid) that no LoanBook default explains. Source: chain events."""
 
     loan_id: int = Field(description="The loan id the payment named")
-    to: str = Field(description="Who received it (CoverPaid.loanBook: any holder of LOAN_BOOK_ROLE)")
+    to: str = Field(description="Who received it (CoverPaid.loanBook)")
     amount: int
     tx_hash: str
     block_number: int
@@ -96,6 +97,9 @@ class ReservePublic(BaseModel):
     deposits: int = Field(description="Source: chain events. Deposited events")
     origination_fees: int = Field(description="Source: chain events. Fees LoanBook paid in at disbursal "
                                   "(LoanDisbursed.originationFee)")  # fmt: skip
+    cover_recouped: int = Field(default=0, description="Source: chain events. CoverRecouped (LoanBook): recoveries paid "
+                                "back to the reserve once a defaulted loan's investors had recovered its debt less the "
+                                "cover")  # fmt: skip
     cover_paid: int = Field(description="Source: chain events. Cover paid to investors of defaulted loans: CoverPaid "
                             "events paid to LoanBook in the transaction of its LoanDefaulted for that loan, for the "
                             "cover it states")  # fmt: skip
@@ -103,8 +107,8 @@ class ReservePublic(BaseModel):
         default_factory=list, description="Source: chain events. Every other CoverPaid: money that left the reserve "
         "without a LoanBook default to explain it")  # fmt: skip
     unexplained_outflow_total: int = Field(default=0, description="Source: chain events. The sum of unexplained_outflows")
-    balance_from_events: int = Field(default=0, description="Source: chain events. deposits + origination_fees - "
-                                     "cover_paid - unexplained_outflow_total")  # fmt: skip
+    balance_from_events: int = Field(default=0, description="Source: chain events. deposits + origination_fees + "
+                                     "cover_recouped - cover_paid - unexplained_outflow_total")  # fmt: skip
     balance_on_chain: int | None = Field(default=None, description="Source: chain call. ReserveFund.balance() at "
                                          "as_of_block, what it pays cover from; None when the node could not be asked")
     balance_difference: int | None = Field(default=None, description="balance_on_chain - balance_from_events: money "
@@ -169,8 +173,8 @@ class VintagePublic(BaseModel):
     defaulted_loans: int
     principal_at_default: int
     default_rate: float = Field(description="principal_at_default / principal_originated, so far")
-    net_loss_rate: float = Field(description="Principal at default less reserve cover and recoveries, over principal "
-                                 "originated, so far")  # fmt: skip
+    net_loss_rate: float = Field(description="Principal at default less reserve cover and the investors' recoveries, "
+                                 "over principal originated, so far")  # fmt: skip
     months_on_book: int = Field(description="How many 30-day months since its first loan was paid out have begun")
     cumulative_default_rate: list[float] = Field(
         description="Principal at default within months on book 1, 2, ... (cumulative) over principal originated: "
@@ -247,7 +251,9 @@ class PeriodFlowsPublic(BaseModel):
     defaults: int
     principal_at_default: int
     reserve_cover: int
-    recovered: int
+    recovered: int = Field(description="Paid on defaulted loans (LoanRecovery)")
+    cover_recouped: int = Field(default=0, description="Of recovered, what went back to the ReserveFund once the "
+                                "loans' investors had recovered their debt less the cover (CoverRecouped)")
     trades: int = Field(description="Secondary-market trades")
     trade_volume: int = Field(description="What buyers paid in them")
 

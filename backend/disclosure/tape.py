@@ -77,7 +77,7 @@ def loan_tape(session: Session, aging: dict[int, ServicingPublic] | None = None)
             principal_outstanding=0 if defaulted else loan.principal_outstanding,
             days_past_due=state.days_past_due if state else None, bucket=state.bucket if state else None,
             principal_at_default=at_default, reserve_cover=loan.cover, recovered=loan.recovered,
-            net_loss=max(0, at_default - loan.cover - loan.recovered) if defaulted else 0,
+            net_loss=loan.net_loss,
             terms_hash=loan.terms_hash, decision_hash=loan.decision_hash, tx_hash=loan.created_tx or loan.tx_hash,
         ))  # fmt: skip
     return rows

@@ -62,7 +62,7 @@ def _vintage(name: str, group: list[LoanRow], defaulted_at: dict[int, int], as_o
         running += amount
         curve.append(running / originated)
     at_default = sum(loan.principal_outstanding for loan in defaulted)
-    net_loss = sum(max(0, loan.principal_outstanding - loan.cover - loan.recovered) for loan in defaulted)
+    net_loss = sum(loan.net_loss for loan in defaulted)
     return VintagePublic(
         vintage=name, loans=len(group), principal_originated=originated,
         principal_repaid=sum(loan.principal_paid for loan in group),

@@ -29,7 +29,9 @@ CLAUSES = (
     "An installment unpaid after the grace period incurs a one-off late fee on that installment.",
     (
         "A loan past due for longer than the default period may be declared in default; the ReserveFund then "
-        "covers investors up to its coverage ratio, and collections continue for the amount still owed."
+        "covers investors up to its coverage ratio. The cover does not reduce the borrower's debt: the borrower "
+        "still owes the whole amount due at default, and collections continue for it, repaying the investors "
+        "first and then the ReserveFund's cover."
     ),
     "The borrower may prepay at any time without penalty.",
     (

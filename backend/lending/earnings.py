@@ -104,11 +104,18 @@ def _wallet_events(db: Session, wallet: str) -> dict[int, list[_Event]]:
 def _loan_events(db: Session, loan_ids: list[int]) -> dict[int, list[_Event]]:
     """What each loan distributed to its notes: payments, prepayments, recoveries and the cover."""
     events: dict[int, list[_Event]] = {}
+    # A recovery's part that LoanBook sent back to the reserve (its cover recouped) is not the notes'.
+    recouped = {(loan_id, ev.tx_hash): int(ev.args["amount"]) for ev, loan_id in db.execute(
+        select(ChainEvent, EventSubjectRow.loan_id).join(EventSubjectRow, EventSubjectRow.event_id == ChainEvent.id)
+        .where(ChainEvent.event == "CoverRecouped", EventSubjectRow.loan_id.in_(loan_ids)))}  # fmt: skip
     repayments = select(RepaymentRow, ChainEvent.block_timestamp).join(ChainEvent, ChainEvent.id == RepaymentRow.event_id)
     for r, ts in db.execute(repayments.where(RepaymentRow.loan_id.in_(loan_ids))):
-        split = ({"recovered": r.amount} if r.kind == "recovery"
+        amount = r.amount - recouped.get((r.loan_id, r.tx_hash), 0) if r.kind == "recovery" else r.amount
+        if amount == 0:  # a recovery that went to the reserve alone distributed nothing
+            continue
+        split = ({"recovered": amount} if r.kind == "recovery"
                  else {"late_fees": r.fee_paid, "interest": r.interest_paid, "principal": r.principal_paid})  # fmt: skip
-        events.setdefault(r.loan_id, []).append(_Event(r, ts, r.kind, amount=r.amount, split=split,
+        events.setdefault(r.loan_id, []).append(_Event(r, ts, r.kind, amount=amount, split=split,
                                                        outstanding=r.principal_outstanding))  # fmt: skip
     defaults = (select(ChainEvent, EventSubjectRow.loan_id).join(EventSubjectRow, EventSubjectRow.event_id == ChainEvent.id)
                 .where(ChainEvent.event == "LoanDefaulted", EventSubjectRow.loan_id.in_(loan_ids)))  # fmt: skip

@@ -150,6 +150,8 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
     fee_bps = reserve_fee_prepaid_bps(quote["reserve_fee_bps"], term)
     principal = amount * 10**domain.asset_decimals
     period = settings.installment_period_days * DAY
+    # Terms LoanBook would refuse at createLoan are a 422 here, before anything is anchored or signed.
+    loan_terms.check_amortizes(principal, interest_apr, period, term)
     funding_deadline = deadline + settings.offer_funding_days * DAY
     offer_id = str(uuid.uuid4())
     document = agreement_document(

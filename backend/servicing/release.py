@@ -1,5 +1,7 @@
 """The borrower's release letter: once nothing more is owed on a loan (paid in full, or settled
-after a default by recoveries), the servicing worker issues a document saying so, stores it
+after a default by recoveries of the whole debt: the reserve's cover paid the investors, not the
+borrower's debt, so a defaulted loan is settled only once its investors and then the reserve have
+been repaid; `recoverable` is what the borrower still owes), the servicing worker issues a document saying so, stores it
 content-addressed, anchors its hash on-chain with the other documents, and tells the borrower its
 CID. Another lender, a landlord or a court can then check it at *Verify* without trusting us.
 
@@ -28,7 +30,8 @@ from backend.servicing.schemas import ReleasePublic
 
 FORMAT = "loanchain.release/1"
 NOTICE = "released"
-# Nothing more owed: repaid, or defaulted and then recovered in full.
+# Nothing more owed: repaid, or defaulted and then the whole debt at default recovered (LoanBook keeps
+# `recoverable` at the debt, cover included, until the investors and then the reserve are repaid).
 SETTLED = or_(LoanRow.status == "repaid", and_(LoanRow.status == "defaulted", LoanRow.recoverable == 0, LoanRow.recovered != 0))
 
 

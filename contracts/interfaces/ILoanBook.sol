@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IKYCRegistry} from "./IKYCRegistry.sol";
 
 /// @title ILoanBook
@@ -31,8 +32,11 @@ import {IKYCRegistry} from "./IKYCRegistry.sol";
 ///            over investors anywhere: repay and claim cost the same for 1 or 1,000 investors.
 ///         7. Default: `defaultAfter` seconds past the oldest unpaid due date anyone may mark
 ///            the loan `Defaulted`; the ReserveFund covers outstanding principal up to its
-///            balance and coverage ratio. Later payments (recoveries) are distributed the same
-///            way, up to the debt left after the cover.
+///            balance and coverage ratio, paid to the investors at once. The borrower still owes
+///            the whole debt: the cover insures the investors, it does not pay the borrower's
+///            debt. Later payments (recoveries) go to the investors until they have recovered
+///            `debt - cover`, then back to the ReserveFund until it has recouped its cover
+///            (subrogation); only then is nothing owed.
 ///
 ///         Statuses only move forward: Funding -> Active -> Repaid | Defaulted, or
 ///         Funding -> Cancelled. Every transition and payment emits an event carrying enough to
@@ -87,8 +91,9 @@ interface ILoanBook {
     ///      While Active, `interestDue`/`principalDue` are what is left of the installment being
     ///      paid (both zero when none is billed); `lateFeesThrough` is the last installment whose
     ///      late fee has been assessed. After a default the servicing fields keep their value at
-    ///      default, `coverPaid` is the reserve's cover and `recoverable` what investors may still
-    ///      recover.
+    ///      default, `coverPaid` is the reserve's cover and `recoverable` what the borrower still
+    ///      owes (the whole debt at default, less recoveries): its first `recoverable - coverPaid`
+    ///      is the investors', the last `min(recoverable, coverPaid)` the reserve's.
     struct Loan {
         // slot 0: identity and terms
         address borrower;
@@ -173,8 +178,9 @@ interface ILoanBook {
     event LoanRepaid(uint256 indexed loanId, uint256 installmentsPaid);
 
     /// @notice The loan was marked defaulted (Active -> Defaulted). `debt` is what closing the
-    ///         loan would have cost at that moment; `cover` came from the ReserveFund;
-    ///         `recoverable = debt - cover`.
+    ///         loan would have cost at that moment; `cover` came from the ReserveFund and went to
+    ///         the investors; `recoverable` is what the borrower still owes: the whole `debt`
+    ///         (recoveries repay the investors' `debt - cover` first, then the reserve's cover).
     event LoanDefaulted(
         uint256 indexed loanId,
         address indexed caller,
@@ -184,8 +190,15 @@ interface ILoanBook {
         uint256 recoverable
     );
 
-    /// @notice A payment on a defaulted loan, distributed to its investors.
+    /// @notice A payment on a defaulted loan: `amount` is what the payer paid, `recoverableLeft`
+    ///         what the borrower still owes. Distributed to the investors, except the part a
+    ///         {CoverRecouped} in the same transaction sends back to the ReserveFund.
     event LoanRecovery(uint256 indexed loanId, address indexed payer, uint256 amount, uint256 recoverableLeft);
+
+    /// @notice `amount` of a recovery went back to the ReserveFund, which paid the loan's cover:
+    ///         the investors have recovered `debt - cover`, so the rest repays the reserve
+    ///         (subrogation). `coverOutstanding` is the cover the reserve has still to recoup.
+    event CoverRecouped(uint256 indexed loanId, uint256 amount, uint256 coverOutstanding);
 
     /// @notice `investor` withdrew `amount` of their distributed funds.
     event Claimed(uint256 indexed loanId, address indexed investor, uint256 amount);
@@ -204,6 +217,9 @@ interface ILoanBook {
 
     /// @notice A zero address given to the constructor.
     error LoanBookZeroAddress();
+    /// @notice The ReserveFund holds another asset than the loans': its cover and the fees and
+    ///         recoveries sent to it would be in different tokens.
+    error LoanBookAssetMismatch(address asset, address reserveAsset);
     /// @notice Servicing parameters out of range (grace must not exceed the default threshold,
     ///         the late fee must not exceed 100%).
     error LoanBookInvalidServicingParams(uint256 gracePeriod, uint256 lateFeeBps, uint256 defaultAfter);
@@ -228,6 +244,14 @@ interface ILoanBook {
     error LoanBookInvalidSchedule(uint256 installments, uint256 installmentPeriod);
     /// @notice APR above `MAX_APR_BPS`.
     error LoanBookAprTooHigh(uint256 aprBps, uint256 maxBps);
+    /// @notice An interest-bearing schedule whose first installment would repay less than
+    ///         `minFirstPrincipal` base units of principal (exactly, before rounding): interest
+    ///         would take (almost) the whole installment and rounding would drift the principal
+    ///         into a balloon (see `MIN_FIRST_PRINCIPAL`). Shorten it, lower the APR or raise the
+    ///         principal.
+    error LoanBookScheduleDoesNotAmortize(
+        uint256 installmentAmount, uint256 firstInterest, uint256 firstPrincipal, uint256 minFirstPrincipal
+    );
     /// @notice Origination fee above `MAX_ORIGINATION_FEE_BPS`.
     error LoanBookFeeTooHigh(uint256 feeBps, uint256 maxBps);
     /// @notice The funding deadline is not in the future.
@@ -330,9 +354,11 @@ interface ILoanBook {
     /// @notice Pays up to `amount` towards loan `loanId` from the caller (anyone may pay).
     ///         Active: late fees, then the interest and principal of every installment whose
     ///         period has started, oldest first; the rest prepays principal. Defaulted: a
-    ///         recovery, up to what is recoverable. Never takes more than is owed. Open while
-    ///         paused.
-    /// @return paid What was taken from the caller and distributed to the investors.
+    ///         recovery, up to what is recoverable: to the investors until they have recovered
+    ///         `debt - cover`, then to the ReserveFund until its cover is recouped. Never takes
+    ///         more than is owed. Open while paused.
+    /// @return paid What was taken from the caller (distributed to the investors, but for the
+    ///         part a recovery sends back to the ReserveFund).
     function repay(uint256 loanId, uint256 amount) external returns (uint256 paid);
 
     /// @notice Marks an Active loan defaulted once `block.timestamp` is past `defaultableAt`
@@ -353,6 +379,9 @@ interface ILoanBook {
 
     /// @notice Number of loans created; ids run from 1 to `loanCount`.
     function loanCount() external view returns (uint256);
+
+    /// @notice The ERC-20 every loan is denominated in.
+    function asset() external view returns (IERC20);
 
     /// @notice The stored loan (all zero for an unknown id).
     function loan(uint256 loanId) external view returns (Loan memory);
@@ -377,8 +406,8 @@ interface ILoanBook {
     ///         every later installment whose due date has come, but never one not yet due),
     ///         `payoff` closes it (with the interest of a period that has started), and
     ///         `nextDueDate` is the oldest unpaid due date. Repaying `dueNow` settles exactly the
-    ///         installments it counts. For a Defaulted loan both amounts are the recoverable
-    ///         remainder. Zero otherwise.
+    ///         installments it counts. For a Defaulted loan both amounts are what the borrower
+    ///         still owes (`recoverable`). Zero otherwise.
     function amountDue(uint256 loanId) external view returns (uint256 dueNow, uint256 payoff, uint256 nextDueDate);
 
     /// @notice The time after which {markDefault} succeeds (0 unless Active).

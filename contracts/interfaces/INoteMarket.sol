@@ -131,6 +131,8 @@ interface INoteMarket {
     // ------------------------------------------------------------------ errors
 
     error NoteMarketZeroAddress();
+    /// @notice The asset given is not LoanBook's loan asset: buyers would pay in another token.
+    error NoteMarketAssetMismatch(address asset, address loanBookAsset);
     error NoteMarketZeroNotes(uint256 loanId);
     /// @param priceBps The price asked.
     /// @param maxBps The highest price accepted (a typo guard: twice face value).

@@ -35,6 +35,8 @@ interface IRepaymentAgent {
 
     /// @notice A zero address given to the constructor.
     error RepaymentAgentZeroAddress();
+    /// @notice The asset given is not LoanBook's loan asset.
+    error RepaymentAgentAssetMismatch(address asset, address loanBookAsset);
     /// @notice The mandate's expiry has passed.
     error RepaymentAgentExpired(bytes32 mandateHash, uint256 expiry);
     /// @notice Called by another account than the mandate's executor.

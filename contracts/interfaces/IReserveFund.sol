@@ -7,13 +7,19 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 /// @notice The risk reserve (the "guarantee"). It is fed by origination fees, which LoanBook
 ///         transfers to it at disbursement, and by voluntary deposits. When a loan defaults it
 ///         covers the outstanding principal up to its balance and a coverage ratio, paying only
-///         to a LoanBook (LOAN_BOOK_ROLE), which distributes the cover to the loan's investors.
+///         to its LoanBook, which distributes the cover to the loan's investors and sends back
+///         what the borrower repays of it later (`LoanBook.CoverRecouped`, a plain transfer, as
+///         the fees). The LoanBook is set once ({setLoanBook}) and never changes: no role, the
+///         admin's included, can make the reserve pay anyone else.
 interface IReserveFund {
     /// @notice Emitted when someone tops the reserve up.
     event Deposited(address indexed from, uint256 amount);
 
     /// @notice Emitted when the reserve pays `amount` of cover for `loanId` to `loanBook`.
     event CoverPaid(uint256 indexed loanId, address indexed loanBook, uint256 amount);
+
+    /// @notice Emitted once, when the admin binds the reserve to the LoanBook it pays cover to.
+    event LoanBookSet(address indexed loanBook);
 
     /// @notice Emitted when the admin changes the coverage ratio.
     event CoverageRatioSet(uint16 previousBps, uint16 newBps);
@@ -26,9 +32,16 @@ interface IReserveFund {
     error ReserveFundInvalidCoverageRatio(uint256 bps, uint256 maxBps);
     /// @notice A cover request above the reserve's balance.
     error ReserveFundInsufficientBalance(uint256 requested, uint256 available);
+    /// @notice {cover} called by anyone but the reserve's LoanBook (zero until it is set).
+    error ReserveFundNotLoanBook(address caller, address loanBook);
+    /// @notice {setLoanBook} once the LoanBook is already set.
+    error ReserveFundLoanBookAlreadySet(address loanBook);
 
     /// @notice The ERC-20 the reserve holds (the loans' currency).
     function asset() external view returns (IERC20);
+
+    /// @notice The LoanBook the reserve pays cover to (zero until {setLoanBook}).
+    function loanBook() external view returns (address);
 
     /// @notice The reserve's balance of `asset`.
     function balance() external view returns (uint256);
@@ -43,9 +56,13 @@ interface IReserveFund {
     /// @notice Pulls `amount` from the caller into the reserve (needs an ERC-20 allowance).
     function deposit(uint256 amount) external;
 
-    /// @notice Pays `amount` of cover for `loanId` to the caller. LOAN_BOOK_ROLE only; the
-    ///         LoanBook computes `amount` with {coverageFor}.
+    /// @notice Pays `amount` of cover for `loanId` to the LoanBook, which alone may call; it
+    ///         computes `amount` with {coverageFor}.
     function cover(uint256 loanId, uint256 amount) external;
+
+    /// @notice Binds the reserve to the LoanBook it pays cover to, once and for good.
+    ///         DEFAULT_ADMIN_ROLE only.
+    function setLoanBook(address loanBook_) external;
 
     /// @notice Sets the coverage ratio (at most 10_000). DEFAULT_ADMIN_ROLE only.
     function setCoverageRatio(uint16 bps) external;

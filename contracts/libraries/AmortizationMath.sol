@@ -30,15 +30,29 @@ library AmortizationMath {
     function installmentAmount(uint256 principal, uint256 aprBps, uint256 period, uint256 installments)
         internal
         pure
-        returns (uint256)
+        returns (uint256 amount)
     {
-        if (aprBps == 0) return Math.ceilDiv(principal, installments);
+        (amount,) = annuity(principal, aprBps, period, installments);
+    }
+
+    /// @notice The installment (as {installmentAmount}) and the principal the exact schedule's
+    ///         first installment repays, `P * r / ((1 + r)^n - 1)`, rounded down (at zero
+    ///         interest the whole installment is principal).
+    function annuity(uint256 principal, uint256 aprBps, uint256 period, uint256 installments)
+        internal
+        pure
+        returns (uint256 amount, uint256 firstPrincipal)
+    {
         uint256 rate = periodRateRay(aprBps, period);
-        if (rate == 0) return Math.ceilDiv(principal, installments);
+        if (rate == 0) {
+            amount = Math.ceilDiv(principal, installments);
+            return (amount, amount);
+        }
         uint256 growth = rpow(RAY + rate, installments); // (1 + r)^n, > RAY since rate > 0
         // A = P * r * g / (g - 1); (g - RAY) > 0 because rate > 0 and installments >= 1.
         uint256 factor = Math.mulDiv(rate, growth, growth - RAY, Math.Rounding.Ceil);
-        return Math.mulDiv(principal, factor, RAY, Math.Rounding.Ceil);
+        amount = Math.mulDiv(principal, factor, RAY, Math.Rounding.Ceil);
+        firstPrincipal = Math.mulDiv(principal, rate, growth - RAY);
     }
 
     /// @notice `x^n` for a RAY `x`, by squaring, each product rounded down.

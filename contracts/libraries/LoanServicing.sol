@@ -17,8 +17,12 @@ import {AmortizationMath} from "./AmortizationMath.sol";
 ///         scheduled balance. While no installment is billed (the next period has not started),
 ///         payments prepay principal: the installment amount stays fixed and the loan ends
 ///         sooner. A late fee of `lateFeeBps` of the installment amount is assessed once per
-///         installment still unpaid `gracePeriod` after its due date.
+///         installment still unpaid `gracePeriod` after its due date; only installments the balance still needs have one (a prepaid loan ends
+///         sooner and has fewer), and the loan's final installment, when it bills less than the
+///         installment amount, pays the fee on what it bills.
 library LoanServicing {
+    uint256 internal constant BPS = 10_000;
+
     /// @notice Fixed facts of a loan's schedule.
     struct Schedule {
         uint256 startTime;
@@ -27,7 +31,7 @@ library LoanServicing {
         uint256 installmentAmount;
         uint256 aprBps;
         uint256 gracePeriod;
-        uint256 lateFee; // per late installment, in base units
+        uint256 lateFeeBps; // of the installment amount (or of a smaller final installment)
     }
 
     /// @notice The mutable servicing state.
@@ -55,7 +59,11 @@ library LoanServicing {
     }
 
     /// @notice Assesses the late fees of every unpaid installment that became late since the
-    ///         last assessment. Returns the amount added to `feesDue`.
+    ///         last assessment and that the balance still needs: the installments are walked as
+    ///         they would be billed in turn, and the walk ends with the one that pays the balance
+    ///         off. Each fee is `lateFeeBps` of the installment amount, or of what the final
+    ///         installment bills (what is left of it) when that is less. Returns the amount added
+    ///         to `feesDue`.
     function accrueLateFees(State memory st, Schedule memory s, uint256 timestamp)
         internal
         pure
@@ -65,9 +73,35 @@ library LoanServicing {
         // Installments up to `installmentsPaid` are settled, and up to `lateFeesThrough` assessed.
         uint256 from = Math.max(st.lateFeesThrough, st.installmentsPaid);
         if (through <= from) return 0;
-        assessed = (through - from) * s.lateFee;
-        st.feesDue += assessed;
-        st.lateFeesThrough = through;
+        uint256 amount = s.installmentAmount;
+        uint256 fee = Math.mulDiv(amount, s.lateFeeBps, BPS, Math.Rounding.Ceil); // rounded up: to the investors
+        State memory w = State(st.principalOutstanding, st.interestDue, st.principalDue, 0, st.installmentsPaid, 0);
+        uint256 last = 0;
+        for (uint256 k = w.installmentsPaid; k < through; k = w.installmentsPaid) {
+            if (w.principalOutstanding > (through - k) * amount) {
+                // Every installment but the last repays less than `amount` of principal, so the
+                // balance outlasts all of these but the last of them: each exists and bills at
+                // least `amount` (the last, the rest of a balance above it). No need to walk them.
+                assessed += (through - Math.max(k, from)) * fee;
+                last = through;
+                break;
+            }
+            // Its period has started (it is late), so `bill` bills it if the balance needs it.
+            if (!bill(w, s, timestamp)) break;
+            if (k >= from) {
+                // The final installment (all the principal left is due) may bill less.
+                uint256 base = w.principalDue == w.principalOutstanding
+                    ? Math.min(amount, w.interestDue + w.principalDue)
+                    : amount;
+                assessed += Math.mulDiv(base, s.lateFeeBps, BPS, Math.Rounding.Ceil);
+                last = k + 1;
+            }
+            payInstallment(w, type(uint256).max);
+        }
+        if (assessed != 0) {
+            st.feesDue += assessed;
+            st.lateFeesThrough = last;
+        }
     }
 
     /// @notice Bills the current installment if its period has started and it is not billed yet.

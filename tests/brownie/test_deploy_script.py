@@ -20,6 +20,6 @@ def test_deploy_script_wires_roles_and_kyc_levels():
     assert set(addresses) == {"MockStablecoin", "DocumentAnchor", "KYCRegistry", "ReserveFund", "LoanBook", "NoteMarket",
                               "FundingAgent", "RepaymentAgent"}
     book, reserve = LoanBook.at(addresses["LoanBook"]), ReserveFund.at(addresses["ReserveFund"])
-    assert reserve.hasRole(reserve.LOAN_BOOK_ROLE(), book)
+    assert reserve.loanBook() == book
     assert book.hasRole(book.UNDERWRITER_ROLE(), accounts[1])
     assert int(book.borrowerKycLevel()) == 2 and int(book.investorKycLevel()) == 1

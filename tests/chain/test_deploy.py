@@ -38,6 +38,30 @@ def test_changed_bytecode_is_redeployed_and_recorded(chain_settings, snapshot, a
     assert "changed" in history[-1]["reason"]
 
 
+def test_a_new_loan_book_gets_a_new_reserve(chain_settings, snapshot, tmp_path):
+    """ReserveFund pays cover to one LoanBook, set once: a LoanBook redeployed (here for a changed
+    constructor argument) brings a new reserve bound to it, never one still paying the old book."""
+    from backend.chain import deploy_plan
+
+    settings = chain_settings.model_copy(update={"deployments_dir": tmp_path / "deployments"})
+    first = deploy_all(settings)
+    reserve = lambda report: report.manifest["contracts"]["ReserveFund"]["address"]  # noqa: E731
+    assert deploy_all(settings).deployed == []  # unchanged: the pair is reused
+    book = next(spec for spec in deploy_plan.CONTRACTS if spec.name == "LoanBook")
+    longer_grace = ContractSpec("LoanBook", args=lambda ctx: [*book.args(ctx)[:4], 16 * 86_400, *book.args(ctx)[5:]])
+    plan = [longer_grace if spec.name == "LoanBook" else spec for spec in deploy_plan.CONTRACTS]
+    second = deploy_all(settings, plan=plan)
+    assert {"ReserveFund", "LoanBook"} <= set(second.deployed) and reserve(second) != reserve(first)
+    replaced = {entry["contract"]: entry["reason"] for entry in load_manifest(settings, 31337)["history"]}
+    assert replaced["ReserveFund"] == "LoanBook is redeployed"
+    w3 = Web3(Web3.HTTPProvider(settings.rpc_url))
+    abi = [{"type": "function", "name": "loanBook", "inputs": [], "outputs": [{"type": "address"}],
+            "stateMutability": "view"}]  # fmt: skip
+    for report in (first, second):
+        bound = w3.eth.contract(address=reserve(report), abi=abi).functions.loanBook().call()
+        assert bound == report.manifest["contracts"]["LoanBook"]["address"]
+
+
 def test_restarted_chain_keeps_the_deployment(tmp_path, artifacts):
     port = free_port()
     settings = make_settings(tmp_path, chain_port=port, rpc_url=f"http://127.0.0.1:{port}")

@@ -31,7 +31,7 @@ from backend.errors import ChainError
 from tests.chain.conftest import with_db
 from tests.conftest import free_port, make_settings
 from tests.contracts.conftest import build_world
-from tests.contracts.helpers import KYC_EXPIRY, Chain
+from tests.contracts.helpers import KYC_EXPIRY, Chain, events
 
 PROJECTIONS = (
     AnchorRow, AttestationRow, LoanRow, FundingRow, RepaymentRow, NoteBalanceRow, NoteTransferRow, EventSubjectRow,
@@ -152,7 +152,7 @@ def test_role_and_pause_events_of_every_platform_contract_are_indexed(indexed):
     followed = followed_contracts(settings).by_address.values()
     assert {name for name, topics in followed if governance <= set(topics)} == {name for name, _ in followed}
 
-    role = Web3.keccak(text="LOAN_BOOK_ROLE")
+    role = Web3.keccak(text="DEFAULT_ADMIN_ROLE")  # any role id: ReserveFund's admin grants what it is asked
     outsider, admin = world.outsider.address, world.admin.address
     world.chain.tx(world.reserve.functions.grantRole(role, outsider), admin)
     world.chain.tx(world.reserve.functions.revokeRole(role, outsider), admin)
@@ -278,3 +278,30 @@ def test_the_index_at_an_earlier_block_is_the_index_then_and_leaves_it_as_it_is(
         with pytest.raises(ChainError, match="has not reached"), index_at(session, now["checkpoint"][0] + 1, "0x"):
             pass
     assert index_state(settings) == now
+
+
+def test_a_default_and_the_recoveries_that_repay_the_investors_then_the_reserve(indexed):
+    """The index follows LoanBook's subrogation: what the borrower still owes is the whole debt,
+    recoveries past `debt - cover` are the reserve's (CoverRecouped), and the reserve's figures
+    count them back in."""
+    from backend.disclosure.reserve import reserve_figures
+
+    settings, world = indexed
+    chain, book = world.chain, world.book
+    loan_id, _ = world.active_loan()
+    at = book.functions.defaultableAt(loan_id).call() + 1
+    (default,) = events(chain.tx(book.functions.markDefault(loan_id), world.admin.address, at=at), book, "LoanDefaulted")
+    debt, cover = default["debt"], default["cover"]
+    world.repay(loan_id, debt - cover + 100)  # the investors whole, 100 units back to the reserve
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        loan = session.get(LoanRow, loan_id)
+        assert (loan.status, loan.recovered, loan.recoverable) == ("defaulted", debt - cover + 100, cover - 100)
+        assert (loan.cover_recouped, loan.recovered_by_investors, loan.net_loss) == (100, debt - cover, 0)
+        (recouped,) = session.scalars(select(ChainEvent).where(ChainEvent.event == "CoverRecouped")).all()
+        assert recouped.args == {"loanId": loan_id, "amount": 100, "coverOutstanding": cover - 100}
+        assert session.scalar(select(EventSubjectRow.loan_id).where(EventSubjectRow.event_id == recouped.id)) == loan_id
+        reserve = reserve_figures(session, active=[])
+        assert reserve.cover_recouped == 100 and reserve.cover_paid == cover
+        assert reserve.balance == world.reserve.functions.balance().call()
+    assert index_state(settings) == _rebuilt(settings)

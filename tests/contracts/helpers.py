@@ -110,6 +110,16 @@ class Chain:
         return ts
 
     # --- transactions ---------------------------------------------------------------------
+    def tx_as_contract(self, fn, contract: str):
+        """Send `fn` from a contract's own address (Anvil impersonation): what a bug in that contract
+        could make it do, for rules that must catch a call its code never makes."""
+        self.rpc("anvil_impersonateAccount", [contract])
+        self.rpc("anvil_setBalance", [contract, hex(10**18)])
+        try:
+            return self.tx(fn, contract)
+        finally:
+            self.rpc("anvil_stopImpersonatingAccount", [contract])
+
     def tx(self, fn, sender: str, at: int | None = None, gas: int = GAS):
         """Send `fn` from the unlocked `sender` (in the block at `at` if given) and return the
         receipt. Fails with the decoded custom error when the transaction reverts."""

@@ -54,7 +54,11 @@ class LoanModel:
 
     @property
     def late_fee(self) -> int:
-        return -(-self.amount * self.late_fee_bps // BPS)
+        """The late fee of an installment of the full amount."""
+        return self.fee_on(self.amount)
+
+    def fee_on(self, base: int) -> int:
+        return -(-min(base, self.amount) * self.late_fee_bps // BPS)
 
     def due_date(self, k: int) -> int:
         return self.start + k * self.period
@@ -67,13 +71,25 @@ class LoanModel:
         return k
 
     def accrue(self, ts: int) -> int:
+        """Late fees of the installments late since the last assessment that the balance still
+        needs (walked as they would be billed), each on the installment amount or on what the
+        final installment bills (what is left of it) when less."""
         through = self.late_count(ts)
         start = max(self.fees_through, self.paid_installments)
         if through <= start:
             return 0
-        assessed = (through - start) * self.late_fee
-        self.fees_due += assessed
-        self.fees_through = through
+        walk = copy.deepcopy(self)
+        assessed = last = 0
+        while walk.paid_installments < through and walk.bill(ts):
+            k = walk.paid_installments + 1
+            if k > start:
+                final = walk.principal_due == walk.outstanding
+                assessed += self.fee_on(walk.interest_due + walk.principal_due if final else self.amount)
+                last = k
+            walk._pay_installment(2**256)
+        if assessed:
+            self.fees_due += assessed
+            self.fees_through = last
         return assessed
 
     def bill(self, ts: int) -> bool:

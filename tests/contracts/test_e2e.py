@@ -97,7 +97,8 @@ def test_default_halfway_covered_by_the_reserve(any_world, investors):
     (ev,) = events(receipt, book, "LoanDefaulted")
     assert ev["principalOutstanding"] == outstanding and ev["cover"] == cover
     # The debt: principal, the interest of every billed installment, and their late fees.
-    assert ev["debt"] > outstanding and ev["recoverable"] == ev["debt"] - cover
+    # The borrower still owes all of it: the cover insures the investors, it pays no debt.
+    assert ev["debt"] > outstanding and ev["recoverable"] == ev["debt"]
     assert reserve.functions.balance().call() == reserve_balance - cover
     loan = world.loan(loan_id)
     assert loan["status"] == DEFAULTED and loan["coverPaid"] == cover

@@ -33,3 +33,9 @@ def test_gas_budgets(chain_settings, deployment, w3):
     assert max(report["details"]["claim_each_investor"]) <= 80_000
     assert report["baseline_per_loan_contract_deploy"] == 2_900_000
     assert report["lifecycle_vs_contract_deploy_ratio"] == round(report["lifecycle_12x10"] / 2_900_000, 3)
+
+
+def test_every_contract_fits_eip170(artifacts):
+    """EIP-170: no runtime code above 24,576 bytes (LoanBook is the one close to it)."""
+    sizes = {name: len(art["deployedBytecode"]) // 2 - 1 for name, art in artifacts.items()}
+    assert max(sizes.values()) <= 24_576, sizes

@@ -68,7 +68,8 @@ class MLoan:
     distributions: int = 0
     repaid: int = 0
     cover: int = 0
-    recoverable: int = 0
+    recoverable: int = 0  # what the borrower still owes after a default: the investors' part first
+    recouped: int = 0  # of the cover, paid back to the reserve by recoveries
     refunded: int = 0
     total_funded: int = 0
     claimed: dict[str, int] = field(default_factory=dict)
@@ -406,12 +407,20 @@ class LendingMachine(RuleBasedStateMachine):
             if loan.recoverable == 0:
                 self.expect(fn, payer, "LoanBookNothingOwed", loan.id)
                 return
-            self.expect(fn, payer, None)
+            receipt = self.expect(fn, payer, None)
             paid = min(amount, loan.recoverable)
+            # The investors recover `debt - cover` first, then the reserve its cover.
+            to_investors = min(paid, max(loan.recoverable - loan.cover, 0))
             self.seen["recovery"] += 1
             loan.recoverable -= paid
-            loan.repaid += paid
-            loan.distribute(paid)
+            loan.repaid += to_investors
+            loan.recouped += paid - to_investors
+            assert loan.recouped <= loan.cover
+            if to_investors:
+                loan.distribute(to_investors)
+            assert [e["amount"] for e in events(receipt, self.book, "CoverRecouped")] == (
+                [paid - to_investors] if paid > to_investors else [])  # fmt: skip
+            self.seen.update(["cover recouped"] if paid > to_investors else [])
         else:
             self.expect(fn, payer, "LoanBookNotRepayable", loan.id, loan.status)
 
@@ -467,7 +476,7 @@ class LendingMachine(RuleBasedStateMachine):
         self.seen["default"] += 1
         loan.status = DEFAULTED
         loan.cover = cover
-        loan.recoverable = debt - cover
+        loan.recoverable = debt  # the borrower still owes it all
         loan.distribute(cover)
 
     def refund(self, data):

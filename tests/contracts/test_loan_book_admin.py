@@ -113,6 +113,29 @@ def test_constructor_validation(world, artifacts):
                       "LoanBookInvalidServicingParams", grace, fee, after)  # fmt: skip
 
 
+def _deploy(world, artifacts, name: str, *args):
+    art = artifacts[name]
+    factory = world.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    return world.chain.tx(factory.constructor(*args), world.admin.address)["contractAddress"]
+
+
+def test_the_contracts_share_one_asset(world, artifacts, snapshot):
+    """LoanBook refuses a reserve in another token (its cover would not be the loans' money), and
+    NoteMarket and RepaymentAgent refuse an asset other than LoanBook's."""
+    admin, token, book = world.admin.address, world.token.address, world.book.address
+    other = _deploy(world, artifacts, "MockStablecoin")
+    other_reserve = _deploy(world, artifacts, "ReserveFund", admin, other, 8_000)
+    art = artifacts["LoanBook"]
+    factory = world.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    args = [admin, token, world.kyc.address, other_reserve, 15 * DAY, 500, 120 * DAY, 25 * UNIT]
+    expect_revert(world.chain, factory.constructor(*args), admin, "LoanBookAssetMismatch", token, other)
+    assert world.book.functions.asset().call() == token
+    for name, error, args in (("NoteMarket", "NoteMarketAssetMismatch", [admin, book, other]),
+                              ("RepaymentAgent", "RepaymentAgentAssetMismatch", [book, other])):  # fmt: skip
+        factory = world.w3.eth.contract(abi=artifacts[name]["abi"], bytecode=artifacts[name]["bytecode"])
+        expect_revert(world.chain, factory.constructor(*args), admin, error, other, token)
+
+
 def test_supports_interfaces(world):
     book = world.book
     for interface_id in ("0xd9b67a26", "0x0e89341c", "0x7965db0b", "0x01ffc9a7"):  # 1155, metadata, AC, 165

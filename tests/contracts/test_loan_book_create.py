@@ -198,11 +198,43 @@ def test_term_validation(world):
         expect_revert(world.chain, fn, s, name, *args, at=now + 1)
 
 
+def test_a_schedule_that_would_not_amortize_is_refused(world):
+    """10,000 tokens at 100% APR over 360 monthly installments: the exact first principal portion
+    is a fraction of a unit, so the installment and its interest round to the same amount and the
+    whole principal would be left for the last installment. Refused before any signature check."""
+    now, dummy = world.chain.now(), b"\x01" * 65
+    for overrides in (dict(principal=10_000 * 10**6, apr_bps=10_000, installments=360),
+                      dict(principal=1), dict(principal=1_000 * 10**6, apr_bps=10_000, installments=39,
+                                              installment_period=366 * DAY)):  # fmt: skip
+        terms = world.terms(**overrides)
+        amount, first_principal = lt.annuity(terms.principal, terms.apr_bps, terms.installment_period, terms.installments)
+        assert first_principal < lt.MIN_FIRST_PRINCIPAL == world.book.functions.MIN_FIRST_PRINCIPAL().call() == 10_000
+        interest = lt.period_interest(terms.principal, terms.apr_bps, terms.installment_period)
+        fn, s = submit(world, terms, dummy, dummy)
+        expect_revert(world.chain, fn, s, "LoanBookScheduleDoesNotAmortize", amount, interest, first_principal,
+                      10_000, at=now + 1)  # fmt: skip
+
+
+def test_the_amortization_floor_is_exact(world, snapshot):
+    """The least principal whose first installment repays 10,000 units is accepted, one unit less is not."""
+    period, apr, n = 30 * DAY, 1_200, 12
+    low, high = 1, 10**9
+    while low < high:  # the least principal with a first principal portion of at least the floor
+        mid = (low + high) // 2
+        low, high = (mid + 1, high) if lt.annuity(mid, apr, period, n)[1] < lt.MIN_FIRST_PRINCIPAL else (low, mid)
+    loan_id, _ = world.create(principal=low, apr_bps=apr, installments=n, installment_period=period)
+    assert world.loan(loan_id)["installmentAmount"] == lt.installment_amount(low, apr, period, n)
+    terms = world.terms(principal=low - 1, apr_bps=apr, installments=n, installment_period=period)
+    fn, s = submit(world, terms, world.sign(terms, world.borrower), world.sign(terms, world.underwriter))
+    expect_revert(world.chain, fn, s, "LoanBookScheduleDoesNotAmortize", firstPrincipal=lt.annuity(low - 1, apr, period, n)[1])
+
+
 def test_limits_are_accepted(world, snapshot):
-    # 100% APR, 10% fee, 360 monthly installments, one-day and one-year periods all work.
+    # 100% APR, 10% fee, 360 monthly installments, one-day and one-year periods all work; so does a
+    # single unit lent without interest.
     for overrides in (dict(apr_bps=10_000, origination_fee_bps=1_000), dict(installments=360),
                       dict(installment_period=DAY), dict(installments=40, installment_period=365 * DAY),
-                      dict(apr_bps=0), dict(principal=1)):  # fmt: skip
+                      dict(apr_bps=0), dict(principal=1, apr_bps=0)):  # fmt: skip
         loan_id, _ = world.create(**overrides)
         terms_installment = world.loan(loan_id)["installmentAmount"]
         t = world.terms(**overrides)

@@ -161,6 +161,71 @@ def test_several_missed_installments_are_settled_in_order(world, snapshot):
     repay_checked(world, model, loan_id, 2 * model.amount, at=at + 2)
 
 
+def test_a_prepaid_loan_is_charged_late_fees_only_for_the_installments_it_still_has(world, snapshot):
+    """Prepaid down to less than one installment, the loan has one installment left: missing it for
+    four months costs one late fee, on what that installment bills, not four on the full amount."""
+    loan_id, start = world.active_loan()
+    model = model_of(world, loan_id)
+    world.chain.mine_at(start + PERIOD - DAY)
+    _, payoff, _ = world.book.functions.amountDue(loan_id).call()
+    repay_checked(world, model, loan_id, payoff - 500 * UNIT, at=start + PERIOD - DAY + 1)
+    assert (model.outstanding, model.paid_installments) == (500 * UNIT, 1)
+    at = start + 5 * PERIOD + 16 * DAY  # installments 2-5 are late by the calendar; only 2 exists
+    world.chain.mine_at(at)
+    final = 500 * UNIT + lt.period_interest(500 * UNIT, 1_200, PERIOD)  # what installment 2 bills
+    fee = -(-final * 500 // 10_000)
+    assert fee < model.late_fee
+    assert tuple(world.book.functions.amountDue(loan_id).call()[:2]) == model.quote(at) == (final + fee, final + fee)
+    receipt, r = repay_checked(world, model, loan_id, 10**12, at=at + 1)
+    assert r.paid == final + fee and r.repaid
+    assert events(receipt, world.book, "LateFeeAssessed") == [{"loanId": loan_id, "throughInstallment": 2,
+                                                               "amount": fee}]  # fmt: skip
+
+
+def test_late_fees_stop_with_the_installment_that_pays_the_balance_off(world, snapshot):
+    """Prepaid down to a little more than one installment's principal, two installments are left:
+    the first on the full amount, the final one on what it bills."""
+    loan_id, start = world.active_loan()
+    model = model_of(world, loan_id)
+    world.chain.mine_at(start + PERIOD - DAY)
+    _, payoff, _ = world.book.functions.amountDue(loan_id).call()
+    left = model.amount + 300 * UNIT
+    repay_checked(world, model, loan_id, payoff - left, at=start + PERIOD - DAY + 1)
+    at = start + 7 * PERIOD + 16 * DAY  # 2-7 late by the calendar
+    world.chain.mine_at(at)
+    assert tuple(world.book.functions.amountDue(loan_id).call()[:2]) == model.quote(at)
+    receipt, r = repay_checked(world, model, loan_id, 10**12, at=at + 1)
+    (assessed,) = events(receipt, world.book, "LateFeeAssessed")
+    assert assessed["throughInstallment"] == 3 and r.repaid
+    assert model.late_fee < assessed["amount"] < 2 * model.late_fee  # a full fee, and one on less
+
+
+def test_defaulting_saves_the_borrower_nothing(world, snapshot):
+    """The reserve's cover insures the investors; it does not pay the borrower's debt. A borrower
+    who defaults still owes the whole debt, and what it pays after the investors have recovered
+    `debt - cover` goes back to the reserve."""
+    book, reserve, chain = world.book, world.reserve, world.chain
+    reserve_before_loan = reserve.functions.balance().call()
+    before = world.balance(world.borrower)
+    loan_id, start = world.active_loan()
+    received = world.balance(world.borrower) - before
+    at = book.functions.defaultableAt(loan_id).call() + 1
+    receipt = chain.tx(book.functions.markDefault(loan_id), world.outsider.address, at=at)
+    (ev,) = events(receipt, book, "LoanDefaulted")
+    assert ev["recoverable"] == ev["debt"] > ev["principalOutstanding"] == 12_000 * UNIT > ev["cover"] > 0
+    # Paying what the default event once left owed (`debt - cover`) no longer settles anything.
+    world.repay(loan_id, ev["debt"] - ev["cover"])
+    assert world.loan(loan_id)["recoverable"] == ev["cover"]
+    assert reserve.functions.balance().call() == reserve_before_loan + 120 * UNIT - ev["cover"]
+    before = world.balance(world.borrower)
+    world.repay(loan_id, 10**15)
+    paid = ev["debt"] - ev["cover"] + before - world.balance(world.borrower)
+    assert paid == ev["debt"] > received
+    assert world.loan(loan_id)["recoverable"] == 0
+    # The reserve is made whole: it keeps the origination fee, as if the loan had performed.
+    assert reserve.functions.balance().call() == reserve_before_loan + 120 * UNIT
+
+
 def test_a_payment_smaller_than_the_fees(world, snapshot):
     loan_id, start = world.active_loan()
     model = model_of(world, loan_id)
@@ -324,25 +389,38 @@ def test_default_draws_cover_and_recoveries_are_distributed(world, snapshot):
     _, debt = model.quote(threshold + 1)
     (ev,) = events(receipt, book, "LoanDefaulted")
     assert ev == {"loanId": loan_id, "caller": who, "principalOutstanding": outstanding, "debt": debt,
-                  "cover": cover, "recoverable": debt - cover}  # fmt: skip
+                  "cover": cover, "recoverable": debt}  # fmt: skip
     assert events(receipt, reserve, "CoverPaid") == [{"loanId": loan_id, "loanBook": book.address, "amount": cover}]
     assert reserve.functions.balance().call() == reserve_before - cover
     loan = world.loan(loan_id)
-    assert (loan["status"], loan["coverPaid"], loan["recoverable"]) == (DEFAULTED, cover, debt - cover)
-    assert book.functions.amountDue(loan_id).call() == [debt - cover, debt - cover, 0]
+    # The borrower still owes the whole debt: the cover insures the investors, it pays no debt.
+    assert (loan["status"], loan["coverPaid"], loan["recoverable"]) == (DEFAULTED, cover, debt)
+    assert book.functions.amountDue(loan_id).call() == [debt, debt, 0]
     assert book.functions.defaultableAt(loan_id).call() == 0
     # Every investor holds 1/6 of the notes: 1/6 of the cover each (rounded down).
     gained = book.functions.claimableOf(loan_id, world.investors[0].address).call() - claimable_before
     assert cover // 6 - 1 <= gained <= cover // 6
     expect_revert(chain, book.functions.markDefault(loan_id), who, "LoanBookNotActive", loan_id, DEFAULTED)
 
-    # Recoveries: distributed the same way, capped at what is recoverable.
+    # Recoveries go to the investors until they have recovered `debt - cover`...
     receipt = world.repay(loan_id, 1_000 * UNIT, payer=world.outsider)
     assert events(receipt, book, "LoanRecovery") == [{"loanId": loan_id, "payer": who, "amount": 1_000 * UNIT,
-                                                      "recoverableLeft": debt - cover - 1_000 * UNIT}]  # fmt: skip
+                                                      "recoverableLeft": debt - 1_000 * UNIT}]  # fmt: skip
+    assert events(receipt, book, "CoverRecouped") == []
+    # ... then back to the reserve, until it has recouped its cover (a payment may straddle both).
+    distributed = world.loan(loan_id)["distributed"]
+    receipt = world.repay(loan_id, debt - cover - 1_000 * UNIT + 500 * UNIT, payer=world.outsider)
+    assert events(receipt, book, "CoverRecouped") == [{"loanId": loan_id, "amount": 500 * UNIT,
+                                                       "coverOutstanding": cover - 500 * UNIT}]  # fmt: skip
+    assert world.loan(loan_id)["distributed"] == distributed + debt - cover - 1_000 * UNIT
+    assert reserve.functions.balance().call() == reserve_before - cover + 500 * UNIT
     before = world.balance(world.outsider)
-    world.repay(loan_id, 10**15, payer=world.outsider)
-    assert world.balance(world.outsider) == before - (debt - cover - 1_000 * UNIT)
+    receipt = world.repay(loan_id, 10**15, payer=world.outsider)  # capped at what is owed
+    assert world.balance(world.outsider) == before - (cover - 500 * UNIT)
+    assert events(receipt, book, "CoverRecouped") == [{"loanId": loan_id, "amount": cover - 500 * UNIT,
+                                                       "coverOutstanding": 0}]  # fmt: skip
+    assert reserve.functions.balance().call() == reserve_before
+    assert world.loan(loan_id)["recoverable"] == 0
     expect_revert(chain, book.functions.repay(loan_id, 1), who, "LoanBookNothingOwed", loan_id)
     # Investors end with cover + recoveries = the debt at default (minus rounding dust).
     total = sum(book.functions.claimableOf(loan_id, i.address).call() for i in world.investors)

@@ -13,9 +13,13 @@ DAY = 86_400
 
 
 def _loan(loan_id: int, status: str, start: int, principal: int = 1_000, outstanding: int = 0, cover: int = 0,
-          recovered: int = 0, paid: int = 0) -> LoanRow:  # fmt: skip
+          recovered: int = 0, paid: int = 0, debt: int | None = None) -> LoanRow:  # fmt: skip
+    # what the borrower still owes after a default: the debt at default (here the principal then
+    # outstanding unless given) less what was recovered
+    recoverable = max(0, (outstanding if debt is None else debt) - recovered)
     return LoanRow(loan_id=loan_id, status=status, start_time=start, principal=principal,
-                   principal_outstanding=outstanding, cover=cover, recovered=recovered, principal_paid=paid)  # fmt: skip
+                   principal_outstanding=outstanding, cover=cover, recovered=recovered, principal_paid=paid,
+                   recoverable=recoverable)  # fmt: skip
 
 
 def test_a_vintage_is_its_month_of_disbursal_in_utc():
@@ -39,6 +43,17 @@ def test_the_curve_adds_each_default_in_the_month_on_book_it_happened():
     assert v.months_on_book == 7  # its oldest loan is in its 7th month on book
     # Loan 2 defaulted in its 3rd month on book, loan 1 in its 5th.
     assert v.cumulative_default_rate == pytest.approx([0, 0, 900 / 4_000, 900 / 4_000, 0.375, 0.375, 0.375])
+
+
+def test_recoveries_that_repay_the_reserve_are_not_the_investors():
+    """Recoveries repay the investors' `debt - cover` first, then the reserve's cover: only the
+    first part lowers what the investors lost."""
+    loan = _loan(1, "defaulted", JAN, outstanding=600, cover=480, recovered=200, debt=650)
+    assert (loan.recoverable, loan.cover_recouped, loan.recovered_by_investors) == (450, 30, 170)
+    assert loan.net_loss == 0  # 480 + 170 = 650 >= 600
+    v = _vintage("2026-01", [loan, _loan(2, "defaulted", JAN, outstanding=900, cover=720, recovered=150, debt=900)],
+                 {}, JAN + MONTH_ON_BOOK)  # fmt: skip
+    assert v.net_loss_rate == pytest.approx((900 - 720 - 150) / 2_000)
 
 
 def test_a_young_vintage_has_a_short_curve():

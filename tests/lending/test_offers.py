@@ -130,6 +130,22 @@ def test_offers_refuse_what_was_not_approved_for_this_borrower(client, chain_ide
     assert smaller.status_code == 201 and smaller.json()["terms"]["principal"] == 1000 * 10 ** smaller.json()["asset_decimals"]
 
 
+def test_terms_the_contract_would_refuse_as_not_amortizing_are_a_422_before_signing(client, chain_identity_settings,
+                                                                                     borrower, approved, monkeypatch):  # fmt: skip
+    """`createLoan` reverts `LoanBookScheduleDoesNotAmortize` below a first principal portion; the
+    offer builder checks the same rule (here with a floor no real offer can reach), so such terms are
+    never anchored, offered or signed."""
+    from backend.chain import loan_terms
+
+    monkeypatch.setattr(loan_terms, "MIN_FIRST_PRINCIPAL", 10**30)
+    before = _counts(chain_identity_settings)
+    refused = _offer(client, borrower, approved)
+    assert refused.status_code == 422, refused.text
+    context = refused.json()["context"]
+    assert context["field"] == "installments" and 0 < context["first_principal"] < context["min_first_principal"]
+    assert _counts(chain_identity_settings) == before  # no offer, no intent
+
+
 def test_only_the_borrowers_signature_over_these_exact_terms_is_accepted(client, chain_identity_settings, borrower, approved):
     settings = chain_identity_settings
     offer = _offer(client, borrower, approved).json()

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from backend.anchoring.documents import document_hash
+from backend.chain.projection_models import LoanRow
 from backend.cli.main import app
 from backend.config import get_settings
 from backend.content.store import get_content_store
@@ -83,15 +84,21 @@ def test_a_loan_settled_after_its_default_gets_a_letter_that_says_so(servicing_s
     threshold = book.functions.defaultableAt(loan_id).call()
     (default,) = events(chain.tx(book.functions.markDefault(loan_id), world.admin.address, at=threshold + 1), book,
                         "LoanDefaulted")  # fmt: skip
-    world.repay(loan_id, default["recoverable"] // 2)  # part recovered: still owed
+    assert default["recoverable"] == default["debt"]  # the cover insures the investors, it pays no debt
+    world.repay(loan_id, default["debt"] - default["cover"])  # the investors are whole: the reserve is not
     index(settings)
     servicing_step(settings)
     assert _released(settings) == []
-    world.repay(loan_id, book.functions.amountDue(loan_id).call()[1])  # the rest
+    with session_scope(settings) as session:
+        loan = session.get(LoanRow, loan_id)
+        assert (loan.recoverable, loan.cover_recouped, loan.net_loss) == (default["cover"], 0, 0)
+    client, borrower = client_for(settings), minted_bearer(settings, world.borrower)
+    assert client.get(f"/api/v1/loans/{loan_id}/release", headers=borrower).status_code == 409
+    world.repay(loan_id, book.functions.amountDue(loan_id).call()[1])  # the rest: the reserve's cover
     index(settings)
     servicing_step(settings)
     assert [loan for loan, _ in _released(settings)] == [loan_id]
-    letter = client_for(settings).get(f"/api/v1/loans/{loan_id}/release",
-                                      headers=minted_bearer(settings, world.borrower)).json()["letter"]  # fmt: skip
+    letter = client.get(f"/api/v1/loans/{loan_id}/release", headers=borrower).json()["letter"]
     assert letter["outcome"] == "settled_after_default" and letter["reserve_cover"] == default["cover"]
+    assert letter["paid"] == default["debt"]  # the whole debt, the reserve's cover included
     assert " was declared in default on " in letter["statement"] and " is settled: " in letter["statement"]
