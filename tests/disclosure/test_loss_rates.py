@@ -49,7 +49,8 @@ def test_gross_charge_offs_a_year_of_principal_outstanding_and_matured_defaults_
         # A: 1,000 out for a year, then paid down to 400 for a month, then defaulted with 400 left;
         #    100 recovered since, 300 of cover. B: 2,000 repaid in full after half a year.
         # C: 6,000 disbursed a day before the figures' time: a growing book's young loan.
-        _loan(session, 1, "defaulted", 1_000, 400, T0, "A", cover=300, recovered=100)
+        # (a debt of 450 at default: 350 still recoverable, none of it yet the reserve's)
+        _loan(session, 1, "defaulted", 1_000, 400, T0, "A", cover=300, recovered=100, recoverable=350)
         paid = _event(session, 2, "LoanPayment", T0 + YEAR, {"loanId": "1"})
         session.add(RepaymentRow(event_id=paid.id, loan_id=1, kind="payment", payer="0x" + "11" * 20, installment=1,
                                  amount=600, principal_paid=600, principal_outstanding=400, block_number=2,
