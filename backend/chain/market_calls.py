@@ -21,6 +21,7 @@ class NoteMarketWallet:
     def __init__(self, settings: Settings, wallet: str) -> None:
         self.holder = LoanBookWallet(settings, wallet)
         self.wallet, self.book, self.token = self.holder.wallet, self.holder.book, self.holder.token
+        self.decimals = self.holder.decimals
         self.market = deployed_contract(settings, "NoteMarket")
 
     def _read(self, fn):

@@ -34,6 +34,12 @@ class LoanBookWallet:
         with reading("LoanBook"):
             return fn.call()
 
+    def decimals(self) -> int:
+        """The loan token's decimals, to word amounts in tokens for people."""
+        if not hasattr(self, "_decimals"):
+            self._decimals = int(self._read(self.token.functions.decimals()))
+        return self._decimals
+
     def min_ticket(self) -> int:
         return int(self._read(self.book.functions.minTicket()))
 

@@ -70,7 +70,8 @@ def draft_autopay(db: Session, settings: Settings, wallet: str, loan_id: int, re
     _no_active(db, loan_id, now)
     cap = request.max_per_payment or 2 * loan.installment_amount
     if cap < loan.installment_amount:
-        raise ValidationFailed(f"max_per_payment: at least one installment, {loan.installment_amount}",
+        raise ValidationFailed(f"max_per_payment: at least one installment, "
+                               f"{money(loan.installment_amount, loan_book_domain(settings).asset_decimals)} tokens",
                                field="max_per_payment", installment=loan.installment_amount)  # fmt: skip
     domain, view = loan_book_domain(settings), rm.AgentView(settings, wallet)
     mandate = rm.RepaymentMandate(payer=wallet, executor=fm.executor_address(settings), loan_id=loan_id,
@@ -95,7 +96,8 @@ def sign_autopay(db: Session, settings: Settings, wallet: str, loan_id: int, req
         raise ValidationFailed(f"loan_id: the mandate pays loan {mandate.loan_id}, not {loan_id}", field="loan_id")
     check_keeper_and_expiry(settings, mandate.executor, mandate.expiry, now)
     if mandate.max_per_payment < loan.installment_amount:
-        raise ValidationFailed(f"max_per_payment: at least one installment, {loan.installment_amount}",
+        raise ValidationFailed(f"max_per_payment: at least one installment, "
+                               f"{money(loan.installment_amount, loan_book_domain(settings).asset_decimals)} tokens",
                                field="max_per_payment")  # fmt: skip
     domain, agent = loan_book_domain(settings), rm.AgentView(settings, wallet).agent.address
     signature = bytes.fromhex(request.signature.removeprefix("0x"))

@@ -113,8 +113,9 @@ def draft_mandate(db: Session, settings: Settings, wallet: str, request: Mandate
         raise ValidationFailed(f"max_apr_bps: at least the instruction's min_apr_bps, {min_apr}", field="max_apr_bps",
                                min_apr_bps=min_apr)  # fmt: skip
     if request.budget < rule.per_loan:
-        raise ValidationFailed(f"budget: at least the instruction's per_loan, {rule.per_loan}", field="budget",
-                               per_loan=rule.per_loan)  # fmt: skip
+        decimals = loan_book_domain(settings).asset_decimals
+        raise ValidationFailed(f"budget: at least the instruction's per-loan amount, {money(rule.per_loan, decimals)} tokens",
+                               field="budget", per_loan=rule.per_loan)  # fmt: skip
     domain = fm.agent_domain(settings)
     mandate = fm.FundingMandate(
         investor=wallet, executor=fm.executor_address(settings), per_loan=rule.per_loan, budget=request.budget,
@@ -158,9 +159,11 @@ def _check(settings: Settings, wallet: str, mandate: fm.FundingMandate, now: int
     check_keeper_and_expiry(settings, mandate.executor, mandate.expiry, now)
     if mandate.max_apr_bps < mandate.min_apr_bps:
         raise ValidationFailed("max_apr_bps: at least min_apr_bps", field="max_apr_bps")
-    ticket = LoanBookWallet(settings, wallet).min_ticket()
+    book = LoanBookWallet(settings, wallet)
+    ticket = book.min_ticket()
     if mandate.per_loan < ticket:  # every funding under it would be refused
-        raise ValidationFailed(f"per_loan: at least LoanBook's minimum ticket, {ticket}", field="per_loan", min_ticket=ticket)
+        raise ValidationFailed(f"per_loan: at least LoanBook's minimum ticket, {money(ticket, book.decimals())} tokens",
+                               field="per_loan", min_ticket=ticket)  # fmt: skip
 
 
 def check_keeper_and_expiry(settings: Settings, executor: str, expiry: int, now: int) -> None:

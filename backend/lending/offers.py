@@ -86,7 +86,8 @@ def _check_decision(db: Session, settings: Settings, decision: CreditDecision) -
     for used in accepted:
         intent = get_intent(db, used.intent_key) if used.intent_key else None
         if intent is None or intent.status != IntentStatus.FAILED:  # a createLoan that reverted used nothing
-            raise Conflict(f"decision {decision.id} was already accepted as offer {used.id}", offer_id=used.id)
+            raise Conflict(f"decision {decision.id} already became a loan (offer {used.id}): apply again for another loan",
+                           offer_id=used.id)  # fmt: skip
 
 
 def _offer_amount(decision: CreditDecision, requested: int | None, room: int, cap: int) -> int:

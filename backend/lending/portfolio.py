@@ -50,6 +50,7 @@ from backend.lending.schemas import (
 from backend.market.pricing import proceeds
 from backend.scoring import policy
 from backend.market.yields import fair_value
+from backend.servicing.notices import money
 from backend.servicing.roll_rates import RollRate, late_rate, pd_now
 from backend.servicing.schemas import ServicingPublic
 
@@ -299,10 +300,14 @@ def plan_investment(db: Session, settings: Settings, wallet: str, request: PlanC
     ]
     total = sum(a.amount for a in allocations)
     if total == 0:
-        raise Conflict(f"no open loan can take {request.amount} (minimum ticket {ticket})", min_ticket=ticket)
+        d = book.decimals()
+        raise Conflict(f"no open loan can take {money(request.amount, d)} tokens (minimum ticket {money(ticket, d)})",
+                       min_ticket=ticket)  # fmt: skip
     balance = book.balance()
     if balance < total:
-        raise Conflict(f"the wallet holds {balance} of the loan token, less than {total}", balance=balance)
+        d = book.decimals()
+        raise Conflict(f"the wallet holds {money(balance, d)} tokens, less than the {money(total, d)} this needs",
+                       balance=balance, amount=total)  # fmt: skip
     calls = [book.call("fund", [a.loan_id, a.amount], f"fund loan {a.loan_id} with {a.amount}") for a in allocations]
     if book.allowance() < total:
         calls.insert(0, book.approve(total))

@@ -26,6 +26,7 @@ from backend.lending.schemas import (
     PlanCreate,
     PlanPublic,
 )
+from backend.servicing.notices import money
 
 
 def _filter(rule: InvestmentRule) -> LoanFilter:
@@ -54,9 +55,11 @@ def _rule(db: Session, wallet: str) -> InvestmentRule:
 
 def set_rule(db: Session, settings: Settings, wallet: str, request: InvestmentRuleCreate) -> InvestmentRulePublic:
     """Creates or replaces the wallet's instruction (one per wallet)."""
-    ticket = LoanBookWallet(settings, wallet).min_ticket()
+    book = LoanBookWallet(settings, wallet)
+    ticket = book.min_ticket()
     if request.per_loan < ticket:  # LoanBook would refuse every such ticket: say so now, not at each match
-        raise ValidationFailed(f"per_loan: at least LoanBook's minimum ticket, {ticket}", field="per_loan", min_ticket=ticket)
+        raise ValidationFailed(f"per_loan: at least LoanBook's minimum ticket, {money(ticket, book.decimals())} tokens",
+                               field="per_loan", min_ticket=ticket)  # fmt: skip
     rule = db.get(InvestmentRule, wallet) or InvestmentRule(wallet=wallet)
     rule.per_loan, rule.grades = request.per_loan, request.grades
     rule.min_apr_bps, rule.max_installments = request.min_apr_bps, request.max_installments

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from backend.chain.kyc_reader import is_verified
 from backend.chain.loan_book import deadline_clock
 from backend.chain.projection_models import LoanRow
 from backend.chain.wallet_calls import LoanBookWallet, WalletCall
@@ -13,22 +14,28 @@ from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.lending.loans import refundable
 from backend.lending.schemas import WalletCallPublic, WalletTxCreate, WalletTxPublic
+from backend.servicing.notices import money
 
 
-def _fund(book: LoanBookWallet, row: LoanRow, amount: int | None, now: int) -> tuple[int, list[WalletCall]]:
+def _fund(settings: Settings, book: LoanBookWallet, row: LoanRow, amount: int | None, now: int) -> tuple[int, list[WalletCall]]:
     if row.status != "funding":
         raise Conflict(f"loan {row.loan_id} is {row.status}, not open for funding", status=row.status)
     if now > row.funding_deadline:
         raise Conflict(f"loan {row.loan_id}: funding closed at {row.funding_deadline}", loan_id=row.loan_id)
     if row.borrower.lower() == book.wallet.lower():
         raise Forbidden(f"loan {row.loan_id} is your own: a borrower cannot fund it (no self-funding)", loan_id=row.loan_id)
+    level = book.investor_level()
+    if not is_verified(settings, book.wallet, level):  # LoanBook would revert the fund, after the wallet paid gas
+        raise Forbidden(f"only wallets verified at KYC level {level} may fund: pass KYC first", level=level)
     if amount is None:
         raise ValidationFailed("amount: required to fund", field="amount")
     remaining, ticket = row.principal - row.funded, book.min_ticket()
     if amount > remaining:
-        raise ValidationFailed(f"amount: at most {remaining}, what the loan still needs", field="amount", remaining=remaining)
+        raise ValidationFailed(f"amount: at most {money(remaining, book.decimals())} tokens, what the loan still needs",
+                               field="amount", remaining=remaining)  # fmt: skip
     if amount < ticket and amount != remaining:
-        raise ValidationFailed(f"amount: at least the minimum ticket of {ticket}", field="amount", min_ticket=ticket)
+        raise ValidationFailed(f"amount: at least the minimum ticket of {money(ticket, book.decimals())} tokens",
+                               field="amount", min_ticket=ticket)  # fmt: skip
     return amount, [book.call("fund", [row.loan_id, amount], f"fund loan {row.loan_id} with {amount}")]
 
 
@@ -40,9 +47,11 @@ def _repay(book: LoanBookWallet, row: LoanRow, amount: int | None, everything: b
         return payoff, [book.call("repay", [row.loan_id, payoff], f"pay off loan {row.loan_id}: {payoff}")]
     amount = amount or due_now
     if amount == 0:
-        raise Conflict(f"loan {row.loan_id}: nothing is due now (pass an amount to prepay)", loan_id=row.loan_id)
+        raise Conflict(f"loan {row.loan_id}: nothing is due now; to prepay, send an amount, or pay the loan off",
+                       loan_id=row.loan_id)  # fmt: skip
     if amount > payoff:
-        raise ValidationFailed(f"amount: at most {payoff}, everything owed today", field="amount", payoff=payoff)
+        raise ValidationFailed(f"amount: at most {money(payoff, book.decimals())} tokens, everything owed today",
+                               field="amount", payoff=payoff)  # fmt: skip
     return amount, [book.call("repay", [row.loan_id, amount], f"pay {amount} towards loan {row.loan_id}")]
 
 
@@ -76,7 +85,7 @@ def prepare(db: Session, settings: Settings, wallet: str, loan_id: int, request:
     book = LoanBookWallet(settings, wallet)
     now = deadline_clock(settings)
     if request.action == "fund":
-        amount, calls = _fund(book, row, request.amount, now)
+        amount, calls = _fund(settings, book, row, request.amount, now)
     elif request.action in ("repay", "payoff"):
         amount, calls = _repay(book, row, request.amount, everything=request.action == "payoff")
     elif request.action == "refund":
@@ -88,7 +97,8 @@ def prepare(db: Session, settings: Settings, wallet: str, loan_id: int, request:
     if request.action in ("fund", "repay", "payoff"):  # money leaves the wallet: check it holds and allows it
         balance = book.balance()
         if balance < amount:
-            raise Conflict(f"the wallet holds {balance} of the loan token, less than {amount}", balance=balance)
+            raise Conflict(f"the wallet holds {money(balance, book.decimals())} tokens, less than the "
+                           f"{money(amount, book.decimals())} this needs", balance=balance, amount=amount)  # fmt: skip
         if book.allowance() < amount:
             calls.insert(0, book.approve(amount))
     return WalletTxPublic(

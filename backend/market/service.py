@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.chain.kyc_reader import is_verified
-from backend.chain.loan_book import chain_time, deadline_clock
+from backend.chain.loan_book import chain_time, deadline_clock, loan_book_domain
 from backend.chain.market_calls import NoteMarketWallet
 from backend.chain.projection_models import (
     LoanRow,
@@ -42,6 +42,7 @@ from backend.market.schemas import (
     SaleCreate,
 )
 from backend.market.yields import expected_yield, fair_value, yield_to_maturity
+from backend.servicing.notices import money
 from backend.servicing.roll_rates import late_rate, pd_now
 
 DAY = 86_400
@@ -148,8 +149,9 @@ def quote(db: Session, settings: Settings, loan_id: int, notes: int, price_bps: 
     """The price of `notes` notes of an active loan at `price_bps`, and the buyer's yield there."""
     loan = _active_loan(db, loan_id)
     if notes > loan.principal:
-        raise ValidationFailed(f"notes: at most {loan.principal}, all the notes of loan {loan_id}", field="notes",
-                               principal=loan.principal)  # fmt: skip
+        decimals = loan_book_domain(settings).asset_decimals
+        raise ValidationFailed(f"notes: at most {money(loan.principal, decimals)}, all the notes of loan {loan_id}",
+                               field="notes", principal=loan.principal)  # fmt: skip
     cost = pricing.cost(notes, price_bps)
     fact = decision_facts(db, {loan.decision_hash}).get(loan.decision_hash)
     return QuotePublic(loan_id=loan_id, notes=notes, price_bps=price_bps, cost=cost,
@@ -170,6 +172,11 @@ def _active_loan(db: Session, loan_id: int) -> LoanRow:
     if loan.status != "active":
         raise Conflict(f"loan {loan.loan_id} is {loan.status}: only notes of active loans trade", status=loan.status)
     return loan
+
+
+def _more_than_held(market: NoteMarketWallet, loan_id: int, held: int) -> ValidationFailed:
+    return ValidationFailed(f"notes: at most {money(held, market.decimals())}, the notes of loan {loan_id} you hold",
+                            field="notes", held=held)  # fmt: skip
 
 
 def _may_receive_notes(settings: Settings, market: NoteMarketWallet, loan: LoanRow) -> None:
@@ -230,7 +237,7 @@ def plan_listing(db: Session, settings: Settings, wallet: str, request: ListingC
     _refuse_crossing(db, market.wallet, False, loan.loan_id, request.price_bps, now)
     held = market.notes(loan.loan_id)
     if request.notes > held:
-        raise ValidationFailed(f"notes: at most {held}, the notes of loan {loan.loan_id} you hold", field="notes", held=held)
+        raise _more_than_held(market, loan.loan_id, held)
     calls = [] if market.market_may_move_notes() else [market.let_market_move_notes()]
     expires_at = _expiry(request, now)
     calls.append(market.call("list", [loan.loan_id, request.notes, request.price_bps, expires_at],
@@ -269,16 +276,18 @@ def plan_purchase(db: Session, settings: Settings, wallet: str, listing_id: int,
     _may_receive_notes(settings, market, loan)
     notes = request.notes or row.notes_left
     if notes > row.notes_left:
-        raise ValidationFailed(f"notes: at most {row.notes_left}, what listing {listing_id} still offers",
+        raise ValidationFailed(f"notes: at most {money(row.notes_left, market.decimals())}, what listing {listing_id} offers",
                                field="notes", notes_left=row.notes_left)  # fmt: skip
     cost = market.cost(listing_id, notes)
     quoted = cost if request.quoted_price_bps is None else pricing.cost(notes, request.quoted_price_bps)
     if cost > quoted:
-        raise Conflict(f"listing {listing_id} was repriced: {notes} notes now cost {cost}, more than the {quoted} "
-                       "you were quoted", listing_id=listing_id, cost=cost, quoted=quoted)  # fmt: skip
+        d = market.decimals()
+        raise Conflict(f"listing {listing_id} was repriced: {money(notes, d)} of notes now cost {money(cost, d)} tokens, "
+                       f"more than the {money(quoted, d)} you were quoted", listing_id=listing_id, cost=cost, quoted=quoted)  # fmt: skip
     balance = market.balance()
     if balance < cost:
-        raise Conflict(f"the wallet holds {balance} of the loan token, less than the {cost} this costs", balance=balance)
+        raise Conflict(f"the wallet holds {money(balance, market.decimals())} tokens, less than the "
+                       f"{money(cost, market.decimals())} this costs", balance=balance, cost=cost)  # fmt: skip
     # The quote is the buy's limit: a seller repricing above it before the buy lands makes the buy
     # revert (NoteMarketPriceMoved), so the allowance need not cover more.
     calls = [] if market.allowance() >= quoted else [market.approve(quoted)]
@@ -336,17 +345,19 @@ def plan_sale(db: Session, settings: Settings, wallet: str, bid_id: int, request
     held = market.notes(loan.loan_id)
     notes = request.notes or min(row.notes_left, held)
     if notes > row.notes_left:
-        raise ValidationFailed(f"notes: at most {row.notes_left}, what bid {bid_id} still wants",
+        raise ValidationFailed(f"notes: at most {money(row.notes_left, market.decimals())}, what bid {bid_id} still wants",
                                field="notes", notes_left=row.notes_left)  # fmt: skip
     if notes == 0 or notes > held:
-        raise ValidationFailed(f"notes: at most {held}, the notes of loan {loan.loan_id} you hold", field="notes", held=held)
+        raise _more_than_held(market, loan.loan_id, held)
     proceeds = market.proceeds(bid_id, notes)
     quoted = proceeds if request.quoted_price_bps is None else pricing.proceeds(notes, request.quoted_price_bps)
     if proceeds < quoted:
-        raise Conflict(f"bid {bid_id} was repriced: {notes} notes now fetch {proceeds}, less than the {quoted} "
-                       "you were quoted", bid_id=bid_id, proceeds=proceeds, quoted=quoted)  # fmt: skip
+        d = market.decimals()
+        raise Conflict(f"bid {bid_id} was repriced: {money(notes, d)} of notes now fetch {money(proceeds, d)} tokens, "
+                       f"less than the {money(quoted, d)} you were quoted", bid_id=bid_id, proceeds=proceeds, quoted=quoted)  # fmt: skip
     if market.takeable(row.bidder) < proceeds:
-        raise Conflict(f"bid {bid_id}'s bidder can no longer pay {proceeds}: the sale would fail", bid_id=bid_id)
+        raise Conflict(f"bid {bid_id}'s bidder can no longer pay {money(proceeds, market.decimals())}: the sale would fail",
+                       bid_id=bid_id, proceeds=proceeds)  # fmt: skip
     calls = [] if market.market_may_move_notes() else [market.let_market_move_notes()]
     # The quote is the sale's floor: a bidder repricing below it before the sale lands makes it revert.
     calls.append(market.call("sell", [bid_id, notes, quoted],
@@ -363,7 +374,7 @@ def plan_exit(db: Session, settings: Settings, wallet: str, request: ExitCreate)
     held = market.notes(loan.loan_id)
     wanted = request.notes or held
     if wanted == 0 or wanted > held:
-        raise ValidationFailed(f"notes: at most {held}, the notes of loan {loan.loan_id} you hold", field="notes", held=held)
+        raise _more_than_held(market, loan.loan_id, held)
     orders, _ = _open_orders(db, settings, MarketBidRow, loan.loan_id)
     level = market.investor_level()
     # LoanBook's rules for receiving notes: a bid of the borrower or of an unverified wallet cannot fill.

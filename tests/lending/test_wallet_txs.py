@@ -42,12 +42,16 @@ def test_investors_fund_the_borrower_repays_and_investors_claim(client, chain_id
     assert _prepare(client, h1, loan_id, action="fund").status_code == 422  # no amount
     too_much = _prepare(client, h1, loan_id, action="fund", amount=principal + 1)
     assert too_much.status_code == 422 and too_much.json()["context"]["remaining"] == principal
+    # The message speaks tokens, as the user typed them; the base units stay in the context.
+    assert f"at most {principal / 10**6:,.2f} tokens, what the loan still needs" in too_much.json()["detail"]
     too_little = _prepare(client, h1, loan_id, action="fund", amount=1)
     assert too_little.status_code == 422 and "minimum ticket" in too_little.json()["detail"]
     assert _prepare(client, h1, loan_id, action="repay").status_code == 409  # still funding
     assert _prepare(client, h1, 999, action="fund", amount=10).status_code == 404
     own = _prepare(client, borrower.headers, loan_id, action="fund", amount=principal)
     assert own.status_code == 403 and "self-funding" in own.json()["detail"]
+    unverified = _prepare(client, minted_bearer(settings, world.outsider), loan_id, action="fund", amount=principal)
+    assert unverified.status_code == 403 and "pass KYC first" in unverified.json()["detail"]  # before any gas is paid
 
     planned = _prepare(client, h1, loan_id, action="fund", amount=principal // 3).json()
     assert [t["to"] for t in planned["transactions"]] == [world.token.address, world.book.address]  # approve, fund
@@ -77,7 +81,8 @@ def test_investors_fund_the_borrower_repays_and_investors_claim(client, chain_id
     assert world.loan(loan_id)["installmentsPaid"] == 1
     payoff = _prepare(client, borrower.headers, loan_id, action="payoff")  # the payout is spent: not enough
     owed = world.book.functions.amountDue(loan_id).call()[1]
-    assert payoff.status_code == 409 and payoff.json()["detail"].endswith(f"less than {owed}")
+    assert payoff.status_code == 409 and payoff.json()["context"]["amount"] == owed
+    assert payoff.json()["detail"].endswith(f"less than the {owed / 10**6:,.2f} this needs")
     settle(settings)
 
     portfolio = client.get("/api/v1/portfolio", headers=h1).json()

@@ -46,8 +46,8 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     expect(page.locator("#staff-link")).to_be_hidden()
     _apply(page, REFERRED)
     expect(page.locator("#decision-outcome")).to_have_text("refer")
-    page.click("#get-offer")
-    expect(page.locator("#status")).to_contain_text("waiting for an underwriter's review")
+    expect(page.locator("#get-offer")).to_be_hidden()  # the referral is queued: there is nothing to ask for yet
+    expect(page.locator("#decision-next")).to_contain_text("An underwriter reviews your application")
 
     wallet.address = staff.address
     _sign_in(page, staff.address)

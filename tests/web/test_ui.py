@@ -42,6 +42,16 @@ def _sign_in(page, address: str) -> None:
     expect(page.locator("#who")).to_contain_text(address)
 
 
+def _confirm(page, *says: str) -> None:
+    """Money moves only once the in-page confirmation is accepted: check what it says, then say yes."""
+    dialog = page.locator("#confirm")
+    expect(dialog).to_be_visible()
+    for text in says:
+        expect(dialog).to_contain_text(text)
+    page.click("#confirm-yes")
+    expect(dialog).to_be_hidden()
+
+
 def _day(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d")
 
@@ -83,6 +93,9 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
         field.select_option(value) if field.evaluate("e => e.tagName") == "SELECT" else field.fill(str(value))
     page.click("#apply-form button[type=submit]")
     expect(page.locator("#decision-outcome")).to_have_text("approve")
+    # The decision's figures say what they are: the loan's interest rate, and an estimate with the fee.
+    expect(page.locator("#decision-rate")).to_have_text(re.compile(r"^\d+\.\d\d%$"))
+    expect(page.locator("#decision-apr-note")).to_contain_text("your offer states the exact APR (fee included)")
     expect(page.locator("#decision-reasons li")).not_to_have_count(0)
     expect(page.locator("#decision-reasons li").first).to_contain_text(re.compile(r"\(\d+ points\)$"))
 
@@ -101,6 +114,8 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     expect(page.locator("#offer-state")).to_contain_text("created: loan", timeout=90_000)
     loan_id = int(re.search(r"loan (\d+)", page.locator("#offer-state").inner_text()).group(1))
     assert world.loan(loan_id)["borrower"] == borrower.address
+    expect(page.locator("#get-offer")).to_be_hidden()  # one decision, one loan: no offer to ask for again
+    expect(page.locator("#decision-next")).to_contain_text(f"You accepted the offer of this decision: it is loan {loan_id}")
     row = page.locator(f'tr[data-loan="{loan_id}"]')
     _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300), row.count() > 0)[-1], "the new loan")
     expect(row).to_contain_text("waiting for investors")  # no Fund button on one's own loan
@@ -113,13 +128,16 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     _loan_button(page, loan_id, "fund")
     expect(page.locator(f'tr[data-loan="{loan_id}"]')).to_contain_text("A, used car")
     page.click(f'button[data-loan="{loan_id}"][data-action="borrower"]')  # before funding: who borrows?
-    expect(page.locator("#status")).to_contain_text(f"Loan {loan_id}'s borrower: grade A")
-    expect(page.locator("#status")).to_contain_text("employed 4 to 7y, housing: own")
+    profile = page.locator("#borrower-profile")  # in its own panel, not the one-line status
+    expect(profile).to_contain_text(f"Loan {loan_id}'s borrower: grade A")
+    expect(profile).to_contain_text("employed 4 to 7y, housing: own")
     page.fill(f'input[data-loan="{loan_id}"]', "1000")
     page.click(f'button[data-loan="{loan_id}"][data-action="fund"]')
+    _confirm(page, f"1,000.00 leaves your wallet for loan {loan_id} (grade A, interest rate ")
     expect(page.locator("#status")).to_have_text(f"Done: fund on loan {loan_id}.")
     page.fill('#plan-form [name="amount"]', "2000")  # the rest through the diversification plan
     page.click("#plan-form button[type=submit]")
+    _confirm(page, f"2,000.00 into loan {loan_id}")
     expect(page.locator("#status")).to_have_text("Invested 2,000.00 in 1 loan.")
     assert world.loan(loan_id)["funded"] == world.loan(loan_id)["principal"]
     _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300),
@@ -139,7 +157,9 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     assert loan["status"] == 2  # Active
     assert world.balance(borrower) - before == loan["principal"] - loan["principal"] * loan["originationFeeBps"] // 10_000
     repayments = page.locator(f'tr[data-repayments="{loan_id}"]')  # under the borrower's own active loan
-    expect(repayments).to_contain_text(f"Due now 0.00; installment 1 of 24 due {_day(loan['startTime'] + 30 * 86_400)}")
+    expect(repayments).to_contain_text("Nothing to pay now; next: installment 1 of 24, ")
+    expect(repayments).to_contain_text(f", due {_day(loan['startTime'] + 30 * 86_400)}")
+    expect(page.locator(f'button[data-loan="{loan_id}"][data-action="repay"]')).to_be_disabled()  # nothing due yet
     repayments.locator("summary").first.click()
     expect(repayments.locator("tr")).to_have_count(25)  # the heading and the 24 installments agreed
 
@@ -202,6 +222,7 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     page.on("dialog", lambda dialog: dialog.accept())
     wallet.address = borrower.address
     _sign_in(page, borrower.address)
+    expect(page.locator(f'tr[data-repayments="{loan_id}"]')).to_contain_text("Overdue: ")
     expect(page.locator(f'tr[data-repayments="{loan_id}"]')).to_contain_text("20 days late;")
     expect(page.locator("#apply-ledger")).to_contain_text("You have 1 open loan with us, taking ")  # the form starts from it
     page.uncheck('#notice-prefs input[name="sms"]')  # no text messages, thank you
@@ -216,6 +237,7 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     expect(page.locator("#status")).to_contain_text(f"open loans ({loan_id})")
     expect(page.locator("#status")).to_have_class("error")
     _loan_button(page, loan_id, "payoff").click()  # everything owed today, late fee included
+    _confirm(page, f"everything owed on loan {loan_id} today, with no prepayment penalty")
     expect(page.locator("#status")).to_have_text(f"Done: payoff on loan {loan_id}.")
     assert world.loan(loan_id)["status"] == REPAID
 
@@ -307,6 +329,8 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
     seller, buyer = world.investors[0], world.investors[1]
     loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
     held = world.book.functions.balanceOf(seller.address, loan_id).call()
+    with session_scope(server.settings) as session:  # the buyer passed KYC (level 1): the page offers it Buy
+        submit(session, server.settings, buyer.address, KycCreate(**make_applicant(510).form()), [])
 
     wallet.address = seller.address
     _sign_in(page, seller.address)
@@ -325,6 +349,7 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
     expect(page.locator("#sell-form-quote")).to_contain_text("At 95.00% of face: ")  # the buyer's yield, as typed
     expect(page.locator("#sell-form-quote")).to_contain_text("the buyer's yield to maturity")
     page.click("#sell-form button[type=submit]")
+    _confirm(page, "Anyone may buy them at 95.00% of face, for 30 days")
     expect(page.locator("#status")).to_have_text(f"Offered {held / 10**6:,.2f} of notes of loan {loan_id}.")
 
     def listed() -> bool:
@@ -343,6 +368,7 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
     _sign_in(page, buyer.address)
     before = world.balance(seller)
     page.locator('#market button[data-action="buy"]').click()
+    _confirm(page, f"{held * 95 // 100 / 10**6:,.2f} leaves your wallet for {held / 10**6:,.2f} of notes of loan {loan_id}")
     expect(page.locator("#status")).to_contain_text(f"of notes of loan {loan_id} for {held * 95 // 100 / 10**6:,.2f}.")
     assert world.book.functions.balanceOf(buyer.address, loan_id).call() == held
     assert world.balance(seller) == before + held * 95 // 100
@@ -361,6 +387,7 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
     page.fill('#bid-form [name="notes"]', "1000")
     page.fill('#bid-form [name="price"]', "97")
     page.click("#bid-form button[type=submit]")
+    _confirm(page, "Any holder may sell them to you at 97.00% of face, for 30 days: 970.00 would leave your wallet.")
     expect(page.locator("#status")).to_have_text(f"Bid for 1,000.00 of notes of loan {loan_id}.")
     expect(page.locator("#status")).to_be_in_viewport()  # seen where the bid was placed, far down the page
 
@@ -390,6 +417,7 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
     _sign_in(page, buyer.address)
     before = world.balance(buyer)
     page.locator('#bids button[data-action="sell"]').click()
+    _confirm(page, f"You give up 1,000.00 of notes of loan {loan_id} (face value) and receive 975.00, 97.50% of face.")
     expect(page.locator("#status")).to_have_text(f"Sold 1,000.00 of notes of loan {loan_id} for 975.00.")
     assert world.book.functions.balanceOf(seller.address, loan_id).call() == 1_000 * 10**6
     assert world.balance(buyer) == before + 975 * 10**6
@@ -452,6 +480,7 @@ def test_an_investor_leaves_a_loan_in_one_click_into_the_best_bids(page, server,
     _wait(offered, "the bids' offer in the portfolio")
     expect(page.locator(f'#positions tr[data-loan="{loan_id}"]')).to_contain_text("147.00 for 150.00")  # Bids now
     exit_button.click()
+    _confirm(page, "receive 147.00, 98.00% of face on average, from 2 bids", "No fair price is known for this loan")
     expect(page.locator("#status")).to_have_text(f"Sold 150.00 of notes of loan {loan_id} for 147.00 into 2 bids.")
     assert world.balance(seller) == before + 147 * unit
 
@@ -480,6 +509,7 @@ def test_an_investor_sets_a_standing_instruction_and_funds_its_matches(page, ser
 
     _wait(told, "the match notice")
     page.click("#rule-fund")
+    _confirm(page, f"150.00 into loan {wanted} (interest rate 15.00%)")
     expect(page.locator("#status")).to_have_text("Invested 150.00 in 1 matching loan.")
     assert world.book.functions.balanceOf(investor.address, wanted).call() == 150 * unit
     _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300),

@@ -1,9 +1,9 @@
 // loanchain in the browser: sign-in and the wiring of every control. The parts live in their own
 // modules (no build step: the browser loads them as ES modules).
 
-import { $, api, guard, say, state, utf8Hex, wallet } from "./core.js";
+import { $, api, guard, say, session, state, utf8Hex, wallet } from "./core.js";
 import { eraseKyc, eraseWallet, refreshKyc, submitKyc } from "./identity.js";
-import { apply, fillApplicationChoices, getOffer, refreshBorrowing, showDecision, signOffer } from "./borrow.js";
+import { apply, fillApplicationChoices, getOffer, refreshBorrowing, refreshDecision, showDecision, signOffer } from "./borrow.js";
 import { refreshLoans } from "./loans.js";
 import { bidForNotes, offerNotes, refreshMarket } from "./market.js";
 import { verifyRecord } from "./verify.js";
@@ -14,38 +14,102 @@ import {
 import { refreshDisclosure, refreshNotices, saveNoticePreferences } from "./disclosure.js";
 import { changeRole, refreshStaff, trace } from "./staff.js";
 
+const FORMS = ["kyc-form", "apply-form", "plan-form", "rule-form", "mandate-form", "statement-form", "sell-form", "bid-form",
+  "verify-form", "notice-prefs", "erase-form", "role-form"];
+const EMPTIED = ["statement-summary", "portfolio-warnings", "positions", "rule-summary", "mandate-summary", "apply-ledger",
+  "notices", "sell-form-quote", "bid-form-quote", "verify-result", "verify-details", "trace-result", "trace-checks",
+  "trace-events", "trace-case-log", "referrals", "kyc-queue", "role-grants", "alerts", "collections", "aging", "ops-status",
+  "borrower-profile", "decision-next"];
+const HIDDEN = ["offer-section", "apply-ledger", "claim-all-row", "rule-fund", "rule-drop", "mandate-withdraw", "kyc-erase-row",
+  "notice-prefs", "verify-proof", "borrower-profile", "staff-section", "staff-link", "underwriting", "kyc-review", "role-admin",
+  "oversight"];
+
+// Another wallet, or none: nothing the previous one typed, submitted or was shown stays on the page.
+function clearUserViews() {
+  Object.assign(state, { offer: null, decision: null, kyc: null });
+  for (const id of FORMS) $(id).reset();
+  for (const id of EMPTIED) $(id).replaceChildren();
+  for (const id of HIDDEN) $(id).hidden = true;
+  $("kyc-form").hidden = false;
+  $("mandate-form").hidden = false;
+  $("portfolio-summary").textContent = "Sign in to see your notes.";
+  $("kyc-status").textContent = "sign in to see it";
+  showDecision(null);
+}
+
+function showSignedIn() {
+  const signedIn = Boolean(state.wallet);
+  $("who").textContent = signedIn ? `${state.wallet} (${state.roles.join(", ") || "no role yet"})` : "not signed in";
+  $("who").title = state.wallet ?? "";
+  $("sign-out").hidden = !signedIn;
+}
+
+// Signed out on purpose or because the session could not be renewed: every user view is cleared and
+// the public lists redrawn without the user's buttons.
+async function endSession(message, error = false) {
+  Object.assign(state, { wallet: null, token: null, refreshToken: null, roles: [] });
+  clearUserViews();
+  showSignedIn();
+  say(message, error);
+  await Promise.all([refreshLoans(), refreshMarket()]);
+}
+
+session.ended = () => {  // once, though every request in flight hits the same end
+  if (state.wallet) endSession("Your session ended: sign in again (Connect wallet and sign in).", true).catch(() => {});
+};
+
+async function signOut() {
+  try {
+    await api("/api/v1/auth/logout", { method: "POST" });  // the refresh tokens are revoked on the server too
+  } finally {
+    await endSession("Signed out: nothing of yours is left on this page.");
+  }
+}
+
+// Everything of the signed-in user, as of now.
+const refreshMine = () => Promise.all([refreshKyc(), refreshLoans(), refreshNotices(), refreshPortfolio(), refreshStaff(),
+  refreshMarket(), refreshDisclosure(), refreshRule(), refreshMandate(), refreshBorrowing()]);
+
 async function signIn() {
   say("Signing in…");
   const [address] = await wallet("eth_requestAccounts");
   const issued = await api(`/api/v1/auth/nonce?address=${address}&domain=${encodeURIComponent(location.host)}`);
   const signature = await wallet("personal_sign", [utf8Hex(issued.message), address]);
   const tokens = await api("/api/v1/auth/login", { method: "POST", body: { message: issued.message, signature } });
-  state.token = tokens.access_token;
+  [state.token, state.refreshToken] = [tokens.access_token, tokens.refresh_token];
   const me = await api("/api/v1/auth/me");
-  if (state.wallet !== me.wallet) {  // another wallet: nothing of the previous one stays on screen
-    state.offer = null;
-    $("offer-section").hidden = true;
-  }
+  if (state.wallet !== me.wallet) clearUserViews();  // another wallet: nothing of the previous one stays on screen
   state.wallet = me.wallet;
   state.roles = me.roles;
-  $("who").textContent = `${me.wallet} (${me.roles.join(", ") || "no role yet"})`;
+  showSignedIn();
   say("Signed in.");
-  const [latest] = await api("/api/v1/score/mine");
-  showDecision(latest ?? null);
-  // Everything on screen, public figures included, as of this sign-in.
-  await Promise.all([refreshKyc(), refreshLoans(), refreshNotices(), refreshPortfolio(), refreshStaff(), refreshMarket(),
-    refreshDisclosure(), refreshRule(), refreshMandate(), refreshBorrowing()]);
+  await Promise.all([refreshDecision(), refreshMine()]);
 }
 
+// The signed-in user's own state moves without them (investors fund the borrower's loan, a worker
+// attests the KYC, repayments arrive): while the tab is shown, look every POLL_MS and redraw once
+// the index has read new blocks; notices and the KYC line come from workers, so they are read each time.
+const POLL_MS = 12_000;
+let lastIndexed = null;
+
+async function poll() {
+  if (!state.token || document.hidden) return;
+  const { indexed_block: indexed } = await api("/api/v1/chain/index");
+  const moved = indexed !== lastIndexed;
+  lastIndexed = indexed;
+  await Promise.all([refreshKyc(), refreshNotices(), ...(moved ? [refreshMine()] : [])]);
+}
+
+setInterval(() => poll().catch(() => {}), POLL_MS);  // a failed poll is retried by the next; actions report errors
+
 $("connect").onclick = guard(signIn);
+$("sign-out").onclick = guard(signOut);
 $("kyc-form").onsubmit = guard(submitKyc);
 $("apply-form").onsubmit = guard(apply);
 $("get-offer").onclick = guard(getOffer);
 $("sign-offer").onclick = guard(signOffer);
 $("refresh-loans").onclick = guard(async () => {
-  await Promise.all([refreshLoans(), refreshDisclosure(), refreshMarket()]);
-  if (state.token) await Promise.all([refreshPortfolio(), refreshNotices(), refreshStaff(), refreshRule(), refreshMandate(),
-    refreshBorrowing()]);
+  await (state.token ? refreshMine() : Promise.all([refreshLoans(), refreshDisclosure(), refreshMarket()]));
 });
 $("plan-form").onsubmit = guard(planInvestment);
 $("claim-all").onclick = guard(claimAll);

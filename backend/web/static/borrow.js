@@ -1,6 +1,6 @@
 // Borrowing: the application, the decision with its reasons, the offer and its EIP-712 signature.
 
-import { $, api, money, percent, plural, say, state, wallet } from "./core.js";
+import { $, api, money, newest, percent, plural, say, state, wallet } from "./core.js";
 import { refreshLoans } from "./loans.js";
 
 export async function fillApplicationChoices() {
@@ -11,7 +11,8 @@ export async function fillApplicationChoices() {
   }
 }
 
-export function showDecision(decision) {
+// `taken`: the offer of this decision already accepted, if any (one decision, one loan).
+export function showDecision(decision, taken = null) {
   state.decision = decision;
   $("decision").hidden = !decision;
   if (!decision) return;
@@ -19,14 +20,27 @@ export function showDecision(decision) {
   $("decision-outcome").textContent = decision.decision + review;
   $("decision-grade").textContent = decision.grade;
   $("decision-score").textContent = decision.score;
+  // The quote prices interest and the reserve's fee together; the loan's own rate is the interest.
+  $("decision-rate").textContent = decision.quote ? percent(decision.quote.apr_bps - decision.quote.reserve_fee_bps) : "-";
   $("decision-apr").textContent = decision.quote ? percent(decision.quote.apr_bps) : "-";
   $("decision-max").textContent = decision.quote ? decision.quote.max_amount.toLocaleString("en-US") : "-";
   $("decision-reasons").replaceChildren(...decision.reasons.map((r) => Object.assign(document.createElement("li"),
     { textContent: `${r.text} (${r.points_lost} points)` })));
   $("decision-reasons-title").hidden = !decision.reasons.length;
-  const referred = decision.decision === "refer" && decision.review?.outcome !== "approve";
-  $("get-offer").hidden = decision.decision === "decline" || decision.review?.outcome === "decline";
-  $("get-offer").textContent = referred ? "Ask for my offer (after an underwriter's review)" : "Get my loan offer";
+  const waiting = decision.decision === "refer" && !decision.review;
+  const declined = decision.decision === "decline" || decision.review?.outcome === "decline";
+  $("get-offer").hidden = declined || waiting || Boolean(taken);
+  $("decision-next").textContent = taken
+    ? `You accepted the offer of this decision${taken.loan_id == null ? ": it is being recorded on-chain" : `: it is loan ${taken.loan_id}`}. Apply again for another loan.`
+    : waiting ? "An underwriter reviews your application; once it is approved, your offer can be made here." : "";
+}
+
+// The signed-in wallet's latest decision, and whether its offer was already accepted.
+export async function refreshDecision() {
+  const current = newest("decision");
+  const [[latest], offers] = await Promise.all([api("/api/v1/score/mine"), api("/api/v1/offers")]);
+  if (!current()) return;
+  showDecision(latest ?? null, latest && offers.find((o) => o.decision_id === latest.id && ["submitting", "created"].includes(o.state)));
 }
 
 // What the ledger shows of the signed-in wallet's borrowing: the application is checked against it,
@@ -102,5 +116,5 @@ export async function signOffer() {
   }
   if (offer.state === "created") say(`Loan ${offer.loan_id} is open for funding.`);
   else say(`The loan was not created: ${offer.error ?? offer.state}`, true);
-  await refreshLoans();
+  await Promise.all([refreshLoans(), refreshBorrowing(), refreshDecision()]);
 }

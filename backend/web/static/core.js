@@ -1,7 +1,9 @@
 // What every part of the page shares: the signed-in state, the API and the user's own wallet
 // (EIP-1193, window.ethereum) for every signature and every transaction that moves money.
 
-export const state = { wallet: null, token: null, roles: [], decimals: 6, decision: null, offer: null };
+export const state = {
+  wallet: null, token: null, refreshToken: null, roles: [], decimals: 6, decision: null, offer: null, kyc: null,
+};
 
 export const $ = (id) => document.getElementById(id);
 
@@ -10,16 +12,64 @@ export function say(text, error = false) {
   $("status").className = error ? "error" : "";
 }
 
-export async function api(path, { method = "GET", body, form } = {}) {
+// What app.js does when the session cannot be renewed: show the signed-out state and clear the page.
+export const session = { ended: () => {} };
+
+// A 401 means the access token (15 minutes) ran out: the refresh token renews it once, shared by
+// the requests that hit the 401 together (a refresh token is good for one exchange only).
+let renewing = null;
+
+function renewSession() {
+  renewing ??= fetch("/api/v1/auth/refresh", {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ refresh_token: state.refreshToken }),
+  }).then(async (response) => {
+    if (!response.ok) return false;
+    const tokens = await response.json();
+    [state.token, state.refreshToken] = [tokens.access_token, tokens.refresh_token];
+    return true;
+  }).catch(() => false).finally(() => { renewing = null; });
+  return renewing;
+}
+
+// FastAPI's 422 lists each refused field: "amount: Input should be greater than 0" reads better
+// than the JSON.
+const FIELD_NAMES = { note: "your note", amount: "amount", notes: "notes", price_bps: "price", per_loan: "per loan" };
+
+function readable(status, data) {
+  const detail = data.detail;
+  if (Array.isArray(detail)) {
+    return detail.map((e) => {
+      const field = (e.loc ?? []).filter((part) => part !== "body" && part !== "query").join(".");
+      return field ? `${FIELD_NAMES[field] ?? field.replaceAll("_", " ")}: ${e.msg}` : e.msg;
+    }).join("; ");
+  }
+  if (status === 401) return "Sign in first (Connect wallet and sign in).";
+  return typeof detail === "string" ? detail : JSON.stringify(detail ?? data);
+}
+
+async function request(path, { method = "GET", body, form } = {}) {
   const headers = {};
   if (state.token) headers.Authorization = `Bearer ${state.token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, { method, headers, body: form ?? (body === undefined ? undefined : JSON.stringify(body)) });
+  return fetch(path, { method, headers, body: form ?? (body === undefined ? undefined : JSON.stringify(body)) });
+}
+
+// The answer, the access token renewed once if it had expired; signed out if it cannot be.
+async function authorized(path, options = {}) {
+  const sentWith = state.token;
+  const response = await request(path, options);
+  if (response.status !== 401 || !sentWith || /^\/api\/v1\/auth\/(login|refresh|nonce)/.test(path)) return response;
+  if (state.token && state.token !== sentWith) return request(path, options);  // renewed meanwhile by another request
+  if (state.refreshToken && await renewSession()) return request(path, options);
+  session.ended();
+  throw Object.assign(new Error("Your session ended: sign in again (Connect wallet and sign in)."), { status: 401 });
+}
+
+// An error keeps the HTTP status (`error.status`) for callers; its message is for the user.
+export async function api(path, options = {}) {
+  const response = await authorized(path, options);
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const detail = typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail ?? data);
-    throw new Error(`${response.status}: ${detail}`);
-  }
+  if (!response.ok) throw Object.assign(new Error(readable(response.status, data)), { status: response.status, data });
   return data;
 }
 
@@ -37,13 +87,20 @@ export const percent = (bps) => `${(bps / 100).toFixed(2)}%`;
 
 export const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
-// Refreshes overlap (sign-in, an action, the Refresh button) and their answers can arrive out of
-// order: only the newest refresh of each kind may draw, or a list would show what was dealt with.
-const generations = {};
+// Refreshes overlap (sign-in, an action, the Refresh button, the poll) and their answers can arrive
+// out of order: an answer older than one already drawn is dropped, or a list would show what was
+// dealt with. (Only the newest may not be the rule: refreshes started faster than they answer would
+// then never draw.)
+const started = {};
+const drawn = {};
 
 export function newest(kind) {
-  const mine = (generations[kind] = (generations[kind] ?? 0) + 1);
-  return () => generations[kind] === mine;
+  const mine = (started[kind] = (started[kind] ?? 0) + 1);
+  return () => {
+    if (mine < (drawn[kind] ?? 0)) return false;
+    drawn[kind] = mine;
+    return true;
+  };
 }
 
 async function waitForReceipt(hash) {
@@ -85,7 +142,7 @@ export function refreshWhenIndexed(receipt, ...refreshers) {
 
 // Downloads need the bearer token, so the file is fetched and handed to the browser.
 export async function downloadCsv(url, filename) {
-  const response = await fetch(url, { headers: { Authorization: `Bearer ${state.token}` } });
+  const response = await authorized(url);
   if (!response.ok) throw new Error(`${response.status}: ${filename} could not be downloaded`);
   const link = Object.assign(document.createElement("a"), { href: URL.createObjectURL(await response.blob()), download: filename });
   link.click();
@@ -112,4 +169,40 @@ export const listItems = (texts) => texts.map((textContent) => Object.assign(doc
 
 export function guard(fn) {
   return (...args) => fn(...args).catch((error) => say(error.message, true));
+}
+
+// Money moves only once the user has read, in tokens, what happens and said yes: an in-page dialog
+// (not window.confirm) whose Cancel, Escape or close sends nothing. Focus starts on Cancel.
+export function confirmPlan({ title, lines, warning = null, yes }) {
+  const dialog = $("confirm");
+  $("confirm-title").textContent = title;
+  $("confirm-lines").replaceChildren(...listItems(lines));
+  $("confirm-warning").textContent = warning ?? "";
+  $("confirm-warning").hidden = !warning;
+  $("confirm-yes").textContent = yes;
+  dialog.returnValue = "";
+  dialog.showModal();
+  $("confirm-cancel").focus();
+  return new Promise((resolve) => dialog.addEventListener("close", () => {
+    const yes = dialog.returnValue === "yes";
+    if (!yes) say("Cancelled: nothing was sent.");
+    resolve(yes);
+  }, { once: true }));
+}
+
+// A price more than this share off the fair price, against the user, gets a warning.
+export const FAIR_GAP = 0.05;
+
+// The price against the fair price (both in basis points of face), said plainly, and a warning when
+// selling under it (or buying over it) by more than FAIR_GAP.
+export function againstFair(priceBps, fairBps, selling) {
+  if (fairBps == null || !(fairBps > 0)) return { line: "No fair price is known for this loan (not scored here).", warning: null };
+  const gap = priceBps / fairBps - 1;
+  const off = `${Math.abs(gap * 100).toFixed(1)}% ${gap < 0 ? "below" : "above"}`;
+  const line = `Fair price ${percent(fairBps)} of face (the price at which the buyer earns the loan's own rate, defaults `
+    + `expected): this price is ${off} it.`;
+  const against = selling ? gap < -FAIR_GAP : gap > FAIR_GAP;
+  const warning = against ? `Warning: you would ${selling ? "sell" : "buy"} ${off} the fair price (we warn beyond `
+    + `${FAIR_GAP * 100}%). A trade cannot be undone.` : null;
+  return { line, warning };
 }

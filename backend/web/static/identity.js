@@ -1,14 +1,19 @@
 // KYC: submit with an ID document, see the status, erase one's own personal data.
 
 import { $, api, plural, say, state } from "./core.js";
+import { refreshLoans } from "./loans.js";
+import { refreshMarket } from "./market.js";
 import { refreshStaff } from "./staff.js";
 
 export async function refreshKyc() {
   const status = await api("/api/v1/kyc/me");
   const current = status.current;
+  state.kyc = current ?? null;
   const attestation = current?.attestation?.status;
   $("kyc-status").textContent = current ? `${current.status}${attestation ? `, on-chain ${attestation}` : ""}` : "not submitted";
   $("kyc-erase-row").hidden = !current || current.status === "erased";
+  // Verified (or waiting for review): the form has nothing more to take.
+  $("kyc-form").hidden = ["approved", "needs_review", "pending"].includes(current?.status);
 }
 
 export async function eraseWallet(event) {
@@ -21,10 +26,13 @@ export async function eraseWallet(event) {
   await refreshStaff();
 }
 
-async function refreshRoles() {
+// Roles follow KYC: the buttons they allow (Fund, Buy, Borrower) are redrawn with them.
+export async function refreshRoles() {
   const me = await api("/api/v1/auth/me");
   state.roles = me.roles;
   $("who").textContent = `${me.wallet} (${me.roles.join(", ") || "no role yet"})`;
+  $("who").title = me.wallet;
+  await Promise.all([refreshLoans(), refreshMarket()]);
 }
 
 export async function eraseKyc() {
@@ -40,6 +48,7 @@ export async function submitKyc(event) {
   const form = new FormData(event.target);
   if (!form.get("documents")?.size) form.delete("documents");
   const record = await api("/api/v1/kyc", { method: "POST", form });
+  event.target.reset();  // personal data stays on screen no longer than it takes to send it
   say(`KYC ${record.status}.`);
   await Promise.all([refreshKyc(), refreshRoles()]);
 }

@@ -2,19 +2,34 @@
 // its autopay.
 
 import {
-  $, api, day, downloadCsv, guard, has, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state, wallet,
+  $, api, confirmPlan, day, downloadCsv, guard, has, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state,
+  wallet,
 } from "./core.js";
+import { refreshBorrowing } from "./borrow.js";
 import { verifyAgreement, verifyCid } from "./verify.js";
 import { refreshPortfolio } from "./portfolio.js";
 
-function actionCell(loan, refundable, autopay) {
+// Why the signed-in wallet may not fund, or null: LoanBook reverts a fund from a wallet not verified
+// on chain, so the page says so rather than letting the wallet pay gas for a revert.
+function fundingRefusal() {
+  if (!has("investor")) return "Verify your identity (step 1) to invest.";
+  const onChain = state.kyc?.attestation?.status;
+  if (onChain && onChain !== "confirmed") return "Your verification is being recorded on-chain: funding opens once it is.";
+  return null;
+}
+
+const reason = (text) => Object.assign(document.createElement("span"), { className: "reason", textContent: text });
+
+// `position`: the borrower's own active loan as LoanBook sees it now; `claimable`: the wallet's share
+// of repayments waiting in this loan.
+function actionCell(loan, refundable, autopay, position, claimable) {
   const cell = document.createElement("td");
   const mine = state.wallet && loan.borrower.toLowerCase() === state.wallet.toLowerCase();
   const button = (label, action, input) => {
     const b = Object.assign(document.createElement("button"), { textContent: label });
     b.dataset.loan = loan.loan_id;
     b.dataset.action = action;
-    b.onclick = () => walletAction(loan.loan_id, action, input).catch((e) => say(e.message, true));
+    b.onclick = () => walletAction(loan, action, input).catch((e) => say(e.message, true));
     return b;
   };
   if (!state.wallet) return cell;
@@ -22,24 +37,33 @@ function actionCell(loan, refundable, autopay) {
     cell.append(button("Take my money back", "refund")); // the loan missed its funding deadline
   } else if (loan.status === "funding" && loan.remaining > 0 && mine) {
     cell.append("waiting for investors"); // a borrower may not fund its own loan
+  } else if (loan.status === "funding" && loan.remaining > 0 && fundingRefusal()) {
+    cell.append(reason(fundingRefusal()));
   } else if (loan.status === "funding" && loan.remaining > 0) {
-    const input = Object.assign(document.createElement("input"), { type: "number", min: "1", placeholder: "amount" });
+    const most = loan.remaining / 10 ** state.decimals;
+    const input = Object.assign(document.createElement("input"), {
+      type: "number", min: "0.000001", max: String(most), step: "any", required: true, placeholder: "amount",
+    });
     input.dataset.loan = loan.loan_id;
+    input.setAttribute("aria-label", `amount to fund loan ${loan.loan_id}, in tokens (at most ${money(loan.remaining)})`);
     cell.append(input, button("Fund", "fund", input));
-    if (has("investor")) {  // what an investor may know of the borrower before funding
-      const about = Object.assign(document.createElement("button"), { textContent: "Borrower" });
-      Object.assign(about.dataset, { loan: loan.loan_id, action: "borrower" });
-      about.onclick = guard(() => showBorrower(loan.loan_id));
-      cell.append(" ", about);
-    }
+    const about = Object.assign(document.createElement("button"), { textContent: "Borrower" }); // what an investor may know
+    Object.assign(about.dataset, { loan: loan.loan_id, action: "borrower" });
+    about.onclick = guard(() => showBorrower(loan.loan_id, about));
+    cell.append(" ", about);
   } else if (loan.status === "funding" && mine) {
     cell.append(button("Receive funds", "disburse"));
   } else if (loan.status === "active" && mine) {
-    cell.append(button("Pay what is due", "repay"), button("Pay off", "payoff"), ...autopayButtons(loan.loan_id, autopay));
+    const repay = button("Pay what is due", "repay");
+    if (position && position.due_now === 0) {  // LoanBook takes no repayment of nothing due
+      repay.disabled = true;
+      repay.title = `Nothing to pay now: the next installment can be paid from the start of its period, before ${day(position.next_due_date)}.`;
+    }
+    cell.append(repay, button("Pay off", "payoff"), ...autopayButtons(loan.loan_id, autopay));
   } else if (loan.status === "defaulted" && mine) {
     cell.append(button("Pay off", "payoff")); // recoveries still reach the investors
   }
-  if (!mine && ["active", "repaid", "defaulted"].includes(loan.status)) cell.append(button("Claim", "claim"));
+  if (!mine && claimable > 0) cell.append(button(`Claim ${money(claimable)}`, "claim"));
   if (mine && ["active", "repaid", "defaulted"].includes(loan.status)) {
     const statement = Object.assign(document.createElement("button"), { textContent: "Statement" });
     Object.assign(statement.dataset, { loan: loan.loan_id, action: "statement" });
@@ -55,16 +79,26 @@ function actionCell(loan, refundable, autopay) {
   return cell;
 }
 
-// The borrower as an investor may see it: banded facts and the credit decision, never identity.
-export async function showBorrower(loanId) {
+// The borrower as an investor may see it: banded facts and the credit decision, never identity. Shown
+// in a panel under the table whose button was clicked (the status line stays one line).
+export async function showBorrower(loanId, clicked) {
   const p = await api(`/api/v1/loans/${loanId}/borrower`);
   const words = (s) => s.replaceAll("_", " ");
   const ratio = p.debt_service_ratio == null ? "income band starts at 0"
     : `debt payments ${Math.round(p.debt_service_ratio * 100)}% of income (at most ${Math.round(p.debt_service_ratio_cap * 100)}%)`;
-  say(`Loan ${loanId}'s borrower: grade ${p.grade} (PD ${(p.pd * 100).toFixed(1)}%, score ${p.score}), ${words(p.purpose)}, `
-    + `${p.term_months} months; income ${words(p.monthly_income_band)} a month, employed ${words(p.employment_length)}, `
-    + `housing: ${words(p.housing)}, credit history: ${words(p.credit_history)}, ${plural(p.existing_loans_with_us, "loan")} `
-    + `with us; ${ratio}.` + (p.score_reasons.length ? ` Lowered the score: ${p.score_reasons.join("; ")}.` : ""));
+  const panel = $("borrower-profile");
+  const close = Object.assign(document.createElement("button"), { textContent: "Close", onclick: () => { panel.hidden = true; } });
+  close.setAttribute("aria-label", "close the borrower profile");
+  panel.replaceChildren(Object.assign(document.createElement("p"), {
+    textContent: `Loan ${loanId}'s borrower: grade ${p.grade} (PD ${(p.pd * 100).toFixed(1)}%, score ${p.score}), ${words(p.purpose)}, `
+      + `${p.term_months} months; income ${words(p.monthly_income_band)} a month, employed ${words(p.employment_length)}, `
+      + `housing: ${words(p.housing)}, credit history: ${words(p.credit_history)}, ${plural(p.existing_loans_with_us, "loan")} `
+      + `with us; ${ratio}.` + (p.score_reasons.length ? ` Lowered the score: ${p.score_reasons.join("; ")}.` : ""),
+  }), close);
+  panel.dataset.loan = loanId;
+  clicked?.closest("table")?.after(panel);
+  panel.hidden = false;
+  panel.scrollIntoView({ block: "nearest" });
 }
 
 // Autopay: the borrower signs a repayment mandate for its active loan once (EIP-712) and approves the
@@ -75,7 +109,7 @@ async function autopayOf(loanId) {
   try {
     return await api(`/api/v1/loans/${loanId}/autopay`);
   } catch (e) {
-    if (!e.message.startsWith("404")) throw e;
+    if (e.status !== 404) throw e;
     return null;  // never had autopay
   }
 }
@@ -158,19 +192,52 @@ async function downloadLoanStatement(loanId) {
   await downloadCsv(`/api/v1/loans/${loanId}/statement.csv`, `loanchain-loan-${loanId}-statement.csv`);
 }
 
-async function walletAction(loanId, action, input) {
+// What the user agrees to before an action moves money out of its wallet, in tokens. Payout,
+// claim and refund only bring money in: they go straight to the wallet.
+function confirmation(loan, action, plan) {
+  const txs = plural(plan.transactions.length, "transaction");
+  const rate = `interest rate ${percent(loan.apr_bps)}, ${loan.installments} months`;
+  if (action === "fund") {
+    return { title: `Fund loan ${loan.loan_id}?`, yes: `Fund ${money(plan.amount)}`, lines: [
+      `${money(plan.amount)} leaves your wallet for loan ${loan.loan_id} (${loan.grade ? `grade ${loan.grade}` : "not graded"}, ${rate}).`,
+      `You receive ${money(plan.amount)} of its notes (face value); the money is at risk if the borrower defaults.`,
+      `Your wallet will ask you to send ${txs}.`] };
+  }
+  if (action === "repay") {
+    return { title: `Pay loan ${loan.loan_id}?`, yes: `Pay ${money(plan.amount)}`, lines: [
+      `${money(plan.amount)} leaves your wallet towards loan ${loan.loan_id}: fees first, then the installment.`,
+      `Your wallet will ask you to send ${txs}.`] };
+  }
+  if (action === "payoff") {
+    return { title: `Pay off loan ${loan.loan_id}?`, yes: `Pay off ${money(plan.amount)}`, lines: [
+      `${money(plan.amount)} leaves your wallet: everything owed on loan ${loan.loan_id} today, with no prepayment penalty.`,
+      "The loan is then closed; this cannot be undone.", `Your wallet will ask you to send ${txs}.`] };
+  }
+  return null;
+}
+
+async function walletAction(loan, action, input) {
+  const loanId = loan.loan_id;
   const body = { action };
-  if (input) body.amount = Math.round(Number(input.value) * 10 ** state.decimals);
+  if (input) {
+    if (!input.checkValidity()) {
+      input.reportValidity();
+      throw new Error(`Loan ${loanId}: enter an amount in tokens, at most ${money(loan.remaining)}.`);
+    }
+    body.amount = Math.round(Number(input.value) * 10 ** state.decimals);
+  }
   const plan = await api(`/api/v1/loans/${loanId}/transactions`, { method: "POST", body });
+  const asked = confirmation(loan, action, plan);
+  if (asked && !(await confirmPlan(asked))) return;
   const receipt = await sendAll(plan.transactions);
   say(`Done: ${action} on loan ${loanId}.`);
-  refreshWhenIndexed(receipt, refreshLoans, refreshPortfolio);
+  refreshWhenIndexed(receipt, refreshLoans, refreshPortfolio, refreshBorrowing);
 }
 
 export async function refreshLoans() {
   const current = newest("loans");
   const [{ loans }, portfolio] = await Promise.all([
-    api("/api/v1/loans"), state.token && has("investor") ? api("/api/v1/portfolio") : null,
+    api("/api/v1/loans"), state.token ? api("/api/v1/portfolio") : null,
   ]);
   // Under the signed-in borrower's own active loans: what is due, the schedule, autopay, asking for help.
   const own = new Set(loans.filter((loan) => loan.status === "active" && state.wallet
@@ -178,7 +245,9 @@ export async function refreshLoans() {
   const details = new Map(await Promise.all(loans.filter((loan) => own.has(loan.loan_id))
     .map(async (loan) => [loan.loan_id, await repaymentRow(loan)])));
   if (!current()) return;
-  const refundable = new Set((portfolio?.positions ?? []).filter((p) => p.refundable > 0).map((p) => p.loan_id));
+  const positions = portfolio?.positions ?? [];
+  const refundable = new Set(positions.filter((p) => p.refundable > 0).map((p) => p.loan_id));
+  const claimable = new Map(positions.map((p) => [p.loan_id, p.claimable]));
   keepTyped($("loans"), ["loan", "hardship"], () => $("loans").replaceChildren(...loans.flatMap((loan) => {
     const row = document.createElement("tr");
     row.dataset.loan = loan.loan_id;
@@ -192,7 +261,8 @@ export async function refreshLoans() {
     const agreement = document.createElement("td");
     agreement.append(verify);
     const detail = details.get(loan.loan_id);
-    row.append(agreement, actionCell(loan, refundable.has(loan.loan_id), detail?.autopay));
+    row.append(agreement, actionCell(loan, refundable.has(loan.loan_id), detail?.autopay, detail?.position,
+      claimable.get(loan.loan_id) ?? 0));
     return detail ? [row, detail.row] : [row];
   })));
 }
@@ -205,12 +275,19 @@ async function repaymentRow(loan) {
   const row = document.createElement("tr");
   row.dataset.repayments = loan.loan_id;
   const cell = Object.assign(document.createElement("td"), { colSpan: 9 });
-  const next = pos.installments_paid < loan.installments
-    ? `installment ${pos.installments_paid + 1} of ${loan.installments} due ${day(pos.next_due_date)}` : "every installment paid";
-  const late = pos.days_past_due === 0 ? ""
-    : `, ${pos.days_past_due} days late${pos.bucket === "defaultable" ? ": the loan may now be declared in default" : ""}`;
+  // LoanBook's due now counts the current period's installment from the period's start: before its
+  // due date that is the next installment, payable early, not money owed late.
+  const number = pos.installments_paid + 1;
+  const upcoming = detail.schedule.find((i) => i.number === number);
+  const next = pos.installments_paid >= loan.installments ? "every installment paid"
+    : `installment ${number} of ${loan.installments}, ${money(upcoming?.amount ?? 0)}, due ${day(pos.next_due_date)}`;
+  const standing = pos.days_past_due > 0
+    ? `Overdue: ${money(pos.due_now)} to pay now, ${pos.days_past_due} days late`
+      + `${pos.bucket === "defaultable" ? " (the loan may now be declared in default)" : ""}; next: ${next}`
+    : pos.due_now > 0 ? `Next payment ${money(pos.due_now)}, due ${day(pos.next_due_date)} (you may pay it now); ${next}`
+    : `Nothing to pay now; next: ${next}`;
   const summary = Object.assign(document.createElement("p"), {
-    textContent: `Due now ${money(pos.due_now)}; ${next}${late}; ${money(pos.payoff)} pays it off today.`,
+    textContent: `${standing}; ${money(pos.payoff)} pays it off today.`,
   });
   const table = document.createElement("table");
   const head = table.insertRow();
@@ -226,11 +303,18 @@ async function repaymentRow(loan) {
   schedule.append(Object.assign(document.createElement("summary"), { textContent: "Repayment schedule (as agreed)" }), table);
   // Hardship: the borrower tells the lender early, in its own words; staff see it in collections.
   const help = document.createElement("details");
-  const what = Object.assign(document.createElement("input"), { placeholder: "what happened, and what you could pay", size: 50 });
+  const what = Object.assign(document.createElement("input"), {
+    placeholder: "what happened, and what you could pay", size: 50, required: true, minLength: 3, maxLength: 1000,
+  });
   what.dataset.hardship = loan.loan_id;
+  what.setAttribute("aria-label", `what happened, and what you could pay on loan ${loan.loan_id}`);
   const send = Object.assign(document.createElement("button"), { textContent: "Ask for help" });
   Object.assign(send.dataset, { loan: loan.loan_id, action: "hardship" });
   send.onclick = guard(async () => {
+    if (!what.checkValidity()) {
+      what.reportValidity();
+      throw new Error(`Loan ${loan.loan_id}: tell us in a few words what happened (at least 3 characters).`);
+    }
     await api(`/api/v1/loans/${loan.loan_id}/hardship`, { method: "POST", body: { note: what.value } });
     what.value = "";
     say(`Loan ${loan.loan_id}: your request for help reached the lender's collections team.`);
@@ -238,5 +322,5 @@ async function repaymentRow(loan) {
   help.append(Object.assign(document.createElement("summary"), { textContent: "Cannot pay as agreed? Tell us" }), what, " ", send);
   cell.append(summary, autopayLine(loan.loan_id, autopay), schedule, help);
   row.append(cell);
-  return { row, autopay };
+  return { row, autopay, position: pos };
 }

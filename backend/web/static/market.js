@@ -1,6 +1,8 @@
 // The notes' secondary market: public listings and bids; signed in, take or withdraw one, or place one.
 
-import { $, api, day, guard, has, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state } from "./core.js";
+import {
+  $, againstFair, api, confirmPlan, day, guard, has, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state,
+} from "./core.js";
 import { showBorrower } from "./loans.js";
 import { refreshPortfolio } from "./portfolio.js";
 
@@ -21,15 +23,19 @@ function orderRow(o, id, kind, mine, cells) {
   if (state.wallet) {
     const [label, action] = kind === "listing" ? (mine ? ["Withdraw", "delist"] : ["Buy", "buy"])
       : (mine ? ["Cancel", "cancel"] : ["Sell", "sell"]);
-    const button = Object.assign(document.createElement("button"), { textContent: label });
-    Object.assign(button.dataset, { [kind]: id, action });
-    button.onclick = guard(() => marketAction(kind, id, action, o.price_bps));
-    cell.append(button);
+    if (action === "buy" && !has("investor")) {  // LoanBook moves notes to verified wallets only
+      cell.append(Object.assign(document.createElement("span"), { className: "reason", textContent: "Verify your identity to buy." }));
+    } else {
+      const button = Object.assign(document.createElement("button"), { textContent: label });
+      Object.assign(button.dataset, { [kind]: id, action });
+      button.onclick = guard(() => marketAction(kind, id, action, o));
+      cell.append(button);
+    }
     if (mine) cell.append(" ", ...repriceControls(kind, id));
     if (kind === "listing" && !mine && has("investor")) {  // a buyer decides as a funder does
       const about = Object.assign(document.createElement("button"), { textContent: "Borrower" });
       Object.assign(about.dataset, { listing: id, action: "borrower" });
-      about.onclick = guard(() => showBorrower(o.loan_id));
+      about.onclick = guard(() => showBorrower(o.loan_id, about));
       cell.append(" ", about);
     }
   }
@@ -87,23 +93,57 @@ const MARKET_DONE = {
   cancel_bid: (p) => `Bid ${p.bid_id} cancelled.`,
 };
 
-export async function sellNow(loanId) {
-  const plan = await api("/api/v1/market/sell-now", { method: "POST", body: { loan_id: loanId } });
+// Leaving a loan into the bids: `position` is the portfolio's row, whose fair value the sale is
+// weighed against.
+export async function sellNow(position) {
+  const plan = await api("/api/v1/market/sell-now", { method: "POST", body: { loan_id: position.loan_id } });
+  const priceBps = (plan.cost / plan.notes) * 10_000;
+  const fairBps = position.fair_value == null || !position.notes ? null : (position.fair_value / position.notes) * 10_000;
+  const fair = againstFair(priceBps, fairBps, true);
+  const fairValue = fairBps == null ? "" : ` (worth ${money((position.fair_value * plan.notes) / position.notes)} at the fair price)`;
+  const yes = await confirmPlan({
+    title: `Sell ${money(plan.notes)} of notes of loan ${plan.loan_id}?`,
+    lines: [`You give up ${money(plan.notes)} of notes (face value)${fairValue} and receive ${money(plan.cost)}, `
+      + `${percent(priceBps)} of face on average, from ${plural(plan.bid_ids.length, "bid")}.`, fair.line,
+    `Your wallet will ask you to send ${plural(plan.transactions.length, "transaction")}.`],
+    warning: fair.warning, yes: `Sell for ${money(plan.cost)}`,
+  });
+  if (!yes) return;
   const receipt = await sendAll(plan.transactions);
   say(`Sold ${money(plan.notes)} of notes of loan ${plan.loan_id} for ${money(plan.cost)} into ${plural(plan.bid_ids.length, "bid")}.`);
   refreshWhenIndexed(receipt, refreshMarket, refreshPortfolio);
 }
 
+// Taking an order moves money and notes at once: the user confirms the plan first. What the order
+// row showed (`o`) gives the fair price.
+function takingConfirmation(kind, id, plan, o) {
+  const selling = kind === "bid";
+  const priceBps = o.price_bps;
+  const fair = againstFair(priceBps, o.fair_price_bps, selling);
+  const txs = `Your wallet will ask you to send ${plural(plan.transactions.length, "transaction")}.`;
+  return selling ? {
+    title: `Sell into bid ${id}?`, warning: fair.warning, yes: `Sell for ${money(plan.cost)}`,
+    lines: [`You give up ${money(plan.notes)} of notes of loan ${plan.loan_id} (face value) and receive ${money(plan.cost)}, `
+      + `${percent(priceBps)} of face.`, fair.line, txs],
+  } : {
+    title: `Buy listing ${id}?`, warning: fair.warning, yes: `Buy for ${money(plan.cost)}`,
+    lines: [`${money(plan.cost)} leaves your wallet for ${money(plan.notes)} of notes of loan ${plan.loan_id} (face value), `
+      + `${percent(priceBps)} of face.`, fair.line, txs],
+  };
+}
+
 // Taking an order sends the price the table showed: the transaction reverts if the maker reprices past it.
-async function marketAction(kind, id, action, priceBps) {
+async function marketAction(kind, id, action, o) {
   const takes = action === "buy" || action === "sell";
   const plan = await api(`/api/v1/market/${kind === "listing" ? "listings" : "bids"}/${id}/${action}`,
-    { method: "POST", body: takes ? { quoted_price_bps: priceBps } : undefined });
+    { method: "POST", body: takes ? { quoted_price_bps: o.price_bps } : undefined });
+  if (takes && !(await confirmPlan(takingConfirmation(kind, id, plan, o)))) return;
   const receipt = await sendAll(plan.transactions);
   say(MARKET_DONE[plan.action](plan));
   refreshWhenIndexed(receipt, refreshMarket, refreshPortfolio);
 }
 
+// Placing an order commits notes or money to whoever takes it first: confirmed with its quote.
 async function placeOrder(event, path, verb) {
   event.preventDefault();
   const form = new FormData(event.target);
@@ -113,11 +153,25 @@ async function placeOrder(event, path, verb) {
     price_bps: Math.round(Number(form.get("price")) * 100),
     good_for_days: form.get("days") ? Number(form.get("days")) : null,
   };
+  const selling = verb === "Offered";
+  const q = await api(`/api/v1/market/quote?loan_id=${body.loan_id}&notes=${body.notes}&price_bps=${body.price_bps}`);
   const plan = await api(path, { method: "POST", body });
+  const fair = againstFair(body.price_bps, q.fair_price_bps, selling);
+  const until = body.good_for_days ? `for ${plural(body.good_for_days, "day")}` : "until you withdraw it";
+  const yes = await confirmPlan({
+    title: selling ? `Offer ${money(body.notes)} of notes of loan ${body.loan_id} for sale?`
+      : `Bid for ${money(body.notes)} of notes of loan ${body.loan_id}?`,
+    lines: [selling
+      ? `Anyone may buy them at ${percent(body.price_bps)} of face, ${until}: you would receive ${money(q.cost)}.`
+      : `Any holder may sell them to you at ${percent(body.price_bps)} of face, ${until}: ${money(q.proceeds)} would leave your wallet.`,
+    fair.line, `Your wallet will ask you to send ${plural(plan.transactions.length, "transaction")}.`],
+    warning: fair.warning, yes: selling ? "Offer for sale" : "Place bid",
+  });
+  if (!yes) return;
   const receipt = await sendAll(plan.transactions);
   say(`${verb} ${money(plan.notes)} of notes of loan ${plan.loan_id}.`);
   event.target.reset();
-  refreshWhenIndexed(receipt, refreshMarket);
+  refreshWhenIndexed(receipt, refreshMarket, refreshPortfolio);
 }
 
 // What an order would fetch, shown as the maker types: the cost and the buyer's yield at that price.

@@ -1,6 +1,8 @@
 // Investing: the portfolio, plans, standing instructions and their funding mandates, claims and statements.
 
-import { $, api, day, downloadCsv, guard, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state, wallet } from "./core.js";
+import {
+  $, api, confirmPlan, day, downloadCsv, guard, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state, wallet,
+} from "./core.js";
 import { refreshLoans } from "./loans.js";
 import { quoteSale, sellNow } from "./market.js";
 
@@ -42,7 +44,7 @@ export async function refreshPortfolio() {
     if (pos.bid_now > 0) {  // other investors' bids would take notes now: leave in one go
       const exit = Object.assign(document.createElement("button"), { textContent: "Sell to bids" });
       Object.assign(exit.dataset, { loan: pos.loan_id, action: "sell-now" });
-      exit.onclick = guard(() => sellNow(pos.loan_id));
+      exit.onclick = guard(() => sellNow(pos));
       cell.append(" ", exit);
     }
     row.append(cell);
@@ -51,12 +53,24 @@ export async function refreshPortfolio() {
   $("portfolio-warnings").replaceChildren(...p.warnings.map((w) => Object.assign(document.createElement("li"), { textContent: w })));
 }
 
+// A plan moves money into several loans at once: each ticket is named before the wallet is asked.
+function confirmInvestment(plan, verb) {
+  return confirmPlan({
+    title: `${verb} ${money(plan.allocated)} in ${plural(plan.allocations.length, "loan")}?`,
+    lines: [...plan.allocations.map((a) => `${money(a.amount)} into loan ${a.loan_id} (interest rate ${percent(a.apr_bps)}).`),
+      ...(plan.unallocated > 0 ? [`${money(plan.unallocated)} stays in your wallet: no open loan could take it.`] : []),
+      `Your wallet will ask you to send ${plural(plan.transactions.length, "transaction")}.`],
+    yes: `Invest ${money(plan.allocated)}`,
+  });
+}
+
 export async function planInvestment(event) {
   event.preventDefault();
   const form = new FormData(event.target);
   const body = { amount: Math.round(Number(form.get("amount")) * 10 ** state.decimals) };
   if (form.get("max_per_loan")) body.max_per_loan = Math.round(Number(form.get("max_per_loan")) * 10 ** state.decimals);
   const plan = await api("/api/v1/portfolio/plan", { method: "POST", body });
+  if (!(await confirmInvestment(plan, "Invest"))) return;
   const receipt = await sendAll(plan.transactions);
   say(`Invested ${money(plan.allocated)} in ${plural(plan.allocations.length, "loan")}.`);
   refreshWhenIndexed(receipt, refreshLoans, refreshPortfolio);
@@ -70,7 +84,7 @@ export async function refreshRule() {
   try {
     rule = await api("/api/v1/portfolio/rule");
   } catch (e) {
-    if (!e.message.startsWith("404")) throw e;
+    if (e.status !== 404) throw e;
   }
   if (!current()) return;
   $("rule-summary").textContent = rule
@@ -99,6 +113,7 @@ export async function saveRule(event) {
 
 export async function fundMatches() {
   const plan = await api("/api/v1/portfolio/rule/plan", { method: "POST" });
+  if (!(await confirmInvestment(plan, "Fund my matches:"))) return;
   const receipt = await sendAll(plan.transactions);
   say(`Invested ${money(plan.allocated)} in ${plural(plan.allocations.length, "matching loan")}.`);
   refreshWhenIndexed(receipt, refreshLoans, refreshPortfolio, refreshRule);
@@ -120,7 +135,7 @@ export async function refreshMandate() {
   try {
     m = await api("/api/v1/portfolio/rule/mandate");
   } catch (e) {
-    if (!e.message.startsWith("404")) throw e;
+    if (e.status !== 404) throw e;
   }
   if (!current()) return;
   const active = m?.status === "active";

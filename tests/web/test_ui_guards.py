@@ -1,0 +1,163 @@
+"""What the page does so a user neither loses money by one click nor sees what is not theirs: the
+confirmation before money moves (with its fair-price warning), sessions renewed or ended plainly,
+sign-out and a change of wallet that clear the page, actions offered only to wallets that may take
+them, the user's own state redrawn without a Refresh, readable errors and a phone-sized page."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.identity.conftest import make_applicant
+from tests.lending.test_portfolio import _decision_hash
+from tests.scoring.conftest import SAMPLE
+from tests.web.test_ui import _confirm, _sign_in, _wait
+
+
+def test_selling_far_below_the_fair_price_asks_first_warns_and_cancel_sends_nothing(page, server, wallet, world):
+    """A holder of a scored loan's notes sees a bid at 60% of face; *Sell to bids* names the
+    notes, the proceeds and the fair price, warns, and sends nothing until the user says yes."""
+    seller, bidder, unit = world.investors[0], world.investors[1], 10**6
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]], decision_hash=_decision_hash(server.settings, SAMPLE))
+    world.ready_for_market(bidder)
+    world.place(bidder, "bid", loan_id, 100 * unit, 6_000)
+    held, before = world.book.functions.balanceOf(seller.address, loan_id).call(), world.balance(seller)
+
+    wallet.address = seller.address
+    _sign_in(page, seller.address)
+    exit_button = page.locator(f'#positions button[data-loan="{loan_id}"][data-action="sell-now"]')
+    _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300), exit_button.count() == 1)[-1], "the bid")
+    exit_button.click()
+    dialog = page.locator("#confirm")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#confirm-cancel")).to_be_focused()  # the safe choice has the focus
+    expect(dialog).to_contain_text(f"Sell 100.00 of notes of loan {loan_id}?")
+    expect(dialog).to_contain_text("receive 60.00, 60.00% of face on average, from 1 bid")
+    expect(dialog).to_contain_text("Fair price ")
+    expect(page.locator("#confirm-warning")).to_contain_text("Warning: you would sell ")
+    expect(page.locator("#confirm-warning")).to_contain_text("below the fair price (we warn beyond 5%)")
+    expect(page.locator("#confirm-yes")).to_have_text("Sell for 60.00")
+    page.click("#confirm-cancel")
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#status")).to_have_text("Cancelled: nothing was sent.")
+    assert world.book.functions.balanceOf(seller.address, loan_id).call() == held and world.balance(seller) == before
+
+    exit_button.click()
+    _confirm(page, "below the fair price")
+    expect(page.locator("#status")).to_have_text(f"Sold 100.00 of notes of loan {loan_id} for 60.00 into 1 bid.")
+    assert world.balance(seller) == before + 60 * unit
+
+
+def test_a_session_is_renewed_then_ended_plainly_and_sign_out_or_another_wallet_clears_the_page(page, server, wallet, world):
+    """Access tokens of 3 seconds: the page renews them with the refresh token; when that fails it
+    says the session ended. Signing out, or another wallet signing in, leaves nothing of the first
+    user. A wallet without KYC is told why it cannot fund; after KYC from the page, *Fund* comes by
+    itself (no Refresh)."""
+    server.settings.access_token_ttl = 3
+    first, second = world.investors[0], world.investors[2]
+    loan_id, _ = world.create()  # open for funding
+    wallet.address = first.address
+    _sign_in(page, first.address)
+    page.select_option("#statement-year", "all")
+    with page.expect_download():
+        page.click("#statement-form button[value=statement]")
+    expect(page.locator("#statement-summary")).to_contain_text("0 movements")
+
+    page.wait_for_timeout(3_500)  # the access token has expired
+    with page.expect_request("**/api/v1/auth/refresh"):
+        page.click("#refresh-loans")
+    expect(page.locator("#status")).not_to_have_class("error")
+    expect(page.locator("#who")).to_contain_text(first.address)
+
+    page.route("**/api/v1/auth/refresh", lambda route: route.fulfill(
+        status=401, content_type="application/json", body='{"error": "token_revoked", "detail": "revoked"}'))  # fmt: skip
+    page.wait_for_timeout(3_500)
+    page.click("#refresh-loans")
+    expect(page.locator("#status")).to_have_text("Your session ended: sign in again (Connect wallet and sign in).")
+    expect(page.locator("#who")).to_have_text("not signed in")
+    expect(page.locator("#sign-out")).to_be_hidden()
+    expect(page.locator("#statement-summary")).to_be_empty()
+    page.unroute("**/api/v1/auth/refresh")
+
+    server.settings.access_token_ttl = 900
+    _sign_in(page, first.address)
+    with page.expect_download():
+        page.click("#statement-form button[value=statement]")
+    expect(page.locator("#statement-summary")).to_contain_text("0 movements")
+    page.click("#sign-out")
+    expect(page.locator("#status")).to_have_text("Signed out: nothing of yours is left on this page.")
+    expect(page.locator("#who")).to_have_text("not signed in")
+    expect(page.locator("#statement-summary")).to_be_empty()
+    expect(page.locator("#portfolio-summary")).to_have_text("Sign in to see your notes.")
+
+    _sign_in(page, first.address)  # and now another wallet on the same page
+    with page.expect_download():
+        page.click("#statement-form button[value=statement]")
+    expect(page.locator("#statement-summary")).to_contain_text("0 movements")
+    wallet.address = second.address
+    _sign_in(page, second.address)
+    expect(page.locator("#statement-summary")).to_be_empty()
+    row = page.locator(f'tr[data-loan="{loan_id}"]')
+    expect(row).to_contain_text("Verify your identity (step 1) to invest.")  # no Fund to revert on chain
+    expect(row.locator('button[data-action="fund"]')).to_have_count(0)
+
+    applicant = make_applicant(550)
+    for name, value in applicant.form().items():
+        field = page.locator(f'#kyc-form [name="{name}"]')
+        field.select_option(value) if name == "id_type" else field.fill(value)
+    page.click("#kyc-form button[type=submit]")
+    expect(page.locator("#kyc-status")).to_contain_text("approved")
+    assert page.locator('#kyc-form [name="full_name"]').input_value() == ""  # personal data cleared once sent
+    expect(page.locator("#kyc-form")).to_be_hidden()
+    fund = row.locator('button[data-action="fund"]')
+    expect(fund).to_have_count(1, timeout=60_000)  # once on chain, without a Refresh
+    expect(page.locator("#kyc-status")).to_contain_text("on-chain confirmed")
+    page.fill(f'input[data-loan="{loan_id}"]', "999999")
+    fund.click()
+    expect(page.locator("#status")).to_contain_text(f"Loan {loan_id}: enter an amount in tokens, at most ")
+    expect(page.locator("#confirm")).to_be_hidden()
+
+    # An error FastAPI answers with a list of fields reads as words, not JSON.
+    message = page.evaluate("""async () => {
+      const { api } = await import(new URL("core.js", location.href));
+      try { await api("/api/v1/portfolio/plan", { method: "POST", body: { amount: 0 } }); } catch (e) { return e.message; }
+    }""")  # fmt: skip
+    assert message == "amount: Input should be greater than 0"
+
+
+def test_the_borrower_sees_its_loan_funded_without_a_refresh_and_what_is_due_when(page, server, wallet, world):
+    """Investors fund the rest while the borrower's page is open: *Receive funds* comes by itself.
+    Within the first period, the installment is the next payment with its due date, not money owed
+    now. The page fits a phone."""
+    borrower, unit = world.borrower, 10**6
+    loan_id, _ = world.create()
+    principal = world.loan(loan_id)["principal"]
+    world.fund(loan_id, world.investors[0], principal // 2)
+    wallet.address = borrower.address
+    page.set_viewport_size({"width": 375, "height": 740})
+    _sign_in(page, borrower.address)
+    row = page.locator(f'tr[data-loan="{loan_id}"]')
+    expect(row).to_contain_text("waiting for investors")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # nothing pushes the page sideways
+    assert page.locator(".topbar").bounding_box()["height"] < 200
+
+    world.fund(loan_id, world.investors[1], principal - principal // 2)
+    disburse = row.locator('button[data-action="disburse"]')
+    expect(disburse).to_have_count(1, timeout=60_000)  # no Refresh clicked
+    disburse.click()
+    expect(page.locator("#status")).to_have_text(f"Done: disburse on loan {loan_id}.")
+    repayments = page.locator(f'tr[data-repayments="{loan_id}"]')
+    expect(repayments).to_contain_text("installment 1 of ", timeout=30_000)
+
+    loan = world.loan(loan_id)
+    due = loan["startTime"] + loan["installmentPeriod"]
+    world.chain.mine_at(due - 10 * 86_400)  # ten days before the first installment falls due
+    page.click("#refresh-loans")
+    expect(repayments).to_contain_text(f"Next payment {loan['installmentAmount'] / unit:,.2f}, due ")
+    expect(repayments).to_contain_text("(you may pay it now)")
+    expect(repayments).not_to_contain_text("Overdue")
+    repay = row.locator('button[data-action="repay"]')
+    expect(repay).to_be_enabled()
+    repay.click()
+    _confirm(page, f"{loan['installmentAmount'] / unit:,.2f} leaves your wallet towards loan {loan_id}")
+    expect(page.locator("#status")).to_have_text(f"Done: repay on loan {loan_id}.")
+    assert world.loan(loan_id)["installmentsPaid"] == 1
