@@ -5,8 +5,7 @@ personal data shreds them. The audit log holds the verdict, never the note."""
 from __future__ import annotations
 
 from backend.config import Settings
-from backend.identity.crypto.envelope import seal, unseal
-from backend.identity.crypto.holders import give_key, holder_key
+from backend.identity.crypto.holders import open_text, seal_text
 from backend.identity.crypto.keyring import Keyring, load_keyring
 from backend.scoring.models import CreditDecision
 
@@ -17,13 +16,12 @@ def _aad(row: CreditDecision) -> bytes:
 
 def seal_note(keyring: Keyring, row: CreditDecision, note: str) -> None:
     """Seal `note` into `row` (whose id is known) under a fresh data key of its own."""
-    row.sealed_review_note = seal(give_key(keyring, row), note.encode(), _aad(row))
+    row.sealed_review_note = seal_text(keyring, row, note, _aad(row))
 
 
 def open_note(keyring: Keyring, row: CreditDecision) -> str | None:
     """The row's note, or None when it has none or its key was shredded."""
-    dek = holder_key(keyring, row)
-    return None if dek is None or row.sealed_review_note is None else unseal(dek, row.sealed_review_note, _aad(row)).decode()
+    return open_text(keyring, row, row.sealed_review_note, _aad(row))
 
 
 def note_of(settings: Settings | None, row: CreditDecision) -> str | None:

@@ -21,8 +21,7 @@ from backend.chain.models import ChainEvent
 from backend.chain.projection_models import LoanRow, RepaymentRow
 from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound
-from backend.identity.crypto.envelope import seal, unseal
-from backend.identity.crypto.holders import give_key, holder_key
+from backend.identity.crypto.holders import open_text, seal_text
 from backend.identity.crypto.keyring import Keyring, load_keyring
 from backend.servicing.aging import DAY, DELINQUENT
 from backend.servicing.models import CollectionAction, ServicingState
@@ -86,13 +85,12 @@ def _note_aad(row: CollectionAction) -> bytes:
 
 def seal_note(keyring: Keyring, row: CollectionAction, note: str) -> None:
     """Seal `note` into `row` (whose id is known) under a fresh data key of its own."""
-    row.sealed_note = seal(give_key(keyring, row), note.encode(), _note_aad(row))
+    row.sealed_note = seal_text(keyring, row, note, _note_aad(row))
 
 
 def open_note(keyring: Keyring, row: CollectionAction) -> str | None:
     """The row's note, or None once its key was shredded."""
-    dek = holder_key(keyring, row)
-    return None if dek is None or row.sealed_note is None else unseal(dek, row.sealed_note, _note_aad(row)).decode()
+    return open_text(keyring, row, row.sealed_note, _note_aad(row))
 
 
 def ask_for_hardship(db: Session, settings: Settings, loan_id: int, request: HardshipCreate,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ColumnElement
 
 from backend.db.base import Base
-from backend.identity.crypto.envelope import new_data_key, unwrap_data_key, wrap_data_key
+from backend.identity.crypto.envelope import new_data_key, seal, unseal, unwrap_data_key, wrap_data_key
 from backend.identity.crypto.keyring import Keyring
 
 
@@ -61,6 +61,17 @@ def holder_key(keyring: Keyring, holder: WrappedKeyHolder) -> bytes | None:
     if holder.key_id is None or holder.wrapped_key is None:
         return None
     return unwrap_data_key(keyring.key(holder.key_id), holder.key_id, holder.key_ref, holder.wrapped_key)
+
+
+def seal_text(keyring: Keyring, holder: WrappedKeyHolder, text: str, aad: bytes) -> bytes:
+    """`text` sealed under a fresh data key given to `holder` (a note kept beside a row)."""
+    return seal(give_key(keyring, holder), text.encode(), aad)
+
+
+def open_text(keyring: Keyring, holder: WrappedKeyHolder, sealed: bytes | None, aad: bytes) -> str | None:
+    """What `seal_text` sealed, or None when there is nothing sealed or the key was shredded."""
+    dek = holder_key(keyring, holder)
+    return None if dek is None or sealed is None else unseal(dek, sealed, aad).decode()
 
 
 def rewrapped(keyring: Keyring, holder: WrappedKeyHolder) -> tuple[str, bytes] | None:
