@@ -50,17 +50,17 @@ class ExpectedAnchor:
 def expected_anchor(settings: Settings, chain_id: int, contract: str | None = None) -> ExpectedAnchor:
     """`contract` when given (an outsider's, from the published README or disclosure), else the
     DocumentAnchor of this machine's deployment manifest for `chain_id`."""
-    from web3 import Web3
+    from eth_utils import is_address, to_checksum_address
 
     from backend.chain.deploy import load_manifest
 
     entry = load_manifest(settings, chain_id)["contracts"].get("DocumentAnchor") or {}
     if contract is not None:
-        if not Web3.is_address(contract):
+        if not is_address(contract):
             raise ValidationFailed(f"--contract: not an address: {contract!r}")
-        address, source = Web3.to_checksum_address(contract), "the address given (--contract)"
+        address, source = to_checksum_address(contract), "the address given (--contract)"
     elif entry.get("address"):
-        address, source = Web3.to_checksum_address(entry["address"]), f"the deployment manifest for chain {chain_id}"
+        address, source = to_checksum_address(entry["address"]), f"the deployment manifest for chain {chain_id}"
     else:
         raise ValidationFailed(
             f"no DocumentAnchor to check against: this machine has no deployment manifest for chain {chain_id}; "
