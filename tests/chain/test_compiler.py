@@ -17,11 +17,12 @@ def compiled(tmp_path_factory) -> tuple[Settings, dict]:
     return settings, compile_contracts(settings, force=True).artifacts
 
 
-def test_compiling_twice_gives_identical_bytecode(compiled):
-    settings, first = compiled
-    snapshot = {n: (a["bytecode"], a["deployedBytecode"]) for n, a in first.items()}
-    second = compile_contracts(settings, force=True).artifacts
-    assert {n: (a["bytecode"], a["deployedBytecode"]) for n, a in second.items()} == snapshot
+def test_compiling_twice_gives_identical_bytecode(compiled, artifacts):
+    """The module's forced compile against the session's own (another solc process, maybe another
+    run: the repo's artifacts/): a third compile of everything would cost half a minute more."""
+    _, forced = compiled
+    snapshot = {n: (a["bytecode"], a["deployedBytecode"]) for n, a in forced.items()}
+    assert {n: (a["bytecode"], a["deployedBytecode"]) for n, a in artifacts.items()} == snapshot
     assert snapshot["DocumentAnchor"][0].startswith("0x60")
 
 
@@ -65,6 +66,9 @@ class TestSolcAdapter:
     def test_standard_json_resolves_openzeppelin_imports(self, solc):
         settings = Settings(_env_file=None)
         std = standard_input(settings)
+        # Two small contracts: their output with OpenZeppelin's sources still passes 64 KiB, in two
+        # seconds rather than the whole book's thirty.
+        std["sources"] = {k: v for k, v in std["sources"].items() if k.endswith(("/DocumentAnchor.sol", "/ReserveFund.sol"))}
         proc = subprocess.run(
             [solc, "--standard-json", "--allow-paths", str(settings.root)],
             input=json.dumps(std), capture_output=True, text=True, check=True, cwd=settings.root,
