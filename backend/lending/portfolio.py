@@ -308,7 +308,7 @@ def plan_investment(db: Session, settings: Settings, wallet: str, request: PlanC
         d = book.decimals()
         raise Conflict(f"the wallet holds {money(balance, d)} tokens, less than the {money(total, d)} this needs",
                        balance=balance, amount=total)  # fmt: skip
-    calls = [book.call("fund", [a.loan_id, a.amount], f"fund loan {a.loan_id} with {a.amount}") for a in allocations]
+    calls = [book.call("fund", [a.loan_id, a.amount], f"fund loan {a.loan_id} with {book.tokens(a.amount)}") for a in allocations]
     if book.allowance() < total:
         calls.insert(0, book.approve(total))
     return PlanPublic(
@@ -326,6 +326,6 @@ def claim_all(db: Session, settings: Settings, wallet: str) -> WalletTxPublic:
     if not claimable:
         raise Conflict(f"nothing to claim for {wallet}", wallet=wallet)
     total = sum(claimable.values())
-    call = book.call("claimMany", [list(claimable)], f"claim {total} from {len(claimable)} loans")
+    call = book.call("claimMany", [list(claimable)], f"claim {book.tokens(total)} from {len(claimable)} loans")
     return WalletTxPublic(loan_id=None, action="claim", amount=total,
                           transactions=WalletCallPublic.of([call]))
