@@ -32,9 +32,9 @@ from backend.chain.projection_models import (
 )
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
+from backend.disclosure.reserve import BookRisk, book_risk
 from backend.errors import Conflict
 from backend.lending import earnings, statement
-from backend.disclosure.reserve import BookRisk, book_risk
 from backend.lending.loans import DecisionFacts, decision_facts, refundable
 from backend.lending.returns import xirr
 from backend.lending.schemas import (
@@ -48,8 +48,8 @@ from backend.lending.schemas import (
     WalletTxPublic,
 )
 from backend.market.pricing import proceeds
-from backend.scoring import policy
 from backend.market.yields import fair_value
+from backend.scoring import policy
 from backend.servicing.notices import money
 from backend.servicing.roll_rates import RollRate, late_rate, pd_now
 from backend.servicing.schemas import ServicingPublic
