@@ -21,7 +21,7 @@ class NoteMarketWallet:
     def __init__(self, settings: Settings, wallet: str) -> None:
         self.holder = LoanBookWallet(settings, wallet)
         self.wallet, self.book, self.token = self.holder.wallet, self.holder.book, self.holder.token
-        self.decimals = self.holder.decimals
+        self.decimals, self.tokens = self.holder.decimals, self.holder.tokens
         self.market = deployed_contract(settings, "NoteMarket")
 
     def _read(self, fn):
@@ -62,7 +62,7 @@ class NoteMarketWallet:
 
     def approve(self, amount: int) -> WalletCall:
         data = self.token.encode_abi("approve", [self.market.address, amount])
-        return WalletCall(self.token.address, data, f"allow NoteMarket to take {amount} of the loan token")
+        return WalletCall(self.token.address, data, f"allow NoteMarket to take up to {self.tokens(amount)} from your wallet")
 
     def call(self, function: str, args: list, description: str) -> WalletCall:
         return WalletCall(self.market.address, self.market.encode_abi(function, args), description)

@@ -12,6 +12,7 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
+from backend.amounts import money
 from backend.chain import eip712
 from backend.chain.client import contract_at, reading
 from backend.chain.deploy import deployed_contract
@@ -88,6 +89,12 @@ class AgentView:
         with reading("RepaymentAgent"):
             return fn.call()
 
+    def tokens(self, amount: int) -> str:
+        """`amount` base units as a wallet prompt words it: "1,000.00 tokens"."""
+        if not hasattr(self, "_decimals"):
+            self._decimals = int(self._read(self.token.functions.decimals()))
+        return f"{money(amount, self._decimals)} tokens"
+
     def cancelled(self, mandate_hash: str) -> bool:
         return bool(self._read(self.agent.functions.cancelled(bytes.fromhex(mandate_hash.removeprefix("0x")))))
 
@@ -101,7 +108,7 @@ class AgentView:
 
     def approve(self, amount: int) -> WalletCall:
         data = self.token.encode_abi("approve", [self.agent.address, amount])
-        return WalletCall(self.token.address, data, f"allow the repayment agent to take {amount} of the loan token")
+        return WalletCall(self.token.address, data, f"allow the repayment agent to take up to {self.tokens(amount)} from your wallet")
 
     def cancel(self, mandate: RepaymentMandate) -> WalletCall:
         data = self.agent.encode_abi("cancelMandate", [mandate.as_tuple()])

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from web3 import Web3
 
+from backend.amounts import money
 from backend.chain.client import contract_at, read_many, reading
 from backend.chain.deploy import deployed_contract
 from backend.config import Settings
@@ -39,6 +40,10 @@ class LoanBookWallet:
         if not hasattr(self, "_decimals"):
             self._decimals = int(self._read(self.token.functions.decimals()))
         return self._decimals
+
+    def tokens(self, amount: int) -> str:
+        """`amount` base units as a wallet prompt words it: "1,000.00 tokens"."""
+        return f"{money(amount, self.decimals())} tokens"
 
     def min_ticket(self) -> int:
         return int(self._read(self.book.functions.minTicket()))
@@ -77,7 +82,7 @@ class LoanBookWallet:
 
     def approve(self, amount: int) -> WalletCall:
         data = self.token.encode_abi("approve", [self.book.address, amount])
-        return WalletCall(self.token.address, data, f"allow LoanBook to take {amount} of the loan token")
+        return WalletCall(self.token.address, data, f"allow LoanBook to take up to {self.tokens(amount)} from your wallet")
 
     def call(self, function: str, args: list, description: str) -> WalletCall:
         return WalletCall(self.book.address, self.book.encode_abi(function, args), description)

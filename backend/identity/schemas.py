@@ -184,6 +184,11 @@ class KycDataPublic(BaseModel):
 class ReviewItemPublic(BaseModel):
     record: KycPublic
     data: PersonalDataPublic  # masked
+    same_id_wallets: list[str] = Field(
+        default_factory=list,
+        description="Other wallets verified now with the same national ID (matched by blind index): whom a "
+        "DUPLICATE_IDENTITY flag points at. Wallet addresses only: their personal data stays masked",
+    )
 
 
 class DecisionCreate(BaseModel):

@@ -32,9 +32,9 @@ from backend.chain.projection_models import (
 )
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
+from backend.disclosure.reserve import BookRisk, book_risk
 from backend.errors import Conflict
 from backend.lending import earnings, statement
-from backend.disclosure.reserve import BookRisk, book_risk
 from backend.lending.loans import DecisionFacts, decision_facts, refundable
 from backend.lending.returns import xirr
 from backend.lending.schemas import (
@@ -48,8 +48,8 @@ from backend.lending.schemas import (
     WalletTxPublic,
 )
 from backend.market.pricing import proceeds
-from backend.scoring import policy
 from backend.market.yields import fair_value
+from backend.scoring import policy
 from backend.servicing.notices import money
 from backend.servicing.roll_rates import RollRate, late_rate, pd_now
 from backend.servicing.schemas import ServicingPublic
@@ -308,7 +308,7 @@ def plan_investment(db: Session, settings: Settings, wallet: str, request: PlanC
         d = book.decimals()
         raise Conflict(f"the wallet holds {money(balance, d)} tokens, less than the {money(total, d)} this needs",
                        balance=balance, amount=total)  # fmt: skip
-    calls = [book.call("fund", [a.loan_id, a.amount], f"fund loan {a.loan_id} with {a.amount}") for a in allocations]
+    calls = [book.call("fund", [a.loan_id, a.amount], f"fund loan {a.loan_id} with {book.tokens(a.amount)}") for a in allocations]
     if book.allowance() < total:
         calls.insert(0, book.approve(total))
     return PlanPublic(
@@ -326,6 +326,6 @@ def claim_all(db: Session, settings: Settings, wallet: str) -> WalletTxPublic:
     if not claimable:
         raise Conflict(f"nothing to claim for {wallet}", wallet=wallet)
     total = sum(claimable.values())
-    call = book.call("claimMany", [list(claimable)], f"claim {total} from {len(claimable)} loans")
+    call = book.call("claimMany", [list(claimable)], f"claim {book.tokens(total)} from {len(claimable)} loans")
     return WalletTxPublic(loan_id=None, action="claim", amount=total,
                           transactions=WalletCallPublic.of([call]))

@@ -36,7 +36,7 @@ def _fund(settings: Settings, book: LoanBookWallet, row: LoanRow, amount: int | 
     if amount < ticket and amount != remaining:
         raise ValidationFailed(f"amount: at least the minimum ticket of {money(ticket, book.decimals())} tokens",
                                field="amount", min_ticket=ticket)  # fmt: skip
-    return amount, [book.call("fund", [row.loan_id, amount], f"fund loan {row.loan_id} with {amount}")]
+    return amount, [book.call("fund", [row.loan_id, amount], f"fund loan {row.loan_id} with {book.tokens(amount)}")]
 
 
 def _repay(book: LoanBookWallet, row: LoanRow, amount: int | None, everything: bool = False) -> tuple[int, list[WalletCall]]:
@@ -44,7 +44,7 @@ def _repay(book: LoanBookWallet, row: LoanRow, amount: int | None, everything: b
         raise Conflict(f"loan {row.loan_id} is {row.status}: nothing to repay", status=row.status)
     due_now, payoff = book.amount_due(row.loan_id)
     if everything:  # early repayment is free: the rest of the principal, interest and fees to date
-        return payoff, [book.call("repay", [row.loan_id, payoff], f"pay off loan {row.loan_id}: {payoff}")]
+        return payoff, [book.call("repay", [row.loan_id, payoff], f"pay off loan {row.loan_id}: {book.tokens(payoff)}")]
     amount = amount or due_now
     if amount == 0:
         raise Conflict(f"loan {row.loan_id}: nothing is due now; to prepay, send an amount, or pay the loan off",
@@ -52,7 +52,7 @@ def _repay(book: LoanBookWallet, row: LoanRow, amount: int | None, everything: b
     if amount > payoff:
         raise ValidationFailed(f"amount: at most {money(payoff, book.decimals())} tokens, everything owed today",
                                field="amount", payoff=payoff)  # fmt: skip
-    return amount, [book.call("repay", [row.loan_id, amount], f"pay {amount} towards loan {row.loan_id}")]
+    return amount, [book.call("repay", [row.loan_id, amount], f"pay {book.tokens(amount)} towards loan {row.loan_id}")]
 
 
 def _disburse(book: LoanBookWallet, row: LoanRow) -> tuple[int, list[WalletCall]]:
@@ -68,14 +68,14 @@ def _refund(book: LoanBookWallet, row: LoanRow, now: int) -> tuple[int, list[Wal
     amount = book.notes(row.loan_id)
     if amount == 0:
         raise Conflict(f"loan {row.loan_id}: {book.wallet} funded nothing that is still to refund", loan_id=row.loan_id)
-    return amount, [book.call("refund", [row.loan_id], f"take back the {amount} funded into loan {row.loan_id}")]
+    return amount, [book.call("refund", [row.loan_id], f"take back the {book.tokens(amount)} funded into loan {row.loan_id}")]
 
 
 def _claim(book: LoanBookWallet, row: LoanRow) -> tuple[int, list[WalletCall]]:
     amount = book.claimable(row.loan_id)
     if amount == 0:
         raise Conflict(f"loan {row.loan_id}: nothing to claim for {book.wallet}", loan_id=row.loan_id)
-    return amount, [book.call("claim", [row.loan_id], f"claim {amount} from loan {row.loan_id}")]
+    return amount, [book.call("claim", [row.loan_id], f"claim {book.tokens(amount)} from loan {row.loan_id}")]
 
 
 def prepare(db: Session, settings: Settings, wallet: str, loan_id: int, request: WalletTxCreate) -> WalletTxPublic:

@@ -219,9 +219,14 @@ def _until(expires_at: int) -> str:
     return f" until {_utc(expires_at)}" if expires_at else ""
 
 
-def _limit(bound: str, quoted: int, now: int) -> str:
+def _notes(market: NoteMarketWallet, notes: int) -> str:
+    """Notes counted by the principal they stand for, in tokens, as the page counts them: "500.00 of notes"."""
+    return f"{money(notes, market.decimals())} of notes"
+
+
+def _limit(market: NoteMarketWallet, bound: str, quoted: int, now: int) -> str:
     """A taker's limit, told in the transaction's description when the order now beats the quote."""
-    return "" if quoted == now else f" ({bound} {quoted}, as quoted)"
+    return "" if quoted == now else f" ({bound} {market.tokens(quoted)}, as quoted)"
 
 
 def _require_live(row: MarketOrder, name: str, settings: Settings) -> None:
@@ -241,7 +246,7 @@ def plan_listing(db: Session, settings: Settings, wallet: str, request: ListingC
     calls = [] if market.market_may_move_notes() else [market.let_market_move_notes()]
     expires_at = _expiry(request, now)
     calls.append(market.call("list", [loan.loan_id, request.notes, request.price_bps, expires_at],
-                             f"offer {request.notes} notes of loan {loan.loan_id} at {request.price_bps / 100:.2f}% of face"
+                             f"offer {_notes(market, request.notes)} of loan {loan.loan_id} at {request.price_bps / 100:.2f}% of face"
                              + _until(expires_at)))  # fmt: skip
     return _tx("list", loan.loan_id, request.notes, 0, calls)
 
@@ -292,7 +297,8 @@ def plan_purchase(db: Session, settings: Settings, wallet: str, listing_id: int,
     # revert (NoteMarketPriceMoved), so the allowance need not cover more.
     calls = [] if market.allowance() >= quoted else [market.approve(quoted)]
     calls.append(market.call("buy", [listing_id, notes, quoted],
-                             f"buy {notes} notes of loan {loan.loan_id} for {cost}" + _limit("at most", quoted, cost)))  # fmt: skip
+                             f"buy {_notes(market, notes)} of loan {loan.loan_id} for {market.tokens(cost)}"
+                             + _limit(market, "at most", quoted, cost)))  # fmt: skip
     return _tx("buy", loan.loan_id, notes, cost, calls, listing_id=listing_id)
 
 
@@ -311,7 +317,7 @@ def _pay_for_bids(market: NoteMarketWallet, needed: int, what: str) -> list[Wall
     NoteMarket take it; returns the `approve` that raises the allowance, when one is needed."""
     balance = market.balance()
     if balance < needed:
-        raise Conflict(f"the wallet holds {balance} of the loan token, less than the {needed} {what}",
+        raise Conflict(f"the wallet holds {market.tokens(balance)}, less than the {market.tokens(needed)} {what}",
                        balance=balance, needed=needed)  # fmt: skip
     return [] if market.allowance() >= needed else [market.approve(needed)]
 
@@ -335,7 +341,7 @@ def plan_bid(db: Session, settings: Settings, wallet: str, request: BidCreate) -
     calls = _pay_for_bids(market, value + open_value, "this bid and your open bids would pay")
     expires_at = _expiry(request, now)
     calls.append(market.call("bid", [loan.loan_id, request.notes, request.price_bps, expires_at],
-                             f"bid for {request.notes} notes of loan {loan.loan_id} at {request.price_bps / 100:.2f}% of face"
+                             f"bid for {_notes(market, request.notes)} of loan {loan.loan_id} at {request.price_bps / 100:.2f}% of face"
                              + _until(expires_at)))  # fmt: skip
     return _tx("bid", loan.loan_id, request.notes, 0, calls)
 
@@ -361,7 +367,8 @@ def plan_sale(db: Session, settings: Settings, wallet: str, bid_id: int, request
     calls = [] if market.market_may_move_notes() else [market.let_market_move_notes()]
     # The quote is the sale's floor: a bidder repricing below it before the sale lands makes it revert.
     calls.append(market.call("sell", [bid_id, notes, quoted],
-                             f"sell {notes} notes of loan {loan.loan_id} for {proceeds}" + _limit("at least", quoted, proceeds)))  # fmt: skip
+                             f"sell {_notes(market, notes)} of loan {loan.loan_id} for {market.tokens(proceeds)}"
+                             + _limit(market, "at least", quoted, proceeds)))  # fmt: skip
     return _tx("sell", loan.loan_id, notes, proceeds, calls, bid_id=bid_id)
 
 
@@ -394,7 +401,8 @@ def plan_exit(db: Session, settings: Settings, wallet: str, request: ExitCreate)
         bid_ids.append(row.bid_id)
         # Each sale's floor is what this plan counts on from it: a bidder repricing below it reverts that sale.
         sells.append(market.call("sell", [row.bid_id, notes, proceeds],
-                                 f"sell {notes} notes of loan {loan.loan_id} into bid {row.bid_id} for {proceeds}"))  # fmt: skip
+                                 f"sell {_notes(market, notes)} of loan {loan.loan_id} into bid {row.bid_id} "
+                                 f"for {market.tokens(proceeds)}"))  # fmt: skip
         sold, paid = sold + notes, paid + proceeds
     if not sells:
         raise Conflict(f"no open bid another wallet can pay for notes of loan {loan.loan_id}: offer them for sale instead",

@@ -121,6 +121,23 @@ class DecisionPublic(BaseModel):
     )
 
 
+class ApplicationPublic(ApplicationCreate):
+    """The application as recorded with its decision (financial characteristics, no identifiers)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ReferralPublic(DecisionPublic):
+    """A referral as an underwriter decides it: the decision, and the application behind it."""
+
+    application: ApplicationPublic = Field(description="What the applicant asked for and declared, as scored")
+    debt_service_ratio: float | None = Field(
+        description="Existing monthly debt payments plus this loan's quoted installment, over the income band's lower "
+        "edge (None: no income floor, or no quote)"
+    )
+    debt_service_ratio_cap: float = Field(description="The affordability rule's cap on that ratio")
+
+
 class LoanRefPublic(BaseModel):
     """An on-chain loan (as indexed) whose signed terms carry the decision hash."""
 

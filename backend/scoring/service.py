@@ -28,9 +28,11 @@ from backend.scoring.pricing import quote
 from backend.scoring.review_notes import note_of, seal_note
 from backend.scoring.schemas import (
     ApplicationCreate,
+    ApplicationPublic,
     DecisionProofPublic,
     DecisionPublic,
     LoanRefPublic,
+    ReferralPublic,
     ReviewCreate,
     ReviewPublic,
 )
@@ -154,11 +156,22 @@ def decisions_of(db: Session, wallet: str, settings: Settings | None = None, lim
     return [_public(row, settings) for row in rows]
 
 
-def referrals_waiting(db: Session, limit: int = 100) -> list[DecisionPublic]:
-    """Referrals no underwriter has reviewed yet, oldest first (first come, first served)."""
+def referrals_waiting(db: Session, limit: int = 100) -> list[ReferralPublic]:
+    """Referrals no underwriter has reviewed yet, oldest first (first come, first served), each with
+    the application it decided: the underwriter approves an amount, a term and a budget, not a score."""
     rows = db.scalars(select(CreditDecision).where(CreditDecision.decision == "refer", CreditDecision.review.is_(None))
                       .order_by(CreditDecision.created_at).limit(limit))  # fmt: skip
-    return [_public(row) for row in rows]
+    return [_referral(row) for row in rows]
+
+
+def _referral(row: CreditDecision) -> ReferralPublic:
+    application = ApplicationPublic(**row.inputs)
+    income = INCOME_FLOOR[application.monthly_income_band]
+    installment = (row.outputs.get("quote") or {}).get("monthly_payment")
+    ratio = (application.monthly_debt_payments + installment) / income if income and installment is not None else None
+    return ReferralPublic(**_public(row).model_dump(), application=application,
+                          debt_service_ratio=None if ratio is None else round(ratio, 2),
+                          debt_service_ratio_cap=policy.DEBT_SERVICE_RATIO)  # fmt: skip
 
 
 def review_decision(db: Session, settings: Settings, reviewer: str, decision_id: str, request: ReviewCreate) -> DecisionPublic:

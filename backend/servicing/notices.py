@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.amounts import money as money  # re-exported: notices are worded with it
 from backend.chain.loan_book import loan_book_domain
 from backend.config import Settings
 from backend.servicing.models import ServicingNotice
@@ -21,10 +22,6 @@ def token_decimals(settings: Settings) -> Callable[[], int]:
     """The loan token's decimals for one servicing pass: read from the chain at most once, and
     only if a notice needs them."""
     return cache(lambda: loan_book_domain(settings).asset_decimals)
-
-
-def money(amount: int, decimals: int) -> str:
-    return f"{amount / 10**decimals:,.2f}"
 
 
 def day(ts: int) -> str:

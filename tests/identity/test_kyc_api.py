@@ -92,6 +92,11 @@ def test_same_national_id_verified_for_another_wallet_is_flagged_not_attested(cl
     body = submit(client, impostor).json()
     assert body["status"] == "needs_review" and codes(body) == ["DUPLICATE_IDENTITY"] and body["attestation"] is None
     assert [f for f, _ in intents(settings)] == ["attest"]  # only the first applicant's
+    # The reviewer is told whose verified record it matched: the wallet, never the number.
+    (item,) = client.get("/api/v1/admin/kyc/queue", headers=bearer(client, ADMIN)).json()
+    assert item["same_id_wallets"] == [first.account.address] and first.id_number not in str(item)
+    one = client.get(f"/api/v1/admin/kyc/{body['id']}", headers=bearer(client, ADMIN)).json()
+    assert one["same_id_wallets"] == [first.account.address] and one["record"]["id"] == body["id"]
 
 
 def test_several_wallets_applying_from_one_network_address_go_to_review(settings):

@@ -241,6 +241,11 @@ def test_a_referral_becomes_an_offer_only_after_an_underwriter_approves_it(clien
 
     waiting = client.get("/api/v1/score/referrals", headers=underwriter.headers).json()
     assert [d["id"] for d in waiting] == [referral["id"], own["id"]]  # oldest first
+    # What the underwriter approves: the application as scored, and how much of the income it would take.
+    assert waiting[0]["application"] == REFERRED and waiting[0]["grade"] == referral["grade"]
+    installment = referral["quote"]["monthly_payment"]
+    assert waiting[0]["debt_service_ratio"] == round((REFERRED["monthly_debt_payments"] + installment) / 2000, 2)
+    assert waiting[0]["debt_service_ratio_cap"] == 0.35
     reviewed = client.post(f"/api/v1/score/{referral['id']}/review", json=review, headers=underwriter.headers)
     assert reviewed.status_code == 200, reviewed.json()
     assert reviewed.json()["review"]["outcome"] == "approve"

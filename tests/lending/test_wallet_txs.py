@@ -55,6 +55,9 @@ def test_investors_fund_the_borrower_repays_and_investors_claim(client, chain_id
 
     planned = _prepare(client, h1, loan_id, action="fund", amount=principal // 3).json()
     assert [t["to"] for t in planned["transactions"]] == [world.token.address, world.book.address]  # approve, fund
+    tokens = f"{principal // 3 / 10**6:,.2f} tokens"  # what the wallet's prompt says, as the user typed it
+    assert [t["description"] for t in planned["transactions"]] == [
+        f"allow LoanBook to take up to {tokens} from your wallet", f"fund loan {loan_id} with {tokens}"]
     _send(w3, first, planned["transactions"])
     rest = _prepare(client, h2, loan_id, action="fund", amount=principal - principal // 3).json()
     assert len(rest["transactions"]) == 1  # enough allowance already: fund only

@@ -49,6 +49,8 @@ def test_list_buy_part_and_withdraw_the_rest(settings, world, monkeypatch):  # n
     listing = client.post("/api/v1/market/listings", json={"loan_id": loan_id, "notes": held, "price_bps": 9_500},
                           headers=as_seller).json()  # fmt: skip
     assert [t["description"].split(" ")[0] for t in listing["transactions"]] == ["let", "offer"]  # approval first
+    # The wallet's prompt speaks tokens, as the page does: notes by the principal they stand for.
+    assert listing["transactions"][1]["description"] == f"offer {held / UNIT:,.2f} of notes of loan {loan_id} at 95.00% of face"
     seller_before, buyer_before = world.balance(seller), world.balance(buyer)
     _send(world.w3, seller, listing["transactions"])
     _index(settings)
@@ -64,6 +66,8 @@ def test_list_buy_part_and_withdraw_the_rest(settings, world, monkeypatch):  # n
     purchase = client.post(f"/api/v1/market/listings/{offered['listing_id']}/buy", json={"notes": half},
                            headers=as_buyer).json()  # fmt: skip
     assert purchase["cost"] == -(-half * 9_500 // 10_000) and len(purchase["transactions"]) == 2  # approve, buy
+    assert purchase["transactions"][1]["description"] == (
+        f"buy {half / UNIT:,.2f} of notes of loan {loan_id} for {purchase['cost'] / UNIT:,.2f} tokens")
     _send(world.w3, buyer, purchase["transactions"])
     _index(settings)
     assert world.book.functions.balanceOf(buyer.address, loan_id).call() == half
@@ -325,7 +329,7 @@ def test_bad_bids_and_sales_get_a_clear_4xx_before_any_gas_is_spent(settings, wo
     _index(settings)
     # A second bid must leave the first payable: the allowance asked for covers both.
     second = bid(notes=2 * UNIT).json()
-    assert second["transactions"][0]["description"] == f"allow NoteMarket to take {3 * UNIT * 9 // 10} of the loan token"
+    assert second["transactions"][0]["description"] == "allow NoteMarket to take up to 2.70 tokens from your wallet"
     (open_bid,) = client.get("/api/v1/market/bids").json()
     bid_id = open_bid["bid_id"]
 
@@ -423,7 +427,7 @@ def test_makers_reprice_their_orders_in_place(settings, world):  # noqa: F811
     assert reprice("bids", bid_id, 9_300, as_bidder).json()["context"]["listing_id"] == lid  # up past the ask
     plan = reprice("bids", bid_id, 9_100, as_bidder).json()  # more money: the allowance grows first
     assert [t["description"] for t in plan["transactions"]] == [
-        f"allow NoteMarket to take {UNIT * 91 // 100} of the loan token", f"reprice bid {bid_id} to 91.00% of face"]
+        "allow NoteMarket to take up to 0.91 tokens from your wallet", f"reprice bid {bid_id} to 91.00% of face"]
     _send(world.w3, bidder, plan["transactions"])
     _index(settings)
     assert client.get("/api/v1/market").json()[0]["price_bps"] == 9_200

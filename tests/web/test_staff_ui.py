@@ -1,7 +1,8 @@
-"""Staff in the browser: an underwriter approves a referral, after which the borrower signs the
-offer; an auditor traces the new loan until every check passes, then its borrower's address and
-its createLoan transaction; an admin reveals a flagged KYC record (audited) and erases it, grants
-and revokes a role; the aging table is shown."""
+"""Staff in the browser: an underwriter approves a referral, read with its application, after which
+the borrower signs the offer; an auditor traces the new loan until every check passes, then its
+borrower's address and its createLoan transaction; an admin reveals a flagged KYC record (audited),
+told which wallet it duplicates, rejects it with its own reason and erases it, grants and revokes a
+role; the aging table is shown. Each queue item's controls are found by their accessible names."""
 
 from __future__ import annotations
 
@@ -54,27 +55,45 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     expect(page.locator("#staff-section")).to_be_visible()
     expect(page.locator("#staff-link")).to_be_visible()  # the section list names it, for staff only
     expect(page.locator("#decision")).to_be_hidden()  # nothing of the borrower's stays on screen
-    flagged = page.locator("#kyc-queue li")
+    flagged = page.locator("#kyc-queue > li")
     expect(flagged).to_have_count(1)
-    expect(flagged).to_contain_text("DUPLICATE_IDENTITY")
+    # The flag names the wallet whose verified record has the same national ID, never the ID itself.
+    expect(flagged.locator('li[data-flag="DUPLICATE_IDENTITY"]')).to_contain_text(f"verified for {borrower.address}")
     expect(flagged).not_to_contain_text(twin.id_number)  # masked until an admin asks, with a reason
-    flagged.locator('button[data-decision="reveal"]').click()
+    what = f"KYC record {flagged.get_attribute('data-record')[:8]} of {twin.account.address}"
+    reason = page.get_by_label(f"Reason for your decision on {what}")  # its own field, named after it
+    reject = page.get_by_role("button", name=f"Reject {what}", exact=True)
+    reject.click()  # no reason yet: the browser asks for one and nothing is sent
+    assert reason.evaluate("e => e.validity.valueMissing")
+    expect(flagged).to_have_count(1)
+    page.get_by_role("button", name=f"Reveal the personal data of {what} (audited)").click()
     expect(flagged.locator(".revealed")).to_contain_text(f"{twin.form()['full_name']}, born {twin.date_of_birth}")
     expect(flagged.locator(".revealed")).to_contain_text(twin.id_number)
-    page.fill("#kyc-note", "second wallet of an already verified person")
-    flagged.locator('button[data-decision="reject"]').click()
+    reason.fill("second wallet of an already verified person")
+    reject.click()
     expect(page.locator("#status")).to_contain_text("rejected.")
-    expect(page.locator("#kyc-queue li")).to_have_count(0)
+    expect(page.locator("#kyc-queue > li")).to_have_count(0)
     page.once("dialog", lambda dialog: dialog.accept())  # the admin erases the twin's data at once
     page.fill('#erase-form [name="wallet"]', twin.account.address)
     page.click("#erase-form button[type=submit]")
     expect(page.locator("#status")).to_contain_text(f"Erased 1 record of {twin.account.address}")
-    referral = page.locator("#referrals li").first
-    expect(referral).to_contain_text("grade D")
-    page.fill("#review-note", "past delays were medical; income is stable")
-    referral.locator('button[data-outcome="approve"]').click()
-    expect(page.locator("#status")).to_contain_text("approved.")
-    expect(page.locator("#referrals li")).to_have_count(0)
+    referral = page.locator("#referrals > li")
+    expect(referral).to_have_count(1)
+    # What the underwriter approves: the amount, term and purpose, the declared income and debt, the decision's facts.
+    expect(referral).to_contain_text(f"{REFERRED['amount']:,} tokens over {REFERRED['term_months']} months for used car")
+    expect(referral).to_contain_text(f"net income 2,000–3,500 a month, debt payments {REFERRED['monthly_debt_payments']} a month")
+    expect(referral).to_contain_text("grade D, PD ")
+    expect(referral).to_contain_text("debt service 0.")
+    short = referral.get_attribute("data-decision")[:8]
+    note = page.get_by_label(f"Reason for your verdict on referral {short}")
+    note.fill("past delays were medical; income is stable")
+    referral.evaluate("e => { e.dataset.drawn = 'before'; }")
+    page.click("#refresh-loans")  # a redraw (the page's poll does the same) keeps what the underwriter typed
+    expect(referral).not_to_have_attribute("data-drawn", "before")
+    expect(note).to_have_value("past delays were medical; income is stable")
+    page.get_by_role("button", name=f"Approve referral {short}", exact=True).click()
+    expect(page.locator("#status")).to_contain_text(f"Referral {short}: approved.")
+    expect(page.locator("#referrals > li")).to_have_count(0)
 
     wallet.address = borrower.address
     _sign_in(page, borrower.address)
@@ -152,8 +171,10 @@ def test_an_auditor_clears_or_escalates_a_monitoring_alert_in_the_browser(page, 
 
     _wait(shown, "the round-trip alert")
     expect(alert).to_contain_text(f"round_trip, loan {loan_id}: notes of loan {loan_id} went from {giver.address}")
-    alert.locator("input").fill("gift and partial return between two wallets; asked both for their story")
-    alert.locator('button[data-decision="escalated"]').click()
+    named = f"alert round_trip on loan {loan_id}"  # each control says which alert it acts on
+    alert.get_by_label(f"What you looked at and found, for {named}").fill(
+        "gift and partial return between two wallets; asked both for their story")
+    alert.get_by_role("button", name=f"Escalate {named}", exact=True).click()
     expect(page.locator("#status")).to_have_text(f"Alert round_trip on loan {loan_id}: escalated.")
     expect(page.locator("#alerts li")).to_contain_text(f"(escalated by {world.admin.address}: gift and partial return")
     expect(page.locator("#alerts button")).to_have_count(0)  # reviewed once, for good

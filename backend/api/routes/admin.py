@@ -45,8 +45,7 @@ def review_queue(session: SessionDep, settings: SettingsDep) -> list[ReviewItemP
 
 @router.get("/kyc/{record_id}", dependencies=allow("admin.kyc.record"), summary="One record (masked)")
 def record(record_id: str, session: SessionDep, settings: SettingsDep) -> ReviewItemPublic:
-    masked = service.masked_data(session, settings, record_id)
-    return ReviewItemPublic(record=record_public(session, service.get_record(session, record_id)), data=masked.data)
+    return service.review_item(session, settings, record_id)
 
 
 @router.post("/kyc/{record_id}/approve", dependencies=allow("admin.kyc.approve"), summary="Approve a flagged record and attest it")

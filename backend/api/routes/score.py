@@ -10,6 +10,7 @@ from backend.scoring.schemas import (
     ApplicationCreate,
     DecisionProofPublic,
     DecisionPublic,
+    ReferralPublic,
     ReviewCreate,
 )
 
@@ -49,11 +50,11 @@ def mine(user: CurrentUser, db: SessionDep, settings: SettingsDep) -> list[Decis
 
 @router.get(
     "/score/referrals",
-    response_model=list[DecisionPublic],
+    response_model=list[ReferralPublic],
     dependencies=allow("score.referrals"),
-    summary="Referred decisions waiting for an underwriter's review, oldest first",
+    summary="Referred decisions waiting for an underwriter's review, oldest first, with their applications",
 )
-def referrals(db: SessionDep) -> list[DecisionPublic]:
+def referrals(db: SessionDep) -> list[ReferralPublic]:
     return service.referrals_waiting(db)
 
 

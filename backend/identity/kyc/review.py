@@ -21,7 +21,7 @@ from backend.identity.kyc.submission import activate
 from backend.identity.kyc.vault import data_key, open_sealed
 from backend.identity.kyc.views import data_public, mask, record_public
 from backend.identity.models import KycRecord, utcnow
-from backend.identity.schemas import KycDataPublic, ReviewItemPublic
+from backend.identity.schemas import KycDataPublic, PersonalDataPublic, ReviewItemPublic
 
 REJECTABLE = (*OPEN, Status.APPROVED)
 
@@ -46,7 +46,29 @@ def queue(session: Session, settings: Settings, limit: int = 100) -> list[Review
     records = session.scalars(
         select(KycRecord).where(KycRecord.status == Status.NEEDS_REVIEW).order_by(KycRecord.submitted_at).limit(limit)
     )
-    return [ReviewItemPublic(record=record_public(session, r), data=mask(open_sealed(keyring, r).record.person)) for r in records]
+    return [_item(session, r, mask(open_sealed(keyring, r).record.person)) for r in records]
+
+
+def review_item(session: Session, settings: Settings, record_id: str) -> ReviewItemPublic:
+    """One record as the queue shows it: masked, with the wallets a duplicate flag points at."""
+    record = get_record(session, record_id)
+    return _item(session, record, mask(open_sealed(load_keyring(settings), record).record.person))
+
+
+def _item(session: Session, record: KycRecord, masked: PersonalDataPublic) -> ReviewItemPublic:
+    return ReviewItemPublic(record=record_public(session, record), data=masked, same_id_wallets=same_id_wallets(session, record))
+
+
+def same_id_wallets(session: Session, record: KycRecord) -> list[str]:
+    """The other wallets verified with this record's national ID, found by its blind index (so the
+    number itself is never read): the reviewer must know whom a DUPLICATE_IDENTITY flag matched to
+    decide between a second wallet of one person and a stolen ID. Read now, not at submission: a
+    match rejected or erased since is no longer named."""
+    if record.blind_index is None:  # erased
+        return []
+    return list(session.scalars(select(KycRecord.wallet).distinct().where(
+        KycRecord.blind_index == record.blind_index, KycRecord.wallet != record.wallet, KycRecord.status == Status.APPROVED,
+    ).order_by(KycRecord.wallet)))  # fmt: skip
 
 
 def approve(session: Session, settings: Settings, record_id: str, actor: str, note: str) -> KycRecord:
@@ -88,8 +110,3 @@ def reveal(session: Session, settings: Settings, record_id: str, actor: str, rea
     opened = open_sealed(load_keyring(settings), record)
     audit(session, actor, "kyc.reveal", record.id, {"record_id": record.id, "wallet": record.wallet, "reason": reason})
     return data_public(record, opened, reveal=True)
-
-
-def masked_data(session: Session, settings: Settings, record_id: str) -> KycDataPublic:
-    record = get_record(session, record_id)
-    return data_public(record, open_sealed(load_keyring(settings), record), reveal=False)

@@ -8,7 +8,7 @@ from backend.config import Settings
 from backend.errors import NotFound
 from backend.identity.crypto.keyring import load_keyring
 from backend.identity.kyc.lifecycle import erase_wallet, expire_due
-from backend.identity.kyc.review import approve, get_record, masked_data, queue, reject, reveal
+from backend.identity.kyc.review import approve, get_record, queue, reject, reveal, review_item
 from backend.identity.kyc.submission import submit
 from backend.identity.kyc.vault import open_sealed
 from backend.identity.kyc.views import data_public, record_public, wallet_records
@@ -20,12 +20,12 @@ __all__ = [
     "erase_wallet",
     "expire_due",
     "get_record",
-    "masked_data",
     "my_data",
     "my_status",
     "queue",
     "reject",
     "reveal",
+    "review_item",
     "submit",
 ]
 

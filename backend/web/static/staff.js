@@ -1,6 +1,7 @@
-// Staff: KYC review, referrals, traces, monitoring alerts, collections and aging.
+// Staff: KYC review and referrals (their items in reviews.js), traces, monitoring alerts, collections and aging.
 
 import { $, api, day, guard, has, keepTyped, listItems, money, newest, plural, say, state } from "./core.js";
+import { kycItem, referralItem } from "./reviews.js";
 
 export async function refreshStaff() {
   const current = newest("staff");
@@ -19,22 +20,7 @@ export async function refreshStaff() {
   $("underwriting").hidden = !has("underwriter");
   $("oversight").hidden = !oversight;
   if (waiting) {
-    $("referrals").replaceChildren(...waiting.map((d) => {
-      const item = document.createElement("li");
-      item.dataset.decision = d.id;
-      item.textContent = `${d.id.slice(0, 8)}: grade ${d.grade}, score ${d.score}, ${d.reasons.map((r) => r.text).join("; ")} `;
-      for (const outcome of ["approve", "decline"]) {
-        const b = Object.assign(document.createElement("button"), { textContent: outcome });
-        b.dataset.outcome = outcome;
-        b.onclick = guard(async () => {
-          await api(`/api/v1/score/${d.id}/review`, { method: "POST", body: { outcome, note: $("review-note").value } });
-          say(`Referral ${d.id.slice(0, 8)}: ${outcome}d.`);
-          await refreshStaff();
-        });
-        item.append(b);
-      }
-      return item;
-    }));
+    keepTyped($("referrals"), "review-note", () => $("referrals").replaceChildren(...waiting.map((d) => referralItem(d, refreshStaff))));
   }
   $("role-admin").hidden = !grants;
   if (grants) {
@@ -44,36 +30,7 @@ export async function refreshStaff() {
   }
   $("kyc-review").hidden = !kycQueue;
   if (kycQueue) {
-    $("kyc-queue").replaceChildren(...kycQueue.map(({ record, data }) => {
-      const item = document.createElement("li");
-      item.dataset.record = record.id;
-      item.textContent = `${record.wallet}: ${data.full_name}, ${record.reasons.map((r) => r.code).join(", ")} `;
-      for (const decision of ["approve", "reject"]) {
-        const b = Object.assign(document.createElement("button"), { textContent: decision });
-        b.dataset.decision = decision;
-        b.onclick = guard(async () => {
-          await api(`/api/v1/admin/kyc/${record.id}/${decision}`, { method: "POST", body: { note: $("kyc-note").value } });
-          say(`KYC record ${record.id.slice(0, 8)}: ${decision === "approve" ? "approved" : "rejected"}.`);
-          await refreshStaff();
-        });
-        item.append(b);
-      }
-      // The masked view is the default; unmasking is a deliberate, audited step with a reason.
-      const reveal = Object.assign(document.createElement("button"), { textContent: "reveal for review" });
-      reveal.dataset.decision = "reveal";
-      reveal.onclick = guard(async () => {
-        const r = await api(`/api/v1/admin/kyc/${record.id}/reveal`, { method: "POST", body: { reason: "review" } });
-        const d = r.data;
-        item.querySelector(".revealed")?.remove();
-        item.append(Object.assign(document.createElement("p"), {
-          className: "revealed",
-          textContent: `Unmasked (audited): ${d.full_name}, born ${d.date_of_birth}, ${d.nationality}; `
-            + `${d.id_type} ${d.id_number}; ${d.address_line}, ${d.postal_code} ${d.city}, ${d.country}; ${d.phone}, ${d.email}`,
-        }));
-      });
-      item.append(reveal);
-      return item;
-    }));
+    keepTyped($("kyc-queue"), "kyc-note", () => $("kyc-queue").replaceChildren(...kycQueue.map((i) => kycItem(i, refreshStaff))));
   }
   if (oversight) {
     $("ops-status").textContent = operations(health);
@@ -121,12 +78,15 @@ function alertItem(a) {
     item.append(` (${a.review.decision} by ${a.review.reviewer}: ${a.review.note})`);
     return item;
   }
+  const what = `alert ${a.rule}${a.loan_id == null ? "" : ` on loan ${a.loan_id}`}`;
   const note = Object.assign(document.createElement("input"), { placeholder: "what you looked at and found" });
   note.dataset.alertNote = a.key;
+  note.setAttribute("aria-label", `What you looked at and found, for ${what}`);
   item.append(" ", note);
   for (const [label, decision] of [["Clear", "cleared"], ["Escalate", "escalated"]]) {
     const button = Object.assign(document.createElement("button"), { textContent: label });
     Object.assign(button.dataset, { alert: a.key, decision });
+    button.setAttribute("aria-label", `${label} ${what}`);
     button.onclick = guard(() => reviewAlert(a.key, decision, document.querySelector(`input[data-alert-note="${a.key}"]`).value));
     item.append(" ", button);
   }
@@ -161,7 +121,11 @@ function caseControls(loanId) {
   const amount = Object.assign(document.createElement("input"), { type: "number", min: "0", placeholder: "promised amount" });
   const days = Object.assign(document.createElement("input"), { type: "number", min: "1", max: "60", placeholder: "within days" });
   amount.dataset.caseAmount = days.dataset.caseDays = loanId;
+  const labels = [[kind, "kind of entry"], [note, "what was done or said"], [amount, "promised amount, in tokens"],
+    [days, "promised within days"]];
+  for (const [field, text] of labels) field.setAttribute("aria-label", `${text}, loan ${loanId}`);
   const record = Object.assign(document.createElement("button"), { textContent: "Record" });
+  record.setAttribute("aria-label", `Record a case-log entry for loan ${loanId}`);
   Object.assign(record.dataset, { loan: loanId, action: "record-case" });
   record.onclick = guard(() => recordCase(loanId, kind.value, note.value, amount.value, days.value));
   return [kind, " ", note, " ", amount, " ", days, " ", record];

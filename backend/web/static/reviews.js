@@ -1,0 +1,121 @@
+// Staff review queues: referred applications and flagged KYC records. Each item is decided on its
+// own, so it carries everything behind its flag, its own reason field and buttons that name it:
+// a screen reader hears "Approve referral 1a2b3c4d", not one of many "approve" buttons.
+
+import { api, guard, percent, say } from "./core.js";
+
+const words = (code) => code.replaceAll("_", " ");
+const whole = (n) => Number(n).toLocaleString("en-US");  // an application's amounts: whole tokens
+const BANDS = {
+  under_500: "under 500", "500_to_1000": "500–1,000", "1000_to_2000": "1,000–2,000", "2000_to_3500": "2,000–3,500",
+  "3500_to_5000": "3,500–5,000", "5000_plus": "5,000 or more",
+};
+
+function element(tag, props = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+}
+
+// The verdict controls: a required reason (the API keeps it with the decision) and one button per
+// outcome; the browser asks for the reason before anything is sent. Not a <form>: Enter in the
+// reason field would submit with the first button, approving by accident.
+function verdictControls({ what, reasonLabel, reasonKey, id, minLength, outcomes, send }) {
+  const reason = element("input", { required: true, minLength, maxLength: 500, placeholder: "why (kept for oversight)" });
+  reason.dataset[reasonKey] = id;
+  reason.setAttribute("aria-label", `${reasonLabel} ${what}`);
+  const controls = element("div", { className: "verdict" }, element("label", {}, "Reason ", reason));
+  for (const [label, value] of outcomes) {
+    const button = element("button", { type: "button", value, textContent: label });
+    button.setAttribute("aria-label", `${label} ${what}`);
+    button.onclick = guard(async () => {
+      if (reason.reportValidity()) await send(value, reason.value);
+    });
+    controls.append(button);
+  }
+  return controls;
+}
+
+export function referralItem(d, refresh) {
+  const a = d.application;
+  const short = d.id.slice(0, 8);
+  const item = element("li", { className: "review-item" });
+  item.dataset.decision = d.id;
+  const q = d.quote;
+  const ratio = d.debt_service_ratio == null ? "no income to measure it against"
+    : `${d.debt_service_ratio.toFixed(2)} of income (cap ${d.debt_service_ratio_cap.toFixed(2)})`;
+  item.append(
+    element("p", { className: "review-what" }, `Referral ${short}: ${whole(a.amount)} tokens over ${a.term_months} months `
+      + `for ${words(a.purpose)}`),
+    element("p", {}, `Declared: net income ${BANDS[a.monthly_income_band] ?? words(a.monthly_income_band)} a month, `
+      + `debt payments ${whole(a.monthly_debt_payments)} a month, employed ${words(a.employment_length)}, housing `
+      + `${a.housing}, ${words(a.checking_account)} checking, savings ${words(a.savings)}, history `
+      + `${words(a.credit_history)}, property ${words(a.property)}, other instalments ${a.other_instalment_plans}, `
+      + `guarantor ${words(a.guarantor)}, ${a.existing_loans_with_us} loans here already.`),
+    element("p", {}, `Score ${d.score} (referred from ${d.cutoffs.refer_min_score}, approved from `
+      + `${d.cutoffs.approve_min_score}), grade ${d.grade}, PD ${(d.pd * 100).toFixed(1)}%`
+      + (q ? `; quoted APR ${percent(q.apr_bps)}, installment ${q.monthly_payment.toFixed(2)}, `
+        + `affordable up to ${whole(q.max_amount)}` : "") + `; debt service ${ratio}.`),
+  );
+  const why = [...d.policy_notes.map((n) => `Policy: ${n}`),
+    ...d.reasons.map((r) => `${r.text} (−${r.points_lost} points)`)];
+  if (why.length) {
+    item.append(element("p", {}, "Behind the referral:"), element("ul", {}, ...why.map((text) => element("li", { textContent: text }))));
+  }
+  item.append(verdictControls({
+    what: `referral ${short}`, reasonLabel: "Reason for your verdict on", reasonKey: "reviewNote", id: d.id, minLength: 3,
+    outcomes: [["Approve", "approve"], ["Decline", "decline"]],
+    send: async (outcome, note) => {
+      await api(`/api/v1/score/${d.id}/review`, { method: "POST", body: { outcome, note } });
+      say(`Referral ${short}: ${outcome}d.`);
+      await refresh();
+    },
+  }));
+  return item;
+}
+
+export function kycItem({ record, data, same_id_wallets: twins }, refresh) {
+  const short = record.id.slice(0, 8);
+  const what = `KYC record ${short} of ${record.wallet}`;
+  const item = element("li", { className: "review-item" });
+  item.dataset.record = record.id;
+  item.append(
+    element("p", { className: "review-what" }, `KYC record ${short}: wallet ${record.wallet}, level ${record.level}, `
+      + `submitted ${record.submitted_at.slice(0, 10)}, ${record.document_count} document(s)`),
+    element("p", {}, `Masked: ${data.full_name}, born ${data.date_of_birth}, ${data.nationality}; `
+      + `${data.id_type} ${data.id_number}; ${data.city}, ${data.country}`),
+    element("ul", {}, ...record.reasons.map((r) => {
+      const flag = element("li", { textContent: `${r.code}: ${r.message}` });
+      flag.dataset.flag = r.code;
+      if (r.code === "DUPLICATE_IDENTITY") {
+        flag.append(twins.length ? `; verified for ${twins.join(", ")}` : "; that wallet is no longer verified");
+      }
+      return flag;
+    })),
+  );
+  const controls = verdictControls({
+    what, reasonLabel: "Reason for your decision on", reasonKey: "kycNote", id: record.id, minLength: 1,
+    outcomes: [["Approve", "approve"], ["Reject", "reject"]],
+    send: async (decision, note) => {
+      await api(`/api/v1/admin/kyc/${record.id}/${decision}`, { method: "POST", body: { note } });
+      say(`KYC record ${short}: ${decision === "approve" ? "approved" : "rejected"}.`);
+      await refresh();
+    },
+  });
+  // The masked view is the default; unmasking is a deliberate, audited step with a reason.
+  const reveal = element("button", { type: "button", textContent: "Reveal for review" });
+  reveal.dataset.decision = "reveal";
+  reveal.setAttribute("aria-label", `Reveal the personal data of ${what} (audited)`);
+  reveal.onclick = guard(async () => {
+    const d = (await api(`/api/v1/admin/kyc/${record.id}/reveal`, { method: "POST", body: { reason: "review" } })).data;
+    item.querySelector(".revealed")?.remove();
+    controls.before(element("p", {
+      className: "revealed",
+      textContent: `Unmasked (audited): ${d.full_name}, born ${d.date_of_birth}, ${d.nationality}; `
+        + `${d.id_type} ${d.id_number}; ${d.address_line}, ${d.postal_code} ${d.city}, ${d.country}; ${d.phone}, ${d.email}`,
+    }));
+  });
+  controls.append(reveal);
+  item.append(controls);
+  return item;
+}
