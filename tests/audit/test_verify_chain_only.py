@@ -10,30 +10,13 @@ from typer.testing import CliRunner
 from backend.anchoring import documents
 from backend.anchoring.models import KIND_AUDIT_HEAD
 from backend.audit import log
-from backend.audit.hashing import entry_hash
 from backend.audit.models import AuditCheckpoint
 from backend.audit.verify import verify_audit_log
 from backend.cli.main import app
 from backend.content.store import get_content_store
 from backend.db.session import session_scope
 from tests.anchoring.helpers import anchor_files, flush_and_confirm
-from tests.audit.test_verify_cli import anchored_log, audit_verify, record, sql  # noqa: F401
-
-
-def rewrite_from(settings, seq_edited: int) -> None:
-    """Edit one entry and recompute every later hash and the head: self-consistent again."""
-    with session_scope(settings) as session:
-        rows = session.execute(text("SELECT seq, actor, action, subject, payload_hash, recorded_at "
-                                    "FROM audit_entries ORDER BY seq")).all()  # fmt: skip
-        session.execute(text("UPDATE audit_entries SET prev_hash = 'x' || seq, entry_hash = 'y' || seq"))
-        prev = "0x" + "00" * 32
-        for seq, actor, action, subject, payload, at in rows:
-            actor = "mallory" if seq == seq_edited else actor
-            new = entry_hash(seq, prev, actor, action, subject, payload, at)
-            session.execute(text("UPDATE audit_entries SET prev_hash = :p, entry_hash = :h, actor = :a WHERE seq = :s"),
-                            {"p": prev, "h": new, "a": actor, "s": seq})
-            prev = new
-        session.execute(text("UPDATE audit_head SET entry_hash = :h"), {"h": prev})
+from tests.audit.test_verify_cli import anchored_log, audit_verify, record, rewrite_from, sql  # noqa: F401
 
 
 def delete_manifests(settings) -> int:

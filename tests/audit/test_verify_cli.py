@@ -95,22 +95,26 @@ def test_appended_row_beyond_the_head(anchored_log):
     assert report["last_verified_anchor_seq"] == 10
 
 
-def test_a_consistently_rewritten_log_is_caught_by_its_anchors(anchored_log):
-    """The insider edits entry 3 and recomputes every later hash and the head: the chain is
-    self-consistent again, but no longer the one anchored on-chain."""
-    settings = anchored_log
+def rewrite_from(settings, seq_edited: int) -> None:
+    """Edit one entry and recompute every later hash and the head: self-consistent again."""
     with session_scope(settings) as session:
         rows = session.execute(text("SELECT seq, actor, action, subject, payload_hash, recorded_at "
                                     "FROM audit_entries ORDER BY seq")).all()  # fmt: skip
         session.execute(text("UPDATE audit_entries SET prev_hash = 'x' || seq, entry_hash = 'y' || seq"))
         prev = "0x" + "00" * 32
         for seq, actor, action, subject, payload, at in rows:
-            actor = "mallory" if seq == 3 else actor
+            actor = "mallory" if seq == seq_edited else actor
             new = entry_hash(seq, prev, actor, action, subject, payload, at)
             session.execute(text("UPDATE audit_entries SET prev_hash = :p, entry_hash = :h, actor = :a WHERE seq = :s"),
                             {"p": prev, "h": new, "a": actor, "s": seq})
             prev = new
         session.execute(text("UPDATE audit_head SET entry_hash = :h"), {"h": prev})
+
+
+def test_a_consistently_rewritten_log_is_caught_by_its_anchors(anchored_log):
+    """The insider edits entry 3 and recomputes every later hash and the head: the chain is
+    self-consistent again, but no longer the one anchored on-chain."""
+    rewrite_from(anchored_log, 3)
     code, report = audit_verify()
     assert code == 1 and report["first_issue"]["kind"] == "rewritten" and report["first_issue"]["seq"] == 1
     assert {c["status"] for c in report["checkpoints"]} == {"mismatch"}
