@@ -12,9 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.scoring.models import CreditDecision
-from backend.scoring.schemas import ApplicationCreate
 from backend.scoring.scorer import Scorer, scorer_for_version
-from backend.scoring.service import altered_columns, decide, decision_hash
+from backend.scoring.service import altered_columns, decision_hash, replay
 
 BATCH = 500
 
@@ -39,13 +38,8 @@ class DecisionsAuditPublic(BaseModel):
 def _problems(row: CreditDecision, scorer: Scorer | None) -> list[str]:
     problems = [] if decision_hash(row.model_version, row.inputs, row.outputs) == row.decision_hash else ["hash"]
     problems += [f"column:{name}" for name in altered_columns(row)]
-    if scorer is not None:
-        try:
-            outputs = decide(ApplicationCreate.model_validate(row.inputs), scorer).outputs
-        except ValueError:  # pydantic's ValidationError included: inputs no longer an application
-            outputs = None
-        if outputs != row.outputs:
-            problems.append("replay")
+    if replay(row, scorer)[2]:  # the replay's outputs differ from the record's (or its inputs no longer hold)
+        problems.append("replay")
     return problems
 
 

@@ -207,9 +207,9 @@ def altered_columns(row: CreditDecision) -> list[str]:
     return [name for name, value in hashed.items() if getattr(row, name) != value]
 
 
-def _replay(row: CreditDecision) -> tuple[bool, bool | None, list[str]]:
-    """(model available, reproduced, differing output fields) for a recorded decision."""
-    scorer = scorer_for_version(row.model_version)
+def replay(row: CreditDecision, scorer: Scorer | None) -> tuple[bool, bool | None, list[str]]:
+    """(model available, reproduced, differing output fields) for a recorded decision, replayed with
+    `scorer`, its model version's (None: this installation does not hold it)."""
     if scorer is None:
         return False, None, []
     try:
@@ -238,7 +238,7 @@ def prove_decision(db: Session, hash_: str) -> DecisionProofPublic:
         raise NotFound(f"no credit decision with hash {wanted}", decision_hash=wanted)
     first = rows[0]
     intact = all(verify_decision(row) for row in rows)
-    available, reproduced, differences = _replay(first)
+    available, reproduced, differences = replay(first, scorer_for_version(first.model_version))
     # The indexer writes bytes32 arguments as lower-case 0x-hex (chain/abi_args.py), as `wanted` is.
     loans = db.scalars(select(LoanRow).where(LoanRow.decision_hash == wanted).order_by(LoanRow.loan_id))
     return DecisionProofPublic(
