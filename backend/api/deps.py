@@ -201,18 +201,21 @@ def allow(endpoint: str) -> list:
     return [Depends(guard)]
 
 
+def _client(request: Request) -> str:
+    """The caller's network address, the key of the per-client limits below."""
+    return request.client.host if request.client else "unknown"
+
+
 def auth_rate_limit(request: Request, settings: SettingsDep) -> None:
     """Sign-in attempts per client address per minute (shared by all workers; see rate_limit.py)."""
-    client = request.client.host if request.client else "unknown"
-    if over_limit(settings, "auth", client, settings.auth_rate_limit, 60):
+    if over_limit(settings, "auth", _client(request), settings.auth_rate_limit, 60):
         raise RateLimited(f"too many sign-in requests: at most {settings.auth_rate_limit} per minute")
 
 
 def health_rate_limit(request: Request, settings: SettingsDep) -> None:
     """Each health report makes several RPC calls: a client may not spend a hosted node's quota."""
-    client = request.client.host if request.client else "unknown"
     try:
-        over = over_limit(settings, "health", client, settings.health_rate_limit, 60)
+        over = over_limit(settings, "health", _client(request), settings.health_rate_limit, 60)
     except SQLAlchemyError:  # a database that cannot count is what the report is about to say
         return
     if over:
@@ -222,8 +225,7 @@ def health_rate_limit(request: Request, settings: SettingsDep) -> None:
 def verify_rate_limit(request: Request, settings: SettingsDep) -> None:
     """Anyone may upload a document to verify: a client may not keep the server hashing (and its
     disk spooling) uploads back to back."""
-    client = request.client.host if request.client else "unknown"
-    if over_limit(settings, "verify", client, settings.verify_rate_limit, 60):
+    if over_limit(settings, "verify", _client(request), settings.verify_rate_limit, 60):
         raise RateLimited(f"too many document uploads: at most {settings.verify_rate_limit} per minute")
 
 
