@@ -162,7 +162,7 @@ def _check(settings: Settings, wallet: str, mandate: fm.FundingMandate, now: int
     book = LoanBookWallet(settings, wallet)
     ticket = book.min_ticket()
     if mandate.per_loan < ticket:  # every funding under it would be refused
-        raise ValidationFailed(f"per_loan: at least LoanBook's minimum ticket, {money(ticket, book.decimals())} tokens",
+        raise ValidationFailed(f"per_loan: at least LoanBook's minimum ticket, {book.tokens(ticket)}",
                                field="per_loan", min_ticket=ticket)  # fmt: skip
 
 

@@ -26,7 +26,6 @@ from backend.lending.schemas import (
     PlanCreate,
     PlanPublic,
 )
-from backend.servicing.notices import money
 
 
 def _filter(rule: InvestmentRule) -> LoanFilter:
@@ -58,7 +57,7 @@ def set_rule(db: Session, settings: Settings, wallet: str, request: InvestmentRu
     book = LoanBookWallet(settings, wallet)
     ticket = book.min_ticket()
     if request.per_loan < ticket:  # LoanBook would refuse every such ticket: say so now, not at each match
-        raise ValidationFailed(f"per_loan: at least LoanBook's minimum ticket, {money(ticket, book.decimals())} tokens",
+        raise ValidationFailed(f"per_loan: at least LoanBook's minimum ticket, {book.tokens(ticket)}",
                                field="per_loan", min_ticket=ticket)  # fmt: skip
     rule = db.get(InvestmentRule, wallet) or InvestmentRule(wallet=wallet)
     rule.per_loan, rule.grades = request.per_loan, request.grades

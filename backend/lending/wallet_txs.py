@@ -31,10 +31,10 @@ def _fund(settings: Settings, book: LoanBookWallet, row: LoanRow, amount: int | 
         raise ValidationFailed("amount: required to fund", field="amount")
     remaining, ticket = row.principal - row.funded, book.min_ticket()
     if amount > remaining:
-        raise ValidationFailed(f"amount: at most {money(remaining, book.decimals())} tokens, what the loan still needs",
+        raise ValidationFailed(f"amount: at most {book.tokens(remaining)}, what the loan still needs",
                                field="amount", remaining=remaining)  # fmt: skip
     if amount < ticket and amount != remaining:
-        raise ValidationFailed(f"amount: at least the minimum ticket of {money(ticket, book.decimals())} tokens",
+        raise ValidationFailed(f"amount: at least the minimum ticket of {book.tokens(ticket)}",
                                field="amount", min_ticket=ticket)  # fmt: skip
     return amount, [book.call("fund", [row.loan_id, amount], f"fund loan {row.loan_id} with {book.tokens(amount)}")]
 
@@ -50,7 +50,7 @@ def _repay(book: LoanBookWallet, row: LoanRow, amount: int | None, everything: b
         raise Conflict(f"loan {row.loan_id}: nothing is due now; to prepay, send an amount, or pay the loan off",
                        loan_id=row.loan_id)  # fmt: skip
     if amount > payoff:
-        raise ValidationFailed(f"amount: at most {money(payoff, book.decimals())} tokens, everything owed today",
+        raise ValidationFailed(f"amount: at most {book.tokens(payoff)}, everything owed today",
                                field="amount", payoff=payoff)  # fmt: skip
     return amount, [book.call("repay", [row.loan_id, amount], f"pay {book.tokens(amount)} towards loan {row.loan_id}")]
 
@@ -97,7 +97,7 @@ def prepare(db: Session, settings: Settings, wallet: str, loan_id: int, request:
     if request.action in ("fund", "repay", "payoff"):  # money leaves the wallet: check it holds and allows it
         balance = book.balance()
         if balance < amount:
-            raise Conflict(f"the wallet holds {money(balance, book.decimals())} tokens, less than the "
+            raise Conflict(f"the wallet holds {book.tokens(balance)}, less than the "
                            f"{money(amount, book.decimals())} this needs", balance=balance, amount=amount)  # fmt: skip
         if book.allowance() < amount:
             calls.insert(0, book.approve(amount))

@@ -291,7 +291,7 @@ def plan_purchase(db: Session, settings: Settings, wallet: str, listing_id: int,
                        f"more than the {money(quoted, d)} you were quoted", listing_id=listing_id, cost=cost, quoted=quoted)  # fmt: skip
     balance = market.balance()
     if balance < cost:
-        raise Conflict(f"the wallet holds {money(balance, market.decimals())} tokens, less than the "
+        raise Conflict(f"the wallet holds {market.tokens(balance)}, less than the "
                        f"{money(cost, market.decimals())} this costs", balance=balance, cost=cost)  # fmt: skip
     # The quote is the buy's limit: a seller repricing above it before the buy lands makes the buy
     # revert (NoteMarketPriceMoved), so the allowance need not cover more.
