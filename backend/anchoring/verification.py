@@ -90,6 +90,7 @@ def _check_code(reader, expected: ExpectedAnchor):
                 f"0x{_normal_hash(expected.code_hash)}: not the platform's contract, or another chain",
                 address=expected.address,
             )  # fmt: skip
+    reader.expected = expected
     return reader
 
 
@@ -162,7 +163,7 @@ def verify_record(
         timestamp=datetime.fromtimestamp(check.timestamp, UTC),
         tx_hash=event.tx_hash,
         anchorer=event.anchorer,
-        checked_against=_describe(expected_anchor(settings, settings.chain_id), event.anchorer),
+        checked_against=_describe(reader.expected, event.anchorer),
     )
 
 

@@ -9,6 +9,7 @@ the compiled ABI.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from web3 import Web3
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3Exception
@@ -93,6 +94,8 @@ class AnchorReader:
         self.address = Web3.to_checksum_address(address)
         self.contract = w3.eth.contract(address=self.address, abi=DOCUMENT_ANCHOR_READ_ABI)
         self._anchorers: dict[tuple[str, int], bool] = {}
+        # What a verifier established this contract to be (backend/anchoring/verification.py), once checked.
+        self.expected: Any = None
 
     @classmethod
     def for_settings(cls, settings: Settings, address: str | None = None, rpc_url: str | None = None) -> AnchorReader:
