@@ -15,8 +15,8 @@ _FROM_EVENTS = (
     "as_of_block", "loans", "principal_originated", "principal_outstanding", "principal_repaid", "interest_paid",
     "late_fees_paid", "investors", "borrowers", "concentration", "vintages", "defaults", "default_rate",
     "net_loss_rate", "average_principal_outstanding", "gross_charge_off_rate", "market", "reserve.deposits",
-    "reserve.origination_fees", "reserve.cover_paid", "reserve.unexplained_outflows", "reserve.balance_from_events",
-    "reserve.coverage_ratio_bps",
+    "reserve.origination_fees", "reserve.cover_paid", "reserve.cover_recouped", "reserve.unexplained_outflows",
+    "reserve.balance_from_events", "reserve.coverage_ratio_bps",
 )  # fmt: skip
 _FROM_RISK = ("reserve.expected_loss", "reserve.coverage_of_expected_loss", "reserve.expected_claims",
               "reserve.expected_cover_share", "reserve.stress")  # fmt: skip
