@@ -168,6 +168,9 @@ class Settings(BaseSettings):
     refresh_token_ttl: int = 7 * 24 * 3600
     # Absolute session age: refreshing stops this long after the SIWE sign-in, whatever the refreshes.
     session_max_age: int = Field(default=30 * 24 * 3600, ge=60)
+    # Seconds since the SIWE sign-in within which reading or erasing KYC data, or changing roles, is
+    # allowed (a step-up: older sessions sign in again for these; see FRESH_SIGN_IN in api/deps.py).
+    fresh_sign_in_max_age: int = Field(default=600, ge=1)
     # Wallets that are admins by configuration (comma-separated in the environment).
     admin_wallets: Annotated[list[str], NoDecode] = []
     # KYC master keys as "kid:base64key,kid2:base64key" (first is active); when unset, the

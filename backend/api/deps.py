@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
@@ -18,7 +19,7 @@ from backend.errors import RateLimited
 from backend.identity.errors import RoleRequired, SignInRefused
 from backend.identity.rate_limit import over_limit
 from backend.identity.roles import Role, roles_of
-from backend.identity.tokens import wallet_of_access_token
+from backend.identity.tokens import require_recent_sign_in, signed_in_by_access_token
 
 
 def get_db(settings: Annotated[Settings, Depends(get_settings)]) -> Iterator[Session]:
@@ -135,6 +136,14 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "servicing.notices": SIGNED_IN,
 }
 
+# What exposes or destroys personal data, or hands out power, needs a recent SIWE sign-in as well
+# (settings.fresh_sign_in_max_age): an access token copied from a browser, or a session left open on
+# a shared computer, cannot read or erase anyone's identity, nor grant a role. The web page signs in
+# again when told `fresh_sign_in_required`.
+FRESH_SIGN_IN: frozenset[str] = frozenset({
+    "kyc.data", "kyc.erase", "admin.kyc.reveal", "admin.kyc.erase", "admin.roles.change",
+})
+
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/v1/auth/login")
 
 
@@ -142,6 +151,7 @@ _bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/
 class Principal:
     wallet: str
     roles: frozenset[Role]
+    auth_time: datetime | None = None  # the SIWE sign-in the session began with
 
 
 def optional_principal(
@@ -151,8 +161,8 @@ def optional_principal(
 ) -> Principal | None:
     if credentials is None:
         return None
-    wallet = wallet_of_access_token(session, settings, credentials.credentials)
-    return Principal(wallet, roles_of(session, settings, wallet))
+    signed_in = signed_in_by_access_token(session, settings, credentials.credentials)
+    return Principal(signed_in.wallet, roles_of(session, settings, signed_in.wallet), signed_in.auth_time)
 
 
 def require_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
@@ -185,12 +195,14 @@ class PublicGuard(EndpointAccess):
 class RoleGuard(EndpointAccess):
     """401 without a valid token, 403 without one of the endpoint's roles."""
 
-    def __call__(self, principal: Annotated[Principal | None, Depends(optional_principal)]) -> None:
+    def __call__(self, principal: Annotated[Principal | None, Depends(optional_principal)], settings: SettingsDep) -> None:
         access = self.access
         if principal is None:
             raise SignInRefused("not_signed_in", "sign in first: send 'Authorization: Bearer <access token>'")
         if access != SIGNED_IN and not principal.roles & access:
             raise RoleRequired(f"this endpoint needs one of the roles: {', '.join(sorted(access))}")
+        if self.endpoint in FRESH_SIGN_IN:
+            require_recent_sign_in(settings, principal.auth_time)
 
 
 def allow(endpoint: str) -> list:

@@ -112,10 +112,36 @@ def _current(session: Session, claims: dict) -> None:
                             "used): sign in again")  # fmt: skip
 
 
-def wallet_of_access_token(session: Session, settings: Settings, token: str) -> str:
+@dataclass(frozen=True)
+class SignedIn:
+    """Who an access token speaks for, and when the SIWE sign-in its session began with took place."""
+
+    wallet: str
+    auth_time: datetime
+
+
+def signed_in_by_access_token(session: Session, settings: Settings, token: str) -> SignedIn:
     claims = decode(settings, token, ACCESS)
     _current(session, claims)
-    return claims["sub"]
+    return SignedIn(claims["sub"], datetime.fromtimestamp(claims["auth_time"], UTC))
+
+
+def require_recent_sign_in(settings: Settings, auth_time: datetime | None, now: datetime | None = None) -> None:
+    """Step-up for what exposes or destroys personal data, or hands out power: a stolen but still
+    valid token (or a session left open) is not enough; the wallet must have signed in lately."""
+    limit = settings.fresh_sign_in_max_age
+    if auth_time is None:  # a principal not made from a token (none is, outside tests)
+        raise SignInRefused("fresh_sign_in_required", "this needs a recent sign-in: sign in again", max_age=limit)
+    age = ((now or utcnow()) - auth_time).total_seconds()
+    if age > limit:
+        raise SignInRefused("fresh_sign_in_required",
+                            f"this needs a sign-in within the last {_duration(limit)}; your session began "
+                            f"{_duration(age)} ago: sign in again", max_age=limit)  # fmt: skip
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60} min" if seconds >= 120 else f"{seconds} s"
 
 
 def refresh(session: Session, settings: Settings, token: str) -> TokenPair:

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from backend.db.session import session_scope
+from backend.identity.kyc.submission import submit
+from backend.identity.schemas import KycCreate
 from tests.identity.conftest import make_applicant
 from tests.lending.test_portfolio import _decision_hash
 from tests.scoring.conftest import SAMPLE
@@ -161,3 +164,29 @@ def test_the_borrower_sees_its_loan_funded_without_a_refresh_and_what_is_due_whe
     _confirm(page, f"{loan['installmentAmount'] / unit:,.2f} leaves your wallet towards loan {loan_id}")
     expect(page.locator("#status")).to_have_text(f"Done: repay on loan {loan_id}.")
     assert world.loan(loan_id)["installmentsPaid"] == 1
+
+
+def test_erasing_ones_data_on_an_old_session_asks_the_same_wallet_to_sign_in_again(page, server, wallet, world):
+    """Step-up: the server refuses an old session (`fresh_sign_in_required`); the page has the wallet
+    sign a new sign-in message and sends the erasure once more, but only as the same account."""
+    server.settings.fresh_sign_in_max_age = 2
+    investor, other = world.investors[1], world.investors[2]
+    with session_scope(server.settings) as session:
+        submit(session, server.settings, investor.address, KycCreate(**make_applicant(502).form()), [])
+    wallet.address = investor.address
+    _sign_in(page, investor.address)
+    page.on("dialog", lambda dialog: dialog.accept())  # "Erase your personal data?"
+    page.wait_for_timeout(3_500)  # the sign-in is no longer recent
+
+    wallet.address = other.address  # the wallet now shows another account: it may not confirm
+    page.click("#kyc-erase")
+    expect(page.locator("#status")).to_have_text(f"Sign in again as {investor.address} to confirm (the wallet shows "
+                                                 f"{other.address.lower()}).")  # fmt: skip
+    expect(page.locator("#kyc-status")).not_to_contain_text("erased")
+
+    wallet.address = investor.address
+    with page.expect_request("**/api/v1/auth/login"):
+        page.click("#kyc-erase")
+    expect(page.locator("#status")).to_contain_text("Personal data erased (1 record)")
+    expect(page.locator("#kyc-status")).to_contain_text("erased")
+    expect(page.locator("#who")).to_contain_text(investor.address)

@@ -70,13 +70,30 @@ async function signOut() {
 const refreshMine = () => Promise.all([refreshKyc(), refreshLoans(), refreshNotices(), refreshPortfolio(), refreshStaff(),
   refreshMarket(), refreshDisclosure(), refreshRule(), refreshMandate(), refreshBorrowing()]);
 
-async function signIn() {
-  say("Signing in…");
-  const [address] = await wallet("eth_requestAccounts");
+// Sign-In with Ethereum: the wallet signs the server's message; the tokens name `address`.
+async function signInAs(address) {
   const issued = await api(`/api/v1/auth/nonce?address=${address}&domain=${encodeURIComponent(location.host)}`);
   const signature = await wallet("personal_sign", [utf8Hex(issued.message), address]);
   const tokens = await api("/api/v1/auth/login", { method: "POST", body: { message: issued.message, signature } });
   [state.token, state.refreshToken] = [tokens.access_token, tokens.refresh_token];
+}
+
+// A step-up keeps the page as it is: only the same account may confirm, never the one the wallet
+// happens to show now.
+session.signInAgain = async () => {
+  const [address] = await wallet("eth_requestAccounts");
+  if (!state.wallet || address.toLowerCase() !== state.wallet.toLowerCase()) {
+    throw new Error(`Sign in again as ${state.wallet} to confirm (the wallet shows ${address}).`);
+  }
+  say("This needs a recent sign-in: confirm it in your wallet…");
+  await signInAs(address);
+  return true;
+};
+
+async function signIn() {
+  say("Signing in…");
+  const [address] = await wallet("eth_requestAccounts");
+  await signInAs(address);
   const me = await api("/api/v1/auth/me");
   if (state.wallet !== me.wallet) clearUserViews();  // another wallet: nothing of the previous one stays on screen
   state.wallet = me.wallet;

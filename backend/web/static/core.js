@@ -12,8 +12,9 @@ export function say(text, error = false) {
   $("status").className = error ? "error" : "";
 }
 
-// What app.js does when the session cannot be renewed: show the signed-out state and clear the page.
-export const session = { ended: () => {} };
+// What app.js does when the session cannot be renewed (show the signed-out state and clear the page)
+// and when the server asks for a recent sign-in (sign in again with the wallet, same account).
+export const session = { ended: () => {}, signInAgain: async () => false };
 
 // A 401 means the access token (15 minutes) ran out: the refresh token renews it once, shared by
 // the requests that hit the 401 together (a refresh token is good for one exchange only).
@@ -31,6 +32,14 @@ function renewSession() {
   return renewing;
 }
 
+// One wallet prompt for the requests that asked for it together (two reveals, say).
+let steppingUp = null;
+
+function signInAgainOnce() {
+  steppingUp ??= session.signInAgain().finally(() => { steppingUp = null; });
+  return steppingUp;
+}
+
 // FastAPI's 422 lists each refused field: "amount: Input should be greater than 0" reads better
 // than the JSON.
 const FIELD_NAMES = { note: "your note", amount: "amount", notes: "notes", price_bps: "price", per_loan: "per loan" };
@@ -43,7 +52,7 @@ function readable(status, data) {
       return field ? `${FIELD_NAMES[field] ?? field.replaceAll("_", " ")}: ${e.msg}` : e.msg;
     }).join("; ");
   }
-  if (status === 401) return "Sign in first (Connect wallet and sign in).";
+  if (status === 401 && data.error !== "fresh_sign_in_required") return "Sign in first (Connect wallet and sign in).";
   return typeof detail === "string" ? detail : JSON.stringify(detail ?? data);
 }
 
@@ -59,6 +68,10 @@ async function authorized(path, options = {}) {
   const sentWith = state.token;
   const response = await request(path, options);
   if (response.status !== 401 || !sentWith || /^\/api\/v1\/auth\/(login|refresh|nonce)/.test(path)) return response;
+  // Reading or erasing personal data, or changing roles, needs a sign-in of the last minutes: the
+  // wallet signs a new sign-in message, then the request goes once more.
+  const refusal = await response.clone().json().catch(() => ({}));
+  if (refusal.error === "fresh_sign_in_required") return await signInAgainOnce() ? request(path, options) : response;
   if (state.token && state.token !== sentWith) return request(path, options);  // renewed meanwhile by another request
   if (state.refreshToken && await renewSession()) return request(path, options);
   session.ended();
