@@ -189,6 +189,9 @@ class ReviewItemPublic(BaseModel):
         description="Other wallets verified now with the same national ID (matched by blind index): whom a "
         "DUPLICATE_IDENTITY flag points at. Wallet addresses only: their personal data stays masked",
     )
+    first_approved_by: str | None = Field(
+        default=None, description="The admin whose approval waits for a second admin's (a sanctions or duplicate-ID flag)"
+    )
 
 
 class DecisionCreate(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from eth_account import Account
 from sqlalchemy import func, select
 
 from backend.audit.models import AuditEntry
@@ -259,7 +260,17 @@ def flagged(client, seed: int):
     return applicant, submit(client, applicant).json()
 
 
-def test_admin_queue_shows_masked_data_and_approval_attests_and_is_audited(client, settings):
+SECOND_ADMIN = Account.from_key("0x" + "a2" * 32)
+
+
+@pytest.fixture
+def two_admins(tmp_path) -> tuple:
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'two.db'}", admin_wallets=[ADMIN.address, SECOND_ADMIN.address])
+    return settings, client_for(settings)
+
+
+def test_admin_queue_shows_masked_data_and_two_approvals_attest_and_are_audited(two_admins):
+    settings, client = two_admins
     applicant, body = flagged(client, 20)
     admin = bearer(client, ADMIN)
     queue = client.get("/api/v1/admin/kyc/queue", headers=admin).json()
@@ -269,16 +280,38 @@ def test_admin_queue_shows_masked_data_and_approval_attests_and_is_audited(clien
     assert data["id_number"].endswith(applicant.id_number[-4:]) and applicant.id_number not in str(queue)
     assert applicant.email not in str(queue) and applicant.phone not in str(queue)
 
-    approved = client.post(f"/api/v1/admin/kyc/{body['id']}/approve", json={"note": "false positive: other person"}, headers=admin)
+    # A sanctions match is cleared by two admins: the first approval marks the record, which waits on.
+    first = client.post(f"/api/v1/admin/kyc/{body['id']}/approve", json={"note": "false positive: other person"}, headers=admin)
+    assert first.status_code == 200, first.json()
+    assert first.json()["status"] == "needs_review" and codes(first.json()) == ["SANCTIONS_MATCH", "FIRST_APPROVAL"]
+    assert f"approved by {ADMIN.address}" in first.json()["reasons"][-1]["message"] and intents(settings) == []
+    assert audit_actions(settings)[-1] == "kyc.approve.first"
+    again = client.post(f"/api/v1/admin/kyc/{body['id']}/approve", json={"note": "still fine"}, headers=admin)
+    assert again.status_code == 403 and "second admin" in again.json()["detail"]
+    assert [item["record"]["id"] for item in client.get("/api/v1/admin/kyc/queue", headers=admin).json()] == [body["id"]]
+
+    second = bearer(client, SECOND_ADMIN)
+    approved = client.post(f"/api/v1/admin/kyc/{body['id']}/approve", json={"note": "agreed: other person"}, headers=second)
     assert approved.status_code == 200, approved.json()
     result = approved.json()
     assert result["status"] == "approved" and codes(result) == ["SANCTIONS_MATCH", "MANUAL_APPROVAL"]
-    assert result["attestation"]["status"] == "pending" and result["history"][-1]["actor"] == ADMIN.address
+    assert result["attestation"]["status"] == "pending" and result["history"][-1]["actor"] == SECOND_ADMIN.address
+    assert [e["actor"] for e in result["history"][-2:]] == [ADMIN.address, SECOND_ADMIN.address]
     assert client.get("/api/v1/admin/kyc/queue", headers=admin).json() == []
     assert audit_actions(settings)[-1] == "kyc.approve"
-    with session_scope(settings) as session:  # the note is sealed, not stored in clear
-        note = session.scalars(select(KycEvent.note_ciphertext).where(KycEvent.note_ciphertext.is_not(None))).one()
-    assert b"false positive" not in note
+    with session_scope(settings) as session:  # the notes are sealed, not stored in clear
+        notes = session.scalars(select(KycEvent.note_ciphertext).where(KycEvent.note_ciphertext.is_not(None))).all()
+    assert len(notes) == 2 and not any(b"false positive" in n or b"agreed" in n for n in notes)
+
+
+def test_a_first_approval_is_undone_by_one_rejection(two_admins):
+    settings, client = two_admins
+    _, body = flagged(client, 23)
+    client.post(f"/api/v1/admin/kyc/{body['id']}/approve", json={"note": "looks fine"}, headers=bearer(client, ADMIN))
+    rejected = client.post(f"/api/v1/admin/kyc/{body['id']}/reject", json={"note": "it is them"},
+                           headers=bearer(client, SECOND_ADMIN)).json()  # fmt: skip
+    assert rejected["status"] == "rejected" and codes(rejected) == ["SANCTIONS_MATCH", "MANUAL_REJECTION"]
+    assert intents(settings) == []
 
 
 def test_rejection_is_audited_and_never_attests(client, settings):
@@ -421,9 +454,7 @@ def test_erasure_waits_while_the_wallet_owes_an_open_loan(client, settings):
 def test_an_admin_cannot_clear_or_read_their_own_flagged_record(tmp_path):
     """Four eyes: an admin who submits another person's verified ID for their own wallet is
     flagged, and neither approves, rejects nor reveals that record; another admin decides."""
-    from eth_account import Account
-
-    second = Account.from_key("0x" + "a2" * 32)
+    second = SECOND_ADMIN
     settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'four-eyes.db'}", admin_wallets=[ADMIN.address, second.address])
     client = client_for(settings)
     victim = make_applicant(26)

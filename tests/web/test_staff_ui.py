@@ -178,3 +178,35 @@ def test_an_auditor_clears_or_escalates_a_monitoring_alert_in_the_browser(page, 
     expect(page.locator("#status")).to_have_text(f"Alert round_trip on loan {loan_id}: escalated.")
     expect(page.locator("#alerts li")).to_contain_text(f"(escalated by {world.admin.address}: gift and partial return")
     expect(page.locator("#alerts button")).to_have_count(0)  # reviewed once, for good
+
+
+def test_a_duplicate_identity_is_cleared_by_two_admins_in_the_browser(page, server, wallet, world):
+    settings = server.settings
+    first, second = world.admin, world.investors[0]
+    applicant = make_applicant(610)
+    twin = make_applicant(611, born=applicant.date_of_birth)
+    twin.id_number = applicant.id_number
+    with session_scope(settings) as session:
+        submit(session, settings, world.investors[1].address, KycCreate(**applicant.form()), [PNG])
+    with session_scope(settings) as session:
+        assert submit(session, settings, twin.account.address, KycCreate(**twin.form()), [PNG]).status == "needs_review"
+        grant_role(session, first.address, second.address, "admin")
+
+    wallet.address = first.address
+    _sign_in(page, first.address)
+    flagged = page.locator("#kyc-queue > li")
+    what = f"KYC record {flagged.get_attribute('data-record')[:8]} of {twin.account.address}"
+    page.get_by_label(f"Reason for your decision on {what}").fill("the same person's second wallet")
+    page.get_by_role("button", name=f"Approve {what}", exact=True).click()
+    expect(page.locator("#status")).to_contain_text("approved by you; a second admin must approve it too.")
+    expect(flagged).to_contain_text("You approved it: waiting for a second admin.")
+    expect(flagged.locator('li[data-flag="FIRST_APPROVAL"]')).to_contain_text(f"approved by {first.address}")
+    expect(page.get_by_role("button", name=f"Approve {what}", exact=True)).to_have_count(0)
+
+    wallet.address = second.address
+    _sign_in(page, second.address)
+    expect(flagged).not_to_contain_text("You approved it")
+    page.get_by_label(f"Reason for your decision on {what}").fill("agreed: the same person")
+    page.get_by_role("button", name=f"Approve {what}", exact=True).click()
+    expect(page.locator("#status")).to_contain_text("approved.")
+    expect(page.locator("#kyc-queue > li")).to_have_count(0)

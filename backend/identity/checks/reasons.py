@@ -35,6 +35,7 @@ class Code(StrEnum):
     VELOCITY_WALLET = "VELOCITY_WALLET"
     VELOCITY_ID = "VELOCITY_ID"
     MANUAL_APPROVAL = "MANUAL_APPROVAL"
+    FIRST_APPROVAL = "FIRST_APPROVAL"  # one admin of the two a grave flag needs has approved
     MANUAL_REJECTION = "MANUAL_REJECTION"
     EXPIRED = "EXPIRED"
     ERASED = "ERASED"

@@ -2,7 +2,9 @@
 
 Four eyes: an admin never approves, rejects or reveals their own wallet's record. A flag (a
 national ID already verified for another wallet, a sanctions match) is exactly what its own
-applicant must not be able to clear."""
+applicant must not be able to clear; and those two flags are cleared by two admins (maker-checker):
+the first approval is recorded and the record stays in the queue, marked, until another admin
+approves it too. One admin may reject."""
 
 from __future__ import annotations
 
@@ -20,10 +22,12 @@ from backend.identity.kyc.status import OPEN, Status
 from backend.identity.kyc.submission import activate
 from backend.identity.kyc.vault import data_key, open_sealed
 from backend.identity.kyc.views import data_public, mask, record_public
-from backend.identity.models import KycRecord, utcnow
+from backend.identity.models import KycEvent, KycRecord, utcnow
 from backend.identity.schemas import KycDataPublic, PersonalDataPublic, ReviewItemPublic
 
 REJECTABLE = (*OPEN, Status.APPROVED)
+TWO_ADMIN_FLAGS = frozenset({Code.SANCTIONS_MATCH, Code.DUPLICATE_IDENTITY})
+DECISIONS = frozenset({Code.MANUAL_APPROVAL, Code.FIRST_APPROVAL})  # not flags: never carried into a new decision
 
 
 def get_record(session: Session, record_id: str, for_update: bool = False) -> KycRecord:
@@ -56,7 +60,8 @@ def review_item(session: Session, settings: Settings, record_id: str) -> ReviewI
 
 
 def _item(session: Session, record: KycRecord, masked: PersonalDataPublic) -> ReviewItemPublic:
-    return ReviewItemPublic(record=record_public(session, record), data=masked, same_id_wallets=same_id_wallets(session, record))
+    return ReviewItemPublic(record=record_public(session, record), data=masked, same_id_wallets=same_id_wallets(session, record),
+                            first_approved_by=first_approver(session, record))  # fmt: skip
 
 
 def same_id_wallets(session: Session, record: KycRecord) -> list[str]:
@@ -71,6 +76,18 @@ def same_id_wallets(session: Session, record: KycRecord) -> list[str]:
     ).order_by(KycRecord.wallet)))  # fmt: skip
 
 
+def _flags(record: KycRecord) -> list[Reason]:
+    return [Reason.from_dict(r) for r in record.reasons if r["code"] not in DECISIONS]
+
+
+def first_approver(session: Session, record: KycRecord) -> str | None:
+    """The admin whose approval of this open record waits for a second one (None: none yet)."""
+    if record.status not in OPEN or not any(r["code"] == Code.FIRST_APPROVAL for r in record.reasons):
+        return None
+    events = session.scalars(select(KycEvent).where(KycEvent.record_id == record.id).order_by(KycEvent.id.desc()))
+    return next(e.actor for e in events if any(r["code"] == Code.FIRST_APPROVAL for r in e.reasons))
+
+
 def approve(session: Session, settings: Settings, record_id: str, actor: str, note: str) -> KycRecord:
     record = get_record(session, record_id, for_update=True)
     _not_own(record, actor, "approve")
@@ -78,11 +95,24 @@ def approve(session: Session, settings: Settings, record_id: str, actor: str, no
         raise Conflict(f"only a record waiting for review can be approved; this one is {record.status}")
     dek = data_key(load_keyring(settings), record)
     now = utcnow()
-    flagged = [Reason.from_dict(r) for r in record.reasons]
+    flagged = _flags(record)
+    grave = sorted(r.code.value for r in flagged if r.code in TWO_ADMIN_FLAGS)
+    first = first_approver(session, record) if grave else None
+    if grave:
+        if first is None:
+            mark = Reason(Code.FIRST_APPROVAL, f"approved by {actor}; {', '.join(grave)} needs a second admin's approval",
+                          Disposition.DECISION)  # fmt: skip
+            transition(session, record, Status.NEEDS_REVIEW, [*flagged, mark], actor=actor, note=note, dek=dek, now=now)
+            audit(session, actor, "kyc.approve.first", record.id, {"record_id": record.id, "wallet": record.wallet, "flags": grave})
+            return record
+        if first.lower() == actor.lower():
+            raise Forbidden(f"you approved this record already; {', '.join(grave)} needs a second admin's approval",
+                            record_id=record.id)  # fmt: skip
     decision = Reason(Code.MANUAL_APPROVAL, "approved by a reviewer", Disposition.DECISION)
     transition(session, record, Status.APPROVED, [*flagged, decision], actor=actor, note=note, dek=dek, now=now)
     activate(session, settings, record, now)
-    audit(session, actor, "kyc.approve", record.id, {"record_id": record.id, "wallet": record.wallet, "flags": [r.code.value for r in flagged]})
+    audit(session, actor, "kyc.approve", record.id, {"record_id": record.id, "wallet": record.wallet,
+                                                     "flags": [r.code.value for r in flagged], "first_approved_by": first})
     return record
 
 
@@ -96,7 +126,7 @@ def reject(session: Session, settings: Settings, record_id: str, actor: str, not
     now = utcnow()
     was_approved = record.status == Status.APPROVED
     decision = Reason(Code.MANUAL_REJECTION, "rejected by a reviewer", Disposition.DECISION)
-    flagged = [Reason.from_dict(r) for r in record.reasons if r["code"] != Code.MANUAL_APPROVAL]
+    flagged = _flags(record)
     transition(session, record, Status.REJECTED, [*flagged, decision], actor=actor, note=note, dek=dek, now=now)
     record.decided_at = now
     revocation = attestation.revoke(session, settings, record) if was_approved else None

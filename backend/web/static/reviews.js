@@ -2,7 +2,7 @@
 // own, so it carries everything behind its flag, its own reason field and buttons that name it:
 // a screen reader hears "Approve referral 1a2b3c4d", not one of many "approve" buttons.
 
-import { api, guard, percent, say } from "./core.js";
+import { api, guard, percent, say, state } from "./core.js";
 
 const words = (code) => code.replaceAll("_", " ");
 const whole = (n) => Number(n).toLocaleString("en-US");  // an application's amounts: whole tokens
@@ -74,7 +74,11 @@ export function referralItem(d, refresh) {
   return item;
 }
 
-export function kycItem({ record, data, same_id_wallets: twins }, refresh) {
+// Whether `wallet` is the signed-in admin's (addresses compared without their checksum case).
+const mine = (wallet) => Boolean(wallet && state.wallet && wallet.toLowerCase() === state.wallet.toLowerCase());
+
+export function kycItem(entry, refresh) {
+  const { record, data, same_id_wallets: twins } = entry;
   const short = record.id.slice(0, 8);
   const what = `KYC record ${short} of ${record.wallet}`;
   const item = element("li", { className: "review-item" });
@@ -95,13 +99,17 @@ export function kycItem({ record, data, same_id_wallets: twins }, refresh) {
   );
   const controls = verdictControls({
     what, reasonLabel: "Reason for your decision on", reasonKey: "kycNote", id: record.id, minLength: 1,
-    outcomes: [["Approve", "approve"], ["Reject", "reject"]],
+    // A sanctions or duplicate-ID flag needs two admins: the one who approved first may only reject.
+    outcomes: mine(entry.first_approved_by) ? [["Reject", "reject"]] : [["Approve", "approve"], ["Reject", "reject"]],
     send: async (decision, note) => {
-      await api(`/api/v1/admin/kyc/${record.id}/${decision}`, { method: "POST", body: { note } });
-      say(`KYC record ${short}: ${decision === "approve" ? "approved" : "rejected"}.`);
+      const result = await api(`/api/v1/admin/kyc/${record.id}/${decision}`, { method: "POST", body: { note } });
+      const outcome = decision === "reject" ? "rejected"
+        : result.status === "approved" ? "approved" : "approved by you; a second admin must approve it too";
+      say(`KYC record ${short}: ${outcome}.`);
       await refresh();
     },
   });
+  if (mine(entry.first_approved_by)) controls.prepend(element("p", { className: "review-waiting" }, "You approved it: waiting for a second admin."));
   // The masked view is the default; unmasking is a deliberate, audited step with a reason.
   const reveal = element("button", { type: "button", textContent: "Reveal for review" });
   reveal.dataset.decision = "reveal";
