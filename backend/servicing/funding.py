@@ -4,7 +4,13 @@ the borrower see it for what it is, and its investors take their money back with
 funded loan its borrower has not taken yet is paid out, so investors' money never sits idle in
 LoanBook; and one still not paid out `DISBURSEMENT_WINDOW` past its deadline (its borrower no longer
 verified, or refused by the token) is cancelled, as LoanBook then allows, so its investors can take
-their money back. Anyone may call `cancel` or `disburse`; the platform does, through the outbox, once."""
+their money back. Anyone may call `cancel` or `disburse`; the platform does, through the outbox.
+
+Each step is decided on what LoanBook says at the latest block, not on the index, which trails the
+chain (a last ticket bought just before the deadline is not in it yet) nor on the wall clock, which
+runs ahead of the last block: a borrower is told a loan is cancelled only when the chain shows it
+short of funding past its deadline, which nothing can change any more. A payout waits while LoanBook
+is paused or the borrower's verification has lapsed, and is asked for again once it would go through."""
 
 from __future__ import annotations
 
@@ -15,8 +21,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.chain.projection_models import LoanRow
+from backend.chain.servicing_reader import FundingFacts, funding_facts
 from backend.config import Settings
-from backend.servicing.loan_calls import queue_once
+from backend.servicing.loan_calls import queue_call
 from backend.servicing.notices import add_notice, day, money
 
 FUNDING = LoanRow.status == "funding"
@@ -44,29 +51,39 @@ def has_funding_loans(db: Session) -> bool:
 
 def close_funding_windows(db: Session, settings: Settings, now: int, decimals: Callable[[], int]) -> FundingReport:
     report = FundingReport()
-    rows = list(db.scalars(select(LoanRow).where(FUNDING, LoanRow.funding_deadline < now).order_by(LoanRow.loan_id)))
-    for row in rows:
-        funded = row.funded == row.principal
-        stuck = funded and now > row.funding_deadline + DISBURSEMENT_WINDOW  # the payout never went through
+    rows = {r.loan_id: r for r in db.scalars(select(LoanRow).where(FUNDING, LoanRow.funding_deadline < now))}
+    if not rows:
+        return report
+    book = funding_facts(settings, sorted(rows))
+    for loan in book.loans:
+        row = rows[loan.loan_id]
+        if loan.status != "funding" or book.block_time <= loan.funding_deadline:
+            continue  # paid out or cancelled already (the index will say so), or not yet closed on chain
+        funded = loan.funded == loan.principal
+        stuck = funded and book.block_time > loan.funding_deadline + DISBURSEMENT_WINDOW  # the payout never went through
         if funded and not stuck:
-            if settings.servicing_auto_disburse:
-                report.disbursals += _queue(db, settings, row, "disburse", disburse_intent_key(row.loan_id))
-        elif settings.servicing_auto_cancel and _queue(db, settings, row, "cancel", cancel_intent_key(row.loan_id)):
+            if settings.servicing_auto_disburse and not book.paused and loan.borrower_verified:
+                report.disbursals += _queue(db, settings, loan, "disburse", disburse_intent_key(row.loan_id))
+        elif settings.servicing_auto_cancel and _queue(db, settings, loan, "cancel", cancel_intent_key(row.loan_id)):
             report.cancels += 1
-            report.notices += _tell_not_disbursed(db, row, decimals()) if stuck else _tell_not_funded(db, row, decimals())
+        # Past the deadline on chain, an underfunded loan can only end cancelled: the notice is
+        # true whoever cancels it (the outbox, or an investor's refund). Given once.
+        if settings.servicing_auto_cancel and (stuck or not funded):
+            told = _tell_not_disbursed(db, row, decimals()) if stuck else _tell_not_funded(db, row, loan.funded, decimals())
+            report.notices += told
     return report
 
 
-def _queue(db: Session, settings: Settings, row: LoanRow, function: str, key: str) -> bool:
-    payload = {"funded": int(row.funded), "principal": int(row.principal), "funding_deadline": int(row.funding_deadline)}
-    return queue_once(db, settings, row.loan_id, function, key, f"loan.{function}", payload)
+def _queue(db: Session, settings: Settings, loan: FundingFacts, function: str, key: str) -> bool:
+    payload = {"funded": loan.funded, "principal": loan.principal, "funding_deadline": loan.funding_deadline}
+    return queue_call(db, settings, loan.loan_id, function, key, f"loan.{function}", payload)
 
 
-def _tell_not_funded(db: Session, row: LoanRow, decimals: int) -> bool:
+def _tell_not_funded(db: Session, row: LoanRow, funded: int, decimals: int) -> bool:
     message = (f"Loan {row.loan_id} did not reach full funding by {day(row.funding_deadline)} "
-               f"({money(row.funded, decimals)} of {money(row.principal, decimals)}) and is cancelled: "
+               f"({money(funded, decimals)} of {money(row.principal, decimals)}) and is cancelled: "
                "nothing is paid out and nothing is owed. Investors get their money back; you may apply again.")  # fmt: skip
-    return add_notice(db, row, 0, "not_funded", row.funding_deadline, row.funded, message)
+    return add_notice(db, row, 0, "not_funded", row.funding_deadline, funded, message)
 
 
 def _tell_not_disbursed(db: Session, row: LoanRow, decimals: int) -> bool:

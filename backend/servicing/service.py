@@ -21,8 +21,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from backend.chain import deploy_params
-from backend.chain.loan_book import deadline_clock
-from backend.chain.outbox import get_intent
+from backend.chain.loan_book import chain_time, deadline_clock
 from backend.chain.projection_models import LoanRow
 from backend.chain.servicing_reader import LoanPosition, loan_positions
 from backend.config import Settings
@@ -37,6 +36,7 @@ from backend.servicing.aging import (
     standing,
     stored_standing,
 )
+from backend.servicing.collections import actions_of, awaiting_answer, promise_pending
 from backend.servicing.funding import (
     FundingReport,
     close_funding_windows,
@@ -50,8 +50,7 @@ from backend.servicing.investor_notices import (
     tell_mandate_fundings,
     tell_rule_matches,
 )
-from backend.servicing.collections import actions_of, awaiting_answer, promise_pending
-from backend.servicing.loan_calls import queue_once
+from backend.servicing.loan_calls import last_attempt, queue_call
 from backend.servicing.mandate_notices import has_active_mandates, tell_mandates_ending
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.notices import add_notice, day, money, token_decimals
@@ -138,6 +137,7 @@ def _service_active(
     """Position, borrower notices and default for each active loan: (buckets, notices, defaults)."""
     buckets: Counter[str] = Counter()
     notices = defaults = 0
+    block_time: list[int] = []  # the latest block's time, read once and only when a default is due
     for row, pos in zip(rows, loan_positions(settings, [r.loan_id for r in rows]), strict=True):
         if pos.status != "active":  # the index has not caught up with a repayment or a default yet
             continue
@@ -149,10 +149,14 @@ def _service_active(
         elif bucket in NOTICE_OF_BUCKET:
             notices += _notify(db, row, pos, NOTICE_OF_BUCKET[bucket], pos.due_now, decimals())
         # A promise to pay still open holds the platform's own default until its date (60 days at most).
+        # Queued once the latest block is past the threshold, as markDefault's estimate will judge
+        # it; the wall clock (`now`) runs up to a block ahead of it.
         if bucket == "defaultable" and settings.servicing_auto_default and not promise_pending(db, row.loan_id, now):
-            payload = {"days_past_due": days_past_due(now, pos.next_due_date), "payoff": pos.payoff}
-            defaults += queue_once(db, settings, row.loan_id, "markDefault", default_intent_key(row.loan_id),
-                                   "loan.default", payload)  # fmt: skip
+            block_time = block_time or [chain_time(settings)]
+            if block_time[0] > pos.defaultable_at:
+                payload = {"days_past_due": days_past_due(now, pos.next_due_date), "payoff": pos.payoff}
+                defaults += queue_call(db, settings, row.loan_id, "markDefault", default_intent_key(row.loan_id),
+                                       "loan.default", payload)  # fmt: skip
         if progress:
             progress()
     return buckets, notices, defaults
@@ -257,7 +261,7 @@ def collections_queue(db: Session, settings: Settings) -> list[CollectionItemPub
 
 
 def _queued(db: Session, loan_id: int, borrower: str, bucket: str, days: int | None, owed: int) -> CollectionItemPublic:
-    intent = get_intent(db, default_intent_key(loan_id))
+    intent = last_attempt(db, default_intent_key(loan_id))
     return CollectionItemPublic(loan_id=loan_id, borrower=borrower, bucket=bucket, days_past_due=days, amount_owed=owed,
                                 notices=_notice_kinds(db, loan_id), default_status=intent.status if intent else None)  # fmt: skip
 

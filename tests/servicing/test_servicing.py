@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 from typer.testing import CliRunner
 
 from backend.chain import deploy_params
+from backend.chain.models import Intent
 from backend.chain.outbox import process_until_idle
 from backend.cli.main import app
 from backend.config import get_settings
@@ -19,7 +20,7 @@ from backend.disclosure.vintages import MONTH_ON_BOOK
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.service import servicing_pass, servicing_step
 from tests.anchoring.helpers import point_get_settings_at
-from tests.contracts.helpers import CANCELLED, FUNDING, REPAID
+from tests.contracts.helpers import CANCELLED, REPAID
 from tests.identity.conftest import ADMIN, client_for, minted_bearer
 from tests.servicing.conftest import index
 
@@ -29,6 +30,11 @@ DAY = 86_400
 def _pass(settings):
     with session_scope(settings) as session:
         return servicing_pass(session, settings)
+
+
+def _intent_keys(settings) -> list[tuple[str, str]]:
+    with session_scope(settings) as session:
+        return [(i.key, i.status) for i in session.scalars(select(Intent).order_by(Intent.id))]
 
 
 def _notices(settings, to: str | None = None) -> list[tuple[int, str]]:
@@ -257,8 +263,8 @@ def test_a_fully_funded_loan_left_unpaid_out_is_disbursed_at_its_deadline(servic
 
 
 def test_a_fully_funded_loan_that_cannot_be_paid_out_is_cancelled_after_the_disbursement_window(servicing_settings, world):
-    """Its borrower's attestation revoked after funding: LoanBook refuses the payout, and a week past
-    the deadline the platform cancels it so its investors can take their money back."""
+    """Its borrower's attestation revoked after funding: LoanBook would refuse the payout, so none is
+    sent, and a week past the deadline the platform cancels it so its investors can take their money back."""
     settings, chain = servicing_settings, world.chain
     loan_id, _ = world.create()
     world.fund_equally(loan_id)
@@ -266,9 +272,8 @@ def test_a_fully_funded_loan_that_cannot_be_paid_out_is_cancelled_after_the_disb
     deadline = world.loan(loan_id)["fundingDeadline"]
     index(settings)
     chain.mine_at(deadline + 1)
-    assert _pass(settings).disbursals_queued == 1
-    process_until_idle(settings, timeout=30)
-    assert world.loan(loan_id)["status"] == FUNDING  # refused: LoanBookBorrowerNotVerified
+    assert _pass(settings).disbursals_queued == 0  # LoanBookBorrowerNotVerified, were it sent
+    assert _intent_keys(settings) == []
     chain.mine_at(deadline + 7 * DAY)
     assert _pass(settings).cancels_queued == 0  # the disbursement window is still open
     chain.mine_at(deadline + 7 * DAY + 1)
@@ -328,3 +333,81 @@ def test_a_loans_position_now_is_read_from_loanbook_without_waiting_for_a_pass(s
     assert {k: json.loads(cli.stdout)[k] for k in same} == {k: position()[k] for k in same}
     assert table.exit_code == 0 and f"loan {loan_id} current" in table.stdout
     assert refused.exit_code != 0 and "only an active loan" in refused.output
+
+
+def test_a_loan_funded_in_its_last_blocks_is_paid_out_and_never_told_it_was_cancelled(servicing_settings, world):
+    """The index trails the head by `confirmations` blocks: the last ticket before the deadline is
+    not in it when the first pass after the deadline runs; the pass reads the chain instead."""
+    settings, chain = servicing_settings.model_copy(update={"confirmations": 3}), world.chain
+    loan_id, _ = world.create()
+    principal = world.loan(loan_id)["principal"]
+    world.fund(loan_id, world.investors[0], principal - 100 * 10**6)
+    deadline = world.loan(loan_id)["fundingDeadline"]
+    for _ in range(3):
+        chain.mine_at(chain.now() + 1)
+    index(settings)
+    world.fund(loan_id, world.investors[1], 100 * 10**6, at=deadline - 30)  # the last ticket
+    chain.mine_at(deadline + 1)
+    index(settings)  # up to head - 3: without the last ticket
+    report = _pass(settings)
+    assert (report.cancels_queued, report.disbursals_queued, report.notices_created) == (0, 1, 0)
+    process_until_idle(servicing_settings, timeout=30)  # confirmed at once (no 3 blocks to wait for)
+    assert world.loan(loan_id)["status"] == 2 and _notices(settings) == []  # Active; nobody was told otherwise
+
+
+def test_a_pass_on_a_clock_ahead_of_the_last_block_waits_for_the_block_then_defaults(servicing_settings, world, monkeypatch):
+    """A live chain's wall clock runs up to a block ahead of the last block, which markDefault's
+    estimate is judged by: nothing is queued (and lost) before the block is past the threshold."""
+    import backend.chain.loan_book as loan_book
+
+    settings, chain = servicing_settings, world.chain
+    loan_id, _ = world.active_loan()
+    index(settings)
+    at = world.book.functions.defaultableAt(loan_id).call()
+    chain.mine_at(at - 3)
+    monkeypatch.setattr(loan_book.time, "time", lambda: at + 5)
+    report = _pass(settings)
+    assert report.buckets == {"defaultable": 1} and report.defaults_queued == 0 and _intent_keys(settings) == []
+    monkeypatch.undo()
+    chain.mine_at(at + 1)
+    assert _pass(settings).defaults_queued == 1
+    process_until_idle(settings, timeout=30)
+    assert world.loan(loan_id)["status"] == 4  # Defaulted
+
+
+def test_a_default_refused_when_sent_is_tried_again_by_a_later_pass(servicing_settings, world, monkeypatch):
+    import backend.servicing.service as service
+
+    settings, chain = servicing_settings, world.chain
+    loan_id, _ = world.active_loan()
+    index(settings)
+    at = world.book.functions.defaultableAt(loan_id).call()
+    chain.mine_at(at - 3)
+    monkeypatch.setattr(service, "chain_time", lambda _settings: at + 5)  # as if a block went by, then was not
+    monkeypatch.setattr(service, "deadline_clock", lambda _settings: at + 5)
+    assert _pass(settings).defaults_queued == 1
+    process_until_idle(settings, timeout=30)
+    assert _intent_keys(settings) == [(f"default:{loan_id}", "failed")]  # LoanBookNotDefaultable at the estimate
+    monkeypatch.undo()
+    chain.mine_at(at + DAY)
+    assert _pass(settings).defaults_queued == 1
+    process_until_idle(settings, timeout=30)
+    assert _intent_keys(settings) == [(f"default:{loan_id}", "failed"), (f"default:{loan_id}:2", "confirmed")]
+    assert world.loan(loan_id)["status"] == 4
+    assert _pass(settings).defaults_queued == 0  # done: never again
+
+
+def test_a_payout_waits_out_a_pause_at_the_deadline(servicing_settings, world):
+    settings, chain = servicing_settings, world.chain
+    loan_id, _ = world.create()
+    world.fund_equally(loan_id)
+    deadline = world.loan(loan_id)["fundingDeadline"]
+    index(settings)
+    chain.tx(world.book.functions.pause(), world.admin.address)
+    chain.mine_at(deadline + 1)
+    assert _pass(settings).disbursals_queued == 0 and _intent_keys(settings) == []  # EnforcedPause, were it sent
+    chain.tx(world.book.functions.unpause(), world.admin.address)
+    chain.mine_at(deadline + 3600)
+    assert _pass(settings).disbursals_queued == 1
+    process_until_idle(settings, timeout=30)
+    assert world.loan(loan_id)["status"] == 2 and _notices(settings) == []
