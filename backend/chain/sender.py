@@ -10,6 +10,9 @@ is committed before the next step, so the process may die anywhere:
   intent re-signed at a fresh nonce (the old hash is kept in `replaced_tx_hashes`);
 - a mined or confirmed transaction the node forgot (restart from an older state dump) is
   re-broadcast from its raw bytes, which recreates the same transaction;
+- a *reverted* transaction the node forgot is not: its intent is failed and the business logic
+  may already have retried the call under a new key, so its bytes could execute it twice. Its
+  nonce, which every later transaction waits for, is filled with a 0-value transfer to ourselves;
 - a transaction left unmined for `outbox_fee_bump_after` seconds is re-signed at the *same*
   nonce with higher fees (replace-by-fee). The new bytes are committed before they are
   broadcast and every earlier hash is kept in `replaced_tx_hashes`; all of them are the same
@@ -30,6 +33,7 @@ import requests
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import aliased
 from web3 import Web3
 from web3.exceptions import (
     ContractLogicError,
@@ -135,10 +139,70 @@ class OutboxSender:
                     .order_by(Intent.nonce)
                 )
             )
+        # Before the re-broadcasts below, so an automining node mines what waited behind the gap
+        # in this same round.
+        self._fill_lost_nonces(settings, w3, account, latest_nonce)
         changed = 0
         for intent_id in ids:
             changed += self._track(settings, w3, intent_id, head, latest_nonce)
         return changed
+
+    def _fill_lost_nonces(self, settings: Settings, w3: Web3, account: LocalAccount, latest_nonce: int) -> None:
+        """A failed intent whose reverted transaction was mined keeps its nonce; if the node then
+        loses that block, nothing of ours would use the nonce again and every later transaction
+        would wait behind it for good. Its own bytes must not be replayed (the failure has been
+        acted on: a retry may be queued under a new key, and on today's state the replay might
+        succeed), so a no-op takes the nonce. Stateless and repeatable: one transaction per nonce
+        can be mined, so a filler sent twice, or beside another transaction at that nonce, is
+        harmless; a round that cannot send it leaves it to the next."""
+        other = aliased(Intent)
+        nonce_held = (
+            select(other.id)
+            .where(other.sender == Intent.sender, other.nonce == Intent.nonce, other.id != Intent.id)
+            .where(other.status.in_((*IntentStatus.IN_FLIGHT, IntentStatus.CONFIRMED)))
+            .exists()
+        )
+        with session_scope(settings) as session:
+            ids = list(
+                session.scalars(
+                    select(Intent.id)
+                    .where(Intent.sender == account.address, Intent.status == IntentStatus.FAILED)
+                    .where(Intent.block_number.is_not(None), Intent.nonce >= latest_nonce, ~nonce_held)
+                    .order_by(Intent.nonce)
+                )
+            )
+        if not ids:
+            return
+        fees = fee_fields(w3)
+        filled: set[int] = set()
+        for intent_id in ids:
+            with session_scope(settings) as session:
+                intent = session.get(Intent, intent_id)
+                if intent.nonce in filled:
+                    continue
+                filled.add(intent.nonce)
+                reason, _, note = (intent.error or "").partition(LOST_BLOCK_NOTE)
+                if note and _known_to_node(w3, note.rsplit(" ", 1)[-1]):
+                    continue  # our earlier filler still waits in the pool (for nonces below it)
+                signed = account.sign_transaction({
+                    "to": account.address, "value": 0, "data": "0x", "gas": 21_000, "nonce": intent.nonce,
+                    "chainId": settings.chain_id, **fees,
+                })  # fmt: skip
+                filler = signed.hash.to_0x_hex()
+                try:
+                    w3.eth.send_raw_transaction(signed.raw_transaction)
+                except Web3RPCError as exc:
+                    message = (exc.message or str(exc)).lower()
+                    if not ("already" in message or "known" in message):
+                        # "nonce too low" / "underpriced": something else holds the nonce now, which
+                        # closes the gap as well; anything else: the next round tries again.
+                        level = logging.INFO if "nonce" in message or "underpriced" in message else logging.WARNING
+                        log.log(level, "intent %s: no-op for lost nonce %s not accepted: %s", intent.key,
+                                intent.nonce, exc.message)  # fmt: skip
+                        continue
+                log.warning("intent %s: the block of its reverted transaction was lost; nonce %s filled by a no-op %s",
+                            intent.key, intent.nonce, filler)  # fmt: skip
+                intent.error = f"{reason}{LOST_BLOCK_NOTE}nonce {intent.nonce} filled by a no-op {filler}"
 
     def _track(self, settings: Settings, w3: Web3, intent_id: int, head: int, latest_nonce: int) -> int:
         with session_scope(settings) as session:
@@ -385,6 +449,7 @@ def _ensure_broadcast(w3: Web3, intent: Intent) -> bool:
 
 
 BROADCAST_REJECTED = "broadcast rejected: "
+LOST_BLOCK_NOTE = "; its block was lost: "  # appended to a failed intent's revert reason
 # How geth, Anvil, Ganache and public endpoints refuse a transaction for its fees ("max fee per gas
 # less than block base fee", "transaction underpriced", "replacement transaction underpriced", ...).
 FEE_REFUSALS = ("underpriced", "less than block base fee", "fee cap", "feecap", "fee too low", "gas price too low")

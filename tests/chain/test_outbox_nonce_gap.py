@@ -1,0 +1,106 @@
+"""A failed (reverted) intent whose block the node loses leaves a hole in the signer's nonces: the
+outbox fills it with a no-op, never with the failed call itself, so later intents are not stuck."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import update
+from web3 import Web3
+from web3.exceptions import TransactionNotFound
+
+from backend.chain.compiler import load_artifact
+from backend.chain.deploy import deployed_addresses
+from backend.chain.models import Intent, IntentStatus
+from backend.chain.node import LocalNode, rpc_call
+from backend.chain.outbox import enqueue, process_until_idle, stalled_intents
+from backend.chain.sender import LOST_BLOCK_NOTE, OutboxSender
+from backend.chain.signers import dev_account
+from backend.db.session import session_scope
+from tests.chain.outbox_checks import SENDER, enqueue_faucets, intents, mints_of
+
+ROOT = "0x" + "11" * 32
+
+
+def _by_key(settings) -> dict[str, Intent]:
+    return {i.key: i for i in intents(settings)}
+
+
+def test_a_reverted_intent_lost_with_the_nodes_blocks_has_its_nonce_filled_by_a_no_op(own_chain):
+    settings, node = own_chain
+    node.stop()  # restart with state dumps only at exit, so the SIGKILL below loses every new block
+    node = LocalNode(settings.model_copy(update={"chain_state_interval": 3600}), kind="anvil")
+    node.start()
+    w3 = Web3(Web3.HTTPProvider(settings.rpc_url))
+    start = w3.eth.get_transaction_count(SENDER)
+    wallet = dev_account(6).address
+    with session_scope(settings) as session:
+        enqueue(session, key="attest", contract="KYCRegistry", function="attest", args=[wallet, 1, 2**40, ROOT],
+                settings=settings)  # fmt: skip
+    process_until_idle(settings, timeout=30)
+    # Two revocations mined in one block: the second reverts (NotAttested) on chain.
+    rpc_call(settings.rpc_url, "evm_setAutomine", [False])
+    try:
+        with session_scope(settings) as session:
+            for key in ("revoke-1", "revoke-2"):
+                enqueue(session, key=key, contract="KYCRegistry", function="revoke", args=[wallet], settings=settings)
+        OutboxSender().run_once(settings)
+        rpc_call(settings.rpc_url, "evm_mine")
+    finally:
+        rpc_call(settings.rpc_url, "evm_setAutomine", [True])
+    process_until_idle(settings, timeout=30)
+    enqueue_faucets(settings, [9_000_001])
+    process_until_idle(settings, timeout=30)
+    before = _by_key(settings)
+    failed = before["revoke-2"]
+    assert failed.status == IntentStatus.FAILED and failed.block_number is not None
+    assert failed.nonce == start + 2 and failed.error_name == "KYCRegistryNotAttested"
+    assert before["faucet-9000001"].nonce == start + 3
+
+    node.stop(hard=True)  # loses every block since the last dump, the reverted one among them
+    node.start()
+    assert w3.eth.get_transaction_count(SENDER) == start
+
+    # Rounds on a node that mines nothing yet: the filler is sent once and then left alone, also
+    # when the note recording it was lost (as if the sender died before committing it).
+    rpc_call(settings.rpc_url, "evm_setAutomine", [False])
+    try:
+        OutboxSender().run_once(settings)
+        note = _by_key(settings)["revoke-2"].error
+        assert note.startswith(failed.error + LOST_BLOCK_NOTE + f"nonce {failed.nonce} filled by a no-op 0x")
+        OutboxSender().run_once(settings)
+        assert _by_key(settings)["revoke-2"].error == note
+        with session_scope(settings) as session:
+            session.execute(update(Intent).where(Intent.key == "revoke-2").values(error=failed.error))
+        OutboxSender().run_once(settings)
+        assert _by_key(settings)["revoke-2"].error == note
+        rpc_call(settings.rpc_url, "evm_mine")
+    finally:
+        rpc_call(settings.rpc_url, "evm_setAutomine", [True])
+    process_until_idle(settings, timeout=30)
+
+    enqueue_faucets(settings, [9_000_002], prefix="later")
+    process_until_idle(settings, timeout=30)
+    after = _by_key(settings)
+    assert {k: i.status for k, i in after.items()} == {
+        "attest": "confirmed", "revoke-1": "confirmed", "revoke-2": "failed", "faucet-9000001": "confirmed",
+        "later-9000002": "confirmed",
+    }  # fmt: skip
+    assert after["revoke-2"].error == note and after["revoke-2"].error_name == "KYCRegistryNotAttested"
+    assert after["later-9000002"].nonce == start + 4
+    assert w3.eth.get_transaction_count(SENDER) == start + 5  # attest, revoke-1, filler, two faucets
+
+    filler_hash = note.rsplit(" ", 1)[-1]
+    filler = w3.eth.get_transaction(filler_hash)
+    assert (filler["nonce"], filler["to"], filler["value"], filler["input"]) == (failed.nonce, SENDER, 0, b"")
+    assert w3.eth.get_transaction_receipt(filler_hash)["status"] == 1
+    with pytest.raises(TransactionNotFound):  # the failed call itself was not sent again
+        w3.eth.get_transaction(failed.tx_hash)
+    token = w3.eth.contract(address=deployed_addresses(settings)["MockStablecoin"],
+                            abi=load_artifact(settings, "MockStablecoin")["abi"])  # fmt: skip
+    assert mints_of(w3, token, 9_000_001) == 1 and mints_of(w3, token, 9_000_002) == 1
+
+    OutboxSender().run_once(settings)  # the nonce is used: nothing more to fill
+    assert _by_key(settings)["revoke-2"].error == note
+    assert w3.eth.get_transaction_count(SENDER, "pending") == start + 5
+    with session_scope(settings) as session:
+        assert stalled_intents(session) == []
