@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, false, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 from backend.config import Settings
+
+T = TypeVar("T")
 
 
 def normalise_url(url: str) -> str:
@@ -105,3 +109,20 @@ def begin_snapshot(conn: Connection) -> None:
         dbapi_conn = conn.connection.dbapi_connection
         if not dbapi_conn.in_transaction:
             dbapi_conn.execute("BEGIN")
+
+
+def get_or_add(session: Session, model: type[T], key: Any, make: Callable[[], T], *, lock: bool = False) -> tuple[T, bool]:
+    """The row of `model` with primary key `key`, added (from `make()`) when missing: (row, added).
+    Two requests adding the same row at once (a double click, two tabs) both see it missing; the
+    second insert fails on the key inside its savepoint and reads the first one's row instead of
+    failing the request. `lock` reads it FOR UPDATE (PostgreSQL), for a read-modify-write."""
+    row = session.get(model, key, with_for_update=lock)
+    if row is not None:
+        return row, False
+    try:
+        with session.begin_nested():
+            row = make()
+            session.add(row)
+        return row, True
+    except IntegrityError:
+        return session.get(model, key, with_for_update=lock, populate_existing=True), False

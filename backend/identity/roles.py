@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.db.session import get_or_add
 from backend.errors import ConfigurationError, Conflict, ValidationFailed
 from backend.identity.audit_trail import audit
 from backend.identity.models import KycRecord, RoleGrant, utcnow
@@ -73,9 +74,10 @@ def _grantable(role: str) -> Role:
 def grant_role(session: Session, actor: str, wallet: str, role: str) -> bool:
     """Grant `role`; False when the wallet already had it. Audited either way it changes."""
     wallet, granted = checksum(wallet), _grantable(role)
-    if session.get(RoleGrant, (wallet, granted.value)) is not None:
+    _, added = get_or_add(session, RoleGrant, (wallet, granted.value),
+                          lambda: RoleGrant(wallet=wallet, role=granted.value, granted_by=actor, granted_at=utcnow()))  # fmt: skip
+    if not added:
         return False
-    session.add(RoleGrant(wallet=wallet, role=granted.value, granted_by=actor, granted_at=utcnow()))
     audit(session, actor, "role.grant", wallet, {"wallet": wallet, "role": granted.value})
     return True
 

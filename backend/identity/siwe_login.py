@@ -23,6 +23,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.db.session import get_or_add
 from backend.errors import ChainUnavailable, ValidationFailed
 from backend.identity import eip4361
 from backend.identity.errors import SignInRefused
@@ -123,9 +124,6 @@ def login(session: Session, settings: Settings, message: str, signature: str) ->
     now = utcnow()
     parsed = verify_message(settings, message, signature, now)
     consume_nonce(session, parsed.nonce, parsed.address, now)
-    user = session.get(User, parsed.address)
-    if user is None:
-        user = User(wallet=parsed.address, created_at=now)
-        session.add(user)
+    user, _ = get_or_add(session, User, parsed.address, lambda: User(wallet=parsed.address, created_at=now))
     user.last_login_at = now
     return issue_pair(session, settings, parsed.address, auth_time=now)

@@ -23,6 +23,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.db.session import get_or_add
 from backend.errors import ConfigurationError
 from backend.identity.crypto.keyfile import read_or_create_secret
 from backend.identity.errors import SignInRefused
@@ -173,11 +174,8 @@ def end_sessions(session: Session, wallet: str) -> int:
     """End every session of `wallet`: its refresh tokens are revoked and its access tokens stop
     working at once. Returns how many refresh tokens were revoked."""
     now = utcnow()
-    row = session.get(SessionEpoch, wallet, with_for_update=True)
-    if row is None:
-        session.add(SessionEpoch(wallet=wallet, epoch=1, ended_at=now))
-    else:
-        row.epoch, row.ended_at = row.epoch + 1, now
+    row, _ = get_or_add(session, SessionEpoch, wallet, lambda: SessionEpoch(wallet=wallet, epoch=0, ended_at=now), lock=True)
+    row.epoch, row.ended_at = row.epoch + 1, now
     return session.execute(
         update(RefreshToken)
         .where(RefreshToken.wallet == wallet, RefreshToken.revoked_at.is_(None))

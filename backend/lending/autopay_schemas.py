@@ -46,7 +46,7 @@ class AutopaySign(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mandate: AutopayTerms
-    signature: str = Field(pattern=r"^0x[0-9a-fA-F]+$", max_length=2 + 2 * 4096)
+    signature: str = Field(pattern=r"^0x(?:[0-9a-fA-F]{2})+$", max_length=2 + 2 * 4096)  # whole bytes: an odd digit is a 422
 
 
 class AutopayPaymentPublic(BaseModel):

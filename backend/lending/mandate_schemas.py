@@ -58,7 +58,7 @@ class MandateSign(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mandate: MandateTerms
-    signature: str = Field(pattern=r"^0x[0-9a-fA-F]+$", max_length=2 + 2 * 4096)
+    signature: str = Field(pattern=r"^0x(?:[0-9a-fA-F]{2})+$", max_length=2 + 2 * 4096)  # whole bytes: an odd digit is a 422
 
 
 class MandateFundingPublic(BaseModel):

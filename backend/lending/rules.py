@@ -16,6 +16,7 @@ from backend.chain.projection_models import LoanRow, NoteBalanceRow
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
 from backend.db.base import as_utc
+from backend.db.session import get_or_add
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.lending.models import InvestmentRule
 from backend.lending.portfolio import eligible, plan_investment
@@ -59,7 +60,7 @@ def set_rule(db: Session, settings: Settings, wallet: str, request: InvestmentRu
     if request.per_loan < ticket:  # LoanBook would refuse every such ticket: say so now, not at each match
         raise ValidationFailed(f"per_loan: at least LoanBook's minimum ticket, {book.tokens(ticket)}",
                                field="per_loan", min_ticket=ticket)  # fmt: skip
-    rule = db.get(InvestmentRule, wallet) or InvestmentRule(wallet=wallet)
+    rule, _ = get_or_add(db, InvestmentRule, wallet, lambda: InvestmentRule(wallet=wallet, per_loan=request.per_loan), lock=True)
     rule.per_loan, rule.grades = request.per_loan, request.grades
     rule.min_apr_bps, rule.max_installments = request.min_apr_bps, request.max_installments
     rule.updated_at = datetime.now(UTC)

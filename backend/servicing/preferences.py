@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from backend import audit
+from backend.db.session import get_or_add
 from backend.servicing.models import NoticePreference
 from backend.servicing.schemas import NoticePreferencesPublic, NoticePreferencesUpdate
 
@@ -20,10 +21,7 @@ def preferences_of(db: Session, wallet: str) -> NoticePreferencesPublic:
 
 
 def set_preferences(db: Session, wallet: str, request: NoticePreferencesUpdate) -> NoticePreferencesPublic:
-    row = db.get(NoticePreference, wallet)
-    if row is None:
-        row = NoticePreference(wallet=wallet)
-        db.add(row)
+    row, _ = get_or_add(db, NoticePreference, wallet, lambda: NoticePreference(wallet=wallet), lock=True)
     row.email, row.sms = request.email, request.sms
     db.flush()
     audit.record(db, actor=wallet, action="notices.preferences", subject=f"wallet:{wallet}",

@@ -66,3 +66,18 @@ def test_an_out_of_range_number_is_a_422_naming_the_field(client, url, field):
 
 def test_the_largest_id_a_database_holds_is_still_an_id(client):
     assert client.get(f"/api/v1/loans/{DB_ID_MAX}").status_code == 404  # looked up, not refused
+
+
+def test_every_hex_signature_the_api_takes_in_is_whole_bytes():
+    """A signature with an odd number of hex digits is a 422 naming the field, not a 500 from
+    bytes.fromhex in the service behind it."""
+    import re
+
+    spec = create_app().openapi()
+    components, checked = spec["components"]["schemas"], []
+    for body, schema in components.items():
+        for name, field in schema.get("properties", {}).items():
+            if "signature" in name and "pattern" in field:
+                assert re.search(field["pattern"], "0x12") and not re.search(field["pattern"], "0x123"), (body, name)
+                checked.append(f"{body}.{name}")
+    assert {"AutopaySign.signature", "MandateSign.signature"} <= set(checked)
