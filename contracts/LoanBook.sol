@@ -288,8 +288,9 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
 
     /// @notice Sets the minimum ticket. DEFAULT_ADMIN_ROLE only.
     function setMinTicket(uint128 newMinTicket) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        emit MinTicketSet(minTicket, newMinTicket);
+        uint128 previous = minTicket;
         minTicket = newMinTicket;
+        emit MinTicketSet(previous, newMinTicket);
     }
 
     /// @notice Sets the KYC levels required of borrowers and investors. DEFAULT_ADMIN_ROLE only.

@@ -85,7 +85,8 @@ contract ReserveFund is IReserveFund, AccessControl, ReentrancyGuard {
     /// @inheritdoc IReserveFund
     function setCoverageRatio(uint16 bps) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (bps > MAX_COVERAGE_RATIO_BPS) revert ReserveFundInvalidCoverageRatio(bps, MAX_COVERAGE_RATIO_BPS);
-        emit CoverageRatioSet(_coverageRatioBps, bps);
+        uint16 previous = _coverageRatioBps;
         _coverageRatioBps = bps;
+        emit CoverageRatioSet(previous, bps);
     }
 }

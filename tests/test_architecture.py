@@ -51,6 +51,18 @@ def test_only_the_chain_package_imports_web3():
     assert _offenders(outside, ("web3",)) == []
 
 
+def test_only_the_chain_package_holds_a_web3_object():
+    """Not imported, yet used: a `Web3` from `chain.client.get_web3` and its `.eth` calls."""
+    found = []
+    for path in (p for p in MODULES if not _rel(p).startswith("chain/")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and any(alias.name == "get_web3" for alias in node.names):
+                found.append(f"{_rel(path)} imports get_web3")
+            elif isinstance(node, ast.Attribute) and node.attr == "eth":
+                found.append(f"{_rel(path)}:{node.lineno} uses .eth")
+    assert found == []
+
+
 @pytest.mark.parametrize("layer", ["api/routes/", "cli/"])
 def test_routes_and_commands_hold_no_sql_and_no_chain_code(layer):
     paths = [p for p in MODULES if _rel(p).startswith(layer)]

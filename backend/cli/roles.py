@@ -22,8 +22,7 @@ def list_command(json_out: bool = typer.Option(False, "--json")) -> None:
 
     settings = get_settings()
     with cli_errors(), session_scope(settings) as session:
-        grants = [{"wallet": g.wallet, "role": g.role, "granted_by": g.granted_by, "granted_at": g.granted_at.isoformat()}
-                  for g in list_grants(session)]  # fmt: skip
+        grants = [g.model_dump(mode="json") for g in list_grants(session)]
         configured = sorted(configured_admins(settings))
     if json_out:
         print_json({"grants": grants, "configured_admins": configured})
@@ -38,15 +37,13 @@ def list_command(json_out: bool = typer.Option(False, "--json")) -> None:
 
 def _change(grant: bool, wallet: str, role: str, actor: str) -> None:
     from backend.db.session import session_scope
-    from backend.identity.roles import checksum, grant_role, revoke_role, roles_of
+    from backend.identity.roles import change_role
 
     settings = get_settings()
     with cli_errors(), session_scope(settings) as session:
-        wallet = checksum(wallet)
-        changed = grant_role(session, actor, wallet, role) if grant else revoke_role(session, settings, actor, wallet, role)
-        now = sorted(roles_of(session, settings, wallet))
-    done = ("granted" if grant else "revoked") if changed else ("already held" if grant else "not held")
-    console.print(f"{role} {done}; {wallet} now: {', '.join(now) or 'no roles'}")
+        result = change_role(session, settings, actor, wallet, role, "grant" if grant else "revoke")
+    done = ("granted" if grant else "revoked") if result.changed else ("already held" if grant else "not held")
+    console.print(f"{role} {done}; {result.wallet} now: {', '.join(result.roles) or 'no roles'}")
 
 
 @app.command("grant")

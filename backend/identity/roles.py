@@ -14,6 +14,7 @@ from backend.db.session import get_or_add
 from backend.errors import ConfigurationError, Conflict, ValidationFailed
 from backend.identity.audit_trail import audit
 from backend.identity.models import KycRecord, RoleGrant, utcnow
+from backend.identity.schemas import RoleChangePublic, RoleGrantPublic
 
 
 class Role(StrEnum):
@@ -92,5 +93,17 @@ def revoke_role(session: Session, settings: Settings, actor: str, wallet: str, r
     return bool(removed)
 
 
-def list_grants(session: Session) -> list[RoleGrant]:
-    return list(session.scalars(select(RoleGrant).order_by(RoleGrant.wallet, RoleGrant.role)))
+def change_role(session: Session, settings: Settings, actor: str, wallet: str, role: str, action: str) -> RoleChangePublic:
+    """Grant or revoke (`action`), and the wallet's roles after it: the API's and the CLI's use case."""
+    wallet = checksum(wallet)
+    if action == "grant":
+        changed = grant_role(session, actor, wallet, role)
+    else:
+        changed = revoke_role(session, settings, actor, wallet, role)
+    return RoleChangePublic(wallet=wallet, role=role, action=action, changed=changed,
+                            roles=sorted(roles_of(session, settings, wallet)))  # fmt: skip
+
+
+def list_grants(session: Session) -> list[RoleGrantPublic]:
+    grants = session.scalars(select(RoleGrant).order_by(RoleGrant.wallet, RoleGrant.role))
+    return [RoleGrantPublic(wallet=g.wallet, role=g.role, granted_by=g.granted_by, granted_at=g.granted_at) for g in grants]

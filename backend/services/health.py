@@ -14,12 +14,10 @@ from backend.config import Settings
 
 
 def check_chain(settings: Settings) -> dict[str, Any]:
-    from backend.chain.client import get_web3
+    from backend.chain.node_reads import chain_id_and_head
 
     try:
-        w3 = get_web3(settings)
-        chain_id = w3.eth.chain_id
-        block = w3.eth.block_number
+        chain_id, block = chain_id_and_head(settings)
     except Exception as exc:  # any transport failure means the node is down for us
         return {"ok": False, "rpc_url": public_url(settings.rpc_url), "error": f"{type(exc).__name__}: {exc}"}
     result: dict[str, Any] = {"ok": chain_id == settings.chain_id, "chain_id": chain_id, "latest_block": block}
@@ -29,17 +27,16 @@ def check_chain(settings: Settings) -> dict[str, Any]:
 
 
 def check_contracts(settings: Settings) -> dict[str, Any]:
-    from backend.chain.client import get_web3
-    from backend.chain.deploy import code_hash, load_manifest
+    from backend.chain.deploy import load_manifest
+    from backend.chain.node_reads import code_hash_at
 
     manifest = load_manifest(settings, settings.chain_id)
     if not manifest["contracts"]:
         return {"ok": False, "error": "no deployment manifest for this chain: run `loanchain deploy`"}
-    w3 = get_web3(settings)
     contracts, ok = {}, True
     for name, entry in sorted(manifest["contracts"].items()):
         try:
-            matches = code_hash(w3, entry["address"]) == entry["codeHash"]
+            matches = code_hash_at(settings, entry["address"]) == entry["codeHash"]
         except Exception as exc:
             contracts[name] = {"address": entry["address"], "deployed": False, "error": str(exc)}
             ok = False

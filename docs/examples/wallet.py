@@ -18,6 +18,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 MNEMONIC = "test test test test test test test test test test test junk"  # Anvil's: public, local chains only
+LOCAL_CHAIN_IDS = (31337, 1337)  # Anvil, Ganache
 
 
 def anvil_account(index: int) -> LocalAccount:
@@ -44,6 +45,8 @@ def accept_offer(api: httpx.Client, account: LocalAccount, headers: dict[str, st
 
 def send(w3: Web3, account: LocalAccount, transactions: list[dict]) -> list[str]:
     """Send, in order, the calls an API answer lists (`transactions`: approve first when needed)."""
+    if w3.eth.chain_id not in LOCAL_CHAIN_IDS:  # Anvil's keys are public: never sign with them elsewhere
+        raise RuntimeError(f"chain {w3.eth.chain_id} is not a local chain: this example signs with Anvil's public keys")
     sent = []
     for call in transactions:
         request = {"from": account.address, "to": Web3.to_checksum_address(call["to"]), "data": call["data"],

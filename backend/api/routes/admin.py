@@ -23,19 +23,12 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
 @router.get("/roles", dependencies=allow("admin.roles.list"), summary="Granted roles")
 def list_roles(session: SessionDep) -> list[RoleGrantPublic]:
-    return [RoleGrantPublic(wallet=g.wallet, role=g.role, granted_by=g.granted_by, granted_at=g.granted_at) for g in roles.list_grants(session)]
+    return roles.list_grants(session)
 
 
 @router.post("/roles", dependencies=allow("admin.roles.change"), summary="Grant or revoke auditor, underwriter or admin")
 def change_role(body: RoleGrantCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> RoleChangePublic:
-    if body.action == "grant":
-        changed = roles.grant_role(session, user.wallet, body.wallet, body.role)
-    else:
-        changed = roles.revoke_role(session, settings, user.wallet, body.wallet, body.role)
-    wallet = roles.checksum(body.wallet)
-    return RoleChangePublic(
-        wallet=wallet, role=body.role, action=body.action, changed=changed, roles=sorted(roles.roles_of(session, settings, wallet))
-    )
+    return roles.change_role(session, settings, user.wallet, body.wallet, body.role, body.action)
 
 
 @router.get("/kyc/queue", dependencies=allow("admin.kyc.queue"), summary="Records waiting for review (masked)")
