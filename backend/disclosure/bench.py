@@ -32,7 +32,9 @@ from backend.db.session import session_scope
 from backend.disclosure.live import live_disclosure
 from backend.disclosure.service import platform_disclosure
 from backend.disclosure.tape import loan_tape, tape_csv
+from backend.scoring.canonical import keccak_hex
 from backend.scoring.models import CreditDecision
+from backend.scoring.service import decision_hash
 from backend.servicing.aging import NOTICE_OF_BUCKET
 from backend.servicing.models import ServicingNotice, ServicingState
 
@@ -44,6 +46,20 @@ UNIT = 10**6
 
 def _hex(n: int, width: int = 64) -> str:
     return "0x" + format(n, f"0{width}x")
+
+
+def proven_decision(record_id: str, grade: str, pd: float, score: int = 600, inputs: dict | None = None) -> dict:
+    """A decision record that proves itself (its hash recomputes), as the disclosure requires; the
+    row's `decision_hash` is what a loan's terms would carry."""
+    model_version, inputs = _hex(9), inputs or {"purpose": "used_car", "record": record_id}
+    outputs = {"score": score, "grade": grade, "pd": pd, "decision": "approve"}
+    return dict(id=record_id, model_version=model_version, input_hash=keccak_hex(inputs),
+                decision_hash=decision_hash(model_version, inputs, outputs), score=score, grade=grade, pd=pd,
+                decision="approve", inputs=inputs, outputs=outputs)  # fmt: skip
+
+
+def _decision(rng: random.Random, loan_id: int) -> dict:
+    return proven_decision(f"{loan_id:036d}", rng.choice("ABCDE"), rng.uniform(0.01, 0.2), rng.randrange(500, 800))
 
 
 def _rows(loans: int, seed: int) -> dict[type, list[dict]]:
@@ -65,7 +81,9 @@ def _rows(loans: int, seed: int) -> dict[type, list[dict]]:
         principal, installments = rng.randrange(2_000, 20_000) * UNIT, rng.choice((12, 24, 36))
         start = NOW - rng.randrange(1, 24 * MONTH) if status != "funding" else None
         paid = installments if status == "repaid" else rng.randrange(0, installments) if start else 0
-        borrower, decision = _hex(loan_id, 40), _hex(loan_id)
+        borrower = _hex(loan_id, 40)
+        made = _decision(random.Random(seed * 1_000_003 + loan_id), loan_id)
+        decision = made["decision_hash"]
         outstanding = 0 if status == "repaid" or not start else principal * (installments - paid) // installments
         rows[LoanRow].append(dict(
             loan_id=loan_id, status=status, borrower=borrower, underwriter=_hex(2, 40), terms_hash=_hex(loan_id),
@@ -77,11 +95,7 @@ def _rows(loans: int, seed: int) -> dict[type, list[dict]]:
             fees_assessed=0, fees_paid=0, cover=outstanding * 8 // 10 if status == "defaulted" else 0, recovered=0,
             recoverable=outstanding if status == "defaulted" else 0, claimed=0, created_block=1, block_number=1, tx_hash=_hex(loan_id), log_index=0,
         ))  # fmt: skip
-        rows[CreditDecision].append(dict(
-            id=f"{loan_id:036d}", model_version=_hex(9), input_hash=_hex(loan_id), decision_hash=decision,
-            score=rng.randrange(500, 800), grade=rng.choice("ABCDE"), pd=rng.uniform(0.01, 0.2), decision="approve",
-            inputs={}, outputs={},
-        ))  # fmt: skip
+        rows[CreditDecision].append(made)
         for k in range(INVESTORS):
             investor, amount = _hex(10_000 + rng.randrange(loans * 2), 40), principal // INVESTORS
             ref = event("LoanFunded", {"loanId": loan_id, "investor": investor, "amount": str(amount)}, start or NOW)

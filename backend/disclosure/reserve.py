@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 from backend.chain.models import ChainEvent
 from backend.chain.projection_models import LoanRow
 from backend.disclosure.aging import aging_now
+from backend.disclosure.decisions import LoanDecisions, loan_decisions
 from backend.disclosure.reserve_flows import cover_payments, inflows
 from backend.disclosure.schemas import ReserveOutflowPublic, ReservePublic, ReserveStressPublic
 from backend.scoring import policy
-from backend.scoring.models import CreditDecision
 from backend.servicing.roll_rates import RollRate, pd_now, roll_rates
 from backend.servicing.schemas import ServicingPublic
 
@@ -42,7 +42,8 @@ def _coverage_ratio_bps(session: Session) -> int | None:
 
 def reserve_figures(session: Session, active: list[LoanRow] | None = None, *,
                     aging: dict[int, ServicingPublic] | None = None,
-                    rates: dict[str, RollRate] | None = None, balance_on_chain: int | None = None) -> ReservePublic:  # fmt: skip
+                    rates: dict[str, RollRate] | None = None, balance_on_chain: int | None = None,
+                    decisions: LoanDecisions | None = None) -> ReservePublic:  # fmt: skip
     """The reserve against `active` (every active loan by default), each loan's PD now read with
     lateness from `aging` (the last servicing pass by default) and the book's roll `rates`. The
     balance it can pay from is `balance_on_chain` (ReserveFund.balance() at the figures' block) when
@@ -54,10 +55,9 @@ def reserve_figures(session: Session, active: list[LoanRow] | None = None, *,
     paid_in, payments = inflows(session), cover_payments(session)
     from_events = sum(paid_in.values()) - payments.matched - payments.unexplained_total
     balance = from_events if balance_on_chain is None else balance_on_chain
-    # Joined rather than `IN` thousands of hashes: a tenth of a disclosure read at 10,000 loans.
-    pds = dict(session.execute(select(CreditDecision.decision_hash, CreditDecision.pd)
-                               .join(LoanRow, LoanRow.decision_hash == CreditDecision.decision_hash)
-                               .where(LoanRow.status == "active")).all())  # fmt: skip
+    # PDs only from decisions that still prove themselves (`decisions`: the caller's, already checked)
+    decisions = loan_decisions(session, ["active"]) if decisions is None else decisions
+    pds = {h: row.pd for h, row in decisions.proven.items()}
     expected = claims = share = None
     stress = []
     ratio = _coverage_ratio_bps(session)

@@ -147,7 +147,8 @@ class GradeOutcomePublic(BaseModel):
     """Disbursed loans of one credit grade and how they did. Source: platform records (credit_decisions: the
     grade of the decision behind each loan) and chain events (amounts, defaults, dates)."""
 
-    grade: str = Field(description="A-G, or 'unrated' when the decision was not made here")
+    grade: str = Field(description="A-G; 'unrated' when the decision was not made here; 'unverified' when its record "
+                       "no longer hashes to the decision hash in the loan's on-chain terms")
     loans: int = Field(description="Disbursed loans of the grade, however young")
     principal_originated: int
     principal_at_default: int

@@ -1,8 +1,9 @@
 """Platform figures for information disclosure. Most are read from the chain index (`chain_loans`,
 `chain_fundings`, `chain_events`), so anyone with a node can recompute them from the contracts'
 events; the reserve's balance is asked of the ReserveFund itself. Some rest on the platform's own
-records and cannot be rebuilt from the chain: grades and PDs (credit_decisions), live delinquency
-(servicing_states) and roll rates (servicing_notices). `DisclosurePublic.sources` labels each
+records: grades and PDs (credit_decisions, each read only when it hashes to the decision hash in its
+loan's on-chain terms), and, not rebuildable from the chain, live delinquency (servicing_states) and
+roll rates (servicing_notices). `DisclosurePublic.sources` labels each
 figure (`backend/disclosure/sources.py`)."""
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from backend.chain.projection_models import (
 from backend.chain.reserve_reader import reserve_balance_at
 from backend.config import Settings
 from backend.disclosure.aging import aging_now
+from backend.disclosure.decisions import UNRATED, UNVERIFIED, LoanDecisions, loan_decisions
 from backend.disclosure.loss_rates import annualised_charge_offs, gross_charge_off, matured
 from backend.disclosure.reserve import reserve_figures
 from backend.disclosure.schemas import (
@@ -41,7 +43,6 @@ from backend.disclosure.schemas import (
 from backend.disclosure.sources import figure_sources
 from backend.disclosure.vintages import DISBURSED, vintages
 from backend.errors import LoanchainError
-from backend.scoring.models import CreditDecision
 from backend.servicing.roll_rates import roll_rates
 from backend.servicing.schemas import ServicingPublic
 
@@ -72,6 +73,7 @@ def platform_disclosure(session: Session, settings: Settings | None = None, *,
     counts = LoanCountsPublic(**{status: sum(1 for loan in loans if loan.status == status) for status in
                                  LoanCountsPublic.model_fields})  # fmt: skip
     disbursed = [loan for loan in loans if loan.status in DISBURSED]
+    decisions = loan_decisions(session, DISBURSED)  # checked once for the grades and the reserve's PDs
     defaulted = [loan for loan in loans if loan.status == "defaulted"]
     originated = sum(loan.principal for loan in disbursed)
     at_default = sum(loan.principal_outstanding for loan in defaulted)
@@ -93,7 +95,7 @@ def platform_disclosure(session: Session, settings: Settings | None = None, *,
         investors=_investors(session),
         borrowers=len({loan.borrower for loan in disbursed}),
         concentration=_concentration([loan for loan in loans if loan.status == "active"]),
-        by_grade=_by_grade(session, disbursed, chain_clock),
+        by_grade=_by_grade(disbursed, decisions, chain_clock),
         vintages=vintages(session, chain_clock, disbursed),
         defaults=DefaultsPublic(
             count=len(defaulted), principal_at_default=at_default, reserve_cover=cover, recovered=recovered,
@@ -106,7 +108,7 @@ def platform_disclosure(session: Session, settings: Settings | None = None, *,
         delinquency=_delinquency(loans, aging),
         roll_rates=[RollRatePublic(**vars(rate)) for rate in rates.values()],
         reserve=reserve_figures(session, [loan for loan in loans if loan.status == "active"], aging=aging, rates=rates,
-                                balance_on_chain=balance),  # fmt: skip
+                                balance_on_chain=balance, decisions=decisions),  # fmt: skip
         market=_market(session, clock),
         sources=figure_sources(lateness_from_chain=lateness_from_chain, balance_read=balance is not None),
     )
@@ -167,15 +169,12 @@ def _concentration(active: list[LoanRow]) -> ConcentrationPublic:
                                top10_borrowers_share=_ratio(sum(largest[:10]), total))  # fmt: skip
 
 
-def _by_grade(session: Session, disbursed: list[LoanRow], as_of: int | None) -> list[GradeOutcomePublic]:
-    grades = dict(session.execute(select(CreditDecision.decision_hash, CreditDecision.grade)
-                                  .join(LoanRow, LoanRow.decision_hash == CreditDecision.decision_hash)
-                                  .where(LoanRow.status.in_(DISBURSED))).all())  # fmt: skip
+def _by_grade(disbursed: list[LoanRow], decisions: LoanDecisions, as_of: int | None) -> list[GradeOutcomePublic]:
     groups: dict[str, list[LoanRow]] = defaultdict(list)
     for loan in disbursed:
-        groups[grades.get(loan.decision_hash, "unrated")].append(loan)
+        groups[decisions.grade(loan.decision_hash)].append(loan)
     out = []
-    for grade in sorted(groups, key=lambda g: (g == "unrated", g)):
+    for grade in sorted(groups, key=lambda g: (g in (UNRATED, UNVERIFIED), g)):
         originated = sum(loan.principal for loan in groups[grade])
         at_default = sum(loan.principal_outstanding for loan in groups[grade] if loan.status == "defaulted")
         ran_their_course = [loan for loan in groups[grade] if matured(loan, as_of)]

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 CHAIN_EVENTS = "chain events"
 CHAIN_CALL = "chain call"
-GRADES = "platform records: credit_decisions (grade); chain events (loans, amounts, defaults)"
+# A grade or PD is read from a decision record only when the record's hash recomputes and equals the
+# decision hash in the loan's on-chain terms (backend/disclosure/decisions.py): the record is the
+# platform's, the commitment the chain's.
+GRADES = ("platform records bound to chain: credit_decisions (grade), each matched to the decision hash in its loan's "
+          "on-chain terms; chain events (loans, amounts, defaults)")
+
 LATENESS_NOW = "platform records: servicing_states (the last servicing pass)"
 LATENESS_AT_BLOCK = "chain call: LoanBook.amountDue at as_of_block"
 ROLL_RATES = "platform records: servicing_notices (late installments a servicing pass noticed); chain events (defaults)"
-RISK = "platform records: credit_decisions (PD), servicing_states and servicing_notices (lateness, roll rates)"
+RISK = ("platform records: credit_decisions (PD, bound to chain like the grades), servicing_states and "
+        "servicing_notices (lateness, roll rates)")
 
 _FROM_EVENTS = (
     "as_of_block", "loans", "principal_originated", "principal_outstanding", "principal_repaid", "interest_paid",

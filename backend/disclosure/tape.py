@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from backend.chain.projection_models import LoanRow
 from backend.disclosure.aging import aging_now
-from backend.scoring.models import CreditDecision
+from backend.disclosure.decisions import UNVERIFIED, loan_decisions
 from backend.servicing.schemas import ServicingPublic
 
 DAY = 86_400
@@ -57,10 +57,10 @@ def loan_tape(session: Session, aging: dict[int, ServicingPublic] | None = None)
     default)."""
     loans = list(session.scalars(select(LoanRow).where(LoanRow.status.in_(("active", "repaid", "defaulted")))
                                  .order_by(LoanRow.loan_id)))  # fmt: skip
-    hashes = {loan.decision_hash for loan in loans}
-    decisions = {h: (grade, pd, (inputs or {}).get("purpose")) for h, grade, pd, inputs in session.execute(
-        select(CreditDecision.decision_hash, CreditDecision.grade, CreditDecision.pd, CreditDecision.inputs)
-        .where(CreditDecision.decision_hash.in_(hashes)))} if hashes else {}  # fmt: skip
+    found = loan_decisions(session, {loan.status for loan in loans})
+    decisions = {h: (row.grade, row.pd, (row.inputs or {}).get("purpose")) for h, row in found.proven.items()}
+    # A record that no longer proves itself is named, not left blank like a loan decided elsewhere.
+    decisions |= {h: (UNVERIFIED, None, None) for h in found.failed}
     states = aging_now(session) if aging is None else aging
     rows = []
     for loan in loans:

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from backend.chain.indexer import Indexer
 from backend.cli.main import app
 from backend.db.session import session_scope
+from backend.disclosure.bench import proven_decision
 from backend.disclosure.service import platform_disclosure
 from tests.chain.test_indexer import indexed, world_chain  # noqa: F401  (the indexer's chain and database)
 from tests.identity.conftest import client_for
@@ -74,7 +75,7 @@ def test_figures_match_the_contracts(indexed, monkeypatch):  # noqa: F811
     # Each figure says where it comes from: the chain, or records only the platform holds.
     assert report.sources["principal_originated"] == report.sources["net_loss_rate"] == "chain events"
     assert report.sources["reserve.balance"] == "chain call"
-    assert report.sources["by_grade"].startswith("platform records: credit_decisions")
+    assert report.sources["by_grade"].startswith("platform records bound to chain: credit_decisions")
     assert report.sources["delinquency"].startswith("platform records: servicing_states")
     assert report.sources["roll_rates"].startswith("platform records: servicing_notices")
     assert report.sources["reserve.expected_loss"].startswith("platform records: credit_decisions")
@@ -127,11 +128,11 @@ def test_the_reserve_is_held_against_the_expected_loss_of_active_loans(tmp_path,
 
     settings = make_settings(tmp_path)
     migrate.upgrade(settings)
-    hashes = ["0x" + f"{i:064x}" for i in (1, 2)]
     with session_scope(settings) as session:
-        for i, (h, pd, outstanding) in enumerate(zip(hashes, (0.1, 0.3), (1_000, 2_000), strict=True)):
-            session.add(CreditDecision(id=f"d{i}", model_version="0x" + "0" * 64, input_hash=h, decision_hash=h,
-                                       score=600, grade="B", pd=pd, decision="approve", inputs={}, outputs={}))
+        for i, (pd, outstanding) in enumerate(((0.1, 1_000), (0.3, 2_000))):
+            decision = CreditDecision(**proven_decision(f"d{i}", "B", pd))
+            h = decision.decision_hash
+            session.add(decision)
             session.add(LoanRow(loan_id=i + 1, status="active", borrower="0x" + "11" * 20, underwriter="0x" + "22" * 20,
                                 terms_hash=h, agreement_hash=h, decision_hash=h, principal=outstanding, apr_bps=1000,
                                 installments=12, installment_period=30, installment_amount=1, funding_deadline=0,
@@ -181,13 +182,17 @@ def test_borrower_concentration_and_outcomes_by_grade(tmp_path):
     a, b, c = ("0x" + f"{n:02x}" * 20 for n in (10, 11, 12))
     # (borrower, status, principal, outstanding, grade)
     loans = [(a, "active", 3_000, 3_000, "A"), (a, "repaid", 1_000, 0, "A"), (b, "active", 1_000, 1_000, "B"),
-             (c, "defaulted", 2_000, 500, "B"), (c, "funding", 9_000, 0, "C"), (c, "active", 1_000, 1_000, None)]  # fmt: skip
+             (c, "defaulted", 2_000, 500, "B"), (c, "funding", 9_000, 0, "C"), (c, "active", 1_000, 1_000, None),
+             (a, "repaid", 500, 0, "edited")]  # fmt: skip
     with session_scope(settings) as session:
         for i, (borrower, status, principal, outstanding, grade) in enumerate(loans, start=1):
             h = "0x" + f"{i:064x}"
             if grade:
-                session.add(CreditDecision(id=f"d{i}", model_version="0x" + "0" * 64, input_hash=h, decision_hash=h,
-                                           score=600, grade=grade, pd=0.1, decision="approve", inputs={}, outputs={}))  # fmt: skip
+                decision = CreditDecision(**proven_decision(f"d{i}", "E" if grade == "edited" else grade, 0.1))
+                if grade == "edited":  # an E loan's record edited to read A: its hash no longer recomputes
+                    decision.grade = "A"
+                h = decision.decision_hash
+                session.add(decision)
             session.add(LoanRow(loan_id=i, status=status, borrower=borrower, underwriter=a, terms_hash=h,
                                 agreement_hash=h, decision_hash=h, principal=principal, apr_bps=1000, installments=12,
                                 installment_period=30, installment_amount=1, funding_deadline=0,
@@ -200,7 +205,13 @@ def test_borrower_concentration_and_outcomes_by_grade(tmp_path):
     assert report.concentration.top10_borrowers_share == 1.0
     assert [(g.grade, g.loans, g.principal_originated, g.principal_at_default, g.default_rate) for g in report.by_grade] == [
         ("A", 2, 4_000, 0, 0.0), ("B", 2, 3_000, 500, 500 / 3_000), ("unrated", 1, 1_000, 0, 0.0),
+        ("unverified", 1, 500, 0, 0.0),
     ]  # fmt: skip
+    from backend.disclosure.tape import loan_tape
+
+    with session_scope(settings) as session:
+        tape = {row.loan_id: row for row in loan_tape(session, aging={})}
+    assert (tape[1].grade, tape[7].grade, tape[7].pd, tape[6].grade) == ("A", "unverified", None, None)
 
 
 def test_the_loan_tape_has_a_row_per_disbursed_loan_and_no_borrower(indexed, monkeypatch, tmp_path):  # noqa: F811

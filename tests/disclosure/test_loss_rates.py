@@ -10,6 +10,7 @@ from backend.chain.models import ChainEvent, IndexedBlock, IndexerCheckpoint
 from backend.chain.projection_models import LoanRow, RepaymentRow
 from backend.db import migrate
 from backend.db.session import session_scope
+from backend.disclosure.bench import proven_decision
 from backend.disclosure.service import platform_disclosure
 from backend.scoring.models import CreditDecision
 from tests.conftest import make_settings
@@ -31,9 +32,9 @@ def _event(session, n: int, event: str, at: int, args: dict) -> ChainEvent:
 
 
 def _loan(session, loan_id: int, status: str, principal: int, outstanding: int, start: int, grade: str, **kw) -> None:
-    h = _hash(loan_id)
-    session.add(CreditDecision(id=f"d{loan_id}", model_version=_hash(0), input_hash=h, decision_hash=h, score=600,
-                               grade=grade, pd=0.1, decision="approve", inputs={}, outputs={}))  # fmt: skip
+    decision = CreditDecision(**proven_decision(f"d{loan_id}", grade, 0.1))
+    h = decision.decision_hash
+    session.add(decision)
     session.add(LoanRow(loan_id=loan_id, status=status, borrower="0x" + "11" * 20, underwriter="0x" + "22" * 20,
                         terms_hash=h, agreement_hash=h, decision_hash=h, principal=principal, apr_bps=1000,
                         installments=kw.pop("installments", 12), installment_period=30 * DAY, installment_amount=1,
