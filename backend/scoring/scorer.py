@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from backend.errors import ConfigurationError
-from backend.scoring import policy
+from backend.scoring import mapping, policy
 from backend.scoring.artifact import DEFAULT_ARTIFACT, find_artifact, load_artifact
 from backend.scoring.features import Columns, add_derived, required_inputs, validate_columns
 from backend.scoring.points import PointsTable
@@ -113,6 +113,12 @@ class Scorer:
         of a decision the artifact's copy: the model version names the policy only while they agree."""
         return self.artifact["policy"] == policy.snapshot()
 
+    @property
+    def mapping_current(self) -> bool:
+        """The form -> model-input mapping (backend/scoring/mapping.py) decides which bin an answer
+        lands in; the model version names it only while the installed one is the artifact's copy."""
+        return self.artifact.get("form_mapping") == mapping.snapshot()
+
     # --- cut-offs, stated -------------------------------------------------------------------
     def grade_band(self, grade: str) -> GradeBand:
         return next(g for g in self.grades if g.grade == grade)
@@ -204,6 +210,10 @@ def get_scorer(path: Path | None = None) -> Scorer:
         raise ConfigurationError(f"the credit policy in backend/scoring/policy.py differs from the one model "
                                  f"{scorer.model_version} was trained with: retrain (`loanchain model train`) so "
                                  "the model version names the policy that prices", path=str(path))  # fmt: skip
+    if not scorer.mapping_current:
+        raise ConfigurationError(f"the application form's mapping in backend/scoring/mapping.py differs from the one "
+                                 f"model {scorer.model_version} was trained with: retrain (`loanchain model train`) "
+                                 "so the model version names the mapping that scores", path=str(path))  # fmt: skip
     return scorer
 
 
