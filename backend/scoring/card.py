@@ -271,8 +271,11 @@ def _reasons_section(analysis: CardAnalysis) -> str:
     return f"""## Reason codes
 
 Up to four per decision: the characteristics that cost the most points against their best bin
-(ECOA / Regulation B adverse-action practice). Share of declined training applicants for whom each
-is the first reason (shipped model):
+(ECOA / Regulation B adverse-action practice). R03 is worded from the applicant's own bin ("Credit
+history: " and that bin's true meaning), since no one wording is true in every bin. R19 is given
+only at an instalment-rate code of 2 or more; at code 1 the characteristic is the amount alone,
+so its lost points count under R05. Share of declined training applicants for whom each is the
+first reason (shipped model):
 
 {_table(['code', 'statement', 'first reason for'], rows)}
 """
