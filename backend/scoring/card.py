@@ -365,8 +365,10 @@ def _mitigation_section(analysis: CardAnalysis) -> str:
 4. **Decision.** The scorecard ships unchanged. No group-specific cut-off or score adjustment is
    applied: that would be disparate treatment on a prohibited basis (ECOA / Reg B), and age is
    kept out of the model on purpose. Referred applications (grades {', '.join(policy.REFER_GRADES)}) get a human
-   review for everyone. The AIR by age group is re-computed on live decisions and on every
-   retrain (this card); a retrain on platform data must repeat the alternative search above.
+   review for everyone. The AIR by age group is recomputed at every retrain (this card, on the
+   training data). It is not computed on live decisions: a recorded decision holds no age (the
+   form does not ask it), so live monitoring is an open gap. A retrain on platform data must
+   repeat the alternative search above.
 """
 
 
