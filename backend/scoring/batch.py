@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from backend.scoring.dataset import read_csv_text
@@ -16,9 +15,8 @@ OUTPUT_COLUMNS = ("score", "grade", "pd", "decision", "reasons")
 
 def reason_strings(scorer: Scorer, batch: BatchScores) -> list[str]:
     """'R05 Amount of credit requested; R02 ...' per row, most points lost first."""
-    labels = np.array([f"{code} {text}" for code, text in scorer.reason_codes] + [""], dtype=object)
-    picked = labels[batch.reason_index]  # -1 picks the trailing ""
-    return ["; ".join(r for r in row if r) for row in picked]
+    codes, texts = scorer.reason_table(batch)
+    return ["; ".join(f"{c} {t}" for c, t in zip(row_codes, row_texts) if c) for row_codes, row_texts in zip(codes, texts)]
 
 
 def score_frame(scorer: Scorer, frame: pd.DataFrame) -> pd.DataFrame:

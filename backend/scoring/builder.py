@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from backend.scoring import metrics, policy
+from backend.scoring import mapping, metrics, policy
 from backend.scoring.artifact import FORMAT, seal
 from backend.scoring.dataset import Dataset
 from backend.scoring.features import LABEL, PROTECTED
@@ -77,6 +77,7 @@ def build_artifact(dataset: Dataset, config: TrainingConfig, progress: Progress 
         "hyperparameters": config.to_json(),
         "software": _versions(),
         "policy": policy.snapshot(),
+        "form_mapping": mapping.snapshot(),
         "scaling": {
             "pdo": policy.PDO,
             "base_odds": policy.BASE_ODDS,

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 from backend.scoring import metrics, policy  # noqa: E402
 from backend.scoring.card_analysis import FOUR_FIFTHS, CardAnalysis  # noqa: E402
 from backend.scoring.dataset import Dataset  # noqa: E402
-from backend.scoring.features import CANDIDATE_INPUTS, DERIVED  # noqa: E402
+from backend.scoring.features import CANDIDATE_INPUTS, DERIVED, TRUE_MEANING, true_meaning  # noqa: E402
 from backend.scoring.mapping import MAPPED_FEATURES  # noqa: E402
 from backend.scoring.pricing import apr_bps  # noqa: E402
 from backend.scoring.reasons import reason  # noqa: E402
@@ -109,6 +109,12 @@ def _data_section(scorer: Scorer, dataset: Dataset) -> str:
 - **Caveat:** 1970s-80s German bank customers, amounts in Deutsche Mark. The platform reads the
   money bands at face value in the loan currency; a model trained on platform data must replace
   this one before real lending.
+- **Caveat, mislabelled categories:** the UCI codebook's labels for checking-account status and
+  credit history are wrong (Grömping 2019, *South German Credit Data: Correcting a Widely Used
+  Data Set*, Beuth Hochschule Report 4/2019; UCI's "South German Credit" has the corrected table).
+  The data file keeps the UCI labels, which stay the model's keys; this card shows those two
+  variables' bins in their true meaning, and the application form maps each answer to the category
+  that truly means it. The other variables keep the UCI wording (no correction of them is assumed).
 """
 
 
@@ -239,14 +245,18 @@ def _bins_section(scorer: Scorer) -> str:
     for f in scorer.artifact["features"]:
         code, text = reason(f["name"])
         rows = [
-            [label, count, _pct(rate), f"{woe:+.3f}", points]
+            [true_meaning(f["name"], label), count, _pct(rate), f"{woe:+.3f}", points]
             for label, count, rate, woe, points in zip(f["labels"], f["count"], f["event_rate"], f["woe"], f["points"])
         ]
+        relabelled = ""
+        if f["name"] in TRUE_MEANING:
+            relabelled = " Bins in their true meaning (the data's UCI labels are wrong here; see *Data*)."
         unseen = "\n"
         if f["kind"] == "categorical":
             unseen = f"\n\nA category unseen in training: {f['neutral_points']} points (WoE 0).\n"
         parts.append(
             f"### `{f['name']}` (IV {f['iv']:.3f}, coefficient {f['coefficient']:+.3f}, reason {code}: {text})\n\n"
+            + (f"{relabelled.strip()}\n\n" if relabelled else "")
             + _table(["bin", "count", "bad rate", "WoE", "points"], rows)
             + unseen
         )
@@ -261,8 +271,11 @@ def _reasons_section(analysis: CardAnalysis) -> str:
     return f"""## Reason codes
 
 Up to four per decision: the characteristics that cost the most points against their best bin
-(ECOA / Regulation B adverse-action practice). Share of declined training applicants for whom each
-is the first reason (shipped model):
+(ECOA / Regulation B adverse-action practice). R03 is worded from the applicant's own bin ("Credit
+history: " and that bin's true meaning), since no one wording is true in every bin. R19 is given
+only at an instalment-rate code of 2 or more; at code 1 the characteristic is the amount alone,
+so its lost points count under R05. Share of declined training applicants for whom each is the
+first reason (shipped model):
 
 {_table(['code', 'statement', 'first reason for'], rows)}
 """
@@ -352,8 +365,10 @@ def _mitigation_section(analysis: CardAnalysis) -> str:
 4. **Decision.** The scorecard ships unchanged. No group-specific cut-off or score adjustment is
    applied: that would be disparate treatment on a prohibited basis (ECOA / Reg B), and age is
    kept out of the model on purpose. Referred applications (grades {', '.join(policy.REFER_GRADES)}) get a human
-   review for everyone. The AIR by age group is re-computed on live decisions and on every
-   retrain (this card); a retrain on platform data must repeat the alternative search above.
+   review for everyone. The AIR by age group is recomputed at every retrain (this card, on the
+   training data). It is not computed on live decisions: a recorded decision holds no age (the
+   form does not ask it), so live monitoring is an open gap. A retrain on platform data must
+   repeat the alternative search above.
 """
 
 

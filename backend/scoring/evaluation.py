@@ -10,6 +10,7 @@ import numpy as np
 from backend.scoring import metrics
 from backend.scoring.builder import cv_summary
 from backend.scoring.dataset import TRAINING_CSV, Dataset, file_sha256, load_dataset
+from backend.scoring.features import required_inputs
 from backend.scoring.scorer import Scorer
 from backend.scoring.training import CrossValidation, Progress, TrainingConfig, clip_score, cross_validate
 
@@ -39,10 +40,10 @@ def cross_validated_report(
     }
 
 
-def _row_keys(dataset: Dataset) -> list[tuple]:
-    """A row's identity: every model input, every protected attribute and the label."""
-    columns = [dataset.columns[name] for name in sorted(dataset.columns)]
-    columns += [dataset.protected[name] for name in sorted(dataset.protected)]
+def _row_keys(dataset: Dataset, inputs: list[str]) -> list[tuple]:
+    """A row's identity: the model's inputs and the label. Protected attributes and unused columns
+    are left out: an evaluation file need not carry them, and a row is the same applicant without."""
+    columns = [dataset.columns[name] for name in sorted(inputs)]
     columns.append(dataset.y_bad)
     return list(zip(*(column.tolist() for column in columns), strict=True))
 
@@ -54,8 +55,9 @@ def rows_seen_in_training(dataset: Dataset, artifact: dict[str, Any]) -> int | N
         return None
     if dataset.sha256 == artifact["training_data"]["sha256"]:
         return dataset.n_rows
-    training = set(_row_keys(load_dataset(TRAINING_CSV)))
-    return sum(key in training for key in _row_keys(dataset))
+    inputs = required_inputs([feature["name"] for feature in artifact["features"]])
+    training = set(_row_keys(load_dataset(TRAINING_CSV), inputs))
+    return sum(key in training for key in _row_keys(dataset, inputs))
 
 
 def _sample_note(seen: int | None, rows: int) -> str:

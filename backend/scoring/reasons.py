@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from backend.scoring.features import true_meaning
+
 MAX_REASONS = 4
 
 # feature -> (code, statement). Statements describe the factor, not the applicant, in the style
-# of the Reg B model form (12 CFR 1002, appendix C) so they read well whatever the bin.
+# of the Reg B model form (12 CFR 1002, appendix C) so they read well whatever the bin; the
+# characteristics in BIN_WORDED are worded from the applicant's own bin instead (see statement).
 REASONS: dict[str, tuple[str, str]] = {
     "status_of_existing_checking_account": ("R01", "Checking account balance or history"),
     "duration_in_month": ("R02", "Length of the loan term requested"),
-    "credit_history": ("R03", "Credit history: past delays, or limited credit experience"),
+    "credit_history": ("R03", "Credit history"),
     "purpose": ("R04", "Purpose of the loan"),
     "credit_amount": ("R05", "Amount of credit requested"),
     "savings_account_and_bonds": ("R06", "Insufficient savings or liquid assets"),
@@ -31,16 +34,39 @@ REASONS: dict[str, tuple[str, str]] = {
     "burden_weighted_amount": ("R19", "Amount requested relative to income"),
 }
 
+# No single wording of credit history is true in every bin below the best one (one bin is past
+# delays, another is credits repaid duly so far), so the statement names the applicant's bin in
+# its true meaning (features.TRUE_MEANING), under the UI's "what lowered your score, against the
+# best answer to each".
+BIN_WORDED = frozenset({"credit_history"})
+
+# burden_weighted_amount is amount x instalment-rate code; at code 1 (repayment under 20% of
+# income) it is the amount alone, so "relative to income" would be false: those lost points are
+# given as the amount's reason instead.
+BURDEN, AMOUNT, INSTALMENT_RATE = (
+    "burden_weighted_amount",
+    "credit_amount",
+    "installment_rate_in_percentage_of_disposable_income",
+)
+BURDEN_FROM_CODE = 2
+
 
 def reason(feature: str) -> tuple[str, str]:
     return REASONS.get(feature, ("R99", feature.replace("_", " ")))
 
 
-def top_reasons(points: np.ndarray, best_points: np.ndarray, limit: int = MAX_REASONS) -> tuple[np.ndarray, np.ndarray]:
-    """For each row: the indices of the characteristics losing the most points against their
-    best bin (ties: scorecard order), and the points lost. Padded with -1 / 0 where fewer than
-    `limit` characteristics lost anything."""
-    lost = best_points[np.newaxis, :] - points  # >= 0 by construction, except unseen categories
+def statement(feature: str, bin_label: str | None) -> str:
+    """The reason's text for an applicant whose `feature` fell in the bin labelled `bin_label`."""
+    _, text = reason(feature)
+    if feature in BIN_WORDED and bin_label:
+        return f"{text}: " + true_meaning(feature, bin_label).replace(" | ", ", or ")
+    return text
+
+
+def top_reasons(lost: np.ndarray, limit: int = MAX_REASONS) -> tuple[np.ndarray, np.ndarray]:
+    """For each row: the indices of the reasons (columns of `lost`, points lost against the best
+    bin) losing the most points (ties: column order), and the points lost. Padded with -1 / 0
+    where fewer than `limit` reasons lost anything."""
     order = np.argsort(-lost, axis=1, kind="stable")[:, :limit]
     lost_top = np.take_along_axis(lost, order, axis=1)
     order = np.where(lost_top > 0, order, -1)

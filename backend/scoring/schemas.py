@@ -37,18 +37,19 @@ Decision = Literal["approve", "refer", "decline"]
 
 
 class ApplicationCreate(BaseModel):
-    """A loan application. Amounts are whole units of the loan currency."""
+    """A loan application. Amounts are whole units of the loan currency. The numbers are strict:
+    lax mode would read JSON `false` as 0 debt and `true` as one loan, and price on that."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    amount: int = Field(ge=policy.MIN_AMOUNT, le=policy.MAX_AMOUNT, description="Principal requested")
-    term_months: int = Field(ge=policy.MIN_TERM, le=policy.MAX_TERM)
+    amount: int = Field(strict=True, ge=policy.MIN_AMOUNT, le=policy.MAX_AMOUNT, description="Principal requested")
+    term_months: int = Field(strict=True, ge=policy.MIN_TERM, le=policy.MAX_TERM)
     purpose: Purpose
     monthly_income_band: IncomeBand = Field(description="Net monthly income")
-    monthly_debt_payments: int = Field(ge=0, le=1_000_000, description="Existing monthly debt payments")
+    monthly_debt_payments: int = Field(strict=True, ge=0, le=1_000_000, description="Existing monthly debt payments")
     employment_length: EmploymentLength
     housing: Housing
-    existing_loans_with_us: int = Field(ge=0, le=9, description="Loans already running on this platform")
+    existing_loans_with_us: int = Field(strict=True, ge=0, le=9, description="Loans already running on this platform")
     checking_account: CheckingAccount = Field(description="Current-account balance, or salary paid in for 1+ year")
     savings: Savings
     credit_history: CreditHistory

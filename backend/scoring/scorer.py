@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 
 from backend.errors import ConfigurationError
-from backend.scoring import policy
+from backend.scoring import mapping, policy
 from backend.scoring.artifact import DEFAULT_ARTIFACT, find_artifact, load_artifact
 from backend.scoring.features import Columns, add_derived, required_inputs, validate_columns
 from backend.scoring.points import PointsTable
-from backend.scoring.reasons import reason, top_reasons
+from backend.scoring.reasons import AMOUNT, BURDEN, BURDEN_FROM_CODE, INSTALMENT_RATE, reason, statement, top_reasons
 
 PD_DECIMALS = 6  # PDs are rounded before they are shown or hashed, so hashes are portable
 
@@ -75,6 +75,9 @@ class BatchScores:
         return len(self.score)
 
 
+_BATCH_FIELDS = ("score", "pd", "grade", "decision", "reason_index", "reason_points", "bin_index")
+
+
 class Scorer:
     def __init__(self, artifact: Mapping[str, Any]) -> None:
         self.artifact = artifact
@@ -105,13 +108,44 @@ class Scorer:
         self._grade_names = np.array([g.grade for g in reversed(self.grades)], dtype=object)
         self._grade_decisions = np.array([g.decision for g in reversed(self.grades)], dtype=object)
         self._best = self.table.best_points
-        self.reason_codes = [reason(name) for name in self.table.names]
+        names = self.table.names
+        # One reason per characteristic, plus the amount's when the model prices the burden without
+        # the amount itself: at a light instalment rate the burden's lost points are the amount's.
+        self.reason_codes = [reason(name) for name in names]
+        self._burden = names.index(BURDEN) if BURDEN in names else None
+        self._burden_to: int | None = None
+        if self._burden is not None:
+            if AMOUNT in names:
+                self._burden_to = names.index(AMOUNT)
+            else:
+                self._burden_to = len(self.reason_codes)
+                self.reason_codes.append(reason(AMOUNT))
+        # Reason texts as one flat table (per characteristic: one per bin, then an unseen category)
+        # so a batch's texts are one take, not a Python loop per row.
+        codes, texts, self._reason_offset, self._reason_bins = [], [], [], []
+        for j, (code, text) in enumerate(self.reason_codes):
+            labels = self.table.features[j].labels if j < len(names) else ()
+            self._reason_offset.append(len(texts))
+            self._reason_bins.append(len(labels))
+            for label in (*labels, None):
+                codes.append(code)
+                texts.append(statement(names[j], label) if j < len(names) else text)
+        self._reason_offset_arr = np.array(self._reason_offset, dtype=np.int64)
+        self._reason_bins_arr = np.array(self._reason_bins, dtype=np.int64)
+        self._reason_code_table = np.array(codes + [""], dtype=object)
+        self._reason_text_table = np.array(texts + [""], dtype=object)
 
     @property
     def policy_current(self) -> bool:
         """Pricing and affordability read the installed policy (backend/scoring/policy.py), the rest
         of a decision the artifact's copy: the model version names the policy only while they agree."""
         return self.artifact["policy"] == policy.snapshot()
+
+    @property
+    def mapping_current(self) -> bool:
+        """The form -> model-input mapping (backend/scoring/mapping.py) decides which bin an answer
+        lands in; the model version names it only while the installed one is the artifact's copy."""
+        return self.artifact.get("form_mapping") == mapping.snapshot()
 
     # --- cut-offs, stated -------------------------------------------------------------------
     def grade_band(self, grade: str) -> GradeBand:
@@ -144,7 +178,14 @@ class Scorer:
             points[:, j], bins[:, j] = feature.lookup(columns[feature.name])
         score = np.clip(points.sum(axis=1), self.score_min, self.score_max)
         grade, decision = self.grade_and_decision(score)
-        reason_index, reason_points = top_reasons(points, self._best)
+        lost = self._best[np.newaxis, :] - points  # >= 0, except an unseen category's neutral points
+        if self._burden is not None and self._burden_to is not None:
+            if self._burden_to == lost.shape[1]:
+                lost = np.hstack([lost, np.zeros((n, 1), dtype=lost.dtype)])
+            light = np.asarray(columns[INSTALMENT_RATE]) < BURDEN_FROM_CODE
+            lost[light, self._burden_to] += lost[light, self._burden]
+            lost[light, self._burden] = 0
+        reason_index, reason_points = top_reasons(lost)
         return BatchScores(
             score=score,
             pd=self.pd_of_score(score),
@@ -159,16 +200,30 @@ class Scorer:
         """Validate raw columns (ValidationFailed names field and row) and score them."""
         return self.score_columns(validate_columns(data, self.inputs, row_offset=row_offset))
 
+    def reason_table(self, batch: BatchScores) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, texts), each (n, 4), of every row's reasons; "" where there is none."""
+        index = batch.reason_index
+        column = np.where(index < 0, 0, index)
+        bins = np.zeros(index.shape, dtype=np.int64)
+        real = column < batch.bin_index.shape[1]
+        bins[real] = np.take_along_axis(batch.bin_index, np.where(real, column, 0), axis=1)[real]
+        bins = np.where(bins < 0, self._reason_bins_arr[column], bins)  # unseen category
+        flat = np.where(index < 0, len(self._reason_text_table) - 1, self._reason_offset_arr[column] + bins)
+        return self._reason_code_table[flat], self._reason_text_table[flat]
+
     def reasons_of(self, batch: BatchScores, row: int) -> tuple[Reason, ...]:
+        codes, texts = self.reason_table(BatchScores(*(getattr(batch, f)[row : row + 1] for f in _BATCH_FIELDS)))
         out = []
-        for j, lost in zip(batch.reason_index[row], batch.reason_points[row]):
+        for k, (j, lost) in enumerate(zip(batch.reason_index[row], batch.reason_points[row])):
             if j < 0:
                 continue
-            feature = self.table.features[j]
-            b = batch.bin_index[row, j]
-            code, text = self.reason_codes[j]
-            label = feature.labels[b] if b >= 0 else "(not seen in training)"
-            out.append(Reason(code, feature.name, text, int(lost), label))
+            if j < len(self.table.features):
+                feature = self.table.features[j]
+                b = batch.bin_index[row, j]
+                name, label = feature.name, feature.labels[b] if b >= 0 else "(not seen in training)"
+            else:
+                name, label = AMOUNT, ""
+            out.append(Reason(str(codes[0, k]), name, str(texts[0, k]), int(lost), label))
         return tuple(out)
 
     def result(self, batch: BatchScores, row: int) -> ScoreResult:
@@ -204,6 +259,10 @@ def get_scorer(path: Path | None = None) -> Scorer:
         raise ConfigurationError(f"the credit policy in backend/scoring/policy.py differs from the one model "
                                  f"{scorer.model_version} was trained with: retrain (`loanchain model train`) so "
                                  "the model version names the policy that prices", path=str(path))  # fmt: skip
+    if not scorer.mapping_current:
+        raise ConfigurationError(f"the application form's mapping in backend/scoring/mapping.py differs from the one "
+                                 f"model {scorer.model_version} was trained with: retrain (`loanchain model train`) "
+                                 "so the model version names the mapping that scores", path=str(path))  # fmt: skip
     return scorer
 
 

@@ -221,6 +221,9 @@ def replay(row: CreditDecision, scorer: Scorer | None) -> tuple[bool, bool | Non
     if differences and not scorer.policy_current:
         differences.append("policy: the installed credit policy differs from the one in this model's artifact; "
                            "the replay priced with today's")  # fmt: skip
+    if differences and not scorer.mapping_current:
+        differences.append("form mapping: the installed form -> model-input mapping differs from the one in this "
+                           "model's artifact; the replay mapped the answers with today's")  # fmt: skip
     return True, decision_hash(row.model_version, row.inputs, outputs) == row.decision_hash, differences
 
 

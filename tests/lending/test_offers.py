@@ -219,7 +219,7 @@ def test_loans_are_public_and_filters_are_checked(client):
     assert client.get("/api/v1/loans/999").status_code == 404
 
 
-REFERRED = {**SAMPLE, "checking_account": "negative", "credit_history": "past_delays", "savings": "none_or_unknown"}
+REFERRED = {**SAMPLE, "checking_account": "none", "credit_history": "current_repaid_duly", "savings": "none_or_unknown"}
 
 
 def test_a_referral_becomes_an_offer_only_after_an_underwriter_approves_it(client, chain_identity_settings, borrower):

@@ -24,9 +24,9 @@ SAMPLE = {
     "employment_length": "4_to_7y",
     "housing": "own",
     "existing_loans_with_us": 0,
-    "checking_account": "none",
+    "checking_account": "200_plus_or_salary",
     "savings": "500_to_1000",
-    "credit_history": "critical_or_credit_elsewhere",
+    "credit_history": "all_repaid_here",
     "property": "real_estate",
     "other_instalment_plans": "none",
     "guarantor": "none",
@@ -37,9 +37,9 @@ RISKY = {
     "amount": 9000,
     "term_months": 48,
     "purpose": "education",
-    "checking_account": "negative",
+    "checking_account": "none",
     "savings": "under_100",
-    "credit_history": "all_repaid_here",
+    "credit_history": "critical_or_credit_elsewhere",
     "employment_length": "under_1y",
     "property": "none",
     "other_instalment_plans": "bank",
@@ -83,9 +83,9 @@ def api(db_factory):
     from fastapi.testclient import TestClient
 
     from backend.api.deps import Principal, get_db, optional_principal, score_rate_limit
-    from backend.identity.roles import Role
     from backend.api.errors import install_error_handlers
     from backend.api.routes.score import router
+    from backend.identity.roles import Role
 
     def session() -> Iterator[Session]:
         db = db_factory()

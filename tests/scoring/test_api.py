@@ -40,6 +40,13 @@ def test_bad_field_is_a_422_naming_it(api, application, field, value):
     assert field in _field_errors(api.post("/api/v1/score", json={**application, field: value}))
 
 
+@pytest.mark.parametrize("field", ["amount", "term_months", "monthly_debt_payments", "existing_loans_with_us"])
+@pytest.mark.parametrize("value", [False, True])
+def test_a_boolean_is_not_a_number(api, application, field, value):
+    """Lax parsing would score `false` debt as 0 and `true` loans as 1."""
+    assert field in _field_errors(api.post("/api/v1/score", json={**application, field: value}))
+
+
 def test_missing_field_is_a_422_naming_it(api, application):
     del application["savings"]
     assert "savings" in _field_errors(api.post("/api/v1/score", json=application))

@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from backend.cli.model import app
+from backend.scoring.features import PROTECTED
 
 runner = CliRunner()
 
@@ -90,6 +91,17 @@ def test_evaluate_says_how_much_of_a_file_trained_the_model(tmp_path, german):
         report = json.loads(result.stdout)
         assert report["data"]["rows_seen_in_training"] == seen
         assert report["data"]["is_training_data"] is False and report["shipped_model"]["note"].startswith(note)
+
+
+def test_training_rows_without_the_protected_columns_are_still_in_sample(tmp_path, german):
+    """The natural evaluation file carries no protected attributes (scoring never needs them):
+    its rows are still the training rows."""
+    german.head(200).drop(columns=list(PROTECTED)).to_csv(tmp_path / "plain.csv", index=False)
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "plain.csv"), "--no-cv", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["data"]["rows_seen_in_training"] == 200
+    assert report["shipped_model"]["note"].startswith("in-sample")
 
 
 def test_evaluate_cross_validates_with_spread(training_csv, scorer):

@@ -6,6 +6,7 @@ from backend.errors import ConfigurationError
 from backend.scoring import mapping, schemas
 from backend.scoring.features import CATEGORIES, validate_columns
 from backend.scoring.schemas import ApplicationCreate
+from backend.scoring.scorer import get_scorer
 
 CHOICE_TABLES = {
     "checking_account": (mapping.CHECKING, "status_of_existing_checking_account"),
@@ -67,3 +68,27 @@ def test_the_shipped_model_only_needs_what_the_form_asks(scorer):
 def test_a_model_needing_an_unasked_input_is_a_configuration_error():
     with pytest.raises(ConfigurationError, match="telephone"):
         mapping.check_covers(["purpose", "telephone"])
+
+
+def _score(scorer, application, **answers) -> int:
+    return scorer.score_one(mapping.to_model_inputs(ApplicationCreate(**{**application, **answers}))).score
+
+
+def test_answers_score_by_what_they_mean(scorer, application):
+    """Everything else equal, a salaried or well-funded current account scores at least as well as
+    none at all, and a clean record at this bank better than past delays (the UCI labels had these
+    backwards; see mapping.CHECKING)."""
+    assert _score(scorer, application, checking_account="200_plus_or_salary") >= _score(
+        scorer, application, checking_account="none"
+    )
+    assert _score(scorer, application, credit_history="all_repaid_here") > _score(
+        scorer, application, credit_history="past_delays"
+    )
+
+
+def test_the_model_version_names_the_mapping(scorer, monkeypatch):
+    assert scorer.artifact["form_mapping"] == mapping.snapshot() and scorer.mapping_current
+    monkeypatch.setitem(mapping.CHECKING, "none", "no checking account")
+    assert not scorer.mapping_current
+    with pytest.raises(ConfigurationError, match="mapping"):
+        get_scorer()

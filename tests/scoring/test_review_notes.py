@@ -18,7 +18,7 @@ from backend.scoring.service import decisions_of, get_decision, review_decision,
 from tests.identity.conftest import identity_settings, make_applicant
 from tests.scoring.conftest import SAMPLE
 
-REFERRED = {**SAMPLE, "checking_account": "negative", "credit_history": "past_delays", "savings": "none_or_unknown"}
+REFERRED = {**SAMPLE, "checking_account": "none", "credit_history": "current_repaid_duly", "savings": "none_or_unknown"}
 NOTE = "explained missed payments: divorce, illness"
 UNDERWRITER = "0x" + "0a" * 20
 

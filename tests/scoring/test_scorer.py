@@ -3,14 +3,23 @@ import pandas as pd
 import pytest
 
 from backend.errors import ValidationFailed
+from backend.scoring import mapping
 from backend.scoring.artifact import seal
 from backend.scoring.dataset import load_dataset
+from backend.scoring.features import true_meaning
+from backend.scoring.reasons import AMOUNT, BURDEN, BURDEN_FROM_CODE, INSTALMENT_RATE
+from backend.scoring.schemas import ApplicationCreate
 from backend.scoring.scorer import Scorer
 
 
 @pytest.fixture(scope="module")
 def batch(scorer, training_csv):
     return scorer.score_columns(load_dataset(training_csv).columns)
+
+
+@pytest.fixture(scope="module")
+def rates(training_csv):
+    return np.asarray(load_dataset(training_csv).columns[INSTALMENT_RATE])
 
 
 def test_scores_stay_in_the_product_band(batch):
@@ -46,24 +55,52 @@ def test_up_to_four_reasons_most_points_lost_first(scorer, batch):
         assert all(r.text and r.code.startswith("R") for r in reasons)
 
 
-def test_reasons_are_the_biggest_losses_against_the_best_bin(scorer, batch):
-    row = int(np.argmin(batch.score))
-    result = scorer.result(batch, row)
-    columns = {f.name: f for f in scorer.table.features}
-    losses = sorted(
-        ((f.best_points - f.points[batch.bin_index[row, j]], f.name) for j, f in enumerate(scorer.table.features)),
-        reverse=True,
-    )
-    assert [r.feature for r in result.reasons] == [name for lost, name in losses[:4]]
-    assert all(r.feature in columns for r in result.reasons)
+def _losses(scorer, batch, row, rate) -> dict[str, int]:
+    """Points lost per reason's feature, with the burden's folded into the amount at rate code 1."""
+    lost = {f.name: f.best_points - f.points[batch.bin_index[row, j]] for j, f in enumerate(scorer.table.features)}
+    if rate < BURDEN_FROM_CODE:
+        lost[AMOUNT] = lost.get(AMOUNT, 0) + lost.pop(BURDEN)
+    return lost
 
 
-def test_characteristics_in_their_best_bin_are_never_reasons(scorer, batch):
-    best = scorer.table.best_points
+def test_reasons_are_the_biggest_losses_against_the_best_bin(scorer, batch, rates):
+    for row in (int(np.argmin(batch.score)), *range(0, len(batch), 53)):
+        result = scorer.result(batch, row)
+        losses = sorted(_losses(scorer, batch, row, rates[row]).items(), key=lambda kv: -kv[1])
+        assert sorted(r.points_lost for r in result.reasons) == sorted(lost for _, lost in losses[:4] if lost > 0)
+        assert all(r.feature in {name for name, _ in losses} for r in result.reasons)
+
+
+def test_characteristics_in_their_best_bin_are_never_reasons(scorer, batch, rates):
     for row in range(0, len(batch), 11):
-        points = np.array([f.points[b] for f, b in zip(scorer.table.features, batch.bin_index[row])])
-        at_best = {f.name for f, p, top in zip(scorer.table.features, points, best) if p == top}
+        at_best = {name for name, lost in _losses(scorer, batch, row, rates[row]).items() if lost <= 0}
         assert not at_best & {r.feature for r in scorer.reasons_of(batch, row)}
+
+
+def test_relative_to_income_only_when_the_repayment_weighs_on_income(scorer, batch, rates):
+    """At instalment-rate code 1 the burden characteristic is the amount alone: its lost points
+    are the amount's (R05), never R19 "relative to income"."""
+    light = rates < BURDEN_FROM_CODE
+    assert light.any() and (~light).any()
+    given = {code: set() for code in ("R19", "R05")}
+    for row in range(len(batch)):
+        for r in scorer.reasons_of(batch, row):
+            if r.code in given:
+                given[r.code].add(bool(light[row]))
+    assert given["R19"] == {False}
+    assert True in given["R05"]
+
+
+def test_credit_history_reason_names_the_applicants_own_history(scorer, application):
+    """R03 states the applicant's credit history in its true meaning, never one they did not give."""
+    seen = set()
+    for answer, category in mapping.CREDIT_HISTORY.items():
+        result = scorer.score_one(mapping.to_model_inputs(ApplicationCreate(**{**application, "credit_history": answer})))
+        for r in result.reasons:
+            if r.code == "R03":
+                assert true_meaning("credit_history", category) in r.text
+                seen.add(answer)
+    assert "past_delays" in seen and "all_repaid_here" not in seen
 
 
 def test_single_and_batch_agree(scorer, training_csv):
