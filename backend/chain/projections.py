@@ -299,7 +299,9 @@ class NoteTransfers(RowProjection):
 
     def apply(self, session, ev, only=None):
         for loan, src, dst, value in note_moves(ev):
-            if ZERO_ADDRESS not in (src, dst):  # mints and burns are the fund and refund rows already
+            # Mints and burns are the fund and refund rows already; a wallet sending notes to itself
+            # (ERC-1155 allows it) moves nothing, and as a row it would read as notes received.
+            if ZERO_ADDRESS not in (src, dst) and src != dst:
                 session.add(NoteTransferRow(event_id=ev.id, loan_id=loan, sender=src, recipient=dst, amount=value,
                                             **_ref(ev)))  # fmt: skip
 

@@ -91,7 +91,9 @@ def _wallet_events(db: Session, wallet: str) -> dict[int, list[_Event]]:
     for r, ts in db.execute(fundings.where(FundingRow.investor == wallet, FundingRow.kind != "claim")):
         events.setdefault(r.loan_id, []).append(_Event(r, ts, r.kind, notes=r.amount if r.kind == "fund" else -r.amount))
     transfers = select(NoteTransferRow, ChainEvent.block_timestamp).join(ChainEvent, ChainEvent.id == NoteTransferRow.event_id)
-    for r, ts in db.execute(transfers.where((NoteTransferRow.sender == wallet) | (NoteTransferRow.recipient == wallet))):
+    mine = (NoteTransferRow.sender == wallet) | (NoteTransferRow.recipient == wallet)
+    # A self-transfer moves nothing (an index built before it was skipped may still hold one).
+    for r, ts in db.execute(transfers.where(mine, NoteTransferRow.sender != NoteTransferRow.recipient)):
         events.setdefault(r.loan_id, []).append(_Event(r, ts, "transfer", notes=r.amount if r.recipient == wallet else -r.amount))
     trades = select(MarketTradeRow, ChainEvent.block_timestamp).join(ChainEvent, ChainEvent.id == MarketTradeRow.event_id)
     for r, ts in db.execute(trades.where((MarketTradeRow.seller == wallet) | (MarketTradeRow.buyer == wallet))):

@@ -86,7 +86,8 @@ def cash_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
 def _transfer_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
     """Notes moved between wallets (mints and burns are the fund and refund lines already)."""
     return [_line(r, ts, "notes_in", 0, r.amount) if r.recipient == wallet else _line(r, ts, "notes_out", 0, -r.amount)
-            for r, ts in _rows_of(db, NoteTransferRow, wallet, NoteTransferRow.sender, NoteTransferRow.recipient)]  # fmt: skip
+            for r, ts in _rows_of(db, NoteTransferRow, wallet, NoteTransferRow.sender, NoteTransferRow.recipient)
+            if r.sender != r.recipient]  # a self-transfer moves nothing  # fmt: skip
 
 
 def _in_period(line: StatementLinePublic | EarningLinePublic, start: int | None, end: int | None) -> bool:

@@ -173,3 +173,21 @@ def test_a_premium_is_amortized_as_the_principal_comes_back_and_a_gift_takes_its
     events[1].ref.tx_hash = bought.ref.tx_hash  # the purchase's own transfer
     lines = _replay(loan, events)
     assert [(line.kind, line.market_result) for line in lines] == [("payment", -9), ("payment", -21)]
+
+
+def test_notes_sent_to_oneself_earn_nothing_twice_and_are_no_movement(settings, world):  # noqa: F811
+    """ERC-1155 lets a wallet send notes to itself; nothing changes on chain, so nothing may change
+    in the earnings (they still add up to what the contract lets the wallet claim) or the statement."""
+    from backend.lending.earnings import earnings_of, entitled_by_loan
+
+    book, (a, b) = world.book, world.investors[:2]
+    loan_id, start = world.active_loan(investors=[a, b])
+    held = book.functions.balanceOf(a.address, loan_id).call()
+    world.chain.tx(book.functions.safeTransferFrom(a.address, a.address, loan_id, held, b""), a.address)
+    world.repay(loan_id, world.loan(loan_id)["installmentAmount"], at=start + 30 * 86_400)
+    Indexer().catch_up(settings)
+    on_chain = book.functions.claimedOf(loan_id, a.address).call() + book.functions.claimableOf(loan_id, a.address).call()
+    with session_scope(settings) as session:
+        assert entitled_by_loan(earnings_of(session, a.address))[loan_id] == on_chain
+        kinds = [line.kind for line in statement_of(session, settings, a.address).lines]
+    assert "notes_in" not in kinds and "notes_out" not in kinds
