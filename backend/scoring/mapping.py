@@ -103,11 +103,12 @@ MAPPED_FEATURES = (
 )
 
 
-def instalment_rate_code(amount: int, term_months: int, net_income: float) -> int:
+def instalment_rate_code(amount: int, term_months: int, net_income: float,
+                         bands: tuple[tuple[float, int], ...] = INSTALMENT_RATE_BANDS) -> int:  # fmt: skip
     if net_income <= 0:
         return 4
     share = amount / term_months / net_income
-    for limit, code in INSTALMENT_RATE_BANDS:
+    for limit, code in bands:
         if share < limit:
             return code
     return 4
@@ -127,16 +128,19 @@ CHOICES: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
-def to_model_inputs(app: ApplicationCreate) -> dict[str, Any]:
-    """The application in the codebook's terms (german-credit column names)."""
-    income = INCOME_FLOOR[app.monthly_income_band]
-    inputs: dict[str, Any] = {feature: table[getattr(app, field)] for field, (feature, table) in CHOICES.items()}
+def to_model_inputs(app: ApplicationCreate, form_mapping: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The application in the codebook's terms (german-credit column names), mapped as `form_mapping`
+    (a model artifact's copy, see `snapshot`) says, or as this module does."""
+    form_mapping = form_mapping or snapshot()
+    choices, floors = form_mapping["choices"], form_mapping["income_floor"]
+    bands = tuple((limit, code) for limit, code in form_mapping["instalment_rate_bands"])
+    inputs: dict[str, Any] = {c["feature"]: c["answers"][getattr(app, field)] for field, c in choices.items()}
     inputs.update(
         {
             "duration_in_month": app.term_months,
             "credit_amount": app.amount,
             "installment_rate_in_percentage_of_disposable_income": instalment_rate_code(
-                app.amount, app.term_months, income
+                app.amount, app.term_months, floors[app.monthly_income_band], bands
             ),
             # The data counts the credit being applied for; the form asks for the others.
             "number_of_existing_credits_at_this_bank": app.existing_loans_with_us + 1,
@@ -157,6 +161,33 @@ def snapshot() -> dict[str, Any]:
         "term_months": "duration_in_month",
         "existing_loans_with_us": "number_of_existing_credits_at_this_bank = n + 1",
     }
+
+
+# The mapping of the models trained before artifacts recorded theirs (up to 0x616537ca…, before
+# 2026-11-30): the UCI wording of checking account and credit history taken at its word, the rest as
+# now. A decision one of them made is replayed with it, so it still reproduces.
+LEGACY_ANSWERS = {
+    "checking_account": {
+        "none": "no checking account",
+        "negative": "... < 0 DM",
+        "0_to_200": "0 <= ... < 200 DM",
+        "200_plus_or_salary": "... >= 200 DM / salary assignments for at least 1 year",
+    },
+    "credit_history": {
+        "no_credit_or_all_repaid": "no credits taken/ all credits paid back duly",
+        "all_repaid_here": "all credits at this bank paid back duly",
+        "current_repaid_duly": "existing credits paid back duly till now",
+        "past_delays": "delay in paying off in the past",
+        "critical_or_credit_elsewhere": "critical account/ other credits existing (not at this bank)",
+    },
+}
+
+
+def legacy_snapshot() -> dict[str, Any]:
+    legacy = snapshot()
+    for field, answers in LEGACY_ANSWERS.items():
+        legacy["choices"][field]["answers"] = dict(answers)
+    return legacy
 
 
 def check_covers(model_inputs: list[str]) -> None:

@@ -142,6 +142,12 @@ class Scorer:
         return self.artifact["policy"] == policy.snapshot()
 
     @property
+    def form_mapping(self) -> dict:
+        """The form -> model-input mapping this model scores with: the artifact's copy (older
+        artifacts predate it and used the legacy one), so a replay maps answers as they were."""
+        return self.artifact.get("form_mapping") or mapping.legacy_snapshot()
+
+    @property
     def mapping_current(self) -> bool:
         """The form -> model-input mapping (backend/scoring/mapping.py) decides which bin an answer
         lands in; the model version names it only while the installed one is the artifact's copy."""

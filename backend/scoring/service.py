@@ -56,7 +56,7 @@ def decide(application: ApplicationCreate, scorer: Scorer | None = None) -> Outc
     """Everything but the database: pure, deterministic, fast (this is what the bench times)."""
     scorer = scorer or get_scorer()
     check_covers(scorer.inputs)
-    result = scorer.score_one(to_model_inputs(application))
+    result = scorer.score_one(to_model_inputs(application, scorer.form_mapping))
     band = scorer.grade_band(result.grade)
     decision = result.decision
     notes: list[str] = []
@@ -221,9 +221,6 @@ def replay(row: CreditDecision, scorer: Scorer | None) -> tuple[bool, bool | Non
     if differences and not scorer.policy_current:
         differences.append("policy: the installed credit policy differs from the one in this model's artifact; "
                            "the replay priced with today's")  # fmt: skip
-    if differences and not scorer.mapping_current:
-        differences.append("form mapping: the installed form -> model-input mapping differs from the one in this "
-                           "model's artifact; the replay mapped the answers with today's")  # fmt: skip
     return True, decision_hash(row.model_version, row.inputs, outputs) == row.decision_hash, differences
 
 

@@ -200,3 +200,20 @@ def test_every_decision_is_checked_at_once(db_factory, scorer, application, risk
     assert report.checked == 4 and sum(seen) == 4 and not report.ok
     assert {i.id: i.problems for i in report.issues} == {
         made[0].id: ["column:pd"], made[1].id: ["hash", "replay"], made[2].id: ["replay"]}
+
+
+def test_a_decision_of_a_model_older_than_the_recorded_mapping_still_reproduces(db_factory, application):
+    """Models trained before artifacts recorded their form mapping took the UCI wording at its word
+    (mapping.LEGACY_ANSWERS); their decisions are replayed with that mapping, not today's."""
+    from backend.scoring.mapping import legacy_snapshot, to_model_inputs
+    from backend.scoring.scorer import scorer_for_version
+
+    old = scorer_for_version("0x616537ca22ea29884c39763367db3ea45197f639c571f65920758441d547a64f")
+    assert old is not None and "form_mapping" not in old.artifact and old.form_mapping == legacy_snapshot()
+    inputs = to_model_inputs(ApplicationCreate(**{**application, "checking_account": "none"}), old.form_mapping)
+    assert inputs["status_of_existing_checking_account"] == "no checking account"  # as that model read "none"
+    with db_factory() as db:
+        made = score_application(db, ApplicationCreate(**{**application, "checking_account": "none"}), old)
+        db.commit()
+        proof = prove_decision(db, made.decision_hash)
+    assert proof.verified and proof.reproduced and proof.differences == []
