@@ -98,6 +98,8 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "score.review": frozenset({Role.UNDERWRITER}),
     "score.referrals": frozenset({Role.UNDERWRITER}),
     "score.mine": SIGNED_IN,
+    # fair-lending monitoring: counts by age band only (dates of birth are read to place applicants, audited)
+    "score.fairness": STAFF,
     # offers: only a KYC-verified borrower takes up an approval; an offer is read by its borrower
     # (or staff: the service answers 404 to anyone else)
     "offers.create": BORROWERS,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -230,6 +231,36 @@ def verify_decisions(json_out: bool = typer.Option(False, "--json")) -> None:
         console.print(table)
     console.print("[bold green]ALL VERIFIED[/]" if report.ok else f"[bold red]{len(report.issues)} NOT VERIFIED[/]")
     raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("fairness")
+def fairness(
+    since: datetime | None = typer.Option(None, help="Decisions from this date (UTC), e.g. 2026-01-01"),
+    until: datetime | None = typer.Option(None, help="Decisions before this date (UTC)"),
+    actor: str = typer.Option("cli", help="Who reads the dates of birth (audited)"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Fair-lending monitoring of live decisions: approval rate and adverse impact ratio by age band.
+    Exit 1 when a band falls below four fifths of the best band's approval rate."""
+    from backend.config import get_settings
+    from backend.db.session import session_scope
+    from backend.scoring.fair_lending import live_fairness
+
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        report = live_fairness(session, settings, actor, since, until)
+    if json_out:
+        print_json(report.model_dump(mode="json"))
+        raise typer.Exit(1 if report.flagged else 0)
+    table = Table("age band", "applicants", "approved", "referred, open", "approval rate", "impact ratio",
+                  title=f"{report.applicants} applicants ({report.unknown_age} of unknown age)")  # fmt: skip
+    for g in report.groups:
+        ratio = "" if g.adverse_impact_ratio is None else f"{g.adverse_impact_ratio:.2f}" + (" ✗" if g.below_four_fifths else "")
+        table.add_row(g.group, str(g.applicants), str(g.approved), str(g.still_referred), f"{g.approval_rate:.1%}", ratio)
+    console.print(table)
+    if report.flagged:
+        console.print(f"[bold red]below four fifths: {', '.join(report.flagged)}[/]")
+    raise typer.Exit(1 if report.flagged else 0)
 
 
 def bench_score_command(

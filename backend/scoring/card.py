@@ -366,9 +366,10 @@ def _mitigation_section(analysis: CardAnalysis) -> str:
    applied: that would be disparate treatment on a prohibited basis (ECOA / Reg B), and age is
    kept out of the model on purpose. Referred applications (grades {', '.join(policy.REFER_GRADES)}) get a human
    review for everyone. The AIR by age group is recomputed at every retrain (this card, on the
-   training data). It is not computed on live decisions: a recorded decision holds no age (the
-   form does not ask it), so live monitoring is an open gap. A retrain on platform data must
-   repeat the alternative search above.
+   training data) and on live decisions by `loanchain model fairness` (`GET /api/v1/score/fairness`,
+   staff): each applicant's age band is read from their KYC date of birth (audited), a band under four
+   fifths of the best with at least 30 applicants is flagged, and the command exits 1. A retrain on
+   platform data must repeat the alternative search above.
 """
 
 

@@ -169,3 +169,27 @@ class DecisionProofPublic(BaseModel):
     records: int = Field(description="How many times this exact decision was recorded")
     decision: DecisionPublic = Field(description="The first record")
     loans: list[LoanRefPublic] = Field(description="On-chain loans whose terms carry this decision hash")
+
+
+class FairLendingGroupPublic(BaseModel):
+    group: str = Field(description="Age band at the decision's date: <25, 25-40, >40")
+    applicants: int = Field(description="Applicants in the band, each counted once (their latest decision)")
+    approved: int = Field(description="Approved by the model, or by an underwriter on a referral")
+    still_referred: int = Field(description="Referred and not reviewed yet (counted as not approved)")
+    approval_rate: float
+    adverse_impact_ratio: float | None = Field(default=None, description="Approval rate / the highest band's")
+    below_four_fifths: bool = Field(default=False, description="Ratio under 0.8 in a band of at least min_group applicants")
+
+
+class FairLendingPublic(BaseModel):
+    """Approval rates by age band on live decisions, and the adverse impact ratio (four-fifths rule).
+    Only counts: no applicant, wallet or date of birth is in it."""
+
+    since: datetime | None
+    until: datetime | None
+    applicants: int
+    unknown_age: int = Field(description="Applicants without a readable KYC record (asked before KYC, or erased)")
+    groups: list[FairLendingGroupPublic]
+    four_fifths: float
+    min_group: int
+    flagged: list[str] = Field(description="Bands below four fifths of the best band's approval rate")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Depends, status
 
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow, score_rate_limit
 from backend.scoring import service
+from backend.scoring.fair_lending import live_fairness
 from backend.scoring.schemas import (
     ApplicationCreate,
     DecisionProofPublic,
     DecisionPublic,
+    FairLendingPublic,
     ReferralPublic,
     ReviewCreate,
 )
@@ -46,6 +50,17 @@ def prove_decision(decision_hash: str, db: SessionDep) -> DecisionProofPublic:
 )
 def mine(user: CurrentUser, db: SessionDep, settings: SettingsDep) -> list[DecisionPublic]:
     return service.decisions_of(db, user.wallet, settings)
+
+
+@router.get(
+    "/score/fairness",
+    response_model=FairLendingPublic,
+    dependencies=allow("score.fairness"),
+    summary="Approval rates by age band on live decisions and the adverse impact ratio (four-fifths rule)",
+)
+def fairness(user: CurrentUser, db: SessionDep, settings: SettingsDep, since: datetime | None = None,
+             until: datetime | None = None) -> FairLendingPublic:  # fmt: skip
+    return live_fairness(db, settings, user.wallet, since, until)
 
 
 @router.get(

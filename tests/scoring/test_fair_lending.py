@@ -1,0 +1,80 @@
+"""Fair-lending monitoring on live decisions: approval rates by age band, read from the applicants'
+KYC dates of birth (audited), each applicant counted once, and the four-fifths rule flagged."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from eth_account import Account
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from backend.audit.models import AuditEntry
+from backend.cli.main import app
+from backend.db.session import session_scope
+from backend.identity.kyc.submission import submit
+from backend.identity.schemas import KycCreate
+from backend.scoring import fair_lending
+from backend.scoring.fair_lending import live_fairness
+from backend.scoring.schemas import ApplicationCreate
+from backend.scoring.service import score_application
+from tests.anchoring.helpers import point_get_settings_at
+from tests.identity.conftest import ADMIN, client_for, identity_settings, make_applicant, minted_bearer
+from tests.scoring.conftest import RISKY, SAMPLE
+
+
+@pytest.fixture
+def book(tmp_path, database_url):
+    """Two applicants under 25 (one approved, one declined), two over 40 (both approved, one of them
+    after an earlier decline), one who asked without KYC."""
+    settings = identity_settings(tmp_path, database_url, admin_wallets=[ADMIN.address])
+    young, old = date(2005, 6, 1), date(1970, 3, 14)
+    people = [(make_applicant(701, born=young), [SAMPLE]), (make_applicant(702, born=young), [RISKY]),
+              (make_applicant(703, born=old), [SAMPLE]), (make_applicant(704, born=old), [RISKY, SAMPLE])]  # fmt: skip
+    for person, _ in people:
+        with session_scope(settings) as session:  # each in its own transaction, as a request is
+            submit(session, settings, person.account.address, KycCreate(**person.form()), [])
+    with session_scope(settings) as session:
+        for person, applications in people:
+            for application in applications:
+                score_application(session, ApplicationCreate(**application), wallet=person.account.address)
+        score_application(session, ApplicationCreate(**SAMPLE), wallet=Account.create().address)  # no KYC
+    return settings, people
+
+
+def test_approval_rates_by_age_band_count_each_applicant_once_and_flag_four_fifths(book, monkeypatch):
+    settings, people = book
+    monkeypatch.setattr(fair_lending, "MIN_GROUP", 1)  # the book is tiny
+    with session_scope(settings) as session:
+        report = live_fairness(session, settings, ADMIN.address)
+    bands = {g.group: (g.applicants, g.approved, g.approval_rate, g.adverse_impact_ratio) for g in report.groups}
+    assert bands == {"<25": (2, 1, 0.5, 0.5), "25-40": (0, 0, 0.0, None), ">40": (2, 2, 1.0, 1.0)}
+    assert (report.applicants, report.unknown_age, report.flagged) == (5, 1, ["<25"])
+    text = report.model_dump_json()
+    assert not any(p.account.address in text or p.date_of_birth.isoformat() in text for p, _ in people)
+    with session_scope(settings) as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "fairness.live")).one()
+    assert entry.actor == ADMIN.address
+
+
+def test_small_bands_are_not_flagged_and_the_period_bounds_the_decisions(book):
+    settings, _ = book
+    with session_scope(settings) as session:
+        assert live_fairness(session, settings, "cli").flagged == []  # 2 applicants a band < MIN_GROUP
+        later = live_fairness(session, settings, "cli", since=datetime.now(UTC) + timedelta(days=1))
+    assert later.applicants == 0 and all(g.adverse_impact_ratio is None for g in later.groups)
+
+
+def test_the_api_is_for_staff_and_the_cli_exits_1_on_a_flag(book, monkeypatch):
+    settings, people = book
+    client = client_for(settings)
+    assert client.get("/api/v1/score/fairness", headers=minted_bearer(settings, people[0][0].account)).status_code == 403
+    served = client.get("/api/v1/score/fairness", params={"since": "2020-01-01"}, headers=minted_bearer(settings, ADMIN))
+    assert served.status_code == 200 and served.json()["applicants"] == 5
+
+    point_get_settings_at(monkeypatch, settings)
+    monkeypatch.setattr(fair_lending, "MIN_GROUP", 1)
+    result = CliRunner().invoke(app, ["model", "fairness", "--json", "--since", "2020-01-01"])
+    assert result.exit_code == 1 and json.loads(result.stdout)["flagged"] == ["<25"]
