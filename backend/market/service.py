@@ -310,13 +310,23 @@ def plan_purchase(db: Session, settings: Settings, wallet: str, listing_id: int,
     if balance < cost:
         raise Conflict(f"the wallet holds {market.tokens(balance)}, less than the "
                        f"{money(cost, market.decimals())} this costs", balance=balance, cost=cost)  # fmt: skip
-    # The quote is the buy's limit: a seller repricing above it before the buy lands makes the buy
-    # revert (NoteMarketPriceMoved), so the allowance need not cover more.
-    calls = [] if market.allowance() >= quoted else [market.approve(quoted)]
+    # ERC-20 `approve` sets the allowance, and the buy spends from it: both must leave what the
+    # wallet's open bids would pay, or they stay in the book unable to fill. The quote is the buy's
+    # limit (a seller repricing above it makes the buy revert), so the allowance need not cover more.
+    bids, open_value = bid_commitment(db, market.wallet, deadline_clock(settings))
+    needed = quoted + open_value
+    covering = f"this purchase and the {market.tokens(open_value)} your open bids would pay" if open_value else ""
+    calls = [] if market.allowance() >= needed else [market.approve(needed, covering)]
+    warnings = []
+    if open_value and balance < cost + open_value:
+        them = "them" if bids != 1 else "it"
+        warnings.append(f"after this purchase the wallet holds {market.tokens(balance - cost)}, less than the "
+                        f"{market.tokens(open_value)} your {bids} open bid{'s' if bids != 1 else ''} would pay: a sale into "
+                        f"{them} would fail; add money or cancel {them}")  # fmt: skip
     calls.append(market.call("buy", [listing_id, notes, quoted],
                              f"buy {_notes(market, notes)} of loan {loan.loan_id} for {market.tokens(cost)}"
                              + _limit(market, "at most", quoted, cost)))  # fmt: skip
-    return _tx("buy", loan.loan_id, notes, cost, calls, listing_id=listing_id)
+    return _tx("buy", loan.loan_id, notes, cost, calls, listing_id=listing_id, warnings=warnings)
 
 
 def _require_deliverable(makers: Makers, row: MarketListingRow, notes: int) -> None:

@@ -2,7 +2,8 @@
 order stays in the book after its maker revoked its allowance or its approval, moved the money or the
 notes, or lost its KYC. The API steers a new order only towards one that taking would fill (the
 keeper's own checks), so such an order (placed on purpose for 2 base units, or left behind) never bars
-anyone from listing or bidding; and taking one gets a 409, never a transaction that reverts."""
+anyone from listing or bidding; and taking one gets a 409, never a transaction that reverts. A
+purchase leaves the allowance the wallet's open bids rely on."""
 
 from __future__ import annotations
 
@@ -119,3 +120,46 @@ def test_a_one_note_listing_at_1bps_does_not_freeze_bidding_and_is_not_sold(sett
     _send(world.w3, bidder, plan.json()["transactions"])
     assert book.functions.balanceOf(bidder.address, loan_id).call() == 1
 
+
+def test_a_purchase_leaves_the_allowance_the_open_bids_rely_on(settings, world):  # noqa: F811
+    seller, bidder, other = world.investors[0], world.investors[1], world.investors[3]
+    loan_a, _ = world.active_loan(investors=[seller, other])
+    loan_b, _ = world.active_loan(investors=[other, world.investors[4]])
+    _index(settings)
+    client = client_for(settings)
+    as_seller, as_bidder = minted_bearer(settings, seller), minted_bearer(settings, bidder)
+    bid = client.post("/api/v1/market/bids", json={"loan_id": loan_b, "notes": 1_000 * UNIT, "price_bps": 9_000},
+                      headers=as_bidder).json()  # fmt: skip
+    _send(world.w3, bidder, bid["transactions"])  # approves 900 tokens, then bids
+    listing = client.post("/api/v1/market/listings", json={"loan_id": loan_a, "notes": 2_000 * UNIT, "price_bps": 9_500},
+                          headers=as_seller).json()  # fmt: skip
+    _send(world.w3, seller, listing["transactions"])
+    _index(settings)
+    listing_id = client.get("/api/v1/market").json()[0]["listing_id"]
+    assert client.get("/api/v1/portfolio", headers=as_bidder).json()["bid_commitment"] == 900 * UNIT
+
+    purchase = client.post(f"/api/v1/market/listings/{listing_id}/buy", json={"notes": 2_000 * UNIT}, headers=as_bidder).json()
+    assert [t["description"] for t in purchase["transactions"]] == [
+        "allow NoteMarket to take up to 2,800.00 tokens from your wallet "
+        "(this purchase and the 900.00 tokens your open bids would pay)",
+        f"buy 2,000.00 of notes of loan {loan_a} for 1,900.00 tokens"]
+    assert purchase["warnings"] == []  # the wallet holds enough for both
+    _send(world.w3, bidder, purchase["transactions"])
+    _index(settings)
+    after = client.get("/api/v1/portfolio", headers=as_bidder).json()
+    assert world.token.functions.allowance(bidder.address, world.market.address).call() == after["bid_commitment"] == 900 * UNIT
+    assert not any("open bids" in w for w in after["warnings"])
+
+    # Enough for the purchase but not for it and the bids as well: the buyer is told before sending.
+    listing = client.post("/api/v1/market/listings", json={"loan_id": loan_a, "notes": 1_000 * UNIT, "price_bps": 9_500},
+                          headers=as_seller).json()  # fmt: skip
+    _send(world.w3, seller, listing["transactions"])
+    _index(settings)
+    keep = 1_000 * UNIT  # pays the 950 this costs, not the 900 the bid would pay as well
+    world.chain.tx(world.token.functions.transfer(other.address, world.balance(bidder) - keep), bidder.address)
+    second = client.get("/api/v1/market").json()[0]["listing_id"]
+    short = client.post(f"/api/v1/market/listings/{second}/buy", json={}, headers=as_bidder).json()
+    (warning,) = short["warnings"]
+    assert warning == ("after this purchase the wallet holds 50.00 tokens, less than the 900.00 tokens your 1 open bid "
+                       "would pay: a sale into it would fail; add money or cancel it")
+    assert short["transactions"][0]["description"].startswith("allow NoteMarket to take up to 1,850.00 tokens")
