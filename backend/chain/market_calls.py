@@ -60,9 +60,12 @@ class NoteMarketWallet:
         data = self.book.encode_abi("setApprovalForAll", [self.market.address, True])
         return WalletCall(self.book.address, data, "let NoteMarket move your notes when a buyer takes them")
 
-    def approve(self, amount: int) -> WalletCall:
+    def approve(self, amount: int, covering: str = "") -> WalletCall:
+        """`covering`: what the amount is for, when more than the one call that follows."""
         data = self.token.encode_abi("approve", [self.market.address, amount])
-        return WalletCall(self.token.address, data, f"allow NoteMarket to take up to {self.tokens(amount)} from your wallet")
+        why = f" ({covering})" if covering else ""
+        return WalletCall(self.token.address, data,
+                          f"allow NoteMarket to take up to {self.tokens(amount)} from your wallet{why}")
 
     def call(self, function: str, args: list, description: str) -> WalletCall:
         return WalletCall(self.market.address, self.market.encode_abi(function, args), description)

@@ -80,9 +80,12 @@ class LoanBookWallet:
     def balance(self) -> int:
         return int(self._read(self.token.functions.balanceOf(self.wallet)))
 
-    def approve(self, amount: int) -> WalletCall:
+    def approve(self, amount: int, covering: str = "") -> WalletCall:
+        """`covering`: what the amount is for, when more than the one call that follows."""
         data = self.token.encode_abi("approve", [self.book.address, amount])
-        return WalletCall(self.token.address, data, f"allow LoanBook to take up to {self.tokens(amount)} from your wallet")
+        why = f" ({covering})" if covering else ""
+        return WalletCall(self.token.address, data,
+                          f"allow LoanBook to take up to {self.tokens(amount)} from your wallet{why}")
 
     def call(self, function: str, args: list, description: str) -> WalletCall:
         return WalletCall(self.book.address, self.book.encode_abi(function, args), description)

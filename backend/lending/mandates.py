@@ -26,7 +26,7 @@ from backend.chain import mandates as fm
 from backend.chain.loan_book import deadline_clock, loan_book_domain
 from backend.chain.models import ChainEvent
 from backend.chain.outbox import withdraw_pending
-from backend.chain.wallet_calls import LoanBookWallet
+from backend.chain.wallet_calls import LoanBookWallet, WalletCall
 from backend.config import Settings
 from backend.db.session import begin_write
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -76,6 +76,29 @@ def still_active(db: Session, row_type: type, mandate_hashes: set[str]) -> dict[
     query = (select(row_type).where(row_type.mandate_hash.in_(sorted(mandate_hashes)), row_type.status == MandateStatus.ACTIVE)
              .order_by(row_type.mandate_hash))  # fmt: skip
     return {row.mandate_hash: row for row in db.scalars(for_update(db, query, row_type))}
+
+
+def left_to_fund(db: Session, settings: Settings, wallet: str, now: int) -> int:
+    """What the wallet's active funding mandate may still fund from the wallet: its budget less what
+    it has funded (`mandateSpent`), as the keeper counts it; 0 without an active, unexpired mandate."""
+    row = active_mandate(db, wallet, now)
+    if row is None:
+        return 0
+    return max(mandate_of(row).budget - fm.mandate_spent(settings, row.mandate_hash), 0)
+
+
+def funding_approval(db: Session, settings: Settings, book: LoanBookWallet, amount: int, now: int, what: str) -> list[WalletCall]:
+    """The `approve` that funding `amount` from the wallet needs first, if any. The keeper funds under
+    the wallet's mandate with the same allowance to LoanBook, and ERC-20 `approve` sets it while a
+    funding spends from it: an allowance of just `amount` would leave the mandate nothing to fund
+    with, silently. So it covers `amount` and what the mandate has left to fund (`what`: the
+    fundings planned, as the prompt names them)."""
+    left = left_to_fund(db, settings, book.wallet, now)
+    needed = amount + left
+    if book.allowance() >= needed:
+        return []
+    covering = f"{what} and the {book.tokens(left)} your funding mandate has left to fund" if left else ""
+    return [book.approve(needed, covering)]
 
 
 def _rule(db: Session, wallet: str) -> InvestmentRule:

@@ -10,7 +10,8 @@ small notes instead of a few large ones.
 
 `plan_investment` turns an amount into equal tickets over as many open loans as the minimum
 ticket allows (water-filling under each loan's remaining need and a per-loan cap), and returns the
-wallet-ready transactions: one `approve` for the total when needed, then one `fund` per loan."""
+wallet-ready transactions: one `approve` when needed (for the total, and what the wallet's funding
+mandate has left to fund, which the same allowance serves), then one `fund` per loan."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from backend.disclosure.reserve import BookRisk, book_risk
 from backend.errors import Conflict
 from backend.lending import earnings, statement
 from backend.lending.loans import DecisionFacts, decision_facts, refundable
+from backend.lending.mandates import funding_approval
 from backend.lending.returns import xirr
 from backend.lending.schemas import (
     AllocationPublic,
@@ -284,7 +286,8 @@ def plan_investment(db: Session, settings: Settings, wallet: str, request: PlanC
     held = {n.loan_id: n.balance for n in db.scalars(select(NoteBalanceRow).where(NoteBalanceRow.holder == wallet))}
     limit = request.max_per_loan
     candidates = []
-    for loan in eligible(db, wallet, request, deadline_clock(settings)):
+    now = deadline_clock(settings)
+    for loan in eligible(db, wallet, request, now):
         remaining = loan.principal - loan.funded
         cap = min(remaining, limit - held.get(loan.loan_id, 0)) if limit else remaining
         if cap >= min(ticket, remaining):  # the contract takes a ticket under the minimum only if it completes the loan
@@ -309,8 +312,7 @@ def plan_investment(db: Session, settings: Settings, wallet: str, request: PlanC
         raise Conflict(f"the wallet holds {money(balance, d)} tokens, less than the {money(total, d)} this needs",
                        balance=balance, amount=total)  # fmt: skip
     calls = [book.call("fund", [a.loan_id, a.amount], f"fund loan {a.loan_id} with {book.tokens(a.amount)}") for a in allocations]
-    if book.allowance() < total:
-        calls.insert(0, book.approve(total))
+    calls[:0] = funding_approval(db, settings, book, total, now, "these fundings")
     return PlanPublic(
         amount=request.amount, allocated=total, unallocated=request.amount - total, allocations=allocations,
         transactions=WalletCallPublic.of(calls),

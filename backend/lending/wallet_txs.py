@@ -13,6 +13,7 @@ from backend.chain.wallet_calls import LoanBookWallet, WalletCall
 from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.lending.loans import refundable
+from backend.lending.mandates import funding_approval
 from backend.lending.schemas import WalletCallPublic, WalletTxCreate, WalletTxPublic
 from backend.servicing.notices import money
 
@@ -99,7 +100,9 @@ def prepare(db: Session, settings: Settings, wallet: str, loan_id: int, request:
         if balance < amount:
             raise Conflict(f"the wallet holds {book.tokens(balance)}, less than the "
                            f"{money(amount, book.decimals())} this needs", balance=balance, amount=amount)  # fmt: skip
-        if book.allowance() < amount:
+        if request.action == "fund":
+            calls[:0] = funding_approval(db, settings, book, amount, now, "this funding")
+        elif book.allowance() < amount:
             calls.insert(0, book.approve(amount))
     return WalletTxPublic(
         loan_id=loan_id, action=request.action, amount=amount,

@@ -35,13 +35,13 @@ from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.chain.keeping import next_attempt_key, waits_for_index
-from backend.chain.kyc_reader import is_verified
 from backend.chain.loan_book import deadline_clock
-from backend.chain.market_calls import NoteMarketWallet, market_paused
+from backend.chain.market_calls import market_paused
 from backend.chain.outbox import enqueue
 from backend.chain.projection_models import LoanRow, MarketBidRow, MarketListingRow
 from backend.config import Settings
 from backend.market import pricing
+from backend.market.makers import Makers
 
 KEY_PREFIX = "market.match:"
 
@@ -81,24 +81,19 @@ def plan_matches(db: Session, settings: Settings, now: int) -> list[Match]:
     bid_left: dict[int, int] = {}
     committed: Counter[str] = Counter()  # money this pass already plans to take from each bidder
     selling: Counter[tuple[int, str]] = Counter()  # notes this pass already plans to move from each seller
-    wallets: dict[str, NoteMarketWallet] = {}
+    makers = Makers(settings)
     matches = []
     for ask, bid, loan in crossed_pairs(db, now):
         notes = min(listing_left.setdefault(ask.listing_id, ask.notes_left), bid_left.setdefault(bid.bid_id, bid.notes_left))
-        if notes == 0 or loan.borrower == bid.bidder:
+        if notes == 0:
             continue
         cost = pricing.matched(notes, ask.price_bps, bid.price_bps)
         if cost is None:  # equal prices on an amount with no whole price: matching would cost a maker
             continue
-        seller = wallets.setdefault(ask.seller, NoteMarketWallet(settings, ask.seller))
-        buyer = wallets.setdefault(bid.bidder, NoteMarketWallet(settings, bid.bidder))
-        money, held = buyer.takeable(), seller.notes(loan.loan_id)
-        payable = committed[bid.bidder] + cost <= money
-        deliverable = selling[loan.loan_id, ask.seller] + notes <= held
-        if not (payable and deliverable and seller.market_may_move_notes()):
+        if not (makers.pays(bid.bidder, loan, cost, committed[bid.bidder])
+                and makers.delivers(ask.seller, loan.loan_id, notes, selling[loan.loan_id, ask.seller])):  # fmt: skip
             continue
-        if not is_verified(settings, bid.bidder, buyer.investor_level()):
-            continue
+        money, held = makers.money(bid.bidder), makers.held(ask.seller, loan.loan_id)
         key = next_attempt_key(db, f"{KEY_PREFIX}{ask.listing_id}:{bid.bid_id}:",
                                (ask.notes_left, ask.price_bps, bid.notes_left, bid.price_bps, money, held))  # fmt: skip
         if key is None:

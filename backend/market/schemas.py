@@ -130,6 +130,8 @@ class MarketTxPublic(BaseModel):
     notes: int
     cost: int = Field(description="What the trade moves from buyer to seller; 0 for placing or withdrawing an offer")
     transactions: list[WalletCallPublic]
+    warnings: list[str] = Field(default_factory=list, description="What the user should know before sending, "
+                                "such as a purchase leaving the wallet's open bids short of money")  # fmt: skip
 
 
 class QuotePublic(BaseModel):

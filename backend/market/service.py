@@ -7,6 +7,7 @@ and the contracts and can be outrun by other wallets."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -29,6 +30,7 @@ from backend.lending.loans import DecisionFacts, decision_facts
 from backend.lending.portfolio import bid_commitment
 from backend.lending.schemas import WalletCallPublic
 from backend.market import pricing
+from backend.market.makers import Makers
 from backend.market.schemas import (
     BidCreate,
     BidPublic,
@@ -188,22 +190,36 @@ def _may_receive_notes(settings: Settings, market: NoteMarketWallet, loan: LoanR
         raise Forbidden(f"notes go only to wallets verified at KYC level {level}: pass KYC first", level=level)
 
 
-def _refuse_crossing(db: Session, wallet: str, bidding: bool, loan_id: int, price_bps: int, now: int) -> None:
-    """An offer that another wallet's open order already beats is refused, naming that order: taking
-    the order gets the user that order's price, where resting beside it would leave the two to the
-    keeper (`backend/market/keeper.py`), which matches them at the midpoint."""
+# Orders that cannot fill are passed over when looking for one to steer a new order to; a wallet
+# could leave many such orders in the book, so only this many (the best priced) are read from the
+# chain. Past them the new order is accepted: the keeper matches it with any live one further down.
+CROSSING_CHECKED = 10
+
+
+def _refuse_crossing(db: Session, settings: Settings, wallet: str, bidding: bool, loan: LoanRow, notes: int, price_bps: int,
+                     now: int) -> None:  # fmt: skip
+    """An offer of `notes` that another wallet's open order already beats is refused, naming that
+    order: taking the order gets the user that order's price, where resting beside it would leave the
+    two to the keeper (`backend/market/keeper.py`), which matches them at the midpoint. Only an order
+    that taking would fill counts (`Makers`, the keeper's checks): steering the user to one that
+    cannot fill would leave it nowhere to trade (a bid of 1 note at the top price, then its allowance
+    revoked, would otherwise bar every listing of the loan)."""
     model = MarketListingRow if bidding else MarketBidRow  # the side the new order would meet
     kind, key, maker, _ = SIDES[model]
     price = model.price_bps
     # a bid at or above what a listing asks; a listing at or below what a bid pays
     beats, best, verb = (price <= price_bps, price.asc(), "buy") if bidding else (price >= price_bps, price.desc(), "sell into")
-    query = select(model).where(model.loan_id == loan_id, model.status == "open", model.live_at(now),
+    query = select(model).where(model.loan_id == loan.loan_id, model.status == "open", model.live_at(now),
                                 getattr(model, maker) != wallet, beats)  # fmt: skip
-    other = db.scalars(query.order_by(best).limit(1)).first()
-    if other is not None:
-        order_id = getattr(other, key)
-        raise Conflict(f"{kind} {order_id} already trades notes of loan {loan_id} at {other.price_bps / 100:.2f}% "
-                       f"of face: {verb} it instead", **{key: order_id})  # fmt: skip
+    makers = Makers(settings)
+    for other in db.scalars(query.order_by(best, getattr(model, key)).limit(CROSSING_CHECKED)):
+        take = min(other.notes_left, notes)
+        fills = (makers.delivers(other.seller, loan.loan_id, take) if bidding
+                 else makers.pays(other.bidder, loan, pricing.proceeds(take, other.price_bps)))  # fmt: skip
+        if fills:
+            order_id = getattr(other, key)
+            raise Conflict(f"{kind} {order_id} already trades notes of loan {loan.loan_id} at {other.price_bps / 100:.2f}% "
+                           f"of face: {verb} it instead", **{key: order_id})  # fmt: skip
 
 
 def _expiry(request: ListingCreate | BidCreate, now: int) -> int:
@@ -239,7 +255,7 @@ def plan_listing(db: Session, settings: Settings, wallet: str, request: ListingC
     loan = _active_loan(db, request.loan_id)
     market = NoteMarketWallet(settings, wallet)
     now = deadline_clock(settings)
-    _refuse_crossing(db, market.wallet, False, loan.loan_id, request.price_bps, now)
+    _refuse_crossing(db, settings, market.wallet, False, loan, request.notes, request.price_bps, now)
     held = market.notes(loan.loan_id)
     if request.notes > held:
         raise _more_than_held(market, loan.loan_id, held)
@@ -289,17 +305,42 @@ def plan_purchase(db: Session, settings: Settings, wallet: str, listing_id: int,
         d = market.decimals()
         raise Conflict(f"listing {listing_id} was repriced: {money(notes, d)} of notes now cost {money(cost, d)} tokens, "
                        f"more than the {money(quoted, d)} you were quoted", listing_id=listing_id, cost=cost, quoted=quoted)  # fmt: skip
+    _require_deliverable(Makers(settings), row, notes)
     balance = market.balance()
     if balance < cost:
         raise Conflict(f"the wallet holds {market.tokens(balance)}, less than the "
                        f"{money(cost, market.decimals())} this costs", balance=balance, cost=cost)  # fmt: skip
-    # The quote is the buy's limit: a seller repricing above it before the buy lands makes the buy
-    # revert (NoteMarketPriceMoved), so the allowance need not cover more.
-    calls = [] if market.allowance() >= quoted else [market.approve(quoted)]
+    # ERC-20 `approve` sets the allowance, and the buy spends from it: both must leave what the
+    # wallet's open bids would pay, or they stay in the book unable to fill. The quote is the buy's
+    # limit (a seller repricing above it makes the buy revert), so the allowance need not cover more.
+    bids, open_value = bid_commitment(db, market.wallet, deadline_clock(settings))
+    needed = quoted + open_value
+    covering = f"this purchase and the {market.tokens(open_value)} your open bids would pay" if open_value else ""
+    calls = [] if market.allowance() >= needed else [market.approve(needed, covering)]
+    warnings = []
+    if open_value and balance < cost + open_value:
+        them = "them" if bids != 1 else "it"
+        warnings.append(f"after this purchase the wallet holds {market.tokens(balance - cost)}, less than the "
+                        f"{market.tokens(open_value)} your {bids} open bid{'s' if bids != 1 else ''} would pay: a sale into "
+                        f"{them} would fail; add money or cancel {them}")  # fmt: skip
     calls.append(market.call("buy", [listing_id, notes, quoted],
                              f"buy {_notes(market, notes)} of loan {loan.loan_id} for {market.tokens(cost)}"
                              + _limit(market, "at most", quoted, cost)))  # fmt: skip
-    return _tx("buy", loan.loan_id, notes, cost, calls, listing_id=listing_id)
+    return _tx("buy", loan.loan_id, notes, cost, calls, listing_id=listing_id, warnings=warnings)
+
+
+def _require_deliverable(makers: Makers, row: MarketListingRow, notes: int) -> None:
+    """A listing holds no notes: a buyer gets a 409, not a `buy` that reverts, when its seller has
+    since moved them or stopped letting NoteMarket move them."""
+    held = makers.held(row.seller, row.loan_id)
+    if held < notes:
+        d = makers.wallet(row.seller).decimals()
+        raise Conflict(f"listing {row.listing_id}'s seller now holds {money(held, d)} of notes of loan {row.loan_id}, "
+                       f"less than the {money(notes, d)} you would buy: the purchase would fail",
+                       listing_id=row.listing_id, held=held)  # fmt: skip
+    if not makers.lets_market_move(row.seller):
+        raise Conflict(f"listing {row.listing_id}'s seller no longer lets NoteMarket move its notes: the purchase "
+                       "would fail", listing_id=row.listing_id)  # fmt: skip
 
 
 def _own_order(db: Session, settings: Settings, wallet: str, model: type, order_id: int, verb: str) -> tuple[MarketOrder, NoteMarketWallet]:
@@ -335,7 +376,7 @@ def plan_bid(db: Session, settings: Settings, wallet: str, request: BidCreate) -
     market = NoteMarketWallet(settings, wallet)
     _may_receive_notes(settings, market, loan)
     now = deadline_clock(settings)
-    _refuse_crossing(db, market.wallet, True, loan.loan_id, request.price_bps, now)
+    _refuse_crossing(db, settings, market.wallet, True, loan, request.notes, request.price_bps, now)
     value = pricing.proceeds(request.notes, request.price_bps)
     _, open_value = bid_commitment(db, market.wallet, now)
     calls = _pay_for_bids(market, value + open_value, "this bid and your open bids would pay")
@@ -361,7 +402,12 @@ def plan_sale(db: Session, settings: Settings, wallet: str, bid_id: int, request
         d = market.decimals()
         raise Conflict(f"bid {bid_id} was repriced: {money(notes, d)} of notes now fetch {money(proceeds, d)} tokens, "
                        f"less than the {money(quoted, d)} you were quoted", bid_id=bid_id, proceeds=proceeds, quoted=quoted)  # fmt: skip
-    if market.takeable(row.bidder) < proceeds:
+    makers = Makers(settings)
+    if not makers.may_receive(row.bidder, loan):
+        why = ("is the loan's borrower, who may not hold its notes" if row.bidder == loan.borrower
+               else f"is no longer verified at KYC level {makers.level(row.bidder)}")  # fmt: skip
+        raise Conflict(f"bid {bid_id}'s bidder {why}: the sale would fail", bid_id=bid_id)
+    if not makers.pays(row.bidder, loan, proceeds):
         raise Conflict(f"bid {bid_id}'s bidder can no longer pay {money(proceeds, market.decimals())}: the sale would fail",
                        bid_id=bid_id, proceeds=proceeds)  # fmt: skip
     calls = [] if market.market_may_move_notes() else [market.let_market_move_notes()]
@@ -383,21 +429,18 @@ def plan_exit(db: Session, settings: Settings, wallet: str, request: ExitCreate)
     if wanted == 0 or wanted > held:
         raise _more_than_held(market, loan.loan_id, held)
     orders, _ = _open_orders(db, settings, MarketBidRow, loan.loan_id)
-    level = market.investor_level()
-    # LoanBook's rules for receiving notes: a bid of the borrower or of an unverified wallet cannot fill.
-    takers = [o for o in orders if o[0].bidder not in (market.wallet, loan.borrower) and is_verified(settings, o[0].bidder, level)]
-    left: dict[str, int] = {}  # what each bidder can still pay after the sells planned before
+    makers = Makers(settings)
+    takers = [o for o in orders if o[0].bidder != market.wallet and makers.may_receive(o[0].bidder, loan)]
+    committed: Counter[str] = Counter()  # what the sells planned before take from each bidder
     sells, bid_ids, sold, paid = [], [], 0, 0
     for row, *_ in _ranked(takers, _proceeds, False, lambda r: r.bid_id, None):
         notes = min(row.notes_left, wanted - sold)
         if notes == 0:
             break
         proceeds = market.proceeds(row.bid_id, notes)
-        if row.bidder not in left:  # read once per bidder, however many of its bids are hit
-            left[row.bidder] = market.takeable(row.bidder)
-        if left[row.bidder] < proceeds:
+        if not makers.pays(row.bidder, loan, proceeds, committed[row.bidder]):
             continue
-        left[row.bidder] -= proceeds
+        committed[row.bidder] += proceeds
         bid_ids.append(row.bid_id)
         # Each sale's floor is what this plan counts on from it: a bidder repricing below it reverts that sale.
         sells.append(market.call("sell", [row.bid_id, notes, proceeds],
@@ -420,12 +463,15 @@ def plan_bid_cancel(db: Session, settings: Settings, wallet: str, bid_id: int) -
 def plan_reprice(db: Session, settings: Settings, wallet: str, kind: str, order_id: int, request: RepriceCreate) -> MarketTxPublic:
     """Change the price of one's own open listing or bid (`kind`) in place (its id, notes and
     expiry stay), with the checks of a new order at that price: not crossing another wallet's
-    order, and for a bid, the money and the allowance to pay it and the wallet's other open bids."""
+    order that would fill, and for a bid, the money and the allowance to pay it and the wallet's
+    other open bids."""
     model = MarketBidRow if kind == "bid" else MarketListingRow
     row, market = _own_order(db, settings, wallet, model, order_id, "reprice")
     now = deadline_clock(settings)
     bidding = model is MarketBidRow
-    _refuse_crossing(db, market.wallet, bidding, row.loan_id, request.price_bps, now)
+    loan = db.get(LoanRow, row.loan_id)
+    if loan is not None:
+        _refuse_crossing(db, settings, market.wallet, bidding, loan, row.notes_left, request.price_bps, now)
     calls = []
     if bidding:
         _, open_value = bid_commitment(db, market.wallet, now)

@@ -396,3 +396,43 @@ def test_an_investor_is_told_a_week_before_its_mandate_ends_with_budget_left(set
     with session_scope(settings) as session:
         assert session.get(FundingMandateRow, first["mandate_hash"]).status == "cancelled"
     assert [(n["installment"], n["amount"]) for n in ending()] == [(2, 500 * UNIT), (1, 1_000 * UNIT)]  # newest first
+
+
+def test_funding_from_the_wallet_leaves_the_allowance_its_mandate_relies_on(settings, world):  # noqa: F811
+    """The keeper funds from the same allowance to LoanBook that a one-click funding or a plan spends,
+    and ERC-20 `approve` sets it: theirs covers what the mandate has left to fund as well."""
+    investor = world.investors[2]
+    world.chain.tx(world.token.functions.approve(world.book.address, 0), investor.address)  # a wallet new to LoanBook
+    client, headers, loan_id = _under_mandate(settings, world, investor, 915)  # approves the budget, 1,000
+
+    def allowance() -> int:
+        return world.token.functions.allowance(investor.address, world.book.address).call()
+
+    assert allowance() == 1_000 * UNIT
+    fund = client.post(f"/api/v1/loans/{loan_id}/transactions", json={"action": "fund", "amount": 200 * UNIT},
+                       headers=headers).json()  # fmt: skip
+    assert [t["description"] for t in fund["transactions"]] == [
+        "allow LoanBook to take up to 1,200.00 tokens from your wallet "
+        "(this funding and the 1,000.00 tokens your funding mandate has left to fund)",
+        f"fund loan {loan_id} with 200.00 tokens"]
+    _send(world.w3, investor, fund["transactions"])
+    assert allowance() == 1_000 * UNIT
+    assert _keeper_pass(settings) == [(loan_id, 100 * UNIT)]  # up to the instruction's 300 a loan
+    assert allowance() == 900 * UNIT
+
+    plan = client.post("/api/v1/portfolio/plan", json={"amount": 300 * UNIT}, headers=headers).json()
+    assert plan["allocated"] == 300 * UNIT
+    assert plan["transactions"][0]["description"] == (
+        "allow LoanBook to take up to 1,200.00 tokens from your wallet "
+        "(these fundings and the 900.00 tokens your funding mandate has left to fund)")
+    _send(world.w3, investor, plan["transactions"])
+    assert allowance() == 900 * UNIT
+    assert client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()["warnings"] == []
+
+    # Without a mandate in use, a funding asks for its own amount only.
+    assert client.delete("/api/v1/portfolio/rule/mandate", headers=headers).status_code == 200
+    world.chain.tx(world.token.functions.approve(world.book.address, 0), investor.address)
+    Indexer().catch_up(settings)
+    alone = client.post(f"/api/v1/loans/{loan_id}/transactions", json={"action": "fund", "amount": 100 * UNIT},
+                        headers=headers).json()  # fmt: skip
+    assert alone["transactions"][0]["description"] == "allow LoanBook to take up to 100.00 tokens from your wallet"

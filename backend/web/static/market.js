@@ -126,7 +126,9 @@ function takingConfirmation(kind, id, plan, o) {
     lines: [`You give up ${money(plan.notes)} of notes of loan ${plan.loan_id} (face value) and receive ${money(plan.cost)}, `
       + `${percent(priceBps)} of face.`, fair.line, txs],
   } : {
-    title: `Buy listing ${id}?`, warning: fair.warning, yes: `Buy for ${money(plan.cost)}`,
+    // A purchase can leave the wallet's open bids short of money: the buyer reads that before sending, beside the price's warning.
+    title: `Buy listing ${id}?`, warning: [fair.warning, ...plan.warnings].filter(Boolean).join(" ") || null,
+    yes: `Buy for ${money(plan.cost)}`,
     lines: [`${money(plan.cost)} leaves your wallet for ${money(plan.notes)} of notes of loan ${plan.loan_id} (face value), `
       + `${percent(priceBps)} of face.`, fair.line, txs],
   };
