@@ -39,17 +39,25 @@ def live_fairness(db: Session, settings: Settings, actor: str, since: datetime |
         born = births.get(wallet)
         group = _age_group(born, decision.created_at.date()) if born else UNKNOWN
         bands.setdefault(group, []).append(_outcome(decision))
-    groups = [_group(label, bands.get(label, [])) for label, _, _ in AGE_GROUPS]
-    best = max((g.approval_rate for g in groups if g.applicants), default=0.0)
-    for g in groups:
-        g.adverse_impact_ratio = g.approval_rate / best if g.applicants and best else None
-        g.below_four_fifths = bool(g.applicants >= MIN_GROUP and g.adverse_impact_ratio is not None
-                                   and g.adverse_impact_ratio < FOUR_FIFTHS)  # fmt: skip
+    groups = impact_ratios([_group(label, bands.get(label, [])) for label, _, _ in AGE_GROUPS], MIN_GROUP)
     audit(db, actor, "fairness.live", "credit_decisions",
           {"applicants": len(latest), "dates_of_birth_read": len(births)})  # fmt: skip
     return FairLendingPublic(since=since, until=until, applicants=len(latest), unknown_age=len(bands.get(UNKNOWN, [])),
                              groups=groups, four_fifths=FOUR_FIFTHS, min_group=MIN_GROUP,
                              flagged=[g.group for g in groups if g.below_four_fifths])  # fmt: skip
+
+
+def impact_ratios(groups: list[FairLendingGroupPublic], min_group: int) -> list[FairLendingGroupPublic]:
+    """Each band's approval rate against the best band's, the best chosen among bands of at least
+    `min_group` applicants (a band of one approved applicant would otherwise set the bar for all),
+    or among all bands while none is that large (then nothing is flagged)."""
+    sized = [g for g in groups if g.applicants >= min_group] or [g for g in groups if g.applicants]
+    best = max((g.approval_rate for g in sized), default=0.0)
+    for g in groups:
+        g.adverse_impact_ratio = g.approval_rate / best if g.applicants and best else None
+        g.below_four_fifths = bool(g.applicants >= min_group and g.adverse_impact_ratio is not None
+                                   and g.adverse_impact_ratio < FOUR_FIFTHS)  # fmt: skip
+    return groups
 
 
 def _latest_decision_per_applicant(db: Session, since: datetime | None, until: datetime | None) -> dict[str, CreditDecision]:

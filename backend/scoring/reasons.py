@@ -55,9 +55,17 @@ def reason(feature: str) -> tuple[str, str]:
     return REASONS.get(feature, ("R99", feature.replace("_", " ")))
 
 
-def statement(feature: str, bin_label: str | None) -> str:
-    """The reason's text for an applicant whose `feature` fell in the bin labelled `bin_label`."""
+# The texts of models trained before these rules (artifacts without a `form_mapping`, up to
+# 0x616537ca…): their decisions are replayed with them, so a recorded reason still reproduces.
+LEGACY_TEXTS = {"credit_history": "Credit history: past delays, or limited credit experience"}
+
+
+def statement(feature: str, bin_label: str | None, legacy: bool = False) -> str:
+    """The reason's text for an applicant whose `feature` fell in the bin labelled `bin_label`
+    (`legacy`: as models older than bin-worded reasons gave it)."""
     _, text = reason(feature)
+    if legacy:
+        return LEGACY_TEXTS.get(feature, text)
     if feature in BIN_WORDED and bin_label:
         return f"{text}: " + true_meaning(feature, bin_label).replace(" | ", ", or ")
     return text

@@ -112,7 +112,11 @@ class Scorer:
         # One reason per characteristic, plus the amount's when the model prices the burden without
         # the amount itself: at a light instalment rate the burden's lost points are the amount's.
         self.reason_codes = [reason(name) for name in names]
-        self._burden = names.index(BURDEN) if BURDEN in names else None
+        # Models trained before artifacts carried their form mapping (up to 0x616537ca…) gave their
+        # reasons by the rules of their day (one text per characteristic, the burden's points as its
+        # own): a replay of their decisions must give them the same way.
+        self._legacy_reasons = "form_mapping" not in artifact
+        self._burden = names.index(BURDEN) if BURDEN in names and not self._legacy_reasons else None
         self._burden_to: int | None = None
         if self._burden is not None:
             if AMOUNT in names:
@@ -129,7 +133,7 @@ class Scorer:
             self._reason_bins.append(len(labels))
             for label in (*labels, None):
                 codes.append(code)
-                texts.append(statement(names[j], label) if j < len(names) else text)
+                texts.append(statement(names[j], label, self._legacy_reasons) if j < len(names) else text)
         self._reason_offset_arr = np.array(self._reason_offset, dtype=np.int64)
         self._reason_bins_arr = np.array(self._reason_bins, dtype=np.int64)
         self._reason_code_table = np.array(codes + [""], dtype=object)

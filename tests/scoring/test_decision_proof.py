@@ -217,3 +217,21 @@ def test_a_decision_of_a_model_older_than_the_recorded_mapping_still_reproduces(
         db.commit()
         proof = prove_decision(db, made.decision_hash)
     assert proof.verified and proof.reproduced and proof.differences == []
+
+
+def test_decisions_recorded_by_the_code_of_an_older_model_still_reproduce():
+    """Five decisions recorded on 2026-11-30 by the code of model 0x616537ca… (before the form
+    mapping was relabelled and reasons were worded from the applicant's bin), replayed by today's."""
+    from pathlib import Path
+
+    from backend.scoring.scorer import scorer_for_version
+    from backend.scoring.service import replay
+
+    recorded = json.loads((Path(__file__).parent / "legacy_decisions.json").read_text())
+    for made in recorded:
+        application = ApplicationCreate(**made["app"]).model_dump(mode="json")
+        row = CreditDecision(model_version=made["model_version"], inputs=application, outputs=made["outputs"],
+                             decision_hash=made["decision_hash"])  # fmt: skip
+        assert decision_hash(row.model_version, row.inputs, row.outputs) == row.decision_hash  # as recorded
+        available, reproduced, differences = replay(row, scorer_for_version(made["model_version"]))
+        assert available and reproduced and differences == [], (made["app"]["credit_history"], differences)

@@ -78,3 +78,19 @@ def test_the_api_is_for_staff_and_the_cli_exits_1_on_a_flag(book, monkeypatch):
     monkeypatch.setattr(fair_lending, "MIN_GROUP", 1)
     result = CliRunner().invoke(app, ["model", "fairness", "--json", "--since", "2020-01-01"])
     assert result.exit_code == 1 and json.loads(result.stdout)["flagged"] == ["<25"]
+
+
+def test_a_tiny_band_does_not_set_the_bar_for_the_large_ones():
+    from backend.scoring.fair_lending import impact_ratios
+    from backend.scoring.schemas import FairLendingGroupPublic
+
+    def band(group, n, approved):
+        return FairLendingGroupPublic(group=group, applicants=n, approved=approved, still_referred=0,
+                                      approval_rate=approved / n if n else 0.0)  # fmt: skip
+
+    groups = impact_ratios([band("<25", 1, 1), band("25-40", 100, 75), band(">40", 100, 70)], min_group=30)
+    ratios = {g.group: (round(g.adverse_impact_ratio, 3), g.below_four_fifths) for g in groups}
+    assert ratios == {"<25": (1.333, False), "25-40": (1.0, False), ">40": (0.933, False)}
+    groups = impact_ratios([band("<25", 40, 10), band("25-40", 100, 75), band(">40", 0, 0)], min_group=30)
+    assert [(g.group, g.below_four_fifths) for g in groups if g.below_four_fifths] == [("<25", True)]
+    assert groups[2].adverse_impact_ratio is None

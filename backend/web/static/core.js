@@ -63,17 +63,26 @@ async function request(path, { method = "GET", body, form } = {}) {
   return fetch(path, { method, headers, body: form ?? (body === undefined ? undefined : JSON.stringify(body)) });
 }
 
-// The answer, the access token renewed once if it had expired; signed out if it cannot be.
+// Reading or erasing personal data, or changing roles, needs a sign-in of the last minutes: the
+// wallet signs a new sign-in message, then the request goes once more.
+async function withRecentSignIn(response, path, options) {
+  const refusal = response.status === 401 ? await response.clone().json().catch(() => ({})) : {};
+  if (refusal.error !== "fresh_sign_in_required") return response;
+  return await signInAgainOnce() ? request(path, options) : response;
+}
+
+// The answer, the access token renewed once if it had expired (and a recent sign-in asked for
+// if the renewed token's session is too old, as after a tab hidden past both limits); signed out
+// if the session cannot be renewed.
 async function authorized(path, options = {}) {
   const sentWith = state.token;
   const response = await request(path, options);
   if (response.status !== 401 || !sentWith || /^\/api\/v1\/auth\/(login|refresh|nonce)/.test(path)) return response;
-  // Reading or erasing personal data, or changing roles, needs a sign-in of the last minutes: the
-  // wallet signs a new sign-in message, then the request goes once more.
   const refusal = await response.clone().json().catch(() => ({}));
-  if (refusal.error === "fresh_sign_in_required") return await signInAgainOnce() ? request(path, options) : response;
-  if (state.token && state.token !== sentWith) return request(path, options);  // renewed meanwhile by another request
-  if (state.refreshToken && await renewSession()) return request(path, options);
+  if (refusal.error === "fresh_sign_in_required") return withRecentSignIn(response, path, options);
+  const renewed = (state.token && state.token !== sentWith)  // renewed meanwhile by another request
+    || (state.refreshToken && await renewSession());
+  if (renewed) return withRecentSignIn(await request(path, options), path, options);
   session.ended();
   throw Object.assign(new Error("Your session ended: sign in again (Connect wallet and sign in)."), { status: 401 });
 }
