@@ -1,7 +1,7 @@
 """The live disclosure and loan tape, computed once for each state of what they read.
 
 `GET /api/v1/disclosure` and `GET /api/v1/disclosure/loans.csv` are public and recompute every
-figure or row from the index: most of a second of one core at 10,000 loans (`loanchain bench
+figure or row from the index: over a second of one core at 10,000 loans (`loanchain bench
 disclosure`). The figures change only when the index
 moves (a new block), a servicing pass stores where the loans stand or gives a notice (the roll
 rates), or the minute turns (orders expire on the wall clock), so each API process keeps the last
