@@ -58,3 +58,28 @@ def assert_exactly_once(settings: Settings, w3: Web3, token, amounts: list[int],
     for amount in amounts:
         assert mints_of(w3, token, amount) == 1, f"amount {amount} minted {mints_of(w3, token, amount)} times"
     assert token.functions.balanceOf(Web3.to_checksum_address(RECIPIENT)).call() >= sum(amounts)
+
+
+ROOT = "0x" + "11" * 32
+
+
+def mine_two_revokes_in_one_block(settings: Settings, wallet: str) -> None:
+    """Attest `wallet`, then revoke it twice: revoke-1 and revoke-2 pass their estimates; mined in
+    one block, revoke-2 reverts (KYCRegistryNotAttested) on chain."""
+    from backend.chain.node import rpc_call
+    from backend.chain.outbox import process_until_idle
+    from backend.chain.sender import OutboxSender
+
+    with session_scope(settings) as session:
+        enqueue(session, key="attest", contract="KYCRegistry", function="attest",
+                args=[wallet, 1, 2**40, ROOT], settings=settings)  # fmt: skip
+    process_until_idle(settings.model_copy(update={"confirmations": 0}), timeout=30)
+    rpc_call(settings.rpc_url, "evm_setAutomine", [False])
+    try:
+        with session_scope(settings) as session:
+            for key in ("revoke-1", "revoke-2"):
+                enqueue(session, key=key, contract="KYCRegistry", function="revoke", args=[wallet], settings=settings)
+        OutboxSender().run_once(settings)
+        rpc_call(settings.rpc_url, "evm_mine")
+    finally:
+        rpc_call(settings.rpc_url, "evm_setAutomine", [True])

@@ -15,7 +15,7 @@ from backend.chain.signers import dev_account
 from backend.db.session import session_scope
 from backend.errors import Conflict, ValidationFailed
 from tests.chain.conftest import RECIPIENT
-from tests.chain.outbox_checks import SENDER, assert_exactly_once, enqueue_faucets
+from tests.chain.outbox_checks import SENDER, assert_exactly_once, enqueue_faucets, mine_two_revokes_in_one_block
 
 ROOT = "0x" + "ab" * 32
 
@@ -114,7 +114,7 @@ def test_missing_role_is_decoded_as_the_openzeppelin_error(outbox_settings):
 def test_revert_in_the_receipt_is_decoded(outbox_settings, w3):
     """Both revokes pass their estimate; mined in one block, the second one reverts."""
     settings = outbox_settings
-    _mine_two_revokes_in_one_block(settings, dev_account(6).address)
+    mine_two_revokes_in_one_block(settings, dev_account(6).address)
     process_until_idle(settings, timeout=30)
     with session_scope(settings) as session:
         first, second = get_intent(session, "revoke-1"), get_intent(session, "revoke-2")
@@ -239,26 +239,9 @@ def test_an_intent_withdrawn_while_the_sender_estimates_is_never_sent(outbox_set
     assert w3.eth.get_transaction_count(SENDER) == start + 1
 
 
-def _mine_two_revokes_in_one_block(settings, wallet):
-    """revoke-1 and revoke-2 pass their estimates; mined in one block, revoke-2 reverts."""
-    with session_scope(settings) as session:
-        enqueue(session, key="attest", contract="KYCRegistry", function="attest",
-                args=[wallet, 1, 2**40, ROOT], settings=settings)  # fmt: skip
-    process_until_idle(settings.model_copy(update={"confirmations": 0}), timeout=30)
-    rpc_call(settings.rpc_url, "evm_setAutomine", [False])
-    try:
-        with session_scope(settings) as session:
-            for key in ("revoke-1", "revoke-2"):
-                enqueue(session, key=key, contract="KYCRegistry", function="revoke", args=[wallet], settings=settings)
-        OutboxSender().run_once(settings)
-        rpc_call(settings.rpc_url, "evm_mine")
-    finally:
-        rpc_call(settings.rpc_url, "evm_setAutomine", [True])
-
-
 def test_a_reverted_receipt_fails_the_intent_only_at_confirmation_depth(outbox_settings, w3):
     settings = outbox_settings.model_copy(update={"confirmations": 2})
-    _mine_two_revokes_in_one_block(settings, dev_account(6).address)
+    mine_two_revokes_in_one_block(settings, dev_account(6).address)
     OutboxSender().run_once(settings)
     with session_scope(settings) as session:
         reverted = get_intent(session, "revoke-2")

@@ -12,13 +12,11 @@ from backend.chain.compiler import load_artifact
 from backend.chain.deploy import deployed_addresses
 from backend.chain.models import Intent, IntentStatus
 from backend.chain.node import LocalNode, rpc_call
-from backend.chain.outbox import enqueue, process_until_idle, stalled_intents
+from backend.chain.outbox import process_until_idle, stalled_intents
 from backend.chain.sender import LOST_BLOCK_NOTE, OutboxSender
 from backend.chain.signers import dev_account
 from backend.db.session import session_scope
-from tests.chain.outbox_checks import SENDER, enqueue_faucets, intents, mints_of
-
-ROOT = "0x" + "11" * 32
+from tests.chain.outbox_checks import SENDER, enqueue_faucets, intents, mine_two_revokes_in_one_block, mints_of
 
 
 def _by_key(settings) -> dict[str, Intent]:
@@ -33,20 +31,7 @@ def test_a_reverted_intent_lost_with_the_nodes_blocks_has_its_nonce_filled_by_a_
     w3 = Web3(Web3.HTTPProvider(settings.rpc_url))
     start = w3.eth.get_transaction_count(SENDER)
     wallet = dev_account(6).address
-    with session_scope(settings) as session:
-        enqueue(session, key="attest", contract="KYCRegistry", function="attest", args=[wallet, 1, 2**40, ROOT],
-                settings=settings)  # fmt: skip
-    process_until_idle(settings, timeout=30)
-    # Two revocations mined in one block: the second reverts (NotAttested) on chain.
-    rpc_call(settings.rpc_url, "evm_setAutomine", [False])
-    try:
-        with session_scope(settings) as session:
-            for key in ("revoke-1", "revoke-2"):
-                enqueue(session, key=key, contract="KYCRegistry", function="revoke", args=[wallet], settings=settings)
-        OutboxSender().run_once(settings)
-        rpc_call(settings.rpc_url, "evm_mine")
-    finally:
-        rpc_call(settings.rpc_url, "evm_setAutomine", [True])
+    mine_two_revokes_in_one_block(settings, wallet)  # the second reverts (NotAttested) on chain
     process_until_idle(settings, timeout=30)
     enqueue_faucets(settings, [9_000_001])
     process_until_idle(settings, timeout=30)

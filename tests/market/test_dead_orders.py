@@ -7,24 +7,12 @@ purchase leaves the allowance the wallet's open bids rely on."""
 
 from __future__ import annotations
 
-import pytest
-
-from backend.chain.indexer import Indexer
-from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
 from tests.identity.conftest import client_for, minted_bearer
 from tests.lending.test_wallet_txs import _send
+from tests.market.conftest import index as _index
 
 UNIT = 10**6
-
-
-@pytest.fixture
-def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url):  # noqa: F811
-    return own_database(chain_settings, tmp_path, database_url)
-
-
-def _index(settings) -> None:
-    Indexer().catch_up(settings)
 
 
 def test_an_unpayable_bid_bars_no_listing_and_taking_it_is_refused(settings, world):  # noqa: F811

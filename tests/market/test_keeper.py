@@ -20,17 +20,11 @@ from backend.db.session import session_scope
 from backend.lending.statement import statement_of
 from backend.market.keeper import book_is_stale, keeper_step, match_crossed
 from tests.anchoring.helpers import point_get_settings_at
-from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
 from tests.identity.conftest import client_for
 
 UNIT = 10**6
 MAX_UINT = 2**256 - 1
-
-
-@pytest.fixture
-def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url):  # noqa: F811
-    return own_database(chain_settings, tmp_path, database_url)
 
 
 def _maker(world, wallet, *order) -> int:  # noqa: F811

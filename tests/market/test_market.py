@@ -11,30 +11,20 @@ import pytest
 from typer.testing import CliRunner
 
 from backend.audit.trace import trace_loan
-from backend.chain.indexer import Indexer
 from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
 from backend.lending.statement import statement_of
 from tests.anchoring.helpers import point_get_settings_at
-from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
 from tests.contracts.helpers import expect_revert
 from tests.identity.conftest import client_for, minted_bearer
 from tests.lending.test_portfolio import _decision_hash
 from tests.lending.test_wallet_txs import _send
+from tests.market.conftest import index as _index
 from tests.scoring.conftest import SAMPLE
 
 UNIT = 10**6
-
-
-@pytest.fixture
-def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url):  # noqa: F811
-    return own_database(chain_settings, tmp_path, database_url)
-
-
-def _index(settings) -> None:
-    Indexer().catch_up(settings)
 
 
 def test_list_buy_part_and_withdraw_the_rest(settings, world, monkeypatch):  # noqa: F811
