@@ -81,6 +81,12 @@ class LoanRow(EventRef, Base):
     created_tx: Mapped[str | None] = mapped_column(String(66))  # tx_hash: the last event that touched the loan
 
     @property
+    def owes(self) -> bool:
+        """Whether its borrower is still in it: being funded or repaid, or defaulted with money still
+        to recover (a defaulted loan paid back in full is settled, like a repaid one)."""
+        return self.status in ("funding", "active") or (self.status == "defaulted" and self.recoverable > 0)
+
+    @property
     def cover_recouped(self) -> int:
         """Of the reserve's cover, what recoveries have paid back to it (LoanBook's `CoverRecouped`).
         Recoveries repay the investors' `debt - cover` first and the cover last, and `recoverable +

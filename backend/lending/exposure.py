@@ -40,7 +40,8 @@ class Exposure:
 
     @classmethod
     def of(cls, db: Session, borrower: str) -> Exposure:
-        rows = list(db.scalars(select(LoanRow).where(LoanRow.borrower == borrower, LoanRow.status.in_(OPEN))))
+        # A defaulted loan paid back in full is settled: no longer one to declare, nor debt.
+        rows = [r for r in db.scalars(select(LoanRow).where(LoanRow.borrower == borrower, LoanRow.status.in_(OPEN))) if r.owes]
         running = [r for r in rows if r.status in ("funding", "active")]
         return cls(
             open_loans=len(rows),

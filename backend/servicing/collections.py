@@ -102,7 +102,7 @@ def ask_for_hardship(db: Session, settings: Settings, loan_id: int, request: Har
         raise NotFound(f"loan {loan_id} is not in the index", field="loan_id", loan_id=loan_id)
     if loan.borrower.lower() != wallet.lower():
         raise Forbidden(f"only loan {loan_id}'s borrower can ask for hardship help on it", loan_id=loan_id)
-    if loan.status not in ("active", "defaulted"):
+    if loan.status not in ("active", "defaulted") or not loan.owes:  # repaid, or recovered in full after default
         raise Conflict(f"loan {loan_id} is {loan.status}: nothing is owed on it", loan_id=loan_id, status=loan.status)
     return _add(db, settings, loan_id, "hardship", request.note, loan.borrower)
 

@@ -325,3 +325,23 @@ def test_a_wallet_owing_on_a_defaulted_loan_gets_no_new_loan():
     with pytest.raises(Conflict, match="loans 7 of this wallet are in default"):
         check_application(Exposure(open_loans=1, monthly_installments=0, outstanding=0, owing_defaulted=[7]), decision, 10**6)
     check_application(Exposure(open_loans=1, monthly_installments=0, outstanding=0, owing_defaulted=[]), decision, 10**6)
+
+
+def test_a_defaulted_loan_paid_back_in_full_is_settled_not_open(tmp_path):
+    """Recovered in full after its default, a loan is owed no more: not one to declare, nor a debt."""
+    from backend.db import migrate
+    from backend.lending.exposure import Exposure
+    from tests.conftest import make_settings
+
+    settings, wallet, zero = make_settings(tmp_path), "0x" + "ab" * 20, "0x" + "00" * 32
+    migrate.upgrade(settings)
+    with session_scope(settings) as session:
+        for loan_id, recoverable in ((1, 0), (2, 5)):
+            session.add(LoanRow(loan_id=loan_id, status="defaulted", borrower=wallet, underwriter=wallet, terms_hash=zero,
+                                agreement_hash=zero, decision_hash=zero, principal=5, apr_bps=1, installments=1,
+                                installment_period=1, installment_amount=1, funding_deadline=1, origination_fee_bps=0,
+                                recoverable=recoverable, recovered=5 - recoverable, created_block=1, block_number=1,
+                                tx_hash=zero, log_index=0))  # fmt: skip
+    with session_scope(settings) as session:
+        exposure = Exposure.of(session, wallet)
+    assert (exposure.open_loans, exposure.owing_defaulted) == (1, [2])

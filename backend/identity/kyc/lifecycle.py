@@ -17,7 +17,7 @@ after erasures and deletes the old one once no kept backup predates the rotation
 erasure (14 days by default), every copy of those backups is noise for the erased person.
 
 Erasure waits while the wallet is the borrower of an open loan (funding, active, or defaulted
-with recoveries still possible): identifying a debtor is a legal obligation of the lender until
+with money still to recover): identifying a debtor is a legal obligation of the lender until
 the debt is settled (GDPR art. 17(3)(b) and (e)), and collections need it.
 """
 
@@ -48,11 +48,9 @@ OPEN_LOAN_STATUSES = ("funding", "active", "defaulted")
 
 
 def erase_wallet(session: Session, settings: Settings, wallet: str, actor: str) -> ErasurePublic:
-    open_loans = list(
-        session.scalars(
-            select(LoanRow.loan_id).where(LoanRow.borrower == wallet, LoanRow.status.in_(OPEN_LOAN_STATUSES)).order_by(LoanRow.loan_id)
-        )
-    )
+    borrowed = session.scalars(select(LoanRow).where(LoanRow.borrower == wallet, LoanRow.status.in_(OPEN_LOAN_STATUSES))
+                               .order_by(LoanRow.loan_id))  # fmt: skip
+    open_loans = [loan.loan_id for loan in borrowed if loan.owes]
     if in_flight := offers_in_flight(session, wallet):
         raise Conflict(f"offer {in_flight[0].id} of this wallet is becoming a loan on-chain: personal data is kept while "
                        "it borrows", offer_id=in_flight[0].id)  # fmt: skip
