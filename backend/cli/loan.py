@@ -131,6 +131,9 @@ def statement_command(
     console.print(f"principal {report.opening_principal:,} -> {report.closing_principal:,}; received {report.received:,}, "
                   f"paid {report.paid:,} (interest {report.interest_paid:,}, principal {report.principal_paid:,}, "
                   f"late fees {report.late_fee_paid:,} of {report.late_fee_charged:,} charged)"
+                  + (f"; at default {report.charged_at_default:,} of interest and late fees folded into the debt"
+                     if report.charged_at_default else "")
+                  + (f"; recovered after default {report.recovered:,} (not split by LoanBook)" if report.recovered else "")
                   + (f"; still owed after default {report.closing_recoverable:,}" if report.closing_recoverable else "")
                   + f" (base units, 10^{report.decimals} per token)" + (f"; written to {csv_out}" if csv_out else ""))  # fmt: skip
 

@@ -1,7 +1,7 @@
 """A loan's statement for its borrower: every movement on the debt, in chain order, from LoanBook's
 own events (paid out net of the origination fee, late fees charged, each payment split into late
 fees, interest and principal with the balance after it, prepayments, the payoff, a default with the
-reserve's cover and what stays owed, recoveries), each with the block and transaction that prove
+reserve's cover, what stays owed and the interest and late fees folded into it, recoveries), each with the block and transaction that prove
 it; then the period's totals between an opening and a closing balance. A period is a calendar year
 in UTC by block time (interest paid in a tax year), or the loan's whole life.
 
@@ -22,9 +22,9 @@ from backend.lending.schemas import LoanStatementLinePublic, LoanStatementPublic
 from backend.lending.statement import csv_text, in_tokens, iso_date, year_bounds
 
 CSV_COLUMNS = ("date", "block_number", "tx_hash", "kind", "installment", "cash", "cash_tokens", "origination_fee",
-               "late_fee_charged", "late_fee_paid", "interest_paid", "principal_paid", "principal_outstanding",
-               "recoverable", "payer")  # fmt: skip
-PARTS = ("origination_fee", "late_fee_charged", "late_fee_paid", "interest_paid", "principal_paid")
+               "late_fee_charged", "late_fee_paid", "interest_paid", "principal_paid", "charged_at_default",
+               "principal_outstanding", "recoverable", "payer")  # fmt: skip
+PARTS = ("origination_fee", "late_fee_charged", "late_fee_paid", "interest_paid", "principal_paid", "charged_at_default")
 
 
 def _line(ev: ChainEvent) -> LoanStatementLinePublic | None:
@@ -54,7 +54,8 @@ def _line(ev: ChainEvent) -> LoanStatementLinePublic | None:
             return LoanStatementLinePublic(**ref, kind="paid_off", installment=a["installmentsPaid"], principal_outstanding=0)
         case "LoanDefaulted":
             return LoanStatementLinePublic(**ref, kind="defaulted", principal_outstanding=a["principalOutstanding"],
-                                           reserve_cover=a["cover"], recoverable=a["recoverable"])  # fmt: skip
+                                           reserve_cover=a["cover"], recoverable=a["recoverable"],
+                                           charged_at_default=a["debt"] - a["principalOutstanding"])  # fmt: skip
         case "LoanRecovery":
             return LoanStatementLinePublic(**ref, kind="recovery", cash=-a["amount"], recoverable=a["recoverableLeft"],
                                            payer=a["payer"])  # fmt: skip
@@ -102,6 +103,7 @@ def loan_statement(db: Session, settings: Settings, loan_id: int, viewer: str, s
     totals = {name: sum(getattr(line, name) for line in lines) for name in PARTS}
     totals["received"] = sum(line.cash for line in lines if line.cash > 0)
     totals["paid"] = -sum(line.cash for line in lines if line.cash < 0)
+    totals["recovered"] = -sum(line.cash for line in lines if line.kind == "recovery")
     return LoanStatementPublic(
         loan_id=loan_id, borrower=loan.borrower, status=loan.status, principal=loan.principal, apr_bps=loan.apr_bps,
         installments=loan.installments, period_start=start, period_end=end,
@@ -116,7 +118,7 @@ def loan_statement_csv(statement: LoanStatementPublic) -> str:
     return csv_text(CSV_COLUMNS, ((iso_date(line.timestamp), line.block_number, line.tx_hash, line.kind, _blank(line.installment),
                                    line.cash, in_tokens(line.cash, statement.decimals), line.origination_fee,
                                    line.late_fee_charged, line.late_fee_paid, line.interest_paid, line.principal_paid,
-                                   _blank(line.principal_outstanding), _blank(line.recoverable), _blank(line.payer))
+                                   line.charged_at_default, _blank(line.principal_outstanding), _blank(line.recoverable), _blank(line.payer))
                                   for line in statement.lines))  # fmt: skip
 
 

@@ -376,6 +376,8 @@ class LoanStatementLinePublic(BaseModel):
     principal_paid: int = 0
     principal_outstanding: int | None = Field(default=None, description="The balance after this line, where it tells it")
     reserve_cover: int = Field(default=0, description="defaulted: what the risk reserve paid the investors")
+    charged_at_default: int = Field(default=0, description="defaulted: interest and late fees owed at default, folded "
+                                    "into the debt (LoanBook's event gives their sum, not the two apart)")
     recoverable: int | None = Field(default=None, description="defaulted, recovery: what is still owed after it")
     payer: str | None = Field(default=None, description="Who paid (anyone may pay a loan)")
 
@@ -403,6 +405,9 @@ class LoanStatementPublic(BaseModel):
     late_fee_paid: int
     interest_paid: int
     principal_paid: int
+    charged_at_default: int = Field(description="Interest and late fees owed at default, folded into the debt")
+    recovered: int = Field(description="Paid on the debt after default: LoanBook does not split a recovery into "
+                           "interest, late fees and principal, so it is not in interest_paid or principal_paid")
     lines: list[LoanStatementLinePublic]
 
 

@@ -28,15 +28,17 @@ from backend.servicing.models import ServicingNotice
 from backend.servicing.notices import add_notice, day
 from backend.servicing.schemas import ReleasePublic
 
-FORMAT = "loanchain.release/1"
+# /2 adds what the debt grew by at default and what was recovered after it; letters issued as /1
+# are still found (release_of rebuilds either).
+FORMAT, FORMAT_V1 = "loanchain.release/2", "loanchain.release/1"
 NOTICE = "released"
 # Nothing more owed: repaid, or defaulted and then the whole debt at default recovered (LoanBook keeps
 # `recoverable` at the debt, cover included, until the investors and then the reserve are repaid).
 SETTLED = or_(LoanRow.status == "repaid", and_(LoanRow.status == "defaulted", LoanRow.recoverable == 0, LoanRow.recovered != 0))
 
 
-def letter(db: Session, settings: Settings, loan: LoanRow) -> bytes:
-    """The letter's canonical bytes, rebuilt from the index (what the chain says)."""
+def letter(db: Session, settings: Settings, loan: LoanRow, version: str = FORMAT) -> bytes:
+    """The letter's canonical bytes, rebuilt from the index (what the chain says), as `version` words it."""
     statement = loan_statement(db, settings, loan.loan_id, viewer="", staff=True)
     closing = statement.lines[-1]  # paid off, or the recovery that settled it
     domain = loan_book_domain(settings)
@@ -53,6 +55,10 @@ def letter(db: Session, settings: Settings, loan: LoanRow) -> bytes:
         "paid": statement.paid, "interest_paid": statement.interest_paid, "principal_paid": statement.principal_paid,
         "late_fees_paid": statement.late_fee_paid, "reserve_cover": sum(line.reserve_cover for line in statement.lines),
     }  # fmt: skip
+    if version == FORMAT:  # LoanBook gives the growth at default as one sum, and recoveries unsplit
+        body |= {"format": FORMAT, "charged_at_default": statement.charged_at_default, "recovered": statement.recovered}
+    else:
+        body["format"] = FORMAT_V1
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -76,7 +82,8 @@ def release_of(db: Session, settings: Settings, loan_id: int, viewer: str, staff
     if db.scalar(select(LoanRow.loan_id).where(LoanRow.loan_id == loan_id, SETTLED)) is None:
         raise Conflict(f"loan {loan_id} is {loan.status} with money still owed: no release yet", loan_id=loan_id,
                        status=loan.status)  # fmt: skip
-    document = by_hash(db, document_hash(letter(db, settings, loan)))
+    document = next(filter(None, (by_hash(db, document_hash(letter(db, settings, loan, version)))
+                                  for version in (FORMAT, FORMAT_V1))), None)  # fmt: skip
     if document is None:
         raise Conflict(f"loan {loan_id}'s release letter is not issued yet: the servicing worker issues it on its next pass",
                        loan_id=loan_id)  # fmt: skip

@@ -80,6 +80,10 @@ def test_a_loans_statement_tells_every_movement_and_adds_up_to_the_borrowers_tok
     # Nothing estimated: the cash is the borrower's real token flow with LoanBook.
     assert sum(line["cash"] for line in s["lines"]) == world.balance(borrower) - before == s["received"] - s["paid"]
     assert s["paid"] == s["late_fee_paid"] + s["interest_paid"] + s["principal_paid"] + 70 * UNIT
+    # What the debt grew by at default (interest and late fees, LoanBook gives their sum) is shown,
+    # and what was recovered after it, which LoanBook does not split.
+    assert defaulted["charged_at_default"] == default["debt"] - default["principalOutstanding"] == s["charged_at_default"] > 0
+    assert s["recovered"] == 70 * UNIT
     assert s["principal_paid"] == loan["principal"] - default["principalOutstanding"]
     assert (s["opening_principal"], s["closing_principal"]) == (0, 0)  # defaulted: what stays owed is recoverable
 

@@ -101,4 +101,23 @@ def test_a_loan_settled_after_its_default_gets_a_letter_that_says_so(servicing_s
     letter = client.get(f"/api/v1/loans/{loan_id}/release", headers=borrower).json()["letter"]
     assert letter["outcome"] == "settled_after_default" and letter["reserve_cover"] == default["cover"]
     assert letter["paid"] == default["debt"]  # the whole debt, the reserve's cover included
+    # What the debt grew by at default, and what was recovered after it (LoanBook splits neither)
+    assert letter["format"] == "loanchain.release/2" and letter["recovered"] == default["debt"] - letter["principal_paid"] - letter["interest_paid"] - letter["late_fees_paid"]
+    assert letter["charged_at_default"] == default["debt"] - default["principalOutstanding"]
     assert " was declared in default on " in letter["statement"] and " is settled: " in letter["statement"]
+
+
+def test_a_letter_issued_in_the_first_format_is_still_found(servicing_settings, world):
+    from backend.anchoring.documents import anchor_document
+    from backend.servicing.release import FORMAT_V1, letter, release_of
+
+    settings, book = servicing_settings, world.book
+    paid, _ = world.active_loan()
+    now = world.w3.eth.get_block("latest")["timestamp"]
+    world.repay(paid, book.functions.amountDue(paid).call()[1], at=now)  # paid off in that second
+    index(settings)
+    with session_scope(settings) as session:  # issued before /2 existed
+        anchor_document(session, settings, letter(session, settings, session.get(LoanRow, paid), FORMAT_V1))
+    with session_scope(settings) as session:
+        found = release_of(session, settings, paid, viewer="", staff=True)
+    assert found.letter["format"] == "loanchain.release/1" and "recovered" not in found.letter
