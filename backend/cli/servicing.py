@@ -14,11 +14,11 @@ app = typer.Typer(no_args_is_help=True, help="Post-loan management: aging bucket
 
 @app.command("run")
 def run_command(json_out: bool = typer.Option(False, "--json")) -> None:
-    """One pass over the active loans (what the `servicing` worker does every minute): positions
-    from LoanBook, notices due, markDefault queued in the outbox where the contract allows it."""
+    """One round of the `servicing` worker (it runs every minute): positions from LoanBook, notices
+    due, payouts, cancellations and markDefault queued in the outbox where the contract allows them;
+    then the monthly disclosure report when due, release letters, and e-mail and SMS delivery."""
     from backend.db.session import session_scope
-    from backend.servicing.delivery import deliver_notices
-    from backend.servicing.service import active_loan_count, servicing_pass
+    from backend.servicing.service import active_loan_count, after_pass, servicing_pass
 
     settings = get_settings()
     with cli_errors(), session_scope(settings) as session:
@@ -28,14 +28,18 @@ def run_command(json_out: bool = typer.Option(False, "--json")) -> None:
             task = bar.add_task("loans", total=total)
             report = servicing_pass(session, settings, progress=lambda: bar.advance(task))
     with cli_errors():
-        emailed = deliver_notices(settings)
+        after = after_pass(settings)
     if json_out:
-        print_json(report.model_dump(mode="json") | {"emails_sent": emailed})
+        print_json(report.model_dump(mode="json") | {"emails_sent": after.emailed, "sms_sent": after.texted,
+                                                     "releases_issued": after.released,
+                                                     "monthly_report_published": after.published})  # fmt: skip
         return
     buckets = ", ".join(f"{k} {v}" for k, v in sorted(report.buckets.items())) or "none"
     console.print(f"{report.loans} active loans ({buckets}); {report.notices_created} notices "
-                  f"({report.investor_notices} to investors, {emailed} e-mailed), {report.defaults_queued} defaults, {report.cancels_queued} cancellations and "
-                  f"{report.disbursals_queued} payouts queued")  # fmt: skip
+                  f"({report.investor_notices} to investors, {after.emailed} e-mailed, {after.texted} texted), "
+                  f"{report.defaults_queued} defaults, {report.cancels_queued} cancellations and "
+                  f"{report.disbursals_queued} payouts queued; {after.released} release letters issued"
+                  + ("; the monthly disclosure report published" if after.published else ""))  # fmt: skip
 
 
 @app.command("aging")

@@ -15,6 +15,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select
@@ -163,32 +164,52 @@ def _service_active(
 
 
 def servicing_step(settings: Settings) -> int:
-    """The worker's round: one pass in its own transaction, then e-mail delivery of the notices
-    due; returns the work done (0 = idle)."""
+    """The worker's round: one pass in its own transaction, then what follows it (`after_pass`);
+    returns the work done (0 = idle)."""
+    from backend.db.session import session_scope
+
+    with session_scope(settings) as session:
+        report = servicing_pass(session, settings)
+    queued = report.defaults_queued + report.cancels_queued + report.disbursals_queued
+    return report.notices_created + queued + after_pass(settings).work
+
+
+@dataclass
+class AfterPass:
+    published: bool = False  # a monthly disclosure report
+    released: int = 0  # release letters issued
+    emailed: int = 0
+    texted: int = 0
+
+    @property
+    def work(self) -> int:
+        return self.published + self.released + self.emailed + self.texted
+
+
+def after_pass(settings: Settings) -> AfterPass:
+    """What follows a servicing pass, each in its own transaction so none holds up the others: the
+    monthly disclosure report when one is due, the release letters of loans settled since, and the
+    delivery of the notices due by e-mail and SMS. The worker and `loanchain servicing run` both do it."""
     from backend.db.session import session_scope
     from backend.disclosure.reports import publish_due
     from backend.servicing.delivery import deliver_notices
     from backend.servicing.release import issue_releases  # it reads the loan statement, which reads servicing
     from backend.servicing.sms import deliver_sms
 
-    with session_scope(settings) as session:
-        report = servicing_pass(session, settings)
-    published = None
+    done = AfterPass()
     if settings.disclosure_publish_monthly:
         try:
-            with session_scope(settings) as session:  # its own transaction: a report never holds up servicing
-                published = publish_due(session, settings)
+            with session_scope(settings) as session:
+                done.published = publish_due(session, settings) is not None
         except LoanchainError as exc:  # e.g. a node without the month's old state: notices still go out
             log.warning("monthly disclosure report not published: %s", exc)
-    released = 0
     try:
-        with session_scope(settings) as session:  # its own transaction, like the report
-            released = issue_releases(session, settings)
+        with session_scope(settings) as session:
+            done.released = issue_releases(session, settings)
     except LoanchainError as exc:  # e.g. the content store is down: the next pass issues them
         log.warning("release letters not issued: %s", exc)
-    queued = report.defaults_queued + report.cancels_queued + report.disbursals_queued
-    sent = deliver_notices(settings) + deliver_sms(settings)
-    return report.notices_created + queued + sent + (published is not None) + released
+    done.emailed, done.texted = deliver_notices(settings), deliver_sms(settings)
+    return done
 
 
 # --- reads ---------------------------------------------------------------------------------

@@ -39,3 +39,22 @@ def test_servicing_commands(servicing_settings, world, monkeypatch):
     assert json.loads(queue.stdout) == client.get("/api/v1/servicing/collections", headers=staff).json()
     assert json.loads(queue.stdout)[0]["days_past_due"] == 40
     assert table.exit_code == 0 and "late_31_120" in table.stdout
+
+
+def test_servicing_run_by_hand_does_what_the_worker_does_after_a_pass(servicing_settings, world, monkeypatch):
+    """With the workers off, `servicing run` still issues the release letter of a loan paid off."""
+    settings, book = servicing_settings, world.book
+    paid, _ = world.active_loan()
+    now = world.w3.eth.get_block("latest")["timestamp"]
+    world.repay(paid, book.functions.amountDue(paid).call()[1], at=now)  # paid off in that second
+    index(settings)
+    try:
+        point_get_settings_at(monkeypatch, settings)
+        ran = CliRunner().invoke(app, ["servicing", "run", "--json"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert ran.exit_code == 0, ran.output
+    report = json.loads(ran.stdout)
+    assert report["releases_issued"] == 1 and report["emails_sent"] == 0 and report["monthly_report_published"] is False
+    assert client_for(settings).get(f"/api/v1/loans/{paid}/release", headers=minted_bearer(settings, world.borrower)).status_code == 200
