@@ -75,3 +75,16 @@ def _send_and_wait(settings: Settings, key: str, timeout: float) -> str | None:
         if time.monotonic() > deadline:
             raise ChainError(f"the faucet transaction is {status} after {timeout:.0f}s (is the outbox worker running?)")
         time.sleep(0.3)
+
+
+def advance_clock(settings: Settings, seconds: int) -> int:
+    """Local chains only: move the chain's clock `seconds` forward and mine a block at that time, so
+    due dates, grace periods, defaults and funding deadlines can be seen without waiting. Returns the
+    new block's timestamp."""
+    if not settings.is_local_chain:
+        raise ConfigurationError(f"moving the clock is for local chains only; chain id {settings.chain_id} is not one")
+    if seconds < 0:
+        raise ValidationFailed("seconds: at least 0 (a chain's clock only moves forward)", field="seconds")
+    rpc_call(settings.rpc_url, "evm_increaseTime", [seconds])
+    rpc_call(settings.rpc_url, "evm_mine", [])
+    return int(rpc_call(settings.rpc_url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)

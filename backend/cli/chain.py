@@ -57,3 +57,23 @@ def faucet(
         return
     console.print(f"[green]funded[/] {report.wallet}: {report.token_balance / 10**report.decimals:,.2f} loan "
                   f"tokens, {report.eth_balance_wei / 10**18:g} ETH")  # fmt: skip
+
+
+@app.command("advance")
+def advance(
+    days: float = typer.Argument(..., min=0, help="Days to move the local chain's clock forward (e.g. 31 to reach a due date)"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Local chains only: move the clock forward and mine a block, to see due dates, grace periods,
+    defaults and funding deadlines pass (the servicing worker acts on its next pass)."""
+    from datetime import UTC, datetime
+
+    from backend.chain.dev_faucet import advance_clock
+    from backend.cli.output import cli_errors
+
+    with cli_errors():
+        now = advance_clock(get_settings(), round(days * 86_400))
+    if json_out:
+        print_json({"timestamp": now})
+        return
+    console.print(f"[green]chain clock[/] now {datetime.fromtimestamp(now, UTC):%Y-%m-%d %H:%M:%S} UTC")

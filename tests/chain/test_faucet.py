@@ -30,3 +30,26 @@ def test_the_faucet_refuses_a_bad_address_and_any_chain_that_is_not_local(outbox
     assert bad.returncode != 0 and "not an Ethereum address" in bad.stderr
     mainnet = loanchain(outbox_settings, "chain", "faucet", Account.create().address, LOANCHAIN_CHAIN_ID="1")
     assert mainnet.returncode != 0 and "local chains only" in mainnet.stderr
+
+
+def test_the_local_chains_clock_moves_forward_by_days_and_nowhere_else(tmp_path):
+    """`loanchain chain advance DAYS`, for seeing due dates and deadlines pass on a local chain (an
+    Anvil of its own: a shared chain's clock would move under other tests)."""
+    from backend.chain.node import LocalNode, rpc_call
+    from tests.conftest import free_port, make_settings
+
+    port = free_port()
+    settings = make_settings(tmp_path, chain_port=port, rpc_url=f"http://127.0.0.1:{port}")
+    node = LocalNode(settings, kind="anvil")
+    node.start()
+    try:
+        before = int(rpc_call(settings.rpc_url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+        moved = loanchain(settings, "chain", "advance", "31", "--json")
+        assert moved.returncode == 0, moved.stderr
+        assert json.loads(moved.stdout)["timestamp"] >= before + 31 * 86_400
+        backwards = loanchain(settings, "chain", "advance", "--json", "--", "-1")
+        assert backwards.returncode == 2  # a usage error: the clock only moves forward
+        elsewhere = loanchain(settings, "chain", "advance", "1", LOANCHAIN_CHAIN_ID="1")
+        assert elsewhere.returncode != 0 and "local chains only" in elsewhere.stderr
+    finally:
+        node.stop(hard=True)
