@@ -8,7 +8,13 @@ import { refreshStaff } from "./staff.js";
 export async function refreshKyc() {
   const status = await api("/api/v1/kyc/me");
   const current = status.current;
+  const line = (kyc) => (kyc ? `${kyc.status}/${kyc.attestation?.status}` : "none");
+  const moved = state.kyc !== null && line(state.kyc) !== line(current);
   state.kyc = current ?? null;
+  // What a wallet may do (Fund, Buy, Borrow) follows its KYC and its attestation on chain: redraw
+  // those views when either moves, whether or not the index has read a new block since (the outbox
+  // may confirm the attestation after the poll that saw its block).
+  if (moved) refreshRoles().catch((e) => say(e.message, true));
   const attestation = current?.attestation?.status;
   $("kyc-status").textContent = current ? `${current.status}${attestation ? `, on-chain ${attestation}` : ""}` : "not submitted";
   $("kyc-erase-row").hidden = !current || current.status === "erased";
