@@ -27,6 +27,7 @@ from backend.scoring.schemas import FairLendingGroupPublic, FairLendingPublic
 
 MIN_GROUP = 30
 UNKNOWN = "unknown"
+CHUNK = 500
 
 
 def live_fairness(db: Session, settings: Settings, actor: str, since: datetime | None = None,
@@ -74,14 +75,16 @@ def _dates_of_birth(db: Session, settings: Settings, wallets: list[str]) -> dict
     if not wallets:
         return {}
     keyring, found = load_keyring(settings), {}
-    records = db.scalars(select(KycRecord).where(KycRecord.wallet.in_(wallets)).order_by(KycRecord.submitted_at.desc()))
-    for record in records:
-        if record.wallet in found:
-            continue
-        try:
-            found[record.wallet] = date.fromisoformat(open_sealed(keyring, record).record.person.date_of_birth)
-        except RecordErased:
-            continue
+    for start in range(0, len(wallets), CHUNK):  # bounded IN lists (SQLite caps bound parameters)
+        chunk = wallets[start : start + CHUNK]
+        records = db.scalars(select(KycRecord).where(KycRecord.wallet.in_(chunk)).order_by(KycRecord.submitted_at.desc()))
+        for record in records:
+            if record.wallet in found:
+                continue
+            try:
+                found[record.wallet] = date.fromisoformat(open_sealed(keyring, record).record.person.date_of_birth)
+            except RecordErased:
+                continue
     return found
 
 
