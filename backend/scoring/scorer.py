@@ -126,16 +126,16 @@ class Scorer:
                 self.reason_codes.append(reason(AMOUNT))
         # Reason texts as one flat table (per characteristic: one per bin, then an unseen category)
         # so a batch's texts are one take, not a Python loop per row.
-        codes, texts, self._reason_offset, self._reason_bins = [], [], [], []
+        codes, texts, offsets, bins = [], [], [], []
         for j, (code, text) in enumerate(self.reason_codes):
             labels = self.table.features[j].labels if j < len(names) else ()
-            self._reason_offset.append(len(texts))
-            self._reason_bins.append(len(labels))
+            offsets.append(len(texts))
+            bins.append(len(labels))
             for label in (*labels, None):
                 codes.append(code)
                 texts.append(statement(names[j], label, self._legacy_reasons) if j < len(names) else text)
-        self._reason_offset_arr = np.array(self._reason_offset, dtype=np.int64)
-        self._reason_bins_arr = np.array(self._reason_bins, dtype=np.int64)
+        self._reason_offset_arr = np.array(offsets, dtype=np.int64)
+        self._reason_bins_arr = np.array(bins, dtype=np.int64)
         self._reason_code_table = np.array(codes + [""], dtype=object)
         self._reason_text_table = np.array(texts + [""], dtype=object)
 
