@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from backend.chain.client import reading
 from backend.chain.deploy import deployed_contract
-from backend.chain.wallet_calls import LoanBookWallet, WalletCall
+from backend.chain.wallet_calls import LoanBookWallet, WalletCall, approval
 from backend.config import Settings
 
 
@@ -61,11 +61,7 @@ class NoteMarketWallet:
         return WalletCall(self.book.address, data, "let NoteMarket move your notes when a buyer takes them")
 
     def approve(self, amount: int, covering: str = "") -> WalletCall:
-        """`covering`: what the amount is for, when more than the one call that follows."""
-        data = self.token.encode_abi("approve", [self.market.address, amount])
-        why = f" ({covering})" if covering else ""
-        return WalletCall(self.token.address, data,
-                          f"allow NoteMarket to take up to {self.tokens(amount)} from your wallet{why}")
+        return approval(self.token, self.market.address, "NoteMarket", self.tokens(amount), amount, covering)
 
     def call(self, function: str, args: list, description: str) -> WalletCall:
         return WalletCall(self.market.address, self.market.encode_abi(function, args), description)

@@ -16,7 +16,7 @@ from backend.amounts import money
 from backend.chain import eip712
 from backend.chain.client import contract_at, reading
 from backend.chain.deploy import deployed_contract
-from backend.chain.wallet_calls import WalletCall
+from backend.chain.wallet_calls import WalletCall, approval
 from backend.config import Settings
 
 # Field order and types must match REPAYMENT_MANDATE_TYPEHASH in RepaymentAgent.sol.
@@ -107,8 +107,7 @@ class AgentView:
         return int(self._read(self.token.functions.allowance(self.payer, self.agent.address)))
 
     def approve(self, amount: int) -> WalletCall:
-        data = self.token.encode_abi("approve", [self.agent.address, amount])
-        return WalletCall(self.token.address, data, f"allow the repayment agent to take up to {self.tokens(amount)} from your wallet")
+        return approval(self.token, self.agent.address, "the repayment agent", self.tokens(amount), amount)
 
     def cancel(self, mandate: RepaymentMandate) -> WalletCall:
         data = self.agent.encode_abi("cancelMandate", [mandate.as_tuple()])

@@ -21,6 +21,14 @@ class WalletCall:
     description: str
 
 
+def approval(token, spender: str, name: str, in_tokens: str, amount: int, covering: str = "") -> WalletCall:
+    """The wallet's ERC-20 `approve` of `amount` to `spender` (`name` in the prompt, `in_tokens` the
+    amount worded); `covering`: what the amount is for, when more than the one call that follows."""
+    why = f" ({covering})" if covering else ""
+    return WalletCall(token.address, token.encode_abi("approve", [spender, amount]),
+                      f"allow {name} to take up to {in_tokens} from your wallet{why}")
+
+
 class LoanBookWallet:
     """LoanBook and its token, as seen by one wallet."""
 
@@ -81,11 +89,7 @@ class LoanBookWallet:
         return int(self._read(self.token.functions.balanceOf(self.wallet)))
 
     def approve(self, amount: int, covering: str = "") -> WalletCall:
-        """`covering`: what the amount is for, when more than the one call that follows."""
-        data = self.token.encode_abi("approve", [self.book.address, amount])
-        why = f" ({covering})" if covering else ""
-        return WalletCall(self.token.address, data,
-                          f"allow LoanBook to take up to {self.tokens(amount)} from your wallet{why}")
+        return approval(self.token, self.book.address, "LoanBook", self.tokens(amount), amount, covering)
 
     def call(self, function: str, args: list, description: str) -> WalletCall:
         return WalletCall(self.book.address, self.book.encode_abi(function, args), description)
