@@ -11,15 +11,9 @@ from typing import Any
 from backend.errors import ConfigurationError
 from backend.scoring.schemas import ApplicationCreate
 
-# The data's labels for these two variables are the UCI codebook's, which Grömping (2019), "South
-# German Credit Data: Correcting a Widely Used Data Set" (Beuth Hochschule Report 4/2019; UCI's
-# "South German Credit" carries the corrected table) showed to be wrong. So each answer points at the
-# data category that truly means it (features.TRUE_MEANING has the full table), not at the category
-# whose UCI wording reads like it. The data bears this out: by UCI label, "no checking account" is
-# the best group (10% bad) and "... < 0 DM" the worst (49%); "critical account/ other credits
-# existing" is the best credit history (19% bad) and "all credits at this bank paid back duly" the
-# worst (56%); and "no credits taken/ all credits paid back duly" rows have 2+ credits at this bank
-# in 68% of cases. The other variables keep the UCI wording: no correction of them is assumed here.
+# The data's labels for these two variables are the UCI codebook's, which are wrong (the corrected
+# meanings, their source and the evidence: features.TRUE_MEANING). So each answer points at the data
+# category that truly means it, not at the one whose UCI wording reads like it.
 CHECKING = {
     "none": "... < 0 DM",
     "negative": "0 <= ... < 200 DM",
