@@ -127,13 +127,13 @@ def signed_in_by_access_token(session: Session, settings: Settings, token: str) 
     return SignedIn(claims["sub"], datetime.fromtimestamp(claims["auth_time"], UTC))
 
 
-def require_recent_sign_in(settings: Settings, auth_time: datetime | None, now: datetime | None = None) -> None:
+def require_recent_sign_in(settings: Settings, auth_time: datetime | None) -> None:
     """Step-up for what exposes or destroys personal data, or hands out power: a stolen but still
     valid token (or a session left open) is not enough; the wallet must have signed in lately."""
     limit = settings.fresh_sign_in_max_age
     if auth_time is None:  # a principal not made from a token (none is, outside tests)
         raise SignInRefused("fresh_sign_in_required", "this needs a recent sign-in: sign in again", max_age=limit)
-    age = ((now or utcnow()) - auth_time).total_seconds()
+    age = (utcnow() - auth_time).total_seconds()
     if age > limit:
         raise SignInRefused("fresh_sign_in_required",
                             f"this needs a sign-in within the last {_duration(limit)}; your session began "
