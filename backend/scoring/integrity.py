@@ -36,7 +36,8 @@ class DecisionsAuditPublic(BaseModel):
 
 
 def _problems(row: CreditDecision, scorer: Scorer | None) -> list[str]:
-    problems = [] if decision_hash(row.model_version, row.inputs, row.outputs) == row.decision_hash else ["hash"]
+    hashed = decision_hash(row.model_version, row.inputs, row.outputs, row.salt)
+    problems = [] if hashed == row.decision_hash else ["hash"]
     problems += [f"column:{name}" for name in altered_columns(row)]
     if replay(row, scorer)[2]:  # the replay's outputs differ from the record's (or its inputs no longer hold)
         problems.append("replay")

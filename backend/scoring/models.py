@@ -25,6 +25,8 @@ class CreditDecision(Base, WrappedKeyHolder):
     model_version: Mapped[str] = mapped_column(String(66), index=True)
     input_hash: Mapped[str] = mapped_column(String(66), index=True)
     decision_hash: Mapped[str] = mapped_column(String(66), index=True)
+    # The keyed salt the hash commits under (backend/scoring/salt.py); None: recorded before salts.
+    salt: Mapped[str | None] = mapped_column(String(66), nullable=True)
     score: Mapped[int] = mapped_column(Integer)
     grade: Mapped[str] = mapped_column(String(1))
     pd: Mapped[float] = mapped_column(Float)

@@ -107,7 +107,9 @@ class DecisionPublic(BaseModel):
     created_at: datetime
     model_version: str
     input_hash: str
-    decision_hash: str = Field(description="keccak-256 of model version, inputs and outputs; goes on-chain")
+    decision_hash: str = Field(description="keccak-256 of salt, model version, inputs and outputs; goes on-chain")
+    salt: str | None = Field(default=None, description="The keyed salt the hash commits under, shown to the applicant "
+                             "and staff only (None: a decision recorded before salts, hashed without one)")
     score: int = Field(ge=policy.SCORE_MIN, le=policy.SCORE_MAX)
     grade: str
     grade_band: GradeBandPublic

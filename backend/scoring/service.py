@@ -1,9 +1,11 @@
 """Scoring service: application -> score, grade, PD, decision, reasons, price -> recorded row.
 
 The decision hash is keccak-256 over the canonical JSON of
-    {"model_version": ..., "inputs": <application as submitted>, "outputs": <everything decided>}
-with no ids or timestamps inside, so the same application and model version always hash the
-same, and anyone holding the row (or the application and the artifact) can recompute it."""
+    {"salt": ..., "model_version": ..., "inputs": <application as submitted>, "outputs": <everything decided>}
+with no ids or timestamps inside. The salt (backend/scoring/salt.py) is keyed but deterministic, so
+the same application and model version always hash the same, anyone holding the row can recompute
+it, and nobody holding only the public hash can test guesses of the application. Decisions recorded
+before salts (salt None) hash without one."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from backend.scoring.mapping import INCOME_FLOOR, check_covers, to_model_inputs
 from backend.scoring.models import CreditDecision, utcnow
 from backend.scoring.pricing import quote
 from backend.scoring.review_notes import note_of, seal_note
+from backend.scoring.salt import decision_salt, decision_salt_key
 from backend.scoring.schemas import (
     ApplicationCreate,
     ApplicationPublic,
@@ -46,14 +49,17 @@ class Outcome:
     outputs: dict[str, Any]
     input_hash: str
     decision_hash: str
+    salt: str | None
 
 
-def decision_hash(model_version: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> str:
-    return keccak_hex({"model_version": model_version, "inputs": inputs, "outputs": outputs})
+def decision_hash(model_version: str, inputs: dict[str, Any], outputs: dict[str, Any], salt: str | None = None) -> str:
+    committed = {"model_version": model_version, "inputs": inputs, "outputs": outputs}
+    return keccak_hex(committed if salt is None else {**committed, "salt": salt})
 
 
-def decide(application: ApplicationCreate, scorer: Scorer | None = None) -> Outcome:
-    """Everything but the database: pure, deterministic, fast (this is what the bench times)."""
+def decide(application: ApplicationCreate, scorer: Scorer | None = None, *, salt_key: bytes | None = None) -> Outcome:
+    """Everything but the database: pure, deterministic, fast (this is what the bench times).
+    Without `salt_key` the hash is unsalted, as before salts: only for replays and benchmarks."""
     scorer = scorer or get_scorer()
     check_covers(scorer.inputs)
     result = scorer.score_one(to_model_inputs(application, scorer.form_mapping))
@@ -89,12 +95,14 @@ def decide(application: ApplicationCreate, scorer: Scorer | None = None) -> Outc
         "quote": offer.to_json() if offer else None,
         "policy_notes": notes,
     }
+    salt = None if salt_key is None else decision_salt(salt_key, scorer.model_version, inputs)
     return Outcome(
         model_version=scorer.model_version,
         inputs=inputs,
         outputs=outputs,
         input_hash=keccak_hex(inputs),
-        decision_hash=decision_hash(scorer.model_version, inputs, outputs),
+        decision_hash=decision_hash(scorer.model_version, inputs, outputs, salt),
+        salt=salt,
     )
 
 
@@ -110,22 +118,29 @@ def _public(row: CreditDecision, settings: Settings | None = None, note: str | N
         model_version=row.model_version,
         input_hash=row.input_hash,
         decision_hash=row.decision_hash,
+        salt=row.salt,
         review=review,
         **row.outputs,
     )
 
 
 def score_application(
-    db: Session, application: ApplicationCreate, scorer: Scorer | None = None, *, wallet: str | None = None
+    db: Session,
+    application: ApplicationCreate,
+    scorer: Scorer | None = None,
+    *,
+    settings: Settings,
+    wallet: str | None = None,
 ) -> DecisionPublic:
     """Decide and record. Every call is recorded, repeats included: the log is of decisions.
     `wallet` (who asked) is kept beside the row, outside the hash: only it may take up an approval."""
-    outcome = decide(application, scorer)
+    outcome = decide(application, scorer, salt_key=decision_salt_key(settings))
     row = CreditDecision(
         id=str(uuid.uuid4()),
         model_version=outcome.model_version,
         input_hash=outcome.input_hash,
         decision_hash=outcome.decision_hash,
+        salt=outcome.salt,
         score=outcome.outputs["score"],
         grade=outcome.outputs["grade"],
         pd=outcome.outputs["pd"],
@@ -196,7 +211,8 @@ def review_decision(db: Session, settings: Settings, reviewer: str, decision_id:
 def verify_decision(row: CreditDecision) -> bool:
     """Does the stored hash match the stored model version, inputs and outputs, and do the columns
     read beside them (by disclosure, prices, the loan tape) say what the hashed outputs say?"""
-    return decision_hash(row.model_version, row.inputs, row.outputs) == row.decision_hash and not altered_columns(row)
+    hashed = decision_hash(row.model_version, row.inputs, row.outputs, row.salt)
+    return hashed == row.decision_hash and not altered_columns(row)
 
 
 def altered_columns(row: CreditDecision) -> list[str]:
@@ -221,7 +237,7 @@ def replay(row: CreditDecision, scorer: Scorer | None) -> tuple[bool, bool | Non
     if differences and not scorer.policy_current:
         differences.append("policy: the installed credit policy differs from the one in this model's artifact; "
                            "the replay priced with today's")  # fmt: skip
-    return True, decision_hash(row.model_version, row.inputs, outputs) == row.decision_hash, differences
+    return True, decision_hash(row.model_version, row.inputs, outputs, row.salt) == row.decision_hash, differences
 
 
 def prove_decision(db: Session, hash_: str) -> DecisionProofPublic:

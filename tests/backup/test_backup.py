@@ -55,7 +55,7 @@ def source(tmp_path):
     for person in people:
         with session_scope(settings) as session:
             submit(session, settings, person.account.address, KycCreate(**person.form()), [PNG])
-            score_application(session, ApplicationCreate(**SAMPLE), wallet=person.account.address)
+            score_application(session, ApplicationCreate(**SAMPLE), settings=settings, wallet=person.account.address)
     with session_scope(settings) as session:
         for i in range(3):
             anchor_document(session, settings, f"agreement {i}".encode() * 1000)

@@ -244,7 +244,7 @@ def test_a_loans_on_chain_decision_hash_leads_back_to_its_credit_decision(indexe
 
     settings, world = indexed
     with session_scope(settings) as session:
-        decision = score_application(session, ApplicationCreate(**SAMPLE))
+        decision = score_application(session, ApplicationCreate(**SAMPLE), settings=settings)
     loan_id, created = world.create(decision_hash=bytes.fromhex(decision.decision_hash[2:]))
     world.fund(loan_id, world.investors[0], 1_000 * 10**6)  # a later event on the loan
     Indexer().catch_up(settings)

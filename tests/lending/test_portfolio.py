@@ -40,7 +40,7 @@ def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url
 
 def _decision_hash(settings, application: dict) -> str:
     with session_scope(settings) as session:
-        return score_application(session, ApplicationCreate(**application)).decision_hash
+        return score_application(session, ApplicationCreate(**application), settings=settings).decision_hash
 
 
 def test_a_plan_spreads_money_thinly_and_the_portfolio_measures_it(settings, world, monkeypatch):  # noqa: F811

@@ -11,9 +11,11 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.chain.projection_models import LoanRow
+from backend.config import Settings
 from backend.scoring.dataset import TRAINING_CSV
 from backend.scoring.models import CreditDecision
 from backend.scoring.scorer import Scorer, get_scorer
+from tests.conftest import make_settings
 
 SAMPLE = {
     "amount": 3000,
@@ -66,6 +68,12 @@ def application() -> dict:
 @pytest.fixture
 def risky_application() -> dict:
     return dict(RISKY)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    """Where the decision-salt key lives (under tmp_path/var/keys)."""
+    return make_settings(tmp_path)
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from backend.scoring.service import decision_hash, prove_decision, score_applica
 
 
 @pytest.fixture
-def recorded(db_factory, scorer, application):
+def recorded(db_factory, scorer, application, settings):
     with db_factory() as db:
-        public = score_application(db, ApplicationCreate(**application), scorer)
+        public = score_application(db, ApplicationCreate(**application), scorer, settings=settings)
         db.commit()
     return public
 
@@ -51,7 +51,7 @@ def test_a_forged_record_with_a_recomputed_hash_fails_the_replay(db_factory, rec
     with db_factory() as db:
         row = db.get(CreditDecision, recorded.id)
         forged = {**row.outputs, "score": row.outputs["score"] + 40, "pd": 0.01}
-        row.outputs, row.decision_hash = forged, decision_hash(row.model_version, row.inputs, forged)
+        row.outputs, row.decision_hash = forged, decision_hash(row.model_version, row.inputs, forged, row.salt)
         row.score, row.pd = forged["score"], forged["pd"]  # a careful forger keeps the columns in step
         db.commit()
         forged_hash = row.decision_hash
@@ -151,7 +151,7 @@ def test_cli_prove_decision(tmp_path, monkeypatch, application):
         point_get_settings_at(monkeypatch, settings)
         migrate.upgrade(settings)
         with session_scope(settings) as db:
-            made = score_application(db, ApplicationCreate(**application))
+            made = score_application(db, ApplicationCreate(**application), settings=settings)
         runner = CliRunner()
         ok = runner.invoke(app, ["model", "prove-decision", made.decision_hash, "--json"])
         assert ok.exit_code == 0, ok.output
@@ -178,13 +178,14 @@ def _loan(loan_id: int, decision: str) -> LoanRow:
     )  # fmt: skip
 
 
-def test_every_decision_is_checked_at_once(db_factory, scorer, application, risky_application):
+def test_every_decision_is_checked_at_once(db_factory, scorer, application, risky_application, settings):
     """`loanchain model verify-decisions`: the untouched ones pass; an edited column, an edited
     record and a forged (re-hashed) one are each named with what fails."""
     from backend.scoring.integrity import audit_decisions
 
     with db_factory() as db:
-        made = [score_application(db, ApplicationCreate(**a), scorer) for a in (application, risky_application) * 2]
+        made = [score_application(db, ApplicationCreate(**a), scorer, settings=settings)
+                for a in (application, risky_application) * 2]
         db.commit()
     with db_factory() as db:
         assert audit_decisions(db).model_dump() == {"checked": 4, "replayed": 4, "issues": []}
@@ -192,7 +193,8 @@ def test_every_decision_is_checked_at_once(db_factory, scorer, application, risk
         column.pd = 0.0001
         edited.outputs = {**edited.outputs, "reasons": []}
         forged_outputs = {**forged.outputs, "policy_notes": ["forged"]}
-        forged.outputs, forged.decision_hash = forged_outputs, decision_hash(forged.model_version, forged.inputs, forged_outputs)
+        forged.outputs = forged_outputs  # re-hashed by a forger who holds the row, salt included
+        forged.decision_hash = decision_hash(forged.model_version, forged.inputs, forged_outputs, forged.salt)
         db.commit()
     with db_factory() as db:
         seen = []
@@ -202,7 +204,7 @@ def test_every_decision_is_checked_at_once(db_factory, scorer, application, risk
         made[0].id: ["column:pd"], made[1].id: ["hash", "replay"], made[2].id: ["replay"]}
 
 
-def test_a_decision_of_a_model_older_than_the_recorded_mapping_still_reproduces(db_factory, application):
+def test_a_decision_of_a_model_older_than_the_recorded_mapping_still_reproduces(db_factory, application, settings):
     """Models trained before artifacts recorded their form mapping took the UCI wording at its word
     (mapping.LEGACY_ANSWERS); their decisions are replayed with that mapping, not today's."""
     from backend.scoring.mapping import legacy_snapshot, to_model_inputs
@@ -213,7 +215,8 @@ def test_a_decision_of_a_model_older_than_the_recorded_mapping_still_reproduces(
     inputs = to_model_inputs(ApplicationCreate(**{**application, "checking_account": "none"}), old.form_mapping)
     assert inputs["status_of_existing_checking_account"] == "no checking account"  # as that model read "none"
     with db_factory() as db:
-        made = score_application(db, ApplicationCreate(**{**application, "checking_account": "none"}), old)
+        made = score_application(db, ApplicationCreate(**{**application, "checking_account": "none"}), old,
+                                 settings=settings)
         db.commit()
         proof = prove_decision(db, made.decision_hash)
     assert proof.verified and proof.reproduced and proof.differences == []

@@ -39,8 +39,9 @@ def book(tmp_path, database_url):
     with session_scope(settings) as session:
         for person, applications in people:
             for application in applications:
-                score_application(session, ApplicationCreate(**application), wallet=person.account.address)
-        score_application(session, ApplicationCreate(**SAMPLE), wallet=Account.create().address)  # no KYC
+                score_application(session, ApplicationCreate(**application), settings=settings,
+                                  wallet=person.account.address)
+        score_application(session, ApplicationCreate(**SAMPLE), settings=settings, wallet=Account.create().address)
     return settings, people
 
 

@@ -29,7 +29,7 @@ def test_a_review_note_is_sealed_rotated_and_shredded_with_the_applicant(tmp_pat
     wallet = applicant.account.address
     with session_scope(settings) as session:
         submit(session, settings, wallet, KycCreate(**applicant.form()), [])
-        referral = score_application(session, ApplicationCreate(**REFERRED), wallet=wallet)
+        referral = score_application(session, ApplicationCreate(**REFERRED), settings=settings, wallet=wallet)
     assert referral.decision == "refer"
     with session_scope(settings) as session:
         reviewed = review_decision(session, settings, UNDERWRITER, referral.id, ReviewCreate(outcome="approve", note=NOTE))

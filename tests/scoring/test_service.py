@@ -6,6 +6,7 @@ from backend.scoring.models import CreditDecision
 from backend.scoring.schemas import ApplicationCreate
 from backend.scoring.scorer import Scorer
 from backend.scoring.service import decide, decision_hash, get_decision, score_application, verify_decision
+from tests.conftest import make_settings
 
 
 def test_same_application_and_model_give_the_same_decision_hash(scorer, application):
@@ -57,9 +58,9 @@ def test_unaffordable_amount_turns_an_approval_into_a_referral(scorer, applicati
     assert out["quote"]["max_amount"] < poor["amount"]
 
 
-def test_decisions_are_recorded_and_verifiable(db_factory, scorer, application):
+def test_decisions_are_recorded_and_verifiable(db_factory, scorer, application, settings):
     with db_factory() as db:
-        public = score_application(db, ApplicationCreate(**application), scorer)
+        public = score_application(db, ApplicationCreate(**application), scorer, settings=settings)
         db.commit()
     with db_factory() as db:
         row = db.get(CreditDecision, public.id)
@@ -73,10 +74,10 @@ def test_decisions_are_recorded_and_verifiable(db_factory, scorer, application):
         assert get_decision(db, public.id).score == public.score
 
 
-def test_every_call_is_recorded(db_factory, scorer, application):
+def test_every_call_is_recorded(db_factory, scorer, application, settings):
     with db_factory() as db:
-        a = score_application(db, ApplicationCreate(**application), scorer)
-        b = score_application(db, ApplicationCreate(**application), scorer)
+        a = score_application(db, ApplicationCreate(**application), scorer, settings=settings)
+        b = score_application(db, ApplicationCreate(**application), scorer, settings=settings)
         db.commit()
         assert a.id != b.id and a.decision_hash == b.decision_hash
         assert db.query(CreditDecision).count() == 2
@@ -85,3 +86,30 @@ def test_every_call_is_recorded(db_factory, scorer, application):
 def test_unknown_decision_is_not_found(db_factory):
     with db_factory() as db, pytest.raises(NotFound):
         get_decision(db, "nope")
+
+
+def test_a_recorded_decision_commits_under_a_keyed_salt_so_its_public_hash_cannot_be_tested_against_guesses(
+    db_factory, scorer, application, settings, tmp_path
+):
+    """The decision hash is public (on-chain terms, loans API, loan tape) and the application is
+    nearly all closed choices: without a secret salt, anyone could hash every combination of the
+    undisclosed answers until one matched. The salt is keyed, so the same application and model
+    still give the same hash, and it is kept with the record for auditors."""
+    with db_factory() as db:
+        first = score_application(db, ApplicationCreate(**application), scorer, settings=settings)
+        again = score_application(db, ApplicationCreate(**application), scorer, settings=settings)
+        db.commit()
+        row = db.get(CreditDecision, first.id)
+    outcome = decide(ApplicationCreate(**application), scorer)
+    assert first.salt is not None and len(first.salt) == 66 and row.salt == first.salt
+    assert (again.salt, again.decision_hash) == (first.salt, first.decision_hash)  # deterministic
+    # What a guesser can compute without the key does not match: neither the unsalted hash of the
+    # right answers nor a salt made under another platform's key.
+    assert first.decision_hash != outcome.decision_hash
+    elsewhere = make_settings(tmp_path / "elsewhere")
+    with db_factory() as db:
+        other = score_application(db, ApplicationCreate(**application), scorer, settings=elsewhere)
+    assert other.decision_hash != first.decision_hash
+    assert first.decision_hash == keccak_hex({"salt": first.salt, "model_version": scorer.model_version,
+                                              "inputs": application, "outputs": outcome.outputs})  # fmt: skip
+    assert verify_decision(row)

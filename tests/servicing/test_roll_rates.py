@@ -109,7 +109,7 @@ def test_the_pd_now_of_a_loan_follows_where_it_stands():
 def test_a_late_loan_is_valued_at_its_buckets_roll_rate_and_its_cure_is_counted(servicing_settings, world):
     settings, chain = servicing_settings, world.chain
     with session_scope(settings) as session:
-        decision = score_application(session, ApplicationCreate(**SAMPLE))
+        decision = score_application(session, ApplicationCreate(**SAMPLE), settings=settings)
     pd = decision.pd
     loan_id, start = world.active_loan(decision_hash=decision.decision_hash)
     index(settings)

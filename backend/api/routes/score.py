@@ -28,8 +28,8 @@ router = APIRouter(prefix="/api/v1", tags=["scoring"])
     dependencies=[*allow("score.create"), Depends(score_rate_limit)],
     summary="Score an application: points, grade, PD, decision, reason codes and price (recorded)",
 )
-def score(application: ApplicationCreate, user: CurrentUser, db: SessionDep) -> DecisionPublic:
-    return service.score_application(db, application, wallet=user.wallet)
+def score(application: ApplicationCreate, user: CurrentUser, db: SessionDep, settings: SettingsDep) -> DecisionPublic:
+    return service.score_application(db, application, wallet=user.wallet, settings=settings)
 
 
 @router.get(
