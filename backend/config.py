@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     indexer_batch_blocks: int = 2000  # blocks per eth_getLogs range
     indexer_reorg_window: int = 64  # recent blocks whose hashes are kept to find a common ancestor
     indexer_poll_interval: float = 1.0
+    # Seconds a confirmed block may wait for the index before traces and `index verify` call the
+    # index stale (`index_current`): a running indexer takes a block within about a poll interval and
+    # one round, so a minute is generous; an index left behind (stopped, or taken back) is not current.
+    index_stale_after: float = Field(default=60.0, gt=0)
 
     # --- background workers (backend/workers/) ---------------------------------------------
     run_workers: bool = True  # `loanchain serve` runs the workers in-process (threads)

@@ -5,7 +5,8 @@ One run (`run_batcher_once`, which the background worker repeats):
 1. checkpoint: queue the audit log's head when it moved and `audit_anchor_interval` passed;
 2. batch: while a full batch (`anchor_batch_size`) is queued, or the oldest queued hash has
    waited `anchor_batch_interval` seconds (or `force`), claim up to that many documents (an
-   audit head goes alone, under a uri naming it: see backend/audit/head_commitment.py), build
+   audit head goes alone, under a uri naming it: see backend/audit/head_commitment.py, and so
+   does any hash queued with its own `anchor_uri`, such as a month's disclosure report), build
    their tree, store the manifest in the content store and, *in the same transaction*, write the
    batch, the proofs and the outbox intent `anchor-batch:<root>`. A crash before the commit
    leaves nothing behind (the rerun rebuilds the batch); after it, the documents are claimed and
@@ -92,6 +93,8 @@ def _claim(session: Session, settings: Settings) -> tuple[list, list, str | None
         cp = by_document.get(doc.id)
         if cp is not None and doc.doc_hash == head_digest(cp.seq, cp.entry_hash):
             return [doc], [cp], head_uri(cp.seq, cp.entry_hash)
+        if doc.anchor_uri:  # e.g. a month bound to its disclosure report: alone, under its own name
+            return [doc], [], doc.anchor_uri
     return docs, checkpoints, None
 
 

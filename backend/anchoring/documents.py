@@ -17,8 +17,8 @@ from backend.anchoring.errors import DocumentTooLarge
 from backend.anchoring.merkle import hex32, to_bytes32
 from backend.anchoring.models import KIND_DOCUMENT, Document
 from backend.config import Settings
-from backend.content.store import get_content_store
 from backend.content.cid import CHUNK_SIZE, CidBuilder, parse_cid
+from backend.content.store import get_content_store
 from backend.db.base import as_utc
 from backend.errors import ValidationFailed
 
@@ -86,14 +86,15 @@ def anchor_document(session: Session, settings: Settings, data: bytes, *, actor:
 
 
 def queue_hash(
-    session: Session, doc_hash: str, *, kind: str, cid: str | None = None, size: int = 0
+    session: Session, doc_hash: str, *, kind: str, cid: str | None = None, size: int = 0, anchor_uri: str | None = None
 ) -> tuple[Document, bool]:
-    """The record for `doc_hash`, created (queued, no batch yet) if it does not exist."""
+    """The record for `doc_hash`, created (queued, no batch yet) if it does not exist. With
+    `anchor_uri`, the batcher anchors it alone under that uri (a hash that names itself)."""
     doc_hash = normalise_hash(doc_hash)
     existing = by_hash(session, doc_hash)
     if existing is not None:
         return existing, False
-    document = Document(doc_hash=doc_hash, cid=cid, size=size, kind=kind, created_at=utcnow())
+    document = Document(doc_hash=doc_hash, cid=cid, size=size, kind=kind, anchor_uri=anchor_uri, created_at=utcnow())
     try:
         with session.begin_nested():  # a concurrent request for the same bytes loses cleanly
             session.add(document)

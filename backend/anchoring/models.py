@@ -19,6 +19,7 @@ CID = String(128)
 
 KIND_DOCUMENT = "document"
 KIND_AUDIT_HEAD = "audit_head"  # a hash of the audit log's head entry, anchored like a document
+KIND_DISCLOSURE_REPORT = "disclosure_report"  # binds a month to its report (backend/disclosure/report_commitment.py)
 
 BATCH_QUEUED = "queued"  # intent enqueued in the outbox, not yet confirmed on-chain
 BATCH_ANCHORED = "anchored"
@@ -54,6 +55,9 @@ class Document(Base):
     kind: Mapped[str] = mapped_column(String(20), default=KIND_DOCUMENT)
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("anchor_batches.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Set for a hash that names itself on chain: it is anchored alone, under this uri, whose
+    # fields the root commits to (a verifier recomputes the root from the uri).
+    anchor_uri: Mapped[str | None] = mapped_column(String(200))
 
     batch: Mapped[AnchorBatch | None] = relationship(back_populates="documents")
     proof: Mapped[AnchorProof | None] = relationship(back_populates="document", uselist=False)

@@ -102,7 +102,9 @@ class LoanTracePublic(BaseModel):
     decision_hash: str
     agreement_hash: str
     read_at_block: int | None = Field(default=None, description="The block the loan was re-read from the chain at, "
-                                      "to hold the index against (None: the chain could not be read)")  # fmt: skip
+                                      "and its status, borrower and hashes read from: the chain's confirmed head "
+                                      "(latest − confirmations), or the index's block if that is later (None: the "
+                                      "chain could not be read)")  # fmt: skip
     offer_id: str | None = Field(description="The platform offer whose signed terms these are")
     create_intent: str | None = Field(description="The outbox intent that sent createLoan")
     events: list[EventPublic] = Field(description="Every LoanBook, NoteMarket and agent event about the loan the index "

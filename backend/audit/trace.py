@@ -39,6 +39,7 @@ from backend.chain import mandates as fm
 from backend.chain import repayment_mandates as rm
 from backend.chain.deploy import deployed_addresses
 from backend.chain.index_check import event_differences, receipt_events
+from backend.chain.index_lag import index_lag
 from backend.chain.indexer import CHECKPOINT
 from backend.chain.loan_book import deadline_clock
 from backend.chain.loan_check import ChainLoan, loan_on_chain, row_differences, token_balances
@@ -86,11 +87,17 @@ def _listed(found: list, limit: int = 20) -> str:
 
 def _chain_checks(db: Session, settings: Settings, loan: LoanRow, rows: list[ChainEvent],
                   checks: list[CheckPublic]) -> ChainLoan | None:  # fmt: skip
-    """Re-read the loan from the node and hold the index against it: its row, its terms' hash and
-    every event filed under it. None (and a failing check) when the node cannot be read."""
-    through = max([_indexed_through(db)] + [r.block_number for r in rows])
+    """Re-read the loan from the node at the chain's confirmed head, not at the block the index
+    names (an index taken back and kept stopped agrees with the chain up to there), and hold the
+    index against it: its row, its terms' hash and every event filed under it, as of the index's
+    block; what the chain holds beyond it is named under `index_current`. None (and a failing
+    check) when the node cannot be read."""
+    indexed = _indexed_through(db)
     try:
-        chain = loan_on_chain(settings, loan.loan_id, through)
+        lag = index_lag(settings, indexed)
+        chain = loan_on_chain(settings, loan.loan_id, max([lag.confirmed, indexed] + [r.block_number for r in rows]))
+        # The row is the index's state at its own block; compare it with the chain's at that block.
+        then = loan_on_chain(settings, loan.loan_id, indexed) if chain and chain.block > indexed else chain
     except ChainUnavailable as exc:
         checks.append(CheckPublic(name="index_matches_chain", ok=False,
                                   detail=f"the chain could not be read, so the index is unchecked: {exc.message}"))  # fmt: skip
@@ -101,12 +108,21 @@ def _chain_checks(db: Session, settings: Settings, loan: LoanRow, rows: list[Cha
         checks.append(CheckPublic(name="events_match_chain", ok=False,
                                   detail=_listed(event_differences(rows, []))))  # fmt: skip
         return None
-    differ = row_differences(loan, chain)
+    differences = event_differences(rows, chain.events)
+    pending = [d for d in differences if d.kind == "missing" and d.block_number > indexed]
+    found = [d for d in differences if d not in pending]
+    checks.append(CheckPublic(
+        name="index_current", ok=lag.current,
+        detail=lag.describe() + (f"; the chain has {len(pending)} events of the loan the index lacks yet: "
+                                 f"{_listed(pending)}" if pending else ""),
+    ))  # fmt: skip
+    differ = row_differences(loan, then) if then else [f"LoanBook had no loan {loan.loan_id} at block {indexed}, "
+                                                        "the index's block"]  # fmt: skip
     checks.append(CheckPublic(
         name="index_matches_chain", ok=not differ,
         detail=f"the index's loan row differs from LoanBook.loan({loan.loan_id}) and its LoanCreated at block "
-               f"{chain.block}: {_listed(differ)}" if differ
-        else f"the index's loan row is LoanBook.loan({loan.loan_id}) and its LoanCreated terms at block {chain.block}",
+               f"{then.block if then else indexed}, the index's block: {_listed(differ)}" if differ
+        else f"the index's loan row is LoanBook.loan({loan.loan_id}) and its LoanCreated terms at block {then.block}",
     ))  # fmt: skip
     problems = chain.terms_problems()
     checks.append(CheckPublic(
@@ -114,11 +130,11 @@ def _chain_checks(db: Session, settings: Settings, loan: LoanRow, rows: list[Cha
         detail=_listed(problems) if problems else f"the LoanCreated terms hash (EIP-712, recomputed here and by "
         f"LoanBook.hashLoanTerms) to the termsHash LoanBook stores, {chain.stored['termsHash']}",
     ))  # fmt: skip
-    found = event_differences(rows, chain.events)
     checks.append(CheckPublic(
         name="events_match_chain", ok=not found,
         detail=f"the index's events differ from the node's logs for the loan: {_listed(found)}" if found
-        else f"{len(rows)} indexed events, each the node's log (transaction, log index, arguments) through block {chain.block}",
+        else f"{len(rows)} indexed events, each the node's log (transaction, log index, arguments) through block "
+             f"{max(indexed, max((r.block_number for r in rows), default=indexed))}",
     ))  # fmt: skip
     return chain
 
@@ -295,8 +311,15 @@ def _receipt_checks(db: Session, settings: Settings, tx_hash: str, rows: list[Ch
     block = receipt["blockNumber"]
     checks = [CheckPublic(name="receipt_on_chain", ok=True, detail=f"mined in block {block}, "
                           + ("succeeded" if receipt["status"] == 1 else "reverted (no logs)"))]  # fmt: skip
-    if block > _indexed_through(db) and not rows:
-        checks.append(CheckPublic(name="events_match_chain", ok=True, detail="not indexed yet: the index is behind its block"))
+    indexed = _indexed_through(db)
+    if block > indexed and not rows:
+        try:
+            lag = index_lag(settings, indexed)
+        except ChainUnavailable as exc:
+            return checks + [CheckPublic(name="events_match_chain", ok=False,
+                                         detail=f"the chain's head could not be read: {exc.message}")], block  # fmt: skip
+        checks.append(CheckPublic(name="events_match_chain", ok=lag.current,
+                                  detail=f"not indexed yet: {lag.describe()}"))  # fmt: skip
         return checks, block
     found = event_differences(rows, logs)
     checks.append(CheckPublic(

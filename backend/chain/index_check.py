@@ -211,16 +211,27 @@ class IndexVerification:
     projections_checked: bool = False
     projection_differences: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    confirmed_head: int | None = None  # the chain's latest block − confirmations, when it was read
+    lag_blocks: int = 0  # confirmed blocks the index lacks
+    lag_seconds: int = 0  # how long the oldest of them has been due (backend/chain/index_lag.py)
+    current: bool = True  # within LOANCHAIN_INDEX_STALE_AFTER of the confirmed head (judged when the range reaches it)
+    lag: str = ""  # the same, in words
+    not_indexed_yet: list[Difference] = field(default_factory=list)  # logs past the checkpoint the index lacks
 
     @property
     def ok(self) -> bool:
-        return not self.differences and not self.projection_differences
+        return not self.differences and not self.projection_differences and self.current
 
 
 def verify_index(settings: Settings, from_block: int | None = None, to_block: int | None = None) -> IndexVerification:
-    """Re-fetch the logs of every followed contract in [from_block, to_block] (by default the whole
-    indexed range) and compare them with `chain_events`; over the whole range, also compare every
-    projection with a fresh fold of those logs (in a savepoint that is rolled back)."""
+    """Re-fetch the logs of every followed contract in [from_block, to_block] (by default up to the
+    chain's confirmed head, not the index's checkpoint: an index taken back and kept stopped agrees
+    with the chain up to there) and compare them with `chain_events`. Logs past the checkpoint that
+    the index lacks are *not indexed yet*, not differences; the index must then be current
+    (`index_lag`). Over the whole range, also compare every projection with a fresh fold of the
+    logs up to the checkpoint (in a savepoint that is rolled back)."""
+    from backend.chain.index_lag import index_lag
+
     followed = followed_contracts(settings)
     with session_scope(settings) as session:
         cp = session.get(IndexerCheckpoint, CHECKPOINT)
@@ -229,9 +240,11 @@ def verify_index(settings: Settings, from_block: int | None = None, to_block: in
     start = followed.start_block if from_block is None else max(from_block, followed.start_block)
     if indexed_through is None:
         return IndexVerification(start, start - 1, None, 0, 0, notes=["nothing is indexed yet: run `loanchain index sync`"])
-    end = indexed_through if to_block is None else min(to_block, indexed_through)
-    if to_block is not None and to_block > indexed_through:
-        notes.append(f"the index is complete only through block {indexed_through}: checked up to there")
+    lag = index_lag(settings, indexed_through)
+    reach = max(lag.confirmed, indexed_through)
+    end = reach if to_block is None else min(to_block, reach)
+    if to_block is not None and to_block > reach:
+        notes.append(f"the chain is confirmed only through block {lag.confirmed}: checked up to {end}")
     everything = [{"address": followed.addresses}] if followed.addresses else []
     on_chain = fetch_events(settings, followed, everything, start, end, by_batch=True) if start <= end else []
     whole = start == followed.start_block and to_block is None
@@ -243,14 +256,23 @@ def verify_index(settings: Settings, from_block: int | None = None, to_block: in
             now = session.get(IndexerCheckpoint, CHECKPOINT, with_for_update=True).block_number
             if now > end:
                 on_chain += fetch_events(settings, followed, everything, end + 1, now, by_batch=True)
-                end = indexed_through = now
+                end = now
+            if now != indexed_through:
+                indexed_through, lag = now, index_lag(settings, now)
         indexed = list(session.scalars(select(ChainEvent).where(ChainEvent.block_number.between(start, end))
                                        .order_by(ChainEvent.block_number, ChainEvent.log_index)))  # fmt: skip
+        differences = event_differences(indexed, on_chain)
+        pending = [d for d in differences if d.kind == "missing" and d.block_number > indexed_through]
         report = IndexVerification(start, end, indexed_through, len(on_chain), len(indexed),
-                                   event_differences(indexed, on_chain), notes=notes)  # fmt: skip
+                                   [d for d in differences if d not in pending], notes=notes,
+                                   confirmed_head=lag.confirmed, lag_blocks=lag.blocks, lag_seconds=lag.seconds,
+                                   lag=lag.describe(), not_indexed_yet=pending)  # fmt: skip
+        if end > indexed_through:  # the range reaches past the checkpoint: is the index keeping up?
+            report.current = lag.current
         if whole:
             report.projections_checked = True
-            report.projection_differences = projection_differences(session, on_chain)
+            folded = [e for e in on_chain if e.block_number <= indexed_through]
+            report.projection_differences = projection_differences(session, folded)
         else:
             notes.append("projections are compared with a fresh fold only over the whole indexed range "
                          "(no --from-block/--to-block): each folds every event from the deployment on")  # fmt: skip

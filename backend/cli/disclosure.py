@@ -101,6 +101,41 @@ def reports_command(json_out: bool = typer.Option(False, "--json")) -> None:
     console.print(table)
 
 
+BINDING_EXIT = {"bound": 0, "replaced": 1, "unbound": 3, "pending": 4}  # as `loanchain verify`'s verdicts
+
+
+@app.command("verify-report")
+def verify_report_command(
+    period: str = typer.Argument(..., help="The month, YYYY-MM"),
+    file: Path | None = typer.Option(None, "--file", exists=True, dir_okay=False,
+                                     help="A copy of the report to judge (default: the one the platform serves)"),
+    rpc_url: str | None = typer.Option(None, "--rpc-url", help="Your own node (default: the configured one)"),
+    from_block: int | None = typer.Option(None, "--from-block", min=0,
+                                          help="Scan from here (default: DocumentAnchor's deployment block)"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Read every anchor naming PERIOD from the node: the report must be the one the first names,
+    and no second may exist. Exit 0 bound, 1 replaced, 3 unbound (published before reports were
+    bound to their month), 4 pending, 2 bad input."""
+    from backend.db.session import session_scope
+    from backend.disclosure.report_binding import verify_report
+    from backend.disclosure.reports import check_period, report_document
+
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        data = file.read_bytes() if file else report_document(session, settings, check_period(period))[1]
+        binding = verify_report(session, settings, period, data, rpc_url=rpc_url, from_block=from_block)
+    if json_out:
+        print_json(binding.model_dump(mode="json"))
+    else:
+        colour = {"bound": "green", "replaced": "red"}.get(binding.status, "yellow")
+        console.print(f"[{colour}]{binding.status}[/] {period} report {binding.doc_hash}: {binding.reason}")
+        for a in binding.anchors:
+            console.print(f"  anchor in block {a.block_number} (tx {a.tx_hash}): {a.doc_hash}"
+                          + (" [red]forged uri[/]" if a.forged else ""))  # fmt: skip
+    raise typer.Exit(BINDING_EXIT[binding.status])
+
+
 @app.command("tape")
 def tape_command(output: Path | None = typer.Option(None, "--output", "-o", help="Write the CSV here (stdout if not)")) -> None:
     """The loan tape: one CSV row per disbursed loan (terms, grade, PD, payments, delinquency,

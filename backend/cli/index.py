@@ -46,12 +46,14 @@ def rebuild_command(yes: bool = typer.Option(False, "--yes", help="Do not ask.")
 @app.command("verify")
 def verify_command(
     from_block: int = typer.Option(None, "--from-block", min=0, help="First block to check (default: the deployment's)."),
-    to_block: int = typer.Option(None, "--to-block", min=0, help="Last block to check (default: the index's checkpoint)."),
+    to_block: int = typer.Option(None, "--to-block", min=0,
+                                 help="Last block to check (default: the chain's confirmed head, latest - confirmations)."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Re-fetch every followed contract's logs from the node and compare them with the index row by
-    row (missing, extra, altered); over the whole range, the projections with a fresh fold too.
-    Exits 1 on any difference."""
+    """Re-fetch every followed contract's logs from the node, up to the chain's confirmed head, and
+    compare them with the index row by row (missing, extra, altered); over the whole range, the
+    projections with a fresh fold too. Logs past the index's checkpoint are listed as not indexed
+    yet. Exits 1 on any difference, or when the index is not current (LOANCHAIN_INDEX_STALE_AFTER)."""
     from backend.chain.index_check import verify_index
 
     settings = get_settings()
@@ -62,8 +64,11 @@ def verify_command(
     else:
         console.print(f"blocks {report.from_block}-{report.to_block} (indexed through {report.indexed_through}): "
                       f"{report.events_on_chain} logs on chain, {report.events_indexed} indexed events")  # fmt: skip
+        console.print(f"  {'' if report.current else '[red]STALE: [/]'}{report.lag}")
         for difference in report.differences:
             console.print(f"  [red]{difference}[/]")
+        for pending in report.not_indexed_yet:
+            console.print(f"  not indexed yet: {pending}")
         for difference in report.projection_differences:
             console.print(f"  [red]projection[/] {difference}")
         for note in report.notes:

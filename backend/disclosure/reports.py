@@ -2,7 +2,9 @@
 `GET /api/v1/disclosure`) and its loan tape (one CSV row per loan), both as of the month's last
 block, are frozen into documents, stored by CID and queued for anchoring on-chain. Once per month:
 a published report is never replaced, so investors and regulators can hold the platform to what it
-said, and anyone can check a copy with the public verifier (`GET /api/v1/verify?cid=`).
+said, and anyone can check a copy with the public verifier (`GET /api/v1/verify?cid=`). Besides its
+hash, each report is anchored alone under a uri naming its month, so the chain itself says which
+report a month was published with first (backend/disclosure/report_binding.py).
 
 "As of the month's last block" is exact whenever the report is published: the index is taken back
 to that block inside a savepoint (`index_at`, the reorg path) and LoanBook is asked how late each
@@ -32,7 +34,9 @@ from backend.disclosure import tape
 from backend.disclosure.aging import aging_at
 from backend.disclosure.flows import period_flows
 from backend.disclosure.models import DisclosureReport
-from backend.disclosure.schemas import DisclosureReportPublic, PeriodFlowsPublic
+from backend.disclosure.report_binding import bind_published, served_binding
+from backend.disclosure.report_commitment import commit_report
+from backend.disclosure.schemas import DisclosureReportPublic, PeriodFlowsPublic, ReportBindingPublic
 from backend.disclosure.service import indexed_until, platform_disclosure
 from backend.errors import Conflict, NotFound, ValidationFailed
 
@@ -121,6 +125,7 @@ def publish(session: Session, settings: Settings, period: str, *, actor: str = "
     loan_tape = {"cid": sheet.cid, "doc_hash": sheet.doc_hash, "loans": len(rows), "columns": list(tape.COLUMNS)}
     data = report_bytes(period, figures.model_dump(mode="json"), month.model_dump(mode="json"), loan_tape)
     document = documents.anchor_document(session, settings, data, actor=actor).document
+    commit_report(session, period, document.doc_hash)  # the chain binds the month to its first report
     report = DisclosureReport(period=period, document_id=document.id, cid=document.cid, doc_hash=document.doc_hash,
                               as_of_block=figures.as_of_block, loan_tape_cid=sheet.cid, published_at=datetime.now(UTC),
                               published_by=actor)  # fmt: skip
@@ -167,6 +172,7 @@ def due_period(session: Session) -> str | None:
 def publish_due(session: Session, settings: Settings) -> str | None:
     """Publishes the oldest month due (`due_period`), if any; returns its period. One a call: a
     platform back from a long stop catches up a month a servicing pass."""
+    bind_published(session)  # reports published before they were bound to their month
     period = due_period(session)
     if period is None:
         return None
@@ -185,11 +191,24 @@ def report_document(session: Session, settings: Settings, period: str) -> tuple[
     return report, _checked(settings, report.cid, report.doc_hash, period)
 
 
-def report_loan_tape(session: Session, settings: Settings, period: str) -> tuple[DisclosureReport, bytes]:
-    """The loan tape published with `period`'s report, checked like the report."""
-    report = _published(session, period)
-    sheet = documents.by_cid(session, report.loan_tape_cid)
-    return report, _checked(settings, sheet.cid, sheet.doc_hash, period)
+def served_report(session: Session, settings: Settings, period: str) -> tuple[DisclosureReport, bytes, ReportBindingPublic]:
+    """`period`'s report as the API serves it: refused (409) unless it is the report the chain
+    binds the month to, as the platform's index of Anchored events has them (pending and unbound
+    reports are served, and say so)."""
+    report, data = report_document(session, settings, period)
+    binding = served_binding(session, period, data)
+    if not binding.ok:
+        raise Conflict(f"{period}'s report is not the one the chain binds the month to: {binding.reason}", field="period")
+    return report, data, binding
+
+
+def report_loan_tape(session: Session, settings: Settings, period: str) -> tuple[str, bytes]:
+    """(CID, bytes) of the loan tape `period`'s served report names: its CID and hash are in the
+    report's bytes, so the month's binding binds the tape too. Checked against that hash, not
+    against the database's row."""
+    _, data, _ = served_report(session, settings, period)
+    named = json.loads(data)["loan_tape"]
+    return named["cid"], _checked(settings, named["cid"], named["doc_hash"], period)
 
 
 def _published(session: Session, period: str) -> DisclosureReport:

@@ -272,6 +272,29 @@ class DisclosureReportPublic(BaseModel):
     verify_url: str
 
 
+class PeriodAnchorPublic(BaseModel):
+    doc_hash: str = Field(description="The report the anchor binds the month to (keccak256 of its bytes)")
+    block_number: int
+    tx_hash: str
+    root: str
+    forged: bool = Field(default=False, description="Its root does not commit to its uri: not a binding, a forgery")
+
+
+class ReportBindingPublic(BaseModel):
+    """Whether a report is the one the chain binds its month to (backend/disclosure/report_binding.py)."""
+
+    period: str
+    status: str = Field(description="bound: the only report the chain binds the month to | replaced: the chain binds "
+                        "the month to another report, or to more than one | pending: its binding is queued, not on "
+                        "chain yet | unbound: published before reports were bound to their month, not bound yet")
+    ok: bool = Field(description="False only when replaced: pending and unbound say nothing against the report")
+    reason: str
+    doc_hash: str = Field(description="keccak256 of the report judged")
+    loan_tape_hash: str | None = Field(default=None, description="The loan tape the report names (so binds too)")
+    source: str = Field(description="Where the anchors were read: the node, or the platform's chain index")
+    anchors: list[PeriodAnchorPublic] = Field(description="Every anchor naming the month, in chain order")
+
+
 class DisclosurePublish(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -7,10 +7,14 @@ from __future__ import annotations
 import copy
 
 from sqlalchemy import select, update
+from web3 import Web3
 
 from backend.anchoring.batcher import batcher_step
 from backend.audit.trace import trace_loan, trace_tx
-from backend.chain.models import ChainEvent
+from backend.chain.deploy import deployed_addresses
+from backend.chain.indexer import CHECKPOINT, undo_after
+from backend.chain.models import ChainEvent, IndexerCheckpoint
+from backend.chain.node import rpc_call
 from backend.chain.projection_models import LoanRow
 from backend.chain.projections import apply_all
 from backend.db.session import session_scope
@@ -18,6 +22,8 @@ from backend.lending import agreement
 from tests.lending.conftest import approved, borrower, chain_identity_settings, client, created_loan, settle  # noqa: F401
 
 FORGED_TX = "0x" + "ab" * 32
+CANCEL_ABI = [{"type": "function", "name": "cancel", "stateMutability": "nonpayable",
+               "inputs": [{"name": "loanId", "type": "uint256"}], "outputs": []}]  # fmt: skip
 
 
 def _anchored_loan(client, settings, borrower, approved):  # noqa: F811
@@ -117,3 +123,52 @@ def test_differences_from_chain_reads_every_figure_of_the_document():
     ]
     assert agreement.differences_from_chain(b"not json", **figures) == ["the document is not an agreement this platform "
                                                                          "writes (not JSON)"]  # fmt: skip
+
+
+def test_a_rolled_back_stopped_index_fails_the_trace_and_the_trace_reads_the_confirmed_head(
+    client, chain_identity_settings, borrower, approved, accounts  # noqa: F811
+):
+    """The audit's M3: the operator takes the index back to the loan's creation and keeps the
+    indexer stopped, while on chain the loan was cancelled 60 days later. The trace reads the
+    chain at its confirmed head, not the index's block, and says how far behind the index is."""
+    settings, loan_id = _anchored_loan(client, chain_identity_settings, borrower, approved)
+    with session_scope(settings) as session:
+        before = trace_loan(session, settings, loan_id)
+    created_block = before.events[0].block_number
+    assert before.consistent, _failing(before)
+    assert "the index is at the confirmed head" in {c.name: c.detail for c in before.checks}["index_current"]
+
+    # An honest index a few blocks behind while the indexer runs is not called stale.
+    rpc_call(settings.rpc_url, "evm_mine")
+    rpc_call(settings.rpc_url, "evm_mine")
+    with session_scope(settings) as session:
+        behind = trace_loan(session, settings, loan_id)
+    assert behind.consistent, _failing(behind)
+    assert behind.read_at_block == before.read_at_block + 2
+    assert "2 blocks behind the confirmed head" in {c.name: c.detail for c in behind.checks}["index_current"]
+
+    rpc_call(settings.rpc_url, "evm_increaseTime", [60 * 86400])
+    rpc_call(settings.rpc_url, "evm_mine")
+    w3 = Web3(Web3.HTTPProvider(settings.rpc_url))
+    book = w3.eth.contract(address=deployed_addresses(settings)["LoanBook"], abi=CANCEL_ABI)
+    w3.eth.wait_for_transaction_receipt(book.functions.cancel(loan_id).transact({"from": accounts[3].address}))
+    head = w3.eth.block_number
+    settle(settings)
+    with session_scope(settings) as session:
+        undo_after(session, created_block)
+        cp = session.get(IndexerCheckpoint, CHECKPOINT)
+        cp.block_number, cp.block_hash = created_block, w3.eth.get_block(created_block)["hash"].to_0x_hex()
+    with session_scope(settings) as session:
+        stale = trace_loan(session, settings, loan_id)
+    failing = _failing(stale)
+    assert not stale.consistent and set(failing) == {"index_current"}, failing
+    assert stale.status == "cancelled" and stale.read_at_block == head  # the chain's word, not the index's
+    assert f"the index is at block {created_block}, {head - created_block} blocks behind" in failing["index_current"]
+    assert f"LoanCancelled at block {head}" in failing["index_current"]
+
+    # However generous the tolerance, the trace still reports what the chain says now.
+    lenient = settings.model_copy(update={"index_stale_after": 10**9})
+    with session_scope(lenient) as session:
+        tolerated = trace_loan(session, lenient, loan_id)
+    assert tolerated.status == "cancelled" and tolerated.consistent
+    assert "LoanCancelled" in {c.name: c.detail for c in tolerated.checks}["index_current"]

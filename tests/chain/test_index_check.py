@@ -88,3 +88,29 @@ def test_verify_names_every_edited_deleted_and_invented_row(settings, world, mon
     assert "extra LoanPayment" in result.output and "missing LoanDisbursed" in result.output
     assert "INDEX DIFFERS FROM THE CHAIN" in result.output
     assert ranged_cli.exit_code == 0, ranged_cli.output  # the repayment's block on: untouched
+
+
+def test_verify_judges_the_index_against_the_confirmed_head_not_its_own_checkpoint(settings, world):  # noqa: F811
+    """The audit's M3: by default `index verify` reads up to the chain's confirmed head. An index a
+    few fresh blocks behind is current (its lag reported, the logs it lacks listed as not indexed
+    yet); one taken back and kept stopped while the chain moved on is not."""
+    loan_id, _ = world.active_loan()
+    Indexer().catch_up(settings)
+    indexed = verify_index(settings).indexed_through
+    world.repay(loan_id, 1_000 * UNIT)  # mined just now: the indexer would take it on its next round
+    behind = verify_index(settings)
+    head = world.w3.eth.block_number
+    assert behind.ok and behind.current, (behind.differences, behind.notes)
+    assert (behind.to_block, behind.confirmed_head, behind.indexed_through) == (head, head, indexed)
+    assert behind.lag_blocks == head - indexed and behind.not_indexed_yet
+    assert all(d.block_number > indexed for d in behind.not_indexed_yet)
+
+    world.chain.rpc("evm_increaseTime", [60 * 86400])  # the chain moves on for two months; the index does not
+    world.chain.rpc("evm_mine")
+    stale = verify_index(settings)
+    assert not stale.ok and not stale.current and not stale.differences
+    assert f"{stale.lag_blocks} blocks behind the confirmed head {stale.confirmed_head}" in stale.lag
+
+    Indexer().catch_up(settings)
+    caught_up = verify_index(settings)
+    assert caught_up.ok and caught_up.lag_blocks == 0 and not caught_up.not_indexed_yet

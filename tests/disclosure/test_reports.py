@@ -10,19 +10,25 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import update
 from typer.testing import CliRunner
 
-from backend.anchoring.documents import document_hash
+from backend.anchoring.documents import anchor_document, document_hash
+from backend.anchoring.verification import verify_cid
 from backend.chain.indexer import Indexer
 from backend.cli.main import app
 from backend.config import get_settings
 from backend.content.cid import cid_of
 from backend.db.session import session_scope
+from backend.disclosure.models import DisclosureReport
+from backend.disclosure.report_binding import bind_published
+from backend.disclosure.report_commitment import commit_report
 from backend.disclosure.reports import (
     month_of,
     next_month,
     period_end,
     period_start,
+    publish,
     publish_due,
 )
 from backend.servicing.service import servicing_step
@@ -266,3 +272,89 @@ def test_every_flow_reads_an_argument_its_event_has(chain_settings):
     for (contract, event), flows in FLOWS.items():
         (abi,) = [e for e in load_artifact(chain_settings, contract)["abi"] if e["type"] == "event" and e["name"] == event]
         assert {a for a in flows.values() if a} <= {i["name"] for i in abi["inputs"]}, (contract, event)
+
+
+def _verify_report(monkeypatch, settings, *args: str):
+    try:
+        point_get_settings_at(monkeypatch, settings)
+        result = CliRunner().invoke(app, ["disclosure", "verify-report", *args, "--json"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    return result.exit_code, json.loads(result.stdout) if result.stdout.strip() else result.output
+
+
+def _anchor_and_index(settings) -> None:
+    flush_and_confirm(settings)
+    Indexer().catch_up(settings)
+
+
+def test_a_replaced_report_is_caught_by_the_chain_binding_of_its_month(settings, world, monkeypatch):  # noqa: F811
+    """The audit's M4: the operator anchors a report with other figures for a published month and
+    points the database at it. Both documents verify as documents; the chain's binding of the month
+    to its first report does not."""
+    period = start_a_month(world)
+    world.active_loan()
+    end_the_month(world, settings, period)
+    with session_scope(settings) as session:
+        published, _ = publish(session, settings, period)
+    _anchor_and_index(settings)
+    client = client_for(settings)
+    original = client.get(f"/api/v1/disclosure/reports/{period}")
+    assert original.status_code == 200 and original.headers["x-report-binding"] == "bound"
+    status, verdict = _verify_report(monkeypatch, settings, period)
+    assert status == 0 and verdict["status"] == "bound" and verdict["source"] == "the node's Anchored events"
+    (bound,) = verdict["anchors"]
+    assert bound["doc_hash"] == published.doc_hash and not bound["forged"]
+
+    # The operator anchors other figures as a plain document and re-points the month at them.
+    body = json.loads(original.content)
+    body["figures"]["defaults"]["count"] += 10
+    forged = json.dumps(body, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    with session_scope(settings) as session:
+        new = anchor_document(session, settings, forged, actor="system").document
+        session.execute(update(DisclosureReport).where(DisclosureReport.period == period)
+                        .values(document_id=new.id, cid=new.cid, doc_hash=new.doc_hash))  # fmt: skip
+    _anchor_and_index(settings)
+    with session_scope(settings) as session:
+        assert verify_cid(session, settings, new.cid).status == "verified"  # as a document, it verifies
+    refused = client.get(f"/api/v1/disclosure/reports/{period}")
+    assert refused.status_code == 409 and published.doc_hash in refused.json()["detail"]
+    assert client.get(f"/api/v1/disclosure/reports/{period}/loans.csv").status_code == 409
+    status, verdict = _verify_report(monkeypatch, settings, period)
+    assert status == 1 and verdict["status"] == "replaced" and verdict["doc_hash"] == new.doc_hash
+    assert f"first to the report {published.doc_hash}" in verdict["reason"]
+
+    # It binds the month to the new report too: the chain now names two reports for one month.
+    with session_scope(settings) as session:
+        commit_report(session, period, new.doc_hash)
+    _anchor_and_index(settings)
+    assert client.get(f"/api/v1/disclosure/reports/{period}").status_code == 409
+    assert client.get(f"/api/v1/disclosure/reports/{period}/binding").json()["status"] == "replaced"
+    copy = settings.var_dir / "original.json"
+    copy.write_bytes(original.content)
+    status, verdict = _verify_report(monkeypatch, settings, period, "--file", str(copy), "--from-block", "0")
+    assert status == 1 and verdict["status"] == "replaced" and len(verdict["anchors"]) == 2
+    assert "a month is published once" in verdict["reason"]
+
+
+def test_a_report_published_before_months_were_bound_is_bound_by_the_next_servicing_pass(settings, world, monkeypatch):  # noqa: F811
+    """A report anchored only as a document in a batch (as before this binding) is served as
+    `unbound` and verifies as such (exit 3) until the servicing worker binds it."""
+    period = start_a_month(world)
+    world.active_loan()
+    end_the_month(world, settings, period)
+    with monkeypatch.context() as patched, session_scope(settings) as session:
+        patched.setattr("backend.disclosure.reports.commit_report", lambda *args: None)
+        publish(session, settings, period)
+    _anchor_and_index(settings)
+    client = client_for(settings)
+    assert client.get(f"/api/v1/disclosure/reports/{period}").headers["x-report-binding"] == "unbound"
+    assert _verify_report(monkeypatch, settings, period)[0] == 3
+    with session_scope(settings) as session:
+        assert bind_published(session) == 1 and bind_published(session) == 0
+    assert client.get(f"/api/v1/disclosure/reports/{period}").headers["x-report-binding"] == "pending"
+    assert _verify_report(monkeypatch, settings, period)[0] == 4
+    _anchor_and_index(settings)
+    assert client.get(f"/api/v1/disclosure/reports/{period}").headers["x-report-binding"] == "bound"
+    assert _verify_report(monkeypatch, settings, period)[0] == 0

@@ -27,7 +27,7 @@ def test_a_loan_traced_end_to_end_is_consistent(client, chain_identity_settings,
     trace = client.get(f"/api/v1/audit/trace/loan/{loan_id}", headers=auditor).json()
     assert trace["consistent"], trace["checks"]
     assert {c["name"] for c in trace["checks"]} == {
-        "index_matches_chain", "terms_hash_recomputed", "events_match_chain", "terms_match_offer",
+        "index_current", "index_matches_chain", "terms_hash_recomputed", "events_match_chain", "terms_match_offer",
         "created_by_platform_tx", "decision_reproduced", "agreement_anchored", "agreement_matches_terms",
         "borrower_attested", "case_log_matches_audit_log",
     }  # fmt: skip

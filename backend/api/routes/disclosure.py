@@ -10,11 +10,13 @@ from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
 from backend.api.downloads import CSV_RESPONSES, csv_download
 from backend.disclosure import reports
 from backend.disclosure.live import live_disclosure, live_tape_csv
+from backend.disclosure.report_binding import served_binding
 from backend.disclosure.schemas import (
     DisclosurePublic,
     DisclosurePublish,
     DisclosureReportPublic,
     PeriodFlowsPublic,
+    ReportBindingPublic,
 )
 
 router = APIRouter(prefix="/api/v1/disclosure", tags=["disclosure"])
@@ -59,8 +61,19 @@ def published(session: SessionDep) -> list[DisclosureReportPublic]:
     responses={200: {"content": {"application/json": {}}}},
 )
 def report(period: Period, session: SessionDep, settings: SettingsDep) -> Response:
-    row, data = reports.report_document(session, settings, period)
-    return Response(data, media_type="application/json", headers={"X-Content-CID": row.cid, "X-Document-Hash": row.doc_hash})
+    row, data, binding = reports.served_report(session, settings, period)
+    return Response(data, media_type="application/json", headers={
+        "X-Content-CID": row.cid, "X-Document-Hash": row.doc_hash, "X-Report-Binding": binding.status})  # fmt: skip
+
+
+@router.get(
+    "/reports/{period}/binding",
+    dependencies=allow("disclosure.read"),
+    summary="Whether the month's report is the one the chain binds the month to (bound | replaced | pending | unbound)",
+)
+def report_binding(period: Period, session: SessionDep, settings: SettingsDep) -> ReportBindingPublic:
+    _, data = reports.report_document(session, settings, period)
+    return served_binding(session, period, data)
 
 
 @router.get(
@@ -71,9 +84,9 @@ def report(period: Period, session: SessionDep, settings: SettingsDep) -> Respon
     responses=CSV_RESPONSES,
 )
 def report_tape(period: Period, session: SessionDep, settings: SettingsDep) -> Response:
-    row, data = reports.report_loan_tape(session, settings, period)
+    cid, data = reports.report_loan_tape(session, settings, period)
     response = csv_download(data, f"loanchain-loan-tape-{period}.csv")
-    response.headers["X-Content-CID"] = row.loan_tape_cid
+    response.headers["X-Content-CID"] = cid
     return response
 
 
