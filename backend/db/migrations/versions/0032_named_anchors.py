@@ -1,15 +1,15 @@
 """documents.anchor_uri: a hash that names itself on chain (a month bound to its disclosure
 report) is anchored alone under this uri
 
-Revision ID: 0031_named_anchors
-Revises: 0030_sealed_review_notes
+Revision ID: 0032_named_anchors
+Revises: 0031_decision_salt
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0031_named_anchors"
-down_revision = "0030_sealed_review_notes"
+revision = "0032_named_anchors"
+down_revision = "0031_decision_salt"
 branch_labels = None
 depends_on = None
 
