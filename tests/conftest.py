@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,8 +99,12 @@ def contracts(deployment, w3, artifacts):
 
 @pytest.fixture
 def snapshot(anvil, chain_settings) -> Iterator[None]:
-    """Reverts the chain to where it was before the test."""
+    """Reverts the chain to where it was before the test, its clock kept with the wall clock."""
     snap = rpc_call(chain_settings.rpc_url, "evm_snapshot")
+    # A revert takes Anvil's clock back to the snapshot's block time; a live chain's follows the
+    # wall clock, which `audit verify` holds entry times against (an entry is not after its anchor).
+    latest = int(rpc_call(chain_settings.rpc_url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    rpc_call(chain_settings.rpc_url, "evm_setTime", [max(int(time.time()), latest)])
     yield
     assert rpc_call(chain_settings.rpc_url, "evm_revert", [snap]) is True
 

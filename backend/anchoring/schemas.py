@@ -75,6 +75,10 @@ class VerificationPublic(BaseModel):
     checked_against: str | None = Field(
         default=None, description="Which DocumentAnchor (and from where) and which anchorer the verdict relied on"
     )
+    confirmations: int | None = Field(
+        default=None, description="Blocks from the anchor's to the node's latest (1: just mined); a verdict read at "
+        "the latest block, which a reorganisation of the chain could still undo while this is low",
+    )  # fmt: skip
 
 
 class ProofFile(BaseModel):

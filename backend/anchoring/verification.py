@@ -119,6 +119,12 @@ def _anchor_event(reader, root: str, block_number: int):
     return event, None
 
 
+def _confirmations(reader, block_number: int) -> int:
+    """Blocks from the anchor's to the node's latest, itself included: 1 = just mined. The verdict
+    is read at the latest block, so on a chain that reorganises a low count can still be undone."""
+    return max(0, reader.latest_block() - block_number + 1)
+
+
 def verify_record(
     session: Session, settings: Settings, doc: Document, *, rpc_url: str | None = None, reader=None
 ) -> VerificationPublic:
@@ -164,6 +170,7 @@ def verify_record(
         tx_hash=event.tx_hash,
         anchorer=event.anchorer,
         checked_against=_describe(reader.expected, event.anchorer),
+        confirmations=_confirmations(reader, check.block_number),
     )
 
 
@@ -270,7 +277,9 @@ def verify_with_proof_file(
     """Verify `data` against a proof file and the chain alone: no database, no content store.
     The DocumentAnchor is `contract` or the deployment manifest's, never just the proof's."""
     doc_hash = documents.document_hash(data)
-    facts = proof.model_dump(include={"leaf", "proof", "root", "uri", "contract", "chain_id", "cid"})
+    # The CID is recomputed from the bytes, and the uri, transaction and block come from the chain:
+    # the file's own are only compared, never echoed.
+    facts = proof.model_dump(include={"leaf", "proof", "root", "contract", "chain_id"}) | {"cid": cid_of(data)}
     if doc_hash != proof.doc_hash:
         reason = f"the file hashes to {doc_hash}, the proof is for {proof.doc_hash}"
         return _result("tampered", reason, doc_hash=doc_hash, **facts)
@@ -279,6 +288,9 @@ def verify_with_proof_file(
         return _result("tampered", "the proof's leaf is not the leaf of its document hash", doc_hash=doc_hash, **facts)
     if process_proof(leaf, proof.proof) != to_bytes32(proof.root):
         return _result("tampered", "the proof does not lead from the leaf to its root", doc_hash=doc_hash, **facts)
+    if proof.cid is not None and proof.cid != facts["cid"]:
+        reason = f"the proof names CID {proof.cid}, but the file's CID is {facts['cid']}: the proof file was altered"
+        return _result("tampered", reason, doc_hash=doc_hash, **facts)
     expected = expected_anchor(settings, proof.chain_id, contract)
     if proof.contract.lower() != expected.address.lower():
         raise ValidationFailed(
@@ -302,13 +314,19 @@ def verify_with_proof_file(
     event, problem = _anchor_event(reader, proof.root, check.block_number)
     if event is None:
         return _result("unknown", problem, doc_hash=doc_hash, **facts)
+    facts |= {"uri": event.uri, "block_number": check.block_number, "tx_hash": event.tx_hash}
+    claimed = {"uri": proof.uri, "block_number": proof.block_number, "tx_hash": proof.tx_hash}
+    differs = [name for name, value in claimed.items() if value is not None and str(value).lower() != str(facts[name]).lower()]
+    if differs:
+        said, found = (", ".join(f"{name} {source[name]}" for name in differs) for source in (claimed, facts))
+        reason = f"the proof names {said}, but root {proof.root}'s Anchored event has {found}: the proof file was altered"
+        return _result("tampered", reason, doc_hash=doc_hash, **facts)
     return _result(
         "verified",
         f"anchored in block {check.block_number} under root {proof.root}",
         doc_hash=doc_hash,
         **facts | {"checked_against": _describe(expected, event.anchorer)},
-        block_number=check.block_number,
         timestamp=datetime.fromtimestamp(check.timestamp, UTC),
-        tx_hash=event.tx_hash,
         anchorer=event.anchorer,
+        confirmations=_confirmations(reader, check.block_number),
     )

@@ -6,15 +6,22 @@ the batch manifests) hides nothing: the chain still says which head was anchored
 - A batch anchored under an `ipfs://` manifest may list heads in it (how heads were anchored
   before they went alone). Such a manifest that cannot be fetched, or does not hash to its root,
   makes the log *unverifiable*: it may hold a head the log no longer matches.
+
+The scan starts where DocumentAnchor was created, as the chain says, not as the deployment
+manifest says: the manifest is the operator's file, and a `block` moved forward would hide every
+earlier head. Its block counts only once the deploy transaction's receipt (or the contract's code
+appearing in that block) confirms it; otherwise the scan starts at block 0. An auditor may name
+the start block (`--from-block`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from backend.anchoring.batcher import MANIFEST_FORMAT
-from backend.anchoring.merkle import MerkleTree, hex32
+from backend.anchoring.merkle import MerkleTree, hex32, to_bytes32
 from backend.audit.head_commitment import head_root, is_head_uri, parse_head_uri
 from backend.config import Settings
 from backend.content.store import get_content_store
@@ -28,19 +35,28 @@ class ChainCheckpoint:
     block_number: int
     tx_hash: str
     root: str
+    block_time: datetime | None = None  # when the root was first anchored (DocumentAnchor.anchoredAt)
 
 
 @dataclass
 class ChainScan:
     checkpoints: list[ChainCheckpoint] = field(default_factory=list)
     unverifiable: list[str] = field(default_factory=list)  # anchors whose audit heads cannot be known
+    from_block: int = 0
 
 
-def _deployed_at(settings: Settings) -> int:
+def scan_start(settings: Settings, reader) -> int:
+    """The block DocumentAnchor was created in, when the chain confirms the manifest's; else 0."""
     from backend.chain.deploy import load_manifest
 
     entry = load_manifest(settings, settings.chain_id)["contracts"].get("DocumentAnchor") or {}
-    return int(entry.get("block") or 0)
+    try:
+        block = int(entry.get("block") or 0)
+    except (TypeError, ValueError):
+        return 0
+    if block <= 0 or str(entry.get("address", "")).lower() != reader.address.lower():
+        return 0
+    return block if reader.created_in(block, entry.get("txHash")) else 0
 
 
 def _named_head(event, scan: ChainScan) -> None:
@@ -75,17 +91,23 @@ def _manifest_heads(event, store, scan: ChainScan) -> None:
             scan.checkpoints.append(ChainCheckpoint(seq, entry_hash, event.block_number, event.tx_hash, event.root))
 
 
-def scan_chain(settings: Settings, *, rpc_url: str | None = None) -> ChainScan:
-    """Every audit head the platform's DocumentAnchor holds. Only ANCHORER_ROLE can anchor
-    there, so each of its events is the platform's own (its code is checked against the manifest)."""
+def scan_chain(settings: Settings, *, rpc_url: str | None = None, from_block: int | None = None) -> ChainScan:
+    """Every audit head the platform's DocumentAnchor holds, in chain order, from `from_block`
+    (default: its creation, see scan_start). Only ANCHORER_ROLE can anchor there, so each of its
+    events is the platform's own (its code is checked against the manifest)."""
     from backend.anchoring.verification import platform_reader
 
     reader = platform_reader(settings, rpc_url)
     store = get_content_store(settings)
-    scan = ChainScan()
-    for event in reader.anchored_events(from_block=_deployed_at(settings)):
+    scan = ChainScan(from_block=scan_start(settings, reader) if from_block is None else from_block)
+    for event in reader.anchored_events(from_block=scan.from_block):
+        found = len(scan.checkpoints)
         if is_head_uri(event.uri):
             _named_head(event, scan)
         elif event.uri.startswith("ipfs://"):
             _manifest_heads(event, store, scan)
+        if len(scan.checkpoints) > found:
+            _, timestamp = reader.anchored_at(to_bytes32(event.root))
+            when = datetime.fromtimestamp(timestamp, UTC) if timestamp else None
+            scan.checkpoints[found:] = [replace(cp, block_time=when) for cp in scan.checkpoints[found:]]
     return scan

@@ -11,12 +11,19 @@ Each row is judged by its links, not its seq alone, because a careful forger ren
 - a row whose hash does not recompute was *edited*.
 The head row catches appends and deletions at the end; on-chain checkpoints catch a log
 rewritten consistently up to a point (kind `rewritten`).
+
+`find_misdated` checks the times the entries claim (kind `misdated`): appends serialise on the
+head lock, so `recorded_at` only moves forward, but for a clock step of up to CLOCK_SKEW; and an
+entry cannot have been recorded after the first on-chain anchor of a head at or beyond it. The
+chain gives no lower bound: entries after an anchored head may be recorded before that anchor's
+block, while its transaction is under way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from backend.audit.hashing import entry_hash
@@ -36,9 +43,53 @@ class EntryLike(Protocol):
 
 @dataclass(frozen=True)
 class Issue:
-    kind: str  # edited | inserted | deleted | rewritten | checkpoint
+    kind: str  # edited | inserted | deleted | rewritten | misdated | checkpoint, and verify.ANCHOR_KINDS
     seq: int  # the first entry concerned (for deleted: where the missing entry was)
     detail: str
+
+
+class TimedEntry(Protocol):
+    seq: int
+    recorded_at: str
+
+
+# How far back the clock of one appender may be behind another's (NTP steps, several hosts).
+CLOCK_SKEW = timedelta(seconds=5)
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # hashing.format_timestamp
+
+
+def parse_recorded_at(text: str) -> datetime | None:
+    try:
+        return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def find_misdated(
+    rows: Iterable[TimedEntry], anchored_at: Mapping[int, datetime], skew: timedelta = CLOCK_SKEW
+) -> list[Issue]:
+    """Entries (ordered by seq) whose time is earlier than one before them by more than `skew`
+    (held against the latest time seen, so steps within the skew do not add up), later than the
+    block time of the anchor of a head at or after them (`anchored_at`: seq -> block time of the
+    first anchor of that seq that holds), or not a timestamp at all."""
+    issues: list[Issue] = []
+    latest: tuple[int, datetime] | None = None  # (seq, time) of the latest time claimed so far
+    flagged: set[int] = set()
+    for row in rows:
+        moment = parse_recorded_at(row.recorded_at)
+        if moment is None:
+            issues.append(Issue("misdated", row.seq, f"entry {row.seq}'s time {row.recorded_at!r} is not a timestamp"))
+        elif latest is not None and moment < latest[1] - skew:
+            issues.append(Issue("misdated", row.seq, f"entry {row.seq} claims {row.recorded_at}, "
+                                f"{(latest[1] - moment).total_seconds():.0f} s before entry {latest[0]} it follows"))  # fmt: skip
+        elif latest is None or moment > latest[1]:
+            latest = (row.seq, moment)
+        block_time = anchored_at.get(row.seq)
+        if block_time is not None and latest is not None and latest[1] > block_time + skew and latest[0] not in flagged:
+            flagged.add(latest[0])
+            issues.append(Issue("misdated", latest[0], f"entry {latest[0]} claims {latest[1]:%Y-%m-%dT%H:%M:%S}Z, "
+                                f"after the anchor of seq {row.seq} that covers it ({block_time:%Y-%m-%dT%H:%M:%S}Z)"))  # fmt: skip
+    return sorted(issues, key=lambda issue: issue.seq)
 
 
 def hash_with_seq(row: EntryLike, seq: int) -> str:

@@ -41,6 +41,7 @@ class CheckpointPublic(BaseModel):
     review: AlertReviewPublic | None = Field(default=None, description="The review, once a person has made it")
     block_number: int | None = None
     tx_hash: str | None = None
+    block_time: datetime | None = Field(default=None, description="When the anchor's block was made")
 
 
 class AuditReportPublic(BaseModel):

@@ -1,15 +1,23 @@
 """`loanchain audit verify`: the hash chain recomputed, then held against its on-chain anchors.
 
-Besides entries edited, inserted, deleted or rewritten, the log fails as a whole (seq 0) when
-its anchors cannot be checked: an anchored batch whose audit heads cannot be known
-(`unverifiable`), or a log older than the anchoring interval that no checkpoint holds
-(`unanchored`). Nothing anchored yet is fine only while the log is young enough for that.
+The chain is append-only, so the first on-chain anchor of a seq is the one the log is held
+against, whatever the checkpoint rows say; a later anchor naming another hash for that seq is
+evidence of a rewrite in itself (`reanchored`, naming both blocks). Besides entries edited,
+inserted, deleted, rewritten or misdated (a time out of order, or after its anchor), the log
+fails when its anchors cannot vouch for it: an anchored batch whose audit heads cannot be known
+(`unverifiable`, seq 0), or entries no holding checkpoint covers, older than the anchoring delay
+(`unanchored`: seq 0 when nothing holds, else the first entry after the last holding checkpoint).
+A checkpoint queued but not on chain yet does not extend the delay: the delay already allows for
+the batcher's and the outbox's rounds, so one still pending after it means they are stopped or
+stuck, and the issue names it.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,12 +26,21 @@ from backend.anchoring.models import Document
 from backend.anchoring.verification import platform_reader, verify_record
 from backend.audit import log
 from backend.audit.head_commitment import head_digest
-from backend.audit.integrity import Issue, find_issues
+from backend.audit.integrity import Issue, find_issues, find_misdated, parse_recorded_at
 from backend.audit.models import AuditCheckpoint, AuditEntry
 from backend.config import Settings
 
 # Issues about the anchors as a whole rather than about an entry of the log.
-ANCHOR_KINDS = frozenset({"checkpoint", "unverifiable", "unanchored"})
+ANCHOR_KINDS = frozenset({"checkpoint", "unverifiable", "unanchored", "reanchored"})
+
+# Beyond the audit and batch intervals, for the workers' polls and the anchor transaction to be
+# sent and confirmed: an honest platform whose anchor-batcher runs is never flagged `unanchored`.
+ANCHORING_SLACK = 300.0
+
+
+def anchoring_delay(settings: Settings) -> float:
+    """Seconds after an entry is recorded by which a holding on-chain checkpoint must cover it."""
+    return settings.audit_anchor_interval + settings.anchor_batch_interval + ANCHORING_SLACK
 
 
 @dataclass(frozen=True)
@@ -34,6 +51,7 @@ class CheckpointCheck:
     detail: str
     block_number: int | None = None
     tx_hash: str | None = None
+    block_time: datetime | None = None
 
 
 @dataclass
@@ -74,9 +92,11 @@ def _check_checkpoint(session: Session, cp: AuditCheckpoint, stored: str | None,
         found = "no entry" if stored is None else f"entry hash {stored}"
         return CheckpointCheck(
             cp.seq, cp.entry_hash, "mismatch", f"anchored hash {cp.entry_hash}, the log now has {found}",
-            result.block_number, result.tx_hash,
+            result.block_number, result.tx_hash, result.timestamp,
         )  # fmt: skip
-    return CheckpointCheck(cp.seq, cp.entry_hash, "holds", result.reason, result.block_number, result.tx_hash)
+    return CheckpointCheck(
+        cp.seq, cp.entry_hash, "holds", result.reason, result.block_number, result.tx_hash, result.timestamp
+    )
 
 
 def verify_audit_log(
@@ -86,27 +106,30 @@ def verify_audit_log(
     rpc_url: str | None = None,
     check_anchors: bool = True,
     scan_chain: bool = True,
+    from_block: int | None = None,
     now: datetime | None = None,
 ) -> AuditReport:
     """Recompute the chain; with `check_anchors`, hold it against the checkpoints the database
-    records, and (`scan_chain`) those the chain names, so deleting checkpoint rows hides nothing."""
+    records, and (`scan_chain`, from `from_block` or DocumentAnchor's creation) those the chain
+    names, so deleting or re-pointing checkpoint rows hides nothing."""
     rows = session.scalars(select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000))
     head = log.head(session)
     count = 0
-    began: str | None = None
 
     def counted():
-        nonlocal count, began
+        nonlocal count
         for row in rows:
             count += 1
-            began = began or row.recorded_at
             yield row
 
     issues = find_issues(counted(), head.seq if head else None, head.entry_hash if head else None)
     report = AuditReport(entries=count, head_seq=head.seq if head else None, issues=list(issues))
     if not check_anchors:
+        report.issues += _misdated(session, {})
+        report.issues.sort(key=lambda issue: issue.seq)
         return report
 
+    @cache
     def stored_hash(seq: int) -> str | None:
         return session.scalar(select(AuditEntry.entry_hash).where(AuditEntry.seq == seq))
 
@@ -117,29 +140,32 @@ def verify_audit_log(
         reader = reader or platform_reader(settings, rpc_url)  # the contract's code checked once
         return verify_record(session, settings, doc, rpc_url=rpc_url, reader=reader)
 
-    checks: dict[int, CheckpointCheck] = {}
+    recorded: dict[int, CheckpointCheck] = {}  # the database's checkpoints
+    anchorings: dict[int, list[CheckpointCheck]] = defaultdict(list)  # every on-chain anchor of each seq
     for cp in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).all():
-        checks[cp.seq] = _check_checkpoint(session, cp, stored_hash(cp.seq), verify)
-        if checks[cp.seq].status == "tampered":
-            report.issues.append(Issue("checkpoint", cp.seq, f"checkpoint at seq {cp.seq}: {checks[cp.seq].detail}"))
+        check = recorded[cp.seq] = _check_checkpoint(session, cp, stored_hash(cp.seq), verify)
+        if check.status == "tampered":
+            report.issues.append(Issue("checkpoint", cp.seq, f"checkpoint at seq {cp.seq}: {check.detail}"))
+        elif check.block_number is not None:
+            anchorings[cp.seq].append(check)
     if scan_chain:
         from backend.audit.chain_checkpoints import scan_chain as scan
 
-        found = scan(settings, rpc_url=rpc_url)
+        found = scan(settings, rpc_url=rpc_url, from_block=from_block)
         report.issues += [Issue("unverifiable", 0, problem) for problem in found.unverifiable]
         for ccp in found.checkpoints:
-            known = checks.get(ccp.seq)
-            if known is not None and known.entry_hash == ccp.entry_hash and known.status != "tampered":
-                continue
-            stored = stored_hash(ccp.seq)
-            status = "holds" if stored == ccp.entry_hash else "mismatch"
-            checks[ccp.seq] = CheckpointCheck(
-                ccp.seq, ccp.entry_hash, status, f"found on-chain in the batch manifest of root {ccp.root}",
-                ccp.block_number, ccp.tx_hash,
-            )  # fmt: skip
-            if known is None:
+            if ccp.seq not in recorded and ccp.seq not in anchorings:
                 report.issues.append(Issue("checkpoint", ccp.seq, f"the head at seq {ccp.seq} was anchored in block "
                                            f"{ccp.block_number}, but the database has no such checkpoint (deleted)"))
+            anchorings[ccp.seq].append(CheckpointCheck(
+                ccp.seq, ccp.entry_hash, "holds" if stored_hash(ccp.seq) == ccp.entry_hash else "mismatch",
+                f"found on-chain in the batch manifest of root {ccp.root}", ccp.block_number, ccp.tx_hash,
+                ccp.block_time,
+            ))  # fmt: skip
+
+    checks = {seq: check for seq, check in recorded.items() if check.block_number is None}  # pending, tampered
+    for seq, found_anchors in anchorings.items():
+        checks[seq] = _first_anchor(found_anchors, report.issues)
 
     holding = 0
     for seq in sorted(checks):
@@ -158,26 +184,57 @@ def verify_audit_log(
                 Issue("rewritten", holding + 1, f"entries {holding + 1}..{seq} differ from the log anchored at seq "
                       f"{seq} (block {check.block_number}): rewritten with recomputed hashes")
             )  # fmt: skip
-    unanchored = _unanchored(settings, began, report.checkpoints, now or datetime.now(UTC))
+    anchored_at = {c.seq: c.block_time for c in report.checkpoints if c.status == "holds" and c.block_time}
+    report.issues += _misdated(session, anchored_at)
+    unanchored = _unanchored(session, settings, report.checkpoints, now or datetime.now(UTC))
     if unanchored is not None:
         report.issues.append(unanchored)
     report.issues.sort(key=lambda issue: issue.seq)
     return report
 
 
-def _unanchored(settings: Settings, began: str | None, checks: list[CheckpointCheck], now: datetime) -> Issue | None:
-    """A log that should have been anchored by now, and no checkpoint of which holds: either the
-    anchors were never made or the checks cannot find them, and neither can vouch for the log."""
-    if began is None or any(c.status == "holds" for c in checks):
-        return None
-    try:
-        first = datetime.strptime(began, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    except ValueError:
-        return None  # an edited timestamp: find_issues has reported that entry already
-    # The first head is queued at once; its batch waits at most the batch interval.
-    allowed = settings.audit_anchor_interval + settings.anchor_batch_interval
-    age = (now - first).total_seconds()
+def _first_anchor(anchors: list[CheckpointCheck], issues: list[Issue]) -> CheckpointCheck:
+    """The first on-chain anchor of one seq (the database's own check first within a block): the
+    one that stands. Each later anchor naming another entry hash is an issue of its own."""
+    first = min(anchors, key=lambda check: check.block_number)
+    named = {first.entry_hash}
+    for other in sorted(anchors, key=lambda check: check.block_number):
+        if other.entry_hash not in named:
+            named.add(other.entry_hash)
+            issues.append(Issue(
+                "reanchored", first.seq, f"the head at seq {first.seq} was anchored in block {first.block_number} as "
+                f"{first.entry_hash}, and again in block {other.block_number} as {other.entry_hash}: the chain is "
+                "append-only, so the first stands, and a second head for one seq means the log was rewritten",
+            ))  # fmt: skip
+    return first
+
+
+def _misdated(session: Session, anchored_at: dict[int, datetime]) -> list[Issue]:
+    times = session.execute(select(AuditEntry.seq, AuditEntry.recorded_at).order_by(AuditEntry.seq)
+                            .execution_options(yield_per=5000))  # fmt: skip
+    return find_misdated(times, anchored_at)
+
+
+def _unanchored(session: Session, settings: Settings, checks: list[CheckpointCheck], now: datetime) -> Issue | None:
+    """Entries after the last checkpoint that holds, the first of them older than the anchoring
+    delay: either their anchors were never made or the checks cannot find them, and neither
+    vouches for them. Their age is their own recorded_at (see README: *Audit log*)."""
+    covered = max((c.seq for c in checks if c.status == "holds"), default=0)
+    first = session.execute(select(AuditEntry.seq, AuditEntry.recorded_at).where(AuditEntry.seq > covered)
+                            .order_by(AuditEntry.seq).limit(1)).first()  # fmt: skip
+    since = parse_recorded_at(first.recorded_at) if first else None
+    if since is None:
+        return None  # nothing after the last anchor, or a time find_misdated reports
+    allowed = anchoring_delay(settings)
+    age = (now - since).total_seconds()
     if age <= allowed:
         return None
-    return Issue("unanchored", 0, f"the log began {age:.0f} s ago ({began}), more than the {allowed:.0f} s it may "
-                 "go unanchored, and no on-chain checkpoint of it holds")  # fmt: skip
+    queued = [c for c in checks if c.status == "pending" and c.seq > covered]
+    stuck = f"; the checkpoint at seq {queued[-1].seq} is queued but not anchored ({queued[-1].detail})" if queued else ""
+    if covered == 0:
+        return Issue("unanchored", 0, f"the log began {age:.0f} s ago ({first.recorded_at}), more than the "
+                     f"{allowed:.0f} s it may go unanchored, and no on-chain checkpoint of it holds{stuck}")  # fmt: skip
+    last = session.scalar(select(func.max(AuditEntry.seq)))
+    return Issue("unanchored", first.seq, f"entries {first.seq}..{last} are not anchored: the first was recorded "
+                 f"{age:.0f} s ago ({first.recorded_at}), more than the {allowed:.0f} s allowed, and the last "
+                 f"checkpoint that holds is at seq {covered}{stuck}")  # fmt: skip

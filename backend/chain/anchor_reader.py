@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from web3 import Web3
-from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3Exception
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError, TransactionNotFound, Web3Exception
 
 from backend.chain.client import get_web3
 from backend.config import Settings
@@ -130,6 +130,34 @@ class AnchorReader:
         """keccak256 of the runtime code, 0x-hex (the deployment manifest's `codeHash`)."""
         return "0x" + Web3.keccak(self._call("eth_getCode", lambda: self.w3.eth.get_code(self.address))).hex()
 
+    def latest_block(self) -> int:
+        return self._call("eth_blockNumber", lambda: self.w3.eth.block_number)
+
+    def created_in(self, block_number: int, tx_hash: str | None = None) -> bool | None:
+        """Whether this contract was created in `block_number`, from the chain, not a manifest: by
+        `tx_hash`'s receipt when given (it must name this contract as created, in that block),
+        else by its code (none at the block before, some at it). None when the node cannot say
+        (no such transaction, or old state pruned)."""
+        if tx_hash:
+            try:
+                receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+            except TransactionNotFound:
+                receipt = None
+            except (OSError, Web3Exception, ValueError) as exc:
+                raise ChainUnavailable(f"cannot reach the node at {self.rpc_url}: {exc}", rpc_url=self.rpc_url) from exc
+            if receipt is not None:
+                created = receipt.get("contractAddress")
+                return bool(created and Web3.to_checksum_address(created) == self.address
+                            and receipt["blockNumber"] == block_number and receipt.get("status", 1) == 1)  # fmt: skip
+        if block_number < 1:
+            return None
+        try:
+            before = self.w3.eth.get_code(self.address, block_identifier=block_number - 1)
+            at = self.w3.eth.get_code(self.address, block_identifier=block_number)
+        except Exception:  # pruned state, worded per client
+            return None
+        return len(before) == 0 and len(at) > 0
+
     def is_anchorer(self, account: str, block_number: int) -> bool:
         """Whether `account` held ANCHORER_ROLE at `block_number` (asked once per reader and pair):
         a key rotated out since keeps the roots it anchored while it held the role. A node that
@@ -172,7 +200,7 @@ class AnchorReader:
     def anchored_events(self, root: bytes | None = None, from_block: int = 0, chunk: int = 10_000) -> list[AnchorEvent]:
         """Every Anchored event (for `root`, or all of them), in chain order, read in block ranges."""
         filters = {"root": root} if root is not None else None
-        latest = self._call("eth_blockNumber", lambda: self.w3.eth.block_number)
+        latest = self.latest_block()
         events = []
         for start in range(from_block, latest + 1, chunk):
             end = min(start + chunk - 1, latest)

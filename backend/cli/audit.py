@@ -1,7 +1,8 @@
 """`loanchain audit verify`, `list`, `trace` and `alerts` (transaction monitoring of notes).
 
-`verify` exits 0 when the log is intact, 1 when an entry was edited, inserted or deleted, or
-when its anchors cannot vouch for it (unverifiable, unanchored).
+`verify` exits 0 when the log is intact, 1 when an entry was edited, inserted, deleted, rewritten
+or misdated, when a seq was anchored twice with different hashes (reanchored), or when its
+anchors cannot vouch for it (unverifiable, unanchored).
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ def verify(
         True, "--chain-scan/--no-chain-scan",
         help="Also find checkpoints from the chain's Anchored events and batch manifests, not only the database's.",
     ),  # fmt: skip
+    from_block: int = typer.Option(
+        None, "--from-block", min=0,
+        help="Scan the chain from this block (default: where DocumentAnchor was created, as the chain confirms "
+        "the deployment manifest's block; else 0). Anchors before it are not seen.",
+    ),  # fmt: skip
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Recompute the hash chain, check it against its on-chain anchors, name the first bad entry."""
@@ -33,7 +39,7 @@ def verify(
     settings = get_settings()
     with cli_errors(), session_scope(settings) as session, console.status("verifying the audit log…"):
         report = AuditReportPublic.of(verify_audit_log(
-            session, settings, rpc_url=rpc_url, check_anchors=not offline, scan_chain=chain_scan
+            session, settings, rpc_url=rpc_url, check_anchors=not offline, scan_chain=chain_scan, from_block=from_block
         ))
     if json_out:
         print_json(report.model_dump(mode="json"))
@@ -45,10 +51,15 @@ def verify(
         console.print(f"  anchor at seq {cp.seq}: [{colour}]{cp.status}[/]{where}  {cp.detail}")
     if report.ok:
         console.print(f"[bold green]INTACT[/]  last anchored seq that verifies: {report.last_verified_anchor_seq}")
+        covered = report.last_verified_anchor_seq or 0
+        if not offline and report.head_seq and covered < report.head_seq:
+            console.print(f"  entries {covered + 1}..{report.head_seq} are not anchored yet (within the allowed delay)")
         raise typer.Exit(0)
     first = report.first_issue
     if first.kind in ("unverifiable", "unanchored"):
         console.print(f"[bold red]{first.kind.upper()}[/]  {first.detail}")
+    elif first.kind in ("reanchored", "checkpoint"):
+        console.print(f"[bold red]TAMPERED[/]  {first.kind} at seq {first.seq}: {first.detail}")
     else:
         console.print(f"[bold red]TAMPERED[/]  first {first.kind} entry: seq {first.seq}  ({first.detail})")
     for issue in report.issues[1:]:

@@ -114,7 +114,7 @@ def _print(result) -> None:
     console.print(f"[bold {style}]{result.status.upper()}[/]  {result.reason}")
     rows = [
         ("document hash", result.doc_hash), ("CID", result.cid), ("root", result.root),
-        ("block", result.block_number), ("time", result.timestamp and f"{result.timestamp:%Y-%m-%d %H:%M:%S} UTC"),
+        ("block", result.block_number), ("confirmations", result.confirmations), ("time", result.timestamp and f"{result.timestamp:%Y-%m-%d %H:%M:%S} UTC"),
         ("tx", result.tx_hash), ("contract", result.contract), ("anchorer", result.anchorer),
         ("chain id", result.chain_id), ("batch manifest", result.uri), ("checked against", result.checked_against),
     ]  # fmt: skip

@@ -143,3 +143,30 @@ def test_cli_offline_proof_checks_the_contract(sqlite_settings, proof, use_setti
     assert refused.exit_code == 2 and "refused" in refused.output
     wrong = runner.invoke(app, ["verify", str(document), "--contract", Web3.to_checksum_address("0x" + "12" * 20)])
     assert wrong.exit_code == 2 and "--offline-proof" in wrong.output
+
+
+def test_the_proof_files_cid_uri_and_transaction_are_checked_not_echoed(sqlite_settings, proof, use_settings, tmp_path):
+    """/tmp/audit-proofs/test_l_offline_and_reports.py (L1): a proof whose cid and uri named another
+    document verified, and printed the other document's CID."""
+    genuine = verify_with_proof_file(sqlite_settings, AGREEMENT, proof)
+    assert genuine.status == "verified" and genuine.cid == cid_of(AGREEMENT) and genuine.uri == proof.uri
+    assert genuine.confirmations is not None and genuine.confirmations >= 1
+    other = cid_of(FORGED)
+    for forged in ({"cid": other}, {"uri": f"ipfs://{other}"}, {"tx_hash": "0x" + "12" * 32},
+                   {"block_number": proof.block_number + 1}):  # fmt: skip
+        result = verify_with_proof_file(sqlite_settings, AGREEMENT, proof.model_copy(update=forged))
+        assert result.status == "tampered" and result.cid == cid_of(AGREEMENT), forged
+        assert result.uri != f"ipfs://{other}"
+    # What the file leaves out is taken from the bytes and the chain.
+    bare = proof.model_copy(update={"cid": None, "uri": None, "tx_hash": None, "block_number": None})
+    result = verify_with_proof_file(sqlite_settings, AGREEMENT, bare)
+    assert result.status == "verified" and result.cid == cid_of(AGREEMENT)
+    assert (result.uri, result.tx_hash, result.block_number) == (proof.uri, proof.tx_hash, proof.block_number)
+
+    use_settings(sqlite_settings)
+    (tmp_path / "proof.json").write_text(json.dumps(proof.model_dump(mode="json") | {"cid": other, "uri": f"ipfs://{other}"}))
+    (tmp_path / "agreement.json").write_bytes(AGREEMENT)
+    out = CliRunner().invoke(app, ["verify", "--offline-proof", str(tmp_path / "proof.json"),
+                                   str(tmp_path / "agreement.json"), "--json"])  # fmt: skip
+    assert out.exit_code == 1 and json.loads(out.output)["cid"] == cid_of(AGREEMENT)
+    assert f"names CID {other}" in json.loads(out.output)["reason"]

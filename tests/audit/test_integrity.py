@@ -2,9 +2,10 @@
 renumbers or recomputes hashes (pure: no database)."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from backend.audit.hashing import payload_hash
-from backend.audit.integrity import find_issues, hash_with_seq
+from backend.audit.hashing import format_timestamp, payload_hash
+from backend.audit.integrity import CLOCK_SKEW, find_issues, find_misdated, hash_with_seq
 from backend.audit.models import GENESIS_HASH
 
 
@@ -104,3 +105,49 @@ def test_the_first_of_several_issues_comes_first():
     rows[6].actor = "x"
     del rows[2]
     assert check(rows)[0] == ("deleted", 3)
+
+
+# --- recorded_at: entries are appended under the head lock, so their times only move forward ---
+
+
+def timed(*times: str) -> list[Row]:
+    rows = chain(len(times))
+    for row, at in zip(rows, times):
+        row.recorded_at = at
+    return rows
+
+
+def at(seconds: float) -> str:
+    return format_timestamp(datetime(2026, 11, 30, 12, 0, tzinfo=UTC) + timedelta(seconds=seconds))
+
+
+def misdated(rows, anchored_at=None):
+    return [(i.kind, i.seq) for i in find_misdated(rows, anchored_at or {})]
+
+
+def test_times_in_order_and_a_small_clock_step_back_are_fine():
+    assert misdated(timed(at(0), at(1), at(1), at(30))) == []
+    assert misdated(timed(at(0), at(10), at(10 - CLOCK_SKEW.total_seconds()), at(11))) == []
+
+
+def test_an_entry_older_than_one_before_it_is_misdated():
+    """/tmp/audit-proofs/test_l_backdated_entry.py (L2): entry 11 claimed 2020, after entries of 2026."""
+    assert misdated(timed(at(0), at(10), "2020-01-01T00:00:00.000000Z", at(20))) == [("misdated", 3)]
+    # Many steps each within the skew do not add up to a backdating: held against the latest time seen.
+    steps = [at(100 - 4 * n) for n in range(5)]
+    assert misdated(timed(*steps)) == [("misdated", 3), ("misdated", 4), ("misdated", 5)]
+
+
+def test_an_entry_later_than_the_anchor_that_covers_it_is_misdated():
+    rows = timed(at(0), at(10), at(20), at(3600), at(3601))
+    anchored = {3: datetime(2026, 11, 30, 12, 0, 25, tzinfo=UTC), 5: datetime(2026, 11, 30, 13, 5, tzinfo=UTC)}
+    assert misdated(rows, anchored) == []
+    anchored[3] = datetime(2026, 11, 30, 12, 0, 12, tzinfo=UTC)  # entry 3 claims 20 s, anchored at 12 s
+    issues = find_misdated(rows, anchored)
+    assert [(i.kind, i.seq) for i in issues] == [("misdated", 3)] and "after the anchor of seq 3" in issues[0].detail
+    anchored[3] = datetime(2026, 11, 30, 12, 0, 20, tzinfo=UTC) - CLOCK_SKEW  # within the skew
+    assert misdated(rows, anchored) == []
+
+
+def test_a_time_that_is_not_a_timestamp_is_misdated():
+    assert misdated(timed(at(0), "yesterday", at(2))) == [("misdated", 2)]

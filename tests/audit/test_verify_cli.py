@@ -146,3 +146,22 @@ def test_deleting_the_checkpoint_rows_hides_nothing(anchored_log):
 
     without_scan = CliRunner().invoke(app, ["audit", "verify", "--json", "--no-chain-scan"])
     assert without_scan.exit_code == 0  # what the database alone can no longer show
+
+
+def test_a_backdated_entry_anchored_afterwards_is_caught(anchored_log):
+    """/tmp/audit-proofs/test_l_backdated_entry.py (L2): entry 11 claims 2020, after entries of this
+    year, properly chained and anchored: it printed INTACT."""
+    settings = anchored_log
+    with session_scope(settings) as session:
+        last = session.execute(text("SELECT entry_hash FROM audit_entries WHERE seq = 10")).scalar()
+    at, payload = "2020-01-01T00:00:00.000000Z", payload_hash({"outcome": "approve"})
+    new = entry_hash(11, last, "underwriter:0xabc", "decision.review", "decision:42", payload, at)
+    sql(settings, "INSERT INTO audit_entries (seq, prev_hash, entry_hash, actor, action, subject, payload_hash, "
+        "recorded_at) VALUES (11, :p, :h, 'underwriter:0xabc', 'decision.review', 'decision:42', :pl, :at)",
+        p=last, h=new, pl=payload, at=at)  # fmt: skip
+    sql(settings, "UPDATE audit_head SET seq = 11, entry_hash = :h", h=new)
+    flush_and_confirm(settings)
+    code, report = audit_verify()
+    assert code == 1 and (report["first_issue"]["kind"], report["first_issue"]["seq"]) == ("misdated", 11)
+    assert [(c["seq"], c["status"]) for c in report["checkpoints"]] == [(6, "holds"), (10, "holds"), (11, "holds")]
+    assert report["last_verified_anchor_seq"] == 10
