@@ -46,17 +46,15 @@ def anchors_on_chain(settings: Settings, period: str, *, rpc_url: str | None = N
                      from_block: int | None = None) -> list[PeriodAnchorPublic]:  # fmt: skip
     """Every anchor of the platform's DocumentAnchor naming `period`, read from the node, in chain
     order. Only ANCHORER_ROLE can anchor there, so each is the platform's own word. The scan starts
-    at `from_block`, else DocumentAnchor's deployment block in the manifest (an auditor who does
-    not trust the manifest passes 0)."""
+    at `from_block`, else at the block the chain confirms DocumentAnchor was created in (the
+    manifest's claim checked, as `audit verify` does; block 0 when it cannot be)."""
     from backend.anchoring.verification import platform_reader
+    from backend.audit.chain_checkpoints import scan_start
 
-    if from_block is None:
-        from backend.chain.deploy import load_manifest
-
-        entry = load_manifest(settings, settings.chain_id)["contracts"].get("DocumentAnchor") or {}
-        from_block = int(entry.get("block") or 0)
+    reader = platform_reader(settings, rpc_url)
+    start = scan_start(settings, reader) if from_block is None else from_block
     found = (_anchor(period, e.uri, e.root, e.block_number, e.tx_hash)
-             for e in platform_reader(settings, rpc_url).anchored_events(from_block=from_block))  # fmt: skip
+             for e in reader.anchored_events(from_block=start))  # fmt: skip
     return [a for a in found if a is not None]
 
 
