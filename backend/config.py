@@ -192,7 +192,12 @@ class Settings(BaseSettings):
     kyc_watchlist_threshold: float = 88.0  # rapidfuzz token_sort_ratio, 0-100
     kyc_velocity_window: int = 24 * 3600  # seconds
     kyc_velocity_per_wallet: int = 3  # submissions per wallet per window
-    kyc_velocity_per_id: int = 3  # submissions naming one national ID per window, any wallet
+    # Submissions naming one national ID per window from one wallet (429 beyond). Counted per wallet:
+    # a count over all wallets let whoever knows someone's ID number use up its owner's quota.
+    kyc_velocity_per_id: int = 3
+    # Other wallets that may name one national ID within the window before a submission goes to
+    # review (SHARED_ID; never a refusal): a person's second wallet is one, a stolen ID passed round more.
+    kyc_id_max_wallets: int = Field(default=1, ge=0)
     # Other wallets that may apply from one network address (IPv4, or an IPv6 /64) within the
     # window before a submission goes to review: a household shares a connection, a farm more so.
     kyc_origin_max_wallets: int = Field(default=3, ge=0)
