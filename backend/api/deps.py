@@ -145,6 +145,11 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
 FRESH_SIGN_IN: frozenset[str] = frozenset({
     "kyc.data", "kyc.erase", "admin.kyc.reveal", "admin.kyc.erase", "admin.roles.change",
 })
+# Staff views read all day from one session also carry sealed personal notes: an underwriter's review
+# note (score.read), the collections case log with borrowers' hardship requests (servicing.collections,
+# audit.trace of a loan). Refusing the whole view to an older session would have staff sign again
+# every few minutes, so these answer in full but open the notes only for a recent sign-in
+# (`NotesShown`); otherwise each note is None with `note_withheld: true`, which a fresh sign-in reveals.
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/v1/auth/login")
 
@@ -205,6 +210,18 @@ class RoleGuard(EndpointAccess):
             raise RoleRequired(f"this endpoint needs one of the roles: {', '.join(sorted(access))}")
         if self.endpoint in FRESH_SIGN_IN:
             require_recent_sign_in(settings, principal.auth_time)
+
+
+def notes_shown(principal: CurrentUser, settings: SettingsDep) -> bool:
+    """Whether the caller's sign-in is recent enough to read sealed notes (see FRESH_SIGN_IN)."""
+    try:
+        require_recent_sign_in(settings, principal.auth_time)
+    except SignInRefused:
+        return False
+    return True
+
+
+NotesShown = Annotated[bool, Depends(notes_shown)]
 
 
 def allow(endpoint: str) -> list:
