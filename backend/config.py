@@ -202,6 +202,11 @@ class Settings(BaseSettings):
     # window before a submission goes to review: a household shares a connection, a farm more so.
     kyc_origin_max_wallets: int = Field(default=3, ge=0)
     kyc_origin_window: int = Field(default=30 * 86_400, gt=0)  # seconds
+    # Largest request body any endpoint reads (413 beyond, by Content-Length or as it streams in): the
+    # JSON endpoints, the public sign-in among them, were read and parsed whatever their size. KYC
+    # and /verify uploads set larger bounds of their own (routes/kyc.py, routes/verify.py). Read when
+    # the app is built.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     auth_rate_limit: int = 30  # sign-in requests per client address per minute
     health_rate_limit: int = 120  # health reports per client address per minute
     verify_rate_limit: int = 20  # document uploads to verify per client address per minute (public, unauthenticated)

@@ -62,7 +62,7 @@ def client_for(settings: Settings, address: str = "testclient") -> TestClient:
     """A client of the app on `settings`, calling from network `address` (as uvicorn reports it)."""
     from backend.api.main import create_app
 
-    app = create_app()
+    app = create_app(settings)
     app.dependency_overrides[get_settings] = lambda: settings
     return TestClient(app, raise_server_exceptions=False, client=(address, 50000))
 
