@@ -209,11 +209,17 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     auth_rate_limit: int = 30  # sign-in requests per client address per minute
     health_rate_limit: int = 120  # health reports per client address per minute
+    # Public reads that call the node (a loan's position, /verify by CID and its proof, a market quote,
+    # /chain, the disclosure), per client address per minute, one count for them all: an anonymous
+    # client may not spend a hosted RPC provider's quota.
+    chain_read_rate_limit: int = 120
     verify_rate_limit: int = 20  # document uploads to verify per client address per minute (public, unauthenticated)
     kyc_rate_limit: int = 20  # KYC requests per wallet per minute
     # Credit applications per wallet per hour: enough to try a few amounts and terms, not to probe
     # the model for the answers that pass (application shopping).
     score_rate_limit: int = 10
+    # Offers per borrower per hour: each one stores and anchors an agreement document.
+    offer_rate_limit: int = 20
 
     @field_validator("siwe_domains", "admin_wallets", mode="before")
     @classmethod

@@ -253,6 +253,14 @@ def health_rate_limit(request: Request, settings: SettingsDep) -> None:
         raise RateLimited(f"too many health requests: at most {settings.health_rate_limit} per minute")
 
 
+def chain_read_rate_limit(request: Request, settings: SettingsDep) -> None:
+    """Public reads that call the node share one count per client, for the reason of the health
+    report's: an anonymous client may not spend a hosted node's quota. (`/chain/index`, which the
+    page polls, reads the database alone and is not counted.)"""
+    if over_limit(settings, "chain-read", _client(request), settings.chain_read_rate_limit, 60):
+        raise RateLimited(f"too many requests that read the chain: at most {settings.chain_read_rate_limit} per minute")
+
+
 def verify_rate_limit(request: Request, settings: SettingsDep) -> None:
     """Anyone may upload a document to verify: a client may not keep the server hashing (and its
     disk spooling) uploads back to back."""
@@ -263,6 +271,12 @@ def verify_rate_limit(request: Request, settings: SettingsDep) -> None:
 def kyc_rate_limit(principal: CurrentUser, settings: SettingsDep) -> None:
     if over_limit(settings, "kyc", principal.wallet, settings.kyc_rate_limit, 60):
         raise RateLimited(f"too many KYC requests: at most {settings.kyc_rate_limit} per minute")
+
+
+def offer_rate_limit(principal: CurrentUser, settings: SettingsDep) -> None:
+    """Each offer stores and anchors an agreement document: a borrower may not grow both without end."""
+    if over_limit(settings, "offer", principal.wallet, settings.offer_rate_limit, 3600):
+        raise RateLimited(f"too many offers: at most {settings.offer_rate_limit} per hour")
 
 
 def score_rate_limit(principal: CurrentUser, settings: SettingsDep) -> None:
