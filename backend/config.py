@@ -196,18 +196,34 @@ class Settings(BaseSettings):
     kyc_watchlist_threshold: float = 88.0  # rapidfuzz token_sort_ratio, 0-100
     kyc_velocity_window: int = 24 * 3600  # seconds
     kyc_velocity_per_wallet: int = 3  # submissions per wallet per window
-    kyc_velocity_per_id: int = 3  # submissions naming one national ID per window, any wallet
+    # Submissions naming one national ID per window from one wallet (429 beyond). Counted per wallet:
+    # a count over all wallets let whoever knows someone's ID number use up its owner's quota.
+    kyc_velocity_per_id: int = 3
+    # Other wallets that may name one national ID within the window before a submission goes to
+    # review (SHARED_ID; never a refusal): a person's second wallet is one, a stolen ID passed round more.
+    kyc_id_max_wallets: int = Field(default=1, ge=0)
     # Other wallets that may apply from one network address (IPv4, or an IPv6 /64) within the
     # window before a submission goes to review: a household shares a connection, a farm more so.
     kyc_origin_max_wallets: int = Field(default=3, ge=0)
     kyc_origin_window: int = Field(default=30 * 86_400, gt=0)  # seconds
+    # Largest request body any endpoint reads (413 beyond, by Content-Length or as it streams in): the
+    # JSON endpoints, the public sign-in among them, were read and parsed whatever their size. KYC
+    # and /verify uploads set larger bounds of their own (routes/kyc.py, routes/verify.py). Read when
+    # the app is built.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     auth_rate_limit: int = 30  # sign-in requests per client address per minute
     health_rate_limit: int = 120  # health reports per client address per minute
+    # Public reads that call the node (a loan's position, /verify by CID and its proof, a market quote,
+    # /chain, the disclosure), per client address per minute, one count for them all: an anonymous
+    # client may not spend a hosted RPC provider's quota.
+    chain_read_rate_limit: int = 120
     verify_rate_limit: int = 20  # document uploads to verify per client address per minute (public, unauthenticated)
     kyc_rate_limit: int = 20  # KYC requests per wallet per minute
     # Credit applications per wallet per hour: enough to try a few amounts and terms, not to probe
     # the model for the answers that pass (application shopping).
     score_rate_limit: int = 10
+    # Offers per borrower per hour: each one stores and anchors an agreement document.
+    offer_rate_limit: int = 20
 
     @field_validator("siwe_domains", "admin_wallets", mode="before")
     @classmethod

@@ -145,6 +145,11 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
 FRESH_SIGN_IN: frozenset[str] = frozenset({
     "kyc.data", "kyc.erase", "admin.kyc.reveal", "admin.kyc.erase", "admin.roles.change",
 })
+# Staff views read all day from one session also carry sealed personal notes: an underwriter's review
+# note (score.read), the collections case log with borrowers' hardship requests (servicing.collections,
+# audit.trace of a loan). Refusing the whole view to an older session would have staff sign again
+# every few minutes, so these answer in full but open the notes only for a recent sign-in
+# (`NotesShown`); otherwise each note is None with `note_withheld: true`, which a fresh sign-in reveals.
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/v1/auth/login")
 
@@ -207,6 +212,18 @@ class RoleGuard(EndpointAccess):
             require_recent_sign_in(settings, principal.auth_time)
 
 
+def notes_shown(principal: CurrentUser, settings: SettingsDep) -> bool:
+    """Whether the caller's sign-in is recent enough to read sealed notes (see FRESH_SIGN_IN)."""
+    try:
+        require_recent_sign_in(settings, principal.auth_time)
+    except SignInRefused:
+        return False
+    return True
+
+
+NotesShown = Annotated[bool, Depends(notes_shown)]
+
+
 def allow(endpoint: str) -> list:
     """`dependencies=allow("kyc.submit")`: the route's access, as declared in ENDPOINT_ROLES."""
     if endpoint not in ENDPOINT_ROLES:
@@ -236,6 +253,14 @@ def health_rate_limit(request: Request, settings: SettingsDep) -> None:
         raise RateLimited(f"too many health requests: at most {settings.health_rate_limit} per minute")
 
 
+def chain_read_rate_limit(request: Request, settings: SettingsDep) -> None:
+    """Public reads that call the node share one count per client, for the reason of the health
+    report's: an anonymous client may not spend a hosted node's quota. (`/chain/index`, which the
+    page polls, reads the database alone and is not counted.)"""
+    if over_limit(settings, "chain-read", _client(request), settings.chain_read_rate_limit, 60):
+        raise RateLimited(f"too many requests that read the chain: at most {settings.chain_read_rate_limit} per minute")
+
+
 def verify_rate_limit(request: Request, settings: SettingsDep) -> None:
     """Anyone may upload a document to verify: a client may not keep the server hashing (and its
     disk spooling) uploads back to back."""
@@ -246,6 +271,12 @@ def verify_rate_limit(request: Request, settings: SettingsDep) -> None:
 def kyc_rate_limit(principal: CurrentUser, settings: SettingsDep) -> None:
     if over_limit(settings, "kyc", principal.wallet, settings.kyc_rate_limit, 60):
         raise RateLimited(f"too many KYC requests: at most {settings.kyc_rate_limit} per minute")
+
+
+def offer_rate_limit(principal: CurrentUser, settings: SettingsDep) -> None:
+    """Each offer stores and anchors an agreement document: a borrower may not grow both without end."""
+    if over_limit(settings, "offer", principal.wallet, settings.offer_rate_limit, 3600):
+        raise RateLimited(f"too many offers: at most {settings.offer_rate_limit} per hour")
 
 
 def score_rate_limit(principal: CurrentUser, settings: SettingsDep) -> None:

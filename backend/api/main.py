@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from backend.api.errors import install_error_handlers
-from backend.api.web import mount_web
 from backend.api.routes import (
     admin,
     audit,
@@ -22,15 +21,21 @@ from backend.api.routes import (
     servicing,
     verify,
 )
+from backend.api.web import mount_web
+from backend.config import Settings, get_settings
 from backend.workers.lifespan import worker_lifespan
 
-def create_app() -> FastAPI:
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app; `settings` (the environment's when omitted) fixes only its body-size bound, which
+    FastAPI enforces before any route, a route's own larger bound taking precedence."""
     app = FastAPI(
         title="loanchain",
         version="0.1.0",
         description="Blockchain-anchored peer-to-peer lending: agreements and money on-chain, "
         "KYC, scoring and anchoring in this API.",
         lifespan=worker_lifespan,
+        max_body_size=(settings or get_settings()).max_body_bytes,
     )
     install_error_handlers(app)
     for router in (health.router, auth.router, kyc.router, admin.router, verify.router, audit.router, score.router,

@@ -174,7 +174,8 @@ def _audit_entries(db: Session, subjects: list[str]) -> list[dict]:
              "entry_hash": e.entry_hash} for e in rows]  # fmt: skip
 
 
-def trace_loan(db: Session, settings: Settings, loan_id: int) -> LoanTracePublic:
+def trace_loan(db: Session, settings: Settings, loan_id: int, with_notes: bool = True) -> LoanTracePublic:
+    """Everything about one loan, held against the chain; its case-log notes withheld (marked) unless `with_notes`."""
     loan = db.get(LoanRow, loan_id)
     if loan is None:
         raise NotFound(f"no loan {loan_id} in the chain index", loan_id=loan_id)
@@ -238,7 +239,8 @@ def trace_loan(db: Session, settings: Settings, loan_id: int) -> LoanTracePublic
         read_at_block=chain.block if chain else None, offer_id=offer.id if offer else None,
         create_intent=intent.key if intent else None, events=events, decision=decision,
         agreement=agreement, audit_entries=_audit_entries(db, subjects), checks=checks,
-        case_log=actions_of(db, settings, [loan_id], lambda: deadline_clock(settings)).get(loan_id, []) if entries else [],
+        case_log=actions_of(db, settings, [loan_id], lambda: deadline_clock(settings), with_notes).get(loan_id, [])
+        if entries else [],
         mandates=mandates, notices=notices,
         consistent=all(c.ok for c in checks),
     )  # fmt: skip

@@ -127,7 +127,8 @@ class KycEventPublic(BaseModel):
 
 
 class KycPublic(BaseModel):
-    """What the owner sees of a record (no personal data: that is under /kyc/me/data)."""
+    """A record's status (no personal data: that is under /kyc/me/data). The owner's copy reads every
+    flag as UNDER_REVIEW and staff as "reviewer" (kyc/views.py `owner_view`); staff's has it all."""
 
     id: str
     wallet: str

@@ -304,6 +304,11 @@ def agreement_of(db: Session, settings: Settings, wallet: str, offer_id: str, *,
     return json.loads(data)
 
 
-def list_offers(db: Session, borrower: str) -> list[OfferPublic]:
-    offers = db.scalars(select(LoanOffer).where(LoanOffer.borrower == borrower).order_by(LoanOffer.created_at.desc()))
+def list_offers(db: Session, borrower: str, limit: int = 50, offset: int = 0,
+                decision_id: str | None = None) -> list[OfferPublic]:  # fmt: skip
+    """The borrower's offers, newest first, a page at a time; with `decision_id`, that decision's only."""
+    query = select(LoanOffer).where(LoanOffer.borrower == borrower)
+    if decision_id is not None:
+        query = query.where(LoanOffer.decision_id == decision_id)
+    offers = db.scalars(query.order_by(LoanOffer.created_at.desc(), LoanOffer.id).limit(limit).offset(offset))
     return [offer_public(db, offer) for offer in offers]

@@ -24,9 +24,14 @@ def open_note(keyring: Keyring, row: CreditDecision) -> str | None:
     return open_text(keyring, row, row.sealed_review_note, _aad(row))
 
 
+def has_note(row: CreditDecision) -> bool:
+    """Whether the row has a note its key can still open (not erased)."""
+    return row.sealed_review_note is not None and row.wrapped_key is not None
+
+
 def note_of(settings: Settings | None, row: CreditDecision) -> str | None:
     """As `open_note`, loading the keyring only for a row that has a note to open; without
     settings (a view that does not show notes) None."""
-    if settings is None or row.sealed_review_note is None or row.wrapped_key is None:
+    if settings is None or not has_note(row):
         return None
     return open_note(load_keyring(settings), row)

@@ -100,6 +100,8 @@ class ReviewPublic(BaseModel):
     reviewed_by: str
     reviewed_at: datetime
     note: str | None = None  # None once erased with the applicant's personal data (or in a proof)
+    note_withheld: bool = Field(default=False, description="The note exists but is shown only to a recent sign-in "
+                                "(LOANCHAIN_FRESH_SIGN_IN_MAX_AGE): sign in again to read it")  # fmt: skip
 
 
 class DecisionPublic(BaseModel):

@@ -27,7 +27,7 @@ from backend.scoring.canonical import HASH32, keccak_hex
 from backend.scoring.mapping import INCOME_FLOOR, check_covers, to_model_inputs
 from backend.scoring.models import CreditDecision, utcnow
 from backend.scoring.pricing import quote
-from backend.scoring.review_notes import note_of, seal_note
+from backend.scoring.review_notes import has_note, note_of, seal_note
 from backend.scoring.salt import decision_salt, decision_salt_key
 from backend.scoring.schemas import (
     ApplicationCreate,
@@ -155,12 +155,15 @@ def score_application(
     return _public(row)
 
 
-def get_decision(db: Session, decision_id: str, settings: Settings | None = None) -> DecisionPublic:
-    """With `settings`, any review's note is opened."""
+def get_decision(db: Session, decision_id: str, settings: Settings | None = None, with_note: bool = True) -> DecisionPublic:
+    """With `settings`, any review's note is opened; `with_note=False` withholds it, marked."""
     row = db.get(CreditDecision, decision_id)
     if row is None:
         raise NotFound(f"no credit decision {decision_id}", decision_id=decision_id)
-    return _public(row, settings)
+    public = _public(row, settings if with_note else None)
+    if not with_note and public.review is not None:
+        public.review.note_withheld = has_note(row)
+    return public
 
 
 def decisions_of(db: Session, wallet: str, settings: Settings | None = None, limit: int = 20) -> list[DecisionPublic]:

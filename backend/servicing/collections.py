@@ -121,17 +121,18 @@ def awaiting_answer(db: Session, loan_id: int | None = None) -> list[int]:
 
 
 def actions_of(db: Session, settings: Settings, loan_ids: list[int],
-               clock: Callable[[], int]) -> dict[int, list[CollectionActionPublic]]:  # fmt: skip
-    """Each loan's case log, newest first, notes opened, promises judged at `clock()` (read only if
-    there is one)."""
+               clock: Callable[[], int], with_notes: bool = True) -> dict[int, list[CollectionActionPublic]]:  # fmt: skip
+    """Each loan's case log, newest first, notes opened (or, `with_notes=False`, withheld and marked),
+    promises judged at `clock()` (read only if there is one)."""
     out: dict[int, list[CollectionActionPublic]] = defaultdict(list)
     rows = list(db.scalars(select(CollectionAction).where(CollectionAction.loan_id.in_(loan_ids))
                            .order_by(CollectionAction.id.desc())))  # fmt: skip
-    keyring = load_keyring(settings) if rows else None
+    keyring = load_keyring(settings) if rows and with_notes else None
     for row in rows:
         paid, status = _judged(db, row, clock) if row.kind == "promise_to_pay" else (None, None)
         out[row.loan_id].append(CollectionActionPublic(
-            id=row.id, loan_id=row.loan_id, kind=row.kind, note=open_note(keyring, row), actor=row.actor, chain_time=row.chain_time,
+            id=row.id, loan_id=row.loan_id, kind=row.kind, note=open_note(keyring, row) if with_notes else None,
+            note_withheld=not with_notes and row.wrapped_key is not None, actor=row.actor, chain_time=row.chain_time,
             promised_amount=row.promised_amount, promised_by=row.promised_by, promise_status=status, paid_since=paid,
         ))  # fmt: skip
     return out

@@ -82,7 +82,10 @@ class CollectionActionPublic(BaseModel):
     id: int
     loan_id: int
     kind: str
-    note: str | None = Field(description="None once the borrower's personal data was erased (the note's key shredded)")
+    note: str | None = Field(description="None once the borrower's personal data was erased (the note's key shredded), "
+                             "or while withheld")  # fmt: skip
+    note_withheld: bool = Field(default=False, description="The note exists but is shown only to a recent sign-in "
+                                "(LOANCHAIN_FRESH_SIGN_IN_MAX_AGE): sign in again to read it")  # fmt: skip
     actor: str
     chain_time: int
     promised_amount: int | None

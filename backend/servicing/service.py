@@ -257,10 +257,10 @@ def _notice_kinds(db: Session, loan_id: int) -> list[str]:
     return list(dict.fromkeys(kinds))
 
 
-def collections_queue(db: Session, settings: Settings) -> list[CollectionItemPublic]:
+def collections_queue(db: Session, settings: Settings, with_notes: bool = True) -> list[CollectionItemPublic]:
     """Loans 16+ days past due, most overdue first, then defaulted loans with money still to recover,
     then loans whose borrower asked for hardship help and awaits an answer; each with its case log
-    (promises judged on the chain's clock)."""
+    (promises judged on the chain's clock; its notes withheld, marked, unless `with_notes`)."""
     items = []
     late = db.scalars(select(ServicingState).where(ServicingState.bucket.in_(DELINQUENT))
                       .order_by(ServicingState.days_past_due.desc(), ServicingState.loan_id))  # fmt: skip
@@ -275,7 +275,7 @@ def collections_queue(db: Session, settings: Settings) -> list[CollectionItemPub
             state = db.get(ServicingState, loan_id)
             items.append(_queued(db, loan_id, db.get(LoanRow, loan_id).borrower, state.bucket if state else "current",
                                  state.days_past_due if state else 0, state.due_now if state else 0))  # fmt: skip
-    logs = actions_of(db, settings, [item.loan_id for item in items], lambda: deadline_clock(settings))
+    logs = actions_of(db, settings, [item.loan_id for item in items], lambda: deadline_clock(settings), with_notes)
     for item in items:
         item.actions = logs.get(item.loan_id, [])
     return items

@@ -81,3 +81,32 @@ def test_every_hex_signature_the_api_takes_in_is_whole_bytes():
                 assert re.search(field["pattern"], "0x12") and not re.search(field["pattern"], "0x123"), (body, name)
                 checked.append(f"{body}.{name}")
     assert {"AutopaySign.signature", "MandateSign.signature"} <= set(checked)
+
+
+def test_request_bodies_past_the_app_wide_limit_are_refused_before_they_are_read(tmp_path):
+    """The public sign-in took a body of any size (read and parsed before its rate limit could
+    answer): every endpoint now refuses past LOANCHAIN_MAX_BODY_BYTES with a 413, announced by
+    Content-Length or counted as it streams in; the uploads keep their own, larger bounds."""
+    from tests.identity.conftest import PNG, bearer, make_applicant, submit
+
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'body.db'}", max_body_bytes=64 * 1024)
+    client = client_for(settings)
+    big = b'{"message": "' + b"a" * (1024 * 1024) + b'", "signature": "0x00"}'
+    json_type = {"Content-Type": "application/json"}
+    assert client.post("/api/v1/auth/login", content=big, headers=json_type).status_code == 413
+
+    def streamed():  # no Content-Length: chunked, counted as it arrives
+        for start in range(0, len(big), 16 * 1024):
+            yield big[start:start + 16 * 1024]
+
+    assert client.post("/api/v1/auth/login", content=streamed(), headers=json_type).status_code == 413
+    small = client.post("/api/v1/auth/login", json={"message": "x", "signature": "0x00"})
+    assert small.status_code not in (413, 500)  # a sign-in of normal size is judged as before
+
+    applicant = make_applicant(70)  # a KYC submission may carry a 1 MiB ID document (its own 25 MiB bound)
+    document = PNG + b"\x00" * (1024 * 1024)
+    accepted = submit(client, applicant, headers=bearer(client, applicant.account),
+                      files=[("documents", ("id.png", document, "image/png"))])  # fmt: skip
+    assert accepted.status_code == 201, accepted.text
+    uploaded = client.post("/api/v1/verify", files={"file": ("doc.pdf", b"%PDF-1.7\n" + b"\x00" * (512 * 1024))})
+    assert uploaded.status_code == 200, uploaded.text

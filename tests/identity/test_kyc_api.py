@@ -35,6 +35,11 @@ def codes(body) -> list[str]:
     return [r["code"] for r in body["reasons"]]
 
 
+def staff_view(client, record_id: str) -> dict:
+    """The record as the admin's review screen shows it (the reasons the applicant is not told)."""
+    return client.get(f"/api/v1/admin/kyc/{record_id}", headers=bearer(client, ADMIN)).json()["record"]
+
+
 def test_clean_applicant_is_approved_attestation_queued_and_becomes_investor(client, settings):
     applicant = make_applicant(1)
     headers = bearer(client, applicant.account)
@@ -91,7 +96,8 @@ def test_same_national_id_verified_for_another_wallet_is_flagged_not_attested(cl
     impostor = make_applicant(7, born=first.date_of_birth)
     impostor.id_number = first.id_number
     body = submit(client, impostor).json()
-    assert body["status"] == "needs_review" and codes(body) == ["DUPLICATE_IDENTITY"] and body["attestation"] is None
+    assert body["status"] == "needs_review" and codes(body) == ["UNDER_REVIEW"] and body["attestation"] is None
+    assert codes(staff_view(client, body["id"])) == ["DUPLICATE_IDENTITY"]
     assert [f for f, _ in intents(settings)] == ["attest"]  # only the first applicant's
     # The reviewer is told whose verified record it matched: the wallet, never the number.
     (item,) = client.get("/api/v1/admin/kyc/queue", headers=bearer(client, ADMIN)).json()
@@ -106,13 +112,15 @@ def test_several_wallets_applying_from_one_network_address_go_to_review(settings
     for applicant in household:  # three wallets on one connection: a household, say
         assert submit(farm, applicant).json()["status"] == "approved"
     fourth = submit(farm, make_applicant(23)).json()
-    assert fourth["status"] == "needs_review" and codes(fourth) == ["SHARED_ORIGIN"] and fourth["attestation"] is None
-    assert fourth["reasons"][0]["message"].startswith("3 other wallets applied from this network address in the last 30 days")
+    assert fourth["status"] == "needs_review" and codes(fourth) == ["UNDER_REVIEW"] and fourth["attestation"] is None
+    flag = staff_view(farm, fourth["id"])["reasons"][0]
+    assert flag["code"] == "SHARED_ORIGIN"
+    assert flag["message"].startswith("3 other wallets applied from this network address in the last 30 days")
     assert [f for f, _ in intents(settings)] == ["attest"] * 3
     same_64 = client_for(settings, address="2a00:1450:4001:81c::10"), client_for(settings, address="2a00:1450:4001:81c:ffff::1")
     for seed, client in zip((24, 25, 26), (*same_64, same_64[0]), strict=True):  # one IPv6 /64 is one address
         submit(client, make_applicant(seed))
-    assert codes(submit(same_64[1], make_applicant(27)).json()) == ["SHARED_ORIGIN"]
+    assert codes(staff_view(farm, submit(same_64[1], make_applicant(27)).json()["id"])) == ["SHARED_ORIGIN"]
     assert submit(client_for(settings, address="81.2.69.160"), make_applicant(28)).json()["status"] == "approved"
     with session_scope(settings) as session:  # the address itself is never stored, only its HMAC
         stored = list(session.execute(select(KycOrigin.wallet, KycOrigin.origin_index)))
@@ -147,12 +155,13 @@ def test_watch_list_hit_goes_to_review_with_score_and_threshold(client, settings
     applicant = make_applicant(9, born=date(1968, 3, 14))
     applicant.full_name = "Victor Blacklistow"
     body = submit(client, applicant).json()
-    assert body["status"] == "needs_review" and codes(body) == ["SANCTIONS_MATCH"]
-    assert "threshold 88" in body["reasons"][0]["message"] and body["attestation"] is None
+    assert body["status"] == "needs_review" and codes(body) == ["UNDER_REVIEW"] and body["attestation"] is None
+    flag = staff_view(client, body["id"])["reasons"][0]  # the reviewer sees which entry, how close, and the bar
+    assert flag["code"] == "SANCTIONS_MATCH" and "threshold 88" in flag["message"]
     assert intents(settings) == []
 
 
-def test_velocity_limits_per_wallet_and_per_id(tmp_path):
+def test_velocity_limits_per_wallet_and_per_id_from_one_wallet(tmp_path):
     settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'v.db'}", kyc_velocity_per_wallet=2, kyc_velocity_per_id=2)
     with client_for(settings) as client:
         applicant = make_applicant(10)
@@ -160,19 +169,56 @@ def test_velocity_limits_per_wallet_and_per_id(tmp_path):
         assert [submit(client, applicant, headers).status_code for _ in range(2)] == [201, 201]  # a renewal is fine
         refused = submit(client, applicant, headers)
         assert refused.status_code == 429 and refused.json()["context"]["reasons"][0]["code"] == "VELOCITY_WALLET"
+    assert count(settings, KycRecord) == 2
 
-        other = make_applicant(11)
-        statuses = []
-        for seed in (12, 13):  # two more wallets naming the same ID
-            clone = make_applicant(seed, born=other.date_of_birth)
-            clone.id_number = other.id_number
-            statuses.append(submit(client, clone).status_code)
-        clone = make_applicant(14, born=other.date_of_birth)
-        clone.id_number = other.id_number
-        refused = submit(client, clone)
-        assert statuses == [201, 201] and refused.status_code == 429
-        assert refused.json()["context"]["reasons"][0]["code"] == "VELOCITY_ID"
-    assert count(settings, KycRecord) == 4
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'v2.db'}", kyc_velocity_per_wallet=5, kyc_velocity_per_id=2)
+    with client_for(settings) as client:
+        applicant = make_applicant(11)
+        headers = bearer(client, applicant.account)
+        assert [submit(client, applicant, headers).status_code for _ in range(2)] == [201, 201]
+        refused = submit(client, applicant, headers)  # the same ID a third time from this wallet
+        assert refused.status_code == 429 and refused.json()["context"]["reasons"][0]["code"] == "VELOCITY_ID"
+        other = make_applicant(12)  # this wallet may still apply with another ID (its own, after a typo)
+        other.account = applicant.account
+        assert submit(client, other, headers).status_code == 201
+
+
+def test_strangers_naming_an_id_never_lock_its_owner_out(tmp_path):
+    """Whoever knows a national ID number (a PRC ID even carries its owner's date of birth) could
+    use up a per-ID quota and keep the owner from ever applying; the quota is per wallet instead,
+    and many wallets naming one ID send the next submission to a human."""
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'v.db'}", kyc_velocity_per_wallet=3, kyc_velocity_per_id=3)
+    with client_for(settings) as client:
+        victim = make_applicant(50)
+        attackers = [make_applicant(seed, born=victim.date_of_birth) for seed in (51, 52, 53)]
+        for attacker in attackers:
+            attacker.id_number = victim.id_number
+        headers = bearer(client, attackers[0].account)
+        assert [submit(client, attackers[0], headers).status_code for _ in range(3)] == [201, 201, 201]
+        assert [submit(client, a).status_code for a in attackers[1:]] == [201, 201]
+        owner = submit(client, victim)
+        assert owner.status_code == 201, owner.json()  # not 429 VELOCITY_ID
+        assert owner.json()["status"] == "needs_review" and codes(owner.json()) == ["UNDER_REVIEW"]
+        flags = codes(staff_view(client, owner.json()["id"]))
+        assert flags == ["DUPLICATE_IDENTITY", "SHARED_ID"], flags  # for a person to tell owner from impostors
+
+
+def test_many_wallets_naming_one_id_go_to_review_not_refused(tmp_path):
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'v.db'}", kyc_id_max_wallets=1)
+    with client_for(settings) as client:
+        first = make_applicant(60, born=date(1968, 3, 14))
+        first.full_name = "Viktor Petrovich Blacklistov"  # held for review: no wallet holds the ID verified
+        assert submit(client, first).json()["status"] == "needs_review"
+        second = make_applicant(61, born=first.date_of_birth)
+        second.id_number = first.id_number
+        assert submit(client, second).json()["status"] == "approved"  # one other wallet: a person's second wallet
+        third = make_applicant(62, born=first.date_of_birth)
+        third.id_number = first.id_number
+        body = submit(client, third).json()
+        assert body["status"] == "needs_review" and body["attestation"] is None
+        flag = staff_view(client, body["id"])["reasons"]
+        assert [r["code"] for r in flag] == ["DUPLICATE_IDENTITY", "SHARED_ID"]
+        assert flag[1]["message"] == "2 other wallets named this national ID in the last 24 h (more than 1 go to review)"
 
 
 def test_one_open_submission_at_a_time(client):
@@ -302,6 +348,63 @@ def test_admin_queue_shows_masked_data_and_two_approvals_attest_and_are_audited(
     with session_scope(settings) as session:  # the notes are sealed, not stored in clear
         notes = session.scalars(select(KycEvent.note_ciphertext).where(KycEvent.note_ciphertext.is_not(None))).all()
     assert len(notes) == 2 and not any(b"false positive" in n or b"agreed" in n for n in notes)
+
+
+def test_the_applicant_is_told_under_review_never_the_watch_list_entry_nor_the_admins(two_admins):
+    """Tipping-off: an applicant who hits the watch list must not learn the list, the entry, the
+    score or the threshold (to retry with a spelling just below it), nor the wallets of the admins
+    who review them. Staff see all of it."""
+    settings, client = two_admins
+    applicant = make_applicant(30, born=date(1968, 3, 14))
+    applicant.full_name = "Viktor Petrovich Blacklistov"
+    mine = bearer(client, applicant.account)
+    submitted = submit(client, applicant, headers=mine).json()
+    client.post(f"/api/v1/admin/kyc/{submitted['id']}/approve", json={"note": "n"}, headers=bearer(client, ADMIN))
+
+    def owner_sees() -> dict:
+        return client.get("/api/v1/kyc/me", headers=mine).json()
+
+    for shown in (submitted, owner_sees()["current"]):
+        assert shown["status"] == "needs_review" and codes(shown) == ["UNDER_REVIEW"]
+    waiting = owner_sees()
+    text = str(waiting)
+    for secret in ("SAMPLE-001", "OFAC", "threshold", "similarity", "SANCTIONS_MATCH", "FIRST_APPROVAL", ADMIN.address):
+        assert secret not in text, secret
+    history = waiting["current"]["history"]
+    assert [e["actor"] for e in history] == [applicant.account.address, "platform", "reviewer"]
+    assert [codes(e) for e in history] == [[], ["UNDER_REVIEW"], ["UNDER_REVIEW"]]
+
+    staff = staff_view(client, submitted["id"])  # the admins see what the applicant does not
+    assert codes(staff) == ["SANCTIONS_MATCH", "FIRST_APPROVAL"] and "SAMPLE-001" in str(staff)
+    assert f"approved by {ADMIN.address}" in staff["reasons"][-1]["message"] and staff["history"][-1]["actor"] == ADMIN.address
+
+    client.post(f"/api/v1/admin/kyc/{submitted['id']}/approve", json={"note": "m"}, headers=bearer(client, SECOND_ADMIN))
+    approved = owner_sees()["current"]
+    assert approved["status"] == "approved" and codes(approved) == ["MANUAL_APPROVAL"]
+    assert approved["reasons"][0]["message"] == "approved by a reviewer" and approved["history"][-1]["actor"] == "reviewer"
+    assert SECOND_ADMIN.address not in str(owner_sees()) and "SANCTIONS_MATCH" not in str(owner_sees())
+
+    rejected_one = make_applicant(31, born=date(1968, 3, 14))
+    rejected_one.full_name = "Viktor Blacklistov"
+    record = submit(client, rejected_one).json()
+    client.post(f"/api/v1/admin/kyc/{record['id']}/reject", json={"note": "it is them"}, headers=bearer(client, ADMIN))
+    told = client.get("/api/v1/kyc/me", headers=bearer(client, rejected_one.account)).json()["current"]
+    assert told["status"] == "rejected" and codes(told) == ["MANUAL_REJECTION"] and "SANCTIONS" not in str(told)
+
+
+def test_a_duplicate_identity_is_no_membership_oracle_in_what_the_submitter_reads(client):
+    """Whether a national ID is registered here is not the submitter's to learn from the reasons:
+    they read the same "under review" as any other flag; the admin reads DUPLICATE_IDENTITY."""
+    victim = make_applicant(40)
+    assert submit(client, victim).json()["status"] == "approved"
+    probe = make_applicant(41, born=victim.date_of_birth)
+    probe.id_number = victim.id_number
+    headers = bearer(client, probe.account)
+    answered = submit(client, probe, headers=headers)
+    for body in (answered.json(), client.get("/api/v1/kyc/me", headers=headers).json()["current"]):
+        assert codes(body) == ["UNDER_REVIEW"] and "DUPLICATE" not in str(body) and "already" not in str(body)
+        assert victim.account.address not in str(body)
+    assert codes(staff_view(client, answered.json()["id"])) == ["DUPLICATE_IDENTITY"]
 
 
 def test_a_first_approval_is_undone_by_one_rejection(two_admins):
@@ -463,7 +566,7 @@ def test_an_admin_cannot_clear_or_read_their_own_flagged_record(tmp_path):
     victim.account = ADMIN  # the victim's identity, for the admin's own wallet
     own = bearer(client, ADMIN)
     record = submit(client, victim, headers=own).json()
-    assert record["status"] == "needs_review" and "DUPLICATE_IDENTITY" in codes(record)
+    assert record["status"] == "needs_review" and "DUPLICATE_IDENTITY" in codes(staff_view(client, record["id"]))
     for action, body in (("approve", {"note": "ok by me"}), ("reject", {"note": "never mind"}), ("reveal", {"reason": "review"})):
         refused = client.post(f"/api/v1/admin/kyc/{record['id']}/{action}", json=body, headers=own)
         assert refused.status_code == 403 and "their own KYC record" in refused.json()["detail"], action

@@ -66,8 +66,8 @@ def test_flagged_under_age_and_invalid_applicants_are_never_attested(client, cha
         reasons = body["reasons"] if response.status_code == 201 else body["context"]["reasons"]
         outcomes[name] = (body.get("status", response.status_code), [r["code"] for r in reasons])
     assert outcomes == {
-        "duplicate": ("needs_review", ["DUPLICATE_IDENTITY"]),
-        "sanctioned": ("needs_review", ["SANCTIONS_MATCH"]),
+        "duplicate": ("needs_review", ["UNDER_REVIEW"]),  # the applicant is not told which check (staff are)
+        "sanctioned": ("needs_review", ["UNDER_REVIEW"]),
         "minor": ("rejected", ["UNDER_AGE"]),
         "checksum": (422, ["ID_CHECKSUM"]),
     }

@@ -293,6 +293,29 @@ def test_credit_applications_are_rate_limited_per_wallet(chain_identity_settings
     assert codes == [201, 201, 429] and "at most 2 per hour" in refused["detail"]
 
 
+def test_offers_are_rate_limited_per_wallet_and_listed_a_page_at_a_time(chain_identity_settings, borrower, approved):
+    """Each offer stores and anchors an agreement document: a borrower may not make them without
+    end, and the list of one's offers comes a bounded page at a time."""
+    limited = chain_identity_settings.model_copy(update={"offer_rate_limit": 3})
+    with client_for(limited) as client:
+        made = [_offer(client, borrower, approved, amount=1000 + i) for i in range(3)]
+        refused = _offer(client, borrower, approved)
+        assert [r.status_code for r in made] == [201, 201, 201]
+        assert refused.status_code == 429 and "at most 3 per hour" in refused.json()["detail"]
+        assert _counts(limited)[0] == 3  # the refused one stored and anchored nothing
+
+        def page(query: str):
+            return client.get(f"/api/v1/offers{query}", headers=borrower.headers)
+
+        newest_first = [r.json()["id"] for r in reversed(made)]
+        assert [o["id"] for o in page("").json()] == newest_first
+        assert [o["id"] for o in page("?limit=2").json()] == newest_first[:2]
+        assert [o["id"] for o in page("?limit=2&offset=2").json()] == newest_first[2:]
+        assert [o["id"] for o in page(f"?decision_id={approved['id']}&limit=1").json()] == newest_first[:1]
+        assert page("?decision_id=other").json() == []
+        assert page("?limit=1000").status_code == 422 and page("?offset=-1").status_code == 422
+
+
 def test_the_ledger_checks_the_application_and_caps_what_one_borrower_owes(client, chain_identity_settings, borrower, approved):
     settings = chain_identity_settings
     loan_id = created_loan(client, settings, borrower, approved)["loan_id"]  # 3,000 being funded: owed in full

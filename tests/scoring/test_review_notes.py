@@ -57,3 +57,40 @@ def test_a_review_note_is_sealed_rotated_and_shredded_with_the_applicant(tmp_pat
         assert row.wrapped_key is None and row.key_id is None
         review = get_decision(session, referral.id, settings).review
         assert (review.outcome, review.reviewed_by, review.note) == ("approve", UNDERWRITER, None)
+
+
+def test_a_review_note_is_shown_only_to_a_recent_sign_in(tmp_path):
+    """A staff token copied from a browser (refreshable for weeks) must not read what underwriters
+    wrote about applicants: past the step-up age the note is withheld, marked, and a fresh
+    sign-in reads it. The rest of the decision stays readable."""
+    from datetime import UTC, datetime, timedelta
+
+    from eth_account import Account
+
+    from backend.identity.roles import grant_role
+    from backend.identity.tokens import issue_pair
+    from tests.identity.conftest import ADMIN, bearer, client_for
+
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'fresh.db'}")
+    client = client_for(settings)
+    underwriter, auditor = Account.create(), Account.create()
+    with session_scope(settings) as session:
+        grant_role(session, ADMIN.address, underwriter.address, "underwriter")
+        grant_role(session, ADMIN.address, auditor.address, "auditor")
+    referral = client.post("/api/v1/score", json=REFERRED, headers=bearer(client, Account.create())).json()
+    assert referral["decision"] == "refer"
+    reviewed = client.post(f"/api/v1/score/{referral['id']}/review", json={"outcome": "decline", "note": NOTE},
+                           headers=bearer(client, underwriter))  # fmt: skip
+    assert reviewed.status_code == 200 and reviewed.json()["review"]["note"] == NOTE
+
+    def session_begun(minutes_ago: float) -> dict[str, str]:
+        with session_scope(settings) as session:
+            pair = issue_pair(session, settings, auditor.address, auth_time=datetime.now(UTC) - timedelta(minutes=minutes_ago))
+        return {"Authorization": f"Bearer {pair.access_token}"}
+
+    stale = client.get(f"/api/v1/score/{referral['id']}", headers=session_begun(45))
+    assert stale.status_code == 200 and "divorce" not in stale.text
+    assert stale.json()["review"] | {"reviewed_at": None} == {"outcome": "decline", "reviewed_by": underwriter.address,
+                                                              "reviewed_at": None, "note": None, "note_withheld": True}
+    fresh = client.get(f"/api/v1/score/{referral['id']}", headers=session_begun(5)).json()["review"]
+    assert (fresh["note"], fresh["note_withheld"]) == (NOTE, False)

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from backend.audit.hashing import payload_hash
 from backend.audit.models import AuditEntry
+from backend.chain.outbox import get_intent
 from backend.cli.main import app
 from backend.config import get_settings
-from backend.chain.outbox import get_intent
 from backend.db.session import session_scope
 from backend.errors import Conflict
 from backend.identity.crypto.envelope import DecryptionFailed
@@ -149,6 +149,41 @@ def test_a_borrower_asks_for_hardship_help_and_staff_see_it_until_they_answer(se
     assert ask(funding, borrower).status_code == 409 and ask(999, borrower).status_code == 404  # nothing owed yet
     assert ask(loan_id, borrower, note="").status_code == 422
     assert client.post(f"/api/v1/loans/{loan_id}/hardship", json={"note": "help"}).status_code == 401
+
+
+def test_case_notes_are_shown_only_to_a_recent_sign_in(servicing_settings, world):
+    """The collections queue and the loan trace are read all day from one session; their notes
+    (hardship, what was said on the phone) are what a copied staff token must not read. Past the
+    step-up age they are withheld and marked; the rest of the case log stays; a fresh sign-in reads them."""
+    from datetime import UTC, datetime, timedelta
+
+    from backend.identity.tokens import issue_pair
+
+    settings = servicing_settings
+    loan_id, _ = world.active_loan()
+    index(settings)
+    _pass(settings)
+    client = client_for(settings)
+    words = "lost my job in March; could pay half until June"
+    asked = client.post(f"/api/v1/loans/{loan_id}/hardship", json={"note": words}, headers=minted_bearer(settings, world.borrower))
+    assert asked.status_code == 201
+
+    def session_begun(minutes_ago: float) -> dict[str, str]:
+        with session_scope(settings) as session:
+            pair = issue_pair(session, settings, ADMIN.address, auth_time=datetime.now(UTC) - timedelta(minutes=minutes_ago))
+        return {"Authorization": f"Bearer {pair.access_token}"}
+
+    stale = session_begun(45)
+    queue = client.get("/api/v1/servicing/collections", headers=stale)
+    traced = client.get(f"/api/v1/audit/trace/loan/{loan_id}", headers=stale)
+    for response, log in ((queue, lambda b: b[0]["actions"]), (traced, lambda b: b["case_log"])):
+        assert response.status_code == 200 and "March" not in response.text
+        (entry,) = log(response.json())
+        assert (entry["kind"], entry["note"], entry["note_withheld"], entry["actor"]) == ("hardship", None, True, world.borrower.address)
+    fresh = session_begun(5)
+    for log in (client.get("/api/v1/servicing/collections", headers=fresh).json()[0]["actions"],
+                client.get(f"/api/v1/audit/trace/loan/{loan_id}", headers=fresh).json()["case_log"]):  # fmt: skip
+        assert [(e["note"], e["note_withheld"]) for e in log] == [(words, False)]
 
 
 def test_case_notes_are_sealed_rotated_with_the_kyc_keys_and_shredded_on_erasure(servicing_settings, world):

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.api.deps import CurrentUser, LoanId, SessionDep, SettingsDep, StatementYear, allow
+from backend.api.deps import CurrentUser, LoanId, NotesShown, SessionDep, SettingsDep, StatementYear, allow
 from backend.audit import log, monitoring, trace
 from backend.audit.schemas import (
     AddressTracePublic,
@@ -46,10 +46,11 @@ def verify(session: SessionDep, settings: SettingsDep) -> AuditReportPublic:
 @router.get(
     "/trace/loan/{loan_id}",
     dependencies=allow("audit.trace"),
-    summary="A loan end to end: its events, offer, createLoan transaction, decision proof, agreement anchor, checks",
+    summary="A loan end to end: its events, offer, createLoan transaction, decision proof, agreement anchor, checks "
+    "(case-log notes only for a sign-in of the last minutes)",
 )
-def trace_loan(loan_id: LoanId, session: SessionDep, settings: SettingsDep) -> LoanTracePublic:
-    return trace.trace_loan(session, settings, loan_id)
+def trace_loan(loan_id: LoanId, session: SessionDep, settings: SettingsDep, notes: NotesShown) -> LoanTracePublic:
+    return trace.trace_loan(session, settings, loan_id, with_notes=notes)
 
 
 @router.get(

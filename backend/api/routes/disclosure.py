@@ -4,9 +4,9 @@ reports frozen from it (anchored documents). Public to read; publishing a month 
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
-from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
+from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow, chain_read_rate_limit
 from backend.api.downloads import CSV_RESPONSES, csv_download
 from backend.disclosure import reports
 from backend.disclosure.live import live_disclosure, live_tape_csv
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/v1/disclosure", tags=["disclosure"])
 Period = Annotated[str, Path(pattern=reports.PERIOD.pattern, description="YYYY-MM")]
 
 
-@router.get("", dependencies=allow("disclosure.read"), summary="Loans, volumes, defaults and losses, as indexed")
+@router.get("", dependencies=[*allow("disclosure.read"), Depends(chain_read_rate_limit)], summary="Loans, volumes, defaults and losses, as indexed")
 def disclosure(session: SessionDep, settings: SettingsDep) -> DisclosurePublic:
     return live_disclosure(session, settings)
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow, kyc_rate_limit
 from backend.identity.kyc import service
-from backend.identity.kyc.views import record_public
+from backend.identity.kyc.views import owner_view
 from backend.identity.schemas import ErasurePublic, KycCreate, KycDataPublic, KycPublic, KycStatusPublic
 
 router = APIRouter(prefix="/api/v1/kyc", tags=["kyc"])
@@ -41,7 +41,7 @@ def submit(
     # the X-Forwarded-For address (uvicorn's proxy headers), never a header anyone can set.
     client_address = request.client.host if request.client else None
     record = service.submit(session, settings, user.wallet, data, contents, client_address=client_address)
-    return record_public(session, record)
+    return owner_view(session, record)
 
 
 @router.get("/me", dependencies=allow("kyc.status"), summary="Status, reasons and attestation of the caller's KYC")

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from backend.api.deps import (
     STAFF,
@@ -12,6 +12,7 @@ from backend.api.deps import (
     SettingsDep,
     StatementYear,
     allow,
+    chain_read_rate_limit,
 )
 from backend.api.downloads import CSV_RESPONSES, csv_download
 from backend.bounds import DB_ID_MAX
@@ -61,7 +62,7 @@ def read(loan_id: LoanId, session: SessionDep) -> LoanDetailPublic:
     return loans.get_loan(session, loan_id)
 
 
-@router.get("/{loan_id}/position", dependencies=allow("loans.read"),
+@router.get("/{loan_id}/position", dependencies=[*allow("loans.read"), Depends(chain_read_rate_limit)],
             summary="An active loan's position now, from LoanBook: due now, payoff, next due date, days past due")
 def position(loan_id: LoanId, session: SessionDep, settings: SettingsDep) -> ServicingPublic:
     return servicing.position_now(session, settings, loan_id)

@@ -3,9 +3,18 @@ transactions to list, buy or withdraw notes, and to bid, sell into a bid or canc
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from backend.api.deps import BidId, CurrentUser, ListingId, LoanFilterId, SessionDep, SettingsDep, allow
+from backend.api.deps import (
+    BidId,
+    CurrentUser,
+    ListingId,
+    LoanFilterId,
+    SessionDep,
+    SettingsDep,
+    allow,
+    chain_read_rate_limit,
+)
 from backend.bounds import AMOUNT_LIMIT, DB_ID_MAX
 from backend.market import service
 from backend.market.book import trade_tape
@@ -46,7 +55,7 @@ def trades(
     return trade_tape(session, loan_id, limit)
 
 
-@router.get("/quote", dependencies=allow("market.read"), summary="What notes would fetch at a price, and the buyer's yield")
+@router.get("/quote", dependencies=[*allow("market.read"), Depends(chain_read_rate_limit)], summary="What notes would fetch at a price, and the buyer's yield")
 def quote(
     session: SessionDep,
     settings: SettingsDep,

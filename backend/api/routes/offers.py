@@ -1,9 +1,12 @@
 """Loan offers: a borrower turns an approved decision into terms, signs them, and the platform
 countersigns and submits them to LoanBook (through the outbox)."""
 
-from fastapi import APIRouter, status
+from typing import Annotated
 
-from backend.api.deps import STAFF, CurrentUser, SessionDep, SettingsDep, allow
+from fastapi import APIRouter, Depends, Query, status
+
+from backend.api.deps import STAFF, CurrentUser, SessionDep, SettingsDep, allow, offer_rate_limit
+from backend.bounds import DB_ID_MAX
 from backend.lending import exposure, offers
 from backend.lending.schemas import BorrowingPublic, OfferAccept, OfferCreate, OfferPublic
 
@@ -13,7 +16,7 @@ router = APIRouter(prefix="/api/v1/offers", tags=["offers"])
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    dependencies=allow("offers.create"),
+    dependencies=[*allow("offers.create"), Depends(offer_rate_limit)],
     summary="Turn an approved credit decision into loan terms to sign (EIP-712 typed data)",
 )
 def create(request: OfferCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> OfferPublic:
@@ -31,9 +34,15 @@ def accept(
     return offers.accept_offer(session, settings, user.wallet, offer_id, request)
 
 
-@router.get("", dependencies=allow("offers.list"), summary="The caller's offers, newest first")
-def mine(user: CurrentUser, session: SessionDep) -> list[OfferPublic]:
-    return offers.list_offers(session, user.wallet)
+@router.get("", dependencies=allow("offers.list"), summary="The caller's offers, newest first, a page at a time")
+def mine(
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=DB_ID_MAX)] = 0,
+    decision_id: Annotated[str | None, Query(max_length=64, description="Only this credit decision's offers")] = None,
+) -> list[OfferPublic]:
+    return offers.list_offers(session, user.wallet, limit=limit, offset=offset, decision_id=decision_id)
 
 
 @router.get("/borrowing", dependencies=allow("offers.list"),

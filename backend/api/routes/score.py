@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, status
 
-from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow, score_rate_limit
+from backend.api.deps import CurrentUser, NotesShown, SessionDep, SettingsDep, allow, score_rate_limit
 from backend.scoring import service
 from backend.scoring.fair_lending import live_fairness
 from backend.scoring.schemas import (
@@ -77,10 +77,10 @@ def referrals(db: SessionDep) -> list[ReferralPublic]:
     "/score/{decision_id}",
     response_model=DecisionPublic,
     dependencies=allow("score.read"),
-    summary="A recorded credit decision",
+    summary="A recorded credit decision (any review note only for a sign-in of the last minutes)",
 )
-def get_decision(decision_id: str, db: SessionDep, settings: SettingsDep) -> DecisionPublic:
-    return service.get_decision(db, decision_id, settings)
+def get_decision(decision_id: str, db: SessionDep, settings: SettingsDep, notes: NotesShown) -> DecisionPublic:
+    return service.get_decision(db, decision_id, settings, with_note=notes)
 
 
 @router.post(

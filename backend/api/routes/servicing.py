@@ -4,16 +4,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.api.deps import CurrentUser, LoanId, SessionDep, SettingsDep, allow
+from backend.api.deps import CurrentUser, LoanId, NotesShown, SessionDep, SettingsDep, allow
 from backend.servicing import collections as case_log
 from backend.servicing import preferences, service
 from backend.servicing.schemas import (
-    NoticePreferencesPublic,
-    NoticePreferencesUpdate,
     AgingPublic,
     CollectionActionCreate,
     CollectionActionPublic,
     CollectionItemPublic,
+    NoticePreferencesPublic,
+    NoticePreferencesUpdate,
     NoticePublic,
 )
 
@@ -28,10 +28,11 @@ def aging(session: SessionDep) -> AgingPublic:
 @router.get(
     "/collections",
     dependencies=allow("servicing.collections"),
-    summary="Loans 16+ days past due, most overdue first, then defaulted loans still recovering",
+    summary="Loans 16+ days past due, most overdue first, then defaulted loans still recovering "
+    "(case-log notes only for a sign-in of the last minutes)",
 )
-def collections(session: SessionDep, settings: SettingsDep) -> list[CollectionItemPublic]:
-    return service.collections_queue(session, settings)
+def collections(session: SessionDep, settings: SettingsDep, notes: NotesShown) -> list[CollectionItemPublic]:
+    return service.collections_queue(session, settings, with_notes=notes)
 
 
 @router.post(

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from backend.anchoring import verification
 from backend.anchoring.documents import digests_of_stream
 from backend.anchoring.schemas import ProofFile, VerificationPublic
-from backend.api.deps import SessionDep, SettingsDep, allow, verify_rate_limit
+from backend.api.deps import SessionDep, SettingsDep, allow, chain_read_rate_limit, verify_rate_limit
 from backend.bounds import DB_ID_MAX
 from backend.config import Settings
 
@@ -23,7 +23,7 @@ MAX_UPLOAD_BYTES = Settings.model_fields["anchor_max_document_bytes"].default + 
 CidQuery = Annotated[str, Query(min_length=1, max_length=200, description="CIDv1 (base32) of the document")]
 
 
-@router.get("", dependencies=allow("verify.cid"), summary="Verify the document stored under a CID")
+@router.get("", dependencies=[*allow("verify.cid"), Depends(chain_read_rate_limit)], summary="Verify the document stored under a CID")
 def verify_by_cid(cid: CidQuery, session: SessionDep, settings: SettingsDep) -> VerificationPublic:
     return verification.verify_cid(session, settings, cid)
 
@@ -48,7 +48,7 @@ def verify_upload(
 
 @router.get(
     "/proof",
-    dependencies=allow("verify.proof"),
+    dependencies=[*allow("verify.proof"), Depends(chain_read_rate_limit)],
     summary="The proof file of an anchored document: check it with `loanchain verify --offline-proof`",
 )
 def proof_by_cid(cid: CidQuery, session: SessionDep, settings: SettingsDep) -> ProofFile:

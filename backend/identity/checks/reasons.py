@@ -32,6 +32,7 @@ class Code(StrEnum):
     DUPLICATE_IDENTITY = "DUPLICATE_IDENTITY"
     SANCTIONS_MATCH = "SANCTIONS_MATCH"
     SHARED_ORIGIN = "SHARED_ORIGIN"
+    SHARED_ID = "SHARED_ID"  # many wallets named one national ID lately
     VELOCITY_WALLET = "VELOCITY_WALLET"
     VELOCITY_ID = "VELOCITY_ID"
     MANUAL_APPROVAL = "MANUAL_APPROVAL"
@@ -39,6 +40,7 @@ class Code(StrEnum):
     MANUAL_REJECTION = "MANUAL_REJECTION"
     EXPIRED = "EXPIRED"
     ERASED = "ERASED"
+    UNDER_REVIEW = "UNDER_REVIEW"  # what the applicant reads in place of the flags (kyc/views.py)
 
 
 @dataclass(frozen=True)

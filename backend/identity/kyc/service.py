@@ -11,7 +11,7 @@ from backend.identity.kyc.lifecycle import erase_wallet, expire_due
 from backend.identity.kyc.review import approve, get_record, queue, reject, reveal, review_item
 from backend.identity.kyc.submission import submit
 from backend.identity.kyc.vault import open_sealed
-from backend.identity.kyc.views import data_public, record_public, wallet_records
+from backend.identity.kyc.views import data_public, owner_view, wallet_records
 from backend.identity.roles import roles_of
 from backend.identity.schemas import KycDataPublic, KycStatusPublic
 
@@ -32,7 +32,7 @@ __all__ = [
 
 def my_status(session: Session, settings: Settings, wallet: str) -> KycStatusPublic:
     records = wallet_records(session, wallet)
-    views = [record_public(session, r) for r in records]
+    views = [owner_view(session, r) for r in records]
     return KycStatusPublic(
         wallet=wallet,
         status=views[0].status if views else "none",

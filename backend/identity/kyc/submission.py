@@ -4,8 +4,9 @@ Input problems (bad ID, bad file, impossible date of birth) raise 422 before any
 written. Too many submissions raise 429. Otherwise the record is stored, encrypted, and:
 - approved when every check passes, and its attestation is queued in the outbox;
 - rejected when a rule forbids it (under age);
-- queued for review when a fraud check flags it (duplicate identity, watch-list hit, too many
-  wallets applying from one network address).
+- queued for review when a fraud check flags it (duplicate identity, one national ID named by many
+  wallets, watch-list hit, too many wallets applying from one network address).
+What the applicant is told of a flag is kyc/views.py's concern (`owner_view`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
@@ -73,18 +74,37 @@ def check_input(settings: Settings, data: KycCreate, documents: list[bytes], tod
 
 
 def _check_velocity(settings: Settings, wallet: str, index: str) -> None:
+    """Refuse (429) a wallet that submits too often, or names one national ID too often. The ID's
+    count is the wallet's own: counted over every wallet, a stranger who knows someone's ID number
+    could use up the owner's quota and lock them out. Many wallets naming one ID go to review
+    instead (`check_shared_id`)."""
     window = settings.kyc_velocity_window
     if over_limit(settings, "kyc-wallet", wallet, settings.kyc_velocity_per_wallet, window):
         reason = Reason(Code.VELOCITY_WALLET, f"at most {settings.kyc_velocity_per_wallet} submissions per wallet per {window // 3600} h", Disposition.REFUSE)
         raise KycVelocityExceeded(reason.message, reasons=[reason.as_dict()])
-    if over_limit(settings, "kyc-id", index, settings.kyc_velocity_per_id, window):
-        reason = Reason(Code.VELOCITY_ID, f"at most {settings.kyc_velocity_per_id} submissions per national ID per {window // 3600} h", Disposition.REFUSE)
+    if over_limit(settings, "kyc-id", f"{index}:{wallet.lower()}", settings.kyc_velocity_per_id, window):
+        reason = Reason(Code.VELOCITY_ID, f"at most {settings.kyc_velocity_per_id} submissions of one national ID per wallet per {window // 3600} h", Disposition.REFUSE)
         raise KycVelocityExceeded(reason.message, reasons=[reason.as_dict()])
+
+
+def check_shared_id(session: Session, settings: Settings, wallet: str, index: str, now: datetime) -> Reason | None:
+    """A national ID named by several wallets within the velocity window (a stolen ID passed round,
+    an identity farm) sends the submission to a human, who sees the other wallets; never a refusal,
+    so the ID's owner is heard whoever else named it. Erased records no longer count (their blind
+    index is gone)."""
+    since = now - timedelta(seconds=settings.kyc_velocity_window)
+    others = session.scalar(select(func.count(distinct(KycRecord.wallet))).where(
+        KycRecord.blind_index == index, KycRecord.wallet != wallet, KycRecord.submitted_at >= since)) or 0  # fmt: skip
+    if others <= settings.kyc_id_max_wallets:
+        return None
+    return Reason(Code.SHARED_ID, f"{others} other wallets named this national ID in the last {settings.kyc_velocity_window // 3600} h "
+                  f"(more than {settings.kyc_id_max_wallets} go to review)", Disposition.REVIEW)  # fmt: skip
 
 
 def fraud_checks(session: Session, settings: Settings, wallet: str, data: KycCreate, index: str,
                  origin: str | None = None, now: datetime | None = None) -> list[Reason]:  # fmt: skip
     reasons = []
+    now = now or utcnow()
     duplicate = session.scalar(
         select(KycRecord.id)
         .where(KycRecord.blind_index == index, KycRecord.wallet != wallet, KycRecord.status == Status.APPROVED)
@@ -92,11 +112,13 @@ def fraud_checks(session: Session, settings: Settings, wallet: str, data: KycCre
     )
     if duplicate:
         reasons.append(Reason(Code.DUPLICATE_IDENTITY, "this national ID is already verified for another wallet", Disposition.REVIEW))
+    if shared := check_shared_id(session, settings, wallet, index, now):
+        reasons.append(shared)
     hit = screen(data.full_name, data.date_of_birth, load_watchlist(settings.kyc_watchlist_path), settings.kyc_watchlist_threshold)
     if hit:
         reasons.append(hit)
-    if origin and (shared := check_origin(session, settings, wallet, origin, now or utcnow())):
-        reasons.append(shared)
+    if origin and (shared_origin := check_origin(session, settings, wallet, origin, now)):
+        reasons.append(shared_origin)
     return reasons
 
 

@@ -1,4 +1,11 @@
-"""Response shapes built from records: status views for owners, masked views for admins."""
+"""Response shapes built from records: status views for owners, full and masked views for admins.
+
+What the applicant reads of their own record (`owner_view`) leaves out what the checks found: a
+flag names a watch-list entry with its score and threshold (tipping-off, and a guide to the
+spelling that passes), or tells that a national ID is already registered (a membership oracle),
+or that other wallets share the applicant's address. So while a record waits, its flags read as
+one UNDER_REVIEW; once decided, the decision speaks ("approved by a reviewer"); and staff wallets
+read as "reviewer", the platform's own steps as "platform". Staff see it all (`record_public`)."""
 
 from __future__ import annotations
 
@@ -8,20 +15,52 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.identity.checks.national_id import masked as masked_id
+from backend.identity.checks.reasons import Code, Disposition
 from backend.identity.kyc import attestation
+from backend.identity.kyc.history import SYSTEM
 from backend.identity.kyc.record import OpenedRecord, PersonalData
+from backend.identity.kyc.status import OPEN
 from backend.identity.models import KycRecord
 from backend.identity.schemas import KycDataPublic, KycEventPublic, KycPublic, PersonalDataPublic, ReasonPublic
 
+UNDER_REVIEW = ReasonPublic(code=Code.UNDER_REVIEW, message="under review: a member of our staff checks your application",
+                            disposition=Disposition.REVIEW)  # fmt: skip
+REVIEWER, PLATFORM = "reviewer", "platform"
+
 
 def record_public(session: Session, record: KycRecord, with_history: bool = True) -> KycPublic:
+    """Staff's view: every reason as the checks and reviewers wrote it, and who acted."""
+    return _view(session, record, with_history, _as_recorded, lambda actor: actor)
+
+
+def owner_view(session: Session, record: KycRecord) -> KycPublic:
+    """The applicant's own view (the submit answer, /kyc/me): see the module's docstring."""
+
+    def actor_for_owner(actor: str) -> str:
+        return record.wallet if actor.lower() == record.wallet.lower() else PLATFORM if actor == SYSTEM else REVIEWER
+
+    return _view(session, record, True, _for_owner, actor_for_owner)
+
+
+def _as_recorded(status: str, reasons: list[dict]) -> list[ReasonPublic]:
+    return [ReasonPublic(**r) for r in reasons]
+
+
+def _for_owner(status: str, reasons: list[dict]) -> list[ReasonPublic]:
+    # FIRST_APPROVAL names the admin who approved first and the flag waiting for a second one.
+    hidden = [r for r in reasons if r["disposition"] == Disposition.REVIEW or r["code"] == Code.FIRST_APPROVAL]
+    told = [ReasonPublic(**r) for r in reasons if r not in hidden]
+    return [UNDER_REVIEW, *told] if hidden and status in OPEN else told
+
+
+def _view(session: Session, record: KycRecord, with_history: bool, reasons_of, actor_of) -> KycPublic:
     return KycPublic(
         id=record.id,
         wallet=record.wallet,
         status=record.status,
         level=record.level,
         id_type=record.id_type,
-        reasons=[ReasonPublic(**r) for r in record.reasons],
+        reasons=reasons_of(record.status, record.reasons),
         submitted_at=record.submitted_at,
         decided_at=record.decided_at,
         expires_at=record.expires_at,
@@ -31,7 +70,7 @@ def record_public(session: Session, record: KycRecord, with_history: bool = True
         attestation=attestation.intent_view(session, record.attest_key),
         revocation=attestation.intent_view(session, record.revoke_key),
         history=[
-            KycEventPublic(status=e.status, reasons=[ReasonPublic(**r) for r in e.reasons], actor=e.actor, at=e.at)
+            KycEventPublic(status=e.status, reasons=reasons_of(e.status, e.reasons), actor=actor_of(e.actor), at=e.at)
             for e in record.events
         ]
         if with_history

@@ -38,7 +38,9 @@ export function showDecision(decision, taken = null) {
 // The signed-in wallet's latest decision, and whether its offer was already accepted.
 export async function refreshDecision() {
   const current = newest("decision");
-  const [[latest], offers] = await Promise.all([api("/api/v1/score/mine"), api("/api/v1/offers")]);
+  const [latest] = await api("/api/v1/score/mine");
+  // That decision's offers only: the list comes a page at a time, and older decisions' offers could fill it.
+  const offers = latest ? await api(`/api/v1/offers?decision_id=${encodeURIComponent(latest.id)}`) : [];
   if (!current()) return;
   showDecision(latest ?? null, latest && offers.find((o) => o.decision_id === latest.id && ["submitting", "created"].includes(o.state)));
 }

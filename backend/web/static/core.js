@@ -40,6 +40,9 @@ function signInAgainOnce() {
   return steppingUp;
 }
 
+// Asked for by the user: views that withhold sealed notes from an older sign-in (note_withheld).
+export const signInAgain = () => signInAgainOnce();
+
 // FastAPI's 422 lists each refused field: "amount: Input should be greater than 0" reads better
 // than the JSON.
 const FIELD_NAMES = { note: "your note", amount: "amount", notes: "notes", price_bps: "price", per_loan: "per loan" };

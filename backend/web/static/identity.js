@@ -16,7 +16,11 @@ export async function refreshKyc() {
   // may confirm the attestation after the poll that saw its block).
   if (moved) refreshRoles().catch((e) => say(e.message, true));
   const attestation = current?.attestation?.status;
-  $("kyc-status").textContent = current ? `${current.status}${attestation ? `, on-chain ${attestation}` : ""}` : "not submitted";
+  // Waiting or refused, the owner reads why in the API's words: a generic "under review" for any
+  // flag (which check caught them is for staff only), or the rule that refused them.
+  const why = ["needs_review", "rejected"].includes(current?.status) && current.reasons.length
+    ? ` (${current.reasons.map((r) => r.message).join("; ")})` : "";
+  $("kyc-status").textContent = current ? `${current.status}${why}${attestation ? `, on-chain ${attestation}` : ""}` : "not submitted";
   $("kyc-erase-row").hidden = !current || current.status === "erased";
   // Verified (or waiting for review): the form has nothing more to take.
   $("kyc-form").hidden = ["approved", "needs_review", "pending"].includes(current?.status);

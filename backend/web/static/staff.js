@@ -1,6 +1,6 @@
 // Staff: KYC review and referrals (their items in reviews.js), traces, monitoring alerts, collections and aging.
 
-import { $, api, day, guard, has, keepTyped, listItems, money, newest, plural, say, state } from "./core.js";
+import { $, api, day, guard, has, keepTyped, listItems, money, newest, plural, say, signInAgain, state } from "./core.js";
 import { kycItem, referralItem } from "./reviews.js";
 
 export async function refreshStaff() {
@@ -105,10 +105,25 @@ function collectionItem(c) {
     const log = document.createElement("ul");
     log.replaceChildren(...listItems(c.actions.map((a) => `${day(a.chain_time)} ${a.kind.replaceAll("_", " ")}`
       + (a.promised_amount ? ` of ${money(a.promised_amount)} by ${day(a.promised_by)} (${a.promise_status})` : "")
-      + `: ${a.note ?? "(erased)"} (${a.actor.slice(0, 10)}…)`)));
+      + `: ${noteText(a)} (${a.actor.slice(0, 10)}…)`)));
     item.append(log);
+    if (c.actions.some((a) => a.note_withheld)) item.append(readNotesButton(`loan ${c.loan_id}`, refreshStaff));
   }
   return item;
+}
+
+// Case-log notes (hardship, what was said on the phone) come only with a sign-in of the last minutes;
+// an older session gets them withheld, and the wallet signs in again to read them.
+const noteText = (a) => (a.note_withheld ? "(note withheld: sign in again to read it)" : a.note ?? "(erased)");
+
+function readNotesButton(what, redraw) {
+  const button = Object.assign(document.createElement("button"), { textContent: "Sign in again to read the notes" });
+  button.dataset.action = "read-notes";
+  button.setAttribute("aria-label", `Sign in again to read the case-log notes of ${what}`);
+  button.onclick = guard(async () => {
+    if (await signInAgain()) await redraw();
+  });
+  return button;
 }
 
 function caseControls(loanId) {
@@ -161,7 +176,12 @@ async function traceLoan(loanId) {
   $("trace-checks").replaceChildren(...listItems(trace.checks.map((c) => `${c.ok ? "ok" : "FAIL"} ${c.name}: ${c.detail}`)));
   $("trace-events").replaceChildren(...listItems(trace.events.map(eventLine)));
   $("trace-case-log").replaceChildren(...listItems(trace.case_log.map((a) => `${day(a.chain_time)} ${a.kind.replaceAll("_", " ")}: `
-    + `${a.note ?? "(erased)"} (${a.actor})`)));
+    + `${noteText(a)} (${a.actor})`)));
+  if (trace.case_log.some((a) => a.note_withheld)) {
+    const line = document.createElement("li");
+    line.append(readNotesButton(`loan ${loanId}`, () => traceLoan(loanId)));
+    $("trace-case-log").append(line);
+  }
 }
 
 async function traceTx(hash) {
