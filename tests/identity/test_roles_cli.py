@@ -42,7 +42,8 @@ def test_an_operator_grants_lists_and_revokes_a_role_from_the_shell(as_operator)
     assert "already held" in runner.invoke(app, ["roles", "grant", staff, "underwriter"]).stdout
     listed = json.loads(runner.invoke(app, ["roles", "list", "--json"]).stdout)
     assert [(g["wallet"], g["role"], g["granted_by"]) for g in listed["grants"]] == [(staff, "underwriter", "ops:alice")]
-    assert listed["configured_admins"] == [ADMIN.address]
+    assert listed["configured_admins"] == [ADMIN.address] and listed["grants"][0]["confirmed_by"] is None
+    assert runner.invoke(app, ["roles", "list"]).exit_code == 0  # the table, for a person
     with session_scope(settings) as session:
         assert roles_of(session, settings, staff) == {Role.UNDERWRITER}  # at once, though the wallet has no KYC
         assert pending(session) == []
