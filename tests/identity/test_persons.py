@@ -11,6 +11,7 @@ from eth_account import Account
 
 from backend.db.session import session_scope
 from backend.identity.persons import person_of, same_person
+from backend.identity.roles import grant_role
 from tests.identity.conftest import ADMIN, client_for, identity_settings, make_applicant, minted_bearer, submit, verify
 from tests.identity.test_role_grants import SECOND_ADMIN, THIRD_ADMIN, decide, propose
 
@@ -77,3 +78,22 @@ def test_a_wallet_without_kyc_is_its_own_person(settings):
         assert not same_person(session, applicant.account.address, stranger)
         assert not same_person(session, stranger, Account.create().address)
         assert person_of(session, "cli") == frozenset({"wallet:cli"})
+
+
+def test_a_staff_wallet_keeps_its_kyc_while_it_holds_a_staff_role(tmp_path):
+    """Erasure drops a record's blind index, which would make a staff wallet a stranger to its own
+    sock: so a wallet's personal data is kept while it is staff (revoke the role first)."""
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'erase.db'}")
+    client = client_for(settings)
+    me = make_applicant(55)
+    verify(settings, me.account.address, me)
+    with session_scope(settings) as session:
+        grant_role(session, "cli", me.account.address, "underwriter")
+    own = minted_bearer(settings, me.account)
+    admin = minted_bearer(settings, ADMIN)
+    for refused in (client.delete("/api/v1/kyc/me", headers=own),
+                    client.delete(f"/api/v1/admin/kyc/wallets/{me.account.address}", headers=admin)):
+        assert refused.status_code == 409 and "staff role" in refused.json()["detail"], refused.json()
+    client.post("/api/v1/admin/roles", json={"wallet": me.account.address, "role": "underwriter", "action": "revoke"},
+                headers=admin)  # fmt: skip
+    assert client.delete("/api/v1/kyc/me", headers=own).status_code == 200
