@@ -177,6 +177,8 @@ class Settings(BaseSettings):
     fresh_sign_in_max_age: int = Field(default=600, ge=1)
     # Wallets that are admins by configuration (comma-separated in the environment).
     admin_wallets: Annotated[list[str], NoDecode] = []
+    # Seconds a staff role proposed through the API waits for another admin's confirmation.
+    role_grant_ttl: int = Field(default=48 * 3600, ge=60)
     # KYC master keys as "kid:base64key,kid2:base64key" (first is active); when unset, the
     # keyring is the directory var/keys/kyc (generated on first use on a local chain only).
     kyc_master_keys: SecretStr | None = None

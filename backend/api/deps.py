@@ -40,6 +40,7 @@ LoanId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="LoanBook's loan id
 ListingId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="NoteMarket's listing id")]
 BidId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="NoteMarket's bid id")]
 LoanFilterId = Annotated[int | None, Query(ge=1, le=DB_ID_MAX, description="Only this loan's")]
+RoleProposalId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="A proposed role grant's id")]
 
 
 # --- identity: who is calling, and may they call this endpoint ------------------------------
@@ -71,7 +72,10 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "kyc.erase": SIGNED_IN,
     # administration
     "admin.roles.list": ADMIN_ONLY,
-    "admin.roles.change": ADMIN_ONLY,
+    "admin.roles.change": ADMIN_ONLY,  # revokes at once; proposes a grant, which another admin confirms
+    "admin.roles.pending": ADMIN_ONLY,
+    "admin.roles.confirm": ADMIN_ONLY,
+    "admin.roles.reject": ADMIN_ONLY,
     "admin.kyc.queue": ADMIN_ONLY,
     "admin.kyc.record": ADMIN_ONLY,
     "admin.kyc.approve": ADMIN_ONLY,
@@ -143,7 +147,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
 # a shared computer, cannot read or erase anyone's identity, nor grant a role. The web page signs in
 # again when told `fresh_sign_in_required`.
 FRESH_SIGN_IN: frozenset[str] = frozenset({
-    "kyc.data", "kyc.erase", "admin.kyc.reveal", "admin.kyc.erase", "admin.roles.change",
+    "kyc.data", "kyc.erase", "admin.kyc.reveal", "admin.kyc.erase", "admin.roles.change", "admin.roles.confirm",
 })
 # Staff views read all day from one session also carry sealed personal notes: an underwriter's review
 # note (score.read), the collections case log with borrowers' hardship requests (servicing.collections,

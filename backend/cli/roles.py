@@ -1,6 +1,8 @@
 """`loanchain roles ...`: staff roles from the operator's shell (= GET/POST /api/v1/admin/roles), for
 the first underwriters and auditors before anyone signs in, or when the web page is not at hand.
-Grants and revocations are audited under the actor named (`cli` by default)."""
+A grant here is direct, with no second admin and no KYC asked (the API's need both): whoever runs
+this controls the server anyway. Grants and revocations are audited under the actor named (`cli`
+by default)."""
 
 from __future__ import annotations
 
@@ -27,11 +29,11 @@ def list_command(json_out: bool = typer.Option(False, "--json")) -> None:
     if json_out:
         print_json({"grants": grants, "configured_admins": configured})
         return
-    table = Table("wallet", "role", "granted by", "granted at")
+    table = Table("wallet", "role", "granted by", "confirmed by", "granted at")
     for g in grants:
-        table.add_row(g["wallet"], g["role"], g["granted_by"], g["granted_at"])
+        table.add_row(g["wallet"], g["role"], g["granted_by"], g["confirmed_by"] or "", g["granted_at"])
     for wallet in configured:
-        table.add_row(wallet, "admin", "configuration", "")
+        table.add_row(wallet, "admin", "configuration", "", "")
     console.print(table)
 
 

@@ -52,8 +52,29 @@ class RoleGrant(Base):
 
     wallet: Mapped[str] = mapped_column(String(42), primary_key=True)
     role: Mapped[str] = mapped_column(String(20), primary_key=True)
-    granted_by: Mapped[str] = mapped_column(String(42))
+    granted_by: Mapped[str] = mapped_column(String(42))  # the proposing admin, or the operator's CLI actor
     granted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The admin who confirmed the proposal; None: granted directly by the operator (CLI) or before
+    # grants were maker-checker.
+    confirmed_by: Mapped[str | None] = mapped_column(String(42), nullable=True)
+
+
+class RoleGrantProposal(Base):
+    """A staff role one admin proposed through the API: granted only once an admin who is another
+    person confirms it before `expires_at` (backend/identity/role_proposals.py). Kept once decided,
+    as the record of who proposed and who decided."""
+
+    __tablename__ = "role_grant_proposals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    wallet: Mapped[str] = mapped_column(String(42), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    proposed_by: Mapped[str] = mapped_column(String(42))
+    proposed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # pending | confirmed | rejected
+    decided_by: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class AuthNonce(Base):

@@ -1,5 +1,6 @@
 """Roles. Borrower and investor follow from KYC (an approved, unexpired record of enough level);
-auditor, underwriter and admin are granted by an admin; configured admins are always admins."""
+auditor, underwriter and admin are granted (through the API by two admins, see role_proposals.py;
+directly by the operator's CLI); configured admins are always admins."""
 
 from __future__ import annotations
 
@@ -66,25 +67,32 @@ def roles_of(session: Session, settings: Settings, wallet: str) -> frozenset[Rol
     return frozenset(roles)
 
 
-def _grantable(role: str) -> Role:
+def grantable(role: str) -> Role:
     if role not in {r.value for r in GRANTABLE}:
         raise ValidationFailed(f"only {', '.join(sorted(GRANTABLE))} can be granted; borrower and investor follow from KYC")
     return Role(role)
 
 
-def grant_role(session: Session, actor: str, wallet: str, role: str) -> bool:
-    """Grant `role`; False when the wallet already had it. Audited either way it changes."""
-    wallet, granted = checksum(wallet), _grantable(role)
+def grant_role(session: Session, actor: str, wallet: str, role: str, *, confirmed_by: str | None = None,
+               proposal_id: int | None = None) -> bool:
+    """Grant `role`: directly (the operator's CLI, `actor` the name it gives), or as proposed by
+    `actor` and confirmed by `confirmed_by`, who is then the audit entry's actor. False when the
+    wallet already had it; audited when it changes."""
+    wallet, granted = checksum(wallet), grantable(role)
     _, added = get_or_add(session, RoleGrant, (wallet, granted.value),
-                          lambda: RoleGrant(wallet=wallet, role=granted.value, granted_by=actor, granted_at=utcnow()))  # fmt: skip
+                          lambda: RoleGrant(wallet=wallet, role=granted.value, granted_by=actor, granted_at=utcnow(),
+                                            confirmed_by=confirmed_by))  # fmt: skip
     if not added:
         return False
-    audit(session, actor, "role.grant", wallet, {"wallet": wallet, "role": granted.value})
+    payload = {"wallet": wallet, "role": granted.value}
+    if confirmed_by is not None:
+        payload |= {"proposal_id": proposal_id, "proposed_by": actor}
+    audit(session, confirmed_by or actor, "role.grant", wallet, payload)
     return True
 
 
 def revoke_role(session: Session, settings: Settings, actor: str, wallet: str, role: str) -> bool:
-    wallet, revoked = checksum(wallet), _grantable(role)
+    wallet, revoked = checksum(wallet), grantable(role)
     if revoked == Role.ADMIN and wallet in configured_admins(settings):
         raise Conflict("this wallet is an admin by configuration (LOANCHAIN_ADMIN_WALLETS)")
     removed = session.execute(delete(RoleGrant).where(RoleGrant.wallet == wallet, RoleGrant.role == revoked.value)).rowcount
@@ -94,7 +102,8 @@ def revoke_role(session: Session, settings: Settings, actor: str, wallet: str, r
 
 
 def change_role(session: Session, settings: Settings, actor: str, wallet: str, role: str, action: str) -> RoleChangePublic:
-    """Grant or revoke (`action`), and the wallet's roles after it: the API's and the CLI's use case."""
+    """Grant or revoke (`action`) at once, and the wallet's roles after it: the operator's (CLI) use
+    case, and the API's for revocations; the API proposes grants (role_proposals.py)."""
     wallet = checksum(wallet)
     if action == "grant":
         changed = grant_role(session, actor, wallet, role)
@@ -106,4 +115,5 @@ def change_role(session: Session, settings: Settings, actor: str, wallet: str, r
 
 def list_grants(session: Session) -> list[RoleGrantPublic]:
     grants = session.scalars(select(RoleGrant).order_by(RoleGrant.wallet, RoleGrant.role))
-    return [RoleGrantPublic(wallet=g.wallet, role=g.role, granted_by=g.granted_by, granted_at=g.granted_at) for g in grants]
+    return [RoleGrantPublic(wallet=g.wallet, role=g.role, granted_by=g.granted_by, granted_at=g.granted_at,
+                            confirmed_by=g.confirmed_by) for g in grants]  # fmt: skip

@@ -215,16 +215,30 @@ class RoleGrantCreate(BaseModel):
 class RoleGrantPublic(BaseModel):
     wallet: str
     role: str
-    granted_by: str
+    granted_by: str = Field(description="The admin who proposed it, or the operator's name for a CLI grant")
     granted_at: datetime
+    confirmed_by: str | None = Field(None, description="The second admin; none for a grant by the operator's CLI")
+
+
+class RoleProposalPublic(BaseModel):
+    id: int
+    wallet: str
+    role: str
+    proposed_by: str
+    proposed_at: datetime
+    expires_at: datetime
+    status: Literal["pending", "confirmed", "rejected", "expired"]
+    decided_by: str | None
+    decided_at: datetime | None
 
 
 class RoleChangePublic(BaseModel):
     wallet: str
     role: str
-    action: str
-    changed: bool
+    action: str = Field(description="grant, revoke, or reject (a proposed grant)")
+    changed: bool = Field(description="Whether the wallet's roles changed: a proposed grant changes nothing yet")
     roles: list[str]
+    proposal: RoleProposalPublic | None = Field(None, description="The grant proposed, confirmed or rejected")
 
 
 class ErasurePublic(BaseModel):

@@ -22,6 +22,7 @@ from backend.chain.projection_models import LoanRow
 from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.identity.crypto.keyring import load_keyring
+from backend.identity.persons import same_person
 from backend.scoring import policy
 from backend.scoring.canonical import HASH32, keccak_hex
 from backend.scoring.mapping import INCOME_FLOOR, check_covers, to_model_inputs
@@ -202,8 +203,9 @@ def review_decision(db: Session, settings: Settings, reviewer: str, decision_id:
         raise Conflict(f"decision {row.id} is '{row.decision}': only a referral is reviewed", decision=row.decision)
     if row.review is not None:
         raise Conflict(f"decision {row.id} was already reviewed ({row.review}) by {row.reviewed_by}", review=row.review)
-    if row.wallet == reviewer:
-        raise Forbidden("an underwriter does not review their own application")
+    if same_person(db, row.wallet, reviewer):
+        raise Forbidden("an underwriter does not review their own application (nor one from another wallet of "
+                        "theirs, or with their national ID)")  # fmt: skip
     row.review, row.reviewed_by, row.reviewed_at = request.outcome, reviewer, utcnow()
     seal_note(load_keyring(settings), row, request.note)
     audit.record(db, actor=reviewer, action="decision.review", subject=f"decision:{row.id}",

@@ -8,8 +8,9 @@ from eth_account import Account
 from backend.api.deps import ENDPOINT_ROLES, FRESH_SIGN_IN, PUBLIC
 from backend.db.session import session_scope
 from backend.identity.models import User
+from backend.identity.roles import grant_role
 from backend.identity.tokens import issue_pair
-from tests.identity.conftest import bearer, client_for, identity_settings, make_applicant, submit
+from tests.identity.conftest import bearer, client_for, identity_settings, make_applicant, submit, verify
 
 
 def _session_begun(settings, account, minutes_ago: float) -> dict[str, str]:
@@ -52,16 +53,25 @@ def test_an_old_session_must_sign_in_again_to_read_or_erase_its_kyc_data(tmp_pat
 def test_an_old_admin_session_cannot_change_roles_reveal_or_erase(tmp_path):
     admin = Account.create()
     settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'fresh.db'}", admin_wallets=[admin.address])
-    client, someone = client_for(settings), Account.create()
+    client, person = client_for(settings), make_applicant(8)
+    someone = person.account
+    verify(settings, someone.address, person)
+    colleague = Account.create()  # a second admin, by the operator, whose confirmation needs a recent sign-in too
+    with session_scope(settings) as session:
+        grant_role(session, "cli", colleague.address, "admin")
     old = _session_begun(settings, admin, minutes_ago=60)
-    assert client.get("/api/v1/admin/roles", headers=old).status_code == 200
+    assert client.get("/api/v1/admin/roles/pending", headers=old).status_code == 200
     grant = {"wallet": someone.address, "role": "auditor", "action": "grant"}
+    proposed = client.post("/api/v1/admin/roles", headers=bearer(client, admin), json=grant).json()["proposal"]
     for response in (
         client.post("/api/v1/admin/roles", headers=old, json=grant),
+        client.post("/api/v1/admin/roles", headers=old, json={**grant, "action": "revoke"}),
+        client.post(f"/api/v1/admin/roles/pending/{proposed['id']}/confirm", headers=_session_begun(settings, colleague, 60)),
         client.post("/api/v1/admin/kyc/1/reveal", headers=old, json={"reason": "review"}),
         client.delete(f"/api/v1/admin/kyc/wallets/{someone.address}", headers=old),
     ):
         assert response.status_code == 401 and response.json()["error"] == "fresh_sign_in_required", response.json()
-    assert client.get("/api/v1/admin/roles", headers=old).json() == []  # nothing granted
+    assert client.get("/api/v1/admin/roles/pending", headers=old).json()[0]["status"] == "pending"  # nothing granted
 
-    assert client.post("/api/v1/admin/roles", headers=bearer(client, admin), json=grant).status_code == 200
+    confirmed = client.post(f"/api/v1/admin/roles/pending/{proposed['id']}/confirm", headers=bearer(client, colleague))
+    assert confirmed.status_code == 200 and "auditor" in confirmed.json()["roles"]

@@ -13,6 +13,7 @@ from backend.chain.models import Intent
 from backend.db.session import session_scope
 from backend.identity.checks.origin import network_of
 from backend.identity.models import KycDocument, KycEvent, KycOrigin, KycRecord
+from backend.identity.roles import grant_role
 from tests.identity.conftest import ADMIN, JPEG, PDF, PNG, bearer, client_for, identity_settings, make_applicant, submit
 
 
@@ -499,13 +500,26 @@ def test_admin_erasure_and_role_grants(client, settings):
     response = client.delete(f"/api/v1/admin/kyc/wallets/{applicant.account.address.lower()}", headers=admin)
     assert response.status_code == 200 and response.json()["wallet"] == applicant.account.address
 
-    auditor = make_applicant(29).account
-    grant = client.post("/api/v1/admin/roles", json={"wallet": auditor.address, "role": "auditor"}, headers=admin).json()
-    assert grant["changed"] is True and grant["roles"] == ["auditor"]
+    # A staff role goes to a verified wallet only, proposed by one admin and confirmed by another
+    # (tests/identity/test_role_grants.py); revoked by one, at once.
+    person = make_applicant(29)
+    auditor = person.account
+    unverified = client.post("/api/v1/admin/roles", json={"wallet": auditor.address, "role": "auditor"}, headers=admin)
+    assert unverified.status_code == 409
+    submit(client, person)
+    proposed = client.post("/api/v1/admin/roles", json={"wallet": auditor.address, "role": "auditor"}, headers=admin).json()
+    assert proposed["changed"] is False and proposed["proposal"]["status"] == "pending"
+    with session_scope(settings) as session:
+        grant_role(session, "ops:alice", SECOND_ADMIN.address, "admin")  # a second admin, by the operator
+    grant = client.post(f"/api/v1/admin/roles/pending/{proposed['proposal']['id']}/confirm",
+                        headers=bearer(client, SECOND_ADMIN)).json()  # fmt: skip
+    assert grant["changed"] is True and grant["roles"] == ["auditor", "investor"]
     assert client.post("/api/v1/admin/roles", json={"wallet": auditor.address, "role": "borrower"}, headers=admin).status_code == 422
-    assert client.get("/api/v1/admin/roles", headers=admin).json()[0]["role"] == "auditor"
+    listed = client.get("/api/v1/admin/roles", headers=admin).json()
+    assert {"wallet": auditor.address, "role": "auditor", "confirmed_by": SECOND_ADMIN.address}.items() <= next(
+        g for g in listed if g["wallet"] == auditor.address).items()
     revoke = client.post("/api/v1/admin/roles", json={"wallet": auditor.address, "role": "auditor", "action": "revoke"}, headers=admin)
-    assert revoke.json()["roles"] == []
+    assert revoke.json()["roles"] == ["investor"]
     demote = client.post("/api/v1/admin/roles", json={"wallet": ADMIN.address, "role": "admin", "action": "revoke"}, headers=admin)
     assert demote.status_code == 409
     assert audit_actions(settings)[-2:] == ["role.grant", "role.revoke"]

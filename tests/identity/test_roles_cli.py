@@ -1,5 +1,6 @@
 """`loanchain roles`: the operator grants, lists and revokes staff roles from the shell through the
-same service as the API, audited under the actor named; bad input is a usage error naming it."""
+same service as the API, audited under the actor named; bad input is a usage error naming it. The
+operator's grant is direct (no second admin, no KYC needed): it is how the first staff come to be."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from backend.audit.log import entries
 from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
+from backend.identity.role_proposals import pending
 from backend.identity.roles import Role, roles_of
 from tests.anchoring.helpers import point_get_settings_at
 from tests.identity.conftest import ADMIN
@@ -40,9 +42,11 @@ def test_an_operator_grants_lists_and_revokes_a_role_from_the_shell(as_operator)
     assert "already held" in runner.invoke(app, ["roles", "grant", staff, "underwriter"]).stdout
     listed = json.loads(runner.invoke(app, ["roles", "list", "--json"]).stdout)
     assert [(g["wallet"], g["role"], g["granted_by"]) for g in listed["grants"]] == [(staff, "underwriter", "ops:alice")]
-    assert listed["configured_admins"] == [ADMIN.address]
+    assert listed["configured_admins"] == [ADMIN.address] and listed["grants"][0]["confirmed_by"] is None
+    assert runner.invoke(app, ["roles", "list"]).exit_code == 0  # the table, for a person
     with session_scope(settings) as session:
-        assert roles_of(session, settings, staff) == {Role.UNDERWRITER}
+        assert roles_of(session, settings, staff) == {Role.UNDERWRITER}  # at once, though the wallet has no KYC
+        assert pending(session) == []
         assert [(e.actor, e.action) for e in entries(session) if e.subject == staff] == [("ops:alice", "role.grant")]
 
     assert runner.invoke(app, ["roles", "revoke", staff, "underwriter"]).exit_code == 0

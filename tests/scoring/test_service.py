@@ -1,12 +1,25 @@
 import pytest
+from eth_account import Account
 
-from backend.errors import NotFound
+from backend.db.session import session_scope
+from backend.errors import Forbidden, NotFound
+from backend.identity.roles import grant_role
 from backend.scoring.canonical import keccak_hex
 from backend.scoring.models import CreditDecision
-from backend.scoring.schemas import ApplicationCreate
+from backend.scoring.schemas import ApplicationCreate, ReviewCreate
 from backend.scoring.scorer import Scorer
-from backend.scoring.service import decide, decision_hash, get_decision, score_application, verify_decision
+from backend.scoring.service import (
+    decide,
+    decision_hash,
+    get_decision,
+    review_decision,
+    score_application,
+    verify_decision,
+)
 from tests.conftest import make_settings
+from tests.identity import test_role_grants as grants
+from tests.identity.conftest import ADMIN, client_for, identity_settings, make_applicant, minted_bearer, submit, verify
+from tests.scoring.test_review_notes import REFERRED
 
 
 def test_same_application_and_model_give_the_same_decision_hash(scorer, application):
@@ -113,3 +126,35 @@ def test_a_recorded_decision_commits_under_a_keyed_salt_so_its_public_hash_canno
     assert first.decision_hash == keccak_hex({"salt": first.salt, "model_version": scorer.model_version,
                                               "inputs": application, "outputs": outcome.outputs})  # fmt: skip
     assert verify_decision(row)
+
+
+def test_an_underwriter_does_not_review_an_application_of_their_own_person(tmp_path):
+    """Regression of the review's M2: an admin's referred application was approved by a sock wallet
+    the admin had made underwriter. A sock is refused the role without KYC; verified with the
+    applicant's own national ID, it is the applicant's person and does not review their application."""
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'poc.db'}",
+                                 admin_wallets=[ADMIN.address, grants.SECOND_ADMIN.address, grants.THIRD_ADMIN.address])  # fmt: skip
+    client = client_for(settings)
+    admin, second = minted_bearer(settings, ADMIN), minted_bearer(settings, grants.SECOND_ADMIN)
+    me = make_applicant(60)
+    assert submit(client, me, headers=admin).json()["status"] == "approved"
+    referral = client.post("/api/v1/score", json=REFERRED, headers=admin).json()
+    assert referral["decision"] == "refer"
+
+    sock = Account.create()
+    assert grants.propose(client, admin, sock.address, "underwriter").status_code == 409  # no KYC: no role
+    me.account = sock
+    verify(settings, sock.address, me, grants.SECOND_ADMIN.address, grants.THIRD_ADMIN.address)  # the admin's own ID
+    proposal = grants.propose(client, admin, sock.address, "underwriter").json()["proposal"]
+    assert grants.decide(client, second, proposal["id"], "confirm").status_code == 200
+    review = {"outcome": "approve", "note": "ok by me"}
+    refused = client.post(f"/api/v1/score/{referral['id']}/review", json=review, headers=minted_bearer(settings, sock))
+    assert refused.status_code == 403 and "their own application" in refused.json()["detail"]
+
+    colleague = Account.create().address  # an underwriter of the operator's, without KYC: a person of their own
+    with session_scope(settings) as session:
+        grant_role(session, "cli", colleague, "underwriter")
+        with pytest.raises(Forbidden):
+            review_decision(session, settings, sock.address, referral["id"], ReviewCreate(**review))
+        reviewed = review_decision(session, settings, colleague, referral["id"], ReviewCreate(**review))
+    assert reviewed.review.outcome == "approve"

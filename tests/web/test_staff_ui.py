@@ -1,8 +1,9 @@
 """Staff in the browser: an underwriter approves a referral, read with its application, after which
 the borrower signs the offer; an auditor traces the new loan until every check passes, then its
 borrower's address and its createLoan transaction; an admin reveals a flagged KYC record (audited),
-told which wallet it duplicates, rejects it with its own reason and erases it, grants and revokes a
-role; the aging table is shown. Each queue item's controls are found by their accessible names."""
+told which wallet it duplicates, rejects it with its own reason and erases it; an admin proposes a
+staff role, another admin confirms it, and one revokes it; the aging table is shown. Each queue
+item's controls are found by their accessible names."""
 
 from __future__ import annotations
 
@@ -139,15 +140,42 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     expect(page.locator("#aging tr")).to_have_count(5)
     expect(page.locator("#alerts")).to_contain_text("No alerts")  # transaction monitoring: nothing to review here
 
-    # An admin grants and revokes a staff role from the page.
-    colleague = world.investors[1].address
+
+def test_a_staff_role_proposed_by_one_admin_is_confirmed_by_another_in_the_browser(page, server, wallet, world):
+    """Maker-checker on staff roles: the proposer sees the grant waiting, without a Confirm of their
+    own; another admin confirms it, and a revocation is immediate."""
+    settings = server.settings
+    proposer, checker, colleague = world.admin, world.investors[2], world.investors[1].address
+    with session_scope(settings) as session:  # only a KYC-verified wallet is given a staff role
+        assert submit(session, settings, colleague, KycCreate(**make_applicant(620).form()), []).status == "approved"
+    with session_scope(settings) as session:
+        grant_role(session, "ops:alice", checker.address, "admin")  # a second admin, by the operator
+
+    wallet.address = proposer.address
+    _sign_in(page, proposer.address)
     page.fill('#role-form [name="wallet"]', colleague)
     page.select_option('#role-form [name="role"]', "auditor")
     page.click('#role-form button[value="grant"]')
-    expect(page.locator("#status")).to_have_text(f"{colleague}: auditor granted; roles now auditor.")
-    expect(page.locator("#role-grants")).to_contain_text(f"{colleague}: auditor, granted by {staff.address}")
+    expect(page.locator("#status")).to_contain_text(f"{colleague}: auditor proposed; another admin must confirm it by ")
+    waiting = page.locator("#role-pending > li")
+    expect(waiting).to_have_count(1)
+    expect(waiting).to_contain_text(f"{colleague}: auditor, proposed by {proposer.address}, until ")
+    expect(waiting).to_contain_text("you proposed it: another admin confirms it")
+    confirm = page.get_by_role("button", name=f"Confirm the grant of auditor for {colleague}", exact=True)
+    expect(confirm).to_have_count(0)
+    expect(page.locator("#role-grants")).not_to_contain_text(colleague)
+
+    wallet.address = checker.address
+    _sign_in(page, checker.address)
+    confirm.click()
+    expect(page.locator("#status")).to_have_text(f"{colleague}: auditor granted; roles now auditor, investor.")
+    expect(page.locator("#role-grants")).to_contain_text(
+        f"{colleague}: auditor, granted by {proposer.address}, confirmed by {checker.address}")
+    expect(page.locator("#role-pending")).to_contain_text("None: a grant proposed here waits")
+    page.fill('#role-form [name="wallet"]', colleague)
+    page.select_option('#role-form [name="role"]', "auditor")
     page.click('#role-form button[value="revoke"]')
-    expect(page.locator("#status")).to_have_text(f"{colleague}: auditor revoked; roles now none.")
+    expect(page.locator("#status")).to_have_text(f"{colleague}: auditor revoked; roles now investor.")
     expect(page.locator("#role-grants")).not_to_contain_text(colleague)
 
 

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow
-from backend.identity import roles
+from backend.api.deps import CurrentUser, RoleProposalId, SessionDep, SettingsDep, allow
+from backend.identity import role_proposals, roles
 from backend.identity.kyc import service
 from backend.identity.kyc.views import record_public
 from backend.identity.schemas import (
@@ -16,6 +16,7 @@ from backend.identity.schemas import (
     RoleChangePublic,
     RoleGrantCreate,
     RoleGrantPublic,
+    RoleProposalPublic,
 )
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -26,9 +27,27 @@ def list_roles(session: SessionDep) -> list[RoleGrantPublic]:
     return roles.list_grants(session)
 
 
-@router.post("/roles", dependencies=allow("admin.roles.change"), summary="Grant or revoke auditor, underwriter or admin")
+@router.post("/roles", dependencies=allow("admin.roles.change"),
+             summary="Propose granting auditor, underwriter or admin (another admin confirms), or revoke one at once")
 def change_role(body: RoleGrantCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> RoleChangePublic:
-    return roles.change_role(session, settings, user.wallet, body.wallet, body.role, body.action)
+    return role_proposals.request_change(session, settings, user.wallet, body.wallet, body.role, body.action)
+
+
+@router.get("/roles/pending", dependencies=allow("admin.roles.pending"), summary="Role grants waiting for a second admin")
+def pending_roles(session: SessionDep) -> list[RoleProposalPublic]:
+    return role_proposals.pending(session)
+
+
+@router.post("/roles/pending/{proposal_id}/confirm", dependencies=allow("admin.roles.confirm"),
+             summary="Confirm a role grant another person proposed: it holds from now")
+def confirm_role(proposal_id: RoleProposalId, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> RoleChangePublic:
+    return role_proposals.confirm(session, settings, user.wallet, proposal_id)
+
+
+@router.post("/roles/pending/{proposal_id}/reject", dependencies=allow("admin.roles.reject"),
+             summary="Reject (or, as its proposer, withdraw) a proposed role grant")
+def reject_role(proposal_id: RoleProposalId, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> RoleChangePublic:
+    return role_proposals.reject(session, settings, user.wallet, proposal_id)
 
 
 @router.get("/kyc/queue", dependencies=allow("admin.kyc.queue"), summary="Records waiting for review (masked)")

@@ -18,7 +18,10 @@ erasure (14 days by default), every copy of those backups is noise for the erase
 
 Erasure waits while the wallet is the borrower of an open loan (funding, active, or defaulted
 with money still to recover): identifying a debtor is a legal obligation of the lender until
-the debt is settled (GDPR art. 17(3)(b) and (e)), and collections need it.
+the debt is settled (GDPR art. 17(3)(b) and (e)), and collections need it. It also waits while the
+wallet holds a staff role: the four-eyes rules know a staff wallet's person by its records' blind
+index (backend/identity/persons.py), and an erased one would make the wallet a stranger to the
+person's other wallets.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from backend.identity.kyc.erasures import erased_wallets, log_on_commit
 from backend.identity.kyc.history import transition
 from backend.identity.kyc.status import Status
 from backend.identity.models import KycRecord, utcnow
+from backend.identity.roles import GRANTABLE, roles_of
 from backend.identity.schemas import ErasurePublic
 from backend.lending.offers import offers_in_flight
 from backend.servicing.channels import forget_failures
@@ -64,6 +68,9 @@ def erase_wallet(session: Session, settings: Settings, wallet: str, actor: str) 
     records = list(
         session.scalars(select(KycRecord).where(KycRecord.wallet == wallet, KycRecord.erased_at.is_(None)).with_for_update())
     )
+    if records and (staff := sorted(roles_of(session, settings, wallet) & GRANTABLE)):
+        raise Conflict(f"personal data is kept while this wallet holds a staff role ({', '.join(staff)}): it is how the "
+                       "four-eyes rules know its person; revoke the role first", roles=staff)  # fmt: skip
     notes = _shred_rows_about(session, wallet)
     if not records and not notes:
         raise NotFound("no KYC data to erase for this wallet")

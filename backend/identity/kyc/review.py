@@ -1,10 +1,11 @@
 """The review queue: flagged records wait here for an admin's decision; every decision is audited.
 
-Four eyes: an admin never approves, rejects or reveals their own wallet's record. A flag (a
-national ID already verified for another wallet, a sanctions match) is exactly what its own
-applicant must not be able to clear; and those two flags are cleared by two admins (maker-checker):
-the first approval is recorded and the record stays in the queue, marked, until another admin
-approves it too. One admin may reject."""
+Four eyes: an admin never approves, rejects or reveals a record of their own person (any of their
+wallets, or their national ID: persons.py). A flag (a national ID already verified for another
+wallet, a sanctions match) is exactly what its own applicant must not be able to clear; and those
+two flags are cleared by two admins who are two persons (maker-checker): the first approval is
+recorded and the record stays in the queue, marked, until another admin approves it too. One admin
+may reject."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from backend.identity.kyc.submission import activate
 from backend.identity.kyc.vault import data_key, open_sealed
 from backend.identity.kyc.views import data_public, mask, record_public
 from backend.identity.models import KycEvent, KycRecord, utcnow
+from backend.identity.persons import person_of, person_of_record, same_person
 from backend.identity.schemas import KycDataPublic, PersonalDataPublic, ReviewItemPublic
 
 REJECTABLE = (*OPEN, Status.APPROVED)
@@ -40,9 +42,10 @@ def get_record(session: Session, record_id: str, for_update: bool = False) -> Ky
     return record
 
 
-def _not_own(record: KycRecord, actor: str, what: str) -> None:
-    if record.wallet.lower() == actor.lower():
-        raise Forbidden(f"an admin does not {what} their own KYC record: another admin must", record_id=record.id)
+def _not_own(session: Session, record: KycRecord, actor: str, what: str) -> None:
+    if person_of_record(session, record) & person_of(session, actor):
+        raise Forbidden(f"an admin does not {what} their own KYC record (nor one of another wallet of theirs, or with "
+                        "their national ID): another admin must", record_id=record.id)  # fmt: skip
 
 
 def queue(session: Session, settings: Settings, limit: int = 100) -> list[ReviewItemPublic]:
@@ -90,7 +93,7 @@ def first_approver(session: Session, record: KycRecord) -> str | None:
 
 def approve(session: Session, settings: Settings, record_id: str, actor: str, note: str) -> KycRecord:
     record = get_record(session, record_id, for_update=True)
-    _not_own(record, actor, "approve")
+    _not_own(session, record, actor, "approve")
     if record.status not in OPEN:
         raise Conflict(f"only a record waiting for review can be approved; this one is {record.status}")
     dek = data_key(load_keyring(settings), record)
@@ -105,9 +108,9 @@ def approve(session: Session, settings: Settings, record_id: str, actor: str, no
             transition(session, record, Status.NEEDS_REVIEW, [*flagged, mark], actor=actor, note=note, dek=dek, now=now)
             audit(session, actor, "kyc.approve.first", record.id, {"record_id": record.id, "wallet": record.wallet, "flags": grave})
             return record
-        if first.lower() == actor.lower():
-            raise Forbidden(f"you approved this record already; {', '.join(grave)} needs a second admin's approval",
-                            record_id=record.id)  # fmt: skip
+        if same_person(session, first, actor):
+            raise Forbidden(f"you approved this record already (or another wallet of yours did); {', '.join(grave)} "
+                            "needs a second admin's approval", record_id=record.id)  # fmt: skip
     decision = Reason(Code.MANUAL_APPROVAL, "approved by a reviewer", Disposition.DECISION)
     transition(session, record, Status.APPROVED, [*flagged, decision], actor=actor, note=note, dek=dek, now=now)
     activate(session, settings, record, now)
@@ -119,7 +122,7 @@ def approve(session: Session, settings: Settings, record_id: str, actor: str, no
 def reject(session: Session, settings: Settings, record_id: str, actor: str, note: str) -> KycRecord:
     """Reject a flagged record, or withdraw an approved one (its attestation is revoked)."""
     record = get_record(session, record_id, for_update=True)
-    _not_own(record, actor, "reject")
+    _not_own(session, record, actor, "reject")
     if record.status not in REJECTABLE:
         raise Conflict(f"a record that is {record.status} cannot be rejected")
     dek = data_key(load_keyring(settings), record)
@@ -136,7 +139,7 @@ def reject(session: Session, settings: Settings, record_id: str, actor: str, not
 
 def reveal(session: Session, settings: Settings, record_id: str, actor: str, reason: str) -> KycDataPublic:
     record = get_record(session, record_id)
-    _not_own(record, actor, "reveal")
+    _not_own(session, record, actor, "reveal")
     opened = open_sealed(load_keyring(settings), record)
     audit(session, actor, "kyc.reveal", record.id, {"record_id": record.id, "wallet": record.wallet, "reason": reason})
     return data_public(record, opened, reveal=True)

@@ -6,10 +6,11 @@ import { kycItem, referralItem } from "./reviews.js";
 export async function refreshStaff() {
   const current = newest("staff");
   const oversight = has("auditor", "admin");
-  const [waiting, kycQueue, grants, collections, aging, alerts, health] = await Promise.all([
+  const [waiting, kycQueue, grants, proposals, collections, aging, alerts, health] = await Promise.all([
     has("underwriter") ? api("/api/v1/score/referrals") : null,
     has("admin") ? api("/api/v1/admin/kyc/queue") : null,
     has("admin") ? api("/api/v1/admin/roles") : null,
+    has("admin") ? api("/api/v1/admin/roles/pending") : null,
     oversight ? api("/api/v1/servicing/collections") : null,
     oversight ? api("/api/v1/servicing/aging") : null,
     oversight ? api("/api/v1/audit/alerts") : null,
@@ -25,8 +26,10 @@ export async function refreshStaff() {
   $("role-admin").hidden = !grants;
   if (grants) {
     $("role-grants").replaceChildren(...grants.map((g) => Object.assign(document.createElement("li"), {
-      textContent: `${g.wallet}: ${g.role}, granted by ${g.granted_by}`,
+      textContent: `${g.wallet}: ${g.role}, granted by ${g.granted_by}${g.confirmed_by ? `, confirmed by ${g.confirmed_by}` : ""}`,
     })));
+    $("role-pending").replaceChildren(...(proposals.length ? proposals.map(proposalItem)
+      : listItems(["None: a grant proposed here waits for another admin's confirmation."])));
   }
   $("kyc-review").hidden = !kycQueue;
   if (kycQueue) {
@@ -60,13 +63,49 @@ function operations(h) {
     + `backups ${b.status}${b.latest ? `, latest ${ago(b.age_hours)}, ${b.kept} kept` : ""}.`;
 }
 
+const until = (iso) => `${iso.slice(0, 16).replace("T", " ")} UTC`;
+
+// A grant proposed through the page waits for another admin (another person) to confirm it; a
+// revocation is immediate.
 export async function changeRole(event) {
   event.preventDefault();
   const form = new FormData(event.target);
   const body = { wallet: form.get("wallet"), role: form.get("role"), action: event.submitter.value };
   const result = await api("/api/v1/admin/roles", { method: "POST", body });
-  say(`${result.wallet}: ${result.changed ? `${result.role} ${result.action === "grant" ? "granted" : "revoked"}` : "no change"}; `
-    + `roles now ${result.roles.join(", ") || "none"}.`);
+  if (result.proposal) {
+    say(`${result.wallet}: ${result.role} proposed; another admin must confirm it by ${until(result.proposal.expires_at)}.`);
+  } else {
+    say(`${result.wallet}: ${result.changed ? `${result.role} ${result.action === "grant" ? "granted" : "revoked"}` : "no change"}; `
+      + `roles now ${result.roles.join(", ") || "none"}.`);
+  }
+  await refreshStaff();
+}
+
+// A proposed grant: Confirm (for an admin who is neither its proposer nor its grantee; the server
+// checks the person behind each wallet) and Reject (any admin; its proposer withdraws it so).
+function proposalItem(p) {
+  const item = Object.assign(document.createElement("li"), {
+    textContent: `${p.wallet}: ${p.role}, proposed by ${p.proposed_by}, until ${until(p.expires_at)}`,
+  });
+  item.dataset.proposal = p.id;
+  const what = `${p.role} for ${p.wallet}`;
+  const verdicts = p.proposed_by === state.wallet ? [["Withdraw", "reject"]] : [["Confirm", "confirm"], ["Reject", "reject"]];
+  if (p.proposed_by === state.wallet) item.append(" (you proposed it: another admin confirms it)");
+  for (const [label, verdict] of verdicts) {
+    const button = Object.assign(document.createElement("button"), { textContent: label });
+    Object.assign(button.dataset, { proposal: p.id, verdict });
+    button.setAttribute("aria-label", `${label} the grant of ${what}`);
+    button.onclick = guard(() => decideProposal(p.id, verdict));
+    item.append(" ", button);
+  }
+  return item;
+}
+
+async function decideProposal(id, verdict) {
+  const result = await api(`/api/v1/admin/roles/pending/${id}/${verdict}`, { method: "POST" });
+  say(verdict === "confirm"
+    ? `${result.wallet}: ${result.role} granted; roles now ${result.roles.join(", ") || "none"}.`
+    : `${result.wallet}: ${result.role} not granted (proposal rejected).`);
   await refreshStaff();
 }
 

@@ -1,0 +1,49 @@
+"""Who is behind a wallet, for separation of duties (maker-checker, four eyes).
+
+A wallet is cheap, so the rules compare persons: a wallet's person is the national IDs its KYC
+records name, by their blind index (never the number), together with the wallet itself. Two
+wallets are the same person when these share anything: one wallet, or one national ID. A wallet
+without KYC (an admin by configuration, staff the operator granted by CLI) is a person of its own.
+
+Every record counts, whatever its status, as long as it is not erased: a wallet that applied with
+someone's ID (even if rejected for it) must not be the one to decide that someone's records. Links
+are not followed further (wallet A shares an ID with B, B another with C: A and C are not joined),
+so that an applicant who submits several people's IDs cannot tie those people together and stop
+them deciding each other's work."""
+
+from __future__ import annotations
+
+from eth_utils import is_address, to_checksum_address
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.identity.kyc.status import Status
+from backend.identity.models import KycRecord, utcnow
+
+
+def _wallet(wallet: str) -> str:
+    return to_checksum_address(wallet) if is_address(wallet) else wallet
+
+
+def person_of(session: Session, wallet: str) -> frozenset[str]:
+    wallet = _wallet(wallet)
+    indexes = session.scalars(select(KycRecord.blind_index).distinct()
+                              .where(KycRecord.wallet == wallet, KycRecord.blind_index.is_not(None)))  # fmt: skip
+    return frozenset({f"wallet:{wallet.lower()}", *(f"id:{index}" for index in indexes)})
+
+
+def person_of_record(session: Session, record: KycRecord) -> frozenset[str]:
+    """The person a KYC record is about: its own national ID as well as its wallet's."""
+    own = {f"id:{record.blind_index}"} if record.blind_index is not None else set()
+    return person_of(session, record.wallet) | own
+
+
+def same_person(session: Session, wallet: str, other: str) -> bool:
+    return bool(person_of(session, wallet) & person_of(session, other))
+
+
+def is_verified(session: Session, wallet: str) -> bool:
+    """Has the wallet an approved, unexpired KYC, so that a known person is behind it?"""
+    return session.scalar(select(KycRecord.id).where(
+        KycRecord.wallet == _wallet(wallet), KycRecord.status == Status.APPROVED, KycRecord.expires_at > utcnow(),
+    ).limit(1)) is not None  # fmt: skip
