@@ -84,7 +84,7 @@ def _fair_value(fact: DecisionFacts | None, loan: LoanRow, notes: int, standing:
     it stands (as the market's fair price); None without a PD, or for a loan not paying."""
     if loan.status != "active" or not notes or fact is None or fact.pd is None:
         return None
-    paid = standing.installments_paid if standing else loan.last_installment
+    paid = standing.installments_paid if standing else loan.installments_settled
     return fair_value(loan, paid, now, notes, fact.pd, risk.loss, late_rate(standing, risk.rates))
 
 

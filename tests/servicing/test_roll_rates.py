@@ -31,8 +31,10 @@ GRACE, LATE_16_30, LATE_31_120, DEFAULTABLE = range(4)
 DAY = 86_400
 
 
-def _loan(loan_id: int, status: str, installments: int = 12, paid: int = 0) -> LoanRow:
-    return LoanRow(loan_id=loan_id, status=status, installments=installments, last_installment=paid)
+def _loan(loan_id: int, status: str, installments: int = 12, paid: int = 0, touched: int | None = None) -> LoanRow:
+    """`paid` installments settled, the last payment towards `touched` (by default the last settled)."""
+    return LoanRow(loan_id=loan_id, status=status, installments=installments, installments_settled=paid,
+                   last_installment=paid if touched is None else touched)  # fmt: skip
 
 
 def _standing(bucket: str, paid: int) -> ServicingPublic:
@@ -90,6 +92,22 @@ def test_an_episode_resolves_as_a_cure_once_paid_and_as_a_default_when_the_loan_
         ((6, 3, DEFAULTABLE), True), ((7, 1, DEFAULTABLE), True)]
     rates = estimate(resolved)
     assert all(rate.defaulted == 4 for rate in rates.values())  # every default reached every bucket
+
+
+def test_a_part_payment_before_the_default_is_no_cure():
+    # The review's M2: loan 7 settled 2 installments, fell behind on 3, paid part of it in
+    # collections (a payment towards 3) and was declared in default on it.
+    found = [Episode(7, 3, DEFAULTABLE)]
+    resolved = outcomes(found, {7: _loan(7, "defaulted", paid=2, touched=3)}, {})
+    assert [((e.loan_id, e.installment, e.worst), defaulted) for e, defaulted in resolved] == [((7, 3, DEFAULTABLE), True)]
+    # The review's book: 40 such defaults and 40 loans cured in grace and repaid. By hand, with 20
+    # prior episodes: grace (40 + 0.20 x 20) / (80 + 20) = 0.44, each later bucket (40 + prior x 20) /
+    # (40 + 20): 0.833, 0.917, 0.983 (published before: 0.314, 0.50, 0.55, 0.59).
+    book = [Episode(i, 3, DEFAULTABLE) for i in range(40)] + [Episode(100 + i, 1, GRACE) for i in range(40)]
+    loans = {i: _loan(i, "defaulted", paid=2, touched=3) for i in range(40)}
+    loans |= {100 + i: _loan(100 + i, "repaid", paid=12) for i in range(40)}
+    rates = {b: round(r.rate, 3) for b, r in estimate(outcomes(book, loans, {})).items()}
+    assert rates == {"grace": 0.44, "late_16_30": 0.833, "late_31_120": 0.917, "defaultable": 0.983}
 
 
 def test_the_pd_now_of_a_loan_follows_where_it_stands():
