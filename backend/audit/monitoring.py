@@ -207,12 +207,12 @@ def _gifts(moves: list, traded: set[str], outstanding: Outstanding, settings: Se
 
 def _first_payment_defaults(db: Session) -> list[AlertPublic]:
     """Loans whose first installment went 16+ days unpaid: told so (installment 1's `late` notice or
-    a later one), or defaulted with no installment paid towards."""
+    a later one), or defaulted before settling its first (a part payment does not settle it)."""
     late = set(db.scalars(select(ServicingNotice.loan_id).where(
         ServicingNotice.installment == 1, ServicingNotice.kind.in_(FIRST_PAYMENT_LATE),
         ServicingNotice.recipient == ServicingNotice.borrower)))  # fmt: skip
     loans = db.scalars(select(LoanRow).where(LoanRow.start_time.is_not(None)).where(
-        LoanRow.loan_id.in_(late) | ((LoanRow.status == "defaulted") & (LoanRow.last_installment == 0))))  # fmt: skip
+        LoanRow.loan_id.in_(late) | ((LoanRow.status == "defaulted") & (LoanRow.installments_settled == 0))))  # fmt: skip
     disbursals = {int(args["loanId"]): tx for args, tx in db.execute(
         select(ChainEvent.args, ChainEvent.tx_hash).where(ChainEvent.contract == "LoanBook",
                                                           ChainEvent.event == "LoanDisbursed"))}  # fmt: skip

@@ -68,7 +68,9 @@ class LoanRow(EventRef, Base):
     start_time: Mapped[int | None] = mapped_column(BigInteger)
     origination_fee: Mapped[int] = mapped_column(Uint, default=0)
     principal_outstanding: Mapped[int] = mapped_column(Uint, default=0)
-    last_installment: Mapped[int] = mapped_column(Integer, default=0)  # latest one paid towards
+    last_installment: Mapped[int] = mapped_column(Integer, default=0)  # latest one paid towards, settled or not
+    installments_settled: Mapped[int] = mapped_column(Integer, default=0)  # LoanBook's installmentsPaid
+    billed_unpaid: Mapped[int] = mapped_column(Uint, default=0)  # of installment installments_settled + 1, once billed
     interest_paid: Mapped[int] = mapped_column(Uint, default=0)
     principal_paid: Mapped[int] = mapped_column(Uint, default=0)
     fees_assessed: Mapped[int] = mapped_column(Uint, default=0)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
+from backend.chain.loan_terms import period_interest
 from backend.chain.models import ChainEvent
 from backend.chain.projection_models import (
     AnchorRow,
@@ -170,7 +171,8 @@ class Loans(EntityProjection):
                 principal=_int(t["principal"]), apr_bps=_int(t["aprBps"]), installments=_int(t["installments"]),
                 installment_period=_int(t["installmentPeriod"]), installment_amount=_int(a["installmentAmount"]),
                 funding_deadline=_int(t["fundingDeadline"]), origination_fee_bps=_int(t["originationFeeBps"]),
-                funded=0, origination_fee=0, principal_outstanding=0, last_installment=0, interest_paid=0,
+                funded=0, origination_fee=0, principal_outstanding=0, last_installment=0, installments_settled=0,
+                billed_unpaid=0, interest_paid=0,
                 principal_paid=0, fees_assessed=0, fees_paid=0, cover=0, recovered=0, recoverable=0, claimed=0,
                 created_block=ev.block_number, created_tx=ev.tx_hash, **_ref(ev),
             ))  # fmt: skip
@@ -197,6 +199,8 @@ class Loans(EntityProjection):
             row.fees_assessed += _int(a["amount"])
         elif event == "LoanPayment":
             row.last_installment = max(row.last_installment, _int(a["installment"]))
+            _settle(row, _int(a["installment"]), _int(a["interestPaid"]), _int(a["principalPaid"]),
+                    _int(a["principalOutstanding"]))  # fmt: skip
             row.fees_paid += _int(a["feePaid"])
             row.interest_paid += _int(a["interestPaid"])
             row.principal_paid += _int(a["principalPaid"])
@@ -207,6 +211,7 @@ class Loans(EntityProjection):
             row.principal_outstanding = _int(a["principalOutstanding"])
         elif event == "LoanRepaid":
             row.status, row.principal_outstanding = "repaid", 0
+            row.installments_settled, row.billed_unpaid = _int(a["installmentsPaid"]), 0
         elif event == "LoanDefaulted":
             row.status, row.cover = "defaulted", _int(a["cover"])
             row.principal_outstanding, row.recoverable = _int(a["principalOutstanding"]), _int(a["recoverable"])
@@ -215,6 +220,33 @@ class Loans(EntityProjection):
             row.recoverable = _int(a["recoverableLeft"])
         elif event == "Claimed":
             row.claimed += _int(a["amount"])
+
+
+def _settle(row: LoanRow, installment: int, interest: int, principal: int, outstanding: int) -> None:
+    """Count `installment` settled as LoanBook does, once the interest and principal it billed are
+    paid. A payment event names the installment it went towards, settled or not, and not what was
+    billed, so the bill is worked out as `LoanServicing.bill` makes it at the first money towards
+    the installment, on the principal outstanding before that payment (prepayments happen only
+    while nothing is billed). Fees settle nothing, whichever installment an event paying only fees
+    names: LoanBook names one not yet settled, so the ones before it are."""
+    if not interest and not principal:
+        if installment - 1 > row.installments_settled:
+            row.installments_settled, row.billed_unpaid = installment - 1, 0
+        return
+    if row.installments_settled != installment - 1 or not row.billed_unpaid:
+        row.installments_settled = installment - 1  # LoanBook pays installments in order
+        row.billed_unpaid = _billed(row, installment, outstanding + principal)
+    row.billed_unpaid = max(row.billed_unpaid - interest - principal, 0)
+    if not row.billed_unpaid:
+        row.installments_settled = installment
+
+
+def _billed(row: LoanRow, installment: int, balance: int) -> int:
+    """Interest and principal LoanBook bills for `installment` on `balance` (`LoanServicing.bill`)."""
+    interest = period_interest(balance, row.apr_bps, row.installment_period)
+    if installment == row.installments:
+        return interest + balance  # the last one takes the rest
+    return interest + min(max(row.installment_amount - interest, 0), balance)
 
 
 FUNDING_KINDS = {"LoanFunded": "fund", "LoanRefunded": "refund", "Claimed": "claim"}

@@ -91,7 +91,8 @@ def _rows(loans: int, seed: int) -> dict[type, list[dict]]:
             installments=installments, installment_period=MONTH, installment_amount=principal // installments,
             funding_deadline=NOW + 7 * DAY, origination_fee_bps=100, funded=principal if start else principal // 2,
             start_time=start, origination_fee=principal // 100 if start else 0, principal_outstanding=outstanding,
-            last_installment=paid, interest_paid=0, principal_paid=principal - outstanding if start else 0,
+            last_installment=paid, installments_settled=paid, billed_unpaid=0, interest_paid=0,
+            principal_paid=principal - outstanding if start else 0,
             fees_assessed=0, fees_paid=0, cover=outstanding * 8 // 10 if status == "defaulted" else 0, recovered=0,
             recoverable=outstanding if status == "defaulted" else 0, claimed=0, created_block=1, block_number=1, tx_hash=_hex(loan_id), log_index=0,
         ))  # fmt: skip

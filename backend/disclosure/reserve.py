@@ -91,23 +91,44 @@ def _cover(defaults: float, ratio_bps: int, balance: int) -> tuple[int, float]:
     return claims, ratio_bps / BPS * (min(1.0, balance / claims) if claims else 1.0)
 
 
+def loss_after_cover(cover_share: float | None, ratio: float | None) -> float:
+    """The share of a default's principal outstanding its note holders are expected to lose once
+    the reserve has paid, with `cover_share` the reserve's expected cover of it (`_cover`) and
+    `ratio` its coverage ratio (no cover when either is unknown).
+
+    The cover (`ratio` of the principal outstanding) reaches the investors at once and LoanBook pays
+    recoveries to their `debt - cover` first, so a covered default costs them LGD - ratio, nothing
+    once the cover meets the loss (the accrued interest in the debt, which recoveries may also repay
+    them, is left out: this errs on the side of loss). ReserveFund pays each claim in full while its
+    balance lasts and then nothing, so a share `cover_share / ratio` of defaults is covered and the
+    rest loses the whole LGD: LGD - met x min(ratio, LGD), i.e. LGD - cover_share whenever the ratio
+    does not exceed the LGD."""
+    if not cover_share or not ratio:
+        return policy.LGD
+    met = cover_share / ratio
+    return policy.LGD - met * min(ratio, policy.LGD)
+
+
 @dataclass(frozen=True)
 class BookRisk:
     """What the whole book says about any one loan's risk: where each active loan stands, the roll
-    rates, and the share of a default's principal the reserve is expected to cover."""
+    rates, the share of a default's principal the reserve is expected to cover and its coverage ratio."""
 
     aging: dict[int, ServicingPublic]
     rates: dict[str, RollRate]
     cover_share: float | None
+    coverage_ratio: float | None
 
     @property
     def loss(self) -> float:
-        """The share of a default's principal outstanding a note holder is expected to lose: the loss
-        given default less the reserve's expected cover (none when it states no ratio)."""
-        return policy.LGD * (1 - (self.cover_share or 0.0))
+        """The share of a default's principal outstanding a note holder is expected to lose after the
+        reserve's cover (`loss_after_cover`)."""
+        return loss_after_cover(self.cover_share, self.coverage_ratio)
 
 
 def book_risk(session: Session) -> BookRisk:
     aging = aging_now(session)
     rates = roll_rates(session, aging)
-    return BookRisk(aging, rates, reserve_figures(session, aging=aging, rates=rates).expected_cover_share)
+    reserve = reserve_figures(session, aging=aging, rates=rates)
+    ratio = None if reserve.coverage_ratio_bps is None else reserve.coverage_ratio_bps / BPS
+    return BookRisk(aging, rates, reserve.expected_cover_share, ratio)

@@ -77,7 +77,7 @@ def draft_autopay(db: Session, settings: Settings, wallet: str, loan_id: int, re
     mandate = rm.RepaymentMandate(payer=wallet, executor=fm.executor_address(settings), loan_id=loan_id,
                                   max_per_payment=cap, expiry=now + request.days * DAY, salt=secrets.randbits(64))  # fmt: skip
     # Enough for every installment left, each with a late fee at worst (the cap bounds each payment anyway).
-    needed = (loan.installments - loan.last_installment) * loan.installment_amount * 21 // 20
+    needed = (loan.installments - loan.installments_settled) * loan.installment_amount * 21 // 20
     approve = [view.approve(needed)] if view.allowance() < needed else []
     return AutopayDraftPublic(mandate=AutopayTerms(**mandate.to_json()),
                               mandate_hash=_hex(rm.digest(mandate, domain.chain_id, view.agent.address)),

@@ -84,16 +84,16 @@ def _fair_value(fact: DecisionFacts | None, loan: LoanRow, notes: int, standing:
     it stands (as the market's fair price); None without a PD, or for a loan not paying."""
     if loan.status != "active" or not notes or fact is None or fact.pd is None:
         return None
-    paid = standing.installments_paid if standing else loan.last_installment
+    paid = standing.installments_paid if standing else loan.installments_settled
     return fair_value(loan, paid, now, notes, fact.pd, risk.loss, late_rate(standing, risk.rates))
 
 
-def _after_cover(expected_loss: int | None, cover_share: float | None) -> int | None:
-    """What stays of it once the reserve pays its expected share of a default (see
-    `disclosure.reserve`); None when the reserve's share cannot be told."""
-    if expected_loss is None or cover_share is None:
+def _after_cover(pd: float | None, exposure: int, risk: BookRisk) -> int | None:
+    """PD x what a default costs the investors once the reserve has paid (`BookRisk.loss`) x exposure;
+    None without a PD or when the reserve's share cannot be told."""
+    if pd is None or risk.cover_share is None:
         return None
-    return round(expected_loss * (1 - cover_share))
+    return round(pd * risk.loss * exposure)
 
 
 def _exposure(loan: LoanRow, notes: int, now: int) -> int:
@@ -205,8 +205,8 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
             listed=listed[loan.loan_id], bid_now=bid_now, sell_now=exit_value,
             days_past_due=state.days_past_due if state else None, bucket=state.bucket if state else None,
             pd_now=(pd := _pd_now(fact, loan, state, risk.rates) if loan.status in AT_RISK else None),
-            expected_loss=(expected := _expected_loss(pd, exposure)),
-            expected_loss_after_cover=_after_cover(expected, risk.cover_share),
+            expected_loss=_expected_loss(pd, exposure),
+            expected_loss_after_cover=_after_cover(pd, exposure, risk),
             fair_value=_fair_value(fact, loan, note.balance, state, risk, now),
         ))  # fmt: skip
     at_risk = [p for p in positions if p.status in AT_RISK and p.exposure > 0]

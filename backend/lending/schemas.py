@@ -204,9 +204,10 @@ class PositionPublic(BaseModel):
                                    "expected repayments (defaults at pd_now, recovery after the reserve's cover) "
                                    "discounted at the loan's own rate, as the market's fair price. None without a "
                                    "credit decision of this platform behind the loan")  # fmt: skip
-    expected_loss_after_cover: int | None = Field(default=None, description="expected_loss less the share of a "
-                                                  "default's principal the risk reserve is expected to pay "
-                                                  "(disclosure reserve.expected_cover_share)")  # fmt: skip
+    expected_loss_after_cover: int | None = Field(default=None, description="pd_now x what a default costs the "
+                                                  "investors after the risk reserve's expected cover (LGD less "
+                                                  "disclosure reserve.expected_cover_share when the coverage "
+                                                  "ratio is at most the LGD) x exposure")  # fmt: skip
 
 
 class PortfolioPublic(BaseModel):

@@ -60,13 +60,13 @@ def _value(loan: LoanRow, fact: DecisionFacts | None, risk: BookRisk, notes: int
     stands is the last servicing pass's (`risk.aging`)."""
     outstanding = loan.principal_outstanding * notes // loan.principal
     standing = risk.aging.get(loan.loan_id)
-    paid = standing.installments_paid if standing else loan.last_installment
+    paid = standing.installments_paid if standing else loan.installments_settled
     pd = fact.pd if fact else None
     late = late_rate(standing, risk.rates)
     fair = fair_value(loan, paid, now, notes, pd, risk.loss, late)
     return {
         "outstanding": outstanding, "price_to_outstanding": value / outstanding if outstanding else None,
-        "installments_left": loan.installments - loan.last_installment,
+        "installments_left": loan.installments - paid,
         "servicing_bucket": standing.bucket if standing else None,
         "yield_to_maturity": yield_to_maturity(loan, paid, now, notes, value),
         "pd": pd,

@@ -20,7 +20,10 @@ DUE_SOON = "due_soon"
 
 
 def days_past_due(now: int, next_due_date: int) -> int:
-    return max(0, now - next_due_date) // DAY if next_due_date else 0
+    """Days past due counting a day begun (a second late is day 1), so that more than 15 days past
+    due is exactly past the grace period (`late_16_30`, the late fee charged) and more than 30 is
+    `late_31_120`: the disclosure's figures by days and the buckets never disagree."""
+    return -(-max(0, now - next_due_date) // DAY) if next_due_date else 0
 
 
 def bucket_of(now: int, next_due_date: int, defaultable_at: int, grace: int = deploy_params.GRACE_PERIOD) -> str:

@@ -82,7 +82,8 @@ def outcomes(found: Iterable[Episode], loans: Mapping[int, LoanRow],
     """(episode, defaulted) for each resolved episode; open ones are left out. `loans` holds the
     episodes' loans and every defaulted one.
 
-    A defaulted loan defaulted on the installment after the last it paid: that episode went through
+    A defaulted loan defaulted on the installment after the last it settled (`installments_settled`:
+    a part payment towards that one does not settle it): that episode went through
     every bucket (LoanBook marks a default only past the last), whatever the servicing pass saw of
     it, and it counts even when no pass saw it late (declared between two passes); its earlier
     episodes were cured."""
@@ -92,7 +93,7 @@ def outcomes(found: Iterable[Episode], loans: Mapping[int, LoanRow],
         loan = loans.get(episode.loan_id)
         if loan is None:
             continue
-        if loan.status == "defaulted" and episode.installment > loan.last_installment:
+        if loan.status == "defaulted" and episode.installment > loan.installments_settled:
             resolved.append((replace(episode, worst=top), True))
             defaults_seen.add(loan.loan_id)
         elif loan.status in ("repaid", "defaulted"):
@@ -101,7 +102,7 @@ def outcomes(found: Iterable[Episode], loans: Mapping[int, LoanRow],
             resolved.append((episode, False))  # active, and it has paid the installment since
     for loan in loans.values():
         if loan.status == "defaulted" and loan.loan_id not in defaults_seen:
-            resolved.append((Episode(loan.loan_id, loan.last_installment + 1, top), True))
+            resolved.append((Episode(loan.loan_id, loan.installments_settled + 1, top), True))
     return resolved
 
 
@@ -141,7 +142,7 @@ def pd_now(pd: float, loan: LoanRow, standing: ServicingPublic | None, rates: Ma
     """The chance `loan`, priced at `pd` over its term, defaults from where it stands now."""
     if loan.status != "active":
         return pd
-    paid = standing.installments_paid if standing else loan.last_installment
+    paid = standing.installments_paid if standing else loan.installments_settled
     left = loan.installments - paid
     if (rate := late_rate(standing, rates)) is None:
         return remaining_share(pd, loan.installments, left)

@@ -173,3 +173,36 @@ def test_loans_already_indexed_get_the_transaction_that_created_them_on_upgrade(
     migrate.upgrade(settings)
     with get_engine(settings).begin() as conn:  # the last event's tx stays in tx_hash; created_tx is the creation's
         assert conn.execute(text("SELECT created_tx, tx_hash FROM chain_loans")).one() == (created, funded)
+
+
+def test_loans_already_indexed_count_the_installments_they_settled_on_upgrade(database_url, tmp_path):
+    from sqlalchemy import text
+
+    settings = make_settings(tmp_path, database_url=database_url)
+    migrate.upgrade(settings, "0030_sealed_review_notes")
+    amount, h, a = 1_065_262_883, "0x" + "00" * 32, "0x" + "99" * 20
+    # The review's loan (12,000 at 12%, 12 installments of 30 days): installment 1 paid exactly,
+    # then a part payment towards 2 (a late fee, its interest, part of its principal).
+    payments = [(1, 0, 118_356_165, 946_906_718, 11_053_093_282), (2, 53_263_145, 109_016_811, 370_351_485, 10_682_741_797)]
+    with get_engine(settings).begin() as conn:
+        for i, (k, fee, interest, principal, outstanding) in enumerate(payments):
+            args = {"loanId": 3, "installment": k, "payer": a, "feePaid": fee, "interestPaid": interest,
+                    "principalPaid": principal, "principalOutstanding": str(outstanding)}  # fmt: skip
+            conn.execute(text(
+                "INSERT INTO chain_events (block_number, block_hash, tx_hash, tx_index, log_index, contract, address,"
+                " event, args) VALUES (:n, :h, :tx, 0, 0, 'LoanBook', :a, 'LoanPayment', :args)"
+            ), {"n": 5 + i, "h": "0x" + f"{i:064x}", "tx": "0x" + f"{i + 1:064x}", "a": a, "args": json.dumps(args)})
+        conn.execute(text(
+            "INSERT INTO chain_loans (loan_id, status, borrower, underwriter, terms_hash, agreement_hash, decision_hash,"
+            " principal, apr_bps, installments, installment_period, installment_amount, funding_deadline,"
+            " origination_fee_bps, funded, origination_fee, principal_outstanding, last_installment, interest_paid,"
+            " principal_paid, fees_assessed, fees_paid, cover, recovered, recoverable, claimed, created_block,"
+            " block_number, tx_hash, log_index) VALUES (3, 'active', :a, :a, :h, :h, :h, '12000000000', 1200, 12,"
+            " 2592000, :amount, 1, 0, '0', '0', '10682741797', 2, '0', '0', '0', '0', '0', '0', '0', '0', 1, 6, :h, 0)"
+        ), {"a": a, "h": h, "amount": str(amount)})  # fmt: skip
+    migrate.upgrade(settings)
+    with get_engine(settings).begin() as conn:  # 2 was billed 109,016,811 + (A - that); 479,368,296 of it paid
+        assert conn.execute(text("SELECT last_installment, installments_settled, billed_unpaid FROM chain_loans")).one() == (
+            2, 1, str(amount - 109_016_811 - 370_351_485))
+    migrate.downgrade(settings, "0030_sealed_review_notes")
+    migrate.upgrade(settings)

@@ -10,6 +10,7 @@ import pytest
 from backend.chain.deploy_params import DEFAULT_AFTER
 from backend.chain.loan_terms import installment_amount, schedule
 from backend.chain.projection_models import LoanRow
+from backend.disclosure.reserve import loss_after_cover
 from backend.market.yields import expected_flows, expected_yield, fair_value, remaining_flows, yield_to_maturity
 
 DAY, UNIT = 86_400, 10**6
@@ -109,3 +110,16 @@ def test_the_fair_value_is_the_price_at_which_the_expected_yield_is_the_loans_ow
     halfway = _loan(paid=6)  # on a due date, half paid: worth its principal outstanding share
     share = halfway.principal_outstanding * notes // PRINCIPAL
     assert fair_value(halfway, 6, START + 6 * PERIOD, notes, 0.0, 0.85) == pytest.approx(share, abs=share * 1e-6)
+
+
+def test_the_readmes_examples():
+    """The README's figures (`pytest tests/market/test_yields.py -k readme`). The fair price's PD is
+    the sample application's (grade A, 2.7045%), whose loan `tests/servicing/test_roll_rates.py`
+    makes 20 days late on the chain."""
+    loan = _loan()
+    at_face = {cover: expected_yield(loan, 0, START, PRINCIPAL, PRINCIPAL, 0.03, loss_after_cover(cover, cover))
+               for cover in (None, 0.5)}  # fmt: skip
+    assert round(at_face[None], 3) == 0.097 and round(RATE, 3) == 0.127
+    assert round(at_face[0.5], 3) == 0.114  # half a default's principal covered: 35% of it lost, not 42.5%
+    late = fair_value(loan, 0, START + PERIOD + 20 * DAY, PRINCIPAL, 0.027045, loss_after_cover(0.8, 0.8), late_rate=0.5)
+    assert round(late / PRINCIPAL, 3) == 0.964

@@ -31,8 +31,10 @@ GRACE, LATE_16_30, LATE_31_120, DEFAULTABLE = range(4)
 DAY = 86_400
 
 
-def _loan(loan_id: int, status: str, installments: int = 12, paid: int = 0) -> LoanRow:
-    return LoanRow(loan_id=loan_id, status=status, installments=installments, last_installment=paid)
+def _loan(loan_id: int, status: str, installments: int = 12, paid: int = 0, touched: int | None = None) -> LoanRow:
+    """`paid` installments settled, the last payment towards `touched` (by default the last settled)."""
+    return LoanRow(loan_id=loan_id, status=status, installments=installments, installments_settled=paid,
+                   last_installment=paid if touched is None else touched)  # fmt: skip
 
 
 def _standing(bucket: str, paid: int) -> ServicingPublic:
@@ -92,6 +94,22 @@ def test_an_episode_resolves_as_a_cure_once_paid_and_as_a_default_when_the_loan_
     assert all(rate.defaulted == 4 for rate in rates.values())  # every default reached every bucket
 
 
+def test_a_part_payment_before_the_default_is_no_cure():
+    # The review's M2: loan 7 settled 2 installments, fell behind on 3, paid part of it in
+    # collections (a payment towards 3) and was declared in default on it.
+    found = [Episode(7, 3, DEFAULTABLE)]
+    resolved = outcomes(found, {7: _loan(7, "defaulted", paid=2, touched=3)}, {})
+    assert [((e.loan_id, e.installment, e.worst), defaulted) for e, defaulted in resolved] == [((7, 3, DEFAULTABLE), True)]
+    # The review's book: 40 such defaults and 40 loans cured in grace and repaid. By hand, with 20
+    # prior episodes: grace (40 + 0.20 x 20) / (80 + 20) = 0.44, each later bucket (40 + prior x 20) /
+    # (40 + 20): 0.833, 0.917, 0.983 (published before: 0.314, 0.50, 0.55, 0.59).
+    book = [Episode(i, 3, DEFAULTABLE) for i in range(40)] + [Episode(100 + i, 1, GRACE) for i in range(40)]
+    loans = {i: _loan(i, "defaulted", paid=2, touched=3) for i in range(40)}
+    loans |= {100 + i: _loan(100 + i, "repaid", paid=12) for i in range(40)}
+    rates = {b: round(r.rate, 3) for b, r in estimate(outcomes(book, loans, {})).items()}
+    assert rates == {"grace": 0.44, "late_16_30": 0.833, "late_31_120": 0.917, "defaultable": 0.983}
+
+
 def test_the_pd_now_of_a_loan_follows_where_it_stands():
     pd, rates = 0.12, estimate([])
     assert pd_now(pd, _loan(1, "funding"), None, rates) == pd  # not started: its whole term ahead
@@ -134,10 +152,14 @@ def test_a_late_loan_is_valued_at_its_buckets_roll_rate_and_its_cure_is_counted(
     assert disclosed["reserve"]["expected_loss"] == round(late["pd_now"] * outstanding * LGD)
     quote = client.get("/api/v1/market/quote", params={"loan_id": loan_id, "notes": late["notes"], "price_bps": 10_000}).json()
     assert quote["pd"] == pd and quote["pd_now"] == pytest.approx(late["pd_now"])
-    assert quote["expected_yield"] < quote["yield_to_maturity"] - 0.2  # a coin toss on the installment behind
-    # Worth less than face (the reserve covers most of a default): the price at which the buyer
-    # still expects the loan's own rate.
-    assert quote["fair_price_bps"] < 9_500 and late["fair_value"] == pytest.approx(
+    # A coin toss on the installment behind: half the time its holder gets 95% of the principal
+    # (LGD 85% less the reserve's 80%) 120 days after the due date instead of the installments.
+    assert quote["expected_yield"] < quote["yield_to_maturity"] - 0.1
+    assert late["expected_loss_after_cover"] == round(late["pd_now"] * (LGD - 0.8) * late["exposure"])
+    # Worth less than face: the price at which the buyer still expects the loan's own rate. By hand,
+    # 1 - 0.5 x (1 - 0.95 / 1.00986^(100 / 30)) = 0.960 (the recovery 100 days from now at 12% a
+    # year in 30-day periods), a little less for the PD on the other 11: 96.4% of face.
+    assert 9_550 < quote["fair_price_bps"] < 9_700 and late["fair_value"] == pytest.approx(
         late["notes"] * quote["fair_price_bps"] / 10_000, abs=late["notes"] / 10_000)
 
     world.repay(loan_id, world.book.functions.amountDue(loan_id).call()[0])  # caught up: installment 1 (2 is due on day 60)
@@ -153,4 +175,4 @@ def test_a_late_loan_is_valued_at_its_buckets_roll_rate_and_its_cure_is_counted(
     assert cured_position["pd_now"] == pytest.approx(remaining_share(pd, 12, 11))
     assert cured_position["pd_now"] < pd  # one of twelve paid
     # Per unit of principal at stake, worth nearly its face again.
-    assert cured_position["fair_value"] / cured_position["exposure"] > 0.97 > 0.92 > late["fair_value"] / late["exposure"]
+    assert cured_position["fair_value"] / cured_position["exposure"] > 0.97 > late["fair_value"] / late["exposure"] > 0.95
