@@ -179,7 +179,7 @@ def test_loans_already_indexed_count_the_installments_they_settled_on_upgrade(da
     from sqlalchemy import text
 
     settings = make_settings(tmp_path, database_url=database_url)
-    migrate.upgrade(settings, "0030_sealed_review_notes")
+    migrate.upgrade(settings, "0033_role_grant_approvals")
     amount, h, a = 1_065_262_883, "0x" + "00" * 32, "0x" + "99" * 20
     # The review's loan (12,000 at 12%, 12 installments of 30 days): installment 1 paid exactly,
     # then a part payment towards 2 (a late fee, its interest, part of its principal).
@@ -204,5 +204,5 @@ def test_loans_already_indexed_count_the_installments_they_settled_on_upgrade(da
     with get_engine(settings).begin() as conn:  # 2 was billed 109,016,811 + (A - that); 479,368,296 of it paid
         assert conn.execute(text("SELECT last_installment, installments_settled, billed_unpaid FROM chain_loans")).one() == (
             2, 1, str(amount - 109_016_811 - 370_351_485))
-    migrate.downgrade(settings, "0030_sealed_review_notes")
+    migrate.downgrade(settings, "0033_role_grant_approvals")
     migrate.upgrade(settings)

@@ -6,15 +6,15 @@ settled ones still owes of the interest and principal it was billed. Both are fo
 LoanBook events already indexed, by the projection's rule as it stands at this revision (a rebuild of
 the index gives the same).
 
-Revision ID: 0031_installments_settled
-Revises: 0030_sealed_review_notes
+Revision ID: 0034_installments_settled
+Revises: 0033_role_grant_approvals
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0031_installments_settled"
-down_revision = "0030_sealed_review_notes"
+revision = "0034_installments_settled"
+down_revision = "0033_role_grant_approvals"
 branch_labels = None
 depends_on = None
 
