@@ -183,6 +183,24 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         // Checked again at the payout: an attestation revoked since creation (fraud found) stops it.
         uint8 level = borrowerKycLevel;
         if (!kycRegistry.isVerified(borrower, level)) revert LoanBookBorrowerNotVerified(borrower, level);
+        // The fee goes only to a reserve that pays its cover to this book: bound elsewhere (or not
+        // yet), whoever it is bound to could take the fees through `cover`.
+        IReserveFund reserve = reserveFund;
+        bytes4 loanBookSelector = IReserveFund.loanBook.selector;
+        uint256 reserveBook;
+        // `reserve.loanBook()` by hand: the high-level call's code-size check, revert bubbling and
+        // decoding cost ~110 bytes more of the little room left under EIP-170. Only scratch space
+        // is written. A reverting reserve reads as zero (its revert data also lands in scratch
+        // space, hence `mul(ok, …)`); a short answer leaves the selector's word there; a word
+        // with dirty high bits stays unequal to this address: each fails the check below.
+        assembly ("memory-safe") {
+            mstore(0, loanBookSelector)
+            let ok := staticcall(gas(), reserve, 0, 4, 0, 32)
+            reserveBook := mul(ok, mload(0))
+        }
+        if (reserveBook != uint160(address(this))) {
+            revert LoanBookReserveNotBound(address(reserve), address(uint160(reserveBook)));
+        }
         // Rounded down: the fee never takes more than its rate from the borrower.
         uint256 fee = (principal * l.originationFeeBps) / BPS;
         uint256 net;
@@ -561,8 +579,8 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         asset.safeTransferFrom(investor, address(this), amount);
     }
 
-    /// @dev Every check of {createLoan}: deadline, nonce, terms, borrower KYC, both signatures;
-    ///      and the terms' installment amount.
+    /// @dev Every check of {createLoan}: deadline, nonce, terms, borrower KYC, both signatures (by
+    ///      two different wallets); and the terms' installment amount.
     function _checkTerms(LoanTerms calldata terms, bytes calldata borrowerSignature, bytes calldata underwriterSignature)
         private
         view
@@ -581,6 +599,7 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
             revert LoanBookInvalidBorrowerSignature(borrower);
         }
         underwriter = _underwriterOf(digest, underwriterSignature);
+        if (underwriter == borrower) revert LoanBookSelfUnderwritten(borrower);
     }
 
     /// @dev The effects of {createLoan}: consume the nonce, write the new loan (4 fresh slots).

@@ -58,7 +58,7 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         returns (uint256 listingId)
     {
         _checkTerms(loanId, notes, priceBps, expiresAt);
-        _requireActive(loanId);
+        _activeLoan(loanId);
         uint256 held = IERC1155(address(loanBook)).balanceOf(msg.sender, loanId);
         if (held < notes) revert NoteMarketInsufficientNotes(loanId, held, notes);
         if (!IERC1155(address(loanBook)).isApprovedForAll(msg.sender, address(this))) {
@@ -111,9 +111,9 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         address seller = l.seller;
         if (seller == msg.sender) revert NoteMarketSelfTrade(listingId);
         uint256 loanId = l.loanId;
-        _requireActive(loanId);
-        cost = Math.mulDiv(notes, l.priceBps, BPS, Math.Rounding.Ceil);
-        // The seller may have repriced since the buyer was quoted (in the mempool, even ahead of this call).
+        cost = _amount(_activeLoan(loanId), notes * l.priceBps, Math.Rounding.Ceil);
+        // The seller may have repriced, or a repayment lowered what the notes stand for, since the
+        // buyer was quoted (in the mempool, even ahead of this call).
         if (cost > maxCost) revert NoteMarketPriceMoved(listingId, cost, maxCost);
 
         // cannot underflow: notes <= l.notes was checked above
@@ -137,13 +137,13 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         returns (uint256 bidId)
     {
         _checkTerms(loanId, notes, priceBps, expiresAt);
-        address borrower = _requireActive(loanId);
+        ILoanBook.Loan memory loan = _activeLoan(loanId);
         // LoanBook's rule for whoever receives notes, applied now: a bid it would refuse to fill
         // would only stand in the book, and in front of bids that can fill.
-        if (msg.sender == borrower) revert NoteMarketBidderIsBorrower(loanId, msg.sender);
+        if (msg.sender == loan.borrower) revert NoteMarketBidderIsBorrower(loanId, msg.sender);
         uint8 level = loanBook.investorKycLevel();
         if (!kycRegistry.isVerified(msg.sender, level)) revert NoteMarketBidderNotVerified(msg.sender, level);
-        _requireAllowance(notes, priceBps);
+        _requireAllowance(loan, notes, priceBps);
 
         bidId = ++bidCount;
         // Both casts hold for any real bid (see {Bid}); a forged id or amount reverts.
@@ -172,7 +172,7 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         Bid storage b = _openBid(bidId);
         if (b.bidder != msg.sender) revert NoteMarketNotBidder(bidId, msg.sender);
         _checkPrice(priceBps);
-        _requireAllowance(b.notes, priceBps);
+        _requireAllowance(loanBook.loan(b.loanId), b.notes, priceBps);
 
         b.priceBps = priceBps;
         emit BidRepriced(bidId, priceBps);
@@ -192,14 +192,15 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         address bidder = b.bidder;
         if (bidder == msg.sender) revert NoteMarketSelfTrade(bidId);
         uint256 loanId = b.loanId;
-        _requireActive(loanId);
+        ILoanBook.Loan memory loan = _activeLoan(loanId);
         if (!IERC1155(address(loanBook)).isApprovedForAll(msg.sender, address(this))) {
             revert NoteMarketNotApproved(msg.sender);
         }
         // Rounded down: the seller is the taker here (see {INoteMarket}).
-        proceeds = Math.mulDiv(notes, b.priceBps, BPS);
+        proceeds = _amount(loan, notes * b.priceBps, Math.Rounding.Floor);
         // The bidder may have repriced since the seller was quoted (a `repriceBid` to 1 bps ahead of
-        // this call would otherwise take the notes for almost nothing).
+        // this call would otherwise take the notes for almost nothing), or a repayment lowered
+        // what the notes stand for (the seller keeps that repayment).
         if (proceeds < minProceeds) revert NoteMarketPriceMoved(bidId, proceeds, minProceeds);
 
         // cannot underflow: notes <= b.notes was checked above
@@ -240,8 +241,7 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         address seller = l.seller;
         address buyer = b.bidder;
         if (seller == buyer) revert NoteMarketSelfMatch(listingId, bidId, seller);
-        _requireActive(loanId);
-        cost = _matchCost(listingId, bidId, notes, l.priceBps, b.priceBps);
+        cost = _matchCost(_activeLoan(loanId), listingId, bidId, notes, l.priceBps, b.priceBps);
 
         // cannot underflow: notes <= l.notes and notes <= b.notes were checked above
         uint256 listingLeft;
@@ -280,7 +280,8 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
 
     /// @inheritdoc INoteMarket
     function costOf(uint256 listingId, uint256 notes) external view returns (uint256) {
-        return Math.mulDiv(notes, _listings[listingId].priceBps, BPS, Math.Rounding.Ceil);
+        Listing storage l = _listings[listingId];
+        return _quote(l.loanId, notes, l.priceBps, Math.Rounding.Ceil);
     }
 
     /// @inheritdoc INoteMarket
@@ -290,24 +291,54 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
 
     /// @inheritdoc INoteMarket
     function proceedsOf(uint256 bidId, uint256 notes) external view returns (uint256) {
-        return Math.mulDiv(notes, _bids[bidId].priceBps, BPS);
+        Bid storage b = _bids[bidId];
+        return _quote(b.loanId, notes, b.priceBps, Math.Rounding.Floor);
     }
 
     /// @dev What the bidder pays in {matchOrders}. Both are makers there, so neither may lose to
     ///      rounding: the seller gets at least what a buy of `notes` would pay it (rounded up), the
     ///      bidder pays at most what a sale into its bid would take (rounded down, which its
     ///      allowance covers). A fill too small for both has no price.
-    function _matchCost(uint256 listingId, uint256 bidId, uint256 notes, uint16 askBps, uint16 bidBps)
+    function _matchCost(
+        ILoanBook.Loan memory loan,
+        uint256 listingId,
+        uint256 bidId,
+        uint256 notes,
+        uint16 askBps,
+        uint16 bidBps
+    ) private pure returns (uint256) {
+        uint256 minCost = _amount(loan, notes * askBps, Math.Rounding.Ceil);
+        uint256 maxCost = _amount(loan, notes * bidBps, Math.Rounding.Floor);
+        if (minCost > maxCost) revert NoteMarketSpreadTooThin(listingId, bidId, minCost, maxCost);
+        // The midpoint, rounded down (so never above maxCost): floor(floor(x / d) / 2) is
+        // floor(x / 2d), the sum of both prices over twice the denominator. Lifted to minCost
+        // where that rounding put it below.
+        return Math.max(_amount(loan, notes * (uint256(askBps) + bidBps), Math.Rounding.Floor) / 2, minCost);
+    }
+
+    /// @dev `notesBps` (notes times a price in bps) at that price of the principal the notes still
+    ///      stand for: a note is one unit of the principal funded, of which the share
+    ///      `principalOutstanding / principal` is still owed (every repayment of principal went to
+    ///      whoever held the note then), so the price applies to that share, and an order keeps its
+    ///      meaning however far the loan has amortized. `notesBps` fits: notes are below 2^128 and
+    ///      prices below 2^16; mulDiv keeps the product with the outstanding principal exact.
+    function _amount(ILoanBook.Loan memory loan, uint256 notesBps, Math.Rounding rounding)
         private
         pure
         returns (uint256)
     {
-        uint256 minCost = Math.mulDiv(notes, askBps, BPS, Math.Rounding.Ceil);
-        uint256 maxCost = Math.mulDiv(notes, bidBps, BPS);
-        if (minCost > maxCost) revert NoteMarketSpreadTooThin(listingId, bidId, minCost, maxCost);
-        // The midpoint, rounded down (so never above maxCost), lifted to minCost where that rounding
-        // put it below.
-        return Math.max(Math.mulDiv(notes, uint256(askBps) + bidBps, 2 * BPS), minCost);
+        return Math.mulDiv(notesBps, loan.principalOutstanding, uint256(loan.principal) * BPS, rounding);
+    }
+
+    /// @dev {_amount} for the views, of an order's loan as it stands (not necessarily Active):
+    ///      0 for a closed order, whose loan id reads as the never-created loan 0.
+    function _quote(uint256 loanId, uint256 notes, uint16 priceBps, Math.Rounding rounding)
+        private
+        view
+        returns (uint256)
+    {
+        ILoanBook.Loan memory loan = loanBook.loan(loanId);
+        return loan.principal == 0 ? 0 : _amount(loan, notes * priceBps, rounding);
     }
 
     function _openBid(uint256 bidId) private view returns (Bid storage b) {
@@ -331,9 +362,10 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         if (priceBps == 0 || priceBps > MAX_PRICE_BPS) revert NoteMarketPriceOutOfRange(priceBps, MAX_PRICE_BPS);
     }
 
-    /// @dev The caller lets this contract take what a bid for `notes` at `priceBps` pays in full.
-    function _requireAllowance(uint256 notes, uint16 priceBps) private view {
-        uint256 needed = Math.mulDiv(notes, priceBps, BPS);
+    /// @dev The caller lets this contract take what a bid for `notes` at `priceBps` pays in full
+    ///      now; no later fill pays more, as the principal outstanding only falls while Active.
+    function _requireAllowance(ILoanBook.Loan memory loan, uint256 notes, uint16 priceBps) private view {
+        uint256 needed = _amount(loan, notes * priceBps, Math.Rounding.Floor);
         uint256 allowance = asset.allowance(msg.sender, address(this));
         if (allowance < needed) revert NoteMarketAllowanceTooLow(msg.sender, allowance, needed);
     }
@@ -342,10 +374,10 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         if (expiresAt != 0 && block.timestamp >= expiresAt) revert NoteMarketOrderExpired(orderId, expiresAt);
     }
 
-    /// @return borrower The loan's borrower, who can never hold its notes.
-    function _requireActive(uint256 loanId) private view returns (address borrower) {
-        ILoanBook.Loan memory l = loanBook.loan(loanId);
+    /// @dev The loan, which must be Active: its principal outstanding is then above zero and its
+    ///      notes are exactly its principal.
+    function _activeLoan(uint256 loanId) private view returns (ILoanBook.Loan memory l) {
+        l = loanBook.loan(loanId);
         if (l.status != ILoanBook.LoanStatus.Active) revert NoteMarketLoanNotActive(loanId, uint8(l.status));
-        return l.borrower;
     }
 }

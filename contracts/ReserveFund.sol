@@ -5,13 +5,15 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ILoanBook} from "./interfaces/ILoanBook.sol";
 import {IReserveFund} from "./interfaces/IReserveFund.sol";
 
 /// @title ReserveFund
 /// @notice See {IReserveFund}. Its balance is simply its holding of `asset`: origination fees
 ///         arrive by plain transfer from LoanBook (logged there as `LoanDisbursed.originationFee`),
 ///         deposits through {deposit}, recouped cover by plain transfer from LoanBook (logged there
-///         as `CoverRecouped`). Only the LoanBook, set once, can take money out, and only to itself.
+///         as `CoverRecouped`). Only the LoanBook, set once (and only to a LoanBook whose
+///         `reserveFund` is this reserve), can take money out, and only to itself.
 contract ReserveFund is IReserveFund, AccessControl, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -78,8 +80,21 @@ contract ReserveFund is IReserveFund, AccessControl, ReentrancyGuard {
         if (loanBook_ == address(0)) revert ReserveFundZeroAddress();
         address current = loanBook;
         if (current != address(0)) revert ReserveFundLoanBookAlreadySet(current);
+        // Only a LoanBook that sends its fees here may draw cover: bound to any other address, the
+        // admin could take the fees through `cover` (LoanBook also refuses to disburse into a
+        // reserve not bound to it).
+        address itsReserve = _reserveOf(loanBook_);
+        if (itsReserve != address(this)) revert ReserveFundLoanBookMismatch(loanBook_, itsReserve);
         loanBook = loanBook_;
         emit LoanBookSet(loanBook_);
+    }
+
+    /// @dev The reserve `book` says it pays its fees to; zero for an account that cannot say (an EOA,
+    ///      or a contract without `reserveFund()`), read with a plain staticcall so that the admin
+    ///      gets {ReserveFundLoanBookMismatch} rather than an empty revert.
+    function _reserveOf(address book) private view returns (address) {
+        (bool ok, bytes memory answer) = book.staticcall(abi.encodeCall(ILoanBook.reserveFund, ()));
+        return ok && answer.length == 32 ? abi.decode(answer, (address)) : address(0);
     }
 
     /// @inheritdoc IReserveFund

@@ -3,6 +3,8 @@ a sale or a withdrawal needs, and their calldata. As for LoanBook, the backend n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from backend.chain.client import reading
 from backend.chain.deploy import deployed_contract
 from backend.chain.wallet_calls import LoanBookWallet, WalletCall, approval
@@ -12,6 +14,14 @@ from backend.config import Settings
 def market_paused(settings: Settings) -> bool:
     with reading("NoteMarket"):
         return bool(deployed_contract(settings, "NoteMarket").functions.paused().call())
+
+
+@dataclass(frozen=True)
+class LoanStanding:
+    """A loan's principal and what is left of it on chain now: what NoteMarket's prices apply to."""
+
+    principal: int
+    principal_outstanding: int
 
 
 class NoteMarketWallet:
@@ -39,10 +49,18 @@ class NoteMarketWallet:
         return self.holder.investor_level()
 
     def cost(self, listing_id: int, notes: int) -> int:
+        """What buying `notes` of the listing costs now (NoteMarket's price of the principal outstanding now)."""
         return int(self._read(self.market.functions.costOf(listing_id, notes)))
 
     def proceeds(self, bid_id: int, notes: int) -> int:
         return int(self._read(self.market.functions.proceedsOf(bid_id, notes)))
+
+    def standing(self, loan_id: int) -> LoanStanding:
+        """The loan's principal and principal outstanding now, which NoteMarket's prices apply to."""
+        loan = self._read(self.book.functions.loan(loan_id))
+        names = [c["name"] for c in self.book.get_function_by_name("loan").abi["outputs"][0]["components"]]
+        fields = dict(zip(names, loan))
+        return LoanStanding(principal=int(fields["principal"]), principal_outstanding=int(fields["principalOutstanding"]))
 
     def balance(self, of: str | None = None) -> int:
         """The loan token held by this wallet, or by `of` (a bidder whose bid is to be hit)."""

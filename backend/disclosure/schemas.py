@@ -193,7 +193,8 @@ class MarketActivityPublic(BaseModel):
     matched: int = Field(default=0, description="Of those, crossed listings and bids matched by the keeper")
     notes_traded: int
     volume: int = Field(description="Paid for notes on the secondary market, all time")
-    average_price_bps: float | None = Field(description="volume / notes traded, in basis points of face value")
+    average_price_bps: float | None = Field(description="volume / the principal outstanding the notes traded stood for "
+                                            "when they traded, in basis points (NoteMarket's prices)")  # fmt: skip
 
 
 class DisclosurePublic(BaseModel):

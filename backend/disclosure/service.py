@@ -43,6 +43,7 @@ from backend.disclosure.schemas import (
 from backend.disclosure.sources import figure_sources
 from backend.disclosure.vintages import DISBURSED, vintages
 from backend.errors import LoanchainError
+from backend.market.book import outstanding_then
 from backend.servicing.roll_rates import roll_rates
 from backend.servicing.schemas import ServicingPublic
 
@@ -152,12 +153,15 @@ def _open_notes(session: Session, model: type, clock: int) -> list[int]:
 def _market(session: Session, clock: int) -> MarketActivityPublic:
     offered, wanted = _open_notes(session, MarketListingRow, clock), _open_notes(session, MarketBidRow, clock)
     trades = list(session.execute(select(MarketTradeRow.notes, MarketTradeRow.cost, MarketTradeRow.listing_id,
-                                         MarketTradeRow.bid_id)))  # fmt: skip
+                                         MarketTradeRow.bid_id, LoanRow.principal, outstanding_then().label("then"))
+                                  .join(LoanRow, LoanRow.loan_id == MarketTradeRow.loan_id)))  # fmt: skip
     traded, volume = sum(t.notes for t in trades), sum(t.cost for t in trades)
+    # Prices are of the principal the notes stood for when they traded, as NoteMarket prices them.
+    stood_for = sum(t.notes * t.then / t.principal for t in trades)
     matched = sum(1 for t in trades if t.listing_id is not None and t.bid_id is not None)  # named both orders
     return MarketActivityPublic(open_listings=len(offered), notes_offered=sum(offered), open_bids=len(wanted),
                                 notes_wanted=sum(wanted), trades=len(trades), matched=matched, notes_traded=traded,
-                                volume=volume, average_price_bps=10_000 * volume / traded if traded else None)  # fmt: skip
+                                volume=volume, average_price_bps=10_000 * volume / stood_for if stood_for else None)  # fmt: skip
 
 
 def _concentration(active: list[LoanRow]) -> ConcentrationPublic:

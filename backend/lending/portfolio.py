@@ -121,12 +121,13 @@ def unclaimed_elsewhere(db: Session, wallet: str, held: set[int]) -> list[int]:
 
 def bid_commitment(db: Session, wallet: str, now: int) -> tuple[int, int]:
     """The wallet's open bids for notes of active loans, unexpired at block time `now`, and what
-    they would pay if all were hit (rounded down per bid, as NoteMarket pays)."""
-    prices = list(db.execute(select(MarketBidRow.notes_left, MarketBidRow.price_bps)
+    they would pay if all were hit (rounded down per bid, as NoteMarket pays), at each loan's
+    principal outstanding as indexed: never below the chain's, which only falls."""
+    prices = list(db.execute(select(MarketBidRow.notes_left, MarketBidRow.price_bps, LoanRow)
                              .join(LoanRow, LoanRow.loan_id == MarketBidRow.loan_id)
                              .where(MarketBidRow.bidder == wallet, MarketBidRow.status == "open",
                                     MarketBidRow.live_at(now), LoanRow.status == "active")))  # fmt: skip
-    return len(prices), sum(proceeds(notes, price) for notes, price in prices)
+    return len(prices), sum(proceeds(notes, price, loan) for notes, price, loan in prices)
 
 
 def bids_for(db: Session, wallet: str, loan_ids: set[int], now: int, level: int) -> dict[int, list[tuple[int, int]]]:
@@ -148,14 +149,14 @@ def bids_for(db: Session, wallet: str, loan_ids: set[int], now: int, level: int)
     return book
 
 
-def sell_now(bids: list[tuple[int, int]], notes: int) -> tuple[int, int]:
-    """(notes sold, proceeds) of selling up to `notes` into `bids`, best first."""
+def sell_now(bids: list[tuple[int, int]], notes: int, loan: LoanRow) -> tuple[int, int]:
+    """(notes sold, proceeds) of selling up to `notes` of `loan` into `bids`, best first."""
     sold = paid = 0
     for wanted, price in bids:
         take = min(wanted, notes - sold)
         if take <= 0:
             break
-        sold, paid = sold + take, paid + proceeds(take, price)
+        sold, paid = sold + take, paid + proceeds(take, price, loan)
     return sold, paid
 
 
@@ -191,7 +192,9 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     exits = {}  # what other wallets' bids would pay for them now
     if tradable:
         level = NoteMarketWallet(settings, wallet).investor_level()
-        exits = {loan_id: sell_now(bids, tradable[loan_id]) for loan_id, bids in bids_for(db, wallet, set(tradable), now, level).items()}
+        loans = {loan.loan_id: loan for _, loan in holdings}
+        exits = {loan_id: sell_now(bids, tradable[loan_id], loans[loan_id])
+                 for loan_id, bids in bids_for(db, wallet, set(tradable), now, level).items()}  # fmt: skip
     claims = book.claimable_of([loan.loan_id for _, loan in holdings if loan.status in PAYING]) if book else {}
     positions = []
     for note, loan in holdings:

@@ -108,7 +108,7 @@ class LoanPublic(BaseModel):
 
 class LoanMarketPublic(BaseModel):
     """The loan's notes on the secondary market: the book now, and what traded (prices in basis
-    points of face value)."""
+    points of the principal the notes stand for, as NoteMarket prices them)."""
 
     open_listings: int
     notes_offered: int
@@ -118,7 +118,8 @@ class LoanMarketPublic(BaseModel):
     best_bid_bps: int | None = Field(description="The highest price offered by an open, unexpired bid")
     trades: int
     notes_traded: int
-    last_price_bps: float | None = Field(description="What the last trade paid per note")
+    last_price_bps: float | None = Field(description="What the last trade paid, in basis points of the principal "
+                                         "its notes stood for then")  # fmt: skip
     last_trade_at: int | None = Field(description="Block time of the last trade")
 
 

@@ -12,9 +12,11 @@ does that through the outbox, once per state of the two orders:
   `NoteMarketSpreadTooThin`);
 - each match is checked against the chain before it is queued (the bidder's balance and allowance,
   the seller's notes and operator approval, the bidder's KYC, never the loan's own borrower), and
-  what one pass commits of a wallet's money or notes is set against the next pair's check;
+  what one pass commits of a wallet's money or notes is set against the next pair's check; prices
+  apply to the principal the notes still stand for, as NoteMarket prices them;
 - the intent's key names both orders, digests what the match was checked against (what is left
-  of each order and its price, the bidder's money, the seller's notes) and counts the attempts, so
+  of each order and its price, the bidder's money, the seller's notes, the loan's principal
+  outstanding) and counts the attempts, so
   a retry or a second keeper never queues the same match twice; a match that failed anyway (a
   maker moved the money or the notes between the check and the block) is tried again at the next
   pass that finds it payable, at most `MAX_ATTEMPTS` (3) times against the same facts;
@@ -87,7 +89,9 @@ def plan_matches(db: Session, settings: Settings, now: int) -> list[Match]:
         notes = min(listing_left.setdefault(ask.listing_id, ask.notes_left), bid_left.setdefault(bid.bid_id, bid.notes_left))
         if notes == 0:
             continue
-        cost = pricing.matched(notes, ask.price_bps, bid.price_bps)
+        # At the index's principal outstanding; NoteMarket prices the match at the chain's, lower
+        # if a repayment came since, which only makes the bidder's money go further.
+        cost = pricing.matched(notes, ask.price_bps, bid.price_bps, loan)
         if cost is None:  # equal prices on an amount with no whole price: matching would cost a maker
             continue
         if not (makers.pays(bid.bidder, loan, cost, committed[bid.bidder])
@@ -95,7 +99,8 @@ def plan_matches(db: Session, settings: Settings, now: int) -> list[Match]:
             continue
         money, held = makers.money(bid.bidder), makers.held(ask.seller, loan.loan_id)
         key = next_attempt_key(db, f"{KEY_PREFIX}{ask.listing_id}:{bid.bid_id}:",
-                               (ask.notes_left, ask.price_bps, bid.notes_left, bid.price_bps, money, held))  # fmt: skip
+                               (ask.notes_left, ask.price_bps, bid.notes_left, bid.price_bps, money, held,
+                                loan.principal_outstanding))  # fmt: skip
         if key is None:
             continue
         listing_left[ask.listing_id] -= notes

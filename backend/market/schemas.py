@@ -1,5 +1,6 @@
 """API schemas for the notes' secondary market. Notes and amounts are base units of the loan token
-(1 note = 1 base unit of principal funded); prices are basis points of a note's face value."""
+(1 note = 1 base unit of principal funded); prices are basis points of the principal a note still
+stands for (`principal_outstanding / principal` of a unit), as NoteMarket prices them."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ class OrderCreate(BaseModel):
 
     loan_id: int = Field(ge=1, le=DB_ID_MAX)
     notes: int = Field(gt=0, lt=AMOUNT_LIMIT, description="Notes offered (a listing: at most those held) or wanted (a bid)")
-    price_bps: int = Field(ge=1, le=MAX_PRICE_BPS, description="Price per note, in basis points of face value")
+    price_bps: int = Field(ge=1, le=MAX_PRICE_BPS, description="Price per note, in basis points of "
+                           "the principal it still stands for")  # fmt: skip
     good_for_days: int | None = Field(default=None, ge=1, le=365, description="Days the offer stands (it expires "
                                       "on chain then); until withdrawn when omitted")  # fmt: skip
 
@@ -34,7 +36,8 @@ class BidCreate(OrderCreate):
 class RepriceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    price_bps: int = Field(ge=1, le=MAX_PRICE_BPS, description="The new price per note, in basis points of face value")
+    price_bps: int = Field(ge=1, le=MAX_PRICE_BPS, description="The new price per note, in basis "
+                           "points of the principal it still stands for")  # fmt: skip
 
 
 class TakeCreate(BaseModel):
@@ -44,7 +47,8 @@ class TakeCreate(BaseModel):
                               "(a purchase) or all a bid wants up to the notes held (a sale)")  # fmt: skip
     quoted_price_bps: int | None = Field(
         default=None, ge=1, le=MAX_PRICE_BPS,
-        description="The order's price per note (basis points of face) as shown when the user chose it. The "
+        description="The order's price per note (basis points of the principal outstanding) as shown when the "
+        "user chose it. The "
         "transaction's limit is what the notes cost at that price (a purchase: the most it pays) or fetch (a sale: "
         "the least it accepts), so a maker repricing before it lands makes it revert (NoteMarketPriceMoved); an "
         "order already repriced past it is refused (409). When omitted, the order's price now, quoted in `cost`",
@@ -70,7 +74,7 @@ class ExitCreate(BaseModel):
 
 PD_NOW = ("The chance the loan defaults from where it stands: the part of its PD left in its remaining installments, "
           "and when late its aging bucket's roll rate first (GET /api/v1/disclosure roll_rates)")
-FAIR_PRICE = ("The price (basis points of face) at which the buyer's expected yield is the loan's own rate: the "
+FAIR_PRICE = ("The price (basis points of the principal outstanding) at which the buyer's expected yield is the loan's own rate: the "
               "expected flows discounted at it; a reference, not an offer. None when the loan's PD is not known")
 EXPECTED_YIELD = (
     "Annual yield (XIRR) with defaults expected: each installment weighted by the chance the loan is still paying "
@@ -91,7 +95,8 @@ class OrderPublic(BaseModel):
     price_bps: int
     notes_left: int
     outstanding: int = Field(description="The outstanding principal the notes left stand for")
-    price_to_outstanding: float | None = Field(description="cost or proceeds / outstanding: under 1 is a discount")
+    price_to_outstanding: float | None = Field(description="cost or proceeds / outstanding: under 1 is a discount "
+                                               "(price_bps / 10,000 but for rounding)")  # fmt: skip
     installments_left: int
     servicing_bucket: str | None = Field(description="The loan's aging bucket at the last servicing pass")
     expires_at: int | None = Field(description="Block time (Unix seconds) it stops trading; None: until withdrawn")
@@ -165,7 +170,7 @@ class TradePublic(BaseModel):
     bid_id: int | None
     notes: int
     cost: int = Field(description="What the buyer paid the seller")
-    price_bps: float = Field(description="cost / notes, in basis points of face value")
+    price_bps: float = Field(description="cost / the principal outstanding the notes stood for then, in basis points")
     timestamp: int | None = Field(description="Block time")
     block_number: int
     tx_hash: str

@@ -56,9 +56,10 @@ def _value(loan: LoanRow, fact: DecisionFacts | None, risk: BookRisk, notes: int
     """Notes of a loan at a price, as orders and quotes show them: the principal outstanding they
     stand for, the price against it, the buyer's yield at that price, to maturity and expected
     (defaults at the loan's PD from where it stands, losing `risk.loss` of a default's principal
-    outstanding), and the price at which the expected yield is the loan's own rate. Where the loan
-    stands is the last servicing pass's (`risk.aging`)."""
-    outstanding = loan.principal_outstanding * notes // loan.principal
+    outstanding), and the price at which the expected yield is the loan's own rate, like every
+    price in bps of the principal the notes stand for. Where the loan stands is the last servicing
+    pass's (`risk.aging`)."""
+    outstanding = pricing.outstanding(notes, loan)
     standing = risk.aging.get(loan.loan_id)
     paid = standing.installments_paid if standing else loan.installments_settled
     pd = fact.pd if fact else None
@@ -72,7 +73,7 @@ def _value(loan: LoanRow, fact: DecisionFacts | None, risk: BookRisk, notes: int
         "pd": pd,
         "pd_now": pd_now(pd, loan, standing, risk.rates) if pd is not None else None,
         "expected_yield": expected_yield(loan, paid, now, notes, value, pd, risk.loss, late),
-        "fair_price_bps": None if fair is None else fair * pricing.BPS // notes,
+        "fair_price_bps": None if fair is None or not outstanding else int(pricing.price_bps_of(fair, notes, loan.principal, loan.principal_outstanding)),
     }  # fmt: skip
 
 
@@ -102,15 +103,13 @@ def _open_orders(db: Session, settings: Settings, model: type, loan_id: int | No
     return [(row, loan, facts.get(loan.decision_hash)) for row, loan in pairs], block_time
 
 
-def _ranked(orders: list[tuple], value_of, cheapest_first: bool, id_of, limit: int | None) -> list[tuple]:
-    """The first `limit` orders by price against the principal outstanding they stand for (the
-    cheapest, or the best paying, first; then the earliest), ranked before anything costlier, such
-    as a yield, is worked out for them."""
+def _ranked(orders: list[tuple], cheapest_first: bool, id_of, limit: int | None) -> list[tuple]:
+    """The first `limit` orders by price, which is against the principal outstanding the notes stand
+    for whatever the loan (the cheapest, or the best paying, first; then the earliest), ranked
+    before anything costlier, such as a yield, is worked out for them."""
     def key(order: tuple) -> tuple:
-        row, loan = order[0], order[1]
-        outstanding = loan.principal_outstanding * row.notes_left // loan.principal
-        ratio = value_of(row) / outstanding if outstanding else 0.0
-        return (not outstanding, ratio if cheapest_first else -ratio, id_of(row))
+        price = order[0].price_bps
+        return (price if cheapest_first else -price, id_of(order[0]))
 
     return sorted(orders, key=key)[:limit]
 
@@ -120,8 +119,8 @@ def open_listings(db: Session, settings: Settings, loan_id: int | None = None, l
     orders, now = _open_orders(db, settings, MarketListingRow, loan_id)
     risk = book_risk(db) if orders else None
     listings = []
-    for row, loan, fact in _ranked(orders, _cost, True, lambda r: r.listing_id, limit):
-        cost = _cost(row)
+    for row, loan, fact in _ranked(orders, True, lambda r: r.listing_id, limit):
+        cost = pricing.cost(row.notes_left, row.price_bps, loan)
         listings.append(ListingPublic(listing_id=row.listing_id, seller=row.seller, notes_listed=row.notes_listed,
                                       cost=cost, **_terms(row, loan, cost, fact, risk, now)))  # fmt: skip
     return listings
@@ -132,32 +131,25 @@ def open_bids(db: Session, settings: Settings, loan_id: int | None = None, limit
     orders, now = _open_orders(db, settings, MarketBidRow, loan_id)
     risk = book_risk(db) if orders else None
     bids = []
-    for row, loan, fact in _ranked(orders, _proceeds, False, lambda r: r.bid_id, limit):
-        proceeds = _proceeds(row)
+    for row, loan, fact in _ranked(orders, False, lambda r: r.bid_id, limit):
+        proceeds = pricing.proceeds(row.notes_left, row.price_bps, loan)
         bids.append(BidPublic(bid_id=row.bid_id, bidder=row.bidder, notes_bid=row.notes_bid, proceeds=proceeds,
                               **_terms(row, loan, proceeds, fact, risk, now)))  # fmt: skip
     return bids
 
 
-def _cost(row: MarketListingRow) -> int:
-    return pricing.cost(row.notes_left, row.price_bps)
-
-
-def _proceeds(row: MarketBidRow) -> int:
-    return pricing.proceeds(row.notes_left, row.price_bps)
-
-
 def quote(db: Session, settings: Settings, loan_id: int, notes: int, price_bps: int) -> QuotePublic:
-    """The price of `notes` notes of an active loan at `price_bps`, and the buyer's yield there."""
+    """The price of `notes` notes of an active loan at `price_bps` (of the principal they stand for,
+    as the index last read it), and the buyer's yield there."""
     loan = _active_loan(db, loan_id)
     if notes > loan.principal:
         decimals = loan_book_domain(settings).asset_decimals
         raise ValidationFailed(f"notes: at most {money(loan.principal, decimals)}, all the notes of loan {loan_id}",
                                field="notes", principal=loan.principal)  # fmt: skip
-    cost = pricing.cost(notes, price_bps)
+    cost = pricing.cost(notes, price_bps, loan)
     fact = decision_facts(db, {loan.decision_hash}).get(loan.decision_hash)
     return QuotePublic(loan_id=loan_id, notes=notes, price_bps=price_bps, cost=cost,
-                       proceeds=pricing.proceeds(notes, price_bps),
+                       proceeds=pricing.proceeds(notes, price_bps, loan),
                        **_value(loan, fact, book_risk(db), notes, cost,
                                 chain_time(settings)))  # fmt: skip
 
@@ -215,11 +207,11 @@ def _refuse_crossing(db: Session, settings: Settings, wallet: str, bidding: bool
     for other in db.scalars(query.order_by(best, getattr(model, key)).limit(CROSSING_CHECKED)):
         take = min(other.notes_left, notes)
         fills = (makers.delivers(other.seller, loan.loan_id, take) if bidding
-                 else makers.pays(other.bidder, loan, pricing.proceeds(take, other.price_bps)))  # fmt: skip
+                 else makers.pays(other.bidder, loan, pricing.proceeds(take, other.price_bps, loan)))  # fmt: skip
         if fills:
             order_id = getattr(other, key)
             raise Conflict(f"{kind} {order_id} already trades notes of loan {loan.loan_id} at {other.price_bps / 100:.2f}% "
-                           f"of face: {verb} it instead", **{key: order_id})  # fmt: skip
+                           f"of the principal outstanding: {verb} it instead", **{key: order_id})  # fmt: skip
 
 
 def _expiry(request: ListingCreate | BidCreate, now: int) -> int:
@@ -229,6 +221,11 @@ def _expiry(request: ListingCreate | BidCreate, now: int) -> int:
 
 def _utc(timestamp: int) -> str:
     return f"{datetime.fromtimestamp(timestamp, UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def _pct(price_bps: int) -> str:
+    """A price as the wallet's transaction descriptions tell it."""
+    return f"{price_bps / 100:.2f}% of the principal outstanding"
 
 
 def _until(expires_at: int) -> str:
@@ -262,7 +259,7 @@ def plan_listing(db: Session, settings: Settings, wallet: str, request: ListingC
     calls = [] if market.market_may_move_notes() else [market.let_market_move_notes()]
     expires_at = _expiry(request, now)
     calls.append(market.call("list", [loan.loan_id, request.notes, request.price_bps, expires_at],
-                             f"offer {_notes(market, request.notes)} of loan {loan.loan_id} at {request.price_bps / 100:.2f}% of face"
+                             f"offer {_notes(market, request.notes)} of loan {loan.loan_id} at {_pct(request.price_bps)}"
                              + _until(expires_at)))  # fmt: skip
     return _tx("list", loan.loan_id, request.notes, 0, calls)
 
@@ -300,7 +297,9 @@ def plan_purchase(db: Session, settings: Settings, wallet: str, listing_id: int,
         raise ValidationFailed(f"notes: at most {money(row.notes_left, market.decimals())}, what listing {listing_id} offers",
                                field="notes", notes_left=row.notes_left)  # fmt: skip
     cost = market.cost(listing_id, notes)
-    quoted = cost if request.quoted_price_bps is None else pricing.cost(notes, request.quoted_price_bps)
+    # At the chain's principal outstanding, as `cost`: the index may not have read the latest repayment.
+    quoted = cost if request.quoted_price_bps is None else pricing.cost(notes, request.quoted_price_bps,
+                                                                        market.standing(loan.loan_id))  # fmt: skip
     if cost > quoted:
         d = market.decimals()
         raise Conflict(f"listing {listing_id} was repriced: {money(notes, d)} of notes now cost {money(cost, d)} tokens, "
@@ -377,12 +376,13 @@ def plan_bid(db: Session, settings: Settings, wallet: str, request: BidCreate) -
     _may_receive_notes(settings, market, loan)
     now = deadline_clock(settings)
     _refuse_crossing(db, settings, market.wallet, True, loan, request.notes, request.price_bps, now)
-    value = pricing.proceeds(request.notes, request.price_bps)
+    # At the index's principal outstanding, never below the chain's (it only falls): the allowance covers the bid.
+    value = pricing.proceeds(request.notes, request.price_bps, loan)
     _, open_value = bid_commitment(db, market.wallet, now)
     calls = _pay_for_bids(market, value + open_value, "this bid and your open bids would pay")
     expires_at = _expiry(request, now)
     calls.append(market.call("bid", [loan.loan_id, request.notes, request.price_bps, expires_at],
-                             f"bid for {_notes(market, request.notes)} of loan {loan.loan_id} at {request.price_bps / 100:.2f}% of face"
+                             f"bid for {_notes(market, request.notes)} of loan {loan.loan_id} at {_pct(request.price_bps)}"
                              + _until(expires_at)))  # fmt: skip
     return _tx("bid", loan.loan_id, request.notes, 0, calls)
 
@@ -397,7 +397,10 @@ def plan_sale(db: Session, settings: Settings, wallet: str, bid_id: int, request
     if notes == 0 or notes > held:
         raise _more_than_held(market, loan.loan_id, held)
     proceeds = market.proceeds(bid_id, notes)
-    quoted = proceeds if request.quoted_price_bps is None else pricing.proceeds(notes, request.quoted_price_bps)
+    # At the chain's principal outstanding, as `proceeds`: a repayment the index has not read yet
+    # lowers both, and the seller keeps it.
+    quoted = proceeds if request.quoted_price_bps is None else pricing.proceeds(notes, request.quoted_price_bps,
+                                                                                market.standing(loan.loan_id))  # fmt: skip
     if proceeds < quoted:
         d = market.decimals()
         raise Conflict(f"bid {bid_id} was repriced: {money(notes, d)} of notes now fetch {money(proceeds, d)} tokens, "
@@ -433,7 +436,7 @@ def plan_exit(db: Session, settings: Settings, wallet: str, request: ExitCreate)
     takers = [o for o in orders if o[0].bidder != market.wallet and makers.may_receive(o[0].bidder, loan)]
     committed: Counter[str] = Counter()  # what the sells planned before take from each bidder
     sells, bid_ids, sold, paid = [], [], 0, 0
-    for row, *_ in _ranked(takers, _proceeds, False, lambda r: r.bid_id, None):
+    for row, *_ in _ranked(takers, False, lambda r: r.bid_id, None):
         notes = min(row.notes_left, wanted - sold)
         if notes == 0:
             break
@@ -475,9 +478,10 @@ def plan_reprice(db: Session, settings: Settings, wallet: str, kind: str, order_
     calls = []
     if bidding:
         _, open_value = bid_commitment(db, market.wallet, now)
-        now_pays, will_pay = (pricing.proceeds(row.notes_left, price) for price in (row.price_bps, request.price_bps))
+        now_pays, will_pay = ((pricing.proceeds(row.notes_left, price, loan) for price in (row.price_bps, request.price_bps))
+                              if loan is not None else (0, 0))  # fmt: skip
         needed = open_value - now_pays + will_pay
         calls += _pay_for_bids(market, needed, "your open bids would pay at this price")
     calls.append(market.call("repriceBid" if bidding else "reprice", [order_id, request.price_bps],
-                             f"reprice {kind} {order_id} to {request.price_bps / 100:.2f}% of face"))  # fmt: skip
+                             f"reprice {kind} {order_id} to {_pct(request.price_bps)}"))  # fmt: skip
     return _tx("reprice", row.loan_id, row.notes_left, 0, calls, **{SIDES[model][1]: order_id})

@@ -197,9 +197,10 @@ def tell_bidders(db: Session, now: int, decimals: Callable[[], int]) -> int:
         loan, state = states[loan_id]
         d = decimals()
         wanted = ", ".join(f"bid {b.bid_id} for {money(b.notes_left, d)} at {b.price_bps / 100:.2f}%" for b in mine)
-        message = (f"Loan {loan_id} is {state.days_past_due} days past due ({state.bucket}), and your {wanted} of face "
-                   f"still stand. Any holder can sell into them at that price: cancel what no longer suits you.")  # fmt: skip
-        committed = sum(proceeds(b.notes_left, b.price_bps) for b in mine)
+        message = (f"Loan {loan_id} is {state.days_past_due} days past due ({state.bucket}), and your {wanted} of the "
+                   f"principal outstanding still stand. Any holder can sell into them at that price: cancel what no "
+                   f"longer suits you.")  # fmt: skip
+        committed = sum(proceeds(b.notes_left, b.price_bps, loan) for b in mine)
         told += add_notice(db, loan, state.installments_paid + 1, "bid_at_risk", state.next_due_date, committed, message,
                            recipient=bidder)  # fmt: skip
     return told

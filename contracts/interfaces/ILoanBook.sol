@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IKYCRegistry} from "./IKYCRegistry.sol";
+import {IReserveFund} from "./IReserveFund.sol";
 
 /// @title ILoanBook
 /// @notice One contract holds every loan as a packed struct with a sequential id (Morpho Blue
@@ -19,7 +20,8 @@ import {IKYCRegistry} from "./IKYCRegistry.sol";
 ///            fund for it from its wallet ({setAuthorization}, {fundFor}), as the FundingAgent
 ///            does under the investor's signed mandates.
 ///         3. Disburse: once fully funded anyone disburses: principal minus the origination fee
-///            goes to the borrower, the fee to the ReserveFund. Status `Active`.
+///            goes to the borrower, the fee to the ReserveFund, which must be bound to this
+///            LoanBook. Status `Active`.
 ///         4. Refund: not fully funded by the deadline, or fully funded but not disbursed
 ///            within `DISBURSEMENT_WINDOW` after it, the loan is `Cancelled` and investors take
 ///            their funds back (notes are burned).
@@ -236,6 +238,10 @@ interface ILoanBook {
     error LoanBookInvalidUnderwriterSignature(address signer);
     /// @notice The underwriter signature is valid but its signer lacks UNDERWRITER_ROLE.
     error LoanBookUnauthorizedUnderwriter(address signer);
+    /// @notice The underwriter signature is the borrower's own (a borrower that also holds
+    ///         UNDERWRITER_ROLE): the countersignature puts a second key between a borrower and
+    ///         the investors' money, so it must come from another wallet.
+    error LoanBookSelfUnderwritten(address borrower);
     /// @notice The borrower is the zero address.
     error LoanBookInvalidBorrower(address borrower);
     /// @notice A zero principal.
@@ -290,6 +296,10 @@ interface ILoanBook {
     error LoanBookTicketTooSmall(uint256 loanId, uint256 amount, uint256 minTicket);
     /// @notice Disbursing a loan that is not fully funded.
     error LoanBookNotFullyFunded(uint256 loanId, uint256 funded, uint256 principal);
+    /// @notice Disbursing while `reserve` is not bound to this LoanBook (its `loanBook()` is
+    ///         `reserveLoanBook`, zero until the admin binds it): the fee would go to a reserve
+    ///         whose cover goes elsewhere.
+    error LoanBookReserveNotBound(address reserve, address reserveLoanBook);
     /// @notice Marking a default before `defaultableAt` (exclusive).
     error LoanBookNotDefaultable(uint256 loanId, uint256 defaultableAt);
     /// @notice A recovery on a defaulted loan with nothing left to recover.
@@ -309,7 +319,8 @@ interface ILoanBook {
     /// @dev Anyone may submit. Reverts when paused. `borrowerSignature` is checked with
     ///      SignatureChecker against `terms.borrower` (ECDSA or ERC-1271).
     ///      `underwriterSignature` is either a 65-byte ECDSA signature, whose signer must hold
-    ///      UNDERWRITER_ROLE, or `abi.encodePacked(underwriterContract, erc1271Signature)`.
+    ///      UNDERWRITER_ROLE, or `abi.encodePacked(underwriterContract, erc1271Signature)`; the
+    ///      underwriter is never the borrower ({LoanBookSelfUnderwritten}).
     ///      Consumes the borrower's nonce: every other offer signed with it becomes void.
     /// @return loanId The new loan's id (sequential, from 1).
     function createLoan(LoanTerms calldata terms, bytes calldata borrowerSignature, bytes calldata underwriterSignature)
@@ -337,7 +348,8 @@ interface ILoanBook {
     /// @notice Pays out a fully funded loan: principal minus fee to the borrower, the fee to the
     ///         ReserveFund; starts the schedule. The borrower must still hold a valid KYC
     ///         attestation of `borrowerKycLevel` (an attestation revoked since creation stops the
-    ///         payout). Anyone may call. Reverts when paused.
+    ///         payout), and the ReserveFund must be bound to this LoanBook
+    ///         ({LoanBookReserveNotBound}). Anyone may call. Reverts when paused.
     function disburse(uint256 loanId) external;
 
     /// @notice Cancels a loan still in Funding once its funding deadline has passed without full
@@ -385,6 +397,10 @@ interface ILoanBook {
 
     /// @notice The stored loan (all zero for an unknown id).
     function loan(uint256 loanId) external view returns (Loan memory);
+
+    /// @notice The ReserveFund that takes the origination fees and pays cover on default. It must
+    ///         be bound to this LoanBook (`IReserveFund.loanBook`) before any loan is disbursed.
+    function reserveFund() external view returns (IReserveFund);
 
     /// @notice The registry whose attestations decide who may fund a loan or receive its notes.
     function kycRegistry() external view returns (IKYCRegistry);

@@ -3,15 +3,26 @@ pragma solidity 0.8.28;
 
 /// @title INoteMarket
 /// @notice A secondary market for LoanBook's ERC-1155 notes, so an investor can leave a loan
-///         before it ends, or buy into one already running. Escrowless on both sides:
+///         before it ends, or buy into one already running.
+///
+///         Prices are in basis points of the principal the notes still stand for: a note is one
+///         base unit of the principal funded, every repayment of principal goes to whoever holds
+///         the note then, so at a fill `notes` stand for `notes * principalOutstanding / principal`
+///         of the loan's outstanding principal (LoanBook's, read at the fill), and 9_700 pays 97%
+///         of that. An order thereby keeps its meaning as the loan amortizes: a bid left standing
+///         across installments or a prepayment never pays for principal already repaid (which
+///         stayed with the seller), and a listing that survives its seller moving the notes out and
+///         back in never charges for it either. Escrowless on both sides:
 ///         - a listing (ask) is an offer to sell; the notes stay in the seller's wallet until a
-///           buyer takes them, and the buyer pays `ceil(notes * priceBps / 10_000)`;
+///           buyer takes them, and the buyer pays
+///           `ceil(notes * priceBps * principalOutstanding / (principal * 10_000))`;
 ///         - a bid is an offer to buy; the money stays in the bidder's wallet until a holder
-///           sells into it, and the seller receives `floor(notes * priceBps / 10_000)`.
+///           sells into it, and the seller receives the same, rounded down (`floor`).
 ///         Rounding always goes against the taker, so splitting a fill never costs the maker.
 ///         A maker can reprice its order in place at any time, so a taker names its own limit
-///         (`maxCost` to {buy}, `minProceeds` to {sell}): the price it was quoted, not whatever
-///         the order asks when the transaction lands.
+///         (`maxCost` to {buy}, `minProceeds` to {sell}): the amount it was quoted, not whatever
+///         the order comes to when the transaction lands. A repayment landing first lowers that
+///         amount too (a sale then reverts and is quoted again; the seller keeps the repayment).
 ///         Sellers approve this contract as an ERC-1155 operator once, buyers approve it for the
 ///         loan asset; money goes straight from buyer to seller and the notes move in the same
 ///         transaction. Nothing is ever held here, so there is no pool to lose; a bid the bidder
@@ -25,8 +36,9 @@ pragma solidity 0.8.28;
 interface INoteMarket {
     /// @notice An open offer to sell notes of one loan.
     /// @param seller Wallet whose notes are for sale.
-    /// @param priceBps Price per note in basis points of its face value (1 note = 1 base unit of
-    ///        the principal funded); 9_500 sells at 95% of face.
+    /// @param priceBps Price per note in basis points of the principal it still stands for (1 note
+    ///        = 1 base unit of the principal funded, of which `principalOutstanding / principal` is
+    ///        still owed); 9_500 sells at 95% of that.
     /// @param loanId The loan (ERC-1155 id) the notes belong to.
     /// @param notes Notes still for sale.
     /// @param expiresAt Block time from which the listing can no longer be bought; 0: until withdrawn.
@@ -42,7 +54,7 @@ interface INoteMarket {
 
     /// @notice An open offer to buy notes of one loan.
     /// @param bidder Wallet that pays and receives the notes.
-    /// @param priceBps Price per note in basis points of its face value.
+    /// @param priceBps Price per note in basis points of the principal it still stands for, as {Listing}.
     /// @param loanId The loan (ERC-1155 id) whose notes are wanted.
     /// @param notes Notes still wanted.
     /// @param expiresAt Block time from which the bid can no longer be sold into; 0: until cancelled.
@@ -57,7 +69,8 @@ interface INoteMarket {
 
     // ------------------------------------------------------------------ events
 
-    /// @notice `seller` offers `notes` notes of `loanId` at `priceBps` of face until `expiresAt` (0: no end).
+    /// @notice `seller` offers `notes` notes of `loanId` at `priceBps` of the principal they stand
+    ///         for until `expiresAt` (0: no end).
     event Listed(
         uint256 indexed listingId,
         address indexed seller,
@@ -85,7 +98,8 @@ interface INoteMarket {
     /// @notice The seller changed the listing's price per note.
     event Repriced(uint256 indexed listingId, uint16 priceBps);
 
-    /// @notice `bidder` offers to buy `notes` notes of `loanId` at `priceBps` of face until `expiresAt` (0: no end).
+    /// @notice `bidder` offers to buy `notes` notes of `loanId` at `priceBps` of the principal they
+    ///         stand for until `expiresAt` (0: no end).
     event BidPlaced(
         uint256 indexed bidId,
         address indexed bidder,
@@ -135,7 +149,7 @@ interface INoteMarket {
     error NoteMarketAssetMismatch(address asset, address loanBookAsset);
     error NoteMarketZeroNotes(uint256 loanId);
     /// @param priceBps The price asked.
-    /// @param maxBps The highest price accepted (a typo guard: twice face value).
+    /// @param maxBps The highest price accepted (a typo guard: twice the principal the notes stand for).
     error NoteMarketPriceOutOfRange(uint16 priceBps, uint16 maxBps);
     /// @param status The loan's LoanBook status (2 = Active is the only tradable one).
     error NoteMarketLoanNotActive(uint256 loanId, uint8 status);
@@ -156,7 +170,8 @@ interface INoteMarket {
     /// @param orderId The listing or bid whose time ran out at `expiresAt`.
     error NoteMarketOrderExpired(uint256 orderId, uint40 expiresAt);
     /// @param allowance What the bidder lets this contract take of the loan asset.
-    /// @param needed What the bid would cost in full.
+    /// @param needed What the bid would cost in full now (no later fill costs more: the principal
+    ///        outstanding only falls).
     error NoteMarketAllowanceTooLow(address bidder, uint256 allowance, uint256 needed);
     /// @param listingLoanId The loan the listing sells notes of.
     /// @param bidLoanId The loan the bid wants notes of.
@@ -174,7 +189,9 @@ interface INoteMarket {
     ///         unit over these notes, and neither maker may lose to rounding. A number of notes whose
     ///         cost at the ask is a whole amount always matches.
     error NoteMarketSpreadTooThin(uint256 listingId, uint256 bidId, uint256 minCost, uint256 maxCost);
-    /// @notice The maker repriced the order past the taker's limit since the taker was quoted.
+    /// @notice The order now comes to more than the taker's limit (a purchase) or less (a sale):
+    ///         the maker repriced it since the taker was quoted, or, for a sale, a repayment
+    ///         lowered the principal the notes stand for (the seller keeps that repayment).
     /// @param orderId The listing bought from, or the bid sold into.
     /// @param amount What the fill moves at the order's price now: a purchase's cost (above `limit`,
     ///        the buyer's `maxCost`) or a sale's proceeds (below `limit`, the seller's `minProceeds`).
@@ -182,7 +199,8 @@ interface INoteMarket {
 
     // ------------------------------------------------------------------ functions
 
-    /// @notice Offer `notes` of `loanId` for sale at `priceBps` of face until `expiresAt` (a block
+    /// @notice Offer `notes` of `loanId` for sale at `priceBps` of the principal they stand for
+    ///         (see {INoteMarket}) until `expiresAt` (a block
     ///         time in the future, or 0 for until withdrawn). The caller must hold the notes, and
     ///         have approved this contract as operator (`LoanBook.setApprovalForAll`).
     /// @return listingId Sequential, from 1.
@@ -199,16 +217,18 @@ interface INoteMarket {
     /// @param maxCost The most the caller will pay: the cost it was quoted. The seller can
     ///        {reprice} at any time, also between the quote and this call (ahead of it in the same
     ///        block), so a cost above this reverts with {NoteMarketPriceMoved} and changes nothing.
-    /// @return cost What was paid, `ceil(notes * priceBps / 10_000)`.
+    /// @return cost What was paid, `ceil(notes * priceBps * principalOutstanding / (principal * 10_000))`.
     function buy(uint256 listingId, uint256 notes, uint256 maxCost) external returns (uint256 cost);
 
-    /// @notice Offer to buy `notes` of `loanId` at `priceBps` of face until `expiresAt` (as for
-    ///         {list}). The caller must have approved this contract for the full price in the loan
-    ///         asset (checked now, and again by the token when the bid is hit). LoanBook's rules for
+    /// @notice Offer to buy `notes` of `loanId` at `priceBps` of the principal they stand for until
+    ///         `expiresAt` (as for {list}). The caller must have approved this contract for the full
+    ///         price in the loan asset (checked now, at the principal outstanding now, which only
+    ///         falls; and again by the token when the bid is hit). LoanBook's rules for
     ///         receiving notes are checked now, so no bid that could never fill is placed (a KYC-
     ///         verified investor at LoanBook's `investorKycLevel`, never the loan's borrower), and
     ///         again by LoanBook at the fill (an attestation can lapse or be revoked meanwhile). An
-    ///         expiry guards a bidder against a bid left standing while the loan's prospects change.
+    ///         expiry guards a bidder against a bid left standing while the loan's prospects change
+    ///         (a borrower falling behind); its repayments need none, the price follows them.
     /// @return bidId Sequential, from 1 (its own sequence, apart from listings).
     function bid(uint256 loanId, uint256 notes, uint16 priceBps, uint40 expiresAt) external returns (uint256 bidId);
 
@@ -216,7 +236,7 @@ interface INoteMarket {
     function cancelBid(uint256 bidId) external;
 
     /// @notice Change the price of the caller's own open bid (its id, notes and expiry stay); the
-    ///         allowance must cover the bid at the new price, as for {bid}.
+    ///         allowance must cover the bid at the new price and the principal outstanding now, as for {bid}.
     function repriceBid(uint256 bidId, uint16 priceBps) external;
 
     /// @notice Sell `notes` of the caller's notes into a bid (all or part of it): the bidder pays the
@@ -224,17 +244,19 @@ interface INoteMarket {
     /// @param minProceeds The least the caller will accept: the proceeds it was quoted. The bidder
     ///        can {repriceBid} at any time, also just ahead of this call, so proceeds below this
     ///        revert with {NoteMarketPriceMoved} and change nothing.
-    /// @return proceeds What the caller received, `floor(notes * priceBps / 10_000)`.
+    /// @return proceeds What the caller received,
+    ///         `floor(notes * priceBps * principalOutstanding / (principal * 10_000))`.
     function sell(uint256 bidId, uint256 notes, uint256 minProceeds) external returns (uint256 proceeds);
 
     /// @notice Match a listing with a bid for the same loan priced at or above it: `notes` move from
-    ///         the seller to the bidder, who pays the seller the midpoint of the two prices,
-    ///         `floor(notes * (askBps + bidBps) / 20_000)`, but never less than a buyer taking the
-    ///         listing would pay, `ceil(notes * askBps / 10_000)`. Anyone may call it (the platform's
+    ///         the seller to the bidder, who pays the seller the midpoint of the two prices, each of
+    ///         the principal the notes stand for (`f = principalOutstanding / principal`),
+    ///         `floor(notes * f * (askBps + bidBps) / 20_000)`, but never less than a buyer taking the
+    ///         listing would pay, `ceil(notes * f * askBps / 10_000)`. Anyone may call it (the platform's
     ///         keeper does), and it needs no custody: both makers approved this contract when they
     ///         placed their orders. Neither order came to take the other, so they split the gap
     ///         between their prices, and neither loses to rounding: the seller gets at least its ask's
-    ///         cost and the bidder pays at most `floor(notes * bidBps / 10_000)`, what a seller
+    ///         cost and the bidder pays at most `floor(notes * f * bidBps / 10_000)`, what a seller
     ///         hitting its bid would get (its allowance covers it); when no amount satisfies both
     ///         (equal prices, or a fill of a few units) it reverts with {NoteMarketSpreadTooThin}.
     ///         A book left crossed (a wallet can cross it by calling this contract directly) is
@@ -245,12 +267,14 @@ interface INoteMarket {
     /// @notice A listing (`seller` zero once it is closed: sold out or delisted).
     function listing(uint256 listingId) external view returns (Listing memory);
 
-    /// @notice What buying `notes` of a listing costs now.
+    /// @notice What buying `notes` of a listing costs now, at the loan's principal outstanding now
+    ///         (0 for a closed listing).
     function costOf(uint256 listingId, uint256 notes) external view returns (uint256);
 
     /// @notice A bid (`bidder` zero once it is closed: filled or cancelled).
     function bidOf(uint256 bidId) external view returns (Bid memory);
 
-    /// @notice What selling `notes` into a bid pays now.
+    /// @notice What selling `notes` into a bid pays now, at the loan's principal outstanding now
+    ///         (0 for a closed bid).
     function proceedsOf(uint256 bidId, uint256 notes) external view returns (uint256);
 }

@@ -9,8 +9,9 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 ///         covers the outstanding principal up to its balance and a coverage ratio, paying only
 ///         to its LoanBook, which distributes the cover to the loan's investors and sends back
 ///         what the borrower repays of it later (`LoanBook.CoverRecouped`, a plain transfer, as
-///         the fees). The LoanBook is set once ({setLoanBook}) and never changes: no role, the
-///         admin's included, can make the reserve pay anyone else.
+///         the fees). The LoanBook is set once ({setLoanBook}), only to a LoanBook that names this
+///         reserve, and never changes: no role, the admin's included, can make the reserve pay
+///         anyone else (and LoanBook disburses only into a reserve bound to it).
 interface IReserveFund {
     /// @notice Emitted when someone tops the reserve up.
     event Deposited(address indexed from, uint256 amount);
@@ -36,6 +37,10 @@ interface IReserveFund {
     error ReserveFundNotLoanBook(address caller, address loanBook);
     /// @notice {setLoanBook} once the LoanBook is already set.
     error ReserveFundLoanBookAlreadySet(address loanBook);
+    /// @notice {setLoanBook} with an address whose `reserveFund()` is not this reserve:
+    ///         `itsReserve` is the one it names, zero when it names none (an EOA, or a contract
+    ///         that is no LoanBook).
+    error ReserveFundLoanBookMismatch(address loanBook, address itsReserve);
 
     /// @notice The ERC-20 the reserve holds (the loans' currency).
     function asset() external view returns (IERC20);
@@ -60,7 +65,8 @@ interface IReserveFund {
     ///         computes `amount` with {coverageFor}.
     function cover(uint256 loanId, uint256 amount) external;
 
-    /// @notice Binds the reserve to the LoanBook it pays cover to, once and for good.
+    /// @notice Binds the reserve to the LoanBook it pays cover to, once and for good: a LoanBook
+    ///         whose `reserveFund()` is this reserve, so it is deployed first and bound after.
     ///         DEFAULT_ADMIN_ROLE only.
     function setLoanBook(address loanBook_) external;
 

@@ -316,7 +316,8 @@ class LendingMachine(RuleBasedStateMachine):
         """A holder sells a fraction of its notes on NoteMarket to another investor: through a listing
         the buyer takes (the seller gets the price rounded up), into the buyer's bid (rounded down),
         or by a keeper matching the seller's listing with the buyer's bid at or above it (the midpoint,
-        rounded down): to LoanBook a transfer like any other, and the market never holds anything."""
+        rounded down), each price applied to the principal the notes still stand for: to LoanBook a
+        transfer like any other, and the market never holds anything."""
         fraction = data.draw(st.sampled_from([Fraction(1, 3), Fraction(1)]), label="fraction")
         price = data.draw(st.sampled_from([1, 9_500, 10_000, 20_000]), label="price bps")
         side = data.draw(st.sampled_from(["ask", "bid", "match"]), label="side")
@@ -338,20 +339,27 @@ class LendingMachine(RuleBasedStateMachine):
         self.expect(self.book.functions.setApprovalForAll(market.address, True), src, None)
         placed = self.expect(place(loan.id, amount, price, 0), maker, None)
         before = token.functions.balanceOf(src).call()
+        on_chain = self.world.loan(loan.id)
+        scale = on_chain["principal"] * 10_000  # a price in bps of the notes' share of the principal outstanding
+
+        def at(notes_bps: int, up: bool = False) -> int:
+            value = notes_bps * on_chain["principalOutstanding"]
+            return -(-value // scale) if up else value // scale
+
         if side == "ask":
             listing_id = events(placed, market, "Listed")[0]["listingId"]
             self.expect(self.world.buy(listing_id, amount), dst, None)
-            assert token.functions.balanceOf(src).call() - before == -(-amount * price // 10_000)
+            assert token.functions.balanceOf(src).call() - before == at(amount * price, up=True)
         elif side == "bid":
             bid_id = events(placed, market, "BidPlaced")[0]["bidId"]
             self.expect(self.world.sell(bid_id, amount), src, None)
-            assert token.functions.balanceOf(src).call() - before == amount * price // 10_000
+            assert token.functions.balanceOf(src).call() - before == at(amount * price)
         else:
             listing_id = events(placed, market, "Listed")[0]["listingId"]
             bid_price = min(price + data.draw(st.sampled_from([0, 1, 300]), label="bid above ask"), 20_000)
             bid_id = events(self.expect(market.functions.bid(loan.id, amount, bid_price, 0), dst, None), market,
                             "BidPlaced")[0]["bidId"]  # fmt: skip
-            least, most = -(-amount * price // 10_000), amount * bid_price // 10_000  # a buy's cost, a sale's proceeds
+            least, most = at(amount * price, up=True), at(amount * bid_price)  # a buy's cost, a sale's proceeds
             if least > most:  # no whole amount loses neither maker a unit: refused, and both orders withdrawn
                 self.expect(market.functions.matchOrders(listing_id, bid_id, amount), self.world.admin.address,
                             "NoteMarketSpreadTooThin", listing_id, bid_id, least, most)  # fmt: skip
@@ -360,7 +368,7 @@ class LendingMachine(RuleBasedStateMachine):
                 return
             self.expect(market.functions.matchOrders(listing_id, bid_id, amount), self.world.admin.address, None)
             paid = token.functions.balanceOf(src).call() - before
-            assert paid == max(amount * (price + bid_price) // 20_000, least) and least <= paid <= most
+            assert paid == max(at(amount * (price + bid_price)) // 2, least) and least <= paid <= most
         assert token.functions.balanceOf(market.address).call() == 0  # escrowless
         self.seen["market sale"] += 1
         self.seen[f"market sale ({side})"] += 1  # reported, not required: which side runs depends on the chain's clock

@@ -266,3 +266,16 @@ def test_wallet_signature_via_eth_sign_typed_data_v4(world, snapshot):
     assert bsig == world.sign(terms, world.borrower)
     loan_id, _ = world.create(terms)
     assert world.loan(loan_id)["borrower"] == world.borrower.address
+
+
+def test_an_underwriter_cannot_countersign_its_own_loan(world, snapshot):
+    """The audit's L-2: a verified borrower that also holds UNDERWRITER_ROLE signed its terms as both
+    parties. The two signatures are there to put a second key between a borrower and investors'
+    money, so the underwriter must be another wallet."""
+    book, me = world.book, world.borrower
+    world.chain.tx(book.functions.grantRole(book.functions.UNDERWRITER_ROLE().call(), me.address), world.admin.address)
+    terms = world.terms()
+    fn, s = submit(world, terms, world.sign(terms, me), world.sign(terms, me))
+    expect_revert(world.chain, fn, s, "LoanBookSelfUnderwritten", me.address)
+    fn, s = submit(world, terms, world.sign(terms, me), world.sign(terms, world.underwriter))
+    assert events(world.chain.tx(fn, s), book, "LoanCreated")[0]["underwriter"] == world.underwriter.address

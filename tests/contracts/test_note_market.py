@@ -10,6 +10,13 @@ UNIT = 10**6
 MAX_UINT = 2**256 - 1
 
 
+def _at(notes: int, price_bps: int, loan: dict, up: bool = False) -> int:
+    """`notes` at `price_bps` of the principal they still stand for, rounded as NoteMarket rounds a
+    buy (`up`) or a sale."""
+    num, den = notes * price_bps * loan["principalOutstanding"], loan["principal"] * 10_000
+    return -(-num // den) if up else num // den
+
+
 def test_a_listing_sells_in_parts_and_later_repayments_follow_the_notes(world, snapshot):
     book, market, chain = world.book, world.market, world.chain
     seller, buyer, other = world.investors[:3]
@@ -27,7 +34,7 @@ def test_a_listing_sells_in_parts_and_later_repayments_follow_the_notes(world, s
                       "expiresAt": 0}
     half = held // 2 + 1  # odd on purpose: the price rounds up, in the seller's favour
     cost = market.functions.costOf(listing_id, half).call()
-    assert cost == -(-half * 9_500 // 10_000)
+    assert cost == _at(half, 9_500, world.loan(loan_id), up=True)  # of the principal the notes still stand for
     seller_cash, buyer_cash = world.balance(seller), world.balance(buyer)
     receipt = chain.tx(world.buy(listing_id, half), buyer.address)
     assert events(receipt, market, "Sold") == [
@@ -118,7 +125,7 @@ def test_a_bid_fills_in_parts_paid_by_the_bidder(world, snapshot):
     assert tuple(market.functions.bidOf(bid_id).call()) == (bidder.address, 9_801, loan_id, wanted, 0)
 
     proceeds = market.functions.proceedsOf(bid_id, a).call()
-    assert proceeds == a * 9_801 // 10_000  # rounded down: the seller is the taker
+    assert proceeds == _at(a, 9_801, world.loan(loan_id))  # rounded down: the seller is the taker
     seller_cash, bidder_cash = world.balance(first), world.balance(bidder)
     receipt = chain.tx(world.sell(bid_id, a), first.address)
     assert events(receipt, market, "BidFilled") == [
@@ -403,3 +410,108 @@ def test_matching_refuses_what_it_should(world, snapshot):
     chain.tx(market.functions.unpause(), world.admin.address)
     refused(ask, bid, UNIT, "NoteMarketOrderExpired", bid, ends - DAY, at=ends - DAY)
     refused(ask, low_bid, UNIT, "NoteMarketOrderExpired", ask, ends, at=ends)
+
+
+# ---- prices per unit of principal outstanding (audit M-1): an order keeps its meaning as the loan amortizes
+
+
+def test_a_standing_bid_pays_nothing_for_principal_a_prepayment_returned(world, snapshot):
+    """The audit's PoC A: a 97% bid left standing while the borrower prepays all but one unit. The
+    seller keeps the prepayment (it claims it) and the sale then pays only for the unit still
+    outstanding: 97% of it rounds to nothing, so the bidder loses nothing."""
+    book, chain = world.book, world.chain
+    seller, bidder, other = world.investors[:3]
+    loan_id, start = world.active_loan(investors=[seller, other])
+    world.ready_for_market(seller, bidder)
+    notes = book.functions.balanceOf(seller.address, loan_id).call()
+    bid_id = world.place(bidder, "bid", loan_id, notes, 9_700)
+    assert world.market.functions.proceedsOf(bid_id, notes).call() == notes * 9_700 // 10_000  # nothing repaid yet
+
+    chain.mine_at(start + DAY)
+    world.repay(loan_id, book.functions.amountDue(loan_id).call()[1] - 1)
+    loan = world.loan(loan_id)
+    assert (loan["status"], loan["principalOutstanding"]) == (2, 1)
+    assert world.market.functions.proceedsOf(bid_id, notes).call() == _at(notes, 9_700, loan) == 0
+    chain.tx(book.functions.claim(loan_id), seller.address)
+    bidder_cash = world.balance(bidder)
+    receipt = chain.tx(world.sell(bid_id, notes), seller.address)
+    assert events(receipt, world.market, "BidFilled")[0]["proceeds"] == 0
+    assert world.balance(bidder) == bidder_cash
+
+
+def test_a_standing_bid_pays_its_price_of_what_installments_left_outstanding(world, snapshot):
+    """The audit's PoC B: the same 97% bid after 6 of 12 installments pays 97% of the ~51.5% of
+    principal still outstanding, and the rest of the schedule returns the bidder more than it paid."""
+    book, chain = world.book, world.chain
+    seller, bidder, other = world.investors[:3]
+    loan_id, start = world.active_loan(investors=[seller, other])
+    world.ready_for_market(seller, bidder)
+    notes = book.functions.balanceOf(seller.address, loan_id).call()
+    bid_id = world.place(bidder, "bid", loan_id, notes, 9_700)
+    for k in range(1, 7):
+        chain.mine_at(start + k * 30 * DAY)
+        world.repay(loan_id, book.functions.amountDue(loan_id).call()[0])
+    loan = world.loan(loan_id)
+    assert 0.5 < loan["principalOutstanding"] / loan["principal"] < 0.52
+    bidder_cash = world.balance(bidder)
+    chain.tx(world.sell(bid_id, notes), seller.address)
+    paid = bidder_cash - world.balance(bidder)
+    assert paid == _at(notes, 9_700, loan)
+    for k in range(7, 13):
+        chain.mine_at(start + k * 30 * DAY)
+        world.repay(loan_id, book.functions.amountDue(loan_id).call()[0])
+    assert world.loan(loan_id)["status"] == 3  # Repaid
+    assert book.functions.claimableOf(loan_id, bidder.address).call() > paid
+
+
+def test_listings_and_matches_price_the_principal_outstanding_even_for_notes_moved_out_and_back(world, snapshot):
+    """A listing whose seller moves the notes away, collects a repayment meanwhile (the notes' new
+    holder does) and gets them back still fills, but at its price of what the notes stand for now,
+    never of their original face; a match after a repayment likewise."""
+    book, market, chain = world.book, world.market, world.chain
+    seller, buyer, parking = world.investors[:3]
+    loan_id, start = world.active_loan(investors=[seller, world.investors[3]])
+    world.ready_for_market(seller, buyer)
+    held = book.functions.balanceOf(seller.address, loan_id).call()
+    listing_id = world.place(seller, "ask", loan_id, held, 9_900)
+    bid_id = world.place(buyer, "bid", loan_id, held, 10_100)
+    chain.tx(book.functions.safeTransferFrom(seller.address, parking.address, loan_id, held, b""), seller.address)
+    chain.mine_at(start + 30 * DAY)
+    world.repay(loan_id, book.functions.amountDue(loan_id).call()[0])
+    chain.tx(book.functions.safeTransferFrom(parking.address, seller.address, loan_id, held, b""), parking.address)
+    loan = world.loan(loan_id)
+    assert loan["principalOutstanding"] < loan["principal"]
+
+    notes = UNIT + 1
+    cost = _at(notes, 9_900, loan, up=True)
+    assert market.functions.costOf(listing_id, notes).call() == cost < -(-notes * 9_900 // 10_000)
+    receipt = chain.tx(world.buy(listing_id, notes), buyer.address)
+    assert events(receipt, market, "Sold")[0]["cost"] == cost
+    # Matched: the midpoint of what the notes stand for, never below the ask's cost nor above the bid's proceeds.
+    midpoint = notes * (9_900 + 10_100) * loan["principalOutstanding"] // (2 * loan["principal"] * 10_000)
+    receipt = chain.tx(market.functions.matchOrders(listing_id, bid_id, notes), world.outsider.address)
+    assert events(receipt, market, "Matched")[0]["cost"] == midpoint
+    assert cost <= midpoint <= _at(notes, 10_100, loan)
+    # A closed order costs and pays nothing.
+    chain.tx(market.functions.delist(listing_id), seller.address)
+    chain.tx(market.functions.cancelBid(bid_id), buyer.address)
+    assert market.functions.costOf(listing_id, notes).call() == market.functions.proceedsOf(bid_id, notes).call() == 0
+
+
+def test_a_bid_needs_the_allowance_for_what_it_pays_now(world, snapshot):
+    """`bid` and `repriceBid` ask the allowance to cover the bid at the principal outstanding now,
+    which only falls while the loan is active."""
+    book, market, chain, token = world.book, world.market, world.chain, world.token
+    bidder = world.investors[1]
+    loan_id, start = world.active_loan(investors=[world.investors[0], world.investors[3]])
+    chain.mine_at(start + 30 * DAY)
+    world.repay(loan_id, book.functions.amountDue(loan_id).call()[0])
+    loan, b = world.loan(loan_id), bidder.address
+    needed = _at(10 * UNIT, 9_000, loan)
+    chain.tx(token.functions.approve(market.address, needed - 1), b)
+    expect_revert(chain, market.functions.bid(loan_id, 10 * UNIT, 9_000, 0), b, "NoteMarketAllowanceTooLow", b,
+                  needed - 1, needed)  # fmt: skip
+    chain.tx(token.functions.approve(market.address, needed), b)
+    bid_id = world.place(bidder, "bid", loan_id, 10 * UNIT, 9_000)
+    expect_revert(chain, market.functions.repriceBid(bid_id, 9_100), b, "NoteMarketAllowanceTooLow", b, needed,
+                  _at(10 * UNIT, 9_100, loan))  # fmt: skip

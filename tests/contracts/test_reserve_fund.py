@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tests.contracts.conftest import RESERVE_SEED
-from tests.contracts.helpers import events, expect_revert
+from tests.contracts.helpers import DAY, events, expect_revert
 
 ZERO = "0x" + "00" * 20
 
@@ -62,26 +64,80 @@ def test_the_admin_cannot_drain_the_reserve(world, snapshot):
     assert reserve.functions.balance().call() == balance
 
 
+def _book_on(world, artifacts, reserve):
+    """A LoanBook of its own on `reserve` (as deployed: asset, KYC registry and parameters of the
+    world's), with the world's underwriter and KYC levels, and a World driving it."""
+    art, admin = artifacts["LoanBook"], world.admin.address
+    factory = world.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    receipt = world.chain.tx(factory.constructor(admin, world.token.address, world.kyc.address, reserve.address,
+                                                 15 * DAY, 500, 120 * DAY, 25 * 10**6), admin, gas=12_000_000)  # fmt: skip
+    book = world.w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"])
+    world.chain.tx(book.functions.grantRole(book.functions.UNDERWRITER_ROLE().call(), world.underwriter.address), admin)
+    world.chain.tx(book.functions.setKycLevels(world.borrower_level, world.investor_level), admin)
+    for investor in world.investors[:2]:
+        world.chain.tx(world.token.functions.approve(book.address, 2**256 - 1), investor.address)
+    return book, replace(world, reserve=reserve, book=book, investors=world.investors[:2])
+
+
 def test_set_loan_book_once_then_cover(world, snapshot, artifacts):
     reserve, admin, chain = _fresh_reserve(world, artifacts), world.admin.address, world.chain
+    book, _ = _book_on(world, artifacts, reserve)
     assert reserve.functions.loanBook().call() == ZERO
     expect_revert(chain, reserve.functions.cover(1, 10), admin, "ReserveFundNotLoanBook", admin, ZERO)
     stranger = world.outsider.address
     expect_revert(chain, reserve.functions.setLoanBook(stranger), stranger,
                   "AccessControlUnauthorizedAccount", stranger, b"\0" * 32)  # fmt: skip
     expect_revert(chain, reserve.functions.setLoanBook(ZERO), admin, "ReserveFundZeroAddress")
-    # Bound to an EOA here, to exercise `cover` directly.
-    receipt = chain.tx(reserve.functions.setLoanBook(admin), admin)
-    assert events(receipt, reserve, "LoanBookSet") == [{"loanBook": admin}]
-    expect_revert(chain, reserve.functions.setLoanBook(stranger), admin, "ReserveFundLoanBookAlreadySet", admin)
+    receipt = chain.tx(reserve.functions.setLoanBook(book.address), admin)
+    assert events(receipt, reserve, "LoanBookSet") == [{"loanBook": book.address}]
+    expect_revert(chain, reserve.functions.setLoanBook(world.book.address), admin, "ReserveFundLoanBookAlreadySet",
+                  book.address)  # fmt: skip
+    # `cover` exercised directly, from the LoanBook's own address.
     chain.tx(world.token.functions.transfer(reserve.address, 100), admin)
-    before = world.balance(admin)
-    receipt = chain.tx(reserve.functions.cover(7, 10), admin)
-    assert world.balance(admin) == before + 10
-    assert events(receipt, reserve, "CoverPaid") == [{"loanId": 7, "loanBook": admin, "amount": 10}]
-    expect_revert(chain, reserve.functions.cover(7, 10), stranger, "ReserveFundNotLoanBook", stranger, admin)
-    expect_revert(chain, reserve.functions.cover(7, 0), admin, "ReserveFundZeroAmount")
-    expect_revert(chain, reserve.functions.cover(7, 91), admin, "ReserveFundInsufficientBalance", 91, 90)
+    before = world.balance(book.address)
+    receipt = chain.tx_as_contract(reserve.functions.cover(7, 10), book.address)
+    assert world.balance(book.address) == before + 10
+    assert events(receipt, reserve, "CoverPaid") == [{"loanId": 7, "loanBook": book.address, "amount": 10}]
+    expect_revert(chain, reserve.functions.cover(7, 10), stranger, "ReserveFundNotLoanBook", stranger, book.address)
+    expect_revert(chain, reserve.functions.cover(7, 0), book.address, "ReserveFundZeroAmount")
+    expect_revert(chain, reserve.functions.cover(7, 91), book.address, "ReserveFundInsufficientBalance", 91, 90)
+
+
+def test_the_reserve_binds_only_to_a_loan_book_that_names_it(world, snapshot, artifacts):
+    """The audit's L-1, first half: the admin bound the reserve to an address of its own and that
+    address took the fees through `cover`. Now `setLoanBook` takes only a contract whose
+    `reserveFund()` is this reserve: an EOA says nothing (zero), another LoanBook names its own."""
+    reserve, admin, chain = _fresh_reserve(world, artifacts), world.admin.address, world.chain
+    mallory = world.outsider.address
+    expect_revert(chain, reserve.functions.setLoanBook(mallory), admin, "ReserveFundLoanBookMismatch", mallory, ZERO)
+    expect_revert(chain, reserve.functions.setLoanBook(world.token.address), admin, "ReserveFundLoanBookMismatch",
+                  world.token.address, ZERO)  # a contract without `reserveFund()`  # fmt: skip
+    expect_revert(chain, reserve.functions.setLoanBook(world.book.address), admin, "ReserveFundLoanBookMismatch",
+                  world.book.address, world.reserve.address)  # fmt: skip
+    assert reserve.functions.loanBook().call() == ZERO
+
+
+def test_a_loan_book_pays_no_fee_into_a_reserve_not_bound_to_it(world, snapshot, artifacts):
+    """The audit's L-1, second half: whatever the reserve is bound to (nothing yet, or another
+    LoanBook that names it too), LoanBook disburses only once the reserve is bound to it, so fees
+    never reach a reserve whose cover would go elsewhere."""
+    reserve, admin, chain = _fresh_reserve(world, artifacts), world.admin.address, world.chain
+    book, mine = _book_on(world, artifacts, reserve)
+    other, _ = _book_on(world, artifacts, reserve)
+    loan_id, _ = mine.create()
+    mine.fund_equally(loan_id)
+    expect_revert(chain, book.functions.disburse(loan_id), admin, "LoanBookReserveNotBound", reserve.address, ZERO)
+    chain.tx(reserve.functions.setLoanBook(other.address), admin)
+    expect_revert(chain, book.functions.disburse(loan_id), admin, "LoanBookReserveNotBound", reserve.address,
+                  other.address)  # fmt: skip
+    assert world.balance(reserve.address) == 0
+
+    # Bound to it, the same disbursement goes through and the fee lands in the reserve.
+    reserve2 = _fresh_reserve(world, artifacts)
+    book2, mine2 = _book_on(world, artifacts, reserve2)
+    chain.tx(reserve2.functions.setLoanBook(book2.address), admin)
+    loan_id, _ = mine2.active_loan()
+    assert world.balance(reserve2.address) == mine2.loan(loan_id)["principal"] // 100  # the 1% fee
 
 
 def test_set_coverage_ratio(world, snapshot):

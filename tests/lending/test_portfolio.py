@@ -147,10 +147,15 @@ def test_repayments_earned_before_giving_all_notes_away_are_still_shown_and_coll
 
 
 def test_selling_now_walks_the_bids_best_first():
+    from backend.chain.projection_models import LoanRow
     from backend.lending.portfolio import sell_now
 
-    bids = [(5, 9_900), (10, 9_500), (100, 9_000)]  # as bids_for orders them: the best price first
-    assert sell_now(bids, 3) == (3, 3 * 9_900 // 10_000)
-    assert sell_now(bids, 12) == (12, 5 * 9_900 // 10_000 + 7 * 9_500 // 10_000)  # rounded down per bid
-    assert sell_now(bids, 1_000) == (115, 5 * 9_900 // 10_000 + 10 * 9_500 // 10_000 + 100 * 9_000 // 10_000)
-    assert sell_now([], 50) == (0, 0)
+    bids = [(5_000, 9_900), (10_000, 9_500), (100_000, 9_000)]  # as bids_for orders them: the best price first
+    whole = LoanRow(principal=1_000_000, principal_outstanding=1_000_000)
+    assert sell_now(bids, 3_000, whole) == (3_000, 3_000 * 9_900 // 10_000)
+    assert sell_now(bids, 12_000, whole) == (12_000, 5_000 * 9_900 // 10_000 + 7_000 * 9_500 // 10_000)
+    assert sell_now(bids, 10**6, whole) == (115_000, 5_000 * 99 // 100 + 10_000 * 95 // 100 + 100_000 * 90 // 100)
+    assert sell_now([], 50, whole) == (0, 0)
+    # Prices are of the principal the notes still stand for, rounded down per bid: a third repaid, a third less.
+    amortized = LoanRow(principal=1_000_000, principal_outstanding=666_667)
+    assert sell_now(bids, 12_000, amortized) == (12_000, 5_000 * 9_900 * 666_667 // 10**10 + 7_000 * 9_500 * 666_667 // 10**10)

@@ -17,7 +17,7 @@ from backend.db.session import session_scope
 from backend.lending.statement import statement_of
 from tests.anchoring.helpers import point_get_settings_at
 from tests.contracts.conftest import chain, world  # noqa: F401
-from tests.contracts.helpers import expect_revert
+from tests.contracts.helpers import DAY, expect_revert
 from tests.identity.conftest import client_for, minted_bearer
 from tests.lending.test_portfolio import _decision_hash
 from tests.lending.test_wallet_txs import _send
@@ -40,7 +40,7 @@ def test_list_buy_part_and_withdraw_the_rest(settings, world, monkeypatch):  # n
                           headers=as_seller).json()  # fmt: skip
     assert [t["description"].split(" ")[0] for t in listing["transactions"]] == ["let", "offer"]  # approval first
     # The wallet's prompt speaks tokens, as the page does: notes by the principal they stand for.
-    assert listing["transactions"][1]["description"] == f"offer {held / UNIT:,.2f} of notes of loan {loan_id} at 95.00% of face"
+    assert listing["transactions"][1]["description"] == f"offer {held / UNIT:,.2f} of notes of loan {loan_id} at 95.00% of the principal outstanding"
     seller_before, buyer_before = world.balance(seller), world.balance(buyer)
     _send(world.w3, seller, listing["transactions"])
     _index(settings)
@@ -417,7 +417,7 @@ def test_makers_reprice_their_orders_in_place(settings, world):  # noqa: F811
     assert reprice("bids", bid_id, 9_300, as_bidder).json()["context"]["listing_id"] == lid  # up past the ask
     plan = reprice("bids", bid_id, 9_100, as_bidder).json()  # more money: the allowance grows first
     assert [t["description"] for t in plan["transactions"]] == [
-        "allow NoteMarket to take up to 0.91 tokens from your wallet", f"reprice bid {bid_id} to 91.00% of face"]
+        "allow NoteMarket to take up to 0.91 tokens from your wallet", f"reprice bid {bid_id} to 91.00% of the principal outstanding"]
     _send(world.w3, bidder, plan["transactions"])
     _index(settings)
     assert client.get("/api/v1/market").json()[0]["price_bps"] == 9_200
@@ -469,3 +469,61 @@ def test_an_investor_leaves_a_loan_now_by_selling_into_the_best_bids(settings, w
     assert exit_now(loan_id=other_loan).status_code == 409  # nobody bids for that one
     assert exit_now(loan_id=999).status_code == 404
     assert client.post("/api/v1/market/sell-now", json={"loan_id": loan_id}).status_code == 401
+
+
+def test_prices_apply_to_the_principal_the_notes_still_stand_for(settings, world):  # noqa: F811
+    """NoteMarket prices orders per unit of principal outstanding (audit M-1), so after a repayment
+    every figure the API gives for an order agrees with what the chain would move: the orders'
+    cost and proceeds, a quote, a taker's limit, what a bidder's open bids commit, and the trade's
+    price on the tape, the loan's page and the disclosure (the price asked, not a share of face)."""
+    seller, buyer = world.investors[0], world.investors[1]
+    loan_id, start = world.active_loan(investors=[seller, world.investors[3]])
+    world.chain.mine_at(start + 30 * DAY)
+    world.repay(loan_id, world.book.functions.amountDue(loan_id).call()[0])
+    world.ready_for_market(seller, buyer)
+    held = world.book.functions.balanceOf(seller.address, loan_id).call()
+    lid = world.place(seller, "ask", loan_id, held, 9_500)
+    bid_id = world.place(buyer, "bid", loan_id, 10 * UNIT, 9_000)
+    _index(settings)
+    client = client_for(settings)
+    as_seller, as_buyer = minted_bearer(settings, seller), minted_bearer(settings, buyer)
+    loan = world.loan(loan_id)
+    assert 0.9 < loan["principalOutstanding"] / loan["principal"] < 0.95
+
+    def at(notes, bps, standing, up=False):
+        value, scale = notes * bps * standing["principalOutstanding"], standing["principal"] * 10_000
+        return -(-value // scale) if up else value // scale
+
+    (listing,) = client.get("/api/v1/market").json()
+    assert listing["cost"] == at(held, 9_500, loan, up=True) == world.market.functions.costOf(lid, held).call()
+    assert listing["price_to_outstanding"] == pytest.approx(0.95, abs=1e-6)
+    (bid,) = client.get("/api/v1/market/bids").json()
+    assert bid["proceeds"] == at(10 * UNIT, 9_000, loan) == world.market.functions.proceedsOf(bid_id, 10 * UNIT).call()
+    notes = 3 * UNIT + 1
+    quote = client.get("/api/v1/market/quote", params={"loan_id": loan_id, "notes": notes, "price_bps": 9_500}).json()
+    assert (quote["cost"], quote["proceeds"]) == (at(notes, 9_500, loan, up=True), at(notes, 9_500, loan))
+    assert client.get("/api/v1/portfolio", headers=as_buyer).json()["bid_commitment"] == bid["proceeds"]
+
+    def calldata(plan):
+        fn, args = world.market.decode_function_input(plan["transactions"][-1]["data"])
+        return fn.fn_name, list(args.values())
+
+    buying = client.post(f"/api/v1/market/listings/{lid}/buy", json={"notes": notes, "quoted_price_bps": 9_500},
+                         headers=as_buyer).json()  # fmt: skip
+    assert calldata(buying) == ("buy", [lid, notes, at(notes, 9_500, loan, up=True)])
+    _send(world.w3, buyer, buying["transactions"])
+    _index(settings)
+    (trade,) = client.get("/api/v1/market/trades").json()
+    assert trade["cost"] == at(notes, 9_500, loan, up=True) and trade["price_bps"] == pytest.approx(9_500, abs=0.01)
+    assert client.get(f"/api/v1/loans/{loan_id}").json()["market"]["last_price_bps"] == pytest.approx(9_500, abs=0.01)
+    assert client.get("/api/v1/disclosure").json()["market"]["average_price_bps"] == pytest.approx(9_500, abs=0.01)
+
+    # A repayment the index has not read yet: the sale's floor is the chain's, not a stale 409.
+    world.chain.mine_at(start + 60 * DAY)
+    world.repay(loan_id, world.book.functions.amountDue(loan_id).call()[0])
+    now = world.loan(loan_id)
+    selling = client.post(f"/api/v1/market/bids/{bid_id}/sell", json={"notes": notes, "quoted_price_bps": 9_000},
+                          headers=as_seller)  # fmt: skip
+    assert selling.status_code == 200, selling.text
+    assert calldata(selling.json()) == ("sell", [bid_id, notes, at(notes, 9_000, now)]) and at(notes, 9_000, now) < at(
+        notes, 9_000, loan)

@@ -323,7 +323,7 @@ def test_an_investor_takes_back_money_from_a_loan_that_did_not_fund(page, server
 
 
 def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server, wallet, world):
-    """The seller offers all its notes of an active loan at 95% of face; another investor buys them
+    """The seller offers all its notes of an active loan at 95% of the principal outstanding; another investor buys them
     from the market table; then the first bids for some back, raises its bid in place, and the
     second sells into the bid; both send real transactions from their own wallets."""
     seller, buyer = world.investors[0], world.investors[1]
@@ -346,10 +346,10 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
     expect(page.locator('#sell-form [name="loan_id"]')).to_have_value(str(loan_id))
     expect(page.locator('#sell-form [name="notes"]')).to_have_value(f"{held / 10**6:g}")
     page.fill('#sell-form [name="price"]', "95")
-    expect(page.locator("#sell-form-quote")).to_contain_text("At 95.00% of face: ")  # the buyer's yield, as typed
+    expect(page.locator("#sell-form-quote")).to_contain_text("At 95.00% of the principal outstanding: ")  # the buyer's yield, as typed
     expect(page.locator("#sell-form-quote")).to_contain_text("the buyer's yield to maturity")
     page.click("#sell-form button[type=submit]")
-    _confirm(page, "Anyone may buy them at 95.00% of face, for 30 days")
+    _confirm(page, "Anyone may buy them at 95.00% of the principal outstanding, for 30 days")
     expect(page.locator("#status")).to_have_text(f"Offered {held / 10**6:,.2f} of notes of loan {loan_id}.")
 
     def listed() -> bool:
@@ -387,7 +387,8 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
     page.fill('#bid-form [name="notes"]', "1000")
     page.fill('#bid-form [name="price"]', "97")
     page.click("#bid-form button[type=submit]")
-    _confirm(page, "Any holder may sell them to you at 97.00% of face, for 30 days: 970.00 would leave your wallet.")
+    _confirm(page, "Any holder may sell them to you at 97.00% of the principal outstanding, for 30 days: 970.00 would "
+             "leave your wallet now")
     expect(page.locator("#status")).to_have_text(f"Bid for 1,000.00 of notes of loan {loan_id}.")
     expect(page.locator("#status")).to_be_in_viewport()  # seen where the bid was placed, far down the page
 
@@ -417,7 +418,7 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
     _sign_in(page, buyer.address)
     before = world.balance(buyer)
     page.locator('#bids button[data-action="sell"]').click()
-    _confirm(page, f"You give up 1,000.00 of notes of loan {loan_id} (face value) and receive 975.00, 97.50% of face.")
+    _confirm(page, f"You give up 1,000.00 of notes of loan {loan_id} (face value) and receive 975.00, 97.50% of the principal they stand for.")
     expect(page.locator("#status")).to_have_text(f"Sold 1,000.00 of notes of loan {loan_id} for 975.00.")
     assert world.book.functions.balanceOf(seller.address, loan_id).call() == 1_000 * 10**6
     assert world.balance(buyer) == before + 975 * 10**6
@@ -480,7 +481,7 @@ def test_an_investor_leaves_a_loan_in_one_click_into_the_best_bids(page, server,
     _wait(offered, "the bids' offer in the portfolio")
     expect(page.locator(f'#positions tr[data-loan="{loan_id}"]')).to_contain_text("147.00 for 150.00")  # Bids now
     exit_button.click()
-    _confirm(page, "receive 147.00, 98.00% of face on average, from 2 bids", "No fair price is known for this loan")
+    _confirm(page, "receive 147.00, 98.00% of the principal outstanding on average, from 2 bids", "No fair price is known for this loan")
     expect(page.locator("#status")).to_have_text(f"Sold 150.00 of notes of loan {loan_id} for 147.00 into 2 bids.")
     assert world.balance(seller) == before + 147 * unit
 

@@ -218,13 +218,13 @@ export function confirmPlan({ title, lines, warning = null, yes }) {
 // A price more than this share off the fair price, against the user, gets a warning.
 export const FAIR_GAP = 0.05;
 
-// The price against the fair price (both in basis points of face), said plainly, and a warning when
+// The price against the fair price (both in basis points of the principal outstanding), said plainly, and a warning when
 // selling under it (or buying over it) by more than FAIR_GAP.
 export function againstFair(priceBps, fairBps, selling) {
   if (fairBps == null || !(fairBps > 0)) return { line: "No fair price is known for this loan (not scored here).", warning: null };
   const gap = priceBps / fairBps - 1;
   const off = `${Math.abs(gap * 100).toFixed(1)}% ${gap < 0 ? "below" : "above"}`;
-  const line = `Fair price ${percent(fairBps)} of face (the price at which the buyer earns the loan's own rate, defaults `
+  const line = `Fair price ${percent(fairBps)} of the principal outstanding (the price at which the buyer earns the loan's own rate, defaults `
     + `expected): this price is ${off} it.`;
   const against = selling ? gap < -FAIR_GAP : gap > FAIR_GAP;
   const warning = against ? `Warning: you would ${selling ? "sell" : "buy"} ${off} the fair price (we warn beyond `

@@ -1,4 +1,6 @@
 // The notes' secondary market: public listings and bids; signed in, take or withdraw one, or place one.
+// Prices are in % of the principal the notes still stand for (NoteMarket's): a note is a unit of the
+// principal funded, and what the borrower has repaid of it went to whoever held it then.
 
 import {
   $, againstFair, api, confirmPlan, day, guard, has, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state,
@@ -43,13 +45,13 @@ function orderRow(o, id, kind, mine, cells) {
   return row;
 }
 
-// A maker's own order: a new price (in % of face) and the button that sends it.
+// A maker's own order: a new price (in % of the principal outstanding) and the button that sends it.
 function repriceControls(kind, id) {
   const price = Object.assign(document.createElement("input"), {
     type: "number", step: "0.01", min: "0.01", max: "200", placeholder: "new %", className: "reprice",
   });
   price.dataset.reprice = id;
-  price.setAttribute("aria-label", `new price of ${kind} ${id}, in % of face value`);
+  price.setAttribute("aria-label", `new price of ${kind} ${id}, in % of the principal outstanding`);
   const button = Object.assign(document.createElement("button"), { textContent: "Reprice" });
   Object.assign(button.dataset, { [kind]: id, action: "reprice" });
   button.onclick = guard(() => repriceOrder(kind, id, price.value));
@@ -57,7 +59,7 @@ function repriceControls(kind, id) {
 }
 
 async function repriceOrder(kind, id, percentValue) {
-  if (!percentValue) throw new Error("Enter the new price, in % of face value.");
+  if (!percentValue) throw new Error("Enter the new price, in % of the principal outstanding.");
   const side = kind === "listing" ? "listings" : "bids";
   const plan = await api(`/api/v1/market/${side}/${id}/reprice`,
     { method: "POST", body: { price_bps: Math.round(Number(percentValue) * 100) } });
@@ -94,17 +96,18 @@ const MARKET_DONE = {
 };
 
 // Leaving a loan into the bids: `position` is the portfolio's row, whose fair value the sale is
-// weighed against.
+// weighed against; both prices are of the principal the notes stand for (the position's exposure).
 export async function sellNow(position) {
   const plan = await api("/api/v1/market/sell-now", { method: "POST", body: { loan_id: position.loan_id } });
-  const priceBps = (plan.cost / plan.notes) * 10_000;
-  const fairBps = position.fair_value == null || !position.notes ? null : (position.fair_value / position.notes) * 10_000;
+  const standsFor = position.notes ? (position.exposure * plan.notes) / position.notes : 0;
+  const priceBps = standsFor ? (plan.cost / standsFor) * 10_000 : 0;
+  const fairBps = position.fair_value == null || !position.exposure ? null : (position.fair_value / position.exposure) * 10_000;
   const fair = againstFair(priceBps, fairBps, true);
   const fairValue = fairBps == null ? "" : ` (worth ${money((position.fair_value * plan.notes) / position.notes)} at the fair price)`;
   const yes = await confirmPlan({
     title: `Sell ${money(plan.notes)} of notes of loan ${plan.loan_id}?`,
     lines: [`You give up ${money(plan.notes)} of notes (face value)${fairValue} and receive ${money(plan.cost)}, `
-      + `${percent(priceBps)} of face on average, from ${plural(plan.bid_ids.length, "bid")}.`, fair.line,
+      + `${percent(priceBps)} of the principal outstanding on average, from ${plural(plan.bid_ids.length, "bid")}.`, fair.line,
     `Your wallet will ask you to send ${plural(plan.transactions.length, "transaction")}.`],
     warning: fair.warning, yes: `Sell for ${money(plan.cost)}`,
   });
@@ -124,13 +127,13 @@ function takingConfirmation(kind, id, plan, o) {
   return selling ? {
     title: `Sell into bid ${id}?`, warning: fair.warning, yes: `Sell for ${money(plan.cost)}`,
     lines: [`You give up ${money(plan.notes)} of notes of loan ${plan.loan_id} (face value) and receive ${money(plan.cost)}, `
-      + `${percent(priceBps)} of face.`, fair.line, txs],
+      + `${percent(priceBps)} of the principal they stand for.`, fair.line, txs],
   } : {
     // A purchase can leave the wallet's open bids short of money: the buyer reads that before sending, beside the price's warning.
     title: `Buy listing ${id}?`, warning: [fair.warning, ...plan.warnings].filter(Boolean).join(" ") || null,
     yes: `Buy for ${money(plan.cost)}`,
     lines: [`${money(plan.cost)} leaves your wallet for ${money(plan.notes)} of notes of loan ${plan.loan_id} (face value), `
-      + `${percent(priceBps)} of face.`, fair.line, txs],
+      + `${percent(priceBps)} of the principal they stand for.`, fair.line, txs],
   };
 }
 
@@ -164,8 +167,10 @@ async function placeOrder(event, path, verb) {
     title: selling ? `Offer ${money(body.notes)} of notes of loan ${body.loan_id} for sale?`
       : `Bid for ${money(body.notes)} of notes of loan ${body.loan_id}?`,
     lines: [selling
-      ? `Anyone may buy them at ${percent(body.price_bps)} of face, ${until}: you would receive ${money(q.cost)}.`
-      : `Any holder may sell them to you at ${percent(body.price_bps)} of face, ${until}: ${money(q.proceeds)} would leave your wallet.`,
+      ? `Anyone may buy them at ${percent(body.price_bps)} of the principal outstanding, ${until}: you would receive `
+        + `${money(q.cost)} now (less as the borrower repays: you keep the repayments).`
+      : `Any holder may sell them to you at ${percent(body.price_bps)} of the principal outstanding, ${until}: `
+        + `${money(q.proceeds)} would leave your wallet now (less as the borrower repays).`,
     fair.line, `Your wallet will ask you to send ${plural(plan.transactions.length, "transaction")}.`],
     warning: fair.warning, yes: selling ? "Offer for sale" : "Place bid",
   });
@@ -204,7 +209,7 @@ async function showQuote(form, output) {
       : `the buyer's yield to maturity ${rate(q.yield_to_maturity)} a year${expected}`;
     const fair = q.fair_price_bps == null ? ""
       : ` Fair price ${percent(q.fair_price_bps)} (the buyer expects the loan's own rate there; PD now ${(q.pd_now * 100).toFixed(1)}%).`;
-    return `At ${percent(q.price_bps)} of face: ${money(q.cost)} for ${money(q.outstanding)} of principal outstanding, ${ytm}.${fair}`;
+    return `At ${percent(q.price_bps)} of the principal outstanding: ${money(q.cost)} for ${money(q.outstanding)} of it, ${ytm}.${fair}`;
   }, (error) => error.message);
   if (current()) output.textContent = text;
 }
