@@ -68,7 +68,8 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
     IReserveFund public immutable reserveFund;
     /// @notice Seconds after a due date before a late fee is assessed.
     uint256 public immutable gracePeriod;
-    /// @notice Late fee per late installment, in bps of the installment amount.
+    /// @notice Late fee per late installment, in bps of what is unpaid of it (at most the
+    ///         installment amount).
     uint256 public immutable lateFeeBps;
     /// @notice Seconds past the oldest unpaid due date after which a loan may be marked defaulted.
     uint256 public immutable defaultAfter;
