@@ -68,7 +68,8 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
     IReserveFund public immutable reserveFund;
     /// @notice Seconds after a due date before a late fee is assessed.
     uint256 public immutable gracePeriod;
-    /// @notice Late fee per late installment, in bps of the installment amount.
+    /// @notice Late fee per late installment, in bps of what is unpaid of it (at most the
+    ///         installment amount).
     uint256 public immutable lateFeeBps;
     /// @notice Seconds past the oldest unpaid due date after which a loan may be marked defaulted.
     uint256 public immutable defaultAfter;
@@ -405,32 +406,24 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         super._update(from, to, ids, values);
     }
 
+    /// @dev The order of {LoanServicing}: the installments due, late fees, the installment billed
+    ///      but not yet due, then principal. The fees a payment takes are reported on its next
+    ///      event, or alone.
     function _repayActive(uint256 loanId, Loan storage l, uint256 amount) private returns (uint256 paid) {
         (LoanServicing.Schedule memory s, LoanServicing.State memory st) = _servicing(l);
         uint256 assessed = LoanServicing.accrueLateFees(st, s, block.timestamp);
         if (assessed != 0) emit LateFeeAssessed(loanId, st.lateFeesThrough, assessed);
 
-        uint256 left = amount;
+        // Fees only once the installments due are paid: a fee never leaves an installment paid in
+        // full on time short, to be charged a fee of its own (16 CFR 444.4).
+        (uint256 left,) = _payInstallments(loanId, s, st, amount, 0);
         uint256 feePaid = st.feesDue < left ? st.feesDue : left;
         // cannot underflow: feePaid is the minimum of both
         unchecked {
             st.feesDue -= feePaid;
             left -= feePaid;
         }
-        // Installments whose period has started, oldest first.
-        while (left != 0 && LoanServicing.bill(st, s, block.timestamp)) {
-            uint256 installment = st.installmentsPaid + 1;
-            (uint256 interestPaid, uint256 principalPaid, bool settled) = LoanServicing.payInstallment(st, left);
-            // cannot underflow: payInstallment never applies more than `left`
-            unchecked {
-                left -= interestPaid + principalPaid;
-            }
-            emit LoanPayment(
-                loanId, installment, msg.sender, feePaid, interestPaid, principalPaid, st.principalOutstanding
-            );
-            feePaid = 0;
-            if (!settled) break;
-        }
+        (left, feePaid) = _payInstallments(loanId, s, st, left, feePaid);
         // Nothing billed any more: what is left prepays principal.
         if (left != 0 && st.principalOutstanding != 0) {
             uint256 prepaid = st.principalOutstanding < left ? st.principalOutstanding : left;
@@ -443,8 +436,10 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
             feePaid = 0;
         }
         if (feePaid != 0) {
-            // The payment covered late fees only.
-            emit LoanPayment(loanId, st.installmentsPaid + 1, msg.sender, feePaid, 0, 0, st.principalOutstanding);
+            // The payment's rest went to late fees only: towards the oldest unsettled installment,
+            // or the last one once the balance is repaid.
+            uint256 towards = st.principalOutstanding != 0 ? st.installmentsPaid + 1 : st.installmentsPaid;
+            emit LoanPayment(loanId, towards, msg.sender, feePaid, 0, 0, st.principalOutstanding);
         }
         // cannot underflow: left only decreases from amount
         unchecked {
@@ -459,11 +454,46 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         l.interestDue = SafeCast.toUint128(st.interestDue);
         l.principalDue = uint128(st.principalDue);
         l.feesDue = SafeCast.toUint128(st.feesDue);
-        if (st.principalOutstanding == 0) {
+        // Late fees left keep the loan open: it closes once nothing at all is owed.
+        if (st.principalOutstanding == 0 && st.feesDue == 0) {
             l.status = LoanStatus.Repaid;
             emit LoanRepaid(loanId, st.installmentsPaid);
         }
         _distribute(l, paid);
+    }
+
+    /// @dev Pays billed installments, oldest first, while `left` lasts: the first one, even ahead
+    ///      of its due date, and every later one whose due date has come. One not yet due owes only
+    ///      its interest for the days begun ({LoanServicing.payoffInterest}) when `left` pays the
+    ///      loan off. `feePaid` goes on the first event; returns what is left of both.
+    function _payInstallments(
+        uint256 loanId,
+        LoanServicing.Schedule memory s,
+        LoanServicing.State memory st,
+        uint256 left,
+        uint256 feePaid
+    ) private returns (uint256, uint256) {
+        uint256 oldest = st.installmentsPaid + 1;
+        while (left != 0 && LoanServicing.bill(st, s, block.timestamp)) {
+            uint256 installment = st.installmentsPaid + 1;
+            if (block.timestamp < LoanServicing.dueDate(s, installment)) {
+                if (installment != oldest) break; // fees first
+                // Paying the loan off: no interest for the days of the period still to come.
+                uint256 interest = LoanServicing.payoffInterest(st, s, block.timestamp);
+                if (left >= interest + st.principalOutstanding + st.feesDue) st.interestDue = interest;
+            }
+            (uint256 interestPaid, uint256 principalPaid,) = LoanServicing.payInstallment(st, left);
+            // cannot underflow: payInstallment never applies more than `left`
+            unchecked {
+                left -= interestPaid + principalPaid;
+            }
+            emit LoanPayment(
+                loanId, installment, msg.sender, feePaid, interestPaid, principalPaid, st.principalOutstanding
+            );
+            feePaid = 0;
+            if (st.installmentsPaid < installment) break; // not settled: `left` is spent
+        }
+        return (left, feePaid);
     }
 
     /// @dev A recovery: the investors' `debt - cover` first, then the reserve's cover; the

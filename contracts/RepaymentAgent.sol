@@ -68,8 +68,8 @@ contract RepaymentAgent is IRepaymentAgent, EIP712, ReentrancyGuard {
         // From the payer, not the caller: what the payer's signed mandate, checked above, is for.
         // slither-disable-next-line arbitrary-send-erc20
         asset.safeTransferFrom(payer, address(this), due);
-        // What is due now is exactly what LoanBook takes first (fees, then the installments due, oldest
-        // first), so it takes it all; were it ever to take less, the rest goes back: the agent keeps
+        // What is due now is exactly what LoanBook takes first (the installments due, oldest first, then
+        // fees), so it takes it all; were it ever to take less, the rest goes back: the agent keeps
         // nothing.
         paid = loanBook.repay(loanId, due);
         if (paid < due) asset.safeTransfer(payer, due - paid);

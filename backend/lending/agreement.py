@@ -15,7 +15,9 @@ from backend.lending.cost_of_credit import cost_of_credit
 
 # 2: the cost of credit (amount financed, finance charge, total of payments, APR, APRC) is stated,
 # and a clause says what investors see of the borrower.
-AGREEMENT_VERSION = 2
+# 3: the payment order (installments due before late fees), the late fee on the unpaid part, and a
+# payoff's interest for the days begun (LoanBook since then).
+AGREEMENT_VERSION = 3
 
 CLAUSES = (
     (
@@ -26,14 +28,24 @@ CLAUSES = (
         "The borrower repays in equal installments, one per installment period from disbursal; interest "
         "accrues on the outstanding principal at the interest APR."
     ),
-    "An installment unpaid after the grace period incurs a one-off late fee on that installment.",
+    (
+        "An installment not paid in full by the end of the grace period incurs a one-off late fee on the part "
+        "left unpaid. Payments go to the installments due before any late fee, so an installment paid in full "
+        "on time never incurs a fee because of an earlier one; late fees still owed after the last installment "
+        "keep the loan open until they are paid."
+    ),
     (
         "A loan past due for longer than the default period may be declared in default; the ReserveFund then "
         "covers investors up to its coverage ratio. The cover does not reduce the borrower's debt: the borrower "
         "still owes the whole amount due at default, and collections continue for it, repaying the investors "
         "first and then the ReserveFund's cover."
     ),
-    "The borrower may prepay at any time without penalty.",
+    (
+        "The borrower may prepay at any time without penalty: paying the loan off in full owes the current "
+        "period's interest only for its days begun (each begun day counted in full). A partial prepayment first "
+        "pays the current period's installment, with that period's whole interest, then reduces the principal; "
+        "interest paid with an installment ahead of its due date is not refunded at a later payoff."
+    ),
     (
         "Investors who may fund the loan see the application's banded facts (purpose, income band, employment "
         "length, housing, credit history, loans with this platform), the debt-service ratio and the credit "

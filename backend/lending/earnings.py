@@ -133,11 +133,13 @@ def _line(e: _Event, loan_id: int, **parts: int) -> EarningLinePublic:
                              log_index=e.ref.log_index, loan_id=loan_id, kind=e.kind, **(dict.fromkeys(PARTS, 0) | parts))  # fmt: skip
 
 
-def _share_parts(share: int, amount: int, split: dict[str, int]) -> dict[str, int]:
+def _share_parts(share: int, amount: int, split: dict[str, int], held: int, notes: int) -> dict[str, int]:
     """`share` of an event split like its `amount`; the last part (principal, cover, recovered)
-    takes the rounding."""
+    takes the rounding. The accumulator may give a holder a unit more than its exact share of one
+    event (made up in others): the other parts never exceed the exact share of `held` of `notes`,
+    so a payment of fees alone never credits more fees than were paid."""
     names = list(split)
-    parts = {name: share * split[name] // amount for name in names[:-1]} if amount else {}
+    parts = {name: min(share * split[name] // amount, held * split[name] // notes) for name in names[:-1]}
     parts[names[-1]] = share - sum(parts.values())
     return parts
 
@@ -162,7 +164,7 @@ def _replay(loan: LoanRow, events: list[_Event]) -> list[EarningLinePublic]:
                 lines.append(_line(e, loan.loan_id, market_result=e.cost - value + carried))
         else:
             held, share = acc.notes, acc.distribute(e.amount)
-            parts = _share_parts(share, e.amount, e.split) if e.amount else {}
+            parts = _share_parts(share, e.amount, e.split, held, loan.funded) if e.amount else {}
             if e.kind == "default":
                 parts["written_off"] = max(held * e.outstanding // loan.funded - share, 0)
                 parts["market_result"], gap = gap, 0

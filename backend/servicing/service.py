@@ -77,6 +77,9 @@ def default_intent_key(loan_id: int) -> str:
 
 def _message(kind: str, row: LoanRow, pos: LoanPosition, amount: int, decimals: int) -> str:
     k, due, owed = pos.installments_paid + 1, day(pos.next_due_date), money(amount, decimals)
+    if row.principal_outstanding == 0:  # every installment paid, late fees not: LoanBook keeps the loan open
+        fees = f"Loan {row.loan_id}: every installment is paid, but {owed} of late fees is still owed; the loan closes once it is paid."
+        return fees if kind in (DUE_SOON, "overdue", "late") else f"{fees} After {day(pos.defaultable_at)} the loan can be declared in default."
     return {
         DUE_SOON: f"Loan {row.loan_id}: installment {k} of {row.installments} is due on {due}: {owed}.",
         "overdue": f"Loan {row.loan_id}: installment {k} was due on {due} and is unpaid: {owed} is due now. "

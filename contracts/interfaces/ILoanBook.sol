@@ -26,9 +26,12 @@ import {IReserveFund} from "./IReserveFund.sol";
 ///            within `DISBURSEMENT_WINDOW` after it, the loan is `Cancelled` and investors take
 ///            their funds back (notes are burned).
 ///         5. Repay: anyone repays. Equal annuity installments, due every `installmentPeriod`
-///            from disbursement. A payment goes to late fees, then interest, then principal of
-///            the oldest installment whose period has started; once no installment is billed,
-///            the rest prepays principal. A zero balance closes the loan (`Repaid`).
+///            from disbursement. A payment goes to the installments due (interest, then
+///            principal; the oldest unsettled one even ahead of its due date), then late fees,
+///            then the installment whose period has started but that is not due yet; once no
+///            installment is billed, the rest prepays principal. A payoff in full owes that
+///            last installment's interest only for the days of its period begun. The loan closes
+///            (`Repaid`) once the balance and the late fees are paid.
 ///         6. Claim: every payment is distributed pro rata to notes through a points-per-share
 ///            accumulator (Maple FundsDistributionToken); investors pull with {claim}. No loop
 ///            over investors anywhere: repay and claim cost the same for 1 or 1,000 investors.
@@ -160,7 +163,11 @@ interface ILoanBook {
     event LateFeeAssessed(uint256 indexed loanId, uint256 throughInstallment, uint256 amount);
 
     /// @notice A payment towards `installment` (1-based). `feePaid` is late fees paid by this
-    ///         payment; `principalOutstanding` is the balance after it.
+    ///         payment: fees are paid after the installments due, so they ride on the next event
+    ///         of the transaction (the installment not yet due, or a {LoanPrepayment}), or on a
+    ///         payment of fees alone (interest and principal zero, `installment` the oldest
+    ///         unsettled one, or the last one once the balance is repaid).
+    ///         `principalOutstanding` is the balance after it.
     event LoanPayment(
         uint256 indexed loanId,
         uint256 indexed installment,
@@ -364,8 +371,12 @@ interface ILoanBook {
     function refund(uint256 loanId) external returns (uint256 amount);
 
     /// @notice Pays up to `amount` towards loan `loanId` from the caller (anyone may pay).
-    ///         Active: late fees, then the interest and principal of every installment whose
-    ///         period has started, oldest first; the rest prepays principal. Defaulted: a
+    ///         Active: the interest and principal of the installments due (the oldest unsettled
+    ///         one once its period has started, and every later one whose due date has come),
+    ///         then late fees, then the installment whose period has started but that is not due
+    ///         yet, which owes its interest only for the days of its period begun when the payment
+    ///         pays the loan off (a payment short of that pays its whole period's interest); the
+    ///         rest prepays principal. The loan is `Repaid` once balance and fees are paid. Defaulted: a
     ///         recovery, up to what is recoverable: to the investors until they have recovered
     ///         `debt - cover`, then to the ReserveFund until its cover is recouped. Never takes
     ///         more than is owed. Open while paused.
@@ -418,12 +429,16 @@ interface ILoanBook {
     function claimedOf(uint256 loanId, address investor) external view returns (uint256);
 
     /// @notice For an Active loan at the current block time: `dueNow` is what brings it up to
-    ///         date (late fees, the oldest unsettled installment once its period has started, and
-    ///         every later installment whose due date has come, but never one not yet due),
-    ///         `payoff` closes it (with the interest of a period that has started), and
-    ///         `nextDueDate` is the oldest unpaid due date. Repaying `dueNow` settles exactly the
-    ///         installments it counts. For a Defaulted loan both amounts are what the borrower
-    ///         still owes (`recoverable`). Zero otherwise.
+    ///         date (the oldest unsettled installment once its period has started, every later
+    ///         installment whose due date has come, but never one not yet due, and late fees; at
+    ///         most `payoff`), `payoff` closes it (the installment of the period begun with its
+    ///         interest for the days begun, each begun day counted), and `nextDueDate` is the
+    ///         oldest unpaid due date. Repaying `dueNow` settles exactly the installments and fees
+    ///         it counts; repaying `payoff` in the same block closes the loan (it holds until
+    ///         the next day of the period begins, a due date comes or a late fee is assessed). Late fees left once every installment is paid keep the
+    ///         loan Active: then `dueNow == payoff` is the fees and `nextDueDate` is one period
+    ///         after the last installment's due date. For a Defaulted loan both amounts are what
+    ///         the borrower still owes (`recoverable`). Zero otherwise.
     function amountDue(uint256 loanId) external view returns (uint256 dueNow, uint256 payoff, uint256 nextDueDate);
 
     /// @notice The time after which {markDefault} succeeds (0 unless Active).

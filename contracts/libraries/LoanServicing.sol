@@ -16,10 +16,20 @@ import {AmortizationMath} from "./AmortizationMath.sol";
 ///         billed only after k is settled, so missed installments accrue interest on the
 ///         scheduled balance. While no installment is billed (the next period has not started),
 ///         payments prepay principal: the installment amount stays fixed and the loan ends
-///         sooner. A late fee of `lateFeeBps` of the installment amount is assessed once per
-///         installment still unpaid `gracePeriod` after its due date; only installments the balance still needs have one (a prepaid loan ends
-///         sooner and has fewer), and the loan's final installment, when it bills less than the
-///         installment amount, pays the fee on what it bills.
+///         sooner.
+///
+///         A payment goes to the installments due (the oldest billed one, even ahead of its due
+///         date, and every later one whose due date has come), then to late fees, then to the
+///         installment billed but not yet due, then prepays principal. Fees never take money an
+///         installment needs, so an installment paid in full on time is never late because of
+///         an earlier fee (16 CFR 444.4). A payment that pays the loan off in full owes the
+///         not-yet-due installment's interest only for the days of its period begun
+///         ({payoffInterest}); one that falls short pays it the whole period's interest.
+///
+///         A late fee of `lateFeeBps` of what is unpaid of an installment (at most the
+///         installment amount) is assessed once per installment still unsettled `gracePeriod`
+///         after its due date; only installments the balance still needs have one (a prepaid
+///         loan ends sooner and has fewer).
 library LoanServicing {
     uint256 internal constant BPS = 10_000;
 
@@ -31,7 +41,7 @@ library LoanServicing {
         uint256 installmentAmount;
         uint256 aprBps;
         uint256 gracePeriod;
-        uint256 lateFeeBps; // of the installment amount (or of a smaller final installment)
+        uint256 lateFeeBps; // of what is unpaid of the installment, at most the installment amount
     }
 
     /// @notice The mutable servicing state.
@@ -58,12 +68,13 @@ library LoanServicing {
         return Math.min((timestamp - firstLateAt - 1) / s.period, s.installments);
     }
 
-    /// @notice Assesses the late fees of every unpaid installment that became late since the
+    /// @notice Assesses the late fees of every unsettled installment that became late since the
     ///         last assessment and that the balance still needs: the installments are walked as
     ///         they would be billed in turn, and the walk ends with the one that pays the balance
-    ///         off. Each fee is `lateFeeBps` of the installment amount, or of what the final
-    ///         installment bills (what is left of it) when that is less. Returns the amount added
-    ///         to `feesDue`.
+    ///         off. Each fee is `lateFeeBps` of what is unpaid of the installment (what it bills,
+    ///         less what was paid towards it), at most of the installment amount. Every payment
+    ///         assesses first, so what is unpaid now is what was unpaid when the grace period
+    ///         ended. Returns the amount added to `feesDue`.
     function accrueLateFees(State memory st, Schedule memory s, uint256 timestamp)
         internal
         pure
@@ -74,26 +85,24 @@ library LoanServicing {
         uint256 from = Math.max(st.lateFeesThrough, st.installmentsPaid);
         if (through <= from) return 0;
         uint256 amount = s.installmentAmount;
-        uint256 fee = Math.mulDiv(amount, s.lateFeeBps, BPS, Math.Rounding.Ceil); // rounded up: to the investors
         State memory w = State(st.principalOutstanding, st.interestDue, st.principalDue, 0, st.installmentsPaid, 0);
         uint256 last = 0;
         for (uint256 k = w.installmentsPaid; k < through; k = w.installmentsPaid) {
-            if (w.principalOutstanding > (through - k) * amount) {
-                // Every installment but the last repays less than `amount` of principal, so the
-                // balance outlasts all of these but the last of them: each exists and bills at
-                // least `amount` (the last, the rest of a balance above it). No need to walk them.
-                assessed += (through - Math.max(k, from)) * fee;
+            if (w.interestDue + w.principalDue == 0 && w.principalOutstanding > (through - k) * amount) {
+                // None of these is billed yet (none part paid), and every installment but the
+                // last repays less than `amount` of principal, so the balance outlasts all of
+                // these but the last of them: each exists and bills at least `amount` (the last,
+                // the rest of a balance above it). No need to walk them.
+                assessed += (through - Math.max(k, from)) * Math.mulDiv(amount, s.lateFeeBps, BPS, Math.Rounding.Ceil);
                 last = through;
                 break;
             }
             // Its period has started (it is late), so `bill` bills it if the balance needs it.
             if (!bill(w, s, timestamp)) break;
             if (k >= from) {
-                // The final installment (all the principal left is due) may bill less.
-                uint256 base = w.principalDue == w.principalOutstanding
-                    ? Math.min(amount, w.interestDue + w.principalDue)
-                    : amount;
-                assessed += Math.mulDiv(base, s.lateFeeBps, BPS, Math.Rounding.Ceil);
+                // Rounded up: to the investors.
+                uint256 unpaid = Math.min(amount, w.interestDue + w.principalDue);
+                assessed += Math.mulDiv(unpaid, s.lateFeeBps, BPS, Math.Rounding.Ceil);
                 last = k + 1;
             }
             payInstallment(w, type(uint256).max);
@@ -151,16 +160,36 @@ library LoanServicing {
         if (settled) ++st.installmentsPaid;
     }
 
-    /// @notice What brings the loan up to date and what closes it, at `timestamp`. Mutates `st`
-    ///         as if it were all paid.
-    /// @return dueNow Fees, the oldest unsettled installment once its period has started (so it
-    ///         can be paid ahead of its due date), and every later installment whose due date has
-    ///         come. Not an installment that is billed but not yet due: from its period's start
-    ///         to its due date it is only part of the payoff. Repaying exactly `dueNow` settles
-    ///         those installments and nothing more, since {LoanBook.repay} pays in the same order.
-    /// @return payoff What closes the loan: fees, every billed installment (with the interest of
-    ///         a period that has started, as a repayment would charge it), the rest of the
-    ///         principal.
+    /// @notice The interest the billed installment owes at `timestamp` if the payment pays the
+    ///         loan off in full. Before its due date: its interest for the days of its period
+    ///         begun (each begun day counts, at most the period; rounded up, to the investors),
+    ///         less what is already paid of its interest, never below zero (interest paid ahead is
+    ///         not refunded). From its due date: all of it.
+    function payoffInterest(State memory st, Schedule memory s, uint256 timestamp) internal pure returns (uint256) {
+        uint256 unpaid = st.interestDue;
+        uint256 due = dueDate(s, st.installmentsPaid + 1);
+        if (unpaid == 0 || timestamp >= due) return unpaid;
+        // Interest is paid before principal, so none of this installment's principal is paid yet:
+        // the balance is the one it was billed on, and `billed` the interest it was billed.
+        uint256 balance = st.principalOutstanding;
+        uint256 billed = AmortizationMath.periodInterest(balance, s.aprBps, s.period);
+        // timestamp > due - period, as the installment is billed: at least one second, so one day.
+        uint256 elapsed = Math.min(Math.ceilDiv(timestamp + s.period - due, 1 days) * 1 days, s.period);
+        uint256 earned = AmortizationMath.periodInterest(balance, s.aprBps, elapsed) + unpaid;
+        return earned > billed ? earned - billed : 0;
+    }
+
+    /// @notice What brings the loan up to date and what closes it, at `timestamp`, in the order
+    ///         {LoanBook.repay} pays. Mutates `st`.
+    /// @return dueNow The installments due (the oldest unsettled one once its period has
+    ///         started, so it can be paid ahead of its due date, and every later one whose due
+    ///         date has come), then late fees; at most `payoff`. Not an installment that is billed
+    ///         but not yet due when an older one is unsettled: from its period's start to its due
+    ///         date it is only part of the payoff. Repaying exactly `dueNow` settles those
+    ///         installments and the fees and nothing more.
+    /// @return payoff What closes the loan: the installments due, fees, the installment billed but
+    ///         not yet due with its interest for the days begun ({payoffInterest}), the rest of
+    ///         the principal.
     function quote(State memory st, Schedule memory s, uint256 timestamp)
         internal
         pure
@@ -168,16 +197,19 @@ library LoanServicing {
     {
         accrueLateFees(st, s, timestamp);
         uint256 total = st.feesDue;
-        dueNow = total;
         bool oldest = true;
         while (bill(st, s, timestamp)) {
-            // Due dates only grow, so the installments due now are a prefix of the billed ones.
-            bool due = oldest || timestamp >= dueDate(s, st.installmentsPaid + 1);
+            if (timestamp < dueDate(s, st.installmentsPaid + 1)) {
+                // Billed, not due yet: the last one billed (the next period starts at its due date).
+                payoff = total + payoffInterest(st, s, timestamp) + st.principalOutstanding;
+                dueNow = oldest ? Math.min(total + st.interestDue + st.principalDue, payoff) : total;
+                return (dueNow, payoff);
+            }
             (uint256 interestPaid, uint256 principalPaid,) = payInstallment(st, type(uint256).max);
             total += interestPaid + principalPaid;
-            if (due) dueNow = total;
             oldest = false;
         }
+        dueNow = total;
         payoff = total + st.principalOutstanding;
     }
 

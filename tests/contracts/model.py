@@ -1,5 +1,7 @@
 """An independent Python model of LoanBook's servicing rules (see `LoanServicing.sol`), used
-to predict every payment event, quote and default figure exactly."""
+to predict every payment event, quote and default figure exactly. A payment goes to the
+installments due, then late fees, then the installment billed but not yet due (pro rata interest
+when the payment pays the loan off), then prepays principal."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ import copy
 from dataclasses import dataclass, field
 
 from backend.chain.loan_terms import installment_amount, period_interest
+
+DAY = 86_400
 
 BPS = 10_000
 
@@ -58,6 +62,7 @@ class LoanModel:
         return self.fee_on(self.amount)
 
     def fee_on(self, base: int) -> int:
+        """The late fee of an installment of which `base` is unpaid (at most the installment amount)."""
         return -(-min(base, self.amount) * self.late_fee_bps // BPS)
 
     def due_date(self, k: int) -> int:
@@ -72,8 +77,8 @@ class LoanModel:
 
     def accrue(self, ts: int) -> int:
         """Late fees of the installments late since the last assessment that the balance still
-        needs (walked as they would be billed), each on the installment amount or on what the
-        final installment bills (what is left of it) when less."""
+        needs (walked as they would be billed), each on what is unpaid of the installment, at most
+        the installment amount."""
         through = self.late_count(ts)
         start = max(self.fees_through, self.paid_installments)
         if through <= start:
@@ -83,8 +88,7 @@ class LoanModel:
         while walk.paid_installments < through and walk.bill(ts):
             k = walk.paid_installments + 1
             if k > start:
-                final = walk.principal_due == walk.outstanding
-                assessed += self.fee_on(walk.interest_due + walk.principal_due if final else self.amount)
+                assessed += self.fee_on(walk.interest_due + walk.principal_due)
                 last = k
             walk._pay_installment(2**256)
         if assessed:
@@ -118,20 +122,44 @@ class LoanModel:
             self.paid_installments += 1
         return i, p, settled
 
-    def repay(self, amount: int, ts: int) -> RepayResult:
-        result = RepayResult(paid=0, assessed=self.accrue(ts))
-        left = amount
-        fee = min(left, self.fees_due)
-        self.fees_due -= fee
-        left -= fee
+    def payoff_interest(self, ts: int) -> int:
+        """What the billed installment's interest comes to if the loan is paid off at `ts`: before
+        its due date, the interest of the days of its period begun less the interest already paid
+        of it (never below zero); from the due date, all of it."""
+        due = self.due_date(self.paid_installments + 1)
+        if not self.interest_due or ts >= due:
+            return self.interest_due
+        billed = period_interest(self.outstanding, self.apr_bps, self.period)
+        days = -(-(ts - (due - self.period)) // DAY)
+        earned = period_interest(self.outstanding, self.apr_bps, min(days * DAY, self.period))
+        return max(earned - (billed - self.interest_due), 0)
+
+    def _pay_installments(self, left: int, fee: int, ts: int, payments: list[Payment]) -> tuple[int, int]:
+        """The first billed installment (even ahead of its due date) and every later one due."""
+        first = self.paid_installments + 1
         while left and self.bill(ts):
             k = self.paid_installments + 1
+            if ts < self.due_date(k):
+                if k != first:
+                    break
+                interest = self.payoff_interest(ts)
+                if left >= interest + self.outstanding + self.fees_due:  # a payoff: pro rata
+                    self.interest_due = interest
             i, p, settled = self._pay_installment(left)
             left -= i + p
-            result.payments.append(Payment(k, fee, i, p, self.outstanding))
+            payments.append(Payment(k, fee, i, p, self.outstanding))
             fee = 0
             if not settled:
                 break
+        return left, fee
+
+    def repay(self, amount: int, ts: int) -> RepayResult:
+        result = RepayResult(paid=0, assessed=self.accrue(ts))
+        left, _ = self._pay_installments(amount, 0, ts, result.payments)
+        fee = min(left, self.fees_due)  # fees only after the installments due
+        self.fees_due -= fee
+        left -= fee
+        left, fee = self._pay_installments(left, fee, ts, result.payments)  # the one not due yet
         if left and self.outstanding:
             pre = min(left, self.outstanding)
             self.outstanding -= pre
@@ -139,26 +167,25 @@ class LoanModel:
             result.payments.append(Payment(0, fee, 0, pre, self.outstanding))
             fee = 0
         if fee:
-            result.payments.append(Payment(self.paid_installments + 1, fee, 0, 0, self.outstanding))
+            towards = self.paid_installments + (1 if self.outstanding else 0)
+            result.payments.append(Payment(towards, fee, 0, 0, self.outstanding))
         result.paid = amount - left
-        result.repaid = self.outstanding == 0
+        result.repaid = self.outstanding == 0 and self.fees_due == 0
         return result
 
     def quote(self, ts: int) -> tuple[int, int]:
-        """(due now, payoff) without changing the model."""
+        """(due now, payoff) without changing the model. The payoff is what a payment of more than
+        everything takes; due now is the installments due and the fees, at most the payoff."""
+        payoff = copy.deepcopy(self).repay(2**200, ts).paid
         m = copy.deepcopy(self)
         m.accrue(ts)
-        due = total = m.fees_due
+        due = m.fees_due
         oldest = True
-        while m.bill(ts):
-            # due now: the oldest unsettled installment once billed, later ones once their due date comes
-            is_due = oldest or ts >= m.due_date(m.paid_installments + 1)
+        while m.bill(ts) and (oldest or ts >= m.due_date(m.paid_installments + 1)):
             i, p, _ = m._pay_installment(2**256)
-            total += i + p
-            if is_due:
-                due = total
+            due += i + p
             oldest = False
-        return due, total + m.outstanding
+        return min(due, payoff), payoff
 
     def defaultable_at(self, default_after: int) -> int:
         return self.due_date(self.paid_installments + 1) + default_after

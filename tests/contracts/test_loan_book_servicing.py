@@ -67,15 +67,16 @@ def test_on_time_schedule_matches_the_annuity(world, snapshot):
     for row in rows:
         due = start + row.number * PERIOD
         assert world.book.functions.amountDue(loan_id).call(block_identifier="latest")[2] == due
-        pay = row.amount if row.number < 12 else rows[-1].amount
-        receipt, result = repay_checked(world, model, loan_id, pay, at=due - DAY)
-        assert result.payments == [Payment(row.number, 0, row.interest, row.principal, row.balance_after)]
-        total += pay
+        receipt, result = repay_checked(world, model, loan_id, row.amount, at=due - DAY)
+        # The last installment paid a day early pays the loan off: 29 days of interest, not 30.
+        interest = row.interest if row.number < 12 else lt.period_interest(row.principal, 1_200, PERIOD - DAY)
+        assert result.payments == [Payment(row.number, 0, interest, row.principal, row.balance_after)]
+        total += result.paid
     assert world.loan(loan_id)["status"] == REPAID
     # Interest rounds up each period (towards investors), so principal runs a few units behind
     # the exact annuity and the last installment absorbs that remainder.
     assert amount <= rows[-1].amount <= amount + 12 and sum(r.principal for r in rows) == 12_000 * UNIT
-    assert total == sum(r.amount for r in rows)
+    assert total == sum(r.amount for r in rows) - rows[-1].interest + interest
 
 
 def test_partial_payments_go_to_interest_first(world, snapshot):
@@ -119,11 +120,12 @@ def test_payoff_closes_the_loan_and_overpayment_is_not_taken(world, snapshot):
     loan_id, start = world.active_loan()
     model = model_of(world, loan_id)
     repay_checked(world, model, loan_id, model.amount, at=start + PERIOD)
-    at = start + PERIOD + 10 * DAY
+    at = start + PERIOD + 10 * DAY + 3_600
     world.chain.mine_at(at)
     due_now, payoff, _ = world.book.functions.amountDue(loan_id).call()
     assert (due_now, payoff) == model.quote(at)
-    # One second later (the repay block), the quote is unchanged within the period.
+    # One second later (the repay block), the quote is unchanged within the day (the payoff
+    # counts the days of the period begun, here 11).
     assert model.quote(at + 1) == (due_now, payoff)
     before = world.balance(world.borrower)
     receipt, r = repay_checked(world, model, loan_id, payoff * 2, at=at + 1)
@@ -143,7 +145,8 @@ def test_late_fee_after_the_grace_period(world, snapshot):
     # Installment 2 paid one second after its grace period: one fee, paid first.
     receipt, r = repay_checked(world, model, loan_id, model.amount + model.late_fee, at=due + PERIOD + grace + 1)
     fee = -(-model.amount * 500 // 10_000)
-    assert r.assessed == fee and r.payments[0].fee == fee
+    # The fee comes after the installment, reported on its own.
+    assert r.assessed == fee and r.payments[0].fee == 0 and r.payments[-1] == Payment(3, fee, 0, 0, model.outstanding)
     assert events(receipt, world.book, "LateFeeAssessed") == [{"loanId": loan_id, "throughInstallment": 2,
                                                                "amount": fee}]  # fmt: skip
 
@@ -166,9 +169,8 @@ def test_a_prepaid_loan_is_charged_late_fees_only_for_the_installments_it_still_
     four months costs one late fee, on what that installment bills, not four on the full amount."""
     loan_id, start = world.active_loan()
     model = model_of(world, loan_id)
-    world.chain.mine_at(start + PERIOD - DAY)
-    _, payoff, _ = world.book.functions.amountDue(loan_id).call()
-    repay_checked(world, model, loan_id, payoff - 500 * UNIT, at=start + PERIOD - DAY + 1)
+    repay_checked(world, model, loan_id, model.amount, at=start + PERIOD - DAY)
+    repay_checked(world, model, loan_id, model.outstanding - 500 * UNIT, at=start + PERIOD - DAY + 1)
     assert (model.outstanding, model.paid_installments) == (500 * UNIT, 1)
     at = start + 5 * PERIOD + 16 * DAY  # installments 2-5 are late by the calendar; only 2 exists
     world.chain.mine_at(at)
@@ -187,10 +189,8 @@ def test_late_fees_stop_with_the_installment_that_pays_the_balance_off(world, sn
     the first on the full amount, the final one on what it bills."""
     loan_id, start = world.active_loan()
     model = model_of(world, loan_id)
-    world.chain.mine_at(start + PERIOD - DAY)
-    _, payoff, _ = world.book.functions.amountDue(loan_id).call()
-    left = model.amount + 300 * UNIT
-    repay_checked(world, model, loan_id, payoff - left, at=start + PERIOD - DAY + 1)
+    repay_checked(world, model, loan_id, model.amount, at=start + PERIOD - DAY)
+    repay_checked(world, model, loan_id, model.outstanding - model.amount - 300 * UNIT, at=start + PERIOD - DAY + 1)
     at = start + 7 * PERIOD + 16 * DAY  # 2-7 late by the calendar
     world.chain.mine_at(at)
     assert tuple(world.book.functions.amountDue(loan_id).call()[:2]) == model.quote(at)
@@ -226,13 +226,13 @@ def test_defaulting_saves_the_borrower_nothing(world, snapshot):
     assert reserve.functions.balance().call() == reserve_before_loan + 120 * UNIT
 
 
-def test_a_payment_smaller_than_the_fees(world, snapshot):
+def test_a_late_payment_goes_to_the_installment_before_the_fee(world, snapshot):
     loan_id, start = world.active_loan()
     model = model_of(world, loan_id)
     at = start + PERIOD + 16 * DAY
     _, r = repay_checked(world, model, loan_id, 7, at=at)
-    assert r.payments == [Payment(1, 7, 0, 0, 12_000 * UNIT)]
-    assert world.loan(loan_id)["feesDue"] == model.late_fee - 7
+    assert r.payments == [Payment(1, 0, 7, 0, 12_000 * UNIT)]
+    assert world.loan(loan_id)["feesDue"] == model.late_fee
 
 
 def test_anyone_may_repay_and_repay_stays_open_while_paused(world, snapshot):
@@ -464,9 +464,137 @@ def test_schedules_match_the_python_mirror(world, snapshot, apr_bps, installment
     assert sum(r.principal for r in rows) == principal
     assert all(r.amount == model.amount for r in rows[:-1])  # equal installments but the last
     # Pay the whole schedule in one go at the end of the term + grace: every installment in
-    # order, with no late fee.
+    # order, then the late fees of all but the last (within its grace period), reported alone.
     at = start + installments * period_days * DAY + world.book.functions.gracePeriod().call()
     _, r = repay_checked(world, model, loan_id, 10**18, at=at)
-    assert [(p.installment, p.interest, p.principal) for p in r.payments] == [
+    assert [(p.installment, p.interest, p.principal) for p in r.payments[:-1]] == [
         (row.number, row.interest, row.principal) for row in rows
     ]
+    assert r.payments[-1] == Payment(installments, r.assessed, 0, 0, 0) and r.repaid
+
+
+# --- late fees never pyramid; a payoff owes only the interest earned -------------------------
+
+
+def test_one_late_installment_costs_one_late_fee(world, snapshot):
+    """16 CFR 444.4: installment 1 paid 20 days late with the installment amount alone, then every
+    installment paid in full on its due date. Payments go to the installments before the fees, so
+    each later payment settles its own installment: one late fee in all, never one a month. The
+    fee left unpaid keeps the loan open (Active, nothing late) until it is paid."""
+    loan_id, start = world.active_loan()
+    model = model_of(world, loan_id)
+    rows = lt.schedule(12_000 * UNIT, 1_200, PERIOD, 12)
+    fee = model.late_fee
+    _, r = repay_checked(world, model, loan_id, rows[0].amount, at=start + PERIOD + 20 * DAY)
+    assert r.assessed == fee and r.payments == [Payment(1, 0, rows[0].interest, rows[0].principal,
+                                                        rows[0].balance_after)]  # fmt: skip
+    assessed = fee
+    for row in rows[1:]:
+        _, r = repay_checked(world, model, loan_id, row.amount, at=start + row.number * PERIOD)
+        assert r.payments == [Payment(row.number, 0, row.interest, row.principal, row.balance_after)]
+        assessed += r.assessed
+    assert assessed == fee
+    loan = world.loan(loan_id)
+    assert (loan["status"], loan["principalOutstanding"], loan["installmentsPaid"], loan["feesDue"]) == (
+        ACTIVE, 0, 12, fee)  # fmt: skip
+    at = start + 12 * PERIOD + 16 * DAY
+    world.chain.mine_at(at)
+    assert tuple(world.book.functions.amountDue(loan_id).call()[:2]) == model.quote(at) == (fee, fee)
+    receipt, r = repay_checked(world, model, loan_id, 10 * fee, at=at + 1)
+    assert r.paid == fee and r.repaid and r.payments == [Payment(12, fee, 0, 0, 0)]
+
+
+def test_a_long_loan_late_once_is_never_pushed_towards_default(world, snapshot):
+    """The 60-month case: one 20-day delay, then 59 on-time installments: one late fee, every
+    installment settled on its due date, and the loan never defaultable."""
+    loan_id, start = world.active_loan(principal=10_000 * UNIT, apr_bps=1154, installments=60,
+                                       origination_fee_bps=105)  # fmt: skip
+    book = world.book
+    rows = lt.schedule(10_000 * UNIT, 1154, PERIOD, 60)
+    fees = events(world.repay(loan_id, rows[0].amount, at=start + PERIOD + 20 * DAY), book, "LateFeeAssessed")
+    for row in rows[1:]:
+        due = start + row.number * PERIOD
+        assert book.functions.defaultableAt(loan_id).call() > due
+        fees += events(world.repay(loan_id, row.amount, at=due), book, "LateFeeAssessed")
+        assert world.loan(loan_id)["installmentsPaid"] == row.number
+    assert len(fees) == 1 and world.loan(loan_id)["feesDue"] == fees[0]["amount"]
+
+
+def test_the_late_fee_is_charged_on_the_unpaid_part_of_the_installment(world, snapshot):
+    loan_id, start = world.active_loan()
+    model = model_of(world, loan_id)
+    repay_checked(world, model, loan_id, model.amount - 100 * UNIT, at=start + PERIOD)
+    _, r = repay_checked(world, model, loan_id, 100 * UNIT, at=start + PERIOD + 16 * DAY)
+    assert r.assessed == 5 * UNIT  # 5% of the 100 left unpaid, not of the whole installment
+    # The installment comes first: the 100 settles it, the fee stays due.
+    assert r.payments[0].installment == 1 and r.payments[0].fee == 0 and model.paid_installments == 1
+    assert world.loan(loan_id)["feesDue"] == 5 * UNIT
+
+
+def test_due_now_pays_the_installments_due_and_then_the_fees(world, snapshot):
+    """Installment 1 late (fee charged), installment 2 billed but not due: `dueNow` is installment
+    1 and the fee, and paying exactly that settles both and nothing of installment 2."""
+    loan_id, start = world.active_loan()
+    model = model_of(world, loan_id)
+    at = start + PERIOD + 20 * DAY
+    world.chain.mine_at(at)
+    due_now, payoff, _ = world.book.functions.amountDue(loan_id).call()
+    assert due_now == model.amount + model.late_fee and (due_now, payoff) == model.quote(at)
+    _, r = repay_checked(world, model, loan_id, due_now, at=at)
+    assert [(p.installment, p.fee) for p in r.payments] == [(1, 0), (2, model.late_fee)]  # the fee, reported alone
+    assert r.payments[1].interest == r.payments[1].principal == 0
+    assert (model.paid_installments, model.fees_due, model.interest_due + model.principal_due) == (1, 0, model.amount)
+
+
+def test_a_payoff_the_next_day_owes_one_days_interest(world, snapshot):
+    """Reg Z 18(k)(1): a payoff owes no interest for the time after it. The README's 24-month grade B
+    loan paid off a day after disbursal: the principal and a day's interest, not a whole period's."""
+    principal = 10_000 * UNIT
+    loan_id, start = world.active_loan(principal=principal, apr_bps=1154, installments=24, origination_fee_bps=105)
+    model = model_of(world, loan_id)
+    at = start + DAY
+    world.chain.mine_at(at)
+    due_now, payoff, _ = world.book.functions.amountDue(loan_id).call()
+    one_day = lt.period_interest(principal, 1154, DAY)
+    assert payoff == principal + one_day == model.quote(at)[1] and one_day == 3_161_644  # 10,000 x 11.54% / 365
+    assert due_now == model.amount  # the installment itself, paid ahead, still bills its period
+    # Within the period every begun day counts: 29 days and a second cost 30 days' interest.
+    assert model.quote(start + 29 * DAY + 1)[1] == principal + lt.period_interest(principal, 1154, 30 * DAY)
+    receipt, r = repay_checked(world, model, loan_id, 2 * payoff, at=at)
+    assert r.paid == payoff and r.repaid
+    part = model.amount - lt.period_interest(principal, 1154, PERIOD)  # installment 1's principal
+    assert r.payments == [Payment(1, 0, one_day, part, principal - part), Payment(0, 0, 0, principal - part, 0)]
+
+
+def test_a_payoff_counts_the_interest_already_paid_in_its_period(world, snapshot):
+    loan_id, start = world.active_loan()
+    model = model_of(world, loan_id)
+    principal = 12_000 * UNIT
+    _, r = repay_checked(world, model, loan_id, 1_000_000, at=start + 2 * DAY)  # interest of installment 1
+    at = start + 10 * DAY
+    world.chain.mine_at(at)
+    _, payoff, _ = world.book.functions.amountDue(loan_id).call()
+    earned = lt.period_interest(principal, 1_200, 10 * DAY)
+    assert payoff == principal + earned - 1_000_000 == model.quote(at)[1]
+    _, r = repay_checked(world, model, loan_id, payoff, at=at)
+    assert r.repaid
+
+
+def test_a_payment_short_of_the_payoff_pays_the_periods_interest(world, snapshot):
+    """Only a payoff in full is charged pro rata: a partial prepayment first pays the billed
+    installment, with its whole period's interest (README, agreement)."""
+    loan_id, start = world.active_loan()
+    model = model_of(world, loan_id)
+    at = start + DAY
+    world.chain.mine_at(at)
+    _, payoff, _ = world.book.functions.amountDue(loan_id).call()
+    _, r = repay_checked(world, model, loan_id, payoff - 1, at=at)
+    assert r.payments[0].interest == lt.period_interest(12_000 * UNIT, 1_200, PERIOD) and not r.repaid
+
+
+def test_a_payoff_in_the_disbursement_block_owes_no_interest(world, snapshot):
+    """No time has passed: the principal closes the loan (the origination fee stays with the reserve)."""
+    loan_id, start = world.active_loan()
+    model = model_of(world, loan_id)
+    _, r = repay_checked(world, model, loan_id, 10**15, at=start)
+    assert r.paid == 12_000 * UNIT and r.repaid

@@ -72,7 +72,9 @@ def test_the_executor_pays_each_installment_from_the_payers_wallet_as_it_falls_d
                   digest, due, 2 * amount, at=late + 1)  # fmt: skip
     wider = _mandate(world, loan_id, max_per_payment=3 * amount, salt=2)
     receipt = chain.tx(_pay(world, wider, _sign(world, wider)), world.admin.address, at=late + 2)
-    assert [p["installment"] for p in events(receipt, book, "LoanPayment")] == [2, 3]
+    # The installments first, then the fee (reported on its own, towards the oldest unsettled).
+    assert [(p["installment"], p["feePaid"]) for p in events(receipt, book, "LoanPayment")] == [
+        (2, 0), (3, 0), (4, model.late_fee)]  # fmt: skip
     assert world.loan(loan_id)["installmentsPaid"] == 3 and world.balance(agent) == 0
 
 
@@ -95,14 +97,15 @@ def test_right_after_a_due_date_only_that_installment_is_due_and_autopay_pays_ju
     assert [p["installment"] for p in events(receipt, book, "LoanPayment")] == [1]
     assert world.loan(loan_id)["installmentsPaid"] == 1 and world.balance(agent) == 0
     model.repay(amount, first_due + 2)
-    # The payoff read before held installment 1, the balance after it and installment 2's interest.
-    assert payoff == amount + model.outstanding + period_interest(model.outstanding, model.apr_bps, model.period)
+    # The payoff read before held installment 1, the balance after it and installment 2's interest
+    # for the one day of its period begun.
+    assert payoff == amount + model.outstanding + period_interest(model.outstanding, model.apr_bps, DAY)
     # Installment 2 is now the oldest unpaid and billed, so due now, yet autopay waits for its window.
     assert tuple(book.functions.amountDue(loan_id).call()) == (*model.quote(first_due + 2), first_due + 30 * DAY)
     expect_revert(chain, _pay(world, one, _sign(world, one)), world.admin.address, "RepaymentAgentNotYetDue",
                   loan_id, first_due + 30 * DAY, at=first_due + 3)  # fmt: skip
 
-    # The payoff, interest of the period begun included, closes the loan, exactly.
+    # The payoff, interest of the days begun included, closes the loan, exactly.
     at = first_due + 4
     chain.mine_at(at)
     payoff = book.functions.amountDue(loan_id).call()[1]

@@ -97,7 +97,9 @@ def test_earnings_add_up_to_what_the_contract_pays_each_holder(settings, world):
     assert 0 < total["cover"] <= cover and cover - total["cover"] <= len(holders)
     assert abs(total["written_off"] - (at_default - cover)) <= 2 * len(holders)
     owed_to_notes = facts["defaulted"]["debt"] - cover
-    assert 0 <= owed_to_notes - total["recovered"] <= events_shared  # not the 500 that repaid the reserve
+    # Not the 500 that repaid the reserve. A recovery has no other part to take the accumulator's
+    # rounding, which may give a holder a unit more of one event than its exact share (made up in others).
+    assert -len(holders) <= owed_to_notes - total["recovered"] <= events_shared
 
     # The trade: 70% of face is below the principal still outstanding (about 76%): the
     # seller gave a discount, the buyer gained it.

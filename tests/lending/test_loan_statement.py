@@ -52,7 +52,8 @@ def test_a_loans_statement_tells_every_movement_and_adds_up_to_the_borrowers_tok
     node.mine_at(start + 30 * DAY)
     world.repay(loan_id, book.functions.amountDue(loan_id).call()[0])  # on time
     node.mine_at(start + 80 * DAY)
-    # Late (a fee), then the next (billed, not yet due, so not in what is due now), then ahead.
+    # Late (a fee), then the next (billed, not yet due, so not in what is due now), then ahead:
+    # LoanBook takes the late installment, the fee, the next one, then principal.
     next_one = world.loan(loan_id)["installmentAmount"]
     world.repay(loan_id, book.functions.amountDue(loan_id).call()[0] + next_one + 300 * UNIT)
     threshold = book.functions.defaultableAt(loan_id).call()
@@ -72,7 +73,8 @@ def test_a_loans_statement_tells_every_movement_and_adds_up_to_the_borrowers_tok
     loan = world.loan(loan_id)
     assert disbursed["cash"] + disbursed["origination_fee"] == loan["principal"] == s["principal"]
     assert (first["installment"], first["late_fee_paid"], second["installment"], third["installment"]) == (1, 0, 2, 3)
-    assert fee["late_fee_charged"] > 0 and second["late_fee_paid"] == fee["late_fee_charged"] == s["late_fee_charged"]
+    # The fee is paid after the installment due, so LoanBook reports it on the next payment's line.
+    assert second["late_fee_paid"] == 0 and third["late_fee_paid"] == fee["late_fee_charged"] == s["late_fee_charged"] > 0
     assert ahead["principal_paid"] > 0 and ahead["principal_outstanding"] == default["principalOutstanding"]
     assert (defaulted["reserve_cover"], defaulted["recoverable"]) == (default["cover"], default["recoverable"])
     assert recovery["recoverable"] == default["recoverable"] - 70 * UNIT == s["closing_recoverable"]

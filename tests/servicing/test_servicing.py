@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 from typer.testing import CliRunner
 
 from backend.chain import deploy_params
+from backend.chain.loan_terms import period_interest
 from backend.chain.models import Intent
 from backend.chain.outbox import process_until_idle
 from backend.cli.main import app
@@ -20,7 +21,7 @@ from backend.disclosure.vintages import MONTH_ON_BOOK
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.service import servicing_pass, servicing_step
 from tests.anchoring.helpers import point_get_settings_at
-from tests.contracts.helpers import CANCELLED, REPAID
+from tests.contracts.helpers import ACTIVE, CANCELLED, REPAID
 from tests.identity.conftest import ADMIN, client_for, minted_bearer
 from tests.servicing.conftest import index
 
@@ -148,6 +149,28 @@ def test_paying_what_is_due_brings_the_loan_back_to_current(servicing_settings, 
         # dueNow was installment 1 and its late fee: installment 2, billed since its period began on
         # day 30, is not due before day 60
         assert session.get(ServicingState, loan_id).installments_paid == 1
+
+
+def test_late_fees_left_after_the_last_installment_keep_the_loan_open_and_are_asked_for_as_fees(servicing_settings, world):
+    """LoanBook pays the installments before the fees, so an installment paid late with its own
+    amount leaves the fee owed; after the last one the loan stays active for it, and the reminder
+    says so rather than naming an installment that does not exist."""
+    settings, chain, book = servicing_settings, world.chain, world.book
+    loan_id, start = world.active_loan(installments=1)
+    loan = world.loan(loan_id)
+    installment = loan["principal"] + period_interest(loan["principal"], loan["aprBps"], 30 * DAY)
+    world.repay(loan_id, installment, at=start + 50 * DAY)  # 20 days late: a fee, left unpaid
+    fee = world.loan(loan_id)["feesDue"]
+    assert fee > 0 and world.loan(loan_id)["status"] == ACTIVE and world.loan(loan_id)["principalOutstanding"] == 0
+    index(settings)
+    chain.mine_at(start + 58 * DAY)  # the fees' reminder comes before the date the loan could next go late
+    assert tuple(book.functions.amountDue(loan_id).call()) == (fee, fee, start + 60 * DAY)
+    assert _pass(settings).notices_created == 1
+    with session_scope(settings) as session:
+        (notice,) = session.scalars(select(ServicingNotice).where(ServicingNotice.loan_id == loan_id))
+        assert "every installment is paid" in notice.message and "late fees is still owed" in notice.message
+    world.repay(loan_id, fee)
+    assert world.loan(loan_id)["status"] == REPAID
 
 
 def test_without_auto_default_nothing_is_queued_and_the_worker_step_reports_its_work(servicing_settings, world):

@@ -205,7 +205,7 @@ function confirmation(loan, action, plan) {
   }
   if (action === "repay") {
     return { title: `Pay loan ${loan.loan_id}?`, yes: `Pay ${money(plan.amount)}`, lines: [
-      `${money(plan.amount)} leaves your wallet towards loan ${loan.loan_id}: fees first, then the installment.`,
+      `${money(plan.amount)} leaves your wallet towards loan ${loan.loan_id}: the installments due first, then late fees.`,
       `Your wallet will ask you to send ${txs}.`] };
   }
   if (action === "payoff") {
