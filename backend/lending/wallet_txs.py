@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from backend.chain.deploy_params import LATE_FEE_BPS
 from backend.chain.kyc_reader import is_verified
 from backend.chain.loan_book import deadline_clock
 from backend.chain.projection_models import LoanRow
@@ -16,6 +17,8 @@ from backend.lending.loans import refundable
 from backend.lending.mandates import funding_approval
 from backend.lending.schemas import WalletCallPublic, WalletTxCreate, WalletTxPublic
 from backend.servicing.notices import money
+
+PAYOFF_LEEWAY_DAYS = 7
 
 
 def _fund(settings: Settings, book: LoanBookWallet, row: LoanRow, amount: int | None, now: int) -> tuple[int, list[WalletCall]]:
@@ -40,12 +43,31 @@ def _fund(settings: Settings, book: LoanBookWallet, row: LoanRow, amount: int | 
     return amount, [book.call("fund", [row.loan_id, amount], f"fund loan {row.loan_id} with {book.tokens(amount)}")]
 
 
+def payoff_limit(row: LoanRow, payoff: int) -> int:
+    """What a payoff transaction offers LoanBook, which takes only what is owed when it is mined.
+
+    An active loan's payoff grows as each day of its period begins (and by a late fee when one is
+    assessed), and a payoff that arrives short is a partial prepayment, charged its period's whole
+    interest: the transaction allows for PAYOFF_LEEWAY_DAYS more days of interest and one late fee.
+    A defaulted loan's debt is frozen: exactly what it says."""
+    if row.status != "active":
+        return payoff
+    year = 10_000 * 365
+    interest = -(-row.principal_outstanding * row.apr_bps * PAYOFF_LEEWAY_DAYS // year)  # rounded up, as billed
+    fee = -(-row.installment_amount * LATE_FEE_BPS // 10_000)
+    return payoff + interest + fee
+
+
 def _repay(book: LoanBookWallet, row: LoanRow, amount: int | None, everything: bool = False) -> tuple[int, list[WalletCall]]:
     if row.status not in ("active", "defaulted"):
         raise Conflict(f"loan {row.loan_id} is {row.status}: nothing to repay", status=row.status)
     due_now, payoff = book.amount_due(row.loan_id)
-    if everything:  # early repayment is free: the rest of the principal, interest and fees to date
-        return payoff, [book.call("repay", [row.loan_id, payoff], f"pay off loan {row.loan_id}: {book.tokens(payoff)}")]
+    if everything:  # early repayment is free: the rest of the principal, interest (days begun) and fees to date
+        limit = payoff_limit(row, payoff)
+        worded = f"pay off loan {row.loan_id}: {book.tokens(payoff)} today"
+        if limit > payoff:
+            worded += f" (LoanBook takes what is owed when it is mined, at most {book.tokens(limit)})"
+        return payoff, [book.call("repay", [row.loan_id, limit], worded)]
     amount = amount or due_now
     if amount == 0:
         raise Conflict(f"loan {row.loan_id}: nothing is due now; to prepay, send an amount, or pay the loan off",
@@ -102,8 +124,10 @@ def prepare(db: Session, settings: Settings, wallet: str, loan_id: int, request:
                            f"{money(amount, book.decimals())} this needs", balance=balance, amount=amount)  # fmt: skip
         if request.action == "fund":
             calls[:0] = funding_approval(db, settings, book, amount, now, "this funding")
-        elif book.allowance() < amount:
-            calls.insert(0, book.approve(amount))
+        else:  # a payoff offers a little more than today's figure (payoff_limit); the balance need not hold it
+            allowed = payoff_limit(row, amount) if request.action == "payoff" else amount
+            if book.allowance() < allowed:
+                calls.insert(0, book.approve(allowed))
     return WalletTxPublic(
         loan_id=loan_id, action=request.action, amount=amount,
         transactions=WalletCallPublic.of(calls),

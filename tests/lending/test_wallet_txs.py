@@ -105,3 +105,28 @@ def test_investors_fund_the_borrower_repays_and_investors_claim(client, chain_id
     before = world.balance(second)
     _send(w3, second, everything["transactions"])
     assert world.balance(second) == before + everything["amount"]
+
+
+def test_a_payoff_mined_days_after_its_quote_still_closes_the_loan(client, chain_identity_settings, borrower, approved, world):  # noqa: F811
+    """A payoff owes the current installment's interest for the days begun, so its figure grows
+    daily; one that arrived short would be a partial prepayment charged the whole period's interest.
+    The transaction offers a few days' leeway, and LoanBook takes only what is owed when mined."""
+    settings = chain_identity_settings
+    w3 = get_web3(settings)
+    loan_id = created_loan(client, settings, borrower, approved)["loan_id"]
+    world.fund_equally(loan_id)
+    world.chain.tx(world.book.functions.disburse(loan_id), world.investors[0].address)
+    settle(settings)
+    w3.provider.make_request("anvil_setBalance", [borrower.account.address, hex(10**18)])
+    loan = world.loan(loan_id)
+    world.chain.mine_at(loan["startTime"] + 3 * 86_400 + 60)  # four days of the first period begun
+    quoted = world.book.functions.amountDue(loan_id).call()[1]
+    world.chain.tx(world.token.functions.faucet(borrower.account.address, 2 * quoted), world.admin.address)
+    planned = _prepare(client, borrower.headers, loan_id, action="payoff").json()
+    assert planned["amount"] == quoted and "at most" in planned["transactions"][-1]["description"]
+    before = world.balance(borrower.account)
+    world.chain.set_next_timestamp(loan["startTime"] + 6 * 86_400 + 60)  # mined three days later
+    _send(w3, borrower.account, planned["transactions"])
+    owed_then = before - world.balance(borrower.account)
+    assert world.loan(loan_id)["status"] == 3  # Repaid: not a partial prepayment
+    assert quoted < owed_then < quoted + loan["principal"] * loan["aprBps"] * 4 // (10_000 * 365)
