@@ -105,6 +105,7 @@ def snapshot(anvil, chain_settings) -> Iterator[None]:
     # wall clock, which `audit verify` holds entry times against (an entry is not after its anchor).
     latest = int(rpc_call(chain_settings.rpc_url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
     rpc_call(chain_settings.rpc_url, "evm_setTime", [max(int(time.time()), latest)])
+    rpc_call(chain_settings.rpc_url, "evm_mine")  # so the latest block, what tests read as "now", has that time
     yield
     assert rpc_call(chain_settings.rpc_url, "evm_revert", [snap]) is True
 
