@@ -374,10 +374,13 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         if (expiresAt != 0 && block.timestamp >= expiresAt) revert NoteMarketOrderExpired(orderId, expiresAt);
     }
 
-    /// @dev The loan, which must be Active: its principal outstanding is then above zero and its
-    ///      notes are exactly its principal.
+    /// @dev The loan, which must be Active with principal outstanding: its notes are exactly its
+    ///      principal, and a price is a share of what is outstanding. An Active loan can have none
+    ///      left while it still owes late fees (LoanBook closes a loan only once they are paid):
+    ///      its notes would then trade for nothing although they still earn those fees.
     function _activeLoan(uint256 loanId) private view returns (ILoanBook.Loan memory l) {
         l = loanBook.loan(loanId);
         if (l.status != ILoanBook.LoanStatus.Active) revert NoteMarketLoanNotActive(loanId, uint8(l.status));
+        if (l.principalOutstanding == 0) revert NoteMarketNothingOutstanding(loanId, l.feesDue);
     }
 }

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    and_,
     or_,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -81,6 +82,18 @@ class LoanRow(EventRef, Base):
     claimed: Mapped[int] = mapped_column(Uint, default=0)
     created_block: Mapped[int] = mapped_column(BigInteger)
     created_tx: Mapped[str | None] = mapped_column(String(66))  # tx_hash: the last event that touched the loan
+
+    @property
+    def trades(self) -> bool:
+        """Whether its notes trade on NoteMarket: active with principal outstanding. An active loan
+        can have none left while it still owes late fees, and NoteMarket prices notes as a share of
+        the principal outstanding, so it refuses them (`NoteMarketNothingOutstanding`)."""
+        return self.status == "active" and self.principal_outstanding != 0
+
+    @classmethod
+    def trading(cls) -> ColumnElement[bool]:
+        """`trades`, as a query condition."""
+        return and_(cls.status == "active", cls.principal_outstanding != 0)
 
     @property
     def owes(self) -> bool:

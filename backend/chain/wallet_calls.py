@@ -56,6 +56,12 @@ class LoanBookWallet:
     def min_ticket(self) -> int:
         return int(self._read(self.book.functions.minTicket()))
 
+    def late_fee_bps(self) -> int:
+        """LoanBook's late fee (immutable: read once)."""
+        if not hasattr(self, "_late_fee_bps"):
+            self._late_fee_bps = int(self._read(self.book.functions.lateFeeBps()))
+        return self._late_fee_bps
+
     def investor_level(self) -> int:
         """The KYC level LoanBook asks of anyone funding or receiving notes."""
         return int(self._read(self.book.functions.investorKycLevel()))

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.anchoring import documents
-from backend.anchoring.models import BATCH_ANCHORED
+from backend.anchoring.models import BATCH_ANCHORED, Document
 from backend.chain.projection_models import AnchorRow
 from backend.config import Settings
 from backend.disclosure.models import DisclosureReport
@@ -119,7 +119,12 @@ def served_binding(session: Session, period: str, data: bytes) -> ReportBindingP
 
 def bind_published(session: Session) -> int:
     """Queue the binding of every published report that has none (reports published before they
-    were bound to their month); returns how many. Idempotent."""
+    were bound to their month); returns how many. Idempotent. Once each report has a binding
+    queued (reports are bound as they are published), it costs two counts a pass."""
+    reports = session.scalar(select(func.count()).select_from(DisclosureReport)) or 0
+    bound = session.scalar(select(func.count()).select_from(Document).where(Document.anchor_uri.startswith(URI_PREFIX)))
+    if (bound or 0) >= reports:
+        return 0
     queued = 0
     for report in session.scalars(select(DisclosureReport).order_by(DisclosureReport.period)):
         if documents.by_hash(session, report_digest(report.period, report.doc_hash)) is None:

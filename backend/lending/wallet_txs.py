@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from backend.chain.deploy_params import LATE_FEE_BPS
+from backend.chain.deploy_params import DAY
 from backend.chain.kyc_reader import is_verified
 from backend.chain.loan_book import deadline_clock
+from backend.chain.loan_terms import BPS, period_interest
 from backend.chain.projection_models import LoanRow
 from backend.chain.wallet_calls import LoanBookWallet, WalletCall
 from backend.config import Settings
@@ -43,7 +44,7 @@ def _fund(settings: Settings, book: LoanBookWallet, row: LoanRow, amount: int | 
     return amount, [book.call("fund", [row.loan_id, amount], f"fund loan {row.loan_id} with {book.tokens(amount)}")]
 
 
-def payoff_limit(row: LoanRow, payoff: int) -> int:
+def payoff_limit(book: LoanBookWallet, row: LoanRow, payoff: int) -> int:
     """What a payoff transaction offers LoanBook, which takes only what is owed when it is mined.
 
     An active loan's payoff grows as each day of its period begins (and by a late fee when one is
@@ -52,9 +53,8 @@ def payoff_limit(row: LoanRow, payoff: int) -> int:
     A defaulted loan's debt is frozen: exactly what it says."""
     if row.status != "active":
         return payoff
-    year = 10_000 * 365
-    interest = -(-row.principal_outstanding * row.apr_bps * PAYOFF_LEEWAY_DAYS // year)  # rounded up, as billed
-    fee = -(-row.installment_amount * LATE_FEE_BPS // 10_000)
+    interest = period_interest(row.principal_outstanding, row.apr_bps, PAYOFF_LEEWAY_DAYS * DAY)
+    fee = -(-row.installment_amount * book.late_fee_bps() // BPS)  # rounded up, as LoanBook assesses it
     return payoff + interest + fee
 
 
@@ -63,7 +63,7 @@ def _repay(book: LoanBookWallet, row: LoanRow, amount: int | None, everything: b
         raise Conflict(f"loan {row.loan_id} is {row.status}: nothing to repay", status=row.status)
     due_now, payoff = book.amount_due(row.loan_id)
     if everything:  # early repayment is free: the rest of the principal, interest (days begun) and fees to date
-        limit = payoff_limit(row, payoff)
+        limit = payoff_limit(book, row, payoff)
         worded = f"pay off loan {row.loan_id}: {book.tokens(payoff)} today"
         if limit > payoff:
             worded += f" (LoanBook takes what is owed when it is mined, at most {book.tokens(limit)})"
@@ -125,7 +125,7 @@ def prepare(db: Session, settings: Settings, wallet: str, loan_id: int, request:
         if request.action == "fund":
             calls[:0] = funding_approval(db, settings, book, amount, now, "this funding")
         else:  # a payoff offers a little more than today's figure (payoff_limit); the balance need not hold it
-            allowed = payoff_limit(row, amount) if request.action == "payoff" else amount
+            allowed = payoff_limit(book, row, amount) if request.action == "payoff" else amount
             if book.allowance() < allowed:
                 calls.insert(0, book.approve(allowed))
     return WalletTxPublic(

@@ -70,7 +70,7 @@ def crossed_pairs(db: Session, now: int) -> list[tuple[MarketListingRow, MarketB
         select(listing, bid, LoanRow)
         .join(bid, and_(bid.loan_id == listing.loan_id, bid.price_bps >= listing.price_bps, bid.bidder != listing.seller))
         .join(LoanRow, LoanRow.loan_id == listing.loan_id)
-        .where(listing.status == "open", bid.status == "open", LoanRow.status == "active",
+        .where(listing.status == "open", bid.status == "open", LoanRow.trading(),
                listing.live_at(now), bid.live_at(now))
         .order_by(listing.loan_id, listing.price_bps, listing.listing_id, bid.price_bps.desc(), bid.bid_id)
     )

@@ -91,7 +91,7 @@ def _open_orders(db: Session, settings: Settings, model: type, loan_id: int | No
     and the latest block's time, which their yields are worked out at (a chain fact, so two reads
     between blocks agree)."""
     query = (select(model, LoanRow).join(LoanRow, LoanRow.loan_id == model.loan_id)
-             .where(model.status == "open", LoanRow.status == "active"))  # fmt: skip
+             .where(model.status == "open", LoanRow.trading()))  # fmt: skip
     if loan_id is not None:
         query = query.where(model.loan_id == loan_id)
     if db.scalar(query.with_only_columns(model.loan_id).limit(1)) is None:
@@ -159,12 +159,17 @@ def _tx(action: str, loan_id: int, notes: int, cost: int, calls: list[WalletCall
                           transactions=WalletCallPublic.of(calls))
 
 
+def _fees_only(loan: LoanRow) -> str:
+    return " but owes late fees only" if loan.status == "active" else ""
+
+
 def _active_loan(db: Session, loan_id: int) -> LoanRow:
     loan = db.get(LoanRow, loan_id)
     if loan is None:
         raise NotFound(f"no loan {loan_id} in the chain index", loan_id=loan_id)
-    if loan.status != "active":
-        raise Conflict(f"loan {loan.loan_id} is {loan.status}: only notes of active loans trade", status=loan.status)
+    if not loan.trades:
+        raise Conflict(f"loan {loan.loan_id} is {loan.status}{_fees_only(loan)}: only notes of active loans with "
+                       "principal outstanding trade", status=loan.status)  # fmt: skip
     return loan
 
 
@@ -280,8 +285,9 @@ def _taking(db: Session, settings: Settings, wallet: str, model: type, order_id:
     kind, key, maker, withdraw = SIDES[model]
     row = _open_order(db, model, order_id)
     loan = db.get(LoanRow, row.loan_id)
-    if loan is None or loan.status != "active":
-        raise Conflict(f"loan {row.loan_id} is no longer active: its notes do not trade", loan_id=row.loan_id)
+    if loan is None or not loan.trades:
+        raise Conflict(f"loan {row.loan_id} is no longer active with principal outstanding: its notes do not trade",
+                       loan_id=row.loan_id)  # fmt: skip
     market = NoteMarketWallet(settings, wallet)
     if getattr(row, maker) == market.wallet:
         raise Conflict(f"{kind} {order_id} is your own: {withdraw} it instead", **{key: order_id})

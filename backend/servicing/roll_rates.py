@@ -77,6 +77,10 @@ def episodes(session: Session, clock: int | None = None) -> list[Episode]:
     return [Episode(loan_id, installment, level) for (loan_id, installment), level in sorted(worst.items())]
 
 
+def _defaulted_on_an_installment(loan: LoanRow) -> bool:
+    return loan.status == "defaulted" and loan.installments_settled < loan.installments
+
+
 def outcomes(found: Iterable[Episode], loans: Mapping[int, LoanRow],
              aging: Mapping[int, ServicingPublic]) -> list[tuple[Episode, bool]]:  # fmt: skip
     """(episode, defaulted) for each resolved episode; open ones are left out. `loans` holds the
@@ -86,14 +90,15 @@ def outcomes(found: Iterable[Episode], loans: Mapping[int, LoanRow],
     a part payment towards that one does not settle it): that episode went through
     every bucket (LoanBook marks a default only past the last), whatever the servicing pass saw of
     it, and it counts even when no pass saw it late (declared between two passes); its earlier
-    episodes were cured."""
+    episodes were cured. A loan defaulted with every installment settled, owing late fees only,
+    defaulted on no installment: it gives no default episode (roll rates are of installments)."""
     top = len(LATE_BUCKETS) - 1
     resolved, defaults_seen = [], set()
     for episode in found:
         loan = loans.get(episode.loan_id)
         if loan is None:
             continue
-        if loan.status == "defaulted" and episode.installment > loan.installments_settled:
+        if _defaulted_on_an_installment(loan) and episode.installment > loan.installments_settled:
             resolved.append((replace(episode, worst=top), True))
             defaults_seen.add(loan.loan_id)
         elif loan.status in ("repaid", "defaulted"):
@@ -101,7 +106,7 @@ def outcomes(found: Iterable[Episode], loans: Mapping[int, LoanRow],
         elif (standing := aging.get(episode.loan_id)) is not None and standing.installments_paid >= episode.installment:
             resolved.append((episode, False))  # active, and it has paid the installment since
     for loan in loans.values():
-        if loan.status == "defaulted" and loan.loan_id not in defaults_seen:
+        if _defaulted_on_an_installment(loan) and loan.loan_id not in defaults_seen:
             resolved.append((Episode(loan.loan_id, loan.installments_settled + 1, top), True))
     return resolved
 

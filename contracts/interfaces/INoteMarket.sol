@@ -153,6 +153,10 @@ interface INoteMarket {
     error NoteMarketPriceOutOfRange(uint16 priceBps, uint16 maxBps);
     /// @param status The loan's LoanBook status (2 = Active is the only tradable one).
     error NoteMarketLoanNotActive(uint256 loanId, uint8 status);
+    /// @notice An Active loan whose principal is all repaid and that owes late fees only: every
+    ///         price is a share of the principal outstanding, so its notes would trade for nothing.
+    /// @param feesDue The late fees it still owes (LoanBook's last word on it, read before any accrual).
+    error NoteMarketNothingOutstanding(uint256 loanId, uint256 feesDue);
     error NoteMarketInsufficientNotes(uint256 loanId, uint256 held, uint256 listed);
     error NoteMarketNotApproved(address seller);
     error NoteMarketListingClosed(uint256 listingId);

@@ -6,7 +6,7 @@ import json
 import shutil
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from typer.testing import CliRunner
 from web3 import Web3
 
@@ -15,7 +15,7 @@ from backend.anchoring.models import KIND_AUDIT_HEAD
 from backend.audit import log
 from backend.audit.checkpoints import checkpoint_head
 from backend.audit.head_commitment import head_digest
-from backend.audit.models import AuditCheckpoint
+from backend.audit.models import AuditCheckpoint, AuditEntry
 from backend.audit.verify import anchoring_delay, verify_audit_log
 from backend.cli.main import app
 from backend.content.store import get_content_store
@@ -181,7 +181,9 @@ def test_an_unanchored_tail_older_than_the_anchoring_delay_is_flagged(anchored_l
     record(settings, 11, 20)
     delay = anchoring_delay(settings)
     with session_scope(settings) as session:
-        soon = verify_audit_log(session, settings, now=datetime.now(UTC) + timedelta(seconds=delay - 60))
+        began = session.scalar(select(AuditEntry.recorded_at).where(AuditEntry.seq == 11))
+        first = datetime.strptime(began, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)  # timed from the entry
+        soon = verify_audit_log(session, settings, now=first + timedelta(seconds=delay - 1))
         assert soon.ok and soon.last_verified_anchor_seq == 10  # an honest batcher still has time
     human = CliRunner().invoke(app, ["audit", "verify"])
     assert human.exit_code == 0 and "INTACT" in human.output and "entries 11..20 are not anchored yet" in human.output

@@ -4,6 +4,7 @@ later ones go to the buyer; LoanBook's transfer rules hold; nothing is ever held
 
 from __future__ import annotations
 
+from backend.chain import loan_terms as lt
 from tests.contracts.helpers import DAY, events, expect_revert
 
 UNIT = 10**6
@@ -427,8 +428,11 @@ def test_a_standing_bid_pays_nothing_for_principal_a_prepayment_returned(world, 
     bid_id = world.place(bidder, "bid", loan_id, notes, 9_700)
     assert world.market.functions.proceedsOf(bid_id, notes).call() == notes * 9_700 // 10_000  # nothing repaid yet
 
-    chain.mine_at(start + DAY)
-    world.repay(loan_id, book.functions.amountDue(loan_id).call()[1] - 1)
+    # In the last day of the first period (its whole interest earned), one unit short of the payoff.
+    loan = world.loan(loan_id)
+    chain.mine_at(start + loan["installmentPeriod"] - 3_600)
+    interest = lt.period_interest(loan["principal"], loan["aprBps"], loan["installmentPeriod"])
+    world.repay(loan_id, interest + loan["principal"] - 1)
     loan = world.loan(loan_id)
     assert (loan["status"], loan["principalOutstanding"]) == (2, 1)
     assert world.market.functions.proceedsOf(bid_id, notes).call() == _at(notes, 9_700, loan) == 0
@@ -515,3 +519,31 @@ def test_a_bid_needs_the_allowance_for_what_it_pays_now(world, snapshot):
     bid_id = world.place(bidder, "bid", loan_id, 10 * UNIT, 9_000)
     expect_revert(chain, market.functions.repriceBid(bid_id, 9_100), b, "NoteMarketAllowanceTooLow", b, needed,
                   _at(10 * UNIT, 9_100, loan))  # fmt: skip
+
+
+def test_notes_of_a_loan_owing_only_late_fees_do_not_trade(world, snapshot):
+    """All its principal repaid, a late fee still owed: LoanBook keeps the loan Active until the fee
+    is paid, and its notes still earn that fee, but every price is a share of the principal
+    outstanding, now zero. Taking or matching an order, or placing one, is refused instead of moving
+    notes for nothing."""
+    book, market, chain = world.book, world.market, world.chain
+    seller, bidder = world.investors[:2]
+    loan_id, start = world.active_loan(investors=[seller, world.investors[2]])
+    world.ready_for_market(seller, bidder)
+    ask = world.place(seller, "ask", loan_id, UNIT, 9_500)
+    bid = world.place(bidder, "bid", loan_id, UNIT, 9_600)
+    loan = world.loan(loan_id)
+    period = loan["installmentPeriod"]
+    rows = lt.schedule(loan["principal"], loan["aprBps"], period, loan["installments"])
+    world.repay(loan_id, rows[0].amount, at=start + period + 20 * DAY)  # late: a fee, left owing
+    for row in rows[1:]:
+        world.repay(loan_id, row.amount, at=start + row.number * period)
+    loan = world.loan(loan_id)
+    assert (loan["status"], loan["principalOutstanding"]) == (2, 0) and loan["feesDue"] > 0
+    fees = loan["feesDue"]
+    keeper = world.outsider.address
+    expect_revert(chain, market.functions.matchOrders(ask, bid, UNIT), keeper, "NoteMarketNothingOutstanding", loan_id, fees)
+    expect_revert(chain, market.functions.buy(ask, UNIT, MAX_UINT), bidder.address, "NoteMarketNothingOutstanding",
+                  loan_id, fees)  # fmt: skip
+    expect_revert(chain, world.sell(bid, UNIT), seller.address, "NoteMarketNothingOutstanding", loan_id, fees)
+    assert book.functions.balanceOf(seller.address, loan_id).call() > 0  # still the seller's, earning the fee

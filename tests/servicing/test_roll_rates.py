@@ -110,6 +110,15 @@ def test_a_part_payment_before_the_default_is_no_cure():
     assert rates == {"grace": 0.44, "late_16_30": 0.833, "late_31_120": 0.917, "defaultable": 0.983}
 
 
+def test_a_default_with_every_installment_settled_is_no_default_of_an_installment():
+    """A loan that settled all 12 installments but left a late fee unpaid stays Active and may be
+    declared in default: it defaulted on no installment, so it adds no default to the roll rates
+    (its late episode on installment 1 was cured)."""
+    found = [Episode(9, 1, GRACE)]
+    resolved = outcomes(found, {9: _loan(9, "defaulted", paid=12, touched=12)}, {})
+    assert [((e.loan_id, e.installment, e.worst), defaulted) for e, defaulted in resolved] == [((9, 1, GRACE), False)]
+
+
 def test_the_pd_now_of_a_loan_follows_where_it_stands():
     pd, rates = 0.12, estimate([])
     assert pd_now(pd, _loan(1, "funding"), None, rates) == pd  # not started: its whole term ahead
