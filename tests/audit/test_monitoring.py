@@ -52,11 +52,12 @@ def test_round_trips_off_market_prices_and_large_gifts_are_flagged(settings, wor
         Indexer().catch_up(settings)
         left = session.get(LoanRow, loan_id).principal_outstanding
     worth = 100 * UNIT * left // (12_000 * UNIT)
-    cheap = world.place(a, "ask", loan_id, 100 * UNIT, 4_000)  # 40% of face: well under half of what it stands for
+    cheap = world.place(a, "ask", loan_id, 100 * UNIT, 4_000)  # 40% of what the notes stand for: well under half
+    cost = world.market.functions.costOf(cheap, 100 * UNIT).call()
     world.chain.tx(world.buy(cheap, 100 * UNIT), c.address)
     (mispriced,) = _alerts(settings, rule="off_market_price")
-    assert (mispriced.wallets, mispriced.amount) == ([a.address, c.address], worth - 40 * UNIT)
-    assert f"standing for {worth} of principal outstanding traded for {40 * UNIT}" in mispriced.detail
+    assert (mispriced.wallets, mispriced.amount) == ([a.address, c.address], worth - cost)
+    assert f"standing for {worth} of principal outstanding traded for {cost}" in mispriced.detail
 
     # Notes handed over outside the market, and handed back within the window.
     gift = world.chain.tx(world.book.functions.safeTransferFrom(b.address, d.address, loan_id, 2_000 * UNIT, b""), b.address)

@@ -34,7 +34,7 @@ def test_selling_far_below_the_fair_price_asks_first_warns_and_cancel_sends_noth
     expect(dialog).to_be_visible()
     expect(page.locator("#confirm-cancel")).to_be_focused()  # the safe choice has the focus
     expect(dialog).to_contain_text(f"Sell 100.00 of notes of loan {loan_id}?")
-    expect(dialog).to_contain_text("receive 60.00, 60.00% of face on average, from 1 bid")
+    expect(dialog).to_contain_text("receive 60.00, 60.00% of the principal outstanding on average, from 1 bid")
     expect(dialog).to_contain_text("Fair price ")
     expect(page.locator("#confirm-warning")).to_contain_text("Warning: you would sell ")
     expect(page.locator("#confirm-warning")).to_contain_text("below the fair price (we warn beyond 5%)")
