@@ -33,8 +33,8 @@ from backend.errors import Conflict, NotFound
 from backend.identity.kyc.erasures import erased_wallets, erasure_log
 from backend.identity.kyc.lifecycle import erase_wallet
 from backend.identity.kyc.service import my_data
-from backend.identity.models import KycRecord
 from backend.identity.kyc.submission import submit
+from backend.identity.models import KycRecord
 from backend.identity.schemas import KycCreate
 from backend.scoring.schemas import ApplicationCreate
 from backend.scoring.service import score_application
