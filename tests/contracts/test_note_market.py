@@ -416,16 +416,21 @@ def test_matching_refuses_what_it_should(world, snapshot):
 # ---- prices per unit of principal outstanding (audit M-1): an order keeps its meaning as the loan amortizes
 
 
+def _a_standing_bid_for_all_of_a_sellers_notes(world):
+    """The audit's setup: a 97% bid, left standing, for every note one of a loan's two funders holds."""
+    seller, bidder, other = world.investors[:3]
+    loan_id, start = world.active_loan(investors=[seller, other])
+    world.ready_for_market(seller, bidder)
+    notes = world.book.functions.balanceOf(seller.address, loan_id).call()
+    return seller, bidder, loan_id, start, notes, world.place(bidder, "bid", loan_id, notes, 9_700)
+
+
 def test_a_standing_bid_pays_nothing_for_principal_a_prepayment_returned(world, snapshot):
     """The audit's PoC A: a 97% bid left standing while the borrower prepays all but one unit. The
     seller keeps the prepayment (it claims it) and the sale then pays only for the unit still
     outstanding: 97% of it rounds to nothing, so the bidder loses nothing."""
     book, chain = world.book, world.chain
-    seller, bidder, other = world.investors[:3]
-    loan_id, start = world.active_loan(investors=[seller, other])
-    world.ready_for_market(seller, bidder)
-    notes = book.functions.balanceOf(seller.address, loan_id).call()
-    bid_id = world.place(bidder, "bid", loan_id, notes, 9_700)
+    seller, bidder, loan_id, start, notes, bid_id = _a_standing_bid_for_all_of_a_sellers_notes(world)
     assert world.market.functions.proceedsOf(bid_id, notes).call() == notes * 9_700 // 10_000  # nothing repaid yet
 
     # In the last day of the first period (its whole interest earned), one unit short of the payoff.
@@ -447,11 +452,7 @@ def test_a_standing_bid_pays_its_price_of_what_installments_left_outstanding(wor
     """The audit's PoC B: the same 97% bid after 6 of 12 installments pays 97% of the ~51.5% of
     principal still outstanding, and the rest of the schedule returns the bidder more than it paid."""
     book, chain = world.book, world.chain
-    seller, bidder, other = world.investors[:3]
-    loan_id, start = world.active_loan(investors=[seller, other])
-    world.ready_for_market(seller, bidder)
-    notes = book.functions.balanceOf(seller.address, loan_id).call()
-    bid_id = world.place(bidder, "bid", loan_id, notes, 9_700)
+    seller, bidder, loan_id, start, notes, bid_id = _a_standing_bid_for_all_of_a_sellers_notes(world)
     for k in range(1, 7):
         chain.mine_at(start + k * 30 * DAY)
         world.repay(loan_id, book.functions.amountDue(loan_id).call()[0])
