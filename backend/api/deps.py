@@ -148,6 +148,8 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
 # again when told `fresh_sign_in_required`.
 FRESH_SIGN_IN: frozenset[str] = frozenset({
     "kyc.data", "kyc.erase", "admin.kyc.reveal", "admin.kyc.erase", "admin.roles.change", "admin.roles.confirm",
+    # a rejection grants nothing, but a copied token could veto every grant the other admins propose
+    "admin.roles.reject",
 })
 # Staff views read all day from one session also carry sealed personal notes: an underwriter's review
 # note (score.read), the collections case log with borrowers' hardship requests (servicing.collections,

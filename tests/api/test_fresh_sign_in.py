@@ -67,6 +67,8 @@ def test_an_old_admin_session_cannot_change_roles_reveal_or_erase(tmp_path):
         client.post("/api/v1/admin/roles", headers=old, json=grant),
         client.post("/api/v1/admin/roles", headers=old, json={**grant, "action": "revoke"}),
         client.post(f"/api/v1/admin/roles/pending/{proposed['id']}/confirm", headers=_session_begun(settings, colleague, 60)),
+        client.post(f"/api/v1/admin/roles/pending/{proposed['id']}/reject", headers=_session_begun(settings, colleague, 60)),
+        client.post(f"/api/v1/admin/roles/pending/{proposed['id']}/reject", headers=old),  # nor withdraw it
         client.post("/api/v1/admin/kyc/1/reveal", headers=old, json={"reason": "review"}),
         client.delete(f"/api/v1/admin/kyc/wallets/{someone.address}", headers=old),
     ):
