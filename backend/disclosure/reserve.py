@@ -88,7 +88,10 @@ def _cover(defaults: float, ratio_bps: int, balance: int) -> tuple[int, float]:
     """(expected claims, the share of a default's principal investors can count on) when `defaults`
     of principal outstanding is expected to default: the ratio, less as far as the balance falls short."""
     claims = round(defaults * ratio_bps / BPS)
-    return claims, ratio_bps / BPS * (min(1.0, balance / claims) if claims else 1.0)
+    # With no claims expected the ratio holds only if there is money to pay it: an empty reserve
+    # covers nothing, however few defaults are expected (a new platform, a book still funding).
+    met = min(1.0, max(0, balance) / claims) if claims else (1.0 if balance > 0 else 0.0)
+    return claims, ratio_bps / BPS * met
 
 
 def loss_after_cover(cover_share: float | None, ratio: float | None) -> float:
@@ -118,12 +121,23 @@ class BookRisk:
     rates: dict[str, RollRate]
     cover_share: float | None
     coverage_ratio: float | None
+    balance: int | None = None  # the reserve's balance; None leaves a single claim unbounded by it
 
     @property
     def loss(self) -> float:
         """The share of a default's principal outstanding a note holder is expected to lose after the
-        reserve's cover (`loss_after_cover`)."""
+        reserve's cover (`loss_after_cover`), over a book of many small claims."""
         return loss_after_cover(self.cover_share, self.coverage_ratio)
+
+    def loss_on(self, outstanding: int) -> float:
+        """`loss` for a default of a loan with `outstanding` principal: the book's expected share, but
+        never more than the whole balance pays of that one claim. The book's share spreads the balance
+        over the expected claims as if they were many and small; one loan large against the reserve
+        (a young platform's first loans) would be promised cover the balance cannot pay."""
+        share = self.cover_share
+        if share is not None and self.balance is not None and outstanding > 0:
+            share = min(share, max(0, self.balance) / outstanding)
+        return loss_after_cover(share, self.coverage_ratio)
 
 
 def book_risk(session: Session) -> BookRisk:
@@ -131,4 +145,4 @@ def book_risk(session: Session) -> BookRisk:
     rates = roll_rates(session, aging)
     reserve = reserve_figures(session, aging=aging, rates=rates)
     ratio = None if reserve.coverage_ratio_bps is None else reserve.coverage_ratio_bps / BPS
-    return BookRisk(aging, rates, reserve.expected_cover_share, ratio)
+    return BookRisk(aging, rates, reserve.expected_cover_share, ratio, reserve.balance)

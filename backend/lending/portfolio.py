@@ -85,15 +85,16 @@ def _fair_value(fact: DecisionFacts | None, loan: LoanRow, notes: int, standing:
     if loan.status != "active" or not notes or fact is None or fact.pd is None:
         return None
     paid = standing.installments_paid if standing else loan.installments_settled
-    return fair_value(loan, paid, now, notes, fact.pd, risk.loss, late_rate(standing, risk.rates))
+    return fair_value(loan, paid, now, notes, fact.pd, risk.loss_on(loan.principal_outstanding),
+                      late_rate(standing, risk.rates))
 
 
-def _after_cover(pd: float | None, exposure: int, risk: BookRisk) -> int | None:
-    """PD x what a default costs the investors once the reserve has paid (`BookRisk.loss`) x exposure;
-    None without a PD or when the reserve's share cannot be told."""
+def _after_cover(pd: float | None, exposure: int, risk: BookRisk, outstanding: int) -> int | None:
+    """PD x what a default of a loan with `outstanding` principal costs the investors once the reserve
+    has paid (`BookRisk.loss_on`) x exposure; None without a PD or when the reserve's share cannot be told."""
     if pd is None or risk.cover_share is None:
         return None
-    return round(pd * risk.loss * exposure)
+    return round(pd * risk.loss_on(outstanding) * exposure)
 
 
 def _exposure(loan: LoanRow, notes: int, now: int) -> int:
@@ -209,7 +210,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
             days_past_due=state.days_past_due if state else None, bucket=state.bucket if state else None,
             pd_now=(pd := _pd_now(fact, loan, state, risk.rates) if loan.status in AT_RISK else None),
             expected_loss=_expected_loss(pd, exposure),
-            expected_loss_after_cover=_after_cover(pd, exposure, risk),
+            expected_loss_after_cover=_after_cover(pd, exposure, risk, loan.principal_outstanding),
             fair_value=_fair_value(fact, loan, note.balance, state, risk, now),
         ))  # fmt: skip
     at_risk = [p for p in positions if p.status in AT_RISK and p.exposure > 0]

@@ -55,7 +55,7 @@ SIDES = {MarketListingRow: ("listing", "listing_id", "seller", "delist"), Market
 def _value(loan: LoanRow, fact: DecisionFacts | None, risk: BookRisk, notes: int, value: int, now: int) -> dict:
     """Notes of a loan at a price, as orders and quotes show them: the principal outstanding they
     stand for, the price against it, the buyer's yield at that price, to maturity and expected
-    (defaults at the loan's PD from where it stands, losing `risk.loss` of a default's principal
+    (defaults at the loan's PD from where it stands, losing `risk.loss_on` of a default's principal
     outstanding), and the price at which the expected yield is the loan's own rate, like every
     price in bps of the principal the notes stand for. Where the loan stands is the last servicing
     pass's (`risk.aging`)."""
@@ -64,7 +64,8 @@ def _value(loan: LoanRow, fact: DecisionFacts | None, risk: BookRisk, notes: int
     paid = standing.installments_paid if standing else loan.installments_settled
     pd = fact.pd if fact else None
     late = late_rate(standing, risk.rates)
-    fair = fair_value(loan, paid, now, notes, pd, risk.loss, late)
+    loss = risk.loss_on(loan.principal_outstanding)
+    fair = fair_value(loan, paid, now, notes, pd, loss, late)
     return {
         "outstanding": outstanding, "price_to_outstanding": value / outstanding if outstanding else None,
         "installments_left": loan.installments - paid,
@@ -72,7 +73,7 @@ def _value(loan: LoanRow, fact: DecisionFacts | None, risk: BookRisk, notes: int
         "yield_to_maturity": yield_to_maturity(loan, paid, now, notes, value),
         "pd": pd,
         "pd_now": pd_now(pd, loan, standing, risk.rates) if pd is not None else None,
-        "expected_yield": expected_yield(loan, paid, now, notes, value, pd, risk.loss, late),
+        "expected_yield": expected_yield(loan, paid, now, notes, value, pd, loss, late),
         "fair_price_bps": None if fair is None or not outstanding else int(pricing.price_bps_of(fair, notes, loan.principal, loan.principal_outstanding)),
     }  # fmt: skip
 

@@ -43,9 +43,9 @@ def test_a_reserve_short_of_its_claims_leaves_the_uncovered_defaults_the_whole_l
 
 def test_the_expected_loss_after_cover_is_pd_times_the_loss_left_to_investors():
     # The review's portfolio case: PD 10% on 1,000 at stake, 80% covered: 1,000 x 0.10 x (0.85 - 0.80).
-    assert _after_cover(0.10, 1_000, _risk(0.8, 0.8)) == 5
-    assert _after_cover(0.10, 1_000, _risk(None, 0.8)) is None  # the reserve's share cannot be told
-    assert _after_cover(None, 1_000, _risk(0.8, 0.8)) is None  # no PD
+    assert _after_cover(0.10, 1_000, _risk(0.8, 0.8), 1_000) == 5
+    assert _after_cover(0.10, 1_000, _risk(None, 0.8), 1_000) is None  # the reserve's share cannot be told
+    assert _after_cover(None, 1_000, _risk(0.8, 0.8), 1_000) is None  # no PD
 
 
 def test_the_fair_value_of_a_late_loan_with_the_reviewers_figures():
@@ -60,3 +60,24 @@ def test_the_fair_value_of_a_late_loan_with_the_reviewers_figures():
     assert fair / principal == pytest.approx(0.9638, abs=5e-5)
     old = fair_value(loan, 0, now, principal, 0.039, LGD * (1 - 0.8), late_rate=0.5)
     assert old / principal == pytest.approx(0.9051, abs=5e-5)
+
+
+def test_an_empty_reserve_covers_nothing_even_with_no_claims_expected():
+    # A new platform, or one whose loans are all still funding: no active loan, so no claims
+    # expected; the first-user review saw "expected to pay 80%" with nothing in the reserve.
+    from backend.disclosure.reserve import _cover
+
+    assert _cover(0.0, 8_000, 0) == (0, 0.0)
+    assert _cover(0.0, 8_000, -5) == (0, 0.0)  # a balance the events cannot explain is still nothing to pay from
+    assert _cover(0.0, 8_000, 100) == (0, pytest.approx(0.8))  # money in and nothing expected: the ratio holds
+    assert _cover(100.0, 8_000, 40) == (80, pytest.approx(0.8 * 40 / 80))
+
+
+def test_one_default_is_never_promised_more_cover_than_the_whole_balance():
+    # ReserveFund.coverageFor pays min(ratio x principal outstanding, balance): a reserve of 100
+    # against a loan of 10,000 pays 1% of its principal, however small the book's expected claims.
+    risk = BookRisk(aging={}, rates={}, cover_share=0.8, coverage_ratio=0.8, balance=100)
+    assert risk.loss_on(10_000) == pytest.approx(LGD - 0.01)
+    assert risk.loss_on(125) == pytest.approx(LGD - 0.8) == risk.loss  # 100 pays 80% of 125 in full
+    assert BookRisk(aging={}, rates={}, cover_share=0.8, coverage_ratio=0.8, balance=0).loss_on(10_000) == LGD
+    assert _after_cover(0.10, 1_000, risk, 10_000) == round(0.10 * (LGD - 0.01) * 1_000)
