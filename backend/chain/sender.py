@@ -320,6 +320,13 @@ class OutboxSender:
                 gas = int(fn.estimate_gas(params) * GAS_MARGIN)
                 tx = fn.build_transaction({**params, **fees, "nonce": nonce, "gas": gas})
             except ContractLogicError as exc:
+                if nonce > w3.eth.get_transaction_count(account.address, "latest"):
+                    # The estimate ran on a state without our earlier transactions, and this call may
+                    # depend on one (a revoke behind its attest): judge it once they are mined. No
+                    # back-off, and nothing else is sent this round, so it stays first in line and
+                    # is judged as soon as they are (a call that truly reverts still fails then).
+                    intent.error = f"estimate reverted behind our unmined transactions: {_decoded(settings, exc)[0]}"
+                    return "stop"
                 _fail(intent, *_decoded(settings, exc))
                 return "failed"
             except TRANSIENT:
