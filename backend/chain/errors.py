@@ -81,8 +81,8 @@ def error_table(settings: Settings) -> dict[bytes, dict]:
 def _as_bytes(data: Any) -> bytes | None:
     if data is None:
         return None
-    if isinstance(data, dict):  # some nodes nest it: {"data": "0x..."}
-        return _as_bytes(data.get("data"))
+    if isinstance(data, dict):  # nested: {"data": "0x..."} (Anvil, geth), {"result": "0x..."} (Ganache 7)
+        return _as_bytes(data.get("data") or data.get("result"))
     if isinstance(data, (bytes, bytearray)):
         return bytes(data)
     if isinstance(data, str):

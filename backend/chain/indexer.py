@@ -167,10 +167,13 @@ class Indexer:
         self, settings: Settings, w3: Web3, session: Session, cp: IndexerCheckpoint,
         followed: Followed, start: int, end: int, head: int,
     ) -> bool:  # fmt: skip
+        end_before = w3.eth.get_block(end)["hash"]  # the chain the logs are read from ...
         logs = w3.eth.get_logs({"address": followed.addresses, "fromBlock": start, "toBlock": end})
         recent_from = max(start, head - settings.indexer_reorg_window)
         wanted = {end, start} | set(range(recent_from, end + 1)) | {lg["blockNumber"] for lg in logs}
         headers = {n: w3.eth.get_block(n) for n in sorted(wanted)}
+        if headers[end]["hash"] != end_before:
+            return False  # ... is not the chain the headers were read from: a reorg in between
         if cp.block_hash is not None and headers[start]["parentHash"].to_0x_hex() != cp.block_hash:
             return False  # the chain moved under us; the next round's reorg check handles it
         for lg in logs:

@@ -16,7 +16,10 @@ is committed before the next step, so the process may die anywhere:
 - a transaction left unmined for `outbox_fee_bump_after` seconds is re-signed at the *same*
   nonce with higher fees (replace-by-fee). The new bytes are committed before they are
   broadcast and every earlier hash is kept in `replaced_tx_hashes`; all of them are the same
-  call at the same nonce, so at most one is ever mined, and receipts are looked up under all.
+  call at the same nonce, so at most one is ever mined, and receipts are looked up under all;
+- after the signing key is rotated, what the old key left in flight is reconciled like the rest
+  (per-sender nonces): only a fee bump needs the old key, so a slow one is kept broadcast and
+  shown as stalled, and one whose nonce went elsewhere is re-signed under today's key.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from datetime import timedelta
 import requests
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import aliased
 from web3 import Web3
 from web3.exceptions import (
@@ -123,28 +126,35 @@ class OutboxSender:
     # ---------------------------------------------------------------- reconcile
 
     def _reconcile(self, settings: Settings, w3: Web3, account: LocalAccount) -> int:
-        address = account.address
         head = w3.eth.block_number
-        latest_nonce = w3.eth.get_transaction_count(address, "latest")
         with session_scope(settings) as session:
+            # Every sender with something in flight, not only today's key: what a rotated-out key
+            # left behind still needs its receipt, its re-broadcast or its consumed-nonce check.
+            senders = {account.address} | set(
+                session.scalars(select(Intent.sender).where(Intent.status.in_(IntentStatus.IN_FLIGHT)).distinct())
+            )
+            latest_nonces = {sender: w3.eth.get_transaction_count(sender, "latest") for sender in sorted(senders)}
             ids = list(
                 session.scalars(
                     select(Intent.id)
-                    .where(Intent.sender == address)
-                    .where(
-                        Intent.status.in_(IntentStatus.IN_FLIGHT)
-                        # confirmed at a nonce the chain has not reached: the node lost blocks
-                        | ((Intent.status == IntentStatus.CONFIRMED) & (Intent.nonce >= latest_nonce))
-                    )
+                    .where(or_(*(
+                        (Intent.sender == sender)
+                        & (
+                            Intent.status.in_(IntentStatus.IN_FLIGHT)
+                            # confirmed at a nonce the chain has not reached: the node lost blocks
+                            | ((Intent.status == IntentStatus.CONFIRMED) & (Intent.nonce >= latest))
+                        )
+                        for sender, latest in latest_nonces.items()
+                    )))
                     .order_by(Intent.nonce)
                 )
-            )
+            )  # fmt: skip
         # Before the re-broadcasts below, so an automining node mines what waited behind the gap
-        # in this same round.
-        self._fill_lost_nonces(settings, w3, account, latest_nonce)
+        # in this same round. Only today's key can sign the filler.
+        self._fill_lost_nonces(settings, w3, account, latest_nonces[account.address])
         changed = 0
         for intent_id in ids:
-            changed += self._track(settings, w3, intent_id, head, latest_nonce)
+            changed += self._track(settings, w3, intent_id, head, latest_nonces)
         return changed
 
     def _fill_lost_nonces(self, settings: Settings, w3: Web3, account: LocalAccount, latest_nonce: int) -> None:
@@ -204,10 +214,11 @@ class OutboxSender:
                             intent.key, intent.nonce, filler)  # fmt: skip
                 intent.error = f"{reason}{LOST_BLOCK_NOTE}nonce {intent.nonce} filled by a no-op {filler}"
 
-    def _track(self, settings: Settings, w3: Web3, intent_id: int, head: int, latest_nonce: int) -> int:
+    def _track(self, settings: Settings, w3: Web3, intent_id: int, head: int, latest_nonces: dict[str, int]) -> int:
         with session_scope(settings) as session:
             intent = session.get(Intent, intent_id)
             before = intent.status
+            latest_nonce = latest_nonces[intent.sender]
             receipt = _receipt_of_any(w3, intent)
             if receipt is None and intent.nonce >= latest_nonce and _ensure_broadcast(w3, intent):
                 receipt = _receipt_of_any(w3, intent)  # an automining node has it mined already
@@ -220,7 +231,17 @@ class OutboxSender:
                 or (intent.status == IntentStatus.SIGNED and intent.nonce >= latest_nonce and refused_for_fees(intent))
             )
             if bump:
-                bump = bump_fees(settings, w3, self._account or platform_account(settings, SIGNER_ROLE), intent)
+                signer = self._account or platform_account(settings, SIGNER_ROLE)
+                if intent.sender == signer.address:
+                    bump = bump_fees(settings, w3, signer, intent)
+                else:
+                    # Only the rotated-out key can replace its transaction at that nonce, and sending the
+                    # call anew under today's key could run it twice while the old bytes may still be
+                    # mined: keep them broadcast, and show the intent as stalled to the operator.
+                    bump = False
+                    if not (intent.error or "").startswith(ROTATED_OUT):
+                        reason = intent.error or f"unmined after {settings.outbox_fee_bump_after:g}s"
+                        intent.error = f"{ROTATED_OUT}{reason}"
             mined_now = False
             if receipt is not None:
                 self._record_receipt(settings, w3, session, intent, receipt)
@@ -302,9 +323,9 @@ class OutboxSender:
             elif outcome == "stop":
                 break
         if sent:  # an automining node has mined them already: record that in the same round
-            head, latest_nonce = w3.eth.block_number, w3.eth.get_transaction_count(account.address)
+            head, latest_nonces = w3.eth.block_number, {account.address: w3.eth.get_transaction_count(account.address)}
             for intent_id in sent:
-                changed += self._track(settings, w3, intent_id, head, latest_nonce)
+                changed += self._track(settings, w3, intent_id, head, latest_nonces)
         return changed
 
     def _sign_and_send(
@@ -320,6 +341,13 @@ class OutboxSender:
                 gas = int(fn.estimate_gas(params) * GAS_MARGIN)
                 tx = fn.build_transaction({**params, **fees, "nonce": nonce, "gas": gas})
             except ContractLogicError as exc:
+                if nonce > w3.eth.get_transaction_count(account.address, "latest"):
+                    # The estimate ran on a state without our earlier transactions, and this call may
+                    # depend on one (a revoke behind its attest): judge it once they are mined. No
+                    # back-off, and nothing else is sent this round, so it stays first in line and
+                    # is judged as soon as they are (a call that truly reverts still fails then).
+                    intent.error = f"estimate reverted behind our unmined transactions: {_decoded(settings, exc)[0]}"
+                    return "stop"
                 _fail(intent, *_decoded(settings, exc))
                 return "failed"
             except TRANSIENT:
@@ -449,6 +477,7 @@ def _ensure_broadcast(w3: Web3, intent: Intent) -> bool:
 
 
 BROADCAST_REJECTED = "broadcast rejected: "
+ROTATED_OUT = "signed by a rotated-out key, which alone can bump its fee: "
 LOST_BLOCK_NOTE = "; its block was lost: "  # appended to a failed intent's revert reason
 # How geth, Anvil, Ganache and public endpoints refuse a transaction for its fees ("max fee per gas
 # less than block base fee", "transaction underpriced", "replacement transaction underpriced", ...).

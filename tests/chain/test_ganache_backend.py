@@ -1,5 +1,5 @@
 """The backend's chain machinery on Ganache 7 (shanghai) too: the outbox sends and confirms, and
-the indexer reads the events back."""
+the indexer reads the events back; a revert at gas estimation is decoded to its custom error."""
 
 import pytest
 from sqlalchemy import func, select
@@ -60,3 +60,25 @@ def _reads_at_a_past_block(settings) -> None:
     calls = [token.functions.balanceOf(RECIPIENT), token.functions.totalSupply()]
     assert read_many(calls, "MockStablecoin") == [now, token.functions.totalSupply().call()]
     assert read_many(calls[:1], "MockStablecoin", 1) == [0]
+
+
+@pytest.mark.ganache
+def test_a_revert_at_estimation_is_decoded_on_ganache(tmp_path, artifacts):
+    """Ganache 7 nests the revert data under `error.data.result`, not `error.data.data`."""
+    port = free_port()
+    settings = make_settings(tmp_path, chain_port=port, rpc_url=f"http://127.0.0.1:{port}", chain_node="ganache")
+    node = LocalNode(settings)
+    node.start(timeout=120)
+    try:
+        deploy_all(settings)
+        migrate.upgrade(settings)
+        with session_scope(settings) as session:
+            enqueue(session, key="revoke-never-attested", contract="KYCRegistry", function="revoke",
+                    args=["0x000000000000000000000000000000000000dEaD"], settings=settings)  # fmt: skip
+        process_until_idle(settings, timeout=60)
+        with session_scope(settings) as session:
+            intent = session.scalars(select(Intent)).one()
+        assert intent.status == IntentStatus.FAILED and intent.error_name == "KYCRegistryNotAttested"
+        assert intent.error_args == {"wallet": "0x000000000000000000000000000000000000dead"}
+    finally:
+        node.stop()

@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import func, select
 from web3 import Web3
 
+from backend.chain.client import get_web3
 from backend.chain.deploy import deploy_all
+from backend.chain.index_check import verify_index
 from backend.chain.indexer import Indexer, index_at, index_status, rebuild
 from backend.chain.models import ChainEvent, IndexerCheckpoint
 from backend.chain.node import LocalNode, rpc_call
@@ -88,6 +90,39 @@ def state_in(session) -> dict:
 def _anchor_tx(world, root: bytes, uri: str) -> dict:
     data = world.anchor.encode_abi("anchor", args=[root, 1, uri])
     return {"from": world.admin.address, "to": world.anchor.address, "data": data, "gas": hex(300_000)}
+
+
+def test_a_reorg_between_reading_the_logs_and_the_headers_is_noticed(indexed, monkeypatch):
+    """The range's logs are read, then its headers. A reorg in between that replaces blocks which
+    had none of our logs with blocks that have some passes the other checks (the start's parent is
+    unchanged, every fetched log's block still matches): the round must give up, not checkpoint
+    the new chain's hash without its logs."""
+    settings, world = indexed
+    Indexer().catch_up(settings)
+    for _ in range(3):
+        rpc_call(settings.rpc_url, "evm_mine")  # empty blocks the next round indexes
+    root = Web3.keccak(text="lost-in-the-race")
+    w3 = get_web3(settings)  # the indexer's own client
+    real_get_logs = w3.eth.get_logs
+    fired = []
+
+    def get_logs_then_reorg(params):
+        logs = real_get_logs(params)
+        if not fired:
+            fired.append(True)
+            rpc_call(settings.rpc_url, "anvil_reorg", [2, [[_anchor_tx(world, root, "ipfs://x"), 1]]])
+        return logs
+
+    monkeypatch.setattr(w3.eth, "get_logs", get_logs_then_reorg)
+    Indexer().catch_up(settings)
+    monkeypatch.undo()
+    Indexer().catch_up(settings)
+    assert fired
+    on_chain = world.anchor.events.Anchored().get_logs(from_block=0, argument_filters={"root": root})
+    assert len(on_chain) == 1
+    with session_scope(settings) as session:
+        assert session.get(AnchorRow, "0x" + root.hex()) is not None
+    assert verify_index(settings).ok
 
 
 def test_events_feed_the_projections(indexed):
