@@ -35,6 +35,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import Table, TypeDecorator, delete, func, insert, select, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from backend.backup.stream import (
     BackupUnreadable,
@@ -49,8 +50,16 @@ from backend.db.models import Base
 from backend.db.session import begin_snapshot, get_engine, session_scope
 from backend.errors import ConfigurationError, Conflict
 from backend.identity.crypto.keyfile import decode_key, read_or_create_secret
-from backend.identity.kyc.erasures import ensure_erasure_log, erasure_log
-from backend.identity.kyc.lifecycle import replay_erasures
+from backend.identity.kyc.erasure_replay import replay_erasures
+from backend.identity.kyc.erasure_scope import settle_erasures
+from backend.identity.kyc.erasures import (
+    ErasureLog,
+    ErasureLogUnusable,
+    check_binding,
+    ensure_erasure_log,
+    erasure_log,
+    read_log,
+)
 
 FORMAT = 1
 # Tables a fresh migration seeds; a target holding only these seeds counts as empty.
@@ -172,6 +181,8 @@ def create_backup(settings: Settings, path: Path, progress: Progress | None = No
     """Write an encrypted backup of the database (one consistent snapshot) and embedded content."""
     key = backup_key(settings)
     ensure_erasure_log(settings)  # from the first backup on, a host that lacks the log is a host it was not carried to
+    with session_scope(settings) as session:
+        settle_erasures(session, settings)  # entries whose outcome was lost, read off the database
     engine = get_engine(settings)
     revision = migrate.current_revision(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -183,8 +194,11 @@ def create_backup(settings: Settings, path: Path, progress: Progress | None = No
     with open(partial, "wb") as out, engine.connect().execution_options(**snapshot) as conn:
         with conn.begin():
             begin_snapshot(conn)
+            # Read after the snapshot began: an erasure commits only once its entry is written, so every
+            # erasure the snapshot holds is in these lines. A restore refuses a log not beginning with them.
+            binding = read_log(settings).binding()
             # Counted in the dump's snapshot: the header (authenticated) gives readers their total.
-            sealed = SealedWriter(out, key, {**header, "rows": _count(conn)})
+            sealed = SealedWriter(out, key, {**header, "rows": _count(conn), "erasure_log": binding})
             zipped = gzip.GzipFile(fileobj=_Sink(sealed.write), mode="wb", mtime=0)
             manifest = _dump(conn, zipped.write, progress)
         with zipped:
@@ -252,6 +266,7 @@ class RestoreReport:
     blobs: int
     restored: bool  # False for a verification only
     erasures_replayed: int = 0  # records and notes erased after the backup was taken, erased again
+    erasures_skipped: tuple[str, ...] = ()  # erasures of unknown outcome that erasure's guards held off, why
 
 
 def _replay(source: BinaryIO, key: bytes, on_table, on_row, on_blob, progress: Progress | None) -> RestoreReport:
@@ -325,25 +340,40 @@ def _reset_sequences(conn: Connection) -> None:
                     conn.execute(text(f"SELECT setval('{sequence}', COALESCE((SELECT MAX({column.name}) FROM {table.name}), 0) + 1, false)"))
 
 
-def _check_erasure_log(settings: Settings, without_erasure_log: bool) -> None:
-    log = erasure_log(settings)
-    if not log.exists() and not without_erasure_log:
+def _erasure_log_for(settings: Settings, header: dict[str, Any], without_erasure_log: bool) -> ErasureLog | None:
+    """The host's erasure log, read whole and checked against the backup before anything is written."""
+    if without_erasure_log:
+        return None
+    path = erasure_log(settings)
+    log = read_log(settings)
+    if log is None:
         raise Conflict(
-            f"no erasure log at {log}: restoring without it would bring back the personal data of everyone erased "
+            f"no erasure log at {path}: restoring without it would bring back the personal data of everyone erased "
             "after this backup was taken. Copy the log from where the master keys are kept (LOANCHAIN_KYC_ERASURE_LOG), "
             "or restore with --without-erasure-log and erase those people again",
-            erasure_log=str(log),
+            erasure_log=str(path),
         )  # fmt: skip
+    if binding := header.get("erasure_log"):
+        check_binding(log, binding)
+    elif log.created_at and header.get("created_at") and log.created_at > datetime.fromisoformat(header["created_at"]):
+        # A backup from before backups named their log: at least the log must be older than the backup.
+        raise ErasureLogUnusable(
+            f"the erasure log at {path} was started {log.created_at.isoformat()}, after this backup was taken "
+            f"({header['created_at']}): it is not the log kept beside it. Copy that log from where the master keys are "
+            "kept, or restore with --without-erasure-log and erase those people again", erasure_log=str(path),
+        )  # fmt: skip
+    return log
 
 
 def restore_backup(settings: Settings, path: Path, progress: Progress | None = None,
                    without_erasure_log: bool = False) -> RestoreReport:  # fmt: skip
-    """Restore into an empty database, then re-apply the erasure log. Without the log, refused
-    unless `without_erasure_log`: erasures made after the backup are then not re-applied."""
-    _check_erasure_log(settings, without_erasure_log)
+    """Restore into an empty database and re-apply the erasure log, in one transaction. Without the
+    log (or with a log the backup was not taken beside), refused unless `without_erasure_log`:
+    erasures made after the backup are then not re-applied."""
     key = backup_key(settings)
     with open(path, "rb") as source:
         header, _ = read_header(source)
+    log = _erasure_log_for(settings, header, without_erasure_log)
     revision = header.get("revision")
     engine = get_engine(settings)
     tables = {t.name: t for t in _tables()}
@@ -380,7 +410,12 @@ def restore_backup(settings: Settings, path: Path, progress: Progress | None = N
         report = _replay(source, key, on_table, on_row, on_blob, progress)
         flush()
         _reset_sequences(conn)
-    # The backup may predate erasures: the log beside the master keys says which, and they stay erased.
-    with session_scope(settings) as session:
-        replayed = replay_erasures(session, settings)
-    return RestoreReport(revision, report.tables, report.blobs, True, replayed)
+        # The backup may predate erasures: the log beside the master keys says which, and they stay
+        # erased. In the restore's transaction: if this fails, nothing was restored.
+        replayed = None
+        if log is not None:
+            with Session(bind=conn) as session:
+                replayed = replay_erasures(session, settings, log)
+                session.flush()
+    return RestoreReport(revision, report.tables, report.blobs, True, replayed.erased if replayed else 0,
+                         tuple(replayed.skipped) if replayed else ())  # fmt: skip

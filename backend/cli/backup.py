@@ -94,6 +94,8 @@ def _read(command: str, path: Path, json_out: bool, without_erasure_log: bool = 
     console.print(f"{path}: {verb}: {sum(report.tables.values())} rows in {len(report.tables)} tables, "
                   f"{report.blobs} content blobs, schema {report.revision}"
                   + (f"; {report.erasures_replayed} erased since, erased again" if report.erasures_replayed else ""))  # fmt: skip
+    for skipped in report.erasures_skipped:
+        console.print(f"[yellow]warning:[/] {skipped}")
 
 
 @app.command("verify")

@@ -223,7 +223,8 @@ def verify_decisions(json_out: bool = typer.Option(False, "--json")) -> None:
     if json_out:
         print_json({**report.model_dump(mode="json"), "ok": report.ok})
         raise typer.Exit(0 if report.ok else 1)
-    console.print(f"{report.checked} decisions checked, {report.replayed} replayed with their model version")
+    console.print(f"{report.checked} decisions checked, {report.replayed} replayed with their model version"
+                  + (f"; {report.erased} not checked: their application was erased" if report.erased else ""))
     if report.issues:
         table = Table("decision", "hash", "problems", title="decisions that do not verify")
         for issue in report.issues:

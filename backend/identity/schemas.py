@@ -246,3 +246,4 @@ class ErasurePublic(BaseModel):
     erased_records: list[str]
     revocations: list[str]
     erased_notes: int = Field(0, description="Other notes about the wallet shredded with it (the collections case log's)")
+    erased_decisions: list[str] = Field([], description="Its credit decisions no loan was made from: their application (inputs) erased")

@@ -27,6 +27,8 @@ class DecisionIssuePublic(BaseModel):
 
 class DecisionsAuditPublic(BaseModel):
     checked: int
+    erased: int = Field(0, description="Decisions not checked: no loan was made from them and their application was "
+                                       "erased with the applicant's personal data")
     replayed: int = Field(description="Decisions replayed (their model version's artifact is held here)")
     issues: list[DecisionIssuePublic]
 
@@ -47,22 +49,25 @@ def _problems(row: CreditDecision, scorer: Scorer | None) -> list[str]:
 def audit_decisions(db: Session, advance: Callable[[int], None] | None = None) -> DecisionsAuditPublic:
     """Walks every decision in batches (ordered by id, so a long table is read in bounded memory)."""
     scorer_of = cache(scorer_for_version)
-    checked = replayed = 0
+    checked = replayed = erased = 0
     issues: list[DecisionIssuePublic] = []
     after = ""
     while rows := db.scalars(select(CreditDecision).where(CreditDecision.id > after)
                              .order_by(CreditDecision.id).limit(BATCH)).all():  # fmt: skip
         for row in rows:
+            if row.erased_at is not None:
+                erased += 1
+                continue
             scorer = scorer_of(row.model_version)
             replayed += scorer is not None
             if problems := _problems(row, scorer):
                 issues.append(DecisionIssuePublic(id=row.id, decision_hash=row.decision_hash, problems=problems))
-        checked += len(rows)
+        checked += len(rows) - sum(row.erased_at is not None for row in rows)
         after = rows[-1].id
         db.expunge_all()
         if advance:
             advance(len(rows))
-    return DecisionsAuditPublic(checked=checked, replayed=replayed, issues=issues)
+    return DecisionsAuditPublic(checked=checked, erased=erased, replayed=replayed, issues=issues)
 
 
 def decision_count(db: Session) -> int:

@@ -47,9 +47,13 @@ class CreditDecision(Base, WrappedKeyHolder):
     sealed_review_note: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     key_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    # No direct identifiers here: the application's financial characteristics only, kept so an
-    # auditor can replay the decision and recompute its hash.
+    # The application as submitted (declared finances: personal data while `wallet` names its
+    # applicant), kept so an auditor can replay the decision and recompute its hash. When the
+    # applicant's personal data is erased, a decision no loan was made from loses its inputs and
+    # wallet (`erased_at` says so; it can no longer be proven); a loan's decision keeps them
+    # (backend/identity/kyc/erasure_scope.py).
     inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     outputs: Mapped[dict[str, Any]] = mapped_column(JSON)
 
     @property

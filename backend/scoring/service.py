@@ -178,7 +178,8 @@ def decisions_of(db: Session, wallet: str, settings: Settings | None = None, lim
 def referrals_waiting(db: Session, limit: int = 100) -> list[ReferralPublic]:
     """Referrals no underwriter has reviewed yet, oldest first (first come, first served), each with
     the application it decided: the underwriter approves an amount, a term and a budget, not a score."""
-    rows = db.scalars(select(CreditDecision).where(CreditDecision.decision == "refer", CreditDecision.review.is_(None))
+    rows = db.scalars(select(CreditDecision).where(CreditDecision.decision == "refer", CreditDecision.review.is_(None),
+                                                   CreditDecision.erased_at.is_(None))
                       .order_by(CreditDecision.created_at).limit(limit))  # fmt: skip
     return [_referral(row) for row in rows]
 
@@ -201,6 +202,8 @@ def review_decision(db: Session, settings: Settings, reviewer: str, decision_id:
         raise NotFound(f"no credit decision {decision_id}", decision_id=decision_id)
     if row.decision != "refer":
         raise Conflict(f"decision {row.id} is '{row.decision}': only a referral is reviewed", decision=row.decision)
+    if row.erased_at is not None:
+        raise Conflict(f"decision {row.id}'s application was erased with the applicant's personal data: nothing to review")
     if row.review is not None:
         raise Conflict(f"decision {row.id} was already reviewed ({row.review}) by {row.reviewed_by}", review=row.review)
     if same_person(db, row.wallet, reviewer):
@@ -255,6 +258,10 @@ def prove_decision(db: Session, hash_: str) -> DecisionProofPublic:
     rows = db.scalars(
         select(CreditDecision).where(CreditDecision.decision_hash == wanted).order_by(CreditDecision.created_at)
     ).all()
+    if rows and all(row.erased_at is not None for row in rows):
+        raise NotFound(f"the credit decision with hash {wanted} was made from no loan and its application was erased "
+                       "with the applicant's personal data: it can no longer be proven", decision_hash=wanted)  # fmt: skip
+    rows = [row for row in rows if row.erased_at is None]
     if not rows:
         raise NotFound(f"no credit decision with hash {wanted}", decision_hash=wanted)
     first = rows[0]

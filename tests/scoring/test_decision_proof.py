@@ -162,7 +162,7 @@ def test_cli_prove_decision(tmp_path, monkeypatch, application):
         assert missing.exit_code == 2 and "no credit decision" in missing.output
         every = runner.invoke(app, ["model", "verify-decisions", "--json"])
         assert every.exit_code == 0, every.output
-        assert json.loads(every.stdout) == {"checked": 1, "replayed": 1, "issues": [], "ok": True}
+        assert json.loads(every.stdout) == {"checked": 1, "erased": 0, "replayed": 1, "issues": [], "ok": True}
         assert "ALL VERIFIED" in runner.invoke(app, ["model", "verify-decisions"]).stdout
     finally:
         get_settings.cache_clear()
@@ -188,7 +188,7 @@ def test_every_decision_is_checked_at_once(db_factory, scorer, application, risk
                 for a in (application, risky_application) * 2]
         db.commit()
     with db_factory() as db:
-        assert audit_decisions(db).model_dump() == {"checked": 4, "replayed": 4, "issues": []}
+        assert audit_decisions(db).model_dump() == {"checked": 4, "erased": 0, "replayed": 4, "issues": []}
         column, edited, forged = (db.get(CreditDecision, m.id) for m in made[:3])
         column.pd = 0.0001
         edited.outputs = {**edited.outputs, "reasons": []}

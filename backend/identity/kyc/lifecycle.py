@@ -8,10 +8,15 @@ wallet under their own data keys (the collections case log's notes on its loans,
 review notes on its credit decisions: `crypto/holders.py`) are shredded in the same transaction,
 and its notices' delivery failure reasons are cleared.
 
+The wallet's credit decisions that no loan was made from lose their inputs (its declared finances)
+and wallet; a loan's decision stays, as its terms' proof (`erasure_scope.py`). The checks' messages
+(a watch-list match describes the person) are dropped from the record and its history, codes kept.
+
 Backups are not reached at once: one taken before the erasure still holds the wrapped data key,
 and the master key still unwraps it. Two things close that. Each erasure goes into the erasure log
-kept beside the master keys (`erasures.py`), which a restore replays (and without which it refuses
-to run), so a restore does not bring the data back. And the backup worker rotates the master key
+kept beside the master keys (`erasures.py`), naming the rows it erases, written before the erasure
+commits; a restore replays it (`erasure_replay.py`, and refuses to run without it), so a restore does
+not bring the data back. And the backup worker rotates the master key
 after erasures and deletes the old one once no kept backup predates the rotation
 (`backend/backup/shredding.py`): from then on, within backup_keep x backup_interval_hours of the
 erasure (14 days by default), every copy of those backups is noise for the erased person.
@@ -37,93 +42,84 @@ from backend.errors import Conflict, NotFound
 from backend.identity.audit_trail import audit
 from backend.identity.checks.origin import forget_origins
 from backend.identity.checks.reasons import Code, Disposition, Reason
-from backend.identity.crypto.holders import key_holders, shred
+from backend.identity.crypto.holders import shred
 from backend.identity.kyc import attestation
-from backend.identity.kyc.erasures import erased_wallets, log_on_commit
+from backend.identity.kyc.erasure_scope import (
+    clear_decision,
+    holder_ids,
+    repair_log,
+    rows_about,
+    shred_records,
+    still_there,
+    unbound_decisions,
+)
+from backend.identity.kyc.erasures import log_erasure
 from backend.identity.kyc.history import transition
 from backend.identity.kyc.status import Status
 from backend.identity.models import KycRecord, utcnow
 from backend.identity.roles import GRANTABLE, roles_of
 from backend.identity.schemas import ErasurePublic
 from backend.lending.offers import offers_in_flight
+from backend.scoring.models import CreditDecision
 from backend.servicing.channels import forget_failures
 
 OPEN_LOAN_STATUSES = ("funding", "active", "defaulted")
 
 
-def erase_wallet(session: Session, settings: Settings, wallet: str, actor: str) -> ErasurePublic:
+def kept_because(session: Session, settings: Settings, wallet: str, has_records: bool) -> Conflict | None:
+    """Why `wallet`'s personal data must be kept now, or None (erasure's guards; the replay of an
+    erasure whose outcome the log does not know asks them too)."""
     borrowed = session.scalars(select(LoanRow).where(LoanRow.borrower == wallet, LoanRow.status.in_(OPEN_LOAN_STATUSES))
                                .order_by(LoanRow.loan_id))  # fmt: skip
     open_loans = [loan.loan_id for loan in borrowed if loan.owes]
     if in_flight := offers_in_flight(session, wallet):
-        raise Conflict(f"offer {in_flight[0].id} of this wallet is becoming a loan on-chain: personal data is kept while "
-                       "it borrows", offer_id=in_flight[0].id)  # fmt: skip
+        return Conflict(f"offer {in_flight[0].id} of this wallet is becoming a loan on-chain: personal data is kept while "
+                        "it borrows", offer_id=in_flight[0].id)  # fmt: skip
     if open_loans:
         listed = ", ".join(str(i) for i in open_loans)
-        raise Conflict(
+        return Conflict(
             f"personal data is kept while this wallet borrows in open loans ({listed}): "
             "the lender must be able to identify a debtor until the debt is settled",
             loan_ids=open_loans,
         )
+    if has_records and (staff := sorted(roles_of(session, settings, wallet) & GRANTABLE)):
+        return Conflict(f"personal data is kept while this wallet holds a staff role ({', '.join(staff)}): it is how the "
+                        "four-eyes rules know its person; revoke the role first", roles=staff)  # fmt: skip
+    return None
+
+
+def erase_wallet(session: Session, settings: Settings, wallet: str, actor: str) -> ErasurePublic:
     records = list(
         session.scalars(select(KycRecord).where(KycRecord.wallet == wallet, KycRecord.erased_at.is_(None)).with_for_update())
     )
-    if records and (staff := sorted(roles_of(session, settings, wallet) & GRANTABLE)):
-        raise Conflict(f"personal data is kept while this wallet holds a staff role ({', '.join(staff)}): it is how the "
-                       "four-eyes rules know its person; revoke the role first", roles=staff)  # fmt: skip
-    notes = _shred_rows_about(session, wallet)
-    if not records and not notes:
+    if refused := kept_because(session, settings, wallet, has_records=bool(records)):
+        raise refused
+    now = utcnow()
+    holders = rows_about(session, wallet)
+    decisions = unbound_decisions(session, wallet)
+    if not records and not holders and not decisions:
+        repair_log(session, settings, wallet)
         raise NotFound("no KYC data to erase for this wallet")
+    ids = [r.id for r in records]
+    cleared = {CreditDecision.__tablename__: [d.id for d in decisions]} if decisions else {}
+    # Logged (fsynced) before anything changes: an erasure never commits unlogged.
+    entry = log_erasure(session, settings, wallet, now, ids, holder_ids(holders), cleared,
+                        lambda e: still_there(settings, e))  # fmt: skip
     revocations = []
     for record in records:
         if record.status == Status.APPROVED and (key := attestation.revoke(session, settings, record)):
             revocations.append(key)
-    _shred_records(session, records, "personal data erased on request (data key destroyed)", actor)
+    shred_records(session, records, "personal data erased on request (data key destroyed)", actor, now)
+    for row in holders:
+        shred(row)
+    for decision in decisions:
+        clear_decision(decision, now)
     forget_origins(session, wallet)
     forget_failures(session, wallet)
-    ids = [r.id for r in records]
-    audit(session, actor, "kyc.erase", wallet, {"wallet": wallet, "records": ids, "revocations": revocations, "notes": notes})
-    log_on_commit(session, settings, wallet, utcnow().isoformat())
-    return ErasurePublic(wallet=wallet, erased_records=ids, revocations=revocations, erased_notes=notes)
-
-
-def replay_erasures(session: Session, settings: Settings) -> int:
-    """Erase again what the erasure log lists and a restored database still holds (a backup taken
-    before the erasure). The chain needs nothing: the attestations were revoked at the time.
-    Returns the records and notes shredded."""
-    shredded = 0
-    for wallet in erased_wallets(settings):
-        records = list(session.scalars(select(KycRecord).where(KycRecord.wallet == wallet, KycRecord.erased_at.is_(None))
-                                       .with_for_update()))  # fmt: skip
-        _shred_records(session, records, "erasure re-applied after a restore (data key destroyed)", "system")
-        forget_origins(session, wallet)
-        forget_failures(session, wallet)
-        shredded += len(records) + _shred_rows_about(session, wallet)
-    if shredded:
-        audit(session, "system", "kyc.erase.replay", "erasure-log", {"shredded": shredded})
-    return shredded
-
-
-def _shred_records(session: Session, records: list[KycRecord], why: str, actor: str) -> None:
-    now = utcnow()
-    for record in records:
-        shred(record)
-        record.blind_index = None
-        record.erased_at = now
-        erased = Reason(Code.ERASED, why, Disposition.DECISION)
-        transition(session, record, Status.ERASED, [*(Reason.from_dict(r) for r in record.reasons), erased], actor=actor, now=now)
-
-
-def _shred_rows_about(session: Session, wallet: str) -> int:
-    shredded = 0
-    for holder in key_holders():
-        about = holder.about(wallet)
-        if about is None:
-            continue
-        for row in session.scalars(select(holder).where(about, holder.wrapped_key.is_not(None)).with_for_update()):
-            shred(row)
-            shredded += 1
-    return shredded
+    audit(session, actor, "kyc.erase", wallet, {"wallet": wallet, "records": ids, "revocations": revocations, "notes": len(holders),
+                                                "decisions": cleared.get(CreditDecision.__tablename__, []), "erasure": entry.id})  # fmt: skip
+    return ErasurePublic(wallet=wallet, erased_records=ids, revocations=revocations, erased_notes=len(holders),
+                         erased_decisions=cleared.get(CreditDecision.__tablename__, []))  # fmt: skip
 
 
 def expire_due(session: Session, settings: Settings, now: datetime | None = None) -> list[str]:

@@ -1,0 +1,263 @@
+"""The erasure log and the restore: what it re-applies (only what was erased), how it is written
+(before the erasure commits), and which log a restore accepts (the one the backup was taken beside).
+Sources run on SQLite; the restore target runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.backup.schedule import backup_step
+from backend.backup.service import create_backup, restore_backup
+from backend.db import migrate
+from backend.db.session import session_scope
+from backend.errors import NotFound
+from backend.identity.kyc import erasures
+from backend.identity.kyc.erasures import ErasureLogUnusable, erased_wallets, erasure_log, read_log
+from backend.identity.kyc.lifecycle import erase_wallet
+from backend.identity.kyc.service import my_data
+from backend.identity.kyc.submission import submit
+from backend.identity.models import KycRecord
+from backend.identity.roles import roles_of
+from backend.identity.schemas import KycCreate
+from tests.conftest import make_settings
+from tests.identity.conftest import make_applicant
+
+
+def _source(tmp_path):
+    settings = make_settings(tmp_path / "source", database_url=f"sqlite:///{tmp_path / 'source.db'}")
+    migrate.upgrade(settings)
+    return settings
+
+
+def _target(tmp_path, source_settings, database_url, name="target"):
+    settings = make_settings(tmp_path / name, database_url=database_url)
+    shutil.copytree(source_settings.keys_dir, settings.keys_dir)  # keys and erasure log carried over
+    migrate.upgrade(settings)
+    return settings
+
+
+def _submit(settings, person, **changes):
+    with session_scope(settings) as session:
+        return submit(session, settings, person.account.address, KycCreate(**(person.form() | changes)), []).id
+
+
+def _erase(settings, person):
+    with session_scope(settings) as session:
+        return erase_wallet(session, settings, person.account.address, person.account.address)
+
+
+def _records(settings) -> int:
+    with session_scope(settings) as session:
+        return session.scalar(select(func.count()).select_from(KycRecord))
+
+
+def _assert_erased(settings, person):
+    with session_scope(settings) as session, pytest.raises(NotFound):
+        my_data(session, settings, person.account.address)
+
+
+def test_a_restore_keeps_a_record_made_after_the_erasure(tmp_path, database_url):
+    """The wallet erased, verified again (approved), and the backup was taken after that: the
+    restore re-erases the old record only; the new one, and the roles it gives, stay."""
+    settings = _source(tmp_path)
+    person = make_applicant(901)
+    old_id = _submit(settings, person)
+    _erase(settings, person)
+    new_id = _submit(settings, person, city="Shanghai")
+    with session_scope(settings) as session:
+        roles = roles_of(session, settings, person.account.address)
+        assert session.get(KycRecord, new_id).status == "approved" and roles
+    backup = tmp_path / "after-reverification.lcbk"
+    create_backup(settings, backup)
+
+    target = _target(tmp_path, settings, database_url)
+    report = restore_backup(target, backup)
+    assert report.erasures_replayed == 0  # the erased record was erased in the backup already
+    with session_scope(target) as session:
+        assert session.get(KycRecord, new_id).status == "approved" and session.get(KycRecord, new_id).wrapped_key
+        assert session.get(KycRecord, old_id).status == "erased"
+        assert my_data(session, target, person.account.address).data.city == "Shanghai"
+        assert roles_of(session, target, person.account.address) == roles
+
+
+def test_a_wallet_only_line_of_an_older_log_re_erases_only_what_was_made_before_it(tmp_path, database_url):
+    """Lines written before entries named their rows hold the wallet and the time: the replay
+    reaches the wallet's records submitted up to then, not a later one."""
+    settings = _source(tmp_path)
+    person = make_applicant(905)
+    old_id = _submit(settings, person)
+    before = tmp_path / "before-erasure.lcbk"
+    create_backup(settings, before)
+    _erase(settings, person)
+    erased_at = datetime.now(UTC)
+    log = erasure_log(settings)
+    header = log.read_text().splitlines()[0]  # the lines the backup was taken beside stay
+    log.write_text(header + "\n" + json.dumps({"wallet": person.account.address, "erased_at": erased_at.isoformat()}) + "\n")
+    new_id = _submit(settings, person, city="Shanghai")
+    after = tmp_path / "after-reverification.lcbk"
+    create_backup(settings, after)
+
+    target = _target(tmp_path, settings, database_url)
+    assert restore_backup(target, after).erasures_replayed == 0
+    with session_scope(target) as session:
+        assert session.get(KycRecord, new_id).status == "approved" and session.get(KycRecord, new_id).wrapped_key
+    older = _target(tmp_path, settings, f"sqlite:///{tmp_path / 'older.db'}", "older")
+    assert restore_backup(older, before).erasures_replayed == 1
+    with session_scope(older) as session:
+        assert session.get(KycRecord, old_id).wrapped_key is None
+
+
+def test_an_erasure_whose_log_entry_cannot_be_written_does_not_commit(tmp_path, database_url, monkeypatch):
+    """The entry is written (and fsynced) before the erasure commits: a disk that refuses it fails
+    the erasure with nothing changed; the retry erases and logs, and a restore keeps it erased."""
+    settings = _source(tmp_path)
+    person = make_applicant(902)
+    _submit(settings, person)
+    backup = tmp_path / "before-erasure.lcbk"
+    create_backup(settings, backup)
+    lines = read_log(settings).lines
+
+    def disk_full(*_args):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patched, pytest.raises(OSError, match="No space"):
+        patched.setattr(erasures.os, "write", disk_full)
+        _erase(settings, person)
+    with session_scope(settings) as session:
+        assert all(r.wrapped_key is not None for r in session.scalars(select(KycRecord)))  # nothing committed
+    assert read_log(settings).lines == lines
+    assert _erase(settings, person).erased_records  # the retry
+    assert erased_wallets(settings) == [person.account.address]
+
+    target = _target(tmp_path, settings, database_url)
+    assert restore_backup(target, backup).erasures_replayed == 1
+    _assert_erased(target, person)
+
+
+def test_a_retried_erasure_logs_an_erasure_the_log_lacks(tmp_path, database_url):
+    """An erasure committed without its line (as before entries were written ahead of the commit):
+    the retry finds nothing left to erase, and logs what was erased, so a restore re-applies it."""
+    settings = _source(tmp_path)
+    person = make_applicant(906)
+    _submit(settings, person)
+    backup = tmp_path / "before-erasure.lcbk"
+    create_backup(settings, backup)
+    header = read_log(settings).lines[0]
+    erased = _erase(settings, person)
+    erasure_log(settings).write_bytes(header)  # the line that was lost
+    with pytest.raises(NotFound):
+        _erase(settings, person)
+    entry = read_log(settings).entries[-1]
+    assert (entry.records, entry.outcome) == (erased.erased_records, "committed")
+
+    target = _target(tmp_path, settings, database_url)
+    assert restore_backup(target, backup).erasures_replayed == 1
+    _assert_erased(target, person)
+
+
+def test_an_entry_whose_outcome_was_lost_is_settled_from_the_database(tmp_path, monkeypatch):
+    """The erasure committed but its `committed` line failed to write: the answer stands (it did
+    commit), and the next backup reads the outcome off the database."""
+    settings = _source(tmp_path)
+    person = make_applicant(907)
+    _submit(settings, person)
+    real = erasures._append
+
+    def no_outcome(path, obj):
+        if obj and "outcome" in obj:
+            raise OSError(5, "Input/output error")
+        real(path, obj)
+
+    monkeypatch.setattr(erasures, "_append", no_outcome)
+    assert _erase(settings, person).erased_records
+    monkeypatch.undo()
+    assert read_log(settings).entries[-1].outcome is None
+    create_backup(settings, tmp_path / "next.lcbk")
+    assert read_log(settings).entries[-1].outcome == "committed"
+
+
+def test_a_torn_last_line_is_ignored_and_a_damaged_line_refuses_before_anything_is_written(tmp_path, database_url):
+    """A crash mid-append tears the last line (its erasure never committed: it is ignored, and cut
+    off by the next append). Any other unreadable line refuses the restore before a row is written."""
+    settings = _source(tmp_path)
+    person = make_applicant(903)
+    _submit(settings, person)
+    backup = tmp_path / "before-erasure.lcbk"
+    create_backup(settings, backup)
+    _erase(settings, person)
+    log = erasure_log(settings)
+    with open(log, "a") as tail:
+        tail.write('{"wallet": "0x12')  # torn by a crash during the next erasure's append
+
+    target = _target(tmp_path, settings, database_url)
+    assert restore_backup(target, backup).erasures_replayed == 1
+    _assert_erased(target, person)
+
+    lines = log.read_text().split("\n")
+    log.write_text("\n".join([lines[0], lines[1][:-5], *lines[2:]]))  # a damaged line inside the log
+    damaged = _target(tmp_path, settings, f"sqlite:///{tmp_path / 'damaged.db'}", "damaged")
+    with pytest.raises(ErasureLogUnusable, match="damaged at line 2"):
+        restore_backup(damaged, backup)
+    assert _records(damaged) == 0
+
+
+def test_a_restore_whose_replay_fails_writes_nothing(tmp_path, database_url, monkeypatch):
+    """The replay runs in the restore's transaction: if it fails, no row was restored and the
+    restore can be run again."""
+    import backend.backup.service as service
+
+    settings = _source(tmp_path)
+    person = make_applicant(908)
+    _submit(settings, person)
+    backup = tmp_path / "before-erasure.lcbk"
+    create_backup(settings, backup)
+    _erase(settings, person)
+    target = _target(tmp_path, settings, database_url)
+
+    def failing(*_args):
+        raise RuntimeError("the replay failed")
+
+    with monkeypatch.context() as patched, pytest.raises(RuntimeError):
+        patched.setattr(service, "replay_erasures", failing)
+        restore_backup(target, backup)
+    assert _records(target) == 0
+    assert restore_backup(target, backup).erasures_replayed == 1
+    _assert_erased(target, person)
+
+
+def test_a_restore_refuses_a_log_the_backup_was_not_taken_beside(tmp_path, database_url):
+    """The platform started once on the new host (its backup worker made an empty log of its own),
+    the real log was not carried: the backup names the lines it was taken beside, and the restore
+    refuses, saying which; `without_erasure_log` remains the explicit way past."""
+    settings = _source(tmp_path)
+    person = make_applicant(904)
+    _submit(settings, person)
+    backup = tmp_path / "before-erasure.lcbk"
+    create_backup(settings, backup)
+    expected = read_log(settings).binding()
+    _erase(settings, person)
+
+    target = make_settings(tmp_path / "new-host", database_url=database_url)
+    shutil.copytree(settings.keys_dir / "kyc", target.keys_dir / "kyc")  # the master keys and the backup key, not the log
+    shutil.copy(settings.keys_dir / "backup.key", target.keys_dir / "backup.key")
+    shutil.copy(settings.keys_dir / "blind-index.key", target.keys_dir / "blind-index.key")
+    migrate.upgrade(target)
+    backup_step(target, datetime.now(UTC))
+    assert erasure_log(target).exists()
+    message = f"begin with {expected['lines']} lines hashing to sha256 {expected['sha256']}"
+    with pytest.raises(ErasureLogUnusable, match=message):
+        restore_backup(target, backup)
+    assert _records(target) == 0
+
+    stale = tmp_path / "stale.jsonl"  # a bare empty file is refused the same way
+    stale.write_bytes(b"")
+    os.replace(stale, erasure_log(target))
+    with pytest.raises(ErasureLogUnusable):
+        restore_backup(target, backup)
+    assert restore_backup(target, backup, without_erasure_log=True).restored

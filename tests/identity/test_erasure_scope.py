@@ -1,0 +1,86 @@
+"""What erasure reaches beyond the KYC record's data key: the checks' messages (a watch-list match
+describes the person) and the wallet's credit applications no loan was made from; a loan's
+decision stays provable."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from backend.chain.projection_models import LoanRow
+from backend.db import migrate
+from backend.db.session import session_scope
+from backend.errors import NotFound
+from backend.identity.kyc.lifecycle import erase_wallet
+from backend.identity.kyc.submission import submit
+from backend.identity.models import KycEvent, KycRecord
+from backend.identity.schemas import KycCreate
+from backend.scoring.integrity import audit_decisions
+from backend.scoring.models import CreditDecision
+from backend.scoring.schemas import ApplicationCreate
+from backend.scoring.service import decisions_of, prove_decision, score_application
+from tests.conftest import make_settings
+from tests.identity.conftest import make_applicant
+from tests.scoring.conftest import SAMPLE
+
+
+@pytest.fixture
+def settings(tmp_path, database_url):
+    settings = make_settings(tmp_path, database_url=database_url)
+    migrate.upgrade(settings)
+    return settings
+
+
+def test_erasure_keeps_only_the_codes_of_a_watch_list_match(settings, tmp_path):
+    person = make_applicant(913)
+    watch = tmp_path / "watch.csv"
+    watch.write_text(f"id,name,aliases,dob,nationality,list\nOFAC-4711,{person.full_name},,{person.date_of_birth},CHN,OFAC SDN\n")
+    settings = settings.model_copy(update=dict(kyc_watchlist_path=watch))
+    with session_scope(settings) as session:
+        record = submit(session, settings, person.account.address, KycCreate(**person.form()), [])
+        assert record.status == "needs_review" and "SANCTIONS_MATCH" in [r["code"] for r in record.reasons]
+        record_id = record.id
+    with session_scope(settings) as session:
+        erase_wallet(session, settings, person.account.address, person.account.address)
+    with session_scope(settings) as session:
+        record = session.get(KycRecord, record_id)
+        reasons = record.reasons + [r for e in session.scalars(select(KycEvent).where(KycEvent.record_id == record_id))
+                                    for r in e.reasons]  # fmt: skip
+    flags = [r for r in reasons if r["code"] == "SANCTIONS_MATCH"]
+    assert flags and all(r["message"] == "" and r["disposition"] == "review" for r in flags)
+    assert not any("OFAC" in r["message"] or "birth" in r["message"] for r in reasons)
+
+
+def _loan(decision_hash: str, borrower: str) -> LoanRow:
+    return LoanRow(
+        loan_id=1, status="repaid", borrower=borrower, underwriter="0x" + "33" * 20,
+        terms_hash="0x" + "44" * 32, agreement_hash="0x" + "55" * 32, decision_hash=decision_hash,
+        principal=1000, apr_bps=1200, installments=12, installment_period=2_592_000, installment_amount=90,
+        funding_deadline=0, origination_fee_bps=100, created_block=1, block_number=1, tx_hash="0x" + "66" * 32,
+        log_index=0,
+    )  # fmt: skip
+
+
+def test_erasure_clears_the_credit_applications_no_loan_was_made_from(settings):
+    """A declined or unused application's inputs (declared finances) and wallet go with the
+    erasure; the one a (repaid) loan was made from stays whole, its hash still proven."""
+    person = make_applicant(914)
+    wallet = person.account.address
+    with session_scope(settings) as session:
+        submit(session, settings, wallet, KycCreate(**person.form()), [])
+        unused = score_application(session, ApplicationCreate(**SAMPLE), settings=settings, wallet=wallet)
+        borrowed = score_application(session, ApplicationCreate(**(SAMPLE | {"amount": SAMPLE["amount"] + 100})),
+                                     settings=settings, wallet=wallet)  # fmt: skip
+        session.add(_loan(borrowed.decision_hash, wallet))
+    with session_scope(settings) as session:
+        erased = erase_wallet(session, settings, wallet, wallet)
+    assert erased.erased_decisions == [unused.id]
+    with session_scope(settings) as session:
+        row = session.get(CreditDecision, unused.id)
+        assert (row.inputs, row.wallet) == ({}, None) and row.erased_at is not None
+        assert [d.id for d in decisions_of(session, wallet)] == [borrowed.id]
+        assert prove_decision(session, borrowed.decision_hash).verified
+        with pytest.raises(NotFound, match="application was erased"):
+            prove_decision(session, unused.decision_hash)
+        report = audit_decisions(session)
+        assert (report.checked, report.erased, report.issues) == (1, 1, [])
