@@ -228,3 +228,34 @@ def test_a_master_key_kept_past_its_retirement_deadline_is_logged_and_shown_in_h
     health = backup_health(settings, T0 + timedelta(days=5, hours=1))
     assert health["status"] == "shredding overdue" and health["shredding_overdue_keys"] == 1
     assert any(r.levelname == "ERROR" and old_key in r.getMessage() for r in caplog.records)
+
+
+def test_retiring_a_master_key_a_kept_backup_still_needs_is_refused_unless_forced(settings, monkeypatch):
+    """`rotate-key` suggests `retire-key`: retired at once, every kept backup would restore with no
+    readable KYC data. The CLI names the backups that still need the key, and `--force` says what it costs."""
+    from backend.db.session import session_scope
+    from backend.identity.crypto.keyring import load_keyring
+    from backend.identity.kyc.submission import submit
+    from backend.identity.schemas import KycCreate
+    from tests.identity.conftest import make_applicant
+
+    person = make_applicant(941)
+    with session_scope(settings) as session:
+        submit(session, settings, person.account.address, KycCreate(**person.form()), [])
+    assert backup_step(settings, T0) == 1
+    kept = scheduled_backups(settings)[0].path.name
+    old = load_keyring(settings).active_id
+    runner = CliRunner()
+    try:
+        point_get_settings_at(monkeypatch, settings)
+        rotated = runner.invoke(app, ["kyc", "rotate-key"])
+        refused = runner.invoke(app, ["kyc", "retire-key", old])
+        still = load_keyring(settings).keys
+        forced = runner.invoke(app, ["kyc", "retire-key", old, "--force"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert rotated.exit_code == 0 and "kept backups" in rotated.output
+    assert refused.exit_code != 0 and kept in refused.output and old in still
+    assert forced.exit_code == 0 and kept in forced.output and "unreadable" in forced.output
+    assert old not in load_keyring(settings).keys

@@ -36,7 +36,8 @@ def test_a_blind_index_key_other_than_the_databases_is_refused(tmp_path):
     """The first use records the key's fingerprint in the database; a host configured with another
     key (a restore without the key file, a second API host with its own var/) is refused, so the
     same national ID on a second wallet still counts as a duplicate of the first."""
-    common = dict(database_url=f"sqlite:///{tmp_path / 'db.db'}", chain_id=1, kyc_master_keys="k1:" + _b64())
+    common = dict(database_url=f"sqlite:///{tmp_path / 'db.db'}", chain_id=1, kyc_master_keys="k1:" + _b64(),
+                  jwt_secret=_b64())  # fmt: skip
     first = make_settings(tmp_path / "host1", kyc_blind_index_key=_b64(), **common)
     migrate.upgrade(first)
     owner, impostor = make_applicant(911), make_applicant(912)

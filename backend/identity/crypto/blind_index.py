@@ -34,6 +34,13 @@ def configured_blind_index_key(settings: Settings) -> bytes:
                                        f"LOANCHAIN_KYC_BLIND_INDEX_KEY (base64, 32 bytes) or put the key file at {path}")
 
 
+def blind_index_key_if_present(settings: Settings) -> bytes | None:
+    """The configured key, or None where none is configured yet (never generating one)."""
+    if settings.kyc_blind_index_key is None and not (settings.keys_dir / "blind-index.key").exists():
+        return None
+    return configured_blind_index_key(settings)
+
+
 def blind_index_key(settings: Settings, session: Session | None = None) -> bytes:
     """The configured key, once the database agrees it is the one its indexes were made under.
     Pass the caller's `session` when it may already have written (SQLite has one writer)."""
