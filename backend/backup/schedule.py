@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.backup.service import Progress, create_backup, verify_backup
-from backend.backup.shredding import retire_aged_out, rotate_after_erasures
+from backend.backup.shredding import overdue_keys, retire_aged_out, rotate_after_erasures
 from backend.config import Settings
 
 log = logging.getLogger("loanchain.backup")
@@ -75,7 +75,7 @@ def take_backup(settings: Settings, now: datetime | None = None, progress: Progr
     for old in scheduled_backups(settings)[settings.backup_keep :]:
         old.path.unlink(missing_ok=True)
     if settings.backup_shred_erasures:
-        retire_aged_out(settings, scheduled_backups(settings)[-1].taken_at)
+        retire_aged_out(settings, scheduled_backups(settings)[-1].taken_at, now)
     return ScheduledBackup(path, now, path.stat().st_size)
 
 
@@ -99,6 +99,10 @@ def backup_health(settings: Settings, now: datetime | None = None) -> dict[str, 
         return {"ok": True, "status": "none yet", "interval_hours": settings.backup_interval_hours}
     age = now - newest[0].taken_at
     stale = age > timedelta(hours=2 * settings.backup_interval_hours)
-    return {"ok": True, "status": "stale" if stale else "ok", "latest": newest[0].path.name,
-            "age_hours": round(age.total_seconds() / 3600, 2), "interval_hours": settings.backup_interval_hours,
-            "kept": len(newest)}  # fmt: skip
+    report = {"ok": True, "status": "stale" if stale else "ok", "latest": newest[0].path.name,
+              "age_hours": round(age.total_seconds() / 3600, 2), "interval_hours": settings.backup_interval_hours,
+              "kept": len(newest)}  # fmt: skip
+    if overdue := overdue_keys(settings, now):  # erasures not yet out of the old backups past the promised window
+        report.update(status="stale" if stale else "shredding overdue", shredding_overdue_keys=len(overdue),
+                      shredding_overdue_since=min(overdue.values()).isoformat())  # fmt: skip
+    return report

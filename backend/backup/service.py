@@ -28,7 +28,7 @@ import hashlib
 import io
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -37,6 +37,14 @@ from sqlalchemy import Table, TypeDecorator, delete, func, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from backend.backup.keys import (
+    KeyCollector,
+    blind_index_key_matches,
+    check_restorable,
+    keys_in,
+    missing_master_keys,
+    needed_by,
+)
 from backend.backup.stream import (
     BackupUnreadable,
     SealedWriter,
@@ -198,7 +206,8 @@ def create_backup(settings: Settings, path: Path, progress: Progress | None = No
             # erasure the snapshot holds is in these lines. A restore refuses a log not beginning with them.
             binding = read_log(settings).binding()
             # Counted in the dump's snapshot: the header (authenticated) gives readers their total.
-            sealed = SealedWriter(out, key, {**header, "rows": _count(conn), "erasure_log": binding})
+            sealed = SealedWriter(out, key, {**header, "rows": _count(conn), "erasure_log": binding,
+                                             "keys": keys_in(conn)})  # fmt: skip
             zipped = gzip.GzipFile(fileobj=_Sink(sealed.write), mode="wb", mtime=0)
             manifest = _dump(conn, zipped.write, progress)
         with zipped:
@@ -267,6 +276,8 @@ class RestoreReport:
     restored: bool  # False for a verification only
     erasures_replayed: int = 0  # records and notes erased after the backup was taken, erased again
     erasures_skipped: tuple[str, ...] = ()  # erasures of unknown outcome that erasure's guards held off, why
+    missing_master_keys: list[str] = field(default_factory=list)  # KYC data this host cannot read (keys.py)
+    blind_index_key_matches: bool | None = None  # None: the backup's database never used the key
 
 
 def _replay(source: BinaryIO, key: bytes, on_table, on_row, on_blob, progress: Progress | None) -> RestoreReport:
@@ -304,11 +315,14 @@ def _replay(source: BinaryIO, key: bytes, on_table, on_row, on_blob, progress: P
 
 def verify_backup(settings: Settings, path: Path, progress: Progress | None = None) -> RestoreReport:
     """Decrypt and check everything, writing nothing."""
+    keys = KeyCollector()
     with open(path, "rb") as source:
-        report = _replay(source, backup_key(settings), lambda *_: None, lambda _: None, lambda *_: None, progress)
+        report = _replay(source, backup_key(settings), keys.on_table, keys.on_row, lambda *_: None, progress)
         source.seek(0)
         header, _ = read_header(source)
-    return RestoreReport(header.get("revision"), report.tables, report.blobs, False)
+    return RestoreReport(header.get("revision"), report.tables, report.blobs, False,
+                         missing_master_keys=missing_master_keys(settings, keys.needed),
+                         blind_index_key_matches=blind_index_key_matches(settings, keys.needed))  # fmt: skip
 
 
 def _check_target(conn: Connection, revision: str | None, settings: Settings) -> None:
@@ -365,15 +379,30 @@ def _erasure_log_for(settings: Settings, header: dict[str, Any], without_erasure
     return log
 
 
-def restore_backup(settings: Settings, path: Path, progress: Progress | None = None,
-                   without_erasure_log: bool = False) -> RestoreReport:  # fmt: skip
-    """Restore into an empty database and re-apply the erasure log, in one transaction. Without the
-    log (or with a log the backup was not taken beside), refused unless `without_erasure_log`:
-    erasures made after the backup are then not re-applied."""
-    key = backup_key(settings)
+def authenticated_header(path: Path, key: bytes) -> dict[str, Any]:
+    """The header, once the first chunk (sealed with the header as associated data) authenticates it."""
     with open(path, "rb") as source:
         header, _ = read_header(source)
+        source.seek(0)
+        next(open_chunks(source, key))
+    return header
+
+
+def _rows_of(path: Path, key: bytes) -> Iterator[dict[str, Any]]:
+    with open(path, "rb") as source:
+        yield from _records(source, key)
+
+
+def restore_backup(settings: Settings, path: Path, progress: Progress | None = None,
+                   without_erasure_log: bool = False, allow_missing_keys: bool = False) -> RestoreReport:  # fmt: skip
+    """Restore into an empty database and re-apply the erasure log, in one transaction. Without the
+    log (or with a log the backup was not taken beside), refused unless `without_erasure_log`:
+    erasures made after the backup are then not re-applied. Refused too, before anything is written,
+    without the keys the backup's data needs (`keys.py`)."""
+    key = backup_key(settings)
+    header = authenticated_header(path, key)
     log = _erasure_log_for(settings, header, without_erasure_log)
+    missing = check_restorable(settings, needed_by(header, lambda: _rows_of(path, key)), allow_missing_keys)
     revision = header.get("revision")
     engine = get_engine(settings)
     tables = {t.name: t for t in _tables()}
@@ -418,4 +447,4 @@ def restore_backup(settings: Settings, path: Path, progress: Progress | None = N
                 replayed = replay_erasures(session, settings, log)
                 session.flush()
     return RestoreReport(revision, report.tables, report.blobs, True, replayed.erased if replayed else 0,
-                         tuple(replayed.skipped) if replayed else ())  # fmt: skip
+                         tuple(replayed.skipped) if replayed else (), missing_master_keys=missing)  # fmt: skip

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from backend.config import Settings
 from backend.db.session import session_scope
+from backend.errors import Conflict
 from backend.identity.crypto.keyring import add_master_key, load_keyring
 from backend.identity.crypto.rotation import keys_in_use, retire, rotate
 from backend.identity.kyc.erasures import erasure_count, erasure_log
@@ -53,16 +54,20 @@ def _save(settings: Settings, state: dict) -> None:
 
 def rotate_after_erasures(settings: Settings, now: datetime) -> str | None:
     """A new active master key if erasures were made since the last rotation; returns the id of
-    the key it replaced (now waiting to be retired), or None."""
+    the key it replaced (now waiting to be retired), or None. Without new erasures, data keys still
+    wrapped under a key waiting to be retired (a KYC request that loaded the keyring before the
+    rotation and committed after it; a row PostgreSQL's SKIP LOCKED passed over) are re-wrapped,
+    so this backup already holds none of them."""
     if settings.kyc_master_keys is not None:
         return None  # keys from the environment: the operator rotates (see the module's docstring)
     state, erased = _state(settings), erasure_count(settings)
     if erased <= state["erasures_rotated"]:
+        _rotate_stragglers(settings, state)
         return None
     old = load_keyring(settings).active_id
     add_master_key(settings)
     report = rotate(settings)
-    if report.remaining:  # a writer still held an old key: try again at the next backup
+    if report.remaining:  # a writer still held an old key: re-wrapped at the next backup
         log.warning("rotation after erasures left %d data keys under old master keys", report.remaining)
     state["retiring"][old] = now.isoformat()
     state["erasures_rotated"] = erased
@@ -71,27 +76,64 @@ def rotate_after_erasures(settings: Settings, now: datetime) -> str | None:
     return old
 
 
-def retire_aged_out(settings: Settings, oldest_kept: datetime | None) -> list[str]:
+def _rotate_stragglers(settings: Settings, state: dict) -> dict[str, int]:
+    """Re-wrap data keys found under keys waiting to be retired; returns what still remains."""
+    if not state["retiring"]:
+        return {}
+    if not (stale := _wrapping(settings, state)):
+        return {}
+    log.warning("data keys still wrapped under master keys waiting to be retired: %s; re-wrapping", stale)
+    rotate(settings)
+    return _wrapping(settings, state)
+
+
+def _wrapping(settings: Settings, state: dict) -> dict[str, int]:
+    with session_scope(settings) as session:
+        in_use = keys_in_use(session)
+    return {key_id: in_use[key_id] for key_id in state["retiring"] if in_use.get(key_id)}
+
+
+def retirement_deadline(settings: Settings, rotated_at: datetime) -> datetime:
+    """By then `backup_keep` newer backups (and one interval's slack) exist: the key should be gone."""
+    return rotated_at + timedelta(hours=settings.backup_interval_hours * (settings.backup_keep + 1))
+
+
+def overdue_keys(settings: Settings, now: datetime) -> dict[str, datetime]:
+    """Keys replaced after erasures and still not retired past their deadline, with the deadline:
+    the erasures before their rotation are still readable in the backups that hold them."""
+    state = _state(settings)
+    deadlines = {key_id: retirement_deadline(settings, datetime.fromisoformat(at)) for key_id, at in state["retiring"].items()}
+    return {key_id: deadline for key_id, deadline in deadlines.items() if now > deadline}
+
+
+def retire_aged_out(settings: Settings, oldest_kept: datetime | None, now: datetime | None = None) -> list[str]:
     """Delete the master keys replaced after erasures once every kept backup was taken after the
-    rotation (`oldest_kept`, the oldest scheduled backup's time) and no live data key needs them."""
+    rotation (`oldest_kept`, the oldest scheduled backup's time) and no live data key needs them: a
+    data key still under one is re-wrapped first. A key that outlives its deadline is logged as an
+    error (and `GET /health` says so under `backups`)."""
     state = _state(settings)
     if not state["retiring"] or oldest_kept is None:
         return []
-    in_use, ring, retired = None, load_keyring(settings), []
-    for key_id, rotated_at in sorted(state["retiring"].items()):
-        if oldest_kept < datetime.fromisoformat(rotated_at):
-            continue  # a kept backup predates the rotation: it holds data keys wrapped under this key
-        # (a backup stamped with the rotation's own time was taken right after it, in the same step)
+    ring, retired = load_keyring(settings), []
+    due = [key_id for key_id, rotated_at in sorted(state["retiring"].items())
+           if oldest_kept >= datetime.fromisoformat(rotated_at)]  # fmt: skip
+    # (a backup stamped with the rotation's own time was taken right after it, in the same step)
+    remaining = _rotate_stragglers(settings, {"retiring": dict.fromkeys(due)}) if due else {}
+    for key_id in due:
+        if remaining.get(key_id):
+            continue
         if key_id in ring.keys:
-            if in_use is None:
-                with session_scope(settings) as session:
-                    in_use = keys_in_use(session)
-            if in_use.get(key_id):
+            try:
+                retire(settings, key_id)
+            except Conflict:  # a data key wrapped under it since the re-wrap: the next pass re-wraps it
                 continue
-            retire(settings, key_id)
         retired.append(key_id)
         del state["retiring"][key_id]
     if retired:
         _save(settings, state)
         log.info("KYC master keys %s retired: erasures before their rotation now reach every backup", retired)
+    for key_id, deadline in overdue_keys(settings, now or datetime.now(UTC)).items():
+        log.error("KYC master key %s is past its retirement deadline %s: %d data keys still wrapped under it, "
+                  "so erasures before its rotation are still readable in old backups; see `loanchain kyc keys`",
+                  key_id, deadline.isoformat(), remaining.get(key_id, 0))  # fmt: skip
     return retired

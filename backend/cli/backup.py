@@ -74,7 +74,7 @@ def list_command(json_out: bool = typer.Option(False, "--json")) -> None:
     console.print(table)
 
 
-def _read(command: str, path: Path, json_out: bool, without_erasure_log: bool = False) -> None:
+def _read(command: str, path: Path, json_out: bool, without_erasure_log: bool = False, allow_missing_keys: bool = False) -> None:
     from backend.backup.service import backup_rows, restore_backup, verify_backup
 
     with cli_errors(), _progress("restoring rows" if command == "restore" else "verifying rows", json_out) as bar:
@@ -84,7 +84,8 @@ def _read(command: str, path: Path, json_out: bool, without_erasure_log: bool = 
             bar.advance(task, rows)
 
         if command == "restore":
-            report = restore_backup(get_settings(), path, progress=advance, without_erasure_log=without_erasure_log)
+            report = restore_backup(get_settings(), path, progress=advance, without_erasure_log=without_erasure_log,
+                                        allow_missing_keys=allow_missing_keys)
         else:
             report = verify_backup(get_settings(), path, progress=advance)
     if json_out:
@@ -96,6 +97,11 @@ def _read(command: str, path: Path, json_out: bool, without_erasure_log: bool = 
                   + (f"; {report.erasures_replayed} erased since, erased again" if report.erasures_replayed else ""))  # fmt: skip
     for skipped in report.erasures_skipped:
         console.print(f"[yellow]warning:[/] {skipped}")
+    if report.missing_master_keys:
+        console.print(f"[red]warning:[/] the keyring lacks master keys {', '.join(report.missing_master_keys)}: "
+                      "the KYC data wrapped under them cannot be read")  # fmt: skip
+    if report.blind_index_key_matches is False:
+        console.print("[red]warning:[/] this host's KYC blind-index key is not the one the backup's data was made under")
 
 
 @app.command("verify")
@@ -112,8 +118,12 @@ def restore_command(
         False, "--without-erasure-log",
         help="Restore although the erasure log (kept with the master keys) is missing: erasures made after the backup "
              "are NOT re-applied, so those people's personal data is live again until each is erased once more"),
+    allow_missing_keys: bool = typer.Option(
+        False, "--allow-missing-keys",
+        help="Restore although the keyring lacks master keys the backup's KYC data is wrapped under: that data "
+             "stays unreadable"),
 ) -> None:  # fmt: skip
     """Restore into an empty database migrated to the backup's schema revision (`loanchain db
     upgrade`); one transaction: a damaged backup or a non-empty database changes nothing. Then the
     erasure log is re-applied; without the log the restore is refused (see --without-erasure-log)."""
-    _read("restore", path, json_out, without_erasure_log)
+    _read("restore", path, json_out, without_erasure_log, allow_missing_keys)

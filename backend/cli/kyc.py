@@ -65,19 +65,26 @@ def rotate_key(
         raise typer.Exit(1)
     retired = sorted(set(ring.keys) - {ring.active_id})
     if retired:
-        console.print(f"retire the old keys with: loanchain kyc retire-key {' '.join(retired)}")
+        console.print("kept backups taken before this rotation still need the old keys: retire them once those "
+                      f"backups have aged out, with: loanchain kyc retire-key {' '.join(retired)} (refused until then)")
 
 
 @app.command("retire-key")
-def retire_key(key_ids: Annotated[list[str], typer.Argument(help="Master key ids to delete.")]) -> None:
-    """Delete old master keys; refused while any data key is still wrapped under one."""
-    from backend.identity.crypto.rotation import retire
+def retire_key(
+    key_ids: Annotated[list[str], typer.Argument(help="Master key ids to delete.")],
+    force: bool = typer.Option(False, "--force", help="Retire although kept backups still need the key: "
+                               "their KYC data can no longer be read after a restore"),
+) -> None:  # fmt: skip
+    """Delete old master keys; refused while any data key, or any kept backup, still needs one."""
+    from backend.backup.retirement import retire_master_key
 
     settings = get_settings()
     with cli_errors():
         for key_id in key_ids:
-            retire(settings, key_id)
+            lost = retire_master_key(settings, key_id, force=force)
             console.print(f"retired {key_id}")
+            if lost:
+                console.print(f"[red]warning:[/] the KYC data in {', '.join(lost)} is now unreadable after a restore")
 
 
 @app.command("prove")

@@ -121,6 +121,7 @@ class RateWindow(Base):
     bucket: Mapped[str] = mapped_column(String(128), primary_key=True)
     window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+    ends_at: Mapped[int] = mapped_column(BigInteger, index=True, server_default="0")
 
 
 class KycRecord(Base, WrappedKeyHolder):

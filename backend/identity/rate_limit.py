@@ -2,30 +2,43 @@
 
 An in-memory limiter would count per process: with N workers an attacker gets N times the limit.
 Each hit is its own short transaction, so a request that fails afterwards (a refused sign-in,
-say) still counts. Keys are hashed: client addresses are personal data.
+say) still counts.
+
+Client addresses are personal data: a bucket names its key by an HMAC under a key derived from the
+JWT signing key (an unkeyed hash of an IPv4 address is reversed by trying them all), and a window
+that has ended is deleted at the next window any client opens, so no row outlives its use.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import time
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from backend.config import Settings
 from backend.db.session import session_scope
 from backend.identity.models import RateWindow
+from backend.identity.tokens import signing_secret
 
 
-def bucket_name(scope: str, key: str) -> str:
-    return f"{scope}:{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+def _bucket_key(settings: Settings) -> bytes:
+    # Derived, not stored: no new secret to carry, and every API host derives the same one.
+    return HKDF(hashes.SHA256(), 32, salt=None, info=b"loanchain/rate-limit-bucket/v1").derive(signing_secret(settings))
+
+
+def bucket_name(settings: Settings, scope: str, key: str) -> str:
+    return f"{scope}:{hmac.new(_bucket_key(settings), key.encode(), hashlib.sha256).hexdigest()[:40]}"
 
 
 def hit(settings: Settings, scope: str, key: str, window_seconds: int, now: float | None = None) -> int:
     """Count one event for (scope, key) in the current window; return the window's count so far."""
     now = time.time() if now is None else now
-    bucket = bucket_name(scope, key)
+    bucket = bucket_name(settings, scope, key)
     window = int(now // window_seconds) * window_seconds
     for _attempt in range(3):
         try:
@@ -36,8 +49,9 @@ def hit(settings: Settings, scope: str, key: str, window_seconds: int, now: floa
                     .values(count=RateWindow.count + 1)
                 ).rowcount
                 if not bumped:
-                    session.execute(delete(RateWindow).where(RateWindow.bucket == bucket, RateWindow.window_start < window))
-                    session.add(RateWindow(bucket=bucket, window_start=window, count=1))
+                    # Opening a window is rare (once per client per window): the time to sweep ended ones.
+                    session.execute(delete(RateWindow).where(RateWindow.ends_at <= now))
+                    session.add(RateWindow(bucket=bucket, window_start=window, count=1, ends_at=window + window_seconds))
                     session.flush()
                     return 1
                 return session.get(RateWindow, (bucket, window)).count

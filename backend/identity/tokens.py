@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from backend.config import Settings
 from backend.db.session import get_or_add
 from backend.errors import ConfigurationError
-from backend.identity.crypto.keyfile import read_or_create_secret
+from backend.identity.crypto.keyfile import read_or_create_local_secret
 from backend.identity.errors import SignInRefused
 from backend.identity.models import RefreshToken, SessionEpoch, utcnow
 
@@ -49,7 +49,9 @@ def signing_secret(settings: Settings) -> bytes:
         if len(secret) < 32:
             raise ConfigurationError("LOANCHAIN_JWT_SECRET must be at least 32 bytes")
         return secret
-    return read_or_create_secret(settings.keys_dir / "jwt.key")
+    path = settings.keys_dir / "jwt.key"
+    return read_or_create_local_secret(path, settings.is_local_chain, f"no JWT signing key: set LOANCHAIN_JWT_SECRET "
+                                       f"(at least 32 bytes, the same on every API host) or put the key file at {path}")
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,15 @@ import hashlib
 import hmac
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from backend.config import Settings
 from backend.identity.crypto.blind_index import blind_index_key
 from backend.scoring.canonical import canonical_json
 
 
-def decision_salt_key(settings: Settings) -> bytes:
-    return hmac.new(blind_index_key(settings), b"loanchain/decision-salt-key/v1", hashlib.sha256).digest()
+def decision_salt_key(settings: Settings, session: Session | None = None) -> bytes:
+    return hmac.new(blind_index_key(settings, session), b"loanchain/decision-salt-key/v1", hashlib.sha256).digest()
 
 
 def decision_salt(key: bytes, model_version: str, inputs: dict[str, Any]) -> str:

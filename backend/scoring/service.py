@@ -135,7 +135,7 @@ def score_application(
 ) -> DecisionPublic:
     """Decide and record. Every call is recorded, repeats included: the log is of decisions.
     `wallet` (who asked) is kept beside the row, outside the hash: only it may take up an approval."""
-    outcome = decide(application, scorer, salt_key=decision_salt_key(settings))
+    outcome = decide(application, scorer, salt_key=decision_salt_key(settings, db))
     row = CreditDecision(
         id=str(uuid.uuid4()),
         model_version=outcome.model_version,

@@ -29,7 +29,7 @@ from backend.config import get_settings
 from backend.content.store import get_content_store
 from backend.db import migrate
 from backend.db.session import get_engine, session_scope
-from backend.errors import Conflict, NotFound
+from backend.errors import ConfigurationError, Conflict, NotFound
 from backend.identity.kyc.erasures import erased_wallets, erasure_log
 from backend.identity.kyc.lifecycle import erase_wallet
 from backend.identity.kyc.service import my_data
@@ -268,3 +268,68 @@ def test_an_erasure_that_rolls_back_is_not_logged(source):
     assert erased_wallets(settings) == []
     with session_scope(settings) as session:
         assert my_data(session, settings, people[1].account.address).data.full_name == people[1].full_name
+
+
+def test_a_restore_is_refused_before_writing_while_the_keyring_lacks_a_master_key_the_backup_needs(source, tmp_path):
+    """Every row restored, and success reported, while no KYC record could be read: the keyring must
+    hold every master key the backup's wrapped data keys name. Verification says which are missing."""
+    from backend.identity.crypto.keyring import add_master_key, load_keyring
+    from backend.identity.crypto.rotation import retire, rotate
+
+    settings, people = source
+    backup = tmp_path / "platform.lcbk"
+    create_backup(settings, backup)
+    old = load_keyring(settings).active_id
+    add_master_key(settings)
+    rotate(settings)
+    retire(settings, old)  # the live database no longer needs it; the backup does
+
+    target = _target(tmp_path, settings, f"sqlite:///{tmp_path / 'target.db'}")
+    verified = verify_backup(target, backup)
+    assert verified.missing_master_keys == [old]
+    assert verify_backup(settings, backup).missing_master_keys == [old]
+    empty = _rows(target)
+    with pytest.raises(Conflict, match=old):
+        restore_backup(target, backup)
+    assert _rows(target) == empty  # nothing written
+    restored = restore_backup(target, backup, allow_missing_keys=True)  # told: KYC data restored unreadable
+    assert restored.restored and restored.missing_master_keys == [old]
+
+
+def test_a_restore_is_refused_on_a_host_whose_blind_index_key_is_not_the_backups(source, tmp_path):
+    """Restored under another blind-index key, duplicate national IDs and four-eyes persons would
+    silently stop matching: the backup carries the key's fingerprint and the restore checks it."""
+    settings, people = source
+    backup = tmp_path / "platform.lcbk"
+    create_backup(settings, backup)
+
+    target = _target(tmp_path, settings, f"sqlite:///{tmp_path / 'target.db'}")
+    (target.keys_dir / "blind-index.key").unlink()
+    from pydantic import SecretStr
+
+    other = target.model_copy(update={"kyc_blind_index_key": SecretStr(base64.b64encode(b"i" * 32).decode())})
+    assert verify_backup(other, backup).blind_index_key_matches is False
+    empty = _rows(other)
+    with pytest.raises(ConfigurationError, match="blind-index"):
+        restore_backup(other, backup, allow_missing_keys=True)  # no flag overrides it
+    with pytest.raises(ConfigurationError, match="blind-index"):
+        restore_backup(target, backup)  # no key at all on the new host
+    assert _rows(other) == empty
+    shutil.copy(settings.keys_dir / "blind-index.key", target.keys_dir / "blind-index.key")
+    assert verify_backup(target, backup).blind_index_key_matches is True
+    assert restore_backup(target, backup).restored
+
+
+def test_a_backup_written_before_headers_named_its_keys_is_read_through_for_them(source, tmp_path):
+    from backend.backup.keys import needed_by
+    from backend.backup.service import _rows_of, backup_key
+    from backend.backup.stream import read_header
+
+    settings, _ = source
+    backup = tmp_path / "platform.lcbk"
+    create_backup(settings, backup)
+    with open(backup, "rb") as source_file:
+        header, _ = read_header(source_file)
+    named = needed_by(header, lambda: pytest.fail("the header names them: no need to read the backup"))
+    read = needed_by({k: v for k, v in header.items() if k != "keys"}, lambda: _rows_of(backup, backup_key(settings)))
+    assert read == named and named.master_keys and named.blind_index

@@ -155,3 +155,107 @@ def test_after_an_erasure_the_master_key_is_rotated_and_retired_once_older_backu
 
     with session_scope(settings) as session:
         assert my_data(session, settings, kept.account.address).data.full_name == kept.full_name
+
+
+def test_a_data_key_wrapped_under_the_old_master_key_during_the_rotation_does_not_keep_it_alive(settings, monkeypatch):
+    """A KYC request loads the keyring, the worker rotates after an erasure, the request commits its
+    record under the old key: that key must still be retired once the backups before the rotation
+    aged out, and the late record stay readable."""
+    import shutil
+
+    from backend.db.session import session_scope
+    from backend.identity.crypto.keyring import load_keyring
+    from backend.identity.kyc import submission
+    from backend.identity.kyc.lifecycle import erase_wallet
+    from backend.identity.kyc.service import my_data
+    from backend.identity.schemas import KycCreate
+    from tests.identity.conftest import make_applicant
+
+    erased, late = make_applicant(921), make_applicant(922)
+    with session_scope(settings) as session:
+        submission.submit(session, settings, erased.account.address, KycCreate(**erased.form()), [])
+    assert backup_step(settings, T0) == 1
+    off_site = scheduled_backups(settings)[0].path.with_name("off-site-copy.lcbk")
+    shutil.copy(scheduled_backups(settings)[0].path, off_site)
+    with session_scope(settings) as session:
+        erase_wallet(session, settings, erased.account.address, erased.account.address)
+
+    in_flight = load_keyring(settings)
+    assert backup_step(settings, T0 + timedelta(days=1)) == 1  # rotates after the erasure
+    monkeypatch.setattr(submission, "load_keyring", lambda _s: in_flight)
+    with session_scope(settings) as session:
+        submission.submit(session, settings, late.account.address, KycCreate(**late.form()), [])
+    monkeypatch.undo()
+
+    for day in (2, 3):
+        assert backup_step(settings, T0 + timedelta(days=day)) == 1
+    _record_id, old_key, _wrapped = _wrapped_keys_in(settings, off_site)[erased.account.address]
+    assert old_key not in load_keyring(settings).keys  # the off-site copy's erased record is noise
+    assert all(key_id != old_key for _, key_id, _ in _wrapped_keys_in(settings, scheduled_backups(settings)[0].path).values())
+    with session_scope(settings) as session:
+        assert my_data(session, settings, late.account.address).data.full_name == late.full_name
+    health = backup_health(settings, T0 + timedelta(days=3, hours=1))
+    assert health["status"] == "ok" and "shredding_overdue_keys" not in health
+
+
+def test_a_master_key_kept_past_its_retirement_deadline_is_logged_and_shown_in_health(settings, monkeypatch, caplog):
+    """If data keys cannot be re-wrapped away from a key waiting to be retired (rows a long
+    transaction keeps locked, which SKIP LOCKED passes over), the operator is told, not left to guess."""
+    from backend.backup import shredding
+    from backend.db.session import session_scope
+    from backend.identity.crypto.keyring import load_keyring
+    from backend.identity.crypto.rotation import RotationReport
+    from backend.identity.kyc.lifecycle import erase_wallet
+    from backend.identity.kyc.submission import submit
+    from backend.identity.schemas import KycCreate
+    from tests.identity.conftest import make_applicant
+
+    erased, kept = make_applicant(931), make_applicant(932)
+    for person in (erased, kept):
+        with session_scope(settings) as session:
+            submit(session, settings, person.account.address, KycCreate(**person.form()), [])
+    assert backup_step(settings, T0) == 1
+    old_key = load_keyring(settings).active_id
+    with session_scope(settings) as session:
+        erase_wallet(session, settings, erased.account.address, erased.account.address)
+    monkeypatch.setattr(shredding, "rotate", lambda s, *a, **k: RotationReport(load_keyring(s).active_id, 0, 1))
+    for day in (1, 2, 3):  # keep 2: due for retirement at day 2, past the deadline (keep + 1 intervals) after day 4
+        assert backup_step(settings, T0 + timedelta(days=day)) == 1
+    assert backup_health(settings, T0 + timedelta(days=3, hours=1))["status"] == "ok"
+    assert not any(r.levelname == "ERROR" for r in caplog.records)
+    assert backup_step(settings, T0 + timedelta(days=5)) == 1
+    assert old_key in load_keyring(settings).keys  # still needed by the kept record's data key
+    health = backup_health(settings, T0 + timedelta(days=5, hours=1))
+    assert health["status"] == "shredding overdue" and health["shredding_overdue_keys"] == 1
+    assert any(r.levelname == "ERROR" and old_key in r.getMessage() for r in caplog.records)
+
+
+def test_retiring_a_master_key_a_kept_backup_still_needs_is_refused_unless_forced(settings, monkeypatch):
+    """`rotate-key` suggests `retire-key`: retired at once, every kept backup would restore with no
+    readable KYC data. The CLI names the backups that still need the key, and `--force` says what it costs."""
+    from backend.db.session import session_scope
+    from backend.identity.crypto.keyring import load_keyring
+    from backend.identity.kyc.submission import submit
+    from backend.identity.schemas import KycCreate
+    from tests.identity.conftest import make_applicant
+
+    person = make_applicant(941)
+    with session_scope(settings) as session:
+        submit(session, settings, person.account.address, KycCreate(**person.form()), [])
+    assert backup_step(settings, T0) == 1
+    kept = scheduled_backups(settings)[0].path.name
+    old = load_keyring(settings).active_id
+    runner = CliRunner()
+    try:
+        point_get_settings_at(monkeypatch, settings)
+        rotated = runner.invoke(app, ["kyc", "rotate-key"])
+        refused = runner.invoke(app, ["kyc", "retire-key", old])
+        still = load_keyring(settings).keys
+        forced = runner.invoke(app, ["kyc", "retire-key", old, "--force"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert rotated.exit_code == 0 and "kept backups" in rotated.output
+    assert refused.exit_code != 0 and kept in refused.output and old in still
+    assert forced.exit_code == 0 and kept in forced.output and "unreadable" in forced.output
+    assert old not in load_keyring(settings).keys

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import jwt
+import pytest
 from eth_account import Account
 
 from backend.identity.eip4361 import MalformedMessage, parse
-from tests.identity.conftest import login, sign, siwe_text
-
-import pytest
+from tests.identity.conftest import login, make_settings, sign, siwe_text
 
 
 def refused(response, code: str) -> None:
@@ -158,6 +157,17 @@ def test_jwt_secret_is_generated_under_var_keys_with_owner_only_permissions(clie
     login(client, Account.create())
     path = settings.keys_dir / "jwt.key"
     assert path.exists() and path.stat().st_mode & 0o777 == 0o600
+
+
+def test_off_a_local_chain_a_missing_jwt_key_is_refused_not_generated(tmp_path):
+    """A key made up on one host would not verify another host's sessions, nor survive a restore."""
+    from backend.errors import ConfigurationError
+    from backend.identity.tokens import signing_secret
+
+    settings = make_settings(tmp_path, chain_id=1)
+    with pytest.raises(ConfigurationError, match="LOANCHAIN_JWT_SECRET"):
+        signing_secret(settings)
+    assert not (settings.keys_dir / "jwt.key").exists()
 
 
 def test_logout_revokes_refresh_tokens(client):

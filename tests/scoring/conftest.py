@@ -79,8 +79,11 @@ def settings(tmp_path) -> Settings:
 @pytest.fixture
 def db_factory(tmp_path) -> Iterator[sessionmaker[Session]]:
     engine = create_engine(f"sqlite:///{tmp_path / 'scoring.db'}")
-    # The decisions, and the indexed loans a decision proof looks up.
-    CreditDecision.metadata.create_all(engine, tables=[CreditDecision.__table__, LoanRow.__table__])
+    # The decisions, the indexed loans a decision proof looks up, and `meta`, where the salt key's
+    # source (the blind-index key) has its fingerprint checked.
+    from backend.db.meta import MetaEntry
+
+    CreditDecision.metadata.create_all(engine, tables=[CreditDecision.__table__, LoanRow.__table__, MetaEntry.__table__])
     yield sessionmaker(bind=engine, expire_on_commit=False)
     engine.dispose()
 

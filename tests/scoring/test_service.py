@@ -119,8 +119,12 @@ def test_a_recorded_decision_commits_under_a_keyed_salt_so_its_public_hash_canno
     # What a guesser can compute without the key does not match: neither the unsalted hash of the
     # right answers nor a salt made under another platform's key.
     assert first.decision_hash != outcome.decision_hash
-    elsewhere = make_settings(tmp_path / "elsewhere")
-    with db_factory() as db:
+    from backend.db import migrate
+    from backend.db.session import session_scope
+
+    elsewhere = make_settings(tmp_path / "elsewhere")  # another platform: its own key, and its own database
+    migrate.upgrade(elsewhere)
+    with session_scope(elsewhere) as db:
         other = score_application(db, ApplicationCreate(**application), scorer, settings=elsewhere)
     assert other.decision_hash != first.decision_hash
     assert first.decision_hash == keccak_hex({"salt": first.salt, "model_version": scorer.model_version,

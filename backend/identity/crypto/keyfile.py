@@ -38,6 +38,14 @@ def read_or_create_secret(path: Path, size: int = 32) -> bytes:
     return read_secret(path)
 
 
+def read_or_create_local_secret(path: Path, local_chain: bool, refusal: str, size: int = 32) -> bytes:
+    """`read_or_create_secret`, but off a local chain a missing file is refused with `refusal`: a
+    key made up there is one no other host, and no restore, has."""
+    if not local_chain and not path.exists():
+        raise ConfigurationError(refusal)
+    return read_or_create_secret(path, size)
+
+
 def decode_key(text: str, size: int = 32) -> bytes:
     """A base64 (standard or url-safe) key of exactly `size` bytes."""
     text = text.strip()

@@ -155,10 +155,11 @@ def submit(
     session.get(User, wallet, with_for_update=True)  # PostgreSQL: one submission per wallet at a time
     if session.scalar(select(KycRecord.id).where(KycRecord.wallet == wallet, KycRecord.status.in_(OPEN)).limit(1)):
         raise Conflict("a KYC submission of this wallet is already waiting for review")
-    index = blind_index(blind_index_key(settings), checked.parsed_id.normalised)
+    index_key = blind_index_key(settings)  # its own transaction: the velocity counters below commit on their own too
+    index = blind_index(index_key, checked.parsed_id.normalised)
     _check_velocity(settings, wallet, index)
     network = network_of(client_address)
-    origin = origin_index(blind_index_key(settings), network) if network else None
+    origin = origin_index(index_key, network) if network else None
 
     reasons = [checked.age_reason] if checked.age_reason else []
     if not reasons:  # an under-age applicant is rejected whatever else is true
