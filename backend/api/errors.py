@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from backend.errors import LoanchainError
+from backend.errors import LoanchainError, RateLimited
 
 
 def _jsonable(value):
@@ -26,6 +26,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             status_code=status,
             content={"error": exc.code, "detail": exc.message, **({"context": _jsonable(exc.details)} if exc.details else {})},
+            headers={"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -2,12 +2,14 @@
 
 An in-memory limiter would count per process: with N workers an attacker gets N times the limit.
 Each hit is its own short transaction, so a request that fails afterwards (a refused sign-in,
-say) still counts. Keys are hashed: client addresses are personal data.
+say) still counts, unless its caller takes the hit back (`uncount`). Keys are hashed: client
+addresses are personal data.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 
 from sqlalchemy import delete, update
@@ -46,5 +48,22 @@ def hit(settings: Settings, scope: str, key: str, window_seconds: int, now: floa
     raise RuntimeError("rate window contention did not settle")
 
 
-def over_limit(settings: Settings, scope: str, key: str, limit: int, window_seconds: int) -> bool:
-    return hit(settings, scope, key, window_seconds) > limit
+def over_limit(settings: Settings, scope: str, key: str, limit: int, window_seconds: int, now: float | None = None) -> int:
+    """Count one event: 0 while within `limit` this window, else the whole seconds until the window
+    ends (a 429's Retry-After)."""
+    now = time.time() if now is None else now
+    if hit(settings, scope, key, window_seconds, now) <= limit:
+        return 0
+    return max(1, math.ceil((int(now // window_seconds) + 1) * window_seconds - now))
+
+
+def uncount(settings: Settings, scope: str, key: str, window_seconds: int, now: float) -> None:
+    """Take back the hit counted at `now` (a request that turned out to decide nothing); a window
+    that has ended since is left alone."""
+    window = int(now // window_seconds) * window_seconds
+    with session_scope(settings) as session:
+        session.execute(
+            update(RateWindow)
+            .where(RateWindow.bucket == bucket_name(scope, key), RateWindow.window_start == window, RateWindow.count > 0)
+            .values(count=RateWindow.count - 1)
+        )
