@@ -147,7 +147,8 @@ def alerts_command(
     open_only: bool = typer.Option(False, "--open", help="Only alerts nobody has reviewed yet."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Transaction monitoring of notes: movements a person should review (run `loanchain index sync` first)."""
+    """Transaction monitoring of notes: movements a person should review, from the chain index
+    (`make run`'s indexer keeps it current; with the platform stopped, `loanchain index sync`)."""
     from backend.audit.monitoring import alerts
     from backend.db.session import session_scope
 

@@ -21,7 +21,8 @@ def list_command(
     limit: int = typer.Option(50, min=1, max=500),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Loans, newest first (run `loanchain index sync` first for fresh data)."""
+    """Loans, newest first, from the chain index (`make run`'s indexer keeps it within seconds of the
+    chain; with the platform stopped, `loanchain index sync` catches it up)."""
     from backend.db.session import session_scope
     from backend.lending.loans import list_loans
 

@@ -55,8 +55,9 @@ def statement_command(
     earnings_out: Path | None = typer.Option(None, "--earnings-csv", help="Write what the notes earned, per event, as CSV"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Every movement between WALLET and LoanBook, with the transaction that proves it (run
-    `loanchain index sync` first for fresh data)."""
+    """Every movement between WALLET and LoanBook, with the transaction that proves it (as fresh as
+    the chain index: `make run`'s indexer keeps it within seconds; with the platform stopped,
+    `loanchain index sync` catches it up)."""
     from backend.db.session import session_scope
     from backend.identity.roles import checksum
     from backend.lending.statement import earnings_csv, statement_csv, statement_of

@@ -29,4 +29,5 @@ def test_starlettes_own_refusals_come_in_the_apps_error_shape(tmp_path):
             yield big[start:start + 16 * 1024]
 
     _shape(client.post("/api/v1/auth/login", content=streamed(), headers=json_type), 413, "content_too_large")
-    _shape(client.get("/api/v1/loans/999"), 404, "not_found")  # the app's own 404, for comparison
+    unknown_loan = _shape(client.get("/api/v1/loans/999"), 404, "not_found")  # the app's own 404, for comparison
+    assert "loanchain" not in unknown_loan  # an anonymous client has no CLI to run
