@@ -87,6 +87,7 @@ def statement_command(
                   f"written off {e.written_off:,}, trading {e.market_result:,}, net return {e.net_return:,} "
                   f"(base units, 10^{report.decimals} per token)"
                   + "".join(f"; written to {p}" for p in (csv_out, earnings_out) if p))  # fmt: skip
+    console.print(f"years with activity: {', '.join(map(str, report.years))}" if report.years else "no activity yet")
 
 
 @app.command("mandate")
