@@ -33,8 +33,9 @@ $(STAMPS)/venv: pyproject.toml | $(STAMPS)
 	$(BIN)/pip install --quiet -e ".[test]"
 	@touch $@
 
+# SCARF_ANALYTICS: swagger-ui-dist's dependency would report the install to scarf.sh (also off in package.json).
 $(STAMPS)/npm: package.json package-lock.json | $(STAMPS)
-	npm ci --no-audit --no-fund --loglevel=error
+	SCARF_ANALYTICS=false npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(STAMPS)/compile: $(STAMPS)/venv $(STAMPS)/npm $(SOL_SOURCES) tools/solc-adapter.js

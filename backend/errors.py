@@ -48,8 +48,14 @@ class Forbidden(LoanchainError, PermissionError):
 
 
 class RateLimited(LoanchainError, RuntimeError):
+    """`retry_after`: seconds until the caller's window frees, sent as the 429's Retry-After."""
+
     status_code = 429
     code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
 
 
 class ServiceUnavailable(LoanchainError, ConnectionError):

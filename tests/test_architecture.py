@@ -14,7 +14,10 @@ MODULES = sorted(p for p in BACKEND.rglob("*.py") if "migrations" not in p.parts
 
 # async functions that do no I/O of their own, with the reason they may be async.
 ASYNC_ALLOWED = {
-    ("api/web.py", "web_security_headers"),  # middleware: only sets response headers
+    # plain ASGI middleware (ASGI is async): WebSecurityHeaders only sets response headers, JsonTooLarge
+    # only rewrites Starlette's plain-text 413
+    ("api/web.py", "__call__"), ("api/web.py", "with_headers"),
+    ("api/errors.py", "__call__"), ("api/errors.py", "send_json"),
     ("workers/lifespan.py", "worker_lifespan"),  # starts and stops threads; FastAPI wants async here
 }
 

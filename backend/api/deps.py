@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
@@ -15,11 +17,13 @@ from sqlalchemy.orm import Session
 from backend.bounds import DB_ID_MAX
 from backend.config import Settings, get_settings
 from backend.db.session import session_scope
-from backend.errors import RateLimited
+from backend.errors import LoanchainError, RateLimited
 from backend.identity.errors import RoleRequired, SignInRefused
-from backend.identity.rate_limit import over_limit
+from backend.identity.rate_limit import over_limit, uncount
 from backend.identity.roles import Role, roles_of
 from backend.identity.tokens import require_recent_sign_in, signed_in_by_access_token
+from backend.lending.schemas import OfferCreate
+from backend.scoring.schemas import ApplicationCreate
 
 
 def get_db(settings: Annotated[Settings, Depends(get_settings)]) -> Iterator[Session]:
@@ -243,48 +247,76 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _limit(settings: Settings, scope: str, key: str, limit: int, window: int, message: str) -> None:
+    if wait := over_limit(settings, scope, key, limit, window):
+        raise RateLimited(f"{message}; try again in {_duration(wait)}", retry_after=wait)
+
+
+def _duration(seconds: int) -> str:
+    return f"{seconds} s" if seconds < 120 else f"{-(-seconds // 60)} min"
+
+
 def auth_rate_limit(request: Request, settings: SettingsDep) -> None:
     """Sign-in attempts per client address per minute (shared by all workers; see rate_limit.py)."""
-    if over_limit(settings, "auth", _client(request), settings.auth_rate_limit, 60):
-        raise RateLimited(f"too many sign-in requests: at most {settings.auth_rate_limit} per minute")
+    _limit(settings, "auth", _client(request), settings.auth_rate_limit, 60,
+           f"too many sign-in requests: at most {settings.auth_rate_limit} per minute")  # fmt: skip
 
 
 def health_rate_limit(request: Request, settings: SettingsDep) -> None:
     """Each health report makes several RPC calls: a client may not spend a hosted node's quota."""
     try:
-        over = over_limit(settings, "health", _client(request), settings.health_rate_limit, 60)
+        wait = over_limit(settings, "health", _client(request), settings.health_rate_limit, 60)
     except SQLAlchemyError:  # a database that cannot count is what the report is about to say
         return
-    if over:
-        raise RateLimited(f"too many health requests: at most {settings.health_rate_limit} per minute")
+    if wait:
+        raise RateLimited(f"too many health requests: at most {settings.health_rate_limit} per minute", retry_after=wait)
 
 
 def chain_read_rate_limit(request: Request, settings: SettingsDep) -> None:
     """Public reads that call the node share one count per client, for the reason of the health
     report's: an anonymous client may not spend a hosted node's quota. (`/chain/index`, which the
     page polls, reads the database alone and is not counted.)"""
-    if over_limit(settings, "chain-read", _client(request), settings.chain_read_rate_limit, 60):
-        raise RateLimited(f"too many requests that read the chain: at most {settings.chain_read_rate_limit} per minute")
+    _limit(settings, "chain-read", _client(request), settings.chain_read_rate_limit, 60,
+           f"too many requests that read the chain: at most {settings.chain_read_rate_limit} per minute")  # fmt: skip
 
 
 def verify_rate_limit(request: Request, settings: SettingsDep) -> None:
     """Anyone may upload a document to verify: a client may not keep the server hashing (and its
     disk spooling) uploads back to back."""
-    if over_limit(settings, "verify", _client(request), settings.verify_rate_limit, 60):
-        raise RateLimited(f"too many document uploads: at most {settings.verify_rate_limit} per minute")
+    _limit(settings, "verify", _client(request), settings.verify_rate_limit, 60,
+           f"too many document uploads: at most {settings.verify_rate_limit} per minute")  # fmt: skip
 
 
 def kyc_rate_limit(principal: CurrentUser, settings: SettingsDep) -> None:
-    if over_limit(settings, "kyc", principal.wallet, settings.kyc_rate_limit, 60):
-        raise RateLimited(f"too many KYC requests: at most {settings.kyc_rate_limit} per minute")
+    _limit(settings, "kyc", principal.wallet, settings.kyc_rate_limit, 60,
+           f"too many KYC requests: at most {settings.kyc_rate_limit} per minute")  # fmt: skip
 
 
-def offer_rate_limit(principal: CurrentUser, settings: SettingsDep) -> None:
+@contextmanager
+def _counted_if_decided(settings: Settings, scope: str, wallet: str, limit: int, message: str) -> Iterator[None]:
+    """An hourly count of what a wallet had decided: a request the service refuses as the caller's
+    error (4xx) decided and stored nothing, so its hit is taken back. Malformed bodies never get
+    here: the dependencies below take the route's body, so FastAPI calls them only once it validates."""
+    now = time.time()
+    if wait := over_limit(settings, scope, wallet, limit, 3600, now=now):
+        raise RateLimited(f"{message}; try again in {_duration(wait)}", retry_after=wait)
+    try:
+        yield
+    except LoanchainError as exc:
+        if 400 <= exc.status_code < 500:
+            uncount(settings, scope, wallet, 3600, now)
+        raise
+
+
+def offer_rate_limit(request: OfferCreate, principal: CurrentUser, settings: SettingsDep) -> Iterator[None]:
     """Each offer stores and anchors an agreement document: a borrower may not grow both without end."""
-    if over_limit(settings, "offer", principal.wallet, settings.offer_rate_limit, 3600):
-        raise RateLimited(f"too many offers: at most {settings.offer_rate_limit} per hour")
+    with _counted_if_decided(settings, "offer", principal.wallet, settings.offer_rate_limit,
+                             f"too many offers: at most {settings.offer_rate_limit} per hour"):  # fmt: skip
+        yield
 
 
-def score_rate_limit(principal: CurrentUser, settings: SettingsDep) -> None:
-    if over_limit(settings, "score", principal.wallet, settings.score_rate_limit, 3600):
-        raise RateLimited(f"too many credit applications: at most {settings.score_rate_limit} per hour")
+def score_rate_limit(application: ApplicationCreate, principal: CurrentUser, settings: SettingsDep) -> Iterator[None]:
+    """Ten decisions an hour keep an applicant from probing the model; a 422 decides nothing."""
+    with _counted_if_decided(settings, "score", principal.wallet, settings.score_rate_limit,
+                             f"too many credit applications: at most {settings.score_rate_limit} per hour"):  # fmt: skip
+        yield

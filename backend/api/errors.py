@@ -5,8 +5,19 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.errors import LoanchainError
+from backend.errors import LoanchainError, RateLimited
+
+TOO_LARGE = "the request body is larger than this endpoint accepts (LOANCHAIN_MAX_BODY_BYTES, 64 KiB by default, for most)"
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "content_too_large"}
+_WORDS = {
+    404: "nothing at this path: the API's paths are listed at /docs",
+    405: "this path does not take that method: see /docs",
+    413: TOO_LARGE,
+}
 
 
 def _jsonable(value):
@@ -26,7 +37,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             status_code=status,
             content={"error": exc.code, "detail": exc.message, **({"context": _jsonable(exc.details)} if exc.details else {})},
+            headers={"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None,
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Starlette's own refusals (no such route, a method the route lacks, a body over the bound)
+        # in the app's shape, not {"detail": "Not Found"} nor plain text.
+        code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return JSONResponse(status_code=exc.status_code, content={"error": code, "detail": _WORDS.get(exc.status_code, detail)},
+                            headers=getattr(exc, "headers", None))  # fmt: skip
 
     @app.exception_handler(RequestValidationError)
     def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -34,3 +55,28 @@ def install_error_handlers(app: FastAPI) -> None:
         # personal data in a response and in any log that records responses. Say where and why only.
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
         return JSONResponse(status_code=422, content={"error": "validation_failed", "detail": errors})
+
+
+class JsonTooLarge:
+    """Starlette answers a body over the bound (when Content-Length says so) with its own plain-text
+    413, whatever the app's handlers say; this outermost layer puts it in the app's error shape."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replacing = False
+
+        async def send_json(message: Message) -> None:
+            nonlocal replacing
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                replacing = Headers(raw=message["headers"]).get("content-type", "").startswith("text/plain")
+            if not replacing:
+                await send(message)
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                await JSONResponse(status_code=413, content={"error": "content_too_large", "detail": TOO_LARGE})(scope, receive, send)
+
+        await self.app(scope, receive, send_json)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
-from backend.api.errors import install_error_handlers
+from backend.api.docs import mount_docs
+from backend.api.errors import JsonTooLarge, install_error_handlers
 from backend.api.routes import (
     admin,
     audit,
@@ -26,22 +28,33 @@ from backend.config import Settings, get_settings
 from backend.workers.lifespan import worker_lifespan
 
 
+class LoanchainAPI(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside FastAPI's body limit, whose 413 no exception handler reaches.
+        return JsonTooLarge(super().build_middleware_stack())
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app; `settings` (the environment's when omitted) fixes only its body-size bound, which
-    FastAPI enforces before any route, a route's own larger bound taking precedence."""
-    app = FastAPI(
+    FastAPI enforces before any route, a route's own larger bound taking precedence, and where
+    Swagger UI's files are (node_modules)."""
+    settings = settings or get_settings()
+    app = LoanchainAPI(
         title="loanchain",
         version="0.1.0",
         description="Blockchain-anchored peer-to-peer lending: agreements and money on-chain, "
         "KYC, scoring and anchoring in this API.",
         lifespan=worker_lifespan,
-        max_body_size=(settings or get_settings()).max_body_bytes,
+        max_body_size=settings.max_body_bytes,
+        docs_url=None,  # served by mount_docs from node_modules, not a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
     for router in (health.router, auth.router, kyc.router, admin.router, verify.router, audit.router, score.router,
                    disclosure.router, offers.router, loans.router, servicing.router, chain.router,
                    portfolio.router, market.router):  # fmt: skip
         app.include_router(router)
+    mount_docs(app, settings.node_modules)
     mount_web(app)
     return app
 

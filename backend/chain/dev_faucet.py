@@ -34,7 +34,8 @@ class FaucetReport:
 
 
 def fund_wallet(settings: Settings, wallet: str, tokens: int, eth: int, timeout: float = 60.0) -> FaucetReport:
-    """Mint `tokens` whole loan tokens to `wallet` and, when `eth` > 0, set its ETH balance to `eth`."""
+    """Mint `tokens` whole loan tokens to `wallet` and top its ETH up to at least `eth` (never lower:
+    the node's balance cheat sets a balance, and Anvil's accounts start with 10,000)."""
     if not settings.is_local_chain:
         raise ConfigurationError(f"the faucet is for local chains only; chain id {settings.chain_id} is not one")
     if not Web3.is_address(wallet):
@@ -52,7 +53,7 @@ def fund_wallet(settings: Settings, wallet: str, tokens: int, eth: int, timeout:
         with session_scope(settings) as session:
             enqueue(session, key=key, contract="MockStablecoin", function="faucet", args=[address, amount], settings=settings)
         tx_hash = _send_and_wait(settings, key, timeout)
-    if eth:
+    if eth and token.w3.eth.get_balance(address) < eth * 10**18:
         rpc_call(settings.rpc_url, SET_BALANCE[settings.chain_node], [address, hex(eth * 10**18)])
     with reading("MockStablecoin"):
         balance = int(token.functions.balanceOf(address).call())

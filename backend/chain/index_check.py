@@ -239,7 +239,8 @@ def verify_index(settings: Settings, from_block: int | None = None, to_block: in
     notes: list[str] = []
     start = followed.start_block if from_block is None else max(from_block, followed.start_block)
     if indexed_through is None:
-        return IndexVerification(start, start - 1, None, 0, 0, notes=["nothing is indexed yet: run `loanchain index sync`"])
+        return IndexVerification(start, start - 1, None, 0, 0, notes=[
+            "nothing is indexed yet: the platform's indexer (or, with the platform stopped, `loanchain index sync`) indexes the chain"])
     lag = index_lag(settings, indexed_through)
     reach = max(lag.confirmed, indexed_through)
     end = reach if to_block is None else min(to_block, reach)

@@ -141,10 +141,20 @@ class LocalNode:
             if proc.poll() is not None:
                 raise ChainUnavailable(f"{self.kind} exited with {proc.returncode}; see {self.workdir / 'node.log'}")
             if is_up(self.url, timeout=1.0):
+                self._resume_clock()
                 return self.status()
             time.sleep(0.2)
         self.stop()
         raise ChainUnavailable(f"{self.kind} did not answer on {self.url} within {timeout:.0f}s")
+
+    def _resume_clock(self) -> None:
+        """The state file keeps every block but not the clock's offset: a chain moved ahead of the
+        wall clock (`chain advance`) would stamp its next block in the past after a restart, undoing
+        the advance and running time backwards. Its clock resumes one second after the last block."""
+        latest = int(rpc_call(self.url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+        if latest >= time.time():
+            resume = latest + 1
+            rpc_call(self.url, "evm_setTime", [resume if self.kind == "anvil" else resume * 1000])  # Ganache: ms
 
     def stop(self, timeout: float = 30.0, hard: bool = False) -> bool:
         """SIGTERM lets Anvil dump its state file; `hard` (SIGKILL) simulates a crash."""

@@ -50,7 +50,7 @@ def verify(
         where = f" block {cp.block_number}" if cp.block_number else ""
         console.print(f"  anchor at seq {cp.seq}: [{colour}]{cp.status}[/]{where}  {cp.detail}")
     if report.ok:
-        console.print(f"[bold green]INTACT[/]  last anchored seq that verifies: {report.last_verified_anchor_seq}")
+        console.print(f"[bold green]INTACT[/]  {_anchored_words(report.last_verified_anchor_seq, 'verifies')}")
         covered = report.last_verified_anchor_seq or 0
         if not offline and report.head_seq and covered < report.head_seq:
             console.print(f"  entries {covered + 1}..{report.head_seq} are not anchored yet (within the allowed delay)")
@@ -64,8 +64,14 @@ def verify(
         console.print(f"[bold red]TAMPERED[/]  first {first.kind} entry: seq {first.seq}  ({first.detail})")
     for issue in report.issues[1:]:
         console.print(f"  also: {issue.kind} at seq {issue.seq}: {issue.detail}")
-    console.print(f"last anchored seq that still verifies: {report.last_verified_anchor_seq}")
+    console.print(_anchored_words(report.last_verified_anchor_seq, "still verifies"))
     raise typer.Exit(1)
+
+
+def _anchored_words(seq: int | None, verb: str) -> str:
+    if seq is None:
+        return "no anchored entry verifies yet (none is anchored, or the first anchor does not hold)"
+    return f"last anchored seq that {verb}: {seq}"
 
 
 @app.command("list")
@@ -147,7 +153,8 @@ def alerts_command(
     open_only: bool = typer.Option(False, "--open", help="Only alerts nobody has reviewed yet."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Transaction monitoring of notes: movements a person should review (run `loanchain index sync` first)."""
+    """Transaction monitoring of notes: movements a person should review, from the chain index
+    (`make run`'s indexer keeps it current; with the platform stopped, `loanchain index sync`)."""
     from backend.audit.monitoring import alerts
     from backend.db.session import session_scope
 

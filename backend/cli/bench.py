@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from backend.cli.model import bench_score_command
-from backend.cli.output import console, err_console, print_json, write_report
+from backend.cli.output import cli_errors, console, err_console, print_json, write_report
 from backend.config import get_settings
 
 app = typer.Typer(help="Benchmarks")
@@ -19,11 +19,15 @@ app.command("score")(bench_score_command)
 def gas_command(
     json_out: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
     output: Path = typer.Option(None, "--output", "-o", help="Also write the JSON report to this file."),
+    rpc_url: str = typer.Option(None, "--rpc-url", help="Measure on this local chain instead, snapshotted and reverted "
+                                "afterwards: never one the platform is using (its indexer would see a reorg)."),
 ) -> None:
-    """Gas of each lending operation on a local chain (a temporary Anvil if none is running)."""
+    """Gas of each lending operation, on a temporary Anvil of its own (the chain `make run` serves
+    is left alone)."""
     from backend.chain.bench.gas import BUDGETS, KEYS, run_gas_bench
 
-    report = run_gas_bench(get_settings())
+    with cli_errors():
+        report = run_gas_bench(get_settings(), rpc_url=rpc_url)
     write_report(report, output)
     if json_out:
         print_json(report)

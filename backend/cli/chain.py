@@ -43,7 +43,7 @@ def status(node: str = NodeOpt, json_out: bool = typer.Option(False, "--json")) 
 def faucet(
     wallet: str = typer.Argument(..., help="The wallet to fund (e.g. your browser wallet's address)"),
     tokens: int = typer.Option(10_000, help="Whole loan tokens to mint (MockStablecoin)"),
-    eth: int = typer.Option(10, help="Set the wallet's ETH balance to this, for gas (0: leave it)"),
+    eth: int = typer.Option(10, help="Top the wallet's ETH up to at least this, for gas (never lowers it; 0: leave it)"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Local chains only: mint loan tokens to a wallet (through the outbox) and give it ETH for gas."""

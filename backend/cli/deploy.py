@@ -35,4 +35,7 @@ def serve_command(
     import uvicorn
 
     settings = get_settings()
-    uvicorn.run("backend.api.main:app", host=host or settings.api_host, port=port or settings.api_port, workers=workers)
+    host, port = host or settings.api_host, port or settings.api_port
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    console.print(f"web app {base}/app/  API docs {base}/docs  health {base}/health  (Ctrl-C or `make stop` stops it)")
+    uvicorn.run("backend.api.main:app", host=host, port=port, workers=workers)

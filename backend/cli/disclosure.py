@@ -17,7 +17,8 @@ app = typer.Typer(help="Public platform figures and the monthly disclosure repor
 @app.callback(invoke_without_command=True)
 def disclosure_command(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> None:
     """Loans by status, principal originated / outstanding / repaid, defaults, reserve cover and
-    net loss, from the chain index (run `loanchain index sync` first for fresh figures)."""
+    net loss, from the chain index (`make run`'s indexer keeps it within seconds of the chain; with
+    the platform stopped, `loanchain index sync` catches it up)."""
     if ctx.invoked_subcommand is not None:
         return
     from backend.db.session import session_scope

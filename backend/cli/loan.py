@@ -21,7 +21,8 @@ def list_command(
     limit: int = typer.Option(50, min=1, max=500),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Loans, newest first (run `loanchain index sync` first for fresh data)."""
+    """Loans, newest first, from the chain index (`make run`'s indexer keeps it within seconds of the
+    chain; with the platform stopped, `loanchain index sync` catches it up)."""
     from backend.db.session import session_scope
     from backend.lending.loans import list_loans
 
@@ -120,13 +121,14 @@ def statement_command(
     if json_out:
         print_json(report.model_dump(mode="json"))
         return
-    table = Table("date", "what", "#", "cash", "late fee", "interest", "principal", "balance after",
+    table = Table("date", "what", "#", "cash", "orig. fee", "late fee", "interest", "principal", "balance after",
                   title=f"loan {loan_id} ({report.status}), {year or 'whole life'}: {len(report.lines)} movements")  # fmt: skip
     for line in report.lines:
-        fee = line.late_fee_charged or line.late_fee_paid or line.origination_fee
+        late_fee = line.late_fee_charged or line.late_fee_paid
         balance = line.recoverable if line.kind in ("defaulted", "recovery") else line.principal_outstanding
         table.add_row(iso_day(line.timestamp), line.kind.replace("_", " "), str(line.installment or ""), f"{line.cash:,}",
-                      f"{fee:,}", f"{line.interest_paid:,}", f"{line.principal_paid:,}", "" if balance is None else f"{balance:,}")  # fmt: skip
+                      f"{line.origination_fee:,}" if line.origination_fee else "", f"{late_fee:,}" if late_fee else "",
+                      f"{line.interest_paid:,}", f"{line.principal_paid:,}", "" if balance is None else f"{balance:,}")  # fmt: skip
     console.print(table)
     console.print(f"principal {report.opening_principal:,} -> {report.closing_principal:,}; received {report.received:,}, "
                   f"paid {report.paid:,} (interest {report.interest_paid:,}, principal {report.principal_paid:,}, "

@@ -35,8 +35,9 @@ def _show(orders: list, json_out: bool, title: str, key: str, money: str, maker:
 
 @app.command("offers")
 def offers_command(loan_id: int | None = LOAN_OPTION, json_out: bool = JSON_OPTION) -> None:
-    """Open offers of notes of active loans, cheapest against outstanding principal first (run
-    `loanchain index sync` first for fresh data)."""
+    """Open offers of notes of active loans, cheapest against outstanding principal first (as fresh
+    as the chain index: `make run`'s indexer keeps it within seconds; with the platform stopped,
+    `loanchain index sync` catches it up)."""
     from backend.db.session import session_scope
     from backend.market.service import open_listings
 
@@ -48,8 +49,9 @@ def offers_command(loan_id: int | None = LOAN_OPTION, json_out: bool = JSON_OPTI
 
 @app.command("bids")
 def bids_command(loan_id: int | None = LOAN_OPTION, json_out: bool = JSON_OPTION) -> None:
-    """Open bids for notes of active loans, the best paying against outstanding principal first (run
-    `loanchain index sync` first for fresh data)."""
+    """Open bids for notes of active loans, the best paying against outstanding principal first (as
+    fresh as the chain index: `make run`'s indexer keeps it within seconds; with the platform
+    stopped, `loanchain index sync` catches it up)."""
     from backend.db.session import session_scope
     from backend.market.service import open_bids
 

@@ -55,8 +55,9 @@ def statement_command(
     earnings_out: Path | None = typer.Option(None, "--earnings-csv", help="Write what the notes earned, per event, as CSV"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Every movement between WALLET and LoanBook, with the transaction that proves it (run
-    `loanchain index sync` first for fresh data)."""
+    """Every movement between WALLET and LoanBook, with the transaction that proves it (as fresh as
+    the chain index: `make run`'s indexer keeps it within seconds; with the platform stopped,
+    `loanchain index sync` catches it up)."""
     from backend.db.session import session_scope
     from backend.identity.roles import checksum
     from backend.lending.statement import earnings_csv, statement_csv, statement_of
@@ -86,6 +87,7 @@ def statement_command(
                   f"written off {e.written_off:,}, trading {e.market_result:,}, net return {e.net_return:,} "
                   f"(base units, 10^{report.decimals} per token)"
                   + "".join(f"; written to {p}" for p in (csv_out, earnings_out) if p))  # fmt: skip
+    console.print(f"years with activity: {', '.join(map(str, report.years))}" if report.years else "no activity yet")
 
 
 @app.command("mandate")

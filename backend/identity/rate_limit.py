@@ -2,7 +2,7 @@
 
 An in-memory limiter would count per process: with N workers an attacker gets N times the limit.
 Each hit is its own short transaction, so a request that fails afterwards (a refused sign-in,
-say) still counts.
+say) still counts, unless its caller takes the hit back (`uncount`).
 
 Client addresses are personal data: a bucket names its key by an HMAC under a key derived from the
 JWT signing key (an unkeyed hash of an IPv4 address is reversed by trying them all), and a window
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import time
 
 from cryptography.hazmat.primitives import hashes
@@ -60,5 +61,23 @@ def hit(settings: Settings, scope: str, key: str, window_seconds: int, now: floa
     raise RuntimeError("rate window contention did not settle")
 
 
-def over_limit(settings: Settings, scope: str, key: str, limit: int, window_seconds: int) -> bool:
-    return hit(settings, scope, key, window_seconds) > limit
+def over_limit(settings: Settings, scope: str, key: str, limit: int, window_seconds: int, now: float | None = None) -> int:
+    """Count one event: 0 while within `limit` this window, else the whole seconds until the window
+    ends (a 429's Retry-After)."""
+    now = time.time() if now is None else now
+    if hit(settings, scope, key, window_seconds, now) <= limit:
+        return 0
+    return max(1, math.ceil((int(now // window_seconds) + 1) * window_seconds - now))
+
+
+def uncount(settings: Settings, scope: str, key: str, window_seconds: int, now: float) -> None:
+    """Take back the hit counted at `now` (a request that turned out to decide nothing); a window
+    that has ended since is left alone."""
+    window = int(now // window_seconds) * window_seconds
+    with session_scope(settings) as session:
+        session.execute(
+            update(RateWindow)
+            .where(RateWindow.bucket == bucket_name(settings, scope, key), RateWindow.window_start == window,
+                   RateWindow.count > 0)
+            .values(count=RateWindow.count - 1)
+        )

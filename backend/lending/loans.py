@@ -107,7 +107,8 @@ def schedule_public(
 def get_loan(db: Session, loan_id: int) -> LoanDetailPublic:
     row = db.get(LoanRow, loan_id)
     if row is None:
-        raise NotFound(f"no loan {loan_id} in the chain index (run `loanchain index sync` if it is new)", loan_id=loan_id)
+        raise NotFound(f"no loan {loan_id} in the chain index (a loan created in the last few seconds may not be indexed yet)",
+                       loan_id=loan_id)  # fmt: skip
     document = by_hash(db, row.agreement_hash)
     return LoanDetailPublic(
         **_public_fields(row, decision_facts(db, {row.decision_hash})),

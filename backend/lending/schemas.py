@@ -358,6 +358,8 @@ class StatementPublic(BaseModel):
     net_cash: int = Field(description="Sum of the lines' cash: the wallet's net token flow with LoanBook and NoteMarket")
     earnings: EarningsPublic = Field(description="What the notes earned in the period, whether claimed or not")
     earning_lines: list[EarningLinePublic]
+    years: list[int] = Field(description="Calendar years (UTC, block time) with any movement or earning, newest "
+                             "first, whatever the period: the years a statement can be asked for")
 
 
 class LoanStatementLinePublic(BaseModel):

@@ -101,9 +101,12 @@ def statement_of(db: Session, settings: Settings, wallet: str, year: int | None 
     trades = _trade_lines(db, wallet)
     traded = {(t.tx_hash, t.loan_id) for t in trades}  # a trade's note transfer is its sale or purchase line
     transfers = [t for t in _transfer_lines(db, wallet) if (t.tx_hash, t.loan_id) not in traded]
-    lines = [line for line in _money_lines(db, wallet) + trades + transfers if _in_period(line, start, end)]
+    every_line, every_earning = _money_lines(db, wallet) + trades + transfers, earnings.earnings_of(db, wallet)
+    lines = [line for line in every_line if _in_period(line, start, end)]
     lines.sort(key=lambda line: (line.block_number, line.log_index))
-    earned = [line for line in earnings.earnings_of(db, wallet) if _in_period(line, start, end)]
+    earned = [line for line in every_earning if _in_period(line, start, end)]
+    years = sorted({datetime.fromtimestamp(line.timestamp, UTC).year for line in every_line + every_earning
+                    if line.timestamp is not None}, reverse=True)  # fmt: skip
     held = dict(db.execute(select(NoteBalanceRow.loan_id, NoteBalanceRow.balance).where(NoteBalanceRow.holder == wallet)).all())
     loan_ids = sorted({line.loan_id for line in lines + earned} | set(held))
     rows = {r.loan_id: r for r in db.scalars(select(LoanRow).where(LoanRow.loan_id.in_(loan_ids)))}
@@ -130,7 +133,7 @@ def statement_of(db: Session, settings: Settings, wallet: str, year: int | None 
     return StatementPublic(
         wallet=wallet, period_start=start, period_end=end, decimals=loan_book_domain(settings).asset_decimals,
         lines=lines, loans=loans, **{total: sum(getattr(l, total) for l in loans) for total in TOTALS.values()},
-        net_cash=sum(line.cash for line in lines), earnings=earnings.total(earned), earning_lines=earned,
+        net_cash=sum(line.cash for line in lines), earnings=earnings.total(earned), earning_lines=earned, years=years,
     )  # fmt: skip
 
 

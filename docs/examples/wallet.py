@@ -3,12 +3,16 @@ terms (EIP-712) and send the wallet transactions the API prepares, all with a lo
 
 For a local chain and Anvil's public development keys only; a real wallet keeps its key to itself.
 
-    python docs/examples/wallet.py 3    # signs in as Anvil account 3 and prints who the API says it is
+    .venv/bin/python docs/examples/wallet.py 3    # signs in as Anvil account 3 and prints who the API says it is
+    .venv/bin/python docs/examples/wallet.py 3 http://127.0.0.1:8001    # another API than `make run`'s
+
+The API is the second argument, else LOANCHAIN_API_URL, else 127.0.0.1 on LOANCHAIN_API_PORT (8000).
 
 `tests/docs/test_wallet_example.py` runs these functions against the platform on a local chain."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import httpx
@@ -62,7 +66,13 @@ def send(w3: Web3, account: LocalAccount, transactions: list[dict]) -> list[str]
     return sent
 
 
+def api_url(argv: list[str], environ: dict[str, str]) -> str:
+    if len(argv) > 2:
+        return argv[2]
+    return environ.get("LOANCHAIN_API_URL") or f"http://127.0.0.1:{environ.get('LOANCHAIN_API_PORT', '8000')}"
+
+
 if __name__ == "__main__":
-    with httpx.Client(base_url="http://127.0.0.1:8000") as api:
+    with httpx.Client(base_url=api_url(sys.argv, dict(os.environ))) as api:
         me = anvil_account(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
         print(api.get("/api/v1/auth/me", headers=sign_in(api, me)).json())

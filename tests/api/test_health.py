@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -78,3 +80,21 @@ def test_openapi_docs_are_served(tmp_path):
     client = client_for(make_settings(tmp_path))
     assert client.get("/docs").status_code == 200
     assert client.get("/openapi.json").json()["info"]["title"] == "loanchain"
+
+
+def test_the_api_docs_page_loads_nothing_from_outside_this_app(tmp_path):
+    """Offline, a CDN-hosted Swagger UI leaves /docs blank: its files come from node_modules, served
+    here, and the page's CSP names no other host."""
+    client = client_for(make_settings(tmp_path))
+    page = client.get("/docs")
+    assert page.status_code == 200 and not re.findall(r"https?://|//[a-z]", page.text), page.text
+    loaded = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert len(loaded) == 3 and all(url.startswith("/docs/assets/") for url in loaded)
+    for url in loaded:
+        asset = client.get(url)
+        assert asset.status_code == 200 and len(asset.content) > 500, url
+    assert "SwaggerUIBundle" in client.get("/docs/assets/swagger-ui-bundle.js").text
+    csp = page.headers["Content-Security-Policy"]
+    assert "http" not in csp and "script-src 'self' 'sha256-" in csp and "unsafe-inline" not in csp.split(";")[1]
+    assert client.get("/docs/assets/package.json").status_code == 404  # only what the page loads
+    assert client.get("/redoc").status_code == 404  # no local copy of ReDoc: left off rather than fetched

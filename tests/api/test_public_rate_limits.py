@@ -25,6 +25,7 @@ def test_public_node_reads_are_rate_limited_per_client(tmp_path):
         refused = client.get(url)
         assert refused.status_code == 429, (url, refused.status_code)
         assert "at most 6 per minute" in refused.json()["detail"]
+        assert 0 < int(refused.headers["Retry-After"]) <= 60  # the fixed window's end
     assert client_for(settings, address="81.2.69.160").get(NODE_READS[0]).status_code != 429  # its own quota
     # The page polls the index position every few seconds; it reads the database alone, so it stays open.
     assert all(client.get("/api/v1/chain/index").status_code != 429 for _ in range(10))

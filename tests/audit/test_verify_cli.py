@@ -65,6 +65,8 @@ def test_deleted_row(anchored_log):
     code, report = audit_verify()
     assert code == 1 and (report["first_issue"]["kind"], report["first_issue"]["seq"]) == ("deleted", 4)
     assert report["last_verified_anchor_seq"] is None
+    human = CliRunner().invoke(app, ["audit", "verify"])
+    assert "None" not in human.output and "no anchored entry verifies yet" in human.output
 
 
 def test_inserted_row(anchored_log):
@@ -165,3 +167,11 @@ def test_a_backdated_entry_anchored_afterwards_is_caught(anchored_log):
     assert code == 1 and (report["first_issue"]["kind"], report["first_issue"]["seq"]) == ("misdated", 11)
     assert [(c["seq"], c["status"]) for c in report["checkpoints"]] == [(6, "holds"), (10, "holds"), (11, "holds")]
     assert report["last_verified_anchor_seq"] == 10
+
+
+def test_a_log_with_nothing_anchored_yet_reads_in_words(chain_db_settings, use_settings):
+    """A fresh platform printed `INTACT  last anchored seq that verifies: None`."""
+    use_settings(chain_db_settings)
+    human = CliRunner().invoke(app, ["audit", "verify"])
+    assert human.exit_code == 0 and "INTACT" in human.output, human.output
+    assert "None" not in human.output and "no anchored entry verifies yet" in human.output

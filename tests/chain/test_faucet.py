@@ -25,6 +25,17 @@ def test_the_faucet_funds_a_fresh_wallet_through_the_outbox(outbox_settings, w3)
     assert again["token_balance"] == 251 * 10**6 and again["intent_key"] != report["intent_key"]  # a second mint
 
 
+def test_the_faucet_tops_eth_up_and_never_lowers_it(outbox_settings, w3):
+    """Anvil's accounts start with 10,000 ETH: the faucet's default 10 must not take 9,990 away."""
+    rich = w3.eth.accounts[3]
+    before = w3.eth.get_balance(rich)
+    assert before > 10 * 10**18
+    kept = json.loads(loanchain(outbox_settings, "chain", "faucet", rich, "--tokens", "0", "--json").stdout)
+    assert kept["eth_balance_wei"] == w3.eth.get_balance(rich) == before
+    poor = Account.create().address
+    assert json.loads(loanchain(outbox_settings, "chain", "faucet", poor, "--tokens", "0", "--json").stdout)["eth_balance_wei"] == 10 * 10**18
+
+
 def test_the_faucet_refuses_a_bad_address_and_any_chain_that_is_not_local(outbox_settings):
     bad = loanchain(outbox_settings, "chain", "faucet", "0x1234")
     assert bad.returncode != 0 and "not an Ethereum address" in bad.stderr

@@ -4,12 +4,15 @@ as it was."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 from backend.chain.bench.gas import KEYS, run_gas_bench
 
 
 def test_gas_budgets(chain_settings, deployment, w3):
     block_before = w3.eth.block_number
-    report = run_gas_bench(chain_settings)
+    report = run_gas_bench(chain_settings, rpc_url=chain_settings.rpc_url)  # a chain of the suite's, nothing else uses it
     assert w3.eth.block_number == block_before  # reverted to where it started
     assert set(KEYS) <= set(report)
     assert report["createLoan"] <= 230_000
@@ -39,3 +42,25 @@ def test_every_contract_fits_eip170(artifacts):
     """EIP-170: no runtime code above 24,576 bytes (LoanBook is the one close to it)."""
     sizes = {name: len(art["deployedBytecode"]) // 2 - 1 for name, art in artifacts.items()}
     assert max(sizes.values()) <= 24_576, sizes
+
+
+def test_the_bench_never_mines_on_a_chain_that_answers_unless_told_its_url(chain_settings, deployment, w3):
+    """With `make run` up, the bench once snapshotted, mined on and reverted the platform's chain: its
+    indexer saw a reorg. Now it measures on a temporary Anvil of its own, and the figures are a
+    fresh chain's, the same as with no chain running."""
+    start, seen, done = w3.eth.block_number, [], threading.Event()
+
+    def watch() -> None:  # what the platform's indexer would see meanwhile
+        while not done.is_set():
+            seen.append(w3.eth.block_number)
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        report = run_gas_bench(chain_settings)
+    finally:
+        done.set()
+        watcher.join()
+    assert len(seen) > 10 and set(seen) == {start}
+    assert report["meta"]["chain"] == "anvil" and all(report["within_budget"].values())

@@ -38,3 +38,12 @@ def test_a_script_signs_in_accepts_an_offer_and_funds_the_loan(client, chain_ide
     assert len(wallet.send(get_web3(settings), investor, planned["transactions"])) == len(planned["transactions"])
     assert world.loan(loan_id)["funded"] == principal
     assert wallet.anvil_account(0).address == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+
+
+def test_the_script_finds_the_api_on_the_port_the_platform_serves():
+    """`make run` with LOANCHAIN_API_PORT=8001 serves on 8001: the script follows it, or a URL given."""
+    api_url = _example().api_url
+    assert api_url(["wallet.py", "3"], {}) == "http://127.0.0.1:8000"
+    assert api_url(["wallet.py", "3"], {"LOANCHAIN_API_PORT": "8001"}) == "http://127.0.0.1:8001"
+    assert api_url(["wallet.py", "3"], {"LOANCHAIN_API_URL": "http://10.0.0.5:9000", "LOANCHAIN_API_PORT": "8001"}) == "http://10.0.0.5:9000"
+    assert api_url(["wallet.py", "3", "http://h:1"], {"LOANCHAIN_API_PORT": "8001"}) == "http://h:1"

@@ -170,6 +170,7 @@ def test_velocity_limits_per_wallet_and_per_id_from_one_wallet(tmp_path):
         assert [submit(client, applicant, headers).status_code for _ in range(2)] == [201, 201]  # a renewal is fine
         refused = submit(client, applicant, headers)
         assert refused.status_code == 429 and refused.json()["context"]["reasons"][0]["code"] == "VELOCITY_WALLET"
+        assert 0 < int(refused.headers["Retry-After"]) <= settings.kyc_velocity_window
     assert count(settings, KycRecord) == 2
 
     settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'v2.db'}", kyc_velocity_per_wallet=5, kyc_velocity_per_id=2)

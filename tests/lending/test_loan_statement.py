@@ -134,5 +134,10 @@ def test_the_cli_prints_the_same_statement_and_a_paid_off_loan_ends_at_zero(sett
         get_settings.cache_clear()
     assert json.loads(as_json.stdout) == api
     assert as_table.exit_code == 0 and "paid off" in as_table.stdout
+    # The disbursement's fee is the origination fee, in its own column: no late fee was charged.
+    header = next(row for row in as_table.stdout.splitlines() if "late fee" in row)
+    disbursed = next(row for row in as_table.stdout.splitlines() if "disbursed" in row)
+    cells = dict(zip((c.strip() for c in header.split("┃")), (c.strip() for c in disbursed.split("│")), strict=True))
+    assert cells["orig. fee"] == f"{api['lines'][0]['origination_fee']:,}" != "0" and cells["late fee"] == ""
     assert len(out.read_text().splitlines()) == len(api["lines"]) + 1
     assert missing.exit_code != 0 and "no loan 999" in " ".join(missing.stdout.split() + missing.stderr.split())

@@ -293,6 +293,25 @@ def test_credit_applications_are_rate_limited_per_wallet(chain_identity_settings
     assert codes == [201, 201, 429] and "at most 2 per hour" in refused["detail"]
 
 
+def test_refused_applications_and_offers_leave_the_limit_alone_and_a_429_says_when_to_retry(chain_identity_settings, borrower):
+    """The hourly limit is there to stop probing the model: a 422 decides nothing, so it changes
+    nothing, the count included. The refusal past the limit carries Retry-After."""
+    limited = chain_identity_settings.model_copy(update={"score_rate_limit": 2, "offer_rate_limit": 1})
+    with client_for(limited) as client:
+        malformed = [client.post("/api/v1/score", json={"amount": 1}, headers=borrower.headers).status_code for _ in range(3)]
+        decisions = [client.post("/api/v1/score", json=SAMPLE, headers=borrower.headers) for _ in range(2)]
+        refused = client.post("/api/v1/score", json=SAMPLE, headers=borrower.headers)
+        unknown = [_offer(client, borrower, {"id": "no-such-decision"}).status_code for _ in range(2)]
+        offer = _offer(client, borrower, decisions[0].json())
+        offer_refused = _offer(client, borrower, decisions[0].json())
+    assert malformed == [422, 422, 422] and [d.status_code for d in decisions] == [201, 201]
+    assert refused.status_code == 429 and "at most 2 per hour" in refused.json()["detail"]
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
+    assert refused.json()["context"]["retry_after"] == int(refused.headers["Retry-After"])
+    assert unknown == [404, 404] and offer.status_code == 201, offer.json()
+    assert offer_refused.status_code == 429 and 0 < int(offer_refused.headers["Retry-After"]) <= 3600
+
+
 def test_offers_are_rate_limited_per_wallet_and_listed_a_page_at_a_time(chain_identity_settings, borrower, approved):
     """Each offer stores and anchors an agreement document: a borrower may not make them without
     end, and the list of one's offers comes a bounded page at a time."""

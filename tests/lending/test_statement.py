@@ -82,6 +82,10 @@ def test_the_statement_adds_up_to_the_wallets_token_flow_and_splits_by_year(sett
     assert sum(part.net_cash for part in parts) == report.net_cash
     assert all(_year(line.timestamp) == year for part, year in zip(parts, years, strict=True) for line in part.lines)
     assert (empty.lines, empty.net_cash, empty.funded) == ([], 0, 0)
+    # The years a statement can be asked for are those with activity, not the calendar's last few.
+    assert report.years == empty.years == sorted(set(years) | {_year(e.timestamp) for e in report.earning_lines}, reverse=True)
+    with session_scope(settings) as session:
+        assert statement_of(session, settings, "0x000000000000000000000000000000000000dEaD").years == []
 
 
 def test_the_api_serves_it_as_json_and_csv_and_the_cli_agrees(settings, world, monkeypatch):  # noqa: F811

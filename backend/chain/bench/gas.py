@@ -1,9 +1,12 @@
 """Gas benchmark of the lending contracts: runs each operation on a local chain and reports the
 gas its transaction used (receipt `gasUsed`, after refunds).
 
-It uses the chain at `settings.rpc_url` when one answers (deploying there if needed, and
-reverting every bench transaction afterwards with evm_snapshot/evm_revert), or else starts a
-temporary Anvil on a free port with a throwaway workdir and manifest. The actors are fresh
+It starts a temporary Anvil on a free port with a throwaway workdir and manifest, whatever else
+runs: the chain `make run` serves is the platform's, and blocks mined then reverted there read to
+its indexer as a reorg (an outbox transaction sent meanwhile would be rolled back), while the state
+it holds (a warm reserve slot) would change the figures. Only when given a chain's URL does it use
+that chain (deploying there if needed, and reverting every bench transaction afterwards with
+evm_snapshot/evm_revert): for a chain nothing else uses, as the test suite's. The actors are fresh
 wallets derived from fixed seeds, so the figures do not depend on what the chain did before:
 gas is deterministic, and the result is the same on every run.
 
@@ -49,7 +52,7 @@ from backend.chain.errors import decode_revert, revert_data_of
 from backend.chain.node import LocalNode, is_up, rpc_call
 from backend.chain.signers import dev_account
 from backend.config import Settings
-from backend.errors import ChainError, ConfigurationError
+from backend.errors import ChainError, ChainUnavailable, ConfigurationError
 
 DAY = 86_400
 UNIT = 10**6
@@ -402,10 +405,13 @@ def _run_on(settings: Settings) -> dict[str, Any]:
     return _report(gas, kind, settings)
 
 
-def run_gas_bench(settings: Settings) -> dict[str, Any]:
-    """Gas per operation (see the module docstring); starts a temporary Anvil if no chain runs."""
-    if is_up(settings.rpc_url):
-        return _run_on(settings)
+def run_gas_bench(settings: Settings, rpc_url: str | None = None) -> dict[str, Any]:
+    """Gas per operation (see the module docstring): on a temporary Anvil, or on the chain at
+    `rpc_url` (snapshotted and reverted), which must then answer."""
+    if rpc_url is not None:
+        if not is_up(rpc_url):
+            raise ChainUnavailable(f"no chain answers at {rpc_url}")
+        return _run_on(settings.model_copy(update={"rpc_url": rpc_url}))
     workdir = Path(tempfile.mkdtemp(prefix="loanchain-gas-"))
     port = _free_port()
     temp = settings.model_copy(update={

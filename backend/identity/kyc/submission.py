@@ -79,12 +79,12 @@ def _check_velocity(settings: Settings, wallet: str, index: str) -> None:
     could use up the owner's quota and lock them out. Many wallets naming one ID go to review
     instead (`check_shared_id`)."""
     window = settings.kyc_velocity_window
-    if over_limit(settings, "kyc-wallet", wallet, settings.kyc_velocity_per_wallet, window):
+    if wait := over_limit(settings, "kyc-wallet", wallet, settings.kyc_velocity_per_wallet, window):
         reason = Reason(Code.VELOCITY_WALLET, f"at most {settings.kyc_velocity_per_wallet} submissions per wallet per {window // 3600} h", Disposition.REFUSE)
-        raise KycVelocityExceeded(reason.message, reasons=[reason.as_dict()])
-    if over_limit(settings, "kyc-id", f"{index}:{wallet.lower()}", settings.kyc_velocity_per_id, window):
+        raise KycVelocityExceeded(reason.message, retry_after=wait, reasons=[reason.as_dict()])
+    if wait := over_limit(settings, "kyc-id", f"{index}:{wallet.lower()}", settings.kyc_velocity_per_id, window):
         reason = Reason(Code.VELOCITY_ID, f"at most {settings.kyc_velocity_per_id} submissions of one national ID per wallet per {window // 3600} h", Disposition.REFUSE)
-        raise KycVelocityExceeded(reason.message, reasons=[reason.as_dict()])
+        raise KycVelocityExceeded(reason.message, retry_after=wait, reasons=[reason.as_dict()])
 
 
 def check_shared_id(session: Session, settings: Settings, wallet: str, index: str, now: datetime) -> Reason | None:

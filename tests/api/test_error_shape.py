@@ -1,0 +1,33 @@
+"""Every refusal reads the same: JSON with `error` (a code) and `detail` (words), including the ones
+Starlette makes itself: no such path, a method the path lacks, a body over the bound."""
+
+from __future__ import annotations
+
+from tests.identity.conftest import client_for, identity_settings
+
+
+def _shape(response, status: int, code: str) -> str:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json", response.headers
+    body = response.json()
+    assert body["error"] == code and isinstance(body["detail"], str), body
+    return body["detail"]
+
+
+def test_starlettes_own_refusals_come_in_the_apps_error_shape(tmp_path):
+    client = client_for(identity_settings(tmp_path, f"sqlite:///{tmp_path / 'e.db'}", max_body_bytes=64 * 1024))
+    assert "/docs" in _shape(client.get("/api/v1/no-such-thing"), 404, "not_found")
+    _shape(client.get("/no-such-page"), 404, "not_found")
+    _shape(client.delete("/api/v1/chain"), 405, "method_not_allowed")
+    big = b'{"message": "' + b"a" * (100 * 1024) + b'", "signature": "0x00"}'
+    json_type = {"Content-Type": "application/json"}
+    announced = client.post("/api/v1/auth/login", content=big, headers=json_type)  # by Content-Length
+    assert "LOANCHAIN_MAX_BODY_BYTES" in _shape(announced, 413, "content_too_large")
+
+    def streamed():  # no Content-Length: counted as it arrives
+        for start in range(0, len(big), 16 * 1024):
+            yield big[start:start + 16 * 1024]
+
+    _shape(client.post("/api/v1/auth/login", content=streamed(), headers=json_type), 413, "content_too_large")
+    unknown_loan = _shape(client.get("/api/v1/loans/999"), 404, "not_found")  # the app's own 404, for comparison
+    assert "loanchain" not in unknown_loan  # an anonymous client has no CLI to run
