@@ -1,7 +1,8 @@
 // loanchain in the browser: sign-in and the wiring of every control. The parts live in their own
 // modules (no build step: the browser loads them as ES modules).
 
-import { $, api, guard, say, session, state, utf8Hex, wallet } from "./core.js";
+import { $, api, guard, NO_WALLET, say, session, state, utf8Hex, wallet } from "./core.js";
+import { loadPlatform, networkHooks } from "./network.js";
 import { eraseKyc, eraseWallet, refreshKyc, submitKyc } from "./identity.js";
 import { apply, fillApplicationChoices, getOffer, refreshBorrowing, refreshDecision, showDecision, signOffer } from "./borrow.js";
 import { refreshLoans } from "./loans.js";
@@ -117,6 +118,11 @@ async function poll() {
   await Promise.all([refreshKyc(), refreshNotices(), ...(moved ? [refreshMine()] : [])]);
 }
 
+// Back on the platform's chain after a switch: what the wallet holds there is redrawn.
+networkHooks.changed = (chainId) => {
+  if (state.token && chainId === state.chainId) refreshMine().catch((e) => say(e.message, true));
+};
+
 setInterval(() => poll().catch(() => {}), POLL_MS);  // a failed poll is retried by the next; actions report errors
 
 $("connect").onclick = guard(signIn);
@@ -149,10 +155,10 @@ $("erase-form").onsubmit = guard(eraseWallet);
 $("notice-prefs").onsubmit = guard(saveNoticePreferences);
 
 guard(async () => {
-  if (!window.ethereum) say("No wallet found: install a browser wallet (EIP-1193) to sign in.", true);
+  if (!window.ethereum) say(NO_WALLET, true);
   await fillApplicationChoices();
   try {
-    state.decimals = (await api("/api/v1/chain")).asset_decimals;
+    await loadPlatform();
   } catch (error) {
     say(`The chain is not reachable: ${error.message}`, true);
   }

@@ -1,8 +1,11 @@
 // What every part of the page shares: the signed-in state, the API and the user's own wallet
 // (EIP-1193, window.ethereum) for every signature and every transaction that moves money.
 
+import { onPlatformChain, watchNetwork } from "./network.js";
+
 export const state = {
-  wallet: null, token: null, refreshToken: null, roles: [], decimals: 6, decision: null, offer: null, kyc: null,
+  wallet: null, token: null, refreshToken: null, roles: [], decimals: 6, symbol: "tokens", chainId: null, decision: null,
+  offer: null, kyc: null,
 };
 
 export const $ = (id) => document.getElementById(id);
@@ -98,7 +101,19 @@ export async function api(path, options = {}) {
   return data;
 }
 
-export const wallet = (method, params = []) => window.ethereum.request({ method, params });
+export const NO_WALLET = "No browser wallet found: install MetaMask or another EIP-1193 wallet to sign in here, or "
+  + "sign with a local key instead (the README's \"Without a browser wallet\").";
+
+// What moves money or signs for the user waits until the wallet is on the platform's chain.
+const GUARDED = new Set(["eth_sendTransaction", "eth_signTypedData_v4", "personal_sign"]);
+
+export async function wallet(method, params = []) {
+  const ethereum = window.ethereum;
+  if (!ethereum?.request) throw new Error(NO_WALLET);
+  watchNetwork(ethereum);
+  if (GUARDED.has(method)) await onPlatformChain(ethereum);
+  return ethereum.request({ method, params });
+}
 
 export function utf8Hex(text) {
   return "0x" + Array.from(new TextEncoder().encode(text), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -144,7 +159,9 @@ export async function sendAll(transactions) {
   let receipt = null;
   for (const tx of transactions) {
     say(`Confirm in your wallet: ${tx.description}`);
-    const hash = await wallet("eth_sendTransaction", [{ from: state.wallet, to: tx.to, data: tx.data, value: tx.value }]);
+    const hash = await wallet("eth_sendTransaction", [{
+      from: state.wallet, to: tx.to, data: tx.data, value: tx.value, chainId: `0x${state.chainId.toString(16)}`,
+    }]);
     receipt = await waitForReceipt(hash);
   }
   return receipt; // the last one's

@@ -1,0 +1,74 @@
+"""The wallet as the page meets it: on another network (nothing signed or sent until it switches),
+missing altogether (said in words), and what the page says and clears as the user goes on."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.web.test_ui import _sign_in
+
+# The test wallet, made to report another chain (Ethereum mainnet) until the page asks it to switch;
+# it records every request and lets the test fire `chainChanged` as a wallet does.
+ELSEWHERE = """() => {
+  const forward = window.ethereum.request;
+  Object.assign(window, { __chain: "0x1", __canSwitch: false, __sent: [], __listeners: {} });
+  window.ethereum.on = (event, listener) => { window.__listeners[event] = listener; };
+  window.ethereum.request = async ({ method, params }) => {
+    window.__sent.push({ method, params });
+    if (method === "eth_chainId") return window.__chain;
+    if (method === "wallet_switchEthereumChain") {
+      if (!window.__canSwitch) throw Object.assign(new Error("User rejected the request."), { code: 4001 });
+      window.__chain = params[0].chainId;
+      return null;
+    }
+    return forward({ method, params });
+  };
+}"""
+
+
+def _sent(page, method: str) -> list:
+    return [r["params"] for r in page.evaluate("window.__sent") if r["method"] == method]
+
+
+def test_a_wallet_on_another_chain_is_asked_to_switch_and_nothing_is_sent_until_it_does(page, server, wallet, world):
+    borrower = world.borrower
+    loan_id, _ = world.create()
+    world.fund(loan_id, world.investors[0], world.loan(loan_id)["principal"])
+    wallet.address = borrower.address
+    page.evaluate(ELSEWHERE)
+    refusal = ("Your wallet is on chain 1 (Ethereum mainnet); this platform runs on chain 31337 (the local development "
+               "chain). Switch your wallet to chain 31337 (the local development chain): nothing is signed or sent until then.")  # fmt: skip
+
+    page.click("#connect")  # the sign-in message is a signature too
+    expect(page.locator("#status")).to_have_text(refusal, timeout=30_000)  # a cold server's first answers are slow
+    expect(page.locator("#status")).to_have_class("error")
+    assert _sent(page, "personal_sign") == [] and _sent(page, "wallet_switchEthereumChain") == [[{"chainId": "0x7a69"}]]
+
+    page.evaluate("window.__chain = '0x7a69'")
+    _sign_in(page, borrower.address)
+    page.evaluate("window.__chain = '0x1'")  # the user moves the wallet to mainnet: the page says so at once
+    page.evaluate("window.__listeners.chainChanged('0x1')")
+    expect(page.locator("#status")).to_have_text(refusal)
+    disburse = page.locator(f'button[data-loan="{loan_id}"][data-action="disburse"]')
+    expect(disburse).to_have_count(1, timeout=60_000)
+    disburse.click()
+    expect(page.locator("#status")).to_have_text(refusal)
+    assert _sent(page, "eth_sendTransaction") == []
+    assert world.loan(loan_id)["status"] == 1  # still Funded: no payout sent to whatever sits at that address elsewhere
+
+    page.evaluate("window.__canSwitch = true")  # a wallet that can switch is switched, then sends on this chain
+    disburse.click()
+    expect(page.locator("#status")).to_have_text(f"Done: disburse on loan {loan_id}.")
+    assert world.loan(loan_id)["status"] == 2
+    assert {tx[0]["chainId"] for tx in _sent(page, "eth_sendTransaction")} == {"0x7a69"}
+    page.evaluate("window.__listeners.chainChanged('0x7a69')")
+    expect(page.locator("#status")).to_have_text("Your wallet is back on chain 31337 (the local development chain).")
+
+
+def test_without_a_browser_wallet_the_page_says_one_is_needed_and_where_to_go_instead(page, server):
+    page.evaluate("delete window.ethereum")
+    page.click("#connect")
+    status = page.locator("#status")
+    expect(status).to_have_text("No browser wallet found: install MetaMask or another EIP-1193 wallet to sign in here, "
+                                "or sign with a local key instead (the README's \"Without a browser wallet\").")  # fmt: skip
+    expect(status).to_have_class("error")
