@@ -3,6 +3,8 @@ missing altogether (said in words), and what the page says and clears as the use
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from tests.web.test_ui import _sign_in
@@ -72,3 +74,35 @@ def test_without_a_browser_wallet_the_page_says_one_is_needed_and_where_to_go_in
     expect(status).to_have_text("No browser wallet found: install MetaMask or another EIP-1193 wallet to sign in here, "
                                 "or sign with a local key instead (the README's \"Without a browser wallet\").")  # fmt: skip
     expect(status).to_have_class("error")
+
+
+def test_a_failed_query_clears_the_last_answer_and_a_later_action_clears_the_old_error(page, server, wallet, world):
+    result, details, status = page.locator("#verify-result"), page.locator("#verify-details"), page.locator("#status")
+    page.set_input_files("#verify-file", files=[{"name": "x.json", "mimeType": "application/json", "buffer": b'{"a": 1}'}])
+    page.click("#verify-form button[type=submit]")
+    expect(details).not_to_be_empty(timeout=30_000)  # a cold server's first answers are slow
+    first = result.inner_text()
+
+    page.set_input_files("#verify-file", files=[])
+    page.fill("#verify-cid", "hello")
+    page.click("#verify-form button[type=submit]")
+    expect(result).to_have_text(re.compile(r"^Not checked: .*hello"))  # the refusal, in place of the last verdict
+    expect(details).to_be_empty()
+    expect(status).to_have_class("error")
+    page.fill("#verify-cid", "")
+    page.set_input_files("#verify-file", files=[{"name": "x.json", "mimeType": "application/json", "buffer": b'{"a": 1}'}])
+    page.click("#verify-form button[type=submit]")
+    expect(result).to_have_text(first)
+    expect(status).to_have_text("")  # the old error no longer stands
+    expect(status).not_to_have_class("error")
+
+    wallet.address = world.admin.address  # an admin traces an address, then a loan that is not there
+    _sign_in(page, world.admin.address)
+    page.fill("#trace-what", world.admin.address)
+    page.click("#trace")
+    expect(page.locator("#trace-result")).to_contain_text(f"{world.admin.address}: KYC level ")
+    page.fill("#trace-what", "999")
+    page.click("#trace")
+    expect(page.locator("#trace-result")).to_have_text(re.compile(r"^No trace of 999: .*loan 999"))
+    for part in ("#trace-checks", "#trace-events", "#trace-case-log"):
+        expect(page.locator(part)).to_be_empty()

@@ -209,8 +209,25 @@ export const has = (...roles) => roles.some((r) => state.roles.includes(r));
 
 export const listItems = (texts) => texts.map((textContent) => Object.assign(document.createElement("li"), { textContent }));
 
+// An error stays in the status line only until the next action: a later one that goes through
+// must not read as failed (nor a dialog open under an old refusal).
 export function guard(fn) {
-  return (...args) => fn(...args).catch((error) => say(error.message, true));
+  return (...args) => {
+    if ($("status").className === "error") say("");
+    return fn(...args).catch((error) => say(error.message, true));
+  };
+}
+
+// A query's answer panel: emptied when a new query starts, so an earlier answer never stands for a
+// later one, and the refusal said in it when the query fails (then in the status line too).
+export async function answerIn(ids, query, failed) {
+  for (const id of ids) $(id).replaceChildren();
+  try {
+    return await query();
+  } catch (error) {
+    failed(error);
+    throw error;
+  }
 }
 
 // Money moves only once the user has read, in tokens, what happens and said yes: an in-page dialog

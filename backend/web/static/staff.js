@@ -1,6 +1,6 @@
 // Staff: KYC review and referrals (their items in reviews.js), traces, monitoring alerts, collections and aging.
 
-import { $, api, day, guard, has, keepTyped, listItems, money, newest, plural, say, signInAgain, state } from "./core.js";
+import { $, answerIn, api, day, guard, has, keepTyped, listItems, money, newest, plural, say, signInAgain, state } from "./core.js";
 import { kycItem, referralItem } from "./reviews.js";
 
 export async function refreshStaff() {
@@ -246,10 +246,16 @@ async function traceAddress(address) {
   $("trace-case-log").replaceChildren();
 }
 
-export async function trace() {
-  const what = $("trace-what").value.trim();
+function traceOf(what) {
   if (/^\d+$/.test(what)) return traceLoan(Number(what));
   if (/^0x[0-9a-fA-F]{64}$/.test(what)) return traceTx(what);
   if (/^0x[0-9a-fA-F]{40}$/.test(what)) return traceAddress(what);
   throw new Error("Trace a loan id, a transaction hash (0x + 64 hex) or an address (0x + 40 hex).");
+}
+
+export function trace() {
+  const what = $("trace-what").value.trim();
+  return answerIn(["trace-result", "trace-checks", "trace-events", "trace-case-log"], async () => traceOf(what), (error) => {
+    $("trace-result").textContent = `No trace${what ? ` of ${what}` : ""}: ${error.message}`;
+  });
 }
