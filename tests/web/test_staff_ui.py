@@ -47,7 +47,7 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     expect(page.locator("#staff-section")).to_be_hidden()
     expect(page.locator("#staff-link")).to_be_hidden()
     _apply(page, REFERRED)
-    expect(page.locator("#decision-outcome")).to_have_text("refer")
+    expect(page.locator("#decision-outcome")).to_have_text("referred to an underwriter")
     expect(page.locator("#get-offer")).to_be_hidden()  # the referral is queued: there is nothing to ask for yet
     expect(page.locator("#decision-next")).to_contain_text("An underwriter reviews your application")
 
@@ -98,7 +98,7 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
 
     wallet.address = borrower.address
     _sign_in(page, borrower.address)
-    expect(page.locator("#decision-outcome")).to_have_text("refer (underwriter: approve)")  # read back on sign-in
+    expect(page.locator("#decision-outcome")).to_have_text("referred, then approved by an underwriter")  # read back on sign-in
     page.click("#get-offer")
     expect(page.locator("#offer-state")).to_have_text("offered")
     page.click("#sign-offer")

@@ -92,7 +92,7 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
         field = page.locator(f'#apply-form [name="{name}"]')
         field.select_option(value) if field.evaluate("e => e.tagName") == "SELECT" else field.fill(str(value))
     page.click("#apply-form button[type=submit]")
-    expect(page.locator("#decision-outcome")).to_have_text("approve")
+    expect(page.locator("#decision-outcome")).to_have_text("approved")
     # The decision's figures say what they are: the loan's interest rate, and an estimate with the fee.
     expect(page.locator("#decision-rate")).to_have_text(re.compile(r"^\d+\.\d\d%$"))
     expect(page.locator("#decision-apr-note")).to_contain_text("your offer states the exact APR (fee included)")
@@ -281,7 +281,7 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     page.click("#kyc-erase")
     expect(page.locator("#status")).to_contain_text("Personal data erased (1 record); the on-chain verification is being revoked.")
     expect(page.locator("#kyc-status")).to_contain_text("erased")
-    expect(page.locator("#who")).to_contain_text("no role yet")
+    expect(page.locator("#who")).to_contain_text("not verified yet")
     expect(page.locator("#kyc-erase-row")).to_be_hidden()
 
 

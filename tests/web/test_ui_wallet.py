@@ -7,6 +7,11 @@ import re
 
 from playwright.sync_api import expect
 
+from backend.db.session import session_scope
+from backend.identity.kyc.submission import submit
+from backend.identity.schemas import KycCreate
+from tests.identity.conftest import make_applicant
+from tests.scoring.conftest import SAMPLE
 from tests.web.test_ui import _sign_in
 
 # The test wallet, made to report another chain (Ethereum mainnet) until the page asks it to switch;
@@ -106,3 +111,53 @@ def test_a_failed_query_clears_the_last_answer_and_a_later_action_clears_the_old
     expect(page.locator("#trace-result")).to_have_text(re.compile(r"^No trace of 999: .*loan 999"))
     for part in ("#trace-checks", "#trace-events", "#trace-case-log"):
         expect(page.locator(part)).to_be_empty()
+
+
+# The first answer of each closed question: the worst ones, which the form used to start on.
+WORST = {"purpose": "new_car", "monthly_income_band": "under_500", "employment_length": "unemployed", "housing": "rent",
+         "checking_account": "none", "savings": "none_or_unknown", "credit_history": "past_delays",
+         "property": "none", "other_instalment_plans": "stores", "guarantor": "none"}  # fmt: skip
+
+
+def _answer(page, answers: dict) -> None:
+    for name, value in answers.items():
+        field = page.locator(f'#apply-form [name="{name}"]')
+        field.select_option(value) if field.evaluate("e => e.tagName") == "SELECT" else field.fill(str(value))
+    page.click("#apply-form button[type=submit]")
+
+
+def test_the_application_starts_unanswered_a_decline_says_why_and_an_investor_is_told_how_to_borrow(page, server, wallet, world):
+    investor = world.investors[1]
+    with session_scope(server.settings) as session:  # KYC level 1: no ID document, so investing only
+        submit(session, server.settings, investor.address, KycCreate(**make_applicant(503).form()), [])
+    wallet.address = investor.address
+    _sign_in(page, investor.address)
+    income = page.locator('#apply-form [name="monthly_income_band"]')
+    assert income.input_value() == ""  # no answer chosen for the applicant
+    expect(income.locator("option").first).to_have_text("Choose…")
+    expect(income.locator("option[value=under_500]")).to_have_text("Under 500 mUSD")
+    expect(page.locator('#apply-form [name="employment_length"] option[value="7y_plus"]')).to_have_text("Employed, 7 years or more")
+    page.click("#apply-form button[type=submit]")  # untouched: the browser asks for the answers, nothing is sent
+    expect(page.locator("#decision")).to_be_hidden()
+    assert income.evaluate("e => e.validity.valueMissing")
+
+    _answer(page, WORST)
+    expect(page.locator("#decision-outcome")).to_have_text("declined")
+    expect(page.locator("#decision-price")).to_be_hidden()  # no "interest rate -" nor "up to -"
+    expect(page.locator("#decision")).not_to_contain_text(" -")
+    expect(page.locator("#decision-reasons li")).not_to_have_count(0)
+    expect(page.locator("#decision-next")).to_contain_text("You may ask us to explain this decision")
+    expect(page.locator("#get-offer")).to_be_hidden()
+
+    _answer(page, SAMPLE)
+    expect(page.locator("#decision-outcome")).to_have_text("approved")
+    expect(page.locator("#decision-max")).to_have_text(re.compile(r"^[\d,]+ mUSD$"))
+    expect(page.locator("#get-offer")).to_be_hidden()  # an offer is a borrower's, and the page says how to become one
+    expect(page.locator("#decision-next")).to_have_text(
+        "To get an offer, verify your identity with an ID document (step 1: upload it with the form): borrowing needs "
+        "one, investing does not.")  # fmt: skip
+    message = page.evaluate("""async () => {
+      const { api } = await import(new URL("core.js", location.href));
+      try { await api("/api/v1/offers", { method: "POST", body: { decision_id: "x" } }); } catch (e) { return e.message; }
+    }""")  # fmt: skip
+    assert message == "This needs a wallet verified as a borrower (verify your identity with an ID document, step 1)."

@@ -40,7 +40,7 @@ function clearUserViews() {
 
 function showSignedIn() {
   const signedIn = Boolean(state.wallet);
-  $("who").textContent = signedIn ? `${state.wallet} (${state.roles.join(", ") || "no role yet"})` : "not signed in";
+  $("who").textContent = signedIn ? `${state.wallet} (${state.roles.join(", ") || "not verified yet"})` : "not signed in";
   $("who").title = state.wallet ?? "";
   $("sign-out").hidden = !signedIn;
 }
@@ -156,11 +156,11 @@ $("notice-prefs").onsubmit = guard(saveNoticePreferences);
 
 guard(async () => {
   if (!window.ethereum) say(NO_WALLET, true);
-  await fillApplicationChoices();
   try {
     await loadPlatform();
   } catch (error) {
     say(`The chain is not reachable: ${error.message}`, true);
   }
+  await fillApplicationChoices();  // after the platform: its answers name the token
   await Promise.all([refreshLoans(), refreshDisclosure(), refreshMarket()]);
 })();

@@ -1,13 +1,20 @@
 // Borrowing: the application, the decision with its reasons, the offer and its EIP-712 signature.
 
-import { $, api, money, newest, percent, plural, say, state, wallet } from "./core.js";
+import { $, api, has, money, newest, percent, plural, say, state, wallet } from "./core.js";
+import { choiceWords } from "./choices.js";
 import { refreshLoans } from "./loans.js";
 
+// Each closed question starts unanswered and must be answered: a form sent untouched would
+// otherwise be scored on its first answers (the worst ones) and recorded as a decline.
 export async function fillApplicationChoices() {
   const spec = await api("/openapi.json");
   const properties = spec.components.schemas.ApplicationCreate.properties;
   for (const select of document.querySelectorAll("#apply-form select")) {
-    for (const value of properties[select.name].enum ?? []) select.add(new Option(value.replaceAll("_", " "), value));
+    const ask = new Option("Choose…", "", true, true);
+    ask.disabled = true;
+    select.replaceChildren(ask);
+    select.required = true;
+    for (const value of properties[select.name].enum ?? []) select.add(new Option(choiceWords(select.name, value), value));
   }
 }
 
@@ -16,24 +23,40 @@ export function showDecision(decision, taken = null) {
   state.decision = decision;
   $("decision").hidden = !decision;
   if (!decision) return;
-  const review = decision.review ? ` (underwriter: ${decision.review.outcome})` : "";
-  $("decision-outcome").textContent = decision.decision + review;
+  $("decision-outcome").textContent = outcomeWords(decision);
   $("decision-grade").textContent = decision.grade;
   $("decision-score").textContent = decision.score;
-  // The quote prices interest and the reserve's fee together; the loan's own rate is the interest.
-  $("decision-rate").textContent = decision.quote ? percent(decision.quote.apr_bps - decision.quote.reserve_fee_bps) : "-";
-  $("decision-apr").textContent = decision.quote ? percent(decision.quote.apr_bps) : "-";
-  $("decision-max").textContent = decision.quote ? decision.quote.max_amount.toLocaleString("en-US") : "-";
+  // A decline has no price: its place goes to the reasons and what to do next.
+  const quote = decision.quote;
+  $("decision-price").hidden = $("decision-apr-note").hidden = !quote;
+  if (quote) {  // the quote prices interest and the reserve's fee together; the loan's own rate is the interest
+    $("decision-rate").textContent = percent(quote.apr_bps - quote.reserve_fee_bps);
+    $("decision-apr").textContent = percent(quote.apr_bps);
+    $("decision-max").textContent = `${quote.max_amount.toLocaleString("en-US")} ${state.symbol}`;
+  }
   $("decision-reasons").replaceChildren(...decision.reasons.map((r) => Object.assign(document.createElement("li"),
     { textContent: `${r.text} (${r.points_lost} points)` })));
   $("decision-reasons-title").hidden = !decision.reasons.length;
   const waiting = decision.decision === "refer" && !decision.review;
   const declined = decision.decision === "decline" || decision.review?.outcome === "decline";
-  $("get-offer").hidden = declined || waiting || Boolean(taken);
-  $("decision-next").textContent = taken
+  // Offers are for borrowers (KYC with an ID document); an investor-only wallet is told how to become one.
+  const mayBorrow = has("borrower");
+  $("get-offer").hidden = declined || waiting || Boolean(taken) || !mayBorrow;
+  $("decision-next").textContent = !mayBorrow && !declined && !taken ? NOT_BORROWER : taken
     ? `You accepted the offer of this decision${taken.loan_id == null ? ": it is being recorded on-chain" : `: it is loan ${taken.loan_id}`}. Apply again for another loan.`
-    : waiting ? "An underwriter reviews your application; once it is approved, your offer can be made here." : "";
+    : waiting ? "An underwriter reviews your application; once it is approved, your offer can be made here."
+      : declined ? DECLINED : "";
 }
+
+const NOT_BORROWER = "To get an offer, verify your identity with an ID document (step 1: upload it with the form): "
+  + "borrowing needs one, investing does not.";
+
+const OUTCOMES = { approve: "approved", refer: "referred to an underwriter", decline: "declined" };
+
+const outcomeWords = (d) => (d.review ? `referred, then ${OUTCOMES[d.review.outcome]} by an underwriter` : OUTCOMES[d.decision]);
+
+const DECLINED = "We cannot lend on this application. The answers listed above lowered your score most. You may ask "
+  + "us to explain this decision (it is kept with its reasons), and apply again when your circumstances change.";
 
 // The signed-in wallet's latest decision, and whether its offer was already accepted.
 export async function refreshDecision() {
@@ -71,7 +94,7 @@ export async function apply(event) {
   }
   const decision = await api("/api/v1/score", { method: "POST", body: application });
   showDecision(decision);
-  say(`Decision: ${decision.decision}.`);
+  say(`Decision: ${outcomeWords(decision)}.`);
 }
 
 function showOffer(offer) {

@@ -59,7 +59,16 @@ function readable(status, data) {
     }).join("; ");
   }
   if (status === 401 && data.error !== "fresh_sign_in_required") return "Sign in first (Connect wallet and sign in).";
+  if (data.error === "role_required") return roleWords(detail);
   return typeof detail === "string" ? detail : JSON.stringify(detail ?? data);
+}
+
+const ROLE_WORDS = { borrower: "a borrower (verify your identity with an ID document, step 1)",
+  investor: "an investor (verify your identity, step 1)", underwriter: "an underwriter", auditor: "an auditor", admin: "an admin" };
+
+function roleWords(detail) {
+  const roles = /roles: (.+)$/.exec(detail ?? "")?.[1].split(", ");
+  return roles ? `This needs a wallet verified as ${roles.map((r) => ROLE_WORDS[r] ?? r).join(" or ")}.` : detail;
 }
 
 async function request(path, { method = "GET", body, form } = {}) {

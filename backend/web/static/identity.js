@@ -1,6 +1,7 @@
 // KYC: submit with an ID document, see the status, erase one's own personal data.
 
 import { $, api, plural, say, state } from "./core.js";
+import { refreshDecision } from "./borrow.js";
 import { refreshLoans } from "./loans.js";
 import { refreshMarket } from "./market.js";
 import { refreshStaff } from "./staff.js";
@@ -40,9 +41,9 @@ export async function eraseWallet(event) {
 export async function refreshRoles() {
   const me = await api("/api/v1/auth/me");
   state.roles = me.roles;
-  $("who").textContent = `${me.wallet} (${me.roles.join(", ") || "no role yet"})`;
+  $("who").textContent = `${me.wallet} (${me.roles.join(", ") || "not verified yet"})`;
   $("who").title = me.wallet;
-  await Promise.all([refreshLoans(), refreshMarket()]);
+  await Promise.all([refreshLoans(), refreshMarket(), refreshDecision()]);  // an offer follows the borrower role
 }
 
 export async function eraseKyc() {
