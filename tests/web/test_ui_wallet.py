@@ -12,7 +12,7 @@ from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
 from tests.identity.conftest import make_applicant
 from tests.scoring.conftest import SAMPLE
-from tests.web.test_ui import _sign_in
+from tests.web.test_ui import _sign_in, _wait
 
 # The test wallet, made to report another chain (Ethereum mainnet) until the page asks it to switch;
 # it records every request and lets the test fire `chainChanged` as a wallet does.
@@ -53,13 +53,15 @@ def test_a_wallet_on_another_chain_is_asked_to_switch_and_nothing_is_sent_until_
 
     page.evaluate("window.__chain = '0x7a69'")
     _sign_in(page, borrower.address)
+    expect(page.locator("#connect")).to_have_text("Switch wallet")  # signed in: no second "sign in" offered
     page.evaluate("window.__chain = '0x1'")  # the user moves the wallet to mainnet: the page says so at once
     page.evaluate("window.__listeners.chainChanged('0x1')")
     expect(page.locator("#status")).to_have_text(refusal)
     disburse = page.locator(f'button[data-loan="{loan_id}"][data-action="disburse"]')
     expect(disburse).to_have_count(1, timeout=60_000)
     disburse.click()
-    expect(page.locator("#status")).to_have_text(refusal)
+    _wait(lambda: len(_sent(page, "wallet_switchEthereumChain")) == 2, "the page asking the wallet to switch")
+    expect(page.locator("#status")).to_have_text(refusal)  # said again, once the wallet refused the switch
     assert _sent(page, "eth_sendTransaction") == []
     assert world.loan(loan_id)["status"] == 1  # still Funded: no payout sent to whatever sits at that address elsewhere
 

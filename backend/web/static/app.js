@@ -43,6 +43,7 @@ function showSignedIn() {
   $("who").textContent = signedIn ? `${state.wallet} (${state.roles.join(", ") || "not verified yet"})` : "not signed in";
   $("who").title = state.wallet ?? "";
   $("sign-out").hidden = !signedIn;
+  $("connect").textContent = signedIn ? "Switch wallet" : "Connect wallet and sign in";
 }
 
 // Signed out on purpose or because the session could not be renewed: every user view is cleared and

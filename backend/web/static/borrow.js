@@ -1,6 +1,6 @@
 // Borrowing: the application, the decision with its reasons, the offer and its EIP-712 signature.
 
-import { $, api, has, money, newest, percent, plural, say, state, wallet } from "./core.js";
+import { $, api, has, money, newest, percent, plural, say, state, wallet, wholeTokens } from "./core.js";
 import { choiceWords } from "./choices.js";
 import { refreshLoans } from "./loans.js";
 
@@ -32,7 +32,7 @@ export function showDecision(decision, taken = null) {
   if (quote) {  // the quote prices interest and the reserve's fee together; the loan's own rate is the interest
     $("decision-rate").textContent = percent(quote.apr_bps - quote.reserve_fee_bps);
     $("decision-apr").textContent = percent(quote.apr_bps);
-    $("decision-max").textContent = `${quote.max_amount.toLocaleString("en-US")} ${state.symbol}`;
+    $("decision-max").textContent = wholeTokens(quote.max_amount);
   }
   $("decision-reasons").replaceChildren(...decision.reasons.map((r) => Object.assign(document.createElement("li"),
     { textContent: `${r.text} (${r.points_lost} points)` })));
@@ -81,9 +81,9 @@ export async function refreshBorrowing() {
   $("apply-ledger").hidden = b.open_loans === 0;
   $("apply-ledger").textContent = b.owing_defaulted.length
     ? `Settle loan ${b.owing_defaulted.join(", ")} (in default) before borrowing again.`
-    : `You have ${plural(b.open_loans, "open loan")} with us, taking ${b.monthly_debt_with_us.toLocaleString("en-US")} a month `
-      + `(counted in your monthly debt payments); you may borrow up to ${b.headroom.toLocaleString("en-US")} more `
-      + `(one borrower owes at most ${b.cap.toLocaleString("en-US")} at once).`;
+    : `You have ${plural(b.open_loans, "open loan")} with us, taking ${wholeTokens(b.monthly_debt_with_us)} a month `
+      + `(counted in your monthly debt payments); you may borrow up to ${wholeTokens(b.headroom)} more `
+      + `(one borrower owes at most ${wholeTokens(b.cap)} at once).`;
 }
 
 export async function apply(event) {
@@ -97,13 +97,21 @@ export async function apply(event) {
   say(`Decision: ${outcomeWords(decision)}.`);
 }
 
+const when = (seconds) => `${new Date(seconds * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+
 function showOffer(offer) {
   state.offer = offer;
   $("offer-section").hidden = false;
   $("offer-principal").textContent = money(offer.terms.principal);
   $("offer-apr").textContent = percent(offer.price.interest_apr_bps);
-  $("offer-fee").textContent = percent(offer.price.origination_fee_bps);
-  $("offer-installments").textContent = `${offer.terms.installments} × ${money(offer.price.installment_amount)}`;
+  const t = offer.terms;
+  $("offer-fee").textContent = `${money(t.principal - offer.price.amount_financed)} (${percent(offer.price.origination_fee_bps)})`;
+  const period = t.installment_period / 86_400;
+  $("offer-installments").textContent = `${t.installments} × ${money(offer.price.installment_amount)}, every ${plural(period, "day")}`;
+  // Due dates run from the payout, unknown until the loan is funded and paid out.
+  $("offer-first-due").textContent = `${plural(period, "day")} after the payout`;
+  $("offer-expires").textContent = when(t.deadline);
+  $("offer-funding-deadline").textContent = when(t.funding_deadline);
   $("offer-total").textContent = money(offer.price.total_repayable);
   $("offer-financed").textContent = money(offer.price.amount_financed);
   $("offer-charge").textContent = money(offer.price.finance_charge);

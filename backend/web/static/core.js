@@ -128,9 +128,14 @@ export function utf8Hex(text) {
   return "0x" + Array.from(new TextEncoder().encode(text), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+// Every amount the page shows carries the loan token's symbol (GET /api/v1/chain): "3,000.00 mUSD".
 export function money(baseUnits) {
-  return (Number(baseUnits) / 10 ** state.decimals).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const tokens = (Number(baseUnits) / 10 ** state.decimals).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  return `${tokens} ${state.symbol}`;
 }
+
+// An application's amounts are whole tokens, not base units.
+export const wholeTokens = (n) => `${Number(n).toLocaleString("en-US")} ${state.symbol}`;
 
 export const percent = (bps) => `${(bps / 100).toFixed(2)}%`;
 

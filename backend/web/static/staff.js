@@ -208,11 +208,15 @@ function eventLine(e) {
   return `block ${e.block_number}, tx ${e.tx_hash.slice(0, 10)}…: ${e.contract}.${e.event}(${args})`;
 }
 
+// A check's detail gives times in Unix seconds ("KYC level 2 until 1827600491"): shown as dates.
+const checkLine = (c) => `${c.ok ? "ok" : "FAIL"} ${c.name.replaceAll("_", " ")}: `
+  + c.detail.replace(/\buntil (\d{9,11})\b/g, (_, seconds) => `until ${day(Number(seconds))}`);
+
 async function traceLoan(loanId) {
   const trace = await api(`/api/v1/audit/trace/loan/${loanId}`);
   $("trace-result").textContent = `Loan ${trace.loan_id} (${trace.status}): ${trace.consistent ? "consistent" : "INCONSISTENT"}, `
     + `${plural(trace.events.length, "event")}, ${plural(trace.case_log.length, "case-log entry", "case-log entries")}`;
-  $("trace-checks").replaceChildren(...listItems(trace.checks.map((c) => `${c.ok ? "ok" : "FAIL"} ${c.name}: ${c.detail}`)));
+  $("trace-checks").replaceChildren(...listItems(trace.checks.map(checkLine)));
   $("trace-events").replaceChildren(...listItems(trace.events.map(eventLine)));
   $("trace-case-log").replaceChildren(...listItems(trace.case_log.map((a) => `${day(a.chain_time)} ${a.kind.replaceAll("_", " ")}: `
     + `${noteText(a)} (${a.actor})`)));
@@ -229,7 +233,7 @@ async function traceTx(hash) {
     : "not sent by the platform";
   $("trace-result").textContent = `Transaction ${trace.tx_hash}: ${trace.consistent ? "consistent" : "INCONSISTENT"}, `
     + `${plural(trace.events.length, "event")}, ${sender}`;
-  $("trace-checks").replaceChildren(...listItems(trace.checks.map((c) => `${c.ok ? "ok" : "FAIL"} ${c.name}: ${c.detail}`)));
+  $("trace-checks").replaceChildren(...listItems(trace.checks.map(checkLine)));
   $("trace-events").replaceChildren(...listItems(trace.events.map(eventLine)));
   $("trace-case-log").replaceChildren();
 }

@@ -2,13 +2,16 @@
 
 import { $, answerIn, api } from "./core.js";
 
+// The verdict in words and a mark, not in colour alone.
+const MARKS = { verified: "✔ ", tampered: "✖ " };
+
 function showVerification(v) {
-  $("verify-result").textContent = `${v.status.toUpperCase()}: ${v.reason}`;
+  $("verify-result").textContent = `${MARKS[v.status] ?? ""}${v.status.toUpperCase()}: ${v.reason}`;
   $("verify-result").dataset.status = v.status;
   const block = v.block_number == null ? null : `${v.block_number}${v.timestamp ? `, ${v.timestamp}` : ""}`;
   const facts = [
     ["CID", v.cid], ["document hash (keccak-256)", v.doc_hash], ["Merkle root", v.root], ["block", block],
-    ["transaction", v.tx_hash], ["DocumentAnchor", v.contract && `${v.contract} on chain ${v.chain_id}`],
+    ["confirmations (blocks on top of the anchor)", v.confirmations], ["transaction", v.tx_hash], ["DocumentAnchor", v.contract && `${v.contract} on chain ${v.chain_id}`],
     ["Merkle proof", v.proof && `${v.proof.length} sibling hashes`],
   ].filter(([, value]) => value != null);
   $("verify-details").replaceChildren(...facts.map(([name, value]) => Object.assign(document.createElement("li"), {
@@ -20,6 +23,7 @@ function showVerification(v) {
 
 function checked(query) {
   $("verify-proof").hidden = true;
+  delete $("verify-result").dataset.status;
   return answerIn(["verify-result", "verify-details"], async () => showVerification(await query()), (error) => {
     $("verify-result").textContent = `Not checked: ${error.message}`;
     $("verify-result").dataset.status = "error";
