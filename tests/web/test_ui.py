@@ -230,7 +230,7 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     wallet.address = borrower.address
     _sign_in(page, borrower.address)
     expect(page.locator(f'tr[data-repayments="{loan_id}"]')).to_contain_text("Overdue: ")
-    expect(page.locator(f'tr[data-repayments="{loan_id}"]')).to_contain_text("21 days late;")  # 20 days and some seconds: the 21st day begun
+    expect(page.locator(f'tr[data-repayments="{loan_id}"]')).to_contain_text("21 days late; installment 1 of 24 was due ")  # 20 days and some seconds: the 21st day begun
     expect(page.locator("#apply-ledger")).to_contain_text("You have 1 open loan with us, taking ")  # the form starts from it
     page.uncheck('#notice-prefs input[name="sms"]')  # no text messages, thank you
     page.click('#notice-prefs button[type="submit"]')

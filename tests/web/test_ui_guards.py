@@ -156,7 +156,8 @@ def test_the_borrower_sees_its_loan_funded_without_a_refresh_and_what_is_due_whe
     world.chain.mine_at(due - 10 * 86_400)  # ten days before the first installment falls due
     page.click("#refresh-loans")
     expect(repayments).to_contain_text(f"Next payment {loan['installmentAmount'] / unit:,.2f} mUSD, due ")
-    expect(repayments).to_contain_text("(you may pay it now)")
+    expect(repayments).to_contain_text("(you may pay it now): installment 1 of ")  # named once, not twice
+    expect(repayments).not_to_contain_text("now); installment 1 of ")
     expect(repayments).not_to_contain_text("Overdue")
     repay = row.locator('button[data-action="repay"]')
     expect(repay).to_be_enabled()

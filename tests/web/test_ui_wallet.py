@@ -163,3 +163,25 @@ def test_the_application_starts_unanswered_a_decline_says_why_and_an_investor_is
       try { await api("/api/v1/offers", { method: "POST", body: { decision_id: "x" } }); } catch (e) { return e.message; }
     }""")  # fmt: skip
     assert message == "This needs a wallet verified as a borrower (verify your identity with an ID document, step 1)."
+
+
+def test_a_refused_kyc_field_is_marked_beside_it_with_its_format_hinted(page, server, wallet, world):
+    investor = world.investors[2]
+    wallet.address = investor.address
+    _sign_in(page, investor.address)
+    phone = page.locator('#kyc-form [name="phone"]')
+    expect(phone).to_have_attribute("placeholder", "+8613800138000")  # the format, before any refusal
+    assert page.locator('#kyc-form [name="nationality"]').input_value() == ""  # no country chosen for the applicant
+    for name, value in make_applicant(504).form().items():
+        field = page.locator(f'#kyc-form [name="{name}"]')
+        field.select_option(value) if name == "id_type" else field.fill("0123456789" if name == "phone" else value)
+    page.click("#kyc-form button[type=submit]")
+    expect(phone).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#phone-error")).to_contain_text("E.164")
+    expect(phone).to_be_focused()
+    expect(page.locator("#kyc-form [aria-invalid]")).to_have_count(1)  # only the field refused
+
+    phone.fill(make_applicant(504).phone)
+    page.click("#kyc-form button[type=submit]")
+    expect(page.locator("#kyc-status")).to_contain_text("approved")
+    expect(page.locator("#kyc-form .field-error")).to_have_count(0)

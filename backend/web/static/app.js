@@ -3,7 +3,7 @@
 
 import { $, api, guard, NO_WALLET, say, session, state, utf8Hex, wallet } from "./core.js";
 import { loadPlatform, networkHooks } from "./network.js";
-import { eraseKyc, eraseWallet, refreshKyc, submitKyc } from "./identity.js";
+import { clearFieldErrors, eraseKyc, eraseWallet, refreshKyc, submitKyc } from "./identity.js";
 import { apply, fillApplicationChoices, getOffer, refreshBorrowing, refreshDecision, showDecision, signOffer } from "./borrow.js";
 import { refreshLoans } from "./loans.js";
 import { bidForNotes, offerNotes, refreshMarket } from "./market.js";
@@ -29,6 +29,7 @@ const HIDDEN = ["offer-section", "apply-ledger", "claim-all-row", "rule-fund", "
 function clearUserViews() {
   Object.assign(state, { offer: null, decision: null, kyc: null });
   for (const id of FORMS) $(id).reset();
+  clearFieldErrors($("kyc-form"));
   for (const id of EMPTIED) $(id).replaceChildren();
   for (const id of HIDDEN) $(id).hidden = true;
   $("kyc-form").hidden = false;

@@ -281,12 +281,15 @@ async function repaymentRow(loan) {
   // due date that is the next installment, payable early, not money owed late.
   const number = pos.installments_paid + 1;
   const upcoming = detail.schedule.find((i) => i.number === number);
-  const next = pos.installments_paid >= loan.installments ? "every installment paid"
-    : `installment ${number} of ${loan.installments}, ${money(upcoming?.amount ?? 0)}, due ${day(pos.next_due_date)}`;
+  const allPaid = pos.installments_paid >= loan.installments;
+  const which = `installment ${number} of ${loan.installments}`;
+  const next = allPaid ? "every installment paid" : `${which}, ${money(upcoming?.amount ?? 0)}, due ${day(pos.next_due_date)}`;
+  // Late, the oldest unpaid installment is the one overdue, not the next; payable early, it is named once.
   const standing = pos.days_past_due > 0
     ? `Overdue: ${money(pos.due_now)} to pay now, ${pos.days_past_due} days late`
-      + `${pos.bucket === "defaultable" ? " (the loan may now be declared in default)" : ""}; next: ${next}`
-    : pos.due_now > 0 ? `Next payment ${money(pos.due_now)}, due ${day(pos.next_due_date)} (you may pay it now); ${next}`
+      + `${pos.bucket === "defaultable" ? " (the loan may now be declared in default)" : ""}; `
+      + (allPaid ? "every installment paid, late fees left" : `${which} was due ${day(pos.next_due_date)}`)
+    : pos.due_now > 0 ? `Next payment ${money(pos.due_now)}, due ${day(pos.next_due_date)} (you may pay it now): ${which}`
     : `Nothing to pay now; next: ${next}`;
   const summary = Object.assign(document.createElement("p"), {
     textContent: `${standing}; ${money(pos.payoff)} pays it off today.`,
