@@ -38,6 +38,7 @@ def test_investors_fund_the_borrower_repays_and_investors_claim(client, chain_id
 
     info = client.get("/api/v1/chain").json()
     assert info["contracts"]["LoanBook"] == world.book.address and info["asset_decimals"] == 6
+    assert info["asset_symbol"] == "mUSD"  # amounts on the page carry it
 
     assert _prepare(client, h1, loan_id, action="fund").status_code == 422  # no amount
     too_much = _prepare(client, h1, loan_id, action="fund", amount=principal + 1)

@@ -47,7 +47,7 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     expect(page.locator("#staff-section")).to_be_hidden()
     expect(page.locator("#staff-link")).to_be_hidden()
     _apply(page, REFERRED)
-    expect(page.locator("#decision-outcome")).to_have_text("refer")
+    expect(page.locator("#decision-outcome")).to_have_text("referred to an underwriter")
     expect(page.locator("#get-offer")).to_be_hidden()  # the referral is queued: there is nothing to ask for yet
     expect(page.locator("#decision-next")).to_contain_text("An underwriter reviews your application")
 
@@ -81,8 +81,8 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     referral = page.locator("#referrals > li")
     expect(referral).to_have_count(1)
     # What the underwriter approves: the amount, term and purpose, the declared income and debt, the decision's facts.
-    expect(referral).to_contain_text(f"{REFERRED['amount']:,} tokens over {REFERRED['term_months']} months for used car")
-    expect(referral).to_contain_text(f"net income 2,000–3,500 a month, debt payments {REFERRED['monthly_debt_payments']} a month")
+    expect(referral).to_contain_text(f"{REFERRED['amount']:,} mUSD over {REFERRED['term_months']} months for used car")
+    expect(referral).to_contain_text(f"net income 2,000 to 3,500 mUSD a month, debt payments {REFERRED['monthly_debt_payments']} mUSD a month")
     expect(referral).to_contain_text("grade D, PD ")
     expect(referral).to_contain_text("debt service 0.")
     short = referral.get_attribute("data-decision")[:8]
@@ -98,7 +98,7 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
 
     wallet.address = borrower.address
     _sign_in(page, borrower.address)
-    expect(page.locator("#decision-outcome")).to_have_text("refer (underwriter: approve)")  # read back on sign-in
+    expect(page.locator("#decision-outcome")).to_have_text("referred, then approved by an underwriter")  # read back on sign-in
     page.click("#get-offer")
     expect(page.locator("#offer-state")).to_have_text("offered")
     page.click("#sign-offer")
@@ -123,6 +123,8 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     expect(page.locator("#trace-checks")).not_to_contain_text("FAIL")
     created = page.locator("#trace-events li").first
     expect(created).to_contain_text(f"LoanBook.LoanCreated(loanId={loan_id}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]  # the terms JSON wraps
+    expect(page.locator("#trace-checks")).to_contain_text(re.compile(r"borrower attested: KYC level 2 until \d{4}-\d\d-\d\d"))
     page.fill("#trace-what", borrower.address)  # the same borrower, seen as an address
     page.click("#trace")
     expect(page.locator("#trace-result")).to_contain_text(f"{borrower.address}: KYC level 2 on-chain; borrower in loans {loan_id};")

@@ -92,7 +92,7 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
         field = page.locator(f'#apply-form [name="{name}"]')
         field.select_option(value) if field.evaluate("e => e.tagName") == "SELECT" else field.fill(str(value))
     page.click("#apply-form button[type=submit]")
-    expect(page.locator("#decision-outcome")).to_have_text("approve")
+    expect(page.locator("#decision-outcome")).to_have_text("approved")
     # The decision's figures say what they are: the loan's interest rate, and an estimate with the fee.
     expect(page.locator("#decision-rate")).to_have_text(re.compile(r"^\d+\.\d\d%$"))
     expect(page.locator("#decision-apr-note")).to_contain_text("your offer states the exact APR (fee included)")
@@ -101,11 +101,17 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
 
     page.click("#get-offer")
     expect(page.locator("#offer-state")).to_have_text("offered")
-    expect(page.locator("#offer-principal")).to_have_text("3,000.00")
+    expect(page.locator("#offer-principal")).to_have_text("3,000.00 mUSD")
     # The cost of credit before signing: what the borrower receives and the APR with the fee in it.
-    expect(page.locator("#offer-financed")).to_have_text(re.compile(r"^2,9\d\d\.\d\d$"))  # the fee comes off
+    expect(page.locator("#offer-financed")).to_have_text(re.compile(r"^2,9\d\d\.\d\d mUSD$"))  # the fee comes off
     expect(page.locator("#offer-true-apr")).to_have_text(re.compile(r"^\d+\.\d\d%$"))
     expect(page.locator("#offer-aprc")).to_have_text(re.compile(r"^\d+\.\d\d%$"))
+    # The fee as an amount, the period, when the first installment falls due and how long the offer stands.
+    expect(page.locator("#offer-fee")).to_have_text(re.compile(r"^\d+\.\d\d mUSD \(\d+\.\d\d%\)$"))
+    expect(page.locator("#offer-installments")).to_have_text(re.compile(r"^24 × [\d,]+\.\d\d mUSD, every 30 days$"))
+    expect(page.locator("#offer-first-due")).to_have_text("30 days after the payout")
+    for deadline in ("#offer-expires", "#offer-funding-deadline"):
+        expect(page.locator(deadline)).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$"))
     page.click("#agreement-details summary")
     expect(page.locator("#agreement-clauses li")).to_have_count(7)
     expect(page.locator("#agreement-clauses")).to_contain_text("prepay at any time without penalty")
@@ -130,18 +136,18 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     page.click(f'button[data-loan="{loan_id}"][data-action="borrower"]')  # before funding: who borrows?
     profile = page.locator("#borrower-profile")  # in its own panel, not the one-line status
     expect(profile).to_contain_text(f"Loan {loan_id}'s borrower: grade A")
-    expect(profile).to_contain_text("employed 4 to 7y, housing: own")
+    expect(profile).to_contain_text("income 2,000 to 3,500 mUSD a month, employed, 4 to 7 years, housing: home owner")
     page.fill(f'input[data-loan="{loan_id}"]', "1000")
     page.click(f'button[data-loan="{loan_id}"][data-action="fund"]')
-    _confirm(page, f"1,000.00 leaves your wallet for loan {loan_id} (grade A, interest rate ")
+    _confirm(page, f"1,000.00 mUSD leaves your wallet for loan {loan_id} (grade A, interest rate ")
     expect(page.locator("#status")).to_have_text(f"Done: fund on loan {loan_id}.")
     page.fill('#plan-form [name="amount"]', "2000")  # the rest through the diversification plan
     page.click("#plan-form button[type=submit]")
-    _confirm(page, f"2,000.00 into loan {loan_id}")
-    expect(page.locator("#status")).to_have_text("Invested 2,000.00 in 1 loan.")
+    _confirm(page, f"2,000.00 mUSD into loan {loan_id}")
+    expect(page.locator("#status")).to_have_text("Invested 2,000.00 mUSD in 1 loan.")
     assert world.loan(loan_id)["funded"] == world.loan(loan_id)["principal"]
     _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300),
-                   "exposure 3,000.00" in page.locator("#portfolio-summary").inner_text())[-1], "the portfolio")
+                   "exposure 3,000.00 mUSD" in page.locator("#portfolio-summary").inner_text())[-1], "the portfolio")
     expect(page.locator("#portfolio-warnings")).to_contain_text("at least 20")
     with session_scope(settings) as session:  # still funding: its PD now is the PD it was priced at
         priced = session.scalar(select(CreditDecision.pd).join(LoanRow, LoanRow.decision_hash == CreditDecision.decision_hash)
@@ -173,12 +179,13 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
         return result.get_attribute("data-status") == "verified"
 
     _wait(anchored, "the agreement's anchor")
-    expect(result).to_contain_text("VERIFIED")
+    expect(result).to_contain_text("✔ VERIFIED")  # a mark and words, not colour alone
     expect(page.locator("#verify-details")).to_contain_text("Merkle root: 0x")
+    expect(page.locator("#verify-details")).to_contain_text("confirmations (blocks on top of the anchor): ")
     expect(page.locator("#verify-proof")).to_be_visible()
     page.set_input_files("#verify-file", files=[{"name": "forged.json", "mimeType": "application/json", "buffer": b"{}"}])
     page.click("#verify-form button[type=submit]")
-    expect(result).to_contain_text("TAMPERED")
+    expect(result).to_contain_text("✖ TAMPERED")
     expect(page.locator("#verify-proof")).to_be_hidden()
 
     # Fifty days on, nothing paid: the servicing worker files the loan for collections and tells the
@@ -202,7 +209,7 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     case.locator('button[data-action="record-case"]').click()
     expect(page.locator("#status")).to_have_text(f"Loan {loan_id}: promise to pay recorded (promise pending).")
     expect(page.locator(f'#collections li[data-collection="{loan_id}"]')).to_contain_text(
-        "promise to pay of 300.00 by ")  # fmt: skip
+        "promise to pay of 300.00 mUSD by ")  # fmt: skip
     expect(page.locator("#disclosure")).to_contain_text("1 loans 16+ days late")
     # No late installment settled yet: the roll rates are the stated prior.
     expect(page.locator("#disclosure")).to_contain_text("late 16 30 50.00%, late 31 120 75.00%")
@@ -223,7 +230,7 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     wallet.address = borrower.address
     _sign_in(page, borrower.address)
     expect(page.locator(f'tr[data-repayments="{loan_id}"]')).to_contain_text("Overdue: ")
-    expect(page.locator(f'tr[data-repayments="{loan_id}"]')).to_contain_text("21 days late;")  # 20 days and some seconds: the 21st day begun
+    expect(page.locator(f'tr[data-repayments="{loan_id}"]')).to_contain_text("21 days late; installment 1 of 24 was due ")  # 20 days and some seconds: the 21st day begun
     expect(page.locator("#apply-ledger")).to_contain_text("You have 1 open loan with us, taking ")  # the form starts from it
     page.uncheck('#notice-prefs input[name="sms"]')  # no text messages, thank you
     page.click('#notice-prefs button[type="submit"]')
@@ -281,7 +288,7 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     page.click("#kyc-erase")
     expect(page.locator("#status")).to_contain_text("Personal data erased (1 record); the on-chain verification is being revoked.")
     expect(page.locator("#kyc-status")).to_contain_text("erased")
-    expect(page.locator("#who")).to_contain_text("no role yet")
+    expect(page.locator("#who")).to_contain_text("not verified yet")
     expect(page.locator("#kyc-erase-row")).to_be_hidden()
 
 
@@ -298,7 +305,7 @@ def test_an_investor_takes_back_money_from_a_loan_that_did_not_fund(page, server
 
     wallet.address = investor.address
     _sign_in(page, investor.address)
-    expect(page.locator("#portfolio-summary")).to_contain_text("100.00 to take back from loans that did not fund")
+    expect(page.locator("#portfolio-summary")).to_contain_text("100.00 mUSD to take back from loans that did not fund")
 
     def told() -> bool:  # the servicing worker tells the note holder once the index shows the cancel
         page.click("#refresh-loans")
@@ -319,7 +326,7 @@ def test_an_investor_takes_back_money_from_a_loan_that_did_not_fund(page, server
     rows = Path(download.value.path()).read_text().splitlines()
     assert rows[0].startswith("date,block_number,tx_hash,loan_id,kind,cash")
     assert [r.split(",")[4] for r in rows[1:]] == ["fund", "refund"]
-    expect(page.locator("#statement-summary")).to_contain_text("2 movements: paid in 100.00, taken back 100.00")
+    expect(page.locator("#statement-summary")).to_contain_text("2 movements: paid in 100.00 mUSD, taken back 100.00 mUSD")
 
 
 def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server, wallet, world):
@@ -350,7 +357,7 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
     expect(page.locator("#sell-form-quote")).to_contain_text("the buyer's yield to maturity")
     page.click("#sell-form button[type=submit]")
     _confirm(page, "Anyone may buy them at 95.00% of the principal outstanding, for 30 days")
-    expect(page.locator("#status")).to_have_text(f"Offered {held / 10**6:,.2f} of notes of loan {loan_id}.")
+    expect(page.locator("#status")).to_have_text(f"Offered {held / 10**6:,.2f} mUSD of notes of loan {loan_id}.")
 
     def listed() -> bool:
         page.click("#refresh-loans")
@@ -368,8 +375,8 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
     _sign_in(page, buyer.address)
     before = world.balance(seller)
     page.locator('#market button[data-action="buy"]').click()
-    _confirm(page, f"{held * 95 // 100 / 10**6:,.2f} leaves your wallet for {held / 10**6:,.2f} of notes of loan {loan_id}")
-    expect(page.locator("#status")).to_contain_text(f"of notes of loan {loan_id} for {held * 95 // 100 / 10**6:,.2f}.")
+    _confirm(page, f"{held * 95 // 100 / 10**6:,.2f} mUSD leaves your wallet for {held / 10**6:,.2f} mUSD of notes of loan {loan_id}")
+    expect(page.locator("#status")).to_contain_text(f"of notes of loan {loan_id} for {held * 95 // 100 / 10**6:,.2f} mUSD.")
     assert world.book.functions.balanceOf(buyer.address, loan_id).call() == held
     assert world.balance(seller) == before + held * 95 // 100
 
@@ -387,9 +394,9 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
     page.fill('#bid-form [name="notes"]', "1000")
     page.fill('#bid-form [name="price"]', "97")
     page.click("#bid-form button[type=submit]")
-    _confirm(page, "Any holder may sell them to you at 97.00% of the principal outstanding, for 30 days: 970.00 would "
+    _confirm(page, "Any holder may sell them to you at 97.00% of the principal outstanding, for 30 days: 970.00 mUSD would "
              "leave your wallet now")
-    expect(page.locator("#status")).to_have_text(f"Bid for 1,000.00 of notes of loan {loan_id}.")
+    expect(page.locator("#status")).to_have_text(f"Bid for 1,000.00 mUSD of notes of loan {loan_id}.")
     expect(page.locator("#status")).to_be_in_viewport()  # seen where the bid was placed, far down the page
 
     def bid_shown() -> bool:
@@ -418,8 +425,8 @@ def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server
     _sign_in(page, buyer.address)
     before = world.balance(buyer)
     page.locator('#bids button[data-action="sell"]').click()
-    _confirm(page, f"You give up 1,000.00 of notes of loan {loan_id} (face value) and receive 975.00, 97.50% of the principal they stand for.")
-    expect(page.locator("#status")).to_have_text(f"Sold 1,000.00 of notes of loan {loan_id} for 975.00.")
+    _confirm(page, f"You give up 1,000.00 mUSD of notes of loan {loan_id} (face value) and receive 975.00 mUSD, 97.50% of the principal they stand for.")
+    expect(page.locator("#status")).to_have_text(f"Sold 1,000.00 mUSD of notes of loan {loan_id} for 975.00 mUSD.")
     assert world.book.functions.balanceOf(seller.address, loan_id).call() == 1_000 * 10**6
     assert world.balance(buyer) == before + 975 * 10**6
 
@@ -476,13 +483,13 @@ def test_an_investor_leaves_a_loan_in_one_click_into_the_best_bids(page, server,
     def offered() -> bool:  # once the indexer has both bids
         page.click("#refresh-loans")
         page.wait_for_timeout(300)
-        return exit_button.count() == 1 and "for 150.00" in page.locator(f'#positions tr[data-loan="{loan_id}"]').inner_text()
+        return exit_button.count() == 1 and "for 150.00 mUSD" in page.locator(f'#positions tr[data-loan="{loan_id}"]').inner_text()
 
     _wait(offered, "the bids' offer in the portfolio")
-    expect(page.locator(f'#positions tr[data-loan="{loan_id}"]')).to_contain_text("147.00 for 150.00")  # Bids now
+    expect(page.locator(f'#positions tr[data-loan="{loan_id}"]')).to_contain_text("147.00 mUSD for 150.00 mUSD")  # Bids now
     exit_button.click()
-    _confirm(page, "receive 147.00, 98.00% of the principal outstanding on average, from 2 bids", "No fair price is known for this loan")
-    expect(page.locator("#status")).to_have_text(f"Sold 150.00 of notes of loan {loan_id} for 147.00 into 2 bids.")
+    _confirm(page, "receive 147.00 mUSD, 98.00% of the principal outstanding on average, from 2 bids", "No fair price is known for this loan")
+    expect(page.locator("#status")).to_have_text(f"Sold 150.00 mUSD of notes of loan {loan_id} for 147.00 mUSD into 2 bids.")
     assert world.balance(seller) == before + 147 * unit
 
 
@@ -501,7 +508,7 @@ def test_an_investor_sets_a_standing_instruction_and_funds_its_matches(page, ser
     page.fill("#rule-form [name=per_loan]", "150")
     page.fill("#rule-form [name=min_apr]", "10")
     page.click("#rule-form button[type=submit]")
-    expect(page.locator("#rule-summary")).to_contain_text("Holding 150.00 per new loan, at least 10.00% APR; 1 loan matches now.")
+    expect(page.locator("#rule-summary")).to_contain_text("Holding 150.00 mUSD per new loan, at least 10.00% APR; 1 loan matches now.")
 
     def told() -> bool:
         page.click("#refresh-loans")
@@ -510,8 +517,8 @@ def test_an_investor_sets_a_standing_instruction_and_funds_its_matches(page, ser
 
     _wait(told, "the match notice")
     page.click("#rule-fund")
-    _confirm(page, f"150.00 into loan {wanted} (interest rate 15.00%)")
-    expect(page.locator("#status")).to_have_text("Invested 150.00 in 1 matching loan.")
+    _confirm(page, f"150.00 mUSD into loan {wanted} (interest rate 15.00%)")
+    expect(page.locator("#status")).to_have_text("Invested 150.00 mUSD in 1 matching loan.")
     assert world.book.functions.balanceOf(investor.address, wanted).call() == 150 * unit
     _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300),
                    "0 loans match now" in page.locator("#rule-summary").inner_text())[-1], "the match to be held")  # fmt: skip
@@ -537,18 +544,18 @@ def test_an_investor_lets_the_platform_fund_its_matches_under_a_signed_mandate(p
     page.fill("#rule-form [name=per_loan]", "100")
     page.fill("#rule-form [name=grades]", "A")
     page.click("#rule-form button[type=submit]")
-    expect(page.locator("#rule-summary")).to_contain_text("Holding 100.00 per new loan of grade A")
+    expect(page.locator("#rule-summary")).to_contain_text("Holding 100.00 mUSD per new loan of grade A")
     world.chain.tx(world.token.functions.approve(world.book.address, 0), investor.address)  # new to LoanBook
     sent = world.w3.eth.get_transaction_count(investor.address)
     page.fill("#mandate-form [name=budget]", "150")
     page.fill("#mandate-form [name=max_apr]", "20")
     page.click("#mandate-form button[type=submit]")
-    expect(page.locator("#status")).to_contain_text("Mandate signed: the platform funds your matches, up to 150.00 in all, until ")
+    expect(page.locator("#status")).to_contain_text("Mandate signed: the platform funds your matches, up to 150.00 mUSD in all, until ")
     summary = page.locator("#mandate-summary")
     expect(summary).to_contain_text("Mandate active until ")
     # The keeper may fund the match before the page's first draw: spent is read from the chain, the
     # loans from the index, which follows a moment later.
-    expect(summary).to_contain_text(re.compile(r": (0\.00|100\.00) of 150\.00 spent on [01] loans?; at most 20\.00% APR\."))
+    expect(summary).to_contain_text(re.compile(r": (0\.00|100\.00) mUSD of 150\.00 mUSD spent on [01] loans?; at most 20\.00% APR\."))
     expect(page.locator("#mandate-withdraw")).to_be_visible()
     expect(page.locator("#mandate-form")).to_be_hidden()  # one mandate at a time
     mandate_hash = summary.get_attribute("data-mandate")
@@ -556,7 +563,7 @@ def test_an_investor_lets_the_platform_fund_its_matches_under_a_signed_mandate(p
     def funded() -> bool:  # the keeper's pass, the outbox's send and the indexer's read
         page.click("#refresh-loans")
         page.wait_for_timeout(300)
-        return "100.00 of 150.00 spent on 1 loan;" in summary.inner_text()
+        return "100.00 mUSD of 150.00 mUSD spent on 1 loan;" in summary.inner_text()
 
     _wait(funded, "the keeper's funding under the mandate", timeout=90)
     assert world.book.functions.balanceOf(investor.address, wanted).call() == 100 * unit
@@ -569,7 +576,7 @@ def test_an_investor_lets_the_platform_fund_its_matches_under_a_signed_mandate(p
 
     page.click("#mandate-withdraw")
     expect(page.locator("#status")).to_have_text("Mandate withdrawn and cancelled on chain: the platform funds nothing more with it.")
-    expect(summary).to_have_text("Mandate withdrawn: it funded 100.00 in 1 loan.")
+    expect(summary).to_have_text("Mandate withdrawn: it funded 100.00 mUSD in 1 loan.")
     expect(page.locator("#mandate-withdraw")).to_be_hidden()
     expect(page.locator("#mandate-form")).to_be_visible()  # free to sign a new one
     assert world.funding_agent.functions.mandateSpent(bytes.fromhex(mandate_hash[2:])).call() == 150 * unit  # refused from now on
@@ -597,9 +604,9 @@ def test_a_borrower_turns_autopay_on_and_the_platform_pays_an_installment_from_i
     button.click()
     expect(page.locator("#status")).to_have_text(
         f"Autopay on for loan {loan_id}: each installment is paid from your wallet in the last day before it falls due, "
-        f"up to {2 * amount / 10**6:,.2f} a payment.")  # fmt: skip
+        f"up to {2 * amount / 10**6:,.2f} mUSD a payment.")  # fmt: skip
     expect(line).to_contain_text("Autopay on until ")
-    expect(line).to_contain_text(f"up to {2 * amount / 10**6:,.2f} a payment: 0 payments made.")
+    expect(line).to_contain_text(f"up to {2 * amount / 10**6:,.2f} mUSD a payment: 0 payments made.")
     expect(line).not_to_contain_text("Note:")  # approved: the agent can take the installment
     expect(button).to_have_text("Turn autopay off")
     assert line.get_attribute("data-status") == "active"
@@ -614,7 +621,7 @@ def test_a_borrower_turns_autopay_on_and_the_platform_pays_an_installment_from_i
         return "1 payment made" in line.inner_text()
 
     _wait(paid, "the keeper's payment under the mandate", timeout=90)
-    expect(line).to_contain_text(f"1 payment made, {amount / 10**6:,.2f} in all.")
+    expect(line).to_contain_text(f"1 payment made, {amount / 10**6:,.2f} mUSD in all.")
     assert world.loan(loan_id)["installmentsPaid"] == 1
     assert world.w3.eth.get_transaction_count(borrower.address) == sent + 1  # the payment was not the wallet's
 
@@ -622,7 +629,7 @@ def test_a_borrower_turns_autopay_on_and_the_platform_pays_an_installment_from_i
     expect(page.locator("#status")).to_have_text(  # the wallet's cancel is mined first: slow on a busy machine
         f"Autopay off for loan {loan_id}: withdrawn and cancelled on chain, the platform pays nothing more with it.",
         timeout=30_000)  # fmt: skip
-    expect(line).to_have_text(f"Autopay off (withdrawn): 1 payment made, {amount / 10**6:,.2f} in all.")
+    expect(line).to_have_text(f"Autopay off (withdrawn): 1 payment made, {amount / 10**6:,.2f} mUSD in all.")
     expect(button).to_have_text("Turn autopay on")  # free to turn it on again
     assert world.agent.functions.cancelled(bytes.fromhex(mandate_hash[2:])).call()
     assert world.w3.eth.get_transaction_count(borrower.address) == sent + 2  # the cancel, from the borrower's wallet

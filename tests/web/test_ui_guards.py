@@ -33,12 +33,12 @@ def test_selling_far_below_the_fair_price_asks_first_warns_and_cancel_sends_noth
     dialog = page.locator("#confirm")
     expect(dialog).to_be_visible()
     expect(page.locator("#confirm-cancel")).to_be_focused()  # the safe choice has the focus
-    expect(dialog).to_contain_text(f"Sell 100.00 of notes of loan {loan_id}?")
-    expect(dialog).to_contain_text("receive 60.00, 60.00% of the principal outstanding on average, from 1 bid")
+    expect(dialog).to_contain_text(f"Sell 100.00 mUSD of notes of loan {loan_id}?")
+    expect(dialog).to_contain_text("receive 60.00 mUSD, 60.00% of the principal outstanding on average, from 1 bid")
     expect(dialog).to_contain_text("Fair price ")
     expect(page.locator("#confirm-warning")).to_contain_text("Warning: you would sell ")
     expect(page.locator("#confirm-warning")).to_contain_text("below the fair price (we warn beyond 5%)")
-    expect(page.locator("#confirm-yes")).to_have_text("Sell for 60.00")
+    expect(page.locator("#confirm-yes")).to_have_text("Sell for 60.00 mUSD")
     page.click("#confirm-cancel")
     expect(dialog).to_be_hidden()
     expect(page.locator("#status")).to_have_text("Cancelled: nothing was sent.")
@@ -46,7 +46,7 @@ def test_selling_far_below_the_fair_price_asks_first_warns_and_cancel_sends_noth
 
     exit_button.click()
     _confirm(page, "below the fair price")
-    expect(page.locator("#status")).to_have_text(f"Sold 100.00 of notes of loan {loan_id} for 60.00 into 1 bid.")
+    expect(page.locator("#status")).to_have_text(f"Sold 100.00 mUSD of notes of loan {loan_id} for 60.00 mUSD into 1 bid.")
     assert world.balance(seller) == before + 60 * unit
 
 
@@ -155,13 +155,14 @@ def test_the_borrower_sees_its_loan_funded_without_a_refresh_and_what_is_due_whe
     due = loan["startTime"] + loan["installmentPeriod"]
     world.chain.mine_at(due - 10 * 86_400)  # ten days before the first installment falls due
     page.click("#refresh-loans")
-    expect(repayments).to_contain_text(f"Next payment {loan['installmentAmount'] / unit:,.2f}, due ")
-    expect(repayments).to_contain_text("(you may pay it now)")
+    expect(repayments).to_contain_text(f"Next payment {loan['installmentAmount'] / unit:,.2f} mUSD, due ")
+    expect(repayments).to_contain_text("(you may pay it now): installment 1 of ")  # named once, not twice
+    expect(repayments).not_to_contain_text("now); installment 1 of ")
     expect(repayments).not_to_contain_text("Overdue")
     repay = row.locator('button[data-action="repay"]')
     expect(repay).to_be_enabled()
     repay.click()
-    _confirm(page, f"{loan['installmentAmount'] / unit:,.2f} leaves your wallet towards loan {loan_id}")
+    _confirm(page, f"{loan['installmentAmount'] / unit:,.2f} mUSD leaves your wallet towards loan {loan_id}")
     expect(page.locator("#status")).to_have_text(f"Done: repay on loan {loan_id}.")
     assert world.loan(loan_id)["installmentsPaid"] == 1
 

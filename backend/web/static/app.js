@@ -1,8 +1,9 @@
 // loanchain in the browser: sign-in and the wiring of every control. The parts live in their own
 // modules (no build step: the browser loads them as ES modules).
 
-import { $, api, guard, say, session, state, utf8Hex, wallet } from "./core.js";
-import { eraseKyc, eraseWallet, refreshKyc, submitKyc } from "./identity.js";
+import { $, api, guard, NO_WALLET, say, session, state, utf8Hex, wallet } from "./core.js";
+import { loadPlatform, networkHooks } from "./network.js";
+import { clearFieldErrors, eraseKyc, eraseWallet, refreshKyc, submitKyc } from "./identity.js";
 import { apply, fillApplicationChoices, getOffer, refreshBorrowing, refreshDecision, showDecision, signOffer } from "./borrow.js";
 import { refreshLoans } from "./loans.js";
 import { bidForNotes, offerNotes, refreshMarket } from "./market.js";
@@ -28,6 +29,7 @@ const HIDDEN = ["offer-section", "apply-ledger", "claim-all-row", "rule-fund", "
 function clearUserViews() {
   Object.assign(state, { offer: null, decision: null, kyc: null });
   for (const id of FORMS) $(id).reset();
+  clearFieldErrors($("kyc-form"));
   for (const id of EMPTIED) $(id).replaceChildren();
   for (const id of HIDDEN) $(id).hidden = true;
   $("kyc-form").hidden = false;
@@ -39,9 +41,10 @@ function clearUserViews() {
 
 function showSignedIn() {
   const signedIn = Boolean(state.wallet);
-  $("who").textContent = signedIn ? `${state.wallet} (${state.roles.join(", ") || "no role yet"})` : "not signed in";
+  $("who").textContent = signedIn ? `${state.wallet} (${state.roles.join(", ") || "not verified yet"})` : "not signed in";
   $("who").title = state.wallet ?? "";
   $("sign-out").hidden = !signedIn;
+  $("connect").textContent = signedIn ? "Switch wallet" : "Connect wallet and sign in";
 }
 
 // Signed out on purpose or because the session could not be renewed: every user view is cleared and
@@ -117,6 +120,11 @@ async function poll() {
   await Promise.all([refreshKyc(), refreshNotices(), ...(moved ? [refreshMine()] : [])]);
 }
 
+// Back on the platform's chain after a switch: what the wallet holds there is redrawn.
+networkHooks.changed = (chainId) => {
+  if (state.token && chainId === state.chainId) refreshMine().catch((e) => say(e.message, true));
+};
+
 setInterval(() => poll().catch(() => {}), POLL_MS);  // a failed poll is retried by the next; actions report errors
 
 $("connect").onclick = guard(signIn);
@@ -149,12 +157,12 @@ $("erase-form").onsubmit = guard(eraseWallet);
 $("notice-prefs").onsubmit = guard(saveNoticePreferences);
 
 guard(async () => {
-  if (!window.ethereum) say("No wallet found: install a browser wallet (EIP-1193) to sign in.", true);
-  await fillApplicationChoices();
+  if (!window.ethereum) say(NO_WALLET, true);
   try {
-    state.decimals = (await api("/api/v1/chain")).asset_decimals;
+    await loadPlatform();
   } catch (error) {
     say(`The chain is not reachable: ${error.message}`, true);
   }
+  await fillApplicationChoices();  // after the platform: its answers name the token
   await Promise.all([refreshLoans(), refreshDisclosure(), refreshMarket()]);
 })();

@@ -1,13 +1,20 @@
 // Borrowing: the application, the decision with its reasons, the offer and its EIP-712 signature.
 
-import { $, api, money, newest, percent, plural, say, state, wallet } from "./core.js";
+import { $, api, has, money, newest, percent, plural, say, state, wallet, wholeTokens } from "./core.js";
+import { choiceWords } from "./choices.js";
 import { refreshLoans } from "./loans.js";
 
+// Each closed question starts unanswered and must be answered: a form sent untouched would
+// otherwise be scored on its first answers (the worst ones) and recorded as a decline.
 export async function fillApplicationChoices() {
   const spec = await api("/openapi.json");
   const properties = spec.components.schemas.ApplicationCreate.properties;
   for (const select of document.querySelectorAll("#apply-form select")) {
-    for (const value of properties[select.name].enum ?? []) select.add(new Option(value.replaceAll("_", " "), value));
+    const ask = new Option("Choose…", "", true, true);
+    ask.disabled = true;
+    select.replaceChildren(ask);
+    select.required = true;
+    for (const value of properties[select.name].enum ?? []) select.add(new Option(choiceWords(select.name, value), value));
   }
 }
 
@@ -16,24 +23,40 @@ export function showDecision(decision, taken = null) {
   state.decision = decision;
   $("decision").hidden = !decision;
   if (!decision) return;
-  const review = decision.review ? ` (underwriter: ${decision.review.outcome})` : "";
-  $("decision-outcome").textContent = decision.decision + review;
+  $("decision-outcome").textContent = outcomeWords(decision);
   $("decision-grade").textContent = decision.grade;
   $("decision-score").textContent = decision.score;
-  // The quote prices interest and the reserve's fee together; the loan's own rate is the interest.
-  $("decision-rate").textContent = decision.quote ? percent(decision.quote.apr_bps - decision.quote.reserve_fee_bps) : "-";
-  $("decision-apr").textContent = decision.quote ? percent(decision.quote.apr_bps) : "-";
-  $("decision-max").textContent = decision.quote ? decision.quote.max_amount.toLocaleString("en-US") : "-";
+  // A decline has no price: its place goes to the reasons and what to do next.
+  const quote = decision.quote;
+  $("decision-price").hidden = $("decision-apr-note").hidden = !quote;
+  if (quote) {  // the quote prices interest and the reserve's fee together; the loan's own rate is the interest
+    $("decision-rate").textContent = percent(quote.apr_bps - quote.reserve_fee_bps);
+    $("decision-apr").textContent = percent(quote.apr_bps);
+    $("decision-max").textContent = wholeTokens(quote.max_amount);
+  }
   $("decision-reasons").replaceChildren(...decision.reasons.map((r) => Object.assign(document.createElement("li"),
     { textContent: `${r.text} (${r.points_lost} points)` })));
   $("decision-reasons-title").hidden = !decision.reasons.length;
   const waiting = decision.decision === "refer" && !decision.review;
   const declined = decision.decision === "decline" || decision.review?.outcome === "decline";
-  $("get-offer").hidden = declined || waiting || Boolean(taken);
-  $("decision-next").textContent = taken
+  // Offers are for borrowers (KYC with an ID document); an investor-only wallet is told how to become one.
+  const mayBorrow = has("borrower");
+  $("get-offer").hidden = declined || waiting || Boolean(taken) || !mayBorrow;
+  $("decision-next").textContent = !mayBorrow && !declined && !taken ? NOT_BORROWER : taken
     ? `You accepted the offer of this decision${taken.loan_id == null ? ": it is being recorded on-chain" : `: it is loan ${taken.loan_id}`}. Apply again for another loan.`
-    : waiting ? "An underwriter reviews your application; once it is approved, your offer can be made here." : "";
+    : waiting ? "An underwriter reviews your application; once it is approved, your offer can be made here."
+      : declined ? DECLINED : "";
 }
+
+const NOT_BORROWER = "To get an offer, verify your identity with an ID document (step 1: upload it with the form): "
+  + "borrowing needs one, investing does not.";
+
+const OUTCOMES = { approve: "approved", refer: "referred to an underwriter", decline: "declined" };
+
+const outcomeWords = (d) => (d.review ? `referred, then ${OUTCOMES[d.review.outcome]} by an underwriter` : OUTCOMES[d.decision]);
+
+const DECLINED = "We cannot lend on this application. The answers listed above lowered your score most. You may ask "
+  + "us to explain this decision (it is kept with its reasons), and apply again when your circumstances change.";
 
 // The signed-in wallet's latest decision, and whether its offer was already accepted.
 export async function refreshDecision() {
@@ -58,9 +81,9 @@ export async function refreshBorrowing() {
   $("apply-ledger").hidden = b.open_loans === 0;
   $("apply-ledger").textContent = b.owing_defaulted.length
     ? `Settle loan ${b.owing_defaulted.join(", ")} (in default) before borrowing again.`
-    : `You have ${plural(b.open_loans, "open loan")} with us, taking ${b.monthly_debt_with_us.toLocaleString("en-US")} a month `
-      + `(counted in your monthly debt payments); you may borrow up to ${b.headroom.toLocaleString("en-US")} more `
-      + `(one borrower owes at most ${b.cap.toLocaleString("en-US")} at once).`;
+    : `You have ${plural(b.open_loans, "open loan")} with us, taking ${wholeTokens(b.monthly_debt_with_us)} a month `
+      + `(counted in your monthly debt payments); you may borrow up to ${wholeTokens(b.headroom)} more `
+      + `(one borrower owes at most ${wholeTokens(b.cap)} at once).`;
 }
 
 export async function apply(event) {
@@ -71,16 +94,24 @@ export async function apply(event) {
   }
   const decision = await api("/api/v1/score", { method: "POST", body: application });
   showDecision(decision);
-  say(`Decision: ${decision.decision}.`);
+  say(`Decision: ${outcomeWords(decision)}.`);
 }
+
+const when = (seconds) => `${new Date(seconds * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC`;
 
 function showOffer(offer) {
   state.offer = offer;
   $("offer-section").hidden = false;
   $("offer-principal").textContent = money(offer.terms.principal);
   $("offer-apr").textContent = percent(offer.price.interest_apr_bps);
-  $("offer-fee").textContent = percent(offer.price.origination_fee_bps);
-  $("offer-installments").textContent = `${offer.terms.installments} × ${money(offer.price.installment_amount)}`;
+  const t = offer.terms;
+  $("offer-fee").textContent = `${money(t.principal - offer.price.amount_financed)} (${percent(offer.price.origination_fee_bps)})`;
+  const period = t.installment_period / 86_400;
+  $("offer-installments").textContent = `${t.installments} × ${money(offer.price.installment_amount)}, every ${plural(period, "day")}`;
+  // Due dates run from the payout, unknown until the loan is funded and paid out.
+  $("offer-first-due").textContent = `${plural(period, "day")} after the payout`;
+  $("offer-expires").textContent = when(t.deadline);
+  $("offer-funding-deadline").textContent = when(t.funding_deadline);
   $("offer-total").textContent = money(offer.price.total_repayable);
   $("offer-financed").textContent = money(offer.price.amount_financed);
   $("offer-charge").textContent = money(offer.price.finance_charge);

@@ -1,8 +1,11 @@
 // What every part of the page shares: the signed-in state, the API and the user's own wallet
 // (EIP-1193, window.ethereum) for every signature and every transaction that moves money.
 
+import { onPlatformChain, watchNetwork } from "./network.js";
+
 export const state = {
-  wallet: null, token: null, refreshToken: null, roles: [], decimals: 6, decision: null, offer: null, kyc: null,
+  wallet: null, token: null, refreshToken: null, roles: [], decimals: 6, symbol: "tokens", chainId: null, decision: null,
+  offer: null, kyc: null,
 };
 
 export const $ = (id) => document.getElementById(id);
@@ -56,7 +59,16 @@ function readable(status, data) {
     }).join("; ");
   }
   if (status === 401 && data.error !== "fresh_sign_in_required") return "Sign in first (Connect wallet and sign in).";
+  if (data.error === "role_required") return roleWords(detail);
   return typeof detail === "string" ? detail : JSON.stringify(detail ?? data);
+}
+
+const ROLE_WORDS = { borrower: "a borrower (verify your identity with an ID document, step 1)",
+  investor: "an investor (verify your identity, step 1)", underwriter: "an underwriter", auditor: "an auditor", admin: "an admin" };
+
+function roleWords(detail) {
+  const roles = /roles: (.+)$/.exec(detail ?? "")?.[1].split(", ");
+  return roles ? `This needs a wallet verified as ${roles.map((r) => ROLE_WORDS[r] ?? r).join(" or ")}.` : detail;
 }
 
 async function request(path, { method = "GET", body, form } = {}) {
@@ -98,15 +110,32 @@ export async function api(path, options = {}) {
   return data;
 }
 
-export const wallet = (method, params = []) => window.ethereum.request({ method, params });
+export const NO_WALLET = "No browser wallet found: install MetaMask or another EIP-1193 wallet to sign in here, or "
+  + "sign with a local key instead (the README's \"Without a browser wallet\").";
+
+// What moves money or signs for the user waits until the wallet is on the platform's chain.
+const GUARDED = new Set(["eth_sendTransaction", "eth_signTypedData_v4", "personal_sign"]);
+
+export async function wallet(method, params = []) {
+  const ethereum = window.ethereum;
+  if (!ethereum?.request) throw new Error(NO_WALLET);
+  watchNetwork(ethereum);
+  if (GUARDED.has(method)) await onPlatformChain(ethereum);
+  return ethereum.request({ method, params });
+}
 
 export function utf8Hex(text) {
   return "0x" + Array.from(new TextEncoder().encode(text), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+// Every amount the page shows carries the loan token's symbol (GET /api/v1/chain): "3,000.00 mUSD".
 export function money(baseUnits) {
-  return (Number(baseUnits) / 10 ** state.decimals).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const tokens = (Number(baseUnits) / 10 ** state.decimals).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  return `${tokens} ${state.symbol}`;
 }
+
+// An application's amounts are whole tokens, not base units.
+export const wholeTokens = (n) => `${Number(n).toLocaleString("en-US")} ${state.symbol}`;
 
 export const percent = (bps) => `${(bps / 100).toFixed(2)}%`;
 
@@ -144,7 +173,9 @@ export async function sendAll(transactions) {
   let receipt = null;
   for (const tx of transactions) {
     say(`Confirm in your wallet: ${tx.description}`);
-    const hash = await wallet("eth_sendTransaction", [{ from: state.wallet, to: tx.to, data: tx.data, value: tx.value }]);
+    const hash = await wallet("eth_sendTransaction", [{
+      from: state.wallet, to: tx.to, data: tx.data, value: tx.value, chainId: `0x${state.chainId.toString(16)}`,
+    }]);
     receipt = await waitForReceipt(hash);
   }
   return receipt; // the last one's
@@ -192,8 +223,25 @@ export const has = (...roles) => roles.some((r) => state.roles.includes(r));
 
 export const listItems = (texts) => texts.map((textContent) => Object.assign(document.createElement("li"), { textContent }));
 
+// An error stays in the status line only until the next action: a later one that goes through
+// must not read as failed (nor a dialog open under an old refusal).
 export function guard(fn) {
-  return (...args) => fn(...args).catch((error) => say(error.message, true));
+  return (...args) => {
+    if ($("status").className === "error") say("");
+    return fn(...args).catch((error) => say(error.message, true));
+  };
+}
+
+// A query's answer panel: emptied when a new query starts, so an earlier answer never stands for a
+// later one, and the refusal said in it when the query fails (then in the status line too).
+export async function answerIn(ids, query, failed) {
+  for (const id of ids) $(id).replaceChildren();
+  try {
+    return await query();
+  } catch (error) {
+    failed(error);
+    throw error;
+  }
 }
 
 // Money moves only once the user has read, in tokens, what happens and said yes: an in-page dialog

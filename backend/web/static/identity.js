@@ -1,6 +1,7 @@
 // KYC: submit with an ID document, see the status, erase one's own personal data.
 
 import { $, api, plural, say, state } from "./core.js";
+import { refreshDecision } from "./borrow.js";
 import { refreshLoans } from "./loans.js";
 import { refreshMarket } from "./market.js";
 import { refreshStaff } from "./staff.js";
@@ -40,9 +41,9 @@ export async function eraseWallet(event) {
 export async function refreshRoles() {
   const me = await api("/api/v1/auth/me");
   state.roles = me.roles;
-  $("who").textContent = `${me.wallet} (${me.roles.join(", ") || "no role yet"})`;
+  $("who").textContent = `${me.wallet} (${me.roles.join(", ") || "not verified yet"})`;
   $("who").title = me.wallet;
-  await Promise.all([refreshLoans(), refreshMarket()]);
+  await Promise.all([refreshLoans(), refreshMarket(), refreshDecision()]);  // an offer follows the borrower role
 }
 
 export async function eraseKyc() {
@@ -53,11 +54,35 @@ export async function eraseKyc() {
   await Promise.all([refreshKyc(), refreshRoles()]);
 }
 
+// A refused field is marked where it is (aria-invalid, its message after it, focus on the first),
+// not only in the status line at the top.
+export function clearFieldErrors(form) {
+  for (const note of form.querySelectorAll(".field-error")) note.remove();
+  for (const field of form.querySelectorAll("[aria-invalid]")) field.removeAttribute("aria-invalid");
+}
+
+function markFields(form, error) {
+  const refused = Array.isArray(error.data?.detail) ? error.data.detail : [];
+  const marked = refused.map((e) => [form.elements[(e.loc ?? []).at(-1)], e.msg]).filter(([field]) => field?.name);
+  for (const [field, message] of marked) {
+    const note = Object.assign(document.createElement("span"), { className: "field-error", id: `${field.name}-error`,
+      textContent: message.replace(/^Value error, /, "") });
+    field.setAttribute("aria-invalid", "true");
+    field.setAttribute("aria-errormessage", note.id);
+    field.after(note);
+  }
+  marked[0]?.[0].focus();
+}
+
 export async function submitKyc(event) {
   event.preventDefault();
+  clearFieldErrors(event.target);
   const form = new FormData(event.target);
   if (!form.get("documents")?.size) form.delete("documents");
-  const record = await api("/api/v1/kyc", { method: "POST", form });
+  const record = await api("/api/v1/kyc", { method: "POST", form }).catch((error) => {
+    markFields(event.target, error);
+    throw error;
+  });
   event.target.reset();  // personal data stays on screen no longer than it takes to send it
   say(`KYC ${record.status}.`);
   await Promise.all([refreshKyc(), refreshRoles()]);

@@ -7,6 +7,7 @@ import {
 } from "./core.js";
 import { refreshBorrowing } from "./borrow.js";
 import { verifyAgreement, verifyCid } from "./verify.js";
+import { choiceWords } from "./choices.js";
 import { refreshPortfolio } from "./portfolio.js";
 
 // Why the signed-in wallet may not fund, or null: LoanBook reverts a fund from a wallet not verified
@@ -83,16 +84,17 @@ function actionCell(loan, refundable, autopay, position, claimable) {
 // in a panel under the table whose button was clicked (the status line stays one line).
 export async function showBorrower(loanId, clicked) {
   const p = await api(`/api/v1/loans/${loanId}/borrower`);
-  const words = (s) => s.replaceAll("_", " ");
+  const words = (question, answer) => choiceWords(question, answer, true);
   const ratio = p.debt_service_ratio == null ? "income band starts at 0"
     : `debt payments ${Math.round(p.debt_service_ratio * 100)}% of income (at most ${Math.round(p.debt_service_ratio_cap * 100)}%)`;
   const panel = $("borrower-profile");
   const close = Object.assign(document.createElement("button"), { textContent: "Close", onclick: () => { panel.hidden = true; } });
   close.setAttribute("aria-label", "close the borrower profile");
   panel.replaceChildren(Object.assign(document.createElement("p"), {
-    textContent: `Loan ${loanId}'s borrower: grade ${p.grade} (PD ${(p.pd * 100).toFixed(1)}%, score ${p.score}), ${words(p.purpose)}, `
-      + `${p.term_months} months; income ${words(p.monthly_income_band)} a month, employed ${words(p.employment_length)}, `
-      + `housing: ${words(p.housing)}, credit history: ${words(p.credit_history)}, ${plural(p.existing_loans_with_us, "loan")} `
+    textContent: `Loan ${loanId}'s borrower: grade ${p.grade} (PD ${(p.pd * 100).toFixed(1)}%, score ${p.score}), `
+      + `${words("purpose", p.purpose)}, ${p.term_months} months; income ${words("monthly_income_band", p.monthly_income_band)} `
+      + `a month, ${words("employment_length", p.employment_length)}, housing: ${words("housing", p.housing)}, credit history: `
+      + `${words("credit_history", p.credit_history)}, ${plural(p.existing_loans_with_us, "loan")} `
       + `with us; ${ratio}.` + (p.score_reasons.length ? ` Lowered the score: ${p.score_reasons.join("; ")}.` : ""),
   }), close);
   panel.dataset.loan = loanId;
@@ -279,12 +281,15 @@ async function repaymentRow(loan) {
   // due date that is the next installment, payable early, not money owed late.
   const number = pos.installments_paid + 1;
   const upcoming = detail.schedule.find((i) => i.number === number);
-  const next = pos.installments_paid >= loan.installments ? "every installment paid"
-    : `installment ${number} of ${loan.installments}, ${money(upcoming?.amount ?? 0)}, due ${day(pos.next_due_date)}`;
+  const allPaid = pos.installments_paid >= loan.installments;
+  const which = `installment ${number} of ${loan.installments}`;
+  const next = allPaid ? "every installment paid" : `${which}, ${money(upcoming?.amount ?? 0)}, due ${day(pos.next_due_date)}`;
+  // Late, the oldest unpaid installment is the one overdue, not the next; payable early, it is named once.
   const standing = pos.days_past_due > 0
     ? `Overdue: ${money(pos.due_now)} to pay now, ${pos.days_past_due} days late`
-      + `${pos.bucket === "defaultable" ? " (the loan may now be declared in default)" : ""}; next: ${next}`
-    : pos.due_now > 0 ? `Next payment ${money(pos.due_now)}, due ${day(pos.next_due_date)} (you may pay it now); ${next}`
+      + `${pos.bucket === "defaultable" ? " (the loan may now be declared in default)" : ""}; `
+      + (allPaid ? "every installment paid, late fees left" : `${which} was due ${day(pos.next_due_date)}`)
+    : pos.due_now > 0 ? `Next payment ${money(pos.due_now)}, due ${day(pos.next_due_date)} (you may pay it now): ${which}`
     : `Nothing to pay now; next: ${next}`;
   const summary = Object.assign(document.createElement("p"), {
     textContent: `${standing}; ${money(pos.payoff)} pays it off today.`,

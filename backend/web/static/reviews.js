@@ -2,14 +2,11 @@
 // own, so it carries everything behind its flag, its own reason field and buttons that name it:
 // a screen reader hears "Approve referral 1a2b3c4d", not one of many "approve" buttons.
 
-import { api, guard, percent, say, state } from "./core.js";
+import { choiceWords } from "./choices.js";
+import { api, guard, percent, say, state, wholeTokens } from "./core.js";
 
 const words = (code) => code.replaceAll("_", " ");
-const whole = (n) => Number(n).toLocaleString("en-US");  // an application's amounts: whole tokens
-const BANDS = {
-  under_500: "under 500", "500_to_1000": "500–1,000", "1000_to_2000": "1,000–2,000", "2000_to_3500": "2,000–3,500",
-  "3500_to_5000": "3,500–5,000", "5000_plus": "5,000 or more",
-};
+const whole = wholeTokens;
 
 function element(tag, props = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props);
@@ -45,9 +42,9 @@ export function referralItem(d, refresh) {
   const ratio = d.debt_service_ratio == null ? "no income to measure it against"
     : `${d.debt_service_ratio.toFixed(2)} of income (cap ${d.debt_service_ratio_cap.toFixed(2)})`;
   item.append(
-    element("p", { className: "review-what" }, `Referral ${short}: ${whole(a.amount)} tokens over ${a.term_months} months `
+    element("p", { className: "review-what" }, `Referral ${short}: ${whole(a.amount)} over ${a.term_months} months `
       + `for ${words(a.purpose)}`),
-    element("p", {}, `Declared: net income ${BANDS[a.monthly_income_band] ?? words(a.monthly_income_band)} a month, `
+    element("p", {}, `Declared: net income ${choiceWords("monthly_income_band", a.monthly_income_band, true)} a month, `
       + `debt payments ${whole(a.monthly_debt_payments)} a month, employed ${words(a.employment_length)}, housing `
       + `${a.housing}, ${words(a.checking_account)} checking, savings ${words(a.savings)}, history `
       + `${words(a.credit_history)}, property ${words(a.property)}, other instalments ${a.other_instalment_plans}, `

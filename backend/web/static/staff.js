@@ -1,6 +1,6 @@
 // Staff: KYC review and referrals (their items in reviews.js), traces, monitoring alerts, collections and aging.
 
-import { $, api, day, guard, has, keepTyped, listItems, money, newest, plural, say, signInAgain, state } from "./core.js";
+import { $, answerIn, api, day, guard, has, keepTyped, listItems, money, newest, plural, say, signInAgain, state } from "./core.js";
 import { kycItem, referralItem } from "./reviews.js";
 
 export async function refreshStaff() {
@@ -208,11 +208,15 @@ function eventLine(e) {
   return `block ${e.block_number}, tx ${e.tx_hash.slice(0, 10)}…: ${e.contract}.${e.event}(${args})`;
 }
 
+// A check's detail gives times in Unix seconds ("KYC level 2 until 1827600491"): shown as dates.
+const checkLine = (c) => `${c.ok ? "ok" : "FAIL"} ${c.name.replaceAll("_", " ")}: `
+  + c.detail.replace(/\buntil (\d{9,11})\b/g, (_, seconds) => `until ${day(Number(seconds))}`);
+
 async function traceLoan(loanId) {
   const trace = await api(`/api/v1/audit/trace/loan/${loanId}`);
   $("trace-result").textContent = `Loan ${trace.loan_id} (${trace.status}): ${trace.consistent ? "consistent" : "INCONSISTENT"}, `
     + `${plural(trace.events.length, "event")}, ${plural(trace.case_log.length, "case-log entry", "case-log entries")}`;
-  $("trace-checks").replaceChildren(...listItems(trace.checks.map((c) => `${c.ok ? "ok" : "FAIL"} ${c.name}: ${c.detail}`)));
+  $("trace-checks").replaceChildren(...listItems(trace.checks.map(checkLine)));
   $("trace-events").replaceChildren(...listItems(trace.events.map(eventLine)));
   $("trace-case-log").replaceChildren(...listItems(trace.case_log.map((a) => `${day(a.chain_time)} ${a.kind.replaceAll("_", " ")}: `
     + `${noteText(a)} (${a.actor})`)));
@@ -229,7 +233,7 @@ async function traceTx(hash) {
     : "not sent by the platform";
   $("trace-result").textContent = `Transaction ${trace.tx_hash}: ${trace.consistent ? "consistent" : "INCONSISTENT"}, `
     + `${plural(trace.events.length, "event")}, ${sender}`;
-  $("trace-checks").replaceChildren(...listItems(trace.checks.map((c) => `${c.ok ? "ok" : "FAIL"} ${c.name}: ${c.detail}`)));
+  $("trace-checks").replaceChildren(...listItems(trace.checks.map(checkLine)));
   $("trace-events").replaceChildren(...listItems(trace.events.map(eventLine)));
   $("trace-case-log").replaceChildren();
 }
@@ -246,10 +250,16 @@ async function traceAddress(address) {
   $("trace-case-log").replaceChildren();
 }
 
-export async function trace() {
-  const what = $("trace-what").value.trim();
+function traceOf(what) {
   if (/^\d+$/.test(what)) return traceLoan(Number(what));
   if (/^0x[0-9a-fA-F]{64}$/.test(what)) return traceTx(what);
   if (/^0x[0-9a-fA-F]{40}$/.test(what)) return traceAddress(what);
   throw new Error("Trace a loan id, a transaction hash (0x + 64 hex) or an address (0x + 40 hex).");
+}
+
+export function trace() {
+  const what = $("trace-what").value.trim();
+  return answerIn(["trace-result", "trace-checks", "trace-events", "trace-case-log"], async () => traceOf(what), (error) => {
+    $("trace-result").textContent = `No trace${what ? ` of ${what}` : ""}: ${error.message}`;
+  });
 }

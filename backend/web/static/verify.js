@@ -1,14 +1,17 @@
 // Verify a record: anyone checks a document against its on-chain anchor.
 
-import { $, api } from "./core.js";
+import { $, answerIn, api } from "./core.js";
+
+// The verdict in words and a mark, not in colour alone.
+const MARKS = { verified: "✔ ", tampered: "✖ " };
 
 function showVerification(v) {
-  $("verify-result").textContent = `${v.status.toUpperCase()}: ${v.reason}`;
+  $("verify-result").textContent = `${MARKS[v.status] ?? ""}${v.status.toUpperCase()}: ${v.reason}`;
   $("verify-result").dataset.status = v.status;
   const block = v.block_number == null ? null : `${v.block_number}${v.timestamp ? `, ${v.timestamp}` : ""}`;
   const facts = [
     ["CID", v.cid], ["document hash (keccak-256)", v.doc_hash], ["Merkle root", v.root], ["block", block],
-    ["transaction", v.tx_hash], ["DocumentAnchor", v.contract && `${v.contract} on chain ${v.chain_id}`],
+    ["confirmations (blocks on top of the anchor)", v.confirmations], ["transaction", v.tx_hash], ["DocumentAnchor", v.contract && `${v.contract} on chain ${v.chain_id}`],
     ["Merkle proof", v.proof && `${v.proof.length} sibling hashes`],
   ].filter(([, value]) => value != null);
   $("verify-details").replaceChildren(...facts.map(([name, value]) => Object.assign(document.createElement("li"), {
@@ -18,16 +21,27 @@ function showVerification(v) {
   if (v.status === "verified") $("verify-proof").href = `/api/v1/verify/proof?cid=${encodeURIComponent(v.cid)}`;
 }
 
+function checked(query) {
+  $("verify-proof").hidden = true;
+  delete $("verify-result").dataset.status;
+  return answerIn(["verify-result", "verify-details"], async () => showVerification(await query()), (error) => {
+    $("verify-result").textContent = `Not checked: ${error.message}`;
+    $("verify-result").dataset.status = "error";
+  });
+}
+
 export async function verifyRecord(event) {
   event.preventDefault();
   const cid = $("verify-cid").value.trim();
   const file = $("verify-file").files[0];
-  if (!cid && !file) throw new Error("Give a CID, a file, or both.");
-  if (!file) return showVerification(await api(`/api/v1/verify?cid=${encodeURIComponent(cid)}`));
+  if (!file) {
+    return checked(() => (cid ? api(`/api/v1/verify?cid=${encodeURIComponent(cid)}`)
+      : Promise.reject(new Error("Give a CID, a file, or both."))));
+  }
   const form = new FormData();
   form.append("file", file);
   if (cid) form.append("cid", cid);
-  showVerification(await api("/api/v1/verify", { method: "POST", form }));
+  await checked(() => api("/api/v1/verify", { method: "POST", form }));
 }
 
 export async function verifyAgreement(loanId) {
@@ -40,6 +54,6 @@ export async function verifyAgreement(loanId) {
 export async function verifyCid(cid) {
   $("verify-cid").value = cid;
   $("verify-file").value = "";
-  showVerification(await api(`/api/v1/verify?cid=${encodeURIComponent(cid)}`));
+  await checked(() => api(`/api/v1/verify?cid=${encodeURIComponent(cid)}`));
   $("verify-section").scrollIntoView();
 }
