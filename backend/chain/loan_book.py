@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from eth_account.messages import encode_typed_data
 from web3 import Web3
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError
 
 from backend.chain import loan_terms
 from backend.chain.client import get_web3, reading
@@ -44,6 +45,20 @@ def loan_book_domain(settings: Settings) -> LoanBookDomain:
         decimals = w3.eth.contract(address=asset, abi=_ERC20_DECIMALS_ABI).functions.decimals().call()
         chain_id = w3.eth.chain_id
     return LoanBookDomain(book.address, chain_id, Web3.to_checksum_address(asset), int(decimals))
+
+
+_SYMBOL_ABI = [{"type": "function", "name": "symbol", "stateMutability": "view", "inputs": [],
+                "outputs": [{"name": "", "type": "string"}]}]  # fmt: skip
+
+
+def asset_symbol(settings: Settings, asset: str) -> str:
+    """The loan token's ERC-20 symbol, as amounts are shown; symbol() is optional in ERC-20, so a
+    token without one is shown in plain "tokens"."""
+    with reading("the loan token"):
+        try:
+            return get_web3(settings).eth.contract(address=asset, abi=_SYMBOL_ABI).functions.symbol().call() or "tokens"
+        except (ContractLogicError, BadFunctionCallOutput):
+            return "tokens"
 
 
 def borrower_nonce(settings: Settings, borrower: str) -> int:

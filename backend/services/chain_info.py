@@ -4,12 +4,10 @@ the loan token (from the deployment manifest and one read of LoanBook)."""
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
-from web3.exceptions import BadFunctionCallOutput, ContractLogicError
 
-from backend.chain.client import get_web3, reading
 from backend.chain.deploy import deployed_addresses
 from backend.chain.indexer import index_status
-from backend.chain.loan_book import loan_book_domain
+from backend.chain.loan_book import asset_symbol, loan_book_domain
 from backend.config import Settings
 
 
@@ -22,23 +20,10 @@ class ChainInfoPublic(BaseModel):
                               "\"tokens\" if the token has none")  # fmt: skip
 
 
-_SYMBOL_ABI = [{"type": "function", "name": "symbol", "stateMutability": "view", "inputs": [],
-                "outputs": [{"name": "", "type": "string"}]}]  # fmt: skip
-
-
-def _symbol(settings: Settings, asset: str) -> str:
-    # symbol() is optional in ERC-20: a token without one is shown in plain "tokens".
-    with reading("the loan token"):
-        try:
-            return get_web3(settings).eth.contract(address=asset, abi=_SYMBOL_ABI).functions.symbol().call() or "tokens"
-        except (ContractLogicError, BadFunctionCallOutput):
-            return "tokens"
-
-
 def chain_info(settings: Settings) -> ChainInfoPublic:
     domain = loan_book_domain(settings)
     return ChainInfoPublic(chain_id=domain.chain_id, contracts=deployed_addresses(settings), asset=domain.asset,
-                           asset_decimals=domain.asset_decimals, asset_symbol=_symbol(settings, domain.asset))  # fmt: skip
+                           asset_decimals=domain.asset_decimals, asset_symbol=asset_symbol(settings, domain.asset))  # fmt: skip
 
 
 class IndexPublic(BaseModel):

@@ -200,7 +200,7 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     _wait(notified, "the late notice")
     wallet.address = world.admin.address
     _sign_in(page, world.admin.address)
-    expect(page.locator("#collections")).to_contain_text(f"loan {loan_id} late_16_30, 20 days past due")
+    expect(page.locator("#collections")).to_contain_text(f"loan {loan_id} 16-30 days late, 20 days past due")
     case = page.locator(f'#collections li[data-collection="{loan_id}"]')  # staff log what the borrower said
     case.locator("select").select_option("promise_to_pay")
     case.locator(f'input[data-case="{loan_id}"]').fill("will pay it all on Friday")
@@ -212,7 +212,7 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
         "promise to pay of 300.00 mUSD by ")  # fmt: skip
     expect(page.locator("#disclosure")).to_contain_text("1 loans 16+ days late")
     # No late installment settled yet: the roll rates are the stated prior.
-    expect(page.locator("#disclosure")).to_contain_text("late 16 30 50.00%, late 31 120 75.00%")
+    expect(page.locator("#disclosure")).to_contain_text("16-30 days late 50.00%, 31-120 days late 75.00%")
     page.locator("#disclosure-section summary", has_text="Vintages").click()  # the loan's month of disbursal
     expect(page.locator("#vintages tr").first).to_contain_text("0.00%")
     # The servicing worker published the loan's month by itself once the chain had passed its end;

@@ -134,6 +134,11 @@ export function money(baseUnits) {
   return `${tokens} ${state.symbol}`;
 }
 
+// Servicing's aging buckets (backend/servicing/aging.py BUCKETS) in words: days past due.
+const BUCKET_WORDS = { current: "current", grace: "1-15 days late", late_16_30: "16-30 days late",
+  late_31_120: "31-120 days late", defaultable: "past the default period (may be declared in default)" };
+export const bucketWords = (bucket) => BUCKET_WORDS[bucket] ?? bucket.replaceAll("_", " ");
+
 // An application's amounts are whole tokens, not base units.
 export const wholeTokens = (n) => `${Number(n).toLocaleString("en-US")} ${state.symbol}`;
 

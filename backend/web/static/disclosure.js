@@ -1,6 +1,6 @@
 // Public platform figures and the signed-in wallet's notices.
 
-import { $, api, day, money, newest, plural, say } from "./core.js";
+import { $, api, bucketWords, day, money, newest, plural, say } from "./core.js";
 
 export async function refreshDisclosure() {
   const current = newest("disclosure");
@@ -12,7 +12,7 @@ export async function refreshDisclosure() {
     + `${money(d.principal_originated)} originated, ${money(d.principal_outstanding)} outstanding; `
     + `default rate ${rate(d.default_rate)}, net loss rate ${rate(d.net_loss_rate)}; `
     + `${d.delinquency.loans_16_plus} loans 16+ days late`
-    + `; chance a late loan defaults on the installment it is behind on: ${d.roll_rates.map((r) => `${r.bucket.replaceAll("_", " ")} ${rate(r.rate)}`).join(", ")}`
+    + `; chance a late loan defaults on the installment it is behind on: ${d.roll_rates.map((r) => `${bucketWords(r.bucket)} ${rate(r.rate)}`).join(", ")}`
     + ` (from ${plural(d.roll_rates[0]?.episodes ?? 0, "settled late installment")}, with a stated prior)`
     + `; reserve ${money(d.reserve.balance)}`
     + (cover == null ? "" : ` (${cover.toFixed(1)}x the expected loss)`)

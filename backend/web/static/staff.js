@@ -1,6 +1,6 @@
 // Staff: KYC review and referrals (their items in reviews.js), traces, monitoring alerts, collections and aging.
 
-import { $, answerIn, api, day, guard, has, keepTyped, listItems, money, newest, plural, say, signInAgain, state } from "./core.js";
+import { $, answerIn, api, bucketWords, day, guard, has, keepTyped, listItems, money, newest, plural, say, signInAgain, state } from "./core.js";
 import { kycItem, referralItem } from "./reviews.js";
 
 export async function refreshStaff() {
@@ -43,7 +43,7 @@ export async function refreshStaff() {
       () => $("collections").replaceChildren(...collections.map(collectionItem)));
     $("aging").replaceChildren(...aging.buckets.map((b) => {
       const row = document.createElement("tr");
-      for (const text of [b.bucket, b.loans, money(b.principal_outstanding), money(b.due_now)]) {
+      for (const text of [bucketWords(b.bucket), b.loans, money(b.principal_outstanding), money(b.due_now)]) {
         row.append(Object.assign(document.createElement("td"), { textContent: text }));
       }
       return row;
@@ -135,7 +135,7 @@ function alertItem(a) {
 // A loan in collections with its case log, and (for underwriters and admins) a line to add to it.
 function collectionItem(c) {
   const item = Object.assign(document.createElement("li"), {
-    textContent: `loan ${c.loan_id} ${c.bucket}${c.days_past_due == null ? "" : `, ${c.days_past_due} days past due`}: `
+    textContent: `loan ${c.loan_id} ${bucketWords(c.bucket)}${c.days_past_due == null ? "" : `, ${c.days_past_due} days past due`}: `
       + `${money(c.amount_owed)} owed; notices ${c.notices.join(", ") || "none"}`,
   });
   item.dataset.collection = c.loan_id;
