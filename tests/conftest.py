@@ -17,8 +17,16 @@ from backend.chain.compiler import compile_contracts
 from backend.chain.node import LocalNode, rpc_call
 from backend.chain.signers import dev_account
 from backend.config import Settings
+from tests.db_template import Templates, real_upgrade
 
 PG_ADMIN_URL = os.environ.get("LOANCHAIN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def pytest_configure(config) -> None:
+    # Here rather than in pyproject.toml, whose every change re-installs the venv under `make`.
+    config.addinivalue_line(
+        "markers", "real_migrations: runs every Alembic migration (no database cloned from the session's template)"
+    )
 
 
 def free_port() -> int:
@@ -117,6 +125,30 @@ def accounts():
 
 
 # --- databases ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def db_templates(tmp_path_factory) -> Iterator[Templates]:
+    """migrate.upgrade of an empty database to head clones a template migrated once per session
+    (see tests/db_template.py); tests marked `real_migrations` run every migration."""
+    from backend.db import migrate
+
+    templates = Templates(tmp_path_factory.mktemp("db-template"), PG_ADMIN_URL)
+    migrate.upgrade = templates.upgrade
+    yield templates
+    migrate.upgrade = real_upgrade
+    templates.drop()
+
+
+@pytest.fixture(autouse=True)
+def _real_migrations(request, db_templates) -> Iterator[None]:
+    if request.node.get_closest_marker("real_migrations") is None:
+        yield
+        return
+    db_templates.enabled = False
+    yield
+    db_templates.enabled = True
+
 
 
 @pytest.fixture(scope="session")
