@@ -92,10 +92,22 @@ def wallet(world) -> Wallet:  # noqa: F811
     return Wallet(world.investors[-1].address)
 
 
-@pytest.fixture
-def page(server, wallet, tmp_path):
+@pytest.fixture(scope="module")
+def browser():
+    """One chromium per test file (launching it took a second or two a test); each test still
+    gets a context of its own: no cookies, storage or page shared."""
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser, server, wallet, tmp_path):
     w3 = get_web3(server.settings)
 
     def rpc(method: str, params_json: str) -> str:
@@ -105,19 +117,19 @@ def page(server, wallet, tmp_path):
         reply = w3.provider.make_request(method, params)
         return json.dumps({"result": reply.get("result"), "error": reply.get("error")})
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        context.expose_function("__walletRpc", rpc)
-        context.add_init_script(PROVIDER)
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        page.goto(server.url)
+    context = browser.new_context()
+    context.expose_function("__walletRpc", rpc)
+    context.add_init_script(PROVIDER)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(server.url)
+    try:
+        yield page
+    finally:
         try:
-            yield page
-        finally:
             page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
-            browser.close()
+        finally:
+            context.close()
 
 
 __all__ = ["Wallet"]
