@@ -27,6 +27,24 @@ def pytest_configure(config) -> None:
     config.addinivalue_line(
         "markers", "real_migrations: runs every Alembic migration (no database cloned from the session's template)"
     )
+    # xdist's --dist loadfile would hand out the files with most tests first, which leaves the few
+    # long ones (the state machine, the browser journeys, the crash drills) to the end, one worker
+    # running them while the other idles: the collection order below is kept instead.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Files holding a test marked `slow` first (the longest jobs first leave the least idle time at
+    the end), then the files with most tests; a file's own order is kept."""
+    files: dict[str, list] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def weight(group: list) -> tuple:
+        return (not any(i.get_closest_marker("slow") for i in group), -len(group))
+
+    items[:] = [item for group in sorted(files.values(), key=weight) for item in group]
 
 
 def free_port() -> int:
