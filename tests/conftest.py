@@ -194,7 +194,9 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request, tmp_path) -> str:
-    """Run the test once on SQLite and once on PostgreSQL (a fresh database each time)."""
+    """Run the test once on SQLite and once on PostgreSQL (a fresh database each time: empty under
+    `real_migrations`, else cloned from the migrated template on PostgreSQL, and on SQLite a path
+    migrate.upgrade copies the template to)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
     from sqlalchemy import create_engine, text
@@ -202,10 +204,25 @@ def database_url(request, tmp_path) -> str:
     pg_root = request.getfixturevalue("postgres_url")
     name = f"{pg_root.rsplit('/', 1)[1]}_{uuid.uuid4().hex[:6]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    request.addfinalizer(lambda: _drop_database(admin, name))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    templates = request.getfixturevalue("db_templates")
+    if templates.enabled and request.node.get_closest_marker("real_migrations") is None:
+        # Created as a clone of the migrated template: migrate.upgrade then has nothing to do.
+        templates.create_pg_clone(name, make_settings(tmp_path / "pg-template", database_url=url))
+        request.addfinalizer(lambda: _was_upgraded(templates, name))
+        return url
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    request.addfinalizer(lambda: _drop_database(admin, name))
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    return url
+
+
+def _was_upgraded(templates, name: str) -> None:
+    # A test that never upgrades its database expected it empty, as it was before the template:
+    # such a test must be marked `real_migrations` to get an empty one again.
+    if name in templates.pristine:
+        templates.pristine.discard(name)
+        pytest.fail("this test never ran migrate.upgrade on its PostgreSQL database: mark it real_migrations")
 
 
 def _drop_database(admin, name: str) -> None:

@@ -86,11 +86,25 @@ def _drop(templates, name: str) -> None:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.mark.real_migrations  # an empty database to start from
 def test_a_database_that_is_not_empty_is_migrated_for_real(database_url, db_templates, tmp_path, monkeypatch):
     settings = make_settings(tmp_path, database_url=database_url)
-    migrate.upgrade(settings, "0006_lending")
+    real_upgrade(settings, "0006_lending")
+    ran = []
+    monkeypatch.setattr("tests.db_template.real_upgrade", lambda s, r="head": ran.append(r) or real_upgrade(s, r))
+    db_templates.enabled = True
+    try:
+        db_templates.upgrade(settings)
+    finally:
+        db_templates.enabled = False
+    assert ran == ["head"]
+    assert migrate.current_revision(settings) == migrate.head_revision(settings)
+
+
+def test_a_postgres_database_of_the_fixture_is_a_clone_at_head(database_url, db_templates, tmp_path, monkeypatch):
+    settings = make_settings(tmp_path, database_url=database_url)
     ran = []
     monkeypatch.setattr("tests.db_template.real_upgrade", lambda s, r="head": ran.append(r) or real_upgrade(s, r))
     migrate.upgrade(settings)
-    assert ran == ["head"]
+    assert ran == []
     assert migrate.current_revision(settings) == migrate.head_revision(settings)
