@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 
 from backend.chain.client import get_web3
+from backend.chain.indexer import index_status
 from backend.config import Settings, get_settings
 from backend.db import migrate
 from tests.conftest import free_port
@@ -82,6 +83,13 @@ def server(ui_settings) -> Iterator[Server]:
     while not uv.started:
         assert time.monotonic() < deadline, "the API did not start"
         time.sleep(0.05)
+    # The API's indexer first catches up on the session chain's whole history, contending for the
+    # database and the GIL: a page signing in meanwhile can take longer than an expect's 5 s. (It
+    # had the time while a chromium launched for each test; the browser is shared now.)
+    deadline = time.monotonic() + 120
+    while (index_status(ui_settings).lag or 0) > 0 or index_status(ui_settings).indexed is None:
+        assert time.monotonic() < deadline, "the API's indexer did not catch up"
+        time.sleep(0.1)
     yield Server(url, ui_settings)
     uv.should_exit = True
     thread.join(timeout=30)
