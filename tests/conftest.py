@@ -17,8 +17,34 @@ from backend.chain.compiler import compile_contracts
 from backend.chain.node import LocalNode, rpc_call
 from backend.chain.signers import dev_account
 from backend.config import Settings
+from tests.db_template import Templates, real_upgrade
 
 PG_ADMIN_URL = os.environ.get("LOANCHAIN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def pytest_configure(config) -> None:
+    # Here rather than in pyproject.toml, whose every change re-installs the venv under `make`.
+    config.addinivalue_line(
+        "markers", "real_migrations: runs every Alembic migration (no database cloned from the session's template)"
+    )
+    # xdist's --dist loadfile would hand out the files with most tests first, which leaves the few
+    # long ones (the state machine, the browser journeys, the crash drills) to the end, one worker
+    # running them while the other idles: the collection order below is kept instead.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Files holding a test marked `slow` first (the longest jobs first leave the least idle time at
+    the end), then the files with most tests; a file's own order is kept."""
+    files: dict[str, list] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def weight(group: list) -> tuple:
+        return (not any(i.get_closest_marker("slow") for i in group), -len(group))
+
+    items[:] = [item for group in sorted(files.values(), key=weight) for item in group]
 
 
 def free_port() -> int:
@@ -119,6 +145,30 @@ def accounts():
 # --- databases ------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="session", autouse=True)
+def db_templates(tmp_path_factory) -> Iterator[Templates]:
+    """migrate.upgrade of an empty database to head clones a template migrated once per session
+    (see tests/db_template.py); tests marked `real_migrations` run every migration."""
+    from backend.db import migrate
+
+    templates = Templates(tmp_path_factory.mktemp("db-template"), PG_ADMIN_URL)
+    migrate.upgrade = templates.upgrade
+    yield templates
+    migrate.upgrade = real_upgrade
+    templates.drop()
+
+
+@pytest.fixture(autouse=True)
+def _real_migrations(request, db_templates) -> Iterator[None]:
+    if request.node.get_closest_marker("real_migrations") is None:
+        yield
+        return
+    db_templates.enabled = False
+    yield
+    db_templates.enabled = True
+
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh database on the local PostgreSQL server, dropped after the session."""
@@ -144,7 +194,9 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request, tmp_path) -> str:
-    """Run the test once on SQLite and once on PostgreSQL (a fresh database each time)."""
+    """Run the test once on SQLite and once on PostgreSQL (a fresh database each time: empty under
+    `real_migrations`, else cloned from the migrated template on PostgreSQL, and on SQLite a path
+    migrate.upgrade copies the template to)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
     from sqlalchemy import create_engine, text
@@ -152,10 +204,25 @@ def database_url(request, tmp_path) -> str:
     pg_root = request.getfixturevalue("postgres_url")
     name = f"{pg_root.rsplit('/', 1)[1]}_{uuid.uuid4().hex[:6]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    request.addfinalizer(lambda: _drop_database(admin, name))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    templates = request.getfixturevalue("db_templates")
+    if templates.enabled and request.node.get_closest_marker("real_migrations") is None:
+        # Created as a clone of the migrated template: migrate.upgrade then has nothing to do.
+        templates.create_pg_clone(name, make_settings(tmp_path / "pg-template", database_url=url))
+        request.addfinalizer(lambda: _was_upgraded(templates, name))
+        return url
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    request.addfinalizer(lambda: _drop_database(admin, name))
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    return url
+
+
+def _was_upgraded(templates, name: str) -> None:
+    # A test that never upgrades its database expected it empty, as it was before the template:
+    # such a test must be marked `real_migrations` to get an empty one again.
+    if name in templates.pristine:
+        templates.pristine.discard(name)
+        pytest.fail("this test never ran migrate.upgrade on its PostgreSQL database: mark it real_migrations")
 
 
 def _drop_database(admin, name: str) -> None:

@@ -1,6 +1,7 @@
 """Migration 0004 matches the models column for column, and the embedded read ABI matches the
 compiled DocumentAnchor."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -9,6 +10,8 @@ from backend.db import migrate
 from backend.db.models import Base
 from backend.db.session import get_engine
 from tests.conftest import make_settings
+
+pytestmark = pytest.mark.real_migrations  # migration 0004 and its seed, run for real
 
 OWN_TABLES = {"documents", "anchor_batches", "anchor_proofs", "audit_entries", "audit_head", "audit_checkpoints"}
 

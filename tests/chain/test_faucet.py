@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from eth_account import Account
 
 from backend.chain.models import Intent, IntentStatus
 from backend.db.session import session_scope
 from tests.chain.conftest import loanchain
+
+pytestmark = pytest.mark.slow  # `loanchain` processes and an Anvil of its own (long files run first: tests/conftest.py)
 
 
 def test_the_faucet_funds_a_fresh_wallet_through_the_outbox(outbox_settings, w3):

@@ -19,6 +19,8 @@ from tests.chain.conftest import loanchain, start_loanchain, wait_until, with_db
 from tests.chain.outbox_checks import SENDER, all_confirmed, assert_exactly_once, enqueue_faucets, intents
 from tests.conftest import free_port, make_settings
 
+pytestmark = pytest.mark.slow  # dozens of sender processes and node restarts (long files run first: tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def drill_chain(tmp_path_factory, artifacts):

@@ -48,6 +48,8 @@ from tests.contracts.helpers import (
 )  # fmt: skip
 from tests.contracts.model import LoanModel
 
+pytestmark = pytest.mark.slow  # 100 examples x 30 steps on the chain (long files run first: tests/conftest.py)
+
 UNIT = 10**6
 MIN_TICKET = 25 * UNIT
 DISBURSEMENT_WINDOW = 7 * DAY  # LoanBook.DISBURSEMENT_WINDOW

@@ -1,10 +1,13 @@
 import json
 
+import pytest
 from sqlalchemy import inspect
 
 from backend.db import migrate
 from backend.db.session import get_engine
 from tests.conftest import make_settings
+
+pytestmark = pytest.mark.real_migrations  # these test the migrations: never a clone of the template
 
 
 def test_upgrade_downgrade_upgrade(database_url, tmp_path):

@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 
 from backend.chain.client import get_web3
+from backend.chain.indexer import index_status
 from backend.config import Settings, get_settings
 from backend.db import migrate
 from tests.conftest import free_port
@@ -82,6 +83,13 @@ def server(ui_settings) -> Iterator[Server]:
     while not uv.started:
         assert time.monotonic() < deadline, "the API did not start"
         time.sleep(0.05)
+    # The API's indexer first catches up on the session chain's whole history, contending for the
+    # database and the GIL: a page signing in meanwhile can take longer than an expect's 5 s. (It
+    # had the time while a chromium launched for each test; the browser is shared now.)
+    deadline = time.monotonic() + 120
+    while (index_status(ui_settings).lag or 0) > 0 or index_status(ui_settings).indexed is None:
+        assert time.monotonic() < deadline, "the API's indexer did not catch up"
+        time.sleep(0.1)
     yield Server(url, ui_settings)
     uv.should_exit = True
     thread.join(timeout=30)
@@ -92,10 +100,22 @@ def wallet(world) -> Wallet:  # noqa: F811
     return Wallet(world.investors[-1].address)
 
 
-@pytest.fixture
-def page(server, wallet, tmp_path):
+@pytest.fixture(scope="module")
+def browser():
+    """One chromium per test file (launching it took a second or two a test); each test still
+    gets a context of its own: no cookies, storage or page shared."""
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser, server, wallet, tmp_path):
     w3 = get_web3(server.settings)
 
     def rpc(method: str, params_json: str) -> str:
@@ -105,19 +125,19 @@ def page(server, wallet, tmp_path):
         reply = w3.provider.make_request(method, params)
         return json.dumps({"result": reply.get("result"), "error": reply.get("error")})
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        context.expose_function("__walletRpc", rpc)
-        context.add_init_script(PROVIDER)
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        page.goto(server.url)
+    context = browser.new_context()
+    context.expose_function("__walletRpc", rpc)
+    context.add_init_script(PROVIDER)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(server.url)
+    try:
+        yield page
+    finally:
         try:
-            yield page
-        finally:
             page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
-            browser.close()
+        finally:
+            context.close()
 
 
 __all__ = ["Wallet"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from backend.chain.kyc_reader import is_verified
@@ -19,6 +20,8 @@ from backend.identity.schemas import KycCreate
 from tests.identity.conftest import PNG, make_applicant
 from tests.lending.test_offers import REFERRED
 from tests.web.test_ui import _sign_in, _wait
+
+pytestmark = pytest.mark.slow  # browser journeys of tens of seconds (long files run first: tests/conftest.py)
 
 
 def _apply(page, application: dict) -> None:

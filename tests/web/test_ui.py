@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from eth_account import Account
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -27,6 +28,8 @@ from tests.contracts.helpers import CANCELLED, REPAID
 from tests.identity.conftest import PNG, make_applicant
 from tests.lending.test_portfolio import _decision_hash
 from tests.scoring.conftest import SAMPLE
+
+pytestmark = pytest.mark.slow  # browser journeys of tens of seconds (long files run first: tests/conftest.py)
 
 
 def _wait(predicate, what: str, timeout: float = 60.0) -> None:

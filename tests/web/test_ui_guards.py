@@ -5,6 +5,7 @@ them, the user's own state redrawn without a Refresh, readable errors and a phon
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 
 from backend.db.session import session_scope
@@ -14,6 +15,8 @@ from tests.identity.conftest import make_applicant
 from tests.lending.test_portfolio import _decision_hash
 from tests.scoring.conftest import SAMPLE
 from tests.web.test_ui import _confirm, _sign_in, _wait
+
+pytestmark = pytest.mark.slow  # browser journeys of tens of seconds (long files run first: tests/conftest.py)
 
 
 def test_selling_far_below_the_fair_price_asks_first_warns_and_cancel_sends_nothing(page, server, wallet, world):

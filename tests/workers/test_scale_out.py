@@ -19,6 +19,8 @@ from tests.chain.conftest import start_loanchain, wait_until
 from tests.chain.outbox_checks import SENDER, all_confirmed, assert_exactly_once, enqueue_faucets, intents
 from tests.conftest import free_port
 
+pytestmark = pytest.mark.slow  # three `loanchain` processes on PostgreSQL (long files run first: tests/conftest.py)
+
 
 def _children(pid: int) -> set[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
