@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 import uvicorn
+from playwright.sync_api import expect
 
 from backend.chain.client import get_web3
 from backend.chain.indexer import index_status
@@ -24,6 +25,10 @@ from backend.db import migrate
 from tests.conftest import free_port
 from tests.contracts.conftest import chain, world  # noqa: F401
 from tests.identity.conftest import GENEROUS
+
+# Playwright's `expect` waits 5 s by default; on two busy cores (two xdist workers, the state
+# machine beside a browser journey) a sign-in can take longer. Waiting longer asserts the same.
+expect.set_options(timeout=20_000)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
