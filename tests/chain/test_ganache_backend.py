@@ -1,6 +1,9 @@
 """The backend's chain machinery on Ganache 7 (shanghai) too: the outbox sends and confirms, and
 the indexer reads the events back; a revert at gas estimation is decoded to its custom error."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 from sqlalchemy import func, select
 
@@ -9,6 +12,7 @@ from backend.chain.indexer import Indexer
 from backend.chain.models import ChainEvent, Intent, IntentStatus
 from backend.chain.node import LocalNode
 from backend.chain.outbox import enqueue, process_until_idle
+from backend.config import Settings
 from backend.db import migrate
 from backend.db.session import session_scope
 from tests.chain.conftest import RECIPIENT
@@ -17,13 +21,7 @@ from tests.conftest import free_port, make_settings
 
 @pytest.mark.ganache
 def test_outbox_and_indexer_on_ganache(tmp_path, artifacts):
-    port = free_port()
-    settings = make_settings(tmp_path, chain_port=port, rpc_url=f"http://127.0.0.1:{port}", chain_node="ganache")
-    node = LocalNode(settings)
-    node.start(timeout=120)
-    try:
-        deploy_all(settings)
-        migrate.upgrade(settings)
+    with _ganache(tmp_path) as settings:
         for i in range(5):
             with session_scope(settings) as session:
                 enqueue(session, key=f"ganache:{i}", contract="MockStablecoin", function="faucet",
@@ -38,6 +36,19 @@ def test_outbox_and_indexer_on_ganache(tmp_path, artifacts):
         assert statuses == {IntentStatus.CONFIRMED}
         assert transfers >= 5
         _reads_at_a_past_block(settings)
+
+
+@contextmanager
+def _ganache(tmp_path) -> Iterator[Settings]:
+    """A Ganache node of the test's own, the contracts deployed and the database migrated."""
+    port = free_port()
+    settings = make_settings(tmp_path, chain_port=port, rpc_url=f"http://127.0.0.1:{port}", chain_node="ganache")
+    node = LocalNode(settings)
+    node.start(timeout=120)
+    try:
+        deploy_all(settings)
+        migrate.upgrade(settings)
+        yield settings
     finally:
         node.stop()
 
@@ -65,13 +76,7 @@ def _reads_at_a_past_block(settings) -> None:
 @pytest.mark.ganache
 def test_a_revert_at_estimation_is_decoded_on_ganache(tmp_path, artifacts):
     """Ganache 7 nests the revert data under `error.data.result`, not `error.data.data`."""
-    port = free_port()
-    settings = make_settings(tmp_path, chain_port=port, rpc_url=f"http://127.0.0.1:{port}", chain_node="ganache")
-    node = LocalNode(settings)
-    node.start(timeout=120)
-    try:
-        deploy_all(settings)
-        migrate.upgrade(settings)
+    with _ganache(tmp_path) as settings:
         with session_scope(settings) as session:
             enqueue(session, key="revoke-never-attested", contract="KYCRegistry", function="revoke",
                     args=["0x000000000000000000000000000000000000dEaD"], settings=settings)  # fmt: skip
@@ -80,5 +85,3 @@ def test_a_revert_at_estimation_is_decoded_on_ganache(tmp_path, artifacts):
             intent = session.scalars(select(Intent)).one()
         assert intent.status == IntentStatus.FAILED and intent.error_name == "KYCRegistryNotAttested"
         assert intent.error_args == {"wallet": "0x000000000000000000000000000000000000dead"}
-    finally:
-        node.stop()

@@ -19,16 +19,9 @@ from backend.identity.roles import grant_role
 from backend.identity.schemas import KycCreate
 from tests.identity.conftest import PNG, make_applicant
 from tests.lending.test_offers import REFERRED
-from tests.web.test_ui import _sign_in, _wait
+from tests.web.test_ui import _apply, _sign_in, _wait
 
 pytestmark = pytest.mark.slow  # browser journeys of tens of seconds (long files run first: tests/conftest.py)
-
-
-def _apply(page, application: dict) -> None:
-    for name, value in application.items():
-        field = page.locator(f'#apply-form [name="{name}"]')
-        field.select_option(value) if field.evaluate("e => e.tagName") == "SELECT" else field.fill(str(value))
-    page.click("#apply-form button[type=submit]")
 
 
 def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(page, server, wallet, world):

@@ -39,6 +39,14 @@ def _wait(predicate, what: str, timeout: float = 60.0) -> None:
         time.sleep(0.3)
 
 
+def _apply(page, application: dict) -> None:
+    """Answers the application form (selects and inputs alike) and sends it."""
+    for name, value in application.items():
+        field = page.locator(f'#apply-form [name="{name}"]')
+        field.select_option(value) if field.evaluate("e => e.tagName") == "SELECT" else field.fill(str(value))
+    page.click("#apply-form button[type=submit]")
+
+
 def _sign_in(page, address: str) -> None:
     page.click("#connect")  # the page says "Signing in…" before the click returns
     expect(page.locator("#status")).to_have_text("Signed in.")

@@ -12,7 +12,7 @@ from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
 from tests.identity.conftest import make_applicant
 from tests.scoring.conftest import SAMPLE
-from tests.web.test_ui import _sign_in, _wait
+from tests.web.test_ui import _apply, _sign_in, _wait
 
 # The test wallet, made to report another chain (Ethereum mainnet) until the page asks it to switch;
 # it records every request and lets the test fire `chainChanged` as a wallet does.
@@ -121,13 +121,6 @@ WORST = {"purpose": "new_car", "monthly_income_band": "under_500", "employment_l
          "property": "none", "other_instalment_plans": "stores", "guarantor": "none"}  # fmt: skip
 
 
-def _answer(page, answers: dict) -> None:
-    for name, value in answers.items():
-        field = page.locator(f'#apply-form [name="{name}"]')
-        field.select_option(value) if field.evaluate("e => e.tagName") == "SELECT" else field.fill(str(value))
-    page.click("#apply-form button[type=submit]")
-
-
 def test_the_application_starts_unanswered_a_decline_says_why_and_an_investor_is_told_how_to_borrow(page, server, wallet, world):
     investor = world.investors[1]
     with session_scope(server.settings) as session:  # KYC level 1: no ID document, so investing only
@@ -143,7 +136,7 @@ def test_the_application_starts_unanswered_a_decline_says_why_and_an_investor_is
     expect(page.locator("#decision")).to_be_hidden()
     assert income.evaluate("e => e.validity.valueMissing")
 
-    _answer(page, WORST)
+    _apply(page, WORST)
     expect(page.locator("#decision-outcome")).to_have_text("declined")
     expect(page.locator("#decision-price")).to_be_hidden()  # no "interest rate -" nor "up to -"
     expect(page.locator("#decision")).not_to_contain_text(" -")
@@ -151,7 +144,7 @@ def test_the_application_starts_unanswered_a_decline_says_why_and_an_investor_is
     expect(page.locator("#decision-next")).to_contain_text("You may ask us to explain this decision")
     expect(page.locator("#get-offer")).to_be_hidden()
 
-    _answer(page, SAMPLE)
+    _apply(page, SAMPLE)
     expect(page.locator("#decision-outcome")).to_have_text("approved")
     expect(page.locator("#decision-max")).to_have_text(re.compile(r"^[\d,]+ mUSD$"))
     expect(page.locator("#get-offer")).to_be_hidden()  # an offer is a borrower's, and the page says how to become one
