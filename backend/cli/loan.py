@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from backend.cli.output import LOAN_ID, cli_errors, console, iso_day, print_json
@@ -129,7 +130,9 @@ def statement_command(
         table.add_row(iso_day(line.timestamp), line.kind.replace("_", " "), str(line.installment or ""), f"{line.cash:,}",
                       f"{line.origination_fee:,}" if line.origination_fee else "", f"{late_fee:,}" if late_fee else "",
                       f"{line.interest_paid:,}", f"{line.principal_paid:,}", "" if balance is None else f"{balance:,}")  # fmt: skip
-    console.print(table)
+    # A statement is read for its figures: nine columns of base units need about 120 characters,
+    # and a narrower terminal or a pipe (80 by default) would cut them to "12,000,…".
+    Console(width=max(console.width, 120)).print(table)
     console.print(f"principal {report.opening_principal:,} -> {report.closing_principal:,}; received {report.received:,}, "
                   f"paid {report.paid:,} (interest {report.interest_paid:,}, principal {report.principal_paid:,}, "
                   f"late fees {report.late_fee_paid:,} of {report.late_fee_charged:,} charged)"
