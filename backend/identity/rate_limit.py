@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import math
 import time
+from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -29,7 +30,13 @@ from backend.identity.tokens import signing_secret
 
 def _bucket_key(settings: Settings) -> bytes:
     # Derived, not stored: no new secret to carry, and every API host derives the same one.
-    return HKDF(hashes.SHA256(), 32, salt=None, info=b"loanchain/rate-limit-bucket/v1").derive(signing_secret(settings))
+    return _derive(signing_secret(settings))
+
+
+@lru_cache(maxsize=4)
+def _derive(secret: bytes) -> bytes:
+    # Every limited request names its bucket: derive once per signing secret, not per hit.
+    return HKDF(hashes.SHA256(), 32, salt=None, info=b"loanchain/rate-limit-bucket/v1").derive(secret)
 
 
 def bucket_name(settings: Settings, scope: str, key: str) -> str:
