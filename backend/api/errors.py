@@ -52,9 +52,20 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's default echoes each rejected value back ("input"); for KYC fields that is
-        # personal data in a response and in any log that records responses. Say where and why only.
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
-        return JSONResponse(status_code=422, content={"error": "validation_failed", "detail": errors})
+        # personal data in a response and in any log that records responses. Say where and why only:
+        # in words in `detail`, as every other refusal does, and field by field in `fields`.
+        fields = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
+        words = "; ".join(f"{name}: {f['msg']}" if (name := _field_name(f)) else f["msg"] for f in fields)
+        return JSONResponse(status_code=422, content={"error": "validation_failed", "detail": words, "fields": fields})
+
+
+def _field_name(field: dict) -> str:
+    """`["body", "amount"]` -> "amount", `["body", "items", 2, "cid"]` -> "items.2.cid": where
+    the value was (body, query, path, header) goes without saying; malformed JSON has no field
+    (its `loc` holds the character position)."""
+    if field["type"] == "json_invalid":
+        return ""
+    return ".".join(str(part) for part in field["loc"][1:] if part != "body")
 
 
 class JsonTooLarge:

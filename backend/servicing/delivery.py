@@ -21,6 +21,8 @@ SUBJECTS = {
     "late": "Late fee charged on your loan",
     "collections": "Your loan is more than 30 days late",
     "default": "Your loan can be declared in default",
+    "loan_funded": "Your loan is fully funded",
+    "paid_out": "Your loan was paid out",
     "not_funded": "Your loan was not funded in time",
     "not_disbursed": "Your loan could not be paid out and is cancelled",
     "refund_due": "A loan you funded was cancelled: take your money back",

@@ -2,7 +2,8 @@
 
 One pass (the `servicing` worker, or `loanchain servicing run`) closes the funding windows that
 ended (funding.py), takes every loan the index holds as active, asks LoanBook where it stands,
-stores that position, gives the borrower each notice it is due exactly once, and puts
+stores that position, gives the borrower each notice it is due exactly once (a loan fully funded
+and paid out too: payout_notices.py), and puts
 `markDefault` in the outbox for a loan the contract now lets anyone default, so the reserve's
 cover reaches investors without anyone having to remember to call it (unless a promise to pay
 recorded in collections is still open: then at its date, if it was not kept). Last, it tells note
@@ -55,6 +56,7 @@ from backend.servicing.loan_calls import last_attempt, queue_call
 from backend.servicing.mandate_notices import has_active_mandates, tell_mandates_ending
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.notices import add_notice, day, money, token_decimals
+from backend.servicing.payout_notices import tell_borrowers_funded_and_paid_out
 from backend.servicing.schemas import (
     AgingPublic,
     BucketPublic,
@@ -122,6 +124,7 @@ def servicing_pass(db: Session, settings: Settings, progress: Callable[[], None]
     closed = close_funding_windows(db, settings, now, decimals) if funding else FundingReport()
     active = _service_active(db, settings, rows, now, decimals, progress) if rows else (Counter(), 0, 0)
     buckets, notices, defaults = active
+    notices += tell_borrowers_funded_and_paid_out(db, settings, now, decimals) if rows or funding else 0
     told = tell_investors(db, settings, now, decimals)  # after the positions above: `loan_late` reads them
     told += tell_rule_matches(db, now, decimals) if funding else 0
     told += tell_mandate_fundings(db, decimals)

@@ -51,7 +51,7 @@ def test_verify_by_cid_and_by_upload(api):
 def test_bad_input_is_a_4xx_with_a_message(api):
     client, _, _ = api
     no_file = client.post("/api/v1/verify", data={"cid": cid_of(b"x")})
-    assert no_file.status_code == 422 and no_file.json()["detail"][0]["loc"][-1] == "file"
+    assert no_file.status_code == 422 and no_file.json()["fields"][0]["loc"][-1] == "file"
     malformed = client.get("/api/v1/verify", params={"cid": "bafy-not-a-cid"})
     assert malformed.status_code == 422 and malformed.json()["error"] == "invalid_cid"
     claim = client.post("/api/v1/verify", files={"file": ("a", b"abc")}, data={"cid": "Qm!!"})

@@ -61,7 +61,7 @@ def client(tmp_path_factory):
 def test_an_out_of_range_number_is_a_422_naming_the_field(client, url, field):
     answer = client.get(url)
     assert answer.status_code == 422, answer.text
-    assert [e["loc"][-1] for e in answer.json()["detail"]] == [field]
+    assert [e["loc"][-1] for e in answer.json()["fields"]] == [field]
 
 
 def test_the_largest_id_a_database_holds_is_still_an_id(client):

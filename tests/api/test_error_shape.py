@@ -31,3 +31,14 @@ def test_starlettes_own_refusals_come_in_the_apps_error_shape(tmp_path):
     _shape(client.post("/api/v1/auth/login", content=streamed(), headers=json_type), 413, "content_too_large")
     unknown_loan = _shape(client.get("/api/v1/loans/999"), 404, "not_found")  # the app's own 404, for comparison
     assert "loanchain" not in unknown_loan  # an anonymous client has no CLI to run
+
+
+def test_a_malformed_request_is_refused_in_words_with_each_field_listed(tmp_path):
+    client = client_for(identity_settings(tmp_path, f"sqlite:///{tmp_path / 'v.db'}"))
+    missing = client.post("/api/v1/auth/login", json={"message": "hello"})
+    assert _shape(missing, 422, "validation_failed") == "signature: Field required"
+    assert missing.json()["fields"] == [{"loc": ["body", "signature"], "msg": "Field required", "type": "missing"}]
+    bad_json = client.post("/api/v1/auth/login", content=b'{"message": ', headers={"Content-Type": "application/json"})
+    assert _shape(bad_json, 422, "validation_failed") == "JSON decode error"  # no character position as a "field"
+    secret = "4111111111111111"  # a refused value is never echoed back, in words or fields
+    assert secret not in client.post("/api/v1/auth/login", json={"message": 5, "signature": int(secret)}).text

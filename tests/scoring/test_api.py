@@ -20,8 +20,10 @@ def test_same_application_same_hash_over_http(api, application):
 
 def _field_errors(response) -> set[str]:
     assert response.status_code == 422, response.text
-    detail = response.json()["detail"]
-    return {str(item["loc"][-1]) for item in detail}
+    body = response.json()
+    named = {str(item["loc"][-1]) for item in body["fields"]}
+    assert all(f"{name}:" in body["detail"] for name in named), body  # the words name each field too
+    return named
 
 
 @pytest.mark.parametrize(

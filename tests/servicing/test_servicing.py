@@ -433,4 +433,4 @@ def test_a_payout_waits_out_a_pause_at_the_deadline(servicing_settings, world):
     chain.mine_at(deadline + 3600)
     assert _pass(settings).disbursals_queued == 1
     process_until_idle(settings, timeout=30)
-    assert world.loan(loan_id)["status"] == 2 and _notices(settings) == []
+    assert world.loan(loan_id)["status"] == 2 and _notices(settings) == [(0, "loan_funded")]  # told at funding, not again

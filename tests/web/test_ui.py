@@ -338,6 +338,8 @@ def test_an_investor_takes_back_money_from_a_loan_that_did_not_fund(page, server
     assert rows[0].startswith("date,block_number,tx_hash,loan_id,kind,cash")
     assert [r.split(",")[4] for r in rows[1:]] == ["fund", "refund"]
     expect(page.locator("#statement-summary")).to_contain_text("2 movements: paid in 100.00 mUSD, taken back 100.00 mUSD")
+    years = sorted({r[:4] for r in rows[1:]}, reverse=True)  # the chain's clock, not the calendar's: the wallet's years
+    expect(page.locator("#statement-year option")).to_have_text(["all years", *years])
 
 
 def test_an_investor_sells_notes_to_another_on_the_secondary_market(page, server, wallet, world):

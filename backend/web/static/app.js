@@ -9,8 +9,8 @@ import { refreshLoans } from "./loans.js";
 import { bidForNotes, offerNotes, refreshMarket } from "./market.js";
 import { verifyRecord } from "./verify.js";
 import {
-  claimAll, downloadStatement, dropRule, fundMatches, planInvestment, refreshMandate, refreshPortfolio, refreshRule, saveRule,
-  signMandate, withdrawMandate,
+  claimAll, downloadStatement, dropRule, fundMatches, planInvestment, refreshMandate, refreshPortfolio, refreshRule,
+  refreshStatementYears, saveRule, signMandate, withdrawMandate,
 } from "./portfolio.js";
 import { refreshDisclosure, refreshNotices, saveNoticePreferences } from "./disclosure.js";
 import { changeRole, refreshStaff, trace } from "./staff.js";
@@ -29,6 +29,7 @@ const HIDDEN = ["offer-section", "apply-ledger", "claim-all-row", "rule-fund", "
 function clearUserViews() {
   Object.assign(state, { offer: null, decision: null, kyc: null });
   for (const id of FORMS) $(id).reset();
+  $("statement-year").replaceChildren($("statement-year").options[0]);  // "all years": the next wallet's come with it
   clearFieldErrors($("kyc-form"));
   for (const id of EMPTIED) $(id).replaceChildren();
   for (const id of HIDDEN) $(id).hidden = true;
@@ -71,7 +72,7 @@ async function signOut() {
 
 // Everything of the signed-in user, as of now.
 const refreshMine = () => Promise.all([refreshKyc(), refreshLoans(), refreshNotices(), refreshPortfolio(), refreshStaff(),
-  refreshMarket(), refreshDisclosure(), refreshRule(), refreshMandate(), refreshBorrowing()]);
+  refreshMarket(), refreshDisclosure(), refreshRule(), refreshMandate(), refreshBorrowing(), refreshStatementYears()]);
 
 // Sign-In with Ethereum: the wallet signs the server's message; the tokens name `address`.
 async function signInAs(address) {
@@ -146,9 +147,6 @@ $("mandate-withdraw").onclick = guard(withdrawMandate);
 $("statement-form").onsubmit = guard(downloadStatement);
 $("sell-form").onsubmit = guard(offerNotes);
 $("bid-form").onsubmit = guard(bidForNotes);
-for (let y = new Date().getUTCFullYear(); y >= new Date().getUTCFullYear() - 2; y--) {
-  $("statement-year").append(Object.assign(document.createElement("option"), { value: String(y), textContent: String(y) }));
-}
 $("trace").onclick = guard(trace);
 $("verify-form").onsubmit = guard(verifyRecord);
 $("kyc-erase").onclick = guard(eraseKyc);

@@ -46,14 +46,14 @@ function signInAgainOnce() {
 // Asked for by the user: views that withhold sealed notes from an older sign-in (note_withheld).
 export const signInAgain = () => signInAgainOnce();
 
-// FastAPI's 422 lists each refused field: "amount: Input should be greater than 0" reads better
-// than the JSON.
+// A 422 lists each refused field (`fields`): named as the page names them, "price: Input should be
+// greater than 0" reads better than the API's "price_bps: ...".
 const FIELD_NAMES = { note: "your note", amount: "amount", notes: "notes", price_bps: "price", per_loan: "per loan" };
 
 function readable(status, data) {
   const detail = data.detail;
-  if (Array.isArray(detail)) {
-    return detail.map((e) => {
+  if (Array.isArray(data.fields)) {
+    return data.fields.map((e) => {
       const field = (e.loc ?? []).filter((part) => part !== "body" && part !== "query").join(".");
       return field ? `${FIELD_NAMES[field] ?? field.replaceAll("_", " ")}: ${e.msg}` : e.msg;
     }).join("; ");

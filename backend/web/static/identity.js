@@ -62,7 +62,7 @@ export function clearFieldErrors(form) {
 }
 
 function markFields(form, error) {
-  const refused = Array.isArray(error.data?.detail) ? error.data.detail : [];
+  const refused = Array.isArray(error.data?.fields) ? error.data.fields : [];
   const marked = refused.map((e) => [form.elements[(e.loc ?? []).at(-1)], e.msg]).filter(([field]) => field?.name);
   for (const [field, message] of marked) {
     const note = Object.assign(document.createElement("span"), { className: "field-error", id: `${field.name}-error`,

@@ -198,6 +198,19 @@ export async function claimAll() {
   await refreshPortfolio();
 }
 
+// The years offered for a statement are the wallet's own (the API's `years`: any movement or
+// earning), however long ago, not a guess at the last few.
+export async function refreshStatementYears() {
+  const current = newest("statement-years");
+  const { years } = await api("/api/v1/portfolio/statement");
+  if (!current()) return;
+  const select = $("statement-year");
+  const chosen = select.value;
+  const option = (value, text) => Object.assign(document.createElement("option"), { value, textContent: text });
+  select.replaceChildren(option("all", "all years"), ...years.map((y) => option(String(y), String(y))));
+  select.value = years.map(String).includes(chosen) ? chosen : "all";
+}
+
 export async function downloadStatement(event) {
   event.preventDefault();
   const year = new FormData(event.target).get("year");
