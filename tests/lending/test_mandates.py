@@ -467,6 +467,11 @@ def test_a_funding_refunded_from_a_cancelled_loan_goes_back_to_the_mandates_budg
     assert (shown["spent"], shown["left"]) == (0, 1_000 * UNIT)
     assert [(f["loan_id"], f["amount"], f["released"]) for f in shown["fundings"]] == [(loan_id, 300 * UNIT, True)]
     assert _keeper_pass(settings, release_refunded) == []  # released: nothing more to give back
+    with session_scope(settings) as session:  # the index holds the release as the chain does, in the loan's trace
+        trace = trace_loan(session, settings, loan_id)
+    assert "MandateReleased" in [e.event for e in trace.events]
+    checks = {c.name: c.ok for c in trace.checks}  # (its terms, made here on chain with no offer, are not checked)
+    assert checks["events_match_chain"] and checks["mandated_fundings_authorized"]
     # The budget given back is used again: a new match is funded under the same mandate.
     again = world.create(decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
     assert _keeper_pass(settings) == [(again, 300 * UNIT)]
