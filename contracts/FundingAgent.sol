@@ -24,6 +24,12 @@ contract FundingAgent is IFundingAgent, EIP712, ReentrancyGuard {
     /// @inheritdoc IFundingAgent
     mapping(bytes32 mandateHash => uint256) public mandateSpent;
 
+    /// @inheritdoc IFundingAgent
+    mapping(bytes32 mandateHash => mapping(uint256 loanId => uint256)) public mandateFunded;
+
+    /// @inheritdoc IFundingAgent
+    mapping(bytes32 mandateHash => bool) public mandateCancelled;
+
     /// @param loanBook_ The LoanBook whose loans it funds.
     constructor(ILoanBook loanBook_) EIP712("FundingAgent", "1") {
         if (address(loanBook_) == address(0)) revert FundingAgentZeroAddress();
@@ -65,6 +71,10 @@ contract FundingAgent is IFundingAgent, EIP712, ReentrancyGuard {
             spent += amount;
         }
         mandateSpent[digest] = spent;
+        // cannot overflow: at most what `spent` counts, which stays within the budget (a uint128)
+        unchecked {
+            mandateFunded[digest][loanId] += amount;
+        }
         emit MandateUsed(digest, investor, loanId, amount, spent);
         // LoanBook applies every rule of funding to the investor and requires its authorization of
         // this agent; the money goes from the investor's wallet, the notes to the investor.
@@ -76,7 +86,32 @@ contract FundingAgent is IFundingAgent, EIP712, ReentrancyGuard {
         if (msg.sender != mandate.investor) revert FundingAgentNotInvestor(msg.sender, mandate.investor);
         bytes32 digest = _hashTypedDataV4(_hashMandateStruct(mandate));
         mandateSpent[digest] = mandate.budget;
+        mandateCancelled[digest] = true;
         emit MandateCancelled(digest, msg.sender);
+    }
+
+    /// @inheritdoc IFundingAgent
+    function releaseFunding(FundingMandate calldata mandate, uint256 loanId) external {
+        bytes32 digest = _hashTypedDataV4(_hashMandateStruct(mandate));
+        // Cancelling set spent to the budget: giving some back would reopen a mandate ended for good.
+        if (mandateCancelled[digest]) revert FundingAgentMandateIsCancelled(digest);
+        uint256 amount = mandateFunded[digest][loanId];
+        if (amount == 0) revert FundingAgentNothingToRelease(digest, loanId);
+        ILoanBook.LoanStatus status = loanBook.loan(loanId).status;
+        if (status != ILoanBook.LoanStatus.Cancelled) revert FundingAgentLoanNotCancelled(digest, loanId, status);
+        address investor = mandate.investor;
+        uint256 held = IERC1155(address(loanBook)).balanceOf(investor, loanId);
+        if (held != 0) revert FundingAgentNotRefunded(digest, loanId, investor, held);
+
+        mandateFunded[digest][loanId] = 0;
+        uint256 spent = mandateSpent[digest];
+        // cannot underflow: every amount recorded per loan was added to spent too, and spent is
+        // lowered only here, by a record zeroed at once (cancelling, which raises it, ends releases)
+        unchecked {
+            spent -= amount;
+        }
+        mandateSpent[digest] = spent;
+        emit MandateReleased(digest, investor, loanId, amount, spent);
     }
 
     /// @inheritdoc IFundingAgent

@@ -111,7 +111,8 @@ def mandate_command(wallet: str = typer.Argument(..., help="The investor's walle
                   f"installments and {m.max_term // 86_400:,} days")  # fmt: skip
     table = Table("loan", "amount", "block", "tx", title=f"fundings ({len(shown.fundings)})")
     for f in shown.fundings:
-        table.add_row(str(f.loan_id), f"{f.amount:,}", str(f.block_number), f.tx_hash[:18] + "…")
+        table.add_row(str(f.loan_id), f"{f.amount:,}" + (" (released: loan cancelled, refunded)" if f.released else ""),
+                      str(f.block_number), f.tx_hash[:18] + "…")  # fmt: skip
     console.print(table)
 
 

@@ -18,7 +18,11 @@ mandate's signed bounds) up to the lower of the instruction's and the mandate's 
   failed anyway (the investor moved its money between the check and the block) is tried again at
   most `MAX_ATTEMPTS` (3, `backend/chain/keeping.py`) times against the same facts;
 - while a funding is in flight, or mined beyond what the index has read, the keeper waits: the
-  notes held and the loans' funding it would read are stale.
+  notes held and the loans' funding it would read are stale;
+- what a mandate funded into a loan since cancelled, whose refund its investor has taken (the
+  index holds none of the loan's notes for the wallet), it gives back to the mandate's budget with
+  `FundingAgent.releaseFunding`, once per (mandate, loan) (`release_refunded`): else the budget
+  would count money back in the wallet as spent, and auto-invest would stop early.
 The agent checks every bound the investor signed on every use, and LoanBook every rule of funding:
 this keeper can only do less."""
 
@@ -35,7 +39,7 @@ from backend.chain import mandates as fm
 from backend.chain.keeping import next_attempt_key, waits_for_index
 from backend.chain.kyc_reader import is_verified
 from backend.chain.loan_book import deadline_clock
-from backend.chain.models import Intent, IntentStatus
+from backend.chain.models import ChainEvent, Intent, IntentStatus
 from backend.chain.outbox import enqueue
 from backend.chain.projection_models import LoanRow, NoteBalanceRow
 from backend.chain.wallet_calls import LoanBookWallet
@@ -45,12 +49,24 @@ from backend.lending.models import FundingMandateRow, InvestmentRule, MandateSta
 from backend.lending.rules import matching
 
 KEY_PREFIX = FUNDING_KEY_PREFIX
+RELEASE_KEY_PREFIX = "mandate.release:"  # not under KEY_PREFIX: withdrawing a mandate drops its fundings, not these
 EXPIRY_MARGIN = 300  # seconds: a funding must mine before its mandate expires
 
 
 @dataclass(frozen=True)
 class Funding:
     """One `FundingAgent.fundWithMandate` call: `amount` of `loan_id` for the mandate's wallet."""
+
+    mandate_hash: str
+    wallet: str
+    loan_id: int
+    amount: int
+    key: str
+
+
+@dataclass(frozen=True)
+class Release:
+    """One `FundingAgent.releaseFunding` call: `amount` the mandate funded into the cancelled loan `loan_id`."""
 
     mandate_hash: str
     wallet: str
@@ -136,9 +152,71 @@ def fund_by_mandates(db: Session, settings: Settings) -> list[Funding]:
     return queued
 
 
+def _mandate_events(db: Session, event: str, mandate_hash: str) -> list[ChainEvent]:
+    return list(db.scalars(select(ChainEvent).where(ChainEvent.contract == "FundingAgent", ChainEvent.event == event,
+                                                    ChainEvent.args["mandateHash"].as_string() == mandate_hash)))  # fmt: skip
+
+
+def plan_releases(db: Session, now: int) -> list[Release]:
+    """What the active mandates funded into loans since cancelled and refunded to their wallet, not
+    yet released, as the index reads it: each a call the agent would accept. The refund is the
+    investor's to pull from LoanBook; until then the agent refuses (`FundingAgentNotRefunded`), so
+    nothing is planned for a wallet still holding notes of the loan."""
+    rows = db.scalars(select(FundingMandateRow).where(FundingMandateRow.status == MandateStatus.ACTIVE,
+                                                      FundingMandateRow.expiry > now)
+                      .order_by(FundingMandateRow.created_at))  # fmt: skip
+    releases = []
+    for row in rows:
+        funded: Counter[int] = Counter()
+        for ev in _mandate_events(db, "MandateUsed", row.mandate_hash):
+            funded[int(ev.args["loanId"])] += int(ev.args["amount"])
+        released = {int(ev.args["loanId"]) for ev in _mandate_events(db, "MandateReleased", row.mandate_hash)}
+        if not funded.keys() - released:
+            continue
+        cancelled = set(db.scalars(select(LoanRow.loan_id).where(LoanRow.loan_id.in_(sorted(funded.keys() - released)),
+                                                                 LoanRow.status == "cancelled")))  # fmt: skip
+        held = dict(db.execute(select(NoteBalanceRow.loan_id, NoteBalanceRow.balance)
+                               .where(NoteBalanceRow.holder == row.wallet, NoteBalanceRow.loan_id.in_(sorted(cancelled)))).all())  # fmt: skip
+        for loan_id in sorted(cancelled):
+            if held.get(loan_id, 0):
+                continue
+            stem = f"{RELEASE_KEY_PREFIX}{row.mandate_hash}:{loan_id}:"
+            # In flight, or mined and not yet indexed: a second one would only revert.
+            busy = Intent.key.startswith(stem, autoescape=True) & Intent.status.in_((*IntentStatus.OPEN, IntentStatus.CONFIRMED))
+            if db.scalar(select(Intent.id).where(busy).limit(1)) is not None:
+                continue
+            key = next_attempt_key(db, stem, (funded[loan_id],))
+            if key is not None:
+                releases.append(Release(row.mandate_hash, row.wallet, loan_id, funded[loan_id], key))
+    return releases
+
+
+def release_refunded(db: Session, settings: Settings) -> list[Release]:
+    """Queue a `releaseFunding` for what each active mandate funded into a loan since cancelled and
+    refunded; those queued. Anyone may release (the agent checks the loan and the notes itself): the
+    platform's signer pays the gas so the investor's budget is whole again."""
+    if db.scalar(select(FundingMandateRow.mandate_hash).where(FundingMandateRow.status == MandateStatus.ACTIVE)
+                 .limit(1)) is None:  # fmt: skip
+        return []
+    releases = plan_releases(db, deadline_clock(settings))
+    rows = still_active(db, FundingMandateRow, {release.mandate_hash for release in releases})
+    queued = []
+    for release in releases:
+        row = rows.get(release.mandate_hash)
+        if row is None:
+            continue
+        enqueue(db, key=release.key, contract="FundingAgent", function="releaseFunding",
+                args=[list(mandate_of(row).as_tuple()), release.loan_id], settings=settings)  # fmt: skip
+        audit.record(db, actor="mandate-keeper", action="mandate.release", subject=f"loan:{release.loan_id}",
+                     payload={"mandate_hash": release.mandate_hash, "wallet": release.wallet, "amount": release.amount})  # fmt: skip
+        queued.append(release)
+    return queued
+
+
 def mandate_keeper_step(settings: Settings) -> int:
-    """The worker's round: investors' fundings, then borrowers' autopay payments
-    (`backend/lending/autopay_keeper.py`), queued; their number (0 = idle). Each in a transaction
+    """The worker's round: what refunded loans give back to investors' mandates, investors'
+    fundings, then borrowers' autopay payments (`backend/lending/autopay_keeper.py`), queued; their
+    number (0 = idle). Each in a transaction
     of its own: queuing a funding locks the audit log's head (on SQLite the whole database) until
     its transaction commits, so the fundings commit before the payments' plan asks the chain for
     seconds, which every audited API write would otherwise wait behind."""
@@ -148,6 +226,8 @@ def mandate_keeper_step(settings: Settings) -> int:
     if not settings.mandate_keeper:
         return 0
     with session_scope(settings) as session:
-        funded = len(fund_by_mandates(session, settings))
+        released = len(release_refunded(session, settings))
+    with session_scope(settings) as session:
+        funded = released + len(fund_by_mandates(session, settings))
     with session_scope(settings) as session:
         return funded + len(pay_by_mandates(session, settings))

@@ -68,6 +68,8 @@ class MandateFundingPublic(BaseModel):
     amount: int
     block_number: int
     tx_hash: str
+    released: bool = Field(False, description="The loan was cancelled and refunded, and what the mandate funded into it "
+                           "went back to its budget (`MandateReleased`): no longer in `spent`")
 
 
 class MandatePublic(BaseModel):
@@ -76,7 +78,8 @@ class MandatePublic(BaseModel):
                         "expired: past its expiry, nothing more can be funded with it")
     mandate: MandateTerms
     expires_at: datetime
-    spent: int = Field(description="What the agent has funded under it (its whole budget once cancelled on chain)")
+    spent: int = Field(description="What the agent has funded under it, less what cancelled and refunded loans gave "
+                       "back (`released` fundings); its whole budget once cancelled on chain")
     left: int = Field(description="budget - spent")
     fundings: list[MandateFundingPublic] = Field(description="Each funding under it, from the chain index")
     created_at: datetime

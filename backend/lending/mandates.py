@@ -278,13 +278,18 @@ def mandate_of(row: FundingMandateRow) -> fm.FundingMandate:
 
 
 def fundings(db: Session, mandate_hash: str) -> list[MandateFundingPublic]:
-    """What the chain index holds of the mandate's `MandateUsed` events, oldest first."""
+    """What the chain index holds of the mandate's `MandateUsed` events, oldest first, each marked
+    `released` once its loan's `MandateReleased` gave it back to the budget (a cancelled loan is
+    funded no more, so a release covers every funding of the loan before it)."""
     # Filtered in the database (json_extract on SQLite, ->> on PostgreSQL), not over every mandate's events.
-    events = db.scalars(select(ChainEvent).where(ChainEvent.contract == "FundingAgent", ChainEvent.event == "MandateUsed",
+    events = db.scalars(select(ChainEvent).where(ChainEvent.contract == "FundingAgent",
+                                                 ChainEvent.event.in_(("MandateUsed", "MandateReleased")),
                                                  ChainEvent.args["mandateHash"].as_string() == mandate_hash)
-                        .order_by(ChainEvent.block_number, ChainEvent.log_index))  # fmt: skip
+                        .order_by(ChainEvent.block_number, ChainEvent.log_index)).all()  # fmt: skip
+    released = {int(e.args["loanId"]) for e in events if e.event == "MandateReleased"}
     return [MandateFundingPublic(loan_id=int(e.args["loanId"]), amount=int(e.args["amount"]), block_number=e.block_number,
-                                 tx_hash=e.tx_hash) for e in events]  # fmt: skip
+                                 tx_hash=e.tx_hash, released=int(e.args["loanId"]) in released)
+            for e in events if e.event == "MandateUsed"]  # fmt: skip
 
 
 def _public(db: Session, settings: Settings, row: FundingMandateRow) -> MandatePublic:

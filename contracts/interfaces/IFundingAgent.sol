@@ -46,6 +46,13 @@ interface IFundingAgent {
     /// @notice The investor cancelled the mandate: nothing more may be funded under it.
     event MandateCancelled(bytes32 indexed mandateHash, address indexed investor);
 
+    /// @notice The `amount` funded under the mandate `mandateHash` into loan `loanId`, a loan
+    ///         cancelled and refunded to `investor`, counts against the budget no more; `spent` is
+    ///         the mandate's total after it.
+    event MandateReleased(
+        bytes32 indexed mandateHash, address indexed investor, uint256 indexed loanId, uint256 amount, uint256 spent
+    );
+
     /// @notice A zero address given to the constructor.
     error FundingAgentZeroAddress();
     /// @notice The mandate's expiry has passed.
@@ -64,6 +71,15 @@ interface IFundingAgent {
     error FundingAgentBudgetExceeded(bytes32 mandateHash, uint256 amount, uint256 left);
     /// @notice Only the mandate's investor may cancel it.
     error FundingAgentNotInvestor(address caller, address investor);
+    /// @notice Nothing funded under the mandate into the loan counts against its budget: never
+    ///         funded, or released already.
+    error FundingAgentNothingToRelease(bytes32 mandateHash, uint256 loanId);
+    /// @notice The loan is not Cancelled (`status`): the money funded into it is still at stake.
+    error FundingAgentLoanNotCancelled(bytes32 mandateHash, uint256 loanId, ILoanBook.LoanStatus status);
+    /// @notice The investor still holds `held` notes of the cancelled loan: its refund is not yet taken.
+    error FundingAgentNotRefunded(bytes32 mandateHash, uint256 loanId, address investor, uint256 held);
+    /// @notice The investor cancelled the mandate: its budget stays spent.
+    error FundingAgentMandateIsCancelled(bytes32 mandateHash);
 
     /// @notice Funds `amount` of loan `loanId` for `mandate.investor`, under the mandate the
     ///         investor signed (`signature`, checked with SignatureChecker): before its expiry, on a
@@ -73,8 +89,20 @@ interface IFundingAgent {
     function fundWithMandate(uint256 loanId, uint256 amount, FundingMandate calldata mandate, bytes calldata signature)
         external;
 
-    /// @notice Ends `mandate` for good: its whole budget counts as spent. Its investor only.
+    /// @notice Ends `mandate` for good: its whole budget counts as spent, and nothing is released
+    ///         under it any more. Its investor only.
     function cancelMandate(FundingMandate calldata mandate) external;
+
+    /// @notice Gives back to `mandate`'s budget what it funded into loan `loanId` once that loan
+    ///         is Cancelled and the investor holds none of its notes (its refund taken: the money is
+    ///         back in its wallet). Anyone may call (the platform's keeper does): it only restores
+    ///         capacity the investor signed for, and only for money the investor has back, so the
+    ///         budget never counts the same money twice. Cancelled alone is not enough: until the
+    ///         investor pulls its refund from LoanBook, the money is neither invested nor in the
+    ///         wallet the mandate funds from, and a budget given back then would overstate what the
+    ///         mandate can really fund. Once per loan: the record is zeroed, a second call reverts
+    ///         with {FundingAgentNothingToRelease}. Not after {cancelMandate}.
+    function releaseFunding(FundingMandate calldata mandate, uint256 loanId) external;
 
     /// @notice The LoanBook whose loans it funds.
     function loanBook() external view returns (ILoanBook);
@@ -82,7 +110,13 @@ interface IFundingAgent {
     /// @notice The EIP-712 digest an investor signs for `mandate`; also the mandate's id.
     function hashFundingMandate(FundingMandate calldata mandate) external view returns (bytes32);
 
-    /// @notice What has been funded under the mandate with digest `mandateHash` (its budget once
-    ///         cancelled).
+    /// @notice What has been funded under the mandate with digest `mandateHash`, less what
+    ///         {releaseFunding} gave back (its budget once cancelled).
     function mandateSpent(bytes32 mandateHash) external view returns (uint256);
+
+    /// @notice What the mandate `mandateHash` funded into loan `loanId` and has not released.
+    function mandateFunded(bytes32 mandateHash, uint256 loanId) external view returns (uint256);
+
+    /// @notice Whether the investor cancelled the mandate `mandateHash` ({cancelMandate}).
+    function mandateCancelled(bytes32 mandateHash) external view returns (bool);
 }

@@ -8,7 +8,7 @@ authorized."""
 from __future__ import annotations
 
 from backend.chain import mandates as fm
-from tests.contracts.helpers import DAY, events, expect_revert
+from tests.contracts.helpers import ACTIVE, CANCELLED, DAY, FUNDING, events, expect_revert
 
 UNIT = 10**6
 
@@ -171,3 +171,69 @@ def test_an_erc1271_investor_signs_through_its_wallet(world, snapshot):
                   world.admin.address, "FundingAgentInvalidSignature", wallet.address)  # fmt: skip
     world.chain.tx(_use(world, loan_id, 100 * UNIT, mandate, _sign(world, mandate, owner)), world.admin.address)
     assert book.functions.balanceOf(wallet.address, loan_id).call() == 100 * UNIT
+
+
+def _release(world, mandate, loan_id):
+    return world.funding_agent.functions.releaseFunding(mandate.as_tuple(), loan_id)
+
+
+def test_a_funding_refunded_from_a_cancelled_loan_goes_back_to_the_budget_once(world, snapshot):
+    """Review L-2: `mandateSpent` only grew, so a loan cancelled and refunded kept eating the
+    budget and auto-invest stopped early. What a mandate funded into a loan comes back once the
+    loan is Cancelled and the investor has taken its refund; anyone may release it, once."""
+    book, agent, chain, investor = world.book, world.funding_agent, world.chain, world.investors[0]
+    mandate = _mandate(world, expiry=chain.now() + 60 * DAY)
+    signature = _sign(world, mandate, investor)
+    digest = fm.digest(mandate, world.chain_id, agent.address)
+    _authorize(world, investor)
+    stranger = world.investors[1].address  # anyone may release
+    lapsed, _ = world.create()
+    chain.tx(_use(world, lapsed, 2_000 * UNIT, mandate, signature), world.admin.address)
+    assert agent.functions.mandateFunded(digest, lapsed).call() == 2_000 * UNIT
+    # Still funding: the money is at stake.
+    expect_revert(chain, _release(world, mandate, lapsed), stranger,
+                  "FundingAgentLoanNotCancelled", digest, lapsed, FUNDING)  # fmt: skip
+    deadline = world.loan(lapsed)["fundingDeadline"]
+    chain.tx(book.functions.cancel(lapsed), stranger, at=deadline + 1)
+    # Cancelled, but the refund is still LoanBook's to pay: not back in the wallet yet.
+    expect_revert(chain, _release(world, mandate, lapsed), stranger,
+                  "FundingAgentNotRefunded", digest, lapsed, investor.address, 2_000 * UNIT)  # fmt: skip
+    chain.tx(book.functions.refund(lapsed), investor.address)
+    receipt = chain.tx(_release(world, mandate, lapsed), stranger)
+    assert events(receipt, agent, "MandateReleased") == [{"mandateHash": digest, "investor": investor.address,
+                                                         "loanId": lapsed, "amount": 2_000 * UNIT, "spent": 0}]  # fmt: skip
+    assert agent.functions.mandateSpent(digest).call() == 0
+    assert agent.functions.mandateFunded(digest, lapsed).call() == 0
+    # Once only; and a loan the mandate never funded has nothing to release.
+    expect_revert(chain, _release(world, mandate, lapsed), stranger, "FundingAgentNothingToRelease", digest, lapsed)
+    # The whole budget is there again: 3,000 funded, the 3,001st refused.
+    first, _ = world.create()
+    second, _ = world.create()
+    chain.tx(_use(world, first, 2_000 * UNIT, mandate, signature), world.admin.address)
+    chain.tx(_use(world, second, 1_000 * UNIT, mandate, signature), world.admin.address)
+    expect_revert(chain, _use(world, second, 25 * UNIT, mandate, signature), world.admin.address,
+                  "FundingAgentBudgetExceeded", digest, 25 * UNIT, 0)  # fmt: skip
+    # A loan that was paid out is invested, not refunded: nothing comes back.
+    principal = world.loan(first)["principal"]
+    chain.tx(book.functions.fund(first, principal - 2_000 * UNIT), world.investors[1].address)
+    chain.tx(book.functions.disburse(first), world.admin.address)
+    expect_revert(chain, _release(world, mandate, first), stranger,
+                  "FundingAgentLoanNotCancelled", digest, first, ACTIVE)  # fmt: skip
+    assert agent.functions.mandateSpent(digest).call() == 3_000 * UNIT
+
+
+def test_a_cancelled_mandate_releases_nothing(world, snapshot):
+    """Cancelling sets spent to the budget for good: a release would reopen it."""
+    book, agent, chain, investor = world.book, world.funding_agent, world.chain, world.investors[0]
+    mandate = _mandate(world, expiry=chain.now() + 60 * DAY)
+    digest = fm.digest(mandate, world.chain_id, agent.address)
+    _authorize(world, investor)
+    loan_id, _ = world.create()
+    chain.tx(_use(world, loan_id, 500 * UNIT, mandate, _sign(world, mandate, investor)), world.admin.address)
+    chain.tx(agent.functions.cancelMandate(mandate.as_tuple()), investor.address)
+    assert agent.functions.mandateCancelled(digest).call()
+    deadline = world.loan(loan_id)["fundingDeadline"]
+    chain.tx(book.functions.refund(loan_id), investor.address, at=deadline + 1)
+    assert world.loan(loan_id)["status"] == CANCELLED
+    expect_revert(chain, _release(world, mandate, loan_id), investor.address, "FundingAgentMandateIsCancelled", digest)
+    assert agent.functions.mandateSpent(digest).call() == 3_000 * UNIT

@@ -26,7 +26,7 @@ def test_gas_budgets(chain_settings, deployment, w3):
     assert report["market_list"] <= 140_000 and report["market_buy"] <= 170_000
     assert report["market_bid"] <= 140_000 and report["market_sell"] <= 170_000
     assert report["market_match"] <= 150_000
-    assert report["fund_with_mandate"] <= 170_000  # a ticket the keeper funds under the investor's mandate
+    assert report["fund_with_mandate"] <= 190_000  # a ticket the keeper funds under the investor's mandate, its per-loan record a fresh slot
     assert report["repay_with_mandate"] <= 150_000  # an installment the keeper pays by the borrower's autopay
     assert report["market_buy_vs_fund_ratio"] == round(report["market_buy"] / report["fund"], 3)
     assert all(report["within_budget"].values())

@@ -27,6 +27,7 @@ from backend.lending.mandate_keeper import (
     fund_by_mandates,
     index_is_stale,
     mandate_keeper_step,
+    release_refunded,
 )
 from backend.lending.mandates import FUNDING_KEY_PREFIX
 from backend.lending.models import FundingMandateRow
@@ -436,3 +437,41 @@ def test_funding_from_the_wallet_leaves_the_allowance_its_mandate_relies_on(sett
     alone = client.post(f"/api/v1/loans/{loan_id}/transactions", json={"action": "fund", "amount": 100 * UNIT},
                         headers=headers).json()  # fmt: skip
     assert alone["transactions"][0]["description"] == "allow LoanBook to take up to 100.00 tokens from your wallet"
+
+
+def test_a_funding_refunded_from_a_cancelled_loan_goes_back_to_the_mandates_budget_once(settings, world):  # noqa: F811
+    """Review L-2: the budget counted a funding whose loan was cancelled and refunded as spent, so
+    auto-invest stopped early and the investor was shown money "spent" that was back in its wallet.
+    The keeper now queues `releaseFunding` once the refund is taken, once, and the mandate shows
+    its whole budget left."""
+    investor = world.investors[4]
+    client, headers, loan_id = _under_mandate(settings, world, investor, 940)
+    assert _keeper_pass(settings) == [(loan_id, 300 * UNIT)]
+    mandate_hash = client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()["mandate_hash"]
+    deadline = world.loan(loan_id)["fundingDeadline"]
+    world.chain.tx(world.book.functions.cancel(loan_id), world.admin.address, at=deadline + 1)
+    assert _keeper_pass(settings, release_refunded) == []  # cancelled, but the money is still LoanBook's to refund
+    world.chain.tx(world.book.functions.refund(loan_id), investor.address)
+    Indexer().catch_up(settings)
+    assert mandate_keeper_step(settings) == 1  # the worker's round queues the release
+    with session_scope(settings) as session:  # queued once, however often the keeper runs before it is sent...
+        assert release_refunded(session, settings) == []
+        (intent,) = session.query(Intent).filter(Intent.key.startswith(f"mandate.release:{mandate_hash}:{loan_id}:")).all()
+        assert (intent.contract, intent.function) == ("FundingAgent", "releaseFunding")
+    process_until_idle(settings)
+    with session_scope(settings) as session:  # ...or mined before the index reads it
+        assert release_refunded(session, settings) == []
+    Indexer().catch_up(settings)
+    assert world.funding_agent.functions.mandateSpent(bytes.fromhex(mandate_hash[2:])).call() == 0
+    shown = client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()
+    assert (shown["spent"], shown["left"]) == (0, 1_000 * UNIT)
+    assert [(f["loan_id"], f["amount"], f["released"]) for f in shown["fundings"]] == [(loan_id, 300 * UNIT, True)]
+    assert _keeper_pass(settings, release_refunded) == []  # released: nothing more to give back
+    with session_scope(settings) as session:  # the index holds the release as the chain does, in the loan's trace
+        trace = trace_loan(session, settings, loan_id)
+    assert "MandateReleased" in [e.event for e in trace.events]
+    checks = {c.name: c.ok for c in trace.checks}  # (its terms, made here on chain with no offer, are not checked)
+    assert checks["events_match_chain"] and checks["mandated_fundings_authorized"]
+    # The budget given back is used again: a new match is funded under the same mandate.
+    again = world.create(decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
+    assert _keeper_pass(settings) == [(again, 300 * UNIT)]

@@ -77,7 +77,7 @@ BUDGETS = {
     "market_bid": 140_000,
     "market_sell": 170_000,
     "market_match": 150_000,
-    "fund_with_mandate": 170_000,
+    "fund_with_mandate": 190_000,
     "repay_with_mandate": 150_000,
 }
 

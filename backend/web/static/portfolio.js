@@ -139,7 +139,8 @@ export async function refreshMandate() {
   }
   if (!current()) return;
   const active = m?.status === "active";
-  const fundings = m?.fundings ?? [];
+  // A funding given back to the budget (its loan cancelled and refunded) was never invested.
+  const fundings = (m?.fundings ?? []).filter((f) => !f.released);
   const loans = plural(new Set(fundings.map((f) => f.loan_id)).size, "loan");
   // Cancelled on chain, its `spent` is the whole budget: what it funded is the sum of its fundings.
   const funded = `it funded ${money(fundings.reduce((sum, f) => sum + f.amount, 0))} in ${loans}`;
