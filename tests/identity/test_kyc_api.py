@@ -265,6 +265,8 @@ BAD_INPUT = {
     "bad email": (_set("email", "zorquilam.example.org"), 422),
     "bad phone": (_set("phone", "13800138000"), 422),
     "bad nationality": (_set("nationality", "China"), 422),
+    "unknown nationality code": (_set("nationality", "QQQ"), 422),  # any [A-Z]{3} passed before (review M1)
+    "unknown country code": (_set("country", "ZZZ"), 422),
     "unknown id type": (_set("id_type", "library_card"), 422),
     "malformed id": (_set("id_number", "11010519491231ABCD"), 422),
     "control characters": (_set("full_name", "Zor\x00quilam Lamvex"), 422),

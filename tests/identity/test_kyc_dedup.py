@@ -1,21 +1,31 @@
 """One national ID is verified on a second wallet only through the two-admin DUPLICATE_IDENTITY review,
 whatever the order of events. Regression of the security review's M2 (a duplicate sent while the
 first record waited for review was approved with no one looking, and the first was then cleared by
-one admin) and M1 (a passport's unchecked nationality field changed to get a fresh blind index)."""
+one admin) and M1 (a passport's nationality field, which no check digit covers, changed to get a fresh
+blind index)."""
 
 from __future__ import annotations
 
+import json
 import threading
+from datetime import date
 
 import pytest
 from eth_account import Account
+from typer.testing import CliRunner
 
+from backend.cli.main import app
+from backend.config import get_settings
 from backend.db.session import session_scope
 from backend.errors import Forbidden
-from backend.identity.crypto.blind_index import blind_index_key
+from backend.identity.checks.national_id import mrz_check_digit
+from backend.identity.crypto.blind_index import blind_index, blind_index_key
 from backend.identity.kyc import review
 from backend.identity.kyc.submission import submit
+from backend.identity.models import KycRecord
+from backend.identity.persons import same_person
 from backend.identity.schemas import KycCreate
+from tests.anchoring.helpers import point_get_settings_at
 from tests.identity.conftest import ADMIN, identity_settings, make_applicant
 
 SECOND_ADMIN = Account.from_key("0x" + "a2" * 32)
@@ -78,3 +88,84 @@ def test_two_wallets_submitting_one_id_at_once_are_not_both_approved(tmp_path, d
     for t in threads:
         t.join(timeout=60)
     assert sorted(results) == ["approved", "needs_review"], results
+
+
+# --- M1: the passport's nationality, which no check digit covers ---------------------------------
+
+BORN = date(1985, 4, 12)
+
+
+def mrz(number: str, nationality: str, born: date = BORN, expires: date = date(2031, 1, 1)) -> str:
+    """A TD3 second line with valid check digits; the nationality (line[10:13]) is under none."""
+    num, dob, exp = number.ljust(9, "<"), born.strftime("%y%m%d"), expires.strftime("%y%m%d")
+    line = num + mrz_check_digit(num) + nationality.ljust(3, "<") + dob + mrz_check_digit(dob) + "M" + exp + mrz_check_digit(exp) + "<" * 15
+    return line + mrz_check_digit(line[0:10] + line[13:20] + line[21:43])
+
+
+def passport(seed: int, nationality: str, number: str = "C01X00T47") -> KycCreate:
+    applicant = make_applicant(seed, born=BORN)
+    stated = "DEU" if nationality == "D" else nationality
+    return KycCreate(**applicant.form() | {"id_type": "passport_mrz", "nationality": stated, "id_number": mrz(number, nationality)})
+
+
+def test_one_passport_sent_with_another_nationality_code_is_the_same_identity(tmp_path, database_url):
+    settings = identity_settings(tmp_path, database_url)
+    a, b, c = (Account.create().address for _ in range(3))
+    with session_scope(settings) as s:
+        assert submit(s, settings, a, passport(1, "DEU"), []).status == "approved"
+    with session_scope(settings) as s:
+        second = submit(s, settings, b, passport(1, "FRA"), [])  # same number, birth date and name
+        assert second.status == "needs_review" and codes(second) == ["DUPLICATE_IDENTITY"]
+        assert same_person(s, a, b)
+    with session_scope(settings) as s:  # ICAO writes Germany as D<<: the same passport again
+        third = submit(s, settings, c, passport(2, "D"), [])
+        assert third.status == "needs_review" and "DUPLICATE_IDENTITY" in codes(third) and same_person(s, a, c)
+
+
+def test_another_passport_with_the_same_number_and_birth_date_elsewhere_is_not_a_duplicate_of_another_number(tmp_path):
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'n.db'}")
+    with session_scope(settings) as s:
+        assert submit(s, settings, Account.create().address, passport(1, "DEU"), []).status == "approved"
+    with session_scope(settings) as s:
+        assert submit(s, settings, Account.create().address, passport(3, "FRA", number="C01X00T48"), []).status == "approved"
+
+
+def _as_before_the_fix(settings, wallet: str) -> None:
+    """Give `wallet`'s records the passport index of before: nationality and number, no birth date."""
+    with session_scope(settings) as s:
+        record = s.query(KycRecord).filter_by(wallet=wallet).one()
+        record.blind_index = blind_index(blind_index_key(settings, s), "PASSPORT:DEU:C01X00T47")
+
+
+def test_an_older_record_is_found_by_its_passport_and_reindexed_at_the_next_submission_of_it(tmp_path):
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'o.db'}")
+    old, new = Account.create().address, Account.create().address
+    with session_scope(settings) as s:
+        assert submit(s, settings, old, passport(1, "DEU"), []).status == "approved"
+    _as_before_the_fix(settings, old)
+    with session_scope(settings) as s:
+        second = submit(s, settings, new, passport(1, "DEU"), [])
+        assert second.status == "needs_review" and codes(second) == ["DUPLICATE_IDENTITY"] and same_person(s, old, new)
+
+
+def test_loanchain_kyc_reindex_brings_older_passport_records_to_the_new_index(tmp_path, monkeypatch):
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'c.db'}")
+    old, prc, new = Account.create().address, Account.create().address, Account.create().address
+    with session_scope(settings) as s:
+        assert submit(s, settings, old, passport(1, "DEU"), []).status == "approved"
+    with session_scope(settings) as s:
+        assert submit(s, settings, prc, KycCreate(**make_applicant(5).form()), []).status == "approved"
+    _as_before_the_fix(settings, old)
+    point_get_settings_at(monkeypatch, settings)
+    try:
+        first = CliRunner().invoke(app, ["kyc", "reindex", "--json"])
+        assert first.exit_code == 0, first.output
+        assert json.loads(first.output) == {"checked": 1, "changed": 1, "unreadable": 0}  # PRC records are not touched
+        again = CliRunner().invoke(app, ["kyc", "reindex", "--json"])
+        assert json.loads(again.output) == {"checked": 1, "changed": 0, "unreadable": 0}
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    with session_scope(settings) as s:  # now another nationality code finds it too
+        second = submit(s, settings, new, passport(1, "FRA"), [])
+        assert second.status == "needs_review" and codes(second) == ["DUPLICATE_IDENTITY"] and same_person(s, old, new)

@@ -34,6 +34,7 @@ from backend.identity.errors import KycInputInvalid, KycVelocityExceeded
 from backend.identity.kyc import attestation
 from backend.identity.kyc.history import transition
 from backend.identity.kyc.record import CanonicalRecord, PersonalData, commitment, new_salt
+from backend.identity.kyc.reindex import reindex_older
 from backend.identity.kyc.status import OPEN, Status
 from backend.identity.kyc.vault import seal_new, seal_part
 from backend.identity.models import KycDocument, KycRecord, User, utcnow
@@ -179,9 +180,12 @@ def submit(
     if session.scalar(select(KycRecord.id).where(KycRecord.wallet == wallet, KycRecord.status.in_(OPEN)).limit(1)):
         raise Conflict("a KYC submission of this wallet is already waiting for review")
     index_key = blind_index_key(settings)  # its own transaction: the velocity counters below commit on their own too
-    index = blind_index(index_key, checked.parsed_id.normalised)
+    index = blind_index(index_key, checked.parsed_id.index_key)
     _check_velocity(settings, wallet, index)
     lock_national_id(session, index)
+    keyring = load_keyring(settings)
+    if checked.parsed_id.index_key != checked.parsed_id.normalised:  # a passport: its records from before M1's fix
+        reindex_older(session, keyring, index_key, blind_index(index_key, checked.parsed_id.normalised))
     network = network_of(client_address)
     origin = origin_index(index_key, network) if network else None
 
@@ -206,7 +210,7 @@ def submit(
         email=data.email,
     )
     canonical, salt = CanonicalRecord(wallet, level, person), new_salt()
-    sealed = seal_new(load_keyring(settings), record_id, canonical, salt)
+    sealed = seal_new(keyring, record_id, canonical, salt)
     record = KycRecord(
         id=record_id,
         wallet=wallet,
