@@ -1,4 +1,4 @@
-"""`loanchain kyc ...`: master keys (rotate, retire, list), commitment proofs, the expiry sweep."""
+"""`loanchain kyc ...`: master keys (rotate, retire, list), commitment proofs, the expiry sweep, re-indexing."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rich.table import Table
 from backend.cli.output import cli_errors, console, print_json
 from backend.config import get_settings
 
-app = typer.Typer(no_args_is_help=True, help="KYC operations: master-key rotation, commitment proofs, expiry.")
+app = typer.Typer(no_args_is_help=True, help="KYC operations: master-key rotation, commitment proofs, expiry, re-indexing.")
 
 
 
@@ -137,3 +137,22 @@ def expire() -> None:
     with cli_errors(), session_scope(settings) as session:
         expired = expire_due(session, settings)
     console.print(f"{len(expired)} verifications expired" + ("; revocations queued in the outbox" if expired else ""))
+
+
+@app.command("reindex")
+def reindex(
+    batch: int = typer.Option(500, min=1, help="Records per transaction."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Bring passport records' blind indexes to the current formula (number and birth date, not the
+    nationality no check digit covers); run once after upgrading, again at will (it changes nothing then)."""
+    from backend.identity.kyc.reindex import reindex_all
+
+    settings = get_settings()
+    with cli_errors():
+        report = reindex_all(settings, batch=batch)
+    if json_out:
+        print_json({"checked": report.checked, "changed": report.changed, "unreadable": report.unreadable})
+        return
+    console.print(f"{report.checked} passport records checked, {report.changed} re-indexed"
+                  + (f", {report.unreadable} unreadable (data key gone)" if report.unreadable else ""))

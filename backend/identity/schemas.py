@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from backend.identity.checks.countries import ISO_3166_ALPHA3, NATIONALITIES
 from backend.identity.checks.national_id import IdType
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -87,6 +88,20 @@ class KycCreate(BaseModel):
     @classmethod
     def _upper(cls, value):
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("nationality")
+    @classmethod
+    def _nationality(cls, value: str) -> str:
+        if value not in NATIONALITIES:
+            raise ValueError("must be an ISO 3166-1 alpha-3 country code (or an ICAO 9303 code such as XXA, stateless)")
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        if value not in ISO_3166_ALPHA3:
+            raise ValueError("must be an ISO 3166-1 alpha-3 country code, e.g. CHN, DEU")
+        return value
 
     @field_validator("phone")
     @classmethod

@@ -213,7 +213,9 @@ def test_many_wallets_naming_one_id_go_to_review_not_refused(tmp_path):
         assert submit(client, first).json()["status"] == "needs_review"
         second = make_applicant(61, born=first.date_of_birth)
         second.id_number = first.id_number
-        assert submit(client, second).json()["status"] == "approved"  # one other wallet: a person's second wallet
+        # The first waits for review with this ID: a duplicate (review M2), but one other wallet is no SHARED_ID yet
+        held = submit(client, second).json()
+        assert held["status"] == "needs_review" and codes(staff_view(client, held["id"])) == ["DUPLICATE_IDENTITY"]
         third = make_applicant(62, born=first.date_of_birth)
         third.id_number = first.id_number
         body = submit(client, third).json()
@@ -263,6 +265,8 @@ BAD_INPUT = {
     "bad email": (_set("email", "zorquilam.example.org"), 422),
     "bad phone": (_set("phone", "13800138000"), 422),
     "bad nationality": (_set("nationality", "China"), 422),
+    "unknown nationality code": (_set("nationality", "QQQ"), 422),  # any [A-Z]{3} passed before (review M1)
+    "unknown country code": (_set("country", "ZZZ"), 422),
     "unknown id type": (_set("id_type", "library_card"), 422),
     "malformed id": (_set("id_number", "11010519491231ABCD"), 422),
     "control characters": (_set("full_name", "Zor\x00quilam Lamvex"), 422),

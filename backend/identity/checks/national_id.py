@@ -6,7 +6,12 @@
   number, nationality, birth date, sex, expiry, personal number, each with its 7-3-1 check digit,
   and a composite check digit over all of them.
 
-`parse` returns the normalised ID used by the blind index, or a `Reason` naming what is wrong.
+`parse` returns the normalised ID (what the sealed record and its commitment hold) and the blind
+index's input, or a `Reason` naming what is wrong. The blind index hashes only what identifies the
+document and what a check digit covers: a PRC ID whole; a passport's number and birth date, never its
+nationality, which no check digit covers, so that one passport sent with another country code is
+still the same identity (security review M1). Records sealed before that are re-indexed from their
+data by `kyc/reindex.py`.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from backend.identity.checks.countries import ICAO_SHORT_CODES
 from backend.identity.checks.reasons import Code, Reason, invalid
 
 
@@ -27,9 +33,10 @@ class IdType(StrEnum):
 @dataclass(frozen=True)
 class ParsedId:
     id_type: IdType
-    normalised: str  # canonical form: what the blind index and the commitment see
+    normalised: str  # canonical form: what the sealed record and the commitment see
     birth_date: date
-    nationality: str  # ISO 3166-1 alpha-3 as ICAO writes it
+    nationality: str  # ISO 3166-1 alpha-3 (ICAO's D<< read as DEU)
+    index_key: str  # what the blind index hashes (see the module docstring)
 
 
 # --- PRC resident identity card ---------------------------------------------------------------
@@ -53,7 +60,7 @@ def parse_prc(raw: str) -> ParsedId | Reason:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         return invalid(Code.ID_FORMAT, "the PRC resident ID does not encode a valid birth date")
-    return ParsedId(IdType.PRC_RESIDENT_ID, f"PRC:{number}", born, "CHN")
+    return ParsedId(IdType.PRC_RESIDENT_ID, f"PRC:{number}", born, "CHN", f"PRC:{number}")
 
 
 # --- ICAO 9303 passport MRZ (TD3 line 2) -------------------------------------------------------
@@ -111,7 +118,22 @@ def parse_passport_mrz(raw: str, stated_birth_date: date | None = None, today: d
         return invalid(Code.ID_FORMAT, "the passport MRZ does not encode a valid birth date")
     if expires < (today or date.today()):
         return invalid(Code.ID_EXPIRED, "the passport has expired")
-    return ParsedId(IdType.PASSPORT_MRZ, f"PASSPORT:{nationality}:{number.rstrip('<')}", born, nationality.replace("<", ""))
+    code = nationality.replace("<", "")
+    return ParsedId(IdType.PASSPORT_MRZ, f"PASSPORT:{nationality}:{number.rstrip('<')}", born, ICAO_SHORT_CODES.get(code, code),
+                    passport_index_key(number, line[13:19]))  # fmt: skip
+
+
+def passport_index_key(number: str, birth_yymmdd: str) -> str:
+    """The MRZ's own six birth-date digits, not the date read from them: the century is taken from
+    the stated birth date, which would otherwise be one more free variable."""
+    return f"PASSPORT:{number.rstrip('<')}:{birth_yymmdd}"
+
+
+def index_key_of(normalised: str, birth_date: date) -> str:
+    """The blind index's input for a stored record, from its normalised ID and date of birth."""
+    if normalised.startswith("PASSPORT:"):
+        return passport_index_key(normalised.rsplit(":", 1)[-1], birth_date.strftime("%y%m%d"))
+    return normalised
 
 
 def parse(id_type: IdType, raw: str, stated_birth_date: date, stated_nationality: str, today: date | None = None) -> ParsedId | Reason:

@@ -5,7 +5,8 @@ wallets, or their national ID: persons.py). A flag (a national ID already verifi
 wallet, a sanctions match) is exactly what its own applicant must not be able to clear; and those
 two flags are cleared by two admins who are two persons (maker-checker): the first approval is
 recorded and the record stays in the queue, marked, until another admin approves it too. One admin
-may reject."""
+may reject. The duplicate check runs again at each approval: a wallet that named the same ID after
+this record was flagged for something else makes it a two-admin decision too."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from backend.identity.crypto.keyring import load_keyring
 from backend.identity.kyc import attestation
 from backend.identity.kyc.history import transition
 from backend.identity.kyc.status import OPEN, Status
-from backend.identity.kyc.submission import activate
+from backend.identity.kyc.submission import CLAIMING, activate, check_duplicate, lock_national_id
 from backend.identity.kyc.vault import data_key, open_sealed
 from backend.identity.kyc.views import data_public, mask, record_public
 from backend.identity.models import KycEvent, KycRecord, utcnow
@@ -68,14 +69,14 @@ def _item(session: Session, record: KycRecord, masked: PersonalDataPublic) -> Re
 
 
 def same_id_wallets(session: Session, record: KycRecord) -> list[str]:
-    """The other wallets verified with this record's national ID, found by its blind index (so the
-    number itself is never read): the reviewer must know whom a DUPLICATE_IDENTITY flag matched to
-    decide between a second wallet of one person and a stolen ID. Read now, not at submission: a
-    match rejected or erased since is no longer named."""
+    """The other wallets verified with this record's national ID, or waiting for review with it,
+    found by its blind index (so the number itself is never read): the reviewer must know whom a
+    DUPLICATE_IDENTITY flag matched to decide between a second wallet of one person and a stolen ID.
+    Read now, not at submission: a match rejected or erased since is no longer named."""
     if record.blind_index is None:  # erased
         return []
     return list(session.scalars(select(KycRecord.wallet).distinct().where(
-        KycRecord.blind_index == record.blind_index, KycRecord.wallet != record.wallet, KycRecord.status == Status.APPROVED,
+        KycRecord.blind_index == record.blind_index, KycRecord.wallet != record.wallet, KycRecord.status.in_(CLAIMING),
     ).order_by(KycRecord.wallet)))  # fmt: skip
 
 
@@ -99,6 +100,10 @@ def approve(session: Session, settings: Settings, record_id: str, actor: str, no
     dek = data_key(load_keyring(settings), record)
     now = utcnow()
     flagged = _flags(record)
+    if record.blind_index is not None and not any(r.code == Code.DUPLICATE_IDENTITY for r in flagged):
+        lock_national_id(session, record.blind_index)  # PostgreSQL: not while a submission of this ID is checked
+        if duplicate := check_duplicate(session, record.wallet, record.blind_index):  # applied since: two admins now
+            flagged.append(duplicate)
     grave = sorted(r.code.value for r in flagged if r.code in TWO_ADMIN_FLAGS)
     first = first_approver(session, record) if grave else None
     if grave:

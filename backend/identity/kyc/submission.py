@@ -11,11 +11,12 @@ What the applicant is told of a flag is kyc/views.py's concern (`owner_view`).
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import distinct, func, select, text
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
@@ -33,6 +34,7 @@ from backend.identity.errors import KycInputInvalid, KycVelocityExceeded
 from backend.identity.kyc import attestation
 from backend.identity.kyc.history import transition
 from backend.identity.kyc.record import CanonicalRecord, PersonalData, commitment, new_salt
+from backend.identity.kyc.reindex import reindex_older
 from backend.identity.kyc.status import OPEN, Status
 from backend.identity.kyc.vault import seal_new, seal_part
 from backend.identity.models import KycDocument, KycRecord, User, utcnow
@@ -101,17 +103,39 @@ def check_shared_id(session: Session, settings: Settings, wallet: str, index: st
                   f"(more than {settings.kyc_id_max_wallets} go to review)", Disposition.REVIEW)  # fmt: skip
 
 
+CLAIMING = (Status.APPROVED, *OPEN)  # a record that holds its national ID, or may come to
+
+
+def check_duplicate(session: Session, wallet: str, index: str) -> Reason | None:
+    """Another wallet holds this national ID verified, or waits for review with it. A waiting
+    record counts as much as an approved one: otherwise a second wallet naming the ID while the
+    first is held (for any other flag) is approved with no one looking, and the first is then
+    cleared by one admin, so no two-admin DUPLICATE_IDENTITY review ever happens. Called again at
+    each approval (review.py), since the other wallet may have applied after this one."""
+    duplicate = session.scalar(select(KycRecord.id).where(
+        KycRecord.blind_index == index, KycRecord.wallet != wallet, KycRecord.status.in_(CLAIMING)).limit(1))  # fmt: skip
+    if duplicate is None:
+        return None
+    return Reason(Code.DUPLICATE_IDENTITY, "this national ID is already verified for another wallet, or waits for review on one",
+                  Disposition.REVIEW)  # fmt: skip
+
+
+def lock_national_id(session: Session, index: str) -> None:
+    """PostgreSQL: one submission of a national ID at a time, whichever wallet sends it, until the
+    transaction ends; otherwise two wallets submitting one ID at once both find no duplicate. The
+    wallet's row lock does not cover it (two wallets, two rows). SQLite has one writer anyway, but
+    its reads are not serialized: there, two simultaneous submissions can still both pass."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(b"kyc-national-id|" + index.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
 def fraud_checks(session: Session, settings: Settings, wallet: str, data: KycCreate, index: str,
                  origin: str | None = None, now: datetime | None = None) -> list[Reason]:  # fmt: skip
     reasons = []
     now = now or utcnow()
-    duplicate = session.scalar(
-        select(KycRecord.id)
-        .where(KycRecord.blind_index == index, KycRecord.wallet != wallet, KycRecord.status == Status.APPROVED)
-        .limit(1)
-    )
-    if duplicate:
-        reasons.append(Reason(Code.DUPLICATE_IDENTITY, "this national ID is already verified for another wallet", Disposition.REVIEW))
+    if duplicate := check_duplicate(session, wallet, index):
+        reasons.append(duplicate)
     if shared := check_shared_id(session, settings, wallet, index, now):
         reasons.append(shared)
     hit = screen(data.full_name, data.date_of_birth, load_watchlist(settings.kyc_watchlist_path), settings.kyc_watchlist_threshold)
@@ -156,8 +180,12 @@ def submit(
     if session.scalar(select(KycRecord.id).where(KycRecord.wallet == wallet, KycRecord.status.in_(OPEN)).limit(1)):
         raise Conflict("a KYC submission of this wallet is already waiting for review")
     index_key = blind_index_key(settings)  # its own transaction: the velocity counters below commit on their own too
-    index = blind_index(index_key, checked.parsed_id.normalised)
+    index = blind_index(index_key, checked.parsed_id.index_key)
     _check_velocity(settings, wallet, index)
+    lock_national_id(session, index)
+    keyring = load_keyring(settings)
+    if checked.parsed_id.index_key != checked.parsed_id.normalised:  # a passport: its records from before M1's fix
+        reindex_older(session, keyring, index_key, blind_index(index_key, checked.parsed_id.normalised))
     network = network_of(client_address)
     origin = origin_index(index_key, network) if network else None
 
@@ -182,7 +210,7 @@ def submit(
         email=data.email,
     )
     canonical, salt = CanonicalRecord(wallet, level, person), new_salt()
-    sealed = seal_new(load_keyring(settings), record_id, canonical, salt)
+    sealed = seal_new(keyring, record_id, canonical, salt)
     record = KycRecord(
         id=record_id,
         wallet=wallet,

@@ -89,7 +89,8 @@ export function kycItem(entry, refresh) {
       const flag = element("li", { textContent: `${r.code}: ${r.message}` });
       flag.dataset.flag = r.code;
       if (r.code === "DUPLICATE_IDENTITY") {
-        flag.append(twins.length ? `; verified for ${twins.join(", ")}` : "; that wallet is no longer verified");
+        // An open record with the ID counts too (review M2): the wallets are named whichever it is.
+        flag.append(twins.length ? `; verified for, or waiting for review on: ${twins.join(", ")}` : "; that wallet is no longer verified");
       }
       return flag;
     })),

@@ -1,0 +1,72 @@
+"""Blind indexes of stored KYC records brought to the current formula (`national_id.index_key_of`).
+
+A passport's index once hashed its nationality too, a field no check digit covers (security review
+M1): records sealed before the change keep that index until re-indexed. The index's input is only
+stored sealed, so re-indexing needs the master keys and the blind-index key, which an Alembic
+migration has not: `loanchain kyc reindex` does it for every record, and a submission does it for
+the older records of the passport it names (same number and nationality), so that it still finds
+them. PRC IDs' indexes never changed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.config import Settings
+from backend.db.session import session_scope
+from backend.identity.checks.national_id import IdType, index_key_of
+from backend.identity.crypto.blind_index import blind_index, blind_index_key
+from backend.identity.crypto.keyring import Keyring, load_keyring
+from backend.identity.kyc.vault import RecordErased, open_sealed
+from backend.identity.models import KycRecord
+
+
+@dataclass(frozen=True)
+class ReindexReport:
+    checked: int
+    changed: int
+    unreadable: int  # data key shredded without the index cleared: nothing left to index from
+
+
+def reindex(keyring: Keyring, key: bytes, records: Iterable[KycRecord]) -> ReindexReport:
+    checked = changed = unreadable = 0
+    for record in records:
+        if record.blind_index is None:  # erased: no index, on purpose
+            continue
+        checked += 1
+        try:
+            person = open_sealed(keyring, record).record.person
+        except RecordErased:
+            unreadable += 1
+            continue
+        current = blind_index(key, index_key_of(person.id_number, date.fromisoformat(person.date_of_birth)))
+        if current != record.blind_index:
+            record.blind_index, changed = current, changed + 1
+    return ReindexReport(checked, changed, unreadable)
+
+
+def reindex_older(session: Session, keyring: Keyring, key: bytes, older_index: str) -> int:
+    """Re-index the records still under `older_index` (a passport's former index); how many."""
+    records = session.scalars(select(KycRecord).where(KycRecord.blind_index == older_index).with_for_update())
+    return reindex(keyring, key, records).changed
+
+
+def reindex_all(settings: Settings, batch: int = 500) -> ReindexReport:
+    """Every passport record, `batch` per transaction; running it again changes nothing."""
+    keyring, key = load_keyring(settings), blind_index_key(settings)
+    checked = changed = unreadable = 0
+    after = ""
+    while True:
+        with session_scope(settings) as session:
+            records = list(session.scalars(select(KycRecord).where(
+                KycRecord.id_type == IdType.PASSPORT_MRZ.value, KycRecord.blind_index.is_not(None), KycRecord.id > after,
+            ).order_by(KycRecord.id).limit(batch).with_for_update()))  # fmt: skip
+            if not records:
+                return ReindexReport(checked, changed, unreadable)
+            report = reindex(keyring, key, records)
+            checked, changed, unreadable = checked + report.checked, changed + report.changed, unreadable + report.unreadable
+            after = records[-1].id
