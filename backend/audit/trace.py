@@ -85,26 +85,33 @@ def _listed(found: list, limit: int = 20) -> str:
     return shown + (f"; and {len(found) - limit} more" if len(found) > limit else "")
 
 
-def _chain_checks(db: Session, settings: Settings, loan: LoanRow, rows: list[ChainEvent],
+def _chain_checks(db: Session, settings: Settings, loan_id: int, loan: LoanRow | None, rows: list[ChainEvent],
                   checks: list[CheckPublic]) -> ChainLoan | None:  # fmt: skip
     """Re-read the loan from the node at the chain's confirmed head, not at the block the index
     names (an index taken back and kept stopped agrees with the chain up to there), and hold the
     index against it: its row, its terms' hash and every event filed under it, as of the index's
     block; what the chain holds beyond it is named under `index_current`. None (and a failing
-    check) when the node cannot be read."""
+    check) when the node cannot be read. Without an index row the chain alone says whether the
+    loan exists: a deleted row must not make a real loan read as unknown."""
     indexed = _indexed_through(db)
     try:
         lag = index_lag(settings, indexed)
-        chain = loan_on_chain(settings, loan.loan_id, max([lag.confirmed, indexed] + [r.block_number for r in rows]))
+        chain = loan_on_chain(settings, loan_id, max([lag.confirmed, indexed] + [r.block_number for r in rows]))
         # The row is the index's state at its own block; compare it with the chain's at that block.
-        then = loan_on_chain(settings, loan.loan_id, indexed) if chain and chain.block > indexed else chain
+        then = loan_on_chain(settings, loan_id, indexed) if chain and chain.block > indexed else chain
     except ChainUnavailable as exc:
+        if loan is None:
+            raise ChainUnavailable(f"loan {loan_id} is not in the chain index, and the chain could not be read to ask "
+                                   f"LoanBook: {exc.message}", loan_id=loan_id) from exc  # fmt: skip
         checks.append(CheckPublic(name="index_matches_chain", ok=False,
                                   detail=f"the chain could not be read, so the index is unchecked: {exc.message}"))  # fmt: skip
         return None
     if chain is None:
+        if loan is None:
+            raise NotFound(f"no loan {loan_id} on chain {settings.chain_id}: LoanBook has none (no LoanCreated for it), "
+                           "nor has the chain index", loan_id=loan_id)  # fmt: skip
         checks.append(CheckPublic(name="index_matches_chain", ok=False, detail=(
-            f"LoanBook has no loan {loan.loan_id} (no LoanCreated for it on chain): the index's row is not the chain's")))  # fmt: skip
+            f"LoanBook has no loan {loan_id} (no LoanCreated for it on chain): the index's row is not the chain's")))  # fmt: skip
         checks.append(CheckPublic(name="events_match_chain", ok=False,
                                   detail=_listed(event_differences(rows, []))))  # fmt: skip
         return None
@@ -116,14 +123,7 @@ def _chain_checks(db: Session, settings: Settings, loan: LoanRow, rows: list[Cha
         detail=lag.describe() + (f"; the chain has {len(pending)} events of the loan the index lacks yet: "
                                  f"{_listed(pending)}" if pending else ""),
     ))  # fmt: skip
-    differ = row_differences(loan, then) if then else [f"LoanBook had no loan {loan.loan_id} at block {indexed}, "
-                                                        "the index's block"]  # fmt: skip
-    checks.append(CheckPublic(
-        name="index_matches_chain", ok=not differ,
-        detail=f"the index's loan row differs from LoanBook.loan({loan.loan_id}) and its LoanCreated at block "
-               f"{then.block if then else indexed}, the index's block: {_listed(differ)}" if differ
-        else f"the index's loan row is LoanBook.loan({loan.loan_id}) and its LoanCreated terms at block {then.block}",
-    ))  # fmt: skip
+    checks.append(_row_check(loan_id, loan, then, chain, indexed))
     problems = chain.terms_problems()
     checks.append(CheckPublic(
         name="terms_hash_recomputed", ok=not problems,
@@ -137,6 +137,26 @@ def _chain_checks(db: Session, settings: Settings, loan: LoanRow, rows: list[Cha
              f"{max(indexed, max((r.block_number for r in rows), default=indexed))}",
     ))  # fmt: skip
     return chain
+
+
+def _row_check(loan_id: int, loan: LoanRow | None, then: ChainLoan | None, chain: ChainLoan, indexed: int) -> CheckPublic:
+    """`index_matches_chain`: the index's loan row against LoanBook at the index's own block."""
+    if loan is None and then is None:  # created past the index's block: `index_current` judges the wait
+        return CheckPublic(name="index_matches_chain", ok=True, detail=(
+            f"not indexed yet: LoanBook created loan {loan_id} at block {chain.created.block_number}, after the "
+            f"index's block {indexed}"))  # fmt: skip
+    if loan is None:
+        return CheckPublic(name="index_matches_chain", ok=False, detail=(
+            f"the index has no row for loan {loan_id}; LoanBook has it (LoanCreated at block "
+            f"{chain.created.block_number}, tx {chain.created.tx_hash}, within the index's block {indexed})"))  # fmt: skip
+    differ = row_differences(loan, then) if then else [f"LoanBook had no loan {loan_id} at block {indexed}, "
+                                                        "the index's block"]  # fmt: skip
+    return CheckPublic(
+        name="index_matches_chain", ok=not differ,
+        detail=f"the index's loan row differs from LoanBook.loan({loan_id}) and its LoanCreated at block "
+               f"{then.block if then else indexed}, the index's block: {_listed(differ)}" if differ
+        else f"the index's loan row is LoanBook.loan({loan_id}) and its LoanCreated terms at block {then.block}",
+    )  # fmt: skip
 
 
 def _agreement_terms(settings: Settings, chain: ChainLoan, cid: str | None) -> CheckPublic:
@@ -177,12 +197,10 @@ def _audit_entries(db: Session, subjects: list[str]) -> list[dict]:
 def trace_loan(db: Session, settings: Settings, loan_id: int, with_notes: bool = True) -> LoanTracePublic:
     """Everything about one loan, held against the chain; its case-log notes withheld (marked) unless `with_notes`."""
     loan = db.get(LoanRow, loan_id)
-    if loan is None:
-        raise NotFound(f"no loan {loan_id} in the chain index", loan_id=loan_id)
     rows = _loan_events(db, loan_id)
     events = [_event(e) for e in rows]
     checks: list[CheckPublic] = []
-    chain = _chain_checks(db, settings, loan, rows, checks)
+    chain = _chain_checks(db, settings, loan_id, loan, rows, checks)
     # What the chain says wherever it could be read; the index's copy otherwise (and a failed check).
     facts = chain.as_row() if chain else {k: getattr(loan, k) for k in ("status", "borrower", "terms_hash",
                                                                          "decision_hash", "agreement_hash")}  # fmt: skip
@@ -285,23 +303,31 @@ def trace_tx(db: Session, settings: Settings, tx_hash: str) -> TxTracePublic:
     tx_hash = tx_hash.lower()  # both tables store hashes as lower-case hex: the indexes serve equality
     rows = list(db.scalars(select(ChainEvent).where(ChainEvent.tx_hash == tx_hash).order_by(ChainEvent.log_index)))
     intent = db.scalar(select(Intent).where(Intent.tx_hash == tx_hash))
-    if not rows and intent is None:
-        raise NotFound(f"transaction {tx_hash} is neither indexed nor sent by this platform", tx_hash=tx_hash)
-    checks, block = _receipt_checks(db, settings, tx_hash, rows, intent)
+    try:
+        receipt = receipt_events(settings, tx_hash)
+    except ChainUnavailable as exc:
+        if not rows and intent is None:  # nothing here knows it and the node cannot be asked: no verdict
+            raise ChainUnavailable(f"transaction {tx_hash} is neither indexed nor sent by this platform, and the chain "
+                                   f"could not be read to ask for it: {exc.message}", tx_hash=tx_hash) from exc  # fmt: skip
+        receipt = exc
+    if not rows and intent is None and receipt[0] is None:
+        # Only the node's word makes a transaction unknown: deleted index rows must not.
+        raise NotFound(f"no such transaction on chain {settings.chain_id}: {tx_hash} (nor is it indexed or sent by "
+                       "this platform)", tx_hash=tx_hash)  # fmt: skip
+    checks, block = _receipt_checks(db, settings, tx_hash, rows, intent, receipt)
     return TxTracePublic(tx_hash=tx_hash, events=[_event(e) for e in rows], intent_key=intent.key if intent else None,
                          intent_status=intent.status if intent else None,
                          function=f"{intent.contract}.{intent.function}" if intent else None, block_number=block,
                          checks=checks, consistent=all(c.ok for c in checks))  # fmt: skip
 
 
-def _receipt_checks(db: Session, settings: Settings, tx_hash: str, rows: list[ChainEvent],
-                    intent: Intent | None) -> tuple[list[CheckPublic], int | None]:  # fmt: skip
+def _receipt_checks(db: Session, settings: Settings, tx_hash: str, rows: list[ChainEvent], intent: Intent | None,
+                    read: tuple[dict | None, list[ChainEvent]] | ChainUnavailable) -> tuple[list[CheckPublic], int | None]:  # fmt: skip
     """The node's receipt exists (when anything says the transaction was mined) and the index
-    holds its logs as they are."""
-    try:
-        receipt, logs = receipt_events(settings, tx_hash)
-    except ChainUnavailable as exc:
-        return [CheckPublic(name="receipt_on_chain", ok=False, detail=f"the chain could not be read: {exc.message}")], None
+    holds its logs as they are (`read`: what `receipt_events` gave, or why the node could not say)."""
+    if isinstance(read, ChainUnavailable):
+        return [CheckPublic(name="receipt_on_chain", ok=False, detail=f"the chain could not be read: {read.message}")], None
+    receipt, logs = read
     if receipt is None:
         if rows:
             detail = f"the node has no such mined transaction, yet the index holds {len(rows)} events of it"
@@ -326,8 +352,10 @@ def _receipt_checks(db: Session, settings: Settings, tx_hash: str, rows: list[Ch
     found = event_differences(rows, logs)
     checks.append(CheckPublic(
         name="events_match_chain", ok=not found,
-        detail=f"the index differs from the receipt's logs: {_listed(found)}" if found
-        else f"{len(rows)} indexed events, each a log of the receipt as it is",
+        detail=(f"the index lacks all {len(logs)} logs of this mined transaction: " if not rows
+                else "the index differs from the receipt's logs: ") + _listed(found) if found
+        else f"{len(rows)} indexed events, each a log of the receipt as it is" if rows
+        else "the receipt has no log of a contract this platform follows: the index rightly holds none",
     ))  # fmt: skip
     return checks, block
 

@@ -6,19 +6,23 @@ from __future__ import annotations
 
 import copy
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import delete, select, update
 from web3 import Web3
 
 from backend.anchoring.batcher import batcher_step
 from backend.audit.trace import trace_loan, trace_tx
 from backend.chain.deploy import deployed_addresses
-from backend.chain.indexer import CHECKPOINT, undo_after
+from backend.chain.indexer import CHECKPOINT, Indexer, undo_after
 from backend.chain.models import ChainEvent, IndexerCheckpoint
 from backend.chain.node import rpc_call
-from backend.chain.projection_models import LoanRow
+from backend.chain.projection_models import EventSubjectRow, FundingRow, LoanRow, NoteTransferRow
 from backend.chain.projections import apply_all
 from backend.db.session import session_scope
+from backend.errors import NotFound
 from backend.lending import agreement
+from tests.conftest import own_database
+from tests.contracts.conftest import chain, world  # noqa: F401
 from tests.lending.conftest import approved, borrower, chain_identity_settings, client, created_loan, settle  # noqa: F401
 
 FORGED_TX = "0x" + "ab" * 32
@@ -172,3 +176,46 @@ def test_a_rolled_back_stopped_index_fails_the_trace_and_the_trace_reads_the_con
         tolerated = trace_loan(session, lenient, loan_id)
     assert tolerated.status == "cancelled" and tolerated.consistent
     assert "LoanCancelled" in {c.name: c.detail for c in tolerated.checks}["index_current"]
+
+
+@pytest.fixture
+def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url):  # noqa: F811
+    return own_database(chain_settings, tmp_path, database_url)
+
+
+def test_deleted_index_rows_of_a_real_transaction_or_loan_fail_the_trace_not_404(settings, world):  # noqa: F811
+    """The audit's H2: the operator deletes an investor's funding and then the loan's row. The node,
+    not the index, says whether they exist: both traces answer, failing the check that names the gap."""
+    loan_id, _ = world.active_loan()
+    Indexer().catch_up(settings)
+    investor = world.investors[0]
+    with session_scope(settings) as session:
+        funding = session.scalar(select(ChainEvent).where(ChainEvent.event == "LoanFunded",
+                                                          ChainEvent.args["investor"].as_string() == investor.address))
+        tx, block = funding.tx_hash, funding.block_number
+        assert trace_tx(session, settings, tx).consistent
+        ids = [e.id for e in session.scalars(select(ChainEvent).where(ChainEvent.tx_hash == tx))]
+        for model in (EventSubjectRow, FundingRow, NoteTransferRow):
+            session.execute(delete(model).where(model.event_id.in_(ids)))
+        session.execute(delete(ChainEvent).where(ChainEvent.id.in_(ids)))
+    with session_scope(settings) as session:
+        traced = trace_tx(session, settings, tx)
+    assert not traced.consistent and traced.events == [] and traced.block_number == block
+    assert [(c.name, c.ok) for c in traced.checks] == [("receipt_on_chain", True), ("events_match_chain", False)]
+    assert f"the index lacks all {len(ids)} logs of this mined transaction: missing LoanFunded at block {block}" in (
+        traced.checks[1].detail)
+
+    with session_scope(settings) as session:
+        session.execute(delete(LoanRow).where(LoanRow.loan_id == loan_id))
+    with session_scope(settings) as session:
+        loan = trace_loan(session, settings, loan_id)
+    failing = _failing(loan)
+    assert not loan.consistent and loan.status == "active" and loan.borrower == world.borrower.address  # the chain's
+    assert f"the index has no row for loan {loan_id}; LoanBook has it" in failing["index_matches_chain"]
+    assert f"missing LoanFunded at block {block}" in failing["events_match_chain"]
+
+    with session_scope(settings) as session:  # only what the chain lacks is unknown
+        with pytest.raises(NotFound, match=f"no such transaction on chain {settings.chain_id}"):
+            trace_tx(session, settings, "0x" + "5a" * 32)
+        with pytest.raises(NotFound, match=f"no loan {loan_id + 1000} on chain {settings.chain_id}: LoanBook has none"):
+            trace_loan(session, settings, loan_id + 1000)
