@@ -41,6 +41,7 @@ from backend.chain.deploy import deployed_addresses
 from backend.chain.index_check import event_differences, receipt_events
 from backend.chain.index_lag import index_lag
 from backend.chain.indexer import CHECKPOINT
+from backend.chain.kyc_reader import borrower_attestation_at
 from backend.chain.loan_book import deadline_clock
 from backend.chain.loan_check import ChainLoan, loan_on_chain, row_differences, token_balances
 from backend.chain.models import ChainEvent, IndexerCheckpoint, Intent, IntentStatus
@@ -188,6 +189,57 @@ def _agreement_terms(settings: Settings, chain: ChainLoan, cid: str | None) -> C
     )  # fmt: skip
 
 
+def _attestation_checks(db: Session, settings: Settings, chain: ChainLoan | None, borrower: str) -> list[CheckPublic]:
+    """`borrower_attested`: KYCRegistry's attestation as LoanBook found it when it created the loan,
+    read at the LoanCreated block (at the confirmed head, said so, from a node that keeps no state
+    that old): at least LoanBook's borrower level then, not revoked (revoking deletes it: level 0),
+    expiring after the creation block's time. `attestation_matches_chain`: the index's row against
+    the registry at the index's block, apart, since the index is not what LoanBook checked."""
+    if chain is None:
+        return [CheckPublic(name="borrower_attested", ok=False,
+                            detail="the chain could not be read, so KYCRegistry is unasked (see index_matches_chain)")]  # fmt: skip
+    created, note = chain.created, ""
+    try:
+        then, required = borrower_attestation_at(settings, borrower, created.block_number)
+    except ChainUnavailable as old:
+        try:
+            then, required = borrower_attestation_at(settings, borrower, chain.block)
+        except ChainUnavailable as exc:
+            return [CheckPublic(name="borrower_attested", ok=False, detail=f"KYCRegistry could not be read: {exc.message}")]
+        note = (f" (read at block {chain.block}, the confirmed head: the node keeps no state of block "
+                f"{created.block_number}, {old.message})")  # fmt: skip
+    problems = []
+    if then.level == 0:
+        problems.append("KYCRegistry holds no attestation of the borrower (never given, or revoked)")
+    elif then.level < required:
+        problems.append(f"level {then.level} is below LoanBook's borrower level {required}")
+    if then.level and then.expires_at <= created.block_timestamp:
+        problems.append(f"it expired at {then.expires_at}, not after the loan's creation at {created.block_timestamp}")
+    said = (f"KYCRegistry at block {chain.block if note else created.block_number}: level {then.level} until "
+            f"{then.expires_at}, commitment {then.commitment}; LoanBook's borrower level {required}, loan created at "
+            f"{created.block_timestamp}{note}")  # fmt: skip
+    checks = [CheckPublic(name="borrower_attested", ok=not problems,
+                          detail=f"{_listed(problems)}: {said}" if problems else said)]  # fmt: skip
+    indexed = _indexed_through(db)
+    row = db.get(AttestationRow, borrower)
+    try:
+        now, _ = borrower_attestation_at(settings, borrower, indexed) if indexed >= 0 else (None, 0)
+    except ChainUnavailable as exc:
+        return checks + [CheckPublic(name="attestation_matches_chain", ok=False,
+                                     detail=f"KYCRegistry could not be read at the index's block {indexed}: {exc.message}")]  # fmt: skip
+    index = (0, None, None) if row is None or row.revoked else (row.level, row.expires_at, row.commitment.lower())
+    chain_says = (0, None, None) if now is None or now.level == 0 else (now.level, now.expires_at, now.commitment)
+    differ = [f"{name}: index {a!r}, chain {b!r}" for name, a, b in zip(("level", "expires_at", "commitment"), index,
+                                                                         chain_says) if a != b]  # fmt: skip
+    checks.append(CheckPublic(
+        name="attestation_matches_chain", ok=not differ,
+        detail=f"the index's attestation of the borrower differs from KYCRegistry at block {indexed}, the index's "
+               f"block: {_listed(differ)}" if differ
+        else f"the index's attestation of the borrower is KYCRegistry's at block {indexed}, the index's block",
+    ))  # fmt: skip
+    return checks
+
+
 def _audit_entries(db: Session, subjects: list[str]) -> list[dict]:
     rows = db.scalars(select(AuditEntry).where(AuditEntry.subject.in_(subjects)).order_by(AuditEntry.seq))
     return [{"seq": e.seq, "action": e.action, "subject": e.subject, "actor": e.actor, "recorded_at": e.recorded_at,
@@ -229,11 +281,7 @@ def trace_loan(db: Session, settings: Settings, loan_id: int, with_notes: bool =
     ))  # fmt: skip
     if chain is not None:
         checks.append(_agreement_terms(settings, chain, document.cid if document else None))
-    attestation = db.get(AttestationRow, facts["borrower"])
-    checks.append(CheckPublic(
-        name="borrower_attested", ok=attestation is not None and not attestation.revoked,
-        detail=f"KYC level {attestation.level} until {attestation.expires_at}" if attestation else "no attestation indexed",
-    ))  # fmt: skip
+    checks += _attestation_checks(db, settings, chain, facts["borrower"])
     entries, altered = case_log_altered(db, loan_id)
     checks.append(CheckPublic(
         name="case_log_matches_audit_log", ok=not altered,

@@ -11,18 +11,21 @@ from sqlalchemy import delete, select, update
 from web3 import Web3
 
 from backend.anchoring.batcher import batcher_step
+from backend.audit import trace as trace_module
 from backend.audit.trace import trace_loan, trace_tx
 from backend.chain.deploy import deployed_addresses
 from backend.chain.indexer import CHECKPOINT, Indexer, undo_after
+from backend.chain.kyc_reader import OnChainAttestation
 from backend.chain.models import ChainEvent, IndexerCheckpoint
 from backend.chain.node import rpc_call
-from backend.chain.projection_models import EventSubjectRow, FundingRow, LoanRow, NoteTransferRow
+from backend.chain.projection_models import AttestationRow, EventSubjectRow, FundingRow, LoanRow, NoteTransferRow
 from backend.chain.projections import apply_all
 from backend.db.session import session_scope
-from backend.errors import NotFound
+from backend.errors import ChainUnavailable, NotFound
 from backend.lending import agreement
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
+from tests.contracts.helpers import KYC_EXPIRY
 from tests.lending.conftest import approved, borrower, chain_identity_settings, client, created_loan, settle  # noqa: F401
 
 FORGED_TX = "0x" + "ab" * 32
@@ -219,3 +222,56 @@ def test_deleted_index_rows_of_a_real_transaction_or_loan_fail_the_trace_not_404
             trace_tx(session, settings, "0x" + "5a" * 32)
         with pytest.raises(NotFound, match=f"no loan {loan_id + 1000} on chain {settings.chain_id}: LoanBook has none"):
             trace_loan(session, settings, loan_id + 1000)
+
+
+def _check(trace, name: str) -> tuple[bool, str]:
+    return next((c.ok, c.detail) for c in trace.checks if c.name == name)
+
+
+def test_borrower_attested_is_read_from_kyc_registry_when_the_loan_was_created(settings, world, monkeypatch):  # noqa: F811
+    """The audit's M2: the attestation is KYCRegistry's at the LoanCreated block, judged by level,
+    revocation and expiry; the index's row is only compared with it."""
+    loan_id, _ = world.active_loan()
+    Indexer().catch_up(settings)
+    who = world.borrower.address
+    with session_scope(settings) as session:
+        honest = trace_loan(session, settings, loan_id)
+        created = honest.events[0]
+    ok, detail = _check(honest, "borrower_attested")
+    assert ok and f"at block {created.block_number}: level {world.borrower_level} until {KYC_EXPIRY}" in detail
+    assert _check(honest, "attestation_matches_chain")[0]
+
+    with session_scope(settings) as session:  # the index claims a level that does not exist, expiring in 1970
+        session.execute(update(AttestationRow).where(AttestationRow.wallet == who).values(level=9, expires_at=1))
+    with session_scope(settings) as session:
+        edited = trace_loan(session, settings, loan_id)
+    assert _check(edited, "borrower_attested") == (ok, detail)  # the registry's word, not the index's
+    ok, differ = _check(edited, "attestation_matches_chain")
+    assert not ok and f"level: index 9, chain {world.borrower_level}" in differ and f"expires_at: index 1, chain {KYC_EXPIRY}" in differ
+
+    # A registry answering an attestation that expired before the loan was created (LoanBook would
+    # have refused the loan; the check does not take that for granted) or below the borrower level.
+    real = trace_module.borrower_attestation_at
+    for answer, why in ((dict(level=world.borrower_level, expires_at=created.block_timestamp - 1),
+                         f"it expired at {created.block_timestamp - 1}, not after the loan's creation"),
+                        (dict(level=world.borrower_level - 1, expires_at=KYC_EXPIRY), "is below LoanBook's borrower level")):
+        def reply(s, wallet, block, answer=answer):
+            found, required = real(s, wallet, block)
+            return (OnChainAttestation(found.wallet, commitment=found.commitment, **answer), required) if (
+                block == created.block_number) else (found, required)
+        monkeypatch.setattr(trace_module, "borrower_attestation_at", reply)
+        with session_scope(settings) as session:
+            ok, detail = _check(trace_loan(session, settings, loan_id), "borrower_attested")
+        assert not ok and why in detail, detail
+
+    # Revoked since, on a node that keeps no state of the creation block: read at the head, said so.
+    world.chain.tx(world.kyc.functions.revoke(who), world.admin.address)
+    def pruned(s, wallet, block):
+        if block == created.block_number:
+            raise ChainUnavailable("missing trie node")
+        return real(s, wallet, block)
+    monkeypatch.setattr(trace_module, "borrower_attestation_at", pruned)
+    with session_scope(settings) as session:
+        ok, detail = _check(trace_loan(session, settings, loan_id), "borrower_attested")
+    assert not ok and "holds no attestation of the borrower (never given, or revoked)" in detail
+    assert f"the confirmed head: the node keeps no state of block {created.block_number}" in detail
