@@ -17,6 +17,8 @@ they are; an address's trace is its ledger of money in and out (backend/audit/le
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -60,6 +62,8 @@ from backend.lending.agreement import differences_from_chain
 from backend.lending.models import FundingMandateRow, LoanOffer, RepaymentMandateRow
 from backend.scoring.service import prove_decision
 from backend.servicing.collections import actions_of, case_log_altered
+from backend.servicing.models import ServicingNotice
+from backend.servicing.notices import audit_entry_of
 from backend.servicing.service import borrower_notices
 
 
@@ -240,6 +244,34 @@ def _attestation_checks(db: Session, settings: Settings, chain: ChainLoan | None
     return checks
 
 
+def _default_noticed(db: Session, loan_id: int, defaulted_at: int | None) -> CheckPublic:
+    """Before a loan is declared in default its borrower must have been told it could be: by a
+    notice whose audit entry recomputes to it (a row alone could be written in later, with any
+    date) and was recorded before the LoanDefaulted block's time."""
+    told = list(db.scalars(select(ServicingNotice).where(ServicingNotice.loan_id == loan_id, ServicingNotice.kind == "default",
+                                                         ServicingNotice.recipient == ServicingNotice.borrower)
+                           .order_by(ServicingNotice.id)))  # fmt: skip
+    if not told:
+        return CheckPublic(name="default_noticed", ok=False, detail="no default notice to the borrower is recorded here")
+    why = []
+    for notice in told:
+        entry = audit_entry_of(db, notice)
+        if entry is None:
+            why.append(f"the default notice of installment {notice.installment} dated {notice.created_at:%Y-%m-%d} is "
+                       "not in the audit log: no entry recomputes to it (written in or edited since it was given)")
+            continue
+        recorded = datetime.strptime(entry.recorded_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        if defaulted_at is not None and recorded.timestamp() >= defaulted_at:
+            why.append(f"the default notice of installment {notice.installment} was recorded (audit entry {entry.seq}, "
+                       f"{entry.recorded_at}) after the default, declared at "
+                       f"{datetime.fromtimestamp(defaulted_at, UTC):%Y-%m-%dT%H:%M:%SZ}")  # fmt: skip
+            continue
+        return CheckPublic(name="default_noticed", ok=True, detail=(
+            f"the borrower was told on {recorded:%Y-%m-%d} that installment {notice.installment} left the loan open to "
+            f"default (audit entry {entry.seq}, recorded before the LoanDefaulted block)"))  # fmt: skip
+    return CheckPublic(name="default_noticed", ok=False, detail=_listed(why))
+
+
 def _audit_entries(db: Session, subjects: list[str]) -> list[dict]:
     rows = db.scalars(select(AuditEntry).where(AuditEntry.subject.in_(subjects)).order_by(AuditEntry.seq))
     return [{"seq": e.seq, "action": e.action, "subject": e.subject, "actor": e.actor, "recorded_at": e.recorded_at,
@@ -291,13 +323,8 @@ def trace_loan(db: Session, settings: Settings, loan_id: int, with_notes: bool =
     mandates = _mandates(db, settings, events, checks)
     notices = borrower_notices(db, loan_id)
     if facts["status"] == "defaulted":
-        # Before a loan is declared in default its borrower must have been told it could be.
-        told = next((n for n in notices if n.kind == "default"), None)
-        checks.append(CheckPublic(
-            name="default_noticed", ok=told is not None,
-            detail=f"the borrower was told on {told.created_at:%Y-%m-%d} that installment {told.installment} left the "
-                   "loan open to default" if told else "no default notice to the borrower is recorded here",
-        ))  # fmt: skip
+        defaulted = next((e for e in (chain.events if chain else rows) if e.event == "LoanDefaulted"), None)
+        checks.append(_default_noticed(db, loan_id, defaulted.block_timestamp if defaulted else None))
     subjects = [f"loan:{loan_id}"] + ([f"offer:{offer.id}", f"decision:{offer.decision_id}"] if offer else [])
     return LoanTracePublic(
         loan_id=loan_id, status=facts["status"], borrower=facts["borrower"], terms_hash=facts["terms_hash"],

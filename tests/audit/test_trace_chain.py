@@ -5,12 +5,14 @@ asks the node for its receipt; the agreement's figures are held against the on-c
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, select, update
 from web3 import Web3
 
 from backend.anchoring.batcher import batcher_step
+from backend.audit import log as audit_log
 from backend.audit import trace as trace_module
 from backend.audit.trace import trace_loan, trace_tx
 from backend.chain.deploy import deployed_addresses
@@ -23,12 +25,15 @@ from backend.chain.projections import apply_all
 from backend.db.session import session_scope
 from backend.errors import ChainUnavailable, NotFound
 from backend.lending import agreement
+from backend.servicing.models import ServicingNotice
+from backend.servicing.notices import add_notice
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
 from tests.contracts.helpers import KYC_EXPIRY
 from tests.lending.conftest import approved, borrower, chain_identity_settings, client, created_loan, settle  # noqa: F401
 
 FORGED_TX = "0x" + "ab" * 32
+DAY = 86_400
 CANCEL_ABI = [{"type": "function", "name": "cancel", "stateMutability": "nonpayable",
                "inputs": [{"name": "loanId", "type": "uint256"}], "outputs": []}]  # fmt: skip
 
@@ -275,3 +280,51 @@ def test_borrower_attested_is_read_from_kyc_registry_when_the_loan_was_created(s
         ok, detail = _check(trace_loan(session, settings, loan_id), "borrower_attested")
     assert not ok and "holds no attestation of the borrower (never given, or revoked)" in detail
     assert f"the confirmed head: the node keeps no state of block {created.block_number}" in detail
+
+
+def test_default_noticed_needs_the_notice_in_the_audit_log_before_the_default(settings, world, monkeypatch):  # noqa: F811
+    """The audit's M1: a default notice row alone (written in after the fact, dated before) does not
+    prove the borrower was told; its audit entry, recorded before the LoanDefaulted block, does."""
+    loan_id, start = world.active_loan()
+    threshold = world.book.functions.defaultableAt(loan_id).call()
+    Indexer().catch_up(settings)
+    world.chain.tx(world.book.functions.markDefault(loan_id), world.outsider.address, at=threshold + 5)
+    Indexer().catch_up(settings)
+    defaulted_at = world.w3.eth.get_block("latest")["timestamp"]
+
+    def noticed(give) -> tuple[bool, str]:
+        with session_scope(settings) as session:
+            session.execute(delete(ServicingNotice).where(ServicingNotice.loan_id == loan_id))
+            give(session, session.get(LoanRow, loan_id))
+        with session_scope(settings) as session:
+            return _check(trace_loan(session, settings, loan_id), "default_noticed")
+
+    def through_add_notice(session, loan):
+        assert add_notice(session, loan, 1, "default", start + 30 * DAY, 1, "Your loan may be declared in default.")
+
+    def backfilled(session, loan):
+        session.add(ServicingNotice(loan_id=loan_id, borrower=loan.borrower, recipient=loan.borrower, installment=1,
+                                    kind="default", due_date=start + 30 * DAY, amount=1, message="Told you.",
+                                    created_at=datetime.fromtimestamp(threshold, UTC) - timedelta(days=7)))  # fmt: skip
+
+    ok, detail = noticed(backfilled)
+    assert not ok and "dated" in detail and "is not in the audit log: no entry recomputes to it" in detail, detail
+
+    class Late(datetime):  # the audit log's clock, after the default was declared
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.fromtimestamp(defaulted_at + 60, tz)
+
+    monkeypatch.setattr(audit_log, "datetime", Late)
+    ok, detail = noticed(through_add_notice)
+    assert not ok and "after the default, declared at" in detail, detail
+    monkeypatch.undo()
+
+    ok, detail = noticed(through_add_notice)
+    assert ok and "installment 1 left the loan open to default (audit entry" in detail, detail
+    with session_scope(settings) as session:  # redating the honest notice breaks its link to the entry
+        session.execute(update(ServicingNotice).where(ServicingNotice.loan_id == loan_id)
+                        .values(created_at=datetime.fromtimestamp(threshold, UTC) - timedelta(days=30)))
+    with session_scope(settings) as session:
+        ok, detail = _check(trace_loan(session, settings, loan_id), "default_noticed")
+    assert not ok and "not in the audit log" in detail
