@@ -17,6 +17,8 @@ they are; an address's trace is its ledger of money in and out (backend/audit/le
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -41,6 +43,7 @@ from backend.chain.deploy import deployed_addresses
 from backend.chain.index_check import event_differences, receipt_events
 from backend.chain.index_lag import index_lag
 from backend.chain.indexer import CHECKPOINT
+from backend.chain.kyc_reader import borrower_attestation_at
 from backend.chain.loan_book import deadline_clock
 from backend.chain.loan_check import ChainLoan, loan_on_chain, row_differences, token_balances
 from backend.chain.models import ChainEvent, IndexerCheckpoint, Intent, IntentStatus
@@ -59,6 +62,8 @@ from backend.lending.agreement import differences_from_chain
 from backend.lending.models import FundingMandateRow, LoanOffer, RepaymentMandateRow
 from backend.scoring.service import prove_decision
 from backend.servicing.collections import actions_of, case_log_altered
+from backend.servicing.models import ServicingNotice
+from backend.servicing.notices import audit_entry_of
 from backend.servicing.service import borrower_notices
 
 
@@ -85,26 +90,33 @@ def _listed(found: list, limit: int = 20) -> str:
     return shown + (f"; and {len(found) - limit} more" if len(found) > limit else "")
 
 
-def _chain_checks(db: Session, settings: Settings, loan: LoanRow, rows: list[ChainEvent],
+def _chain_checks(db: Session, settings: Settings, loan_id: int, loan: LoanRow | None, rows: list[ChainEvent],
                   checks: list[CheckPublic]) -> ChainLoan | None:  # fmt: skip
     """Re-read the loan from the node at the chain's confirmed head, not at the block the index
     names (an index taken back and kept stopped agrees with the chain up to there), and hold the
     index against it: its row, its terms' hash and every event filed under it, as of the index's
     block; what the chain holds beyond it is named under `index_current`. None (and a failing
-    check) when the node cannot be read."""
+    check) when the node cannot be read. Without an index row the chain alone says whether the
+    loan exists: a deleted row must not make a real loan read as unknown."""
     indexed = _indexed_through(db)
     try:
         lag = index_lag(settings, indexed)
-        chain = loan_on_chain(settings, loan.loan_id, max([lag.confirmed, indexed] + [r.block_number for r in rows]))
+        chain = loan_on_chain(settings, loan_id, max([lag.confirmed, indexed] + [r.block_number for r in rows]))
         # The row is the index's state at its own block; compare it with the chain's at that block.
-        then = loan_on_chain(settings, loan.loan_id, indexed) if chain and chain.block > indexed else chain
+        then = loan_on_chain(settings, loan_id, indexed) if chain and chain.block > indexed else chain
     except ChainUnavailable as exc:
+        if loan is None:
+            raise ChainUnavailable(f"loan {loan_id} is not in the chain index, and the chain could not be read to ask "
+                                   f"LoanBook: {exc.message}", loan_id=loan_id) from exc  # fmt: skip
         checks.append(CheckPublic(name="index_matches_chain", ok=False,
                                   detail=f"the chain could not be read, so the index is unchecked: {exc.message}"))  # fmt: skip
         return None
     if chain is None:
+        if loan is None:
+            raise NotFound(f"no loan {loan_id} on chain {settings.chain_id}: LoanBook has none (no LoanCreated for it), "
+                           "nor has the chain index", loan_id=loan_id)  # fmt: skip
         checks.append(CheckPublic(name="index_matches_chain", ok=False, detail=(
-            f"LoanBook has no loan {loan.loan_id} (no LoanCreated for it on chain): the index's row is not the chain's")))  # fmt: skip
+            f"LoanBook has no loan {loan_id} (no LoanCreated for it on chain): the index's row is not the chain's")))  # fmt: skip
         checks.append(CheckPublic(name="events_match_chain", ok=False,
                                   detail=_listed(event_differences(rows, []))))  # fmt: skip
         return None
@@ -116,14 +128,7 @@ def _chain_checks(db: Session, settings: Settings, loan: LoanRow, rows: list[Cha
         detail=lag.describe() + (f"; the chain has {len(pending)} events of the loan the index lacks yet: "
                                  f"{_listed(pending)}" if pending else ""),
     ))  # fmt: skip
-    differ = row_differences(loan, then) if then else [f"LoanBook had no loan {loan.loan_id} at block {indexed}, "
-                                                        "the index's block"]  # fmt: skip
-    checks.append(CheckPublic(
-        name="index_matches_chain", ok=not differ,
-        detail=f"the index's loan row differs from LoanBook.loan({loan.loan_id}) and its LoanCreated at block "
-               f"{then.block if then else indexed}, the index's block: {_listed(differ)}" if differ
-        else f"the index's loan row is LoanBook.loan({loan.loan_id}) and its LoanCreated terms at block {then.block}",
-    ))  # fmt: skip
+    checks.append(_row_check(loan_id, loan, then, chain, indexed))
     problems = chain.terms_problems()
     checks.append(CheckPublic(
         name="terms_hash_recomputed", ok=not problems,
@@ -137,6 +142,26 @@ def _chain_checks(db: Session, settings: Settings, loan: LoanRow, rows: list[Cha
              f"{max(indexed, max((r.block_number for r in rows), default=indexed))}",
     ))  # fmt: skip
     return chain
+
+
+def _row_check(loan_id: int, loan: LoanRow | None, then: ChainLoan | None, chain: ChainLoan, indexed: int) -> CheckPublic:
+    """`index_matches_chain`: the index's loan row against LoanBook at the index's own block."""
+    if loan is None and then is None:  # created past the index's block: `index_current` judges the wait
+        return CheckPublic(name="index_matches_chain", ok=True, detail=(
+            f"not indexed yet: LoanBook created loan {loan_id} at block {chain.created.block_number}, after the "
+            f"index's block {indexed}"))  # fmt: skip
+    if loan is None:
+        return CheckPublic(name="index_matches_chain", ok=False, detail=(
+            f"the index has no row for loan {loan_id}; LoanBook has it (LoanCreated at block "
+            f"{chain.created.block_number}, tx {chain.created.tx_hash}, within the index's block {indexed})"))  # fmt: skip
+    differ = row_differences(loan, then) if then else [f"LoanBook had no loan {loan_id} at block {indexed}, "
+                                                        "the index's block"]  # fmt: skip
+    return CheckPublic(
+        name="index_matches_chain", ok=not differ,
+        detail=f"the index's loan row differs from LoanBook.loan({loan_id}) and its LoanCreated at block "
+               f"{then.block if then else indexed}, the index's block: {_listed(differ)}" if differ
+        else f"the index's loan row is LoanBook.loan({loan_id}) and its LoanCreated terms at block {then.block}",
+    )  # fmt: skip
 
 
 def _agreement_terms(settings: Settings, chain: ChainLoan, cid: str | None) -> CheckPublic:
@@ -168,6 +193,85 @@ def _agreement_terms(settings: Settings, chain: ChainLoan, cid: str | None) -> C
     )  # fmt: skip
 
 
+def _attestation_checks(db: Session, settings: Settings, chain: ChainLoan | None, borrower: str) -> list[CheckPublic]:
+    """`borrower_attested`: KYCRegistry's attestation as LoanBook found it when it created the loan,
+    read at the LoanCreated block (at the confirmed head, said so, from a node that keeps no state
+    that old): at least LoanBook's borrower level then, not revoked (revoking deletes it: level 0),
+    expiring after the creation block's time. `attestation_matches_chain`: the index's row against
+    the registry at the index's block, apart, since the index is not what LoanBook checked."""
+    if chain is None:
+        return [CheckPublic(name="borrower_attested", ok=False,
+                            detail="the chain could not be read, so KYCRegistry is unasked (see index_matches_chain)")]  # fmt: skip
+    created, note = chain.created, ""
+    try:
+        then, required = borrower_attestation_at(settings, borrower, created.block_number)
+    except ChainUnavailable as old:
+        try:
+            then, required = borrower_attestation_at(settings, borrower, chain.block)
+        except ChainUnavailable as exc:
+            return [CheckPublic(name="borrower_attested", ok=False, detail=f"KYCRegistry could not be read: {exc.message}")]
+        note = (f" (read at block {chain.block}, the confirmed head: the node keeps no state of block "
+                f"{created.block_number}, {old.message})")  # fmt: skip
+    problems = []
+    if then.level == 0:
+        problems.append("KYCRegistry holds no attestation of the borrower (never given, or revoked)")
+    elif then.level < required:
+        problems.append(f"level {then.level} is below LoanBook's borrower level {required}")
+    if then.level and then.expires_at <= created.block_timestamp:
+        problems.append(f"it expired at {then.expires_at}, not after the loan's creation at {created.block_timestamp}")
+    said = (f"KYCRegistry at block {chain.block if note else created.block_number}: level {then.level} until "
+            f"{then.expires_at}, commitment {then.commitment}; LoanBook's borrower level {required}, loan created at "
+            f"{created.block_timestamp}{note}")  # fmt: skip
+    checks = [CheckPublic(name="borrower_attested", ok=not problems,
+                          detail=f"{_listed(problems)}: {said}" if problems else said)]  # fmt: skip
+    indexed = _indexed_through(db)
+    row = db.get(AttestationRow, borrower)
+    try:
+        now, _ = borrower_attestation_at(settings, borrower, indexed) if indexed >= 0 else (None, 0)
+    except ChainUnavailable as exc:
+        return checks + [CheckPublic(name="attestation_matches_chain", ok=False,
+                                     detail=f"KYCRegistry could not be read at the index's block {indexed}: {exc.message}")]  # fmt: skip
+    index = (0, None, None) if row is None or row.revoked else (row.level, row.expires_at, row.commitment.lower())
+    chain_says = (0, None, None) if now is None or now.level == 0 else (now.level, now.expires_at, now.commitment)
+    differ = [f"{name}: index {a!r}, chain {b!r}" for name, a, b in zip(("level", "expires_at", "commitment"), index,
+                                                                         chain_says) if a != b]  # fmt: skip
+    checks.append(CheckPublic(
+        name="attestation_matches_chain", ok=not differ,
+        detail=f"the index's attestation of the borrower differs from KYCRegistry at block {indexed}, the index's "
+               f"block: {_listed(differ)}" if differ
+        else f"the index's attestation of the borrower is KYCRegistry's at block {indexed}, the index's block",
+    ))  # fmt: skip
+    return checks
+
+
+def _default_noticed(db: Session, loan_id: int, defaulted_at: int | None) -> CheckPublic:
+    """Before a loan is declared in default its borrower must have been told it could be: by a
+    notice whose audit entry recomputes to it (a row alone could be written in later, with any
+    date) and was recorded before the LoanDefaulted block's time."""
+    told = list(db.scalars(select(ServicingNotice).where(ServicingNotice.loan_id == loan_id, ServicingNotice.kind == "default",
+                                                         ServicingNotice.recipient == ServicingNotice.borrower)
+                           .order_by(ServicingNotice.id)))  # fmt: skip
+    if not told:
+        return CheckPublic(name="default_noticed", ok=False, detail="no default notice to the borrower is recorded here")
+    why = []
+    for notice in told:
+        entry = audit_entry_of(db, notice)
+        if entry is None:
+            why.append(f"the default notice of installment {notice.installment} dated {notice.created_at:%Y-%m-%d} is "
+                       "not in the audit log: no entry recomputes to it (written in or edited since it was given)")
+            continue
+        recorded = datetime.strptime(entry.recorded_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        if defaulted_at is not None and recorded.timestamp() >= defaulted_at:
+            why.append(f"the default notice of installment {notice.installment} was recorded (audit entry {entry.seq}, "
+                       f"{entry.recorded_at}) after the default, declared at "
+                       f"{datetime.fromtimestamp(defaulted_at, UTC):%Y-%m-%dT%H:%M:%SZ}")  # fmt: skip
+            continue
+        return CheckPublic(name="default_noticed", ok=True, detail=(
+            f"the borrower was told on {recorded:%Y-%m-%d} that installment {notice.installment} left the loan open to "
+            f"default (audit entry {entry.seq}, recorded before the LoanDefaulted block)"))  # fmt: skip
+    return CheckPublic(name="default_noticed", ok=False, detail=_listed(why))
+
+
 def _audit_entries(db: Session, subjects: list[str]) -> list[dict]:
     rows = db.scalars(select(AuditEntry).where(AuditEntry.subject.in_(subjects)).order_by(AuditEntry.seq))
     return [{"seq": e.seq, "action": e.action, "subject": e.subject, "actor": e.actor, "recorded_at": e.recorded_at,
@@ -177,12 +281,10 @@ def _audit_entries(db: Session, subjects: list[str]) -> list[dict]:
 def trace_loan(db: Session, settings: Settings, loan_id: int, with_notes: bool = True) -> LoanTracePublic:
     """Everything about one loan, held against the chain; its case-log notes withheld (marked) unless `with_notes`."""
     loan = db.get(LoanRow, loan_id)
-    if loan is None:
-        raise NotFound(f"no loan {loan_id} in the chain index", loan_id=loan_id)
     rows = _loan_events(db, loan_id)
     events = [_event(e) for e in rows]
     checks: list[CheckPublic] = []
-    chain = _chain_checks(db, settings, loan, rows, checks)
+    chain = _chain_checks(db, settings, loan_id, loan, rows, checks)
     # What the chain says wherever it could be read; the index's copy otherwise (and a failed check).
     facts = chain.as_row() if chain else {k: getattr(loan, k) for k in ("status", "borrower", "terms_hash",
                                                                          "decision_hash", "agreement_hash")}  # fmt: skip
@@ -211,11 +313,7 @@ def trace_loan(db: Session, settings: Settings, loan_id: int, with_notes: bool =
     ))  # fmt: skip
     if chain is not None:
         checks.append(_agreement_terms(settings, chain, document.cid if document else None))
-    attestation = db.get(AttestationRow, facts["borrower"])
-    checks.append(CheckPublic(
-        name="borrower_attested", ok=attestation is not None and not attestation.revoked,
-        detail=f"KYC level {attestation.level} until {attestation.expires_at}" if attestation else "no attestation indexed",
-    ))  # fmt: skip
+    checks += _attestation_checks(db, settings, chain, facts["borrower"])
     entries, altered = case_log_altered(db, loan_id)
     checks.append(CheckPublic(
         name="case_log_matches_audit_log", ok=not altered,
@@ -225,13 +323,8 @@ def trace_loan(db: Session, settings: Settings, loan_id: int, with_notes: bool =
     mandates = _mandates(db, settings, events, checks)
     notices = borrower_notices(db, loan_id)
     if facts["status"] == "defaulted":
-        # Before a loan is declared in default its borrower must have been told it could be.
-        told = next((n for n in notices if n.kind == "default"), None)
-        checks.append(CheckPublic(
-            name="default_noticed", ok=told is not None,
-            detail=f"the borrower was told on {told.created_at:%Y-%m-%d} that installment {told.installment} left the "
-                   "loan open to default" if told else "no default notice to the borrower is recorded here",
-        ))  # fmt: skip
+        defaulted = next((e for e in (chain.events if chain else rows) if e.event == "LoanDefaulted"), None)
+        checks.append(_default_noticed(db, loan_id, defaulted.block_timestamp if defaulted else None))
     subjects = [f"loan:{loan_id}"] + ([f"offer:{offer.id}", f"decision:{offer.decision_id}"] if offer else [])
     return LoanTracePublic(
         loan_id=loan_id, status=facts["status"], borrower=facts["borrower"], terms_hash=facts["terms_hash"],
@@ -285,23 +378,31 @@ def trace_tx(db: Session, settings: Settings, tx_hash: str) -> TxTracePublic:
     tx_hash = tx_hash.lower()  # both tables store hashes as lower-case hex: the indexes serve equality
     rows = list(db.scalars(select(ChainEvent).where(ChainEvent.tx_hash == tx_hash).order_by(ChainEvent.log_index)))
     intent = db.scalar(select(Intent).where(Intent.tx_hash == tx_hash))
-    if not rows and intent is None:
-        raise NotFound(f"transaction {tx_hash} is neither indexed nor sent by this platform", tx_hash=tx_hash)
-    checks, block = _receipt_checks(db, settings, tx_hash, rows, intent)
+    try:
+        receipt = receipt_events(settings, tx_hash)
+    except ChainUnavailable as exc:
+        if not rows and intent is None:  # nothing here knows it and the node cannot be asked: no verdict
+            raise ChainUnavailable(f"transaction {tx_hash} is neither indexed nor sent by this platform, and the chain "
+                                   f"could not be read to ask for it: {exc.message}", tx_hash=tx_hash) from exc  # fmt: skip
+        receipt = exc
+    if not rows and intent is None and receipt[0] is None:
+        # Only the node's word makes a transaction unknown: deleted index rows must not.
+        raise NotFound(f"no such transaction on chain {settings.chain_id}: {tx_hash} (nor is it indexed or sent by "
+                       "this platform)", tx_hash=tx_hash)  # fmt: skip
+    checks, block = _receipt_checks(db, settings, tx_hash, rows, intent, receipt)
     return TxTracePublic(tx_hash=tx_hash, events=[_event(e) for e in rows], intent_key=intent.key if intent else None,
                          intent_status=intent.status if intent else None,
                          function=f"{intent.contract}.{intent.function}" if intent else None, block_number=block,
                          checks=checks, consistent=all(c.ok for c in checks))  # fmt: skip
 
 
-def _receipt_checks(db: Session, settings: Settings, tx_hash: str, rows: list[ChainEvent],
-                    intent: Intent | None) -> tuple[list[CheckPublic], int | None]:  # fmt: skip
+def _receipt_checks(db: Session, settings: Settings, tx_hash: str, rows: list[ChainEvent], intent: Intent | None,
+                    read: tuple[dict | None, list[ChainEvent]] | ChainUnavailable) -> tuple[list[CheckPublic], int | None]:  # fmt: skip
     """The node's receipt exists (when anything says the transaction was mined) and the index
-    holds its logs as they are."""
-    try:
-        receipt, logs = receipt_events(settings, tx_hash)
-    except ChainUnavailable as exc:
-        return [CheckPublic(name="receipt_on_chain", ok=False, detail=f"the chain could not be read: {exc.message}")], None
+    holds its logs as they are (`read`: what `receipt_events` gave, or why the node could not say)."""
+    if isinstance(read, ChainUnavailable):
+        return [CheckPublic(name="receipt_on_chain", ok=False, detail=f"the chain could not be read: {read.message}")], None
+    receipt, logs = read
     if receipt is None:
         if rows:
             detail = f"the node has no such mined transaction, yet the index holds {len(rows)} events of it"
@@ -326,8 +427,10 @@ def _receipt_checks(db: Session, settings: Settings, tx_hash: str, rows: list[Ch
     found = event_differences(rows, logs)
     checks.append(CheckPublic(
         name="events_match_chain", ok=not found,
-        detail=f"the index differs from the receipt's logs: {_listed(found)}" if found
-        else f"{len(rows)} indexed events, each a log of the receipt as it is",
+        detail=(f"the index lacks all {len(logs)} logs of this mined transaction: " if not rows
+                else "the index differs from the receipt's logs: ") + _listed(found) if found
+        else f"{len(rows)} indexed events, each a log of the receipt as it is" if rows
+        else "the receipt has no log of a contract this platform follows: the index rightly holds none",
     ))  # fmt: skip
     return checks, block
 

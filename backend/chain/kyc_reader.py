@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from web3 import Web3
 
-from backend.chain.client import contract_at, reading
+from backend.chain.client import contract_at, read_many, reading
 from backend.chain.deploy import deployed_contract
 from backend.config import Settings
 
@@ -40,3 +40,17 @@ def is_verified(settings: Settings, wallet: str, min_level: int = 1, address: st
     contract = registry(settings, address)
     with reading("KYCRegistry"):
         return contract.functions.isVerified(Web3.to_checksum_address(wallet), min_level).call()
+
+
+def borrower_attestation_at(settings: Settings, wallet: str, block: int) -> tuple[OnChainAttestation, int]:
+    """The attestation of `wallet` in the KYCRegistry LoanBook checks (its own `kycRegistry`, not
+    whichever the deployment file names), and LoanBook's `borrowerKycLevel`, both as of block
+    `block` (ChainUnavailable from a node that keeps no state that old)."""
+    book = deployed_contract(settings, "LoanBook")
+    with reading("LoanBook's KYCRegistry"):
+        address = book.functions.kycRegistry().call()
+    wallet = Web3.to_checksum_address(wallet)
+    (level, expires_at, commitment), borrower_level = read_many(
+        [registry(settings, address).functions.attestationOf(wallet), book.functions.borrowerKycLevel()],
+        f"the attestation of {wallet} at block {block}", block)  # fmt: skip
+    return OnChainAttestation(wallet, level, expires_at, "0x" + bytes(commitment).hex()), int(borrower_level)

@@ -1,8 +1,11 @@
 """Notices: each (loan, installment, kind, recipient) is given once, whichever pass or process
-gets there first, and worded with amounts in the loan token's units."""
+gets there first, and worded with amounts in the loan token's units. Each is also in the audit
+log, in the same transaction, so a notice written in afterwards (or redated) has no entry that
+recomputes to it: a loan's trace holds its default notice against that entry."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
@@ -12,7 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend import audit
 from backend.amounts import money as money  # re-exported: notices are worded with it
+from backend.audit.hashing import format_timestamp, payload_hash
+from backend.audit.models import AuditEntry
 from backend.chain.loan_book import loan_book_domain
 from backend.config import Settings
 from backend.servicing.models import ServicingNotice
@@ -53,10 +59,39 @@ def add_notice(
     if given_before(db, row.loan_id, installment, kind, recipient):
         return False
     notice = ServicingNotice(loan_id=row.loan_id, borrower=row.borrower, recipient=recipient, installment=installment,
-                             kind=kind, due_date=due_date, amount=amount, message=message)  # fmt: skip
+                             kind=kind, due_date=due_date, amount=amount, message=message,
+                             created_at=datetime.now(UTC))  # set here: the audit entry commits to it  # fmt: skip
     try:
         with db.begin_nested():  # the unique key is the last word if two passes ever overlap
             db.add(notice)
+            db.flush()  # a duplicate fails here, before its audit entry is written
+            audit.record(db, actor=AUDIT_ACTOR, action=f"notice.{kind}", subject=audit_subject(notice),
+                         payload=audit_payload(notice))  # fmt: skip
     except IntegrityError:
         return False
     return True
+
+
+AUDIT_ACTOR = "servicing"
+
+
+def audit_subject(notice: ServicingNotice) -> str:
+    return f"loan:{notice.loan_id}" if notice.loan_id else f"wallet:{notice.recipient}"
+
+
+def audit_payload(notice: ServicingNotice) -> dict:
+    """What a notice's audit entry commits to, recomputed from its row: the message only by its
+    hash (it may name the person's figures and dates), the time it was given to the microsecond."""
+    given = notice.created_at if notice.created_at.tzinfo else notice.created_at.replace(tzinfo=UTC)  # SQLite drops it
+    return {"loan_id": notice.loan_id, "installment": notice.installment, "kind": notice.kind,
+            "recipient": notice.recipient, "due_date": notice.due_date, "amount": int(notice.amount),
+            "message_sha256": hashlib.sha256(notice.message.encode()).hexdigest(),
+            "created_at": format_timestamp(given)}  # fmt: skip
+
+
+def audit_entry_of(db: Session, notice: ServicingNotice) -> AuditEntry | None:
+    """The audit entry that recomputes to the notice as it stands, or None (written in, or edited, since)."""
+    return db.scalar(select(AuditEntry).where(
+        AuditEntry.subject == audit_subject(notice), AuditEntry.action == f"notice.{notice.kind}",
+        AuditEntry.payload_hash == payload_hash(audit_payload(notice)),
+    ).order_by(AuditEntry.seq).limit(1))  # fmt: skip

@@ -5,23 +5,35 @@ asks the node for its receipt; the agreement's figures are held against the on-c
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import delete, select, update
 from web3 import Web3
 
 from backend.anchoring.batcher import batcher_step
+from backend.audit import log as audit_log
+from backend.audit import trace as trace_module
 from backend.audit.trace import trace_loan, trace_tx
 from backend.chain.deploy import deployed_addresses
-from backend.chain.indexer import CHECKPOINT, undo_after
+from backend.chain.indexer import CHECKPOINT, Indexer, undo_after
+from backend.chain.kyc_reader import OnChainAttestation
 from backend.chain.models import ChainEvent, IndexerCheckpoint
 from backend.chain.node import rpc_call
-from backend.chain.projection_models import LoanRow
+from backend.chain.projection_models import AttestationRow, EventSubjectRow, FundingRow, LoanRow, NoteTransferRow
 from backend.chain.projections import apply_all
 from backend.db.session import session_scope
+from backend.errors import ChainUnavailable, NotFound
 from backend.lending import agreement
+from backend.servicing.models import ServicingNotice
+from backend.servicing.notices import add_notice
+from tests.conftest import own_database
+from tests.contracts.conftest import chain, world  # noqa: F401
+from tests.contracts.helpers import KYC_EXPIRY
 from tests.lending.conftest import approved, borrower, chain_identity_settings, client, created_loan, settle  # noqa: F401
 
 FORGED_TX = "0x" + "ab" * 32
+DAY = 86_400
 CANCEL_ABI = [{"type": "function", "name": "cancel", "stateMutability": "nonpayable",
                "inputs": [{"name": "loanId", "type": "uint256"}], "outputs": []}]  # fmt: skip
 
@@ -172,3 +184,147 @@ def test_a_rolled_back_stopped_index_fails_the_trace_and_the_trace_reads_the_con
         tolerated = trace_loan(session, lenient, loan_id)
     assert tolerated.status == "cancelled" and tolerated.consistent
     assert "LoanCancelled" in {c.name: c.detail for c in tolerated.checks}["index_current"]
+
+
+@pytest.fixture
+def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url):  # noqa: F811
+    return own_database(chain_settings, tmp_path, database_url)
+
+
+def test_deleted_index_rows_of_a_real_transaction_or_loan_fail_the_trace_not_404(settings, world):  # noqa: F811
+    """The audit's H2: the operator deletes an investor's funding and then the loan's row. The node,
+    not the index, says whether they exist: both traces answer, failing the check that names the gap."""
+    loan_id, _ = world.active_loan()
+    Indexer().catch_up(settings)
+    investor = world.investors[0]
+    with session_scope(settings) as session:
+        funding = session.scalar(select(ChainEvent).where(ChainEvent.event == "LoanFunded",
+                                                          ChainEvent.args["investor"].as_string() == investor.address))
+        tx, block = funding.tx_hash, funding.block_number
+        assert trace_tx(session, settings, tx).consistent
+        ids = [e.id for e in session.scalars(select(ChainEvent).where(ChainEvent.tx_hash == tx))]
+        for model in (EventSubjectRow, FundingRow, NoteTransferRow):
+            session.execute(delete(model).where(model.event_id.in_(ids)))
+        session.execute(delete(ChainEvent).where(ChainEvent.id.in_(ids)))
+    with session_scope(settings) as session:
+        traced = trace_tx(session, settings, tx)
+    assert not traced.consistent and traced.events == [] and traced.block_number == block
+    assert [(c.name, c.ok) for c in traced.checks] == [("receipt_on_chain", True), ("events_match_chain", False)]
+    assert f"the index lacks all {len(ids)} logs of this mined transaction: missing LoanFunded at block {block}" in (
+        traced.checks[1].detail)
+
+    with session_scope(settings) as session:
+        session.execute(delete(LoanRow).where(LoanRow.loan_id == loan_id))
+    with session_scope(settings) as session:
+        loan = trace_loan(session, settings, loan_id)
+    failing = _failing(loan)
+    assert not loan.consistent and loan.status == "active" and loan.borrower == world.borrower.address  # the chain's
+    assert f"the index has no row for loan {loan_id}; LoanBook has it" in failing["index_matches_chain"]
+    assert f"missing LoanFunded at block {block}" in failing["events_match_chain"]
+
+    with session_scope(settings) as session:  # only what the chain lacks is unknown
+        with pytest.raises(NotFound, match=f"no such transaction on chain {settings.chain_id}"):
+            trace_tx(session, settings, "0x" + "5a" * 32)
+        with pytest.raises(NotFound, match=f"no loan {loan_id + 1000} on chain {settings.chain_id}: LoanBook has none"):
+            trace_loan(session, settings, loan_id + 1000)
+
+
+def _check(trace, name: str) -> tuple[bool, str]:
+    return next((c.ok, c.detail) for c in trace.checks if c.name == name)
+
+
+def test_borrower_attested_is_read_from_kyc_registry_when_the_loan_was_created(settings, world, monkeypatch):  # noqa: F811
+    """The audit's M2: the attestation is KYCRegistry's at the LoanCreated block, judged by level,
+    revocation and expiry; the index's row is only compared with it."""
+    loan_id, _ = world.active_loan()
+    Indexer().catch_up(settings)
+    who = world.borrower.address
+    with session_scope(settings) as session:
+        honest = trace_loan(session, settings, loan_id)
+        created = honest.events[0]
+    ok, detail = _check(honest, "borrower_attested")
+    assert ok and f"at block {created.block_number}: level {world.borrower_level} until {KYC_EXPIRY}" in detail
+    assert _check(honest, "attestation_matches_chain")[0]
+
+    with session_scope(settings) as session:  # the index claims a level that does not exist, expiring in 1970
+        session.execute(update(AttestationRow).where(AttestationRow.wallet == who).values(level=9, expires_at=1))
+    with session_scope(settings) as session:
+        edited = trace_loan(session, settings, loan_id)
+    assert _check(edited, "borrower_attested") == (ok, detail)  # the registry's word, not the index's
+    ok, differ = _check(edited, "attestation_matches_chain")
+    assert not ok and f"level: index 9, chain {world.borrower_level}" in differ and f"expires_at: index 1, chain {KYC_EXPIRY}" in differ
+
+    # A registry answering an attestation that expired before the loan was created (LoanBook would
+    # have refused the loan; the check does not take that for granted) or below the borrower level.
+    real = trace_module.borrower_attestation_at
+    for answer, why in ((dict(level=world.borrower_level, expires_at=created.block_timestamp - 1),
+                         f"it expired at {created.block_timestamp - 1}, not after the loan's creation"),
+                        (dict(level=world.borrower_level - 1, expires_at=KYC_EXPIRY), "is below LoanBook's borrower level")):
+        def reply(s, wallet, block, answer=answer):
+            found, required = real(s, wallet, block)
+            return (OnChainAttestation(found.wallet, commitment=found.commitment, **answer), required) if (
+                block == created.block_number) else (found, required)
+        monkeypatch.setattr(trace_module, "borrower_attestation_at", reply)
+        with session_scope(settings) as session:
+            ok, detail = _check(trace_loan(session, settings, loan_id), "borrower_attested")
+        assert not ok and why in detail, detail
+
+    # Revoked since, on a node that keeps no state of the creation block: read at the head, said so.
+    world.chain.tx(world.kyc.functions.revoke(who), world.admin.address)
+    def pruned(s, wallet, block):
+        if block == created.block_number:
+            raise ChainUnavailable("missing trie node")
+        return real(s, wallet, block)
+    monkeypatch.setattr(trace_module, "borrower_attestation_at", pruned)
+    with session_scope(settings) as session:
+        ok, detail = _check(trace_loan(session, settings, loan_id), "borrower_attested")
+    assert not ok and "holds no attestation of the borrower (never given, or revoked)" in detail
+    assert f"the confirmed head: the node keeps no state of block {created.block_number}" in detail
+
+
+def test_default_noticed_needs_the_notice_in_the_audit_log_before_the_default(settings, world, monkeypatch):  # noqa: F811
+    """The audit's M1: a default notice row alone (written in after the fact, dated before) does not
+    prove the borrower was told; its audit entry, recorded before the LoanDefaulted block, does."""
+    loan_id, start = world.active_loan()
+    threshold = world.book.functions.defaultableAt(loan_id).call()
+    Indexer().catch_up(settings)
+    world.chain.tx(world.book.functions.markDefault(loan_id), world.outsider.address, at=threshold + 5)
+    Indexer().catch_up(settings)
+    defaulted_at = world.w3.eth.get_block("latest")["timestamp"]
+
+    def noticed(give) -> tuple[bool, str]:
+        with session_scope(settings) as session:
+            session.execute(delete(ServicingNotice).where(ServicingNotice.loan_id == loan_id))
+            give(session, session.get(LoanRow, loan_id))
+        with session_scope(settings) as session:
+            return _check(trace_loan(session, settings, loan_id), "default_noticed")
+
+    def through_add_notice(session, loan):
+        assert add_notice(session, loan, 1, "default", start + 30 * DAY, 1, "Your loan may be declared in default.")
+
+    def backfilled(session, loan):
+        session.add(ServicingNotice(loan_id=loan_id, borrower=loan.borrower, recipient=loan.borrower, installment=1,
+                                    kind="default", due_date=start + 30 * DAY, amount=1, message="Told you.",
+                                    created_at=datetime.fromtimestamp(threshold, UTC) - timedelta(days=7)))  # fmt: skip
+
+    ok, detail = noticed(backfilled)
+    assert not ok and "dated" in detail and "is not in the audit log: no entry recomputes to it" in detail, detail
+
+    class Late(datetime):  # the audit log's clock, after the default was declared
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.fromtimestamp(defaulted_at + 60, tz)
+
+    monkeypatch.setattr(audit_log, "datetime", Late)
+    ok, detail = noticed(through_add_notice)
+    assert not ok and "after the default, declared at" in detail, detail
+    monkeypatch.undo()
+
+    ok, detail = noticed(through_add_notice)
+    assert ok and "installment 1 left the loan open to default (audit entry" in detail, detail
+    with session_scope(settings) as session:  # redating the honest notice breaks its link to the entry
+        session.execute(update(ServicingNotice).where(ServicingNotice.loan_id == loan_id)
+                        .values(created_at=datetime.fromtimestamp(threshold, UTC) - timedelta(days=30)))
+    with session_scope(settings) as session:
+        ok, detail = _check(trace_loan(session, settings, loan_id), "default_noticed")
+    assert not ok and "not in the audit log" in detail
