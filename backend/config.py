@@ -227,6 +227,9 @@ class Settings(BaseSettings):
     # Credit applications per wallet per hour: enough to try a few amounts and terms, not to probe
     # the model for the answers that pass (application shopping).
     score_rate_limit: int = 10
+    # ... and per client address, whichever wallets send them (a wallet is free and scoring needs no
+    # KYC): a household or office behind one address still gets three wallets' worth.
+    score_address_rate_limit: int = 30
     # Offers per borrower per hour: each one stores and anchors an agreement document.
     offer_rate_limit: int = 20
 

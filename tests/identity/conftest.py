@@ -24,7 +24,8 @@ ADMIN = Account.from_key("0x" + "a1" * 32)  # a throwaway key: admin by configur
 # High limits (the limit tests set their own) and no in-process workers: tests drive the outbox.
 GENEROUS = dict(
     auth_rate_limit=100_000, kyc_rate_limit=100_000, kyc_velocity_per_wallet=1000, kyc_velocity_per_id=1000,
-    score_rate_limit=100_000, verify_rate_limit=100_000, chain_read_rate_limit=100_000, offer_rate_limit=100_000,
+    score_rate_limit=100_000, score_address_rate_limit=100_000, verify_rate_limit=100_000,
+    chain_read_rate_limit=100_000, offer_rate_limit=100_000,
     run_workers=False,
 )
 
