@@ -165,6 +165,11 @@ def promise_pending(db: Session, loan_id: int, now: int) -> bool:
     return any(_judged(db, row, lambda: now)[1] == "pending" for row in promises)
 
 
+def promise_status(db: Session, row: CollectionAction, at: int) -> str:
+    """kept | broken | pending, as judged at chain time `at`."""
+    return _judged(db, row, lambda: at)[1]
+
+
 def _judged(db: Session, row: CollectionAction, clock: Callable[[], int]) -> tuple[int, str]:
     """(paid since the promise, kept | broken | pending), by the chain's payments."""
     paid = _paid_between(db, row.loan_id, row.chain_time, row.promised_by)

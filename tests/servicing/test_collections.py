@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from backend.audit.hashing import payload_hash
 from backend.audit.models import AuditEntry
+from backend.audit.monitoring import alerts
 from backend.chain.outbox import get_intent
 from backend.cli.main import app
 from backend.config import get_settings
@@ -300,6 +301,10 @@ def test_chained_promises_hold_the_automatic_default_no_longer_than_the_cap(serv
     with session_scope(settings) as session:  # newest first: the second is open, the first broken
         log = actions_of(session, settings, [loan_id], lambda: cap + DAY)[loan_id]
     assert [a.promise_status for a in log] == ["pending", "broken"]
+    with session_scope(settings) as session:  # and monitoring flags the chain for a person to check
+        (chained,) = alerts(session, settings, rule="promise_chain")
+    assert (chained.loan_id, chained.timestamp, chained.amount) == (loan_id, log[0].chain_time, 10**6)
+    assert chained.wallets == [world.borrower.address, ADMIN.address] and f"entry {log[1].id}" in chained.detail
 
 
 def test_staff_do_not_keep_the_case_log_of_a_loan_their_own_person_borrowed(servicing_settings, world):
