@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     servicing_interval: float = Field(default=60.0, gt=0)  # seconds between servicing passes
     servicing_reminder_days: int = Field(default=3, ge=0)  # "due soon" notice this many days ahead
     servicing_auto_default: bool = True  # queue markDefault once the contract allows it
+    # Open promises to pay hold that automatic default this many days past LoanBook's defaultableAt
+    # in all, however many are chained: past it, only a payment (which moves defaultableAt) does.
+    servicing_promise_hold_max_days: int = Field(default=60, ge=0)
     disclosure_publish_monthly: bool = True  # the servicing worker publishes last month's report
     servicing_auto_cancel: bool = True  # queue cancel for loans that missed full funding by their deadline
     servicing_auto_disburse: bool = True  # queue disburse for fully funded loans still unpaid at their deadline
@@ -224,6 +227,9 @@ class Settings(BaseSettings):
     # Credit applications per wallet per hour: enough to try a few amounts and terms, not to probe
     # the model for the answers that pass (application shopping).
     score_rate_limit: int = 10
+    # ... and per client address, whichever wallets send them (a wallet is free and scoring needs no
+    # KYC): a household or office behind one address still gets three wallets' worth.
+    score_address_rate_limit: int = 30
     # Offers per borrower per hour: each one stores and anchors an agreement document.
     offer_rate_limit: int = 20
 

@@ -292,31 +292,53 @@ def kyc_rate_limit(principal: CurrentUser, settings: SettingsDep) -> None:
            f"too many KYC requests: at most {settings.kyc_rate_limit} per minute")  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _Count:
+    scope: str
+    key: str
+    limit: int
+    message: str
+
+
 @contextmanager
-def _counted_if_decided(settings: Settings, scope: str, wallet: str, limit: int, message: str) -> Iterator[None]:
-    """An hourly count of what a wallet had decided: a request the service refuses as the caller's
-    error (4xx) decided and stored nothing, so its hit is taken back. Malformed bodies never get
-    here: the dependencies below take the route's body, so FastAPI calls them only once it validates."""
+def _counted_if_decided(settings: Settings, *counts: _Count) -> Iterator[None]:
+    """Hourly counts of what was decided: a request the service refuses as the caller's error (4xx)
+    decided and stored nothing, so its hits are taken back; one refused by any count (429) gives the
+    others theirs back, so it spends no one's allowance. Malformed bodies never get here: the
+    dependencies below take the route's body, so FastAPI calls them only once it validates."""
     now = time.time()
-    if wait := over_limit(settings, scope, wallet, limit, 3600, now=now):
-        raise RateLimited(f"{message}; try again in {_duration(wait)}", retry_after=wait)
+    counted: list[_Count] = []
+    for count in counts:
+        if wait := over_limit(settings, count.scope, count.key, count.limit, 3600, now=now):
+            for done in counted:
+                uncount(settings, done.scope, done.key, 3600, now)
+            raise RateLimited(f"{count.message}; try again in {_duration(wait)}", retry_after=wait)
+        counted.append(count)
     try:
         yield
     except LoanchainError as exc:
         if 400 <= exc.status_code < 500:
-            uncount(settings, scope, wallet, 3600, now)
+            for done in counted:
+                uncount(settings, done.scope, done.key, 3600, now)
         raise
 
 
 def offer_rate_limit(request: OfferCreate, principal: CurrentUser, settings: SettingsDep) -> Iterator[None]:
     """Each offer stores and anchors an agreement document: a borrower may not grow both without end."""
-    with _counted_if_decided(settings, "offer", principal.wallet, settings.offer_rate_limit,
-                             f"too many offers: at most {settings.offer_rate_limit} per hour"):  # fmt: skip
+    with _counted_if_decided(settings, _Count("offer", principal.wallet, settings.offer_rate_limit,
+                                              f"too many offers: at most {settings.offer_rate_limit} per hour")):  # fmt: skip
         yield
 
 
-def score_rate_limit(application: ApplicationCreate, principal: CurrentUser, settings: SettingsDep) -> Iterator[None]:
-    """Ten decisions an hour keep an applicant from probing the model; a 422 decides nothing."""
-    with _counted_if_decided(settings, "score", principal.wallet, settings.score_rate_limit,
-                             f"too many credit applications: at most {settings.score_rate_limit} per hour"):  # fmt: skip
+def score_rate_limit(application: ApplicationCreate, principal: CurrentUser, settings: SettingsDep,
+                     http: Request) -> Iterator[None]:  # fmt: skip
+    """Ten decisions an hour keep an applicant from probing the model; a 422 decides nothing. A
+    wallet costs one key and a sign-in, and scoring needs no KYC, so the client address is counted
+    too (as sign-in is): fresh wallets from one address share its allowance."""
+    wallet = _Count("score", principal.wallet, settings.score_rate_limit,
+                    f"too many credit applications: at most {settings.score_rate_limit} per hour")  # fmt: skip
+    address = _Count("score-address", _client(http), settings.score_address_rate_limit,
+                     f"too many credit applications from this network address: at most "
+                     f"{settings.score_address_rate_limit} per hour, whichever wallet sends them")  # fmt: skip
+    with _counted_if_decided(settings, wallet, address):
         yield

@@ -18,6 +18,8 @@ market would not move it:
   address as the loan's borrower (`kyc_origins`, kept for `kyc_origin_window`): the borrower's own
   money through a second identity, or someone close to them. LoanBook refuses only the borrower's
   own wallet, and a self-funded default would draw the reserve's cover.
+- `promise_chain`: a promise to pay recorded after an earlier one on the loan was not kept
+  (`backend/audit/collections_rules.py`): collections strung along to hold off the default.
 - `role_change`, `pause` and `reserve_outflow` watch who controls the contracts and the reserve's
   money (`backend/audit/platform_control_rules.py`): a role granted or revoked outside the
   deployment, a contract paused or unpaused, a ReserveFund payment no LoanBook default explains.
@@ -38,7 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from backend import audit
-from backend.audit import platform_control_rules
+from backend.audit import collections_rules, platform_control_rules
 from backend.audit.models import AlertReview
 from backend.audit.schemas import AlertPublic, AlertReviewCreate, AlertReviewPublic
 from backend.chain.loan_book import loan_book_domain
@@ -58,7 +60,7 @@ from backend.servicing.models import ServicingNotice
 
 DAY = 86_400
 RULES = ("round_trip", "off_market_price", "large_gift", "first_payment_default", "related_party_funding", "role_change",
-         "pause", "reserve_outflow")  # fmt: skip
+         "pause", "reserve_outflow", "promise_chain")  # fmt: skip
 FIRST_PAYMENT_LATE = tuple(NOTICE_OF_BUCKET[bucket] for bucket in DELINQUENT)  # the notices of 16+ days late
 
 
@@ -122,6 +124,8 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
         found += platform_control_rules.pauses(db, _alert)
     if rule in (None, "reserve_outflow"):
         found += platform_control_rules.reserve_outflows(db, _alert)
+    if rule in (None, "promise_chain"):
+        found += collections_rules.promise_chains(db, _alert)
     found = [a for a in found if (a.timestamp or 0) >= since]
     reviews = {r.alert_key: r for r in db.scalars(select(AlertReview).where(AlertReview.alert_key.in_([a.key for a in found])))}
     for a in found:

@@ -210,7 +210,7 @@ class AlertPublic(BaseModel):
 
     key: str = Field(description="Names the alert across reads: a hash of its rule, loan and transactions")
     rule: str = Field(description="round_trip, off_market_price, large_gift, first_payment_default, "
-                      "related_party_funding, role_change, pause or reserve_outflow")  # fmt: skip
+                      "related_party_funding, role_change, pause, reserve_outflow or promise_chain")  # fmt: skip
     loan_id: int | None = Field(description="The loan, or the loan id a reserve payment named; None for a role "
                                 "change or a pause")  # fmt: skip
     wallets: list[str] = Field(description="The wallets involved: from, to (a trade: seller, buyer; a loan: its "
@@ -220,6 +220,7 @@ class AlertPublic(BaseModel):
     amount: int = Field(description="Value at stake, base units: notes moved back (round_trip), the gap to the "
                         "principal outstanding (off_market_price), the principal outstanding moved (large_gift), the "
                         "loan's principal (first_payment_default), what the related wallet funded "
-                        "(related_party_funding), what left the reserve (reserve_outflow), 0 (role_change, pause)")  # fmt: skip
+                        "(related_party_funding), what left the reserve (reserve_outflow), what the chained promise named "
+                        "(promise_chain), 0 (role_change, pause)")  # fmt: skip
     detail: str
     review: AlertReviewPublic | None = Field(default=None, description="The review, once a person has made it")

@@ -38,6 +38,7 @@ from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.db.base import as_utc
 from backend.errors import Conflict, ContentIntegrityError, NotFound, ValidationFailed
+from backend.identity.persons import same_person
 from backend.lending.agreement import agreement_document
 from backend.lending.cost_of_credit import cost_of_credit
 from backend.lending.exposure import Exposure, check_application, headroom
@@ -74,6 +75,12 @@ def _check_decision(db: Session, settings: Settings, decision: CreditDecision) -
         raise Conflict(f"decision {decision.id} was declined on review", decision="refer", review=decision.review)
     if decision.decision == "decline":
         raise Conflict(f"decision {decision.id} is 'decline': only an approval can become an offer", decision="decline")
+    # Four eyes again: the applicant's wallet may have become the reviewer's person since the review
+    # (verified later with the reviewer's own national ID).
+    if decision.reviewed_by and same_person(db, decision.wallet, decision.reviewed_by):
+        raise Conflict(f"decision {decision.id} was reviewed by {decision.reviewed_by}, who is now known to be the "
+                       "applicant's own person: an underwriter's approval of their own application does not become "
+                       "an offer; apply again", field="reviewed_by", reviewed_by=decision.reviewed_by)  # fmt: skip
     age = datetime.now(UTC) - as_utc(decision.created_at)
     if age > timedelta(days=settings.offer_decision_ttl_days):
         raise Conflict(

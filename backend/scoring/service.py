@@ -22,7 +22,7 @@ from backend.chain.projection_models import LoanRow
 from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.identity.crypto.keyring import load_keyring
-from backend.identity.persons import same_person
+from backend.identity.persons import is_verified, same_person
 from backend.scoring import policy
 from backend.scoring.canonical import HASH32, keccak_hex
 from backend.scoring.mapping import INCOME_FLOOR, check_covers, to_model_inputs
@@ -196,7 +196,12 @@ def _referral(row: CreditDecision) -> ReferralPublic:
 
 def review_decision(db: Session, settings: Settings, reviewer: str, decision_id: str, request: ReviewCreate) -> DecisionPublic:
     """An underwriter approves or declines a referral, once. The model's output and hash stay as
-    recorded; an approved referral may then become an offer (backend/lending/offers.py)."""
+    recorded; an approved referral may then become an offer (backend/lending/offers.py).
+
+    Four eyes compare persons, and a wallet without an approved, unexpired KYC is a person of its
+    own only because nothing is known of it yet: it may be the reviewer's own fresh wallet, verified
+    with the reviewer's ID after the review. So such a referral waits for its applicant's KYC (409),
+    and offers check the reviewer again when the decision is taken up."""
     row = db.get(CreditDecision, decision_id)
     if row is None:
         raise NotFound(f"no credit decision {decision_id}", decision_id=decision_id)
@@ -209,6 +214,10 @@ def review_decision(db: Session, settings: Settings, reviewer: str, decision_id:
     if same_person(db, row.wallet, reviewer):
         raise Forbidden("an underwriter does not review their own application (nor one from another wallet of "
                         "theirs, or with their national ID)")  # fmt: skip
+    if not is_verified(db, row.wallet):
+        raise Conflict(f"decision {row.id}: the applicant's person is not known yet (wallet {row.wallet} has no approved, "
+                       "unexpired KYC), so it cannot be told apart from the reviewer: review it once the applicant is "
+                       "verified", field="wallet", wallet=row.wallet)  # fmt: skip
     row.review, row.reviewed_by, row.reviewed_at = request.outcome, reviewer, utcnow()
     seal_note(load_keyring(settings), row, request.note)
     audit.record(db, actor=reviewer, action="decision.review", subject=f"decision:{row.id}",

@@ -2,7 +2,11 @@
 (contacts, promises to pay, disputes, hardship). Entries are only added, each in the audit log
 too. A promise to pay is judged by the chain: kept once the borrower's payments since it reach the
 amount, broken if its date passes first. Notes are sealed under each entry's own data key
-(`CollectionAction`); the audit log holds the sealed note's hash, never the text."""
+(`CollectionAction`); the audit log holds the sealed note's hash, never the text.
+
+A promise holds the platform's automatic default, which one staff member records alone: so the
+hold is capped per loan (`servicing_promise_hold_max_days` past LoanBook's `defaultableAt`, however
+many promises are chained), and nobody records entries on a loan their own person borrowed."""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound
 from backend.identity.crypto.holders import open_text, seal_text
 from backend.identity.crypto.keyring import Keyring, load_keyring
+from backend.identity.persons import same_person
 from backend.servicing.aging import DAY, DELINQUENT
 from backend.servicing.models import CollectionAction, ServicingState
 from backend.servicing.schemas import (
@@ -43,8 +48,13 @@ def in_collections(db: Session, loan_id: int) -> bool:
 
 def record_action(db: Session, settings: Settings, loan_id: int, request: CollectionActionCreate,
                   actor: str) -> CollectionActionPublic:  # fmt: skip
-    if db.get(LoanRow, loan_id) is None:
+    loan = db.get(LoanRow, loan_id)
+    if loan is None:
         raise NotFound(f"loan {loan_id} is not in the index", field="loan_id", loan_id=loan_id)
+    if same_person(db, actor, loan.borrower):
+        raise Forbidden(f"loan {loan_id} was borrowed by your own person ({loan.borrower}): its case log, and the "
+                        "promises to pay that hold its default, are for other staff",
+                        field="loan_id", loan_id=loan_id)  # fmt: skip
     if not in_collections(db, loan_id) and not awaiting_answer(db, loan_id):
         raise Conflict(f"loan {loan_id} is not in collections (16+ days late, defaulted and recovering, or its "
                        "borrower asked for hardship help)", loan_id=loan_id)  # fmt: skip
@@ -138,12 +148,26 @@ def actions_of(db: Session, settings: Settings, loan_ids: list[int],
     return out
 
 
+def promise_holds_default(db: Session, settings: Settings, loan_id: int, now: int, defaultable_at: int) -> bool:
+    """Does an open promise still hold the platform's own default at `now`? Only up to the cap past
+    `defaultable_at`, whatever the promises' number or dates: each staff member records one alone,
+    so chained promises would otherwise keep a loan that pays nothing out of default for good."""
+    if now > defaultable_at + settings.servicing_promise_hold_max_days * DAY:
+        return False
+    return promise_pending(db, loan_id, now)
+
+
 def promise_pending(db: Session, loan_id: int, now: int) -> bool:
     """Is a promise to pay on the loan still open at `now` (neither kept nor past its date)?"""
     promises = db.scalars(select(CollectionAction).where(CollectionAction.loan_id == loan_id,
                                                          CollectionAction.kind == "promise_to_pay",
                                                          CollectionAction.promised_by >= now))  # fmt: skip
     return any(_judged(db, row, lambda: now)[1] == "pending" for row in promises)
+
+
+def promise_status(db: Session, row: CollectionAction, at: int) -> str:
+    """kept | broken | pending, as judged at chain time `at`."""
+    return _judged(db, row, lambda: at)[1]
 
 
 def _judged(db: Session, row: CollectionAction, clock: Callable[[], int]) -> tuple[int, str]:

@@ -38,7 +38,7 @@ from backend.servicing.aging import (
     standing,
     stored_standing,
 )
-from backend.servicing.collections import actions_of, awaiting_answer, promise_pending
+from backend.servicing.collections import actions_of, awaiting_answer, promise_holds_default
 from backend.servicing.funding import (
     FundingReport,
     close_funding_windows,
@@ -155,10 +155,12 @@ def _service_active(
             notices += _notify(db, row, pos, DUE_SOON, pos.due_now or row.installment_amount, decimals())
         elif bucket in NOTICE_OF_BUCKET:
             notices += _notify(db, row, pos, NOTICE_OF_BUCKET[bucket], pos.due_now, decimals())
-        # A promise to pay still open holds the platform's own default until its date (60 days at most).
+        # A promise to pay still open holds the platform's own default until its date, and promises
+        # together no longer than `servicing_promise_hold_max_days` past the threshold.
         # Queued once the latest block is past the threshold, as markDefault's estimate will judge
         # it; the wall clock (`now`) runs up to a block ahead of it.
-        if bucket == "defaultable" and settings.servicing_auto_default and not promise_pending(db, row.loan_id, now):
+        if (bucket == "defaultable" and settings.servicing_auto_default
+                and not promise_holds_default(db, settings, row.loan_id, now, pos.defaultable_at)):  # fmt: skip
             block_time = block_time or [chain_time(settings)]
             if block_time[0] > pos.defaultable_at:
                 payload = {"days_past_due": days_past_due(now, pos.next_due_date), "payoff": pos.payoff}

@@ -1,9 +1,14 @@
 """Public endpoints that read the node share one per-client limit, like the health report's: an
-anonymous client may not spend a hosted RPC provider's quota (LOANCHAIN_CHAIN_READ_RATE_LIMIT)."""
+anonymous client may not spend a hosted RPC provider's quota (LOANCHAIN_CHAIN_READ_RATE_LIMIT).
+Credit applications, open to any signed-in wallet, are counted per client address as well as per
+wallet (LOANCHAIN_SCORE_ADDRESS_RATE_LIMIT)."""
 
 from __future__ import annotations
 
-from tests.identity.conftest import client_for, identity_settings
+from eth_account import Account
+
+from tests.identity.conftest import client_for, identity_settings, login
+from tests.scoring.conftest import SAMPLE
 
 CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
 NODE_READS = [
@@ -29,3 +34,29 @@ def test_public_node_reads_are_rate_limited_per_client(tmp_path):
     assert client_for(settings, address="81.2.69.160").get(NODE_READS[0]).status_code != 429  # its own quota
     # The page polls the index position every few seconds; it reads the database alone, so it stays open.
     assert all(client.get("/api/v1/chain/index").status_code != 429 for _ in range(10))
+
+
+def test_fresh_wallets_from_one_address_share_its_credit_application_limit(tmp_path):
+    """Regression of the security review's L1: scoring needs no KYC and a wallet is free, so a new
+    key and a sign-in reset the per-wallet limit, and the model could be probed without end. The
+    address's count stops the sixth fresh wallet; a request one count refuses spends none of the
+    other's allowance (the wallets' third tries leave the address at 10), and others keep theirs."""
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'probe.db'}", score_rate_limit=2,
+                                 score_address_rate_limit=10)  # fmt: skip
+    client = client_for(settings, "81.2.69.160")
+
+    def apply(amount: int):
+        wallet = Account.create()
+        headers = {"Authorization": f"Bearer {login(client, wallet).json()['access_token']}"}
+        return [client.post("/api/v1/score", json={**SAMPLE, "amount": amount + i}, headers=headers) for i in range(3)]
+
+    tries = [r for n in range(5) for r in apply(1000 + 10 * n)]  # real SIWE sign-ins, no KYC
+    assert [r.status_code for r in tries] == [201, 201, 429] * 5
+    assert "at most 2 per hour" in tries[2].json()["detail"]
+    sixth = apply(2000)[0]
+    assert sixth.status_code == 429, sixth.json()
+    assert "network address: at most 10 per hour" in sixth.json()["detail"]
+    assert 0 < int(sixth.headers["Retry-After"]) <= 3600
+    other = client_for(settings, "81.2.69.161")
+    fresh = {"Authorization": f"Bearer {login(other, Account.create()).json()['access_token']}"}
+    assert other.post("/api/v1/score", json=SAMPLE, headers=fresh).status_code == 201

@@ -24,7 +24,8 @@ ADMIN = Account.from_key("0x" + "a1" * 32)  # a throwaway key: admin by configur
 # High limits (the limit tests set their own) and no in-process workers: tests drive the outbox.
 GENEROUS = dict(
     auth_rate_limit=100_000, kyc_rate_limit=100_000, kyc_velocity_per_wallet=1000, kyc_velocity_per_id=1000,
-    score_rate_limit=100_000, verify_rate_limit=100_000, chain_read_rate_limit=100_000, offer_rate_limit=100_000,
+    score_rate_limit=100_000, score_address_rate_limit=100_000, verify_rate_limit=100_000,
+    chain_read_rate_limit=100_000, offer_rate_limit=100_000,
     run_workers=False,
 )
 
@@ -184,7 +185,7 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 PDF = b"%PDF-1.7\n" + b"\x00" * 64
 
 
-def verify(settings: Settings, wallet: str, applicant: Applicant, *approvers: str) -> None:
+def verify(settings: Settings, wallet: str, applicant: Applicant, *approvers: str, documents: tuple[bytes, ...] = ()) -> None:
     """`wallet` verified with `applicant`'s identity, through the service; a record held for review
     (the same national ID as another wallet's: the same person's second wallet) is approved by
     `approvers` (two admins of other persons)."""
@@ -194,7 +195,7 @@ def verify(settings: Settings, wallet: str, applicant: Applicant, *approvers: st
     from backend.identity.schemas import KycCreate
 
     with session_scope(settings) as session:
-        record = submit_record(session, settings, wallet, KycCreate(**applicant.form()), [])
+        record = submit_record(session, settings, wallet, KycCreate(**applicant.form()), list(documents))
         record_id, status = record.id, record.status
     for approver in approvers if status == "needs_review" else ():
         with session_scope(settings) as session:

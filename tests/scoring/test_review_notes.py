@@ -77,7 +77,10 @@ def test_a_review_note_is_shown_only_to_a_recent_sign_in(tmp_path):
     with session_scope(settings) as session:
         grant_role(session, ADMIN.address, underwriter.address, "underwriter")
         grant_role(session, ADMIN.address, auditor.address, "auditor")
-    referral = client.post("/api/v1/score", json=REFERRED, headers=bearer(client, Account.create())).json()
+    applicant = make_applicant(32)  # a referral is reviewed once its applicant is a known person (KYC)
+    with session_scope(settings) as session:
+        submit(session, settings, applicant.account.address, KycCreate(**applicant.form()), [])
+    referral = client.post("/api/v1/score", json=REFERRED, headers=bearer(client, applicant.account)).json()
     assert referral["decision"] == "refer"
     reviewed = client.post(f"/api/v1/score/{referral['id']}/review", json={"outcome": "decline", "note": NOTE},
                            headers=bearer(client, underwriter))  # fmt: skip

@@ -2,8 +2,11 @@ import pytest
 from eth_account import Account
 
 from backend.db.session import session_scope
-from backend.errors import Forbidden, NotFound
+from backend.errors import Conflict, Forbidden, NotFound
+from backend.identity.persons import same_person
 from backend.identity.roles import grant_role
+from backend.lending.offers import create_offer
+from backend.lending.schemas import OfferCreate
 from backend.scoring.canonical import keccak_hex
 from backend.scoring.models import CreditDecision
 from backend.scoring.schemas import ApplicationCreate, ReviewCreate
@@ -18,7 +21,16 @@ from backend.scoring.service import (
 )
 from tests.conftest import make_settings
 from tests.identity import test_role_grants as grants
-from tests.identity.conftest import ADMIN, client_for, identity_settings, make_applicant, minted_bearer, submit, verify
+from tests.identity.conftest import (
+    ADMIN,
+    PNG,
+    client_for,
+    identity_settings,
+    make_applicant,
+    minted_bearer,
+    submit,
+    verify,
+)
 from tests.scoring.test_review_notes import REFERRED
 
 
@@ -162,3 +174,49 @@ def test_an_underwriter_does_not_review_an_application_of_their_own_person(tmp_p
             review_decision(session, settings, sock.address, referral["id"], ReviewCreate(**review))
         reviewed = review_decision(session, settings, colleague, referral["id"], ReviewCreate(**review))
     assert reviewed.review.outcome == "approve"
+
+
+def test_a_referral_waits_for_its_applicants_kyc_and_a_self_approval_never_becomes_an_offer(tmp_path):
+    """Regression of the security review's H1: an underwriter applied from a fresh wallet without KYC,
+    approved that referral (the wallet was 'a person of its own' because nothing was known of it),
+    then verified the wallet with their own national ID and took the approval up. A referral of a
+    wallet without KYC is not reviewed (409); an approval whose reviewer has since become the
+    applicant's person is refused when it would become an offer (409), through the API and the service."""
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'h1.db'}",
+                                 admin_wallets=[ADMIN.address, grants.SECOND_ADMIN.address, grants.THIRD_ADMIN.address])  # fmt: skip
+    client = client_for(settings)
+    me = make_applicant(77)
+    underwriter = me.account
+    assert submit(client, me).json()["status"] == "approved"
+    with session_scope(settings) as session:
+        grant_role(session, "cli", underwriter.address, "underwriter")
+
+    sock = Account.create()  # the underwriter's fresh wallet, no KYC
+    referral = client.post("/api/v1/score", json=REFERRED, headers=minted_bearer(settings, sock)).json()
+    assert referral["decision"] == "refer"
+    review = {"outcome": "approve", "note": "fine"}
+    url = f"/api/v1/score/{referral['id']}/review"
+    refused = client.post(url, json=review, headers=minted_bearer(settings, underwriter))
+    assert refused.status_code == 409 and "not known yet" in refused.json()["detail"]
+    assert refused.json()["context"]["field"] == "wallet"
+    with session_scope(settings) as session:
+        with pytest.raises(Conflict, match="not known yet"):
+            review_decision(session, settings, underwriter.address, referral["id"], ReviewCreate(**review))
+    with session_scope(settings) as session:
+        assert session.get(CreditDecision, referral["id"]).review is None  # refused: nothing recorded
+
+    # Verified as somebody else, the wallet is reviewed; later it names the underwriter's own ID too.
+    stranger = make_applicant(78)
+    stranger.account = sock
+    documents = [("documents", ("id.png", PNG, "image/png"))]  # the borrower level: an offer needs it
+    assert submit(client, stranger, minted_bearer(settings, sock), files=documents).json()["status"] == "approved"
+    assert client.post(url, json=review, headers=minted_bearer(settings, underwriter)).status_code == 200
+    me.account = sock
+    verify(settings, sock.address, me, grants.SECOND_ADMIN.address, grants.THIRD_ADMIN.address, documents=(PNG,))
+    with session_scope(settings) as session:
+        assert same_person(session, sock.address, underwriter.address)
+    taken = client.post("/api/v1/offers", json={"decision_id": referral["id"]}, headers=minted_bearer(settings, sock))
+    assert taken.status_code == 409, taken.json()
+    assert "own person" in taken.json()["detail"] and taken.json()["context"]["field"] == "reviewed_by"
+    with session_scope(settings) as session, pytest.raises(Conflict, match="own person"):
+        create_offer(session, settings, sock.address, OfferCreate(decision_id=referral["id"]))

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from backend.audit.hashing import payload_hash
 from backend.audit.models import AuditEntry
+from backend.audit.monitoring import alerts
 from backend.chain.outbox import get_intent
 from backend.cli.main import app
 from backend.config import get_settings
@@ -265,3 +266,73 @@ def test_an_open_promise_to_pay_holds_the_automatic_default_until_its_date(servi
     chain.mine_at(promise["promised_by"] + 1)  # its date passed with nothing paid: broken
     _pass(settings)
     assert default_queued()
+
+
+def test_chained_promises_hold_the_automatic_default_no_longer_than_the_cap(servicing_settings, world):
+    """Regression of the security review's M3: one staff member recorded a 60-day promise to pay
+    before each one ran out, and a loan that paid nothing stayed out of default for good. Promises
+    together hold it at most `servicing_promise_hold_max_days` past defaultableAt, however many."""
+    settings, book, chain = servicing_settings, world.book, world.chain
+    loan_id, _ = world.active_loan()
+    threshold = book.functions.defaultableAt(loan_id).call()
+    cap = threshold + settings.servicing_promise_hold_max_days * DAY
+    client, staff = client_for(settings), minted_bearer(settings, ADMIN)
+
+    def promise() -> int:
+        r = client.post(f"/api/v1/servicing/collections/{loan_id}/actions", headers=staff,
+                        json={"kind": "promise_to_pay", "note": "soon", "promised_amount": 10**6, "promised_in_days": 60})  # fmt: skip
+        assert r.status_code == 201, r.json()
+        return r.json()["promised_by"]
+
+    def default_queued_at(at: int) -> bool:
+        chain.mine_at(at)
+        index(settings)
+        _pass(settings)
+        with session_scope(settings) as session:
+            return get_intent(session, default_intent_key(loan_id)) is not None
+
+    assert not default_queued_at(threshold - 10 * DAY)
+    due = promise()
+    assert not default_queued_at(due - DAY)  # defaultable, within the cap: the promise holds it
+    due = promise()  # the next one, recorded before the first ran out
+    assert due > cap
+    assert not default_queued_at(cap - DAY)
+    assert default_queued_at(cap + DAY)  # past the cap: queued though a promise is still open
+    with session_scope(settings) as session:  # newest first: the second is open, the first broken
+        log = actions_of(session, settings, [loan_id], lambda: cap + DAY)[loan_id]
+    assert [a.promise_status for a in log] == ["pending", "broken"]
+    with session_scope(settings) as session:  # and monitoring flags the chain for a person to check
+        (chained,) = alerts(session, settings, rule="promise_chain")
+    assert (chained.loan_id, chained.timestamp, chained.amount) == (loan_id, log[0].chain_time, 10**6)
+    assert chained.wallets == [world.borrower.address, ADMIN.address] and f"entry {log[1].id}" in chained.detail
+
+
+def test_staff_do_not_keep_the_case_log_of_a_loan_their_own_person_borrowed(servicing_settings, world):
+    """A promise holds a default, so an underwriter whose person borrowed the loan (its wallet, or
+    another verified with the borrower's national ID) records nothing on it: 403, nothing written."""
+    from eth_account import Account
+
+    from backend.identity.kyc.submission import submit
+    from backend.identity.schemas import KycCreate
+    from tests.identity.conftest import make_applicant
+
+    settings, chain = servicing_settings, world.chain
+    loan_id, start = world.active_loan()
+    chain.mine_at(start + 30 * DAY + 20 * DAY)  # late: in collections
+    index(settings)
+    _pass(settings)
+    borrower, other = make_applicant(90), Account.create()
+    with session_scope(settings) as session:
+        assert submit(session, settings, world.borrower.address, KycCreate(**borrower.form()), []).status == "approved"
+    with session_scope(settings) as session:  # the borrower's ID on another wallet: the same person
+        submit(session, settings, other.address, KycCreate(**borrower.form()), [])
+    with session_scope(settings) as session:
+        for wallet in (world.borrower.address, other.address):
+            grant_role(session, "cli", wallet, "underwriter")
+    client, url = client_for(settings), f"/api/v1/servicing/collections/{loan_id}/actions"
+    body = {"kind": "promise_to_pay", "note": "my own loan", "promised_amount": 10**6, "promised_in_days": 60}
+    for staff in (world.borrower, other):
+        refused = client.post(url, json=body, headers=minted_bearer(settings, staff))
+        assert refused.status_code == 403 and "your own person" in refused.json()["detail"], refused.json()
+    assert _log(settings, loan_id) == []
+    assert client.post(url, json=body, headers=minted_bearer(settings, ADMIN)).status_code == 201  # another person

@@ -107,7 +107,7 @@ def alerts(
     session: SessionDep,
     settings: SettingsDep,
     since: Annotated[int, Query(ge=0, le=DB_ID_MAX, description="Only movements at or after this block time")] = 0,
-    rule: Annotated[str | None, Query(description="round_trip, off_market_price, large_gift, first_payment_default, related_party_funding, role_change, pause or reserve_outflow")] = None,
+    rule: Annotated[str | None, Query(description="round_trip, off_market_price, large_gift, first_payment_default, related_party_funding, role_change, pause, reserve_outflow or promise_chain")] = None,
     open_only: Annotated[bool, Query(alias="open", description="Only alerts nobody has reviewed yet")] = False,
 ) -> list[AlertPublic]:
     return monitoring.alerts(session, settings, since, rule, open_only)
