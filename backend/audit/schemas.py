@@ -170,20 +170,35 @@ class ReconciliationPublic(BaseModel):
 
 
 class AddressTracePublic(BaseModel):
+    """An address as the chain index has it, every part held against the node (`checks`)."""
+
     address: str
-    attestation_level: int = Field(description="KYC level attested on-chain now (0: none or revoked)")
+    attestation_level: int = Field(description="KYC level the index holds for it (0: none or revoked); "
+                                   "`attestation_matches_chain` holds it against KYCRegistry")  # fmt: skip
     loans_as_borrower: list[int]
-    notes: dict[int, int] = Field(description="Loan id -> notes held")
+    notes: dict[int, int] = Field(description="Loan id -> notes held, as the index has them; `notes_match_chain` holds "
+                                  "them against LoanBook.balanceOf")  # fmt: skip
     funded: int = Field(description="Everything this address put into loans (0 for a platform contract)")
     repaid: int = Field(description="Everything this address paid towards loans, by autopay too (0 for a platform contract)")
     ledger: list[LedgerEntryPublic] = Field(default_factory=list, description="Every movement of the loan asset into "
-                                            "or out of the address through the platform's contracts, in chain order")  # fmt: skip
+                                            "or out of the address through the platform's contracts, in chain order, "
+                                            "from the index (`events_match_chain` holds its events against the node)")  # fmt: skip
     totals: dict[str, int] = Field(default_factory=dict, description="Ledger kind -> sum")
     total_in: int = 0
     total_out: int = 0
     reconciliation: ReconciliationPublic | None = Field(default=None, description="For the contracts the asset passes "
                                                         "through (LoanBook, ReserveFund, NoteMarket and the agents)")  # fmt: skip
     transactions: list[str] = Field(description="Transactions whose platform events name this address or move its money")
+    checks: list[CheckPublic] = Field(default_factory=list, description=(
+        "index_current: the index is within LOANCHAIN_INDEX_STALE_AFTER of the chain's confirmed head (the address's "
+        "logs it lacks yet named); events_match_chain: the events filed under the address and those behind its ledger "
+        "are the node's logs (read by topic: an edited row altered, a dropped one missing, an invented one extra); "
+        "projections_match_chain: its rows of chain_fundings, chain_market_trades, chain_note_transfers (the investor "
+        "statement's lines) and its loans as borrower are what those logs make; notes_match_chain: each note balance "
+        "is LoanBook.balanceOf(address, loanId) and attestation_matches_chain: the attestation is "
+        "KYCRegistry.attestationOf(address), both at the index's block"))  # fmt: skip
+    consistent: bool = Field(default=True, description="Every check passed (and the reconciliation, for a platform "
+                             "contract)")  # fmt: skip
 
 
 class AlertReviewCreate(BaseModel):

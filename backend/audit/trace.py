@@ -13,10 +13,12 @@ agreement are looked up by the hashes the chain holds, not the index's copy of t
 data appears: wallets, hashes, amounts and statuses only.
 
 A transaction's trace checks that the node has its receipt and that the index holds its logs as
-they are; an address's trace is its ledger of money in and out (backend/audit/ledger.py)."""
+they are; an address's trace is its ledger of money in and out (backend/audit/ledger.py), its
+notes and its attestation, held against its logs, `balanceOf` and KYCRegistry (address_chain.py)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -25,6 +27,7 @@ from sqlalchemy.orm import Session
 from backend.anchoring.documents import by_hash, document_hash
 from backend.anchoring.verification import verify_cid
 from backend.audit import ledger as money
+from backend.audit.address_chain import address_checks
 from backend.audit.models import AuditEntry
 from backend.audit.schemas import (
     AddressTracePublic,
@@ -374,8 +377,19 @@ def _mandates(db: Session, settings: Settings, events: list[EventPublic], checks
     return evidence
 
 
+TX_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+
+
+def tx_hash_of(text: str) -> str:
+    """A transaction hash as both tables store it (lower-case hex: their indexes serve equality), or
+    ValidationFailed (422): anything else never reaches the database, nor is echoed back."""
+    if not TX_HASH.fullmatch(text):
+        raise ValidationFailed("not a transaction hash (0x and 64 hex digits)")
+    return text.lower()
+
+
 def trace_tx(db: Session, settings: Settings, tx_hash: str) -> TxTracePublic:
-    tx_hash = tx_hash.lower()  # both tables store hashes as lower-case hex: the indexes serve equality
+    tx_hash = tx_hash_of(tx_hash)
     rows = list(db.scalars(select(ChainEvent).where(ChainEvent.tx_hash == tx_hash).order_by(ChainEvent.log_index)))
     intent = db.scalar(select(Intent).where(Intent.tx_hash == tx_hash))
     try:
@@ -436,6 +450,8 @@ def _receipt_checks(db: Session, settings: Settings, tx_hash: str, rows: list[Ch
 
 
 def trace_address(db: Session, settings: Settings, address: str) -> AddressTracePublic:
+    """An address's ledger, loans, notes, attestation and transactions from the index, each held
+    against the node (backend/audit/address_chain.py)."""
     wallet = checksum(address)
     attestation = db.get(AttestationRow, wallet)
     platform = {name: checksum(a) for name, a in deployed_addresses(settings).items()}
@@ -445,6 +461,11 @@ def trace_address(db: Session, settings: Settings, address: str) -> AddressTrace
     for e in entries:
         totals[e.kind] = totals.get(e.kind, 0) + e.movement.amount
     holder = next((n for n, a in platform.items() if a == wallet and n in money.HOLDERS), None)
+    filed = select(EventSubjectRow.event_id).where(EventSubjectRow.address == wallet)
+    named = list(db.scalars(select(ChainEvent).where(ChainEvent.id.in_(filed))
+                            .order_by(ChainEvent.block_number, ChainEvent.log_index)))  # fmt: skip
+    reconciliation = _reconcile(settings, holder, wallet, money.holdings(entries), through) if holder else None
+    checks = address_checks(db, settings, wallet, platform, holder, named, entries, through)
     return AddressTracePublic(
         address=wallet,
         attestation_level=attestation.level if attestation and not attestation.revoked else 0,
@@ -456,9 +477,10 @@ def trace_address(db: Session, settings: Settings, address: str) -> AddressTrace
         ledger=[_entry(e) for e in entries], totals=totals,
         total_in=sum(e.movement.amount for e in entries if e.direction == "in"),
         total_out=sum(e.movement.amount for e in entries if e.direction == "out"),
-        reconciliation=_reconcile(settings, holder, wallet, money.holdings(entries), through) if holder else None,
-        transactions=sorted(set(db.scalars(select(EventSubjectRow.tx_hash).where(EventSubjectRow.address == wallet)))
-                            | {e.movement.event.tx_hash for e in entries}),
+        reconciliation=reconciliation,
+        transactions=sorted({e.tx_hash for e in named} | {e.movement.event.tx_hash for e in entries}),
+        checks=checks,
+        consistent=all(c.ok for c in checks) and (reconciliation is None or reconciliation.ok),
     )  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from backend.cli.output import cli_errors, console, print_json
+from backend.cli.output import cli_errors, console, loan_id_of, print_json
 from backend.config import get_settings
 
 app = typer.Typer(help="The tamper-evident audit log, traces, and transaction monitoring.", no_args_is_help=True)
@@ -100,7 +100,7 @@ def list_entries(
 @app.command("trace")
 def trace_command(
     kind: str = typer.Argument(..., help="loan, tx or address"),
-    ref: str = typer.Argument(..., help="The loan id, transaction hash or address"),
+    ref: str = typer.Argument(..., help="The loan id, transaction hash (0x and 64 hex digits) or address"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Trace a loan, a transaction or an address end to end, with the checks an auditor needs."""
@@ -111,9 +111,7 @@ def trace_command(
     settings = get_settings()
     with cli_errors(), session_scope(settings) as session:
         if kind == "loan":
-            if not ref.isdigit():
-                raise ValidationFailed("a loan id is a number")
-            report = trace.trace_loan(session, settings, int(ref))
+            report = trace.trace_loan(session, settings, loan_id_of(ref))
         elif kind == "tx":
             report = trace.trace_tx(session, settings, ref)
         elif kind == "address":
@@ -128,12 +126,14 @@ def trace_command(
         console.print(f"loan {report.loan_id} {report.status}, borrower {report.borrower}: {verdict}")
     if kind == "tx":
         console.print(f"tx {report.tx_hash}: {verdict}")
+    if kind == "address":
+        console.print(f"address {report.address}: {verdict}")
     for check in getattr(report, "checks", []):
         console.print(f"  {'[green]ok[/]' if check.ok else '[red]FAIL[/]'} {check.name}: {check.detail}")
     for event in getattr(report, "events", []):
         console.print(f"  block {event.block_number} tx {event.tx_hash[:12]}… {event.event}")
     if kind == "address":
-        console.print(f"{report.address}: KYC level {report.attestation_level}, borrower of {report.loans_as_borrower}, "
+        console.print(f"  KYC level {report.attestation_level}, borrower of {report.loans_as_borrower}, "
                       f"notes in {sorted(report.notes)}, in {report.total_in:,}, out {report.total_out:,}")  # fmt: skip
         for entry in report.ledger:
             console.print(f"  block {entry.block_number} {entry.direction:>8} {entry.amount:>16,} {entry.kind} "

@@ -15,10 +15,20 @@ import typer
 from rich.console import Console
 
 from backend.bounds import DB_ID_MAX
-from backend.errors import LoanchainError
+from backend.errors import LoanchainError, ValidationFailed
 
 # A loan id as a command argument: past what the database holds is a usage error, not a traceback.
 LOAN_ID = typer.Argument(min=1, max=DB_ID_MAX, help="LoanBook's loan id")
+
+
+def loan_id_of(text: str) -> int:
+    """A loan id given as text (an argument that may also be a hash or an address), bounded as
+    LOAN_ID is: anything else is ValidationFailed, one line under `cli_errors`. ASCII digits only
+    ("²".isdigit() is true, and int() refuses it)."""
+    if not (text.isascii() and text.isdecimal() and len(text) <= len(str(DB_ID_MAX))) or not 1 <= int(text) <= DB_ID_MAX:
+        raise ValidationFailed(f"a loan id is a whole number from 1 to {DB_ID_MAX}")
+    return int(text)
+
 
 # Piped or redirected output has no terminal to fit; Rich would assume 80 columns and cut every
 # cell of a wide table. Wide enough for every table, unless COLUMNS says otherwise.

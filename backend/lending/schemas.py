@@ -344,6 +344,12 @@ class StatementLoanPublic(BaseModel):
 
 
 class StatementPublic(BaseModel):
+    """Read from the platform's chain index, not from the node (the claimable amounts are LoanBook's):
+    the statement takes the index on trust. The address trace (`GET /api/v1/audit/trace/address/
+    {wallet}`, `loanchain audit trace address`) holds these lines' rows against the node's logs
+    (`projections_match_chain`, `events_match_chain`) and the notes against `LoanBook.balanceOf`; the
+    earnings rest on each loan's events too, which the loan's trace holds against the node."""
+
     wallet: str
     period_start: int | None = Field(description="Unix seconds, inclusive; None: from the first block")
     period_end: int | None = Field(description="Unix seconds, exclusive; None: up to the last indexed block")

@@ -4,7 +4,9 @@ on the secondary market, notes given to or received from another wallet), each w
 and transaction that prove it, and totals per loan.
 
 Amounts are the events' own, read from the chain index, so the statement's net cash is exactly
-the wallet's token flow with the two contracts over the period; nothing is estimated. Beside the
+the wallet's token flow with the two contracts over the period; nothing is estimated. The index is
+taken on trust here (a statement is read on every portfolio view, and the node is not asked); the
+address trace (backend/audit/address_chain.py) holds the same rows against the node's logs. Beside the
 cash, the statement gives what the notes earned in the period (interest, fees, principal back,
 cover, write-offs, trading results; see `earnings`), which a claim's cash does not tell. A period
 is a calendar year in UTC, by block time, or everything indexed."""

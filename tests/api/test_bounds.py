@@ -110,3 +110,17 @@ def test_request_bodies_past_the_app_wide_limit_are_refused_before_they_are_read
     assert accepted.status_code == 201, accepted.text
     uploaded = client.post("/api/v1/verify", files={"file": ("doc.pdf", b"%PDF-1.7\n" + b"\x00" * (512 * 1024))})
     assert uploaded.status_code == 200, uploaded.text
+
+
+def test_a_malformed_transaction_hash_is_a_422_not_a_lookup(tmp_path):
+    """The trace took any text as a hash, looked it up and answered 404 "neither indexed nor sent by
+    this platform", echoing it back (3,000 characters of it too)."""
+    from tests.identity.conftest import ADMIN, minted_bearer
+
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'tx.db'}")
+    client, auditor = client_for(settings), minted_bearer(settings, ADMIN)
+    for bad in ("nothex", "0x" + "g" * 64, "0x" + "ab" * 31, "0x" + "ab" * 33, "a" * 3000):
+        answer = client.get(f"/api/v1/audit/trace/tx/{bad}", headers=auditor)
+        assert answer.status_code == 422, (bad[:80], answer.text)
+        assert "not a transaction hash" in answer.text and bad not in answer.text
+    assert client.get(f"/api/v1/audit/trace/loan/{HUGE}", headers=auditor).status_code == 422

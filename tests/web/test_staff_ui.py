@@ -124,6 +124,9 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     page.fill("#trace-what", borrower.address)  # the same borrower, seen as an address
     page.click("#trace")
     expect(page.locator("#trace-result")).to_contain_text(f"{borrower.address}: KYC level 2 on-chain; borrower in loans {loan_id};")
+    expect(page.locator("#trace-result")).to_contain_text("; consistent")  # its index rows are the node's
+    expect(page.locator("#trace-checks")).to_contain_text("ok events match chain: ")
+    expect(page.locator("#trace-checks")).to_contain_text(re.compile(r"ok attestation matches chain: .* level 2 until \d{4}-"))
     expect(page.locator("#trace-events li")).to_have_count(1)  # LoanBook transactions naming it: createLoan
     create_tx = page.locator("#trace-events li").inner_text()[len("transaction "):]
     page.fill("#trace-what", create_tx)

@@ -56,16 +56,18 @@ def trace_loan(loan_id: LoanId, session: SessionDep, settings: SettingsDep, note
 @router.get(
     "/trace/tx/{tx_hash}",
     dependencies=allow("audit.trace"),
-    summary="A transaction: its events and outbox intent, checked against the node's receipt",
+    summary="A transaction: its events and outbox intent, checked against the node's receipt (422: not 0x and 64 hex "
+    "digits)",
 )
 def trace_tx(tx_hash: str, session: SessionDep, settings: SettingsDep) -> TxTracePublic:
-    return trace.trace_tx(session, settings, tx_hash)
+    return trace.trace_tx(session, settings, tx_hash)  # trace.tx_hash_of refuses a malformed hash first
 
 
 @router.get(
     "/trace/address/{address}",
     dependencies=allow("audit.trace"),
-    summary="An address: attestation, loans as borrower, notes, its ledger of money in and out, transactions",
+    summary="An address: attestation, loans as borrower, notes, its ledger of money in and out, transactions, "
+    "each held against the node's logs, LoanBook.balanceOf and KYCRegistry",
 )
 def trace_address(address: str, session: SessionDep, settings: SettingsDep) -> AddressTracePublic:
     return trace.trace_address(session, settings, address)
@@ -74,7 +76,8 @@ def trace_address(address: str, session: SessionDep, settings: SettingsDep) -> A
 @router.get(
     "/statement/{address}",
     dependencies=allow("audit.trace"),
-    summary="An investor's statement, as the investor sees it: every movement with LoanBook, with its transaction",
+    summary="An investor's statement, as the investor sees it: every movement with LoanBook, with its transaction, "
+    "from the chain index (the address trace holds its rows against the node)",
 )
 def investor_statement(address: str, session: SessionDep, settings: SettingsDep, year: StatementYear = None) -> StatementPublic:
     return statement.statement_of(session, settings, checksum(address), year)

@@ -242,8 +242,11 @@ async function traceAddress(address) {
   const trace = await api(`/api/v1/audit/trace/address/${address}`);
   const notes = Object.entries(trace.notes).map(([loan, n]) => `loan ${loan}: ${money(n)}`).join(", ") || "none";
   $("trace-result").textContent = `${trace.address}: KYC level ${trace.attestation_level} on-chain; borrower in loans `
-    + `${trace.loans_as_borrower.join(", ") || "none"}; notes ${notes}; funded ${money(trace.funded)}, repaid ${money(trace.repaid)}`;
-  const held = trace.reconciliation ? [`${trace.reconciliation.ok ? "ok" : "FAIL"} reconciliation: ${trace.reconciliation.detail}`] : [];
+    + `${trace.loans_as_borrower.join(", ") || "none"}; notes ${notes}; funded ${money(trace.funded)}, repaid ${money(trace.repaid)}; `
+    + (trace.consistent ? "consistent" : "INCONSISTENT");
+  // Its index rows against the node first (the ledger below is the index's), then the reconciliation of a platform contract.
+  const held = trace.checks.map(checkLine)
+    .concat(trace.reconciliation ? [`${trace.reconciliation.ok ? "ok" : "FAIL"} reconciliation: ${trace.reconciliation.detail}`] : []);
   $("trace-checks").replaceChildren(...listItems(held.concat(trace.ledger.map((e) => `${e.direction} ${money(e.amount)} `
     + `${e.kind.replaceAll("_", " ")}${e.loan_id === null ? "" : `, loan ${e.loan_id}`}${e.via ? ` (via ${e.via})` : ""}`))));
   $("trace-events").replaceChildren(...listItems(trace.transactions.map((tx) => `transaction ${tx}`)));
