@@ -122,7 +122,20 @@ def test_one_passport_sent_with_another_nationality_code_is_the_same_identity(tm
         assert third.status == "needs_review" and "DUPLICATE_IDENTITY" in codes(third) and same_person(s, a, c)
 
 
-def test_another_passport_with_the_same_number_and_birth_date_elsewhere_is_not_a_duplicate_of_another_number(tmp_path):
+def test_one_passport_sent_with_another_birth_date_is_the_same_identity(tmp_path):
+    """The MRZ birth date is under a check digit, but anyone can recompute it: it is no seal."""
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'b.db'}")
+    a, b = Account.create().address, Account.create().address
+    with session_scope(settings) as s:
+        assert submit(s, settings, a, passport(1, "DEU"), []).status == "approved"
+    other_day = date(1985, 4, 13)
+    moved = KycCreate(**passport(1, "DEU").model_dump() | {"date_of_birth": other_day, "id_number": mrz("C01X00T47", "DEU", other_day)})
+    with session_scope(settings) as s:
+        second = submit(s, settings, b, moved, [])
+        assert second.status == "needs_review" and codes(second) == ["DUPLICATE_IDENTITY"] and same_person(s, a, b)
+
+
+def test_another_passport_number_is_not_a_duplicate(tmp_path):
     settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'n.db'}")
     with session_scope(settings) as s:
         assert submit(s, settings, Account.create().address, passport(1, "DEU"), []).status == "approved"

@@ -28,6 +28,8 @@ ICAO_ONLY_NATIONALITIES = frozenset({
     "UNO", "UNA", "UNK",  # United Nations official, specialized agency, Kosovo resident under UNMIK
     "EUE",  # European Union official
     "XXA", "XXB", "XXC", "XXX",  # stateless; refugee (1951 convention); refugee (other); unspecified
+    "RKS",  # Kosovo: its passports' code, with no ISO 3166-1 entry
+    "XOM", "XPO", "XCC", "XES", "XBA", "XIM", "XCE", "XCO", "XDC", "XEC",  # ICAO-listed organisations' documents
 })
 NATIONALITIES = ISO_3166_ALPHA3 | ICAO_ONLY_NATIONALITIES
 ICAO_SHORT_CODES = {"D": "DEU"}  # Germany's passports write D<< where ISO has DEU

@@ -120,20 +120,20 @@ def parse_passport_mrz(raw: str, stated_birth_date: date | None = None, today: d
         return invalid(Code.ID_EXPIRED, "the passport has expired")
     code = nationality.replace("<", "")
     return ParsedId(IdType.PASSPORT_MRZ, f"PASSPORT:{nationality}:{number.rstrip('<')}", born, ICAO_SHORT_CODES.get(code, code),
-                    passport_index_key(number, line[13:19]))  # fmt: skip
+                    passport_index_key(number))  # fmt: skip
 
 
-def passport_index_key(number: str, birth_yymmdd: str) -> str:
-    """The MRZ's own six birth-date digits, not the date read from them: the century is taken from
-    the stated birth date, which would otherwise be one more free variable."""
-    return f"PASSPORT:{number.rstrip('<')}:{birth_yymmdd}"
+def passport_index_key(number: str) -> str:
+    """The document number alone. Every other MRZ field is the applicant's to write: check digits
+    are a public checksum, not a seal, so a nationality or birth date in the key would let one
+    passport sent again with it changed (digits recomputed) pass as a new identity. Two countries'
+    passports that share a number meet in review (DUPLICATE_IDENTITY): the safe direction."""
+    return f"PASSPORT:{number.rstrip('<')}"
 
 
-def index_key_of(normalised: str, birth_date: date) -> str:
-    """The blind index's input for a stored record, from its normalised ID and date of birth."""
-    if normalised.startswith("PASSPORT:"):
-        return passport_index_key(normalised.rsplit(":", 1)[-1], birth_date.strftime("%y%m%d"))
-    return normalised
+def index_key_of(normalised: str) -> str:
+    """The blind index's input for a stored record, from its normalised ID."""
+    return passport_index_key(normalised.rsplit(":", 1)[-1]) if normalised.startswith("PASSPORT:") else normalised
 
 
 def parse(id_type: IdType, raw: str, stated_birth_date: date, stated_nationality: str, today: date | None = None) -> ParsedId | Reason:

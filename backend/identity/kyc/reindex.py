@@ -1,7 +1,9 @@
 """Blind indexes of stored KYC records brought to the current formula (`national_id.index_key_of`).
 
-A passport's index once hashed its nationality too, a field no check digit covers (security review
-M1): records sealed before the change keep that index until re-indexed. The index's input is only
+A passport's index once hashed its nationality too, a field the applicant writes as freely as any
+(security review M1; check digits are a public checksum): it is now the document number alone, and
+records sealed before the change keep the old index until re-indexed. The new key is coarser than
+the old one, so re-indexing only ever joins records, never parts two that shared an index. The index's input is only
 stored sealed, so re-indexing needs the master keys and the blind-index key, which an Alembic
 migration has not: `loanchain kyc reindex` does it for every record, and a submission does it for
 the older records of the passport it names (same number and nationality), so that it still finds
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,7 +44,7 @@ def reindex(keyring: Keyring, key: bytes, records: Iterable[KycRecord]) -> Reind
         except RecordErased:
             unreadable += 1
             continue
-        current = blind_index(key, index_key_of(person.id_number, date.fromisoformat(person.date_of_birth)))
+        current = blind_index(key, index_key_of(person.id_number))
         if current != record.blind_index:
             record.blind_index, changed = current, changed + 1
     return ReindexReport(checked, changed, unreadable)
