@@ -1,5 +1,5 @@
 """The tamper-evident audit log: `record(session, actor, action, subject, payload)` appends."""
 
-from backend.audit.log import record
+from backend.audit.log import deferred, record
 
-__all__ = ["record"]
+__all__ = ["deferred", "record"]

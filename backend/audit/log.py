@@ -1,8 +1,11 @@
-"""Appending to the audit log: one function, `record`, serialised on the head row."""
+"""Appending to the audit log: one function, `record`, serialised on the head row; `deferred` for
+long jobs that append as they go, so the head row (the log's one lock) is not held across their
+slow reads."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,14 +46,46 @@ def _check_text(name: str, value: str, limit: int) -> str:
     return value
 
 
-def record(session: Session, actor: str, action: str, subject: str, payload: Any = None) -> AuditEntry:
+_LATER = "audit_deferred"
+
+
+@contextmanager
+def deferred(session: Session) -> Iterator[None]:
+    """Entries recorded inside are appended when it closes, in the same transaction and in the
+    order recorded. Appending locks the head row until the transaction ends, and every audited
+    write elsewhere waits on it: a job that records early and then reads the chain for seconds (a
+    servicing pass, thousands of `eth_call`s) would hold them all up. Close it right before the
+    commit. Nested, the outermost appends; on an exception nothing is appended (the transaction
+    rolls back with what it recorded)."""
+    if _LATER in session.info:
+        yield
+        return
+    session.info[_LATER] = []
+    try:
+        yield
+    except BaseException:
+        session.info.pop(_LATER, None)
+        raise
+    for args in session.info.pop(_LATER):
+        _append(session, *args)
+
+
+def record(session: Session, actor: str, action: str, subject: str, payload: Any = None) -> AuditEntry | None:
     """Append one entry in the caller's transaction: it commits or rolls back with the action
-    it records. Only the payload's hash is stored; keep personal data out of it anyway
-    (ids, amounts and statuses, not names), since a hash of low-entropy data can be guessed."""
+    it records (inside `deferred`, when that closes: None then). Only the payload's hash is stored;
+    keep personal data out of it anyway (ids, amounts and statuses, not names), since a hash of
+    low-entropy data can be guessed."""
     actor = _check_text("actor", actor, 200)
     action = _check_text("action", action, 100)
     subject = _check_text("subject", subject, 200)
-    payload_hash = hashing.payload_hash(payload)
+    payload_hash = hashing.payload_hash(payload)  # now: the payload may change before the entry is appended
+    if _LATER in session.info:
+        session.info[_LATER].append((actor, action, subject, payload_hash))
+        return None
+    return _append(session, actor, action, subject, payload_hash)
+
+
+def _append(session: Session, actor: str, action: str, subject: str, payload_hash: str) -> AuditEntry:
     head = lock_head(session)
     seq = head.seq + 1
     recorded_at = hashing.format_timestamp(datetime.now(UTC))

@@ -66,7 +66,7 @@ from backend.lending.models import FundingMandateRow, LoanOffer, RepaymentMandat
 from backend.scoring.service import prove_decision
 from backend.servicing.collections import actions_of, case_log_altered
 from backend.servicing.models import ServicingNotice
-from backend.servicing.notices import audit_entry_of
+from backend.servicing.notices import audit_entry_of, audited
 from backend.servicing.service import borrower_notices
 
 
@@ -259,6 +259,13 @@ def _default_noticed(db: Session, loan_id: int, defaulted_at: int | None) -> Che
     why = []
     for notice in told:
         entry = audit_entry_of(db, notice)
+        if entry is None and not audited(db, notice):
+            given = notice.created_at.replace(tzinfo=notice.created_at.tzinfo or UTC)
+            if defaulted_at is None or given.timestamp() < defaulted_at:
+                return CheckPublic(name="default_noticed", ok=True, detail=(
+                    f"the borrower was told on {given:%Y-%m-%d} that installment {notice.installment} left the loan open "
+                    "to default, as the platform's own record says: the notice was given before notices were "
+                    "audit-logged (migration 0037), so no audit entry proves its date"))  # fmt: skip
         if entry is None:
             why.append(f"the default notice of installment {notice.installment} dated {notice.created_at:%Y-%m-%d} is "
                        "not in the audit log: no entry recomputes to it (written in or edited since it was given)")

@@ -176,7 +176,8 @@ def publish_due(session: Session, settings: Settings) -> str | None:
     period = due_period(session)
     if period is None:
         return None
-    _, created = publish(session, settings, period)
+    with audit.deferred(session):  # not holding the log's head across the month's reads and store writes
+        _, created = publish(session, settings, period)
     return period if created else None
 
 

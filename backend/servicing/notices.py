@@ -21,6 +21,7 @@ from backend.audit.hashing import format_timestamp, payload_hash
 from backend.audit.models import AuditEntry
 from backend.chain.loan_book import loan_book_domain
 from backend.config import Settings
+from backend.db.meta import MetaEntry
 from backend.servicing.models import ServicingNotice
 
 
@@ -87,6 +88,16 @@ def audit_payload(notice: ServicingNotice) -> dict:
             "recipient": notice.recipient, "due_date": notice.due_date, "amount": int(notice.amount),
             "message_sha256": hashlib.sha256(notice.message.encode()).hexdigest(),
             "created_at": format_timestamp(given)}  # fmt: skip
+
+
+AUDITED_AFTER = "notices_audited_after_id"  # meta: the highest notice id when notices began to be audit-logged (0037)
+
+
+def audited(db: Session, notice: ServicingNotice) -> bool:
+    """Whether the notice was given since notices are audit-logged: one given before has no entry,
+    and never can have (one appended now would be dated after the fact, like a forgery's)."""
+    before = db.scalar(select(MetaEntry.value).where(MetaEntry.key == AUDITED_AFTER))
+    return notice.id > int(before or 0)
 
 
 def audit_entry_of(db: Session, notice: ServicingNotice) -> AuditEntry | None:

@@ -16,6 +16,7 @@ import json
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
+from backend import audit
 from backend.anchoring.documents import anchor_document, by_hash, document_hash
 from backend.anchoring.models import BATCH_ANCHORED
 from backend.chain.loan_book import loan_book_domain
@@ -63,7 +64,13 @@ def letter(db: Session, settings: Settings, loan: LoanRow, version: str = FORMAT
 
 
 def issue_releases(db: Session, settings: Settings) -> int:
-    """Issue the letter of every loan settled since the last pass, and tell its borrower."""
+    """Issue the letter of every loan settled since the last pass, and tell its borrower. Audited at
+    the end (`audit.deferred`): not holding the log's head across each letter's store writes."""
+    with audit.deferred(db):
+        return _issue(db, settings)
+
+
+def _issue(db: Session, settings: Settings) -> int:
     told = exists().where(ServicingNotice.loan_id == LoanRow.loan_id, ServicingNotice.kind == NOTICE)
     issued = 0
     for loan in db.scalars(select(LoanRow).where(SETTLED, ~told).order_by(LoanRow.loan_id)):

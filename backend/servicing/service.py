@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from backend import audit
 from backend.chain import deploy_params
 from backend.chain.loan_book import chain_time, deadline_clock
 from backend.chain.projection_models import LoanRow
@@ -115,6 +116,14 @@ def active_loan_count(db: Session) -> int:
 
 
 def servicing_pass(db: Session, settings: Settings, progress: Callable[[], None] | None = None) -> PassReportPublic:
+    """One pass in the caller's transaction. Its audit entries (every notice, every call queued) are
+    appended at its end: the log's head row is then locked from there to the commit only, not
+    across the pass's chain reads, which every audited API write would otherwise wait behind."""
+    with audit.deferred(db):
+        return _pass(db, settings, progress)
+
+
+def _pass(db: Session, settings: Settings, progress: Callable[[], None] | None) -> PassReportPublic:
     rows = list(db.scalars(select(LoanRow).where(LoanRow.status == "active").order_by(LoanRow.loan_id)))
     db.execute(delete(ServicingState).where(ServicingState.loan_id.not_in([r.loan_id for r in rows])))
     funding = has_funding_loans(db)

@@ -62,3 +62,34 @@ def test_concurrent_appends_never_fork(db_settings):
         assert seqs == list(range(1, 49))
         report = verify_audit_log(session, db_settings, check_anchors=False)
         assert report.ok and report.entries == 48
+
+
+def test_deferred_entries_are_appended_at_its_close_in_order_and_the_head_stays_free_until_then(db_settings):
+    from sqlalchemy import text
+
+    def head_is_free() -> bool:  # another API worker's append would not wait now
+        if not db_settings.database_url.startswith("postgresql"):
+            return True  # SQLite has one write lock for the whole database: nothing finer to probe
+        from sqlalchemy.exc import OperationalError
+
+        with session_scope(db_settings) as other:
+            try:
+                other.execute(text("SELECT seq FROM audit_head FOR UPDATE NOWAIT"))
+                return True
+            except OperationalError:
+                return False
+
+    with session_scope(db_settings) as session:
+        with audit.deferred(session):
+            assert audit.record(session, "servicing", "notice.due_soon", "loan:1", {"n": 1}) is None
+            with audit.deferred(session):  # nested: the outermost appends
+                audit.record(session, "servicing", "notice.overdue", "loan:2", {"n": 2})
+            assert session.scalars(select(AuditEntry)).all() == [] and head_is_free()  # the slow part of a job runs here
+        appended = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+        assert [(e.seq, e.subject) for e in appended] == [(1, "loan:1"), (2, "loan:2")]
+        assert not head_is_free() or db_settings.database_url.startswith("sqlite")  # from its close to the commit
+    with pytest.raises(RuntimeError), session_scope(db_settings) as session, audit.deferred(session):
+        audit.record(session, "servicing", "notice.late", "loan:3", {})
+        raise RuntimeError("the pass failed")
+    with session_scope(db_settings) as session:
+        assert head(session).seq == 2 and verify_audit_log(session, db_settings, check_anchors=False).ok

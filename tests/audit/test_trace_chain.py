@@ -8,7 +8,7 @@ import copy
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from web3 import Web3
 
 from backend.anchoring.batcher import batcher_step
@@ -22,6 +22,7 @@ from backend.chain.models import ChainEvent, IndexerCheckpoint
 from backend.chain.node import rpc_call
 from backend.chain.projection_models import AttestationRow, EventSubjectRow, FundingRow, LoanRow, NoteTransferRow
 from backend.chain.projections import apply_all
+from backend.db.meta import MetaEntry
 from backend.db.session import session_scope
 from backend.errors import ChainUnavailable, NotFound
 from backend.lending import agreement
@@ -309,6 +310,13 @@ def test_default_noticed_needs_the_notice_in_the_audit_log_before_the_default(se
 
     ok, detail = noticed(backfilled)
     assert not ok and "dated" in detail and "is not in the audit log: no entry recomputes to it" in detail, detail
+    with session_scope(settings) as session:  # a database upgraded past 0037 with the notice already there
+        session.merge(MetaEntry(key="notices_audited_after_id", value=str(session.scalar(select(func.max(ServicingNotice.id))))))
+    with session_scope(settings) as session:
+        ok, detail = _check(trace_loan(session, settings, loan_id), "default_noticed")
+    assert ok and "given before notices were audit-logged (migration 0037)" in detail, detail
+    with session_scope(settings) as session:
+        session.merge(MetaEntry(key="notices_audited_after_id", value="0"))
 
     class Late(datetime):  # the audit log's clock, after the default was declared
         @classmethod

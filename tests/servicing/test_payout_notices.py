@@ -73,3 +73,28 @@ def test_a_loan_paid_out_long_before_the_first_pass_is_not_announced(servicing_s
     index(settings)
     _pass(settings)
     assert [kind for kind, _, _ in _told(settings)] == []
+
+
+def test_a_pass_appends_its_audit_entries_at_its_end_not_as_it_goes(servicing_settings, world, monkeypatch):
+    """The log's head row is locked from the first append to the commit: a notice given early must not
+    hold every audited API write behind the rest of the pass's chain reads."""
+    from sqlalchemy import func
+
+    from backend.audit.models import AuditEntry
+    from backend.servicing import service
+
+    settings = servicing_settings
+    loan_id, _ = world.create()
+    world.fund_equally(loan_id)
+    index(settings)
+    seen = []
+
+    def later_step(db, *args):  # the pass's chain reads after the borrower's notice
+        seen.append(db.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action.like("notice.%"))))
+        return told(db, *args)
+
+    told = service.tell_investors
+    monkeypatch.setattr(service, "tell_investors", later_step)
+    assert _pass(settings) == 1 and seen == [0]  # the loan_funded notice was given, its entry not appended yet
+    with session_scope(settings) as session:
+        assert session.scalar(select(AuditEntry.action).where(AuditEntry.subject == f"loan:{loan_id}")) == "notice.loan_funded"
