@@ -18,6 +18,7 @@ from backend.bounds import DB_ID_MAX
 from backend.config import Settings, get_settings
 from backend.db.session import session_scope
 from backend.errors import LoanchainError, RateLimited
+from backend.identity.checks.origin import network_of
 from backend.identity.errors import RoleRequired, SignInRefused
 from backend.identity.rate_limit import over_limit, uncount
 from backend.identity.roles import Role, roles_of
@@ -333,12 +334,16 @@ def offer_rate_limit(request: OfferCreate, principal: CurrentUser, settings: Set
 def score_rate_limit(application: ApplicationCreate, principal: CurrentUser, settings: SettingsDep,
                      http: Request) -> Iterator[None]:  # fmt: skip
     """Ten decisions an hour keep an applicant from probing the model; a 422 decides nothing. A
-    wallet costs one key and a sign-in, and scoring needs no KYC, so the client address is counted
-    too (as sign-in is): fresh wallets from one address share its allowance."""
-    wallet = _Count("score", principal.wallet, settings.score_rate_limit,
-                    f"too many credit applications: at most {settings.score_rate_limit} per hour")  # fmt: skip
-    address = _Count("score-address", _client(http), settings.score_address_rate_limit,
-                     f"too many credit applications from this network address: at most "
-                     f"{settings.score_address_rate_limit} per hour, whichever wallet sends them")  # fmt: skip
-    with _counted_if_decided(settings, wallet, address):
+    wallet costs one key and a sign-in, and scoring needs no KYC, so the client's network is counted
+    too: fresh wallets from one place share its allowance. A network as KYC's origin check takes it
+    (an IPv6 host's whole /64, whose addresses it rotates at will); a loopback or private address is
+    this machine or a proxy not listed in FORWARDED_ALLOW_IPS, whose count would be everyone's, so
+    none is kept for it (the wallet's still is)."""
+    counts = [_Count("score", principal.wallet, settings.score_rate_limit,
+                     f"too many credit applications: at most {settings.score_rate_limit} per hour")]  # fmt: skip
+    if network := network_of(_client(http)):
+        counts.append(_Count("score-address", network, settings.score_address_rate_limit,
+                             f"too many credit applications from this network address: at most "
+                             f"{settings.score_address_rate_limit} per hour, whichever wallet sends them"))  # fmt: skip
+    with _counted_if_decided(settings, *counts):
         yield
