@@ -47,7 +47,8 @@ def tell_borrowers_funded_and_paid_out(db: Session, settings: Settings, now: int
 
 def _funded(settings: Settings, row: LoanRow, d: int) -> str:
     deadline = day(row.funding_deadline)
-    then = (f"otherwise the platform pays it out to you after its funding deadline, {deadline}"
+    then = (f"otherwise the platform pays it out to you once its funding deadline, {deadline}, has passed (while "
+            "LoanBook is not paused and your verification holds)"
             if settings.servicing_auto_disburse else
             f"take it by {day(row.funding_deadline + DISBURSEMENT_WINDOW)}, or the loan is cancelled")  # fmt: skip
     return (f"Loan {row.loan_id} is fully funded ({money(row.principal, d)}). Take the money now with Receive funds; "

@@ -94,10 +94,10 @@ interface IFundingAgent {
     function cancelMandate(FundingMandate calldata mandate) external;
 
     /// @notice Gives back to `mandate`'s budget what it funded into loan `loanId` once that loan
-    ///         is Cancelled and the investor holds none of its notes (its refund taken: the money is
-    ///         back in its wallet). Anyone may call (the platform's keeper does): it only restores
-    ///         capacity the investor signed for, and only for money the investor has back, so the
-    ///         budget never counts the same money twice. Cancelled alone is not enough: until the
+    ///         is Cancelled and the investor holds none of its notes (its refund taken, the money
+    ///         back in its wallet; or the notes moved to another wallet, which only loosens the
+    ///         investor's own cap). Anyone may call (the platform's keeper does): it only restores
+    ///         capacity the investor signed for. Cancelled alone is not enough: until the
     ///         investor pulls its refund from LoanBook, the money is neither invested nor in the
     ///         wallet the mandate funds from, and a budget given back then would overstate what the
     ///         mandate can really fund. Once per loan: the record is zeroed, a second call reverts

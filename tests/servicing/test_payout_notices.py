@@ -45,8 +45,8 @@ def test_a_borrower_is_told_once_that_its_loan_is_funded_and_once_that_it_was_pa
     [(kind, amount, message)] = _told(settings)
     assert (kind, amount) == ("loan_funded", 12_000 * 10**6)
     assert message == (f"Loan {loan_id} is fully funded (12,000.00). Take the money now with Receive funds; otherwise "
-                       f"the platform pays it out to you after its funding deadline, {_day(deadline)}. "
-                       "Nothing is owed until it is paid out.")  # fmt: skip
+                       f"the platform pays it out to you once its funding deadline, {_day(deadline)}, has passed (while "
+                       "LoanBook is not paused and your verification holds). Nothing is owed until it is paid out.")  # fmt: skip
 
     before = world.balance(world.borrower)
     receipt = world.chain.tx(world.book.functions.disburse(loan_id), world.borrower.address)

@@ -317,6 +317,8 @@ def test_an_investor_takes_back_money_from_a_loan_that_did_not_fund(page, server
     wallet.address = investor.address
     _sign_in(page, investor.address)
     expect(page.locator("#portfolio-summary")).to_contain_text("100.00 mUSD to take back from loans that did not fund")
+    statements = []  # the whole history is built for the year list at sign-in and with a statement, not on each redraw
+    page.on("request", lambda r: statements.append(r.url) if "/portfolio/statement" in r.url else None)
 
     def told() -> bool:  # the servicing worker tells the note holder once the index shows the cancel
         page.click("#refresh-loans")
@@ -331,6 +333,7 @@ def test_an_investor_takes_back_money_from_a_loan_that_did_not_fund(page, server
     assert world.balance(investor) == before + 100 * unit
     expect(page.locator(f'button[data-loan="{loan_id}"][data-action="refund"]')).to_have_count(0, timeout=10_000)
 
+    assert statements == []  # several redraws (Refresh, the poll) since sign-in
     page.select_option("#statement-year", "all")  # the refund is indexed: the statement shows both movements
     with page.expect_download() as download:
         page.click("#statement-form button[value=statement]")

@@ -72,7 +72,7 @@ async function signOut() {
 
 // Everything of the signed-in user, as of now.
 const refreshMine = () => Promise.all([refreshKyc(), refreshLoans(), refreshNotices(), refreshPortfolio(), refreshStaff(),
-  refreshMarket(), refreshDisclosure(), refreshRule(), refreshMandate(), refreshBorrowing(), refreshStatementYears()]);
+  refreshMarket(), refreshDisclosure(), refreshRule(), refreshMandate(), refreshBorrowing()]);
 
 // Sign-In with Ethereum: the wallet signs the server's message; the tokens name `address`.
 async function signInAs(address) {
@@ -104,7 +104,7 @@ async function signIn() {
   state.roles = me.roles;
   showSignedIn();
   say("Signed in.");
-  await Promise.all([refreshDecision(), refreshMine()]);
+  await Promise.all([refreshDecision(), refreshMine(), refreshStatementYears()]);  // years: once, not every poll
 }
 
 // The signed-in user's own state moves without them (investors fund the borrower's loan, a worker

@@ -200,11 +200,15 @@ export async function claimAll() {
 }
 
 // The years offered for a statement are the wallet's own (the API's `years`: any movement or
-// earning), however long ago, not a guess at the last few.
+// earning), however long ago, not a guess at the last few. Read at sign-in and with each statement
+// (it builds the whole history: not on every poll).
 export async function refreshStatementYears() {
   const current = newest("statement-years");
   const { years } = await api("/api/v1/portfolio/statement");
-  if (!current()) return;
+  if (current()) showStatementYears(years);
+}
+
+function showStatementYears(years) {
   const select = $("statement-year");
   const chosen = select.value;
   const option = (value, text) => Object.assign(document.createElement("option"), { value, textContent: text });
@@ -217,6 +221,7 @@ export async function downloadStatement(event) {
   const year = new FormData(event.target).get("year");
   const query = year === "all" ? "" : `?year=${year}`;
   const s = await api(`/api/v1/portfolio/statement${query}`);
+  showStatementYears(s.years);  // every year with a movement, whatever the period asked
   const e = s.earnings;
   $("statement-summary").textContent = `${plural(s.lines.length, "movement")}: paid in ${money(s.funded)}, `
     + `taken back ${money(s.refunded)}, collected ${money(s.collected)}; net ${money(s.net_cash)}. `
