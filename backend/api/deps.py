@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from backend import audit
 from backend.bounds import DB_ID_MAX
 from backend.config import Settings, get_settings
 from backend.db.session import session_scope
@@ -28,8 +29,11 @@ from backend.scoring.schemas import ApplicationCreate
 
 
 def get_db(settings: Annotated[Settings, Depends(get_settings)]) -> Iterator[Session]:
-    """A session per request: committed when the handler returns, rolled back on error."""
-    with session_scope(settings) as session:
+    """A session per request: committed when the handler returns, rolled back on error. Its audit
+    entries are appended when the handler returns (`audit.deferred`): the log's head row, which
+    every audited write waits on, is not held across the chain reads and store writes a handler
+    makes after recording (signing a mandate, an offer's agreement)."""
+    with session_scope(settings) as session, audit.deferred(session):
         yield session
 
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from backend.audit import hashing
@@ -55,8 +55,9 @@ def deferred(session: Session) -> Iterator[None]:
     order recorded. Appending locks the head row until the transaction ends, and every audited
     write elsewhere waits on it: a job that records early and then reads the chain for seconds (a
     servicing pass, thousands of `eth_call`s) would hold them all up. Close it right before the
-    commit. Nested, the outermost appends; on an exception nothing is appended (the transaction
-    rolls back with what it recorded)."""
+    commit; a commit inside appends what is pending first (`_append_before_commit`), so no entry
+    misses the transaction of what it records. Nested, the outermost appends; on an exception
+    nothing pending is appended (the transaction rolls back with what it recorded)."""
     if _LATER in session.info:
         yield
         return
@@ -68,6 +69,17 @@ def deferred(session: Session) -> Iterator[None]:
         raise
     for args in session.info.pop(_LATER):
         _append(session, *args)
+
+
+@event.listens_for(Session, "before_commit")
+def _append_before_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint's release: the transaction goes on
+        return
+    pending = session.info.get(_LATER)
+    if pending:
+        session.info[_LATER] = []
+        for args in pending:
+            _append(session, *args)
 
 
 def record(session: Session, actor: str, action: str, subject: str, payload: Any = None) -> AuditEntry | None:

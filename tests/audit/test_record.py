@@ -93,3 +93,28 @@ def test_deferred_entries_are_appended_at_its_close_in_order_and_the_head_stays_
         raise RuntimeError("the pass failed")
     with session_scope(db_settings) as session:
         assert head(session).seq == 2 and verify_audit_log(session, db_settings, check_anchors=False).ok
+
+
+def test_a_commit_inside_deferred_appends_what_is_pending_first(db_settings):
+    """An entry never misses the transaction of what it records, even when a step commits early
+    (a refresh-token reuse commits its revocation before refusing the request)."""
+    with pytest.raises(RuntimeError), session_scope(db_settings) as session, audit.deferred(session):
+        audit.record(session, "user:1", "session.end", "wallet:1", {})
+        session.commit()
+        audit.record(session, "user:1", "loan.create", "loan:1", {})
+        raise RuntimeError("refused after the commit")
+    with session_scope(db_settings) as session:
+        assert [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq))] == ["session.end"]
+
+
+def test_a_requests_entries_are_appended_when_its_handler_returns(db_settings):
+    from backend.api.deps import get_db
+
+    requests = get_db(db_settings)
+    session = next(requests)
+    assert audit.record(session, "0xabc", "mandate.sign", "wallet:0xabc", {}) is None  # queued: the handler's reads go on
+    assert session.scalars(select(AuditEntry)).all() == []
+    with pytest.raises(StopIteration):
+        next(requests)  # the handler returned: appended, then committed
+    with session_scope(db_settings) as session:
+        assert [e.action for e in session.scalars(select(AuditEntry))] == ["mandate.sign"]
