@@ -5,7 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    func,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -91,6 +104,15 @@ class Intent(Base):
 
     def __repr__(self) -> str:
         return f"<Intent {self.key} {self.contract}.{self.function} {self.status} nonce={self.nonce}>"
+
+
+def key_prefixed(prefix: str) -> ColumnElement[bool]:
+    """Intents whose key starts with `prefix`, as a range `uq_outbox_intents_key` serves: a LIKE
+    uses no index on SQLite (it ignores case) nor on PostgreSQL unless the column collates "C".
+    The key collates "C" there (migration 0037), so byte order makes the range exactly the prefix."""
+    if not prefix:
+        return true()
+    return and_(Intent.key >= prefix, Intent.key < prefix[:-1] + chr(ord(prefix[-1]) + 1))
 
 
 class ChainEvent(Base):
