@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.chain.indexer import CHECKPOINT
-from backend.chain.models import IndexerCheckpoint, Intent, IntentStatus
+from backend.chain.models import IndexerCheckpoint, Intent, IntentStatus, key_prefixed
 
 MAX_ATTEMPTS = 3
 
@@ -20,14 +20,14 @@ def next_attempt_key(db: Session, stem: str, facts: tuple) -> str | None:
     `MAX_ATTEMPTS` are used up. Earlier attempts under the same facts all failed: a confirmed one
     changes the facts."""
     stem = f"{stem}{hashlib.sha256(repr(facts).encode()).hexdigest()[:32]}:"
-    tried = db.scalar(select(func.count()).where(Intent.key.startswith(stem, autoescape=True))) or 0
+    tried = db.scalar(select(func.count()).where(key_prefixed(stem))) or 0
     return f"{stem}{tried + 1}" if tried < MAX_ATTEMPTS else None
 
 
 def waits_for_index(db: Session, key_prefix: str) -> bool:
     """A call under `key_prefix` is still open in the outbox, or was mined after the last block the
     index has read."""
-    mine = Intent.key.startswith(key_prefix, autoescape=True)
+    mine = key_prefixed(key_prefix)
     if db.scalar(select(Intent.id).where(mine, Intent.status.in_(IntentStatus.OPEN)).limit(1)) is not None:
         return True
     last = db.scalar(select(func.max(Intent.block_number)).where(mine, Intent.status == IntentStatus.CONFIRMED))

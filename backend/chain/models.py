@@ -5,7 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    func,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -49,7 +62,8 @@ class Intent(Base):
     __tablename__ = "outbox_intents"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    key: Mapped[str] = mapped_column(String(200), unique=True)
+    # Byte order on PostgreSQL too, so a key prefix is a range the unique index serves (see key_prefixed).
+    key: Mapped[str] = mapped_column(String(200).with_variant(String(200, collation="C"), "postgresql"), unique=True)
     contract: Mapped[str] = mapped_column(String(100))
     address: Mapped[str | None] = mapped_column(String(42))
     function: Mapped[str] = mapped_column(String(100))
@@ -92,11 +106,21 @@ class Intent(Base):
         return f"<Intent {self.key} {self.contract}.{self.function} {self.status} nonce={self.nonce}>"
 
 
+def key_prefixed(prefix: str) -> ColumnElement[bool]:
+    """Intents whose key starts with `prefix`, as a range `uq_outbox_intents_key` serves: a LIKE
+    uses no index on SQLite (it ignores case) nor on PostgreSQL unless the column collates "C".
+    The key collates "C" there (migration 0037), so byte order makes the range exactly the prefix."""
+    if not prefix:
+        return true()
+    return and_(Intent.key >= prefix, Intent.key < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+
+
 class ChainEvent(Base):
     """One decoded log of a loanchain contract. The source every projection is built from."""
 
     __tablename__ = "chain_events"
-    __table_args__ = (UniqueConstraint("block_hash", "log_index", name="uq_chain_events_block_hash_log_index"),)
+    __table_args__ = (UniqueConstraint("block_hash", "log_index", name="uq_chain_events_block_hash_log_index"),
+                      Index("ix_chain_events_contract_event", "contract", "event"))  # fmt: skip
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     block_number: Mapped[int] = mapped_column(BigInteger, index=True)
@@ -108,7 +132,7 @@ class ChainEvent(Base):
     address: Mapped[str] = mapped_column(String(42))
     event: Mapped[str] = mapped_column(String(100), index=True)
     args: Mapped[dict] = mapped_column(JSON)
-    block_timestamp: Mapped[int | None] = mapped_column(BigInteger)
+    block_timestamp: Mapped[int | None] = mapped_column(BigInteger, index=True)
 
 
 class IndexedBlock(Base):

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from backend.chain.abi_args import find_function, to_json, to_python
 from backend.chain.compiler import load_artifact
-from backend.chain.models import Intent, IntentStatus
+from backend.chain.models import Intent, IntentStatus, key_prefixed
 from backend.config import Settings, get_settings
 from backend.db.session import session_scope
 from backend.errors import ChainError, CompilerError, Conflict, ValidationFailed
@@ -123,7 +123,7 @@ def withdraw_pending(session: Session, key_prefix: str, reason: str) -> int:
     """Marks failed, with `reason`, every intent under `key_prefix` that nothing has signed yet (so
     nothing of it can reach the chain); returns how many. One the sender has taken already goes
     ahead: the WHERE on `pending` loses that race cleanly."""
-    result = session.execute(update(Intent).where(Intent.key.startswith(key_prefix, autoescape=True),
+    result = session.execute(update(Intent).where(key_prefixed(key_prefix),
                                                   Intent.status == IntentStatus.PENDING)
                              .values(status=IntentStatus.FAILED, error=reason, error_name="Withdrawn"))  # fmt: skip
     return result.rowcount or 0

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     ForeignKey,
+    Index,
     Integer,
     String,
     and_,
@@ -157,6 +158,7 @@ class NoteBalanceRow(EventRef, Base):
     """ERC-1155 note balance: notes of loan `loan_id` held by `holder` (1 note = 1 base unit)."""
 
     __tablename__ = "chain_note_balances"
+    __table_args__ = (Index("ix_chain_note_balances_holder", "holder", "loan_id"),)  # a wallet's notes
 
     loan_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     holder: Mapped[str] = mapped_column(String(42), primary_key=True)

@@ -39,7 +39,7 @@ from backend.chain import mandates as fm
 from backend.chain.keeping import next_attempt_key, waits_for_index
 from backend.chain.kyc_reader import is_verified
 from backend.chain.loan_book import deadline_clock
-from backend.chain.models import ChainEvent, Intent, IntentStatus
+from backend.chain.models import ChainEvent, Intent, IntentStatus, key_prefixed
 from backend.chain.outbox import enqueue
 from backend.chain.projection_models import LoanRow, NoteBalanceRow
 from backend.chain.wallet_calls import LoanBookWallet
@@ -119,7 +119,7 @@ def plan_fundings(db: Session, settings: Settings, now: int) -> list[Funding]:
 
 def _last_served(db: Session, mandate_hash: str) -> int:
     """The outbox id of the mandate's latest funding queued (0: none yet): the keeper's turn order."""
-    key = Intent.key.startswith(f"{KEY_PREFIX}{mandate_hash}:", autoescape=True)
+    key = key_prefixed(f"{KEY_PREFIX}{mandate_hash}:")
     return db.scalar(select(func.max(Intent.id)).where(key, Intent.status != IntentStatus.FAILED)) or 0
 
 
@@ -182,7 +182,7 @@ def plan_releases(db: Session, now: int) -> list[Release]:
                 continue
             stem = f"{RELEASE_KEY_PREFIX}{row.mandate_hash}:{loan_id}:"
             # In flight, or mined and not yet indexed: a second one would only revert.
-            busy = Intent.key.startswith(stem, autoescape=True) & Intent.status.in_((*IntentStatus.OPEN, IntentStatus.CONFIRMED))
+            busy = key_prefixed(stem) & Intent.status.in_((*IntentStatus.OPEN, IntentStatus.CONFIRMED))
             if db.scalar(select(Intent.id).where(busy).limit(1)) is not None:
                 continue
             key = next_attempt_key(db, stem, (funded[loan_id],))

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from backend import audit
-from backend.chain.models import Intent, IntentStatus
+from backend.chain.models import Intent, IntentStatus, key_prefixed
 from backend.chain.outbox import enqueue
 from backend.config import Settings
 
@@ -24,13 +24,20 @@ MAX_CALL_ATTEMPTS = 5
 
 def call_attempts(db: Session, stem: str) -> list[Intent]:
     """The intents of one call, oldest first: `stem` itself, then `stem:2`, `stem:3`..."""
-    mine = or_(Intent.key == stem, Intent.key.startswith(f"{stem}:", autoescape=True))
+    mine = or_(Intent.key == stem, key_prefixed(f"{stem}:"))
     return list(db.scalars(select(Intent).where(mine).order_by(Intent.id)))
 
 
-def last_attempt(db: Session, stem: str) -> Intent | None:
-    attempts = call_attempts(db, stem)
-    return attempts[-1] if attempts else None
+def last_statuses(db: Session, family: str, stems: set[str]) -> dict[str, str]:
+    """The status of the latest attempt at each call of `stems` that has one, where every stem
+    starts with `family`: one range read of the family's keys (a few per loan ever called), not a
+    query per call."""
+    latest = {}
+    for key, status in db.execute(select(Intent.key, Intent.status).where(key_prefixed(family)).order_by(Intent.id)):
+        stem = key if key in stems else key.rpartition(":")[0]
+        if stem in stems:
+            latest[stem] = status
+    return latest
 
 
 def queue_call(db: Session, settings: Settings, loan_id: int, function: str, stem: str, action: str,

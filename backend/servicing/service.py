@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,7 +53,7 @@ from backend.servicing.investor_notices import (
     tell_mandate_fundings,
     tell_rule_matches,
 )
-from backend.servicing.loan_calls import last_attempt, queue_call
+from backend.servicing.loan_calls import last_statuses, queue_call
 from backend.servicing.mandate_notices import has_active_mandates, tell_mandates_ending
 from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.notices import add_notice, day, money, token_decimals
@@ -266,42 +266,50 @@ def aging_report(db: Session) -> AgingPublic:
     )
 
 
-def _notice_kinds(db: Session, loan_id: int) -> list[str]:
-    """Kinds of notice the borrower was given (collections talk to the borrower, not investors)."""
-    kinds = db.scalars(select(ServicingNotice.kind).where(ServicingNotice.loan_id == loan_id,
-                                                          ServicingNotice.recipient == ServicingNotice.borrower)
-                       .order_by(ServicingNotice.id))  # fmt: skip
-    return list(dict.fromkeys(kinds))
+def _notice_kinds(db: Session, loan_ids: list[int]) -> dict[int, list[str]]:
+    """Kinds of notice each borrower was given, first given first (collections talk to the
+    borrower, not investors)."""
+    kinds: dict[int, list[str]] = defaultdict(list)
+    for loan_id, kind in db.execute(select(ServicingNotice.loan_id, ServicingNotice.kind)
+                                    .where(ServicingNotice.loan_id.in_(loan_ids),
+                                           ServicingNotice.recipient == ServicingNotice.borrower)
+                                    .order_by(ServicingNotice.id)):  # fmt: skip
+        if kind not in kinds[loan_id]:
+            kinds[loan_id].append(kind)
+    return kinds
 
 
 def collections_queue(db: Session, settings: Settings, with_notes: bool = True) -> list[CollectionItemPublic]:
     """Loans 16+ days past due, most overdue first, then defaulted loans with money still to recover,
     then loans whose borrower asked for hardship help and awaits an answer; each with its case log
-    (promises judged on the chain's clock; its notes withheld, marked, unless `with_notes`)."""
-    items = []
+    (promises judged on the chain's clock; its notes withheld, marked, unless `with_notes`).
+    A fixed number of statements whatever the queue's length: the notices, default calls and case
+    logs of all its loans are read at once."""
+    rows = []  # (loan_id, borrower, bucket, days past due, owed)
     late = db.scalars(select(ServicingState).where(ServicingState.bucket.in_(DELINQUENT))
                       .order_by(ServicingState.days_past_due.desc(), ServicingState.loan_id))  # fmt: skip
-    for state in late:
-        items.append(_queued(db, state.loan_id, state.borrower, state.bucket, state.days_past_due, state.due_now))
-    for loan in db.scalars(select(LoanRow).where(LoanRow.status == "defaulted").order_by(LoanRow.loan_id)):
-        if loan.recoverable > 0:
-            items.append(_queued(db, loan.loan_id, loan.borrower, "defaulted", None, loan.recoverable))
-    queued = {item.loan_id for item in items}
-    for loan_id in awaiting_answer(db):  # a borrower's hardship request, late or not, until staff answer it
-        if loan_id not in queued:
-            state = db.get(ServicingState, loan_id)
-            items.append(_queued(db, loan_id, db.get(LoanRow, loan_id).borrower, state.bucket if state else "current",
-                                 state.days_past_due if state else 0, state.due_now if state else 0))  # fmt: skip
-    logs = actions_of(db, settings, [item.loan_id for item in items], lambda: deadline_clock(settings), with_notes)
-    for item in items:
-        item.actions = logs.get(item.loan_id, [])
-    return items
-
-
-def _queued(db: Session, loan_id: int, borrower: str, bucket: str, days: int | None, owed: int) -> CollectionItemPublic:
-    intent = last_attempt(db, default_intent_key(loan_id))
-    return CollectionItemPublic(loan_id=loan_id, borrower=borrower, bucket=bucket, days_past_due=days, amount_owed=owed,
-                                notices=_notice_kinds(db, loan_id), default_status=intent.status if intent else None)  # fmt: skip
+    rows += [(state.loan_id, state.borrower, state.bucket, state.days_past_due, state.due_now) for state in late]
+    rows += [(loan.loan_id, loan.borrower, "defaulted", None, loan.recoverable)
+             for loan in db.scalars(select(LoanRow).where(LoanRow.status == "defaulted").order_by(LoanRow.loan_id))
+             if loan.recoverable > 0]  # fmt: skip
+    queued = {row[0] for row in rows}
+    # A borrower's hardship request, late or not, until staff answer it.
+    asking = [loan_id for loan_id in awaiting_answer(db) if loan_id not in queued]
+    if asking:
+        borrowers = dict(db.execute(select(LoanRow.loan_id, LoanRow.borrower).where(LoanRow.loan_id.in_(asking))).all())
+        states = {s.loan_id: s for s in db.scalars(select(ServicingState).where(ServicingState.loan_id.in_(asking)))}
+        for loan_id in asking:
+            state = states.get(loan_id)
+            rows.append((loan_id, borrowers[loan_id], state.bucket if state else "current",
+                         state.days_past_due if state else 0, state.due_now if state else 0))  # fmt: skip
+    ids = [row[0] for row in rows]
+    notices = _notice_kinds(db, ids) if ids else {}
+    calls = last_statuses(db, default_intent_key(""), {default_intent_key(loan_id) for loan_id in ids}) if ids else {}
+    logs = actions_of(db, settings, ids, lambda: deadline_clock(settings), with_notes)
+    return [CollectionItemPublic(loan_id=loan_id, borrower=borrower, bucket=bucket, days_past_due=days, amount_owed=owed,
+                                 notices=notices.get(loan_id, []), default_status=calls.get(default_intent_key(loan_id)),
+                                 actions=logs.get(loan_id, []))
+            for loan_id, borrower, bucket, days, owed in rows]  # fmt: skip
 
 
 def notices_of(db: Session, wallet: str, limit: int = 100) -> list[NoticePublic]:

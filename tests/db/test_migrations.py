@@ -209,3 +209,28 @@ def test_loans_already_indexed_count_the_installments_they_settled_on_upgrade(da
             2, 1, str(amount - 109_016_811 - 370_351_485))
     migrate.downgrade(settings, "0033_role_grant_approvals")
     migrate.upgrade(settings)
+
+
+def test_scale_indexes_of_the_models_are_the_migrations(database_url, tmp_path):
+    """The indexes 0037 adds are declared on the models too (and no model index lacks a migration
+    on these tables), and intent keys compare in byte order on PostgreSQL, so prefixes are ranges."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from backend.db.models import Base
+
+    settings = make_settings(tmp_path, database_url=database_url)
+    migrate.upgrade(settings)
+    tables = {"chain_events", "chain_note_balances", "outbox_intents"}
+    with get_engine(settings).connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    index_diffs = [d for d in diffs if d[0] in ("add_index", "remove_index") and d[1].table.name in tables]
+    assert index_diffs == []
+    indexes = {i["name"]: i["column_names"] for t in tables for i in inspect(get_engine(settings)).get_indexes(t)}
+    assert indexes["ix_chain_note_balances_holder"] == ["holder", "loan_id"]
+    assert indexes["ix_chain_events_contract_event"] == ["contract", "event"]
+    assert indexes["ix_chain_events_block_timestamp"] == ["block_timestamp"]
+    key = next(c for c in inspect(get_engine(settings)).get_columns("outbox_intents") if c["name"] == "key")
+    assert getattr(key["type"], "collation", None) == ("C" if database_url.startswith("postgresql") else None)
+    migrate.downgrade(settings, "0036_rate_window_ends")
+    assert "ix_chain_events_contract_event" not in {i["name"] for i in inspect(get_engine(settings)).get_indexes("chain_events")}

@@ -336,3 +336,78 @@ def test_staff_do_not_keep_the_case_log_of_a_loan_their_own_person_borrowed(serv
         assert refused.status_code == 403 and "your own person" in refused.json()["detail"], refused.json()
     assert _log(settings, loan_id) == []
     assert client.post(url, json=body, headers=minted_bearer(settings, ADMIN)).status_code == 201  # another person
+
+
+def _queue_of(settings, first: int, n: int) -> None:
+    """`n` late loans, `n` defaulted ones still recovering and `n` whose borrower asked for help, from
+    loan `first` on; each with notices (some to investors) and markDefault attempts, the last failed
+    then retried under `default:{id}:2`."""
+    from backend.chain.models import Intent
+    from backend.chain.projection_models import LoanRow
+    from backend.servicing.models import ServicingNotice, ServicingState
+
+    with session_scope(settings) as session:
+        for loan_id in range(first, first + 3 * n):
+            borrower, kind = "0x" + f"{loan_id:040x}", ("late", "defaulted", "asking")[(loan_id - first) // n]
+            session.add(LoanRow(loan_id=loan_id, status="defaulted" if kind == "defaulted" else "active",
+                                borrower=borrower, underwriter=borrower, terms_hash="0x", agreement_hash="0x",
+                                decision_hash="0x", principal=10**9, apr_bps=1000, installments=12,
+                                installment_period=30 * DAY, installment_amount=10**8, funding_deadline=0,
+                                origination_fee_bps=0, recoverable=7 if kind == "defaulted" else 0, created_block=1,
+                                block_number=1, tx_hash="0x", log_index=0))  # fmt: skip
+            if kind == "late":
+                session.add(ServicingState(loan_id=loan_id, borrower=borrower, bucket="late_16_30", days_past_due=20,
+                                           installments_paid=0, due_now=5, payoff=9, next_due_date=0, defaultable_at=0,
+                                           as_of=0))  # fmt: skip
+            if kind == "asking":
+                session.add(CollectionAction(loan_id=loan_id, kind="hardship", actor=borrower, chain_time=0))
+            investor = "0x" + "ee" * 20
+            for installment, kind_, recipient in ((1, "due_soon", borrower), (2, "overdue", borrower),
+                                                  (2, "holder_late", investor), (3, "due_soon", borrower)):  # fmt: skip
+                session.add(ServicingNotice(loan_id=loan_id, borrower=borrower, recipient=recipient, installment=installment,
+                                            kind=kind_, due_date=0, amount=1, message=kind_))  # fmt: skip
+            if kind != "asking":
+                for key, status in ((default_intent_key(loan_id), "failed"), (f"{default_intent_key(loan_id)}:2", "sent")):
+                    session.add(Intent(key=key, contract="LoanBook", function="markDefault", args=[loan_id], status=status))
+
+
+def test_the_collections_queue_reads_a_fixed_number_of_statements_whatever_its_length(tmp_path, database_url):
+    """Notices, markDefault attempts and case logs are read for the whole queue at once; a loan's
+    attempts are its own (`default:1` is not `default:10`'s)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from backend.db import migrate
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, database_url=database_url, admin_wallets=[ADMIN.address], run_workers=False)
+    migrate.upgrade(settings)
+    client, staff = client_for(settings), minted_bearer(settings, ADMIN)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    def queue() -> tuple[list[dict], int]:
+        statements.clear()
+        event.listen(Engine, "before_cursor_execute", count)
+        try:
+            response = client.get("/api/v1/servicing/collections", headers=staff)
+        finally:
+            event.remove(Engine, "before_cursor_execute", count)
+        assert response.status_code == 200, response.text
+        return response.json(), len(statements)
+
+    _queue_of(settings, 1, 1)
+    small, few = queue()
+    assert [(i["loan_id"], i["bucket"]) for i in small] == [(1, "late_16_30"), (2, "defaulted"), (3, "current")]
+    assert [(i["notices"], i["default_status"]) for i in small] == [(["due_soon", "overdue"], "sent")] * 2 + [
+        (["due_soon", "overdue"], None)]
+    assert small[2]["actions"][0]["kind"] == "hardship"
+    _queue_of(settings, 10, 20)  # loans 10..69: 10 and 1 share a key prefix
+    large, many = queue()
+    assert len(large) == 63 and many == few
+    assert {i["loan_id"]: i["default_status"] for i in large}[1] == "sent"
+    with session_scope(settings) as session:
+        get_intent(session, "default:1:2").status = "failed"
+    assert {i["loan_id"]: i["default_status"] for i in queue()[0]}[1] == "failed"
