@@ -265,7 +265,7 @@ def _default_noticed(db: Session, loan_id: int, defaulted_at: int | None) -> Che
                 return CheckPublic(name="default_noticed", ok=True, detail=(
                     f"the borrower was told on {given:%Y-%m-%d} that installment {notice.installment} left the loan open "
                     "to default, as the platform's own record says: the notice was given before notices were "
-                    "audit-logged (migration 0037), so no audit entry proves its date"))  # fmt: skip
+                    "audit-logged (migration 0038), so no audit entry proves its date"))  # fmt: skip
         if entry is None:
             why.append(f"the default notice of installment {notice.installment} dated {notice.created_at:%Y-%m-%d} is "
                        "not in the audit log: no entry recomputes to it (written in or edited since it was given)")

@@ -90,7 +90,7 @@ def audit_payload(notice: ServicingNotice) -> dict:
             "created_at": format_timestamp(given)}  # fmt: skip
 
 
-AUDITED_AFTER = "notices_audited_after_id"  # meta: the highest notice id when notices began to be audit-logged (0037)
+AUDITED_AFTER = "notices_audited_after_id"  # meta: the highest notice id when notices began to be audit-logged (0038)
 
 
 def audited(db: Session, notice: ServicingNotice) -> bool:

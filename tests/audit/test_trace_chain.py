@@ -314,7 +314,7 @@ def test_default_noticed_needs_the_notice_in_the_audit_log_before_the_default(se
         session.merge(MetaEntry(key="notices_audited_after_id", value=str(session.scalar(select(func.max(ServicingNotice.id))))))
     with session_scope(settings) as session:
         ok, detail = _check(trace_loan(session, settings, loan_id), "default_noticed")
-    assert ok and "given before notices were audit-logged (migration 0037)" in detail, detail
+    assert ok and "given before notices were audit-logged (migration 0038)" in detail, detail
     with session_scope(settings) as session:
         session.merge(MetaEntry(key="notices_audited_after_id", value="0"))
 

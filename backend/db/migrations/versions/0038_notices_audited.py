@@ -3,15 +3,15 @@ that entry. Those given before have none and never can (an entry appended now wo
 the default, as a forgery's would): the highest notice id at the upgrade is kept in `meta`, and
 the trace judges notices up to it by their own row, saying so, instead of calling them forged.
 
-Revision ID: 0037_notices_audited
-Revises: 0036_rate_window_ends
+Revision ID: 0038_notices_audited
+Revises: 0037_scale_indexes
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0037_notices_audited"
-down_revision = "0036_rate_window_ends"
+revision = "0038_notices_audited"
+down_revision = "0037_scale_indexes"
 branch_labels = None
 depends_on = None
 
