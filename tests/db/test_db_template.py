@@ -34,7 +34,9 @@ def _rows(settings) -> dict:
     meta = MetaData()
     meta.reflect(get_engine(settings))
     with get_engine(settings).connect() as conn:
-        return {name: sorted(map(tuple, conn.execute(select(t)))) for name, t in meta.tables.items()}
+        rows = {name: sorted(map(tuple, conn.execute(select(t)))) for name, t in meta.tables.items()}
+    rows["meta"] = [row[:2] for row in rows["meta"]]  # (key, value): `updated_at` is the clock when each was made
+    return rows
 
 
 def _sqlite_dump(settings) -> list[str]:
