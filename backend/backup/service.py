@@ -71,7 +71,11 @@ from backend.identity.kyc.erasures import (
 
 FORMAT = 1
 # Tables a fresh migration seeds; a target holding only these seeds counts as empty.
-SEEDED = {"audit_head": lambda rows: len(rows) == 1 and rows[0]["seq"] == 0}
+SEEDED = {
+    "audit_head": lambda rows: len(rows) == 1 and rows[0]["seq"] == 0,
+    # migration 0038's cut-over of audit-logged notices: 0 on a database that never held one
+    "meta": lambda rows: all((r["key"], r["value"]) == ("notices_audited_after_id", "0") for r in rows),
+}
 Progress = Callable[[int], None]
 
 
