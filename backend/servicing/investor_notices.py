@@ -139,21 +139,26 @@ def tell_rule_matches(db: Session, now: int | None, decimals: Callable[[], int])
     facts = decision_facts(db, {loan.decision_hash for loan in loans})
     held = {(loan_id, holder): balance for loan_id, holder, balance in db.execute(
         select(NoteBalanceRow.loan_id, NoteBalanceRow.holder, NoteBalanceRow.balance).where(NoteBalanceRow.loan_id.in_(ids)))}  # fmt: skip
-    told_before = set(db.execute(select(ServicingNotice.loan_id, ServicingNotice.recipient).where(
-        ServicingNotice.kind == "loan_match", ServicingNotice.installment == 0, ServicingNotice.loan_id.in_(ids))).tuples())  # fmt: skip
+    told_before: dict[str, set[int]] = {}  # recipient -> loans it was told of
+    for loan_id, recipient in db.execute(select(ServicingNotice.loan_id, ServicingNotice.recipient).where(
+            ServicingNotice.kind == "loan_match", ServicingNotice.installment == 0, ServicingNotice.loan_id.in_(ids))):  # fmt: skip
+        told_before.setdefault(recipient, set()).add(loan_id)
     mandated = set(db.scalars(select(FundingMandateRow.wallet).where(FundingMandateRow.expiry > now,
                                                                      FundingMandateRow.status == MandateStatus.ACTIVE)))  # fmt: skip
+    grades = {loan.loan_id: facts[loan.decision_hash].grade if loan.decision_hash in facts else None for loan in loans}
+    admitted: dict[tuple, set[int]] = {}  # by filter: many rules share one, and the set is worked out once
     told = 0
     for rule in rules:
-        wallet = rule.wallet.lower()
-        for loan in loans:
-            grade = facts[loan.decision_hash].grade if loan.decision_hash in facts else None
-            if ((loan.loan_id, rule.wallet) in told_before or loan.borrower.lower() == wallet
-                    or (rule.min_apr_bps is not None and loan.apr_bps < rule.min_apr_bps)
-                    or (rule.max_installments is not None and loan.installments > rule.max_installments)
-                    or (rule.grades and grade not in rule.grades)
-                    or held.get((loan.loan_id, rule.wallet), 0) >= rule.per_loan):  # fmt: skip
+        wanted = (tuple(rule.grades or ()), rule.min_apr_bps, rule.max_installments)
+        if wanted not in admitted:
+            admitted[wanted] = {loan.loan_id for loan in loans if (not rule.grades or grades[loan.loan_id] in rule.grades)
+                                and (rule.min_apr_bps is None or loan.apr_bps >= rule.min_apr_bps)
+                                and (rule.max_installments is None or loan.installments <= rule.max_installments)}  # fmt: skip
+        new = admitted[wanted] - told_before.get(rule.wallet, set())  # a set difference: nothing new costs little
+        for loan in (loan for loan in loans if loan.loan_id in new) if new else ():
+            if loan.borrower.lower() == rule.wallet.lower() or held.get((loan.loan_id, rule.wallet), 0) >= rule.per_loan:
                 continue
+            grade = grades[loan.loan_id]
             d = decimals()
             act = (f"Your funding mandate lets the platform put up to {money(rule.per_loan, d)} in it from your wallet, "
                    "within the bounds you signed" if rule.wallet in mandated else
