@@ -6,7 +6,8 @@ disclosure`). The figures change only when the index
 moves (a new block), a servicing pass stores where the loans stand or gives a notice (the roll
 rates), or the minute turns (orders expire on the wall clock), so each API process keeps the last
 answer per database with the state it was read at, and reads that state first: a few indexed
-lookups. A stale answer is never served: any of those changes computes it again."""
+lookups. A stale answer is never served: any of those changes computes it again. The whole-book
+risk that every portfolio and market read prices with (`live_book_risk`) is kept the same way."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from backend.chain.indexer import CHECKPOINT
 from backend.chain.models import IndexerCheckpoint
 from backend.config import Settings
 from backend.disclosure import tape
+from backend.disclosure.reserve import BookRisk, book_risk
 from backend.disclosure.schemas import DisclosurePublic
 from backend.disclosure.service import platform_disclosure
 from backend.servicing.models import ServicingNotice, ServicingState
@@ -59,3 +61,11 @@ def live_disclosure(session: Session, settings: Settings) -> DisclosurePublic:
 def live_tape_csv(session: Session) -> str:
     """The loan tape as CSV, as the index and the last servicing pass stand now."""
     return _answer(session, "tape", lambda s: tape.tape_csv(tape.loan_tape(s)))
+
+
+def live_book_risk(session: Session) -> BookRisk:
+    """`book_risk` as the index and the last servicing pass stand now: every `GET /portfolio`,
+    `/market` and quote prices with it, and recomputing it re-reads the book and re-hashes every
+    active loan's decision (over a second at 10,000 loans), so it is computed once per state, its
+    decisions re-checked then, not per request. Callers only read it: it is shared."""
+    return _answer(session, "book_risk", book_risk)

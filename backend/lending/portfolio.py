@@ -33,7 +33,8 @@ from backend.chain.projection_models import (
 )
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
-from backend.disclosure.reserve import BookRisk, book_risk
+from backend.disclosure.live import live_book_risk
+from backend.disclosure.reserve import BookRisk
 from backend.errors import Conflict
 from backend.lending import earnings, statement
 from backend.lending.loans import DecisionFacts, decision_facts, refundable
@@ -180,7 +181,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     holdings += [(NoteBalanceRow(loan_id=loan.loan_id, holder=wallet, balance=0), loan)
                  for loan in db.scalars(select(LoanRow).where(LoanRow.loan_id.in_(left_behind)))]  # fmt: skip
     facts = decision_facts(db, {loan.decision_hash for _, loan in holdings})
-    risk = book_risk(db) if holdings else None
+    risk = live_book_risk(db) if holdings else None
     bidding = db.scalar(select(MarketBidRow.bid_id).where(MarketBidRow.bidder == wallet, MarketBidRow.status == "open"))
     now = deadline_clock(settings) if holdings or bidding else int(time.time())  # the chain's clock when it matters
     book = LoanBookWallet(settings, wallet) if holdings else None

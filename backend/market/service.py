@@ -24,7 +24,8 @@ from backend.chain.projection_models import (
 )
 from backend.chain.wallet_calls import WalletCall
 from backend.config import Settings
-from backend.disclosure.reserve import BookRisk, book_risk
+from backend.disclosure.live import live_book_risk
+from backend.disclosure.reserve import BookRisk
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.lending.loans import DecisionFacts, decision_facts
 from backend.lending.portfolio import bid_commitment
@@ -87,10 +88,11 @@ def _terms(row: MarketOrder, loan: LoanRow, value: int, fact: DecisionFacts | No
     }  # fmt: skip
 
 
-def _open_orders(db: Session, settings: Settings, model: type, loan_id: int | None) -> tuple[list[tuple], int]:
-    """Open, unexpired orders of one side, of active loans, each with its loan and decision facts;
-    and the latest block's time, which their yields are worked out at (a chain fact, so two reads
-    between blocks agree)."""
+def _open_orders(db: Session, settings: Settings, model: type, loan_id: int | None,
+                 limit: int | None = None) -> tuple[list[tuple], int]:  # fmt: skip
+    """Open, unexpired orders of one side, of active loans, each with its loan and decision facts,
+    the first `limit` by price (`_ranked`); and the latest block's time, which their yields are
+    worked out at (a chain fact, so two reads between blocks agree)."""
     query = (select(model, LoanRow).join(LoanRow, LoanRow.loan_id == model.loan_id)
              .where(model.status == "open", LoanRow.trading()))  # fmt: skip
     if loan_id is not None:
@@ -99,28 +101,26 @@ def _open_orders(db: Session, settings: Settings, model: type, loan_id: int | No
         return [], 0  # nothing open: no need to ask the chain for its clock
     block_time = chain_time(settings)
     # Live at the next block, which carries at least the wall clock (as `deadline_clock`).
-    pairs = list(db.execute(query.where(model.live_at(max(int(time.time()), block_time)))))
+    query = query.where(model.live_at(max(int(time.time()), block_time))).order_by(*_ranked(model))
+    pairs = list(db.execute(query.limit(limit)))  # ranked and cut in SQL: a page reads its orders only
     facts = decision_facts(db, {loan.decision_hash for _, loan in pairs})
     return [(row, loan, facts.get(loan.decision_hash)) for row, loan in pairs], block_time
 
 
-def _ranked(orders: list[tuple], cheapest_first: bool, id_of, limit: int | None) -> list[tuple]:
-    """The first `limit` orders by price, which is against the principal outstanding the notes stand
-    for whatever the loan (the cheapest, or the best paying, first; then the earliest), ranked
-    before anything costlier, such as a yield, is worked out for them."""
-    def key(order: tuple) -> tuple:
-        price = order[0].price_bps
-        return (price if cheapest_first else -price, id_of(order[0]))
-
-    return sorted(orders, key=key)[:limit]
+def _ranked(model: type) -> tuple:
+    """Orders by price, which is against the principal outstanding the notes stand for whatever the
+    loan (the cheapest listing, or the best paying bid, first; then the earliest), so a page of
+    them is ranked before anything costlier, such as a yield, is worked out."""
+    _, key, _, _ = SIDES[model]
+    return (model.price_bps.asc() if model is MarketListingRow else model.price_bps.desc()), getattr(model, key).asc()
 
 
 def open_listings(db: Session, settings: Settings, loan_id: int | None = None, limit: int | None = None) -> list[ListingPublic]:
     """Open listings of active loans, cheapest against outstanding principal first."""
-    orders, now = _open_orders(db, settings, MarketListingRow, loan_id)
-    risk = book_risk(db) if orders else None
+    orders, now = _open_orders(db, settings, MarketListingRow, loan_id, limit)
+    risk = live_book_risk(db) if orders else None
     listings = []
-    for row, loan, fact in _ranked(orders, True, lambda r: r.listing_id, limit):
+    for row, loan, fact in orders:
         cost = pricing.cost(row.notes_left, row.price_bps, loan)
         listings.append(ListingPublic(listing_id=row.listing_id, seller=row.seller, notes_listed=row.notes_listed,
                                       cost=cost, **_terms(row, loan, cost, fact, risk, now)))  # fmt: skip
@@ -129,10 +129,10 @@ def open_listings(db: Session, settings: Settings, loan_id: int | None = None, l
 
 def open_bids(db: Session, settings: Settings, loan_id: int | None = None, limit: int | None = None) -> list[BidPublic]:
     """Open bids for notes of active loans, the best paying against outstanding principal first."""
-    orders, now = _open_orders(db, settings, MarketBidRow, loan_id)
-    risk = book_risk(db) if orders else None
+    orders, now = _open_orders(db, settings, MarketBidRow, loan_id, limit)
+    risk = live_book_risk(db) if orders else None
     bids = []
-    for row, loan, fact in _ranked(orders, False, lambda r: r.bid_id, limit):
+    for row, loan, fact in orders:
         proceeds = pricing.proceeds(row.notes_left, row.price_bps, loan)
         bids.append(BidPublic(bid_id=row.bid_id, bidder=row.bidder, notes_bid=row.notes_bid, proceeds=proceeds,
                               **_terms(row, loan, proceeds, fact, risk, now)))  # fmt: skip
@@ -151,7 +151,7 @@ def quote(db: Session, settings: Settings, loan_id: int, notes: int, price_bps: 
     fact = decision_facts(db, {loan.decision_hash}).get(loan.decision_hash)
     return QuotePublic(loan_id=loan_id, notes=notes, price_bps=price_bps, cost=cost,
                        proceeds=pricing.proceeds(notes, price_bps, loan),
-                       **_value(loan, fact, book_risk(db), notes, cost,
+                       **_value(loan, fact, live_book_risk(db), notes, cost,
                                 chain_time(settings)))  # fmt: skip
 
 
@@ -443,7 +443,7 @@ def plan_exit(db: Session, settings: Settings, wallet: str, request: ExitCreate)
     takers = [o for o in orders if o[0].bidder != market.wallet and makers.may_receive(o[0].bidder, loan)]
     committed: Counter[str] = Counter()  # what the sells planned before take from each bidder
     sells, bid_ids, sold, paid = [], [], 0, 0
-    for row, *_ in _ranked(takers, False, lambda r: r.bid_id, None):
+    for row, *_ in takers:  # best paying first, as `_open_orders` ranks them
         notes = min(row.notes_left, wanted - sold)
         if notes == 0:
             break

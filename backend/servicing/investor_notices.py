@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, literal, select
+from sqlalchemy import ColumnElement, and_, exists, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from backend.chain.loan_book import deadline_clock
@@ -119,34 +119,69 @@ def _give(db: Session, kind: str, installment: int, loan: LoanRow, holder: str, 
 
 def tell_rule_matches(db: Session, now: int | None, decimals: Callable[[], int]) -> int:
     """Tell each investor with a standing instruction of every open loan it matches, once per loan
-    (`loan_match`); returns how many were told."""
+    (`loan_match`); returns how many were told. The rules are matched in memory against one read
+    of the open loans, their grades, their holders and the matches told before (what `matching`
+    admits, rule by rule): a pass costs the same few queries however many rules and loans, and
+    words only the notices not given yet."""
     # lending reads servicing (a loan's position), so lending is imported here, at call time
     from backend.lending.loans import decision_facts
-    from backend.lending.mandates import active_mandate
-    from backend.lending.models import InvestmentRule
-    from backend.lending.rules import matching
+    from backend.lending.models import FundingMandateRow, InvestmentRule, MandateStatus
 
     rules = list(db.scalars(select(InvestmentRule)))
     if not rules or now is None:
         return 0
+    loans = [loan for loan in db.scalars(select(LoanRow).where(LoanRow.status == "funding", LoanRow.funding_deadline > now)
+                                         .order_by(LoanRow.funding_deadline, LoanRow.loan_id))
+             if loan.principal > loan.funded]  # fmt: skip
+    if not loans:
+        return 0
+    ids = [loan.loan_id for loan in loans]
+    facts = decision_facts(db, {loan.decision_hash for loan in loans})
+    held = {(loan_id, holder): balance for loan_id, holder, balance in db.execute(
+        select(NoteBalanceRow.loan_id, NoteBalanceRow.holder, NoteBalanceRow.balance).where(NoteBalanceRow.loan_id.in_(ids)))}  # fmt: skip
+    told_before: dict[str, set[int]] = {}  # recipient -> loans it was told of
+    for loan_id, recipient in db.execute(select(ServicingNotice.loan_id, ServicingNotice.recipient).where(
+            ServicingNotice.kind == "loan_match", ServicingNotice.installment == 0, ServicingNotice.loan_id.in_(ids))):  # fmt: skip
+        told_before.setdefault(recipient, set()).add(loan_id)
+    mandated = set(db.scalars(select(FundingMandateRow.wallet).where(FundingMandateRow.expiry > now,
+                                                                     FundingMandateRow.status == MandateStatus.ACTIVE)))  # fmt: skip
+    grades = {loan.loan_id: facts[loan.decision_hash].grade if loan.decision_hash in facts else None for loan in loans}
+    admitted: dict[tuple, set[int]] = {}  # by filter: many rules share one, and the set is worked out once
     told = 0
     for rule in rules:
-        loans = matching(db, rule, now)
-        facts = decision_facts(db, {loan.decision_hash for loan in loans})
-        mandated = loans and active_mandate(db, rule.wallet, now) is not None
-        for loan in loans:
-            grade = facts[loan.decision_hash].grade if loan.decision_hash in facts else "unrated"
+        wanted = (tuple(rule.grades or ()), rule.min_apr_bps, rule.max_installments)
+        if wanted not in admitted:
+            admitted[wanted] = {loan.loan_id for loan in loans if (not rule.grades or grades[loan.loan_id] in rule.grades)
+                                and (rule.min_apr_bps is None or loan.apr_bps >= rule.min_apr_bps)
+                                and (rule.max_installments is None or loan.installments <= rule.max_installments)}  # fmt: skip
+        new = admitted[wanted] - told_before.get(rule.wallet, set())  # a set difference: nothing new costs little
+        for loan in (loan for loan in loans if loan.loan_id in new) if new else ():
+            if loan.borrower.lower() == rule.wallet.lower() or held.get((loan.loan_id, rule.wallet), 0) >= rule.per_loan:
+                continue
+            grade = grades[loan.loan_id]
             d = decimals()
             act = (f"Your funding mandate lets the platform put up to {money(rule.per_loan, d)} in it from your wallet, "
-                   "within the bounds you signed" if mandated else
+                   "within the bounds you signed" if rule.wallet in mandated else
                    f"Choose \"Fund my matches\" to put {money(rule.per_loan, d)} in it from your wallet")  # fmt: skip
-            message = (f"Loan {loan.loan_id} matches your standing instruction: grade {grade}, "
+            message = (f"Loan {loan.loan_id} matches your standing instruction: grade {grade or 'unrated'}, "
                        f"{loan.apr_bps / 100:.2f}% APR, {loan.installments} installments, "
                        f"{money(loan.principal - loan.funded, d)} still to fund until {day(loan.funding_deadline)}. "
                        f"{act}.")  # fmt: skip
             told += add_notice(db, loan, 0, "loan_match", loan.funding_deadline, rule.per_loan, message,
                                recipient=rule.wallet)  # fmt: skip
     return told
+
+
+# Per database, the `chain_events.id` up to which every MandateUsed event had its notice when a pass
+# began, and the event row at it: a pass reads only the events after it, not every one ever (the
+# first pass of a process reads them all once). The index only appends; a reorg or a restore that
+# rewrote the rows up to the mark changes that row (its block hash), and the mark is dropped.
+_mandates_told: dict[str, tuple[int, tuple | None]] = {}
+
+
+def _anchor(db: Session, mark: int) -> tuple | None:
+    return db.execute(select(ChainEvent.id, ChainEvent.block_hash, ChainEvent.tx_hash, ChainEvent.log_index)
+                      .where(ChainEvent.id <= mark).order_by(ChainEvent.id.desc()).limit(1)).tuples().first()  # fmt: skip
 
 
 def tell_mandate_fundings(db: Session, decimals: Callable[[], int]) -> int:
@@ -158,8 +193,19 @@ def tell_mandate_fundings(db: Session, decimals: Callable[[], int]) -> int:
     told_before = exists().where(ServicingNotice.loan_id == ChainEvent.args["loanId"].as_integer(),
                                  ServicingNotice.kind == "mandate_funded", ServicingNotice.installment == 0,
                                  ServicingNotice.recipient == ChainEvent.args["investor"].as_string())  # fmt: skip
-    events = list(db.scalars(select(ChainEvent).where(ChainEvent.contract == "FundingAgent", ChainEvent.event == "MandateUsed",
+    # Only events past the mark (the primary key's range): read first, so an event the indexer
+    # commits meanwhile is left for the next pass rather than skipped.
+    key, newest = str(db.get_bind().url), db.scalar(select(func.max(ChainEvent.id))) or 0
+    mark, anchor = _mandates_told.get(key, (0, None))
+    if mark and (mark > newest or _anchor(db, mark) != anchor):
+        mark = 0
+    events = list(db.scalars(select(ChainEvent).where(ChainEvent.id > mark, ChainEvent.id <= newest,
+                                                      ChainEvent.contract == "FundingAgent", ChainEvent.event == "MandateUsed",
                                                       ~told_before).order_by(ChainEvent.block_number, ChainEvent.log_index)))  # fmt: skip
+    # Every event below the first one untold had its notice committed before this pass, whatever
+    # becomes of the pass; the untold ones (a loan not indexed yet among them) are read again.
+    mark = min((ev.id for ev in events), default=newest + 1) - 1
+    _mandates_told[key] = (mark, _anchor(db, mark) if mark else None)
     told = 0
     for ev in events:
         loan = db.get(LoanRow, int(ev.args["loanId"]))
