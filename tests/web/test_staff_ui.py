@@ -115,12 +115,12 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     _wait(consistent, "a consistent trace")
     expect(page.locator("#ops-status")).to_contain_text("All parts up; chain block ")  # the platform's own state
     expect(page.locator("#ops-status")).to_contain_text("workers ok")
-    expect(page.locator("#trace-checks li")).to_have_count(11)
+    expect(page.locator("#trace-checks li")).to_have_count(12)  # attestation_matches_chain joined the loan trace
     expect(page.locator("#trace-checks")).not_to_contain_text("FAIL")
     created = page.locator("#trace-events li").first
     expect(created).to_contain_text(f"LoanBook.LoanCreated(loanId={loan_id}")
     assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]  # the terms JSON wraps
-    expect(page.locator("#trace-checks")).to_contain_text(re.compile(r"borrower attested: KYC level 2 until \d{4}-\d\d-\d\d"))
+    expect(page.locator("#trace-checks")).to_contain_text(re.compile(r"borrower attested: KYCRegistry at block \d+: level 2 until \d{4}-\d\d-\d\d"))
     page.fill("#trace-what", borrower.address)  # the same borrower, seen as an address
     page.click("#trace")
     expect(page.locator("#trace-result")).to_contain_text(f"{borrower.address}: KYC level 2 on-chain; borrower in loans {loan_id};")
