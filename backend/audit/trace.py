@@ -28,6 +28,8 @@ from backend.anchoring.documents import by_hash, document_hash
 from backend.anchoring.verification import verify_cid
 from backend.audit import ledger as money
 from backend.audit.address_chain import address_checks
+from backend.audit.integrity import parse_recorded_at
+from backend.audit.log import recompute
 from backend.audit.models import AuditEntry
 from backend.audit.schemas import (
     AddressTracePublic,
@@ -270,7 +272,11 @@ def _default_noticed(db: Session, loan_id: int, defaulted_at: int | None) -> Che
             why.append(f"the default notice of installment {notice.installment} dated {notice.created_at:%Y-%m-%d} is "
                        "not in the audit log: no entry recomputes to it (written in or edited since it was given)")
             continue
-        recorded = datetime.strptime(entry.recorded_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        recorded = parse_recorded_at(entry.recorded_at)
+        if recorded is None or recompute(entry) != entry.entry_hash:  # its time is only as good as its hash
+            why.append(f"the audit entry {entry.seq} of the default notice of installment {notice.installment} does not "
+                       "recompute to its own hash: edited since it was appended (`loanchain audit verify` names it)")
+            continue
         if defaulted_at is not None and recorded.timestamp() >= defaulted_at:
             why.append(f"the default notice of installment {notice.installment} was recorded (audit entry {entry.seq}, "
                        f"{entry.recorded_at}) after the default, declared at "

@@ -14,6 +14,7 @@ from web3 import Web3
 from backend.anchoring.batcher import batcher_step
 from backend.audit import log as audit_log
 from backend.audit import trace as trace_module
+from backend.audit.models import AuditEntry
 from backend.audit.trace import trace_loan, trace_tx
 from backend.chain.deploy import deployed_addresses
 from backend.chain.indexer import CHECKPOINT, Indexer, undo_after
@@ -330,6 +331,14 @@ def test_default_noticed_needs_the_notice_in_the_audit_log_before_the_default(se
 
     ok, detail = noticed(through_add_notice)
     assert ok and "installment 1 left the loan open to default (audit entry" in detail, detail
+    with session_scope(settings) as session:  # the entry's time moved back: it no longer recomputes to its hash
+        latest = select(AuditEntry).where(AuditEntry.action == "notice.default").order_by(AuditEntry.seq.desc()).limit(1)
+        entry = session.scalars(latest).one()
+        saved, entry.recorded_at = entry.recorded_at, "2000-01-01T00:00:00.000000Z"
+    with session_scope(settings) as session:
+        ok, detail = _check(trace_loan(session, settings, loan_id), "default_noticed")
+        session.scalars(latest).one().recorded_at = saved
+    assert not ok and "does not recompute to its own hash" in detail, detail
     with session_scope(settings) as session:  # redating the honest notice breaks its link to the entry
         session.execute(update(ServicingNotice).where(ServicingNotice.loan_id == loan_id)
                         .values(created_at=datetime.fromtimestamp(threshold, UTC) - timedelta(days=30)))
