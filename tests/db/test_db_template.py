@@ -4,6 +4,7 @@ only taken for an empty database."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import pytest
@@ -42,7 +43,8 @@ def _rows(settings) -> dict:
 def _sqlite_dump(settings) -> list[str]:
     path = settings.database_url.split("///", 1)[1]
     with sqlite3.connect(path) as conn:
-        return list(conn.iterdump())
+        # a meta row's updated_at is the clock when it was made (migration 0038 seeds one)
+        return [re.sub(r"""^(INSERT INTO "meta" VALUES\('[^']*','[^']*'),'[^']*'\);$""", r"\1);", line) for line in conn.iterdump()]
 
 
 @pytest.mark.real_migrations  # the reference side must run every migration
