@@ -26,7 +26,7 @@ from backend.chain.projection_models import LoanRow
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
 from backend.lending.autopay import KEY_PREFIX, mandate_of, short_message
-from backend.lending.mandates import still_active
+from backend.lending.mandates import any_active, queue_under_active
 from backend.lending.models import MandateStatus, RepaymentMandateRow
 from backend.servicing.notices import add_notice, day, money
 
@@ -82,23 +82,15 @@ def _tell_short(db: Session, loan: LoanRow, due: int, due_date: int, decimals: i
 
 def pay_by_mandates(db: Session, settings: Settings) -> list[Payment]:
     """Queue a `payWithMandate` for every installment the active mandates call for; those queued."""
-    if db.scalar(select(RepaymentMandateRow.mandate_hash).where(RepaymentMandateRow.status == MandateStatus.ACTIVE)
-                 .limit(1)) is None:  # fmt: skip
+    if not any_active(db, RepaymentMandateRow) or waits_for_index(db, KEY_PREFIX):
         return []
-    if waits_for_index(db, KEY_PREFIX):
-        return []
-    payments = plan_payments(db, settings, deadline_clock(settings))[: settings.mandate_keeper_max_per_pass]
-    # The plan asked the chain for seconds: a mandate withdrawn meanwhile is used no more.
-    rows = still_active(db, RepaymentMandateRow, {payment.mandate_hash for payment in payments})
-    queued = []
-    for payment in payments:
-        row = rows.get(payment.mandate_hash)
-        if row is None:
-            continue
+
+    def queue(row: RepaymentMandateRow, payment: Payment) -> None:
         enqueue(db, key=payment.key, contract="RepaymentAgent", function="payWithMandate",
                 args=[list(mandate_of(row).as_tuple()), row.signature], settings=settings)  # fmt: skip
         audit.record(db, actor="mandate-keeper", action="autopay.pay", subject=f"loan:{payment.loan_id}",
                      payload={"mandate_hash": payment.mandate_hash, "amount": payment.amount, "due_date": payment.due_date})  # fmt: skip
-        queued.append(payment)
-    return queued
+
+    payments = plan_payments(db, settings, deadline_clock(settings))[: settings.mandate_keeper_max_per_pass]
+    return queue_under_active(db, RepaymentMandateRow, payments, queue)
 

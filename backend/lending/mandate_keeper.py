@@ -44,7 +44,7 @@ from backend.chain.outbox import enqueue
 from backend.chain.projection_models import LoanRow, NoteBalanceRow
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
-from backend.lending.mandates import FUNDING_KEY_PREFIX, mandate_of, still_active
+from backend.lending.mandates import FUNDING_KEY_PREFIX, any_active, mandate_of, queue_under_active
 from backend.lending.models import FundingMandateRow, InvestmentRule, MandateStatus
 from backend.lending.rules import matching
 
@@ -130,26 +130,18 @@ def index_is_stale(db: Session) -> bool:
 
 def fund_by_mandates(db: Session, settings: Settings) -> list[Funding]:
     """Queue a `fundWithMandate` for every funding the active mandates call for; those queued."""
-    if db.scalar(select(FundingMandateRow.mandate_hash).where(FundingMandateRow.status == MandateStatus.ACTIVE)
-                 .limit(1)) is None:  # fmt: skip
-        return []  # no mandate: no need to ask the chain anything
-    if index_is_stale(db) or fm.book_paused(settings):
+    if not any_active(db, FundingMandateRow) or index_is_stale(db) or fm.book_paused(settings):
         return []
-    fundings = plan_fundings(db, settings, deadline_clock(settings))[: settings.mandate_keeper_max_per_pass]
-    # The plan asked the chain for seconds: a mandate withdrawn meanwhile is used no more.
-    rows = still_active(db, FundingMandateRow, {funding.mandate_hash for funding in fundings})
-    queued = []
-    for funding in fundings:
-        row = rows.get(funding.mandate_hash)
-        if row is None:
-            continue
+
+    def queue(row: FundingMandateRow, funding: Funding) -> None:
         enqueue(db, key=funding.key, contract="FundingAgent", function="fundWithMandate",
                 args=[funding.loan_id, funding.amount, list(mandate_of(row).as_tuple()), row.signature],
                 settings=settings)  # fmt: skip
         audit.record(db, actor="mandate-keeper", action="mandate.fund", subject=f"loan:{funding.loan_id}",
                      payload={"mandate_hash": funding.mandate_hash, "wallet": funding.wallet, "amount": funding.amount})  # fmt: skip
-        queued.append(funding)
-    return queued
+
+    fundings = plan_fundings(db, settings, deadline_clock(settings))[: settings.mandate_keeper_max_per_pass]
+    return queue_under_active(db, FundingMandateRow, fundings, queue)
 
 
 def _mandate_events(db: Session, event: str, mandate_hash: str) -> list[ChainEvent]:
@@ -195,22 +187,16 @@ def release_refunded(db: Session, settings: Settings) -> list[Release]:
     """Queue a `releaseFunding` for what each active mandate funded into a loan since cancelled and
     refunded; those queued. Anyone may release (the agent checks the loan and the notes itself): the
     platform's signer pays the gas so the investor's budget is whole again."""
-    if db.scalar(select(FundingMandateRow.mandate_hash).where(FundingMandateRow.status == MandateStatus.ACTIVE)
-                 .limit(1)) is None:  # fmt: skip
+    if not any_active(db, FundingMandateRow):
         return []
-    releases = plan_releases(db, deadline_clock(settings))
-    rows = still_active(db, FundingMandateRow, {release.mandate_hash for release in releases})
-    queued = []
-    for release in releases:
-        row = rows.get(release.mandate_hash)
-        if row is None:
-            continue
+
+    def queue(row: FundingMandateRow, release: Release) -> None:
         enqueue(db, key=release.key, contract="FundingAgent", function="releaseFunding",
                 args=[list(mandate_of(row).as_tuple()), release.loan_id], settings=settings)  # fmt: skip
         audit.record(db, actor="mandate-keeper", action="mandate.release", subject=f"loan:{release.loan_id}",
                      payload={"mandate_hash": release.mandate_hash, "wallet": release.wallet, "amount": release.amount})  # fmt: skip
-        queued.append(release)
-    return queued
+
+    return queue_under_active(db, FundingMandateRow, plan_releases(db, deadline_clock(settings)), queue)
 
 
 def mandate_keeper_step(settings: Settings) -> int:

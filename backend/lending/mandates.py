@@ -15,8 +15,9 @@ makes the agent refuse it whoever asks."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -76,6 +77,24 @@ def still_active(db: Session, row_type: type, mandate_hashes: set[str]) -> dict[
     query = (select(row_type).where(row_type.mandate_hash.in_(sorted(mandate_hashes)), row_type.status == MandateStatus.ACTIVE)
              .order_by(row_type.mandate_hash))  # fmt: skip
     return {row.mandate_hash: row for row in db.scalars(for_update(db, query, row_type))}
+
+
+P = TypeVar("P")  # a planned call under a mandate: it has `mandate_hash`
+
+
+def any_active(db: Session, row_type: type) -> bool:
+    """Whether any mandate of the kind is active: with none, a keeper need not ask the chain anything."""
+    return db.scalar(select(row_type.mandate_hash).where(row_type.status == MandateStatus.ACTIVE).limit(1)) is not None
+
+
+def queue_under_active(db: Session, row_type: type, planned: list[P], queue: Callable[[Any, P], None]) -> list[P]:
+    """`queue(mandate row, item)` for each planned item whose mandate is still active when re-read
+    (`still_active`: the plan asked the chain for seconds, in which a withdrawal may commit); those queued."""
+    rows = still_active(db, row_type, {item.mandate_hash for item in planned})
+    queued = [item for item in planned if item.mandate_hash in rows]
+    for item in queued:
+        queue(rows[item.mandate_hash], item)
+    return queued
 
 
 def left_to_fund(db: Session, settings: Settings, wallet: str, now: int) -> int:
