@@ -187,11 +187,11 @@ async function showRelease(loanId) {
 
 // A borrower's own loan statement: the totals said on the page, the lines downloaded as CSV.
 async function downloadLoanStatement(loanId) {
+  await downloadCsv(`/api/v1/loans/${loanId}/statement.csv`, `loanchain-loan-${loanId}-statement.csv`);  // first: close to the click
   const s = await api(`/api/v1/loans/${loanId}/statement`);
   const owed = s.closing_recoverable > 0 ? `; still owed after the default ${money(s.closing_recoverable)}` : "";
   say(`Loan ${loanId}: received ${money(s.received)}, paid ${money(s.paid)} (interest ${money(s.interest_paid)}, `
     + `principal ${money(s.principal_paid)}, late fees ${money(s.late_fee_paid)}); balance ${money(s.closing_principal)}${owed}.`);
-  await downloadCsv(`/api/v1/loans/${loanId}/statement.csv`, `loanchain-loan-${loanId}-statement.csv`);
 }
 
 // What the user agrees to before an action moves money out of its wallet, in tokens. Payout,

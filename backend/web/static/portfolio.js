@@ -220,6 +220,10 @@ export async function downloadStatement(event) {
   event.preventDefault();
   const year = new FormData(event.target).get("year");
   const query = year === "all" ? "" : `?year=${year}`;
+  const part = event.submitter?.value === "earnings" ? "earnings" : "statement";
+  // The file first, close to the click: a browser may hold back a download that starts long after
+  // the user's gesture (several downloads on one page), and the summary can wait a request.
+  await downloadCsv(`/api/v1/portfolio/${part}.csv${query}`, `loanchain-${part}-${year}.csv`);
   const s = await api(`/api/v1/portfolio/statement${query}`);
   showStatementYears(s.years);  // every year with a movement, whatever the period asked
   const e = s.earnings;
@@ -228,6 +232,4 @@ export async function downloadStatement(event) {
     + `Earned: interest ${money(e.interest)}, late fees ${money(e.late_fees)}, principal back ${money(e.principal)}, `
     + `reserve cover ${money(e.cover)}, recovered ${money(e.recovered)}, written off ${money(e.written_off)}, `
     + `trading ${money(e.market_result)}; net return ${money(e.net_return)}`;
-  const part = event.submitter?.value === "earnings" ? "earnings" : "statement";
-  await downloadCsv(`/api/v1/portfolio/${part}.csv${query}`, `loanchain-${part}-${year}.csv`);
 }
