@@ -123,17 +123,40 @@ def contracts(deployment, w3, artifacts):
     }
 
 
+def quiet_revert(url: str, snap: str) -> None:
+    """evm_revert with nothing being mined meanwhile. Anvil mines in the background, and a block
+    mined while a revert runs leaves the chain with a hole (the revert's block numbers gone, the new
+    block on top): every later test that indexes the session chain then fails on a missing block.
+    A test's background workers or browser wallet may still have sent something as it ends, so
+    mining stops, the pool is emptied and the head left to settle before the revert."""
+    rpc_call(url, "evm_setAutomine", [False])
+    try:
+        rpc_call(url, "anvil_dropAllTransactions")
+        head, deadline = None, time.monotonic() + 10
+        while (now := rpc_call(url, "eth_blockNumber")) != head and time.monotonic() < deadline:
+            head = now
+            time.sleep(0.02)
+        assert rpc_call(url, "evm_revert", [snap]) is True
+        rpc_call(url, "anvil_dropAllTransactions")  # what arrived after the revert belongs to no test
+    finally:
+        rpc_call(url, "evm_setAutomine", [True])
+    head = rpc_call(url, "eth_getBlockByNumber", ["latest", False])
+    below = rpc_call(url, "eth_getBlockByNumber", [hex(max(int(head["number"], 16) - 1, 0)), False])
+    assert below is not None and (head["number"] == "0x0" or below["hash"] == head["parentHash"]), "a hole under the head"
+
+
 @pytest.fixture
 def snapshot(anvil, chain_settings) -> Iterator[None]:
     """Reverts the chain to where it was before the test, its clock kept with the wall clock."""
-    snap = rpc_call(chain_settings.rpc_url, "evm_snapshot")
+    url = chain_settings.rpc_url
+    snap = rpc_call(url, "evm_snapshot")
     # A revert takes Anvil's clock back to the snapshot's block time; a live chain's follows the
     # wall clock, which `audit verify` holds entry times against (an entry is not after its anchor).
     latest = int(rpc_call(chain_settings.rpc_url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
     rpc_call(chain_settings.rpc_url, "evm_setTime", [max(int(time.time()), latest)])
     rpc_call(chain_settings.rpc_url, "evm_mine")  # so the latest block, what tests read as "now", has that time
     yield
-    assert rpc_call(chain_settings.rpc_url, "evm_revert", [snap]) is True
+    quiet_revert(url, snap)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from backend.config import Settings
 from backend.workers.registry import build_worker, worker_names
@@ -30,9 +31,13 @@ class BackgroundWorkers:
 
     def stop(self, timeout: float = 30.0) -> None:
         self.stop_event.set()
+        deadline = time.monotonic() + timeout
         for thread in self.threads:
-            thread.join(timeout)
-        self.threads.clear()
+            thread.join(max(0.0, deadline - time.monotonic()))
+        # One still in a round past the timeout stays listed, so `alive()` names it.
+        self.threads = [t for t in self.threads if t.is_alive()]
+        if self.threads:
+            log.warning("background workers still running after %.0f s: %s", timeout, ", ".join(self.alive()))
 
     def alive(self) -> list[str]:
         return [t.name for t in self.threads if t.is_alive()]

@@ -97,7 +97,11 @@ def server(ui_settings) -> Iterator[Server]:
         time.sleep(0.1)
     yield Server(url, ui_settings)
     uv.should_exit = True
-    thread.join(timeout=30)
+    thread.join(timeout=120)
+    # Its workers must be stopped before the chain is reverted: one still sending would land a
+    # transaction in the next test's chain.
+    workers = getattr(app.state, "background_workers", None)
+    assert not thread.is_alive() and not (workers and workers.alive()), "the API or its workers did not stop"
 
 
 @pytest.fixture
