@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     deployer_password: SecretStr | None = None
     deployer_password_file: Path | None = None
     confirmations: int = 0  # blocks on top before the outbox and the indexer trust a block
+    # The ERC-20 loans are made in, off a local chain (where MockStablecoin is deployed instead).
+    loan_token_address: str | None = None
 
     # --- outbox and indexer (backend/chain/outbox.py, indexer.py) ---------------------------
     outbox_poll_interval: float = 0.5  # seconds between sender rounds when idle

@@ -45,6 +45,7 @@ class ContractSpec:
     name: str
     args: Callable[[DeployContext], list[Any]] = lambda ctx: []
     local_only: bool = False
+    external_setting: str | None = None  # off a local chain: the setting naming the contract in its place
     bound_to: str | None = None  # a later contract this one is bound to for good (set once, after both deploy)
 
 
@@ -114,6 +115,21 @@ def _bound_one_redeploys(ctx: DeployContext, manifest: dict, plan: list[Contract
     return not _reusable(ctx.w3, manifest["contracts"].get(bound.name), fp)
 
 
+def _external_address(w3: Web3, settings: Settings, spec: ContractSpec, chain_id: int) -> str:
+    """The contract standing in for a local-only one (the real loan token for MockStablecoin)."""
+    setting = spec.external_setting
+    value = getattr(settings, setting, None) if setting else None
+    env = f"LOANCHAIN_{setting.upper()}" if setting else None
+    if not value:
+        raise DeploymentError(f"{spec.name} is local-only: on chain {chain_id} set {env} to the contract in its place")
+    if not Web3.is_address(value):
+        raise DeploymentError(f"{env} is not an address: {value!r}")
+    address = Web3.to_checksum_address(value)
+    if not w3.eth.get_code(address):
+        raise DeploymentError(f"{env}: no contract at {address} on chain {chain_id}")
+    return address
+
+
 def deploy_all(settings: Settings, plan: list[ContractSpec] | None = None, wiring: list[WiringStep] | None = None) -> DeployReport:
     from backend.chain import deploy_plan
 
@@ -129,10 +145,7 @@ def deploy_all(settings: Settings, plan: list[ContractSpec] | None = None, wirin
 
     for spec in plan:
         if spec.local_only and not settings.is_local_chain:
-            external = getattr(settings, f"{spec.name.lower()}_address", None)
-            if not external:
-                raise DeploymentError(f"{spec.name} is local-only; configure its address for chain {chain_id}")
-            ctx.addresses[spec.name] = Web3.to_checksum_address(external)
+            ctx.addresses[spec.name] = _external_address(w3, settings, spec, chain_id)
             continue
         artifact = load_artifact(settings, spec.name)
         args = spec.args(ctx)

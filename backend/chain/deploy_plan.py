@@ -65,7 +65,7 @@ def _anchorer(ctx: DeployContext) -> str:
 
 
 CONTRACTS: list[ContractSpec] = [
-    ContractSpec("MockStablecoin", local_only=True),
+    ContractSpec("MockStablecoin", local_only=True, external_setting="loan_token_address"),
     ContractSpec("DocumentAnchor", args=lambda ctx: [ctx.deployer.address]),
     ContractSpec("KYCRegistry", args=lambda ctx: [ctx.deployer.address]),
     # Bound to its LoanBook once and for good (`setLoanBook`), so it follows LoanBook: a new LoanBook

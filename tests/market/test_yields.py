@@ -16,7 +16,7 @@ from backend.market.yields import expected_flows, expected_yield, fair_value, re
 DAY, UNIT = 86_400, 10**6
 START = 1_800_000_000
 PRINCIPAL, APR, PERIOD, N = 12_000 * UNIT, 1_200, 30 * DAY, 12
-RATE = (1 + APR / 10_000 * PERIOD / (365 * DAY)) ** (365 * DAY / PERIOD) - 1  # 12% APR, 30-day periods: 12.67%
+RATE = (1 + APR / 10_000 * PERIOD / (365 * DAY)) ** (365 * DAY / PERIOD) - 1  # 12% APR, 30-day periods: 12.68%
 
 
 def _loan(paid: int = 0) -> LoanRow:
