@@ -124,7 +124,8 @@ def verify_report_command(
 
     settings = get_settings()
     with cli_errors(), session_scope(settings) as session:
-        data = file.read_bytes() if file else report_document(session, settings, check_period(period))[1]
+        check_period(period)  # with --file too: the period is printed and asked of the node
+        data = file.read_bytes() if file else report_document(session, settings, period)[1]
         binding = verify_report(session, settings, period, data, rpc_url=rpc_url, from_block=from_block)
     if json_out:
         print_json(binding.model_dump(mode="json"))
