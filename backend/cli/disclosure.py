@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from backend.cli.output import cli_errors, console, iso_day, print_json
+from backend.cli.output import cli_errors, console, iso_day, plain, print_json
 from backend.config import get_settings
 
 app = typer.Typer(help="Public platform figures and the monthly disclosure reports.")
@@ -131,10 +131,11 @@ def verify_report_command(
         print_json(binding.model_dump(mode="json"))
     else:
         colour = {"bound": "green", "replaced": "red"}.get(binding.status, "yellow")
-        console.print(f"[{colour}]{binding.status}[/] {period} report {binding.doc_hash}: {binding.reason}")
+        console.print(f"[{colour}]{binding.status}[/] {period} report {plain(binding.doc_hash)}: {plain(binding.reason)}",
+                      markup=True)  # fmt: skip
         for a in binding.anchors:
-            console.print(f"  anchor in block {a.block_number} (tx {a.tx_hash}): {a.doc_hash}"
-                          + (" [red]forged uri[/]" if a.forged else ""))  # fmt: skip
+            console.print(f"  anchor in block {a.block_number} (tx {a.tx_hash}): {plain(a.doc_hash)}"
+                          + (" [red]forged uri[/]" if a.forged else ""), markup=True)  # fmt: skip
     raise typer.Exit(BINDING_EXIT[binding.status])
 
 
