@@ -15,7 +15,7 @@ PROOF_FORMAT = "loanchain-proof-v1"
 
 def _hex32(value: str) -> str:
     value = value.lower() if isinstance(value, str) else value
-    if not isinstance(value, str) or not HEX32.match(value):
+    if not isinstance(value, str) or not HEX32.fullmatch(value):  # match's `$` lets a trailing newline through
         raise ValueError("must be a 0x-prefixed 32-byte hex string")
     return value
 
@@ -111,6 +111,6 @@ class ProofFile(BaseModel):
     @field_validator("contract")
     @classmethod
     def _check_address(cls, value: str) -> str:
-        if not re.match(r"^0x[0-9a-fA-F]{40}$", value):
+        if not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
             raise ValueError("must be a 0x-prefixed 20-byte address")
         return value

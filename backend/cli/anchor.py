@@ -12,7 +12,7 @@ from rich.progress import Progress
 from rich.table import Table
 from typer.core import TyperGroup
 
-from backend.cli.output import cli_errors, console, err_console, print_json
+from backend.cli.output import cli_errors, console, err_console, plain, print_json
 from backend.config import Settings, get_settings
 
 
@@ -129,8 +129,9 @@ def status(json_out: bool = typer.Option(False, "--json")) -> None:
     if json_out:
         print_json({"queued_documents": queued, "oldest_queued_at": oldest, "batches": counts})
         return
-    console.print(f"queued documents [bold]{queued}[/]" + (f" (oldest {oldest:%Y-%m-%d %H:%M:%S} UTC)" if oldest else ""))
-    console.print("batches: " + "  ".join(f"{k} [bold]{v}[/]" for k, v in counts.items()))
+    console.print(f"queued documents [bold]{queued}[/]" + (f" (oldest {oldest:%Y-%m-%d %H:%M:%S} UTC)" if oldest else ""),
+                  markup=True)  # fmt: skip
+    console.print("batches: " + "  ".join(f"{plain(k)} [bold]{v}[/]" for k, v in counts.items()), markup=True)
 
 
 def _print_batches(settings: Settings, ids: list[int], json_out: bool) -> None:

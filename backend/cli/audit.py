@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from backend.cli.output import cli_errors, console, loan_id_of, print_json
+from backend.cli.output import cli_errors, console, loan_id_of, plain, print_json
 from backend.config import get_settings
 
 app = typer.Typer(help="The tamper-evident audit log, traces, and transaction monitoring.", no_args_is_help=True)
@@ -48,20 +49,22 @@ def verify(
     for cp in report.checkpoints:
         colour = {"holds": "green", "pending": "cyan"}.get(cp.status, "red")
         where = f" block {cp.block_number}" if cp.block_number else ""
-        console.print(f"  anchor at seq {cp.seq}: [{colour}]{cp.status}[/]{where}  {cp.detail}")
+        console.print(f"  anchor at seq {cp.seq}: [{colour}]{plain(cp.status)}[/]{where}  {plain(cp.detail)}", markup=True)
     if report.ok:
-        console.print(f"[bold green]INTACT[/]  {_anchored_words(report.last_verified_anchor_seq, 'verifies')}")
+        words = _anchored_words(report.last_verified_anchor_seq, "verifies")
+        console.print(f"[bold green]INTACT[/]  {plain(words)}", markup=True)
         covered = report.last_verified_anchor_seq or 0
         if not offline and report.head_seq and covered < report.head_seq:
             console.print(f"  entries {covered + 1}..{report.head_seq} are not anchored yet (within the allowed delay)")
         raise typer.Exit(0)
     first = report.first_issue
     if first.kind in ("unverifiable", "unanchored"):
-        console.print(f"[bold red]{first.kind.upper()}[/]  {first.detail}")
+        console.print(f"[bold red]{plain(first.kind.upper())}[/]  {plain(first.detail)}", markup=True)
     elif first.kind in ("reanchored", "checkpoint"):
-        console.print(f"[bold red]TAMPERED[/]  {first.kind} at seq {first.seq}: {first.detail}")
+        console.print(f"[bold red]TAMPERED[/]  {plain(first.kind)} at seq {first.seq}: {plain(first.detail)}", markup=True)
     else:
-        console.print(f"[bold red]TAMPERED[/]  first {first.kind} entry: seq {first.seq}  ({first.detail})")
+        console.print(f"[bold red]TAMPERED[/]  first {plain(first.kind)} entry: seq {first.seq}  ({plain(first.detail)})",
+                      markup=True)  # fmt: skip
     for issue in report.issues[1:]:
         console.print(f"  also: {issue.kind} at seq {issue.seq}: {issue.detail}")
     console.print(_anchored_words(report.last_verified_anchor_seq, "still verifies"))
@@ -121,15 +124,16 @@ def trace_command(
     if json_out:
         print_json(report.model_dump(mode="json"))
         return
-    verdict = "[green]consistent[/]" if getattr(report, "consistent", True) else "[red]INCONSISTENT[/]"
+    verdict = Text("consistent", style="green") if getattr(report, "consistent", True) else Text("INCONSISTENT", style="red")
     if kind == "loan":
-        console.print(f"loan {report.loan_id} {report.status}, borrower {report.borrower}: {verdict}")
+        console.print(f"loan {report.loan_id} {report.status}, borrower {report.borrower}: ", verdict, sep="")
     if kind == "tx":
-        console.print(f"tx {report.tx_hash}: {verdict}")
+        console.print(f"tx {report.tx_hash}: ", verdict, sep="")
     if kind == "address":
-        console.print(f"address {report.address}: {verdict}")
+        console.print(f"address {report.address}: ", verdict, sep="")
     for check in getattr(report, "checks", []):
-        console.print(f"  {'[green]ok[/]' if check.ok else '[red]FAIL[/]'} {check.name}: {check.detail}")
+        console.print(f"  {'[green]ok[/]' if check.ok else '[red]FAIL[/]'} {plain(check.name)}: {plain(check.detail)}",
+                      markup=True)  # fmt: skip
     for event in getattr(report, "events", []):
         console.print(f"  block {event.block_number} tx {event.tx_hash[:12]}… {event.event}")
     if kind == "address":
@@ -142,7 +146,7 @@ def trace_command(
             console.print(f"  total {kind_}: {total:,}")
         if report.reconciliation:
             r = report.reconciliation
-            console.print(f"  {'[green]ok[/]' if r.ok else '[red]FAIL[/]'} reconciliation: {r.detail}")
+            console.print(f"  {'[green]ok[/]' if r.ok else '[red]FAIL[/]'} reconciliation: {plain(r.detail)}", markup=True)
 
 
 @app.command("alerts")

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from backend.cli.output import cli_errors, console, print_json
+from backend.cli.output import cli_errors, console, plain, print_json
 from backend.config import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Encrypted backups: create, list the scheduled ones, verify, restore (all or nothing).")
@@ -96,12 +96,13 @@ def _read(command: str, path: Path, json_out: bool, without_erasure_log: bool = 
                   f"{report.blobs} content blobs, schema {report.revision}"
                   + (f"; {report.erasures_replayed} erased since, erased again" if report.erasures_replayed else ""))  # fmt: skip
     for skipped in report.erasures_skipped:
-        console.print(f"[yellow]warning:[/] {skipped}")
+        console.print(f"[yellow]warning:[/] {plain(skipped)}", markup=True)
     if report.missing_master_keys:
-        console.print(f"[red]warning:[/] the keyring lacks master keys {', '.join(report.missing_master_keys)}: "
-                      "the KYC data wrapped under them cannot be read")  # fmt: skip
+        console.print(f"[red]warning:[/] the keyring lacks master keys {plain(', '.join(report.missing_master_keys))}: "
+                      "the KYC data wrapped under them cannot be read", markup=True)  # fmt: skip
     if report.blind_index_key_matches is False:
-        console.print("[red]warning:[/] this host's KYC blind-index key is not the one the backup's data was made under")
+        console.print("[red]warning:[/] this host's KYC blind-index key is not the one the backup's data was made under",
+                      markup=True)  # fmt: skip
 
 
 @app.command("verify")

@@ -6,9 +6,10 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from backend.cli.model import bench_score_command
-from backend.cli.output import cli_errors, console, err_console, print_json, write_report
+from backend.cli.output import cli_errors, console, err_console, plain, print_json, write_report
 from backend.config import get_settings
 
 app = typer.Typer(help="Benchmarks")
@@ -35,12 +36,13 @@ def gas_command(
         for key in KEYS:
             budget = BUDGETS.get(key)
             mark = "" if budget is None else ("[green]ok[/]" if report[key] <= budget else "[red]over[/]")
-            console.print(f"{key:<22} {report[key]:>10,}  {'<= ' + format(budget, ',') if budget else '':<14} {mark}")
+            console.print(f"{key:<22} {report[key]:>10,}  {'<= ' + format(budget, ',') if budget else '':<14} {mark}",
+                          markup=True)  # fmt: skip
         console.print(f"{'per-loan deploy (TrueFi)':<22} {report['baseline_per_loan_contract_deploy']:>10,}  "
                       f"lifecycle/deploy = {report['lifecycle_vs_contract_deploy_ratio']}")  # fmt: skip
     failed = [k for k, ok in report["within_budget"].items() if not ok]
     if failed:
-        err_console.print(f"[red]over budget:[/] {', '.join(failed)}")
+        err_console.print(f"[red]over budget:[/] {plain(', '.join(failed))}", markup=True)
         raise typer.Exit(1)
 
 
@@ -60,7 +62,7 @@ def outbox_command(
         print_json(report)
         return
     for scenario in ("automine", "block_time_1s"):
-        console.print(f"[bold]{scenario}[/]")
+        console.print(Text(scenario, style="bold"))
         for key, value in report[scenario].items():
             console.print(f"  {key:<36} {value}")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import typer
 
 from backend.chain.node import LocalNode
-from backend.cli.output import console, print_json
+from backend.cli.output import console, plain, print_json
 from backend.config import get_settings
 
 app = typer.Typer(help="Manage the local development chain (npm Anvil by default, npm Ganache with --node).")
@@ -15,14 +15,15 @@ NodeOpt = typer.Option(None, "--node", help="anvil or ganache (default: settings
 def up(node: str = NodeOpt) -> None:
     """Start the local chain unless one already answers; its state persists under var/chain/."""
     status = LocalNode(get_settings(), kind=node).start()
-    console.print(f"[green]chain up[/] {status.kind} at {status.url} (chain id {status.chain_id}, block {status.block})")
+    console.print(f"[green]chain up[/] {status.kind} at {plain(status.url)} (chain id {status.chain_id}, block {status.block})",
+                  markup=True)  # fmt: skip
 
 
 @app.command("down")
 def down(node: str = NodeOpt) -> None:
     """Stop the chain started by `chain up`, saving its state."""
     stopped = LocalNode(get_settings(), kind=node).stop()
-    console.print("[green]chain stopped[/]" if stopped else "no chain started by loanchain is running")
+    console.print("[green]chain stopped[/]" if stopped else "no chain started by loanchain is running", markup=True)
 
 
 @app.command("status")
@@ -32,9 +33,9 @@ def status(node: str = NodeOpt, json_out: bool = typer.Option(False, "--json")) 
     if json_out:
         print_json(st.__dict__)
     elif st.running:
-        console.print(f"[green]up[/] {st.kind} {st.url} chain id {st.chain_id} block {st.block}")
+        console.print(f"[green]up[/] {st.kind} {plain(st.url)} chain id {st.chain_id} block {st.block}", markup=True)
     else:
-        console.print(f"[red]down[/] nothing answers at {st.url}")
+        console.print(f"[red]down[/] nothing answers at {plain(st.url)}", markup=True)
     if not st.running:
         raise typer.Exit(1)
 
@@ -55,8 +56,8 @@ def faucet(
     if json_out:
         print_json(report.__dict__)
         return
-    console.print(f"[green]funded[/] {report.wallet}: {report.token_balance / 10**report.decimals:,.2f} loan "
-                  f"tokens, {report.eth_balance_wei / 10**18:g} ETH")  # fmt: skip
+    console.print(f"[green]funded[/] {plain(report.wallet)}: {report.token_balance / 10**report.decimals:,.2f} loan "
+                  f"tokens, {report.eth_balance_wei / 10**18:g} ETH", markup=True)  # fmt: skip
 
 
 @app.command("advance")
@@ -76,4 +77,4 @@ def advance(
     if json_out:
         print_json({"timestamp": now})
         return
-    console.print(f"[green]chain clock[/] now {datetime.fromtimestamp(now, UTC):%Y-%m-%d %H:%M:%S} UTC")
+    console.print(f"[green]chain clock[/] now {datetime.fromtimestamp(now, UTC):%Y-%m-%d %H:%M:%S} UTC", markup=True)

@@ -4,7 +4,7 @@ import typer
 
 from backend.chain.compiler import compile_contracts
 from backend.chain.deploy import deploy_all
-from backend.cli.output import console, print_json
+from backend.cli.output import console, plain, print_json
 from backend.config import get_settings
 
 
@@ -20,7 +20,7 @@ def deploy_command(json_out: bool = typer.Option(False, "--json", help="Print th
         return
     for name, entry in report.manifest["contracts"].items():
         state = "[green]deployed[/]" if name in report.deployed else "[dim]unchanged[/]"
-        console.print(f"{name:<16} {entry['address']}  {state}")
+        console.print(f"{plain(name):<16} {plain(entry['address'])}  {state}", markup=True)
     for step in report.wired:
         console.print(f"wired: {step}")
     console.print(f"manifest: {report.manifest_path}")

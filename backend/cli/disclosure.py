@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from backend.cli.output import cli_errors, console, iso_day, print_json
+from backend.cli.output import cli_errors, console, iso_day, plain, print_json
 from backend.config import get_settings
 
 app = typer.Typer(help="Public platform figures and the monthly disclosure reports.")
@@ -124,16 +124,18 @@ def verify_report_command(
 
     settings = get_settings()
     with cli_errors(), session_scope(settings) as session:
-        data = file.read_bytes() if file else report_document(session, settings, check_period(period))[1]
+        check_period(period)  # with --file too: the period is printed and asked of the node
+        data = file.read_bytes() if file else report_document(session, settings, period)[1]
         binding = verify_report(session, settings, period, data, rpc_url=rpc_url, from_block=from_block)
     if json_out:
         print_json(binding.model_dump(mode="json"))
     else:
         colour = {"bound": "green", "replaced": "red"}.get(binding.status, "yellow")
-        console.print(f"[{colour}]{binding.status}[/] {period} report {binding.doc_hash}: {binding.reason}")
+        console.print(f"[{colour}]{binding.status}[/] {period} report {plain(binding.doc_hash)}: {plain(binding.reason)}",
+                      markup=True)  # fmt: skip
         for a in binding.anchors:
-            console.print(f"  anchor in block {a.block_number} (tx {a.tx_hash}): {a.doc_hash}"
-                          + (" [red]forged uri[/]" if a.forged else ""))  # fmt: skip
+            console.print(f"  anchor in block {a.block_number} (tx {a.tx_hash}): {plain(a.doc_hash)}"
+                          + (" [red]forged uri[/]" if a.forged else ""), markup=True)  # fmt: skip
     raise typer.Exit(BINDING_EXIT[binding.status])
 
 

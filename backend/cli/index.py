@@ -3,9 +3,10 @@ from __future__ import annotations
 import dataclasses
 
 import typer
+from rich.text import Text
 
 from backend.chain.indexer import Indexer, index_status, rebuild
-from backend.cli.output import cli_errors, console, print_json
+from backend.cli.output import cli_errors, console, plain, print_json
 from backend.config import get_settings
 from backend.workers.lock import exclusive
 
@@ -20,7 +21,7 @@ def status(json_out: bool = typer.Option(False, "--json")) -> None:
         print_json(st.__dict__)
         return
     console.print(f"head {st.head}  target {st.target}  indexed {st.indexed}  lag [bold]{st.lag}[/]  "
-                  f"events {st.events}  reorgs {st.reorgs}")  # fmt: skip
+                  f"events {st.events}  reorgs {st.reorgs}", markup=True)  # fmt: skip
 
 
 @app.command("sync")
@@ -40,7 +41,7 @@ def rebuild_command(yes: bool = typer.Option(False, "--yes", help="Do not ask.")
     settings = get_settings()
     with cli_errors(1), exclusive(settings, "indexer"), console.status("rebuilding the index from the chain…"):
         events = rebuild(settings)
-    console.print(f"[green]rebuilt[/]: {events} events up to block {index_status(settings).indexed}")
+    console.print(f"[green]rebuilt[/]: {events} events up to block {index_status(settings).indexed}", markup=True)
 
 
 @app.command("verify")
@@ -64,17 +65,17 @@ def verify_command(
     else:
         console.print(f"blocks {report.from_block}-{report.to_block} (indexed through {report.indexed_through}): "
                       f"{report.events_on_chain} logs on chain, {report.events_indexed} indexed events")  # fmt: skip
-        console.print(f"  {'' if report.current else '[red]STALE: [/]'}{report.lag}")
+        console.print(f"  {'' if report.current else '[red]STALE: [/]'}{plain(report.lag)}", markup=True)
         for difference in report.differences:
-            console.print(f"  [red]{difference}[/]")
+            console.print(Text(f"  {difference}", style="red"))
         for pending in report.not_indexed_yet:
             console.print(f"  not indexed yet: {pending}")
         for difference in report.projection_differences:
-            console.print(f"  [red]projection[/] {difference}")
+            console.print(f"  [red]projection[/] {plain(difference)}", markup=True)
         for note in report.notes:
             console.print(f"  note: {note}")
         projections = "projections as a fresh fold" if report.projections_checked else "projections not compared"
         console.print("[green]index matches the chain[/]" if report.ok else "[red]INDEX DIFFERS FROM THE CHAIN[/]",
-                      f"({projections})")  # fmt: skip
+                      f"({projections})", markup=True)  # fmt: skip
     if not report.ok:
         raise typer.Exit(1)

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
-from backend.cli.output import cli_errors, console, print_json
+from backend.cli.output import cli_errors, console, plain, print_json
 from backend.config import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="KYC operations: master-key rotation, commitment proofs, expiry, re-indexing.")
@@ -36,7 +37,8 @@ def keys(json_out: bool = typer.Option(False, "--json")) -> None:
         return
     table = Table("key id", "active", "data keys", title=f"KYC master keys ({ring.source})")
     for row in rows:
-        table.add_row(row["key_id"] + (" [red](missing!)[/]" if row.get("missing") else ""), "yes" if row["active"] else "", str(row["data_keys"]))
+        table.add_row(Text(row["key_id"]).append(" (missing!)" if row.get("missing") else "", style="red"),
+                      "yes" if row["active"] else "", str(row["data_keys"]))  # fmt: skip
     console.print(table)
 
 
@@ -55,12 +57,13 @@ def rotate_key(
     settings = get_settings()
     with cli_errors():
         if new_key:
-            console.print(f"new active master key [bold]{add_master_key(settings)}[/]")
+            console.print(f"new active master key [bold]{plain(add_master_key(settings))}[/]", markup=True)
         ring = load_keyring(settings)
         with Progress(TextColumn("re-wrapping data keys"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
             task = bar.add_task("rotate", total=None)
             report = rotate(settings, ring, batch=batch, progress=lambda done, total: bar.update(task, completed=done, total=total))
-    console.print(f"{report.rewrapped} data keys now wrapped under [bold]{report.active_id}[/]; {report.remaining} left")
+    console.print(f"{report.rewrapped} data keys now wrapped under [bold]{plain(report.active_id)}[/]; {report.remaining} left",
+                  markup=True)  # fmt: skip
     if report.remaining:
         raise typer.Exit(1)
     retired = sorted(set(ring.keys) - {ring.active_id})
@@ -84,7 +87,8 @@ def retire_key(
             lost = retire_master_key(settings, key_id, force=force)
             console.print(f"retired {key_id}")
             if lost:
-                console.print(f"[red]warning:[/] the KYC data in {', '.join(lost)} is now unreadable after a restore")
+                console.print(f"[red]warning:[/] the KYC data in {plain(', '.join(lost))} is now unreadable after a restore",
+                              markup=True)  # fmt: skip
 
 
 @app.command("prove")
@@ -122,7 +126,8 @@ def prove(
     else:
         for key, value in result.items():
             console.print(f"{key:>20}  {value}")
-        console.print("[green]the record matches the on-chain commitment[/]" if proof.matches else "[red]no match[/]")
+        console.print("[green]the record matches the on-chain commitment[/]" if proof.matches else "[red]no match[/]",
+                      markup=True)  # fmt: skip
     if not proof.matches:
         raise typer.Exit(1)
 

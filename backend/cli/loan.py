@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from backend.cli.output import LOAN_ID, cli_errors, console, iso_day, print_json
+from backend.cli.output import LOAN_ID, cli_errors, console, iso_day, plain, print_json
 from backend.config import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Loans from the chain index: list them, show one with its schedule, its position, its statement and its release letter.")
@@ -50,7 +50,7 @@ def show_command(loan_id: int = LOAN_ID, json_out: bool = typer.Option(False, "-
     if json_out:
         print_json(loan.model_dump(mode="json"))
         return
-    console.print(f"loan {loan.loan_id} [bold]{loan.status}[/] borrower {loan.borrower}")
+    console.print(f"loan {loan.loan_id} [bold]{plain(loan.status)}[/] borrower {plain(loan.borrower)}", markup=True)
     console.print(f"principal {loan.principal:,}, funded {loan.funded:,}, outstanding {loan.principal_outstanding:,}; "
                   f"APR {loan.apr_bps / 100:.2f}%, origination fee {loan.origination_fee_bps / 100:.2f}%")  # fmt: skip
     anchored = "anchored" if loan.agreement_anchored else "not yet anchored"
@@ -74,9 +74,9 @@ def position_command(loan_id: int = LOAN_ID, json_out: bool = typer.Option(False
     if json_out:
         print_json(position.model_dump(mode="json"))
         return
-    console.print(f"loan {loan_id} [bold]{position.bucket}[/], {position.days_past_due} days past due; "
+    console.print(f"loan {loan_id} [bold]{plain(position.bucket)}[/], {position.days_past_due} days past due; "
                   f"{position.installments_paid} installments paid, next due {iso_day(position.next_due_date)}; "
-                  f"due now {position.due_now:,}, payoff {position.payoff:,}")  # fmt: skip
+                  f"due now {position.due_now:,}, payoff {position.payoff:,}", markup=True)  # fmt: skip
 
 
 @app.command("borrower")
@@ -93,8 +93,8 @@ def borrower_command(loan_id: int = LOAN_ID, json_out: bool = typer.Option(False
         print_json(p.model_dump(mode="json"))
         return
     ratio = "n/a (income band from 0)" if p.debt_service_ratio is None else f"{p.debt_service_ratio:.0%}"
-    console.print(f"loan {loan_id}: grade [bold]{p.grade}[/] (PD {p.pd:.1%}, score {p.score}), {p.purpose}, "
-                  f"{p.term_months} months")  # fmt: skip
+    console.print(f"loan {loan_id}: grade [bold]{plain(p.grade)}[/] (PD {p.pd:.1%}, score {p.score}), {plain(p.purpose)}, "
+                  f"{p.term_months} months", markup=True)  # fmt: skip
     console.print(f"income {p.monthly_income_band} a month, employed {p.employment_length}, housing {p.housing}, "
                   f"credit history {p.credit_history}, {p.existing_loans_with_us} loans with us")  # fmt: skip
     console.print(f"debt service {ratio} of income (cap {p.debt_service_ratio_cap:.0%})")
@@ -132,7 +132,7 @@ def statement_command(
                       f"{line.interest_paid:,}", f"{line.principal_paid:,}", "" if balance is None else f"{balance:,}")  # fmt: skip
     # A statement is read for its figures: nine columns of base units need about 120 characters,
     # and a narrower terminal or a pipe (80 by default) would cut them to "12,000,…".
-    Console(width=max(console.width, 120)).print(table)
+    Console(width=max(console.width, 120), markup=False, emoji=False).print(table)
     console.print(f"principal {report.opening_principal:,} -> {report.closing_principal:,}; received {report.received:,}, "
                   f"paid {report.paid:,} (interest {report.interest_paid:,}, principal {report.principal_paid:,}, "
                   f"late fees {report.late_fee_paid:,} of {report.late_fee_charged:,} charged)"
@@ -183,5 +183,5 @@ def autopay_command(loan_id: int = LOAN_ID, json_out: bool = typer.Option(False,
                   f"{shown.mandate.max_per_payment:,} a payment; {len(shown.payments)} paid "
                   f"({sum(p.amount for p in shown.payments):,})")  # fmt: skip
     for warning in shown.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {plain(warning)}", markup=True)
 

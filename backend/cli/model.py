@@ -11,8 +11,9 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from backend.cli.output import cli_errors, console, err_console, print_json, write_report
+from backend.cli.output import cli_errors, console, err_console, plain, print_json, write_report
 
 app = typer.Typer(no_args_is_help=True, help="Credit scoring model: train, evaluate, score, model card.")
 
@@ -76,7 +77,7 @@ def train(
         print_json({"model_version": artifact["model_version"], "artifact": str(path), "metrics": artifact["metrics"]})
         return
     cv = artifact["metrics"]["cross_validated"]
-    console.print(f"wrote [bold]{path}[/]\nmodel version {artifact['model_version']}")
+    console.print(f"wrote [bold]{plain(path)}[/]\nmodel version {plain(artifact['model_version'])}", markup=True)
     console.print(f"CV AUC {cv['auc']['mean']:.3f} ± {cv['auc']['std']:.3f} ({cv['scheme']})")
 
 
@@ -122,7 +123,7 @@ def _print_evaluation(report: dict) -> None:
         spread = cv.get(name)
         table.add_row(name, f"{shipped[name]:.3f}", f"{spread['mean']:.3f} ± {spread['std']:.3f}" if spread else "-")
     console.print(table)
-    console.print(f"[dim]{shipped['note']}[/]")
+    console.print(Text(shipped["note"], style="dim"))
     console.print(
         f"approval rate {shipped['approval_rate']:.1%}, bad rate among approved "
         f"{(shipped['bad_rate_among_approved'] or 0):.1%} (cut-offs {report['cutoffs']})"
@@ -193,17 +194,18 @@ def prove_decision(
     console.print(f"  model {d.model_version}, inputs {d.input_hash}")
     console.print(f"  score {d.score}, grade {d.grade}, PD {d.pd:.4f}, {d.decision}")
     console.print(f"  record matches its hash: {'yes' if proof.hash_intact else '[red]NO[/]'}"
-                  + (f" (columns altered: {', '.join(proof.altered_columns)})" if proof.altered_columns else ""))
+                  + (f" (columns altered: {plain(', '.join(proof.altered_columns))})" if proof.altered_columns else ""),
+                  markup=True)  # fmt: skip
     if not proof.model_available:
-        console.print("  replay: [yellow]this installation does not hold that model version[/]")
+        console.print("  replay: [yellow]this installation does not hold that model version[/]", markup=True)
     else:
-        replay = "same outputs" if proof.reproduced else f"[red]differs[/] ({', '.join(proof.differences)})"
-        console.print(f"  replay with the same model: {replay}")
+        replay = "same outputs" if proof.reproduced else f"[red]differs[/] ({plain(', '.join(proof.differences))})"
+        console.print(f"  replay with the same model: {replay}", markup=True)
     for loan in proof.loans:
         console.print(f"  on-chain loan {loan.loan_id} ({loan.status}), block {loan.block_number}, tx {loan.tx_hash}")
     if not proof.loans:
         console.print("  no indexed on-chain loan carries this hash")
-    console.print("[bold green]VERIFIED[/]" if proof.verified else "[bold red]NOT VERIFIED[/]")
+    console.print("[bold green]VERIFIED[/]" if proof.verified else "[bold red]NOT VERIFIED[/]", markup=True)
     raise typer.Exit(0 if proof.verified else 1)
 
 
@@ -230,7 +232,8 @@ def verify_decisions(json_out: bool = typer.Option(False, "--json")) -> None:
         for issue in report.issues:
             table.add_row(issue.id, issue.decision_hash, ", ".join(issue.problems))
         console.print(table)
-    console.print("[bold green]ALL VERIFIED[/]" if report.ok else f"[bold red]{len(report.issues)} NOT VERIFIED[/]")
+    console.print("[bold green]ALL VERIFIED[/]" if report.ok else f"[bold red]{len(report.issues)} NOT VERIFIED[/]",
+                  markup=True)  # fmt: skip
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -260,7 +263,7 @@ def fairness(
         table.add_row(g.group, str(g.applicants), str(g.approved), str(g.still_referred), f"{g.approval_rate:.1%}", ratio)
     console.print(table)
     if report.flagged:
-        console.print(f"[bold red]below four fifths: {', '.join(report.flagged)}[/]")
+        console.print(Text(f"below four fifths: {', '.join(report.flagged)}", style="bold red"))
     raise typer.Exit(1 if report.flagged else 0)
 
 
@@ -283,5 +286,5 @@ def bench_score_command(
         )
         console.print(f"batch {batch['rows_per_s']:,.0f} rows/s (goal >= {report['goals']['rows_per_s']:,})")
     if not report["meets_goals"]:
-        err_console.print("[red]scoring benchmark misses its goals[/]")
+        err_console.print("[red]scoring benchmark misses its goals[/]", markup=True)
         raise typer.Exit(1)

@@ -4,7 +4,7 @@ import typer
 from rich.table import Table
 
 from backend.chain.outbox import intent_public, list_intents, outbox_counts
-from backend.cli.output import console, print_json
+from backend.cli.output import console, plain, print_json
 from backend.config import get_settings
 from backend.db.session import session_scope
 
@@ -23,11 +23,11 @@ def status(json_out: bool = typer.Option(False, "--json")) -> None:
     if json_out:
         print_json({"counts": counts, "sender": sender and {"holder": sender.holder, "heartbeat_at": sender.heartbeat_at}})
         return
-    console.print("  ".join(f"{k} [bold]{v}[/]" for k, v in counts.items()))
+    console.print("  ".join(f"{plain(k)} [bold]{v}[/]" for k, v in counts.items()), markup=True)
     if sender:
         console.print(f"sender: {sender.holder} (last seen {sender.heartbeat_at:%Y-%m-%d %H:%M:%S})")
     else:
-        console.print("sender: [yellow]none has run yet[/]")
+        console.print("sender: [yellow]none has run yet[/]", markup=True)
 
 
 @app.command("list")

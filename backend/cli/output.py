@@ -13,6 +13,8 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
 from backend.bounds import DB_ID_MAX
 from backend.errors import LoanchainError, ValidationFailed
@@ -33,8 +35,18 @@ def loan_id_of(text: str) -> int:
 # Piped or redirected output has no terminal to fit; Rich would assume 80 columns and cut every
 # cell of a wide table. Wide enough for every table, unless COLUMNS says otherwise.
 PIPED_WIDTH = 200
-console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH)
+# Markup and emoji codes off: most of what is printed is data (names, notes, e-mails, chain strings,
+# messages that repeat the user's input), where "[/x]" would crash the command as a bad tag and
+# "[bold]" or ":cd:" would be swallowed. A line styled on purpose passes markup=True and escapes
+# (`plain`) every value it interpolates, or prints a rich.text.Text.
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH, markup=False, emoji=False)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH,
+                      markup=False, emoji=False)  # fmt: skip
+
+
+def plain(value: Any) -> str:
+    """`value` as text that a markup=True print shows as it is."""
+    return escape(str(value))
 
 
 def print_json(data: Any) -> None:
@@ -48,7 +60,8 @@ def cli_errors(exit_code: int = 2) -> Iterator[None]:
     try:
         yield
     except LoanchainError as exc:
-        err_console.print(f"[red]error:[/] {exc.message}")
+        # soft_wrap: one line however narrow the terminal, so the message is never cut or split.
+        err_console.print(Text.assemble(("error:", "red"), " ", exc.message), soft_wrap=True)
         raise typer.Exit(exit_code) from None
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from backend.cli.output import cli_errors, console, print_json
+from backend.cli.output import cli_errors, console, plain, print_json
 from backend.config import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Investors' positions and statements from the chain index.")
@@ -44,7 +44,7 @@ def show_command(wallet: str = typer.Argument(..., help="The investor's wallet")
                   f"{report.fair_value:,}; to collect "
                   f"{report.claimable:,}; to take back {report.refundable:,}; net annual return {annual}")  # fmt: skip
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {plain(warning)}", markup=True)
 
 
 @app.command("statement")

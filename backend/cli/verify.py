@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from backend.cli.output import cli_errors, console, err_console, print_json
+from backend.cli.output import cli_errors, console, err_console, plain, print_json
 from backend.errors import ValidationFailed
 
 EXIT_CODES = {"verified": 0, "tampered": 1, "unknown": 3, "pending": 4}
@@ -111,7 +111,7 @@ def _export(settings, target: str, path: Path, out: Path, rpc_url: str | None, j
 
 def _print(result) -> None:
     style = STYLE[result.status]
-    console.print(f"[bold {style}]{result.status.upper()}[/]  {result.reason}")
+    console.print(f"[bold {style}]{result.status.upper()}[/]  {plain(result.reason)}", markup=True)
     rows = [
         ("document hash", result.doc_hash), ("CID", result.cid), ("root", result.root),
         ("block", result.block_number), ("confirmations", result.confirmations), ("time", result.timestamp and f"{result.timestamp:%Y-%m-%d %H:%M:%S} UTC"),
@@ -124,4 +124,4 @@ def _print(result) -> None:
     if result.proof is not None:
         console.print(f"  {'proof':<15} {len(result.proof)} hashes" + "".join(f"\n    {p}" for p in result.proof))
     if result.status == "tampered":
-        err_console.print("[red]the document or its records differ from what was anchored[/]")
+        err_console.print("[red]the document or its records differ from what was anchored[/]", markup=True)

@@ -5,6 +5,7 @@ import signal
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from backend.cli.output import console
 from backend.config import get_settings
@@ -44,5 +45,5 @@ def status() -> None:
     for lease in leases(get_settings()):
         error = "" if lease.last_error_at is None else f"{lease.last_error_at:%Y-%m-%d %H:%M:%S} {lease.last_error}"
         table.add_row(lease.name, lease.holder, f"{lease.acquired_at:%Y-%m-%d %H:%M:%S}", f"{lease.heartbeat_at:%H:%M:%S}",
-                      str(lease.runs), f"[red]{error}[/]" if lease.failing else error)  # fmt: skip
+                      str(lease.runs), Text(error, style="red" if lease.failing else ""))  # fmt: skip
     console.print(table)

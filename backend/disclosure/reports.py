@@ -43,7 +43,8 @@ from backend.errors import Conflict, NotFound, ValidationFailed
 # /2 added `month`, the flows within the period; /3 the reserve's balance read from the chain, its
 # unexplained outflows, the gross charge-off rate, matured defaults by grade and each figure's source.
 FORMAT = "loanchain.disclosure/3"
-PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# Always fullmatch: re.match's `$` also matches before a trailing newline, which strptime refuses.
+PERIOD = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 
 
 def month_of(moment: datetime) -> str:
@@ -67,7 +68,7 @@ def period_end(period: str) -> int:
 
 def check_period(period: str) -> str:
     # Up to 9998: a month's end is the next month's first second, and Python's dates stop at 9999.
-    if not PERIOD.match(period) or not 1970 <= int(period[:4]) <= 9998:
+    if not PERIOD.fullmatch(period) or not 1970 <= int(period[:4]) <= 9998:
         raise ValidationFailed(f"period: {period!r} is not a month written YYYY-MM (1970 to 9998)", field="period")
     return period
 
@@ -113,7 +114,7 @@ def _public(report: DisclosureReport) -> DisclosureReportPublic:
 def publish(session: Session, settings: Settings, period: str, *, actor: str = "system") -> tuple[DisclosureReportPublic, bool]:
     """Publishes `period`'s report, as of its last block; returns (report, created). A period
     already published is returned as it was: its figures are never replaced."""
-    if PERIOD.match(period) and (existing := session.get(DisclosureReport, period)) is not None:
+    if PERIOD.fullmatch(period) and (existing := session.get(DisclosureReport, period)) is not None:
         return _public(existing), False
     block = month_end_block(session, settings, check_period(period))
     with index_at(session, block.number, block.hash):

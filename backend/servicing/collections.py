@@ -14,7 +14,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from backend import audit
@@ -37,6 +37,12 @@ from backend.servicing.schemas import (
 )
 
 AUDIT_ACTION = "collections.action"
+
+
+class HardshipAwaitingAnswer(Conflict):
+    """409: the borrower's previous hardship request on the loan is still unanswered."""
+
+    code = "hardship_awaiting_answer"
 
 
 def in_collections(db: Session, loan_id: int) -> bool:
@@ -114,7 +120,22 @@ def ask_for_hardship(db: Session, settings: Settings, loan_id: int, request: Har
         raise Forbidden(f"only loan {loan_id}'s borrower can ask for hardship help on it", loan_id=loan_id)
     if loan.status not in ("active", "defaulted") or not loan.owes:  # repaid, or recovered in full after default
         raise Conflict(f"loan {loan_id} is {loan.status}: nothing is owed on it", loan_id=loan_id, status=loan.status)
+    _lock_hardship_requests(db, loan_id)
+    if awaiting_answer(db, loan_id):  # one open request a loan: repeats would only flood the case log and the queue
+        raise HardshipAwaitingAnswer(f"loan {loan_id}: your last request for hardship help is still waiting for the "
+                                     "collections team, who will answer it; you can ask again once they have",
+                                     loan_id=loan_id)  # fmt: skip
     return _add(db, settings, loan_id, "hardship", request.note, loan.borrower)
+
+
+def _lock_hardship_requests(db: Session, loan_id: int) -> None:
+    """PostgreSQL: one hardship request on a loan at a time, until the transaction ends; otherwise two
+    sent at once both find none waiting and both are logged. An advisory lock, not the loan's row:
+    that row is the indexer's. SQLite has one writer anyway, but its reads are not serialized: there,
+    two sent at the same instant can still both pass."""
+    if db.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"collections-hardship|{loan_id}".encode()).digest()[:8], "big", signed=True)
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def awaiting_answer(db: Session, loan_id: int | None = None) -> list[int]:

@@ -140,6 +140,7 @@ def test_a_borrower_asks_for_hardship_help_and_staff_see_it_until_they_answer(se
     assert asked.status_code == 201 and (asked.json()["kind"], asked.json()["actor"]) == ("hardship", world.borrower.address)
     (item,) = client.get("/api/v1/servicing/collections", headers=staff).json()  # in the queue, though current
     assert (item["loan_id"], item["bucket"], item["actions"][0]["note"]) == (loan_id, "current", asked.json()["note"])
+    assert ask(loan_id, borrower).status_code == 409  # one waiting request a loan (tests/servicing/test_hardship_requests.py)
 
     answer = client.post(f"/api/v1/servicing/collections/{loan_id}/actions", headers=staff,
                          json={"kind": "contacted", "note": "called back; payment plan offered"})  # fmt: skip

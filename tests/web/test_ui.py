@@ -251,6 +251,11 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     page.fill(f'input[data-hardship="{loan_id}"]', "hours cut; can pay in full next month")
     page.click(f'button[data-loan="{loan_id}"][data-action="hardship"]')
     expect(page.locator("#status")).to_have_text(f"Loan {loan_id}: your request for help reached the lender's collections team.")
+    page.fill(f'input[data-hardship="{loan_id}"]', "any news?")  # again before staff answered: refused, and told why
+    page.click(f'button[data-loan="{loan_id}"][data-action="hardship"]')
+    expect(page.locator("#status")).to_have_text(f"loan {loan_id}: your last request for hardship help is still waiting for the "
+                                                 "collections team, who will answer it; you can ask again once they have")  # fmt: skip
+    expect(page.locator("#status")).to_have_class("error")
     page.click("#kyc-erase")
     expect(page.locator("#status")).to_contain_text(f"open loans ({loan_id})")
     expect(page.locator("#status")).to_have_class("error")
