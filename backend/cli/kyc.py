@@ -149,8 +149,9 @@ def reindex(
     batch: int = typer.Option(500, min=1, help="Records per transaction."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Bring passport records' blind indexes to the current formula (number and birth date, not the
-    nationality no check digit covers); run once after upgrading, again at will (it changes nothing then)."""
+    """Bring passport records' blind indexes to the current formula (the document number alone: the
+    nationality and birth date can be changed without breaking a check digit); run once after upgrading,
+    again at will (it changes nothing then)."""
     from backend.identity.kyc.reindex import reindex_all
 
     settings = get_settings()
