@@ -7,11 +7,11 @@
   and a composite check digit over all of them.
 
 `parse` returns the normalised ID (what the sealed record and its commitment hold) and the blind
-index's input, or a `Reason` naming what is wrong. The blind index hashes only what identifies the
-document and what a check digit covers: a PRC ID whole; a passport's number and birth date, never its
-nationality, which no check digit covers, so that one passport sent with another country code is
-still the same identity (security review M1). Records sealed before that are re-indexed from their
-data by `kyc/reindex.py`.
+index's input, or a `Reason` naming what is wrong. The blind index hashes only what a sender cannot
+change at will: a PRC ID whole; a passport's document number alone. Its nationality has no check digit,
+and its birth date's check digit is a public checksum anyone can recompute, so one passport sent with
+another country code or birth date is still the same identity (security review M1). Records sealed
+before that are re-indexed from their data by `kyc/reindex.py`.
 """
 
 from __future__ import annotations
