@@ -244,8 +244,13 @@ export async function refreshLoans() {
   // Under the signed-in borrower's own active loans: what is due, the schedule, autopay, asking for help.
   const own = new Set(loans.filter((loan) => loan.status === "active" && state.wallet
     && loan.borrower.toLowerCase() === state.wallet.toLowerCase()).map((loan) => loan.loan_id));
+  // The chain can be ahead of the index: a loan the index still lists as active may be repaid or
+  // defaulted already (409 from its position), and is shown without a repayment row until indexed.
   const details = new Map(await Promise.all(loans.filter((loan) => own.has(loan.loan_id))
-    .map(async (loan) => [loan.loan_id, await repaymentRow(loan)])));
+    .map(async (loan) => [loan.loan_id, await repaymentRow(loan).catch((e) => {
+      if (e.status === 409) return undefined;
+      throw e;
+    })])));
   if (!current()) return;
   const positions = portfolio?.positions ?? [];
   const refundable = new Set(positions.filter((p) => p.refundable > 0).map((p) => p.loan_id));
