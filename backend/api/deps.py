@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ from backend.identity.errors import RoleRequired, SignInRefused
 from backend.identity.rate_limit import over_limit, uncount
 from backend.identity.roles import Role, roles_of
 from backend.identity.tokens import require_recent_sign_in, signed_in_by_access_token
+from backend.input_text import has_control_characters, refused_control_characters
 from backend.lending.schemas import OfferCreate
 from backend.scoring.schemas import ApplicationCreate
 
@@ -50,6 +52,20 @@ ListingId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="NoteMarket's li
 BidId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="NoteMarket's bid id")]
 LoanFilterId = Annotated[int | None, Query(ge=1, le=DB_ID_MAX, description="Only this loan's")]
 RoleProposalId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="A proposed role grant's id")]
+
+
+def refuse_control_characters(request: Request) -> None:
+    """Path and query strings follow the rule of request bodies' text (backend/input_text.py): a
+    NUL byte in an id reached PostgreSQL, which answered with a 500. The app runs this before every
+    route's own dependencies, so before a token or anything else is looked up; an id or a filter
+    never holds a line break either."""
+    passed = [("path", name, value) for name, value in request.path_params.items()]
+    passed += [("query", name, value) for name, value in request.query_params.multi_items()]
+    refused = refused_control_characters()
+    errors = [{"loc": (where, name), "msg": refused.message(), "type": refused.type}
+              for where, name, value in passed if isinstance(value, str) and has_control_characters(value)]  # fmt: skip
+    if errors:
+        raise RequestValidationError(errors)
 
 
 # --- identity: who is calling, and may they call this endpoint ------------------------------

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backend.identity.checks.countries import ISO_3166_ALPHA3, NATIONALITIES
 from backend.identity.checks.national_id import IdType
+from backend.input_text import ExactLines, Note, OneLine
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
@@ -32,12 +33,12 @@ class NoncePublic(BaseModel):
 
 
 class LoginCreate(BaseModel):
-    message: str = Field(min_length=1, max_length=4096, description="The EIP-4361 message, exactly as signed")
-    signature: str = Field(min_length=1, max_length=1024, description="0x-prefixed personal_sign signature")
+    message: ExactLines = Field(min_length=1, max_length=4096, description="The EIP-4361 message, exactly as signed")
+    signature: OneLine = Field(min_length=1, max_length=1024, description="0x-prefixed personal_sign signature")
 
 
 class RefreshCreate(BaseModel):
-    refresh_token: str = Field(min_length=1, max_length=4096)
+    refresh_token: OneLine = Field(min_length=1, max_length=4096)
 
 
 class TokenPublic(BaseModel):
@@ -71,13 +72,13 @@ class KycCreate(BaseModel):
     date_of_birth: date
     nationality: str = Field(pattern=ALPHA3, description="ISO 3166-1 alpha-3, as in passports (e.g. CHN, DEU)")
     id_type: IdType
-    id_number: str = Field(min_length=1, max_length=64, description="PRC ID number, or the passport MRZ second line")
+    id_number: OneLine = Field(min_length=1, max_length=64, description="PRC ID number, or the passport MRZ second line")
     address_line: str = Field(min_length=1, max_length=200)
     city: str = Field(min_length=1, max_length=100)
     postal_code: str = Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9 -]+$")
     country: str = Field(pattern=ALPHA3, description="ISO 3166-1 alpha-3 of the address")
-    phone: str = Field(min_length=7, max_length=24, description="E.164, e.g. +8613800138000")
-    email: str = Field(min_length=3, max_length=254)
+    phone: OneLine = Field(min_length=7, max_length=24, description="E.164, e.g. +8613800138000")
+    email: OneLine = Field(min_length=3, max_length=254)
 
     @field_validator("full_name", "address_line", "city")
     @classmethod
@@ -211,7 +212,7 @@ class ReviewItemPublic(BaseModel):
 
 
 class DecisionCreate(BaseModel):
-    note: str = Field(min_length=1, max_length=2000, description="Why; stored encrypted with the record")
+    note: Note = Field(min_length=1, max_length=2000, description="Why; stored encrypted with the record")
 
 
 RevealReason = Literal["review", "fraud_investigation", "customer_request", "legal_request"]

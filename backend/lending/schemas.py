@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.bounds import AMOUNT_LIMIT
+from backend.input_text import OneLine
 from backend.scoring import policy
 from backend.servicing.schemas import ServicingPublic
 
@@ -20,7 +21,7 @@ OfferState = Literal["offered", "expired", "superseded", "submitting", "created"
 class OfferCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    decision_id: str = Field(min_length=1, max_length=36, description="An approved credit decision of yours")
+    decision_id: OneLine = Field(min_length=1, max_length=36, description="An approved credit decision of yours")
     amount: int | None = Field(
         default=None,
         ge=policy.MIN_AMOUNT,
@@ -32,7 +33,7 @@ class OfferCreate(BaseModel):
 class OfferAccept(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    signature: str = Field(
+    signature: OneLine = Field(
         min_length=4, max_length=4000, description="0x-hex eth_signTypedData_v4 signature of `typed_data` by the borrower"
     )
 
