@@ -19,7 +19,7 @@ from backend import audit
 from backend.bounds import DB_ID_MAX
 from backend.config import Settings, get_settings
 from backend.db.session import session_scope
-from backend.errors import LoanchainError, RateLimited
+from backend.errors import RateLimited
 from backend.identity.checks.origin import network_of
 from backend.identity.errors import RoleRequired, SignInRefused
 from backend.identity.rate_limit import over_limit, uncount
@@ -323,10 +323,11 @@ class _Count:
 
 @contextmanager
 def _counted_if_decided(settings: Settings, *counts: _Count) -> Iterator[None]:
-    """Hourly counts of what was decided: a request the service refuses as the caller's error (4xx)
-    decided and stored nothing, so its hits are taken back; one refused by any count (429) gives the
-    others theirs back, so it spends no one's allowance. Malformed bodies never get here: the
-    dependencies below take the route's body, so FastAPI calls them only once it validates."""
+    """Hourly counts of what was decided: a request that fails, whether the service refuses it as the
+    caller's error (4xx) or the server fails on it (5xx), decided and stored nothing (its transaction
+    is rolled back), so its hits are taken back; one refused by any count (429) gives the others
+    theirs back, so it spends no one's allowance. Malformed bodies never get here: the dependencies
+    below take the route's body, so FastAPI calls them only once it validates."""
     now = time.time()
     counted: list[_Count] = []
     for count in counts:
@@ -337,10 +338,9 @@ def _counted_if_decided(settings: Settings, *counts: _Count) -> Iterator[None]:
         counted.append(count)
     try:
         yield
-    except LoanchainError as exc:
-        if 400 <= exc.status_code < 500:
-            for done in counted:
-                uncount(settings, done.scope, done.key, 3600, now)
+    except Exception:
+        for done in counted:
+            uncount(settings, done.scope, done.key, 3600, now)
         raise
 
 
