@@ -10,14 +10,18 @@ import unicodedata
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from backend.identity.checks.countries import ISO_3166_ALPHA3, NATIONALITIES
 from backend.identity.checks.national_id import IdType
 from backend.input_text import ExactLines, Note, OneLine
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+# The local part as a dot-atom (RFC 5322 atext, and any other letter RFC 6531 allows), the domain as
+# LDH labels: a NUL or an escape in it broke the e-mail notices sent to it (the To header).
+ATEXT = r"[^\s@\"(),.:;<>\[\]\\]"
+EMAIL = re.compile(rf"^(?=[^@]{{1,64}}@){ATEXT}+(?:\.{ATEXT}+)*"
+                   r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\Z")
 ALPHA3 = r"^[A-Z]{3}$"
 
 
@@ -66,7 +70,9 @@ def _clean_text(value: str) -> str:
 class KycCreate(BaseModel):
     """One applicant's identity, submitted as form fields (multipart when documents are attached)."""
 
-    model_config = ConfigDict(str_strip_whitespace=True)
+    # An unknown form field is refused, as every other request model refuses one: dropped silently, a
+    # client that thinks it set `wallet` or `level` would never know it did not.
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
     full_name: str = Field(min_length=2, max_length=200)
     date_of_birth: date
@@ -115,10 +121,20 @@ class KycCreate(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        if not EMAIL.match(value):
+        if not EMAIL.match(value) or any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
             raise ValueError("must be an email address")
         local, _, domain = value.rpartition("@")
         return f"{local}@{domain.lower()}"
+
+
+class KycForm(KycCreate):
+    """`KycCreate` as the API's form posts it: its files come in the same form, as `documents`,
+    which the route reads apart (bounded), so they are no unknown field here."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _files_apart(cls, values):
+        return {k: v for k, v in values.items() if k != "documents"} if isinstance(values, dict) else values
 
 
 class ReasonPublic(BaseModel):
