@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -18,12 +19,13 @@ from backend import audit
 from backend.bounds import DB_ID_MAX
 from backend.config import Settings, get_settings
 from backend.db.session import session_scope
-from backend.errors import LoanchainError, RateLimited
+from backend.errors import RateLimited
 from backend.identity.checks.origin import network_of
 from backend.identity.errors import RoleRequired, SignInRefused
 from backend.identity.rate_limit import over_limit, uncount
 from backend.identity.roles import Role, roles_of
 from backend.identity.tokens import require_recent_sign_in, signed_in_by_access_token
+from backend.input_text import has_control_characters, refused_control_characters
 from backend.lending.schemas import OfferCreate
 from backend.scoring.schemas import ApplicationCreate
 
@@ -50,6 +52,20 @@ ListingId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="NoteMarket's li
 BidId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="NoteMarket's bid id")]
 LoanFilterId = Annotated[int | None, Query(ge=1, le=DB_ID_MAX, description="Only this loan's")]
 RoleProposalId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="A proposed role grant's id")]
+
+
+def refuse_control_characters(request: Request) -> None:
+    """Path and query strings follow the rule of request bodies' text (backend/input_text.py): a
+    NUL byte in an id reached PostgreSQL, which answered with a 500. The app runs this before every
+    route's own dependencies, so before a token or anything else is looked up; an id or a filter
+    never holds a line break either."""
+    passed = [("path", name, value) for name, value in request.path_params.items()]
+    passed += [("query", name, value) for name, value in request.query_params.multi_items()]
+    refused = refused_control_characters()
+    errors = [{"loc": (where, name), "msg": refused.message(), "type": refused.type}
+              for where, name, value in passed if isinstance(value, str) and has_control_characters(value)]  # fmt: skip
+    if errors:
+        raise RequestValidationError(errors)
 
 
 # --- identity: who is calling, and may they call this endpoint ------------------------------
@@ -307,10 +323,11 @@ class _Count:
 
 @contextmanager
 def _counted_if_decided(settings: Settings, *counts: _Count) -> Iterator[None]:
-    """Hourly counts of what was decided: a request the service refuses as the caller's error (4xx)
-    decided and stored nothing, so its hits are taken back; one refused by any count (429) gives the
-    others theirs back, so it spends no one's allowance. Malformed bodies never get here: the
-    dependencies below take the route's body, so FastAPI calls them only once it validates."""
+    """Hourly counts of what was decided: a request that fails, whether the service refuses it as the
+    caller's error (4xx) or the server fails on it (5xx), decided and stored nothing (its transaction
+    is rolled back), so its hits are taken back; one refused by any count (429) gives the others
+    theirs back, so it spends no one's allowance. Malformed bodies never get here: the dependencies
+    below take the route's body, so FastAPI calls them only once it validates."""
     now = time.time()
     counted: list[_Count] = []
     for count in counts:
@@ -321,10 +338,9 @@ def _counted_if_decided(settings: Settings, *counts: _Count) -> Iterator[None]:
         counted.append(count)
     try:
         yield
-    except LoanchainError as exc:
-        if 400 <= exc.status_code < 500:
-            for done in counted:
-                uncount(settings, done.scope, done.key, 3600, now)
+    except Exception:
+        for done in counted:
+            uncount(settings, done.scope, done.key, 3600, now)
         raise
 
 

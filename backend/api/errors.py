@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from backend.errors import LoanchainError, RateLimited
 
 TOO_LARGE = "the request body is larger than this endpoint accepts (LOANCHAIN_MAX_BODY_BYTES, 64 KiB by default, for most)"
+UNEXPECTED = "the server failed on this request (the failure is logged); try again later, or report it if it persists"
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "content_too_large"}
 _WORDS = {
     404: "nothing at this path: the API's paths are listed at /docs",
@@ -54,9 +55,28 @@ def install_error_handlers(app: FastAPI) -> None:
         # FastAPI's default echoes each rejected value back ("input"); for KYC fields that is
         # personal data in a response and in any log that records responses. Say where and why only:
         # in words in `detail`, as every other refusal does, and field by field in `fields`.
-        fields = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
+        fields = _once([{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()])
         words = "; ".join(f"{name}: {f['msg']}" if (name := _field_name(f)) else f["msg"] for f in fields)
         return JSONResponse(status_code=422, content={"error": "validation_failed", "detail": words, "fields": fields})
+
+    @app.exception_handler(Exception)
+    def _unexpected(_request: Request, _exc: Exception) -> JSONResponse:
+        # A bug, in the app's shape rather than plain text. Starlette raises the exception again once
+        # this has answered, so the server logs its traceback as it did without this handler.
+        return JSONResponse(status_code=500, content={"error": "internal_error", "detail": UNEXPECTED})
+
+
+def _once(fields: list[dict]) -> list[dict]:
+    """A body a dependency declares as well (the hourly limits take the route's body) is validated
+    twice, and FastAPI lists each error twice: each is said once."""
+    seen: set[tuple] = set()
+    unique = []
+    for field in fields:
+        key = (tuple(field["loc"]), field["msg"], field["type"])
+        if key not in seen:
+            seen.add(key)
+            unique.append(field)
+    return unique
 
 
 def _field_name(field: dict) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp
 
+from backend.api.deps import refuse_control_characters
 from backend.api.docs import mount_docs
 from backend.api.errors import JsonTooLarge, install_error_handlers
 from backend.api.routes import (
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_size=settings.max_body_bytes,
         docs_url=None,  # served by mount_docs from node_modules, not a CDN
         redoc_url=None,
+        dependencies=[Depends(refuse_control_characters)],
     )
     install_error_handlers(app)
     for router in (health.router, auth.router, kyc.router, admin.router, verify.router, audit.router, score.router,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.anchoring.schemas import VerificationPublic
 from backend.audit.verify import AuditReport
+from backend.input_text import Note
 from backend.scoring.schemas import DecisionProofPublic
 from backend.servicing.schemas import CollectionActionPublic, NoticePublic
 
@@ -207,7 +208,7 @@ class AlertReviewCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: Literal["cleared", "escalated"]
-    note: str = Field(min_length=3, max_length=1000, description="Why: what was looked at and found")
+    note: Note = Field(min_length=3, max_length=1000, description="Why: what was looked at and found")
 
 
 class AlertReviewPublic(BaseModel):

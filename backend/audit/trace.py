@@ -397,7 +397,7 @@ def tx_hash_of(text: str) -> str:
     """A transaction hash as both tables store it (lower-case hex: their indexes serve equality), or
     ValidationFailed (422): anything else never reaches the database, nor is echoed back."""
     if not TX_HASH.fullmatch(text):
-        raise ValidationFailed("not a transaction hash (0x and 64 hex digits)")
+        raise ValidationFailed("tx_hash: not a transaction hash (0x and 64 hex digits)", field="tx_hash")
     return text.lower()
 
 
@@ -465,7 +465,7 @@ def _receipt_checks(db: Session, settings: Settings, tx_hash: str, rows: list[Ch
 def trace_address(db: Session, settings: Settings, address: str) -> AddressTracePublic:
     """An address's ledger, loans, notes, attestation and transactions from the index, each held
     against the node (backend/audit/address_chain.py)."""
-    wallet = checksum(address)
+    wallet = checksum(address, field="address")
     attestation = db.get(AttestationRow, wallet)
     platform = {name: checksum(a) for name, a in deployed_addresses(settings).items()}
     through = _indexed_through(db)

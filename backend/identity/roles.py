@@ -29,9 +29,10 @@ class Role(StrEnum):
 GRANTABLE = frozenset({Role.UNDERWRITER, Role.AUDITOR, Role.ADMIN})
 
 
-def checksum(wallet: str) -> str:
+def checksum(wallet: str, field: str = "wallet") -> str:
+    """`wallet` checksummed, or a 422 naming the `field` it came in."""
     if not is_address(wallet):
-        raise ValidationFailed("not an Ethereum address")
+        raise ValidationFailed(f"{field}: not an Ethereum address", field=field)
     return to_checksum_address(wallet)
 
 

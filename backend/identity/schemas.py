@@ -10,13 +10,18 @@ import unicodedata
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from backend.identity.checks.countries import ISO_3166_ALPHA3, NATIONALITIES
 from backend.identity.checks.national_id import IdType
+from backend.input_text import ExactLines, Note, OneLine
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+# The local part as a dot-atom (RFC 5322 atext, and any other letter RFC 6531 allows), the domain as
+# LDH labels: a NUL or an escape in it broke the e-mail notices sent to it (the To header).
+ATEXT = r"[^\s@\"(),.:;<>\[\]\\]"
+EMAIL = re.compile(rf"^(?=[^@]{{1,64}}@){ATEXT}+(?:\.{ATEXT}+)*"
+                   r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\Z")
 ALPHA3 = r"^[A-Z]{3}$"
 
 
@@ -32,12 +37,12 @@ class NoncePublic(BaseModel):
 
 
 class LoginCreate(BaseModel):
-    message: str = Field(min_length=1, max_length=4096, description="The EIP-4361 message, exactly as signed")
-    signature: str = Field(min_length=1, max_length=1024, description="0x-prefixed personal_sign signature")
+    message: ExactLines = Field(min_length=1, max_length=4096, description="The EIP-4361 message, exactly as signed")
+    signature: OneLine = Field(min_length=1, max_length=1024, description="0x-prefixed personal_sign signature")
 
 
 class RefreshCreate(BaseModel):
-    refresh_token: str = Field(min_length=1, max_length=4096)
+    refresh_token: OneLine = Field(min_length=1, max_length=4096)
 
 
 class TokenPublic(BaseModel):
@@ -65,19 +70,21 @@ def _clean_text(value: str) -> str:
 class KycCreate(BaseModel):
     """One applicant's identity, submitted as form fields (multipart when documents are attached)."""
 
-    model_config = ConfigDict(str_strip_whitespace=True)
+    # An unknown form field is refused, as every other request model refuses one: dropped silently, a
+    # client that thinks it set `wallet` or `level` would never know it did not.
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
     full_name: str = Field(min_length=2, max_length=200)
     date_of_birth: date
     nationality: str = Field(pattern=ALPHA3, description="ISO 3166-1 alpha-3, as in passports (e.g. CHN, DEU)")
     id_type: IdType
-    id_number: str = Field(min_length=1, max_length=64, description="PRC ID number, or the passport MRZ second line")
+    id_number: OneLine = Field(min_length=1, max_length=64, description="PRC ID number, or the passport MRZ second line")
     address_line: str = Field(min_length=1, max_length=200)
     city: str = Field(min_length=1, max_length=100)
     postal_code: str = Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9 -]+$")
     country: str = Field(pattern=ALPHA3, description="ISO 3166-1 alpha-3 of the address")
-    phone: str = Field(min_length=7, max_length=24, description="E.164, e.g. +8613800138000")
-    email: str = Field(min_length=3, max_length=254)
+    phone: OneLine = Field(min_length=7, max_length=24, description="E.164, e.g. +8613800138000")
+    email: OneLine = Field(min_length=3, max_length=254)
 
     @field_validator("full_name", "address_line", "city")
     @classmethod
@@ -114,10 +121,20 @@ class KycCreate(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        if not EMAIL.match(value):
+        if not EMAIL.match(value) or any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
             raise ValueError("must be an email address")
         local, _, domain = value.rpartition("@")
         return f"{local}@{domain.lower()}"
+
+
+class KycForm(KycCreate):
+    """`KycCreate` as the API's form posts it: its files come in the same form, as `documents`,
+    which the route reads apart (bounded), so they are no unknown field here."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _files_apart(cls, values):
+        return {k: v for k, v in values.items() if k != "documents"} if isinstance(values, dict) else values
 
 
 class ReasonPublic(BaseModel):
@@ -211,7 +228,7 @@ class ReviewItemPublic(BaseModel):
 
 
 class DecisionCreate(BaseModel):
-    note: str = Field(min_length=1, max_length=2000, description="Why; stored encrypted with the record")
+    note: Note = Field(min_length=1, max_length=2000, description="Why; stored encrypted with the record")
 
 
 RevealReason = Literal["review", "fraud_investigation", "customer_request", "legal_request"]

@@ -13,9 +13,9 @@ from backend.lending.schemas import WalletCallPublic
 class AutopayDraftCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    max_per_payment: int | None = Field(default=None, gt=0, lt=2**128,
+    max_per_payment: int | None = Field(default=None, strict=True, gt=0, lt=2**128,
                                         description="Most one payment may take (default: two installments)")  # fmt: skip
-    days: int = Field(default=400, ge=2, le=15_000, description="How long the mandate may be used")
+    days: int = Field(default=400, strict=True, ge=2, le=15_000, description="How long the mandate may be used")
 
 
 class AutopayTerms(BaseModel):
@@ -25,10 +25,10 @@ class AutopayTerms(BaseModel):
 
     payer: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
     executor: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="The platform's keeper: the outbox's account")
-    loan_id: int = Field(gt=0)
-    max_per_payment: int = Field(gt=0, lt=2**128)
-    expiry: int = Field(gt=0, lt=2**40)
-    salt: int = Field(ge=0, lt=2**256)
+    loan_id: int = Field(strict=True, gt=0)
+    max_per_payment: int = Field(strict=True, gt=0, lt=2**128)
+    expiry: int = Field(strict=True, gt=0, lt=2**40)
+    salt: int = Field(strict=True, ge=0, lt=2**256)
 
 
 class AutopayDraftPublic(BaseModel):

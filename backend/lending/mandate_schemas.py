@@ -16,9 +16,9 @@ class MandateDraftCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    budget: int = Field(gt=0, lt=2**128, description="Most the keeper may fund in all under this mandate")
-    days: int = Field(default=90, ge=1, le=365, description="How long the mandate may be used")
-    max_apr_bps: int = Field(default=10_000, ge=0, le=10_000, description="Only loans paying at most this APR")
+    budget: int = Field(strict=True, gt=0, lt=2**128, description="Most the keeper may fund in all under this mandate")
+    days: int = Field(default=90, strict=True, ge=1, le=365, description="How long the mandate may be used")
+    max_apr_bps: int = Field(default=10_000, strict=True, ge=0, le=10_000, description="Only loans paying at most this APR")
 
 
 class MandateTerms(BaseModel):
@@ -28,15 +28,15 @@ class MandateTerms(BaseModel):
 
     investor: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
     executor: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="The platform's keeper: the outbox's account")
-    per_loan: int = Field(gt=0, lt=2**128)
-    budget: int = Field(gt=0, lt=2**128)
-    min_apr_bps: int = Field(ge=0, le=10_000)
-    max_apr_bps: int = Field(ge=0, le=10_000)
-    max_installments: int = Field(ge=1, le=360)
-    max_term: int = Field(ge=1, lt=2**32, description="Only loans whose term (installments x installment period) is at "
-                          "most this many seconds")
-    expiry: int = Field(gt=0, lt=2**40, description="Unix seconds: the last second it may be used")
-    salt: int = Field(ge=0, lt=2**256)
+    per_loan: int = Field(strict=True, gt=0, lt=2**128)
+    budget: int = Field(strict=True, gt=0, lt=2**128)
+    min_apr_bps: int = Field(strict=True, ge=0, le=10_000)
+    max_apr_bps: int = Field(strict=True, ge=0, le=10_000)
+    max_installments: int = Field(strict=True, ge=1, le=360)
+    max_term: int = Field(strict=True, ge=1, lt=2**32, description="Only loans whose term (installments x "
+                          "installment period) is at most this many seconds")
+    expiry: int = Field(strict=True, gt=0, lt=2**40, description="Unix seconds: the last second it may be used")
+    salt: int = Field(strict=True, ge=0, lt=2**256)
 
 
 class MandateDraftPublic(BaseModel):

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.bounds import AMOUNT_LIMIT
+from backend.input_text import OneLine
 from backend.scoring import policy
 from backend.servicing.schemas import ServicingPublic
 
@@ -20,9 +21,10 @@ OfferState = Literal["offered", "expired", "superseded", "submitting", "created"
 class OfferCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    decision_id: str = Field(min_length=1, max_length=36, description="An approved credit decision of yours")
+    decision_id: OneLine = Field(min_length=1, max_length=36, description="An approved credit decision of yours")
     amount: int | None = Field(
         default=None,
+        strict=True,
         ge=policy.MIN_AMOUNT,
         le=policy.MAX_AMOUNT,
         description="Whole units; at most the amount applied for and the affordability limit (default: as applied)",
@@ -32,7 +34,7 @@ class OfferCreate(BaseModel):
 class OfferAccept(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    signature: str = Field(
+    signature: OneLine = Field(
         min_length=4, max_length=4000, description="0x-hex eth_signTypedData_v4 signature of `typed_data` by the borrower"
     )
 
@@ -149,6 +151,7 @@ class WalletTxCreate(BaseModel):
     action: Literal["fund", "disburse", "repay", "payoff", "claim", "refund"]
     amount: int | None = Field(
         default=None,
+        strict=True,
         gt=0,
         lt=AMOUNT_LIMIT,
         description="Base units; fund: required; repay: default what is due now; payoff (everything owed today, "
@@ -245,20 +248,20 @@ class LoanFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     grades: list[Grade] | None = Field(default=None, description="Only loans priced at these grades")
-    min_apr_bps: int | None = Field(default=None, ge=0, le=10_000, description="Only loans paying at least this APR")
-    max_installments: int | None = Field(default=None, ge=1, le=360, description="Only loans at most this long")
+    min_apr_bps: int | None = Field(default=None, strict=True, ge=0, le=10_000, description="Only loans paying at least this APR")
+    max_installments: int | None = Field(default=None, strict=True, ge=1, le=360, description="Only loans at most this long")
 
 
 class PlanCreate(LoanFilter):
-    amount: int = Field(gt=0, lt=AMOUNT_LIMIT, description="Base units to invest")
-    max_per_loan: int | None = Field(default=None, gt=0, lt=AMOUNT_LIMIT, description="Cap per loan, counting notes already held")
+    amount: int = Field(strict=True, gt=0, lt=AMOUNT_LIMIT, description="Base units to invest")
+    max_per_loan: int | None = Field(default=None, strict=True, gt=0, lt=AMOUNT_LIMIT, description="Cap per loan, counting notes already held")
 
 
 class InvestmentRuleCreate(LoanFilter):
     """A standing instruction: tell me of every new loan like this, and fund `per_loan` in each
     with one click. Non-custodial: the platform never moves the money; the investor's wallet does."""
 
-    per_loan: int = Field(gt=0, lt=AMOUNT_LIMIT, description="Base units to hold in each matching loan")
+    per_loan: int = Field(strict=True, gt=0, lt=AMOUNT_LIMIT, description="Base units to hold in each matching loan")
 
 
 class InvestmentRulePublic(InvestmentRuleCreate):

@@ -17,11 +17,11 @@ class OrderCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    loan_id: int = Field(ge=1, le=DB_ID_MAX)
-    notes: int = Field(gt=0, lt=AMOUNT_LIMIT, description="Notes offered (a listing: at most those held) or wanted (a bid)")
-    price_bps: int = Field(ge=1, le=MAX_PRICE_BPS, description="Price per note, in basis points of "
+    loan_id: int = Field(strict=True, ge=1, le=DB_ID_MAX)
+    notes: int = Field(strict=True, gt=0, lt=AMOUNT_LIMIT, description="Notes offered (a listing: at most those held) or wanted (a bid)")
+    price_bps: int = Field(strict=True, ge=1, le=MAX_PRICE_BPS, description="Price per note, in basis points of "
                            "the principal it still stands for")  # fmt: skip
-    good_for_days: int | None = Field(default=None, ge=1, le=365, description="Days the offer stands (it expires "
+    good_for_days: int | None = Field(default=None, strict=True, ge=1, le=365, description="Days the offer stands (it expires "
                                       "on chain then); until withdrawn when omitted")  # fmt: skip
 
 
@@ -36,17 +36,17 @@ class BidCreate(OrderCreate):
 class RepriceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    price_bps: int = Field(ge=1, le=MAX_PRICE_BPS, description="The new price per note, in basis "
+    price_bps: int = Field(strict=True, ge=1, le=MAX_PRICE_BPS, description="The new price per note, in basis "
                            "points of the principal it still stands for")  # fmt: skip
 
 
 class TakeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    notes: int | None = Field(default=None, gt=0, lt=AMOUNT_LIMIT, description="Notes to take; when omitted, all a listing offers "
+    notes: int | None = Field(default=None, strict=True, gt=0, lt=AMOUNT_LIMIT, description="Notes to take; when omitted, all a listing offers "
                               "(a purchase) or all a bid wants up to the notes held (a sale)")  # fmt: skip
     quoted_price_bps: int | None = Field(
-        default=None, ge=1, le=MAX_PRICE_BPS,
+        default=None, strict=True, ge=1, le=MAX_PRICE_BPS,
         description="The order's price per note (basis points of the principal outstanding) as shown when the "
         "user chose it. The "
         "transaction's limit is what the notes cost at that price (a purchase: the most it pays) or fetch (a sale: "
@@ -68,8 +68,8 @@ class ExitCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    loan_id: int = Field(ge=1, le=DB_ID_MAX)
-    notes: int | None = Field(default=None, gt=0, lt=AMOUNT_LIMIT, description="At most this many; when omitted, all the notes held")
+    loan_id: int = Field(strict=True, ge=1, le=DB_ID_MAX)
+    notes: int | None = Field(default=None, strict=True, gt=0, lt=AMOUNT_LIMIT, description="At most this many; when omitted, all the notes held")
 
 
 PD_NOW = ("The chance the loan defaults from where it stands: the part of its PD left in its remaining installments, "

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.errors import ValidationFailed
 from backend.identity.audit_trail import audit
 from backend.identity.crypto.keyring import load_keyring
 from backend.identity.kyc.vault import RecordErased, open_sealed
@@ -33,6 +34,8 @@ CHUNK = 500
 def live_fairness(db: Session, settings: Settings, actor: str, since: datetime | None = None,
                   until: datetime | None = None) -> FairLendingPublic:  # fmt: skip
     since, until = _utc(since), _utc(until)
+    if since and until and since >= until:  # an empty period, audited as if it were a report
+        raise ValidationFailed("until: must be after since", field="until")
     latest = _latest_decision_per_applicant(db, since, until)
     births = _dates_of_birth(db, settings, list(latest))
     bands: dict[str, list[str]] = {}

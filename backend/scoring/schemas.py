@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.input_text import Note
 from backend.scoring import policy
 
 CheckingAccount = Literal["none", "negative", "0_to_200", "200_plus_or_salary"]
@@ -92,7 +93,7 @@ class ReviewCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Literal["approve", "decline"]
-    note: str = Field(min_length=3, max_length=500, description="Why: kept with the decision for oversight")
+    note: Note = Field(min_length=3, max_length=500, description="Why: kept with the decision for oversight")
 
 
 class ReviewPublic(BaseModel):

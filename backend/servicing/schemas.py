@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backend.bounds import AMOUNT_LIMIT
+from backend.input_text import Note
 
 
 class ServicingPublic(BaseModel):
@@ -55,10 +56,10 @@ class CollectionActionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["contacted", "no_answer", "promise_to_pay", "dispute", "hardship", "note"]
-    note: str = Field(min_length=3, max_length=1000, description="What was done or said; sealed at rest and shredded "
+    note: Note = Field(min_length=3, max_length=1000, description="What was done or said; sealed at rest and shredded "
                       "when the borrower's personal data is erased")  # fmt: skip
-    promised_amount: int | None = Field(default=None, gt=0, lt=AMOUNT_LIMIT, description="promise_to_pay: base units of the loan token")
-    promised_in_days: int | None = Field(default=None, ge=1, le=60, description="promise_to_pay: by when, in days")
+    promised_amount: int | None = Field(default=None, strict=True, gt=0, lt=AMOUNT_LIMIT, description="promise_to_pay: base units of the loan token")
+    promised_in_days: int | None = Field(default=None, strict=True, ge=1, le=60, description="promise_to_pay: by when, in days")
 
     @model_validator(mode="after")
     def _promise_fields(self) -> CollectionActionCreate:
@@ -75,7 +76,7 @@ class HardshipCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field(min_length=3, max_length=1000, description="What happened and what the borrower could pay")
+    note: Note = Field(min_length=3, max_length=1000, description="What happened and what the borrower could pay")
 
 
 class CollectionActionPublic(BaseModel):
@@ -131,8 +132,8 @@ class ReleasePublic(BaseModel):
 class NoticePreferencesUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: bool = Field(description="Notices by e-mail too (those about money owed late or in default always are)")
-    sms: bool = Field(description="Payment notices by text message too")
+    email: bool = Field(strict=True, description="Notices by e-mail too (those about money owed late or in default always are)")
+    sms: bool = Field(strict=True, description="Payment notices by text message too")
 
 
 class NoticePreferencesPublic(BaseModel):

@@ -256,30 +256,46 @@ def _files(*files):
     return lambda form, _files: (form, [("documents", f) for f in files])
 
 
-BAD_INPUT = {
-    "missing name": (_without("full_name"), 422),
-    "missing id": (_without("id_number"), 422),
-    "missing email": (_without("email"), 422),
-    "bad date": (_set("date_of_birth", "31/12/1990"), 422),
-    "future birth date": (_set("date_of_birth", "2999-01-01"), 422),
-    "bad email": (_set("email", "zorquilam.example.org"), 422),
-    "bad phone": (_set("phone", "13800138000"), 422),
-    "bad nationality": (_set("nationality", "China"), 422),
-    "unknown nationality code": (_set("nationality", "QQQ"), 422),  # any [A-Z]{3} passed before (review M1)
-    "unknown country code": (_set("country", "ZZZ"), 422),
-    "unknown id type": (_set("id_type", "library_card"), 422),
-    "malformed id": (_set("id_number", "11010519491231ABCD"), 422),
-    "control characters": (_set("full_name", "Zor\x00quilam Lamvex"), 422),
-    "gif document": (_files(("id.gif", b"GIF89a" + b"\x00" * 32, "image/png")), 422),
-    "html as pdf": (_files(("id.pdf", b"<html>hello</html>", "application/pdf")), 422),
-    "oversized document": (_files(("id.png", PNG + b"\x00" * 2048, "image/png")), 422),
-    "too many documents": (_files(*[("id.jpg", JPEG, "image/jpeg")] * 3), 422),
+BAD_INPUT = {  # what is sent: (the change, the status, the field the refusal names)
+    "missing name": (_without("full_name"), 422, "full_name"),
+    "missing id": (_without("id_number"), 422, "id_number"),
+    "missing email": (_without("email"), 422, "email"),
+    "bad date": (_set("date_of_birth", "31/12/1990"), 422, "date_of_birth"),
+    "future birth date": (_set("date_of_birth", "2999-01-01"), 422, "date_of_birth"),
+    "birth date too long ago": (_set("date_of_birth", "1850-01-01"), 422, "date_of_birth"),
+    "bad email": (_set("email", "zorquilam.example.org"), 422, "email"),
+    "NUL in the email": (_set("email", "zor\x00quilam@example.org"), 422, "email"),  # review M2: it broke the To header
+    "control character in the email": (_set("email", "zor\x01quilam@example.org"), 422, "email"),
+    "invisible character in the email": (_set("email", "zor\u200bquilam@example.org"), 422, "email"),
+    "two dots in the email": (_set("email", "zor..quilam@example.org"), 422, "email"),
+    "bad phone": (_set("phone", "13800138000"), 422, "phone"),
+    "NUL in the phone": (_set("phone", "+86138\x0000138000"), 422, "phone"),
+    "bad nationality": (_set("nationality", "China"), 422, "nationality"),
+    "unknown nationality code": (_set("nationality", "QQQ"), 422, "nationality"),  # any [A-Z]{3} passed before (review M1)
+    "unknown country code": (_set("country", "ZZZ"), 422, "country"),
+    "unknown id type": (_set("id_type", "library_card"), 422, "id_type"),
+    "malformed id": (_set("id_number", "11010519491231ABCD"), 422, "id_number"),
+    "id check character": (_set("id_number", "110105199001010000"), 422, "id_number"),
+    "NUL in the id": (_set("id_number", "1101051990\x000101"), 422, "id_number"),
+    "control characters": (_set("full_name", "Zor\x00quilam Lamvex"), 422, "full_name"),
+    "an unknown field": (_set("wallet", "0x" + "00" * 20), 422, "wallet"),  # dropped silently before (review L3)
+    "gif document": (_files(("id.gif", b"GIF89a" + b"\x00" * 32, "image/png")), 422, "documents"),
+    "html as pdf": (_files(("id.pdf", b"<html>hello</html>", "application/pdf")), 422, "documents"),
+    "oversized document": (_files(("id.png", PNG + b"\x00" * 2048, "image/png")), 422, "documents"),
+    "too many documents": (_files(*[("id.jpg", JPEG, "image/jpeg")] * 3), 422, "documents"),
 }
 
 
+def _named(body: dict) -> list[str]:
+    """The fields a refusal names: each of a malformed form's, or the one a check refused."""
+    if "fields" in body:
+        return [f["loc"][-1] for f in body["fields"]]
+    return [body["context"]["field"]]
+
+
 @pytest.mark.parametrize("case", BAD_INPUT, ids=list(BAD_INPUT))
-def test_bad_input_gets_a_4xx_with_a_message_and_nothing_is_stored(tmp_path, case):
-    change, status = BAD_INPUT[case]
+def test_bad_input_gets_a_4xx_naming_the_field_and_nothing_is_stored(tmp_path, case):
+    change, status, field = BAD_INPUT[case]
     settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'b.db'}", kyc_max_document_bytes=1024, kyc_max_documents=2)
     applicant = make_applicant(16)
     form, files = change(applicant.form(), None)
@@ -287,11 +303,24 @@ def test_bad_input_gets_a_4xx_with_a_message_and_nothing_is_stored(tmp_path, cas
         response = client.post("/api/v1/kyc", data=form, files=files, headers=bearer(client, applicant.account))
     assert response.status_code == status, response.json()
     body = response.json()
-    assert body["detail"], body
+    assert body["detail"].startswith(f"{field}: "), body
+    assert _named(body) == [field], body
     for value in (applicant.full_name, applicant.id_number, applicant.email, applicant.phone, form.get("date_of_birth", "")):
         assert value not in response.text
-    assert "input" not in str(body.get("detail"))
+    assert not any("input" in f for f in body.get("fields", []))  # FastAPI's echo of the value sent
     assert (count(settings, KycRecord), count(settings, KycDocument), count(settings, KycEvent)) == (0, 0, 0)
+
+
+def test_every_input_refusal_a_check_makes_names_its_field():
+    """A check that refuses input (Disposition.INVALID) says which field; a new code must say it too."""
+    import re
+    from pathlib import Path
+
+    from backend.identity.checks import reasons
+
+    checks = Path(reasons.__file__).parent
+    refused = {code for f in checks.glob("*.py") for code in re.findall(r"invalid\(Code\.(\w+)", f.read_text())}
+    assert refused and refused <= {code.name for code in reasons.FIELD_OF}, refused
 
 
 def test_a_body_beyond_the_outer_bound_is_refused_before_it_is_read(client):

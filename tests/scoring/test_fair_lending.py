@@ -82,6 +82,17 @@ def test_the_api_is_for_staff_and_the_cli_exits_1_on_a_flag(book, monkeypatch):
     assert result.exit_code == 1 and json.loads(result.stdout)["flagged"] == ["<25"]
 
 
+def test_a_period_that_ends_before_it_starts_is_a_422_naming_until_and_nothing_is_audited(book):
+    settings, _ = book
+    client, staff = client_for(settings), minted_bearer(settings, ADMIN)
+    for since, until in (("2030-01-01", "2020-01-01"), ("2026-05-01T00:00:00Z", "2026-05-01T02:00:00+02:00")):
+        refused = client.get("/api/v1/score/fairness", params={"since": since, "until": until}, headers=staff)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"] == "until: must be after since" and refused.json()["context"] == {"field": "until"}
+    with session_scope(settings) as session:
+        assert session.scalars(select(AuditEntry).where(AuditEntry.action == "fairness.live")).all() == []
+
+
 def test_a_tiny_band_does_not_set_the_bar_for_the_large_ones():
     from backend.scoring.fair_lending import impact_ratios
     from backend.scoring.schemas import FairLendingGroupPublic

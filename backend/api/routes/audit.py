@@ -80,7 +80,7 @@ def trace_address(address: str, session: SessionDep, settings: SettingsDep) -> A
     "from the chain index (the address trace holds its rows against the node)",
 )
 def investor_statement(address: str, session: SessionDep, settings: SettingsDep, year: StatementYear = None) -> StatementPublic:
-    return statement.statement_of(session, settings, checksum(address), year)
+    return statement.statement_of(session, settings, checksum(address, field="address"), year)
 
 
 @router.get(
@@ -89,7 +89,7 @@ def investor_statement(address: str, session: SessionDep, settings: SettingsDep,
     summary="An investor's portfolio, as the investor sees it: positions, exposure, claimable, net annual return",
 )
 def investor_portfolio(address: str, session: SessionDep, settings: SettingsDep) -> PortfolioPublic:
-    return portfolio.portfolio_of(session, settings, checksum(address))
+    return portfolio.portfolio_of(session, settings, checksum(address, field="address"))
 
 
 @router.get(
@@ -98,7 +98,7 @@ def investor_portfolio(address: str, session: SessionDep, settings: SettingsDep)
     summary="An investor's funding mandates, newest first: the bounds it signed, what each funded, what is left",
 )
 def investor_mandates(address: str, session: SessionDep, settings: SettingsDep) -> list[MandatePublic]:
-    return mandates.mandates_of(session, settings, checksum(address))
+    return mandates.mandates_of(session, settings, checksum(address, field="address"))
 
 
 @router.get(

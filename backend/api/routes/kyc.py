@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow, kyc_rate_limit
 from backend.identity.kyc import service
 from backend.identity.kyc.views import owner_view
-from backend.identity.schemas import ErasurePublic, KycCreate, KycDataPublic, KycPublic, KycStatusPublic
+from backend.identity.schemas import ErasurePublic, KycDataPublic, KycForm, KycPublic, KycStatusPublic
 
 router = APIRouter(prefix="/api/v1/kyc", tags=["kyc"])
 limited = [Depends(kyc_rate_limit)]
@@ -29,7 +29,7 @@ def _read_bounded(upload: UploadFile, limit: int) -> bytes:
     summary="Submit identity data (form fields) and optional ID documents (JPEG, PNG, PDF)",
 )
 def submit(
-    data: Annotated[KycCreate, Form()],
+    data: Annotated[KycForm, Form()],
     user: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,

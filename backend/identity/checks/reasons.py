@@ -58,5 +58,20 @@ class Reason:
         return cls(Code(data["code"]), data["message"], Disposition(data["disposition"]))
 
 
+# The form field each input refusal is about, so its 422 names it as every other refusal does. A
+# mismatch names the stated field the ID contradicts: the ID itself passed its own checks.
+FIELD_OF = {
+    Code.ID_FORMAT: "id_number",
+    Code.ID_CHECKSUM: "id_number",
+    Code.ID_EXPIRED: "id_number",
+    Code.ID_DOB_MISMATCH: "date_of_birth",
+    Code.ID_NATIONALITY_MISMATCH: "nationality",
+    Code.DOB_INVALID: "date_of_birth",
+    Code.DOCUMENT_TYPE: "documents",
+    Code.DOCUMENT_TOO_LARGE: "documents",
+    Code.DOCUMENT_COUNT: "documents",
+}
+
+
 def invalid(code: Code, message: str) -> Reason:
     return Reason(code, message, Disposition.INVALID)

@@ -67,5 +67,5 @@ def prove_export(settings: Settings, wallet: str, canonical: bytes, salt_hex: st
 
 def _wallet(wallet: str) -> str:
     if not is_address(wallet):
-        raise ValidationFailed("not an Ethereum address")
+        raise ValidationFailed("wallet: not an Ethereum address", field="wallet")
     return to_checksum_address(wallet)

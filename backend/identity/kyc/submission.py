@@ -26,7 +26,7 @@ from backend.identity.checks import national_id
 from backend.identity.checks.age import check_age
 from backend.identity.checks.documents import check_count, check_document
 from backend.identity.checks.origin import check_origin, network_of, record_origin
-from backend.identity.checks.reasons import Code, Disposition, Reason
+from backend.identity.checks.reasons import FIELD_OF, Code, Disposition, Reason
 from backend.identity.checks.sanctions import load_watchlist, screen
 from backend.identity.crypto.blind_index import blind_index, blind_index_key, origin_index
 from backend.identity.crypto.keyring import load_keyring
@@ -52,7 +52,8 @@ class CheckedInput:
 
 
 def _refuse(reason: Reason) -> KycInputInvalid:
-    return KycInputInvalid(reason.message, reasons=[reason.as_dict()])
+    field = FIELD_OF[reason.code]
+    return KycInputInvalid(f"{field}: {reason.message}", field=field, reasons=[reason.as_dict()])
 
 
 def check_input(settings: Settings, data: KycCreate, documents: list[bytes], today: date) -> CheckedInput:
