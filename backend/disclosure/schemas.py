@@ -14,6 +14,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.input_text import OneLine
+
 
 class LoanCountsPublic(BaseModel):
     funding: int = 0
@@ -299,5 +301,5 @@ class ReportBindingPublic(BaseModel):
 class DisclosurePublish(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    period: str = Field(description="A month that has ended on chain, YYYY-MM; its figures are read as of its last block",
+    period: OneLine = Field(description="A month that has ended on chain, YYYY-MM; its figures are read as of its last block",
                         examples=["2026-10"])

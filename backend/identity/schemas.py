@@ -37,11 +37,15 @@ class NoncePublic(BaseModel):
 
 
 class LoginCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     message: ExactLines = Field(min_length=1, max_length=4096, description="The EIP-4361 message, exactly as signed")
     signature: OneLine = Field(min_length=1, max_length=1024, description="0x-prefixed personal_sign signature")
 
 
 class RefreshCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     refresh_token: OneLine = Field(min_length=1, max_length=4096)
 
 
@@ -228,6 +232,8 @@ class ReviewItemPublic(BaseModel):
 
 
 class DecisionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     note: Note = Field(min_length=1, max_length=2000, description="Why; stored encrypted with the record")
 
 
@@ -235,10 +241,14 @@ RevealReason = Literal["review", "fraud_investigation", "customer_request", "leg
 
 
 class RevealCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: RevealReason
 
 
 class RoleGrantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     wallet: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
     role: Literal["auditor", "underwriter", "admin"]
     action: Literal["grant", "revoke"] = "grant"

@@ -38,7 +38,9 @@ def test_the_api_refuses_a_period_that_is_not_yyyy_mm_with_a_422_naming_it(tmp_p
                        client.post("/api/v1/disclosure/reports", json={"period": period}, headers=as_admin)):  # fmt: skip
             body = answer.json()
             assert answer.status_code == 422, (period, answer.text)
-            assert body["detail"].startswith("period: ") and body["context"] == {"field": "period"}, body
+            assert body["detail"].startswith("period: "), body
+            # the service's check names it in `context`; the body's own type (control characters) in `fields`
+            assert body.get("context") == {"field": "period"} or body["fields"][0]["loc"][-1] == "period", body
     with session_scope(settings) as session:
         assert session.scalar(select(func.count()).select_from(DisclosureReport)) == 0
         assert session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "disclosure.publish")) == 0
