@@ -31,6 +31,7 @@ from backend.servicing.models import ServicingNotice, ServicingState
 T = TypeVar("T")
 _lock = threading.Lock()
 _last: dict[tuple[str, str], tuple[tuple, Any]] = {}  # (database URL, what) -> (state, answer)
+_computing: dict[tuple[str, str], threading.Lock] = {}  # one computation per key at a time
 
 
 def _state(session: Session) -> tuple:
@@ -43,12 +44,19 @@ def _state(session: Session) -> tuple:
 def _answer(session: Session, what: str, compute: Callable[[Session], T]) -> T:
     key, state = (str(session.get_bind().url), what), _state(session)
     with _lock:
-        last = _last.get(key)
+        last, computing = _last.get(key), _computing.setdefault(key, threading.Lock())
     if last is not None and last[0] == state:
         return last[1]
-    answer = compute(session)
-    with _lock:
-        _last[key] = (state, answer)
+    # A new block makes every reader miss at once: one computes (a second or more at 10,000 loans)
+    # while the others wait for its answer instead of each computing the same one beside it.
+    with computing:
+        with _lock:
+            last = _last.get(key)
+        if last is not None and last[0] == state:
+            return last[1]
+        answer = compute(session)
+        with _lock:
+            _last[key] = (state, answer)
     return answer
 
 

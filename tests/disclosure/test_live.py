@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from backend.chain.indexer import CHECKPOINT
 from backend.chain.models import IndexerCheckpoint
 from backend.db.session import session_scope
@@ -43,3 +46,34 @@ def test_figures_are_computed_again_only_when_the_index_servicing_or_the_minute_
     _book(other, 10, seed=3)
     with session_scope(other) as session:
         assert live.live_disclosure(session, other).loans != after_block.loans
+
+
+def test_readers_missing_at_once_wait_for_one_computation(tmp_path, monkeypatch):
+    """A new block makes every reader miss together: one computes, the others take its answer."""
+    settings = make_settings(tmp_path)
+    _book(settings, 5, seed=4)
+    monkeypatch.setattr(live.time, "time", lambda: 1_800_000_000.0)  # no minute turns between the readers
+    calls, started, release = [], threading.Event(), threading.Event()
+
+    def slow(session):
+        calls.append(threading.current_thread().name)
+        started.set()
+        release.wait(10)
+        return object()
+
+    answers = []
+
+    def reader() -> None:
+        with session_scope(settings) as session:
+            answers.append(live._answer(session, "single-flight", slow))
+
+    threads = [threading.Thread(target=reader, name=f"reader-{i}") for i in range(4)]
+    threads[0].start()
+    assert started.wait(10)
+    for thread in threads[1:]:
+        thread.start()
+    time.sleep(0.3)  # the others are waiting on the first's computation, not computing beside it
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert len(calls) == 1 and len(answers) == 4 and all(a is answers[0] for a in answers)
