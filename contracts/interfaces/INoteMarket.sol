@@ -32,7 +32,9 @@ pragma solidity 0.8.28;
 ///         never the loan's own borrower, and repayments already received stay with the seller
 ///         (the per-note accumulator's correction on transfer); the buyer earns from the next
 ///         payment on. Only notes of `Active` loans trade: a loan still funding, repaid,
-///         defaulted or cancelled has a better exit (refund or claim) than a sale.
+///         defaulted or cancelled has a better exit (refund or claim) than a sale; nor does an
+///         Active loan past `defaultableAt` ({NoteMarketLoanDefaultable}), which anyone may mark
+///         defaulted.
 interface INoteMarket {
     /// @notice An open offer to sell notes of one loan.
     /// @param seller Wallet whose notes are for sale.
@@ -157,6 +159,13 @@ interface INoteMarket {
     ///         price is a share of the principal outstanding, so its notes would trade for nothing.
     /// @param feesDue The late fees it still owes (LoanBook's last word on it, read before any accrual).
     error NoteMarketNothingOutstanding(uint256 loanId, uint256 feesDue);
+    /// @notice An Active loan already past LoanBook's `defaultableAt`: anyone may mark it
+    ///         defaulted now, so its notes stand for a debt the borrower stopped paying, of which
+    ///         the reserve covers only a part. Trading stops there, whether or not `markDefault`
+    ///         was called; a payment that moves `defaultableAt` forward reopens it.
+    /// @param defaultableAt LoanBook's `defaultableAt(loanId)`: an order still fills at that very
+    ///        second, as `markDefault` still reverts then, and no longer a second later.
+    error NoteMarketLoanDefaultable(uint256 loanId, uint256 defaultableAt);
     error NoteMarketInsufficientNotes(uint256 loanId, uint256 held, uint256 listed);
     error NoteMarketNotApproved(address seller);
     error NoteMarketListingClosed(uint256 listingId);
@@ -232,7 +241,8 @@ interface INoteMarket {
     ///         verified investor at LoanBook's `investorKycLevel`, never the loan's borrower), and
     ///         again by LoanBook at the fill (an attestation can lapse or be revoked meanwhile). An
     ///         expiry guards a bidder against a bid left standing while the loan's prospects change
-    ///         (a borrower falling behind); its repayments need none, the price follows them.
+    ///         (a borrower falling behind); its repayments need none, the price follows them. Past the
+    ///         loan's `defaultableAt` the bid no longer fills ({NoteMarketLoanDefaultable}).
     /// @return bidId Sequential, from 1 (its own sequence, apart from listings).
     function bid(uint256 loanId, uint256 notes, uint16 priceBps, uint40 expiresAt) external returns (uint256 bidId);
 
