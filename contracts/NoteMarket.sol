@@ -269,6 +269,7 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         _pause();
     }
 
+    /// @notice Resume listing, bidding, repricing, buying and selling.
     function unpause() external onlyRole(PAUSER_ROLE) {
         _unpause();
     }

@@ -146,9 +146,11 @@ interface INoteMarket {
 
     // ------------------------------------------------------------------ errors
 
+    /// @notice A zero admin, LoanBook or asset given to the constructor.
     error NoteMarketZeroAddress();
     /// @notice The asset given is not LoanBook's loan asset: buyers would pay in another token.
     error NoteMarketAssetMismatch(address asset, address loanBookAsset);
+    /// @notice An order or a fill of no notes.
     error NoteMarketZeroNotes(uint256 loanId);
     /// @param priceBps The price asked.
     /// @param maxBps The highest price accepted (a typo guard: twice the principal the notes stand for).
@@ -166,17 +168,31 @@ interface INoteMarket {
     /// @param defaultableAt LoanBook's `defaultableAt(loanId)`: an order still fills at that very
     ///        second, as `markDefault` still reverts then, and no longer a second later.
     error NoteMarketLoanDefaultable(uint256 loanId, uint256 defaultableAt);
+    /// @notice A listing of more notes than the seller holds.
+    /// @param held The seller's notes of the loan.
+    /// @param listed The notes it tried to list.
     error NoteMarketInsufficientNotes(uint256 loanId, uint256 held, uint256 listed);
+    /// @notice The seller has not approved this contract as an ERC-1155 operator on LoanBook.
     error NoteMarketNotApproved(address seller);
+    /// @notice The listing was never placed, or is closed (sold out or delisted).
     error NoteMarketListingClosed(uint256 listingId);
+    /// @notice Only the listing's seller may delist or reprice it.
     error NoteMarketNotSeller(uint256 listingId, address caller);
+    /// @notice A fill of more notes than the listing has left.
+    /// @param listed The notes still listed.
+    /// @param asked The notes the fill wanted.
     error NoteMarketNotEnoughListed(uint256 listingId, uint256 listed, uint256 asked);
     /// @param orderId The listing bought from, or the bid sold into.
     error NoteMarketSelfTrade(uint256 orderId);
     /// @notice {matchOrders} of a listing and a bid that `maker` placed both.
     error NoteMarketSelfMatch(uint256 listingId, uint256 bidId, address maker);
+    /// @notice The bid was never placed, or is closed (filled or cancelled).
     error NoteMarketBidClosed(uint256 bidId);
+    /// @notice Only the bid's bidder may cancel or reprice it.
     error NoteMarketNotBidder(uint256 bidId, address caller);
+    /// @notice A fill of more notes than the bid still wants.
+    /// @param wanted The notes the bid still wants.
+    /// @param offered The notes the fill offered.
     error NoteMarketNotEnoughBid(uint256 bidId, uint256 wanted, uint256 offered);
     /// @param expiresAt The expiry asked for, not after the current block time.
     error NoteMarketExpiryInPast(uint40 expiresAt, uint256 blockTime);
