@@ -651,7 +651,7 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         returns (uint256 loanId)
     {
         _useNonce(terms.borrower);
-        // cannot overflow: one id per transaction
+        // cannot overflow: a uint256 counter raised by one per loan created never reaches 2^256
         unchecked {
             loanId = ++loanCount;
         }

@@ -218,8 +218,9 @@ interface ILoanBook {
     /// @notice `investor` let `agent` fund loans on its behalf ({fundFor}), or took that back.
     event AuthorizationSet(address indexed investor, address indexed agent, bool authorized);
 
-    /// @notice Platform rules changed by the admin.
+    /// @notice The admin changed the smallest ticket (`setMinTicket`) from `previous` to `current`.
     event MinTicketSet(uint256 previous, uint256 current);
+    /// @notice The admin changed the KYC levels borrowers and investors need (`setKycLevels`).
     event KycLevelsSet(uint8 borrowerLevel, uint8 investorLevel);
 
     // ----------------------------------------------------------------- errors
