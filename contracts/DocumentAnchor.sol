@@ -13,7 +13,9 @@ contract DocumentAnchor is IDocumentAnchor, AccessControl {
 
     mapping(bytes32 root => Anchor) private _anchors;
 
+    /// @param admin Gets DEFAULT_ADMIN_ROLE and ANCHORER_ROLE.
     constructor(address admin) {
+        if (admin == address(0)) revert DocumentAnchorZeroAddress();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(ANCHORER_ROLE, admin);
     }
@@ -24,8 +26,8 @@ contract DocumentAnchor is IDocumentAnchor, AccessControl {
         onlyRole(ANCHORER_ROLE)
         returns (bool isNew)
     {
-        if (root == bytes32(0)) revert DocumentAnchorEmptyRoot();
-        if (count == 0) revert DocumentAnchorEmptyBatch();
+        if (root == bytes32(0)) revert DocumentAnchorEmptyRoot(count);
+        if (count == 0) revert DocumentAnchorEmptyBatch(root);
         // Re-anchoring is idempotent so that a retried transaction can never move a timestamp.
         if (_anchors[root].blockNumber != 0) return false;
         _anchors[root] = Anchor(uint64(block.number), uint64(block.timestamp), count);

@@ -385,8 +385,10 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
     // =============================================================== internal
 
     /// @dev Notes move only to verified wallets other than the loan's borrower (mints are checked
-    ///      in {fund}); mints, burns and transfers move the accumulator correction with the
-    ///      shares, so past distributions stay with whoever earned them.
+    ///      in {fund}), and never once the loan is Cancelled: such a note is only a claim to its
+    ///      refund, which nothing needs to move, and a unit sent to a mandate's investor would block
+    ///      the FundingAgent's release. Mints, burns and transfers move the accumulator correction
+    ///      with the shares, so past distributions stay with whoever earned them.
     function _update(address from, address to, uint256[] memory ids, uint256[] memory values) internal override {
         bool isTransfer = from != address(0) && to != address(0);
         if (isTransfer) {
@@ -396,7 +398,11 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         uint256 n = ids.length;
         for (uint256 i; i < n; ++i) {
             uint256 id = ids[i];
-            if (isTransfer && to == _loans[id].borrower) revert LoanBookBorrowerCannotInvest(id, to);
+            if (isTransfer) {
+                Loan storage l = _loans[id];
+                if (to == l.borrower) revert LoanBookBorrowerCannotInvest(id, to);
+                if (l.status == LoanStatus.Cancelled) revert LoanBookCancelledNotes(id);
+            }
             uint256 pps = pointsPerShare(id);
             if (pps == 0) continue; // nothing distributed yet: corrections stay zero
             int256 delta = DistributionMath.correctionFor(pps, values[i]);
@@ -629,7 +635,14 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
             revert LoanBookInvalidBorrowerSignature(borrower);
         }
         underwriter = _underwriterOf(digest, underwriterSignature);
-        if (underwriter == borrower) revert LoanBookSelfUnderwritten(borrower);
+        // One key on both sides: the underwriter's own wallet as the borrower, or a contract
+        // borrower whose wallet accepts the underwriter's signature over the same digest as its
+        // own (a wallet that wraps the digest first passes: see {LoanBookSelfUnderwritten}).
+        if (
+            underwriter == borrower
+                || (borrower.code.length != 0
+                    && SignatureChecker.isValidERC1271SignatureNow(borrower, digest, underwriterSignature))
+        ) revert LoanBookSelfUnderwritten(borrower);
     }
 
     /// @dev The effects of {createLoan}: consume the nonce, write the new loan (4 fresh slots).
@@ -638,7 +651,7 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         returns (uint256 loanId)
     {
         _useNonce(terms.borrower);
-        // cannot overflow: one id per transaction
+        // cannot overflow: a uint256 counter raised by one per loan created never reaches 2^256
         unchecked {
             loanId = ++loanCount;
         }

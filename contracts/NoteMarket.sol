@@ -269,6 +269,7 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
         _pause();
     }
 
+    /// @notice Resume listing, bidding, repricing, buying and selling.
     function unpause() external onlyRole(PAUSER_ROLE) {
         _unpause();
     }
@@ -377,10 +378,15 @@ contract NoteMarket is INoteMarket, AccessControl, Pausable, ReentrancyGuard {
     /// @dev The loan, which must be Active with principal outstanding: its notes are exactly its
     ///      principal, and a price is a share of what is outstanding. An Active loan can have none
     ///      left while it still owes late fees (LoanBook closes a loan only once they are paid):
-    ///      its notes would then trade for nothing although they still earn those fees.
+    ///      its notes would then trade for nothing although they still earn those fees. Nor may it
+    ///      be past `defaultableAt`: LoanBook keeps it Active until someone calls `markDefault`,
+    ///      which anyone may, so a fill would price its notes at a principal the borrower stopped
+    ///      paying and the reserve covers only in part.
     function _activeLoan(uint256 loanId) private view returns (ILoanBook.Loan memory l) {
         l = loanBook.loan(loanId);
         if (l.status != ILoanBook.LoanStatus.Active) revert NoteMarketLoanNotActive(loanId, uint8(l.status));
         if (l.principalOutstanding == 0) revert NoteMarketNothingOutstanding(loanId, l.feesDue);
+        uint256 defaultable = loanBook.defaultableAt(loanId);
+        if (block.timestamp > defaultable) revert NoteMarketLoanDefaultable(loanId, defaultable);
     }
 }

@@ -62,17 +62,22 @@ contract RepaymentAgent is IRepaymentAgent, EIP712, ReentrancyGuard {
         (uint256 due,, uint256 dueDate) = loanBook.amountDue(loanId);
         if (due == 0) revert RepaymentAgentNothingDue(loanId);
         if (block.timestamp + PAY_WINDOW < dueDate) revert RepaymentAgentNotYetDue(loanId, dueDate);
-        if (due > mandate.maxPerPayment) revert RepaymentAgentAboveCap(digest, due, mandate.maxPerPayment);
+        uint256 cap = mandate.maxPerPayment;
+        if (cap == 0) revert RepaymentAgentZeroCap(digest);
+        // Above the cap, the cap: LoanBook applies a part payment to the installments due, oldest
+        // first, so it still never pays ahead of the schedule, and a payer who fell behind by more
+        // than the cap is brought up to date over several payments instead of autopay stopping.
+        uint256 amount = due < cap ? due : cap;
 
-        emit PaidWithMandate(digest, payer, loanId, due);
+        emit PaidWithMandate(digest, payer, loanId, amount);
         // From the payer, not the caller: what the payer's signed mandate, checked above, is for.
         // slither-disable-next-line arbitrary-send-erc20
-        asset.safeTransferFrom(payer, address(this), due);
-        // What is due now is exactly what LoanBook takes first (the installments due, oldest first, then
-        // fees), so it takes it all; were it ever to take less, the rest goes back: the agent keeps
-        // nothing.
-        paid = loanBook.repay(loanId, due);
-        if (paid < due) asset.safeTransfer(payer, due - paid);
+        asset.safeTransferFrom(payer, address(this), amount);
+        // At most what is due now, which is exactly what LoanBook takes first (the installments due,
+        // oldest first, then fees), so it takes it all; were it ever to take less, the rest goes
+        // back: the agent keeps nothing.
+        paid = loanBook.repay(loanId, amount);
+        if (paid < amount) asset.safeTransfer(payer, amount - paid);
     }
 
     /// @inheritdoc IRepaymentAgent

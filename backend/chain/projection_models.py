@@ -12,10 +12,12 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
+    func,
     or_,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.chain.deploy_params import DEFAULT_AFTER
 from backend.chain.models import Uint
 from backend.db.base import Base
 
@@ -85,16 +87,26 @@ class LoanRow(EventRef, Base):
     created_tx: Mapped[str | None] = mapped_column(String(66))  # tx_hash: the last event that touched the loan
 
     @property
-    def trades(self) -> bool:
-        """Whether its notes trade on NoteMarket: active with principal outstanding. An active loan
-        can have none left while it still owes late fees, and NoteMarket prices notes as a share of
-        the principal outstanding, so it refuses them (`NoteMarketNothingOutstanding`)."""
-        return self.status == "active" and self.principal_outstanding != 0
+    def defaultable_at(self) -> int:
+        """LoanBook's `defaultableAt` for an active loan, as indexed: `DEFAULT_AFTER` past its oldest
+        unpaid due date (installment `installments_settled + 1`). After it anyone may mark the loan
+        defaulted. An index behind the chain can only put it earlier: payments move it forward."""
+        return (self.start_time or 0) + (self.installments_settled + 1) * self.installment_period + DEFAULT_AFTER
+
+    def trades(self, now: int) -> bool:
+        """Whether its notes trade on NoteMarket at block time `now`: active with principal
+        outstanding, and not past `defaultable_at`. An active loan can have no principal left while
+        it still owes late fees, and NoteMarket prices notes as a share of the principal outstanding,
+        so it refuses them (`NoteMarketNothingOutstanding`); nor does it trade the notes of a loan
+        anyone may mark defaulted (`NoteMarketLoanDefaultable`), which stays active until then."""
+        return self.status == "active" and self.principal_outstanding != 0 and now <= self.defaultable_at
 
     @classmethod
-    def trading(cls) -> ColumnElement[bool]:
-        """`trades`, as a query condition."""
-        return and_(cls.status == "active", cls.principal_outstanding != 0)
+    def trading(cls, now: int) -> ColumnElement[bool]:
+        """`trades(now)`, as a query condition."""
+        defaultable_at = (func.coalesce(cls.start_time, 0) + (cls.installments_settled + 1) * cls.installment_period
+                          + DEFAULT_AFTER)  # fmt: skip
+        return and_(cls.status == "active", cls.principal_outstanding != 0, defaultable_at >= now)
 
     @property
     def owes(self) -> bool:

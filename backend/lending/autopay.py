@@ -2,7 +2,7 @@
 own wallet) and approves the RepaymentAgent; the platform's keeper
 (`backend/lending/autopay_keeper.py`) then has the agent pay each installment as it falls due,
 from the borrower's wallet straight into LoanBook. The agent pays only what LoanBook bills, never
-ahead of the schedule, never above the mandate's cap per payment, and keeps nothing; withdrawing
+ahead of the schedule, never above the mandate's cap per payment (up to it when more is due), and keeps nothing; withdrawing
 the mandate stops the keeper at once, and cancelling it on chain makes the agent refuse it."""
 
 from __future__ import annotations

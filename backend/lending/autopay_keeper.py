@@ -2,10 +2,11 @@
 
 Each pass, for every active, unexpired repayment mandate of an active loan, it reads what LoanBook
 bills now (`amountDue`) and, within a day of the oldest unpaid due date (or after it), has the
-RepaymentAgent pay it with `payWithMandate` through the outbox, once the payer's wallet can cover
-it and it is within the mandate's cap. A payment the wallet cannot cover, or above the cap, is not
-queued: the borrower is told once per installment why (`autopay_short`), and the due-date
-reminders go on as for any loan. Keys name the mandate and the due date and digest the facts checked (attempts counted,
+RepaymentAgent pay it with `payWithMandate` through the outbox, up to the mandate's cap (the agent
+pays `min(due, cap)`, which LoanBook applies oldest installment first), once the payer's wallet can
+cover that. A payment the wallet cannot cover is not queued; one capped below what is due is, and
+the rest waits for the next passes. Either way the borrower is told once per installment why
+autopay did not pay all that is due (`autopay_short`), and the due-date reminders go on as for any loan. Keys name the mandate and the due date and digest the facts checked (attempts counted,
 at most 3 on the same facts); while a payment is in flight, or mined beyond what the index has
 read, the keeper waits. The agent checks every bound on chain: this keeper can only do less."""
 
@@ -61,22 +62,26 @@ def plan_payments(db: Session, settings: Settings, now: int) -> list[Payment]:
         if view.cancelled(row.mandate_hash):
             continue
         takeable = view.takeable()
-        if due > mandate.max_per_payment:
-            d = decimals()
-            _tell_short(db, loan, due, due_date, d, f"it is more than your autopay's cap of {money(mandate.max_per_payment, d)} "
-                        "a payment (sign a new mandate with a higher cap)")  # fmt: skip
-        elif takeable < due:
-            _tell_short(db, loan, due, due_date, decimals(), short_message(takeable, due, decimals()))
-        elif key := next_attempt_key(db, f"{KEY_PREFIX}{row.mandate_hash}:{due_date}:", (due, takeable)):
-            payments.append(Payment(row.mandate_hash, loan.loan_id, row.payer, due, due_date, key))
+        amount = min(due, mandate.max_per_payment)  # what the agent pays: up to the cap, oldest installment first
+        if takeable < amount:
+            _tell_short(db, loan, due, due_date, decimals(), short_message(takeable, amount, decimals()))
+            continue
+        if amount < due:
+            cap = money(amount, decimals())
+            _tell_short(db, loan, due, due_date, decimals(), f"it is more than your autopay's cap of {cap} a payment, so "
+                        f"autopay pays {cap} now, the oldest installment first, and the rest at its next passes, up to "
+                        "the cap each time (sign a new mandate with a higher cap to catch up at once)",
+                        then="Pay the rest yourself to catch up sooner.")  # fmt: skip
+        if key := next_attempt_key(db, f"{KEY_PREFIX}{row.mandate_hash}:{due_date}:", (due, takeable)):
+            payments.append(Payment(row.mandate_hash, loan.loan_id, row.payer, amount, due_date, key))
     return payments
 
 
-def _tell_short(db: Session, loan: LoanRow, due: int, due_date: int, decimals: int, why: str) -> None:
-    """Once per installment: autopay cannot pay it, and why."""
+def _tell_short(db: Session, loan: LoanRow, due: int, due_date: int, decimals: int, why: str,
+                then: str = "It tries again at every pass; or pay it yourself.") -> None:  # fmt: skip
+    """Once per installment: autopay cannot pay all that is due, and why."""
     installment = max((due_date - (loan.start_time or 0)) // loan.installment_period, 1)
-    message = (f"Autopay could not pay the {money(due, decimals)} of loan {loan.loan_id} due on {day(due_date)}: {why}. "
-               "It tries again at every pass; or pay it yourself.")  # fmt: skip
+    message = f"Autopay could not pay all the {money(due, decimals)} of loan {loan.loan_id} due on {day(due_date)}: {why}. {then}"
     add_notice(db, loan, installment, "autopay_short", due_date, due, message)
 
 

@@ -128,7 +128,7 @@ def bid_commitment(db: Session, wallet: str, now: int) -> tuple[int, int]:
     prices = list(db.execute(select(MarketBidRow.notes_left, MarketBidRow.price_bps, LoanRow)
                              .join(LoanRow, LoanRow.loan_id == MarketBidRow.loan_id)
                              .where(MarketBidRow.bidder == wallet, MarketBidRow.status == "open",
-                                    MarketBidRow.live_at(now), LoanRow.trading())))  # fmt: skip
+                                    MarketBidRow.live_at(now), LoanRow.trading(now))))  # fmt: skip
     return len(prices), sum(proceeds(notes, price, loan) for notes, price, loan in prices)
 
 
@@ -190,7 +190,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
                                      .where(MarketListingRow.seller == wallet, MarketListingRow.status == "open",
                                             MarketListingRow.live_at(now))):  # fmt: skip
         listed[loan_id] += notes
-    tradable = {loan.loan_id: note.balance for note, loan in holdings if loan.trades and note.balance}
+    tradable = {loan.loan_id: note.balance for note, loan in holdings if loan.trades(now) and note.balance}
     exits = {}  # what other wallets' bids would pay for them now
     if tradable:
         level = NoteMarketWallet(settings, wallet).investor_level()

@@ -63,14 +63,15 @@ class Match:
 
 
 def crossed_pairs(db: Session, now: int) -> list[tuple[MarketListingRow, MarketBidRow, LoanRow]]:
-    """Open, live listings and bids of the same active loan where the bid pays at least the ask and
+    """Open, live listings and bids of the same loan, trading at `now` (`LoanRow.trades`: active,
+    with principal outstanding, not past `defaultableAt`), where the bid pays at least the ask and
     the makers differ, in matching order."""
     listing, bid = MarketListingRow, MarketBidRow
     query = (
         select(listing, bid, LoanRow)
         .join(bid, and_(bid.loan_id == listing.loan_id, bid.price_bps >= listing.price_bps, bid.bidder != listing.seller))
         .join(LoanRow, LoanRow.loan_id == listing.loan_id)
-        .where(listing.status == "open", bid.status == "open", LoanRow.trading(),
+        .where(listing.status == "open", bid.status == "open", LoanRow.trading(now),
                listing.live_at(now), bid.live_at(now))
         .order_by(listing.loan_id, listing.price_bps, listing.listing_id, bid.price_bps.desc(), bid.bid_id)
     )

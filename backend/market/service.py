@@ -90,18 +90,19 @@ def _terms(row: MarketOrder, loan: LoanRow, value: int, fact: DecisionFacts | No
 
 def _open_orders(db: Session, settings: Settings, model: type, loan_id: int | None,
                  limit: int | None = None) -> tuple[list[tuple], int]:  # fmt: skip
-    """Open, unexpired orders of one side, of active loans, each with its loan and decision facts,
-    the first `limit` by price (`_ranked`); and the latest block's time, which their yields are
-    worked out at (a chain fact, so two reads between blocks agree)."""
+    """Open, unexpired orders of one side, of loans whose notes trade (`LoanRow.trades`), each with
+    its loan and decision facts, the first `limit` by price (`_ranked`); and the latest block's
+    time, which their yields are worked out at (a chain fact, so two reads between blocks agree)."""
     query = (select(model, LoanRow).join(LoanRow, LoanRow.loan_id == model.loan_id)
-             .where(model.status == "open", LoanRow.trading()))  # fmt: skip
+             .where(model.status == "open", LoanRow.status == "active"))  # fmt: skip
     if loan_id is not None:
         query = query.where(model.loan_id == loan_id)
     if db.scalar(query.with_only_columns(model.loan_id).limit(1)) is None:
         return [], 0  # nothing open: no need to ask the chain for its clock
     block_time = chain_time(settings)
-    # Live at the next block, which carries at least the wall clock (as `deadline_clock`).
-    query = query.where(model.live_at(max(int(time.time()), block_time))).order_by(*_ranked(model))
+    # Live and trading at the next block, which carries at least the wall clock (as `deadline_clock`).
+    next_block = max(int(time.time()), block_time)
+    query = query.where(model.live_at(next_block), LoanRow.trading(next_block)).order_by(*_ranked(model))
     pairs = list(db.execute(query.limit(limit)))  # ranked and cut in SQL: a page reads its orders only
     facts = decision_facts(db, {loan.decision_hash for _, loan in pairs})
     return [(row, loan, facts.get(loan.decision_hash)) for row, loan in pairs], block_time
@@ -142,7 +143,8 @@ def open_bids(db: Session, settings: Settings, loan_id: int | None = None, limit
 def quote(db: Session, settings: Settings, loan_id: int, notes: int, price_bps: int) -> QuotePublic:
     """The price of `notes` notes of an active loan at `price_bps` (of the principal they stand for,
     as the index last read it), and the buyer's yield there."""
-    loan = _active_loan(db, loan_id)
+    now = chain_time(settings)
+    loan = _active_loan(db, loan_id, max(int(time.time()), now))
     if notes > loan.principal:
         decimals = loan_book_domain(settings).asset_decimals
         raise ValidationFailed(f"notes: at most {money(loan.principal, decimals)}, all the notes of loan {loan_id}",
@@ -151,8 +153,7 @@ def quote(db: Session, settings: Settings, loan_id: int, notes: int, price_bps: 
     fact = decision_facts(db, {loan.decision_hash}).get(loan.decision_hash)
     return QuotePublic(loan_id=loan_id, notes=notes, price_bps=price_bps, cost=cost,
                        proceeds=pricing.proceeds(notes, price_bps, loan),
-                       **_value(loan, fact, live_book_risk(db), notes, cost,
-                                chain_time(settings)))  # fmt: skip
+                       **_value(loan, fact, live_book_risk(db), notes, cost, now))  # fmt: skip
 
 
 def _tx(action: str, loan_id: int, notes: int, cost: int, calls: list[WalletCall], **order) -> MarketTxPublic:
@@ -164,13 +165,27 @@ def _fees_only(loan: LoanRow) -> str:
     return " but owes late fees only" if loan.status == "active" else ""
 
 
-def _active_loan(db: Session, loan_id: int) -> LoanRow:
+def _active_with_principal(loan: LoanRow) -> bool:
+    return loan.status == "active" and loan.principal_outstanding != 0
+
+
+def _not_trading(loan: LoanRow) -> Conflict:
+    """Why the notes of `loan`, which does not trade (`LoanRow.trades`), are refused."""
+    if _active_with_principal(loan):  # so past defaultableAt: NoteMarket's NoteMarketLoanDefaultable
+        return Conflict(f"loan {loan.loan_id} is past {_utc(loan.defaultable_at)}, after which it can be declared in "
+                        "default: its notes do not trade unless it is brought up to date",
+                        status=loan.status, defaultable_at=loan.defaultable_at)  # fmt: skip
+    return Conflict(f"loan {loan.loan_id} is {loan.status}{_fees_only(loan)}: only notes of active loans with "
+                    "principal outstanding trade", status=loan.status)  # fmt: skip
+
+
+def _active_loan(db: Session, loan_id: int, now: int) -> LoanRow:
+    """The loan, whose notes must trade at block time `now`."""
     loan = db.get(LoanRow, loan_id)
     if loan is None:
         raise NotFound(f"no loan {loan_id} in the chain index", loan_id=loan_id)
-    if not loan.trades:
-        raise Conflict(f"loan {loan.loan_id} is {loan.status}{_fees_only(loan)}: only notes of active loans with "
-                       "principal outstanding trade", status=loan.status)  # fmt: skip
+    if not loan.trades(now):
+        raise _not_trading(loan)
     return loan
 
 
@@ -248,16 +263,17 @@ def _limit(market: NoteMarketWallet, bound: str, quoted: int, now: int) -> str:
     return "" if quoted == now else f" ({bound} {market.tokens(quoted)}, as quoted)"
 
 
-def _require_live(row: MarketOrder, name: str, settings: Settings) -> None:
-    """A taker gets a 409 instead of a transaction NoteMarket would revert (NoteMarketOrderExpired)."""
-    if row.expires_at and deadline_clock(settings) >= row.expires_at:
+def _require_live(row: MarketOrder, name: str, now: int) -> None:
+    """A taker gets a 409 instead of a transaction NoteMarket would revert (NoteMarketOrderExpired):
+    `now` is the time the next block carries at least (`deadline_clock`)."""
+    if row.expires_at and now >= row.expires_at:
         raise Conflict(f"{name} expired at {_utc(row.expires_at)}", expires_at=row.expires_at)
 
 
 def plan_listing(db: Session, settings: Settings, wallet: str, request: ListingCreate) -> MarketTxPublic:
-    loan = _active_loan(db, request.loan_id)
-    market = NoteMarketWallet(settings, wallet)
     now = deadline_clock(settings)
+    loan = _active_loan(db, request.loan_id, now)
+    market = NoteMarketWallet(settings, wallet)
     _refuse_crossing(db, settings, market.wallet, False, loan, request.notes, request.price_bps, now)
     held = market.notes(loan.loan_id)
     if request.notes > held:
@@ -286,13 +302,16 @@ def _taking(db: Session, settings: Settings, wallet: str, model: type, order_id:
     kind, key, maker, withdraw = SIDES[model]
     row = _open_order(db, model, order_id)
     loan = db.get(LoanRow, row.loan_id)
-    if loan is None or not loan.trades:
+    now = deadline_clock(settings)
+    if loan is not None and not loan.trades(now) and _active_with_principal(loan):
+        raise _not_trading(loan)  # past defaultableAt
+    if loan is None or not loan.trades(now):
         raise Conflict(f"loan {row.loan_id} is no longer active with principal outstanding: its notes do not trade",
                        loan_id=row.loan_id)  # fmt: skip
     market = NoteMarketWallet(settings, wallet)
     if getattr(row, maker) == market.wallet:
         raise Conflict(f"{kind} {order_id} is your own: {withdraw} it instead", **{key: order_id})
-    _require_live(row, f"{kind} {order_id}", settings)
+    _require_live(row, f"{kind} {order_id}", now)
     return row, loan, market
 
 
@@ -378,10 +397,10 @@ def plan_delisting(db: Session, settings: Settings, wallet: str, listing_id: int
 def plan_bid(db: Session, settings: Settings, wallet: str, request: BidCreate) -> MarketTxPublic:
     """A bid is escrowless: the money stays in the wallet, which lets NoteMarket take what all its
     open bids would pay together, so hitting one never leaves another unpayable."""
-    loan = _active_loan(db, request.loan_id)
+    now = deadline_clock(settings)
+    loan = _active_loan(db, request.loan_id, now)
     market = NoteMarketWallet(settings, wallet)
     _may_receive_notes(settings, market, loan)
-    now = deadline_clock(settings)
     _refuse_crossing(db, settings, market.wallet, True, loan, request.notes, request.price_bps, now)
     # At the index's principal outstanding, never below the chain's (it only falls): the allowance covers the bid.
     value = pricing.proceeds(request.notes, request.price_bps, loan)
@@ -432,7 +451,7 @@ def plan_exit(db: Session, settings: Settings, wallet: str, request: ExitCreate)
     """Sell up to `notes` (all held by default) into other wallets' open, unexpired bids for the loan,
     the best paying first, one `sell` each, its floor the proceeds planned; bids that would fail are
     passed over (a bidder who can no longer pay, the loan's borrower, an unverified wallet)."""
-    loan = _active_loan(db, request.loan_id)
+    loan = _active_loan(db, request.loan_id, deadline_clock(settings))
     market = NoteMarketWallet(settings, wallet)
     held = market.notes(loan.loan_id)
     wanted = request.notes or held

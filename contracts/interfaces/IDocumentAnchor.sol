@@ -20,9 +20,14 @@ interface IDocumentAnchor {
     /// @param anchorer The ANCHORER_ROLE account that sent it.
     event Anchored(bytes32 indexed root, uint32 count, string uri, address indexed anchorer);
 
-    /// @notice Anchoring an empty root or an empty batch.
-    error DocumentAnchorEmptyRoot();
-    error DocumentAnchorEmptyBatch();
+    /// @notice A zero admin given to the constructor: nobody could ever anchor.
+    error DocumentAnchorZeroAddress();
+    /// @notice Anchoring the zero root, which no Merkle tree has.
+    /// @param count The number of documents the batch claimed.
+    error DocumentAnchorEmptyRoot(uint32 count);
+    /// @notice Anchoring a root of no documents.
+    /// @param root The root given with a count of 0.
+    error DocumentAnchorEmptyBatch(bytes32 root);
 
     /// @notice Records `root`. Anchoring the same root again is a no-op that keeps the first anchor.
     /// @return isNew True when this call recorded the root.

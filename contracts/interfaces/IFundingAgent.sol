@@ -95,8 +95,10 @@ interface IFundingAgent {
 
     /// @notice Gives back to `mandate`'s budget what it funded into loan `loanId` once that loan
     ///         is Cancelled and the investor holds none of its notes (its refund taken, the money
-    ///         back in its wallet; or the notes moved to another wallet, which only loosens the
-    ///         investor's own cap). Anyone may call (the platform's keeper does): it only restores
+    ///         back in its wallet; or the notes moved to another wallet while the loan was still
+    ///         funding, which only loosens the investor's own cap). A Cancelled loan's notes no
+    ///         longer move ({ILoanBook-LoanBookCancelledNotes}), so no one can hold a release back by
+    ///         sending the investor some. Anyone may call (the platform's keeper does): it only restores
     ///         capacity the investor signed for. Cancelled alone is not enough: until the
     ///         investor pulls its refund from LoanBook, the money is neither invested nor in the
     ///         wallet the mandate funds from, and a budget given back then would overstate what the

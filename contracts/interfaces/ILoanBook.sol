@@ -218,8 +218,9 @@ interface ILoanBook {
     /// @notice `investor` let `agent` fund loans on its behalf ({fundFor}), or took that back.
     event AuthorizationSet(address indexed investor, address indexed agent, bool authorized);
 
-    /// @notice Platform rules changed by the admin.
+    /// @notice The admin changed the smallest ticket (`setMinTicket`) from `previous` to `current`.
     event MinTicketSet(uint256 previous, uint256 current);
+    /// @notice The admin changed the KYC levels borrowers and investors need (`setKycLevels`).
     event KycLevelsSet(uint8 borrowerLevel, uint8 investorLevel);
 
     // ----------------------------------------------------------------- errors
@@ -245,9 +246,16 @@ interface ILoanBook {
     error LoanBookInvalidUnderwriterSignature(address signer);
     /// @notice The underwriter signature is valid but its signer lacks UNDERWRITER_ROLE.
     error LoanBookUnauthorizedUnderwriter(address signer);
-    /// @notice The underwriter signature is the borrower's own (a borrower that also holds
-    ///         UNDERWRITER_ROLE): the countersignature puts a second key between a borrower and
-    ///         the investors' money, so it must come from another wallet.
+    /// @notice The underwriter signature is the borrower's own: the countersignature puts a second
+    ///         key between a borrower and the investors' money, so it must come from another key.
+    ///         Refused: a borrower that also holds UNDERWRITER_ROLE, and a contract borrower whose
+    ///         wallet accepts the underwriter's signature as its own (ERC-1271 over the same digest,
+    ///         as a minimal wallet owned by the underwriter's key does).
+    /// @dev The limit: on-chain code cannot see a contract wallet's keys. A wallet that wraps the
+    ///      digest before checking its owner's signature (Safe's `SafeMessage`, for one) needs a
+    ///      signature over another message, so one underwriter key owning such a wallet still
+    ///      passes. The KYC attestor must refuse contract-wallet borrowers owned by staff or
+    ///      platform keys.
     error LoanBookSelfUnderwritten(address borrower);
     /// @notice The borrower is the zero address.
     error LoanBookInvalidBorrower(address borrower);
@@ -295,6 +303,11 @@ interface ILoanBook {
     /// @notice The loan's own borrower tried to fund it or to receive its notes: self-funding
     ///         would let a borrower dress up its own money as investor demand.
     error LoanBookBorrowerCannotInvest(uint256 loanId, address borrower);
+    /// @notice A transfer of notes of a Cancelled loan (mints and refunds' burns are not
+    ///         transfers): such a note is only a claim to its refund, which its holder takes with
+    ///         {refund}, so nothing needs to move it, and a note sent to a wallet could block
+    ///         whatever waits for that wallet to hold none (the FundingAgent's release).
+    error LoanBookCancelledNotes(uint256 loanId);
     /// @notice A note transfer to a wallet that is not KYC-verified.
     error LoanBookRecipientNotVerified(address recipient, uint8 minLevel);
     /// @notice Funding more than what is left to fund.
@@ -327,7 +340,8 @@ interface ILoanBook {
     ///      SignatureChecker against `terms.borrower` (ECDSA or ERC-1271).
     ///      `underwriterSignature` is either a 65-byte ECDSA signature, whose signer must hold
     ///      UNDERWRITER_ROLE, or `abi.encodePacked(underwriterContract, erc1271Signature)`; the
-    ///      underwriter is never the borrower ({LoanBookSelfUnderwritten}).
+    ///      underwriter is never the borrower, nor signs for a contract borrower
+    ///      ({LoanBookSelfUnderwritten}, which states the limit of that check).
     ///      Consumes the borrower's nonce: every other offer signed with it becomes void.
     /// @return loanId The new loan's id (sequential, from 1).
     function createLoan(LoanTerms calldata terms, bytes calldata borrowerSignature, bytes calldata underwriterSignature)

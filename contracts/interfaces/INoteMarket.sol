@@ -32,7 +32,9 @@ pragma solidity 0.8.28;
 ///         never the loan's own borrower, and repayments already received stay with the seller
 ///         (the per-note accumulator's correction on transfer); the buyer earns from the next
 ///         payment on. Only notes of `Active` loans trade: a loan still funding, repaid,
-///         defaulted or cancelled has a better exit (refund or claim) than a sale.
+///         defaulted or cancelled has a better exit (refund or claim) than a sale; nor does an
+///         Active loan past `defaultableAt` ({NoteMarketLoanDefaultable}), which anyone may mark
+///         defaulted.
 interface INoteMarket {
     /// @notice An open offer to sell notes of one loan.
     /// @param seller Wallet whose notes are for sale.
@@ -144,9 +146,11 @@ interface INoteMarket {
 
     // ------------------------------------------------------------------ errors
 
+    /// @notice A zero admin, LoanBook or asset given to the constructor.
     error NoteMarketZeroAddress();
     /// @notice The asset given is not LoanBook's loan asset: buyers would pay in another token.
     error NoteMarketAssetMismatch(address asset, address loanBookAsset);
+    /// @notice An order or a fill of no notes.
     error NoteMarketZeroNotes(uint256 loanId);
     /// @param priceBps The price asked.
     /// @param maxBps The highest price accepted (a typo guard: twice the principal the notes stand for).
@@ -157,17 +161,38 @@ interface INoteMarket {
     ///         price is a share of the principal outstanding, so its notes would trade for nothing.
     /// @param feesDue The late fees it still owes (LoanBook's last word on it, read before any accrual).
     error NoteMarketNothingOutstanding(uint256 loanId, uint256 feesDue);
+    /// @notice An Active loan already past LoanBook's `defaultableAt`: anyone may mark it
+    ///         defaulted now, so its notes stand for a debt the borrower stopped paying, of which
+    ///         the reserve covers only a part. Trading stops there, whether or not `markDefault`
+    ///         was called; a payment that moves `defaultableAt` forward reopens it.
+    /// @param defaultableAt LoanBook's `defaultableAt(loanId)`: an order still fills at that very
+    ///        second, as `markDefault` still reverts then, and no longer a second later.
+    error NoteMarketLoanDefaultable(uint256 loanId, uint256 defaultableAt);
+    /// @notice A listing of more notes than the seller holds.
+    /// @param held The seller's notes of the loan.
+    /// @param listed The notes it tried to list.
     error NoteMarketInsufficientNotes(uint256 loanId, uint256 held, uint256 listed);
+    /// @notice The seller has not approved this contract as an ERC-1155 operator on LoanBook.
     error NoteMarketNotApproved(address seller);
+    /// @notice The listing was never placed, or is closed (sold out or delisted).
     error NoteMarketListingClosed(uint256 listingId);
+    /// @notice Only the listing's seller may delist or reprice it.
     error NoteMarketNotSeller(uint256 listingId, address caller);
+    /// @notice A fill of more notes than the listing has left.
+    /// @param listed The notes still listed.
+    /// @param asked The notes the fill wanted.
     error NoteMarketNotEnoughListed(uint256 listingId, uint256 listed, uint256 asked);
     /// @param orderId The listing bought from, or the bid sold into.
     error NoteMarketSelfTrade(uint256 orderId);
     /// @notice {matchOrders} of a listing and a bid that `maker` placed both.
     error NoteMarketSelfMatch(uint256 listingId, uint256 bidId, address maker);
+    /// @notice The bid was never placed, or is closed (filled or cancelled).
     error NoteMarketBidClosed(uint256 bidId);
+    /// @notice Only the bid's bidder may cancel or reprice it.
     error NoteMarketNotBidder(uint256 bidId, address caller);
+    /// @notice A fill of more notes than the bid still wants.
+    /// @param wanted The notes the bid still wants.
+    /// @param offered The notes the fill offered.
     error NoteMarketNotEnoughBid(uint256 bidId, uint256 wanted, uint256 offered);
     /// @param expiresAt The expiry asked for, not after the current block time.
     error NoteMarketExpiryInPast(uint40 expiresAt, uint256 blockTime);
@@ -232,7 +257,8 @@ interface INoteMarket {
     ///         verified investor at LoanBook's `investorKycLevel`, never the loan's borrower), and
     ///         again by LoanBook at the fill (an attestation can lapse or be revoked meanwhile). An
     ///         expiry guards a bidder against a bid left standing while the loan's prospects change
-    ///         (a borrower falling behind); its repayments need none, the price follows them.
+    ///         (a borrower falling behind); its repayments need none, the price follows them. Past the
+    ///         loan's `defaultableAt` the bid no longer fills ({NoteMarketLoanDefaultable}).
     /// @return bidId Sequential, from 1 (its own sequence, apart from listings).
     function bid(uint256 loanId, uint256 notes, uint16 priceBps, uint40 expiresAt) external returns (uint256 bidId);
 

@@ -10,12 +10,15 @@ pragma solidity 0.8.28;
 ///         and keeps nothing. It never pays ahead of the schedule (only what `amountDue` bills, and
 ///         no sooner than `PAY_WINDOW` before the oldest unpaid due date), never more than the
 ///         mandate's cap per payment, never a loan that is not Active, and never after the
-///         mandate's expiry or its cancellation by the payer.
+///         mandate's expiry or its cancellation by the payer. When more is due than the cap (a
+///         payer who fell behind: installments and late fees), it pays the cap, which LoanBook
+///         applies to the oldest installment first; the cap bounds each payment, not their number,
+///         so the executor may pay again while anything is still due.
 interface IRepaymentAgent {
     /// @param payer Wallet (EOA or ERC-1271 contract) the payments come from.
     /// @param executor The only account that may make payments under the mandate.
     /// @param loanId The loan it pays.
-    /// @param maxPerPayment Most one payment may take.
+    /// @param maxPerPayment Most one payment may take: a payment of what is due, up to this (non-zero).
     /// @param expiry Last second at which it may be used.
     /// @param salt Any number: lets a payer sign a mandate like an earlier cancelled one.
     struct RepaymentMandate {
@@ -53,11 +56,14 @@ interface IRepaymentAgent {
     error RepaymentAgentNothingDue(uint256 loanId);
     /// @notice The oldest unpaid due date is more than `PAY_WINDOW` away.
     error RepaymentAgentNotYetDue(uint256 loanId, uint256 dueDate);
-    /// @notice What is due exceeds the mandate's cap per payment.
-    error RepaymentAgentAboveCap(bytes32 mandateHash, uint256 due, uint256 maxPerPayment);
+    /// @notice The mandate's cap per payment is zero: it could never pay anything.
+    error RepaymentAgentZeroCap(bytes32 mandateHash);
 
-    /// @notice Pays what loan `mandate.loanId` bills now from `mandate.payer`'s wallet, under the
-    ///         mandate the payer signed (`signature`, checked with SignatureChecker). Executor only.
+    /// @notice Pays what loan `mandate.loanId` bills now (`amountDue`'s `dueNow`), up to
+    ///         `mandate.maxPerPayment`, from `mandate.payer`'s wallet, under the mandate the payer
+    ///         signed (`signature`, checked with SignatureChecker). Executor only. A payment capped
+    ///         below what is due pays the installments due oldest first, then the late fees (LoanBook's
+    ///         order), and leaves the rest due.
     /// @return paid What went from the payer to LoanBook.
     function payWithMandate(RepaymentMandate calldata mandate, bytes calldata signature) external returns (uint256 paid);
 

@@ -1,6 +1,5 @@
-from eth_utils import keccak
-
 from conftest import assert_reverts_with
+from eth_utils import keccak
 
 
 def leaf(doc_hash: bytes) -> bytes:
@@ -32,8 +31,8 @@ def test_only_anchorer_may_anchor(anchor, accounts):
 
 
 def test_empty_root_and_empty_batch_revert(anchor, admin):
-    assert_reverts_with("DocumentAnchorEmptyRoot()", anchor.anchor, b"\0" * 32, 1, "", {"from": admin})
-    assert_reverts_with("DocumentAnchorEmptyBatch()", anchor.anchor, keccak(b"r"), 0, "", {"from": admin})
+    assert_reverts_with("DocumentAnchorEmptyRoot(uint32)", anchor.anchor, b"\0" * 32, 1, "", {"from": admin})
+    assert_reverts_with("DocumentAnchorEmptyBatch(bytes32)", anchor.anchor, keccak(b"r"), 0, "", {"from": admin})
 
 
 def test_verify_inclusion_with_sorted_pairs(anchor, admin):

@@ -32,8 +32,9 @@ def test_anchor_once_then_idempotent(world, snapshot):
 
 def test_anchor_reverts(world):
     anchor, admin = world.anchor, world.admin.address
-    expect_revert(world.chain, anchor.functions.anchor(b"\0" * 32, 1, ""), admin, "DocumentAnchorEmptyRoot")
-    expect_revert(world.chain, anchor.functions.anchor(b"\1" * 32, 0, ""), admin, "DocumentAnchorEmptyBatch")
+    expect_revert(world.chain, anchor.functions.anchor(b"\0" * 32, 1, ""), admin, "DocumentAnchorEmptyRoot", 1)
+    expect_revert(world.chain, anchor.functions.anchor(b"\1" * 32, 0, ""), admin, "DocumentAnchorEmptyBatch",
+                  b"\1" * 32)  # fmt: skip
     role = anchor.functions.ANCHORER_ROLE().call()
     stranger = world.outsider.address
     expect_revert(world.chain, anchor.functions.anchor(b"\1" * 32, 1, ""), stranger,
@@ -52,3 +53,10 @@ def test_verify_and_verify_anchored(world, snapshot):
     receipt = world.chain.tx(anchor.functions.anchor(root, 3, ""), world.admin.address)
     included, block, _ = anchor.functions.verifyAnchored(leaves[2], [n01], root).call()
     assert included and block == receipt["blockNumber"]
+
+
+def test_constructor_rejects_zero_admin(world, artifacts):
+    """Like every other contract's: a zero admin would leave no one able to anchor."""
+    art = artifacts["DocumentAnchor"]
+    factory = world.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    expect_revert(world.chain, factory.constructor("0x" + "00" * 20), world.admin.address, "DocumentAnchorZeroAddress")

@@ -222,6 +222,26 @@ def test_a_funding_refunded_from_a_cancelled_loan_goes_back_to_the_budget_once(w
     assert agent.functions.mandateSpent(digest).call() == 3_000 * UNIT
 
 
+def test_a_note_gift_cannot_hold_a_release_back(world, snapshot):
+    """The review's L-2: a griefer who funded the same cancelled loan sent the refunded investor one
+    unit of notes, and `releaseFunding` reverted `FundingAgentNotRefunded(held=1)` until the investor
+    refunded again, as often as the gift was repeated. A cancelled loan's notes no longer move."""
+    book, agent, chain, investor, griefer = world.book, world.funding_agent, world.chain, *world.investors[:2]
+    mandate = _mandate(world, expiry=chain.now() + 60 * DAY)
+    digest = fm.digest(mandate, world.chain_id, agent.address)
+    _authorize(world, investor)
+    loan_id, _ = world.create()
+    chain.tx(_use(world, loan_id, 2_000 * UNIT, mandate, _sign(world, mandate, investor)), world.admin.address)
+    world.fund(loan_id, griefer, 100 * UNIT)
+    chain.tx(book.functions.cancel(loan_id), griefer.address, at=world.loan(loan_id)["fundingDeadline"] + 1)
+    chain.tx(book.functions.refund(loan_id), investor.address)
+    expect_revert(chain, book.functions.safeTransferFrom(griefer.address, investor.address, loan_id, 1, b""),
+                  griefer.address, "LoanBookCancelledNotes", loan_id)  # fmt: skip
+    receipt = chain.tx(_release(world, mandate, loan_id), griefer.address)
+    assert events(receipt, agent, "MandateReleased")[0]["amount"] == 2_000 * UNIT
+    assert agent.functions.mandateSpent(digest).call() == 0
+
+
 def test_a_cancelled_mandate_releases_nothing(world, snapshot):
     """Cancelling sets spent to the budget for good: a release would reopen it."""
     book, agent, chain, investor = world.book, world.funding_agent, world.chain, world.investors[0]

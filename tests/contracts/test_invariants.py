@@ -309,6 +309,9 @@ class LendingMachine(RuleBasedStateMachine):
         if to_outsider:
             self.expect(fn, src, "LoanBookRecipientNotVerified", dst, self.world.investor_level)
             return
+        if loan.status == CANCELLED:  # only a claim to its refund: it does not move
+            self.expect(fn, src, "LoanBookCancelledNotes", loan.id)
+            return
         self.expect(fn, src, None)
         self.seen["transfer" if loan.distributed == 0 else "transfer after payments"] += 1
         loan.move(src, -amount)
@@ -337,6 +340,12 @@ class LendingMachine(RuleBasedStateMachine):
         self.expect(token.functions.approve(market.address, 2**256 - 1), dst, None)
         if loan.status != ACTIVE:
             self.expect(place(loan.id, amount, price, 0), maker, "NoteMarketLoanNotActive", loan.id, loan.status)
+            return
+        threshold = loan.servicing.defaultable_at(self.default_after)
+        if self.t + 1 > threshold:  # anyone may mark it defaulted (nobody has yet): its notes no longer trade
+            self.expect(place(loan.id, amount, price, 0), maker, "NoteMarketLoanDefaultable", loan.id, threshold)
+            return
+        if self.t + 4 > threshold:  # it would pass defaultableAt between its order and the fill (4 blocks at most)
             return
         self.expect(self.book.functions.setApprovalForAll(market.address, True), src, None)
         placed = self.expect(place(loan.id, amount, price, 0), maker, None)

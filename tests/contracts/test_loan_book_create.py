@@ -279,3 +279,22 @@ def test_an_underwriter_cannot_countersign_its_own_loan(world, snapshot):
     expect_revert(world.chain, fn, s, "LoanBookSelfUnderwritten", me.address)
     fn, s = submit(world, terms, world.sign(terms, me), world.sign(terms, world.underwriter))
     assert events(world.chain.tx(fn, s), book, "LoanCreated")[0]["underwriter"] == world.underwriter.address
+
+
+def test_an_underwriter_cannot_countersign_for_a_contract_wallet_its_key_owns(world, snapshot):
+    """The review's L-1: the check above compared addresses, so an underwriter key that owns a
+    smart wallet (one that checks its owner's signature over the raw digest, as MockERC1271Wallet)
+    signed as both parties with the wallet as the borrower. Now a contract borrower whose wallet
+    accepts the underwriter's signature is refused too. (A wallet that wraps the digest first, as
+    Safe does, still passes: the limit stated in `LoanBookSelfUnderwritten`'s NatSpec.)"""
+    book, owner, wallet = world.book, world.borrower, world.wallet.address  # the wallet's owner key
+    world.chain.tx(book.functions.grantRole(book.functions.UNDERWRITER_ROLE().call(), owner.address),
+                   world.admin.address)  # fmt: skip
+    terms = world.terms(borrower=wallet)
+    signature = world.sign(terms, owner)  # one key, one signature, on both sides
+    fn, s = submit(world, terms, signature, signature)
+    expect_revert(world.chain, fn, s, "LoanBookSelfUnderwritten", wallet)
+    # The same wallet, countersigned by another key, borrows as before.
+    fn, s = submit(world, terms, signature, world.sign(terms, world.underwriter))
+    created = events(world.chain.tx(fn, s), book, "LoanCreated")[0]
+    assert (created["borrower"], created["underwriter"]) == (wallet, world.underwriter.address)

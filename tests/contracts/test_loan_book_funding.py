@@ -235,6 +235,25 @@ def test_refund_of_notes_bought_from_another_investor(world, snapshot):
     assert world.balance(c) == before + 1_000 * UNIT
 
 
+def test_notes_of_a_cancelled_loan_do_not_move_but_are_refunded(world, snapshot):
+    """The review's L-2: a cancelled loan's note is only a claim to its refund, so LoanBook refuses
+    to transfer it (single or batch), while funding it still moves freely and the refund's burn works."""
+    book, chain = world.book, world.chain
+    loan_id, _ = world.create()
+    a, c = world.investors[0], world.investors[2]
+    world.fund(loan_id, a, 3_000 * UNIT)
+    chain.tx(book.functions.safeTransferFrom(a.address, c.address, loan_id, UNIT, b""), a.address)  # still funding
+    chain.tx(book.functions.cancel(loan_id), world.outsider.address, at=world.loan(loan_id)["fundingDeadline"] + 1)
+    for fn in (book.functions.safeTransferFrom(a.address, c.address, loan_id, 1, b""),
+               book.functions.safeBatchTransferFrom(a.address, c.address, [loan_id], [1], b"")):
+        expect_revert(chain, fn, a.address, "LoanBookCancelledNotes", loan_id)
+    before = world.balance(a)
+    chain.tx(book.functions.refund(loan_id), a.address)
+    assert world.balance(a) == before + 2_999 * UNIT
+    chain.tx(book.functions.refund(loan_id), c.address)
+    assert world.loan(loan_id)["funded"] == 0
+
+
 def test_a_borrower_cannot_fund_its_own_loan(world, snapshot):
     """No self-funding: the borrower (verified well enough to invest elsewhere) is refused on
     its own loan, by a direct fund and by a note transfer alike."""

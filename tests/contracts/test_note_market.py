@@ -548,3 +548,36 @@ def test_notes_of_a_loan_owing_only_late_fees_do_not_trade(world, snapshot):
                   loan_id, fees)  # fmt: skip
     expect_revert(chain, world.sell(bid, UNIT), seller.address, "NoteMarketNothingOutstanding", loan_id, fees)
     assert book.functions.balanceOf(seller.address, loan_id).call() > 0  # still the seller's, earning the fee
+
+
+def test_notes_of_a_loan_past_defaultable_at_do_not_trade_until_it_is_cured(world, snapshot):
+    """The review's M-1: a loan that stopped paying stays Active until someone calls `markDefault`,
+    but past `defaultableAt` anyone may, and the reserve covers only part of its principal. Standing
+    bids must not fill there (nor listings, matches or new orders) at the stale principal
+    outstanding: at `defaultableAt` itself an order still fills, a second later every fill and new
+    order reverts `NoteMarketLoanDefaultable`. A payment that moves `defaultableAt` reopens trading."""
+    book, market, chain = world.book, world.market, world.chain
+    seller, bidder = world.investors[:2]
+    loan_id, start = world.active_loan(investors=[seller, world.investors[2]])
+    world.ready_for_market(seller, bidder)
+    ask = world.place(seller, "ask", loan_id, 3 * UNIT, 9_900)
+    bid = world.place(bidder, "bid", loan_id, 3 * UNIT, 10_000)  # no expiry, the API's default
+    defaultable = book.functions.defaultableAt(loan_id).call()
+    assert defaultable == start + 30 * DAY + 120 * DAY  # the first due date unpaid, then defaultAfter
+
+    chain.tx(world.sell(bid, UNIT), seller.address, at=defaultable)  # at defaultableAt: still trades
+    keeper, b, s = world.outsider.address, bidder.address, seller.address
+    after = defaultable + 1
+    for fn, sender in [(market.functions.sell(bid, UNIT, 0), s), (market.functions.buy(ask, UNIT, MAX_UINT), b),
+                       (market.functions.matchOrders(ask, bid, UNIT), keeper),
+                       (market.functions.list(loan_id, UNIT, 9_000, 0), s),
+                       (market.functions.bid(loan_id, UNIT, 9_000, 0), b)]:  # fmt: skip
+        expect_revert(chain, fn, sender, "NoteMarketLoanDefaultable", loan_id, defaultable, at=after)
+    chain.mine_at(after)
+    assert world.loan(loan_id)["status"] == 2  # still Active: nobody marked it defaulted
+
+    # The borrower catches up: defaultableAt moves past the next unpaid due date, and trading reopens.
+    world.repay(loan_id, book.functions.amountDue(loan_id).call()[0])
+    assert book.functions.defaultableAt(loan_id).call() > chain.now()
+    receipt = chain.tx(market.functions.matchOrders(ask, bid, UNIT), keeper)
+    assert events(receipt, market, "Matched")[0]["bidNotesLeft"] == UNIT

@@ -1,6 +1,7 @@
 """RepaymentAgent (autopay without custody): a payer signs a repayment mandate once; its executor
 alone has the agent pay what the loan bills, from the payer's wallet straight into LoanBook, no
-sooner than three days before the due date, never ahead of the schedule, never above the cap,
+sooner than three days before the due date, never ahead of the schedule, never above the cap (up
+to which it pays when more is due),
 never a loan that is not Active, never after expiry or cancellation; the agent keeps nothing."""
 
 from __future__ import annotations
@@ -68,14 +69,32 @@ def test_the_executor_pays_each_installment_from_the_payers_wallet_as_it_falls_d
     due = book.functions.amountDue(loan_id).call()[0]
     model = _model(world, loan_id)
     assert due == 2 * amount + model.late_fee
-    expect_revert(chain, _pay(world, mandate, signature), world.admin.address, "RepaymentAgentAboveCap",
-                  digest, due, 2 * amount, at=late + 1)  # fmt: skip
     wider = _mandate(world, loan_id, max_per_payment=3 * amount, salt=2)
+    snap = chain.snapshot()
     receipt = chain.tx(_pay(world, wider, _sign(world, wider)), world.admin.address, at=late + 2)
     # The installments first, then the fee (reported on its own, towards the oldest unsettled).
     assert [(p["installment"], p["feePaid"]) for p in events(receipt, book, "LoanPayment")] == [
         (2, 0), (3, 0), (4, model.late_fee)]  # fmt: skip
     assert world.loan(loan_id)["installmentsPaid"] == 3 and world.balance(agent) == 0
+    chain.revert(snap)
+
+    # The review's L-3: above the cap, autopay pays the cap (it once refused, and never paid again
+    # as what is due only grew). LoanBook applies it oldest installment first: installments 2 and 3,
+    # the fee left for the next payment, which waits for installment 4's window (never ahead of it).
+    before = world.balance(world.borrower)
+    receipt = chain.tx(_pay(world, mandate, signature), world.admin.address, at=late + 1)
+    assert events(receipt, agent, "PaidWithMandate")[0]["amount"] == 2 * amount
+    assert [(p["installment"], p["feePaid"]) for p in events(receipt, book, "LoanPayment")] == [(2, 0), (3, 0)]
+    loan = world.loan(loan_id)
+    assert (loan["installmentsPaid"], loan["feesDue"]) == (3, model.late_fee)
+    assert world.balance(world.borrower) == before - 2 * amount and world.balance(agent) == 0
+    fourth_due = start + 120 * DAY
+    expect_revert(chain, _pay(world, mandate, signature), world.admin.address, "RepaymentAgentNotYetDue",
+                  loan_id, fourth_due, at=late + 2)  # fmt: skip
+    receipt = chain.tx(_pay(world, mandate, signature), world.admin.address, at=fourth_due - DAY)
+    assert events(receipt, agent, "PaidWithMandate")[0]["amount"] == amount + model.late_fee
+    loan = world.loan(loan_id)
+    assert (loan["installmentsPaid"], loan["feesDue"]) == (4, 0) and world.balance(agent) == 0
 
 
 def test_right_after_a_due_date_only_that_installment_is_due_and_autopay_pays_just_it(world, snapshot):
@@ -134,6 +153,9 @@ def test_every_bound_the_payer_signed_is_enforced(world, snapshot):
     funding, _ = world.create()
     unfunded = _mandate(world, funding)
     expect_revert(chain, _pay(world, unfunded, _sign(world, unfunded)), admin, "RepaymentAgentNotActive", funding)
+    capless = _mandate(world, loan_id, max_per_payment=0, salt=4)
+    expect_revert(chain, _pay(world, capless, _sign(world, capless)), admin, "RepaymentAgentZeroCap",
+                  rm.digest(capless, world.chain_id, agent.address))  # fmt: skip
     expect_revert(chain, agent.functions.cancelMandate(mandate.as_tuple()), admin, "RepaymentAgentNotPayer",
                   admin, world.borrower.address)  # fmt: skip
     receipt = chain.tx(agent.functions.cancelMandate(mandate.as_tuple()), world.borrower.address)

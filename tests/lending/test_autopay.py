@@ -170,7 +170,12 @@ def test_bad_autopay_requests_get_a_clear_4xx_and_change_nothing(settings, world
     assert client.get(path, headers=minted_bearer(settings, world.investors[0])).status_code == 403
 
 
-def test_more_than_the_cap_is_never_paid_and_the_borrower_is_told(settings, world):  # noqa: F811
+def test_above_the_cap_autopay_pays_the_cap_oldest_first_and_the_borrower_is_told(settings, world):  # noqa: F811
+    """The review's L-3: a borrower more than the cap behind (two installments and their fees, a cap
+    of one installment) was once never paid for again, what is due only growing until the default.
+    Now each pass pays up to the cap, oldest installment first, and the borrower is told once that
+    autopay could not pay all of it; it never pays ahead of the schedule (the fees left wait for the
+    next installment's window)."""
     borrower = world.borrower
     loan_id, start = world.active_loan()
     amount = world.loan(loan_id)["installmentAmount"]
@@ -180,12 +185,19 @@ def test_more_than_the_cap_is_never_paid_and_the_borrower_is_told(settings, worl
     draft = client.post(f"{path}/draft", json={"max_per_payment": amount}, headers=headers).json()
     client.put(path, json=_signed(draft, borrower), headers=headers)
     _send(world.w3, borrower, draft["transactions"])
-    world.chain.mine_at(start + 80 * DAY)  # installment 1 late with its fee, installment 2 billed
-    assert _keeper_pass(settings) == []
+    world.chain.mine_at(start + 80 * DAY)  # installments 1 and 2 past their grace period, each with its fee
+    before = world.balance(borrower)
+    assert _keeper_pass(settings) == [(loan_id, amount)]  # the cap, towards installment 1
+    assert world.loan(loan_id)["installmentsPaid"] == 1 and world.balance(borrower) == before - amount
     with session_scope(settings) as session:
         (told,) = session.scalars(select(ServicingNotice).where(ServicingNotice.kind == "autopay_short"))
         assert told.installment == 1 and "more than your autopay's cap" in told.message
-    assert world.loan(loan_id)["installmentsPaid"] == 0
+        assert "Autopay could not pay all the" in told.message and "up to the cap each time" in told.message
+    assert _keeper_pass(settings) == [(loan_id, amount)]  # the next pass: installment 2, the cap again
+    loan = world.loan(loan_id)
+    assert loan["installmentsPaid"] == 2 and loan["feesDue"] > 0
+    assert _keeper_pass(settings) == []  # the fees wait for installment 3's window (day 90): never ahead
+    assert world.balance(world.agent) == 0
 
 
 def test_the_payer_is_told_a_week_before_autopay_ends_ahead_of_its_loan(settings, world):  # noqa: F811

@@ -132,3 +132,19 @@ def test_an_unpayable_bid_is_left_alone_and_a_failed_match_waits_for_a_change(se
     assert world.market.functions.listing(ask).call()[0] == world.market.functions.bidOf(bid).call()[0] == "0x" + "00" * 20
     assert world.book.functions.balanceOf(bidder.address, loan_id).call() == 2 * UNIT
     assert keeper_step(settings.model_copy(update={"market_keeper": False})) == 0
+
+
+def test_a_crossed_pair_of_a_loan_past_its_default_date_is_not_matched(settings, world):  # noqa: F811
+    """The review's M-1: NoteMarket refuses `matchOrders` on a loan past `defaultableAt`, which stays
+    active until someone marks it defaulted, so the keeper queues none: it would only revert, at the
+    platform's gas, or have filled a bid at the stale principal outstanding before the fix."""
+    seller, bidder = world.investors[0], world.investors[1]
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    _maker(world, bidder, "bid", loan_id, UNIT, 9_800)
+    _maker(world, seller, "ask", loan_id, UNIT, 9_500)
+    defaultable = world.book.functions.defaultableAt(loan_id).call()
+    world.chain.mine_at(defaultable + 1)
+    Indexer().catch_up(settings)
+    assert _pass(settings) == []
+    with session_scope(settings) as session:
+        assert session.query(Intent).count() == 0

@@ -527,3 +527,37 @@ def test_prices_apply_to_the_principal_the_notes_still_stand_for(settings, world
     assert selling.status_code == 200, selling.text
     assert calldata(selling.json()) == ("sell", [bid_id, notes, at(notes, 9_000, now)]) and at(notes, 9_000, now) < at(
         notes, 9_000, loan)
+
+
+def test_notes_of_a_loan_past_its_default_date_leave_the_market(settings, world):  # noqa: F811
+    """The review's M-1, off chain: past LoanBook's `defaultableAt` a loan stays active until someone
+    marks it defaulted, but NoteMarket no longer trades its notes (`NoteMarketLoanDefaultable`). The
+    listings and bids pages leave its orders out, a quote, a new order or taking one gets a 409
+    instead of a transaction that would revert, and the portfolio counts neither its bids nor a sale
+    into them."""
+    seller, bidder = world.investors[0], world.investors[1]
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    world.ready_for_market(seller, bidder)
+    ask = world.place(seller, "ask", loan_id, UNIT, 9_500)
+    bid = world.place(bidder, "bid", loan_id, UNIT, 9_000)
+    _index(settings)
+    client = client_for(settings)
+    as_seller, as_bidder = minted_bearer(settings, seller), minted_bearer(settings, bidder)
+    assert [o["listing_id"] for o in client.get("/api/v1/market").json()] == [ask]
+    assert client.get("/api/v1/portfolio", headers=as_seller).json()["positions"][0]["bid_now"] == UNIT
+
+    defaultable = world.book.functions.defaultableAt(loan_id).call()
+    world.chain.mine_at(defaultable + 1)
+    assert world.loan(loan_id)["status"] == 2  # still Active: nobody marked it defaulted
+    assert client.get("/api/v1/market").json() == client.get("/api/v1/market/bids").json() == []
+    quote = client.get("/api/v1/market/quote", params={"loan_id": loan_id, "notes": UNIT, "price_bps": 9_500})
+    offer = {"loan_id": loan_id, "notes": UNIT, "price_bps": 9_000}
+    refused = [quote] + [client.post(path, json=body, headers=who) for path, body, who in [
+        (f"/api/v1/market/listings/{ask}/buy", {}, as_bidder), (f"/api/v1/market/bids/{bid}/sell", {}, as_seller),
+        ("/api/v1/market/listings", offer, as_seller), ("/api/v1/market/bids", offer, as_bidder),
+        ("/api/v1/market/sell-now", {"loan_id": loan_id}, as_seller)]]  # fmt: skip
+    for reply in refused:
+        assert reply.status_code == 409 and "can be declared in default" in reply.json()["detail"], reply.json()
+    assert client.get("/api/v1/portfolio", headers=as_bidder).json()["open_bids"] == 0
+    assert client.get("/api/v1/portfolio", headers=as_seller).json()["positions"][0]["bid_now"] == 0
+    expect_revert(world.chain, world.sell(bid, UNIT), seller.address, "NoteMarketLoanDefaultable", loan_id, defaultable)

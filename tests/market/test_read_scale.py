@@ -24,7 +24,7 @@ def _orders(settings, count: int) -> None:
     """`count` open listings and as many bids spread over the active loans, prices repeating so
     ties are ranked by id."""
     with session_scope(settings) as session:
-        loans = list(session.scalars(select(LoanRow.loan_id).where(LoanRow.trading()).order_by(LoanRow.loan_id)))
+        loans = list(session.scalars(select(LoanRow.loan_id).where(LoanRow.trading(NOW)).order_by(LoanRow.loan_id)))
         for n in range(1, count + 1):
             common = dict(loan_id=loans[n % len(loans)], price_bps=9_000 + (n * 37) % 1_500, notes_left=10**6,
                           status="open", expires_at=0, block_number=1, tx_hash="0x" + "ab" * 32, log_index=n)  # fmt: skip
