@@ -13,7 +13,8 @@
   funding mandate (once per loan): how much, and what is left of the mandate's budget.
 - `bid_at_risk`: to a bidder rather than a holder: a loan it has an open bid for on the secondary
   market is past its grace period (once per late installment). Bids are escrowless and fixed-price,
-  so a holder can sell into a bid placed while the loan was current; the bidder may cancel it.
+  so a holder can sell into a bid placed while the loan was current, until the loan's
+  `defaultableAt` (NoteMarket trades nothing after it); the bidder may cancel it.
 - `listing_sold` / `bid_filled`: to a maker on the secondary market, once per order, when its
   listing sold out or its bid was filled, by takers or by the platform's keeper matching it against
   an order of the other side (`backend/market/keeper.py`): what moved and for how much. Orders
@@ -244,8 +245,9 @@ def tell_bidders(db: Session, now: int, decimals: Callable[[], int]) -> int:
         d = decimals()
         wanted = ", ".join(f"bid {b.bid_id} for {money(b.notes_left, d)} at {b.price_bps / 100:.2f}%" for b in mine)
         message = (f"Loan {loan_id} is {state.days_past_due} days past due ({state.bucket}), and your {wanted} of the "
-                   f"principal outstanding still stand. Any holder can sell into them at that price: cancel what no "
-                   f"longer suits you.")  # fmt: skip
+                   f"principal outstanding still stand. Any holder can sell into them at that price until "
+                   f"{day(loan.defaultable_at)}, when the loan may be declared in default and its notes stop "
+                   f"trading: cancel what no longer suits you.")  # fmt: skip
         committed = sum(proceeds(b.notes_left, b.price_bps, loan) for b in mine)
         told += add_notice(db, loan, state.installments_paid + 1, "bid_at_risk", state.next_due_date, committed, message,
                            recipient=bidder)  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from backend.db.session import session_scope
 from backend.servicing.models import ServicingNotice
+from backend.servicing.notices import day
 from tests.contracts.helpers import events
 from tests.servicing.conftest import index
 from tests.servicing.test_servicing import DAY, _notices, _pass
@@ -43,3 +44,5 @@ def test_bidders_hear_once_when_the_loan_falls_past_grace(servicing_settings, wo
         notice = session.query(ServicingNotice).filter_by(recipient=standing.address).one()
         assert f"bid {first} for 1.00 at 90.00%" in notice.message and f"bid {second} " in notice.message
         assert "20 days past due" in notice.message and notice.amount == UNIT * 9 // 10 + UNIT * 8 // 10
+        defaultable = world.book.functions.defaultableAt(loan_id).call()  # trading stops then (NoteMarket)
+        assert f"until {day(defaultable)}, when the loan may be declared in default" in notice.message
