@@ -201,8 +201,16 @@ def test_an_auditor_clears_or_escalates_a_monitoring_alert_in_the_browser(page, 
     _wait(shown, "the round-trip alert")
     expect(alert).to_contain_text(f"round_trip, loan {loan_id}: notes of loan {loan_id} went from {giver.address}")
     named = f"alert round_trip on loan {loan_id}"  # each control says which alert it acts on
-    alert.get_by_label(f"What you looked at and found, for {named}").fill(
-        "gift and partial return between two wallets; asked both for their story")
+    note = alert.get_by_label(f"What you looked at and found, for {named}")
+    note.click()
+    page.keyboard.type("gift and partial return")
+    # A refresh lands mid-note (the page polls): the list is drawn again, and the typing goes on
+    # into the new field, caret and all, rather than into the one the refresh removed.
+    page.evaluate("() => { document.querySelector('#alerts input').dataset.drawn = 'before';"
+                  " document.querySelector('#refresh-loans').click(); }")  # fmt: skip
+    page.wait_for_function("() => document.querySelector('#alerts input')?.dataset.drawn !== 'before'")
+    page.keyboard.type(" between two wallets; asked both for their story")
+    expect(note).to_have_value("gift and partial return between two wallets; asked both for their story")
     alert.get_by_role("button", name=f"Escalate {named}", exact=True).click()
     expect(page.locator("#status")).to_have_text(f"Alert round_trip on loan {loan_id}: escalated.")
     expect(page.locator("#alerts li")).to_contain_text(f"(escalated by {world.admin.address}: gift and partial return")

@@ -214,13 +214,32 @@ export const day = (seconds) => new Date(seconds * 1000).toISOString().slice(0, 
 
 // A refresh can land while someone types into a row's input (a new price, an amount to fund):
 // the re-rendered rows get back what was typed or chosen, matched by each field's data-`key`.
+// The field being typed into keeps the focus and the caret too: otherwise the next keystrokes of a
+// note typed as a refresh lands would go to the field the refresh removed, and be lost.
 export function keepTyped(body, keys, render) {
   const fields = (key) => [...body.querySelectorAll(`input[data-${key}], select[data-${key}]`)];
   const typed = [keys].flat().map((key) => [key, new Map(fields(key).filter((f) => f.value)
     .map((f) => [f.getAttribute(`data-${key}`), f.value]))]);
+  const active = document.activeElement;
+  const focused = body.contains(active) ? [keys].flat().find((key) => active.hasAttribute(`data-${key}`)) : undefined;
+  const focusedId = focused && active.getAttribute(`data-${focused}`);
+  const caret = focused ? caretOf(active) : null;
   render();
   for (const [key, values] of typed) {
     for (const field of fields(key)) field.value = values.get(field.getAttribute(`data-${key}`)) ?? field.value;
+  }
+  const again = focused && fields(focused).find((f) => f.getAttribute(`data-${focused}`) === focusedId);
+  if (again) {
+    again.focus();
+    if (caret) again.setSelectionRange(...caret);
+  }
+}
+
+function caretOf(field) {
+  try {
+    return field.selectionStart == null ? null : [field.selectionStart, field.selectionEnd];
+  } catch {
+    return null;  // a number input has no caret to read
   }
 }
 
