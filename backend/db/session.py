@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, false, update
+from sqlalchemy import Connection, Engine, create_engine, event, false, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
@@ -98,6 +99,16 @@ def begin_write(session: Session, model: type) -> None:
     if session.get_bind().dialect.name == "sqlite":
         key = model.__mapper__.primary_key[0]
         session.execute(update(model).where(false()).values({key.key: key}))
+
+
+def lock_until_commit(session: Session, name: str) -> None:
+    """PostgreSQL: wait for, then hold until the transaction ends, a lock on `name` (an advisory lock
+    on its hash): a check-then-insert that no row lock covers (the row does not exist yet, or is
+    another's) runs one at a time per name. SQLite has one writer anyway, but its reads are not
+    serialized: there, two such requests at the same instant can still both pass the check."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def begin_snapshot(conn: Connection) -> None:

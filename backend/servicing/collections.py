@@ -14,7 +14,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend import audit
@@ -24,6 +24,7 @@ from backend.chain.loan_book import deadline_clock
 from backend.chain.models import ChainEvent
 from backend.chain.projection_models import LoanRow, RepaymentRow
 from backend.config import Settings
+from backend.db.session import lock_until_commit
 from backend.errors import Conflict, Forbidden, NotFound
 from backend.identity.crypto.holders import open_text, seal_text
 from backend.identity.crypto.keyring import Keyring, load_keyring
@@ -120,22 +121,13 @@ def ask_for_hardship(db: Session, settings: Settings, loan_id: int, request: Har
         raise Forbidden(f"only loan {loan_id}'s borrower can ask for hardship help on it", loan_id=loan_id)
     if loan.status not in ("active", "defaulted") or not loan.owes:  # repaid, or recovered in full after default
         raise Conflict(f"loan {loan_id} is {loan.status}: nothing is owed on it", loan_id=loan_id, status=loan.status)
-    _lock_hardship_requests(db, loan_id)
+    # Two sent at once would both find none waiting (a lock by name: the loan's row is the indexer's).
+    lock_until_commit(db, f"collections-hardship|{loan_id}")
     if awaiting_answer(db, loan_id):  # one open request a loan: repeats would only flood the case log and the queue
         raise HardshipAwaitingAnswer(f"loan {loan_id}: your last request for hardship help is still waiting for the "
                                      "collections team, who will answer it; you can ask again once they have",
                                      loan_id=loan_id)  # fmt: skip
     return _add(db, settings, loan_id, "hardship", request.note, loan.borrower)
-
-
-def _lock_hardship_requests(db: Session, loan_id: int) -> None:
-    """PostgreSQL: one hardship request on a loan at a time, until the transaction ends; otherwise two
-    sent at once both find none waiting and both are logged. An advisory lock, not the loan's row:
-    that row is the indexer's. SQLite has one writer anyway, but its reads are not serialized: there,
-    two sent at the same instant can still both pass."""
-    if db.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(f"collections-hardship|{loan_id}".encode()).digest()[:8], "big", signed=True)
-        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def awaiting_answer(db: Session, loan_id: int | None = None) -> list[int]:

@@ -11,15 +11,15 @@ What the applicant is told of a flag is kyc/views.py's concern (`owner_view`).
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import distinct, func, select, text
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.db.session import lock_until_commit
 from backend.errors import Conflict
 from backend.identity.audit_trail import audit
 from backend.identity.checks import national_id
@@ -126,9 +126,7 @@ def lock_national_id(session: Session, index: str) -> None:
     transaction ends; otherwise two wallets submitting one ID at once both find no duplicate. The
     wallet's row lock does not cover it (two wallets, two rows). SQLite has one writer anyway, but
     its reads are not serialized: there, two simultaneous submissions can still both pass."""
-    if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(b"kyc-national-id|" + index.encode()).digest()[:8], "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    lock_until_commit(session, "kyc-national-id|" + index)
 
 
 def fraud_checks(session: Session, settings: Settings, wallet: str, data: KycCreate, index: str,
