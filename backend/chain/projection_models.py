@@ -51,6 +51,11 @@ class AttestationRow(EventRef, Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+def _defaultable_at(start, installments_settled, period):
+    """LoanBook's `_defaultableAt`, on a row's values or, in a query, its columns: one formula for both."""
+    return start + (installments_settled + 1) * period + DEFAULT_AFTER
+
+
 class LoanRow(EventRef, Base):
     __tablename__ = "chain_loans"
 
@@ -91,7 +96,7 @@ class LoanRow(EventRef, Base):
         """LoanBook's `defaultableAt` for an active loan, as indexed: `DEFAULT_AFTER` past its oldest
         unpaid due date (installment `installments_settled + 1`). After it anyone may mark the loan
         defaulted. An index behind the chain can only put it earlier: payments move it forward."""
-        return (self.start_time or 0) + (self.installments_settled + 1) * self.installment_period + DEFAULT_AFTER
+        return _defaultable_at(self.start_time or 0, self.installments_settled, self.installment_period)
 
     def trades(self, now: int) -> bool:
         """Whether its notes trade on NoteMarket at block time `now`: active with principal
@@ -104,8 +109,7 @@ class LoanRow(EventRef, Base):
     @classmethod
     def trading(cls, now: int) -> ColumnElement[bool]:
         """`trades(now)`, as a query condition."""
-        defaultable_at = (func.coalesce(cls.start_time, 0) + (cls.installments_settled + 1) * cls.installment_period
-                          + DEFAULT_AFTER)  # fmt: skip
+        defaultable_at = _defaultable_at(func.coalesce(cls.start_time, 0), cls.installments_settled, cls.installment_period)
         return and_(cls.status == "active", cls.principal_outstanding != 0, defaultable_at >= now)
 
     @property

@@ -303,11 +303,11 @@ def _taking(db: Session, settings: Settings, wallet: str, model: type, order_id:
     row = _open_order(db, model, order_id)
     loan = db.get(LoanRow, row.loan_id)
     now = deadline_clock(settings)
-    if loan is not None and not loan.trades(now) and _active_with_principal(loan):
-        raise _not_trading(loan)  # past defaultableAt
-    if loan is None or not loan.trades(now):
+    if loan is None or not _active_with_principal(loan):
         raise Conflict(f"loan {row.loan_id} is no longer active with principal outstanding: its notes do not trade",
                        loan_id=row.loan_id)  # fmt: skip
+    if not loan.trades(now):
+        raise _not_trading(loan)  # past defaultableAt
     market = NoteMarketWallet(settings, wallet)
     if getattr(row, maker) == market.wallet:
         raise Conflict(f"{kind} {order_id} is your own: {withdraw} it instead", **{key: order_id})
