@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Sequence
+
 import typer
+from rich.text import Text
 
 from backend.cli import (
     anchor,
@@ -27,6 +32,9 @@ from backend.cli import (
     verify,
     worker,
 )
+from backend.cli.failures import explain
+from backend.cli.output import err_console
+from backend.config import get_settings
 
 app = typer.Typer(name="loanchain", help="Blockchain-anchored P2P lending platform.", no_args_is_help=True)
 app.command("compile")(toolchain.compile_command)
@@ -52,5 +60,25 @@ app.add_typer(servicing.app, name="servicing")
 app.add_typer(backup.app, name="backup")
 app.add_typer(roles.app, name="roles")
 
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The `loanchain` command: `app`, with a chain node or database that cannot be reached (or a
+    database behind this release) said in one line and exit status 1 instead of a traceback."""
+    try:
+        app(args=argv, prog_name="loanchain")
+    except Exception as exc:
+        if os.environ.get("LOANCHAIN_DEBUG"):
+            raise
+        try:
+            line = explain(exc, get_settings())
+        except Exception:  # noqa: BLE001 - a second failure while explaining: show the first as it is
+            line = None
+        if line is None:
+            raise
+        err_console.print(Text.assemble(("error:", "red"), " ", line), soft_wrap=True)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    app()
+    main()

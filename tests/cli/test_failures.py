@@ -1,0 +1,49 @@
+"""The `loanchain` command with its surroundings failing: one line naming the part and what to do,
+exit status 1, no traceback and no credential from a URL; LOANCHAIN_DEBUG=1 keeps the traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import free_port
+
+
+def loanchain(*args: str, tmp_path, **env: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("LOANCHAIN_") and k not in ("RPC_URL", "DATABASE_URL")}
+    environment |= {"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}", "RPC_URL": f"http://127.0.0.1:{free_port()}",
+                    "LOANCHAIN_VAR_DIR": str(tmp_path / "var")} | env
+    return subprocess.run([sys.executable, "-m", "backend.cli.main", *args], capture_output=True, text=True,
+                          env=environment, cwd=tmp_path, timeout=120)
+
+
+def test_a_database_behind_this_release_is_told_to_upgrade(tmp_path):
+    done = loanchain("loan", "list", tmp_path=tmp_path)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "is at revision none (empty)" in done.stderr
+    assert "run `loanchain db upgrade`" in done.stderr
+
+
+def test_an_unreachable_node_is_named_without_the_urls_key(tmp_path):
+    port = free_port()
+    done = loanchain("index", "status", tmp_path=tmp_path, RPC_URL=f"http://127.0.0.1:{port}/v3/SECRETKEY?k=SECRET2")
+    assert done.returncode == 1
+    assert f"cannot reach the chain node at http://127.0.0.1:{port};" in done.stderr
+    assert "SECRET" not in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unreachable_database_server_is_named_without_its_password(tmp_path):
+    port = free_port()
+    done = loanchain("loan", "list", tmp_path=tmp_path, DATABASE_URL=f"postgresql://loan:PASSWORD1@127.0.0.1:{port}/x")
+    assert done.returncode == 1
+    assert f"cannot reach the database at postgresql://127.0.0.1:{port}" in done.stderr
+    assert "PASSWORD1" not in done.stderr + done.stdout
+
+
+def test_debug_keeps_the_traceback(tmp_path):
+    done = loanchain("loan", "list", tmp_path=tmp_path, LOANCHAIN_DEBUG="1")
+    assert done.returncode == 1
+    assert "no such table" in done.stderr
