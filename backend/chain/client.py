@@ -7,15 +7,20 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+import requests
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import Web3Exception
+from web3.exceptions import ProviderConnectionError, Web3Exception
 from web3.types import BlockIdentifier
 
 from backend.chain.compiler import load_artifact
 from backend.config import Settings
 from backend.errors import ChainUnavailable
+
+
+# What a node that is down or unreachable raises through web3.py's HTTP provider.
+NODE_UNREACHABLE = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ProviderConnectionError)
 
 
 @lru_cache(maxsize=16)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.exc import DBAPIError
 
 from backend.config import Settings
 from backend.db.session import get_engine, normalise_url
@@ -38,3 +40,29 @@ def current_revision(settings: Settings) -> str | None:
 
 def head_revision(settings: Settings) -> str | None:
     return ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
+
+
+def where(url: str) -> str:
+    """A URL as an error may repeat it: scheme, host and port (a database URL carries its password, a
+    hosted RPC URL its key in the path or query), or a SQLite file's path."""
+    parts = urlsplit(url)
+    if parts.scheme.startswith("sqlite"):
+        # sqlite:///relative and sqlite:////absolute: the path is what follows the third slash.
+        return parts.path[1:] or ":memory:"
+    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}" if parts.hostname else "<redacted>"
+
+
+def explain_failure(exc: BaseException, settings: Settings) -> str | None:
+    """Why a database call failed, in one line an operator can act on, for a database error (None for
+    anything else): the server cannot be reached, or the schema is behind this release."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    at = where(settings.database_url)
+    try:
+        current = current_revision(settings)
+    except Exception as cause:  # noqa: BLE001 - whatever stops a connection is the answer
+        return f"cannot reach the database at {at} ({type(cause).__name__}); check DATABASE_URL and that the server runs"
+    head = head_revision(settings)
+    if current != head:
+        return f"the database at {at} is at revision {current or 'none (empty)'}, this release needs {head}: run `loanchain db upgrade`"
+    return f"the database at {at} refused the command; run with LOANCHAIN_DEBUG=1 for the details"
