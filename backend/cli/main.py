@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from collections.abc import Sequence
@@ -59,6 +60,20 @@ app.add_typer(market.app, name="market")
 app.add_typer(servicing.app, name="servicing")
 app.add_typer(backup.app, name="backup")
 app.add_typer(roles.app, name="roles")
+
+
+def _unwrap_summaries(group: typer.Typer) -> None:
+    """Typer's rich help prints a docstring's line breaks as they are in a group's command list,
+    mid-sentence; each command's help is its docstring with every paragraph on one line."""
+    for info in group.registered_commands:
+        doc = info.callback.__doc__ if info.help is None and info.callback else None
+        if doc:
+            info.help = "\n\n".join(" ".join(paragraph.split()) for paragraph in inspect.cleandoc(doc).split("\n\n"))
+    for sub in group.registered_groups:
+        _unwrap_summaries(sub.typer_instance)
+
+
+_unwrap_summaries(app)
 
 
 
