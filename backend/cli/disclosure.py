@@ -52,8 +52,11 @@ def disclosure_command(ctx: typer.Context, json_out: bool = typer.Option(False, 
                       f"tx {out.tx_hash})")  # fmt: skip
     if reserve.expected_cover_share is not None:
         stressed = ", ".join(f"{s.expected_cover_share:.1%} with {s.pd_multiple:g}x the defaults" for s in reserve.stress)
+        largest = "" if reserve.largest_claim is None else (
+            f"; the largest loan's default would get {min(1.0, reserve.largest_claim_coverage):.1%} of its claim of "
+            f"{reserve.largest_claim:,}")  # fmt: skip
         console.print(f"reserve {reserve.balance:,}: pays {reserve.expected_cover_share:.1%} of a default's principal "
-                      f"as expected ({stressed})")  # fmt: skip
+                      f"as expected ({stressed}){largest}")  # fmt: skip
     rolls = ", ".join(f"{r.bucket} {r.rate:.1%}" for r in report.roll_rates)
     settled = report.roll_rates[0].episodes if report.roll_rates else 0
     console.print(f"roll rates to default: {rolls} (from {settled} settled late installments, with a stated prior)")

@@ -41,8 +41,10 @@ from backend.disclosure.service import indexed_until, platform_disclosure
 from backend.errors import Conflict, NotFound, ValidationFailed
 
 # /2 added `month`, the flows within the period; /3 the reserve's balance read from the chain, its
-# unexplained outflows, the gross charge-off rate, matured defaults by grade and each figure's source.
-FORMAT = "loanchain.disclosure/3"
+# unexplained outflows, the gross charge-off rate, matured defaults by grade and each figure's source;
+# /4 the reserve's claims capped at its balance and its largest claim, fee-only defaults apart, vintage
+# curves of complete months only, live delinquency of active loans only, the month's `as_of`.
+FORMAT = "loanchain.disclosure/4"
 # Always fullmatch: re.match's `$` also matches before a trailing newline, which strptime refuses.
 PERIOD = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 

@@ -72,10 +72,10 @@ class ReserveStressPublic(BaseModel):
     """The reserve if defaults ran at a multiple of what each loan's PD now expects."""
 
     pd_multiple: float = Field(description="Each active loan's PD now times this (at most 1)")
-    expected_claims: int = Field(description="What the reserve would be asked to pay: that many defaults x coverage "
-                                 "ratio x principal outstanding")  # fmt: skip
+    expected_claims: int = Field(description="What the reserve would be asked to pay: that many defaults x each "
+                                 "loan's claim (coverage ratio x principal outstanding, at most the balance)")  # fmt: skip
     expected_cover_share: float = Field(description="The share of a default's principal investors could count on then: "
-                                        "the coverage ratio x min(1, balance / expected_claims)")  # fmt: skip
+                                        "min(balance, expected_claims) / the principal expected to default")  # fmt: skip
 
 
 class ReserveOutflowPublic(BaseModel):
@@ -125,14 +125,25 @@ class ReservePublic(BaseModel):
         "decision's, for the installments left or, when late, its bucket's roll rate: roll_rates); None when an "
         "active loan's decision is not held here"
     )
-    coverage_of_expected_loss: float | None = Field(description="Source: as expected_loss. balance / expected_loss")
+    coverage_of_expected_loss: float | None = Field(
+        description="Source: as expected_loss. The share of the expected loss the balance could meet: sum over active "
+        "loans of PD x min(LGD x principal outstanding, balance) (no one default can take more than the whole balance), "
+        "at most the balance, over expected_loss; at most 1, and not cover for any one default (largest_claim_coverage)")
     coverage_ratio_bps: int | None = Field(default=None, description="Source: chain events (CoverageRatioSet). The share of a defaulted loan's principal "
                                            "outstanding the reserve pays while its balance lasts (ReserveFund)")
-    expected_claims: int | None = Field(default=None, description="Source: as expected_loss. Sum over active loans of PD x coverage ratio x "
-                                        "principal outstanding: what the reserve is expected to pay")
+    expected_claims: int | None = Field(default=None, description="Source: as expected_loss. Sum over active loans of PD x the loan's claim, "
+                                        "coverage ratio x principal outstanding but at most the balance "
+                                        "(ReserveFund.coverageFor): what the reserve is expected to be asked to pay")
     expected_cover_share: float | None = Field(default=None, description="Source: as expected_loss. The share of a default's principal outstanding "
-                                               "investors can expect from the reserve: the coverage ratio x "
-                                               "min(1, balance / expected_claims)")  # fmt: skip
+                                               "investors can expect from the reserve: min(balance, expected_claims) / "
+                                               "sum over active loans of PD x principal outstanding; at most the "
+                                               "coverage ratio")  # fmt: skip
+    largest_claim: int | None = Field(default=None, description="Source: chain events. The coverage ratio x the "
+                                      "largest principal outstanding of an active loan: what its default would "
+                                      "claim; None with no active loan or no ratio")  # fmt: skip
+    largest_claim_coverage: float | None = Field(default=None, description="Source: chain events (and the balance's). "
+                                                 "balance / largest_claim: below 1, the share of that claim the whole "
+                                                 "balance would pay")  # fmt: skip
     stress: list[ReserveStressPublic] = Field(default_factory=list, description="Source: as expected_loss. The same with defaults at 2x and 3x "
                                               "each loan's PD now: how far the reserve would stretch in a bad year")  # fmt: skip
 

@@ -22,7 +22,7 @@ _FROM_EVENTS = (
     "late_fees_paid", "investors", "borrowers", "concentration", "vintages", "defaults", "default_rate",
     "net_loss_rate", "average_principal_outstanding", "gross_charge_off_rate", "market", "reserve.deposits",
     "reserve.origination_fees", "reserve.cover_paid", "reserve.cover_recouped", "reserve.unexplained_outflows",
-    "reserve.balance_from_events", "reserve.coverage_ratio_bps",
+    "reserve.balance_from_events", "reserve.coverage_ratio_bps", "reserve.largest_claim",
 )  # fmt: skip
 _FROM_RISK = ("reserve.expected_loss", "reserve.coverage_of_expected_loss", "reserve.expected_claims",
               "reserve.expected_cover_share", "reserve.stress")  # fmt: skip
@@ -38,4 +38,5 @@ def figure_sources(*, lateness_from_chain: bool, balance_read: bool) -> dict[str
     sources["roll_rates"] = ROLL_RATES
     sources["reserve.balance_on_chain"] = CHAIN_CALL
     sources["reserve.balance"] = CHAIN_CALL if balance_read else CHAIN_EVENTS
+    sources["reserve.largest_claim_coverage"] = sources["reserve.balance"]  # events' ratio and loans besides
     return sources

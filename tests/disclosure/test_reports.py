@@ -24,6 +24,7 @@ from backend.disclosure.models import DisclosureReport
 from backend.disclosure.report_binding import bind_published
 from backend.disclosure.report_commitment import commit_report
 from backend.disclosure.reports import (
+    FORMAT,
     month_of,
     next_month,
     period_end,
@@ -90,7 +91,7 @@ def test_a_month_is_published_once_served_as_published_and_provable(settings, wo
     assert document_hash(served.content) == report["doc_hash"] == served.headers["x-document-hash"]
     assert cid_of(served.content) == report["cid"] == served.headers["x-content-cid"]
     body = json.loads(served.content)
-    assert (body["format"], body["period"], without(body["figures"])) == ("loanchain.disclosure/3", period, without(figures_then))
+    assert (body["format"], body["period"], without(body["figures"])) == (FORMAT, period, without(figures_then))
     # Lateness in a report is LoanBook's own answer at the month's last block, not the servicing pass's.
     assert body["figures"]["sources"]["delinquency"] == "chain call: LoanBook.amountDue at as_of_block"
     assert figures_then["sources"]["delinquency"].startswith("platform records: servicing_states")
