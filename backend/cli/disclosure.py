@@ -90,12 +90,13 @@ def publish_command(
 
 @app.command("reports")
 def reports_command(json_out: bool = typer.Option(False, "--json")) -> None:
-    """The monthly reports published, newest first, with their CID and anchoring transaction."""
+    """The monthly reports published, newest first, with their CID and anchoring transaction, then
+    the months that have ended with no report yet and why (the JSON is the published list, as the API's)."""
     from backend.db.session import session_scope
-    from backend.disclosure.reports import list_reports
+    from backend.disclosure.reports import list_reports, missing_reports
 
     with cli_errors(), session_scope(get_settings()) as session:
-        reports = list_reports(session)
+        reports, missing = list_reports(session), missing_reports(session)
     if json_out:
         print_json([r.model_dump(mode="json") for r in reports])
         return
@@ -103,6 +104,8 @@ def reports_command(json_out: bool = typer.Option(False, "--json")) -> None:
     for r in reports:
         table.add_row(r.period, str(r.as_of_block), r.cid, r.anchor_tx or "(pending)")
     console.print(table)
+    for m in missing:
+        console.print(f"{m.period} not published: {m.reason}")
 
 
 BINDING_EXIT = {"bound": 0, "replaced": 1, "unbound": 3, "pending": 4}  # as `loanchain verify`'s verdicts

@@ -286,6 +286,15 @@ class DisclosureReportPublic(BaseModel):
     verify_url: str
 
 
+class MissingReportPublic(BaseModel):
+    """A month that has ended and has no report yet."""
+
+    period: str = Field(description="YYYY-MM")
+    reason: str = Field(description="Why the servicing worker could not publish it when it last tried (e.g. a node "
+                        "without the month-end state: an archive node is needed), or that it has not tried yet")
+    last_tried: datetime | None = Field(description="When the worker last failed to publish it (None: not tried)")
+
+
 class PeriodAnchorPublic(BaseModel):
     doc_hash: str = Field(description="The report the anchor binds the month to (keccak256 of its bytes)")
     block_number: int
