@@ -191,7 +191,11 @@ def _by_grade(disbursed: list[LoanRow], decisions: LoanDecisions, as_of: int | N
 
 
 def _delinquency(loans: list[LoanRow], aging: dict[int, ServicingPublic]) -> DelinquencyPublic:
-    pairs = [(aging[loan.loan_id], loan.principal_outstanding) for loan in loans if loan.loan_id in aging]
+    # Active loans only, by the chain index's status, as the tape: the last servicing pass may still
+    # hold a loan that has since defaulted (the pass queues markDefault itself) or been repaid, whose
+    # principal would count again beside its default, or as late with nothing outstanding.
+    pairs = [(aging[loan.loan_id], loan.principal_outstanding) for loan in loans
+             if loan.status == "active" and loan.loan_id in aging]  # fmt: skip
     over_15 = [(s, p) for s, p in pairs if s.days_past_due > 15]
     over_90 = [(s, p) for s, p in over_15 if s.days_past_due > 90]
     return DelinquencyPublic(

@@ -336,3 +336,47 @@ def test_a_published_report_fails_rather_than_guess_the_reserve_balance(tmp_path
         assert live.sources["reserve.balance"] == "chain events"
         with pytest.raises(LoanchainError):
             platform_disclosure(session, settings, strict=True)
+
+
+def _index_at(session, n: int, at: int) -> None:
+    from backend.chain.models import IndexedBlock, IndexerCheckpoint
+
+    session.add(IndexedBlock(number=n, hash="0x" + f"{n:064x}", parent_hash="0x" + f"{n - 1:064x}", timestamp=at))
+    session.add(IndexerCheckpoint(name="main", block_number=n, block_hash="0x" + f"{n:064x}", deployment_hash="x"))
+
+
+def _state(session, loan_id: int, dpd: int, bucket: str, due_now: int, as_of: int) -> None:
+    from backend.servicing.models import ServicingState
+
+    session.add(ServicingState(loan_id=loan_id, borrower="0x" + f"{loan_id:040x}", bucket=bucket, days_past_due=dpd,
+                               installments_paid=2, due_now=due_now, payoff=due_now, next_due_date=as_of - dpd * 86_400,
+                               defaultable_at=as_of - 5 * 86_400, as_of=as_of))  # fmt: skip
+
+
+def test_live_delinquency_counts_active_loans_only_as_the_tape_does(tmp_path):
+    """The review's L1: the last servicing pass saw loan 1 125 days late and loan 2 40 days late;
+    LoanBook has since marked 1 defaulted and 2 was repaid. Only loan 3, still active and 20 days
+    late, is delinquent: the default's principal is not counted again as 91+ days late."""
+    from backend.db import migrate
+    from backend.disclosure.tape import loan_tape
+    from tests.conftest import make_settings
+    from tests.disclosure.test_loss_rates import T0, _loan
+
+    settings = make_settings(tmp_path)
+    migrate.upgrade(settings)
+    now = T0 + 400 * 86_400
+    with session_scope(settings) as session:
+        _loan(session, 1, "defaulted", 1_000, 800, T0, "B", cover=640, recoverable=900)
+        _state(session, 1, 125, "defaultable", 300, now - 30)
+        _loan(session, 2, "repaid", 1_000, 0, T0, "B", principal_paid=1_000)
+        _state(session, 2, 40, "late_31_120", 200, now - 30)
+        _loan(session, 3, "active", 1_000, 700, T0, "B")
+        _state(session, 3, 20, "late_16_30", 90, now - 30)
+        _index_at(session, 5, now)
+    with session_scope(settings) as session:
+        report, rows = platform_disclosure(session), loan_tape(session)
+    d = report.delinquency
+    assert (d.loans_16_plus, d.principal_16_plus, d.loans_91_plus, d.principal_91_plus, d.amount_overdue) == (1, 700, 0, 0, 90)
+    assert report.defaults.principal_at_default == 800
+    late = [(r.loan_id, r.principal_outstanding) for r in rows if r.days_past_due and r.days_past_due > 15]
+    assert late == [(3, 700)]  # the tape reconciles with it
