@@ -38,7 +38,8 @@ def disclosure_command(ctx: typer.Context, json_out: bool = typer.Option(False, 
     )
     d = report.defaults
     rate = "n/a" if report.net_loss_rate is None else f"{report.net_loss_rate:.2%}"
-    console.print(f"defaults {d.count}: principal {d.principal_at_default:,}, reserve cover {d.reserve_cover:,}, "
+    fee_only = f" ({d.fee_only} on late fees only)" if d.fee_only else ""
+    console.print(f"defaults {d.count}{fee_only}: principal {d.principal_at_default:,}, reserve cover {d.reserve_cover:,}, "
                   f"recovered {d.recovered:,}, net loss {d.net_loss:,} ({rate} of originated)")  # fmt: skip
     if report.gross_charge_off_rate is not None:
         console.print(f"gross charge-offs {d.gross_charge_off:,}: {report.gross_charge_off_rate:.2%} a year of the "

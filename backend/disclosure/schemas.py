@@ -29,6 +29,9 @@ class DefaultsPublic(BaseModel):
     """Source: chain events (LoanDefaulted, LoanRecovery)."""
 
     count: int = Field(description="Loans LoanBook marked defaulted")
+    fee_only: int = Field(default=0, description="Of them, loans that had settled every installment and were marked "
+                          "defaulted owing late fees only (no principal at default): defaults on chain, left out of "
+                          "matured_defaulted and the roll rates, which count credit defaults")  # fmt: skip
     principal_at_default: int = Field(description="Principal outstanding when the loans defaulted (LoanDefaulted)")
     reserve_cover: int = Field(description="Paid to investors from the reserve at default (LoanDefaulted.cover)")
     recovered: int = Field(description="Collected from defaulted borrowers since (LoanRecovery), whoever it went to: "
@@ -171,7 +174,10 @@ class GradeOutcomePublic(BaseModel):
     matured_loans: int = Field(default=0, description="Disbursed loans whose last installment fell due at least 120 "
                                "days (LoanBook's default threshold) before the figures' time: each has had its whole "
                                "term and the time to be marked defaulted")  # fmt: skip
-    matured_defaulted: int = Field(default=0, description="Of the matured loans, those LoanBook marked defaulted")
+    matured_defaulted: int = Field(default=0, description="Of the matured loans, those LoanBook marked defaulted with "
+                                   "an installment unsettled (credit defaults, as a PD and the roll rates count them)")
+    matured_fee_only_defaults: int = Field(default=0, description="Of the matured loans, those marked defaulted owing "
+                                           "late fees only, every installment settled: not in matured_defaulted")
     matured_default_rate: float | None = Field(default=None, description="matured_defaulted / matured_loans (a count "
                                                "over loans that ran their course, like a PD); None before any matured")
 
@@ -184,7 +190,9 @@ class VintagePublic(BaseModel):
     principal_originated: int
     principal_repaid: int
     repaid_loans: int = Field(description="Paid off")
-    defaulted_loans: int
+    defaulted_loans: int = Field(description="Marked defaulted by LoanBook, fee-only defaults included")
+    fee_only_defaults: int = Field(default=0, description="Of them, loans marked defaulted owing late fees only "
+                                   "(every installment settled)")
     principal_at_default: int
     default_rate: float = Field(description="principal_at_default / principal_originated, so far")
     net_loss_rate: float = Field(description="Principal at default less reserve cover and the investors' recoveries, "
