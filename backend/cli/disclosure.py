@@ -202,7 +202,8 @@ def vintages_command(json_out: bool = typer.Option(False, "--json")) -> None:
         table.add_column(name)
     for v in rows:
         curve = v.cumulative_default_rate
-        at = " / ".join(f"{curve[m - 1]:.1%}" if len(curve) >= m else "-" for m in (3, 6, 12))
+        # Only a month on book every loan has completed is a figure; a partial one is "n/a", not a record.
+        at = " / ".join(f"{curve[m - 1]:.1%}" if v.complete_months >= m else "n/a" for m in (3, 6, 12))
         table.add_row(v.vintage, str(v.loans), str(v.repaid_loans), str(v.defaulted_loans), f"{v.principal_originated:,}",
                       f"{v.default_rate:.2%}", f"{v.net_loss_rate:.2%}", str(v.months_on_book), at)  # fmt: skip
     console.print(table)

@@ -198,9 +198,13 @@ class VintagePublic(BaseModel):
     net_loss_rate: float = Field(description="Principal at default less reserve cover and the investors' recoveries, "
                                  "over principal originated, so far")  # fmt: skip
     months_on_book: int = Field(description="How many 30-day months since its first loan was paid out have begun")
+    complete_months: int = Field(default=0, description="How many 30-day months on book every loan of the vintage "
+                                 "has completed (since its last loan was paid out): the curve's points up to it are "
+                                 "final, later ones partial")  # fmt: skip
     cumulative_default_rate: list[float] = Field(
         description="Principal at default within months on book 1, 2, ... (cumulative) over principal originated: "
-        "the vintage curve, one entry a month on book"
+        "the vintage curve, one entry a month on book begun; the entries after complete_months are partial (some "
+        "loans, for the last entry perhaps all, have not completed that month): compare vintages up to it only"
     )
 
 
