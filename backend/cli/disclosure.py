@@ -176,8 +176,11 @@ def flows_command(
     if json_out:
         print_json(flows.model_dump(mode="json"))
         return
-    table = Table("flow", "amount", title=f"{iso_day(flows.start)} to {iso_day(flows.end)} (UTC, end excluded)")
-    for name, value in flows.model_dump(exclude={"start", "end"}).items():
+    from backend.disclosure.flows import NOT_FLOWS
+
+    so_far = "" if flows.complete else f", so far: to block {flows.as_of_block} ({iso_day(flows.as_of)})"
+    table = Table("flow", "amount", title=f"{iso_day(flows.start)} to {iso_day(flows.end)} (UTC, end excluded){so_far}")
+    for name, value in flows.model_dump(exclude=set(NOT_FLOWS)).items():
         table.add_row(name.replace("_", " "), f"{value:,}")
     console.print(table)
 

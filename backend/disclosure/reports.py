@@ -154,14 +154,18 @@ def publish(session: Session, settings: Settings, period: str, *, actor: str = "
 
 def month_flows(session: Session, period: str | None = None) -> PeriodFlowsPublic:
     """`period`'s flows as the index stands: a month that has ended, or the month of the index's
-    latest block by default (the month so far)."""
-    if period is None:
-        indexed = indexed_until(session)
-        if indexed is None:
-            raise Conflict("the chain index has not read a block yet")
-        period = month_of(datetime.fromtimestamp(indexed.timestamp, UTC))
-    check_period(period)
-    return period_flows(session, period_start(period), period_end(period))
+    latest block by default (the month so far, counted to that block and saying so). A month that
+    has not begun on chain is refused (404), not answered with zeros that read as a quiet month."""
+    if period is not None:
+        check_period(period)
+    indexed = indexed_until(session)
+    if indexed is None:
+        raise Conflict("the chain index has not read a block yet")
+    period = period or month_of(datetime.fromtimestamp(indexed.timestamp, UTC))
+    if period_start(period) > indexed.timestamp:
+        raise NotFound(f"period: {period} has not begun on chain (the index has reached block {indexed.number}, "
+                       f"stamped {_utc(indexed.timestamp)})", field="period")  # fmt: skip
+    return period_flows(session, period_start(period), period_end(period), (indexed.number, indexed.timestamp))
 
 
 def due_periods(session: Session) -> list[str]:

@@ -268,6 +268,11 @@ class PeriodFlowsPublic(BaseModel):
 
     start: int = Field(description="First second of the period (block time, UTC)")
     end: int = Field(description="First second after it")
+    complete: bool = Field(default=True, description="False for the month so far: the index has not passed its end")
+    as_of: int | None = Field(default=None, description="Block time the flows are counted to (its events included): "
+                              "the index's latest block's for the month so far, end once the month is over")
+    as_of_block: int | None = Field(default=None, description="The index's latest block, for the month so far; None "
+                                    "once the month is over (every event stamped in it is counted)")
     loans_disbursed: int
     principal_disbursed: int
     origination_fees: int = Field(description="Paid into the ReserveFund at disbursal")

@@ -414,3 +414,29 @@ def test_a_month_that_cannot_be_published_does_not_hold_up_the_months_after_it(t
     listed = client_for(settings).get("/api/v1/disclosure/reports/missing")
     assert listed.status_code == 200 and [m["period"] for m in listed.json()] == ["2026-01"]
     assert "archive node needed" in listed.json()[0]["reason"]
+
+
+def test_the_flows_of_a_month_not_begun_are_refused_and_the_month_so_far_says_how_far(tmp_path):
+    """The review's L4: with the index at 2026-01-04, June 2030 is not answered with zeros (404),
+    the month so far says it is counted to the index's block, and an ended month says it is complete."""
+    from backend.chain.models import IndexedBlock, IndexerCheckpoint
+    from backend.db import migrate
+    from backend.disclosure.reports import month_flows
+    from backend.errors import NotFound
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path)
+    migrate.upgrade(settings)
+    at = period_start("2026-01") + 3 * DAY
+    with session_scope(settings) as session:
+        session.add(IndexedBlock(number=5, hash="0x" + "05" * 32, parent_hash="0x" + "04" * 32, timestamp=at))
+        session.add(IndexerCheckpoint(name="main", block_number=5, block_hash="0x" + "05" * 32, deployment_hash="x"))
+    with session_scope(settings) as session:
+        with pytest.raises(NotFound, match="2026-02 has not begun on chain"):
+            month_flows(session, "2026-02")
+        so_far, ended = month_flows(session), month_flows(session, "2025-12")
+    assert (so_far.start, so_far.end, so_far.complete, so_far.as_of, so_far.as_of_block) == (
+        period_start("2026-01"), period_end("2026-01"), False, at, 5)
+    assert (ended.complete, ended.as_of, ended.as_of_block) == (True, period_end("2025-12"), None)
+    answer = client_for(settings).get("/api/v1/disclosure/flows", params={"period": "2030-06"})
+    assert answer.status_code == 404 and "2030-06 has not begun on chain" in answer.text
