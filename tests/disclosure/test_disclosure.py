@@ -380,3 +380,19 @@ def test_live_delinquency_counts_active_loans_only_as_the_tape_does(tmp_path):
     assert report.defaults.principal_at_default == 800
     late = [(r.loan_id, r.principal_outstanding) for r in rows if r.days_past_due and r.days_past_due > 15]
     assert late == [(3, 700)]  # the tape reconciles with it
+
+
+def test_each_source_names_what_the_figure_used_live_and_in_a_report():
+    """The review's L5: a report's reserve risk figures and roll rates read lateness and cures from
+    LoanBook at its block, not from servicing_states; the live roll rates do rest on servicing_states."""
+    from backend.disclosure.sources import figure_sources
+
+    report, live = figure_sources(lateness_from_chain=True, balance_read=True), figure_sources(
+        lateness_from_chain=False, balance_read=True)  # fmt: skip
+    for name in ("reserve.expected_loss", "reserve.coverage_of_expected_loss", "reserve.expected_claims",
+                 "reserve.expected_cover_share", "reserve.stress", "roll_rates"):  # fmt: skip
+        assert "servicing_states" not in report[name] and "chain call: LoanBook.amountDue at as_of_block" in report[name]
+        assert "servicing_states" in live[name] and "chain call" not in live[name], name
+        assert "servicing_notices" in report[name] and "servicing_notices" in live[name]
+    assert report["delinquency"] == "chain call: LoanBook.amountDue at as_of_block"
+    assert report["reserve.largest_claim"] == "chain events" and report["reserve.largest_claim_coverage"] == "chain call"
