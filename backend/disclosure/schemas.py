@@ -233,7 +233,8 @@ class DisclosurePublic(BaseModel):
     principal_repaid: int
     interest_paid: int
     late_fees_paid: int
-    investors: int = Field(description="Distinct wallets that funded a loan or bought notes on the secondary market")
+    investors: int = Field(description="Distinct wallets that funded a loan that was paid out or bought notes on the "
+                           "secondary market (funding refunded from a cancelled loan, or still funding, does not count)")
     borrowers: int = Field(description="Distinct wallets that received at least one loan")
     concentration: ConcentrationPublic
     by_grade: list[GradeOutcomePublic]

@@ -137,8 +137,12 @@ def indexed_until(session: Session) -> IndexedBlock | None:
 
 
 def _investors(session: Session) -> int:
+    # Funders of loans that were paid out, as the borrowers and principal figures count: a wallet whose
+    # only funding was refunded from a cancelled loan (or still waits on one funding) never held a note.
     # UNION drops duplicates: a wallet that funded one loan and bought notes of another counts once.
-    wallets = union(select(FundingRow.investor).where(FundingRow.kind == "fund"), select(MarketTradeRow.buyer))
+    funders = (select(FundingRow.investor).join(LoanRow, LoanRow.loan_id == FundingRow.loan_id)
+               .where(FundingRow.kind == "fund", LoanRow.status.in_(DISBURSED)))  # fmt: skip
+    wallets = union(funders, select(MarketTradeRow.buyer))
     return session.scalar(select(func.count()).select_from(wallets.subquery())) or 0
 
 

@@ -396,3 +396,32 @@ def test_each_source_names_what_the_figure_used_live_and_in_a_report():
         assert "servicing_notices" in report[name] and "servicing_notices" in live[name]
     assert report["delinquency"] == "chain call: LoanBook.amountDue at as_of_block"
     assert report["reserve.largest_claim"] == "chain events" and report["reserve.largest_claim_coverage"] == "chain call"
+
+
+def test_investors_are_wallets_that_held_a_note(tmp_path):
+    """The review's L6: two wallets funded loan 1, which was cancelled and refunded; a third funded
+    loan 2, which was paid out, and one of the first two funded it too. Two investors, not three."""
+    from backend.chain.models import ChainEvent
+    from backend.chain.projection_models import FundingRow
+    from backend.db import migrate
+    from tests.conftest import make_settings
+    from tests.disclosure.test_loss_rates import T0, _loan
+
+    settings = make_settings(tmp_path)
+    migrate.upgrade(settings)
+    a, b, c = ("0x" + w * 20 for w in ("aa", "bb", "cc"))
+    with session_scope(settings) as session:
+        _loan(session, 1, "cancelled", 1_000, 0, None, "B")
+        _loan(session, 2, "active", 1_000, 1_000, T0, "B")
+        for i, (loan_id, wallet) in enumerate(((1, a), (1, b), (2, c), (2, b))):
+            ev = ChainEvent(block_number=2, block_hash="0x" + "02" * 32, tx_hash="0x" + f"{100 + i:064x}", tx_index=i,
+                            log_index=i, contract="LoanBook", address="0x" + "66" * 20, event="LoanFunded", args={},
+                            block_timestamp=T0)  # fmt: skip
+            session.add(ev)
+            session.flush()
+            session.add(FundingRow(event_id=ev.id, loan_id=loan_id, investor=wallet, kind="fund", amount=500,
+                                   total_funded=500, block_number=2, tx_hash=ev.tx_hash, log_index=0))  # fmt: skip
+        _index_at(session, 5, T0 + 86_400)
+    with session_scope(settings) as session:
+        report = platform_disclosure(session)
+    assert (report.investors, report.borrowers) == (2, 1)
