@@ -171,7 +171,7 @@ class GradeOutcomePublic(BaseModel):
     default_rate: float = Field(description="principal_at_default / principal_originated, over every disbursed loan "
                                 "however young and weighted by what was left at default: not comparable with a PD "
                                 "(use matured_default_rate)")  # fmt: skip
-    matured_loans: int = Field(default=0, description="Disbursed loans whose last installment fell due at least 120 "
+    matured_loans: int = Field(default=0, description="Disbursed loans whose last installment fell due more than 120 "
                                "days (LoanBook's default threshold) before the figures' time: each has had its whole "
                                "term and the time to be marked defaulted")  # fmt: skip
     matured_defaulted: int = Field(default=0, description="Of the matured loans, those LoanBook marked defaulted with "

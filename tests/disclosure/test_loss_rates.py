@@ -109,3 +109,16 @@ def test_a_fee_only_default_is_counted_apart_from_credit_defaults(tmp_path):
     (vintage,) = report.vintages
     assert (vintage.defaulted_loans, vintage.fee_only_defaults) == (2, 1)
     assert rates["defaultable"].defaulted == 1  # loan 3's credit default only, as matured_defaulted
+
+
+def test_a_loan_has_matured_only_once_loanbook_could_mark_it_defaulted():
+    """LoanBook.markDefault needs block.timestamp > defaultableAt (its last installment's due date +
+    120 days for a loan that missed it): at that second the loan cannot be defaulted, so it is not yet
+    a matured loan that did not default (review, unconfirmed item)."""
+    from backend.chain.deploy_params import DEFAULT_AFTER
+    from backend.disclosure.loss_rates import matured
+
+    loan = LoanRow(start_time=T0, installments=12, installment_period=30 * DAY, installments_settled=11)
+    threshold = loan.defaultable_at
+    assert threshold == T0 + 12 * 30 * DAY + DEFAULT_AFTER
+    assert not matured(loan, threshold) and matured(loan, threshold + 1)
