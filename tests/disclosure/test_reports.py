@@ -101,7 +101,8 @@ def test_a_month_is_published_once_served_as_published_and_provable(settings, wo
         figures_then["principal_originated"], 0.0)  # fmt: skip
     principal = figures_then["principal_originated"]
     assert body["month"] == {  # what happened within the month: the loan it made, nothing else yet
-        "start": period_start(period), "end": period_end(period), "loans_disbursed": 1, "principal_disbursed": principal,
+        "start": period_start(period), "end": period_end(period), "complete": True, "as_of": period_end(period),
+        "as_of_block": None, "loans_disbursed": 1, "principal_disbursed": principal,
         "origination_fees": principal // 100, "principal_repaid": 0, "interest_paid": 0, "late_fees_paid": 0,
         "loans_repaid": 0, "defaults": 0, "principal_at_default": 0, "reserve_cover": 0, "recovered": 0, "cover_recouped": 0, "trades": 0,
         "trade_volume": 0,
