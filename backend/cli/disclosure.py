@@ -38,7 +38,8 @@ def disclosure_command(ctx: typer.Context, json_out: bool = typer.Option(False, 
     )
     d = report.defaults
     rate = "n/a" if report.net_loss_rate is None else f"{report.net_loss_rate:.2%}"
-    console.print(f"defaults {d.count}: principal {d.principal_at_default:,}, reserve cover {d.reserve_cover:,}, "
+    fee_only = f" ({d.fee_only} on late fees only)" if d.fee_only else ""
+    console.print(f"defaults {d.count}{fee_only}: principal {d.principal_at_default:,}, reserve cover {d.reserve_cover:,}, "
                   f"recovered {d.recovered:,}, net loss {d.net_loss:,} ({rate} of originated)")  # fmt: skip
     if report.gross_charge_off_rate is not None:
         console.print(f"gross charge-offs {d.gross_charge_off:,}: {report.gross_charge_off_rate:.2%} a year of the "
@@ -52,8 +53,11 @@ def disclosure_command(ctx: typer.Context, json_out: bool = typer.Option(False, 
                       f"tx {out.tx_hash})")  # fmt: skip
     if reserve.expected_cover_share is not None:
         stressed = ", ".join(f"{s.expected_cover_share:.1%} with {s.pd_multiple:g}x the defaults" for s in reserve.stress)
+        largest = "" if reserve.largest_claim is None else (
+            f"; the largest loan's default would get {min(1.0, reserve.largest_claim_coverage):.1%} of its claim of "
+            f"{reserve.largest_claim:,}")  # fmt: skip
         console.print(f"reserve {reserve.balance:,}: pays {reserve.expected_cover_share:.1%} of a default's principal "
-                      f"as expected ({stressed})")  # fmt: skip
+                      f"as expected ({stressed}){largest}")  # fmt: skip
     rolls = ", ".join(f"{r.bucket} {r.rate:.1%}" for r in report.roll_rates)
     settled = report.roll_rates[0].episodes if report.roll_rates else 0
     console.print(f"roll rates to default: {rolls} (from {settled} settled late installments, with a stated prior)")
@@ -87,12 +91,13 @@ def publish_command(
 
 @app.command("reports")
 def reports_command(json_out: bool = typer.Option(False, "--json")) -> None:
-    """The monthly reports published, newest first, with their CID and anchoring transaction."""
+    """The monthly reports published, newest first, with their CID and anchoring transaction, then
+    the months that have ended with no report yet and why (the JSON is the published list, as the API's)."""
     from backend.db.session import session_scope
-    from backend.disclosure.reports import list_reports
+    from backend.disclosure.reports import list_reports, missing_reports
 
     with cli_errors(), session_scope(get_settings()) as session:
-        reports = list_reports(session)
+        reports, missing = list_reports(session), missing_reports(session)
     if json_out:
         print_json([r.model_dump(mode="json") for r in reports])
         return
@@ -100,6 +105,8 @@ def reports_command(json_out: bool = typer.Option(False, "--json")) -> None:
     for r in reports:
         table.add_row(r.period, str(r.as_of_block), r.cid, r.anchor_tx or "(pending)")
     console.print(table)
+    for m in missing:
+        console.print(f"{m.period} not published: {m.reason}")
 
 
 BINDING_EXIT = {"bound": 0, "replaced": 1, "unbound": 3, "pending": 4}  # as `loanchain verify`'s verdicts
@@ -169,8 +176,11 @@ def flows_command(
     if json_out:
         print_json(flows.model_dump(mode="json"))
         return
-    table = Table("flow", "amount", title=f"{iso_day(flows.start)} to {iso_day(flows.end)} (UTC, end excluded)")
-    for name, value in flows.model_dump(exclude={"start", "end"}).items():
+    from backend.disclosure.flows import NOT_FLOWS
+
+    so_far = "" if flows.complete else f", so far: to block {flows.as_of_block} ({iso_day(flows.as_of)})"
+    table = Table("flow", "amount", title=f"{iso_day(flows.start)} to {iso_day(flows.end)} (UTC, end excluded){so_far}")
+    for name, value in flows.model_dump(exclude=set(NOT_FLOWS)).items():
         table.add_row(name.replace("_", " "), f"{value:,}")
     console.print(table)
 
@@ -195,7 +205,8 @@ def vintages_command(json_out: bool = typer.Option(False, "--json")) -> None:
         table.add_column(name)
     for v in rows:
         curve = v.cumulative_default_rate
-        at = " / ".join(f"{curve[m - 1]:.1%}" if len(curve) >= m else "-" for m in (3, 6, 12))
+        # Only a month on book every loan has completed is a figure; a partial one is "n/a", not a record.
+        at = " / ".join(f"{curve[m - 1]:.1%}" if v.complete_months >= m else "n/a" for m in (3, 6, 12))
         table.add_row(v.vintage, str(v.loans), str(v.repaid_loans), str(v.defaulted_loans), f"{v.principal_originated:,}",
                       f"{v.default_rate:.2%}", f"{v.net_loss_rate:.2%}", str(v.months_on_book), at)  # fmt: skip
     console.print(table)

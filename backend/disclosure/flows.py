@@ -30,8 +30,12 @@ FLOWS: dict[tuple[str, str], dict[str, str | None]] = {
 }  # fmt: skip
 
 
-def period_flows(session: Session, start: int, end: int) -> PeriodFlowsPublic:
-    """Flows of the events stamped in [start, end)."""
+NOT_FLOWS = ("start", "end", "complete", "as_of", "as_of_block")
+
+
+def period_flows(session: Session, start: int, end: int, indexed: tuple[int, int] | None = None) -> PeriodFlowsPublic:
+    """Flows of the events stamped in [start, end), with `indexed` the (block, time) the index has
+    reached: a month it has not passed the end of is counted only to there, and says so (None: over)."""
     totals: Counter[str] = Counter()
     events = session.execute(select(ChainEvent.contract, ChainEvent.event, ChainEvent.args)
                              .where(ChainEvent.block_timestamp >= start, ChainEvent.block_timestamp < end,
@@ -41,4 +45,7 @@ def period_flows(session: Session, start: int, end: int) -> PeriodFlowsPublic:
             totals[flow] += 1 if argument is None else int(args[argument])
     # A disbursal's principal is what the borrower received plus the fee taken from it.
     totals["principal_disbursed"] += totals["origination_fees"]
-    return PeriodFlowsPublic(start=start, end=end, **{f: totals[f] for f in PeriodFlowsPublic.model_fields if f not in ("start", "end")})
+    so_far = indexed is not None and indexed[1] < end
+    return PeriodFlowsPublic(start=start, end=end, complete=not so_far, as_of=indexed[1] if so_far else end,
+                             as_of_block=indexed[0] if so_far else None,
+                             **{f: totals[f] for f in PeriodFlowsPublic.model_fields if f not in NOT_FLOWS})  # fmt: skip

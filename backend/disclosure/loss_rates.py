@@ -3,9 +3,10 @@ originated count yesterday's loans in full and net off the reserve's cover):
 
 - the **gross charge-off rate**: principal lost at default less recoveries, before the reserve's
   cover, per year of principal outstanding: Σ charge-offs / ∫ principal outstanding dt, in years;
-- **matured default counts** per grade: of the loans whose last installment fell due at least
+- **matured default counts** per grade: of the loans whose last installment fell due more than
   LoanBook's default threshold (120 days) before the figures' time, so each had its whole term and
-  the time to be marked defaulted, how many were, a count comparable with a PD.
+  the time to be marked defaulted, how many were (credit defaults: `defaulted_on_an_installment`), a
+  count comparable with a PD.
 
 Both read the chain index only; the grade comes from the platform's credit decisions."""
 
@@ -67,4 +68,6 @@ def matured(loan: LoanRow, as_of: int | None) -> bool:
     if as_of is None or loan.start_time is None:
         return False
     last_due = loan.start_time + loan.installments * loan.installment_period
-    return last_due + DEFAULT_AFTER <= as_of
+    # Strictly after, as LoanBook's markDefault (`block.timestamp > defaultableAt`): at the threshold
+    # itself a loan that missed its last installment cannot be defaulted yet, so it has not run its course.
+    return last_due + DEFAULT_AFTER < as_of

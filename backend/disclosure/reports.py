@@ -14,10 +14,12 @@ figures it would have had, and a report never carries what happened after its mo
 from __future__ import annotations
 
 import json
+import logging
 import re
+import time
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,19 +32,28 @@ from backend.chain.models import ChainEvent
 from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.db.base import as_utc
+from backend.db.meta import MetaEntry
 from backend.disclosure import tape
 from backend.disclosure.aging import aging_at
 from backend.disclosure.flows import period_flows
 from backend.disclosure.models import DisclosureReport
 from backend.disclosure.report_binding import bind_published, served_binding
 from backend.disclosure.report_commitment import commit_report
-from backend.disclosure.schemas import DisclosureReportPublic, PeriodFlowsPublic, ReportBindingPublic
+from backend.disclosure.schemas import (
+    DisclosureReportPublic,
+    MissingReportPublic,
+    PeriodFlowsPublic,
+    ReportBindingPublic,
+)
 from backend.disclosure.service import indexed_until, platform_disclosure
-from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.errors import Conflict, LoanchainError, NotFound, ValidationFailed
 
 # /2 added `month`, the flows within the period; /3 the reserve's balance read from the chain, its
-# unexplained outflows, the gross charge-off rate, matured defaults by grade and each figure's source.
-FORMAT = "loanchain.disclosure/3"
+# unexplained outflows, the gross charge-off rate, matured defaults by grade and each figure's source;
+# /4 the reserve's claims capped at its balance and its largest claim, fee-only defaults apart, vintage
+# curves of complete months only, live delinquency of active loans only, the month's `as_of`.
+FORMAT = "loanchain.disclosure/4"
+log = logging.getLogger("loanchain.disclosure")
 # Always fullmatch: re.match's `$` also matches before a trailing newline, which strptime refuses.
 PERIOD = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 
@@ -143,43 +154,90 @@ def publish(session: Session, settings: Settings, period: str, *, actor: str = "
 
 def month_flows(session: Session, period: str | None = None) -> PeriodFlowsPublic:
     """`period`'s flows as the index stands: a month that has ended, or the month of the index's
-    latest block by default (the month so far)."""
-    if period is None:
-        indexed = indexed_until(session)
-        if indexed is None:
-            raise Conflict("the chain index has not read a block yet")
-        period = month_of(datetime.fromtimestamp(indexed.timestamp, UTC))
-    check_period(period)
-    return period_flows(session, period_start(period), period_end(period))
+    latest block by default (the month so far, counted to that block and saying so). A month that
+    has not begun on chain is refused (404), not answered with zeros that read as a quiet month."""
+    if period is not None:
+        check_period(period)
+    indexed = indexed_until(session)
+    if indexed is None:
+        raise Conflict("the chain index has not read a block yet")
+    period = period or month_of(datetime.fromtimestamp(indexed.timestamp, UTC))
+    if period_start(period) > indexed.timestamp:
+        raise NotFound(f"period: {period} has not begun on chain (the index has reached block {indexed.number}, "
+                       f"stamped {_utc(indexed.timestamp)})", field="period")  # fmt: skip
+    return period_flows(session, period_start(period), period_end(period), (indexed.number, indexed.timestamp))
 
 
-def due_period(session: Session) -> str | None:
-    """The oldest month not published yet, from the month of the platform's first loan to the last
-    month the index has passed the end of."""
+def due_periods(session: Session) -> list[str]:
+    """The months not published yet, oldest first, from the month of the platform's first loan to
+    the last month the index has passed the end of."""
     first = session.scalar(select(func.min(ChainEvent.block_timestamp))
                            .where(ChainEvent.contract == "LoanBook", ChainEvent.event == "LoanCreated"))  # fmt: skip
     indexed = indexed_until(session)
     if first is None or indexed is None:
-        return None
+        return []
     period, current = month_of(datetime.fromtimestamp(first, UTC)), month_of(datetime.fromtimestamp(indexed.timestamp, UTC))
     published = set(session.scalars(select(DisclosureReport.period).where(DisclosureReport.period >= period)))
+    due = []
     while period < current:
         if period not in published:
-            return period
+            due.append(period)
         period = next_month(period)
-    return None
+    return due
+
+
+def due_period(session: Session) -> str | None:
+    """The oldest month due (`due_periods`), if any."""
+    return next(iter(due_periods(session)), None)
+
+
+# Why the worker could not publish a month, kept until it is published (meta: no table of its own).
+FAILED = "disclosure.unpublished:"
 
 
 def publish_due(session: Session, settings: Settings) -> str | None:
-    """Publishes the oldest month due (`due_period`), if any; returns its period. One a call: a
-    platform back from a long stop catches up a month a servicing pass."""
+    """Publishes the oldest month due that can be, if any; returns its period. One a call: a
+    platform back from a long stop catches up a month a servicing pass. A month that fails (e.g. a
+    node that has pruned its month-end state: 503) is recorded with why (`missing_reports`) and
+    passed over for the next due month, and tried again first on every later call, so one month an
+    archive node must serve never holds up the months after it (the review's M1)."""
     bind_published(session)  # reports published before they were bound to their month
-    period = due_period(session)
-    if period is None:
-        return None
-    with audit.deferred(session):  # not holding the log's head across the month's reads and store writes
-        _, created = publish(session, settings, period)
-    return period if created else None
+    for period in due_periods(session):
+        try:
+            # The savepoint drops what a failed attempt wrote (a stored tape, a queued anchor).
+            with audit.deferred(session), session.begin_nested():  # audit: not holding the log's head across reads
+                _, created = publish(session, settings, period)
+        except LoanchainError as exc:
+            log.warning("monthly disclosure report for %s not published, trying later months: %s", period, exc)
+            _record_failure(session, period, exc)
+            continue
+        session.execute(delete(MetaEntry).where(MetaEntry.key == FAILED + period))
+        return period if created else None
+    return None
+
+
+def _record_failure(session: Session, period: str, exc: LoanchainError) -> None:
+    value = json.dumps({"reason": f"{type(exc).__name__}: {exc}", "tried_at": int(time.time())})
+    entry = session.get(MetaEntry, FAILED + period)
+    if entry is None:
+        session.add(MetaEntry(key=FAILED + period, value=value))
+    else:
+        entry.value = value
+
+
+def missing_reports(session: Session) -> list[MissingReportPublic]:
+    """Every month due and not published, oldest first, with why: the worker's last failure to
+    publish it, or that it has not been tried yet."""
+    failed = {key.removeprefix(FAILED): json.loads(value) for key, value in
+              session.execute(select(MetaEntry.key, MetaEntry.value).where(MetaEntry.key.startswith(FAILED)))}  # fmt: skip
+    out = []
+    for period in due_periods(session):
+        why = failed.get(period)
+        out.append(MissingReportPublic(
+            period=period, reason=why["reason"] if why else "not tried yet: the servicing worker publishes one due "
+            "month a pass (or LOANCHAIN_DISCLOSURE_PUBLISH_MONTHLY is off)",
+            last_tried=datetime.fromtimestamp(why["tried_at"], UTC) if why else None))  # fmt: skip
+    return out
 
 
 def list_reports(session: Session, limit: int = 120) -> list[DisclosureReportPublic]:

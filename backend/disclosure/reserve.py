@@ -5,11 +5,16 @@ balance as the contract reports it at the figures' block, how it compares with t
 on the loans outstanding, and so what share of a default's principal outstanding it can be expected to pay investors.
 
 The reserve pays `coverageRatioBps` of a defaulted loan's principal outstanding while its balance
-lasts. Expected claims are that share of the expected defaults (PD x principal outstanding, with
-each loan's PD from where it stands now: `servicing.roll_rates`); a balance short of them pays
-proportionally less, so the share investors can count on is the ratio times min(1, balance /
-expected claims). It is an expectation over the book, not a promise: defaults bunched together can
-outrun the balance; `stress` shows how far it stretches if they run at a multiple of it."""
+lasts, and never more than its whole balance to one default (`ReserveFund.coverageFor`). So each
+loan's claim is the ratio of its principal outstanding capped at the balance (`claim_share`, the cap
+the pricing path's `BookRisk.loss_on` applies), expected claims are those claims weighted by each
+loan's PD now (`servicing.roll_rates`), and the share of a default's principal investors can count on
+is what the balance can pay of them, min(balance, expected claims), over the principal expected to
+default. A young book of a few loans large against the reserve is therefore promised no more than
+the balance pays one of them (the review's H1: one 100,000 loan against 2,000 shows 2%, not the 80%
+ratio). It is an expectation over the book, not a promise: defaults bunched together can outrun the
+balance; `stress` shows how far it stretches if they run at a multiple of it, and `largest_claim`
+what the single largest claim would get."""
 
 from __future__ import annotations
 
@@ -58,40 +63,57 @@ def reserve_figures(session: Session, active: list[LoanRow] | None = None, *,
     # PDs only from decisions that still prove themselves (`decisions`: the caller's, already checked)
     decisions = loan_decisions(session, ["active"]) if decisions is None else decisions
     pds = {h: row.pd for h, row in decisions.proven.items()}
-    expected = claims = share = None
+    expected = claims = share = coverage = None
     stress = []
     ratio = _coverage_ratio_bps(session)
     if all(loan.decision_hash in pds for loan in active):
         pd_outstanding = [(pd_now(pds[loan.decision_hash], loan, aging.get(loan.loan_id), rates), loan.principal_outstanding)
                           for loan in active]  # fmt: skip
-        defaults = sum(pd * outstanding for pd, outstanding in pd_outstanding)
-        expected = round(defaults * policy.LGD)
+        expected = round(sum(pd * outstanding for pd, outstanding in pd_outstanding) * policy.LGD)
+        # What the balance can meet of the expected loss: no one default takes more than all of it.
+        meetable = sum(pd * outstanding * claim_share(policy.LGD, balance, outstanding) for pd, outstanding in pd_outstanding)
+        coverage = min(max(0, balance), meetable) / expected if expected else None
         if ratio is not None:
-            claims, share = _cover(defaults, ratio, balance)
+            claims, share = _cover(pd_outstanding, ratio, balance)
             for multiple in STRESS_MULTIPLES:
-                stressed = sum(min(1.0, multiple * pd) * outstanding for pd, outstanding in pd_outstanding)
+                stressed = [(min(1.0, multiple * pd), outstanding) for pd, outstanding in pd_outstanding]
                 stressed_claims, stressed_share = _cover(stressed, ratio, balance)
                 stress.append(ReserveStressPublic(pd_multiple=multiple, expected_claims=stressed_claims,
                                                   expected_cover_share=stressed_share))  # fmt: skip
+    # The one default that would ask the most of it: what the ratio claims of the largest loan outstanding.
+    largest = round(max((loan.principal_outstanding for loan in active), default=0) * ratio / BPS) if ratio else 0
     return ReservePublic(**paid_in, cover_paid=payments.matched,
                          unexplained_outflows=[ReserveOutflowPublic(**vars(o)) for o in payments.unexplained],
                          unexplained_outflow_total=payments.unexplained_total, balance=balance,
                          balance_source="chain call" if balance_on_chain is not None else "chain events",
                          balance_from_events=from_events, balance_on_chain=balance_on_chain,
                          balance_difference=None if balance_on_chain is None else balance_on_chain - from_events,
-                         expected_loss=expected, coverage_of_expected_loss=balance / expected if expected else None,
+                         expected_loss=expected, coverage_of_expected_loss=coverage,
                          coverage_ratio_bps=ratio, expected_claims=claims, expected_cover_share=share,
+                         largest_claim=largest or None,
+                         largest_claim_coverage=max(0, balance) / largest if largest else None,
                          stress=stress)  # fmt: skip
 
 
-def _cover(defaults: float, ratio_bps: int, balance: int) -> tuple[int, float]:
-    """(expected claims, the share of a default's principal investors can count on) when `defaults`
-    of principal outstanding is expected to default: the ratio, less as far as the balance falls short."""
-    claims = round(defaults * ratio_bps / BPS)
-    # With no claims expected the ratio holds only if there is money to pay it: an empty reserve
-    # covers nothing, however few defaults are expected (a new platform, a book still funding).
-    met = min(1.0, max(0, balance) / claims) if claims else (1.0 if balance > 0 else 0.0)
-    return claims, ratio_bps / BPS * met
+def claim_share(share: float, balance: int | None, outstanding: int) -> float:
+    """`share` of one default's principal `outstanding`, but never more than the whole `balance`
+    pays of that one claim (ReserveFund pays min(ratio x principal, balance)); None: no cap known."""
+    if balance is None or outstanding <= 0:
+        return share
+    return min(share, max(0, balance) / outstanding)
+
+
+def _cover(pd_outstanding: list[tuple[float, int]], ratio_bps: int, balance: int) -> tuple[int, float]:
+    """(expected claims, the share of a default's principal investors can count on) for loans of
+    (PD, principal outstanding): each claim the ratio of the loan's principal, capped at the balance,
+    and the balance paying at most all of them."""
+    defaults = sum(pd * outstanding for pd, outstanding in pd_outstanding)
+    claims = sum(pd * outstanding * claim_share(ratio_bps / BPS, balance, outstanding) for pd, outstanding in pd_outstanding)
+    if not defaults:
+        # With no defaults expected the ratio holds only if there is money to pay it: an empty reserve
+        # covers nothing, however few defaults are expected (a new platform, a book still funding).
+        return 0, ratio_bps / BPS if balance > 0 else 0.0
+    return round(claims), min(max(0, balance), claims) / defaults
 
 
 def loss_after_cover(cover_share: float | None, ratio: float | None) -> float:
@@ -135,8 +157,8 @@ class BookRisk:
         over the expected claims as if they were many and small; one loan large against the reserve
         (a young platform's first loans) would be promised cover the balance cannot pay."""
         share = self.cover_share
-        if share is not None and self.balance is not None and outstanding > 0:
-            share = min(share, max(0, self.balance) / outstanding)
+        if share is not None:
+            share = claim_share(share, self.balance, outstanding)
         return loss_after_cover(share, self.coverage_ratio)
 
 

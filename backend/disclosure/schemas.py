@@ -29,6 +29,9 @@ class DefaultsPublic(BaseModel):
     """Source: chain events (LoanDefaulted, LoanRecovery)."""
 
     count: int = Field(description="Loans LoanBook marked defaulted")
+    fee_only: int = Field(default=0, description="Of them, loans that had settled every installment and were marked "
+                          "defaulted owing late fees only (no principal at default): defaults on chain, left out of "
+                          "matured_defaulted and the roll rates, which count credit defaults")  # fmt: skip
     principal_at_default: int = Field(description="Principal outstanding when the loans defaulted (LoanDefaulted)")
     reserve_cover: int = Field(description="Paid to investors from the reserve at default (LoanDefaulted.cover)")
     recovered: int = Field(description="Collected from defaulted borrowers since (LoanRecovery), whoever it went to: "
@@ -72,10 +75,10 @@ class ReserveStressPublic(BaseModel):
     """The reserve if defaults ran at a multiple of what each loan's PD now expects."""
 
     pd_multiple: float = Field(description="Each active loan's PD now times this (at most 1)")
-    expected_claims: int = Field(description="What the reserve would be asked to pay: that many defaults x coverage "
-                                 "ratio x principal outstanding")  # fmt: skip
+    expected_claims: int = Field(description="What the reserve would be asked to pay: that many defaults x each "
+                                 "loan's claim (coverage ratio x principal outstanding, at most the balance)")  # fmt: skip
     expected_cover_share: float = Field(description="The share of a default's principal investors could count on then: "
-                                        "the coverage ratio x min(1, balance / expected_claims)")  # fmt: skip
+                                        "min(balance, expected_claims) / the principal expected to default")  # fmt: skip
 
 
 class ReserveOutflowPublic(BaseModel):
@@ -125,14 +128,25 @@ class ReservePublic(BaseModel):
         "decision's, for the installments left or, when late, its bucket's roll rate: roll_rates); None when an "
         "active loan's decision is not held here"
     )
-    coverage_of_expected_loss: float | None = Field(description="Source: as expected_loss. balance / expected_loss")
+    coverage_of_expected_loss: float | None = Field(
+        description="Source: as expected_loss. The share of the expected loss the balance could meet: sum over active "
+        "loans of PD x min(LGD x principal outstanding, balance) (no one default can take more than the whole balance), "
+        "at most the balance, over expected_loss; at most 1, and not cover for any one default (largest_claim_coverage)")
     coverage_ratio_bps: int | None = Field(default=None, description="Source: chain events (CoverageRatioSet). The share of a defaulted loan's principal "
                                            "outstanding the reserve pays while its balance lasts (ReserveFund)")
-    expected_claims: int | None = Field(default=None, description="Source: as expected_loss. Sum over active loans of PD x coverage ratio x "
-                                        "principal outstanding: what the reserve is expected to pay")
+    expected_claims: int | None = Field(default=None, description="Source: as expected_loss. Sum over active loans of PD x the loan's claim, "
+                                        "coverage ratio x principal outstanding but at most the balance "
+                                        "(ReserveFund.coverageFor): what the reserve is expected to be asked to pay")
     expected_cover_share: float | None = Field(default=None, description="Source: as expected_loss. The share of a default's principal outstanding "
-                                               "investors can expect from the reserve: the coverage ratio x "
-                                               "min(1, balance / expected_claims)")  # fmt: skip
+                                               "investors can expect from the reserve: min(balance, expected_claims) / "
+                                               "sum over active loans of PD x principal outstanding; at most the "
+                                               "coverage ratio")  # fmt: skip
+    largest_claim: int | None = Field(default=None, description="Source: chain events. The coverage ratio x the "
+                                      "largest principal outstanding of an active loan: what its default would "
+                                      "claim; None with no active loan or no ratio")  # fmt: skip
+    largest_claim_coverage: float | None = Field(default=None, description="Source: chain events (and the balance's). "
+                                                 "balance / largest_claim: below 1, the share of that claim the whole "
+                                                 "balance would pay")  # fmt: skip
     stress: list[ReserveStressPublic] = Field(default_factory=list, description="Source: as expected_loss. The same with defaults at 2x and 3x "
                                               "each loan's PD now: how far the reserve would stretch in a bad year")  # fmt: skip
 
@@ -157,10 +171,13 @@ class GradeOutcomePublic(BaseModel):
     default_rate: float = Field(description="principal_at_default / principal_originated, over every disbursed loan "
                                 "however young and weighted by what was left at default: not comparable with a PD "
                                 "(use matured_default_rate)")  # fmt: skip
-    matured_loans: int = Field(default=0, description="Disbursed loans whose last installment fell due at least 120 "
+    matured_loans: int = Field(default=0, description="Disbursed loans whose last installment fell due more than 120 "
                                "days (LoanBook's default threshold) before the figures' time: each has had its whole "
                                "term and the time to be marked defaulted")  # fmt: skip
-    matured_defaulted: int = Field(default=0, description="Of the matured loans, those LoanBook marked defaulted")
+    matured_defaulted: int = Field(default=0, description="Of the matured loans, those LoanBook marked defaulted with "
+                                   "an installment unsettled (credit defaults, as a PD and the roll rates count them)")
+    matured_fee_only_defaults: int = Field(default=0, description="Of the matured loans, those marked defaulted owing "
+                                           "late fees only, every installment settled: not in matured_defaulted")
     matured_default_rate: float | None = Field(default=None, description="matured_defaulted / matured_loans (a count "
                                                "over loans that ran their course, like a PD); None before any matured")
 
@@ -173,15 +190,21 @@ class VintagePublic(BaseModel):
     principal_originated: int
     principal_repaid: int
     repaid_loans: int = Field(description="Paid off")
-    defaulted_loans: int
+    defaulted_loans: int = Field(description="Marked defaulted by LoanBook, fee-only defaults included")
+    fee_only_defaults: int = Field(default=0, description="Of them, loans marked defaulted owing late fees only "
+                                   "(every installment settled)")
     principal_at_default: int
     default_rate: float = Field(description="principal_at_default / principal_originated, so far")
     net_loss_rate: float = Field(description="Principal at default less reserve cover and the investors' recoveries, "
                                  "over principal originated, so far")  # fmt: skip
     months_on_book: int = Field(description="How many 30-day months since its first loan was paid out have begun")
+    complete_months: int = Field(default=0, description="How many 30-day months on book every loan of the vintage "
+                                 "has completed (since its last loan was paid out): the curve's points up to it are "
+                                 "final, later ones partial")  # fmt: skip
     cumulative_default_rate: list[float] = Field(
         description="Principal at default within months on book 1, 2, ... (cumulative) over principal originated: "
-        "the vintage curve, one entry a month on book"
+        "the vintage curve, one entry a month on book begun; the entries after complete_months are partial (some "
+        "loans, for the last entry perhaps all, have not completed that month): compare vintages up to it only"
     )
 
 
@@ -210,7 +233,8 @@ class DisclosurePublic(BaseModel):
     principal_repaid: int
     interest_paid: int
     late_fees_paid: int
-    investors: int = Field(description="Distinct wallets that funded a loan or bought notes on the secondary market")
+    investors: int = Field(description="Distinct wallets that funded a loan that was paid out or bought notes on the "
+                           "secondary market (funding refunded from a cancelled loan, or still funding, does not count)")
     borrowers: int = Field(description="Distinct wallets that received at least one loan")
     concentration: ConcentrationPublic
     by_grade: list[GradeOutcomePublic]
@@ -245,6 +269,11 @@ class PeriodFlowsPublic(BaseModel):
 
     start: int = Field(description="First second of the period (block time, UTC)")
     end: int = Field(description="First second after it")
+    complete: bool = Field(default=True, description="False for the month so far: the index has not passed its end")
+    as_of: int | None = Field(default=None, description="Block time the flows are counted to (its events included): "
+                              "the index's latest block's for the month so far, end once the month is over")
+    as_of_block: int | None = Field(default=None, description="The index's latest block, for the month so far; None "
+                                    "once the month is over (every event stamped in it is counted)")
     loans_disbursed: int
     principal_disbursed: int
     origination_fees: int = Field(description="Paid into the ReserveFund at disbursal")
@@ -273,6 +302,15 @@ class DisclosureReportPublic(BaseModel):
     published_at: datetime
     anchor_tx: str | None = Field(description="The transaction that anchored it (None until its batch is on-chain)")
     verify_url: str
+
+
+class MissingReportPublic(BaseModel):
+    """A month that has ended and has no report yet."""
+
+    period: str = Field(description="YYYY-MM")
+    reason: str = Field(description="Why the servicing worker could not publish it when it last tried (e.g. a node "
+                        "without the month-end state: an archive node is needed), or that it has not tried yet")
+    last_tried: datetime | None = Field(description="When the worker last failed to publish it (None: not tried)")
 
 
 class PeriodAnchorPublic(BaseModel):

@@ -44,7 +44,7 @@ from backend.disclosure.sources import figure_sources
 from backend.disclosure.vintages import DISBURSED, vintages
 from backend.errors import LoanchainError
 from backend.market.book import outstanding_then
-from backend.servicing.roll_rates import roll_rates
+from backend.servicing.roll_rates import defaulted_on_an_installment, roll_rates
 from backend.servicing.schemas import ServicingPublic
 
 log = logging.getLogger("loanchain.disclosure")
@@ -99,7 +99,8 @@ def platform_disclosure(session: Session, settings: Settings | None = None, *,
         by_grade=_by_grade(disbursed, decisions, chain_clock),
         vintages=vintages(session, chain_clock, disbursed),
         defaults=DefaultsPublic(
-            count=len(defaulted), principal_at_default=at_default, reserve_cover=cover, recovered=recovered,
+            count=len(defaulted), fee_only=sum(1 for loan in defaulted if not defaulted_on_an_installment(loan)),
+            principal_at_default=at_default, reserve_cover=cover, recovered=recovered,
             gross_charge_off=sum(gross_charge_off(loan) for loan in defaulted), net_loss=net_loss,
         ),  # fmt: skip
         default_rate=_ratio(at_default, originated),
@@ -136,8 +137,12 @@ def indexed_until(session: Session) -> IndexedBlock | None:
 
 
 def _investors(session: Session) -> int:
+    # Funders of loans that were paid out, as the borrowers and principal figures count: a wallet whose
+    # only funding was refunded from a cancelled loan (or still waits on one funding) never held a note.
     # UNION drops duplicates: a wallet that funded one loan and bought notes of another counts once.
-    wallets = union(select(FundingRow.investor).where(FundingRow.kind == "fund"), select(MarketTradeRow.buyer))
+    funders = (select(FundingRow.investor).join(LoanRow, LoanRow.loan_id == FundingRow.loan_id)
+               .where(FundingRow.kind == "fund", LoanRow.status.in_(DISBURSED)))  # fmt: skip
+    wallets = union(funders, select(MarketTradeRow.buyer))
     return session.scalar(select(func.count()).select_from(wallets.subquery())) or 0
 
 
@@ -182,16 +187,24 @@ def _by_grade(disbursed: list[LoanRow], decisions: LoanDecisions, as_of: int | N
         originated = sum(loan.principal for loan in groups[grade])
         at_default = sum(loan.principal_outstanding for loan in groups[grade] if loan.status == "defaulted")
         ran_their_course = [loan for loan in groups[grade] if matured(loan, as_of)]
-        defaults = sum(1 for loan in ran_their_course if loan.status == "defaulted")
+        # Like a PD and the roll rates, a credit default: a loan that repaid every installment and was
+        # marked defaulted for late fees alone is counted apart (matured_fee_only_defaults).
+        defaults = sum(1 for loan in ran_their_course if defaulted_on_an_installment(loan))
+        fee_only = sum(1 for loan in ran_their_course if loan.status == "defaulted") - defaults
         out.append(GradeOutcomePublic(grade=grade, loans=len(groups[grade]), principal_originated=originated,
                                       principal_at_default=at_default, default_rate=at_default / originated,
                                       matured_loans=len(ran_their_course), matured_defaulted=defaults,
+                                      matured_fee_only_defaults=fee_only,
                                       matured_default_rate=_ratio(defaults, len(ran_their_course))))  # fmt: skip
     return out
 
 
 def _delinquency(loans: list[LoanRow], aging: dict[int, ServicingPublic]) -> DelinquencyPublic:
-    pairs = [(aging[loan.loan_id], loan.principal_outstanding) for loan in loans if loan.loan_id in aging]
+    # Active loans only, by the chain index's status, as the tape: the last servicing pass may still
+    # hold a loan that has since defaulted (the pass queues markDefault itself) or been repaid, whose
+    # principal would count again beside its default, or as late with nothing outstanding.
+    pairs = [(aging[loan.loan_id], loan.principal_outstanding) for loan in loans
+             if loan.status == "active" and loan.loan_id in aging]  # fmt: skip
     over_15 = [(s, p) for s, p in pairs if s.days_past_due > 15]
     over_90 = [(s, p) for s, p in over_15 if s.days_past_due > 90]
     return DelinquencyPublic(

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from backend.chain.models import ChainEvent
 from backend.chain.projection_models import LoanRow
 from backend.disclosure.schemas import VintagePublic
+from backend.servicing.roll_rates import defaulted_on_an_installment
 
 MONTH_ON_BOOK = 30 * 86_400
 DISBURSED = ("active", "repaid", "defaulted")  # paid out: what the disclosure's loan figures count
@@ -52,6 +53,9 @@ def _vintage(name: str, group: list[LoanRow], defaulted_at: dict[int, int], as_o
     originated = sum(loan.principal for loan in group)
     first = min(loan.start_time for loan in group)
     age = max(0, as_of - first) // MONTH_ON_BOOK + 1  # months on book its oldest loan has begun
+    # Months on book every loan has completed: only those points compare with another vintage at the
+    # same age (a later point still misses defaults to come, the last one for every loan).
+    complete = max(0, as_of - max(loan.start_time for loan in group)) // MONTH_ON_BOOK
     by_month = [0] * age
     defaulted = [loan for loan in group if loan.status == "defaulted"]
     for loan in defaulted:
@@ -67,6 +71,7 @@ def _vintage(name: str, group: list[LoanRow], defaulted_at: dict[int, int], as_o
         vintage=name, loans=len(group), principal_originated=originated,
         principal_repaid=sum(loan.principal_paid for loan in group),
         repaid_loans=sum(1 for loan in group if loan.status == "repaid"), defaulted_loans=len(defaulted),
+        fee_only_defaults=sum(1 for loan in defaulted if not defaulted_on_an_installment(loan)),
         principal_at_default=at_default, default_rate=at_default / originated, net_loss_rate=net_loss / originated,
-        months_on_book=age, cumulative_default_rate=curve,
+        months_on_book=age, complete_months=min(complete, age), cumulative_default_rate=curve,
     )  # fmt: skip

@@ -77,7 +77,10 @@ def episodes(session: Session, clock: int | None = None) -> list[Episode]:
     return [Episode(loan_id, installment, level) for (loan_id, installment), level in sorted(worst.items())]
 
 
-def _defaulted_on_an_installment(loan: LoanRow) -> bool:
+def defaulted_on_an_installment(loan: LoanRow) -> bool:
+    """A credit default: LoanBook marked the loan defaulted with an installment (principal and
+    interest) unsettled. One marked defaulted with every installment settled owed late fees only
+    (a fee-only default): a default on chain, but not of the kind a PD or a roll rate measures."""
     return loan.status == "defaulted" and loan.installments_settled < loan.installments
 
 
@@ -98,7 +101,7 @@ def outcomes(found: Iterable[Episode], loans: Mapping[int, LoanRow],
         loan = loans.get(episode.loan_id)
         if loan is None:
             continue
-        if _defaulted_on_an_installment(loan) and episode.installment > loan.installments_settled:
+        if defaulted_on_an_installment(loan) and episode.installment > loan.installments_settled:
             resolved.append((replace(episode, worst=top), True))
             defaults_seen.add(loan.loan_id)
         elif loan.status in ("repaid", "defaulted"):
@@ -106,7 +109,7 @@ def outcomes(found: Iterable[Episode], loans: Mapping[int, LoanRow],
         elif (standing := aging.get(episode.loan_id)) is not None and standing.installments_paid >= episode.installment:
             resolved.append((episode, False))  # active, and it has paid the installment since
     for loan in loans.values():
-        if _defaulted_on_an_installment(loan) and loan.loan_id not in defaults_seen:
+        if defaulted_on_an_installment(loan) and loan.loan_id not in defaults_seen:
             resolved.append((Episode(loan.loan_id, loan.installments_settled + 1, top), True))
     return resolved
 

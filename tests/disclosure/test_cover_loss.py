@@ -67,10 +67,14 @@ def test_an_empty_reserve_covers_nothing_even_with_no_claims_expected():
     # expected; the first-user review saw "expected to pay 80%" with nothing in the reserve.
     from backend.disclosure.reserve import _cover
 
-    assert _cover(0.0, 8_000, 0) == (0, 0.0)
-    assert _cover(0.0, 8_000, -5) == (0, 0.0)  # a balance the events cannot explain is still nothing to pay from
-    assert _cover(0.0, 8_000, 100) == (0, pytest.approx(0.8))  # money in and nothing expected: the ratio holds
-    assert _cover(100.0, 8_000, 40) == (80, pytest.approx(0.8 * 40 / 80))
+    assert _cover([], 8_000, 0) == (0, 0.0)
+    assert _cover([], 8_000, -5) == (0, 0.0)  # a balance the events cannot explain is still nothing to pay from
+    assert _cover([], 8_000, 100) == (0, pytest.approx(0.8))  # money in and nothing expected: the ratio holds
+    # Ten loans of 20 at PD 50%: 100 expected to default, claims of 16 each (under the balance), 80
+    # expected; a balance of 40 meets half of them.
+    assert _cover([(0.5, 20)] * 10, 8_000, 40) == (80, pytest.approx(0.8 * 40 / 80))
+    # One loan of 100 at PD 100%: its claim is 80, but the balance of 40 is all it can get.
+    assert _cover([(1.0, 100)], 8_000, 40) == (40, pytest.approx(0.4))
 
 
 def test_one_default_is_never_promised_more_cover_than_the_whole_balance():

@@ -145,19 +145,24 @@ def test_the_reserve_is_held_against_the_expected_loss_of_active_loans(tmp_path,
     assert reserve.coverage_ratio_bps is None and reserve.expected_cover_share is None  # the ratio is not indexed
     assert reserve.stress == []
 
-    with session_scope(settings) as session:  # ReserveFund: pays 80% of a default's principal; 100 paid in
+    with session_scope(settings) as session:  # ReserveFund: pays 80% of a default's principal; 1,000 paid in
         for i, (event, args) in enumerate((("CoverageRatioSet", {"previousBps": 0, "newBps": 8000}),
-                                           ("Deposited", {"from": "0x" + "33" * 20, "amount": "100"}))):
+                                           ("Deposited", {"from": "0x" + "33" * 20, "amount": "1000"}))):
             session.add(ChainEvent(block_number=2, block_hash="0x" + "44" * 32, tx_hash="0x" + "55" * 32, tx_index=0,
                                    log_index=i, contract="ReserveFund", address="0x" + "66" * 20, event=event, args=args))
     with session_scope(settings) as session:
         reserve = platform_disclosure(session).reserve
-    assert reserve.expected_claims == round((0.1 * 1_000 + 0.3 * 2_000) * 0.8) == 560  # PD x ratio x outstanding
-    assert reserve.expected_cover_share == pytest.approx(0.8 * 100 / 560)  # the balance pays a share of its claims
-    # A bad year: defaults at 2x and 3x each PD (at most 1): claims grow, the share investors can count on falls.
+    # PD x each loan's claim: 80% of its principal outstanding, but no more than the whole balance
+    # (ReserveFund.coverageFor pays min(ratio x principal, balance)): the 2,000 loan claims 1,000, not 1,600.
+    assert reserve.expected_claims == round(0.1 * 800 + 0.3 * 1_000) == 380
+    # The balance pays all of those expected claims, over the principal expected to default (700).
+    assert reserve.expected_cover_share == pytest.approx(380 / 700)
+    assert reserve.coverage_of_expected_loss == pytest.approx((0.1 * 850 + 0.3 * 1_000) / 595)  # capped losses met
+    assert (reserve.largest_claim, reserve.largest_claim_coverage) == (1_600, pytest.approx(1_000 / 1_600))
+    # A bad year: defaults at 2x and 3x each PD (at most 1): claims grow; at 3x they outrun the balance.
     assert [(s.pd_multiple, s.expected_claims) for s in reserve.stress] == [
-        (2.0, round((0.2 * 1_000 + 0.6 * 2_000) * 0.8)), (3.0, round((0.3 * 1_000 + 0.9 * 2_000) * 0.8))]
-    assert [s.expected_cover_share for s in reserve.stress] == pytest.approx([0.8 * 100 / 1_120, 0.8 * 100 / 1_680])
+        (2.0, round(0.2 * 800 + 0.6 * 1_000)), (3.0, round(0.3 * 800 + 0.9 * 1_000))]
+    assert [s.expected_cover_share for s in reserve.stress] == pytest.approx([760 / 1_400, 1_000 / 2_100])
     from backend.config import get_settings
     from tests.anchoring.helpers import point_get_settings_at
 
@@ -168,7 +173,45 @@ def test_the_reserve_is_held_against_the_expected_loss_of_active_loans(tmp_path,
         monkeypatch.undo()
         get_settings.cache_clear()
     words = " ".join(text.stdout.split())
-    assert "reserve 100: pays 14.3% of a default's principal as expected (7.1% with 2x the defaults, 4.8% with 3x" in words
+    assert "reserve 1,000: pays 54.3% of a default's principal as expected (54.3% with 2x the defaults, 47.6% with 3x" in words
+
+
+def test_one_loan_large_against_the_reserve_is_promised_only_what_the_balance_pays(tmp_path):
+    """The review's H1: one active 100,000 loan (PD 2%) against a reserve of 2,000 paying 80%. Its
+    default would get min(80,000, 2,000) from ReserveFund: 2% of its principal, not the ratio, and not
+    50% or 33% under stress; the reserve meets 2,000 of its 85,000 loss at most."""
+    from backend.chain.models import ChainEvent
+    from backend.chain.projection_models import LoanRow
+    from backend.db import migrate
+    from backend.disclosure.reserve import BookRisk
+    from backend.scoring.models import CreditDecision
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path)
+    migrate.upgrade(settings)
+    with session_scope(settings) as session:
+        decision = CreditDecision(**proven_decision("big", "A", 0.02))
+        h = decision.decision_hash
+        session.add(decision)
+        session.add(LoanRow(loan_id=1, status="active", borrower="0x" + "11" * 20, underwriter="0x" + "22" * 20,
+                            terms_hash=h, agreement_hash=h, decision_hash=h, principal=100_000, apr_bps=1000,
+                            installments=12, installment_period=30, installment_amount=1, funding_deadline=0,
+                            origination_fee_bps=0, principal_outstanding=100_000, created_block=1, block_number=1,
+                            tx_hash=h, log_index=0))  # fmt: skip
+        for i, (event, args) in enumerate((("CoverageRatioSet", {"previousBps": 0, "newBps": 8000}),
+                                           ("Deposited", {"from": "0x" + "33" * 20, "amount": "2000"}))):
+            session.add(ChainEvent(block_number=2, block_hash="0x" + "44" * 32, tx_hash="0x" + "55" * 32, tx_index=0,
+                                   log_index=i, contract="ReserveFund", address="0x" + "66" * 20, event=event, args=args))
+    with session_scope(settings) as session:
+        reserve = platform_disclosure(session).reserve
+    assert reserve.expected_loss == 1_700 and reserve.expected_claims == 40  # 2% x min(80,000, 2,000)
+    assert reserve.expected_cover_share == pytest.approx(0.02)  # was 0.8
+    assert [s.expected_cover_share for s in reserve.stress] == pytest.approx([0.02, 0.02])  # was 0.5 and 0.333
+    assert reserve.coverage_of_expected_loss == pytest.approx(40 / 1_700)  # was 1.18 ("1.2x the expected loss")
+    assert (reserve.largest_claim, reserve.largest_claim_coverage) == (80_000, pytest.approx(0.025))
+    # The disclosure and the pricing path (BookRisk.loss_on) now say the same of that loan's default.
+    risk = BookRisk({}, {}, reserve.expected_cover_share, 0.8, reserve.balance)
+    assert risk.loss == pytest.approx(risk.loss_on(100_000)) == pytest.approx(0.85 - 0.02)
 
 
 def test_borrower_concentration_and_outcomes_by_grade(tmp_path):
@@ -293,3 +336,92 @@ def test_a_published_report_fails_rather_than_guess_the_reserve_balance(tmp_path
         assert live.sources["reserve.balance"] == "chain events"
         with pytest.raises(LoanchainError):
             platform_disclosure(session, settings, strict=True)
+
+
+def _index_at(session, n: int, at: int) -> None:
+    from backend.chain.models import IndexedBlock, IndexerCheckpoint
+
+    session.add(IndexedBlock(number=n, hash="0x" + f"{n:064x}", parent_hash="0x" + f"{n - 1:064x}", timestamp=at))
+    session.add(IndexerCheckpoint(name="main", block_number=n, block_hash="0x" + f"{n:064x}", deployment_hash="x"))
+
+
+def _state(session, loan_id: int, dpd: int, bucket: str, due_now: int, as_of: int) -> None:
+    from backend.servicing.models import ServicingState
+
+    session.add(ServicingState(loan_id=loan_id, borrower="0x" + f"{loan_id:040x}", bucket=bucket, days_past_due=dpd,
+                               installments_paid=2, due_now=due_now, payoff=due_now, next_due_date=as_of - dpd * 86_400,
+                               defaultable_at=as_of - 5 * 86_400, as_of=as_of))  # fmt: skip
+
+
+def test_live_delinquency_counts_active_loans_only_as_the_tape_does(tmp_path):
+    """The review's L1: the last servicing pass saw loan 1 125 days late and loan 2 40 days late;
+    LoanBook has since marked 1 defaulted and 2 was repaid. Only loan 3, still active and 20 days
+    late, is delinquent: the default's principal is not counted again as 91+ days late."""
+    from backend.db import migrate
+    from backend.disclosure.tape import loan_tape
+    from tests.conftest import make_settings
+    from tests.disclosure.test_loss_rates import T0, _loan
+
+    settings = make_settings(tmp_path)
+    migrate.upgrade(settings)
+    now = T0 + 400 * 86_400
+    with session_scope(settings) as session:
+        _loan(session, 1, "defaulted", 1_000, 800, T0, "B", cover=640, recoverable=900)
+        _state(session, 1, 125, "defaultable", 300, now - 30)
+        _loan(session, 2, "repaid", 1_000, 0, T0, "B", principal_paid=1_000)
+        _state(session, 2, 40, "late_31_120", 200, now - 30)
+        _loan(session, 3, "active", 1_000, 700, T0, "B")
+        _state(session, 3, 20, "late_16_30", 90, now - 30)
+        _index_at(session, 5, now)
+    with session_scope(settings) as session:
+        report, rows = platform_disclosure(session), loan_tape(session)
+    d = report.delinquency
+    assert (d.loans_16_plus, d.principal_16_plus, d.loans_91_plus, d.principal_91_plus, d.amount_overdue) == (1, 700, 0, 0, 90)
+    assert report.defaults.principal_at_default == 800
+    late = [(r.loan_id, r.principal_outstanding) for r in rows if r.days_past_due and r.days_past_due > 15]
+    assert late == [(3, 700)]  # the tape reconciles with it
+
+
+def test_each_source_names_what_the_figure_used_live_and_in_a_report():
+    """The review's L5: a report's reserve risk figures and roll rates read lateness and cures from
+    LoanBook at its block, not from servicing_states; the live roll rates do rest on servicing_states."""
+    from backend.disclosure.sources import figure_sources
+
+    report, live = figure_sources(lateness_from_chain=True, balance_read=True), figure_sources(
+        lateness_from_chain=False, balance_read=True)  # fmt: skip
+    for name in ("reserve.expected_loss", "reserve.coverage_of_expected_loss", "reserve.expected_claims",
+                 "reserve.expected_cover_share", "reserve.stress", "roll_rates"):  # fmt: skip
+        assert "servicing_states" not in report[name] and "chain call: LoanBook.amountDue at as_of_block" in report[name]
+        assert "servicing_states" in live[name] and "chain call" not in live[name], name
+        assert "servicing_notices" in report[name] and "servicing_notices" in live[name]
+    assert report["delinquency"] == "chain call: LoanBook.amountDue at as_of_block"
+    assert report["reserve.largest_claim"] == "chain events" and report["reserve.largest_claim_coverage"] == "chain call"
+
+
+def test_investors_are_wallets_that_held_a_note(tmp_path):
+    """The review's L6: two wallets funded loan 1, which was cancelled and refunded; a third funded
+    loan 2, which was paid out, and one of the first two funded it too. Two investors, not three."""
+    from backend.chain.models import ChainEvent
+    from backend.chain.projection_models import FundingRow
+    from backend.db import migrate
+    from tests.conftest import make_settings
+    from tests.disclosure.test_loss_rates import T0, _loan
+
+    settings = make_settings(tmp_path)
+    migrate.upgrade(settings)
+    a, b, c = ("0x" + w * 20 for w in ("aa", "bb", "cc"))
+    with session_scope(settings) as session:
+        _loan(session, 1, "cancelled", 1_000, 0, None, "B")
+        _loan(session, 2, "active", 1_000, 1_000, T0, "B")
+        for i, (loan_id, wallet) in enumerate(((1, a), (1, b), (2, c), (2, b))):
+            ev = ChainEvent(block_number=2, block_hash="0x" + "02" * 32, tx_hash="0x" + f"{100 + i:064x}", tx_index=i,
+                            log_index=i, contract="LoanBook", address="0x" + "66" * 20, event="LoanFunded", args={},
+                            block_timestamp=T0)  # fmt: skip
+            session.add(ev)
+            session.flush()
+            session.add(FundingRow(event_id=ev.id, loan_id=loan_id, investor=wallet, kind="fund", amount=500,
+                                   total_funded=500, block_number=2, tx_hash=ev.tx_hash, log_index=0))  # fmt: skip
+        _index_at(session, 5, T0 + 86_400)
+    with session_scope(settings) as session:
+        report = platform_disclosure(session)
+    assert (report.investors, report.borrowers) == (2, 1)

@@ -78,3 +78,47 @@ def test_gross_charge_offs_a_year_of_principal_outstanding_and_matured_defaults_
     a, b = report.by_grade
     assert (a.grade, a.loans, a.matured_loans, a.matured_defaulted, a.matured_default_rate) == ("A", 2, 2, 1, 0.5)
     assert (b.grade, b.loans, b.matured_loans, b.matured_defaulted, b.matured_default_rate) == ("B", 1, 0, 0, None)
+
+
+def test_a_fee_only_default_is_counted_apart_from_credit_defaults(tmp_path):
+    """The review's L2: a borrower paid every installment, left a late fee unpaid, and LoanBook
+    marked the loan defaulted. It is a default on chain (defaults.count, the vintage's
+    defaulted_loans), counted as fee-only beside each; the matured default rate, compared with a PD,
+    and the roll rates count only credit defaults (an installment unsettled), so the grade shows
+    0 of 2 matured loans defaulted, with 1 fee-only default, not a 50% default rate."""
+    from backend.servicing.roll_rates import roll_rates
+
+    settings = make_settings(tmp_path)
+    migrate.upgrade(settings)
+    now = T0 + 600 * DAY
+    with session_scope(settings) as session:
+        _loan(session, 1, "defaulted", 1_000, 0, T0, "B", installments_settled=12, principal_paid=1_000,
+              fees_assessed=15, recoverable=15)
+        _loan(session, 2, "repaid", 1_000, 0, T0, "B", installments_settled=12, principal_paid=1_000)
+        _loan(session, 3, "defaulted", 1_000, 400, T0, "C", installments_settled=7, principal_paid=600, recoverable=450)
+        session.add(IndexedBlock(number=5, hash=_hash(5), parent_hash=_hash(4), timestamp=now))
+        session.add(IndexerCheckpoint(name="main", block_number=5, block_hash=_hash(5), deployment_hash="x"))
+    with session_scope(settings) as session:
+        report = platform_disclosure(session)
+        rates = roll_rates(session, {})
+    b, c = report.by_grade
+    assert (report.defaults.count, report.defaults.fee_only, report.defaults.principal_at_default) == (2, 1, 400)
+    assert (b.grade, b.matured_loans, b.matured_defaulted, b.matured_fee_only_defaults, b.matured_default_rate) == (
+        "B", 2, 0, 1, 0.0)
+    assert (c.matured_loans, c.matured_defaulted, c.matured_fee_only_defaults, c.matured_default_rate) == (1, 1, 0, 1.0)
+    (vintage,) = report.vintages
+    assert (vintage.defaulted_loans, vintage.fee_only_defaults) == (2, 1)
+    assert rates["defaultable"].defaulted == 1  # loan 3's credit default only, as matured_defaulted
+
+
+def test_a_loan_has_matured_only_once_loanbook_could_mark_it_defaulted():
+    """LoanBook.markDefault needs block.timestamp > defaultableAt (its last installment's due date +
+    120 days for a loan that missed it): at that second the loan cannot be defaulted, so it is not yet
+    a matured loan that did not default (review, unconfirmed item)."""
+    from backend.chain.deploy_params import DEFAULT_AFTER
+    from backend.disclosure.loss_rates import matured
+
+    loan = LoanRow(start_time=T0, installments=12, installment_period=30 * DAY, installments_settled=11)
+    threshold = loan.defaultable_at
+    assert threshold == T0 + 12 * 30 * DAY + DEFAULT_AFTER
+    assert not matured(loan, threshold) and matured(loan, threshold + 1)

@@ -24,6 +24,7 @@ from backend.disclosure.models import DisclosureReport
 from backend.disclosure.report_binding import bind_published
 from backend.disclosure.report_commitment import commit_report
 from backend.disclosure.reports import (
+    FORMAT,
     month_of,
     next_month,
     period_end,
@@ -90,7 +91,7 @@ def test_a_month_is_published_once_served_as_published_and_provable(settings, wo
     assert document_hash(served.content) == report["doc_hash"] == served.headers["x-document-hash"]
     assert cid_of(served.content) == report["cid"] == served.headers["x-content-cid"]
     body = json.loads(served.content)
-    assert (body["format"], body["period"], without(body["figures"])) == ("loanchain.disclosure/3", period, without(figures_then))
+    assert (body["format"], body["period"], without(body["figures"])) == (FORMAT, period, without(figures_then))
     # Lateness in a report is LoanBook's own answer at the month's last block, not the servicing pass's.
     assert body["figures"]["sources"]["delinquency"] == "chain call: LoanBook.amountDue at as_of_block"
     assert figures_then["sources"]["delinquency"].startswith("platform records: servicing_states")
@@ -100,7 +101,8 @@ def test_a_month_is_published_once_served_as_published_and_provable(settings, wo
         figures_then["principal_originated"], 0.0)  # fmt: skip
     principal = figures_then["principal_originated"]
     assert body["month"] == {  # what happened within the month: the loan it made, nothing else yet
-        "start": period_start(period), "end": period_end(period), "loans_disbursed": 1, "principal_disbursed": principal,
+        "start": period_start(period), "end": period_end(period), "complete": True, "as_of": period_end(period),
+        "as_of_block": None, "loans_disbursed": 1, "principal_disbursed": principal,
         "origination_fees": principal // 100, "principal_repaid": 0, "interest_paid": 0, "late_fees_paid": 0,
         "loans_repaid": 0, "defaults": 0, "principal_at_default": 0, "reserve_cover": 0, "recovered": 0, "cover_recouped": 0, "trades": 0,
         "trade_volume": 0,
@@ -358,3 +360,84 @@ def test_a_report_published_before_months_were_bound_is_bound_by_the_next_servic
     _anchor_and_index(settings)
     assert client.get(f"/api/v1/disclosure/reports/{period}").headers["x-report-binding"] == "bound"
     assert _verify_report(monkeypatch, settings, period)[0] == 0
+
+
+def test_a_month_that_cannot_be_published_does_not_hold_up_the_months_after_it(tmp_path, monkeypatch):
+    """The review's M1: the index is at 2026-05-11, Jan-Apr are due, and the node cannot serve
+    January's month-end state (pruned: 503). Three worker passes publish February, March and April,
+    trying January first each time, and January is listed as missing with why."""
+    from backend.anchoring.models import Document
+    from backend.chain.models import ChainEvent, IndexedBlock, IndexerCheckpoint
+    from backend.db import migrate
+    from backend.disclosure import reports
+    from backend.errors import ServiceUnavailable
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path)
+    migrate.upgrade(settings)
+    t0 = period_start("2026-01")
+    with session_scope(settings) as session:
+        session.add(ChainEvent(block_number=1, block_hash="0x" + "01" * 32, tx_hash="0x" + "01" * 32, tx_index=0,
+                               log_index=0, contract="LoanBook", address="0x" + "66" * 20, event="LoanCreated", args={},
+                               block_timestamp=t0 + DAY))  # fmt: skip
+        session.add(IndexedBlock(number=5, hash="0x" + "05" * 32, parent_hash="0x" + "04" * 32, timestamp=t0 + 130 * DAY))
+        session.add(IndexerCheckpoint(name="main", block_number=5, block_hash="0x" + "05" * 32, deployment_hash="x"))
+    tried = []
+
+    def publish(session, settings, period, *, actor="system"):
+        tried.append(period)
+        if period == "2026-01":
+            raise ServiceUnavailable("the node has no state at 2026-01's last block (archive node needed)")
+        doc = Document(doc_hash="0x" + period.replace("-", "").rjust(64, "0"), cid=f"cid-{period}", size=1,
+                       created_at=datetime.now(UTC))  # fmt: skip
+        session.add(doc)
+        session.flush()
+        session.add(DisclosureReport(period=period, document_id=doc.id, cid=doc.cid, doc_hash=doc.doc_hash, as_of_block=5,
+                                     loan_tape_cid="tape", published_at=datetime.now(UTC), published_by=actor))  # fmt: skip
+        return None, True
+
+    monkeypatch.setattr(reports, "publish", publish)
+    monkeypatch.setattr(reports, "bind_published", lambda session: None)  # nothing anchored here to bind
+    with session_scope(settings) as session:
+        assert [m.period for m in reports.missing_reports(session)] == ["2026-01", "2026-02", "2026-03", "2026-04"]
+        assert reports.missing_reports(session)[0].last_tried is None
+    published = []
+    for _ in range(3):
+        with session_scope(settings) as session:
+            published.append(reports.publish_due(session, settings))
+    assert published == ["2026-02", "2026-03", "2026-04"]
+    assert tried == ["2026-01", "2026-02", "2026-01", "2026-03", "2026-01", "2026-04"]
+    with session_scope(settings) as session:
+        assert reports.publish_due(session, settings) is None  # only January left, and it still fails
+        (missing,) = reports.missing_reports(session)
+        assert [r.period for r in reports.list_reports(session)] == ["2026-04", "2026-03", "2026-02"]
+    assert missing.period == "2026-01" and "archive node needed" in missing.reason and missing.last_tried is not None
+    listed = client_for(settings).get("/api/v1/disclosure/reports/missing")
+    assert listed.status_code == 200 and [m["period"] for m in listed.json()] == ["2026-01"]
+    assert "archive node needed" in listed.json()[0]["reason"]
+
+
+def test_the_flows_of_a_month_not_begun_are_refused_and_the_month_so_far_says_how_far(tmp_path):
+    """The review's L4: with the index at 2026-01-04, June 2030 is not answered with zeros (404),
+    the month so far says it is counted to the index's block, and an ended month says it is complete."""
+    from backend.chain.models import IndexedBlock, IndexerCheckpoint
+    from backend.db import migrate
+    from backend.disclosure.reports import month_flows
+    from backend.errors import NotFound
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path)
+    migrate.upgrade(settings)
+    at = period_start("2026-01") + 3 * DAY
+    with session_scope(settings) as session:
+        session.add(IndexedBlock(number=5, hash="0x" + "05" * 32, parent_hash="0x" + "04" * 32, timestamp=at))
+        session.add(IndexerCheckpoint(name="main", block_number=5, block_hash="0x" + "05" * 32, deployment_hash="x"))
+    with session_scope(settings) as session:
+        with pytest.raises(NotFound, match="2026-02 has not begun on chain"):
+            month_flows(session, "2026-02")
+        so_far, ended = month_flows(session), month_flows(session, "2025-12")
+    assert (so_far.start, so_far.end, so_far.complete, so_far.as_of, so_far.as_of_block) == (
+        period_start("2026-01"), period_end("2026-01"), False, at, 5)
+    assert (ended.complete, ended.as_of, ended.as_of_block) == (True, period_end("2025-12"), None)
+    answer = client_for(settings).get("/api/v1/disclosure/flows", params={"period": "2030-06"})
+    assert answer.status_code == 404 and "2030-06 has not begun on chain" in answer.text

@@ -19,7 +19,7 @@ def _loan(loan_id: int, status: str, start: int, principal: int = 1_000, outstan
     recoverable = max(0, (outstanding if debt is None else debt) - recovered)
     return LoanRow(loan_id=loan_id, status=status, start_time=start, principal=principal,
                    principal_outstanding=outstanding, cover=cover, recovered=recovered, principal_paid=paid,
-                   recoverable=recoverable)  # fmt: skip
+                   recoverable=recoverable, installments=12, installments_settled=0)  # fmt: skip
 
 
 def test_a_vintage_is_its_month_of_disbursal_in_utc():
@@ -59,3 +59,45 @@ def test_recoveries_that_repay_the_reserve_are_not_the_investors():
 def test_a_young_vintage_has_a_short_curve():
     v = _vintage("2026-01", [_loan(1, "active", JAN, outstanding=1_000)], {}, JAN + DAY)
     assert v.months_on_book == 1 and v.cumulative_default_rate == [0.0] and v.default_rate == 0
+
+
+def test_only_months_every_loan_has_completed_are_complete_points_of_the_curve():
+    """The review's L3: a Jan-1 loan and a Jan-31 loan, read 60 days and a second after Jan 1. The
+    curve has begun its 3rd month on book, but the youngest loan has completed only one: only the
+    1st point is final, and the CLI's "by 3 months" is n/a rather than a 0.00% record."""
+    a = _loan(1, "active", JAN, outstanding=1_000)
+    b = _loan(2, "active", JAN + 30 * DAY, outstanding=1_000)
+    v = _vintage("2026-01", [a, b], {}, JAN + 2 * MONTH_ON_BOOK + 1)
+    assert (v.months_on_book, len(v.cumulative_default_rate), v.complete_months) == (3, 3, 1)
+    assert _vintage("2026-01", [a], {}, JAN + DAY).complete_months == 0  # a month begun is not one completed
+    assert _vintage("2026-01", [a, b], {}, JAN + 30 * DAY + 3 * MONTH_ON_BOOK).complete_months == 3
+
+
+def test_the_cli_shows_a_month_on_book_not_every_loan_has_completed_as_n_a(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from backend.chain.models import IndexedBlock, IndexerCheckpoint
+    from backend.cli.main import app
+    from backend.config import get_settings
+    from backend.db import migrate
+    from backend.db.session import session_scope
+    from tests.anchoring.helpers import point_get_settings_at
+    from tests.conftest import make_settings
+    from tests.disclosure.test_loss_rates import _loan as _indexed_loan
+
+    settings = make_settings(tmp_path)
+    migrate.upgrade(settings)
+    with session_scope(settings) as session:
+        _indexed_loan(session, 1, "active", 1_000, 1_000, JAN, "B")
+        _indexed_loan(session, 2, "active", 1_000, 1_000, JAN + 30 * DAY, "B")
+        at = JAN + 30 * DAY + 3 * MONTH_ON_BOOK + 1  # the youngest has completed 3 months on book, the oldest 4
+        session.add(IndexedBlock(number=5, hash="0x" + "05" * 32, parent_hash="0x" + "04" * 32, timestamp=at))
+        session.add(IndexerCheckpoint(name="main", block_number=5, block_hash="0x" + "05" * 32, deployment_hash="x"))
+    try:
+        point_get_settings_at(monkeypatch, settings)
+        table = CliRunner().invoke(app, ["disclosure", "vintages"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert table.exit_code == 0, table.output
+    assert "0.0% / n/a / n/a" in table.stdout

@@ -44,7 +44,8 @@ def test_days_past_due_agree_with_the_buckets_and_the_disclosure_counts_by_them(
                            as_of=hour)  # fmt: skip
     second = DUE + 1  # in grace: overdue all the same
     grace = late.model_copy(update=dict(bucket="grace", days_past_due=days_past_due(second, DUE), due_now=5, as_of=second))
-    figures = _delinquency([LoanRow(loan_id=1, principal_outstanding=100), LoanRow(loan_id=2, principal_outstanding=50)],
+    figures = _delinquency([LoanRow(loan_id=1, status="active", principal_outstanding=100),
+                           LoanRow(loan_id=2, status="active", principal_outstanding=50)],
                            {1: late, 2: grace})  # fmt: skip
     assert (late.bucket, late.days_past_due) == ("late_16_30", 16)
     assert (figures.loans_16_plus, figures.principal_16_plus, figures.amount_overdue) == (1, 100, 12)

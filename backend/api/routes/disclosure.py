@@ -15,6 +15,7 @@ from backend.disclosure.schemas import (
     DisclosurePublic,
     DisclosurePublish,
     DisclosureReportPublic,
+    MissingReportPublic,
     PeriodFlowsPublic,
     ReportBindingPublic,
 )
@@ -51,6 +52,13 @@ def flows(session: SessionDep, period: Annotated[str | None, Query(description="
 @router.get("/reports", dependencies=allow("disclosure.read"), summary="The monthly reports published, newest first")
 def published(session: SessionDep) -> list[DisclosureReportPublic]:
     return reports.list_reports(session)
+
+
+# Before /reports/{period}, which would take "missing" for a period and refuse it.
+@router.get("/reports/missing", dependencies=allow("disclosure.read"),
+            summary="The months that have ended with no report yet, oldest first, and why each is missing")  # fmt: skip
+def missing(session: SessionDep) -> list[MissingReportPublic]:
+    return reports.missing_reports(session)
 
 
 @router.get(
