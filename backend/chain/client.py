@@ -18,7 +18,6 @@ from backend.chain.compiler import load_artifact
 from backend.config import Settings
 from backend.errors import ChainUnavailable
 
-
 # What a node that is down or unreachable raises through web3.py's HTTP provider.
 NODE_UNREACHABLE = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ProviderConnectionError)
 

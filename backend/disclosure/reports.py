@@ -137,7 +137,6 @@ def publish(session: Session, settings: Settings, period: str, *, actor: str = "
     loan_tape = {"cid": sheet.cid, "doc_hash": sheet.doc_hash, "loans": len(rows), "columns": list(tape.COLUMNS)}
     data = report_bytes(period, figures.model_dump(mode="json"), month.model_dump(mode="json"), loan_tape)
     document = documents.anchor_document(session, settings, data, actor=actor).document
-    commit_report(session, period, document.doc_hash)  # the chain binds the month to its first report
     report = DisclosureReport(period=period, document_id=document.id, cid=document.cid, doc_hash=document.doc_hash,
                               as_of_block=figures.as_of_block, loan_tape_cid=sheet.cid, published_at=datetime.now(UTC),
                               published_by=actor)  # fmt: skip
@@ -145,6 +144,10 @@ def publish(session: Session, settings: Settings, period: str, *, actor: str = "
         with session.begin_nested():  # two publishers of the same month: the first one stands
             session.add(report)
             session.flush()
+            # The chain binds the month to its first report. Queued in the savepoint, so a publisher that
+            # lost the race binds nothing: its figures, read a moment apart, may differ by a byte, and a
+            # second binding would make the month's genuine report read as replaced.
+            commit_report(session, period, document.doc_hash)
     except IntegrityError:
         return _public(session.get(DisclosureReport, period)), False
     audit.record(session, actor=actor, action="disclosure.publish", subject=f"disclosure:{period}",

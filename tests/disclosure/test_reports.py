@@ -10,16 +10,18 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, select, update
 from typer.testing import CliRunner
 
 from backend.anchoring.documents import anchor_document, document_hash
+from backend.anchoring.models import Document
 from backend.anchoring.verification import verify_cid
 from backend.chain.indexer import Indexer
 from backend.cli.main import app
 from backend.config import get_settings
 from backend.content.cid import cid_of
 from backend.db.session import session_scope
+from backend.disclosure import reports
 from backend.disclosure.models import DisclosureReport
 from backend.disclosure.report_binding import bind_published
 from backend.disclosure.report_commitment import commit_report
@@ -441,3 +443,30 @@ def test_the_flows_of_a_month_not_begun_are_refused_and_the_month_so_far_says_ho
     assert (ended.complete, ended.as_of, ended.as_of_block) == (True, period_end("2025-12"), None)
     answer = client_for(settings).get("/api/v1/disclosure/flows", params={"period": "2030-06"})
     assert answer.status_code == 404 and "2030-06 has not begun on chain" in answer.text
+
+
+def test_a_publisher_that_loses_the_race_for_a_month_binds_nothing(settings, world, monkeypatch):  # noqa: F811
+    """Two publishers of one month: the second finds the month taken when it inserts its report. Its
+    figures, read a moment apart, may differ; had it queued the month's binding, the chain would name
+    two reports for the month and the winner's would read as replaced."""
+    period = start_a_month(world)
+    world.active_loan()
+    end_the_month(world, settings, period)
+    anchored = reports.documents.anchor_document
+    winner = {}
+
+    def anchor_then_lose(session, settings, data, **kw):
+        result = anchored(session, settings, data, **kw)
+        if data.startswith(b"{") and not winner:  # the report itself: the other publisher inserts first
+            tape = session.scalars(select(Document).where(Document.id != result.document.id)).first()
+            winner.update(period=period, document_id=tape.id, cid=tape.cid, doc_hash=tape.doc_hash, as_of_block=1,
+                          loan_tape_cid=tape.cid, published_at=datetime.now(UTC), published_by="other")
+            session.execute(insert(DisclosureReport).values(**winner))
+        return result
+
+    monkeypatch.setattr(reports.documents, "anchor_document", anchor_then_lose)
+    with session_scope(settings) as session:
+        served, created = publish(session, settings, period)
+        assert not created and served.doc_hash == winner["doc_hash"]
+        bindings = session.scalars(select(Document).where(Document.anchor_uri.like(f"%{period}%"))).all()
+        assert bindings == []
