@@ -223,7 +223,8 @@ class OutboxSender:
             if receipt is None and intent.nonce >= latest_nonce and _ensure_broadcast(w3, intent):
                 receipt = _receipt_of_any(w3, intent)  # an automining node has it mined already
             elif receipt is None and intent.nonce < latest_nonce:
-                resolve_consumed_nonce(settings, w3, intent, head)
+                if resolve_consumed_nonce(settings, w3, intent, head):
+                    receipt = _receipt_of_any(w3, intent)  # its own call, under a hash it had lost
             bump = receipt is None and (
                 (intent.status == IntentStatus.SENT and bump_due(settings, intent))
                 # Refused for its fees (the base fee rose past them, say after an outage): nothing
