@@ -220,7 +220,11 @@ class OutboxSender:
             before = intent.status
             latest_nonce = latest_nonces[intent.sender]
             receipt = _receipt_of_any(w3, intent)
-            if receipt is None and intent.nonce >= latest_nonce and _ensure_broadcast(w3, intent):
+            # Mined in a block the node has not reached (a lagging backend, a node still syncing):
+            # not proof the block was lost. Its bytes are offered again, which is harmless and
+            # recreates it if the node did lose it, but it keeps its status and block meanwhile.
+            behind = intent.block_number is not None and intent.block_number > head
+            if receipt is None and intent.nonce >= latest_nonce and _ensure_broadcast(w3, intent, keep_final=behind):
                 receipt = _receipt_of_any(w3, intent)  # an automining node has it mined already
             elif receipt is None and intent.nonce < latest_nonce:
                 if resolve_consumed_nonce(settings, w3, intent, head):
@@ -449,9 +453,12 @@ def _known_to_node(w3: Web3, tx_hash: str) -> bool:
         return False
 
 
-def _ensure_broadcast(w3: Web3, intent: Intent) -> bool:
+def _ensure_broadcast(w3: Web3, intent: Intent, keep_final: bool = False) -> bool:
     """Make sure the node has the exact signed bytes; returns False to stop this round."""
     was_final = intent.status in (IntentStatus.MINED, IntentStatus.CONFIRMED)
+    if was_final and keep_final:
+        _offer(w3, intent)
+        return True
     if not _known_to_node(w3, intent.tx_hash):
         try:
             w3.eth.send_raw_transaction(HexBytes(intent.raw_tx))
@@ -475,6 +482,16 @@ def _ensure_broadcast(w3: Web3, intent: Intent) -> bool:
     if (intent.error or "").startswith(BROADCAST_REJECTED):
         intent.error = None  # accepted after all: no longer a stall to report
     return True
+
+
+def _offer(w3: Web3, intent: Intent) -> None:
+    """Broadcast the bytes of an intent mined in a block the node has not reached, changing nothing:
+    the node refuses them once it has that block, and mines them again if it never will."""
+    if not _known_to_node(w3, intent.tx_hash):
+        try:
+            w3.eth.send_raw_transaction(HexBytes(intent.raw_tx))
+        except (*TRANSIENT, Web3RPCError):
+            pass
 
 
 BROADCAST_REJECTED = "broadcast rejected: "

@@ -92,6 +92,8 @@ def check_indexer(settings: Settings) -> dict[str, Any]:
         state = "not started"
     elif st.lag is None:
         state = "unknown"
+    elif st.target < st.indexed:
+        state = "node behind"  # the node has not reached the index: the indexer waits for it (never rolls back)
     else:
         state = "lagging" if st.lag > LAG_WARNING_BLOCKS else "ok"
     return {"ok": True, "status": state, "head": st.head, "indexed_block": st.indexed, "lag": st.lag,
