@@ -260,3 +260,26 @@ def test_lock_errors_are_taken_as_not_held_and_retried(tmp_path, monkeypatch):
     stop.set()
     thread.join(10)
     assert not errors and len(rounds) >= 4
+
+
+def test_the_lock_connection_notices_a_dead_peer_within_seconds(postgres_url):
+    """review-ops M3: the server frees a dead host's lock only when TCP gives up on its connection
+    (2 h 10 min with the server's defaults), and a holder cut off from the server could hang in
+    still_held as long. The lock connection sets keepalives on both ends, a TCP user timeout and a
+    statement timeout; read back here from the server's session settings and the client's."""
+    lock = PostgresAdvisoryLock(postgres_url, "keepalive-probe")
+    try:
+        assert lock.acquire()
+        server = dict(lock._conn.execute(text(
+            "SELECT name, setting FROM pg_settings WHERE name IN ('tcp_keepalives_idle', 'tcp_keepalives_interval', "
+            "'tcp_keepalives_count', 'tcp_user_timeout', 'statement_timeout')"
+        )).all())  # fmt: skip
+        assert server == {"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3",
+                          "tcp_user_timeout": "30000", "statement_timeout": "5000"}  # fmt: skip
+        client = lock._conn.connection.dbapi_connection.info.get_parameters()
+        assert {k: client.get(k) for k in ("keepalives", "keepalives_idle", "keepalives_interval",
+                                           "keepalives_count", "tcp_user_timeout", "connect_timeout")} == {
+            "keepalives": "1", "keepalives_idle": "10", "keepalives_interval": "5", "keepalives_count": "3",
+            "tcp_user_timeout": "30000", "connect_timeout": "5"}  # fmt: skip
+    finally:
+        lock.release()
