@@ -114,7 +114,7 @@ def check_outbox(settings: Settings) -> dict[str, Any]:
     except Exception as exc:
         return {"ok": True, "status": "unknown", "error": type(exc).__name__}
     return {"ok": True, "status": "stalled" if stalled else "ok", "open": sum(counts[s] for s in IntentStatus.OPEN),
-            "stalled": [{"key": i.key, "status": i.status, "nonce": i.nonce, "error": i.error} for i in stalled]}  # fmt: skip
+            "stalled": [{"id": i.id, "key": i.key, "status": i.status, "nonce": i.nonce, "error": i.error} for i in stalled]}  # fmt: skip
 
 
 def check_workers(settings: Settings) -> dict[str, Any]:

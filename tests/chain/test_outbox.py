@@ -359,3 +359,36 @@ def test_a_node_that_is_only_behind_does_not_flip_confirmed_intents_back(outbox_
     from tests.chain.outbox_checks import mints_of
 
     assert mints_of(w3, contracts["MockStablecoin"], 5_000_301) == 1
+
+
+def test_a_pending_intent_that_keeps_failing_its_estimate_shows_in_health(outbox_settings, monkeypatch):
+    """review-ops L1: an estimate the node rejects (gas required exceeds allowance, insufficient
+    funds for a payable call) backs the intent off and retries it for ever; after a few attempts
+    /health lists it under outbox.stalled with its id and error instead of only a growing count."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+    from web3.exceptions import Web3RPCError
+
+    from backend.chain.models import utcnow
+    from backend.services.health import check_outbox
+
+    settings = outbox_settings
+    (key,) = enqueue_faucets(settings, [5_000_401])
+
+    class _Rejected:
+        def estimate_gas(self, _params):
+            raise Web3RPCError("gas required exceeds allowance")
+
+    monkeypatch.setattr(sender_module, "_contract_function", lambda *a: _Rejected())
+    for _ in range(3):
+        OutboxSender().run_once(settings)
+        with session_scope(settings) as session:  # the back-off is over at once
+            session.execute(update(Intent).where(Intent.key == key).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+    health = check_outbox(settings)
+    with session_scope(settings) as session:
+        intent = get_intent(session, key)
+    assert intent.status == IntentStatus.PENDING and intent.attempts == 3
+    assert health["status"] == "stalled", health
+    assert health["stalled"] == [{"id": intent.id, "key": key, "status": "pending", "nonce": None,
+                                  "error": "estimate rejected: gas required exceeds allowance"}]  # fmt: skip
