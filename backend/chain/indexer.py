@@ -101,7 +101,15 @@ class Indexer:
         target = head - settings.confirmations
         with session_scope(settings) as session:
             cp = self._checkpoint(session, followed)
-            if self._reorged(w3, session, cp):
+            behind = cp.block_number > head
+            reorged = self._reorged_below(w3, session, head) if behind else self._reorged(w3, session, cp)
+            if behind and not reorged:
+                # A node behind the index (a load-balanced RPC's lagging backend, a fail-over node
+                # still syncing) lacks the checkpoint's block without any reorg: wait for it. Only
+                # a different hash at a height the node has proves a reorg.
+                log.warning("node behind the index: its head is %s, the index is at %s; waiting", head, cp.block_number)
+                return 0
+            if reorged:
                 self._rollback(w3, session, cp, followed)
                 return 0
             start = cp.block_number + 1
@@ -148,11 +156,26 @@ class Indexer:
         if cp.block_hash is None:
             return False
         block = _block_or_none(w3, cp.block_number)
-        return block is None or block["hash"].to_0x_hex() != cp.block_hash
+        # Not found at a height the node reports having (a backend of a load-balanced RPC that
+        # answers apart): no proof of a reorg, and this round reads nothing new.
+        return block is not None and block["hash"].to_0x_hex() != cp.block_hash
+
+    def _reorged_below(self, w3: Web3, session: Session, head: int) -> bool:
+        """The node is behind the index: is the highest block both know a different one on it?
+        Nothing to compare (the node is behind the whole reorg window) is no proof: not a reorg."""
+        stored = session.scalars(
+            select(IndexedBlock).where(IndexedBlock.number <= head).order_by(IndexedBlock.number.desc()).limit(1)
+        ).first()
+        block = _block_or_none(w3, stored.number) if stored is not None else None
+        return block is not None and block["hash"].to_0x_hex() != stored.hash
 
     def _rollback(self, w3: Web3, session: Session, cp: IndexerCheckpoint, followed: Followed) -> None:
         ancestor, ancestor_hash = followed.start_block - 1, None
-        for stored in session.scalars(select(IndexedBlock).order_by(IndexedBlock.number.desc())):
+        head = w3.eth.block_number
+        # Blocks above the node's head are not evidence either way: skipped, not counted as lost.
+        for stored in session.scalars(
+            select(IndexedBlock).where(IndexedBlock.number <= head).order_by(IndexedBlock.number.desc())
+        ):
             block = _block_or_none(w3, stored.number)
             if block is not None and block["hash"].to_0x_hex() == stored.hash:
                 ancestor, ancestor_hash = stored.number, stored.hash

@@ -16,13 +16,17 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    event,
     func,
+    inspect,
     true,
+    update,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from backend.db.base import Base
+from backend.errors import Conflict
 
 
 def utcnow() -> datetime:
@@ -104,6 +108,38 @@ class Intent(Base):
 
     def __repr__(self) -> str:
         return f"<Intent {self.key} {self.contract}.{self.function} {self.status} nonce={self.nonce}>"
+
+
+@event.listens_for(Intent, "before_update")
+def _refuse_a_stale_write(_mapper, connection, target: Intent) -> None:
+    """Every write of an intent past `pending` is a compare-and-set on the status and hash this
+    session read: two senders can overlap for a round (a lock holder whose connection dropped
+    mid-round, beside the new holder), and a plain update by id would let the stale one overwrite
+    the other's fee bump, losing a hash that was broadcast and may be mined. A write refused here
+    raises Conflict, which rolls its transaction back and ends that sender's round. The first
+    statement in the transaction that touches the row, so on PostgreSQL it also holds the row
+    (a concurrent writer waits, then finds the hash changed) and on SQLite the write lock.
+    `pending` -> `signed` is `_claim`'s own compare-and-set, and a pending intent has no hash."""
+    state = inspect(target)
+    read = {}
+    for name in ("status", "tx_hash"):
+        history = state.attrs[name].history
+        before = history.deleted or history.unchanged
+        if not before:
+            return  # not read in this session: nothing to compare against
+        read[name] = before[0]
+    if read["status"] == IntentStatus.PENDING:
+        return
+    table = Intent.__table__
+    same_hash = table.c.tx_hash.is_(None) if read["tx_hash"] is None else table.c.tx_hash == read["tx_hash"]
+    touched = connection.execute(
+        update(table).where(table.c.id == target.id, table.c.status == read["status"], same_hash).values(updated_at=utcnow())
+    ).rowcount
+    if touched != 1:
+        raise Conflict(
+            f"intent {target.key}: changed by another sender since this one read it ({read['status']}, "
+            f"{read['tx_hash']}); this sender's write is refused and its round stops"
+        )
 
 
 def key_prefixed(prefix: str) -> ColumnElement[bool]:

@@ -149,13 +149,22 @@ def outbox_counts(session: Session) -> dict[str, int]:
     return counts
 
 
+STALLED_PENDING_ATTEMPTS = 3  # estimates the node rejected before a pending intent counts as stalled
+
+
 def stalled_intents(session: Session, limit: int = 5) -> list[Intent]:
     """Signed or sent intents with an error the sender may not get past by itself (the node refuses
     the bytes, the fee is at its cap, a consumed nonce is unproven), oldest nonce first. Each
-    holds up every intent behind it: the nonces are sequential."""
-    return list(session.scalars(select(Intent).where(Intent.status.in_((IntentStatus.SIGNED, IntentStatus.SENT)),
-                                                     Intent.error.is_not(None))
-                                .order_by(Intent.nonce).limit(limit)))  # fmt: skip
+    holds up every intent behind it: the nonces are sequential. Then pending intents whose
+    estimate the node keeps rejecting (gas required exceeds allowance, insufficient funds for a
+    payable call): retried with back-off for ever, they would show only as a growing count."""
+    in_flight = (Intent.status.in_((IntentStatus.SIGNED, IntentStatus.SENT))) & Intent.error.is_not(None)
+    retried = (
+        (Intent.status == IntentStatus.PENDING) & Intent.error.is_not(None) & Intent.next_attempt_at.is_not(None)
+        & (Intent.attempts >= STALLED_PENDING_ATTEMPTS)
+    )  # fmt: skip
+    return list(session.scalars(select(Intent).where(in_flight | retried)
+                                .order_by(Intent.nonce.is_(None), Intent.nonce, Intent.id).limit(limit)))  # fmt: skip
 
 
 def intent_public(intent: Intent) -> dict[str, Any]:

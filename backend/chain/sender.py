@@ -56,6 +56,7 @@ from backend.chain.models import Intent, IntentStatus, utcnow
 from backend.chain.nonce_proof import resolve_consumed_nonce
 from backend.chain.signers import platform_account
 from backend.config import Settings
+from backend.db.base import as_utc
 from backend.db.session import session_scope
 from backend.errors import ChainUnavailable, LoanchainError
 
@@ -70,6 +71,7 @@ TRANSIENT = (
 )
 GAS_MARGIN = 1.25  # state can change between estimate and inclusion
 SIGNER_ROLE = "outbox"  # falls back to the deployer key (Anvil account 0 on local chains)
+GAP_GRACE_WITHOUT_BUMPS = 120.0  # seconds a nonce gap waits for its transaction when fee bumps are off
 CRASH_POINTS = ("before_sign", "after_sign", "after_broadcast", "after_mined", "after_bump_sign")
 
 
@@ -152,6 +154,7 @@ class OutboxSender:
         # Before the re-broadcasts below, so an automining node mines what waited behind the gap
         # in this same round. Only today's key can sign the filler.
         self._fill_lost_nonces(settings, w3, account, latest_nonces[account.address])
+        self._fill_nonce_gap(settings, w3, account, latest_nonces[account.address])
         changed = 0
         for intent_id in ids:
             changed += self._track(settings, w3, intent_id, head, latest_nonces)
@@ -214,16 +217,68 @@ class OutboxSender:
                             intent.key, intent.nonce, filler)  # fmt: skip
                 intent.error = f"{reason}{LOST_BLOCK_NOTE}nonce {intent.nonce} filled by a no-op {filler}"
 
+    def _fill_nonce_gap(self, settings: Settings, w3: Web3, account: LocalAccount, latest_nonce: int) -> None:
+        """The sender takes its first nonce from the node's pending count, so it builds on an
+        out-of-band transaction of its key still in the pool (an operator's deploy or top-up). If
+        that one then leaves the pool (evicted, lost in a node restart), every intent above its
+        nonce waits for good, and no fee bump can help. A nonce below our lowest waiting intent
+        that no intent holds and nothing pending at the node holds is such a gap: the waiting
+        intent says so (listed as stalled in /health), and once it has waited a fee-bump period
+        (time for a late out-of-band transaction to show up) the gap is filled with the no-op
+        a lost nonce gets. Harmless if something else takes the nonce first: one is mined."""
+        with session_scope(settings) as session:
+            lowest = session.scalars(
+                select(Intent)
+                .where(Intent.sender == account.address, Intent.status.in_((IntentStatus.SIGNED, IntentStatus.SENT)))
+                .where(Intent.nonce > latest_nonce)
+                .order_by(Intent.nonce)
+                .limit(1)
+            ).first()
+            if lowest is None or lowest.sent_at is None:
+                return
+            held = set(session.scalars(select(Intent.nonce).where(
+                Intent.sender == account.address, Intent.nonce >= latest_nonce, Intent.nonce < lowest.nonce
+            )))  # fmt: skip
+            gap = [nonce for nonce in range(latest_nonce, lowest.nonce) if nonce not in held]
+            if not gap or w3.eth.get_transaction_count(account.address, "pending") > gap[0]:
+                return  # no gap, or the node holds a transaction at it (it is mined in its turn)
+            note = f"waits behind nonce {', '.join(map(str, gap))} of this key, which no transaction holds"
+            grace = settings.outbox_fee_bump_after or GAP_GRACE_WITHOUT_BUMPS
+            if utcnow() - as_utc(lowest.sent_at) < timedelta(seconds=grace):
+                if not (lowest.error or "").startswith(note):
+                    log.warning("intent %s: %s", lowest.key, note)
+                    lowest.error = note
+                return
+            fees, fillers = fee_fields(w3), []
+            for nonce in gap:
+                signed = account.sign_transaction({
+                    "to": account.address, "value": 0, "data": "0x", "gas": 21_000, "nonce": nonce,
+                    "chainId": settings.chain_id, **fees,
+                })  # fmt: skip
+                try:
+                    w3.eth.send_raw_transaction(signed.raw_transaction)
+                except Web3RPCError as exc:  # taken meanwhile, or refused: the next round looks again
+                    log.info("intent %s: no-op for nonce gap %s not accepted: %s", lowest.key, nonce, exc.message)
+                    return
+                fillers.append(signed.hash.to_0x_hex())
+            log.warning("intent %s: %s; filled by a no-op %s", lowest.key, note, ", ".join(fillers))
+            lowest.error = f"{note}; filled by a no-op {', '.join(fillers)}"
+
     def _track(self, settings: Settings, w3: Web3, intent_id: int, head: int, latest_nonces: dict[str, int]) -> int:
         with session_scope(settings) as session:
             intent = session.get(Intent, intent_id)
             before = intent.status
             latest_nonce = latest_nonces[intent.sender]
             receipt = _receipt_of_any(w3, intent)
-            if receipt is None and intent.nonce >= latest_nonce and _ensure_broadcast(w3, intent):
+            # Mined in a block the node has not reached (a lagging backend, a node still syncing):
+            # not proof the block was lost. Its bytes are offered again, which is harmless and
+            # recreates it if the node did lose it, but it keeps its status and block meanwhile.
+            behind = intent.block_number is not None and intent.block_number > head
+            if receipt is None and intent.nonce >= latest_nonce and _ensure_broadcast(w3, intent, keep_final=behind):
                 receipt = _receipt_of_any(w3, intent)  # an automining node has it mined already
             elif receipt is None and intent.nonce < latest_nonce:
-                resolve_consumed_nonce(settings, w3, intent, head)
+                if resolve_consumed_nonce(settings, w3, intent, head):
+                    receipt = _receipt_of_any(w3, intent)  # its own call, under a hash it had lost
             bump = receipt is None and (
                 (intent.status == IntentStatus.SENT and bump_due(settings, intent))
                 # Refused for its fees (the base fee rose past them, say after an outage): nothing
@@ -448,9 +503,12 @@ def _known_to_node(w3: Web3, tx_hash: str) -> bool:
         return False
 
 
-def _ensure_broadcast(w3: Web3, intent: Intent) -> bool:
+def _ensure_broadcast(w3: Web3, intent: Intent, keep_final: bool = False) -> bool:
     """Make sure the node has the exact signed bytes; returns False to stop this round."""
     was_final = intent.status in (IntentStatus.MINED, IntentStatus.CONFIRMED)
+    if was_final and keep_final:
+        _offer(w3, intent)
+        return True
     if not _known_to_node(w3, intent.tx_hash):
         try:
             w3.eth.send_raw_transaction(HexBytes(intent.raw_tx))
@@ -474,6 +532,16 @@ def _ensure_broadcast(w3: Web3, intent: Intent) -> bool:
     if (intent.error or "").startswith(BROADCAST_REJECTED):
         intent.error = None  # accepted after all: no longer a stall to report
     return True
+
+
+def _offer(w3: Web3, intent: Intent) -> None:
+    """Broadcast the bytes of an intent mined in a block the node has not reached, changing nothing:
+    the node refuses them once it has that block, and mines them again if it never will."""
+    if not _known_to_node(w3, intent.tx_hash):
+        try:
+            w3.eth.send_raw_transaction(HexBytes(intent.raw_tx))
+        except (*TRANSIENT, Web3RPCError):
+            pass
 
 
 BROADCAST_REJECTED = "broadcast rejected: "

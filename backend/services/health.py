@@ -92,6 +92,8 @@ def check_indexer(settings: Settings) -> dict[str, Any]:
         state = "not started"
     elif st.lag is None:
         state = "unknown"
+    elif st.target < st.indexed:
+        state = "node behind"  # the node has not reached the index: the indexer waits for it (never rolls back)
     else:
         state = "lagging" if st.lag > LAG_WARNING_BLOCKS else "ok"
     return {"ok": True, "status": state, "head": st.head, "indexed_block": st.indexed, "lag": st.lag,
@@ -112,7 +114,7 @@ def check_outbox(settings: Settings) -> dict[str, Any]:
     except Exception as exc:
         return {"ok": True, "status": "unknown", "error": type(exc).__name__}
     return {"ok": True, "status": "stalled" if stalled else "ok", "open": sum(counts[s] for s in IntentStatus.OPEN),
-            "stalled": [{"key": i.key, "status": i.status, "nonce": i.nonce, "error": i.error} for i in stalled]}  # fmt: skip
+            "stalled": [{"id": i.id, "key": i.key, "status": i.status, "nonce": i.nonce, "error": i.error} for i in stalled]}  # fmt: skip
 
 
 def check_workers(settings: Settings) -> dict[str, Any]:

@@ -39,12 +39,29 @@ def lock_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+# The lock is freed only when the server drops its holder's connection. A holder that crashes closes
+# it at once; a holder whose host dies or is cut off would keep it until TCP gives up (2 h 10 min with
+# the kernel's and server's defaults). Keepalives on the server's side of this one connection end
+# it after 10 s idle + 3 probes 5 s apart (~25 s; tcp_user_timeout bounds unacknowledged data at
+# 30 s); on the client's side they let a holder cut off from the server notice it as soon, instead
+# of hanging in still_held(), which the statement timeout bounds as well.
+KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 10, 5, 3
+TCP_USER_TIMEOUT_MS, STATEMENT_TIMEOUT_MS, CONNECT_TIMEOUT_S = 30_000, 5_000, 5
+LOCK_CONNECT_ARGS = {
+    "keepalives": 1, "keepalives_idle": KEEPALIVE_IDLE, "keepalives_interval": KEEPALIVE_INTERVAL,
+    "keepalives_count": KEEPALIVE_COUNT, "tcp_user_timeout": TCP_USER_TIMEOUT_MS, "connect_timeout": CONNECT_TIMEOUT_S,
+    "options": f"-c tcp_keepalives_idle={KEEPALIVE_IDLE} -c tcp_keepalives_interval={KEEPALIVE_INTERVAL} "
+               f"-c tcp_keepalives_count={KEEPALIVE_COUNT} -c tcp_user_timeout={TCP_USER_TIMEOUT_MS} "
+               f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+}  # fmt: skip
+
+
 class PostgresAdvisoryLock:
     def __init__(self, url: str, name: str) -> None:
         self.name = name
         self.key = lock_key(name)
         # Its own engine without a pool: the lock lives exactly as long as this one connection.
-        self._engine = create_engine(normalise_url(url), poolclass=NullPool)
+        self._engine = create_engine(normalise_url(url), poolclass=NullPool, connect_args=LOCK_CONNECT_ARGS)
         self._conn = None
 
     def acquire(self) -> bool:

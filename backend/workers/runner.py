@@ -40,17 +40,25 @@ class Worker:
         held, backoff, runs, reported = False, 0.0, 0, float("-inf")
         try:
             while not stop_event.is_set():
+                was_held = held
+                try:
+                    held = lock.acquire() if not held else lock.still_held()
+                except Exception as exc:
+                    # The database is away (a restart, a fail-over): the lock cannot be proved held,
+                    # so it is not; stand by and try again. An exception here must not end the
+                    # thread: nothing restarts it, and the worker would be gone until the process is.
+                    log.warning("worker %s: lock unavailable: %s: %s (retry in %.1fs)", self.name,
+                                type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "", STANDBY_INTERVAL)  # fmt: skip
+                    held = False
+                    _release_quietly(lock)
                 if not held:
-                    held = lock.acquire()
-                    if not held:
-                        stop_event.wait(STANDBY_INTERVAL)
-                        continue
+                    if was_held:
+                        log.warning("worker %s: lock lost; standing by", self.name)
+                    stop_event.wait(STANDBY_INTERVAL)
+                    continue
+                if not was_held:
                     log.info("worker %s: lock acquired by %s", self.name, holder_id())
                     _safe_lease(settings, self.name, acquired=True, runs=0)
-                elif not lock.still_held():
-                    log.warning("worker %s: lock lost; standing by", self.name)
-                    held = False
-                    continue
                 try:
                     done = self.step(settings)
                 except Exception as exc:  # keep the worker alive; the next round retries
@@ -70,8 +78,16 @@ class Worker:
                     stop_event.wait(self.interval(settings))
         finally:
             if held:
-                lock.release()
+                _release_quietly(lock)
                 log.info("worker %s: lock released", self.name)
+
+
+def _release_quietly(lock: WorkerLock) -> None:
+    """Let go of a lock whose connection may be dead already (the server then freed it)."""
+    try:
+        lock.release()
+    except Exception as exc:
+        log.debug("worker %s: release failed: %s", lock.name, exc)
 
 
 def _safe_lease(settings: Settings, name: str, acquired: bool, runs: int, ok: bool = False, error: str | None = None) -> None:

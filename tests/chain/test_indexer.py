@@ -341,3 +341,51 @@ def test_a_default_and_the_recoveries_that_repay_the_investors_then_the_reserve(
         assert reserve.cover_recouped == 100 and reserve.cover_paid == cover
         assert reserve.balance == world.reserve.functions.balance().call()
     assert index_state(settings) == _rebuilt(settings)
+
+
+class _Behind:
+    """The same chain seen through a node `lag` blocks behind (a load-balanced RPC's lagging
+    backend, a fail-over node still syncing): later blocks are not found."""
+
+    def __init__(self, w3, lag: int) -> None:
+        self._w3, self.eth, self.lag = w3, self, lag
+
+    @property
+    def block_number(self) -> int:
+        return self._w3.eth.block_number - self.lag
+
+    def get_block(self, n, *args, **kwargs):
+        from web3.exceptions import BlockNotFound
+
+        if isinstance(n, int) and n > self.block_number:
+            raise BlockNotFound(f"block {n} not found")
+        return self._w3.eth.get_block(n, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._w3.eth, name)
+
+
+@pytest.mark.parametrize("lag", [100, 5], ids=["behind-the-reorg-window", "within-it"])
+def test_a_node_that_is_only_behind_is_waited_for_not_taken_for_a_reorg(indexed, monkeypatch, lag):
+    """review-ops M1: the checkpoint's block is 'not found' because the node has not reached it,
+    not because it was replaced; the index stays whole, no reorg is counted, and it goes on once
+    the node has caught up."""
+    from backend.chain import indexer as indexer_module
+
+    settings, world = indexed
+    rpc_call(settings.rpc_url, "anvil_mine", [hex(150)])
+    Indexer().catch_up(settings)
+    before = index_state(settings)
+    assert before["events"]
+    real = indexer_module.get_web3
+    monkeypatch.setattr(indexer_module, "get_web3", lambda s: _Behind(real(s), lag))
+    assert Indexer().run_once(settings) == 0
+    assert index_state(settings) == before
+    with session_scope(settings) as session:
+        assert session.get(IndexerCheckpoint, "main").reorgs == 0
+    monkeypatch.setattr(indexer_module, "get_web3", real)  # caught up
+    rpc_call(settings.rpc_url, "anvil_mine", [hex(2)])
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        assert session.get(IndexerCheckpoint, "main").reorgs == 0
+    assert index_state(settings)["events"] == before["events"]

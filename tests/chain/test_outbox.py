@@ -294,3 +294,101 @@ def test_a_reverted_receipt_reorged_away_is_included_again_and_succeeds(outbox_s
     assert (done.status, done.error, done.error_name, done.tx_hash) == ("confirmed", None, None, reverted.tx_hash)
     assert w3.eth.get_transaction_receipt(done.tx_hash)["status"] == 1
     assert kyc.functions.attestationOf(wallet).call()[0] == 0
+
+
+class _NodeBehind:
+    """The session chain seen through a node `lag` blocks behind (a load-balanced RPC's lagging
+    backend): later blocks, their transactions and their nonces are not there yet, and it takes
+    back a raw transaction whose nonce it thinks is free."""
+
+    def __init__(self, w3, lag: int) -> None:
+        self._w3, self.eth, self.lag = w3, self, lag
+        self.rebroadcast: list[str] = []
+
+    @property
+    def block_number(self) -> int:
+        return self._w3.eth.block_number - self.lag
+
+    def get_transaction_count(self, address, block="latest"):
+        return self._w3.eth.get_transaction_count(address, self.block_number if block in ("latest", "pending") else block)
+
+    def _hide_later(self, found):
+        from web3.exceptions import TransactionNotFound
+
+        if found is None or (found.get("blockNumber") or 0) > self.block_number:
+            raise TransactionNotFound("not found")
+        return found
+
+    def get_transaction_receipt(self, tx_hash):
+        return self._hide_later(self._w3.eth.get_transaction_receipt(tx_hash))
+
+    def get_transaction(self, tx_hash):
+        return self._hide_later(self._w3.eth.get_transaction(tx_hash))
+
+    def send_raw_transaction(self, raw):
+        from web3 import Web3
+
+        self.rebroadcast.append(Web3.keccak(raw).to_0x_hex())
+        return Web3.keccak(raw)
+
+    def __getattr__(self, name):
+        return getattr(self._w3.eth, name)
+
+
+def test_a_node_that_is_only_behind_does_not_flip_confirmed_intents_back(outbox_settings, w3, contracts, monkeypatch):
+    """review-ops M1: a confirmed intent whose block the node has not reached yet is not a lost
+    block; it stays confirmed with its block (its bytes may be offered again: harmless), and goes
+    on as before once the node has caught up."""
+    settings = outbox_settings
+    (key,) = enqueue_faucets(settings, [5_000_301])
+    process_until_idle(settings, timeout=30)
+    with session_scope(settings) as session:
+        done = get_intent(session, key)
+    assert done.status == IntentStatus.CONFIRMED
+    real = sender_module.get_web3
+    behind = _NodeBehind(real(settings), 2)
+    monkeypatch.setattr(sender_module, "get_web3", lambda s: behind)
+    OutboxSender().run_once(settings)
+    with session_scope(settings) as session:
+        after = get_intent(session, key)
+    assert (after.status, after.block_number, after.block_hash) == (IntentStatus.CONFIRMED, done.block_number, done.block_hash)
+    monkeypatch.setattr(sender_module, "get_web3", real)
+    process_until_idle(settings, timeout=30)
+    with session_scope(settings) as session:
+        assert get_intent(session, key).status == IntentStatus.CONFIRMED
+    from tests.chain.outbox_checks import mints_of
+
+    assert mints_of(w3, contracts["MockStablecoin"], 5_000_301) == 1
+
+
+def test_a_pending_intent_that_keeps_failing_its_estimate_shows_in_health(outbox_settings, monkeypatch):
+    """review-ops L1: an estimate the node rejects (gas required exceeds allowance, insufficient
+    funds for a payable call) backs the intent off and retries it for ever; after a few attempts
+    /health lists it under outbox.stalled with its id and error instead of only a growing count."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+    from web3.exceptions import Web3RPCError
+
+    from backend.chain.models import utcnow
+    from backend.services.health import check_outbox
+
+    settings = outbox_settings
+    (key,) = enqueue_faucets(settings, [5_000_401])
+
+    class _Rejected:
+        def estimate_gas(self, _params):
+            raise Web3RPCError("gas required exceeds allowance")
+
+    monkeypatch.setattr(sender_module, "_contract_function", lambda *a: _Rejected())
+    for _ in range(3):
+        OutboxSender().run_once(settings)
+        with session_scope(settings) as session:  # the back-off is over at once
+            session.execute(update(Intent).where(Intent.key == key).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+    health = check_outbox(settings)
+    with session_scope(settings) as session:
+        intent = get_intent(session, key)
+    assert intent.status == IntentStatus.PENDING and intent.attempts == 3
+    assert health["status"] == "stalled", health
+    assert health["stalled"] == [{"id": intent.id, "key": key, "status": "pending", "nonce": None,
+                                  "error": "estimate rejected: gas required exceeds allowance"}]  # fmt: skip

@@ -204,3 +204,100 @@ def _refused_then_resigned(settings, w3, contracts, monkeypatch, start):
     assert mints_of(w3, contracts["MockStablecoin"], 4_000_005) == 1
     assert w3.eth.get_transaction_count(SENDER) == start + 2
     assert check_outbox(settings)["status"] == "ok"
+
+
+def test_a_mined_fee_level_whose_hash_the_record_lost_is_adopted_not_resent(bump_settings, w3, contracts):
+    """The record lost the hash that was mined (a stale sender overwrote it, review-ops H1): the
+    nonce looks taken by an unknown transaction, but that transaction is the intent's own call
+    (same signer, to, data and value). It is adopted and confirmed; the call is not re-signed."""
+    settings = bump_settings
+    (key,) = enqueue_faucets(settings, [4_000_778])
+    with no_automine(settings):
+        sent = _send_and_wait_past_the_bump_delay(settings, key)
+        OutboxSender().run_once(settings)  # bumps: the pool holds only the new fee level
+        bumped = _intent(settings, key)
+        assert bumped.tx_hash != sent.tx_hash
+        with session_scope(settings) as session:  # forget the bump: the record is back at H1
+            row = get_intent(session, key)
+            row.tx_hash, row.raw_tx, row.replaced_tx_hashes = sent.tx_hash, sent.raw_tx, []
+        rpc_call(settings.rpc_url, "evm_mine")  # the forgotten bump is mined
+    process_until_idle(settings, timeout=30)
+    done = _intent(settings, key)
+    assert done.status == IntentStatus.CONFIRMED and done.tx_hash == bumped.tx_hash, (done.status, done.error)
+    assert done.nonce == sent.nonce and sent.tx_hash in done.replaced_tx_hashes
+    assert mints_of(w3, contracts["MockStablecoin"], 4_000_778) == 1
+
+
+class _BaseFeeLater:
+    """The node as a second sender sees it a block later: the base fee moved up a little."""
+
+    def __init__(self, w3, base_fee):
+        self._w3, self.eth = w3, self
+        self._base = base_fee
+
+    def get_block(self, which, *a, **k):
+        block = dict(self._w3.eth.get_block(which, *a, **k))
+        if which == "latest":
+            block["baseFeePerGas"] = self._base
+        return block
+
+    def __getattr__(self, name):
+        return getattr(self._w3.eth, name)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_two_senders_bumping_at_once_never_run_a_call_twice(outbox_settings_any_db, w3, contracts, monkeypatch):
+    """Two senders in one round (a stale lock holder beside the new one, review-ops H1) both bump
+    the same unmined intent. The first bump is committed and broadcast; the second sender read the
+    row before it, so its bump is refused (compare-and-set on the hash it read) and its round stops:
+    the broadcast hash stays on record, it is mined, and the call runs once."""
+    import threading
+
+    from eth_account.typed_transactions import TypedTransaction
+
+    from backend.chain import fees as fees_module
+    from backend.errors import Conflict
+
+    settings = outbox_settings_any_db.model_copy(update={"outbox_fee_bump_after": 0.05})
+    (key,) = enqueue_faucets(settings, [4_000_777])
+    real_bump = fees_module.bump_fees
+    s2_has_read, s1_done = threading.Event(), threading.Event()
+
+    def racing_bump(settings_, w3_, account, intent):
+        if threading.current_thread().name == "S2":
+            s2_has_read.set()  # S2 holds the row as it was: H1, nothing replaced
+            assert s1_done.wait(30)
+            old = TypedTransaction.from_bytes(HexBytes(intent.raw_tx)).as_dict()
+            tip = fees_module._bumped(old["maxPriorityFeePerGas"], w3_.eth.max_priority_fee)
+            target = -(-old["maxFeePerGas"] * 9 // 8) * 105 // 100  # other fees than S1's bump: another hash
+            return real_bump(settings_, _BaseFeeLater(w3_, (target - tip) // 2), account, intent)
+        assert s2_has_read.wait(30)
+        return real_bump(settings_, w3_, account, intent)
+
+    monkeypatch.setattr(sender_module, "bump_fees", racing_bump)
+    s2_errors = []
+
+    def s2_round():
+        try:
+            OutboxSender().run_once(settings)
+        except Conflict as exc:
+            s2_errors.append(exc)
+
+    with no_automine(settings):
+        first = _send_and_wait_past_the_bump_delay(settings, key)
+        s2 = threading.Thread(target=s2_round, name="S2")
+        s2.start()
+        OutboxSender().run_once(settings)  # S1: bumps to H2, commits, broadcasts H2
+        s1_row = _intent(settings, key)
+        assert s1_row.tx_hash != first.tx_hash and s1_row.replaced_tx_hashes == [first.tx_hash]
+        rpc_call(settings.rpc_url, "evm_mine")  # H2 is mined while S2 is mid-round
+        s1_done.set()
+        s2.join(30)
+    assert s2_errors, "the stale sender's bump was written"
+    row = _intent(settings, key)
+    assert row.tx_hash == s1_row.tx_hash and row.replaced_tx_hashes == [first.tx_hash]
+    monkeypatch.setattr(sender_module, "bump_fees", real_bump)
+    process_until_idle(settings, timeout=30)
+    done = _intent(settings, key)
+    assert done.status == IntentStatus.CONFIRMED and done.tx_hash == s1_row.tx_hash
+    assert mints_of(w3, contracts["MockStablecoin"], 4_000_777) == 1

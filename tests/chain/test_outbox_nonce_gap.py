@@ -89,3 +89,78 @@ def test_a_reverted_intent_lost_with_the_nodes_blocks_has_its_nonce_filled_by_a_
     assert w3.eth.get_transaction_count(SENDER, "pending") == start + 5
     with session_scope(settings) as session:
         assert stalled_intents(session) == []
+
+
+def test_a_gap_left_by_an_out_of_band_transaction_that_left_the_pool_is_filled(outbox_settings, w3, contracts):
+    """review-ops M2: the sender builds on the node's pending nonce, so on an out-of-band
+    transaction of its key (an operator's deploy or top-up). That one leaves the pool (evicted,
+    lost in a node restart): the intent above it can never be mined whatever its fee. Once it has
+    waited a bump period, the missing nonce is filled with the no-op, the intent is mined once,
+    and is not bumped toward the fee cap meanwhile; while it waits, /health lists it as stalled."""
+    import time
+
+    from backend.chain.outbox import get_intent
+    from backend.services.health import check_outbox
+
+    settings = outbox_settings.model_copy(update={"outbox_fee_bump_after": 0.3})
+    (key,) = enqueue_faucets(settings, [4_000_999])
+    rpc_call(settings.rpc_url, "evm_setAutomine", [False])
+    try:
+        n = w3.eth.get_transaction_count(SENDER)
+        base_fee = w3.eth.get_block("latest")["baseFeePerGas"]
+        out_of_band = dev_account(0).sign_transaction({
+            "to": SENDER, "value": 0, "gas": 21_000, "nonce": n, "chainId": w3.eth.chain_id,
+            "maxFeePerGas": 2 * base_fee + 10**9, "maxPriorityFeePerGas": 10**9,
+        })  # fmt: skip
+        w3.eth.send_raw_transaction(out_of_band.raw_transaction)
+        OutboxSender().run_once(settings)  # builds on the pending nonce: n + 1
+        rpc_call(settings.rpc_url, "anvil_dropTransaction", [out_of_band.hash.to_0x_hex()])  # the pool loses it
+    finally:
+        rpc_call(settings.rpc_url, "evm_setAutomine", [True])
+    rpc_call(settings.rpc_url, "evm_mine")
+    with session_scope(settings) as session:
+        assert get_intent(session, key).nonce == n + 1
+    assert w3.eth.get_transaction_count(SENDER) == n  # stuck behind the gap
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        OutboxSender().run_once(settings)
+        with session_scope(settings) as session:
+            intent = get_intent(session, key)
+        if intent.status == IntentStatus.CONFIRMED:
+            break
+        time.sleep(0.1)
+    assert intent.status == IntentStatus.CONFIRMED and intent.nonce == n + 1, (intent.status, intent.error)
+    assert len(intent.replaced_tx_hashes) <= 1  # no climb toward the fee cap
+    assert mints_of(w3, contracts["MockStablecoin"], 4_000_999) == 1
+    assert w3.eth.get_transaction_count(SENDER) == n + 2  # the no-op at n, the intent at n + 1
+    assert check_outbox(settings)["status"] == "ok"
+
+
+def test_a_gap_is_reported_in_health_while_it_waits(outbox_settings, w3, contracts):
+    """Before the no-op goes out (the bump period has not passed yet, or the node refuses it), the
+    waiting intent is listed under /health outbox.stalled with the missing nonce."""
+    from backend.services.health import check_outbox
+
+    settings = outbox_settings.model_copy(update={"outbox_fee_bump_after": 3600})
+    enqueue_faucets(settings, [4_000_998])
+    rpc_call(settings.rpc_url, "evm_setAutomine", [False])
+    try:
+        n = w3.eth.get_transaction_count(SENDER)
+        base_fee = w3.eth.get_block("latest")["baseFeePerGas"]
+        out_of_band = dev_account(0).sign_transaction({
+            "to": SENDER, "value": 0, "gas": 21_000, "nonce": n, "chainId": w3.eth.chain_id,
+            "maxFeePerGas": 2 * base_fee + 10**9, "maxPriorityFeePerGas": 10**9,
+        })  # fmt: skip
+        w3.eth.send_raw_transaction(out_of_band.raw_transaction)
+        OutboxSender().run_once(settings)
+        rpc_call(settings.rpc_url, "anvil_dropTransaction", [out_of_band.hash.to_0x_hex()])
+        OutboxSender().run_once(settings)
+        health = check_outbox(settings)
+        assert health["status"] == "stalled", health
+        assert f"nonce {n}" in health["stalled"][0]["error"]
+        # Give it its filler by hand (as an operator would) so the session chain is left clean.
+        w3.eth.send_raw_transaction(out_of_band.raw_transaction)
+    finally:
+        rpc_call(settings.rpc_url, "evm_setAutomine", [True])
+    rpc_call(settings.rpc_url, "evm_mine")
+    process_until_idle(settings, timeout=30)

@@ -94,3 +94,192 @@ def test_only_the_lock_holder_runs_and_a_standby_takes_over(tmp_path, database_u
     stops["b"].set()
     threads["b"].join(10)
     assert calls["b"] > 0
+
+
+class _Proxy:
+    """A TCP forwarder to PostgreSQL that can be cut and brought back: a server restart or a
+    fail-over, as the lock connection sees it (every connection drops, new ones are refused)."""
+
+    def __init__(self, port: int, target=("127.0.0.1", 5432)) -> None:
+        self.port, self.target, self.conns, self.srv = port, target, [], None
+
+    def start(self) -> None:
+        import socket
+
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", self.port))
+        self.srv.listen(16)
+        threading.Thread(target=self._accept, args=(self.srv,), daemon=True).start()
+
+    def _accept(self, srv) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = srv.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b) -> None:
+        import socket
+
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        import socket
+
+        try:
+            self.srv.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone keeps listening
+        except OSError:
+            pass
+        self.srv.close()
+        for s in self.conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+        self.conns = []
+
+
+def _run_in_thread(worker: Worker, settings, stop: threading.Event, lock) -> tuple[threading.Thread, list[str]]:
+    errors: list[str] = []
+
+    def run() -> None:
+        try:
+            worker.run(settings, stop, lock)
+        except BaseException as exc:  # what would kill the thread
+            errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+            raise
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, errors
+
+
+def test_worker_survives_a_short_database_outage(tmp_path, postgres_url, monkeypatch):
+    """PostgreSQL restarts (every connection drops, new ones are refused for a few seconds): the
+    worker loses its lock, cannot take it again while the server is away, and resumes once it is
+    back, instead of its thread dying on the first failed acquire (review-ops H2)."""
+    from backend.workers import runner
+    from tests.conftest import free_port
+
+    monkeypatch.setattr(runner, "STANDBY_INTERVAL", 0.2)
+    port = free_port()
+    proxy = _Proxy(port)
+    proxy.start()
+    url = postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{port}").replace("localhost:5432", f"127.0.0.1:{port}")
+    assert f":{port}/" in url
+    settings = make_settings(tmp_path, database_url=url)
+    rounds: list[float] = []
+    worker = Worker("db-blip", lambda s: rounds.append(time.monotonic()) or 0, lambda s: 0.1)
+    stop = threading.Event()
+    thread, errors = _run_in_thread(worker, settings, stop, PostgresAdvisoryLock(url, "db-blip"))
+    try:
+        deadline = time.monotonic() + 10
+        while not rounds and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert rounds, "the worker never ran"
+        proxy.stop()
+        time.sleep(2)  # refused: several acquire attempts fail meanwhile
+        assert thread.is_alive(), errors
+        proxy.start()
+        n = len(rounds)
+        deadline = time.monotonic() + 10
+        while len(rounds) == n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert thread.is_alive() and len(rounds) > n, f"the worker did not resume: {errors}"
+    finally:
+        stop.set()
+        thread.join(10)
+        proxy.stop()
+    assert not errors
+
+
+class _FlakyLock:
+    """A lock whose acquire and still_held raise (the database is away) for a while."""
+
+    name = "flaky"
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.held = failures, False
+
+    def _maybe_fail(self) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("database unreachable")
+
+    def acquire(self) -> bool:
+        self._maybe_fail()
+        self.held = True
+        return True
+
+    def still_held(self) -> bool:
+        self._maybe_fail()
+        return self.held
+
+    def release(self) -> None:
+        self.held = False
+
+
+def test_lock_errors_are_taken_as_not_held_and_retried(tmp_path, monkeypatch):
+    """An error from the lock itself (acquire or still_held) means "not held": the worker runs no
+    step, waits a standby period and tries again; the thread lives on."""
+    from backend.workers import runner
+
+    monkeypatch.setattr(runner, "STANDBY_INTERVAL", 0.05)
+    lock = _FlakyLock(failures=3)
+    rounds: list[int] = []
+
+    def step(_settings) -> int:
+        rounds.append(1)
+        if len(rounds) == 2:
+            lock.failures = 3  # the database goes away again, now while the lock is held
+        return 0
+
+    stop = threading.Event()
+    thread, errors = _run_in_thread(Worker("flaky", step, lambda s: 0.01), make_settings(tmp_path), stop, lock)
+    deadline = time.monotonic() + 10
+    while len(rounds) < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stop.set()
+    thread.join(10)
+    assert not errors and len(rounds) >= 4
+
+
+def test_the_lock_connection_notices_a_dead_peer_within_seconds(postgres_url):
+    """review-ops M3: the server frees a dead host's lock only when TCP gives up on its connection
+    (2 h 10 min with the server's defaults), and a holder cut off from the server could hang in
+    still_held as long. The lock connection sets keepalives on both ends, a TCP user timeout and a
+    statement timeout; read back here from the server's session settings and the client's."""
+    lock = PostgresAdvisoryLock(postgres_url, "keepalive-probe")
+    try:
+        assert lock.acquire()
+        server = dict(lock._conn.execute(text(
+            "SELECT name, setting FROM pg_settings WHERE name IN ('tcp_keepalives_idle', 'tcp_keepalives_interval', "
+            "'tcp_keepalives_count', 'tcp_user_timeout', 'statement_timeout')"
+        )).all())  # fmt: skip
+        assert server == {"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3",
+                          "tcp_user_timeout": "30000", "statement_timeout": "5000"}  # fmt: skip
+        client = lock._conn.connection.dbapi_connection.info.get_parameters()
+        assert {k: client.get(k) for k in ("keepalives", "keepalives_idle", "keepalives_interval",
+                                           "keepalives_count", "tcp_user_timeout", "connect_timeout")} == {
+            "keepalives": "1", "keepalives_idle": "10", "keepalives_interval": "5", "keepalives_count": "3",
+            "tcp_user_timeout": "30000", "connect_timeout": "5"}  # fmt: skip
+    finally:
+        lock.release()
