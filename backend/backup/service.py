@@ -51,6 +51,7 @@ from backend.backup.stream import (
     open_chunks,
     read_header,
 )
+from backend.chain.restore_reconcile import chain_position, hold_outbox
 from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.db import migrate
@@ -199,8 +200,10 @@ def create_backup(settings: Settings, path: Path, progress: Progress | None = No
     revision = migrate.current_revision(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
+    # The chain's head, read before the snapshot begins: whatever the outbox signs after the snapshot
+    # is mined in a later block, where a reconcile after a restore looks for it (restore_reconcile.py).
     header = {"format": FORMAT, "revision": revision, "dialect": engine.dialect.name,
-              "created_at": datetime.now(UTC).isoformat()}  # fmt: skip
+              "created_at": datetime.now(UTC).isoformat(), "chain": chain_position(settings)}  # fmt: skip
     # REPEATABLE READ on PostgreSQL: every table from the same snapshot while writers go on.
     snapshot = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
     with open(partial, "wb") as out, engine.connect().execution_options(**snapshot) as conn:
@@ -282,6 +285,7 @@ class RestoreReport:
     erasures_skipped: tuple[str, ...] = ()  # erasures of unknown outcome that erasure's guards held off, why
     missing_master_keys: list[str] = field(default_factory=list)  # KYC data this host cannot read (keys.py)
     blind_index_key_matches: bool | None = None  # None: the backup's database never used the key
+    outbox_held: int = 0  # intents restored unsent: the outbox holds until `loanchain outbox reconcile`
 
 
 def _replay(source: BinaryIO, key: bytes, on_table, on_row, on_blob, progress: Progress | None) -> RestoreReport:
@@ -446,9 +450,12 @@ def restore_backup(settings: Settings, path: Path, progress: Progress | None = N
         # The backup may predate erasures: the log beside the master keys says which, and they stay
         # erased. In the restore's transaction: if this fails, nothing was restored.
         replayed = None
-        if log is not None:
-            with Session(bind=conn) as session:
+        with Session(bind=conn) as session:
+            if log is not None:
                 replayed = replay_erasures(session, settings, log)
-                session.flush()
+            # What the outbox had not sent at the backup may have been sent since, by the lost host.
+            held = hold_outbox(session, header)
+            session.flush()
     return RestoreReport(revision, report.tables, report.blobs, True, replayed.erased if replayed else 0,
-                         tuple(replayed.skipped) if replayed else (), missing_master_keys=missing)  # fmt: skip
+                         tuple(replayed.skipped) if replayed else (), missing_master_keys=missing,
+                         outbox_held=held)  # fmt: skip
