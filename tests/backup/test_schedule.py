@@ -259,3 +259,44 @@ def test_retiring_a_master_key_a_kept_backup_still_needs_is_refused_unless_force
     assert refused.exit_code != 0 and kept in refused.output and old in still
     assert forced.exit_code == 0 and kept in forced.output and "unreadable" in forced.output
     assert old not in load_keyring(settings).keys
+
+
+def test_a_failed_rotation_pass_still_retires_the_erased_persons_master_key_and_health_says_it_failed(settings, monkeypatch):
+    """The review's H2: the re-wrap after an erasure fails once (SQLite "database is locked", a killed
+    worker). The key the old backups need was recorded as retiring only after a successful re-wrap,
+    so the next pass recorded the intermediate key instead: the original lived on, and /health said ok."""
+    from sqlalchemy.exc import OperationalError
+
+    from backend.backup import shredding
+    from backend.db.session import session_scope
+    from backend.identity.crypto.keyring import load_keyring
+    from backend.identity.kyc.lifecycle import erase_wallet
+    from backend.identity.kyc.submission import submit
+    from backend.identity.schemas import KycCreate
+    from tests.identity.conftest import make_applicant
+
+    erased, kept = make_applicant(971), make_applicant(972)
+    for person in (erased, kept):
+        with session_scope(settings) as session:
+            submit(session, settings, person.account.address, KycCreate(**person.form()), [])
+    assert backup_step(settings, T0) == 1
+    original = load_keyring(settings).active_id  # wraps the erased person's data key in the day-0 backup
+    with session_scope(settings) as session:
+        erase_wallet(session, settings, erased.account.address, erased.account.address)
+
+    real_rotate = shredding.rotate
+
+    def locked(*args, **kwargs):
+        raise OperationalError("UPDATE kyc_records ...", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(shredding, "rotate", locked)
+    with pytest.raises(OperationalError):
+        backup_step(settings, T0 + timedelta(days=1))
+    assert original in shredding._state(settings)["retiring"]  # recorded before the re-wrap was tried
+    health = backup_health(settings, T0 + timedelta(days=1, minutes=1))
+    assert health["status"] == "failed" and "database is locked" in health["last_error"]
+    monkeypatch.setattr(shredding, "rotate", real_rotate)
+    for day in range(1, 5):  # the worker carries on
+        backup_step(settings, T0 + timedelta(days=day, hours=1))
+    assert original not in load_keyring(settings).keys, "the master key of the erased person's old backups lives on"
+    assert backup_health(settings, T0 + timedelta(days=4, hours=2))["status"] == "ok"
