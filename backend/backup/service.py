@@ -59,6 +59,7 @@ from backend.db.models import Base
 from backend.db.session import begin_snapshot, get_engine, session_scope
 from backend.errors import ConfigurationError, Conflict
 from backend.identity.crypto.keyfile import decode_key, read_or_create_secret
+from backend.identity.tokens import end_all_sessions
 from backend.identity.kyc.erasure_replay import replay_erasures
 from backend.identity.kyc.erasure_scope import settle_erasures
 from backend.identity.kyc.erasures import (
@@ -455,6 +456,8 @@ def restore_backup(settings: Settings, path: Path, progress: Progress | None = N
                 replayed = replay_erasures(session, settings, log)
             # What the outbox had not sent at the backup may have been sent since, by the lost host.
             held = hold_outbox(session, header)
+            # Sessions ended since the backup (sign-outs, reuse detection) would live again.
+            end_all_sessions(session)
             session.flush()
     return RestoreReport(revision, report.tables, report.blobs, True, replayed.erased if replayed else 0,
                          tuple(replayed.skipped) if replayed else (), missing_master_keys=missing,

@@ -8,6 +8,7 @@ import base64
 import json
 import random
 import shutil
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -37,6 +38,7 @@ from backend.identity.kyc.service import my_data
 from backend.identity.kyc.submission import submit
 from backend.identity.models import KycRecord
 from backend.identity.schemas import KycCreate
+from backend.identity.tokens import SESSIONS_NOT_BEFORE
 from backend.scoring.schemas import ApplicationCreate
 from backend.scoring.service import score_application
 from tests.anchoring.helpers import point_get_settings_at
@@ -74,12 +76,12 @@ def _target(tmp_path, source_settings, database_url, name="target"):
 
 
 def _contents(settings) -> dict[str, list]:
-    """Every row, but the outbox's hold a restore adds (the anchors' intents are restored unsent:
-    tests/chain/test_restore_reconcile.py)."""
+    """Every row, but the marks a restore adds: the outbox's hold (the anchors' intents are restored
+    unsent: tests/chain/test_restore_reconcile.py) and the end of the sessions from before it."""
     with get_engine(settings).connect() as conn:
         return {
             t.name: [[_encode(v) for v in row] for row in conn.execute(select(t).order_by(*t.primary_key.columns))
-                     if not (t.name == "meta" and row[0] == HOLD)]
+                     if not (t.name == "meta" and row[0] in (HOLD, SESSIONS_NOT_BEFORE))]
             for t in _tables()
         }
 
@@ -338,3 +340,38 @@ def test_a_backup_written_before_headers_named_its_keys_is_read_through_for_them
     named = needed_by(header, lambda: pytest.fail("the header names them: no need to read the backup"))
     read = needed_by({k: v for k, v in header.items() if k != "keys"}, lambda: _rows_of(backup, backup_key(settings)))
     assert read == named and named.master_keys and named.blind_index
+
+
+def test_a_session_ended_after_the_backup_stays_ended_after_the_restore(tmp_path, monkeypatch):
+    """The review's M1: a refresh token copied before the backup and revoked after it (sign-out
+    everywhere, reuse detection) worked again on the restored host, and so did its access token.
+    A restore ends every session from before it: everyone signs in again."""
+    from backend.identity.errors import SignInRefused
+    from backend.identity.tokens import end_sessions, issue_pair, refresh, signed_in_by_access_token
+
+    wallet = "0x" + "ab" * 20
+    src = make_settings(tmp_path / "src", database_url=f"sqlite:///{tmp_path / 'src.db'}")
+    migrate.upgrade(src)
+    from backend.identity import tokens
+
+    earlier = tokens.utcnow() - timedelta(seconds=5)  # tokens carry whole seconds: not this same one
+    monkeypatch.setattr(tokens, "utcnow", lambda: earlier)
+    with session_scope(src) as session:
+        stolen = issue_pair(session, src, wallet)
+    monkeypatch.undo()
+    backup = tmp_path / "nightly.lcbk"
+    create_backup(src, backup)
+    with session_scope(src) as session:
+        end_sessions(session, wallet)  # the owner signs out everywhere after the backup
+
+    target = _target(tmp_path, src, f"sqlite:///{tmp_path / 'target.db'}")  # the JWT secret carried over
+    restore_backup(target, backup)
+    with session_scope(target) as session, pytest.raises(SignInRefused, match="restored"):
+        signed_in_by_access_token(session, target, stolen.access_token)
+    with pytest.raises(SignInRefused), session_scope(target) as session:
+        refresh(session, target, stolen.refresh_token)
+    with session_scope(target) as session:  # a new sign-in works
+        fresh = issue_pair(session, target, wallet)
+    with session_scope(target) as session:
+        assert signed_in_by_access_token(session, target, fresh.access_token).wallet == wallet
+        refresh(session, target, fresh.refresh_token)
