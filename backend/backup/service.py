@@ -93,6 +93,14 @@ def _tables() -> list[Table]:
     return list(Base.metadata.sorted_tables)  # parents before children: inserts never break a foreign key
 
 
+def _open(path: Path) -> BinaryIO:
+    """A backup file for reading; a missing file or a directory is one error, not a traceback."""
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise BackupUnreadable(f"cannot read the backup {path}: {exc.strerror or exc}", path=str(path)) from None
+
+
 def row_count(settings: Settings) -> int:
     """Rows a backup would hold now (for a progress bar's total)."""
     with get_engine(settings).connect() as conn:
@@ -106,7 +114,7 @@ def _count(conn: Connection) -> int:
 def backup_rows(path: Path) -> int | None:
     """The rows a backup holds, from its header (for a progress bar's total while it is read);
     None for a backup written before the header said."""
-    with open(path, "rb") as source:
+    with _open(path) as source:
         rows = read_header(source)[0].get("rows")
     return rows if isinstance(rows, int) else None
 
@@ -325,7 +333,7 @@ def _replay(source: BinaryIO, key: bytes, on_table, on_row, on_blob, progress: P
 def verify_backup(settings: Settings, path: Path, progress: Progress | None = None) -> RestoreReport:
     """Decrypt and check everything, writing nothing."""
     keys = KeyCollector()
-    with open(path, "rb") as source:
+    with _open(path) as source:
         report = _replay(source, backup_key(settings), keys.on_table, keys.on_row, lambda *_: None, progress)
         source.seek(0)
         header, _ = read_header(source)
@@ -390,7 +398,7 @@ def _erasure_log_for(settings: Settings, header: dict[str, Any], without_erasure
 
 def authenticated_header(path: Path, key: bytes) -> dict[str, Any]:
     """The header, once the first chunk (sealed with the header as associated data) authenticates it."""
-    with open(path, "rb") as source:
+    with _open(path) as source:
         header, _ = read_header(source)
         source.seek(0)
         next(open_chunks(source, key))
@@ -398,7 +406,7 @@ def authenticated_header(path: Path, key: bytes) -> dict[str, Any]:
 
 
 def _rows_of(path: Path, key: bytes) -> Iterator[dict[str, Any]]:
-    with open(path, "rb") as source:
+    with _open(path) as source:
         yield from _records(source, key)
 
 
@@ -418,7 +426,7 @@ def restore_backup(settings: Settings, path: Path, progress: Progress | None = N
     state: dict[str, Any] = {}
     store = get_content_store(settings) if settings.content_store == "embedded" else None
 
-    with engine.begin() as conn, open(path, "rb") as source:
+    with engine.begin() as conn, _open(path) as source:
         _check_target(conn, revision, settings)
         for name in SEEDED:
             conn.execute(delete(tables[name]))

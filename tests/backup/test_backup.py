@@ -375,3 +375,35 @@ def test_a_session_ended_after_the_backup_stays_ended_after_the_restore(tmp_path
     with session_scope(target) as session:
         assert signed_in_by_access_token(session, target, fresh.access_token).wallet == wallet
         refresh(session, target, fresh.refresh_token)
+
+
+def test_a_missing_file_a_directory_or_a_damaged_header_is_one_error_line(tmp_path, monkeypatch):
+    """The review's L1: tracebacks (exit 1) for a missing file, a directory, a header whose nonce is
+    not hex or that is not an object; a damaged key field read as "another backup key"."""
+    settings = make_settings(tmp_path / "host", database_url=f"sqlite:///{tmp_path / 'host.db'}")
+    migrate.upgrade(settings)
+    good = tmp_path / "good.lcbk"
+    create_backup(settings, good)
+    data = good.read_bytes()
+    at = data.index(b'"nonce_prefix":"') + len(b'"nonce_prefix":"')
+    (tmp_path / "damaged-nonce.lcbk").write_bytes(data[:at] + b"z" + data[at + 1 :])
+    at = data.index(b'"key":"') + len(b'"key":"')
+    (tmp_path / "damaged-key.lcbk").write_bytes(data[:at] + b"0" + data[at + 1 :] if data[at : at + 1] != b"0"
+                                                else data[:at] + b"1" + data[at + 1 :])  # fmt: skip
+    (tmp_path / "not-an-object.lcbk").write_bytes(b"LOANCHAIN-BACKUP/1\n[1]\n")
+    target = _target(tmp_path, settings, f"sqlite:///{tmp_path / 'target.db'}")
+    runner = CliRunner()
+    results = {}
+    try:
+        point_get_settings_at(monkeypatch, target)
+        for name in ("missing.lcbk", "host", "damaged-nonce.lcbk", "damaged-key.lcbk", "not-an-object.lcbk"):
+            for command in ("verify", "restore"):
+                results[command, name] = runner.invoke(app_(), ["backup", command, str(tmp_path / name)])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    for (command, name), result in results.items():
+        assert result.exit_code == 2 and isinstance(result.exception, SystemExit), (command, name, result.exception)
+        assert result.output.strip().splitlines()[-1].startswith("error:"), (command, name, result.output)
+    assert "damaged" in results["restore", "damaged-key.lcbk"].output
+    assert _rows(target) == _rows(_target(tmp_path, settings, f"sqlite:///{tmp_path / 'fresh.db'}", "fresh"))
