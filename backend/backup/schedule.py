@@ -80,7 +80,7 @@ def _record_attempt(settings: Settings, now: datetime, error: str | None) -> Non
     state.update(last_attempt_at=now.isoformat(), last_error=error and error[:500])
     path = _attempts_path(settings)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # as create_backup makes it
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(state, sort_keys=True))
         tmp.replace(path)

@@ -27,6 +27,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -207,7 +208,7 @@ def create_backup(settings: Settings, path: Path, progress: Progress | None = No
         settle_erasures(session, settings)  # entries whose outcome was lost, read off the database
     engine = get_engine(settings)
     revision = migrate.current_revision(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # a directory made here is private
     partial = path.with_name(path.name + ".partial")
     # The chain's head, read before the snapshot begins: whatever the outbox signs after the snapshot
     # is mined in a later block, where a reconcile after a restore looks for it (restore_reconcile.py).
@@ -215,7 +216,24 @@ def create_backup(settings: Settings, path: Path, progress: Progress | None = No
               "created_at": datetime.now(UTC).isoformat(), "chain": chain_position(settings)}  # fmt: skip
     # REPEATABLE READ on PostgreSQL: every table from the same snapshot while writers go on.
     snapshot = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
-    with open(partial, "wb") as out, engine.connect().execution_options(**snapshot) as conn:
+    try:
+        written = _write(settings, partial, key, header, engine, snapshot, progress)
+        partial.replace(path)  # a crash mid-backup never leaves a file that looks complete
+        _sync_directory(path.parent)  # the rename itself survives a power loss
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    tables, blobs = written
+    return BackupReport(str(path), revision, tables, blobs, path.stat().st_size)
+
+
+def _write(settings: Settings, partial: Path, key: bytes, header: dict[str, Any], engine, snapshot: dict,
+           progress: Progress | None) -> tuple[dict[str, int], int]:  # fmt: skip
+    """The sealed backup into `partial`: owner-only from its creation (its clear header names row
+    counts, times and key ids), and on disk, not in the page cache, before it is renamed."""
+    partial.unlink(missing_ok=True)  # O_CREAT keeps an existing file's mode
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out, engine.connect().execution_options(**snapshot) as conn:
         with conn.begin():
             begin_snapshot(conn)
             # Read after the snapshot began: an erasure commits only once its entry is written, so every
@@ -233,8 +251,17 @@ def create_backup(settings: Settings, path: Path, progress: Progress | None = No
                 blobs += 1
             zipped.write(_line({"manifest": manifest, "blobs": blobs}))
         sealed.close()
-    partial.replace(path)  # a crash mid-backup never leaves a file that looks complete
-    return BackupReport(str(path), revision, {t: m["rows"] for t, m in manifest.items()}, blobs, path.stat().st_size)
+        out.flush()
+        os.fsync(out.fileno())
+    return {t: m["rows"] for t, m in manifest.items()}, blobs
+
+
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class _Sink(io.RawIOBase):

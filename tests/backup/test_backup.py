@@ -407,3 +407,31 @@ def test_a_missing_file_a_directory_or_a_damaged_header_is_one_error_line(tmp_pa
         assert result.output.strip().splitlines()[-1].startswith("error:"), (command, name, result.output)
     assert "damaged" in results["restore", "damaged-key.lcbk"].output
     assert _rows(target) == _rows(_target(tmp_path, settings, f"sqlite:///{tmp_path / 'fresh.db'}", "fresh"))
+
+
+def test_a_backup_file_is_private_synced_and_a_failed_one_leaves_nothing(tmp_path, monkeypatch):
+    """The review's L2: backups followed the umask (world-readable headers: row counts, key ids),
+    were renamed into place unsynced, and a failure left the `.partial` file behind."""
+    import os
+    import stat
+
+    from backend.backup import service
+
+    settings = make_settings(tmp_path / "host", database_url=f"sqlite:///{tmp_path / 'host.db'}")
+    migrate.upgrade(settings)
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(service.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    backup = tmp_path / "new-dir" / "b.lcbk"
+    create_backup(settings, backup)
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    assert stat.S_IMODE(backup.parent.stat().st_mode) == 0o700  # made here: private too
+    assert len(synced) >= 2  # the file before the rename, the directory after it
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(service, "_dump", broken)
+    with pytest.raises(OSError):
+        create_backup(settings, backup.with_name("c.lcbk"))
+    assert sorted(p.name for p in backup.parent.iterdir()) == ["b.lcbk"]
