@@ -300,3 +300,57 @@ def test_a_failed_rotation_pass_still_retires_the_erased_persons_master_key_and_
         backup_step(settings, T0 + timedelta(days=day, hours=1))
     assert original not in load_keyring(settings).keys, "the master key of the erased person's old backups lives on"
     assert backup_health(settings, T0 + timedelta(days=4, hours=2))["status"] == "ok"
+
+
+def test_after_a_restore_with_missing_keys_an_erasure_does_not_stop_the_backups(tmp_path, monkeypatch):
+    """The review's M3: rows restored under a master key the keyring lacks (`--allow-missing-keys`)
+    made every rotation raise, so after the next erasure each pass made a new master key and took no
+    backup, while /health said `none yet` for good."""
+    import shutil
+
+    from backend.backup.service import create_backup, restore_backup
+    from backend.db.session import session_scope
+    from backend.identity.crypto.keyring import add_master_key, keyring_dir, load_keyring
+    from backend.identity.crypto.rotation import retire, rotate
+    from backend.identity.kyc.lifecycle import erase_wallet
+    from backend.identity.kyc.submission import submit
+    from backend.identity.schemas import KycCreate
+    from tests.identity.conftest import make_applicant
+
+    src = make_settings(tmp_path / "src", database_url=f"sqlite:///{tmp_path / 'src.db'}")
+    migrate.upgrade(src)
+    people = [make_applicant(900 + i) for i in range(3)]
+    for person in people:
+        with session_scope(src) as session:
+            submit(session, src, person.account.address, KycCreate(**person.form()), [])
+    backup = tmp_path / "old.lcbk"
+    create_backup(src, backup)
+    old = load_keyring(src).active_id
+    add_master_key(src)
+    rotate(src)
+    retire(src, old)  # a lost key file, or `kyc retire-key --force`
+
+    dst = make_settings(tmp_path / "dst", database_url=f"sqlite:///{tmp_path / 'dst.db'}").model_copy(update={"backup_keep": 2})
+    shutil.copytree(src.keys_dir, dst.keys_dir)
+    migrate.upgrade(dst)
+    assert restore_backup(dst, backup, allow_missing_keys=True).missing_master_keys == [old]
+    with session_scope(dst) as session:
+        erase_wallet(session, dst, people[0].account.address, people[0].account.address)
+    for day in range(3):
+        assert backup_step(dst, T0 + timedelta(days=day)) == 1
+    assert len(scheduled_backups(dst)) == 2
+    assert len(list(keyring_dir(dst).glob("*.key"))) <= 3  # one rotation after the erasure, not one per pass
+    assert backup_health(dst, T0 + timedelta(days=2, hours=1))["status"] == "ok"
+
+
+def test_a_schedule_that_never_took_a_backup_is_stale_after_two_intervals(settings, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(schedule, "create_backup", broken)
+    with pytest.raises(RuntimeError):
+        backup_step(settings, T0)
+    assert backup_health(settings, T0 + timedelta(hours=1))["status"] == "failed"
+    (backup_dir(settings) / ".schedule.json").write_text(json.dumps({"first_attempt_at": T0.isoformat()}))
+    assert backup_health(settings, T0 + timedelta(hours=47))["status"] == "none yet"
+    assert backup_health(settings, T0 + timedelta(hours=49))["status"] == "stale"
