@@ -53,6 +53,8 @@ from backend.backup.stream import (
     read_header,
 )
 from backend.chain.restore_reconcile import chain_position, hold_outbox
+from backend.audit import log as audit_log
+from backend.audit.verify import RESTORED, restored_subject
 from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.db import migrate
@@ -487,12 +489,17 @@ def restore_backup(settings: Settings, path: Path, progress: Progress | None = N
         # erased. In the restore's transaction: if this fails, nothing was restored.
         replayed = None
         with Session(bind=conn) as session:
+            backup_head = audit_log.head(session)
             if log is not None:
                 replayed = replay_erasures(session, settings, log)
             # What the outbox had not sent at the backup may have been sent since, by the lost host.
             held = hold_outbox(session, header)
             # Sessions ended since the backup (sign-outs, reuse detection) would live again.
             end_all_sessions(session)
+            # The entries after the backup's head are lost, and the heads anchored of them stay on chain:
+            # `audit verify` names those anchors lost in this restore rather than tampering (RESTORED).
+            audit_log.record(session, "system", RESTORED, restored_subject(backup_head.seq if backup_head else 0),
+                             {"backup_created_at": header.get("created_at"), "backup_revision": revision})  # fmt: skip
             session.flush()
     return RestoreReport(revision, report.tables, report.blobs, True, replayed.erased if replayed else 0,
                          tuple(replayed.skipped) if replayed else (), missing_master_keys=missing,

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from backend.anchoring.documents import anchor_document
 from backend.anchoring.models import Document
-from backend.audit.verify import verify_audit_log
+from backend.audit import log as audit
+from backend.audit.verify import RESTORED, verify_audit_log
 from backend.backup.service import (
     _encode,
     _tables,
@@ -75,13 +76,20 @@ def _target(tmp_path, source_settings, database_url, name="target"):
     return settings
 
 
+def _added_by_a_restore(table: str, row) -> bool:
+    """The marks a restore adds: the outbox's hold (the anchors' intents are restored unsent:
+    tests/chain/test_restore_reconcile.py), the end of the sessions from before it, and its own
+    audit entry (tests/audit/test_verify_restore.py), which moves the head on."""
+    return ((table == "meta" and row.key in (HOLD, SESSIONS_NOT_BEFORE))
+            or (table == "audit_entries" and row.action == RESTORED) or table == "audit_head")  # fmt: skip
+
+
 def _contents(settings) -> dict[str, list]:
-    """Every row, but the marks a restore adds: the outbox's hold (the anchors' intents are restored
-    unsent: tests/chain/test_restore_reconcile.py) and the end of the sessions from before it."""
+    """Every row, but those a restore adds."""
     with get_engine(settings).connect() as conn:
         return {
             t.name: [[_encode(v) for v in row] for row in conn.execute(select(t).order_by(*t.primary_key.columns))
-                     if not (t.name == "meta" and row[0] in (HOLD, SESSIONS_NOT_BEFORE))]
+                     if not _added_by_a_restore(t.name, row)]
             for t in _tables()
         }
 
@@ -109,6 +117,10 @@ def test_a_restore_reproduces_every_row_and_keeps_kyc_readable(source, tmp_path,
     assert restored.restored and restored.tables == report.tables
     assert restored.outbox_held == restored.tables["outbox_intents"]  # the anchors, unsent when backed up
     assert _contents(target) == _contents(settings)
+    with session_scope(settings) as session, session_scope(target) as restored_session:
+        head = audit.head(session).seq
+        last = audit.entries(restored_session, after_seq=head)
+        assert [(e.seq, e.action, e.subject) for e in last] == [(head + 1, RESTORED, f"backup-head:{head}")]
 
     with session_scope(target) as session:
         assert my_data(session, target, people[0].account.address).data.full_name == people[0].full_name
