@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Table, TypeDecorator, delete, func, insert, select, text
+from sqlalchemy import Table, TypeDecorator, delete, func, insert, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -324,6 +324,8 @@ class RestoreReport:
     missing_master_keys: list[str] = field(default_factory=list)  # KYC data this host cannot read (keys.py)
     blind_index_key_matches: bool | None = None  # None: the backup's database never used the key
     outbox_held: int = 0  # intents restored unsent: the outbox holds until `loanchain outbox reconcile`
+    # Tables whose columns differ from this release's: this code cannot restore the backup (verify only).
+    tables_not_restorable: list[str] = field(default_factory=list)
 
 
 def _replay(source: BinaryIO, key: bytes, on_table, on_row, on_blob, progress: Progress | None) -> RestoreReport:
@@ -361,14 +363,21 @@ def _replay(source: BinaryIO, key: bytes, on_table, on_row, on_blob, progress: P
 
 def verify_backup(settings: Settings, path: Path, progress: Progress | None = None) -> RestoreReport:
     """Decrypt and check everything, writing nothing."""
-    keys = KeyCollector()
+    keys, ours, differing = KeyCollector(), {t.name: [c.name for c in t.columns] for t in _tables()}, []
+
+    def on_table(name: str, columns: list[str]) -> None:
+        keys.on_table(name, columns)
+        if ours.get(name) != columns:  # what restore would refuse (it inserts into this release's tables)
+            differing.append(name)
+
     with _open(path) as source:
-        report = _replay(source, backup_key(settings), keys.on_table, keys.on_row, lambda *_: None, progress)
+        report = _replay(source, backup_key(settings), on_table, keys.on_row, lambda *_: None, progress)
         source.seek(0)
         header, _ = read_header(source)
     return RestoreReport(header.get("revision"), report.tables, report.blobs, False,
                          missing_master_keys=missing_master_keys(settings, keys.needed),
-                         blind_index_key_matches=blind_index_key_matches(settings, keys.needed))  # fmt: skip
+                         blind_index_key_matches=blind_index_key_matches(settings, keys.needed),
+                         tables_not_restorable=differing)  # fmt: skip
 
 
 def _check_target(conn: Connection, revision: str | None, settings: Settings) -> None:
@@ -379,7 +388,14 @@ def _check_target(conn: Connection, revision: str | None, settings: Settings) ->
             "restore with `loanchain db upgrade` at the backup's revision first, then upgrade",
             backup_revision=revision, database_revision=current,
         )  # fmt: skip
+    present = set(inspect(conn).get_table_names())
     for table in _tables():
+        if table.name not in present:  # a table a later migration made: an older release's backup
+            raise Conflict(
+                f"this release's table {table.name} does not exist at schema revision {revision}: restore the backup "
+                "with the code of the release that made it, then `loanchain db upgrade` with this release",
+                table=table.name,
+            )  # fmt: skip
         if table.name in SEEDED:
             rows = [dict(r._mapping) for r in conn.execute(select(table))]
             if not SEEDED[table.name](rows):
@@ -463,7 +479,11 @@ def restore_backup(settings: Settings, path: Path, progress: Progress | None = N
         def on_table(name: str, names: list[str]) -> None:
             flush()
             if name not in tables or [c.name for c in tables[name].columns] != names:
-                raise BackupUnreadable(f"table {name} in the backup does not match this schema")
+                raise BackupUnreadable(
+                    f"table {name} in the backup does not match this release's schema: a backup of a release whose "
+                    "tables differ is restored with the code of the release that made it (at its schema revision), "
+                    "then `loanchain db upgrade` with this release", table=name,
+                )  # fmt: skip
             state.update(table=tables[name], decode=_decoder(tables[name], names), batch=[])
 
         def on_row(values: list) -> None:

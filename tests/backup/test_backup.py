@@ -447,3 +447,44 @@ def test_a_backup_file_is_private_synced_and_a_failed_one_leaves_nothing(tmp_pat
     with pytest.raises(OSError):
         create_backup(settings, backup.with_name("c.lcbk"))
     assert sorted(p.name for p in backup.parent.iterdir()) == ["b.lcbk"]
+
+
+def test_verify_says_when_this_code_cannot_restore_a_backup_of_another_schema(tmp_path, monkeypatch):
+    """The review's M4: restore checks and inserts against this release's tables, so a backup of a
+    release whose tables differ is refused at restore, while verify called it fine."""
+    from sqlalchemy import Column, MetaData, String, Table, Text
+
+    from backend.backup import service
+
+    settings = make_settings(tmp_path / "host", database_url=f"sqlite:///{tmp_path / 'host.db'}")
+    migrate.upgrade(settings)
+    older_meta = Table("meta", MetaData(), Column("key", String(100), primary_key=True), Column("value", Text))
+    monkeypatch.setattr(service, "_tables", lambda: [older_meta if t.name == "meta" else t for t in _tables()])
+    backup = tmp_path / "older.lcbk"
+    create_backup(settings, backup)  # as a release whose meta table had no updated_at would have
+    monkeypatch.undo()
+
+    report = verify_backup(settings, backup)
+    assert report.tables_not_restorable == ["meta"]
+    target = _target(tmp_path, settings, f"sqlite:///{tmp_path / 'target.db'}")
+    with pytest.raises(BackupUnreadable, match="release that made it"):
+        restore_backup(target, backup)
+
+
+def test_a_backup_of_a_release_before_a_table_existed_is_refused_with_the_way_out(tmp_path, monkeypatch):
+    """Restored into a database at the backup's (older) revision, this release's newer tables are
+    missing there: one clear refusal, not a raw SQL error."""
+    from backend.backup import service
+
+    older = "0032_named_anchors"  # before 0033 made its tables
+    settings = make_settings(tmp_path / "host", database_url=f"sqlite:///{tmp_path / 'host.db'}")
+    migrate.upgrade(settings)
+    monkeypatch.setattr(service.migrate, "current_revision", lambda _settings: older)
+    backup = tmp_path / "older.lcbk"
+    create_backup(settings, backup)  # its header names the older revision
+    monkeypatch.undo()
+    target = make_settings(tmp_path / "target", database_url=f"sqlite:///{tmp_path / 'target.db'}")
+    shutil.copytree(settings.keys_dir, target.keys_dir)
+    migrate.upgrade(target, older)
+    with pytest.raises(Conflict, match="release that made it"):
+        restore_backup(target, backup)
