@@ -102,3 +102,23 @@ def test_the_cli_lifts_the_hold(outbox_settings, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "0 intents found executed" in result.stdout and "2 not found" in result.stdout and "hold lifted" in result.stdout
     assert check_outbox(target)["status"] == "ok"
+
+
+def test_a_backup_without_the_chain_head_is_reconciled_from_its_time(outbox_settings, w3, contracts, tmp_path, monkeypatch):
+    """The node was unreachable when the backup was taken: the scan starts at the first block
+    stamped MARGIN before the backup's created_at instead."""
+    from backend.backup import service
+
+    s = outbox_settings
+    sent, never = enqueue_faucets(s, [SENT_BEFORE_LOSS, NEVER_SENT])
+    monkeypatch.setattr(service, "chain_position", lambda _settings: None)
+    backup = tmp_path / "nightly.lcbk"
+    create_backup(s, backup)
+    monkeypatch.undo()
+    process_until_idle(s, timeout=30)
+    target = _restored(s, backup, tmp_path)
+    report = reconcile_after_restore(target)
+    assert sorted(m["key"] for m in report.matched) == sorted([sent, never]) and report.from_block <= report.to_block
+    process_until_idle(target, timeout=30)
+    assert mints_of(w3, contracts["MockStablecoin"], SENT_BEFORE_LOSS) == 1
+    assert mints_of(w3, contracts["MockStablecoin"], NEVER_SENT) == 1
