@@ -10,6 +10,13 @@ fails when its anchors cannot vouch for it: an anchored batch whose audit heads 
 A checkpoint queued but not on chain yet does not extend the delay: the delay already allows for
 the batcher's and the outbox's rounds, so one still pending after it means they are stopped or
 stuck, and the issue names it.
+
+A restore from a backup loses the entries after the backup's head, while the heads anchored of
+them stay on chain. The restore appends a `backup.restored` entry naming that head; an anchor of a
+seq past it, mined before that entry was recorded, is reported `lost in restore` (not an issue),
+and the log is held against the anchors after it. Such anchors are shown, never hidden: an
+insider able to rewrite the log could forge the entry too, so check them against the restores the
+operators know they made.
 """
 
 from __future__ import annotations
@@ -29,6 +36,40 @@ from backend.audit.head_commitment import head_digest
 from backend.audit.integrity import Issue, find_issues, find_misdated, parse_recorded_at
 from backend.audit.models import AuditCheckpoint, AuditEntry
 from backend.config import Settings
+
+# A restore from a backup appends this entry, its subject naming the backup's head: heads anchored
+# past that seq before the entry was recorded are of entries lost with the restore, not tampering.
+RESTORED = "backup.restored"
+LOST = "lost in restore"
+
+
+def restored_subject(head_seq: int) -> str:
+    return f"backup-head:{head_seq}"
+
+
+@dataclass(frozen=True)
+class _Restore:
+    seq: int  # of the backup.restored entry
+    backup_head: int
+    at: datetime
+
+
+def _restores(session: Session) -> list[_Restore]:
+    found = []
+    for entry in session.scalars(select(AuditEntry).where(AuditEntry.action == RESTORED, AuditEntry.actor == "system")):
+        kind, _, head = entry.subject.partition(":")
+        if kind == "backup-head" and head.isdigit():
+            found.append(_Restore(entry.seq, int(head), parse_recorded_at(entry.recorded_at)))
+    return found
+
+
+def _lost_in(restores: list[_Restore], check: CheckpointCheck) -> _Restore | None:
+    """The restore that superseded this on-chain anchor: one of a seq past the backup's head,
+    mined before the restore was recorded. An anchor mined after it is held against the log."""
+    if check.block_time is None or check.status == "holds":
+        return None
+    return next((r for r in restores if check.seq > r.backup_head and check.block_time <= r.at), None)
+
 
 # Issues about the anchors as a whole rather than about an entry of the log.
 ANCHOR_KINDS = frozenset({"checkpoint", "unverifiable", "unanchored", "reanchored"})
@@ -140,6 +181,7 @@ def verify_audit_log(
         reader = reader or platform_reader(settings, rpc_url)  # the contract's code checked once
         return verify_record(session, settings, doc, rpc_url=rpc_url, reader=reader)
 
+    restores = _restores(session)
     recorded: dict[int, CheckpointCheck] = {}  # the database's checkpoints
     anchorings: dict[int, list[CheckpointCheck]] = defaultdict(list)  # every on-chain anchor of each seq
     for cp in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).all():
@@ -154,6 +196,11 @@ def verify_audit_log(
         found = scan(settings, rpc_url=rpc_url, from_block=from_block)
         report.issues += [Issue("unverifiable", 0, problem) for problem in found.unverifiable]
         for ccp in found.checkpoints:
+            if stored_hash(ccp.seq) != ccp.entry_hash:
+                lost = CheckpointCheck(ccp.seq, ccp.entry_hash, "mismatch", "", ccp.block_number, ccp.tx_hash, ccp.block_time)
+                if (restore := _lost_in(restores, lost)) is not None:  # not a deleted checkpoint either
+                    report.checkpoints.append(_lost(lost, restore))
+                    continue
             if ccp.seq not in recorded and ccp.seq not in anchorings:
                 report.issues.append(Issue("checkpoint", ccp.seq, f"the head at seq {ccp.seq} was anchored in block "
                                            f"{ccp.block_number}, but the database has no such checkpoint (deleted)"))
@@ -164,7 +211,14 @@ def verify_audit_log(
             ))  # fmt: skip
 
     checks = {seq: check for seq, check in recorded.items() if check.block_number is None}  # pending, tampered
-    for seq, found_anchors in anchorings.items():
+    for seq, found_anchors in list(anchorings.items()):
+        for check in list(found_anchors):
+            if (restore := _lost_in(restores, check)) is not None:
+                found_anchors.remove(check)
+                if not any(c.seq == seq and c.status == LOST for c in report.checkpoints):
+                    report.checkpoints.append(_lost(check, restore))
+        if not found_anchors:
+            continue
         checks[seq] = _first_anchor(found_anchors, report.issues)
 
     holding = 0
@@ -190,7 +244,15 @@ def verify_audit_log(
     if unanchored is not None:
         report.issues.append(unanchored)
     report.issues.sort(key=lambda issue: issue.seq)
+    report.checkpoints.sort(key=lambda check: check.seq)
     return report
+
+
+def _lost(check: CheckpointCheck, restore: _Restore) -> CheckpointCheck:
+    return CheckpointCheck(check.seq, check.entry_hash, LOST,
+                           f"anchored before the log was restored from a backup whose head was seq {restore.backup_head} "
+                           f"({RESTORED} at seq {restore.seq}): its entries were lost with the restore",
+                           check.block_number, check.tx_hash, check.block_time)  # fmt: skip
 
 
 def _first_anchor(anchors: list[CheckpointCheck], issues: list[Issue]) -> CheckpointCheck:

@@ -14,6 +14,7 @@ backups is then also the time an erasure takes to reach them.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -60,9 +61,46 @@ def is_due(settings: Settings, now: datetime) -> bool:
     return not newest or now - newest[0].taken_at >= timedelta(hours=settings.backup_interval_hours)
 
 
+def _attempts_path(settings: Settings) -> Path:
+    return backup_dir(settings) / ".schedule.json"  # not a backup's name: never listed nor pruned
+
+
+def _attempts(settings: Settings) -> dict[str, Any]:
+    try:
+        return json.loads(_attempts_path(settings).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _record_attempt(settings: Settings, now: datetime, error: str | None) -> None:
+    """The schedule's own outcome, for `backup_health`: a pass that raised is `failed` until one
+    succeeds, and a schedule that never produced a backup is `stale` after two intervals."""
+    state = _attempts(settings)
+    state.setdefault("first_attempt_at", now.isoformat())
+    state.update(last_attempt_at=now.isoformat(), last_error=error and error[:500])
+    path = _attempts_path(settings)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # as create_backup makes it
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(state, sort_keys=True))
+        tmp.replace(path)
+    except OSError as exc:  # reporting only: never what fails a backup
+        log.warning("backup schedule state not written: %s", exc)
+
+
 def take_backup(settings: Settings, now: datetime | None = None, progress: Progress | None = None) -> ScheduledBackup:
-    """Write, verify and rotate one backup now."""
+    """Write, verify and rotate one backup now (its outcome recorded for `backup_health`)."""
     now = now or datetime.now(UTC)
+    try:
+        taken = _take_backup(settings, now, progress)
+    except Exception as exc:
+        _record_attempt(settings, now, f"{type(exc).__name__}: {exc}")
+        raise
+    _record_attempt(settings, now, None)
+    return taken
+
+
+def _take_backup(settings: Settings, now: datetime, progress: Progress | None) -> ScheduledBackup:
     if settings.backup_shred_erasures:
         rotate_after_erasures(settings, now)  # this backup already holds no wrap an erasure destroyed
     path = backup_dir(settings) / f"loanchain-{now.strftime(STAMP)}.lcbk"
@@ -90,15 +128,29 @@ def backup_step(settings: Settings, now: datetime | None = None) -> int:
 
 
 def backup_health(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
-    """Always `ok` (a late backup does not make the API unusable); `status` is for monitoring."""
+    """Always `ok` (a late backup does not make the API unusable); `status` is for monitoring:
+    `failed` while the last scheduled pass raised, `stale` when the newest backup is older than two
+    intervals or none was ever taken two intervals after the first try."""
     now = now or datetime.now(UTC)
     if settings.backup_interval_hours <= 0:
         return {"ok": True, "status": "off"}
+    report = _health(settings, now)
+    attempts = _attempts(settings)
+    if attempts.get("last_error"):
+        report.update(status="failed", last_error=attempts["last_error"], last_attempt_at=attempts.get("last_attempt_at"))
+    return report
+
+
+def _health(settings: Settings, now: datetime) -> dict[str, Any]:
     newest = scheduled_backups(settings)
+    window = timedelta(hours=2 * settings.backup_interval_hours)
     if not newest:
-        return {"ok": True, "status": "none yet", "interval_hours": settings.backup_interval_hours}
+        first = _attempts(settings).get("first_attempt_at")
+        # A host restored from elsewhere starts with an empty directory: "none yet" must not last.
+        never = first is not None and now - datetime.fromisoformat(first) > window
+        return {"ok": True, "status": "stale" if never else "none yet", "interval_hours": settings.backup_interval_hours}
     age = now - newest[0].taken_at
-    stale = age > timedelta(hours=2 * settings.backup_interval_hours)
+    stale = age > window
     report = {"ok": True, "status": "stale" if stale else "ok", "latest": newest[0].path.name,
               "age_hours": round(age.total_seconds() / 3600, 2), "interval_hours": settings.backup_interval_hours,
               "kept": len(newest)}  # fmt: skip

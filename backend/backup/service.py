@@ -27,13 +27,14 @@ import gzip
 import hashlib
 import io
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Table, TypeDecorator, delete, func, insert, select, text
+from sqlalchemy import Table, TypeDecorator, delete, func, insert, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -51,6 +52,9 @@ from backend.backup.stream import (
     open_chunks,
     read_header,
 )
+from backend.chain.restore_reconcile import chain_position, hold_outbox
+from backend.audit import log as audit_log
+from backend.audit.verify import RESTORED, restored_subject
 from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.db import migrate
@@ -58,6 +62,7 @@ from backend.db.models import Base
 from backend.db.session import begin_snapshot, get_engine, session_scope
 from backend.errors import ConfigurationError, Conflict
 from backend.identity.crypto.keyfile import decode_key, read_or_create_secret
+from backend.identity.tokens import end_all_sessions
 from backend.identity.kyc.erasure_replay import replay_erasures
 from backend.identity.kyc.erasure_scope import settle_erasures
 from backend.identity.kyc.erasures import (
@@ -91,6 +96,14 @@ def _tables() -> list[Table]:
     return list(Base.metadata.sorted_tables)  # parents before children: inserts never break a foreign key
 
 
+def _open(path: Path) -> BinaryIO:
+    """A backup file for reading; a missing file or a directory is one error, not a traceback."""
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise BackupUnreadable(f"cannot read the backup {path}: {exc.strerror or exc}", path=str(path)) from None
+
+
 def row_count(settings: Settings) -> int:
     """Rows a backup would hold now (for a progress bar's total)."""
     with get_engine(settings).connect() as conn:
@@ -104,7 +117,7 @@ def _count(conn: Connection) -> int:
 def backup_rows(path: Path) -> int | None:
     """The rows a backup holds, from its header (for a progress bar's total while it is read);
     None for a backup written before the header said."""
-    with open(path, "rb") as source:
+    with _open(path) as source:
         rows = read_header(source)[0].get("rows")
     return rows if isinstance(rows, int) else None
 
@@ -197,13 +210,32 @@ def create_backup(settings: Settings, path: Path, progress: Progress | None = No
         settle_erasures(session, settings)  # entries whose outcome was lost, read off the database
     engine = get_engine(settings)
     revision = migrate.current_revision(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # a directory made here is private
     partial = path.with_name(path.name + ".partial")
+    # The chain's head, read before the snapshot begins: whatever the outbox signs after the snapshot
+    # is mined in a later block, where a reconcile after a restore looks for it (restore_reconcile.py).
     header = {"format": FORMAT, "revision": revision, "dialect": engine.dialect.name,
-              "created_at": datetime.now(UTC).isoformat()}  # fmt: skip
+              "created_at": datetime.now(UTC).isoformat(), "chain": chain_position(settings)}  # fmt: skip
     # REPEATABLE READ on PostgreSQL: every table from the same snapshot while writers go on.
     snapshot = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
-    with open(partial, "wb") as out, engine.connect().execution_options(**snapshot) as conn:
+    try:
+        written = _write(settings, partial, key, header, engine, snapshot, progress)
+        partial.replace(path)  # a crash mid-backup never leaves a file that looks complete
+        _sync_directory(path.parent)  # the rename itself survives a power loss
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    tables, blobs = written
+    return BackupReport(str(path), revision, tables, blobs, path.stat().st_size)
+
+
+def _write(settings: Settings, partial: Path, key: bytes, header: dict[str, Any], engine, snapshot: dict,
+           progress: Progress | None) -> tuple[dict[str, int], int]:  # fmt: skip
+    """The sealed backup into `partial`: owner-only from its creation (its clear header names row
+    counts, times and key ids), and on disk, not in the page cache, before it is renamed."""
+    partial.unlink(missing_ok=True)  # O_CREAT keeps an existing file's mode
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out, engine.connect().execution_options(**snapshot) as conn:
         with conn.begin():
             begin_snapshot(conn)
             # Read after the snapshot began: an erasure commits only once its entry is written, so every
@@ -221,8 +253,17 @@ def create_backup(settings: Settings, path: Path, progress: Progress | None = No
                 blobs += 1
             zipped.write(_line({"manifest": manifest, "blobs": blobs}))
         sealed.close()
-    partial.replace(path)  # a crash mid-backup never leaves a file that looks complete
-    return BackupReport(str(path), revision, {t: m["rows"] for t, m in manifest.items()}, blobs, path.stat().st_size)
+        out.flush()
+        os.fsync(out.fileno())
+    return {t: m["rows"] for t, m in manifest.items()}, blobs
+
+
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class _Sink(io.RawIOBase):
@@ -282,6 +323,9 @@ class RestoreReport:
     erasures_skipped: tuple[str, ...] = ()  # erasures of unknown outcome that erasure's guards held off, why
     missing_master_keys: list[str] = field(default_factory=list)  # KYC data this host cannot read (keys.py)
     blind_index_key_matches: bool | None = None  # None: the backup's database never used the key
+    outbox_held: int = 0  # intents restored unsent: the outbox holds until `loanchain outbox reconcile`
+    # Tables whose columns differ from this release's: this code cannot restore the backup (verify only).
+    tables_not_restorable: list[str] = field(default_factory=list)
 
 
 def _replay(source: BinaryIO, key: bytes, on_table, on_row, on_blob, progress: Progress | None) -> RestoreReport:
@@ -319,14 +363,21 @@ def _replay(source: BinaryIO, key: bytes, on_table, on_row, on_blob, progress: P
 
 def verify_backup(settings: Settings, path: Path, progress: Progress | None = None) -> RestoreReport:
     """Decrypt and check everything, writing nothing."""
-    keys = KeyCollector()
-    with open(path, "rb") as source:
-        report = _replay(source, backup_key(settings), keys.on_table, keys.on_row, lambda *_: None, progress)
+    keys, ours, differing = KeyCollector(), {t.name: [c.name for c in t.columns] for t in _tables()}, []
+
+    def on_table(name: str, columns: list[str]) -> None:
+        keys.on_table(name, columns)
+        if ours.get(name) != columns:  # what restore would refuse (it inserts into this release's tables)
+            differing.append(name)
+
+    with _open(path) as source:
+        report = _replay(source, backup_key(settings), on_table, keys.on_row, lambda *_: None, progress)
         source.seek(0)
         header, _ = read_header(source)
     return RestoreReport(header.get("revision"), report.tables, report.blobs, False,
                          missing_master_keys=missing_master_keys(settings, keys.needed),
-                         blind_index_key_matches=blind_index_key_matches(settings, keys.needed))  # fmt: skip
+                         blind_index_key_matches=blind_index_key_matches(settings, keys.needed),
+                         tables_not_restorable=differing)  # fmt: skip
 
 
 def _check_target(conn: Connection, revision: str | None, settings: Settings) -> None:
@@ -337,7 +388,14 @@ def _check_target(conn: Connection, revision: str | None, settings: Settings) ->
             "restore with `loanchain db upgrade` at the backup's revision first, then upgrade",
             backup_revision=revision, database_revision=current,
         )  # fmt: skip
+    present = set(inspect(conn).get_table_names())
     for table in _tables():
+        if table.name not in present:  # a table a later migration made: an older release's backup
+            raise Conflict(
+                f"this release's table {table.name} does not exist at schema revision {revision}: restore the backup "
+                "with the code of the release that made it, then `loanchain db upgrade` with this release",
+                table=table.name,
+            )  # fmt: skip
         if table.name in SEEDED:
             rows = [dict(r._mapping) for r in conn.execute(select(table))]
             if not SEEDED[table.name](rows):
@@ -385,7 +443,7 @@ def _erasure_log_for(settings: Settings, header: dict[str, Any], without_erasure
 
 def authenticated_header(path: Path, key: bytes) -> dict[str, Any]:
     """The header, once the first chunk (sealed with the header as associated data) authenticates it."""
-    with open(path, "rb") as source:
+    with _open(path) as source:
         header, _ = read_header(source)
         source.seek(0)
         next(open_chunks(source, key))
@@ -393,7 +451,7 @@ def authenticated_header(path: Path, key: bytes) -> dict[str, Any]:
 
 
 def _rows_of(path: Path, key: bytes) -> Iterator[dict[str, Any]]:
-    with open(path, "rb") as source:
+    with _open(path) as source:
         yield from _records(source, key)
 
 
@@ -413,7 +471,7 @@ def restore_backup(settings: Settings, path: Path, progress: Progress | None = N
     state: dict[str, Any] = {}
     store = get_content_store(settings) if settings.content_store == "embedded" else None
 
-    with engine.begin() as conn, open(path, "rb") as source:
+    with engine.begin() as conn, _open(path) as source:
         _check_target(conn, revision, settings)
         for name in SEEDED:
             conn.execute(delete(tables[name]))
@@ -421,7 +479,11 @@ def restore_backup(settings: Settings, path: Path, progress: Progress | None = N
         def on_table(name: str, names: list[str]) -> None:
             flush()
             if name not in tables or [c.name for c in tables[name].columns] != names:
-                raise BackupUnreadable(f"table {name} in the backup does not match this schema")
+                raise BackupUnreadable(
+                    f"table {name} in the backup does not match this release's schema: a backup of a release whose "
+                    "tables differ is restored with the code of the release that made it (at its schema revision), "
+                    "then `loanchain db upgrade` with this release", table=name,
+                )  # fmt: skip
             state.update(table=tables[name], decode=_decoder(tables[name], names), batch=[])
 
         def on_row(values: list) -> None:
@@ -446,9 +508,19 @@ def restore_backup(settings: Settings, path: Path, progress: Progress | None = N
         # The backup may predate erasures: the log beside the master keys says which, and they stay
         # erased. In the restore's transaction: if this fails, nothing was restored.
         replayed = None
-        if log is not None:
-            with Session(bind=conn) as session:
+        with Session(bind=conn) as session:
+            backup_head = audit_log.head(session)
+            if log is not None:
                 replayed = replay_erasures(session, settings, log)
-                session.flush()
+            # What the outbox had not sent at the backup may have been sent since, by the lost host.
+            held = hold_outbox(session, header)
+            # Sessions ended since the backup (sign-outs, reuse detection) would live again.
+            end_all_sessions(session)
+            # The entries after the backup's head are lost, and the heads anchored of them stay on chain:
+            # `audit verify` names those anchors lost in this restore rather than tampering (RESTORED).
+            audit_log.record(session, "system", RESTORED, restored_subject(backup_head.seq if backup_head else 0),
+                             {"backup_created_at": header.get("created_at"), "backup_revision": revision})  # fmt: skip
+            session.flush()
     return RestoreReport(revision, report.tables, report.blobs, True, replayed.erased if replayed else 0,
-                         tuple(replayed.skipped) if replayed else (), missing_master_keys=missing)  # fmt: skip
+                         tuple(replayed.skipped) if replayed else (), missing_master_keys=missing,
+                         outbox_held=held)  # fmt: skip

@@ -65,11 +65,15 @@ def rotate_after_erasures(settings: Settings, now: datetime) -> str | None:
         _rotate_stragglers(settings, state)
         return None
     old = load_keyring(settings).active_id
+    # Recorded before the new key and the re-wrap: if either fails, the next pass replaces the key
+    # that pass made, and the one the erased people's old backups need must already be waiting to
+    # be retired (and be reported overdue), not be forgotten.
+    state["retiring"].setdefault(old, now.isoformat())
+    _save(settings, state)
     add_master_key(settings)
     report = rotate(settings)
     if report.remaining:  # a writer still held an old key: re-wrapped at the next backup
         log.warning("rotation after erasures left %d data keys under old master keys", report.remaining)
-    state["retiring"][old] = now.isoformat()
     state["erasures_rotated"] = erased
     _save(settings, state)
     log.info("KYC master key %s replaced after erasures; retired once no kept backup predates %s", old, now)

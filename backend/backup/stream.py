@@ -78,14 +78,29 @@ def read_header(source: BinaryIO) -> tuple[dict[str, Any], bytes]:
         header = json.loads(line)
     except ValueError:
         raise BackupUnreadable("the backup header is damaged") from None
+    # Read before it is authenticated (the first chunk does that): its shape is checked here, so a
+    # damaged header is refused as such, not as a crash or as another key.
+    if not (isinstance(header, dict) and isinstance(header.get("key"), str) and _is_hex(header.get("nonce_prefix"), 7)):
+        raise BackupUnreadable("the backup header is damaged")
     return header, line.rstrip(b"\n")
+
+
+def _is_hex(value: Any, size: int) -> bool:
+    if not isinstance(value, str) or len(value) != 2 * size:
+        return False
+    try:
+        bytes.fromhex(value)
+    except ValueError:
+        return False
+    return True
 
 
 def open_chunks(source: BinaryIO, key: bytes) -> Iterator[bytes]:
     """Yield the plaintext chunks, each only once it has been authenticated."""
     header, aad = read_header(source)
     if header.get("key") != key_fingerprint(key):
-        raise BackupUnreadable("this backup was made with another backup key")
+        # The header is not authenticated yet: an edited `key` field reads the same as another key.
+        raise BackupUnreadable("this backup was made with another backup key, or its header is damaged")
     aead, prefix = AESGCM(key), bytes.fromhex(header["nonce_prefix"])
     index = 0
     while True:

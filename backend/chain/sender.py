@@ -54,6 +54,7 @@ from backend.chain.errors import decode_revert, revert_data_of
 from backend.chain.fees import bump_due, bump_fees, fee_fields
 from backend.chain.models import Intent, IntentStatus, utcnow
 from backend.chain.nonce_proof import resolve_consumed_nonce
+from backend.chain.restore_reconcile import raise_if_held
 from backend.chain.signers import platform_account
 from backend.config import Settings
 from backend.db.base import as_utc
@@ -110,6 +111,8 @@ class OutboxSender:
     def run_once(self, settings: Settings) -> int:
         """One round: reconcile in-flight intents, then send pending ones. Returns how many
         intents changed status. Raises ChainUnavailable when the node cannot be reached."""
+        # After a restore, intents the lost host already sent look unsent: nothing until reconciled.
+        raise_if_held(settings)  # OutboxHeld (restore_reconcile.py)
         try:
             w3 = get_web3(settings)
             account = self._account or platform_account(settings, SIGNER_ROLE)

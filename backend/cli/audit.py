@@ -47,7 +47,7 @@ def verify(
         raise typer.Exit(0 if report.ok else 1)
     console.print(f"{report.entries} entries, head at seq {report.head_seq}")
     for cp in report.checkpoints:
-        colour = {"holds": "green", "pending": "cyan"}.get(cp.status, "red")
+        colour = {"holds": "green", "pending": "cyan", "lost in restore": "yellow"}.get(cp.status, "red")
         where = f" block {cp.block_number}" if cp.block_number else ""
         console.print(f"  anchor at seq {cp.seq}: [{colour}]{plain(cp.status)}[/]{where}  {plain(cp.detail)}", markup=True)
     if report.ok:

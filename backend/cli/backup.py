@@ -103,6 +103,12 @@ def _read(command: str, path: Path, json_out: bool, without_erasure_log: bool = 
     if report.blind_index_key_matches is False:
         console.print("[red]warning:[/] this host's KYC blind-index key is not the one the backup's data was made under",
                       markup=True)  # fmt: skip
+    if report.tables_not_restorable:
+        console.print(f"[red]warning:[/] this release cannot restore it: tables {plain(', '.join(report.tables_not_restorable))} "
+                      "differ from its schema; restore it with the release that made it, then upgrade", markup=True)  # fmt: skip
+    if report.outbox_held:
+        console.print(f"[yellow]outbox held:[/] {report.outbox_held} intents were unsent in the backup and may have been "
+                      "sent since: run `loanchain outbox reconcile` (nothing is sent until then)", markup=True)  # fmt: skip
 
 
 @app.command("verify")

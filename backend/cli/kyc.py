@@ -64,6 +64,9 @@ def rotate_key(
             report = rotate(settings, ring, batch=batch, progress=lambda done, total: bar.update(task, completed=done, total=total))
     console.print(f"{report.rewrapped} data keys now wrapped under [bold]{plain(report.active_id)}[/]; {report.remaining} left",
                   markup=True)  # fmt: skip
+    if report.unreadable:
+        console.print(f"[yellow]{report.unreadable} data keys are under master keys the keyring lacks[/] (restored with "
+                      "--allow-missing-keys): left as they are, unreadable until those keys are put back", markup=True)  # fmt: skip
     if report.remaining:
         raise typer.Exit(1)
     retired = sorted(set(ring.keys) - {ring.active_id})

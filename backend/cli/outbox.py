@@ -4,6 +4,7 @@ import typer
 from rich.table import Table
 
 from backend.chain.outbox import intent_public, list_intents, outbox_counts
+from backend.chain.restore_reconcile import outbox_hold
 from backend.cli.output import console, plain, print_json
 from backend.config import get_settings
 from backend.db.session import session_scope
@@ -18,16 +19,18 @@ def status(json_out: bool = typer.Option(False, "--json")) -> None:
 
     settings = get_settings()
     with session_scope(settings) as session:
-        counts = outbox_counts(session)
+        counts, held = outbox_counts(session), outbox_hold(session)
     sender = next((lease for lease in leases(settings) if lease.name == "outbox"), None)
     if json_out:
-        print_json({"counts": counts, "sender": sender and {"holder": sender.holder, "heartbeat_at": sender.heartbeat_at}})
+        print_json({"counts": counts, "held_after_restore": held, "sender": sender and {"holder": sender.holder, "heartbeat_at": sender.heartbeat_at}})
         return
     console.print("  ".join(f"{plain(k)} [bold]{v}[/]" for k, v in counts.items()), markup=True)
     if sender:
         console.print(f"sender: {sender.holder} (last seen {sender.heartbeat_at:%Y-%m-%d %H:%M:%S})")
     else:
         console.print("sender: [yellow]none has run yet[/]", markup=True)
+    if held:
+        console.print("[yellow]held after restore:[/] nothing is sent until `loanchain outbox reconcile`", markup=True)
 
 
 @app.command("list")
@@ -47,6 +50,37 @@ def list_command(
         table.add_row(r["key"], r["status"], f"{r['contract']}.{r['function']}", str(r["nonce"] or ""),
                       (r["tx_hash"] or "")[:18], str(r["block_number"] or ""), r["error"] or "")  # fmt: skip
     console.print(table)
+
+
+@app.command("reconcile")
+def reconcile(
+    from_block: int = typer.Option(None, "--from-block", help="Scan from this block instead of the backup's "
+                                   "(a chain whose clock lags the backup host's, or an outbox not held)"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """After a restore: find on chain the restored intents the lost host already sent, mark them
+    sent (the sender confirms them), list the rest, and lift the hold on the outbox."""
+    from backend.chain.restore_reconcile import reconcile_after_restore
+    from backend.cli.output import cli_errors
+
+    settings = get_settings()
+    with cli_errors():
+        report = reconcile_after_restore(settings, from_block)
+    if json_out:
+        print_json(report.__dict__)
+        return
+    if not report.held and report.from_block is None:
+        console.print("the outbox is not held: nothing to reconcile")
+        return
+    console.print(f"blocks {report.from_block}..{report.to_block}: {len(report.matched)} intents found executed "
+                  f"(now sent, confirmed by the sender), {len(report.left)} not found (sent from now on); hold lifted")  # fmt: skip
+    for m in report.matched:
+        console.print(f"  executed: {m['key']} as {m['tx_hash']} (nonce {m['nonce']}, block {m['block']})")
+    for left in report.left:
+        console.print(f"  not found: {left['key']} ({left['status']})")
+    for tx in report.unknown:
+        console.print(f"  [yellow]unknown to the backup:[/] {plain(tx['tx_hash'])} to {plain(tx['to'])} "
+                      f"(nonce {tx['nonce']}, block {tx['block']}): its intent was enqueued after the backup", markup=True)  # fmt: skip
 
 
 @app.command("run")

@@ -23,6 +23,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.db.meta import MetaEntry
 from backend.db.session import get_or_add
 from backend.errors import ConfigurationError
 from backend.identity.crypto.keyfile import read_or_create_local_secret
@@ -113,6 +114,23 @@ def _current(session: Session, claims: dict) -> None:
     if claims["sep"] != session_epoch(session, claims["sub"]):
         raise SignInRefused("session_ended", "this session was ended (signed out, or a copied refresh token was "
                             "used): sign in again")  # fmt: skip
+    not_before = session.get(MetaEntry, SESSIONS_NOT_BEFORE)
+    if not_before is not None and claims["iat"] < int(not_before.value):
+        raise SignInRefused("session_ended", "the platform was restored from a backup since this session began: "
+                            "sign in again")  # fmt: skip
+
+
+SESSIONS_NOT_BEFORE = "sessions_not_before"  # meta: tokens issued before it (epoch seconds) are refused
+
+
+def end_all_sessions(session: Session) -> int:
+    """At a restore: the backup's session epochs and refresh tokens predate every sign-out and
+    reuse detection since it was taken, so every session from before now ends (its access tokens
+    by their `iat`) and everyone signs in again. Returns the refresh tokens revoked."""
+    now = utcnow()
+    # Whole seconds, as in `iat`: a sign-in on the restored host in this same second still counts.
+    session.merge(MetaEntry(key=SESSIONS_NOT_BEFORE, value=str(int(now.timestamp()))))
+    return session.execute(update(RefreshToken).where(RefreshToken.revoked_at.is_(None)).values(revoked_at=now)).rowcount
 
 
 @dataclass(frozen=True)

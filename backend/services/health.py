@@ -102,19 +102,24 @@ def check_indexer(settings: Settings) -> dict[str, Any]:
 
 def check_outbox(settings: Settings) -> dict[str, Any]:
     """Open intents, and `stalled` when one in flight has an error the sender may not get past by
-    itself (`stalled_intents`): nothing behind it reaches the chain. Always `ok`, like the index,
-    for monitoring to alert on."""
+    itself (`stalled_intents`): nothing behind it reaches the chain; `held after restore` until the
+    outbox is reconciled after a restore (restore_reconcile.py). Always `ok`, like the index, for
+    monitoring to alert on."""
     from backend.chain.models import IntentStatus
     from backend.chain.outbox import outbox_counts, stalled_intents
+    from backend.chain.restore_reconcile import outbox_hold
     from backend.db.session import session_scope
 
     try:
         with session_scope(settings) as session:
-            counts, stalled = outbox_counts(session), stalled_intents(session)
+            counts, stalled, held = outbox_counts(session), stalled_intents(session), outbox_hold(session)
     except Exception as exc:
         return {"ok": True, "status": "unknown", "error": type(exc).__name__}
-    return {"ok": True, "status": "stalled" if stalled else "ok", "open": sum(counts[s] for s in IntentStatus.OPEN),
-            "stalled": [{"id": i.id, "key": i.key, "status": i.status, "nonce": i.nonce, "error": i.error} for i in stalled]}  # fmt: skip
+    report = {"ok": True, "status": "stalled" if stalled else "ok", "open": sum(counts[s] for s in IntentStatus.OPEN),
+              "stalled": [{"id": i.id, "key": i.key, "status": i.status, "nonce": i.nonce, "error": i.error} for i in stalled]}  # fmt: skip
+    if held:  # restored from a backup: nothing is sent until `loanchain outbox reconcile`
+        report.update(status="held after restore", held_since=held.get("restored_at"))
+    return report
 
 
 def check_workers(settings: Settings) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import base64
 import json
 import random
 import shutil
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -15,7 +16,8 @@ from typer.testing import CliRunner
 
 from backend.anchoring.documents import anchor_document
 from backend.anchoring.models import Document
-from backend.audit.verify import verify_audit_log
+from backend.audit import log as audit
+from backend.audit.verify import RESTORED, verify_audit_log
 from backend.backup.service import (
     _encode,
     _tables,
@@ -25,6 +27,7 @@ from backend.backup.service import (
     verify_backup,
 )
 from backend.backup.stream import CHUNK, BackupUnreadable
+from backend.chain.restore_reconcile import HOLD
 from backend.config import get_settings
 from backend.content.store import get_content_store
 from backend.db import migrate
@@ -36,6 +39,7 @@ from backend.identity.kyc.service import my_data
 from backend.identity.kyc.submission import submit
 from backend.identity.models import KycRecord
 from backend.identity.schemas import KycCreate
+from backend.identity.tokens import SESSIONS_NOT_BEFORE
 from backend.scoring.schemas import ApplicationCreate
 from backend.scoring.service import score_application
 from tests.anchoring.helpers import point_get_settings_at
@@ -72,10 +76,20 @@ def _target(tmp_path, source_settings, database_url, name="target"):
     return settings
 
 
+def _added_by_a_restore(table: str, row) -> bool:
+    """The marks a restore adds: the outbox's hold (the anchors' intents are restored unsent:
+    tests/chain/test_restore_reconcile.py), the end of the sessions from before it, and its own
+    audit entry (tests/audit/test_verify_restore.py), which moves the head on."""
+    return ((table == "meta" and row.key in (HOLD, SESSIONS_NOT_BEFORE))
+            or (table == "audit_entries" and row.action == RESTORED) or table == "audit_head")  # fmt: skip
+
+
 def _contents(settings) -> dict[str, list]:
+    """Every row, but those a restore adds."""
     with get_engine(settings).connect() as conn:
         return {
-            t.name: [[_encode(v) for v in row] for row in conn.execute(select(t).order_by(*t.primary_key.columns))]
+            t.name: [[_encode(v) for v in row] for row in conn.execute(select(t).order_by(*t.primary_key.columns))
+                     if not _added_by_a_restore(t.name, row)]
             for t in _tables()
         }
 
@@ -101,7 +115,12 @@ def test_a_restore_reproduces_every_row_and_keeps_kyc_readable(source, tmp_path,
     assert _rows(target) == fresh_rows  # verifying writes nothing
     restored = restore_backup(target, backup)
     assert restored.restored and restored.tables == report.tables
+    assert restored.outbox_held == restored.tables["outbox_intents"]  # the anchors, unsent when backed up
     assert _contents(target) == _contents(settings)
+    with session_scope(settings) as session, session_scope(target) as restored_session:
+        head = audit.head(session).seq
+        last = audit.entries(restored_session, after_seq=head)
+        assert [(e.seq, e.action, e.subject) for e in last] == [(head + 1, RESTORED, f"backup-head:{head}")]
 
     with session_scope(target) as session:
         assert my_data(session, target, people[0].account.address).data.full_name == people[0].full_name
@@ -333,3 +352,139 @@ def test_a_backup_written_before_headers_named_its_keys_is_read_through_for_them
     named = needed_by(header, lambda: pytest.fail("the header names them: no need to read the backup"))
     read = needed_by({k: v for k, v in header.items() if k != "keys"}, lambda: _rows_of(backup, backup_key(settings)))
     assert read == named and named.master_keys and named.blind_index
+
+
+def test_a_session_ended_after_the_backup_stays_ended_after_the_restore(tmp_path, monkeypatch):
+    """The review's M1: a refresh token copied before the backup and revoked after it (sign-out
+    everywhere, reuse detection) worked again on the restored host, and so did its access token.
+    A restore ends every session from before it: everyone signs in again."""
+    from backend.identity.errors import SignInRefused
+    from backend.identity.tokens import end_sessions, issue_pair, refresh, signed_in_by_access_token
+
+    wallet = "0x" + "ab" * 20
+    src = make_settings(tmp_path / "src", database_url=f"sqlite:///{tmp_path / 'src.db'}")
+    migrate.upgrade(src)
+    from backend.identity import tokens
+
+    earlier = tokens.utcnow() - timedelta(seconds=5)  # tokens carry whole seconds: not this same one
+    monkeypatch.setattr(tokens, "utcnow", lambda: earlier)
+    with session_scope(src) as session:
+        stolen = issue_pair(session, src, wallet)
+    monkeypatch.undo()
+    backup = tmp_path / "nightly.lcbk"
+    create_backup(src, backup)
+    with session_scope(src) as session:
+        end_sessions(session, wallet)  # the owner signs out everywhere after the backup
+
+    target = _target(tmp_path, src, f"sqlite:///{tmp_path / 'target.db'}")  # the JWT secret carried over
+    restore_backup(target, backup)
+    with session_scope(target) as session, pytest.raises(SignInRefused, match="restored"):
+        signed_in_by_access_token(session, target, stolen.access_token)
+    with pytest.raises(SignInRefused), session_scope(target) as session:
+        refresh(session, target, stolen.refresh_token)
+    with session_scope(target) as session:  # a new sign-in works
+        fresh = issue_pair(session, target, wallet)
+    with session_scope(target) as session:
+        assert signed_in_by_access_token(session, target, fresh.access_token).wallet == wallet
+        refresh(session, target, fresh.refresh_token)
+
+
+def test_a_missing_file_a_directory_or_a_damaged_header_is_one_error_line(tmp_path, monkeypatch):
+    """The review's L1: tracebacks (exit 1) for a missing file, a directory, a header whose nonce is
+    not hex or that is not an object; a damaged key field read as "another backup key"."""
+    settings = make_settings(tmp_path / "host", database_url=f"sqlite:///{tmp_path / 'host.db'}")
+    migrate.upgrade(settings)
+    good = tmp_path / "good.lcbk"
+    create_backup(settings, good)
+    data = good.read_bytes()
+    at = data.index(b'"nonce_prefix":"') + len(b'"nonce_prefix":"')
+    (tmp_path / "damaged-nonce.lcbk").write_bytes(data[:at] + b"z" + data[at + 1 :])
+    at = data.index(b'"key":"') + len(b'"key":"')
+    (tmp_path / "damaged-key.lcbk").write_bytes(data[:at] + b"0" + data[at + 1 :] if data[at : at + 1] != b"0"
+                                                else data[:at] + b"1" + data[at + 1 :])  # fmt: skip
+    (tmp_path / "not-an-object.lcbk").write_bytes(b"LOANCHAIN-BACKUP/1\n[1]\n")
+    target = _target(tmp_path, settings, f"sqlite:///{tmp_path / 'target.db'}")
+    runner = CliRunner()
+    results = {}
+    try:
+        point_get_settings_at(monkeypatch, target)
+        for name in ("missing.lcbk", "host", "damaged-nonce.lcbk", "damaged-key.lcbk", "not-an-object.lcbk"):
+            for command in ("verify", "restore"):
+                results[command, name] = runner.invoke(app_(), ["backup", command, str(tmp_path / name)])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    for (command, name), result in results.items():
+        assert result.exit_code == 2 and isinstance(result.exception, SystemExit), (command, name, result.exception)
+        assert result.output.strip().splitlines()[-1].startswith("error:"), (command, name, result.output)
+    assert "damaged" in results["restore", "damaged-key.lcbk"].output
+    assert _rows(target) == _rows(_target(tmp_path, settings, f"sqlite:///{tmp_path / 'fresh.db'}", "fresh"))
+
+
+def test_a_backup_file_is_private_synced_and_a_failed_one_leaves_nothing(tmp_path, monkeypatch):
+    """The review's L2: backups followed the umask (world-readable headers: row counts, key ids),
+    were renamed into place unsynced, and a failure left the `.partial` file behind."""
+    import os
+    import stat
+
+    from backend.backup import service
+
+    settings = make_settings(tmp_path / "host", database_url=f"sqlite:///{tmp_path / 'host.db'}")
+    migrate.upgrade(settings)
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(service.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    backup = tmp_path / "new-dir" / "b.lcbk"
+    create_backup(settings, backup)
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    assert stat.S_IMODE(backup.parent.stat().st_mode) == 0o700  # made here: private too
+    assert len(synced) >= 2  # the file before the rename, the directory after it
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(service, "_dump", broken)
+    with pytest.raises(OSError):
+        create_backup(settings, backup.with_name("c.lcbk"))
+    assert sorted(p.name for p in backup.parent.iterdir()) == ["b.lcbk"]
+
+
+def test_verify_says_when_this_code_cannot_restore_a_backup_of_another_schema(tmp_path, monkeypatch):
+    """The review's M4: restore checks and inserts against this release's tables, so a backup of a
+    release whose tables differ is refused at restore, while verify called it fine."""
+    from sqlalchemy import Column, MetaData, String, Table, Text
+
+    from backend.backup import service
+
+    settings = make_settings(tmp_path / "host", database_url=f"sqlite:///{tmp_path / 'host.db'}")
+    migrate.upgrade(settings)
+    older_meta = Table("meta", MetaData(), Column("key", String(100), primary_key=True), Column("value", Text))
+    monkeypatch.setattr(service, "_tables", lambda: [older_meta if t.name == "meta" else t for t in _tables()])
+    backup = tmp_path / "older.lcbk"
+    create_backup(settings, backup)  # as a release whose meta table had no updated_at would have
+    monkeypatch.undo()
+
+    report = verify_backup(settings, backup)
+    assert report.tables_not_restorable == ["meta"]
+    target = _target(tmp_path, settings, f"sqlite:///{tmp_path / 'target.db'}")
+    with pytest.raises(BackupUnreadable, match="release that made it"):
+        restore_backup(target, backup)
+
+
+def test_a_backup_of_a_release_before_a_table_existed_is_refused_with_the_way_out(tmp_path, monkeypatch):
+    """Restored into a database at the backup's (older) revision, this release's newer tables are
+    missing there: one clear refusal, not a raw SQL error."""
+    from backend.backup import service
+
+    older = "0032_named_anchors"  # before 0033 made its tables
+    settings = make_settings(tmp_path / "host", database_url=f"sqlite:///{tmp_path / 'host.db'}")
+    migrate.upgrade(settings)
+    monkeypatch.setattr(service.migrate, "current_revision", lambda _settings: older)
+    backup = tmp_path / "older.lcbk"
+    create_backup(settings, backup)  # its header names the older revision
+    monkeypatch.undo()
+    target = make_settings(tmp_path / "target", database_url=f"sqlite:///{tmp_path / 'target.db'}")
+    shutil.copytree(settings.keys_dir, target.keys_dir)
+    migrate.upgrade(target, older)
+    with pytest.raises(Conflict, match="release that made it"):
+        restore_backup(target, backup)

@@ -261,3 +261,74 @@ def test_a_restore_refuses_a_log_the_backup_was_not_taken_beside(tmp_path, datab
     with pytest.raises(ErasureLogUnusable):
         restore_backup(target, backup)
     assert restore_backup(target, backup, without_erasure_log=True).restored
+
+
+def _loan(loan_id: int, borrower: str, status: str):
+    from backend.chain.projection_models import LoanRow
+
+    return LoanRow(
+        loan_id=loan_id, status=status, borrower=borrower, underwriter="0x" + "33" * 20, terms_hash="0x" + "44" * 32,
+        agreement_hash="0x" + "55" * 32, decision_hash="0x" + f"{loan_id:02x}" * 32, principal=1000, apr_bps=1200,
+        installments=12, installment_period=2_592_000, installment_amount=90, funding_deadline=0,
+        origination_fee_bps=100, created_block=1, block_number=1, tx_hash="0x" + "66" * 32, log_index=0,
+    )  # fmt: skip
+
+
+def _note(settings, loan_id: int, text: str) -> int:
+    """What servicing/collections.py `_add` does, minus the chain clock and the audit entry."""
+    from backend.identity.crypto.keyring import load_keyring
+    from backend.servicing.collections import seal_note
+    from backend.servicing.models import CollectionAction
+
+    with session_scope(settings) as session:
+        row = CollectionAction(loan_id=loan_id, kind="contact", actor="0x" + "77" * 20, chain_time=1)
+        session.add(row)
+        session.flush()
+        seal_note(load_keyring(settings), row, text)
+        return row.id
+
+
+def _notes(settings) -> dict[int, tuple[int, str | None]]:
+    from backend.identity.crypto.keyring import load_keyring
+    from backend.servicing.collections import open_note
+    from backend.servicing.models import CollectionAction
+
+    with session_scope(settings) as session:
+        ring = load_keyring(settings)
+        return {r.id: (r.loan_id, open_note(ring, r)) for r in session.scalars(select(CollectionAction))}
+
+
+def test_a_second_restore_does_not_shred_another_borrowers_note_under_a_reused_id(tmp_path, database_url):
+    """The review's M2: the log names an erased case-log note by its id; after a restore from a
+    backup older than the erasure, the id is handed out again to a note about another borrower, and
+    the next restore (a second disaster, the move to PostgreSQL) shredded that note."""
+    src = make_settings(tmp_path / "src", database_url=f"sqlite:///{tmp_path / 'src.db'}")
+    migrate.upgrade(src)
+    alice, bob = make_applicant(951), make_applicant(952)
+    for person in (alice, bob):
+        with session_scope(src) as session:
+            submit(session, src, person.account.address, KycCreate(**person.form()), [])
+    with session_scope(src) as session:
+        session.add(_loan(1, alice.account.address, "repaid"))
+        session.add(_loan(2, bob.account.address, "active"))
+    _note(src, 2, "bob: first call")
+    first = tmp_path / "b1.lcbk"
+    create_backup(src, first)
+    alice_note = _note(src, 1, "alice: lost her job")  # after the backup
+    with session_scope(src) as session:
+        erase_wallet(session, src, alice.account.address, alice.account.address)
+
+    t1 = make_settings(tmp_path / "t1", database_url=f"sqlite:///{tmp_path / 't1.db'}")
+    shutil.copytree(src.keys_dir, t1.keys_dir)
+    migrate.upgrade(t1)
+    restore_backup(t1, first)
+    bob_note = _note(t1, 2, "bob: promised to pay on Friday")
+    assert bob_note == alice_note  # the id is handed out again
+
+    second = tmp_path / "b2.lcbk"
+    create_backup(t1, second)
+    t2 = make_settings(tmp_path / "t2", database_url=database_url)
+    shutil.copytree(t1.keys_dir, t2.keys_dir)
+    migrate.upgrade(t2)
+    restore_backup(t2, second)
+    assert _notes(t2)[bob_note] == (2, "bob: promised to pay on Friday"), "bob's case-log note was shredded"

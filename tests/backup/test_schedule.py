@@ -259,3 +259,98 @@ def test_retiring_a_master_key_a_kept_backup_still_needs_is_refused_unless_force
     assert refused.exit_code != 0 and kept in refused.output and old in still
     assert forced.exit_code == 0 and kept in forced.output and "unreadable" in forced.output
     assert old not in load_keyring(settings).keys
+
+
+def test_a_failed_rotation_pass_still_retires_the_erased_persons_master_key_and_health_says_it_failed(settings, monkeypatch):
+    """The review's H2: the re-wrap after an erasure fails once (SQLite "database is locked", a killed
+    worker). The key the old backups need was recorded as retiring only after a successful re-wrap,
+    so the next pass recorded the intermediate key instead: the original lived on, and /health said ok."""
+    from sqlalchemy.exc import OperationalError
+
+    from backend.backup import shredding
+    from backend.db.session import session_scope
+    from backend.identity.crypto.keyring import load_keyring
+    from backend.identity.kyc.lifecycle import erase_wallet
+    from backend.identity.kyc.submission import submit
+    from backend.identity.schemas import KycCreate
+    from tests.identity.conftest import make_applicant
+
+    erased, kept = make_applicant(971), make_applicant(972)
+    for person in (erased, kept):
+        with session_scope(settings) as session:
+            submit(session, settings, person.account.address, KycCreate(**person.form()), [])
+    assert backup_step(settings, T0) == 1
+    original = load_keyring(settings).active_id  # wraps the erased person's data key in the day-0 backup
+    with session_scope(settings) as session:
+        erase_wallet(session, settings, erased.account.address, erased.account.address)
+
+    real_rotate = shredding.rotate
+
+    def locked(*args, **kwargs):
+        raise OperationalError("UPDATE kyc_records ...", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(shredding, "rotate", locked)
+    with pytest.raises(OperationalError):
+        backup_step(settings, T0 + timedelta(days=1))
+    assert original in shredding._state(settings)["retiring"]  # recorded before the re-wrap was tried
+    health = backup_health(settings, T0 + timedelta(days=1, minutes=1))
+    assert health["status"] == "failed" and "database is locked" in health["last_error"]
+    monkeypatch.setattr(shredding, "rotate", real_rotate)
+    for day in range(1, 5):  # the worker carries on
+        backup_step(settings, T0 + timedelta(days=day, hours=1))
+    assert original not in load_keyring(settings).keys, "the master key of the erased person's old backups lives on"
+    assert backup_health(settings, T0 + timedelta(days=4, hours=2))["status"] == "ok"
+
+
+def test_after_a_restore_with_missing_keys_an_erasure_does_not_stop_the_backups(tmp_path, monkeypatch):
+    """The review's M3: rows restored under a master key the keyring lacks (`--allow-missing-keys`)
+    made every rotation raise, so after the next erasure each pass made a new master key and took no
+    backup, while /health said `none yet` for good."""
+    import shutil
+
+    from backend.backup.service import create_backup, restore_backup
+    from backend.db.session import session_scope
+    from backend.identity.crypto.keyring import add_master_key, keyring_dir, load_keyring
+    from backend.identity.crypto.rotation import retire, rotate
+    from backend.identity.kyc.lifecycle import erase_wallet
+    from backend.identity.kyc.submission import submit
+    from backend.identity.schemas import KycCreate
+    from tests.identity.conftest import make_applicant
+
+    src = make_settings(tmp_path / "src", database_url=f"sqlite:///{tmp_path / 'src.db'}")
+    migrate.upgrade(src)
+    people = [make_applicant(900 + i) for i in range(3)]
+    for person in people:
+        with session_scope(src) as session:
+            submit(session, src, person.account.address, KycCreate(**person.form()), [])
+    backup = tmp_path / "old.lcbk"
+    create_backup(src, backup)
+    old = load_keyring(src).active_id
+    add_master_key(src)
+    rotate(src)
+    retire(src, old)  # a lost key file, or `kyc retire-key --force`
+
+    dst = make_settings(tmp_path / "dst", database_url=f"sqlite:///{tmp_path / 'dst.db'}").model_copy(update={"backup_keep": 2})
+    shutil.copytree(src.keys_dir, dst.keys_dir)
+    migrate.upgrade(dst)
+    assert restore_backup(dst, backup, allow_missing_keys=True).missing_master_keys == [old]
+    with session_scope(dst) as session:
+        erase_wallet(session, dst, people[0].account.address, people[0].account.address)
+    for day in range(3):
+        assert backup_step(dst, T0 + timedelta(days=day)) == 1
+    assert len(scheduled_backups(dst)) == 2
+    assert len(list(keyring_dir(dst).glob("*.key"))) <= 3  # one rotation after the erasure, not one per pass
+    assert backup_health(dst, T0 + timedelta(days=2, hours=1))["status"] == "ok"
+
+
+def test_a_schedule_that_never_took_a_backup_is_stale_after_two_intervals(settings, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(schedule, "create_backup", broken)
+    with pytest.raises(RuntimeError):
+        backup_step(settings, T0)
+    assert backup_health(settings, T0 + timedelta(hours=1))["status"] == "failed"
+    (backup_dir(settings) / ".schedule.json").write_text(json.dumps({"first_attempt_at": T0.isoformat()}))
+    assert backup_health(settings, T0 + timedelta(hours=47))["status"] == "none yet"
+    assert backup_health(settings, T0 + timedelta(hours=49))["status"] == "stale"

@@ -27,6 +27,7 @@ class RotationReport:
     active_id: str
     rewrapped: int
     remaining: int
+    unreadable: int = 0  # under master keys the keyring lacks (a restore with --allow-missing-keys): left as they are
 
 
 def keys_in_use(session: Session) -> dict[str, int]:
@@ -38,8 +39,13 @@ def keys_in_use(session: Session) -> dict[str, int]:
     return dict(counts)
 
 
-def count_stale(session: Session, active_id: str) -> int:
-    return sum(count for key_id, count in keys_in_use(session).items() if key_id != active_id)
+def count_stale(session: Session, keyring: Keyring) -> int:
+    """Data keys a rotation can move: not under the active key, and under a key the keyring holds."""
+    return sum(count for key_id, count in keys_in_use(session).items() if key_id != keyring.active_id and key_id in keyring.keys)
+
+
+def count_unreadable(session: Session, keyring: Keyring) -> int:
+    return sum(count for key_id, count in keys_in_use(session).items() if key_id not in keyring.keys)
 
 
 def rewrap_batch(session: Session, keyring: Keyring, batch: int) -> int:
@@ -48,6 +54,9 @@ def rewrap_batch(session: Session, keyring: Keyring, batch: int) -> int:
         rows = session.scalars(
             select(holder)
             .where(holder.key_id.is_not(None), holder.key_id != keyring.active_id)
+            # Rows under a key this keyring lacks cannot be unwrapped: skipped, not a failure that
+            # would stop every later rotation (and the backups that rotate first) for good.
+            .where(holder.key_id.in_(list(keyring.keys)))
             .order_by(*holder.__mapper__.primary_key)
             .limit(batch)
             .with_for_update(skip_locked=True)
@@ -78,7 +87,7 @@ def rotate(
     """Re-wrap data keys not under the active master key. `progress(done, total)` after each batch."""
     keyring = keyring or load_keyring(settings)
     with session_scope(settings) as session:
-        total = count_stale(session, keyring.active_id)
+        total = count_stale(session, keyring)
     done = 0
     while True:
         with session_scope(settings) as session:
@@ -89,8 +98,8 @@ def rotate(
         if not moved:
             break
     with session_scope(settings) as session:
-        remaining = count_stale(session, keyring.active_id)
-    return RotationReport(keyring.active_id, done, remaining)
+        remaining, unreadable = count_stale(session, keyring), count_unreadable(session, keyring)
+    return RotationReport(keyring.active_id, done, remaining, unreadable)
 
 
 def retire(settings: Settings, key_id: str) -> None:

@@ -62,7 +62,7 @@ def _replay(session: Session, settings: Settings, entry: Entry, result: Replayed
     if entry.names_rows:
         records = list(session.scalars(select(KycRecord).where(KycRecord.id.in_(entry.records), KycRecord.erased_at.is_(None))
                                        .with_for_update()))  # fmt: skip
-        holders = holders_named(session, entry.holders)
+        holders = holders_named(session, entry)
         decisions = decisions_named(session, entry.cleared.get(CreditDecision.__tablename__, []))
     else:
         records = list(session.scalars(select(KycRecord).where(KycRecord.wallet == entry.wallet, KycRecord.erased_at.is_(None),

@@ -49,12 +49,19 @@ def holder_ids(rows: list[WrappedKeyHolder]) -> dict[str, list]:
     return ids
 
 
-def holders_named(session: Session, named: dict[str, list]) -> list[WrappedKeyHolder]:
-    """The rows an entry names that still hold their data key."""
+def holders_named(session: Session, entry: Entry) -> list[WrappedKeyHolder]:
+    """The rows an entry names that still hold their data key, and are still about its wallet and
+    made by its time: an id alone is not stable. After a restore from a backup older than the
+    erasure, a database hands the erased rows' ids out again (SQLite's max+1, PostgreSQL's sequences
+    reset past the restored rows) to rows about other people, which a later replay of the entry
+    would otherwise shred."""
     rows = []
     for holder in key_holders():
-        if ids := named.get(holder.__tablename__):
-            rows += session.scalars(select(holder).where(holder.id.in_(ids), holder.wrapped_key.is_not(None)).with_for_update())
+        if ids := entry.holders.get(holder.__tablename__):
+            query = select(holder).where(holder.id.in_(ids), holder.wrapped_key.is_not(None))
+            if (about := holder.about(entry.wallet)) is not None:  # the rows wallet-only entries reach
+                query = query.where(about, holder.created_at <= entry.erased_at)
+            rows += session.scalars(query.with_for_update())
     return rows
 
 
@@ -101,7 +108,7 @@ def still_live(session: Session, entry: Entry) -> bool:
     """Does anything the entry names still hold personal data?"""
     records = session.scalar(select(KycRecord.id).where(KycRecord.id.in_(entry.records), KycRecord.erased_at.is_(None)).limit(1))
     cleared = entry.cleared.get(CreditDecision.__tablename__, [])
-    return bool(records or holders_named(session, entry.holders) or decisions_named(session, cleared))
+    return bool(records or holders_named(session, entry) or decisions_named(session, cleared))
 
 
 def still_there(settings: Settings, entry: Entry) -> bool:

@@ -1,0 +1,216 @@
+"""After a restore, the outbox holds until the chain has been read for what it already did.
+
+A backup holds the outbox as it was when it was taken. An intent pending, signed or sent then may
+have been sent and mined since, by the host that was lost; the restored database does not know,
+and the sender would sign the same call again at the chain's next nonce: a second mint, a second
+funding, a second payment, an attest after its revoke. So `restore_backup` sets a hold (a `meta`
+row) whenever it restores such an intent, and the sender does nothing while it is set
+(`OutboxHeld`: the worker logs it each round, `GET /health` shows it under `outbox`).
+
+`reconcile_after_restore` (`loanchain outbox reconcile`) lifts it. It scans the blocks from the
+one that was the chain's head when the backup was taken to today's head for the transactions of
+the outbox signer (and of any signer the restored intents name), and matches each restored
+pending/signed/sent intent whose own hashes have no receipt to one of them by `to`, `input` and
+`value`, one transaction per intent, preferring the intent's own nonce; transactions the restored
+database already knows by hash are not candidates. A matched intent takes that transaction's
+hash, nonce and raw bytes and becomes `sent`, so the sender records its receipt and confirms it
+(or fails it if it reverted), and never signs it again. The rest stay as they were (pending ones
+are then sent once) and are listed, with the signer's transactions that match nothing (calls
+whose intents were enqueued after the backup, and are lost with it) for the operator to check.
+
+The range's start is the head recorded in the backup's header (`chain_position`, read before the
+backup's snapshot began, so every transaction signed after the snapshot is in a later block). A
+backup without it (the node was unreachable, or an older backup) starts at the first block
+stamped `MARGIN` before the backup's `created_at`; a chain whose clock lags more than that would
+need `--from-block`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+from web3 import Web3
+
+from backend.chain.models import Intent, IntentStatus, utcnow
+from backend.config import Settings
+from backend.db.meta import MetaEntry
+from backend.db.session import session_scope
+from backend.errors import Conflict, ValidationFailed
+
+log = logging.getLogger("loanchain.outbox")
+
+HOLD = "outbox_held_after_restore"
+MARGIN = timedelta(minutes=10)  # block timestamps vs the backup host's clock, when the header has no block
+UNSENT = (IntentStatus.PENDING, IntentStatus.SIGNED, IntentStatus.SENT)  # what the sender may (re)sign
+
+
+class OutboxHeld(Conflict):
+    code = "outbox_held"
+
+
+# ------------------------------------------------------------------ the hold (no chain access)
+
+
+def chain_position(settings: Settings) -> dict[str, int] | None:
+    """The chain's id and head now, for a backup's header; None when the node cannot be read (the
+    backup is taken anyway: a reconcile then starts from the backup's time)."""
+    from backend.chain.node_reads import chain_id_and_head
+
+    try:
+        chain_id, block = chain_id_and_head(settings)
+    except Exception as exc:  # a backup must not depend on the node being up
+        log.info("backup: chain head not recorded (%s: %s)", type(exc).__name__, exc)
+        return None
+    return {"chain_id": chain_id, "block": block}
+
+
+def hold_outbox(session: Session, header: dict[str, Any]) -> int:
+    """In the restore's transaction: hold the outbox if the restored database has intents the
+    sender could sign; returns how many. The hold names where the reconcile starts."""
+    unsent = len(session.scalars(select(Intent.id).where(Intent.status.in_(UNSENT))).all())
+    if not unsent:
+        return 0
+    value = json.dumps({"backup_created_at": header.get("created_at"), "chain": header.get("chain"),
+                        "restored_at": datetime.now(UTC).isoformat(), "unsent": unsent})  # fmt: skip
+    session.merge(MetaEntry(key=HOLD, value=value))
+    return unsent
+
+
+def outbox_hold(session: Session) -> dict[str, Any] | None:
+    value = session.scalar(select(MetaEntry.value).where(MetaEntry.key == HOLD))
+    return json.loads(value) if value else None
+
+
+def raise_if_held(settings: Settings) -> None:
+    """The sender's first step each round: nothing is sent while a restore's hold is set."""
+    with session_scope(settings) as session:
+        hold = outbox_hold(session)
+    if hold is not None:
+        raise OutboxHeld(
+            f"outbox held after restore ({hold.get('unsent')} intents restored unsent from the backup of "
+            f"{hold.get('backup_created_at')}): run `loanchain outbox reconcile` before anything is sent",
+            hold=hold,
+        )  # fmt: skip
+
+
+# ------------------------------------------------------------------ the reconcile
+
+
+@dataclass
+class ReconcileReport:
+    held: bool  # False: no hold was set, nothing was done
+    from_block: int | None = None
+    to_block: int | None = None
+    matched: list[dict[str, Any]] = field(default_factory=list)  # intents found executed: now `sent`
+    left: list[dict[str, Any]] = field(default_factory=list)  # intents not found on chain: sent from now on
+    unknown: list[dict[str, Any]] = field(default_factory=list)  # signer transactions no restored intent names
+
+
+def _start_block(w3: Web3, hold: dict[str, Any]) -> int:
+    chain = hold.get("chain") or {}
+    if isinstance(chain.get("block"), int):
+        return chain["block"]
+    created = hold.get("backup_created_at")
+    if not created:
+        raise ValidationFailed("the hold does not say when the backup was taken: give --from-block")
+    since = int((datetime.fromisoformat(created) - MARGIN).timestamp())
+    low, high = 0, w3.eth.block_number  # the first block stamped at or after `since`
+    while low < high:
+        middle = (low + high) // 2
+        if w3.eth.get_block(middle)["timestamp"] < since:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+def _call_of(settings: Settings, w3: Web3, intent: Intent) -> tuple[str, str, int] | None:
+    from backend.chain.sender import _contract_function
+
+    try:
+        fn = _contract_function(settings, w3, intent)
+        data = fn._encode_transaction_data()
+    except Exception as exc:  # an intent that no longer fits the contract: the sender fails it
+        log.warning("intent %s: call not rebuilt for the reconcile: %s", intent.key, exc)
+        return None
+    return intent.address.lower(), data.lower(), int(intent.value)
+
+
+def _raw(w3: Web3, tx_hash: str) -> str | None:
+    try:
+        return w3.eth.get_raw_transaction(tx_hash).to_0x_hex()
+    except Exception:  # a node without eth_getRawTransactionByHash: the hash is mined, so the node knows it
+        return None
+
+
+def reconcile_after_restore(settings: Settings, from_block: int | None = None,
+                            progress: Callable[[int], None] | None = None) -> ReconcileReport:  # fmt: skip
+    """Match the restored unsent intents to what the signer sent since the backup; lift the hold."""
+    from backend.chain.client import get_web3
+    from backend.chain.sender import SIGNER_ROLE, _receipt
+    from backend.chain.signers import platform_account
+
+    w3 = get_web3(settings)
+    with session_scope(settings) as session:
+        hold = outbox_hold(session)
+        if hold is None and from_block is None:
+            return ReconcileReport(held=False)
+        hold = hold or {}
+        chain = hold.get("chain") or {}
+        if chain.get("chain_id") not in (None, w3.eth.chain_id):
+            raise Conflict(f"the backup was taken beside chain {chain['chain_id']}, the node is chain {w3.eth.chain_id}: "
+                           "reconcile against the chain the backup's outbox sent to", chain_id=chain["chain_id"])  # fmt: skip
+        start = from_block if from_block is not None else _start_block(w3, hold)
+        head = w3.eth.block_number
+        intents = list(session.scalars(select(Intent).order_by(Intent.id)))
+        known = {h.lower() for i in intents for h in [i.tx_hash, *(i.replaced_tx_hashes or [])] if h}
+        senders = {platform_account(settings, SIGNER_ROLE).address.lower()} | {i.sender.lower() for i in intents if i.sender}
+        # The signer's transactions since the backup that the restored database does not know.
+        found = []
+        for number in range(start, head + 1):
+            for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]:
+                tx_hash = tx["hash"].to_0x_hex()
+                if tx["from"].lower() in senders and tx_hash.lower() not in known:
+                    found.append(tx)
+            if progress:
+                progress(1)
+        report = ReconcileReport(held=bool(hold), from_block=start, to_block=head)
+        taken: set[str] = set()
+        for intent in (i for i in intents if i.status in UNSENT):
+            if any(_receipt(w3, h) is not None for h in [intent.tx_hash, *(intent.replaced_tx_hashes or [])] if h):
+                continue  # one of its own transactions was mined: the sender records it
+            call = _call_of(settings, w3, intent)
+            candidates = [tx for tx in found if tx["hash"].to_0x_hex() not in taken and call is not None
+                          and ((tx["to"] or "").lower(), tx["input"].to_0x_hex().lower(), int(tx["value"])) == call]  # fmt: skip
+            if not candidates:
+                report.left.append({"key": intent.key, "status": intent.status, "nonce": intent.nonce})
+                continue
+            tx = next((t for t in candidates if t["nonce"] == intent.nonce), candidates[0])
+            _mark_sent(w3, intent, tx)
+            taken.add(intent.tx_hash)
+            report.matched.append({"key": intent.key, "tx_hash": intent.tx_hash, "nonce": intent.nonce,
+                                   "block": tx["blockNumber"]})  # fmt: skip
+        report.unknown = [{"tx_hash": t["hash"].to_0x_hex(), "nonce": t["nonce"], "to": t["to"], "block": t["blockNumber"]}
+                          for t in found if t["hash"].to_0x_hex() not in taken]  # fmt: skip
+        session.execute(delete(MetaEntry).where(MetaEntry.key == HOLD))
+    log.warning("outbox reconciled after restore (blocks %d..%d): %d intents found executed, %d left to send; hold lifted",
+                start, head, len(report.matched), len(report.left))  # fmt: skip
+    return report
+
+
+def _mark_sent(w3: Web3, intent: Intent, tx) -> None:
+    """The intent is the transaction found on chain: the sender records its receipt from here."""
+    tx_hash = tx["hash"].to_0x_hex()
+    if intent.tx_hash and intent.tx_hash != tx_hash:  # signed before the backup, replaced (fee bump) after it
+        intent.replaced_tx_hashes = [*(intent.replaced_tx_hashes or []), intent.tx_hash]
+    # Never the old bytes beside the new hash: re-broadcast, they could run the call a second time.
+    intent.tx_hash, intent.raw_tx = tx_hash, _raw(w3, tx_hash)
+    intent.nonce, intent.sender, intent.gas_limit = tx["nonce"], Web3.to_checksum_address(tx["from"]), tx["gas"]
+    intent.status, intent.sent_at, intent.sent_by = IntentStatus.SENT, intent.sent_at or utcnow(), "restore-reconcile"
+    intent.error = None
