@@ -73,7 +73,8 @@ def reconcile(
         console.print("the outbox is not held: nothing to reconcile")
         return
     console.print(f"blocks {report.from_block}..{report.to_block}: {len(report.matched)} intents found executed "
-                  f"(now sent, confirmed by the sender), {len(report.left)} not found (sent from now on); hold lifted")  # fmt: skip
+                  f"(now sent, confirmed by the sender), {len(report.left)} not found (sent from now on); hold lifted",
+                  soft_wrap=True)  # one line however narrow the terminal: scripts and people grep it  # fmt: skip
     for m in report.matched:
         console.print(f"  executed: {m['key']} as {m['tx_hash']} (nonce {m['nonce']}, block {m['block']})")
     for left in report.left:
