@@ -181,6 +181,7 @@ export async function sendAll(transactions) {
     const hash = await wallet("eth_sendTransaction", [{
       from: state.wallet, to: tx.to, data: tx.data, value: tx.value, chainId: `0x${state.chainId.toString(16)}`,
     }]);
+    say("Sent: waiting for the transaction to be mined…");  // the wallet is done: the wait (up to minutes) is the chain's
     receipt = await waitForReceipt(hash);
   }
   return receipt; // the last one's
@@ -211,6 +212,17 @@ export async function downloadCsv(url, filename) {
 }
 
 export const day = (seconds) => new Date(seconds * 1000).toISOString().slice(0, 10);
+
+// A control's identity across redraws: its data attributes (which loan, listing or bid, which
+// action), else its id, else its accessible name, and which form it submits. A redrawn row's button
+// is a new element with the same identity.
+export function controlKey(element) {
+  const data = Object.keys(element.dataset).sort().map((key) => `${key}=${element.dataset[key]}`).join(",");
+  const name = data || element.id || element.getAttribute("aria-label") || element.textContent;
+  return [element.tagName, element.form?.id ?? "", name, element.value ?? ""].join("|");
+}
+
+const sameControl = (root, key) => [...root.querySelectorAll("button")].find((b) => controlKey(b) === key);
 
 // A refresh can land while someone types into a row's input (a new price, an amount to fund):
 // the re-rendered rows get back what was typed or chosen, matched by each field's data-`key`.
@@ -247,12 +259,58 @@ export const has = (...roles) => roles.some((r) => state.roles.includes(r));
 
 export const listItems = (texts) => texts.map((textContent) => Object.assign(document.createElement("li"), { textContent }));
 
+// The actions under way, by the identity of the control that started them (controlKey).
+const busy = new Set();
+
+function markBusy(control, on) {
+  control.disabled = on;
+  if (on) control.setAttribute("aria-busy", "true");
+  else control.removeAttribute("aria-busy");
+}
+
+// Nowhere a user would have put it: on <body> (its button was disabled or redrawn), or still on a
+// button of the dialog that has just closed.
+const focusLost = () => !document.activeElement || document.activeElement === document.body
+  || Boolean(document.activeElement.closest("dialog:not([open])"));
+
+// The button clicked, or the form's submitter; none for a call that is not an event's.
+function controlOf(event) {
+  if (!(event instanceof Event)) return null;
+  const control = event.type === "submit" ? event.submitter : event.currentTarget;
+  return control instanceof HTMLButtonElement ? control : null;
+}
+
 // An error stays in the status line only until the next action: a later one that goes through
 // must not read as failed (nor a dialog open under an old refusal).
+// While an action is under way its button (or its form's submitter) is disabled and aria-busy,
+// and another call for the same control is ignored, even from its redrawn replacement: a double
+// click, or a second click because nothing seemed to happen, must not send (and pay) twice. Once
+// it settles, the button, or its replacement, is free again and gets back the focus it had.
 export function guard(fn) {
   return (...args) => {
+    const control = controlOf(args[0]);
+    const key = control && controlKey(control);
+    if (key && busy.has(key)) return Promise.resolve();
     if ($("status").className === "error") say("");
-    return fn(...args).catch((error) => say(error.message, true));
+    let done;
+    try {
+      done = fn(...args);
+    } catch (error) {
+      done = Promise.reject(error);
+    }
+    done = Promise.resolve(done).catch((error) => say(error.message, true));
+    if (!control) return done;
+    const hadFocus = document.activeElement === control;
+    busy.add(key);
+    markBusy(control, true);
+    return done.finally(() => {
+      busy.delete(key);
+      markBusy(control, false);
+      const now = control.isConnected ? control : sameControl(document, key);
+      if (!now) return;
+      markBusy(now, false);
+      if (hadFocus && focusLost()) now.focus();
+    });
   };
 }
 
@@ -270,8 +328,10 @@ export async function answerIn(ids, query, failed) {
 
 // Money moves only once the user has read, in tokens, what happens and said yes: an in-page dialog
 // (not window.confirm) whose Cancel, Escape or close sends nothing. Focus starts on Cancel.
+// One dialog at a time: a second over the first would be answered by the same click.
 export function confirmPlan({ title, lines, warning = null, yes }) {
   const dialog = $("confirm");
+  if (dialog.open) return Promise.reject(new Error("A confirmation is already open: answer it first."));
   $("confirm-title").textContent = title;
   $("confirm-lines").replaceChildren(...listItems(lines));
   $("confirm-warning").textContent = warning ?? "";

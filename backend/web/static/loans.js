@@ -30,7 +30,7 @@ function actionCell(loan, refundable, autopay, position, claimable) {
     const b = Object.assign(document.createElement("button"), { textContent: label });
     b.dataset.loan = loan.loan_id;
     b.dataset.action = action;
-    b.onclick = () => walletAction(loan, action, input).catch((e) => say(e.message, true));
+    b.onclick = guard(() => walletAction(loan, action, input));
     return b;
   };
   if (!state.wallet) return cell;
