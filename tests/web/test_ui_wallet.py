@@ -233,3 +233,30 @@ def test_a_double_click_on_fund_asks_once_and_moves_the_money_once(page, server,
       return [await second, title];
     }""")  # fmt: skip
     assert opened == ["A confirmation is already open: answer it first.", "One"]
+
+
+# The page's 12 s poll switched off: what changes on screen after an action is the action's own redraw.
+NO_POLL = """(() => {
+  const every = window.setInterval;
+  window.setInterval = (fn, ms, ...args) => (ms === 12000 ? 0 : every(fn, ms, ...args));
+})();"""
+
+
+def test_collect_all_redraws_the_loans_table_once_the_claim_is_indexed(page, server, wallet, world):
+    """Review M6: after *Collect all repayments* the row's *Claim* button and the collect row go,
+    without a Refresh or the poll: nothing invites a second claim."""
+    investor = world.investors[0]
+    loan_id, _ = world.active_loan(investors=[investor, world.investors[3]])
+    world.repay(loan_id, world.loan(loan_id)["installmentAmount"])
+    page.context.add_init_script(NO_POLL)
+    page.reload()
+    wallet.address = investor.address
+    _sign_in(page, investor.address)
+    claim = _loan_button(page, loan_id, "claim")
+    expect(page.locator("#claim-all-row")).to_be_visible()
+
+    page.click("#claim-all")
+    expect(page.locator("#status")).to_contain_text("Collected ")
+    assert world.book.functions.claimableOf(loan_id, investor.address).call() == 0
+    expect(claim).to_have_count(0)
+    expect(page.locator("#claim-all-row")).to_be_hidden()

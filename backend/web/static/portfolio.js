@@ -192,11 +192,13 @@ export async function withdrawMandate() {
   say("Mandate withdrawn and cancelled on chain: the platform funds nothing more with it.");
 }
 
+// Redrawn once the index has read the claim, the loans table too: until then both still offer the
+// claim (Collect all, each row's Claim) and a second one would be sent.
 export async function claimAll() {
   const plan = await api("/api/v1/portfolio/claim", { method: "POST" });
-  await sendAll(plan.transactions);
+  const receipt = await sendAll(plan.transactions);
   say(`Collected ${money(plan.amount)}.`);
-  await refreshPortfolio();
+  refreshWhenIndexed(receipt, refreshPortfolio, refreshLoans);
 }
 
 // The years offered for a statement are the wallet's own (the API's `years`: any movement or
