@@ -14,7 +14,7 @@ from backend.identity.schemas import KycCreate
 from tests.identity.conftest import make_applicant
 from tests.lending.test_portfolio import _decision_hash
 from tests.scoring.conftest import SAMPLE
-from tests.web.test_ui import _confirm, _sign_in, _wait
+from tests.web.test_ui import _confirm, _loan_button, _sign_in, _wait
 
 pytestmark = pytest.mark.slow  # browser journeys of tens of seconds (long files run first: tests/conftest.py)
 
@@ -196,3 +196,52 @@ def test_erasing_ones_data_on_an_old_session_asks_the_same_wallet_to_sign_in_aga
     expect(page.locator("#status")).to_contain_text("Personal data erased (1 record)")
     expect(page.locator("#kyc-status")).to_contain_text("erased")
     expect(page.locator("#who")).to_contain_text(investor.address)
+
+
+def _redraw(page, module: str, refresh: str) -> None:
+    """A redraw as the poll or an earlier action's refresh would make it, now."""
+    page.evaluate(f"""async () => {{ const m = await import(new URL("{module}", location.href)); await m.{refresh}(); }}""")
+
+
+# The focused element, marked so that its replacement by a redraw can be told from it.
+MARK_FOCUSED = "() => { document.activeElement.__beforeRedraw = true; }"
+FOCUSED = """() => { const a = document.activeElement;
+  return [a.tagName, a.dataset.loan ?? null, a.dataset.action ?? null, Boolean(a.__beforeRedraw), a.isConnected]; }"""
+
+
+def test_a_redraw_keeps_the_keyboard_on_the_same_button_and_the_dialog_gives_it_back(page, server, wallet, world):
+    """Review H2: a redraw of the loans table or the portfolio (the poll, an action's refresh) gives
+    the focus to the focused button's replacement, not to <body>; the dialog, closed after such a
+    redraw, gives it back to the replacement of the button that opened it."""
+    investor = world.investors[0]
+    held, _ = world.active_loan(investors=[investor, world.investors[3]])  # a position to sell
+    open_loan, _ = world.create()
+    with session_scope(server.settings) as session:  # the investor passed KYC (level 1, no document)
+        submit(session, server.settings, investor.address, KycCreate(**make_applicant(512).form()), [])
+    wallet.address = investor.address
+    _sign_in(page, investor.address)
+    fund = _loan_button(page, open_loan, "fund")
+    sell = page.locator(f'#positions button[data-loan="{held}"][data-action="sell"]')
+    _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300), sell.count() == 1)[-1], "the position's Sell")
+
+    page.focus(f'button[data-loan="{open_loan}"][data-action="verify"]')
+    page.evaluate(MARK_FOCUSED)
+    _redraw(page, "loans.js", "refreshLoans")
+    assert page.evaluate(FOCUSED) == ["BUTTON", str(open_loan), "verify", False, True]
+
+    sell.focus()
+    page.evaluate(MARK_FOCUSED)
+    _redraw(page, "portfolio.js", "refreshPortfolio")
+    assert page.evaluate(FOCUSED) == ["BUTTON", str(held), "sell", False, True]
+
+    page.fill(f'input[data-loan="{open_loan}"]', "25")
+    fund.focus()
+    page.evaluate(MARK_FOCUSED)
+    page.keyboard.press("Enter")  # the keyboard user's click
+    expect(page.locator("#confirm")).to_be_visible()
+    _redraw(page, "loans.js", "refreshLoans")  # lands while the dialog is open
+    page.keyboard.press("Escape")
+    expect(page.locator("#status")).to_have_text("Cancelled: nothing was sent.")
+    page.wait_for_function(f"""() => {{ const a = document.activeElement;
+      return a.dataset.action === "fund" && a.dataset.loan === "{open_loan}" && !a.__beforeRedraw && !a.disabled; }}""")
+

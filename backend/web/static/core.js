@@ -228,20 +228,29 @@ const sameControl = (root, key) => [...root.querySelectorAll("button")].find((b)
 // the re-rendered rows get back what was typed or chosen, matched by each field's data-`key`.
 // The field being typed into keeps the focus and the caret too: otherwise the next keystrokes of a
 // note typed as a refresh lands would go to the field the refresh removed, and be lost.
+// A focused button (Fund, Verify, Sell…) keeps the focus the same way, on its replacement found by
+// its identity (controlKey): otherwise each redraw (the poll, an action's refresh) would throw a
+// keyboard or screen-reader user back to the top of the page. A button whose action is still
+// under way is redrawn busy, as it was.
 export function keepTyped(body, keys, render) {
   const fields = (key) => [...body.querySelectorAll(`input[data-${key}], select[data-${key}]`)];
   const typed = [keys].flat().map((key) => [key, new Map(fields(key).filter((f) => f.value)
     .map((f) => [f.getAttribute(`data-${key}`), f.value]))]);
   const active = document.activeElement;
-  const focused = body.contains(active) ? [keys].flat().find((key) => active.hasAttribute(`data-${key}`)) : undefined;
+  const inside = body.contains(active);
+  const typing = inside && ["INPUT", "SELECT"].includes(active.tagName);  // a row's button has data-loan too
+  const focused = typing ? [keys].flat().find((key) => active.hasAttribute(`data-${key}`)) : undefined;
   const focusedId = focused && active.getAttribute(`data-${focused}`);
   const caret = focused ? caretOf(active) : null;
+  const button = inside && active.tagName === "BUTTON" ? controlKey(active) : null;
   render();
   for (const [key, values] of typed) {
     for (const field of fields(key)) field.value = values.get(field.getAttribute(`data-${key}`)) ?? field.value;
   }
-  const again = focused && fields(focused).find((f) => f.getAttribute(`data-${focused}`) === focusedId);
-  if (again) {
+  for (const b of body.querySelectorAll("button")) if (busy.has(controlKey(b))) markBusy(b, true);
+  const again = focused ? fields(focused).find((f) => f.getAttribute(`data-${focused}`) === focusedId)
+    : button && sameControl(body, button);
+  if (again && !again.isSameNode(active)) {
     again.focus();
     if (caret) again.setSelectionRange(...caret);
   }
@@ -261,6 +270,7 @@ export const listItems = (texts) => texts.map((textContent) => Object.assign(doc
 
 // The actions under way, by the identity of the control that started them (controlKey).
 const busy = new Set();
+let lastControl = null;  // the control of the latest action: a dialog it opens gives the focus back to it
 
 function markBusy(control, on) {
   control.disabled = on;
@@ -302,6 +312,7 @@ export function guard(fn) {
     if (!control) return done;
     const hadFocus = document.activeElement === control;
     busy.add(key);
+    lastControl = control;
     markBusy(control, true);
     return done.finally(() => {
       busy.delete(key);
@@ -327,11 +338,15 @@ export async function answerIn(ids, query, failed) {
 }
 
 // Money moves only once the user has read, in tokens, what happens and said yes: an in-page dialog
-// (not window.confirm) whose Cancel, Escape or close sends nothing. Focus starts on Cancel.
-// One dialog at a time: a second over the first would be answered by the same click.
+// (not window.confirm) whose Cancel, Escape or close sends nothing. Focus starts on Cancel, and
+// goes back to the button that opened it, or to that button's replacement if a redraw came
+// meanwhile. One dialog at a time: a second over the first would be answered by the same click.
 export function confirmPlan({ title, lines, warning = null, yes }) {
   const dialog = $("confirm");
   if (dialog.open) return Promise.reject(new Error("A confirmation is already open: answer it first."));
+  const active = document.activeElement;
+  const opener = active && active !== document.body ? active : lastControl;
+  const openerKey = opener?.tagName === "BUTTON" ? controlKey(opener) : null;
   $("confirm-title").textContent = title;
   $("confirm-lines").replaceChildren(...listItems(lines));
   $("confirm-warning").textContent = warning ?? "";
@@ -343,6 +358,8 @@ export function confirmPlan({ title, lines, warning = null, yes }) {
   return new Promise((resolve) => dialog.addEventListener("close", () => {
     const yes = dialog.returnValue === "yes";
     if (!yes) say("Cancelled: nothing was sent.");
+    const back = opener?.isConnected ? opener : openerKey && sameControl(document, openerKey);
+    back?.focus();  // a busy (disabled) one takes it when its action settles (guard)
     resolve(yes);
   }, { once: true }));
 }

@@ -1,7 +1,8 @@
 // Investing: the portfolio, plans, standing instructions and their funding mandates, claims and statements.
 
 import {
-  $, api, confirmPlan, day, downloadCsv, guard, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state, wallet,
+  $, api, confirmPlan, day, downloadCsv, guard, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state,
+  wallet,
 } from "./core.js";
 import { refreshLoans } from "./loans.js";
 import { quoteSale, sellNow } from "./market.js";
@@ -19,7 +20,7 @@ export async function refreshPortfolio() {
     + (p.open_bids > 0 ? `; ${money(p.bid_commitment)} offered in ${p.open_bids} open bids` : "")
     + (p.net_annual_return != null ? `; net annual return ${(p.net_annual_return * 100).toFixed(2)}%` : "");
   $("claim-all-row").hidden = !(p.claimable > 0);
-  $("positions").replaceChildren(...p.positions.map((pos) => {
+  keepTyped($("positions"), [], () => $("positions").replaceChildren(...p.positions.map((pos) => {
     const row = document.createElement("tr");
     row.dataset.loan = pos.loan_id;
     const bidsNow = pos.bid_now > 0 ? `${money(pos.sell_now)} for ${money(pos.bid_now)}` : "-";
@@ -49,7 +50,7 @@ export async function refreshPortfolio() {
     }
     row.append(cell);
     return row;
-  }));
+  })));
   $("portfolio-warnings").replaceChildren(...p.warnings.map((w) => Object.assign(document.createElement("li"), { textContent: w })));
 }
 

@@ -28,8 +28,8 @@ export async function refreshStaff() {
     $("role-grants").replaceChildren(...grants.map((g) => Object.assign(document.createElement("li"), {
       textContent: `${g.wallet}: ${g.role}, granted by ${g.granted_by}${g.confirmed_by ? `, confirmed by ${g.confirmed_by}` : ""}`,
     })));
-    $("role-pending").replaceChildren(...(proposals.length ? proposals.map(proposalItem)
-      : listItems(["None: a grant proposed here waits for another admin's confirmation."])));
+    keepTyped($("role-pending"), [], () => $("role-pending").replaceChildren(...(proposals.length ? proposals.map(proposalItem)
+      : listItems(["None: a grant proposed here waits for another admin's confirmation."]))));
   }
   $("kyc-review").hidden = !kycQueue;
   if (kycQueue) {
