@@ -245,3 +245,25 @@ def test_a_redraw_keeps_the_keyboard_on_the_same_button_and_the_dialog_gives_it_
     page.wait_for_function(f"""() => {{ const a = document.activeElement;
       return a.dataset.action === "fund" && a.dataset.loan === "{open_loan}" && !a.__beforeRedraw && !a.disabled; }}""")
 
+
+
+def test_a_failing_or_unreachable_platform_reads_as_words(page, server):
+    """Review M4: an error page that is not JSON, or no answer at all, is said in words in the status
+    line, and the figures say they are unavailable rather than "loading…" for ever."""
+    status = page.locator("#status")
+    expect(page.locator("#disclosure")).not_to_have_text("loading…")
+    page.route("**/api/v1/loans", lambda route: route.fulfill(
+        status=502, content_type="text/html", body="<html><body><h1>502 Bad Gateway</h1></body></html>"))  # fmt: skip
+    page.click("#refresh-loans")
+    expect(status).to_have_text("The platform answered 502 Bad Gateway: try again in a moment.")
+    expect(status).to_have_class("error")
+    page.unroute("**/api/v1/loans")
+    page.route("**/api/v1/loans", lambda route: route.abort())
+    page.click("#refresh-loans")
+    expect(status).to_have_text("The platform cannot be reached: check your connection and try again.")
+    page.unroute("**/api/v1/loans")
+
+    page.route("**/api/v1/disclosure", lambda route: route.abort())
+    page.reload()
+    expect(page.locator("#disclosure")).to_have_text("Figures unavailable right now.")
+    expect(status).to_have_text("The platform cannot be reached: check your connection and try again.")

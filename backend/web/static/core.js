@@ -60,8 +60,15 @@ function readable(status, data) {
   }
   if (status === 401 && data.error !== "fresh_sign_in_required") return "Sign in first (Connect wallet and sign in).";
   if (data.error === "role_required") return roleWords(detail);
-  return typeof detail === "string" ? detail : JSON.stringify(detail ?? data);
+  if (detail == null) return answered(status, "");
+  return typeof detail === "string" ? detail : JSON.stringify(detail);
 }
+
+// An answer that is not the API's own (a proxy's HTML error page, an empty body) says what came back
+// in words, never "{}".
+const answered = (status, statusText) => `The platform answered ${status}${statusText ? ` ${statusText}` : ""}: try again in a moment.`;
+
+const UNREACHABLE = "The platform cannot be reached: check your connection and try again.";
 
 const ROLE_WORDS = { borrower: "a borrower (verify your identity with an ID document, step 1)",
   investor: "an investor (verify your identity, step 1)", underwriter: "an underwriter", auditor: "an auditor", admin: "an admin" };
@@ -75,7 +82,9 @@ async function request(path, { method = "GET", body, form } = {}) {
   const headers = {};
   if (state.token) headers.Authorization = `Bearer ${state.token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  return fetch(path, { method, headers, body: form ?? (body === undefined ? undefined : JSON.stringify(body)) });
+  // No answer at all (offline, the server down) rejects with a TypeError whose words are the browser's.
+  return fetch(path, { method, headers, body: form ?? (body === undefined ? undefined : JSON.stringify(body)) })
+    .catch(() => { throw new Error(UNREACHABLE); });
 }
 
 // Reading or erasing personal data, or changing roles, needs a sign-in of the last minutes: the
@@ -105,9 +114,12 @@ async function authorized(path, options = {}) {
 // An error keeps the HTTP status (`error.status`) for callers; its message is for the user.
 export async function api(path, options = {}) {
   const response = await authorized(path, options);
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw Object.assign(new Error(readable(response.status, data)), { status: response.status, data });
-  return data;
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const message = data === null ? answered(response.status, response.statusText) : readable(response.status, data);
+    throw Object.assign(new Error(message), { status: response.status, data: data ?? {} });
+  }
+  return data ?? {};
 }
 
 export const NO_WALLET = "No browser wallet found: install MetaMask or another EIP-1193 wallet to sign in here, or "

@@ -2,8 +2,18 @@
 
 import { $, api, bucketWords, day, money, newest, plural, say } from "./core.js";
 
+// Failed, the figures say so rather than "loading…" for ever (the status line says why).
 export async function refreshDisclosure() {
   const current = newest("disclosure");
+  try {
+    await showDisclosure(current);
+  } catch (error) {
+    if (current()) $("disclosure").textContent = "Figures unavailable right now.";
+    throw error;
+  }
+}
+
+async function showDisclosure(current) {
   const d = await api("/api/v1/disclosure");
   if (!current()) return;
   const rate = (x) => (x == null ? "n/a" : `${(x * 100).toFixed(2)}%`);
