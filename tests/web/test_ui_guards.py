@@ -5,6 +5,8 @@ them, the user's own state redrawn without a Refresh, readable errors and a phon
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -267,3 +269,21 @@ def test_a_failing_or_unreachable_platform_reads_as_words(page, server):
     page.reload()
     expect(page.locator("#disclosure")).to_have_text("Figures unavailable right now.")
     expect(status).to_have_text("The platform cannot be reached: check your connection and try again.")
+
+
+def test_the_rows_verify_says_its_verdict_and_takes_the_focus_to_it(page, server, world):
+    """Review M3: the verdict of a row's *Verify* is said in the status line, in one line, and the
+    focus moves to the result, itself a live region (the Verify form's own verdicts are announced)."""
+    loan_id, _ = world.create()
+    cid = "bafkrei" + "a" * 52
+    page.route(re.compile(rf"/api/v1/loans/{loan_id}$"), lambda route: route.fulfill(json={"loan_id": loan_id, "agreement_cid": cid}))
+    page.route(re.compile(r"/api/v1/verify\?cid="), lambda route: route.fulfill(json={
+        "status": "verified", "reason": "the document matches its on-chain anchor", "cid": cid, "block_number": 7}))  # fmt: skip
+    verify = page.locator(f'button[data-loan="{loan_id}"][data-action="verify"]')
+    _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300), verify.count() == 1)[-1], "the loan's row")
+    verify.click()
+    result = page.locator("#verify-result")
+    expect(result).to_have_text("✔ VERIFIED: the document matches its on-chain anchor")
+    expect(result).to_have_attribute("role", "status")
+    expect(result).to_be_focused()
+    expect(page.locator("#status")).to_have_text(f"Agreement of loan {loan_id}: ✔ VERIFIED: the document matches its on-chain anchor")
