@@ -16,7 +16,7 @@ from backend.identity.schemas import KycCreate
 from tests.identity.conftest import make_applicant
 from tests.lending.test_portfolio import _decision_hash
 from tests.scoring.conftest import SAMPLE
-from tests.web.test_ui import _confirm, _loan_button, _sign_in, _wait
+from tests.web.test_ui import _confirm, _day, _loan_button, _sign_in, _wait
 
 pytestmark = pytest.mark.slow  # browser journeys of tens of seconds (long files run first: tests/conftest.py)
 
@@ -162,6 +162,9 @@ def test_the_borrower_sees_its_loan_funded_without_a_refresh_and_what_is_due_whe
     page.click("#refresh-loans")
     expect(repayments).to_contain_text(f"Next payment {loan['installmentAmount'] / unit:,.2f} mUSD, due ")
     expect(repayments).to_contain_text("(you may pay it now): installment 1 of ")  # named once, not twice
+    # The due date is a UTC day and says so (review M5): west of UTC it ends the evening before.
+    expect(repayments).to_contain_text(f"due {_day(due)} UTC (you may pay it now)")
+    expect(repayments.locator("th").nth(1)).to_have_text("Due (UTC)")
     expect(repayments).not_to_contain_text("now); installment 1 of ")
     expect(repayments).not_to_contain_text("Overdue")
     repay = row.locator('button[data-action="repay"]')

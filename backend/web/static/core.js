@@ -225,6 +225,11 @@ export async function downloadCsv(url, filename) {
 
 export const day = (seconds) => new Date(seconds * 1000).toISOString().slice(0, 10);
 
+// Due dates and expiries are the chain's, in UTC: said so wherever one is shown, since west of UTC a
+// UTC day ends the evening before. `instant` where the minute matters (an expiry).
+export const utcDay = (seconds) => `${day(seconds)} UTC`;
+export const instant = (seconds) => `${new Date(seconds * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+
 // A control's identity across redraws: its data attributes (which loan, listing or bid, which
 // action), else its id, else its accessible name, and which form it submits. A redrawn row's button
 // is a new element with the same identity.

@@ -2,8 +2,8 @@
 // its autopay.
 
 import {
-  $, api, confirmPlan, day, downloadCsv, guard, has, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state,
-  wallet,
+  $, api, confirmPlan, day, downloadCsv, guard, has, instant, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll,
+  state, utcDay, wallet,
 } from "./core.js";
 import { refreshBorrowing } from "./borrow.js";
 import { verifyAgreement, verifyCid } from "./verify.js";
@@ -58,7 +58,7 @@ function actionCell(loan, refundable, autopay, position, claimable) {
     const repay = button("Pay what is due", "repay");
     if (position && position.due_now === 0) {  // LoanBook takes no repayment of nothing due
       repay.disabled = true;
-      repay.title = `Nothing to pay now: the next installment can be paid from the start of its period, before ${day(position.next_due_date)}.`;
+      repay.title = `Nothing to pay now: the next installment can be paid from the start of its period, before ${utcDay(position.next_due_date)}.`;
     }
     cell.append(repay, button("Pay off", "payoff"), ...autopayButtons(loan.loan_id, autopay));
   } else if (loan.status === "defaulted" && mine) {
@@ -139,12 +139,12 @@ function autopayLine(loanId, autopay) {
   const line = Object.assign(document.createElement("p"), {
     className: "autopay",
     textContent: !autopay ? "Autopay off: you pay each installment yourself."
-      : autopay.status === "active" ? `Autopay on until ${day(autopay.mandate.expiry)}, up to `
+      : autopay.status === "active" ? `Autopay on until ${instant(autopay.mandate.expiry)}, up to `
         + `${money(autopay.mandate.max_per_payment)} a payment: ${paid}.` + autopay.warnings.map((w) => ` Note: ${w}.`).join("")
         + (autopay.renewable ? " It ends within the week: renew it to keep paying automatically." : "")
-      : autopay.status === "expired" ? `Autopay expired on ${day(autopay.mandate.expiry)}: ${paid}.`
+      : autopay.status === "expired" ? `Autopay expired on ${instant(autopay.mandate.expiry)}: ${paid}.`
       : autopay.cancel_transactions.length ? `Autopay withdrawn: ${paid}. The platform uses it no more, but it stays valid `
-        + `on chain until ${day(autopay.mandate.expiry)} unless you cancel it there.`
+        + `on chain until ${instant(autopay.mandate.expiry)} unless you cancel it there.`
       : `Autopay off (withdrawn): ${paid}.`,
   });
   Object.assign(line.dataset, { autopay: loanId, status: autopay?.status ?? "off", mandate: autopay?.mandate_hash ?? "" });
@@ -288,20 +288,20 @@ async function repaymentRow(loan) {
   const upcoming = detail.schedule.find((i) => i.number === number);
   const allPaid = pos.installments_paid >= loan.installments;
   const which = `installment ${number} of ${loan.installments}`;
-  const next = allPaid ? "every installment paid" : `${which}, ${money(upcoming?.amount ?? 0)}, due ${day(pos.next_due_date)}`;
+  const next = allPaid ? "every installment paid" : `${which}, ${money(upcoming?.amount ?? 0)}, due ${utcDay(pos.next_due_date)}`;
   // Late, the oldest unpaid installment is the one overdue, not the next; payable early, it is named once.
   const standing = pos.days_past_due > 0
     ? `Overdue: ${money(pos.due_now)} to pay now, ${pos.days_past_due} days late`
       + `${pos.bucket === "defaultable" ? " (the loan may now be declared in default)" : ""}; `
-      + (allPaid ? "every installment paid, late fees left" : `${which} was due ${day(pos.next_due_date)}`)
-    : pos.due_now > 0 ? `Next payment ${money(pos.due_now)}, due ${day(pos.next_due_date)} (you may pay it now): ${which}`
+      + (allPaid ? "every installment paid, late fees left" : `${which} was due ${utcDay(pos.next_due_date)}`)
+    : pos.due_now > 0 ? `Next payment ${money(pos.due_now)}, due ${utcDay(pos.next_due_date)} (you may pay it now): ${which}`
     : `Nothing to pay now; next: ${next}`;
   const summary = Object.assign(document.createElement("p"), {
     textContent: `${standing}; ${money(pos.payoff)} pays it off today.`,
   });
   const table = document.createElement("table");
   const head = table.insertRow();
-  for (const text of ["#", "Due", "Amount", "Interest", "Principal", ""]) head.append(Object.assign(document.createElement("th"), { textContent: text }));
+  for (const text of ["#", "Due (UTC)", "Amount", "Interest", "Principal", ""]) head.append(Object.assign(document.createElement("th"), { textContent: text }));
   for (const i of detail.schedule) {
     const mark = i.number <= pos.installments_paid ? "paid" : i.due_at <= pos.as_of ? "overdue" : "";
     const line = table.insertRow();

@@ -3,7 +3,8 @@
 // principal funded, and what the borrower has repaid of it went to whoever held it then.
 
 import {
-  $, againstFair, api, confirmPlan, day, guard, has, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state,
+  $, againstFair, api, confirmPlan, guard, has, instant, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll,
+  state,
 } from "./core.js";
 import { showBorrower } from "./loans.js";
 import { refreshPortfolio } from "./portfolio.js";
@@ -14,7 +15,7 @@ function orderRow(o, id, kind, mine, cells) {
   const row = document.createElement("tr");
   row.dataset[kind] = id;
   const ratio = o.price_to_outstanding == null ? "-" : `${(o.price_to_outstanding * 100).toFixed(1)}%`;
-  const until = o.expires_at == null ? "-" : day(o.expires_at);
+  const until = o.expires_at == null ? "-" : instant(o.expires_at);
   const [ytm, expected] = [o.yield_to_maturity, o.expected_yield].map((y) => (y == null ? "-" : rate(y)));
   const fair = o.fair_price_bps == null ? "-" : percent(o.fair_price_bps);
   for (const text of [id, o.loan_id, o.grade ?? "-", percent(o.apr_bps), money(o.notes_left), percent(o.price_bps),

@@ -1,7 +1,7 @@
 // Investing: the portfolio, plans, standing instructions and their funding mandates, claims and statements.
 
 import {
-  $, api, confirmPlan, day, downloadCsv, guard, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state,
+  $, api, confirmPlan, downloadCsv, guard, instant, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state,
   wallet,
 } from "./core.js";
 import { refreshLoans } from "./loans.js";
@@ -147,13 +147,13 @@ export async function refreshMandate() {
   const funded = `it funded ${money(fundings.reduce((sum, f) => sum + f.amount, 0))} in ${loans}`;
   unfinishedCancel = m?.cancel_transactions ?? [];
   $("mandate-summary").textContent = !m ? "No funding mandate."
-    : active ? `Mandate active until ${day(m.mandate.expiry)}: ${money(m.spent)} of ${money(m.mandate.budget)} spent on ${loans}`
+    : active ? `Mandate active until ${instant(m.mandate.expiry)}: ${money(m.spent)} of ${money(m.mandate.budget)} spent on ${loans}`
       + (m.mandate.max_apr_bps < 10_000 ? `; at most ${percent(m.mandate.max_apr_bps)} APR` : "") + "."
       + m.warnings.map((w) => ` Note: ${w}.`).join("")
       + (m.renewable ? " It ends within the week: sign a new one below, which takes over at once." : "")
-    : m.status === "expired" ? `Mandate expired on ${day(m.mandate.expiry)}: ${funded}.`
+    : m.status === "expired" ? `Mandate expired on ${instant(m.mandate.expiry)}: ${funded}.`
     : unfinishedCancel.length ? `Mandate withdrawn: ${funded}. The platform uses it no more, but it stays valid on chain `
-      + `until ${day(m.mandate.expiry)} unless you cancel it there.`
+      + `until ${instant(m.mandate.expiry)} unless you cancel it there.`
     : `Mandate withdrawn: ${funded}.`;
   $("mandate-summary").dataset.mandate = m?.mandate_hash ?? "";
   $("mandate-withdraw").hidden = !active && !unfinishedCancel.length;
@@ -177,7 +177,7 @@ export async function signMandate(event) {
   } finally {
     await refreshMandate();  // signed, even if the wallet declined the approval (the summary then says so)
   }
-  say(`Mandate signed: the platform funds your matches, up to ${money(m.mandate.budget)} in all, until ${day(m.mandate.expiry)}.`);
+  say(`Mandate signed: the platform funds your matches, up to ${money(m.mandate.budget)} in all, until ${instant(m.mandate.expiry)}.`);
 }
 
 // Withdraw the active mandate (the keeper stops now) and cancel it on chain; or, for one withdrawn
