@@ -290,3 +290,31 @@ def test_the_rows_verify_says_its_verdict_and_takes_the_focus_to_it(page, server
     expect(result).to_have_attribute("role", "status")
     expect(result).to_be_focused()
     expect(page.locator("#status")).to_have_text(f"Agreement of loan {loan_id}: ✔ VERIFIED: the document matches its on-chain anchor")
+
+
+LONG_STATUS = ("Your wallet is on chain 1 (Ethereum mainnet); this platform runs on chain 31337 (the local development "
+               "chain). Switch your wallet to chain 31337 (the local development chain): nothing is signed or sent until then.")  # fmt: skip
+
+
+def test_at_320_px_the_top_bar_covers_no_focused_control_and_a_report_line_wraps(page, server):
+    """Review M1: the room kept above a control scrolled into view follows the sticky bar's height
+    (a three-line status); review M2: a monthly report's CID wraps rather than widening the page."""
+    page.route("**/api/v1/disclosure/reports", lambda route: route.fulfill(json=[{
+        "period": "2026-11", "as_of_block": 1234, "cid": "bafkrei" + "b" * 52, "anchor_tx": "0x" + "c" * 64,
+        "verify_url": "/api/v1/verify?cid=bafkrei" + "b" * 52}]))  # fmt: skip
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.reload()
+    expect(page.locator("#disclosure-reports li")).to_have_count(1)
+    page.locator("#disclosure-section summary", has_text="Monthly reports").click()
+    expect(page.locator("#disclosure-reports li")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+
+    page.evaluate(f"""async () => {{ const {{ say }} = await import(new URL("core.js", location.href)); say({LONG_STATUS!r}, true); }}""")
+    page.wait_for_function("""() => parseFloat(getComputedStyle(document.documentElement).scrollPaddingTop)
+      >= document.querySelector(".topbar").getBoundingClientRect().height""")  # fmt: skip
+    page.focus("#refresh-loans")
+    page.evaluate("window.scrollBy(0, document.getElementById('refresh-loans').getBoundingClientRect().top)")  # under the bar
+    page.keyboard.press("Shift+Tab")  # back to the apply form's button, above the window
+    expect(page.locator("#apply-form button[type=submit]")).to_be_focused()
+    top = page.evaluate("document.activeElement.getBoundingClientRect().top")
+    assert top >= page.evaluate("document.querySelector('.topbar').getBoundingClientRect().bottom")
