@@ -165,6 +165,7 @@ def test_the_borrower_sees_its_loan_funded_without_a_refresh_and_what_is_due_whe
     # The due date is a UTC day and says so (review M5): west of UTC it ends the evening before.
     expect(repayments).to_contain_text(f"due {_day(due)} UTC (you may pay it now)")
     expect(repayments.locator("th").nth(1)).to_have_text("Due (UTC)")
+    expect(repayments.locator("th").last).to_have_text("Paid?")  # review L1: no empty heading
     expect(repayments).not_to_contain_text("now); installment 1 of ")
     expect(repayments).not_to_contain_text("Overdue")
     repay = row.locator('button[data-action="repay"]')
@@ -250,6 +251,13 @@ def test_a_redraw_keeps_the_keyboard_on_the_same_button_and_the_dialog_gives_it_
     page.wait_for_function(f"""() => {{ const a = document.activeElement;
       return a.dataset.action === "fund" && a.dataset.loan === "{open_loan}" && !a.__beforeRedraw && !a.disabled; }}""")
 
+    # Review L1: each row's button names the loan it acts on, and no column heading is left empty.
+    for name in (f"Fund loan {open_loan}", f"Verify the agreement of loan {open_loan}", f"Borrower of loan {open_loan}",
+                 f"Sell notes of loan {held}"):  # fmt: skip
+        expect(page.get_by_role("button", name=name, exact=True)).to_have_count(1)
+    expect(page.get_by_role("button", name="Verify", exact=True)).to_have_count(1)  # the Verify form's own, alone
+    for section in ("#portfolio-section", "#market-section"):
+        assert "" not in [text.strip() for text in page.locator(f"{section} thead th").all_inner_texts()]
 
 
 def test_a_failing_or_unreachable_platform_reads_as_words(page, server):

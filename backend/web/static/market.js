@@ -26,11 +26,13 @@ function orderRow(o, id, kind, mine, cells) {
   if (state.wallet) {
     const [label, action] = kind === "listing" ? (mine ? ["Withdraw", "delist"] : ["Buy", "buy"])
       : (mine ? ["Cancel", "cancel"] : ["Sell", "sell"]);
+    const name = { delist: `Withdraw listing ${id}`, buy: `Buy listing ${id}`, cancel: `Cancel bid ${id}`, sell: `Sell into bid ${id}` }[action];
     if (action === "buy" && !has("investor")) {  // LoanBook moves notes to verified wallets only
       cell.append(Object.assign(document.createElement("span"), { className: "reason", textContent: "Verify your identity to buy." }));
     } else {
       const button = Object.assign(document.createElement("button"), { textContent: label });
       Object.assign(button.dataset, { [kind]: id, action });
+      button.setAttribute("aria-label", name);
       button.onclick = guard(() => marketAction(kind, id, action, o));
       cell.append(button);
     }
@@ -38,6 +40,7 @@ function orderRow(o, id, kind, mine, cells) {
     if (kind === "listing" && !mine && has("investor")) {  // a buyer decides as a funder does
       const about = Object.assign(document.createElement("button"), { textContent: "Borrower" });
       Object.assign(about.dataset, { listing: id, action: "borrower" });
+      about.setAttribute("aria-label", `Borrower of loan ${o.loan_id}, listing ${id}`);
       about.onclick = guard(() => showBorrower(o.loan_id, about));
       cell.append(" ", about);
     }
@@ -55,6 +58,7 @@ function repriceControls(kind, id) {
   price.setAttribute("aria-label", `new price of ${kind} ${id}, in % of the principal outstanding`);
   const button = Object.assign(document.createElement("button"), { textContent: "Reprice" });
   Object.assign(button.dataset, { [kind]: id, action: "reprice" });
+  button.setAttribute("aria-label", `Reprice ${kind} ${id}`);
   button.onclick = guard(() => repriceOrder(kind, id, price.value));
   return [price, button];
 }

@@ -34,6 +34,7 @@ export async function refreshPortfolio() {
     if (pos.status === "active" && pos.notes > 0) {  // only notes of active loans trade: fill in the offer form
       const sell = Object.assign(document.createElement("button"), { textContent: "Sell" });
       Object.assign(sell.dataset, { loan: pos.loan_id, action: "sell" });
+      sell.setAttribute("aria-label", `Sell notes of loan ${pos.loan_id}`);
       sell.onclick = () => {
         $("sell-form").elements.loan_id.value = pos.loan_id;
         $("sell-form").elements.notes.value = pos.notes / 10 ** state.decimals;
@@ -45,6 +46,7 @@ export async function refreshPortfolio() {
     if (pos.bid_now > 0) {  // other investors' bids would take notes now: leave in one go
       const exit = Object.assign(document.createElement("button"), { textContent: "Sell to bids" });
       Object.assign(exit.dataset, { loan: pos.loan_id, action: "sell-now" });
+      exit.setAttribute("aria-label", `Sell to bids: the notes of loan ${pos.loan_id}`);
       exit.onclick = guard(() => sellNow(pos));
       cell.append(" ", exit);
     }
