@@ -326,3 +326,15 @@ def test_at_320_px_the_top_bar_covers_no_focused_control_and_a_report_line_wraps
     expect(page.locator("#apply-form button[type=submit]")).to_be_focused()
     top = page.evaluate("document.activeElement.getBoundingClientRect().top")
     assert top >= page.evaluate("document.querySelector('.topbar').getBoundingClientRect().bottom")
+
+
+def test_an_error_is_marked_in_words_and_a_dust_amount_is_not_shown_as_nothing(page, server):
+    """Review L2: an error in the status line is marked by a sign and a word, not its colour only;
+    review L3: an amount that would round to 0.00 shows its own decimals."""
+    expect(page.locator("#disclosure")).not_to_have_text("loading…")  # the platform (its token) is known
+    shown = page.evaluate("""async () => {
+      const { money, say } = await import(new URL("core.js", location.href));
+      say("User rejected the request.", true);
+      return [getComputedStyle(document.getElementById("status"), "::before").content, money(1234), money(0), money(3_000_000_000)];
+    }""")  # fmt: skip
+    assert shown == ['"⚠ Error: "', "0.001234 mUSD", "0.00 mUSD", "3,000.00 mUSD"]

@@ -141,8 +141,12 @@ export function utf8Hex(text) {
 }
 
 // Every amount the page shows carries the loan token's symbol (GET /api/v1/chain): "3,000.00 mUSD".
+// An amount that would round to 0.00 (a dust claim) shows the token's own decimals: "Claim 0.00 mUSD"
+// would offer nothing.
 export function money(baseUnits) {
-  const tokens = (Number(baseUnits) / 10 ** state.decimals).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const value = Number(baseUnits) / 10 ** state.decimals;
+  const digits = value !== 0 && Math.abs(value) < 0.005 ? state.decimals : 2;
+  const tokens = value.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: digits });
   return `${tokens} ${state.symbol}`;
 }
 
