@@ -175,7 +175,7 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     assert world.balance(borrower) - before == loan["principal"] - loan["principal"] * loan["originationFeeBps"] // 10_000
     repayments = page.locator(f'tr[data-repayments="{loan_id}"]')  # under the borrower's own active loan
     expect(repayments).to_contain_text("Nothing to pay now; next: installment 1 of 24, ")
-    expect(repayments).to_contain_text(f", due {_day(loan['startTime'] + 30 * 86_400)}")
+    expect(repayments).to_contain_text(f", due {_day(loan['startTime'] + 30 * 86_400)} UTC")
     expect(page.locator(f'button[data-loan="{loan_id}"][data-action="repay"]')).to_be_disabled()  # nothing due yet
     repayments.locator("summary").first.click()
     expect(repayments.locator("tr")).to_have_count(25)  # the heading and the 24 installments agreed

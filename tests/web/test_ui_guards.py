@@ -5,6 +5,8 @@ them, the user's own state redrawn without a Refresh, readable errors and a phon
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -14,7 +16,7 @@ from backend.identity.schemas import KycCreate
 from tests.identity.conftest import make_applicant
 from tests.lending.test_portfolio import _decision_hash
 from tests.scoring.conftest import SAMPLE
-from tests.web.test_ui import _confirm, _sign_in, _wait
+from tests.web.test_ui import _confirm, _day, _loan_button, _sign_in, _wait
 
 pytestmark = pytest.mark.slow  # browser journeys of tens of seconds (long files run first: tests/conftest.py)
 
@@ -160,6 +162,10 @@ def test_the_borrower_sees_its_loan_funded_without_a_refresh_and_what_is_due_whe
     page.click("#refresh-loans")
     expect(repayments).to_contain_text(f"Next payment {loan['installmentAmount'] / unit:,.2f} mUSD, due ")
     expect(repayments).to_contain_text("(you may pay it now): installment 1 of ")  # named once, not twice
+    # The due date is a UTC day and says so (review M5): west of UTC it ends the evening before.
+    expect(repayments).to_contain_text(f"due {_day(due)} UTC (you may pay it now)")
+    expect(repayments.locator("th").nth(1)).to_have_text("Due (UTC)")
+    expect(repayments.locator("th").last).to_have_text("Paid?")  # review L1: no empty heading
     expect(repayments).not_to_contain_text("now); installment 1 of ")
     expect(repayments).not_to_contain_text("Overdue")
     repay = row.locator('button[data-action="repay"]')
@@ -196,3 +202,139 @@ def test_erasing_ones_data_on_an_old_session_asks_the_same_wallet_to_sign_in_aga
     expect(page.locator("#status")).to_contain_text("Personal data erased (1 record)")
     expect(page.locator("#kyc-status")).to_contain_text("erased")
     expect(page.locator("#who")).to_contain_text(investor.address)
+
+
+def _redraw(page, module: str, refresh: str) -> None:
+    """A redraw as the poll or an earlier action's refresh would make it, now."""
+    page.evaluate(f"""async () => {{ const m = await import(new URL("{module}", location.href)); await m.{refresh}(); }}""")
+
+
+# The focused element, marked so that its replacement by a redraw can be told from it.
+MARK_FOCUSED = "() => { document.activeElement.__beforeRedraw = true; }"
+FOCUSED = """() => { const a = document.activeElement;
+  return [a.tagName, a.dataset.loan ?? null, a.dataset.action ?? null, Boolean(a.__beforeRedraw), a.isConnected]; }"""
+
+
+def test_a_redraw_keeps_the_keyboard_on_the_same_button_and_the_dialog_gives_it_back(page, server, wallet, world):
+    """Review H2: a redraw of the loans table or the portfolio (the poll, an action's refresh) gives
+    the focus to the focused button's replacement, not to <body>; the dialog, closed after such a
+    redraw, gives it back to the replacement of the button that opened it."""
+    investor = world.investors[0]
+    held, _ = world.active_loan(investors=[investor, world.investors[3]])  # a position to sell
+    open_loan, _ = world.create()
+    with session_scope(server.settings) as session:  # the investor passed KYC (level 1, no document)
+        submit(session, server.settings, investor.address, KycCreate(**make_applicant(512).form()), [])
+    wallet.address = investor.address
+    _sign_in(page, investor.address)
+    fund = _loan_button(page, open_loan, "fund")
+    sell = page.locator(f'#positions button[data-loan="{held}"][data-action="sell"]')
+    _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300), sell.count() == 1)[-1], "the position's Sell")
+
+    page.focus(f'button[data-loan="{open_loan}"][data-action="verify"]')
+    page.evaluate(MARK_FOCUSED)
+    _redraw(page, "loans.js", "refreshLoans")
+    assert page.evaluate(FOCUSED) == ["BUTTON", str(open_loan), "verify", False, True]
+
+    sell.focus()
+    page.evaluate(MARK_FOCUSED)
+    _redraw(page, "portfolio.js", "refreshPortfolio")
+    assert page.evaluate(FOCUSED) == ["BUTTON", str(held), "sell", False, True]
+
+    page.fill(f'input[data-loan="{open_loan}"]', "25")
+    fund.focus()
+    page.evaluate(MARK_FOCUSED)
+    page.keyboard.press("Enter")  # the keyboard user's click
+    expect(page.locator("#confirm")).to_be_visible()
+    _redraw(page, "loans.js", "refreshLoans")  # lands while the dialog is open
+    page.keyboard.press("Escape")
+    expect(page.locator("#status")).to_have_text("Cancelled: nothing was sent.")
+    page.wait_for_function(f"""() => {{ const a = document.activeElement;
+      return a.dataset.action === "fund" && a.dataset.loan === "{open_loan}" && !a.__beforeRedraw && !a.disabled; }}""")
+
+    # Review L1: each row's button names the loan it acts on, and no column heading is left empty.
+    for name in (f"Fund loan {open_loan}", f"Verify the agreement of loan {open_loan}", f"Borrower of loan {open_loan}",
+                 f"Sell notes of loan {held}"):  # fmt: skip
+        expect(page.get_by_role("button", name=name, exact=True)).to_have_count(1)
+    expect(page.get_by_role("button", name="Verify", exact=True)).to_have_count(1)  # the Verify form's own, alone
+    for section in ("#portfolio-section", "#market-section"):
+        assert "" not in [text.strip() for text in page.locator(f"{section} thead th").all_inner_texts()]
+
+
+def test_a_failing_or_unreachable_platform_reads_as_words(page, server):
+    """Review M4: an error page that is not JSON, or no answer at all, is said in words in the status
+    line, and the figures say they are unavailable rather than "loading…" for ever."""
+    status = page.locator("#status")
+    expect(page.locator("#disclosure")).not_to_have_text("loading…")
+    page.route("**/api/v1/loans", lambda route: route.fulfill(
+        status=502, content_type="text/html", body="<html><body><h1>502 Bad Gateway</h1></body></html>"))  # fmt: skip
+    page.click("#refresh-loans")
+    expect(status).to_have_text("The platform answered 502 Bad Gateway: try again in a moment.")
+    expect(status).to_have_class("error")
+    page.unroute("**/api/v1/loans")
+    page.route("**/api/v1/loans", lambda route: route.abort())
+    page.click("#refresh-loans")
+    expect(status).to_have_text("The platform cannot be reached: check your connection and try again.")
+    page.unroute("**/api/v1/loans")
+
+    page.route("**/api/v1/disclosure", lambda route: route.abort())
+    page.reload()
+    expect(page.locator("#disclosure")).to_have_text("Figures unavailable right now.")
+    expect(status).to_have_text("The platform cannot be reached: check your connection and try again.")
+
+
+def test_the_rows_verify_says_its_verdict_and_takes_the_focus_to_it(page, server, world):
+    """Review M3: the verdict of a row's *Verify* is said in the status line, in one line, and the
+    focus moves to the result, itself a live region (the Verify form's own verdicts are announced)."""
+    loan_id, _ = world.create()
+    cid = "bafkrei" + "a" * 52
+    page.route(re.compile(rf"/api/v1/loans/{loan_id}$"), lambda route: route.fulfill(json={"loan_id": loan_id, "agreement_cid": cid}))
+    page.route(re.compile(r"/api/v1/verify\?cid="), lambda route: route.fulfill(json={
+        "status": "verified", "reason": "the document matches its on-chain anchor", "cid": cid, "block_number": 7}))  # fmt: skip
+    verify = page.locator(f'button[data-loan="{loan_id}"][data-action="verify"]')
+    _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300), verify.count() == 1)[-1], "the loan's row")
+    verify.click()
+    result = page.locator("#verify-result")
+    expect(result).to_have_text("✔ VERIFIED: the document matches its on-chain anchor")
+    expect(result).to_have_attribute("role", "status")
+    expect(result).to_be_focused()
+    expect(page.locator("#status")).to_have_text(f"Agreement of loan {loan_id}: ✔ VERIFIED: the document matches its on-chain anchor")
+
+
+LONG_STATUS = ("Your wallet is on chain 1 (Ethereum mainnet); this platform runs on chain 31337 (the local development "
+               "chain). Switch your wallet to chain 31337 (the local development chain): nothing is signed or sent until then.")  # fmt: skip
+
+
+def test_at_320_px_the_top_bar_covers_no_focused_control_and_a_report_line_wraps(page, server):
+    """Review M1: the room kept above a control scrolled into view follows the sticky bar's height
+    (a three-line status); review M2: a monthly report's CID wraps rather than widening the page."""
+    page.route("**/api/v1/disclosure/reports", lambda route: route.fulfill(json=[{
+        "period": "2026-11", "as_of_block": 1234, "cid": "bafkrei" + "b" * 52, "anchor_tx": "0x" + "c" * 64,
+        "verify_url": "/api/v1/verify?cid=bafkrei" + "b" * 52}]))  # fmt: skip
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.reload()
+    expect(page.locator("#disclosure-reports li")).to_have_count(1)
+    page.locator("#disclosure-section summary", has_text="Monthly reports").click()
+    expect(page.locator("#disclosure-reports li")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+
+    page.evaluate(f"""async () => {{ const {{ say }} = await import(new URL("core.js", location.href)); say({LONG_STATUS!r}, true); }}""")
+    page.wait_for_function("""() => parseFloat(getComputedStyle(document.documentElement).scrollPaddingTop)
+      >= document.querySelector(".topbar").getBoundingClientRect().height""")  # fmt: skip
+    page.focus("#refresh-loans")
+    page.evaluate("window.scrollBy(0, document.getElementById('refresh-loans').getBoundingClientRect().top)")  # under the bar
+    page.keyboard.press("Shift+Tab")  # back to the apply form's button, above the window
+    expect(page.locator("#apply-form button[type=submit]")).to_be_focused()
+    top = page.evaluate("document.activeElement.getBoundingClientRect().top")
+    assert top >= page.evaluate("document.querySelector('.topbar').getBoundingClientRect().bottom")
+
+
+def test_an_error_is_marked_in_words_and_a_dust_amount_is_not_shown_as_nothing(page, server):
+    """Review L2: an error in the status line is marked by a sign and a word, not its colour only;
+    review L3: an amount that would round to 0.00 shows its own decimals."""
+    expect(page.locator("#disclosure")).not_to_have_text("loading…")  # the platform (its token) is known
+    shown = page.evaluate("""async () => {
+      const { money, say } = await import(new URL("core.js", location.href));
+      say("User rejected the request.", true);
+      return [getComputedStyle(document.getElementById("status"), "::before").content, money(1234), money(0), money(3_000_000_000)];
+    }""")  # fmt: skip
+    assert shown == ['"⚠ Error: "', "0.001234 mUSD", "0.00 mUSD", "3,000.00 mUSD"]

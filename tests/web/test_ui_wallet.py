@@ -12,7 +12,7 @@ from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
 from tests.identity.conftest import make_applicant
 from tests.scoring.conftest import SAMPLE
-from tests.web.test_ui import _apply, _sign_in, _wait
+from tests.web.test_ui import _apply, _confirm, _loan_button, _sign_in, _wait
 
 # The test wallet, made to report another chain (Ethereum mainnet) until the page asks it to switch;
 # it records every request and lets the test fire `chainChanged` as a wallet does.
@@ -178,3 +178,85 @@ def test_a_refused_kyc_field_is_marked_beside_it_with_its_format_hinted(page, se
     page.click("#kyc-form button[type=submit]")
     expect(page.locator("#kyc-status")).to_contain_text("approved")
     expect(page.locator("#kyc-form .field-error")).to_have_count(0)
+
+
+# The test wallet, made to record what the page shows when it first asks for a receipt: by then the
+# transaction is sent, and the user waits for it to be mined.
+AT_RECEIPT = """() => {
+  const forward = window.ethereum.request;
+  window.ethereum.request = async ({ method, params }) => {
+    if (method === "eth_getTransactionReceipt" && !window.__atReceipt) {
+      const fund = document.querySelector('button[data-action="fund"]');
+      window.__atReceipt = { status: document.getElementById("status").textContent,
+        busy: fund?.getAttribute("aria-busy") ?? null, disabled: fund?.disabled ?? null };
+    }
+    return forward({ method, params });
+  };
+}"""
+
+
+def test_a_double_click_on_fund_asks_once_and_moves_the_money_once(page, server, wallet, world):
+    """Review H1: the clicked button is busy (disabled, `aria-busy`) until its action settles, so a
+    double click is one plan, one dialog and one fund; once sent, the page says it waits for the
+    chain; a second dialog never opens over the first."""
+    investor, unit = world.investors[0], 10**6
+    loan_id, _ = world.create()
+    with session_scope(server.settings) as session:  # the investor passed KYC (level 1, no document)
+        submit(session, server.settings, investor.address, KycCreate(**make_applicant(511).form()), [])
+    wallet.address = investor.address
+    _sign_in(page, investor.address)
+    fund = _loan_button(page, loan_id, "fund")
+    plans = []
+    page.on("request", lambda r: plans.append(r.url) if r.method == "POST" and r.url.endswith(f"/loans/{loan_id}/transactions") else None)
+    page.evaluate(AT_RECEIPT)
+    before = world.balance(investor)
+
+    page.fill(f'input[data-loan="{loan_id}"]', "30")
+    fund.dblclick()
+    _confirm(page, f"30.00 mUSD leaves your wallet for loan {loan_id}")
+    expect(page.locator("#status")).to_have_text(f"Done: fund on loan {loan_id}.")
+    expect(fund).to_be_enabled()  # free again once the action has settled
+    expect(fund).not_to_have_attribute("aria-busy", "true")
+    assert len(plans) == 1
+    assert before - world.balance(investor) == 30 * unit  # once, not twice
+    assert world.book.functions.balanceOf(investor.address, loan_id).call() == 30 * unit
+    assert page.evaluate("window.__atReceipt") == {
+        "status": "Sent: waiting for the transaction to be mined…", "busy": "true", "disabled": True}
+
+    opened = page.evaluate("""async () => {
+      const { confirmPlan } = await import(new URL("core.js", location.href));
+      const first = confirmPlan({ title: "One", lines: [], yes: "Yes" });
+      const second = confirmPlan({ title: "Two", lines: [], yes: "Yes" }).then(() => "opened", (e) => e.message);
+      const title = document.getElementById("confirm-title").textContent;
+      document.getElementById("confirm").close();
+      await first;
+      return [await second, title];
+    }""")  # fmt: skip
+    assert opened == ["A confirmation is already open: answer it first.", "One"]
+
+
+# The page's 12 s poll switched off: what changes on screen after an action is the action's own redraw.
+NO_POLL = """(() => {
+  const every = window.setInterval;
+  window.setInterval = (fn, ms, ...args) => (ms === 12000 ? 0 : every(fn, ms, ...args));
+})();"""
+
+
+def test_collect_all_redraws_the_loans_table_once_the_claim_is_indexed(page, server, wallet, world):
+    """Review M6: after *Collect all repayments* the row's *Claim* button and the collect row go,
+    without a Refresh or the poll: nothing invites a second claim."""
+    investor = world.investors[0]
+    loan_id, _ = world.active_loan(investors=[investor, world.investors[3]])
+    world.repay(loan_id, world.loan(loan_id)["installmentAmount"])
+    page.context.add_init_script(NO_POLL)
+    page.reload()
+    wallet.address = investor.address
+    _sign_in(page, investor.address)
+    claim = _loan_button(page, loan_id, "claim")
+    expect(page.locator("#claim-all-row")).to_be_visible()
+
+    page.click("#claim-all")
+    expect(page.locator("#status")).to_contain_text("Collected ")
+    assert world.book.functions.claimableOf(loan_id, investor.address).call() == 0
+    expect(claim).to_have_count(0)
+    expect(page.locator("#claim-all-row")).to_be_hidden()

@@ -126,7 +126,14 @@ networkHooks.changed = (chainId) => {
   if (state.token && chainId === state.chainId) refreshMine().catch((e) => say(e.message, true));
 };
 
-setInterval(() => poll().catch(() => {}), POLL_MS);  // a failed poll is retried by the next; actions report errors
+setInterval(() => poll().catch(() => {}), POLL_MS);
+
+// The sticky bar grows with a long status line and wrapping links (a phone, 200% zoom): the room kept
+// above a control scrolled into view (by Tab, a section link) follows its height, or the bar would
+// cover the control that has the focus.
+new ResizeObserver(([entry]) => {
+  document.documentElement.style.scrollPaddingTop = `${entry.target.offsetHeight + 8}px`;
+}).observe(document.querySelector(".topbar"));  // a failed poll is retried by the next; actions report errors
 
 $("connect").onclick = guard(signIn);
 $("sign-out").onclick = guard(signOut);

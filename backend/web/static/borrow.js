@@ -1,6 +1,6 @@
 // Borrowing: the application, the decision with its reasons, the offer and its EIP-712 signature.
 
-import { $, api, has, money, newest, percent, plural, say, state, wallet, wholeTokens } from "./core.js";
+import { $, api, has, instant, money, newest, percent, plural, say, state, wallet, wholeTokens } from "./core.js";
 import { choiceWords } from "./choices.js";
 import { refreshLoans } from "./loans.js";
 
@@ -97,8 +97,6 @@ export async function apply(event) {
   say(`Decision: ${outcomeWords(decision)}.`);
 }
 
-const when = (seconds) => `${new Date(seconds * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC`;
-
 function showOffer(offer) {
   state.offer = offer;
   $("offer-section").hidden = false;
@@ -110,8 +108,8 @@ function showOffer(offer) {
   $("offer-installments").textContent = `${t.installments} × ${money(offer.price.installment_amount)}, every ${plural(period, "day")}`;
   // Due dates run from the payout, unknown until the loan is funded and paid out.
   $("offer-first-due").textContent = `${plural(period, "day")} after the payout`;
-  $("offer-expires").textContent = when(t.deadline);
-  $("offer-funding-deadline").textContent = when(t.funding_deadline);
+  $("offer-expires").textContent = instant(t.deadline);
+  $("offer-funding-deadline").textContent = instant(t.funding_deadline);
   $("offer-total").textContent = money(offer.price.total_repayable);
   $("offer-financed").textContent = money(offer.price.amount_financed);
   $("offer-charge").textContent = money(offer.price.finance_charge);

@@ -60,8 +60,15 @@ function readable(status, data) {
   }
   if (status === 401 && data.error !== "fresh_sign_in_required") return "Sign in first (Connect wallet and sign in).";
   if (data.error === "role_required") return roleWords(detail);
-  return typeof detail === "string" ? detail : JSON.stringify(detail ?? data);
+  if (detail == null) return answered(status, "");
+  return typeof detail === "string" ? detail : JSON.stringify(detail);
 }
+
+// An answer that is not the API's own (a proxy's HTML error page, an empty body) says what came back
+// in words, never "{}".
+const answered = (status, statusText) => `The platform answered ${status}${statusText ? ` ${statusText}` : ""}: try again in a moment.`;
+
+const UNREACHABLE = "The platform cannot be reached: check your connection and try again.";
 
 const ROLE_WORDS = { borrower: "a borrower (verify your identity with an ID document, step 1)",
   investor: "an investor (verify your identity, step 1)", underwriter: "an underwriter", auditor: "an auditor", admin: "an admin" };
@@ -75,7 +82,9 @@ async function request(path, { method = "GET", body, form } = {}) {
   const headers = {};
   if (state.token) headers.Authorization = `Bearer ${state.token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  return fetch(path, { method, headers, body: form ?? (body === undefined ? undefined : JSON.stringify(body)) });
+  // No answer at all (offline, the server down) rejects with a TypeError whose words are the browser's.
+  return fetch(path, { method, headers, body: form ?? (body === undefined ? undefined : JSON.stringify(body)) })
+    .catch(() => { throw new Error(UNREACHABLE); });
 }
 
 // Reading or erasing personal data, or changing roles, needs a sign-in of the last minutes: the
@@ -105,9 +114,12 @@ async function authorized(path, options = {}) {
 // An error keeps the HTTP status (`error.status`) for callers; its message is for the user.
 export async function api(path, options = {}) {
   const response = await authorized(path, options);
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw Object.assign(new Error(readable(response.status, data)), { status: response.status, data });
-  return data;
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const message = data === null ? answered(response.status, response.statusText) : readable(response.status, data);
+    throw Object.assign(new Error(message), { status: response.status, data: data ?? {} });
+  }
+  return data ?? {};
 }
 
 export const NO_WALLET = "No browser wallet found: install MetaMask or another EIP-1193 wallet to sign in here, or "
@@ -129,8 +141,12 @@ export function utf8Hex(text) {
 }
 
 // Every amount the page shows carries the loan token's symbol (GET /api/v1/chain): "3,000.00 mUSD".
+// An amount that would round to 0.00 (a dust claim) shows the token's own decimals: "Claim 0.00 mUSD"
+// would offer nothing.
 export function money(baseUnits) {
-  const tokens = (Number(baseUnits) / 10 ** state.decimals).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const value = Number(baseUnits) / 10 ** state.decimals;
+  const digits = value !== 0 && Math.abs(value) < 0.005 ? state.decimals : 2;
+  const tokens = value.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: digits });
   return `${tokens} ${state.symbol}`;
 }
 
@@ -181,6 +197,7 @@ export async function sendAll(transactions) {
     const hash = await wallet("eth_sendTransaction", [{
       from: state.wallet, to: tx.to, data: tx.data, value: tx.value, chainId: `0x${state.chainId.toString(16)}`,
     }]);
+    say("Sent: waiting for the transaction to be mined…");  // the wallet is done: the wait (up to minutes) is the chain's
     receipt = await waitForReceipt(hash);
   }
   return receipt; // the last one's
@@ -212,24 +229,49 @@ export async function downloadCsv(url, filename) {
 
 export const day = (seconds) => new Date(seconds * 1000).toISOString().slice(0, 10);
 
+// Due dates and expiries are the chain's, in UTC: said so wherever one is shown, since west of UTC a
+// UTC day ends the evening before. `instant` where the minute matters (an expiry).
+export const utcDay = (seconds) => `${day(seconds)} UTC`;
+export const instant = (seconds) => `${new Date(seconds * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+
+// A control's identity across redraws: its data attributes (which loan, listing or bid, which
+// action), else its id, else its accessible name, and which form it submits. A redrawn row's button
+// is a new element with the same identity.
+export function controlKey(element) {
+  const data = Object.keys(element.dataset).sort().map((key) => `${key}=${element.dataset[key]}`).join(",");
+  const name = data || element.id || element.getAttribute("aria-label") || element.textContent;
+  return [element.tagName, element.form?.id ?? "", name, element.value ?? ""].join("|");
+}
+
+const sameControl = (root, key) => [...root.querySelectorAll("button")].find((b) => controlKey(b) === key);
+
 // A refresh can land while someone types into a row's input (a new price, an amount to fund):
 // the re-rendered rows get back what was typed or chosen, matched by each field's data-`key`.
 // The field being typed into keeps the focus and the caret too: otherwise the next keystrokes of a
 // note typed as a refresh lands would go to the field the refresh removed, and be lost.
+// A focused button (Fund, Verify, Sell…) keeps the focus the same way, on its replacement found by
+// its identity (controlKey): otherwise each redraw (the poll, an action's refresh) would throw a
+// keyboard or screen-reader user back to the top of the page. A button whose action is still
+// under way is redrawn busy, as it was.
 export function keepTyped(body, keys, render) {
   const fields = (key) => [...body.querySelectorAll(`input[data-${key}], select[data-${key}]`)];
   const typed = [keys].flat().map((key) => [key, new Map(fields(key).filter((f) => f.value)
     .map((f) => [f.getAttribute(`data-${key}`), f.value]))]);
   const active = document.activeElement;
-  const focused = body.contains(active) ? [keys].flat().find((key) => active.hasAttribute(`data-${key}`)) : undefined;
+  const inside = body.contains(active);
+  const typing = inside && ["INPUT", "SELECT"].includes(active.tagName);  // a row's button has data-loan too
+  const focused = typing ? [keys].flat().find((key) => active.hasAttribute(`data-${key}`)) : undefined;
   const focusedId = focused && active.getAttribute(`data-${focused}`);
   const caret = focused ? caretOf(active) : null;
+  const button = inside && active.tagName === "BUTTON" ? controlKey(active) : null;
   render();
   for (const [key, values] of typed) {
     for (const field of fields(key)) field.value = values.get(field.getAttribute(`data-${key}`)) ?? field.value;
   }
-  const again = focused && fields(focused).find((f) => f.getAttribute(`data-${focused}`) === focusedId);
-  if (again) {
+  for (const b of body.querySelectorAll("button")) if (busy.has(controlKey(b))) markBusy(b, true);
+  const again = focused ? fields(focused).find((f) => f.getAttribute(`data-${focused}`) === focusedId)
+    : button && sameControl(body, button);
+  if (again && !again.isSameNode(active)) {
     again.focus();
     if (caret) again.setSelectionRange(...caret);
   }
@@ -247,12 +289,60 @@ export const has = (...roles) => roles.some((r) => state.roles.includes(r));
 
 export const listItems = (texts) => texts.map((textContent) => Object.assign(document.createElement("li"), { textContent }));
 
+// The actions under way, by the identity of the control that started them (controlKey).
+const busy = new Set();
+let lastControl = null;  // the control of the latest action: a dialog it opens gives the focus back to it
+
+function markBusy(control, on) {
+  control.disabled = on;
+  if (on) control.setAttribute("aria-busy", "true");
+  else control.removeAttribute("aria-busy");
+}
+
+// Nowhere a user would have put it: on <body> (its button was disabled or redrawn), or still on a
+// button of the dialog that has just closed.
+const focusLost = () => !document.activeElement || document.activeElement === document.body
+  || Boolean(document.activeElement.closest("dialog:not([open])"));
+
+// The button clicked, or the form's submitter; none for a call that is not an event's.
+function controlOf(event) {
+  if (!(event instanceof Event)) return null;
+  const control = event.type === "submit" ? event.submitter : event.currentTarget;
+  return control instanceof HTMLButtonElement ? control : null;
+}
+
 // An error stays in the status line only until the next action: a later one that goes through
 // must not read as failed (nor a dialog open under an old refusal).
+// While an action is under way its button (or its form's submitter) is disabled and aria-busy,
+// and another call for the same control is ignored, even from its redrawn replacement: a double
+// click, or a second click because nothing seemed to happen, must not send (and pay) twice. Once
+// it settles, the button, or its replacement, is free again and gets back the focus it had.
 export function guard(fn) {
   return (...args) => {
+    const control = controlOf(args[0]);
+    const key = control && controlKey(control);
+    if (key && busy.has(key)) return Promise.resolve();
     if ($("status").className === "error") say("");
-    return fn(...args).catch((error) => say(error.message, true));
+    let done;
+    try {
+      done = fn(...args);
+    } catch (error) {
+      done = Promise.reject(error);
+    }
+    done = Promise.resolve(done).catch((error) => say(error.message, true));
+    if (!control) return done;
+    const hadFocus = document.activeElement === control;
+    busy.add(key);
+    lastControl = control;
+    markBusy(control, true);
+    return done.finally(() => {
+      busy.delete(key);
+      markBusy(control, false);
+      const now = control.isConnected ? control : sameControl(document, key);
+      if (!now) return;
+      markBusy(now, false);
+      if (hadFocus && focusLost()) now.focus();
+    });
   };
 }
 
@@ -269,9 +359,15 @@ export async function answerIn(ids, query, failed) {
 }
 
 // Money moves only once the user has read, in tokens, what happens and said yes: an in-page dialog
-// (not window.confirm) whose Cancel, Escape or close sends nothing. Focus starts on Cancel.
+// (not window.confirm) whose Cancel, Escape or close sends nothing. Focus starts on Cancel, and
+// goes back to the button that opened it, or to that button's replacement if a redraw came
+// meanwhile. One dialog at a time: a second over the first would be answered by the same click.
 export function confirmPlan({ title, lines, warning = null, yes }) {
   const dialog = $("confirm");
+  if (dialog.open) return Promise.reject(new Error("A confirmation is already open: answer it first."));
+  const active = document.activeElement;
+  const opener = active && active !== document.body ? active : lastControl;
+  const openerKey = opener?.tagName === "BUTTON" ? controlKey(opener) : null;
   $("confirm-title").textContent = title;
   $("confirm-lines").replaceChildren(...listItems(lines));
   $("confirm-warning").textContent = warning ?? "";
@@ -283,6 +379,8 @@ export function confirmPlan({ title, lines, warning = null, yes }) {
   return new Promise((resolve) => dialog.addEventListener("close", () => {
     const yes = dialog.returnValue === "yes";
     if (!yes) say("Cancelled: nothing was sent.");
+    const back = opener?.isConnected ? opener : openerKey && sameControl(document, openerKey);
+    back?.focus();  // a busy (disabled) one takes it when its action settles (guard)
     resolve(yes);
   }, { once: true }));
 }

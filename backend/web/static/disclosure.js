@@ -1,9 +1,19 @@
 // Public platform figures and the signed-in wallet's notices.
 
-import { $, api, bucketWords, day, money, newest, plural, say } from "./core.js";
+import { $, api, bucketWords, money, newest, plural, say, utcDay } from "./core.js";
 
+// Failed, the figures say so rather than "loading…" for ever (the status line says why).
 export async function refreshDisclosure() {
   const current = newest("disclosure");
+  try {
+    await showDisclosure(current);
+  } catch (error) {
+    if (current()) $("disclosure").textContent = "Figures unavailable right now.";
+    throw error;
+  }
+}
+
+async function showDisclosure(current) {
   const d = await api("/api/v1/disclosure");
   if (!current()) return;
   const rate = (x) => (x == null ? "n/a" : `${(x * 100).toFixed(2)}%`);
@@ -35,7 +45,7 @@ export async function refreshDisclosure() {
   const [reports, month] = await Promise.all([api("/api/v1/disclosure/reports"),
     api("/api/v1/disclosure/flows").catch(() => null)]); // no block indexed yet: no month to speak of
   if (!current()) return;
-  $("disclosure-month").textContent = month == null ? "" : `This month so far (since ${day(month.start)}): `
+  $("disclosure-month").textContent = month == null ? "" : `This month so far (since ${utcDay(month.start)}): `
     + `${month.loans_disbursed} loans disbursed for ${money(month.principal_disbursed)}, `
     + `${money(month.principal_repaid)} principal and ${money(month.interest_paid)} interest repaid, `
     + `${month.loans_repaid} loans paid off, ${month.defaults} defaults, ${month.trades} trades for ${money(month.trade_volume)}`;
@@ -54,9 +64,9 @@ export async function refreshNotices() {
   form.hidden = false;
   form.elements.email.checked = prefs.email;
   form.elements.sms.checked = prefs.sms;
-  // Newest first, each with the day it was made (UTC).
+  // Newest first, each with the day it was made (UTC, and said so).
   $("notices").replaceChildren(...notices.map((n) => Object.assign(document.createElement("li"),
-    { textContent: `${n.created_at.slice(0, 10)}: ${n.message}` })));
+    { textContent: `${n.created_at.slice(0, 10)} UTC: ${n.message}` })));
 }
 
 export async function saveNoticePreferences(event) {

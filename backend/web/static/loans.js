@@ -2,8 +2,8 @@
 // its autopay.
 
 import {
-  $, api, confirmPlan, day, downloadCsv, guard, has, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state,
-  wallet,
+  $, api, confirmPlan, day, downloadCsv, guard, has, instant, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll,
+  state, utcDay, wallet,
 } from "./core.js";
 import { refreshBorrowing } from "./borrow.js";
 import { verifyAgreement, verifyCid } from "./verify.js";
@@ -21,18 +21,25 @@ function fundingRefusal() {
 
 const reason = (text) => Object.assign(document.createElement("span"), { className: "reason", textContent: text });
 
+// A row's button says which loan it acts on, "Fund loan 3", its visible words first: a screen
+// reader's list of buttons would otherwise read "Fund, Fund, Fund".
+const NAMES = { fund: "Fund loan", refund: "Take my money back from loan", disburse: "Receive funds of loan",
+  repay: "Pay what is due on loan", payoff: "Pay off loan", verify: "Verify the agreement of loan", borrower: "Borrower of loan",
+  statement: "Statement of loan", release: "Release letter of loan", hardship: "Ask for help with loan" };
+
+function rowButton(label, loanId, action, onclick) {
+  const b = Object.assign(document.createElement("button"), { textContent: label, onclick });
+  Object.assign(b.dataset, { loan: loanId, action });
+  b.setAttribute("aria-label", NAMES[action] ? `${NAMES[action]} ${loanId}` : `${label} for loan ${loanId}`);
+  return b;
+}
+
 // `position`: the borrower's own active loan as LoanBook sees it now; `claimable`: the wallet's share
 // of repayments waiting in this loan.
 function actionCell(loan, refundable, autopay, position, claimable) {
   const cell = document.createElement("td");
   const mine = state.wallet && loan.borrower.toLowerCase() === state.wallet.toLowerCase();
-  const button = (label, action, input) => {
-    const b = Object.assign(document.createElement("button"), { textContent: label });
-    b.dataset.loan = loan.loan_id;
-    b.dataset.action = action;
-    b.onclick = () => walletAction(loan, action, input).catch((e) => say(e.message, true));
-    return b;
-  };
+  const button = (label, action, input) => rowButton(label, loan.loan_id, action, guard(() => walletAction(loan, action, input)));
   if (!state.wallet) return cell;
   if (refundable) {
     cell.append(button("Take my money back", "refund")); // the loan missed its funding deadline
@@ -48,9 +55,7 @@ function actionCell(loan, refundable, autopay, position, claimable) {
     input.dataset.loan = loan.loan_id;
     input.setAttribute("aria-label", `amount to fund loan ${loan.loan_id}, in tokens (at most ${money(loan.remaining)})`);
     cell.append(input, button("Fund", "fund", input));
-    const about = Object.assign(document.createElement("button"), { textContent: "Borrower" }); // what an investor may know
-    Object.assign(about.dataset, { loan: loan.loan_id, action: "borrower" });
-    about.onclick = guard(() => showBorrower(loan.loan_id, about));
+    const about = rowButton("Borrower", loan.loan_id, "borrower", guard(() => showBorrower(loan.loan_id, about))); // what an investor may know
     cell.append(" ", about);
   } else if (loan.status === "funding" && mine) {
     cell.append(button("Receive funds", "disburse"));
@@ -58,7 +63,7 @@ function actionCell(loan, refundable, autopay, position, claimable) {
     const repay = button("Pay what is due", "repay");
     if (position && position.due_now === 0) {  // LoanBook takes no repayment of nothing due
       repay.disabled = true;
-      repay.title = `Nothing to pay now: the next installment can be paid from the start of its period, before ${day(position.next_due_date)}.`;
+      repay.title = `Nothing to pay now: the next installment can be paid from the start of its period, before ${utcDay(position.next_due_date)}.`;
     }
     cell.append(repay, button("Pay off", "payoff"), ...autopayButtons(loan.loan_id, autopay));
   } else if (loan.status === "defaulted" && mine) {
@@ -66,16 +71,10 @@ function actionCell(loan, refundable, autopay, position, claimable) {
   }
   if (!mine && claimable > 0) cell.append(button(`Claim ${money(claimable)}`, "claim"));
   if (mine && ["active", "repaid", "defaulted"].includes(loan.status)) {
-    const statement = Object.assign(document.createElement("button"), { textContent: "Statement" });
-    Object.assign(statement.dataset, { loan: loan.loan_id, action: "statement" });
-    statement.onclick = guard(() => downloadLoanStatement(loan.loan_id));
-    cell.append(statement);
+    cell.append(rowButton("Statement", loan.loan_id, "statement", guard(() => downloadLoanStatement(loan.loan_id))));
   }
   if (mine && ["repaid", "defaulted"].includes(loan.status)) {
-    const release = Object.assign(document.createElement("button"), { textContent: "Release letter" });
-    Object.assign(release.dataset, { loan: loan.loan_id, action: "release" });
-    release.onclick = guard(() => showRelease(loan.loan_id));
-    cell.append(" ", release);
+    cell.append(" ", rowButton("Release letter", loan.loan_id, "release", guard(() => showRelease(loan.loan_id))));
   }
   return cell;
 }
@@ -119,17 +118,11 @@ async function autopayOf(loanId) {
 function autopayButtons(loanId, autopay) {
   const on = autopay?.status === "active";
   const unfinishedCancel = autopay?.cancel_transactions ?? [];
-  const b = Object.assign(document.createElement("button"), {
-    textContent: on ? "Turn autopay off" : unfinishedCancel.length ? "Cancel autopay on chain" : "Turn autopay on",
-  });
-  Object.assign(b.dataset, { loan: loanId, action: "autopay" });
-  b.onclick = guard(() => (on || unfinishedCancel.length ? turnAutopayOff(loanId, unfinishedCancel) : turnAutopayOn(loanId)));
+  const b = rowButton(on ? "Turn autopay off" : unfinishedCancel.length ? "Cancel autopay on chain" : "Turn autopay on", loanId,
+    "autopay", guard(() => (on || unfinishedCancel.length ? turnAutopayOff(loanId, unfinishedCancel) : turnAutopayOn(loanId))));
   if (!autopay?.renewable) return [b];
   // In its last week: a new mandate takes over from it at once.
-  const renew = Object.assign(document.createElement("button"), { textContent: "Renew autopay" });
-  Object.assign(renew.dataset, { loan: loanId, action: "autopay-renew" });
-  renew.onclick = guard(() => turnAutopayOn(loanId));
-  return [b, renew];
+  return [b, rowButton("Renew autopay", loanId, "autopay-renew", guard(() => turnAutopayOn(loanId)))];
 }
 
 function autopayLine(loanId, autopay) {
@@ -139,12 +132,12 @@ function autopayLine(loanId, autopay) {
   const line = Object.assign(document.createElement("p"), {
     className: "autopay",
     textContent: !autopay ? "Autopay off: you pay each installment yourself."
-      : autopay.status === "active" ? `Autopay on until ${day(autopay.mandate.expiry)}, up to `
+      : autopay.status === "active" ? `Autopay on until ${instant(autopay.mandate.expiry)}, up to `
         + `${money(autopay.mandate.max_per_payment)} a payment: ${paid}.` + autopay.warnings.map((w) => ` Note: ${w}.`).join("")
         + (autopay.renewable ? " It ends within the week: renew it to keep paying automatically." : "")
-      : autopay.status === "expired" ? `Autopay expired on ${day(autopay.mandate.expiry)}: ${paid}.`
+      : autopay.status === "expired" ? `Autopay expired on ${instant(autopay.mandate.expiry)}: ${paid}.`
       : autopay.cancel_transactions.length ? `Autopay withdrawn: ${paid}. The platform uses it no more, but it stays valid `
-        + `on chain until ${day(autopay.mandate.expiry)} unless you cancel it there.`
+        + `on chain until ${instant(autopay.mandate.expiry)} unless you cancel it there.`
       : `Autopay off (withdrawn): ${paid}.`,
   });
   Object.assign(line.dataset, { autopay: loanId, status: autopay?.status ?? "off", mandate: autopay?.mandate_hash ?? "" });
@@ -262,9 +255,7 @@ export async function refreshLoans() {
     for (const text of [loan.loan_id, loan.status, grade, money(loan.principal), money(loan.funded), percent(loan.apr_bps), `${loan.installments} months`]) {
       row.append(Object.assign(document.createElement("td"), { textContent: text }));
     }
-    const verify = Object.assign(document.createElement("button"), { textContent: "Verify" });
-    Object.assign(verify.dataset, { loan: loan.loan_id, action: "verify" });
-    verify.onclick = guard(() => verifyAgreement(loan.loan_id));
+    const verify = rowButton("Verify", loan.loan_id, "verify", guard(() => verifyAgreement(loan.loan_id)));
     const agreement = document.createElement("td");
     agreement.append(verify);
     const detail = details.get(loan.loan_id);
@@ -288,20 +279,20 @@ async function repaymentRow(loan) {
   const upcoming = detail.schedule.find((i) => i.number === number);
   const allPaid = pos.installments_paid >= loan.installments;
   const which = `installment ${number} of ${loan.installments}`;
-  const next = allPaid ? "every installment paid" : `${which}, ${money(upcoming?.amount ?? 0)}, due ${day(pos.next_due_date)}`;
+  const next = allPaid ? "every installment paid" : `${which}, ${money(upcoming?.amount ?? 0)}, due ${utcDay(pos.next_due_date)}`;
   // Late, the oldest unpaid installment is the one overdue, not the next; payable early, it is named once.
   const standing = pos.days_past_due > 0
     ? `Overdue: ${money(pos.due_now)} to pay now, ${pos.days_past_due} days late`
       + `${pos.bucket === "defaultable" ? " (the loan may now be declared in default)" : ""}; `
-      + (allPaid ? "every installment paid, late fees left" : `${which} was due ${day(pos.next_due_date)}`)
-    : pos.due_now > 0 ? `Next payment ${money(pos.due_now)}, due ${day(pos.next_due_date)} (you may pay it now): ${which}`
+      + (allPaid ? "every installment paid, late fees left" : `${which} was due ${utcDay(pos.next_due_date)}`)
+    : pos.due_now > 0 ? `Next payment ${money(pos.due_now)}, due ${utcDay(pos.next_due_date)} (you may pay it now): ${which}`
     : `Nothing to pay now; next: ${next}`;
   const summary = Object.assign(document.createElement("p"), {
     textContent: `${standing}; ${money(pos.payoff)} pays it off today.`,
   });
   const table = document.createElement("table");
   const head = table.insertRow();
-  for (const text of ["#", "Due", "Amount", "Interest", "Principal", ""]) head.append(Object.assign(document.createElement("th"), { textContent: text }));
+  for (const text of ["#", "Due (UTC)", "Amount", "Interest", "Principal", "Paid?"]) head.append(Object.assign(document.createElement("th"), { textContent: text }));
   for (const i of detail.schedule) {
     const mark = i.number <= pos.installments_paid ? "paid" : i.due_at <= pos.as_of ? "overdue" : "";
     const line = table.insertRow();
@@ -318,9 +309,7 @@ async function repaymentRow(loan) {
   });
   what.dataset.hardship = loan.loan_id;
   what.setAttribute("aria-label", `what happened, and what you could pay on loan ${loan.loan_id}`);
-  const send = Object.assign(document.createElement("button"), { textContent: "Ask for help" });
-  Object.assign(send.dataset, { loan: loan.loan_id, action: "hardship" });
-  send.onclick = guard(async () => {
+  const send = rowButton("Ask for help", loan.loan_id, "hardship", guard(async () => {
     if (!what.checkValidity()) {
       what.reportValidity();
       throw new Error(`Loan ${loan.loan_id}: tell us in a few words what happened (at least 3 characters).`);
@@ -328,7 +317,7 @@ async function repaymentRow(loan) {
     await api(`/api/v1/loans/${loan.loan_id}/hardship`, { method: "POST", body: { note: what.value } });
     what.value = "";
     say(`Loan ${loan.loan_id}: your request for help reached the lender's collections team.`);
-  });
+  }));
   help.append(Object.assign(document.createElement("summary"), { textContent: "Cannot pay as agreed? Tell us" }), what, " ", send);
   cell.append(summary, autopayLine(loan.loan_id, autopay), schedule, help);
   row.append(cell);

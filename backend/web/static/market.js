@@ -3,7 +3,8 @@
 // principal funded, and what the borrower has repaid of it went to whoever held it then.
 
 import {
-  $, againstFair, api, confirmPlan, day, guard, has, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state,
+  $, againstFair, api, confirmPlan, guard, has, instant, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll,
+  state,
 } from "./core.js";
 import { showBorrower } from "./loans.js";
 import { refreshPortfolio } from "./portfolio.js";
@@ -14,7 +15,7 @@ function orderRow(o, id, kind, mine, cells) {
   const row = document.createElement("tr");
   row.dataset[kind] = id;
   const ratio = o.price_to_outstanding == null ? "-" : `${(o.price_to_outstanding * 100).toFixed(1)}%`;
-  const until = o.expires_at == null ? "-" : day(o.expires_at);
+  const until = o.expires_at == null ? "-" : instant(o.expires_at);
   const [ytm, expected] = [o.yield_to_maturity, o.expected_yield].map((y) => (y == null ? "-" : rate(y)));
   const fair = o.fair_price_bps == null ? "-" : percent(o.fair_price_bps);
   for (const text of [id, o.loan_id, o.grade ?? "-", percent(o.apr_bps), money(o.notes_left), percent(o.price_bps),
@@ -25,11 +26,13 @@ function orderRow(o, id, kind, mine, cells) {
   if (state.wallet) {
     const [label, action] = kind === "listing" ? (mine ? ["Withdraw", "delist"] : ["Buy", "buy"])
       : (mine ? ["Cancel", "cancel"] : ["Sell", "sell"]);
+    const name = { delist: `Withdraw listing ${id}`, buy: `Buy listing ${id}`, cancel: `Cancel bid ${id}`, sell: `Sell into bid ${id}` }[action];
     if (action === "buy" && !has("investor")) {  // LoanBook moves notes to verified wallets only
       cell.append(Object.assign(document.createElement("span"), { className: "reason", textContent: "Verify your identity to buy." }));
     } else {
       const button = Object.assign(document.createElement("button"), { textContent: label });
       Object.assign(button.dataset, { [kind]: id, action });
+      button.setAttribute("aria-label", name);
       button.onclick = guard(() => marketAction(kind, id, action, o));
       cell.append(button);
     }
@@ -37,6 +40,7 @@ function orderRow(o, id, kind, mine, cells) {
     if (kind === "listing" && !mine && has("investor")) {  // a buyer decides as a funder does
       const about = Object.assign(document.createElement("button"), { textContent: "Borrower" });
       Object.assign(about.dataset, { listing: id, action: "borrower" });
+      about.setAttribute("aria-label", `Borrower of loan ${o.loan_id}, listing ${id}`);
       about.onclick = guard(() => showBorrower(o.loan_id, about));
       cell.append(" ", about);
     }
@@ -54,6 +58,7 @@ function repriceControls(kind, id) {
   price.setAttribute("aria-label", `new price of ${kind} ${id}, in % of the principal outstanding`);
   const button = Object.assign(document.createElement("button"), { textContent: "Reprice" });
   Object.assign(button.dataset, { [kind]: id, action: "reprice" });
+  button.setAttribute("aria-label", `Reprice ${kind} ${id}`);
   button.onclick = guard(() => repriceOrder(kind, id, price.value));
   return [price, button];
 }

@@ -1,7 +1,8 @@
 // Investing: the portfolio, plans, standing instructions and their funding mandates, claims and statements.
 
 import {
-  $, api, confirmPlan, day, downloadCsv, guard, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state, wallet,
+  $, api, confirmPlan, downloadCsv, guard, instant, keepTyped, money, newest, percent, plural, refreshWhenIndexed, say, sendAll, state,
+  wallet,
 } from "./core.js";
 import { refreshLoans } from "./loans.js";
 import { quoteSale, sellNow } from "./market.js";
@@ -19,7 +20,7 @@ export async function refreshPortfolio() {
     + (p.open_bids > 0 ? `; ${money(p.bid_commitment)} offered in ${p.open_bids} open bids` : "")
     + (p.net_annual_return != null ? `; net annual return ${(p.net_annual_return * 100).toFixed(2)}%` : "");
   $("claim-all-row").hidden = !(p.claimable > 0);
-  $("positions").replaceChildren(...p.positions.map((pos) => {
+  keepTyped($("positions"), [], () => $("positions").replaceChildren(...p.positions.map((pos) => {
     const row = document.createElement("tr");
     row.dataset.loan = pos.loan_id;
     const bidsNow = pos.bid_now > 0 ? `${money(pos.sell_now)} for ${money(pos.bid_now)}` : "-";
@@ -33,6 +34,7 @@ export async function refreshPortfolio() {
     if (pos.status === "active" && pos.notes > 0) {  // only notes of active loans trade: fill in the offer form
       const sell = Object.assign(document.createElement("button"), { textContent: "Sell" });
       Object.assign(sell.dataset, { loan: pos.loan_id, action: "sell" });
+      sell.setAttribute("aria-label", `Sell notes of loan ${pos.loan_id}`);
       sell.onclick = () => {
         $("sell-form").elements.loan_id.value = pos.loan_id;
         $("sell-form").elements.notes.value = pos.notes / 10 ** state.decimals;
@@ -44,12 +46,13 @@ export async function refreshPortfolio() {
     if (pos.bid_now > 0) {  // other investors' bids would take notes now: leave in one go
       const exit = Object.assign(document.createElement("button"), { textContent: "Sell to bids" });
       Object.assign(exit.dataset, { loan: pos.loan_id, action: "sell-now" });
+      exit.setAttribute("aria-label", `Sell to bids: the notes of loan ${pos.loan_id}`);
       exit.onclick = guard(() => sellNow(pos));
       cell.append(" ", exit);
     }
     row.append(cell);
     return row;
-  }));
+  })));
   $("portfolio-warnings").replaceChildren(...p.warnings.map((w) => Object.assign(document.createElement("li"), { textContent: w })));
 }
 
@@ -146,13 +149,13 @@ export async function refreshMandate() {
   const funded = `it funded ${money(fundings.reduce((sum, f) => sum + f.amount, 0))} in ${loans}`;
   unfinishedCancel = m?.cancel_transactions ?? [];
   $("mandate-summary").textContent = !m ? "No funding mandate."
-    : active ? `Mandate active until ${day(m.mandate.expiry)}: ${money(m.spent)} of ${money(m.mandate.budget)} spent on ${loans}`
+    : active ? `Mandate active until ${instant(m.mandate.expiry)}: ${money(m.spent)} of ${money(m.mandate.budget)} spent on ${loans}`
       + (m.mandate.max_apr_bps < 10_000 ? `; at most ${percent(m.mandate.max_apr_bps)} APR` : "") + "."
       + m.warnings.map((w) => ` Note: ${w}.`).join("")
       + (m.renewable ? " It ends within the week: sign a new one below, which takes over at once." : "")
-    : m.status === "expired" ? `Mandate expired on ${day(m.mandate.expiry)}: ${funded}.`
+    : m.status === "expired" ? `Mandate expired on ${instant(m.mandate.expiry)}: ${funded}.`
     : unfinishedCancel.length ? `Mandate withdrawn: ${funded}. The platform uses it no more, but it stays valid on chain `
-      + `until ${day(m.mandate.expiry)} unless you cancel it there.`
+      + `until ${instant(m.mandate.expiry)} unless you cancel it there.`
     : `Mandate withdrawn: ${funded}.`;
   $("mandate-summary").dataset.mandate = m?.mandate_hash ?? "";
   $("mandate-withdraw").hidden = !active && !unfinishedCancel.length;
@@ -176,7 +179,7 @@ export async function signMandate(event) {
   } finally {
     await refreshMandate();  // signed, even if the wallet declined the approval (the summary then says so)
   }
-  say(`Mandate signed: the platform funds your matches, up to ${money(m.mandate.budget)} in all, until ${day(m.mandate.expiry)}.`);
+  say(`Mandate signed: the platform funds your matches, up to ${money(m.mandate.budget)} in all, until ${instant(m.mandate.expiry)}.`);
 }
 
 // Withdraw the active mandate (the keeper stops now) and cancel it on chain; or, for one withdrawn
@@ -192,11 +195,13 @@ export async function withdrawMandate() {
   say("Mandate withdrawn and cancelled on chain: the platform funds nothing more with it.");
 }
 
+// Redrawn once the index has read the claim, the loans table too: until then both still offer the
+// claim (Collect all, each row's Claim) and a second one would be sent.
 export async function claimAll() {
   const plan = await api("/api/v1/portfolio/claim", { method: "POST" });
-  await sendAll(plan.transactions);
+  const receipt = await sendAll(plan.transactions);
   say(`Collected ${money(plan.amount)}.`);
-  await refreshPortfolio();
+  refreshWhenIndexed(receipt, refreshPortfolio, refreshLoans);
 }
 
 // The years offered for a statement are the wallet's own (the API's `years`: any movement or

@@ -110,7 +110,7 @@ export function kycItem(entry, refresh) {
   if (mine(entry.first_approved_by)) controls.prepend(element("p", { className: "review-waiting" }, "You approved it: waiting for a second admin."));
   // The masked view is the default; unmasking is a deliberate, audited step with a reason.
   const reveal = element("button", { type: "button", textContent: "Reveal for review" });
-  reveal.dataset.decision = "reveal";
+  Object.assign(reveal.dataset, { decision: "reveal", record: record.id });
   reveal.setAttribute("aria-label", `Reveal the personal data of ${what} (audited)`);
   reveal.onclick = guard(async () => {
     const d = (await api(`/api/v1/admin/kyc/${record.id}/reveal`, { method: "POST", body: { reason: "review" } })).data;

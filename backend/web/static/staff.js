@@ -1,6 +1,8 @@
 // Staff: KYC review and referrals (their items in reviews.js), traces, monitoring alerts, collections and aging.
 
-import { $, answerIn, api, bucketWords, day, guard, has, keepTyped, listItems, money, newest, plural, say, signInAgain, state } from "./core.js";
+import {
+  $, answerIn, api, bucketWords, day, guard, has, keepTyped, listItems, money, newest, plural, say, signInAgain, state, utcDay,
+} from "./core.js";
 import { kycItem, referralItem } from "./reviews.js";
 
 export async function refreshStaff() {
@@ -28,8 +30,8 @@ export async function refreshStaff() {
     $("role-grants").replaceChildren(...grants.map((g) => Object.assign(document.createElement("li"), {
       textContent: `${g.wallet}: ${g.role}, granted by ${g.granted_by}${g.confirmed_by ? `, confirmed by ${g.confirmed_by}` : ""}`,
     })));
-    $("role-pending").replaceChildren(...(proposals.length ? proposals.map(proposalItem)
-      : listItems(["None: a grant proposed here waits for another admin's confirmation."])));
+    keepTyped($("role-pending"), [], () => $("role-pending").replaceChildren(...(proposals.length ? proposals.map(proposalItem)
+      : listItems(["None: a grant proposed here waits for another admin's confirmation."]))));
   }
   $("kyc-review").hidden = !kycQueue;
   if (kycQueue) {
@@ -143,7 +145,7 @@ function collectionItem(c) {
   if (c.actions.length) {
     const log = document.createElement("ul");
     log.replaceChildren(...listItems(c.actions.map((a) => `${day(a.chain_time)} ${a.kind.replaceAll("_", " ")}`
-      + (a.promised_amount ? ` of ${money(a.promised_amount)} by ${day(a.promised_by)} (${a.promise_status})` : "")
+      + (a.promised_amount ? ` of ${money(a.promised_amount)} by ${utcDay(a.promised_by)} (${a.promise_status})` : "")
       + `: ${noteText(a)} (${a.actor.slice(0, 10)}…)`)));
     item.append(log);
     if (c.actions.some((a) => a.note_withheld)) item.append(readNotesButton(`loan ${c.loan_id}`, refreshStaff));
@@ -210,7 +212,7 @@ function eventLine(e) {
 
 // A check's detail gives times in Unix seconds ("KYC level 2 until 1827600491"): shown as dates.
 const checkLine = (c) => `${c.ok ? "ok" : "FAIL"} ${c.name.replaceAll("_", " ")}: `
-  + c.detail.replace(/\buntil (\d{9,11})\b/g, (_, seconds) => `until ${day(Number(seconds))}`);
+  + c.detail.replace(/\buntil (\d{9,11})\b/g, (_, seconds) => `until ${utcDay(Number(seconds))}`);
 
 async function traceLoan(loanId) {
   const trace = await api(`/api/v1/audit/trace/loan/${loanId}`);

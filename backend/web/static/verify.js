@@ -1,12 +1,14 @@
 // Verify a record: anyone checks a document against its on-chain anchor.
 
-import { $, answerIn, api } from "./core.js";
+import { $, answerIn, api, say } from "./core.js";
 
 // The verdict in words and a mark, not in colour alone.
 const MARKS = { verified: "✔ ", tampered: "✖ " };
 
+const verdict = (v) => `${MARKS[v.status] ?? ""}${v.status.toUpperCase()}: ${v.reason}`;
+
 function showVerification(v) {
-  $("verify-result").textContent = `${MARKS[v.status] ?? ""}${v.status.toUpperCase()}: ${v.reason}`;
+  $("verify-result").textContent = verdict(v);
   $("verify-result").dataset.status = v.status;
   const block = v.block_number == null ? null : `${v.block_number}${v.timestamp ? `, ${v.timestamp}` : ""}`;
   const facts = [
@@ -19,6 +21,7 @@ function showVerification(v) {
   })));
   $("verify-proof").hidden = v.status !== "verified";
   if (v.status === "verified") $("verify-proof").href = `/api/v1/verify/proof?cid=${encodeURIComponent(v.cid)}`;
+  return v;
 }
 
 function checked(query) {
@@ -44,16 +47,21 @@ export async function verifyRecord(event) {
   await checked(() => api("/api/v1/verify", { method: "POST", form }));
 }
 
+// A row's Verify: the verdict is said where the user is (the status line, one line) and the focus
+// follows the page to the result, so the next Tab goes on from there.
 export async function verifyAgreement(loanId) {
   const loan = await api(`/api/v1/loans/${loanId}`);
   if (!loan.agreement_cid) throw new Error(`Loan ${loanId}: its agreement is not stored on this platform.`);
-  await verifyCid(loan.agreement_cid);
+  const v = await verifyCid(loan.agreement_cid);
+  say(`Agreement of loan ${loanId}: ${verdict(v)}`);
 }
 
 // A document of the platform's by its CID, checked in the Verify section as anyone would check it.
 export async function verifyCid(cid) {
   $("verify-cid").value = cid;
   $("verify-file").value = "";
-  await checked(() => api(`/api/v1/verify?cid=${encodeURIComponent(cid)}`));
+  const v = await checked(() => api(`/api/v1/verify?cid=${encodeURIComponent(cid)}`));
   $("verify-section").scrollIntoView();
+  $("verify-result").focus();
+  return v;
 }
