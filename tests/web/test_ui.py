@@ -224,6 +224,12 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     expect(page.locator("#disclosure")).to_contain_text("1 loans 16+ days late")
     # No late installment settled yet: the roll rates are the stated prior.
     expect(page.locator("#disclosure")).to_contain_text("16-30 days late 50.00%, 31-120 days late 75.00%")
+    # The rates that do not flatter a growing book stand beside those that do, and the figures resting on
+    # the platform's word are named.
+    expect(page.locator("#disclosure")).to_contain_text("a year of the average principal outstanding")
+    expect(page.locator("#disclosure")).to_contain_text("No loan has run its whole term yet")
+    expect(page.locator("#disclosure")).to_contain_text("From the platform's own records, not the chain")
+    expect(page.locator("#disclosure")).to_contain_text("the largest loan's default would get ")
     page.locator("#disclosure-section summary", has_text="Vintages").click()  # the loan's month of disbursal
     expect(page.locator("#vintages tr").first).to_contain_text("0.00%")
     # The servicing worker published the loan's month by itself once the chain had passed its end;

@@ -17,25 +17,47 @@ async function showDisclosure(current) {
   const d = await api("/api/v1/disclosure");
   if (!current()) return;
   const rate = (x) => (x == null ? "n/a" : `${(x * 100).toFixed(2)}%`);
-  const cover = d.reserve.coverage_of_expected_loss;
-  $("disclosure").textContent = `${Object.entries(d.loans).map(([k, v]) => `${v} ${k}`).join(", ")} loans; `
-    + `${money(d.principal_originated)} originated, ${money(d.principal_outstanding)} outstanding; `
-    + `default rate ${rate(d.default_rate)}, net loss rate ${rate(d.net_loss_rate)}; `
-    + `${d.delinquency.loans_16_plus} loans 16+ days late`
-    + `; chance a late loan defaults on the installment it is behind on: ${d.roll_rates.map((r) => `${bucketWords(r.bucket)} ${rate(r.rate)}`).join(", ")}`
-    + ` (from ${plural(d.roll_rates[0]?.episodes ?? 0, "settled late installment")}, with a stated prior)`
-    + `; reserve ${money(d.reserve.balance)}`
-    + (cover == null ? "" : ` (${cover.toFixed(1)}x the expected loss)`)
-    + (d.reserve.expected_cover_share == null ? "" : `, expected to pay ${rate(d.reserve.expected_cover_share)} of a default's principal`)
-    + (d.reserve.stress.length ? ` (${d.reserve.stress.map((s) => `${rate(s.expected_cover_share)} with ${s.pd_multiple}x the defaults`).join(", ")})` : "")
-    + `; ${d.borrowers} borrowers, ${d.investors} investors`
-    + (d.concentration.top10_borrowers_share == null ? "" : `; top 10 borrowers owe ${rate(d.concentration.top10_borrowers_share)}`)
-    + (d.by_grade.length ? `; default rate by grade: ${d.by_grade.map((g) => `${g.grade} ${rate(g.default_rate)}`).join(", ")}` : "")
-    + `; secondary market: ${d.market.open_listings} offers, ${d.market.open_bids} bids, ${d.market.trades} trades, volume ${money(d.market.volume)}`;
+  const share = (x) => (x == null ? "n/a" : `${(Math.min(1, x) * 100).toFixed(1)}%`);
+  const r = d.reserve;
+  const feeOnly = d.defaults.fee_only ? ` (${d.defaults.fee_only} of them owing late fees only)` : "";
+  const matured = d.by_grade.filter((g) => g.matured_loans);
+  const platform = Object.entries(d.sources).filter(([, source]) => source.startsWith("platform records")).map(([name]) => name);
+  // One line per question a reader asks, the rates that flatter a growing book (lifetime, diluted) beside
+  // the ones that do not (annualised gross charge-offs, defaults among loans that ran their whole term).
+  const lines = [
+    `${Object.entries(d.loans).map(([k, v]) => `${v} ${k}`).join(", ")} loans; `
+      + `${money(d.principal_originated)} originated, ${money(d.principal_outstanding)} outstanding`
+      + (d.as_of_block == null ? "" : ` (as of block ${d.as_of_block})`),
+    `${plural(d.defaults.count, "default")}${feeOnly}: default rate ${rate(d.default_rate)}, net loss rate ${rate(d.net_loss_rate)}`
+      + " (of every loan ever paid out, however young)"
+      + (d.gross_charge_off_rate == null ? "" : `; gross charge-offs ${rate(d.gross_charge_off_rate)} a year of the average `
+        + `principal outstanding (${money(d.average_principal_outstanding)}), before the reserve's cover`),
+    `${d.delinquency.loans_16_plus} loans 16+ days late`
+      + `; chance a late loan defaults on the installment it is behind on: ${d.roll_rates.map((x) => `${bucketWords(x.bucket)} ${rate(x.rate)}`).join(", ")}`
+      + ` (from ${plural(d.roll_rates[0]?.episodes ?? 0, "settled late installment")}, with a stated prior)`,
+    `Reserve ${money(r.balance)}`
+      + (r.expected_cover_share == null ? "" : `: expected to pay ${share(r.expected_cover_share)} of a default's principal`)
+      + (r.stress.length ? ` (${r.stress.map((x) => `${share(x.expected_cover_share)} with ${x.pd_multiple}x the defaults`).join(", ")})` : "")
+      + (r.coverage_of_expected_loss == null ? "" : `; it could meet ${share(r.coverage_of_expected_loss)} of the expected loss`)
+      + (r.largest_claim == null ? "" : `; the largest loan's default would get ${share(r.largest_claim_coverage)} of its claim of ${money(r.largest_claim)}`),
+    matured.length
+      ? `Defaults among loans that ran their whole term, by grade: ${matured.map((g) => `${g.grade} ${g.matured_defaulted} of ${g.matured_loans} (${rate(g.matured_default_rate)})`).join(", ")}`
+      : "No loan has run its whole term yet: no default rate by grade to compare with a PD",
+    ...(d.by_grade.length ? [`So far, however young (principal at default over originated): ${d.by_grade.map((g) => `${g.grade} ${rate(g.default_rate)}`).join(", ")}`] : []),
+    `${d.borrowers} borrowers, ${d.investors} investors`
+      + (d.concentration.top10_borrowers_share == null ? "" : `; top 10 borrowers owe ${rate(d.concentration.top10_borrowers_share)}`),
+    `Secondary market: ${d.market.open_listings} offers, ${d.market.open_bids} bids, ${d.market.trades} trades, volume ${money(d.market.volume)}`,
+    ...(platform.length ? [`From the platform's own records, not the chain (anyone else can rebuild the rest): ${platform.join(", ")}`] : []),
+  ];
+  const list = document.createElement("ul");
+  list.append(...lines.map((text) => Object.assign(document.createElement("li"), { textContent: text })));
+  $("disclosure").replaceChildren(list);
   $("vintages").replaceChildren(...d.vintages.map((v) => {
     const row = document.createElement("tr");
-    // A month on book not reached yet has no figure: "-" rather than a zero that looks like a record.
-    const at = (m) => (v.cumulative_default_rate.length >= m ? rate(v.cumulative_default_rate[m - 1]) : "-");
+    // A month on book not reached yet has no figure: "-" rather than a zero that looks like a record; one
+    // some of the vintage's loans have not completed is a partial figure and says so.
+    const at = (m) => (v.cumulative_default_rate.length < m ? "-"
+      : `${rate(v.cumulative_default_rate[m - 1])}${m > v.complete_months ? " (partial)" : ""}`);
     for (const text of [v.vintage, v.loans, money(v.principal_originated), v.repaid_loans, v.defaulted_loans,
       rate(v.default_rate), rate(v.net_loss_rate), [3, 6, 12].map(at).join(" / ")]) {
       row.append(Object.assign(document.createElement("td"), { textContent: text }));
