@@ -201,8 +201,9 @@ def vintages_command(json_out: bool = typer.Option(False, "--json")) -> None:
         return
     table = Table(title="Vintages (months on book: 30 days each)")
     table.add_column("month", no_wrap=True)
-    for name in ("loans", "repaid", "defaulted", "originated", "default rate", "net loss", "on book", "by 3 / 6 / 12"):
+    for name in ("loans", "repaid", "defaulted", "originated", "default rate", "net loss", "on book"):
         table.add_column(name)
+    table.add_column("by 3 / 6 / 12", no_wrap=True)  # three figures read together: never split across lines
     for v in rows:
         curve = v.cumulative_default_rate
         # Only a month on book every loan has completed is a figure; a partial one is "n/a", not a record.
