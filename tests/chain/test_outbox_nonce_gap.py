@@ -23,6 +23,22 @@ def _by_key(settings) -> dict[str, Intent]:
     return {i.key: i for i in intents(settings)}
 
 
+def _gap_left_by_an_out_of_band_transaction(settings, w3):
+    """With automine off: a transaction from the outbox's key sent outside it, in the pool while the
+    sender builds on its nonce (the intent takes n + 1), then dropped from the pool: a gap at n. The
+    nonce and the signed transaction."""
+    n = w3.eth.get_transaction_count(SENDER)
+    base_fee = w3.eth.get_block("latest")["baseFeePerGas"]
+    out_of_band = dev_account(0).sign_transaction({
+        "to": SENDER, "value": 0, "gas": 21_000, "nonce": n, "chainId": w3.eth.chain_id,
+        "maxFeePerGas": 2 * base_fee + 10**9, "maxPriorityFeePerGas": 10**9,
+    })  # fmt: skip
+    w3.eth.send_raw_transaction(out_of_band.raw_transaction)
+    OutboxSender().run_once(settings)
+    rpc_call(settings.rpc_url, "anvil_dropTransaction", [out_of_band.hash.to_0x_hex()])
+    return n, out_of_band
+
+
 def test_a_reverted_intent_lost_with_the_nodes_blocks_has_its_nonce_filled_by_a_no_op(own_chain):
     settings, node = own_chain
     node.stop()  # restart with state dumps only at exit, so the SIGKILL below loses every new block
@@ -106,15 +122,7 @@ def test_a_gap_left_by_an_out_of_band_transaction_that_left_the_pool_is_filled(o
     (key,) = enqueue_faucets(settings, [4_000_999])
     rpc_call(settings.rpc_url, "evm_setAutomine", [False])
     try:
-        n = w3.eth.get_transaction_count(SENDER)
-        base_fee = w3.eth.get_block("latest")["baseFeePerGas"]
-        out_of_band = dev_account(0).sign_transaction({
-            "to": SENDER, "value": 0, "gas": 21_000, "nonce": n, "chainId": w3.eth.chain_id,
-            "maxFeePerGas": 2 * base_fee + 10**9, "maxPriorityFeePerGas": 10**9,
-        })  # fmt: skip
-        w3.eth.send_raw_transaction(out_of_band.raw_transaction)
-        OutboxSender().run_once(settings)  # builds on the pending nonce: n + 1
-        rpc_call(settings.rpc_url, "anvil_dropTransaction", [out_of_band.hash.to_0x_hex()])  # the pool loses it
+        n, _ = _gap_left_by_an_out_of_band_transaction(settings, w3)
     finally:
         rpc_call(settings.rpc_url, "evm_setAutomine", [True])
     rpc_call(settings.rpc_url, "evm_mine")
@@ -145,15 +153,7 @@ def test_a_gap_is_reported_in_health_while_it_waits(outbox_settings, w3, contrac
     enqueue_faucets(settings, [4_000_998])
     rpc_call(settings.rpc_url, "evm_setAutomine", [False])
     try:
-        n = w3.eth.get_transaction_count(SENDER)
-        base_fee = w3.eth.get_block("latest")["baseFeePerGas"]
-        out_of_band = dev_account(0).sign_transaction({
-            "to": SENDER, "value": 0, "gas": 21_000, "nonce": n, "chainId": w3.eth.chain_id,
-            "maxFeePerGas": 2 * base_fee + 10**9, "maxPriorityFeePerGas": 10**9,
-        })  # fmt: skip
-        w3.eth.send_raw_transaction(out_of_band.raw_transaction)
-        OutboxSender().run_once(settings)
-        rpc_call(settings.rpc_url, "anvil_dropTransaction", [out_of_band.hash.to_0x_hex()])
+        n, out_of_band = _gap_left_by_an_out_of_band_transaction(settings, w3)
         OutboxSender().run_once(settings)
         health = check_outbox(settings)
         assert health["status"] == "stalled", health
