@@ -65,7 +65,15 @@ def record_action(db: Session, settings: Settings, loan_id: int, request: Collec
     if not in_collections(db, loan_id) and not awaiting_answer(db, loan_id):
         raise Conflict(f"loan {loan_id} is not in collections (16+ days late, defaulted and recovering, or its "
                        "borrower asked for hardship help)", loan_id=loan_id)  # fmt: skip
-    return _add(db, settings, loan_id, request.kind, request.note, actor, request.promised_amount, request.promised_in_days)
+    made = _add(db, settings, loan_id, request.kind, request.note, actor, request.promised_amount, request.promised_in_days)
+    state = db.get(ServicingState, loan_id)
+    if request.kind == "promise_to_pay" and state is not None and request.promised_amount < state.due_now:
+        # LoanBook moves the default date only once a whole installment is settled: this promise
+        # holds the platform's own default to its date, no longer (and anyone may call markDefault).
+        made.warning = (f"the promised amount is less than the {state.due_now} due now (last servicing pass): paid, "
+                        "it will not move LoanBook's default date; the platform holds its own default only to the "
+                        "promise's date")  # fmt: skip
+    return made
 
 
 def _add(db: Session, settings: Settings, loan_id: int, kind: str, note: str, actor: str,
@@ -171,11 +179,13 @@ def promise_holds_default(db: Session, settings: Settings, loan_id: int, now: in
 
 
 def promise_pending(db: Session, loan_id: int, now: int) -> bool:
-    """Is a promise to pay on the loan still open at `now` (neither kept nor past its date)?"""
-    promises = db.scalars(select(CollectionAction).where(CollectionAction.loan_id == loan_id,
-                                                         CollectionAction.kind == "promise_to_pay",
-                                                         CollectionAction.promised_by >= now))  # fmt: skip
-    return any(_judged(db, row, lambda: now)[1] == "pending" for row in promises)
+    """Does a promise to pay on the loan run to `now` or later, pending or kept? A kept one holds
+    too: a part payment (the usual "100 now, the rest on the 1st") leaves LoanBook's defaultableAt
+    where it was, and a borrower who paid as promised must not be defaulted sooner than one who paid
+    nothing (review-servicing H1). Only its date passing ends the hold (unpaid by then: broken)."""
+    return db.scalar(select(CollectionAction.id).where(CollectionAction.loan_id == loan_id,
+                                                       CollectionAction.kind == "promise_to_pay",
+                                                       CollectionAction.promised_by >= now).limit(1)) is not None  # fmt: skip
 
 
 def promise_status(db: Session, row: CollectionAction, at: int) -> str:

@@ -94,6 +94,8 @@ class CollectionActionPublic(BaseModel):
     promise_status: str | None = Field(description="promise_to_pay: pending, kept (the chain shows that much paid "
                                        "since), or broken (not by the date)")  # fmt: skip
     paid_since: int | None = Field(description="promise_to_pay: what the borrower paid since the promise")
+    warning: str | None = Field(default=None, description="Set on a promise_to_pay just recorded whose amount does "
+                                "not bring the loan up to date: paid, it will not move the default date")  # fmt: skip
 
 
 class CollectionItemPublic(BaseModel):

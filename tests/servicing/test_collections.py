@@ -412,3 +412,38 @@ def test_the_collections_queue_reads_a_fixed_number_of_statements_whatever_its_l
     with session_scope(settings) as session:
         get_intent(session, "default:1:2").status = "failed"
     assert {i["loan_id"]: i["default_status"] for i in queue()[0]}[1] == "failed"
+
+
+def test_a_kept_part_payment_promise_holds_the_default_until_its_date_and_staff_are_warned(servicing_settings, world):
+    """Review-servicing H1: a borrower who pays what was promised (less than the installment, so
+    LoanBook's defaultableAt does not move) was defaulted at the next pass, weeks before the promise's
+    date, sooner than one who paid nothing. A kept promise now holds the default to its date, like a
+    pending one; staff are told when the promised amount does not bring the loan up to date."""
+    settings, book, chain = servicing_settings, world.book, world.chain
+    loan_id, _ = world.active_loan()
+    threshold = book.functions.defaultableAt(loan_id).call()
+    chain.mine_at(threshold - 10 * DAY)
+    index(settings)
+    _pass(settings)
+    promise = client_for(settings).post(
+        f"/api/v1/servicing/collections/{loan_id}/actions", headers=minted_bearer(settings, ADMIN),
+        json={"kind": "promise_to_pay", "note": "pays 100 now, the rest on the 1st", "promised_amount": 100 * 10**6,
+              "promised_in_days": 40}).json()  # fmt: skip
+    assert promise["warning"] and "will not move" in promise["warning"]
+
+    def default_queued() -> bool:
+        with session_scope(settings) as session:
+            return get_intent(session, default_intent_key(loan_id)) is not None
+
+    chain.mine_at(threshold + DAY)
+    _pass(settings)
+    assert not default_queued()
+    world.repay(loan_id, 100 * 10**6)  # kept, 29 days early
+    assert book.functions.defaultableAt(loan_id).call() == threshold  # the installment is not settled
+    index(settings)
+    _pass(settings)
+    assert not default_queued()  # held to the promise's date, as an unpaid promise would be
+    assert _log(settings, loan_id)[0].promise_status == "kept"
+    chain.mine_at(promise["promised_by"] + 1)
+    _pass(settings)
+    assert default_queued()
