@@ -27,7 +27,7 @@ from backend.servicing.models import ServicingNotice
 
 SMS_KINDS = ("due_soon", "overdue", "late", "collections", "default")
 MAX_BODY = 320  # two SMS segments; the full notice is in-app and in the e-mail
-SMS = Channel("sms", sent_at="sms_sent_at", attempts="sms_attempts", error="sms_error", contact=contact_phone,
+SMS = Channel("sms", sent_at="sms_sent_at", attempts="sms_attempts", error="sms_error", retry_at="sms_retry_at", contact=contact_phone,
               kinds=SMS_KINDS, provider_id="sms_id")  # fmt: skip
 
 __all__ = ["MAX_ATTEMPTS", "MAX_BODY", "SMS_KINDS", "body_of", "deliver_sms"]

@@ -20,11 +20,13 @@ from sqlalchemy import select
 from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
+from backend.servicing.channels import BACKOFF_FIRST
 from backend.servicing.models import ServicingNotice
 from backend.servicing.service import servicing_step
 from backend.servicing.sms import MAX_ATTEMPTS, MAX_BODY, body_of
 from tests.identity.conftest import PNG, make_applicant
 from tests.servicing.conftest import index
+from tests.servicing.test_delivery import later
 
 DAY = 86_400
 SID, TOKEN = "AC" + "0" * 32, "test-token"
@@ -83,7 +85,7 @@ def _settings(servicing_settings, gateway):
                                                      sms_from="+15005550006"))  # fmt: skip
 
 
-def test_payment_notices_are_texted_once_and_retried_while_the_gateway_is_down(servicing_settings, world, gateway):
+def test_payment_notices_are_texted_once_and_retried_while_the_gateway_is_down(servicing_settings, world, gateway, monkeypatch):
     settings = _settings(servicing_settings, gateway)
     loan_id, start = world.active_loan()
     index(settings)
@@ -96,6 +98,7 @@ def test_payment_notices_are_texted_once_and_retried_while_the_gateway_is_down(s
     servicing_step(settings)  # the reminder, but the gateway is down
     assert _sms(settings) == [("due_soon", False, 1, None)] and gateway.messages == []
     gateway.answer = 201
+    later(monkeypatch, BACKOFF_FIRST)  # retried once its backoff is out
     servicing_step(settings)
     servicing_step(settings)  # nothing is sent twice
     ((text,),) = [list(gateway.messages)]
