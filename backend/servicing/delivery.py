@@ -25,6 +25,7 @@ SUBJECTS = {
     "late": "Late fee charged on your loan",
     "collections": "Your loan is more than 30 days late",
     "default": "Your loan can be declared in default",
+    "defaulted": "Your loan was declared in default",
     "loan_funded": "Your loan is fully funded",
     "paid_out": "Your loan was paid out",
     "not_funded": "Your loan was not funded in time",

@@ -38,7 +38,7 @@ class AgingPublic(BaseModel):
 class NoticePublic(BaseModel):
     loan_id: int
     installment: int
-    kind: str = Field(description="To a borrower: due_soon, overdue, late, collections, default, not_funded, not_disbursed, "
+    kind: str = Field(description="To a borrower: due_soon, overdue, late, collections, default, defaulted, not_funded, not_disbursed, "
                       "autopay_short, autopay_ending or released; "
                       "to an investor: refund_due, loan_late, loan_defaulted, loan_repaid, loan_match, mandate_funded, "
                       "mandate_ending (loan 0: about no one loan), bid_at_risk, listing_sold or bid_filled")

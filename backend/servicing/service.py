@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from backend import audit
@@ -56,7 +56,7 @@ from backend.servicing.investor_notices import (
 from backend.servicing.loan_calls import last_statuses, queue_call
 from backend.servicing.mandate_notices import has_active_mandates, tell_mandates_ending
 from backend.servicing.models import ServicingNotice, ServicingState
-from backend.servicing.notices import add_notice, day, money, token_decimals
+from backend.servicing.notices import add_notice, moment, money, token_decimals
 from backend.servicing.payout_notices import tell_borrowers_funded_and_paid_out
 from backend.servicing.schemas import (
     AgingPublic,
@@ -79,26 +79,48 @@ def default_intent_key(loan_id: int) -> str:
 
 
 def _message(kind: str, row: LoanRow, pos: LoanPosition, amount: int, decimals: int) -> str:
-    k, due, owed = pos.installments_paid + 1, day(pos.next_due_date), money(amount, decimals)
+    k, due, owed = pos.installments_paid + 1, moment(pos.next_due_date), money(amount, decimals)
     if row.principal_outstanding == 0:  # every installment paid, late fees not: LoanBook keeps the loan open
-        fees = f"Loan {row.loan_id}: every installment is paid, but {owed} of late fees is still owed; the loan closes once it is paid."
-        return fees if kind in (DUE_SOON, "overdue", "late") else f"{fees} After {day(pos.defaultable_at)} the loan can be declared in default."
+        fees = f"Loan {row.loan_id}: every installment is paid, but {money(pos.due_now, decimals)} of late fees is still owed; the loan closes once it is paid."
+        return fees if kind in (DUE_SOON, "overdue", "late") else f"{fees} After {moment(pos.defaultable_at)} the loan can be declared in default."
     return {
         DUE_SOON: f"Loan {row.loan_id}: installment {k} of {row.installments} is due on {due}: {owed}.",
         "overdue": f"Loan {row.loan_id}: installment {k} was due on {due} and is unpaid: {owed} is due now. "
-        f"Pay within the {GRACE_DAYS}-day grace period to avoid a late fee.",
+        f"Pay by {moment(pos.next_due_date + deploy_params.GRACE_PERIOD)} (the {GRACE_DAYS}-day grace period) to avoid a late fee.",
         "late": f"Loan {row.loan_id}: installment {k} is more than {GRACE_DAYS} days late and a late fee was added: "
         f"{owed} is due now.",
         "collections": f"Loan {row.loan_id}: more than 30 days late ({owed} due). Contact us to agree a plan; "
-        f"after {day(pos.defaultable_at)} the loan can be declared in default.",
-        "default": f"Loan {row.loan_id}: more than {DEFAULT_DAYS} days late; the loan can now be declared in default. "
-        f"Collections continue for {owed}.",
+        f"after {moment(pos.defaultable_at)} the loan can be declared in default.",
+        # What a default makes owed (LoanBook's payoff: the whole balance, interest and fees), not
+        # only the past-due part (review-servicing M1).
+        "default": f"Loan {row.loan_id}: more than {DEFAULT_DAYS} days late; the loan can now be declared in default, "
+        f"and then the whole balance is owed at once: {owed} today, principal, interest and fees "
+        f"({money(pos.due_now, decimals)} of it past due).",
     }[kind]
 
 
 def _notify(db: Session, row: LoanRow, pos: LoanPosition, kind: str, amount: int, decimals: int) -> bool:
     message = _message(kind, row, pos, amount, decimals)
     return add_notice(db, row, pos.installments_paid + 1, kind, pos.next_due_date, amount, message)
+
+
+DEFAULTED = "defaulted"
+
+
+def tell_borrowers_defaulted(db: Session, decimals: Callable[[], int]) -> int:
+    """The borrower of each loan declared in default, once, while something is still owed: what
+    (LoanBook's `recoverable`: the whole debt at the default, less what was paid since) and how to pay."""
+    untold = ~exists().where(ServicingNotice.loan_id == LoanRow.loan_id, ServicingNotice.kind == DEFAULTED,
+                             ServicingNotice.installment == 0, ServicingNotice.recipient == LoanRow.borrower)  # fmt: skip
+    told = 0
+    for row in db.scalars(select(LoanRow).where(LoanRow.status == "defaulted", LoanRow.recoverable > 0, untold)
+                          .order_by(LoanRow.loan_id)):  # fmt: skip
+        message = (f"Loan {row.loan_id} was declared in default: the whole balance is owed now, "
+                   f"{money(row.recoverable, decimals())} (principal, interest and fees). Collections continue: pay it "
+                   "from your wallet on the loan's page, or contact us to agree a plan; what you pay goes to the "
+                   "loan's investors.")  # fmt: skip
+        told += add_notice(db, row, 0, DEFAULTED, 0, row.recoverable, message)
+    return told
 
 
 def _store(db: Session, row: LoanRow, pos: LoanPosition, now: int) -> None:
@@ -134,6 +156,7 @@ def _pass(db: Session, settings: Settings, progress: Callable[[], None] | None) 
     active = _service_active(db, settings, rows, now, decimals, progress) if rows else (Counter(), 0, 0)
     buckets, notices, defaults = active
     notices += tell_borrowers_funded_and_paid_out(db, settings, now, decimals) if rows or funding else 0
+    notices += tell_borrowers_defaulted(db, decimals)
     told = tell_investors(db, settings, now, decimals)  # after the positions above: `loan_late` reads them
     told += tell_rule_matches(db, now, decimals) if funding else 0
     told += tell_mandate_fundings(db, decimals)
@@ -153,7 +176,10 @@ def _service_active(
     """Position, borrower notices and default for each active loan: (buckets, notices, defaults)."""
     buckets: Counter[str] = Counter()
     notices = defaults = 0
-    block_time: list[int] = []  # the latest block's time, read once and only when a default is due
+    # The latest block's time, read before the positions (so they are read at that block or a later
+    # one): a notice is worded from amounts LoanBook computed at its bucket's time, so a `late` notice
+    # saying a fee was added never quotes an amount read before the fee (review-servicing L1).
+    block_time = chain_time(settings)
     for row, pos in zip(rows, loan_positions(settings, [r.loan_id for r in rows]), strict=True):
         if pos.status != "active":  # the index has not caught up with a repayment or a default yet
             continue
@@ -162,16 +188,17 @@ def _service_active(
         _store(db, row, pos, now)
         if bucket == "current" and 0 < pos.next_due_date - now <= settings.servicing_reminder_days * DAY:
             notices += _notify(db, row, pos, DUE_SOON, pos.due_now or row.installment_amount, decimals())
-        elif bucket in NOTICE_OF_BUCKET:
-            notices += _notify(db, row, pos, NOTICE_OF_BUCKET[bucket], pos.due_now, decimals())
+        elif bucket in NOTICE_OF_BUCKET and bucket == bucket_of(block_time, pos.next_due_date, pos.defaultable_at):
+            # (the wall clock past a threshold the last block is not: the next pass words it)
+            kind = NOTICE_OF_BUCKET[bucket]
+            notices += _notify(db, row, pos, kind, pos.payoff if kind == "default" else pos.due_now, decimals())
         # A promise to pay still open holds the platform's own default until its date, and promises
         # together no longer than `servicing_promise_hold_max_days` past the threshold.
         # Queued once the latest block is past the threshold, as markDefault's estimate will judge
         # it; the wall clock (`now`) runs up to a block ahead of it.
         if (bucket == "defaultable" and settings.servicing_auto_default
                 and not promise_holds_default(db, settings, row.loan_id, now, pos.defaultable_at)):  # fmt: skip
-            block_time = block_time or [chain_time(settings)]
-            if block_time[0] > pos.defaultable_at:
+            if block_time > pos.defaultable_at:
                 payload = {"days_past_due": days_past_due(now, pos.next_due_date), "payoff": pos.payoff}
                 defaults += queue_call(db, settings, row.loan_id, "markDefault", default_intent_key(row.loan_id),
                                        "loan.default", payload)  # fmt: skip
