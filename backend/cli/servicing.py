@@ -66,7 +66,7 @@ def aging_command(json_out: bool = typer.Option(False, "--json")) -> None:
 
 @app.command("collections")
 def collections_command(json_out: bool = typer.Option(False, "--json")) -> None:
-    """The collections queue: most overdue first, then defaulted loans still recovering."""
+    """The collections queue: requests for help awaiting an answer first, then promises holding a default, the late (most days first), the defaultable, the defaulted."""
     from backend.db.session import session_scope
     from backend.servicing.service import collections_queue
 

@@ -70,6 +70,9 @@ class Channel:
     contact: Callable[[Session, Settings, str, str], str | None]  # (session, settings, wallet, purpose)
     kinds: tuple[str, ...] | None = None  # None: every kind of notice
     provider_id: str | None = None  # where to keep the provider's message id, if it gives one
+    # Why a notice is not to go over this channel at all (None: it may), e.g. texts paused while a
+    # hardship request or a dispute is open: it stays in-app (and in writing), never sent later.
+    held: Callable[[Session, Settings, ServicingNotice], str | None] | None = None
 
 
 def deliver(settings: Settings, channel: Channel, send: Callable[[ServicingNotice, str], str | None],
@@ -102,6 +105,11 @@ def deliver(settings: Settings, channel: Channel, send: Callable[[ServicingNotic
             if not wants(session, notice.recipient, channel.name, notice.kind):  # in-app only: never decrypted
                 setattr(notice, channel.attempts, MAX_ATTEMPTS)
                 setattr(notice, channel.error, f"not sent: the recipient turned {channel.name} notices off")
+                continue
+            why = channel.held(session, settings, notice) if channel.held else None
+            if why:
+                setattr(notice, channel.attempts, MAX_ATTEMPTS)
+                setattr(notice, channel.error, f"not sent: {why}")
                 continue
             purpose = f"servicing notice {notice.id} by {channel.name}"
             to = channel.contact(session, settings, notice.recipient, purpose)

@@ -107,6 +107,10 @@ class CollectionItemPublic(BaseModel):
     notices: list[str] = Field(description="Kinds of notice already given")
     default_status: str | None = Field(description="Outbox status of markDefault, once queued")
     actions: list[CollectionActionPublic] = Field(default_factory=list, description="The case log, newest first")
+    awaiting_answer: bool = Field(default=False, description="Its borrower's hardship request awaits staff's answer "
+                                  "(reminders, texts and the automatic default wait, up to LOANCHAIN_SERVICING_HARDSHIP_HOLD_DAYS)")
+    dispute_open: bool = Field(default=False, description="The case log's latest entry is a dispute: reminders, texts "
+                               "and the automatic default wait for staff's next entry, as for a hardship request")
 
 
 class PassReportPublic(BaseModel):

@@ -17,6 +17,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, exists, func, select
@@ -39,7 +40,7 @@ from backend.servicing.aging import (
     standing,
     stored_standing,
 )
-from backend.servicing.collections import actions_of, awaiting_answer, promise_holds_default
+from backend.servicing.collections import actions_of, awaiting_answer, paused_loans, promise_holds_default
 from backend.servicing.funding import (
     FundingReport,
     close_funding_windows,
@@ -70,6 +71,7 @@ from backend.servicing.schemas import (
 DAY = 86_400
 GRACE_DAYS = deploy_params.GRACE_PERIOD // DAY
 DEFAULT_DAYS = deploy_params.DEFAULT_AFTER // DAY
+FEE_DUST_TOKENS = 1  # late fees alone below this many whole tokens: no automatic default
 
 log = logging.getLogger("loanchain.servicing")
 
@@ -180,15 +182,20 @@ def _service_active(
     # one): a notice is worded from amounts LoanBook computed at its bucket's time, so a `late` notice
     # saying a fee was added never quotes an amount read before the fee (review-servicing L1).
     block_time = chain_time(settings)
+    held = paused_loans(db, settings, now)  # hardship requests and disputes open: one read for the pass
     for row, pos in zip(rows, loan_positions(settings, [r.loan_id for r in rows]), strict=True):
         if pos.status != "active":  # the index has not caught up with a repayment or a default yet
             continue
         bucket = bucket_of(now, pos.next_due_date, pos.defaultable_at)
         buckets[bucket] += 1
         _store(db, row, pos, now)
-        if bucket == "current" and 0 < pos.next_due_date - now <= settings.servicing_reminder_days * DAY:
+        # Reminders wait while a hardship request or a dispute is open (`paused`); notices owed in
+        # writing (IN_WRITING) are still given, and go by e-mail, not by text (sms.py).
+        reminding = bucket in ("current", "grace") and row.loan_id not in held
+        if bucket == "current" and reminding and 0 < pos.next_due_date - now <= settings.servicing_reminder_days * DAY:
             notices += _notify(db, row, pos, DUE_SOON, pos.due_now or row.installment_amount, decimals())
-        elif bucket in NOTICE_OF_BUCKET and bucket == bucket_of(block_time, pos.next_due_date, pos.defaultable_at):
+        elif (bucket in NOTICE_OF_BUCKET and (bucket != "grace" or reminding)
+              and bucket == bucket_of(block_time, pos.next_due_date, pos.defaultable_at)):  # fmt: skip
             # (the wall clock past a threshold the last block is not: the next pass words it)
             kind = NOTICE_OF_BUCKET[bucket]
             notices += _notify(db, row, pos, kind, pos.payoff if kind == "default" else pos.due_now, decimals())
@@ -196,7 +203,10 @@ def _service_active(
         # together no longer than `servicing_promise_hold_max_days` past the threshold.
         # Queued once the latest block is past the threshold, as markDefault's estimate will judge
         # it; the wall clock (`now`) runs up to a block ahead of it.
-        if (bucket == "defaultable" and settings.servicing_auto_default
+        # Late-fee dust alone (every installment paid, less than one token of fees) is left to staff:
+        # LoanBook allows the default, the platform does not take one over it (review-servicing M4).
+        dust = pos.installments_paid == row.installments and pos.payoff < FEE_DUST_TOKENS * 10 ** decimals()
+        if (bucket == "defaultable" and settings.servicing_auto_default and not dust
                 and not promise_holds_default(db, settings, row.loan_id, now, pos.defaultable_at)):  # fmt: skip
             if block_time > pos.defaultable_at:
                 payload = {"days_past_due": days_past_due(now, pos.next_due_date), "payoff": pos.payoff}
@@ -307,9 +317,13 @@ def _notice_kinds(db: Session, loan_ids: list[int]) -> dict[int, list[str]]:
 
 
 def collections_queue(db: Session, settings: Settings, with_notes: bool = True) -> list[CollectionItemPublic]:
-    """Loans 16+ days past due, most overdue first, then defaulted loans with money still to recover,
-    then loans whose borrower asked for hardship help and awaits an answer; each with its case log
-    (promises judged on the chain's clock; its notes withheld, marked, unless `with_notes`).
+    """Loans 16+ days past due, defaulted loans with money still to recover, and loans whose borrower
+    asked for hardship help and awaits an answer; each with its case log (promises judged on the
+    chain's clock; its notes withheld, marked, unless `with_notes`). Most in need of a person first
+    (review-servicing L4): a hardship request or a dispute waiting for an answer (reminders and the
+    default wait on it); then defaultable loans a promise to pay holds, its date nearest first (at
+    that date the default goes ahead); then loans 16+ days late, most days first; then defaultable
+    loans nothing holds (the platform declares them in default); then defaulted loans recovering.
     A fixed number of statements whatever the queue's length: the notices, default calls and case
     logs of all its loans are read at once."""
     rows = []  # (loan_id, borrower, bucket, days past due, owed)
@@ -321,7 +335,8 @@ def collections_queue(db: Session, settings: Settings, with_notes: bool = True) 
              if loan.recoverable > 0]  # fmt: skip
     queued = {row[0] for row in rows}
     # A borrower's hardship request, late or not, until staff answer it.
-    asking = [loan_id for loan_id in awaiting_answer(db) if loan_id not in queued]
+    waiting = awaiting_answer(db)
+    asking = [loan_id for loan_id in waiting if loan_id not in queued]
     if asking:
         borrowers = dict(db.execute(select(LoanRow.loan_id, LoanRow.borrower).where(LoanRow.loan_id.in_(asking))).all())
         states = {s.loan_id: s for s in db.scalars(select(ServicingState).where(ServicingState.loan_id.in_(asking)))}
@@ -332,11 +347,24 @@ def collections_queue(db: Session, settings: Settings, with_notes: bool = True) 
     ids = [row[0] for row in rows]
     notices = _notice_kinds(db, ids) if ids else {}
     calls = last_statuses(db, default_intent_key(""), {default_intent_key(loan_id) for loan_id in ids}) if ids else {}
-    logs = actions_of(db, settings, ids, lambda: deadline_clock(settings), with_notes)
-    return [CollectionItemPublic(loan_id=loan_id, borrower=borrower, bucket=bucket, days_past_due=days, amount_owed=owed,
-                                 notices=notices.get(loan_id, []), default_status=calls.get(default_intent_key(loan_id)),
-                                 actions=logs.get(loan_id, []))
-            for loan_id, borrower, bucket, days, owed in rows]  # fmt: skip
+    clock = cache(lambda: deadline_clock(settings))  # read once, and only if a promise is to be judged
+    logs = actions_of(db, settings, ids, clock, with_notes)
+    waiting_set = set(waiting)
+    items = [CollectionItemPublic(loan_id=loan_id, borrower=borrower, bucket=bucket, days_past_due=days, amount_owed=owed,
+                                  notices=notices.get(loan_id, []), default_status=calls.get(default_intent_key(loan_id)),
+                                  actions=logs.get(loan_id, []), awaiting_answer=loan_id in waiting_set,
+                                  dispute_open=bool(logs.get(loan_id)) and logs[loan_id][0].kind == "dispute")
+             for loan_id, borrower, bucket, days, owed in rows]  # fmt: skip
+    return sorted(items, key=lambda item: _urgency(item, clock))  # stable: most days first within each group
+
+
+def _urgency(item: CollectionItemPublic, clock: Callable[[], int]) -> tuple[int, int]:
+    if item.awaiting_answer or item.dispute_open:
+        return 0, 0
+    if item.bucket == "defaultable":
+        held = [a.promised_by for a in item.actions if a.kind == "promise_to_pay" and a.promised_by >= clock()]
+        return (1, min(held)) if held else (3, 0)
+    return (2, 0) if item.bucket in DELINQUENT else (4, 0)
 
 
 def notices_of(db: Session, wallet: str, limit: int = 100) -> list[NoticePublic]:

@@ -13,6 +13,7 @@ valid"), which must not sit in clear beside the notice."""
 from __future__ import annotations
 
 import httpx
+from sqlalchemy.orm import Session
 
 from backend.config import Settings
 from backend.identity.kyc.service import contact_phone
@@ -23,12 +24,23 @@ from backend.servicing.channels import (
     DeliveryRefused,
     deliver,
 )
-from backend.servicing.models import ServicingNotice
+from backend.servicing.collections import paused
+from backend.servicing.models import ServicingNotice, ServicingState
 
 SMS_KINDS = ("due_soon", "overdue", "late", "collections", "default")
 MAX_BODY = 320  # two SMS segments; the full notice is in-app and in the e-mail
-SMS = Channel("sms", sent_at="sms_sent_at", attempts="sms_attempts", error="sms_error", retry_at="sms_retry_at", contact=contact_phone,
-              kinds=SMS_KINDS, provider_id="sms_id")  # fmt: skip
+
+
+def _paused(session: Session, settings: Settings, notice: ServicingNotice) -> str | None:
+    """No texts while the loan's hardship request or dispute waits for staff (`collections.paused`,
+    judged at the last servicing pass's chain time); the notice stays in-app, and by e-mail if owed
+    in writing."""
+    state = session.get(ServicingState, notice.loan_id)
+    return paused(session, settings, notice.loan_id, state.as_of) if state is not None else None
+
+
+SMS = Channel("sms", sent_at="sms_sent_at", attempts="sms_attempts", error="sms_error", retry_at="sms_retry_at",
+              contact=contact_phone, kinds=SMS_KINDS, provider_id="sms_id", held=_paused)  # fmt: skip
 
 __all__ = ["MAX_ATTEMPTS", "MAX_BODY", "SMS_KINDS", "body_of", "deliver_sms"]
 

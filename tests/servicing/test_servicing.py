@@ -510,3 +510,20 @@ def test_a_late_notice_waits_for_the_block_that_charges_the_fee(servicing_settin
     with session_scope(settings) as session:
         late = session.scalar(select(ServicingNotice).where(ServicingNotice.kind == "late"))
         assert int(late.amount) == book.functions.amountDue(loan_id).call()[0]  # the fee included
+
+
+def test_a_loan_owing_only_late_fee_dust_is_not_defaulted_automatically(servicing_settings, world):
+    """Review-servicing M4: a loan whose installments were all paid was defaulted automatically over
+    one base unit of late fee. LoanBook still allows it; the platform does not, below one token."""
+    settings, book, chain = servicing_settings, world.book, world.chain
+    loan_id, start = world.active_loan(installments=1, principal=1_000 * 10**6)
+    chain.mine_at(start + 30 * DAY + 20 * DAY)  # a late fee charged
+    world.repay(loan_id, book.functions.amountDue(loan_id).call()[0] - 1)  # all but one base unit
+    assert world.loan(loan_id)["feesDue"] == 1 and world.loan(loan_id)["principalOutstanding"] == 0
+    threshold = book.functions.defaultableAt(loan_id).call()
+    chain.mine_at(threshold + 60)
+    index(settings)
+    assert _pass(settings).defaults_queued == 0
+    assert _intent_keys(settings) == []
+    queue = client_for(settings).get("/api/v1/servicing/collections", headers=minted_bearer(settings, ADMIN)).json()
+    assert [(i["loan_id"], i["bucket"]) for i in queue] == [(loan_id, "defaultable")]  # left to staff

@@ -152,3 +152,29 @@ def test_a_borrower_who_turns_text_messages_off_gets_none(servicing_settings, wo
         servicing_step(settings)
     assert gateway.messages == [] and {kind for kind, *_ in _sms(settings)} == {"overdue", "late"}
     assert all(attempts == MAX_ATTEMPTS and not sent for _, sent, attempts, _ in _sms(settings))
+
+
+def test_no_text_while_a_dispute_waits_for_staff(servicing_settings, world, gateway):
+    """Review-servicing M2: texts went on while the borrower's dispute or hardship request waited for
+    an answer. They are paused (the notice stays in-app, and is e-mailed if owed in writing)."""
+    from backend.servicing.service import servicing_pass
+    from backend.servicing.sms import deliver_sms
+    from tests.identity.conftest import ADMIN, client_for, minted_bearer
+
+    settings = _settings(servicing_settings, gateway)
+    loan_id, start = world.active_loan()
+    with session_scope(settings) as session:
+        submit(session, settings, world.borrower.address, KycCreate(**make_applicant(954).form()), [PNG])
+    world.chain.mine_at(start + 30 * DAY + 20 * DAY)  # late: the `late` notice
+    index(settings)
+    with session_scope(settings) as session:
+        servicing_pass(session, settings)
+    staff = minted_bearer(settings, ADMIN)
+    assert client_for(settings).post(f"/api/v1/servicing/collections/{loan_id}/actions", headers=staff,
+                                     json={"kind": "dispute", "note": "says it was paid"}).status_code == 201  # fmt: skip
+    (item,) = client_for(settings).get("/api/v1/servicing/collections", headers=staff).json()
+    assert item["dispute_open"]
+    assert deliver_sms(settings) == 0 and gateway.messages == []
+    with session_scope(settings) as session:
+        late = session.scalar(select(ServicingNotice).where(ServicingNotice.kind == "late"))
+        assert (late.sms_error, late.sms_attempts) == ("not sent: a dispute is open", MAX_ATTEMPTS)
