@@ -316,10 +316,15 @@ def _notice_kinds(db: Session, loan_ids: list[int]) -> dict[int, list[str]]:
     return kinds
 
 
-def collections_queue(db: Session, settings: Settings, with_notes: bool = True) -> list[CollectionItemPublic]:
+NOTES_READ = "collections.notes_read"
+
+
+def collections_queue(db: Session, settings: Settings, with_notes: bool = True,
+                      reader: str = "cli") -> list[CollectionItemPublic]:  # fmt: skip
     """Loans 16+ days past due, defaulted loans with money still to recover, and loans whose borrower
     asked for hardship help and awaits an answer; each with its case log (promises judged on the
-    chain's clock; its notes withheld, marked, unless `with_notes`). Most in need of a person first
+    chain's clock; its notes withheld, marked, unless `with_notes`; opened, one audit entry names
+    `reader` and the loans whose notes it read). Most in need of a person first
     (review-servicing L4): a hardship request or a dispute waiting for an answer (reminders and the
     default wait on it); then defaultable loans a promise to pay holds, its date nearest first (at
     that date the default goes ahead); then loans 16+ days late, most days first; then defaultable
@@ -349,6 +354,9 @@ def collections_queue(db: Session, settings: Settings, with_notes: bool = True) 
     calls = last_statuses(db, default_intent_key(""), {default_intent_key(loan_id) for loan_id in ids}) if ids else {}
     clock = cache(lambda: deadline_clock(settings))  # read once, and only if a promise is to be judged
     logs = actions_of(db, settings, ids, clock, with_notes)
+    opened = sorted(loan_id for loan_id, log in logs.items() if any(a.note is not None for a in log))
+    if opened:  # notes tell of health and jobs: who read whose, once a view, as a KYC reveal is (review-servicing L2)
+        audit.record(db, actor=reader, action=NOTES_READ, subject="collections:queue", payload={"loan_ids": opened})
     waiting_set = set(waiting)
     items = [CollectionItemPublic(loan_id=loan_id, borrower=borrower, bucket=bucket, days_past_due=days, amount_owed=owed,
                                   notices=notices.get(loan_id, []), default_status=calls.get(default_intent_key(loan_id)),

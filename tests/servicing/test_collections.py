@@ -506,3 +506,28 @@ def test_a_hardship_request_holds_the_default_no_longer_than_its_bound(servicing
     _pass(settings)
     with session_scope(settings) as session:
         assert get_intent(session, default_intent_key(loan_id)) is not None  # unanswered this long: no longer
+
+
+def test_reading_the_queue_s_case_notes_is_audited_once_a_view(servicing_settings, world):
+    """Review-servicing L2: the queue decrypted every borrower's hardship notes and left no trace.
+    Each view that opens notes now writes one audit entry: who read them, and whose."""
+    settings = servicing_settings
+    loan_id, _ = world.active_loan()
+    index(settings)
+    client = client_for(settings)
+    asked = client.post(f"/api/v1/loans/{loan_id}/hardship", headers=minted_bearer(settings, world.borrower),
+                        json={"note": "diagnosed with an illness, off work for 3 months"})  # fmt: skip
+    assert asked.status_code == 201
+
+    def reads() -> list[tuple[str, str]]:
+        with session_scope(settings) as session:
+            return [(e.actor, e.subject) for e in session.scalars(select(AuditEntry).where(
+                AuditEntry.action == "collections.notes_read").order_by(AuditEntry.seq))]  # fmt: skip
+
+    for _ in range(2):
+        queue = client.get("/api/v1/servicing/collections", headers=minted_bearer(settings, ADMIN)).json()
+        assert queue[0]["actions"][0]["note"] == "diagnosed with an illness, off work for 3 months"
+    assert reads() == [(ADMIN.address, "collections:queue")] * 2
+    with session_scope(settings) as session:
+        (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "collections.notes_read").limit(1))
+        assert entry.payload_hash == payload_hash({"loan_ids": [loan_id]})
