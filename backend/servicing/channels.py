@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from datetime import UTC, datetime
 
 from sqlalchemy import or_, select, update
@@ -58,6 +59,16 @@ class DeliveryFailed(LoanchainError, ConnectionError):
     code = "delivery_failed"
 
 
+class DeliveryDeferred(LoanchainError):
+    """Not to be sent before `until` (quiet hours in the recipient's time zone): no attempt counted."""
+
+    code = "delivery_deferred"
+
+    def __init__(self, message: str, until: int) -> None:
+        super().__init__(message)
+        self.until = until
+
+
 @dataclass(frozen=True)
 class Channel:
     """Where a channel keeps its delivery state on the notice, and whom it may write to."""
@@ -67,7 +78,8 @@ class Channel:
     attempts: str
     error: str
     retry_at: str
-    contact: Callable[[Session, Settings, str, str], str | None]  # (session, settings, wallet, purpose)
+    # (session, settings, wallet, purpose) -> what `send` is given to write to, or None: no contact
+    contact: Callable[[Session, Settings, str, str], Any]
     kinds: tuple[str, ...] | None = None  # None: every kind of notice
     provider_id: str | None = None  # where to keep the provider's message id, if it gives one
     # Why a notice is not to go over this channel at all (None: it may), e.g. texts paused while a
@@ -121,13 +133,17 @@ def deliver(settings: Settings, channel: Channel, send: Callable[[ServicingNotic
                 setattr(notice, channel.attempts, MAX_ATTEMPTS)
                 setattr(notice, channel.error, exc.message[:500])
                 continue
+            except DeliveryDeferred as exc:
+                setattr(notice, channel.retry_at, exc.until)
+                setattr(notice, channel.error, exc.message[:500])
+                continue
             except DeliveryFailed as exc:
                 failures = getattr(notice, channel.attempts) + 1
                 setattr(notice, channel.attempts, failures)
                 setattr(notice, channel.retry_at, wall_clock() + backoff(failures))
                 setattr(notice, channel.error, exc.message[:500])
                 continue
-            setattr(notice, channel.sent_at, datetime.now(UTC))
+            setattr(notice, channel.sent_at, datetime.fromtimestamp(wall_clock(), UTC))
             setattr(notice, channel.error, None)
             if channel.provider_id:
                 setattr(notice, channel.provider_id, provider_id)

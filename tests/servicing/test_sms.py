@@ -20,6 +20,7 @@ from sqlalchemy import select
 from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
+from backend.servicing import channels
 from backend.servicing.channels import BACKOFF_FIRST
 from backend.servicing.models import ServicingNotice
 from backend.servicing.service import servicing_step
@@ -64,8 +65,12 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+NOON_IN_CHINA = 1_780_290_000  # 2026-06-01 05:00 UTC: 13:00 in Shanghai, 11:00 in Urumqi (make_applicant lives in CHN)
+
+
 @pytest.fixture
-def gateway():
+def gateway(monkeypatch):
+    monkeypatch.setattr(channels, "wall_clock", lambda: NOON_IN_CHINA)  # outside quiet hours, whenever the test runs
     server = Gateway()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -178,3 +183,42 @@ def test_no_text_while_a_dispute_waits_for_staff(servicing_settings, world, gate
     with session_scope(settings) as session:
         late = session.scalar(select(ServicingNotice).where(ServicingNotice.kind == "late"))
         assert (late.sms_error, late.sms_attempts) == ("not sent: a dispute is open", MAX_ATTEMPTS)
+
+
+def test_no_text_at_night_in_the_borrower_s_time_zone_and_a_few_a_week_at_most(servicing_settings, world, gateway,
+                                                                               monkeypatch):  # fmt: skip
+    """Review-servicing M3: texts went out at whatever time of day the loan was paid out, as many as
+    there were notices. None now from 21:00 to 08:00 in every time zone of the KYC address country
+    (China: Shanghai and Urumqi), deferred to the morning; at most TEXTS_PER_WEEK about a loan in 7 days."""
+    from backend.servicing.quiet_hours import next_allowed
+    from backend.servicing.sms import TEXTS_PER_WEEK, deliver_sms
+
+    settings = _settings(servicing_settings, gateway)
+    loan_id, start = world.active_loan()
+    index(settings)
+    with session_scope(settings) as session:
+        submit(session, settings, world.borrower.address, KycCreate(**make_applicant(955).form()), [PNG])
+    night = NOON_IN_CHINA + 10 * 3600  # 15:00 UTC: 23:00 in Shanghai
+    monkeypatch.setattr(channels, "wall_clock", lambda: night)
+    world.chain.mine_at(start + 30 * DAY - 2 * DAY)
+    servicing_step(settings)  # due soon, at night
+    assert gateway.messages == [] and _sms(settings) == [("due_soon", False, 0, None)]
+    with session_scope(settings) as session:
+        (deferred,) = session.scalars(select(ServicingNotice))
+        morning = NOON_IN_CHINA + DAY - 3 * 3600  # 02:00 UTC: 08:00 in Urumqi (10:00 in Shanghai)
+        assert deferred.sms_retry_at == next_allowed(night, "CHN") == morning and "quiet hours" in deferred.sms_error
+    monkeypatch.setattr(channels, "wall_clock", lambda: morning - 60)
+    assert deliver_sms(settings) == 0
+    monkeypatch.setattr(channels, "wall_clock", lambda: morning)
+    assert deliver_sms(settings) == 1 and len(gateway.messages) == 1
+
+    with session_scope(settings) as session:  # two more texts about the loan the same week
+        for installment, kind in ((1, "overdue"), (1, "late")):
+            session.add(ServicingNotice(loan_id=loan_id, borrower=world.borrower.address, recipient=world.borrower.address,
+                                        installment=installment, kind=kind, due_date=0, amount=1, message=kind))  # fmt: skip
+        session.add(ServicingNotice(loan_id=loan_id, borrower=world.borrower.address, recipient=world.borrower.address,
+                                    installment=2, kind="due_soon", due_date=0, amount=1, message="one too many"))  # fmt: skip
+    assert deliver_sms(settings) == TEXTS_PER_WEEK - 1 and len(gateway.messages) == TEXTS_PER_WEEK
+    with session_scope(settings) as session:
+        over = session.scalar(select(ServicingNotice).where(ServicingNotice.message == "one too many"))
+        assert over.sms_sent_at is None and over.sms_error == f"not sent: {TEXTS_PER_WEEK} texts about this loan in 7 days already"
