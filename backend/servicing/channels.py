@@ -19,12 +19,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from backend.chain.projection_models import LoanRow
 from backend.config import Settings
 from backend.db.session import session_scope
 from backend.errors import LoanchainError
@@ -149,6 +150,20 @@ def deliver(settings: Settings, channel: Channel, send: Callable[[ServicingNotic
                 setattr(notice, channel.provider_id, provider_id)
             sent += 1
     return sent
+
+
+REMINDERS = ("due_soon", "overdue")
+
+
+def stale_reminder(session: Session, settings: Settings, notice: ServicingNotice) -> str | None:
+    """A reminder (due soon, overdue) whose installment the index shows settled, or whose loan is no
+    longer active: retries run for days, and "installment 2 is unpaid" must not reach a borrower who
+    paid it since. Notices owed in writing go as they were given (they were true then)."""
+    if notice.kind not in REMINDERS or notice.recipient != notice.borrower:
+        return None
+    loan = session.get(LoanRow, notice.loan_id)
+    paid = loan is not None and (loan.status != "active" or loan.installments_settled >= notice.installment)
+    return "the installment was paid since" if paid else None
 
 
 def forget_failures(session: Session, wallet: str) -> int:

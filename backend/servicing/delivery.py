@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from backend.config import Settings
 from backend.identity.kyc.service import contact_email
-from backend.servicing.channels import MAX_ATTEMPTS, Channel, DeliveryFailed, deliver
+from backend.servicing.channels import MAX_ATTEMPTS, Channel, DeliveryFailed, deliver, stale_reminder
 from backend.servicing.models import ServicingNotice
 from backend.servicing.preferences import IN_WRITING
 
@@ -67,7 +67,7 @@ def _send(settings: Settings, mail: EmailMessage) -> None:
 
 
 EMAIL = Channel("email", sent_at="emailed_at", attempts="email_attempts", error="email_error", retry_at="email_retry_at",
-                contact=contact_email)
+                contact=contact_email, held=stale_reminder)
 
 
 def failure_reason(exc: smtplib.SMTPException | OSError) -> str:

@@ -34,6 +34,7 @@ from backend.servicing.channels import (
     DeliveryFailed,
     DeliveryRefused,
     deliver,
+    stale_reminder,
 )
 from backend.servicing.collections import paused
 from backend.servicing.models import ServicingNotice, ServicingState
@@ -48,9 +49,11 @@ WEEK = 7 * 86_400
 def _paused(session: Session, settings: Settings, notice: ServicingNotice) -> str | None:
     """No texts while the loan's hardship request or dispute waits for staff (`collections.paused`,
     judged at the last servicing pass's chain time); the notice stays in-app, and by e-mail if owed
-    in writing."""
+    in writing. Nor a reminder retried after its installment was paid (`stale_reminder`)."""
     state = session.get(ServicingState, notice.loan_id)
-    return paused(session, settings, notice.loan_id, state.as_of) if state is not None else None
+    if state is None:
+        return stale_reminder(session, settings, notice)
+    return paused(session, settings, notice.loan_id, state.as_of) or stale_reminder(session, settings, notice)
 
 
 SMS = Channel("sms", sent_at="sms_sent_at", attempts="sms_attempts", error="sms_error", retry_at="sms_retry_at",

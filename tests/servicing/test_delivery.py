@@ -256,3 +256,33 @@ def test_a_required_notice_is_retried_for_days_and_raised_in_health_once_given_u
     assert deliver(settings, _channel(), down) == 0 and len(tries) == MAX_ATTEMPTS  # given up...
     health = client_for(settings).get("/health").json()["notices"]
     assert (health["status"], health["undelivered_in_writing"], health["notice_ids"]) == ("undelivered", 1, [tries[0]])
+
+
+def test_a_reminder_retried_after_its_installment_was_paid_is_not_sent(servicing_settings, world, monkeypatch):
+    """Retries now run for days (H3): an `overdue` reminder retried after the borrower paid would tell
+    it the installment is unpaid. The reminder is dropped once the servicing pass sees it paid."""
+    import dataclasses
+
+    from backend.servicing.delivery import EMAIL
+
+    settings = servicing_settings
+    loan_id, start = world.active_loan()
+    world.chain.mine_at(start + 30 * DAY + DAY)  # overdue
+    index(settings)
+    with session_scope(settings) as session:
+        servicing_pass(session, settings)
+    email = dataclasses.replace(EMAIL, contact=lambda *_: "b@example.org")
+
+    def down(notice, to):
+        raise DeliveryFailed("SMTPServerDisconnected")
+
+    assert deliver(settings, email, down) == 0
+    world.repay(loan_id, world.book.functions.amountDue(loan_id).call()[0])
+    index(settings)
+    with session_scope(settings) as session:
+        servicing_pass(session, settings)
+    later(monkeypatch, BACKOFF_FIRST)
+    assert deliver(settings, email, lambda notice, to: None) == 0
+    with session_scope(settings) as session:
+        overdue = session.scalar(select(ServicingNotice).where(ServicingNotice.kind == "overdue"))
+        assert (overdue.emailed_at, overdue.email_error) == (None, "not sent: the installment was paid since")
