@@ -70,9 +70,9 @@ def record_action(db: Session, settings: Settings, loan_id: int, request: Collec
     if request.kind == "promise_to_pay" and state is not None and request.promised_amount < state.due_now:
         # LoanBook moves the default date only once a whole installment is settled: this promise
         # holds the platform's own default to its date, no longer (and anyone may call markDefault).
-        made.warning = (f"the promised amount is less than the {state.due_now} due now (last servicing pass): paid, "
-                        "it will not move LoanBook's default date; the platform holds its own default only to the "
-                        "promise's date")  # fmt: skip
+        made.warning = ("the promised amount is less than what is due now (at the last servicing pass): paid, it will "
+                        "not move LoanBook's default date; the platform holds its own default only to the promise's "
+                        "date")  # fmt: skip
     return made
 
 
