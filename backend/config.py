@@ -130,6 +130,10 @@ class Settings(BaseSettings):
     # Open promises to pay hold that automatic default this many days past LoanBook's defaultableAt
     # in all, however many are chained: past it, only a payment (which moves defaultableAt) does.
     servicing_promise_hold_max_days: int = Field(default=60, ge=0)
+    # A borrower's hardship request unanswered, or a dispute staff recorded and have not followed up,
+    # pauses reminders, texts and the automatic default this many days at most (and within the
+    # promise cap past defaultableAt): staff answer by recording the next case-log entry.
+    servicing_hardship_hold_days: int = Field(default=30, ge=0)
     disclosure_publish_monthly: bool = True  # the servicing worker publishes last month's report
     servicing_auto_cancel: bool = True  # queue cancel for loans that missed full funding by their deadline
     servicing_auto_disburse: bool = True  # queue disburse for fully funded loans still unpaid at their deadline

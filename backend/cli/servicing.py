@@ -8,6 +8,7 @@ from rich.table import Table
 
 from backend.cli.output import cli_errors, console, iso_day, print_json
 from backend.config import get_settings
+from backend.workers.lock import exclusive
 
 app = typer.Typer(no_args_is_help=True, help="Post-loan management: aging buckets, reminders, collections, defaults.")
 
@@ -21,13 +22,15 @@ def run_command(json_out: bool = typer.Option(False, "--json")) -> None:
     from backend.servicing.service import active_loan_count, after_pass, servicing_pass
 
     settings = get_settings()
-    with cli_errors(), session_scope(settings) as session:
-        total = active_loan_count(session)
-        with Progress(TextColumn("servicing"), BarColumn(), MofNCompleteColumn(), console=console,
-                      disable=json_out) as bar:  # fmt: skip
-            task = bar.add_task("loans", total=total)
-            report = servicing_pass(session, settings, progress=lambda: bar.advance(task))
-    with cli_errors():
+    # The worker's lock, as `index` and `outbox` commands take theirs: a round by hand never runs
+    # beside the worker's (two deliveries at once; the claim in `channels.deliver` is the last word).
+    with cli_errors(), exclusive(settings, "servicing"):
+        with session_scope(settings) as session:
+            total = active_loan_count(session)
+            with Progress(TextColumn("servicing"), BarColumn(), MofNCompleteColumn(), console=console,
+                          disable=json_out) as bar:  # fmt: skip
+                task = bar.add_task("loans", total=total)
+                report = servicing_pass(session, settings, progress=lambda: bar.advance(task))
         after = after_pass(settings)
     if json_out:
         print_json(report.model_dump(mode="json") | {"emails_sent": after.emailed, "sms_sent": after.texted,
@@ -63,7 +66,7 @@ def aging_command(json_out: bool = typer.Option(False, "--json")) -> None:
 
 @app.command("collections")
 def collections_command(json_out: bool = typer.Option(False, "--json")) -> None:
-    """The collections queue: most overdue first, then defaulted loans still recovering."""
+    """The collections queue: requests for help awaiting an answer first, then promises holding a default, the late (most days first), the defaultable, the defaulted."""
     from backend.db.session import session_scope
     from backend.servicing.service import collections_queue
 

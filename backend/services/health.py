@@ -135,6 +135,21 @@ def check_workers(settings: Settings) -> dict[str, Any]:
         return {"ok": True, "status": "unknown", "error": type(exc).__name__}
 
 
+def check_notices(settings: Settings) -> dict[str, Any]:
+    """Notices the lender must give in writing (late fee, collections, default) that e-mail gave up
+    on: `undelivered` names them (ids only) for a person to send another way. Always `ok`, like the
+    outbox, for monitoring to alert on."""
+    from backend.db.session import session_scope
+    from backend.servicing.delivery import undelivered_in_writing
+
+    try:
+        with session_scope(settings) as session:
+            count, ids = undelivered_in_writing(session)
+    except Exception as exc:
+        return {"ok": True, "status": "unknown", "error": type(exc).__name__}
+    return {"ok": True, "status": "undelivered" if count else "ok", "undelivered_in_writing": count, "notice_ids": ids}
+
+
 def check_backups(settings: Settings) -> dict[str, Any]:
     from backend.backup.schedule import backup_health
 
@@ -149,6 +164,7 @@ CHECKS = {
     "indexer": check_indexer,
     "outbox": check_outbox,
     "workers": check_workers,
+    "notices": check_notices,
     "backups": check_backups,
 }
 

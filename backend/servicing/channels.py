@@ -1,9 +1,14 @@
 """Delivering notices over a channel (e-mail, SMS), the same way for each: every due notice in
 its own transaction, oldest first, to the contact in the recipient's KYC record (decrypted for
 that purpose only, and audited). At least once: a crash between the provider's answer and the
-commit sends it again. A transient failure is retried on later rounds, up to MAX_ATTEMPTS; a
-permanent one (no contact, a refusal of the message itself) is not, and nothing is sent over a
-channel its recipient turned off (`preferences.py`).
+commit sends it again, once its lease runs out. Never twice at once: a delivery first claims the
+notice in the database (a compare-and-set moving its `*_retry_at` a lease ahead, committed before
+the send), and one that finds it claimed leaves it. A transient failure is retried by the clock, not
+by the round: after 1, 2, 4, … minutes, at most 6 hours apart, MAX_ATTEMPTS times in about three
+days, so a mail server or gateway down for an afternoon loses nothing; a permanent failure (no
+contact, a refusal of the message itself) is not retried, and nothing is sent over a channel its
+recipient turned off (`preferences.py`). A notice that must go in writing and was given up on shows
+in `/health` (`undelivered_in_writing`).
 
 A failure is stored as a classified reason (exception class, SMTP code, gateway error code), never
 a provider's text, which quotes the address or number. Erasing a wallet's personal data clears its
@@ -11,20 +16,36 @@ notices' failure reasons all the same (`forget_failures`)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from backend.chain.projection_models import LoanRow
 from backend.config import Settings
 from backend.db.session import session_scope
 from backend.errors import LoanchainError
 from backend.servicing.models import ServicingNotice
 from backend.servicing.preferences import wants
 
-MAX_ATTEMPTS = 5
+BACKOFF_FIRST = 60  # seconds after the first failure, doubling after each
+BACKOFF_CAP = 6 * 3600  # at most this long between two attempts
+MAX_ATTEMPTS = 20  # the 20th failure falls about 68 hours after the first attempt: then given up
+LEASE = 10 * 60  # a claimed notice is left alone this long (a send times out well before)
+
+
+def backoff(failures: int) -> int:
+    """Seconds from the `failures`-th failure to the next attempt."""
+    return min(BACKOFF_FIRST * 2 ** (failures - 1), BACKOFF_CAP)
+
+
+def wall_clock() -> int:
+    """Delivery is retried on the wall clock (a provider's outage is the world's time, not the chain's)."""
+    return int(time.time())
 
 
 class DeliveryRefused(LoanchainError, ValueError):
@@ -39,6 +60,16 @@ class DeliveryFailed(LoanchainError, ConnectionError):
     code = "delivery_failed"
 
 
+class DeliveryDeferred(LoanchainError):
+    """Not to be sent before `until` (quiet hours in the recipient's time zone): no attempt counted."""
+
+    code = "delivery_deferred"
+
+    def __init__(self, message: str, until: int) -> None:
+        super().__init__(message)
+        self.until = until
+
+
 @dataclass(frozen=True)
 class Channel:
     """Where a channel keeps its delivery state on the notice, and whom it may write to."""
@@ -47,27 +78,51 @@ class Channel:
     sent_at: str  # ServicingNotice attribute names
     attempts: str
     error: str
-    contact: Callable[[Session, Settings, str, str], str | None]  # (session, settings, wallet, purpose)
+    retry_at: str
+    # (session, settings, wallet, purpose) -> what `send` is given to write to, or None: no contact
+    contact: Callable[[Session, Settings, str, str], Any]
     kinds: tuple[str, ...] | None = None  # None: every kind of notice
     provider_id: str | None = None  # where to keep the provider's message id, if it gives one
+    # Why a notice is not to go over this channel at all (None: it may), e.g. texts paused while a
+    # hardship request or a dispute is open: it stays in-app (and in writing), never sent later.
+    held: Callable[[Session, Settings, ServicingNotice], str | None] | None = None
 
 
 def deliver(settings: Settings, channel: Channel, send: Callable[[ServicingNotice, str], str | None],
             limit: int = 50) -> int:  # fmt: skip
     """Send what is due over `channel` with `send(notice, contact)`; returns how many were sent."""
-    column = getattr(ServicingNotice, channel.sent_at)
-    query = select(ServicingNotice.id).where(column.is_(None), getattr(ServicingNotice, channel.attempts) < MAX_ATTEMPTS)
+    sent_at, attempts, retry_at = (getattr(ServicingNotice, name) for name in (channel.sent_at, channel.attempts,
+                                                                               channel.retry_at))  # fmt: skip
+    now = wall_clock()
+    query = select(ServicingNotice.id).where(sent_at.is_(None), attempts < MAX_ATTEMPTS,
+                                             or_(retry_at.is_(None), retry_at <= now))  # fmt: skip
     if channel.kinds is not None:
         query = query.where(ServicingNotice.kind.in_(channel.kinds))
     with session_scope(settings) as session:
         due = list(session.scalars(query.order_by(ServicingNotice.id).limit(limit)))
     sent = 0
     for notice_id in due:
+        now = wall_clock()
+        with session_scope(settings) as session:  # the claim, committed before anything is sent
+            claimed = session.execute(
+                update(ServicingNotice)
+                .where(ServicingNotice.id == notice_id, sent_at.is_(None), attempts < MAX_ATTEMPTS,
+                       or_(retry_at.is_(None), retry_at <= now))
+                .values({channel.retry_at: now + LEASE})
+                .execution_options(synchronize_session=False)
+            ).rowcount  # fmt: skip
+        if not claimed:  # another delivery took it (or sent it) since the list was read
+            continue
         with session_scope(settings) as session:
             notice = session.get(ServicingNotice, notice_id)
             if not wants(session, notice.recipient, channel.name, notice.kind):  # in-app only: never decrypted
                 setattr(notice, channel.attempts, MAX_ATTEMPTS)
                 setattr(notice, channel.error, f"not sent: the recipient turned {channel.name} notices off")
+                continue
+            why = channel.held(session, settings, notice) if channel.held else None
+            if why:
+                setattr(notice, channel.attempts, MAX_ATTEMPTS)
+                setattr(notice, channel.error, f"not sent: {why}")
                 continue
             purpose = f"servicing notice {notice.id} by {channel.name}"
             to = channel.contact(session, settings, notice.recipient, purpose)
@@ -79,16 +134,36 @@ def deliver(settings: Settings, channel: Channel, send: Callable[[ServicingNotic
                 setattr(notice, channel.attempts, MAX_ATTEMPTS)
                 setattr(notice, channel.error, exc.message[:500])
                 continue
-            except DeliveryFailed as exc:
-                setattr(notice, channel.attempts, getattr(notice, channel.attempts) + 1)
+            except DeliveryDeferred as exc:
+                setattr(notice, channel.retry_at, exc.until)
                 setattr(notice, channel.error, exc.message[:500])
                 continue
-            setattr(notice, channel.sent_at, datetime.now(UTC))
+            except DeliveryFailed as exc:
+                failures = getattr(notice, channel.attempts) + 1
+                setattr(notice, channel.attempts, failures)
+                setattr(notice, channel.retry_at, wall_clock() + backoff(failures))
+                setattr(notice, channel.error, exc.message[:500])
+                continue
+            setattr(notice, channel.sent_at, datetime.fromtimestamp(wall_clock(), UTC))
             setattr(notice, channel.error, None)
             if channel.provider_id:
                 setattr(notice, channel.provider_id, provider_id)
             sent += 1
     return sent
+
+
+REMINDERS = ("due_soon", "overdue")
+
+
+def stale_reminder(session: Session, settings: Settings, notice: ServicingNotice) -> str | None:
+    """A reminder (due soon, overdue) whose installment the index shows settled, or whose loan is no
+    longer active: retries run for days, and "installment 2 is unpaid" must not reach a borrower who
+    paid it since. Notices owed in writing go as they were given (they were true then)."""
+    if notice.kind not in REMINDERS or notice.recipient != notice.borrower:
+        return None
+    loan = session.get(LoanRow, notice.loan_id)
+    paid = loan is not None and (loan.status != "active" or loan.installments_settled >= notice.installment)
+    return "the installment was paid since" if paid else None
 
 
 def forget_failures(session: Session, wallet: str) -> int:

@@ -65,7 +65,15 @@ def record_action(db: Session, settings: Settings, loan_id: int, request: Collec
     if not in_collections(db, loan_id) and not awaiting_answer(db, loan_id):
         raise Conflict(f"loan {loan_id} is not in collections (16+ days late, defaulted and recovering, or its "
                        "borrower asked for hardship help)", loan_id=loan_id)  # fmt: skip
-    return _add(db, settings, loan_id, request.kind, request.note, actor, request.promised_amount, request.promised_in_days)
+    made = _add(db, settings, loan_id, request.kind, request.note, actor, request.promised_amount, request.promised_in_days)
+    state = db.get(ServicingState, loan_id)
+    if request.kind == "promise_to_pay" and state is not None and request.promised_amount < state.due_now:
+        # LoanBook moves the default date only once a whole installment is settled: this promise
+        # holds the platform's own default to its date, no longer (and anyone may call markDefault).
+        made.warning = ("the promised amount is less than what is due now (at the last servicing pass): paid, it will "
+                        "not move LoanBook's default date; the platform holds its own default only to the promise's "
+                        "date")  # fmt: skip
+    return made
 
 
 def _add(db: Session, settings: Settings, loan_id: int, kind: str, note: str, actor: str,
@@ -162,20 +170,49 @@ def actions_of(db: Session, settings: Settings, loan_ids: list[int],
 
 
 def promise_holds_default(db: Session, settings: Settings, loan_id: int, now: int, defaultable_at: int) -> bool:
-    """Does an open promise still hold the platform's own default at `now`? Only up to the cap past
-    `defaultable_at`, whatever the promises' number or dates: each staff member records one alone,
-    so chained promises would otherwise keep a loan that pays nothing out of default for good."""
+    """Does an open promise, an unanswered hardship request or an open dispute (`paused`) still hold
+    the platform's own default at `now`? Only up to the cap past `defaultable_at`, whatever their
+    number or dates: each staff member records one alone, so chained promises would otherwise keep a
+    loan that pays nothing out of default for good."""
     if now > defaultable_at + settings.servicing_promise_hold_max_days * DAY:
         return False
-    return promise_pending(db, loan_id, now)
+    return promise_pending(db, loan_id, now) or paused(db, settings, loan_id, now) is not None
+
+
+HARDSHIP_WAITING, DISPUTE_OPEN = "a hardship request awaits an answer", "a dispute is open"
+
+
+def paused(db: Session, settings: Settings, loan_id: int, now: int) -> str | None:
+    """Why reminders, texts and the automatic default are paused on the loan at chain time `now`,
+    or None (see `paused_loans`)."""
+    return paused_loans(db, settings, now, loan_id).get(loan_id)
+
+
+def paused_loans(db: Session, settings: Settings, now: int, loan_id: int | None = None) -> dict[int, str]:
+    """Loans (or just `loan_id`) whose reminders, texts and automatic default are paused at chain
+    time `now`, with why: the case log's latest entry is the borrower's own hardship request, or a
+    dispute, made at most `servicing_hardship_hold_days` ago. Collecting while a request for help
+    waits for an answer ("dual tracking") is what regulators object to (review-servicing M2); staff
+    end the pause by recording the next entry (their answer), and the bound ends one nobody answers."""
+    latest = select(func.max(CollectionAction.id)).group_by(CollectionAction.loan_id)
+    if loan_id is not None:
+        latest = latest.where(CollectionAction.loan_id == loan_id)
+    rows = db.execute(select(CollectionAction.loan_id, CollectionAction.kind, CollectionAction.actor, LoanRow.borrower)
+                      .join(LoanRow, LoanRow.loan_id == CollectionAction.loan_id)
+                      .where(CollectionAction.id.in_(latest), CollectionAction.kind.in_(("hardship", "dispute")),
+                             CollectionAction.chain_time >= now - settings.servicing_hardship_hold_days * DAY))  # fmt: skip
+    return {loan: DISPUTE_OPEN if kind == "dispute" else HARDSHIP_WAITING
+            for loan, kind, actor, borrower in rows if kind == "dispute" or actor == borrower}
 
 
 def promise_pending(db: Session, loan_id: int, now: int) -> bool:
-    """Is a promise to pay on the loan still open at `now` (neither kept nor past its date)?"""
-    promises = db.scalars(select(CollectionAction).where(CollectionAction.loan_id == loan_id,
-                                                         CollectionAction.kind == "promise_to_pay",
-                                                         CollectionAction.promised_by >= now))  # fmt: skip
-    return any(_judged(db, row, lambda: now)[1] == "pending" for row in promises)
+    """Does a promise to pay on the loan run to `now` or later, pending or kept? A kept one holds
+    too: a part payment (the usual "100 now, the rest on the 1st") leaves LoanBook's defaultableAt
+    where it was, and a borrower who paid as promised must not be defaulted sooner than one who paid
+    nothing (review-servicing H1). Only its date passing ends the hold (unpaid by then: broken)."""
+    return db.scalar(select(CollectionAction.id).where(CollectionAction.loan_id == loan_id,
+                                                       CollectionAction.kind == "promise_to_pay",
+                                                       CollectionAction.promised_by >= now).limit(1)) is not None  # fmt: skip
 
 
 def promise_status(db: Session, row: CollectionAction, at: int) -> str:

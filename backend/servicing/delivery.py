@@ -9,10 +9,14 @@ from __future__ import annotations
 import smtplib
 from email.message import EmailMessage
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from backend.config import Settings
 from backend.identity.kyc.service import contact_email
-from backend.servicing.channels import MAX_ATTEMPTS, Channel, DeliveryFailed, deliver
+from backend.servicing.channels import MAX_ATTEMPTS, Channel, DeliveryFailed, deliver, stale_reminder
 from backend.servicing.models import ServicingNotice
+from backend.servicing.preferences import IN_WRITING
 
 __all__ = ["MAX_ATTEMPTS", "SUBJECTS", "deliver_notices"]
 SUBJECTS = {
@@ -21,6 +25,7 @@ SUBJECTS = {
     "late": "Late fee charged on your loan",
     "collections": "Your loan is more than 30 days late",
     "default": "Your loan can be declared in default",
+    "defaulted": "Your loan was declared in default",
     "loan_funded": "Your loan is fully funded",
     "paid_out": "Your loan was paid out",
     "not_funded": "Your loan was not funded in time",
@@ -61,7 +66,8 @@ def _send(settings: Settings, mail: EmailMessage) -> None:
         smtp.send_message(mail)
 
 
-EMAIL = Channel("email", sent_at="emailed_at", attempts="email_attempts", error="email_error", contact=contact_email)
+EMAIL = Channel("email", sent_at="emailed_at", attempts="email_attempts", error="email_error", retry_at="email_retry_at",
+                contact=contact_email, held=stale_reminder)
 
 
 def failure_reason(exc: smtplib.SMTPException | OSError) -> str:
@@ -87,3 +93,13 @@ def deliver_notices(settings: Settings, limit: int = 50) -> int:
             raise DeliveryFailed(failure_reason(exc)) from exc
 
     return deliver(settings, EMAIL, send, limit)
+
+
+def undelivered_in_writing(session: Session, limit: int = 20) -> tuple[int, list[int]]:
+    """Notices that must go in writing (`IN_WRITING`) and were given up on by e-mail (refused, no
+    address, or MAX_ATTEMPTS failures over about three days): (how many, the first `limit` ids), for
+    `/health` to raise, so a person sends them another way."""
+    where = (ServicingNotice.kind.in_(IN_WRITING), ServicingNotice.emailed_at.is_(None),
+             ServicingNotice.email_attempts >= MAX_ATTEMPTS)  # fmt: skip
+    count = session.scalar(select(func.count()).select_from(ServicingNotice).where(*where)) or 0
+    return count, list(session.scalars(select(ServicingNotice.id).where(*where).order_by(ServicingNotice.id).limit(limit)))

@@ -45,7 +45,7 @@ from backend.config import Settings
 from backend.disclosure.aging import aging_now
 from backend.market.pricing import proceeds
 from backend.servicing.models import ServicingNotice, ServicingState
-from backend.servicing.notices import add_notice, day, money
+from backend.servicing.notices import add_notice, day, moment, money
 from backend.servicing.roll_rates import RollRate, roll_rates
 
 LATE = ("late_31_120", "defaultable")
@@ -100,12 +100,13 @@ def tell_investors(db: Session, settings: Settings, now: int | None, decimals: C
         return 0
     d, now = decimals(), now or deadline_clock(settings)
     rates = roll_rates(db, aging_now(db)) if late else {}
-    return sum(_give(db, kind, installment, loan, note.holder, note.balance, state, now, d, rates)
+    hold = settings.servicing_promise_hold_max_days
+    return sum(_give(db, kind, installment, loan, note.holder, note.balance, state, now, d, rates, hold)
                for kind, installment, loan, note, state in pending)  # fmt: skip
 
 
 def _give(db: Session, kind: str, installment: int, loan: LoanRow, holder: str, notes: int,
-          state: ServicingState | None, now: int, d: int, rates: dict[str, RollRate]) -> bool:  # fmt: skip
+          state: ServicingState | None, now: int, d: int, rates: dict[str, RollRate], hold_days: int) -> bool:  # fmt: skip
     if state is None:
         due_date, amount, message = _whole_loan(loan, notes, kind, now, d)
     else:
@@ -113,8 +114,9 @@ def _give(db: Session, kind: str, installment: int, loan: LoanRow, holder: str, 
         odds = (f" Of loans this late here, about {rates[state.bucket].rate:.0%} have gone on to default (the "
                 "platform's roll rates, with a stated prior while its record is short)." if state.bucket in rates else "")
         message = (f"Loan {loan.loan_id} ({money(amount, d)} of your money outstanding) is more than 30 days late "
-                   f"and in collections.{odds} If it is still unpaid on {day(state.defaultable_at)}, it will be "
-                   "declared in default and the risk reserve's cover paid to its note holders.")  # fmt: skip
+                   f"and in collections.{odds} If still unpaid, it can be declared in default from "
+                   f"{moment(state.defaultable_at)} (by anyone, on-chain; the platform does unless a promise to pay "
+                   f"holds it, up to {hold_days} days more), and the reserve's cover is then paid to note holders.")  # fmt: skip
     return add_notice(db, loan, installment, kind, due_date, amount, message, recipient=holder)
 
 

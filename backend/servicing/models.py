@@ -51,11 +51,15 @@ class ServicingNotice(Base):
     emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     email_attempts: Mapped[int] = mapped_column(Integer, default=0)
     email_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # When the next attempt may be made (unix seconds, wall clock; None: now): backoff after a
+    # failure, and a lease while one delivery is sending it (migration 0039).
+    email_retry_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # Text message (SMS) delivery of a borrower's payment notices, at least once like e-mail.
     sms_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     sms_attempts: Mapped[int] = mapped_column(Integer, default=0)
     sms_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     sms_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the provider's message id
+    sms_retry_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # as email_retry_at
 
 
 class CollectionAction(Base, WrappedKeyHolder):

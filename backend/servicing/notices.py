@@ -35,6 +35,12 @@ def day(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
 
 
+def moment(ts: int) -> str:
+    """A deadline to the minute, zone named: installments fall due at the payout's second, so a bare
+    UTC day can be the evening before in the borrower's own time zone."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 class NoticeSubject(Protocol):
     """What a notice is about: a loan (a `LoanRow`), or no one loan (`loan_id` 0, as a mandate's)."""
 

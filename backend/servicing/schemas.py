@@ -38,7 +38,7 @@ class AgingPublic(BaseModel):
 class NoticePublic(BaseModel):
     loan_id: int
     installment: int
-    kind: str = Field(description="To a borrower: due_soon, overdue, late, collections, default, not_funded, not_disbursed, "
+    kind: str = Field(description="To a borrower: due_soon, overdue, late, collections, default, defaulted, not_funded, not_disbursed, "
                       "autopay_short, autopay_ending or released; "
                       "to an investor: refund_due, loan_late, loan_defaulted, loan_repaid, loan_match, mandate_funded, "
                       "mandate_ending (loan 0: about no one loan), bid_at_risk, listing_sold or bid_filled")
@@ -94,6 +94,8 @@ class CollectionActionPublic(BaseModel):
     promise_status: str | None = Field(description="promise_to_pay: pending, kept (the chain shows that much paid "
                                        "since), or broken (not by the date)")  # fmt: skip
     paid_since: int | None = Field(description="promise_to_pay: what the borrower paid since the promise")
+    warning: str | None = Field(default=None, description="Set on a promise_to_pay just recorded whose amount does "
+                                "not bring the loan up to date: paid, it will not move the default date")  # fmt: skip
 
 
 class CollectionItemPublic(BaseModel):
@@ -105,6 +107,10 @@ class CollectionItemPublic(BaseModel):
     notices: list[str] = Field(description="Kinds of notice already given")
     default_status: str | None = Field(description="Outbox status of markDefault, once queued")
     actions: list[CollectionActionPublic] = Field(default_factory=list, description="The case log, newest first")
+    awaiting_answer: bool = Field(default=False, description="Its borrower's hardship request awaits staff's answer "
+                                  "(reminders, texts and the automatic default wait, up to LOANCHAIN_SERVICING_HARDSHIP_HOLD_DAYS)")
+    dispute_open: bool = Field(default=False, description="The case log's latest entry is a dispute: reminders, texts "
+                               "and the automatic default wait for staff's next entry, as for a hardship request")
 
 
 class PassReportPublic(BaseModel):

@@ -17,9 +17,10 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from backend import audit
@@ -39,7 +40,7 @@ from backend.servicing.aging import (
     standing,
     stored_standing,
 )
-from backend.servicing.collections import actions_of, awaiting_answer, promise_holds_default
+from backend.servicing.collections import actions_of, awaiting_answer, paused_loans, promise_holds_default
 from backend.servicing.funding import (
     FundingReport,
     close_funding_windows,
@@ -56,7 +57,7 @@ from backend.servicing.investor_notices import (
 from backend.servicing.loan_calls import last_statuses, queue_call
 from backend.servicing.mandate_notices import has_active_mandates, tell_mandates_ending
 from backend.servicing.models import ServicingNotice, ServicingState
-from backend.servicing.notices import add_notice, day, money, token_decimals
+from backend.servicing.notices import add_notice, moment, money, token_decimals
 from backend.servicing.payout_notices import tell_borrowers_funded_and_paid_out
 from backend.servicing.schemas import (
     AgingPublic,
@@ -70,6 +71,7 @@ from backend.servicing.schemas import (
 DAY = 86_400
 GRACE_DAYS = deploy_params.GRACE_PERIOD // DAY
 DEFAULT_DAYS = deploy_params.DEFAULT_AFTER // DAY
+FEE_DUST_TOKENS = 1  # late fees alone below this many whole tokens: no automatic default
 
 log = logging.getLogger("loanchain.servicing")
 
@@ -79,26 +81,48 @@ def default_intent_key(loan_id: int) -> str:
 
 
 def _message(kind: str, row: LoanRow, pos: LoanPosition, amount: int, decimals: int) -> str:
-    k, due, owed = pos.installments_paid + 1, day(pos.next_due_date), money(amount, decimals)
+    k, due, owed = pos.installments_paid + 1, moment(pos.next_due_date), money(amount, decimals)
     if row.principal_outstanding == 0:  # every installment paid, late fees not: LoanBook keeps the loan open
-        fees = f"Loan {row.loan_id}: every installment is paid, but {owed} of late fees is still owed; the loan closes once it is paid."
-        return fees if kind in (DUE_SOON, "overdue", "late") else f"{fees} After {day(pos.defaultable_at)} the loan can be declared in default."
+        fees = f"Loan {row.loan_id}: every installment is paid, but {money(pos.due_now, decimals)} of late fees is still owed; the loan closes once it is paid."
+        return fees if kind in (DUE_SOON, "overdue", "late") else f"{fees} After {moment(pos.defaultable_at)} the loan can be declared in default."
     return {
         DUE_SOON: f"Loan {row.loan_id}: installment {k} of {row.installments} is due on {due}: {owed}.",
         "overdue": f"Loan {row.loan_id}: installment {k} was due on {due} and is unpaid: {owed} is due now. "
-        f"Pay within the {GRACE_DAYS}-day grace period to avoid a late fee.",
+        f"Pay by {moment(pos.next_due_date + deploy_params.GRACE_PERIOD)} (the {GRACE_DAYS}-day grace period) to avoid a late fee.",
         "late": f"Loan {row.loan_id}: installment {k} is more than {GRACE_DAYS} days late and a late fee was added: "
         f"{owed} is due now.",
         "collections": f"Loan {row.loan_id}: more than 30 days late ({owed} due). Contact us to agree a plan; "
-        f"after {day(pos.defaultable_at)} the loan can be declared in default.",
-        "default": f"Loan {row.loan_id}: more than {DEFAULT_DAYS} days late; the loan can now be declared in default. "
-        f"Collections continue for {owed}.",
+        f"after {moment(pos.defaultable_at)} the loan can be declared in default.",
+        # What a default makes owed (LoanBook's payoff: the whole balance, interest and fees), not
+        # only the past-due part (review-servicing M1).
+        "default": f"Loan {row.loan_id}: more than {DEFAULT_DAYS} days late; the loan can now be declared in default, "
+        f"and then the whole balance is owed at once: {owed} today, principal, interest and fees "
+        f"({money(pos.due_now, decimals)} of it past due).",
     }[kind]
 
 
 def _notify(db: Session, row: LoanRow, pos: LoanPosition, kind: str, amount: int, decimals: int) -> bool:
     message = _message(kind, row, pos, amount, decimals)
     return add_notice(db, row, pos.installments_paid + 1, kind, pos.next_due_date, amount, message)
+
+
+DEFAULTED = "defaulted"
+
+
+def tell_borrowers_defaulted(db: Session, decimals: Callable[[], int]) -> int:
+    """The borrower of each loan declared in default, once, while something is still owed: what
+    (LoanBook's `recoverable`: the whole debt at the default, less what was paid since) and how to pay."""
+    untold = ~exists().where(ServicingNotice.loan_id == LoanRow.loan_id, ServicingNotice.kind == DEFAULTED,
+                             ServicingNotice.installment == 0, ServicingNotice.recipient == LoanRow.borrower)  # fmt: skip
+    told = 0
+    for row in db.scalars(select(LoanRow).where(LoanRow.status == "defaulted", LoanRow.recoverable > 0, untold)
+                          .order_by(LoanRow.loan_id)):  # fmt: skip
+        message = (f"Loan {row.loan_id} was declared in default: the whole balance is owed now, "
+                   f"{money(row.recoverable, decimals())} (principal, interest and fees). Collections continue: pay it "
+                   "from your wallet on the loan's page, or contact us to agree a plan; what you pay goes to the "
+                   "loan's investors.")  # fmt: skip
+        told += add_notice(db, row, 0, DEFAULTED, 0, row.recoverable, message)
+    return told
 
 
 def _store(db: Session, row: LoanRow, pos: LoanPosition, now: int) -> None:
@@ -134,6 +158,7 @@ def _pass(db: Session, settings: Settings, progress: Callable[[], None] | None) 
     active = _service_active(db, settings, rows, now, decimals, progress) if rows else (Counter(), 0, 0)
     buckets, notices, defaults = active
     notices += tell_borrowers_funded_and_paid_out(db, settings, now, decimals) if rows or funding else 0
+    notices += tell_borrowers_defaulted(db, decimals)
     told = tell_investors(db, settings, now, decimals)  # after the positions above: `loan_late` reads them
     told += tell_rule_matches(db, now, decimals) if funding else 0
     told += tell_mandate_fundings(db, decimals)
@@ -153,25 +178,37 @@ def _service_active(
     """Position, borrower notices and default for each active loan: (buckets, notices, defaults)."""
     buckets: Counter[str] = Counter()
     notices = defaults = 0
-    block_time: list[int] = []  # the latest block's time, read once and only when a default is due
+    # The latest block's time, read before the positions (so they are read at that block or a later
+    # one): a notice is worded from amounts LoanBook computed at its bucket's time, so a `late` notice
+    # saying a fee was added never quotes an amount read before the fee (review-servicing L1).
+    block_time = chain_time(settings)
+    held = paused_loans(db, settings, now)  # hardship requests and disputes open: one read for the pass
     for row, pos in zip(rows, loan_positions(settings, [r.loan_id for r in rows]), strict=True):
         if pos.status != "active":  # the index has not caught up with a repayment or a default yet
             continue
         bucket = bucket_of(now, pos.next_due_date, pos.defaultable_at)
         buckets[bucket] += 1
         _store(db, row, pos, now)
-        if bucket == "current" and 0 < pos.next_due_date - now <= settings.servicing_reminder_days * DAY:
+        # Reminders wait while a hardship request or a dispute is open (`paused`); notices owed in
+        # writing (IN_WRITING) are still given, and go by e-mail, not by text (sms.py).
+        reminding = bucket in ("current", "grace") and row.loan_id not in held
+        if bucket == "current" and reminding and 0 < pos.next_due_date - now <= settings.servicing_reminder_days * DAY:
             notices += _notify(db, row, pos, DUE_SOON, pos.due_now or row.installment_amount, decimals())
-        elif bucket in NOTICE_OF_BUCKET:
-            notices += _notify(db, row, pos, NOTICE_OF_BUCKET[bucket], pos.due_now, decimals())
+        elif (bucket in NOTICE_OF_BUCKET and (bucket != "grace" or reminding)
+              and bucket == bucket_of(block_time, pos.next_due_date, pos.defaultable_at)):  # fmt: skip
+            # (the wall clock past a threshold the last block is not: the next pass words it)
+            kind = NOTICE_OF_BUCKET[bucket]
+            notices += _notify(db, row, pos, kind, pos.payoff if kind == "default" else pos.due_now, decimals())
         # A promise to pay still open holds the platform's own default until its date, and promises
         # together no longer than `servicing_promise_hold_max_days` past the threshold.
         # Queued once the latest block is past the threshold, as markDefault's estimate will judge
         # it; the wall clock (`now`) runs up to a block ahead of it.
-        if (bucket == "defaultable" and settings.servicing_auto_default
+        # Late-fee dust alone (every installment paid, less than one token of fees) is left to staff:
+        # LoanBook allows the default, the platform does not take one over it (review-servicing M4).
+        dust = pos.installments_paid == row.installments and pos.payoff < FEE_DUST_TOKENS * 10 ** decimals()
+        if (bucket == "defaultable" and settings.servicing_auto_default and not dust
                 and not promise_holds_default(db, settings, row.loan_id, now, pos.defaultable_at)):  # fmt: skip
-            block_time = block_time or [chain_time(settings)]
-            if block_time[0] > pos.defaultable_at:
+            if block_time > pos.defaultable_at:
                 payload = {"days_past_due": days_past_due(now, pos.next_due_date), "payoff": pos.payoff}
                 defaults += queue_call(db, settings, row.loan_id, "markDefault", default_intent_key(row.loan_id),
                                        "loan.default", payload)  # fmt: skip
@@ -279,10 +316,19 @@ def _notice_kinds(db: Session, loan_ids: list[int]) -> dict[int, list[str]]:
     return kinds
 
 
-def collections_queue(db: Session, settings: Settings, with_notes: bool = True) -> list[CollectionItemPublic]:
-    """Loans 16+ days past due, most overdue first, then defaulted loans with money still to recover,
-    then loans whose borrower asked for hardship help and awaits an answer; each with its case log
-    (promises judged on the chain's clock; its notes withheld, marked, unless `with_notes`).
+NOTES_READ = "collections.notes_read"
+
+
+def collections_queue(db: Session, settings: Settings, with_notes: bool = True,
+                      reader: str = "cli") -> list[CollectionItemPublic]:  # fmt: skip
+    """Loans 16+ days past due, defaulted loans with money still to recover, and loans whose borrower
+    asked for hardship help and awaits an answer; each with its case log (promises judged on the
+    chain's clock; its notes withheld, marked, unless `with_notes`; opened, one audit entry names
+    `reader` and the loans whose notes it read). Most in need of a person first
+    (review-servicing L4): a hardship request or a dispute waiting for an answer (reminders and the
+    default wait on it); then defaultable loans a promise to pay holds, its date nearest first (at
+    that date the default goes ahead); then loans 16+ days late, most days first; then defaultable
+    loans nothing holds (the platform declares them in default); then defaulted loans recovering.
     A fixed number of statements whatever the queue's length: the notices, default calls and case
     logs of all its loans are read at once."""
     rows = []  # (loan_id, borrower, bucket, days past due, owed)
@@ -294,7 +340,8 @@ def collections_queue(db: Session, settings: Settings, with_notes: bool = True) 
              if loan.recoverable > 0]  # fmt: skip
     queued = {row[0] for row in rows}
     # A borrower's hardship request, late or not, until staff answer it.
-    asking = [loan_id for loan_id in awaiting_answer(db) if loan_id not in queued]
+    waiting = awaiting_answer(db)
+    asking = [loan_id for loan_id in waiting if loan_id not in queued]
     if asking:
         borrowers = dict(db.execute(select(LoanRow.loan_id, LoanRow.borrower).where(LoanRow.loan_id.in_(asking))).all())
         states = {s.loan_id: s for s in db.scalars(select(ServicingState).where(ServicingState.loan_id.in_(asking)))}
@@ -305,11 +352,27 @@ def collections_queue(db: Session, settings: Settings, with_notes: bool = True) 
     ids = [row[0] for row in rows]
     notices = _notice_kinds(db, ids) if ids else {}
     calls = last_statuses(db, default_intent_key(""), {default_intent_key(loan_id) for loan_id in ids}) if ids else {}
-    logs = actions_of(db, settings, ids, lambda: deadline_clock(settings), with_notes)
-    return [CollectionItemPublic(loan_id=loan_id, borrower=borrower, bucket=bucket, days_past_due=days, amount_owed=owed,
-                                 notices=notices.get(loan_id, []), default_status=calls.get(default_intent_key(loan_id)),
-                                 actions=logs.get(loan_id, []))
-            for loan_id, borrower, bucket, days, owed in rows]  # fmt: skip
+    clock = cache(lambda: deadline_clock(settings))  # read once, and only if a promise is to be judged
+    logs = actions_of(db, settings, ids, clock, with_notes)
+    opened = sorted(loan_id for loan_id, log in logs.items() if any(a.note is not None for a in log))
+    if opened:  # notes tell of health and jobs: who read whose, once a view, as a KYC reveal is (review-servicing L2)
+        audit.record(db, actor=reader, action=NOTES_READ, subject="collections:queue", payload={"loan_ids": opened})
+    waiting_set = set(waiting)
+    items = [CollectionItemPublic(loan_id=loan_id, borrower=borrower, bucket=bucket, days_past_due=days, amount_owed=owed,
+                                  notices=notices.get(loan_id, []), default_status=calls.get(default_intent_key(loan_id)),
+                                  actions=logs.get(loan_id, []), awaiting_answer=loan_id in waiting_set,
+                                  dispute_open=bool(logs.get(loan_id)) and logs[loan_id][0].kind == "dispute")
+             for loan_id, borrower, bucket, days, owed in rows]  # fmt: skip
+    return sorted(items, key=lambda item: _urgency(item, clock))  # stable: most days first within each group
+
+
+def _urgency(item: CollectionItemPublic, clock: Callable[[], int]) -> tuple[int, int]:
+    if item.awaiting_answer or item.dispute_open:
+        return 0, 0
+    if item.bucket == "defaultable":
+        held = [a.promised_by for a in item.actions if a.kind == "promise_to_pay" and a.promised_by >= clock()]
+        return (1, min(held)) if held else (3, 0)
+    return (2, 0) if item.bucket in DELINQUENT else (4, 0)
 
 
 def notices_of(db: Session, wallet: str, limit: int = 100) -> list[NoticePublic]:

@@ -8,27 +8,56 @@ Investors' notices and the rest stay in-app and e-mail. Delivered as every chann
 (4xx: a bad number, a blocked recipient) is final; a gateway that is down or rate-limits (5xx, 429,
 no connection) is retried on later rounds. A failure is kept on the notice as the HTTP status and the
 gateway's numeric error code only: its message quotes the number ("The 'To' number +44… is not
-valid"), which must not sit in clear beside the notice."""
+valid"), which must not sit in clear beside the notice.
+
+Contact is kept within bounds (review-servicing M3): no text from 21:00 to 08:00 in the borrower's
+time zone (`quiet_hours.py`: from the KYC address country, UTC when unknown; deferred to the morning,
+no attempt counted), at most TEXTS_PER_WEEK texts about one loan in any 7 days (one over it is not
+sent: it stays in-app, and is e-mailed if owed in writing), and none while a hardship request or a
+dispute waits for staff (`collections.paused`)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, object_session
 
 from backend.config import Settings
-from backend.identity.kyc.service import contact_phone
+from backend.identity.kyc.service import contact_phone_and_country
+from backend.servicing import channels
 from backend.servicing.channels import (
     MAX_ATTEMPTS,
     Channel,
+    DeliveryDeferred,
     DeliveryFailed,
     DeliveryRefused,
     deliver,
+    stale_reminder,
 )
-from backend.servicing.models import ServicingNotice
+from backend.servicing.collections import paused
+from backend.servicing.models import ServicingNotice, ServicingState
+from backend.servicing.quiet_hours import QUIET_FROM, QUIET_UNTIL, next_allowed
 
 SMS_KINDS = ("due_soon", "overdue", "late", "collections", "default")
 MAX_BODY = 320  # two SMS segments; the full notice is in-app and in the e-mail
-SMS = Channel("sms", sent_at="sms_sent_at", attempts="sms_attempts", error="sms_error", contact=contact_phone,
-              kinds=SMS_KINDS, provider_id="sms_id")  # fmt: skip
+TEXTS_PER_WEEK = 3  # texts a recipient gets about one loan in any 7 days; the rest stay in-app and by e-mail
+WEEK = 7 * 86_400
+
+
+def _paused(session: Session, settings: Settings, notice: ServicingNotice) -> str | None:
+    """No texts while the loan's hardship request or dispute waits for staff (`collections.paused`,
+    judged at the last servicing pass's chain time); the notice stays in-app, and by e-mail if owed
+    in writing. Nor a reminder retried after its installment was paid (`stale_reminder`)."""
+    state = session.get(ServicingState, notice.loan_id)
+    if state is None:
+        return stale_reminder(session, settings, notice)
+    return paused(session, settings, notice.loan_id, state.as_of) or stale_reminder(session, settings, notice)
+
+
+SMS = Channel("sms", sent_at="sms_sent_at", attempts="sms_attempts", error="sms_error", retry_at="sms_retry_at",
+              contact=contact_phone_and_country, kinds=SMS_KINDS, provider_id="sms_id", held=_paused)  # fmt: skip
 
 __all__ = ["MAX_ATTEMPTS", "MAX_BODY", "SMS_KINDS", "body_of", "deliver_sms"]
 
@@ -67,4 +96,23 @@ def deliver_sms(settings: Settings, limit: int = 50) -> int:
     if not settings.sms_api_url:
         return 0
     with httpx.Client(timeout=settings.sms_timeout) as client:
-        return deliver(settings, SMS, lambda notice, to: _send(settings, client, to, body_of(notice)), limit)
+
+        def send(notice: ServicingNotice, to: tuple[str, str]) -> str:
+            phone, country = to
+            now = channels.wall_clock()
+            if (until := next_allowed(now, country)) is not None:
+                raise DeliveryDeferred(f"deferred: quiet hours ({QUIET_FROM}:00-{QUIET_UNTIL:02d}:00 in the recipient's "
+                                       "time zone)", until=until)  # fmt: skip
+            if texts_in_week(object_session(notice), notice, now) >= TEXTS_PER_WEEK:
+                raise DeliveryRefused(f"not sent: {TEXTS_PER_WEEK} texts about this loan in 7 days already")
+            return _send(settings, client, phone, body_of(notice))
+
+        return deliver(settings, SMS, send, limit)
+
+
+def texts_in_week(session: Session, notice: ServicingNotice, now: int) -> int:
+    """Texts sent to the notice's recipient about its loan in the 7 days to `now` (wall clock)."""
+    since = datetime.fromtimestamp(now - WEEK, UTC)
+    return session.scalar(select(func.count()).select_from(ServicingNotice).where(
+        ServicingNotice.loan_id == notice.loan_id, ServicingNotice.recipient == notice.recipient,
+        ServicingNotice.sms_sent_at >= since)) or 0  # fmt: skip

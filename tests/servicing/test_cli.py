@@ -58,3 +58,19 @@ def test_servicing_run_by_hand_does_what_the_worker_does_after_a_pass(servicing_
     report = json.loads(ran.stdout)
     assert report["releases_issued"] == 1 and report["emails_sent"] == 0 and report["monthly_report_published"] is False
     assert client_for(settings).get(f"/api/v1/loans/{paid}/release", headers=minted_bearer(settings, world.borrower)).status_code == 200
+
+
+def test_servicing_run_by_hand_refuses_while_the_worker_holds_its_lock(servicing_settings, monkeypatch):
+    """Review-servicing H2: `servicing run` took no lock, so its delivery could run beside the worker's."""
+    from backend.workers.lock import make_lock
+
+    lock = make_lock(servicing_settings, "servicing")
+    assert lock.acquire()
+    try:
+        point_get_settings_at(monkeypatch, servicing_settings)
+        ran = CliRunner().invoke(app, ["servicing", "run", "--json"])
+    finally:
+        lock.release()
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert ran.exit_code != 0 and "servicing worker is running elsewhere" in ran.output

@@ -24,7 +24,7 @@ from backend.identity.crypto.keyring import add_master_key, load_keyring
 from backend.identity.crypto.rotation import keys_in_use, retire, rotate
 from backend.identity.roles import grant_role
 from backend.servicing.collections import actions_of, seal_note
-from backend.servicing.models import CollectionAction
+from backend.servicing.models import CollectionAction, ServicingNotice
 from backend.servicing.service import default_intent_key, servicing_pass
 from tests.anchoring.helpers import point_get_settings_at
 from tests.identity.conftest import ADMIN, client_for, minted_bearer
@@ -401,10 +401,11 @@ def test_the_collections_queue_reads_a_fixed_number_of_statements_whatever_its_l
 
     _queue_of(settings, 1, 1)
     small, few = queue()
-    assert [(i["loan_id"], i["bucket"]) for i in small] == [(1, "late_16_30"), (2, "defaulted"), (3, "current")]
-    assert [(i["notices"], i["default_status"]) for i in small] == [(["due_soon", "overdue"], "sent")] * 2 + [
-        (["due_soon", "overdue"], None)]
-    assert small[2]["actions"][0]["kind"] == "hardship"
+    # a request for help waiting for an answer first (review-servicing L4), then the late, then the defaulted
+    assert [(i["loan_id"], i["bucket"]) for i in small] == [(3, "current"), (1, "late_16_30"), (2, "defaulted")]
+    assert [(i["notices"], i["default_status"]) for i in small] == [(["due_soon", "overdue"], None)] + [
+        (["due_soon", "overdue"], "sent")] * 2
+    assert small[0]["actions"][0]["kind"] == "hardship" and small[0]["awaiting_answer"]
     _queue_of(settings, 10, 20)  # loans 10..69: 10 and 1 share a key prefix
     large, many = queue()
     assert len(large) == 63 and many == few
@@ -412,3 +413,121 @@ def test_the_collections_queue_reads_a_fixed_number_of_statements_whatever_its_l
     with session_scope(settings) as session:
         get_intent(session, "default:1:2").status = "failed"
     assert {i["loan_id"]: i["default_status"] for i in queue()[0]}[1] == "failed"
+
+
+def test_a_kept_part_payment_promise_holds_the_default_until_its_date_and_staff_are_warned(servicing_settings, world):
+    """Review-servicing H1: a borrower who pays what was promised (less than the installment, so
+    LoanBook's defaultableAt does not move) was defaulted at the next pass, weeks before the promise's
+    date, sooner than one who paid nothing. A kept promise now holds the default to its date, like a
+    pending one; staff are told when the promised amount does not bring the loan up to date."""
+    settings, book, chain = servicing_settings, world.book, world.chain
+    loan_id, _ = world.active_loan()
+    threshold = book.functions.defaultableAt(loan_id).call()
+    chain.mine_at(threshold - 10 * DAY)
+    index(settings)
+    _pass(settings)
+    promise = client_for(settings).post(
+        f"/api/v1/servicing/collections/{loan_id}/actions", headers=minted_bearer(settings, ADMIN),
+        json={"kind": "promise_to_pay", "note": "pays 100 now, the rest on the 1st", "promised_amount": 100 * 10**6,
+              "promised_in_days": 40}).json()  # fmt: skip
+    assert promise["warning"] and "will not move" in promise["warning"]
+
+    def default_queued() -> bool:
+        with session_scope(settings) as session:
+            return get_intent(session, default_intent_key(loan_id)) is not None
+
+    chain.mine_at(threshold + DAY)
+    _pass(settings)
+    assert not default_queued()
+    world.repay(loan_id, 100 * 10**6)  # kept, 29 days early
+    assert book.functions.defaultableAt(loan_id).call() == threshold  # the installment is not settled
+    index(settings)
+    _pass(settings)
+    assert not default_queued()  # held to the promise's date, as an unpaid promise would be
+    assert _log(settings, loan_id)[0].promise_status == "kept"
+    chain.mine_at(promise["promised_by"] + 1)
+    _pass(settings)
+    assert default_queued()
+
+
+def test_an_unanswered_hardship_request_or_an_open_dispute_pauses_reminders_and_the_default(servicing_settings, world):
+    """Review-servicing M2: a borrower was defaulted and reminded while its request for help waited for
+    staff. An unanswered hardship request, or a dispute that is the case log's latest entry, now holds
+    the reminders and the automatic default until staff answer (at most
+    `servicing_hardship_hold_days` from it, and within the promise cap past defaultableAt)."""
+    settings, book, chain = servicing_settings, world.book, world.chain
+    loan_id, start = world.active_loan()
+    threshold = book.functions.defaultableAt(loan_id).call()
+    client, staff = client_for(settings), minted_bearer(settings, ADMIN)
+    chain.mine_at(start + 28 * DAY)
+    index(settings)
+    asked = client.post(f"/api/v1/loans/{loan_id}/hardship", headers=minted_bearer(settings, world.borrower),
+                        json={"note": "lost my job, can pay half"})  # fmt: skip
+    assert asked.status_code == 201
+    chain.mine_at(start + 30 * DAY + DAY)  # overdue: no reminder while the request waits
+    _pass(settings)
+
+    def kinds() -> list[str]:
+        with session_scope(settings) as session:
+            return list(session.scalars(select(ServicingNotice.kind).where(ServicingNotice.recipient == world.borrower.address)))
+
+    def default_queued() -> bool:
+        with session_scope(settings) as session:
+            return get_intent(session, default_intent_key(loan_id)) is not None
+
+    assert "overdue" not in kinds()
+    (item,) = client.get("/api/v1/servicing/collections", headers=staff).json()
+    assert item["awaiting_answer"] and not item["dispute_open"]
+    chain.mine_at(threshold - DAY)
+    assert client.post(f"/api/v1/servicing/collections/{loan_id}/actions", headers=staff,
+                       json={"kind": "dispute", "note": "disputes the late fee"}).status_code == 201  # fmt: skip
+    chain.mine_at(threshold + 60)  # defaultable: the dispute, still the latest entry, holds it
+    _pass(settings)
+    assert not default_queued() and "default" in kinds()  # the notices owed in writing still go
+    assert client.post(f"/api/v1/servicing/collections/{loan_id}/actions", headers=staff,
+                       json={"kind": "contacted", "note": "explained the fee"}).status_code == 201  # fmt: skip
+    _pass(settings)  # answered: the default goes ahead
+    assert default_queued()
+
+
+def test_a_hardship_request_holds_the_default_no_longer_than_its_bound(servicing_settings, world):
+    settings, book, chain = servicing_settings, world.book, world.chain
+    loan_id, _ = world.active_loan()
+    threshold = book.functions.defaultableAt(loan_id).call()
+    chain.mine_at(threshold - 3 * DAY)
+    index(settings)
+    asked = client_for(settings).post(f"/api/v1/loans/{loan_id}/hardship", headers=minted_bearer(settings, world.borrower),
+                                      json={"note": "lost my job, can pay half"}).json()  # fmt: skip
+    chain.mine_at(asked["chain_time"] + settings.servicing_hardship_hold_days * DAY - 60)
+    _pass(settings)
+    with session_scope(settings) as session:
+        assert get_intent(session, default_intent_key(loan_id)) is None  # never answered, still held
+    chain.mine_at(asked["chain_time"] + settings.servicing_hardship_hold_days * DAY + 60)
+    _pass(settings)
+    with session_scope(settings) as session:
+        assert get_intent(session, default_intent_key(loan_id)) is not None  # unanswered this long: no longer
+
+
+def test_reading_the_queue_s_case_notes_is_audited_once_a_view(servicing_settings, world):
+    """Review-servicing L2: the queue decrypted every borrower's hardship notes and left no trace.
+    Each view that opens notes now writes one audit entry: who read them, and whose."""
+    settings = servicing_settings
+    loan_id, _ = world.active_loan()
+    index(settings)
+    client = client_for(settings)
+    asked = client.post(f"/api/v1/loans/{loan_id}/hardship", headers=minted_bearer(settings, world.borrower),
+                        json={"note": "diagnosed with an illness, off work for 3 months"})  # fmt: skip
+    assert asked.status_code == 201
+
+    def reads() -> list[tuple[str, str]]:
+        with session_scope(settings) as session:
+            return [(e.actor, e.subject) for e in session.scalars(select(AuditEntry).where(
+                AuditEntry.action == "collections.notes_read").order_by(AuditEntry.seq))]  # fmt: skip
+
+    for _ in range(2):
+        queue = client.get("/api/v1/servicing/collections", headers=minted_bearer(settings, ADMIN)).json()
+        assert queue[0]["actions"][0]["note"] == "diagnosed with an illness, off work for 3 months"
+    assert reads() == [(ADMIN.address, "collections:queue")] * 2
+    with session_scope(settings) as session:
+        (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "collections.notes_read").limit(1))
+        assert entry.payload_hash == payload_hash({"loan_ids": [loan_id]})

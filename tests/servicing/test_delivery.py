@@ -4,6 +4,8 @@ anyone without one."""
 
 from __future__ import annotations
 
+import threading
+import time
 from email import message_from_bytes
 
 import pytest
@@ -13,9 +15,12 @@ from sqlalchemy import select
 from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
+from backend.servicing import channels
+from backend.servicing.channels import BACKOFF_FIRST, Channel, DeliveryFailed, backoff, deliver
 from backend.servicing.delivery import MAX_ATTEMPTS
 from backend.servicing.models import ServicingNotice
-from backend.servicing.service import servicing_step
+from backend.servicing.preferences import IN_WRITING
+from backend.servicing.service import servicing_pass, servicing_step
 from tests.conftest import free_port
 from tests.identity.conftest import PNG, client_for, make_applicant, minted_bearer
 from tests.servicing.conftest import index
@@ -56,7 +61,14 @@ def _notices(settings) -> list[tuple[str, bool, int]]:
                 for n in session.scalars(select(ServicingNotice).order_by(ServicingNotice.id))]  # fmt: skip
 
 
-def test_notices_are_emailed_once_retried_while_smtp_is_down_and_never_without_an_address(servicing_settings, world, smtp):
+def later(monkeypatch, seconds: int) -> None:
+    """Moves delivery's wall clock `seconds` ahead (retries wait out a backoff on it)."""
+    now = channels.wall_clock()
+    monkeypatch.setattr(channels, "wall_clock", lambda: now + seconds)
+
+
+def test_notices_are_emailed_once_retried_while_smtp_is_down_and_never_without_an_address(servicing_settings, world, smtp,
+                                                                                          monkeypatch):  # fmt: skip
     inbox, port, controllers, restart = smtp
     settings = servicing_settings.model_copy(update=dict(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False))
     loan_id, start = world.active_loan()
@@ -83,8 +95,11 @@ def test_notices_are_emailed_once_retried_while_smtp_is_down_and_never_without_a
     world.chain.mine_at(first_due + 20 * DAY)
     assert servicing_step(settings) == 1  # the late notice is recorded; its e-mail waits
     assert _notices(settings)[-1] == ("late", False, 1)
+    assert servicing_step(settings) == 0 and _notices(settings)[-1] == ("late", False, 1)  # not before its backoff
+    later(monkeypatch, BACKOFF_FIRST)
     assert servicing_step(settings) == 0 and _notices(settings)[-1] == ("late", False, 2)
     restart()
+    later(monkeypatch, BACKOFF_FIRST + 2 * BACKOFF_FIRST)
     assert servicing_step(settings) == 1
     assert [m["Subject"] for _, m in inbox.messages][-1].startswith("loanchain: Late fee") and len(inbox.messages) == 2
     assert _notices(settings) == [("due_soon", False, MAX_ATTEMPTS), ("overdue", True, 0), ("late", True, 2)]
@@ -114,7 +129,7 @@ def test_a_borrower_who_turns_email_off_still_gets_late_notices_in_writing(servi
         submit(session, settings, world.borrower.address, KycCreate(**applicant.form()), [PNG])
     client, borrower = client_for(settings), minted_bearer(settings, world.borrower)
     url = "/api/v1/servicing/notices/preferences"
-    assert client.get(url, headers=borrower).json() == {"email": True, "sms": True, "always_by_email": ["late", "collections", "default"]}
+    assert client.get(url, headers=borrower).json() == {"email": True, "sms": True, "always_by_email": ["late", "collections", "default", "defaulted"]}
     off = client.put(url, json={"email": False, "sms": False}, headers=borrower)
     assert off.status_code == 200 and (off.json()["email"], off.json()["sms"]) == (False, False)
     assert client.put(url, json={"email": "maybe", "sms": False}, headers=borrower).status_code == 422
@@ -172,3 +187,102 @@ def test_a_refused_address_is_kept_as_its_reply_code_not_in_clear_and_erasure_cl
             assert (notice.email_error, notice.sms_error) == (None, None)
     finally:
         controller.stop()
+
+
+def _late_notice(settings, world) -> None:
+    _, start = world.active_loan()
+    world.chain.mine_at(start + 30 * DAY + 16 * DAY)  # 16 days late: the `late` notice, which must go in writing
+    index(settings)
+    with session_scope(settings) as session:
+        servicing_pass(session, settings)
+
+
+def _channel(contact: str = "b@example.org") -> Channel:
+    return Channel("email", sent_at="emailed_at", attempts="email_attempts", error="email_error",
+                   retry_at="email_retry_at", contact=lambda *_: contact, kinds=IN_WRITING)  # fmt: skip
+
+
+def test_two_deliveries_at_once_send_a_notice_once(servicing_settings, world):
+    """Review-servicing H2: the worker's round and a `servicing run` by hand delivering at the same
+    time both sent the same text. Each claims a notice in the database before sending it."""
+    settings = servicing_settings
+    _late_notice(settings, world)
+    sent: list[int] = []
+
+    def send(notice, to):
+        time.sleep(0.5)  # the provider's round trip
+        sent.append(notice.id)
+
+    threads = [threading.Thread(target=deliver, args=(settings, _channel(), send)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(sent) == 1
+    with session_scope(settings) as session:
+        assert session.get(ServicingNotice, sent[0]).emailed_at is not None
+
+
+def test_a_required_notice_is_retried_for_days_and_raised_in_health_once_given_up(servicing_settings, world, monkeypatch):
+    """Review-servicing H3: five failed rounds (five minutes) and a `late` notice was never sent, and
+    nothing said so. Retries now back off over about three days, and one given up shows in /health."""
+    settings = servicing_settings
+    _late_notice(settings, world)
+    tries: list[int] = []
+
+    def down(notice, to):
+        tries.append(notice.id)
+        raise DeliveryFailed("SMTPServerDisconnected")
+
+    elapsed = 0
+    for failures in range(1, 6):  # five failures: five minutes no longer loses it
+        assert deliver(settings, _channel(), down) == 0 and len(tries) == failures
+        assert deliver(settings, _channel(), down) == 0 and len(tries) == failures  # not again before its backoff
+        elapsed += backoff(failures)
+        later(monkeypatch, elapsed)
+    assert deliver(settings, _channel(), lambda notice, to: None) == 1  # the mail server is back: sent
+
+    health = client_for(settings).get("/health").json()["notices"]
+    assert health == {"ok": True, "status": "ok", "undelivered_in_writing": 0, "notice_ids": []}
+    world.chain.mine_at(world.chain.now() + 30 * DAY)  # the next one, `collections`: mail stays down for days
+    with session_scope(settings) as session:
+        servicing_pass(session, settings)
+    tries.clear()
+    for failures in range(1, MAX_ATTEMPTS + 1):
+        deliver(settings, _channel(), down)
+        elapsed += backoff(failures)
+        later(monkeypatch, elapsed)
+    assert len(tries) == MAX_ATTEMPTS and sum(backoff(n) for n in range(1, MAX_ATTEMPTS)) > 2.5 * DAY
+    assert deliver(settings, _channel(), down) == 0 and len(tries) == MAX_ATTEMPTS  # given up...
+    health = client_for(settings).get("/health").json()["notices"]
+    assert (health["status"], health["undelivered_in_writing"], health["notice_ids"]) == ("undelivered", 1, [tries[0]])
+
+
+def test_a_reminder_retried_after_its_installment_was_paid_is_not_sent(servicing_settings, world, monkeypatch):
+    """Retries now run for days (H3): an `overdue` reminder retried after the borrower paid would tell
+    it the installment is unpaid. The reminder is dropped once the servicing pass sees it paid."""
+    import dataclasses
+
+    from backend.servicing.delivery import EMAIL
+
+    settings = servicing_settings
+    loan_id, start = world.active_loan()
+    world.chain.mine_at(start + 30 * DAY + DAY)  # overdue
+    index(settings)
+    with session_scope(settings) as session:
+        servicing_pass(session, settings)
+    email = dataclasses.replace(EMAIL, contact=lambda *_: "b@example.org")
+
+    def down(notice, to):
+        raise DeliveryFailed("SMTPServerDisconnected")
+
+    assert deliver(settings, email, down) == 0
+    world.repay(loan_id, world.book.functions.amountDue(loan_id).call()[0])
+    index(settings)
+    with session_scope(settings) as session:
+        servicing_pass(session, settings)
+    later(monkeypatch, BACKOFF_FIRST)
+    assert deliver(settings, email, lambda notice, to: None) == 0
+    with session_scope(settings) as session:
+        overdue = session.scalar(select(ServicingNotice).where(ServicingNotice.kind == "overdue"))
+        assert (overdue.emailed_at, overdue.email_error) == (None, "not sent: the installment was paid since")

@@ -105,7 +105,7 @@ def test_an_unpaid_loan_ages_bucket_by_bucket_and_is_defaulted_through_the_outbo
     curve, month = vintage["cumulative_default_rate"], (first_due + deploy_params.DEFAULT_AFTER - start) // MONTH_ON_BOOK
     assert vintage["defaulted_loans"] == 1 and curve[month] == vintage["default_rate"] > 0 and curve[month - 1] == 0
     traced = admin.get(f"/api/v1/audit/trace/loan/{loan_id}", headers=staff).json()  # the record of notice
-    assert [n["kind"] for n in traced["notices"]] == ["due_soon", "overdue", "late", "collections", "default"]
+    assert [n["kind"] for n in traced["notices"]] == ["due_soon", "overdue", "late", "collections", "default", "defaulted"]
     (noticed,) = [c for c in traced["checks"] if c["name"] == "default_noticed"]
     assert noticed["ok"] and "installment 1" in noticed["detail"]
     queue = admin.get("/api/v1/servicing/collections", headers=staff).json()
@@ -113,8 +113,8 @@ def test_an_unpaid_loan_ages_bucket_by_bucket_and_is_defaulted_through_the_outbo
     assert queue[0]["amount_owed"] == world.loan(loan_id)["recoverable"] > 0
 
     mine = admin.get("/api/v1/servicing/notices", headers=minted_bearer(settings, world.borrower)).json()
-    assert [n["kind"] for n in mine] == ["default", "collections", "late", "overdue", "due_soon"]
-    assert all(n["loan_id"] == loan_id for n in mine) and "default" in mine[0]["message"]
+    assert [n["kind"] for n in mine] == ["defaulted", "default", "collections", "late", "overdue", "due_soon"]
+    assert all(n["loan_id"] == loan_id for n in mine) and "declared in default" in mine[0]["message"]
 
     investor = world.investors[0]
     told = admin.get("/api/v1/servicing/notices", headers=minted_bearer(settings, investor)).json()
@@ -434,3 +434,96 @@ def test_a_payout_waits_out_a_pause_at_the_deadline(servicing_settings, world):
     assert _pass(settings).disbursals_queued == 1
     process_until_idle(settings, timeout=30)
     assert world.loan(loan_id)["status"] == 2 and _notices(settings) == [(0, "loan_funded")]  # told at funding, not again
+
+
+def test_the_default_notice_states_the_whole_balance_and_the_borrower_is_told_once_defaulted(servicing_settings, world):
+    """Review-servicing M1: the `default` notice quoted only the past-due part, and nothing told the
+    borrower once the loan was declared in default. It now quotes LoanBook's payoff (what a default
+    makes owed), and a `defaulted` notice, in writing, gives what is still recoverable."""
+    settings, book, chain = servicing_settings, world.book, world.chain
+    loan_id, _ = world.active_loan()
+    threshold = book.functions.defaultableAt(loan_id).call()
+    chain.mine_at(threshold + 60)
+    index(settings)
+    _pass(settings)
+    payoff = book.functions.amountDue(loan_id).call()[1]
+    with session_scope(settings) as session:
+        warned = session.scalar(select(ServicingNotice).where(ServicingNotice.kind == "default"))
+        amount, message = int(warned.amount), warned.message
+    assert amount == payoff and f"{payoff / 10**6:,.2f} today" in message and "whole balance" in message
+    chain.tx(book.functions.markDefault(loan_id), world.admin.address)
+    owed = book.functions.amountDue(loan_id).call()[0]
+    assert owed == payoff  # what the notice said: the debt at default
+    index(settings)
+    _pass(settings)
+    _pass(settings)  # once
+    assert _notices(settings, world.borrower.address)[-1] == (0, "defaulted")
+    with session_scope(settings) as session:
+        (told,) = session.scalars(select(ServicingNotice).where(ServicingNotice.kind == "defaulted"))
+        assert int(told.amount) == owed and f"{owed / 10**6:,.2f}" in told.message
+    from backend.servicing.preferences import IN_WRITING
+
+    assert "defaulted" in IN_WRITING
+
+
+def test_notices_give_deadlines_to_the_minute_in_utc_and_the_late_fee_cutoff(servicing_settings, world):
+    """Review-servicing L3 and M5: dates were bare UTC days, the grace cutoff unstated, and investors
+    were promised a default date a promise to pay can move."""
+    from datetime import UTC, datetime
+
+    settings, chain = servicing_settings, world.chain
+    loan_id, start = world.active_loan()
+    first_due = start + 30 * DAY
+    index(settings)
+    chain.mine_at(first_due + DAY)
+    _pass(settings)
+    cutoff = datetime.fromtimestamp(first_due + deploy_params.GRACE_PERIOD, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    due = datetime.fromtimestamp(first_due, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    with session_scope(settings) as session:
+        overdue = session.scalar(select(ServicingNotice.message).where(ServicingNotice.kind == "overdue"))
+    assert f"was due on {due}" in overdue and f"Pay by {cutoff}" in overdue
+    chain.mine_at(first_due + 40 * DAY)
+    _pass(settings)
+    with session_scope(settings) as session:
+        told = session.scalar(select(ServicingNotice.message).where(ServicingNotice.kind == "loan_late").limit(1))
+    assert "UTC (by anyone, on-chain; the platform does unless a promise to pay holds it, up to 60 days more)" in told
+    assert len(told) <= 500
+
+
+def test_a_late_notice_waits_for_the_block_that_charges_the_fee(servicing_settings, world, monkeypatch):
+    """Review-servicing L1: with the wall clock past the grace period and the last block not yet, the
+    `late` notice said a fee was added and quoted the amount without it. A notice is now given only
+    when the last block is in its bucket too, so its amounts include what the bucket says."""
+    import backend.chain.loan_book as loan_book
+
+    settings, book, chain = servicing_settings, world.book, world.chain
+    loan_id, start = world.active_loan()
+    cutoff = start + 30 * DAY + deploy_params.GRACE_PERIOD
+    chain.mine_at(cutoff - 5)  # the last block: 5 s before the fee
+    index(settings)
+    monkeypatch.setattr(loan_book.time, "time", lambda: cutoff + 7)  # the wall clock, 7 s past it
+    assert _pass(settings).buckets == {"late_16_30": 1}
+    monkeypatch.undo()
+    assert "late" not in [kind for _, kind in _notices(settings)]
+    chain.mine_at(cutoff + 8)
+    _pass(settings)
+    with session_scope(settings) as session:
+        late = session.scalar(select(ServicingNotice).where(ServicingNotice.kind == "late"))
+        assert int(late.amount) == book.functions.amountDue(loan_id).call()[0]  # the fee included
+
+
+def test_a_loan_owing_only_late_fee_dust_is_not_defaulted_automatically(servicing_settings, world):
+    """Review-servicing M4: a loan whose installments were all paid was defaulted automatically over
+    one base unit of late fee. LoanBook still allows it; the platform does not, below one token."""
+    settings, book, chain = servicing_settings, world.book, world.chain
+    loan_id, start = world.active_loan(installments=1, principal=1_000 * 10**6)
+    chain.mine_at(start + 30 * DAY + 20 * DAY)  # a late fee charged
+    world.repay(loan_id, book.functions.amountDue(loan_id).call()[0] - 1)  # all but one base unit
+    assert world.loan(loan_id)["feesDue"] == 1 and world.loan(loan_id)["principalOutstanding"] == 0
+    threshold = book.functions.defaultableAt(loan_id).call()
+    chain.mine_at(threshold + 60)
+    index(settings)
+    assert _pass(settings).defaults_queued == 0
+    assert _intent_keys(settings) == []
+    queue = client_for(settings).get("/api/v1/servicing/collections", headers=minted_bearer(settings, ADMIN)).json()
+    assert [(i["loan_id"], i["bucket"]) for i in queue] == [(loan_id, "defaultable")]  # left to staff

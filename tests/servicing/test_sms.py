@@ -20,11 +20,14 @@ from sqlalchemy import select
 from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
+from backend.servicing import channels
+from backend.servicing.channels import BACKOFF_FIRST
 from backend.servicing.models import ServicingNotice
 from backend.servicing.service import servicing_step
 from backend.servicing.sms import MAX_ATTEMPTS, MAX_BODY, body_of
 from tests.identity.conftest import PNG, make_applicant
 from tests.servicing.conftest import index
+from tests.servicing.test_delivery import later
 
 DAY = 86_400
 SID, TOKEN = "AC" + "0" * 32, "test-token"
@@ -62,8 +65,12 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+NOON_IN_CHINA = 1_780_290_000  # 2026-06-01 05:00 UTC: 13:00 in Shanghai, 11:00 in Urumqi (make_applicant lives in CHN)
+
+
 @pytest.fixture
-def gateway():
+def gateway(monkeypatch):
+    monkeypatch.setattr(channels, "wall_clock", lambda: NOON_IN_CHINA)  # outside quiet hours, whenever the test runs
     server = Gateway()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -83,7 +90,7 @@ def _settings(servicing_settings, gateway):
                                                      sms_from="+15005550006"))  # fmt: skip
 
 
-def test_payment_notices_are_texted_once_and_retried_while_the_gateway_is_down(servicing_settings, world, gateway):
+def test_payment_notices_are_texted_once_and_retried_while_the_gateway_is_down(servicing_settings, world, gateway, monkeypatch):
     settings = _settings(servicing_settings, gateway)
     loan_id, start = world.active_loan()
     index(settings)
@@ -96,6 +103,7 @@ def test_payment_notices_are_texted_once_and_retried_while_the_gateway_is_down(s
     servicing_step(settings)  # the reminder, but the gateway is down
     assert _sms(settings) == [("due_soon", False, 1, None)] and gateway.messages == []
     gateway.answer = 201
+    later(monkeypatch, BACKOFF_FIRST)  # retried once its backoff is out
     servicing_step(settings)
     servicing_step(settings)  # nothing is sent twice
     ((text,),) = [list(gateway.messages)]
@@ -149,3 +157,68 @@ def test_a_borrower_who_turns_text_messages_off_gets_none(servicing_settings, wo
         servicing_step(settings)
     assert gateway.messages == [] and {kind for kind, *_ in _sms(settings)} == {"overdue", "late"}
     assert all(attempts == MAX_ATTEMPTS and not sent for _, sent, attempts, _ in _sms(settings))
+
+
+def test_no_text_while_a_dispute_waits_for_staff(servicing_settings, world, gateway):
+    """Review-servicing M2: texts went on while the borrower's dispute or hardship request waited for
+    an answer. They are paused (the notice stays in-app, and is e-mailed if owed in writing)."""
+    from backend.servicing.service import servicing_pass
+    from backend.servicing.sms import deliver_sms
+    from tests.identity.conftest import ADMIN, client_for, minted_bearer
+
+    settings = _settings(servicing_settings, gateway)
+    loan_id, start = world.active_loan()
+    with session_scope(settings) as session:
+        submit(session, settings, world.borrower.address, KycCreate(**make_applicant(954).form()), [PNG])
+    world.chain.mine_at(start + 30 * DAY + 20 * DAY)  # late: the `late` notice
+    index(settings)
+    with session_scope(settings) as session:
+        servicing_pass(session, settings)
+    staff = minted_bearer(settings, ADMIN)
+    assert client_for(settings).post(f"/api/v1/servicing/collections/{loan_id}/actions", headers=staff,
+                                     json={"kind": "dispute", "note": "says it was paid"}).status_code == 201  # fmt: skip
+    (item,) = client_for(settings).get("/api/v1/servicing/collections", headers=staff).json()
+    assert item["dispute_open"]
+    assert deliver_sms(settings) == 0 and gateway.messages == []
+    with session_scope(settings) as session:
+        late = session.scalar(select(ServicingNotice).where(ServicingNotice.kind == "late"))
+        assert (late.sms_error, late.sms_attempts) == ("not sent: a dispute is open", MAX_ATTEMPTS)
+
+
+def test_no_text_at_night_in_the_borrower_s_time_zone_and_a_few_a_week_at_most(servicing_settings, world, gateway,
+                                                                               monkeypatch):  # fmt: skip
+    """Review-servicing M3: texts went out at whatever time of day the loan was paid out, as many as
+    there were notices. None now from 21:00 to 08:00 in every time zone of the KYC address country
+    (China: Shanghai and Urumqi), deferred to the morning; at most TEXTS_PER_WEEK about a loan in 7 days."""
+    from backend.servicing.quiet_hours import next_allowed
+    from backend.servicing.sms import TEXTS_PER_WEEK, deliver_sms
+
+    settings = _settings(servicing_settings, gateway)
+    loan_id, start = world.active_loan()
+    index(settings)
+    with session_scope(settings) as session:
+        submit(session, settings, world.borrower.address, KycCreate(**make_applicant(955).form()), [PNG])
+    night = NOON_IN_CHINA + 10 * 3600  # 15:00 UTC: 23:00 in Shanghai
+    monkeypatch.setattr(channels, "wall_clock", lambda: night)
+    world.chain.mine_at(start + 30 * DAY - 2 * DAY)
+    servicing_step(settings)  # due soon, at night
+    assert gateway.messages == [] and _sms(settings) == [("due_soon", False, 0, None)]
+    with session_scope(settings) as session:
+        (deferred,) = session.scalars(select(ServicingNotice))
+        morning = NOON_IN_CHINA + DAY - 3 * 3600  # 02:00 UTC: 08:00 in Urumqi (10:00 in Shanghai)
+        assert deferred.sms_retry_at == next_allowed(night, "CHN") == morning and "quiet hours" in deferred.sms_error
+    monkeypatch.setattr(channels, "wall_clock", lambda: morning - 60)
+    assert deliver_sms(settings) == 0
+    monkeypatch.setattr(channels, "wall_clock", lambda: morning)
+    assert deliver_sms(settings) == 1 and len(gateway.messages) == 1
+
+    with session_scope(settings) as session:  # two more texts about the loan the same week
+        for installment, kind in ((1, "overdue"), (1, "late")):
+            session.add(ServicingNotice(loan_id=loan_id, borrower=world.borrower.address, recipient=world.borrower.address,
+                                        installment=installment, kind=kind, due_date=0, amount=1, message=kind))  # fmt: skip
+        session.add(ServicingNotice(loan_id=loan_id, borrower=world.borrower.address, recipient=world.borrower.address,
+                                    installment=2, kind="due_soon", due_date=0, amount=1, message="one too many"))  # fmt: skip
+    assert deliver_sms(settings) == TEXTS_PER_WEEK - 1 and len(gateway.messages) == TEXTS_PER_WEEK
+    with session_scope(settings) as session:
+        over = session.scalar(select(ServicingNotice).where(ServicingNotice.message == "one too many"))
+        assert over.sms_sent_at is None and over.sms_error == f"not sent: {TEXTS_PER_WEEK} texts about this loan in 7 days already"

@@ -28,11 +28,11 @@ def aging(session: SessionDep) -> AgingPublic:
 @router.get(
     "/collections",
     dependencies=allow("servicing.collections"),
-    summary="Loans 16+ days past due, most overdue first, then defaulted loans still recovering "
+    summary="Loans 16+ days past due, defaulted loans still recovering and hardship requests, most in need of a person first "
     "(case-log notes only for a sign-in of the last minutes)",
 )
-def collections(session: SessionDep, settings: SettingsDep, notes: NotesShown) -> list[CollectionItemPublic]:
-    return service.collections_queue(session, settings, with_notes=notes)
+def collections(session: SessionDep, settings: SettingsDep, notes: NotesShown, user: CurrentUser) -> list[CollectionItemPublic]:
+    return service.collections_queue(session, settings, with_notes=notes, reader=user.wallet)
 
 
 @router.post(

@@ -63,6 +63,13 @@ def contact_phone(session: Session, settings: Settings, wallet: str, purpose: st
     return person.phone if person else None
 
 
+def contact_phone_and_country(session: Session, settings: Settings, wallet: str, purpose: str) -> tuple[str, str] | None:
+    """The phone number and the address country (alpha-3) of that record: texts keep to quiet hours
+    in the borrower's own time zone (`servicing/quiet_hours.py`)."""
+    person = _contact(session, settings, wallet, purpose, "phone")
+    return (person.phone, person.country) if person else None
+
+
 def _contact(session: Session, settings: Settings, wallet: str, purpose: str, channel: str):
     from backend import audit
 

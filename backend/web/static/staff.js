@@ -138,7 +138,9 @@ function alertItem(a) {
 function collectionItem(c) {
   const item = Object.assign(document.createElement("li"), {
     textContent: `loan ${c.loan_id} ${bucketWords(c.bucket)}${c.days_past_due == null ? "" : `, ${c.days_past_due} days past due`}: `
-      + `${money(c.amount_owed)} owed; notices ${c.notices.join(", ") || "none"}`,
+      + `${money(c.amount_owed)} owed; notices ${c.notices.join(", ") || "none"}`
+      // reminders, texts and the automatic default wait on these until staff answer (the next entry)
+      + (c.awaiting_answer ? "; hardship request awaiting your answer" : "") + (c.dispute_open ? "; dispute open" : ""),
   });
   item.dataset.collection = c.loan_id;
   if (has("underwriter", "admin")) item.append(" ", ...caseControls(c.loan_id));
@@ -194,7 +196,8 @@ async function recordCase(loanId, kind, note, amount, days) {
     body.promised_in_days = Number(days);
   }
   const a = await api(`/api/v1/servicing/collections/${loanId}/actions`, { method: "POST", body });
-  say(`Loan ${loanId}: ${a.kind.replaceAll("_", " ")} recorded${a.promise_status ? ` (promise ${a.promise_status})` : ""}.`);
+  say(`Loan ${loanId}: ${a.kind.replaceAll("_", " ")} recorded${a.promise_status ? ` (promise ${a.promise_status})` : ""}.`
+    + (a.warning ? ` Note: ${a.warning}.` : ""));  // a promise too small to move the default date
   await refreshStaff();
 }
 
