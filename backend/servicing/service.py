@@ -17,8 +17,8 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from datetime import UTC, datetime
+from functools import cache
 
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
