@@ -17,6 +17,13 @@ def weighted_average_life_years(term_months: int) -> float:
     return (term_months + 1) / 24.0
 
 
+def reserve_fee_prepaid_bps(reserve_fee_bps: int, term_months: int) -> int:
+    """The loan's origination fee: the yearly reserve fee for its weighted average life, as a share
+    of principal (rounded up: the reserve is never short-changed by rounding). Priced here, with the
+    rest of the price, so a decision's proof can check the fee a loan carries against it."""
+    return math.ceil(reserve_fee_bps * weighted_average_life_years(term_months))
+
+
 def risk_premium(pd_: float, term_months: int) -> float:
     return pd_ * policy.LGD / weighted_average_life_years(term_months)
 

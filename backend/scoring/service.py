@@ -136,6 +136,19 @@ def score_application(
     """Decide and record. Every call is recorded, repeats included: the log is of decisions.
     `wallet` (who asked) is kept beside the row, outside the hash: only it may take up an approval."""
     outcome = decide(application, scorer, salt_key=decision_salt_key(settings, db))
+    return _public(_record(db, outcome, wallet))
+
+
+def rescore_at_amount(db: Session, settings: Settings, row: CreditDecision, amount: int) -> CreditDecision:
+    """The decision's application decided again, as it stands, at another amount, and recorded:
+    the amount is scored three times over (the amount, the monthly repayment, the burden), so a
+    lower one can score a worse grade or a decline, and a loan must carry the hash of a decision
+    about the amount it lends (backend/lending/offers.py)."""
+    application = ApplicationCreate.model_validate({**row.inputs, "amount": amount})
+    return _record(db, decide(application, salt_key=decision_salt_key(settings, db)), row.wallet)
+
+
+def _record(db: Session, outcome: Outcome, wallet: str | None) -> CreditDecision:
     row = CreditDecision(
         id=str(uuid.uuid4()),
         model_version=outcome.model_version,
@@ -153,7 +166,7 @@ def score_application(
     )
     db.add(row)
     db.flush()
-    return _public(row)
+    return row
 
 
 def get_decision(db: Session, decision_id: str, settings: Settings | None = None, with_note: bool = True) -> DecisionPublic:
@@ -211,6 +224,11 @@ def review_decision(db: Session, settings: Settings, reviewer: str, decision_id:
         raise Conflict(f"decision {row.id}'s application was erased with the applicant's personal data: nothing to review")
     if row.review is not None:
         raise Conflict(f"decision {row.id} was already reviewed ({row.review}) by {row.reviewed_by}", review=row.review)
+    apr_bps = (row.outputs.get("quote") or {}).get("apr_bps") or 0
+    if request.outcome == "approve" and apr_bps > round(policy.MAX_APR * 10_000):
+        raise Conflict(f"decision {row.id} is priced at {apr_bps / 100:.2f}% APR, above the platform's "
+                       f"{policy.MAX_APR:.0%} cap: a referral is not approved above it (the applicant may apply for a "
+                       "longer term, which lowers the price)", field="outcome", apr_bps=apr_bps)  # fmt: skip
     if same_person(db, row.wallet, reviewer):
         raise Forbidden("an underwriter does not review their own application (nor one from another wallet of "
                         "theirs, or with their national ID)")  # fmt: skip
