@@ -154,13 +154,16 @@ class LoanRefPublic(BaseModel):
     apr_bps: int
     block_number: int = Field(description="The block that created the loan")
     tx_hash: str = Field(description="The createLoan transaction, whose signed terms carry the decision hash")
+    matches_decision: bool = Field(default=True, description="The loan's terms are the decision's: its borrower, "
+                                   "principal, interest APR, installments and origination fee")
+    differences: list[str] = Field(default_factory=list, description="Each term that is not the decision's")
 
 
 class DecisionProofPublic(BaseModel):
     """What an auditor needs to show which model and inputs priced a loan."""
 
     decision_hash: str
-    verified: bool = Field(description="hash_intact and reproduced")
+    verified: bool = Field(description="hash_intact and reproduced, and every loan carrying the hash matches the decision")
     hash_intact: bool = Field(description="The stored hash equals keccak-256 of the stored model version, inputs, "
                               "outputs, and the record's columns (score, grade, PD, decision, APR, input hash) agree "
                               "with them")

@@ -23,11 +23,12 @@ from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.identity.crypto.keyring import load_keyring
 from backend.identity.persons import is_verified, same_person
+from backend.lending.models import LoanOffer
 from backend.scoring import policy
 from backend.scoring.canonical import HASH32, keccak_hex
 from backend.scoring.mapping import INCOME_FLOOR, check_covers, to_model_inputs
 from backend.scoring.models import CreditDecision, utcnow
-from backend.scoring.pricing import quote
+from backend.scoring.pricing import quote, reserve_fee_prepaid_bps
 from backend.scoring.review_notes import has_note, note_of, seal_note
 from backend.scoring.salt import decision_salt, decision_salt_key
 from backend.scoring.schemas import (
@@ -275,10 +276,45 @@ def replay(row: CreditDecision, scorer: Scorer | None) -> tuple[bool, bool | Non
     return True, decision_hash(row.model_version, row.inputs, outputs, row.salt) == row.decision_hash, differences
 
 
-def prove_decision(db: Session, hash_: str) -> DecisionProofPublic:
+def loan_differences(db: Session, rows: list[CreditDecision], loan: LoanRow, asset_decimals: int | None = None) -> list[str]:
+    """`what: loan X, decision Y` for every term of an on-chain loan that the decision it carries
+    does not fix that way: a loan is priced by a decision only if it lends what was decided, to
+    whom, at its price, over its term. The principal is read in whole units with `asset_decimals`,
+    else with those of the platform's offer that made the loan."""
+    first = rows[0]
+    found: list[str] = []
+    approved = first.decision == "approve" or (first.decision == "refer" and first.review == "approve")
+    if not approved:
+        found.append(f"decision: {first.decision}" + (f", {first.review} on review" if first.review else "")
+                     + ", not an approval")  # fmt: skip
+    wallets = {row.wallet.lower() for row in rows if row.wallet}
+    if loan.borrower.lower() not in wallets:
+        found.append(f"borrower: loan {loan.borrower}, decision asked for by {', '.join(sorted(wallets)) or 'no wallet'}")
+    quote_ = first.outputs.get("quote") or {}
+    term = int(first.inputs["term_months"])
+    if asset_decimals is None:
+        offer = db.scalar(select(LoanOffer).where(LoanOffer.terms_hash == loan.terms_hash))
+        asset_decimals = offer.asset_decimals if offer is not None else None
+    if asset_decimals is None:
+        found.append("principal: not checked (no offer of this platform holds these terms, so the asset's decimals "
+                     "are unknown here)")  # fmt: skip
+    elif loan.principal != int(first.inputs["amount"]) * 10**asset_decimals:
+        found.append(f"principal: loan {loan.principal}, decision {int(first.inputs['amount']) * 10**asset_decimals} "
+                     f"({first.inputs['amount']} at {asset_decimals} decimals)")  # fmt: skip
+    expected = {"installments": term}
+    if quote_:
+        expected |= {"apr_bps": quote_["apr_bps"] - quote_["reserve_fee_bps"],
+                     "origination_fee_bps": reserve_fee_prepaid_bps(quote_["reserve_fee_bps"], term)}  # fmt: skip
+    for name, value in expected.items():
+        if getattr(loan, name) != value:
+            found.append(f"{name}: loan {getattr(loan, name)}, decision {value}")
+    return found
+
+
+def prove_decision(db: Session, hash_: str, asset_decimals: int | None = None) -> DecisionProofPublic:
     """Tie a decision hash (as found in a loan's on-chain terms) to its recorded decision, check
-    the record against its hash, replay it with the same model version, and list the loans
-    whose terms carry it."""
+    the record against its hash, replay it with the same model version, and check every loan
+    whose terms carry it against it (`loan_differences`)."""
     wanted = hash_.strip().lower()
     if not HASH32.fullmatch(wanted):
         raise ValidationFailed("decision_hash must be 0x and 64 hex digits", field="decision_hash", value=hash_)
@@ -295,10 +331,11 @@ def prove_decision(db: Session, hash_: str) -> DecisionProofPublic:
     intact = all(verify_decision(row) for row in rows)
     available, reproduced, differences = replay(first, scorer_for_version(first.model_version))
     # The indexer writes bytes32 arguments as lower-case 0x-hex (chain/abi_args.py), as `wanted` is.
-    loans = db.scalars(select(LoanRow).where(LoanRow.decision_hash == wanted).order_by(LoanRow.loan_id))
+    loans = [(loan, loan_differences(db, rows, loan, asset_decimals))
+             for loan in db.scalars(select(LoanRow).where(LoanRow.decision_hash == wanted).order_by(LoanRow.loan_id))]
     return DecisionProofPublic(
         decision_hash=wanted,
-        verified=intact and reproduced is True,
+        verified=intact and reproduced is True and not any(differences for _, differences in loans),
         hash_intact=intact,
         altered_columns=altered_columns(first),
         model_available=available,
@@ -315,7 +352,9 @@ def prove_decision(db: Session, hash_: str) -> DecisionProofPublic:
                 apr_bps=loan.apr_bps,
                 block_number=loan.created_block,
                 tx_hash=loan.created_tx or loan.tx_hash,
+                matches_decision=not loan_differences_,
+                differences=loan_differences_,
             )
-            for loan in loans
+            for loan, loan_differences_ in loans
         ],
     )
