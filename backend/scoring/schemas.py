@@ -66,6 +66,11 @@ class ReasonPublic(BaseModel):
     points_lost: int
 
 
+class PolicyReasonPublic(BaseModel):
+    code: str
+    text: str
+
+
 class GradeBandPublic(BaseModel):
     grade: str
     pd_low: float
@@ -122,6 +127,12 @@ class DecisionPublic(BaseModel):
     reasons: list[ReasonPublic]
     quote: QuotePublic | None = Field(description="Price and maximum amount; none when declined")
     policy_notes: list[str]
+    policy_reasons: list[PolicyReasonPublic] = Field(
+        default_factory=list,
+        description="The lending rules the application did not meet (affordability, existing debt, the APR limit), in "
+        "plain language: the principal reasons for a referral the score alone would have approved, and for a decline "
+        "on review, given before the score's reasons (derived from the recorded decision, outside its hash)",
+    )
     review: ReviewPublic | None = Field(
         default=None, description="An underwriter's verdict on a referral (outside the decision hash)"
     )

@@ -29,6 +29,7 @@ from backend.scoring.canonical import HASH32, keccak_hex
 from backend.scoring.mapping import INCOME_FLOOR, check_covers, to_model_inputs
 from backend.scoring.models import CreditDecision, utcnow
 from backend.scoring.pricing import quote, reserve_fee_prepaid_bps
+from backend.scoring.reasons import policy_reasons
 from backend.scoring.review_notes import has_note, note_of, seal_note
 from backend.scoring.salt import decision_salt, decision_salt_key
 from backend.scoring.schemas import (
@@ -122,6 +123,7 @@ def _public(row: CreditDecision, settings: Settings | None = None, note: str | N
         decision_hash=row.decision_hash,
         salt=row.salt,
         review=review,
+        policy_reasons=policy_reasons(row.inputs, row.outputs),
         **row.outputs,
     )
 

@@ -83,6 +83,27 @@ def test_unaffordable_amount_turns_an_approval_into_a_referral(scorer, applicati
     assert out["quote"]["max_amount"] < poor["amount"]
 
 
+def test_a_referral_by_a_lending_rule_gives_that_rule_as_its_principal_reason(db_factory, scorer, application, settings):
+    """Reg B: a grade-A applicant referred because its own debt leaves no room for the loan is told
+    so in plain words, first, not only the scorecard's points lost (review-pricing M3); the reasons
+    are read from the recorded decision, so its hash and replay are untouched."""
+    indebted = {**application, "monthly_debt_payments": 650}
+    over_cap = {**application, "term_months": 8, "checking_account": "none", "credit_history": "current_repaid_duly",
+                "savings": "none_or_unknown"}  # fmt: skip
+    income_only = {**application, "monthly_debt_payments": 0, "amount": 20_000}
+    with db_factory() as db:
+        made = [score_application(db, ApplicationCreate(**a), scorer, settings=settings)
+                for a in (indebted, income_only, over_cap, application)]
+        db.commit()
+        again = get_decision(db, made[0].id)
+    assert [d.decision for d in made] == ["refer", "refer", "refer", "approve"] and made[0].grade == "A"
+    assert [[r.code for r in d.policy_reasons] for d in made] == [["R20"], ["R21"], ["R22"], []]
+    assert made[0].policy_reasons[0].text.startswith("Excessive obligations in relation to income")
+    assert "income" in made[1].policy_reasons[0].text and "36% APR limit" in made[2].policy_reasons[0].text
+    assert again.policy_reasons == made[0].policy_reasons
+    assert not any("debt" in r.text.lower() for r in made[0].reasons)  # the score does not know the debt
+
+
 def test_decisions_are_recorded_and_verifiable(db_factory, scorer, application, settings):
     with db_factory() as db:
         public = score_application(db, ApplicationCreate(**application), scorer, settings=settings)
