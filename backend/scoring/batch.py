@@ -1,5 +1,9 @@
 """`loanchain model score`: a German-credit-shaped CSV in, one decision per row out, same order.
-A `creditability` column, protected attributes and any other extra column are ignored."""
+A `creditability` column, protected attributes and any other extra column are ignored.
+
+The decision is the API's for the same application, policy included (`pricing.policy_notes`): the
+36% APR line refers what the score would approve, from the grade and the term. The affordability
+rule is not applied: the file holds no income or existing debt payments."""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ from pathlib import Path
 import pandas as pd
 
 from backend.scoring.dataset import read_csv_text
+from backend.scoring.pricing import apr_bps, policy_notes, with_policy
 from backend.scoring.scorer import BatchScores, Scorer
 
-OUTPUT_COLUMNS = ("score", "grade", "pd", "decision", "reasons")
+OUTPUT_COLUMNS = ("score", "grade", "pd", "decision", "policy_notes", "reasons")
 
 
 def reason_strings(scorer: Scorer, batch: BatchScores) -> list[str]:
@@ -22,12 +27,23 @@ def reason_strings(scorer: Scorer, batch: BatchScores) -> list[str]:
 def score_frame(scorer: Scorer, frame: pd.DataFrame) -> pd.DataFrame:
     data = {c: frame[c].to_numpy(dtype=object) for c in scorer.inputs if c in frame.columns}
     batch = scorer.score_records(data, row_offset=1)
+    notes_of: dict[tuple[str, int], list[str]] = {}  # one price per grade and term
+    decisions, notes = [], []
+    for grade, decision, term in zip(batch.grade, batch.decision, frame["duration_in_month"], strict=True):
+        key = (str(grade), int(float(term)))
+        if decision == "decline":
+            found = []
+        elif (found := notes_of.get(key)) is None:
+            found = notes_of[key] = policy_notes(apr_bps(scorer.grade_band(key[0]).pd_mean_oof, key[1]))
+        decisions.append(with_policy(str(decision), found))
+        notes.append("; ".join(found))
     return pd.DataFrame(
         {
             "score": batch.score,
             "grade": batch.grade,
             "pd": batch.pd,
-            "decision": batch.decision,
+            "decision": decisions,
+            "policy_notes": notes,
             "reasons": reason_strings(scorer, batch),
         },
         columns=list(OUTPUT_COLUMNS),

@@ -53,6 +53,23 @@ def max_affordable_amount(net_income: float, monthly_debt: float, apr: float, te
     return max(0, min(stepped, policy.MAX_AMOUNT))
 
 
+def policy_notes(apr_bps_: int, amount: int | None = None, max_amount: int | None = None) -> list[str]:
+    """The credit policy's rules beyond the score, each broken one a note: the affordability limit
+    (when the income is known) and the high-cost APR line. One function for the API's decisions and
+    the CLI's batch (which has no income, so only the APR line), so they decide alike."""
+    notes = []
+    if amount is not None and max_amount is not None and amount > max_amount:
+        notes.append(f"amount above the affordability limit of {max_amount}")
+    if apr_bps_ > round(policy.MAX_APR * 10_000):
+        notes.append(f"APR above the {policy.MAX_APR:.0%} cap")
+    return notes
+
+
+def with_policy(score_decision: str, notes: list[str]) -> str:
+    """What the score alone would approve, a broken policy rule refers to a human."""
+    return "refer" if notes and score_decision == "approve" else score_decision
+
+
 @dataclass(frozen=True)
 class Quote:
     apr_bps: int

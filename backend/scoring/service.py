@@ -28,7 +28,7 @@ from backend.scoring import policy
 from backend.scoring.canonical import HASH32, keccak_hex
 from backend.scoring.mapping import INCOME_FLOOR, check_covers, to_model_inputs
 from backend.scoring.models import CreditDecision, utcnow
-from backend.scoring.pricing import quote, reserve_fee_prepaid_bps
+from backend.scoring.pricing import policy_notes, quote, reserve_fee_prepaid_bps, with_policy
 from backend.scoring.reasons import policy_reasons
 from backend.scoring.review_notes import has_note, note_of, seal_note
 from backend.scoring.salt import decision_salt, decision_salt_key
@@ -78,12 +78,8 @@ def decide(application: ApplicationCreate, scorer: Scorer | None = None, *, salt
             INCOME_FLOOR[application.monthly_income_band],
             application.monthly_debt_payments,
         )
-        if application.amount > offer.max_amount:
-            notes.append(f"amount above the affordability limit of {offer.max_amount}")
-        if offer.apr > policy.MAX_APR:
-            notes.append(f"APR above the {policy.MAX_APR:.0%} cap")
-        if notes and decision == "approve":
-            decision = "refer"  # the score alone would approve; policy wants a human look
+        notes = policy_notes(offer.apr_bps, application.amount, offer.max_amount)
+        decision = with_policy(decision, notes)  # the score alone would approve; policy wants a human look
     inputs = application.model_dump(mode="json")
     outputs = {
         "score": result.score,
