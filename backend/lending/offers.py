@@ -204,7 +204,7 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
     document = agreement_document(
         offer_id=offer_id, borrower=borrower, chain_id=domain.chain_id, loan_book=domain.address,
         asset=domain.asset, asset_decimals=domain.asset_decimals, principal=principal,
-        interest_apr_bps=interest_apr, quoted_apr_bps=quote["apr_bps"], installments=term,
+        interest_apr_bps=interest_apr, installments=term,
         installment_period=period,
         installment_amount=loan_terms.installment_amount(principal, interest_apr, period, term),
         origination_fee_bps=fee_bps, funding_deadline=funding_deadline,

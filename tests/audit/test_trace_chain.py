@@ -134,7 +134,7 @@ def test_differences_from_chain_reads_every_figure_of_the_document():
                    principal=1_000 * 10**6, interest_apr_bps=1_000, installments=12, installment_period=30 * 86_400,
                    installment_amount=88 * 10**6, origination_fee_bps=200, funding_deadline=1_900_000_000,
                    decision_hash="0x" + "44" * 32)  # fmt: skip
-    document = agreement.agreement_document(offer_id="o", asset_decimals=6, quoted_apr_bps=1_200, model_version="m",
+    document = agreement.agreement_document(offer_id="o", asset_decimals=6, model_version="m",
                                             **figures)  # fmt: skip
     assert agreement.differences_from_chain(document, **figures) == []
     assert agreement.differences_from_chain(document, **figures | {"funding_deadline": 1}) == [

@@ -82,6 +82,9 @@ def test_the_borrower_signs_the_offer_and_the_loan_is_created_on_chain(client, c
     assert readable["credit_decision"]["decision_hash"] == approved["decision_hash"]
     assert readable["cost_of_credit"] == {k: price[k] for k in ("amount_financed", "finance_charge", "apr_actuarial_bps",
                                                                  "aprc_bps")} | {"total_of_payments": price["total_repayable"]}
+    # One APR in the signed document, the true one (review-pricing L4): the quote's estimate is not in it.
+    assert readable["version"] == 4 and "all_in_apr_bps" not in readable["terms"] and "apr_bps" not in json.dumps(
+        readable["terms"]).replace("interest_apr_bps", "")  # fmt: skip
 
     signature = sign_typed(borrower.account, typed)
     accepted = _accept(client, borrower, offer, signature)
