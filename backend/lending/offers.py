@@ -40,7 +40,7 @@ from backend.chain.projection_models import LoanRow
 from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.db.base import as_utc
-from backend.errors import Conflict, ContentIntegrityError, NotFound, ValidationFailed
+from backend.errors import ConfigurationError, Conflict, ContentIntegrityError, NotFound, ValidationFailed
 from backend.identity.persons import same_person
 from backend.lending.agreement import agreement_document
 from backend.lending.cost_of_credit import cost_of_credit
@@ -54,7 +54,7 @@ from backend.lending.schemas import (
     PricePublic,
 )
 from backend.scoring.models import CreditDecision
-from backend.scoring.policy import MAX_APR, MIN_AMOUNT
+from backend.scoring.policy import INSTALLMENT_PERIOD_DAYS, MAX_APR, MIN_AMOUNT
 from backend.scoring.pricing import reserve_fee_prepaid_bps
 from backend.scoring.service import rescore_at_amount
 
@@ -174,6 +174,11 @@ def _check_apr_cap(principal: int, interest_apr: int, period: int, installments:
 
 
 def create_offer(db: Session, settings: Settings, borrower: str, request: OfferCreate) -> OfferPublic:
+    if settings.installment_period_days != INSTALLMENT_PERIOD_DAYS:
+        # The decision's affordability limit counted installments at the policy's pace.
+        raise ConfigurationError(f"LOANCHAIN_INSTALLMENT_PERIOD_DAYS is {settings.installment_period_days}, but the "
+                                 f"credit policy's affordability counts installments every {INSTALLMENT_PERIOD_DAYS} "
+                                 "days: change them together (and retrain)")  # fmt: skip
     decision = _decision_of(db, borrower, request.decision_id)
     _check_decision(db, settings, decision)
     domain = loan_book.loan_book_domain(settings)

@@ -62,6 +62,8 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
     "income": ("R21", "Income insufficient for the amount of credit requested: its repayments would take more than "
                       "{dsr:.0%} of income"),
     "apr": ("R22", "The price of credit over this term is above our {cap:.0%} APR limit; a longer term lowers it"),
+    "sensitive": ("R23", "Amount of credit requested: the assessment rests on the exact amount, and a slightly lower "
+                         "amount is assessed as much riskier"),
 }
 
 
@@ -75,6 +77,8 @@ def policy_reasons(inputs: dict, outputs: dict) -> list[dict[str, str]]:
         found.append("obligations" if inputs.get("monthly_debt_payments") else "income")
     if quote and quote["apr_bps"] > round(policy.MAX_APR * 10_000):
         found.append("apr")
+    if any(note.startswith("grade rests on the exact amount") for note in outputs.get("policy_notes") or []):
+        found.append("sensitive")
     return [{"code": POLICY_REASONS[k][0],
              "text": POLICY_REASONS[k][1].format(dsr=policy.DEBT_SERVICE_RATIO, cap=policy.MAX_APR)} for k in found]
 

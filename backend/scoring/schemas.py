@@ -88,7 +88,9 @@ class QuotePublic(BaseModel):
     reserve_fee_bps: int
     risk_premium_bps: int
     lgd: float
-    monthly_payment: float
+    monthly_payment: float = Field(description="The installment, due every 30 days at the interest APR (the quote "
+                                   "less the reserve fee); under a policy without `installment_period_days`, a monthly "
+                                   "annuity at the quote")
     max_amount: int
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,7 +29,16 @@ from backend.scoring import policy
 from backend.scoring.canonical import HASH32, keccak_hex
 from backend.scoring.mapping import INCOME_FLOOR, check_covers, to_model_inputs
 from backend.scoring.models import CreditDecision, utcnow
-from backend.scoring.pricing import policy_notes, quote, reserve_fee_prepaid_bps, with_policy
+from backend.scoring.pricing import (
+    per_month,
+    policy_notes,
+    probe_amount,
+    quote,
+    reserve_fee_prepaid_bps,
+    sensitivity_notes,
+    sensitivity_rule,
+    with_policy,
+)
 from backend.scoring.reasons import policy_reasons
 from backend.scoring.review_notes import has_note, note_of, seal_note
 from backend.scoring.salt import decision_salt, decision_salt_key
@@ -70,6 +80,10 @@ def decide(application: ApplicationCreate, scorer: Scorer | None = None, *, salt
     decision = result.decision
     notes: list[str] = []
     offer = None
+    # The rules added since a model was trained are read from its artifact's policy, so an older
+    # model's decisions replay as they were made (serving refuses an artifact whose policy is not
+    # the installed one: scorer.get_scorer).
+    rules = scorer.artifact["policy"]
     if decision != "decline":
         offer = quote(
             band.pd_mean_oof,
@@ -77,8 +91,13 @@ def decide(application: ApplicationCreate, scorer: Scorer | None = None, *, salt
             application.term_months,
             INCOME_FLOOR[application.monthly_income_band],
             application.monthly_debt_payments,
+            rules["product"].get("installment_period_days"),
         )
         notes = policy_notes(offer.apr_bps, application.amount, offer.max_amount)
+        if decision == "approve" and (rule := sensitivity_rule(rules)):  # does it rest on the exact amount?
+            probe = probe_amount(application.amount, rule)
+            lower = scorer.score_one(to_model_inputs(application.model_copy(update={"amount": probe}), scorer.form_mapping))
+            notes += sensitivity_notes(result.grade, lower.grade, probe, rule)
         decision = with_policy(decision, notes)  # the score alone would approve; policy wants a human look
     inputs = application.model_dump(mode="json")
     outputs = {
@@ -196,10 +215,19 @@ def referrals_waiting(db: Session, limit: int = 100) -> list[ReferralPublic]:
     return [_referral(row) for row in rows]
 
 
+@cache
+def _installment_period(model_version: str) -> int | None:
+    """The installment period a model's policy counts affordability with (None: a monthly annuity)."""
+    scorer = scorer_for_version(model_version)
+    return None if scorer is None else scorer.artifact["policy"]["product"].get("installment_period_days")
+
+
 def _referral(row: CreditDecision) -> ReferralPublic:
     application = ApplicationPublic(**row.inputs)
     income = INCOME_FLOOR[application.monthly_income_band]
     installment = (row.outputs.get("quote") or {}).get("monthly_payment")
+    if installment is not None and (period := _installment_period(row.model_version)):
+        installment = per_month(installment, period)  # due every 30 days: counted by month
     ratio = (application.monthly_debt_payments + installment) / income if income and installment is not None else None
     return ReferralPublic(**_public(row).model_dump(), application=application,
                           debt_service_ratio=None if ratio is None else round(ratio, 2),

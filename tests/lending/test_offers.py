@@ -143,12 +143,13 @@ APPLIED_8000 = {"amount": 8000, "term_months": 24, "purpose": "other", "monthly_
 
 def test_a_lower_amount_is_scored_again_and_priced_by_a_decision_of_its_own(client, chain_identity_settings, borrower):
     """8,000 over 24 months is grade C and approved; the same application scores F (a decline) at
-    1,000 and E (a referral) at 6,000: neither may be lent at 8,000's price under 8,000's hash."""
+    1,000 and E (a referral) at 6,000, and at 7,000 it is C but rests on the exact amount (6,650 is
+    E), a referral too: none may be lent at 8,000's price under 8,000's hash."""
     settings = chain_identity_settings
     applied = scored(client, borrower, APPLIED_8000)
     assert (applied["grade"], applied["decision"]) == ("C", "approve")
     before = _counts(settings)
-    for amount, verdict in ((1000, "decline"), (6000, "refer")):
+    for amount, verdict in ((1000, "decline"), (6000, "refer"), (7000, "refer")):
         refused = _offer(client, borrower, applied, amount=amount)
         assert refused.status_code == 409 and refused.json()["context"]["decision"] == verdict, refused.json()
         assert f"at {amount} this application scores" in refused.json()["detail"]
@@ -156,14 +157,14 @@ def test_a_lower_amount_is_scored_again_and_priced_by_a_decision_of_its_own(clie
     with session_scope(settings) as session:
         assert session.scalar(select(func.count()).select_from(CreditDecision)) == 1
 
-    offer = _offer(client, borrower, applied, amount=7000)
+    offer = _offer(client, borrower, applied, amount=7500)
     assert offer.status_code == 201, offer.json()
     terms = offer.json()["terms"]
-    assert terms["principal"] == 7000 * 10 ** offer.json()["asset_decimals"]
+    assert terms["principal"] == 7500 * 10 ** offer.json()["asset_decimals"]
     assert terms["decision_hash"] != applied["decision_hash"] and offer.json()["decision_id"] == applied["id"]
     with session_scope(settings) as session:
         rescored = session.scalar(select(CreditDecision).where(CreditDecision.decision_hash == terms["decision_hash"]))
-        assert rescored.inputs == {**APPLIED_8000, "amount": 7000} and rescored.decision == "approve"
+        assert rescored.inputs == {**APPLIED_8000, "amount": 7500} and rescored.decision == "approve"
         assert rescored.wallet == borrower.account.address and rescored.apr_bps == offer.json()["price"]["quoted_apr_bps"]
     agreement = client.get(f"/api/v1/offers/{offer.json()['id']}/agreement", headers=borrower.headers).json()
     assert agreement["credit_decision"]["decision_hash"] == terms["decision_hash"]
@@ -308,7 +309,8 @@ def test_a_referral_becomes_an_offer_only_after_an_underwriter_approves_it(clien
     # What the underwriter approves: the application as scored, and how much of the income it would take.
     assert waiting[0]["application"] == REFERRED and waiting[0]["grade"] == referral["grade"]
     installment = referral["quote"]["monthly_payment"]
-    assert waiting[0]["debt_service_ratio"] == round((REFERRED["monthly_debt_payments"] + installment) / 2000, 2)
+    # the installment falls every 30 days: 365/30 of them a year, counted by month
+    assert waiting[0]["debt_service_ratio"] == round((REFERRED["monthly_debt_payments"] + installment * 365 / 360) / 2000, 2)
     assert waiting[0]["debt_service_ratio_cap"] == 0.35
     reviewed = client.post(f"/api/v1/score/{referral['id']}/review", json=review, headers=underwriter.headers)
     assert reviewed.status_code == 200, reviewed.json()

@@ -290,3 +290,23 @@ def test_decisions_recorded_by_the_code_of_an_older_model_still_reproduce():
         assert decision_hash(row.model_version, row.inputs, row.outputs) == row.decision_hash  # as recorded
         available, reproduced, differences = replay(row, scorer_for_version(made["model_version"]))
         assert available and reproduced and differences == [], (made["app"]["credit_history"], differences)
+
+
+def test_a_decision_of_the_model_before_the_installment_pace_and_amount_rule_still_reproduces(db_factory, application,
+                                                                                             settings):  # fmt: skip
+    """Model 0x88feb18e… priced affordability on a monthly annuity at the quote and had no
+    amount-sensitivity rule; its policy's copy says so, and its decisions replay by it."""
+    from backend.scoring.scorer import get_scorer, scorer_for_version
+    from tests.scoring.test_service import GAMED
+
+    old = scorer_for_version("0x88feb18e283f75776678b2edfae282ea48193bf5fee9186e64f0ecfabbc9e960")
+    assert old is not None and "amount_sensitivity" not in old.artifact["policy"]
+    with db_factory() as db:
+        made = [score_application(db, ApplicationCreate(**a), old, settings=settings) for a in (application, GAMED)]
+        db.commit()
+        proofs = [prove_decision(db, m.decision_hash) for m in made]
+    assert all(p.verified and p.differences == [] for p in proofs)
+    assert made[1].decision == "approve"  # no amount rule then; today's model refers it
+    with db_factory() as db:
+        today = score_application(db, ApplicationCreate(**application), get_scorer(), settings=settings)
+    assert today.quote.monthly_payment < made[0].quote.monthly_payment  # the interest APR, not the quote's
