@@ -309,7 +309,8 @@ def loan_differences(db: Session, rows: list[CreditDecision], loan: LoanRow, ass
     else with those of the platform's offer that made the loan."""
     first = rows[0]
     found: list[str] = []
-    approved = first.decision == "approve" or (first.decision == "refer" and first.review == "approve")
+    # The same application decided twice hashes the same: any of its records approved (or reviewed) will do.
+    approved = any(row.decision == "approve" or (row.decision == "refer" and row.review == "approve") for row in rows)
     if not approved:
         found.append(f"decision: {first.decision}" + (f", {first.review} on review" if first.review else "")
                      + ", not an approval")  # fmt: skip
