@@ -19,6 +19,7 @@ notes and its attestation, held against its logs, `balanceOf` and KYCRegistry (a
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -65,7 +66,8 @@ from backend.errors import ChainUnavailable, ContentError, NotFound, ValidationF
 from backend.identity.roles import checksum
 from backend.lending.agreement import differences_from_chain
 from backend.lending.models import FundingMandateRow, LoanOffer, RepaymentMandateRow
-from backend.scoring.service import prove_decision
+from backend.scoring.models import CreditDecision
+from backend.scoring.service import loan_differences, prove_decision
 from backend.servicing.collections import actions_of, case_log_altered
 from backend.servicing.models import ServicingNotice
 from backend.servicing.notices import audit_entry_of, audited
@@ -294,6 +296,21 @@ def _audit_entries(db: Session, subjects: list[str]) -> list[dict]:
              "entry_hash": e.entry_hash} for e in rows]  # fmt: skip
 
 
+def _terms_match_decision(db: Session, chain: ChainLoan | None, loan: LoanRow | None, decision_hash: str) -> CheckPublic:
+    """The loan's terms as the chain holds them (the index's copy when the chain cannot be read)
+    against what the decision fixed: a loan carrying a decision's hash is priced by it only if it
+    lends what was decided, to whom, at its price, over its term."""
+    terms = chain.as_row() if chain else {k: getattr(loan, k, None) for k in (
+        "borrower", "terms_hash", "principal", "apr_bps", "installments", "origination_fee_bps")}  # fmt: skip
+    rows = db.scalars(select(CreditDecision).where(CreditDecision.decision_hash == decision_hash,
+                                                   CreditDecision.erased_at.is_(None))
+                      .order_by(CreditDecision.created_at)).all()  # fmt: skip
+    differences = loan_differences(db, list(rows), SimpleNamespace(**terms))
+    return CheckPublic(name="terms_match_decision", ok=not differences,
+                       detail=_listed(differences) if differences else "the loan lends what the decision decided, to "
+                       "its applicant, at its price and over its term")  # fmt: skip
+
+
 def trace_loan(db: Session, settings: Settings, loan_id: int, with_notes: bool = True) -> LoanTracePublic:
     """Everything about one loan, held against the chain; its case-log notes withheld (marked) unless `with_notes`."""
     loan = db.get(LoanRow, loan_id)
@@ -317,8 +334,9 @@ def trace_loan(db: Session, settings: Settings, loan_id: int, with_notes: bool =
     decision = None
     try:
         decision = prove_decision(db, facts["decision_hash"])
-        checks.append(CheckPublic(name="decision_reproduced", ok=decision.verified,
+        checks.append(CheckPublic(name="decision_reproduced", ok=decision.hash_intact and decision.reproduced is True,
                                   detail=f"model {decision.decision.model_version}: {decision.decision.decision}"))  # fmt: skip
+        checks.append(_terms_match_decision(db, chain, loan, facts["decision_hash"]))
     except (NotFound, ValidationFailed):
         checks.append(CheckPublic(name="decision_reproduced", ok=False, detail="no credit decision with this hash here"))
     document = by_hash(db, facts["agreement_hash"])

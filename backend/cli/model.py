@@ -203,6 +203,9 @@ def prove_decision(
         console.print(f"  replay with the same model: {replay}", markup=True)
     for loan in proof.loans:
         console.print(f"  on-chain loan {loan.loan_id} ({loan.status}), block {loan.block_number}, tx {loan.tx_hash}")
+        differs = f"[red]NOT the decision's[/] ({plain('; '.join(loan.differences))})"
+        terms = "the decision's" if loan.matches_decision else differs
+        console.print(f"    its terms: {terms}", markup=True)
     if not proof.loans:
         console.print("  no indexed on-chain loan carries this hash")
     console.print("[bold green]VERIFIED[/]" if proof.verified else "[bold red]NOT VERIFIED[/]", markup=True)

@@ -17,7 +17,10 @@ from backend.lending.cost_of_credit import cost_of_credit
 # and a clause says what investors see of the borrower.
 # 3: the payment order (installments due before late fees), the late fee on the unpaid part, and a
 # payoff's interest for the days begun (LoanBook since then).
-AGREEMENT_VERSION = 3
+# 4: one APR only, the true (actuarial) one in `cost_of_credit.apr_actuarial_bps`: the quoted rate
+# (`all_in_apr_bps`, interest plus the fee spread as a yearly rate) ran up to 0.18 point below it,
+# beyond Reg Z's 1/8-point tolerance, and a signed document must not state two APRs.
+AGREEMENT_VERSION = 4
 
 CLAUSES = (
     (
@@ -68,7 +71,6 @@ def agreement_document(
     asset_decimals: int,
     principal: int,
     interest_apr_bps: int,
-    quoted_apr_bps: int,
     installments: int,
     installment_period: int,
     installment_amount: int,
@@ -89,7 +91,6 @@ def agreement_document(
         "terms": {
             "principal": principal,
             "interest_apr_bps": interest_apr_bps,
-            "all_in_apr_bps": quoted_apr_bps,
             "installments": installments,
             "installment_period_seconds": installment_period,
             "installment_amount": installment_amount,

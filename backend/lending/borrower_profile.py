@@ -5,8 +5,8 @@ loan, never the borrower's identity, amounts of money it declared, or its assets
 The facts come from the recorded credit decision whose hash the loan's terms carry, so they are
 the ones the loan was priced on. Only the bands a person picked from a list are shown (income,
 employment length, housing, credit history), with the debt-service ratio the affordability rule
-judged (existing monthly debt payments plus this loan's installment over the income band's lower
-edge) and the reasons the scorecard lowered the score. The borrower agrees to this in the loan
+judged (existing monthly debt payments plus this loan's installment, counted by month at its real
+pace, over the income band's lower edge) and the reasons the scorecard lowered the score. The borrower agrees to this in the loan
 agreement; a loan decided elsewhere has no profile here.
 
 Investors see it when they decide: while the loan is open for funding, or while its notes are
@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.chain.loan_book import deadline_clock, loan_book_domain
+from backend.chain.loan_terms import YEAR
 from backend.chain.projection_models import LoanRow, MarketListingRow, NoteBalanceRow
 from backend.config import Settings
 from backend.errors import Forbidden, NotFound
@@ -44,7 +45,9 @@ def borrower_profile(db: Session, settings: Settings, loan_id: int, wallet: str 
                        loan_id=loan_id)  # fmt: skip
     facts = decision.inputs
     income = INCOME_FLOOR[facts["monthly_income_band"]]
-    installment = loan.installment_amount / 10 ** loan_book_domain(settings).asset_decimals
+    # One installment every `installment_period` seconds: 365 days' worth of them over 12 months.
+    per_month = YEAR / (12 * loan.installment_period)
+    installment = loan.installment_amount / 10 ** loan_book_domain(settings).asset_decimals * per_month
     ratio = (facts["monthly_debt_payments"] + installment) / income if income else None
     return BorrowerProfilePublic(
         loan_id=loan_id, grade=decision.grade, pd=decision.pd, score=decision.score, purpose=facts["purpose"],

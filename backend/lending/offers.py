@@ -6,7 +6,11 @@ Rules, each a 4xx that changes nothing:
 - only an `approve` decision (or a referral an underwriter approved), younger than
   `offer_decision_ttl_days`, and only once;
 - the amount may be lowered, never raised above the application, the affordability limit or what
-  is left under the cap on what one borrower owes at once;
+  is left under the cap on what one borrower owes at once; a lower amount is scored again and
+  recorded as a decision of its own, which must be an approval and which prices the offer and
+  goes into its terms (the model scores the amount three times, and a lower one can score worse);
+- the offer's actuarial APR is at most the platform's cap (`policy.MAX_APR`), whoever approved it;
+- the offer's deadline falls within its decision's life, and acceptance checks that life again;
 - the application is checked against the ledger (`exposure.py`): no new loan while a defaulted
   one is owed, no fewer loans with us nor lower monthly debt payments declared than it shows;
 - one open offer per borrower: LoanBook accepts one signature per nonce, so a newer offer
@@ -23,7 +27,6 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from math import ceil
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,7 +40,7 @@ from backend.chain.projection_models import LoanRow
 from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.db.base import as_utc
-from backend.errors import Conflict, ContentIntegrityError, NotFound, ValidationFailed
+from backend.errors import ConfigurationError, Conflict, ContentIntegrityError, NotFound, ValidationFailed
 from backend.identity.persons import same_person
 from backend.lending.agreement import agreement_document
 from backend.lending.cost_of_credit import cost_of_credit
@@ -51,8 +54,9 @@ from backend.lending.schemas import (
     PricePublic,
 )
 from backend.scoring.models import CreditDecision
-from backend.scoring.policy import MIN_AMOUNT
-from backend.scoring.pricing import weighted_average_life_years
+from backend.scoring.policy import INSTALLMENT_PERIOD_DAYS, MAX_APR, MIN_AMOUNT
+from backend.scoring.pricing import reserve_fee_prepaid_bps
+from backend.scoring.service import rescore_at_amount
 
 DAY = 86_400
 
@@ -81,12 +85,7 @@ def _check_decision(db: Session, settings: Settings, decision: CreditDecision) -
         raise Conflict(f"decision {decision.id} was reviewed by {decision.reviewed_by}, who is now known to be the "
                        "applicant's own person: an underwriter's approval of their own application does not become "
                        "an offer; apply again", field="reviewed_by", reviewed_by=decision.reviewed_by)  # fmt: skip
-    age = datetime.now(UTC) - as_utc(decision.created_at)
-    if age > timedelta(days=settings.offer_decision_ttl_days):
-        raise Conflict(
-            f"decision {decision.id} is older than {settings.offer_decision_ttl_days} days: apply again",
-            decision_id=decision.id,
-        )
+    _check_decision_life(settings, decision)
     accepted = db.scalars(
         select(LoanOffer).where(LoanOffer.decision_id == decision.id, LoanOffer.status == OfferStatus.ACCEPTED)
     )
@@ -95,6 +94,36 @@ def _check_decision(db: Session, settings: Settings, decision: CreditDecision) -
         if intent is None or intent.status != IntentStatus.FAILED:  # a createLoan that reverted used nothing
             raise Conflict(f"decision {decision.id} already became a loan (offer {used.id}): apply again for another loan",
                            offer_id=used.id)  # fmt: skip
+
+
+def _decision_ends(settings: Settings, decision: CreditDecision) -> datetime:
+    return as_utc(decision.created_at) + timedelta(days=settings.offer_decision_ttl_days)
+
+
+def _check_decision_life(settings: Settings, decision: CreditDecision) -> None:
+    if datetime.now(UTC) > _decision_ends(settings, decision):
+        raise Conflict(
+            f"decision {decision.id} is older than {settings.offer_decision_ttl_days} days: apply again",
+            decision_id=decision.id,
+        )
+
+
+def _priced_by(db: Session, settings: Settings, decision: CreditDecision, amount: int) -> CreditDecision:
+    """The decision that prices a loan of `amount`: the one taken up, at the amount applied for;
+    otherwise the application scored again at `amount` and recorded, which must be an approval.
+    (A referral an underwriter approved was reviewed at its own amount: at another, only the model's
+    own approval will do.)"""
+    applied = int(decision.inputs["amount"])
+    if amount == applied:
+        return decision
+    rescored = rescore_at_amount(db, settings, decision, amount)
+    if rescored.decision != "approve":
+        verdict = "declines" if rescored.decision == "decline" else "refers to an underwriter"
+        raise Conflict(f"amount: at {amount} this application scores {rescored.score} (grade {rescored.grade}) and the "
+                       f"model {verdict} it, so it cannot be offered at that amount: take the {applied} approved, or "
+                       f"apply for {amount}", field="amount", amount=amount, decision=rescored.decision,
+                       grade=rescored.grade)  # fmt: skip
+    return rescored
 
 
 def _offer_amount(decision: CreditDecision, requested: int | None, room: int, cap: int) -> int:
@@ -133,13 +162,23 @@ def _clear_the_nonce(db: Session, borrower: str) -> None:
         raise Conflict(f"offer {in_flight[0].id} is being recorded on-chain: wait for it", offer_id=in_flight[0].id)
 
 
-def reserve_fee_prepaid_bps(reserve_fee_bps: int, term_months: int) -> int:
-    """The yearly reserve fee for the loan's weighted average life, as a share of principal
-    (rounded up: the reserve is never short-changed by rounding)."""
-    return ceil(reserve_fee_bps * weighted_average_life_years(term_months))
+def _check_apr_cap(principal: int, interest_apr: int, period: int, installments: int, fee_bps: int) -> None:
+    """The cap is on the APR the borrower is told (the actuarial APR of the terms, fee included),
+    whoever approved the decision: an underwriter's approval does not lift it."""
+    payments = [i.amount for i in loan_terms.schedule(principal, interest_apr, period, installments)]
+    apr = cost_of_credit(principal, fee_bps, payments, period).apr_bps
+    cap = round(MAX_APR * 10_000)
+    if apr > cap:
+        raise Conflict(f"the APR of these terms would be {apr / 100:.2f}%, above the platform's {cap / 100:.0f}% cap: "
+                       "apply again for a longer term, which lowers it", field="term_months", apr_bps=apr, cap_bps=cap)  # fmt: skip
 
 
 def create_offer(db: Session, settings: Settings, borrower: str, request: OfferCreate) -> OfferPublic:
+    if settings.installment_period_days != INSTALLMENT_PERIOD_DAYS:
+        # The decision's affordability limit counted installments at the policy's pace.
+        raise ConfigurationError(f"LOANCHAIN_INSTALLMENT_PERIOD_DAYS is {settings.installment_period_days}, but the "
+                                 f"credit policy's affordability counts installments every {INSTALLMENT_PERIOD_DAYS} "
+                                 "days: change them together (and retrain)")  # fmt: skip
     decision = _decision_of(db, borrower, request.decision_id)
     _check_decision(db, settings, decision)
     domain = loan_book.loan_book_domain(settings)
@@ -148,11 +187,15 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
     check_application(ledger, decision, unit)
     cap = settings.borrower_max_outstanding
     amount = _offer_amount(decision, request.amount, headroom(ledger, cap, unit), cap)
+    priced = _priced_by(db, settings, decision, amount)
     _clear_the_nonce(db, borrower)
 
-    now = max(int(time.time()), loan_book.chain_time(settings))
-    deadline = now + settings.offer_ttl_hours * 3600
-    quote = decision.outputs["quote"]
+    wall = int(time.time())
+    now = max(wall, loan_book.chain_time(settings))
+    # Never past the decision's life: the borrower signs within it, and acceptance checks it again.
+    life_left = int(_decision_ends(settings, decision).timestamp()) - wall
+    deadline = now + min(settings.offer_ttl_hours * 3600, life_left)
+    quote = priced.outputs["quote"]
     term = int(decision.inputs["term_months"])
     interest_apr = quote["apr_bps"] - quote["reserve_fee_bps"]
     fee_bps = reserve_fee_prepaid_bps(quote["reserve_fee_bps"], term)
@@ -160,16 +203,17 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
     period = settings.installment_period_days * DAY
     # Terms LoanBook would refuse at createLoan are a 422 here, before anything is anchored or signed.
     loan_terms.check_amortizes(principal, interest_apr, period, term)
+    _check_apr_cap(principal, interest_apr, period, term, fee_bps)
     funding_deadline = deadline + settings.offer_funding_days * DAY
     offer_id = str(uuid.uuid4())
     document = agreement_document(
         offer_id=offer_id, borrower=borrower, chain_id=domain.chain_id, loan_book=domain.address,
         asset=domain.asset, asset_decimals=domain.asset_decimals, principal=principal,
-        interest_apr_bps=interest_apr, quoted_apr_bps=quote["apr_bps"], installments=term,
+        interest_apr_bps=interest_apr, installments=term,
         installment_period=period,
         installment_amount=loan_terms.installment_amount(principal, interest_apr, period, term),
         origination_fee_bps=fee_bps, funding_deadline=funding_deadline,
-        decision_hash=decision.decision_hash, model_version=decision.model_version,
+        decision_hash=priced.decision_hash, model_version=priced.model_version,
     )  # fmt: skip
     anchored = anchor_document(db, settings, document, actor=borrower).document
     terms = loan_terms.LoanTerms(
@@ -181,7 +225,7 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
         funding_deadline=funding_deadline,
         origination_fee_bps=fee_bps,
         agreement_hash=anchored.doc_hash,
-        decision_hash=decision.decision_hash,
+        decision_hash=priced.decision_hash,
         nonce=loan_book.borrower_nonce(settings, borrower),
         deadline=deadline,
     )
@@ -194,7 +238,8 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
     db.add(offer)
     db.flush()
     audit.record(db, actor=borrower, action="offer.create", subject=f"offer:{offer.id}",
-                 payload={"decision_id": decision.id, "terms_hash": offer.terms_hash, "amount": amount})  # fmt: skip
+                 payload={"decision_id": decision.id, "terms_hash": offer.terms_hash, "amount": amount,
+                          "priced_by": priced.id})  # fmt: skip
     return offer_public(db, offer)
 
 
@@ -225,6 +270,9 @@ def accept_offer(db: Session, settings: Settings, borrower: str, offer_id: str, 
     terms = _terms(offer)
     if loan_book.chain_time(settings) >= terms.deadline:
         raise Conflict(f"offer {offer.id} expired: ask for a new one", offer_id=offer.id, deadline=terms.deadline)
+    decision = db.get(CreditDecision, offer.decision_id)
+    if decision is not None:  # the deadline already ends with it; this holds even if the clocks disagree
+        _check_decision_life(settings, decision)
     domain = loan_book.LoanBookDomain(offer.loan_book, offer.chain_id, "", offer.asset_decimals)
     if not loan_book.borrower_signed(settings, terms, domain, signature):
         raise ValidationFailed(

@@ -1,16 +1,24 @@
 """`loanchain model score`: a German-credit-shaped CSV in, one decision per row out, same order.
-A `creditability` column, protected attributes and any other extra column are ignored."""
+A `creditability` column, protected attributes and any other extra column are ignored.
+
+The decision is the API's for the same application, policy included (`pricing.policy_notes`,
+`pricing.sensitivity_notes`): the 36% APR line refers what the score would approve, from the grade
+and the term, and so does a grade that falls two or more at a 5% lower amount (the row scored again
+with its other columns as they are; the API also re-derives the instalment-rate code from the
+income band). The affordability rule is not applied: the file holds no income or debt payments."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from backend.scoring.dataset import read_csv_text
+from backend.scoring.pricing import apr_bps, policy_notes, probe_amount, sensitivity_notes, sensitivity_rule, with_policy
 from backend.scoring.scorer import BatchScores, Scorer
 
-OUTPUT_COLUMNS = ("score", "grade", "pd", "decision", "reasons")
+OUTPUT_COLUMNS = ("score", "grade", "pd", "decision", "policy_notes", "reasons")
 
 
 def reason_strings(scorer: Scorer, batch: BatchScores) -> list[str]:
@@ -22,12 +30,30 @@ def reason_strings(scorer: Scorer, batch: BatchScores) -> list[str]:
 def score_frame(scorer: Scorer, frame: pd.DataFrame) -> pd.DataFrame:
     data = {c: frame[c].to_numpy(dtype=object) for c in scorer.inputs if c in frame.columns}
     batch = scorer.score_records(data, row_offset=1)
+    # Every row again at a 5% lower amount (validated above, so whole numbers): one batch.
+    rule = sensitivity_rule(scorer.artifact["policy"])
+    probes = [probe_amount(int(float(a)), rule) if rule else 0 for a in frame["credit_amount"]]
+    lower = scorer.score_records({**data, "credit_amount": np.array(probes, dtype=object)}, row_offset=1) if rule else batch
+    notes_of: dict[tuple[str, int], list[str]] = {}  # one price per grade and term
+    decisions, notes = [], []
+    rows = zip(batch.grade, batch.decision, frame["duration_in_month"], lower.grade, probes, strict=True)
+    for grade, decision, term, lower_grade, probe in rows:
+        key = (str(grade), int(float(term)))
+        if decision == "decline":
+            found = []
+        elif (found := notes_of.get(key)) is None:
+            found = notes_of[key] = policy_notes(apr_bps(scorer.grade_band(key[0]).pd_mean_oof, key[1]))
+        if decision == "approve" and rule:
+            found = found + sensitivity_notes(key[0], str(lower_grade), probe, rule)
+        decisions.append(with_policy(str(decision), found))
+        notes.append("; ".join(found))
     return pd.DataFrame(
         {
             "score": batch.score,
             "grade": batch.grade,
             "pd": batch.pd,
-            "decision": batch.decision,
+            "decision": decisions,
+            "policy_notes": notes,
             "reasons": reason_strings(scorer, batch),
         },
         columns=list(OUTPUT_COLUMNS),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from backend.scoring import policy
 from backend.scoring.features import true_meaning
 
 MAX_REASONS = 4
@@ -49,6 +50,37 @@ BURDEN, AMOUNT, INSTALMENT_RATE = (
     "installment_rate_in_percentage_of_disposable_income",
 )
 BURDEN_FROM_CODE = 2
+
+
+# The credit policy's own rules (service.decide): when one turns what the score would approve into
+# a referral, it, not the score, is the principal reason for not approving automatically, and for a
+# decline on review (Reg B: "Excessive obligations in relation to income", "Income insufficient for
+# amount of credit requested"). Outside the scorecard, so never "what lowered your score".
+POLICY_REASONS: dict[str, tuple[str, str]] = {
+    "obligations": ("R20", "Excessive obligations in relation to income: existing debt payments and this loan's "
+                           "would take more than {dsr:.0%} of income"),
+    "income": ("R21", "Income insufficient for the amount of credit requested: its repayments would take more than "
+                      "{dsr:.0%} of income"),
+    "apr": ("R22", "The price of credit over this term is above our {cap:.0%} APR limit; a longer term lowers it"),
+    "sensitive": ("R23", "Amount of credit requested: the assessment rests on the exact amount, and a slightly lower "
+                         "amount is assessed as much riskier"),
+}
+
+
+def policy_reasons(inputs: dict, outputs: dict) -> list[dict[str, str]]:
+    """The policy rules a decision's application did not meet, as reasons (code, text), from its
+    recorded inputs and quote: the affordability rule (existing debt named when there is any), then
+    the APR line."""
+    quote = outputs.get("quote") or {}
+    found = []
+    if quote and inputs.get("amount", 0) > quote["max_amount"]:
+        found.append("obligations" if inputs.get("monthly_debt_payments") else "income")
+    if quote and quote["apr_bps"] > round(policy.MAX_APR * 10_000):
+        found.append("apr")
+    if any(note.startswith("grade rests on the exact amount") for note in outputs.get("policy_notes") or []):
+        found.append("sensitive")
+    return [{"code": POLICY_REASONS[k][0],
+             "text": POLICY_REASONS[k][1].format(dsr=policy.DEBT_SERVICE_RATIO, cap=policy.MAX_APR)} for k in found]
 
 
 def reason(feature: str) -> tuple[str, str]:

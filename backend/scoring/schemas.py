@@ -66,6 +66,11 @@ class ReasonPublic(BaseModel):
     points_lost: int
 
 
+class PolicyReasonPublic(BaseModel):
+    code: str
+    text: str
+
+
 class GradeBandPublic(BaseModel):
     grade: str
     pd_low: float
@@ -83,7 +88,9 @@ class QuotePublic(BaseModel):
     reserve_fee_bps: int
     risk_premium_bps: int
     lgd: float
-    monthly_payment: float
+    monthly_payment: float = Field(description="The installment, due every 30 days at the interest APR (the quote "
+                                   "less the reserve fee); under a policy without `installment_period_days`, a monthly "
+                                   "annuity at the quote")
     max_amount: int
 
 
@@ -122,6 +129,12 @@ class DecisionPublic(BaseModel):
     reasons: list[ReasonPublic]
     quote: QuotePublic | None = Field(description="Price and maximum amount; none when declined")
     policy_notes: list[str]
+    policy_reasons: list[PolicyReasonPublic] = Field(
+        default_factory=list,
+        description="The lending rules the application did not meet (affordability, existing debt, the APR limit), in "
+        "plain language: the principal reasons for a referral the score alone would have approved, and for a decline "
+        "on review, given before the score's reasons (derived from the recorded decision, outside its hash)",
+    )
     review: ReviewPublic | None = Field(
         default=None, description="An underwriter's verdict on a referral (outside the decision hash)"
     )
@@ -154,13 +167,16 @@ class LoanRefPublic(BaseModel):
     apr_bps: int
     block_number: int = Field(description="The block that created the loan")
     tx_hash: str = Field(description="The createLoan transaction, whose signed terms carry the decision hash")
+    matches_decision: bool = Field(default=True, description="The loan's terms are the decision's: its borrower, "
+                                   "principal, interest APR, installments and origination fee")
+    differences: list[str] = Field(default_factory=list, description="Each term that is not the decision's")
 
 
 class DecisionProofPublic(BaseModel):
     """What an auditor needs to show which model and inputs priced a loan."""
 
     decision_hash: str
-    verified: bool = Field(description="hash_intact and reproduced")
+    verified: bool = Field(description="hash_intact and reproduced, and every loan carrying the hash matches the decision")
     hash_intact: bool = Field(description="The stored hash equals keccak-256 of the stored model version, inputs, "
                               "outputs, and the record's columns (score, grade, PD, decision, APR, input hash) agree "
                               "with them")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,11 +24,22 @@ from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.identity.crypto.keyring import load_keyring
 from backend.identity.persons import is_verified, same_person
+from backend.lending.models import LoanOffer
 from backend.scoring import policy
 from backend.scoring.canonical import HASH32, keccak_hex
 from backend.scoring.mapping import INCOME_FLOOR, check_covers, to_model_inputs
 from backend.scoring.models import CreditDecision, utcnow
-from backend.scoring.pricing import quote
+from backend.scoring.pricing import (
+    per_month,
+    policy_notes,
+    probe_amount,
+    quote,
+    reserve_fee_prepaid_bps,
+    sensitivity_notes,
+    sensitivity_rule,
+    with_policy,
+)
+from backend.scoring.reasons import policy_reasons
 from backend.scoring.review_notes import has_note, note_of, seal_note
 from backend.scoring.salt import decision_salt, decision_salt_key
 from backend.scoring.schemas import (
@@ -68,6 +80,10 @@ def decide(application: ApplicationCreate, scorer: Scorer | None = None, *, salt
     decision = result.decision
     notes: list[str] = []
     offer = None
+    # The rules added since a model was trained are read from its artifact's policy, so an older
+    # model's decisions replay as they were made (serving refuses an artifact whose policy is not
+    # the installed one: scorer.get_scorer).
+    rules = scorer.artifact["policy"]
     if decision != "decline":
         offer = quote(
             band.pd_mean_oof,
@@ -75,13 +91,14 @@ def decide(application: ApplicationCreate, scorer: Scorer | None = None, *, salt
             application.term_months,
             INCOME_FLOOR[application.monthly_income_band],
             application.monthly_debt_payments,
+            rules["product"].get("installment_period_days"),
         )
-        if application.amount > offer.max_amount:
-            notes.append(f"amount above the affordability limit of {offer.max_amount}")
-        if offer.apr > policy.MAX_APR:
-            notes.append(f"APR above the {policy.MAX_APR:.0%} cap")
-        if notes and decision == "approve":
-            decision = "refer"  # the score alone would approve; policy wants a human look
+        notes = policy_notes(offer.apr_bps, application.amount, offer.max_amount)
+        if decision == "approve" and (rule := sensitivity_rule(rules)):  # does it rest on the exact amount?
+            probe = probe_amount(application.amount, rule)
+            lower = scorer.score_one(to_model_inputs(application.model_copy(update={"amount": probe}), scorer.form_mapping))
+            notes += sensitivity_notes(result.grade, lower.grade, probe, rule)
+        decision = with_policy(decision, notes)  # the score alone would approve; policy wants a human look
     inputs = application.model_dump(mode="json")
     outputs = {
         "score": result.score,
@@ -121,6 +138,7 @@ def _public(row: CreditDecision, settings: Settings | None = None, note: str | N
         decision_hash=row.decision_hash,
         salt=row.salt,
         review=review,
+        policy_reasons=policy_reasons(row.inputs, row.outputs),
         **row.outputs,
     )
 
@@ -136,6 +154,19 @@ def score_application(
     """Decide and record. Every call is recorded, repeats included: the log is of decisions.
     `wallet` (who asked) is kept beside the row, outside the hash: only it may take up an approval."""
     outcome = decide(application, scorer, salt_key=decision_salt_key(settings, db))
+    return _public(_record(db, outcome, wallet))
+
+
+def rescore_at_amount(db: Session, settings: Settings, row: CreditDecision, amount: int) -> CreditDecision:
+    """The decision's application decided again, as it stands, at another amount, and recorded:
+    the amount is scored three times over (the amount, the monthly repayment, the burden), so a
+    lower one can score a worse grade or a decline, and a loan must carry the hash of a decision
+    about the amount it lends (backend/lending/offers.py)."""
+    application = ApplicationCreate.model_validate({**row.inputs, "amount": amount})
+    return _record(db, decide(application, salt_key=decision_salt_key(settings, db)), row.wallet)
+
+
+def _record(db: Session, outcome: Outcome, wallet: str | None) -> CreditDecision:
     row = CreditDecision(
         id=str(uuid.uuid4()),
         model_version=outcome.model_version,
@@ -153,7 +184,7 @@ def score_application(
     )
     db.add(row)
     db.flush()
-    return _public(row)
+    return row
 
 
 def get_decision(db: Session, decision_id: str, settings: Settings | None = None, with_note: bool = True) -> DecisionPublic:
@@ -184,10 +215,19 @@ def referrals_waiting(db: Session, limit: int = 100) -> list[ReferralPublic]:
     return [_referral(row) for row in rows]
 
 
+@cache
+def _installment_period(model_version: str) -> int | None:
+    """The installment period a model's policy counts affordability with (None: a monthly annuity)."""
+    scorer = scorer_for_version(model_version)
+    return None if scorer is None else scorer.artifact["policy"]["product"].get("installment_period_days")
+
+
 def _referral(row: CreditDecision) -> ReferralPublic:
     application = ApplicationPublic(**row.inputs)
     income = INCOME_FLOOR[application.monthly_income_band]
     installment = (row.outputs.get("quote") or {}).get("monthly_payment")
+    if installment is not None and (period := _installment_period(row.model_version)):
+        installment = per_month(installment, period)  # due every 30 days: counted by month
     ratio = (application.monthly_debt_payments + installment) / income if income and installment is not None else None
     return ReferralPublic(**_public(row).model_dump(), application=application,
                           debt_service_ratio=None if ratio is None else round(ratio, 2),
@@ -211,6 +251,11 @@ def review_decision(db: Session, settings: Settings, reviewer: str, decision_id:
         raise Conflict(f"decision {row.id}'s application was erased with the applicant's personal data: nothing to review")
     if row.review is not None:
         raise Conflict(f"decision {row.id} was already reviewed ({row.review}) by {row.reviewed_by}", review=row.review)
+    apr_bps = (row.outputs.get("quote") or {}).get("apr_bps") or 0
+    if request.outcome == "approve" and apr_bps > round(policy.MAX_APR * 10_000):
+        raise Conflict(f"decision {row.id} is priced at {apr_bps / 100:.2f}% APR, above the platform's "
+                       f"{policy.MAX_APR:.0%} cap: a referral is not approved above it (the applicant may apply for a "
+                       "longer term, which lowers the price)", field="outcome", apr_bps=apr_bps)  # fmt: skip
     if same_person(db, row.wallet, reviewer):
         raise Forbidden("an underwriter does not review their own application (nor one from another wallet of "
                         "theirs, or with their national ID)")  # fmt: skip
@@ -257,10 +302,46 @@ def replay(row: CreditDecision, scorer: Scorer | None) -> tuple[bool, bool | Non
     return True, decision_hash(row.model_version, row.inputs, outputs, row.salt) == row.decision_hash, differences
 
 
-def prove_decision(db: Session, hash_: str) -> DecisionProofPublic:
+def loan_differences(db: Session, rows: list[CreditDecision], loan: LoanRow, asset_decimals: int | None = None) -> list[str]:
+    """`what: loan X, decision Y` for every term of an on-chain loan that the decision it carries
+    does not fix that way: a loan is priced by a decision only if it lends what was decided, to
+    whom, at its price, over its term. The principal is read in whole units with `asset_decimals`,
+    else with those of the platform's offer that made the loan."""
+    first = rows[0]
+    found: list[str] = []
+    # The same application decided twice hashes the same: any of its records approved (or reviewed) will do.
+    approved = any(row.decision == "approve" or (row.decision == "refer" and row.review == "approve") for row in rows)
+    if not approved:
+        found.append(f"decision: {first.decision}" + (f", {first.review} on review" if first.review else "")
+                     + ", not an approval")  # fmt: skip
+    wallets = {row.wallet.lower() for row in rows if row.wallet}
+    if loan.borrower.lower() not in wallets:
+        found.append(f"borrower: loan {loan.borrower}, decision asked for by {', '.join(sorted(wallets)) or 'no wallet'}")
+    quote_ = first.outputs.get("quote") or {}
+    term = int(first.inputs["term_months"])
+    if asset_decimals is None:
+        offer = db.scalar(select(LoanOffer).where(LoanOffer.terms_hash == loan.terms_hash))
+        asset_decimals = offer.asset_decimals if offer is not None else None
+    if asset_decimals is None:
+        found.append("principal: not checked (no offer of this platform holds these terms, so the asset's decimals "
+                     "are unknown here)")  # fmt: skip
+    elif loan.principal != int(first.inputs["amount"]) * 10**asset_decimals:
+        found.append(f"principal: loan {loan.principal}, decision {int(first.inputs['amount']) * 10**asset_decimals} "
+                     f"({first.inputs['amount']} at {asset_decimals} decimals)")  # fmt: skip
+    expected = {"installments": term}
+    if quote_:
+        expected |= {"apr_bps": quote_["apr_bps"] - quote_["reserve_fee_bps"],
+                     "origination_fee_bps": reserve_fee_prepaid_bps(quote_["reserve_fee_bps"], term)}  # fmt: skip
+    for name, value in expected.items():
+        if getattr(loan, name) != value:
+            found.append(f"{name}: loan {getattr(loan, name)}, decision {value}")
+    return found
+
+
+def prove_decision(db: Session, hash_: str, asset_decimals: int | None = None) -> DecisionProofPublic:
     """Tie a decision hash (as found in a loan's on-chain terms) to its recorded decision, check
-    the record against its hash, replay it with the same model version, and list the loans
-    whose terms carry it."""
+    the record against its hash, replay it with the same model version, and check every loan
+    whose terms carry it against it (`loan_differences`)."""
     wanted = hash_.strip().lower()
     if not HASH32.fullmatch(wanted):
         raise ValidationFailed("decision_hash must be 0x and 64 hex digits", field="decision_hash", value=hash_)
@@ -277,10 +358,11 @@ def prove_decision(db: Session, hash_: str) -> DecisionProofPublic:
     intact = all(verify_decision(row) for row in rows)
     available, reproduced, differences = replay(first, scorer_for_version(first.model_version))
     # The indexer writes bytes32 arguments as lower-case 0x-hex (chain/abi_args.py), as `wanted` is.
-    loans = db.scalars(select(LoanRow).where(LoanRow.decision_hash == wanted).order_by(LoanRow.loan_id))
+    loans = [(loan, loan_differences(db, rows, loan, asset_decimals))
+             for loan in db.scalars(select(LoanRow).where(LoanRow.decision_hash == wanted).order_by(LoanRow.loan_id))]
     return DecisionProofPublic(
         decision_hash=wanted,
-        verified=intact and reproduced is True,
+        verified=intact and reproduced is True and not any(differences for _, differences in loans),
         hash_intact=intact,
         altered_columns=altered_columns(first),
         model_available=available,
@@ -297,7 +379,9 @@ def prove_decision(db: Session, hash_: str) -> DecisionProofPublic:
                 apr_bps=loan.apr_bps,
                 block_number=loan.created_block,
                 tx_hash=loan.created_tx or loan.tx_hash,
+                matches_decision=not loan_differences_,
+                differences=loan_differences_,
             )
-            for loan in loans
+            for loan, loan_differences_ in loans
         ],
     )

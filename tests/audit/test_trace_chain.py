@@ -96,7 +96,12 @@ def test_an_edited_or_invented_index_row_fails_the_loan_trace_naming_the_differe
     # The trace reports what the chain says, and proves the decision and agreement the chain names.
     assert (after.terms_hash, after.decision_hash, after.agreement_hash) == (before.terms_hash, before.decision_hash,
                                                                               before.agreement_hash)  # fmt: skip
-    assert after.decision.verified and after.agreement.status == "verified"
+    assert after.decision.hash_intact and after.decision.reproduced and after.agreement.status == "verified"
+    # The decision proof reads the index, whose edited copy of the loan is not what the decision fixed;
+    # the trace's own check holds the chain's terms against it, and they are.
+    assert not after.decision.verified and after.decision.loans[0].differences == [
+        f"principal: loan {principal * 10}, decision {principal} ({principal // 10**6} at 6 decimals)", "apr_bps: loan 1, "
+        f"decision {apr}"]  # fmt: skip
 
     assert not forged_tx.consistent and forged_tx.block_number is None
     assert [(c.name, c.ok) for c in forged_tx.checks] == [("receipt_on_chain", False)]
@@ -129,7 +134,7 @@ def test_differences_from_chain_reads_every_figure_of_the_document():
                    principal=1_000 * 10**6, interest_apr_bps=1_000, installments=12, installment_period=30 * 86_400,
                    installment_amount=88 * 10**6, origination_fee_bps=200, funding_deadline=1_900_000_000,
                    decision_hash="0x" + "44" * 32)  # fmt: skip
-    document = agreement.agreement_document(offer_id="o", asset_decimals=6, quoted_apr_bps=1_200, model_version="m",
+    document = agreement.agreement_document(offer_id="o", asset_decimals=6, model_version="m",
                                             **figures)  # fmt: skip
     assert agreement.differences_from_chain(document, **figures) == []
     assert agreement.differences_from_chain(document, **figures | {"funding_deadline": 1}) == [

@@ -278,15 +278,25 @@ def test_a_loans_on_chain_decision_hash_leads_back_to_its_credit_decision(indexe
     from backend.scoring.service import prove_decision, score_application
     from tests.scoring.conftest import SAMPLE
 
+    from backend.scoring.pricing import reserve_fee_prepaid_bps
+
     settings, world = indexed
     with session_scope(settings) as session:
-        decision = score_application(session, ApplicationCreate(**SAMPLE), settings=settings)
-    loan_id, created = world.create(decision_hash=bytes.fromhex(decision.decision_hash[2:]))
+        decision = score_application(session, ApplicationCreate(**SAMPLE), settings=settings, wallet=world.borrower.address)
+    quote, term = decision.quote, SAMPLE["term_months"]
+    loan_id, created = world.create(decision_hash=bytes.fromhex(decision.decision_hash[2:]),
+                                    principal=SAMPLE["amount"] * 10**6, apr_bps=quote.apr_bps - quote.reserve_fee_bps,
+                                    installments=term, origination_fee_bps=reserve_fee_prepaid_bps(quote.reserve_fee_bps, term))  # fmt: skip
+    other, _ = world.create(decision_hash=bytes.fromhex(decision.decision_hash[2:]))  # its hash, not its terms
     world.fund(loan_id, world.investors[0], 1_000 * 10**6)  # a later event on the loan
     Indexer().catch_up(settings)
     with session_scope(settings) as session:
-        proof = prove_decision(session, decision.decision_hash)
-    assert proof.verified and [loan.loan_id for loan in proof.loans] == [loan_id]
+        proof = prove_decision(session, decision.decision_hash, asset_decimals=6)
+    assert [loan.loan_id for loan in proof.loans] == [loan_id, other] and not proof.verified
+    assert proof.loans[0].matches_decision and not proof.loans[1].matches_decision
+    assert [d.split(":")[0] for d in proof.loans[1].differences] == ["principal", "installments", "apr_bps",
+                                                                     "origination_fee_bps"]  # fmt: skip
+    assert proof.hash_intact and proof.reproduced  # the decision itself is sound
     assert proof.loans[0].borrower == world.borrower.address  # read from the LoanCreated event
     # The transaction whose signed terms carry the hash, not the last one that touched the loan.
     assert (proof.loans[0].block_number, proof.loans[0].tx_hash) == (created["blockNumber"], created["transactionHash"].to_0x_hex())

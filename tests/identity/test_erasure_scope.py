@@ -17,6 +17,7 @@ from backend.identity.models import KycEvent, KycRecord
 from backend.identity.schemas import KycCreate
 from backend.scoring.integrity import audit_decisions
 from backend.scoring.models import CreditDecision
+from backend.scoring.pricing import reserve_fee_prepaid_bps
 from backend.scoring.schemas import ApplicationCreate
 from backend.scoring.service import decisions_of, prove_decision, score_application
 from tests.conftest import make_settings
@@ -51,13 +52,16 @@ def test_erasure_keeps_only_the_codes_of_a_watch_list_match(settings, tmp_path):
     assert not any("OFAC" in r["message"] or "birth" in r["message"] for r in reasons)
 
 
-def _loan(decision_hash: str, borrower: str) -> LoanRow:
+def _loan(decision, borrower: str) -> LoanRow:
+    """A loan on `decision`'s own terms (6 decimals), as the decision proof checks them."""
+    quote, term = decision.quote, SAMPLE["term_months"]
     return LoanRow(
         loan_id=1, status="repaid", borrower=borrower, underwriter="0x" + "33" * 20,
-        terms_hash="0x" + "44" * 32, agreement_hash="0x" + "55" * 32, decision_hash=decision_hash,
-        principal=1000, apr_bps=1200, installments=12, installment_period=2_592_000, installment_amount=90,
-        funding_deadline=0, origination_fee_bps=100, created_block=1, block_number=1, tx_hash="0x" + "66" * 32,
-        log_index=0,
+        terms_hash="0x" + "44" * 32, agreement_hash="0x" + "55" * 32, decision_hash=decision.decision_hash,
+        principal=(SAMPLE["amount"] + 100) * 10**6, apr_bps=quote.apr_bps - quote.reserve_fee_bps, installments=term,
+        installment_period=2_592_000, installment_amount=90, funding_deadline=0,
+        origination_fee_bps=reserve_fee_prepaid_bps(quote.reserve_fee_bps, term), created_block=1, block_number=1,
+        tx_hash="0x" + "66" * 32, log_index=0,
     )  # fmt: skip
 
 
@@ -71,7 +75,7 @@ def test_erasure_clears_the_credit_applications_no_loan_was_made_from(settings):
         unused = score_application(session, ApplicationCreate(**SAMPLE), settings=settings, wallet=wallet)
         borrowed = score_application(session, ApplicationCreate(**(SAMPLE | {"amount": SAMPLE["amount"] + 100})),
                                      settings=settings, wallet=wallet)  # fmt: skip
-        session.add(_loan(borrowed.decision_hash, wallet))
+        session.add(_loan(borrowed, wallet))
     with session_scope(settings) as session:
         erased = erase_wallet(session, settings, wallet, wallet)
     assert erased.erased_decisions == [unused.id]
@@ -79,8 +83,8 @@ def test_erasure_clears_the_credit_applications_no_loan_was_made_from(settings):
         row = session.get(CreditDecision, unused.id)
         assert (row.inputs, row.wallet) == ({}, None) and row.erased_at is not None
         assert [d.id for d in decisions_of(session, wallet)] == [borrowed.id]
-        assert prove_decision(session, borrowed.decision_hash).verified
+        assert prove_decision(session, borrowed.decision_hash, asset_decimals=6).verified
         with pytest.raises(NotFound, match="application was erased"):
             prove_decision(session, unused.decision_hash)
-        report = audit_decisions(session)
+        report = audit_decisions(session, asset_decimals=6)
         assert (report.checked, report.erased, report.issues) == (1, 1, [])

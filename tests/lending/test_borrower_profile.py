@@ -33,8 +33,9 @@ def test_an_investor_sees_the_borrowers_banded_facts_and_nothing_that_identifies
     for band in ("purpose", "monthly_income_band", "employment_length", "housing", "credit_history",
                  "existing_loans_with_us"):  # fmt: skip
         assert profile[band] == SAMPLE[band]
-    # Debt payments with this loan's installment over the income band's lower edge (2,000).
-    installment = offer["price"]["installment_amount"] / 10 ** offer["asset_decimals"]
+    # Debt payments with this loan's installment over the income band's lower edge (2,000); one
+    # installment every 30 days is 365/360 of one a month (review-pricing L1).
+    installment = offer["price"]["installment_amount"] / 10 ** offer["asset_decimals"] * 365 / 360
     assert profile["debt_service_ratio"] == round((SAMPLE["monthly_debt_payments"] + installment) / 2_000, 2)
     assert profile["debt_service_ratio"] <= profile["debt_service_ratio_cap"] == 0.35
     assert profile["score_reasons"] == [r["text"] for r in approved["reasons"]]

@@ -5,6 +5,7 @@ Every refusal is a 4xx that leaves nothing behind."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from eth_account import Account
@@ -81,6 +82,9 @@ def test_the_borrower_signs_the_offer_and_the_loan_is_created_on_chain(client, c
     assert readable["credit_decision"]["decision_hash"] == approved["decision_hash"]
     assert readable["cost_of_credit"] == {k: price[k] for k in ("amount_financed", "finance_charge", "apr_actuarial_bps",
                                                                  "aprc_bps")} | {"total_of_payments": price["total_repayable"]}
+    # One APR in the signed document, the true one (review-pricing L4): the quote's estimate is not in it.
+    assert readable["version"] == 4 and "all_in_apr_bps" not in readable["terms"] and "apr_bps" not in json.dumps(
+        readable["terms"]).replace("interest_apr_bps", "")  # fmt: skip
 
     signature = sign_typed(borrower.account, typed)
     accepted = _accept(client, borrower, offer, signature)
@@ -128,6 +132,67 @@ def test_offers_refuse_what_was_not_approved_for_this_borrower(client, chain_ide
 
     smaller = _offer(client, borrower, approved, amount=1000)
     assert smaller.status_code == 201 and smaller.json()["terms"]["principal"] == 1000 * 10 ** smaller.json()["asset_decimals"]
+
+
+APPLIED_8000 = {"amount": 8000, "term_months": 24, "purpose": "other", "monthly_income_band": "3500_to_5000",
+                "monthly_debt_payments": 300, "employment_length": "7y_plus", "housing": "free",
+                "existing_loans_with_us": 0, "checking_account": "200_plus_or_salary", "savings": "under_100",
+                "credit_history": "critical_or_credit_elsewhere", "property": "real_estate",
+                "other_instalment_plans": "none", "guarantor": "none"}  # fmt: skip
+
+
+def test_a_lower_amount_is_scored_again_and_priced_by_a_decision_of_its_own(client, chain_identity_settings, borrower):
+    """8,000 over 24 months is grade C and approved; the same application scores F (a decline) at
+    1,000 and E (a referral) at 6,000, and at 7,000 it is C but rests on the exact amount (6,650 is
+    E), a referral too: none may be lent at 8,000's price under 8,000's hash."""
+    settings = chain_identity_settings
+    applied = scored(client, borrower, APPLIED_8000)
+    assert (applied["grade"], applied["decision"]) == ("C", "approve")
+    before = _counts(settings)
+    for amount, verdict in ((1000, "decline"), (6000, "refer"), (7000, "refer")):
+        refused = _offer(client, borrower, applied, amount=amount)
+        assert refused.status_code == 409 and refused.json()["context"]["decision"] == verdict, refused.json()
+        assert f"at {amount} this application scores" in refused.json()["detail"]
+    assert _counts(settings) == before  # nothing stored: no offer, no decision
+    with session_scope(settings) as session:
+        assert session.scalar(select(func.count()).select_from(CreditDecision)) == 1
+
+    offer = _offer(client, borrower, applied, amount=7500)
+    assert offer.status_code == 201, offer.json()
+    terms = offer.json()["terms"]
+    assert terms["principal"] == 7500 * 10 ** offer.json()["asset_decimals"]
+    assert terms["decision_hash"] != applied["decision_hash"] and offer.json()["decision_id"] == applied["id"]
+    with session_scope(settings) as session:
+        rescored = session.scalar(select(CreditDecision).where(CreditDecision.decision_hash == terms["decision_hash"]))
+        assert rescored.inputs == {**APPLIED_8000, "amount": 7500} and rescored.decision == "approve"
+        assert rescored.wallet == borrower.account.address and rescored.apr_bps == offer.json()["price"]["quoted_apr_bps"]
+    agreement = client.get(f"/api/v1/offers/{offer.json()['id']}/agreement", headers=borrower.headers).json()
+    assert agreement["credit_decision"]["decision_hash"] == terms["decision_hash"]
+    same = _offer(client, borrower, applied)  # at the amount applied for, the decision taken up prices it
+    assert same.json()["terms"]["decision_hash"] == applied["decision_hash"]
+
+
+def test_no_offer_above_the_apr_cap_and_none_past_its_decisions_life(client, chain_identity_settings, borrower,
+                                                                      approved, monkeypatch):  # fmt: skip
+    settings = chain_identity_settings
+    from backend.lending import offers as offers_module
+
+    monkeypatch.setattr(offers_module, "MAX_APR", 0.09)  # SAMPLE's actuarial APR is above 9.2%
+    capped = _offer(client, borrower, approved)
+    assert capped.status_code == 409 and "cap" in capped.json()["detail"], capped.json()
+    assert capped.json()["context"]["field"] == "term_months" and capped.json()["context"]["apr_bps"] > 900
+    monkeypatch.undo()
+
+    with session_scope(settings) as session:  # a decision with an hour of its 30 days left
+        row = session.get(CreditDecision, approved["id"])
+        row.created_at = row.created_at - timedelta(days=settings.offer_decision_ttl_days, hours=-1)
+    offer = _offer(client, borrower, approved).json()
+    assert offer["terms"]["deadline"] <= chain_time(settings) + 3600 + 5  # not 72 hours: the decision ends first
+    with session_scope(settings) as session:  # the decision's life ends before the signature arrives
+        row = session.get(CreditDecision, approved["id"])
+        row.created_at = row.created_at - timedelta(hours=2)
+    late = _accept(client, borrower, offer, sign_typed(borrower.account, offer["typed_data"]))
+    assert late.status_code == 409 and "apply again" in late.json()["detail"]
 
 
 def test_terms_the_contract_would_refuse_as_not_amortizing_are_a_422_before_signing(client, chain_identity_settings,
@@ -244,7 +309,8 @@ def test_a_referral_becomes_an_offer_only_after_an_underwriter_approves_it(clien
     # What the underwriter approves: the application as scored, and how much of the income it would take.
     assert waiting[0]["application"] == REFERRED and waiting[0]["grade"] == referral["grade"]
     installment = referral["quote"]["monthly_payment"]
-    assert waiting[0]["debt_service_ratio"] == round((REFERRED["monthly_debt_payments"] + installment) / 2000, 2)
+    # the installment falls every 30 days: 365/30 of them a year, counted by month
+    assert waiting[0]["debt_service_ratio"] == round((REFERRED["monthly_debt_payments"] + installment * 365 / 360) / 2000, 2)
     assert waiting[0]["debt_service_ratio_cap"] == 0.35
     reviewed = client.post(f"/api/v1/score/{referral['id']}/review", json=review, headers=underwriter.headers)
     assert reviewed.status_code == 200, reviewed.json()
@@ -261,6 +327,12 @@ def test_a_referral_becomes_an_offer_only_after_an_underwriter_approves_it(clien
     assert mine[approved_by_model["id"]]["review"] is None
     offer = _offer(client, borrower, referral)
     assert offer.status_code == 201 and offer.json()["terms"]["decision_hash"] == referral["decision_hash"]
+
+    pricey = scored(client, borrower, {**REFERRED, "term_months": 8})  # grade E over 8 months: 67.50% APR
+    assert pricey["decision"] == "refer" and pricey["quote"]["apr_bps"] > 3600
+    over_cap = client.post(f"/api/v1/score/{pricey['id']}/review", json=review, headers=underwriter.headers)
+    assert over_cap.status_code == 409 and "36% cap" in over_cap.json()["detail"]  # an underwriter cannot lift it
+    assert client.get(f"/api/v1/score/{pricey['id']}", headers=underwriter.headers).json()["review"] is None
 
     declined = scored(client, borrower, REFERRED)
     no = {"outcome": "decline", "note": "debt burden too high"}

@@ -79,11 +79,14 @@ def settings(tmp_path) -> Settings:
 @pytest.fixture
 def db_factory(tmp_path) -> Iterator[sessionmaker[Session]]:
     engine = create_engine(f"sqlite:///{tmp_path / 'scoring.db'}")
-    # The decisions, the indexed loans a decision proof looks up, and `meta`, where the salt key's
-    # source (the blind-index key) has its fingerprint checked.
+    # The decisions, the indexed loans a decision proof looks up (and the offers that made them, whose
+    # asset decimals read their principal), and `meta`, where the salt key's source (the blind-index
+    # key) has its fingerprint checked.
     from backend.db.meta import MetaEntry
+    from backend.lending.models import LoanOffer
 
-    CreditDecision.metadata.create_all(engine, tables=[CreditDecision.__table__, LoanRow.__table__, MetaEntry.__table__])
+    CreditDecision.metadata.create_all(engine, tables=[CreditDecision.__table__, LoanRow.__table__, MetaEntry.__table__,
+                                                       LoanOffer.__table__])  # fmt: skip
     yield sessionmaker(bind=engine, expire_on_commit=False)
     engine.dispose()
 

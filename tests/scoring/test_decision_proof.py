@@ -100,6 +100,58 @@ def test_loans_carrying_the_hash_are_listed(db_factory, recorded):
     assert [loan.loan_id for loan in proof.loans] == [7]
 
 
+WALLET = "0x" + "aB" * 20
+
+
+def _decided_loan(loan_id: int, decision, **changes) -> LoanRow:
+    """A loan with the decision's own terms (6 decimals), but for `changes`."""
+    term, quote = decision.inputs["term_months"], decision.outputs["quote"]
+    fee = -(-quote["reserve_fee_bps"] * (term + 1) // 24)
+    values = dict(borrower=WALLET.lower(), principal=decision.inputs["amount"] * 10**6,
+                  apr_bps=quote["apr_bps"] - quote["reserve_fee_bps"], installments=term, origination_fee_bps=fee)  # fmt: skip
+    loan = _loan(loan_id, decision.decision_hash)
+    for name, value in {**values, **changes}.items():
+        setattr(loan, name, value)
+    return loan
+
+
+def test_a_loan_carrying_the_hash_with_other_terms_does_not_verify(db_factory, scorer, application, settings):
+    """The proof leads from a loan back to the decision that priced it only if the loan lends what
+    was decided, to whom, at its price, over its term (review-pricing M1): a loan that carries the
+    hash with any other borrower, principal, APR, installments or fee is named with each difference."""
+    from backend.scoring.integrity import audit_decisions
+
+    with db_factory() as db:
+        public = score_application(db, ApplicationCreate(**application), scorer, settings=settings, wallet=WALLET)
+        db.commit()
+    with db_factory() as db:
+        row = db.get(CreditDecision, public.id)
+        db.add(_decided_loan(1, row))
+        db.commit()
+    with db_factory() as db:
+        proof = prove_decision(db, public.decision_hash, asset_decimals=6)
+        assert proof.verified and proof.loans[0].matches_decision and proof.loans[0].differences == []
+        assert audit_decisions(db, asset_decimals=6).ok
+    changes = {"borrower": "0x" + "22" * 20, "principal": 20_000 * 10**6 - 1, "apr_bps": 1, "installments": 60,
+               "origination_fee_bps": 0}  # fmt: skip
+    with db_factory() as db:
+        row = db.get(CreditDecision, public.id)
+        for loan_id, (name, value) in enumerate(changes.items(), start=2):
+            db.add(_decided_loan(loan_id, row, **{name: value}))
+        db.commit()
+    with db_factory() as db:
+        proof = prove_decision(db, public.decision_hash, asset_decimals=6)
+        report = audit_decisions(db, asset_decimals=6)
+    assert not proof.verified and proof.hash_intact and proof.reproduced  # the decision itself is sound
+    assert [(loan.loan_id, loan.matches_decision) for loan in proof.loans] == [(1, True)] + [(i, False) for i in range(2, 7)]
+    assert [loan.differences[0].split(":")[0] for loan in proof.loans[1:]] == list(changes)
+    assert proof.loans[2].differences == [f"principal: loan {20_000 * 10**6 - 1}, decision {3000 * 10**6} (3000 at 6 decimals)"]
+    assert [i.problems for i in report.issues] == [[f"loan:{i}: {d}" for i in range(2, 7)
+                                                    for d in proof.loans[i - 1].differences]]  # fmt: skip
+    with db_factory() as db:  # without an offer of this platform, nothing here says what a whole unit is
+        assert "principal: not checked" in prove_decision(db, public.decision_hash).loans[0].differences[0]
+
+
 def test_unknown_and_malformed_hashes(db_factory):
     with db_factory() as db:
         with pytest.raises(NotFound):
@@ -238,3 +290,23 @@ def test_decisions_recorded_by_the_code_of_an_older_model_still_reproduce():
         assert decision_hash(row.model_version, row.inputs, row.outputs) == row.decision_hash  # as recorded
         available, reproduced, differences = replay(row, scorer_for_version(made["model_version"]))
         assert available and reproduced and differences == [], (made["app"]["credit_history"], differences)
+
+
+def test_a_decision_of_the_model_before_the_installment_pace_and_amount_rule_still_reproduces(db_factory, application,
+                                                                                             settings):  # fmt: skip
+    """Model 0x88feb18e… priced affordability on a monthly annuity at the quote and had no
+    amount-sensitivity rule; its policy's copy says so, and its decisions replay by it."""
+    from backend.scoring.scorer import get_scorer, scorer_for_version
+    from tests.scoring.test_service import GAMED
+
+    old = scorer_for_version("0x88feb18e283f75776678b2edfae282ea48193bf5fee9186e64f0ecfabbc9e960")
+    assert old is not None and "amount_sensitivity" not in old.artifact["policy"]
+    with db_factory() as db:
+        made = [score_application(db, ApplicationCreate(**a), old, settings=settings) for a in (application, GAMED)]
+        db.commit()
+        proofs = [prove_decision(db, m.decision_hash) for m in made]
+    assert all(p.verified and p.differences == [] for p in proofs)
+    assert made[1].decision == "approve"  # no amount rule then; today's model refers it
+    with db_factory() as db:
+        today = score_application(db, ApplicationCreate(**application), get_scorer(), settings=settings)
+    assert today.quote.monthly_payment < made[0].quote.monthly_payment  # the interest APR, not the quote's

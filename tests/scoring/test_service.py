@@ -10,6 +10,7 @@ from backend.lending.schemas import OfferCreate
 from backend.scoring.canonical import keccak_hex
 from backend.scoring.models import CreditDecision
 from backend.scoring.schemas import ApplicationCreate, ReviewCreate
+from backend.scoring.reasons import policy_reasons
 from backend.scoring.scorer import Scorer
 from backend.scoring.service import (
     decide,
@@ -31,6 +32,7 @@ from tests.identity.conftest import (
     submit,
     verify,
 )
+from tests.scoring.conftest import SAMPLE
 from tests.scoring.test_review_notes import REFERRED
 
 
@@ -81,6 +83,47 @@ def test_unaffordable_amount_turns_an_approval_into_a_referral(scorer, applicati
         assert out["decision"] == "refer"
         assert any("affordability" in note for note in out["policy_notes"])
     assert out["quote"]["max_amount"] < poor["amount"]
+
+
+def test_a_referral_by_a_lending_rule_gives_that_rule_as_its_principal_reason(db_factory, scorer, application, settings):
+    """Reg B: a grade-A applicant referred because its own debt leaves no room for the loan is told
+    so in plain words, first, not only the scorecard's points lost (review-pricing M3); the reasons
+    are read from the recorded decision, so its hash and replay are untouched."""
+    indebted = {**application, "monthly_debt_payments": 650}
+    over_cap = {**application, "term_months": 8, "checking_account": "none", "credit_history": "current_repaid_duly",
+                "savings": "none_or_unknown"}  # fmt: skip
+    income_only = {**application, "monthly_debt_payments": 0, "amount": 20_000}
+    with db_factory() as db:
+        made = [score_application(db, ApplicationCreate(**a), scorer, settings=settings)
+                for a in (indebted, income_only, over_cap, application)]
+        db.commit()
+        again = get_decision(db, made[0].id)
+    assert [d.decision for d in made] == ["refer", "refer", "refer", "approve"] and made[0].grade == "A"
+    assert [[r.code for r in d.policy_reasons] for d in made] == [["R20"], ["R21"], ["R22"], []]
+    assert made[0].policy_reasons[0].text.startswith("Excessive obligations in relation to income")
+    assert "income" in made[1].policy_reasons[0].text and "36% APR limit" in made[2].policy_reasons[0].text
+    assert again.policy_reasons == made[0].policy_reasons
+    assert not any("debt" in r.text.lower() for r in made[0].reasons)  # the score does not know the debt
+
+
+# At 3,500 over 12 months this applicant lands in both narrow bonus bins of the amount and the
+# monthly repayment (about 100 points): grade A; 5% less, 3,325, is grade E.
+GAMED = {**SAMPLE, "monthly_income_band": "2000_to_3500", "monthly_debt_payments": 0, "amount": 3500, "term_months": 12,
+         "purpose": "repairs", "checking_account": "negative", "credit_history": "current_repaid_duly",
+         "savings": "none_or_unknown", "employment_length": "unemployed", "guarantor": "guarantor",
+         "property": "real_estate", "other_instalment_plans": "bank", "housing": "free"}  # fmt: skip
+
+
+def test_an_approval_resting_on_the_exact_amount_asked_for_is_referred(scorer):
+    """review-pricing H2: the applicant chooses the amount, and two narrow bins are worth two grades
+    or more; an approval that a 5% lower amount would drop by two grades goes to an underwriter,
+    with the reason given (R23). An approval that holds at the lower amount stays one."""
+    gamed = decide(ApplicationCreate(**GAMED), scorer).outputs
+    lower = decide(ApplicationCreate(**{**GAMED, "amount": 3325}), scorer).outputs
+    assert (gamed["grade"], lower["grade"]) == ("A", "E") and gamed["score"] - lower["score"] >= 90
+    assert gamed["decision"] == "refer" and gamed["policy_notes"] == ["grade rests on the exact amount: at 3325 it would be grade E"]
+    assert [r["code"] for r in policy_reasons(GAMED, gamed)] == ["R23"]
+    assert decide(ApplicationCreate(**SAMPLE), scorer).outputs["decision"] == "approve"
 
 
 def test_decisions_are_recorded_and_verifiable(db_factory, scorer, application, settings):

@@ -115,7 +115,7 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     _wait(consistent, "a consistent trace")
     expect(page.locator("#ops-status")).to_contain_text("All parts up; chain block ")  # the platform's own state
     expect(page.locator("#ops-status")).to_contain_text("workers ok")
-    expect(page.locator("#trace-checks li")).to_have_count(12)  # attestation_matches_chain joined the loan trace
+    expect(page.locator("#trace-checks li")).to_have_count(13)  # terms_match_decision joined the loan trace
     expect(page.locator("#trace-checks")).not_to_contain_text("FAIL")
     created = page.locator("#trace-events li").first
     expect(created).to_contain_text(f"LoanBook.LoanCreated(loanId={loan_id}")

@@ -34,6 +34,12 @@ export function showDecision(decision, taken = null) {
     $("decision-apr").textContent = percent(quote.apr_bps);
     $("decision-max").textContent = wholeTokens(quote.max_amount);
   }
+  // The lending rules it did not meet come first: when one of them referred what the score would have
+  // approved, it is the principal reason, not the score (Reg B).
+  const rules = decision.policy_reasons ?? [];
+  $("decision-policy-reasons").replaceChildren(...rules.map((r) => Object.assign(document.createElement("li"),
+    { textContent: r.text })));
+  $("decision-policy-title").hidden = !rules.length;
   $("decision-reasons").replaceChildren(...decision.reasons.map((r) => Object.assign(document.createElement("li"),
     { textContent: `${r.text} (${r.points_lost} points)` })));
   $("decision-reasons-title").hidden = !decision.reasons.length;
@@ -45,7 +51,7 @@ export function showDecision(decision, taken = null) {
   $("decision-next").textContent = !mayBorrow && !declined && !taken ? NOT_BORROWER : taken
     ? `You accepted the offer of this decision${taken.loan_id == null ? ": it is being recorded on-chain" : `: it is loan ${taken.loan_id}`}. Apply again for another loan.`
     : waiting ? "An underwriter reviews your application; once it is approved, your offer can be made here."
-      : declined ? DECLINED : "";
+      : declined ? (rules.length ? DECLINED_BY_RULES : DECLINED) : "";
 }
 
 const NOT_BORROWER = "To get an offer, verify your identity with an ID document (step 1: upload it with the form): "
@@ -57,6 +63,9 @@ const outcomeWords = (d) => (d.review ? `referred, then ${OUTCOMES[d.review.outc
 
 const DECLINED = "We cannot lend on this application. The answers listed above lowered your score most. You may ask "
   + "us to explain this decision (it is kept with its reasons), and apply again when your circumstances change.";
+const DECLINED_BY_RULES = "We cannot lend on this application, principally because of the lending rules listed first "
+  + "above; the answers listed after them are what lowered your score. You may ask us to explain this decision (it is "
+  + "kept with its reasons), and apply again when your circumstances change, or for a smaller amount or a longer term.";
 
 // The signed-in wallet's latest decision, and whether its offer was already accepted.
 export async function refreshDecision() {
