@@ -19,8 +19,8 @@ notes and its attestation, held against its logs, `balanceOf` and KYCRegistry (a
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session

@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 
 from backend.scoring.dataset import read_csv_text
-from backend.scoring.pricing import apr_bps, policy_notes, probe_amount, sensitivity_notes, sensitivity_rule, with_policy
+from backend.scoring.pricing import (
+    apr_bps,
+    policy_notes,
+    probe_amount,
+    sensitivity_notes,
+    sensitivity_rule,
+    with_policy,
+)
 from backend.scoring.scorer import BatchScores, Scorer
 
 OUTPUT_COLUMNS = ("score", "grade", "pd", "decision", "policy_notes", "reasons")

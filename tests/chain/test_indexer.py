@@ -274,11 +274,10 @@ def test_depth_3_reorg_matches_a_fresh_rebuild(indexed, window):
 def test_a_loans_on_chain_decision_hash_leads_back_to_its_credit_decision(indexed):
     """Score an application, sign loan terms carrying the decision hash, create the loan on
     chain, index it: the proof for the hash names the loan, and the replay verifies."""
+    from backend.scoring.pricing import reserve_fee_prepaid_bps
     from backend.scoring.schemas import ApplicationCreate
     from backend.scoring.service import prove_decision, score_application
     from tests.scoring.conftest import SAMPLE
-
-    from backend.scoring.pricing import reserve_fee_prepaid_bps
 
     settings, world = indexed
     with session_scope(settings) as session:

@@ -13,7 +13,6 @@ from backend.chain.projection_models import LoanRow, MarketListingRow, NoteBalan
 from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
-
 from tests.anchoring.helpers import point_get_settings_at
 from tests.identity.conftest import bearer
 from tests.lending.conftest import SAMPLE, created_loan, verified_borrower

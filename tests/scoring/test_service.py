@@ -9,8 +9,8 @@ from backend.lending.offers import create_offer
 from backend.lending.schemas import OfferCreate
 from backend.scoring.canonical import keccak_hex
 from backend.scoring.models import CreditDecision
-from backend.scoring.schemas import ApplicationCreate, ReviewCreate
 from backend.scoring.reasons import policy_reasons
+from backend.scoring.schemas import ApplicationCreate, ReviewCreate
 from backend.scoring.scorer import Scorer
 from backend.scoring.service import (
     decide,
