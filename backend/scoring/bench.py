@@ -19,19 +19,21 @@ from backend.scoring.service import decide
 GOAL_P95_MS = 2.0
 GOAL_ROWS_PER_S = 10_000
 
+# An approval: the slowest path, as an approval is scored a second time at a slightly lower amount
+# (the amount-sensitivity rule); a referral or a decline is scored once.
 SAMPLE_APPLICATION = ApplicationCreate(
-    amount=4_000,
+    amount=3_000,
     term_months=24,
     purpose="used_car",
     monthly_income_band="2000_to_3500",
-    monthly_debt_payments=250,
-    employment_length="1_to_4y",
-    housing="rent",
+    monthly_debt_payments=200,
+    employment_length="4_to_7y",
+    housing="own",
     existing_loans_with_us=0,
-    checking_account="negative",
-    savings="under_100",
-    credit_history="no_credit_or_all_repaid",
-    property="car_or_other",
+    checking_account="200_plus_or_salary",
+    savings="500_to_1000",
+    credit_history="all_repaid_here",
+    property="real_estate",
     other_instalment_plans="none",
     guarantor="none",
 )
