@@ -83,6 +83,15 @@ def test_without_a_browser_wallet_the_page_says_one_is_needed_and_where_to_go_in
     expect(status).to_have_class("error")
 
 
+def test_a_visitor_without_a_wallet_is_told_how_to_sign_in_not_shown_an_error(page, server):
+    page.context.add_init_script("delete window.ethereum")  # after the test wallet's script: no wallet at load
+    page.reload()
+    status = page.locator("#status")
+    expect(status).to_contain_text("No browser wallet found")
+    expect(status).not_to_have_class("error")
+    expect(page.locator("#disclosure")).not_to_have_text("loading…")  # the figures load all the same
+
+
 def test_a_failed_query_clears_the_last_answer_and_a_later_action_clears_the_old_error(page, server, wallet, world):
     result, details, status = page.locator("#verify-result"), page.locator("#verify-details"), page.locator("#status")
     page.set_input_files("#verify-file", files=[{"name": "x.json", "mimeType": "application/json", "buffer": b'{"a": 1}'}])

@@ -162,7 +162,9 @@ $("erase-form").onsubmit = guard(eraseWallet);
 $("notice-prefs").onsubmit = guard(saveNoticePreferences);
 
 guard(async () => {
-  if (!window.ethereum) say(NO_WALLET, true);
+  // A visitor reading the figures has done nothing wrong: told how to sign in, not shown an error
+  // (*Connect* without a wallet is one).
+  if (!window.ethereum) say(NO_WALLET);
   try {
     await loadPlatform();
   } catch (error) {
