@@ -150,8 +150,9 @@ def _raw(w3: Web3, tx_hash: str) -> str | None:
 
 
 def reconcile_after_restore(settings: Settings, from_block: int | None = None,
-                            progress: Callable[[int], None] | None = None) -> ReconcileReport:  # fmt: skip
-    """Match the restored unsent intents to what the signer sent since the backup; lift the hold."""
+                            progress: Callable[[int, int], None] | None = None) -> ReconcileReport:  # fmt: skip
+    """Match the restored unsent intents to what the signer sent since the backup; lift the hold.
+    `progress(blocks read, blocks to read)` follows the scan, a block at a time (a day is thousands)."""
     from backend.chain.client import get_web3
     from backend.chain.sender import SIGNER_ROLE, _receipt
     from backend.chain.signers import platform_account
@@ -179,7 +180,7 @@ def reconcile_after_restore(settings: Settings, from_block: int | None = None,
                 if tx["from"].lower() in senders and tx_hash.lower() not in known:
                     found.append(tx)
             if progress:
-                progress(1)
+                progress(number - start + 1, head - start + 1)
         report = ReconcileReport(held=bool(hold), from_block=start, to_block=head)
         taken: set[str] = set()
         for intent in (i for i in intents if i.status in UNSENT):

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from backend.chain.outbox import intent_public, list_intents, outbox_counts
 from backend.chain.restore_reconcile import outbox_hold
-from backend.cli.output import console, plain, print_json
+from backend.cli.output import console, err_console, plain, print_json
 from backend.config import get_settings
 from backend.db.session import session_scope
 
@@ -64,8 +65,11 @@ def reconcile(
     from backend.cli.output import cli_errors
 
     settings = get_settings()
-    with cli_errors():
-        report = reconcile_after_restore(settings, from_block)
+    with cli_errors(), Progress(TextColumn("reading the blocks since the backup"), BarColumn(), MofNCompleteColumn(),
+                                console=err_console, transient=True, disable=json_out) as bar:  # fmt: skip
+        task = bar.add_task("scan", total=None)
+        report = reconcile_after_restore(settings, from_block,
+                                         progress=lambda done, total: bar.update(task, completed=done, total=total))
     if json_out:
         print_json(report.__dict__)
         return

@@ -53,8 +53,11 @@ def test_a_restored_outbox_sends_nothing_until_reconciled_then_each_call_once(ou
         OutboxSender().run_once(target)  # what the worker would do at `make run`: nothing is sent
     assert _intents(target)[sent].status == IntentStatus.PENDING
 
-    report = reconcile_after_restore(target)
+    read = []
+    report = reconcile_after_restore(target, progress=lambda done, total: read.append((done, total)))
     assert [m["key"] for m in report.matched] == [sent] and report.matched[0]["tx_hash"] == mined_hash
+    blocks = report.to_block - report.from_block + 1  # the progress bar's count: every block, once, in order
+    assert read == [(n, blocks) for n in range(1, blocks + 1)]
     assert [left["key"] for left in report.left] == [never]
     assert check_outbox(target)["status"] == "ok"
     process_until_idle(target, timeout=30)
