@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from backend.anchoring.documents import by_hash, document_hash
 from backend.anchoring.verification import verify_cid
 from backend.audit import ledger as money
+from backend.audit import log
 from backend.audit.address_chain import address_checks
 from backend.audit.integrity import parse_recorded_at
 from backend.audit.log import recompute
@@ -71,7 +72,7 @@ from backend.scoring.service import loan_differences, prove_decision
 from backend.servicing.collections import actions_of, case_log_altered
 from backend.servicing.models import ServicingNotice
 from backend.servicing.notices import audit_entry_of, audited
-from backend.servicing.service import borrower_notices
+from backend.servicing.service import NOTES_READ, borrower_notices
 
 
 def _event(ev: ChainEvent) -> EventPublic:
@@ -311,8 +312,11 @@ def _terms_match_decision(db: Session, chain: ChainLoan | None, loan: LoanRow | 
                        "its applicant, at its price and over its term")  # fmt: skip
 
 
-def trace_loan(db: Session, settings: Settings, loan_id: int, with_notes: bool = True) -> LoanTracePublic:
-    """Everything about one loan, held against the chain; its case-log notes withheld (marked) unless `with_notes`."""
+def trace_loan(db: Session, settings: Settings, loan_id: int, with_notes: bool = True,
+               reader: str = "cli") -> LoanTracePublic:  # fmt: skip
+    """Everything about one loan, held against the chain; its case-log notes withheld (marked) unless
+    `with_notes`, and opened, one audit entry names `reader` (notes tell of health and jobs: who read
+    whose is recorded, as the collections queue records it)."""
     loan = db.get(LoanRow, loan_id)
     rows = _loan_events(db, loan_id)
     events = [_event(e) for e in rows]
@@ -360,14 +364,17 @@ def trace_loan(db: Session, settings: Settings, loan_id: int, with_notes: bool =
         defaulted = next((e for e in (chain.events if chain else rows) if e.event == "LoanDefaulted"), None)
         checks.append(_default_noticed(db, loan_id, defaulted.block_timestamp if defaulted else None))
     subjects = [f"loan:{loan_id}"] + ([f"offer:{offer.id}", f"decision:{offer.decision_id}"] if offer else [])
+    case_log = actions_of(db, settings, [loan_id], lambda: deadline_clock(settings), with_notes).get(loan_id, []) if entries else []
+    if any(action.note is not None for action in case_log):
+        # Subject apart from `loan:<id>`, as the queue's: the case-log check counts that subject's entries.
+        log.record(db, actor=reader, action=NOTES_READ, subject="collections:trace", payload={"loan_ids": [loan_id]})
     return LoanTracePublic(
         loan_id=loan_id, status=facts["status"], borrower=facts["borrower"], terms_hash=facts["terms_hash"],
         decision_hash=facts["decision_hash"], agreement_hash=facts["agreement_hash"],
         read_at_block=chain.block if chain else None, offer_id=offer.id if offer else None,
         create_intent=intent.key if intent else None, events=events, decision=decision,
         agreement=agreement, audit_entries=_audit_entries(db, subjects), checks=checks,
-        case_log=actions_of(db, settings, [loan_id], lambda: deadline_clock(settings), with_notes).get(loan_id, [])
-        if entries else [],
+        case_log=case_log,
         mandates=mandates, notices=notices,
         consistent=all(c.ok for c in checks),
     )  # fmt: skip

@@ -531,3 +531,8 @@ def test_reading_the_queue_s_case_notes_is_audited_once_a_view(servicing_setting
     with session_scope(settings) as session:
         (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "collections.notes_read").limit(1))
         assert entry.payload_hash == payload_hash({"loan_ids": [loan_id]})
+    # The loan's trace opens the same notes: recorded so too, and its case-log check still holds.
+    traced = client.get(f"/api/v1/audit/trace/loan/{loan_id}", headers=minted_bearer(settings, ADMIN)).json()
+    assert traced["case_log"][0]["note"] == "diagnosed with an illness, off work for 3 months"
+    assert reads() == [(ADMIN.address, "collections:queue")] * 2 + [(ADMIN.address, "collections:trace")]
+    assert next(c for c in traced["checks"] if c["name"] == "case_log_matches_audit_log")["ok"]

@@ -49,8 +49,9 @@ def verify(session: SessionDep, settings: SettingsDep) -> AuditReportPublic:
     summary="A loan end to end: its events, offer, createLoan transaction, decision proof, agreement anchor, checks "
     "(case-log notes only for a sign-in of the last minutes)",
 )
-def trace_loan(loan_id: LoanId, session: SessionDep, settings: SettingsDep, notes: NotesShown) -> LoanTracePublic:
-    return trace.trace_loan(session, settings, loan_id, with_notes=notes)
+def trace_loan(loan_id: LoanId, session: SessionDep, settings: SettingsDep, notes: NotesShown,
+               user: CurrentUser) -> LoanTracePublic:  # fmt: skip
+    return trace.trace_loan(session, settings, loan_id, with_notes=notes, reader=user.wallet)
 
 
 @router.get(
