@@ -44,17 +44,16 @@ def resolve_consumed_nonce(settings: Settings, w3: Web3, intent: Intent, head: i
     if ours[0]["hash"].to_0x_hex() in {intent.tx_hash, *(intent.replaced_tx_hashes or [])}:
         return False  # it is ours after all (perhaps an earlier fee level); the receipt will show up
     other = ours[0]["hash"].to_0x_hex()
-    if _call_of_tx(ours[0]) == _call_of_raw(intent.raw_tx):
+    if call_of_tx(ours[0]) == _call_of_raw(intent.raw_tx):
         # Our signer, our nonce, our call: one of the intent's own fee levels whose hash the record
         # lost (two senders bumping at once overwrote it). Re-signing would run the call twice.
         log.warning("intent %s: nonce %s taken by %s, the intent's own call under a hash not on record; adopted",
                     intent.key, intent.nonce, other)  # fmt: skip
         intent.replaced_tx_hashes = [*(intent.replaced_tx_hashes or []), intent.tx_hash]
         intent.tx_hash = other
-        try:  # its own bytes, so a re-broadcast (the node lost the block) recreates this very hash
-            intent.raw_tx = w3.eth.get_raw_transaction(other).to_0x_hex()
-        except Exception:  # noqa: BLE001 - a node without the method: the bytes kept make the same call
-            pass
+        # Its own bytes, so a re-broadcast (the node lost the block) recreates this very hash; on a node
+        # without the method the bytes kept make the same call at the same nonce.
+        intent.raw_tx = raw_tx_of(w3, other) or intent.raw_tx
         intent.error = None
         return True
     log.warning("intent %s: nonce %s taken by %s; re-signing", intent.key, intent.nonce, other)
@@ -68,7 +67,8 @@ def resolve_consumed_nonce(settings: Settings, w3: Web3, intent: Intent, head: i
 Call = tuple[str, bytes, int]  # to (lower-case hex, "" for a deployment), input data, value
 
 
-def _call_of_tx(tx) -> Call:
+def call_of_tx(tx) -> Call:
+    """The call a transaction as the node returns it makes."""
     return ((tx.get("to") or "").lower(), bytes(HexBytes(tx.get("input") or b"")), int(tx.get("value") or 0))
 
 
@@ -108,3 +108,11 @@ def _block_consuming_nonce(w3: Web3, address: str, nonce: int, high: int) -> int
         if any(tx["from"] == address and tx["nonce"] == nonce for tx in block["transactions"]):
             return number
     return None
+
+
+def raw_tx_of(w3: Web3, tx_hash: str) -> str | None:
+    """A transaction's signed bytes, or None from a node without eth_getRawTransactionByHash."""
+    try:
+        return w3.eth.get_raw_transaction(tx_hash).to_0x_hex()
+    except Exception:  # noqa: BLE001 - whatever the node answers, the caller has its fallback
+        return None

@@ -33,11 +33,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hexbytes import HexBytes
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
 from backend.chain.models import Intent, IntentStatus, utcnow
+from backend.chain.nonce_proof import Call, call_of_tx, raw_tx_of
 from backend.config import Settings
 from backend.db.meta import MetaEntry
 from backend.db.session import session_scope
@@ -130,7 +132,8 @@ def _start_block(w3: Web3, hold: dict[str, Any]) -> int:
     return low
 
 
-def _call_of(settings: Settings, w3: Web3, intent: Intent) -> tuple[str, str, int] | None:
+def _call_of(settings: Settings, w3: Web3, intent: Intent) -> Call | None:
+    """The call the intent makes, rebuilt from its record (an unsigned intent has no bytes to read)."""
     from backend.chain.sender import _contract_function
 
     try:
@@ -139,14 +142,7 @@ def _call_of(settings: Settings, w3: Web3, intent: Intent) -> tuple[str, str, in
     except Exception as exc:  # an intent that no longer fits the contract: the sender fails it
         log.warning("intent %s: call not rebuilt for the reconcile: %s", intent.key, exc)
         return None
-    return intent.address.lower(), data.lower(), int(intent.value)
-
-
-def _raw(w3: Web3, tx_hash: str) -> str | None:
-    try:
-        return w3.eth.get_raw_transaction(tx_hash).to_0x_hex()
-    except Exception:  # a node without eth_getRawTransactionByHash: the hash is mined, so the node knows it
-        return None
+    return intent.address.lower(), bytes(HexBytes(data)), int(intent.value)
 
 
 def reconcile_after_restore(settings: Settings, from_block: int | None = None,
@@ -188,7 +184,7 @@ def reconcile_after_restore(settings: Settings, from_block: int | None = None,
                 continue  # one of its own transactions was mined: the sender records it
             call = _call_of(settings, w3, intent)
             candidates = [tx for tx in found if tx["hash"].to_0x_hex() not in taken and call is not None
-                          and ((tx["to"] or "").lower(), tx["input"].to_0x_hex().lower(), int(tx["value"])) == call]  # fmt: skip
+                          and call_of_tx(tx) == call]  # fmt: skip
             if not candidates:
                 report.left.append({"key": intent.key, "status": intent.status, "nonce": intent.nonce})
                 continue
@@ -211,7 +207,7 @@ def _mark_sent(w3: Web3, intent: Intent, tx) -> None:
     if intent.tx_hash and intent.tx_hash != tx_hash:  # signed before the backup, replaced (fee bump) after it
         intent.replaced_tx_hashes = [*(intent.replaced_tx_hashes or []), intent.tx_hash]
     # Never the old bytes beside the new hash: re-broadcast, they could run the call a second time.
-    intent.tx_hash, intent.raw_tx = tx_hash, _raw(w3, tx_hash)
+    intent.tx_hash, intent.raw_tx = tx_hash, raw_tx_of(w3, tx_hash)
     intent.nonce, intent.sender, intent.gas_limit = tx["nonce"], Web3.to_checksum_address(tx["from"]), tx["gas"]
     intent.status, intent.sent_at, intent.sent_by = IntentStatus.SENT, intent.sent_at or utcnow(), "restore-reconcile"
     intent.error = None
