@@ -148,6 +148,10 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     profile = page.locator("#borrower-profile")  # in its own panel, not the one-line status
     expect(profile).to_contain_text(f"Loan {loan_id}'s borrower: grade A")
     expect(profile).to_contain_text("income 2,000 to 3,500 mUSD a month, employed, 4 to 7 years, housing: home owner")
+    # Bands only, and reasons about facts shown anyway (privacy review M4).
+    expect(profile).to_contain_text("debt payments under 20% of income (at most 35%)")
+    expect(profile).to_contain_text("Lowered the score, of the facts shown: Amount of credit requested;")
+    expect(profile).not_to_contain_text("guarantor")
     page.fill(f'input[data-loan="{loan_id}"]', "1000")
     page.click(f'button[data-loan="{loan_id}"][data-action="fund"]')
     _confirm(page, f"1,000.00 mUSD leaves your wallet for loan {loan_id} (grade A, interest rate ")
