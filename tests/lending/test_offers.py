@@ -12,6 +12,8 @@ from eth_account import Account
 from eth_utils import keccak
 from sqlalchemy import func, select
 
+from backend.audit.hashing import payload_hash
+from backend.audit.models import AuditEntry
 from backend.chain.client import contract_at, get_web3
 from backend.chain.deploy import deployed_addresses
 from backend.chain.loan_book import chain_time
@@ -319,6 +321,12 @@ def test_a_referral_becomes_an_offer_only_after_an_underwriter_approves_it(clien
     again = client.post(f"/api/v1/score/{referral['id']}/review", json=review, headers=underwriter.headers)
     assert again.status_code == 409
     assert [d["id"] for d in client.get("/api/v1/score/referrals", headers=underwriter.headers).json()] == [own["id"]]
+    # Each read of the applications (declared finances) is on the record: who read, and whose (privacy review M6).
+    with session_scope(settings) as session:
+        reads = [(e.actor, e.subject, e.payload_hash) for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "decision.applications_read").order_by(AuditEntry.seq))]  # fmt: skip
+    assert reads == [(underwriter.account.address, "decision:referrals", payload_hash({"decision_ids": ids}))
+                     for ids in ([referral["id"], own["id"]], [own["id"]])]  # fmt: skip
     approved_by_model = scored(client, borrower)
     assert client.post(f"/api/v1/score/{approved_by_model['id']}/review", json=review, headers=underwriter.headers).status_code == 409
 
