@@ -87,8 +87,8 @@ class OfferPublic(BaseModel):
 class LoanPublic(BaseModel):
     loan_id: int
     status: str
-    grade: str | None = Field(description="The credit grade behind the loan, when this platform made the decision")
-    purpose: str | None = Field(description="The loan's stated purpose, from the same decision")
+    grade: str | None = Field(description="The credit grade behind the loan, when this platform made the decision "
+                              "(its stated purpose: the borrower profile, for investors deciding)")
     borrower: str
     principal: int
     funded: int

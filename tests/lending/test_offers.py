@@ -106,11 +106,14 @@ def test_the_borrower_signs_the_offer_and_the_loan_is_created_on_chain(client, c
     loan = client.get(f"/api/v1/loans/{loan_id}").json()
     assert loan["terms_hash"] == offer["terms_hash"] and loan["decision_hash"] == approved["decision_hash"]
     assert loan["status"] == "funding" and loan["remaining"] == terms["principal"] and loan["funded"] == 0
-    assert (loan["grade"], loan["purpose"]) == (approved["grade"], SAMPLE["purpose"])  # what investors are told
+    # What anyone is told, signed in or not: the grade (the APR gives it anyway), never the stated
+    # purpose, which investors read in the borrower profile while they decide (privacy review L5).
+    assert loan["grade"] == approved["grade"] and "purpose" not in loan and SAMPLE["purpose"] not in json.dumps(loan)
     assert loan["agreement_cid"] == offer["agreement_cid"] and loan["agreement_hash"] == terms["agreement_hash"]
     assert [row["amount"] for row in loan["schedule"]] == [row["amount"] for row in offer["schedule"]]
     listed = client.get("/api/v1/loans", params={"status": "funding", "borrower": borrower.account.address.lower()}).json()
     assert [row["loan_id"] for row in listed["loans"]] == [loan_id] and listed["total"] == 1
+    assert SAMPLE["purpose"] not in json.dumps(listed)
     assert client.get("/api/v1/offers", headers=borrower.headers).json()[0]["loan_id"] == loan_id
 
 

@@ -252,8 +252,7 @@ export async function refreshLoans() {
   keepTyped($("loans"), ["loan", "hardship"], () => $("loans").replaceChildren(...loans.flatMap((loan) => {
     const row = document.createElement("tr");
     row.dataset.loan = loan.loan_id;
-    const grade = loan.grade ? `${loan.grade}${loan.purpose ? `, ${loan.purpose.replaceAll("_", " ")}` : ""}` : "-";
-    for (const text of [loan.loan_id, loan.status, grade, money(loan.principal), money(loan.funded), percent(loan.apr_bps), `${loan.installments} months`]) {
+    for (const text of [loan.loan_id, loan.status, loan.grade ?? "-", money(loan.principal), money(loan.funded), percent(loan.apr_bps), `${loan.installments} months`]) {
       row.append(Object.assign(document.createElement("td"), { textContent: text }));
     }
     const verify = rowButton("Verify", loan.loan_id, "verify", guard(() => verifyAgreement(loan.loan_id)));
