@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp
 
+from backend.api.cache_headers import NoStoreOnApi
 from backend.api.deps import refuse_control_characters
 from backend.api.docs import mount_docs
 from backend.api.errors import JsonTooLarge, install_error_handlers
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(refuse_control_characters)],
     )
     install_error_handlers(app)
+    app.add_middleware(NoStoreOnApi)  # personal data never in a browser's or a proxy's cache
     for router in (health.router, auth.router, kyc.router, admin.router, verify.router, audit.router, score.router,
                    disclosure.router, offers.router, loans.router, servicing.router, chain.router,
                    portfolio.router, market.router):  # fmt: skip
