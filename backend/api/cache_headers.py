@@ -4,7 +4,9 @@ shared proxy must keep none of them (privacy review L6). The web page's static f
 /api/v1 and keep the usual caching.
 
 Plain ASGI rather than Starlette's BaseHTTPMiddleware, so streamed downloads (CSV) pass through
-untouched. A route that sets its own Cache-Control (a deliberate choice for public data) keeps it."""
+untouched; main.py wraps the whole stack in it, so a 500 from the outermost error middleware and a
+413 say it too. A route that sets its own Cache-Control (a deliberate choice for public data)
+keeps it."""
 
 from __future__ import annotations
 

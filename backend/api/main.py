@@ -33,7 +33,7 @@ from backend.workers.lifespan import worker_lifespan
 class LoanchainAPI(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         # Outside FastAPI's body limit, whose 413 no exception handler reaches.
-        return JsonTooLarge(super().build_middleware_stack())
+        return NoStoreOnApi(JsonTooLarge(super().build_middleware_stack()))  # no-store outermost: on a 500 too
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -53,7 +53,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(refuse_control_characters)],
     )
     install_error_handlers(app)
-    app.add_middleware(NoStoreOnApi)  # personal data never in a browser's or a proxy's cache
     for router in (health.router, auth.router, kyc.router, admin.router, verify.router, audit.router, score.router,
                    disclosure.router, offers.router, loans.router, servicing.router, chain.router,
                    portfolio.router, market.router):  # fmt: skip

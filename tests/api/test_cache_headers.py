@@ -23,7 +23,15 @@ def test_the_owner_s_kyc_data_and_every_api_answer_are_never_stored(client):  # 
                    client.get("/api/v1/loans/999"),  # 404
                    client.get("/api/v1/loans", params={"status": "lost"})):  # 422  # fmt: skip
         assert answer.status_code >= 400 and answer.headers["cache-control"] == "no-store", answer
+    client.app.get("/api/v1/boom")(boom)  # a bug: the 500 comes from the outermost error middleware
+    client.app.middleware_stack = None
+    failed = client.get("/api/v1/boom")
+    assert failed.status_code == 500 and failed.headers["cache-control"] == "no-store"
     assert "no-store" not in client.get("/").headers.get("cache-control", "")  # the web page is not the API
+
+
+def boom() -> None:
+    raise RuntimeError("a bug")
 
 
 def test_a_route_s_own_cache_control_is_kept_and_other_paths_are_left_alone():
