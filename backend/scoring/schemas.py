@@ -194,12 +194,15 @@ class DecisionProofPublic(BaseModel):
 
 class FairLendingGroupPublic(BaseModel):
     group: str = Field(description="Age band at the decision's date: <25, 25-40, >40")
-    applicants: int = Field(description="Applicants in the band, each counted once (their latest decision)")
-    approved: int = Field(description="Approved by the model, or by an underwriter on a referral")
-    still_referred: int = Field(description="Referred and not reviewed yet (counted as not approved)")
-    approval_rate: float
+    applicants: int | None = Field(description="Applicants in the band, each counted once (their latest decision); "
+                                   "None: fewer than min_group, withheld")
+    approved: int | None = Field(description="Approved by the model, or by an underwriter on a referral")
+    still_referred: int | None = Field(description="Referred and not reviewed yet (counted as not approved)")
+    approval_rate: float | None
     adverse_impact_ratio: float | None = Field(default=None, description="Approval rate / the highest band's")
     below_four_fifths: bool = Field(default=False, description="Ratio under 0.8 in a band of at least min_group applicants")
+    withheld: bool = Field(default=False, description="Fewer than min_group applicants: no count or rate is shown, so a "
+                           "narrow period cannot tell one applicant's age band")
 
 
 class FairLendingPublic(BaseModel):
@@ -208,9 +211,11 @@ class FairLendingPublic(BaseModel):
 
     since: datetime | None
     until: datetime | None
-    applicants: int
-    unknown_age: int = Field(description="Applicants without a readable KYC record (asked before KYC, or erased)")
+    applicants: int | None = Field(description="None when a group is withheld (the total would give its count back)")
+    unknown_age: int | None = Field(description="Applicants without a readable KYC record (asked before KYC, or erased); "
+                                    "None: fewer than min_group, withheld")
     groups: list[FairLendingGroupPublic]
     four_fifths: float
     min_group: int
     flagged: list[str] = Field(description="Bands below four fifths of the best band's approval rate")
+    note: str | None = Field(default=None, description="What is withheld, when anything is")

@@ -8,6 +8,7 @@ import pytest
 from eth_account import Account
 from sqlalchemy import func, select
 
+from backend.audit.hashing import payload_hash
 from backend.audit.models import AuditEntry
 from backend.chain.models import Intent
 from backend.db.session import session_scope
@@ -105,6 +106,38 @@ def test_same_national_id_verified_for_another_wallet_is_flagged_not_attested(cl
     assert item["same_id_wallets"] == [first.account.address] and first.id_number not in str(item)
     one = client.get(f"/api/v1/admin/kyc/{body['id']}", headers=bearer(client, ADMIN)).json()
     assert one["same_id_wallets"] == [first.account.address] and one["record"]["id"] == body["id"]
+
+
+def test_every_staff_read_of_kyc_records_is_audited_naming_the_reader(client, settings):
+    """Privacy review M6: the masked view (initials, birth year, city, phone ending) identifies
+    someone in a small town, and any record can be opened, reviewed or not. Each read writes one
+    entry: who read, and which record(s)."""
+    first = make_applicant(8)
+    approved = submit(client, first).json()
+    impostor = make_applicant(9, born=first.date_of_birth)
+    impostor.id_number = first.id_number
+    flagged = submit(client, impostor).json()
+    assert flagged["status"] == "needs_review"
+
+    def reads() -> list[tuple[str, str, str, str]]:
+        with session_scope(settings) as session:
+            return [(e.actor, e.action, e.subject, e.payload_hash) for e in session.scalars(
+                select(AuditEntry).where(AuditEntry.action.in_(("kyc.view", "kyc.queue_read"))).order_by(AuditEntry.seq))]  # fmt: skip
+
+    admin = bearer(client, ADMIN)
+    assert [item["record"]["id"] for item in client.get("/api/v1/admin/kyc/queue", headers=admin).json()] == [flagged["id"]]
+    assert client.get(f"/api/v1/admin/kyc/{approved['id']}", headers=admin).status_code == 200  # outside any review
+    assert client.get(f"/api/v1/admin/kyc/{flagged['id']}", headers=admin).status_code == 200
+    assert reads() == [
+        (ADMIN.address, "kyc.queue_read", "kyc:queue", payload_hash({"record_ids": [flagged["id"]]})),
+        (ADMIN.address, "kyc.view", approved["id"], payload_hash({"record_id": approved["id"], "wallet": first.account.address})),
+        (ADMIN.address, "kyc.view", flagged["id"], payload_hash({"record_id": flagged["id"], "wallet": impostor.account.address})),
+    ]  # fmt: skip
+    # Nothing read, nothing recorded: an empty queue and an unknown record.
+    assert client.get("/api/v1/admin/kyc/no-such-record", headers=admin).status_code == 404
+    client.post(f"/api/v1/admin/kyc/{flagged['id']}/reject", json={"note": "same ID, other person"}, headers=admin)
+    assert client.get("/api/v1/admin/kyc/queue", headers=admin).json() == []
+    assert len(reads()) == 3
 
 
 def test_several_wallets_applying_from_one_network_address_go_to_review(settings):

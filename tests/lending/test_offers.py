@@ -12,6 +12,8 @@ from eth_account import Account
 from eth_utils import keccak
 from sqlalchemy import func, select
 
+from backend.audit.hashing import payload_hash
+from backend.audit.models import AuditEntry
 from backend.chain.client import contract_at, get_web3
 from backend.chain.deploy import deployed_addresses
 from backend.chain.loan_book import chain_time
@@ -104,11 +106,14 @@ def test_the_borrower_signs_the_offer_and_the_loan_is_created_on_chain(client, c
     loan = client.get(f"/api/v1/loans/{loan_id}").json()
     assert loan["terms_hash"] == offer["terms_hash"] and loan["decision_hash"] == approved["decision_hash"]
     assert loan["status"] == "funding" and loan["remaining"] == terms["principal"] and loan["funded"] == 0
-    assert (loan["grade"], loan["purpose"]) == (approved["grade"], SAMPLE["purpose"])  # what investors are told
+    # What anyone is told, signed in or not: the grade (the APR gives it anyway), never the stated
+    # purpose, which investors read in the borrower profile while they decide (privacy review L5).
+    assert loan["grade"] == approved["grade"] and "purpose" not in loan and SAMPLE["purpose"] not in json.dumps(loan)
     assert loan["agreement_cid"] == offer["agreement_cid"] and loan["agreement_hash"] == terms["agreement_hash"]
     assert [row["amount"] for row in loan["schedule"]] == [row["amount"] for row in offer["schedule"]]
     listed = client.get("/api/v1/loans", params={"status": "funding", "borrower": borrower.account.address.lower()}).json()
     assert [row["loan_id"] for row in listed["loans"]] == [loan_id] and listed["total"] == 1
+    assert SAMPLE["purpose"] not in json.dumps(listed)
     assert client.get("/api/v1/offers", headers=borrower.headers).json()[0]["loan_id"] == loan_id
 
 
@@ -319,6 +324,12 @@ def test_a_referral_becomes_an_offer_only_after_an_underwriter_approves_it(clien
     again = client.post(f"/api/v1/score/{referral['id']}/review", json=review, headers=underwriter.headers)
     assert again.status_code == 409
     assert [d["id"] for d in client.get("/api/v1/score/referrals", headers=underwriter.headers).json()] == [own["id"]]
+    # Each read of the applications (declared finances) is on the record: who read, and whose (privacy review M6).
+    with session_scope(settings) as session:
+        reads = [(e.actor, e.subject, e.payload_hash) for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "decision.applications_read").order_by(AuditEntry.seq))]  # fmt: skip
+    assert reads == [(underwriter.account.address, "decision:referrals", payload_hash({"decision_ids": ids}))
+                     for ids in ([referral["id"], own["id"]], [own["id"]])]  # fmt: skip
     approved_by_model = scored(client, borrower)
     assert client.post(f"/api/v1/score/{approved_by_model['id']}/review", json=review, headers=underwriter.headers).status_code == 409
 

@@ -50,14 +50,14 @@ def reject_role(proposal_id: RoleProposalId, user: CurrentUser, session: Session
     return role_proposals.reject(session, settings, user.wallet, proposal_id)
 
 
-@router.get("/kyc/queue", dependencies=allow("admin.kyc.queue"), summary="Records waiting for review (masked)")
-def review_queue(session: SessionDep, settings: SettingsDep) -> list[ReviewItemPublic]:
-    return service.queue(session, settings)
+@router.get("/kyc/queue", dependencies=allow("admin.kyc.queue"), summary="Records waiting for review (masked, audited)")
+def review_queue(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> list[ReviewItemPublic]:
+    return service.queue(session, settings, user.wallet)
 
 
-@router.get("/kyc/{record_id}", dependencies=allow("admin.kyc.record"), summary="One record (masked)")
-def record(record_id: str, session: SessionDep, settings: SettingsDep) -> ReviewItemPublic:
-    return service.review_item(session, settings, record_id)
+@router.get("/kyc/{record_id}", dependencies=allow("admin.kyc.record"), summary="One record (masked, audited)")
+def record(record_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ReviewItemPublic:
+    return service.review_item(session, settings, record_id, user.wallet)
 
 
 @router.post("/kyc/{record_id}/approve", dependencies=allow("admin.kyc.approve"), summary="Approve a flagged record and attest it")

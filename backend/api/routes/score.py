@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, status
 from backend.api.deps import CurrentUser, NotesShown, SessionDep, SettingsDep, allow, score_rate_limit
 from backend.scoring import service
 from backend.scoring.fair_lending import live_fairness
+from backend.scoring.referral_reads import read_referrals
 from backend.scoring.schemas import (
     ApplicationCreate,
     DecisionProofPublic,
@@ -67,10 +68,10 @@ def fairness(user: CurrentUser, db: SessionDep, settings: SettingsDep, since: da
     "/score/referrals",
     response_model=list[ReferralPublic],
     dependencies=allow("score.referrals"),
-    summary="Referred decisions waiting for an underwriter's review, oldest first, with their applications",
+    summary="Referred decisions waiting for an underwriter's review, oldest first, with their applications (audited)",
 )
-def referrals(db: SessionDep) -> list[ReferralPublic]:
-    return service.referrals_waiting(db)
+def referrals(user: CurrentUser, db: SessionDep) -> list[ReferralPublic]:
+    return read_referrals(db, user.wallet)
 
 
 @router.get(
