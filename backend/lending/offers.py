@@ -55,7 +55,7 @@ from backend.lending.schemas import (
 )
 from backend.scoring.models import CreditDecision
 from backend.scoring.policy import INSTALLMENT_PERIOD_DAYS, MAX_APR, MIN_AMOUNT
-from backend.scoring.pricing import reserve_fee_prepaid_bps
+from backend.scoring.pricing import on_chain_price
 from backend.scoring.service import rescore_at_amount
 
 DAY = 86_400
@@ -197,8 +197,7 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
     deadline = now + min(settings.offer_ttl_hours * 3600, life_left)
     quote = priced.outputs["quote"]
     term = int(decision.inputs["term_months"])
-    interest_apr = quote["apr_bps"] - quote["reserve_fee_bps"]
-    fee_bps = reserve_fee_prepaid_bps(quote["reserve_fee_bps"], term)
+    interest_apr, fee_bps = on_chain_price(quote, term)  # the quote's own fee (older models': the flat one)
     principal = amount * 10**domain.asset_decimals
     period = settings.installment_period_days * DAY
     # Terms LoanBook would refuse at createLoan are a 422 here, before anything is anchored or signed.
