@@ -372,6 +372,32 @@ def test_a_grade_e_application_is_declined_for_its_reserve_fee_and_nothing_reach
     assert book.functions.loanCount().call() == loans_before
 
 
+def test_no_offer_while_the_reserve_covers_another_share_than_the_fee_was_priced_for(client, chain_identity_settings,
+                                                                                      borrower, approved):  # fmt: skip
+    """The reserve fee is the reserve's expected claim at 80% cover (policy.RESERVE_COVER): an admin
+    who sets the ReserveFund's coverageRatioBps to 70% stops offers, which say both figures, until
+    the two agree again; nothing is stored meanwhile."""
+    from backend.errors import ConfigurationError
+    from backend.lending.offers import create_offer
+    from backend.lending.schemas import OfferCreate
+
+    settings = chain_identity_settings
+    reserve = contract_at(settings, "ReserveFund", deployed_addresses(settings)["ReserveFund"])
+    admin = get_web3(settings).eth.accounts[0]
+    assert reserve.functions.coverageRatioBps().call() == 8_000
+    get_web3(settings).eth.wait_for_transaction_receipt(reserve.functions.setCoverageRatio(7_000).transact({"from": admin}))
+    before = _counts(settings)
+    with session_scope(settings) as session, pytest.raises(ConfigurationError) as refused:
+        create_offer(session, settings, borrower.account.address, OfferCreate(decision_id=approved["id"]))
+    assert "coverageRatioBps is 7000 (70.00%" in refused.value.message and "80.00% cover" in refused.value.message
+    assert refused.value.details == {"coverage_ratio_bps": 7_000, "policy_cover_bps": 8_000}
+    api = _offer(client, borrower, approved)
+    assert api.status_code == 500 and api.json()["error"] == "configuration_error", api.json()
+    assert _counts(settings) == before
+    get_web3(settings).eth.wait_for_transaction_receipt(reserve.functions.setCoverageRatio(8_000).transact({"from": admin}))
+    assert _offer(client, borrower, approved).status_code == 201
+
+
 def test_a_create_loan_that_reverts_shows_on_the_offer_and_frees_the_decision(client, chain_identity_settings, borrower, approved):
     settings = chain_identity_settings
     offer = _offer(client, borrower, approved).json()
