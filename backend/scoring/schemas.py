@@ -83,15 +83,25 @@ class CutoffsPublic(BaseModel):
 
 
 class QuotePublic(BaseModel):
-    apr_bps: int
+    apr_bps: int = Field(description="The quoted APR: the interest APR plus the reserve fee as a yearly rate over the "
+                         "loan's weighted average life; an estimate of the offer's actuarial APR")
     base_rate_bps: int
-    reserve_fee_bps: int
-    risk_premium_bps: int
+    reserve_fee_bps: int = Field(description="The reserve fee as a yearly rate in the quote (apr_bps less the interest "
+                                 "APR); before `reserve_fee_basis`, the flat yearly fee")
+    risk_premium_bps: int = Field(description="The interest APR less the base rate")
     lgd: float
     monthly_payment: float = Field(description="The installment, due every 30 days at the interest APR (the quote "
                                    "less the reserve fee); under a policy without `installment_period_days`, a monthly "
                                    "annuity at the quote")
     max_amount: int
+    interest_apr_bps: int | None = Field(default=None, description="The loan's on-chain APR, paid to investors: the "
+                                         "base rate plus the expected loss the reserve does not cover (absent from "
+                                         "quotes of models before `reserve_fee_basis`: apr_bps less reserve_fee_bps)")
+    origination_fee_bps: int | None = Field(default=None, description="The reserve fee the loan pays once from its "
+                                            "disbursal into the ReserveFund, in basis points of the amount: the "
+                                            "reserve's expected claim (absent from quotes of models before "
+                                            "`reserve_fee_basis`: the flat yearly fee for the weighted average life)")
+    reserve_fee_basis: Literal["expected_claims"] | None = None
 
 
 class ReviewCreate(BaseModel):
