@@ -321,11 +321,16 @@ def test_a_referral_becomes_an_offer_only_after_an_underwriter_approves_it(clien
     assert waiting[0]["debt_service_ratio"] == round((REFERRED["monthly_debt_payments"] + installment * 365 / 360) / 2000, 2)
     assert waiting[0]["debt_service_ratio_cap"] == 0.35
     reviewed = client.post(f"/api/v1/score/{referral['id']}/review", json=review, headers=underwriter.headers)
-    assert reviewed.status_code == 200, reviewed.json()
+    assert reviewed.status_code == 201, reviewed.json()
     assert reviewed.json()["review"]["outcome"] == "approve"
     assert reviewed.json()["decision_hash"] == referral["decision_hash"]  # the model's decision stands as hashed
     again = client.post(f"/api/v1/score/{referral['id']}/review", json=review, headers=underwriter.headers)
-    assert again.status_code == 409
+    assert again.status_code == 200  # its reviewer's retry: the stored review (review-api L4)
+    assert [again.json()["review"][k] for k in ("outcome", "reviewed_by", "note")] == [
+        reviewed.json()["review"][k] for k in ("outcome", "reviewed_by", "note")]
+    other = client.post(f"/api/v1/score/{referral['id']}/review", json={**review, "note": "on second thoughts"},
+                        headers=underwriter.headers)  # fmt: skip
+    assert other.status_code == 409 and "already reviewed" in other.json()["detail"]  # a review is made once
     assert [d["id"] for d in client.get("/api/v1/score/referrals", headers=underwriter.headers).json()] == [own["id"]]
     # Each read of the applications (declared finances) is on the record: who read, and whose (privacy review M6).
     with session_scope(settings) as session:
@@ -350,7 +355,7 @@ def test_a_referral_becomes_an_offer_only_after_an_underwriter_approves_it(clien
 
     declined = scored(client, borrower, REFERRED)
     no = {"outcome": "decline", "note": "debt burden too high"}
-    assert client.post(f"/api/v1/score/{declined['id']}/review", json=no, headers=underwriter.headers).status_code == 200
+    assert client.post(f"/api/v1/score/{declined['id']}/review", json=no, headers=underwriter.headers).status_code == 201
     refused = _offer(client, borrower, declined)
     assert refused.status_code == 409 and "declined on review" in refused.json()["detail"]
 

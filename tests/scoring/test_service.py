@@ -302,7 +302,7 @@ def test_a_referral_waits_for_its_applicants_kyc_and_a_self_approval_never_becom
     stranger.account = sock
     documents = [("documents", ("id.png", PNG, "image/png"))]  # the borrower level: an offer needs it
     assert submit(client, stranger, minted_bearer(settings, sock), files=documents).json()["status"] == "approved"
-    assert client.post(url, json=review, headers=minted_bearer(settings, underwriter)).status_code == 200
+    assert client.post(url, json=review, headers=minted_bearer(settings, underwriter)).status_code == 201
     me.account = sock
     verify(settings, sock.address, me, grants.SECOND_ADMIN.address, grants.THIRD_ADMIN.address, documents=(PNG,))
     with session_scope(settings) as session:

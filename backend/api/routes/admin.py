@@ -1,8 +1,9 @@
 """Administration: roles, the KYC review queue, reveals and erasure. Admins only."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from backend.api.deps import CurrentUser, RoleProposalId, SessionDep, SettingsDep, allow
+from backend.api.idempotency import answered
 from backend.identity import role_proposals, roles
 from backend.identity.kyc import service
 from backend.identity.kyc.views import record_public
@@ -27,10 +28,14 @@ def list_roles(session: SessionDep) -> list[RoleGrantPublic]:
     return roles.list_grants(session)
 
 
-@router.post("/roles", dependencies=allow("admin.roles.change"),
-             summary="Propose granting auditor, underwriter or admin (another admin confirms), or revoke one at once")
-def change_role(body: RoleGrantCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> RoleChangePublic:
-    return role_proposals.request_change(session, settings, user.wallet, body.wallet, body.role, body.action)
+@router.post("/roles", dependencies=allow("admin.roles.change"), status_code=201,
+             summary="Propose granting auditor, underwriter or admin (another admin confirms), or revoke one at once",
+             responses={200: {"model": RoleChangePublic, "description": "Nothing new proposed: a revocation, a role "
+                              "already held, or the open proposal of this grant (a retry's included)"}})  # fmt: skip
+def change_role(body: RoleGrantCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                response: Response) -> RoleChangePublic:  # fmt: skip
+    return answered(role_proposals.request_change(session, settings, user.wallet, body.wallet, body.role, body.action),
+                    response)  # fmt: skip
 
 
 @router.get("/roles/pending", dependencies=allow("admin.roles.pending"), summary="Role grants waiting for a second admin")
