@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from backend import audit
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
+from backend.db.base import as_utc
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.identity.crypto.keyring import load_keyring
 from backend.identity.persons import is_verified, same_person
@@ -133,11 +134,12 @@ def _public(row: CreditDecision, settings: Settings | None = None, note: str | N
     """The decision; with `settings`, its review's note opened (None once erased, or without them)."""
     review = None
     if row.review is not None:
-        review = ReviewPublic(outcome=row.review, reviewed_by=row.reviewed_by, reviewed_at=row.reviewed_at,
+        reviewed_at = as_utc(row.reviewed_at) if row.reviewed_at else None  # SQLite reads it back naive
+        review = ReviewPublic(outcome=row.review, reviewed_by=row.reviewed_by, reviewed_at=reviewed_at,
                               note=note if note is not None else note_of(settings, row))  # fmt: skip
     return DecisionPublic(
         id=row.id,
-        created_at=row.created_at,
+        created_at=as_utc(row.created_at),
         model_version=row.model_version,
         input_hash=row.input_hash,
         decision_hash=row.decision_hash,
