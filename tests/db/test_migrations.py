@@ -234,3 +234,48 @@ def test_scale_indexes_of_the_models_are_the_migrations(database_url, tmp_path):
     assert getattr(key["type"], "collation", None) == ("C" if database_url.startswith("postgresql") else None)
     migrate.downgrade(settings, "0036_rate_window_ends")
     assert "ix_chain_events_contract_event" not in {i["name"] for i in inspect(get_engine(settings)).get_indexes("chain_events")}
+
+
+def test_alert_review_notes_written_in_clear_are_sealed_on_upgrade_and_opened_on_downgrade(database_url, tmp_path):
+    """0041 (the privacy review's M2): monitoring review notes kept in clear are sealed with the keyring,
+    as 0021 sealed the case-log notes, and the clear column dropped; the models match the migration."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import text
+
+    from backend.audit.alert_notes import open_note
+    from backend.audit.models import AlertReview
+    from backend.db.models import Base
+    from backend.db.session import session_scope
+    from backend.identity.crypto.keyring import load_keyring
+
+    settings = make_settings(tmp_path, database_url=database_url)
+    migrate.upgrade(settings, "0039_servicing_retry")
+    with get_engine(settings).begin() as conn:
+        conn.execute(text(
+            "INSERT INTO audit_alert_reviews (alert_key, rule, loan_id, decision, note, reviewer, reviewed_at)"
+            " VALUES ('k1', 'first_payment_default', 3, 'escalated', 'the ID photo is another person', :r, CURRENT_TIMESTAMP)"
+        ), {"r": "0x" + "ab" * 20})  # fmt: skip
+    migrate.upgrade(settings)
+    with get_engine(settings).begin() as conn:
+        sealed, key_id = conn.execute(text("SELECT sealed_note, key_id FROM audit_alert_reviews")).one()
+        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert key_id and b"another person" not in bytes(sealed)
+    assert [d for d in diffs if _table_of(d) in ("audit_alert_reviews", "credit_decisions")] == []
+    with session_scope(settings) as session:
+        assert open_note(load_keyring(settings), session.get(AlertReview, "k1")) == "the ID photo is another person"
+    migrate.downgrade(settings, "0039_servicing_retry")
+    with get_engine(settings).begin() as conn:
+        assert conn.execute(text("SELECT note FROM audit_alert_reviews")).scalar_one() == "the ID photo is another person"
+
+
+def _table_of(diff) -> str | None:
+    """The table an autogenerate difference is about (a tuple, or a list of column modifications)."""
+    diff = diff[0] if isinstance(diff, list) else diff
+    for part in diff[1:]:
+        if hasattr(part, "table"):
+            return part.table.name
+        if isinstance(part, str) and part in ("audit_alert_reviews", "credit_decisions"):
+            return part
+    return None
+
