@@ -242,7 +242,7 @@ def create_backup(settings: Settings, path: Path, progress: Progress | None = No
     # REPEATABLE READ on PostgreSQL: every table from the same snapshot while writers go on.
     snapshot = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
     try:
-        written = _write(settings, partial, (key, (ring.active_id, ring.active_key)), header, engine, snapshot, progress)
+        written = _write(settings, partial, key, (ring.active_id, ring.active_key), header, engine, snapshot, progress)
         partial.replace(path)  # a crash mid-backup never leaves a file that looks complete
         _sync_directory(path.parent)  # the rename itself survives a power loss
     except BaseException:
@@ -252,7 +252,7 @@ def create_backup(settings: Settings, path: Path, progress: Progress | None = No
     return BackupReport(str(path), revision, tables, blobs, path.stat().st_size)
 
 
-def _write(settings: Settings, partial: Path, keys: tuple[bytes, tuple[str, bytes]], header: dict[str, Any], engine,
+def _write(settings: Settings, partial: Path, key: bytes, master: tuple[str, bytes], header: dict[str, Any], engine,
            snapshot: dict, progress: Progress | None) -> tuple[dict[str, int], int]:  # fmt: skip
     """The sealed backup into `partial`: owner-only from its creation (its clear header names row
     counts, times and key ids), and on disk, not in the page cache, before it is renamed."""
@@ -265,8 +265,8 @@ def _write(settings: Settings, partial: Path, keys: tuple[bytes, tuple[str, byte
             # erasure the snapshot holds is in these lines. A restore refuses a log not beginning with them.
             binding = read_log(settings).binding()
             # Counted in the dump's snapshot: the header (authenticated) gives readers their total.
-            sealed = SealedWriter(out, keys[0], {**header, "rows": _count(conn), "erasure_log": binding,
-                                                 "keys": keys_in(conn)}, bound=keys[1])  # fmt: skip
+            sealed = SealedWriter(out, key, {**header, "rows": _count(conn), "erasure_log": binding,
+                                             "keys": keys_in(conn)}, bound=master)  # fmt: skip
             zipped = gzip.GzipFile(fileobj=_Sink(sealed.write), mode="wb", mtime=0)
             manifest = _dump(conn, zipped.write, progress)
         with zipped:
