@@ -212,10 +212,11 @@ class AlertReviewCreate(BaseModel):
 
 
 class AlertReviewPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     decision: str
-    note: str
+    note: str | None = Field(default=None, description="What the reviewer looked at and found; None once erased with "
+                             "the personal data of the loan's borrower, or withheld")  # fmt: skip
+    note_withheld: bool = Field(default=False, description="The note exists but is shown only to a recent sign-in "
+                                "(LOANCHAIN_FRESH_SIGN_IN_MAX_AGE): sign in again to read it")  # fmt: skip
     reviewer: str
     reviewed_at: datetime
 

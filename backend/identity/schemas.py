@@ -289,3 +289,5 @@ class ErasurePublic(BaseModel):
     revocations: list[str]
     erased_notes: int = Field(0, description="Other notes about the wallet shredded with it (the collections case log's)")
     erased_decisions: list[str] = Field([], description="Its credit decisions no loan was made from: their application (inputs) erased")
+    erased_offers: list[str] = Field([], description="Its loan offers never accepted: deleted (each named the wallet, its "
+                                     "decision, amount and term)")

@@ -126,19 +126,23 @@ class DecisionPublic(BaseModel):
     id: str
     created_at: datetime
     model_version: str
-    input_hash: str
+    input_hash: str | None = Field(description="keccak-256 of the inputs (None once the application was erased)")
     decision_hash: str = Field(description="keccak-256 of salt, model version, inputs and outputs; goes on-chain")
     salt: str | None = Field(default=None, description="The keyed salt the hash commits under, shown to the applicant "
-                             "and staff only (None: a decision recorded before salts, hashed without one)")
+                             "and staff only (None: a decision recorded before salts, hashed without one, or erased)")
+    erased_at: datetime | None = Field(default=None, description="When the application was erased with the applicant's "
+                                       "personal data (no loan was made from it): only score, grade, PD and decision "
+                                       "are kept, and it can no longer be proven")  # fmt: skip
     score: int = Field(ge=policy.SCORE_MIN, le=policy.SCORE_MAX)
     grade: str
-    grade_band: GradeBandPublic
+    grade_band: GradeBandPublic | None = Field(default=None, description="None once erased")
     pd: float
     decision: Decision
-    cutoffs: CutoffsPublic
-    reasons: list[ReasonPublic]
-    quote: QuotePublic | None = Field(description="Price and maximum amount; none when declined")
-    policy_notes: list[str]
+    cutoffs: CutoffsPublic | None = Field(default=None, description="None once erased")
+    reasons: list[ReasonPublic] = Field(default_factory=list, description="The score's reasons (none once erased)")
+    quote: QuotePublic | None = Field(default=None, description="Price and maximum amount; none when declined, or once "
+                                      "erased")
+    policy_notes: list[str] = Field(default_factory=list)
     policy_reasons: list[PolicyReasonPublic] = Field(
         default_factory=list,
         description="The lending rules the application did not meet (affordability, existing debt, the APR limit), in "

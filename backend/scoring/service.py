@@ -144,6 +144,7 @@ def _public(row: CreditDecision, settings: Settings | None = None, note: str | N
         input_hash=row.input_hash,
         decision_hash=row.decision_hash,
         salt=row.salt,
+        erased_at=row.erased_at,
         review=review,
         policy_reasons=policy_reasons(row.inputs, row.outputs),
         **row.outputs,

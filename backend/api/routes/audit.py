@@ -106,16 +106,19 @@ def investor_mandates(address: str, session: SessionDep, settings: SettingsDep) 
 @router.get(
     "/alerts",
     dependencies=allow("audit.trace"),
-    summary="Transaction monitoring of notes: round trips, off-market prices, large gifts, newest first",
+    summary="Transaction monitoring of notes: round trips, off-market prices, large gifts, newest first (review "
+    "notes only for a sign-in of the last minutes)",
 )
 def alerts(
     session: SessionDep,
     settings: SettingsDep,
+    notes: NotesShown,
+    user: CurrentUser,
     since: Annotated[int, Query(ge=0, le=DB_ID_MAX, description="Only movements at or after this block time")] = 0,
     rule: Annotated[str | None, Query(description="round_trip, off_market_price, large_gift, first_payment_default, related_party_funding, role_change, pause, reserve_outflow or promise_chain")] = None,
     open_only: Annotated[bool, Query(alias="open", description="Only alerts nobody has reviewed yet")] = False,
 ) -> list[AlertPublic]:
-    return monitoring.alerts(session, settings, since, rule, open_only)
+    return monitoring.alerts(session, settings, since, rule, open_only, with_notes=notes, reader=user.wallet)
 
 
 @router.post("/alerts/{alert_key}/review", dependencies=allow("audit.review"), status_code=201,

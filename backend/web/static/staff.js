@@ -116,7 +116,9 @@ function alertItem(a) {
   const item = Object.assign(document.createElement("li"), { textContent: `${a.rule}${a.loan_id == null ? "" : `, loan ${a.loan_id}`}: ${a.detail}` });
   item.dataset.alert = a.key;
   if (a.review) {
-    item.append(` (${a.review.decision} by ${a.review.reviewer}: ${a.review.note})`);
+    // The note is sealed like a case-log note: withheld from an older sign-in, gone once the borrower is erased.
+    item.append(` (${a.review.decision} by ${a.review.reviewer}: ${noteText(a.review)})`);
+    if (a.review.note_withheld) item.append(" ", readNotesButton(`alert ${a.rule}`, refreshStaff));
     return item;
   }
   const what = `alert ${a.rule}${a.loan_id == null ? "" : ` on loan ${a.loan_id}`}`;
