@@ -436,7 +436,9 @@ class OutboxSender:
         round trip, in which its mandate may have been withdrawn (`withdraw_pending`) or another
         sender, one that lost the lock mid-round, may have signed it. A plain update by id would
         overwrite either and send the call anyway, or twice at two nonces. "claimed", or "skip"
-        (withdrawn: the nonce stays free for the next intent) or "stop" (someone else signs)."""
+        (withdrawn: the nonce stays free for the next intent) or "stop" (someone else signs).
+        The execute autoflushes what the estimate wrote (the address it looked up) first, under the
+        pending compare-and-set (models.py): a stale sender's round ends there with Conflict."""
         claimed = session.execute(
             update(Intent)
             .where(Intent.id == intent_id, Intent.status == IntentStatus.PENDING)
