@@ -262,7 +262,10 @@ def after_pass(settings: Settings) -> AfterPass:
             done.released = issue_releases(session, settings)
     except LoanchainError as exc:  # e.g. the content store is down: the next pass issues them
         log.warning("release letters not issued: %s", exc)
-    done.emailed, done.texted = deliver_notices(settings), deliver_sms(settings)
+    try:
+        done.emailed = deliver_notices(settings)
+    finally:  # an e-mail round that raised must not hold up the texts; its error is still raised after them
+        done.texted = deliver_sms(settings)
     return done
 
 
