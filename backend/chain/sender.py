@@ -47,7 +47,7 @@ from web3.exceptions import (
 )
 
 from backend.chain.abi_args import find_function, to_python
-from backend.chain.client import get_web3
+from backend.chain.client import get_web3, node_failure
 from backend.chain.compiler import load_artifact
 from backend.chain.deploy import deployed_addresses
 from backend.chain.errors import decode_revert, revert_data_of
@@ -120,7 +120,10 @@ class OutboxSender:
             changed += self._send_pending(settings, w3, account)
             return changed
         except TRANSIENT as exc:
-            raise ChainUnavailable(f"node at {settings.rpc_url} unreachable: {exc}") from exc
+            from backend.db.migrate import where
+
+            # Never the URL itself nor requests' text, which repeats it: a hosted node's key is in it.
+            raise ChainUnavailable(f"node at {where(settings.rpc_url)} unreachable ({node_failure(exc)})") from exc
 
     def run_forever(self, settings: Settings, stop_event: threading.Event) -> None:
         """Run rounds until `stop_event` is set, holding the `outbox` worker lock."""

@@ -3,9 +3,12 @@ exit status 1, no traceback and no credential from a URL; LOANCHAIN_DEBUG=1 keep
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+
+import pytest
 
 from tests.conftest import free_port
 
@@ -26,11 +29,23 @@ def test_a_database_behind_this_release_is_told_to_upgrade(tmp_path):
     assert "run `loanchain db upgrade`" in done.stderr
 
 
-def test_an_unreachable_node_is_named_without_the_urls_key(tmp_path):
+@pytest.mark.parametrize("command", [["index", "status"], ["outbox", "run", "--once"], ["audit", "verify", "--rpc-url"]],
+                         ids=["index status", "outbox run", "audit verify"])  # fmt: skip
+def test_an_unreachable_node_is_named_without_the_urls_key(tmp_path, command):
+    """Review-recent M4: the sender and the anchor reader put the whole URL, and requests' text that
+    repeats it, in their error before the CLI could shorten it (also into the worker's last error)."""
     port = free_port()
-    done = loanchain("index", "status", tmp_path=tmp_path, RPC_URL=f"http://127.0.0.1:{port}/v3/SECRETKEY?k=SECRET2")
-    assert done.returncode == 1
-    assert f"cannot reach the chain node at http://127.0.0.1:{port};" in done.stderr
+    url = f"http://user:SECRET3@127.0.0.1:{port}/v3/SECRETKEY?k=SECRET2"
+    deployments = tmp_path / "deployments"  # audit verify first looks up where DocumentAnchor is
+    deployments.mkdir()
+    (deployments / "31337.json").write_text(json.dumps({"chainId": 31337, "history": [],
+                                                        "contracts": {"DocumentAnchor": {"address": "0x" + "11" * 20}}}))  # fmt: skip
+    migrated = {"DATABASE_URL": f"sqlite:///{tmp_path / 'platform.db'}", "LOANCHAIN_DEPLOYMENTS_DIR": str(deployments)}
+    assert loanchain("db", "upgrade", tmp_path=tmp_path, **migrated).returncode == 0
+    args = [*command, url] if command[-1] == "--rpc-url" else command
+    done = loanchain(*args, tmp_path=tmp_path, RPC_URL=url, **migrated, COLUMNS="80")
+    assert done.returncode in (1, 2), done.stdout + done.stderr  # audit verify: 2, nothing verified
+    assert f"http://127.0.0.1:{port}" in done.stderr.replace("\n", "")
     assert "SECRET" not in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
 
