@@ -1,16 +1,19 @@
 """The `loanchain` command with its surroundings failing: one line naming the part and what to do,
-exit status 1, no traceback and no credential from a URL; LOANCHAIN_DEBUG=1 keeps the traceback."""
+exit status 1, no traceback and no credential from a URL; LOANCHAIN_DEBUG=1 keeps the traceback.
+A bug (a database error other than the server's own on a database at head) stays a traceback."""
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 
 import pytest
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from tests.conftest import free_port
+from tests.conftest import free_port, make_settings
 
 
 def loanchain(*args: str, tmp_path, **env: str) -> subprocess.CompletedProcess:
@@ -62,3 +65,34 @@ def test_debug_keeps_the_traceback(tmp_path):
     done = loanchain("loan", "list", tmp_path=tmp_path, LOANCHAIN_DEBUG="1")
     assert done.returncode == 1
     assert "no such table" in done.stderr
+
+
+@pytest.mark.parametrize("raised", [
+    OperationalError("UPDATE loans", {}, sqlite3.OperationalError("database is locked")),
+    IntegrityError("INSERT INTO loans", {}, sqlite3.IntegrityError("UNIQUE constraint failed: loans.id")),
+    ProgrammingError("SELECT nothing", {}, sqlite3.ProgrammingError("a bug's SQL")),
+], ids=["operational", "integrity", "programming"])  # fmt: skip
+def test_on_a_database_at_head_only_the_servers_failure_is_one_line_a_bug_is_a_traceback(tmp_path, monkeypatch,
+                                                                                          capsys, raised):  # fmt: skip
+    """Review-recent L5: every database error became "the database refused the command", an
+    IntegrityError from a bug included, its traceback hidden."""
+    from backend.cli import main as cli
+    from backend.db import migrate
+
+    settings = make_settings(tmp_path)
+    migrate.upgrade(settings)
+    monkeypatch.delenv("LOANCHAIN_DEBUG", raising=False)
+    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+
+    def command(**_):
+        raise raised
+
+    monkeypatch.setattr(cli, "app", command)
+    if isinstance(raised, OperationalError):
+        with pytest.raises(SystemExit) as exited:
+            cli.main([])
+        assert exited.value.code == 1
+        assert "failed the command (OperationalError); run with LOANCHAIN_DEBUG=1" in capsys.readouterr().err
+    else:
+        with pytest.raises(type(raised)):  # uncaught: Python prints its traceback
+            cli.main([])
