@@ -324,6 +324,8 @@ class OutboxSender:
 
     def _record_receipt(self, settings: Settings, w3: Web3, session, intent: Intent, receipt) -> None:
         block_hash = receipt["blockHash"].to_0x_hex()
+        if (intent.error or "").startswith(NO_RAW_TX):
+            intent.error = None  # the node has it again: no longer a stall
         if intent.status not in (IntentStatus.MINED, IntentStatus.CONFIRMED) or intent.block_hash != block_hash:
             intent.block_number = receipt["blockNumber"]
             intent.block_hash = block_hash
@@ -518,6 +520,9 @@ def _ensure_broadcast(w3: Web3, intent: Intent, keep_final: bool = False) -> boo
         _offer(w3, intent)
         return True
     if not _known_to_node(w3, intent.tx_hash):
+        if intent.raw_tx is None:
+            _without_bytes(intent)
+            return False
         try:
             w3.eth.send_raw_transaction(HexBytes(intent.raw_tx))
         except TRANSIENT:
@@ -545,6 +550,8 @@ def _ensure_broadcast(w3: Web3, intent: Intent, keep_final: bool = False) -> boo
 def _offer(w3: Web3, intent: Intent) -> None:
     """Broadcast the bytes of an intent mined in a block the node has not reached, changing nothing:
     the node refuses them once it has that block, and mines them again if it never will."""
+    if intent.raw_tx is None:
+        return  # nothing to offer (`_without_bytes`); if the node never reaches the block, the next round says so
     if not _known_to_node(w3, intent.tx_hash):
         try:
             w3.eth.send_raw_transaction(HexBytes(intent.raw_tx))
@@ -552,7 +559,19 @@ def _offer(w3: Web3, intent: Intent) -> None:
             pass
 
 
+def _without_bytes(intent: Intent) -> None:
+    """The node does not have the transaction and the record has no bytes to give it again: an
+    intent the restore reconcile matched on a node without `eth_getRawTransactionByHash`. Nothing
+    may sign the call anew while that transaction could still be mined, so the intent keeps its
+    status and is listed as stalled (`stalled_intents`) for a person to check."""
+    if not (intent.error or "").startswith(NO_RAW_TX):
+        log.warning("intent %s: the node lost tx %s and its bytes are not on record", intent.key, intent.tx_hash)
+        intent.error = f"{NO_RAW_TX}the node no longer has tx {intent.tx_hash}; check it by hand"
+
+
 BROADCAST_REJECTED = "broadcast rejected: "
+# An intent whose transaction the node lost and whose bytes were never read (see `_without_bytes`).
+NO_RAW_TX = "no signed bytes on record to broadcast again: "
 ROTATED_OUT = "signed by a rotated-out key, which alone can bump its fee: "
 LOST_BLOCK_NOTE = "; its block was lost: "  # appended to a failed intent's revert reason
 # How geth, Anvil, Ganache and public endpoints refuse a transaction for its fees ("max fee per gas

@@ -257,3 +257,38 @@ def test_a_chain_reset_since_the_backup_is_refused(outbox_settings, w3, tmp_path
     assert _held(target)
     report = reconcile_after_restore(target, from_block=chain["block"])  # the operator's explicit choice
     assert report.from_block == chain["block"] and not _held(target)
+
+
+def test_a_matched_intent_without_its_bytes_whose_block_is_lost_is_stalled_not_a_crash(outbox_settings, w3, contracts,
+                                                                                       tmp_path, monkeypatch):  # fmt: skip
+    """Review-recent L3: matched on a node without eth_getRawTransactionByHash, the intent has no raw
+    bytes; when the node then lost its block, every outbox round raised TypeError. It keeps its
+    status, is listed as stalled, and nothing signs the call again."""
+    from backend.chain import restore_reconcile
+    from backend.chain.outbox import stalled_intents
+    from backend.chain.sender import NO_RAW_TX
+
+    s = outbox_settings
+    (sent,) = enqueue_faucets(s, [SENT_BEFORE_LOSS])
+    backup = tmp_path / "nightly.lcbk"
+    create_backup(s, backup)
+    before_send = rpc_call(s.rpc_url, "evm_snapshot")
+    process_until_idle(s, timeout=30)  # the lost host sends it: mined
+    target = _restored(s, backup, tmp_path, held=1)
+    monkeypatch.setattr(restore_reconcile, "raw_tx_of", lambda _w3, _hash: None)  # the node cannot give raw bytes
+    assert [m["key"] for m in reconcile_after_restore(target).matched] == [sent]
+    process_until_idle(target, timeout=30)
+    confirmed = _intents(target)[sent]
+    assert (confirmed.status, confirmed.raw_tx) == (IntentStatus.CONFIRMED, None)
+
+    rpc_call(s.rpc_url, "evm_revert", [before_send])  # the node loses the block and the transaction
+    OutboxSender().run_once(target)  # its block is above the node's head: offered again, had it bytes
+    for _ in range(confirmed.block_number - w3.eth.block_number + 1):
+        rpc_call(s.rpc_url, "evm_mine")
+    OutboxSender().run_once(target)  # the node is past its block without it: lost
+    OutboxSender().run_once(target)
+    after = _intents(target)[sent]
+    assert after.status == IntentStatus.CONFIRMED and after.error.startswith(NO_RAW_TX)
+    with session_scope(target) as session:
+        assert [i.key for i in stalled_intents(session)] == [sent]
+    assert mints_of(w3, contracts["MockStablecoin"], SENT_BEFORE_LOSS) == 0  # not signed again
