@@ -370,3 +370,35 @@ def test_texts_go_out_even_when_the_email_round_raised(servicing_settings, monke
     with pytest.raises(RuntimeError, match="the e-mail round failed"):  # still raised: the worker reports it
         after_pass(servicing_settings)
     assert texted == [True]
+
+
+def test_a_reminder_retried_during_a_hardship_request_is_not_emailed(servicing_settings, world, monkeypatch):
+    """Review-recent L1: only texts were paused; an `overdue` reminder created before the request and
+    still retried (retries run for about three days) was e-mailed while the request waited."""
+    import dataclasses
+
+    from backend.servicing.delivery import EMAIL
+
+    settings = servicing_settings
+    loan_id, start = world.active_loan()
+    world.chain.mine_at(start + 30 * DAY + DAY)  # overdue
+    index(settings)
+    with session_scope(settings) as session:
+        servicing_pass(session, settings)
+    email = dataclasses.replace(EMAIL, contact=lambda *_: "b@example.org")
+
+    def down(notice, to):
+        raise DeliveryFailed("SMTPServerDisconnected")
+
+    assert deliver(settings, email, down) == 0  # the reminder waits for its retry
+    asked = client_for(settings).post(f"/api/v1/loans/{loan_id}/hardship", headers=minted_bearer(settings, world.borrower),
+                                      json={"note": "lost my job, can pay half"})  # fmt: skip
+    assert asked.status_code == 201
+    with session_scope(settings) as session:
+        servicing_pass(session, settings)
+    later(monkeypatch, BACKOFF_FIRST)
+    sent: list[int] = []
+    assert deliver(settings, email, lambda notice, to: sent.append(notice.id)) == 0 and sent == []
+    with session_scope(settings) as session:
+        overdue = session.scalar(select(ServicingNotice).where(ServicingNotice.kind == "overdue"))
+        assert (overdue.emailed_at, overdue.email_error) == (None, "not sent: a hardship request awaits an answer")
