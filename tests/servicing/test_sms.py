@@ -252,3 +252,27 @@ def test_a_text_the_gateway_accepts_with_an_odd_answer_is_sent_once(servicing_se
         assert deliver_sms(settings) == 0
     assert len(gateway.messages) == 1
     assert _sms(settings) == [("due_soon", True, 0, None)]
+
+
+def test_a_borrower_in_a_country_never_outside_quiet_hours_is_refused_not_deferred_for_ever(servicing_settings, world,
+                                                                                            gateway):  # fmt: skip
+    """Review-recent L2: Antarctica's zones span every offset, so no minute of the day is outside
+    quiet hours in all of them; the text was deferred at every attempt, never counted, never ended."""
+    from backend.servicing.quiet_hours import next_allowed
+    from backend.servicing.sms import deliver_sms
+
+    with pytest.raises(channels.DeliveryRefused, match="no time of day is outside quiet hours in every time zone of ATA"):
+        next_allowed(NOON_IN_CHINA, "ATA")
+    settings = _settings(servicing_settings, gateway)
+    _, start = world.active_loan()
+    index(settings)
+    with session_scope(settings) as session:
+        form = make_applicant(956).form() | {"country": "ATA"}  # an address at a research station
+        submit(session, settings, world.borrower.address, KycCreate(**form), [PNG])
+    world.chain.mine_at(start + 30 * DAY - 2 * DAY)
+    servicing_step(settings)
+    assert deliver_sms(settings) == 0 and gateway.messages == []
+    assert _sms(settings) == [("due_soon", False, MAX_ATTEMPTS, None)]  # given up: stays in-app (and e-mailed)
+    with session_scope(settings) as session:
+        (notice,) = session.scalars(select(ServicingNotice))
+        assert notice.sms_error == "not sent: no time of day is outside quiet hours in every time zone of ATA"
