@@ -6,8 +6,10 @@ notice in the database (a compare-and-set moving its `*_retry_at` a lease ahead,
 the send), and one that finds it claimed leaves it. A transient failure is retried by the clock, not
 by the round: after 1, 2, 4, … minutes, at most 6 hours apart, MAX_ATTEMPTS times in about three
 days, so a mail server or gateway down for an afternoon loses nothing; a permanent failure (no
-contact, a refusal of the message itself) is not retried, and nothing is sent over a channel its
-recipient turned off (`preferences.py`). A notice that must go in writing and was given up on shows
+contact, a KYC record that cannot be decrypted, a refusal of the message itself) is not retried,
+and nothing is sent over a channel its recipient turned off (`preferences.py`). Any other error a
+delivery raises, the database's aside, is a failed attempt like a provider being down: left to
+escape, it would keep the notice claimed and uncounted, tried again after every lease for ever. A notice that must go in writing and was given up on shows
 in `/health` (`undelivered_in_writing`).
 
 A failure is stored as a classified reason (exception class, SMTP code, gateway error code), never

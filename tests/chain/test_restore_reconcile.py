@@ -190,6 +190,10 @@ def test_a_node_behind_the_backups_head_holds_the_reconcile(outbox_settings, w3,
     with pytest.raises(Conflict, match=f"behind the backup's chain head \\(block {head} < {head + 50}\\)"):
         reconcile_after_restore(target)
     assert _held(target)
+    refused = loanchain(target, "outbox", "reconcile", COLUMNS="80")  # one red line, the hold kept
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert f"error: the node is behind the backup's chain head (block {head} < {head + 50}): wait for it" in refused.stderr
+    assert _held(target)
     _edit_hold(target, block=backup_head)  # the node caught up
     assert [m["key"] for m in reconcile_after_restore(target).matched] == [sent]
     process_until_idle(target, timeout=30)
