@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp
 
+from backend.api.cache_headers import NoStoreOnApi
 from backend.api.deps import refuse_control_characters
 from backend.api.docs import mount_docs
 from backend.api.errors import JsonTooLarge, install_error_handlers
@@ -32,7 +33,7 @@ from backend.workers.lifespan import worker_lifespan
 class LoanchainAPI(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         # Outside FastAPI's body limit, whose 413 no exception handler reaches.
-        return JsonTooLarge(super().build_middleware_stack())
+        return NoStoreOnApi(JsonTooLarge(super().build_middleware_stack()))  # no-store outermost: on a 500 too
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
