@@ -138,7 +138,9 @@ def deploy_all(settings: Settings, plan: list[ContractSpec] | None = None, wirin
     w3 = get_web3(settings)
     chain_id = w3.eth.chain_id
     if chain_id != settings.chain_id:
-        raise DeploymentError(f"node at {settings.rpc_url} has chain id {chain_id}, settings say {settings.chain_id}")
+        from backend.db.migrate import where
+
+        raise DeploymentError(f"node at {where(settings.rpc_url)} has chain id {chain_id}, settings say {settings.chain_id}")
     ctx = DeployContext(settings, w3, platform_account(settings, "deployer"))
     manifest = load_manifest(settings, chain_id)
     deployed, reused = [], []

@@ -14,7 +14,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend import audit
@@ -188,16 +188,14 @@ def ask_for_hardship(db: Session, settings: Settings, loan_id: int, request: Har
 
 
 def awaiting_answer(db: Session, loan_id: int | None = None) -> list[int]:
-    """Loans (or just `loan_id`) whose latest case-log entry is their borrower's own: a hardship
-    request staff have not answered yet."""
-    latest = select(func.max(CollectionAction.id)).group_by(CollectionAction.loan_id)
-    if loan_id is not None:
-        latest = latest.where(CollectionAction.loan_id == loan_id)
-    rows = db.execute(select(CollectionAction.loan_id).join(LoanRow, LoanRow.loan_id == CollectionAction.loan_id)
-                      .where(CollectionAction.id.in_(latest), CollectionAction.actor == LoanRow.borrower,
-                             LoanRow.status.in_(("active", "defaulted")))
-                      .order_by(CollectionAction.loan_id))  # fmt: skip
-    return list(rows.scalars())
+    """Loans (or just `loan_id`), active or defaulted, whose borrower's own hardship request staff
+    have not answered yet (`open_requests`)."""
+    opened = open_requests(db, loan_id)
+    rows = db.scalars(select(LoanRow.loan_id).where(LoanRow.loan_id.in_([k for k, (kind, _) in opened.items()
+                                                                          if kind == "hardship"]),
+                                                    LoanRow.status.in_(("active", "defaulted")))
+                      .order_by(LoanRow.loan_id))  # fmt: skip
+    return list(rows)
 
 
 def actions_of(db: Session, settings: Settings, loan_ids: list[int],
@@ -237,21 +235,36 @@ def paused(db: Session, settings: Settings, loan_id: int, now: int) -> str | Non
     return paused_loans(db, settings, now, loan_id).get(loan_id)
 
 
-def paused_loans(db: Session, settings: Settings, now: int, loan_id: int | None = None) -> dict[int, str]:
-    """Loans (or just `loan_id`) whose reminders, texts and automatic default are paused at chain
-    time `now`, with why: the case log's latest entry is the borrower's own hardship request, or a
-    dispute, made at most `servicing_hardship_hold_days` ago. Collecting while a request for help
-    waits for an answer ("dual tracking") is what regulators object to (review-servicing M2); staff
-    end the pause by recording the next entry (their answer), and the bound ends one nobody answers."""
-    latest = select(func.max(CollectionAction.id)).group_by(CollectionAction.loan_id)
+# What answers a hardship request or a dispute: staff reached the borrower, or agreed a plan (a
+# plan is recorded as a promise to pay). A `no_answer` ("called, nobody picked up") or a `note` does not.
+ANSWERS = ("contacted", "promise_to_pay")
+
+
+def open_requests(db: Session, loan_id: int | None = None) -> dict[int, tuple[str, int]]:
+    """Loans (or just `loan_id`) with a request staff have not answered: the borrower's own hardship
+    request or a dispute, with no `ANSWERS` entry after it; (its kind, its chain time) by loan."""
+    asks = or_(and_(CollectionAction.kind == "hardship", CollectionAction.actor == LoanRow.borrower),
+               CollectionAction.kind == "dispute")  # fmt: skip
+    latest = (select(func.max(CollectionAction.id)).join(LoanRow, LoanRow.loan_id == CollectionAction.loan_id)
+              .where(or_(asks, CollectionAction.kind.in_(ANSWERS))).group_by(CollectionAction.loan_id))  # fmt: skip
     if loan_id is not None:
         latest = latest.where(CollectionAction.loan_id == loan_id)
-    rows = db.execute(select(CollectionAction.loan_id, CollectionAction.kind, CollectionAction.actor, LoanRow.borrower)
+    rows = db.execute(select(CollectionAction.loan_id, CollectionAction.kind, CollectionAction.chain_time)
                       .join(LoanRow, LoanRow.loan_id == CollectionAction.loan_id)
-                      .where(CollectionAction.id.in_(latest), CollectionAction.kind.in_(("hardship", "dispute")),
-                             CollectionAction.chain_time >= now - settings.servicing_hardship_hold_days * DAY))  # fmt: skip
+                      .where(CollectionAction.id.in_(latest), asks))  # fmt: skip
+    return {loan: (kind, chain_time) for loan, kind, chain_time in rows}
+
+
+def paused_loans(db: Session, settings: Settings, now: int, loan_id: int | None = None) -> dict[int, str]:
+    """Loans (or just `loan_id`) whose reminders (by text and e-mail), texts and automatic default are
+    paused at chain time `now`, with why: the borrower's own hardship request, or a dispute, staff
+    have not answered (`open_requests`), made at most `servicing_hardship_hold_days` ago. Collecting
+    while a request for help waits for an answer ("dual tracking") is what regulators object to
+    (review-servicing M2); staff end the pause with an answer (`ANSWERS`), and the bound ends one
+    nobody answers."""
+    since = now - settings.servicing_hardship_hold_days * DAY
     return {loan: DISPUTE_OPEN if kind == "dispute" else HARDSHIP_WAITING
-            for loan, kind, actor, borrower in rows if kind == "dispute" or actor == borrower}
+            for loan, (kind, chain_time) in open_requests(db, loan_id).items() if chain_time >= since}
 
 
 def promise_pending(db: Session, loan_id: int, now: int) -> bool:

@@ -109,8 +109,8 @@ class CollectionItemPublic(BaseModel):
     actions: list[CollectionActionPublic] = Field(default_factory=list, description="The case log, newest first")
     awaiting_answer: bool = Field(default=False, description="Its borrower's hardship request awaits staff's answer "
                                   "(reminders, texts and the automatic default wait, up to LOANCHAIN_SERVICING_HARDSHIP_HOLD_DAYS)")
-    dispute_open: bool = Field(default=False, description="The case log's latest entry is a dispute: reminders, texts "
-                               "and the automatic default wait for staff's next entry, as for a hardship request")
+    dispute_open: bool = Field(default=False, description="A dispute staff have not answered (contacted, promise_to_pay): "
+                               "reminders, texts and the automatic default wait, as for a hardship request")
 
 
 class PassReportPublic(BaseModel):

@@ -490,6 +490,43 @@ def test_an_unanswered_hardship_request_or_an_open_dispute_pauses_reminders_and_
     assert default_queued()
 
 
+def test_a_no_answer_or_a_note_does_not_end_the_pause_an_answer_does(servicing_settings, world):
+    """Review-recent L1: any later case-log entry ended the pause, a staff `no_answer` ("called,
+    nobody picked up") or an internal `note` too: the default went ahead with no answer given. Only
+    an answer (`contacted`, `promise_to_pay`) ends it now."""
+    settings, book, chain = servicing_settings, world.book, world.chain
+    loan_id, _ = world.active_loan()
+    threshold = book.functions.defaultableAt(loan_id).call()
+    client, staff = client_for(settings), minted_bearer(settings, ADMIN)
+    chain.mine_at(threshold - 3 * DAY)
+    index(settings)
+    asked = client.post(f"/api/v1/loans/{loan_id}/hardship", headers=minted_bearer(settings, world.borrower),
+                        json={"note": "lost my job, can pay half"})  # fmt: skip
+    assert asked.status_code == 201
+    for kind, note in (("no_answer", "called, nobody picked up"), ("note", "try again on Monday")):
+        assert client.post(f"/api/v1/servicing/collections/{loan_id}/actions", headers=staff,
+                           json={"kind": kind, "note": note}).status_code == 201  # fmt: skip
+
+    def default_queued() -> bool:
+        with session_scope(settings) as session:
+            return get_intent(session, default_intent_key(loan_id)) is not None
+
+    chain.mine_at(threshold + 60)  # defaultable: the request, still unanswered, holds the default
+    _pass(settings)
+    assert not default_queued()
+    (item,) = client.get("/api/v1/servicing/collections", headers=staff).json()
+    assert item["awaiting_answer"] and not item["dispute_open"]
+    again = client.post(f"/api/v1/loans/{loan_id}/hardship", headers=minted_bearer(settings, world.borrower),
+                        json={"note": "did you get my request?"})  # fmt: skip
+    assert again.status_code == 409  # still the one open request
+    assert client.post(f"/api/v1/servicing/collections/{loan_id}/actions", headers=staff,
+                       json={"kind": "contacted", "note": "no plan possible, explained"}).status_code == 201  # fmt: skip
+    _pass(settings)  # answered: the default goes ahead
+    assert default_queued()
+    (item,) = client.get("/api/v1/servicing/collections", headers=staff).json()
+    assert not item["awaiting_answer"]
+
+
 def test_a_hardship_request_holds_the_default_no_longer_than_its_bound(servicing_settings, world):
     settings, book, chain = servicing_settings, world.book, world.chain
     loan_id, _ = world.active_loan()

@@ -141,7 +141,7 @@ function collectionItem(c) {
   const item = Object.assign(document.createElement("li"), {
     textContent: `loan ${c.loan_id} ${bucketWords(c.bucket)}${c.days_past_due == null ? "" : `, ${c.days_past_due} days past due`}: `
       + `${money(c.amount_owed)} owed; notices ${c.notices.join(", ") || "none"}`
-      // reminders, texts and the automatic default wait on these until staff answer (the next entry)
+      // reminders, texts and the automatic default wait on these until staff answer (contacted, promise to pay)
       + (c.awaiting_answer ? "; hardship request awaiting your answer" : "") + (c.dispute_open ? "; dispute open" : ""),
   });
   item.dataset.collection = c.loan_id;
