@@ -72,9 +72,13 @@ def _money_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
             for r, ts in _rows_of(db, FundingRow, wallet, FundingRow.investor)]  # fmt: skip
 
 
-def _trade_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
+def _trade_rows(db: Session, wallet: str) -> list:
+    return _rows_of(db, MarketTradeRow, wallet, MarketTradeRow.seller, MarketTradeRow.buyer)
+
+
+def _trade_lines(db: Session, wallet: str, trades: list | None = None) -> list[StatementLinePublic]:
     lines = []
-    for r, ts in _rows_of(db, MarketTradeRow, wallet, MarketTradeRow.seller, MarketTradeRow.buyer):
+    for r, ts in _trade_rows(db, wallet) if trades is None else trades:
         kind = "sale" if r.seller == wallet else "purchase"
         lines.append(_line(r, ts, kind, CASH_SIGN[kind] * r.cost, -CASH_SIGN[kind] * r.notes))
     return lines
@@ -85,11 +89,19 @@ def cash_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
     return _money_lines(db, wallet) + _trade_lines(db, wallet)
 
 
-def _transfer_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
-    """Notes moved between wallets (mints and burns are the fund and refund lines already)."""
+def _gift_rows(db: Session, wallet: str, trades: list) -> list:
+    """(row, block time) of the notes the wallet gave or was given: moved between wallets (mints and
+    burns are the fund and refund lines already), not by one of its `trades` (whose sale or purchase
+    line is that movement)."""
+    moves = [(r, ts) for r, ts in _rows_of(db, NoteTransferRow, wallet, NoteTransferRow.sender, NoteTransferRow.recipient)
+             if r.sender != r.recipient]  # a self-transfer moves nothing  # fmt: skip
+    by_trade = earnings.trade_transfers([r for r, _ in trades], [r for r, _ in moves])
+    return [move for i, move in enumerate(moves) if i not in by_trade]
+
+
+def _transfer_lines(moves: list, wallet: str) -> list[StatementLinePublic]:
     return [_line(r, ts, "notes_in", 0, r.amount) if r.recipient == wallet else _line(r, ts, "notes_out", 0, -r.amount)
-            for r, ts in _rows_of(db, NoteTransferRow, wallet, NoteTransferRow.sender, NoteTransferRow.recipient)
-            if r.sender != r.recipient]  # a self-transfer moves nothing  # fmt: skip
+            for r, ts in moves]  # fmt: skip
 
 
 def _in_period(line: StatementLinePublic | EarningLinePublic, start: int | None, end: int | None) -> bool:
@@ -100,9 +112,8 @@ def _in_period(line: StatementLinePublic | EarningLinePublic, start: int | None,
 
 def statement_of(db: Session, settings: Settings, wallet: str, year: int | None = None) -> StatementPublic:
     start, end = year_bounds(year)
-    trades = _trade_lines(db, wallet)
-    traded = {(t.tx_hash, t.loan_id) for t in trades}  # a trade's note transfer is its sale or purchase line
-    transfers = [t for t in _transfer_lines(db, wallet) if (t.tx_hash, t.loan_id) not in traded]
+    trade_rows = _trade_rows(db, wallet)
+    trades, transfers = _trade_lines(db, wallet, trade_rows), _transfer_lines(_gift_rows(db, wallet, trade_rows), wallet)
     every_line, every_earning = _money_lines(db, wallet) + trades + transfers, earnings.earnings_of(db, wallet)
     lines = [line for line in every_line if _in_period(line, start, end)]
     lines.sort(key=lambda line: (line.block_number, line.log_index))
