@@ -9,7 +9,8 @@ default costs about 1/n of the portfolio, which is why P2P platforms steer inves
 small notes instead of a few large ones.
 
 `plan_investment` turns an amount into equal tickets over as many open loans as the minimum
-ticket allows (water-filling under each loan's remaining need and a per-loan cap), and returns the
+ticket allows (water-filling under each loan's remaining need and a per-loan cap, counting what the
+wallet's funding mandate is funding now as held: `in_flight`), and returns the
 wallet-ready transactions: one `approve` when needed (for the total, and what the wallet's funding
 mandate has left to fund, which the same allowance serves), then one `fund` per loan."""
 
@@ -37,6 +38,7 @@ from backend.disclosure.live import live_book_risk
 from backend.disclosure.reserve import BookRisk
 from backend.errors import Conflict
 from backend.lending import earnings, statement
+from backend.lending.in_flight import held_or_in_flight
 from backend.lending.loans import DecisionFacts, decision_facts, refundable
 from backend.lending.mandates import funding_approval
 from backend.lending.returns import xirr
@@ -288,13 +290,13 @@ def _water_fill(amount: int, caps: list[int]) -> list[int]:
 def plan_investment(db: Session, settings: Settings, wallet: str, request: PlanCreate) -> PlanPublic:
     book = LoanBookWallet(settings, wallet)
     ticket = book.min_ticket()
-    held = {n.loan_id: n.balance for n in db.scalars(select(NoteBalanceRow).where(NoteBalanceRow.holder == wallet))}
+    held, flying = held_or_in_flight(db, wallet)  # what its mandate is funding now counts as held already
     limit = request.max_per_loan
     candidates = []
     now = deadline_clock(settings)
     for loan in eligible(db, wallet, request, now):
-        remaining = loan.principal - loan.funded
-        cap = min(remaining, limit - held.get(loan.loan_id, 0)) if limit else remaining
+        remaining = loan.principal - loan.funded - flying[loan.loan_id]
+        cap = min(remaining, limit - held[loan.loan_id]) if limit else remaining
         if cap >= min(ticket, remaining):  # the contract takes a ticket under the minimum only if it completes the loan
             candidates.append((loan, cap))
     if not candidates:
@@ -304,7 +306,7 @@ def plan_investment(db: Session, settings: Settings, wallet: str, request: PlanC
     allocations = [
         AllocationPublic(loan_id=loan.loan_id, amount=amount, apr_bps=loan.apr_bps)
         for (loan, _), amount in zip(chosen, amounts, strict=True)
-        if amount >= ticket or amount == loan.principal - loan.funded
+        if amount >= ticket or amount == loan.principal - loan.funded - flying[loan.loan_id]
     ]
     total = sum(a.amount for a in allocations)
     if total == 0:
