@@ -92,11 +92,15 @@ def _fair_value(fact: DecisionFacts | None, loan: LoanRow, notes: int, standing:
                       late_rate(standing, risk.rates))
 
 
-def _after_cover(pd: float | None, exposure: int, risk: BookRisk, outstanding: int) -> int | None:
-    """PD x what a default of a loan with `outstanding` principal costs the investors once the reserve
-    has paid (`BookRisk.loss_on`) x exposure; None without a PD or when the reserve's share cannot be told."""
+def _after_cover(pd: float | None, exposure: int, risk: BookRisk, loan: LoanRow) -> int | None:
+    """PD x what a default of the loan costs the investors once the reserve has paid
+    (`BookRisk.loss_on` its principal outstanding) x exposure; None without a PD or when the reserve's
+    share cannot be told. A loan still funding has no principal outstanding yet, but the whole
+    principal the moment it pays out: the reserve's balance caps the cover of that, so the figure an
+    investor commits on is the one it holds the day after."""
     if pd is None or risk.cover_share is None:
         return None
+    outstanding = loan.principal if loan.status == "funding" else loan.principal_outstanding
     return round(pd * risk.loss_on(outstanding) * exposure)
 
 
@@ -213,7 +217,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
             days_past_due=state.days_past_due if state else None, bucket=state.bucket if state else None,
             pd_now=(pd := _pd_now(fact, loan, state, risk.rates) if loan.status in AT_RISK else None),
             expected_loss=_expected_loss(pd, exposure),
-            expected_loss_after_cover=_after_cover(pd, exposure, risk, loan.principal_outstanding),
+            expected_loss_after_cover=_after_cover(pd, exposure, risk, loan),
             fair_value=_fair_value(fact, loan, note.balance, state, risk, now),
         ))  # fmt: skip
     at_risk = [p for p in positions if p.status in AT_RISK and p.exposure > 0]

@@ -1,6 +1,7 @@
 """Diversification: a plan spreads an amount in equal tickets over open loans (within caps, grades
 and the minimum ticket), the investor's wallet sends it, and the portfolio then reports exposure,
-concentration and grades from the chain index."""
+concentration and grades from the chain index, and the loss after the reserve's cover the same
+before and after a payout."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from backend.db.session import session_scope
 from backend.disclosure.reserve import reserve_figures
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
+from backend.lending.portfolio import portfolio_of
 from backend.scoring.models import CreditDecision
 from backend.scoring.policy import LGD
 from backend.scoring.schemas import ApplicationCreate
@@ -159,3 +161,34 @@ def test_selling_now_walks_the_bids_best_first():
     # Prices are of the principal the notes still stand for, rounded down per bid: a third repaid, a third less.
     amortized = LoanRow(principal=1_000_000, principal_outstanding=666_667)
     assert sell_now(bids, 12_000, amortized) == (12_000, 5_000 * 9_900 * 666_667 // 10**10 + 7_000 * 9_500 * 666_667 // 10**10)
+
+
+def test_the_loss_after_cover_an_investor_commits_on_is_the_one_it_holds_once_paid_out(settings, world):  # noqa: F811
+    """The reserve pays min(ratio x principal outstanding, balance): while the loan funds, its whole
+    principal is what a default would leave (it has none outstanding yet), so a reserve too small
+    for it shows at once, not only after the payout."""
+    grade_a = _decision_hash(settings, SAMPLE)
+    investor, other = world.investors[:2]
+    principal = 200_000 * UNIT  # 80% of it is more than the reserve holds (50,000)
+    loan_id, _ = world.create(decision_hash=grade_a, principal=principal)
+    world.fund(loan_id, investor, 100_000 * UNIT)
+
+    def seen() -> tuple:
+        Indexer().catch_up(settings)
+        with session_scope(settings) as session:
+            (position,) = portfolio_of(session, settings, investor.address).positions
+        return position, world.token.functions.balanceOf(world.reserve.address).call()
+
+    (funding, before) = seen()
+    world.fund(loan_id, other, 100_000 * UNIT)
+    world.chain.tx(world.book.functions.disburse(loan_id), world.admin.address)
+    (active, after) = seen()
+    assert (funding.status, active.status) == ("funding", "active") and funding.exposure == active.exposure
+    assert funding.pd_now == pytest.approx(active.pd_now) and funding.expected_loss == active.expected_loss
+    # The balance pays a quarter of the principal of a default (not 80%): the investors lose LGD - 25%
+    # of it, committing as holding; the payout's 1% fee to the reserve is all that moves it.
+    for position, balance in ((funding, before), (active, after)):
+        loss = LGD - balance / principal
+        assert position.expected_loss_after_cover == pytest.approx(position.pd_now * loss * position.exposure, abs=1)
+    assert after - before == principal // 100 and active.expected_loss_after_cover > 0.97 * funding.expected_loss_after_cover
+
