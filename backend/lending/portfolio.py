@@ -230,7 +230,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     warnings = []
     if back := sum(p.refundable for p in positions):
         loans = ", ".join(str(p.loan_id) for p in positions if p.refundable)
-        warnings.append(f"loans {loans} did not fund in time: take your money back (refund)")
+        warnings.append(f"loans {loans} did not fund in time or were never paid out: take your money back (refund)")
     largest = max(shares, default=0.0)
     if at_risk and largest > settings.diversification_max_share:
         warnings.append(f"one loan is {largest:.0%} of your portfolio; keep each under "

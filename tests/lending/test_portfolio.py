@@ -1,7 +1,7 @@
 """Diversification: a plan spreads an amount in equal tickets over open loans (within caps, grades
 and the minimum ticket), the investor's wallet sends it, and the portfolio then reports exposure,
-concentration and grades from the chain index, and the loss after the reserve's cover the same
-before and after a payout."""
+concentration and grades from the chain index, the loss after the reserve's cover the same
+before and after a payout, and money to take back from a loan never paid out."""
 
 from __future__ import annotations
 
@@ -16,17 +16,21 @@ from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
 from backend.disclosure.reserve import reserve_figures
+from backend.errors import Conflict
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
 from backend.lending.portfolio import portfolio_of
+from backend.lending.schemas import WalletTxCreate
+from backend.lending.wallet_txs import prepare
 from backend.scoring.models import CreditDecision
 from backend.scoring.policy import LGD
 from backend.scoring.schemas import ApplicationCreate
 from backend.scoring.service import score_application
+from backend.servicing.funding import DISBURSEMENT_WINDOW
 from tests.anchoring.helpers import point_get_settings_at
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
-from tests.contracts.helpers import KYC_EXPIRY
+from tests.contracts.helpers import CANCELLED, KYC_EXPIRY
 from tests.identity.conftest import client_for, make_applicant, minted_bearer
 from tests.lending.test_offers import REFERRED
 from tests.lending.test_wallet_txs import _send
@@ -191,4 +195,37 @@ def test_the_loss_after_cover_an_investor_commits_on_is_the_one_it_holds_once_pa
         loss = LGD - balance / principal
         assert position.expected_loss_after_cover == pytest.approx(position.pd_now * loss * position.exposure, abs=1)
     assert after - before == principal // 100 and active.expected_loss_after_cover > 0.97 * funding.expected_loss_after_cover
+
+
+def test_a_fully_funded_loan_never_paid_out_is_refundable_once_the_disbursement_window_has_passed(settings, world):  # noqa: F811
+    """LoanBook lets the investors of a fully funded loan take their money back once it has not been
+    paid out within DISBURSEMENT_WINDOW past its deadline (so they are never locked in); the
+    portfolio and the refund transaction say so from then, not before."""
+    book, (first, second) = world.book, world.investors[:2]
+    assert book.functions.DISBURSEMENT_WINDOW().call() == DISBURSEMENT_WINDOW  # the backend's mirror of it
+    loan_id, _ = world.create()
+    world.fund_equally(loan_id, [first, second])
+    deadline, notes = world.loan(loan_id)["fundingDeadline"], book.functions.balanceOf(first.address, loan_id).call()
+
+    def seen_at(moment: int):
+        world.chain.mine_at(moment)
+        Indexer().catch_up(settings)
+        with session_scope(settings) as session:
+            report = portfolio_of(session, settings, first.address)
+            try:
+                refund = prepare(session, settings, first.address, loan_id, WalletTxCreate(action="refund"))
+            except Conflict as refused:
+                refund = refused
+        return report, refund
+
+    report, refused = seen_at(deadline + DISBURSEMENT_WINDOW)  # the borrower may still take it
+    assert (report.positions[0].exposure, report.positions[0].refundable, report.refundable) == (notes, 0, 0)
+    assert isinstance(refused, Conflict) and "not paid out within 7 days" in str(refused)
+    report, refund = seen_at(deadline + DISBURSEMENT_WINDOW + 10)
+    assert (report.positions[0].exposure, report.positions[0].refundable, report.refundable) == (0, notes, notes)
+    assert any(f"loans {loan_id} did not fund in time or were never paid out" in w for w in report.warnings)
+    assert refund.amount == notes
+    before = world.balance(first)
+    _send(world.w3, first, [call.model_dump() for call in refund.transactions])
+    assert world.balance(first) == before + notes and world.loan(loan_id)["status"] == CANCELLED
 
