@@ -301,16 +301,18 @@ def plan_investment(db: Session, settings: Settings, wallet: str, request: PlanC
     for loan in eligible(db, wallet, request, now):
         remaining = loan.principal - loan.funded - flying[loan.loan_id]
         cap = min(remaining, limit - held[loan.loan_id]) if limit else remaining
-        if cap >= min(ticket, remaining):  # the contract takes a ticket under the minimum only if it completes the loan
+        # the contract takes a ticket under the minimum only if it completes the loan, and never one of 0
+        if cap > 0 and cap >= min(ticket, remaining):
             candidates.append((loan, cap))
     if not candidates:
         raise Conflict("no open loan matches: nothing to invest in right now", open_loans=0)
-    chosen = candidates[: min(len(candidates), max(request.amount // ticket, 1))]
+    # LoanBook takes a minimum ticket of 0 as "no minimum": then as many loans as there are.
+    chosen = candidates[: min(len(candidates), max(request.amount // max(ticket, 1), 1))]
     amounts = _water_fill(request.amount, [cap for _, cap in chosen])
     allocations = [
         AllocationPublic(loan_id=loan.loan_id, amount=amount, apr_bps=loan.apr_bps)
         for (loan, _), amount in zip(chosen, amounts, strict=True)
-        if amount >= ticket or amount == loan.principal - loan.funded - flying[loan.loan_id]
+        if amount > 0 and (amount >= ticket or amount == loan.principal - loan.funded - flying[loan.loan_id])
     ]
     total = sum(a.amount for a in allocations)
     if total == 0:

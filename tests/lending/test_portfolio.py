@@ -1,7 +1,7 @@
 """Diversification: a plan spreads an amount in equal tickets over open loans (within caps, grades
-and the minimum ticket), the investor's wallet sends it, and the portfolio then reports exposure,
-concentration and grades from the chain index, the loss after the reserve's cover the same
-before and after a payout, and money to take back from a loan never paid out."""
+and the minimum ticket, or none), the investor's wallet sends it, and the portfolio then reports exposure,
+concentration and grades from the chain index, the loss after the reserve's cover the same before
+and after a payout, and money to take back from a loan never paid out."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from backend.disclosure.reserve import reserve_figures
 from backend.errors import Conflict
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
-from backend.lending.portfolio import portfolio_of
-from backend.lending.schemas import WalletTxCreate
+from backend.lending.portfolio import plan_investment, portfolio_of
+from backend.lending.schemas import PlanCreate, WalletTxCreate
 from backend.lending.wallet_txs import prepare
 from backend.scoring.models import CreditDecision
 from backend.scoring.policy import LGD
@@ -229,3 +229,18 @@ def test_a_fully_funded_loan_never_paid_out_is_refundable_once_the_disbursement_
     _send(world.w3, first, [call.model_dump() for call in refund.transactions])
     assert world.balance(first) == before + notes and world.loan(loan_id)["status"] == CANCELLED
 
+
+def test_a_plan_spreads_money_when_loanbook_has_no_minimum_ticket(settings, world):  # noqa: F811
+    """`setMinTicket(0)` means no minimum: a plan spreads the amount over every open loan and never
+    offers a funding of 0 to a loan already held in full."""
+    investor = world.investors[0]
+    world.chain.tx(world.book.functions.setMinTicket(0), world.admin.address)
+    full, open_ = world.create()[0], world.create()[0]
+    world.fund(full, investor, 50 * UNIT)
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        spread = plan_investment(session, settings, investor.address, PlanCreate(amount=100 * UNIT))
+        capped = plan_investment(session, settings, investor.address, PlanCreate(amount=100 * UNIT, max_per_loan=50 * UNIT))
+    assert [(a.loan_id, a.amount) for a in spread.allocations] == [(full, 50 * UNIT), (open_, 50 * UNIT)]
+    assert [(a.loan_id, a.amount) for a in capped.allocations] == [(open_, 50 * UNIT)]
+    assert (capped.allocated, capped.unallocated) == (50 * UNIT, 50 * UNIT)
