@@ -245,6 +245,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     # What it holds now, valued today: notes at risk at their exposure, plus money to take back or collect.
     held_value = sum(p.exposure for p in positions) + back + claimable
     flows = [(line.timestamp, line.cash) for line in statement.cash_lines(db, wallet) if line.timestamp is not None]
+    flows += statement.gift_flows(db, wallet)  # notes given or received: their value moves with them
     # An annual rate read off days of history is noise (a day's accrual is tens of percent a year).
     seasoned = bool(flows) and now - min(t for t, _ in flows) >= MIN_RETURN_HISTORY
     return PortfolioPublic(

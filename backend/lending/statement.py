@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from backend.chain.loan_book import loan_book_domain
 from backend.chain.models import ChainEvent
 from backend.chain.projection_models import (
+    EventSubjectRow,
     FundingRow,
     LoanRow,
     MarketTradeRow,
@@ -41,6 +42,7 @@ from backend.lending.schemas import (
     StatementLoanPublic,
     StatementPublic,
 )
+from backend.market.book import outstanding_then
 
 CASH_SIGN = {"fund": -1, "refund": 1, "claim": 1, "purchase": -1, "sale": 1}
 NOTES_SIGN = {"fund": 1, "refund": -1, "claim": 0}
@@ -96,7 +98,36 @@ def _gift_rows(db: Session, wallet: str, trades: list) -> list:
     moves = [(r, ts) for r, ts in _rows_of(db, NoteTransferRow, wallet, NoteTransferRow.sender, NoteTransferRow.recipient)
              if r.sender != r.recipient]  # a self-transfer moves nothing  # fmt: skip
     by_trade = earnings.trade_transfers([r for r, _ in trades], [r for r, _ in moves])
-    return [move for i, move in enumerate(moves) if i not in by_trade]
+    gifts = [move for i, move in enumerate(moves) if i not in by_trade]
+    return sorted(gifts, key=lambda move: (move[0].block_number, move[0].log_index))
+
+
+def gift_flows(db: Session, wallet: str) -> list[tuple[int, int]]:
+    """(block time, amount) of the notes the wallet was given (negative, as if it had paid for them)
+    or gave away (positive), valued at what the portfolio counts such notes at: the principal
+    outstanding they stood for then (their face while the loan funded, or once cancelled, when they
+    are money to take back), nothing once the loan had defaulted (worth nothing until recovered).
+    So notes moved between an investor's own wallets carry their value with them, and neither
+    wallet's net annual return counts them as a gain or a loss."""
+    gifts = [(r, ts) for r, ts in _gift_rows(db, wallet, _trade_rows(db, wallet)) if ts is not None]
+    if not gifts:
+        return []
+    loan_ids = {r.loan_id for r, _ in gifts}
+    then = {row_id: (principal, outstanding) for row_id, principal, outstanding in db.execute(
+        select(NoteTransferRow.id, LoanRow.principal, outstanding_then(NoteTransferRow))
+        .join(LoanRow, LoanRow.loan_id == NoteTransferRow.loan_id)
+        .where(NoteTransferRow.id.in_([r.id for r, _ in gifts])))}  # fmt: skip
+    defaulted = {loan_id: (block, log_index) for loan_id, block, log_index in db.execute(
+        select(EventSubjectRow.loan_id, ChainEvent.block_number, ChainEvent.log_index)
+        .join(EventSubjectRow, EventSubjectRow.event_id == ChainEvent.id)
+        .where(ChainEvent.event == "LoanDefaulted", EventSubjectRow.loan_id.in_(loan_ids)))}  # fmt: skip
+    flows = []
+    for r, ts in gifts:
+        principal, outstanding = then[r.id]
+        written_off = r.loan_id in defaulted and (r.block_number, r.log_index) > defaulted[r.loan_id]
+        value = 0 if written_off else r.amount * outstanding // principal
+        flows.append((ts, -value if r.recipient == wallet else value))
+    return flows
 
 
 def _transfer_lines(moves: list, wallet: str) -> list[StatementLinePublic]:

@@ -23,11 +23,12 @@ from backend.market import pricing
 from backend.market.schemas import TradePublic
 
 
-def outstanding_then():
+def outstanding_then(trade: type = MarketTradeRow):
     """SQL: the principal outstanding of a trade's loan when it traded (to select beside
     MarketTradeRow joined with its LoanRow): what the latest payment or prepayment before it left,
-    or the whole principal when none came before (a loan trades only while active)."""
-    trade, paid = MarketTradeRow, RepaymentRow
+    or the whole principal when none came before (a loan trades only while active). `trade` may be
+    another row of a loan's event (a NoteTransferRow: what the notes moved stood for then)."""
+    paid = RepaymentRow
     before = or_(paid.block_number < trade.block_number,
                  and_(paid.block_number == trade.block_number, paid.log_index < trade.log_index))  # fmt: skip
     latest = (select(paid.principal_outstanding)

@@ -19,7 +19,7 @@ from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
 from backend.lending.earnings import earnings_of, entitled_by_loan
-from backend.lending.statement import statement_of
+from backend.lending.statement import gift_flows, statement_of
 from tests.anchoring.helpers import point_get_settings_at
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
@@ -161,3 +161,27 @@ def test_notes_bought_and_given_away_in_one_transaction_are_a_purchase_and_a_gif
     with session_scope(settings) as session:
         for wallet in (safe.address, friend.address):  # nothing claimed yet: all of it is claimable
             assert entitled_by_loan(earnings_of(session, wallet))[loan_id] == book.functions.claimableOf(loan_id, wallet).call()
+
+
+def test_notes_given_or_received_are_valued_at_what_they_stood_for_then(settings, world):  # noqa: F811
+    """The net annual return counts a gift as a flow of the principal outstanding its notes stood
+    for: their face while the loan funds, less once principal came back, nothing once the loan
+    defaulted (worth nothing until recovered, as the portfolio counts such notes)."""
+    node, book = world.chain, world.book
+    giver, other, receiver = world.investors[:3]
+    funding, _ = world.create()
+    world.fund(funding, giver, 1_000 * UNIT)
+    node.tx(book.functions.safeTransferFrom(giver.address, receiver.address, funding, 400 * UNIT, b""), giver.address)
+    active, start = world.active_loan(investors=[giver, other])
+    world.repay(active, world.loan(active)["installmentAmount"], at=start + 30 * 86_400)
+    outstanding, principal = world.loan(active)["principalOutstanding"], world.loan(active)["principal"]
+    node.tx(book.functions.safeTransferFrom(giver.address, receiver.address, active, 600 * UNIT, b""), giver.address)
+    node.tx(book.functions.markDefault(active), world.admin.address, at=book.functions.defaultableAt(active).call() + 1)
+    node.tx(book.functions.safeTransferFrom(giver.address, receiver.address, active, 100 * UNIT, b""), giver.address)
+    Indexer().catch_up(settings)
+    worth = 600 * UNIT * outstanding // principal
+    assert outstanding < principal
+    with session_scope(settings) as session:
+        assert [amount for _, amount in gift_flows(session, giver.address)] == [400 * UNIT, worth, 0]
+        assert [amount for _, amount in gift_flows(session, receiver.address)] == [-400 * UNIT, -worth, 0]
+        assert gift_flows(session, other.address) == []
