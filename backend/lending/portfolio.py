@@ -92,16 +92,19 @@ def _fair_value(fact: DecisionFacts | None, loan: LoanRow, notes: int, standing:
                       late_rate(standing, risk.rates))
 
 
-def _after_cover(pd: float | None, exposure: int, risk: BookRisk, loan: LoanRow) -> int | None:
-    """PD x what a default of the loan costs the investors once the reserve has paid
-    (`BookRisk.loss_on` its principal outstanding) x exposure; None without a PD or when the reserve's
-    share cannot be told. A loan still funding has no principal outstanding yet, but the whole
-    principal the moment it pays out: the reserve's balance caps the cover of that, so the figure an
-    investor commits on is the one it holds the day after."""
+def _after_cover(pd: float | None, exposure: int, risk: BookRisk, outstanding: int) -> int | None:
+    """PD x what a default of a loan with `outstanding` principal costs the investors once the reserve
+    has paid (`BookRisk.loss_on`) x exposure; None without a PD or when the reserve's share cannot be told."""
     if pd is None or risk.cover_share is None:
         return None
-    outstanding = loan.principal if loan.status == "funding" else loan.principal_outstanding
     return round(pd * risk.loss_on(outstanding) * exposure)
+
+
+def _defaultable_principal(loan: LoanRow) -> int:
+    """The principal a default of the loan would leave: a loan still funding has none outstanding
+    until it pays out, and then its whole principal. The reserve's balance caps the cover of that, so
+    the loss after cover an investor commits on is the one it holds the day after."""
+    return loan.principal if loan.status == "funding" else loan.principal_outstanding
 
 
 def _exposure(loan: LoanRow, notes: int, now: int) -> int:
@@ -217,7 +220,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
             days_past_due=state.days_past_due if state else None, bucket=state.bucket if state else None,
             pd_now=(pd := _pd_now(fact, loan, state, risk.rates) if loan.status in AT_RISK else None),
             expected_loss=_expected_loss(pd, exposure),
-            expected_loss_after_cover=_after_cover(pd, exposure, risk, loan),
+            expected_loss_after_cover=_after_cover(pd, exposure, risk, _defaultable_principal(loan)),
             fair_value=_fair_value(fact, loan, note.balance, state, risk, now),
         ))  # fmt: skip
     at_risk = [p for p in positions if p.status in AT_RISK and p.exposure > 0]
