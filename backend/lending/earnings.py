@@ -20,7 +20,6 @@ total is the same as counting it all at the trade; only the timing is the accrua
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -36,6 +35,7 @@ from backend.chain.projection_models import (
     RepaymentRow,
 )
 from backend.lending.schemas import EarningLinePublic, EarningsPublic
+from backend.market.book import trade_transfers
 
 MAGNITUDE = 2**128  # DistributionMath.MAGNITUDE
 NOTE_MOVES = ("fund", "refund", "transfer")
@@ -84,22 +84,6 @@ class Accumulator:
         entitled = (self.pps() * self.notes + self.correction) // MAGNITUDE
         part, self.entitled = entitled - self.entitled, entitled
         return part
-
-
-def trade_transfers(trades: list, transfers: list) -> set[int]:
-    """The positions in `transfers` (NoteTransferRow-like) of the note transfers that moved the notes
-    of one of `trades` (MarketTradeRow-like). NoteMarket moves a trade's notes from its seller to its
-    buyer in the trade's own transaction, so each trade is paired with one transfer of that
-    transaction, loan, seller, buyer and number of notes; any other transfer of the transaction (a
-    contract wallet that buys and gives notes away in one call) is a gift, not the trade's."""
-    unpaired = Counter((t.tx_hash, t.loan_id, t.seller.lower(), t.buyer.lower(), t.notes) for t in trades)
-    paired = set()
-    for i, m in enumerate(transfers):
-        key = (m.tx_hash, m.loan_id, m.sender.lower(), m.recipient.lower(), m.amount)
-        if unpaired[key]:
-            unpaired[key] -= 1
-            paired.add(i)
-    return paired
 
 
 def _wallet_events(db: Session, wallet: str) -> dict[int, list[_Event]]:

@@ -42,7 +42,7 @@ from backend.lending.schemas import (
     StatementLoanPublic,
     StatementPublic,
 )
-from backend.market.book import outstanding_then
+from backend.market.book import outstanding_then, trade_transfers
 
 CASH_SIGN = {"fund": -1, "refund": 1, "claim": 1, "purchase": -1, "sale": 1}
 NOTES_SIGN = {"fund": 1, "refund": -1, "claim": 0}
@@ -97,7 +97,7 @@ def _gift_rows(db: Session, wallet: str, trades: list) -> list:
     line is that movement)."""
     moves = [(r, ts) for r, ts in _rows_of(db, NoteTransferRow, wallet, NoteTransferRow.sender, NoteTransferRow.recipient)
              if r.sender != r.recipient]  # a self-transfer moves nothing  # fmt: skip
-    by_trade = earnings.trade_transfers([r for r, _ in trades], [r for r, _ in moves])
+    by_trade = trade_transfers([r for r, _ in trades], [r for r, _ in moves])
     gifts = [move for i, move in enumerate(moves) if i not in by_trade]
     return sorted(gifts, key=lambda move: (move[0].block_number, move[0].log_index))
 
