@@ -233,9 +233,9 @@ class PortfolioPublic(BaseModel):
     bid_commitment: int = Field(default=0, description="What those bids would pay if all were hit; the money stays "
                                 "in the wallet until a seller takes one")  # fmt: skip
     net_annual_return: float | None = Field(
-        default=None, description="XIRR of the wallet's cash flows with LoanBook and NoteMarket, what it holds valued "
-        "today (outstanding principal of active notes, refundable, claimable); after defaults. None: under 30 days of "
-        "history, or no rate")
+        default=None, description="XIRR of the wallet's cash flows with LoanBook and NoteMarket and of the notes "
+        "given or received (at the principal outstanding they stood for then), what it holds valued today (outstanding "
+        "principal of active notes, refundable, claimable); after defaults. None: under 30 days of history, or no rate")
     warnings: list[str]
 
 
