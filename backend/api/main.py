@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp
 
 from backend.api.deps import refuse_control_characters
@@ -35,6 +36,12 @@ class LoanchainAPI(FastAPI):
         return JsonTooLarge(super().build_middleware_stack())
 
 
+def operation_id(route: APIRoute) -> str:
+    """The route's function name (unique across the app): generated clients name their methods after
+    it, so it stays put when a path or prefix moves, unlike FastAPI's name_path_method default."""
+    return route.name
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app; `settings` (the environment's when omitted) fixes only its body-size bound, which
     FastAPI enforces before any route, a route's own larger bound taking precedence, and where
@@ -50,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served by mount_docs from node_modules, not a CDN
         redoc_url=None,
         dependencies=[Depends(refuse_control_characters)],
+        generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
     for router in (health.router, auth.router, kyc.router, admin.router, verify.router, audit.router, score.router,

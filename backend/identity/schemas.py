@@ -141,7 +141,7 @@ class KycForm(KycCreate):
         return {k: v for k, v in values.items() if k != "documents"} if isinstance(values, dict) else values
 
 
-class ReasonPublic(BaseModel):
+class KycReasonPublic(BaseModel):
     code: str
     message: str
     disposition: str
@@ -157,7 +157,7 @@ class AttestationPublic(BaseModel):
 
 class KycEventPublic(BaseModel):
     status: str
-    reasons: list[ReasonPublic]
+    reasons: list[KycReasonPublic]
     actor: str
     at: datetime
 
@@ -171,7 +171,7 @@ class KycPublic(BaseModel):
     status: str
     level: int
     id_type: str
-    reasons: list[ReasonPublic]
+    reasons: list[KycReasonPublic]
     submitted_at: datetime
     decided_at: datetime | None
     expires_at: datetime | None

@@ -139,7 +139,7 @@ class MarketTxPublic(BaseModel):
                                 "such as a purchase leaving the wallet's open bids short of money")  # fmt: skip
 
 
-class QuotePublic(BaseModel):
+class MarketQuotePublic(BaseModel):
     """What notes of a loan would fetch at a price, before anyone offers it: for a seller choosing
     a listing's price or a bidder a bid's."""
 

@@ -38,9 +38,9 @@ from backend.market.schemas import (
     ExitCreate,
     ListingCreate,
     ListingPublic,
+    MarketQuotePublic,
     MarketTxPublic,
     PurchaseCreate,
-    QuotePublic,
     RepriceCreate,
     SaleCreate,
 )
@@ -140,7 +140,7 @@ def open_bids(db: Session, settings: Settings, loan_id: int | None = None, limit
     return bids
 
 
-def quote(db: Session, settings: Settings, loan_id: int, notes: int, price_bps: int) -> QuotePublic:
+def quote(db: Session, settings: Settings, loan_id: int, notes: int, price_bps: int) -> MarketQuotePublic:
     """The price of `notes` notes of an active loan at `price_bps` (of the principal they stand for,
     as the index last read it), and the buyer's yield there."""
     now = chain_time(settings)
@@ -151,7 +151,7 @@ def quote(db: Session, settings: Settings, loan_id: int, notes: int, price_bps: 
                                field="notes", principal=loan.principal)  # fmt: skip
     cost = pricing.cost(notes, price_bps, loan)
     fact = decision_facts(db, {loan.decision_hash}).get(loan.decision_hash)
-    return QuotePublic(loan_id=loan_id, notes=notes, price_bps=price_bps, cost=cost,
+    return MarketQuotePublic(loan_id=loan_id, notes=notes, price_bps=price_bps, cost=cost,
                        proceeds=pricing.proceeds(notes, price_bps, loan),
                        **_value(loan, fact, live_book_risk(db), notes, cost, now))  # fmt: skip
 

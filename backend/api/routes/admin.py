@@ -76,7 +76,7 @@ def reveal(record_id: str, body: RevealCreate, user: CurrentUser, session: Sessi
 
 
 @router.delete("/kyc/wallets/{wallet}", dependencies=allow("admin.kyc.erase"), summary="Erase a wallet's personal data")
-def erase(wallet: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ErasurePublic:
+def erase_wallet(wallet: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ErasurePublic:
     return service.erase_wallet(session, settings, roles.checksum(wallet), actor=user.wallet)
 
 

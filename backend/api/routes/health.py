@@ -11,7 +11,7 @@ GUARDS = [*allow("health.report"), Depends(health_rate_limit)]
 @router.get("/health", summary="Chain, contracts, database and content store status", dependencies=GUARDS)
 # Under the API's prefix too, where a client of the rest of the API looks for it first.
 @router.get("/api/v1/health", summary="Chain, contracts, database and content store status (alias of /health)",
-            dependencies=GUARDS)
+            dependencies=GUARDS, name="health_v1")
 def health(settings: SettingsDep) -> JSONResponse:
     report = health_report(settings)
     return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)

@@ -25,9 +25,9 @@ from backend.market.schemas import (
     ExitCreate,
     ListingCreate,
     ListingPublic,
+    MarketQuotePublic,
     MarketTxPublic,
     PurchaseCreate,
-    QuotePublic,
     RepriceCreate,
     SaleCreate,
     TradePublic,
@@ -62,7 +62,7 @@ def quote(
     loan_id: Annotated[int, Query(ge=1, le=DB_ID_MAX)],
     notes: Annotated[int, Query(gt=0, lt=AMOUNT_LIMIT)],
     price_bps: Annotated[int, Query(ge=1, le=MAX_PRICE_BPS)],
-) -> QuotePublic:
+) -> MarketQuotePublic:
     return service.quote(session, settings, loan_id, notes, price_bps)
 
 

@@ -35,7 +35,7 @@ def accept(
 
 
 @router.get("", dependencies=allow("offers.list"), summary="The caller's offers, newest first, a page at a time")
-def mine(
+def my_offers(
     user: CurrentUser,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -52,7 +52,7 @@ def borrowing(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> 
 
 
 @router.get("/{offer_id}", dependencies=allow("offers.read"), summary="An offer: its terms, state and loan")
-def read(offer_id: str, user: CurrentUser, session: SessionDep) -> OfferPublic:
+def read_offer(offer_id: str, user: CurrentUser, session: SessionDep) -> OfferPublic:
     return offers.get_offer(session, user.wallet, offer_id, staff=bool(user.roles & STAFF))
 
 

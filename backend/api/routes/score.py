@@ -48,7 +48,7 @@ def prove_decision(decision_hash: str, db: SessionDep) -> DecisionProofPublic:
     dependencies=allow("score.mine"),
     summary="Your own credit decisions, newest first, with any underwriter's review",
 )
-def mine(user: CurrentUser, db: SessionDep, settings: SettingsDep) -> list[DecisionPublic]:
+def my_decisions(user: CurrentUser, db: SessionDep, settings: SettingsDep) -> list[DecisionPublic]:
     return service.decisions_of(db, user.wallet, settings)
 
 
