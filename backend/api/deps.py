@@ -367,3 +367,9 @@ def score_rate_limit(application: ApplicationCreate, principal: CurrentUser, set
                              f"{settings.score_address_rate_limit} per hour, whichever wallet sends them"))  # fmt: skip
     with _counted_if_decided(settings, *counts):
         yield
+
+
+# The limits above, each a 429 with Retry-After: the OpenAPI document lists that answer on the routes
+# that carry one (backend/api/contract.py).
+RATE_LIMITS = frozenset({auth_rate_limit, health_rate_limit, chain_read_rate_limit, verify_rate_limit, kyc_rate_limit,
+                         offer_rate_limit, score_rate_limit})  # fmt: skip

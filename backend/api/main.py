@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp
 
+from backend.api.contract import document_errors
 from backend.api.deps import refuse_control_characters
 from backend.api.docs import mount_docs
 from backend.api.errors import JsonTooLarge, install_error_handlers
@@ -34,6 +37,11 @@ class LoanchainAPI(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         # Outside FastAPI's body limit, whose 413 no exception handler reaches.
         return JsonTooLarge(super().build_middleware_stack())
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            self.openapi_schema = document_errors(super().openapi(), self.routes)
+        return self.openapi_schema
 
 
 def operation_id(route: APIRoute) -> str:
