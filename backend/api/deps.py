@@ -52,6 +52,12 @@ ListingId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="NoteMarket's li
 BidId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="NoteMarket's bid id")]
 LoanFilterId = Annotated[int | None, Query(ge=1, le=DB_ID_MAX, description="Only this loan's")]
 RoleProposalId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="A proposed role grant's id")]
+# Record ids are UUIDs (36 characters, the column's width): a longer one is a 422, never looked up and
+# echoed back whole in a 404.
+OfferId = Annotated[str, Path(min_length=1, max_length=36, description="An offer's id (a UUID)")]
+DecisionId = Annotated[str, Path(min_length=1, max_length=36, description="A credit decision's id (a UUID)")]
+KycRecordId = Annotated[str, Path(min_length=1, max_length=36, description="A KYC record's id (a UUID)")]
+DecisionHash = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="keccak-256: 0x and 64 hex digits")]
 
 
 def refuse_control_characters(request: Request) -> None:

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from backend.api.deps import CurrentUser, RoleProposalId, SessionDep, SettingsDep, allow
+from backend.api.deps import CurrentUser, KycRecordId, RoleProposalId, SessionDep, SettingsDep, allow
 from backend.identity import role_proposals, roles
 from backend.identity.kyc import service
 from backend.identity.kyc.views import record_public
@@ -56,22 +56,22 @@ def review_queue(session: SessionDep, settings: SettingsDep) -> list[ReviewItemP
 
 
 @router.get("/kyc/{record_id}", dependencies=allow("admin.kyc.record"), summary="One record (masked)")
-def record(record_id: str, session: SessionDep, settings: SettingsDep) -> ReviewItemPublic:
+def record(record_id: KycRecordId, session: SessionDep, settings: SettingsDep) -> ReviewItemPublic:
     return service.review_item(session, settings, record_id)
 
 
 @router.post("/kyc/{record_id}/approve", dependencies=allow("admin.kyc.approve"), summary="Approve a flagged record and attest it")
-def approve(record_id: str, body: DecisionCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycPublic:
+def approve(record_id: KycRecordId, body: DecisionCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycPublic:
     return record_public(session, service.approve(session, settings, record_id, user.wallet, body.note))
 
 
 @router.post("/kyc/{record_id}/reject", dependencies=allow("admin.kyc.reject"), summary="Reject a record (revokes its attestation)")
-def reject(record_id: str, body: DecisionCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycPublic:
+def reject(record_id: KycRecordId, body: DecisionCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycPublic:
     return record_public(session, service.reject(session, settings, record_id, user.wallet, body.note))
 
 
 @router.post("/kyc/{record_id}/reveal", dependencies=allow("admin.kyc.reveal"), summary="Unmasked personal data (audited)")
-def reveal(record_id: str, body: RevealCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycDataPublic:
+def reveal(record_id: KycRecordId, body: RevealCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycDataPublic:
     return service.reveal(session, settings, record_id, user.wallet, body.reason)
 
 

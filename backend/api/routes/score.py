@@ -6,7 +6,16 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, status
 
-from backend.api.deps import CurrentUser, NotesShown, SessionDep, SettingsDep, allow, score_rate_limit
+from backend.api.deps import (
+    CurrentUser,
+    DecisionHash,
+    DecisionId,
+    NotesShown,
+    SessionDep,
+    SettingsDep,
+    allow,
+    score_rate_limit,
+)
 from backend.scoring import service
 from backend.scoring.fair_lending import live_fairness
 from backend.scoring.schemas import (
@@ -38,7 +47,7 @@ def score(application: ApplicationCreate, user: CurrentUser, db: SessionDep, set
     dependencies=allow("score.proof"),
     summary="Prove which model and inputs produced a decision hash (as found in a loan's on-chain terms)",
 )
-def prove_decision(decision_hash: str, db: SessionDep) -> DecisionProofPublic:
+def prove_decision(decision_hash: DecisionHash, db: SessionDep) -> DecisionProofPublic:
     return service.prove_decision(db, decision_hash)
 
 
@@ -79,7 +88,7 @@ def referrals(db: SessionDep) -> list[ReferralPublic]:
     dependencies=allow("score.read"),
     summary="A recorded credit decision (any review note only for a sign-in of the last minutes)",
 )
-def get_decision(decision_id: str, db: SessionDep, settings: SettingsDep, notes: NotesShown) -> DecisionPublic:
+def get_decision(decision_id: DecisionId, db: SessionDep, settings: SettingsDep, notes: NotesShown) -> DecisionPublic:
     return service.get_decision(db, decision_id, settings, with_note=notes)
 
 
@@ -89,5 +98,5 @@ def get_decision(decision_id: str, db: SessionDep, settings: SettingsDep, notes:
     dependencies=allow("score.review"),
     summary="An underwriter approves or declines a referred decision (once; never their own)",
 )
-def review(decision_id: str, request: ReviewCreate, user: CurrentUser, db: SessionDep, settings: SettingsDep) -> DecisionPublic:
+def review(decision_id: DecisionId, request: ReviewCreate, user: CurrentUser, db: SessionDep, settings: SettingsDep) -> DecisionPublic:
     return service.review_decision(db, settings, user.wallet, decision_id, request)
