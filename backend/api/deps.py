@@ -10,7 +10,9 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -52,6 +54,12 @@ ListingId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="NoteMarket's li
 BidId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="NoteMarket's bid id")]
 LoanFilterId = Annotated[int | None, Query(ge=1, le=DB_ID_MAX, description="Only this loan's")]
 RoleProposalId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="A proposed role grant's id")]
+# A list's page: one style for every list that can grow (limit and offset, newest or best first as the
+# list says); a page shorter than `limit` is the last.
+PAGE_MAX = 500
+PageLimit = Annotated[int, Query(ge=1, le=PAGE_MAX, description="At most this many items")]
+PageOffset = Annotated[int, Query(ge=0, le=DB_ID_MAX, description="Skip this many first: the next page starts at "
+                                  "offset + limit")]  # fmt: skip
 # Record ids are UUIDs (36 characters, the column's width): a longer one is a 422, never looked up and
 # echoed back whole in a 404.
 OfferId = Annotated[str, Path(min_length=1, max_length=36, description="An offer's id (a UUID)")]
@@ -72,6 +80,25 @@ def refuse_control_characters(request: Request) -> None:
               for where, name, value in passed if isinstance(value, str) and has_control_characters(value)]  # fmt: skip
     if errors:
         raise RequestValidationError(errors)
+
+
+def refuse_unknown_query_parameters(request: Request) -> None:
+    """A query parameter the endpoint does not take is a 422 naming it, as an unknown body field is:
+    ignored, `?offset=20` on a list without one answered the first page again, and a client paging on
+    it never saw the end. (The pages outside the API, / and /docs, take whatever a link carries.)"""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not route.include_in_schema:
+        return
+    declared = _query_parameters(route.dependant)
+    unknown = sorted({name for name in request.query_params if name not in declared})
+    if unknown:
+        raise RequestValidationError([{"loc": ("query", name[:64]), "type": "extra_forbidden",
+                                       "msg": "not a parameter of this endpoint (see /docs)"} for name in unknown])  # fmt: skip
+
+
+def _query_parameters(dependant: Dependant) -> set[str]:
+    """What the route and its dependencies take from the query string, by the name sent (the alias)."""
+    return {param.alias for param in dependant.query_params}.union(*map(_query_parameters, dependant.dependencies))
 
 
 # --- identity: who is calling, and may they call this endpoint ------------------------------

@@ -9,7 +9,7 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp
 
 from backend.api.contract import document_errors
-from backend.api.deps import refuse_control_characters
+from backend.api.deps import refuse_control_characters, refuse_unknown_query_parameters
 from backend.api.docs import mount_docs
 from backend.api.errors import JsonTooLarge, install_error_handlers
 from backend.api.routes import (
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_size=settings.max_body_bytes,
         docs_url=None,  # served by mount_docs from node_modules, not a CDN
         redoc_url=None,
-        dependencies=[Depends(refuse_control_characters)],
+        dependencies=[Depends(refuse_control_characters), Depends(refuse_unknown_query_parameters)],
         generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)

@@ -2,7 +2,16 @@
 
 from fastapi import APIRouter
 
-from backend.api.deps import CurrentUser, KycRecordId, RoleProposalId, SessionDep, SettingsDep, allow
+from backend.api.deps import (
+    CurrentUser,
+    KycRecordId,
+    PageLimit,
+    PageOffset,
+    RoleProposalId,
+    SessionDep,
+    SettingsDep,
+    allow,
+)
 from backend.identity import role_proposals, roles
 from backend.identity.kyc import service
 from backend.identity.kyc.views import record_public
@@ -51,8 +60,9 @@ def reject_role(proposal_id: RoleProposalId, user: CurrentUser, session: Session
 
 
 @router.get("/kyc/queue", dependencies=allow("admin.kyc.queue"), summary="Records waiting for review (masked)")
-def review_queue(session: SessionDep, settings: SettingsDep) -> list[ReviewItemPublic]:
-    return service.queue(session, settings)
+def review_queue(session: SessionDep, settings: SettingsDep, limit: PageLimit = 100,
+                 offset: PageOffset = 0) -> list[ReviewItemPublic]:  # fmt: skip
+    return service.queue(session, settings, limit=limit, offset=offset)
 
 
 @router.get("/kyc/{record_id}", dependencies=allow("admin.kyc.record"), summary="One record (masked)")

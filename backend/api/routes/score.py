@@ -11,6 +11,8 @@ from backend.api.deps import (
     DecisionHash,
     DecisionId,
     NotesShown,
+    PageLimit,
+    PageOffset,
     SessionDep,
     SettingsDep,
     allow,
@@ -55,10 +57,11 @@ def prove_decision(decision_hash: DecisionHash, db: SessionDep) -> DecisionProof
     "/score/mine",
     response_model=list[DecisionPublic],
     dependencies=allow("score.mine"),
-    summary="Your own credit decisions, newest first, with any underwriter's review",
+    summary="Your own credit decisions, newest first, a page at a time, with any underwriter's review",
 )
-def my_decisions(user: CurrentUser, db: SessionDep, settings: SettingsDep) -> list[DecisionPublic]:
-    return service.decisions_of(db, user.wallet, settings)
+def my_decisions(user: CurrentUser, db: SessionDep, settings: SettingsDep, limit: PageLimit = 20,
+                 offset: PageOffset = 0) -> list[DecisionPublic]:  # fmt: skip
+    return service.decisions_of(db, user.wallet, settings, limit=limit, offset=offset)
 
 
 @router.get(
@@ -78,8 +81,8 @@ def fairness(user: CurrentUser, db: SessionDep, settings: SettingsDep, since: da
     dependencies=allow("score.referrals"),
     summary="Referred decisions waiting for an underwriter's review, oldest first, with their applications",
 )
-def referrals(db: SessionDep) -> list[ReferralPublic]:
-    return service.referrals_waiting(db)
+def referrals(db: SessionDep, limit: PageLimit = 100, offset: PageOffset = 0) -> list[ReferralPublic]:
+    return service.referrals_waiting(db, limit=limit, offset=offset)
 
 
 @router.get(

@@ -49,11 +49,10 @@ def _not_own(session: Session, record: KycRecord, actor: str, what: str) -> None
                         "their national ID): another admin must", record_id=record.id)  # fmt: skip
 
 
-def queue(session: Session, settings: Settings, limit: int = 100) -> list[ReviewItemPublic]:
+def queue(session: Session, settings: Settings, limit: int = 100, offset: int = 0) -> list[ReviewItemPublic]:
     keyring = load_keyring(settings)
-    records = session.scalars(
-        select(KycRecord).where(KycRecord.status == Status.NEEDS_REVIEW).order_by(KycRecord.submitted_at).limit(limit)
-    )
+    records = session.scalars(select(KycRecord).where(KycRecord.status == Status.NEEDS_REVIEW)
+                              .order_by(KycRecord.submitted_at, KycRecord.id).limit(limit).offset(offset))  # fmt: skip
     return [_item(session, r, mask(open_sealed(keyring, r).record.person)) for r in records]
 
 
