@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.input_text import Note
 from backend.scoring import policy
+from backend.units import BaseUnits, WholeTokens
 
 CheckingAccount = Literal["none", "negative", "0_to_200", "200_plus_or_salary"]
 CreditHistory = Literal[
@@ -43,11 +44,11 @@ class ApplicationCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    amount: int = Field(strict=True, ge=policy.MIN_AMOUNT, le=policy.MAX_AMOUNT, description="Principal requested")
+    amount: WholeTokens = Field(strict=True, ge=policy.MIN_AMOUNT, le=policy.MAX_AMOUNT, description="Principal requested")
     term_months: int = Field(strict=True, ge=policy.MIN_TERM, le=policy.MAX_TERM)
     purpose: Purpose
     monthly_income_band: IncomeBand = Field(description="Net monthly income")
-    monthly_debt_payments: int = Field(strict=True, ge=0, le=1_000_000, description="Existing monthly debt payments")
+    monthly_debt_payments: WholeTokens = Field(strict=True, ge=0, le=1_000_000, description="Existing monthly debt payments")
     employment_length: EmploymentLength
     housing: Housing
     existing_loans_with_us: int = Field(strict=True, ge=0, le=9, description="Loans already running on this platform")
@@ -90,8 +91,8 @@ class QuotePublic(BaseModel):
     lgd: float
     monthly_payment: float = Field(description="The installment, due every 30 days at the interest APR (the quote "
                                    "less the reserve fee); under a policy without `installment_period_days`, a monthly "
-                                   "annuity at the quote")
-    max_amount: int
+                                   "annuity at the quote; in tokens, not base units")
+    max_amount: WholeTokens
 
 
 class ReviewCreate(BaseModel):
@@ -163,7 +164,7 @@ class LoanRefPublic(BaseModel):
     loan_id: int
     status: str
     borrower: str
-    principal: int
+    principal: BaseUnits
     apr_bps: int
     block_number: int = Field(description="The block that created the loan")
     tx_hash: str = Field(description="The createLoan transaction, whose signed terms carry the decision hash")
