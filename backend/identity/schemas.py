@@ -61,6 +61,10 @@ class MePublic(BaseModel):
     roles: list[str]
 
 
+class LogoutPublic(BaseModel):
+    revoked: int = Field(description="Number of the caller's sessions ended (their refresh tokens revoked)")
+
+
 # --- KYC --------------------------------------------------------------------------------------
 
 
@@ -281,6 +285,10 @@ class RoleChangePublic(BaseModel):
     changed: bool = Field(description="Whether the wallet's roles changed: a proposed grant changes nothing yet")
     roles: list[str]
     proposal: RoleProposalPublic | None = Field(None, description="The grant proposed, confirmed or rejected")
+
+
+class ExpiredPublic(BaseModel):
+    expired: list[str] = Field(description="The ids of the KYC records expired now, their attestations revoked")
 
 
 class ErasurePublic(BaseModel):

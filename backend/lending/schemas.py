@@ -67,6 +67,23 @@ class PricePublic(BaseModel):
                           "effective rate")
 
 
+class LoanTermsPublic(BaseModel):
+    """The LoanTerms struct the borrower and the underwriter sign (EIP-712; `typed_data.message` holds
+    the same in the contract's camelCase)."""
+
+    borrower: str
+    principal: BaseUnits
+    apr_bps: int = Field(description="The interest APR, paid to the investors")
+    installments: int
+    installment_period: int = Field(description="Seconds between installments")
+    funding_deadline: UnixSeconds
+    origination_fee_bps: int
+    agreement_hash: str = Field(description="keccak-256 of the agreement document (0x-hex)")
+    decision_hash: str = Field(description="The credit decision's hash (0x-hex)")
+    nonce: int
+    deadline: UnixSeconds = Field(description="The signatures are void after it")
+
+
 class OfferPublic(BaseModel):
     id: str
     created_at: datetime
@@ -78,7 +95,7 @@ class OfferPublic(BaseModel):
                                 "the schedule are in base units")
     asset_decimals: int
     price: PricePublic
-    terms: dict[str, Any] = Field(description="The LoanTerms the borrower and the underwriter sign")
+    terms: LoanTermsPublic = Field(description="The LoanTerms the borrower and the underwriter sign")
     terms_hash: str = Field(description="EIP-712 struct hash; LoanBook emits it as termsHash")
     typed_data: dict[str, Any] = Field(description="Pass to eth_signTypedData_v4 as is")
     agreement_cid: str = Field(description="The agreement document (IPFS CID); its keccak-256 is agreementHash")

@@ -139,3 +139,36 @@ def test_a_rate_limited_answer_is_the_documented_shape_with_retry_after(spec, wo
     assert refused.status_code == 429 and refused.json()["error"] == "rate_limited"
     assert int(refused.headers["Retry-After"]) >= 1
     _conforms(refused.json(), _documented(spec, "/api/v1/auth/nonce", "get", 429))
+
+
+# --- every body has a schema (review L2), the JSON as it was -------------------------------------
+
+
+def _body_ref(spec: dict, path: str, method: str, status: str = "200") -> str | None:
+    return _ref(spec["paths"][path][method], status)
+
+
+def test_bodies_that_were_untyped_have_a_schema(spec):
+    assert _body_ref(spec, "/api/v1/auth/logout", "post").endswith("/LogoutPublic")
+    assert _body_ref(spec, "/api/v1/admin/kyc/expire", "post").endswith("/ExpiredPublic")
+    assert _body_ref(spec, "/api/v1/disclosure/reports", "post").endswith("/DisclosureReportPublic")
+    for path in ("/health", "/api/v1/health"):
+        assert _body_ref(spec, path, "get").endswith("/HealthPublic")
+        assert _body_ref(spec, path, "get", "503").endswith("/HealthPublic")
+    terms = spec["components"]["schemas"]["OfferPublic"]["properties"]["terms"]
+    assert terms["$ref"].endswith("/LoanTermsPublic") or terms["allOf"][0]["$ref"].endswith("/LoanTermsPublic")
+
+
+def test_the_typed_bodies_answer_as_before(world):
+    from backend.services.health import HealthPublic
+
+    client, settings = world
+    admin = minted_bearer(settings, ADMIN)
+    assert client.post("/api/v1/admin/kyc/expire", headers=admin).json() == {"expired": []}
+    wallet = Account.create()
+    minted_bearer(settings, wallet)
+    assert client.post("/api/v1/auth/logout", headers=minted_bearer(settings, wallet)).json() == {"revoked": 2}
+    report = client.get("/api/v1/health")  # no chain here: 503, the report in its own shape
+    assert report.status_code == 503 and report.json()["status"] == "down" and "chain" in report.json()["failing"]
+    HealthPublic.model_validate(report.json())
+    assert set(report.json()) == set(HealthPublic.model_fields)

@@ -18,6 +18,7 @@ from backend.identity.kyc.views import record_public
 from backend.identity.schemas import (
     DecisionCreate,
     ErasurePublic,
+    ExpiredPublic,
     KycDataPublic,
     KycPublic,
     RevealCreate,
@@ -91,5 +92,5 @@ def erase_wallet(wallet: str, user: CurrentUser, session: SessionDep, settings: 
 
 
 @router.post("/kyc/expire", dependencies=allow("admin.kyc.expire"), summary="Expire due verifications now and revoke them")
-def expire(session: SessionDep, settings: SettingsDep) -> dict[str, list[str]]:
-    return {"expired": service.expire_due(session, settings)}
+def expire(session: SessionDep, settings: SettingsDep) -> ExpiredPublic:
+    return ExpiredPublic(expired=service.expire_due(session, settings))

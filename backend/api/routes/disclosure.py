@@ -111,7 +111,7 @@ def report_tape(period: Period, session: SessionDep, settings: SettingsDep) -> R
     dependencies=allow("disclosure.publish"),
     status_code=status.HTTP_201_CREATED,
     summary="Publish a month that has ended, as of its last block (once: a month already published is returned unchanged, 200)",
-    responses={200: {"description": "Already published"}},
+    responses={200: {"description": "Already published: the report as it was", "model": DisclosureReportPublic}},
 )
 def publish(body: DisclosurePublish, user: CurrentUser, session: SessionDep, settings: SettingsDep,
             response: Response) -> DisclosureReportPublic:  # fmt: skip
