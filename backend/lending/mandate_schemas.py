@@ -58,7 +58,14 @@ class MandateDraftPublic(BaseModel):
 
 
 class MandateSign(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """`mandate` exactly as the draft gave it, with the wallet's eth_signTypedData_v4 signature of its typed data."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "mandate": {"investor": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+                    "executor": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "per_loan": 100000000,
+                    "budget": 1000000000, "min_apr_bps": 800, "max_apr_bps": 10000, "max_installments": 36,
+                    "max_term": 93312000, "expiry": 1775000000, "salt": 4242},
+        "signature": "0x" + "5a" * 64 + "1b"}]})  # fmt: skip
 
     mandate: MandateTerms
     signature: str = Field(pattern=r"^0x(?:[0-9a-fA-F]{2})+$", max_length=2 + 2 * 4096)  # whole bytes: an odd digit is a 422

@@ -20,7 +20,8 @@ OfferState = Literal["offered", "expired", "superseded", "submitting", "created"
 
 
 class OfferCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"decision_id": "0b9d2f4e-6c1a-4e8b-9f3d-2a7c5e1b8d60", "amount": 2500}]})  # fmt: skip
 
     decision_id: OneLine = Field(min_length=1, max_length=36, description="An approved credit decision of yours")
     amount: MaybeWholeTokens = Field(
@@ -33,7 +34,7 @@ class OfferCreate(BaseModel):
 
 
 class OfferAccept(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"signature": "0x" + "5a" * 64 + "1b"}]})
 
     signature: OneLine = Field(
         min_length=4, max_length=4000, description="0x-hex eth_signTypedData_v4 signature of `typed_data` by the borrower"
@@ -167,7 +168,8 @@ class LoanListPublic(BaseModel):
 
 
 class WalletTxCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"action": "repay", "amount": 135801862}, {"action": "fund", "amount": 500000000}, {"action": "claim"}]})  # fmt: skip
 
     action: Literal["fund", "disburse", "repay", "payoff", "claim", "refund"]
     amount: MaybeBaseUnits = Field(

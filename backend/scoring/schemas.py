@@ -42,7 +42,11 @@ class ApplicationCreate(BaseModel):
     """A loan application. Amounts are whole units of the loan currency. The numbers are strict:
     lax mode would read JSON `false` as 0 debt and `true` as one loan, and price on that."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [{
+        "amount": 3000, "term_months": 24, "purpose": "used_car", "monthly_income_band": "2000_to_3500",
+        "monthly_debt_payments": 200, "employment_length": "4_to_7y", "housing": "own", "existing_loans_with_us": 0,
+        "checking_account": "200_plus_or_salary", "savings": "500_to_1000", "credit_history": "all_repaid_here",
+        "property": "real_estate", "other_instalment_plans": "none", "guarantor": "none"}]})  # fmt: skip
 
     amount: WholeTokens = Field(strict=True, ge=policy.MIN_AMOUNT, le=policy.MAX_AMOUNT, description="Principal requested")
     term_months: int = Field(strict=True, ge=policy.MIN_TERM, le=policy.MAX_TERM)

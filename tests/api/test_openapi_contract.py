@@ -172,3 +172,43 @@ def test_the_typed_bodies_answer_as_before(world):
     assert report.status_code == 503 and report.json()["status"] == "down" and "chain" in report.json()["failing"]
     HealthPublic.model_validate(report.json())
     assert set(report.json()) == set(HealthPublic.model_fields)
+
+
+# --- request examples for the main flows (review L3) --------------------------------------------
+
+EXAMPLED = {"ApplicationCreate": "/api/v1/score", "OfferCreate": "/api/v1/offers", "OfferAccept": None,
+            "KycForm": "/api/v1/kyc", "LoginCreate": "/api/v1/auth/login", "WalletTxCreate": None,
+            "MandateSign": "/api/v1/portfolio/rule/mandate"}  # fmt: skip
+
+
+def test_the_main_request_bodies_carry_examples_that_their_own_models_accept(spec):
+    from backend.identity.schemas import KycForm, LoginCreate
+    from backend.lending.mandate_schemas import MandateSign
+    from backend.lending.schemas import OfferAccept, OfferCreate, WalletTxCreate
+    from backend.scoring.schemas import ApplicationCreate
+
+    models = {m.__name__: m for m in (ApplicationCreate, OfferCreate, OfferAccept, KycForm, LoginCreate, WalletTxCreate,
+                                      MandateSign)}  # fmt: skip
+    for name, model in models.items():
+        examples = spec["components"]["schemas"][name]["examples"]
+        assert examples, name
+        for example in examples:
+            model.model_validate(example)
+    for name, path in EXAMPLED.items():
+        if path:
+            body = next(iter(spec["paths"][path].get("post", spec["paths"][path].get("put", {}))["requestBody"]["content"]
+                             .values()))["schema"]  # fmt: skip
+            ref = body["$ref"].rsplit("/", 1)[-1]  # the model itself, or the form's Body_ wrapping it
+            assert name == ref or name in str(spec["components"]["schemas"][ref]), (path, body)
+
+
+def test_posting_the_examples_gives_no_422(spec, world):
+    client, settings = world
+    components = spec["components"]["schemas"]
+    applicant = minted_bearer(settings, Account.create())
+    scored = client.post("/api/v1/score", json=components["ApplicationCreate"]["examples"][0], headers=applicant)
+    assert scored.status_code == 201, scored.text
+    kyc = client.post("/api/v1/kyc", data=components["KycForm"]["examples"][0], headers=applicant)
+    assert kyc.status_code == 201, kyc.text
+    login = client.post("/api/v1/auth/login", json=components["LoginCreate"]["examples"][0])
+    assert login.status_code in (401, 429) and login.json()["error"] != "validation_failed"  # a stale nonce, not bad input
