@@ -86,3 +86,16 @@ def test_the_decimals_bound_keeps_the_largest_loan_exact_in_javascript():
     assert 50_000_000 * 10**MAX_ASSET_DECIMALS <= JS_SAFE_INTEGER  # and a platform's sums short of 90 million tokens
     assert all(decimals_refused(d) is None for d in (0, 2, 6, 8))
     assert "at most 8" in decimals_refused(18) and decimals_refused(9)
+
+
+def test_a_loan_book_made_in_such_a_token_earlier_is_refused_where_offers_read_it(chain_settings, deployment, w3, snapshot):
+    """A deployment from before the check: the API's read of LoanBook's domain (offers, signatures)
+    refuses it in words rather than price loans the page cannot show."""
+    from backend.chain.loan_book import loan_book_domain
+    from backend.errors import ConfigurationError
+
+    assert loan_book_domain(chain_settings).asset_decimals == 6
+    token = deployment.manifest["contracts"]["MockStablecoin"]["address"]
+    w3.provider.make_request("anvil_setCode", [token, EIGHTEEN_DECIMALS])  # undone by `snapshot`
+    with pytest.raises(ConfigurationError, match="18 decimals; at most 8"):
+        loan_book_domain(chain_settings)
