@@ -8,6 +8,7 @@ from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp
 
+from backend.api.cache_headers import NoStoreOnApi
 from backend.api.contract import document_errors
 from backend.api.deps import refuse_control_characters, refuse_unknown_query_parameters
 from backend.api.docs import mount_docs
@@ -36,7 +37,7 @@ from backend.workers.lifespan import worker_lifespan
 class LoanchainAPI(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         # Outside FastAPI's body limit, whose 413 no exception handler reaches.
-        return JsonTooLarge(super().build_middleware_stack())
+        return NoStoreOnApi(JsonTooLarge(super().build_middleware_stack()))  # no-store outermost: on a 500 too
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:

@@ -53,7 +53,9 @@ from backend.chain.projection_models import (
     RepaymentRow,
 )
 from backend.config import Settings
+from backend.db.base import as_utc
 from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.idempotency import Recorded
 from backend.identity.models import KycOrigin
 from backend.servicing.aging import DELINQUENT, NOTICE_OF_BUCKET
 from backend.servicing.models import ServicingNotice
@@ -129,17 +131,22 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
     found = [a for a in found if (a.timestamp or 0) >= since]
     reviews = {r.alert_key: r for r in db.scalars(select(AlertReview).where(AlertReview.alert_key.in_([a.key for a in found])))}
     for a in found:
-        a.review = AlertReviewPublic.model_validate(reviews[a.key]) if a.key in reviews else None
+        a.review = _review_public(reviews[a.key]) if a.key in reviews else None
     found = [a for a in found if not (open_only and a.review)]
     return sorted(found, key=lambda a: (a.timestamp or 0, a.rule, a.tx_hashes), reverse=True)
 
 
-def review_alert(db: Session, settings: Settings, key: str, request: AlertReviewCreate, reviewer: str) -> AlertPublic:
-    """Record a person's review of an alert the rules raise now; once per alert (409 after)."""
+def review_alert(db: Session, settings: Settings, key: str, request: AlertReviewCreate,
+                 reviewer: str) -> Recorded[AlertPublic]:  # fmt: skip
+    """Record a person's review of an alert the rules raise now; once per alert (409 after), but
+    the same reviewer sending the same review again (a retry) gets the stored one (`created` False)."""
     alert = next((a for a in alerts(db, settings) if a.key == key), None)
     if alert is None:
         raise NotFound(f"no monitoring alert {key!r} (see GET /api/v1/audit/alerts)", key=key)
     if alert.review is not None:
+        done = alert.review
+        if (done.reviewer.lower(), done.decision, done.note) == (reviewer.lower(), request.decision, request.note):
+            return Recorded(alert, created=False)
         raise Conflict(f"alert {key} was already reviewed: {alert.review.decision} by {alert.review.reviewer}",
                        key=key)  # fmt: skip
     # 0: the column predates alerts about no loan (role changes, pauses); the key names the alert.
@@ -150,8 +157,13 @@ def review_alert(db: Session, settings: Settings, key: str, request: AlertReview
                  payload={"rule": alert.rule, "loan_id": alert.loan_id, "tx_hashes": alert.tx_hashes,
                           "decision": request.decision, "note": request.note})  # fmt: skip
     db.flush()
-    alert.review = AlertReviewPublic.model_validate(row)
-    return alert
+    alert.review = _review_public(row)
+    return Recorded(alert, created=True)
+
+
+def _review_public(row: AlertReview) -> AlertReviewPublic:
+    # SQLite hands the time back naive: a review read back must say UTC as the one just made does.
+    return AlertReviewPublic.model_validate(row).model_copy(update={"reviewed_at": as_utc(row.reviewed_at)})
 
 
 def _round_trips(moves: list, window: int) -> list[AlertPublic]:

@@ -92,12 +92,14 @@ def borrower_command(loan_id: int = LOAN_ID, json_out: bool = typer.Option(False
     if json_out:
         print_json(p.model_dump(mode="json"))
         return
-    ratio = "n/a (income band from 0)" if p.debt_service_ratio is None else f"{p.debt_service_ratio:.0%}"
-    console.print(f"loan {loan_id}: grade [bold]{plain(p.grade)}[/] (PD {p.pd:.1%}, score {p.score}), {plain(p.purpose)}, "
-                  f"{p.term_months} months", markup=True)  # fmt: skip
+    ratio = "n/a (income band from 0)" if p.debt_service_ratio_band is None else p.debt_service_ratio_band
+    console.print(f"loan {loan_id}: grade [bold]{plain(p.grade)}[/] (PD {p.pd_low:.1%} to {p.pd_high:.1%}), "
+                  f"{plain(p.purpose)}, {p.term_months} months", markup=True)  # fmt: skip
     console.print(f"income {p.monthly_income_band} a month, employed {p.employment_length}, housing {p.housing}, "
                   f"credit history {p.credit_history}, {p.existing_loans_with_us} loans with us")  # fmt: skip
     console.print(f"debt service {ratio} of income (cap {p.debt_service_ratio_cap:.0%})")
+    if p.score_reasons:
+        console.print("lowered the score, of the facts shown:")
     for reason in p.score_reasons:
         console.print(f"  - {reason}")
 

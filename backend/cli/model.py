@@ -259,12 +259,20 @@ def fairness(
     if json_out:
         print_json(report.model_dump(mode="json"))
         raise typer.Exit(1 if report.flagged else 0)
+    small = f"<{report.min_group}"  # a withheld group: too few to show without singling someone out
+    unknown = small if report.unknown_age is None else str(report.unknown_age)
+    total = "applicants withheld" if report.applicants is None else f"{report.applicants} applicants"
     table = Table("age band", "applicants", "approved", "referred, open", "approval rate", "impact ratio",
-                  title=f"{report.applicants} applicants ({report.unknown_age} of unknown age)")  # fmt: skip
+                  title=f"{total} ({unknown} of unknown age)")  # fmt: skip
     for g in report.groups:
+        if g.withheld:
+            table.add_row(g.group, small, "", "", "", "")
+            continue
         ratio = "" if g.adverse_impact_ratio is None else f"{g.adverse_impact_ratio:.2f}" + (" ✗" if g.below_four_fifths else "")
         table.add_row(g.group, str(g.applicants), str(g.approved), str(g.still_referred), f"{g.approval_rate:.1%}", ratio)
     console.print(table)
+    if report.note:
+        console.print(report.note)
     if report.flagged:
         console.print(Text(f"below four fifths: {', '.join(report.flagged)}", style="bold red"))
     raise typer.Exit(1 if report.flagged else 0)

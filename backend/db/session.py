@@ -26,6 +26,10 @@ def normalise_url(url: str) -> str:
     return url
 
 
+# A database error's text would otherwise carry the statement's values ("[parameters: ...]"): an
+# application's declared finances, wallets, sealed blobs. That text reaches the logs (a 500's
+# traceback, a worker's `str(exc)`), so both engines hide them: errors name the statement only
+# (privacy review L1).
 @lru_cache(maxsize=8)
 def _engine(url: str) -> Engine:
     url = normalise_url(url)
@@ -33,7 +37,8 @@ def _engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               hide_parameters=True)  # fmt: skip
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # WAL lets the API read while a worker writes
@@ -53,7 +58,7 @@ def _engine(url: str) -> Engine:
                 dbapi_conn.execute("BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True)
 
 
 def get_engine(settings: Settings) -> Engine:

@@ -31,10 +31,11 @@ DISBURSED = ("active", "repaid", "defaulted")  # loans whose notes can have trad
 
 @dataclass(frozen=True)
 class DecisionFacts:
-    """What investors are told of the credit decision behind a loan (no identity, no income)."""
+    """What investors are told of the credit decision behind a loan (no identity, no income). Not
+    the application's purpose: a public list would tie it to the borrower's wallet for anyone,
+    forever; investors read it in the borrower profile while they decide (privacy review L5)."""
 
     grade: str
-    purpose: str | None
     pd: float | None = None  # the calibrated probability of default the loan was priced at
 
 
@@ -48,15 +49,15 @@ def refundable(row: LoanRow, now: int) -> bool:
 def decision_facts(db: Session, hashes: set[str]) -> dict[str, DecisionFacts]:
     if not hashes:
         return {}
-    rows = db.execute(select(CreditDecision.decision_hash, CreditDecision.grade, CreditDecision.inputs, CreditDecision.pd)
+    rows = db.execute(select(CreditDecision.decision_hash, CreditDecision.grade, CreditDecision.pd)
                       .where(CreditDecision.decision_hash.in_(hashes)))  # fmt: skip
-    return {h: DecisionFacts(grade, (inputs or {}).get("purpose"), pd) for h, grade, inputs, pd in rows}
+    return {h: DecisionFacts(grade, pd) for h, grade, pd in rows}
 
 
 def _public_fields(row: LoanRow, facts: dict[str, DecisionFacts]) -> dict:
     fact = facts.get(row.decision_hash)
     return dict(
-        grade=fact.grade if fact else None, purpose=fact.purpose if fact else None,
+        grade=fact.grade if fact else None,
         loan_id=row.loan_id, status=row.status, borrower=row.borrower, principal=row.principal, funded=row.funded,
         remaining=row.principal - row.funded if row.status == "funding" else 0, apr_bps=row.apr_bps,
         installments=row.installments, installment_period=row.installment_period,

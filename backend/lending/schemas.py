@@ -109,8 +109,8 @@ class OfferPublic(BaseModel):
 class LoanPublic(BaseModel):
     loan_id: int
     status: str
-    grade: str | None = Field(description="The credit grade behind the loan, when this platform made the decision")
-    purpose: str | None = Field(description="The loan's stated purpose, from the same decision")
+    grade: str | None = Field(description="The credit grade behind the loan, when this platform made the decision "
+                              "(its stated purpose: the borrower profile, for investors deciding)")
     borrower: str
     principal: BaseUnits
     funded: BaseUnits
@@ -473,12 +473,13 @@ class BorrowingPublic(BaseModel):
 
 class BorrowerProfilePublic(BaseModel):
     """A loan's borrower as investors may see it: banded application facts and the credit decision
-    the loan was priced on; never who the borrower is, the amounts it declared, or its assets."""
+    the loan was priced on; never who the borrower is, the amounts it declared, or its assets (nor
+    the exact score, PD or debt-service ratio, from which they can be worked back)."""
 
     loan_id: int
-    grade: str
-    pd: float = Field(description="The calibrated probability of default the decision priced")
-    score: int
+    grade: str = Field(description="The credit grade; the loan is priced on the grade's PD, not the applicant's own")
+    pd_low: float = Field(description="The lowest calibrated probability of default of the grade")
+    pd_high: float = Field(description="The highest calibrated probability of default of the grade")
     purpose: str
     term_months: int
     monthly_income_band: str = Field(description="Net monthly income, as a band the applicant picked")
@@ -486,10 +487,13 @@ class BorrowerProfilePublic(BaseModel):
     housing: str
     credit_history: str
     existing_loans_with_us: int
-    debt_service_ratio: float | None = Field(
-        description="Monthly debt payments with this loan's installment, over the income band's lower edge "
-        "(None: a band starting at 0)"
+    debt_service_ratio_band: str | None = Field(
+        description="Monthly debt payments with this loan's installment, over the income band's lower edge, as a "
+        'band: "under 20%", "20-30%", "30-35%" or "over 35%" (None: an income band starting at 0)'
     )
     debt_service_ratio_cap: float = Field(description="The most the affordability rule allows")
-    score_reasons: list[str] = Field(description="What lowered the score most, in plain language")
+    score_reasons: list[str] = Field(
+        description="Of what lowered the score most, in plain language, the reasons about facts shown here "
+        "(never about the checking account, savings, guarantors, property or other instalment plans)"
+    )
     decided_at: datetime

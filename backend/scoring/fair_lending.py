@@ -6,8 +6,11 @@ their KYC record (the date of birth, decrypted only to place them in a band at t
 nothing personal leaves this module, and the reading is audited). An applicant counts once, with
 their latest decision in the period, so re-quotes do not weigh a group; a referral counts as the
 underwriter decided it. Applicants without a readable KYC record (a quote asked before KYC, an
-erased record) are counted apart. A group of fewer than `MIN_GROUP` applicants is shown but not
-flagged: its ratio is noise."""
+erased record) are counted apart. A group of fewer than `MIN_GROUP` applicants is neither flagged
+(its ratio is noise) nor counted in the report: its counts and rates are withheld, shown as
+"<MIN_GROUP", and so is the total when some groups are shown (it would give the sum of the others).
+Any staff member can find when a loan's decision was made, so a period of a microsecond around it
+would otherwise tell that applicant's age band (privacy review L2)."""
 
 from __future__ import annotations
 
@@ -45,10 +48,25 @@ def live_fairness(db: Session, settings: Settings, actor: str, since: datetime |
         bands.setdefault(group, []).append(_outcome(decision))
     groups = impact_ratios([_group(label, bands.get(label, [])) for label, _, _ in AGE_GROUPS], MIN_GROUP)
     audit(db, actor, "fairness.live", "credit_decisions",
-          {"applicants": len(latest), "dates_of_birth_read": len(births)})  # fmt: skip
-    return FairLendingPublic(since=since, until=until, applicants=len(latest), unknown_age=len(bands.get(UNKNOWN, [])),
-                             groups=groups, four_fifths=FOUR_FIFTHS, min_group=MIN_GROUP,
-                             flagged=[g.group for g in groups if g.below_four_fifths])  # fmt: skip
+          {"applicants": len(latest), "dates_of_birth_read": len(births),
+           "since": since.isoformat() if since else None, "until": until.isoformat() if until else None})  # fmt: skip
+    unknown = len(bands.get(UNKNOWN, []))
+    small = [n < MIN_GROUP for n in [*(g.applicants for g in groups), unknown]]
+    withheld = any(small)
+    # The total less the groups shown is what the withheld ones add up to: hidden unless none is shown.
+    return FairLendingPublic(since=since, until=until, applicants=None if withheld and not all(small) else len(latest),
+                             unknown_age=unknown if unknown >= MIN_GROUP else None,
+                             groups=[_withheld(g) if g.applicants < MIN_GROUP else g for g in groups],
+                             four_fifths=FOUR_FIFTHS, min_group=MIN_GROUP,
+                             flagged=[g.group for g in groups if g.below_four_fifths],
+                             note=f"groups of fewer than {MIN_GROUP} applicants are shown as <{MIN_GROUP}, without counts "
+                                  "or rates (and the total, when it would give their sum)" if withheld else None)  # fmt: skip
+
+
+def _withheld(group: FairLendingGroupPublic) -> FairLendingGroupPublic:
+    """A group too small to show: its label only (never flagged: `impact_ratios`)."""
+    return FairLendingGroupPublic(group=group.group, applicants=None, approved=None, still_referred=None,
+                                  approval_rate=None, adverse_impact_ratio=None, withheld=True)  # fmt: skip
 
 
 def impact_ratios(groups: list[FairLendingGroupPublic], min_group: int) -> list[FairLendingGroupPublic]:

@@ -88,15 +88,25 @@ class CutoffsPublic(BaseModel):
 
 
 class QuotePublic(BaseModel):
-    apr_bps: int
+    apr_bps: int = Field(description="The quoted APR: the interest APR plus the reserve fee as a yearly rate over the "
+                         "loan's weighted average life; an estimate of the offer's actuarial APR")
     base_rate_bps: int
-    reserve_fee_bps: int
-    risk_premium_bps: int
+    reserve_fee_bps: int = Field(description="The reserve fee as a yearly rate in the quote (apr_bps less the interest "
+                                 "APR); before `reserve_fee_basis`, the flat yearly fee")
+    risk_premium_bps: int = Field(description="The interest APR less the base rate")
     lgd: float
     monthly_payment: float = Field(description="The installment, due every 30 days at the interest APR (the quote "
                                    "less the reserve fee); under a policy without `installment_period_days`, a monthly "
                                    "annuity at the quote; in tokens, not base units")
     max_amount: WholeTokens
+    interest_apr_bps: int | None = Field(default=None, description="The loan's on-chain APR, paid to investors: the "
+                                         "base rate plus the expected loss the reserve does not cover (absent from "
+                                         "quotes of models before `reserve_fee_basis`: apr_bps less reserve_fee_bps)")
+    origination_fee_bps: int | None = Field(default=None, description="The reserve fee the loan pays once from its "
+                                            "disbursal into the ReserveFund, in basis points of the amount: the "
+                                            "reserve's expected claim (absent from quotes of models before "
+                                            "`reserve_fee_basis`: the flat yearly fee for the weighted average life)")
+    reserve_fee_basis: Literal["expected_claims"] | None = None
 
 
 class ReviewCreate(BaseModel):
@@ -199,12 +209,15 @@ class DecisionProofPublic(BaseModel):
 
 class FairLendingGroupPublic(BaseModel):
     group: str = Field(description="Age band at the decision's date: <25, 25-40, >40")
-    applicants: int = Field(description="Applicants in the band, each counted once (their latest decision)")
-    approved: int = Field(description="Approved by the model, or by an underwriter on a referral")
-    still_referred: int = Field(description="Referred and not reviewed yet (counted as not approved)")
-    approval_rate: float
+    applicants: int | None = Field(description="Applicants in the band, each counted once (their latest decision); "
+                                   "None: fewer than min_group, withheld")
+    approved: int | None = Field(description="Approved by the model, or by an underwriter on a referral")
+    still_referred: int | None = Field(description="Referred and not reviewed yet (counted as not approved)")
+    approval_rate: float | None
     adverse_impact_ratio: float | None = Field(default=None, description="Approval rate / the highest band's")
     below_four_fifths: bool = Field(default=False, description="Ratio under 0.8 in a band of at least min_group applicants")
+    withheld: bool = Field(default=False, description="Fewer than min_group applicants: no count or rate is shown, so a "
+                           "narrow period cannot tell one applicant's age band")
 
 
 class FairLendingPublic(BaseModel):
@@ -213,9 +226,11 @@ class FairLendingPublic(BaseModel):
 
     since: datetime | None
     until: datetime | None
-    applicants: int
-    unknown_age: int = Field(description="Applicants without a readable KYC record (asked before KYC, or erased)")
+    applicants: int | None = Field(description="None when a group is withheld (the total would give its count back)")
+    unknown_age: int | None = Field(description="Applicants without a readable KYC record (asked before KYC, or erased); "
+                                    "None: fewer than min_group, withheld")
     groups: list[FairLendingGroupPublic]
     four_fifths: float
     min_group: int
     flagged: list[str] = Field(description="Bands below four fifths of the best band's approval rate")
+    note: str | None = Field(default=None, description="What is withheld, when anything is")

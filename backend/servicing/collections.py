@@ -26,6 +26,7 @@ from backend.chain.projection_models import LoanRow, RepaymentRow
 from backend.config import Settings
 from backend.db.session import lock_until_commit
 from backend.errors import Conflict, Forbidden, NotFound
+from backend.idempotency import IdempotencyKeyReused, Recorded
 from backend.identity.crypto.holders import open_text, seal_text
 from backend.identity.crypto.keyring import Keyring, load_keyring
 from backend.identity.persons import same_person
@@ -38,6 +39,10 @@ from backend.servicing.schemas import (
 )
 
 AUDIT_ACTION = "collections.action"
+# Seconds (chain clock, as entries are stamped) within which an identical entry by the same staff
+# member, sent without an Idempotency-Key, is taken for a retry of the first: a client's timeout and
+# retry fit well inside it, and two identical entries a minute apart say nothing the first did not.
+RETRY_WINDOW = 60
 
 
 class HardshipAwaitingAnswer(Conflict):
@@ -53,8 +58,11 @@ def in_collections(db: Session, loan_id: int) -> bool:
     return bool(state and state.bucket in DELINQUENT) or bool(loan and loan.status == "defaulted" and loan.recoverable > 0)
 
 
-def record_action(db: Session, settings: Settings, loan_id: int, request: CollectionActionCreate,
-                  actor: str) -> CollectionActionPublic:  # fmt: skip
+def record_action(db: Session, settings: Settings, loan_id: int, request: CollectionActionCreate, actor: str,
+                  idempotency_key: str | None = None) -> Recorded[CollectionActionPublic]:  # fmt: skip
+    """Add the entry, or answer a retry with the entry its first attempt made (`created` False):
+    the one `actor` made under `idempotency_key`, or, without a key, an identical one (loan, kind,
+    note, promise) `actor` made in the last `RETRY_WINDOW` seconds."""
     loan = db.get(LoanRow, loan_id)
     if loan is None:
         raise NotFound(f"loan {loan_id} is not in the index", field="loan_id", loan_id=loan_id)
@@ -62,10 +70,23 @@ def record_action(db: Session, settings: Settings, loan_id: int, request: Collec
         raise Forbidden(f"loan {loan_id} was borrowed by your own person ({loan.borrower}): its case log, and the "
                         "promises to pay that hold its default, are for other staff",
                         field="loan_id", loan_id=loan_id)  # fmt: skip
+    # Two attempts of one request at once (a client retrying before the first answered) must not
+    # both find no earlier entry; per actor, since a key is unique per actor, whatever the loan.
+    lock_until_commit(db, f"collections-action|{actor.lower()}")
+    now = deadline_clock(settings)
+    earlier = _earlier(db, settings, loan_id, request, actor, idempotency_key, now)
+    if earlier is not None:  # before the queue check: a retry is answered as the first, the loan since paid or not
+        made = next(a for a in actions_of(db, settings, [loan_id], lambda: now)[loan_id] if a.id == earlier.id)
+        return Recorded(_warned(db, loan_id, request, made), created=False)
     if not in_collections(db, loan_id) and not awaiting_answer(db, loan_id):
         raise Conflict(f"loan {loan_id} is not in collections (16+ days late, defaulted and recovering, or its "
                        "borrower asked for hardship help)", loan_id=loan_id)  # fmt: skip
-    made = _add(db, settings, loan_id, request.kind, request.note, actor, request.promised_amount, request.promised_in_days)
+    made = _add(db, settings, loan_id, request.kind, request.note, actor, request.promised_amount, request.promised_in_days,
+                idempotency_key=idempotency_key, now=now)  # fmt: skip
+    return Recorded(_warned(db, loan_id, request, made), created=True)
+
+
+def _warned(db: Session, loan_id: int, request: CollectionActionCreate, made: CollectionActionPublic) -> CollectionActionPublic:
     state = db.get(ServicingState, loan_id)
     if request.kind == "promise_to_pay" and state is not None and request.promised_amount < state.due_now:
         # LoanBook moves the default date only once a whole installment is settled: this promise
@@ -76,12 +97,40 @@ def record_action(db: Session, settings: Settings, loan_id: int, request: Collec
     return made
 
 
+def _earlier(db: Session, settings: Settings, loan_id: int, request: CollectionActionCreate, actor: str,
+             idempotency_key: str | None, now: int) -> CollectionAction | None:  # fmt: skip
+    """The entry an earlier attempt of this request made, if any. A key decides alone (a new key is
+    a new request, however alike); reused with other content it is refused, naming the entry."""
+    if idempotency_key is not None:
+        row = db.scalar(select(CollectionAction).where(CollectionAction.actor == actor,
+                                                       CollectionAction.idempotency_key == idempotency_key))  # fmt: skip
+        if row is not None and not _same(settings, row, loan_id, request):
+            raise IdempotencyKeyReused(f"Idempotency-Key {idempotency_key!r} was already used for another request "
+                                       f"(case-log entry {row.id} on loan {row.loan_id}): send a new key with a new "
+                                       "request", field="Idempotency-Key", action_id=row.id)  # fmt: skip
+        return row
+    recent = db.scalars(select(CollectionAction).where(
+        CollectionAction.loan_id == loan_id, CollectionAction.actor == actor, CollectionAction.kind == request.kind,
+        CollectionAction.chain_time >= now - RETRY_WINDOW).order_by(CollectionAction.id.desc()))  # fmt: skip
+    return next((row for row in recent if _same(settings, row, loan_id, request)), None)
+
+
+def _same(settings: Settings, row: CollectionAction, loan_id: int, request: CollectionActionCreate) -> bool:
+    """Does `row` say what `request` asks to record? Its note is read back from the seal, as no
+    unsealed copy or plain hash of it is kept (a short note could be guessed from its hash)."""
+    days = (row.promised_by - row.chain_time) // DAY if row.promised_by is not None else None
+    return ((row.loan_id, row.kind, row.promised_amount, days)
+            == (loan_id, request.kind, request.promised_amount, request.promised_in_days)
+            and open_note(load_keyring(settings), row) == request.note)  # fmt: skip
+
+
 def _add(db: Session, settings: Settings, loan_id: int, kind: str, note: str, actor: str,
-         promised_amount: int | None = None, promised_in_days: int | None = None) -> CollectionActionPublic:  # fmt: skip
-    now = deadline_clock(settings)
+         promised_amount: int | None = None, promised_in_days: int | None = None, *, idempotency_key: str | None = None,
+         now: int | None = None) -> CollectionActionPublic:  # fmt: skip
+    now = now if now is not None else deadline_clock(settings)
     promised_by = now + promised_in_days * DAY if promised_in_days else None
-    row = CollectionAction(loan_id=loan_id, kind=kind, actor=actor, chain_time=now,
-                           promised_amount=promised_amount, promised_by=promised_by)  # fmt: skip
+    row = CollectionAction(loan_id=loan_id, kind=kind, actor=actor, chain_time=now, promised_amount=promised_amount,
+                           promised_by=promised_by, idempotency_key=idempotency_key)  # fmt: skip
     db.add(row)
     db.flush()  # the id is what the note's key and ciphertext are bound to
     seal_note(load_keyring(settings), row, note)

@@ -5,11 +5,17 @@ back. On SQLite this needs the BEGIN that Python's sqlite3 leaves out before a S
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient
 
 from backend.chain.models import Intent, IntentStatus
 from backend.db import migrate
 from backend.db.session import session_scope
+from backend.scoring.models import CreditDecision
+from backend.scoring.schemas import ApplicationCreate
+from backend.scoring.service import score_application
 from tests.conftest import make_settings
+from tests.scoring.conftest import SAMPLE
 
 
 class Boom(Exception):
@@ -44,3 +50,21 @@ def test_a_savepoint_write_rolls_back_with_its_transaction(database_url, tmp_pat
             session.flush()
             raise Boom
     assert _keys(settings) == ["kept"]
+
+
+def test_a_database_error_names_the_statement_never_its_values(database_url, tmp_path):
+    """Privacy review L1: an error's text reaches the logs (a 500's traceback, a worker's str(exc)),
+    and with the values it carried an application's declared finances and its wallet."""
+    settings = make_settings(tmp_path, database_url=database_url)
+    migrate.upgrade(settings)
+    wallet = "0x" + "11" * 20
+    with session_scope(settings) as session:
+        decided = score_application(session, ApplicationCreate(**SAMPLE), settings=settings, wallet=wallet)
+    with pytest.raises(IntegrityError) as failed, session_scope(settings) as session:
+        row = session.get(CreditDecision, decided.id)
+        session.expunge(row)
+        make_transient(row)
+        session.add(row)  # the same id again
+    text = str(failed.value)
+    assert "INSERT INTO credit_decisions" in text and "parameters hidden" in text
+    assert [value for value in ("monthly_debt_payments", "used_car", wallet, decided.input_hash) if value in text] == []

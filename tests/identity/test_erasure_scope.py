@@ -17,7 +17,6 @@ from backend.identity.models import KycEvent, KycRecord
 from backend.identity.schemas import KycCreate
 from backend.scoring.integrity import audit_decisions
 from backend.scoring.models import CreditDecision
-from backend.scoring.pricing import reserve_fee_prepaid_bps
 from backend.scoring.schemas import ApplicationCreate
 from backend.scoring.service import decisions_of, prove_decision, score_application
 from tests.conftest import make_settings
@@ -58,9 +57,9 @@ def _loan(decision, borrower: str) -> LoanRow:
     return LoanRow(
         loan_id=1, status="repaid", borrower=borrower, underwriter="0x" + "33" * 20,
         terms_hash="0x" + "44" * 32, agreement_hash="0x" + "55" * 32, decision_hash=decision.decision_hash,
-        principal=(SAMPLE["amount"] + 100) * 10**6, apr_bps=quote.apr_bps - quote.reserve_fee_bps, installments=term,
+        principal=(SAMPLE["amount"] + 100) * 10**6, apr_bps=quote.interest_apr_bps, installments=term,
         installment_period=2_592_000, installment_amount=90, funding_deadline=0,
-        origination_fee_bps=reserve_fee_prepaid_bps(quote.reserve_fee_bps, term), created_block=1, block_number=1,
+        origination_fee_bps=quote.origination_fee_bps, created_block=1, block_number=1,
         tx_hash="0x" + "66" * 32, log_index=0,
     )  # fmt: skip
 

@@ -8,6 +8,7 @@ import pytest
 from eth_account import Account
 from sqlalchemy import func, select
 
+from backend.audit.hashing import payload_hash
 from backend.audit.models import AuditEntry
 from backend.chain.models import Intent
 from backend.db.session import session_scope
@@ -34,6 +35,13 @@ def audit_actions(settings) -> list[str]:
 
 def codes(body) -> list[str]:
     return [r["code"] for r in body["reasons"]]
+
+
+def moved(applicant, n: int):
+    """`applicant` with another address: a new application (the same data again is a retry, answered
+    with the record it made: backend/identity/kyc/repeat.py)."""
+    applicant.address_line = f"{n} Quiet Lane, Building {n}"
+    return applicant
 
 
 def staff_view(client, record_id: str) -> dict:
@@ -107,6 +115,38 @@ def test_same_national_id_verified_for_another_wallet_is_flagged_not_attested(cl
     assert one["same_id_wallets"] == [first.account.address] and one["record"]["id"] == body["id"]
 
 
+def test_every_staff_read_of_kyc_records_is_audited_naming_the_reader(client, settings):
+    """Privacy review M6: the masked view (initials, birth year, city, phone ending) identifies
+    someone in a small town, and any record can be opened, reviewed or not. Each read writes one
+    entry: who read, and which record(s)."""
+    first = make_applicant(8)
+    approved = submit(client, first).json()
+    impostor = make_applicant(9, born=first.date_of_birth)
+    impostor.id_number = first.id_number
+    flagged = submit(client, impostor).json()
+    assert flagged["status"] == "needs_review"
+
+    def reads() -> list[tuple[str, str, str, str]]:
+        with session_scope(settings) as session:
+            return [(e.actor, e.action, e.subject, e.payload_hash) for e in session.scalars(
+                select(AuditEntry).where(AuditEntry.action.in_(("kyc.view", "kyc.queue_read"))).order_by(AuditEntry.seq))]  # fmt: skip
+
+    admin = bearer(client, ADMIN)
+    assert [item["record"]["id"] for item in client.get("/api/v1/admin/kyc/queue", headers=admin).json()] == [flagged["id"]]
+    assert client.get(f"/api/v1/admin/kyc/{approved['id']}", headers=admin).status_code == 200  # outside any review
+    assert client.get(f"/api/v1/admin/kyc/{flagged['id']}", headers=admin).status_code == 200
+    assert reads() == [
+        (ADMIN.address, "kyc.queue_read", "kyc:queue", payload_hash({"record_ids": [flagged["id"]]})),
+        (ADMIN.address, "kyc.view", approved["id"], payload_hash({"record_id": approved["id"], "wallet": first.account.address})),
+        (ADMIN.address, "kyc.view", flagged["id"], payload_hash({"record_id": flagged["id"], "wallet": impostor.account.address})),
+    ]  # fmt: skip
+    # Nothing read, nothing recorded: an empty queue and an unknown record.
+    assert client.get("/api/v1/admin/kyc/no-such-record", headers=admin).status_code == 404
+    client.post(f"/api/v1/admin/kyc/{flagged['id']}/reject", json={"note": "same ID, other person"}, headers=admin)
+    assert client.get("/api/v1/admin/kyc/queue", headers=admin).json() == []
+    assert len(reads()) == 3
+
+
 def test_several_wallets_applying_from_one_network_address_go_to_review(settings):
     farm = client_for(settings, address="81.2.69.142")
     household = [make_applicant(seed) for seed in (20, 21, 22)]
@@ -167,8 +207,8 @@ def test_velocity_limits_per_wallet_and_per_id_from_one_wallet(tmp_path):
     with client_for(settings) as client:
         applicant = make_applicant(10)
         headers = bearer(client, applicant.account)
-        assert [submit(client, applicant, headers).status_code for _ in range(2)] == [201, 201]  # a renewal is fine
-        refused = submit(client, applicant, headers)
+        assert [submit(client, moved(applicant, n), headers).status_code for n in range(2)] == [201, 201]  # a renewal is fine
+        refused = submit(client, moved(applicant, 2), headers)
         assert refused.status_code == 429 and refused.json()["context"]["reasons"][0]["code"] == "VELOCITY_WALLET"
         assert 0 < int(refused.headers["Retry-After"]) <= settings.kyc_velocity_window
     assert count(settings, KycRecord) == 2
@@ -177,8 +217,8 @@ def test_velocity_limits_per_wallet_and_per_id_from_one_wallet(tmp_path):
     with client_for(settings) as client:
         applicant = make_applicant(11)
         headers = bearer(client, applicant.account)
-        assert [submit(client, applicant, headers).status_code for _ in range(2)] == [201, 201]
-        refused = submit(client, applicant, headers)  # the same ID a third time from this wallet
+        assert [submit(client, moved(applicant, n), headers).status_code for n in range(2)] == [201, 201]
+        refused = submit(client, moved(applicant, 2), headers)  # the same ID a third time from this wallet
         assert refused.status_code == 429 and refused.json()["context"]["reasons"][0]["code"] == "VELOCITY_ID"
         other = make_applicant(12)  # this wallet may still apply with another ID (its own, after a typo)
         other.account = applicant.account
@@ -196,7 +236,7 @@ def test_strangers_naming_an_id_never_lock_its_owner_out(tmp_path):
         for attacker in attackers:
             attacker.id_number = victim.id_number
         headers = bearer(client, attackers[0].account)
-        assert [submit(client, attackers[0], headers).status_code for _ in range(3)] == [201, 201, 201]
+        assert [submit(client, moved(attackers[0], n), headers).status_code for n in range(3)] == [201, 201, 201]
         assert [submit(client, a).status_code for a in attackers[1:]] == [201, 201]
         owner = submit(client, victim)
         assert owner.status_code == 201, owner.json()  # not 429 VELOCITY_ID
@@ -229,8 +269,11 @@ def test_one_open_submission_at_a_time(client):
     applicant = make_applicant(15, born=date(1968, 3, 14))
     applicant.full_name = "Viktor Blacklistov"
     headers = bearer(client, applicant.account)
-    assert submit(client, applicant, headers).json()["status"] == "needs_review"
-    assert submit(client, applicant, headers).status_code == 409
+    held = submit(client, applicant, headers).json()
+    assert held["status"] == "needs_review"
+    again = submit(client, applicant, headers)  # the same application again: a retry, answered with the held record
+    assert again.status_code == 200 and again.json() == held
+    assert submit(client, moved(applicant, 7), headers).status_code == 409  # another one waits for the first
 
 
 # --- bad input: 4xx with a message, nothing stored, nothing echoed ---------------------------
@@ -494,14 +537,54 @@ def test_owner_sees_own_data_other_users_see_nothing(client):
 
 
 def test_renewal_supersedes_the_previous_approval(client, settings):
+    """The same data sent again past the velocity window (a day) renews the verification; within
+    it, it is a retry (next test)."""
+    from datetime import timedelta
+
     applicant = make_applicant(26)
     headers = bearer(client, applicant.account)
     first = submit(client, applicant, headers).json()
-    second = submit(client, applicant, headers).json()
+    with session_scope(settings) as session:
+        session.get(KycRecord, first["id"]).submitted_at -= timedelta(seconds=settings.kyc_velocity_window + 1)
+    renewal = submit(client, applicant, headers)
+    second = renewal.json()
+    assert renewal.status_code == 201 and second["id"] != first["id"]
     assert second["status"] == "approved" and second["expires_at"] >= first["expires_at"]
     statuses = {r["id"]: r["status"] for r in client.get("/api/v1/kyc/me", headers=headers).json()["records"]}
     assert statuses == {first["id"]: "superseded", second["id"]: "approved"}
     assert [f for f, _ in intents(settings)] == ["attest", "attest"]  # the second replaces the first on-chain
+
+
+def test_the_same_application_sent_again_is_answered_with_its_record_and_spends_nothing(tmp_path):
+    """Review-api M1: four identical submissions (a client retrying after a lost answer) made four
+    records, four attestations the platform paid gas for, and used up the day's allowance. The same
+    form and documents again now answer 200 with the wallet's current record: no record, no
+    attestation, no audit entry, no velocity count. Another document, or another wallet, is new."""
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'r.db'}", kyc_velocity_per_wallet=2, kyc_velocity_per_id=2)
+    with client_for(settings) as client:
+        applicant = make_applicant(28)
+        headers, png = bearer(client, applicant.account), [("documents", ("id.png", PNG, "image/png"))]
+        first = submit(client, applicant, headers, files=png)
+        again = [submit(client, applicant, headers, files=png) for _ in range(3)]
+        assert first.status_code == 201 and first.json()["status"] == "approved" and first.json()["level"] == 2
+        assert [a.status_code for a in again] == [200] * 3 and all(a.json() == first.json() for a in again)
+        assert count(settings, KycRecord) == 1 and [f for f, _ in intents(settings) if f == "attest"] == ["attest"]
+        assert audit_actions(settings).count("kyc.submit") == 1
+
+        # Another document is another application (a renewal): counted, and so is the next; the retries were not.
+        jpeg = [("documents", ("id.jpg", JPEG, "image/jpeg"))]
+        renewal = submit(client, applicant, headers, files=jpeg)
+        assert renewal.status_code == 201 and renewal.json()["id"] != first.json()["id"]
+        assert submit(client, applicant, headers, files=jpeg).json()["id"] == renewal.json()["id"]  # its retry
+        refused = submit(client, moved(applicant, 3), headers, files=jpeg)
+        assert refused.status_code == 429 and refused.json()["context"]["reasons"][0]["code"] == "VELOCITY_WALLET"
+
+        # Only the wallet's own record is compared: the same person's data from another wallet is its own
+        # application (held for review: the ID is verified for the first wallet).
+        other = make_applicant(28)
+        elsewhere = submit(client, other, files=png)
+        assert elsewhere.status_code == 201 and elsewhere.json()["status"] == "needs_review"
+        assert [f for f, _ in intents(settings) if f == "attest"] == ["attest", "attest"]
 
 
 def test_erasure_shreds_the_key_keeps_history_and_queues_revocation(client, settings):

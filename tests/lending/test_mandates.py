@@ -244,8 +244,9 @@ def test_bad_mandates_get_a_clear_4xx_and_change_nothing(settings, world):  # no
     assert too_soon.status_code == 422 and "expiry" in too_soon.text
     assert client.get("/api/v1/portfolio/rule/mandate", headers=headers).status_code == 404  # nothing was saved
 
-    assert give().status_code == 200
-    assert give().status_code == 409  # the same mandate again
+    given = give()
+    assert given.status_code == 200
+    assert give().json() == given.json()  # the same mandate again: a retry (the next test)
     assert draft().status_code == 409  # one active mandate at a time: withdraw it first
     world.chain.travel(91 * 86_400)  # past its expiry (90 days by default)
     assert client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()["status"] == "expired"
@@ -254,6 +255,47 @@ def test_bad_mandates_get_a_clear_4xx_and_change_nothing(settings, world):  # no
     borrower = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": UNIT},
                            headers=minted_bearer(settings, world.borrower))  # fmt: skip
     assert borrower.status_code == 403  # investing is for verified investors
+
+
+def test_the_same_signed_mandate_sent_again_is_answered_with_it_until_it_is_no_longer_in_use(settings, world):  # noqa: F811
+    """Review-api M2: a PUT retried with the mandate it had just given was a 409 telling the investor
+    to sign a new one, which would then have replaced the first. While it is in use, the same
+    signed mandate is answered with itself (200, nothing written); withdrawn, replaced or expired,
+    it is still refused, saying which."""
+    from sqlalchemy import func, select
+
+    from backend.audit.models import AuditEntry
+
+    investor, url = world.investors[4], "/api/v1/portfolio/rule/mandate"
+    client, headers = _investor(settings, investor, 932)
+    client.put("/api/v1/portfolio/rule", json=RULE, headers=headers)
+
+    def signed(days: int) -> dict:
+        draft = client.post(f"{url}/draft", json={"budget": 1_000 * UNIT, "days": days}, headers=headers).json()
+        return _signed(draft, investor)
+
+    def given() -> tuple[int, int]:
+        with session_scope(settings) as session:
+            return (session.scalar(select(func.count()).select_from(FundingMandateRow)),
+                    session.scalar(select(func.count()).where(AuditEntry.action == "mandate.sign")))  # fmt: skip
+
+    body = signed(90)
+    first, again = [client.put(url, json=body, headers=headers) for _ in range(2)]
+    assert (first.status_code, again.status_code) == (200, 200) and again.json() == first.json()
+    assert first.json()["status"] == "active" and given() == (1, 1)  # one row, signed once in the audit log
+    other_signature = {**body, "signature": body["signature"][:-2] + ("1c" if body["signature"].endswith("1b") else "1b")}
+    assert client.put(url, json=other_signature, headers=headers).status_code == 422  # not a retry: checked as ever
+
+    assert client.delete(url, headers=headers).status_code == 200
+    withdrawn = client.put(url, json=body, headers=headers)
+    assert withdrawn.status_code == 409 and "withdrawn or replaced" in withdrawn.json()["detail"]
+
+    short = signed(2)
+    assert client.put(url, json=short, headers=headers).status_code == 200
+    world.chain.travel(3 * DAY)
+    expired = client.put(url, json=short, headers=headers)
+    assert expired.status_code == 409 and "has expired" in expired.json()["detail"], expired.text
+    assert given() == (2, 2)
 
 
 def _under_mandate(settings, world, investor, seed: int):  # noqa: F811

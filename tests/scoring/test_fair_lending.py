@@ -11,13 +11,15 @@ from eth_account import Account
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from backend.audit.hashing import payload_hash
 from backend.audit.models import AuditEntry
 from backend.cli.main import app
 from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
 from backend.scoring import fair_lending
-from backend.scoring.fair_lending import live_fairness
+from backend.scoring.fair_lending import _utc, live_fairness
+from backend.scoring.models import CreditDecision
 from backend.scoring.schemas import ApplicationCreate
 from backend.scoring.service import score_application
 from tests.anchoring.helpers import point_get_settings_at
@@ -52,8 +54,10 @@ def test_approval_rates_by_age_band_count_each_applicant_once_and_flag_four_fift
     with session_scope(settings) as session:
         report = live_fairness(session, settings, ADMIN.address)
     bands = {g.group: (g.applicants, g.approved, g.approval_rate, g.adverse_impact_ratio) for g in report.groups}
-    assert bands == {"<25": (2, 1, 0.5, 0.5), "25-40": (0, 0, 0.0, None), ">40": (2, 2, 1.0, 1.0)}
-    assert (report.applicants, report.unknown_age, report.flagged) == (5, 1, ["<25"])
+    # An empty band is under MIN_GROUP too (shown, it would tell by elimination where the others are),
+    # and so the total is withheld: less the bands shown, it would give the withheld band's count.
+    assert bands == {"<25": (2, 1, 0.5, 0.5), "25-40": (None, None, None, None), ">40": (2, 2, 1.0, 1.0)}
+    assert (report.applicants, report.unknown_age, report.flagged) == (None, 1, ["<25"])
     text = report.model_dump_json()
     assert not any(p.account.address in text or p.date_of_birth.isoformat() in text for p, _ in people)
     with session_scope(settings) as session:
@@ -67,6 +71,39 @@ def test_small_bands_are_not_flagged_and_the_period_bounds_the_decisions(book):
         assert live_fairness(session, settings, "cli").flagged == []  # 2 applicants a band < MIN_GROUP
         later = live_fairness(session, settings, "cli", since=datetime.now(UTC) + timedelta(days=1))
     assert later.applicants == 0 and all(g.adverse_impact_ratio is None for g in later.groups)
+
+
+def test_a_period_around_one_decision_tells_no_age_band(book):
+    """Privacy review L2: staff can learn when a loan's decision was made; a period of a microsecond
+    around it gave `applicants: 1` in that borrower's age band."""
+    settings, people = book
+    with session_scope(settings) as session:
+        made = session.scalar(select(CreditDecision.created_at).where(CreditDecision.wallet == people[0][0].account.address))
+    since, until = made, made + timedelta(microseconds=1)
+    served = client_for(settings).get("/api/v1/score/fairness", headers=minted_bearer(settings, ADMIN),
+                                      params={"since": since.isoformat(), "until": until.isoformat()})  # fmt: skip
+    report = served.json()
+    assert served.status_code == 200 and report["applicants"] == 1 and report["unknown_age"] is None
+    assert [(g["group"], g["withheld"], g["applicants"], g["approved"], g["approval_rate"]) for g in report["groups"]] == [
+        ("<25", True, None, None, None), ("25-40", True, None, None, None), (">40", True, None, None, None)]  # fmt: skip
+    assert report["note"].startswith("groups of fewer than 30 applicants are shown as <30")
+    with session_scope(settings) as session:  # the audit entry covers the period asked for
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "fairness.live")).one()
+    assert entry.payload_hash == payload_hash({"applicants": 1, "dates_of_birth_read": 1, "since": _utc(since).isoformat(),
+                                               "until": _utc(until).isoformat()})  # fmt: skip
+
+
+def test_with_some_groups_shown_the_total_is_withheld_too(book, monkeypatch):
+    """The total less the bands shown would give back what the withheld bands add up to."""
+    settings, _ = book
+    monkeypatch.setattr(fair_lending, "MIN_GROUP", 2)  # <25 and >40 have 2 each; 25-40 none, unknown age 1
+    with session_scope(settings) as session:
+        report = live_fairness(session, settings, "cli")
+    assert (report.applicants, report.unknown_age) == (None, None)
+    assert [(g.group, g.applicants) for g in report.groups] == [("<25", 2), ("25-40", None), (">40", 2)]
+    point_get_settings_at(monkeypatch, settings)
+    shown = CliRunner().invoke(app, ["model", "fairness"]).stdout
+    assert "applicants withheld (<2 of unknown age)" in shown and "groups of fewer than 2 applicants" in shown
 
 
 def test_the_api_is_for_staff_and_the_cli_exits_1_on_a_flag(book, monkeypatch):

@@ -105,7 +105,9 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     page.click("#apply-form button[type=submit]")
     expect(page.locator("#decision-outcome")).to_have_text("approved")
     # The decision's figures say what they are: the loan's interest rate, and an estimate with the fee.
-    expect(page.locator("#decision-rate")).to_have_text(re.compile(r"^\d+\.\d\d%$"))
+    expect(page.locator("#decision-rate")).to_have_text("5.10%")  # grade A over 24 months: 5% + 3.91% x 5% / 2
+    expect(page.locator("#decision-apr")).to_have_text("6.68%")
+    expect(page.locator("#decision-fee")).to_have_text("1.64%")  # the reserve's expected claim, once, from the payout
     expect(page.locator("#decision-apr-note")).to_contain_text("your offer states the exact APR (fee included)")
     expect(page.locator("#decision-reasons li")).not_to_have_count(0)
     expect(page.locator("#decision-reasons li").first).to_contain_text(re.compile(r"\(\d+ points\)$"))
@@ -143,11 +145,17 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     wallet.address = investor.address
     _sign_in(page, investor.address)
     _loan_button(page, loan_id, "fund")
-    expect(page.locator(f'tr[data-loan="{loan_id}"]')).to_contain_text("A, used car")
+    expect(page.locator(f'tr[data-loan="{loan_id}"] td').nth(2)).to_have_text("A")  # purpose: in the profile only (L5)
+    expect(page.locator(f'tr[data-loan="{loan_id}"]')).not_to_contain_text("used car")
     page.click(f'button[data-loan="{loan_id}"][data-action="borrower"]')  # before funding: who borrows?
     profile = page.locator("#borrower-profile")  # in its own panel, not the one-line status
-    expect(profile).to_contain_text(f"Loan {loan_id}'s borrower: grade A")
+    expect(profile).to_contain_text(f"Loan {loan_id}'s borrower: grade A (PD ")
+    expect(profile).to_contain_text("a used car, 24 months")
     expect(profile).to_contain_text("income 2,000 to 3,500 mUSD a month, employed, 4 to 7 years, housing: home owner")
+    # Bands only, and reasons about facts shown anyway (privacy review M4).
+    expect(profile).to_contain_text("debt payments under 20% of income (at most 35%)")
+    expect(profile).to_contain_text("Lowered the score, of the facts shown: Amount of credit requested;")
+    expect(profile).not_to_contain_text("guarantor")
     page.fill(f'input[data-loan="{loan_id}"]', "1000")
     page.click(f'button[data-loan="{loan_id}"][data-action="fund"]')
     _confirm(page, f"1,000.00 mUSD leaves your wallet for loan {loan_id} (grade A, interest rate ")

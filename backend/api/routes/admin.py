@@ -1,6 +1,6 @@
 """Administration: roles, the KYC review queue, reveals and erasure. Admins only."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from backend.api.deps import (
     CurrentUser,
@@ -12,6 +12,7 @@ from backend.api.deps import (
     SettingsDep,
     allow,
 )
+from backend.api.idempotency import answered
 from backend.identity import role_proposals, roles
 from backend.identity.kyc import service
 from backend.identity.kyc.views import record_public
@@ -37,10 +38,14 @@ def list_roles(session: SessionDep) -> list[RoleGrantPublic]:
     return roles.list_grants(session)
 
 
-@router.post("/roles", dependencies=allow("admin.roles.change"),
-             summary="Propose granting auditor, underwriter or admin (another admin confirms), or revoke one at once")
-def change_role(body: RoleGrantCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> RoleChangePublic:
-    return role_proposals.request_change(session, settings, user.wallet, body.wallet, body.role, body.action)
+@router.post("/roles", dependencies=allow("admin.roles.change"), status_code=201,
+             summary="Propose granting auditor, underwriter or admin (another admin confirms), or revoke one at once",
+             responses={200: {"model": RoleChangePublic, "description": "Nothing new proposed: a revocation, a role "
+                              "already held, or the open proposal of this grant (a retry's included)"}})  # fmt: skip
+def change_role(body: RoleGrantCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                response: Response) -> RoleChangePublic:  # fmt: skip
+    return answered(role_proposals.request_change(session, settings, user.wallet, body.wallet, body.role, body.action),
+                    response)  # fmt: skip
 
 
 @router.get("/roles/pending", dependencies=allow("admin.roles.pending"), summary="Role grants waiting for a second admin")
@@ -60,15 +65,15 @@ def reject_role(proposal_id: RoleProposalId, user: CurrentUser, session: Session
     return role_proposals.reject(session, settings, user.wallet, proposal_id)
 
 
-@router.get("/kyc/queue", dependencies=allow("admin.kyc.queue"), summary="Records waiting for review (masked)")
-def review_queue(session: SessionDep, settings: SettingsDep, limit: PageLimit = 100,
+@router.get("/kyc/queue", dependencies=allow("admin.kyc.queue"), summary="Records waiting for review (masked, audited)")
+def review_queue(user: CurrentUser, session: SessionDep, settings: SettingsDep, limit: PageLimit = 100,
                  offset: PageOffset = 0) -> list[ReviewItemPublic]:  # fmt: skip
-    return service.queue(session, settings, limit=limit, offset=offset)
+    return service.queue(session, settings, user.wallet, limit=limit, offset=offset)
 
 
-@router.get("/kyc/{record_id}", dependencies=allow("admin.kyc.record"), summary="One record (masked)")
-def record(record_id: KycRecordId, session: SessionDep, settings: SettingsDep) -> ReviewItemPublic:
-    return service.review_item(session, settings, record_id)
+@router.get("/kyc/{record_id}", dependencies=allow("admin.kyc.record"), summary="One record (masked, audited)")
+def record(record_id: KycRecordId, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ReviewItemPublic:
+    return service.review_item(session, settings, record_id, user.wallet)
 
 
 @router.post("/kyc/{record_id}/approve", dependencies=allow("admin.kyc.approve"), summary="Approve a flagged record and attest it")

@@ -2,9 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from backend.api.deps import CurrentUser, LoanId, NotesShown, SessionDep, SettingsDep, StatementYear, allow
+from backend.api.idempotency import answered
 from backend.audit import log, monitoring, trace
 from backend.audit.schemas import (
     AddressTracePublic,
@@ -117,8 +118,10 @@ def alerts(
     return monitoring.alerts(session, settings, since, rule, open_only)
 
 
-@router.post("/alerts/{alert_key}/review", dependencies=allow("audit.review"),
-             summary="Clear or escalate a monitoring alert, with a note: once per alert, in the audit log")  # fmt: skip
+@router.post("/alerts/{alert_key}/review", dependencies=allow("audit.review"), status_code=201,
+             summary="Clear or escalate a monitoring alert, with a note: once per alert, in the audit log",
+             responses={200: {"model": AlertPublic, "description": "The same review sent again by its reviewer (a "
+                              "retry): the stored one, nothing written"}})  # fmt: skip
 def review_alert(alert_key: str, request: AlertReviewCreate, user: CurrentUser, session: SessionDep,
-                 settings: SettingsDep) -> AlertPublic:  # fmt: skip
-    return monitoring.review_alert(session, settings, alert_key, request, user.wallet)
+                 settings: SettingsDep, response: Response) -> AlertPublic:  # fmt: skip
+    return answered(monitoring.review_alert(session, settings, alert_key, request, user.wallet), response)

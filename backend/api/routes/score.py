@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Response, status
 
 from backend.api.deps import (
     CurrentUser,
@@ -18,8 +18,10 @@ from backend.api.deps import (
     allow,
     score_rate_limit,
 )
-from backend.scoring import service
+from backend.api.idempotency import answered
+from backend.scoring import review_retry, service
 from backend.scoring.fair_lending import live_fairness
+from backend.scoring.referral_reads import read_referrals
 from backend.scoring.schemas import (
     ApplicationCreate,
     DecisionProofPublic,
@@ -79,10 +81,10 @@ def fairness(user: CurrentUser, db: SessionDep, settings: SettingsDep, since: da
     "/score/referrals",
     response_model=list[ReferralPublic],
     dependencies=allow("score.referrals"),
-    summary="Referred decisions waiting for an underwriter's review, oldest first, with their applications",
+    summary="Referred decisions waiting for an underwriter's review, oldest first, with their applications (audited)",
 )
-def referrals(db: SessionDep, limit: PageLimit = 100, offset: PageOffset = 0) -> list[ReferralPublic]:
-    return service.referrals_waiting(db, limit=limit, offset=offset)
+def referrals(user: CurrentUser, db: SessionDep, limit: PageLimit = 100, offset: PageOffset = 0) -> list[ReferralPublic]:
+    return read_referrals(db, user.wallet, limit=limit, offset=offset)
 
 
 @router.get(
@@ -99,7 +101,11 @@ def get_decision(decision_id: DecisionId, db: SessionDep, settings: SettingsDep,
     "/score/{decision_id}/review",
     response_model=DecisionPublic,
     dependencies=allow("score.review"),
+    status_code=201,
     summary="An underwriter approves or declines a referred decision (once; never their own)",
+    responses={200: {"model": DecisionPublic, "description": "The same review (outcome and note) sent again by its "
+                     "reviewer (a retry): the stored one, nothing written"}},
 )
-def review(decision_id: DecisionId, request: ReviewCreate, user: CurrentUser, db: SessionDep, settings: SettingsDep) -> DecisionPublic:
-    return service.review_decision(db, settings, user.wallet, decision_id, request)
+def review(decision_id: DecisionId, request: ReviewCreate, user: CurrentUser, db: SessionDep, settings: SettingsDep,
+           response: Response) -> DecisionPublic:  # fmt: skip
+    return answered(review_retry.review_once(db, settings, user.wallet, decision_id, request), response)

@@ -9,7 +9,7 @@ from backend.errors import NotFound
 from backend.identity.crypto.keyring import load_keyring
 from backend.identity.kyc.lifecycle import erase_wallet, expire_due
 from backend.identity.kyc.review import approve, get_record, queue, reject, reveal, review_item
-from backend.identity.kyc.submission import submit
+from backend.identity.kyc.submission import submit, submit_once
 from backend.identity.kyc.vault import open_sealed
 from backend.identity.kyc.views import data_public, owner_view, wallet_records
 from backend.identity.roles import roles_of
@@ -27,6 +27,7 @@ __all__ = [
     "reveal",
     "review_item",
     "submit",
+    "submit_once",
 ]
 
 

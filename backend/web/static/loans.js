@@ -84,17 +84,18 @@ function actionCell(loan, refundable, autopay, position, claimable) {
 export async function showBorrower(loanId, clicked) {
   const p = await api(`/api/v1/loans/${loanId}/borrower`);
   const words = (question, answer) => choiceWords(question, answer, true);
-  const ratio = p.debt_service_ratio == null ? "income band starts at 0"
-    : `debt payments ${Math.round(p.debt_service_ratio * 100)}% of income (at most ${Math.round(p.debt_service_ratio_cap * 100)}%)`;
+  const ratio = p.debt_service_ratio_band == null ? "income band starts at 0"
+    : `debt payments ${p.debt_service_ratio_band} of income (at most ${Math.round(p.debt_service_ratio_cap * 100)}%)`;
+  const pd = (x) => `${(x * 100).toFixed(1)}%`;
   const panel = $("borrower-profile");
   const close = Object.assign(document.createElement("button"), { textContent: "Close", onclick: () => { panel.hidden = true; } });
   close.setAttribute("aria-label", "close the borrower profile");
   panel.replaceChildren(Object.assign(document.createElement("p"), {
-    textContent: `Loan ${loanId}'s borrower: grade ${p.grade} (PD ${(p.pd * 100).toFixed(1)}%, score ${p.score}), `
+    textContent: `Loan ${loanId}'s borrower: grade ${p.grade} (PD ${pd(p.pd_low)} to ${pd(p.pd_high)}), `
       + `${words("purpose", p.purpose)}, ${p.term_months} months; income ${words("monthly_income_band", p.monthly_income_band)} `
       + `a month, ${words("employment_length", p.employment_length)}, housing: ${words("housing", p.housing)}, credit history: `
       + `${words("credit_history", p.credit_history)}, ${plural(p.existing_loans_with_us, "loan")} `
-      + `with us; ${ratio}.` + (p.score_reasons.length ? ` Lowered the score: ${p.score_reasons.join("; ")}.` : ""),
+      + `with us; ${ratio}.` + (p.score_reasons.length ? ` Lowered the score, of the facts shown: ${p.score_reasons.join("; ")}.` : ""),
   }), close);
   panel.dataset.loan = loanId;
   clicked?.closest("table")?.after(panel);
@@ -251,8 +252,7 @@ export async function refreshLoans() {
   keepTyped($("loans"), ["loan", "hardship"], () => $("loans").replaceChildren(...loans.flatMap((loan) => {
     const row = document.createElement("tr");
     row.dataset.loan = loan.loan_id;
-    const grade = loan.grade ? `${loan.grade}${loan.purpose ? `, ${loan.purpose.replaceAll("_", " ")}` : ""}` : "-";
-    for (const text of [loan.loan_id, loan.status, grade, money(loan.principal), money(loan.funded), percent(loan.apr_bps), `${loan.installments} months`]) {
+    for (const text of [loan.loan_id, loan.status, loan.grade ?? "-", money(loan.principal), money(loan.funded), percent(loan.apr_bps), `${loan.installments} months`]) {
       row.append(Object.assign(document.createElement("td"), { textContent: text }));
     }
     const verify = rowButton("Verify", loan.loan_id, "verify", guard(() => verifyAgreement(loan.loan_id)));
