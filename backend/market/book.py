@@ -82,12 +82,13 @@ def loan_market(db: Session, loan_id: int) -> LoanMarketPublic:
     )  # fmt: skip
 
 
-def trade_tape(db: Session, loan_id: int | None = None, limit: int = 100) -> list[TradePublic]:
+def trade_tape(db: Session, loan_id: int | None = None, limit: int = 100, offset: int = 0) -> list[TradePublic]:
     """The latest trades, newest first, of one loan's notes or of all."""
     query = (select(MarketTradeRow, ChainEvent.block_timestamp, LoanRow.principal, outstanding_then())
              .join(ChainEvent, ChainEvent.id == MarketTradeRow.event_id)
              .join(LoanRow, LoanRow.loan_id == MarketTradeRow.loan_id)
-             .order_by(MarketTradeRow.block_number.desc(), MarketTradeRow.log_index.desc()).limit(limit))  # fmt: skip
+             .order_by(MarketTradeRow.block_number.desc(), MarketTradeRow.log_index.desc())
+             .limit(limit).offset(offset))  # fmt: skip
     if loan_id is not None:
         query = query.where(MarketTradeRow.loan_id == loan_id)
     return [TradePublic(

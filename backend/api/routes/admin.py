@@ -2,7 +2,16 @@
 
 from fastapi import APIRouter, Response
 
-from backend.api.deps import CurrentUser, RoleProposalId, SessionDep, SettingsDep, allow
+from backend.api.deps import (
+    CurrentUser,
+    KycRecordId,
+    PageLimit,
+    PageOffset,
+    RoleProposalId,
+    SessionDep,
+    SettingsDep,
+    allow,
+)
 from backend.api.idempotency import answered
 from backend.identity import role_proposals, roles
 from backend.identity.kyc import service
@@ -10,6 +19,7 @@ from backend.identity.kyc.views import record_public
 from backend.identity.schemas import (
     DecisionCreate,
     ErasurePublic,
+    ExpiredPublic,
     KycDataPublic,
     KycPublic,
     RevealCreate,
@@ -56,35 +66,36 @@ def reject_role(proposal_id: RoleProposalId, user: CurrentUser, session: Session
 
 
 @router.get("/kyc/queue", dependencies=allow("admin.kyc.queue"), summary="Records waiting for review (masked, audited)")
-def review_queue(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> list[ReviewItemPublic]:
-    return service.queue(session, settings, user.wallet)
+def review_queue(user: CurrentUser, session: SessionDep, settings: SettingsDep, limit: PageLimit = 100,
+                 offset: PageOffset = 0) -> list[ReviewItemPublic]:  # fmt: skip
+    return service.queue(session, settings, user.wallet, limit=limit, offset=offset)
 
 
 @router.get("/kyc/{record_id}", dependencies=allow("admin.kyc.record"), summary="One record (masked, audited)")
-def record(record_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ReviewItemPublic:
+def record(record_id: KycRecordId, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ReviewItemPublic:
     return service.review_item(session, settings, record_id, user.wallet)
 
 
 @router.post("/kyc/{record_id}/approve", dependencies=allow("admin.kyc.approve"), summary="Approve a flagged record and attest it")
-def approve(record_id: str, body: DecisionCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycPublic:
+def approve(record_id: KycRecordId, body: DecisionCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycPublic:
     return record_public(session, service.approve(session, settings, record_id, user.wallet, body.note))
 
 
 @router.post("/kyc/{record_id}/reject", dependencies=allow("admin.kyc.reject"), summary="Reject a record (revokes its attestation)")
-def reject(record_id: str, body: DecisionCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycPublic:
+def reject(record_id: KycRecordId, body: DecisionCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycPublic:
     return record_public(session, service.reject(session, settings, record_id, user.wallet, body.note))
 
 
 @router.post("/kyc/{record_id}/reveal", dependencies=allow("admin.kyc.reveal"), summary="Unmasked personal data (audited)")
-def reveal(record_id: str, body: RevealCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycDataPublic:
+def reveal(record_id: KycRecordId, body: RevealCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycDataPublic:
     return service.reveal(session, settings, record_id, user.wallet, body.reason)
 
 
 @router.delete("/kyc/wallets/{wallet}", dependencies=allow("admin.kyc.erase"), summary="Erase a wallet's personal data")
-def erase(wallet: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ErasurePublic:
+def erase_wallet(wallet: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ErasurePublic:
     return service.erase_wallet(session, settings, roles.checksum(wallet), actor=user.wallet)
 
 
 @router.post("/kyc/expire", dependencies=allow("admin.kyc.expire"), summary="Expire due verifications now and revoke them")
-def expire(session: SessionDep, settings: SettingsDep) -> dict[str, list[str]]:
-    return {"expired": service.expire_due(session, settings)}
+def expire(session: SessionDep, settings: SettingsDep) -> ExpiredPublic:
+    return ExpiredPublic(expired=service.expire_due(session, settings))

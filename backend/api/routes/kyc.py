@@ -59,5 +59,5 @@ def my_data(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Ky
 
 
 @router.delete("/me", dependencies=[*allow("kyc.erase"), *limited], summary="Erase the caller's personal data (crypto-shredding)")
-def erase(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ErasurePublic:
+def erase_mine(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ErasurePublic:
     return service.erase_wallet(session, settings, user.wallet, actor=user.wallet)
