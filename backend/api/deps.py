@@ -106,6 +106,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "admin.kyc.approve": ADMIN_ONLY,
     "admin.kyc.reject": ADMIN_ONLY,
     "admin.kyc.reveal": ADMIN_ONLY,
+    "admin.kyc.document": ADMIN_ONLY,  # one ID document of a record, opened for review
     "admin.kyc.erase": ADMIN_ONLY,
     "admin.kyc.expire": ADMIN_ONLY,
     # document verification: anyone (investors, auditors, the public) may check a document
@@ -172,7 +173,8 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
 # a shared computer, cannot read or erase anyone's identity, nor grant a role. The web page signs in
 # again when told `fresh_sign_in_required`.
 FRESH_SIGN_IN: frozenset[str] = frozenset({
-    "kyc.data", "kyc.erase", "admin.kyc.reveal", "admin.kyc.erase", "admin.roles.change", "admin.roles.confirm",
+    "kyc.data", "kyc.erase", "admin.kyc.reveal", "admin.kyc.document", "admin.kyc.erase", "admin.roles.change",
+    "admin.roles.confirm",
     # a rejection grants nothing, but a copied token could veto every grant the other admins propose
     "admin.roles.reject",
 })

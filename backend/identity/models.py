@@ -197,3 +197,18 @@ class KycOrigin(Base):
     wallet: Mapped[str] = mapped_column(String(42), index=True)
     origin_index: Mapped[str] = mapped_column(String(64), index=True)
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True, default=utcnow)
+
+
+class KycDocumentView(Base):
+    """An admin opened one of a record's ID documents (also in the audit log, as `kyc.document_view`).
+    An approval of a record with documents needs a view of each by the approving admin: level 2
+    rests on a person having looked at them (backend/identity/kyc/documents.py)."""
+
+    __tablename__ = "kyc_document_views"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("kyc_records.id"), index=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("kyc_documents.id"), index=True)
+    reader: Mapped[str] = mapped_column(String(42))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+

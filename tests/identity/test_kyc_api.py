@@ -15,7 +15,18 @@ from backend.db.session import session_scope
 from backend.identity.checks.origin import network_of
 from backend.identity.models import KycDocument, KycEvent, KycOrigin, KycRecord
 from backend.identity.roles import grant_role
-from tests.identity.conftest import ADMIN, JPEG, PDF, PNG, bearer, client_for, identity_settings, make_applicant, submit
+from tests.identity.conftest import (
+    ADMIN,
+    JPEG,
+    PDF,
+    PNG,
+    approve_over_api,
+    bearer,
+    client_for,
+    identity_settings,
+    make_applicant,
+    submit,
+)
 
 
 def count(settings, model) -> int:
@@ -57,13 +68,19 @@ def test_clean_applicant_is_approved_attestation_queued_and_becomes_investor(cli
     assert "kyc.submit" in audit_actions(settings)
 
 
-def test_applicant_with_an_id_document_gets_level_2_and_may_borrow(client, settings):
+def test_applicant_with_an_id_document_gets_level_2_and_may_borrow_once_an_admin_opened_it(client, settings):
     applicant = make_applicant(2)
     headers = bearer(client, applicant.account)
     response = submit(client, applicant, headers, files=[("documents", ("id.png", PNG, "image/png"))])
     assert response.status_code == 201, response.json()
     assert response.json()["level"] == 2 and response.json()["document_count"] == 1
+    assert response.json()["status"] == "needs_review" and intents(settings) == []  # a person looks at it first
+    assert client.get("/api/v1/auth/me", headers=headers).json()["roles"] == []
+    assert codes(staff_view(client, response.json()["id"])) == ["DOCUMENT_REVIEW"]
+    approved = approve_over_api(client, response.json()["id"])  # opens the document, then approves
+    assert approved["status"] == "approved" and approved["level"] == 2
     assert client.get("/api/v1/auth/me", headers=headers).json()["roles"] == ["borrower", "investor"]
+    assert intents(settings) == [("attest", f"kyc:attest:{approved['id']}")]
 
 
 def test_under_age_applicant_is_rejected_and_never_attested(client, settings):

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from backend.config import Settings
 from backend.errors import NotFound
 from backend.identity.crypto.keyring import load_keyring
+from backend.identity.kyc.documents import open_document
 from backend.identity.kyc.lifecycle import erase_wallet, expire_due
 from backend.identity.kyc.review import approve, get_record, queue, reject, reveal, review_item
 from backend.identity.kyc.submission import submit
@@ -22,6 +23,7 @@ __all__ = [
     "get_record",
     "my_data",
     "my_status",
+    "open_document",
     "queue",
     "reject",
     "reveal",

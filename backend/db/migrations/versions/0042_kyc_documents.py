@@ -1,0 +1,36 @@
+"""ID documents are looked at by a person before they count: an admin's views of a record's
+documents (an approval at level 2 needs one of each by the approving admin) (privacy review H3).
+
+Revision ID: 0042_kyc_documents
+Revises: 0039_servicing_retry
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0042_kyc_documents"
+down_revision = "0039_servicing_retry"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "kyc_document_views",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("record_id", sa.String(length=36), nullable=False),
+        sa.Column("document_id", sa.String(length=36), nullable=False),
+        sa.Column("reader", sa.String(length=42), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["record_id"], ["kyc_records.id"], name="fk_kyc_document_views_record_id_kyc_records"),
+        sa.ForeignKeyConstraint(["document_id"], ["kyc_documents.id"], name="fk_kyc_document_views_document_id_kyc_documents"),
+        sa.PrimaryKeyConstraint("id", name="pk_kyc_document_views"),
+    )
+    op.create_index("ix_kyc_document_views_record_id", "kyc_document_views", ["record_id"])
+    op.create_index("ix_kyc_document_views_document_id", "kyc_document_views", ["document_id"])
+
+
+def downgrade() -> None:
+    for column in ("document_id", "record_id"):
+        op.drop_index(f"ix_kyc_document_views_{column}", table_name="kyc_document_views")
+    op.drop_table("kyc_document_views")
