@@ -120,6 +120,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "audit.verify": AUDITORS,
     "audit.trace": AUDITORS,
     "audit.review": AUDITORS,  # the monitoring case file: a person clears or escalates an alert
+    "audit.kyc_reveals": AUDITORS,  # who revealed which KYC record, and why
     # credit scoring: an applicant may ask for a quote before KYC; recorded decisions hold an
     # applicant's financial data, so reading them back is for underwriting and oversight
     "score.create": SIGNED_IN,
@@ -173,8 +174,8 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
 # a shared computer, cannot read or erase anyone's identity, nor grant a role. The web page signs in
 # again when told `fresh_sign_in_required`.
 FRESH_SIGN_IN: frozenset[str] = frozenset({
-    "kyc.data", "kyc.erase", "admin.kyc.reveal", "admin.kyc.document", "admin.kyc.erase", "admin.roles.change",
-    "admin.roles.confirm",
+    "kyc.data", "kyc.erase", "admin.kyc.reveal", "admin.kyc.document", "admin.kyc.erase", "audit.kyc_reveals",
+    "admin.roles.change", "admin.roles.confirm",
     # a rejection grants nothing, but a copied token could veto every grant the other admins propose
     "admin.roles.reject",
 })

@@ -212,3 +212,16 @@ class KycDocumentView(Base):
     reader: Mapped[str] = mapped_column(String(42))
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
+
+class KycReveal(Base):
+    """An admin unmasked a record, and why. The reason is sealed with the record's data key (as
+    reviewers' notes are): auditors read it back with a recent sign-in, and it is shredded with the
+    record. The audit entry `kyc.reveal` commits to the sealed reason's hash."""
+
+    __tablename__ = "kyc_reveals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("kyc_records.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(42))
+    reason_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # set once the id is known
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)

@@ -17,7 +17,9 @@ from backend.audit.schemas import (
 )
 from backend.audit.verify import verify_audit_log
 from backend.bounds import DB_ID_MAX
+from backend.identity.kyc import service as kyc
 from backend.identity.roles import checksum
+from backend.identity.schemas import RevealPublic
 from backend.lending import mandates, portfolio, statement
 from backend.lending.mandate_schemas import MandatePublic
 from backend.lending.schemas import PortfolioPublic, StatementPublic
@@ -100,6 +102,22 @@ def investor_portfolio(address: str, session: SessionDep, settings: SettingsDep)
 )
 def investor_mandates(address: str, session: SessionDep, settings: SettingsDep) -> list[MandatePublic]:
     return mandates.mandates_of(session, settings, checksum(address, field="address"))
+
+
+@router.get(
+    "/kyc/reveals",
+    dependencies=allow("audit.kyc_reveals"),
+    summary="Reveals of KYC personal data, newest first (or one record's): who revealed which record, when and why "
+    "(audited; the reason is null once the record was erased)",
+)
+def kyc_reveals(
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    record_id: Annotated[str | None, Query(max_length=36, description="Only this record's")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[RevealPublic]:
+    return kyc.reveal_reasons(session, settings, user.wallet, record_id, limit)
 
 
 @router.get(

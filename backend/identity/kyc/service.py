@@ -9,6 +9,7 @@ from backend.errors import NotFound
 from backend.identity.crypto.keyring import load_keyring
 from backend.identity.kyc.documents import open_document
 from backend.identity.kyc.lifecycle import erase_wallet, expire_due
+from backend.identity.kyc.reveals import reveal_reasons
 from backend.identity.kyc.review import approve, get_record, queue, reject, reveal, review_item
 from backend.identity.kyc.submission import submit
 from backend.identity.kyc.vault import open_sealed
@@ -27,6 +28,7 @@ __all__ = [
     "queue",
     "reject",
     "reveal",
+    "reveal_reasons",
     "review_item",
     "submit",
 ]
