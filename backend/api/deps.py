@@ -95,6 +95,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "kyc.status": SIGNED_IN,
     "kyc.data": SIGNED_IN,
     "kyc.erase": SIGNED_IN,
+    "kyc.export": SIGNED_IN,  # all of the caller's own personal data (GDPR art. 15, 20)
     # administration
     "admin.roles.list": ADMIN_ONLY,
     "admin.roles.change": ADMIN_ONLY,  # revokes at once; proposes a grant, which another admin confirms
@@ -174,7 +175,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
 # a shared computer, cannot read or erase anyone's identity, nor grant a role. The web page signs in
 # again when told `fresh_sign_in_required`.
 FRESH_SIGN_IN: frozenset[str] = frozenset({
-    "kyc.data", "kyc.erase", "admin.kyc.reveal", "admin.kyc.document", "admin.kyc.erase", "audit.kyc_reveals",
+    "kyc.data", "kyc.erase", "kyc.export", "admin.kyc.reveal", "admin.kyc.document", "admin.kyc.erase", "audit.kyc_reveals",
     "admin.roles.change", "admin.roles.confirm",
     # a rejection grants nothing, but a copied token could veto every grant the other admins propose
     "admin.roles.reject",
