@@ -132,7 +132,8 @@ class Settings(BaseSettings):
     servicing_promise_hold_max_days: int = Field(default=60, ge=0)
     # A borrower's hardship request unanswered, or a dispute staff recorded and have not followed up,
     # pauses reminders, texts and the automatic default this many days at most (and within the
-    # promise cap past defaultableAt): staff answer by recording the next case-log entry.
+    # promise cap past defaultableAt): staff answer by recording `contacted` or `promise_to_pay`
+    # (a `no_answer` or a `note` is no answer).
     servicing_hardship_hold_days: int = Field(default=30, ge=0)
     disclosure_publish_monthly: bool = True  # the servicing worker publishes last month's report
     servicing_auto_cancel: bool = True  # queue cancel for loans that missed full funding by their deadline

@@ -29,6 +29,7 @@ from backend.anchoring.schemas import ProofFile, VerificationPublic
 from backend.config import Settings
 from backend.content.cid import cid_of, parse_cid
 from backend.content.store import get_content_store
+from backend.db.migrate import where as url_where
 from backend.errors import Conflict, ContentIntegrityError, NotFound, ValidationFailed
 
 
@@ -301,7 +302,7 @@ def verify_with_proof_file(
     chain_id = reader.chain_id()
     if chain_id != proof.chain_id:
         raise ValidationFailed(
-            f"the proof is for chain {proof.chain_id}, but the node at {reader.rpc_url} is chain {chain_id}"
+            f"the proof is for chain {proof.chain_id}, but the node at {url_where(reader.rpc_url)} is chain {chain_id}"
         )
     _check_code(reader, expected)
     facts |= {"checked_against": _describe(expected, None)}

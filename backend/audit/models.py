@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import BigInteger, ColumnElement, DateTime, ForeignKey, Integer, LargeBinary, String, select
+from sqlalchemy.orm import Mapped, mapped_column, synonym
 
+from backend.chain.projection_models import LoanRow
 from backend.db.base import Base
+from backend.identity.crypto.holders import WrappedKeyHolder
 
 HASH = String(66)
 GENESIS_HASH = "0x" + "00" * 32  # prev_hash of entry 1
@@ -50,17 +52,36 @@ class AuditCheckpoint(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class AlertReview(Base):
+class AlertReview(Base, WrappedKeyHolder):
     """A person's review of a transaction monitoring alert (backend/audit/monitoring.py): the alert is
     recomputed from the chain index, so it is named by its key, a hash of the rule, the loan and the
-    transactions. One review per alert, never replaced; each is also in the audit log."""
+    transactions. One review per alert, never replaced; each is also in the audit log.
+
+    The note is where identity-fraud findings about a borrower get written ("what you looked at and
+    found"), so it is sealed (AES-256-GCM) under the review's own data key, wrapped by the KYC master
+    keyring, as the collections case-log notes are: rotated with it, and shredded when the borrower
+    of the alert's loan is erased. The decision, reviewer and time stay in clear: they are the case's."""
 
     __tablename__ = "audit_alert_reviews"
 
     alert_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     rule: Mapped[str] = mapped_column(String(30))
-    loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    loan_id: Mapped[int] = mapped_column(BigInteger, index=True)  # 0: an alert about no loan
     decision: Mapped[str] = mapped_column(String(20))  # cleared | escalated
-    note: Mapped[str] = mapped_column(String(1000))
+    sealed_note: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    key_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     reviewer: Mapped[str] = mapped_column(String(200))
     reviewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    # What erasure and its replay read every key holder by (the erasure log names rows by `id`).
+    id = synonym("alert_key")
+    created_at = synonym("reviewed_at")
+
+    @property
+    def key_ref(self) -> str:
+        return f"alert-review/{self.alert_key}"
+
+    @classmethod
+    def about(cls, wallet: str) -> ColumnElement[bool]:
+        return cls.loan_id.in_(select(LoanRow.loan_id).where(LoanRow.borrower == wallet))

@@ -27,7 +27,10 @@ market would not move it:
 Alerts are recomputed from the index on every read, so they are as reproducible as the chain
 itself; none changes anything: a person reviews, and traces the wallets (`/api/v1/audit/trace`).
 The review (cleared or escalated, with a note) is the case file: kept once per alert, under the
-alert's key, and recorded in the audit log."""
+alert's key, and recorded in the audit log. Its note is sealed, and shredded when the borrower of
+the alert's loan is erased (`alert_notes.py`); a view opens the notes only when asked
+(`with_notes`: the API asks for a recent sign-in), and one that opened any writes an audit entry
+naming its reader and the alerts."""
 
 from __future__ import annotations
 
@@ -41,6 +44,7 @@ from sqlalchemy.orm import Session, aliased
 
 from backend import audit
 from backend.audit import collections_rules, platform_control_rules
+from backend.audit.alert_notes import open_note, review_public, seal_note, sealed_note_sha256
 from backend.audit.models import AlertReview
 from backend.audit.schemas import AlertPublic, AlertReviewCreate, AlertReviewPublic
 from backend.chain.loan_book import loan_book_domain
@@ -53,14 +57,19 @@ from backend.chain.projection_models import (
     RepaymentRow,
 )
 from backend.config import Settings
+from backend.db.base import as_utc
 from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.idempotency import Recorded
+from backend.identity.crypto.keyring import load_keyring
 from backend.identity.models import KycOrigin
+from backend.market.book import trade_transfers
 from backend.servicing.aging import DELINQUENT, NOTICE_OF_BUCKET
 from backend.servicing.models import ServicingNotice
 
 DAY = 86_400
 RULES = ("round_trip", "off_market_price", "large_gift", "first_payment_default", "related_party_funding", "role_change",
          "pause", "reserve_outflow", "promise_chain")  # fmt: skip
+NOTES_READ = "monitoring.notes_read"
 FIRST_PAYMENT_LATE = tuple(NOTICE_OF_BUCKET[bucket] for bucket in DELINQUENT)  # the notices of 16+ days late
 
 
@@ -95,10 +104,11 @@ def _alert(**fields) -> AlertPublic:
     return AlertPublic(key=hashlib.sha256(what.encode()).hexdigest()[:32], **fields)
 
 
-def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = None,
-           open_only: bool = False) -> list[AlertPublic]:  # fmt: skip
+def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = None, open_only: bool = False,
+           with_notes: bool = True, reader: str = "cli") -> list[AlertPublic]:  # fmt: skip
     """Every alert on note movements at or after block time `since`, newest first, with its review
-    (`open_only`: those not reviewed yet)."""
+    (`open_only`: those not reviewed yet), the reviews' notes opened (or, `with_notes=False`,
+    withheld and marked); opened, one audit entry names `reader` and the alerts."""
     if rule is not None and rule not in RULES:
         raise ValidationFailed(f"rule: one of {', '.join(RULES)}", field="rule")
     moves = list(db.execute(select(NoteTransferRow, ChainEvent.block_timestamp)
@@ -113,7 +123,7 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
     if rule in (None, "off_market_price"):
         found += _off_market(trades, outstanding, settings)
     if rule in (None, "large_gift"):
-        found += _gifts(moves, {t.tx_hash for t, _ in trades}, outstanding, settings)
+        found += _gifts(moves, [t for t, _ in trades], outstanding, settings)
     if rule in (None, "first_payment_default"):
         found += _first_payment_defaults(db)
     if rule in (None, "related_party_funding"):
@@ -128,30 +138,45 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
         found += collections_rules.promise_chains(db, _alert)
     found = [a for a in found if (a.timestamp or 0) >= since]
     reviews = {r.alert_key: r for r in db.scalars(select(AlertReview).where(AlertReview.alert_key.in_([a.key for a in found])))}
+    keyring = load_keyring(settings) if with_notes and any(not r.shredded for r in reviews.values()) else None
     for a in found:
-        a.review = AlertReviewPublic.model_validate(reviews[a.key]) if a.key in reviews else None
+        a.review = review_public(reviews[a.key], keyring) if a.key in reviews else None
     found = [a for a in found if not (open_only and a.review)]
+    if opened := sorted(a.key for a in found if a.review and a.review.note is not None):
+        # Notes tell of fraud findings about a person: who read whose, once a view, as for case-log notes.
+        audit.record(db, actor=reader, action=NOTES_READ, subject="monitoring:alerts", payload={"alert_keys": opened})
     return sorted(found, key=lambda a: (a.timestamp or 0, a.rule, a.tx_hashes), reverse=True)
 
 
-def review_alert(db: Session, settings: Settings, key: str, request: AlertReviewCreate, reviewer: str) -> AlertPublic:
-    """Record a person's review of an alert the rules raise now; once per alert (409 after)."""
-    alert = next((a for a in alerts(db, settings) if a.key == key), None)
+def review_alert(db: Session, settings: Settings, key: str, request: AlertReviewCreate,
+                 reviewer: str) -> Recorded[AlertPublic]:  # fmt: skip
+    """Record a person's review of an alert the rules raise now; once per alert (409 after), but
+    the same reviewer sending the same review again (a retry) gets the stored one (`created` False)."""
+    alert = next((a for a in alerts(db, settings, with_notes=False) if a.key == key), None)
     if alert is None:
         raise NotFound(f"no monitoring alert {key!r} (see GET /api/v1/audit/alerts)", key=key)
     if alert.review is not None:
+        done = alert.review
+        if (done.reviewer.lower(), done.decision) == (reviewer.lower(), request.decision):
+            # A retry only if the note is the same too: the reviewer's own note, opened to compare, not shown.
+            row = db.scalar(select(AlertReview).where(AlertReview.alert_key == key))
+            if not row.shredded and open_note(load_keyring(settings), row) == request.note:
+                alert.review = done.model_copy(update={"note": request.note, "note_withheld": False})
+                return Recorded(alert, created=False)
         raise Conflict(f"alert {key} was already reviewed: {alert.review.decision} by {alert.review.reviewer}",
                        key=key)  # fmt: skip
     # 0: the column predates alerts about no loan (role changes, pauses); the key names the alert.
     row = AlertReview(alert_key=key, rule=alert.rule, loan_id=alert.loan_id or 0, decision=request.decision,
-                      note=request.note, reviewer=reviewer, reviewed_at=datetime.now(UTC))  # fmt: skip
+                      reviewer=reviewer, reviewed_at=datetime.now(UTC))  # fmt: skip
+    seal_note(load_keyring(settings), row, request.note)
     db.add(row)
     audit.record(db, actor=reviewer, action="monitoring.review", subject=f"alert:{key}",
                  payload={"rule": alert.rule, "loan_id": alert.loan_id, "tx_hashes": alert.tx_hashes,
-                          "decision": request.decision, "note": request.note})  # fmt: skip
+                          "decision": request.decision, "sealed_note_sha256": sealed_note_sha256(row)})  # fmt: skip
     db.flush()
-    alert.review = AlertReviewPublic.model_validate(row)
-    return alert
+    alert.review = AlertReviewPublic(decision=row.decision, note=request.note, reviewer=row.reviewer,
+                                     reviewed_at=as_utc(row.reviewed_at))  # fmt: skip
+    return Recorded(alert, created=True)
 
 
 def _round_trips(moves: list, window: int) -> list[AlertPublic]:
@@ -192,9 +217,11 @@ def _off_market(trades: list, outstanding: Outstanding, settings: Settings) -> l
     return found
 
 
-def _gifts(moves: list, traded: set[str], outstanding: Outstanding, settings: Settings) -> list[AlertPublic]:
+def _gifts(moves: list, trades: list, outstanding: Outstanding, settings: Settings) -> list[AlertPublic]:
     found = []
-    gifts = [(move, at) for move, at in moves if move.tx_hash not in traded]
+    # A trade's own transfer is no gift; another in its transaction (a contract wallet's) may be.
+    by_trade = trade_transfers(trades, [move for move, _ in moves])
+    gifts = [(move, at) for i, (move, at) in enumerate(moves) if i not in by_trade]
     threshold = settings.monitoring_gift_threshold * 10 ** loan_book_domain(settings).asset_decimals if gifts else 0
     for move, at in gifts:
         worth = outstanding.of_notes(move.loan_id, move.amount, move.block_number, move.log_index)

@@ -1,6 +1,7 @@
 """The keys a backup's data needs besides the backup key, and whether this host holds them.
 
-The KYC master keys (by id) unwrap the records' data keys; the blind-index key (by fingerprint)
+The KYC master keys (by id) unwrap the records' data keys, and one of them also seals the backup
+itself (`stream.py`, named in the header as `master_key`); the blind-index key (by fingerprint)
 made the national-ID indexes, person links and decision salts. Neither is in the backup. Missing
 either, a restore would report success and leave KYC data unreadable, or duplicate detection
 matching nothing. A backup names them in its header (authenticated); one written before that is
@@ -66,16 +67,21 @@ class KeyCollector:
 
 
 def needed_by(header: dict[str, Any], records: Callable[[], Iterable[dict]]) -> KeysNeeded:
-    """From the header, or read from the backup's `records` for one written before headers said."""
+    """From the header, or read from the backup's `records` for one written before headers said;
+    with the master key the backup itself is sealed under (format 2), which it needs to be read at all."""
     if isinstance(named := header.get("keys"), dict):
-        return KeysNeeded(set(named.get("master_keys") or ()), named.get("blind_index"))
-    collector = KeyCollector()
-    for record in records():
-        if "table" in record:
-            collector.on_table(record["table"], record["columns"])
-        elif "r" in record:
-            collector.on_row(record["r"])
-    return collector.needed
+        needed = KeysNeeded(set(named.get("master_keys") or ()), named.get("blind_index"))
+    else:
+        collector = KeyCollector()
+        for record in records():
+            if "table" in record:
+                collector.on_table(record["table"], record["columns"])
+            elif "r" in record:
+                collector.on_row(record["r"])
+        needed = collector.needed
+    if isinstance(sealed_under := header.get("master_key"), str):
+        needed.master_keys.add(sealed_under)
+    return needed
 
 
 def missing_master_keys(settings: Settings, needed: KeysNeeded) -> list[str]:

@@ -9,7 +9,10 @@ backup's age (`stale` past twice the interval), so monitoring can alert on a sch
 
 After erasures, the KYC master key is rotated before the backup is taken, and a key replaced so is
 deleted once the oldest kept backup postdates its rotation (`shredding.py`): the retention of the
-backups is then also the time an erasure takes to reach them.
+backups is then also the time an erasure takes to reach them (each backup is sealed under the
+master key of its time, so it cannot be read at all once that key is gone). With keys from
+LOANCHAIN_KYC_MASTER_KEYS the operator rotates, and `GET /health` says `shredding overdue` once
+the retention has passed since the first erasure not covered.
 """
 
 from __future__ import annotations
@@ -155,6 +158,11 @@ def _health(settings: Settings, now: datetime) -> dict[str, Any]:
               "age_hours": round(age.total_seconds() / 3600, 2), "interval_hours": settings.backup_interval_hours,
               "kept": len(newest)}  # fmt: skip
     if overdue := overdue_keys(settings, now):  # erasures not yet out of the old backups past the promised window
+        since = min(overdue.values()).isoformat()
         report.update(status="stale" if stale else "shredding overdue", shredding_overdue_keys=len(overdue),
-                      shredding_overdue_since=min(overdue.values()).isoformat())  # fmt: skip
+                      shredding_overdue_since=since)  # fmt: skip
+        if settings.kyc_master_keys is not None:  # the worker cannot rotate keys it does not keep
+            report["shredding"] = (f"operator rotation overdue since {since}: put a new key first in "
+                                   "LOANCHAIN_KYC_MASTER_KEYS, run `loanchain kyc rotate-key --no-new-key`, then drop the "
+                                   "older keys once no kept backup predates the rotation")  # fmt: skip
     return report

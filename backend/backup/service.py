@@ -9,6 +9,13 @@ KYC personal data is already ciphertext in the database (envelope encryption); a
 contain the KYC master keys, so restoring it without them restores nothing readable. Keep the
 backup key and the master keys apart from the backups.
 
+The rest of the database (credit applications, check messages, blind indexes, offers...) is in the
+clear inside the stream, so the whole stream is bound to the KYC master key active when the backup
+was taken (format 2, `stream.py`): reading it needs the backup key and that master key. Retiring
+the master key after erasures (`shredding.py`) so makes every copy of the older backups unreadable,
+off-site copies included, not only their KYC columns. A format-1 backup (no `master_key` in its
+header) opens with the backup key alone.
+
 A backup does hold the wrapped data keys of records erased after it was taken, and the master key
 still unwraps them: such a backup is not noise for an erased person until that master key is
 deleted (`shredding.py`: within the backups' retention). Until then the erasure log beside the
@@ -38,6 +45,8 @@ from sqlalchemy import Table, TypeDecorator, delete, func, insert, inspect, sele
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from backend.audit import log as audit_log
+from backend.audit.verify import RESTORED, restored_subject
 from backend.backup.keys import (
     KeyCollector,
     blind_index_key_matches,
@@ -49,12 +58,11 @@ from backend.backup.keys import (
 from backend.backup.stream import (
     BackupUnreadable,
     SealedWriter,
+    StreamKeys,
     open_chunks,
     read_header,
 )
 from backend.chain.restore_reconcile import chain_position, hold_outbox
-from backend.audit import log as audit_log
-from backend.audit.verify import RESTORED, restored_subject
 from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.db import migrate
@@ -62,7 +70,7 @@ from backend.db.models import Base
 from backend.db.session import begin_snapshot, get_engine, session_scope
 from backend.errors import ConfigurationError, Conflict
 from backend.identity.crypto.keyfile import decode_key, read_or_create_secret
-from backend.identity.tokens import end_all_sessions
+from backend.identity.crypto.keyring import load_keyring
 from backend.identity.kyc.erasure_replay import replay_erasures
 from backend.identity.kyc.erasure_scope import settle_erasures
 from backend.identity.kyc.erasures import (
@@ -73,8 +81,9 @@ from backend.identity.kyc.erasures import (
     erasure_log,
     read_log,
 )
+from backend.identity.tokens import end_all_sessions
 
-FORMAT = 1
+FORMAT = 2  # 2: the stream is bound to the KYC master key named in the header (`master_key`)
 # Tables a fresh migration seeds; a target holding only these seeds counts as empty.
 SEEDED = {
     "audit_head": lambda rows: len(rows) == 1 and rows[0]["seq"] == 0,
@@ -90,6 +99,18 @@ def backup_key(settings: Settings) -> bytes:
     if not settings.is_local_chain:
         raise ConfigurationError("set LOANCHAIN_BACKUP_KEY (base64, 32 bytes) to make or read backups")
     return read_or_create_secret(settings.keys_dir / "backup.key")
+
+
+def backup_keys(settings: Settings) -> StreamKeys:
+    """The backup key, and the KYC master keys this host holds (read only for a backup that names one)."""
+    return StreamKeys(backup_key(settings), lambda key_id: _held_master_key(settings, key_id))
+
+
+def _held_master_key(settings: Settings, key_id: str) -> bytes | None:
+    try:
+        return load_keyring(settings).keys.get(key_id)
+    except ConfigurationError:  # no keyring on this host at all
+        return None
 
 
 def _tables() -> list[Table]:
@@ -205,6 +226,8 @@ def _dump(conn: Connection, sink: Callable[[bytes], None], progress: Progress | 
 def create_backup(settings: Settings, path: Path, progress: Progress | None = None) -> BackupReport:
     """Write an encrypted backup of the database (one consistent snapshot) and embedded content."""
     key = backup_key(settings)
+    # Bound to the active master key: retired after erasures, it takes the whole backup with it.
+    ring = load_keyring(settings)
     ensure_erasure_log(settings)  # from the first backup on, a host that lacks the log is a host it was not carried to
     with session_scope(settings) as session:
         settle_erasures(session, settings)  # entries whose outcome was lost, read off the database
@@ -219,7 +242,7 @@ def create_backup(settings: Settings, path: Path, progress: Progress | None = No
     # REPEATABLE READ on PostgreSQL: every table from the same snapshot while writers go on.
     snapshot = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
     try:
-        written = _write(settings, partial, key, header, engine, snapshot, progress)
+        written = _write(settings, partial, key, (ring.active_id, ring.active_key), header, engine, snapshot, progress)
         partial.replace(path)  # a crash mid-backup never leaves a file that looks complete
         _sync_directory(path.parent)  # the rename itself survives a power loss
     except BaseException:
@@ -229,8 +252,8 @@ def create_backup(settings: Settings, path: Path, progress: Progress | None = No
     return BackupReport(str(path), revision, tables, blobs, path.stat().st_size)
 
 
-def _write(settings: Settings, partial: Path, key: bytes, header: dict[str, Any], engine, snapshot: dict,
-           progress: Progress | None) -> tuple[dict[str, int], int]:  # fmt: skip
+def _write(settings: Settings, partial: Path, key: bytes, master: tuple[str, bytes], header: dict[str, Any], engine,
+           snapshot: dict, progress: Progress | None) -> tuple[dict[str, int], int]:  # fmt: skip
     """The sealed backup into `partial`: owner-only from its creation (its clear header names row
     counts, times and key ids), and on disk, not in the page cache, before it is renamed."""
     partial.unlink(missing_ok=True)  # O_CREAT keeps an existing file's mode
@@ -243,7 +266,7 @@ def _write(settings: Settings, partial: Path, key: bytes, header: dict[str, Any]
             binding = read_log(settings).binding()
             # Counted in the dump's snapshot: the header (authenticated) gives readers their total.
             sealed = SealedWriter(out, key, {**header, "rows": _count(conn), "erasure_log": binding,
-                                             "keys": keys_in(conn)})  # fmt: skip
+                                             "keys": keys_in(conn)}, bound=master)  # fmt: skip
             zipped = gzip.GzipFile(fileobj=_Sink(sealed.write), mode="wb", mtime=0)
             manifest = _dump(conn, zipped.write, progress)
         with zipped:
@@ -302,9 +325,9 @@ class _Plain(io.RawIOBase):
         return n
 
 
-def _records(source: BinaryIO, key: bytes) -> Iterator[dict[str, Any]]:
+def _records(source: BinaryIO, keys: StreamKeys) -> Iterator[dict[str, Any]]:
     try:
-        with gzip.GzipFile(fileobj=io.BufferedReader(_Plain(open_chunks(source, key)))) as lines:
+        with gzip.GzipFile(fileobj=io.BufferedReader(_Plain(open_chunks(source, keys)))) as lines:
             for line in lines:
                 yield json.loads(line)
     except (OSError, EOFError, ValueError) as exc:
@@ -328,7 +351,7 @@ class RestoreReport:
     tables_not_restorable: list[str] = field(default_factory=list)
 
 
-def _replay(source: BinaryIO, key: bytes, on_table, on_row, on_blob, progress: Progress | None) -> RestoreReport:
+def _replay(source: BinaryIO, keys: StreamKeys, on_table, on_row, on_blob, progress: Progress | None) -> RestoreReport:
     """Walk the backup, checking every table against the manifest at the end; the callbacks act."""
     seen: dict[str, dict] = {}
     table, digest, count, blobs = None, None, 0, 0
@@ -339,7 +362,7 @@ def _replay(source: BinaryIO, key: bytes, on_table, on_row, on_blob, progress: P
             if progress:
                 progress(count % 500)
 
-    for record in _records(source, key):
+    for record in _records(source, keys):
         if "table" in record:
             close_table()
             table, names, digest, count = record["table"], record["columns"], hashlib.sha256(), 0
@@ -371,7 +394,7 @@ def verify_backup(settings: Settings, path: Path, progress: Progress | None = No
             differing.append(name)
 
     with _open(path) as source:
-        report = _replay(source, backup_key(settings), on_table, keys.on_row, lambda *_: None, progress)
+        report = _replay(source, backup_keys(settings), on_table, keys.on_row, lambda *_: None, progress)
         source.seek(0)
         header, _ = read_header(source)
     return RestoreReport(header.get("revision"), report.tables, report.blobs, False,
@@ -441,18 +464,18 @@ def _erasure_log_for(settings: Settings, header: dict[str, Any], without_erasure
     return log
 
 
-def authenticated_header(path: Path, key: bytes) -> dict[str, Any]:
+def authenticated_header(path: Path, keys: StreamKeys) -> dict[str, Any]:
     """The header, once the first chunk (sealed with the header as associated data) authenticates it."""
     with _open(path) as source:
         header, _ = read_header(source)
         source.seek(0)
-        next(open_chunks(source, key))
+        next(open_chunks(source, keys))
     return header
 
 
-def _rows_of(path: Path, key: bytes) -> Iterator[dict[str, Any]]:
+def _rows_of(path: Path, keys: StreamKeys) -> Iterator[dict[str, Any]]:
     with _open(path) as source:
-        yield from _records(source, key)
+        yield from _records(source, keys)
 
 
 def restore_backup(settings: Settings, path: Path, progress: Progress | None = None,
@@ -461,10 +484,10 @@ def restore_backup(settings: Settings, path: Path, progress: Progress | None = N
     log (or with a log the backup was not taken beside), refused unless `without_erasure_log`:
     erasures made after the backup are then not re-applied. Refused too, before anything is written,
     without the keys the backup's data needs (`keys.py`)."""
-    key = backup_key(settings)
-    header = authenticated_header(path, key)
+    keys = backup_keys(settings)
+    header = authenticated_header(path, keys)
     log = _erasure_log_for(settings, header, without_erasure_log)
-    missing = check_restorable(settings, needed_by(header, lambda: _rows_of(path, key)), allow_missing_keys)
+    missing = check_restorable(settings, needed_by(header, lambda: _rows_of(path, keys)), allow_missing_keys)
     revision = header.get("revision")
     engine = get_engine(settings)
     tables = {t.name: t for t in _tables()}
@@ -502,7 +525,7 @@ def restore_backup(settings: Settings, path: Path, progress: Progress | None = N
             if store is not None and store.put(data) != name.rsplit("/", 1)[-1]:
                 raise BackupUnreadable(f"content blob {name} does not hash to its CID")
 
-        report = _replay(source, key, on_table, on_row, on_blob, progress)
+        report = _replay(source, keys, on_table, on_row, on_blob, progress)
         flush()
         _reset_sequences(conn)
         # The backup may predate erasures: the log beside the master keys says which, and they stay

@@ -14,7 +14,7 @@ from typing import Any
 from web3 import Web3
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError, TransactionNotFound, Web3Exception
 
-from backend.chain.client import get_web3
+from backend.chain.client import get_web3, node_failure
 from backend.config import Settings
 from backend.errors import ChainError, ChainUnavailable, ConfigurationError
 
@@ -118,7 +118,14 @@ class AnchorReader:
         except (BadFunctionCallOutput, ContractLogicError) as exc:
             raise ChainError(f"{what} failed: no DocumentAnchor at {self.address}? ({exc})", address=self.address) from exc
         except (OSError, Web3Exception) as exc:
-            raise ChainUnavailable(f"cannot reach the node at {self.rpc_url}: {exc}", rpc_url=self.rpc_url) from exc
+            raise self._unreachable(exc) from exc
+
+    def _unreachable(self, exc: BaseException) -> ChainUnavailable:
+        """Named by scheme, host and port (`where`): the URL's path or query may hold an API key."""
+        from backend.db.migrate import where
+
+        at = where(self.rpc_url)
+        return ChainUnavailable(f"cannot reach the node at {at} ({node_failure(exc)})", rpc_url=at)
 
     def chain_id(self) -> int:
         return self._call("eth_chainId", lambda: self.w3.eth.chain_id)
@@ -144,7 +151,7 @@ class AnchorReader:
             except TransactionNotFound:
                 receipt = None
             except (OSError, Web3Exception, ValueError) as exc:
-                raise ChainUnavailable(f"cannot reach the node at {self.rpc_url}: {exc}", rpc_url=self.rpc_url) from exc
+                raise self._unreachable(exc) from exc
             if receipt is not None:
                 created = receipt.get("contractAddress")
                 return bool(created and Web3.to_checksum_address(created) == self.address

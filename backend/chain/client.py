@@ -22,6 +22,18 @@ from backend.errors import ChainUnavailable
 NODE_UNREACHABLE = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ProviderConnectionError)
 
 
+def node_failure(exc: BaseException) -> str:
+    """A node call's failure as a message may repeat it: requests' errors quote the request's URL,
+    whose path, query or userinfo carries a hosted node's API key, so they are named by class (and
+    HTTP status); web3's own errors (a node's JSON-RPC error, a bad answer) by their text. The node
+    itself is named with `where(url)` (scheme, host and port)."""
+    if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
+        return f"{type(exc).__name__} {exc.response.status_code}"
+    if isinstance(exc, (OSError, *NODE_UNREACHABLE)):
+        return type(exc).__name__
+    return str(exc)
+
+
 @lru_cache(maxsize=16)
 def _web3(url: str, timeout: float) -> Web3:
     return Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
@@ -42,7 +54,7 @@ def reading(what: str) -> Iterator[None]:
     try:
         yield
     except (Web3Exception, OSError) as exc:
-        raise ChainUnavailable(f"could not read {what}: {exc}") from exc
+        raise ChainUnavailable(f"could not read {what}: {node_failure(exc)}") from exc
 
 
 READ_BATCH = 100  # calls per JSON-RPC batch: within what hosted nodes accept in one request

@@ -12,6 +12,9 @@ DEFAULT_AFTER = 120 * DAY
 # defaulted loan's outstanding principal the reserve covers.
 MIN_TICKET_TOKENS = 25
 COVERAGE_RATIO_BPS = 8_000
+# Not a parameter: LoanBook's constant (contracts/LoanBook.sol), mirrored for the credit policy, which
+# declines what it cannot put on chain (tests/contracts/test_loan_book_admin.py compares the two).
+MAX_ORIGINATION_FEE_BPS = 1_000
 # KYC levels LoanBook requires: the backend attests level 2 only with an ID document, which
 # borrowing needs; level 1 (checked data) is enough to invest.
 BORROWER_KYC_LEVEL = 2

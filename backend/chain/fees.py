@@ -59,6 +59,9 @@ def bump_fees(settings: Settings, w3: Web3, account: LocalAccount, intent: Inten
 
     if account.address != intent.sender:
         return False  # signed by another key (rotated signer): only that key can replace it
+    if intent.raw_tx is None:  # matched by a restore reconcile that could not read its bytes: nothing to re-sign from
+        intent.error = intent.error or "unmined, and its signed bytes are not on record: cannot bump its fee"
+        return False
     if intent.raw_tx[2:4] in ("01", "02"):  # typed envelope; a legacy RLP list starts at 0xc0+
         tx = {k: v for k, v in TypedTransaction.from_bytes(HexBytes(intent.raw_tx)).as_dict().items() if k not in "vrs"}
     else:

@@ -119,7 +119,10 @@ def _refuse_a_stale_write(_mapper, connection, target: Intent) -> None:
     raises Conflict, which rolls its transaction back and ends that sender's round. The first
     statement in the transaction that touches the row, so on PostgreSQL it also holds the row
     (a concurrent writer waits, then finds the hash changed) and on SQLite the write lock.
-    `pending` -> `signed` is `_claim`'s own compare-and-set, and a pending intent has no hash."""
+    An intent read as `pending` is compared like any other (status pending and no hash): a stale
+    sender whose estimate reverts because the new holder's transaction already ran the call would
+    otherwise record that confirmed call as failed. `pending` -> `signed` is `_claim`'s own core
+    UPDATE (this hook does not fire for it)."""
     state = inspect(target)
     read = {}
     for name in ("status", "tx_hash"):
@@ -128,8 +131,6 @@ def _refuse_a_stale_write(_mapper, connection, target: Intent) -> None:
         if not before:
             return  # not read in this session: nothing to compare against
         read[name] = before[0]
-    if read["status"] == IntentStatus.PENDING:
-        return
     table = Intent.__table__
     same_hash = table.c.tx_hash.is_(None) if read["tx_hash"] is None else table.c.tx_hash == read["tx_hash"]
     touched = connection.execute(

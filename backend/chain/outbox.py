@@ -154,16 +154,21 @@ STALLED_PENDING_ATTEMPTS = 3  # estimates the node rejected before a pending int
 
 def stalled_intents(session: Session, limit: int = 5) -> list[Intent]:
     """Signed or sent intents with an error the sender may not get past by itself (the node refuses
-    the bytes, the fee is at its cap, a consumed nonce is unproven), oldest nonce first. Each
+    the bytes, the fee is at its cap, a consumed nonce is unproven), and mined ones the node lost
+    with no bytes on record to send again, oldest nonce first. Each
     holds up every intent behind it: the nonces are sequential. Then pending intents whose
     estimate the node keeps rejecting (gas required exceeds allowance, insufficient funds for a
     payable call): retried with back-off for ever, they would show only as a growing count."""
+    from backend.chain.sender import NO_RAW_TX
+
     in_flight = (Intent.status.in_((IntentStatus.SIGNED, IntentStatus.SENT))) & Intent.error.is_not(None)
+    # Mined or confirmed, then lost by the node, with no bytes to give it again (sender._without_bytes).
+    lost = Intent.status.in_((IntentStatus.MINED, IntentStatus.CONFIRMED)) & Intent.error.startswith(NO_RAW_TX)
     retried = (
         (Intent.status == IntentStatus.PENDING) & Intent.error.is_not(None) & Intent.next_attempt_at.is_not(None)
         & (Intent.attempts >= STALLED_PENDING_ATTEMPTS)
     )  # fmt: skip
-    return list(session.scalars(select(Intent).where(in_flight | retried)
+    return list(session.scalars(select(Intent).where(in_flight | lost | retried)
                                 .order_by(Intent.nonce.is_(None), Intent.nonce, Intent.id).limit(limit)))  # fmt: skip
 
 

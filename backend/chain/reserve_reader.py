@@ -1,5 +1,6 @@
-"""The ReserveFund's real balance, as the contract reports it: what it pays cover out of, whatever
-the events say went in and out (a plain token transfer in emits no ReserveFund event)."""
+"""The ReserveFund as the contract reports it: its real balance, what it pays cover out of, whatever
+the events say went in and out (a plain token transfer in emits no ReserveFund event), and the share
+of a defaulted loan's principal outstanding it covers now."""
 
 from __future__ import annotations
 
@@ -13,3 +14,10 @@ def reserve_balance_at(settings: Settings, block: int) -> int:
     reserve = deployed_contract(settings, "ReserveFund")
     with reading(f"ReserveFund.balance() at block {block}"):
         return int(reserve.functions.balance().call(block_identifier=block))
+
+
+def coverage_ratio_bps(settings: Settings) -> int:
+    """`ReserveFund.coverageRatioBps()` now (an admin may change it)."""
+    reserve = deployed_contract(settings, "ReserveFund")
+    with reading("ReserveFund.coverageRatioBps()"):
+        return int(reserve.functions.coverageRatioBps().call())

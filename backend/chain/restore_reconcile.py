@@ -22,13 +22,20 @@ The range's start is the head recorded in the backup's header (`chain_position`,
 backup's snapshot began, so every transaction signed after the snapshot is in a later block). A
 backup without it (the node was unreachable, or an older backup) starts at the first block
 stamped `MARGIN` before the backup's `created_at`; a chain whose clock lags more than that would
-need `--from-block`."""
+need `--from-block`.
+
+The reconcile is refused, the hold kept, while the node cannot show everything the lost host
+sent: a node serving another chain, syncing, behind the backup's head, or without the block the
+backup saw below its head (a chain reset; the header's `settled_hash`), and while a signer has a
+transaction in the node's pool or mined after the last block read (its pending nonce is above its
+nonce at that block). Run it again once they are mined. One transaction broadcast only to another
+node and not yet relayed to this one cannot be seen from here."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -59,17 +66,24 @@ class OutboxHeld(Conflict):
 # ------------------------------------------------------------------ the hold (no chain access)
 
 
-def chain_position(settings: Settings) -> dict[str, int] | None:
-    """The chain's id and head now, for a backup's header; None when the node cannot be read (the
-    backup is taken anyway: a reconcile then starts from the backup's time)."""
-    from backend.chain.node_reads import chain_id_and_head
+def chain_position(settings: Settings) -> dict[str, Any] | None:
+    """The chain's id and head now, for a backup's header, with the hash of a block
+    `settings.confirmations` below the head (`settled_block`, `settled_hash`): a reconcile checks the
+    node still has that block, which a chain reset under the same id has not (the head itself could
+    be replaced by an ordinary reorg). None when the node cannot be read (the backup is taken
+    anyway: a reconcile then starts from the backup's time)."""
+    from backend.chain.client import get_web3
+    from backend.db.migrate import where
 
     try:
-        chain_id, block = chain_id_and_head(settings)
+        w3 = get_web3(settings)
+        chain_id, block = w3.eth.chain_id, w3.eth.block_number
+        settled = max(block - settings.confirmations, 0)
+        settled_hash = w3.eth.get_block(settled)["hash"].to_0x_hex()
     except Exception as exc:  # a backup must not depend on the node being up
-        log.info("backup: chain head not recorded (%s: %s)", type(exc).__name__, exc)
+        log.info("backup: chain head not recorded (%s from the node at %s)", type(exc).__name__, where(settings.rpc_url))
         return None
-    return {"chain_id": chain_id, "block": block}
+    return {"chain_id": chain_id, "block": block, "settled_block": settled, "settled_hash": settled_hash}
 
 
 def hold_outbox(session: Session, header: dict[str, Any]) -> int:
@@ -148,7 +162,9 @@ def _call_of(settings: Settings, w3: Web3, intent: Intent) -> Call | None:
 def reconcile_after_restore(settings: Settings, from_block: int | None = None,
                             progress: Callable[[int, int], None] | None = None) -> ReconcileReport:  # fmt: skip
     """Match the restored unsent intents to what the signer sent since the backup; lift the hold.
-    `progress(blocks read, blocks to read)` follows the scan, a block at a time (a day is thousands)."""
+    `progress(blocks read, blocks to read)` follows the scan, a block at a time (a day is thousands).
+    Refused (Conflict, the hold kept) while the node cannot show everything the lost host sent:
+    see `_refuse_unless_the_node_shows_it_all` and `_refuse_while_unmined`."""
     from backend.chain.client import get_web3
     from backend.chain.sender import SIGNER_ROLE, _receipt
     from backend.chain.signers import platform_account
@@ -159,15 +175,15 @@ def reconcile_after_restore(settings: Settings, from_block: int | None = None,
         if hold is None and from_block is None:
             return ReconcileReport(held=False)
         hold = hold or {}
-        chain = hold.get("chain") or {}
-        if chain.get("chain_id") not in (None, w3.eth.chain_id):
-            raise Conflict(f"the backup was taken beside chain {chain['chain_id']}, the node is chain {w3.eth.chain_id}: "
-                           "reconcile against the chain the backup's outbox sent to", chain_id=chain["chain_id"])  # fmt: skip
-        start = from_block if from_block is not None else _start_block(w3, hold)
         head = w3.eth.block_number
+        _refuse_unless_the_node_shows_it_all(settings, w3, hold.get("chain") or {}, head, checks_hash=from_block is None)
+        start = from_block if from_block is not None else _start_block(w3, hold)
+        if start > head:
+            raise ValidationFailed(f"--from-block {start} is beyond the node's head (block {head})", field="from_block")
         intents = list(session.scalars(select(Intent).order_by(Intent.id)))
         known = {h.lower() for i in intents for h in [i.tx_hash, *(i.replaced_tx_hashes or [])] if h}
         senders = {platform_account(settings, SIGNER_ROLE).address.lower()} | {i.sender.lower() for i in intents if i.sender}
+        _refuse_while_unmined(w3, senders, head)  # before reading thousands of blocks in vain
         # The signer's transactions since the backup that the restored database does not know.
         found = []
         for number in range(start, head + 1):
@@ -177,6 +193,7 @@ def reconcile_after_restore(settings: Settings, from_block: int | None = None,
                     found.append(tx)
             if progress:
                 progress(number - start + 1, head - start + 1)
+        _refuse_while_unmined(w3, senders, head)  # what was broadcast or mined while the blocks were read
         report = ReconcileReport(held=bool(hold), from_block=start, to_block=head)
         taken: set[str] = set()
         for intent in (i for i in intents if i.status in UNSENT):
@@ -199,6 +216,51 @@ def reconcile_after_restore(settings: Settings, from_block: int | None = None,
     log.warning("outbox reconciled after restore (blocks %d..%d): %d intents found executed, %d left to send; hold lifted",
                 start, head, len(report.matched), len(report.left))  # fmt: skip
     return report
+
+
+def _refuse_unless_the_node_shows_it_all(settings: Settings, w3: Web3, chain: dict[str, Any], head: int,
+                                         checks_hash: bool) -> None:  # fmt: skip
+    """A node that cannot show the blocks the lost host's transactions are in would find none of
+    them: every intent would be left, the hold lifted, and each call signed a second time. So the
+    node must serve the platform's chain (and the backup's, when the backup says which), must not be
+    syncing, must have reached the backup's head, and must still have the block the backup saw
+    below it (a chain reset under the same id has not: skipped with an explicit `--from-block`)."""
+    node_chain = w3.eth.chain_id
+    if node_chain != settings.chain_id:
+        raise Conflict(f"the node is chain {node_chain}, this platform's CHAIN_ID is {settings.chain_id}: "
+                       "point RPC_URL at the chain the outbox sends to", chain_id=node_chain)  # fmt: skip
+    if chain.get("chain_id") not in (None, node_chain):
+        raise Conflict(f"the backup was taken beside chain {chain['chain_id']}, the node is chain {node_chain}: "
+                       "reconcile against the chain the backup's outbox sent to", chain_id=chain["chain_id"])  # fmt: skip
+    syncing = w3.eth.syncing
+    if syncing:
+        at = f" (block {syncing['currentBlock']} of {syncing['highestBlock']})" if isinstance(syncing, Mapping) else ""
+        raise Conflict(f"the node is still syncing{at}: wait until it has synced, then run the reconcile again")
+    backup_head = chain.get("block")
+    if isinstance(backup_head, int) and head < backup_head:
+        raise Conflict(f"the node is behind the backup's chain head (block {head} < {backup_head}): wait for it to "
+                       "sync, then run the reconcile again", block=head, backup_block=backup_head)  # fmt: skip
+    settled, settled_hash = chain.get("settled_block"), chain.get("settled_hash")
+    if checks_hash and isinstance(settled, int) and settled_hash:
+        on_node = w3.eth.get_block(settled)["hash"].to_0x_hex()
+        if on_node.lower() != settled_hash.lower():
+            raise Conflict(f"block {settled} on the node is not the one the backup saw ({on_node[:12]}…, backup "
+                           f"{settled_hash[:12]}…): the chain was reset or replaced since the backup, and what the "
+                           "lost host sent is not on it; to scan this chain anyway give --from-block", block=settled)  # fmt: skip
+
+
+def _refuse_while_unmined(w3: Web3, senders: set[str], head: int) -> None:
+    """A transaction of a signer still in the node's pool, or mined after `head` (the last block
+    the scan reads), is not in the scan; its intent would be left and signed again at the next
+    nonce, and both would be mined. So every signer's pending nonce must equal its nonce at `head`.
+    (One broadcast only to another node, and not yet relayed here, cannot be seen from here.)"""
+    for sender in sorted(senders):
+        address = Web3.to_checksum_address(sender)
+        at_head, pending = w3.eth.get_transaction_count(address, head), w3.eth.get_transaction_count(address, "pending")
+        if pending > at_head:
+            raise Conflict(f"{pending - at_head} transactions of signer {address} are in the node's pool or were "
+                           f"mined after block {head}: wait for them to be mined, then run the reconcile again",
+                           signer=address, unmined=pending - at_head)  # fmt: skip
 
 
 def _mark_sent(w3: Web3, intent: Intent, tx) -> None:

@@ -47,7 +47,7 @@ from web3.exceptions import (
 )
 
 from backend.chain.abi_args import find_function, to_python
-from backend.chain.client import get_web3
+from backend.chain.client import get_web3, node_failure
 from backend.chain.compiler import load_artifact
 from backend.chain.deploy import deployed_addresses
 from backend.chain.errors import decode_revert, revert_data_of
@@ -120,7 +120,10 @@ class OutboxSender:
             changed += self._send_pending(settings, w3, account)
             return changed
         except TRANSIENT as exc:
-            raise ChainUnavailable(f"node at {settings.rpc_url} unreachable: {exc}") from exc
+            from backend.db.migrate import where
+
+            # Never the URL itself nor requests' text, which repeats it: a hosted node's key is in it.
+            raise ChainUnavailable(f"node at {where(settings.rpc_url)} unreachable ({node_failure(exc)})") from exc
 
     def run_forever(self, settings: Settings, stop_event: threading.Event) -> None:
         """Run rounds until `stop_event` is set, holding the `outbox` worker lock."""
@@ -321,6 +324,8 @@ class OutboxSender:
 
     def _record_receipt(self, settings: Settings, w3: Web3, session, intent: Intent, receipt) -> None:
         block_hash = receipt["blockHash"].to_0x_hex()
+        if (intent.error or "").startswith(NO_RAW_TX):
+            intent.error = None  # the node has it again: no longer a stall
         if intent.status not in (IntentStatus.MINED, IntentStatus.CONFIRMED) or intent.block_hash != block_hash:
             intent.block_number = receipt["blockNumber"]
             intent.block_hash = block_hash
@@ -436,7 +441,9 @@ class OutboxSender:
         round trip, in which its mandate may have been withdrawn (`withdraw_pending`) or another
         sender, one that lost the lock mid-round, may have signed it. A plain update by id would
         overwrite either and send the call anyway, or twice at two nonces. "claimed", or "skip"
-        (withdrawn: the nonce stays free for the next intent) or "stop" (someone else signs)."""
+        (withdrawn: the nonce stays free for the next intent) or "stop" (someone else signs).
+        The execute autoflushes what the estimate wrote (the address it looked up) first, under the
+        pending compare-and-set (models.py): a stale sender's round ends there with Conflict."""
         claimed = session.execute(
             update(Intent)
             .where(Intent.id == intent_id, Intent.status == IntentStatus.PENDING)
@@ -513,6 +520,9 @@ def _ensure_broadcast(w3: Web3, intent: Intent, keep_final: bool = False) -> boo
         _offer(w3, intent)
         return True
     if not _known_to_node(w3, intent.tx_hash):
+        if intent.raw_tx is None:
+            _without_bytes(intent)
+            return False
         try:
             w3.eth.send_raw_transaction(HexBytes(intent.raw_tx))
         except TRANSIENT:
@@ -540,6 +550,8 @@ def _ensure_broadcast(w3: Web3, intent: Intent, keep_final: bool = False) -> boo
 def _offer(w3: Web3, intent: Intent) -> None:
     """Broadcast the bytes of an intent mined in a block the node has not reached, changing nothing:
     the node refuses them once it has that block, and mines them again if it never will."""
+    if intent.raw_tx is None:
+        return  # nothing to offer (`_without_bytes`); if the node never reaches the block, the next round says so
     if not _known_to_node(w3, intent.tx_hash):
         try:
             w3.eth.send_raw_transaction(HexBytes(intent.raw_tx))
@@ -547,7 +559,19 @@ def _offer(w3: Web3, intent: Intent) -> None:
             pass
 
 
+def _without_bytes(intent: Intent) -> None:
+    """The node does not have the transaction and the record has no bytes to give it again: an
+    intent the restore reconcile matched on a node without `eth_getRawTransactionByHash`. Nothing
+    may sign the call anew while that transaction could still be mined, so the intent keeps its
+    status and is listed as stalled (`stalled_intents`) for a person to check."""
+    if not (intent.error or "").startswith(NO_RAW_TX):
+        log.warning("intent %s: the node lost tx %s and its bytes are not on record", intent.key, intent.tx_hash)
+        intent.error = f"{NO_RAW_TX}the node no longer has tx {intent.tx_hash}; check it by hand"
+
+
 BROADCAST_REJECTED = "broadcast rejected: "
+# An intent whose transaction the node lost and whose bytes were never read (see `_without_bytes`).
+NO_RAW_TX = "no signed bytes on record to broadcast again: "
 ROTATED_OUT = "signed by a rotated-out key, which alone can bump its fee: "
 LOST_BLOCK_NOTE = "; its block was lost: "  # appended to a failed intent's revert reason
 # How geth, Anvil, Ganache and public endpoints refuse a transaction for its fees ("max fee per gas

@@ -1,7 +1,9 @@
 """What the CLI says when its surroundings fail rather than the command: the chain node or the
-database cannot be reached, or the database is behind this release. An operator gets one line
-naming the part and what to do, not two hundred lines of traceback through requests or SQLAlchemy.
-`LOANCHAIN_DEBUG=1` keeps the traceback (a bug is still a traceback: only these are translated)."""
+database cannot be reached, the database is behind this release, or its server failed the
+operation (OperationalError, InterfaceError). An operator gets one line naming the part and what
+to do, not two hundred lines of traceback through requests or SQLAlchemy. `LOANCHAIN_DEBUG=1`
+keeps the traceback. A bug is still a traceback: only these are translated, so an IntegrityError
+or ProgrammingError on a database at head is shown whole."""
 
 from __future__ import annotations
 

@@ -78,8 +78,8 @@ def rotate_key(
 @app.command("retire-key")
 def retire_key(
     key_ids: Annotated[list[str], typer.Argument(help="Master key ids to delete.")],
-    force: bool = typer.Option(False, "--force", help="Retire although kept backups still need the key: "
-                               "their KYC data can no longer be read after a restore"),
+    force: bool = typer.Option(False, "--force", help="Retire although kept backups still need the key: those "
+                               "sealed under it can no longer be read at all, the others' KYC data after a restore"),
 ) -> None:  # fmt: skip
     """Delete old master keys; refused while any data key, or any kept backup, still needs one."""
     from backend.backup.retirement import retire_master_key
@@ -90,8 +90,8 @@ def retire_key(
             lost = retire_master_key(settings, key_id, force=force)
             console.print(f"retired {key_id}")
             if lost:
-                console.print(f"[red]warning:[/] the KYC data in {plain(', '.join(lost))} is now unreadable after a restore",
-                              markup=True)  # fmt: skip
+                console.print(f"[red]warning:[/] {plain(', '.join(lost))}: now unreadable if sealed under {plain(key_id)}, "
+                              "else their KYC data is unreadable after a restore", markup=True)  # fmt: skip
 
 
 @app.command("prove")

@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from backend.config import Settings
 from backend.db.session import get_engine, normalise_url
@@ -53,8 +53,11 @@ def where(url: str) -> str:
 
 
 def explain_failure(exc: BaseException, settings: Settings) -> str | None:
-    """Why a database call failed, in one line an operator can act on, for a database error (None for
-    anything else): the server cannot be reached, or the schema is behind this release."""
+    """Why a database call failed, in one line an operator can act on, when the database rather than
+    the command is at fault: the server cannot be reached, the schema is behind this release, or the
+    server failed the operation (OperationalError, InterfaceError: a lock or statement timeout, a
+    connection dropped mid-command). None for anything else, an IntegrityError or ProgrammingError on
+    a database at head included: that is a bug, and a bug is a traceback."""
     if not isinstance(exc, DBAPIError):
         return None
     at = where(settings.database_url)
@@ -65,4 +68,6 @@ def explain_failure(exc: BaseException, settings: Settings) -> str | None:
     head = head_revision(settings)
     if current != head:
         return f"the database at {at} is at revision {current or 'none (empty)'}, this release needs {head}: run `loanchain db upgrade`"
-    return f"the database at {at} refused the command; run with LOANCHAIN_DEBUG=1 for the details"
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return f"the database at {at} failed the command ({type(exc.orig or exc).__name__}); run with LOANCHAIN_DEBUG=1 for the details"
+    return None

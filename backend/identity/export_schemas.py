@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from backend.identity.schemas import KycDataPublic, KycPublic
 from backend.scoring.schemas import DecisionPublic
 from backend.servicing.schemas import NoticePublic
+from backend.units import MaybeBaseUnits, MaybeUnixSeconds, UnixSeconds
 
 
 class KycDocumentExport(BaseModel):
@@ -37,9 +38,9 @@ class CaseLogEntryExport(BaseModel):
                       "promise_to_pay, dispute, hardship, note")  # fmt: skip
     by: Literal["you", "staff"]
     note: str | None = Field(description="None once erased (its key shredded)")
-    chain_time: int
-    promised_amount: int | None
-    promised_by: int | None
+    chain_time: UnixSeconds
+    promised_amount: MaybeBaseUnits
+    promised_by: MaybeUnixSeconds
     created_at: datetime
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound
+from backend.idempotency import Recorded
 from backend.identity.audit_trail import audit
 from backend.identity.models import RoleGrantProposal, utcnow
 from backend.identity.persons import is_verified, same_person
@@ -26,20 +27,21 @@ from backend.identity.schemas import RoleChangePublic, RoleProposalPublic
 PENDING, CONFIRMED, REJECTED = "pending", "confirmed", "rejected"
 
 
-def request_change(session: Session, settings: Settings, actor: str, wallet: str, role: str, action: str) -> RoleChangePublic:
-    """The API's use case: a revocation at once, a grant proposed."""
+def request_change(session: Session, settings: Settings, actor: str, wallet: str, role: str,
+                   action: str) -> Recorded[RoleChangePublic]:  # fmt: skip
+    """The API's use case: a revocation at once, a grant proposed (`created`: a new proposal)."""
     if action == "revoke":
-        return change_role(session, settings, actor, wallet, role, action)
+        return Recorded(change_role(session, settings, actor, wallet, role, action), created=False)
     return propose(session, settings, actor, wallet, role)
 
 
-def propose(session: Session, settings: Settings, actor: str, wallet: str, role: str) -> RoleChangePublic:
-    """Propose granting `role` to `wallet`; the open proposal when there is one already, nothing
-    when the wallet holds the role."""
+def propose(session: Session, settings: Settings, actor: str, wallet: str, role: str) -> Recorded[RoleChangePublic]:
+    """Propose granting `role` to `wallet`; the open proposal when there is one already (a retry,
+    or another admin's), nothing when the wallet holds the role: `created` only for a new one."""
     wallet, granted = checksum(wallet), grantable(role)
     held = roles_of(session, settings, wallet)
     if granted in held:
-        return _answer(wallet, granted, "grant", False, held, None)
+        return Recorded(_answer(wallet, granted, "grant", False, held, None), created=False)
     if not is_verified(session, wallet):
         raise Conflict(f"{wallet} has no approved KYC: a staff role is granted only to a wallet whose person is "
                        "verified", wallet=wallet)  # fmt: skip
@@ -48,14 +50,15 @@ def propose(session: Session, settings: Settings, actor: str, wallet: str, role:
         RoleGrantProposal.wallet == wallet, RoleGrantProposal.role == granted.value,
         RoleGrantProposal.status == PENDING, RoleGrantProposal.expires_at > now,
     ).limit(1)).first()  # fmt: skip
-    if proposal is None:
+    created = proposal is None
+    if created:
         proposal = RoleGrantProposal(wallet=wallet, role=granted.value, proposed_by=actor, proposed_at=now,
                                      expires_at=now + timedelta(seconds=settings.role_grant_ttl), status=PENDING)  # fmt: skip
         session.add(proposal)
         session.flush()
         audit(session, actor, "role.grant.propose", wallet, {"proposal_id": proposal.id, "wallet": wallet,
                                                              "role": granted.value})  # fmt: skip
-    return _answer(wallet, granted, "grant", False, held, proposal)
+    return Recorded(_answer(wallet, granted, "grant", False, held, proposal), created=created)
 
 
 def confirm(session: Session, settings: Settings, actor: str, proposal_id: int) -> RoleChangePublic:

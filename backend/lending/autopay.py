@@ -21,6 +21,7 @@ from backend.chain.models import ChainEvent
 from backend.chain.outbox import withdraw_pending
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
+from backend.db.base import as_utc
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.lending.autopay_schemas import (
     AutopayCancelPublic,
@@ -31,7 +32,14 @@ from backend.lending.autopay_schemas import (
     AutopaySign,
     AutopayTerms,
 )
-from backend.lending.mandates import check_keeper_and_expiry, for_update, renewable, renewed_or_none
+from backend.lending.mandates import (
+    check_keeper_and_expiry,
+    for_update,
+    given_before,
+    renewable,
+    renewed_or_none,
+    resent,
+)
 from backend.lending.models import MandateStatus, RepaymentMandateRow
 from backend.lending.schemas import WalletCallPublic
 from backend.servicing.notices import money
@@ -86,10 +94,16 @@ def draft_autopay(db: Session, settings: Settings, wallet: str, loan_id: int, re
 
 
 def sign_autopay(db: Session, settings: Settings, wallet: str, loan_id: int, request: AutopaySign) -> AutopayPublic:
-    """Records the borrower's signed mandate; the keeper pays the next installment with it."""
+    """Records the borrower's signed mandate; the keeper pays the next installment with it. The same
+    one sent again while in use (a retry of the PUT) is answered with it, nothing written."""
     mandate = rm.RepaymentMandate(**request.mandate.model_dump())
     loan = _borrowers_active_loan(db, wallet, loan_id)
     now = deadline_clock(settings)
+    domain, agent = loan_book_domain(settings), rm.AgentView(settings, wallet).agent.address
+    mandate_hash = _hex(rm.digest(mandate, domain.chain_id, agent))
+    given = db.get(RepaymentMandateRow, mandate_hash)
+    if given is not None and (given.loan_id, given.payer.lower()) == (loan_id, wallet.lower()) and resent(given, request.signature, now):
+        return _public(db, settings, given)
     if mandate.payer != wallet:
         raise Forbidden(f"the mandate is {mandate.payer}'s: sign your own", payer=mandate.payer)
     if mandate.loan_id != loan_id:
@@ -99,13 +113,11 @@ def sign_autopay(db: Session, settings: Settings, wallet: str, loan_id: int, req
         raise ValidationFailed(f"max_per_payment: at least one installment, "
                                f"{money(loan.installment_amount, loan_book_domain(settings).asset_decimals)} tokens",
                                field="max_per_payment")  # fmt: skip
-    domain, agent = loan_book_domain(settings), rm.AgentView(settings, wallet).agent.address
     signature = bytes.fromhex(request.signature.removeprefix("0x"))
     if not rm.payer_signed(settings, mandate, domain.chain_id, agent, signature):
         raise ValidationFailed(f"signature: not {wallet}'s over this mandate", field="signature")
-    mandate_hash = _hex(rm.digest(mandate, domain.chain_id, agent))
-    if db.get(RepaymentMandateRow, mandate_hash) is not None:
-        raise Conflict(f"mandate {mandate_hash} was given before: sign a new one", mandate_hash=mandate_hash)
+    if given is not None:
+        raise given_before(given, now)
     ending = _no_active(db, loan_id, now, lock=True)
     if ending is not None:  # renewed: the keeper pays with the new one from now on
         _stop(db, ending, wallet, "autopay.renew", "the borrower renewed autopay")
@@ -186,7 +198,7 @@ def _public(db: Session, settings: Settings, row: RepaymentMandateRow) -> Autopa
                          mandate=AutopayTerms(**row.mandate), expires_at=datetime.fromtimestamp(row.expiry, UTC),
                          payments=_payments(db, row.mandate_hash), warnings=warnings,
                          cancel_transactions=WalletCallPublic.of([view.cancel(mandate)]) if unfinished else [],
-                         renewable=renewable(row.status, row.expiry, now), created_at=row.created_at)  # fmt: skip
+                         renewable=renewable(row.status, row.expiry, now), created_at=as_utc(row.created_at))  # fmt: skip
 
 
 def _hex(digest: bytes) -> str:

@@ -29,6 +29,7 @@ from backend.chain.models import ChainEvent
 from backend.chain.outbox import withdraw_pending
 from backend.chain.wallet_calls import LoanBookWallet, WalletCall
 from backend.config import Settings
+from backend.db.base import as_utc
 from backend.db.session import begin_write
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.lending.mandate_schemas import (
@@ -141,6 +142,29 @@ def renewed_or_none(current: Any, now: int, holder: str) -> Any:
     return current
 
 
+def resent(row: Any, signature: str, now: int) -> bool:
+    """Is the caller's own `row` (a funding or autopay mandate given before), sent again with
+    `signature`, a retry of its PUT? Yes while it is in use and was given with that signature: a 409
+    would send its signer off to sign another, which would then replace this one (review-api M2).
+    One no longer in use is refused here (409), before a new mandate's checks read it as a bad expiry."""
+    if row.status != MandateStatus.ACTIVE or row.expiry <= now:
+        raise given_before(row, now)
+    return row.signature == signature.lower()
+
+
+def given_before(row: Any, now: int) -> Conflict:
+    """The 409 for a mandate given before that `resent` does not take back: one is given once, and
+    one withdrawn, replaced or expired is not brought back."""
+    if row.status != MandateStatus.ACTIVE:
+        why = "was withdrawn or replaced by a newer one: sign a new one"
+    elif row.expiry <= now:
+        why = "has expired: sign a new one"
+    else:
+        why = "is in use already, given with another signature"
+    return Conflict(f"mandate {row.mandate_hash} was given before and {why}", mandate_hash=row.mandate_hash,
+                    status=row.status)  # fmt: skip
+
+
 def _no_active(db: Session, wallet: str, now: int, *, lock: bool = False) -> FundingMandateRow | None:
     return renewed_or_none(active_mandate(db, wallet, now, lock=lock), now, wallet)
 
@@ -219,17 +243,21 @@ def check_keeper_and_expiry(settings: Settings, executor: str, expiry: int, now:
 
 
 def sign_mandate(db: Session, settings: Settings, wallet: str, request: MandateSign) -> MandatePublic:
-    """Records the wallet's signed mandate; the keeper starts using it at its next pass."""
+    """Records the wallet's signed mandate; the keeper starts using it at its next pass. The same
+    one sent again while in use (a retry of the PUT) is answered with it, nothing written."""
     mandate = fm.FundingMandate(**request.mandate.model_dump())
     now = deadline_clock(settings)
-    _check(settings, wallet, mandate, now)
     domain = fm.agent_domain(settings)
+    mandate_hash = _hex(fm.digest(mandate, domain.chain_id, domain.address))
+    given = db.get(FundingMandateRow, mandate_hash)
+    if given is not None and given.wallet.lower() == wallet.lower() and resent(given, request.signature, now):
+        return _public(db, settings, given)
+    _check(settings, wallet, mandate, now)
     signature = bytes.fromhex(request.signature.removeprefix("0x"))
     if not fm.investor_signed(settings, mandate, domain.chain_id, domain.address, signature):
         raise ValidationFailed(f"signature: not {wallet}'s over this mandate", field="signature")
-    mandate_hash = _hex(fm.digest(mandate, domain.chain_id, domain.address))
-    if db.get(FundingMandateRow, mandate_hash) is not None:
-        raise Conflict(f"mandate {mandate_hash} was given before: sign a new one", mandate_hash=mandate_hash)
+    if given is not None:
+        raise given_before(given, now)
     _rule(db, wallet)
     ending = _no_active(db, wallet, now, lock=True)
     if ending is not None:  # renewed: the keeper funds with the new one from now on
@@ -323,7 +351,7 @@ def _public(db: Session, settings: Settings, row: FundingMandateRow) -> MandateP
     return MandatePublic(mandate_hash=row.mandate_hash, status=row.status if live else "expired",
                          mandate=MandateTerms(**row.mandate), expires_at=datetime.fromtimestamp(row.expiry, UTC),
                          spent=spent, left=mandate.budget - spent, fundings=fundings(db, row.mandate_hash),
-                         created_at=row.created_at, warnings=warnings,
+                         created_at=as_utc(row.created_at), warnings=warnings,
                          cancel_transactions=_cancel_call(db, settings, row, now, fm.agent_authorized(settings, row.wallet))
                          if unfinished else [],
                          renewable=renewable(row.status, row.expiry, now))  # fmt: skip

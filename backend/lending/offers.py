@@ -10,6 +10,7 @@ Rules, each a 4xx that changes nothing:
   recorded as a decision of its own, which must be an approval and which prices the offer and
   goes into its terms (the model scores the amount three times, and a lower one can score worse);
 - the offer's actuarial APR is at most the platform's cap (`policy.MAX_APR`), whoever approved it;
+- the ReserveFund covers the share of a default the reserve fee was priced for (`policy.RESERVE_COVER`);
 - the offer's deadline falls within its decision's life, and acceptance checks that life again;
 - the application is checked against the ledger (`exposure.py`): no new loan while a defaulted
   one is owed, no fewer loans with us nor lower monthly debt payments declared than it shows;
@@ -37,6 +38,7 @@ from backend.chain import loan_book, loan_terms
 from backend.chain.models import IntentStatus
 from backend.chain.outbox import enqueue, get_intent
 from backend.chain.projection_models import LoanRow
+from backend.chain.reserve_reader import coverage_ratio_bps
 from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.db.base import as_utc
@@ -54,8 +56,8 @@ from backend.lending.schemas import (
     PricePublic,
 )
 from backend.scoring.models import CreditDecision
-from backend.scoring.policy import INSTALLMENT_PERIOD_DAYS, MAX_APR, MIN_AMOUNT
-from backend.scoring.pricing import reserve_fee_prepaid_bps
+from backend.scoring.policy import INSTALLMENT_PERIOD_DAYS, MAX_APR, MIN_AMOUNT, RESERVE_COVER
+from backend.scoring.pricing import on_chain_price
 from backend.scoring.service import rescore_at_amount
 
 DAY = 86_400
@@ -173,6 +175,18 @@ def _check_apr_cap(principal: int, interest_apr: int, period: int, installments:
                        "apply again for a longer term, which lowers it", field="term_months", apr_bps=apr, cap_bps=cap)  # fmt: skip
 
 
+def _check_reserve_cover(settings: Settings) -> None:
+    """The reserve fee is the reserve's expected claim at the policy's cover: a ReserveFund that
+    covers another share of a default would be funded short (or investors priced for a loss it
+    covers), so no offer is made until the two agree."""
+    on_chain = coverage_ratio_bps(settings)
+    if on_chain != round(RESERVE_COVER * 10_000):
+        raise ConfigurationError(f"the ReserveFund's coverageRatioBps is {on_chain} ({on_chain / 100:.2f}% of a defaulted "
+                                 f"loan's principal outstanding), but the credit policy prices the reserve fee for "
+                                 f"{RESERVE_COVER:.2%} cover (policy.RESERVE_COVER): change them together (and retrain)",
+                                 coverage_ratio_bps=on_chain, policy_cover_bps=round(RESERVE_COVER * 10_000))  # fmt: skip
+
+
 def create_offer(db: Session, settings: Settings, borrower: str, request: OfferCreate) -> OfferPublic:
     if settings.installment_period_days != INSTALLMENT_PERIOD_DAYS:
         # The decision's affordability limit counted installments at the policy's pace.
@@ -181,6 +195,7 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
                                  "days: change them together (and retrain)")  # fmt: skip
     decision = _decision_of(db, borrower, request.decision_id)
     _check_decision(db, settings, decision)
+    _check_reserve_cover(settings)
     domain = loan_book.loan_book_domain(settings)
     unit = 10**domain.asset_decimals
     ledger = Exposure.of(db, borrower)
@@ -197,8 +212,7 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
     deadline = now + min(settings.offer_ttl_hours * 3600, life_left)
     quote = priced.outputs["quote"]
     term = int(decision.inputs["term_months"])
-    interest_apr = quote["apr_bps"] - quote["reserve_fee_bps"]
-    fee_bps = reserve_fee_prepaid_bps(quote["reserve_fee_bps"], term)
+    interest_apr, fee_bps = on_chain_price(quote, term)  # the quote's own fee (older models': the flat one)
     principal = amount * 10**domain.asset_decimals
     period = settings.installment_period_days * DAY
     # Terms LoanBook would refuse at createLoan are a 422 here, before anything is anchored or signed.

@@ -1,11 +1,11 @@
 """`loanchain model score`: a German-credit-shaped CSV in, one decision per row out, same order.
 A `creditability` column, protected attributes and any other extra column are ignored.
 
-The decision is the API's for the same application, policy included (`pricing.policy_notes`,
-`pricing.sensitivity_notes`): the 36% APR line refers what the score would approve, from the grade
-and the term, and so does a grade that falls two or more at a 5% lower amount (the row scored again
-with its other columns as they are; the API also re-derives the instalment-rate code from the
-income band). The affordability rule is not applied: the file holds no income or debt payments."""
+The decision is the API's for the same application, policy included (`pricing.fee_cap_notes`,
+`pricing.policy_notes`, `pricing.sensitivity_notes`): a reserve fee above the loan contract's limit
+declines, from the grade and the term; the 36% APR line refers what the score would approve, and
+so does a grade that falls two or more at a 5% lower amount (the row scored again with its other
+columns as they are; the API also re-derives the instalment-rate code from the income band). The affordability rule is not applied: the file holds no income or debt payments."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ import pandas as pd
 
 from backend.scoring.dataset import read_csv_text
 from backend.scoring.pricing import (
-    apr_bps,
+    fee_cap_notes,
     policy_notes,
+    price,
     probe_amount,
     sensitivity_notes,
     sensitivity_rule,
@@ -32,6 +33,14 @@ def reason_strings(scorer: Scorer, batch: BatchScores) -> list[str]:
     """'R05 Amount of credit requested; R02 ...' per row, most points lost first."""
     codes, texts = scorer.reason_table(batch)
     return ["; ".join(f"{c} {t}" for c, t in zip(row_codes, row_texts) if c) for row_codes, row_texts in zip(codes, texts)]
+
+
+def _price_notes(scorer: Scorer, grade: str, term: int) -> list[str]:
+    """The rules on the price of a grade over a term, by the model's own policy: a reserve fee the
+    contract cannot take (a decline), else the APR line."""
+    pricing = scorer.artifact["policy"]["pricing"]
+    priced = price(scorer.grade_band(grade).pd_mean_oof, term, pricing)
+    return fee_cap_notes(priced.origination_fee_bps, pricing) or policy_notes(priced.apr_bps)
 
 
 def score_frame(scorer: Scorer, frame: pd.DataFrame) -> pd.DataFrame:
@@ -49,8 +58,8 @@ def score_frame(scorer: Scorer, frame: pd.DataFrame) -> pd.DataFrame:
         if decision == "decline":
             found = []
         elif (found := notes_of.get(key)) is None:
-            found = notes_of[key] = policy_notes(apr_bps(scorer.grade_band(key[0]).pd_mean_oof, key[1]))
-        if decision == "approve" and rule:
+            found = notes_of[key] = _price_notes(scorer, *key)
+        if decision == "approve" and rule and with_policy(str(decision), found) != "decline":
             found = found + sensitivity_notes(key[0], str(lower_grade), probe, rule)
         decisions.append(with_policy(str(decision), found))
         notes.append("; ".join(found))

@@ -17,7 +17,7 @@ from backend.scoring.card_analysis import FOUR_FIFTHS, CardAnalysis  # noqa: E40
 from backend.scoring.dataset import Dataset  # noqa: E402
 from backend.scoring.features import CANDIDATE_INPUTS, DERIVED, TRUE_MEANING, true_meaning  # noqa: E402
 from backend.scoring.mapping import MAPPED_FEATURES  # noqa: E402
-from backend.scoring.pricing import apr_bps  # noqa: E402
+from backend.scoring.pricing import EXPECTED_CLAIMS, fee_cap_notes, price  # noqa: E402
 from backend.scoring.reasons import reason  # noqa: E402
 from backend.scoring.scorer import Scorer  # noqa: E402
 
@@ -141,7 +141,8 @@ def _method_section(scorer: Scorer) -> str:
    PD = 1 / (1 + exp(-({cal['a']:.4f} - {-cal['b']:.6f} x score))).
 5. **Grades and cut-offs:** grades cut at calibrated-PD limits; approve at score >= {cut['approve_min_score']}
    (grades {', '.join(policy.APPROVE_GRADES)}), refer to an underwriter at >= {cut['refer_min_score']}
-   ({', '.join(policy.REFER_GRADES)}), decline below ({', '.join(policy.DECLINE_GRADES)}).
+   ({', '.join(policy.REFER_GRADES)}), decline below ({', '.join(policy.DECLINE_GRADES)}); whatever the grade,
+   an application whose reserve fee would be above the loan contract's limit is declined (see *Grades*).
 6. **Serving:** the artifact `backend/scoring/artifacts/scorecard-default.json` holds bins, points,
    coefficients, scaling, calibration, grades, policy, data hash and metrics as plain JSON; its
    keccak-256 is the model version (`{scorer.model_version}`). Scoring is numpy lookups in these
@@ -221,20 +222,42 @@ decline {_pct(d['decline_rate'])}; bad rate among approved {_pct(d['bad_rate_amo
 
 
 def _grades_section(scorer: Scorer) -> str:
+    pricing = scorer.artifact["policy"]["pricing"]
+    terms = (12, 36, 60)
     rows = []
     for g, stored in zip(scorer.grades, scorer.artifact["grades"]):
-        aprs = " / ".join(f"{apr_bps(g.pd_mean_oof, t) / 100:.2f}%" for t in (12, 36, 60))
+        prices = [price(g.pd_mean_oof, t, pricing) for t in terms]
+        capped = [fee_cap_notes(p.origination_fee_bps, pricing) for p in prices]
+        decision = g.decision
+        if g.decision != "decline" and all(capped):
+            decision = "decline (reserve fee above the contract's limit)"
         rows.append(
             [g.grade, f"{g.min_score}-{g.max_score}", f"{_pct(g.pd_low)} - {_pct(g.pd_high)}", _pct(g.pd_mean_oof),
-             _pct(stored["oof_share"]), _pct(stored["oof_bad_rate"]), g.decision, aprs]
-        )
-    header = ["grade", "score", "PD band", "pricing PD (OOF mean)", "OOF share", "OOF bad rate", "decision"]
-    header.append("APR 12 / 36 / 60 months")
+             _pct(stored["oof_share"]), _pct(stored["oof_bad_rate"]), decision,
+             " / ".join(f"{p.apr_bps / 100:.2f}%" for p in prices),
+             " / ".join(f"{p.interest_apr_bps / 100:.2f}%" for p in prices),
+             " / ".join(f"{p.origination_fee_bps / 100:.2f}%" for p in prices)]
+        )  # fmt: skip
+    header = ["grade", "score", "PD band", "pricing PD (OOF mean)", "OOF share", "OOF bad rate", "decision",
+              "quoted APR 12 / 36 / 60 months", "interest APR", "reserve fee"]  # fmt: skip
+    if pricing.get("reserve_fee_basis") != EXPECTED_CLAIMS:
+        formula = (f"APR = {policy.BASE_RATE:.0%} base + a flat {pricing['reserve_fee']:.0%} reserve fee + PD x LGD "
+                   f"({policy.LGD}) x 24 / (term + 1), with PD the grade's pricing PD; the interest APR is the APR less "
+                   "the flat fee, which is prepaid for the weighted average life as the origination fee.")  # fmt: skip
+    else:
+        cover, cap = pricing["reserve_cover"], pricing["max_origination_fee_bps"]
+        formula = f"""With PD the grade's pricing PD, n the term in months and e(n) = (n + 1) / (2n) the average
+share of principal outstanding at a default (defaults equally likely at any installment): the reserve
+fee (the origination fee, paid once from the disbursal into the ReserveFund) is the reserve's expected
+claim, PD x {cover:.0%} cover x e(n) of the amount; the interest APR (to investors) is {policy.BASE_RATE:.0%} base +
+PD x (LGD {policy.LGD} - {cover:.0%} cover) / (n / 12), the loss the reserve leaves them; the quoted APR adds the
+fee as a yearly rate over the weighted average life, fee x 24 / (n + 1). A fee above LoanBook's
+{cap / 100:.0f}% limit cannot be put on chain, so the application is declined (reason R24), at any term
+for a grade whose fee is above it at 60 months."""
     return f"""## Grades
 
 PD bands come from the out-of-fold calibration; share and bad rate are out-of-fold counts on the
-training data. APR = {policy.BASE_RATE:.0%} base + {policy.RESERVE_FEE:.0%} reserve fee +
-PD x LGD ({policy.LGD}) x 24 / (term + 1), with PD the grade's pricing PD.
+training data. {formula}
 
 {_table(header, rows)}
 """
@@ -380,8 +403,11 @@ def _limitations_section() -> str:
 - The held-out performance is not known from this card; it is measured on a separate sample.
 - "Bad" in the Statlog data is the bank's own label, not a charged-off loss; PD here means that label.
 - The platform's promise of bad debt under 1% of principal cannot rest on this model alone: the
-  out-of-fold bad rate among approved applicants is several percent. It rests on pricing (the risk
-  premium covers expected loss), the ReserveFund, and tighter cut-offs if needed.
+  out-of-fold bad rate among approved applicants is several percent. It rests on pricing (the
+  reserve fee funds the ReserveFund's expected claims, and investors' risk premium the expected loss
+  the reserve leaves them), the ReserveFund, and tighter cut-offs if needed. The fee funds the
+  reserve at expected claims with no margin: a run of defaults above the PD drains it, and its cover
+  is first come, first served.
 - The amount and the term are chosen by the applicant, and two narrow bins of them are worth about
   100 points together: `credit_amount` [3446.5, 3913.5) (49 training rows) and `monthly_amount`
   [286.79, 359.21) (45 rows, 6 of them in both). A 100-token change of amount can move an applicant

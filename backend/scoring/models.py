@@ -23,7 +23,8 @@ class CreditDecision(Base, WrappedKeyHolder):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     model_version: Mapped[str] = mapped_column(String(66), index=True)
-    input_hash: Mapped[str] = mapped_column(String(66), index=True)
+    # None once the application was erased: an unsalted hash of a few closed choices gives them back.
+    input_hash: Mapped[str | None] = mapped_column(String(66), index=True, nullable=True)
     decision_hash: Mapped[str] = mapped_column(String(66), index=True)
     # The keyed salt the hash commits under (backend/scoring/salt.py); None: recorded before salts.
     salt: Mapped[str | None] = mapped_column(String(66), nullable=True)
@@ -49,9 +50,9 @@ class CreditDecision(Base, WrappedKeyHolder):
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     # The application as submitted (declared finances: personal data while `wallet` names its
     # applicant), kept so an auditor can replay the decision and recompute its hash. When the
-    # applicant's personal data is erased, a decision no loan was made from loses its inputs and
-    # wallet (`erased_at` says so; it can no longer be proven); a loan's decision keeps them
-    # (backend/identity/kyc/erasure_scope.py).
+    # applicant's personal data is erased, a decision no loan was made from loses its inputs, wallet,
+    # input hash, salt and all outputs but score, grade, PD and decision (`erased_at` says so; it can
+    # no longer be proven); a loan's decision keeps them (backend/identity/kyc/erasure_scope.py).
     inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     outputs: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.chain import deploy_params
+
 # --- points scaling (PDO) ------------------------------------------------------------------
 # 600 points at good:bad odds of 10:1, and every 30 points double the odds. Chosen so that the
 # scorecard's whole theoretical range falls inside the 300-850 band the product shows.
@@ -43,9 +45,18 @@ GRADE_JUMP = 2
 
 # --- pricing -------------------------------------------------------------------------------------
 BASE_RATE = 0.05  # funding cost + platform margin, per year
-RESERVE_FEE = 0.01  # per year, paid into the ReserveFund (the guarantee)
 LGD = 0.85  # loss given default, unsecured consumer credit (~15% recovered after charge-off)
 MAX_APR = 0.36  # above this an automatic approval becomes a referral (high-cost credit line)
+# The reserve fee (the loan's origination fee, paid from the disbursal into the ReserveFund) is the
+# reserve's expected claim on the loan: PD x RESERVE_COVER x the average share of principal
+# outstanding at default. Investors' interest carries only the loss the reserve does not cover,
+# PD x (LGD - RESERVE_COVER). Models trained before (no `reserve_fee_basis` in their artifact's
+# policy) charged a flat 1% a year prepaid for the weighted average life; their decisions replay so.
+RESERVE_FEE_BASIS = "expected_claims"
+RESERVE_COVER = 0.80  # ReserveFund.coverageRatioBps / 10_000 (deploy_params.COVERAGE_RATIO_BPS); offers check it
+# LoanBook refuses a fee above its MAX_ORIGINATION_FEE_BPS: a loan whose reserve fee would exceed it
+# cannot be put on chain, so the application is declined (no underwriter can override a contract).
+MAX_ORIGINATION_FEE_BPS = deploy_params.MAX_ORIGINATION_FEE_BPS
 
 # --- product limits and affordability ---------------------------------------------------------
 MIN_AMOUNT, MAX_AMOUNT = 250, 20_000
@@ -69,7 +80,8 @@ def snapshot() -> dict[str, Any]:
         },
         "grade_pd_upper": dict(GRADE_PD_UPPER),
         "decisions": {"approve": list(APPROVE_GRADES), "refer": list(REFER_GRADES), "decline": list(DECLINE_GRADES)},
-        "pricing": {"base_rate": BASE_RATE, "reserve_fee": RESERVE_FEE, "lgd": LGD, "max_apr": MAX_APR},
+        "pricing": {"base_rate": BASE_RATE, "lgd": LGD, "max_apr": MAX_APR, "reserve_fee_basis": RESERVE_FEE_BASIS,
+                    "reserve_cover": RESERVE_COVER, "max_origination_fee_bps": MAX_ORIGINATION_FEE_BPS},
         "amount_sensitivity": {"probe": AMOUNT_PROBE, "grade_jump": GRADE_JUMP},
         "product": {
             "min_amount": MIN_AMOUNT,

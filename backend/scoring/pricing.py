@@ -1,37 +1,108 @@
 """Risk-based pricing and affordability.
 
-APR = base rate + reserve fee + risk premium, where the risk premium recovers the expected loss
-PD x LGD over the loan's weighted average life: a level-payment loan of n months has, on
-average, (n + 1) / 24 years of principal outstanding, so premium = PD x LGD x 24 / (n + 1).
-The exposure at default is taken as the whole principal, which errs on the safe side."""
+A level-payment loan of n monthly installments has, on average, (n + 1) / 24 years of principal
+outstanding (its weighted average life, WAL) and, if a default is equally likely at any installment,
+(n + 1) / (2n) of its principal outstanding when it defaults (its exposure share e(n)). Both take
+the schedule's principal as falling linearly; a level payment repays it a little slower, so both err
+slightly low.
+
+The price is paid to two parties (policy.RESERVE_FEE_BASIS, "expected_claims"):
+- the reserve fee, the loan's origination fee, paid from the disbursal into the ReserveFund: the
+  reserve's expected claim on the loan, PD x RESERVE_COVER x e(n) of principal, rounded up to a
+  basis point (the reserve is never short-changed by rounding);
+- the interest APR, paid to investors: base rate + PD x (LGD - RESERVE_COVER) / (n / 12), rounded
+  up: the expected loss the reserve leaves them, PD x (LGD - cover) x e(n) of principal, spread over
+  the WAL (interest at r earns r x WAL of principal, and e(n) / WAL = 12 / n).
+The quoted APR, the one shown and held against the 36% line, is the interest APR plus the fee as a
+yearly rate over the WAL (fee / WAL), rounded up: an estimate of the actuarial APR an offer states.
+A fee above LoanBook's MAX_ORIGINATION_FEE_BPS cannot be put on chain: the application is declined.
+
+Models trained before (no `reserve_fee_basis` in their artifact's policy) priced APR = base + a flat
+reserve fee (1% a year) + PD x LGD / WAL, the whole principal taken as the exposure, and charged the
+flat fee for the WAL as the origination fee; their decisions replay with it."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from backend.scoring import policy
+
+BPS = 10_000
+EXPECTED_CLAIMS = "expected_claims"
+
+
+def _bps_up(rate: float) -> int:
+    """A rate in whole basis points, rounded up; round() first: 0.0725 * 1e4 is 724.9999..."""
+    return math.ceil(round(rate * BPS, 6))
 
 
 def weighted_average_life_years(term_months: int) -> float:
     return (term_months + 1) / 24.0
 
 
-def reserve_fee_prepaid_bps(reserve_fee_bps: int, term_months: int) -> int:
-    """The loan's origination fee: the yearly reserve fee for its weighted average life, as a share
-    of principal (rounded up: the reserve is never short-changed by rounding). Priced here, with the
-    rest of the price, so a decision's proof can check the fee a loan carries against it."""
-    return math.ceil(reserve_fee_bps * weighted_average_life_years(term_months))
+def exposure_share(term_months: int) -> float:
+    """The average share of principal outstanding at default, defaults equally likely at any of the
+    n installments of a level-payment schedule (principal taken as falling linearly)."""
+    return (term_months + 1) / (2.0 * term_months)
+
+
+def reserve_fee_bps(pd_: float, term_months: int, cover: float) -> int:
+    """The origination fee under the expected-claims basis: the reserve's expected claim, PD x cover
+    x e(n) of principal, in basis points, rounded up."""
+    return _bps_up(pd_ * cover * exposure_share(term_months))
+
+
+def uncovered_premium(pd_: float, term_months: int, cover: float) -> float:
+    """Investors' risk premium, a yearly rate: the expected loss after the reserve's cover over the
+    WAL, PD x (LGD - cover) x e(n) / WAL = PD x (LGD - cover) / (n / 12)."""
+    return pd_ * (policy.LGD - cover) / (term_months / 12.0)
+
+
+def reserve_fee_prepaid_bps(reserve_fee_bps_: int, term_months: int) -> int:
+    """Models before the expected-claims basis: the origination fee was the flat yearly reserve fee
+    for the loan's WAL, as a share of principal (rounded up)."""
+    return math.ceil(reserve_fee_bps_ * weighted_average_life_years(term_months))
 
 
 def risk_premium(pd_: float, term_months: int) -> float:
+    """Models before the expected-claims basis: the whole expected loss, PD x LGD, over the WAL."""
     return pd_ * policy.LGD / weighted_average_life_years(term_months)
 
 
-def apr_bps(pd_: float, term_months: int) -> int:
-    """APR in basis points, rounded up so the premium is never short of the expected loss."""
-    rate = policy.BASE_RATE + policy.RESERVE_FEE + risk_premium(pd_, term_months)
-    return math.ceil(round(rate * 10_000, 6))  # round() first: 0.0725 * 1e4 is 724.9999...
+@dataclass(frozen=True)
+class Price:
+    apr_bps: int  # the quoted APR: interest plus the fee as a yearly rate
+    interest_apr_bps: int  # the loan's on-chain APR, paid to investors
+    origination_fee_bps: int  # the reserve fee, paid once from the disbursal
+    basis: str | None  # EXPECTED_CLAIMS, or None: the flat fee of models before
+
+
+def price(pd_: float, term_months: int, pricing: Mapping[str, Any] | None = None) -> Price:
+    """The price of a loan of the grade's pricing PD over `term_months`, by `pricing`, the model's
+    policy's (its artifact's copy; the installed policy's when None)."""
+    pricing = policy.snapshot()["pricing"] if pricing is None else pricing
+    if pricing.get("reserve_fee_basis") == EXPECTED_CLAIMS:
+        cover = pricing["reserve_cover"]
+        fee = reserve_fee_bps(pd_, term_months, cover)
+        interest = _bps_up(policy.BASE_RATE + uncovered_premium(pd_, term_months, cover))
+        quoted = math.ceil(round(interest + fee / weighted_average_life_years(term_months), 6))
+        return Price(quoted, interest, fee, EXPECTED_CLAIMS)
+    flat = pricing["reserve_fee"]
+    quoted = _bps_up(policy.BASE_RATE + flat + risk_premium(pd_, term_months))
+    return Price(quoted, quoted - round(flat * BPS), reserve_fee_prepaid_bps(round(flat * BPS), term_months), None)
+
+
+def on_chain_price(quote_: Mapping[str, Any], term_months: int) -> tuple[int, int]:
+    """(interest APR, origination fee), in basis points, that a loan priced by a decision's recorded
+    quote carries: the quote's own fee where it states one; quotes of models before the
+    expected-claims basis state only the flat yearly fee, prepaid for the WAL."""
+    if "origination_fee_bps" in quote_:
+        return quote_["interest_apr_bps"], quote_["origination_fee_bps"]
+    flat = quote_["reserve_fee_bps"]
+    return quote_["apr_bps"] - flat, reserve_fee_prepaid_bps(flat, term_months)
 
 
 def _period_rate(interest_apr: float, period_days: int) -> float:
@@ -94,7 +165,7 @@ def policy_notes(apr_bps_: int, amount: int | None = None, max_amount: int | Non
     notes = []
     if amount is not None and max_amount is not None and amount > max_amount:
         notes.append(f"amount above the affordability limit of {max_amount}")
-    if apr_bps_ > round(policy.MAX_APR * 10_000):
+    if apr_bps_ > round(policy.MAX_APR * BPS):
         notes.append(f"APR above the {policy.MAX_APR:.0%} cap")
     return notes
 
@@ -121,8 +192,25 @@ def sensitivity_notes(grade: str, probe_grade: str, probe: int, rule: dict) -> l
     return []
 
 
+FEE_CAP = "reserve fee above the contract's limit"
+
+
+def fee_cap_notes(origination_fee_bps: int, pricing: Mapping[str, Any]) -> list[str]:
+    """A reserve fee above LoanBook's MAX_ORIGINATION_FEE_BPS cannot be put on chain: a note that
+    declines the application (`with_policy`). Models trained before the rule (no
+    `max_origination_fee_bps` in their policy) had none: their flat fee never reached the limit."""
+    cap = pricing.get("max_origination_fee_bps")
+    if cap is not None and origination_fee_bps > cap:
+        return [f"{FEE_CAP}: {origination_fee_bps / 100:.2f}% of the amount, the loan contract takes at most "
+                f"{cap / 100:.2f}%"]  # fmt: skip
+    return []
+
+
 def with_policy(score_decision: str, notes: list[str]) -> str:
-    """What the score alone would approve, a broken policy rule refers to a human."""
+    """A fee the contract cannot take declines what the score would approve or refer (no underwriter
+    can override a contract); any other broken policy rule refers an approval to a human."""
+    if any(note.startswith(FEE_CAP) for note in notes):
+        return "decline"
     return "refer" if notes and score_decision == "approve" else score_decision
 
 
@@ -132,33 +220,45 @@ class Quote:
     risk_premium_bps: int
     monthly_payment: float
     max_amount: int
+    interest_apr_bps: int
+    origination_fee_bps: int
+    basis: str | None = EXPECTED_CLAIMS
 
     @property
     def apr(self) -> float:
-        return self.apr_bps / 10_000
+        return self.apr_bps / BPS
 
     def to_json(self) -> dict:
-        return {
+        base = round(policy.BASE_RATE * BPS)
+        stated = {
             "apr_bps": self.apr_bps,
-            "base_rate_bps": round(policy.BASE_RATE * 10_000),
-            "reserve_fee_bps": round(policy.RESERVE_FEE * 10_000),
+            "base_rate_bps": base,
+            # apr_bps = base_rate_bps + reserve_fee_bps + risk_premium_bps: the fee's yearly rate in the quote
+            "reserve_fee_bps": self.apr_bps - self.interest_apr_bps,
             "risk_premium_bps": self.risk_premium_bps,
             "lgd": policy.LGD,
             "monthly_payment": self.monthly_payment,
             "max_amount": self.max_amount,
         }
+        if self.basis is None:  # a model before the expected-claims basis: its quote as it was recorded
+            return stated
+        return {**stated, "interest_apr_bps": self.interest_apr_bps, "origination_fee_bps": self.origination_fee_bps,
+                "reserve_fee_basis": self.basis}  # fmt: skip
 
 
 def quote(grade_pd: float, amount: int, term_months: int, net_income: float, monthly_debt: float,
-          period_days: int | None = policy.INSTALLMENT_PERIOD_DAYS) -> Quote:  # fmt: skip
-    """`period_days`: the model's policy's installment period; None for models trained before it."""
-    bps = apr_bps(grade_pd, term_months)
-    fixed = round((policy.BASE_RATE + policy.RESERVE_FEE) * 10_000)
+          period_days: int | None = policy.INSTALLMENT_PERIOD_DAYS,
+          pricing: Mapping[str, Any] | None = None) -> Quote:  # fmt: skip
+    """`period_days`: the model's policy's installment period; None for models trained before it.
+    `pricing`: the model's policy's pricing (its artifact's copy; the installed policy's when None)."""
+    priced = price(grade_pd, term_months, pricing)
     if period_days is None:
-        payment = _monthly_annuity(amount, bps / 10_000, term_months)
-        limit = _monthly_max_amount(net_income, monthly_debt, bps / 10_000, term_months)
+        payment = _monthly_annuity(amount, priced.apr_bps / BPS, term_months)
+        limit = _monthly_max_amount(net_income, monthly_debt, priced.apr_bps / BPS, term_months)
     else:
-        interest = (bps - round(policy.RESERVE_FEE * 10_000)) / 10_000  # what the terms charge (lending/offers.py)
+        interest = priced.interest_apr_bps / BPS  # what the terms charge (lending/offers.py)
         payment = installment(amount, interest, term_months, period_days)
         limit = max_affordable_amount(net_income, monthly_debt, interest, term_months, period_days)
-    return Quote(apr_bps=bps, risk_premium_bps=bps - fixed, monthly_payment=round(payment, 2), max_amount=limit)
+    return Quote(apr_bps=priced.apr_bps, risk_premium_bps=priced.interest_apr_bps - round(policy.BASE_RATE * BPS),
+                 monthly_payment=round(payment, 2), max_amount=limit, interest_apr_bps=priced.interest_apr_bps,
+                 origination_fee_bps=priced.origination_fee_bps, basis=priced.basis)  # fmt: skip

@@ -7,6 +7,7 @@ import numpy as np
 
 from backend.scoring import policy
 from backend.scoring.features import true_meaning
+from backend.scoring.pricing import FEE_CAP
 
 MAX_REASONS = 4
 
@@ -64,23 +65,32 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
     "apr": ("R22", "The price of credit over this term is above our {cap:.0%} APR limit; a longer term lowers it"),
     "sensitive": ("R23", "Amount of credit requested: the assessment rests on the exact amount, and a slightly lower "
                          "amount is assessed as much riskier"),
+    # A decline, not a referral: the fee that funds the reserve's cover of this loan would be above
+    # what the loan contract may charge, and no underwriter can override a contract.
+    "reserve": ("R24", "Risk too high for the platform's reserve to cover: the fee that funds the reserve's cover of "
+                       "this loan would be more than the {fee_cap:.0%} of the amount our loan contract allows"),
 }
 
 
 def policy_reasons(inputs: dict, outputs: dict) -> list[dict[str, str]]:
     """The policy rules a decision's application did not meet, as reasons (code, text), from its
-    recorded inputs and quote: the affordability rule (existing debt named when there is any), then
-    the APR line."""
+    recorded inputs, quote and notes: the reserve fee above the contract's limit (a decline, with no
+    quote), the affordability rule (existing debt named when there is any), the APR line, then the
+    amount the assessment rests on."""
     quote = outputs.get("quote") or {}
+    notes = outputs.get("policy_notes") or []
     found = []
+    if any(note.startswith(FEE_CAP) for note in notes):
+        found.append("reserve")
     if quote and inputs.get("amount", 0) > quote["max_amount"]:
         found.append("obligations" if inputs.get("monthly_debt_payments") else "income")
     if quote and quote["apr_bps"] > round(policy.MAX_APR * 10_000):
         found.append("apr")
-    if any(note.startswith("grade rests on the exact amount") for note in outputs.get("policy_notes") or []):
+    if any(note.startswith("grade rests on the exact amount") for note in notes):
         found.append("sensitive")
     return [{"code": POLICY_REASONS[k][0],
-             "text": POLICY_REASONS[k][1].format(dsr=policy.DEBT_SERVICE_RATIO, cap=policy.MAX_APR)} for k in found]
+             "text": POLICY_REASONS[k][1].format(dsr=policy.DEBT_SERVICE_RATIO, cap=policy.MAX_APR,
+                                                 fee_cap=policy.MAX_ORIGINATION_FEE_BPS / 10_000)} for k in found]  # fmt: skip
 
 
 def reason(feature: str) -> tuple[str, str]:

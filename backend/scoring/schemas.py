@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.input_text import Note
 from backend.scoring import policy
+from backend.units import BaseUnits, WholeTokens
 
 CheckingAccount = Literal["none", "negative", "0_to_200", "200_plus_or_salary"]
 CreditHistory = Literal[
@@ -41,13 +42,17 @@ class ApplicationCreate(BaseModel):
     """A loan application. Amounts are whole units of the loan currency. The numbers are strict:
     lax mode would read JSON `false` as 0 debt and `true` as one loan, and price on that."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [{
+        "amount": 3000, "term_months": 24, "purpose": "used_car", "monthly_income_band": "2000_to_3500",
+        "monthly_debt_payments": 200, "employment_length": "4_to_7y", "housing": "own", "existing_loans_with_us": 0,
+        "checking_account": "200_plus_or_salary", "savings": "500_to_1000", "credit_history": "all_repaid_here",
+        "property": "real_estate", "other_instalment_plans": "none", "guarantor": "none"}]})  # fmt: skip
 
-    amount: int = Field(strict=True, ge=policy.MIN_AMOUNT, le=policy.MAX_AMOUNT, description="Principal requested")
+    amount: WholeTokens = Field(strict=True, ge=policy.MIN_AMOUNT, le=policy.MAX_AMOUNT, description="Principal requested")
     term_months: int = Field(strict=True, ge=policy.MIN_TERM, le=policy.MAX_TERM)
     purpose: Purpose
     monthly_income_band: IncomeBand = Field(description="Net monthly income")
-    monthly_debt_payments: int = Field(strict=True, ge=0, le=1_000_000, description="Existing monthly debt payments")
+    monthly_debt_payments: WholeTokens = Field(strict=True, ge=0, le=1_000_000, description="Existing monthly debt payments")
     employment_length: EmploymentLength
     housing: Housing
     existing_loans_with_us: int = Field(strict=True, ge=0, le=9, description="Loans already running on this platform")
@@ -83,15 +88,25 @@ class CutoffsPublic(BaseModel):
 
 
 class QuotePublic(BaseModel):
-    apr_bps: int
+    apr_bps: int = Field(description="The quoted APR: the interest APR plus the reserve fee as a yearly rate over the "
+                         "loan's weighted average life; an estimate of the offer's actuarial APR")
     base_rate_bps: int
-    reserve_fee_bps: int
-    risk_premium_bps: int
+    reserve_fee_bps: int = Field(description="The reserve fee as a yearly rate in the quote (apr_bps less the interest "
+                                 "APR); before `reserve_fee_basis`, the flat yearly fee")
+    risk_premium_bps: int = Field(description="The interest APR less the base rate")
     lgd: float
     monthly_payment: float = Field(description="The installment, due every 30 days at the interest APR (the quote "
                                    "less the reserve fee); under a policy without `installment_period_days`, a monthly "
-                                   "annuity at the quote")
-    max_amount: int
+                                   "annuity at the quote; in tokens, not base units")
+    max_amount: WholeTokens
+    interest_apr_bps: int | None = Field(default=None, description="The loan's on-chain APR, paid to investors: the "
+                                         "base rate plus the expected loss the reserve does not cover (absent from "
+                                         "quotes of models before `reserve_fee_basis`: apr_bps less reserve_fee_bps)")
+    origination_fee_bps: int | None = Field(default=None, description="The reserve fee the loan pays once from its "
+                                            "disbursal into the ReserveFund, in basis points of the amount: the "
+                                            "reserve's expected claim (absent from quotes of models before "
+                                            "`reserve_fee_basis`: the flat yearly fee for the weighted average life)")
+    reserve_fee_basis: Literal["expected_claims"] | None = None
 
 
 class ReviewCreate(BaseModel):
@@ -116,19 +131,23 @@ class DecisionPublic(BaseModel):
     id: str
     created_at: datetime
     model_version: str
-    input_hash: str
+    input_hash: str | None = Field(description="keccak-256 of the inputs (None once the application was erased)")
     decision_hash: str = Field(description="keccak-256 of salt, model version, inputs and outputs; goes on-chain")
     salt: str | None = Field(default=None, description="The keyed salt the hash commits under, shown to the applicant "
-                             "and staff only (None: a decision recorded before salts, hashed without one)")
+                             "and staff only (None: a decision recorded before salts, hashed without one, or erased)")
+    erased_at: datetime | None = Field(default=None, description="When the application was erased with the applicant's "
+                                       "personal data (no loan was made from it): only score, grade, PD and decision "
+                                       "are kept, and it can no longer be proven")  # fmt: skip
     score: int = Field(ge=policy.SCORE_MIN, le=policy.SCORE_MAX)
     grade: str
-    grade_band: GradeBandPublic
+    grade_band: GradeBandPublic | None = Field(default=None, description="None once erased")
     pd: float
     decision: Decision
-    cutoffs: CutoffsPublic
-    reasons: list[ReasonPublic]
-    quote: QuotePublic | None = Field(description="Price and maximum amount; none when declined")
-    policy_notes: list[str]
+    cutoffs: CutoffsPublic | None = Field(default=None, description="None once erased")
+    reasons: list[ReasonPublic] = Field(default_factory=list, description="The score's reasons (none once erased)")
+    quote: QuotePublic | None = Field(default=None, description="Price and maximum amount; none when declined, or once "
+                                      "erased")
+    policy_notes: list[str] = Field(default_factory=list)
     policy_reasons: list[PolicyReasonPublic] = Field(
         default_factory=list,
         description="The lending rules the application did not meet (affordability, existing debt, the APR limit), in "
@@ -163,7 +182,7 @@ class LoanRefPublic(BaseModel):
     loan_id: int
     status: str
     borrower: str
-    principal: int
+    principal: BaseUnits
     apr_bps: int
     block_number: int = Field(description="The block that created the loan")
     tx_hash: str = Field(description="The createLoan transaction, whose signed terms carry the decision hash")

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from backend import audit
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
+from backend.db.base import as_utc
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.identity.crypto.keyring import load_keyring
 from backend.identity.persons import is_verified, same_person
@@ -30,11 +31,12 @@ from backend.scoring.canonical import HASH32, keccak_hex
 from backend.scoring.mapping import INCOME_FLOOR, check_covers, to_model_inputs
 from backend.scoring.models import CreditDecision, utcnow
 from backend.scoring.pricing import (
+    fee_cap_notes,
+    on_chain_price,
     per_month,
     policy_notes,
     probe_amount,
     quote,
-    reserve_fee_prepaid_bps,
     sensitivity_notes,
     sensitivity_rule,
     with_policy,
@@ -92,13 +94,17 @@ def decide(application: ApplicationCreate, scorer: Scorer | None = None, *, salt
             INCOME_FLOOR[application.monthly_income_band],
             application.monthly_debt_payments,
             rules["product"].get("installment_period_days"),
+            rules["pricing"],
         )
-        notes = policy_notes(offer.apr_bps, application.amount, offer.max_amount)
-        if decision == "approve" and (rule := sensitivity_rule(rules)):  # does it rest on the exact amount?
+        if notes := fee_cap_notes(offer.origination_fee_bps, rules["pricing"]):
+            offer = None  # it cannot be put on chain at any price: a decline, and a decline has no price
+        else:
+            notes = policy_notes(offer.apr_bps, application.amount, offer.max_amount)
+        if decision == "approve" and offer is not None and (rule := sensitivity_rule(rules)):  # on the exact amount?
             probe = probe_amount(application.amount, rule)
             lower = scorer.score_one(to_model_inputs(application.model_copy(update={"amount": probe}), scorer.form_mapping))
             notes += sensitivity_notes(result.grade, lower.grade, probe, rule)
-        decision = with_policy(decision, notes)  # the score alone would approve; policy wants a human look
+        decision = with_policy(decision, notes)  # the score alone would approve; policy wants a human look (or a no)
     inputs = application.model_dump(mode="json")
     outputs = {
         "score": result.score,
@@ -128,15 +134,17 @@ def _public(row: CreditDecision, settings: Settings | None = None, note: str | N
     """The decision; with `settings`, its review's note opened (None once erased, or without them)."""
     review = None
     if row.review is not None:
-        review = ReviewPublic(outcome=row.review, reviewed_by=row.reviewed_by, reviewed_at=row.reviewed_at,
+        reviewed_at = as_utc(row.reviewed_at) if row.reviewed_at else None  # SQLite reads it back naive
+        review = ReviewPublic(outcome=row.review, reviewed_by=row.reviewed_by, reviewed_at=reviewed_at,
                               note=note if note is not None else note_of(settings, row))  # fmt: skip
     return DecisionPublic(
         id=row.id,
-        created_at=row.created_at,
+        created_at=as_utc(row.created_at),
         model_version=row.model_version,
         input_hash=row.input_hash,
         decision_hash=row.decision_hash,
         salt=row.salt,
+        erased_at=row.erased_at,
         review=review,
         policy_reasons=policy_reasons(row.inputs, row.outputs),
         **row.outputs,
@@ -198,20 +206,22 @@ def get_decision(db: Session, decision_id: str, settings: Settings | None = None
     return public
 
 
-def decisions_of(db: Session, wallet: str, settings: Settings | None = None, limit: int = 20) -> list[DecisionPublic]:
-    """The wallet's own decisions, newest first, with any underwriter's review (its note opened
-    with `settings`)."""
+def decisions_of(db: Session, wallet: str, settings: Settings | None = None, limit: int = 20,
+                 offset: int = 0) -> list[DecisionPublic]:  # fmt: skip
+    """The wallet's own decisions, newest first, a page of `limit` after `offset`, with any
+    underwriter's review (its note opened with `settings`)."""
     rows = db.scalars(select(CreditDecision).where(CreditDecision.wallet == wallet)
-                      .order_by(CreditDecision.created_at.desc()).limit(limit))  # fmt: skip
+                      .order_by(CreditDecision.created_at.desc(), CreditDecision.id)
+                      .limit(limit).offset(offset))  # fmt: skip
     return [_public(row, settings) for row in rows]
 
 
-def referrals_waiting(db: Session, limit: int = 100) -> list[ReferralPublic]:
+def referrals_waiting(db: Session, limit: int = 100, offset: int = 0) -> list[ReferralPublic]:
     """Referrals no underwriter has reviewed yet, oldest first (first come, first served), each with
     the application it decided: the underwriter approves an amount, a term and a budget, not a score."""
     rows = db.scalars(select(CreditDecision).where(CreditDecision.decision == "refer", CreditDecision.review.is_(None),
                                                    CreditDecision.erased_at.is_(None))
-                      .order_by(CreditDecision.created_at).limit(limit))  # fmt: skip
+                      .order_by(CreditDecision.created_at, CreditDecision.id).limit(limit).offset(offset))  # fmt: skip
     return [_referral(row) for row in rows]
 
 
@@ -329,9 +339,9 @@ def loan_differences(db: Session, rows: list[CreditDecision], loan: LoanRow, ass
         found.append(f"principal: loan {loan.principal}, decision {int(first.inputs['amount']) * 10**asset_decimals} "
                      f"({first.inputs['amount']} at {asset_decimals} decimals)")  # fmt: skip
     expected = {"installments": term}
-    if quote_:
-        expected |= {"apr_bps": quote_["apr_bps"] - quote_["reserve_fee_bps"],
-                     "origination_fee_bps": reserve_fee_prepaid_bps(quote_["reserve_fee_bps"], term)}  # fmt: skip
+    if quote_:  # the quote's own fee (older models' quotes state only the flat yearly one)
+        interest_apr, fee = on_chain_price(quote_, term)
+        expected |= {"apr_bps": interest_apr, "origination_fee_bps": fee}
     for name, value in expected.items():
         if getattr(loan, name) != value:
             found.append(f"{name}: loan {getattr(loan, name)}, decision {value}")

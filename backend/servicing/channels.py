@@ -6,8 +6,10 @@ notice in the database (a compare-and-set moving its `*_retry_at` a lease ahead,
 the send), and one that finds it claimed leaves it. A transient failure is retried by the clock, not
 by the round: after 1, 2, 4, … minutes, at most 6 hours apart, MAX_ATTEMPTS times in about three
 days, so a mail server or gateway down for an afternoon loses nothing; a permanent failure (no
-contact, a refusal of the message itself) is not retried, and nothing is sent over a channel its
-recipient turned off (`preferences.py`). A notice that must go in writing and was given up on shows
+contact, a KYC record that cannot be decrypted, a refusal of the message itself) is not retried,
+and nothing is sent over a channel its recipient turned off (`preferences.py`). Any other error a
+delivery raises, the database's aside, is a failed attempt like a provider being down: left to
+escape, it would keep the notice claimed and uncounted, tried again after every lease for ever. A notice that must go in writing and was given up on shows
 in `/health` (`undelivered_in_writing`).
 
 A failure is stored as a classified reason (exception class, SMTP code, gateway error code), never
@@ -16,6 +18,7 @@ notices' failure reasons all the same (`forget_failures`)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,17 +26,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
 from backend.db.session import session_scope
 from backend.errors import LoanchainError
+from backend.identity.crypto.keyring import MasterKeyMissing
+from backend.identity.kyc.vault import RecordErased
 from backend.servicing.models import ServicingNotice
 from backend.servicing.preferences import wants
 
 BACKOFF_FIRST = 60  # seconds after the first failure, doubling after each
 BACKOFF_CAP = 6 * 3600  # at most this long between two attempts
+log = logging.getLogger("loanchain.servicing")
+
 MAX_ATTEMPTS = 20  # the 20th failure falls about 68 hours after the first attempt: then given up
 LEASE = 10 * 60  # a claimed notice is left alone this long (a send times out well before)
 
@@ -125,10 +133,8 @@ def deliver(settings: Settings, channel: Channel, send: Callable[[ServicingNotic
                 setattr(notice, channel.error, f"not sent: {why}")
                 continue
             purpose = f"servicing notice {notice.id} by {channel.name}"
-            to = channel.contact(session, settings, notice.recipient, purpose)
             try:
-                if to is None:
-                    raise DeliveryRefused(f"no {channel.name} contact: KYC data missing or erased")
+                to = _contact(channel, session, settings, notice.recipient, purpose)
                 provider_id = send(notice, to)
             except DeliveryRefused as exc:
                 setattr(notice, channel.attempts, MAX_ATTEMPTS)
@@ -139,10 +145,15 @@ def deliver(settings: Settings, channel: Channel, send: Callable[[ServicingNotic
                 setattr(notice, channel.error, exc.message[:500])
                 continue
             except DeliveryFailed as exc:
-                failures = getattr(notice, channel.attempts) + 1
-                setattr(notice, channel.attempts, failures)
-                setattr(notice, channel.retry_at, wall_clock() + backoff(failures))
-                setattr(notice, channel.error, exc.message[:500])
+                _count_failure(channel, notice, exc.message)
+                continue
+            except SQLAlchemyError:
+                raise  # the database's failure, not the notice's: the round fails, the lease runs out, it is retried
+            except Exception as exc:  # noqa: BLE001 - uncaught, it would be retried every lease for ever, uncounted
+                # Only the class is kept: its text may quote the address or number.
+                log.warning("notice %s: %s delivery raised %s; counted as a failed attempt", notice.id, channel.name,
+                            type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG))  # fmt: skip
+                _count_failure(channel, notice, f"unexpected: {type(exc).__name__}")
                 continue
             setattr(notice, channel.sent_at, datetime.fromtimestamp(wall_clock(), UTC))
             setattr(notice, channel.error, None)
@@ -150,6 +161,27 @@ def deliver(settings: Settings, channel: Channel, send: Callable[[ServicingNotic
                 setattr(notice, channel.provider_id, provider_id)
             sent += 1
     return sent
+
+
+def _contact(channel: Channel, session: Session, settings: Settings, wallet: str, purpose: str) -> Any:
+    """What `send` writes to. A record that cannot be read (its master key is not in the keyring, say
+    after a restore with `--allow-missing-keys`, or it was erased meanwhile) is refused for good:
+    retrying will not bring the key back, and a notice owed in writing then shows in `/health`."""
+    try:
+        to = channel.contact(session, settings, wallet, purpose)
+    except (MasterKeyMissing, RecordErased) as exc:
+        raise DeliveryRefused(f"not sent: the {channel.name} contact cannot be read ({type(exc).__name__})") from exc
+    if to is None:
+        raise DeliveryRefused(f"no {channel.name} contact: KYC data missing or erased")
+    return to
+
+
+def _count_failure(channel: Channel, notice: ServicingNotice, reason: str) -> None:
+    """One more failed attempt, retried after the back-off; given up at MAX_ATTEMPTS."""
+    failures = getattr(notice, channel.attempts) + 1
+    setattr(notice, channel.attempts, failures)
+    setattr(notice, channel.retry_at, wall_clock() + backoff(failures))
+    setattr(notice, channel.error, reason[:500])
 
 
 REMINDERS = ("due_soon", "overdue")

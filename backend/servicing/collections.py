@@ -14,7 +14,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend import audit
@@ -26,6 +26,7 @@ from backend.chain.projection_models import LoanRow, RepaymentRow
 from backend.config import Settings
 from backend.db.session import lock_until_commit
 from backend.errors import Conflict, Forbidden, NotFound
+from backend.idempotency import IdempotencyKeyReused, Recorded
 from backend.identity.crypto.holders import open_text, seal_text
 from backend.identity.crypto.keyring import Keyring, load_keyring
 from backend.identity.persons import same_person
@@ -38,6 +39,10 @@ from backend.servicing.schemas import (
 )
 
 AUDIT_ACTION = "collections.action"
+# Seconds (chain clock, as entries are stamped) within which an identical entry by the same staff
+# member, sent without an Idempotency-Key, is taken for a retry of the first: a client's timeout and
+# retry fit well inside it, and two identical entries a minute apart say nothing the first did not.
+RETRY_WINDOW = 60
 
 
 class HardshipAwaitingAnswer(Conflict):
@@ -53,8 +58,11 @@ def in_collections(db: Session, loan_id: int) -> bool:
     return bool(state and state.bucket in DELINQUENT) or bool(loan and loan.status == "defaulted" and loan.recoverable > 0)
 
 
-def record_action(db: Session, settings: Settings, loan_id: int, request: CollectionActionCreate,
-                  actor: str) -> CollectionActionPublic:  # fmt: skip
+def record_action(db: Session, settings: Settings, loan_id: int, request: CollectionActionCreate, actor: str,
+                  idempotency_key: str | None = None) -> Recorded[CollectionActionPublic]:  # fmt: skip
+    """Add the entry, or answer a retry with the entry its first attempt made (`created` False):
+    the one `actor` made under `idempotency_key`, or, without a key, an identical one (loan, kind,
+    note, promise) `actor` made in the last `RETRY_WINDOW` seconds."""
     loan = db.get(LoanRow, loan_id)
     if loan is None:
         raise NotFound(f"loan {loan_id} is not in the index", field="loan_id", loan_id=loan_id)
@@ -62,10 +70,23 @@ def record_action(db: Session, settings: Settings, loan_id: int, request: Collec
         raise Forbidden(f"loan {loan_id} was borrowed by your own person ({loan.borrower}): its case log, and the "
                         "promises to pay that hold its default, are for other staff",
                         field="loan_id", loan_id=loan_id)  # fmt: skip
+    # Two attempts of one request at once (a client retrying before the first answered) must not
+    # both find no earlier entry; per actor, since a key is unique per actor, whatever the loan.
+    lock_until_commit(db, f"collections-action|{actor.lower()}")
+    now = deadline_clock(settings)
+    earlier = _earlier(db, settings, loan_id, request, actor, idempotency_key, now)
+    if earlier is not None:  # before the queue check: a retry is answered as the first, the loan since paid or not
+        made = next(a for a in actions_of(db, settings, [loan_id], lambda: now)[loan_id] if a.id == earlier.id)
+        return Recorded(_warned(db, loan_id, request, made), created=False)
     if not in_collections(db, loan_id) and not awaiting_answer(db, loan_id):
         raise Conflict(f"loan {loan_id} is not in collections (16+ days late, defaulted and recovering, or its "
                        "borrower asked for hardship help)", loan_id=loan_id)  # fmt: skip
-    made = _add(db, settings, loan_id, request.kind, request.note, actor, request.promised_amount, request.promised_in_days)
+    made = _add(db, settings, loan_id, request.kind, request.note, actor, request.promised_amount, request.promised_in_days,
+                idempotency_key=idempotency_key, now=now)  # fmt: skip
+    return Recorded(_warned(db, loan_id, request, made), created=True)
+
+
+def _warned(db: Session, loan_id: int, request: CollectionActionCreate, made: CollectionActionPublic) -> CollectionActionPublic:
     state = db.get(ServicingState, loan_id)
     if request.kind == "promise_to_pay" and state is not None and request.promised_amount < state.due_now:
         # LoanBook moves the default date only once a whole installment is settled: this promise
@@ -76,12 +97,40 @@ def record_action(db: Session, settings: Settings, loan_id: int, request: Collec
     return made
 
 
+def _earlier(db: Session, settings: Settings, loan_id: int, request: CollectionActionCreate, actor: str,
+             idempotency_key: str | None, now: int) -> CollectionAction | None:  # fmt: skip
+    """The entry an earlier attempt of this request made, if any. A key decides alone (a new key is
+    a new request, however alike); reused with other content it is refused, naming the entry."""
+    if idempotency_key is not None:
+        row = db.scalar(select(CollectionAction).where(CollectionAction.actor == actor,
+                                                       CollectionAction.idempotency_key == idempotency_key))  # fmt: skip
+        if row is not None and not _same(settings, row, loan_id, request):
+            raise IdempotencyKeyReused(f"Idempotency-Key {idempotency_key!r} was already used for another request "
+                                       f"(case-log entry {row.id} on loan {row.loan_id}): send a new key with a new "
+                                       "request", field="Idempotency-Key", action_id=row.id)  # fmt: skip
+        return row
+    recent = db.scalars(select(CollectionAction).where(
+        CollectionAction.loan_id == loan_id, CollectionAction.actor == actor, CollectionAction.kind == request.kind,
+        CollectionAction.chain_time >= now - RETRY_WINDOW).order_by(CollectionAction.id.desc()))  # fmt: skip
+    return next((row for row in recent if _same(settings, row, loan_id, request)), None)
+
+
+def _same(settings: Settings, row: CollectionAction, loan_id: int, request: CollectionActionCreate) -> bool:
+    """Does `row` say what `request` asks to record? Its note is read back from the seal, as no
+    unsealed copy or plain hash of it is kept (a short note could be guessed from its hash)."""
+    days = (row.promised_by - row.chain_time) // DAY if row.promised_by is not None else None
+    return ((row.loan_id, row.kind, row.promised_amount, days)
+            == (loan_id, request.kind, request.promised_amount, request.promised_in_days)
+            and open_note(load_keyring(settings), row) == request.note)  # fmt: skip
+
+
 def _add(db: Session, settings: Settings, loan_id: int, kind: str, note: str, actor: str,
-         promised_amount: int | None = None, promised_in_days: int | None = None) -> CollectionActionPublic:  # fmt: skip
-    now = deadline_clock(settings)
+         promised_amount: int | None = None, promised_in_days: int | None = None, *, idempotency_key: str | None = None,
+         now: int | None = None) -> CollectionActionPublic:  # fmt: skip
+    now = now if now is not None else deadline_clock(settings)
     promised_by = now + promised_in_days * DAY if promised_in_days else None
-    row = CollectionAction(loan_id=loan_id, kind=kind, actor=actor, chain_time=now,
-                           promised_amount=promised_amount, promised_by=promised_by)  # fmt: skip
+    row = CollectionAction(loan_id=loan_id, kind=kind, actor=actor, chain_time=now, promised_amount=promised_amount,
+                           promised_by=promised_by, idempotency_key=idempotency_key)  # fmt: skip
     db.add(row)
     db.flush()  # the id is what the note's key and ciphertext are bound to
     seal_note(load_keyring(settings), row, note)
@@ -139,16 +188,14 @@ def ask_for_hardship(db: Session, settings: Settings, loan_id: int, request: Har
 
 
 def awaiting_answer(db: Session, loan_id: int | None = None) -> list[int]:
-    """Loans (or just `loan_id`) whose latest case-log entry is their borrower's own: a hardship
-    request staff have not answered yet."""
-    latest = select(func.max(CollectionAction.id)).group_by(CollectionAction.loan_id)
-    if loan_id is not None:
-        latest = latest.where(CollectionAction.loan_id == loan_id)
-    rows = db.execute(select(CollectionAction.loan_id).join(LoanRow, LoanRow.loan_id == CollectionAction.loan_id)
-                      .where(CollectionAction.id.in_(latest), CollectionAction.actor == LoanRow.borrower,
-                             LoanRow.status.in_(("active", "defaulted")))
-                      .order_by(CollectionAction.loan_id))  # fmt: skip
-    return list(rows.scalars())
+    """Loans (or just `loan_id`), active or defaulted, whose borrower's own hardship request staff
+    have not answered yet (`open_requests`)."""
+    opened = open_requests(db, loan_id)
+    rows = db.scalars(select(LoanRow.loan_id).where(LoanRow.loan_id.in_([k for k, (kind, _) in opened.items()
+                                                                          if kind == "hardship"]),
+                                                    LoanRow.status.in_(("active", "defaulted")))
+                      .order_by(LoanRow.loan_id))  # fmt: skip
+    return list(rows)
 
 
 def actions_of(db: Session, settings: Settings, loan_ids: list[int],
@@ -188,21 +235,36 @@ def paused(db: Session, settings: Settings, loan_id: int, now: int) -> str | Non
     return paused_loans(db, settings, now, loan_id).get(loan_id)
 
 
-def paused_loans(db: Session, settings: Settings, now: int, loan_id: int | None = None) -> dict[int, str]:
-    """Loans (or just `loan_id`) whose reminders, texts and automatic default are paused at chain
-    time `now`, with why: the case log's latest entry is the borrower's own hardship request, or a
-    dispute, made at most `servicing_hardship_hold_days` ago. Collecting while a request for help
-    waits for an answer ("dual tracking") is what regulators object to (review-servicing M2); staff
-    end the pause by recording the next entry (their answer), and the bound ends one nobody answers."""
-    latest = select(func.max(CollectionAction.id)).group_by(CollectionAction.loan_id)
+# What answers a hardship request or a dispute: staff reached the borrower, or agreed a plan (a
+# plan is recorded as a promise to pay). A `no_answer` ("called, nobody picked up") or a `note` does not.
+ANSWERS = ("contacted", "promise_to_pay")
+
+
+def open_requests(db: Session, loan_id: int | None = None) -> dict[int, tuple[str, int]]:
+    """Loans (or just `loan_id`) with a request staff have not answered: the borrower's own hardship
+    request or a dispute, with no `ANSWERS` entry after it; (its kind, its chain time) by loan."""
+    asks = or_(and_(CollectionAction.kind == "hardship", CollectionAction.actor == LoanRow.borrower),
+               CollectionAction.kind == "dispute")  # fmt: skip
+    latest = (select(func.max(CollectionAction.id)).join(LoanRow, LoanRow.loan_id == CollectionAction.loan_id)
+              .where(or_(asks, CollectionAction.kind.in_(ANSWERS))).group_by(CollectionAction.loan_id))  # fmt: skip
     if loan_id is not None:
         latest = latest.where(CollectionAction.loan_id == loan_id)
-    rows = db.execute(select(CollectionAction.loan_id, CollectionAction.kind, CollectionAction.actor, LoanRow.borrower)
+    rows = db.execute(select(CollectionAction.loan_id, CollectionAction.kind, CollectionAction.chain_time)
                       .join(LoanRow, LoanRow.loan_id == CollectionAction.loan_id)
-                      .where(CollectionAction.id.in_(latest), CollectionAction.kind.in_(("hardship", "dispute")),
-                             CollectionAction.chain_time >= now - settings.servicing_hardship_hold_days * DAY))  # fmt: skip
+                      .where(CollectionAction.id.in_(latest), asks))  # fmt: skip
+    return {loan: (kind, chain_time) for loan, kind, chain_time in rows}
+
+
+def paused_loans(db: Session, settings: Settings, now: int, loan_id: int | None = None) -> dict[int, str]:
+    """Loans (or just `loan_id`) whose reminders (by text and e-mail), texts and automatic default are
+    paused at chain time `now`, with why: the borrower's own hardship request, or a dispute, staff
+    have not answered (`open_requests`), made at most `servicing_hardship_hold_days` ago. Collecting
+    while a request for help waits for an answer ("dual tracking") is what regulators object to
+    (review-servicing M2); staff end the pause with an answer (`ANSWERS`), and the bound ends one
+    nobody answers."""
+    since = now - settings.servicing_hardship_hold_days * DAY
     return {loan: DISPUTE_OPEN if kind == "dispute" else HARDSHIP_WAITING
-            for loan, kind, actor, borrower in rows if kind == "dispute" or actor == borrower}
+            for loan, (kind, chain_time) in open_requests(db, loan_id).items() if chain_time >= since}
 
 
 def promise_pending(db: Session, loan_id: int, now: int) -> bool:

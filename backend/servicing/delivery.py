@@ -2,7 +2,8 @@
 it is for, as every channel delivers (see `channels`). A re-send after a crash carries the same
 Message-ID, which mail clients fold. A recipient whose KYC data was erased is not written to (the
 notice stays in-app). A failure is kept on the notice as its class and SMTP code only: smtplib's
-messages repeat the recipient's address, which must not sit in clear beside the notice."""
+messages repeat the recipient's address, which must not sit in clear beside the notice. Reminders
+are held while a hardship request or dispute waits for staff, as texts are (`_held`)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from backend.config import Settings
 from backend.identity.kyc.service import contact_email
-from backend.servicing.channels import MAX_ATTEMPTS, Channel, DeliveryFailed, deliver, stale_reminder
-from backend.servicing.models import ServicingNotice
+from backend.servicing.channels import MAX_ATTEMPTS, REMINDERS, Channel, DeliveryFailed, deliver, stale_reminder
+from backend.servicing.collections import paused
+from backend.servicing.models import ServicingNotice, ServicingState
 from backend.servicing.preferences import IN_WRITING
 
 __all__ = ["MAX_ATTEMPTS", "SUBJECTS", "deliver_notices"]
@@ -66,8 +68,22 @@ def _send(settings: Settings, mail: EmailMessage) -> None:
         smtp.send_message(mail)
 
 
+def _held(session: Session, settings: Settings, notice: ServicingNotice) -> str | None:
+    """A reminder (due soon, overdue) is not e-mailed while the loan's hardship request or dispute
+    waits for staff (`collections.paused`, judged at the last servicing pass's chain time), as it is
+    not texted: one created before the request and still retried would otherwise go out during the
+    pause. It stays in-app. Notices owed in writing go. Nor a reminder retried after its installment
+    was paid (`stale_reminder`)."""
+    if notice.kind in REMINDERS and notice.recipient == notice.borrower:
+        state = session.get(ServicingState, notice.loan_id)
+        why = paused(session, settings, notice.loan_id, state.as_of) if state is not None else None
+        if why:
+            return why
+    return stale_reminder(session, settings, notice)
+
+
 EMAIL = Channel("email", sent_at="emailed_at", attempts="email_attempts", error="email_error", retry_at="email_retry_at",
-                contact=contact_email, held=stale_reminder)
+                contact=contact_email, held=_held)
 
 
 def failure_reason(exc: smtplib.SMTPException | OSError) -> str:

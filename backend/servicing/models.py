@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ColumnElement, DateTime, Integer, LargeBinary, String, UniqueConstraint, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    DateTime,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.chain.models import Uint
@@ -72,6 +82,7 @@ class CollectionAction(Base, WrappedKeyHolder):
     borrower's personal data is erased. The kind, dates and amounts stay: they are the debt's."""
 
     __tablename__ = "collection_actions"
+    __table_args__ = (UniqueConstraint("actor", "idempotency_key", name="uq_collection_actions_idempotency_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
@@ -84,6 +95,8 @@ class CollectionAction(Base, WrappedKeyHolder):
     promised_amount: Mapped[int | None] = mapped_column(Uint, nullable=True)
     promised_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # chain time
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The `Idempotency-Key` its request carried: a retry with it finds this entry (the actor's own keys only).
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
     @property
     def key_ref(self) -> str:

@@ -5,7 +5,8 @@ The borrower's time zone is read from the KYC record's address country: every zo
 that country (`zone1970.tab`) must be within the allowed hours, so a country spanning several (the
 United States, Russia, China) is texted only while it is day in all of them. A country tzdata does
 not know, or no KYC country, is judged in UTC. The phone number's country code is not used (a number
-moves with its owner; the address is what KYC checked)."""
+moves with its owner; the address is what KYC checked). A country never within the hours in all its
+zones at once (Antarctica) is refused, not deferred."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from zoneinfo import TZPATH, ZoneInfo
 
 from backend.identity.checks.countries import ALPHA2
+from backend.servicing.channels import DeliveryRefused
 
 QUIET_FROM, QUIET_UNTIL = 21, 8  # local hours: no text from 21:00 to 08:00
 STEP = 15 * 60  # the next allowed moment, to the quarter hour
@@ -57,11 +59,15 @@ def _quiet_at(ts: int, zones: tuple[ZoneInfo, ...]) -> bool:
 
 
 def next_allowed(now: int, country: str | None) -> int | None:
-    """None when a text may go now; else the first quarter hour at which it may (within two days)."""
+    """None when a text may go now; else the first quarter hour at which it may (within two days).
+    DeliveryRefused when there is none: a country whose zones are never all within the hours at
+    once (Antarctica's span every offset) would otherwise be deferred for ever, never counted."""
     zones = zones_of(country)
     if not _quiet_at(now, zones):
         return None
     at = now - now % STEP + STEP
     while at < now + 2 * 86_400 and _quiet_at(at, zones):
         at += STEP
+    if _quiet_at(at, zones):  # two days, DST changes included, and never day in every zone
+        raise DeliveryRefused(f"not sent: no time of day is outside quiet hours in every time zone of {country}")
     return at

@@ -40,7 +40,13 @@ from backend.servicing.aging import (
     standing,
     stored_standing,
 )
-from backend.servicing.collections import actions_of, awaiting_answer, paused_loans, promise_holds_default
+from backend.servicing.collections import (
+    actions_of,
+    awaiting_answer,
+    open_requests,
+    paused_loans,
+    promise_holds_default,
+)
 from backend.servicing.funding import (
     FundingReport,
     close_funding_windows,
@@ -262,7 +268,10 @@ def after_pass(settings: Settings) -> AfterPass:
             done.released = issue_releases(session, settings)
     except LoanchainError as exc:  # e.g. the content store is down: the next pass issues them
         log.warning("release letters not issued: %s", exc)
-    done.emailed, done.texted = deliver_notices(settings), deliver_sms(settings)
+    try:
+        done.emailed = deliver_notices(settings)
+    finally:  # an e-mail round that raised must not hold up the texts; its error is still raised after them
+        done.texted = deliver_sms(settings)
     return done
 
 
@@ -358,10 +367,11 @@ def collections_queue(db: Session, settings: Settings, with_notes: bool = True,
     if opened:  # notes tell of health and jobs: who read whose, once a view, as a KYC reveal is (review-servicing L2)
         audit.record(db, actor=reader, action=NOTES_READ, subject="collections:queue", payload={"loan_ids": opened})
     waiting_set = set(waiting)
+    disputes = {loan_id for loan_id, (kind, _) in open_requests(db).items() if kind == "dispute"}
     items = [CollectionItemPublic(loan_id=loan_id, borrower=borrower, bucket=bucket, days_past_due=days, amount_owed=owed,
                                   notices=notices.get(loan_id, []), default_status=calls.get(default_intent_key(loan_id)),
                                   actions=logs.get(loan_id, []), awaiting_answer=loan_id in waiting_set,
-                                  dispute_open=bool(logs.get(loan_id)) and logs[loan_id][0].kind == "dispute")
+                                  dispute_open=loan_id in disputes)
              for loan_id, borrower, bucket, days, owed in rows]  # fmt: skip
     return sorted(items, key=lambda item: _urgency(item, clock))  # stable: most days first within each group
 
@@ -375,10 +385,10 @@ def _urgency(item: CollectionItemPublic, clock: Callable[[], int]) -> tuple[int,
     return (2, 0) if item.bucket in DELINQUENT else (4, 0)
 
 
-def notices_of(db: Session, wallet: str, limit: int = 100) -> list[NoticePublic]:
+def notices_of(db: Session, wallet: str, limit: int = 100, offset: int = 0) -> list[NoticePublic]:
     """What the wallet was told, as a borrower and as an investor, newest first."""
     rows = db.scalars(select(ServicingNotice).where(ServicingNotice.recipient == wallet)
-                      .order_by(ServicingNotice.id.desc()).limit(limit))  # fmt: skip
+                      .order_by(ServicingNotice.id.desc()).limit(limit).offset(offset))  # fmt: skip
     return [_public_notice(n) for n in rows]
 
 

@@ -76,8 +76,10 @@ def failure_reason(response: httpx.Response) -> str:
     return f"{response.status_code} code {code}" if isinstance(code, int) else str(response.status_code)
 
 
-def _send(settings: Settings, client: httpx.Client, to: str, body: str) -> str:
-    """Sends one message; returns the gateway's id for it."""
+def _send(settings: Settings, client: httpx.Client, to: str, body: str) -> str | None:
+    """Sends one message; returns the gateway's id for it (None if its answer names none). Any 2xx
+    means the gateway took the message, whatever its body: read as anything else, it would be
+    sent again after every lease, with no count and past the weekly cap."""
     url = f"{settings.sms_api_url.rstrip('/')}/2010-04-01/Accounts/{settings.sms_account_sid}/Messages.json"
     auth = (settings.sms_account_sid, settings.sms_auth_token.get_secret_value() if settings.sms_auth_token else "")
     try:
@@ -88,7 +90,18 @@ def _send(settings: Settings, client: httpx.Client, to: str, body: str) -> str:
         raise DeliveryFailed(failure_reason(response))  # retried on a later round
     if response.status_code >= 400:
         raise DeliveryRefused(f"refused: {failure_reason(response)}")
-    return str(response.json().get("sid", ""))
+    if not response.is_success:  # 1xx, 3xx: a gateway URL that is not the Messages API's (redirects are not followed)
+        raise DeliveryFailed(f"unexpected answer: {response.status_code}")
+    return _sid_of(response)
+
+
+def _sid_of(response: httpx.Response) -> str | None:
+    try:
+        answer = response.json()
+    except ValueError:
+        return None
+    sid = answer.get("sid") if isinstance(answer, dict) else None
+    return str(sid)[:64] if sid else None  # the column's width
 
 
 def deliver_sms(settings: Settings, limit: int = 50) -> int:
@@ -97,7 +110,7 @@ def deliver_sms(settings: Settings, limit: int = 50) -> int:
         return 0
     with httpx.Client(timeout=settings.sms_timeout) as client:
 
-        def send(notice: ServicingNotice, to: tuple[str, str]) -> str:
+        def send(notice: ServicingNotice, to: tuple[str, str]) -> str | None:
             phone, country = to
             now = channels.wall_clock()
             if (until := next_allowed(now, country)) is not None:

@@ -43,8 +43,10 @@ def lock_key(name: str) -> int:
 # it at once; a holder whose host dies or is cut off would keep it until TCP gives up (2 h 10 min with
 # the kernel's and server's defaults). Keepalives on the server's side of this one connection end
 # it after 10 s idle + 3 probes 5 s apart (~25 s; tcp_user_timeout bounds unacknowledged data at
-# 30 s); on the client's side they let a holder cut off from the server notice it as soon, instead
-# of hanging in still_held(), which the statement timeout bounds as well.
+# 30 s); on the client's side they let a holder cut off from the server notice it as soon: its
+# still_held() query, never acknowledged, fails at the TCP user timeout. The statement timeout bounds
+# the other case, a server that answers but hangs on the query. (Linux's behaviour with these values;
+# tests/workers/test_locks.py checks the sockets carry them, but drops no packets to watch it.)
 KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 10, 5, 3
 TCP_USER_TIMEOUT_MS, STATEMENT_TIMEOUT_MS, CONNECT_TIMEOUT_S = 30_000, 5_000, 5
 LOCK_CONNECT_ARGS = {

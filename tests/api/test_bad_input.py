@@ -248,7 +248,7 @@ def test_an_alert_review_with_a_nul_blank_or_control_note_leaves_the_alert_open(
     assert [a["key"] for a in still_open] == [key]
     reviewed = client.post(f"/api/v1/audit/alerts/{key}/review", json={"decision": "cleared", "note": "Looked: a drill."},
                            headers=admin)  # fmt: skip
-    assert reviewed.status_code == 200, reviewed.text
+    assert reviewed.status_code == 201, reviewed.text
 
 
 def test_lax_flags_are_refused_and_the_preferences_stay(settings, client):

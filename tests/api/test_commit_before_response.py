@@ -25,5 +25,5 @@ def test_a_commit_that_fails_is_an_error_response_and_changes_nothing(settings, 
         patch.setattr(Session, "commit", commit_fails)
         assert client.post("/api/v1/admin/roles", json=GRANT, headers=admin).status_code == 500
     assert client.get("/api/v1/admin/roles/pending", headers=admin).json() == []
-    assert client.post("/api/v1/admin/roles", json=GRANT, headers=admin).status_code == 200
+    assert client.post("/api/v1/admin/roles", json=GRANT, headers=admin).status_code == 201
     assert [p["role"] for p in client.get("/api/v1/admin/roles/pending", headers=admin).json()] == ["auditor"]  # read back at once

@@ -165,7 +165,8 @@ def _damaged(backup, tmp_path, how: str):
     elif how == "appended":
         data += b"\x00" * 8
     elif how == "header edited":
-        data = data.replace(b'"format":1', b'"format":2', 1)
+        data = data.replace(b'"format":2', b'"format":3', 1)
+        assert bytes(data) != backup.read_bytes()
     out = tmp_path / f"{how.replace(' ', '-')}.lcbk"
     out.write_bytes(bytes(data))
     return out
@@ -297,9 +298,9 @@ def test_a_restore_is_refused_before_writing_while_the_keyring_lacks_a_master_ke
 
     settings, people = source
     backup = tmp_path / "platform.lcbk"
-    create_backup(settings, backup)
     old = load_keyring(settings).active_id
-    add_master_key(settings)
+    add_master_key(settings)  # the backup is sealed under the new key, its data keys still wrapped under the old
+    create_backup(settings, backup)
     rotate(settings)
     retire(settings, old)  # the live database no longer needs it; the backup does
 
@@ -341,7 +342,7 @@ def test_a_restore_is_refused_on_a_host_whose_blind_index_key_is_not_the_backups
 
 def test_a_backup_written_before_headers_named_its_keys_is_read_through_for_them(source, tmp_path):
     from backend.backup.keys import needed_by
-    from backend.backup.service import _rows_of, backup_key
+    from backend.backup.service import _rows_of, backup_keys
     from backend.backup.stream import read_header
 
     settings, _ = source
@@ -350,7 +351,7 @@ def test_a_backup_written_before_headers_named_its_keys_is_read_through_for_them
     with open(backup, "rb") as source_file:
         header, _ = read_header(source_file)
     named = needed_by(header, lambda: pytest.fail("the header names them: no need to read the backup"))
-    read = needed_by({k: v for k, v in header.items() if k != "keys"}, lambda: _rows_of(backup, backup_key(settings)))
+    read = needed_by({k: v for k, v in header.items() if k != "keys"}, lambda: _rows_of(backup, backup_keys(settings)))
     assert read == named and named.master_keys and named.blind_index
 
 
@@ -488,3 +489,73 @@ def test_a_backup_of_a_release_before_a_table_existed_is_refused_with_the_way_ou
     migrate.upgrade(target, older)
     with pytest.raises(Conflict, match="release that made it"):
         restore_backup(target, backup)
+
+
+def test_a_backup_is_sealed_under_the_master_key_of_its_time_and_unreadable_as_a_whole_once_it_is_retired(source, tmp_path):
+    """The privacy review's H1: only KYC columns depended on the master key; an erased person's credit
+    application, check messages and blind index stayed readable in every older copy with the backup
+    key alone. The whole stream is now bound to the master key active when it was taken (named in its
+    authenticated header): once that key is retired, no copy of the backup opens, nothing is written."""
+    from backend.backup.service import _rows_of, backup_keys
+    from backend.backup.stream import read_header
+    from backend.identity.crypto.keyring import add_master_key, load_keyring
+    from backend.identity.crypto.rotation import retire, rotate
+
+    settings, _ = source
+    backup = tmp_path / "platform.lcbk"
+    create_backup(settings, backup)
+    old = load_keyring(settings).active_id
+    with open(backup, "rb") as file:
+        header, _ = read_header(file)
+    assert (header["format"], header["master_key"]) == (2, old)
+
+    # An edited `master_key` naming another key the host holds: refused, not opened under that key.
+    add_master_key(settings)
+    new = load_keyring(settings).active_id
+    data = backup.read_bytes()
+    forged = tmp_path / "forged.lcbk"
+    forged.write_bytes(data.replace(f'"master_key":"{old}"'.encode(), f'"master_key":"{new}"'.encode(), 1))
+    target = _target(tmp_path, settings, f"sqlite:///{tmp_path / 'target.db'}")
+    with pytest.raises(BackupUnreadable, match="altered"):
+        verify_backup(target, forged)
+
+    rotate(settings)
+    retire(settings, old)  # as the backup worker does once the kept backups all postdate the rotation after erasures
+    target = _target(tmp_path, settings, f"sqlite:///{tmp_path / 'after.db'}", "after")
+    empty = _rows(target)
+    for attempt in (lambda: verify_backup(target, backup), lambda: restore_backup(target, backup),
+                    lambda: list(_rows_of(backup, backup_keys(target)))):  # fmt: skip
+        with pytest.raises(BackupUnreadable, match=old):
+            attempt()
+    assert _rows(target) == empty
+    later = tmp_path / "later.lcbk"  # a backup taken after the rotation opens as ever
+    create_backup(settings, later)
+    assert restore_backup(target, later).restored
+
+
+def test_a_backup_of_the_format_before_master_key_binding_still_verifies_and_restores(source, tmp_path, monkeypatch):
+    """Backups taken by the release before (format 1: no `master_key` in the header, sealed under the
+    backup key alone) stay readable, through verify, restore and the key lookup."""
+    from backend.backup import service
+    from backend.backup.keys import needed_by
+    from backend.backup.service import _rows_of, backup_key, backup_keys
+    from backend.backup.stream import SealedWriter, StreamKeys, read_header
+
+    settings, people = source
+    older = tmp_path / "format-1.lcbk"
+    monkeypatch.setattr(service, "SealedWriter", lambda out, key, header, bound=None:
+                        SealedWriter(out, key, {**header, "format": 1}))  # fmt: skip
+    create_backup(settings, older)  # written exactly as the release before wrote it
+    monkeypatch.undo()
+    with open(older, "rb") as file:
+        header, _ = read_header(file)
+    assert header["format"] == 1 and "master_key" not in header
+    assert sum(1 for _ in _rows_of(older, StreamKeys(backup_key(settings)))) > 0  # the backup key alone opens it
+    assert needed_by(header, lambda: _rows_of(older, backup_keys(settings))).master_keys  # the data keys' master keys
+
+    target = _target(tmp_path, settings, f"sqlite:///{tmp_path / 'target.db'}")
+    assert verify_backup(target, older).tables == verify_backup(settings, older).tables
+    assert restore_backup(target, older).restored
+    assert _contents(target) == _contents(settings)
+    with session_scope(target) as session:
+        assert my_data(session, target, people[0].account.address).data.full_name == people[0].full_name

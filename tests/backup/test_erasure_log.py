@@ -332,3 +332,36 @@ def test_a_second_restore_does_not_shred_another_borrowers_note_under_a_reused_i
     migrate.upgrade(t2)
     restore_backup(t2, second)
     assert _notes(t2)[bob_note] == (2, "bob: promised to pay on Friday"), "bob's case-log note was shredded"
+
+
+def test_a_restore_erases_again_the_application_hashes_and_the_offers_the_erasure_cleared(tmp_path, database_url):
+    """The privacy review's H2, after a restore from a backup older than the erasure: the entry names
+    the offers it deleted beside the decisions it cleared, and the replay does both again."""
+    from backend.lending.models import LoanOffer
+    from backend.scoring.models import CreditDecision
+    from backend.scoring.schemas import ApplicationCreate
+    from backend.scoring.service import score_application
+    from tests.scoring.conftest import SAMPLE
+
+    settings = _source(tmp_path)
+    person = make_applicant(905)
+    wallet = person.account.address
+    _submit(settings, person)
+    with session_scope(settings) as session:
+        decision = score_application(session, ApplicationCreate(**SAMPLE), settings=settings, wallet=wallet)
+        session.add(LoanOffer(id="unsigned", decision_id=decision.id, borrower=wallet, status="offered", amount=3000,
+                              quoted_apr_bps=1_500, chain_id=31337, loan_book="0x" + "22" * 20, asset_decimals=6,
+                              terms={}, terms_hash="0x" + "99" * 32, agreement_cid="cid", agreement_hash="0x" + "55" * 32))  # fmt: skip
+    backup = tmp_path / "before-erasure.lcbk"
+    create_backup(settings, backup)
+    erased = _erase(settings, person)
+    assert erased.erased_offers == ["unsigned"]
+    assert read_log(settings).entries[-1].cleared == {"credit_decisions": [decision.id], "loan_offers": ["unsigned"]}
+
+    target = _target(tmp_path, settings, database_url)
+    restore_backup(target, backup)
+    with session_scope(target) as session:
+        row = session.get(CreditDecision, decision.id)
+        assert (row.input_hash, row.salt, row.inputs, row.wallet) == (None, None, {}, None)
+        assert set(row.outputs) == {"score", "grade", "pd", "decision"}
+        assert session.get(LoanOffer, "unsigned") is None

@@ -96,11 +96,11 @@ def _wrapped_keys_in(settings, path) -> dict[str, tuple[str, str, bytes]]:
     """kyc_records in a backup: wallet -> (record id, master key id, wrapped data key)."""
     import base64
 
-    from backend.backup.service import _records, backup_key
+    from backend.backup.service import _records, backup_keys
 
     found, columns, table = {}, [], None
     with open(path, "rb") as source:
-        for record in _records(source, backup_key(settings)):
+        for record in _records(source, backup_keys(settings)):
             if "table" in record:
                 table, columns = record["table"], record["columns"]
             elif "r" in record and table == "kyc_records":
@@ -179,6 +179,7 @@ def test_a_data_key_wrapped_under_the_old_master_key_during_the_rotation_does_no
     shutil.copy(scheduled_backups(settings)[0].path, off_site)
     with session_scope(settings) as session:
         erase_wallet(session, settings, erased.account.address, erased.account.address)
+    _record_id, old_key, _wrapped = _wrapped_keys_in(settings, off_site)[erased.account.address]
 
     in_flight = load_keyring(settings)
     assert backup_step(settings, T0 + timedelta(days=1)) == 1  # rotates after the erasure
@@ -189,8 +190,9 @@ def test_a_data_key_wrapped_under_the_old_master_key_during_the_rotation_does_no
 
     for day in (2, 3):
         assert backup_step(settings, T0 + timedelta(days=day)) == 1
-    _record_id, old_key, _wrapped = _wrapped_keys_in(settings, off_site)[erased.account.address]
     assert old_key not in load_keyring(settings).keys  # the off-site copy's erased record is noise
+    with pytest.raises(BackupUnreadable, match=old_key):  # and so is the rest of the copy
+        _wrapped_keys_in(settings, off_site)
     assert all(key_id != old_key for _, key_id, _ in _wrapped_keys_in(settings, scheduled_backups(settings)[0].path).values())
     with session_scope(settings) as session:
         assert my_data(session, settings, late.account.address).data.full_name == late.full_name
@@ -324,9 +326,9 @@ def test_after_a_restore_with_missing_keys_an_erasure_does_not_stop_the_backups(
         with session_scope(src) as session:
             submit(session, src, person.account.address, KycCreate(**person.form()), [])
     backup = tmp_path / "old.lcbk"
-    create_backup(src, backup)
     old = load_keyring(src).active_id
-    add_master_key(src)
+    add_master_key(src)  # the backup is sealed under the new key, its data keys still wrapped under the old
+    create_backup(src, backup)
     rotate(src)
     retire(src, old)  # a lost key file, or `kyc retire-key --force`
 
@@ -354,3 +356,203 @@ def test_a_schedule_that_never_took_a_backup_is_stale_after_two_intervals(settin
     (backup_dir(settings) / ".schedule.json").write_text(json.dumps({"first_attempt_at": T0.isoformat()}))
     assert backup_health(settings, T0 + timedelta(hours=47))["status"] == "none yet"
     assert backup_health(settings, T0 + timedelta(hours=49))["status"] == "stale"
+
+
+def _backup_tables(settings, path, *names) -> dict[str, list[dict]]:
+    """Rows of `names` in a backup, as dicts."""
+    from backend.backup.service import _rows_of, backup_keys
+
+    found, table, columns = {name: [] for name in names}, None, []
+    for record in _rows_of(path, backup_keys(settings)):
+        if "table" in record:
+            table, columns = record["table"], record["columns"]
+        elif "r" in record and table in found:
+            found[table].append(dict(zip(columns, record["r"], strict=True)))
+    return found
+
+
+def test_an_off_site_copy_taken_before_an_erasure_cannot_be_read_at_all_once_its_master_key_is_retired(settings, tmp_path):
+    """The privacy review's H1 reproduction: a scheduled backup copied off-site, then an erasure and the
+    passes that rotate and retire the master key. With the backup key alone the copy still gave the
+    erased person's credit application, watch-list hit and national-ID index. Now it does not open at
+    all; the backups taken since hold none of it."""
+    import shutil
+
+    from backend.backup.service import _rows_of, backup_keys
+    from backend.db.session import session_scope
+    from backend.identity.crypto.keyring import load_keyring
+    from backend.identity.kyc.lifecycle import erase_wallet
+    from backend.identity.kyc.submission import submit
+    from backend.identity.schemas import KycCreate
+    from backend.scoring.schemas import ApplicationCreate
+    from backend.scoring.service import score_application
+    from tests.identity.conftest import make_applicant
+    from tests.scoring.conftest import SAMPLE
+
+    person = make_applicant(5151)
+    wallet = person.account.address
+    watch = tmp_path / "watch.csv"
+    watch.write_text(f"id,name,aliases,dob,nationality,list\nOFAC-4711,{person.full_name},,{person.date_of_birth},CHN,OFAC SDN\n")
+    settings = settings.model_copy(update={"kyc_watchlist_path": watch})
+    with session_scope(settings) as session:
+        submit(session, settings, wallet, KycCreate(**person.form()), [])
+        score_application(session, ApplicationCreate(**SAMPLE), settings=settings, wallet=wallet)
+    assert backup_step(settings, T0) == 1
+    off_site = tmp_path / "off-site.lcbk"  # the README: copy the directory off the machine
+    shutil.copy(scheduled_backups(settings)[0].path, off_site)
+    before = _backup_tables(settings, off_site, "credit_decisions", "kyc_records")
+    assert before["credit_decisions"][0]["inputs"] and before["kyc_records"][0]["blind_index"]  # what the copy held
+    sealed_under = load_keyring(settings).active_id
+    with session_scope(settings) as session:
+        erase_wallet(session, settings, wallet, wallet)
+
+    for day in range(1, 5):  # the schedule rotates, ages the old backups out and retires the old key
+        assert backup_step(settings, T0 + timedelta(days=day)) == 1
+    assert sealed_under not in load_keyring(settings).keys
+    with pytest.raises(BackupUnreadable, match=sealed_under):
+        next(iter(_rows_of(off_site, backup_keys(settings))))
+    with pytest.raises(BackupUnreadable, match=sealed_under):
+        verify_backup(settings, off_site)
+    after = _backup_tables(settings, scheduled_backups(settings)[0].path, "credit_decisions", "kyc_records")
+    (decision,) = after["credit_decisions"]
+    (record,) = after["kyc_records"]
+    assert (decision["inputs"], decision["wallet"], record["blind_index"], record["wrapped_key"]) == ({}, None, None, None)
+    assert "OFAC" not in json.dumps(record["reasons"])
+
+
+def test_a_master_key_a_hand_rotation_left_behind_is_retired_after_an_erasure_too(settings, tmp_path):
+    """`kyc rotate-key` by hand leaves the old key in the keyring (until `retire-key`): an off-site copy
+    sealed under it would stay readable whatever the erasures. The rotation after an erasure waits for
+    every key the keyring holds, and retires them all once the kept backups postdate it."""
+    import shutil
+
+    from backend.backup.service import _rows_of, backup_keys
+    from backend.db.session import session_scope
+    from backend.identity.crypto.keyring import add_master_key, load_keyring
+    from backend.identity.crypto.rotation import rotate
+    from backend.identity.kyc.lifecycle import erase_wallet
+    from backend.identity.kyc.submission import submit
+    from backend.identity.schemas import KycCreate
+    from tests.identity.conftest import make_applicant
+
+    erased, kept = make_applicant(951), make_applicant(952)
+    for person in (erased, kept):
+        with session_scope(settings) as session:
+            submit(session, settings, person.account.address, KycCreate(**person.form()), [])
+    assert backup_step(settings, T0) == 1
+    off_site = tmp_path / "off-site.lcbk"
+    shutil.copy(scheduled_backups(settings)[0].path, off_site)
+    first = load_keyring(settings).active_id
+    add_master_key(settings)  # a rotation by hand, its old key never retired
+    rotate(settings)
+    for day in (1, 2):
+        assert backup_step(settings, T0 + timedelta(days=day)) == 1
+    assert first in load_keyring(settings).keys and all(b.taken_at > T0 for b in scheduled_backups(settings))
+    with session_scope(settings) as session:
+        erase_wallet(session, settings, erased.account.address, erased.account.address)
+    for day in (3, 4):
+        assert backup_step(settings, T0 + timedelta(days=day)) == 1
+    ring = load_keyring(settings)
+    assert list(ring.keys) == [ring.active_id]  # the hand-rotated key and the one after it, both gone
+    with pytest.raises(BackupUnreadable, match=first):
+        next(iter(_rows_of(off_site, backup_keys(settings))))
+    from backend.identity.kyc.service import my_data
+
+    with session_scope(settings) as session:
+        assert my_data(session, settings, kept.account.address).data.full_name == kept.full_name
+
+
+def _env_keys(*names: str) -> dict:
+    """LOANCHAIN_KYC_MASTER_KEYS with these key ids, first active (each id's key fixed by its name)."""
+    import base64
+    import hashlib
+
+    from pydantic import SecretStr
+
+    spec = ",".join(f"{name}:{base64.b64encode(hashlib.sha256(name.encode()).digest()).decode()}" for name in names)
+    return {"kyc_master_keys": SecretStr(spec)}
+
+
+def test_with_master_keys_from_the_environment_an_erasure_not_rotated_out_is_overdue_in_health(settings, tmp_path, caplog):
+    """The privacy review's M5: with LOANCHAIN_KYC_MASTER_KEYS the worker rotates nothing and recorded
+    nothing, so an erasure stayed readable in every backup while /health said ok. Now each pass
+    records the keys the older backups need since the first erasure not covered, warns, and /health
+    says `shredding overdue` once the backups' retention has passed since it; the keys the operator
+    drops from the environment take the backups sealed under them along."""
+    import logging
+    import shutil
+
+    from backend.backup import shredding
+    from backend.backup.service import _rows_of, backup_keys
+    from backend.db.session import session_scope
+    from backend.identity.crypto.rotation import rotate
+    from backend.identity.kyc.erasures import read_log
+    from backend.identity.kyc.lifecycle import erase_wallet
+    from backend.identity.kyc.submission import submit
+    from backend.identity.schemas import KycCreate
+    from tests.identity.conftest import make_applicant
+
+    env = settings.model_copy(update=_env_keys("env-1"))
+    erased, kept = make_applicant(961), make_applicant(962)
+    for person in (erased, kept):
+        with session_scope(env) as session:
+            submit(session, env, person.account.address, KycCreate(**person.form()), [])
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    assert backup_step(env, t0) == 1
+    off_site = tmp_path / "off-site.lcbk"
+    shutil.copy(scheduled_backups(env)[0].path, off_site)
+    with session_scope(env) as session:
+        erase_wallet(session, env, erased.account.address, erased.account.address)
+    erased_at = read_log(env).entries[-1].erased_at
+
+    with caplog.at_level(logging.WARNING, logger="loanchain.backup"):
+        assert backup_step(env, t0 + timedelta(days=1)) == 1
+    assert any("LOANCHAIN_KYC_MASTER_KEYS" in r.getMessage() and "env-1" in r.getMessage() for r in caplog.records)
+    assert shredding._state(env)["retiring"] == {"env-1": erased_at.isoformat()}  # the erasure's time, recorded
+    assert backup_health(env, t0 + timedelta(days=1, hours=1))["status"] == "ok"  # within the retention (keep 2 x 24 h)
+    overdue = backup_health(env, erased_at + timedelta(days=2, hours=1))
+    assert overdue["status"] == "shredding overdue" and overdue["shredding_overdue_keys"] == 1
+    assert overdue["shredding"].startswith("operator rotation overdue since")
+
+    rotated = settings.model_copy(update=_env_keys("env-2", "env-1"))  # the operator puts a new key first...
+    assert rotate(rotated).remaining == 0  # ...and runs `kyc rotate-key --no-new-key`
+    for day in (2, 3):
+        assert backup_step(rotated, t0 + timedelta(days=day)) == 1
+    assert shredding._state(rotated)["retiring"] == {"env-1": erased_at.isoformat()}  # the new key is not waited for
+    assert backup_health(rotated, t0 + timedelta(days=3, hours=1))["status"] == "shredding overdue"  # env-1 still there
+    assert next(iter(_rows_of(off_site, backup_keys(rotated))))  # and so the off-site copy still opens
+
+    dropped = settings.model_copy(update=_env_keys("env-2"))  # dropped once no kept backup is sealed under it
+    assert all(b.taken_at > t0 + timedelta(days=1) for b in scheduled_backups(dropped))
+    assert backup_step(dropped, t0 + timedelta(days=4)) == 1
+    assert shredding._state(dropped)["retiring"] == {}
+    health = backup_health(dropped, t0 + timedelta(days=4, hours=1))
+    assert health["status"] == "ok" and "shredding" not in health
+    with pytest.raises(BackupUnreadable, match="env-1"):
+        next(iter(_rows_of(off_site, backup_keys(dropped))))
+    for backup in scheduled_backups(dropped):
+        assert verify_backup(dropped, backup.path).tables
+
+
+def test_with_master_keys_from_the_environment_a_key_put_first_right_after_an_erasure_is_not_waited_for(settings):
+    """An operator who rotates as soon as the erasure is made, before the next pass: the new key sealed
+    no backup from before the erasure, so only the old keys wait to be dropped."""
+    from backend.backup import shredding
+    from backend.db.session import session_scope
+    from backend.identity.crypto.rotation import rotate
+    from backend.identity.kyc.lifecycle import erase_wallet
+    from backend.identity.kyc.submission import submit
+    from backend.identity.schemas import KycCreate
+    from tests.identity.conftest import make_applicant
+
+    env = settings.model_copy(update=_env_keys("env-1"))
+    person = make_applicant(963)
+    with session_scope(env) as session:
+        submit(session, env, person.account.address, KycCreate(**person.form()), [])
+    assert backup_step(env, T0) == 1
+    with session_scope(env) as session:
+        erase_wallet(session, env, person.account.address, person.account.address)
+    rotated = settings.model_copy(update=_env_keys("env-2", "env-1"))
+    rotate(rotated)
+    assert backup_step(rotated, T0 + timedelta(days=1)) == 1
+    assert set(shredding._state(rotated)["retiring"]) == {"env-1"}

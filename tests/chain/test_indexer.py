@@ -274,7 +274,6 @@ def test_depth_3_reorg_matches_a_fresh_rebuild(indexed, window):
 def test_a_loans_on_chain_decision_hash_leads_back_to_its_credit_decision(indexed):
     """Score an application, sign loan terms carrying the decision hash, create the loan on
     chain, index it: the proof for the hash names the loan, and the replay verifies."""
-    from backend.scoring.pricing import reserve_fee_prepaid_bps
     from backend.scoring.schemas import ApplicationCreate
     from backend.scoring.service import prove_decision, score_application
     from tests.scoring.conftest import SAMPLE
@@ -284,8 +283,8 @@ def test_a_loans_on_chain_decision_hash_leads_back_to_its_credit_decision(indexe
         decision = score_application(session, ApplicationCreate(**SAMPLE), settings=settings, wallet=world.borrower.address)
     quote, term = decision.quote, SAMPLE["term_months"]
     loan_id, created = world.create(decision_hash=bytes.fromhex(decision.decision_hash[2:]),
-                                    principal=SAMPLE["amount"] * 10**6, apr_bps=quote.apr_bps - quote.reserve_fee_bps,
-                                    installments=term, origination_fee_bps=reserve_fee_prepaid_bps(quote.reserve_fee_bps, term))  # fmt: skip
+                                    principal=SAMPLE["amount"] * 10**6, apr_bps=quote.interest_apr_bps,
+                                    installments=term, origination_fee_bps=quote.origination_fee_bps)  # fmt: skip
     other, _ = world.create(decision_hash=bytes.fromhex(decision.decision_hash[2:]))  # its hash, not its terms
     world.fund(loan_id, world.investors[0], 1_000 * 10**6)  # a later event on the loan
     Indexer().catch_up(settings)

@@ -27,6 +27,18 @@ def test_deployed_parameters(world):
     assert not book.functions.hasRole(roles["UNDERWRITER_ROLE"], world.admin.address).call()
 
 
+def test_the_credit_policy_prices_for_the_contracts_it_lends_through(world):
+    """The reserve fee is the reserve's expected claim at the cover the ReserveFund is deployed with,
+    and an application whose fee LoanBook would refuse is declined: both figures must be the
+    contracts' own (offers check the cover again against the chain: tests/lending/test_offers.py)."""
+    from backend.scoring import policy
+
+    fee_cap = world.book.functions.MAX_ORIGINATION_FEE_BPS().call()
+    assert fee_cap == deploy_params.MAX_ORIGINATION_FEE_BPS == policy.MAX_ORIGINATION_FEE_BPS == 1_000
+    cover = world.reserve.functions.coverageRatioBps().call()
+    assert cover == deploy_params.COVERAGE_RATIO_BPS == round(policy.RESERVE_COVER * 10_000)
+
+
 def test_set_min_ticket(world, snapshot):
     book, admin = world.book, world.admin.address
     receipt = world.chain.tx(book.functions.setMinTicket(100 * UNIT), admin)

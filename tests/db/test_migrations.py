@@ -234,3 +234,87 @@ def test_scale_indexes_of_the_models_are_the_migrations(database_url, tmp_path):
     assert getattr(key["type"], "collation", None) == ("C" if database_url.startswith("postgresql") else None)
     migrate.downgrade(settings, "0036_rate_window_ends")
     assert "ix_chain_events_contract_event" not in {i["name"] for i in inspect(get_engine(settings)).get_indexes("chain_events")}
+
+
+def test_alert_review_notes_written_in_clear_are_sealed_on_upgrade_and_opened_on_downgrade(database_url, tmp_path):
+    """0041 (the privacy review's M2): monitoring review notes kept in clear are sealed with the keyring,
+    as 0021 sealed the case-log notes, and the clear column dropped; the models match the migration."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import text
+
+    from backend.audit.alert_notes import open_note
+    from backend.audit.models import AlertReview
+    from backend.db.models import Base
+    from backend.db.session import session_scope
+    from backend.identity.crypto.keyring import load_keyring
+
+    settings = make_settings(tmp_path, database_url=database_url)
+    migrate.upgrade(settings, "0039_servicing_retry")
+    with get_engine(settings).begin() as conn:
+        conn.execute(text(
+            "INSERT INTO audit_alert_reviews (alert_key, rule, loan_id, decision, note, reviewer, reviewed_at)"
+            " VALUES ('k1', 'first_payment_default', 3, 'escalated', 'the ID photo is another person', :r, CURRENT_TIMESTAMP)"
+        ), {"r": "0x" + "ab" * 20})  # fmt: skip
+    migrate.upgrade(settings)
+    with get_engine(settings).begin() as conn:
+        sealed, key_id = conn.execute(text("SELECT sealed_note, key_id FROM audit_alert_reviews")).one()
+        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert key_id and b"another person" not in bytes(sealed)
+    assert [d for d in diffs if _table_of(d) in ("audit_alert_reviews", "credit_decisions")] == []
+    with session_scope(settings) as session:
+        assert open_note(load_keyring(settings), session.get(AlertReview, "k1")) == "the ID photo is another person"
+    migrate.downgrade(settings, "0039_servicing_retry")
+    with get_engine(settings).begin() as conn:
+        assert conn.execute(text("SELECT note FROM audit_alert_reviews")).scalar_one() == "the ID photo is another person"
+
+
+def _table_of(diff) -> str | None:
+    """The table an autogenerate difference is about (a tuple, or a list of column modifications)."""
+    diff = diff[0] if isinstance(diff, list) else diff
+    for part in diff[1:]:
+        if hasattr(part, "table"):
+            return part.table.name
+        if isinstance(part, str) and part in ("audit_alert_reviews", "credit_decisions"):
+            return part
+    return None
+
+
+def test_decisions_erased_before_lose_their_input_hash_salt_and_quote_and_their_offers_on_upgrade(database_url, tmp_path):
+    """0042 (the privacy review's H2): a decision erased by an earlier release kept an unsalted hash of
+    its application, its salt, quote and reasons, and the offers made from it named the wallet."""
+    from sqlalchemy import text
+
+    settings = make_settings(tmp_path, database_url=database_url)
+    migrate.upgrade(settings, "0041_alert_note_sealed")
+    outputs = {"score": 610, "grade": "C", "pd": 0.1, "decision": "approve", "quote": {"max_amount": 3000},
+               "reasons": [{"code": "R01", "points_lost": 9}], "policy_notes": [], "cutoffs": {}}  # fmt: skip
+    with get_engine(settings).begin() as conn:
+        for decision_id, erased in (("erased", "CURRENT_TIMESTAMP"), ("live", "NULL")):
+            conn.execute(text(
+                "INSERT INTO credit_decisions (id, created_at, model_version, input_hash, decision_hash, salt, score, grade,"
+                f" pd, decision, inputs, outputs, wallet, erased_at) VALUES (:id, CURRENT_TIMESTAMP, 'm', '0xin', :h, '0xs',"
+                f" 610, 'C', 0.1, 'approve', '{{}}', :o, NULL, {erased})"
+            ), {"id": decision_id, "h": "0x" + decision_id, "o": json.dumps(outputs)})  # fmt: skip
+        for offer_id, decision_id, status in (("o1", "erased", "offered"), ("o2", "erased", "superseded"),
+                                              ("o3", "erased", "accepted"), ("o4", "live", "offered")):  # fmt: skip
+            conn.execute(text(
+                "INSERT INTO loan_offers (id, created_at, decision_id, borrower, status, amount, quoted_apr_bps, chain_id,"
+                " loan_book, asset_decimals, terms, terms_hash, agreement_cid, agreement_hash)"
+                " VALUES (:id, CURRENT_TIMESTAMP, :d, :b, :s, 3000, 1500, 1, :b, 6, '{}', :t, 'cid', '0xa')"
+            ), {"id": offer_id, "d": decision_id, "b": "0x" + "ab" * 20, "s": status, "t": "0x" + offer_id})  # fmt: skip
+    migrate.upgrade(settings)
+    with get_engine(settings).begin() as conn:
+        rows = {r.id: r for r in conn.execute(text("SELECT id, input_hash, salt, outputs FROM credit_decisions"))}
+        offers = sorted(conn.execute(text("SELECT id FROM loan_offers")).scalars())
+
+    def outputs_of(row) -> dict:
+        return row.outputs if isinstance(row.outputs, dict) else json.loads(row.outputs)
+
+    assert (rows["erased"].input_hash, rows["erased"].salt) == (None, None)
+    assert outputs_of(rows["erased"]) == {"score": 610, "grade": "C", "pd": 0.1, "decision": "approve"}
+    assert (rows["live"].input_hash, rows["live"].salt, outputs_of(rows["live"])) == ("0xin", "0xs", outputs)
+    assert offers == ["o3", "o4"]  # the accepted one is a loan's; the live decision's offer stays
+    migrate.downgrade(settings, "0041_alert_note_sealed")
+    with get_engine(settings).begin() as conn:
+        assert conn.execute(text("SELECT input_hash FROM credit_decisions WHERE id = 'erased'")).scalar_one() == ""

@@ -48,6 +48,13 @@ def codes(body) -> list[str]:
     return [r["code"] for r in body["reasons"]]
 
 
+def moved(applicant, n: int):
+    """`applicant` with another address: a new application (the same data again is a retry, answered
+    with the record it made: backend/identity/kyc/repeat.py)."""
+    applicant.address_line = f"{n} Quiet Lane, Building {n}"
+    return applicant
+
+
 def staff_view(client, record_id: str) -> dict:
     """The record as the admin's review screen shows it (the reasons the applicant is not told)."""
     return client.get(f"/api/v1/admin/kyc/{record_id}", headers=bearer(client, ADMIN)).json()["record"]
@@ -217,8 +224,8 @@ def test_velocity_limits_per_wallet_and_per_id_from_one_wallet(tmp_path):
     with client_for(settings) as client:
         applicant = make_applicant(10)
         headers = bearer(client, applicant.account)
-        assert [submit(client, applicant, headers).status_code for _ in range(2)] == [201, 201]  # a renewal is fine
-        refused = submit(client, applicant, headers)
+        assert [submit(client, moved(applicant, n), headers).status_code for n in range(2)] == [201, 201]  # a renewal is fine
+        refused = submit(client, moved(applicant, 2), headers)
         assert refused.status_code == 429 and refused.json()["context"]["reasons"][0]["code"] == "VELOCITY_WALLET"
         assert 0 < int(refused.headers["Retry-After"]) <= settings.kyc_velocity_window
     assert count(settings, KycRecord) == 2
@@ -227,8 +234,8 @@ def test_velocity_limits_per_wallet_and_per_id_from_one_wallet(tmp_path):
     with client_for(settings) as client:
         applicant = make_applicant(11)
         headers = bearer(client, applicant.account)
-        assert [submit(client, applicant, headers).status_code for _ in range(2)] == [201, 201]
-        refused = submit(client, applicant, headers)  # the same ID a third time from this wallet
+        assert [submit(client, moved(applicant, n), headers).status_code for n in range(2)] == [201, 201]
+        refused = submit(client, moved(applicant, 2), headers)  # the same ID a third time from this wallet
         assert refused.status_code == 429 and refused.json()["context"]["reasons"][0]["code"] == "VELOCITY_ID"
         other = make_applicant(12)  # this wallet may still apply with another ID (its own, after a typo)
         other.account = applicant.account
@@ -246,7 +253,7 @@ def test_strangers_naming_an_id_never_lock_its_owner_out(tmp_path):
         for attacker in attackers:
             attacker.id_number = victim.id_number
         headers = bearer(client, attackers[0].account)
-        assert [submit(client, attackers[0], headers).status_code for _ in range(3)] == [201, 201, 201]
+        assert [submit(client, moved(attackers[0], n), headers).status_code for n in range(3)] == [201, 201, 201]
         assert [submit(client, a).status_code for a in attackers[1:]] == [201, 201]
         owner = submit(client, victim)
         assert owner.status_code == 201, owner.json()  # not 429 VELOCITY_ID
@@ -279,8 +286,11 @@ def test_one_open_submission_at_a_time(client):
     applicant = make_applicant(15, born=date(1968, 3, 14))
     applicant.full_name = "Viktor Blacklistov"
     headers = bearer(client, applicant.account)
-    assert submit(client, applicant, headers).json()["status"] == "needs_review"
-    assert submit(client, applicant, headers).status_code == 409
+    held = submit(client, applicant, headers).json()
+    assert held["status"] == "needs_review"
+    again = submit(client, applicant, headers)  # the same application again: a retry, answered with the held record
+    assert again.status_code == 200 and again.json() == held
+    assert submit(client, moved(applicant, 7), headers).status_code == 409  # another one waits for the first
 
 
 # --- bad input: 4xx with a message, nothing stored, nothing echoed ---------------------------
@@ -544,14 +554,58 @@ def test_owner_sees_own_data_other_users_see_nothing(client):
 
 
 def test_renewal_supersedes_the_previous_approval(client, settings):
+    """The same data sent again past the velocity window (a day) renews the verification; within
+    it, it is a retry (next test)."""
+    from datetime import timedelta
+
     applicant = make_applicant(26)
     headers = bearer(client, applicant.account)
     first = submit(client, applicant, headers).json()
-    second = submit(client, applicant, headers).json()
+    with session_scope(settings) as session:
+        session.get(KycRecord, first["id"]).submitted_at -= timedelta(seconds=settings.kyc_velocity_window + 1)
+    renewal = submit(client, applicant, headers)
+    second = renewal.json()
+    assert renewal.status_code == 201 and second["id"] != first["id"]
     assert second["status"] == "approved" and second["expires_at"] >= first["expires_at"]
     statuses = {r["id"]: r["status"] for r in client.get("/api/v1/kyc/me", headers=headers).json()["records"]}
     assert statuses == {first["id"]: "superseded", second["id"]: "approved"}
     assert [f for f, _ in intents(settings)] == ["attest", "attest"]  # the second replaces the first on-chain
+
+
+def test_the_same_application_sent_again_is_answered_with_its_record_and_spends_nothing(tmp_path):
+    """Review-api M1: four identical submissions (a client retrying after a lost answer) made four
+    records, four attestations the platform paid gas for, and used up the day's allowance. The same
+    form and documents again now answer 200 with the wallet's current record: no record, no
+    attestation, no audit entry, no velocity count. Another document, or another wallet, is new."""
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'r.db'}", kyc_velocity_per_wallet=2, kyc_velocity_per_id=2)
+    with client_for(settings) as client:
+        applicant = make_applicant(28)
+        headers, png = bearer(client, applicant.account), [("documents", ("id.png", PNG, "image/png"))]
+        first = submit(client, applicant, headers, files=png)
+        again = [submit(client, applicant, headers, files=png) for _ in range(3)]
+        # With an ID document it waits for an admin: the retries are answered with the waiting record.
+        assert first.status_code == 201 and first.json()["status"] == "needs_review" and first.json()["level"] == 2
+        assert [a.status_code for a in again] == [200] * 3 and all(a.json() == first.json() for a in again)
+        assert count(settings, KycRecord) == 1 and intents(settings) == []
+        assert audit_actions(settings).count("kyc.submit") == 1
+        approve_over_api(client, first.json()["id"])  # the document opened, then approved: one attestation
+        assert count(settings, KycRecord) == 1 and [f for f, _ in intents(settings) if f == "attest"] == ["attest"]
+
+        # Another document is another application (a renewal): counted, and so is the next; the retries were not.
+        jpeg = [("documents", ("id.jpg", JPEG, "image/jpeg"))]
+        renewal = submit(client, applicant, headers, files=jpeg)
+        assert renewal.status_code == 201 and renewal.json()["id"] != first.json()["id"]
+        assert submit(client, applicant, headers, files=jpeg).json()["id"] == renewal.json()["id"]  # its retry
+        approve_over_api(client, renewal.json()["id"])  # no longer waiting: the next application is judged afresh
+        refused = submit(client, moved(applicant, 3), headers, files=jpeg)
+        assert refused.status_code == 429 and refused.json()["context"]["reasons"][0]["code"] == "VELOCITY_WALLET"
+
+        # Only the wallet's own record is compared: the same person's data from another wallet is its own
+        # application (held for review: the ID is verified for the first wallet).
+        other = make_applicant(28)
+        elsewhere = submit(client, other, files=png)
+        assert elsewhere.status_code == 201 and elsewhere.json()["status"] == "needs_review"
+        assert [f for f, _ in intents(settings) if f == "attest"] == ["attest", "attest"]
 
 
 def test_erasure_shreds_the_key_keeps_history_and_queues_revocation(client, settings):

@@ -59,7 +59,7 @@ def test_one_admin_cannot_grant_a_sock_a_role_nor_use_one_as_a_second_admin(tmp_
 
     # (b) the admin's own flagged record: neither the admin's wallet nor the sock decides or reads it
     renewal = make_applicant(50)
-    renewal.account = ADMIN
+    renewal.account, renewal.address_line = ADMIN, "8 New Street"  # moved (the same data again would be a retry)
     mine = submit(client, renewal, headers=admin).json()
     assert mine["status"] == "needs_review"  # its national ID is verified for the sock too
     for action, body in (("approve", {"note": "x"}), ("reject", {"note": "x"}), ("reveal", {"reason": "review"})):

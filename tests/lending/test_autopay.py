@@ -164,10 +164,50 @@ def test_bad_autopay_requests_get_a_clear_4xx_and_change_nothing(settings, world
     assert give(max_per_payment=amount - 1).status_code == 422
     assert give(payer=world.investors[1].address).status_code == 403
     assert client.get(path, headers=headers).status_code == 404  # nothing was saved
-    assert give().status_code == 200
-    assert give().status_code == 409  # the same mandate again
+    given = give()
+    assert given.status_code == 200
+    assert give().json() == given.json()  # the same mandate again: a retry (the next test)
     assert client.post(f"{path}/draft", json={}, headers=headers).status_code == 409  # one at a time
     assert client.get(path, headers=minted_bearer(settings, world.investors[0])).status_code == 403
+
+
+def test_the_same_signed_autopay_sent_again_is_answered_with_it_until_it_is_no_longer_in_use(settings, world):  # noqa: F811
+    """Review-api M2, as for funding mandates: a retried PUT with the mandate it had just given was a
+    409 telling the borrower to sign again. While in use it is answered with itself (200, nothing
+    written); replaced by a renewal, withdrawn or expired, it is refused, saying which."""
+    from sqlalchemy import func
+
+    from backend.audit.models import AuditEntry
+
+    borrower = world.borrower
+    loan_id, _ = world.active_loan()
+    Indexer().catch_up(settings)
+    client, headers = client_for(settings), minted_bearer(settings, borrower)
+    path = f"/api/v1/loans/{loan_id}/autopay"
+
+    def signed(days: int) -> dict:
+        return _signed(client.post(f"{path}/draft", json={"days": days}, headers=headers).json(), borrower)
+
+    def given() -> tuple[int, int]:
+        with session_scope(settings) as session:
+            return (session.scalar(select(func.count()).select_from(RepaymentMandateRow)),
+                    session.scalar(select(func.count()).where(AuditEntry.action == "autopay.sign")))  # fmt: skip
+
+    short = signed(10)
+    first, again = [client.put(path, json=short, headers=headers) for _ in range(2)]
+    assert (first.status_code, again.status_code) == (200, 200) and again.json() == first.json()
+    assert first.json()["status"] == "active" and given() == (1, 1)  # one row, signed once in the audit log
+
+    world.chain.travel(4 * DAY)  # in its last week: renewable
+    renewal = signed(60)
+    assert client.put(path, json=renewal, headers=headers).status_code == 200
+    replaced = client.put(path, json=short, headers=headers)
+    assert replaced.status_code == 409 and "withdrawn or replaced" in replaced.json()["detail"]
+    assert client.put(path, json=renewal, headers=headers).status_code == 200  # the renewal's own retry
+    world.chain.travel(61 * DAY)
+    expired = client.put(path, json=renewal, headers=headers)
+    assert expired.status_code == 409 and "has expired" in expired.json()["detail"], expired.text
+    assert given() == (2, 2)
 
 
 def test_above_the_cap_autopay_pays_the_cap_oldest_first_and_the_borrower_is_told(settings, world):  # noqa: F811

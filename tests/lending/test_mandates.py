@@ -244,8 +244,9 @@ def test_bad_mandates_get_a_clear_4xx_and_change_nothing(settings, world):  # no
     assert too_soon.status_code == 422 and "expiry" in too_soon.text
     assert client.get("/api/v1/portfolio/rule/mandate", headers=headers).status_code == 404  # nothing was saved
 
-    assert give().status_code == 200
-    assert give().status_code == 409  # the same mandate again
+    given = give()
+    assert given.status_code == 200
+    assert give().json() == given.json()  # the same mandate again: a retry (the next test)
     assert draft().status_code == 409  # one active mandate at a time: withdraw it first
     world.chain.travel(91 * 86_400)  # past its expiry (90 days by default)
     assert client.get("/api/v1/portfolio/rule/mandate", headers=headers).json()["status"] == "expired"
@@ -254,6 +255,47 @@ def test_bad_mandates_get_a_clear_4xx_and_change_nothing(settings, world):  # no
     borrower = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": UNIT},
                            headers=minted_bearer(settings, world.borrower))  # fmt: skip
     assert borrower.status_code == 403  # investing is for verified investors
+
+
+def test_the_same_signed_mandate_sent_again_is_answered_with_it_until_it_is_no_longer_in_use(settings, world):  # noqa: F811
+    """Review-api M2: a PUT retried with the mandate it had just given was a 409 telling the investor
+    to sign a new one, which would then have replaced the first. While it is in use, the same
+    signed mandate is answered with itself (200, nothing written); withdrawn, replaced or expired,
+    it is still refused, saying which."""
+    from sqlalchemy import func, select
+
+    from backend.audit.models import AuditEntry
+
+    investor, url = world.investors[4], "/api/v1/portfolio/rule/mandate"
+    client, headers = _investor(settings, investor, 932)
+    client.put("/api/v1/portfolio/rule", json=RULE, headers=headers)
+
+    def signed(days: int) -> dict:
+        draft = client.post(f"{url}/draft", json={"budget": 1_000 * UNIT, "days": days}, headers=headers).json()
+        return _signed(draft, investor)
+
+    def given() -> tuple[int, int]:
+        with session_scope(settings) as session:
+            return (session.scalar(select(func.count()).select_from(FundingMandateRow)),
+                    session.scalar(select(func.count()).where(AuditEntry.action == "mandate.sign")))  # fmt: skip
+
+    body = signed(90)
+    first, again = [client.put(url, json=body, headers=headers) for _ in range(2)]
+    assert (first.status_code, again.status_code) == (200, 200) and again.json() == first.json()
+    assert first.json()["status"] == "active" and given() == (1, 1)  # one row, signed once in the audit log
+    other_signature = {**body, "signature": body["signature"][:-2] + ("1c" if body["signature"].endswith("1b") else "1b")}
+    assert client.put(url, json=other_signature, headers=headers).status_code == 422  # not a retry: checked as ever
+
+    assert client.delete(url, headers=headers).status_code == 200
+    withdrawn = client.put(url, json=body, headers=headers)
+    assert withdrawn.status_code == 409 and "withdrawn or replaced" in withdrawn.json()["detail"]
+
+    short = signed(2)
+    assert client.put(url, json=short, headers=headers).status_code == 200
+    world.chain.travel(3 * DAY)
+    expired = client.put(url, json=short, headers=headers)
+    assert expired.status_code == 409 and "has expired" in expired.json()["detail"], expired.text
+    assert given() == (2, 2)
 
 
 def _under_mandate(settings, world, investor, seed: int):  # noqa: F811
@@ -475,3 +517,44 @@ def test_a_funding_refunded_from_a_cancelled_loan_goes_back_to_the_mandates_budg
     # The budget given back is used again: a new match is funded under the same mandate.
     again = world.create(decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
     assert _keeper_pass(settings) == [(again, 300 * UNIT)]
+
+
+def test_the_investors_own_plans_leave_out_what_its_mandate_is_funding_now(settings, world):  # noqa: F811
+    """While the keeper's funding is queued, sent or mined beyond what the index has read, "Fund my
+    matches" and a plan capped per loan count it as held: the platform's two tools never fund one
+    loan twice over the investor's per-loan amount."""
+    investor = world.investors[0]
+    client, headers = _investor(settings, investor, 916)
+    grade_a = _decision_hash(settings, SAMPLE)
+    wanted = world.create(decision_hash=grade_a, apr_bps=1_500, installments=12)[0]
+    assert client.put("/api/v1/portfolio/rule", json=RULE, headers=headers).status_code == 200
+    draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 3_000 * UNIT, "days": 30,
+                                                                       "max_apr_bps": 2_000}, headers=headers).json()  # fmt: skip
+    assert client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft, investor), headers=headers).status_code == 200
+    _send(world.w3, investor, draft["transactions"])
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        assert [(f.loan_id, f.amount) for f in fund_by_mandates(session, settings)] == [(wanted, 300 * UNIT)]
+    later = world.create(decision_hash=grade_a, apr_bps=1_500, installments=12)[0]  # after the keeper's pass
+    Indexer().catch_up(settings)
+
+    def plans() -> tuple[dict, dict]:
+        matches = client.post("/api/v1/portfolio/rule/plan", headers=headers)
+        capped = client.post("/api/v1/portfolio/plan", json={"amount": 600 * UNIT, "max_per_loan": 300 * UNIT,
+                                                               "grades": ["A"]}, headers=headers)  # fmt: skip
+        assert matches.status_code == capped.status_code == 200, (matches.json(), capped.json())
+        return matches.json(), capped.json()
+
+    queued = plans()  # the keeper's funding is in the outbox, not yet sent
+    for plan in queued:
+        assert [(a["loan_id"], a["amount"]) for a in plan["allocations"]] == [(later, 300 * UNIT)]
+    assert client.get("/api/v1/portfolio/rule", headers=headers).json()["matching_now"] == [later]
+    process_until_idle(settings)
+    with session_scope(settings) as session:
+        assert index_is_stale(session)  # mined: the index has not read it yet
+    assert [plan["allocations"] for plan in plans()] == [plan["allocations"] for plan in queued]
+    _send(world.w3, investor, queued[0]["transactions"])
+    Indexer().catch_up(settings)
+    held = {loan_id: world.book.functions.balanceOf(investor.address, loan_id).call() for loan_id in (wanted, later)}
+    assert held == {wanted: RULE["per_loan"], later: RULE["per_loan"]}  # not twice the per-loan amount in `wanted`
+    assert client.post("/api/v1/portfolio/rule/plan", headers=headers).status_code == 409  # every match held in full

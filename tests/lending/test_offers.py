@@ -64,14 +64,16 @@ def test_the_borrower_signs_the_offer_and_the_loan_is_created_on_chain(client, c
     assert terms["installments"] == SAMPLE["term_months"] and len(offer["schedule"]) == SAMPLE["term_months"]
     assert sum(row["principal"] for row in offer["schedule"]) == terms["principal"]
     price = offer["price"]
-    # The reserve fee leaves the rate and is prepaid at disbursal: 1%/year over a 24-month loan's
-    # weighted average life of 25/24 years, rounded up.
-    assert price["quoted_apr_bps"] == approved["quote"]["apr_bps"]
+    # The reserve fee leaves the rate and is paid at disbursal, as the quote states it: grade A's
+    # expected claim, PD 3.91% x 80% cover x 25/48 of the principal outstanding at default = 1.63%,
+    # rounded up; the interest is 5% + 3.91% x (85% - 80%) / 2 years = 5.10%, rounded up.
+    assert price["quoted_apr_bps"] == approved["quote"]["apr_bps"] == 668
     assert price["interest_apr_bps"] == price["quoted_apr_bps"] - approved["quote"]["reserve_fee_bps"] == terms["apr_bps"]
-    assert price["origination_fee_bps"] == terms["origination_fee_bps"] == 105
+    assert terms["apr_bps"] == approved["quote"]["interest_apr_bps"] == 510
+    assert price["origination_fee_bps"] == terms["origination_fee_bps"] == approved["quote"]["origination_fee_bps"] == 164
     # The cost of credit, stated before signing, from the cash flows: the fee comes off what the
     # borrower receives, so the APR with it exceeds the interest rate.
-    financed = terms["principal"] - terms["principal"] * 105 // 10_000
+    financed = terms["principal"] - terms["principal"] * 164 // 10_000
     assert price["amount_financed"] == financed and price["total_repayable"] == sum(r["amount"] for r in offer["schedule"])
     assert price["finance_charge"] == price["total_repayable"] - financed
     assert price["interest_apr_bps"] < price["apr_actuarial_bps"] < price["aprc_bps"]
@@ -148,13 +150,14 @@ APPLIED_8000 = {"amount": 8000, "term_months": 24, "purpose": "other", "monthly_
 
 def test_a_lower_amount_is_scored_again_and_priced_by_a_decision_of_its_own(client, chain_identity_settings, borrower):
     """8,000 over 24 months is grade C and approved; the same application scores F (a decline) at
-    1,000 and E (a referral) at 6,000, and at 7,000 it is C but rests on the exact amount (6,650 is
-    E), a referral too: none may be lent at 8,000's price under 8,000's hash."""
+    1,000 and E at 6,000 (a decline too: its reserve fee is above the contract's limit), and at
+    7,000 it is C but rests on the exact amount (6,650 is E), a referral: none may be lent at
+    8,000's price under 8,000's hash."""
     settings = chain_identity_settings
     applied = scored(client, borrower, APPLIED_8000)
     assert (applied["grade"], applied["decision"]) == ("C", "approve")
     before = _counts(settings)
-    for amount, verdict in ((1000, "decline"), (6000, "refer"), (7000, "refer")):
+    for amount, verdict in ((1000, "decline"), (6000, "decline"), (7000, "refer")):
         refused = _offer(client, borrower, applied, amount=amount)
         assert refused.status_code == 409 and refused.json()["context"]["decision"] == verdict, refused.json()
         assert f"at {amount} this application scores" in refused.json()["detail"]
@@ -182,10 +185,10 @@ def test_no_offer_above_the_apr_cap_and_none_past_its_decisions_life(client, cha
     settings = chain_identity_settings
     from backend.lending import offers as offers_module
 
-    monkeypatch.setattr(offers_module, "MAX_APR", 0.09)  # SAMPLE's actuarial APR is above 9.2%
+    monkeypatch.setattr(offers_module, "MAX_APR", 0.06)  # SAMPLE's actuarial APR is 6.75%
     capped = _offer(client, borrower, approved)
     assert capped.status_code == 409 and "cap" in capped.json()["detail"], capped.json()
-    assert capped.json()["context"]["field"] == "term_months" and capped.json()["context"]["apr_bps"] > 900
+    assert capped.json()["context"]["field"] == "term_months" and capped.json()["context"]["apr_bps"] == 675
     monkeypatch.undo()
 
     with session_scope(settings) as session:  # a decision with an hour of its 30 days left
@@ -318,11 +321,16 @@ def test_a_referral_becomes_an_offer_only_after_an_underwriter_approves_it(clien
     assert waiting[0]["debt_service_ratio"] == round((REFERRED["monthly_debt_payments"] + installment * 365 / 360) / 2000, 2)
     assert waiting[0]["debt_service_ratio_cap"] == 0.35
     reviewed = client.post(f"/api/v1/score/{referral['id']}/review", json=review, headers=underwriter.headers)
-    assert reviewed.status_code == 200, reviewed.json()
+    assert reviewed.status_code == 201, reviewed.json()
     assert reviewed.json()["review"]["outcome"] == "approve"
     assert reviewed.json()["decision_hash"] == referral["decision_hash"]  # the model's decision stands as hashed
     again = client.post(f"/api/v1/score/{referral['id']}/review", json=review, headers=underwriter.headers)
-    assert again.status_code == 409
+    assert again.status_code == 200  # its reviewer's retry: the stored review (review-api L4)
+    assert again.json() == reviewed.json()  # the same answer, times in UTC on SQLite too
+    assert again.json()["created_at"].endswith("Z") and again.json()["review"]["reviewed_at"].endswith("Z")
+    other = client.post(f"/api/v1/score/{referral['id']}/review", json={**review, "note": "on second thoughts"},
+                        headers=underwriter.headers)  # fmt: skip
+    assert other.status_code == 409 and "already reviewed" in other.json()["detail"]  # a review is made once
     assert [d["id"] for d in client.get("/api/v1/score/referrals", headers=underwriter.headers).json()] == [own["id"]]
     # Each read of the applications (declared finances) is on the record: who read, and whose (privacy review M6).
     with session_scope(settings) as session:
@@ -339,17 +347,71 @@ def test_a_referral_becomes_an_offer_only_after_an_underwriter_approves_it(clien
     offer = _offer(client, borrower, referral)
     assert offer.status_code == 201 and offer.json()["terms"]["decision_hash"] == referral["decision_hash"]
 
-    pricey = scored(client, borrower, {**REFERRED, "term_months": 8})  # grade E over 8 months: 67.50% APR
-    assert pricey["decision"] == "refer" and pricey["quote"]["apr_bps"] > 3600
+    pricey = scored(client, borrower, {**REFERRED, "term_months": 6, "amount": 2800})  # grade D over 6 months: 36.05%
+    assert pricey["decision"] == "refer" and pricey["quote"]["apr_bps"] == 3605
     over_cap = client.post(f"/api/v1/score/{pricey['id']}/review", json=review, headers=underwriter.headers)
     assert over_cap.status_code == 409 and "36% cap" in over_cap.json()["detail"]  # an underwriter cannot lift it
     assert client.get(f"/api/v1/score/{pricey['id']}", headers=underwriter.headers).json()["review"] is None
 
     declined = scored(client, borrower, REFERRED)
     no = {"outcome": "decline", "note": "debt burden too high"}
-    assert client.post(f"/api/v1/score/{declined['id']}/review", json=no, headers=underwriter.headers).status_code == 200
+    assert client.post(f"/api/v1/score/{declined['id']}/review", json=no, headers=underwriter.headers).status_code == 201
     refused = _offer(client, borrower, declined)
     assert refused.status_code == 409 and "declined on review" in refused.json()["detail"]
+
+
+def test_a_grade_e_application_is_declined_for_its_reserve_fee_and_nothing_reaches_the_chain(client, chain_identity_settings,
+                                                                                              borrower):  # fmt: skip
+    """Grade E's reserve fee (12.21% of the amount over 8 months) is above LoanBook's 10% limit: the
+    decision is a decline with reason R24 first, no underwriter may approve it, and no offer, no
+    outbox intent and no loan come of it."""
+    from tests.scoring.test_service import GRADE_E
+
+    settings = chain_identity_settings
+    underwriter = verified_borrower(client, settings, 404)
+    with session_scope(settings) as session:
+        grant_role(session, ADMIN.address, underwriter.account.address, "underwriter")
+    book = contract_at(settings, "LoanBook", deployed_addresses(settings)["LoanBook"])
+    loans_before, before = book.functions.loanCount().call(), _counts(settings)
+    declined = scored(client, borrower, GRADE_E)
+    assert (declined["grade"], declined["decision"], declined["quote"]) == ("E", "decline", None)
+    assert [r["code"] for r in declined["policy_reasons"]] == ["R24"]
+    refused = _offer(client, borrower, declined)
+    assert refused.status_code == 409 and refused.json()["context"]["decision"] == "decline"
+    review = {"outcome": "approve", "note": "the contract cannot take this fee"}
+    overridden = client.post(f"/api/v1/score/{declined['id']}/review", json=review, headers=underwriter.headers)
+    assert overridden.status_code == 409 and "only a referral is reviewed" in overridden.json()["detail"]
+    process_until_idle(settings)
+    assert _counts(settings) == before  # no offer, no intent
+    with session_scope(settings) as session:
+        assert session.scalar(select(func.count()).select_from(Intent).where(Intent.function == "createLoan")) == 0
+    assert book.functions.loanCount().call() == loans_before
+
+
+def test_no_offer_while_the_reserve_covers_another_share_than_the_fee_was_priced_for(client, chain_identity_settings,
+                                                                                      borrower, approved):  # fmt: skip
+    """The reserve fee is the reserve's expected claim at 80% cover (policy.RESERVE_COVER): an admin
+    who sets the ReserveFund's coverageRatioBps to 70% stops offers, which say both figures, until
+    the two agree again; nothing is stored meanwhile."""
+    from backend.errors import ConfigurationError
+    from backend.lending.offers import create_offer
+    from backend.lending.schemas import OfferCreate
+
+    settings = chain_identity_settings
+    reserve = contract_at(settings, "ReserveFund", deployed_addresses(settings)["ReserveFund"])
+    admin = get_web3(settings).eth.accounts[0]
+    assert reserve.functions.coverageRatioBps().call() == 8_000
+    get_web3(settings).eth.wait_for_transaction_receipt(reserve.functions.setCoverageRatio(7_000).transact({"from": admin}))
+    before = _counts(settings)
+    with session_scope(settings) as session, pytest.raises(ConfigurationError) as refused:
+        create_offer(session, settings, borrower.account.address, OfferCreate(decision_id=approved["id"]))
+    assert "coverageRatioBps is 7000 (70.00%" in refused.value.message and "80.00% cover" in refused.value.message
+    assert refused.value.details == {"coverage_ratio_bps": 7_000, "policy_cover_bps": 8_000}
+    api = _offer(client, borrower, approved)
+    assert api.status_code == 500 and api.json()["error"] == "configuration_error", api.json()
+    assert _counts(settings) == before
+    get_web3(settings).eth.wait_for_transaction_receipt(reserve.functions.setCoverageRatio(8_000).transact({"from": admin}))
+    assert _offer(client, borrower, approved).status_code == 201
 
 
 def test_a_create_loan_that_reverts_shows_on_the_offer_and_frees_the_decision(client, chain_identity_settings, borrower, approved):

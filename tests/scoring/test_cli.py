@@ -25,33 +25,41 @@ def test_score_writes_one_row_per_input_row_in_order(tmp_path, training_csv, sco
     assert len(scored) == len(german)
     expected = scorer.score_records({c: german[c].to_numpy(dtype=object) for c in scorer.inputs})
     assert scored["score"].tolist() == expected.score.tolist()
-    # The score's decision, but where the 36% APR line or a grade resting on the exact amount refers
-    # an approval, as the API does.
-    referred = scored["policy_notes"] != ""
-    notes = {n.split(":")[0] for row in scored["policy_notes"][referred] for n in row.split("; ")}
-    assert referred.any() and notes == {"APR above the 36% cap", "grade rests on the exact amount"}
-    assert (scored["decision"][~referred] == expected.decision[~referred]).all()
+    # The score's decision, but where a reserve fee above the loan contract's limit declines (grade E,
+    # at any term), and where the 36% APR line or a grade resting on the exact amount refers an
+    # approval, as the API does.
+    noted = scored["policy_notes"] != ""
+    notes = {n.split(":")[0] for row in scored["policy_notes"][noted] for n in row.split("; ")}
+    assert notes == {"reserve fee above the contract's limit", "APR above the 36% cap", "grade rests on the exact amount"}
+    assert (scored["decision"][~noted] == expected.decision[~noted]).all()
+    capped = scored["policy_notes"].str.startswith("reserve fee above the contract's limit").to_numpy()
+    assert capped.sum() == (expected.grade == "E").sum() > 0 and set(scored["grade"][capped]) == {"E"}
+    assert (scored["decision"][capped] == "decline").all()
+    referred = noted.to_numpy() & ~capped
     assert set(zip(expected.decision[referred], scored["decision"][referred])) <= {("approve", "refer"), ("refer", "refer")}
     assert scored["reasons"].str.count(";").max() <= 3
 
 
 def test_the_cli_and_the_api_decide_the_same_application_alike(scorer):
-    """Grade C over 6 months is priced above the 36% line: the API refers it, and so does
-    `loanchain model score` (review-pricing L2), through the same policy function."""
+    """Grade E's reserve fee is above the loan contract's limit: the API declines it, and so does
+    `loanchain model score`; grade D over 6 months is priced above the 36% line and both say so
+    (review-pricing L2), through the same policy functions."""
     from backend.scoring.batch import score_frame
     from backend.scoring.mapping import to_model_inputs
     from backend.scoring.schemas import ApplicationCreate
     from backend.scoring.service import decide
     from tests.scoring.conftest import SAMPLE
+    from tests.scoring.test_service import GAMED, GRADE_E
 
-    app_c = {**SAMPLE, "term_months": 7, "amount": 1000, "checking_account": "none",
+    app_d = {**SAMPLE, "term_months": 6, "amount": 2800, "checking_account": "none",
              "credit_history": "current_repaid_duly", "savings": "none_or_unknown"}  # fmt: skip
-    api = decide(ApplicationCreate(**app_c), scorer).outputs
-    assert (api["grade"], api["decision"], api["policy_notes"]) == ("C", "refer", ["APR above the 36% cap"])
-    cli = score_frame(scorer, pd.DataFrame([to_model_inputs(ApplicationCreate(**app_c), scorer.form_mapping)]))
-    assert (cli.iloc[0]["grade"], cli.iloc[0]["decision"], cli.iloc[0]["policy_notes"]) == ("C", "refer", "APR above the 36% cap")
-    from tests.scoring.test_service import GAMED  # and an approval resting on the exact amount
-
+    for app_, grade, decision in ((GRADE_E, "E", "decline"), (app_d, "D", "refer")):
+        api = decide(ApplicationCreate(**app_), scorer).outputs
+        cli = score_frame(scorer, pd.DataFrame([to_model_inputs(ApplicationCreate(**app_), scorer.form_mapping)]))
+        assert (api["grade"], api["decision"]) == (cli.iloc[0]["grade"], cli.iloc[0]["decision"]) == (grade, decision)
+        assert len(api["policy_notes"]) == 1 and cli.iloc[0]["policy_notes"] == api["policy_notes"][0]
+    assert api["policy_notes"] == ["APR above the 36% cap"]
+    # and an approval resting on the exact amount
     api = decide(ApplicationCreate(**GAMED), scorer).outputs
     cli = score_frame(scorer, pd.DataFrame([to_model_inputs(ApplicationCreate(**GAMED), scorer.form_mapping)]))
     assert api["decision"] == cli.iloc[0]["decision"] == "refer" and cli.iloc[0]["policy_notes"] == api["policy_notes"][0]

@@ -106,9 +106,12 @@ WALLET = "0x" + "aB" * 20
 def _decided_loan(loan_id: int, decision, **changes) -> LoanRow:
     """A loan with the decision's own terms (6 decimals), but for `changes`."""
     term, quote = decision.inputs["term_months"], decision.outputs["quote"]
-    fee = -(-quote["reserve_fee_bps"] * (term + 1) // 24)
+    if "origination_fee_bps" in quote:  # the quote states the loan's interest APR and fee
+        interest, fee = quote["interest_apr_bps"], quote["origination_fee_bps"]
+    else:  # a model before the expected-claims fee: the flat yearly fee for the weighted average life
+        interest, fee = quote["apr_bps"] - quote["reserve_fee_bps"], -(-quote["reserve_fee_bps"] * (term + 1) // 24)
     values = dict(borrower=WALLET.lower(), principal=decision.inputs["amount"] * 10**6,
-                  apr_bps=quote["apr_bps"] - quote["reserve_fee_bps"], installments=term, origination_fee_bps=fee)  # fmt: skip
+                  apr_bps=interest, installments=term, origination_fee_bps=fee)  # fmt: skip
     loan = _loan(loan_id, decision.decision_hash)
     for name, value in {**values, **changes}.items():
         setattr(loan, name, value)
@@ -150,6 +153,38 @@ def test_a_loan_carrying_the_hash_with_other_terms_does_not_verify(db_factory, s
                                                     for d in proof.loans[i - 1].differences]]  # fmt: skip
     with db_factory() as db:  # without an offer of this platform, nothing here says what a whole unit is
         assert "principal: not checked" in prove_decision(db, public.decision_hash).loans[0].differences[0]
+
+
+def test_a_loan_is_held_to_the_fee_its_decisions_quote_states(db_factory, scorer, application, settings):
+    """The reserve fee is the quote's own `origination_fee_bps` (the reserve's expected claim), not a
+    formula applied again to the quote: a loan carrying the fee the flat-fee formula gives for the
+    same quote does not match. A decision of the model before (its quote states no fee) is held to
+    the flat fee it priced, and its loan matches."""
+    from backend.scoring.scorer import scorer_for_version
+    from tests.scoring.test_service import PREVIOUS_MODEL
+
+    with db_factory() as db:
+        today = score_application(db, ApplicationCreate(**application), scorer, settings=settings, wallet=WALLET)
+        before = score_application(db, ApplicationCreate(**application), scorer_for_version(PREVIOUS_MODEL),
+                                   settings=settings, wallet=WALLET)  # fmt: skip
+        db.commit()
+    quote, term = today.quote, application["term_months"]
+    # SAMPLE is grade A over 24 months: 3.91% x 80% x 25/48 = 1.63%, rounded up; 5% + 3.91% x 5% / 2 = 5.10%
+    assert (today.grade, quote.origination_fee_bps, quote.interest_apr_bps, quote.apr_bps) == ("A", 164, 510, 668)
+    flat_formula = -(-quote.reserve_fee_bps * (term + 1) // 24)  # what offers charged before: 158 x 25/24
+    assert flat_formula == 165 != quote.origination_fee_bps
+    assert before.quote.origination_fee_bps is None and before.quote.reserve_fee_bps == 100
+    with db_factory() as db:
+        db.add(_decided_loan(1, db.get(CreditDecision, today.id)))
+        db.add(_decided_loan(2, db.get(CreditDecision, today.id), origination_fee_bps=flat_formula))
+        db.add(_decided_loan(3, db.get(CreditDecision, before.id)))  # interest = quote - 1%, fee ceil(100 x 25/24)
+        db.commit()
+    with db_factory() as db:
+        proofs = {d.id: prove_decision(db, d.decision_hash, asset_decimals=6) for d in (today, before)}
+        assert db.get(LoanRow, 3).origination_fee_bps == 105
+    assert [(loan.loan_id, loan.differences) for loan in proofs[today.id].loans] == [
+        (1, []), (2, ["origination_fee_bps: loan 165, decision 164"])]
+    assert proofs[before.id].verified and proofs[before.id].loans[0].matches_decision
 
 
 def test_unknown_and_malformed_hashes(db_factory):

@@ -1,23 +1,104 @@
+import math
+
 import pytest
 
 from backend.scoring import policy
-from backend.scoring.pricing import apr_bps, installment, max_affordable_amount, per_month, quote, risk_premium
+from backend.scoring.pricing import (
+    EXPECTED_CLAIMS,
+    Price,
+    exposure_share,
+    fee_cap_notes,
+    installment,
+    max_affordable_amount,
+    on_chain_price,
+    per_month,
+    price,
+    quote,
+    reserve_fee_bps,
+    risk_premium,
+    uncovered_premium,
+    with_policy,
+)
+
+# The policy of models before the expected-claims basis (their artifacts' copy): a flat 1% a year.
+FLAT = {"base_rate": 0.05, "reserve_fee": 0.01, "lgd": 0.85, "max_apr": 0.36}
 
 
-def test_apr_is_base_plus_reserve_plus_expected_loss_over_average_life():
+def test_the_exposure_at_default_is_the_average_principal_outstanding():
+    """Defaults equally likely at any of n installments of a linearly amortizing schedule: the
+    principal outstanding at installment k is (n - k + 1) / n, whose mean is (n + 1) / (2n)."""
+    for n in (1, 6, 12, 60):
+        assert exposure_share(n) == pytest.approx(sum((n - k + 1) / n for k in range(1, n + 1)) / n)
+    assert exposure_share(12) == pytest.approx(13 / 24) and exposure_share(1) == 1
+
+
+def test_the_reserve_fee_is_the_reserves_expected_claim_rounded_up():
+    # PD 10%, 80% cover, 12 months: 0.10 x 0.80 x 13/24 = 4.3333...% -> 434 bps (up, never short)
+    assert reserve_fee_bps(0.10, 12, 0.80) == 434
+    assert reserve_fee_bps(0.25, 1, 0.80) == 2000  # 0.25 x 0.8 x 1 = 20.00% exactly: not 2001
+    assert reserve_fee_bps(0.0, 36, 0.80) == 0
+
+
+def test_investors_premium_is_the_uncovered_loss_over_the_term():
+    # PD 10%, LGD 0.85, cover 0.80: 0.5% of principal lost after cover over e(n) x principal, spread
+    # over the weighted average life: 0.005 x e(n) / WAL = 0.005 x 12 / n a year
+    assert uncovered_premium(0.10, 12, 0.80) == pytest.approx(0.005)
+    assert uncovered_premium(0.10, 24, 0.80) == pytest.approx(0.0025)
+    n = 36
+    wal = (n + 1) / 24
+    assert uncovered_premium(0.10, n, 0.80) * wal == pytest.approx(0.10 * (0.85 - 0.80) * exposure_share(n))
+
+
+def test_the_price_splits_into_interest_and_the_reserve_fee():
+    """Interest APR = base + uncovered premium, rounded up; the quoted APR adds the fee as a yearly
+    rate over the weighted average life, rounded up. Grade B's pricing PD, by hand."""
+    pd_ = 0.08014062767811497
+    for term, (quoted, interest, fee) in {12: (1184, 541, 348), 36: (729, 514, 330), 60: (638, 509, 326)}.items():
+        assert math.ceil(10_000 * (0.05 + pd_ * 0.05 * 12 / term)) == interest
+        assert math.ceil(10_000 * pd_ * 0.80 * (term + 1) / (2 * term)) == fee
+        assert math.ceil(interest + fee * 24 / (term + 1)) == quoted
+        assert price(pd_, term) == Price(quoted, interest, fee, EXPECTED_CLAIMS)
+
+
+def test_models_before_the_expected_claims_basis_keep_the_flat_fee():
     # PD 10%, LGD 0.85, 23 months: average life (23 + 1) / 24 = 1 year -> premium 8.5%
     assert risk_premium(0.10, 23) == pytest.approx(0.085)
-    expected = policy.BASE_RATE + policy.RESERVE_FEE + 0.085
-    assert apr_bps(0.10, 23) == round(expected * 10_000)
+    old = price(0.10, 23, FLAT)
+    assert old.apr_bps == round((policy.BASE_RATE + 0.01 + 0.085) * 10_000) and old.basis is None
+    assert old.interest_apr_bps == old.apr_bps - 100 and old.origination_fee_bps == 100  # 1% x 1 year
+    assert price(0.08014062767811497, 12, FLAT).apr_bps == 1858  # grade B over 12 months, as the README said
 
 
 def test_riskier_grades_pay_more_and_longer_terms_spread_the_premium():
-    assert apr_bps(0.05, 36) < apr_bps(0.10, 36) < apr_bps(0.20, 36)
-    assert apr_bps(0.10, 12) > apr_bps(0.10, 36) > apr_bps(0.10, 60)
+    assert price(0.05, 36).apr_bps < price(0.10, 36).apr_bps < price(0.20, 36).apr_bps
+    assert price(0.10, 12).apr_bps > price(0.10, 36).apr_bps > price(0.10, 60).apr_bps
+    assert price(0.05, 36).origination_fee_bps < price(0.10, 36).origination_fee_bps
 
 
-def test_zero_pd_costs_base_rate_and_reserve_fee():
-    assert apr_bps(0.0, 36) == round((policy.BASE_RATE + policy.RESERVE_FEE) * 10_000)
+def test_zero_pd_costs_the_base_rate_and_no_fee():
+    base = round(policy.BASE_RATE * 10_000)
+    assert price(0.0, 36) == Price(base, base, 0, EXPECTED_CLAIMS)
+
+
+def test_a_fee_above_the_contracts_limit_declines_whatever_the_score_said():
+    pricing = policy.snapshot()["pricing"]
+    assert pricing["max_origination_fee_bps"] == 1_000 and pricing["reserve_cover"] == 0.80
+    assert fee_cap_notes(1_000, pricing) == []
+    notes = fee_cap_notes(1_001, pricing)
+    assert notes == ["reserve fee above the contract's limit: 10.01% of the amount, the loan contract takes at most 10.00%"]
+    assert with_policy("approve", notes) == with_policy("refer", notes) == "decline"
+    assert fee_cap_notes(5_000, FLAT) == []  # models before the rule had none
+
+
+def test_today_grade_e_is_above_the_limit_at_every_term_and_grade_d_below():
+    """Grade E's pricing PD (27.1%) needs 11.04% at 60 months, the least e(n) gives; D's (18.2%) at
+    most 8.52% (6 months)."""
+    from backend.scoring.scorer import get_scorer
+
+    scorer = get_scorer()
+    fees = {g: [price(scorer.grade_band(g).pd_mean_oof, t).origination_fee_bps for t in range(6, 61)] for g in "ABCDE"}
+    assert min(fees["E"]) == 1104 and max(fees["D"]) == 852 and min(fees["D"]) == 742
+    assert max(fees["A"]) == 183 and max(fees["B"]) == 374 and max(fees["C"]) == 576
 
 
 def test_the_installment_is_the_loans_own_every_30_days():
@@ -57,4 +138,21 @@ def test_affordability_is_capped_by_the_product_maximum():
 def test_quote_breaks_the_price_down():
     q = quote(0.12, 5000, 36, 3000, 0).to_json()
     assert q["apr_bps"] == q["base_rate_bps"] + q["reserve_fee_bps"] + q["risk_premium_bps"]
+    assert q["interest_apr_bps"] == q["base_rate_bps"] + q["risk_premium_bps"]
+    assert q["origination_fee_bps"] == reserve_fee_bps(0.12, 36, 0.80) and q["reserve_fee_basis"] == EXPECTED_CLAIMS
     assert q["lgd"] == policy.LGD and q["max_amount"] > 0
+    assert on_chain_price(q, 36) == (q["interest_apr_bps"], q["origination_fee_bps"])
+
+
+def test_an_older_models_quote_keeps_its_keys_and_its_flat_fee_on_chain():
+    q = quote(0.12, 5000, 36, 3000, 0, pricing=FLAT).to_json()
+    assert set(q) == {"apr_bps", "base_rate_bps", "reserve_fee_bps", "risk_premium_bps", "lgd", "monthly_payment",
+                      "max_amount"}  # fmt: skip
+    assert q["reserve_fee_bps"] == 100
+    assert on_chain_price(q, 36) == (q["apr_bps"] - 100, math.ceil(100 * 37 / 24))
+
+
+def test_affordability_counts_the_interest_apr_not_the_quote():
+    """The fee is taken from the disbursal, not repaid: the installment is at the interest APR."""
+    q = quote(0.12, 5000, 36, 3000, 0)
+    assert q.monthly_payment == round(installment(5000, q.interest_apr_bps / 10_000, 36), 2)

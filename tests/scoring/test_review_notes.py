@@ -84,7 +84,7 @@ def test_a_review_note_is_shown_only_to_a_recent_sign_in(tmp_path):
     assert referral["decision"] == "refer"
     reviewed = client.post(f"/api/v1/score/{referral['id']}/review", json={"outcome": "decline", "note": NOTE},
                            headers=bearer(client, underwriter))  # fmt: skip
-    assert reviewed.status_code == 200 and reviewed.json()["review"]["note"] == NOTE
+    assert reviewed.status_code == 201 and reviewed.json()["review"]["note"] == NOTE
 
     def session_begun(minutes_ago: float) -> dict[str, str]:
         with session_scope(settings) as session:

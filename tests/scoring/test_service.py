@@ -91,8 +91,9 @@ def test_a_referral_by_a_lending_rule_gives_that_rule_as_its_principal_reason(db
     so in plain words, first, not only the scorecard's points lost (review-pricing M3); the reasons
     are read from the recorded decision, so its hash and replay are untouched."""
     indebted = {**application, "monthly_debt_payments": 650}
-    over_cap = {**application, "term_months": 8, "checking_account": "none", "credit_history": "current_repaid_duly",
-                "savings": "none_or_unknown"}  # fmt: skip
+    # Grade D over 6 months is priced at 36.05% (a referral by its grade too): the APR line is said first.
+    over_cap = {**application, "term_months": 6, "amount": 2800, "checking_account": "none",
+                "credit_history": "current_repaid_duly", "savings": "none_or_unknown"}  # fmt: skip
     income_only = {**application, "monthly_debt_payments": 0, "amount": 20_000}
     with db_factory() as db:
         made = [score_application(db, ApplicationCreate(**a), scorer, settings=settings)
@@ -125,6 +126,54 @@ def test_an_approval_resting_on_the_exact_amount_asked_for_is_referred(scorer):
     assert gamed["decision"] == "refer" and gamed["policy_notes"] == ["grade rests on the exact amount: at 3325 it would be grade E"]
     assert [r["code"] for r in policy_reasons(GAMED, gamed)] == ["R23"]
     assert decide(ApplicationCreate(**SAMPLE), scorer).outputs["decision"] == "approve"
+
+
+# Grade E (score 547): its reserve fee over 8 months would be 27.1% x 80% x 9/16 = 12.21% of the amount.
+GRADE_E = {**SAMPLE, "term_months": 8, "checking_account": "none", "credit_history": "current_repaid_duly",
+           "savings": "none_or_unknown"}  # fmt: skip
+PREVIOUS_MODEL = "0x79fbef18aec0f5ef41ee4a65692972139a3c033881870acae33e8969cc417ca8"  # flat 1% reserve fee
+
+
+def test_a_reserve_fee_above_the_contracts_limit_declines_with_its_reason_first(db_factory, scorer, settings):
+    """The score alone refers grade E to an underwriter, but no loan of it can be put on chain:
+    LoanBook refuses a fee above 10%. So it is declined, not referred (no underwriter can override
+    a contract), with no price, and told why in plain words before the score's reasons (R24)."""
+    with db_factory() as db:
+        made = score_application(db, ApplicationCreate(**GRADE_E), scorer, settings=settings)
+        db.commit()
+        assert verify_decision(db.get(CreditDecision, made.id))
+    assert (made.grade, made.decision, made.quote) == ("E", "decline", None)
+    assert scorer.grade_band("E").decision == "refer" and made.score >= made.cutoffs.refer_min_score
+    assert made.policy_notes == ["reserve fee above the contract's limit: 12.21% of the amount, the loan contract "
+                                 "takes at most 10.00%"]  # fmt: skip
+    assert [(r.code, r.text) for r in made.policy_reasons] == [
+        ("R24", "Risk too high for the platform's reserve to cover: the fee that funds the reserve's cover of this loan "
+                "would be more than the 10% of the amount our loan contract allows")]  # fmt: skip
+    assert made.reasons  # the score's own reasons are still given, after the rule's
+    with db_factory() as db, pytest.raises(Conflict, match="only a referral is reviewed"):
+        review_decision(db, settings, "0x" + "99" * 20, made.id, ReviewCreate(outcome="approve", note="override"))
+
+
+def test_the_model_before_the_expected_claims_fee_referred_grade_e_and_priced_a_flat_fee(db_factory, settings):
+    """Model 0x79fbef18… charged a flat 1% a year for the reserve (its artifact's policy has no
+    `reserve_fee_basis`): the same grade-E application was a referral with a price, and its
+    decisions still replay and prove with that price."""
+    from backend.scoring.scorer import scorer_for_version
+    from backend.scoring.service import prove_decision
+
+    old = scorer_for_version(PREVIOUS_MODEL)
+    assert old is not None and "reserve_fee_basis" not in old.artifact["policy"]["pricing"]
+    with db_factory() as db:
+        made = score_application(db, ApplicationCreate(**GRADE_E), old, settings=settings)
+        db.commit()
+        proof = prove_decision(db, made.decision_hash)
+    assert (made.grade, made.decision, made.policy_notes) == ("E", "refer", ["APR above the 36% cap"])
+    assert [r.code for r in made.policy_reasons] == ["R22"]
+    assert made.quote.reserve_fee_bps == 100 and made.quote.origination_fee_bps is None
+    # 5% + 1% + PD 27.13% x 0.85 x 24 / 9 = 67.50% (rounded up), above the 36% line: a referral no underwriter
+    # could approve (the review refuses it), but a price all the same
+    assert made.quote.apr_bps == 6750
+    assert proof.verified and proof.reproduced and proof.differences == []
 
 
 def test_decisions_are_recorded_and_verifiable(db_factory, scorer, application, settings):
@@ -256,7 +305,7 @@ def test_a_referral_waits_for_its_applicants_kyc_and_a_self_approval_never_becom
     waiting = submit(client, stranger, minted_bearer(settings, sock), files=documents).json()
     assert waiting["status"] == "needs_review"  # until an admin opened the document
     assert approve_over_api(client, waiting["id"])["status"] == "approved"
-    assert client.post(url, json=review, headers=minted_bearer(settings, underwriter)).status_code == 200
+    assert client.post(url, json=review, headers=minted_bearer(settings, underwriter)).status_code == 201
     me.account = sock
     verify(settings, sock.address, me, grants.SECOND_ADMIN.address, grants.THIRD_ADMIN.address, documents=(PNG,))
     with session_scope(settings) as session:

@@ -490,6 +490,43 @@ def test_an_unanswered_hardship_request_or_an_open_dispute_pauses_reminders_and_
     assert default_queued()
 
 
+def test_a_no_answer_or_a_note_does_not_end_the_pause_an_answer_does(servicing_settings, world):
+    """Review-recent L1: any later case-log entry ended the pause, a staff `no_answer` ("called,
+    nobody picked up") or an internal `note` too: the default went ahead with no answer given. Only
+    an answer (`contacted`, `promise_to_pay`) ends it now."""
+    settings, book, chain = servicing_settings, world.book, world.chain
+    loan_id, _ = world.active_loan()
+    threshold = book.functions.defaultableAt(loan_id).call()
+    client, staff = client_for(settings), minted_bearer(settings, ADMIN)
+    chain.mine_at(threshold - 3 * DAY)
+    index(settings)
+    asked = client.post(f"/api/v1/loans/{loan_id}/hardship", headers=minted_bearer(settings, world.borrower),
+                        json={"note": "lost my job, can pay half"})  # fmt: skip
+    assert asked.status_code == 201
+    for kind, note in (("no_answer", "called, nobody picked up"), ("note", "try again on Monday")):
+        assert client.post(f"/api/v1/servicing/collections/{loan_id}/actions", headers=staff,
+                           json={"kind": kind, "note": note}).status_code == 201  # fmt: skip
+
+    def default_queued() -> bool:
+        with session_scope(settings) as session:
+            return get_intent(session, default_intent_key(loan_id)) is not None
+
+    chain.mine_at(threshold + 60)  # defaultable: the request, still unanswered, holds the default
+    _pass(settings)
+    assert not default_queued()
+    (item,) = client.get("/api/v1/servicing/collections", headers=staff).json()
+    assert item["awaiting_answer"] and not item["dispute_open"]
+    again = client.post(f"/api/v1/loans/{loan_id}/hardship", headers=minted_bearer(settings, world.borrower),
+                        json={"note": "did you get my request?"})  # fmt: skip
+    assert again.status_code == 409  # still the one open request
+    assert client.post(f"/api/v1/servicing/collections/{loan_id}/actions", headers=staff,
+                       json={"kind": "contacted", "note": "no plan possible, explained"}).status_code == 201  # fmt: skip
+    _pass(settings)  # answered: the default goes ahead
+    assert default_queued()
+    (item,) = client.get("/api/v1/servicing/collections", headers=staff).json()
+    assert not item["awaiting_answer"]
+
+
 def test_a_hardship_request_holds_the_default_no_longer_than_its_bound(servicing_settings, world):
     settings, book, chain = servicing_settings, world.book, world.chain
     loan_id, _ = world.active_loan()
@@ -536,3 +573,60 @@ def test_reading_the_queue_s_case_notes_is_audited_once_a_view(servicing_setting
     assert traced["case_log"][0]["note"] == "diagnosed with an illness, off work for 3 months"
     assert reads() == [(ADMIN.address, "collections:queue")] * 2 + [(ADMIN.address, "collections:trace")]
     assert next(c for c in traced["checks"] if c["name"] == "case_log_matches_audit_log")["ok"]
+
+
+def test_a_retried_case_log_entry_is_recorded_once_and_raises_no_promise_chain_alert(servicing_settings, world):
+    """Review-api H2: a client retrying after a timeout wrote a second promise to pay, which could
+    never be removed and made monitoring flag the staff member for chaining promises. The same
+    `Idempotency-Key` now answers with the first entry (200); without a key, the same entry by the
+    same person within a minute is taken for the retry it is."""
+    from eth_account import Account
+
+    settings, chain = servicing_settings, world.chain
+    loan_id, start = world.active_loan()
+    chain.mine_at(start + 30 * DAY + 20 * DAY)  # late: in collections
+    index(settings)
+    _pass(settings)
+    client, staff, url = client_for(settings), minted_bearer(settings, ADMIN), f"/api/v1/servicing/collections/{loan_id}/actions"
+    promise = {"kind": "promise_to_pay", "note": "will pay on Friday", "promised_amount": 10**6, "promised_in_days": 7}
+    key = "6f1c2a8e-3b7d-4c15-9a0e-2d4b8f6c1e3a"
+
+    first = client.post(url, json=promise, headers={**staff, "Idempotency-Key": key})
+    again = client.post(url, json=promise, headers={**staff, "Idempotency-Key": key})
+    assert (first.status_code, again.status_code) == (201, 200), again.text
+    assert again.json() == first.json() and first.json()["warning"]  # the first answer, its warning too
+    reused = client.post(url, json={**promise, "promised_amount": 2 * 10**6}, headers={**staff, "Idempotency-Key": key})
+    assert reused.status_code == 409 and reused.json()["error"] == "idempotency_key_reused"
+    assert key in reused.json()["detail"] and reused.json()["context"]["action_id"] == first.json()["id"]
+    for bad in ("", "with space", "x" * 129):  # a key is visible ASCII, at most 128 characters
+        refused = client.post(url, json=promise, headers={**staff, "Idempotency-Key": bad})
+        assert refused.status_code == 422 and refused.json()["fields"][0]["loc"] == ["header", "Idempotency-Key"]
+
+    # Without a key: the same entry within a minute is the retry; another note is another entry.
+    called = {"kind": "contacted", "note": "called; they will call back"}
+    made = client.post(url, json=called, headers=staff)
+    retried = client.post(url, json=called, headers=staff)
+    assert (made.status_code, retried.status_code) == (201, 200) and retried.json()["id"] == made.json()["id"]
+    other = client.post(url, json={**called, "note": "called again; no answer"}, headers=staff)
+    assert other.status_code == 201 and other.json()["id"] != made.json()["id"]
+    with_new_key = client.post(url, json=called, headers={**staff, "Idempotency-Key": "a-new-request"})
+    assert with_new_key.status_code == 201  # a new key is a new request, however alike
+    assert [a.id for a in _log(settings, loan_id)] == sorted({first.json()["id"], made.json()["id"], other.json()["id"],
+                                                              with_new_key.json()["id"]}, reverse=True)  # fmt: skip
+
+    # Another staff member's key is theirs alone, and their own entry is theirs: not a retry of the admin's.
+    colleague = Account.create()
+    with session_scope(settings) as session:
+        grant_role(session, "cli", colleague.address, "underwriter")
+    theirs = client.post(url, json=promise, headers={**minted_bearer(settings, colleague), "Idempotency-Key": key})
+    assert theirs.status_code == 201 and theirs.json()["actor"] == colleague.address
+    chain.mine_at(world.w3.eth.get_block("latest")["timestamp"] + 2 * 60)  # past the minute: the same entry again is new
+    assert client.post(url, json=called, headers=staff).status_code == 201
+
+    with session_scope(settings) as session:
+        logged = len(list(session.scalars(select(AuditEntry.seq).where(AuditEntry.action == "collections.action"))))
+        chained = alerts(session, settings, rule="promise_chain")
+    assert logged == len(_log(settings, loan_id)) == 6  # every entry audited once, no retry written
+    # The colleague's promise follows the admin's still-pending one: that chain is real, and is the only alert.
+    (chain_alert,) = chained
+    assert f"recorded by {colleague.address}" in chain_alert.detail and f"entry {first.json()['id']}," in chain_alert.detail

@@ -3,15 +3,16 @@ dies; the runner runs a step only while it holds the lock."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from backend.errors import Conflict
 from backend.workers.lock import FileLock, PostgresAdvisoryLock, exclusive, make_lock
 from backend.workers.runner import Worker
-from backend.errors import Conflict
 from tests.conftest import make_settings
 
 
@@ -281,5 +282,34 @@ def test_the_lock_connection_notices_a_dead_peer_within_seconds(postgres_url):
                                            "keepalives_count", "tcp_user_timeout", "connect_timeout")} == {
             "keepalives": "1", "keepalives_idle": "10", "keepalives_interval": "5", "keepalives_count": "3",
             "tcp_user_timeout": "30000", "connect_timeout": "5"}  # fmt: skip
+    finally:
+        lock.release()
+
+
+def test_the_lock_connections_socket_has_the_keepalives_and_a_slow_server_is_cut_off(postgres_url):
+    """Review-recent L4: the keepalive test only read the settings back from libpq and the server.
+    What can be shown without dropping packets: the client's own socket carries them (getsockopt,
+    so the kernel applies them, not just libpq's parameters), and a statement on the lock connection
+    ends after the 5 s statement timeout, as a lock check on a server that hangs would. A dead peer
+    itself (the server dropping a cut-off holder in ~30 s) is not simulated: that needs dropped packets."""
+    import socket
+
+    from sqlalchemy.exc import OperationalError
+
+    lock = PostgresAdvisoryLock(postgres_url, "keepalive-socket")
+    try:
+        assert lock.acquire()
+        fd = lock._conn.connection.dbapi_connection.fileno()
+        with socket.socket(fileno=os.dup(fd)) as sock:  # a duplicate: closing it leaves the connection open
+            assert sock.type == socket.SOCK_STREAM and sock.family in (socket.AF_INET, socket.AF_INET6)  # TCP, not a unix socket
+            options = {name: sock.getsockopt(level, option) for name, level, option in (
+                ("keepalive", socket.SOL_SOCKET, socket.SO_KEEPALIVE), ("idle", socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+                ("interval", socket.IPPROTO_TCP, socket.TCP_KEEPINTVL), ("count", socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+                ("user_timeout_ms", socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT))}  # fmt: skip
+        assert options == {"keepalive": 1, "idle": 10, "interval": 5, "count": 3, "user_timeout_ms": 30_000}
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="statement timeout"):
+            lock._conn.execute(text("SELECT pg_sleep(30)"))
+        assert 4.5 < time.monotonic() - started < 10
     finally:
         lock.release()

@@ -2,9 +2,20 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from backend.api.deps import CurrentUser, LoanId, NotesShown, SessionDep, SettingsDep, StatementYear, allow
+from backend.api.deps import (
+    CurrentUser,
+    LoanId,
+    NotesShown,
+    PageLimit,
+    PageOffset,
+    SessionDep,
+    SettingsDep,
+    StatementYear,
+    allow,
+)
+from backend.api.idempotency import answered
 from backend.audit import log, monitoring, trace
 from backend.audit.schemas import (
     AddressTracePublic,
@@ -115,28 +126,34 @@ def kyc_reveals(
     session: SessionDep,
     settings: SettingsDep,
     record_id: Annotated[str | None, Query(max_length=36, description="Only this record's")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: PageLimit = 100,
+    offset: PageOffset = 0,
 ) -> list[RevealPublic]:
-    return kyc.reveal_reasons(session, settings, user.wallet, record_id, limit)
+    return kyc.reveal_reasons(session, settings, user.wallet, record_id, limit=limit, offset=offset)
 
 
 @router.get(
     "/alerts",
     dependencies=allow("audit.trace"),
-    summary="Transaction monitoring of notes: round trips, off-market prices, large gifts, newest first",
+    summary="Transaction monitoring of notes: round trips, off-market prices, large gifts, newest first (review "
+    "notes only for a sign-in of the last minutes)",
 )
 def alerts(
     session: SessionDep,
     settings: SettingsDep,
-    since: Annotated[int, Query(ge=0, le=DB_ID_MAX, description="Only movements at or after this block time")] = 0,
+    notes: NotesShown,
+    user: CurrentUser,
+    since: Annotated[int, Query(ge=0, le=DB_ID_MAX, description="Only movements at or after this block time (Unix seconds, UTC)")] = 0,
     rule: Annotated[str | None, Query(description="round_trip, off_market_price, large_gift, first_payment_default, related_party_funding, role_change, pause, reserve_outflow or promise_chain")] = None,
     open_only: Annotated[bool, Query(alias="open", description="Only alerts nobody has reviewed yet")] = False,
 ) -> list[AlertPublic]:
-    return monitoring.alerts(session, settings, since, rule, open_only)
+    return monitoring.alerts(session, settings, since, rule, open_only, with_notes=notes, reader=user.wallet)
 
 
-@router.post("/alerts/{alert_key}/review", dependencies=allow("audit.review"),
-             summary="Clear or escalate a monitoring alert, with a note: once per alert, in the audit log")  # fmt: skip
+@router.post("/alerts/{alert_key}/review", dependencies=allow("audit.review"), status_code=201,
+             summary="Clear or escalate a monitoring alert, with a note: once per alert, in the audit log",
+             responses={200: {"model": AlertPublic, "description": "The same review sent again by its reviewer (a "
+                              "retry): the stored one, nothing written"}})  # fmt: skip
 def review_alert(alert_key: str, request: AlertReviewCreate, user: CurrentUser, session: SessionDep,
-                 settings: SettingsDep) -> AlertPublic:  # fmt: skip
-    return monitoring.review_alert(session, settings, alert_key, request, user.wallet)
+                 settings: SettingsDep, response: Response) -> AlertPublic:  # fmt: skip
+    return answered(monitoring.review_alert(session, settings, alert_key, request, user.wallet), response)

@@ -2,9 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow, kyc_rate_limit
+from backend.api.idempotency import answered
 from backend.identity.export_schemas import KycExportPublic
 from backend.identity.kyc import service
 from backend.identity.kyc.views import owner_view
@@ -28,6 +29,8 @@ def _read_bounded(upload: UploadFile, limit: int) -> bytes:
     max_body_size=MAX_SUBMISSION_BYTES,
     dependencies=[*allow("kyc.submit"), *limited],
     summary="Submit identity data (form fields) and optional ID documents (JPEG, PNG, PDF)",
+    responses={200: {"model": KycPublic, "description": "The same data and documents as the wallet's record waiting "
+                     "for review, or approved within the day: that record (a retry), nothing written"}},
 )
 def submit(
     data: Annotated[KycForm, Form()],
@@ -35,14 +38,15 @@ def submit(
     session: SessionDep,
     settings: SettingsDep,
     request: Request,
+    response: Response,
     documents: Annotated[list[UploadFile], File(description="ID document images")] = [],  # noqa: B006
 ) -> KycPublic:
     contents = [_read_bounded(d, settings.kyc_max_document_bytes) for d in documents if d.filename or d.size]
     # The client's address as uvicorn sees it: behind a reverse proxy listed in FORWARDED_ALLOW_IPS,
     # the X-Forwarded-For address (uvicorn's proxy headers), never a header anyone can set.
     client_address = request.client.host if request.client else None
-    record = service.submit(session, settings, user.wallet, data, contents, client_address=client_address)
-    return owner_view(session, record)
+    submitted = service.submit_once(session, settings, user.wallet, data, contents, client_address=client_address)
+    return owner_view(session, answered(submitted, response))
 
 
 @router.get("/me", dependencies=allow("kyc.status"), summary="Status, reasons and attestation of the caller's KYC")
@@ -63,5 +67,5 @@ def my_export(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> 
 
 
 @router.delete("/me", dependencies=[*allow("kyc.erase"), *limited], summary="Erase the caller's personal data (crypto-shredding)")
-def erase(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ErasurePublic:
+def erase_mine(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ErasurePublic:
     return service.erase_wallet(session, settings, user.wallet, actor=user.wallet)

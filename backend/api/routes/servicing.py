@@ -1,10 +1,9 @@
 """Post-loan management: the portfolio's aging, the collections queue, a borrower's notices."""
 
-from typing import Annotated
+from fastapi import APIRouter, Response
 
-from fastapi import APIRouter, Query
-
-from backend.api.deps import CurrentUser, LoanId, NotesShown, SessionDep, SettingsDep, allow
+from backend.api.deps import CurrentUser, LoanId, NotesShown, PageLimit, PageOffset, SessionDep, SettingsDep, allow
+from backend.api.idempotency import IdempotencyKey, answered
 from backend.servicing import collections as case_log
 from backend.servicing import preferences, service
 from backend.servicing.schemas import (
@@ -40,17 +39,18 @@ def collections(session: SessionDep, settings: SettingsDep, notes: NotesShown, u
     dependencies=allow("servicing.collections.act"),
     status_code=201,
     summary="Add to a late loan's case log: a contact, a promise to pay (amount and days), a dispute, hardship, a note",
+    responses={200: {"model": CollectionActionPublic, "description": "A retry (the same Idempotency-Key, or without "
+                     "one the same entry by the caller within a minute): the entry the first attempt recorded"}},
 )
 def collection_action(loan_id: LoanId, body: CollectionActionCreate, user: CurrentUser, session: SessionDep,
-                      settings: SettingsDep) -> CollectionActionPublic:  # fmt: skip
-    return case_log.record_action(session, settings, loan_id, body, user.wallet)
+                      settings: SettingsDep, response: Response,
+                      idempotency_key: IdempotencyKey = None) -> CollectionActionPublic:  # fmt: skip
+    return answered(case_log.record_action(session, settings, loan_id, body, user.wallet, idempotency_key), response)
 
 
 @router.get("/notices", dependencies=allow("servicing.notices"), summary="Reminders and notices to the caller, newest first")
-def notices(
-    user: CurrentUser, session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
-) -> list[NoticePublic]:
-    return service.notices_of(session, user.wallet, limit)
+def notices(user: CurrentUser, session: SessionDep, limit: PageLimit = 100, offset: PageOffset = 0) -> list[NoticePublic]:
+    return service.notices_of(session, user.wallet, limit, offset)
 
 
 @router.get("/notices/preferences", dependencies=allow("servicing.notices"),

@@ -410,7 +410,9 @@ def run_gas_bench(settings: Settings, rpc_url: str | None = None) -> dict[str, A
     `rpc_url` (snapshotted and reverted), which must then answer."""
     if rpc_url is not None:
         if not is_up(rpc_url):
-            raise ChainUnavailable(f"no chain answers at {rpc_url}")
+            from backend.db.migrate import where
+
+            raise ChainUnavailable(f"no chain answers at {where(rpc_url)}")
         return _run_on(settings.model_copy(update={"rpc_url": rpc_url}))
     workdir = Path(tempfile.mkdtemp(prefix="loanchain-gas-"))
     port = _free_port()

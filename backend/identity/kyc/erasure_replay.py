@@ -29,12 +29,14 @@ from backend.identity.kyc.erasure_scope import (
     clear_decision,
     decisions_named,
     holders_named,
+    offers_named,
     rows_about,
     shred_records,
 )
 from backend.identity.kyc.erasures import Entry, ErasureLog
 from backend.identity.kyc.lifecycle import kept_because
 from backend.identity.models import KycOrigin, KycRecord, utcnow
+from backend.lending.models import LoanOffer
 from backend.scoring.models import CreditDecision
 from backend.servicing.models import ServicingNotice
 
@@ -45,6 +47,7 @@ WHY = "erasure re-applied after a restore (data key destroyed)"
 class Replayed:
     erased: int = 0  # records and notes shredded again
     decisions: int = 0  # credit decisions' applications cleared again
+    offers: int = 0  # offers never accepted deleted again
     skipped: list[str] = field(default_factory=list)  # entries held off by erasure's guards, why
 
 
@@ -53,8 +56,9 @@ def replay_erasures(session: Session, settings: Settings, log: ErasureLog) -> Re
     for entry in log.entries:
         if entry.standing:
             _replay(session, settings, entry, result)
-    if result.erased or result.decisions:
-        audit(session, "system", "kyc.erase.replay", "erasure-log", {"shredded": result.erased, "decisions": result.decisions})
+    if result.erased or result.decisions or result.offers:
+        audit(session, "system", "kyc.erase.replay", "erasure-log", {"shredded": result.erased, "decisions": result.decisions,
+                                                                     "offers": result.offers})  # fmt: skip
     return result
 
 
@@ -64,11 +68,12 @@ def _replay(session: Session, settings: Settings, entry: Entry, result: Replayed
                                        .with_for_update()))  # fmt: skip
         holders = holders_named(session, entry)
         decisions = decisions_named(session, entry.cleared.get(CreditDecision.__tablename__, []))
+        offers = offers_named(session, entry.cleared.get(LoanOffer.__tablename__, []))
     else:
         records = list(session.scalars(select(KycRecord).where(KycRecord.wallet == entry.wallet, KycRecord.erased_at.is_(None),
                                                                KycRecord.submitted_at <= entry.erased_at).with_for_update()))  # fmt: skip
-        holders, decisions = rows_about(session, entry.wallet, until=entry.erased_at), []
-    if not (records or holders or decisions):
+        holders, decisions, offers = rows_about(session, entry.wallet, until=entry.erased_at), [], []
+    if not (records or holders or decisions or offers):
         return
     if entry.outcome is None and (held := kept_because(session, settings, entry.wallet, has_records=bool(records))):
         result.skipped.append(f"erasure {entry.id} of {entry.wallet} ({entry.erased_at.isoformat()}, outcome unknown) not "
@@ -80,6 +85,8 @@ def _replay(session: Session, settings: Settings, entry: Entry, result: Replayed
         shred(row)
     for decision in decisions:
         clear_decision(decision, now)
+    for offer in offers:
+        session.delete(offer)
     # What else the erasure cleared by wallet, up to its time: a later origin or failure is the live data's.
     session.execute(KycOrigin.__table__.delete().where(KycOrigin.wallet == entry.wallet, KycOrigin.seen_at <= entry.erased_at))
     session.execute(update(ServicingNotice).where(ServicingNotice.recipient == entry.wallet,
@@ -87,3 +94,4 @@ def _replay(session: Session, settings: Settings, entry: Entry, result: Replayed
                     .values(email_error=None, sms_error=None).execution_options(synchronize_session=False))  # fmt: skip
     result.erased += len(records) + len(holders)
     result.decisions += len(decisions)
+    result.offers += len(offers)

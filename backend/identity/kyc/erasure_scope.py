@@ -2,9 +2,14 @@
 restore, and the log's repair and settling (`erasures.py` names these rows in its entries).
 
 Credit decisions: an application's inputs are the applicant's declared finances. A decision no
-loan was made from loses its inputs and its wallet with the wallet's personal data (`clear_decision`:
-the outcome, score and any review stay, unlinked, as the record of a decision taken; it can no
-longer be proven, and says so). One a loan was made from stays
+loan was made from loses its inputs and its wallet with the wallet's personal data, and whatever
+would give them back (`clear_decision`): its `input_hash` (an unsalted keccak of the inputs, whose
+closed choices are few enough to try them all) and its salt, and of its outputs all but the score,
+grade, PD and decision (the quote and the reasons describe the finances). Those and any review stay,
+unlinked, as the record of a decision taken; it can no longer be proven, and says so. The wallet's
+loan offers never accepted are deleted (`unaccepted_offers`): each names the wallet, its decision
+and the exact amount and term. An accepted offer is a loan's, and holds erasure off until the
+chain index has the loan (`offers_in_flight`). One a loan was made from stays
 whole: the loan's on-chain terms carry its decision hash, which only the inputs prove
 (`backend/scoring/service.py` prove_decision); keeping the record of a credit decision for the
 loan's life and the retention after it is the lender's legal obligation (GDPR art. 17(3)(b)), and
@@ -26,7 +31,11 @@ from backend.identity.kyc.erasures import Entry, log_committed, read_log
 from backend.identity.kyc.history import transition
 from backend.identity.kyc.status import Status
 from backend.identity.models import KycRecord
+from backend.lending.models import LoanOffer, OfferStatus
 from backend.scoring.models import CreditDecision
+
+# What an erased decision keeps of its outputs: the decision taken, not the finances behind it.
+KEPT_OUTPUTS = ("score", "grade", "pd", "decision")
 
 
 def rows_about(session: Session, wallet: str, until: datetime | None = None) -> list[WrappedKeyHolder]:
@@ -85,6 +94,22 @@ def decisions_named(session: Session, ids: list[str]) -> list[CreditDecision]:
 
 def clear_decision(decision: CreditDecision, now: datetime) -> None:
     decision.inputs, decision.wallet, decision.erased_at = {}, None, now
+    decision.input_hash = decision.salt = None
+    decision.outputs = {key: decision.outputs[key] for key in KEPT_OUTPUTS if key in decision.outputs}
+
+
+def unaccepted_offers(session: Session, wallet: str) -> list[LoanOffer]:
+    """The wallet's offers that never became a loan (offered, or superseded by a newer one)."""
+    return list(session.scalars(select(LoanOffer).where(LoanOffer.borrower == wallet, LoanOffer.status != OfferStatus.ACCEPTED)
+                                .with_for_update()))  # fmt: skip
+
+
+def offers_named(session: Session, ids: list[str]) -> list[LoanOffer]:
+    """The offers an entry names that are still there (and still not accepted)."""
+    if not ids:
+        return []
+    return list(session.scalars(select(LoanOffer).where(LoanOffer.id.in_(ids), LoanOffer.status != OfferStatus.ACCEPTED)
+                                .with_for_update()))  # fmt: skip
 
 
 def without_detail(reason: dict) -> dict:
@@ -108,7 +133,8 @@ def still_live(session: Session, entry: Entry) -> bool:
     """Does anything the entry names still hold personal data?"""
     records = session.scalar(select(KycRecord.id).where(KycRecord.id.in_(entry.records), KycRecord.erased_at.is_(None)).limit(1))
     cleared = entry.cleared.get(CreditDecision.__tablename__, [])
-    return bool(records or holders_named(session, entry) or decisions_named(session, cleared))
+    offers = entry.cleared.get(LoanOffer.__tablename__, [])
+    return bool(records or holders_named(session, entry) or decisions_named(session, cleared) or offers_named(session, offers))
 
 
 def still_there(settings: Settings, entry: Entry) -> bool:

@@ -58,7 +58,7 @@ def export(session: Session, settings: Settings, wallet: str) -> KycExportPublic
     decisions = list(session.scalars(select(CreditDecision).where(CreditDecision.wallet == wallet)
                                      .order_by(CreditDecision.created_at)))  # fmt: skip
     entries = list(session.scalars(select(CollectionAction).where(CollectionAction.about(wallet)).order_by(CollectionAction.id)))
-    notices = notices_of(session, wallet, limit=None)  # every one (SQLAlchemy: no LIMIT)
+    notices = notices_of(session, wallet, limit=None)  # every one (SQLAlchemy: None is no LIMIT)
     case_log = [_entry(keyring, row, wallet) for row in entries]
     answer = KycExportPublic(
         wallet=wallet,

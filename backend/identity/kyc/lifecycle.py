@@ -51,6 +51,7 @@ from backend.identity.kyc.erasure_scope import (
     rows_about,
     shred_records,
     still_there,
+    unaccepted_offers,
     unbound_decisions,
 )
 from backend.identity.kyc.erasures import log_erasure
@@ -59,6 +60,7 @@ from backend.identity.kyc.status import Status
 from backend.identity.models import KycRecord, utcnow
 from backend.identity.roles import GRANTABLE, roles_of
 from backend.identity.schemas import ErasurePublic
+from backend.lending.models import LoanOffer
 from backend.lending.offers import offers_in_flight
 from backend.scoring.models import CreditDecision
 from backend.servicing.channels import forget_failures
@@ -97,11 +99,13 @@ def erase_wallet(session: Session, settings: Settings, wallet: str, actor: str) 
     now = utcnow()
     holders = rows_about(session, wallet)
     decisions = unbound_decisions(session, wallet)
-    if not records and not holders and not decisions:
+    offers = unaccepted_offers(session, wallet)
+    if not records and not holders and not decisions and not offers:
         repair_log(session, settings, wallet)
         raise NotFound("no KYC data to erase for this wallet")
     ids = [r.id for r in records]
-    cleared = {CreditDecision.__tablename__: [d.id for d in decisions]} if decisions else {}
+    cleared = {table: rows for table, rows in ((CreditDecision.__tablename__, [d.id for d in decisions]),
+                                               (LoanOffer.__tablename__, [o.id for o in offers])) if rows}  # fmt: skip
     # Logged (fsynced) before anything changes: an erasure never commits unlogged.
     entry = log_erasure(session, settings, wallet, now, ids, holder_ids(holders), cleared,
                         lambda e: still_there(settings, e))  # fmt: skip
@@ -114,12 +118,16 @@ def erase_wallet(session: Session, settings: Settings, wallet: str, actor: str) 
         shred(row)
     for decision in decisions:
         clear_decision(decision, now)
+    for offer in offers:
+        session.delete(offer)
     forget_origins(session, wallet)
     forget_failures(session, wallet)
+    erased_offers = cleared.get(LoanOffer.__tablename__, [])
     audit(session, actor, "kyc.erase", wallet, {"wallet": wallet, "records": ids, "revocations": revocations, "notes": len(holders),
-                                                "decisions": cleared.get(CreditDecision.__tablename__, []), "erasure": entry.id})  # fmt: skip
+                                                "decisions": cleared.get(CreditDecision.__tablename__, []),
+                                                "offers": erased_offers, "erasure": entry.id})  # fmt: skip
     return ErasurePublic(wallet=wallet, erased_records=ids, revocations=revocations, erased_notes=len(holders),
-                         erased_decisions=cleared.get(CreditDecision.__tablename__, []))  # fmt: skip
+                         erased_decisions=cleared.get(CreditDecision.__tablename__, []), erased_offers=erased_offers)  # fmt: skip
 
 
 def expire_due(session: Session, settings: Settings, now: datetime | None = None) -> list[str]:

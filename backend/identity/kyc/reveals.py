@@ -48,13 +48,14 @@ def keep_reveal(session: Session, dek: bytes, record: KycRecord, actor: str, rea
 
 
 def reveal_reasons(session: Session, settings: Settings, reader: str, record_id: str | None = None,
-                   limit: int = 100) -> list[RevealPublic]:  # fmt: skip
-    """The reveals, newest first (or only `record_id`'s), each reason opened; None once its record
-    was erased. Reading them is itself audited: one entry naming `reader` and the records."""
+                   limit: int = 100, offset: int = 0) -> list[RevealPublic]:  # fmt: skip
+    """The reveals, newest first (or only `record_id`'s), a page of `limit` after `offset`, each
+    reason opened; None once its record was erased. Reading them is itself audited: one entry naming
+    `reader` and the records."""
     query = select(KycReveal, KycRecord).join(KycRecord, KycRecord.id == KycReveal.record_id)
     if record_id is not None:
         query = query.where(KycReveal.record_id == record_id)
-    rows = session.execute(query.order_by(KycReveal.id.desc()).limit(limit)).all()
+    rows = session.execute(query.order_by(KycReveal.id.desc()).limit(limit).offset(offset)).all()
     keyring = load_keyring(settings) if rows else None
     shown = [RevealPublic(id=reveal.id, record_id=record.id, wallet=record.wallet, revealed_by=reveal.actor, at=reveal.at,
                           reason=_reason(keyring, reveal, record)) for reveal, record in rows]  # fmt: skip

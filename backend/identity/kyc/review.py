@@ -53,13 +53,13 @@ def _not_own(session: Session, record: KycRecord, actor: str, what: str) -> None
                         "their national ID): another admin must", record_id=record.id)  # fmt: skip
 
 
-def queue(session: Session, settings: Settings, reader: str, limit: int = 100) -> list[ReviewItemPublic]:
-    """The records waiting for review, masked; one audit entry names `reader` and the records it
-    was shown (masked data still identifies someone in a small town: who read whose, as a reveal)."""
+def queue(session: Session, settings: Settings, reader: str, limit: int = 100, offset: int = 0) -> list[ReviewItemPublic]:
+    """The records waiting for review, masked, a page of `limit` after `offset`; one audit entry names
+    `reader` and the records it was shown (masked data still identifies someone in a small town: who
+    read whose, as a reveal)."""
     keyring = load_keyring(settings)
-    records = list(session.scalars(
-        select(KycRecord).where(KycRecord.status == Status.NEEDS_REVIEW).order_by(KycRecord.submitted_at).limit(limit)
-    ))  # fmt: skip
+    records = list(session.scalars(select(KycRecord).where(KycRecord.status == Status.NEEDS_REVIEW)
+                                   .order_by(KycRecord.submitted_at, KycRecord.id).limit(limit).offset(offset)))  # fmt: skip
     if records:
         audit(session, reader, "kyc.queue_read", "kyc:queue", {"record_ids": [r.id for r in records]})
     return [_item(session, r, mask(open_sealed(keyring, r).record.person)) for r in records]

@@ -12,7 +12,7 @@ from backend.identity.kyc.documents import open_document
 from backend.identity.kyc.lifecycle import erase_wallet, expire_due
 from backend.identity.kyc.reveals import reveal_reasons
 from backend.identity.kyc.review import approve, get_record, queue, reject, reveal, review_item
-from backend.identity.kyc.submission import submit
+from backend.identity.kyc.submission import submit, submit_once
 from backend.identity.kyc.vault import open_sealed
 from backend.identity.kyc.views import data_public, owner_view, wallet_records
 from backend.identity.roles import roles_of
@@ -33,6 +33,7 @@ __all__ = [
     "reveal_reasons",
     "review_item",
     "submit",
+    "submit_once",
 ]
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from backend.config import Settings
 from backend.db.session import lock_until_commit
 from backend.errors import Conflict
+from backend.idempotency import Recorded
 from backend.identity.audit_trail import audit
 from backend.identity.checks import national_id
 from backend.identity.checks.age import check_age
@@ -37,6 +38,7 @@ from backend.identity.kyc import attestation
 from backend.identity.kyc.history import transition
 from backend.identity.kyc.record import CanonicalRecord, PersonalData, commitment, new_salt
 from backend.identity.kyc.reindex import reindex_older
+from backend.identity.kyc.repeat import repeated_record
 from backend.identity.kyc.status import OPEN, Status
 from backend.identity.kyc.vault import seal_new, seal_part
 from backend.identity.models import KycDocument, KycRecord, User, utcnow
@@ -172,12 +174,25 @@ def submit(
     session: Session, settings: Settings, wallet: str, data: KycCreate, documents: list[bytes], today: date | None = None,
     client_address: str | None = None,
 ) -> KycRecord:
+    """`submit_once`'s record: the new one, or the current one this application repeats."""
+    return submit_once(session, settings, wallet, data, documents, today, client_address).value
+
+
+def submit_once(
+    session: Session, settings: Settings, wallet: str, data: KycCreate, documents: list[bytes], today: date | None = None,
+    client_address: str | None = None,
+) -> Recorded[KycRecord]:
     """Check, decide and store one application, sent from `client_address` (the API's client IP;
-    None from the CLI). Call it in a transaction that has not written yet: the velocity counters
-    commit on their own, and SQLite has a single writer."""
+    None from the CLI); or, when it repeats the wallet's current record exactly (repeat.py), that
+    record with nothing written (`created` False). Call it in a transaction that has not written
+    yet: the velocity counters commit on their own, and SQLite has a single writer."""
     now = utcnow()
     checked = check_input(settings, data, documents, today or now.astimezone(UTC).date())
     session.get(User, wallet, with_for_update=True)  # PostgreSQL: one submission per wallet at a time
+    level = DOCUMENT_LEVEL if checked.documents else BASIC_LEVEL
+    canonical = CanonicalRecord(wallet, level, _person(data, checked))
+    if (current := repeated_record(session, settings, canonical, [c for c, _ in checked.documents], now)) is not None:
+        return Recorded(current, created=False)  # before the velocity counters: a retry spends none of the allowance
     if session.scalar(select(KycRecord.id).where(KycRecord.wallet == wallet, KycRecord.status.in_(OPEN)).limit(1)):
         raise Conflict("a KYC submission of this wallet is already waiting for review")
     index_key = blind_index_key(settings)  # its own transaction: the velocity counters below commit on their own too
@@ -197,22 +212,7 @@ def submit(
             reasons.append(document_review(len(checked.documents)))
     status = decide(reasons)
 
-    record_id = str(uuid.uuid4())
-    level = DOCUMENT_LEVEL if checked.documents else BASIC_LEVEL
-    person = PersonalData(
-        full_name=data.full_name,
-        date_of_birth=data.date_of_birth.isoformat(),
-        nationality=data.nationality,
-        id_type=data.id_type.value,
-        id_number=checked.parsed_id.normalised,
-        address_line=data.address_line,
-        city=data.city,
-        postal_code=data.postal_code,
-        country=data.country,
-        phone=data.phone,
-        email=data.email,
-    )
-    canonical, salt = CanonicalRecord(wallet, level, person), new_salt()
+    record_id, salt = str(uuid.uuid4()), new_salt()
     sealed = seal_new(keyring, record_id, canonical, salt)
     record = KycRecord(
         id=record_id,
@@ -258,4 +258,20 @@ def submit(
         record_id,
         {"record_id": record_id, "wallet": wallet, "status": status.value, "level": level, "reasons": [r.code.value for r in reasons]},
     )
-    return record
+    return Recorded(record, created=True)
+
+
+def _person(data: KycCreate, checked: CheckedInput) -> PersonalData:
+    return PersonalData(
+        full_name=data.full_name,
+        date_of_birth=data.date_of_birth.isoformat(),
+        nationality=data.nationality,
+        id_type=data.id_type.value,
+        id_number=checked.parsed_id.normalised,
+        address_line=data.address_line,
+        city=data.city,
+        postal_code=data.postal_code,
+        country=data.country,
+        phone=data.phone,
+        email=data.email,
+    )

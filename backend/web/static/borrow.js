@@ -32,6 +32,9 @@ export function showDecision(decision, taken = null) {
   if (quote) {  // the quote prices interest and the reserve's fee together; the loan's own rate is the interest
     $("decision-rate").textContent = percent(quote.apr_bps - quote.reserve_fee_bps);
     $("decision-apr").textContent = percent(quote.apr_bps);
+    // The reserve's fee as the quote states it (quotes of models before it was priced by risk state none).
+    $("decision-fee-part").hidden = quote.origination_fee_bps == null;
+    $("decision-fee").textContent = quote.origination_fee_bps == null ? "" : percent(quote.origination_fee_bps);
     $("decision-max").textContent = wholeTokens(quote.max_amount);
   }
   // The lending rules it did not meet come first: when one of them referred what the score would have

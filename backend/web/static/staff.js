@@ -116,7 +116,9 @@ function alertItem(a) {
   const item = Object.assign(document.createElement("li"), { textContent: `${a.rule}${a.loan_id == null ? "" : `, loan ${a.loan_id}`}: ${a.detail}` });
   item.dataset.alert = a.key;
   if (a.review) {
-    item.append(` (${a.review.decision} by ${a.review.reviewer}: ${a.review.note})`);
+    // The note is sealed like a case-log note: withheld from an older sign-in, gone once the borrower is erased.
+    item.append(` (${a.review.decision} by ${a.review.reviewer}: ${noteText(a.review)})`);
+    if (a.review.note_withheld) item.append(" ", readNotesButton(`alert ${a.rule}`, refreshStaff));
     return item;
   }
   const what = `alert ${a.rule}${a.loan_id == null ? "" : ` on loan ${a.loan_id}`}`;
@@ -139,7 +141,7 @@ function collectionItem(c) {
   const item = Object.assign(document.createElement("li"), {
     textContent: `loan ${c.loan_id} ${bucketWords(c.bucket)}${c.days_past_due == null ? "" : `, ${c.days_past_due} days past due`}: `
       + `${money(c.amount_owed)} owed; notices ${c.notices.join(", ") || "none"}`
-      // reminders, texts and the automatic default wait on these until staff answer (the next entry)
+      // reminders, texts and the automatic default wait on these until staff answer (contacted, promise to pay)
       + (c.awaiting_answer ? "; hardship request awaiting your answer" : "") + (c.dispute_open ? "; dispute open" : ""),
   });
   item.dataset.collection = c.loan_id;

@@ -2,15 +2,15 @@
 admin's views of a record's documents (an approval at level 2 needs one of each by the approving
 admin), and each reveal with its reason sealed under the record's data key (privacy review H3, L3).
 
-Revision ID: 0042_kyc_documents
-Revises: 0039_servicing_retry
+Revision ID: 0043_kyc_documents
+Revises: 0042_erased_decision_hashes
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0042_kyc_documents"
-down_revision = "0039_servicing_retry"
+revision = "0043_kyc_documents"
+down_revision = "0042_erased_decision_hashes"
 branch_labels = None
 depends_on = None
 
