@@ -128,6 +128,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "kyc.status": SIGNED_IN,
     "kyc.data": SIGNED_IN,
     "kyc.erase": SIGNED_IN,
+    "kyc.export": SIGNED_IN,  # all of the caller's own personal data (GDPR art. 15, 20)
     # administration
     "admin.roles.list": ADMIN_ONLY,
     "admin.roles.change": ADMIN_ONLY,  # revokes at once; proposes a grant, which another admin confirms
@@ -139,6 +140,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "admin.kyc.approve": ADMIN_ONLY,
     "admin.kyc.reject": ADMIN_ONLY,
     "admin.kyc.reveal": ADMIN_ONLY,
+    "admin.kyc.document": ADMIN_ONLY,  # one ID document of a record, opened for review
     "admin.kyc.erase": ADMIN_ONLY,
     "admin.kyc.expire": ADMIN_ONLY,
     # document verification: anyone (investors, auditors, the public) may check a document
@@ -152,6 +154,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "audit.verify": AUDITORS,
     "audit.trace": AUDITORS,
     "audit.review": AUDITORS,  # the monitoring case file: a person clears or escalates an alert
+    "audit.kyc_reveals": AUDITORS,  # who revealed which KYC record, and why
     # credit scoring: an applicant may ask for a quote before KYC; recorded decisions hold an
     # applicant's financial data, so reading them back is for underwriting and oversight
     "score.create": SIGNED_IN,
@@ -205,7 +208,8 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
 # a shared computer, cannot read or erase anyone's identity, nor grant a role. The web page signs in
 # again when told `fresh_sign_in_required`.
 FRESH_SIGN_IN: frozenset[str] = frozenset({
-    "kyc.data", "kyc.erase", "admin.kyc.reveal", "admin.kyc.erase", "admin.roles.change", "admin.roles.confirm",
+    "kyc.data", "kyc.erase", "kyc.export", "admin.kyc.reveal", "admin.kyc.document", "admin.kyc.erase", "audit.kyc_reveals",
+    "admin.roles.change", "admin.roles.confirm",
     # a rejection grants nothing, but a copied token could veto every grant the other admins propose
     "admin.roles.reject",
 })

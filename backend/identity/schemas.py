@@ -260,6 +260,18 @@ class RevealCreate(BaseModel):
     reason: RevealReason
 
 
+class RevealPublic(BaseModel):
+    """One reveal of a record's personal data, as oversight reads it (kyc/reveals.py)."""
+
+    id: int
+    record_id: str
+    wallet: str
+    revealed_by: str
+    at: datetime
+    reason: RevealReason | None = Field(description="Why the admin revealed it; None once the record was erased "
+                                        "(its key shredded, the reason with it)")  # fmt: skip
+
+
 class RoleGrantCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

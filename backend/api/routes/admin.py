@@ -1,6 +1,8 @@
-"""Administration: roles, the KYC review queue, reveals and erasure. Admins only."""
+"""Administration: roles, the KYC review queue, ID documents, reveals and erasure. Admins only."""
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
 
 from backend.api.deps import (
     CurrentUser,
@@ -31,6 +33,9 @@ from backend.identity.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+# Detected media type -> the file name's extension (backend/identity/checks/documents.py).
+DOCUMENT_TYPES = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
+DocumentIndex = Annotated[int, Path(ge=0, le=99, description="The document's place in the submission, from 0")]
 
 
 @router.get("/roles", dependencies=allow("admin.roles.list"), summary="Granted roles")
@@ -89,6 +94,19 @@ def reject(record_id: KycRecordId, body: DecisionCreate, user: CurrentUser, sess
 @router.post("/kyc/{record_id}/reveal", dependencies=allow("admin.kyc.reveal"), summary="Unmasked personal data (audited)")
 def reveal(record_id: KycRecordId, body: RevealCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycDataPublic:
     return service.reveal(session, settings, record_id, user.wallet, body.reason)
+
+
+@router.get("/kyc/{record_id}/documents/{index}", dependencies=allow("admin.kyc.document"), response_class=Response,
+            responses={200: {"content": {t: {} for t in DOCUMENT_TYPES}, "description": "The file as uploaded"}},
+            summary="Open one ID document of a record for review (audited; approving the record needs each opened)")  # fmt: skip
+def document(record_id: KycRecordId, index: DocumentIndex, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Response:
+    opened = service.open_document(session, settings, record_id, index, user.wallet)
+    name = f"kyc-{opened.record_id[:8]}-{opened.index}.{DOCUMENT_TYPES[opened.media_type]}"
+    # A file from an applicant: shown as what it was detected to be, never sniffed as anything else,
+    # and with no scripts should a browser open it on its own.
+    headers = {"Content-Disposition": f'inline; filename="{name}"', "X-Content-Type-Options": "nosniff",
+               "Content-Security-Policy": "sandbox"}  # fmt: skip
+    return Response(opened.content, media_type=opened.media_type, headers=headers)
 
 
 @router.delete("/kyc/wallets/{wallet}", dependencies=allow("admin.kyc.erase"), summary="Erase a wallet's personal data")

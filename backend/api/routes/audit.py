@@ -4,7 +4,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from backend.api.deps import CurrentUser, LoanId, NotesShown, SessionDep, SettingsDep, StatementYear, allow
+from backend.api.deps import (
+    CurrentUser,
+    LoanId,
+    NotesShown,
+    PageLimit,
+    PageOffset,
+    SessionDep,
+    SettingsDep,
+    StatementYear,
+    allow,
+)
 from backend.api.idempotency import answered
 from backend.audit import log, monitoring, trace
 from backend.audit.schemas import (
@@ -18,7 +28,9 @@ from backend.audit.schemas import (
 )
 from backend.audit.verify import verify_audit_log
 from backend.bounds import DB_ID_MAX
+from backend.identity.kyc import service as kyc
 from backend.identity.roles import checksum
+from backend.identity.schemas import RevealPublic
 from backend.lending import mandates, portfolio, statement
 from backend.lending.mandate_schemas import MandatePublic
 from backend.lending.schemas import PortfolioPublic, StatementPublic
@@ -101,6 +113,23 @@ def investor_portfolio(address: str, session: SessionDep, settings: SettingsDep)
 )
 def investor_mandates(address: str, session: SessionDep, settings: SettingsDep) -> list[MandatePublic]:
     return mandates.mandates_of(session, settings, checksum(address, field="address"))
+
+
+@router.get(
+    "/kyc/reveals",
+    dependencies=allow("audit.kyc_reveals"),
+    summary="Reveals of KYC personal data, newest first (or one record's): who revealed which record, when and why "
+    "(audited; the reason is null once the record was erased)",
+)
+def kyc_reveals(
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    record_id: Annotated[str | None, Query(max_length=36, description="Only this record's")] = None,
+    limit: PageLimit = 100,
+    offset: PageOffset = 0,
+) -> list[RevealPublic]:
+    return kyc.reveal_reasons(session, settings, user.wallet, record_id, limit=limit, offset=offset)
 
 
 @router.get(
