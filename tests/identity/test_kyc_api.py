@@ -467,7 +467,7 @@ def test_the_applicant_is_told_under_review_never_the_watch_list_entry_nor_the_a
     record = submit(client, rejected_one).json()
     client.post(f"/api/v1/admin/kyc/{record['id']}/reject", json={"note": "it is them"}, headers=bearer(client, ADMIN))
     told = client.get("/api/v1/kyc/me", headers=bearer(client, rejected_one.account)).json()["current"]
-    assert told["status"] == "rejected" and codes(told) == ["MANUAL_REJECTION"] and "SANCTIONS" not in str(told)
+    assert told["status"] == "rejected" and codes(told) == ["MANUAL_REJECTION", "DENIED_IDENTITY"] and "SANCTIONS" not in str(told)
 
 
 def test_a_duplicate_identity_is_no_membership_oracle_in_what_the_submitter_reads(client):
@@ -491,7 +491,7 @@ def test_a_first_approval_is_undone_by_one_rejection(two_admins):
     client.post(f"/api/v1/admin/kyc/{body['id']}/approve", json={"note": "looks fine"}, headers=bearer(client, ADMIN))
     rejected = client.post(f"/api/v1/admin/kyc/{body['id']}/reject", json={"note": "it is them"},
                            headers=bearer(client, SECOND_ADMIN)).json()  # fmt: skip
-    assert rejected["status"] == "rejected" and codes(rejected) == ["SANCTIONS_MATCH", "MANUAL_REJECTION"]
+    assert rejected["status"] == "rejected" and codes(rejected) == ["SANCTIONS_MATCH", "MANUAL_REJECTION", "DENIED_IDENTITY"]
     assert intents(settings) == []
 
 
@@ -499,7 +499,7 @@ def test_rejection_is_audited_and_never_attests(client, settings):
     _, body = flagged(client, 21)
     admin = bearer(client, ADMIN)
     rejected = client.post(f"/api/v1/admin/kyc/{body['id']}/reject", json={"note": "confirmed match"}, headers=admin).json()
-    assert rejected["status"] == "rejected" and codes(rejected) == ["SANCTIONS_MATCH", "MANUAL_REJECTION"]
+    assert rejected["status"] == "rejected" and codes(rejected) == ["SANCTIONS_MATCH", "MANUAL_REJECTION", "DENIED_IDENTITY"]
     assert rejected["attestation"] is None and intents(settings) == []
     assert audit_actions(settings)[-1] == "kyc.reject"
     again = client.post(f"/api/v1/admin/kyc/{body['id']}/approve", json={"note": "changed mind"}, headers=admin)
