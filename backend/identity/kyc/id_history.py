@@ -57,8 +57,9 @@ def check_denied(session: Session, index: str) -> Reason | None:
     if denied is None:
         return None
     when = f" on {denied.decided_at:%Y-%m-%d}" if denied.decided_at else ""
-    return Reason(Code.DENIED_IDENTITY, f"a reviewer rejected this national ID on identity grounds{when} (record {denied.id}, "
-                  f"wallet {denied.wallet})", Disposition.REVIEW)  # fmt: skip
+    # The record, not its wallet: same_id_wallets names the wallets as they are now, an erased one no more.
+    return Reason(Code.DENIED_IDENTITY, f"a reviewer rejected this national ID on identity grounds{when} (record {denied.id})",
+                  Disposition.REVIEW)  # fmt: skip
 
 
 def same_id_loans(session: Session, wallets: list[str], now: int | None = None) -> list[SameIdLoanPublic]:
