@@ -214,7 +214,7 @@ class Settings(BaseSettings):
     # Other wallets that may name one national ID within the window before a submission goes to
     # review (SHARED_ID; never a refusal): a person's second wallet is one, a stolen ID passed round more.
     kyc_id_max_wallets: int = Field(default=1, ge=0)
-    # Other wallets that may apply from one network address (IPv4, or an IPv6 /64) within the
+    # Other wallets that may apply from one network address (IPv4, or an IPv6 /56) within the
     # window before a submission goes to review: a household shares a connection, a farm more so.
     kyc_origin_max_wallets: int = Field(default=3, ge=0)
     kyc_origin_window: int = Field(default=30 * 86_400, gt=0)  # seconds

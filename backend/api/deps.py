@@ -393,7 +393,7 @@ def score_rate_limit(application: ApplicationCreate, principal: CurrentUser, set
     """Ten decisions an hour keep an applicant from probing the model; a 422 decides nothing. A
     wallet costs one key and a sign-in, and scoring needs no KYC, so the client's network is counted
     too: fresh wallets from one place share its allowance. A network as KYC's origin check takes it
-    (an IPv6 host's whole /64, whose addresses it rotates at will); a loopback or private address is
+    (an IPv6 host's whole /56, among whose /64s it moves at will); a loopback or private address is
     this machine or a proxy not listed in FORWARDED_ALLOW_IPS, whose count would be everyone's, so
     none is kept for it (the wallet's still is)."""
     counts = [_Count("score", principal.wallet, settings.score_rate_limit,

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from backend.identity.checks.countries import ISO_3166_ALPHA3, NATIONALITIES
 from backend.identity.checks.national_id import IdType
 from backend.input_text import ExactLines, Note, OneLine
+from backend.units import BaseUnits
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 # The local part as a dot-atom (RFC 5322 atext, and any other letter RFC 6531 allows), the domain as
@@ -232,13 +233,28 @@ class KycDataPublic(BaseModel):
     commitment: str
 
 
+class SameIdLoanPublic(BaseModel):
+    loan_id: int
+    borrower: str = Field(description="The other wallet of the same national ID that borrowed it")
+    standing: Literal["funding", "active", "late", "defaulted"] = Field(
+        description="active: repaid on time; late: an installment is past due (days_late); defaulted: money still owed"
+    )
+    days_late: int = Field(description="Days the oldest unpaid installment is past due (0 unless late)")
+    owed: BaseUnits = Field(description="Principal outstanding (the whole principal while funding; at default, what is still to recover)")
+
+
 class ReviewItemPublic(BaseModel):
     record: KycPublic
     data: PersonalDataPublic  # masked
     same_id_wallets: list[str] = Field(
         default_factory=list,
-        description="Other wallets verified now with the same national ID (matched by blind index): whom a "
-        "DUPLICATE_IDENTITY flag points at. Wallet addresses only: their personal data stays masked",
+        description="Other wallets with a record of the same national ID, of any status but erased (matched by blind "
+        "index): whom a DUPLICATE_IDENTITY flag points at. Wallet addresses only: their personal data stays masked",
+    )
+    same_id_loans: list[SameIdLoanPublic] = Field(
+        default_factory=list,
+        description="The loans those wallets are still in (being funded, repaid, late, or defaulted with money owed), "
+        "from the chain index: what clearing the ID as one person's second wallet lets it borrow beside",
     )
     first_approved_by: str | None = Field(
         default=None, description="The admin whose approval waits for a second admin's (a sanctions or duplicate-ID flag)"
@@ -249,6 +265,16 @@ class DecisionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: Note = Field(min_length=1, max_length=2000, description="Why; stored encrypted with the record")
+
+
+class RejectionCreate(DecisionCreate):
+    ground: Literal["identity", "other"] = Field(
+        default="identity",
+        description="identity (the default): the applicant is not who the record says (a stolen or made-up identity, a "
+        "confirmed watch-list match); its national ID then waits for two admins at every later submission, on any "
+        "wallet. other: anything else (an unreadable document); this wallet may then be approved with it automatically "
+        "again (another wallet naming it still goes to review)",
+    )
 
 
 RevealReason = Literal["review", "fraud_investigation", "customer_request", "legal_request"]

@@ -62,8 +62,8 @@ def test_fresh_wallets_from_one_address_share_its_credit_application_limit(tmp_p
     assert other.post("/api/v1/score", json=SAMPLE, headers=fresh).status_code == 201
 
 
-def test_an_ipv6_host_is_counted_by_its_64_and_a_private_address_by_its_wallets_only(tmp_path):
-    """An IPv6 host rotates its address inside its /64 at will; a private address is a proxy not
+def test_an_ipv6_host_is_counted_by_its_56_and_a_private_address_by_its_wallets_only(tmp_path):
+    """An IPv6 host moves among the /64s of its home's /56 at will; a private address is a proxy not
     listed in FORWARDED_ALLOW_IPS (everyone's count), so only the wallets' counts apply to it."""
     settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'v6.db'}", score_rate_limit=5, score_address_rate_limit=2)
 
@@ -72,6 +72,6 @@ def test_an_ipv6_host_is_counted_by_its_64_and_a_private_address_by_its_wallets_
         headers = {"Authorization": f"Bearer {login(client, Account.create()).json()['access_token']}"}
         return client.post("/api/v1/score", json=SAMPLE, headers=headers).status_code
 
-    assert [first_try(f"2a00:1450:4001:82b::{i}") for i in range(1, 4)] == [201, 201, 429]
-    assert first_try("2a00:1450:4001:82c::1") == 201  # another /64
+    assert [first_try(host) for host in ("2a00:1450:4001:81c::1", "2a00:1450:4001:81d::1", "2a00:1450:4001:8ff::1")] == [201, 201, 429]
+    assert first_try("2a00:1450:4001:91c::1") == 201  # another /56
     assert [first_try("10.0.0.7") for _ in range(3)] == [201, 201, 201]

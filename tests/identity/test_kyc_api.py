@@ -166,23 +166,23 @@ def test_every_staff_read_of_kyc_records_is_audited_naming_the_reader(client, se
 
 def test_several_wallets_applying_from_one_network_address_go_to_review(settings):
     farm = client_for(settings, address="81.2.69.142")
-    household = [make_applicant(seed) for seed in (20, 21, 22)]
-    for applicant in household:  # three wallets on one connection: a household, say
+    household = [make_applicant(seed) for seed in (19, 20, 21, 22)]
+    for applicant in household:  # four wallets on one connection: a household, say (3 others each, at most)
         assert submit(farm, applicant).json()["status"] == "approved"
-    fourth = submit(farm, make_applicant(23)).json()
-    assert fourth["status"] == "needs_review" and codes(fourth) == ["UNDER_REVIEW"] and fourth["attestation"] is None
-    flag = staff_view(farm, fourth["id"])["reasons"][0]
+    fifth = submit(farm, make_applicant(23)).json()  # more than 3 others
+    assert fifth["status"] == "needs_review" and codes(fifth) == ["UNDER_REVIEW"] and fifth["attestation"] is None
+    flag = staff_view(farm, fifth["id"])["reasons"][0]
     assert flag["code"] == "SHARED_ORIGIN"
-    assert flag["message"].startswith("3 other wallets applied from this network address in the last 30 days")
-    assert [f for f, _ in intents(settings)] == ["attest"] * 3
-    same_64 = client_for(settings, address="2a00:1450:4001:81c::10"), client_for(settings, address="2a00:1450:4001:81c:ffff::1")
-    for seed, client in zip((24, 25, 26), (*same_64, same_64[0]), strict=True):  # one IPv6 /64 is one address
+    assert flag["message"] == "4 other wallets applied from this network address in the last 30 days (more than 3 go to review)"
+    assert [f for f, _ in intents(settings)] == ["attest"] * 4
+    same_56 = client_for(settings, address="2a00:1450:4001:81c::1"), client_for(settings, address="2a00:1450:4001:81d::1")
+    for seed, client in zip((24, 25, 26, 29), (*same_56, *same_56), strict=True):  # two /64s of one /56: one address
         submit(client, make_applicant(seed))
-    assert codes(staff_view(farm, submit(same_64[1], make_applicant(27)).json()["id"])) == ["SHARED_ORIGIN"]
+    assert codes(staff_view(farm, submit(same_56[1], make_applicant(27)).json()["id"])) == ["SHARED_ORIGIN"]
     assert submit(client_for(settings, address="81.2.69.160"), make_applicant(28)).json()["status"] == "approved"
     with session_scope(settings) as session:  # the address itself is never stored, only its HMAC
         stored = list(session.execute(select(KycOrigin.wallet, KycOrigin.origin_index)))
-    assert len(stored) == 9 and len({index for _, index in stored}) == 3
+    assert len(stored) == 11 and len({index for _, index in stored}) == 3
     assert not any(address in index for _, index in stored for address in ("81.2.69.142", "2a00:1450", "81.2.69.160"))
 
     erased = farm.delete("/api/v1/kyc/me", headers=bearer(farm, household[0].account))  # erasure forgets it too
@@ -191,9 +191,11 @@ def test_several_wallets_applying_from_one_network_address_go_to_review(settings
         assert household[0].account.address not in set(session.scalars(select(KycOrigin.wallet)))
 
 
-def test_network_origin_is_an_ipv4_address_or_an_ipv6_64():
+def test_network_origin_is_an_ipv4_address_or_an_ipv6_56():
     assert network_of("81.2.69.142") == "81.2.69.142" and network_of("::ffff:81.2.69.142") == "81.2.69.142"
-    assert network_of("2a00:1450:4001:81c:aaaa::1") == network_of("2a00:1450:4001:81c::9") == "2a00:1450:4001:81c::/64"
+    assert network_of("2a00:1450:4001:81c:aaaa::1") == network_of("2a00:1450:4001:81c::9") == "2a00:1450:4001:800::/56"
+    assert network_of("2a00:1450:4001:81c::1") == network_of("2a00:1450:4001:81d::1")  # a home's /56 delegation
+    assert network_of("2a00:1450:4001:91c::1") != network_of("2a00:1450:4001:81c::1")
     for not_an_applicant in ("127.0.0.1", "::1", "10.0.0.5", "192.168.1.20", "fe80::1", "testclient", None):
         assert network_of(not_an_applicant) is None  # the machine itself, or a proxy
 
@@ -484,7 +486,7 @@ def test_the_applicant_is_told_under_review_never_the_watch_list_entry_nor_the_a
     record = submit(client, rejected_one).json()
     client.post(f"/api/v1/admin/kyc/{record['id']}/reject", json={"note": "it is them"}, headers=bearer(client, ADMIN))
     told = client.get("/api/v1/kyc/me", headers=bearer(client, rejected_one.account)).json()["current"]
-    assert told["status"] == "rejected" and codes(told) == ["MANUAL_REJECTION"] and "SANCTIONS" not in str(told)
+    assert told["status"] == "rejected" and codes(told) == ["MANUAL_REJECTION", "DENIED_IDENTITY"] and "SANCTIONS" not in str(told)
 
 
 def test_a_duplicate_identity_is_no_membership_oracle_in_what_the_submitter_reads(client):
@@ -508,7 +510,7 @@ def test_a_first_approval_is_undone_by_one_rejection(two_admins):
     client.post(f"/api/v1/admin/kyc/{body['id']}/approve", json={"note": "looks fine"}, headers=bearer(client, ADMIN))
     rejected = client.post(f"/api/v1/admin/kyc/{body['id']}/reject", json={"note": "it is them"},
                            headers=bearer(client, SECOND_ADMIN)).json()  # fmt: skip
-    assert rejected["status"] == "rejected" and codes(rejected) == ["SANCTIONS_MATCH", "MANUAL_REJECTION"]
+    assert rejected["status"] == "rejected" and codes(rejected) == ["SANCTIONS_MATCH", "MANUAL_REJECTION", "DENIED_IDENTITY"]
     assert intents(settings) == []
 
 
@@ -516,7 +518,7 @@ def test_rejection_is_audited_and_never_attests(client, settings):
     _, body = flagged(client, 21)
     admin = bearer(client, ADMIN)
     rejected = client.post(f"/api/v1/admin/kyc/{body['id']}/reject", json={"note": "confirmed match"}, headers=admin).json()
-    assert rejected["status"] == "rejected" and codes(rejected) == ["SANCTIONS_MATCH", "MANUAL_REJECTION"]
+    assert rejected["status"] == "rejected" and codes(rejected) == ["SANCTIONS_MATCH", "MANUAL_REJECTION", "DENIED_IDENTITY"]
     assert rejected["attestation"] is None and intents(settings) == []
     assert audit_actions(settings)[-1] == "kyc.reject"
     again = client.post(f"/api/v1/admin/kyc/{body['id']}/approve", json={"note": "changed mind"}, headers=admin)

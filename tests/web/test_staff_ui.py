@@ -57,7 +57,7 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     flagged = page.locator("#kyc-queue > li")
     expect(flagged).to_have_count(1)
     # The flag names the wallet whose verified record has the same national ID, never the ID itself.
-    expect(flagged.locator('li[data-flag="DUPLICATE_IDENTITY"]')).to_contain_text(f"waiting for review on: {borrower.address}")
+    expect(flagged.locator('li[data-flag="DUPLICATE_IDENTITY"]')).to_contain_text(f"on a record (of any status) of: {borrower.address}")
     expect(flagged).not_to_contain_text(twin.id_number)  # masked until an admin asks, with a reason
     what = f"KYC record {flagged.get_attribute('data-record')[:8]} of {twin.account.address}"
     reason = page.get_by_label(f"Reason for your decision on {what}")  # its own field, named after it

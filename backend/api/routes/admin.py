@@ -24,6 +24,7 @@ from backend.identity.schemas import (
     ExpiredPublic,
     KycDataPublic,
     KycPublic,
+    RejectionCreate,
     RevealCreate,
     ReviewItemPublic,
     RoleChangePublic,
@@ -87,8 +88,8 @@ def approve(record_id: KycRecordId, body: DecisionCreate, user: CurrentUser, ses
 
 
 @router.post("/kyc/{record_id}/reject", dependencies=allow("admin.kyc.reject"), summary="Reject a record (revokes its attestation)")
-def reject(record_id: KycRecordId, body: DecisionCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycPublic:
-    return record_public(session, service.reject(session, settings, record_id, user.wallet, body.note))
+def reject(record_id: KycRecordId, body: RejectionCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycPublic:
+    return record_public(session, service.reject(session, settings, record_id, user.wallet, body.note, body.ground))
 
 
 @router.post("/kyc/{record_id}/reveal", dependencies=allow("admin.kyc.reveal"), summary="Unmasked personal data (audited)")

@@ -18,11 +18,16 @@ from backend.db.session import session_scope
 from backend.identity.checks.reasons import Code, Disposition, Reason
 from backend.identity.models import KycOrigin, utcnow
 
+# An IPv6 host rotates its addresses inside its /64, and a home or a small office is delegated a /56
+# (RIPE-690) or a /48, so one connection can move to any of 256 /64s at will: counted at /64, one
+# household was 256 "addresses". A /56 is a household, or a few of one carrier's mobile customers.
+IPV6_PREFIX = 56
+
 
 def network_of(host: str | None) -> str | None:
-    """A public IPv4 address, or the /64 a public IPv6 host lives in (a host rotates its addresses
-    inside it). None for anything else: a loopback, private or link-local address is the machine
-    itself or a reverse proxy not listed in FORWARDED_ALLOW_IPS, never an applicant."""
+    """A public IPv4 address, or the IPv6 network (`IPV6_PREFIX`) a public IPv6 host lives in. None
+    for anything else: a loopback, private or link-local address is the machine itself or a reverse
+    proxy not listed in FORWARDED_ALLOW_IPS, never an applicant."""
     try:
         ip = ipaddress.ip_address(host or "")
     except ValueError:
@@ -31,14 +36,14 @@ def network_of(host: str | None) -> str | None:
         ip = ip.ipv4_mapped
     if not ip.is_global:
         return None
-    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
+    return str(ipaddress.ip_network(f"{ip}/{IPV6_PREFIX}", strict=False)) if ip.version == 6 else str(ip)
 
 
 def check_origin(session: Session, settings: Settings, wallet: str, index: str, now: datetime) -> Reason | None:
     since = now - timedelta(seconds=settings.kyc_origin_window)
     others = session.scalar(select(func.count(distinct(KycOrigin.wallet)))
                             .where(KycOrigin.origin_index == index, KycOrigin.wallet != wallet, KycOrigin.seen_at >= since)) or 0  # fmt: skip
-    if others < settings.kyc_origin_max_wallets:
+    if others <= settings.kyc_origin_max_wallets:
         return None
     days = settings.kyc_origin_window // 86_400
     return Reason(Code.SHARED_ORIGIN, f"{others} other wallets applied from this network address in the last {days} days "

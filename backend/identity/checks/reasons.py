@@ -30,6 +30,7 @@ class Code(StrEnum):
     DOCUMENT_TOO_LARGE = "DOCUMENT_TOO_LARGE"
     DOCUMENT_COUNT = "DOCUMENT_COUNT"
     DUPLICATE_IDENTITY = "DUPLICATE_IDENTITY"
+    DENIED_IDENTITY = "DENIED_IDENTITY"  # a reviewer rejected this national ID on identity grounds
     SANCTIONS_MATCH = "SANCTIONS_MATCH"
     SHARED_ORIGIN = "SHARED_ORIGIN"
     SHARED_ID = "SHARED_ID"  # many wallets named one national ID lately

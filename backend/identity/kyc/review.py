@@ -23,9 +23,16 @@ from backend.identity.crypto.keyring import load_keyring
 from backend.identity.kyc import attestation
 from backend.identity.kyc.documents import unopened_by
 from backend.identity.kyc.history import transition
+from backend.identity.kyc.id_history import (
+    check_denied,
+    check_duplicate,
+    denied_identity_mark,
+    other_records,
+    same_id_loans,
+)
 from backend.identity.kyc.reveals import keep_reveal
 from backend.identity.kyc.status import OPEN, Status
-from backend.identity.kyc.submission import CLAIMING, activate, check_duplicate, lock_national_id
+from backend.identity.kyc.submission import activate, lock_national_id
 from backend.identity.kyc.vault import data_key, open_sealed
 from backend.identity.kyc.views import data_public, mask, record_public
 from backend.identity.models import KycEvent, KycRecord, utcnow
@@ -33,7 +40,7 @@ from backend.identity.persons import person_of, person_of_record, same_person
 from backend.identity.schemas import KycDataPublic, PersonalDataPublic, ReviewItemPublic
 
 REJECTABLE = (*OPEN, Status.APPROVED)
-TWO_ADMIN_FLAGS = frozenset({Code.SANCTIONS_MATCH, Code.DUPLICATE_IDENTITY})
+TWO_ADMIN_FLAGS = frozenset({Code.SANCTIONS_MATCH, Code.DUPLICATE_IDENTITY, Code.DENIED_IDENTITY})
 DECISIONS = frozenset({Code.MANUAL_APPROVAL, Code.FIRST_APPROVAL})  # not flags: never carried into a new decision
 
 
@@ -74,20 +81,19 @@ def review_item(session: Session, settings: Settings, record_id: str, reader: st
 
 
 def _item(session: Session, record: KycRecord, masked: PersonalDataPublic) -> ReviewItemPublic:
-    return ReviewItemPublic(record=record_public(session, record), data=masked, same_id_wallets=same_id_wallets(session, record),
-                            first_approved_by=first_approver(session, record))  # fmt: skip
+    wallets = same_id_wallets(session, record)
+    return ReviewItemPublic(record=record_public(session, record), data=masked, same_id_wallets=wallets,
+                            same_id_loans=same_id_loans(session, wallets), first_approved_by=first_approver(session, record))  # fmt: skip
 
 
 def same_id_wallets(session: Session, record: KycRecord) -> list[str]:
-    """The other wallets verified with this record's national ID, or waiting for review with it,
-    found by its blind index (so the number itself is never read): the reviewer must know whom a
+    """The other wallets with a record of this record's national ID, of any status but erased, found
+    by its blind index (so the number itself is never read): the reviewer must know whom a
     DUPLICATE_IDENTITY flag matched to decide between a second wallet of one person and a stolen ID.
-    Read now, not at submission: a match rejected or erased since is no longer named."""
+    Read now, not at submission: a match erased since is no longer named."""
     if record.blind_index is None:  # erased
         return []
-    return list(session.scalars(select(KycRecord.wallet).distinct().where(
-        KycRecord.blind_index == record.blind_index, KycRecord.wallet != record.wallet, KycRecord.status.in_(CLAIMING),
-    ).order_by(KycRecord.wallet)))  # fmt: skip
+    return sorted({r.wallet for r in other_records(session, record.wallet, record.blind_index)})
 
 
 def _flags(record: KycRecord) -> list[Reason]:
@@ -118,6 +124,9 @@ def approve(session: Session, settings: Settings, record_id: str, actor: str, no
         lock_national_id(session, record.blind_index)  # PostgreSQL: not while a submission of this ID is checked
         if duplicate := check_duplicate(session, record.wallet, record.blind_index):  # applied since: two admins now
             flagged.append(duplicate)
+    if record.blind_index is not None and not any(r.code == Code.DENIED_IDENTITY for r in flagged):
+        if denied := check_denied(session, record.blind_index):  # rejected elsewhere since
+            flagged.append(denied)
     grave = sorted(r.code.value for r in flagged if r.code in TWO_ADMIN_FLAGS)
     first = first_approver(session, record) if grave else None
     if grave:
@@ -138,8 +147,10 @@ def approve(session: Session, settings: Settings, record_id: str, actor: str, no
     return record
 
 
-def reject(session: Session, settings: Settings, record_id: str, actor: str, note: str) -> KycRecord:
-    """Reject a flagged record, or withdraw an approved one (its attestation is revoked)."""
+def reject(session: Session, settings: Settings, record_id: str, actor: str, note: str, ground: str = "identity") -> KycRecord:
+    """Reject a flagged record, or withdraw an approved one (its attestation is revoked). On identity
+    grounds (the default: a stolen or made-up identity, a confirmed match) the record is marked
+    DENIED_IDENTITY, and its national ID waits for two admins at every later submission (id_history.py)."""
     record = get_record(session, record_id, for_update=True)
     _not_own(session, record, actor, "reject")
     if record.status not in REJECTABLE:
@@ -147,12 +158,15 @@ def reject(session: Session, settings: Settings, record_id: str, actor: str, not
     dek = data_key(load_keyring(settings), record)
     now = utcnow()
     was_approved = record.status == Status.APPROVED
-    decision = Reason(Code.MANUAL_REJECTION, "rejected by a reviewer", Disposition.DECISION)
+    decision = [Reason(Code.MANUAL_REJECTION, "rejected by a reviewer", Disposition.DECISION)]
+    if ground == "identity":
+        decision.append(denied_identity_mark())
     flagged = _flags(record)
-    transition(session, record, Status.REJECTED, [*flagged, decision], actor=actor, note=note, dek=dek, now=now)
+    transition(session, record, Status.REJECTED, [*flagged, *decision], actor=actor, note=note, dek=dek, now=now)
     record.decided_at = now
     revocation = attestation.revoke(session, settings, record) if was_approved else None
-    audit(session, actor, "kyc.reject", record.id, {"record_id": record.id, "wallet": record.wallet, "revocation": revocation})
+    audit(session, actor, "kyc.reject", record.id, {"record_id": record.id, "wallet": record.wallet, "ground": ground,
+                                                    "revocation": revocation})  # fmt: skip
     return record
 
 

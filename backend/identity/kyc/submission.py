@@ -5,9 +5,10 @@ written. Too many submissions raise 429. Otherwise the record is stored, encrypt
 - approved when every check passes and no ID document came with it, and its attestation is queued
   in the outbox;
 - rejected when a rule forbids it (under age);
-- queued for review when a fraud check flags it (duplicate identity, one national ID named by many
-  wallets, watch-list hit, too many wallets applying from one network address), or when ID
-  documents came with it (DOCUMENT_REVIEW: level 2 is granted only by an admin who opened them).
+- queued for review when a fraud check flags it (a national ID on another wallet's record, or once
+  rejected on identity grounds: id_history.py; one national ID named by many wallets, watch-list
+  hit, too many wallets applying from one network address), or when ID documents came with it
+  (DOCUMENT_REVIEW: level 2 is granted only by an admin who opened them).
 What the applicant is told of a flag is kyc/views.py's concern (`owner_view`).
 """
 
@@ -36,6 +37,7 @@ from backend.identity.crypto.keyring import load_keyring
 from backend.identity.errors import KycInputInvalid, KycVelocityExceeded
 from backend.identity.kyc import attestation
 from backend.identity.kyc.history import transition
+from backend.identity.kyc.id_history import check_denied, check_duplicate
 from backend.identity.kyc.record import CanonicalRecord, PersonalData, commitment, new_salt
 from backend.identity.kyc.reindex import reindex_older
 from backend.identity.kyc.repeat import repeated_record
@@ -108,23 +110,6 @@ def check_shared_id(session: Session, settings: Settings, wallet: str, index: st
                   f"(more than {settings.kyc_id_max_wallets} go to review)", Disposition.REVIEW)  # fmt: skip
 
 
-CLAIMING = (Status.APPROVED, *OPEN)  # a record that holds its national ID, or may come to
-
-
-def check_duplicate(session: Session, wallet: str, index: str) -> Reason | None:
-    """Another wallet holds this national ID verified, or waits for review with it. A waiting
-    record counts as much as an approved one: otherwise a second wallet naming the ID while the
-    first is held (for any other flag) is approved with no one looking, and the first is then
-    cleared by one admin, so no two-admin DUPLICATE_IDENTITY review ever happens. Called again at
-    each approval (review.py), since the other wallet may have applied after this one."""
-    duplicate = session.scalar(select(KycRecord.id).where(
-        KycRecord.blind_index == index, KycRecord.wallet != wallet, KycRecord.status.in_(CLAIMING)).limit(1))  # fmt: skip
-    if duplicate is None:
-        return None
-    return Reason(Code.DUPLICATE_IDENTITY, "this national ID is already verified for another wallet, or waits for review on one",
-                  Disposition.REVIEW)  # fmt: skip
-
-
 def lock_national_id(session: Session, index: str) -> None:
     """PostgreSQL: one submission of a national ID at a time, whichever wallet sends it, until the
     transaction ends; otherwise two wallets submitting one ID at once both find no duplicate. The
@@ -139,6 +124,8 @@ def fraud_checks(session: Session, settings: Settings, wallet: str, data: KycCre
     now = now or utcnow()
     if duplicate := check_duplicate(session, wallet, index):
         reasons.append(duplicate)
+    if denied := check_denied(session, index):
+        reasons.append(denied)
     if shared := check_shared_id(session, settings, wallet, index, now):
         reasons.append(shared)
     hit = screen(data.full_name, data.date_of_birth, load_watchlist(settings.kyc_watchlist_path), settings.kyc_watchlist_threshold)

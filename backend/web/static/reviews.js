@@ -75,7 +75,7 @@ export function referralItem(d, refresh) {
 const mine = (wallet) => Boolean(wallet && state.wallet && wallet.toLowerCase() === state.wallet.toLowerCase());
 
 export function kycItem(entry, refresh) {
-  const { record, data, same_id_wallets: twins } = entry;
+  const { record, data, same_id_wallets: twins, same_id_loans: loans = [] } = entry;
   const short = record.id.slice(0, 8);
   const what = `KYC record ${short} of ${record.wallet}`;
   const item = element("li", { className: "review-item" });
@@ -89,12 +89,18 @@ export function kycItem(entry, refresh) {
       const flag = element("li", { textContent: `${r.code}: ${r.message}` });
       flag.dataset.flag = r.code;
       if (r.code === "DUPLICATE_IDENTITY") {
-        // An open record with the ID counts too (review M2): the wallets are named whichever it is.
-        flag.append(twins.length ? `; verified for, or waiting for review on: ${twins.join(", ")}` : "; that wallet is no longer verified");
+        // A record of any status counts (fraud review H3): a rejected or expired one still tells who used the ID.
+        flag.append(twins.length ? `; on a record (of any status) of: ${twins.join(", ")}` : "; that record has been erased");
       }
       return flag;
     })),
   );
+  if (loans.length) {
+    // Each wallet's debt checks see that wallet only: the reviewer sees what the other wallets owe.
+    item.append(element("p", {}, "Their loans still owed:"), element("ul", { className: "same-id-loans" }, ...loans.map((l) =>
+      element("li", { textContent: `loan ${l.loan_id} of ${l.borrower}: ${l.standing}`
+        + (l.days_late ? `, ${l.days_late} days late` : "") + `, ${l.owed} base units owed` }))));
+  }
   const controls = verdictControls({
     what, reasonLabel: "Reason for your decision on", reasonKey: "kycNote", id: record.id, minLength: 1,
     // A sanctions or duplicate-ID flag needs two admins: the one who approved first may only reject.
