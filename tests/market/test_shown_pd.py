@@ -33,8 +33,8 @@ def settings(chain_settings, deployment, world, snapshot, tmp_path, database_url
 def test_loans_of_a_grade_show_its_pd_and_only_staff_see_the_exact_one(settings, world):  # noqa: F811
     hashes = [_decision_hash(settings, application) for application in (SAMPLE, {**SAMPLE, "savings": "100_to_500"})]
     with session_scope(settings) as session:
-        made = {d.decision_hash: (d.id, d.model_version, d.grade, d.pd)
-                for d in session.scalars(select(CreditDecision).where(CreditDecision.decision_hash.in_(hashes)))}  # fmt: skip
+        rows = session.scalars(select(CreditDecision).where(CreditDecision.decision_hash.in_(hashes)))
+        made = {d.decision_hash: (d.id, d.model_version, d.grade, d.pd) for d in rows}
     (_, version, grade, first_pd), (_, _, other_grade, second_pd) = (made[h] for h in hashes)
     assert grade == other_grade == "A" and first_pd != second_pd
     shown = priced_pd(version, grade)
