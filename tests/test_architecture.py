@@ -14,10 +14,11 @@ MODULES = sorted(p for p in BACKEND.rglob("*.py") if "migrations" not in p.parts
 
 # async functions that do no I/O of their own, with the reason they may be async.
 ASYNC_ALLOWED = {
-    # plain ASGI middleware (ASGI is async): WebSecurityHeaders only sets response headers, JsonTooLarge
+    # plain ASGI middleware (ASGI is async): WebSecurityHeaders and NoStoreOnApi only set response headers, JsonTooLarge
     # only rewrites Starlette's plain-text 413
     ("api/web.py", "__call__"), ("api/web.py", "with_headers"),
     ("api/errors.py", "__call__"), ("api/errors.py", "send_json"),
+    ("api/cache_headers.py", "__call__"), ("api/cache_headers.py", "send_no_store"),  # only adds Cache-Control
     ("workers/lifespan.py", "worker_lifespan"),  # starts and stops threads; FastAPI wants async here
 }
 

@@ -10,7 +10,9 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -52,6 +54,18 @@ ListingId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="NoteMarket's li
 BidId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="NoteMarket's bid id")]
 LoanFilterId = Annotated[int | None, Query(ge=1, le=DB_ID_MAX, description="Only this loan's")]
 RoleProposalId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="A proposed role grant's id")]
+# A list's page: one style for every list that can grow (limit and offset, newest or best first as the
+# list says); a page shorter than `limit` is the last.
+PAGE_MAX = 500
+PageLimit = Annotated[int, Query(ge=1, le=PAGE_MAX, description="At most this many items")]
+PageOffset = Annotated[int, Query(ge=0, le=DB_ID_MAX, description="Skip this many first: the next page starts at "
+                                  "offset + limit")]  # fmt: skip
+# Record ids are UUIDs (36 characters, the column's width): a longer one is a 422, never looked up and
+# echoed back whole in a 404.
+OfferId = Annotated[str, Path(min_length=1, max_length=36, description="An offer's id (a UUID)")]
+DecisionId = Annotated[str, Path(min_length=1, max_length=36, description="A credit decision's id (a UUID)")]
+KycRecordId = Annotated[str, Path(min_length=1, max_length=36, description="A KYC record's id (a UUID)")]
+DecisionHash = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="keccak-256: 0x and 64 hex digits")]
 
 
 def refuse_control_characters(request: Request) -> None:
@@ -66,6 +80,25 @@ def refuse_control_characters(request: Request) -> None:
               for where, name, value in passed if isinstance(value, str) and has_control_characters(value)]  # fmt: skip
     if errors:
         raise RequestValidationError(errors)
+
+
+def refuse_unknown_query_parameters(request: Request) -> None:
+    """A query parameter the endpoint does not take is a 422 naming it, as an unknown body field is:
+    ignored, `?offset=20` on a list without one answered the first page again, and a client paging on
+    it never saw the end. (The pages outside the API, / and /docs, take whatever a link carries.)"""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not route.include_in_schema:
+        return
+    declared = _query_parameters(route.dependant)
+    unknown = sorted({name for name in request.query_params if name not in declared})
+    if unknown:
+        raise RequestValidationError([{"loc": ("query", name[:64]), "type": "extra_forbidden",
+                                       "msg": "not a parameter of this endpoint (see /docs)"} for name in unknown])  # fmt: skip
+
+
+def _query_parameters(dependant: Dependant) -> set[str]:
+    """What the route and its dependencies take from the query string, by the name sent (the alias)."""
+    return {param.alias for param in dependant.query_params}.union(*map(_query_parameters, dependant.dependencies))
 
 
 # --- identity: who is calling, and may they call this endpoint ------------------------------
@@ -95,6 +128,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "kyc.status": SIGNED_IN,
     "kyc.data": SIGNED_IN,
     "kyc.erase": SIGNED_IN,
+    "kyc.export": SIGNED_IN,  # all of the caller's own personal data (GDPR art. 15, 20)
     # administration
     "admin.roles.list": ADMIN_ONLY,
     "admin.roles.change": ADMIN_ONLY,  # revokes at once; proposes a grant, which another admin confirms
@@ -106,6 +140,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "admin.kyc.approve": ADMIN_ONLY,
     "admin.kyc.reject": ADMIN_ONLY,
     "admin.kyc.reveal": ADMIN_ONLY,
+    "admin.kyc.document": ADMIN_ONLY,  # one ID document of a record, opened for review
     "admin.kyc.erase": ADMIN_ONLY,
     "admin.kyc.expire": ADMIN_ONLY,
     # document verification: anyone (investors, auditors, the public) may check a document
@@ -119,6 +154,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "audit.verify": AUDITORS,
     "audit.trace": AUDITORS,
     "audit.review": AUDITORS,  # the monitoring case file: a person clears or escalates an alert
+    "audit.kyc_reveals": AUDITORS,  # who revealed which KYC record, and why
     # credit scoring: an applicant may ask for a quote before KYC; recorded decisions hold an
     # applicant's financial data, so reading them back is for underwriting and oversight
     "score.create": SIGNED_IN,
@@ -172,7 +208,8 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
 # a shared computer, cannot read or erase anyone's identity, nor grant a role. The web page signs in
 # again when told `fresh_sign_in_required`.
 FRESH_SIGN_IN: frozenset[str] = frozenset({
-    "kyc.data", "kyc.erase", "admin.kyc.reveal", "admin.kyc.erase", "admin.roles.change", "admin.roles.confirm",
+    "kyc.data", "kyc.erase", "kyc.export", "admin.kyc.reveal", "admin.kyc.document", "admin.kyc.erase", "audit.kyc_reveals",
+    "admin.roles.change", "admin.roles.confirm",
     # a rejection grants nothing, but a copied token could veto every grant the other admins propose
     "admin.roles.reject",
 })
@@ -367,3 +404,9 @@ def score_rate_limit(application: ApplicationCreate, principal: CurrentUser, set
                              f"{settings.score_address_rate_limit} per hour, whichever wallet sends them"))  # fmt: skip
     with _counted_if_decided(settings, *counts):
         yield
+
+
+# The limits above, each a 429 with Retry-After: the OpenAPI document lists that answer on the routes
+# that carry one (backend/api/contract.py).
+RATE_LIMITS = frozenset({auth_rate_limit, health_rate_limit, chain_read_rate_limit, verify_rate_limit, kyc_rate_limit,
+                         offer_rate_limit, score_rate_limit})  # fmt: skip

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,6 +24,30 @@ _WORDS = {
 }
 
 
+class FieldErrorPublic(BaseModel):
+    """One refused field, as FastAPI reports it (never the value sent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    loc: list[str | int] = Field(description="Where: body, query, path or header, then the field's name (and index)")
+    msg: str = Field(description="Why, in words")
+    type: str = Field(description="A code for why (missing, int_parsing, validation_failed, ...)")
+
+
+class ErrorPublic(BaseModel):
+    """Every refusal and failure (4xx, 5xx) in one shape."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: str = Field(description="A code to branch on: validation_failed, not_signed_in, token_invalid, "
+                       "session_ended, fresh_sign_in_required, role_required, forbidden, not_found, conflict, "
+                       "rate_limited, service_unavailable, internal_error, ...")  # fmt: skip
+    detail: str = Field(description="What went wrong and what to do, in words")
+    context: dict[str, Any] | None = Field(default=None, description="Facts behind the refusal (the field, an id, "
+                                           "`retry_after` seconds on a 429)")  # fmt: skip
+    fields: list[FieldErrorPublic] | None = Field(default=None, description="422: each refused field")
+
+
 def _jsonable(value):
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
@@ -33,11 +60,14 @@ def _jsonable(value):
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoanchainError)
-    def _loanchain_error(_request: Request, exc: LoanchainError) -> JSONResponse:
+    def _loanchain_error(request: Request, exc: LoanchainError) -> JSONResponse:
         status = exc.status_code if 400 <= exc.status_code < 600 else 500
+        content = {"error": exc.code, "detail": exc.message, **({"context": _jsonable(exc.details)} if exc.details else {})}
+        if status == 422 and isinstance(field := exc.details.get("field"), str):
+            content["fields"] = [_service_field(request, field, exc)]
         return JSONResponse(
             status_code=status,
-            content={"error": exc.code, "detail": exc.message, **({"context": _jsonable(exc.details)} if exc.details else {})},
+            content=content,
             headers={"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None,
         )
 
@@ -64,6 +94,13 @@ def install_error_handlers(app: FastAPI) -> None:
         # A bug, in the app's shape rather than plain text. Starlette raises the exception again once
         # this has answered, so the server logs its traceback as it did without this handler.
         return JSONResponse(status_code=500, content={"error": "internal_error", "detail": UNEXPECTED})
+
+
+def _service_field(request: Request, field: str, exc: LoanchainError) -> dict:
+    """A service's refusal of one field, listed as FastAPI lists its own (a form client maps `fields`
+    onto its inputs whichever layer refused): where it came from is where the request carries it."""
+    where = "path" if field in request.path_params else "query" if field in request.query_params else "body"
+    return {"loc": [where, *field.split(".")], "msg": exc.message.removeprefix(f"{field}: "), "type": exc.code}
 
 
 def _once(fields: list[dict]) -> list[dict]:

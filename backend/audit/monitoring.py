@@ -62,6 +62,7 @@ from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.idempotency import Recorded
 from backend.identity.crypto.keyring import load_keyring
 from backend.identity.models import KycOrigin
+from backend.market.book import trade_transfers
 from backend.servicing.aging import DELINQUENT, NOTICE_OF_BUCKET
 from backend.servicing.models import ServicingNotice
 
@@ -122,7 +123,7 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
     if rule in (None, "off_market_price"):
         found += _off_market(trades, outstanding, settings)
     if rule in (None, "large_gift"):
-        found += _gifts(moves, {t.tx_hash for t, _ in trades}, outstanding, settings)
+        found += _gifts(moves, [t for t, _ in trades], outstanding, settings)
     if rule in (None, "first_payment_default"):
         found += _first_payment_defaults(db)
     if rule in (None, "related_party_funding"):
@@ -216,9 +217,11 @@ def _off_market(trades: list, outstanding: Outstanding, settings: Settings) -> l
     return found
 
 
-def _gifts(moves: list, traded: set[str], outstanding: Outstanding, settings: Settings) -> list[AlertPublic]:
+def _gifts(moves: list, trades: list, outstanding: Outstanding, settings: Settings) -> list[AlertPublic]:
     found = []
-    gifts = [(move, at) for move, at in moves if move.tx_hash not in traded]
+    # A trade's own transfer is no gift; another in its transaction (a contract wallet's) may be.
+    by_trade = trade_transfers(trades, [move for move, _ in moves])
+    gifts = [(move, at) for i, (move, at) in enumerate(moves) if i not in by_trade]
     threshold = settings.monitoring_gift_threshold * 10 ** loan_book_domain(settings).asset_decimals if gifts else 0
     for move, at in gifts:
         worth = outstanding.of_notes(move.loan_id, move.amount, move.block_number, move.log_index)

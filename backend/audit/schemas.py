@@ -12,6 +12,7 @@ from backend.audit.verify import AuditReport
 from backend.input_text import Note
 from backend.scoring.schemas import DecisionProofPublic
 from backend.servicing.schemas import CollectionActionPublic, NoticePublic
+from backend.units import BaseUnits, MaybeBaseUnits, MaybeUnixSeconds
 
 
 class AuditEntryPublic(BaseModel):
@@ -24,7 +25,10 @@ class AuditEntryPublic(BaseModel):
     action: str
     subject: str
     payload_hash: str
-    recorded_at: str
+    # A string, not a datetime: entry_hash commits to these very characters (microseconds always
+    # written), which an auditor re-hashes, and a tampered row's text need not parse at all.
+    recorded_at: str = Field(json_schema_extra={"format": "date-time"},
+                             description="ISO 8601 in UTC, as hashed into entry_hash (character for character)")
 
 
 class IssuePublic(BaseModel):
@@ -72,7 +76,7 @@ class EventPublic(BaseModel):
     block_hash: str
     tx_hash: str
     log_index: int
-    block_timestamp: int | None
+    block_timestamp: MaybeUnixSeconds
     contract: str
     event: str
     args: dict
@@ -145,7 +149,7 @@ class LedgerEntryPublic(BaseModel):
                       "reserve), reserve_deposit, note_purchase, note_sale")  # fmt: skip
     direction: Literal["in", "out", "withheld"] = Field(description="withheld: kept back from what the address "
                                                         "received (a borrower's origination fee), never in its wallet")  # fmt: skip
-    amount: int
+    amount: BaseUnits
     counterparty: str = Field(description="Who paid it (in) or was paid (out)")
     loan_id: int | None
     via: str | None = Field(description="The agent contract that carried it out for the address (autopay, funding "
@@ -154,7 +158,7 @@ class LedgerEntryPublic(BaseModel):
     block_number: int
     tx_hash: str
     log_index: int
-    block_timestamp: int | None
+    block_timestamp: MaybeUnixSeconds
 
 
 class ReconciliationPublic(BaseModel):
@@ -163,9 +167,9 @@ class ReconciliationPublic(BaseModel):
 
     contract: str
     block_number: int = Field(description="The index's block: the ledger holds every event up to it")
-    expected: int = Field(description="Money in minus money out, by its events")
-    balance: int | None = Field(description="balanceOf at that block (None: the chain could not be read)")
-    difference: int | None = Field(description="balance - expected")
+    expected: BaseUnits = Field(description="Money in minus money out, by its events")
+    balance: MaybeBaseUnits = Field(description="balanceOf at that block (None: the chain could not be read)")
+    difference: MaybeBaseUnits = Field(description="balance - expected")
     ok: bool
     detail: str
 
@@ -179,17 +183,19 @@ class AddressTracePublic(BaseModel):
     loans_as_borrower: list[int]
     notes: dict[int, int] = Field(description="Loan id -> notes held, as the index has them; `notes_match_chain` holds "
                                   "them against LoanBook.balanceOf")  # fmt: skip
-    funded: int = Field(description="Everything this address put into loans (0 for a platform contract)")
-    repaid: int = Field(description="Everything this address paid towards loans, by autopay too (0 for a platform contract)")
+    funded: BaseUnits = Field(description="Everything this address put into loans (0 for a platform contract)")
+    repaid: BaseUnits = Field(description="Everything this address paid towards loans, by autopay too (0 for a "
+                              "platform contract)")  # fmt: skip
     ledger: list[LedgerEntryPublic] = Field(default_factory=list, description="Every movement of the loan asset into "
                                             "or out of the address through the platform's contracts, in chain order, "
                                             "from the index (`events_match_chain` holds its events against the node)")  # fmt: skip
     totals: dict[str, int] = Field(default_factory=dict, description="Ledger kind -> sum")
-    total_in: int = 0
-    total_out: int = 0
+    total_in: BaseUnits = 0
+    total_out: BaseUnits = 0
     reconciliation: ReconciliationPublic | None = Field(default=None, description="For the contracts the asset passes "
                                                         "through (LoanBook, ReserveFund, NoteMarket and the agents)")  # fmt: skip
-    transactions: list[str] = Field(description="Transactions whose platform events name this address or move its money")
+    transactions: list[str] = Field(description="Transactions whose platform events name this address or move its "
+                                    "money")  # fmt: skip
     checks: list[CheckPublic] = Field(default_factory=list, description=(
         "index_current: the index is within LOANCHAIN_INDEX_STALE_AFTER of the chain's confirmed head (the address's "
         "logs it lacks yet named); events_match_chain: the events filed under the address and those behind its ledger "
@@ -233,7 +239,7 @@ class AlertPublic(BaseModel):
     wallets: list[str] = Field(description="The wallets involved: from, to (a trade: seller, buyer; a loan: its "
                                "borrower)")
     tx_hashes: list[str]
-    timestamp: int | None = Field(description="Block time of the (last) movement")
+    timestamp: MaybeUnixSeconds = Field(description="Block time of the (last) movement")
     amount: int = Field(description="Value at stake, base units: notes moved back (round_trip), the gap to the "
                         "principal outstanding (off_market_price), the principal outstanding moved (large_gift), the "
                         "loan's principal (first_payment_default), what the related wallet funded "

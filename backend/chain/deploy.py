@@ -46,6 +46,7 @@ class ContractSpec:
     args: Callable[[DeployContext], list[Any]] = lambda ctx: []
     local_only: bool = False
     external_setting: str | None = None  # off a local chain: the setting naming the contract in its place
+    check: Callable[[DeployContext], None] | None = None  # refuses the contract in its place, before any deploy
     bound_to: str | None = None  # a later contract this one is bound to for good (set once, after both deploy)
 
 
@@ -148,6 +149,8 @@ def deploy_all(settings: Settings, plan: list[ContractSpec] | None = None, wirin
     for spec in plan:
         if spec.local_only and not settings.is_local_chain:
             ctx.addresses[spec.name] = _external_address(w3, settings, spec, chain_id)
+            if spec.check is not None:
+                spec.check(ctx)
             continue
         artifact = load_artifact(settings, spec.name)
         args = spec.args(ctx)

@@ -19,6 +19,8 @@ from backend.chain.deploy_params import (
     MIN_TICKET_TOKENS,
 )
 from backend.chain.signers import platform_account
+from backend.chain.token_decimals import decimals_refused
+from backend.errors import DeploymentError
 
 # The parameters live in `deploy_params.py` (no imports, so brownie's venv reads them too):
 # servicing terms are LoanBook constructor immutables (15-day grace, 5% late fee, default 120
@@ -46,10 +48,20 @@ def _token(ctx: DeployContext) -> str:
     return ctx.addresses["MockStablecoin"]
 
 
-def _min_ticket(ctx: DeployContext) -> int:
+def _exact_in_a_browser(ctx: DeployContext) -> None:
+    """The configured loan token, refused before anything is deployed if its amounts would not stay
+    exact in a browser (token_decimals.py); the local MockStablecoin has 6 decimals."""
+    if why := decimals_refused(_decimals(ctx)):
+        raise DeploymentError(f"LOANCHAIN_LOAN_TOKEN_ADDRESS: {why}")
+
+
+def _decimals(ctx: DeployContext) -> int:
     # MockStablecoin's ABI serves for any ERC-20's `decimals()`.
-    decimals = ctx.contract("MockStablecoin").functions.decimals().call()
-    return MIN_TICKET_TOKENS * 10**decimals
+    return int(ctx.contract("MockStablecoin").functions.decimals().call())
+
+
+def _min_ticket(ctx: DeployContext) -> int:
+    return MIN_TICKET_TOKENS * 10 ** _decimals(ctx)
 
 
 def _underwriter(ctx: DeployContext) -> str:
@@ -65,7 +77,7 @@ def _anchorer(ctx: DeployContext) -> str:
 
 
 CONTRACTS: list[ContractSpec] = [
-    ContractSpec("MockStablecoin", local_only=True, external_setting="loan_token_address"),
+    ContractSpec("MockStablecoin", local_only=True, external_setting="loan_token_address", check=_exact_in_a_browser),
     ContractSpec("DocumentAnchor", args=lambda ctx: [ctx.deployer.address]),
     ContractSpec("KYCRegistry", args=lambda ctx: [ctx.deployer.address]),
     # Bound to its LoanBook once and for good (`setLoanBook`), so it follows LoanBook: a new LoanBook

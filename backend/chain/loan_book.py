@@ -16,7 +16,9 @@ from backend.chain.client import get_web3, reading
 from backend.chain.deploy import deployed_contract
 from backend.chain.signature_checker import signed_by
 from backend.chain.signers import platform_account
+from backend.chain.token_decimals import decimals_refused
 from backend.config import Settings
+from backend.errors import ConfigurationError
 
 _ERC20_DECIMALS_ABI = [
     {
@@ -44,6 +46,8 @@ def loan_book_domain(settings: Settings) -> LoanBookDomain:
         asset = book.functions.asset().call()
         decimals = w3.eth.contract(address=asset, abi=_ERC20_DECIMALS_ABI).functions.decimals().call()
         chain_id = w3.eth.chain_id
+    if why := decimals_refused(int(decimals)):  # a LoanBook deployed before deploy refused such a token
+        raise ConfigurationError(why)
     return LoanBookDomain(book.address, chain_id, Web3.to_checksum_address(asset), int(decimals))
 
 

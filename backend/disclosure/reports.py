@@ -246,8 +246,8 @@ def missing_reports(session: Session) -> list[MissingReportPublic]:
     return out
 
 
-def list_reports(session: Session, limit: int = 120) -> list[DisclosureReportPublic]:
-    reports = session.scalars(select(DisclosureReport).order_by(DisclosureReport.period.desc()).limit(limit))
+def list_reports(session: Session, limit: int = 120, offset: int = 0) -> list[DisclosureReportPublic]:
+    reports = session.scalars(select(DisclosureReport).order_by(DisclosureReport.period.desc()).limit(limit).offset(offset))
     return [_public(r) for r in reports]
 
 

@@ -15,12 +15,15 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.input_text import OneLine
+from backend.units import BaseUnits, MaybeBaseUnits, MaybeUnixSeconds, UnixSeconds
 
 
 class LoanCountsPublic(BaseModel):
+    """The number of loans in each status."""
+
     funding: int = 0
     active: int = 0
-    repaid: int = 0
+    repaid: int = Field(default=0, description="Number of loans paid off")
     defaulted: int = 0
     cancelled: int = 0
 
@@ -29,18 +32,19 @@ class DefaultsPublic(BaseModel):
     """Source: chain events (LoanDefaulted, LoanRecovery)."""
 
     count: int = Field(description="Loans LoanBook marked defaulted")
-    fee_only: int = Field(default=0, description="Of them, loans that had settled every installment and were marked "
+    fee_only: int = Field(default=0, description="Of them, the number of loans that had settled every installment and were marked "
                           "defaulted owing late fees only (no principal at default): defaults on chain, left out of "
                           "matured_defaulted and the roll rates, which count credit defaults")  # fmt: skip
-    principal_at_default: int = Field(description="Principal outstanding when the loans defaulted (LoanDefaulted)")
-    reserve_cover: int = Field(description="Paid to investors from the reserve at default (LoanDefaulted.cover)")
-    recovered: int = Field(description="Collected from defaulted borrowers since (LoanRecovery), whoever it went to: "
-                           "the investors until they have the debt less the cover, then the reserve (CoverRecouped)")
-    gross_charge_off: int = Field(default=0, description="Per defaulted loan, principal_at_default - recovered (at least "
-                                  "0), summed: the principal lost before the reserve's cover, which origination fees "
-                                  "(the borrowers' own money) fund")  # fmt: skip
-    net_loss: int = Field(description="Per defaulted loan, principal_at_default - reserve_cover - what of recovered "
-                          "went to investors (at least 0), summed: what investors bore after the reserve")  # fmt: skip
+    principal_at_default: BaseUnits = Field(description="Principal outstanding when the loans defaulted "
+                                            "(LoanDefaulted)")  # fmt: skip
+    reserve_cover: BaseUnits = Field(description="Paid to investors from the reserve at default (LoanDefaulted.cover)")
+    recovered: BaseUnits = Field(description="Collected from defaulted borrowers since (LoanRecovery), whoever it went to: "
+                                 "the investors until they have the debt less the cover, then the reserve (CoverRecouped)")
+    gross_charge_off: BaseUnits = Field(default=0, description="Per defaulted loan, principal_at_default - recovered (at least "
+                                        "0), summed: the principal lost before the reserve's cover, which origination fees "
+                                        "(the borrowers' own money) fund")  # fmt: skip
+    net_loss: BaseUnits = Field(description="Per defaulted loan, principal_at_default - reserve_cover - what of recovered "
+                                "went to investors (at least 0), summed: what investors bore after the reserve")  # fmt: skip
 
 
 class DelinquencyPublic(BaseModel):
@@ -48,12 +52,13 @@ class DelinquencyPublic(BaseModel):
     records (servicing_states, the last servicing pass) for the live figures; chain call (LoanBook.amountDue
     at the month's last block) in a monthly report."""
 
-    as_of: int | None = Field(description="Chain time of the lateness read (the last servicing pass; None: none yet)")
+    as_of: MaybeUnixSeconds = Field(description="Chain time of the lateness read (the last servicing pass; None: none "
+                                    "yet)")  # fmt: skip
     loans_16_plus: int = Field(description="Active loans more than 15 days past due")
-    principal_16_plus: int
+    principal_16_plus: BaseUnits
     loans_91_plus: int = Field(description="Active loans more than 90 days past due")
-    principal_91_plus: int
-    amount_overdue: int = Field(description="Sum of what is due now on loans past due")
+    principal_91_plus: BaseUnits
+    amount_overdue: BaseUnits = Field(description="Sum of what is due now on loans past due")
 
 
 class RollRatePublic(BaseModel):
@@ -75,8 +80,8 @@ class ReserveStressPublic(BaseModel):
     """The reserve if defaults ran at a multiple of what each loan's PD now expects."""
 
     pd_multiple: float = Field(description="Each active loan's PD now times this (at most 1)")
-    expected_claims: int = Field(description="What the reserve would be asked to pay: that many defaults x each "
-                                 "loan's claim (coverage ratio x principal outstanding, at most the balance)")  # fmt: skip
+    expected_claims: BaseUnits = Field(description="What the reserve would be asked to pay: that many defaults x each "
+                                       "loan's claim (coverage ratio x principal outstanding, at most the balance)")  # fmt: skip
     expected_cover_share: float = Field(description="The share of a default's principal investors could count on then: "
                                         "min(balance, expected_claims) / the principal expected to default")  # fmt: skip
 
@@ -86,11 +91,11 @@ class ReserveOutflowPublic(BaseModel):
 
     loan_id: int = Field(description="The loan id the payment named")
     to: str = Field(description="Who received it (CoverPaid.loanBook)")
-    amount: int
+    amount: BaseUnits
     tx_hash: str
     block_number: int
     log_index: int
-    timestamp: int | None
+    timestamp: MaybeUnixSeconds
     reason: str = Field(description="Why it is not investor cover: no LoanBook default of that loan, paid to someone "
                         "else, outside the default's transaction, or not the cover LoanDefaulted stated")  # fmt: skip
 
@@ -99,30 +104,31 @@ class ReservePublic(BaseModel):
     """The risk reserve (ReserveFund): what went in and out by its own events and LoanBook's, its real
     balance at the figures' block, and how it compares with the expected loss on the loans outstanding."""
 
-    deposits: int = Field(description="Source: chain events. Deposited events")
-    origination_fees: int = Field(description="Source: chain events. Fees LoanBook paid in at disbursal "
-                                  "(LoanDisbursed.originationFee)")  # fmt: skip
-    cover_recouped: int = Field(default=0, description="Source: chain events. CoverRecouped (LoanBook): recoveries paid "
-                                "back to the reserve once a defaulted loan's investors had recovered its debt less the "
-                                "cover")  # fmt: skip
-    cover_paid: int = Field(description="Source: chain events. Cover paid to investors of defaulted loans: CoverPaid "
-                            "events paid to LoanBook in the transaction of its LoanDefaulted for that loan, for the "
-                            "cover it states")  # fmt: skip
+    deposits: BaseUnits = Field(description="Source: chain events. Deposited events")
+    origination_fees: BaseUnits = Field(description="Source: chain events. Fees LoanBook paid in at disbursal "
+                                        "(LoanDisbursed.originationFee)")  # fmt: skip
+    cover_recouped: BaseUnits = Field(default=0, description="Source: chain events. CoverRecouped (LoanBook): recoveries paid "
+                                      "back to the reserve once a defaulted loan's investors had recovered its debt less the "
+                                      "cover")  # fmt: skip
+    cover_paid: BaseUnits = Field(description="Source: chain events. Cover paid to investors of defaulted loans: CoverPaid "
+                                  "events paid to LoanBook in the transaction of its LoanDefaulted for that loan, for the "
+                                  "cover it states")  # fmt: skip
     unexplained_outflows: list[ReserveOutflowPublic] = Field(
         default_factory=list, description="Source: chain events. Every other CoverPaid: money that left the reserve "
         "without a LoanBook default to explain it")  # fmt: skip
-    unexplained_outflow_total: int = Field(default=0, description="Source: chain events. The sum of unexplained_outflows")
-    balance_from_events: int = Field(default=0, description="Source: chain events. deposits + origination_fees + "
-                                     "cover_recouped - cover_paid - unexplained_outflow_total")  # fmt: skip
-    balance_on_chain: int | None = Field(default=None, description="Source: chain call. ReserveFund.balance() at "
-                                         "as_of_block, what it pays cover from; None when the node could not be asked")
-    balance_difference: int | None = Field(default=None, description="balance_on_chain - balance_from_events: money "
-                                           "that reached (or left) the reserve outside its evented paths, e.g. a plain "
-                                           "token transfer; None when the balance was not read")  # fmt: skip
-    balance: int = Field(description="The balance the figures below use: balance_on_chain when read, else "
-                         "balance_from_events (balance_source says which)")  # fmt: skip
+    unexplained_outflow_total: BaseUnits = Field(default=0, description="Source: chain events. The sum of "
+                                                 "unexplained_outflows")  # fmt: skip
+    balance_from_events: BaseUnits = Field(default=0, description="Source: chain events. deposits + origination_fees + "
+                                           "cover_recouped - cover_paid - unexplained_outflow_total")  # fmt: skip
+    balance_on_chain: MaybeBaseUnits = Field(default=None, description="Source: chain call. ReserveFund.balance() at "
+                                             "as_of_block, what it pays cover from; None when the node could not be asked")
+    balance_difference: MaybeBaseUnits = Field(default=None, description="balance_on_chain - balance_from_events: money "
+                                               "that reached (or left) the reserve outside its evented paths, e.g. a plain "
+                                               "token transfer; None when the balance was not read")  # fmt: skip
+    balance: BaseUnits = Field(description="The balance the figures below use: balance_on_chain when read, else "
+                               "balance_from_events (balance_source says which)")  # fmt: skip
     balance_source: str = Field(default="chain events", description="'chain call' or 'chain events'")
-    expected_loss: int | None = Field(
+    expected_loss: MaybeBaseUnits = Field(
         description="Source: platform records (credit_decisions: grade and model, whose grade PD priced the loan; "
         "servicing_states, servicing_notices: lateness and roll rates). Sum over active loans of PD x LGD x principal "
         "outstanding, with each loan's PD now (the PD of the loan's grade, which priced it, for the installments left "
@@ -135,16 +141,16 @@ class ReservePublic(BaseModel):
         "at most the balance, over expected_loss; at most 1, and not cover for any one default (largest_claim_coverage)")
     coverage_ratio_bps: int | None = Field(default=None, description="Source: chain events (CoverageRatioSet). The share of a defaulted loan's principal "
                                            "outstanding the reserve pays while its balance lasts (ReserveFund)")
-    expected_claims: int | None = Field(default=None, description="Source: as expected_loss. Sum over active loans of PD x the loan's claim, "
-                                        "coverage ratio x principal outstanding but at most the balance "
-                                        "(ReserveFund.coverageFor): what the reserve is expected to be asked to pay")
+    expected_claims: MaybeBaseUnits = Field(default=None, description="Source: as expected_loss. Sum over active loans of PD x the loan's claim, "
+                                            "coverage ratio x principal outstanding but at most the balance "
+                                            "(ReserveFund.coverageFor): what the reserve is expected to be asked to pay")
     expected_cover_share: float | None = Field(default=None, description="Source: as expected_loss. The share of a default's principal outstanding "
                                                "investors can expect from the reserve: min(balance, expected_claims) / "
                                                "sum over active loans of PD x principal outstanding; at most the "
                                                "coverage ratio")  # fmt: skip
-    largest_claim: int | None = Field(default=None, description="Source: chain events. The coverage ratio x the "
-                                      "largest principal outstanding of an active loan: what its default would "
-                                      "claim; None with no active loan or no ratio")  # fmt: skip
+    largest_claim: MaybeBaseUnits = Field(default=None, description="Source: chain events. The coverage ratio x the "
+                                          "largest principal outstanding of an active loan: what its default would "
+                                          "claim; None with no active loan or no ratio")  # fmt: skip
     largest_claim_coverage: float | None = Field(default=None, description="Source: chain events (and the balance's). "
                                                  "balance / largest_claim: below 1, the share of that claim the whole "
                                                  "balance would pay")  # fmt: skip
@@ -167,8 +173,8 @@ class GradeOutcomePublic(BaseModel):
     grade: str = Field(description="A-G; 'unrated' when the decision was not made here; 'unverified' when its record "
                        "no longer hashes to the decision hash in the loan's on-chain terms")
     loans: int = Field(description="Disbursed loans of the grade, however young")
-    principal_originated: int
-    principal_at_default: int
+    principal_originated: BaseUnits
+    principal_at_default: BaseUnits
     default_rate: float = Field(description="principal_at_default / principal_originated, over every disbursed loan "
                                 "however young and weighted by what was left at default: not comparable with a PD "
                                 "(use matured_default_rate)")  # fmt: skip
@@ -177,8 +183,8 @@ class GradeOutcomePublic(BaseModel):
                                "term and the time to be marked defaulted")  # fmt: skip
     matured_defaulted: int = Field(default=0, description="Of the matured loans, those LoanBook marked defaulted with "
                                    "an installment unsettled (credit defaults, as a PD and the roll rates count them)")
-    matured_fee_only_defaults: int = Field(default=0, description="Of the matured loans, those marked defaulted owing "
-                                           "late fees only, every installment settled: not in matured_defaulted")
+    matured_fee_only_defaults: int = Field(default=0, description="Of the matured loans, the number of those "
+                                           "marked defaulted owing late fees only, every installment settled: not in matured_defaulted")
     matured_default_rate: float | None = Field(default=None, description="matured_defaulted / matured_loans (a count "
                                                "over loans that ran their course, like a PD); None before any matured")
 
@@ -188,13 +194,13 @@ class VintagePublic(BaseModel):
 
     vintage: str = Field(description="YYYY-MM of disbursal (UTC)")
     loans: int
-    principal_originated: int
-    principal_repaid: int
-    repaid_loans: int = Field(description="Paid off")
+    principal_originated: BaseUnits
+    principal_repaid: BaseUnits
+    repaid_loans: int = Field(description="Number of its loans paid off")
     defaulted_loans: int = Field(description="Marked defaulted by LoanBook, fee-only defaults included")
-    fee_only_defaults: int = Field(default=0, description="Of them, loans marked defaulted owing late fees only "
-                                   "(every installment settled)")
-    principal_at_default: int
+    fee_only_defaults: int = Field(default=0, description="Of them, the number of loans marked defaulted owing late "
+                                   "fees only (every installment settled)")
+    principal_at_default: BaseUnits
     default_rate: float = Field(description="principal_at_default / principal_originated, so far")
     net_loss_rate: float = Field(description="Principal at default less reserve cover and the investors' recoveries, "
                                  "over principal originated, so far")  # fmt: skip
@@ -218,7 +224,7 @@ class MarketActivityPublic(BaseModel):
                         "matched), all time")  # fmt: skip
     matched: int = Field(default=0, description="Of those, crossed listings and bids matched by the keeper")
     notes_traded: int
-    volume: int = Field(description="Paid for notes on the secondary market, all time")
+    volume: BaseUnits = Field(description="Paid for notes on the secondary market, all time")
     average_price_bps: float | None = Field(description="volume / the principal outstanding the notes traded stood for "
                                             "when they traded, in basis points (NoteMarket's prices)")  # fmt: skip
 
@@ -229,11 +235,11 @@ class DisclosurePublic(BaseModel):
     as_of_block: int | None = Field(description="The index is complete up to this block (None: not indexed yet)")
     as_of_block_hash: str | None
     loans: LoanCountsPublic
-    principal_originated: int = Field(description="Principal of every loan that was disbursed")
-    principal_outstanding: int = Field(description="Principal still owed on active loans")
-    principal_repaid: int
-    interest_paid: int
-    late_fees_paid: int
+    principal_originated: BaseUnits = Field(description="Principal of every loan that was disbursed")
+    principal_outstanding: BaseUnits = Field(description="Principal still owed on active loans")
+    principal_repaid: BaseUnits
+    interest_paid: BaseUnits
+    late_fees_paid: BaseUnits
     investors: int = Field(description="Distinct wallets that funded a loan that was paid out or bought notes on the "
                            "secondary market (funding refunded from a cancelled loan, or still funding, does not count)")
     borrowers: int = Field(description="Distinct wallets that received at least one loan")
@@ -248,7 +254,7 @@ class DisclosurePublic(BaseModel):
         "funded by borrowers' origination fees), over the lifetime principal of every loan ever disbursed, however "
         "young: not annualised, and diluted while the book grows; read it beside gross_charge_off_rate"
     )
-    average_principal_outstanding: int | None = Field(
+    average_principal_outstanding: MaybeBaseUnits = Field(
         default=None, description="Principal outstanding on disbursed loans, averaged over time from the first "
         "disbursal to the figures' time (each loan from its disbursal until paid down, repaid or defaulted); None "
         "before any time has passed")  # fmt: skip
@@ -268,28 +274,28 @@ class DisclosurePublic(BaseModel):
 class PeriodFlowsPublic(BaseModel):
     """What happened within a period, from the chain events stamped in it (amounts in base units)."""
 
-    start: int = Field(description="First second of the period (block time, UTC)")
-    end: int = Field(description="First second after it")
+    start: UnixSeconds = Field(description="First second of the period (block time)")
+    end: UnixSeconds = Field(description="First second after it")
     complete: bool = Field(default=True, description="False for the month so far: the index has not passed its end")
-    as_of: int | None = Field(default=None, description="Block time the flows are counted to (its events included): "
-                              "the index's latest block's for the month so far, end once the month is over")
+    as_of: MaybeUnixSeconds = Field(default=None, description="Block time the flows are counted to (its events included): "
+                                    "the index's latest block's for the month so far, end once the month is over")
     as_of_block: int | None = Field(default=None, description="The index's latest block, for the month so far; None "
                                     "once the month is over (every event stamped in it is counted)")
     loans_disbursed: int
-    principal_disbursed: int
-    origination_fees: int = Field(description="Paid into the ReserveFund at disbursal")
-    principal_repaid: int = Field(description="Scheduled and early repayments of principal")
-    interest_paid: int
-    late_fees_paid: int
-    loans_repaid: int = Field(description="Loans paid off in full")
+    principal_disbursed: BaseUnits
+    origination_fees: BaseUnits = Field(description="Paid into the ReserveFund at disbursal")
+    principal_repaid: BaseUnits = Field(description="Scheduled and early repayments of principal")
+    interest_paid: BaseUnits
+    late_fees_paid: BaseUnits
+    loans_repaid: int = Field(description="Number of loans paid off in full")
     defaults: int
-    principal_at_default: int
-    reserve_cover: int
-    recovered: int = Field(description="Paid on defaulted loans (LoanRecovery)")
-    cover_recouped: int = Field(default=0, description="Of recovered, what went back to the ReserveFund once the "
-                                "loans' investors had recovered their debt less the cover (CoverRecouped)")
+    principal_at_default: BaseUnits
+    reserve_cover: BaseUnits
+    recovered: BaseUnits = Field(description="Paid on defaulted loans (LoanRecovery)")
+    cover_recouped: BaseUnits = Field(default=0, description="Of recovered, what went back to the ReserveFund once the "
+                                      "loans' investors had recovered their debt less the cover (CoverRecouped)")
     trades: int = Field(description="Secondary-market trades")
-    trade_volume: int = Field(description="What buyers paid in them")
+    trade_volume: BaseUnits = Field(description="What buyers paid in them")
 
 
 class DisclosureReportPublic(BaseModel):

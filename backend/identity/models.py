@@ -197,3 +197,31 @@ class KycOrigin(Base):
     wallet: Mapped[str] = mapped_column(String(42), index=True)
     origin_index: Mapped[str] = mapped_column(String(64), index=True)
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True, default=utcnow)
+
+
+class KycDocumentView(Base):
+    """An admin opened one of a record's ID documents (also in the audit log, as `kyc.document_view`).
+    An approval of a record with documents needs a view of each by the approving admin: level 2
+    rests on a person having looked at them (backend/identity/kyc/documents.py)."""
+
+    __tablename__ = "kyc_document_views"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("kyc_records.id"), index=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("kyc_documents.id"), index=True)
+    reader: Mapped[str] = mapped_column(String(42))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class KycReveal(Base):
+    """An admin unmasked a record, and why. The reason is sealed with the record's data key (as
+    reviewers' notes are): auditors read it back with a recent sign-in, and it is shredded with the
+    record. The audit entry `kyc.reveal` commits to the sealed reason's hash."""
+
+    __tablename__ = "kyc_reveals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("kyc_records.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(42))
+    reason_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # set once the id is known
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)

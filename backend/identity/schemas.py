@@ -37,7 +37,12 @@ class NoncePublic(BaseModel):
 
 
 class LoginCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "message": "localhost:8000 wants you to sign in with your Ethereum account:\n"
+                   "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266\n\nSign in to loanchain.\n\n"
+                   "URI: http://localhost:8000\nVersion: 1\nChain ID: 31337\nNonce: 9f86d081884c7d659a2feaa0c55ad015\n"
+                   "Issued At: 2026-01-05T09:30:00Z\nExpiration Time: 2026-01-05T09:35:00Z",
+        "signature": "0x" + "5a" * 64 + "1b"}]})  # fmt: skip
 
     message: ExactLines = Field(min_length=1, max_length=4096, description="The EIP-4361 message, exactly as signed")
     signature: OneLine = Field(min_length=1, max_length=1024, description="0x-prefixed personal_sign signature")
@@ -59,6 +64,10 @@ class TokenPublic(BaseModel):
 class MePublic(BaseModel):
     wallet: str
     roles: list[str]
+
+
+class LogoutPublic(BaseModel):
+    revoked: int = Field(description="Number of the caller's sessions ended (their refresh tokens revoked)")
 
 
 # --- KYC --------------------------------------------------------------------------------------
@@ -135,13 +144,18 @@ class KycForm(KycCreate):
     """`KycCreate` as the API's form posts it: its files come in the same form, as `documents`,
     which the route reads apart (bounded), so they are no unknown field here."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "full_name": "Lin Qiaoyun", "date_of_birth": "1990-05-17", "nationality": "CHN", "id_type": "prc_resident_id",
+        "id_number": "110105199005173319", "address_line": "12 Jianguo Road", "city": "Beijing", "postal_code": "100022",
+        "country": "CHN", "phone": "+8613800138000", "email": "lin.qiaoyun@example.org"}]})  # fmt: skip
+
     @model_validator(mode="before")
     @classmethod
     def _files_apart(cls, values):
         return {k: v for k, v in values.items() if k != "documents"} if isinstance(values, dict) else values
 
 
-class ReasonPublic(BaseModel):
+class KycReasonPublic(BaseModel):
     code: str
     message: str
     disposition: str
@@ -157,7 +171,7 @@ class AttestationPublic(BaseModel):
 
 class KycEventPublic(BaseModel):
     status: str
-    reasons: list[ReasonPublic]
+    reasons: list[KycReasonPublic]
     actor: str
     at: datetime
 
@@ -171,7 +185,7 @@ class KycPublic(BaseModel):
     status: str
     level: int
     id_type: str
-    reasons: list[ReasonPublic]
+    reasons: list[KycReasonPublic]
     submitted_at: datetime
     decided_at: datetime | None
     expires_at: datetime | None
@@ -246,6 +260,18 @@ class RevealCreate(BaseModel):
     reason: RevealReason
 
 
+class RevealPublic(BaseModel):
+    """One reveal of a record's personal data, as oversight reads it (kyc/reveals.py)."""
+
+    id: int
+    record_id: str
+    wallet: str
+    revealed_by: str
+    at: datetime
+    reason: RevealReason | None = Field(description="Why the admin revealed it; None once the record was erased "
+                                        "(its key shredded, the reason with it)")  # fmt: skip
+
+
 class RoleGrantCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -281,6 +307,10 @@ class RoleChangePublic(BaseModel):
     changed: bool = Field(description="Whether the wallet's roles changed: a proposed grant changes nothing yet")
     roles: list[str]
     proposal: RoleProposalPublic | None = Field(None, description="The grant proposed, confirmed or rejected")
+
+
+class ExpiredPublic(BaseModel):
+    expired: list[str] = Field(description="The ids of the KYC records expired now, their attestations revoked")
 
 
 class ErasurePublic(BaseModel):

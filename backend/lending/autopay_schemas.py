@@ -8,13 +8,14 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.lending.schemas import WalletCallPublic
+from backend.units import BaseUnits, MaybeBaseUnits, MaybeUnixSeconds, UnixSeconds
 
 
 class AutopayDraftCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    max_per_payment: int | None = Field(default=None, strict=True, gt=0, lt=2**128,
-                                        description="Most one payment may take (default: two installments)")  # fmt: skip
+    max_per_payment: MaybeBaseUnits = Field(default=None, strict=True, gt=0, lt=2**128,
+                                            description="Most one payment may take (default: two installments)")  # fmt: skip
     days: int = Field(default=400, strict=True, ge=2, le=15_000, description="How long the mandate may be used")
 
 
@@ -26,8 +27,8 @@ class AutopayTerms(BaseModel):
     payer: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
     executor: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="The platform's keeper: the outbox's account")
     loan_id: int = Field(strict=True, gt=0)
-    max_per_payment: int = Field(strict=True, gt=0, lt=2**128)
-    expiry: int = Field(strict=True, gt=0, lt=2**40)
+    max_per_payment: BaseUnits = Field(strict=True, gt=0, lt=2**128)
+    expiry: UnixSeconds = Field(strict=True, gt=0, lt=2**40)
     salt: int = Field(strict=True, ge=0, lt=2**256)
 
 
@@ -50,10 +51,10 @@ class AutopaySign(BaseModel):
 
 
 class AutopayPaymentPublic(BaseModel):
-    amount: int
+    amount: BaseUnits
     block_number: int
     tx_hash: str
-    timestamp: int | None
+    timestamp: MaybeUnixSeconds
 
 
 class AutopayPublic(BaseModel):

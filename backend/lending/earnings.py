@@ -35,6 +35,7 @@ from backend.chain.projection_models import (
     RepaymentRow,
 )
 from backend.lending.schemas import EarningLinePublic, EarningsPublic
+from backend.market.book import trade_transfers
 
 MAGNITUDE = 2**128  # DistributionMath.MAGNITUDE
 NOTE_MOVES = ("fund", "refund", "transfer")
@@ -56,6 +57,7 @@ class _Event:
     outstanding: int | None = None  # the loan's principal outstanding after the event
     traded: int = 0  # notes the wallet bought (positive) or sold (negative) in a trade
     cost: int = 0  # the trade's price
+    by_trade: bool = False  # a transfer that moved a trade's notes: the trade prices them
 
     @property
     def order(self) -> tuple[int, int]:
@@ -90,16 +92,20 @@ def _wallet_events(db: Session, wallet: str) -> dict[int, list[_Event]]:
     fundings = select(FundingRow, ChainEvent.block_timestamp).join(ChainEvent, ChainEvent.id == FundingRow.event_id)
     for r, ts in db.execute(fundings.where(FundingRow.investor == wallet, FundingRow.kind != "claim")):
         events.setdefault(r.loan_id, []).append(_Event(r, ts, r.kind, notes=r.amount if r.kind == "fund" else -r.amount))
+    trades = select(MarketTradeRow, ChainEvent.block_timestamp).join(ChainEvent, ChainEvent.id == MarketTradeRow.event_id)
+    trades = list(db.execute(trades.where((MarketTradeRow.seller == wallet) | (MarketTradeRow.buyer == wallet))))
+    for r, ts in trades:
+        kind, traded = ("sale", -r.notes) if r.seller == wallet else ("purchase", r.notes)
+        # the notes themselves move by the trade's transfer (below); this event only prices them
+        events.setdefault(r.loan_id, []).append(_Event(r, ts, kind, traded=traded, cost=r.cost))
     transfers = select(NoteTransferRow, ChainEvent.block_timestamp).join(ChainEvent, ChainEvent.id == NoteTransferRow.event_id)
     mine = (NoteTransferRow.sender == wallet) | (NoteTransferRow.recipient == wallet)
     # A self-transfer moves nothing (an index built before it was skipped may still hold one).
-    for r, ts in db.execute(transfers.where(mine, NoteTransferRow.sender != NoteTransferRow.recipient)):
-        events.setdefault(r.loan_id, []).append(_Event(r, ts, "transfer", notes=r.amount if r.recipient == wallet else -r.amount))
-    trades = select(MarketTradeRow, ChainEvent.block_timestamp).join(ChainEvent, ChainEvent.id == MarketTradeRow.event_id)
-    for r, ts in db.execute(trades.where((MarketTradeRow.seller == wallet) | (MarketTradeRow.buyer == wallet))):
-        kind, traded = ("sale", -r.notes) if r.seller == wallet else ("purchase", r.notes)
-        # the notes themselves move by the trade's transfer (above); this event only prices them
-        events.setdefault(r.loan_id, []).append(_Event(r, ts, kind, traded=traded, cost=r.cost))
+    transfers = list(db.execute(transfers.where(mine, NoteTransferRow.sender != NoteTransferRow.recipient)))
+    by_trade = trade_transfers([r for r, _ in trades], [r for r, _ in transfers])
+    for i, (r, ts) in enumerate(transfers):
+        events.setdefault(r.loan_id, []).append(_Event(r, ts, "transfer", notes=r.amount if r.recipient == wallet else -r.amount,
+                                                       by_trade=i in by_trade))  # fmt: skip
     return events
 
 
@@ -107,12 +113,14 @@ def _loan_events(db: Session, loan_ids: list[int]) -> dict[int, list[_Event]]:
     """What each loan distributed to its notes: payments, prepayments, recoveries and the cover."""
     events: dict[int, list[_Event]] = {}
     # A recovery's part that LoanBook sent back to the reserve (its cover recouped) is not the notes'.
-    recouped = {(loan_id, ev.tx_hash): int(ev.args["amount"]) for ev, loan_id in db.execute(
+    # LoanBook emits each CoverRecouped right after its own LoanRecovery: paired by log index, as one
+    # transaction (a contract wallet's, a collector's) may hold several recoveries of a loan.
+    recouped = {(loan_id, ev.tx_hash, ev.log_index - 1): int(ev.args["amount"]) for ev, loan_id in db.execute(
         select(ChainEvent, EventSubjectRow.loan_id).join(EventSubjectRow, EventSubjectRow.event_id == ChainEvent.id)
         .where(ChainEvent.event == "CoverRecouped", EventSubjectRow.loan_id.in_(loan_ids)))}  # fmt: skip
     repayments = select(RepaymentRow, ChainEvent.block_timestamp).join(ChainEvent, ChainEvent.id == RepaymentRow.event_id)
     for r, ts in db.execute(repayments.where(RepaymentRow.loan_id.in_(loan_ids))):
-        amount = r.amount - recouped.get((r.loan_id, r.tx_hash), 0) if r.kind == "recovery" else r.amount
+        amount = r.amount - recouped.get((r.loan_id, r.tx_hash, r.log_index), 0) if r.kind == "recovery" else r.amount
         if amount == 0:  # a recovery that went to the reserve alone distributed nothing
             continue
         split = ({"recovered": amount} if r.kind == "recovery"
@@ -147,10 +155,9 @@ def _share_parts(share: int, amount: int, split: dict[str, int], held: int, note
 def _replay(loan: LoanRow, events: list[_Event]) -> list[EarningLinePublic]:
     acc, outstanding, lines = Accumulator(loan.funded), loan.principal, []
     gap = 0  # the discount (premium, negative) on the notes held, bought from others, not yet earned
-    traded_in = {e.ref.tx_hash for e in events if e.kind in TRADES}  # their note transfers are priced by the trade
     for e in sorted(events, key=lambda e: e.order):
         if e.kind in NOTE_MOVES:
-            if e.notes < 0 and e.ref.tx_hash not in traded_in:  # a gift takes its share of the gap away
+            if e.notes < 0 and not e.by_trade:  # a gift takes its share of the gap away
                 gap -= gap * -e.notes // acc.notes
             acc.move(e.notes)
         elif e.kind in TRADES:

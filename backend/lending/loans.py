@@ -24,6 +24,7 @@ from backend.lending.schemas import (
 from backend.market.book import loan_market
 from backend.scoring.grade_pd import priced_pd
 from backend.scoring.models import CreditDecision
+from backend.servicing.funding import DISBURSEMENT_WINDOW
 from backend.servicing.service import servicing_of
 
 STATUSES = ("funding", "active", "repaid", "defaulted", "cancelled")
@@ -41,9 +42,12 @@ class DecisionFacts:
 
 
 def refundable(row: LoanRow, now: int) -> bool:
-    """Did the loan miss full funding by its deadline? Its investors may take their money back
-    (LoanBook cancels the loan on the first refund if nobody has yet)."""
-    missed = row.status == "funding" and now > row.funding_deadline and row.funded < row.principal
+    """May the loan's investors take their money back? Once it is cancelled, or past its deadline
+    while still funding: short of full funding, or fully funded but not paid out within LoanBook's
+    `DISBURSEMENT_WINDOW` after it, so that investors are never locked in (LoanBook cancels the loan
+    on the first refund if nobody has yet)."""
+    missed = row.status == "funding" and now > row.funding_deadline and (
+        row.funded < row.principal or now > row.funding_deadline + DISBURSEMENT_WINDOW)
     return row.status == "cancelled" or missed
 
 

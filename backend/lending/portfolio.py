@@ -9,7 +9,8 @@ default costs about 1/n of the portfolio, which is why P2P platforms steer inves
 small notes instead of a few large ones.
 
 `plan_investment` turns an amount into equal tickets over as many open loans as the minimum
-ticket allows (water-filling under each loan's remaining need and a per-loan cap), and returns the
+ticket allows (water-filling under each loan's remaining need and a per-loan cap, counting what the
+wallet's funding mandate is funding now as held: `in_flight`), and returns the
 wallet-ready transactions: one `approve` when needed (for the total, and what the wallet's funding
 mandate has left to fund, which the same allowance serves), then one `fund` per loan."""
 
@@ -37,6 +38,7 @@ from backend.disclosure.live import live_book_risk
 from backend.disclosure.reserve import BookRisk
 from backend.errors import Conflict
 from backend.lending import earnings, statement
+from backend.lending.in_flight import held_or_in_flight
 from backend.lending.loans import DecisionFacts, decision_facts, refundable
 from backend.lending.mandates import funding_approval
 from backend.lending.returns import xirr
@@ -96,6 +98,13 @@ def _after_cover(pd: float | None, exposure: int, risk: BookRisk, outstanding: i
     if pd is None or risk.cover_share is None:
         return None
     return round(pd * risk.loss_on(outstanding) * exposure)
+
+
+def _defaultable_principal(loan: LoanRow) -> int:
+    """The principal a default of the loan would leave: a loan still funding has none outstanding
+    until it pays out, and then its whole principal. The reserve's balance caps the cover of that, so
+    the loss after cover an investor commits on is the one it holds the day after."""
+    return loan.principal if loan.status == "funding" else loan.principal_outstanding
 
 
 def _exposure(loan: LoanRow, notes: int, now: int) -> int:
@@ -211,7 +220,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
             days_past_due=state.days_past_due if state else None, bucket=state.bucket if state else None,
             pd_now=(pd := _pd_now(fact, loan, state, risk.rates) if loan.status in AT_RISK else None),
             expected_loss=_expected_loss(pd, exposure),
-            expected_loss_after_cover=_after_cover(pd, exposure, risk, loan.principal_outstanding),
+            expected_loss_after_cover=_after_cover(pd, exposure, risk, _defaultable_principal(loan)),
             fair_value=_fair_value(fact, loan, note.balance, state, risk, now),
         ))  # fmt: skip
     at_risk = [p for p in positions if p.status in AT_RISK and p.exposure > 0]
@@ -224,7 +233,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     warnings = []
     if back := sum(p.refundable for p in positions):
         loans = ", ".join(str(p.loan_id) for p in positions if p.refundable)
-        warnings.append(f"loans {loans} did not fund in time: take your money back (refund)")
+        warnings.append(f"loans {loans} did not fund in time or were never paid out: take your money back (refund)")
     largest = max(shares, default=0.0)
     if at_risk and largest > settings.diversification_max_share:
         warnings.append(f"one loan is {largest:.0%} of your portfolio; keep each under "
@@ -239,6 +248,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     # What it holds now, valued today: notes at risk at their exposure, plus money to take back or collect.
     held_value = sum(p.exposure for p in positions) + back + claimable
     flows = [(line.timestamp, line.cash) for line in statement.cash_lines(db, wallet) if line.timestamp is not None]
+    flows += statement.gift_flows(db, wallet)  # notes given or received: their value moves with them
     # An annual rate read off days of history is noise (a day's accrual is tens of percent a year).
     seasoned = bool(flows) and now - min(t for t, _ in flows) >= MIN_RETURN_HISTORY
     return PortfolioPublic(
@@ -288,23 +298,25 @@ def _water_fill(amount: int, caps: list[int]) -> list[int]:
 def plan_investment(db: Session, settings: Settings, wallet: str, request: PlanCreate) -> PlanPublic:
     book = LoanBookWallet(settings, wallet)
     ticket = book.min_ticket()
-    held = {n.loan_id: n.balance for n in db.scalars(select(NoteBalanceRow).where(NoteBalanceRow.holder == wallet))}
+    held, flying = held_or_in_flight(db, wallet)  # what its mandate is funding now counts as held already
     limit = request.max_per_loan
     candidates = []
     now = deadline_clock(settings)
     for loan in eligible(db, wallet, request, now):
-        remaining = loan.principal - loan.funded
-        cap = min(remaining, limit - held.get(loan.loan_id, 0)) if limit else remaining
-        if cap >= min(ticket, remaining):  # the contract takes a ticket under the minimum only if it completes the loan
+        remaining = loan.principal - loan.funded - flying[loan.loan_id]
+        cap = min(remaining, limit - held[loan.loan_id]) if limit else remaining
+        # the contract takes a ticket under the minimum only if it completes the loan, and never one of 0
+        if cap > 0 and cap >= min(ticket, remaining):
             candidates.append((loan, cap))
     if not candidates:
         raise Conflict("no open loan matches: nothing to invest in right now", open_loans=0)
-    chosen = candidates[: min(len(candidates), max(request.amount // ticket, 1))]
+    # LoanBook takes a minimum ticket of 0 as "no minimum": then as many loans as there are.
+    chosen = candidates[: min(len(candidates), max(request.amount // max(ticket, 1), 1))]
     amounts = _water_fill(request.amount, [cap for _, cap in chosen])
     allocations = [
         AllocationPublic(loan_id=loan.loan_id, amount=amount, apr_bps=loan.apr_bps)
         for (loan, _), amount in zip(chosen, amounts, strict=True)
-        if amount >= ticket or amount == loan.principal - loan.funded
+        if amount > 0 and (amount >= ticket or amount == loan.principal - loan.funded - flying[loan.loan_id])
     ]
     total = sum(a.amount for a in allocations)
     if total == 0:

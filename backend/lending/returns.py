@@ -1,5 +1,7 @@
 """An investor's net annual return: the XIRR of the wallet's cash flows with LoanBook and NoteMarket
-(money paid in, taken back, collected, trades), with what it holds now counted as a final inflow
+(money paid in, taken back, collected, trades) and of the notes given to or received from other
+wallets, each valued at the principal outstanding it stood for then (`statement.gift_flows`: notes
+moved between one's own wallets are no gain and no loss), with what it holds now counted as a final inflow
 at today's value: the principal still outstanding on its notes of active loans, its refundable
 money, and what it can claim. Defaulted principal is worth nothing until it is recovered, so
 losses show at once, and repayments not yet claimed still count as earned. This is the figure P2P

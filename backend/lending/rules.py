@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.chain.loan_book import deadline_clock
-from backend.chain.projection_models import LoanRow, NoteBalanceRow
+from backend.chain.projection_models import LoanRow
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
 from backend.db.base import as_utc
 from backend.db.session import get_or_add
 from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.lending.in_flight import held_or_in_flight
 from backend.lending.models import InvestmentRule
 from backend.lending.portfolio import eligible, plan_investment
 from backend.lending.schemas import (
@@ -34,9 +34,10 @@ def _filter(rule: InvestmentRule) -> LoanFilter:
 
 
 def matching(db: Session, rule: InvestmentRule, now: int) -> list[LoanRow]:
-    """Open loans the rule admits where the wallet holds less than `per_loan` of the notes."""
-    held = dict(db.execute(select(NoteBalanceRow.loan_id, NoteBalanceRow.balance).where(NoteBalanceRow.holder == rule.wallet)).all())
-    return [loan for loan in eligible(db, rule.wallet, _filter(rule), now) if held.get(loan.loan_id, 0) < rule.per_loan]
+    """Open loans the rule admits where the wallet holds less than `per_loan` of the notes, counting
+    what its funding mandate is funding now (`in_flight`)."""
+    held, _ = held_or_in_flight(db, rule.wallet)
+    return [loan for loan in eligible(db, rule.wallet, _filter(rule), now) if held[loan.loan_id] < rule.per_loan]
 
 
 def _public(db: Session, settings: Settings, rule: InvestmentRule) -> InvestmentRulePublic:

@@ -1,6 +1,6 @@
 """API schemas for offers and loans. Token amounts are integers in the loan currency's base units
 (the stablecoin has `asset_decimals` decimals); `amount` on an offer is in whole units, as on the
-application form."""
+application form. Each is typed with its unit (backend/units.py), which the OpenAPI document names."""
 
 from __future__ import annotations
 
@@ -14,25 +14,27 @@ from backend.bounds import AMOUNT_LIMIT
 from backend.input_text import OneLine
 from backend.scoring import policy
 from backend.servicing.schemas import ServicingPublic
+from backend.units import BaseUnits, MaybeBaseUnits, MaybeUnixSeconds, MaybeWholeTokens, UnixSeconds, WholeTokens
 
 OfferState = Literal["offered", "expired", "superseded", "submitting", "created", "failed"]
 
 
 class OfferCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"decision_id": "0b9d2f4e-6c1a-4e8b-9f3d-2a7c5e1b8d60", "amount": 2500}]})  # fmt: skip
 
     decision_id: OneLine = Field(min_length=1, max_length=36, description="An approved credit decision of yours")
-    amount: int | None = Field(
+    amount: MaybeWholeTokens = Field(
         default=None,
         strict=True,
         ge=policy.MIN_AMOUNT,
         le=policy.MAX_AMOUNT,
-        description="Whole units; at most the amount applied for and the affordability limit (default: as applied)",
+        description="At most the amount applied for and the affordability limit (default: as applied)",
     )
 
 
 class OfferAccept(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"signature": "0x" + "5a" * 64 + "1b"}]})
 
     signature: OneLine = Field(
         min_length=4, max_length=4000, description="0x-hex eth_signTypedData_v4 signature of `typed_data` by the borrower"
@@ -41,11 +43,11 @@ class OfferAccept(BaseModel):
 
 class InstallmentPublic(BaseModel):
     number: int
-    due_at: int | None = Field(description="Unix seconds; known once the loan is disbursed")
-    amount: int
-    interest: int
-    principal: int
-    balance_after: int
+    due_at: MaybeUnixSeconds = Field(description="Known once the loan is disbursed")
+    amount: BaseUnits
+    interest: BaseUnits
+    principal: BaseUnits
+    balance_after: BaseUnits
 
 
 class PricePublic(BaseModel):
@@ -54,14 +56,33 @@ class PricePublic(BaseModel):
     origination_fee_bps: int = Field(
         description="The reserve fee for the loan's average life, prepaid at disbursal into the ReserveFund"
     )
-    installment_amount: int
-    total_repayable: int = Field(description="Sum of the scheduled installments when paid on time (total of payments)")
-    amount_financed: int = Field(description="What the borrower receives: the principal less the origination fee")
-    finance_charge: int = Field(description="total_repayable - amount_financed: the interest and the fee together")
+    installment_amount: BaseUnits
+    total_repayable: BaseUnits = Field(description="Sum of the scheduled installments when paid on time (total of "
+                                       "payments)")  # fmt: skip
+    amount_financed: BaseUnits = Field(description="What the borrower receives: the principal less the origination fee")
+    finance_charge: BaseUnits = Field(description="total_repayable - amount_financed: the interest and the fee "
+                                      "together")  # fmt: skip
     apr_actuarial_bps: int = Field(description="The APR of the cash flows by Regulation Z's actuarial method: the rate "
                                    "per installment period times the periods in a year, the fee included")
     aprc_bps: int = Field(description="The EU annual percentage rate of charge: the same cash flows' annual "
                           "effective rate")
+
+
+class LoanTermsPublic(BaseModel):
+    """The LoanTerms struct the borrower and the underwriter sign (EIP-712; `typed_data.message` holds
+    the same in the contract's camelCase)."""
+
+    borrower: str
+    principal: BaseUnits
+    apr_bps: int = Field(description="The interest APR, paid to the investors")
+    installments: int
+    installment_period: int = Field(description="Seconds between installments")
+    funding_deadline: UnixSeconds
+    origination_fee_bps: int
+    agreement_hash: str = Field(description="keccak-256 of the agreement document (0x-hex)")
+    decision_hash: str = Field(description="The credit decision's hash (0x-hex)")
+    nonce: int
+    deadline: UnixSeconds = Field(description="The signatures are void after it")
 
 
 class OfferPublic(BaseModel):
@@ -71,10 +92,11 @@ class OfferPublic(BaseModel):
     borrower: str
     decision_id: str
     decision_hash: str
-    amount: int
+    amount: WholeTokens = Field(description="The principal, as on the application; `terms.principal`, the price and "
+                                "the schedule are in base units")
     asset_decimals: int
     price: PricePublic
-    terms: dict[str, Any] = Field(description="The LoanTerms the borrower and the underwriter sign")
+    terms: LoanTermsPublic = Field(description="The LoanTerms the borrower and the underwriter sign")
     terms_hash: str = Field(description="EIP-712 struct hash; LoanBook emits it as termsHash")
     typed_data: dict[str, Any] = Field(description="Pass to eth_signTypedData_v4 as is")
     agreement_cid: str = Field(description="The agreement document (IPFS CID); its keccak-256 is agreementHash")
@@ -90,17 +112,17 @@ class LoanPublic(BaseModel):
     grade: str | None = Field(description="The credit grade behind the loan, when this platform made the decision "
                               "(its stated purpose: the borrower profile, for investors deciding)")
     borrower: str
-    principal: int
-    funded: int
-    remaining: int = Field(description="Principal still open to investors while funding")
+    principal: BaseUnits
+    funded: BaseUnits
+    remaining: BaseUnits = Field(description="Principal still open to investors while funding")
     apr_bps: int
     installments: int
     installment_period: int
-    installment_amount: int
+    installment_amount: BaseUnits
     origination_fee_bps: int
-    funding_deadline: int
-    start_time: int | None
-    principal_outstanding: int
+    funding_deadline: UnixSeconds
+    start_time: MaybeUnixSeconds
+    principal_outstanding: BaseUnits
     terms_hash: str
     agreement_hash: str
     decision_hash: str
@@ -122,19 +144,19 @@ class LoanMarketPublic(BaseModel):
     notes_traded: int
     last_price_bps: float | None = Field(description="What the last trade paid, in basis points of the principal "
                                          "its notes stood for then")  # fmt: skip
-    last_trade_at: int | None = Field(description="Block time of the last trade")
+    last_trade_at: MaybeUnixSeconds = Field(description="Block time of the last trade")
 
 
 class LoanDetailPublic(LoanPublic):
     agreement_cid: str | None = Field(description="Where the agreement document is stored, when this platform holds it")
     agreement_anchored: bool = Field(description="The agreement's hash is in an anchored Merkle root")
     schedule: list[InstallmentPublic]
-    interest_paid: int
-    principal_paid: int
-    fees_paid: int
+    interest_paid: BaseUnits
+    principal_paid: BaseUnits
+    fees_paid: BaseUnits
     last_installment: int
-    reserve_cover: int
-    recovered: int
+    reserve_cover: BaseUnits
+    recovered: BaseUnits
     servicing: ServicingPublic | None = Field(description="Where an active loan stood at the last servicing pass")
     market: LoanMarketPublic | None = Field(default=None, description="Its notes on the secondary market, once "
                                             "it is active (None before)")  # fmt: skip
@@ -146,15 +168,16 @@ class LoanListPublic(BaseModel):
 
 
 class WalletTxCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"action": "repay", "amount": 135801862}, {"action": "fund", "amount": 500000000}, {"action": "claim"}]})  # fmt: skip
 
     action: Literal["fund", "disburse", "repay", "payoff", "claim", "refund"]
-    amount: int | None = Field(
+    amount: MaybeBaseUnits = Field(
         default=None,
         strict=True,
         gt=0,
         lt=AMOUNT_LIMIT,
-        description="Base units; fund: required; repay: default what is due now; payoff (everything owed today, "
+        description="fund: required; repay: default what is due now; payoff (everything owed today, "
         "no prepayment penalty), disburse, claim, refund: ignored",
     )
 
@@ -176,7 +199,7 @@ class WalletTxPublic(BaseModel):
 
     loan_id: int | None = Field(description="None for an action over several loans")
     action: str
-    amount: int
+    amount: BaseUnits
     transactions: list[WalletCallPublic]
 
 
@@ -187,13 +210,16 @@ class PositionPublic(BaseModel):
     apr_bps: int
     notes: int = Field(description="LoanBook notes held (1 note = 1 base unit of principal funded)")
     share_of_loan: float
-    exposure: int = Field(description="At stake now: committed while funding, outstanding principal share once active")
-    refundable: int = Field(description="Funded into a loan that missed its funding deadline: the investor's to take back")
-    claimable: int = Field(description="Repayments (and reserve cover) received for these notes and not yet claimed")
+    exposure: BaseUnits = Field(description="At stake now: committed while funding, outstanding principal share once "
+                                "active")  # fmt: skip
+    refundable: BaseUnits = Field(description="Funded into a loan that missed its funding deadline: the investor's to "
+                                  "take back")  # fmt: skip
+    claimable: BaseUnits = Field(description="Repayments (and reserve cover) received for these notes and not yet "
+                                 "claimed")  # fmt: skip
     listed: int = Field(default=0, description="Of these notes, offered for sale on the secondary market")
     bid_now: int = Field(default=0, description="Of these notes, how many other wallets' open bids would take now")
-    sell_now: int = Field(default=0, description="What selling those into the best bids would pay now (rounded down "
-                          "per bid, as NoteMarket pays): the position's value to leave it today")  # fmt: skip
+    sell_now: BaseUnits = Field(default=0, description="What selling those into the best bids would pay now (rounded down "
+                                "per bid, as NoteMarket pays): the position's value to leave it today")  # fmt: skip
     days_past_due: int | None = Field(default=None, description="How late the loan was at the last servicing pass "
                                       "(active loans)")  # fmt: skip
     bucket: str | None = Field(default=None, description="Its aging bucket then: current, grace, late_16_30, "
@@ -202,40 +228,42 @@ class PositionPublic(BaseModel):
                                  "of the loan's grade, which priced it, while it funds, the part of it left in its remaining installments "
                                  "once active, and when late its bucket's roll rate first (disclosure roll_rates). "
                                  "None when no credit decision of this platform is behind the loan")  # fmt: skip
-    expected_loss: int | None = Field(default=None, description="pd_now x LGD x exposure: the loss to expect over the "
-                                      "rest of the loan's life before the reserve's cover")  # fmt: skip
-    fair_value: int | None = Field(default=None, description="What the notes of an active loan are worth now: their "
-                                   "expected repayments (defaults at pd_now, recovery after the reserve's cover) "
-                                   "discounted at the loan's own rate, as the market's fair price. None without a "
-                                   "credit decision of this platform behind the loan")  # fmt: skip
-    expected_loss_after_cover: int | None = Field(default=None, description="pd_now x what a default costs the "
-                                                  "investors after the risk reserve's expected cover (LGD less "
-                                                  "disclosure reserve.expected_cover_share when the coverage "
-                                                  "ratio is at most the LGD) x exposure")  # fmt: skip
+    expected_loss: MaybeBaseUnits = Field(default=None, description="pd_now x LGD x exposure: the loss to expect over the "
+                                          "rest of the loan's life before the reserve's cover")  # fmt: skip
+    fair_value: MaybeBaseUnits = Field(default=None, description="What the notes of an active loan are worth now: their "
+                                       "expected repayments (defaults at pd_now, recovery after the reserve's cover) "
+                                       "discounted at the loan's own rate, as the market's fair price. None without a "
+                                       "credit decision of this platform behind the loan")  # fmt: skip
+    expected_loss_after_cover: MaybeBaseUnits = Field(default=None, description="pd_now x what a default costs the "
+                                                      "investors after the risk reserve's expected cover (LGD less "
+                                                      "disclosure reserve.expected_cover_share when the coverage "
+                                                      "ratio is at most the LGD) x exposure")  # fmt: skip
 
 
 class PortfolioPublic(BaseModel):
     wallet: str
     positions: list[PositionPublic]
     loans_at_risk: int = Field(description="Positions in funding or active loans")
-    exposure: int
+    exposure: BaseUnits
     largest_share: float = Field(description="The largest position's share of exposure")
     hhi: float = Field(description="Herfindahl-Hirschman index of exposure shares (1 = a single loan)")
     effective_loans: float = Field(description="1 / HHI: the number of equal loans with the same concentration")
     exposure_by_grade: dict[str, int]
-    expected_loss: int = Field(default=0, description="Sum of the positions' expected losses (exposure in unrated "
-                               "loans, see exposure_by_grade, is not in it)")  # fmt: skip
-    expected_loss_after_cover: int = Field(default=0, description="The same after the risk reserve's expected cover")
-    fair_value: int = Field(default=0, description="Sum of the positions' fair values (notes of rated active loans)")
-    refundable: int = Field(description="Sum of the positions' refundable amounts (action `refund`)")
-    claimable: int = Field(description="Sum of the positions' claimable amounts (`POST /api/v1/portfolio/claim`)")
+    expected_loss: BaseUnits = Field(default=0, description="Sum of the positions' expected losses (exposure in unrated "
+                                     "loans, see exposure_by_grade, is not in it)")  # fmt: skip
+    expected_loss_after_cover: BaseUnits = Field(default=0, description="The same after the risk reserve's expected "
+                                                 "cover")  # fmt: skip
+    fair_value: BaseUnits = Field(default=0, description="Sum of the positions' fair values (notes of rated active "
+                                  "loans)")  # fmt: skip
+    refundable: BaseUnits = Field(description="Sum of the positions' refundable amounts (action `refund`)")
+    claimable: BaseUnits = Field(description="Sum of the positions' claimable amounts (`POST /api/v1/portfolio/claim`)")
     open_bids: int = Field(default=0, description="The wallet's open bids for notes of active loans")
-    bid_commitment: int = Field(default=0, description="What those bids would pay if all were hit; the money stays "
-                                "in the wallet until a seller takes one")  # fmt: skip
+    bid_commitment: BaseUnits = Field(default=0, description="What those bids would pay if all were hit; the money stays "
+                                      "in the wallet until a seller takes one")  # fmt: skip
     net_annual_return: float | None = Field(
-        default=None, description="XIRR of the wallet's cash flows with LoanBook and NoteMarket, what it holds valued "
-        "today (outstanding principal of active notes, refundable, claimable); after defaults. None: under 30 days of "
-        "history, or no rate")
+        default=None, description="XIRR of the wallet's cash flows with LoanBook and NoteMarket and of the notes "
+        "given or received (at the principal outstanding they stood for then), what it holds valued today (outstanding "
+        "principal of active notes, refundable, claimable); after defaults. None: under 30 days of history, or no rate")
     warnings: list[str]
 
 
@@ -248,20 +276,23 @@ class LoanFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     grades: list[Grade] | None = Field(default=None, description="Only loans priced at these grades")
-    min_apr_bps: int | None = Field(default=None, strict=True, ge=0, le=10_000, description="Only loans paying at least this APR")
-    max_installments: int | None = Field(default=None, strict=True, ge=1, le=360, description="Only loans at most this long")
+    min_apr_bps: int | None = Field(default=None, strict=True, ge=0, le=10_000, description="Only loans paying at "
+                                    "least this APR")  # fmt: skip
+    max_installments: int | None = Field(default=None, strict=True, ge=1, le=360, description="Only loans at most "
+                                         "this long")  # fmt: skip
 
 
 class PlanCreate(LoanFilter):
-    amount: int = Field(strict=True, gt=0, lt=AMOUNT_LIMIT, description="Base units to invest")
-    max_per_loan: int | None = Field(default=None, strict=True, gt=0, lt=AMOUNT_LIMIT, description="Cap per loan, counting notes already held")
+    amount: BaseUnits = Field(strict=True, gt=0, lt=AMOUNT_LIMIT, description="To invest")
+    max_per_loan: MaybeBaseUnits = Field(default=None, strict=True, gt=0, lt=AMOUNT_LIMIT, description="Cap per loan, "
+                                         "counting notes already held")  # fmt: skip
 
 
 class InvestmentRuleCreate(LoanFilter):
     """A standing instruction: tell me of every new loan like this, and fund `per_loan` in each
     with one click. Non-custodial: the platform never moves the money; the investor's wallet does."""
 
-    per_loan: int = Field(strict=True, gt=0, lt=AMOUNT_LIMIT, description="Base units to hold in each matching loan")
+    per_loan: BaseUnits = Field(strict=True, gt=0, lt=AMOUNT_LIMIT, description="To hold in each matching loan")
 
 
 class InvestmentRulePublic(InvestmentRuleCreate):
@@ -272,14 +303,14 @@ class InvestmentRulePublic(InvestmentRuleCreate):
 
 class AllocationPublic(BaseModel):
     loan_id: int
-    amount: int
+    amount: BaseUnits
     apr_bps: int
 
 
 class PlanPublic(BaseModel):
-    amount: int
-    allocated: int
-    unallocated: int = Field(description="What no open loan could take under the rules")
+    amount: BaseUnits
+    allocated: BaseUnits
+    unallocated: BaseUnits = Field(description="What no open loan could take under the rules")
     allocations: list[AllocationPublic]
     transactions: list[WalletCallPublic] = Field(description="Send in order from your wallet")
 
@@ -287,13 +318,13 @@ class PlanPublic(BaseModel):
 class StatementLinePublic(BaseModel):
     """One movement between the wallet and LoanBook, with the event that proves it."""
 
-    timestamp: int | None = Field(description="Block time (Unix seconds)")
+    timestamp: MaybeUnixSeconds = Field(description="Block time")
     block_number: int
     tx_hash: str
     log_index: int
     loan_id: int
     kind: Literal["fund", "refund", "claim", "purchase", "sale", "notes_in", "notes_out"]
-    cash: int = Field(description="Tokens into the wallet (negative: out of it), base units")
+    cash: BaseUnits = Field(description="Into the wallet (negative: out of it)")
     notes: int = Field(description="Change in the loan's notes held (1 note = 1 base unit of principal)")
 
 
@@ -301,48 +332,49 @@ class EarningsPublic(BaseModel):
     """What the wallet's notes earned (accrual basis, by the time of the borrower's payment, not
     of the claim), in base units."""
 
-    interest: int = 0
-    late_fees: int = 0
-    principal: int = Field(default=0, description="Principal repaid to the notes: capital back, not income")
-    cover: int = Field(default=0, description="Paid by the risk reserve when a loan defaulted: capital back")
-    recovered: int = Field(default=0, description="Collected from the borrower after a default")
-    written_off: int = Field(default=0, description="Principal outstanding at a default less the reserve's cover")
-    market_result: int = Field(default=0, description="Sales above / purchases below the notes' principal outstanding "
+    interest: BaseUnits = 0
+    late_fees: BaseUnits = 0
+    principal: BaseUnits = Field(default=0, description="Principal repaid to the notes: capital back, not income")
+    cover: BaseUnits = Field(default=0, description="Paid by the risk reserve when a loan defaulted: capital back")
+    recovered: BaseUnits = Field(default=0, description="Collected from the borrower after a default")
+    written_off: BaseUnits = Field(default=0, description="Principal outstanding at a default less the reserve's cover")
+    market_result: BaseUnits = Field(default=0, description="Sales above / purchases below the notes' principal outstanding "
                                                       "(negative: a premium paid or a discount given); a purchase's as "
                                                       "the principal bought comes back")  # fmt: skip
-    net_return: int = Field(default=0, description="interest + late_fees + recovered + market_result - written_off")
+    net_return: BaseUnits = Field(default=0, description="interest + late_fees + recovered + market_result - "
+                                  "written_off")  # fmt: skip
 
 
 class EarningLinePublic(BaseModel):
     """The wallet's part of one loan event."""
 
-    timestamp: int | None
+    timestamp: MaybeUnixSeconds
     block_number: int
     tx_hash: str
     log_index: int
     loan_id: int
     kind: Literal["payment", "prepayment", "default", "recovery", "sale"]
-    interest: int
-    late_fees: int
-    principal: int
-    cover: int
-    recovered: int
-    written_off: int
-    market_result: int
+    interest: BaseUnits
+    late_fees: BaseUnits
+    principal: BaseUnits
+    cover: BaseUnits
+    recovered: BaseUnits
+    written_off: BaseUnits
+    market_result: BaseUnits
 
 
 class StatementLoanPublic(BaseModel):
     loan_id: int
     status: str
     grade: str | None
-    funded: int = Field(description="Paid in during the period")
-    refunded: int = Field(description="Taken back during the period (the loan missed its funding deadline)")
-    collected: int = Field(description="Repayments and reserve cover claimed during the period")
-    bought: int = Field(description="Paid for notes bought on the secondary market during the period")
-    sold: int = Field(description="Received for notes sold on the secondary market during the period")
-    net_cash: int = Field(description="refunded + collected + sold - funded - bought")
+    funded: BaseUnits = Field(description="Paid in during the period")
+    refunded: BaseUnits = Field(description="Taken back during the period (the loan missed its funding deadline)")
+    collected: BaseUnits = Field(description="Repayments and reserve cover claimed during the period")
+    bought: BaseUnits = Field(description="Paid for notes bought on the secondary market during the period")
+    sold: BaseUnits = Field(description="Received for notes sold on the secondary market during the period")
+    net_cash: BaseUnits = Field(description="refunded + collected + sold - funded - bought")
     notes_held: int = Field(description="Now, not at the period's end")
-    claimable: int = Field(description="Now: received for these notes and not yet claimed")
+    claimable: BaseUnits = Field(description="Now: received for these notes and not yet claimed")
     earnings: EarningsPublic
 
 
@@ -354,17 +386,18 @@ class StatementPublic(BaseModel):
     earnings rest on each loan's events too, which the loan's trace holds against the node."""
 
     wallet: str
-    period_start: int | None = Field(description="Unix seconds, inclusive; None: from the first block")
-    period_end: int | None = Field(description="Unix seconds, exclusive; None: up to the last indexed block")
+    period_start: MaybeUnixSeconds = Field(description="Inclusive; None: from the first block")
+    period_end: MaybeUnixSeconds = Field(description="Exclusive; None: up to the last indexed block")
     decimals: int = Field(description="The loan token's decimals, for reading the base-unit amounts")
     lines: list[StatementLinePublic]
     loans: list[StatementLoanPublic]
-    funded: int
-    refunded: int
-    collected: int
-    bought: int
-    sold: int
-    net_cash: int = Field(description="Sum of the lines' cash: the wallet's net token flow with LoanBook and NoteMarket")
+    funded: BaseUnits
+    refunded: BaseUnits
+    collected: BaseUnits
+    bought: BaseUnits
+    sold: BaseUnits
+    net_cash: BaseUnits = Field(description="Sum of the lines' cash: the wallet's net token flow with LoanBook and "
+                                "NoteMarket")  # fmt: skip
     earnings: EarningsPublic = Field(description="What the notes earned in the period, whether claimed or not")
     earning_lines: list[EarningLinePublic]
     years: list[int] = Field(description="Calendar years (UTC, block time) with any movement or earning, newest "
@@ -374,24 +407,25 @@ class StatementPublic(BaseModel):
 class LoanStatementLinePublic(BaseModel):
     """One movement on a loan's debt, with the LoanBook event that proves it (base units)."""
 
-    timestamp: int | None = Field(description="Block time (Unix seconds)")
+    timestamp: MaybeUnixSeconds = Field(description="Block time")
     block_number: int
     tx_hash: str
     log_index: int
     kind: Literal["disbursed", "late_fee", "payment", "prepayment", "paid_off", "defaulted", "recovery"]
     installment: int | None = Field(default=None, description="payment: the installment it went to; late_fee: charged "
                                     "through this one; paid_off: installments paid")  # fmt: skip
-    cash: int = Field(default=0, description="Tokens to the borrower (disbursed, net of the fee); negative: paid in")
-    origination_fee: int = 0
-    late_fee_charged: int = 0
-    late_fee_paid: int = 0
-    interest_paid: int = 0
-    principal_paid: int = 0
-    principal_outstanding: int | None = Field(default=None, description="The balance after this line, where it tells it")
-    reserve_cover: int = Field(default=0, description="defaulted: what the risk reserve paid the investors")
-    charged_at_default: int = Field(default=0, description="defaulted: interest and late fees owed at default, folded "
-                                    "into the debt (LoanBook's event gives their sum, not the two apart)")
-    recoverable: int | None = Field(default=None, description="defaulted, recovery: what is still owed after it")
+    cash: BaseUnits = Field(default=0, description="To the borrower (disbursed, net of the fee); negative: paid in")
+    origination_fee: BaseUnits = 0
+    late_fee_charged: BaseUnits = 0
+    late_fee_paid: BaseUnits = 0
+    interest_paid: BaseUnits = 0
+    principal_paid: BaseUnits = 0
+    principal_outstanding: MaybeBaseUnits = Field(default=None, description="The balance after this line, where it "
+                                                  "tells it")  # fmt: skip
+    reserve_cover: BaseUnits = Field(default=0, description="defaulted: what the risk reserve paid the investors")
+    charged_at_default: BaseUnits = Field(default=0, description="defaulted: interest and late fees owed at default, folded "
+                                          "into the debt (LoanBook's event gives their sum, not the two apart)")
+    recoverable: MaybeBaseUnits = Field(default=None, description="defaulted, recovery: what is still owed after it")
     payer: str | None = Field(default=None, description="Who paid (anyone may pay a loan)")
 
 
@@ -401,26 +435,27 @@ class LoanStatementPublic(BaseModel):
     loan_id: int
     borrower: str
     status: str
-    principal: int
+    principal: BaseUnits
     apr_bps: int
     installments: int
-    period_start: int | None = Field(description="Unix seconds, inclusive; None: from the loan's start")
-    period_end: int | None = Field(description="Unix seconds, exclusive; None: up to the last indexed block")
+    period_start: MaybeUnixSeconds = Field(description="Inclusive; None: from the loan's start")
+    period_end: MaybeUnixSeconds = Field(description="Exclusive; None: up to the last indexed block")
     decimals: int = Field(description="The loan token's decimals, for reading the base-unit amounts")
-    opening_principal: int
-    closing_principal: int
-    opening_recoverable: int = Field(description="Owed on the defaulted loan at the period's start (0 if not defaulted)")
-    closing_recoverable: int
-    received: int = Field(description="Paid out to the borrower in the period, net of the origination fee")
-    paid: int = Field(description="Paid in on the loan in the period (payments, prepayments, recoveries)")
-    origination_fee: int
-    late_fee_charged: int
-    late_fee_paid: int
-    interest_paid: int
-    principal_paid: int
-    charged_at_default: int = Field(description="Interest and late fees owed at default, folded into the debt")
-    recovered: int = Field(description="Paid on the debt after default: LoanBook does not split a recovery into "
-                           "interest, late fees and principal, so it is not in interest_paid or principal_paid")
+    opening_principal: BaseUnits
+    closing_principal: BaseUnits
+    opening_recoverable: BaseUnits = Field(description="Owed on the defaulted loan at the period's start (0 if not "
+                                           "defaulted)")  # fmt: skip
+    closing_recoverable: BaseUnits
+    received: BaseUnits = Field(description="Paid out to the borrower in the period, net of the origination fee")
+    paid: BaseUnits = Field(description="Paid in on the loan in the period (payments, prepayments, recoveries)")
+    origination_fee: BaseUnits
+    late_fee_charged: BaseUnits
+    late_fee_paid: BaseUnits
+    interest_paid: BaseUnits
+    principal_paid: BaseUnits
+    charged_at_default: BaseUnits = Field(description="Interest and late fees owed at default, folded into the debt")
+    recovered: BaseUnits = Field(description="Paid on the debt after default: LoanBook does not split a recovery into "
+                                 "interest, late fees and principal, so it is not in interest_paid or principal_paid")
     lines: list[LoanStatementLinePublic]
 
 
@@ -429,10 +464,10 @@ class BorrowingPublic(BaseModel):
     against (whole tokens, rounded up)."""
 
     open_loans: int = Field(description="Loans being funded, active or defaulted: declare at least this many")
-    monthly_debt_with_us: int = Field(description="What those loans take a month: declare at least this much")
-    owed: int = Field(description="Principal owed on them (a loan being funded counts in full)")
-    cap: int = Field(description="What one borrower may owe at once")
-    headroom: int = Field(description="What the cap leaves to borrow now")
+    monthly_debt_with_us: WholeTokens = Field(description="What those loans take a month: declare at least this much")
+    owed: WholeTokens = Field(description="Principal owed on them (a loan being funded counts in full)")
+    cap: WholeTokens = Field(description="What one borrower may owe at once")
+    headroom: WholeTokens = Field(description="What the cap leaves to borrow now")
     owing_defaulted: list[int] = Field(description="Defaulted loans still owed on: no new loan until settled")
 
 

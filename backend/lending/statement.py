@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from backend.chain.loan_book import loan_book_domain
 from backend.chain.models import ChainEvent
 from backend.chain.projection_models import (
+    EventSubjectRow,
     FundingRow,
     LoanRow,
     MarketTradeRow,
@@ -41,6 +42,7 @@ from backend.lending.schemas import (
     StatementLoanPublic,
     StatementPublic,
 )
+from backend.market.book import outstanding_then, trade_transfers
 
 CASH_SIGN = {"fund": -1, "refund": 1, "claim": 1, "purchase": -1, "sale": 1}
 NOTES_SIGN = {"fund": 1, "refund": -1, "claim": 0}
@@ -72,9 +74,13 @@ def _money_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
             for r, ts in _rows_of(db, FundingRow, wallet, FundingRow.investor)]  # fmt: skip
 
 
-def _trade_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
+def _trade_rows(db: Session, wallet: str) -> list:
+    return _rows_of(db, MarketTradeRow, wallet, MarketTradeRow.seller, MarketTradeRow.buyer)
+
+
+def _trade_lines(db: Session, wallet: str, trades: list | None = None) -> list[StatementLinePublic]:
     lines = []
-    for r, ts in _rows_of(db, MarketTradeRow, wallet, MarketTradeRow.seller, MarketTradeRow.buyer):
+    for r, ts in _trade_rows(db, wallet) if trades is None else trades:
         kind = "sale" if r.seller == wallet else "purchase"
         lines.append(_line(r, ts, kind, CASH_SIGN[kind] * r.cost, -CASH_SIGN[kind] * r.notes))
     return lines
@@ -85,11 +91,48 @@ def cash_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
     return _money_lines(db, wallet) + _trade_lines(db, wallet)
 
 
-def _transfer_lines(db: Session, wallet: str) -> list[StatementLinePublic]:
-    """Notes moved between wallets (mints and burns are the fund and refund lines already)."""
+def _gift_rows(db: Session, wallet: str, trades: list) -> list:
+    """(row, block time) of the notes the wallet gave or was given: moved between wallets (mints and
+    burns are the fund and refund lines already), not by one of its `trades` (whose sale or purchase
+    line is that movement)."""
+    moves = [(r, ts) for r, ts in _rows_of(db, NoteTransferRow, wallet, NoteTransferRow.sender, NoteTransferRow.recipient)
+             if r.sender != r.recipient]  # a self-transfer moves nothing  # fmt: skip
+    by_trade = trade_transfers([r for r, _ in trades], [r for r, _ in moves])
+    gifts = [move for i, move in enumerate(moves) if i not in by_trade]
+    return sorted(gifts, key=lambda move: (move[0].block_number, move[0].log_index))
+
+
+def gift_flows(db: Session, wallet: str) -> list[tuple[int, int]]:
+    """(block time, amount) of the notes the wallet was given (negative, as if it had paid for them)
+    or gave away (positive), valued at what the portfolio counts such notes at: the principal
+    outstanding they stood for then (their face while the loan funded, or once cancelled, when they
+    are money to take back), nothing once the loan had defaulted (worth nothing until recovered).
+    So notes moved between an investor's own wallets carry their value with them, and neither
+    wallet's net annual return counts them as a gain or a loss."""
+    gifts = [(r, ts) for r, ts in _gift_rows(db, wallet, _trade_rows(db, wallet)) if ts is not None]
+    if not gifts:
+        return []
+    loan_ids = {r.loan_id for r, _ in gifts}
+    then = {row_id: (principal, outstanding) for row_id, principal, outstanding in db.execute(
+        select(NoteTransferRow.id, LoanRow.principal, outstanding_then(NoteTransferRow))
+        .join(LoanRow, LoanRow.loan_id == NoteTransferRow.loan_id)
+        .where(NoteTransferRow.id.in_([r.id for r, _ in gifts])))}  # fmt: skip
+    defaulted = {loan_id: (block, log_index) for loan_id, block, log_index in db.execute(
+        select(EventSubjectRow.loan_id, ChainEvent.block_number, ChainEvent.log_index)
+        .join(EventSubjectRow, EventSubjectRow.event_id == ChainEvent.id)
+        .where(ChainEvent.event == "LoanDefaulted", EventSubjectRow.loan_id.in_(loan_ids)))}  # fmt: skip
+    flows = []
+    for r, ts in gifts:
+        principal, outstanding = then[r.id]
+        written_off = r.loan_id in defaulted and (r.block_number, r.log_index) > defaulted[r.loan_id]
+        value = 0 if written_off else r.amount * outstanding // principal
+        flows.append((ts, -value if r.recipient == wallet else value))
+    return flows
+
+
+def _transfer_lines(moves: list, wallet: str) -> list[StatementLinePublic]:
     return [_line(r, ts, "notes_in", 0, r.amount) if r.recipient == wallet else _line(r, ts, "notes_out", 0, -r.amount)
-            for r, ts in _rows_of(db, NoteTransferRow, wallet, NoteTransferRow.sender, NoteTransferRow.recipient)
-            if r.sender != r.recipient]  # a self-transfer moves nothing  # fmt: skip
+            for r, ts in moves]  # fmt: skip
 
 
 def _in_period(line: StatementLinePublic | EarningLinePublic, start: int | None, end: int | None) -> bool:
@@ -100,9 +143,8 @@ def _in_period(line: StatementLinePublic | EarningLinePublic, start: int | None,
 
 def statement_of(db: Session, settings: Settings, wallet: str, year: int | None = None) -> StatementPublic:
     start, end = year_bounds(year)
-    trades = _trade_lines(db, wallet)
-    traded = {(t.tx_hash, t.loan_id) for t in trades}  # a trade's note transfer is its sale or purchase line
-    transfers = [t for t in _transfer_lines(db, wallet) if (t.tx_hash, t.loan_id) not in traded]
+    trade_rows = _trade_rows(db, wallet)
+    trades, transfers = _trade_lines(db, wallet, trade_rows), _transfer_lines(_gift_rows(db, wallet, trade_rows), wallet)
     every_line, every_earning = _money_lines(db, wallet) + trades + transfers, earnings.earnings_of(db, wallet)
     lines = [line for line in every_line if _in_period(line, start, end)]
     lines.sort(key=lambda line: (line.block_number, line.log_index))

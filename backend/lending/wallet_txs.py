@@ -17,6 +17,7 @@ from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.lending.loans import refundable
 from backend.lending.mandates import funding_approval
 from backend.lending.schemas import WalletCallPublic, WalletTxCreate, WalletTxPublic
+from backend.servicing.funding import DISBURSEMENT_WINDOW
 from backend.servicing.notices import money
 
 PAYOFF_LEEWAY_DAYS = 7
@@ -86,8 +87,8 @@ def _disburse(book: LoanBookWallet, row: LoanRow) -> tuple[int, list[WalletCall]
 
 def _refund(book: LoanBookWallet, row: LoanRow, now: int) -> tuple[int, list[WalletCall]]:
     if not refundable(row, now):
-        raise Conflict(f"loan {row.loan_id} is {row.status}: refunds are for loans not fully funded by their deadline",
-                       status=row.status)  # fmt: skip
+        raise Conflict(f"loan {row.loan_id} is {row.status}: refunds are for loans not fully funded by their deadline, "
+                       f"or not paid out within {DISBURSEMENT_WINDOW // DAY} days of it", status=row.status)  # fmt: skip
     amount = book.notes(row.loan_id)
     if amount == 0:
         raise Conflict(f"loan {row.loan_id}: {book.wallet} funded nothing that is still to refund", loan_id=row.loan_id)

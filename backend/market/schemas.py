@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.bounds import AMOUNT_LIMIT, DB_ID_MAX
 from backend.lending.schemas import WalletCallPublic
+from backend.units import BaseUnits, MaybeUnixSeconds
 
 MAX_PRICE_BPS = 20_000  # NoteMarket.MAX_PRICE_BPS
 
@@ -18,7 +19,8 @@ class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     loan_id: int = Field(strict=True, ge=1, le=DB_ID_MAX)
-    notes: int = Field(strict=True, gt=0, lt=AMOUNT_LIMIT, description="Notes offered (a listing: at most those held) or wanted (a bid)")
+    notes: int = Field(strict=True, gt=0, lt=AMOUNT_LIMIT, description="Notes offered (a listing: at most those held) "
+                       "or wanted (a bid)")  # fmt: skip
     price_bps: int = Field(strict=True, ge=1, le=MAX_PRICE_BPS, description="Price per note, in basis points of "
                            "the principal it still stands for")  # fmt: skip
     good_for_days: int | None = Field(default=None, strict=True, ge=1, le=365, description="Days the offer stands (it expires "
@@ -69,7 +71,8 @@ class ExitCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     loan_id: int = Field(strict=True, ge=1, le=DB_ID_MAX)
-    notes: int | None = Field(default=None, strict=True, gt=0, lt=AMOUNT_LIMIT, description="At most this many; when omitted, all the notes held")
+    notes: int | None = Field(default=None, strict=True, gt=0, lt=AMOUNT_LIMIT, description="At most this many; when "
+                              "omitted, all the notes held")  # fmt: skip
 
 
 PD = ("The PD of the loan's grade, which priced it: its grade's mean probability of default over the term in the model "
@@ -97,12 +100,12 @@ class OrderPublic(BaseModel):
     status: str = Field(description="open; then sold or delisted (a listing), filled or cancelled (a bid)")
     price_bps: int
     notes_left: int
-    outstanding: int = Field(description="The outstanding principal the notes left stand for")
+    outstanding: BaseUnits = Field(description="The outstanding principal the notes left stand for")
     price_to_outstanding: float | None = Field(description="cost or proceeds / outstanding: under 1 is a discount "
                                                "(price_bps / 10,000 but for rounding)")  # fmt: skip
     installments_left: int
     servicing_bucket: str | None = Field(description="The loan's aging bucket at the last servicing pass")
-    expires_at: int | None = Field(description="Block time (Unix seconds) it stops trading; None: until withdrawn")
+    expires_at: MaybeUnixSeconds = Field(description="Block time it stops trading; None: until withdrawn")
     yield_to_maturity: float | None = Field(
         description="Annual yield (XIRR) of paying this price for the notes left if the borrower brings the loan up "
         "to date now and then pays every installment on time; before defaults and tax (backend/market/yields.py)"
@@ -117,14 +120,15 @@ class ListingPublic(OrderPublic):
     listing_id: int
     seller: str
     notes_listed: int
-    cost: int = Field(description="What the notes left cost now (rounded up, as the contract charges)")
+    cost: BaseUnits = Field(description="What the notes left cost now (rounded up, as the contract charges)")
 
 
 class BidPublic(OrderPublic):
     bid_id: int
     bidder: str
     notes_bid: int
-    proceeds: int = Field(description="What selling the notes still wanted pays (rounded down, as the contract pays)")
+    proceeds: BaseUnits = Field(description="What selling the notes still wanted pays (rounded down, as the contract "
+                                "pays)")  # fmt: skip
 
 
 class MarketTxPublic(BaseModel):
@@ -136,22 +140,23 @@ class MarketTxPublic(BaseModel):
     bid_ids: list[int] = Field(default_factory=list, description="sell_now: the bids sold into, best first")
     loan_id: int
     notes: int
-    cost: int = Field(description="What the trade moves from buyer to seller; 0 for placing or withdrawing an offer")
+    cost: BaseUnits = Field(description="What the trade moves from buyer to seller; 0 for placing or withdrawing an "
+                            "offer")  # fmt: skip
     transactions: list[WalletCallPublic]
     warnings: list[str] = Field(default_factory=list, description="What the user should know before sending, "
                                 "such as a purchase leaving the wallet's open bids short of money")  # fmt: skip
 
 
-class QuotePublic(BaseModel):
+class MarketQuotePublic(BaseModel):
     """What notes of a loan would fetch at a price, before anyone offers it: for a seller choosing
     a listing's price or a bidder a bid's."""
 
     loan_id: int
     notes: int
     price_bps: int
-    cost: int = Field(description="What a buyer taking a listing at this price pays (rounded up)")
-    proceeds: int = Field(description="What a seller hitting a bid at this price receives (rounded down)")
-    outstanding: int = Field(description="The outstanding principal the notes stand for")
+    cost: BaseUnits = Field(description="What a buyer taking a listing at this price pays (rounded up)")
+    proceeds: BaseUnits = Field(description="What a seller hitting a bid at this price receives (rounded down)")
+    outstanding: BaseUnits = Field(description="The outstanding principal the notes stand for")
     price_to_outstanding: float | None
     installments_left: int
     servicing_bucket: str | None
@@ -172,8 +177,8 @@ class TradePublic(BaseModel):
     listing_id: int | None
     bid_id: int | None
     notes: int
-    cost: int = Field(description="What the buyer paid the seller")
+    cost: BaseUnits = Field(description="What the buyer paid the seller")
     price_bps: float = Field(description="cost / the principal outstanding the notes stood for then, in basis points")
-    timestamp: int | None = Field(description="Block time")
+    timestamp: MaybeUnixSeconds = Field(description="Block time")
     block_number: int
     tx_hash: str

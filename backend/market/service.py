@@ -38,9 +38,9 @@ from backend.market.schemas import (
     ExitCreate,
     ListingCreate,
     ListingPublic,
+    MarketQuotePublic,
     MarketTxPublic,
     PurchaseCreate,
-    QuotePublic,
     RepriceCreate,
     SaleCreate,
 )
@@ -90,7 +90,7 @@ def _terms(row: MarketOrder, loan: LoanRow, value: int, fact: DecisionFacts | No
 
 
 def _open_orders(db: Session, settings: Settings, model: type, loan_id: int | None,
-                 limit: int | None = None) -> tuple[list[tuple], int]:  # fmt: skip
+                 limit: int | None = None, offset: int = 0) -> tuple[list[tuple], int]:  # fmt: skip
     """Open, unexpired orders of one side, of loans whose notes trade (`LoanRow.trades`), each with
     its loan and decision facts, the first `limit` by price (`_ranked`); and the latest block's
     time, which their yields are worked out at (a chain fact, so two reads between blocks agree)."""
@@ -104,7 +104,7 @@ def _open_orders(db: Session, settings: Settings, model: type, loan_id: int | No
     # Live and trading at the next block, which carries at least the wall clock (as `deadline_clock`).
     next_block = max(int(time.time()), block_time)
     query = query.where(model.live_at(next_block), LoanRow.trading(next_block)).order_by(*_ranked(model))
-    pairs = list(db.execute(query.limit(limit)))  # ranked and cut in SQL: a page reads its orders only
+    pairs = list(db.execute(query.limit(limit).offset(offset)))  # ranked and cut in SQL: a page reads its orders only
     facts = decision_facts(db, {loan.decision_hash for _, loan in pairs})
     return [(row, loan, facts.get(loan.decision_hash)) for row, loan in pairs], block_time
 
@@ -117,9 +117,10 @@ def _ranked(model: type) -> tuple:
     return (model.price_bps.asc() if model is MarketListingRow else model.price_bps.desc()), getattr(model, key).asc()
 
 
-def open_listings(db: Session, settings: Settings, loan_id: int | None = None, limit: int | None = None) -> list[ListingPublic]:
+def open_listings(db: Session, settings: Settings, loan_id: int | None = None, limit: int | None = None,
+                  offset: int = 0) -> list[ListingPublic]:  # fmt: skip
     """Open listings of active loans, cheapest against outstanding principal first."""
-    orders, now = _open_orders(db, settings, MarketListingRow, loan_id, limit)
+    orders, now = _open_orders(db, settings, MarketListingRow, loan_id, limit, offset)
     risk = live_book_risk(db) if orders else None
     listings = []
     for row, loan, fact in orders:
@@ -129,9 +130,10 @@ def open_listings(db: Session, settings: Settings, loan_id: int | None = None, l
     return listings
 
 
-def open_bids(db: Session, settings: Settings, loan_id: int | None = None, limit: int | None = None) -> list[BidPublic]:
+def open_bids(db: Session, settings: Settings, loan_id: int | None = None, limit: int | None = None,
+              offset: int = 0) -> list[BidPublic]:  # fmt: skip
     """Open bids for notes of active loans, the best paying against outstanding principal first."""
-    orders, now = _open_orders(db, settings, MarketBidRow, loan_id, limit)
+    orders, now = _open_orders(db, settings, MarketBidRow, loan_id, limit, offset)
     risk = live_book_risk(db) if orders else None
     bids = []
     for row, loan, fact in orders:
@@ -141,7 +143,7 @@ def open_bids(db: Session, settings: Settings, loan_id: int | None = None, limit
     return bids
 
 
-def quote(db: Session, settings: Settings, loan_id: int, notes: int, price_bps: int) -> QuotePublic:
+def quote(db: Session, settings: Settings, loan_id: int, notes: int, price_bps: int) -> MarketQuotePublic:
     """The price of `notes` notes of an active loan at `price_bps` (of the principal they stand for,
     as the index last read it), and the buyer's yield there."""
     now = chain_time(settings)
@@ -152,7 +154,7 @@ def quote(db: Session, settings: Settings, loan_id: int, notes: int, price_bps: 
                                field="notes", principal=loan.principal)  # fmt: skip
     cost = pricing.cost(notes, price_bps, loan)
     fact = decision_facts(db, {loan.decision_hash}).get(loan.decision_hash)
-    return QuotePublic(loan_id=loan_id, notes=notes, price_bps=price_bps, cost=cost,
+    return MarketQuotePublic(loan_id=loan_id, notes=notes, price_bps=price_bps, cost=cost,
                        proceeds=pricing.proceeds(notes, price_bps, loan),
                        **_value(loan, fact, live_book_risk(db), notes, cost, now))  # fmt: skip
 

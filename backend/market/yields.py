@@ -15,7 +15,8 @@ loan is still paying by then, and a default's recovery weighted by the chance it
 The chance comes from the PD the loan was priced at (over its whole term) spread evenly over its
 installments, so a loan with few installments left carries little of it; a late loan defaults on
 the installment it is behind on at its aging bucket's roll rate instead (`servicing.roll_rates`,
-as the portfolio's PD now). A default is declared `DEFAULT_AFTER` past the missed installment and
+as the portfolio's PD now). A default is declared `DEFAULT_AFTER` past the missed installment's due
+date (a late loan's at LoanBook's `defaultableAt`, however late it is now; once past it, now) and
 returns the principal then outstanding less the loss given default after the reserve's cover (as
 the portfolio's expected loss).
 
@@ -30,11 +31,15 @@ from backend.chain.projection_models import LoanRow
 from backend.lending.returns import xirr
 
 
+def _due(loan: LoanRow, row: Installment, now: int) -> int:
+    return (loan.start_time or now) + row.number * loan.installment_period
+
+
 def _remaining(loan: LoanRow, paid: int, now: int) -> list[tuple[int, Installment]]:
     """The whole loan's remaining installments with the time each is paid, the overdue ones at `now`."""
     rows = remaining_schedule(loan.principal_outstanding, loan.apr_bps, loan.installment_period, loan.installments,
                               loan.installment_amount, paid)  # fmt: skip
-    return [(max(now, (loan.start_time or now) + row.number * loan.installment_period), row) for row in rows]
+    return [(max(now, _due(loan, row, now)), row) for row in rows]
 
 
 def remaining_flows(loan: LoanRow, paid: int, now: int) -> list[tuple[int, int]]:
@@ -58,8 +63,12 @@ def expected_flows(loan: LoanRow, paid: int, now: int, pd: float, loss_given_def
     for i, (t, row) in enumerate(_remaining(loan, paid, now)):
         survive = 1 - late_rate if i == 0 and late_rate is not None else hazard
         outstanding = row.principal + row.balance_after  # what a default at this installment leaves owed
+        # Declared DEFAULT_AFTER past the installment's due date (LoanBook's `defaultableAt` for the
+        # one behind), not past `now`: a late loan's default, and the reserve's cover, come nearer
+        # each day it stays late; once past, it may be declared at any moment.
+        defaults_at = max(now, _due(loan, row, now) + DEFAULT_AFTER)
         flows.append((t, round(alive * survive * row.amount)))
-        flows.append((t + DEFAULT_AFTER, round(alive * (1 - survive) * outstanding * (1 - loss_given_default))))
+        flows.append((defaults_at, round(alive * (1 - survive) * outstanding * (1 - loss_given_default))))
         alive *= survive
     return flows
 

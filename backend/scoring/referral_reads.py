@@ -13,10 +13,11 @@ from backend.scoring.service import referrals_waiting
 APPLICATIONS_READ = "decision.applications_read"
 
 
-def read_referrals(db: Session, reader: str, limit: int = 100) -> list[ReferralPublic]:
-    """The referrals waiting for review (`referrals_waiting`); one audit entry names `reader` and
-    the decisions whose applications it was shown (none when there were none)."""
-    referrals = referrals_waiting(db, limit)
+def read_referrals(db: Session, reader: str, limit: int = 100, offset: int = 0) -> list[ReferralPublic]:
+    """The referrals waiting for review (`referrals_waiting`, a page of `limit` after `offset`); one
+    audit entry names `reader` and the decisions whose applications it was shown (none when there
+    were none)."""
+    referrals = referrals_waiting(db, limit, offset)
     if referrals:
         audit.record(db, actor=reader, action=APPLICATIONS_READ, subject="decision:referrals",
                      payload={"decision_ids": [r.id for r in referrals]})  # fmt: skip

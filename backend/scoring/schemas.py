@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.input_text import Note
 from backend.scoring import policy
+from backend.units import BaseUnits, WholeTokens
 
 CheckingAccount = Literal["none", "negative", "0_to_200", "200_plus_or_salary"]
 CreditHistory = Literal[
@@ -41,13 +42,17 @@ class ApplicationCreate(BaseModel):
     """A loan application. Amounts are whole units of the loan currency. The numbers are strict:
     lax mode would read JSON `false` as 0 debt and `true` as one loan, and price on that."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [{
+        "amount": 3000, "term_months": 24, "purpose": "used_car", "monthly_income_band": "2000_to_3500",
+        "monthly_debt_payments": 200, "employment_length": "4_to_7y", "housing": "own", "existing_loans_with_us": 0,
+        "checking_account": "200_plus_or_salary", "savings": "500_to_1000", "credit_history": "all_repaid_here",
+        "property": "real_estate", "other_instalment_plans": "none", "guarantor": "none"}]})  # fmt: skip
 
-    amount: int = Field(strict=True, ge=policy.MIN_AMOUNT, le=policy.MAX_AMOUNT, description="Principal requested")
+    amount: WholeTokens = Field(strict=True, ge=policy.MIN_AMOUNT, le=policy.MAX_AMOUNT, description="Principal requested")
     term_months: int = Field(strict=True, ge=policy.MIN_TERM, le=policy.MAX_TERM)
     purpose: Purpose
     monthly_income_band: IncomeBand = Field(description="Net monthly income")
-    monthly_debt_payments: int = Field(strict=True, ge=0, le=1_000_000, description="Existing monthly debt payments")
+    monthly_debt_payments: WholeTokens = Field(strict=True, ge=0, le=1_000_000, description="Existing monthly debt payments")
     employment_length: EmploymentLength
     housing: Housing
     existing_loans_with_us: int = Field(strict=True, ge=0, le=9, description="Loans already running on this platform")
@@ -92,8 +97,8 @@ class QuotePublic(BaseModel):
     lgd: float
     monthly_payment: float = Field(description="The installment, due every 30 days at the interest APR (the quote "
                                    "less the reserve fee); under a policy without `installment_period_days`, a monthly "
-                                   "annuity at the quote")
-    max_amount: int
+                                   "annuity at the quote; in tokens, not base units")
+    max_amount: WholeTokens
     interest_apr_bps: int | None = Field(default=None, description="The loan's on-chain APR, paid to investors: the "
                                          "base rate plus the expected loss the reserve does not cover (absent from "
                                          "quotes of models before `reserve_fee_basis`: apr_bps less reserve_fee_bps)")
@@ -177,7 +182,7 @@ class LoanRefPublic(BaseModel):
     loan_id: int
     status: str
     borrower: str
-    principal: int
+    principal: BaseUnits
     apr_bps: int
     block_number: int = Field(description="The block that created the loan")
     tx_hash: str = Field(description="The createLoan transaction, whose signed terms carry the decision hash")

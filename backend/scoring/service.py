@@ -206,20 +206,22 @@ def get_decision(db: Session, decision_id: str, settings: Settings | None = None
     return public
 
 
-def decisions_of(db: Session, wallet: str, settings: Settings | None = None, limit: int = 20) -> list[DecisionPublic]:
-    """The wallet's own decisions, newest first, with any underwriter's review (its note opened
-    with `settings`)."""
+def decisions_of(db: Session, wallet: str, settings: Settings | None = None, limit: int = 20,
+                 offset: int = 0) -> list[DecisionPublic]:  # fmt: skip
+    """The wallet's own decisions, newest first, a page of `limit` after `offset`, with any
+    underwriter's review (its note opened with `settings`)."""
     rows = db.scalars(select(CreditDecision).where(CreditDecision.wallet == wallet)
-                      .order_by(CreditDecision.created_at.desc()).limit(limit))  # fmt: skip
+                      .order_by(CreditDecision.created_at.desc(), CreditDecision.id)
+                      .limit(limit).offset(offset))  # fmt: skip
     return [_public(row, settings) for row in rows]
 
 
-def referrals_waiting(db: Session, limit: int = 100) -> list[ReferralPublic]:
+def referrals_waiting(db: Session, limit: int = 100, offset: int = 0) -> list[ReferralPublic]:
     """Referrals no underwriter has reviewed yet, oldest first (first come, first served), each with
     the application it decided: the underwriter approves an amount, a term and a budget, not a score."""
     rows = db.scalars(select(CreditDecision).where(CreditDecision.decision == "refer", CreditDecision.review.is_(None),
                                                    CreditDecision.erased_at.is_(None))
-                      .order_by(CreditDecision.created_at).limit(limit))  # fmt: skip
+                      .order_by(CreditDecision.created_at, CreditDecision.id).limit(limit).offset(offset))  # fmt: skip
     return [_referral(row) for row in rows]
 
 

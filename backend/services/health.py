@@ -5,9 +5,10 @@ Each check returns a dict with `ok`; the overall answer is ok only when every pa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from backend.config import Settings
@@ -167,6 +168,32 @@ CHECKS = {
     "notices": check_notices,
     "backups": check_backups,
 }
+
+
+class HealthPartPublic(BaseModel):
+    """One part's check: `ok`, and what it read (a part's own keys), or `error`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ok: bool
+    error: str | None = None
+
+
+class HealthPublic(BaseModel):
+    """The report (200 when every part is ok, else 503 with the same body): its own shape, not the
+    error shape, so a load balancer and a person read one document either way."""
+
+    status: Literal["ok", "down"]
+    failing: list[str] = Field(description="The parts not ok")
+    chain: HealthPartPublic
+    contracts: HealthPartPublic
+    database: HealthPartPublic
+    content_store: HealthPartPublic
+    indexer: HealthPartPublic
+    outbox: HealthPartPublic
+    workers: HealthPartPublic
+    notices: HealthPartPublic
+    backups: HealthPartPublic
 
 
 def public_url(url: str) -> str:

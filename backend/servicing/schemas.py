@@ -9,28 +9,30 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backend.bounds import AMOUNT_LIMIT
 from backend.input_text import Note
+from backend.units import BaseUnits, MaybeBaseUnits, MaybeUnixSeconds, UnixSeconds
 
 
 class ServicingPublic(BaseModel):
     bucket: str = Field(description="current, grace, late_16_30, late_31_120 or defaultable")
     days_past_due: int
-    installments_paid: int
-    due_now: int = Field(description="What brings the loan up to date: fees, the oldest unpaid installment and any later one whose due date has come")
-    payoff: int
-    next_due_date: int
-    defaultable_at: int
-    as_of: int = Field(description="Chain time of the last servicing pass")
+    installments_paid: int = Field(description="Number of installments paid")
+    due_now: BaseUnits = Field(description="What brings the loan up to date: fees, the oldest unpaid installment and "
+                               "any later one whose due date has come")  # fmt: skip
+    payoff: BaseUnits
+    next_due_date: UnixSeconds
+    defaultable_at: UnixSeconds
+    as_of: UnixSeconds = Field(description="Chain time of the last servicing pass")
 
 
 class BucketPublic(BaseModel):
     bucket: str
     loans: int
-    principal_outstanding: int
-    due_now: int
+    principal_outstanding: BaseUnits
+    due_now: BaseUnits
 
 
 class AgingPublic(BaseModel):
-    as_of: int | None
+    as_of: MaybeUnixSeconds
     buckets: list[BucketPublic]
     delinquent_share: float | None = Field(description="Share of outstanding principal 16+ days past due")
 
@@ -42,8 +44,8 @@ class NoticePublic(BaseModel):
                       "autopay_short, autopay_ending or released; "
                       "to an investor: refund_due, loan_late, loan_defaulted, loan_repaid, loan_match, mandate_funded, "
                       "mandate_ending (loan 0: about no one loan), bid_at_risk, listing_sold or bid_filled")
-    due_date: int
-    amount: int
+    due_date: UnixSeconds
+    amount: BaseUnits
     message: str
     created_at: datetime
     emailed_at: datetime | None = Field(description="When it was e-mailed too (None: in-app only so far)")
@@ -58,8 +60,9 @@ class CollectionActionCreate(BaseModel):
     kind: Literal["contacted", "no_answer", "promise_to_pay", "dispute", "hardship", "note"]
     note: Note = Field(min_length=3, max_length=1000, description="What was done or said; sealed at rest and shredded "
                       "when the borrower's personal data is erased")  # fmt: skip
-    promised_amount: int | None = Field(default=None, strict=True, gt=0, lt=AMOUNT_LIMIT, description="promise_to_pay: base units of the loan token")
-    promised_in_days: int | None = Field(default=None, strict=True, ge=1, le=60, description="promise_to_pay: by when, in days")
+    promised_amount: MaybeBaseUnits = Field(default=None, strict=True, gt=0, lt=AMOUNT_LIMIT, description="promise_to_pay: what the borrower promises")
+    promised_in_days: int | None = Field(default=None, strict=True, ge=1, le=60, description="promise_to_pay: by "
+                                         "when, in days")  # fmt: skip
 
     @model_validator(mode="after")
     def _promise_fields(self) -> CollectionActionCreate:
@@ -88,12 +91,12 @@ class CollectionActionPublic(BaseModel):
     note_withheld: bool = Field(default=False, description="The note exists but is shown only to a recent sign-in "
                                 "(LOANCHAIN_FRESH_SIGN_IN_MAX_AGE): sign in again to read it")  # fmt: skip
     actor: str
-    chain_time: int
-    promised_amount: int | None
-    promised_by: int | None
+    chain_time: UnixSeconds
+    promised_amount: MaybeBaseUnits
+    promised_by: MaybeUnixSeconds
     promise_status: str | None = Field(description="promise_to_pay: pending, kept (the chain shows that much paid "
                                        "since), or broken (not by the date)")  # fmt: skip
-    paid_since: int | None = Field(description="promise_to_pay: what the borrower paid since the promise")
+    paid_since: MaybeBaseUnits = Field(description="promise_to_pay: what the borrower paid since the promise")
     warning: str | None = Field(default=None, description="Set on a promise_to_pay just recorded whose amount does "
                                 "not bring the loan up to date: paid, it will not move the default date")  # fmt: skip
 
@@ -103,7 +106,7 @@ class CollectionItemPublic(BaseModel):
     borrower: str
     bucket: str = Field(description="late_16_30, late_31_120, defaultable, or defaulted (recovering)")
     days_past_due: int | None = Field(description="None once defaulted")
-    amount_owed: int = Field(description="Due now; for a defaulted loan, what is still recoverable")
+    amount_owed: BaseUnits = Field(description="Due now; for a defaulted loan, what is still recoverable")
     notices: list[str] = Field(description="Kinds of notice already given")
     default_status: str | None = Field(description="Outbox status of markDefault, once queued")
     actions: list[CollectionActionPublic] = Field(default_factory=list, description="The case log, newest first")
@@ -138,7 +141,8 @@ class ReleasePublic(BaseModel):
 class NoticePreferencesUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: bool = Field(strict=True, description="Notices by e-mail too (those about money owed late or in default always are)")
+    email: bool = Field(strict=True, description="Notices by e-mail too (those about money owed late or in default "
+                        "always are)")  # fmt: skip
     sms: bool = Field(strict=True, description="Payment notices by text message too")
 
 

@@ -385,10 +385,10 @@ def _urgency(item: CollectionItemPublic, clock: Callable[[], int]) -> tuple[int,
     return (2, 0) if item.bucket in DELINQUENT else (4, 0)
 
 
-def notices_of(db: Session, wallet: str, limit: int = 100) -> list[NoticePublic]:
+def notices_of(db: Session, wallet: str, limit: int = 100, offset: int = 0) -> list[NoticePublic]:
     """What the wallet was told, as a borrower and as an investor, newest first."""
     rows = db.scalars(select(ServicingNotice).where(ServicingNotice.recipient == wallet)
-                      .order_by(ServicingNotice.id.desc()).limit(limit))  # fmt: skip
+                      .order_by(ServicingNotice.id.desc()).limit(limit).offset(offset))  # fmt: skip
     return [_public_notice(n) for n in rows]
 
 

@@ -26,9 +26,12 @@ def _indexer_step(settings: Settings) -> int:
 
 
 def _servicing_step(settings: Settings) -> int:
+    from backend.identity.checks.origin import prune_expired_origins
     from backend.servicing.service import servicing_step
 
-    return servicing_step(settings)
+    # KYC network origins are kept no longer than their check looks back, by the clock and not only
+    # at the next submission; pruned first, so a pass that fails on the node does not keep them.
+    return prune_expired_origins(settings) + servicing_step(settings)
 
 
 def _market_keeper_step(settings: Settings) -> int:

@@ -22,7 +22,16 @@ from backend.errors import ValidationFailed
 from backend.identity.schemas import DecisionCreate
 from backend.scoring.schemas import ReviewCreate
 from backend.servicing.schemas import CollectionActionCreate, HardshipCreate
-from tests.identity.conftest import ADMIN, PNG, client_for, identity_settings, make_applicant, minted_bearer, submit
+from tests.identity.conftest import (
+    ADMIN,
+    PNG,
+    approve_over_api,
+    client_for,
+    identity_settings,
+    make_applicant,
+    minted_bearer,
+    submit,
+)
 
 # --- every model a route takes in ---------------------------------------------------------------
 
@@ -169,10 +178,13 @@ def test_a_control_character_in_a_path_or_query_string_is_a_422_naming_it(settin
 
 
 def _borrower(settings, client) -> dict[str, str]:
-    """A KYC-verified wallet (a document attached: approved at once), which may take up offers."""
+    """A KYC-verified wallet at the borrower level (a document attached, opened and approved by an
+    admin), which may take up offers."""
     applicant = make_applicant(71)
     headers = minted_bearer(settings, applicant.account)
-    assert submit(client, applicant, headers, files=[("documents", ("id.png", PNG, "image/png"))]).status_code == 201
+    submitted = submit(client, applicant, headers, files=[("documents", ("id.png", PNG, "image/png"))])
+    assert submitted.status_code == 201
+    assert approve_over_api(client, submitted.json()["id"])["level"] == 2
     return headers
 
 

@@ -124,3 +124,24 @@ def test_a_malformed_transaction_hash_is_a_422_not_a_lookup(tmp_path):
         assert answer.status_code == 422, (bad[:80], answer.text)
         assert "not a transaction hash" in answer.text and bad not in answer.text
     assert client.get(f"/api/v1/audit/trace/loan/{HUGE}", headers=auditor).status_code == 422
+
+
+@pytest.mark.parametrize(("url", "field"), [
+    ("/api/v1/offers/{long}", "offer_id"),
+    ("/api/v1/offers/{long}/agreement", "offer_id"),
+    ("/api/v1/score/{long}", "decision_id"),
+    ("/api/v1/admin/kyc/{long}", "record_id"),
+    ("/api/v1/score/decisions/0x{long}/proof", "decision_hash"),
+])  # fmt: skip
+def test_an_id_longer_than_any_record_is_a_422_naming_it_not_echoed(tmp_path, url, field):
+    """A 3,000-character id was looked up and answered 404 with the whole string twice (detail and
+    context); ids are UUIDs of 36 characters, and a decision hash is 0x and 64 hex digits."""
+    from tests.identity.conftest import ADMIN, minted_bearer
+
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'ids.db'}")
+    client, long = client_for(settings), "a" * 3000
+    answer = client.get(url.format(long=long), headers=minted_bearer(settings, ADMIN))
+    assert answer.status_code == 422, answer.text
+    assert [f["loc"] for f in answer.json()["fields"]] == [["path", field]] and long not in answer.text
+    fits = "cd" * 32 if field == "decision_hash" else "00000000-0000-4000-8000-000000000000"  # looked up
+    assert client.get(url.format(long=fits), headers=minted_bearer(settings, ADMIN)).status_code == 404

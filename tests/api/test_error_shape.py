@@ -42,3 +42,23 @@ def test_a_malformed_request_is_refused_in_words_with_each_field_listed(tmp_path
     assert _shape(bad_json, 422, "validation_failed") == "JSON decode error"  # no character position as a "field"
     secret = "4111111111111111"  # a refused value is never echoed back, in words or fields
     assert secret not in client.post("/api/v1/auth/login", json={"message": 5, "signature": int(secret)}).text
+
+
+def test_a_services_refusal_of_a_field_lists_it_in_fields_as_fastapis_own_checks_do(tmp_path):
+    """A form client maps `fields[].loc` onto its inputs: the checks the services make (an address, a
+    status) come with `fields` too, `loc` naming where the request carried the field."""
+    from tests.identity.conftest import ADMIN, minted_bearer
+
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'f.db'}")
+    client = client_for(settings)
+    borrower = client.get("/api/v1/loans?borrower=nothex")
+    assert "not an Ethereum address" in _shape(borrower, 422, "validation_failed")
+    assert borrower.json()["fields"] == [{"loc": ["query", "borrower"], "msg": "'nothex' is not an Ethereum address",
+                                          "type": "validation_failed"}]  # fmt: skip
+    assert borrower.json()["context"] == {"field": "borrower"}  # as before
+    assert client.get("/api/v1/loans?status=bogus").json()["fields"][0]["loc"] == ["query", "status"]
+    erase = client.delete("/api/v1/admin/kyc/wallets/nothex", headers=minted_bearer(settings, ADMIN))
+    _shape(erase, 422, "validation_failed")
+    assert [f["loc"] for f in erase.json()["fields"]] == [["path", "wallet"]]
+    unknown = client.get("/api/v1/loans/999")  # a 404 names its loan in context, and lists no refused field
+    assert unknown.status_code == 404 and "fields" not in unknown.json()

@@ -17,7 +17,15 @@ from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
 from backend.identity.roles import Role, grant_role, roles_of
 from backend.identity.schemas import KycCreate
-from tests.identity.conftest import ADMIN, PNG, client_for, identity_settings, make_applicant, minted_bearer
+from tests.identity.conftest import (
+    ADMIN,
+    PNG,
+    approve_with_documents,
+    client_for,
+    identity_settings,
+    make_applicant,
+    minted_bearer,
+)
 
 API_PREFIX = "/api/v1"
 DUMMY_PARAMS = {"record_id": "00000000-0000-4000-8000-000000000000", "wallet": "0x" + "ab" * 20}
@@ -63,7 +71,10 @@ def world(tmp_path_factory):
     for seed, (name, documents) in enumerate((("investor", []), ("borrower", [PNG]))):
         with session_scope(settings) as session:  # one submission per transaction, as in the API
             record = submit(session, settings, wallets[name].address, KycCreate(**make_applicant(seed).form()), documents)
-            assert record.status == "approved"
+            record_id, status = record.id, record.status
+        if documents:  # the borrower level: an admin opens the ID document, then approves
+            status = approve_with_documents(settings, record_id, ADMIN.address)
+        assert status == "approved"
     with session_scope(settings) as session:
         for role in ("underwriter", "auditor"):
             grant_role(session, ADMIN.address, wallets[role].address, role)

@@ -1,7 +1,8 @@
 """Transaction monitoring of notes: an ordinary sale raises nothing; notes that go from one wallet to
 another and back, a trade far below what the notes stand for (after repayments lowered it), and
-notes handed over outside the market above the threshold each raise one alert naming the wallets and
-transactions, on SQLite and PostgreSQL; only auditors see them."""
+notes handed over outside the market above the threshold (also in the transaction of a purchase)
+each raise one alert naming the wallets and transactions, on SQLite and PostgreSQL; only auditors
+see them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 
 import pytest
 from typer.testing import CliRunner
+from web3 import Web3
 
 from backend.audit.monitoring import Outstanding, alerts
 from backend.chain.indexer import Indexer
@@ -19,7 +21,7 @@ from backend.db.session import session_scope
 from tests.anchoring.helpers import point_get_settings_at
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
-from tests.contracts.helpers import DAY
+from tests.contracts.helpers import DAY, KYC_EXPIRY, batch_wallet, in_one_transaction
 from tests.identity.conftest import ADMIN, client_for, minted_bearer
 
 UNIT = 10**6
@@ -174,3 +176,25 @@ def test_role_changes_pauses_and_reserve_outflows_no_default_explains_are_flagge
                            headers=minted_bearer(settings, ADMIN))  # fmt: skip
     assert reviewed.status_code == 201, reviewed.text
     assert reviewed.json()["loan_id"] is None and reviewed.json()["review"]["decision"] == "escalated"
+
+
+def test_a_gift_made_in_the_same_transaction_as_a_purchase_is_still_a_gift(settings, world, artifacts):  # noqa: F811
+    """A contract wallet (a Safe) may buy notes and hand them on in one call: the trade's own transfer
+    is no gift, the other is, and above the threshold it raises its alert."""
+    node, book, token = world.chain, world.book, world.token
+    seller, owner, friend = world.investors[:3]
+    loan_id, _ = world.active_loan(investors=[seller, owner])
+    safe = batch_wallet(world, artifacts, owner)
+    node.tx(world.kyc.functions.attest(safe.address, world.investor_level, KYC_EXPIRY, Web3.keccak(text="kyc-safe")),
+            world.admin.address)  # fmt: skip
+    world.ready_for_market(seller)
+    listing = world.place(seller, "ask", loan_id, 3_000 * UNIT, 10_000)
+    cost = world.market.functions.costOf(listing, 3_000 * UNIT).call()
+    node.tx(token.functions.transfer(safe.address, cost), owner.address)
+    receipt = node.tx(in_one_transaction(safe, token.functions.approve(world.market.address, cost),
+                                         world.buy(listing, 3_000 * UNIT),
+                                         book.functions.safeTransferFrom(safe.address, friend.address, loan_id,
+                                                                         2_000 * UNIT, b"")), owner.address)  # fmt: skip
+    (gift,) = _alerts(settings, rule="large_gift")
+    assert (gift.wallets, gift.amount) == ([safe.address, friend.address], 2_000 * UNIT)
+    assert gift.tx_hashes == [receipt["transactionHash"].to_0x_hex()]

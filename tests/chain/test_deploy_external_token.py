@@ -59,3 +59,43 @@ def test_a_testnet_deploy_uses_the_configured_token_and_refuses_without_one(test
     w3 = Web3(Web3.HTTPProvider(testnet.rpc_url))
     asset = w3.eth.contract(address=book, abi=load_artifact(testnet, "LoanBook")["abi"]).functions.asset().call()
     assert asset == token
+
+
+# Runtime code answering every call with the word 18: `decimals()` of an 18-decimal token (DAI, USDS).
+# MockStablecoin's decimals are fixed at 6, so the node is given this code at an address instead.
+EIGHTEEN_DECIMALS = "0x" + "6012" + "600052" + "6020" + "6000" + "f3"  # PUSH1 18, MSTORE at 0, RETURN 32 bytes
+
+
+def test_a_token_with_more_decimals_than_a_browser_keeps_exact_is_refused_before_anything_deploys(testnet):
+    w3 = Web3(Web3.HTTPProvider(testnet.rpc_url))
+    token = "0x" + "18" * 20
+    w3.provider.make_request("anvil_setCode", [token, EIGHTEEN_DECIMALS])
+    assert w3.eth.contract(address=Web3.to_checksum_address(token), abi=load_artifact(testnet, "MockStablecoin")["abi"]
+                           ).functions.decimals().call() == 18  # fmt: skip
+    with pytest.raises(DeploymentError, match="18 decimals; at most 8") as refused:
+        deploy_all(testnet.model_copy(update={"loan_token_address": token}))
+    assert "LOANCHAIN_LOAN_TOKEN_ADDRESS" in str(refused.value) and "USDC" in str(refused.value)
+    assert load_manifest(testnet, SEPOLIA)["contracts"] == {}  # refused before the first contract
+
+
+def test_the_decimals_bound_keeps_the_largest_loan_exact_in_javascript():
+    from backend.chain.token_decimals import JS_SAFE_INTEGER, MAX_ASSET_DECIMALS, decimals_refused
+    from backend.scoring.policy import MAX_AMOUNT
+
+    assert MAX_AMOUNT * 10**MAX_ASSET_DECIMALS <= JS_SAFE_INTEGER  # one loan, in base units
+    assert 50_000_000 * 10**MAX_ASSET_DECIMALS <= JS_SAFE_INTEGER  # and a platform's sums short of 90 million tokens
+    assert all(decimals_refused(d) is None for d in (0, 2, 6, 8))
+    assert "at most 8" in decimals_refused(18) and decimals_refused(9)
+
+
+def test_a_loan_book_made_in_such_a_token_earlier_is_refused_where_offers_read_it(chain_settings, deployment, w3, snapshot):
+    """A deployment from before the check: the API's read of LoanBook's domain (offers, signatures)
+    refuses it in words rather than price loans the page cannot show."""
+    from backend.chain.loan_book import loan_book_domain
+    from backend.errors import ConfigurationError
+
+    assert loan_book_domain(chain_settings).asset_decimals == 6
+    token = deployment.manifest["contracts"]["MockStablecoin"]["address"]
+    w3.provider.make_request("anvil_setCode", [token, EIGHTEEN_DECIMALS])  # undone by `snapshot`
+    with pytest.raises(ConfigurationError, match="18 decimals; at most 8"):
+        loan_book_domain(chain_settings)

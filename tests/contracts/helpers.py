@@ -403,4 +403,17 @@ def _addr(who) -> str:
     return who if isinstance(who, str) else who.address
 
 
-__all__ = ["Chain", "World", "assert_error", "events", "expect_revert"]
+def batch_wallet(world: World, artifacts: dict, owner) -> Any:
+    """A MockBatchWallet owned by `owner`: several calls in one transaction, as a Safe makes them."""
+    art = artifacts["MockBatchWallet"]
+    factory = world.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    receipt = world.chain.tx(factory.constructor(_addr(owner)), world.admin.address)
+    return world.w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"])
+
+
+def in_one_transaction(wallet, *fns):
+    """`wallet.executeBatch` of the bound contract functions `fns`, in order."""
+    return wallet.functions.executeBatch([fn.address for fn in fns], [calldata(fn) for fn in fns])
+
+
+__all__ = ["Chain", "World", "assert_error", "batch_wallet", "events", "expect_revert", "in_one_transaction"]

@@ -15,7 +15,18 @@ from backend.db.session import session_scope
 from backend.identity.checks.origin import network_of
 from backend.identity.models import KycDocument, KycEvent, KycOrigin, KycRecord
 from backend.identity.roles import grant_role
-from tests.identity.conftest import ADMIN, JPEG, PDF, PNG, bearer, client_for, identity_settings, make_applicant, submit
+from tests.identity.conftest import (
+    ADMIN,
+    JPEG,
+    PDF,
+    PNG,
+    approve_over_api,
+    bearer,
+    client_for,
+    identity_settings,
+    make_applicant,
+    submit,
+)
 
 
 def count(settings, model) -> int:
@@ -64,13 +75,19 @@ def test_clean_applicant_is_approved_attestation_queued_and_becomes_investor(cli
     assert "kyc.submit" in audit_actions(settings)
 
 
-def test_applicant_with_an_id_document_gets_level_2_and_may_borrow(client, settings):
+def test_applicant_with_an_id_document_gets_level_2_and_may_borrow_once_an_admin_opened_it(client, settings):
     applicant = make_applicant(2)
     headers = bearer(client, applicant.account)
     response = submit(client, applicant, headers, files=[("documents", ("id.png", PNG, "image/png"))])
     assert response.status_code == 201, response.json()
     assert response.json()["level"] == 2 and response.json()["document_count"] == 1
+    assert response.json()["status"] == "needs_review" and intents(settings) == []  # a person looks at it first
+    assert client.get("/api/v1/auth/me", headers=headers).json()["roles"] == []
+    assert codes(staff_view(client, response.json()["id"])) == ["DOCUMENT_REVIEW"]
+    approved = approve_over_api(client, response.json()["id"])  # opens the document, then approves
+    assert approved["status"] == "approved" and approved["level"] == 2
     assert client.get("/api/v1/auth/me", headers=headers).json()["roles"] == ["borrower", "investor"]
+    assert intents(settings) == [("attest", f"kyc:attest:{approved['id']}")]
 
 
 def test_under_age_applicant_is_rejected_and_never_attested(client, settings):
@@ -566,16 +583,20 @@ def test_the_same_application_sent_again_is_answered_with_its_record_and_spends_
         headers, png = bearer(client, applicant.account), [("documents", ("id.png", PNG, "image/png"))]
         first = submit(client, applicant, headers, files=png)
         again = [submit(client, applicant, headers, files=png) for _ in range(3)]
-        assert first.status_code == 201 and first.json()["status"] == "approved" and first.json()["level"] == 2
+        # With an ID document it waits for an admin: the retries are answered with the waiting record.
+        assert first.status_code == 201 and first.json()["status"] == "needs_review" and first.json()["level"] == 2
         assert [a.status_code for a in again] == [200] * 3 and all(a.json() == first.json() for a in again)
-        assert count(settings, KycRecord) == 1 and [f for f, _ in intents(settings) if f == "attest"] == ["attest"]
+        assert count(settings, KycRecord) == 1 and intents(settings) == []
         assert audit_actions(settings).count("kyc.submit") == 1
+        approve_over_api(client, first.json()["id"])  # the document opened, then approved: one attestation
+        assert count(settings, KycRecord) == 1 and [f for f, _ in intents(settings) if f == "attest"] == ["attest"]
 
         # Another document is another application (a renewal): counted, and so is the next; the retries were not.
         jpeg = [("documents", ("id.jpg", JPEG, "image/jpeg"))]
         renewal = submit(client, applicant, headers, files=jpeg)
         assert renewal.status_code == 201 and renewal.json()["id"] != first.json()["id"]
         assert submit(client, applicant, headers, files=jpeg).json()["id"] == renewal.json()["id"]  # its retry
+        approve_over_api(client, renewal.json()["id"])  # no longer waiting: the next application is judged afresh
         refused = submit(client, moved(applicant, 3), headers, files=jpeg)
         assert refused.status_code == 429 and refused.json()["context"]["reasons"][0]["code"] == "VELOCITY_WALLET"
 

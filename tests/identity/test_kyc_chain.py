@@ -15,7 +15,7 @@ from backend.identity.crypto.keyring import load_keyring
 from backend.identity.kyc.proof import prove_record
 from backend.identity.kyc.vault import RecordErased, open_sealed
 from backend.identity.models import KycRecord
-from tests.identity.conftest import PNG, bearer, client_for, make_applicant, submit
+from tests.identity.conftest import PNG, approve_over_api, bearer, client_for, make_applicant, submit
 
 
 @pytest.fixture
@@ -29,6 +29,8 @@ def test_clean_applicant_is_attested_on_chain_with_the_record_commitment(client,
     applicant = make_applicant(200)
     headers = bearer(client, applicant.account)
     record = submit(client, applicant, headers, files=[("documents", ("id.png", PNG, "image/png"))]).json()
+    assert record["status"] == "needs_review"  # an admin opens the ID document first
+    record = approve_over_api(client, record["id"])
     assert record["status"] == "approved"
     process_until_idle(settings)
 
@@ -167,6 +169,10 @@ def test_renewal_before_expiry_replaces_the_attestation(client, chain_identity_s
     first = submit(client, applicant, headers).json()
     process_until_idle(settings)
     second = submit(client, applicant, headers, files=[("documents", ("id.png", PNG, "image/png"))]).json()
+    process_until_idle(settings)
+    waiting = attestation_of(settings, applicant.account.address)  # the first stands while an admin checks the document
+    assert (second["status"], waiting.level, waiting.commitment) == ("needs_review", 1, first["commitment"])
+    second = approve_over_api(client, second["id"])
     process_until_idle(settings)
     onchain = attestation_of(settings, applicant.account.address)
     assert first["commitment"] != second["commitment"]

@@ -1,5 +1,6 @@
 """Offer fixtures: the session chain (reverted after each test), a database of the test's own, and
-a borrower who passed KYC (attested at level 2 on-chain) and holds a scored application."""
+a borrower who passed KYC (an admin opened their ID document and approved: attested at level 2
+on-chain) and holds a scored application."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from backend.chain.indexer import Indexer
 from backend.chain.outbox import process_until_idle
 from backend.config import Settings
 from backend.db import migrate
-from tests.identity.conftest import ADMIN, GENEROUS, PNG, bearer, client_for, make_applicant, submit
+from tests.identity.conftest import ADMIN, GENEROUS, PNG, approve_over_api, bearer, client_for, make_applicant, submit
 from tests.scoring.conftest import RISKY, SAMPLE
 
 
@@ -55,7 +56,8 @@ def verified_borrower(client: TestClient, settings: Settings, seed: int) -> Borr
     applicant = make_applicant(seed)
     headers = bearer(client, applicant.account)
     record = submit(client, applicant, headers, files=[("documents", ("id.png", PNG, "image/png"))]).json()
-    assert record["status"] == "approved", record
+    assert record["status"] == "needs_review", record  # an ID document is looked at by a person
+    assert approve_over_api(client, record["id"])["status"] == "approved"
     process_until_idle(settings)  # the attestation: LoanBook checks it on createLoan
     return Borrower(applicant.account, headers)
 

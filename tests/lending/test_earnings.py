@@ -18,12 +18,13 @@ from backend.chain.projection_models import LoanRow
 from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
-from backend.lending.earnings import PARTS, _Event, _replay
+from backend.lending.earnings import PARTS, _Event, _replay, earnings_of, entitled_by_loan
+from backend.lending.portfolio import portfolio_of
 from backend.lending.statement import statement_of
 from tests.anchoring.helpers import point_get_settings_at
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
-from tests.contracts.helpers import events
+from tests.contracts.helpers import batch_wallet, events, in_one_transaction
 from tests.identity.conftest import ADMIN, client_for, minted_bearer
 
 UNIT, DAY, MAX_UINT = 10**6, 86_400, 2**256 - 1
@@ -169,10 +170,9 @@ def test_a_premium_is_amortized_as_the_principal_comes_back_and_a_gift_takes_its
         return _Event(SimpleNamespace(block_number=n, log_index=0, tx_hash=f"0x{n:x}"), n, kind, **fields)
 
     bought = ev("purchase", traded=400, cost=460)  # 400 notes, 400 outstanding, paid 460: a premium of 60
-    events = [bought, ev("transfer", notes=400), ev("transfer", notes=-200),  # half given away
+    events = [bought, ev("transfer", notes=400, by_trade=True), ev("transfer", notes=-200),  # half given away
               ev("payment", amount=300, split={"interest": 0, "principal": 300}, outstanding=700),
               ev("payment", amount=700, split={"interest": 0, "principal": 700}, outstanding=0)]  # fmt: skip
-    events[1].ref.tx_hash = bought.ref.tx_hash  # the purchase's own transfer
     lines = _replay(loan, events)
     assert [(line.kind, line.market_result) for line in lines] == [("payment", -9), ("payment", -21)]
 
@@ -180,8 +180,6 @@ def test_a_premium_is_amortized_as_the_principal_comes_back_and_a_gift_takes_its
 def test_notes_sent_to_oneself_earn_nothing_twice_and_are_no_movement(settings, world):  # noqa: F811
     """ERC-1155 lets a wallet send notes to itself; nothing changes on chain, so nothing may change
     in the earnings (they still add up to what the contract lets the wallet claim) or the statement."""
-    from backend.lending.earnings import earnings_of, entitled_by_loan
-
     book, (a, b) = world.book, world.investors[:2]
     loan_id, start = world.active_loan(investors=[a, b])
     held = book.functions.balanceOf(a.address, loan_id).call()
@@ -193,3 +191,35 @@ def test_notes_sent_to_oneself_earn_nothing_twice_and_are_no_movement(settings, 
         assert entitled_by_loan(earnings_of(session, a.address))[loan_id] == on_chain
         kinds = [line.kind for line in statement_of(session, settings, a.address).lines]
     assert "notes_in" not in kinds and "notes_out" not in kinds
+
+
+def test_two_recoveries_in_one_transaction_each_give_the_reserve_only_its_own_recoup(settings, world, artifacts):  # noqa: F811
+    """Anyone may repay a defaulted loan, a collector's contract or a Safe several times in one
+    transaction: each CoverRecouped belongs to the LoanRecovery just before it, so every holder's
+    recoveries stay positive and its earnings still add up to what LoanBook lets it claim."""
+    node, book, token = world.chain, world.book, world.token
+    a, b = world.investors[:2]
+    loan_id, start = world.active_loan(investors=[a, b])
+    world.repay(loan_id, world.loan(loan_id)["installmentAmount"], at=start + 30 * DAY)
+    threshold = book.functions.defaultableAt(loan_id).call()
+    (defaulted,) = events(node.tx(book.functions.markDefault(loan_id), world.admin.address, at=threshold + 1), book,
+                          "LoanDefaulted")  # fmt: skip
+    investors_part = defaulted["debt"] - defaulted["cover"]
+    first = investors_part // 3  # the investors' alone
+    second = investors_part - first + 2_000 * UNIT  # the rest of theirs, then 2,000 of the reserve's cover
+    collector = batch_wallet(world, artifacts, world.admin)
+    node.tx(token.functions.transfer(collector.address, first + second), world.admin.address)
+    receipt = node.tx(in_one_transaction(collector, token.functions.approve(book.address, first + second),
+                                         book.functions.repay(loan_id, first), book.functions.repay(loan_id, second)),
+                      world.admin.address)  # fmt: skip
+    assert [e["amount"] for e in events(receipt, book, "LoanRecovery")] == [first, second]
+    assert [e["amount"] for e in events(receipt, book, "CoverRecouped")] == [2_000 * UNIT]
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        for holder in (a, b):
+            lines = earnings_of(session, holder.address)
+            entitled = book.functions.claimedOf(loan_id, holder.address).call() + book.functions.claimableOf(loan_id, holder.address).call()
+            assert entitled_by_loan(lines)[loan_id] == entitled, holder.address
+            recovered = [line.recovered for line in lines if line.kind == "recovery"]
+            assert len(recovered) == 2 and all(amount > 0 for amount in recovered), recovered
+            assert portfolio_of(session, settings, holder.address).claimable == book.functions.claimableOf(loan_id, holder.address).call()

@@ -517,3 +517,44 @@ def test_a_funding_refunded_from_a_cancelled_loan_goes_back_to_the_mandates_budg
     # The budget given back is used again: a new match is funded under the same mandate.
     again = world.create(decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
     assert _keeper_pass(settings) == [(again, 300 * UNIT)]
+
+
+def test_the_investors_own_plans_leave_out_what_its_mandate_is_funding_now(settings, world):  # noqa: F811
+    """While the keeper's funding is queued, sent or mined beyond what the index has read, "Fund my
+    matches" and a plan capped per loan count it as held: the platform's two tools never fund one
+    loan twice over the investor's per-loan amount."""
+    investor = world.investors[0]
+    client, headers = _investor(settings, investor, 916)
+    grade_a = _decision_hash(settings, SAMPLE)
+    wanted = world.create(decision_hash=grade_a, apr_bps=1_500, installments=12)[0]
+    assert client.put("/api/v1/portfolio/rule", json=RULE, headers=headers).status_code == 200
+    draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 3_000 * UNIT, "days": 30,
+                                                                       "max_apr_bps": 2_000}, headers=headers).json()  # fmt: skip
+    assert client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft, investor), headers=headers).status_code == 200
+    _send(world.w3, investor, draft["transactions"])
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        assert [(f.loan_id, f.amount) for f in fund_by_mandates(session, settings)] == [(wanted, 300 * UNIT)]
+    later = world.create(decision_hash=grade_a, apr_bps=1_500, installments=12)[0]  # after the keeper's pass
+    Indexer().catch_up(settings)
+
+    def plans() -> tuple[dict, dict]:
+        matches = client.post("/api/v1/portfolio/rule/plan", headers=headers)
+        capped = client.post("/api/v1/portfolio/plan", json={"amount": 600 * UNIT, "max_per_loan": 300 * UNIT,
+                                                               "grades": ["A"]}, headers=headers)  # fmt: skip
+        assert matches.status_code == capped.status_code == 200, (matches.json(), capped.json())
+        return matches.json(), capped.json()
+
+    queued = plans()  # the keeper's funding is in the outbox, not yet sent
+    for plan in queued:
+        assert [(a["loan_id"], a["amount"]) for a in plan["allocations"]] == [(later, 300 * UNIT)]
+    assert client.get("/api/v1/portfolio/rule", headers=headers).json()["matching_now"] == [later]
+    process_until_idle(settings)
+    with session_scope(settings) as session:
+        assert index_is_stale(session)  # mined: the index has not read it yet
+    assert [plan["allocations"] for plan in plans()] == [plan["allocations"] for plan in queued]
+    _send(world.w3, investor, queued[0]["transactions"])
+    Indexer().catch_up(settings)
+    held = {loan_id: world.book.functions.balanceOf(investor.address, loan_id).call() for loan_id in (wanted, later)}
+    assert held == {wanted: RULE["per_loan"], later: RULE["per_loan"]}  # not twice the per-loan amount in `wanted`
+    assert client.post("/api/v1/portfolio/rule/plan", headers=headers).status_code == 409  # every match held in full

@@ -1,6 +1,7 @@
 """Diversification: a plan spreads an amount in equal tickets over open loans (within caps, grades
-and the minimum ticket), the investor's wallet sends it, and the portfolio then reports exposure,
-concentration and grades from the chain index."""
+and the minimum ticket, or none), the investor's wallet sends it, and the portfolio then reports exposure,
+concentration and grades from the chain index, the loss after the reserve's cover the same before
+and after a payout, and money to take back from a loan never paid out."""
 
 from __future__ import annotations
 
@@ -15,17 +16,22 @@ from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
 from backend.disclosure.reserve import reserve_figures
+from backend.errors import Conflict
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
+from backend.lending.portfolio import plan_investment, portfolio_of
+from backend.lending.schemas import PlanCreate, WalletTxCreate
+from backend.lending.wallet_txs import prepare
 from backend.scoring.grade_pd import priced_pd
 from backend.scoring.models import CreditDecision
 from backend.scoring.policy import LGD
 from backend.scoring.schemas import ApplicationCreate
 from backend.scoring.service import score_application
+from backend.servicing.funding import DISBURSEMENT_WINDOW
 from tests.anchoring.helpers import point_get_settings_at
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
-from tests.contracts.helpers import KYC_EXPIRY
+from tests.contracts.helpers import CANCELLED, KYC_EXPIRY
 from tests.identity.conftest import client_for, make_applicant, minted_bearer
 from tests.lending.test_offers import REFERRED
 from tests.lending.test_wallet_txs import _send
@@ -164,3 +170,82 @@ def test_selling_now_walks_the_bids_best_first():
     # Prices are of the principal the notes still stand for, rounded down per bid: a third repaid, a third less.
     amortized = LoanRow(principal=1_000_000, principal_outstanding=666_667)
     assert sell_now(bids, 12_000, amortized) == (12_000, 5_000 * 9_900 * 666_667 // 10**10 + 7_000 * 9_500 * 666_667 // 10**10)
+
+
+def test_the_loss_after_cover_an_investor_commits_on_is_the_one_it_holds_once_paid_out(settings, world):  # noqa: F811
+    """The reserve pays min(ratio x principal outstanding, balance): while the loan funds, its whole
+    principal is what a default would leave (it has none outstanding yet), so a reserve too small
+    for it shows at once, not only after the payout."""
+    grade_a = _decision_hash(settings, SAMPLE)
+    investor, other = world.investors[:2]
+    principal = 200_000 * UNIT  # 80% of it is more than the reserve holds (50,000)
+    loan_id, _ = world.create(decision_hash=grade_a, principal=principal)
+    world.fund(loan_id, investor, 100_000 * UNIT)
+
+    def seen() -> tuple:
+        Indexer().catch_up(settings)
+        with session_scope(settings) as session:
+            (position,) = portfolio_of(session, settings, investor.address).positions
+        return position, world.token.functions.balanceOf(world.reserve.address).call()
+
+    (funding, before) = seen()
+    world.fund(loan_id, other, 100_000 * UNIT)
+    world.chain.tx(world.book.functions.disburse(loan_id), world.admin.address)
+    (active, after) = seen()
+    assert (funding.status, active.status) == ("funding", "active") and funding.exposure == active.exposure
+    assert funding.pd_now == pytest.approx(active.pd_now) and funding.expected_loss == active.expected_loss
+    # The balance pays a quarter of the principal of a default (not 80%): the investors lose LGD - 25%
+    # of it, committing as holding; the payout's 1% fee to the reserve is all that moves it.
+    for position, balance in ((funding, before), (active, after)):
+        loss = LGD - balance / principal
+        assert position.expected_loss_after_cover == pytest.approx(position.pd_now * loss * position.exposure, abs=1)
+    assert after - before == principal // 100 and active.expected_loss_after_cover > 0.97 * funding.expected_loss_after_cover
+
+
+def test_a_fully_funded_loan_never_paid_out_is_refundable_once_the_disbursement_window_has_passed(settings, world):  # noqa: F811
+    """LoanBook lets the investors of a fully funded loan take their money back once it has not been
+    paid out within DISBURSEMENT_WINDOW past its deadline (so they are never locked in); the
+    portfolio and the refund transaction say so from then, not before."""
+    book, (first, second) = world.book, world.investors[:2]
+    assert book.functions.DISBURSEMENT_WINDOW().call() == DISBURSEMENT_WINDOW  # the backend's mirror of it
+    loan_id, _ = world.create()
+    world.fund_equally(loan_id, [first, second])
+    deadline, notes = world.loan(loan_id)["fundingDeadline"], book.functions.balanceOf(first.address, loan_id).call()
+
+    def seen_at(moment: int):
+        world.chain.mine_at(moment)
+        Indexer().catch_up(settings)
+        with session_scope(settings) as session:
+            report = portfolio_of(session, settings, first.address)
+            try:
+                refund = prepare(session, settings, first.address, loan_id, WalletTxCreate(action="refund"))
+            except Conflict as refused:
+                refund = refused
+        return report, refund
+
+    report, refused = seen_at(deadline + DISBURSEMENT_WINDOW)  # the borrower may still take it
+    assert (report.positions[0].exposure, report.positions[0].refundable, report.refundable) == (notes, 0, 0)
+    assert isinstance(refused, Conflict) and "not paid out within 7 days" in str(refused)
+    report, refund = seen_at(deadline + DISBURSEMENT_WINDOW + 10)
+    assert (report.positions[0].exposure, report.positions[0].refundable, report.refundable) == (0, notes, notes)
+    assert any(f"loans {loan_id} did not fund in time or were never paid out" in w for w in report.warnings)
+    assert refund.amount == notes
+    before = world.balance(first)
+    _send(world.w3, first, [call.model_dump() for call in refund.transactions])
+    assert world.balance(first) == before + notes and world.loan(loan_id)["status"] == CANCELLED
+
+
+def test_a_plan_spreads_money_when_loanbook_has_no_minimum_ticket(settings, world):  # noqa: F811
+    """`setMinTicket(0)` means no minimum: a plan spreads the amount over every open loan and never
+    offers a funding of 0 to a loan already held in full."""
+    investor = world.investors[0]
+    world.chain.tx(world.book.functions.setMinTicket(0), world.admin.address)
+    full, open_ = world.create()[0], world.create()[0]
+    world.fund(full, investor, 50 * UNIT)
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        spread = plan_investment(session, settings, investor.address, PlanCreate(amount=100 * UNIT))
+        capped = plan_investment(session, settings, investor.address, PlanCreate(amount=100 * UNIT, max_per_loan=50 * UNIT))
+    assert [(a.loan_id, a.amount) for a in spread.allocations] == [(full, 50 * UNIT), (open_, 50 * UNIT)]
+    assert [(a.loan_id, a.amount) for a in capped.allocations] == [(open_, 50 * UNIT)]
+    assert (capped.allocated, capped.unallocated) == (50 * UNIT, 50 * UNIT)

@@ -1,6 +1,7 @@
 """An investor's statement: every movement with LoanBook (funding, a claim, notes sent to another
 wallet, a refund), each with its transaction; its net cash equals the wallet's real token balance
-change, the years split it without loss, and the API, its CSV and the CLI agree."""
+change, the years split it without loss, and the API, its CSV and the CLI agree. Notes bought and
+given away in one transaction are a purchase and a gift."""
 
 from __future__ import annotations
 
@@ -11,15 +12,18 @@ from datetime import UTC, datetime
 
 import pytest
 from typer.testing import CliRunner
+from web3 import Web3
 
 from backend.chain.indexer import Indexer
 from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
-from backend.lending.statement import statement_of
+from backend.lending.earnings import earnings_of, entitled_by_loan
+from backend.lending.statement import gift_flows, statement_of
 from tests.anchoring.helpers import point_get_settings_at
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
+from tests.contracts.helpers import KYC_EXPIRY, batch_wallet, in_one_transaction
 from tests.identity.conftest import ADMIN, client_for, minted_bearer
 
 UNIT = 10**6
@@ -124,3 +128,60 @@ def test_the_api_serves_it_as_json_and_csv_and_the_cli_agrees(settings, world, m
     assert ran.exit_code == 0, ran.output
     assert json.loads(ran.stdout) == served  # the same service, whichever door
     assert bad.exit_code == 2 and "not an Ethereum address" in bad.output
+
+
+def test_notes_bought_and_given_away_in_one_transaction_are_a_purchase_and_a_gift(settings, world, artifacts):  # noqa: F811
+    """A contract wallet (a Safe) may buy notes and give some away in one transaction: the trade's
+    own note transfer is its purchase line, the other is a gift: a `notes_out` line, and it carries
+    its share of the discount bought away from the buyer's earnings."""
+    node, book, token = world.chain, world.book, world.token
+    seller, owner, friend = world.investors[:3]
+    loan_id, start = world.active_loan(investors=[seller, owner])
+    safe = batch_wallet(world, artifacts, owner)
+    node.tx(world.kyc.functions.attest(safe.address, world.investor_level, KYC_EXPIRY, Web3.keccak(text="kyc-safe")),
+            world.admin.address)  # fmt: skip
+    world.ready_for_market(seller)
+    notes = book.functions.balanceOf(seller.address, loan_id).call() // 2
+    listing = world.place(seller, "ask", loan_id, notes, 9_000)  # a discount of 10%
+    cost, gift = world.market.functions.costOf(listing, notes).call(), notes // 4
+    node.tx(token.functions.transfer(safe.address, cost), owner.address)
+    node.tx(in_one_transaction(safe, token.functions.approve(world.market.address, cost), world.buy(listing, notes),
+                               book.functions.safeTransferFrom(safe.address, friend.address, loan_id, gift, b"")),
+            owner.address)  # fmt: skip
+    node.mine_at(start + 10 * 86_400)
+    world.repay(loan_id, book.functions.amountDue(loan_id).call()[1])  # paid off: every discount earned
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        bought = statement_of(session, settings, safe.address)
+        given = statement_of(session, settings, friend.address)
+    assert [(line.kind, line.cash, line.notes) for line in bought.lines] == [("purchase", -cost, notes), ("notes_out", 0, -gift)]
+    assert [(line.kind, line.notes) for line in given.lines] == [("notes_in", gift)]
+    discount = notes - cost  # nothing was repaid before the trade: the notes stood for their face
+    assert bought.earnings.market_result == discount - discount * gift // notes  # the gift took its share away
+    with session_scope(settings) as session:
+        for wallet in (safe.address, friend.address):  # nothing claimed yet: all of it is claimable
+            assert entitled_by_loan(earnings_of(session, wallet))[loan_id] == book.functions.claimableOf(loan_id, wallet).call()
+
+
+def test_notes_given_or_received_are_valued_at_what_they_stood_for_then(settings, world):  # noqa: F811
+    """The net annual return counts a gift as a flow of the principal outstanding its notes stood
+    for: their face while the loan funds, less once principal came back, nothing once the loan
+    defaulted (worth nothing until recovered, as the portfolio counts such notes)."""
+    node, book = world.chain, world.book
+    giver, other, receiver = world.investors[:3]
+    funding, _ = world.create()
+    world.fund(funding, giver, 1_000 * UNIT)
+    node.tx(book.functions.safeTransferFrom(giver.address, receiver.address, funding, 400 * UNIT, b""), giver.address)
+    active, start = world.active_loan(investors=[giver, other])
+    world.repay(active, world.loan(active)["installmentAmount"], at=start + 30 * 86_400)
+    outstanding, principal = world.loan(active)["principalOutstanding"], world.loan(active)["principal"]
+    node.tx(book.functions.safeTransferFrom(giver.address, receiver.address, active, 600 * UNIT, b""), giver.address)
+    node.tx(book.functions.markDefault(active), world.admin.address, at=book.functions.defaultableAt(active).call() + 1)
+    node.tx(book.functions.safeTransferFrom(giver.address, receiver.address, active, 100 * UNIT, b""), giver.address)
+    Indexer().catch_up(settings)
+    worth = 600 * UNIT * outstanding // principal
+    assert outstanding < principal
+    with session_scope(settings) as session:
+        assert [amount for _, amount in gift_flows(session, giver.address)] == [400 * UNIT, worth, 0]
+        assert [amount for _, amount in gift_flows(session, receiver.address)] == [-400 * UNIT, -worth, 0]
+        assert gift_flows(session, other.address) == []

@@ -127,6 +127,22 @@ def test_the_readmes_examples():
     grade_a = priced_pd(load_artifact()["model_version"], "A")
     assert round(grade_a, 3) == 0.039
     late = fair_value(loan, 0, START + PERIOD + 20 * DAY, PRINCIPAL, grade_a, loss_after_cover(0.8, 0.8), late_rate=0.5)
-    assert round(late / PRINCIPAL, 3) == 0.964
+    assert round(late / PRINCIPAL, 3) == 0.967
     late_pd = PRIOR["late_16_30"] + (1 - PRIOR["late_16_30"]) * remaining_share(grade_a, N, N - 1)
     assert round(late_pd, 2) == 0.52  # its PD now, 20 days late before any episode has resolved
+
+
+def test_a_late_loans_default_is_dated_at_its_defaultable_at_so_its_fair_value_rises_towards_it():
+    """LoanBook may mark a default DEFAULT_AFTER past the oldest unpaid due date (`defaultableAt`),
+    and the reserve's cover comes with it: the later the loan, the nearer that date, the more its
+    notes are worth (with the same chance of default); once past it, the default may come now."""
+    loan, due = _loan(), START + PERIOD  # installment 1 unpaid
+    flows = expected_flows(loan, 0, due + 60 * DAY, 0.03, 0.05, late_rate=0.9)
+    assert flows[0][0] == due + 60 * DAY and flows[1][0] == due + DEFAULT_AFTER  # paid now, or defaulted then
+    assert flows[3][0] == START + 2 * PERIOD + DEFAULT_AFTER  # the next installment's, from its own due date
+    past = due + DEFAULT_AFTER + 5 * DAY
+    assert expected_flows(loan, 0, past, 0.03, 0.05, late_rate=0.9)[1][0] == past
+    # A 12-month 12% loan, PD 3%, 5% of a default's principal lost after cover, a late rate of 90%.
+    worth = [fair_value(loan, 0, due + days * DAY, PRINCIPAL, 0.03, 0.05, late_rate=0.9) / PRINCIPAL
+             for days in (20, 60, 100)]  # fmt: skip
+    assert [round(w, 4) for w in worth] == [0.9289, 0.9410, 0.9530]

@@ -25,6 +25,7 @@ from tests.identity import test_role_grants as grants
 from tests.identity.conftest import (
     ADMIN,
     PNG,
+    approve_over_api,
     client_for,
     identity_settings,
     make_applicant,
@@ -301,7 +302,9 @@ def test_a_referral_waits_for_its_applicants_kyc_and_a_self_approval_never_becom
     stranger = make_applicant(78)
     stranger.account = sock
     documents = [("documents", ("id.png", PNG, "image/png"))]  # the borrower level: an offer needs it
-    assert submit(client, stranger, minted_bearer(settings, sock), files=documents).json()["status"] == "approved"
+    waiting = submit(client, stranger, minted_bearer(settings, sock), files=documents).json()
+    assert waiting["status"] == "needs_review"  # until an admin opened the document
+    assert approve_over_api(client, waiting["id"])["status"] == "approved"
     assert client.post(url, json=review, headers=minted_bearer(settings, underwriter)).status_code == 201
     me.account = sock
     verify(settings, sock.address, me, grants.SECOND_ADMIN.address, grants.THIRD_ADMIN.address, documents=(PNG,))

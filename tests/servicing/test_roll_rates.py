@@ -168,8 +168,10 @@ def test_a_late_loan_is_valued_at_its_buckets_roll_rate_and_its_cure_is_counted(
     assert quote["expected_yield"] < quote["yield_to_maturity"] - 0.1
     assert late["expected_loss_after_cover"] == round(late["pd_now"] * (LGD - 0.8) * late["exposure"])
     # Worth less than face: the price at which the buyer still expects the loan's own rate. By hand,
-    # 1 - 0.5 x (1 - 0.95 / 1.00986^(100 / 30)) = 0.960 (the recovery 100 days from now at 12% a
-    # year in 30-day periods), a little less for the PD on the other 11: 96.4% of face.
+    # at 12% a year in 30-day periods (1.00986 a period): half the time the installment behind is
+    # paid now with its interest and the rest on schedule (1.016 of face), half the time 95% of face
+    # is recovered at `defaultableAt`, 100 days from now (0.95 / 1.00986^(100 / 30) = 0.919): 0.968,
+    # a little less for the PD on the other 11: 96.7% of face.
     assert 9_550 < quote["fair_price_bps"] < 9_700 and late["fair_value"] == pytest.approx(
         late["notes"] * quote["fair_price_bps"] / 10_000, abs=late["notes"] / 10_000)
 

@@ -1,9 +1,10 @@
 """Staff in the browser: an underwriter approves a referral, read with its application, after which
 the borrower signs the offer; an auditor traces the new loan until every check passes, then its
 borrower's address and its createLoan transaction; an admin reveals a flagged KYC record (audited),
-told which wallet it duplicates, rejects it with its own reason and erases it; an admin proposes a
-staff role, another admin confirms it, and one revokes it; the aging table is shown. Each queue
-item's controls are found by their accessible names."""
+told which wallet it duplicates, rejects it with its own reason and erases it; two admins each open
+a record's ID document before approving it; an admin proposes a staff role, another admin confirms
+it, and one revokes it; the aging table is shown. Each queue item's controls are found by their
+accessible names."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
 from backend.identity.roles import grant_role
 from backend.identity.schemas import KycCreate
-from tests.identity.conftest import PNG, make_applicant
+from tests.identity.conftest import PNG, approve_with_documents, make_applicant
 from tests.lending.test_offers import REFERRED
 from tests.web.test_ui import _apply, _sign_in, _wait
 
@@ -29,7 +30,8 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     borrower, staff = world.investors[-1], world.admin  # the admin (configured) is also an underwriter here
     applicant = make_applicant(600)
     with session_scope(settings) as session:
-        submit(session, settings, borrower.address, KycCreate(**applicant.form()), [PNG])
+        record_id = submit(session, settings, borrower.address, KycCreate(**applicant.form()), [PNG]).id
+    assert approve_with_documents(settings, record_id, staff.address) == "approved"  # its ID document opened first
     twin = make_applicant(601, born=applicant.date_of_birth)
     twin.id_number = applicant.id_number  # the same person again from another wallet: held for review
     with session_scope(settings) as session:
@@ -224,7 +226,8 @@ def test_a_duplicate_identity_is_cleared_by_two_admins_in_the_browser(page, serv
     twin = make_applicant(611, born=applicant.date_of_birth)
     twin.id_number = applicant.id_number
     with session_scope(settings) as session:
-        submit(session, settings, world.investors[1].address, KycCreate(**applicant.form()), [PNG])
+        record_id = submit(session, settings, world.investors[1].address, KycCreate(**applicant.form()), [PNG]).id
+    assert approve_with_documents(settings, record_id, first.address) == "approved"
     with session_scope(settings) as session:
         assert submit(session, settings, twin.account.address, KycCreate(**twin.form()), [PNG]).status == "needs_review"
         grant_role(session, first.address, second.address, "admin")
@@ -234,7 +237,13 @@ def test_a_duplicate_identity_is_cleared_by_two_admins_in_the_browser(page, serv
     flagged = page.locator("#kyc-queue > li")
     what = f"KYC record {flagged.get_attribute('data-record')[:8]} of {twin.account.address}"
     page.get_by_label(f"Reason for your decision on {what}").fill("the same person's second wallet")
-    page.get_by_role("button", name=f"Approve {what}", exact=True).click()
+    approve = page.get_by_role("button", name=f"Approve {what}", exact=True)
+    approve.click()  # its ID document not opened yet: refused, and the page says why
+    expect(page.locator("#status")).to_contain_text("open each of this record's ID documents before approving it")
+    page.get_by_role("button", name=f"Open ID document 1 of {what} (audited)", exact=True).click()
+    expect(page.locator("#status")).to_contain_text(f"Opened ID document 1 of {what}.")
+    expect(flagged.get_by_role("img", name=f"ID document 1 of {what}")).to_have_count(1)
+    approve.click()
     expect(page.locator("#status")).to_contain_text("approved by you; a second admin must approve it too.")
     expect(flagged).to_contain_text("You approved it: waiting for a second admin.")
     expect(flagged.locator('li[data-flag="FIRST_APPROVAL"]')).to_contain_text(f"approved by {first.address}")
@@ -243,6 +252,8 @@ def test_a_duplicate_identity_is_cleared_by_two_admins_in_the_browser(page, serv
     wallet.address = second.address
     _sign_in(page, second.address)
     expect(flagged).not_to_contain_text("You approved it")
+    page.get_by_role("button", name=f"Open ID document 1 of {what} (audited)", exact=True).click()  # each approver looks
+    expect(page.locator("#status")).to_contain_text(f"Opened ID document 1 of {what}.")
     page.get_by_label(f"Reason for your decision on {what}").fill("agreed: the same person")
     page.get_by_role("button", name=f"Approve {what}", exact=True).click()
     expect(page.locator("#status")).to_contain_text("approved.")

@@ -20,13 +20,14 @@ from backend.db.session import session_scope
 from backend.disclosure.reports import month_of
 from backend.identity.checks.national_id import IdType
 from backend.identity.kyc.submission import submit
+from backend.identity.models import KycRecord
 from backend.identity.schemas import KycCreate
 from backend.lending import autopay
 from backend.lending.autopay_schemas import AutopayDraftCreate, AutopaySign
 from backend.scoring.grade_pd import priced_pd
 from backend.scoring.models import CreditDecision
 from tests.contracts.helpers import CANCELLED, REPAID
-from tests.identity.conftest import PNG, make_applicant
+from tests.identity.conftest import PNG, approve_with_documents, make_applicant
 from tests.lending.test_portfolio import _decision_hash
 from tests.scoring.conftest import SAMPLE
 
@@ -96,6 +97,13 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
         field.select_option(value) if name == "id_type" else field.fill(value)
     page.set_input_files('#kyc-form [name="documents"]', files=[{"name": "id.png", "mimeType": "image/png", "buffer": PNG}])
     page.click("#kyc-form button[type=submit]")
+    # With an ID document the record waits for a person: an admin opens the document, then approves.
+    expect(page.locator("#kyc-status")).to_contain_text("needs_review (under review")
+    expect(page.locator("#who")).to_contain_text("not verified yet")
+    with session_scope(settings) as session:
+        record_id = session.scalar(select(KycRecord.id).where(KycRecord.wallet == borrower.address))
+    assert approve_with_documents(settings, record_id, world.admin.address) == "approved"
+    page.click("#refresh-loans")
     expect(page.locator("#kyc-status")).to_contain_text("approved")
     expect(page.locator("#who")).to_contain_text("borrower")
     _wait(lambda: is_verified(settings, borrower.address, 2), "the KYC attestation on-chain")

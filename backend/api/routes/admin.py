@@ -1,8 +1,19 @@
-"""Administration: roles, the KYC review queue, reveals and erasure. Admins only."""
+"""Administration: roles, the KYC review queue, ID documents, reveals and erasure. Admins only."""
 
-from fastapi import APIRouter, Response
+from typing import Annotated
 
-from backend.api.deps import CurrentUser, RoleProposalId, SessionDep, SettingsDep, allow
+from fastapi import APIRouter, Path, Response
+
+from backend.api.deps import (
+    CurrentUser,
+    KycRecordId,
+    PageLimit,
+    PageOffset,
+    RoleProposalId,
+    SessionDep,
+    SettingsDep,
+    allow,
+)
 from backend.api.idempotency import answered
 from backend.identity import role_proposals, roles
 from backend.identity.kyc import service
@@ -10,6 +21,7 @@ from backend.identity.kyc.views import record_public
 from backend.identity.schemas import (
     DecisionCreate,
     ErasurePublic,
+    ExpiredPublic,
     KycDataPublic,
     KycPublic,
     RevealCreate,
@@ -21,6 +33,9 @@ from backend.identity.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+# Detected media type -> the file name's extension (backend/identity/checks/documents.py).
+DOCUMENT_TYPES = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
+DocumentIndex = Annotated[int, Path(ge=0, le=99, description="The document's place in the submission, from 0")]
 
 
 @router.get("/roles", dependencies=allow("admin.roles.list"), summary="Granted roles")
@@ -56,35 +71,49 @@ def reject_role(proposal_id: RoleProposalId, user: CurrentUser, session: Session
 
 
 @router.get("/kyc/queue", dependencies=allow("admin.kyc.queue"), summary="Records waiting for review (masked, audited)")
-def review_queue(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> list[ReviewItemPublic]:
-    return service.queue(session, settings, user.wallet)
+def review_queue(user: CurrentUser, session: SessionDep, settings: SettingsDep, limit: PageLimit = 100,
+                 offset: PageOffset = 0) -> list[ReviewItemPublic]:  # fmt: skip
+    return service.queue(session, settings, user.wallet, limit=limit, offset=offset)
 
 
 @router.get("/kyc/{record_id}", dependencies=allow("admin.kyc.record"), summary="One record (masked, audited)")
-def record(record_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ReviewItemPublic:
+def record(record_id: KycRecordId, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ReviewItemPublic:
     return service.review_item(session, settings, record_id, user.wallet)
 
 
 @router.post("/kyc/{record_id}/approve", dependencies=allow("admin.kyc.approve"), summary="Approve a flagged record and attest it")
-def approve(record_id: str, body: DecisionCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycPublic:
+def approve(record_id: KycRecordId, body: DecisionCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycPublic:
     return record_public(session, service.approve(session, settings, record_id, user.wallet, body.note))
 
 
 @router.post("/kyc/{record_id}/reject", dependencies=allow("admin.kyc.reject"), summary="Reject a record (revokes its attestation)")
-def reject(record_id: str, body: DecisionCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycPublic:
+def reject(record_id: KycRecordId, body: DecisionCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycPublic:
     return record_public(session, service.reject(session, settings, record_id, user.wallet, body.note))
 
 
 @router.post("/kyc/{record_id}/reveal", dependencies=allow("admin.kyc.reveal"), summary="Unmasked personal data (audited)")
-def reveal(record_id: str, body: RevealCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycDataPublic:
+def reveal(record_id: KycRecordId, body: RevealCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycDataPublic:
     return service.reveal(session, settings, record_id, user.wallet, body.reason)
 
 
+@router.get("/kyc/{record_id}/documents/{index}", dependencies=allow("admin.kyc.document"), response_class=Response,
+            responses={200: {"content": {t: {} for t in DOCUMENT_TYPES}, "description": "The file as uploaded"}},
+            summary="Open one ID document of a record for review (audited; approving the record needs each opened)")  # fmt: skip
+def document(record_id: KycRecordId, index: DocumentIndex, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Response:
+    opened = service.open_document(session, settings, record_id, index, user.wallet)
+    name = f"kyc-{opened.record_id[:8]}-{opened.index}.{DOCUMENT_TYPES[opened.media_type]}"
+    # A file from an applicant: shown as what it was detected to be, never sniffed as anything else,
+    # and with no scripts should a browser open it on its own.
+    headers = {"Content-Disposition": f'inline; filename="{name}"', "X-Content-Type-Options": "nosniff",
+               "Content-Security-Policy": "sandbox"}  # fmt: skip
+    return Response(opened.content, media_type=opened.media_type, headers=headers)
+
+
 @router.delete("/kyc/wallets/{wallet}", dependencies=allow("admin.kyc.erase"), summary="Erase a wallet's personal data")
-def erase(wallet: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ErasurePublic:
+def erase_wallet(wallet: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ErasurePublic:
     return service.erase_wallet(session, settings, roles.checksum(wallet), actor=user.wallet)
 
 
 @router.post("/kyc/expire", dependencies=allow("admin.kyc.expire"), summary="Expire due verifications now and revoke them")
-def expire(session: SessionDep, settings: SettingsDep) -> dict[str, list[str]]:
-    return {"expired": service.expire_due(session, settings)}
+def expire(session: SessionDep, settings: SettingsDep) -> ExpiredPublic:
+    return ExpiredPublic(expired=service.expire_due(session, settings))

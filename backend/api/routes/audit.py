@@ -4,7 +4,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from backend.api.deps import CurrentUser, LoanId, NotesShown, SessionDep, SettingsDep, StatementYear, allow
+from backend.api.deps import (
+    CurrentUser,
+    LoanId,
+    NotesShown,
+    PageLimit,
+    PageOffset,
+    SessionDep,
+    SettingsDep,
+    StatementYear,
+    allow,
+)
 from backend.api.idempotency import answered
 from backend.audit import log, monitoring, trace
 from backend.audit.schemas import (
@@ -18,7 +28,9 @@ from backend.audit.schemas import (
 )
 from backend.audit.verify import verify_audit_log
 from backend.bounds import DB_ID_MAX
+from backend.identity.kyc import service as kyc
 from backend.identity.roles import checksum
+from backend.identity.schemas import RevealPublic
 from backend.lending import mandates, portfolio, statement
 from backend.lending.mandate_schemas import MandatePublic
 from backend.lending.schemas import PortfolioPublic, StatementPublic
@@ -104,6 +116,23 @@ def investor_mandates(address: str, session: SessionDep, settings: SettingsDep) 
 
 
 @router.get(
+    "/kyc/reveals",
+    dependencies=allow("audit.kyc_reveals"),
+    summary="Reveals of KYC personal data, newest first (or one record's): who revealed which record, when and why "
+    "(audited; the reason is null once the record was erased)",
+)
+def kyc_reveals(
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    record_id: Annotated[str | None, Query(max_length=36, description="Only this record's")] = None,
+    limit: PageLimit = 100,
+    offset: PageOffset = 0,
+) -> list[RevealPublic]:
+    return kyc.reveal_reasons(session, settings, user.wallet, record_id, limit=limit, offset=offset)
+
+
+@router.get(
     "/alerts",
     dependencies=allow("audit.trace"),
     summary="Transaction monitoring of notes: round trips, off-market prices, large gifts, newest first (review "
@@ -114,7 +143,7 @@ def alerts(
     settings: SettingsDep,
     notes: NotesShown,
     user: CurrentUser,
-    since: Annotated[int, Query(ge=0, le=DB_ID_MAX, description="Only movements at or after this block time")] = 0,
+    since: Annotated[int, Query(ge=0, le=DB_ID_MAX, description="Only movements at or after this block time (Unix seconds, UTC)")] = 0,
     rule: Annotated[str | None, Query(description="round_trip, off_market_price, large_gift, first_payment_default, related_party_funding, role_change, pause, reserve_outflow or promise_chain")] = None,
     open_only: Annotated[bool, Query(alias="open", description="Only alerts nobody has reviewed yet")] = False,
 ) -> list[AlertPublic]:

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends
 
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow, auth_rate_limit
 from backend.identity import siwe_login, tokens
-from backend.identity.schemas import LoginCreate, MePublic, NoncePublic, RefreshCreate, TokenPublic
+from backend.identity.schemas import LoginCreate, LogoutPublic, MePublic, NoncePublic, RefreshCreate, TokenPublic
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 limited = [Depends(auth_rate_limit)]
@@ -33,8 +33,8 @@ def refresh(body: RefreshCreate, session: SessionDep, settings: SettingsDep) -> 
 
 
 @router.post("/logout", dependencies=allow("auth.logout"), summary="End every session of the caller (access tokens included)")
-def logout(user: CurrentUser, session: SessionDep) -> dict[str, int]:
-    return {"revoked": tokens.end_sessions(session, user.wallet)}
+def logout(user: CurrentUser, session: SessionDep) -> LogoutPublic:
+    return LogoutPublic(revoked=tokens.end_sessions(session, user.wallet))
 
 
 @router.get("/me", dependencies=allow("auth.me"), summary="The signed-in wallet and its roles")

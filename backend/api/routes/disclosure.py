@@ -6,7 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
-from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow, chain_read_rate_limit
+from backend.api.deps import (
+    CurrentUser,
+    PageLimit,
+    PageOffset,
+    SessionDep,
+    SettingsDep,
+    allow,
+    chain_read_rate_limit,
+)
 from backend.api.downloads import CSV_RESPONSES, csv_download
 from backend.disclosure import reports
 from backend.disclosure.live import live_disclosure, live_tape_csv
@@ -50,8 +58,8 @@ def flows(session: SessionDep, period: Annotated[str | None, Query(description="
 
 
 @router.get("/reports", dependencies=allow("disclosure.read"), summary="The monthly reports published, newest first")
-def published(session: SessionDep) -> list[DisclosureReportPublic]:
-    return reports.list_reports(session)
+def published(session: SessionDep, limit: PageLimit = 120, offset: PageOffset = 0) -> list[DisclosureReportPublic]:
+    return reports.list_reports(session, limit=limit, offset=offset)
 
 
 # Before /reports/{period}, which would take "missing" for a period and refuse it.
@@ -103,7 +111,7 @@ def report_tape(period: Period, session: SessionDep, settings: SettingsDep) -> R
     dependencies=allow("disclosure.publish"),
     status_code=status.HTTP_201_CREATED,
     summary="Publish a month that has ended, as of its last block (once: a month already published is returned unchanged, 200)",
-    responses={200: {"description": "Already published"}},
+    responses={200: {"description": "Already published: the report as it was", "model": DisclosureReportPublic}},
 )
 def publish(body: DisclosurePublish, user: CurrentUser, session: SessionDep, settings: SettingsDep,
             response: Response) -> DisclosureReportPublic:  # fmt: skip

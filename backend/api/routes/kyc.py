@@ -1,4 +1,4 @@
-"""An applicant's KYC: submit, see the status, see or erase their own data."""
+"""An applicant's KYC: submit, see the status, see, export or erase their own data."""
 
 from typing import Annotated
 
@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFil
 
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow, kyc_rate_limit
 from backend.api.idempotency import answered
+from backend.identity.export_schemas import KycExportPublic
 from backend.identity.kyc import service
 from backend.identity.kyc.views import owner_view
 from backend.identity.schemas import ErasurePublic, KycDataPublic, KycForm, KycPublic, KycStatusPublic
@@ -58,6 +59,13 @@ def my_data(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Ky
     return service.my_data(session, settings, user.wallet)
 
 
+@router.get("/me/export", dependencies=[*allow("kyc.export"), *limited],
+            summary="All of the caller's own personal data: KYC records with their documents, credit applications, "
+            "hardship requests and case log, notices (audited)")  # fmt: skip
+def my_export(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycExportPublic:
+    return service.export(session, settings, user.wallet)
+
+
 @router.delete("/me", dependencies=[*allow("kyc.erase"), *limited], summary="Erase the caller's personal data (crypto-shredding)")
-def erase(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ErasurePublic:
+def erase_mine(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ErasurePublic:
     return service.erase_wallet(session, settings, user.wallet, actor=user.wallet)

@@ -58,7 +58,7 @@ def list_loans(
 
 
 @router.get("/{loan_id}", dependencies=allow("loans.read"), summary="A loan: terms, funding, schedule, agreement")
-def read(loan_id: LoanId, session: SessionDep) -> LoanDetailPublic:
+def read_loan(loan_id: LoanId, session: SessionDep) -> LoanDetailPublic:
     return loans.get_loan(session, loan_id)
 
 

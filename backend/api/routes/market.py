@@ -10,6 +10,8 @@ from backend.api.deps import (
     CurrentUser,
     ListingId,
     LoanFilterId,
+    PageLimit,
+    PageOffset,
     SessionDep,
     SettingsDep,
     allow,
@@ -25,9 +27,9 @@ from backend.market.schemas import (
     ExitCreate,
     ListingCreate,
     ListingPublic,
+    MarketQuotePublic,
     MarketTxPublic,
     PurchaseCreate,
-    QuotePublic,
     RepriceCreate,
     SaleCreate,
     TradePublic,
@@ -41,18 +43,20 @@ def listings(
     session: SessionDep,
     settings: SettingsDep,
     loan_id: LoanFilterId = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: PageLimit = 100,
+    offset: PageOffset = 0,
 ) -> list[ListingPublic]:
-    return service.open_listings(session, settings, loan_id, limit)
+    return service.open_listings(session, settings, loan_id, limit, offset)
 
 
 @router.get("/trades", dependencies=allow("market.read"), summary="The trade tape: the latest trades, newest first")
 def trades(
     session: SessionDep,
     loan_id: LoanFilterId = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: PageLimit = 100,
+    offset: PageOffset = 0,
 ) -> list[TradePublic]:
-    return trade_tape(session, loan_id, limit)
+    return trade_tape(session, loan_id, limit, offset)
 
 
 @router.get("/quote", dependencies=[*allow("market.read"), Depends(chain_read_rate_limit)], summary="What notes would fetch at a price, and the buyer's yield")
@@ -62,7 +66,7 @@ def quote(
     loan_id: Annotated[int, Query(ge=1, le=DB_ID_MAX)],
     notes: Annotated[int, Query(gt=0, lt=AMOUNT_LIMIT)],
     price_bps: Annotated[int, Query(ge=1, le=MAX_PRICE_BPS)],
-) -> QuotePublic:
+) -> MarketQuotePublic:
     return service.quote(session, settings, loan_id, notes, price_bps)
 
 
@@ -86,9 +90,10 @@ def bids(
     session: SessionDep,
     settings: SettingsDep,
     loan_id: LoanFilterId = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: PageLimit = 100,
+    offset: PageOffset = 0,
 ) -> list[BidPublic]:
-    return service.open_bids(session, settings, loan_id, limit)
+    return service.open_bids(session, settings, loan_id, limit, offset)
 
 
 @router.post("/bids", dependencies=allow("market.bid"), summary="Bid for notes: the transactions to send")

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from backend.api.deps import STAFF, CurrentUser, SessionDep, SettingsDep, allow, offer_rate_limit
+from backend.api.deps import STAFF, CurrentUser, OfferId, SessionDep, SettingsDep, allow, offer_rate_limit
 from backend.bounds import DB_ID_MAX
 from backend.lending import exposure, offers
 from backend.lending.schemas import BorrowingPublic, OfferAccept, OfferCreate, OfferPublic
@@ -29,13 +29,13 @@ def create(request: OfferCreate, user: CurrentUser, session: SessionDep, setting
     summary="Accept an offer with the borrower's signature; the loan is created on-chain through the outbox",
 )
 def accept(
-    offer_id: str, request: OfferAccept, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    offer_id: OfferId, request: OfferAccept, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> OfferPublic:
     return offers.accept_offer(session, settings, user.wallet, offer_id, request)
 
 
 @router.get("", dependencies=allow("offers.list"), summary="The caller's offers, newest first, a page at a time")
-def mine(
+def my_offers(
     user: CurrentUser,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -52,7 +52,7 @@ def borrowing(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> 
 
 
 @router.get("/{offer_id}", dependencies=allow("offers.read"), summary="An offer: its terms, state and loan")
-def read(offer_id: str, user: CurrentUser, session: SessionDep) -> OfferPublic:
+def read_offer(offer_id: OfferId, user: CurrentUser, session: SessionDep) -> OfferPublic:
     return offers.get_offer(session, user.wallet, offer_id, staff=bool(user.roles & STAFF))
 
 
@@ -61,5 +61,5 @@ def read(offer_id: str, user: CurrentUser, session: SessionDep) -> OfferPublic:
     dependencies=allow("offers.read"),
     summary="The offer's agreement document, to read before signing (its keccak-256 is agreementHash)",
 )
-def agreement(offer_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> dict:
+def agreement(offer_id: OfferId, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> dict:
     return offers.agreement_of(session, settings, user.wallet, offer_id, staff=bool(user.roles & STAFF))

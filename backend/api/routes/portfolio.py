@@ -27,7 +27,7 @@ router = APIRouter(prefix="/api/v1/portfolio", tags=["portfolio"])
 
 
 @router.get("", dependencies=allow("portfolio.read"), summary="Your notes, exposure and diversification")
-def mine(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> PortfolioPublic:
+def my_portfolio(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> PortfolioPublic:
     return portfolio.portfolio_of(session, settings, user.wallet)
 
 

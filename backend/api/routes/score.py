@@ -6,7 +6,18 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Response, status
 
-from backend.api.deps import CurrentUser, NotesShown, SessionDep, SettingsDep, allow, score_rate_limit
+from backend.api.deps import (
+    CurrentUser,
+    DecisionHash,
+    DecisionId,
+    NotesShown,
+    PageLimit,
+    PageOffset,
+    SessionDep,
+    SettingsDep,
+    allow,
+    score_rate_limit,
+)
 from backend.api.idempotency import answered
 from backend.scoring import review_retry, service
 from backend.scoring.fair_lending import live_fairness
@@ -40,7 +51,7 @@ def score(application: ApplicationCreate, user: CurrentUser, db: SessionDep, set
     dependencies=allow("score.proof"),
     summary="Prove which model and inputs produced a decision hash (as found in a loan's on-chain terms)",
 )
-def prove_decision(decision_hash: str, db: SessionDep) -> DecisionProofPublic:
+def prove_decision(decision_hash: DecisionHash, db: SessionDep) -> DecisionProofPublic:
     return service.prove_decision(db, decision_hash)
 
 
@@ -48,10 +59,11 @@ def prove_decision(decision_hash: str, db: SessionDep) -> DecisionProofPublic:
     "/score/mine",
     response_model=list[DecisionPublic],
     dependencies=allow("score.mine"),
-    summary="Your own credit decisions, newest first, with any underwriter's review",
+    summary="Your own credit decisions, newest first, a page at a time, with any underwriter's review",
 )
-def mine(user: CurrentUser, db: SessionDep, settings: SettingsDep) -> list[DecisionPublic]:
-    return service.decisions_of(db, user.wallet, settings)
+def my_decisions(user: CurrentUser, db: SessionDep, settings: SettingsDep, limit: PageLimit = 20,
+                 offset: PageOffset = 0) -> list[DecisionPublic]:  # fmt: skip
+    return service.decisions_of(db, user.wallet, settings, limit=limit, offset=offset)
 
 
 @router.get(
@@ -71,8 +83,8 @@ def fairness(user: CurrentUser, db: SessionDep, settings: SettingsDep, since: da
     dependencies=allow("score.referrals"),
     summary="Referred decisions waiting for an underwriter's review, oldest first, with their applications (audited)",
 )
-def referrals(user: CurrentUser, db: SessionDep) -> list[ReferralPublic]:
-    return read_referrals(db, user.wallet)
+def referrals(user: CurrentUser, db: SessionDep, limit: PageLimit = 100, offset: PageOffset = 0) -> list[ReferralPublic]:
+    return read_referrals(db, user.wallet, limit=limit, offset=offset)
 
 
 @router.get(
@@ -81,7 +93,7 @@ def referrals(user: CurrentUser, db: SessionDep) -> list[ReferralPublic]:
     dependencies=allow("score.read"),
     summary="A recorded credit decision (any review note only for a sign-in of the last minutes)",
 )
-def get_decision(decision_id: str, db: SessionDep, settings: SettingsDep, notes: NotesShown) -> DecisionPublic:
+def get_decision(decision_id: DecisionId, db: SessionDep, settings: SettingsDep, notes: NotesShown) -> DecisionPublic:
     return service.get_decision(db, decision_id, settings, with_note=notes)
 
 
@@ -94,6 +106,6 @@ def get_decision(decision_id: str, db: SessionDep, settings: SettingsDep, notes:
     responses={200: {"model": DecisionPublic, "description": "The same review (outcome and note) sent again by its "
                      "reviewer (a retry): the stored one, nothing written"}},
 )
-def review(decision_id: str, request: ReviewCreate, user: CurrentUser, db: SessionDep, settings: SettingsDep,
+def review(decision_id: DecisionId, request: ReviewCreate, user: CurrentUser, db: SessionDep, settings: SettingsDep,
            response: Response) -> DecisionPublic:  # fmt: skip
     return answered(review_retry.review_once(db, settings, user.wallet, decision_id, request), response)

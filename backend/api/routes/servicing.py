@@ -1,10 +1,8 @@
 """Post-loan management: the portfolio's aging, the collections queue, a borrower's notices."""
 
-from typing import Annotated
+from fastapi import APIRouter, Response
 
-from fastapi import APIRouter, Query, Response
-
-from backend.api.deps import CurrentUser, LoanId, NotesShown, SessionDep, SettingsDep, allow
+from backend.api.deps import CurrentUser, LoanId, NotesShown, PageLimit, PageOffset, SessionDep, SettingsDep, allow
 from backend.api.idempotency import IdempotencyKey, answered
 from backend.servicing import collections as case_log
 from backend.servicing import preferences, service
@@ -51,10 +49,8 @@ def collection_action(loan_id: LoanId, body: CollectionActionCreate, user: Curre
 
 
 @router.get("/notices", dependencies=allow("servicing.notices"), summary="Reminders and notices to the caller, newest first")
-def notices(
-    user: CurrentUser, session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
-) -> list[NoticePublic]:
-    return service.notices_of(session, user.wallet, limit)
+def notices(user: CurrentUser, session: SessionDep, limit: PageLimit = 100, offset: PageOffset = 0) -> list[NoticePublic]:
+    return service.notices_of(session, user.wallet, limit, offset)
 
 
 @router.get("/notices/preferences", dependencies=allow("servicing.notices"),

@@ -1,8 +1,11 @@
-"""Identity document uploads: JPEG, PNG or PDF, recognised by their magic bytes, never by name or header."""
+"""Identity document uploads: JPEG, PNG or PDF, recognised by their magic bytes, never by name or header.
+
+That is all a machine checks of them: whether a file shows an identity document, and whose, is for
+a person to see. So a submission with documents always goes to review (`document_review`)."""
 
 from __future__ import annotations
 
-from backend.identity.checks.reasons import Code, Reason, invalid
+from backend.identity.checks.reasons import Code, Disposition, Reason, invalid
 
 MAGIC = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -32,3 +35,10 @@ def check_count(count: int, limit: int) -> Reason | None:
     if count > limit:
         return invalid(Code.DOCUMENT_COUNT, f"at most {limit} documents may be uploaded")
     return None
+
+
+def document_review(count: int) -> Reason:
+    """The flag of a submission with `count` documents: an admin opens each before approving it, and
+    only that approval grants the level they stand for (backend/identity/kyc/documents.py)."""
+    return Reason(Code.DOCUMENT_REVIEW, f"{count} ID document(s) for a reviewer to open and check before the borrower "
+                  "level is granted", Disposition.REVIEW)  # fmt: skip

@@ -2,7 +2,8 @@
 machine or connection; more than a few wallets from one address within the window sends the next
 submission to a human (never a refusal: a mobile carrier's or an office's shared address is no
 proof of anything). The address is kept only as an HMAC under the blind-index key, only for the
-window, and erased with the wallet's KYC data."""
+window (pruned at each submission and by the servicing worker's rounds), and erased with the
+wallet's KYC data."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from sqlalchemy import delete, distinct, func, select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.db.session import session_scope
 from backend.identity.checks.reasons import Code, Disposition, Reason
-from backend.identity.models import KycOrigin
+from backend.identity.models import KycOrigin, utcnow
 
 
 def network_of(host: str | None) -> str | None:
@@ -44,8 +46,22 @@ def check_origin(session: Session, settings: Settings, wallet: str, index: str, 
 
 
 def record_origin(session: Session, settings: Settings, wallet: str, index: str, now: datetime) -> None:
-    session.execute(delete(KycOrigin).where(KycOrigin.seen_at < now - timedelta(seconds=settings.kyc_origin_window)))
+    prune_origins(session, settings, now)
     session.add(KycOrigin(wallet=wallet, origin_index=index, seen_at=now))
+
+
+def prune_origins(session: Session, settings: Settings, now: datetime) -> int:
+    """Delete the origins older than the window the check looks back over; how many went."""
+    gone = session.execute(delete(KycOrigin).where(KycOrigin.seen_at < now - timedelta(seconds=settings.kyc_origin_window)))
+    return gone.rowcount or 0
+
+
+def prune_expired_origins(settings: Settings) -> int:
+    """`prune_origins` in a transaction of its own, now: the servicing worker's round runs it
+    (backend/workers/registry.py), so an origin goes when its window ends even if no submission
+    comes after it (privacy review L4)."""
+    with session_scope(settings) as session:
+        return prune_origins(session, settings, utcnow())
 
 
 def forget_origins(session: Session, wallet: str) -> None:

@@ -6,7 +6,9 @@ wallet, a sanctions match) is exactly what its own applicant must not be able to
 two flags are cleared by two admins who are two persons (maker-checker): the first approval is
 recorded and the record stays in the queue, marked, until another admin approves it too. One admin
 may reject. The duplicate check runs again at each approval: a wallet that named the same ID after
-this record was flagged for something else makes it a two-admin decision too."""
+this record was flagged for something else makes it a two-admin decision too. A record with ID
+documents is approved only by an admin who opened each of them (documents.py). A reveal keeps its
+reason, sealed with the record's data key, for auditors (`reveal_reasons`)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ from backend.identity.audit_trail import audit
 from backend.identity.checks.reasons import Code, Disposition, Reason
 from backend.identity.crypto.keyring import load_keyring
 from backend.identity.kyc import attestation
+from backend.identity.kyc.documents import unopened_by
 from backend.identity.kyc.history import transition
+from backend.identity.kyc.reveals import keep_reveal
 from backend.identity.kyc.status import OPEN, Status
 from backend.identity.kyc.submission import CLAIMING, activate, check_duplicate, lock_national_id
 from backend.identity.kyc.vault import data_key, open_sealed
@@ -49,13 +53,13 @@ def _not_own(session: Session, record: KycRecord, actor: str, what: str) -> None
                         "their national ID): another admin must", record_id=record.id)  # fmt: skip
 
 
-def queue(session: Session, settings: Settings, reader: str, limit: int = 100) -> list[ReviewItemPublic]:
-    """The records waiting for review, masked; one audit entry names `reader` and the records it
-    was shown (masked data still identifies someone in a small town: who read whose, as a reveal)."""
+def queue(session: Session, settings: Settings, reader: str, limit: int = 100, offset: int = 0) -> list[ReviewItemPublic]:
+    """The records waiting for review, masked, a page of `limit` after `offset`; one audit entry names
+    `reader` and the records it was shown (masked data still identifies someone in a small town: who
+    read whose, as a reveal)."""
     keyring = load_keyring(settings)
-    records = list(session.scalars(
-        select(KycRecord).where(KycRecord.status == Status.NEEDS_REVIEW).order_by(KycRecord.submitted_at).limit(limit)
-    ))  # fmt: skip
+    records = list(session.scalars(select(KycRecord).where(KycRecord.status == Status.NEEDS_REVIEW)
+                                   .order_by(KycRecord.submitted_at, KycRecord.id).limit(limit).offset(offset)))  # fmt: skip
     if records:
         audit(session, reader, "kyc.queue_read", "kyc:queue", {"record_ids": [r.id for r in records]})
     return [_item(session, r, mask(open_sealed(keyring, r).record.person)) for r in records]
@@ -103,6 +107,10 @@ def approve(session: Session, settings: Settings, record_id: str, actor: str, no
     _not_own(session, record, actor, "approve")
     if record.status not in OPEN:
         raise Conflict(f"only a record waiting for review can be approved; this one is {record.status}")
+    if unopened := unopened_by(session, record, actor):  # its level rests on them: each approver looks
+        raise Conflict(f"open each of this record's ID documents before approving it (GET /api/v1/admin/kyc/{record.id}"
+                       f"/documents/<index>); not opened by you yet: {', '.join(map(str, unopened))}",
+                       record_id=record.id, unopened=unopened)  # fmt: skip
     dek = data_key(load_keyring(settings), record)
     now = utcnow()
     flagged = _flags(record)
@@ -151,6 +159,7 @@ def reject(session: Session, settings: Settings, record_id: str, actor: str, not
 def reveal(session: Session, settings: Settings, record_id: str, actor: str, reason: str) -> KycDataPublic:
     record = get_record(session, record_id)
     _not_own(session, record, actor, "reveal")
-    opened = open_sealed(load_keyring(settings), record)
-    audit(session, actor, "kyc.reveal", record.id, {"record_id": record.id, "wallet": record.wallet, "reason": reason})
+    keyring = load_keyring(settings)
+    opened = open_sealed(keyring, record)
+    keep_reveal(session, data_key(keyring, record), record, actor, reason)  # audited there, with the sealed reason's hash
     return data_public(record, opened, reveal=True)

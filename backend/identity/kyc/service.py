@@ -7,7 +7,10 @@ from sqlalchemy.orm import Session
 from backend.config import Settings
 from backend.errors import NotFound
 from backend.identity.crypto.keyring import load_keyring
+from backend.identity.export_schemas import KycExportPublic
+from backend.identity.kyc.documents import open_document
 from backend.identity.kyc.lifecycle import erase_wallet, expire_due
+from backend.identity.kyc.reveals import reveal_reasons
 from backend.identity.kyc.review import approve, get_record, queue, reject, reveal, review_item
 from backend.identity.kyc.submission import submit, submit_once
 from backend.identity.kyc.vault import open_sealed
@@ -19,12 +22,15 @@ __all__ = [
     "approve",
     "erase_wallet",
     "expire_due",
+    "export",
     "get_record",
     "my_data",
     "my_status",
+    "open_document",
     "queue",
     "reject",
     "reveal",
+    "reveal_reasons",
     "review_item",
     "submit",
     "submit_once",
@@ -41,6 +47,14 @@ def my_status(session: Session, settings: Settings, wallet: str) -> KycStatusPub
         current=views[0] if views else None,
         records=views,
     )
+
+
+def export(session: Session, settings: Settings, wallet: str) -> KycExportPublic:
+    """All of `wallet`'s own personal data (kyc/export.py), read by the wallet itself."""
+    # Imported here: the export reads servicing, whose delivery imports this module for contacts.
+    from backend.identity.kyc.export import export as build
+
+    return build(session, settings, wallet)
 
 
 def my_data(session: Session, settings: Settings, wallet: str) -> KycDataPublic:

@@ -2,10 +2,12 @@
 
 Input problems (bad ID, bad file, impossible date of birth) raise 422 before anything is
 written. Too many submissions raise 429. Otherwise the record is stored, encrypted, and:
-- approved when every check passes, and its attestation is queued in the outbox;
+- approved when every check passes and no ID document came with it, and its attestation is queued
+  in the outbox;
 - rejected when a rule forbids it (under age);
 - queued for review when a fraud check flags it (duplicate identity, one national ID named by many
-  wallets, watch-list hit, too many wallets applying from one network address).
+  wallets, watch-list hit, too many wallets applying from one network address), or when ID
+  documents came with it (DOCUMENT_REVIEW: level 2 is granted only by an admin who opened them).
 What the applicant is told of a flag is kyc/views.py's concern (`owner_view`).
 """
 
@@ -25,7 +27,7 @@ from backend.idempotency import Recorded
 from backend.identity.audit_trail import audit
 from backend.identity.checks import national_id
 from backend.identity.checks.age import check_age
-from backend.identity.checks.documents import check_count, check_document
+from backend.identity.checks.documents import check_count, check_document, document_review
 from backend.identity.checks.origin import check_origin, network_of, record_origin
 from backend.identity.checks.reasons import FIELD_OF, Code, Disposition, Reason
 from backend.identity.checks.sanctions import load_watchlist, screen
@@ -206,6 +208,8 @@ def submit_once(
     reasons = [checked.age_reason] if checked.age_reason else []
     if not reasons:  # an under-age applicant is rejected whatever else is true
         reasons += fraud_checks(session, settings, wallet, data, index, origin, now)
+        if checked.documents:  # level 2 rests on a person having looked at them (kyc/documents.py)
+            reasons.append(document_review(len(checked.documents)))
     status = decide(reasons)
 
     record_id, salt = str(uuid.uuid4()), new_salt()

@@ -21,10 +21,10 @@ from backend.identity.kyc.history import SYSTEM
 from backend.identity.kyc.record import OpenedRecord, PersonalData
 from backend.identity.kyc.status import OPEN
 from backend.identity.models import KycRecord
-from backend.identity.schemas import KycDataPublic, KycEventPublic, KycPublic, PersonalDataPublic, ReasonPublic
+from backend.identity.schemas import KycDataPublic, KycEventPublic, KycPublic, KycReasonPublic, PersonalDataPublic
 
-UNDER_REVIEW = ReasonPublic(code=Code.UNDER_REVIEW, message="under review: a member of our staff checks your application",
-                            disposition=Disposition.REVIEW)  # fmt: skip
+UNDER_REVIEW = KycReasonPublic(code=Code.UNDER_REVIEW, message="under review: a member of our staff checks your application",
+                               disposition=Disposition.REVIEW)  # fmt: skip
 REVIEWER, PLATFORM = "reviewer", "platform"
 
 
@@ -42,14 +42,14 @@ def owner_view(session: Session, record: KycRecord) -> KycPublic:
     return _view(session, record, True, _for_owner, actor_for_owner)
 
 
-def _as_recorded(status: str, reasons: list[dict]) -> list[ReasonPublic]:
-    return [ReasonPublic(**r) for r in reasons]
+def _as_recorded(status: str, reasons: list[dict]) -> list[KycReasonPublic]:
+    return [KycReasonPublic(**r) for r in reasons]
 
 
-def _for_owner(status: str, reasons: list[dict]) -> list[ReasonPublic]:
+def _for_owner(status: str, reasons: list[dict]) -> list[KycReasonPublic]:
     # FIRST_APPROVAL names the admin who approved first and the flag waiting for a second one.
     hidden = [r for r in reasons if r["disposition"] == Disposition.REVIEW or r["code"] == Code.FIRST_APPROVAL]
-    told = [ReasonPublic(**r) for r in reasons if r not in hidden]
+    told = [KycReasonPublic(**r) for r in reasons if r not in hidden]
     return [UNDER_REVIEW, *told] if hidden and status in OPEN else told
 
 

@@ -227,6 +227,17 @@ export async function downloadCsv(url, filename) {
   setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
 }
 
+// A file behind the bearer token (an ID document under review) as a Blob, asking for a recent
+// sign-in when the API does; refused, it throws with the API's words as `api` does.
+export async function fetchFile(url) {
+  const response = await authorized(url);
+  if (!response.ok) {
+    const data = await response.json().catch(() => null);
+    throw new Error(data === null ? answered(response.status, response.statusText) : readable(response.status, data));
+  }
+  return response.blob();
+}
+
 export const day = (seconds) => new Date(seconds * 1000).toISOString().slice(0, 10);
 
 // Due dates and expiries are the chain's, in UTC: said so wherever one is shown, since west of UTC a

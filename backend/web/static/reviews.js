@@ -3,7 +3,7 @@
 // a screen reader hears "Approve referral 1a2b3c4d", not one of many "approve" buttons.
 
 import { choiceWords } from "./choices.js";
-import { api, guard, percent, say, state, wholeTokens } from "./core.js";
+import { api, fetchFile, guard, percent, say, state, wholeTokens } from "./core.js";
 
 const words = (code) => code.replaceAll("_", " ");
 const whole = wholeTokens;
@@ -122,6 +122,38 @@ export function kycItem(entry, refresh) {
     }));
   });
   controls.append(reveal);
+  // Each ID document is opened on purpose (audited), and an admin approves only what they opened.
+  for (let index = 0; index < record.document_count; index += 1) {
+    const label = `ID document ${index + 1} of ${what}`;
+    const open = element("button", { type: "button", textContent: `Open document ${index + 1}` });
+    Object.assign(open.dataset, { decision: "document", record: record.id });
+    open.setAttribute("aria-label", `Open ${label} (audited)`);
+    open.onclick = guard(async () => {
+      const shown = await documentView(await fetchFile(`/api/v1/admin/kyc/${record.id}/documents/${index}`), label);
+      item.querySelector(`[data-document="${index}"]`)?.remove();
+      if (shown) {
+        shown.dataset.document = index;
+        controls.before(shown);
+      }
+      say(`Opened ${label}.`);
+    });
+    controls.append(open);
+  }
   item.append(controls);
   return item;
+}
+
+// An image is shown in the item (as a data: URL, which the page's image policy allows); a PDF opens
+// in the browser's own viewer, in a tab of its own (null: nothing to place in the item).
+async function documentView(blob, label) {
+  if (!blob.type.startsWith("image/")) {
+    const url = URL.createObjectURL(blob);
+    window.open(url, "_blank", "noopener");
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    return null;
+  }
+  const src = await new Promise((resolve, reject) => {
+    Object.assign(new FileReader(), { onload: (e) => resolve(e.target.result), onerror: reject }).readAsDataURL(blob);
+  });
+  return element("img", { className: "revealed-document", src, alt: label });
 }
