@@ -32,6 +32,7 @@ from backend.db.session import session_scope
 from backend.disclosure.live import live_disclosure
 from backend.disclosure.service import platform_disclosure
 from backend.disclosure.tape import loan_tape, tape_csv
+from backend.scoring.artifact import load_artifact
 from backend.scoring.canonical import keccak_hex
 from backend.scoring.models import CreditDecision
 from backend.scoring.service import decision_hash
@@ -50,8 +51,9 @@ def _hex(n: int, width: int = 64) -> str:
 
 def proven_decision(record_id: str, grade: str, pd: float, score: int = 600, inputs: dict | None = None) -> dict:
     """A decision record that proves itself (its hash recomputes), as the disclosure requires; the
-    row's `decision_hash` is what a loan's terms would carry."""
-    model_version, inputs = _hex(9), inputs or {"purpose": "used_car", "record": record_id}
+    row's `decision_hash` is what a loan's terms would carry. Made by the shipped model, so the
+    disclosure finds its grade's PD (`priced_pd`); `pd` is the decision's own, which it never shows."""
+    model_version, inputs = load_artifact()["model_version"], inputs or {"purpose": "used_car", "record": record_id}
     outputs = {"score": score, "grade": grade, "pd": pd, "decision": "approve"}
     return dict(id=record_id, model_version=model_version, input_hash=keccak_hex(inputs),
                 decision_hash=decision_hash(model_version, inputs, outputs), score=score, grade=grade, pd=pd,

@@ -5,7 +5,10 @@ A loan's terms, signed by its borrower and stored on chain, carry its decision's
 its own model version, inputs and outputs still hash to that value and its columns say what the
 hashed outputs say (`verify_decision`): an edited grade or PD cannot reach a disclosed figure or the
 loan tape; the loan shows as `unverified` instead, and a loan whose decision was not made here as
-`unrated`."""
+`unrated`.
+
+A loan's PD here is its grade's, which priced it (`priced_pd`), never the decision's own: that
+one is one value per score and gives the score, and with it the borrower's hidden answers, back."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.chain.projection_models import LoanRow
+from backend.scoring.grade_pd import priced_pd
 from backend.scoring.models import CreditDecision
 from backend.scoring.service import verify_decision
 
@@ -32,8 +36,10 @@ class LoanDecisions:
         return row.grade if row else UNVERIFIED if decision_hash in self.failed else UNRATED
 
     def pd(self, decision_hash: str) -> float | None:
+        """The PD of the loan's grade in its decision's model, which priced it; None when the
+        decision does not prove itself or this installation no longer holds its model."""
         row = self.proven.get(decision_hash)
-        return row.pd if row else None
+        return priced_pd(row.model_version, row.grade) if row else None
 
 
 def loan_decisions(session: Session, statuses: Iterable[str]) -> LoanDecisions:

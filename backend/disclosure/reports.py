@@ -51,8 +51,11 @@ from backend.errors import Conflict, LoanchainError, NotFound, ValidationFailed
 # /2 added `month`, the flows within the period; /3 the reserve's balance read from the chain, its
 # unexplained outflows, the gross charge-off rate, matured defaults by grade and each figure's source;
 # /4 the reserve's claims capped at its balance and its largest claim, fee-only defaults apart, vintage
-# curves of complete months only, live delinquency of active loans only, the month's `as_of`.
-FORMAT = "loanchain.disclosure/4"
+# curves of complete months only, live delinquency of active loans only, the month's `as_of`; /5 the
+# loan tape's `pd` column is the PD of the loan's grade, which priced it (the decision's own PD before,
+# which gives the borrower's score back), and the reserve's expected loss and claims are worked from it.
+# Reports of earlier formats are served and verified as they were published.
+FORMAT = "loanchain.disclosure/5"
 log = logging.getLogger("loanchain.disclosure")
 # Always fullmatch: re.match's `$` also matches before a trailing newline, which strptime refuses.
 PERIOD = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")

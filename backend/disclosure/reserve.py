@@ -60,9 +60,10 @@ def reserve_figures(session: Session, active: list[LoanRow] | None = None, *,
     paid_in, payments = inflows(session), cover_payments(session)
     from_events = sum(paid_in.values()) - payments.matched - payments.unexplained_total
     balance = from_events if balance_on_chain is None else balance_on_chain
-    # PDs only from decisions that still prove themselves (`decisions`: the caller's, already checked)
+    # PDs only from decisions that still prove themselves (`decisions`: the caller's, already checked),
+    # each its grade's, which priced the loan (`LoanDecisions.pd`)
     decisions = loan_decisions(session, ["active"]) if decisions is None else decisions
-    pds = {h: row.pd for h, row in decisions.proven.items()}
+    pds = {h: pd for h in decisions.proven if (pd := decisions.pd(h)) is not None}
     expected = claims = share = coverage = None
     stress = []
     ratio = _coverage_ratio_bps(session)

@@ -129,10 +129,11 @@ class ReservePublic(BaseModel):
                                "balance_from_events (balance_source says which)")  # fmt: skip
     balance_source: str = Field(default="chain events", description="'chain call' or 'chain events'")
     expected_loss: MaybeBaseUnits = Field(
-        description="Source: platform records (credit_decisions: PD; servicing_states, servicing_notices: lateness "
-        "and roll rates). Sum over active loans of PD x LGD x principal outstanding, with each loan's PD now (its credit "
-        "decision's, for the installments left or, when late, its bucket's roll rate: roll_rates); None when an "
-        "active loan's decision is not held here"
+        description="Source: platform records (credit_decisions: grade and model, whose grade PD priced the loan; "
+        "servicing_states, servicing_notices: lateness and roll rates). Sum over active loans of PD x LGD x principal "
+        "outstanding, with each loan's PD now (the PD of the loan's grade, which priced it, for the installments left "
+        "or, when late, its bucket's roll rate: roll_rates); None when an active loan's decision or its model is not "
+        "held here"
     )
     coverage_of_expected_loss: float | None = Field(
         description="Source: as expected_loss. The share of the expected loss the balance could meet: sum over active "

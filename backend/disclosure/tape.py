@@ -1,7 +1,8 @@
-"""The loan tape: one row per loan with its terms, grade, PD and performance, as P2P disclosure
-rules and investors' own analysts expect (LendingClub and Bondora publish the same). Nothing
-identifies a borrower: no wallet, no personal data; the hashes tie each row to its on-chain terms
-and its recorded credit decision for anyone who holds them."""
+"""The loan tape: one row per loan with its terms, grade, the grade's PD and performance, as P2P
+disclosure rules and investors' own analysts expect (LendingClub and Bondora publish the same).
+Nothing identifies a borrower: no wallet, no personal data, not the decision's own PD (it gives the
+exact score back); the hashes tie each row to its on-chain terms and its recorded credit decision
+for anyone who holds them."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ class TapeRow(BaseModel):
     loan_id: int
     status: str
     grade: str | None
-    pd: float | None
+    pd: float | None  # the PD of the loan's grade, which priced it (`LoanDecisions.pd`), not the decision's own
     purpose: str | None
     principal: int
     apr_bps: int
@@ -58,7 +59,7 @@ def loan_tape(session: Session, aging: dict[int, ServicingPublic] | None = None)
     loans = list(session.scalars(select(LoanRow).where(LoanRow.status.in_(("active", "repaid", "defaulted")))
                                  .order_by(LoanRow.loan_id)))  # fmt: skip
     found = loan_decisions(session, {loan.status for loan in loans})
-    decisions = {h: (row.grade, row.pd, (row.inputs or {}).get("purpose")) for h, row in found.proven.items()}
+    decisions = {h: (row.grade, found.pd(h), (row.inputs or {}).get("purpose")) for h, row in found.proven.items()}
     # A record that no longer proves itself is named, not left blank like a loan decided elsewhere.
     decisions |= {h: (UNVERIFIED, None, None) for h in found.failed}
     states = aging_now(session) if aging is None else aging

@@ -22,6 +22,7 @@ from backend.lending.schemas import (
     LoanPublic,
 )
 from backend.market.book import loan_market
+from backend.scoring.grade_pd import priced_pd
 from backend.scoring.models import CreditDecision
 from backend.servicing.funding import DISBURSEMENT_WINDOW
 from backend.servicing.service import servicing_of
@@ -51,11 +52,13 @@ def refundable(row: LoanRow, now: int) -> bool:
 
 
 def decision_facts(db: Session, hashes: set[str]) -> dict[str, DecisionFacts]:
+    """The grade and the grade's PD, which priced the loan (`priced_pd`): the decision's own PD is one
+    value per score, so it would give investors the score, and with it the hidden answers, back."""
     if not hashes:
         return {}
-    rows = db.execute(select(CreditDecision.decision_hash, CreditDecision.grade, CreditDecision.pd)
+    rows = db.execute(select(CreditDecision.decision_hash, CreditDecision.grade, CreditDecision.model_version)
                       .where(CreditDecision.decision_hash.in_(hashes)))  # fmt: skip
-    return {h: DecisionFacts(grade, pd) for h, grade, pd in rows}
+    return {h: DecisionFacts(grade, priced_pd(version, grade)) for h, grade, version in rows}
 
 
 def _public_fields(row: LoanRow, facts: dict[str, DecisionFacts]) -> dict:

@@ -225,7 +225,7 @@ class PositionPublic(BaseModel):
     bucket: str | None = Field(default=None, description="Its aging bucket then: current, grace, late_16_30, "
                                "late_31_120 or defaultable")  # fmt: skip
     pd_now: float | None = Field(default=None, description="The chance the loan defaults from where it stands: the PD "
-                                 "it was priced at while it funds, the part of it left in its remaining installments "
+                                 "of the loan's grade, which priced it, while it funds, the part of it left in its remaining installments "
                                  "once active, and when late its bucket's roll rate first (disclosure roll_rates). "
                                  "None when no credit decision of this platform is behind the loan")  # fmt: skip
     expected_loss: MaybeBaseUnits = Field(default=None, description="pd_now x LGD x exposure: the loss to expect over the "

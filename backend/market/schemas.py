@@ -75,6 +75,9 @@ class ExitCreate(BaseModel):
                               "omitted, all the notes held")  # fmt: skip
 
 
+PD = ("The PD of the loan's grade, which priced it: its grade's mean probability of default over the term in the model "
+      "that decided it, the same for every loan of the grade (not the borrower's own, which would give the score "
+      "back); None when no credit decision of this platform is behind the loan")
 PD_NOW = ("The chance the loan defaults from where it stands: the part of its PD left in its remaining installments, "
           "and when late its aging bucket's roll rate first (GET /api/v1/disclosure roll_rates)")
 FAIR_PRICE = ("The price (basis points of the principal outstanding) at which the buyer's expected yield is the loan's own rate: the "
@@ -107,7 +110,7 @@ class OrderPublic(BaseModel):
         description="Annual yield (XIRR) of paying this price for the notes left if the borrower brings the loan up "
         "to date now and then pays every installment on time; before defaults and tax (backend/market/yields.py)"
     )
-    pd: float | None = Field(description="The probability of default over its term the loan was priced at")
+    pd: float | None = Field(description=PD)
     pd_now: float | None = Field(default=None, description=PD_NOW)
     expected_yield: float | None = Field(description=EXPECTED_YIELD)
     fair_price_bps: int | None = Field(default=None, description=FAIR_PRICE)
@@ -158,7 +161,7 @@ class MarketQuotePublic(BaseModel):
     installments_left: int
     servicing_bucket: str | None
     yield_to_maturity: float | None = Field(description="The buyer's annual yield at this price, as on the orders")
-    pd: float | None = Field(description="The probability of default over its term the loan was priced at")
+    pd: float | None = Field(description=PD)
     pd_now: float | None = Field(default=None, description=PD_NOW)
     expected_yield: float | None = Field(description=EXPECTED_YIELD)
     fair_price_bps: int | None = Field(default=None, description=FAIR_PRICE)

@@ -59,7 +59,8 @@ def _value(loan: LoanRow, fact: DecisionFacts | None, risk: BookRisk, notes: int
     (defaults at the loan's PD from where it stands, losing `risk.loss_on` of a default's principal
     outstanding), and the price at which the expected yield is the loan's own rate, like every
     price in bps of the principal the notes stand for. Where the loan stands is the last servicing
-    pass's (`risk.aging`)."""
+    pass's (`risk.aging`). The PD is its grade's, which priced it (`decision_facts`), never the
+    decision's own: the market is public, and that one gives the borrower's score back."""
     outstanding = pricing.outstanding(notes, loan)
     standing = risk.aging.get(loan.loan_id)
     paid = standing.installments_paid if standing else loan.installments_settled

@@ -15,6 +15,8 @@ from backend.cli.main import app
 from backend.db.session import session_scope
 from backend.disclosure.bench import proven_decision
 from backend.disclosure.service import platform_disclosure
+from backend.scoring.artifact import load_artifact
+from backend.scoring.grade_pd import priced_pd
 from tests.chain.test_indexer import indexed, world_chain  # noqa: F401  (the indexer's chain and database)
 from tests.identity.conftest import client_for
 
@@ -119,6 +121,12 @@ def test_an_empty_index_discloses_zeros(tmp_path):
     assert report.default_rate is None and report.net_loss_rate is None
 
 
+def grade_pd(grade: str) -> float:
+    """The PD of `grade` in the shipped model, which `proven_decision` decides with: what a loan of
+    that grade is priced, and disclosed, at."""
+    return priced_pd(load_artifact()["model_version"], grade)
+
+
 def test_the_reserve_is_held_against_the_expected_loss_of_active_loans(tmp_path, monkeypatch):
     from backend.chain.models import ChainEvent
     from backend.chain.projection_models import LoanRow
@@ -128,9 +136,9 @@ def test_the_reserve_is_held_against_the_expected_loss_of_active_loans(tmp_path,
 
     settings = make_settings(tmp_path)
     migrate.upgrade(settings)
-    with session_scope(settings) as session:
-        for i, (pd, outstanding) in enumerate(((0.1, 1_000), (0.3, 2_000))):
-            decision = CreditDecision(**proven_decision(f"d{i}", "B", pd))
+    with session_scope(settings) as session:  # the decisions' own PDs (0.1, 0.3) are never used: their grades' are
+        for i, (grade, pd, outstanding) in enumerate((("B", 0.1, 1_000), ("E", 0.3, 2_000))):
+            decision = CreditDecision(**proven_decision(f"d{i}", grade, pd))
             h = decision.decision_hash
             session.add(decision)
             session.add(LoanRow(loan_id=i + 1, status="active", borrower="0x" + "11" * 20, underwriter="0x" + "22" * 20,
@@ -140,7 +148,10 @@ def test_the_reserve_is_held_against_the_expected_loss_of_active_loans(tmp_path,
                                 block_number=1, tx_hash=h, log_index=0))  # fmt: skip
     with session_scope(settings) as session:
         reserve = platform_disclosure(session).reserve
-    assert reserve.expected_loss == round((0.1 * 1_000 + 0.3 * 2_000) * 0.85) == 595  # PD x LGD x outstanding
+    b, e = grade_pd("B"), grade_pd("E")
+    assert 0 < b < 0.1 < e < 0.3
+    expected = round((b * 1_000 + e * 2_000) * 0.85)
+    assert reserve.expected_loss == expected  # PD x LGD x outstanding
     assert reserve.balance == 0 and reserve.coverage_of_expected_loss == 0.0
     assert reserve.coverage_ratio_bps is None and reserve.expected_cover_share is None  # the ratio is not indexed
     assert reserve.stress == []
@@ -154,15 +165,18 @@ def test_the_reserve_is_held_against_the_expected_loss_of_active_loans(tmp_path,
         reserve = platform_disclosure(session).reserve
     # PD x each loan's claim: 80% of its principal outstanding, but no more than the whole balance
     # (ReserveFund.coverageFor pays min(ratio x principal, balance)): the 2,000 loan claims 1,000, not 1,600.
-    assert reserve.expected_claims == round(0.1 * 800 + 0.3 * 1_000) == 380
-    # The balance pays all of those expected claims, over the principal expected to default (700).
-    assert reserve.expected_cover_share == pytest.approx(380 / 700)
-    assert reserve.coverage_of_expected_loss == pytest.approx((0.1 * 850 + 0.3 * 1_000) / 595)  # capped losses met
+    claims, defaults = b * 800 + e * 1_000, b * 1_000 + e * 2_000
+    assert reserve.expected_claims == round(claims)
+    # The balance pays all of those expected claims, over the principal expected to default.
+    assert claims < 1_000 and reserve.expected_cover_share == pytest.approx(claims / defaults)
+    assert reserve.coverage_of_expected_loss == pytest.approx((b * 850 + e * 1_000) / expected)  # capped losses met
     assert (reserve.largest_claim, reserve.largest_claim_coverage) == (1_600, pytest.approx(1_000 / 1_600))
     # A bad year: defaults at 2x and 3x each PD (at most 1): claims grow; at 3x they outrun the balance.
-    assert [(s.pd_multiple, s.expected_claims) for s in reserve.stress] == [
-        (2.0, round(0.2 * 800 + 0.6 * 1_000)), (3.0, round(0.3 * 800 + 0.9 * 1_000))]
-    assert [s.expected_cover_share for s in reserve.stress] == pytest.approx([760 / 1_400, 1_000 / 2_100])
+    assert 3 * e < 1 and 3 * claims > 1_000
+    assert [(s.pd_multiple, s.expected_claims) for s in reserve.stress] == [(2.0, round(2 * claims)),
+                                                                            (3.0, round(3 * claims))]
+    shares = [s.expected_cover_share for s in reserve.stress]
+    assert shares == pytest.approx([claims / defaults, 1_000 / (3 * defaults)])
     from backend.config import get_settings
     from tests.anchoring.helpers import point_get_settings_at
 
@@ -173,13 +187,15 @@ def test_the_reserve_is_held_against_the_expected_loss_of_active_loans(tmp_path,
         monkeypatch.undo()
         get_settings.cache_clear()
     words = " ".join(text.stdout.split())
-    assert "reserve 1,000: pays 54.3% of a default's principal as expected (54.3% with 2x the defaults, 47.6% with 3x" in words
+    cover = reserve.expected_cover_share
+    assert (f"reserve 1,000: pays {cover:.1%} of a default's principal as expected ({shares[0]:.1%} with 2x the "
+            f"defaults, {shares[1]:.1%} with 3x") in words
 
 
 def test_one_loan_large_against_the_reserve_is_promised_only_what_the_balance_pays(tmp_path):
-    """The review's H1: one active 100,000 loan (PD 2%) against a reserve of 2,000 paying 80%. Its
-    default would get min(80,000, 2,000) from ReserveFund: 2% of its principal, not the ratio, and not
-    50% or 33% under stress; the reserve meets 2,000 of its 85,000 loss at most."""
+    """The review's H1: one active 100,000 loan (grade A, PD 3.9%) against a reserve of 2,000 paying
+    80%. Its default would get min(80,000, 2,000) from ReserveFund: 2% of its principal, not the ratio,
+    and not 50% or 33% under stress; the reserve meets 2,000 of its 85,000 loss at most."""
     from backend.chain.models import ChainEvent
     from backend.chain.projection_models import LoanRow
     from backend.db import migrate
@@ -204,10 +220,12 @@ def test_one_loan_large_against_the_reserve_is_promised_only_what_the_balance_pa
                                    log_index=i, contract="ReserveFund", address="0x" + "66" * 20, event=event, args=args))
     with session_scope(settings) as session:
         reserve = platform_disclosure(session).reserve
-    assert reserve.expected_loss == 1_700 and reserve.expected_claims == 40  # 2% x min(80,000, 2,000)
+    a = grade_pd("A")  # the grade's PD, not the decision's own 2%
+    assert reserve.expected_loss == round(a * 85_000)
+    assert reserve.expected_claims == round(a * 2_000)  # PD x min(80,000, 2,000)
     assert reserve.expected_cover_share == pytest.approx(0.02)  # was 0.8
     assert [s.expected_cover_share for s in reserve.stress] == pytest.approx([0.02, 0.02])  # was 0.5 and 0.333
-    assert reserve.coverage_of_expected_loss == pytest.approx(40 / 1_700)  # was 1.18 ("1.2x the expected loss")
+    assert reserve.coverage_of_expected_loss == pytest.approx(a * 2_000 / round(a * 85_000))  # was 1.18 ("1.2x")
     assert (reserve.largest_claim, reserve.largest_claim_coverage) == (80_000, pytest.approx(0.025))
     # The disclosure and the pricing path (BookRisk.loss_on) now say the same of that loan's default.
     risk = BookRisk({}, {}, reserve.expected_cover_share, 0.8, reserve.balance)
@@ -255,6 +273,7 @@ def test_borrower_concentration_and_outcomes_by_grade(tmp_path):
     with session_scope(settings) as session:
         tape = {row.loan_id: row for row in loan_tape(session, aging={})}
     assert (tape[1].grade, tape[7].grade, tape[7].pd, tape[6].grade) == ("A", "unverified", None, None)
+    assert (tape[1].pd, tape[3].pd) == (grade_pd("A"), grade_pd("B"))  # the grade's PD, not the decision's own 0.1
 
 
 def test_the_loan_tape_has_a_row_per_disbursed_loan_and_no_borrower(indexed, monkeypatch, tmp_path):  # noqa: F811

@@ -6,6 +6,8 @@ oldest first."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, datetime
 
@@ -21,7 +23,8 @@ from backend.cli.main import app
 from backend.config import get_settings
 from backend.content.cid import cid_of
 from backend.db.session import session_scope
-from backend.disclosure import reports
+from backend.disclosure import reports, tape
+from backend.disclosure.decisions import LoanDecisions
 from backend.disclosure.models import DisclosureReport
 from backend.disclosure.report_binding import bind_published
 from backend.disclosure.report_commitment import commit_report
@@ -34,11 +37,15 @@ from backend.disclosure.reports import (
     publish,
     publish_due,
 )
+from backend.scoring.grade_pd import priced_pd
+from backend.scoring.models import CreditDecision
 from backend.servicing.service import servicing_step
 from tests.anchoring.helpers import flush_and_confirm, point_get_settings_at
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
 from tests.identity.conftest import ADMIN, client_for, minted_bearer
+from tests.lending.test_portfolio import _decision_hash
+from tests.scoring.conftest import SAMPLE
 
 DAY = 86_400
 # What a report reads at the month's last block (and the time-weighted figures, which grow with time on book).
@@ -470,3 +477,43 @@ def test_a_publisher_that_loses_the_race_for_a_month_binds_nothing(settings, wor
         assert not created and served.doc_hash == winner["doc_hash"]
         bindings = session.scalars(select(Document).where(Document.anchor_uri.like(f"%{period}%"))).all()
         assert bindings == []
+
+
+def test_a_report_of_the_format_before_the_grades_pd_still_verifies_as_published(settings, world, monkeypatch):  # noqa: F811
+    """Format /5 changed what the loan tape's pd column is: the PD of the loan's grade, which priced
+    it, where /4 gave the decision's own PD (which gives the borrower's score back). A month
+    published as /4, exact PD and all, is still served byte for byte, verifies and is bound to its
+    month; the next month is published as /5 with the grade's PD."""
+    decision = _decision_hash(settings, SAMPLE)
+    with session_scope(settings) as session:
+        made = session.scalar(select(CreditDecision).where(CreditDecision.decision_hash == decision))
+        exact, shown = made.pd, priced_pd(made.model_version, made.grade)
+    assert exact != shown
+    old_month = start_a_month(world)
+    world.active_loan(decision_hash=decision)
+    end_the_month(world, settings, old_month)
+    with monkeypatch.context() as before, session_scope(settings) as session:  # the platform as it was
+        before.setattr(reports, "FORMAT", "loanchain.disclosure/4")
+        before.setattr(LoanDecisions, "pd", lambda self, h: self.proven[h].pd if h in self.proven else None)
+        old, _ = publish(session, settings, old_month)
+    new_month = next_month(old_month)
+    end_the_month(world, settings, new_month)
+    with session_scope(settings) as session:
+        new, _ = publish(session, settings, new_month)
+    _anchor_and_index(settings)
+
+    client = client_for(settings)
+    for report, format_, pd in ((old, "loanchain.disclosure/4", exact), (new, FORMAT, shown)):
+        served = client.get(f"/api/v1/disclosure/reports/{report.period}")
+        assert served.status_code == 200 and served.headers["x-report-binding"] == "bound"
+        assert document_hash(served.content) == report.doc_hash
+        body = json.loads(served.content)
+        assert body["format"] == format_ and body["loan_tape"]["columns"] == list(tape.COLUMNS)
+        sheet = client.get(f"/api/v1/disclosure/reports/{report.period}/loans.csv")
+        assert sheet.status_code == 200 and document_hash(sheet.content) == body["loan_tape"]["doc_hash"]
+        (row,) = csv.DictReader(io.StringIO(sheet.text))
+        assert (row["grade"], float(row["pd"])) == ("A", pd)
+        assert client.get(report.verify_url).json()["status"] == "verified"
+        status, verdict = _verify_report(monkeypatch, settings, report.period)
+        assert status == 0 and verdict["status"] == "bound", verdict
+    assert FORMAT == "loanchain.disclosure/5"

@@ -22,6 +22,7 @@ from backend.identity.schemas import KycCreate
 from backend.lending.portfolio import plan_investment, portfolio_of
 from backend.lending.schemas import PlanCreate, WalletTxCreate
 from backend.lending.wallet_txs import prepare
+from backend.scoring.grade_pd import priced_pd
 from backend.scoring.models import CreditDecision
 from backend.scoring.policy import LGD
 from backend.scoring.schemas import ApplicationCreate
@@ -89,8 +90,12 @@ def test_a_plan_spreads_money_thinly_and_the_portfolio_measures_it(settings, wor
         "A": amounts[loans[0]] + amounts[loans[1]], "D": amounts[loans[2]], "unrated": amounts[loans[3]]
     }
     assert any("at least 20" in w for w in mine["warnings"]) and any("25%" in w for w in mine["warnings"])
-    with session_scope(settings) as session:  # the loss to expect, at the PD each loan was priced at
-        pd = dict(session.execute(select(CreditDecision.decision_hash, CreditDecision.pd)).all())
+    with session_scope(settings) as session:  # the loss to expect, at the PD of each loan's grade, which priced it
+        made = session.execute(select(CreditDecision.decision_hash, CreditDecision.model_version, CreditDecision.grade,
+                                      CreditDecision.pd)).all()  # fmt: skip
+    pd = {h: priced_pd(version, grade) for h, version, grade, _ in made}
+    assert {h: grade for h, _, grade, _ in made} == {grade_a: "A", grade_d: "D"}
+    assert all(pd[h] != own for h, _, _, own in made)  # not the decision's own PD, which gives the score back
     held = {p["loan_id"]: p for p in mine["positions"]}
     for loan_id, decision in zip(loans[:3], (grade_a, grade_a, grade_d), strict=True):
         assert held[loan_id]["expected_loss"] == round(pd[decision] * LGD * held[loan_id]["exposure"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from backend.audit.trace import trace_loan
@@ -15,6 +16,8 @@ from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
 from backend.lending.statement import statement_of
+from backend.scoring.grade_pd import priced_pd
+from backend.scoring.models import CreditDecision
 from tests.anchoring.helpers import point_get_settings_at
 from tests.contracts.conftest import chain, world  # noqa: F401
 from tests.contracts.helpers import DAY, expect_revert
@@ -199,8 +202,8 @@ def test_a_taker_is_held_to_the_price_it_was_quoted(settings, world):  # noqa: F
 
 
 def test_a_quote_prices_notes_before_anyone_offers_them(settings, world):  # noqa: F811
-    loan_id, _ = world.active_loan(investors=[world.investors[0], world.investors[3]],
-                                   decision_hash=_decision_hash(settings, SAMPLE))  # fmt: skip
+    decision = _decision_hash(settings, SAMPLE)
+    loan_id, _ = world.active_loan(investors=[world.investors[0], world.investors[3]], decision_hash=decision)
     funding, _ = world.create()
     _index(settings)
     client = client_for(settings)  # public: no sign-in
@@ -216,7 +219,10 @@ def test_a_quote_prices_notes_before_anyone_offers_them(settings, world):  # noq
     par = quote(price_bps=10_000).json()["yield_to_maturity"]
     assert par == pytest.approx((1 + 0.12 * 30 / 365) ** (365 / 30) - 1, abs=1e-3)  # the loan's own rate
     assert q["yield_to_maturity"] > par > quote(price_bps=10_500).json()["yield_to_maturity"]
-    # The loan's PD (from its credit decision) brings the expected yield below the yield to maturity.
+    # The loan's PD (its grade's, which priced it) brings the expected yield below the yield to maturity.
+    with session_scope(settings) as session:
+        made = session.scalar(select(CreditDecision).where(CreditDecision.decision_hash == decision))
+        assert q["pd"] == priced_pd(made.model_version, made.grade) != made.pd
     assert 0 < q["pd"] < 0.2 and 0 < q["expected_yield"] < q["yield_to_maturity"]
     assert q["yield_to_maturity"] - q["expected_yield"] < 2 * q["pd"]  # the loss is spread over the loan's life
     for params, status, field in (({"price_bps": 0}, 422, "price_bps"), ({"price_bps": 20_001}, 422, "price_bps"),

@@ -12,6 +12,9 @@ from backend.chain.loan_terms import installment_amount, schedule
 from backend.chain.projection_models import LoanRow
 from backend.disclosure.reserve import loss_after_cover
 from backend.market.yields import expected_flows, expected_yield, fair_value, remaining_flows, yield_to_maturity
+from backend.scoring.artifact import load_artifact
+from backend.scoring.grade_pd import priced_pd
+from backend.servicing.roll_rates import PRIOR, remaining_share
 
 DAY, UNIT = 86_400, 10**6
 START = 1_800_000_000
@@ -114,15 +117,19 @@ def test_the_fair_value_is_the_price_at_which_the_expected_yield_is_the_loans_ow
 
 def test_the_readmes_examples():
     """The README's figures (`pytest tests/market/test_yields.py -k readme`). The fair price's PD is
-    the sample application's (grade A, 2.7045%), whose loan `tests/servicing/test_roll_rates.py`
-    makes 20 days late on the chain."""
+    that of the sample application's grade (A, 3.9%), which priced its loan and which investors are
+    shown; `tests/servicing/test_roll_rates.py` makes that loan 20 days late on the chain."""
     loan = _loan()
     at_face = {cover: expected_yield(loan, 0, START, PRINCIPAL, PRINCIPAL, 0.03, loss_after_cover(cover, cover))
                for cover in (None, 0.5)}  # fmt: skip
     assert round(at_face[None], 3) == 0.097 and round(RATE, 3) == 0.127
     assert round(at_face[0.5], 3) == 0.114  # half a default's principal covered: 35% of it lost, not 42.5%
-    late = fair_value(loan, 0, START + PERIOD + 20 * DAY, PRINCIPAL, 0.027045, loss_after_cover(0.8, 0.8), late_rate=0.5)
+    grade_a = priced_pd(load_artifact()["model_version"], "A")
+    assert round(grade_a, 3) == 0.039
+    late = fair_value(loan, 0, START + PERIOD + 20 * DAY, PRINCIPAL, grade_a, loss_after_cover(0.8, 0.8), late_rate=0.5)
     assert round(late / PRINCIPAL, 3) == 0.967
+    late_pd = PRIOR["late_16_30"] + (1 - PRIOR["late_16_30"]) * remaining_share(grade_a, N, N - 1)
+    assert round(late_pd, 2) == 0.52  # its PD now, 20 days late before any episode has resolved
 
 
 def test_a_late_loans_default_is_dated_at_its_defaultable_at_so_its_fair_value_rises_towards_it():

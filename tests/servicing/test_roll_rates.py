@@ -8,6 +8,7 @@ import pytest
 
 from backend.chain.projection_models import LoanRow
 from backend.db.session import session_scope
+from backend.scoring.grade_pd import priced_pd
 from backend.scoring.policy import LGD
 from backend.scoring.schemas import ApplicationCreate
 from backend.scoring.service import score_application
@@ -137,7 +138,8 @@ def test_a_late_loan_is_valued_at_its_buckets_roll_rate_and_its_cure_is_counted(
     settings, chain = servicing_settings, world.chain
     with session_scope(settings) as session:
         decision = score_application(session, ApplicationCreate(**SAMPLE), settings=settings)
-    pd = decision.pd
+    pd = priced_pd(decision.model_version, decision.grade)  # the grade's PD, which priced it, not the decision's own
+    assert pd != decision.pd
     loan_id, start = world.active_loan(decision_hash=decision.decision_hash)
     index(settings)
     chain.mine_at(start + 50 * DAY)  # installment 1 is 20 days late

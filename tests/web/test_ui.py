@@ -24,6 +24,7 @@ from backend.identity.models import KycRecord
 from backend.identity.schemas import KycCreate
 from backend.lending import autopay
 from backend.lending.autopay_schemas import AutopayDraftCreate, AutopaySign
+from backend.scoring.grade_pd import priced_pd
 from backend.scoring.models import CreditDecision
 from tests.contracts.helpers import CANCELLED, REPAID
 from tests.identity.conftest import PNG, approve_with_documents, make_applicant
@@ -176,9 +177,11 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300),
                    "exposure 3,000.00 mUSD" in page.locator("#portfolio-summary").inner_text())[-1], "the portfolio")
     expect(page.locator("#portfolio-warnings")).to_contain_text("at least 20")
-    with session_scope(settings) as session:  # still funding: its PD now is the PD it was priced at
-        priced = session.scalar(select(CreditDecision.pd).join(LoanRow, LoanRow.decision_hash == CreditDecision.decision_hash)
-                                .where(LoanRow.loan_id == loan_id).limit(1))  # fmt: skip
+    with session_scope(settings) as session:  # still funding: its PD now is its grade's, which priced it
+        version, grade = session.execute(select(CreditDecision.model_version, CreditDecision.grade)
+                                         .join(LoanRow, LoanRow.decision_hash == CreditDecision.decision_hash)
+                                         .where(LoanRow.loan_id == loan_id).limit(1)).one()  # fmt: skip
+    priced = priced_pd(version, grade)
     expect(page.locator(f'#positions tr[data-loan="{loan_id}"]')).to_contain_text(f"{priced * 100:.1f}%")
 
     wallet.address = borrower.address

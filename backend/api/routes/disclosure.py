@@ -41,8 +41,8 @@ def disclosure(session: SessionDep, settings: SettingsDep) -> DisclosurePublic:
 @router.get(
     "/loans.csv",
     dependencies=allow("disclosure.read"),
-    summary="The loan tape now: one row per disbursed loan (terms, grade, PD, payments, delinquency, losses); "
-    "no borrower identity",
+    summary="The loan tape now: one row per disbursed loan (terms, grade, the PD of the loan's grade, which priced "
+    "it, payments, delinquency, losses); no borrower identity",
     response_class=Response,
     responses=CSV_RESPONSES,
 )
