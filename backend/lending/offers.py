@@ -12,8 +12,9 @@ Rules, each a 4xx that changes nothing:
 - the offer's actuarial APR is at most the platform's cap (`policy.MAX_APR`), whoever approved it;
 - the ReserveFund covers the share of a default the reserve fee was priced for (`policy.RESERVE_COVER`);
 - the offer's deadline falls within its decision's life, and acceptance checks that life again;
-- the application is checked against the ledger (`exposure.py`): no new loan while a defaulted
-  one is owed, no fewer loans with us nor lower monthly debt payments declared than it shows;
+- the application is checked against the ledger (`exposure.py`), over every wallet of the
+  borrower's person: no new loan while a defaulted one is owed, no fewer loans with us nor lower
+  monthly debt payments declared than it shows, and the cap on what one borrower owes is the person's;
 - one open offer per borrower: LoanBook accepts one signature per nonce, so a newer offer
   supersedes an unsigned older one, and none is made while a createLoan is still in flight;
 - acceptance needs the borrower's own signature over exactly these terms, before their deadline
@@ -43,7 +44,7 @@ from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.db.base import as_utc
 from backend.errors import ConfigurationError, Conflict, ContentIntegrityError, NotFound, ValidationFailed
-from backend.identity.persons import same_person
+from backend.identity.persons import same_person, wallets_of
 from backend.lending.agreement import agreement_document
 from backend.lending.cost_of_credit import cost_of_credit
 from backend.lending.exposure import Exposure, check_application, headroom
@@ -131,7 +132,8 @@ def _priced_by(db: Session, settings: Settings, decision: CreditDecision, amount
 def _offer_amount(decision: CreditDecision, requested: int | None, room: int, cap: int) -> int:
     applied = int(decision.inputs["amount"])
     if room < MIN_AMOUNT:
-        raise Conflict(f"this wallet owes {cap - room} or more on this platform's loans; a borrower may owe at most {cap} "
+        raise Conflict(f"this borrower (this wallet and its person's others) owes {cap - room} or more on this platform's "
+                       f"loans; a borrower may owe at most {cap} "
                        "at once", field="amount", cap=cap, headroom=room)  # fmt: skip
     limit = min(applied, int(decision.outputs["quote"]["max_amount"]), room)
     amount = applied if requested is None else requested
@@ -156,12 +158,13 @@ def offers_in_flight(db: Session, borrower: str) -> list[LoanOffer]:
 
 
 def _clear_the_nonce(db: Session, borrower: str) -> None:
-    """Supersede the borrower's unsigned offers; refuse while a signed one is still in flight (its
-    loan not yet in the index, whose exposure checks would not count it)."""
+    """Supersede the borrower's unsigned offers; refuse while a signed one of the borrower's person
+    is still in flight (its loan not yet in the index, whose exposure checks would not count it)."""
     for other in db.scalars(select(LoanOffer).where(LoanOffer.borrower == borrower, LoanOffer.status == OfferStatus.OFFERED)):
         other.status = OfferStatus.SUPERSEDED
-    if in_flight := offers_in_flight(db, borrower):
-        raise Conflict(f"offer {in_flight[0].id} is being recorded on-chain: wait for it", offer_id=in_flight[0].id)
+    for wallet in sorted(wallets_of(db, borrower) | {borrower}):
+        if in_flight := offers_in_flight(db, wallet):
+            raise Conflict(f"offer {in_flight[0].id} is being recorded on-chain: wait for it", offer_id=in_flight[0].id)
 
 
 def _check_apr_cap(principal: int, interest_apr: int, period: int, installments: int, fee_bps: int) -> None:
@@ -198,7 +201,7 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
     _check_reserve_cover(settings)
     domain = loan_book.loan_book_domain(settings)
     unit = 10**domain.asset_decimals
-    ledger = Exposure.of(db, borrower)
+    ledger = Exposure.of_person(db, borrower)
     check_application(ledger, decision, unit)
     cap = settings.borrower_max_outstanding
     amount = _offer_amount(decision, request.amount, headroom(ledger, cap, unit), cap)

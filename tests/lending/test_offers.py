@@ -27,10 +27,12 @@ from backend.identity.roles import grant_role
 from backend.lending.exposure import Exposure, check_application
 from backend.lending.models import LoanOffer
 from backend.scoring.models import CreditDecision
-from tests.identity.conftest import ADMIN, client_for
+from tests.identity.conftest import ADMIN, PNG, bearer, client_for, make_applicant, verify
+from tests.identity.test_role_grants import SECOND_ADMIN, THIRD_ADMIN
 from tests.lending.conftest import (
     RISKY,
     SAMPLE,
+    Borrower,
     created_loan,
     scored,
     settle,
@@ -507,9 +509,60 @@ def test_the_ledger_checks_the_application_and_caps_what_one_borrower_owes(clien
     assert none_left.status_code == 409 and none_left.json()["context"] == {"field": "amount", "cap": 3100, "headroom": 100}
 
 
+def second_wallet(client, settings, seed: int) -> Borrower:
+    """Another wallet of the person verified with `make_applicant(seed)`: the same national ID, held
+    for review as a duplicate and approved by two admins ("the same person's other wallet")."""
+    twin = make_applicant(seed)
+    twin.account = Account.create()
+    verify(settings, twin.account.address, twin, SECOND_ADMIN.address, THIRD_ADMIN.address, documents=(PNG,))
+    process_until_idle(settings)  # its attestation
+    return Borrower(twin.account, bearer(client, twin.account))
+
+
+def test_a_second_wallet_of_the_same_person_shares_the_cap_and_the_default_block(client, chain_identity_settings,
+                                                                                   borrower, approved):  # fmt: skip
+    """A wallet is cheap: the ledger checks and the cap count every wallet of the borrower's person
+    (review H5), so a second wallet verified with the same national ID is no fresh borrower."""
+    settings = chain_identity_settings
+    first = _offer(client, borrower, approved).json()
+    assert _accept(client, borrower, first, sign_typed(borrower.account, first["typed_data"])).status_code == 200
+    other = second_wallet(client, settings, 400)  # (sends the createLoan too; the index has not read it)
+    waiting = _offer(client, other, scored(client, other))
+    assert waiting.status_code == 409 and waiting.json()["context"] == {"offer_id": first["id"]}  # in flight
+    settle(settings)
+    loan_id = client.get(f"/api/v1/offers/{first['id']}", headers=borrower.headers).json()["loan_id"]  # 3,000 funding
+    with session_scope(settings) as session:
+        on_ledger = -(-session.get(LoanRow, loan_id).installment_amount // 10**6)
+    shown = client.get("/api/v1/offers/borrowing", headers=other.headers).json()
+    assert (shown["open_loans"], shown["owed"], shown["headroom"]) == (1, 3000, 17_000)
+
+    before = _counts(settings)
+    hidden = _offer(client, other, scored(client, other))  # declares no loans with us
+    assert hidden.status_code == 409 and hidden.json()["context"] == {
+        "field": "existing_loans_with_us", "declared": 0, "on_chain": 1}  # fmt: skip
+    truthful = scored(client, other, {**SAMPLE, "existing_loans_with_us": 1, "monthly_debt_payments": on_ledger})
+    with client_for(settings.model_copy(update={"borrower_max_outstanding": 3100})) as capped:
+        none_left = capped.post("/api/v1/offers", json={"decision_id": truthful["id"]}, headers=other.headers)
+    assert none_left.status_code == 409 and none_left.json()["context"] == {"field": "amount", "cap": 3100, "headroom": 100}
+    assert _counts(settings) == before
+
+    # The first wallet's loan in default with money owed (as the index records it) blocks the second.
+    with session_scope(settings) as session:
+        row = session.get(LoanRow, loan_id)
+        row.status, row.recoverable = "defaulted", row.principal
+    blocked = _offer(client, other, truthful)
+    assert blocked.status_code == 409 and blocked.json()["context"] == {"loan_ids": [loan_id]}
+    assert "another of its person's" in blocked.json()["detail"]
+    assert client.get("/api/v1/offers/borrowing", headers=other.headers).json()["owing_defaulted"] == [loan_id]
+    assert _counts(settings) == before
+    # A stranger's wallet is untouched by it.
+    stranger = verified_borrower(client, settings, 401)
+    assert _offer(client, stranger, scored(client, stranger)).status_code == 201
+
+
 def test_a_wallet_owing_on_a_defaulted_loan_gets_no_new_loan():
     decision = CreditDecision(inputs={**SAMPLE, "existing_loans_with_us": 1})
-    with pytest.raises(Conflict, match="loans 7 of this wallet are in default"):
+    with pytest.raises(Conflict, match="loans 7 of this borrower .* are in default"):
         check_application(Exposure(open_loans=1, monthly_installments=0, outstanding=0, owing_defaulted=[7]), decision, 10**6)
     check_application(Exposure(open_loans=1, monthly_installments=0, outstanding=0, owing_defaulted=[]), decision, 10**6)
 
