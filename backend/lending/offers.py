@@ -13,7 +13,8 @@ Rules, each a 4xx that changes nothing:
 - the ReserveFund covers the share of a default the reserve fee was priced for (`policy.RESERVE_COVER`);
 - the offer's deadline falls within its decision's life, and acceptance checks that life again;
 - the application is checked against the ledger (`exposure.py`), over every wallet of the
-  borrower's person: no new loan while a defaulted one is owed, no fewer loans with us nor lower
+  borrower's person: no new loan while a defaulted one is owed or one is 16+ days late, no
+  "all_repaid_here" credit history without a loan repaid here, no fewer loans with us nor lower
   monthly debt payments declared than it shows, and the cap on what one borrower owes is the person's;
 - one open offer per borrower: LoanBook accepts one signature per nonce, so a newer offer
   supersedes an unsigned older one, and none is made while a createLoan is still in flight;
@@ -201,7 +202,7 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
     _check_reserve_cover(settings)
     domain = loan_book.loan_book_domain(settings)
     unit = 10**domain.asset_decimals
-    ledger = Exposure.of_person(db, borrower)
+    ledger = Exposure.of_person(db, borrower, loan_book.chain_time(settings))
     check_application(ledger, decision, unit)
     cap = settings.borrower_max_outstanding
     amount = _offer_amount(decision, request.amount, headroom(ledger, cap, unit), cap)

@@ -294,7 +294,8 @@ def test_loans_are_public_and_filters_are_checked(client):
     assert client.get("/api/v1/loans/999").status_code == 404
 
 
-REFERRED = {**SAMPLE, "checking_account": "none", "credit_history": "current_repaid_duly", "savings": "none_or_unknown"}
+REFERRED = {**SAMPLE, "checking_account": "none", "credit_history": "current_repaid_duly", "savings": "none_or_unknown",
+            "guarantor": "none"}  # fmt: skip
 
 
 def test_a_referral_becomes_an_offer_only_after_an_underwriter_approves_it(client, chain_identity_settings, borrower):
@@ -508,6 +509,27 @@ def test_the_ledger_checks_the_application_and_caps_what_one_borrower_owes(clien
         none_left = full.post("/api/v1/offers", json={"decision_id": truthful["id"]}, headers=borrower.headers)
     assert none_left.status_code == 409 and none_left.json()["context"] == {"field": "amount", "cap": 3100, "headroom": 100}
 
+    # The ledger confirms the credit history (review M2): "all_repaid_here" with nothing repaid here
+    # is refused, naming the field; so is any new loan while one of the person's is 16+ days late.
+    claim = {**SAMPLE, "existing_loans_with_us": 1, "monthly_debt_payments": on_ledger, "credit_history": "all_repaid_here"}
+    claimed = scored(client, borrower, claim)
+    before = _counts(settings)
+    false_claim = _offer(client, borrower, claimed)
+    assert false_claim.status_code == 409 and false_claim.json()["context"] == {
+        "field": "credit_history", "declared": "all_repaid_here", "repaid_here": 0}  # fmt: skip
+    with session_scope(settings) as session:  # the loan, as the index records it once disbursed and 16 days late
+        row = session.get(LoanRow, loan_id)
+        row.status, row.principal_outstanding, row.installments_settled = "active", row.principal, 0
+        row.start_time = chain_time(settings) - row.installment_period - 16 * 86_400 - 3600
+    late = _offer(client, borrower, truthful)
+    assert late.status_code == 409 and late.json()["context"] == {"loan_ids": [loan_id]}
+    assert "more than 15 days late" in late.json()["detail"]
+    assert _counts(settings) == before
+    with session_scope(settings) as session:  # repaid: now the claim is the ledger's own
+        row = session.get(LoanRow, loan_id)
+        row.status, row.principal_outstanding = "repaid", 0
+    assert _offer(client, borrower, claimed).status_code == 201
+
 
 def second_wallet(client, settings, seed: int) -> Borrower:
     """Another wallet of the person verified with `make_applicant(seed)`: the same national ID, held
@@ -565,6 +587,34 @@ def test_a_wallet_owing_on_a_defaulted_loan_gets_no_new_loan():
     with pytest.raises(Conflict, match="loans 7 of this borrower .* are in default"):
         check_application(Exposure(open_loans=1, monthly_installments=0, outstanding=0, owing_defaulted=[7]), decision, 10**6)
     check_application(Exposure(open_loans=1, monthly_installments=0, outstanding=0, owing_defaulted=[]), decision, 10**6)
+
+
+def test_a_loan_is_delinquent_past_its_grace_period_and_repaid_loans_are_counted(tmp_path):
+    """Aged from the index as the servicing pass ages it: 15 days past the oldest unsettled due date
+    is still the grace period, a second more is `late_16_30`, which blocks a new loan."""
+    from backend.db import migrate
+    from tests.conftest import make_settings
+
+    settings, wallet, zero, period = make_settings(tmp_path), "0x" + "cd" * 20, "0x" + "00" * 32, 30 * 86_400
+    migrate.upgrade(settings)
+    with session_scope(settings) as session:
+        for loan_id, status in ((1, "active"), (2, "repaid"), (3, "repaid")):
+            session.add(LoanRow(loan_id=loan_id, status=status, borrower=wallet, underwriter=wallet, terms_hash=zero,
+                                agreement_hash=zero, decision_hash=zero, principal=5, apr_bps=1, installments=3,
+                                installment_period=period, installment_amount=1, funding_deadline=1,
+                                origination_fee_bps=0, start_time=1_000, installments_settled=1,
+                                principal_outstanding=3 if status == "active" else 0, created_block=1, block_number=1,
+                                tx_hash=zero, log_index=0))  # fmt: skip
+    due = 1_000 + 2 * period  # installment 2, the oldest unsettled
+    with session_scope(settings) as session:
+        in_grace, late = Exposure.of(session, wallet, due + 15 * 86_400), Exposure.of(session, wallet, due + 15 * 86_400 + 1)
+        unaged = Exposure.of(session, wallet)
+    assert (in_grace.delinquent, late.delinquent, unaged.delinquent) == ((), (1,), ())
+    assert (late.open_loans, late.repaid) == (1, 2)
+    decision = CreditDecision(inputs={**SAMPLE, "existing_loans_with_us": 1, "credit_history": "all_repaid_here"})
+    check_application(in_grace, decision, 10**6)  # two loans repaid here back the claim
+    with pytest.raises(Conflict, match="more than 15 days late"):
+        check_application(late, decision, 10**6)
 
 
 def test_a_defaulted_loan_paid_back_in_full_is_settled_not_open(tmp_path):
