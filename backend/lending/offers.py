@@ -16,6 +16,7 @@ Rules, each a 4xx that changes nothing:
   borrower's person: no new loan while a defaulted one is owed or one is 16+ days late, no
   "all_repaid_here" credit history without a loan repaid here, no fewer loans with us nor lower
   monthly debt payments declared than it shows, and the cap on what one borrower owes is the person's;
+- at most `borrower_max_new_loans_30d` loans taken by one person in 30 days (a bust-out's stack);
 - one open offer per borrower: LoanBook accepts one signature per nonce, so a newer offer
   supersedes an unsigned older one, and none is made while a createLoan is still in flight;
 - acceptance needs the borrower's own signature over exactly these terms, before their deadline
@@ -168,6 +169,31 @@ def _clear_the_nonce(db: Session, borrower: str) -> None:
             raise Conflict(f"offer {in_flight[0].id} is being recorded on-chain: wait for it", offer_id=in_flight[0].id)
 
 
+NEW_LOANS_WINDOW = timedelta(days=30)
+
+
+def _check_new_loans(db: Session, settings: Settings, borrower: str) -> None:
+    """At most `borrower_max_new_loans_30d` loans taken by the borrower's person (any of its wallets)
+    in the last 30 days: offers accepted then, unless their createLoan reverted or the loan was
+    cancelled unfunded (nothing was lent)."""
+    since, limit = datetime.now(UTC) - NEW_LOANS_WINDOW, settings.borrower_max_new_loans_30d
+    query = (select(LoanOffer, LoanRow.status).outerjoin(LoanRow, LoanRow.terms_hash == LoanOffer.terms_hash)
+             .where(LoanOffer.borrower.in_(wallets_of(db, borrower) | {borrower}),
+                    LoanOffer.status == OfferStatus.ACCEPTED))  # fmt: skip
+    taken = []
+    for offer, loan_status in db.execute(query):
+        intent = get_intent(db, offer.intent_key) if offer.intent_key else None
+        if (offer.accepted_at is not None and as_utc(offer.accepted_at) >= since and loan_status != "cancelled"
+                and (intent is None or intent.status != IntentStatus.FAILED)):  # fmt: skip
+            taken.append(offer)
+    if len(taken) >= limit:
+        first = min(as_utc(o.accepted_at) for o in taken)
+        raise Conflict(f"this borrower (this wallet and its person's others) took {len(taken)} loans in the last 30 days, "
+                       f"the most allowed (LOANCHAIN_BORROWER_MAX_NEW_LOANS_30D = {limit}); apply again after "
+                       f"{(first + NEW_LOANS_WINDOW):%Y-%m-%d %H:%M} UTC", field="borrower_max_new_loans_30d", limit=limit,
+                       offer_ids=sorted(o.id for o in taken))  # fmt: skip
+
+
 def _check_apr_cap(principal: int, interest_apr: int, period: int, installments: int, fee_bps: int) -> None:
     """The cap is on the APR the borrower is told (the actuarial APR of the terms, fee included),
     whoever approved the decision: an underwriter's approval does not lift it."""
@@ -204,6 +230,7 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
     unit = 10**domain.asset_decimals
     ledger = Exposure.of_person(db, borrower, loan_book.chain_time(settings))
     check_application(ledger, decision, unit)
+    _check_new_loans(db, settings, borrower)
     cap = settings.borrower_max_outstanding
     amount = _offer_amount(decision, request.amount, headroom(ledger, cap, unit), cap)
     priced = _priced_by(db, settings, decision, amount)

@@ -582,6 +582,28 @@ def test_a_second_wallet_of_the_same_person_shares_the_cap_and_the_default_block
     assert _offer(client, stranger, scored(client, stranger)).status_code == 201
 
 
+def test_a_third_loan_within_30_days_is_refused(client, chain_identity_settings, borrower, approved):
+    """A bust-out stacks loans before the first goes unpaid (review M3): one person (any of its
+    wallets) takes at most LOANCHAIN_BORROWER_MAX_NEW_LOANS_30D (2) loans in 30 days."""
+    settings = chain_identity_settings
+    first = created_loan(client, settings, borrower, approved)
+    with session_scope(settings) as session:
+        on_ledger = -(-session.get(LoanRow, first["loan_id"]).installment_amount // 10**6)
+    second = created_loan(client, settings, borrower,
+                          scored(client, borrower, {**SAMPLE, "existing_loans_with_us": 1, "monthly_debt_payments": on_ledger}))  # fmt: skip
+    other = second_wallet(client, settings, 400)  # the person's other wallet counts the same loans
+    third = scored(client, other, {**SAMPLE, "existing_loans_with_us": 2, "monthly_debt_payments": 2 * on_ledger})
+    before = _counts(settings)
+    refused = _offer(client, other, third)
+    assert refused.status_code == 409 and refused.json()["context"] == {
+        "field": "borrower_max_new_loans_30d", "limit": 2, "offer_ids": sorted([first["id"], second["id"]])}  # fmt: skip
+    assert "LOANCHAIN_BORROWER_MAX_NEW_LOANS_30D = 2" in refused.json()["detail"]
+    assert _counts(settings) == before
+    with session_scope(settings) as session:  # 31 days on, the first no longer counts
+        session.get(LoanOffer, first["id"]).accepted_at -= timedelta(days=31)
+    assert _offer(client, other, third).status_code == 201
+
+
 def test_a_wallet_owing_on_a_defaulted_loan_gets_no_new_loan():
     decision = CreditDecision(inputs={**SAMPLE, "existing_loans_with_us": 1})
     with pytest.raises(Conflict, match="loans 7 of this borrower .* are in default"):
