@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # What one borrower may owe the platform's investors at once, in whole tokens (the product's
     # largest loan by default): regulated P2P lending caps a borrower's balance per platform.
     borrower_max_outstanding: int = Field(default=20_000, ge=250)
+    # How many new loans one borrower (a person: all their wallets) may take in 30 days: a bust-out
+    # takes many loans at once before anyone sees the first one go unpaid.
+    borrower_max_new_loans_30d: int = Field(default=2, ge=1)
 
     # --- investor diversification (backend/lending/portfolio.py) -------------------------------
     diversification_max_share: float = Field(default=0.05, gt=0, le=1)  # warn above this share in one loan

@@ -14,6 +14,8 @@ market would not move it:
   borrower's `late` notice for installment 1, or a default with nothing paid): lenders' classic
   sign of identity fraud or of a loan taken never to be repaid, so a person checks the identity
   and the application behind it (even if the borrower pays later: the pattern is the signal).
+- `early_payment_default`: the same for installment 2 or 3 (the first one paid): a bust-out pays
+  the first installment of each loan to pass `first_payment_default`, then stops.
 - `related_party_funding`: a loan funded by a wallet that applied for KYC from the same network
   address as the loan's borrower (`kyc_origins`, kept for `kyc_origin_window`): the borrower's own
   money through a second identity, or someone close to them. LoanBook refuses only the borrower's
@@ -39,7 +41,7 @@ import hashlib
 from collections import defaultdict
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from backend import audit
@@ -67,8 +69,9 @@ from backend.servicing.aging import DELINQUENT, NOTICE_OF_BUCKET
 from backend.servicing.models import ServicingNotice
 
 DAY = 86_400
-RULES = ("round_trip", "off_market_price", "large_gift", "first_payment_default", "related_party_funding", "role_change",
-         "pause", "reserve_outflow", "promise_chain")  # fmt: skip
+RULES = ("round_trip", "off_market_price", "large_gift", "first_payment_default", "early_payment_default",
+         "related_party_funding", "role_change", "pause", "reserve_outflow", "promise_chain")  # fmt: skip
+EARLY_INSTALLMENTS = 3  # a default within the first three installments is an early payment default
 NOTES_READ = "monitoring.notes_read"
 FIRST_PAYMENT_LATE = tuple(NOTICE_OF_BUCKET[bucket] for bucket in DELINQUENT)  # the notices of 16+ days late
 
@@ -126,6 +129,8 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
         found += _gifts(moves, [t for t, _ in trades], outstanding, settings)
     if rule in (None, "first_payment_default"):
         found += _first_payment_defaults(db)
+    if rule in (None, "early_payment_default"):
+        found += _early_payment_defaults(db)
     if rule in (None, "related_party_funding"):
         found += _related_party_fundings(db)
     if rule in (None, "role_change"):
@@ -255,6 +260,30 @@ def _first_payment_defaults(db: Session) -> list[AlertPublic]:
             tx_hashes=[disbursals.get(loan.loan_id, loan.tx_hash)], timestamp=due, amount=loan.principal,
             detail=f"loan {loan.loan_id}: its first installment, due {datetime.fromtimestamp(due, UTC):%Y-%m-%d}, went more "
                    f"than 15 days unpaid ({loan.status} now): check the borrower's identity and application",
+        ))  # fmt: skip
+    return found
+
+
+def _early_payment_defaults(db: Session) -> list[AlertPublic]:
+    """Loans that settled their first installment but left the second or third 16+ days unpaid (told
+    so, or defaulted before settling it); the first one unpaid is `first_payment_default`'s."""
+    notices = db.execute(select(ServicingNotice.loan_id, func.min(ServicingNotice.installment)).where(
+        ServicingNotice.installment.between(2, EARLY_INSTALLMENTS), ServicingNotice.kind.in_(FIRST_PAYMENT_LATE),
+        ServicingNotice.recipient == ServicingNotice.borrower).group_by(ServicingNotice.loan_id))  # fmt: skip
+    late = dict(notices.all())
+    defaulted_early = (LoanRow.status == "defaulted") & LoanRow.installments_settled.between(1, EARLY_INSTALLMENTS - 1)
+    loans = db.scalars(select(LoanRow).where(LoanRow.start_time.is_not(None))
+                       .where(LoanRow.loan_id.in_(late) | defaulted_early))  # fmt: skip
+    found = []
+    for loan in loans:
+        installment = late.get(loan.loan_id, loan.installments_settled + 1)
+        due = loan.start_time + installment * loan.installment_period
+        found.append(_alert(
+            rule="early_payment_default", loan_id=loan.loan_id, wallets=[loan.borrower], tx_hashes=[loan.tx_hash],
+            also=[str(installment)], timestamp=due, amount=loan.principal,
+            detail=f"loan {loan.loan_id}: installment {installment}, due {datetime.fromtimestamp(due, UTC):%Y-%m-%d}, went "
+                   f"more than 15 days unpaid after the first was paid ({loan.status} now): check the borrower's other "
+                   "loans and identity (a bust-out pays the first installment, then stops)",
         ))  # fmt: skip
     return found
 

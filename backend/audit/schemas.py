@@ -233,7 +233,7 @@ class AlertPublic(BaseModel):
 
     key: str = Field(description="Names the alert across reads: a hash of its rule, loan and transactions")
     rule: str = Field(description="round_trip, off_market_price, large_gift, first_payment_default, "
-                      "related_party_funding, role_change, pause, reserve_outflow or promise_chain")  # fmt: skip
+                      "early_payment_default, related_party_funding, role_change, pause, reserve_outflow or promise_chain")  # fmt: skip
     loan_id: int | None = Field(description="The loan, or the loan id a reserve payment named; None for a role "
                                 "change or a pause")  # fmt: skip
     wallets: list[str] = Field(description="The wallets involved: from, to (a trade: seller, buyer; a loan: its "
@@ -242,7 +242,7 @@ class AlertPublic(BaseModel):
     timestamp: MaybeUnixSeconds = Field(description="Block time of the (last) movement")
     amount: int = Field(description="Value at stake, base units: notes moved back (round_trip), the gap to the "
                         "principal outstanding (off_market_price), the principal outstanding moved (large_gift), the "
-                        "loan's principal (first_payment_default), what the related wallet funded "
+                        "loan's principal (first_payment_default, early_payment_default), what the related wallet funded "
                         "(related_party_funding), what left the reserve (reserve_outflow), what the chained promise named "
                         "(promise_chain), 0 (role_change, pause)")  # fmt: skip
     detail: str

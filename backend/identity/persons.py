@@ -38,6 +38,15 @@ def person_of_record(session: Session, record: KycRecord) -> frozenset[str]:
     return person_of(session, record.wallet) | own
 
 
+def wallets_of(session: Session, wallet: str) -> frozenset[str]:
+    """The wallets of `wallet`'s person (checksummed, itself included): those whose records share a
+    national ID with its own, by the same rule as `person_of`."""
+    wallet = _wallet(wallet)
+    own = select(KycRecord.blind_index).where(KycRecord.wallet == wallet, KycRecord.blind_index.is_not(None))
+    others = session.scalars(select(KycRecord.wallet).distinct().where(KycRecord.blind_index.in_(own)))
+    return frozenset({wallet, *map(_wallet, others)})
+
+
 def same_person(session: Session, wallet: str, other: str) -> bool:
     return bool(person_of(session, wallet) & person_of(session, other))
 

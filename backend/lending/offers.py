@@ -12,8 +12,11 @@ Rules, each a 4xx that changes nothing:
 - the offer's actuarial APR is at most the platform's cap (`policy.MAX_APR`), whoever approved it;
 - the ReserveFund covers the share of a default the reserve fee was priced for (`policy.RESERVE_COVER`);
 - the offer's deadline falls within its decision's life, and acceptance checks that life again;
-- the application is checked against the ledger (`exposure.py`): no new loan while a defaulted
-  one is owed, no fewer loans with us nor lower monthly debt payments declared than it shows;
+- the application is checked against the ledger (`exposure.py`), over every wallet of the
+  borrower's person: no new loan while a defaulted one is owed or one is 16+ days late, no
+  "all_repaid_here" credit history without a loan repaid here, no fewer loans with us nor lower
+  monthly debt payments declared than it shows, and the cap on what one borrower owes is the person's;
+- at most `borrower_max_new_loans_30d` loans taken by one person in 30 days (a bust-out's stack);
 - one open offer per borrower: LoanBook accepts one signature per nonce, so a newer offer
   supersedes an unsigned older one, and none is made while a createLoan is still in flight;
 - acceptance needs the borrower's own signature over exactly these terms, before their deadline
@@ -43,7 +46,7 @@ from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.db.base import as_utc
 from backend.errors import ConfigurationError, Conflict, ContentIntegrityError, NotFound, ValidationFailed
-from backend.identity.persons import same_person
+from backend.identity.persons import same_person, wallets_of
 from backend.lending.agreement import agreement_document
 from backend.lending.cost_of_credit import cost_of_credit
 from backend.lending.exposure import Exposure, check_application, headroom
@@ -131,7 +134,8 @@ def _priced_by(db: Session, settings: Settings, decision: CreditDecision, amount
 def _offer_amount(decision: CreditDecision, requested: int | None, room: int, cap: int) -> int:
     applied = int(decision.inputs["amount"])
     if room < MIN_AMOUNT:
-        raise Conflict(f"this wallet owes {cap - room} or more on this platform's loans; a borrower may owe at most {cap} "
+        raise Conflict(f"this borrower (this wallet and its person's others) owes {cap - room} or more on this platform's "
+                       f"loans; a borrower may owe at most {cap} "
                        "at once", field="amount", cap=cap, headroom=room)  # fmt: skip
     limit = min(applied, int(decision.outputs["quote"]["max_amount"]), room)
     amount = applied if requested is None else requested
@@ -156,12 +160,38 @@ def offers_in_flight(db: Session, borrower: str) -> list[LoanOffer]:
 
 
 def _clear_the_nonce(db: Session, borrower: str) -> None:
-    """Supersede the borrower's unsigned offers; refuse while a signed one is still in flight (its
-    loan not yet in the index, whose exposure checks would not count it)."""
+    """Supersede the borrower's unsigned offers; refuse while a signed one of the borrower's person
+    is still in flight (its loan not yet in the index, whose exposure checks would not count it)."""
     for other in db.scalars(select(LoanOffer).where(LoanOffer.borrower == borrower, LoanOffer.status == OfferStatus.OFFERED)):
         other.status = OfferStatus.SUPERSEDED
-    if in_flight := offers_in_flight(db, borrower):
-        raise Conflict(f"offer {in_flight[0].id} is being recorded on-chain: wait for it", offer_id=in_flight[0].id)
+    for wallet in sorted(wallets_of(db, borrower) | {borrower}):
+        if in_flight := offers_in_flight(db, wallet):
+            raise Conflict(f"offer {in_flight[0].id} is being recorded on-chain: wait for it", offer_id=in_flight[0].id)
+
+
+NEW_LOANS_WINDOW = timedelta(days=30)
+
+
+def _check_new_loans(db: Session, settings: Settings, borrower: str) -> None:
+    """At most `borrower_max_new_loans_30d` loans taken by the borrower's person (any of its wallets)
+    in the last 30 days: offers accepted then, unless their createLoan reverted or the loan was
+    cancelled unfunded (nothing was lent)."""
+    since, limit = datetime.now(UTC) - NEW_LOANS_WINDOW, settings.borrower_max_new_loans_30d
+    query = (select(LoanOffer, LoanRow.status).outerjoin(LoanRow, LoanRow.terms_hash == LoanOffer.terms_hash)
+             .where(LoanOffer.borrower.in_(wallets_of(db, borrower) | {borrower}),
+                    LoanOffer.status == OfferStatus.ACCEPTED))  # fmt: skip
+    taken = []
+    for offer, loan_status in db.execute(query):
+        intent = get_intent(db, offer.intent_key) if offer.intent_key else None
+        if (offer.accepted_at is not None and as_utc(offer.accepted_at) >= since and loan_status != "cancelled"
+                and (intent is None or intent.status != IntentStatus.FAILED)):  # fmt: skip
+            taken.append(offer)
+    if len(taken) >= limit:
+        first = min(as_utc(o.accepted_at) for o in taken)
+        raise Conflict(f"this borrower (this wallet and its person's others) took {len(taken)} loans in the last 30 days, "
+                       f"the most allowed (LOANCHAIN_BORROWER_MAX_NEW_LOANS_30D = {limit}); apply again after "
+                       f"{(first + NEW_LOANS_WINDOW):%Y-%m-%d %H:%M} UTC", field="borrower_max_new_loans_30d", limit=limit,
+                       offer_ids=sorted(o.id for o in taken))  # fmt: skip
 
 
 def _check_apr_cap(principal: int, interest_apr: int, period: int, installments: int, fee_bps: int) -> None:
@@ -198,8 +228,9 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
     _check_reserve_cover(settings)
     domain = loan_book.loan_book_domain(settings)
     unit = 10**domain.asset_decimals
-    ledger = Exposure.of(db, borrower)
+    ledger = Exposure.of_person(db, borrower, loan_book.chain_time(settings))
     check_application(ledger, decision, unit)
+    _check_new_loans(db, settings, borrower)
     cap = settings.borrower_max_outstanding
     amount = _offer_amount(decision, request.amount, headroom(ledger, cap, unit), cap)
     priced = _priced_by(db, settings, decision, amount)

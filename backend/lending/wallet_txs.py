@@ -14,6 +14,7 @@ from backend.chain.projection_models import LoanRow
 from backend.chain.wallet_calls import LoanBookWallet, WalletCall
 from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backend.identity.persons import same_person
 from backend.lending.loans import refundable
 from backend.lending.mandates import funding_approval
 from backend.lending.schemas import WalletCallPublic, WalletTxCreate, WalletTxPublic
@@ -23,13 +24,18 @@ from backend.servicing.notices import money
 PAYOFF_LEEWAY_DAYS = 7
 
 
-def _fund(settings: Settings, book: LoanBookWallet, row: LoanRow, amount: int | None, now: int) -> tuple[int, list[WalletCall]]:
+def _fund(db: Session, settings: Settings, book: LoanBookWallet, row: LoanRow, amount: int | None,
+          now: int) -> tuple[int, list[WalletCall]]:  # fmt: skip
     if row.status != "funding":
         raise Conflict(f"loan {row.loan_id} is {row.status}, not open for funding", status=row.status)
     if now > row.funding_deadline:
         raise Conflict(f"loan {row.loan_id}: funding closed at {row.funding_deadline}", loan_id=row.loan_id)
     if row.borrower.lower() == book.wallet.lower():
         raise Forbidden(f"loan {row.loan_id} is your own: a borrower cannot fund it (no self-funding)", loan_id=row.loan_id)
+    if same_person(db, book.wallet, row.borrower):  # LoanBook compares wallets only; the platform knows the person
+        raise Forbidden(f"loan {row.loan_id} is your own person's (its borrower's wallet shares your national ID): a "
+                        "borrower cannot fund it from another wallet (no self-funding)", loan_id=row.loan_id,
+                        rule="same_person")  # fmt: skip
     level = book.investor_level()
     if not is_verified(settings, book.wallet, level):  # LoanBook would revert the fund, after the wallet paid gas
         raise Forbidden(f"only wallets verified at KYC level {level} may fund: pass KYC first", level=level)
@@ -109,7 +115,7 @@ def prepare(db: Session, settings: Settings, wallet: str, loan_id: int, request:
     book = LoanBookWallet(settings, wallet)
     now = deadline_clock(settings)
     if request.action == "fund":
-        amount, calls = _fund(settings, book, row, request.amount, now)
+        amount, calls = _fund(db, settings, book, row, request.amount, now)
     elif request.action in ("repay", "payoff"):
         amount, calls = _repay(book, row, request.amount, everything=request.action == "payoff")
     elif request.action == "refund":

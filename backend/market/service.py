@@ -27,6 +27,7 @@ from backend.config import Settings
 from backend.disclosure.live import live_book_risk
 from backend.disclosure.reserve import BookRisk
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backend.identity.persons import same_person
 from backend.lending.loans import DecisionFacts, decision_facts
 from backend.lending.portfolio import bid_commitment
 from backend.lending.schemas import WalletCallPublic
@@ -197,10 +198,14 @@ def _more_than_held(market: NoteMarketWallet, loan_id: int, held: int) -> Valida
                             field="notes", held=held)  # fmt: skip
 
 
-def _may_receive_notes(settings: Settings, market: NoteMarketWallet, loan: LoanRow) -> None:
-    """LoanBook's rules for whoever receives notes, checked before the wallet pays gas."""
+def _may_receive_notes(db: Session, settings: Settings, market: NoteMarketWallet, loan: LoanRow) -> None:
+    """LoanBook's rules for whoever receives notes, checked before the wallet pays gas, and the
+    platform's own: the borrower's person may not hold them from another wallet either."""
     if loan.borrower == market.wallet:
         raise Forbidden(f"loan {loan.loan_id} is your own: a borrower cannot hold its notes", loan_id=loan.loan_id)
+    if same_person(db, market.wallet, loan.borrower):
+        raise Forbidden(f"loan {loan.loan_id} is your own person's (its borrower's wallet shares your national ID): a "
+                        "borrower cannot hold its notes from another wallet", loan_id=loan.loan_id, rule="same_person")  # fmt: skip
     level = market.investor_level()
     if not is_verified(settings, market.wallet, level):
         raise Forbidden(f"notes go only to wallets verified at KYC level {level}: pass KYC first", level=level)
@@ -320,7 +325,7 @@ def _taking(db: Session, settings: Settings, wallet: str, model: type, order_id:
 
 def plan_purchase(db: Session, settings: Settings, wallet: str, listing_id: int, request: PurchaseCreate) -> MarketTxPublic:
     row, loan, market = _taking(db, settings, wallet, MarketListingRow, listing_id)
-    _may_receive_notes(settings, market, loan)
+    _may_receive_notes(db, settings, market, loan)
     notes = request.notes or row.notes_left
     if notes > row.notes_left:
         raise ValidationFailed(f"notes: at most {money(row.notes_left, market.decimals())}, what listing {listing_id} offers",
@@ -403,7 +408,7 @@ def plan_bid(db: Session, settings: Settings, wallet: str, request: BidCreate) -
     now = deadline_clock(settings)
     loan = _active_loan(db, request.loan_id, now)
     market = NoteMarketWallet(settings, wallet)
-    _may_receive_notes(settings, market, loan)
+    _may_receive_notes(db, settings, market, loan)
     _refuse_crossing(db, settings, market.wallet, True, loan, request.notes, request.price_bps, now)
     # At the index's principal outstanding, never below the chain's (it only falls): the allowance covers the bid.
     value = pricing.proceeds(request.notes, request.price_bps, loan)

@@ -27,10 +27,12 @@ from backend.identity.roles import grant_role
 from backend.lending.exposure import Exposure, check_application
 from backend.lending.models import LoanOffer
 from backend.scoring.models import CreditDecision
-from tests.identity.conftest import ADMIN, client_for
+from tests.identity.conftest import ADMIN, PNG, bearer, client_for, make_applicant, verify
+from tests.identity.test_role_grants import SECOND_ADMIN, THIRD_ADMIN
 from tests.lending.conftest import (
     RISKY,
     SAMPLE,
+    Borrower,
     created_loan,
     scored,
     settle,
@@ -292,7 +294,8 @@ def test_loans_are_public_and_filters_are_checked(client):
     assert client.get("/api/v1/loans/999").status_code == 404
 
 
-REFERRED = {**SAMPLE, "checking_account": "none", "credit_history": "current_repaid_duly", "savings": "none_or_unknown"}
+REFERRED = {**SAMPLE, "checking_account": "none", "credit_history": "current_repaid_duly", "savings": "none_or_unknown",
+            "guarantor": "none"}  # fmt: skip
 
 
 def test_a_referral_becomes_an_offer_only_after_an_underwriter_approves_it(client, chain_identity_settings, borrower):
@@ -506,12 +509,134 @@ def test_the_ledger_checks_the_application_and_caps_what_one_borrower_owes(clien
         none_left = full.post("/api/v1/offers", json={"decision_id": truthful["id"]}, headers=borrower.headers)
     assert none_left.status_code == 409 and none_left.json()["context"] == {"field": "amount", "cap": 3100, "headroom": 100}
 
+    # The ledger confirms the credit history (review M2): "all_repaid_here" with nothing repaid here
+    # is refused, naming the field; so is any new loan while one of the person's is 16+ days late.
+    claim = {**SAMPLE, "existing_loans_with_us": 1, "monthly_debt_payments": on_ledger, "credit_history": "all_repaid_here"}
+    claimed = scored(client, borrower, claim)
+    before = _counts(settings)
+    false_claim = _offer(client, borrower, claimed)
+    assert false_claim.status_code == 409 and false_claim.json()["context"] == {
+        "field": "credit_history", "declared": "all_repaid_here", "repaid_here": 0}  # fmt: skip
+    with session_scope(settings) as session:  # the loan, as the index records it once disbursed and 16 days late
+        row = session.get(LoanRow, loan_id)
+        row.status, row.principal_outstanding, row.installments_settled = "active", row.principal, 0
+        row.start_time = chain_time(settings) - row.installment_period - 16 * 86_400 - 3600
+    late = _offer(client, borrower, truthful)
+    assert late.status_code == 409 and late.json()["context"] == {"loan_ids": [loan_id]}
+    assert "more than 15 days late" in late.json()["detail"]
+    assert _counts(settings) == before
+    with session_scope(settings) as session:  # repaid: now the claim is the ledger's own
+        row = session.get(LoanRow, loan_id)
+        row.status, row.principal_outstanding = "repaid", 0
+    assert _offer(client, borrower, claimed).status_code == 201
+
+
+def second_wallet(client, settings, seed: int) -> Borrower:
+    """Another wallet of the person verified with `make_applicant(seed)`: the same national ID, held
+    for review as a duplicate and approved by two admins ("the same person's other wallet")."""
+    twin = make_applicant(seed)
+    twin.account = Account.create()
+    verify(settings, twin.account.address, twin, SECOND_ADMIN.address, THIRD_ADMIN.address, documents=(PNG,))
+    process_until_idle(settings)  # its attestation
+    return Borrower(twin.account, bearer(client, twin.account))
+
+
+def test_a_second_wallet_of_the_same_person_shares_the_cap_and_the_default_block(client, chain_identity_settings,
+                                                                                   borrower, approved):  # fmt: skip
+    """A wallet is cheap: the ledger checks and the cap count every wallet of the borrower's person
+    (review H5), so a second wallet verified with the same national ID is no fresh borrower."""
+    settings = chain_identity_settings
+    first = _offer(client, borrower, approved).json()
+    assert _accept(client, borrower, first, sign_typed(borrower.account, first["typed_data"])).status_code == 200
+    other = second_wallet(client, settings, 400)  # (sends the createLoan too; the index has not read it)
+    waiting = _offer(client, other, scored(client, other))
+    assert waiting.status_code == 409 and waiting.json()["context"] == {"offer_id": first["id"]}  # in flight
+    settle(settings)
+    loan_id = client.get(f"/api/v1/offers/{first['id']}", headers=borrower.headers).json()["loan_id"]  # 3,000 funding
+    with session_scope(settings) as session:
+        on_ledger = -(-session.get(LoanRow, loan_id).installment_amount // 10**6)
+    shown = client.get("/api/v1/offers/borrowing", headers=other.headers).json()
+    assert (shown["open_loans"], shown["owed"], shown["headroom"]) == (1, 3000, 17_000)
+
+    before = _counts(settings)
+    hidden = _offer(client, other, scored(client, other))  # declares no loans with us
+    assert hidden.status_code == 409 and hidden.json()["context"] == {
+        "field": "existing_loans_with_us", "declared": 0, "on_chain": 1}  # fmt: skip
+    truthful = scored(client, other, {**SAMPLE, "existing_loans_with_us": 1, "monthly_debt_payments": on_ledger})
+    with client_for(settings.model_copy(update={"borrower_max_outstanding": 3100})) as capped:
+        none_left = capped.post("/api/v1/offers", json={"decision_id": truthful["id"]}, headers=other.headers)
+    assert none_left.status_code == 409 and none_left.json()["context"] == {"field": "amount", "cap": 3100, "headroom": 100}
+    assert _counts(settings) == before
+
+    # The first wallet's loan in default with money owed (as the index records it) blocks the second.
+    with session_scope(settings) as session:
+        row = session.get(LoanRow, loan_id)
+        row.status, row.recoverable = "defaulted", row.principal
+    blocked = _offer(client, other, truthful)
+    assert blocked.status_code == 409 and blocked.json()["context"] == {"loan_ids": [loan_id]}
+    assert "another of its person's" in blocked.json()["detail"]
+    assert client.get("/api/v1/offers/borrowing", headers=other.headers).json()["owing_defaulted"] == [loan_id]
+    assert _counts(settings) == before
+    # A stranger's wallet is untouched by it.
+    stranger = verified_borrower(client, settings, 401)
+    assert _offer(client, stranger, scored(client, stranger)).status_code == 201
+
+
+def test_a_third_loan_within_30_days_is_refused(client, chain_identity_settings, borrower, approved):
+    """A bust-out stacks loans before the first goes unpaid (review M3): one person (any of its
+    wallets) takes at most LOANCHAIN_BORROWER_MAX_NEW_LOANS_30D (2) loans in 30 days."""
+    settings = chain_identity_settings
+    first = created_loan(client, settings, borrower, approved)
+    with session_scope(settings) as session:
+        on_ledger = -(-session.get(LoanRow, first["loan_id"]).installment_amount // 10**6)
+    second = created_loan(client, settings, borrower,
+                          scored(client, borrower, {**SAMPLE, "existing_loans_with_us": 1, "monthly_debt_payments": on_ledger}))  # fmt: skip
+    other = second_wallet(client, settings, 400)  # the person's other wallet counts the same loans
+    third = scored(client, other, {**SAMPLE, "existing_loans_with_us": 2, "monthly_debt_payments": 2 * on_ledger})
+    before = _counts(settings)
+    refused = _offer(client, other, third)
+    assert refused.status_code == 409 and refused.json()["context"] == {
+        "field": "borrower_max_new_loans_30d", "limit": 2, "offer_ids": sorted([first["id"], second["id"]])}  # fmt: skip
+    assert "LOANCHAIN_BORROWER_MAX_NEW_LOANS_30D = 2" in refused.json()["detail"]
+    assert _counts(settings) == before
+    with session_scope(settings) as session:  # 31 days on, the first no longer counts
+        session.get(LoanOffer, first["id"]).accepted_at -= timedelta(days=31)
+    assert _offer(client, other, third).status_code == 201
+
 
 def test_a_wallet_owing_on_a_defaulted_loan_gets_no_new_loan():
     decision = CreditDecision(inputs={**SAMPLE, "existing_loans_with_us": 1})
-    with pytest.raises(Conflict, match="loans 7 of this wallet are in default"):
+    with pytest.raises(Conflict, match="loans 7 of this borrower .* are in default"):
         check_application(Exposure(open_loans=1, monthly_installments=0, outstanding=0, owing_defaulted=[7]), decision, 10**6)
     check_application(Exposure(open_loans=1, monthly_installments=0, outstanding=0, owing_defaulted=[]), decision, 10**6)
+
+
+def test_a_loan_is_delinquent_past_its_grace_period_and_repaid_loans_are_counted(tmp_path):
+    """Aged from the index as the servicing pass ages it: 15 days past the oldest unsettled due date
+    is still the grace period, a second more is `late_16_30`, which blocks a new loan."""
+    from backend.db import migrate
+    from tests.conftest import make_settings
+
+    settings, wallet, zero, period = make_settings(tmp_path), "0x" + "cd" * 20, "0x" + "00" * 32, 30 * 86_400
+    migrate.upgrade(settings)
+    with session_scope(settings) as session:
+        for loan_id, status in ((1, "active"), (2, "repaid"), (3, "repaid")):
+            session.add(LoanRow(loan_id=loan_id, status=status, borrower=wallet, underwriter=wallet, terms_hash=zero,
+                                agreement_hash=zero, decision_hash=zero, principal=5, apr_bps=1, installments=3,
+                                installment_period=period, installment_amount=1, funding_deadline=1,
+                                origination_fee_bps=0, start_time=1_000, installments_settled=1,
+                                principal_outstanding=3 if status == "active" else 0, created_block=1, block_number=1,
+                                tx_hash=zero, log_index=0))  # fmt: skip
+    due = 1_000 + 2 * period  # installment 2, the oldest unsettled
+    with session_scope(settings) as session:
+        in_grace, late = Exposure.of(session, wallet, due + 15 * 86_400), Exposure.of(session, wallet, due + 15 * 86_400 + 1)
+        unaged = Exposure.of(session, wallet)
+    assert (in_grace.delinquent, late.delinquent, unaged.delinquent) == ((), (1,), ())
+    assert (late.open_loans, late.repaid) == (1, 2)
+    decision = CreditDecision(inputs={**SAMPLE, "existing_loans_with_us": 1, "credit_history": "all_repaid_here"})
+    check_application(in_grace, decision, 10**6)  # two loans repaid here back the claim
+    with pytest.raises(Conflict, match="more than 15 days late"):
+        check_application(late, decision, 10**6)
 
 
 def test_a_defaulted_loan_paid_back_in_full_is_settled_not_open(tmp_path):

@@ -21,7 +21,8 @@ from backend.scoring.models import CreditDecision
 from tests.anchoring.helpers import point_get_settings_at
 from tests.contracts.conftest import chain, world  # noqa: F401
 from tests.contracts.helpers import DAY, expect_revert
-from tests.identity.conftest import client_for, minted_bearer
+from tests.identity.conftest import PNG, client_for, make_applicant, minted_bearer, verify
+from tests.identity.test_role_grants import SECOND_ADMIN, THIRD_ADMIN
 from tests.lending.test_portfolio import _decision_hash
 from tests.lending.test_wallet_txs import _send
 from tests.market.conftest import index as _index
@@ -298,6 +299,43 @@ def test_bid_sell_into_part_and_cancel_the_rest(settings, world, monkeypatch):  
     _send(world.w3, bidder, cancel["transactions"])
     _index(settings)
     assert client.get("/api/v1/market/bids").json() == []
+
+
+def test_a_second_wallet_of_the_borrowers_person_cannot_fund_or_buy_its_notes(settings, world):  # noqa: F811
+    """LoanBook compares wallets only; the platform knows a person (review H5): a wallet sharing the
+    borrower's national ID may not fund the loan, buy its notes nor bid for them, or a default
+    would pay the borrower's own other wallet the reserve's cover. A 403 naming the rule, no gas."""
+    seller, twin, stranger = world.investors[0], world.investors[1], world.investors[2]
+    funding, _ = world.create()
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    _index(settings)
+    person = make_applicant(402)  # the borrower's wallet and investor 1's, verified with one national ID
+    verify(settings, world.borrower.address, person, documents=(PNG,))
+    verify(settings, twin.address, person, SECOND_ADMIN.address, THIRD_ADMIN.address, documents=(PNG,))
+    client = client_for(settings)
+    as_twin, as_stranger = minted_bearer(settings, twin), minted_bearer(settings, stranger)
+
+    fund = client.post(f"/api/v1/loans/{funding}/transactions", json={"action": "fund", "amount": 100 * UNIT},
+                       headers=as_twin)  # fmt: skip
+    assert fund.status_code == 403 and "your own person's" in fund.json()["detail"], fund.json()
+    assert fund.json()["context"] == {"loan_id": funding, "rule": "same_person"}
+    held = world.book.functions.balanceOf(seller.address, loan_id).call()
+    listing = client.post("/api/v1/market/listings", json={"loan_id": loan_id, "notes": held, "price_bps": 9_500},
+                          headers=minted_bearer(settings, seller)).json()  # fmt: skip
+    _send(world.w3, seller, listing["transactions"])
+    _index(settings)
+    (offered,) = client.get("/api/v1/market").json()
+    buy = client.post(f"/api/v1/market/listings/{offered['listing_id']}/buy", json={"notes": UNIT}, headers=as_twin)
+    bid = client.post("/api/v1/market/bids", json={"loan_id": loan_id, "notes": UNIT, "price_bps": 9_000}, headers=as_twin)
+    for refused in (buy, bid):
+        assert refused.status_code == 403 and "your own person's" in refused.json()["detail"], refused.json()
+        assert refused.json()["context"] == {"loan_id": loan_id, "rule": "same_person"}
+    assert world.book.functions.balanceOf(twin.address, loan_id).call() == 0  # nothing moved
+    # Another person's wallet trades as before.
+    assert client.post(f"/api/v1/market/listings/{offered['listing_id']}/buy", json={"notes": UNIT},
+                       headers=as_stranger).status_code == 200  # fmt: skip
+    assert client.post(f"/api/v1/loans/{funding}/transactions", json={"action": "fund", "amount": 100 * UNIT},
+                       headers=as_stranger).status_code == 200  # fmt: skip
 
 
 def test_bad_bids_and_sales_get_a_clear_4xx_before_any_gas_is_spent(settings, world):  # noqa: F811
