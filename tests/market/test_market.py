@@ -310,7 +310,7 @@ def test_a_second_wallet_of_the_borrowers_person_cannot_fund_or_buy_its_notes(se
     loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
     _index(settings)
     person = make_applicant(402)  # the borrower's wallet and investor 1's, verified with one national ID
-    verify(settings, world.borrower.address, person, documents=(PNG,))
+    verify(settings, world.borrower.address, person, SECOND_ADMIN.address, documents=(PNG,))
     verify(settings, twin.address, person, SECOND_ADMIN.address, THIRD_ADMIN.address, documents=(PNG,))
     client = client_for(settings)
     as_twin, as_stranger = minted_bearer(settings, twin), minted_bearer(settings, stranger)
