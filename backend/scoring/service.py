@@ -28,14 +28,14 @@ from backend.identity.persons import is_verified, same_person
 from backend.lending.models import LoanOffer
 from backend.scoring import policy
 from backend.scoring.canonical import HASH32, keccak_hex
-from backend.scoring.mapping import INCOME_FLOOR, check_covers, to_model_inputs
+from backend.scoring.mapping import INCOME_FLOOR, at_amounts, check_covers, to_model_inputs
 from backend.scoring.models import CreditDecision, utcnow
 from backend.scoring.pricing import (
     fee_cap_notes,
     on_chain_price,
     per_month,
     policy_notes,
-    probe_amount,
+    probe_amounts,
     quote,
     sensitivity_notes,
     sensitivity_rule,
@@ -101,9 +101,9 @@ def decide(application: ApplicationCreate, scorer: Scorer | None = None, *, salt
         else:
             notes = policy_notes(offer.apr_bps, application.amount, offer.max_amount)
         if decision == "approve" and offer is not None and (rule := sensitivity_rule(rules)):  # on the exact amount?
-            probe = probe_amount(application.amount, rule)
-            lower = scorer.score_one(to_model_inputs(application.model_copy(update={"amount": probe}), scorer.form_mapping))
-            notes += sensitivity_notes(result.grade, lower.grade, probe, rule)
+            probes = probe_amounts(application.amount, application.term_months, rule, scorer.artifact["features"])
+            lower = scorer.score_records(at_amounts(application, probes, scorer.form_mapping), row_offset=None)
+            notes += sensitivity_notes(result.grade, [str(g) for g in lower.grade], probes, rule)
         decision = with_policy(decision, notes)  # the score alone would approve; policy wants a human look (or a no)
     inputs = application.model_dump(mode="json")
     outputs = {
