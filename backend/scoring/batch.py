@@ -4,8 +4,9 @@ A `creditability` column, protected attributes and any other extra column are ig
 The decision is the API's for the same application, policy included (`pricing.fee_cap_notes`,
 `pricing.policy_notes`, `pricing.sensitivity_notes`): a reserve fee above the loan contract's limit
 declines, from the grade and the term; the 36% APR line refers what the score would approve, and
-so does a grade that falls two or more at a 5% lower amount (the row scored again with its other
-columns as they are; the API also re-derives the instalment-rate code from the income band). The affordability rule is not applied: the file holds no income or debt payments."""
+so does a grade that falls two or more at a lower amount (`pricing.probe_amounts`: 5% lower and,
+for models whose policy says `bin_edges`, each side of the amount bins' edges below it; the row scored
+again with its other columns as they are; the API also re-derives the instalment-rate code from the income band). The affordability rule is not applied: the file holds no income or debt payments."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from backend.scoring.pricing import (
     fee_cap_notes,
     policy_notes,
     price,
-    probe_amount,
+    probe_amounts,
     sensitivity_notes,
     sensitivity_rule,
     with_policy,
@@ -43,16 +44,34 @@ def _price_notes(scorer: Scorer, grade: str, term: int) -> list[str]:
     return fee_cap_notes(priced.origination_fee_bps, pricing) or policy_notes(priced.apr_bps)
 
 
+def _grades_at(scorer: Scorer, data: dict[str, np.ndarray], probes: list[list[int]]) -> list[list[str]]:
+    """Each row's grades at its `probes` amounts, its other columns as they are, in one batch."""
+    rows = np.repeat(np.arange(len(probes)), [len(p) for p in probes])
+    if not len(rows):
+        return [[] for _ in probes]
+    amounts = np.array([a for p in probes for a in p], dtype=object)
+    grades = scorer.score_records({**{k: v[rows] for k, v in data.items()}, "credit_amount": amounts}, row_offset=1).grade
+    out, start = [], 0
+    for p in probes:
+        out.append([str(g) for g in grades[start:start + len(p)]])
+        start += len(p)
+    return out
+
+
 def score_frame(scorer: Scorer, frame: pd.DataFrame) -> pd.DataFrame:
     data = {c: frame[c].to_numpy(dtype=object) for c in scorer.inputs if c in frame.columns}
     batch = scorer.score_records(data, row_offset=1)
-    # Every row again at a 5% lower amount (validated above, so whole numbers): one batch.
+    # Every approved row again at the rule's lower amounts (validated above, so whole numbers): one batch.
     rule = sensitivity_rule(scorer.artifact["policy"])
-    probes = [probe_amount(int(float(a)), rule) if rule else 0 for a in frame["credit_amount"]]
-    lower = scorer.score_records({**data, "credit_amount": np.array(probes, dtype=object)}, row_offset=1) if rule else batch
+    probes: list[list[int]] = [
+        probe_amounts(int(float(amount)), int(float(term)), rule, scorer.artifact["features"])
+        if rule and decision == "approve" else []
+        for amount, term, decision in zip(frame["credit_amount"], frame["duration_in_month"], batch.decision, strict=True)
+    ]  # fmt: skip
+    lower_grades = _grades_at(scorer, data, probes)
     notes_of: dict[tuple[str, int], list[str]] = {}  # one price per grade and term
     decisions, notes = [], []
-    rows = zip(batch.grade, batch.decision, frame["duration_in_month"], lower.grade, probes, strict=True)
+    rows = zip(batch.grade, batch.decision, frame["duration_in_month"], lower_grades, probes, strict=True)
     for grade, decision, term, lower_grade, probe in rows:
         key = (str(grade), int(float(term)))
         if decision == "decline":
@@ -60,7 +79,7 @@ def score_frame(scorer: Scorer, frame: pd.DataFrame) -> pd.DataFrame:
         elif (found := notes_of.get(key)) is None:
             found = notes_of[key] = _price_notes(scorer, *key)
         if decision == "approve" and rule and with_policy(str(decision), found) != "decline":
-            found = found + sensitivity_notes(key[0], str(lower_grade), probe, rule)
+            found = found + sensitivity_notes(key[0], lower_grade, probe, rule)
         decisions.append(with_policy(str(decision), found))
         notes.append("; ".join(found))
     return pd.DataFrame(

@@ -19,8 +19,9 @@ from backend.scoring.service import decide
 GOAL_P95_MS = 2.0
 GOAL_ROWS_PER_S = 10_000
 
-# An approval: the slowest path, as an approval is scored a second time at a slightly lower amount
-# (the amount-sensitivity rule); a referral or a decline is scored once.
+# An approval: the slowest path, as an approval is scored again, in one batch, at the amount rule's
+# lower amounts (5% lower and each side of the amount bins' edges below); a referral or a decline is
+# scored once.
 SAMPLE_APPLICATION = ApplicationCreate(
     amount=3_000,
     term_months=24,

@@ -143,6 +143,20 @@ def to_model_inputs(app: ApplicationCreate, form_mapping: dict[str, Any] | None 
     return {name: inputs[name] for name in MAPPED_FEATURES}
 
 
+def at_amounts(app: ApplicationCreate, amounts: list[int], form_mapping: dict[str, Any] | None = None) -> dict[str, list]:
+    """The application's model inputs as columns, one row per amount (the other answers as given):
+    the amount moves the instalment-rate code too, so each row is mapped as `to_model_inputs` would."""
+    form_mapping = form_mapping or snapshot()
+    inputs = to_model_inputs(app, form_mapping)
+    floor = form_mapping["income_floor"][app.monthly_income_band]
+    bands = tuple((limit, code) for limit, code in form_mapping["instalment_rate_bands"])
+    columns: dict[str, list] = {name: [value] * len(amounts) for name, value in inputs.items()}
+    columns["credit_amount"] = list(amounts)
+    columns["installment_rate_in_percentage_of_disposable_income"] = [
+        instalment_rate_code(amount, app.term_months, floor, bands) for amount in amounts
+    ]
+    return columns
+
 def snapshot() -> dict[str, Any]:
     """The mapping as JSON, stored in the artifact beside the policy: which data category an answer
     lands in decides the points, so the model version must name the mapping too."""

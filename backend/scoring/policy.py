@@ -39,9 +39,13 @@ DECLINE_GRADES = ("F", "G")
 # repayment (49 and 45 training rows) are worth about 100 points together: a 100-token change can
 # move an applicant two grades, and the applicant chooses the amount. Binning them coarser or
 # monotonic cost cross-validated AUC (0.792 -> 0.777), so instead an approval whose grade would
-# fall by GRADE_JUMP or more at an amount AMOUNT_PROBE lower is referred to an underwriter.
+# fall by GRADE_JUMP or more at an amount AMOUNT_PROBE lower is referred to an underwriter. A fixed
+# share probes only near a bin's lower edge: deep inside the 93-point credit_amount bin a 5% lower
+# amount is still in it (review-fraud H4), so with AMOUNT_BIN_EDGES the rule also scores each side of
+# every edge of the amount's and the monthly amount's bins below the amount asked for.
 AMOUNT_PROBE = 0.05
 GRADE_JUMP = 2
+AMOUNT_BIN_EDGES = True
 
 # --- pricing -------------------------------------------------------------------------------------
 BASE_RATE = 0.05  # funding cost + platform margin, per year
@@ -82,7 +86,7 @@ def snapshot() -> dict[str, Any]:
         "decisions": {"approve": list(APPROVE_GRADES), "refer": list(REFER_GRADES), "decline": list(DECLINE_GRADES)},
         "pricing": {"base_rate": BASE_RATE, "lgd": LGD, "max_apr": MAX_APR, "reserve_fee_basis": RESERVE_FEE_BASIS,
                     "reserve_cover": RESERVE_COVER, "max_origination_fee_bps": MAX_ORIGINATION_FEE_BPS},
-        "amount_sensitivity": {"probe": AMOUNT_PROBE, "grade_jump": GRADE_JUMP},
+        "amount_sensitivity": {"probe": AMOUNT_PROBE, "grade_jump": GRADE_JUMP, "bin_edges": AMOUNT_BIN_EDGES},
         "product": {
             "min_amount": MIN_AMOUNT,
             "max_amount": MAX_AMOUNT,

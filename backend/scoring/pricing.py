@@ -184,10 +184,38 @@ def probe_amount(amount: int, rule: dict) -> int:
     return max(policy.MIN_AMOUNT, math.floor(amount * (1 - rule["probe"])))
 
 
-def sensitivity_notes(grade: str, probe_grade: str, probe: int, rule: dict) -> list[str]:
-    """An approval whose grade falls by the rule's `grade_jump` or more at `probe_amount` rests on a
-    narrow band of the amount the applicant chose (review-pricing H2): a note, so it is referred."""
-    if policy.GRADES.index(probe_grade) - policy.GRADES.index(grade) >= rule["grade_jump"]:
+# The amount enters these bins directly (credit_amount) and over the term (monthly_amount); the
+# burden's bins move with the income band's instalment-rate code as well, and are not probed.
+AMOUNT_BINNED = {"credit_amount": False, "monthly_amount": True}  # name -> its splits are per month
+
+
+def probe_amounts(amount: int, term_months: int, rule: dict, features: list[dict]) -> list[int]:
+    """The lower amounts the rule scores the application at, ascending. The `probe` share lower
+    always; with `bin_edges` (review-fraud H4) also both sides of every edge of the amount's bins
+    (`features`: the model artifact's) at or below the amount: the lowest whole amount of each bin
+    and the highest of the one beneath it. Within a bin those inputs' points do not move, so a grade
+    that rests on a narrow bin is seen whatever the amount inside it, not only within 5% of its edge."""
+    probes = {probe_amount(amount, rule)}
+    if rule.get("bin_edges"):
+        for feature in features:
+            if feature["name"] in AMOUNT_BINNED:
+                per = term_months if AMOUNT_BINNED[feature["name"]] else 1
+                for split in feature["splits"]:
+                    lowest = math.ceil(split * per)
+                    probes |= {lowest, lowest - 1}
+        probes = {p for p in probes if policy.MIN_AMOUNT <= p < amount} | {probe_amount(amount, rule)}
+    return sorted(probes)
+
+
+def sensitivity_notes(grade: str, probe_grades: list[str], probes: list[int], rule: dict) -> list[str]:
+    """An approval whose grade falls by the rule's `grade_jump` or more at any of `probe_amounts`
+    rests on a narrow band of the amount the applicant chose (review-pricing H2, review-fraud H4): a
+    note naming the nearest such amount, so it is referred."""
+    jump = rule["grade_jump"]
+    worse = [(p, g) for p, g in zip(probes, probe_grades, strict=True)
+             if policy.GRADES.index(g) - policy.GRADES.index(grade) >= jump]  # fmt: skip
+    if worse:
+        probe, probe_grade = max(worse)
         return [f"{SENSITIVE}: at {probe} it would be grade {probe_grade}"]
     return []
 

@@ -165,6 +165,20 @@ class ApplicationPublic(ApplicationCreate):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+class OtherApplicationPublic(BaseModel):
+    """Another decision asked for by a referral's wallet in the window around it: an applicant
+    shopping for a pass changes answers between tries (review-fraud L1)."""
+
+    id: str
+    created_at: datetime
+    decision: str
+    grade: str
+    review: str | None = Field(description="An underwriter's outcome, if the decision was a reviewed referral")
+    changed: dict[str, int | str] = Field(
+        description="Each answer of that application that differs from this referral's, as it was given there"
+    )
+
+
 class ReferralPublic(DecisionPublic):
     """A referral as an underwriter decides it: the decision, and the application behind it."""
 
@@ -174,6 +188,11 @@ class ReferralPublic(DecisionPublic):
         "edge (None: no income floor, or no quote)"
     )
     debt_service_ratio_cap: float = Field(description="The affordability rule's cap on that ratio")
+    other_applications: list[OtherApplicationPublic] = Field(
+        default_factory=list,
+        description="The same wallet's other decisions from 30 days before this one on, newest first, each with the "
+        "answers that differ from this application",
+    )
 
 
 class LoanRefPublic(BaseModel):

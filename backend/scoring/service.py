@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -28,14 +29,14 @@ from backend.identity.persons import is_verified, same_person
 from backend.lending.models import LoanOffer
 from backend.scoring import policy
 from backend.scoring.canonical import HASH32, keccak_hex
-from backend.scoring.mapping import INCOME_FLOOR, check_covers, to_model_inputs
+from backend.scoring.mapping import INCOME_FLOOR, at_amounts, check_covers, to_model_inputs
 from backend.scoring.models import CreditDecision, utcnow
 from backend.scoring.pricing import (
     fee_cap_notes,
     on_chain_price,
     per_month,
     policy_notes,
-    probe_amount,
+    probe_amounts,
     quote,
     sensitivity_notes,
     sensitivity_rule,
@@ -50,6 +51,7 @@ from backend.scoring.schemas import (
     DecisionProofPublic,
     DecisionPublic,
     LoanRefPublic,
+    OtherApplicationPublic,
     ReferralPublic,
     ReviewCreate,
     ReviewPublic,
@@ -101,9 +103,9 @@ def decide(application: ApplicationCreate, scorer: Scorer | None = None, *, salt
         else:
             notes = policy_notes(offer.apr_bps, application.amount, offer.max_amount)
         if decision == "approve" and offer is not None and (rule := sensitivity_rule(rules)):  # on the exact amount?
-            probe = probe_amount(application.amount, rule)
-            lower = scorer.score_one(to_model_inputs(application.model_copy(update={"amount": probe}), scorer.form_mapping))
-            notes += sensitivity_notes(result.grade, lower.grade, probe, rule)
+            probes = probe_amounts(application.amount, application.term_months, rule, scorer.artifact["features"])
+            lower = scorer.score_records(at_amounts(application, probes, scorer.form_mapping), row_offset=None)
+            notes += sensitivity_notes(result.grade, [str(g) for g in lower.grade], probes, rule)
         decision = with_policy(decision, notes)  # the score alone would approve; policy wants a human look (or a no)
     inputs = application.model_dump(mode="json")
     outputs = {
@@ -222,7 +224,37 @@ def referrals_waiting(db: Session, limit: int = 100, offset: int = 0) -> list[Re
     rows = db.scalars(select(CreditDecision).where(CreditDecision.decision == "refer", CreditDecision.review.is_(None),
                                                    CreditDecision.erased_at.is_(None))
                       .order_by(CreditDecision.created_at, CreditDecision.id).limit(limit).offset(offset))  # fmt: skip
-    return [_referral(row) for row in rows]
+    rows = list(rows)
+    others = _other_applications(db, rows)
+    return [_referral(row, others[row.id]) for row in rows]
+
+
+# Shopping for a pass (review-fraud L1): the answers an applicant changed between tries are what an
+# underwriter should weigh, and any approval of the last 30 days can be taken up (OFFER_DECISION_TTL).
+SHOPPING_WINDOW = timedelta(days=30)
+
+
+def _other_applications(db: Session, rows: list[CreditDecision]) -> dict[str, list[OtherApplicationPublic]]:
+    """Per referral, its wallet's other unerased decisions from SHOPPING_WINDOW before it on, newest
+    first, each with the answers that differ: one query for the page."""
+    out: dict[str, list[OtherApplicationPublic]] = {row.id: [] for row in rows}
+    wallets = {row.wallet for row in rows if row.wallet}
+    if not wallets:
+        return out
+    since = min(as_utc(row.created_at) for row in rows) - SHOPPING_WINDOW
+    candidates = db.scalars(select(CreditDecision).where(CreditDecision.wallet.in_(wallets), CreditDecision.erased_at.is_(None),
+                                                         CreditDecision.created_at >= since)
+                            .order_by(CreditDecision.created_at.desc(), CreditDecision.id)).all()  # fmt: skip
+    for row in rows:
+        start = as_utc(row.created_at) - SHOPPING_WINDOW
+        out[row.id] = [
+            OtherApplicationPublic(id=other.id, created_at=as_utc(other.created_at), decision=other.decision,
+                                   grade=other.grade, review=other.review,
+                                   changed={k: v for k, v in other.inputs.items() if row.inputs.get(k) != v})
+            for other in candidates
+            if other.wallet == row.wallet and other.id != row.id and as_utc(other.created_at) >= start
+        ]  # fmt: skip
+    return out
 
 
 @cache
@@ -232,7 +264,7 @@ def _installment_period(model_version: str) -> int | None:
     return None if scorer is None else scorer.artifact["policy"]["product"].get("installment_period_days")
 
 
-def _referral(row: CreditDecision) -> ReferralPublic:
+def _referral(row: CreditDecision, others: list[OtherApplicationPublic] | None = None) -> ReferralPublic:
     application = ApplicationPublic(**row.inputs)
     income = INCOME_FLOOR[application.monthly_income_band]
     installment = (row.outputs.get("quote") or {}).get("monthly_payment")
@@ -241,7 +273,8 @@ def _referral(row: CreditDecision) -> ReferralPublic:
     ratio = (application.monthly_debt_payments + installment) / income if income and installment is not None else None
     return ReferralPublic(**_public(row).model_dump(), application=application,
                           debt_service_ratio=None if ratio is None else round(ratio, 2),
-                          debt_service_ratio_cap=policy.DEBT_SERVICE_RATIO)  # fmt: skip
+                          debt_service_ratio_cap=policy.DEBT_SERVICE_RATIO,
+                          other_applications=others or [])  # fmt: skip
 
 
 def review_decision(db: Session, settings: Settings, reviewer: str, decision_id: str, request: ReviewCreate) -> DecisionPublic:

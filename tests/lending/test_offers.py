@@ -143,23 +143,23 @@ def test_offers_refuse_what_was_not_approved_for_this_borrower(client, chain_ide
     assert smaller.status_code == 201 and smaller.json()["terms"]["principal"] == 1000 * 10 ** smaller.json()["asset_decimals"]
 
 
-APPLIED_8000 = {"amount": 8000, "term_months": 24, "purpose": "other", "monthly_income_band": "3500_to_5000",
-                "monthly_debt_payments": 300, "employment_length": "7y_plus", "housing": "free",
-                "existing_loans_with_us": 0, "checking_account": "200_plus_or_salary", "savings": "under_100",
-                "credit_history": "critical_or_credit_elsewhere", "property": "real_estate",
-                "other_instalment_plans": "none", "guarantor": "none"}  # fmt: skip
+APPLIED_11500 = {"amount": 11500, "term_months": 48, "purpose": "retraining", "monthly_income_band": "3500_to_5000",
+                 "monthly_debt_payments": 300, "employment_length": "4_to_7y", "housing": "own",
+                 "existing_loans_with_us": 0, "checking_account": "200_plus_or_salary", "savings": "100_to_500",
+                 "credit_history": "critical_or_credit_elsewhere", "property": "real_estate",
+                 "other_instalment_plans": "none", "guarantor": "guarantor"}  # fmt: skip
 
 
 def test_a_lower_amount_is_scored_again_and_priced_by_a_decision_of_its_own(client, chain_identity_settings, borrower):
-    """8,000 over 24 months is grade C and approved; the same application scores F (a decline) at
-    1,000 and E at 6,000 (a decline too: its reserve fee is above the contract's limit), and at
-    7,000 it is C but rests on the exact amount (6,650 is E), a referral: none may be lent at
-    8,000's price under 8,000's hash."""
+    """11,500 over 48 months is grade C and approved. An approval the amount rule lets through has no
+    lower amount two grades worse, but a lower one may still not be an approval: 8,000 is D (a
+    referral), and 3,500 is A but rests on the exact amount (3,446 is C), a referral too: neither may
+    be lent at 11,500's price under 11,500's hash. 7,500 is C again, approved by a decision of its own."""
     settings = chain_identity_settings
-    applied = scored(client, borrower, APPLIED_8000)
+    applied = scored(client, borrower, APPLIED_11500)
     assert (applied["grade"], applied["decision"]) == ("C", "approve")
     before = _counts(settings)
-    for amount, verdict in ((1000, "decline"), (6000, "decline"), (7000, "refer")):
+    for amount, verdict in ((3500, "refer"), (8000, "refer")):
         refused = _offer(client, borrower, applied, amount=amount)
         assert refused.status_code == 409 and refused.json()["context"]["decision"] == verdict, refused.json()
         assert f"at {amount} this application scores" in refused.json()["detail"]
@@ -174,7 +174,7 @@ def test_a_lower_amount_is_scored_again_and_priced_by_a_decision_of_its_own(clie
     assert terms["decision_hash"] != applied["decision_hash"] and offer.json()["decision_id"] == applied["id"]
     with session_scope(settings) as session:
         rescored = session.scalar(select(CreditDecision).where(CreditDecision.decision_hash == terms["decision_hash"]))
-        assert rescored.inputs == {**APPLIED_8000, "amount": 7500} and rescored.decision == "approve"
+        assert rescored.inputs == {**APPLIED_11500, "amount": 7500} and rescored.decision == "approve"
         assert rescored.wallet == borrower.account.address and rescored.apr_bps == offer.json()["price"]["quoted_apr_bps"]
     agreement = client.get(f"/api/v1/offers/{offer.json()['id']}/agreement", headers=borrower.headers).json()
     assert agreement["credit_decision"]["decision_hash"] == terms["decision_hash"]

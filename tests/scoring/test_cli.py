@@ -65,6 +65,25 @@ def test_the_cli_and_the_api_decide_the_same_application_alike(scorer):
     assert api["decision"] == cli.iloc[0]["decision"] == "refer" and cli.iloc[0]["policy_notes"] == api["policy_notes"][0]
 
 
+
+def test_the_cli_probes_the_amount_bins_edges_row_by_row_as_the_api_does(scorer):
+    """review-fraud H4: `loanchain model score` refers the worst applicant anywhere in the narrow
+    credit_amount bin, as the API does, each row probed at its own amounts in one batch (a decline
+    and an approval that holds lower down between them are not probed, or not referred)."""
+    from backend.scoring.batch import score_frame
+    from backend.scoring.mapping import to_model_inputs
+    from backend.scoring.schemas import ApplicationCreate
+    from backend.scoring.service import decide
+    from tests.scoring.conftest import SAMPLE
+    from tests.scoring.test_service import WORST
+
+    apps = [{**WORST, "amount": a} for a in (3400, 3450, 3650, 3900)] + [SAMPLE, {**WORST, "amount": 3800}]
+    cli = score_frame(scorer, pd.DataFrame([to_model_inputs(ApplicationCreate(**a), scorer.form_mapping) for a in apps]))
+    api = [decide(ApplicationCreate(**a), scorer).outputs for a in apps]
+    assert list(cli["decision"]) == [o["decision"] for o in api] == ["decline", "refer", "refer", "refer", "approve", "refer"]
+    assert list(cli["policy_notes"]) == ["; ".join(o["policy_notes"]) for o in api]
+
+
 def test_score_ignores_the_label_and_extra_columns(tmp_path, german):
     frame = german.drop(columns=["creditability", "age_in_years"]).assign(customer_id=range(len(german)))
     source, out = tmp_path / "in.csv", tmp_path / "out.csv"

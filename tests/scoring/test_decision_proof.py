@@ -345,3 +345,23 @@ def test_a_decision_of_the_model_before_the_installment_pace_and_amount_rule_sti
     with db_factory() as db:
         today = score_application(db, ApplicationCreate(**application), get_scorer(), settings=settings)
     assert today.quote.monthly_payment < made[0].quote.monthly_payment  # the interest APR, not the quote's
+
+
+def test_a_decision_of_the_model_before_the_bin_edge_probes_still_proves(db_factory, settings):
+    """Model 0x4895edca… probed only a 5% lower amount (its policy's rule has no `bin_edges`): the
+    worst applicant at 3,800 over 12 months was approved. Recorded then, it replays and proves as
+    made, and today's model refers the same application."""
+    from backend.scoring.scorer import get_scorer, scorer_for_version
+    from tests.scoring.test_service import MODEL_BEFORE_BIN_EDGES, WORST
+
+    old = scorer_for_version(MODEL_BEFORE_BIN_EDGES)
+    assert old is not None and "bin_edges" not in old.artifact["policy"]["amount_sensitivity"]
+    with db_factory() as db:
+        made = score_application(db, ApplicationCreate(**WORST, amount=3800), old, settings=settings)
+        db.commit()
+        proof = prove_decision(db, made.decision_hash)
+    assert (made.model_version, made.decision, made.policy_notes) == (MODEL_BEFORE_BIN_EDGES, "approve", [])
+    assert proof.verified and proof.reproduced and proof.differences == [] and proof.hash_intact
+    with db_factory() as db:
+        today = score_application(db, ApplicationCreate(**WORST, amount=3800), get_scorer(), settings=settings)
+    assert today.decision == "refer" and today.model_version != MODEL_BEFORE_BIN_EDGES

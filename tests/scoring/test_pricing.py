@@ -156,3 +156,19 @@ def test_affordability_counts_the_interest_apr_not_the_quote():
     """The fee is taken from the disbursal, not repaid: the installment is at the interest APR."""
     q = quote(0.12, 5000, 36, 3000, 0)
     assert q.monthly_payment == round(installment(5000, q.interest_apr_bps / 10_000, 36), 2)
+
+
+def test_the_amount_rule_probes_both_sides_of_every_amount_bin_edge_below_the_amount():
+    """review-fraud H4: with `bin_edges`, the credit_amount splits and the monthly_amount splits
+    times the term, each as the lowest whole amount of its bin and the highest of the one beneath,
+    below the amount and not under the product minimum; the 5% probe is kept. Without it (models
+    before), the 5% probe alone."""
+    from backend.scoring.pricing import probe_amounts
+
+    features = [{"name": "credit_amount", "splits": [1387.0, 3446.5, 3913.5]},
+                {"name": "monthly_amount", "splits": [20.0, 286.79]},
+                {"name": "duration_in_month", "splits": [11.5]}]  # fmt: skip
+    old = {"probe": 0.05, "grade_jump": 2}
+    assert probe_amounts(3800, 12, old, features) == [3610]
+    assert probe_amounts(3800, 12, {**old, "bin_edges": True}, features) == [1386, 1387, 3441, 3442, 3446, 3447, 3610]
+    assert probe_amounts(260, 12, {**old, "bin_edges": True}, features) == [250]  # 240/241 are below the minimum

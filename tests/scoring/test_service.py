@@ -123,9 +123,43 @@ def test_an_approval_resting_on_the_exact_amount_asked_for_is_referred(scorer):
     gamed = decide(ApplicationCreate(**GAMED), scorer).outputs
     lower = decide(ApplicationCreate(**{**GAMED, "amount": 3325}), scorer).outputs
     assert (gamed["grade"], lower["grade"]) == ("A", "E") and gamed["score"] - lower["score"] >= 90
-    assert gamed["decision"] == "refer" and gamed["policy_notes"] == ["grade rests on the exact amount: at 3325 it would be grade E"]
+    # the note names the nearest lower amount two grades worse: just below the credit_amount bin
+    assert gamed["decision"] == "refer" and gamed["policy_notes"] == ["grade rests on the exact amount: at 3446 it would be grade C"]
     assert [r["code"] for r in policy_reasons(GAMED, gamed)] == ["R23"]
     assert decide(ApplicationCreate(**SAMPLE), scorer).outputs["decision"] == "approve"
+
+
+# The worst answers the form allows (review-fraud H4): grade G and a decline at 3,400 over 12
+# months, grade C at 3,450-3,900, inside the 93-point credit_amount bin [3446.5, 3913.5).
+WORST = {"term_months": 12, "monthly_income_band": "5000_plus", "monthly_debt_payments": 0, "existing_loans_with_us": 0,
+         "purpose": "other", "employment_length": "unemployed", "housing": "free", "checking_account": "none",
+         "savings": "none_or_unknown", "credit_history": "past_delays", "property": "none",
+         "other_instalment_plans": "bank", "guarantor": "none"}  # fmt: skip
+MODEL_BEFORE_BIN_EDGES = "0x4895edca5bd468a9ead18d9d1e9279e65e078ed3a405cf8bde65042246771476"
+
+
+@pytest.mark.parametrize("amount", range(3450, 3901, 50))
+def test_no_amount_in_the_narrow_bins_is_approved_without_a_referral_when_a_lower_amount_would_decline(scorer, amount):
+    """A 5% lower amount is still inside the narrow bin from about 3,628 up, so the rule probes the
+    edges of the amount's bins too: every amount in it is referred, naming the amount just below."""
+    made = decide(ApplicationCreate(**WORST, amount=amount), scorer).outputs
+    assert made["grade"] == "C" and made["decision"] == "refer"
+    assert made["policy_notes"] == ["grade rests on the exact amount: at 3446 it would be grade F"]
+    assert [r["code"] for r in policy_reasons({**WORST, "amount": amount}, made)] == ["R23"]
+    assert decide(ApplicationCreate(**WORST, amount=3400), scorer).outputs["decision"] == "decline"
+
+
+def test_the_model_before_the_bin_edges_probed_only_5_percent_lower(scorer):
+    """Model 0x4895edca… (its policy's rule has no `bin_edges`) approved the same applicant from
+    3,650 (5% lower is still in the bin); its decisions replay so (test_decision_proof)."""
+    from backend.scoring.scorer import scorer_for_version
+
+    old = scorer_for_version(MODEL_BEFORE_BIN_EDGES)
+    assert old is not None and old.artifact["policy"]["amount_sensitivity"] == {"probe": 0.05, "grade_jump": 2}
+    assert scorer.artifact["policy"]["amount_sensitivity"]["bin_edges"] is True
+    assert decide(ApplicationCreate(**WORST, amount=3800), old).outputs["decision"] == "approve"
+    assert decide(ApplicationCreate(**WORST, amount=3500), old).outputs["policy_notes"] == [
+        "grade rests on the exact amount: at 3325 it would be grade G"]
 
 
 # Grade E (score 547): its reserve fee over 8 months would be 27.1% x 80% x 9/16 = 12.21% of the amount.
