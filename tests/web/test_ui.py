@@ -28,8 +28,8 @@ from backend.scoring.grade_pd import priced_pd
 from backend.scoring.models import CreditDecision
 from tests.contracts.helpers import CANCELLED, REPAID
 from tests.identity.conftest import PNG, approve_with_documents, make_applicant
+from tests.lending.conftest import SAMPLE  # a first-time borrower's true credit history (the offer checks it)
 from tests.lending.test_portfolio import _decision_hash
-from tests.scoring.conftest import SAMPLE
 
 pytestmark = pytest.mark.slow  # browser journeys of tens of seconds (long files run first: tests/conftest.py)
 
