@@ -4,6 +4,7 @@ anyone without one."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from email import message_from_bytes
@@ -202,6 +203,25 @@ def _channel(contact: str = "b@example.org") -> Channel:
                    retry_at="email_retry_at", contact=lambda *_: contact, kinds=IN_WRITING)  # fmt: skip
 
 
+def _overdue_reminder_waiting_for_its_retry(settings, world) -> tuple[int, Channel]:
+    """An active loan a day overdue whose `overdue` reminder failed once (the mail server was down)
+    and waits for its retry: the loan's id, and the e-mail channel (every kind, to a set address)."""
+    from backend.servicing.delivery import EMAIL
+
+    email = dataclasses.replace(EMAIL, contact=lambda *_: "b@example.org")
+    loan_id, start = world.active_loan()
+    world.chain.mine_at(start + 30 * DAY + DAY)
+    index(settings)
+    with session_scope(settings) as session:
+        servicing_pass(session, settings)
+
+    def down(notice, to):
+        raise DeliveryFailed("SMTPServerDisconnected")
+
+    assert deliver(settings, email, down) == 0
+    return loan_id, email
+
+
 def test_two_deliveries_at_once_send_a_notice_once(servicing_settings, world):
     """Review-servicing H2: the worker's round and a `servicing run` by hand delivering at the same
     time both sent the same text. Each claims a notice in the database before sending it."""
@@ -261,22 +281,8 @@ def test_a_required_notice_is_retried_for_days_and_raised_in_health_once_given_u
 def test_a_reminder_retried_after_its_installment_was_paid_is_not_sent(servicing_settings, world, monkeypatch):
     """Retries now run for days (H3): an `overdue` reminder retried after the borrower paid would tell
     it the installment is unpaid. The reminder is dropped once the servicing pass sees it paid."""
-    import dataclasses
-
-    from backend.servicing.delivery import EMAIL
-
     settings = servicing_settings
-    loan_id, start = world.active_loan()
-    world.chain.mine_at(start + 30 * DAY + DAY)  # overdue
-    index(settings)
-    with session_scope(settings) as session:
-        servicing_pass(session, settings)
-    email = dataclasses.replace(EMAIL, contact=lambda *_: "b@example.org")
-
-    def down(notice, to):
-        raise DeliveryFailed("SMTPServerDisconnected")
-
-    assert deliver(settings, email, down) == 0
+    loan_id, email = _overdue_reminder_waiting_for_its_retry(settings, world)
     world.repay(loan_id, world.book.functions.amountDue(loan_id).call()[0])
     index(settings)
     with session_scope(settings) as session:
@@ -375,22 +381,8 @@ def test_texts_go_out_even_when_the_email_round_raised(servicing_settings, monke
 def test_a_reminder_retried_during_a_hardship_request_is_not_emailed(servicing_settings, world, monkeypatch):
     """Review-recent L1: only texts were paused; an `overdue` reminder created before the request and
     still retried (retries run for about three days) was e-mailed while the request waited."""
-    import dataclasses
-
-    from backend.servicing.delivery import EMAIL
-
     settings = servicing_settings
-    loan_id, start = world.active_loan()
-    world.chain.mine_at(start + 30 * DAY + DAY)  # overdue
-    index(settings)
-    with session_scope(settings) as session:
-        servicing_pass(session, settings)
-    email = dataclasses.replace(EMAIL, contact=lambda *_: "b@example.org")
-
-    def down(notice, to):
-        raise DeliveryFailed("SMTPServerDisconnected")
-
-    assert deliver(settings, email, down) == 0  # the reminder waits for its retry
+    loan_id, email = _overdue_reminder_waiting_for_its_retry(settings, world)
     asked = client_for(settings).post(f"/api/v1/loans/{loan_id}/hardship", headers=minted_bearer(settings, world.borrower),
                                       json={"note": "lost my job, can pay half"})  # fmt: skip
     assert asked.status_code == 201
