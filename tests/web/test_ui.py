@@ -4,6 +4,8 @@ transaction is a real one on the session chain; the API's own workers move the o
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import time
 from datetime import UTC, datetime
@@ -107,6 +109,13 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     expect(page.locator("#kyc-status")).to_contain_text("approved")
     expect(page.locator("#who")).to_contain_text("borrower")
     _wait(lambda: is_verified(settings, borrower.address, 2), "the KYC attestation on-chain")
+    with page.expect_download() as download:  # the borrower's own data, in one file (GDPR art. 15 and 20)
+        page.click("#kyc-export")
+    mine = json.loads(Path(download.value.path()).read_text())
+    assert download.value.suggested_filename == f"loanchain-my-data-{borrower.address}.json"
+    assert mine["wallet"] == borrower.address and mine["records"][0]["data"]["data"]["full_name"] == applicant.full_name
+    assert [d["content_base64"] for d in mine["records"][0]["documents"]] == [base64.b64encode(PNG).decode()]
+    expect(page.locator("#status")).to_have_text("Your data was downloaded: keep the file safe, it holds your ID documents.")
 
     for name, value in SAMPLE.items():
         field = page.locator(f'#apply-form [name="{name}"]')

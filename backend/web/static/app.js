@@ -3,7 +3,7 @@
 
 import { $, api, guard, NO_WALLET, say, session, state, utf8Hex, wallet } from "./core.js";
 import { loadPlatform, networkHooks } from "./network.js";
-import { clearFieldErrors, eraseKyc, eraseWallet, refreshKyc, submitKyc } from "./identity.js";
+import { clearFieldErrors, eraseKyc, eraseWallet, exportKyc, refreshKyc, submitKyc } from "./identity.js";
 import { apply, fillApplicationChoices, getOffer, refreshBorrowing, refreshDecision, showDecision, signOffer } from "./borrow.js";
 import { refreshLoans } from "./loans.js";
 import { bidForNotes, offerNotes, refreshMarket } from "./market.js";
@@ -22,8 +22,8 @@ const EMPTIED = ["statement-summary", "portfolio-warnings", "positions", "rule-s
   "trace-events", "trace-case-log", "referrals", "kyc-queue", "role-grants", "role-pending", "alerts", "collections", "aging",
   "ops-status", "borrower-profile", "decision-next"];
 const HIDDEN = ["offer-section", "apply-ledger", "claim-all-row", "rule-fund", "rule-drop", "mandate-withdraw", "kyc-erase-row",
-  "notice-prefs", "verify-proof", "borrower-profile", "staff-section", "staff-link", "underwriting", "kyc-review", "role-admin",
-  "oversight"];
+  "kyc-export-row", "notice-prefs", "verify-proof", "borrower-profile", "staff-section", "staff-link", "underwriting", "kyc-review",
+  "role-admin", "oversight"];
 
 // Another wallet, or none: nothing the previous one typed, submitted or was shown stays on the page.
 function clearUserViews() {
@@ -157,6 +157,7 @@ $("bid-form").onsubmit = guard(bidForNotes);
 $("trace").onclick = guard(trace);
 $("verify-form").onsubmit = guard(verifyRecord);
 $("kyc-erase").onclick = guard(eraseKyc);
+$("kyc-export").onclick = guard(exportKyc);
 $("role-form").onsubmit = guard(changeRole);
 $("erase-form").onsubmit = guard(eraseWallet);
 $("notice-prefs").onsubmit = guard(saveNoticePreferences);

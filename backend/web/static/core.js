@@ -222,7 +222,11 @@ export function refreshWhenIndexed(receipt, ...refreshers) {
 export async function downloadCsv(url, filename) {
   const response = await authorized(url);
   if (!response.ok) throw new Error(`${response.status}: ${filename} could not be downloaded`);
-  const link = Object.assign(document.createElement("a"), { href: URL.createObjectURL(await response.blob()), download: filename });
+  saveFile(await response.blob(), filename);
+}
+
+export function saveFile(blob, filename) {
+  const link = Object.assign(document.createElement("a"), { href: URL.createObjectURL(blob), download: filename });
   link.click();
   setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
 }

@@ -1,6 +1,6 @@
-// KYC: submit with an ID document, see the status, erase one's own personal data.
+// KYC: submit with an ID document, see the status, download or erase one's own personal data.
 
-import { $, api, plural, say, state } from "./core.js";
+import { $, api, fetchFile, plural, saveFile, say, state } from "./core.js";
 import { refreshDecision } from "./borrow.js";
 import { refreshLoans } from "./loans.js";
 import { refreshMarket } from "./market.js";
@@ -23,6 +23,7 @@ export async function refreshKyc() {
     ? ` (${current.reasons.map((r) => r.message).join("; ")})` : "";
   $("kyc-status").textContent = current ? `${current.status}${why}${attestation ? `, on-chain ${attestation}` : ""}` : "not submitted";
   $("kyc-erase-row").hidden = !current || current.status === "erased";
+  $("kyc-export-row").hidden = false;  // applications and notices are the wallet's too, with no record or after erasure
   // Verified (or waiting for review): the form has nothing more to take.
   $("kyc-form").hidden = ["approved", "needs_review", "pending"].includes(current?.status);
 }
@@ -44,6 +45,15 @@ export async function refreshRoles() {
   $("who").textContent = `${me.wallet} (${me.roles.join(", ") || "not verified yet"})`;
   $("who").title = me.wallet;
   await Promise.all([refreshLoans(), refreshMarket(), refreshDecision()]);  // an offer follows the borrower role
+}
+
+// Everything the platform holds about the wallet's person that it gives out (GDPR art. 15 and 20):
+// records with their documents, applications, requests for help, case log, notices. The API asks
+// for a recent sign-in first, which `fetchFile` handles.
+export async function exportKyc() {
+  const data = await fetchFile("/api/v1/kyc/me/export");
+  saveFile(data, `loanchain-my-data-${state.wallet}.json`);
+  say("Your data was downloaded: keep the file safe, it holds your ID documents.");
 }
 
 export async function eraseKyc() {
