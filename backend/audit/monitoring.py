@@ -37,7 +37,7 @@ Alerts are recomputed from the index on every read, so they are as reproducible 
 itself; none changes anything: a person reviews, and traces the wallets (`/api/v1/audit/trace`).
 The review (cleared or escalated, with a note) is the case file: kept once per alert, under the
 alert's key, and recorded in the audit log. Its note is sealed, and shredded when the borrower of
-the alert's loan is erased (`alert_notes.py`); a view opens the notes only when asked
+the alert's loan is erased, or an applicant of an `answers_changed` alert (`alert_notes.py`); a view opens the notes only when asked
 (`with_notes`: the API asks for a recent sign-in), and one that opened any writes an audit entry
 naming its reader and the alerts."""
 
@@ -191,6 +191,8 @@ def review_alert(db: Session, settings: Settings, key: str, request: AlertReview
     # 0: the column predates alerts about no loan (role changes, pauses); the key names the alert.
     row = AlertReview(alert_key=key, rule=alert.rule, loan_id=alert.loan_id or 0, decision=request.decision,
                       reviewer=reviewer, reviewed_at=datetime.now(UTC))  # fmt: skip
+    if alert.decision_ids:  # about applications: its wallets are the applicants', earlier first
+        row.applicant, row.other_applicant = alert.wallets[-1], (alert.wallets[0] if len(alert.wallets) > 1 else None)
     seal_note(load_keyring(settings), row, request.note)
     db.add(row)
     audit.record(db, actor=reviewer, action="monitoring.review", subject=f"alert:{key}",

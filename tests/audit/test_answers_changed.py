@@ -4,7 +4,7 @@ application approved or referred after another of theirs, from any of the person
 naming both decisions and the fields changed, never the answers. Near misses raise nothing: only
 the loan asked for changed, the facts changed for the worse, the later one was declined, the
 earlier one is past the window, was erased, or is another person's. On SQLite and PostgreSQL, with
-real scoring."""
+real scoring. A review's note on such an alert is shredded with either applicant's personal data."""
 
 from __future__ import annotations
 
@@ -13,13 +13,19 @@ from datetime import UTC, datetime, timedelta
 
 from eth_utils import to_checksum_address
 
-from backend.audit.monitoring import alerts
+from backend.audit.models import AlertReview
+from backend.audit.monitoring import alerts, review_alert
+from backend.audit.schemas import AlertReviewCreate
 from backend.db.session import session_scope
+from backend.identity.kyc.lifecycle import erase_wallet
+from backend.identity.kyc.submission import submit
 from backend.identity.models import KycRecord
+from backend.identity.schemas import KycCreate
 from backend.scoring.models import CreditDecision
 from backend.scoring.schemas import ApplicationCreate
 from backend.scoring.service import score_application
-from tests.identity.conftest import ADMIN, client_for, identity_settings, minted_bearer
+from tests.audit.test_alert_notes import FINDING
+from tests.identity.conftest import ADMIN, client_for, identity_settings, make_applicant, minted_bearer
 from tests.scoring.test_service import WORST
 
 BETTER_OFF = {"checking_account": "200_plus_or_salary", "savings": "1000_plus"}  # 3,400: grade G declined -> D referred
@@ -88,3 +94,27 @@ def test_a_referral_after_a_decline_with_better_declared_facts_is_flagged_and_ne
                            "note": "income proof asked for"}, headers=minted_bearer(settings, ADMIN))  # fmt: skip
     assert reviewed.status_code == 201, reviewed.text
     assert reviewed.json()["decision_ids"] == list(ids) and reviewed.json()["review"]["decision"] == "escalated"
+
+
+def test_a_review_note_on_changed_answers_is_shredded_with_the_applicants_personal_data(tmp_path, database_url):
+    settings = identity_settings(tmp_path, database_url)
+    applicant, bystander = make_applicant(1301), make_applicant(1302)
+    with session_scope(settings) as session:
+        submit(session, settings, applicant.account.address, KycCreate(**applicant.form()), [])
+        for wallet in (applicant.account.address, bystander.account.address):
+            _scored(session, settings, wallet, 3)
+            _scored(session, settings, wallet, 1, **BETTER_OFF)
+    with session_scope(settings) as session:
+        found = {a.wallets[0]: a for a in alerts(session, settings, rule="answers_changed")}
+        for alert in found.values():
+            review_alert(session, settings, alert.key, AlertReviewCreate(decision="escalated", note=FINDING), ADMIN.address)
+    with session_scope(settings) as session:
+        done = erase_wallet(session, settings, applicant.account.address, applicant.account.address)
+    assert done.erased_notes == 1  # the review's note: nothing else of the wallet held a data key
+    with session_scope(settings) as session:
+        erased = session.get(AlertReview, found[applicant.account.address].key)
+        kept = session.get(AlertReview, found[bystander.account.address].key)
+        assert (erased.key_id, erased.wrapped_key, erased.decision) == (None, None, "escalated")
+        assert kept.wrapped_key is not None and (kept.applicant, kept.other_applicant) == (bystander.account.address, None)
+        # The erased decisions carry no inputs: the alert is raised no more; the bystander's still is.
+        assert [a.wallets for a in alerts(session, settings, rule="answers_changed")] == [[bystander.account.address]]
