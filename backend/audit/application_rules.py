@@ -46,8 +46,13 @@ def _checksummed(wallet: str) -> str:
     return to_checksum_address(wallet) if is_address(wallet) else wallet
 
 
-def _score(scorer: Scorer, inputs: dict) -> int:
-    return scorer.score_one(to_model_inputs(ApplicationCreate.model_validate(inputs), scorer.form_mapping)).score
+def _score(scorer: Scorer, inputs: dict) -> int | None:
+    """The score of `inputs`, or None for answers today's form refuses (an application recorded
+    under an older form): such a decision is not compared rather than failing every alert read."""
+    try:
+        return scorer.score_one(to_model_inputs(ApplicationCreate.model_validate(inputs), scorer.form_mapping)).score
+    except ValueError:  # pydantic's ValidationError and the scorer's ValidationFailed alike
+        return None
 
 
 def answers_changed(db: Session, days: int, alert: Alert) -> list[AlertPublic]:
@@ -78,8 +83,10 @@ def answers_changed(db: Session, days: int, alert: Alert) -> list[AlertPublic]:
             if not changed or any(name not in before.inputs for name in changed):
                 continue  # nothing declared changed (or an application of another form: not comparable)
             own = _score(scorer, later.inputs) if own is None else own
-            gained = own - _score(scorer, {**later.inputs, **{name: before.inputs[name] for name in changed}})
-            if gained > 0 and (best is None or gained >= best[1]):  # the most points; of equals, the latest
+            then = _score(scorer, {**later.inputs, **{name: before.inputs[name] for name in changed}})
+            if own is None or then is None:
+                continue
+            if (gained := own - then) > 0 and (best is None or gained >= best[1]):  # the most points; of equals, the latest
                 best = (before, gained, changed)
         if best is None:
             continue

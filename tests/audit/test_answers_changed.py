@@ -3,7 +3,8 @@ application approved or referred after another of theirs, from any of the person
 30 days, whose declared facts changed in a way that raises the score, raises `answers_changed`,
 naming both decisions and the fields changed, never the answers. Near misses raise nothing: only
 the loan asked for changed, the facts changed for the worse, the later one was declined, the
-earlier one is past the window, was erased, or is another person's. On SQLite and PostgreSQL, with
+earlier one is past the window, was erased, or is another person's; an application under an older
+form is not compared (and fails no read). On SQLite and PostgreSQL, with
 real scoring. A review's note on such an alert is shredded with either applicant's personal data."""
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ def test_a_referral_after_a_decline_with_better_declared_facts_is_flagged_and_ne
         _verified(session, "id-nine", _wallet(9))
         _scored(session, settings, _wallet(8), 3)
         _scored(session, settings, _wallet(9), 2, **BETTER_OFF)  # another person's better answers
+        _scored(session, settings, _wallet(10), 3)
+        older_form = _scored(session, settings, _wallet(10), 2, **BETTER_OFF)
+        older_form.inputs = {**older_form.inputs, "housing": "castle"}  # an answer today's form no longer has
 
     with session_scope(settings) as session:
         (found,) = alerts(session, settings)
