@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     monitoring_price_low: float = Field(default=0.5, gt=0)  # a trade under this x the principal outstanding it buys
     monitoring_price_high: float = Field(default=1.5, gt=0)  # ... or over this x
     monitoring_gift_threshold: int = Field(default=10_000, ge=0)  # whole tokens of outstanding moved off-market
+    monitoring_structuring_days: int = Field(default=30, ge=1)  # gifts each under the threshold, summed over this
+    monitoring_cycle_max_hops: int = Field(default=4, ge=3, le=6)  # A -> B -> C (-> ...) -> A up to this many moves
+    monitoring_answers_changed_days: int = Field(default=30, ge=1)  # a person's applications compared within this
     # --- servicing (backend/servicing/) -------------------------------------------------------
     servicing_interval: float = Field(default=60.0, gt=0)  # seconds between servicing passes
     servicing_reminder_days: int = Field(default=3, ge=0)  # "due soon" notice this many days ahead

@@ -1,6 +1,7 @@
 """Monitoring alert review notes, sealed under each review's own data key (`AlertReview` is a
 `WrappedKeyHolder`): key rotation re-wraps them with the KYC records', and erasing the borrower of
-the alert's loan shreds them. The audit log holds the sealed note's hash, never the note."""
+the alert's loan (or an applicant of an `answers_changed` alert) shreds them. The audit log holds the
+sealed note's hash, never the note."""
 
 from __future__ import annotations
 

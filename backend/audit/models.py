@@ -60,7 +60,8 @@ class AlertReview(Base, WrappedKeyHolder):
     The note is where identity-fraud findings about a borrower get written ("what you looked at and
     found"), so it is sealed (AES-256-GCM) under the review's own data key, wrapped by the KYC master
     keyring, as the collections case-log notes are: rotated with it, and shredded when the borrower
-    of the alert's loan is erased. The decision, reviewer and time stay in clear: they are the case's."""
+    of the alert's loan is erased, or for an alert about credit applications (`answers_changed`),
+    either applicant's wallet. The decision, reviewer and time stay in clear: they are the case's."""
 
     __tablename__ = "audit_alert_reviews"
 
@@ -73,6 +74,9 @@ class AlertReview(Base, WrappedKeyHolder):
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     reviewer: Mapped[str] = mapped_column(String(200))
     reviewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # An alert about credit applications: the later one's wallet, and the earlier one's if another.
+    applicant: Mapped[str | None] = mapped_column(String(42), index=True, nullable=True)
+    other_applicant: Mapped[str | None] = mapped_column(String(42), index=True, nullable=True)
 
     # What erasure and its replay read every key holder by (the erasure log names rows by `id`).
     id = synonym("alert_key")
@@ -84,4 +88,5 @@ class AlertReview(Base, WrappedKeyHolder):
 
     @classmethod
     def about(cls, wallet: str) -> ColumnElement[bool]:
-        return cls.loan_id.in_(select(LoanRow.loan_id).where(LoanRow.borrower == wallet))
+        return (cls.loan_id.in_(select(LoanRow.loan_id).where(LoanRow.borrower == wallet))
+                | (cls.applicant == wallet) | (cls.other_applicant == wallet))  # fmt: skip

@@ -5,11 +5,15 @@ market would not move it:
 
 - `round_trip`: notes of one loan went from wallet A to wallet B and back (by trade or transfer)
   within `monitoring_round_trip_days`: wash trading, or layering money through a loan's notes;
+  `cycle` the same round more than two wallets, A -> B -> C (-> ...) -> A, up to
+  `monitoring_cycle_max_hops` moves (`backend/audit/note_path_rules.py`);
 - `off_market_price`: a trade priced far from what the notes stood for, the principal outstanding
   on them when it happened (below `monitoring_price_low` or above `monitoring_price_high` times
   it): a mispriced trade moves value from one wallet to the other;
 - `large_gift`: notes moved outside the market (no trade in that transaction) standing for at least
-  `monitoring_gift_threshold` whole tokens of principal outstanding: value moved with nothing paid.
+  `monitoring_gift_threshold` whole tokens of principal outstanding: value moved with nothing paid;
+  `structured_gifts` gifts each under it from one person to another that reach it together within
+  `monitoring_structuring_days` (`note_path_rules.py`).
 - `first_payment_default`: a loan whose first installment went more than 15 days unpaid (the
   borrower's `late` notice for installment 1, or a default with nothing paid): lenders' classic
   sign of identity fraud or of a loan taken never to be repaid, so a person checks the identity
@@ -25,12 +29,15 @@ market would not move it:
 - `role_change`, `pause` and `reserve_outflow` watch who controls the contracts and the reserve's
   money (`backend/audit/platform_control_rules.py`): a role granted or revoked outside the
   deployment, a contract paused or unpaused, a ReserveFund payment no LoanBook default explains.
+- `answers_changed`: a person's credit application approved or referred after another of theirs
+  within `monitoring_answers_changed_days` whose declared facts differ in a way that raises the
+  score (`backend/audit/application_rules.py`): shopping for a pass.
 
 Alerts are recomputed from the index on every read, so they are as reproducible as the chain
 itself; none changes anything: a person reviews, and traces the wallets (`/api/v1/audit/trace`).
 The review (cleared or escalated, with a note) is the case file: kept once per alert, under the
 alert's key, and recorded in the audit log. Its note is sealed, and shredded when the borrower of
-the alert's loan is erased (`alert_notes.py`); a view opens the notes only when asked
+the alert's loan is erased, or an applicant of an `answers_changed` alert (`alert_notes.py`); a view opens the notes only when asked
 (`with_notes`: the API asks for a recent sign-in), and one that opened any writes an audit entry
 naming its reader and the alerts."""
 
@@ -45,7 +52,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from backend import audit
-from backend.audit import collections_rules, platform_control_rules
+from backend.audit import application_rules, collections_rules, note_path_rules, platform_control_rules
 from backend.audit.alert_notes import open_note, review_public, seal_note, sealed_note_sha256
 from backend.audit.models import AlertReview
 from backend.audit.schemas import AlertPublic, AlertReviewCreate, AlertReviewPublic
@@ -69,8 +76,9 @@ from backend.servicing.aging import DELINQUENT, NOTICE_OF_BUCKET
 from backend.servicing.models import ServicingNotice
 
 DAY = 86_400
-RULES = ("round_trip", "off_market_price", "large_gift", "first_payment_default", "early_payment_default",
-         "related_party_funding", "role_change", "pause", "reserve_outflow", "promise_chain")  # fmt: skip
+RULES = ("round_trip", "cycle", "off_market_price", "large_gift", "structured_gifts", "first_payment_default",
+         "early_payment_default", "related_party_funding", "role_change", "pause", "reserve_outflow", "promise_chain",
+         "answers_changed")  # fmt: skip
 EARLY_INSTALLMENTS = 3  # a default within the first three installments is an early payment default
 NOTES_READ = "monitoring.notes_read"
 FIRST_PAYMENT_LATE = tuple(NOTICE_OF_BUCKET[bucket] for bucket in DELINQUENT)  # the notices of 16+ days late
@@ -123,10 +131,18 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
     found = []
     if rule in (None, "round_trip"):
         found += _round_trips(moves, settings.monitoring_round_trip_days * DAY)
+    if rule in (None, "cycle"):
+        found += note_path_rules.cycles(moves, settings.monitoring_round_trip_days * DAY,
+                                        settings.monitoring_cycle_max_hops, _alert)  # fmt: skip
     if rule in (None, "off_market_price"):
         found += _off_market(trades, outstanding, settings)
-    if rule in (None, "large_gift"):
-        found += _gifts(moves, [t for t, _ in trades], outstanding, settings)
+    if rule in (None, "large_gift", "structured_gifts"):
+        gifts, threshold = _gifts(moves, [t for t, _ in trades], outstanding, settings)
+        if rule in (None, "large_gift"):
+            found += _large_gifts(gifts, threshold)
+        if rule in (None, "structured_gifts"):
+            found += note_path_rules.structured_gifts(db, gifts, threshold, settings.monitoring_structuring_days * DAY,
+                                                      _alert)  # fmt: skip
     if rule in (None, "first_payment_default"):
         found += _first_payment_defaults(db)
     if rule in (None, "early_payment_default"):
@@ -141,6 +157,8 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
         found += platform_control_rules.reserve_outflows(db, _alert)
     if rule in (None, "promise_chain"):
         found += collections_rules.promise_chains(db, _alert)
+    if rule in (None, "answers_changed"):
+        found += application_rules.answers_changed(db, settings.monitoring_answers_changed_days, _alert)
     found = [a for a in found if (a.timestamp or 0) >= since]
     reviews = {r.alert_key: r for r in db.scalars(select(AlertReview).where(AlertReview.alert_key.in_([a.key for a in found])))}
     keyring = load_keyring(settings) if with_notes and any(not r.shredded for r in reviews.values()) else None
@@ -173,6 +191,8 @@ def review_alert(db: Session, settings: Settings, key: str, request: AlertReview
     # 0: the column predates alerts about no loan (role changes, pauses); the key names the alert.
     row = AlertReview(alert_key=key, rule=alert.rule, loan_id=alert.loan_id or 0, decision=request.decision,
                       reviewer=reviewer, reviewed_at=datetime.now(UTC))  # fmt: skip
+    if alert.decision_ids:  # about applications: its wallets are the applicants', earlier first
+        row.applicant, row.other_applicant = alert.wallets[-1], (alert.wallets[0] if len(alert.wallets) > 1 else None)
     seal_note(load_keyring(settings), row, request.note)
     db.add(row)
     audit.record(db, actor=reviewer, action="monitoring.review", subject=f"alert:{key}",
@@ -222,14 +242,21 @@ def _off_market(trades: list, outstanding: Outstanding, settings: Settings) -> l
     return found
 
 
-def _gifts(moves: list, trades: list, outstanding: Outstanding, settings: Settings) -> list[AlertPublic]:
-    found = []
+def _gifts(moves: list, trades: list, outstanding: Outstanding,
+           settings: Settings) -> tuple[list[note_path_rules.Gift], int]:  # fmt: skip
+    """The note moves outside the market, in block order, each with its block time and the principal
+    outstanding it stood for; and the large-gift threshold in base units."""
     # A trade's own transfer is no gift; another in its transaction (a contract wallet's) may be.
     by_trade = trade_transfers(trades, [move for move, _ in moves])
-    gifts = [(move, at) for i, (move, at) in enumerate(moves) if i not in by_trade]
+    gifts = [(move, at, outstanding.of_notes(move.loan_id, move.amount, move.block_number, move.log_index))
+             for i, (move, at) in enumerate(moves) if i not in by_trade]  # fmt: skip
     threshold = settings.monitoring_gift_threshold * 10 ** loan_book_domain(settings).asset_decimals if gifts else 0
-    for move, at in gifts:
-        worth = outstanding.of_notes(move.loan_id, move.amount, move.block_number, move.log_index)
+    return gifts, threshold
+
+
+def _large_gifts(gifts: list[note_path_rules.Gift], threshold: int) -> list[AlertPublic]:
+    found = []
+    for move, at, worth in gifts:
         if worth < threshold:
             continue
         found.append(_alert(

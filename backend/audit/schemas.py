@@ -228,22 +228,27 @@ class AlertReviewPublic(BaseModel):
 
 
 class AlertPublic(BaseModel):
-    """A note movement, loan, role change, pause or reserve payment that a monitoring rule flags for a
-    person to review (backend/audit/monitoring.py)."""
+    """A note movement, loan, role change, pause, reserve payment or credit application that a
+    monitoring rule flags for a person to review (backend/audit/monitoring.py)."""
 
     key: str = Field(description="Names the alert across reads: a hash of its rule, loan and transactions")
-    rule: str = Field(description="round_trip, off_market_price, large_gift, first_payment_default, "
-                      "early_payment_default, related_party_funding, role_change, pause, reserve_outflow or promise_chain")  # fmt: skip
+    rule: str = Field(description="round_trip, cycle, off_market_price, large_gift, structured_gifts, "
+                      "first_payment_default, early_payment_default, related_party_funding, role_change, pause, "
+                      "reserve_outflow, promise_chain or answers_changed")  # fmt: skip
     loan_id: int | None = Field(description="The loan, or the loan id a reserve payment named; None for a role "
-                                "change or a pause")  # fmt: skip
+                                "change, a pause, structured gifts of several loans or changed answers")  # fmt: skip
     wallets: list[str] = Field(description="The wallets involved: from, to (a trade: seller, buyer; a loan: its "
-                               "borrower)")
+                               "borrower; a cycle: each in turn; changed answers: the applicant's)")
     tx_hashes: list[str]
     timestamp: MaybeUnixSeconds = Field(description="Block time of the (last) movement")
     amount: int = Field(description="Value at stake, base units: notes moved back (round_trip), the gap to the "
                         "principal outstanding (off_market_price), the principal outstanding moved (large_gift), the "
                         "loan's principal (first_payment_default, early_payment_default), what the related wallet funded "
                         "(related_party_funding), what left the reserve (reserve_outflow), what the chained promise named "
-                        "(promise_chain), 0 (role_change, pause)")  # fmt: skip
+                        "(promise_chain), the notes moved back (cycle), the principal outstanding the gifts stood for "
+                        "together (structured_gifts), 0 (role_change, pause, answers_changed: the points are in the "
+                        "detail)")  # fmt: skip
     detail: str
+    decision_ids: list[str] = Field(default_factory=list, description="The credit decisions an alert is about, "
+                                    "earlier first (answers_changed); empty for the others")
     review: AlertReviewPublic | None = Field(default=None, description="The review, once a person has made it")

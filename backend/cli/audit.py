@@ -151,14 +151,16 @@ def trace_command(
 
 @app.command("alerts")
 def alerts_command(
-    rule: str = typer.Option(None, help="round_trip, off_market_price, large_gift, first_payment_default, "
-                             "early_payment_default, related_party_funding, role_change, pause, reserve_outflow or promise_chain"),
+    rule: str = typer.Option(None, help="round_trip, cycle, off_market_price, large_gift, structured_gifts, "
+                             "first_payment_default, early_payment_default, related_party_funding, role_change, pause, "
+                             "reserve_outflow, promise_chain or answers_changed"),
     since: int = typer.Option(0, help="Only movements at or after this block time (Unix seconds)."),
     open_only: bool = typer.Option(False, "--open", help="Only alerts nobody has reviewed yet."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Transaction monitoring of notes: movements a person should review, from the chain index
-    (`make run`'s indexer keeps it current; with the platform stopped, `loanchain index sync`)."""
+    """Monitoring alerts: note movements, loans, contract control and credit applications a person
+    should review, from the chain index (`make run`'s indexer keeps it current; with the platform
+    stopped, `loanchain index sync`) and the decisions."""
     from backend.audit.monitoring import alerts
     from backend.db.session import session_scope
 

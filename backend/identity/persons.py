@@ -13,6 +13,9 @@ them deciding each other's work."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
+
 from eth_utils import is_address, to_checksum_address
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,6 +48,22 @@ def wallets_of(session: Session, wallet: str) -> frozenset[str]:
     own = select(KycRecord.blind_index).where(KycRecord.wallet == wallet, KycRecord.blind_index.is_not(None))
     others = session.scalars(select(KycRecord.wallet).distinct().where(KycRecord.blind_index.in_(own)))
     return frozenset({wallet, *map(_wallet, others)})
+
+
+def wallets_of_each(session: Session, wallets: Iterable[str]) -> dict[str, frozenset[str]]:
+    """`wallets_of` for many wallets (keyed checksummed) in one read of the records' (wallet, national
+    ID) pairs, for monitoring rules that compare a person's acts across all of them."""
+    wallets = {_wallet(w) for w in wallets}
+    pairs = [(_wallet(w), index) for w, index in session.execute(
+        select(KycRecord.wallet, KycRecord.blind_index).distinct().where(KycRecord.blind_index.is_not(None)))]  # fmt: skip
+    holders: dict[str, set[str]] = defaultdict(set)
+    for wallet, index in pairs:
+        holders[index].add(wallet)
+    found = {wallet: {wallet} for wallet in wallets}
+    for wallet, index in pairs:
+        if wallet in found:
+            found[wallet] |= holders[index]
+    return {wallet: frozenset(of) for wallet, of in found.items()}
 
 
 def same_person(session: Session, wallet: str, other: str) -> bool:

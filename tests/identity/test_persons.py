@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import date
 
 from eth_account import Account
+from eth_utils import to_checksum_address
 
 from backend.db.session import session_scope
-from backend.identity.persons import person_of, same_person
+from backend.identity.persons import person_of, same_person, wallets_of, wallets_of_each
 from backend.identity.roles import grant_role
 from tests.identity.conftest import ADMIN, client_for, identity_settings, make_applicant, minted_bearer, submit, verify
 from tests.identity.test_role_grants import SECOND_ADMIN, THIRD_ADMIN, decide, propose
@@ -78,6 +79,11 @@ def test_a_wallet_without_kyc_is_its_own_person(settings):
         assert not same_person(session, applicant.account.address, stranger)
         assert not same_person(session, stranger, Account.create().address)
         assert person_of(session, "cli") == frozenset({"wallet:cli"})
+        # Many at once (monitoring's answers_changed) by the same rule as one by one, whatever the spelling.
+        asked = [applicant.account.address.lower(), twin.account.address, stranger]
+        each = wallets_of_each(session, asked)
+        assert each == {to_checksum_address(w): wallets_of(session, w) for w in asked}
+        assert each[twin.account.address] == {applicant.account.address, twin.account.address}
 
 
 def test_a_staff_wallet_keeps_its_kyc_while_it_holds_a_staff_role(tmp_path):

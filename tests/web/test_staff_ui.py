@@ -258,3 +258,61 @@ def test_a_duplicate_identity_is_cleared_by_two_admins_in_the_browser(page, serv
     page.get_by_role("button", name=f"Approve {what}", exact=True).click()
     expect(page.locator("#status")).to_contain_text("approved.")
     expect(page.locator("#kyc-queue > li")).to_have_count(0)
+
+
+def test_a_referral_shows_the_wallets_other_applications_and_the_new_alerts_render_like_the_others(page, server, wallet,
+                                                                                                     world):  # fmt: skip
+    """The underwriter sees, in the referral itself, the same wallet's application declined five days
+    before and what it answered otherwise; the auditor sees the answers_changed alert naming both
+    decisions, and a cycle of notes round three wallets, each with its own note and buttons."""
+    from datetime import timedelta
+
+    from backend.scoring.models import CreditDecision
+    from backend.scoring.schemas import ApplicationCreate
+    from backend.scoring.service import score_application
+    from tests.audit.test_answers_changed import BETTER_OFF
+    from tests.scoring.test_service import WORST
+
+    settings, staff, shopper = server.settings, world.admin, world.investors[-1].address
+    with session_scope(settings) as session:
+        grant_role(session, staff.address, staff.address, "underwriter")
+        ids = []
+        for days_ago, answers in ((5, {}), (0, BETTER_OFF)):
+            made = score_application(session, ApplicationCreate(**{**WORST, "amount": 3400, **answers}), settings=settings,
+                                     wallet=shopper)  # fmt: skip
+            row = session.get(CreditDecision, made.id)
+            row.created_at -= timedelta(days=days_ago)
+            ids.append(row.id)
+    a, c, d = world.investors[0], world.investors[2], world.investors[3]
+    loan_id, _ = world.active_loan(investors=[a, world.investors[1]])
+    for sender, recipient in ((a, c), (c, d), (d, a)):
+        world.chain.tx(world.book.functions.safeTransferFrom(sender.address, recipient.address, loan_id, 10**6, b""),
+                       sender.address)  # fmt: skip
+
+    wallet.address = staff.address
+    _sign_in(page, staff.address)
+    referral = page.locator("#referrals > li")
+    expect(referral).to_have_count(1)
+    earlier = referral.locator(f'.other-applications li[data-other-decision="{ids[0]}"]')
+    expect(earlier).to_contain_text("decline, grade G; answered then: checking no current account, savings none, or not known")
+    alerts = page.locator("#alerts li[data-alert]")
+
+    def shown() -> bool:  # once the indexer has the three transfers
+        page.click("#refresh-loans")
+        page.wait_for_timeout(300)
+        return alerts.count() == 2
+
+    _wait(shown, "the cycle and answers_changed alerts")
+    changed = page.locator("#alerts li[data-alert]", has_text="answers_changed")
+    expect(changed).to_contain_text(f"answers_changed: credit decision {ids[1]} (refer, grade D) of {shopper} followed "
+                                    f"decision {ids[0]} (decline, grade G) of the same wallet")  # fmt: skip
+    expect(changed).to_contain_text("with checking_account, savings answered otherwise")
+    cycle = page.locator("#alerts li[data-alert]", has_text="cycle")
+    expect(cycle).to_contain_text(f"cycle, loan {loan_id}: notes of loan {loan_id} went {a.address} -> {c.address} -> "
+                                  f"{d.address} -> {a.address}")  # fmt: skip
+    changed.get_by_label("What you looked at and found, for alert answers_changed").fill("asked for a payslip")
+    changed.get_by_role("button", name="Escalate alert answers_changed", exact=True).click()
+    expect(page.locator("#status")).to_have_text("Alert answers_changed: escalated.")
+    expect(page.locator("#alerts li", has_text="answers_changed")).to_contain_text(
+        f"(escalated by {staff.address}: asked for a payslip")
+    expect(cycle.get_by_role("button", name=f"Clear alert cycle on loan {loan_id}", exact=True)).to_have_count(1)

@@ -33,6 +33,36 @@ function verdictControls({ what, reasonLabel, reasonKey, id, minLength, outcomes
   return controls;
 }
 
+// The questions as the referral's "Declared" line words them, for what another application answered.
+const QUESTION = { amount: "amount", term_months: "term", purpose: "purpose", monthly_income_band: "net income",
+  monthly_debt_payments: "debt payments", employment_length: "employed", housing: "housing",
+  existing_loans_with_us: "loans here already", checking_account: "checking", savings: "savings",
+  credit_history: "history", property: "property", other_instalment_plans: "other instalments", guarantor: "guarantor" };
+
+function answerWords(question, answer) {
+  if (question === "amount" || question === "monthly_debt_payments") return whole(answer);
+  if (question === "term_months") return `${answer} months`;
+  if (question === "existing_loans_with_us") return String(answer);
+  return choiceWords(question, answer, true);
+}
+
+// The same wallet's other decisions of the 30 days before the referral (review-fraud L1): an
+// applicant shopping for a pass changes answers between tries, which the underwriter should weigh.
+function otherApplications(others) {
+  if (!others.length) return [];
+  const items = others.map((o) => {
+    const verdict = o.review ? `${o.decision}, ${o.review}d on review` : o.decision;
+    const changed = Object.entries(o.changed).map(([question, answer]) => `${QUESTION[question] ?? words(question)} `
+      + answerWords(question, answer));
+    const line = element("li", { textContent: `${o.created_at.slice(0, 10)}: ${verdict}, grade ${o.grade}; `
+      + (changed.length ? `answered then: ${changed.join(", ")}` : "the same answers") });
+    line.dataset.otherDecision = o.id;
+    return line;
+  });
+  return [element("p", {}, "Other applications of this wallet in the 30 days before, newest first (answers that "
+    + "differ from this one's):"), element("ul", { className: "other-applications" }, ...items)];
+}
+
 export function referralItem(d, refresh) {
   const a = d.application;
   const short = d.id.slice(0, 8);
@@ -59,6 +89,7 @@ export function referralItem(d, refresh) {
   if (why.length) {
     item.append(element("p", {}, "Behind the referral:"), element("ul", {}, ...why.map((text) => element("li", { textContent: text }))));
   }
+  item.append(...otherApplications(d.other_applications ?? []));
   item.append(verdictControls({
     what: `referral ${short}`, reasonLabel: "Reason for your verdict on", reasonKey: "reviewNote", id: d.id, minLength: 3,
     outcomes: [["Approve", "approve"], ["Decline", "decline"]],

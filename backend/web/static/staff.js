@@ -40,7 +40,7 @@ export async function refreshStaff() {
   if (oversight) {
     $("ops-status").textContent = operations(health);
     keepTyped($("alerts"), "alert-note", () => $("alerts").replaceChildren(...(alerts.length ? alerts.map(alertItem)
-      : listItems(["No alerts: no note movement matches a monitoring rule."]))));
+      : listItems(["No alerts: nothing matches a monitoring rule."]))));
     keepTyped($("collections"), ["case", "case-kind", "case-amount", "case-days"],
       () => $("collections").replaceChildren(...collections.map(collectionItem)));
     $("aging").replaceChildren(...aging.buckets.map((b) => {

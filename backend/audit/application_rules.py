@@ -1,0 +1,105 @@
+"""Monitoring rule over credit decisions:
+
+- `answers_changed`: a person's application approved or referred after another of theirs (from any
+  of the person's wallets, `persons.wallets_of`) within `monitoring_answers_changed_days`, whose
+  declared facts about the applicant (income band, debt payments, employment, housing, loans with
+  us, checking account, savings, credit history, property, other instalments, guarantor) differ in
+  a way that raises the score: the later application scored with the earlier one's answers to those
+  facts (its own amount, term and purpose kept) scores lower. An applicant shopping for a pass
+  changes answers until one passes (review-fraud L1); the loan asked for (amount, term, purpose) is
+  the applicant's to change and is not counted (the amount's own gaming is the sensitivity rule's,
+  `backend/scoring/pricing.py`). One alert per later decision, naming the earlier one whose answers
+  gain it the most points.
+
+The alert names the two decisions, the fields that changed and the points gained, never the
+answers: they are the applicant's declared finances, personal data that the referral's
+`other_applications` shows an underwriter, who reviews it, and that erasure clears. Decisions whose
+application was erased carry no inputs and are skipped, and so is a decision whose model this
+installation no longer holds (nothing to score the earlier answers with)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import timedelta
+
+from eth_utils import is_address, to_checksum_address
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.audit.schemas import AlertPublic
+from backend.db.base import as_utc
+from backend.identity.persons import wallets_of_each
+from backend.scoring.mapping import to_model_inputs
+from backend.scoring.models import CreditDecision
+from backend.scoring.schemas import ApplicationCreate
+from backend.scoring.scorer import Scorer, scorer_for_version
+
+LOAN_ASKED_FOR = ("amount", "term_months", "purpose")
+DECLARED = tuple(name for name in ApplicationCreate.model_fields if name not in LOAN_ASKED_FOR)
+PASSED = ("approve", "refer")
+
+Alert = Callable[..., AlertPublic]
+
+
+def _checksummed(wallet: str) -> str:
+    return to_checksum_address(wallet) if is_address(wallet) else wallet
+
+
+def _score(scorer: Scorer, inputs: dict) -> int | None:
+    """The score of `inputs`, or None for answers today's form refuses (an application recorded
+    under an older form): such a decision is not compared rather than failing every alert read."""
+    try:
+        return scorer.score_one(to_model_inputs(ApplicationCreate.model_validate(inputs), scorer.form_mapping)).score
+    except ValueError:  # pydantic's ValidationError and the scorer's ValidationFailed alike
+        return None
+
+
+def answers_changed(db: Session, days: int, alert: Alert) -> list[AlertPublic]:
+    """Cost: one read of the unerased decisions and one of the KYC records' national IDs, then per
+    approved or referred decision one score per earlier decision of its person within the window
+    (the application rate limit, 10 an hour per wallet, bounds how many)."""
+    window = timedelta(days=days)
+    rows = list(db.scalars(select(CreditDecision).where(CreditDecision.erased_at.is_(None), CreditDecision.wallet.is_not(None))
+                          .order_by(CreditDecision.created_at, CreditDecision.id)))  # fmt: skip
+    rows = [row for row in rows if row.inputs]
+    person = wallets_of_each(db, {row.wallet for row in rows})  # keyed checksummed, as it gives the wallets
+    by_wallet: dict[str, list[CreditDecision]] = defaultdict(list)
+    for row in rows:
+        by_wallet[_checksummed(row.wallet)].append(row)
+    scorers: dict[str, Scorer | None] = {}
+    found = []
+    for later in rows:
+        if later.decision not in PASSED:
+            continue
+        if (scorer := scorers.setdefault(later.model_version, scorer_for_version(later.model_version))) is None:
+            continue
+        at = as_utc(later.created_at)
+        earlier = [row for wallet in person[_checksummed(later.wallet)] for row in by_wallet[wallet]
+                   if at - window <= as_utc(row.created_at) and (as_utc(row.created_at), row.id) < (at, later.id)]  # fmt: skip
+        best, own = None, None
+        for before in sorted(earlier, key=lambda r: (as_utc(r.created_at), r.id)):
+            changed = [name for name in DECLARED if before.inputs.get(name) != later.inputs.get(name)]
+            if not changed or any(name not in before.inputs for name in changed):
+                continue  # nothing declared changed (or an application of another form: not comparable)
+            own = _score(scorer, later.inputs) if own is None else own
+            then = _score(scorer, {**later.inputs, **{name: before.inputs[name] for name in changed}})
+            if own is None or then is None:
+                continue
+            if (gained := own - then) > 0 and (best is None or gained >= best[1]):  # the most points; of equals, the latest
+                best = (before, gained, changed)
+        if best is None:
+            continue
+        before, gained, changed = best
+        found.append(alert(
+            rule="answers_changed", loan_id=None, wallets=list(dict.fromkeys([before.wallet, later.wallet])),
+            tx_hashes=[], also=[before.id, later.id], decision_ids=[before.id, later.id],
+            timestamp=int(at.timestamp()), amount=0,
+            detail=f"credit decision {later.id} ({later.decision}, grade {later.grade}) of {later.wallet} followed "
+                   f"decision {before.id} ({before.decision}, grade {before.grade}) of "
+                   f"{'the same wallet' if before.wallet == later.wallet else before.wallet + ', the same person'} "
+                   f"{(at - as_utc(before.created_at)).total_seconds() / 86_400:.1f} days before, with "
+                   f"{', '.join(changed)} answered otherwise: worth {gained} points of its score {later.score}. Check "
+                   "whether the applicant changed the facts to pass",
+        ))  # fmt: skip
+    return found
