@@ -3,7 +3,7 @@ record-keeping period (AMLD art. 40: customer due diligence records kept 5 years
 relationship ends) counts from.
 
 A wallet is in a relationship once it borrowed (a loan names it as borrower) or invested (it funded a
-loan, or notes were transferred to it). The relationship is open while a loan it borrowed still owes
+loan, notes were transferred to it, or it has held notes). The relationship is open while a loan it borrowed still owes
 (funding, active, or defaulted with money to recover) or while it holds notes of such a loan; it
 ended at the latest chain event naming the wallet or one of those loans (its last repayment, the
 loan's closing, its last claim or note transfer). A later event of the same loans (another
@@ -52,8 +52,11 @@ def relationship(session: Session, wallet: str, now: datetime | None = None) -> 
     borrowed = list(session.scalars(select(LoanRow).where(LoanRow.borrower == wallet)))
     held_ids = list(session.scalars(select(NoteBalanceRow.loan_id).where(NoteBalanceRow.holder == wallet,
                                                                          NoteBalanceRow.balance != 0)))  # fmt: skip
-    invested = session.scalar(select(FundingRow.loan_id).where(FundingRow.investor == wallet).limit(1)) is not None or \
-        session.scalar(select(NoteTransferRow.id).where(NoteTransferRow.recipient == wallet).limit(1)) is not None  # fmt: skip
+    invested = any(session.scalar(query.limit(1)) is not None for query in (
+        select(FundingRow.loan_id).where(FundingRow.investor == wallet),
+        select(NoteTransferRow.id).where(NoteTransferRow.recipient == wallet),
+        select(NoteBalanceRow.loan_id).where(NoteBalanceRow.holder == wallet),  # notes held once, sold since
+    ))  # fmt: skip
     if not (borrowed or held_ids or invested):
         return None
     held = list(session.scalars(select(LoanRow).where(LoanRow.loan_id.in_(held_ids)))) if held_ids else []
