@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.errors import Conflict
@@ -54,10 +55,12 @@ def schedule(session: Session, wallet: str, actor: str, hold: AmlHold, now: date
     request = scheduled_request(session, wallet, lock=True)
     if request is None:
         request = ErasureRequest(wallet=wallet, open_for=wallet, requested_by=actor, requested_at=now or utcnow(),
-                                 status=SCHEDULED)  # fmt: skip
-        session.add(request)
-        request.erase_after = hold.erase_after
-        session.flush()
+                                 erase_after=hold.erase_after, status=SCHEDULED)  # fmt: skip
+        try:
+            with session.begin_nested():  # two requests at once: the unique `open_for` keeps one
+                session.add(request)
+        except IntegrityError:
+            return schedule(session, wallet, actor, hold, now)
         audit(session, actor, "kyc.erase.scheduled", wallet, {"wallet": wallet, "request": request.id,
                                                               "erase_after": _iso(hold.erase_after)})  # fmt: skip
     else:
