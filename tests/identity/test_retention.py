@@ -204,3 +204,14 @@ def test_the_cli_runs_a_round_dry_or_for_real(settings, monkeypatch):
     assert done.exit_code == 0, done.output
     assert "erased data of 1 wallet" in done.output and person.account.address in done.output
     assert _get(settings, KycRecord, rejected).wrapped_key is None
+
+
+def test_the_retention_worker_runs_the_round(settings):
+    from backend.workers.registry import WORKERS
+
+    person = make_applicant(2110)
+    rejected = _rejected(settings, person, ground="other")
+    assert WORKERS["retention"].interval(settings) == settings.retention_interval == 3600.0
+    assert WORKERS["retention"].step(settings) == 1  # one wallet's data erased
+    assert _get(settings, KycRecord, rejected).wrapped_key is None
+    assert WORKERS["retention"].step(settings) == 0  # idle: nothing left

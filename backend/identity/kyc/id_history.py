@@ -25,7 +25,8 @@ NAMED = 5  # records a flag's message lists; the review item lists every wallet
 
 
 def other_records(session: Session, wallet: str, index: str) -> list[KycRecord]:
-    """The other wallets' records of this national ID, of any status but erased, oldest first."""
+    """The other wallets' records of this national ID, of any status but erased (an erased one only
+    where the retention schedule kept its index: a rejection on identity grounds), oldest first."""
     return list(session.scalars(select(KycRecord).where(KycRecord.blind_index == index, KycRecord.wallet != wallet)
                                 .order_by(KycRecord.submitted_at, KycRecord.id)))  # fmt: skip
 
