@@ -205,6 +205,15 @@ class Settings(BaseSettings):
     # Key of the blind index (HMAC-SHA256 of normalised national IDs); var/keys/ when unset.
     kyc_blind_index_key: SecretStr | None = None
     kyc_validity_days: int = 365
+    # AML record keeping (AMLD art. 40): a wallet that borrowed or held notes keeps its KYC data this
+    # many days after the business relationship ended; an erasure asked for before then is scheduled
+    # (backend/identity/kyc/erasure_requests.py). 0: erased at once once no debt is open.
+    aml_retention_days: int = Field(default=1825, ge=0)
+    # Storage limitation (GDPR art. 5(1)(e)): KYC records rejected or superseded, and declined credit
+    # applications, are erased this many days after (backend/identity/kyc/retention.py).
+    retention_rejected_days: int = Field(default=180, ge=0)
+    retention_declined_days: int = Field(default=180, ge=0)
+    retention_interval: float = Field(default=3600.0, gt=0)  # seconds between retention rounds
     kyc_min_age: int = 18
     kyc_investor_min_level: int = 1  # level 1: identity data checked
     kyc_borrower_min_level: int = 2  # level 2: plus an identity document

@@ -13,7 +13,7 @@ from rich.text import Text
 from backend.cli.output import cli_errors, console, plain, print_json
 from backend.config import get_settings
 
-app = typer.Typer(no_args_is_help=True, help="KYC operations: master-key rotation, commitment proofs, expiry, re-indexing.")
+app = typer.Typer(no_args_is_help=True, help="KYC operations: master-key rotation, commitment proofs, expiry, re-indexing, retention.")
 
 
 
@@ -165,3 +165,31 @@ def reindex(
         return
     console.print(f"{report.checked} passport records checked, {report.changed} re-indexed"
                   + (f", {report.unreadable} unreadable (data key gone)" if report.unreadable else ""))
+
+
+@app.command("retention")
+def retention(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what a round would erase, erase nothing."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """One round of the retention worker: erasure requests whose AML period has passed, then KYC records
+    rejected or superseded and credit applications declined past their retention period (each logged in
+    the erasure log and audited)."""
+    from backend.identity.kyc.retention import run_round
+
+    settings = get_settings()
+    with cli_errors():
+        done = run_round(settings, dry_run=dry_run)
+    if json_out:
+        print_json(done.as_dict())
+        return
+    verb = "would erase" if dry_run else "erased"
+    table = Table("wallet", "why", "KYC records", "blind index kept", "declined applications",
+                  title=f"Retention round: {verb} data of {done.count} wallet(s)")  # fmt: skip
+    for erased in done.requests:
+        table.add_row(erased.wallet, f"request {erased.request}, AML period over", ", ".join(erased.records), "",
+                      ", ".join(erased.decisions))  # fmt: skip
+    for erased in done.retention:
+        table.add_row(erased.wallet, "retention period over", ", ".join(erased.records), ", ".join(erased.kept_index),
+                      ", ".join(erased.decisions))  # fmt: skip
+    console.print(table)

@@ -225,3 +225,24 @@ class KycReveal(Base):
     actor: Mapped[str] = mapped_column(String(42))
     reason_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # set once the id is known
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+class ErasureRequest(Base):
+    """A request to erase a wallet's personal data that waits out the AML record-keeping period
+    (`erasure_requests.py`): who asked, when, and when it is due. One scheduled request a wallet (a
+    second request is the same one); the retention worker carries it out when due, then marks it
+    done with the erasure log entry it wrote. While scheduled, the wallet's processing is restricted."""
+
+    __tablename__ = "kyc_erasure_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    wallet: Mapped[str] = mapped_column(String(42), index=True)
+    # The wallet while scheduled, NULL once done: unique (NULLs are distinct on both engines), so a
+    # wallet has one scheduled request at most, whoever asks and however often.
+    open_for: Mapped[str | None] = mapped_column(String(42), unique=True, nullable=True)
+    requested_by: Mapped[str] = mapped_column(String(42))  # the wallet itself, or an admin
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # When it is due: the relationship's end plus the AML period; None while the relationship is open.
+    erase_after: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(12), index=True)  # scheduled, then done
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    erasure: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the erasure log entry that did it

@@ -340,6 +340,8 @@ class ExpiredPublic(BaseModel):
 
 
 class ErasurePublic(BaseModel):
+    status: Literal["erased"] = Field("erased", description="Erased now (a request the AML period holds off answers 202, "
+                                      "`ErasureScheduledPublic`)")
     wallet: str
     erased_records: list[str]
     revocations: list[str]
@@ -347,3 +349,17 @@ class ErasurePublic(BaseModel):
     erased_decisions: list[str] = Field([], description="Its credit decisions no loan was made from: their application (inputs) erased")
     erased_offers: list[str] = Field([], description="Its loan offers never accepted: deleted (each named the wallet, its "
                                      "decision, amount and term)")
+
+
+class ErasureScheduledPublic(BaseModel):
+    """An erasure asked for while the AML record-keeping period runs: recorded, carried out when due."""
+
+    status: Literal["scheduled"] = "scheduled"
+    wallet: str
+    requested_at: datetime = Field(description="When it was first asked for (a repeat is the same request)")
+    requested_by: str = Field(description="The wallet that asked: the person, or an admin")
+    erase_after: datetime | None = Field(description="When the retention worker erases it; null while the business "
+                                         "relationship is open (then the AML period after its end)")
+    relationship_ended_at: datetime | None = Field(description="When the business relationship ended, as the chain "
+                                                   "index shows; null while it is open")
+    reason: str = Field(description="Why the data is kept until then; meanwhile its processing is restricted")

@@ -53,6 +53,13 @@ def _backup_step(settings: Settings) -> int:
     return backup_step(settings)
 
 
+def _retention_step(settings: Settings) -> int:
+    """Erasures the AML period held off, once due, and personal data kept past its retention period."""
+    from backend.identity.kyc.retention import retention_step
+
+    return retention_step(settings)
+
+
 WORKERS: dict[str, Worker] = {
     "outbox": Worker("outbox", _outbox_step, lambda s: s.outbox_poll_interval),
     "indexer": Worker("indexer", _indexer_step, lambda s: s.indexer_poll_interval),
@@ -61,6 +68,7 @@ WORKERS: dict[str, Worker] = {
     "market-keeper": Worker("market-keeper", _market_keeper_step, lambda s: s.market_keeper_interval),
     "mandate-keeper": Worker("mandate-keeper", _mandate_keeper_step, lambda s: s.mandate_keeper_interval),
     "backup": Worker("backup", _backup_step, lambda s: 60.0),  # checks whether one is due; takes it then
+    "retention": Worker("retention", _retention_step, lambda s: s.retention_interval),
 }
 
 

@@ -27,7 +27,9 @@ from tests.scoring.conftest import SAMPLE
 
 @pytest.fixture
 def settings(tmp_path, database_url):
-    settings = make_settings(tmp_path, database_url=database_url)
+    # No AML period: these erase right after a repaid loan to prove what erasure reaches (the period
+    # that schedules it instead is tests/identity/test_erasure_requests.py's).
+    settings = make_settings(tmp_path, database_url=database_url, aml_retention_days=0)
     migrate.upgrade(settings)
     return settings
 

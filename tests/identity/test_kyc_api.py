@@ -681,32 +681,37 @@ def test_expiry_sweep_expires_and_revokes(client, settings):
     assert [f for f, _ in intents(settings)] == ["attest", "revoke"]
 
 
-def test_erasure_waits_while_the_wallet_owes_an_open_loan(client, settings):
+def test_erasure_waits_while_the_wallet_owes_an_open_loan(tmp_path):
+    """Refused while a loan owes, erased once none does (no AML period here: the period that then
+    schedules it instead is tests/identity/test_erasure_requests.py's)."""
     from backend.chain.projection_models import LoanRow
+    from tests.identity.conftest import identity_settings
 
-    applicant = make_applicant(31)
-    headers = bearer(client, applicant.account)
-    submit(client, applicant, headers)
-    zero = "0x" + "00" * 32
-    with session_scope(settings) as session:  # what the chain index holds for this borrower
-        for loan_id, status, recoverable in ((7, "active", 0), (8, "repaid", 0), (9, "defaulted", 5), (10, "defaulted", 0)):
-            session.add(LoanRow(
-                loan_id=loan_id, status=status, borrower=applicant.account.address, underwriter=ADMIN.address,
-                terms_hash=zero, agreement_hash=zero, decision_hash=zero, principal=1, apr_bps=1, installments=1,
-                installment_period=1, installment_amount=1, funding_deadline=1, origination_fee_bps=0,
-                recoverable=recoverable, recovered=5 - recoverable, created_block=1, block_number=1, tx_hash=zero,
-                log_index=0,
-            ))  # fmt: skip
-    refused = client.delete("/api/v1/kyc/me", headers=headers)
-    assert refused.status_code == 409 and refused.json()["context"]["loan_ids"] == [7, 9]
-    assert "open loans (7, 9)" in refused.json()["detail"]
-    admin = client.delete(f"/api/v1/admin/kyc/wallets/{applicant.account.address}", headers=bearer(client, ADMIN))
-    assert admin.status_code == 409  # the same rule for an erasure an admin carries out
-    assert client.get("/api/v1/kyc/me", headers=headers).json()["status"] == "approved"  # nothing changed
-    with session_scope(settings) as session:  # 7 repaid; 9 recovered in full after its default (as 10 was)
-        session.get(LoanRow, 7).status = "repaid"
-        session.get(LoanRow, 9).recoverable, session.get(LoanRow, 9).recovered = 0, 5
-    assert client.delete("/api/v1/kyc/me", headers=headers).status_code == 200
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'identity.db'}", aml_retention_days=0)
+    with client_for(settings) as client:
+        applicant = make_applicant(31)
+        headers = bearer(client, applicant.account)
+        submit(client, applicant, headers)
+        zero = "0x" + "00" * 32
+        with session_scope(settings) as session:  # what the chain index holds for this borrower
+            for loan_id, status, recoverable in ((7, "active", 0), (8, "repaid", 0), (9, "defaulted", 5), (10, "defaulted", 0)):
+                session.add(LoanRow(
+                    loan_id=loan_id, status=status, borrower=applicant.account.address, underwriter=ADMIN.address,
+                    terms_hash=zero, agreement_hash=zero, decision_hash=zero, principal=1, apr_bps=1, installments=1,
+                    installment_period=1, installment_amount=1, funding_deadline=1, origination_fee_bps=0,
+                    recoverable=recoverable, recovered=5 - recoverable, created_block=1, block_number=1, tx_hash=zero,
+                    log_index=0,
+                ))  # fmt: skip
+        refused = client.delete("/api/v1/kyc/me", headers=headers)
+        assert refused.status_code == 409 and refused.json()["context"]["loan_ids"] == [7, 9]
+        assert "open loans (7, 9)" in refused.json()["detail"]
+        admin = client.delete(f"/api/v1/admin/kyc/wallets/{applicant.account.address}", headers=bearer(client, ADMIN))
+        assert admin.status_code == 409  # the same rule for an erasure an admin carries out
+        assert client.get("/api/v1/kyc/me", headers=headers).json()["status"] == "approved"  # nothing changed
+        with session_scope(settings) as session:  # 7 repaid; 9 recovered in full after its default (as 10 was)
+            session.get(LoanRow, 7).status = "repaid"
+            session.get(LoanRow, 9).recoverable, session.get(LoanRow, 9).recovered = 0, 5
+        assert client.delete("/api/v1/kyc/me", headers=headers).status_code == 200
 
 
 def test_an_admin_cannot_clear_or_read_their_own_flagged_record(tmp_path):

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
+from backend.api.accepted import SCHEDULED_RESPONSE, erased_or_scheduled
 from backend.api.deps import (
     CurrentUser,
     KycRecordId,
@@ -110,9 +111,10 @@ def document(record_id: KycRecordId, index: DocumentIndex, user: CurrentUser, se
     return Response(opened.content, media_type=opened.media_type, headers=headers)
 
 
-@router.delete("/kyc/wallets/{wallet}", dependencies=allow("admin.kyc.erase"), summary="Erase a wallet's personal data")
+@router.delete("/kyc/wallets/{wallet}", dependencies=allow("admin.kyc.erase"), summary="Erase a wallet's personal data",
+               responses=SCHEDULED_RESPONSE)
 def erase_wallet(wallet: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ErasurePublic:
-    return service.erase_wallet(session, settings, roles.checksum(wallet), actor=user.wallet)
+    return erased_or_scheduled(service.erase_wallet(session, settings, roles.checksum(wallet), actor=user.wallet))
 
 
 @router.post("/kyc/expire", dependencies=allow("admin.kyc.expire"), summary="Expire due verifications now and revoke them")

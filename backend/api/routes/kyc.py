@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 
+from backend.api.accepted import SCHEDULED_RESPONSE, erased_or_scheduled
 from backend.api.deps import CurrentUser, SessionDep, SettingsDep, allow, kyc_rate_limit
 from backend.api.idempotency import answered
 from backend.identity.export_schemas import KycExportPublic
@@ -66,6 +67,7 @@ def my_export(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> 
     return service.export(session, settings, user.wallet)
 
 
-@router.delete("/me", dependencies=[*allow("kyc.erase"), *limited], summary="Erase the caller's personal data (crypto-shredding)")
+@router.delete("/me", dependencies=[*allow("kyc.erase"), *limited], summary="Erase the caller's personal data (crypto-shredding)",
+               responses=SCHEDULED_RESPONSE)
 def erase_mine(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ErasurePublic:
-    return service.erase_wallet(session, settings, user.wallet, actor=user.wallet)
+    return erased_or_scheduled(service.erase_wallet(session, settings, user.wallet, actor=user.wallet))

@@ -80,18 +80,20 @@ def _replay(session: Session, settings: Settings, entry: Entry, result: Replayed
                               f"re-applied: {held}")  # fmt: skip
         return
     now = utcnow()
-    shred_records(session, records, WHY, "system", now)
+    shred_records(session, records, WHY, "system", now, keeping_index=set(entry.kept_index))
     for row in holders:
         shred(row)
     for decision in decisions:
         clear_decision(decision, now)
     for offer in offers:
         session.delete(offer)
+    result.erased += len(records) + len(holders)
+    result.decisions += len(decisions)
+    result.offers += len(offers)
+    if entry.kind is not None:  # the retention schedule reached the rows it names, nothing else of the wallet's
+        return
     # What else the erasure cleared by wallet, up to its time: a later origin or failure is the live data's.
     session.execute(KycOrigin.__table__.delete().where(KycOrigin.wallet == entry.wallet, KycOrigin.seen_at <= entry.erased_at))
     session.execute(update(ServicingNotice).where(ServicingNotice.recipient == entry.wallet,
                                                   ServicingNotice.created_at <= entry.erased_at)
                     .values(email_error=None, sms_error=None).execution_options(synchronize_session=False))  # fmt: skip
-    result.erased += len(records) + len(holders)
-    result.decisions += len(decisions)
-    result.offers += len(offers)

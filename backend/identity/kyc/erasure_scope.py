@@ -74,14 +74,14 @@ def holders_named(session: Session, entry: Entry) -> list[WrappedKeyHolder]:
     return rows
 
 
-def _unbound():
+def no_loan_made_from():
     return ~exists().where(LoanRow.decision_hash == CreditDecision.decision_hash)
 
 
 def unbound_decisions(session: Session, wallet: str) -> list[CreditDecision]:
     """The wallet's credit decisions no loan was made from."""
     return list(session.scalars(select(CreditDecision).where(CreditDecision.wallet == wallet, CreditDecision.erased_at.is_(None),
-                                                             _unbound()).with_for_update()))  # fmt: skip
+                                                             no_loan_made_from()).with_for_update()))  # fmt: skip
 
 
 def decisions_named(session: Session, ids: list[str]) -> list[CreditDecision]:
@@ -89,7 +89,7 @@ def decisions_named(session: Session, ids: list[str]) -> list[CreditDecision]:
     if not ids:
         return []
     return list(session.scalars(select(CreditDecision).where(CreditDecision.id.in_(ids), CreditDecision.erased_at.is_(None),
-                                                             _unbound()).with_for_update()))  # fmt: skip
+                                                             no_loan_made_from()).with_for_update()))  # fmt: skip
 
 
 def clear_decision(decision: CreditDecision, now: datetime) -> None:
@@ -116,10 +116,14 @@ def without_detail(reason: dict) -> dict:
     return {"code": reason["code"], "message": "", "disposition": reason["disposition"]}
 
 
-def shred_records(session: Session, records: list[KycRecord], why: str, actor: str, now: datetime) -> None:
+def shred_records(session: Session, records: list[KycRecord], why: str, actor: str, now: datetime,
+                  keeping_index: frozenset[str] | set[str] = frozenset()) -> None:  # fmt: skip
+    """Shred the records; those in `keeping_index` keep their blind index (the retention schedule's
+    rejections on identity grounds: `retention.py`)."""
     for record in records:
         shred(record)
-        record.blind_index = None
+        if record.id not in keeping_index:
+            record.blind_index = None
         record.erased_at = now
         # A check's message can describe the person (a watch-list match names the entry and that the
         # birth date agrees): erased with the data; the code and its disposition stay as the record.

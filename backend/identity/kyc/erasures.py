@@ -8,7 +8,10 @@ Format, one JSON object a line:
 - a header naming this log (a fresh instance id), written when the log is created: an empty log a
   new host made for itself is then told apart from the log a backup was taken beside;
 - an entry per erasure: the KYC record ids, the key-holder rows shredded and the rows cleared, by
-  table and id, with `erased_at`. A restore erases exactly those, never a record made later;
+  table and id, with `erased_at`. A restore erases exactly those, never a record made later. An
+  erasure of the retention schedule (`retention.py`) says `"kind": "retention"`: it reached those
+  rows only, not the wallet's other traces, and `kept_index` names the records whose blind index it
+  kept (a rejection on identity grounds, for fraud prevention);
 - an outcome line per entry, `committed` or `rolled_back`.
 
 Two phases, because an erasure must never commit unlogged. The entry is written and fsynced
@@ -68,6 +71,8 @@ class Entry:
     holders: dict[str, list] = field(default_factory=dict)  # table -> primary keys of rows shredded
     cleared: dict[str, list] = field(default_factory=dict)  # table -> primary keys of rows whose personal data was cleared
     outcome: str | None = None
+    kind: str | None = None  # None: a wallet's erasure (on request); "retention": rows past their retention
+    kept_index: list[str] = field(default_factory=list)  # records whose blind index stays (retention only)
 
     @property
     def names_rows(self) -> bool:
@@ -117,7 +122,8 @@ def _parse(path: Path, content: bytes) -> ErasureLog:
             else:
                 entry = Entry(wallet=obj["wallet"], erased_at=datetime.fromisoformat(obj["erased_at"]), id=obj.get("erasure"),
                               records=list(obj.get("records", [])), holders=dict(obj.get("holders", {})),
-                              cleared=dict(obj.get("cleared", {})),
+                              cleared=dict(obj.get("cleared", {})), kind=obj.get("kind"),
+                              kept_index=list(obj.get("kept_index", [])),
                               outcome=obj.get("outcome", COMMITTED if obj.get("erasure") is None else None))  # fmt: skip
                 entries.append(entry)
                 if entry.id is not None:
@@ -173,14 +179,17 @@ def ensure_erasure_log(settings: Settings) -> Path:
 
 def log_erasure(session: Session, settings: Settings, wallet: str, at: datetime, records: list[str],
                 holders: dict[str, list], cleared: dict[str, list],
-                still_there: Callable[[Entry], bool | None]) -> Entry:  # fmt: skip
+                still_there: Callable[[Entry], bool | None], kind: str | None = None,
+                kept_index: list[str] | None = None) -> Entry:  # fmt: skip
     """Write the erasure's entry now, before `session` commits, and its outcome once it has.
     `still_there(entry)` asks the database, after a rollback, whether the entry's rows are unerased
     (None: cannot tell); only then is the entry marked rolled back."""
-    entry = Entry(wallet=wallet, erased_at=at, id=uuid.uuid4().hex, records=records, holders=holders, cleared=cleared)
+    entry = Entry(wallet=wallet, erased_at=at, id=uuid.uuid4().hex, records=records, holders=holders, cleared=cleared,
+                  kind=kind, kept_index=list(kept_index or []))  # fmt: skip
     path = erasure_log(settings)
+    extra = {k: v for k, v in (("kind", kind), ("kept_index", entry.kept_index)) if v}  # a wallet's erasure: as before
     _append(path, {"erasure": entry.id, "wallet": wallet, "erased_at": at.isoformat(), "records": records,
-                   "holders": holders, "cleared": cleared})  # fmt: skip
+                   "holders": holders, "cleared": cleared, **extra})  # fmt: skip
     settled = []
 
     def outcome(name: str) -> None:

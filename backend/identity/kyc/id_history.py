@@ -6,7 +6,8 @@ A record's status says what the platform decided, not whose the ID is: a record 
 identity, or one that expired while its wallet owes on a defaulted loan, still tells a reviewer who
 else used the ID. Counting only approved and waiting records let the ID go through on a fresh wallet
 the day it was rejected, or a year after its borrower defaulted. Erased records no longer count:
-their blind index is gone (erasure keeps a debtor's record while it owes)."""
+their blind index is gone (erasure keeps a debtor's record while it owes), except a rejection on
+identity grounds the retention schedule erased, which keeps it (`retention.py`)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ NAMED = 5  # records a flag's message lists; the review item lists every wallet
 
 
 def other_records(session: Session, wallet: str, index: str) -> list[KycRecord]:
-    """The other wallets' records of this national ID, of any status but erased, oldest first."""
+    """The other wallets' records of this national ID, of any status but erased (an erased one only
+    where the retention schedule kept its index: a rejection on identity grounds), oldest first."""
     return list(session.scalars(select(KycRecord).where(KycRecord.blind_index == index, KycRecord.wallet != wallet)
                                 .order_by(KycRecord.submitted_at, KycRecord.id)))  # fmt: skip
 
@@ -51,7 +53,10 @@ def denied_identity_mark() -> Reason:
 def check_denied(session: Session, index: str) -> Reason | None:
     """A reviewer rejected this national ID on identity grounds, on any wallet (this one too): from then
     on each submission of it waits for two admins, however long ago that was."""
-    rejected = session.scalars(select(KycRecord).where(KycRecord.blind_index == index, KycRecord.status == Status.REJECTED)
+    # Erased too: the retention schedule erases an old rejection's personal data but keeps the blind
+    # index of one on identity grounds, for this check (retention.py); an erasure on request does not.
+    rejected = session.scalars(select(KycRecord).where(KycRecord.blind_index == index,
+                                                       KycRecord.status.in_((Status.REJECTED, Status.ERASED)))
                                .order_by(KycRecord.decided_at.desc(), KycRecord.id))  # fmt: skip
     denied = next((r for r in rejected if any(x["code"] == Code.DENIED_IDENTITY for x in r.reasons)), None)
     if denied is None:

@@ -27,6 +27,11 @@ the debt is settled (GDPR art. 17(3)(b) and (e)), and collections need it. It al
 wallet holds a staff role: the four-eyes rules know a staff wallet's person by its records' blind
 index (backend/identity/persons.py), and an erased one would make the wallet a stranger to the
 person's other wallets.
+
+Once no debt is open, a wallet that borrowed or invested still keeps its data for the AML
+record-keeping period after the relationship ended: a request then is scheduled, not refused, and
+carried out when due by the retention worker (`erasure_requests.py`, `erase_scheduled`).
+`erase_rows` is the one path every erasure takes, the retention schedule's too (`retention.py`).
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from backend.identity.audit_trail import audit
 from backend.identity.checks.origin import forget_origins
 from backend.identity.checks.reasons import Code, Disposition, Reason
 from backend.identity.crypto.holders import shred
-from backend.identity.kyc import attestation
+from backend.identity.kyc import attestation, erasure_requests
 from backend.identity.kyc.erasure_scope import (
     clear_decision,
     holder_ids,
@@ -54,12 +59,13 @@ from backend.identity.kyc.erasure_scope import (
     unaccepted_offers,
     unbound_decisions,
 )
-from backend.identity.kyc.erasures import log_erasure
+from backend.identity.kyc.erasures import Entry, log_erasure
 from backend.identity.kyc.history import transition
+from backend.identity.kyc.relationship import aml_hold
 from backend.identity.kyc.status import Status
-from backend.identity.models import KycRecord, utcnow
+from backend.identity.models import ErasureRequest, KycRecord, utcnow
 from backend.identity.roles import GRANTABLE, roles_of
-from backend.identity.schemas import ErasurePublic
+from backend.identity.schemas import ErasurePublic, ErasureScheduledPublic
 from backend.lending.models import LoanOffer
 from backend.lending.offers import offers_in_flight
 from backend.scoring.models import CreditDecision
@@ -90,44 +96,87 @@ def kept_because(session: Session, settings: Settings, wallet: str, has_records:
     return None
 
 
-def erase_wallet(session: Session, settings: Settings, wallet: str, actor: str) -> ErasurePublic:
-    records = list(
-        session.scalars(select(KycRecord).where(KycRecord.wallet == wallet, KycRecord.erased_at.is_(None)).with_for_update())
-    )
+def erase_wallet(session: Session, settings: Settings, wallet: str, actor: str) -> ErasurePublic | ErasureScheduledPublic:
+    """A request to erase `wallet`'s personal data: erased now, or scheduled while the AML period runs."""
+    records = _live_records(session, wallet)
     if refused := kept_because(session, settings, wallet, has_records=bool(records)):
         raise refused
-    now = utcnow()
-    holders = rows_about(session, wallet)
-    decisions = unbound_decisions(session, wallet)
-    offers = unaccepted_offers(session, wallet)
-    if not records and not holders and not decisions and not offers:
+    scope = _scope(session, wallet)
+    if not records and not any(scope):
         repair_log(session, settings, wallet)
         raise NotFound("no KYC data to erase for this wallet")
-    ids = [r.id for r in records]
+    if (hold := aml_hold(session, settings, wallet)) is not None:
+        return erasure_requests.schedule(session, wallet, actor, hold)
+    return _erase(session, settings, wallet, actor, records, scope)
+
+
+def erase_scheduled(session: Session, settings: Settings, request: ErasureRequest,
+                    now: datetime | None = None) -> ErasurePublic | None:  # fmt: skip
+    """Carry out a scheduled request if it is due `now` (None: not yet, its due date brought up to
+    date; or nothing was left to erase, and it is closed)."""
+    records = _live_records(session, request.wallet)
+    if kept_because(session, settings, request.wallet, has_records=bool(records)):
+        request.erase_after = None  # a loan taken meanwhile: due once the AML period after it has passed
+        return None
+    if (hold := aml_hold(session, settings, request.wallet, now)) is not None:
+        request.erase_after = hold.erase_after
+        return None
+    scope = _scope(session, request.wallet)
+    if not records and not any(scope):  # erased meanwhile (an admin's erasure after the period)
+        erasure_requests.close(session, request.wallet, None, utcnow())
+        return None
+    return _erase(session, settings, request.wallet, "system", records, scope, request=request)
+
+
+def _live_records(session: Session, wallet: str) -> list[KycRecord]:
+    return list(session.scalars(select(KycRecord).where(KycRecord.wallet == wallet, KycRecord.erased_at.is_(None)).with_for_update()))
+
+
+def _scope(session: Session, wallet: str) -> tuple[list, list[CreditDecision], list[LoanOffer]]:
+    return rows_about(session, wallet), unbound_decisions(session, wallet), unaccepted_offers(session, wallet)
+
+
+def erase_rows(session: Session, settings: Settings, wallet: str, actor: str, records: list[KycRecord], holders: list,
+               decisions: list[CreditDecision], offers: list[LoanOffer], why: str, kind: str | None = None,
+               keeping_index: frozenset[str] = frozenset()) -> tuple[Entry, list[str]]:  # fmt: skip
+    """Erase exactly these rows of `wallet`: logged first (fsynced: an erasure never commits unlogged,
+    and a restore replays it), then attestations revoked, data keys shredded, applications cleared,
+    offers deleted. Returns the log entry and the revocations queued."""
+    now = utcnow()
     cleared = {table: rows for table, rows in ((CreditDecision.__tablename__, [d.id for d in decisions]),
                                                (LoanOffer.__tablename__, [o.id for o in offers])) if rows}  # fmt: skip
-    # Logged (fsynced) before anything changes: an erasure never commits unlogged.
-    entry = log_erasure(session, settings, wallet, now, ids, holder_ids(holders), cleared,
-                        lambda e: still_there(settings, e))  # fmt: skip
+    entry = log_erasure(session, settings, wallet, now, [r.id for r in records], holder_ids(holders), cleared,
+                        lambda e: still_there(settings, e), kind=kind, kept_index=sorted(keeping_index))  # fmt: skip
     revocations = []
     for record in records:
         if record.status == Status.APPROVED and (key := attestation.revoke(session, settings, record)):
             revocations.append(key)
-    shred_records(session, records, "personal data erased on request (data key destroyed)", actor, now)
+    shred_records(session, records, why, actor, now, keeping_index=keeping_index)
     for row in holders:
         shred(row)
     for decision in decisions:
         clear_decision(decision, now)
     for offer in offers:
         session.delete(offer)
+    return entry, revocations
+
+
+def _erase(session: Session, settings: Settings, wallet: str, actor: str, records: list[KycRecord], scope: tuple,
+           request: ErasureRequest | None = None) -> ErasurePublic:  # fmt: skip
+    holders, decisions, offers = scope
+    why = "personal data erased on request (data key destroyed)" if request is None else \
+        "personal data erased on request, once the AML record-keeping period had passed (data key destroyed)"  # fmt: skip
+    entry, revocations = erase_rows(session, settings, wallet, actor, records, holders, decisions, offers, why)
     forget_origins(session, wallet)
     forget_failures(session, wallet)
-    erased_offers = cleared.get(LoanOffer.__tablename__, [])
+    erasure_requests.close(session, wallet, entry.id, entry.erased_at)
+    ids, erased_decisions, erased_offers = [r.id for r in records], [d.id for d in decisions], [o.id for o in offers]
+    asked = {"request": request.id, "requested_by": request.requested_by} if request is not None else {}
     audit(session, actor, "kyc.erase", wallet, {"wallet": wallet, "records": ids, "revocations": revocations, "notes": len(holders),
-                                                "decisions": cleared.get(CreditDecision.__tablename__, []),
-                                                "offers": erased_offers, "erasure": entry.id})  # fmt: skip
+                                                "decisions": erased_decisions, "offers": erased_offers, "erasure": entry.id,
+                                                **asked})  # fmt: skip
     return ErasurePublic(wallet=wallet, erased_records=ids, revocations=revocations, erased_notes=len(holders),
-                         erased_decisions=cleared.get(CreditDecision.__tablename__, []), erased_offers=erased_offers)  # fmt: skip
+                         erased_decisions=erased_decisions, erased_offers=erased_offers)
 
 
 def expire_due(session: Session, settings: Settings, now: datetime | None = None) -> list[str]:

@@ -22,6 +22,7 @@ from backend.identity.checks.reasons import Code, Disposition, Reason
 from backend.identity.crypto.keyring import load_keyring
 from backend.identity.kyc import attestation
 from backend.identity.kyc.documents import unopened_by
+from backend.identity.kyc.erasure_requests import check_reveal_allowed
 from backend.identity.kyc.history import transition
 from backend.identity.kyc.id_history import (
     check_denied,
@@ -173,6 +174,7 @@ def reject(session: Session, settings: Settings, record_id: str, actor: str, not
 def reveal(session: Session, settings: Settings, record_id: str, actor: str, reason: str) -> KycDataPublic:
     record = get_record(session, record_id)
     _not_own(session, record, actor, "reveal")
+    check_reveal_allowed(session, record.wallet, reason)  # an erasure scheduled restricts processing (GDPR art. 18)
     keyring = load_keyring(settings)
     opened = open_sealed(keyring, record)
     keep_reveal(session, data_key(keyring, record), record, actor, reason)  # audited there, with the sealed reason's hash

@@ -28,12 +28,20 @@ export async function refreshKyc() {
   $("kyc-form").hidden = ["approved", "needs_review", "pending"].includes(current?.status);
 }
 
+// An erasure the AML record-keeping period holds off (202): when it will happen.
+function whenDue(scheduled) {
+  return scheduled.erase_after
+    ? `anti-money-laundering law keeps the data until ${scheduled.erase_after.slice(0, 10)}, then it is erased automatically`
+    : "anti-money-laundering law keeps the data while a loan or notes are open, and for its record-keeping period after";
+}
+
 export async function eraseWallet(event) {
   event.preventDefault();
   const target = new FormData(event.target).get("wallet");
   if (!confirm(`Erase the personal data of ${target}? Its verification is revoked on-chain.`)) return;
   const result = await api(`/api/v1/admin/kyc/wallets/${target}`, { method: "DELETE" });
-  say(`Erased ${plural(result.erased_records.length, "record")} of ${result.wallet}; ${plural(result.revocations.length, "revocation")} queued.`);
+  if (result.status === "scheduled") say(`Erasure of ${result.wallet} scheduled: ${whenDue(result)}.`);
+  else say(`Erased ${plural(result.erased_records.length, "record")} of ${result.wallet}; ${plural(result.revocations.length, "revocation")} queued.`);
   event.target.reset();
   await refreshStaff();
 }
@@ -59,7 +67,8 @@ export async function exportKyc() {
 export async function eraseKyc() {
   if (!confirm("Erase your personal data? You will have to verify again to borrow or invest.")) return;
   const result = await api("/api/v1/kyc/me", { method: "DELETE" });
-  say(`Personal data erased (${plural(result.erased_records.length, "record")})`
+  if (result.status === "scheduled") say(`Erasure scheduled: ${whenDue(result)}. Until then your data is used only for what the law keeps it for.`);
+  else say(`Personal data erased (${plural(result.erased_records.length, "record")})`
     + `${result.revocations.length ? "; the on-chain verification is being revoked" : ""}.`);
   await Promise.all([refreshKyc(), refreshRoles()]);
 }

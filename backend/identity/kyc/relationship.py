@@ -1,0 +1,84 @@
+"""A wallet's business relationship with the lender, from the chain index: what the AML
+record-keeping period (AMLD art. 40: customer due diligence records kept 5 years after the
+relationship ends) counts from.
+
+A wallet is in a relationship once it borrowed (a loan names it as borrower) or invested (it funded a
+loan, notes were transferred to it, or it has held notes). The relationship is open while a loan it borrowed still owes
+(funding, active, or defaulted with money to recover) or while it holds notes of such a loan; it
+ended at the latest chain event naming the wallet or one of those loans (its last repayment, the
+loan's closing, its last claim or note transfer). A later event of the same loans (another
+investor's claim) only moves the end later: the period is never shorter than the law's.
+
+Only applying, being rejected or being offered a loan is no relationship: its data is erased at
+once on request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from backend.chain.models import ChainEvent
+from backend.chain.projection_models import EventSubjectRow, FundingRow, LoanRow, NoteBalanceRow, NoteTransferRow
+from backend.config import Settings
+from backend.identity.models import utcnow
+
+
+@dataclass(frozen=True)
+class Relationship:
+    open: bool
+    ended_at: datetime | None  # None while open
+
+
+@dataclass(frozen=True)
+class AmlHold:
+    """Why a wallet's KYC data is kept now, and until when (None: the relationship is still open)."""
+
+    erase_after: datetime | None
+    relationship_ended_at: datetime | None
+
+    def __str__(self) -> str:
+        if self.erase_after is None:
+            return "the wallet is in a business relationship (a loan or notes still open): its customer due diligence " \
+                   "records are kept until the AML period after it ends has passed"  # fmt: skip
+        return f"the AML record-keeping period after the business relationship ended ({self.relationship_ended_at:%Y-%m-%d}) " \
+               f"runs until {self.erase_after:%Y-%m-%d}"  # fmt: skip
+
+
+def relationship(session: Session, wallet: str, now: datetime | None = None) -> Relationship | None:
+    """The wallet's relationship as the chain index shows it; None if it never borrowed nor invested."""
+    borrowed = list(session.scalars(select(LoanRow).where(LoanRow.borrower == wallet)))
+    held_ids = list(session.scalars(select(NoteBalanceRow.loan_id).where(NoteBalanceRow.holder == wallet,
+                                                                         NoteBalanceRow.balance != 0)))  # fmt: skip
+    invested = any(session.scalar(query.limit(1)) is not None for query in (
+        select(FundingRow.loan_id).where(FundingRow.investor == wallet),
+        select(NoteTransferRow.id).where(NoteTransferRow.recipient == wallet),
+        select(NoteBalanceRow.loan_id).where(NoteBalanceRow.holder == wallet),  # notes held once, sold since
+    ))  # fmt: skip
+    if not (borrowed or held_ids or invested):
+        return None
+    held = list(session.scalars(select(LoanRow).where(LoanRow.loan_id.in_(held_ids)))) if held_ids else []
+    if any(loan.owes for loan in [*borrowed, *held]):
+        return Relationship(open=True, ended_at=None)
+    loans = [loan.loan_id for loan in borrowed] + held_ids
+    last = session.scalar(select(func.max(ChainEvent.block_timestamp))
+                          .join(EventSubjectRow, EventSubjectRow.event_id == ChainEvent.id)
+                          .where(or_(EventSubjectRow.address == wallet, EventSubjectRow.loan_id.in_(loans))))  # fmt: skip
+    # An index without the events' times (rows written by hand, an index from before they were kept)
+    # cannot date the end: counted from now, so the period is never cut short.
+    ended = datetime.fromtimestamp(last, UTC) if last else (now or utcnow())
+    return Relationship(open=False, ended_at=ended)
+
+
+def aml_hold(session: Session, settings: Settings, wallet: str, now: datetime | None = None) -> AmlHold | None:
+    """Whether the AML period keeps `wallet`'s KYC data now (an erasure asked for is scheduled), or None."""
+    now = now or utcnow()
+    found = relationship(session, wallet, now)
+    if found is None:
+        return None
+    if found.open:
+        return AmlHold(erase_after=None, relationship_ended_at=None)
+    due = found.ended_at + timedelta(days=settings.aml_retention_days)
+    return AmlHold(erase_after=due, relationship_ended_at=found.ended_at) if due > now else None

@@ -1,0 +1,193 @@
+"""An erasure asked for after a business relationship ended waits out the AML record-keeping period
+(AMLD art. 40): it is recorded and answered 202 with its due date, the wallet's processing is
+restricted meanwhile, and the retention worker carries it out through erasure's own path when due
+(the erasure log once, the attestation revoked). On the session chain: the loan is made, funded
+never, cancelled after its deadline, and the end of the relationship is the cancellation's block time
+as the chain index holds it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from web3 import Web3
+
+from backend.audit.models import AuditEntry
+from backend.chain.deploy import deployed_addresses
+from backend.chain.models import ChainEvent
+from backend.chain.node import rpc_call
+from backend.chain.projection_models import AttestationRow, EventSubjectRow, LoanRow, NoteBalanceRow
+from backend.db.session import session_scope
+from backend.identity.kyc.erasures import read_log
+from backend.identity.kyc.lifecycle import erase_wallet
+from backend.identity.kyc.retention import run_round
+from backend.identity.kyc.submission import submit as submit_record
+from backend.identity.models import ErasureRequest, KycRecord
+from backend.identity.schemas import ErasurePublic, ErasureScheduledPublic, KycCreate
+from tests.identity.conftest import ADMIN, bearer, make_applicant
+from tests.lending.conftest import (  # noqa: F401
+    SAMPLE,
+    approved,
+    borrower,
+    chain_identity_settings,
+    client,
+    created_loan,
+    scored,
+    settle,
+)
+
+DAY = 86_400
+CANCEL_ABI = [{"type": "function", "name": "cancel", "stateMutability": "nonpayable",
+               "inputs": [{"name": "loanId", "type": "uint256"}], "outputs": []}]  # fmt: skip
+AML = timedelta(days=1825)  # the default LOANCHAIN_AML_RETENTION_DAYS
+SECOND = timedelta(seconds=1)
+
+
+def _cancel(settings, loan_id: int, sender: str) -> datetime:
+    """Past its funding deadline, the loan (never funded) is cancelled by anyone: the relationship's
+    end, at the block's time. Indexed, as the indexer worker would."""
+    rpc_call(settings.rpc_url, "evm_increaseTime", [60 * DAY])
+    rpc_call(settings.rpc_url, "evm_mine")
+    w3 = Web3(Web3.HTTPProvider(settings.rpc_url))
+    book = w3.eth.contract(address=deployed_addresses(settings)["LoanBook"], abi=CANCEL_ABI)
+    receipt = w3.eth.wait_for_transaction_receipt(book.functions.cancel(loan_id).transact({"from": sender}))
+    settle(settings)
+    return datetime.fromtimestamp(w3.eth.get_block(receipt["blockNumber"])["timestamp"], UTC)
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _logged(settings, wallet: str) -> list:
+    log = read_log(settings)
+    return [e for e in (log.entries if log else []) if e.wallet == wallet and e.standing]
+
+
+def _requests(settings, wallet: str) -> list[ErasureRequest]:
+    with session_scope(settings) as session:
+        rows = list(session.scalars(select(ErasureRequest).where(ErasureRequest.wallet == wallet)))
+        session.expunge_all()
+    return rows
+
+
+def test_an_erasure_after_a_loan_waits_out_the_aml_period_then_the_worker_carries_it_out_once(
+    client, chain_identity_settings, borrower, approved, accounts  # noqa: F811
+):
+    settings = chain_identity_settings
+    wallet = borrower.account.address
+    offer = created_loan(client, settings, borrower, approved)
+    assert client.delete("/api/v1/kyc/me", headers=borrower.headers).status_code == 409  # being funded: a debt
+
+    ended = _cancel(settings, offer["loan_id"], accounts[3].address)
+    asked = client.delete("/api/v1/kyc/me", headers=borrower.headers)
+    assert asked.status_code == 202, asked.json()
+    body = asked.json()
+    assert (body["status"], body["wallet"], body["requested_by"]) == ("scheduled", wallet, wallet)
+    assert _at(body["relationship_ended_at"]) == ended and _at(body["erase_after"]) == ended + AML
+    assert "AML record-keeping period" in body["reason"]
+    assert client.get("/api/v1/kyc/me", headers=borrower.headers).json()["status"] == "approved"  # nothing erased
+    assert _logged(settings, wallet) == []
+
+    # An admin's request meanwhile is the same one: the person's, at its time.
+    again = client.delete(f"/api/v1/admin/kyc/wallets/{wallet}", headers=bearer(client, ADMIN))
+    assert again.status_code == 202
+    assert {k: again.json()[k] for k in ("requested_at", "requested_by", "erase_after")} == \
+        {k: body[k] for k in ("requested_at", "requested_by", "erase_after")}  # fmt: skip
+    assert len(_requests(settings, wallet)) == 1
+
+    # Restricted processing: a reveal only on the grounds the data is kept for.
+    with session_scope(settings) as session:
+        record_id = session.scalar(select(KycRecord.id).where(KycRecord.wallet == wallet))
+    admin = bearer(client, ADMIN)
+    refused = client.post(f"/api/v1/admin/kyc/{record_id}/reveal", json={"reason": "review"}, headers=admin)
+    assert refused.status_code == 409 and refused.json()["context"]["allowed_reasons"] == ["fraud_investigation", "legal_request"]
+    assert "restricted" in refused.json()["detail"]
+    assert client.post(f"/api/v1/admin/kyc/{record_id}/reveal", json={"reason": "legal_request"}, headers=admin).status_code == 200
+
+    due = ended + AML
+    assert run_round(settings, now=due - SECOND).requests == []  # a second early: nothing
+    assert _logged(settings, wallet) == []
+    done = run_round(settings, now=due + SECOND)
+    assert [(e.wallet, e.records) for e in done.requests] == [(wallet, [record_id])]
+    assert run_round(settings, now=due + 2 * SECOND).requests == []  # carried out once
+    (entry,) = _logged(settings, wallet)
+    assert entry.records == [record_id] and entry.kind is None  # a wallet's erasure, replayed as one
+
+    assert client.get("/api/v1/kyc/me", headers=borrower.headers).json()["status"] == "erased"
+    (request,) = _requests(settings, wallet)
+    assert (request.status, request.erasure, request.open_for) == ("done", entry.id, None)
+    with session_scope(settings) as session:
+        erased = session.scalar(select(AuditEntry).where(AuditEntry.action == "kyc.erase", AuditEntry.subject == wallet))
+        assert erased is not None and erased.actor == "system"
+    settle(settings)  # the revocation goes out as for any erasure
+    with session_scope(settings) as session:
+        assert session.get(AttestationRow, wallet).revoked
+
+
+def test_a_loan_taken_before_the_due_date_moves_the_erasure_to_the_new_relationships_end(
+    client, chain_identity_settings, borrower, approved, accounts  # noqa: F811
+):
+    settings = chain_identity_settings
+    wallet = borrower.account.address
+    first = created_loan(client, settings, borrower, approved)
+    ended = _cancel(settings, first["loan_id"], accounts[3].address)
+    assert client.delete("/api/v1/kyc/me", headers=borrower.headers).status_code == 202
+    due = ended + AML
+
+    decision = scored(client, borrower)
+    assert decision["decision"] == "approve", decision
+    second = created_loan(client, settings, borrower, decision)
+    assert run_round(settings, now=due + SECOND).requests == []  # a loan is open again: no erasure
+    (request,) = _requests(settings, wallet)
+    assert (request.status, request.erase_after) == ("scheduled", None)
+
+    ended_again = _cancel(settings, second["loan_id"], accounts[3].address)
+    assert run_round(settings, now=due + SECOND).requests == []  # the old due date no longer counts
+    (request,) = _requests(settings, wallet)
+    assert request.erase_after == ended_again + AML
+    assert _logged(settings, wallet) == []
+    assert [e.wallet for e in run_round(settings, now=ended_again + AML + SECOND).requests] == [wallet]
+    assert len(_logged(settings, wallet)) == 1
+
+
+def test_a_wallet_that_only_applied_is_erased_at_once(settings):
+    """Rejected, never borrowed nor invested: no relationship, no AML period."""
+    person = make_applicant(2201)
+    with session_scope(settings) as session:
+        submit_record(session, settings, person.account.address, KycCreate(**person.form()), [])
+    with session_scope(settings) as session:
+        erased = erase_wallet(session, settings, person.account.address, person.account.address)
+    assert isinstance(erased, ErasurePublic) and len(erased.erased_records) == 1
+    assert _requests(settings, person.account.address) == [] and len(_logged(settings, person.account.address)) == 1
+
+
+def test_an_investor_holding_notes_of_an_open_loan_is_scheduled_until_the_aml_period_after_it(settings):
+    """No debt of theirs, so no refusal; the relationship is open while they hold the notes: the
+    request waits, undated, and is dated once the notes are gone."""
+    person, zero = make_applicant(2202), "0x" + "00" * 32
+    wallet = person.account.address
+    with session_scope(settings) as session:
+        submit_record(session, settings, wallet, KycCreate(**person.form()), [])
+        session.add(LoanRow(loan_id=3, status="active", borrower=ADMIN.address, underwriter=ADMIN.address, terms_hash=zero,
+                            agreement_hash=zero, decision_hash=zero, principal=10, apr_bps=1, installments=1,
+                            installment_period=1, installment_amount=1, funding_deadline=1, origination_fee_bps=0,
+                            created_block=1, block_number=1, tx_hash=zero, log_index=0))  # fmt: skip
+        session.add(NoteBalanceRow(loan_id=3, holder=wallet, balance=10, block_number=1, tx_hash=zero, log_index=0))
+    with session_scope(settings) as session:
+        scheduled = erase_wallet(session, settings, wallet, wallet)
+    assert isinstance(scheduled, ErasureScheduledPublic)
+    assert (scheduled.erase_after, scheduled.relationship_ended_at) == (None, None) and "relationship" in scheduled.reason
+    sold = datetime.now(UTC) - timedelta(days=3)
+    with session_scope(settings) as session:  # the notes sold: a transfer naming the wallet, three days ago
+        session.get(NoteBalanceRow, (3, wallet)).balance = 0
+        event = ChainEvent(block_number=2, block_hash=zero, tx_hash=zero, tx_index=0, log_index=0, contract="LoanBook",
+                           address=ADMIN.address, event="TransferSingle", args={"from": wallet},
+                           block_timestamp=int(sold.timestamp()))  # fmt: skip
+        session.add(event)
+        session.flush()
+        session.add(EventSubjectRow(event_id=event.id, address=wallet, block_number=2, tx_hash=zero, log_index=0))
+    assert run_round(settings).requests == []
+    (request,) = _requests(settings, wallet)
+    assert request.erase_after == datetime.fromtimestamp(int(sold.timestamp()), UTC) + AML
+    assert [e.wallet for e in run_round(settings, now=request.erase_after + SECOND).requests] == [wallet]
