@@ -204,6 +204,8 @@ class KycStatusPublic(BaseModel):
     roles: list[str]
     current: KycPublic | None
     records: list[KycPublic]
+    erasure: ErasureScheduledPublic | None = Field(None, description="The wallet's erasure, asked for and waiting out "
+                                                    "the AML record-keeping period; null when none is scheduled")
 
 
 class PersonalDataPublic(BaseModel):

@@ -21,6 +21,7 @@ from backend.chain.projection_models import LoanRow
 from backend.db.session import session_scope
 from backend.disclosure.reports import month_of
 from backend.identity.checks.national_id import IdType
+from backend.identity.kyc import erasure_requests
 from backend.identity.kyc.submission import submit
 from backend.identity.models import KycRecord
 from backend.identity.schemas import KycCreate
@@ -335,10 +336,17 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     assert rows[0][:6] == ["date", "block_number", "tx_hash", "loan_id", "kind", "interest"]
     assert sum(int(row[5]) for row in rows[1:]) > 0  # interest earned, though the repayments were one claim
     expect(page.locator("#statement-summary")).to_contain_text("Earned: interest ")
-    page.click("#kyc-erase")
-    expect(page.locator("#status")).to_contain_text("Personal data erased (1 record); the on-chain verification is being revoked.")
-    expect(page.locator("#kyc-status")).to_contain_text("erased")
-    expect(page.locator("#who")).to_contain_text("not verified yet")
+    page.click("#kyc-erase")  # the investor held notes: anti-money-laundering law keeps its data five years more
+    expect(page.locator("#status")).to_contain_text("Erasure scheduled: ")
+    with session_scope(settings) as session:
+        due = erasure_requests.scheduled_request(session, investor.address).erase_after
+    assert due is not None and due.date() > datetime.now(UTC).date().replace(year=datetime.now(UTC).year + 4)
+    expect(page.locator("#status")).to_have_text(f"Erasure scheduled: anti-money-laundering law keeps the data until {due:%Y-%m-%d}, "
+                                                 "then it is erased automatically. Until then your data is used only for what "
+                                                 "the law keeps it for.")  # fmt: skip
+    expect(page.locator("#kyc-status")).to_contain_text(f"approved, on-chain confirmed; erasure scheduled: anti-money-laundering "
+                                                        f"law keeps the data until {due:%Y-%m-%d}")  # fmt: skip
+    expect(page.locator("#who")).to_contain_text("investor")  # it may still invest meanwhile
     expect(page.locator("#kyc-erase-row")).to_be_hidden()
 
 

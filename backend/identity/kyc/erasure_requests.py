@@ -21,9 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.config import Settings
 from backend.errors import Conflict
 from backend.identity.audit_trail import audit
-from backend.identity.kyc.relationship import AmlHold
+from backend.identity.kyc.relationship import AmlHold, aml_hold
 from backend.identity.models import ErasureRequest, utcnow
 from backend.identity.schemas import ErasureScheduledPublic
 
@@ -73,6 +74,12 @@ def close(session: Session, wallet: str, entry: str | None, now: datetime) -> No
     scheduled request, if any, is done."""
     if (request := scheduled_request(session, wallet, lock=True)) is not None:
         request.status, request.open_for, request.done_at, request.erasure = DONE, None, now, entry
+
+
+def scheduled_erasure(session: Session, settings: Settings, wallet: str) -> ErasureScheduledPublic | None:
+    """The wallet's scheduled erasure as its owner reads it (GET /kyc/me), due date as of now."""
+    request = scheduled_request(session, wallet)
+    return None if request is None else public(request, aml_hold(session, settings, wallet))
 
 
 def check_reveal_allowed(session: Session, wallet: str, reason: str) -> None:

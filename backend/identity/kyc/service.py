@@ -9,6 +9,7 @@ from backend.errors import NotFound
 from backend.identity.crypto.keyring import load_keyring
 from backend.identity.export_schemas import KycExportPublic
 from backend.identity.kyc.documents import open_document
+from backend.identity.kyc.erasure_requests import scheduled_erasure
 from backend.identity.kyc.lifecycle import erase_wallet, expire_due
 from backend.identity.kyc.reveals import reveal_reasons
 from backend.identity.kyc.review import approve, get_record, queue, reject, reveal, review_item
@@ -46,6 +47,7 @@ def my_status(session: Session, settings: Settings, wallet: str) -> KycStatusPub
         roles=sorted(roles_of(session, settings, wallet)),
         current=views[0] if views else None,
         records=views,
+        erasure=scheduled_erasure(session, settings, wallet),
     )
 
 

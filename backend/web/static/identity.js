@@ -21,8 +21,10 @@ export async function refreshKyc() {
   // flag (which check caught them is for staff only), or the rule that refused them.
   const why = ["needs_review", "rejected"].includes(current?.status) && current.reasons.length
     ? ` (${current.reasons.map((r) => r.message).join("; ")})` : "";
-  $("kyc-status").textContent = current ? `${current.status}${why}${attestation ? `, on-chain ${attestation}` : ""}` : "not submitted";
-  $("kyc-erase-row").hidden = !current || current.status === "erased";
+  const erasure = status.erasure ? `; erasure scheduled: ${whenDue(status.erasure)}` : "";
+  $("kyc-status").textContent = (current ? `${current.status}${why}${attestation ? `, on-chain ${attestation}` : ""}` : "not submitted")
+    + erasure;
+  $("kyc-erase-row").hidden = !current || current.status === "erased" || Boolean(status.erasure);  // asked once is enough
   $("kyc-export-row").hidden = false;  // applications and notices are the wallet's too, with no record or after erasure
   // Verified (or waiting for review): the form has nothing more to take.
   $("kyc-form").hidden = ["approved", "needs_review", "pending"].includes(current?.status);
