@@ -33,6 +33,9 @@ FORBIDDEN = _error("role_required (the caller has none of the roles this needs),
                    "caller (someone else's record, one's own application)")  # fmt: skip
 NOT_FOUND = _error("not_found: nothing by that id, or nothing the caller may see (never 403 for another's record)")
 CONFLICT = _error("conflict: the state does not allow this now (already done, superseded, expired)")
+KEYED_CONFLICT = _error("conflict: the state does not allow this now (already done, superseded, expired); "
+                        "idempotency_key_reused: the Idempotency-Key came with another request of the caller's")
+RETRIED = "A retry (the same Idempotency-Key and request): the record its first attempt made, as it is now; nothing written"
 RATE_LIMITED = _error("rate_limited: too many requests from this client or wallet",
                       headers={"Retry-After": {"description": "Seconds until the window frees",
                                                "schema": {"type": "integer"}}})  # fmt: skip
@@ -70,11 +73,18 @@ def error_responses(route: Any, method: str) -> dict[str, dict]:
     if route.dependant.path_params:
         responses["404"] = NOT_FOUND
     if method in WRITES:
-        responses["409"] = CONFLICT
+        responses["409"] = KEYED_CONFLICT if takes_idempotency_key(route) else CONFLICT
     if limited:
         responses["429"] = RATE_LIMITED
     responses["default"] = OTHER
     return responses
+
+
+def takes_idempotency_key(route: Any) -> bool:
+    """Does the operation read `Idempotency-Key` (backend/api/deps.py `Idempotent`, or the case log's own)?"""
+    def headers(dependant: Any) -> set[str]:
+        return {p.alias for p in dependant.header_params}.union(*map(headers, dependant.dependencies))
+    return "Idempotency-Key" in headers(route.dependant)
 
 
 def document_errors(schema: dict, routes: list[BaseRoute]) -> dict:
@@ -88,6 +98,8 @@ def document_errors(schema: dict, routes: list[BaseRoute]) -> dict:
             for status, documented in error_responses(route, method).items():
                 # a route's own description of a status (health's 503 report) stands
                 responses[status] = {**documented, **responses.get(status, {})} if status != "422" else documented
+            if takes_idempotency_key(route) and "201" in responses:  # a retry's answer, in the 201's shape
+                responses.setdefault("200", {"description": RETRIED, "content": responses["201"].get("content", {})})
             if (endpoint := _guard_and_limits(route)[0]) is not None:
                 operation["description"] = "\n\n".join(filter(None, [operation.get("description"), access_words(endpoint)]))
     components = schema.setdefault("components", {}).setdefault("schemas", {})

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from backend import audit
+from backend.api.idempotency import IdempotencyKey, IdempotentRequest, request_fingerprint
 from backend.bounds import DB_ID_MAX
 from backend.config import Settings, get_settings
 from backend.db.session import session_scope
@@ -300,6 +301,19 @@ def allow(endpoint: str) -> list:
     return [Depends(guard)]
 
 
+def idempotent_request(request: Request, principal: CurrentUser, session: SessionDep, settings: SettingsDep,
+                       request_hash: Annotated[str, Depends(request_fingerprint)],
+                       idempotency_key: IdempotencyKey = None) -> IdempotentRequest:  # fmt: skip
+    """A create request's `Idempotency-Key` (backend/idempotency_keys.py), for its handler's `answer`
+    and its rate limit: one per request (FastAPI's cache), so a retry is looked up once."""
+    return IdempotentRequest(session, settings, principal.wallet, idempotency_key,
+                             f"{request.method} {request.scope['route'].path_format}", request_hash)  # fmt: skip
+
+
+# A create request that takes an `Idempotency-Key` (documented on its operation, header and 200 alike).
+Idempotent = Annotated[IdempotentRequest, Depends(idempotent_request)]
+
+
 def _client(request: Request) -> str:
     """The caller's network address, the key of the per-client limits below."""
     return request.client.host if request.client else "unknown"
@@ -381,21 +395,30 @@ def _counted_if_decided(settings: Settings, *counts: _Count) -> Iterator[None]:
         raise
 
 
-def offer_rate_limit(request: OfferCreate, principal: CurrentUser, settings: SettingsDep) -> Iterator[None]:
-    """Each offer stores and anchors an agreement document: a borrower may not grow both without end."""
+def offer_rate_limit(request: OfferCreate, principal: CurrentUser, settings: SettingsDep,
+                     once: Idempotent) -> Iterator[None]:  # fmt: skip
+    """Each offer stores and anchors an agreement document: a borrower may not grow both without end.
+    A retry answered from its `Idempotency-Key` makes nothing, and spends nothing."""
+    if once.is_retry():
+        yield
+        return
     with _counted_if_decided(settings, _Count("offer", principal.wallet, settings.offer_rate_limit,
                                               f"too many offers: at most {settings.offer_rate_limit} per hour")):  # fmt: skip
         yield
 
 
 def score_rate_limit(application: ApplicationCreate, principal: CurrentUser, settings: SettingsDep,
-                     http: Request) -> Iterator[None]:  # fmt: skip
+                     http: Request, once: Idempotent) -> Iterator[None]:  # fmt: skip
     """Ten decisions an hour keep an applicant from probing the model; a 422 decides nothing. A
     wallet costs one key and a sign-in, and scoring needs no KYC, so the client's network is counted
     too: fresh wallets from one place share its allowance. A network as KYC's origin check takes it
     (an IPv6 host's whole /56, among whose /64s it moves at will); a loopback or private address is
     this machine or a proxy not listed in FORWARDED_ALLOW_IPS, whose count would be everyone's, so
-    none is kept for it (the wallet's still is)."""
+    none is kept for it (the wallet's still is). A retry answered from its `Idempotency-Key` decides
+    nothing again, and spends nothing."""
+    if once.is_retry():
+        yield
+        return
     counts = [_Count("score", principal.wallet, settings.score_rate_limit,
                      f"too many credit applications: at most {settings.score_rate_limit} per hour")]  # fmt: skip
     if network := network_of(_client(http)):

@@ -116,10 +116,13 @@ def _alert(**fields) -> AlertPublic:
 
 
 def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = None, open_only: bool = False,
-           with_notes: bool = True, reader: str = "cli") -> list[AlertPublic]:  # fmt: skip
-    """Every alert on note movements at or after block time `since`, newest first, with its review
-    (`open_only`: those not reviewed yet), the reviews' notes opened (or, `with_notes=False`,
-    withheld and marked); opened, one audit entry names `reader` and the alerts."""
+           with_notes: bool = True, reader: str = "cli", limit: int | None = None,
+           offset: int = 0) -> list[AlertPublic]:  # fmt: skip
+    """Every alert on note movements at or after block time `since`, newest first (ties by rule,
+    transactions and key: one order, so pages neither overlap nor skip), with its review (`open_only`:
+    those not reviewed yet), a page of `limit` after `offset` or all, the reviews' notes opened (or,
+    `with_notes=False`, withheld and marked); opened, one audit entry names `reader` and the alerts
+    of the page, the only notes read."""
     if rule is not None and rule not in RULES:
         raise ValidationFailed(f"rule: one of {', '.join(RULES)}", field="rule")
     moves = list(db.execute(select(NoteTransferRow, ChainEvent.block_timestamp)
@@ -161,14 +164,16 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
         found += application_rules.answers_changed(db, settings.monitoring_answers_changed_days, _alert)
     found = [a for a in found if (a.timestamp or 0) >= since]
     reviews = {r.alert_key: r for r in db.scalars(select(AlertReview).where(AlertReview.alert_key.in_([a.key for a in found])))}
-    keyring = load_keyring(settings) if with_notes and any(not r.shredded for r in reviews.values()) else None
+    found = sorted((a for a in found if not (open_only and a.key in reviews)),
+                   key=lambda a: (a.timestamp or 0, a.rule, a.tx_hashes, a.key), reverse=True)  # fmt: skip
+    found = found[offset:] if limit is None else found[offset:offset + limit]
+    keyring = load_keyring(settings) if with_notes and any(not reviews[a.key].shredded for a in found if a.key in reviews) else None
     for a in found:
         a.review = review_public(reviews[a.key], keyring) if a.key in reviews else None
-    found = [a for a in found if not (open_only and a.review)]
     if opened := sorted(a.key for a in found if a.review and a.review.note is not None):
         # Notes tell of fraud findings about a person: who read whose, once a view, as for case-log notes.
         audit.record(db, actor=reader, action=NOTES_READ, subject="monitoring:alerts", payload={"alert_keys": opened})
-    return sorted(found, key=lambda a: (a.timestamp or 0, a.rule, a.tx_hashes), reverse=True)
+    return found
 
 
 def review_alert(db: Session, settings: Settings, key: str, request: AlertReviewCreate,

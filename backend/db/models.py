@@ -10,3 +10,4 @@ from backend.scoring import models as scoring_models  # noqa: F401
 from backend.lending import models as lending_models  # noqa: F401
 from backend.servicing import models as servicing_models  # noqa: F401
 from backend.disclosure import models as disclosure_models  # noqa: F401
+from backend import idempotency_keys as idempotency_models  # noqa: F401

@@ -114,7 +114,9 @@ def change_role(session: Session, settings: Settings, actor: str, wallet: str, r
                             roles=sorted(roles_of(session, settings, wallet)))  # fmt: skip
 
 
-def list_grants(session: Session) -> list[RoleGrantPublic]:
-    grants = session.scalars(select(RoleGrant).order_by(RoleGrant.wallet, RoleGrant.role))
+def list_grants(session: Session, limit: int | None = None, offset: int = 0) -> list[RoleGrantPublic]:
+    """Granted roles by wallet then role (one grant each: pages neither overlap nor skip), a page of
+    `limit` after `offset`, or all (the CLI's)."""
+    grants = session.scalars(select(RoleGrant).order_by(RoleGrant.wallet, RoleGrant.role).limit(limit).offset(offset))
     return [RoleGrantPublic(wallet=g.wallet, role=g.role, granted_by=g.granted_by, granted_at=g.granted_at,
                             confirmed_by=g.confirmed_by) for g in grants]  # fmt: skip

@@ -360,7 +360,7 @@ def offer_public(db: Session, offer: LoanOffer, now: int | None = None) -> Offer
         state = "expired" if (now or int(time.time())) >= terms.deadline else "offered"
     return OfferPublic(
         id=offer.id,
-        created_at=offer.created_at,
+        created_at=as_utc(offer.created_at),  # SQLite reads it back naive: the same instant as created
         state=state,
         borrower=offer.borrower,
         decision_id=offer.decision_id,

@@ -216,6 +216,11 @@ def actions_of(db: Session, settings: Settings, loan_ids: list[int],
     return out
 
 
+def entry(db: Session, settings: Settings, loan_id: int, action_id: int) -> CollectionActionPublic:
+    """One entry of the loan's case log, as `actions_of` shows it now (notes opened)."""
+    return next(a for a in actions_of(db, settings, [loan_id], lambda: deadline_clock(settings))[loan_id] if a.id == action_id)
+
+
 def promise_holds_default(db: Session, settings: Settings, loan_id: int, now: int, defaultable_at: int) -> bool:
     """Does an open promise, an unanswered hardship request or an open dispute (`paused`) still hold
     the platform's own default at `now`? Only up to the cap past `defaultable_at`, whatever their

@@ -328,12 +328,13 @@ def _notice_kinds(db: Session, loan_ids: list[int]) -> dict[int, list[str]]:
 NOTES_READ = "collections.notes_read"
 
 
-def collections_queue(db: Session, settings: Settings, with_notes: bool = True,
-                      reader: str = "cli") -> list[CollectionItemPublic]:  # fmt: skip
+def collections_queue(db: Session, settings: Settings, with_notes: bool = True, reader: str = "cli",
+                      limit: int | None = None, offset: int = 0) -> list[CollectionItemPublic]:  # fmt: skip
     """Loans 16+ days past due, defaulted loans with money still to recover, and loans whose borrower
     asked for hardship help and awaits an answer; each with its case log (promises judged on the
     chain's clock; its notes withheld, marked, unless `with_notes`; opened, one audit entry names
-    `reader` and the loans whose notes it read). Most in need of a person first
+    `reader` and the loans whose notes it read; a page of `limit` after `offset`, or all, the CLI's,
+    and only the page's notes are opened). Most in need of a person first
     (review-servicing L4): a hardship request or a dispute waiting for an answer (reminders and the
     default wait on it); then defaultable loans a promise to pay holds, its date nearest first (at
     that date the default goes ahead); then loans 16+ days late, most days first; then defaultable
@@ -362,10 +363,7 @@ def collections_queue(db: Session, settings: Settings, with_notes: bool = True,
     notices = _notice_kinds(db, ids) if ids else {}
     calls = last_statuses(db, default_intent_key(""), {default_intent_key(loan_id) for loan_id in ids}) if ids else {}
     clock = cache(lambda: deadline_clock(settings))  # read once, and only if a promise is to be judged
-    logs = actions_of(db, settings, ids, clock, with_notes)
-    opened = sorted(loan_id for loan_id, log in logs.items() if any(a.note is not None for a in log))
-    if opened:  # notes tell of health and jobs: who read whose, once a view, as a KYC reveal is (review-servicing L2)
-        audit.record(db, actor=reader, action=NOTES_READ, subject="collections:queue", payload={"loan_ids": opened})
+    logs = actions_of(db, settings, ids, clock, with_notes=False)  # to rank by; the page's notes are opened below
     waiting_set = set(waiting)
     disputes = {loan_id for loan_id, (kind, _) in open_requests(db).items() if kind == "dispute"}
     items = [CollectionItemPublic(loan_id=loan_id, borrower=borrower, bucket=bucket, days_past_due=days, amount_owed=owed,
@@ -373,7 +371,18 @@ def collections_queue(db: Session, settings: Settings, with_notes: bool = True,
                                   actions=logs.get(loan_id, []), awaiting_answer=loan_id in waiting_set,
                                   dispute_open=loan_id in disputes)
              for loan_id, borrower, bucket, days, owed in rows]  # fmt: skip
-    return sorted(items, key=lambda item: _urgency(item, clock))  # stable: most days first within each group
+    # Stable: within each group, the order of `rows` (most days first, then by loan id): one order for
+    # a queue that did not change, so its pages neither overlap nor skip.
+    items = sorted(items, key=lambda item: _urgency(item, clock))
+    items = items[offset:] if limit is None else items[offset:offset + limit]
+    if with_notes and items:
+        opened_logs = actions_of(db, settings, [item.loan_id for item in items], clock)
+        for item in items:
+            item.actions = opened_logs.get(item.loan_id, [])
+        opened = sorted(loan_id for loan_id, log in opened_logs.items() if any(a.note is not None for a in log))
+        if opened:  # notes tell of health and jobs: who read whose, once a view, as a KYC reveal is (review-servicing L2)
+            audit.record(db, actor=reader, action=NOTES_READ, subject="collections:queue", payload={"loan_ids": opened})
+    return items
 
 
 def _urgency(item: CollectionItemPublic, clock: Callable[[], int]) -> tuple[int, int]:

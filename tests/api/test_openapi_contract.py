@@ -80,6 +80,27 @@ def test_rate_limits_path_ids_and_writes_document_their_answers(spec):
     assert "one of the roles admin, auditor, underwriter" in paths["/api/v1/score/{decision_id}"]["get"]["description"]
 
 
+# Creates a retry must not repeat, with no other way to tell one: they take an Idempotency-Key.
+IDEMPOTENT = {"/api/v1/score", "/api/v1/offers", "/api/v1/loans/{loan_id}/hardship",
+              "/api/v1/servicing/collections/{loan_id}/actions"}
+
+
+def test_creates_that_take_an_idempotency_key_document_the_header_and_a_retrys_answer(spec):
+    keyed = set()
+    for path, method, operation in operations(spec):
+        headers = [p for p in operation.get("parameters", []) if p["in"] == "header" and p["name"] == "Idempotency-Key"]
+        if not headers:
+            continue
+        keyed.add(path)
+        assert method == "post" and not headers[0].get("required") and "409" in headers[0]["description"]
+        responses = operation["responses"]
+        assert responses["200"]["content"] == responses["201"]["content"], path  # a retry: the record, as made
+        assert "Idempotency-Key" in responses["200"]["description"]
+        assert _ref(operation, "409") == ERROR_REF and "idempotency_key_reused" in responses["409"]["description"]
+    assert keyed == IDEMPOTENT
+    assert "idempotency_key_reused" not in spec["paths"]["/api/v1/offers/{offer_id}/accept"]["post"]["responses"]["409"]["description"]
+
+
 def test_names_do_not_leak_module_paths_and_operation_ids_are_the_route_names(app, spec):
     assert not [name for name in spec["components"]["schemas"] if "__" in name]
     assert {"MarketQuotePublic", "QuotePublic", "KycReasonPublic", "ReasonPublic"} <= set(spec["components"]["schemas"])

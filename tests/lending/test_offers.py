@@ -483,6 +483,34 @@ def test_offers_are_rate_limited_per_wallet_and_listed_a_page_at_a_time(chain_id
         assert page("?limit=1000").status_code == 422 and page("?offset=-1").status_code == 422
 
 
+def test_a_retried_offer_with_its_idempotency_key_is_the_first_offer_not_a_second(chain_identity_settings, borrower,
+                                                                                    approved):  # fmt: skip
+    """A retry used to make a second offer, superseding the first (whose terms the borrower may be
+    signing), anchoring a second agreement and spending the hourly limit. With the key it is answered
+    with the first offer, as it is now (200), nothing stored, anchored or counted; the key with another
+    request is 409."""
+    limited = chain_identity_settings.model_copy(update={"offer_rate_limit": 2})
+    keyed = {**borrower.headers, "Idempotency-Key": "offer-1"}
+    with client_for(limited) as client:
+        first = client.post("/api/v1/offers", json={"decision_id": approved["id"]}, headers=keyed)
+        assert first.status_code == 201, first.text
+        with session_scope(limited) as session:
+            written = (_counts(limited), session.scalar(select(func.count()).select_from(AuditEntry)))
+        for _ in range(3):
+            retry = client.post("/api/v1/offers", json={"decision_id": approved["id"]}, headers=keyed)
+            assert retry.status_code == 200, retry.text
+            assert retry.json() == first.json() and retry.json()["state"] == "offered"  # not superseded by itself
+        with session_scope(limited) as session:
+            assert (_counts(limited), session.scalar(select(func.count()).select_from(AuditEntry))) == written
+        other = client.post("/api/v1/offers", json={"decision_id": approved["id"], "amount": 1000}, headers=keyed)
+        assert other.status_code == 409 and other.json()["error"] == "idempotency_key_reused"
+        # the limit of 2 counted the first offer only
+        assert _offer(client, borrower, approved, amount=1000).status_code == 201
+        assert _offer(client, borrower, approved).status_code == 429
+        # once superseded, a retry answers the offer as it is now
+        assert client.post("/api/v1/offers", json={"decision_id": approved["id"]}, headers=keyed).json()["state"] == "superseded"
+
+
 def test_the_ledger_checks_the_application_and_caps_what_one_borrower_owes(client, chain_identity_settings, borrower, approved):
     settings = chain_identity_settings
     loan_id = created_loan(client, settings, borrower, approved)["loan_id"]  # 3,000 being funded: owed in full

@@ -40,9 +40,9 @@ DOCUMENT_TYPES = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "p
 DocumentIndex = Annotated[int, Path(ge=0, le=99, description="The document's place in the submission, from 0")]
 
 
-@router.get("/roles", dependencies=allow("admin.roles.list"), summary="Granted roles")
-def list_roles(session: SessionDep) -> list[RoleGrantPublic]:
-    return roles.list_grants(session)
+@router.get("/roles", dependencies=allow("admin.roles.list"), summary="Granted roles, by wallet then role, a page at a time")
+def list_roles(session: SessionDep, limit: PageLimit = 100, offset: PageOffset = 0) -> list[RoleGrantPublic]:
+    return roles.list_grants(session, limit=limit, offset=offset)
 
 
 @router.post("/roles", dependencies=allow("admin.roles.change"), status_code=201,

@@ -135,8 +135,8 @@ def kyc_reveals(
 @router.get(
     "/alerts",
     dependencies=allow("audit.trace"),
-    summary="Transaction monitoring of notes: round trips, off-market prices, large gifts, newest first (review "
-    "notes only for a sign-in of the last minutes)",
+    summary="Transaction monitoring of notes: round trips, off-market prices, large gifts, newest first, a page at a "
+    "time (review notes only for a sign-in of the last minutes)",
 )
 def alerts(
     session: SessionDep,
@@ -146,8 +146,11 @@ def alerts(
     since: Annotated[int, Query(ge=0, le=DB_ID_MAX, description="Only movements at or after this block time (Unix seconds, UTC)")] = 0,
     rule: Annotated[str | None, Query(description="round_trip, cycle, off_market_price, large_gift, structured_gifts, first_payment_default, early_payment_default, related_party_funding, role_change, pause, reserve_outflow, promise_chain or answers_changed")] = None,
     open_only: Annotated[bool, Query(alias="open", description="Only alerts nobody has reviewed yet")] = False,
+    limit: PageLimit = 100,
+    offset: PageOffset = 0,
 ) -> list[AlertPublic]:
-    return monitoring.alerts(session, settings, since, rule, open_only, with_notes=notes, reader=user.wallet)
+    return monitoring.alerts(session, settings, since, rule, open_only, with_notes=notes, reader=user.wallet,
+                             limit=limit, offset=offset)  # fmt: skip
 
 
 @router.post("/alerts/{alert_key}/review", dependencies=allow("audit.review"), status_code=201,

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from backend.api.deps import (
     STAFF,
     CurrentUser,
+    Idempotent,
     LoanId,
     SessionDep,
     SettingsDep,
@@ -98,9 +99,10 @@ def borrower(loan_id: LoanId, user: CurrentUser, session: SessionDep, settings: 
 
 @router.post("/{loan_id}/hardship", dependencies=allow("loans.hardship"), status_code=201,
              summary="The loan's borrower tells the lender it cannot pay as agreed (into the collections case log)")
-def hardship(loan_id: LoanId, body: HardshipCreate, user: CurrentUser, session: SessionDep,
-             settings: SettingsDep) -> CollectionActionPublic:  # fmt: skip
-    return case_log.ask_for_hardship(session, settings, loan_id, body, user.wallet)
+def hardship(loan_id: LoanId, body: HardshipCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+             response: Response, once: Idempotent) -> CollectionActionPublic:  # fmt: skip
+    return once.answer(response, lambda: case_log.ask_for_hardship(session, settings, loan_id, body, user.wallet),
+                       lambda action_id: case_log.entry(session, settings, loan_id, int(action_id)))  # fmt: skip
 
 
 @router.post(

@@ -3,9 +3,9 @@ countersigns and submits them to LoanBook (through the outbox)."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from backend.api.deps import STAFF, CurrentUser, OfferId, SessionDep, SettingsDep, allow, offer_rate_limit
+from backend.api.deps import STAFF, CurrentUser, Idempotent, OfferId, SessionDep, SettingsDep, allow, offer_rate_limit
 from backend.bounds import DB_ID_MAX
 from backend.lending import exposure, offers
 from backend.lending.schemas import BorrowingPublic, OfferAccept, OfferCreate, OfferPublic
@@ -19,8 +19,10 @@ router = APIRouter(prefix="/api/v1/offers", tags=["offers"])
     dependencies=[*allow("offers.create"), Depends(offer_rate_limit)],
     summary="Turn an approved credit decision into loan terms to sign (EIP-712 typed data)",
 )
-def create(request: OfferCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> OfferPublic:
-    return offers.create_offer(session, settings, user.wallet, request)
+def create(request: OfferCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep, response: Response,
+           once: Idempotent) -> OfferPublic:  # fmt: skip
+    return once.answer(response, lambda: offers.create_offer(session, settings, user.wallet, request),
+                       lambda offer_id: offers.get_offer(session, user.wallet, offer_id))  # fmt: skip
 
 
 @router.post(

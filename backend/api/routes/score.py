@@ -10,6 +10,7 @@ from backend.api.deps import (
     CurrentUser,
     DecisionHash,
     DecisionId,
+    Idempotent,
     NotesShown,
     PageLimit,
     PageOffset,
@@ -41,8 +42,10 @@ router = APIRouter(prefix="/api/v1", tags=["scoring"])
     dependencies=[*allow("score.create"), Depends(score_rate_limit)],
     summary="Score an application: points, grade, PD, decision, reason codes and price (recorded)",
 )
-def score(application: ApplicationCreate, user: CurrentUser, db: SessionDep, settings: SettingsDep) -> DecisionPublic:
-    return service.score_application(db, application, wallet=user.wallet, settings=settings)
+def score(application: ApplicationCreate, user: CurrentUser, db: SessionDep, settings: SettingsDep, response: Response,
+          once: Idempotent) -> DecisionPublic:  # fmt: skip
+    return once.answer(response, lambda: service.score_application(db, application, wallet=user.wallet, settings=settings),
+                       lambda decision_id: service.get_decision(db, decision_id, settings))  # fmt: skip
 
 
 @router.get(

@@ -27,11 +27,12 @@ def aging(session: SessionDep) -> AgingPublic:
 @router.get(
     "/collections",
     dependencies=allow("servicing.collections"),
-    summary="Loans 16+ days past due, defaulted loans still recovering and hardship requests, most in need of a person first "
-    "(case-log notes only for a sign-in of the last minutes)",
+    summary="Loans 16+ days past due, defaulted loans still recovering and hardship requests, most in need of a person first, "
+    "a page at a time (case-log notes only for a sign-in of the last minutes)",
 )
-def collections(session: SessionDep, settings: SettingsDep, notes: NotesShown, user: CurrentUser) -> list[CollectionItemPublic]:
-    return service.collections_queue(session, settings, with_notes=notes, reader=user.wallet)
+def collections(session: SessionDep, settings: SettingsDep, notes: NotesShown, user: CurrentUser, limit: PageLimit = 100,
+                offset: PageOffset = 0) -> list[CollectionItemPublic]:  # fmt: skip
+    return service.collections_queue(session, settings, with_notes=notes, reader=user.wallet, limit=limit, offset=offset)
 
 
 @router.post(

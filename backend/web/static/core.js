@@ -122,6 +122,17 @@ export async function api(path, options = {}) {
   return data ?? {};
 }
 
+// A list the API pages (`limit`, at most 500, and `offset`) read whole, for the staff lists a person
+// works through: a page shorter than the limit is the last.
+export async function allPages(path, limit = 500) {
+  const items = [];
+  for (let offset = 0; ; offset += limit) {
+    const page = await api(`${path}${path.includes("?") ? "&" : "?"}limit=${limit}&offset=${offset}`);
+    items.push(...page);
+    if (page.length < limit) return items;
+  }
+}
+
 export const NO_WALLET = "No browser wallet found: install MetaMask or another EIP-1193 wallet to sign in here, or "
   + "sign with a local key instead (the README's \"Without a browser wallet\").";
 

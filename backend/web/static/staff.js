@@ -1,7 +1,7 @@
 // Staff: KYC review and referrals (their items in reviews.js), traces, monitoring alerts, collections and aging.
 
 import {
-  $, answerIn, api, bucketWords, day, guard, has, keepTyped, listItems, money, newest, plural, say, signInAgain, state, utcDay,
+  $, allPages, answerIn, api, bucketWords, day, guard, has, keepTyped, listItems, money, newest, plural, say, signInAgain, state, utcDay,
 } from "./core.js";
 import { kycItem, referralItem } from "./reviews.js";
 
@@ -11,11 +11,11 @@ export async function refreshStaff() {
   const [waiting, kycQueue, grants, proposals, collections, aging, alerts, health] = await Promise.all([
     has("underwriter") ? api("/api/v1/score/referrals") : null,
     has("admin") ? api("/api/v1/admin/kyc/queue") : null,
-    has("admin") ? api("/api/v1/admin/roles") : null,
+    has("admin") ? allPages("/api/v1/admin/roles") : null,
     has("admin") ? api("/api/v1/admin/roles/pending") : null,
-    oversight ? api("/api/v1/servicing/collections") : null,
+    oversight ? allPages("/api/v1/servicing/collections") : null,
     oversight ? api("/api/v1/servicing/aging") : null,
-    oversight ? api("/api/v1/audit/alerts") : null,
+    oversight ? allPages("/api/v1/audit/alerts") : null,
     oversight ? fetch("/health").then((r) => r.json()) : null,  // 503 still carries the report
   ]);
   if (!current()) return;
