@@ -37,6 +37,7 @@ from backend.config import Settings
 from backend.disclosure.live import live_book_risk
 from backend.disclosure.reserve import BookRisk
 from backend.errors import Conflict
+from backend.identity.persons import wallets_of
 from backend.lending import earnings, statement
 from backend.lending.in_flight import held_or_in_flight
 from backend.lending.loans import DecisionFacts, decision_facts, refundable
@@ -263,14 +264,17 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
 
 
 def eligible(db: Session, wallet: str, request: LoanFilter, now: int) -> list[LoanRow]:
-    """Loans open for funding now that `request` admits, never the wallet's own; earliest deadline first."""
+    """Loans open for funding now that `request` admits, never those of the wallet's own person (a
+    plan, and the mandate keeper through a standing instruction, would otherwise fund the person's
+    loans from another of its wallets, which funding by hand refuses); earliest deadline first."""
+    own = {w.lower() for w in wallets_of(db, wallet) | {wallet}}
     query = select(LoanRow).where(LoanRow.status == "funding", LoanRow.funding_deadline > now)
     if request.min_apr_bps is not None:
         query = query.where(LoanRow.apr_bps >= request.min_apr_bps)
     if request.max_installments is not None:
         query = query.where(LoanRow.installments <= request.max_installments)
     loans = list(db.scalars(query.order_by(LoanRow.funding_deadline, LoanRow.loan_id)))
-    loans = [l for l in loans if l.principal > l.funded and l.borrower.lower() != wallet.lower()]
+    loans = [l for l in loans if l.principal > l.funded and l.borrower.lower() not in own]
     if request.grades:
         grades = _grades(db, {l.decision_hash for l in loans})
         loans = [l for l in loans if grades.get(l.decision_hash) in request.grades]
