@@ -47,6 +47,21 @@ def wallets_of(session: Session, wallet: str) -> frozenset[str]:
     return frozenset({wallet, *map(_wallet, others)})
 
 
+def borrower_wallets_of(session: Session, wallet: str) -> frozenset[str]:
+    """The wallets of `wallet`'s person as a borrower (checksummed, itself included): those verified
+    with a national ID it was verified with, each at some time (approved then, whatever the record's
+    status now: an expired, renewed or withdrawn verification keeps its wallet in the person, whose
+    loans it took while verified). Narrower than `wallets_of` on purpose: anyone may type someone's
+    ID number into a KYC form, and a record no admin approved would otherwise show that someone's
+    loans with us to the typist (GET /offers/borrowing, the offer's refusals) and count the typist's
+    own loans as theirs."""
+    wallet = _wallet(wallet)
+    verified = (KycRecord.blind_index.is_not(None), KycRecord.attest_key.is_not(None))  # attested: approved once
+    own = select(KycRecord.blind_index).where(KycRecord.wallet == wallet, *verified)
+    others = session.scalars(select(KycRecord.wallet).distinct().where(KycRecord.blind_index.in_(own), *verified))
+    return frozenset({wallet, *map(_wallet, others)})
+
+
 def same_person(session: Session, wallet: str, other: str) -> bool:
     return bool(person_of(session, wallet) & person_of(session, other))
 

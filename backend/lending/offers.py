@@ -50,7 +50,7 @@ from backend.content.store import get_content_store
 from backend.db.base import as_utc
 from backend.db.session import begin_write, lock_until_commit
 from backend.errors import ConfigurationError, Conflict, ContentIntegrityError, NotFound, ValidationFailed
-from backend.identity.persons import same_person, wallets_of
+from backend.identity.persons import borrower_wallets_of, same_person
 from backend.lending.agreement import agreement_document
 from backend.lending.cost_of_credit import cost_of_credit
 from backend.lending.exposure import Exposure, check_application, headroom
@@ -168,7 +168,7 @@ def _clear_the_nonce(db: Session, borrower: str) -> None:
     is still in flight (its loan not yet in the index, whose exposure checks would not count it)."""
     for other in db.scalars(select(LoanOffer).where(LoanOffer.borrower == borrower, LoanOffer.status == OfferStatus.OFFERED)):
         other.status = OfferStatus.SUPERSEDED
-    for wallet in sorted(wallets_of(db, borrower) | {borrower}):
+    for wallet in sorted(borrower_wallets_of(db, borrower) | {borrower}):
         if in_flight := offers_in_flight(db, wallet):
             raise Conflict(f"offer {in_flight[0].id} is being recorded on-chain: wait for it", offer_id=in_flight[0].id)
 
@@ -182,7 +182,7 @@ def _check_new_loans(db: Session, settings: Settings, borrower: str) -> None:
     cancelled unfunded (nothing was lent)."""
     since, limit = datetime.now(UTC) - NEW_LOANS_WINDOW, settings.borrower_max_new_loans_30d
     query = (select(LoanOffer, LoanRow.status).outerjoin(LoanRow, LoanRow.terms_hash == LoanOffer.terms_hash)
-             .where(LoanOffer.borrower.in_(wallets_of(db, borrower) | {borrower}),
+             .where(LoanOffer.borrower.in_(borrower_wallets_of(db, borrower) | {borrower}),
                     LoanOffer.status == OfferStatus.ACCEPTED))  # fmt: skip
     taken = []
     for offer, loan_status in db.execute(query):
@@ -312,7 +312,7 @@ def _lock_person(db: Session, borrower: str) -> None:
     would otherwise each find the other's createLoan not yet queued. PostgreSQL: a lock per wallet
     of the person, taken in order; SQLite: its write lock, taken before anything is read."""
     begin_write(db, LoanOffer)
-    for wallet in sorted(w.lower() for w in wallets_of(db, borrower) | {borrower}):
+    for wallet in sorted(w.lower() for w in borrower_wallets_of(db, borrower) | {borrower}):
         lock_until_commit(db, f"offer-accept|{wallet}")
 
 
@@ -320,7 +320,7 @@ def _check_person_at_acceptance(db: Session, settings: Settings, offer: LoanOffe
     """The offer's checks against the person's ledger, again: since it was made, another wallet of
     the person may have had an offer accepted (each wallet has a nonce of its own, so the two offers
     did not supersede each other), a loan may have fallen late, or the cap been reached."""
-    for wallet in sorted(wallets_of(db, offer.borrower) | {offer.borrower}):
+    for wallet in sorted(borrower_wallets_of(db, offer.borrower) | {offer.borrower}):
         if in_flight := [o for o in offers_in_flight(db, wallet) if o.id != offer.id]:
             raise Conflict(f"offer {in_flight[0].id} is being recorded on-chain: wait for it", offer_id=in_flight[0].id)
     if decision is None or decision.erased_at is not None:

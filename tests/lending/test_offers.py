@@ -24,13 +24,14 @@ from backend.chain.projection_models import LoanRow
 from backend.content.store import get_content_store
 from backend.db.session import session_factory, session_scope
 from backend.errors import Conflict
+from backend.identity.models import KycRecord
 from backend.identity.roles import grant_role
 from backend.lending.exposure import Exposure, check_application
 from backend.lending.models import LoanOffer
 from backend.lending.offers import accept_offer
 from backend.lending.schemas import OfferAccept
 from backend.scoring.models import CreditDecision
-from tests.identity.conftest import ADMIN, PNG, bearer, client_for, make_applicant, verify
+from tests.identity.conftest import ADMIN, PNG, approve_with_documents, bearer, client_for, make_applicant, verify
 from tests.identity.test_role_grants import SECOND_ADMIN, THIRD_ADMIN
 from tests.lending.conftest import (
     RISKY,
@@ -724,3 +725,32 @@ def test_two_wallets_of_one_person_accepting_at_the_same_instant_take_one_loan(c
     racer.join(30)
     assert outcome == {"refused": {"offer_id": first["id"]}}
     assert client.get(f"/api/v1/offers/{second['id']}", headers=other.headers).json()["state"] == "offered"
+
+
+def test_a_wallet_that_only_submitted_someones_national_id_does_not_read_their_debts_nor_share_their_ledger(
+        client, chain_identity_settings, borrower, approved):  # fmt: skip
+    """Anyone may type someone's ID number into a KYC form. A record never approved (held for review
+    as a duplicate, or rejected) ties the wallet to nobody as a borrower: it must not show that
+    person's loans with us (GET /offers/borrowing), and its own loans must not count as theirs."""
+    settings = chain_identity_settings
+    created_loan(client, settings, borrower, approved)  # the borrower owes 3,000
+    snoop = make_applicant(400)  # the borrower's national ID
+    snoop.account = Account.create()
+    headers = bearer(client, snoop.account)
+    held = client.post("/api/v1/kyc", data=snoop.form(), headers=headers)
+    assert held.status_code == 201 and held.json()["status"] == "needs_review", held.json()  # a duplicate
+    shown = client.get("/api/v1/offers/borrowing", headers=headers).json()
+    assert (shown["open_loans"], shown["monthly_debt_with_us"], shown["owed"], shown["owing_defaulted"]) == (0, 0, 0, [])
+    with session_scope(settings) as session:  # and the borrower's ledger is the borrower's own
+        assert Exposure.of_person(session, borrower.account.address).open_loans == 1
+        assert Exposure.of_person(session, snoop.account.address).open_loans == 0
+    # Approved by two admins as the person's second wallet, it is the person's.
+    with session_scope(settings) as session:
+        record_id = session.scalar(select(KycRecord.id).where(KycRecord.wallet == snoop.account.address))
+    assert approve_with_documents(settings, record_id, SECOND_ADMIN.address, THIRD_ADMIN.address) == "approved"
+    assert client.get("/api/v1/offers/borrowing", headers=headers).json()["owed"] == 3000
+    # A verification that ran out (or was withdrawn) keeps its wallet, and its loans, in the person.
+    with session_scope(settings) as session:
+        for record in session.scalars(select(KycRecord).where(KycRecord.wallet == borrower.account.address)):
+            record.status = "expired"
+    assert client.get("/api/v1/offers/borrowing", headers=headers).json()["owed"] == 3000
