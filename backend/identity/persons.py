@@ -62,6 +62,13 @@ def borrower_wallets_of(session: Session, wallet: str) -> frozenset[str]:
     return frozenset({wallet, *map(_wallet, others)})
 
 
+def same_borrower_person(session: Session, wallet: str, borrower: str) -> bool:
+    """Is `wallet` the borrower, or another wallet of the borrower's person (`borrower_wallets_of`)?
+    What self-funding and self-dealing in notes are refused on: by this rule, not `same_person`'s,
+    so that a refusal tells nobody which loans the holder of an ID number they typed borrowed."""
+    return _wallet(borrower) in borrower_wallets_of(session, wallet)
+
+
 def same_person(session: Session, wallet: str, other: str) -> bool:
     return bool(person_of(session, wallet) & person_of(session, other))
 

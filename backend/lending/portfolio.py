@@ -37,7 +37,7 @@ from backend.config import Settings
 from backend.disclosure.live import live_book_risk
 from backend.disclosure.reserve import BookRisk
 from backend.errors import Conflict
-from backend.identity.persons import wallets_of
+from backend.identity.persons import borrower_wallets_of
 from backend.lending import earnings, statement
 from backend.lending.in_flight import held_or_in_flight
 from backend.lending.loans import DecisionFacts, decision_facts, refundable
@@ -267,7 +267,7 @@ def eligible(db: Session, wallet: str, request: LoanFilter, now: int) -> list[Lo
     """Loans open for funding now that `request` admits, never those of the wallet's own person (a
     plan, and the mandate keeper through a standing instruction, would otherwise fund the person's
     loans from another of its wallets, which funding by hand refuses); earliest deadline first."""
-    own = {w.lower() for w in wallets_of(db, wallet) | {wallet}}
+    own = {w.lower() for w in borrower_wallets_of(db, wallet) | {wallet}}
     query = select(LoanRow).where(LoanRow.status == "funding", LoanRow.funding_deadline > now)
     if request.min_apr_bps is not None:
         query = query.where(LoanRow.apr_bps >= request.min_apr_bps)

@@ -18,7 +18,7 @@ from backend.chain.kyc_reader import is_verified
 from backend.chain.market_calls import NoteMarketWallet
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
-from backend.identity.persons import same_person
+from backend.identity.persons import same_borrower_person
 
 
 class Makers:
@@ -49,7 +49,7 @@ class Makers:
         two were known to be one person (a wallet verified with the borrower's national ID later)
         stays in the book, and must not fill."""
         if (wallet, loan.borrower) not in self._own:
-            self._own[wallet, loan.borrower] = wallet == loan.borrower or same_person(self.db, wallet, loan.borrower)
+            self._own[wallet, loan.borrower] = wallet == loan.borrower or same_borrower_person(self.db, wallet, loan.borrower)
         return self._own[wallet, loan.borrower]
 
     def may_receive(self, wallet: str, loan: LoanRow) -> bool:

@@ -27,7 +27,7 @@ from backend.config import Settings
 from backend.disclosure.live import live_book_risk
 from backend.disclosure.reserve import BookRisk
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from backend.identity.persons import same_person
+from backend.identity.persons import same_borrower_person
 from backend.lending.loans import DecisionFacts, decision_facts
 from backend.lending.portfolio import bid_commitment
 from backend.lending.schemas import WalletCallPublic
@@ -203,7 +203,7 @@ def _may_receive_notes(db: Session, settings: Settings, market: NoteMarketWallet
     platform's own: the borrower's person may not hold them from another wallet either."""
     if loan.borrower == market.wallet:
         raise Forbidden(f"loan {loan.loan_id} is your own: a borrower cannot hold its notes", loan_id=loan.loan_id)
-    if same_person(db, market.wallet, loan.borrower):
+    if same_borrower_person(db, market.wallet, loan.borrower):
         raise Forbidden(f"loan {loan.loan_id} is your own person's (its borrower's wallet shares your national ID): a "
                         "borrower cannot hold its notes from another wallet", loan_id=loan.loan_id, rule="same_person")  # fmt: skip
     level = market.investor_level()

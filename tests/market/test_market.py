@@ -630,3 +630,25 @@ def test_plans_and_standing_instructions_of_the_borrowers_person_leave_its_loans
     assert [a["loan_id"] for a in theirs.json()["allocations"]] == [funding], theirs.json()
     assert client.put("/api/v1/portfolio/rule", json={"per_loan": 100 * UNIT},
                       headers=as_stranger).json()["matching_now"] == [funding]  # fmt: skip
+
+
+def test_a_wallet_that_only_submitted_the_borrowers_national_id_is_not_told_which_loans_are_theirs(settings, world):  # noqa: F811
+    """Anyone may type someone's ID number into a KYC form: a record no admin approved makes its
+    wallet nobody's other wallet, or a verified investor would learn, from the `same_person` refusal
+    of a fund, a purchase or a bid, which loans the holder of that ID borrowed."""
+    snoop = world.investors[2]
+    funding, _ = world.create()
+    _index(settings)
+    person = make_applicant(402)
+    verify(settings, world.borrower.address, person, SECOND_ADMIN.address, documents=(PNG,))
+    verify(settings, snoop.address, make_applicant(403), SECOND_ADMIN.address, documents=(PNG,))  # its own identity
+    typed = make_applicant(402)
+    with session_scope(settings) as session:  # then the borrower's ID number, held for review as a duplicate
+        from backend.identity.kyc.submission import submit
+        from backend.identity.schemas import KycCreate
+
+        assert submit(session, settings, snoop.address, KycCreate(**typed.form()), [PNG]).status == "needs_review"
+    client = client_for(settings)
+    fund = client.post(f"/api/v1/loans/{funding}/transactions", json={"action": "fund", "amount": 100 * UNIT},
+                       headers=minted_bearer(settings, snoop))  # fmt: skip
+    assert fund.status_code == 200, fund.json()
