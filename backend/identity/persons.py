@@ -9,7 +9,12 @@ Every record counts, whatever its status, as long as it is not erased: a wallet 
 someone's ID (even if rejected for it) must not be the one to decide that someone's records. Links
 are not followed further (wallet A shares an ID with B, B another with C: A and C are not joined),
 so that an applicant who submits several people's IDs cannot tie those people together and stop
-them deciding each other's work."""
+them deciding each other's work.
+
+A borrower's person (`borrower_wallets_of`, `same_borrower_person`: the ledger checks, self-funding,
+notes) is narrower: only records that were approved count, on both sides. Those checks are about
+money, and their answers (the person's loans, a refusal naming the rule) would otherwise tell
+whoever typed someone's ID number into a KYC form what that someone borrowed."""
 
 from __future__ import annotations
 
