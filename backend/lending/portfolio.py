@@ -37,7 +37,7 @@ from backend.config import Settings
 from backend.disclosure.live import live_book_risk
 from backend.disclosure.reserve import BookRisk
 from backend.errors import Conflict
-from backend.identity.persons import borrower_wallets_of
+from backend.identity.persons import borrower_wallets_of, same_borrower_person
 from backend.lending import earnings, statement
 from backend.lending.in_flight import held_or_in_flight
 from backend.lending.loans import DecisionFacts, decision_facts, refundable
@@ -146,10 +146,12 @@ def bids_for(db: Session, wallet: str, loan_ids: set[int], now: int, level: int)
     """Per loan, (notes left, price) of the other wallets' open, unexpired bids, the best first,
     leaving out those LoanBook would refuse to fill, as the index knows them: the loan's borrower's,
     and those of wallets not verified at KYC `level` at `now` (what `sell` into them would check;
-    whether each bidder can still pay is left to the sale, as it needs a chain read per bidder)."""
+    whether each bidder can still pay is left to the sale, as it needs a chain read per bidder); and
+    those the platform does not fill: a wallet of the borrower's person (`Makers.may_receive`)."""
     book: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for loan_id, notes, price in db.execute(
-        select(MarketBidRow.loan_id, MarketBidRow.notes_left, MarketBidRow.price_bps)
+    own: dict[tuple[str, str], bool] = {}
+    for loan_id, notes, price, bidder, borrower in db.execute(
+        select(MarketBidRow.loan_id, MarketBidRow.notes_left, MarketBidRow.price_bps, MarketBidRow.bidder, LoanRow.borrower)
         .join(LoanRow, LoanRow.loan_id == MarketBidRow.loan_id)
         .join(AttestationRow, AttestationRow.wallet == MarketBidRow.bidder)
         .where(MarketBidRow.loan_id.in_(loan_ids), MarketBidRow.bidder != wallet, MarketBidRow.status == "open",
@@ -157,7 +159,10 @@ def bids_for(db: Session, wallet: str, loan_ids: set[int], now: int, level: int)
                AttestationRow.level >= level, AttestationRow.expires_at > now, AttestationRow.revoked.is_(False))
         .order_by(MarketBidRow.price_bps.desc(), MarketBidRow.bid_id)
     ):  # fmt: skip
-        book[loan_id].append((notes, price))
+        if (bidder, borrower) not in own:
+            own[bidder, borrower] = same_borrower_person(db, bidder, borrower)
+        if not own[bidder, borrower]:
+            book[loan_id].append((notes, price))
     return book
 
 

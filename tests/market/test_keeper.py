@@ -172,3 +172,6 @@ def test_a_bid_of_the_borrowers_person_is_neither_matched_nor_sold_into(settings
     exit_ = client.post("/api/v1/market/sell-now", json={"loan_id": loan_id, "notes": UNIT}, headers=as_seller)
     assert exit_.status_code == 409 and exit_.json()["context"] == {"loan_id": loan_id}, exit_.json()
     assert world.book.functions.balanceOf(twin.address, loan_id).call() == 0
+    (position,) = [p for p in client.get("/api/v1/portfolio", headers=as_seller).json()["positions"]
+                   if p["loan_id"] == loan_id]  # fmt: skip
+    assert (position["bid_now"], position["sell_now"]) == (0, 0)  # nor is it shown as a way out
