@@ -93,7 +93,10 @@ def _record_attempt(settings: Settings, now: datetime, error: str | None) -> Non
 
 def take_backup(settings: Settings, now: datetime | None = None, progress: Progress | None = None) -> ScheduledBackup:
     """Write, verify and rotate one backup now (its outcome recorded for `backup_health`)."""
-    now = now or datetime.now(UTC)
+    # In whole seconds, as the backup's name keeps it: a rotation in this pass is stamped with the
+    # same time as the backup taken right after it, which must count as after the rotation (or the
+    # key it replaced would be retired a whole interval late).
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
     try:
         taken = _take_backup(settings, now, progress)
     except Exception as exc:

@@ -9,7 +9,12 @@ Every record counts, whatever its status, as long as it is not erased: a wallet 
 someone's ID (even if rejected for it) must not be the one to decide that someone's records. Links
 are not followed further (wallet A shares an ID with B, B another with C: A and C are not joined),
 so that an applicant who submits several people's IDs cannot tie those people together and stop
-them deciding each other's work."""
+them deciding each other's work.
+
+A borrower's person (`borrower_wallets_of`, `same_borrower_person`: the ledger checks, self-funding,
+notes) is narrower: only records that were approved count, on both sides. Those checks are about
+money, and their answers (the person's loans, a refusal naming the rule) would otherwise tell
+whoever typed someone's ID number into a KYC form what that someone borrowed."""
 
 from __future__ import annotations
 
@@ -64,6 +69,28 @@ def wallets_of_each(session: Session, wallets: Iterable[str]) -> dict[str, froze
         if wallet in found:
             found[wallet] |= holders[index]
     return {wallet: frozenset(of) for wallet, of in found.items()}
+
+
+def borrower_wallets_of(session: Session, wallet: str) -> frozenset[str]:
+    """The wallets of `wallet`'s person as a borrower (checksummed, itself included): those verified
+    with a national ID it was verified with, each at some time (approved then, whatever the record's
+    status now: an expired, renewed or withdrawn verification keeps its wallet in the person, whose
+    loans it took while verified). Narrower than `wallets_of` on purpose: anyone may type someone's
+    ID number into a KYC form, and a record no admin approved would otherwise show that someone's
+    loans with us to the typist (GET /offers/borrowing, the offer's refusals) and count the typist's
+    own loans as theirs."""
+    wallet = _wallet(wallet)
+    verified = (KycRecord.blind_index.is_not(None), KycRecord.attest_key.is_not(None))  # attested: approved once
+    own = select(KycRecord.blind_index).where(KycRecord.wallet == wallet, *verified)
+    others = session.scalars(select(KycRecord.wallet).distinct().where(KycRecord.blind_index.in_(own), *verified))
+    return frozenset({wallet, *map(_wallet, others)})
+
+
+def same_borrower_person(session: Session, wallet: str, borrower: str) -> bool:
+    """Is `wallet` the borrower, or another wallet of the borrower's person (`borrower_wallets_of`)?
+    What self-funding and self-dealing in notes are refused on: by this rule, not `same_person`'s,
+    so that a refusal tells nobody which loans the holder of an ID number they typed borrowed."""
+    return _wallet(borrower) in borrower_wallets_of(session, wallet)
 
 
 def same_person(session: Session, wallet: str, other: str) -> bool:

@@ -1,8 +1,10 @@
 """What the ledger knows of a borrower before it signs a new loan, checked against its application.
 
 The model only sees what the applicant declares; the chain index sees every loan the wallet has
-with us. A wallet is cheap, so a borrower is a person (`identity.persons`): the loans of every
-wallet sharing a national ID with the applicant's count as its own. So before an offer is made:
+with us. A wallet is cheap, so a borrower is a person (`identity.persons.borrower_wallets_of`): the
+loans of every wallet verified with a national ID the applicant was verified with count as its own
+(a record no admin approved ties nobody: anyone may type someone's ID number). So before an offer
+is made:
 - a person with a defaulted loan they still owe on gets no new loan (the debt comes first), nor one
   with a loan in a delinquent bucket (16+ days late, `servicing.aging`): the arrears come first;
 - the credit history "all_repaid_here" (the model's best answer) is the ledger's to confirm: only a
@@ -27,7 +29,7 @@ from backend.chain.loan_book import loan_book_domain
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
 from backend.errors import Conflict
-from backend.identity.persons import wallets_of
+from backend.identity.persons import borrower_wallets_of
 from backend.lending.schemas import BorrowingPublic
 from backend.scoring.models import CreditDecision
 from backend.servicing.aging import DELINQUENT, bucket_of
@@ -55,7 +57,7 @@ class Exposure:
     @classmethod
     def of_person(cls, db: Session, borrower: str, now: int | None = None) -> Exposure:
         """The loans of every wallet of `borrower`'s person: a second wallet is no fresh borrower."""
-        return cls._of_wallets(db, wallets_of(db, borrower) | {borrower}, now)
+        return cls._of_wallets(db, borrower_wallets_of(db, borrower) | {borrower}, now)
 
     @classmethod
     def _of_wallets(cls, db: Session, wallets: set[str] | frozenset[str], now: int | None) -> Exposure:

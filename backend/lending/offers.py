@@ -20,7 +20,10 @@ Rules, each a 4xx that changes nothing:
 - one open offer per borrower: LoanBook accepts one signature per nonce, so a newer offer
   supersedes an unsigned older one, and none is made while a createLoan is still in flight;
 - acceptance needs the borrower's own signature over exactly these terms, before their deadline
-  and while their nonce is still the borrower's current one.
+  and while their nonce is still the borrower's current one;
+- acceptance checks the person's ledger again (`_check_person_at_acceptance`): each wallet has a
+  nonce of its own, so offers to two wallets of one person can both be open, each made against a
+  ledger holding neither loan; one acceptance per person at a time.
 
 Acceptance is idempotent: the outbox key is the offer id, so a retried request (or a crash
 between commit and answer) never creates a second loan."""
@@ -45,8 +48,9 @@ from backend.chain.reserve_reader import coverage_ratio_bps
 from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.db.base import as_utc
+from backend.db.session import begin_write, lock_until_commit
 from backend.errors import ConfigurationError, Conflict, ContentIntegrityError, NotFound, ValidationFailed
-from backend.identity.persons import same_person, wallets_of
+from backend.identity.persons import borrower_wallets_of, same_person
 from backend.lending.agreement import agreement_document
 from backend.lending.cost_of_credit import cost_of_credit
 from backend.lending.exposure import Exposure, check_application, headroom
@@ -164,7 +168,7 @@ def _clear_the_nonce(db: Session, borrower: str) -> None:
     is still in flight (its loan not yet in the index, whose exposure checks would not count it)."""
     for other in db.scalars(select(LoanOffer).where(LoanOffer.borrower == borrower, LoanOffer.status == OfferStatus.OFFERED)):
         other.status = OfferStatus.SUPERSEDED
-    for wallet in sorted(wallets_of(db, borrower) | {borrower}):
+    for wallet in sorted(borrower_wallets_of(db, borrower) | {borrower}):
         if in_flight := offers_in_flight(db, wallet):
             raise Conflict(f"offer {in_flight[0].id} is being recorded on-chain: wait for it", offer_id=in_flight[0].id)
 
@@ -178,7 +182,7 @@ def _check_new_loans(db: Session, settings: Settings, borrower: str) -> None:
     cancelled unfunded (nothing was lent)."""
     since, limit = datetime.now(UTC) - NEW_LOANS_WINDOW, settings.borrower_max_new_loans_30d
     query = (select(LoanOffer, LoanRow.status).outerjoin(LoanRow, LoanRow.terms_hash == LoanOffer.terms_hash)
-             .where(LoanOffer.borrower.in_(wallets_of(db, borrower) | {borrower}),
+             .where(LoanOffer.borrower.in_(borrower_wallets_of(db, borrower) | {borrower}),
                     LoanOffer.status == OfferStatus.ACCEPTED))  # fmt: skip
     taken = []
     for offer, loan_status in db.execute(query):
@@ -303,7 +307,37 @@ def _signature(text: str) -> bytes:
         raise ValidationFailed("signature: not 0x-hex", field="signature") from None
 
 
+def _lock_person(db: Session, borrower: str) -> None:
+    """One acceptance at a time per person: two wallets of one person accepting at the same instant
+    would otherwise each find the other's createLoan not yet queued. PostgreSQL: a lock per wallet
+    of the person, taken in order; SQLite: its write lock, taken before anything is read."""
+    begin_write(db, LoanOffer)
+    for wallet in sorted(w.lower() for w in borrower_wallets_of(db, borrower) | {borrower}):
+        lock_until_commit(db, f"offer-accept|{wallet}")
+
+
+def _check_person_at_acceptance(db: Session, settings: Settings, offer: LoanOffer, decision: CreditDecision | None) -> None:
+    """The offer's checks against the person's ledger, again: since it was made, another wallet of
+    the person may have had an offer accepted (each wallet has a nonce of its own, so the two offers
+    did not supersede each other), a loan may have fallen late, or the cap been reached."""
+    for wallet in sorted(borrower_wallets_of(db, offer.borrower) | {offer.borrower}):
+        if in_flight := [o for o in offers_in_flight(db, wallet) if o.id != offer.id]:
+            raise Conflict(f"offer {in_flight[0].id} is being recorded on-chain: wait for it", offer_id=in_flight[0].id)
+    if decision is None or decision.erased_at is not None:
+        raise Conflict(f"offer {offer.id}: its credit decision is gone; apply again", offer_id=offer.id)
+    unit = 10**offer.asset_decimals
+    ledger = Exposure.of_person(db, offer.borrower, loan_book.chain_time(settings))
+    check_application(ledger, decision, unit)
+    _check_new_loans(db, settings, offer.borrower)
+    cap = settings.borrower_max_outstanding
+    if offer.amount > (room := headroom(ledger, cap, unit)):
+        raise Conflict(f"amount: this borrower (this wallet and its person's others) may now borrow at most {room} more of "
+                       f"the {cap} a borrower may owe on this platform at once, less than this offer's {offer.amount}; "
+                       "apply again", field="amount", cap=cap, headroom=room, amount=offer.amount)  # fmt: skip
+
+
 def accept_offer(db: Session, settings: Settings, borrower: str, offer_id: str, request: OfferAccept) -> OfferPublic:
+    _lock_person(db, borrower)
     offer = _visible_offer(db, borrower, offer_id)
     signature = _signature(request.signature)
     if offer.status == OfferStatus.ACCEPTED:
@@ -330,6 +364,7 @@ def accept_offer(db: Session, settings: Settings, borrower: str, offer_id: str, 
             f"offer {offer.id}: its nonce {terms.nonce} is spent or revoked (now {current}); ask for a new offer",
             offer_id=offer.id,
         )
+    _check_person_at_acceptance(db, settings, offer, decision)
     countersignature = loan_book.underwriter_signature(settings, terms, domain)
     offer.intent_key = f"offer:{offer.id}"
     enqueue(db, key=offer.intent_key, contract="LoanBook", function="createLoan",

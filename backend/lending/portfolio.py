@@ -37,6 +37,7 @@ from backend.config import Settings
 from backend.disclosure.live import live_book_risk
 from backend.disclosure.reserve import BookRisk
 from backend.errors import Conflict
+from backend.identity.persons import borrower_wallets_of, same_borrower_person
 from backend.lending import earnings, statement
 from backend.lending.in_flight import held_or_in_flight
 from backend.lending.loans import DecisionFacts, decision_facts, refundable
@@ -145,10 +146,12 @@ def bids_for(db: Session, wallet: str, loan_ids: set[int], now: int, level: int)
     """Per loan, (notes left, price) of the other wallets' open, unexpired bids, the best first,
     leaving out those LoanBook would refuse to fill, as the index knows them: the loan's borrower's,
     and those of wallets not verified at KYC `level` at `now` (what `sell` into them would check;
-    whether each bidder can still pay is left to the sale, as it needs a chain read per bidder)."""
+    whether each bidder can still pay is left to the sale, as it needs a chain read per bidder); and
+    those the platform does not fill: a wallet of the borrower's person (`Makers.may_receive`)."""
     book: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for loan_id, notes, price in db.execute(
-        select(MarketBidRow.loan_id, MarketBidRow.notes_left, MarketBidRow.price_bps)
+    own: dict[tuple[str, str], bool] = {}
+    for loan_id, notes, price, bidder, borrower in db.execute(
+        select(MarketBidRow.loan_id, MarketBidRow.notes_left, MarketBidRow.price_bps, MarketBidRow.bidder, LoanRow.borrower)
         .join(LoanRow, LoanRow.loan_id == MarketBidRow.loan_id)
         .join(AttestationRow, AttestationRow.wallet == MarketBidRow.bidder)
         .where(MarketBidRow.loan_id.in_(loan_ids), MarketBidRow.bidder != wallet, MarketBidRow.status == "open",
@@ -156,7 +159,10 @@ def bids_for(db: Session, wallet: str, loan_ids: set[int], now: int, level: int)
                AttestationRow.level >= level, AttestationRow.expires_at > now, AttestationRow.revoked.is_(False))
         .order_by(MarketBidRow.price_bps.desc(), MarketBidRow.bid_id)
     ):  # fmt: skip
-        book[loan_id].append((notes, price))
+        if (bidder, borrower) not in own:
+            own[bidder, borrower] = same_borrower_person(db, bidder, borrower)
+        if not own[bidder, borrower]:
+            book[loan_id].append((notes, price))
     return book
 
 
@@ -263,14 +269,17 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
 
 
 def eligible(db: Session, wallet: str, request: LoanFilter, now: int) -> list[LoanRow]:
-    """Loans open for funding now that `request` admits, never the wallet's own; earliest deadline first."""
+    """Loans open for funding now that `request` admits, never those of the wallet's own person (a
+    plan, and the mandate keeper through a standing instruction, would otherwise fund the person's
+    loans from another of its wallets, which funding by hand refuses); earliest deadline first."""
+    own = {w.lower() for w in borrower_wallets_of(db, wallet) | {wallet}}
     query = select(LoanRow).where(LoanRow.status == "funding", LoanRow.funding_deadline > now)
     if request.min_apr_bps is not None:
         query = query.where(LoanRow.apr_bps >= request.min_apr_bps)
     if request.max_installments is not None:
         query = query.where(LoanRow.installments <= request.max_installments)
     loans = list(db.scalars(query.order_by(LoanRow.funding_deadline, LoanRow.loan_id)))
-    loans = [l for l in loans if l.principal > l.funded and l.borrower.lower() != wallet.lower()]
+    loans = [l for l in loans if l.principal > l.funded and l.borrower.lower() not in own]
     if request.grades:
         grades = _grades(db, {l.decision_hash for l in loans})
         loans = [l for l in loans if grades.get(l.decision_hash) in request.grades]

@@ -14,7 +14,7 @@ from backend.chain.projection_models import LoanRow
 from backend.chain.wallet_calls import LoanBookWallet, WalletCall
 from backend.config import Settings
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from backend.identity.persons import same_person
+from backend.identity.persons import same_borrower_person
 from backend.lending.loans import refundable
 from backend.lending.mandates import funding_approval
 from backend.lending.schemas import WalletCallPublic, WalletTxCreate, WalletTxPublic
@@ -32,7 +32,7 @@ def _fund(db: Session, settings: Settings, book: LoanBookWallet, row: LoanRow, a
         raise Conflict(f"loan {row.loan_id}: funding closed at {row.funding_deadline}", loan_id=row.loan_id)
     if row.borrower.lower() == book.wallet.lower():
         raise Forbidden(f"loan {row.loan_id} is your own: a borrower cannot fund it (no self-funding)", loan_id=row.loan_id)
-    if same_person(db, book.wallet, row.borrower):  # LoanBook compares wallets only; the platform knows the person
+    if same_borrower_person(db, book.wallet, row.borrower):  # LoanBook compares wallets only; the platform knows the person
         raise Forbidden(f"loan {row.loan_id} is your own person's (its borrower's wallet shares your national ID): a "
                         "borrower cannot fund it from another wallet (no self-funding)", loan_id=row.loan_id,
                         rule="same_person")  # fmt: skip

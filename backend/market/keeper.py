@@ -84,7 +84,7 @@ def plan_matches(db: Session, settings: Settings, now: int) -> list[Match]:
     bid_left: dict[int, int] = {}
     committed: Counter[str] = Counter()  # money this pass already plans to take from each bidder
     selling: Counter[tuple[int, str]] = Counter()  # notes this pass already plans to move from each seller
-    makers = Makers(settings)
+    makers = Makers(settings, db)
     matches = []
     for ask, bid, loan in crossed_pairs(db, now):
         notes = min(listing_left.setdefault(ask.listing_id, ask.notes_left), bid_left.setdefault(bid.bid_id, bid.notes_left))

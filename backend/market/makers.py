@@ -1,7 +1,7 @@
 """Whether an open order's maker can still see it through. NoteMarket holds neither a bid's money nor
 a listing's notes, so an order can stay open in the book long after it stopped being able to fill:
 a bid fills only while its bidder may receive notes (LoanBook: verified at the investor KYC level,
-not the loan's borrower) and NoteMarket can take its money (balance up to allowance); a listing only
+not the loan's borrower; the platform: nor another wallet of the borrower's person) and NoteMarket can take its money (balance up to allowance); a listing only
 while its seller holds the notes and lets NoteMarket move them. The keeper's matches, a taker's
 plan and the API's steering of a new order towards an existing one all ask these same questions,
 so none of them acts on an order the others would pass over. NoteMarket and LoanBook check again
@@ -12,21 +12,25 @@ pass: what that plan commits of a wallet's money or notes is passed in (`committ
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from backend.chain.kyc_reader import is_verified
 from backend.chain.market_calls import NoteMarketWallet
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
+from backend.identity.persons import same_borrower_person
 
 
 class Makers:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, db: Session) -> None:
+        self.settings, self.db = settings, db
         self._wallets: dict[str, NoteMarketWallet] = {}
         self._level: int | None = None
         self._verified: dict[str, bool] = {}
         self._money: dict[str, int] = {}
         self._held: dict[tuple[str, int], int] = {}
         self._moves: dict[str, bool] = {}
+        self._own: dict[tuple[str, str], bool] = {}
 
     def wallet(self, address: str) -> NoteMarketWallet:
         if address not in self._wallets:
@@ -40,10 +44,19 @@ class Makers:
             self._level = self.wallet(via).investor_level()
         return self._level
 
+    def borrowers_person(self, wallet: str, loan: LoanRow) -> bool:
+        """Is `wallet` the loan's borrower, or another wallet of its person? A bid placed before the
+        two were known to be one person (a wallet verified with the borrower's national ID later)
+        stays in the book, and must not fill."""
+        if (wallet, loan.borrower) not in self._own:
+            self._own[wallet, loan.borrower] = wallet == loan.borrower or same_borrower_person(self.db, wallet, loan.borrower)
+        return self._own[wallet, loan.borrower]
+
     def may_receive(self, wallet: str, loan: LoanRow) -> bool:
         """LoanBook's rules for receiving notes of `loan`: never its borrower, and verified at the
-        investor KYC level now (an attestation can lapse or be revoked after the bid was placed)."""
-        if wallet == loan.borrower:
+        investor KYC level now (an attestation can lapse or be revoked after the bid was placed);
+        and the platform's: nor another wallet of the borrower's person."""
+        if self.borrowers_person(wallet, loan):
             return False
         if wallet not in self._verified:
             self._verified[wallet] = is_verified(self.settings, wallet, self.level(wallet))

@@ -27,7 +27,7 @@ from backend.config import Settings
 from backend.disclosure.live import live_book_risk
 from backend.disclosure.reserve import BookRisk
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from backend.identity.persons import same_person
+from backend.identity.persons import same_borrower_person
 from backend.lending.loans import DecisionFacts, decision_facts
 from backend.lending.portfolio import bid_commitment
 from backend.lending.schemas import WalletCallPublic
@@ -203,7 +203,7 @@ def _may_receive_notes(db: Session, settings: Settings, market: NoteMarketWallet
     platform's own: the borrower's person may not hold them from another wallet either."""
     if loan.borrower == market.wallet:
         raise Forbidden(f"loan {loan.loan_id} is your own: a borrower cannot hold its notes", loan_id=loan.loan_id)
-    if same_person(db, market.wallet, loan.borrower):
+    if same_borrower_person(db, market.wallet, loan.borrower):
         raise Forbidden(f"loan {loan.loan_id} is your own person's (its borrower's wallet shares your national ID): a "
                         "borrower cannot hold its notes from another wallet", loan_id=loan.loan_id, rule="same_person")  # fmt: skip
     level = market.investor_level()
@@ -232,7 +232,7 @@ def _refuse_crossing(db: Session, settings: Settings, wallet: str, bidding: bool
     beats, best, verb = (price <= price_bps, price.asc(), "buy") if bidding else (price >= price_bps, price.desc(), "sell into")
     query = select(model).where(model.loan_id == loan.loan_id, model.status == "open", model.live_at(now),
                                 getattr(model, maker) != wallet, beats)  # fmt: skip
-    makers = Makers(settings)
+    makers = Makers(settings, db)
     for other in db.scalars(query.order_by(best, getattr(model, key)).limit(CROSSING_CHECKED)):
         take = min(other.notes_left, notes)
         fills = (makers.delivers(other.seller, loan.loan_id, take) if bidding
@@ -338,7 +338,7 @@ def plan_purchase(db: Session, settings: Settings, wallet: str, listing_id: int,
         d = market.decimals()
         raise Conflict(f"listing {listing_id} was repriced: {money(notes, d)} of notes now cost {money(cost, d)} tokens, "
                        f"more than the {money(quoted, d)} you were quoted", listing_id=listing_id, cost=cost, quoted=quoted)  # fmt: skip
-    _require_deliverable(Makers(settings), row, notes)
+    _require_deliverable(Makers(settings, db), row, notes)
     balance = market.balance()
     if balance < cost:
         raise Conflict(f"the wallet holds {market.tokens(balance)}, less than the "
@@ -439,9 +439,11 @@ def plan_sale(db: Session, settings: Settings, wallet: str, bid_id: int, request
         d = market.decimals()
         raise Conflict(f"bid {bid_id} was repriced: {money(notes, d)} of notes now fetch {money(proceeds, d)} tokens, "
                        f"less than the {money(quoted, d)} you were quoted", bid_id=bid_id, proceeds=proceeds, quoted=quoted)  # fmt: skip
-    makers = Makers(settings)
+    makers = Makers(settings, db)
     if not makers.may_receive(row.bidder, loan):
         why = ("is the loan's borrower, who may not hold its notes" if row.bidder == loan.borrower
+               else "is a wallet of the loan's borrower's person, who may not hold its notes"
+               if makers.borrowers_person(row.bidder, loan)
                else f"is no longer verified at KYC level {makers.level(row.bidder)}")  # fmt: skip
         raise Conflict(f"bid {bid_id}'s bidder {why}: the sale would fail", bid_id=bid_id)
     if not makers.pays(row.bidder, loan, proceeds):
@@ -458,7 +460,7 @@ def plan_sale(db: Session, settings: Settings, wallet: str, bid_id: int, request
 def plan_exit(db: Session, settings: Settings, wallet: str, request: ExitCreate) -> MarketTxPublic:
     """Sell up to `notes` (all held by default) into other wallets' open, unexpired bids for the loan,
     the best paying first, one `sell` each, its floor the proceeds planned; bids that would fail are
-    passed over (a bidder who can no longer pay, the loan's borrower, an unverified wallet)."""
+    passed over (a bidder who can no longer pay, the loan's borrower's person, an unverified wallet)."""
     loan = _active_loan(db, request.loan_id, deadline_clock(settings))
     market = NoteMarketWallet(settings, wallet)
     held = market.notes(loan.loan_id)
@@ -466,7 +468,7 @@ def plan_exit(db: Session, settings: Settings, wallet: str, request: ExitCreate)
     if wanted == 0 or wanted > held:
         raise _more_than_held(market, loan.loan_id, held)
     orders, _ = _open_orders(db, settings, MarketBidRow, loan.loan_id)
-    makers = Makers(settings)
+    makers = Makers(settings, db)
     takers = [o for o in orders if o[0].bidder != market.wallet and makers.may_receive(o[0].bidder, loan)]
     committed: Counter[str] = Counter()  # what the sells planned before take from each bidder
     sells, bid_ids, sold, paid = [], [], 0, 0

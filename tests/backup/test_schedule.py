@@ -157,6 +157,31 @@ def test_after_an_erasure_the_master_key_is_rotated_and_retired_once_older_backu
         assert my_data(session, settings, kept.account.address).data.full_name == kept.full_name
 
 
+def test_a_worker_clock_with_microseconds_retires_the_replaced_key_on_time(settings):
+    """The worker passes `datetime.now()`, which has microseconds, where a backup's name keeps whole
+    seconds: the backup taken right after the rotation must count as after it, or the erased person's
+    old master key outlives the promised window by a whole interval."""
+    from backend.db.session import session_scope
+    from backend.identity.crypto.keyring import load_keyring
+    from backend.identity.kyc.lifecycle import erase_wallet
+    from backend.identity.kyc.submission import submit
+    from backend.identity.schemas import KycCreate
+    from tests.identity.conftest import make_applicant
+
+    start = T0 + timedelta(seconds=7, microseconds=654_321)
+    erased = make_applicant(803)
+    with session_scope(settings) as session:
+        submit(session, settings, erased.account.address, KycCreate(**erased.form()), [])
+    assert backup_step(settings, start) == 1
+    old_key = load_keyring(settings).active_id
+    with session_scope(settings) as session:
+        erase_wallet(session, settings, erased.account.address, erased.account.address)
+    assert backup_step(settings, start + timedelta(days=1)) == 1  # rotated, then this backup
+    assert backup_step(settings, start + timedelta(days=2)) == 1  # keep 2: the day-0 backup is pruned
+    assert all(b.taken_at > start for b in scheduled_backups(settings))
+    assert old_key not in load_keyring(settings).keys  # no kept backup predates the rotation
+
+
 def test_a_data_key_wrapped_under_the_old_master_key_during_the_rotation_does_not_keep_it_alive(settings, monkeypatch):
     """A KYC request loads the keyring, the worker rotates after an erasure, the request commits its
     record under the old key: that key must still be retired once the backups before the rotation

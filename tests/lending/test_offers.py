@@ -5,6 +5,7 @@ Every refusal is a 4xx that leaves nothing behind."""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 
 import pytest
@@ -21,13 +22,16 @@ from backend.chain.models import Intent, IntentStatus
 from backend.chain.outbox import get_intent, process_until_idle
 from backend.chain.projection_models import LoanRow
 from backend.content.store import get_content_store
-from backend.db.session import session_scope
+from backend.db.session import session_factory, session_scope
 from backend.errors import Conflict
+from backend.identity.models import KycRecord
 from backend.identity.roles import grant_role
 from backend.lending.exposure import Exposure, check_application
 from backend.lending.models import LoanOffer
+from backend.lending.offers import accept_offer
+from backend.lending.schemas import OfferAccept
 from backend.scoring.models import CreditDecision
-from tests.identity.conftest import ADMIN, PNG, bearer, client_for, make_applicant, verify
+from tests.identity.conftest import ADMIN, PNG, approve_with_documents, bearer, client_for, make_applicant, verify
 from tests.identity.test_role_grants import SECOND_ADMIN, THIRD_ADMIN
 from tests.lending.conftest import (
     RISKY,
@@ -685,3 +689,96 @@ def test_a_defaulted_loan_paid_back_in_full_is_settled_not_open(tmp_path):
     with session_scope(settings) as session:
         exposure = Exposure.of(session, wallet)
     assert (exposure.open_loans, exposure.owing_defaulted) == (1, [2])
+
+
+def test_offers_made_to_two_wallets_of_one_person_before_either_was_accepted_are_checked_again_at_acceptance(
+        client, chain_identity_settings, borrower, approved):  # fmt: skip
+    """Each wallet has its own LoanBook nonce, so an offer to one does not supersede the other's: both
+    are made against a ledger holding neither loan. Acceptance checks the person's ledger again (and
+    its other wallets' createLoans in flight), or the person would take both, each declaring no loan
+    with us and together owing more than the cap."""
+    settings = chain_identity_settings
+    other = second_wallet(client, settings, 400)
+    with client_for(settings.model_copy(update={"borrower_max_outstanding": 5000})) as capped:
+        first = capped.post("/api/v1/offers", json={"decision_id": approved["id"]}, headers=borrower.headers).json()
+        second = capped.post("/api/v1/offers", json={"decision_id": scored(capped, other)["id"]}, headers=other.headers)
+        assert second.status_code == 201, second.json()  # 3,000 each, under the 5,000 cap while neither is a loan
+        second = second.json()
+        taken = capped.post(f"/api/v1/offers/{first['id']}/accept", headers=borrower.headers,
+                            json={"signature": sign_typed(borrower.account, first["typed_data"])})  # fmt: skip
+        assert taken.status_code == 200, taken.json()
+        before = _counts(settings)
+        signature = sign_typed(other.account, second["typed_data"])
+        waiting = capped.post(f"/api/v1/offers/{second['id']}/accept", json={"signature": signature}, headers=other.headers)
+        assert waiting.status_code == 409 and waiting.json()["context"] == {"offer_id": first["id"]}, waiting.json()
+        assert _counts(settings) == before
+        settle(settings)  # the first loan in the index: 3,000 owed, which the second offer did not declare
+        refused = capped.post(f"/api/v1/offers/{second['id']}/accept", json={"signature": signature}, headers=other.headers)
+        assert refused.status_code == 409 and refused.json()["context"] == {
+            "field": "existing_loans_with_us", "declared": 0, "on_chain": 1}, refused.json()  # fmt: skip
+        assert _counts(settings) == before
+        assert capped.get(f"/api/v1/offers/{second['id']}", headers=other.headers).json()["state"] == "offered"
+
+
+def test_two_wallets_of_one_person_accepting_at_the_same_instant_take_one_loan(client, chain_identity_settings, borrower,
+                                                                              approved):  # fmt: skip
+    """The second acceptance waits for the first to commit (the person's lock), then finds its
+    createLoan in flight: neither request saw the other's uncommitted acceptance otherwise."""
+    settings = chain_identity_settings
+    other = second_wallet(client, settings, 400)
+    first = _offer(client, borrower, approved).json()
+    second = _offer(client, other, scored(client, other)).json()
+    first_session = session_factory(settings)()
+    try:
+        accept_offer(first_session, settings, borrower.account.address, first["id"],
+                     OfferAccept(signature=sign_typed(borrower.account, first["typed_data"])))  # fmt: skip
+        outcome: dict = {}
+
+        def accept_second() -> None:
+            try:
+                with session_scope(settings) as session:
+                    accept_offer(session, settings, other.account.address, second["id"],
+                                 OfferAccept(signature=sign_typed(other.account, second["typed_data"])))  # fmt: skip
+                outcome["accepted"] = True
+            except Conflict as exc:
+                outcome["refused"] = exc.details
+
+        racer = threading.Thread(target=accept_second)
+        racer.start()
+        racer.join(1.5)
+        assert racer.is_alive(), outcome  # waiting for the first acceptance to end
+        first_session.commit()
+    finally:
+        first_session.close()
+    racer.join(30)
+    assert outcome == {"refused": {"offer_id": first["id"]}}
+    assert client.get(f"/api/v1/offers/{second['id']}", headers=other.headers).json()["state"] == "offered"
+
+
+def test_a_wallet_that_only_submitted_someones_national_id_does_not_read_their_debts_nor_share_their_ledger(
+        client, chain_identity_settings, borrower, approved):  # fmt: skip
+    """Anyone may type someone's ID number into a KYC form. A record never approved (held for review
+    as a duplicate, or rejected) ties the wallet to nobody as a borrower: it must not show that
+    person's loans with us (GET /offers/borrowing), and its own loans must not count as theirs."""
+    settings = chain_identity_settings
+    created_loan(client, settings, borrower, approved)  # the borrower owes 3,000
+    snoop = make_applicant(400)  # the borrower's national ID
+    snoop.account = Account.create()
+    headers = bearer(client, snoop.account)
+    held = client.post("/api/v1/kyc", data=snoop.form(), headers=headers)
+    assert held.status_code == 201 and held.json()["status"] == "needs_review", held.json()  # a duplicate
+    shown = client.get("/api/v1/offers/borrowing", headers=headers).json()
+    assert (shown["open_loans"], shown["monthly_debt_with_us"], shown["owed"], shown["owing_defaulted"]) == (0, 0, 0, [])
+    with session_scope(settings) as session:  # and the borrower's ledger is the borrower's own
+        assert Exposure.of_person(session, borrower.account.address).open_loans == 1
+        assert Exposure.of_person(session, snoop.account.address).open_loans == 0
+    # Approved by two admins as the person's second wallet, it is the person's.
+    with session_scope(settings) as session:
+        record_id = session.scalar(select(KycRecord.id).where(KycRecord.wallet == snoop.account.address))
+    assert approve_with_documents(settings, record_id, SECOND_ADMIN.address, THIRD_ADMIN.address) == "approved"
+    assert client.get("/api/v1/offers/borrowing", headers=headers).json()["owed"] == 3000
+    # A verification that ran out (or was withdrawn) keeps its wallet, and its loans, in the person.
+    with session_scope(settings) as session:
+        for record in session.scalars(select(KycRecord).where(KycRecord.wallet == borrower.account.address)):
+            record.status = "expired"
+    assert client.get("/api/v1/offers/borrowing", headers=headers).json()["owed"] == 3000

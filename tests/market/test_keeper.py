@@ -21,7 +21,8 @@ from backend.lending.statement import statement_of
 from backend.market.keeper import book_is_stale, keeper_step, match_crossed
 from tests.anchoring.helpers import point_get_settings_at
 from tests.contracts.conftest import chain, world  # noqa: F401
-from tests.identity.conftest import client_for
+from tests.identity.conftest import PNG, client_for, make_applicant, minted_bearer, verify
+from tests.identity.test_role_grants import SECOND_ADMIN, THIRD_ADMIN
 
 UNIT = 10**6
 MAX_UINT = 2**256 - 1
@@ -148,3 +149,29 @@ def test_a_crossed_pair_of_a_loan_past_its_default_date_is_not_matched(settings,
     assert _pass(settings) == []
     with session_scope(settings) as session:
         assert session.query(Intent).count() == 0
+
+
+def test_a_bid_of_the_borrowers_person_is_neither_matched_nor_sold_into(settings, world):  # noqa: F811
+    """A bid placed while its wallet was no known wallet of the borrower's person (verified with the
+    borrower's national ID only later) stays in the book, but it does not fill: the keeper, a sale
+    into it and a sale at the best bids pass it over, as placing it would now be refused (review H5:
+    the reserve's cover of a default would be paid to the borrower's own other wallet)."""
+    seller, twin = world.investors[0], world.investors[1]
+    loan_id, _ = world.active_loan(investors=[seller, world.investors[3]])
+    twin_bid = _maker(world, twin, "bid", loan_id, UNIT, 9_800)
+    _maker(world, seller, "ask", loan_id, UNIT, 9_500)  # crosses it
+    Indexer().catch_up(settings)
+    person = make_applicant(402)
+    verify(settings, world.borrower.address, person, SECOND_ADMIN.address, documents=(PNG,))
+    verify(settings, twin.address, person, SECOND_ADMIN.address, THIRD_ADMIN.address, documents=(PNG,))
+
+    assert _pass(settings) == []
+    client, as_seller = client_for(settings), minted_bearer(settings, seller)
+    sale = client.post(f"/api/v1/market/bids/{twin_bid}/sell", json={"notes": UNIT}, headers=as_seller)
+    assert sale.status_code == 409 and "borrower's person" in sale.json()["detail"], sale.json()
+    exit_ = client.post("/api/v1/market/sell-now", json={"loan_id": loan_id, "notes": UNIT}, headers=as_seller)
+    assert exit_.status_code == 409 and exit_.json()["context"] == {"loan_id": loan_id}, exit_.json()
+    assert world.book.functions.balanceOf(twin.address, loan_id).call() == 0
+    (position,) = [p for p in client.get("/api/v1/portfolio", headers=as_seller).json()["positions"]
+                   if p["loan_id"] == loan_id]  # fmt: skip
+    assert (position["bid_now"], position["sell_now"]) == (0, 0)  # nor is it shown as a way out

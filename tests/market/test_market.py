@@ -605,3 +605,50 @@ def test_notes_of_a_loan_past_its_default_date_leave_the_market(settings, world)
     assert client.get("/api/v1/portfolio", headers=as_bidder).json()["open_bids"] == 0
     assert client.get("/api/v1/portfolio", headers=as_seller).json()["positions"][0]["bid_now"] == 0
     expect_revert(world.chain, world.sell(bid, UNIT), seller.address, "NoteMarketLoanDefaultable", loan_id, defaultable)
+
+
+def test_plans_and_standing_instructions_of_the_borrowers_person_leave_its_loans_out(settings, world):  # noqa: F811
+    """A plan and a standing instruction (which the mandate keeper funds through `fundWithMandate`,
+    no request of the investor's in between) pick loans to fund: never the loans of the wallet's own
+    person, which its other wallet may not fund by hand either (review H5)."""
+    twin, stranger = world.investors[1], world.investors[2]
+    funding, _ = world.create()
+    _index(settings)
+    person = make_applicant(402)  # the borrower's wallet and investor 1's, verified with one national ID
+    verify(settings, world.borrower.address, person, SECOND_ADMIN.address, documents=(PNG,))
+    verify(settings, twin.address, person, SECOND_ADMIN.address, THIRD_ADMIN.address, documents=(PNG,))
+    verify(settings, stranger.address, make_applicant(403), SECOND_ADMIN.address, documents=(PNG,))  # an investor
+    client = client_for(settings)
+    as_twin, as_stranger = minted_bearer(settings, twin), minted_bearer(settings, stranger)
+
+    plan = client.post("/api/v1/portfolio/plan", json={"amount": 100 * UNIT}, headers=as_twin)
+    assert plan.status_code == 409 and plan.json()["context"] == {"open_loans": 0}, plan.json()
+    rule = client.put("/api/v1/portfolio/rule", json={"per_loan": 100 * UNIT}, headers=as_twin)
+    assert rule.status_code == 200 and rule.json()["matching_now"] == [], rule.json()
+    # Another person's wallet is offered the loan as before.
+    theirs = client.post("/api/v1/portfolio/plan", json={"amount": 100 * UNIT}, headers=as_stranger)
+    assert [a["loan_id"] for a in theirs.json()["allocations"]] == [funding], theirs.json()
+    assert client.put("/api/v1/portfolio/rule", json={"per_loan": 100 * UNIT},
+                      headers=as_stranger).json()["matching_now"] == [funding]  # fmt: skip
+
+
+def test_a_wallet_that_only_submitted_the_borrowers_national_id_is_not_told_which_loans_are_theirs(settings, world):  # noqa: F811
+    """Anyone may type someone's ID number into a KYC form: a record no admin approved makes its
+    wallet nobody's other wallet, or a verified investor would learn, from the `same_person` refusal
+    of a fund, a purchase or a bid, which loans the holder of that ID borrowed."""
+    snoop = world.investors[2]
+    funding, _ = world.create()
+    _index(settings)
+    person = make_applicant(402)
+    verify(settings, world.borrower.address, person, SECOND_ADMIN.address, documents=(PNG,))
+    verify(settings, snoop.address, make_applicant(403), SECOND_ADMIN.address, documents=(PNG,))  # its own identity
+    typed = make_applicant(402)
+    with session_scope(settings) as session:  # then the borrower's ID number, held for review as a duplicate
+        from backend.identity.kyc.submission import submit
+        from backend.identity.schemas import KycCreate
+
+        assert submit(session, settings, snoop.address, KycCreate(**typed.form()), [PNG]).status == "needs_review"
+    client = client_for(settings)
+    fund = client.post(f"/api/v1/loans/{funding}/transactions", json={"action": "fund", "amount": 100 * UNIT},
+                       headers=minted_bearer(settings, snoop))  # fmt: skip
+    assert fund.status_code == 200, fund.json()
