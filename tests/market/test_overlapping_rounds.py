@@ -5,9 +5,6 @@ is queued for one crossed pair."""
 
 from __future__ import annotations
 
-import threading
-from itertools import count
-
 from sqlalchemy import func, select
 
 import backend.market.keeper as keeper
@@ -17,7 +14,7 @@ from backend.chain.models import Intent
 from backend.db.session import session_scope
 from backend.workers.registry import WORKERS
 from tests.contracts.conftest import chain, world  # noqa: F401
-from tests.workers.overlap import Meeting, at_once
+from tests.workers.overlap import Meeting, at_once, planned_apart
 
 UNIT = 10**6
 
@@ -31,21 +28,11 @@ def test_two_rounds_at_once_queue_one_match_for_one_crossed_pair(settings, world
     world.place(seller, "ask", loan_id, 2 * UNIT, 9_500)
     Indexer().catch_up(settings)
 
-    calls, first_planned, meeting = count(), threading.Event(), Meeting()
-    real_plan = keeper.plan_matches
+    def paid() -> None:  # the bidder's money moves between the two rounds' reads: other facts, another key
+        world.chain.tx(world.token.functions.transfer(bidder.address, UNIT), payer.address)
 
-    def plan(db, settings, now):
-        if next(calls) == 0:
-            planned = real_plan(db, settings, now)
-            first_planned.set()
-        else:  # the second round reads the book after the bidder was paid something: other facts, another key
-            assert first_planned.wait(30)
-            world.chain.tx(world.token.functions.transfer(bidder.address, UNIT), payer.address)
-            planned = real_plan(db, settings, now)
-        meeting()  # both have planned before either queues
-        return planned
-
-    monkeypatch.setattr(keeper, "plan_matches", plan)
+    meeting = Meeting()
+    monkeypatch.setattr(keeper, "plan_matches", planned_apart(keeper.plan_matches, paid, meeting))
     step = WORKERS["market-keeper"].step
     results = at_once(lambda: step(settings), lambda: step(settings))
     assert meeting.met and sorted(results) == [0, 1], results

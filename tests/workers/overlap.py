@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from itertools import count
 from typing import Any
 
 
@@ -54,3 +55,23 @@ class Meeting:
             return fn(*args, **kwargs)
 
         return wrapped
+
+
+def planned_apart(plan: Callable[..., Any], between: Callable[[], None], meeting: Meeting) -> Callable[..., Any]:
+    """A keeper's `plan` for two rounds at once: the first round plans, then `between` changes
+    something on chain (money moves) and the second round plans, reading other facts (and so
+    deriving other keys); then both meet, before either queues what it planned."""
+    calls, first_planned = count(), threading.Event()
+
+    def staggered(*args: Any, **kwargs: Any) -> Any:
+        if next(calls) == 0:
+            planned = plan(*args, **kwargs)
+            first_planned.set()
+        else:
+            assert first_planned.wait(60), "the first round never planned"
+            between()
+            planned = plan(*args, **kwargs)
+        meeting()
+        return planned
+
+    return staggered
