@@ -34,6 +34,7 @@ __all__ = [
     "IntentStatus",
     "OutboxSender",
     "enqueue",
+    "enqueue_once",
     "get_intent",
     "list_intents",
     "outbox_counts",
