@@ -52,3 +52,31 @@ def test_two_rounds_at_once_queue_each_call_and_give_each_notice_once(servicing_
     assert (late, "default", world.borrower.address) in notices
     notice_entries = sum(n for action, n in audited.items() if action.startswith("notice."))
     assert notice_entries == sum(notices.values())  # one audit entry a notice
+
+
+def test_two_rounds_at_once_issue_a_release_letter_once(servicing_settings, world, monkeypatch):
+    import backend.servicing.release as release
+    from backend.anchoring.models import Document
+
+    settings, book = servicing_settings, world.book
+    paid, start = world.active_loan()
+    world.chain.mine_at(start + 30 * DAY)
+    world.repay(paid, book.functions.amountDue(paid).call()[0])
+    world.repay(paid, book.functions.amountDue(paid).call()[1])  # paid off
+    index(settings)
+
+    meeting = Meeting()  # both rounds have built the letter before either stores it
+    monkeypatch.setattr(release, "anchor_document", meeting.around(release.anchor_document))
+    step = WORKERS["servicing"].step
+    results = at_once(lambda: step(settings), lambda: step(settings))
+    assert all(isinstance(r, int) for r in results), results
+    if settings.database_url.startswith("postgresql"):
+        assert meeting.met
+
+    with session_scope(settings) as session:
+        released = list(session.scalars(select(ServicingNotice.loan_id).where(ServicingNotice.kind == release.NOTICE)))
+        documents = session.scalars(select(Document)).all()
+        anchored = Counter(session.scalars(select(AuditEntry.subject).where(AuditEntry.action == "document.anchor")))
+        told = Counter(session.scalars(select(AuditEntry.subject).where(AuditEntry.action == f"notice.{release.NOTICE}")))
+    assert released == [paid] and len(documents) == 1
+    assert set(anchored.values()) == {1} and told == {f"loan:{paid}": 1}
