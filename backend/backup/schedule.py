@@ -27,7 +27,9 @@ from typing import Any
 
 from backend.backup.service import Progress, create_backup, verify_backup
 from backend.backup.shredding import overdue_keys, retire_aged_out, rotate_after_erasures
+from backend.backup.taking import taking
 from backend.config import Settings
+from backend.errors import Conflict
 
 log = logging.getLogger("loanchain.backup")
 STAMP = "%Y%m%dT%H%M%SZ"
@@ -91,12 +93,25 @@ def _record_attempt(settings: Settings, now: datetime, error: str | None) -> Non
         log.warning("backup schedule state not written: %s", exc)
 
 
+def _whole_seconds(now: datetime | None) -> datetime:
+    """The pass's time in whole seconds, as the backup's name keeps it: a rotation in this pass is
+    stamped with the same time as the backup taken right after it, which must count as after the
+    rotation (or the key it replaced would be retired a whole interval late)."""
+    return (now or datetime.now(UTC)).replace(microsecond=0)
+
+
 def take_backup(settings: Settings, now: datetime | None = None, progress: Progress | None = None) -> ScheduledBackup:
-    """Write, verify and rotate one backup now (its outcome recorded for `backup_health`)."""
-    # In whole seconds, as the backup's name keeps it: a rotation in this pass is stamped with the
-    # same time as the backup taken right after it, which must count as after the rotation (or the
-    # key it replaced would be retired a whole interval late).
-    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    """Write, verify and rotate one backup now (its outcome recorded for `backup_health`); Conflict
+    while another is being taken into the directory."""
+    now = _whole_seconds(now)
+    with taking(backup_dir(settings)) as mine:
+        if not mine:
+            raise Conflict(f"a backup is being taken into {backup_dir(settings)} (the backup worker, or another "
+                           "`loanchain backup create`); try again once it is done")  # fmt: skip
+        return _take_recorded(settings, now, progress)
+
+
+def _take_recorded(settings: Settings, now: datetime, progress: Progress | None) -> ScheduledBackup:
     try:
         taken = _take_backup(settings, now, progress)
     except Exception as exc:
@@ -125,10 +140,14 @@ def _take_backup(settings: Settings, now: datetime, progress: Progress | None) -
 
 def backup_step(settings: Settings, now: datetime | None = None) -> int:
     """One pass of the `backup` worker: take a backup if one is due. Returns how many it took."""
-    now = now or datetime.now(UTC)
+    now = _whole_seconds(now)
     if not is_due(settings, now):
         return 0
-    taken = take_backup(settings, now)
+    # Checked again under the directory's lock: a round overlapping this one (see taking) may have taken it.
+    with taking(backup_dir(settings)) as mine:
+        if not mine or not is_due(settings, now):
+            return 0
+        taken = _take_recorded(settings, now, None)
     log.info("backup %s written and verified (%d bytes)", taken.path, taken.bytes)
     return 1
 

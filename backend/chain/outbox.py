@@ -34,6 +34,7 @@ __all__ = [
     "IntentStatus",
     "OutboxSender",
     "enqueue",
+    "enqueue_once",
     "get_intent",
     "list_intents",
     "outbox_counts",
@@ -71,6 +72,34 @@ def enqueue(
     same key raises Conflict. The row is flushed, not committed: it commits with the caller's
     transaction. Arguments are validated against the ABI now (ValidationFailed, 422).
     """
+    return _enqueue(session, key, contract, function, args, value, settings)[0]
+
+
+def enqueue_once(
+    session: Session,
+    *,
+    key: str,
+    contract: str,
+    function: str,
+    args: list,
+    value: int = 0,
+    settings: Settings | None = None,
+) -> bool:
+    """`enqueue`, True only when this call created the intent: False when the key was there, or
+    another transaction (a second worker round overlapping this one) inserted it first. What a
+    caller records of the call (an audit entry, a count) it records only when True."""
+    return _enqueue(session, key, contract, function, args, value, settings)[1]
+
+
+def _enqueue(
+    session: Session,
+    key: str,
+    contract: str,
+    function: str,
+    args: list,
+    value: int = 0,
+    settings: Settings | None = None,
+) -> tuple[Intent, bool]:
     settings = settings or get_settings()
     if not key or len(key) > 200:
         raise ValidationFailed("an intent key must be 1 to 200 characters")
@@ -95,7 +124,7 @@ def enqueue(
             with session.begin_nested():  # a concurrent enqueue of the same key loses cleanly
                 session.add(intent)
                 session.flush()
-            return intent
+            return intent, True
         except IntegrityError:
             existing = get_intent(session, key)
             if existing is None:
@@ -110,7 +139,7 @@ def enqueue(
             f"intent {key!r} already exists for a different call",
             existing={"contract": existing.contract, "function": existing.function, "args": existing.args},
         )
-    return existing
+    return existing, False
 
 
 def _manifest_address(settings: Settings, contract: str) -> str | None:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.chain import repayment_mandates as rm
-from backend.chain.keeping import next_attempt_key, waits_for_index
+from backend.chain.keeping import next_attempt_key, none_queued_since, queued_so_far, waits_for_index
 from backend.chain.loan_book import deadline_clock, loan_book_domain
 from backend.chain.outbox import enqueue
 from backend.chain.projection_models import LoanRow
@@ -87,7 +87,10 @@ def _tell_short(db: Session, loan: LoanRow, due: int, due_date: int, decimals: i
 
 def pay_by_mandates(db: Session, settings: Settings) -> list[Payment]:
     """Queue a `payWithMandate` for every installment the active mandates call for; those queued."""
-    if not any_active(db, RepaymentMandateRow) or waits_for_index(db, KEY_PREFIX):
+    if not any_active(db, RepaymentMandateRow):
+        return []
+    seen = queued_so_far(db, KEY_PREFIX)
+    if waits_for_index(db, KEY_PREFIX):
         return []
 
     def queue(row: RepaymentMandateRow, payment: Payment) -> None:
@@ -97,5 +100,7 @@ def pay_by_mandates(db: Session, settings: Settings) -> list[Payment]:
                      payload={"mandate_hash": payment.mandate_hash, "amount": payment.amount, "due_date": payment.due_date})  # fmt: skip
 
     payments = plan_payments(db, settings, deadline_clock(settings))[: settings.mandate_keeper_max_per_pass]
+    if not payments or not none_queued_since(db, KEY_PREFIX, seen):  # a round overlapping this one queued first
+        return []
     return queue_under_active(db, RepaymentMandateRow, payments, queue)
 

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.chain import mandates as fm
-from backend.chain.keeping import next_attempt_key, waits_for_index
+from backend.chain.keeping import next_attempt_key, none_queued_since, queued_so_far, waits_for_index
 from backend.chain.kyc_reader import is_verified
 from backend.chain.loan_book import deadline_clock
 from backend.chain.models import ChainEvent, Intent, IntentStatus, key_prefixed
@@ -130,7 +130,10 @@ def index_is_stale(db: Session) -> bool:
 
 def fund_by_mandates(db: Session, settings: Settings) -> list[Funding]:
     """Queue a `fundWithMandate` for every funding the active mandates call for; those queued."""
-    if not any_active(db, FundingMandateRow) or index_is_stale(db) or fm.book_paused(settings):
+    if not any_active(db, FundingMandateRow):
+        return []
+    seen = queued_so_far(db, KEY_PREFIX)
+    if index_is_stale(db) or fm.book_paused(settings):
         return []
 
     def queue(row: FundingMandateRow, funding: Funding) -> None:
@@ -141,6 +144,8 @@ def fund_by_mandates(db: Session, settings: Settings) -> list[Funding]:
                      payload={"mandate_hash": funding.mandate_hash, "wallet": funding.wallet, "amount": funding.amount})  # fmt: skip
 
     fundings = plan_fundings(db, settings, deadline_clock(settings))[: settings.mandate_keeper_max_per_pass]
+    if not fundings or not none_queued_since(db, KEY_PREFIX, seen):  # a round overlapping this one queued first
+        return []
     return queue_under_active(db, FundingMandateRow, fundings, queue)
 
 
@@ -189,6 +194,7 @@ def release_refunded(db: Session, settings: Settings) -> list[Release]:
     platform's signer pays the gas so the investor's budget is whole again."""
     if not any_active(db, FundingMandateRow):
         return []
+    seen = queued_so_far(db, RELEASE_KEY_PREFIX)
 
     def queue(row: FundingMandateRow, release: Release) -> None:
         enqueue(db, key=release.key, contract="FundingAgent", function="releaseFunding",
@@ -196,7 +202,10 @@ def release_refunded(db: Session, settings: Settings) -> list[Release]:
         audit.record(db, actor="mandate-keeper", action="mandate.release", subject=f"loan:{release.loan_id}",
                      payload={"mandate_hash": release.mandate_hash, "wallet": release.wallet, "amount": release.amount})  # fmt: skip
 
-    return queue_under_active(db, FundingMandateRow, plan_releases(db, deadline_clock(settings)), queue)
+    releases = plan_releases(db, deadline_clock(settings))
+    if not releases or not none_queued_since(db, RELEASE_KEY_PREFIX, seen):
+        return []
+    return queue_under_active(db, FundingMandateRow, releases, queue)
 
 
 def mandate_keeper_step(settings: Settings) -> int:

@@ -36,7 +36,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from backend import audit
-from backend.chain.keeping import next_attempt_key, waits_for_index
+from backend.chain.keeping import next_attempt_key, none_queued_since, queued_so_far, waits_for_index
 from backend.chain.loan_book import deadline_clock
 from backend.chain.market_calls import market_paused
 from backend.chain.outbox import enqueue
@@ -121,11 +121,15 @@ def match_crossed(db: Session, settings: Settings) -> list[Match]:
     """Queue a `matchOrders` for every crossed pair of the book, once each; the matches queued."""
     if db.scalar(select(MarketBidRow.bid_id).where(MarketBidRow.status == "open").limit(1)) is None:
         return []  # nothing can be crossed (and no need to ask the chain anything)
+    seen = queued_so_far(db, KEY_PREFIX)
     if book_is_stale(db) or market_paused(settings):
         return []
-    queued = []
     # The platform pays each match's gas: a bounded number per pass, the rest at the next one.
-    for match in plan_matches(db, settings, deadline_clock(settings))[: settings.market_keeper_max_per_pass]:
+    planned = plan_matches(db, settings, deadline_clock(settings))[: settings.market_keeper_max_per_pass]
+    if not planned or not none_queued_since(db, KEY_PREFIX, seen):  # a round overlapping this one queued first
+        return []
+    queued = []
+    for match in planned:
         enqueue(db, key=match.key, contract="NoteMarket", function="matchOrders",
                 args=[match.listing_id, match.bid_id, match.notes], settings=settings)  # fmt: skip
         audit.record(db, actor="market-keeper", action="market.match", subject=f"loan:{match.loan_id}",

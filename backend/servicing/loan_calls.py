@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.chain.models import Intent, IntentStatus, key_prefixed
-from backend.chain.outbox import enqueue
+from backend.chain.outbox import enqueue_once
 from backend.config import Settings
 
 MAX_CALL_ATTEMPTS = 5
@@ -43,12 +43,14 @@ def last_statuses(db: Session, family: str, stems: set[str]) -> dict[str, str]:
 def queue_call(db: Session, settings: Settings, loan_id: int, function: str, stem: str, action: str,
                payload: dict[str, Any]) -> bool:  # fmt: skip
     """Queue `LoanBook.function(loan_id)` unless an attempt is open or went through, or the
-    attempts are used up; True when queued. The caller has checked the contract would take it."""
+    attempts are used up; True when queued (and audited) by this call. The caller has checked the
+    contract would take it."""
     attempts = call_attempts(db, stem)
     if len(attempts) >= MAX_CALL_ATTEMPTS or any(a.status != IntentStatus.FAILED for a in attempts):
         return False
     key = f"{stem}:{len(attempts) + 1}" if attempts else stem
-    enqueue(db, key=key, contract="LoanBook", function=function, args=[loan_id], settings=settings)
+    if not enqueue_once(db, key=key, contract="LoanBook", function=function, args=[loan_id], settings=settings):
+        return False  # another pass overlapping this one queued it first: its audit entry stands for the call
     after = {"after_failed": [a.error_name or a.error for a in attempts]} if attempts else {}
     audit.record(db, actor="servicing", action=action, subject=f"loan:{loan_id}", payload=payload | after)
     return True
