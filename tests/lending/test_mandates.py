@@ -15,18 +15,21 @@ from typer.testing import CliRunner
 from backend.audit.trace import trace_loan
 from backend.chain import mandates as fm
 from backend.chain.indexer import Indexer
+from backend.chain.loan_book import deadline_clock
 from backend.chain.models import Intent
 from backend.chain.outbox import process_until_idle
 from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
+from backend.identity.persons import wallets_of
 from backend.identity.schemas import KycCreate
 from backend.lending import autopay_keeper
 from backend.lending.mandate_keeper import (
     fund_by_mandates,
     index_is_stale,
     mandate_keeper_step,
+    plan_fundings,
     release_refunded,
 )
 from backend.lending.mandates import FUNDING_KEY_PREFIX
@@ -35,6 +38,7 @@ from backend.servicing.service import servicing_pass
 from tests.anchoring.helpers import point_get_settings_at
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
+from tests.contracts.helpers import KYC_EXPIRY
 from tests.identity.conftest import ADMIN, client_for, make_applicant, minted_bearer
 from tests.lending.test_portfolio import _decision_hash
 from tests.lending.test_wallet_txs import _send
@@ -558,3 +562,51 @@ def test_the_investors_own_plans_leave_out_what_its_mandate_is_funding_now(setti
     held = {loan_id: world.book.functions.balanceOf(investor.address, loan_id).call() for loan_id in (wanted, later)}
     assert held == {wanted: RULE["per_loan"], later: RULE["per_loan"]}  # not twice the per-loan amount in `wanted`
     assert client.post("/api/v1/portfolio/rule/plan", headers=headers).status_code == 409  # every match held in full
+
+
+def _second_borrower(settings, world, wallet, applicant, salt: bytes) -> None:  # noqa: F811
+    """`wallet` made a borrower: verified at the borrowers' level on chain, and with `applicant`'s
+    national ID in the database (a second wallet of one person is held as DUPLICATE_IDENTITY, and is
+    that person's all the same: `persons.wallets_of`)."""
+    world.chain.tx(world.kyc.functions.attest(wallet.address, world.borrower_level, KYC_EXPIRY, salt), world.admin.address)
+    with session_scope(settings) as session:
+        submit(session, settings, wallet.address, KycCreate(**applicant.form()), [])
+
+
+def test_a_mandate_puts_no_more_than_its_per_loan_amount_into_one_borrower_person(settings, world):  # noqa: F811
+    """A bust-out from two wallets of one person: the keeper funds the person's loans together up to
+    the per-loan amount, counting notes bought by hand and its own fundings in flight."""
+    investor, twin, stranger = world.investors[0], world.investors[4], world.investors[5]
+    client, headers = _investor(settings, investor, 940)
+    person = make_applicant(941)
+    with session_scope(settings) as session:
+        submit(session, settings, world.borrower.address, KycCreate(**person.form()), [])
+    _second_borrower(settings, world, twin, person, b"\x03" * 32)
+    _second_borrower(settings, world, stranger, make_applicant(942), b"\x04" * 32)
+    with session_scope(settings) as session:
+        assert wallets_of(session, twin.address) == {twin.address, world.borrower.address}
+    grade_a = _decision_hash(settings, SAMPLE)
+    terms = dict(decision_hash=grade_a, apr_bps=1_500, installments=12)
+    first = world.create(**terms)[0]
+    second = world.create(borrower=twin.address, borrower_key=twin, **terms)[0]
+    third = world.create(borrower=world.borrower.address, **terms)[0]
+    elsewhere = world.create(borrower=stranger.address, borrower_key=stranger, **terms)[0]
+    world.fund(second, investor, 100 * UNIT)  # bought by hand: the person's loans hold 100 of the investor's already
+    assert client.put("/api/v1/portfolio/rule", json=RULE, headers=headers).status_code == 200
+    draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 2_000 * UNIT}, headers=headers)
+    assert client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft.json(), investor), headers=headers).status_code == 200
+    _send(world.w3, investor, draft.json()["transactions"])
+    Indexer().catch_up(settings)
+
+    # In flight: the first funding queued and not yet sent counts as held when the next plan is made.
+    with session_scope(settings) as session:
+        (queued,) = fund_by_mandates(session, settings.model_copy(update={"mandate_keeper_max_per_pass": 1}))
+    assert (queued.loan_id, queued.amount) == (first, 200 * UNIT)  # 300 a person, less the 100 it holds of `second`
+    with session_scope(settings) as session:
+        planned = plan_fundings(session, settings, deadline_clock(settings))
+    assert [(f.loan_id, f.amount) for f in planned] == [(elsewhere, 300 * UNIT)]  # not `first` again, nor `third`
+    process_until_idle(settings)
+    assert _keeper_pass(settings) == [(elsewhere, 300 * UNIT)]
+    assert _keeper_pass(settings) == []  # the person's 300 are taken, whichever wallet borrows
+    held = {loan: world.book.functions.balanceOf(investor.address, loan).call() for loan in (first, second, third, elsewhere)}
+    assert held == {first: 200 * UNIT, second: 100 * UNIT, third: 0, elsewhere: 300 * UNIT}
