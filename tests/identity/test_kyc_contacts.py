@@ -5,12 +5,15 @@ again at approval; erased records no longer match, and older records match once 
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 
+import pytest
 from eth_account import Account
 
 from backend.db.session import session_scope
 from backend.identity.checks.contacts import normalise_address, normalise_email, normalise_phone
+from backend.identity.crypto.blind_index import blind_index_key
 from backend.identity.kyc import review
 from backend.identity.kyc.lifecycle import erase_wallet
 from backend.identity.kyc.reindex import reindex_all
@@ -174,6 +177,30 @@ def test_a_record_from_before_contacts_were_indexed_matches_once_reindexed(tmp_p
     third.phone = first.phone
     held = _submit(settings, Account.create().address, third)
     assert codes(held) == ["SHARED_CONTACT"] and "on 2 record(s) of 2 other person(s)" in message(held, "SHARED_CONTACT")
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_two_persons_submitting_one_phone_at_once_are_not_both_approved(tmp_path, database_url):
+    """PostgreSQL: two national IDs, two advisory locks; the phone's makes the second submission wait
+    for the first to commit, and then see it."""
+    settings = identity_settings(tmp_path, database_url)
+    blind_index_key(settings)  # its fingerprint is recorded at first use: not by both threads at once
+    first, second = make_applicant(93), make_applicant(94)
+    second.phone = first.phone
+    results: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def apply(applicant) -> None:
+        barrier.wait()
+        with session_scope(settings) as s:
+            results.append(submit(s, settings, Account.create().address, KycCreate(**applicant.form()), []).status)
+
+    threads = [threading.Thread(target=apply, args=(a,)) for a in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(results) == ["approved", "needs_review"], results
 
 
 def _records(settings, wallet: str) -> list[KycRecord]:
