@@ -232,6 +232,10 @@ class Settings(BaseSettings):
     # Other wallets that may apply from one network address (IPv4, or an IPv6 /56) within the
     # window before a submission goes to review: a household shares a connection, a farm more so.
     kyc_origin_max_wallets: int = Field(default=3, ge=0)
+    # Other persons (national IDs) whose KYC records may give one address before a submission giving
+    # it too goes to review (SHARED_CONTACT; a phone or e-mail counts from the first): a family or
+    # flat-share is common, a dozen residents of one flat an identity farm.
+    kyc_address_max_persons: int = Field(default=3, ge=0)
     kyc_origin_window: int = Field(default=30 * 86_400, gt=0)  # seconds
     # Largest request body any endpoint reads (413 beyond, by Content-Length or as it streams in): the
     # JSON endpoints, the public sign-in among them, were read and parsed whatever their size. KYC

@@ -153,17 +153,20 @@ def reindex(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Bring passport records' blind indexes to the current formula (the document number alone: the
-    nationality and birth date can be changed without breaking a check digit); run once after upgrading,
-    again at will (it changes nothing then)."""
+    nationality and birth date can be changed without breaking a check digit), and fill in every
+    record's contact indexes (phone, e-mail, address: compared across persons, none before migration
+    0044); run once after upgrading, again at will (it changes nothing then)."""
     from backend.identity.kyc.reindex import reindex_all
 
     settings = get_settings()
     with cli_errors():
         report = reindex_all(settings, batch=batch)
     if json_out:
-        print_json({"checked": report.checked, "changed": report.changed, "unreadable": report.unreadable})
+        print_json({"checked": report.checked, "changed": report.changed, "unreadable": report.unreadable,
+                    "contacts": report.contacts})  # fmt: skip
         return
-    console.print(f"{report.checked} passport records checked, {report.changed} re-indexed"
+    console.print(f"{report.checked} records checked, {report.changed} passport records re-indexed, "
+                  f"{report.contacts} given contact indexes"
                   + (f", {report.unreadable} unreadable (data key gone)" if report.unreadable else ""))
 
 

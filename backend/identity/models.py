@@ -135,6 +135,12 @@ class KycRecord(Base, WrappedKeyHolder):
     reasons: Mapped[list] = mapped_column(JSON, default=list)
     # HMAC of the normalised national ID; cleared on erasure.
     blind_index: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    # HMACs of the normalised phone, e-mail and address (checks/contacts.py), each under its own
+    # prefix: compared across persons (kyc/contact_history.py); cleared on erasure. NULL on a record
+    # sealed before they existed, until `loanchain kyc reindex`.
+    phone_index: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    email_index: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    address_index: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
     # Envelope: the data key wrapped under master key `key_id`; NULL once shredded.
     key_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

@@ -245,6 +245,13 @@ class SameIdLoanPublic(BaseModel):
     owed: BaseUnits = Field(description="Principal outstanding (the whole principal while funding; at default, what is still to recover)")
 
 
+class SameContactPublic(BaseModel):
+    wallet: str = Field(description="Another person's wallet (another national ID) whose record shares contact data")
+    shared: list[Literal["phone", "email", "address"]] = Field(
+        description="What it shares (an address only when more persons than the bound give it); never the value itself"
+    )
+
+
 class ReviewItemPublic(BaseModel):
     record: KycPublic
     data: PersonalDataPublic  # masked
@@ -257,6 +264,11 @@ class ReviewItemPublic(BaseModel):
         default_factory=list,
         description="The loans those wallets are still in (being funded, repaid, late, or defaulted with money owed), "
         "from the chain index: what clearing the ID as one person's second wallet lets it borrow beside",
+    )
+    same_contact: list[SameContactPublic] = Field(
+        default_factory=list,
+        description="Other persons' wallets whose records share this record's phone, e-mail or address (matched by "
+        "blind index, read now): whom a SHARED_CONTACT flag points at. The contact itself stays masked",
     )
     first_approved_by: str | None = Field(
         default=None, description="The admin whose approval waits for a second admin's (a sanctions or duplicate-ID flag)"

@@ -9,6 +9,13 @@ mandate's signed bounds) up to the lower of the instruction's and the mandate's 
   budget (`mandateSpent`), the wallet's authorization of the agent, its balance and allowance, its
   KYC, LoanBook not paused; and
   what one pass plans for a wallet, a mandate or a loan is set against the next funding's check;
+- per borrower *person*, not only per loan: what a mandate puts into all the open loans of one
+  borrower's person (every wallet verified with a national ID it was verified with, `identity.persons.borrower_wallets_of`)
+  stays within the same per-loan amount, counting the notes the wallet holds of them, its fundings
+  in flight (`in_flight.py`) and this pass's plan. The signed mandate has no bound of its own for
+  it (FundingAgent checks `perLoan` per loan id: it cannot tell two wallets of one person apart), so
+  the keeper holds it: a bust-out's several loans at once, from several wallets, take no more of a
+  mandate than one loan would;
 - mandates in turn: the one whose last funding is the oldest (or that has funded nothing yet, the
   earliest given first) is served first, so that when loans are scarce no investor's mandate
   always comes first; within a mandate, oldest loans first (earliest funding deadline); at most
@@ -44,6 +51,9 @@ from backend.chain.outbox import enqueue
 from backend.chain.projection_models import LoanRow, NoteBalanceRow
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
+from backend.identity.persons import borrower_wallets_of
+from backend.lending.exposure import OPEN
+from backend.lending.in_flight import held_or_in_flight
 from backend.lending.mandates import FUNDING_KEY_PREFIX, any_active, mandate_of, queue_under_active
 from backend.lending.models import FundingMandateRow, InvestmentRule, MandateStatus
 from backend.lending.rules import matching
@@ -80,6 +90,12 @@ def _in_bounds(loan: LoanRow, mandate: fm.FundingMandate) -> bool:
             and loan.installments * loan.installment_period <= mandate.max_term)
 
 
+def person_loans(db: Session, borrower: str) -> frozenset[int]:
+    """The open loans (being funded, active, defaulted) of every wallet of `borrower`'s person."""
+    wallets = sorted(borrower_wallets_of(db, borrower))
+    return frozenset(db.scalars(select(LoanRow.loan_id).where(LoanRow.borrower.in_(wallets), LoanRow.status.in_(OPEN))))
+
+
 def plan_fundings(db: Session, settings: Settings, now: int) -> list[Funding]:
     """The fundings the active mandates call for now, each one the chain would accept as far as can be read."""
     rows = list(db.execute(select(FundingMandateRow, InvestmentRule)
@@ -89,6 +105,7 @@ def plan_fundings(db: Session, settings: Settings, now: int) -> list[Funding]:
                            .order_by(FundingMandateRow.created_at)))  # fmt: skip
     rows.sort(key=lambda pair: _last_served(db, pair[0].mandate_hash))  # stable: the earliest given first among equals
     planned: Counter[int] = Counter()  # what this pass already plans to put into each loan
+    loans_of_person: dict[str, frozenset[int]] = {}  # by borrower wallet, for the pass
     fundings = []
     for row, rule in rows:
         mandate = mandate_of(row)
@@ -100,18 +117,23 @@ def plan_fundings(db: Session, settings: Settings, now: int) -> list[Funding]:
         ticket, per_loan = book.min_ticket(), min(rule.per_loan, mandate.per_loan)
         held = dict(db.execute(select(NoteBalanceRow.loan_id, NoteBalanceRow.balance)
                                .where(NoteBalanceRow.holder == row.wallet)).all())  # fmt: skip
+        staked, _ = held_or_in_flight(db, row.wallet)  # what it holds or is funding, per loan
         for loan in matching(db, rule, now):
             if not _in_bounds(loan, mandate) or loan.funding_deadline <= now + EXPIRY_MARGIN:
                 continue
+            if loan.borrower not in loans_of_person:
+                loans_of_person[loan.borrower] = person_loans(db, loan.borrower)
+            in_person = sum(staked[loan_id] for loan_id in loans_of_person[loan.borrower] | {loan.loan_id})
             remaining = loan.principal - loan.funded - planned[loan.loan_id]
-            amount = min(per_loan - held.get(loan.loan_id, 0), remaining, left, money)
+            amount = min(per_loan - held.get(loan.loan_id, 0), per_loan - in_person, remaining, left, money)
             if amount <= 0 or (amount < ticket and amount != remaining):
                 continue
-            facts = (held.get(loan.loan_id, 0), loan.funded, left, money)
+            facts = (held.get(loan.loan_id, 0), loan.funded, left, money, in_person)
             key = next_attempt_key(db, f"{KEY_PREFIX}{row.mandate_hash}:{loan.loan_id}:", facts)
             if key is None:
                 continue
             planned[loan.loan_id] += amount
+            staked[loan.loan_id] += amount  # the person's next loan in this pass counts it
             left, money = left - amount, money - amount
             fundings.append(Funding(row.mandate_hash, row.wallet, loan.loan_id, amount, key))
     return fundings

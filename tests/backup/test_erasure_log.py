@@ -110,7 +110,9 @@ def test_a_wallet_only_line_of_an_older_log_re_erases_only_what_was_made_before_
     older = _target(tmp_path, settings, f"sqlite:///{tmp_path / 'older.db'}", "older")
     assert restore_backup(older, before).erasures_replayed == 1
     with session_scope(older) as session:
-        assert session.get(KycRecord, old_id).wrapped_key is None
+        old = session.get(KycRecord, old_id)
+        assert old.wrapped_key is None and old.blind_index is None
+        assert (old.phone_index, old.email_index, old.address_index) == (None, None, None)  # its contacts match no one again
 
 
 def test_an_erasure_whose_log_entry_cannot_be_written_does_not_commit(tmp_path, database_url, monkeypatch):

@@ -172,6 +172,8 @@ def make_applicant(seed: int, *, born: date | None = None) -> Applicant:
         id_number=prc_id(born, rng),
         phone=f"+86138{rng.randrange(10**8):08d}",
         email=f"{first.lower()}.{last.lower()}{seed}@example.org",
+        # A home of its own: many applicants at one address go to review (SHARED_CONTACT).
+        address_line=f"{seed} Quiet Lane, Building 3",
     )
 
 

@@ -10,11 +10,13 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
+from web3 import Web3
 
 from backend.chain.indexer import Indexer
 from backend.chain.outbox import process_until_idle
 from backend.config import Settings
 from backend.db import migrate
+from tests.contracts.helpers import KYC_EXPIRY
 from tests.identity.conftest import ADMIN, GENEROUS, PNG, approve_over_api, bearer, client_for, make_applicant, submit
 from tests.scoring.conftest import RISKY
 from tests.scoring.conftest import SAMPLE as SCORING_SAMPLE
@@ -98,4 +100,21 @@ def created_loan(client: TestClient, settings: Settings, borrower: Borrower, dec
     return offer
 
 
-__all__ = ["RISKY", "SAMPLE", "Borrower", "created_loan", "scored", "settle", "sign_typed", "verified_borrower"]
+def chain_borrower(world, account: LocalAccount | None = None) -> LocalAccount:
+    """`account` (a new one by default) verified at the borrowers' level on chain, as the session
+    world's one borrower is: a loan needs its borrower's signature and attestation, no ether."""
+    account = account or Account.create()
+    world.chain.tx(world.kyc.functions.attest(account.address, world.borrower_level, KYC_EXPIRY,
+                                              Web3.keccak(text=f"kyc-{account.address}")), world.admin.address)  # fmt: skip
+    return account
+
+
+def loan_by_another(world, **terms) -> tuple[int, dict]:
+    """`world.create`, borrowed by a new borrower of its own: the mandate keeper puts no more than its
+    per-loan amount into all the loans of one borrower person, so loans meant to be funded side by
+    side are each another person's."""
+    borrower = chain_borrower(world)
+    return world.create(borrower=borrower.address, borrower_key=borrower, **terms)
+
+
+__all__ = ["chain_borrower", "loan_by_another", "RISKY", "SAMPLE", "Borrower", "created_loan", "scored", "settle", "sign_typed", "verified_borrower"]

@@ -15,18 +15,21 @@ from typer.testing import CliRunner
 from backend.audit.trace import trace_loan
 from backend.chain import mandates as fm
 from backend.chain.indexer import Indexer
+from backend.chain.loan_book import deadline_clock
 from backend.chain.models import Intent
 from backend.chain.outbox import process_until_idle
 from backend.cli.main import app
 from backend.config import get_settings
 from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
+from backend.identity.persons import borrower_wallets_of
 from backend.identity.schemas import KycCreate
 from backend.lending import autopay_keeper
 from backend.lending.mandate_keeper import (
     fund_by_mandates,
     index_is_stale,
     mandate_keeper_step,
+    plan_fundings,
     release_refunded,
 )
 from backend.lending.mandates import FUNDING_KEY_PREFIX
@@ -35,7 +38,9 @@ from backend.servicing.service import servicing_pass
 from tests.anchoring.helpers import point_get_settings_at
 from tests.conftest import own_database
 from tests.contracts.conftest import chain, world  # noqa: F401
-from tests.identity.conftest import ADMIN, client_for, make_applicant, minted_bearer
+from tests.identity.conftest import ADMIN, client_for, make_applicant, minted_bearer, verify
+from tests.identity.test_role_grants import SECOND_ADMIN, THIRD_ADMIN
+from tests.lending.conftest import chain_borrower, loan_by_another
 from tests.lending.test_portfolio import _decision_hash
 from tests.lending.test_wallet_txs import _send
 from tests.scoring.conftest import SAMPLE
@@ -75,12 +80,12 @@ def test_the_keeper_funds_an_instructions_matches_within_the_signed_mandate(sett
     investor = world.investors[0]
     client, headers = _investor(settings, investor, 911)
     grade_a = _decision_hash(settings, SAMPLE)
-    wanted = world.create(decision_hash=grade_a, apr_bps=1_500, installments=12)[0]
-    too_dear = world.create(decision_hash=grade_a, apr_bps=2_500, installments=12)[0]  # above the mandate's ceiling
-    world.create(decision_hash=grade_a, apr_bps=900, installments=12)  # below the instruction's minimum
-    world.create(apr_bps=1_500, installments=12)  # decided elsewhere: no grade
+    wanted = loan_by_another(world, decision_hash=grade_a, apr_bps=1_500, installments=12)[0]
+    too_dear = loan_by_another(world, decision_hash=grade_a, apr_bps=2_500, installments=12)[0]  # above the mandate's ceiling
+    loan_by_another(world, decision_hash=grade_a, apr_bps=900, installments=12)  # below the instruction's minimum
+    loan_by_another(world, apr_bps=1_500, installments=12)  # decided elsewhere: no grade
     # 12 installments, as the instruction allows, but 120 days apart: four years, past the mandate's term
-    slow = world.create(decision_hash=grade_a, apr_bps=1_500, installments=12, installment_period=120 * DAY)[0]
+    slow = loan_by_another(world, decision_hash=grade_a, apr_bps=1_500, installments=12, installment_period=120 * DAY)[0]
     assert client.put("/api/v1/portfolio/rule", json=RULE, headers=headers).status_code == 200
     Indexer().catch_up(settings)
 
@@ -115,8 +120,8 @@ def test_the_keeper_funds_an_instructions_matches_within_the_signed_mandate(sett
     assert world.balance(world.admin) == platform_before  # ...never through the platform's
     assert _keeper_pass(settings) == []  # held in full: nothing more, however many passes
 
-    later = world.create(decision_hash=grade_a, apr_bps=2_000, installments=6)[0]
-    last = world.create(decision_hash=grade_a, apr_bps=1_800, installments=6)[0]
+    later = loan_by_another(world, decision_hash=grade_a, apr_bps=2_000, installments=6)[0]
+    last = loan_by_another(world, decision_hash=grade_a, apr_bps=1_800, installments=6)[0]
     assert _keeper_pass(settings) == [(later, 200 * UNIT)]  # what is left of the budget
     assert _keeper_pass(settings) == []  # spent
     assert world.book.functions.balanceOf(investor.address, last).call() == 0
@@ -167,7 +172,7 @@ def test_the_keeper_funds_an_instructions_matches_within_the_signed_mandate(sett
 def test_a_funding_is_queued_once_however_often_the_keeper_runs(settings, world):  # noqa: F811
     investor = world.investors[1]
     client, headers = _investor(settings, investor, 912)
-    loan_id = world.create(decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
+    loan_id = loan_by_another(world, decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
     client.put("/api/v1/portfolio/rule", json=RULE, headers=headers)
     world.chain.tx(world.token.functions.approve(world.book.address, 0), investor.address)  # a wallet new to LoanBook
     draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 1_000 * UNIT}, headers=headers).json()
@@ -193,7 +198,7 @@ def test_a_funding_is_queued_once_however_often_the_keeper_runs(settings, world)
         assert not index_is_stale(session) and fund_by_mandates(session, settings) == []
     assert world.book.functions.balanceOf(investor.address, loan_id).call() == 300 * UNIT
     # A funding queued but not yet sent when the investor withdraws never goes out.
-    another = world.create(decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
+    another = loan_by_another(world, decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
     Indexer().catch_up(settings)
     with session_scope(settings) as session:
         (queued,) = fund_by_mandates(session, settings)
@@ -302,7 +307,7 @@ def _under_mandate(settings, world, investor, seed: int):  # noqa: F811
     """A verified investor with a standing instruction, a signed mandate of 1,000 (its approvals
     sent) and a new loan the instruction matches: (client, headers, loan id)."""
     client, headers = _investor(settings, investor, seed)
-    loan_id = world.create(decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
+    loan_id = loan_by_another(world, decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
     client.put("/api/v1/portfolio/rule", json=RULE, headers=headers)
     draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 1_000 * UNIT}, headers=headers).json()
     client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft, investor), headers=headers)
@@ -364,7 +369,7 @@ def test_the_keeper_commits_its_fundings_first_and_queues_none_under_a_mandate_w
     assert len(seen) == 1 and len(seen[0]) == 1
     monkeypatch.undo()
     process_until_idle(settings)
-    second = world.create(decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
+    second = loan_by_another(world, decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
     Indexer().catch_up(settings)
 
     # The investor withdraws while the keeper's plan asks the chain about the mandate: the keeper
@@ -398,7 +403,7 @@ def test_mandates_take_turns_when_loans_are_scarce(settings, world):  # noqa: F8
     # Each loan has room for one ticket only: the mandate given first takes the first, then they alternate.
     taken = []
     for _ in range(3):
-        loan_id = world.create(decision_hash=grade_a, apr_bps=1_500, installments=12, principal=300 * UNIT)[0]
+        loan_id = loan_by_another(world, decision_hash=grade_a, apr_bps=1_500, installments=12, principal=300 * UNIT)[0]
         assert [loan for loan, _ in _keeper_pass(settings)] == [loan_id]
         taken.append(next(i for i in (first, second) if world.book.functions.balanceOf(i.address, loan_id).call()))
     assert taken == [first, second, first]
@@ -515,7 +520,7 @@ def test_a_funding_refunded_from_a_cancelled_loan_goes_back_to_the_mandates_budg
     checks = {c.name: c.ok for c in trace.checks}  # (its terms, made here on chain with no offer, are not checked)
     assert checks["events_match_chain"] and checks["mandated_fundings_authorized"]
     # The budget given back is used again: a new match is funded under the same mandate.
-    again = world.create(decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
+    again = loan_by_another(world, decision_hash=_decision_hash(settings, SAMPLE), apr_bps=1_500, installments=12)[0]
     assert _keeper_pass(settings) == [(again, 300 * UNIT)]
 
 
@@ -526,7 +531,7 @@ def test_the_investors_own_plans_leave_out_what_its_mandate_is_funding_now(setti
     investor = world.investors[0]
     client, headers = _investor(settings, investor, 916)
     grade_a = _decision_hash(settings, SAMPLE)
-    wanted = world.create(decision_hash=grade_a, apr_bps=1_500, installments=12)[0]
+    wanted = loan_by_another(world, decision_hash=grade_a, apr_bps=1_500, installments=12)[0]
     assert client.put("/api/v1/portfolio/rule", json=RULE, headers=headers).status_code == 200
     draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 3_000 * UNIT, "days": 30,
                                                                        "max_apr_bps": 2_000}, headers=headers).json()  # fmt: skip
@@ -535,7 +540,7 @@ def test_the_investors_own_plans_leave_out_what_its_mandate_is_funding_now(setti
     Indexer().catch_up(settings)
     with session_scope(settings) as session:
         assert [(f.loan_id, f.amount) for f in fund_by_mandates(session, settings)] == [(wanted, 300 * UNIT)]
-    later = world.create(decision_hash=grade_a, apr_bps=1_500, installments=12)[0]  # after the keeper's pass
+    later = loan_by_another(world, decision_hash=grade_a, apr_bps=1_500, installments=12)[0]  # after the keeper's pass
     Indexer().catch_up(settings)
 
     def plans() -> tuple[dict, dict]:
@@ -558,3 +563,49 @@ def test_the_investors_own_plans_leave_out_what_its_mandate_is_funding_now(setti
     held = {loan_id: world.book.functions.balanceOf(investor.address, loan_id).call() for loan_id in (wanted, later)}
     assert held == {wanted: RULE["per_loan"], later: RULE["per_loan"]}  # not twice the per-loan amount in `wanted`
     assert client.post("/api/v1/portfolio/rule/plan", headers=headers).status_code == 409  # every match held in full
+
+
+def _borrower_person(settings, world, wallet, applicant) -> None:  # noqa: F811
+    """`wallet` made a borrower: verified at the borrowers' level on chain, and with `applicant`'s
+    national ID in the database (a second wallet of one person, held as DUPLICATE_IDENTITY, approved
+    by two admins as that person's: `persons.borrower_wallets_of` counts approved records only)."""
+    chain_borrower(world, wallet)
+    verify(settings, wallet.address, applicant, SECOND_ADMIN.address, THIRD_ADMIN.address)
+
+
+def test_a_mandate_puts_no_more_than_its_per_loan_amount_into_one_borrower_person(settings, world):  # noqa: F811
+    """A bust-out from two wallets of one person: the keeper funds the person's loans together up to
+    the per-loan amount, counting notes bought by hand and its own fundings in flight."""
+    investor, twin, stranger = world.investors[0], world.investors[4], world.investors[5]
+    client, headers = _investor(settings, investor, 940)
+    person = make_applicant(941)
+    verify(settings, world.borrower.address, person)
+    _borrower_person(settings, world, twin, person)
+    _borrower_person(settings, world, stranger, make_applicant(942))
+    with session_scope(settings) as session:
+        assert borrower_wallets_of(session, twin.address) == {twin.address, world.borrower.address}
+    grade_a = _decision_hash(settings, SAMPLE)
+    terms = dict(decision_hash=grade_a, apr_bps=1_500, installments=12)
+    first = world.create(**terms)[0]
+    second = world.create(borrower=twin.address, borrower_key=twin, **terms)[0]
+    third = world.create(borrower=world.borrower.address, **terms)[0]
+    elsewhere = world.create(borrower=stranger.address, borrower_key=stranger, **terms)[0]
+    world.fund(second, investor, 100 * UNIT)  # bought by hand: the person's loans hold 100 of the investor's already
+    assert client.put("/api/v1/portfolio/rule", json=RULE, headers=headers).status_code == 200
+    draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 2_000 * UNIT}, headers=headers)
+    assert client.put("/api/v1/portfolio/rule/mandate", json=_signed(draft.json(), investor), headers=headers).status_code == 200
+    _send(world.w3, investor, draft.json()["transactions"])
+    Indexer().catch_up(settings)
+
+    # In flight: the first funding queued and not yet sent counts as held when the next plan is made.
+    with session_scope(settings) as session:
+        (queued,) = fund_by_mandates(session, settings.model_copy(update={"mandate_keeper_max_per_pass": 1}))
+    assert (queued.loan_id, queued.amount) == (first, 200 * UNIT)  # 300 a person, less the 100 it holds of `second`
+    with session_scope(settings) as session:
+        planned = plan_fundings(session, settings, deadline_clock(settings))
+    assert [(f.loan_id, f.amount) for f in planned] == [(elsewhere, 300 * UNIT)]  # not `first` again, nor `third`
+    process_until_idle(settings)
+    assert _keeper_pass(settings) == [(elsewhere, 300 * UNIT)]
+    assert _keeper_pass(settings) == []  # the person's 300 are taken, whichever wallet borrows
+    held = {loan: world.book.functions.balanceOf(investor.address, loan).call() for loan in (first, second, third, elsewhere)}
+    assert held == {first: 200 * UNIT, second: 100 * UNIT, third: 0, elsewhere: 300 * UNIT}

@@ -316,3 +316,41 @@ def test_a_referral_shows_the_wallets_other_applications_and_the_new_alerts_rend
     expect(page.locator("#alerts li", has_text="answers_changed")).to_contain_text(
         f"(escalated by {staff.address}: asked for a payslip")
     expect(cycle.get_by_role("button", name=f"Clear alert cycle on loan {loan_id}", exact=True)).to_have_count(1)
+
+
+def test_a_shared_phone_is_named_by_wallet_and_kind_and_a_contact_given_since_holds_the_approval(page, server, wallet, world):
+    """SHARED_CONTACT on the staff page: whose wallet, and what is shared, never the value; an approval
+    that finds a contact given since by another person keeps the record in the queue, and says why."""
+    settings = server.settings
+    first, second, waiting, third = (make_applicant(620 + i) for i in range(4))
+    second.phone = first.phone
+    with session_scope(settings) as session:
+        assert submit(session, settings, first.account.address, KycCreate(**first.form()), []).status == "approved"
+    with session_scope(settings) as session:
+        assert submit(session, settings, second.account.address, KycCreate(**second.form()), []).status == "needs_review"
+    with session_scope(settings) as session:  # an ID document: waits for a person, nothing else flagged
+        waiting_id = submit(session, settings, waiting.account.address, KycCreate(**waiting.form()), [PNG]).id
+
+    wallet.address = world.admin.address
+    _sign_in(page, world.admin.address)
+    expect(page.locator("#kyc-queue > li")).to_have_count(2)
+    flagged = page.locator("#kyc-queue > li").filter(has=page.locator('li[data-flag="SHARED_CONTACT"]'))
+    expect(flagged.locator('li[data-flag="SHARED_CONTACT"]')).to_contain_text(f"shared with: {first.account.address} (phone)")
+    expect(flagged).not_to_contain_text(first.phone[3:])  # the number stays masked
+    what = f"KYC record {flagged.get_attribute('data-record')[:8]} of {second.account.address}"
+    page.get_by_label(f"Reason for your decision on {what}").fill("her mother's phone, seen on a call")
+    page.get_by_role("button", name=f"Approve {what}", exact=True).click()
+    expect(page.locator("#status")).to_contain_text("approved.")
+    expect(page.locator("#kyc-queue > li")).to_have_count(1)
+
+    held = page.locator(f'#kyc-queue > li[data-record="{waiting_id}"]')
+    what = f"KYC record {waiting_id[:8]} of {waiting.account.address}"
+    page.get_by_role("button", name=f"Open ID document 1 of {what} (audited)", exact=True).click()
+    expect(page.locator("#status")).to_contain_text(f"Opened ID document 1 of {what}.")
+    third.email = waiting.email  # another person gives its e-mail while the page is open
+    with session_scope(settings) as session:
+        assert submit(session, settings, third.account.address, KycCreate(**third.form()), []).status == "needs_review"
+    page.get_by_label(f"Reason for your decision on {what}").fill("the document shows this person")
+    page.get_by_role("button", name=f"Approve {what}", exact=True).click()
+    expect(page.locator("#status")).to_contain_text("not approved: another person gave its contact data since")
+    expect(held.locator('li[data-flag="SHARED_CONTACT"]')).to_contain_text(f"shared with: {third.account.address} (email)")

@@ -34,6 +34,7 @@ class Code(StrEnum):
     SANCTIONS_MATCH = "SANCTIONS_MATCH"
     SHARED_ORIGIN = "SHARED_ORIGIN"
     SHARED_ID = "SHARED_ID"  # many wallets named one national ID lately
+    SHARED_CONTACT = "SHARED_CONTACT"  # a phone, e-mail (or much-shared address) on another person's record
     DOCUMENT_REVIEW = "DOCUMENT_REVIEW"  # ID documents sent: a person opens them before level 2 is granted
     VELOCITY_WALLET = "VELOCITY_WALLET"
     VELOCITY_ID = "VELOCITY_ID"

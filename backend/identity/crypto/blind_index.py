@@ -1,5 +1,5 @@
-"""Blind index: HMAC-SHA256, under its own key, of a normalised national ID (and, under a prefix of
-its own, of the network address a KYC submission came from).
+"""Blind index: HMAC-SHA256, under its own key, of a normalised national ID (and, each under a prefix
+of its own, of the network address a KYC submission came from and of its phone, e-mail and address).
 
 Equal IDs give equal indexes, so duplicates are found with an indexed equality lookup, while
 the index reveals nothing without the key (a plain hash of an 18-digit ID is brute-forceable).
@@ -59,3 +59,9 @@ def blind_index(key: bytes, normalised_id: str) -> str:
 
 def origin_index(key: bytes, network: str) -> str:
     return hmac.new(key, b"loanchain/network-origin/v1|" + network.encode(), hashlib.sha256).hexdigest()
+
+
+def contact_index(key: bytes, kind: str, normalised: str) -> str:
+    """`kind` is phone, email or address (checks/contacts.py): its own prefix, so that no phone
+    number ever equals an ID's or another kind's index."""
+    return hmac.new(key, f"loanchain/contact-{kind}/v1|".encode() + normalised.encode(), hashlib.sha256).hexdigest()

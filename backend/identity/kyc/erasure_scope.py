@@ -27,6 +27,7 @@ from backend.config import Settings
 from backend.db.session import session_scope
 from backend.identity.checks.reasons import Code, Disposition, Reason
 from backend.identity.crypto.holders import WrappedKeyHolder, key_holders, shred
+from backend.identity.kyc.contact_history import set_indexes
 from backend.identity.kyc.erasures import Entry, log_committed, read_log
 from backend.identity.kyc.history import transition
 from backend.identity.kyc.status import Status
@@ -124,6 +125,7 @@ def shred_records(session: Session, records: list[KycRecord], why: str, actor: s
         shred(record)
         if record.id not in keeping_index:
             record.blind_index = None
+        set_indexes(record, None)  # its phone, e-mail and address no longer match anyone's
         record.erased_at = now
         # A check's message can describe the person (a watch-list match names the entry and that the
         # birth date agrees): erased with the data; the code and its disposition stay as the record.

@@ -1,13 +1,15 @@
-"""Blind indexes of stored KYC records brought to the current formula (`national_id.index_key_of`).
+"""Blind indexes of stored KYC records brought to the current formula (`national_id.index_key_of`),
+and their contact indexes (phone, e-mail, address: `contact_history.py`) filled in.
 
 A passport's index once hashed its nationality too, a field the applicant writes as freely as any
 (security review M1; check digits are a public checksum): it is now the document number alone, and
 records sealed before the change keep the old index until re-indexed. The new key is coarser than
-the old one, so re-indexing only ever joins records, never parts two that shared an index. The index's input is only
-stored sealed, so re-indexing needs the master keys and the blind-index key, which an Alembic
-migration has not: `loanchain kyc reindex` does it for every record, and a submission does it for
-the older records of the passport it names (same number and nationality), so that it still finds
-them. PRC IDs' indexes never changed."""
+the old one, so re-indexing only ever joins records, never parts two that shared an index. Records
+sealed before contact data was compared (migration 0044) have no contact indexes: until re-indexed,
+nothing matches their phone or e-mail. The indexes' input is only stored sealed, so re-indexing needs
+the master keys and the blind-index key, which an Alembic migration has not: `loanchain kyc reindex`
+does it for every record, and a submission does it for the older records of the passport it names
+(same number and nationality), so that it still finds them. PRC IDs' indexes never changed."""
 
 from __future__ import annotations
 
@@ -19,9 +21,10 @@ from sqlalchemy.orm import Session
 
 from backend.config import Settings
 from backend.db.session import session_scope
-from backend.identity.checks.national_id import IdType, index_key_of
+from backend.identity.checks.national_id import index_key_of
 from backend.identity.crypto.blind_index import blind_index, blind_index_key
 from backend.identity.crypto.keyring import Keyring, load_keyring
+from backend.identity.kyc.contact_history import contact_indexes, set_indexes
 from backend.identity.kyc.vault import RecordErased, open_sealed
 from backend.identity.models import KycRecord
 
@@ -29,12 +32,13 @@ from backend.identity.models import KycRecord
 @dataclass(frozen=True)
 class ReindexReport:
     checked: int
-    changed: int
+    changed: int  # national-ID index changed (a passport's)
     unreadable: int  # data key shredded without the index cleared: nothing left to index from
+    contacts: int = 0  # contact indexes filled in or changed
 
 
 def reindex(keyring: Keyring, key: bytes, records: Iterable[KycRecord]) -> ReindexReport:
-    checked = changed = unreadable = 0
+    checked = changed = unreadable = contacts = 0
     for record in records:
         if record.blind_index is None:  # erased: no index, on purpose
             continue
@@ -47,7 +51,8 @@ def reindex(keyring: Keyring, key: bytes, records: Iterable[KycRecord]) -> Reind
         current = blind_index(key, index_key_of(person.id_number))
         if current != record.blind_index:
             record.blind_index, changed = current, changed + 1
-    return ReindexReport(checked, changed, unreadable)
+        contacts += set_indexes(record, contact_indexes(key, person))
+    return ReindexReport(checked, changed, unreadable, contacts)
 
 
 def reindex_older(session: Session, keyring: Keyring, key: bytes, older_index: str) -> int:
@@ -57,17 +62,18 @@ def reindex_older(session: Session, keyring: Keyring, key: bytes, older_index: s
 
 
 def reindex_all(settings: Settings, batch: int = 500) -> ReindexReport:
-    """Every passport record, `batch` per transaction; running it again changes nothing."""
+    """Every record not erased, `batch` per transaction; running it again changes nothing."""
     keyring, key = load_keyring(settings), blind_index_key(settings)
-    checked = changed = unreadable = 0
+    checked = changed = unreadable = contacts = 0
     after = ""
     while True:
         with session_scope(settings) as session:
             records = list(session.scalars(select(KycRecord).where(
-                KycRecord.id_type == IdType.PASSPORT_MRZ.value, KycRecord.blind_index.is_not(None), KycRecord.id > after,
+                KycRecord.blind_index.is_not(None), KycRecord.id > after,
             ).order_by(KycRecord.id).limit(batch).with_for_update()))  # fmt: skip
             if not records:
-                return ReindexReport(checked, changed, unreadable)
+                return ReindexReport(checked, changed, unreadable, contacts)
             report = reindex(keyring, key, records)
-            checked, changed, unreadable = checked + report.checked, changed + report.changed, unreadable + report.unreadable
+            checked, changed = checked + report.checked, changed + report.changed
+            unreadable, contacts = unreadable + report.unreadable, contacts + report.contacts
             after = records[-1].id

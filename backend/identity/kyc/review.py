@@ -6,7 +6,10 @@ wallet, a sanctions match) is exactly what its own applicant must not be able to
 two flags are cleared by two admins who are two persons (maker-checker): the first approval is
 recorded and the record stays in the queue, marked, until another admin approves it too. One admin
 may reject. The duplicate check runs again at each approval: a wallet that named the same ID after
-this record was flagged for something else makes it a two-admin decision too. A record with ID
+this record was flagged for something else makes it a two-admin decision too. So does the contact
+check (contact_history.py): another person who gave this phone or e-mail since keeps the record in
+the queue with the new flag, for the admin to look at before approving again (one admin: a shared
+phone is weaker evidence than a shared national ID). A record with ID
 documents is approved only by an admin who opened each of them (documents.py). A reveal keeps its
 reason, sealed with the record's data key, for auditors (`reveal_reasons`)."""
 
@@ -21,6 +24,7 @@ from backend.identity.audit_trail import audit
 from backend.identity.checks.reasons import Code, Disposition, Reason
 from backend.identity.crypto.keyring import load_keyring
 from backend.identity.kyc import attestation
+from backend.identity.kyc.contact_history import check_shared_contact, indexes_of, lock_contacts, same_contact
 from backend.identity.kyc.documents import unopened_by
 from backend.identity.kyc.erasure_requests import check_reveal_allowed
 from backend.identity.kyc.history import transition
@@ -70,7 +74,7 @@ def queue(session: Session, settings: Settings, reader: str, limit: int = 100, o
                                    .order_by(KycRecord.submitted_at, KycRecord.id).limit(limit).offset(offset)))  # fmt: skip
     if records:
         audit(session, reader, "kyc.queue_read", "kyc:queue", {"record_ids": [r.id for r in records]})
-    return [_item(session, r, mask(open_sealed(keyring, r).record.person)) for r in records]
+    return [_item(session, settings, r, mask(open_sealed(keyring, r).record.person)) for r in records]
 
 
 def review_item(session: Session, settings: Settings, record_id: str, reader: str) -> ReviewItemPublic:
@@ -78,13 +82,14 @@ def review_item(session: Session, settings: Settings, record_id: str, reader: st
     record, reviewed or not, so every read is audited: one entry naming `reader` and the record."""
     record = get_record(session, record_id)
     audit(session, reader, "kyc.view", record.id, {"record_id": record.id, "wallet": record.wallet})
-    return _item(session, record, mask(open_sealed(load_keyring(settings), record).record.person))
+    return _item(session, settings, record, mask(open_sealed(load_keyring(settings), record).record.person))
 
 
-def _item(session: Session, record: KycRecord, masked: PersonalDataPublic) -> ReviewItemPublic:
+def _item(session: Session, settings: Settings, record: KycRecord, masked: PersonalDataPublic) -> ReviewItemPublic:
     wallets = same_id_wallets(session, record)
     return ReviewItemPublic(record=record_public(session, record), data=masked, same_id_wallets=wallets,
-                            same_id_loans=same_id_loans(session, wallets), first_approved_by=first_approver(session, record))  # fmt: skip
+                            same_id_loans=same_id_loans(session, wallets), same_contact=same_contact(session, settings, record),
+                            first_approved_by=first_approver(session, record))  # fmt: skip
 
 
 def same_id_wallets(session: Session, record: KycRecord) -> list[str]:
@@ -128,6 +133,16 @@ def approve(session: Session, settings: Settings, record_id: str, actor: str, no
     if record.blind_index is not None and not any(r.code == Code.DENIED_IDENTITY for r in flagged):
         if denied := check_denied(session, record.blind_index):  # rejected elsewhere since
             flagged.append(denied)
+    contacts = indexes_of(record)
+    if record.blind_index is not None and contacts is not None and not any(r.code == Code.SHARED_CONTACT for r in flagged):
+        lock_contacts(session, contacts)  # PostgreSQL: not while a submission naming them is checked
+        if shared_contact := check_shared_contact(session, settings, record.wallet, record.blind_index, contacts):
+            # Given since by another person: no admin has seen it (a first approval, if any, is dropped
+            # with its mark). Held in the queue, with the flag, for a second look.
+            transition(session, record, Status.NEEDS_REVIEW, [*flagged, shared_contact], actor=actor, note=note, dek=dek, now=now)
+            audit(session, actor, "kyc.approve.held", record.id, {"record_id": record.id, "wallet": record.wallet,
+                                                                  "flags": [Code.SHARED_CONTACT.value]})  # fmt: skip
+            return record
     grave = sorted(r.code.value for r in flagged if r.code in TWO_ADMIN_FLAGS)
     first = first_approver(session, record) if grave else None
     if grave:

@@ -7,7 +7,8 @@ written. Too many submissions raise 429. Otherwise the record is stored, encrypt
 - rejected when a rule forbids it (under age);
 - queued for review when a fraud check flags it (a national ID on another wallet's record, or once
   rejected on identity grounds: id_history.py; one national ID named by many wallets, watch-list
-  hit, too many wallets applying from one network address), or when ID documents came with it
+  hit, too many wallets applying from one network address, a phone or e-mail on another person's
+  record: contact_history.py), or when ID documents came with it
   (DOCUMENT_REVIEW: level 2 is granted only by an admin who opened them).
 What the applicant is told of a flag is kyc/views.py's concern (`owner_view`).
 """
@@ -36,6 +37,13 @@ from backend.identity.crypto.blind_index import blind_index, blind_index_key, or
 from backend.identity.crypto.keyring import load_keyring
 from backend.identity.errors import KycInputInvalid, KycVelocityExceeded
 from backend.identity.kyc import attestation
+from backend.identity.kyc.contact_history import (
+    ContactIndexes,
+    check_shared_contact,
+    contact_indexes,
+    lock_contacts,
+    set_indexes,
+)
 from backend.identity.kyc.history import transition
 from backend.identity.kyc.id_history import check_denied, check_duplicate
 from backend.identity.kyc.record import CanonicalRecord, PersonalData, commitment, new_salt
@@ -119,11 +127,14 @@ def lock_national_id(session: Session, index: str) -> None:
 
 
 def fraud_checks(session: Session, settings: Settings, wallet: str, data: KycCreate, index: str,
-                 origin: str | None = None, now: datetime | None = None) -> list[Reason]:  # fmt: skip
+                 origin: str | None = None, now: datetime | None = None,
+                 contacts: ContactIndexes | None = None) -> list[Reason]:  # fmt: skip
     reasons = []
     now = now or utcnow()
     if duplicate := check_duplicate(session, wallet, index):
         reasons.append(duplicate)
+    if contacts is not None and (shared_contact := check_shared_contact(session, settings, wallet, index, contacts)):
+        reasons.append(shared_contact)
     if denied := check_denied(session, index):
         reasons.append(denied)
     if shared := check_shared_id(session, settings, wallet, index, now):
@@ -186,6 +197,8 @@ def submit_once(
     index = blind_index(index_key, checked.parsed_id.index_key)
     _check_velocity(settings, wallet, index)
     lock_national_id(session, index)
+    contacts = contact_indexes(index_key, canonical.person)
+    lock_contacts(session, contacts)
     keyring = load_keyring(settings)
     if checked.parsed_id.index_key != checked.parsed_id.normalised:  # a passport: its records from before M1's fix
         reindex_older(session, keyring, index_key, blind_index(index_key, checked.parsed_id.normalised))
@@ -194,7 +207,7 @@ def submit_once(
 
     reasons = [checked.age_reason] if checked.age_reason else []
     if not reasons:  # an under-age applicant is rejected whatever else is true
-        reasons += fraud_checks(session, settings, wallet, data, index, origin, now)
+        reasons += fraud_checks(session, settings, wallet, data, index, origin, now, contacts)
         if checked.documents:  # level 2 rests on a person having looked at them (kyc/documents.py)
             reasons.append(document_review(len(checked.documents)))
     status = decide(reasons)
@@ -216,6 +229,7 @@ def submit_once(
         document_count=len(checked.documents),
         submitted_at=now,
     )
+    set_indexes(record, contacts)
     session.add(record)
     if origin:
         record_origin(session, settings, wallet, origin, now)

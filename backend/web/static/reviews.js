@@ -106,7 +106,7 @@ export function referralItem(d, refresh) {
 const mine = (wallet) => Boolean(wallet && state.wallet && wallet.toLowerCase() === state.wallet.toLowerCase());
 
 export function kycItem(entry, refresh) {
-  const { record, data, same_id_wallets: twins, same_id_loans: loans = [] } = entry;
+  const { record, data, same_id_wallets: twins, same_id_loans: loans = [], same_contact: sharing = [] } = entry;
   const short = record.id.slice(0, 8);
   const what = `KYC record ${short} of ${record.wallet}`;
   const item = element("li", { className: "review-item" });
@@ -122,6 +122,11 @@ export function kycItem(entry, refresh) {
       if (r.code === "DUPLICATE_IDENTITY") {
         // A record of any status counts (fraud review H3): a rejected or expired one still tells who used the ID.
         flag.append(twins.length ? `; on a record (of any status) of: ${twins.join(", ")}` : "; that record has been erased");
+      }
+      if (r.code === "SHARED_CONTACT") {
+        // What is shared, never the value: the reviewer reads the contact only by revealing (audited).
+        flag.append(sharing.length ? `; shared with: ${sharing.map((s) => `${s.wallet} (${s.shared.join(", ")})`).join("; ")}`
+          : "; no longer shared (those records have been erased)");
       }
       return flag;
     })),
@@ -139,7 +144,9 @@ export function kycItem(entry, refresh) {
     send: async (decision, note) => {
       const result = await api(`/api/v1/admin/kyc/${record.id}/${decision}`, { method: "POST", body: { note } });
       const outcome = decision === "reject" ? "rejected"
-        : result.status === "approved" ? "approved" : "approved by you; a second admin must approve it too";
+        : result.status === "approved" ? "approved"
+        : result.reasons.some((r) => r.code === "FIRST_APPROVAL") ? "approved by you; a second admin must approve it too"
+        : "not approved: another person gave its contact data since (SHARED_CONTACT), look at it first";
       say(`KYC record ${short}: ${outcome}.`);
       await refresh();
     },
