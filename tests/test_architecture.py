@@ -20,6 +20,7 @@ ASYNC_ALLOWED = {
     ("api/errors.py", "__call__"), ("api/errors.py", "send_json"),
     ("api/cache_headers.py", "__call__"), ("api/cache_headers.py", "send_no_store"),  # only adds Cache-Control
     ("workers/lifespan.py", "worker_lifespan"),  # starts and stops threads; FastAPI wants async here
+    ("api/idempotency.py", "request_fingerprint"),  # awaits the request body only (Starlette's body is async)
 }
 
 
