@@ -51,11 +51,12 @@ def rotate_key(
 
     With keys in LOANCHAIN_KYC_MASTER_KEYS, put the new key first there and use --no-new-key.
     """
+    from backend.backup.schedule import rotating_by_hand
     from backend.identity.crypto.keyring import add_master_key, load_keyring
     from backend.identity.crypto.rotation import rotate
 
     settings = get_settings()
-    with cli_errors():
+    with cli_errors(), rotating_by_hand(settings):  # never beside the backup worker's own rotation
         if new_key:
             console.print(f"new active master key [bold]{plain(add_master_key(settings))}[/]", markup=True)
         ring = load_keyring(settings)
