@@ -213,6 +213,11 @@ class Settings(BaseSettings):
     # applications, are erased this many days after (backend/identity/kyc/retention.py).
     retention_rejected_days: int = Field(default=180, ge=0)
     retention_declined_days: int = Field(default=180, ge=0)
+    # A wallet that never borrowed nor invested (or whose AML period is over and that came back since)
+    # is erased, unasked, once it has neither verified, applied nor signed in for this many days:
+    # three years, the general limitation period for a claim about its onboarding or an application,
+    # and three KYC validity periods (backend/identity/kyc/retention.py).
+    retention_inactive_days: int = Field(default=1095, ge=0)
     retention_interval: float = Field(default=3600.0, gt=0)  # seconds between retention rounds
     kyc_min_age: int = 18
     kyc_investor_min_level: int = 1  # level 1: identity data checked

@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,6 +47,19 @@ class ScheduledBackup:
 
 def backup_dir(settings: Settings) -> Path:
     return settings.backup_dir or settings.var_dir / "backups"
+
+
+@contextmanager
+def rotating_by_hand(settings: Settings) -> Iterator[None]:
+    """Hold the backup directory's lock for a master-key rotation run by hand (`loanchain kyc
+    rotate-key`): the backup worker rotates after erasures under that lock, and two rotations at once
+    would each add a key and re-wrap against the other, the worker then recording as the one to retire
+    a key the hand rotation had just made. Conflict, at once, while a backup is being taken."""
+    with taking(backup_dir(settings)) as mine:
+        if not mine:
+            raise Conflict(f"a backup is being taken into {backup_dir(settings)} and rotates the master key after "
+                           "erasures itself: try the rotation again once it is done")  # fmt: skip
+        yield
 
 
 def scheduled_backups(settings: Settings) -> list[ScheduledBackup]:

@@ -51,11 +51,12 @@ def rotate_key(
 
     With keys in LOANCHAIN_KYC_MASTER_KEYS, put the new key first there and use --no-new-key.
     """
+    from backend.backup.schedule import rotating_by_hand
     from backend.identity.crypto.keyring import add_master_key, load_keyring
     from backend.identity.crypto.rotation import rotate
 
     settings = get_settings()
-    with cli_errors():
+    with cli_errors(), rotating_by_hand(settings):  # never beside the backup worker's own rotation
         if new_key:
             console.print(f"new active master key [bold]{plain(add_master_key(settings))}[/]", markup=True)
         ring = load_keyring(settings)
@@ -175,9 +176,10 @@ def retention(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what a round would erase, erase nothing."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """One round of the retention worker: erasure requests whose AML period has passed, then KYC records
-    rejected or superseded and credit applications declined past their retention period (each logged in
-    the erasure log and audited)."""
+    """One round of the retention worker: erasure requests whose AML period has passed, wallets gone dormant
+    (AML period over and nothing done since, or no activity for LOANCHAIN_RETENTION_INACTIVE_DAYS), then KYC
+    records rejected or superseded and credit applications declined or never used past their retention
+    period (each logged in the erasure log and audited)."""
     from backend.identity.kyc.retention import run_round
 
     settings = get_settings()
@@ -187,12 +189,15 @@ def retention(
         print_json(done.as_dict())
         return
     verb = "would erase" if dry_run else "erased"
-    table = Table("wallet", "why", "KYC records", "blind index kept", "declined applications",
+    table = Table("wallet", "why", "KYC records", "blind index kept", "applications", "offers",
                   title=f"Retention round: {verb} data of {done.count} wallet(s)")  # fmt: skip
     for erased in done.requests:
         table.add_row(erased.wallet, f"request {erased.request}, AML period over", ", ".join(erased.records), "",
-                      ", ".join(erased.decisions))  # fmt: skip
+                      ", ".join(erased.decisions), ", ".join(erased.offers))  # fmt: skip
+    for erased in done.dormant:
+        table.add_row(erased.wallet, f"no activity since {erased.last_activity[:10]}", ", ".join(erased.records), "",
+                      ", ".join(erased.decisions), ", ".join(erased.offers))  # fmt: skip
     for erased in done.retention:
         table.add_row(erased.wallet, "retention period over", ", ".join(erased.records), ", ".join(erased.kept_index),
-                      ", ".join(erased.decisions))  # fmt: skip
+                      ", ".join(erased.decisions), ", ".join(erased.offers))  # fmt: skip
     console.print(table)

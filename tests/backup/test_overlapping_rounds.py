@@ -64,3 +64,37 @@ def test_a_backup_by_hand_while_one_is_being_taken_is_refused_and_the_round_skip
         assert backup_step(settings, T0) == 0
     assert scheduled_backups(settings) == []
     assert backup_step(settings, T0) == 1  # free again
+
+
+def test_a_rotation_by_hand_while_the_worker_takes_a_backup_is_refused_and_changes_nothing(settings, monkeypatch):  # noqa: F811
+    """`loanchain kyc rotate-key` beside the worker's own rotation after erasures: refused at once
+    (no key added, nothing re-wrapped), and runs once the backup is done."""
+    from typer.testing import CliRunner
+
+    from backend.cli.main import app
+    from backend.config import get_settings
+    from backend.identity.crypto.rotation import keys_in_use
+    from tests.anchoring.helpers import point_get_settings_at
+
+    person = make_applicant(813)
+    with session_scope(settings) as session:
+        submit(session, settings, person.account.address, KycCreate(**person.form()), [])
+    before = load_keyring(settings)
+    runner = CliRunner()
+    try:
+        point_get_settings_at(monkeypatch, settings)
+        with taking(backup_dir(settings)) as mine:  # as the backup worker's round holds it
+            assert mine
+            refused = runner.invoke(app, ["kyc", "rotate-key"])
+            assert set(load_keyring(settings).keys) == set(before.keys)  # no key added meanwhile
+            with session_scope(settings) as session:
+                assert keys_in_use(session) == {before.active_id: 1}  # nothing re-wrapped
+        rotated = runner.invoke(app, ["kyc", "rotate-key"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert refused.exit_code == 2 and "a backup is being taken" in refused.output and "try the rotation again" in refused.output
+    assert rotated.exit_code == 0, rotated.output
+    after = load_keyring(settings).active_id
+    with session_scope(settings) as session:
+        assert after != before.active_id and keys_in_use(session) == {after: 1}

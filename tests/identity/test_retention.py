@@ -31,6 +31,7 @@ from backend.scoring.schemas import ApplicationCreate
 from backend.scoring.service import score_application
 from tests.anchoring.helpers import point_get_settings_at
 from tests.identity.conftest import ADMIN, PNG, Applicant, identity_settings, make_applicant
+from tests.lending.conftest import approved, borrower, chain_identity_settings, client  # noqa: F401
 from tests.scoring.conftest import RISKY, SAMPLE
 
 PAST = timedelta(days=181)  # past the 180-day default
@@ -156,14 +157,14 @@ def test_declined_applications_lose_their_inputs_past_their_retention_period(set
         for decision_id in (old.id, unused.id):
             session.get(CreditDecision, decision_id).created_at = utcnow() - PAST
     (erased,) = run_round(settings).retention
-    assert (erased.wallet, erased.records, erased.decisions) == (wallet, [], [old.id])
+    assert (erased.wallet, erased.records, sorted(erased.decisions)) == (wallet, [], sorted([old.id, unused.id]))
     row = _get(settings, CreditDecision, old.id)
     assert (row.inputs, row.wallet, row.input_hash, row.salt) == ({}, None, None, None) and row.erased_at is not None
     assert row.outputs == {"score": old.score, "grade": old.grade, "pd": old.pd, "decision": "decline"}
     assert _get(settings, CreditDecision, new.id).inputs  # declined yesterday: kept
-    assert _get(settings, CreditDecision, unused.id).inputs  # approved: not this schedule's
+    assert _get(settings, CreditDecision, unused.id).inputs == {}  # approved, never a loan: as a declined one
     (entry,) = _entries(settings)
-    assert (entry.kind, entry.cleared) == ("retention", {"credit_decisions": [old.id]})
+    assert entry.kind == "retention" and sorted(entry.cleared["credit_decisions"]) == sorted([old.id, unused.id])
 
 
 def _relationship_ended(settings, wallet: str, ago: timedelta) -> None:
@@ -187,7 +188,8 @@ def test_a_wallet_in_the_aml_period_keeps_its_old_rejected_records(settings):
     _relationship_ended(settings, person.account.address, timedelta(days=10))
     assert run_round(settings).count == 0  # customer due diligence of a relationship five years back
     assert _get(settings, KycRecord, rejected).wrapped_key is not None
-    assert run_round(settings, now=utcnow() + timedelta(days=1825)).retention[0].records == [rejected]
+    # Past it, nothing done since: the wallet is erased whole (below, `test_..._dormant_...`).
+    assert run_round(settings, now=utcnow() + timedelta(days=1825)).dormant[0].records == [rejected]
 
 
 def test_the_cli_runs_a_round_dry_or_for_real(settings, monkeypatch):
@@ -198,7 +200,8 @@ def test_the_cli_runs_a_round_dry_or_for_real(settings, monkeypatch):
     assert dry.exit_code == 0, dry.output
     shown = json.loads(dry.output)
     assert shown["dry_run"] and shown["retention"] == [{"wallet": person.account.address, "records": [rejected],
-                                                        "kept_index": [rejected], "decisions": [], "request": None}]  # fmt: skip
+                                                        "kept_index": [rejected], "decisions": [], "offers": [],
+                                                        "request": None, "last_activity": None}]  # fmt: skip
     assert _get(settings, KycRecord, rejected).wrapped_key is not None
     done = runner.invoke(app, ["kyc", "retention"])
     assert done.exit_code == 0, done.output
@@ -215,3 +218,177 @@ def test_the_retention_worker_runs_the_round(settings):
     assert WORKERS["retention"].step(settings) == 1  # one wallet's data erased
     assert _get(settings, KycRecord, rejected).wrapped_key is None
     assert WORKERS["retention"].step(settings) == 0  # idle: nothing left
+
+
+INACTIVE = timedelta(days=1095)  # the default LOANCHAIN_RETENTION_INACTIVE_DAYS
+AML = timedelta(days=1825)
+
+
+def _quiet(settings, wallet: str, ago: timedelta) -> None:
+    """Everything the wallet's person did on the platform (its KYC submissions and their decisions,
+    applications, sign-in), `ago`."""
+    at = utcnow() - ago
+    with session_scope(settings) as session:
+        session.execute(update(KycRecord).where(KycRecord.wallet == wallet).values(submitted_at=at, decided_at=at))
+        session.execute(update(CreditDecision).where(CreditDecision.wallet == wallet).values(created_at=at))
+
+
+def _approved(settings, person: Applicant) -> str:
+    record_id = _record(settings, person)  # no ID document: level 1, approved at once
+    assert _get(settings, KycRecord, record_id).status == "approved"
+    return record_id
+
+
+def test_a_verified_wallet_that_never_borrowed_nor_invested_is_erased_whole_once_inactive(settings):
+    """No relationship, nothing done for three years: every record erased through erasure's path (the
+    log entry a wallet's erasure, the attestation's revocation queued, audited `kyc.retention`). Kept:
+    one a day short, one that signed in since, one holding a staff role, one borrowing in an open loan."""
+    from backend.chain.outbox import get_intent
+    from backend.identity.models import User
+    from backend.identity.roles import grant_role
+
+    gone, short, signed_in, staff, debtor = (make_applicant(2111 + i) for i in range(5))
+    records = {p.account.address: _approved(settings, p) for p in (gone, short, signed_in, staff, debtor)}
+    with session_scope(settings) as session:
+        application = score_application(session, ApplicationCreate(**SAMPLE), settings=settings, wallet=gone.account.address)
+        grant_role(session, "operator", staff.account.address, "underwriter")
+        session.add(User(wallet=signed_in.account.address, last_login_at=utcnow() - timedelta(days=3)))
+    for person in (gone, signed_in, staff, debtor):
+        _quiet(settings, person.account.address, INACTIVE + timedelta(days=1))
+    _quiet(settings, short.account.address, INACTIVE - timedelta(days=1))
+    _relationship_ended(settings, debtor.account.address, timedelta(days=4000))
+    with session_scope(settings) as session:  # ... and borrowed again: a loan still owing
+        session.get(LoanRow, 4).status = "active"
+    wallet = gone.account.address
+
+    dry = run_round(settings, dry_run=True)
+    assert [(e.wallet, e.records, e.decisions) for e in dry.dormant] == [(wallet, [records[wallet]], [application.id])]
+    assert dry.dormant[0].last_activity is not None and _entries(settings) == []  # listed, nothing done
+
+    done = run_round(settings)
+    assert [(e.wallet, e.records) for e in done.dormant] == [(wallet, [records[wallet]])]
+    row = _get(settings, KycRecord, records[wallet])
+    assert (row.status, row.wrapped_key, row.blind_index) == ("erased", None, None)
+    assert _get(settings, CreditDecision, application.id).inputs == {}
+    for other in (short, signed_in, staff, debtor):
+        assert _get(settings, KycRecord, records[other.account.address]).wrapped_key is not None
+    (entry,) = _entries(settings)
+    assert (entry.wallet, entry.records, entry.kind, entry.outcome) == (wallet, [records[wallet]], None, "committed")
+    with session_scope(settings) as session:
+        audited = session.scalar(select(AuditEntry).where(AuditEntry.action == "kyc.retention", AuditEntry.subject == wallet))
+        assert audited is not None and audited.actor == "system"
+        assert get_intent(session, f"kyc:revoke:{records[wallet]}").function == "revoke"  # the attestation revoked
+    assert run_round(settings).count == 0  # done once
+
+
+def test_a_wallet_past_its_aml_period_that_did_something_since_waits_for_the_inactivity_period(settings):
+    """The relationship ended six years ago; a new KYC submission two years ago is activity since:
+    erased once that is three years old, not at the AML period's end."""
+    person = make_applicant(2116)
+    wallet = person.account.address
+    record_id = _approved(settings, person)
+    _relationship_ended(settings, wallet, timedelta(days=6 * 365))
+    _quiet(settings, wallet, timedelta(days=2 * 365))
+    assert run_round(settings).count == 0
+    assert _get(settings, KycRecord, record_id).wrapped_key is not None
+    done = run_round(settings, now=utcnow() + timedelta(days=366))
+    assert [(e.wallet, e.records) for e in done.dormant] == [(wallet, [record_id])]
+
+
+def test_a_scheduled_request_is_carried_out_by_its_own_path_not_the_dormancy_one(settings):
+    """An erasure asked for in the AML period: the dormancy path leaves the wallet to the request
+    (one erasure, `kyc.erase` naming the request), and never erases it before it is due."""
+    from backend.identity.kyc.lifecycle import erase_wallet
+
+    person = make_applicant(2117)
+    wallet = person.account.address
+    record_id = _approved(settings, person)
+    _relationship_ended(settings, wallet, timedelta(days=10))
+    with session_scope(settings) as session:
+        erase_wallet(session, settings, wallet, wallet)  # scheduled
+    _quiet(settings, wallet, timedelta(days=4000))
+    assert run_round(settings).count == 0  # the AML period runs: neither path
+    done = run_round(settings, now=utcnow() + AML)
+    assert ([e.wallet for e in done.requests], done.dormant) == ([wallet], [])
+    assert _get(settings, KycRecord, record_id).wrapped_key is None and len(_entries(settings)) == 1
+
+
+def test_approved_applications_never_used_lose_their_inputs_and_offers_unless_an_offer_was_accepted(settings):
+    """Approved, 181 days ago, never a loan: cleared as a declined one, its offer never accepted
+    deleted with it (logged, so a replay deletes it too). One whose offer was accepted is a loan on
+    its way, and is kept."""
+    from backend.lending.models import LoanOffer
+
+    person = make_applicant(2118)
+    wallet = person.account.address
+    _approved(settings, person)
+    with session_scope(settings) as session:
+        unused, accepted = (score_application(session, ApplicationCreate(**(SAMPLE | {"amount": a})), settings=settings,
+                                              wallet=wallet) for a in (SAMPLE["amount"], SAMPLE["amount"] + 100))  # fmt: skip
+    assert (unused.decision, accepted.decision) == ("approve", "approve")
+    zero = "0x" + "00" * 32
+    with session_scope(settings) as session:
+        for decision, status, n in ((unused, "offered", 1), (accepted, "accepted", 2)):
+            session.get(CreditDecision, decision.id).created_at = utcnow() - PAST
+            session.add(LoanOffer(id=f"offer-{n}", decision_id=decision.id, borrower=wallet, status=status, amount=1000,
+                                  quoted_apr_bps=900, chain_id=1, loan_book=ADMIN.address, asset_decimals=6, terms={},
+                                  terms_hash=f"0x{n:064x}", agreement_cid="cid", agreement_hash=zero))  # fmt: skip
+
+    (dry,) = run_round(settings, dry_run=True).retention
+    assert (dry.decisions, dry.offers) == ([unused.id], ["offer-1"])
+    (erased,) = run_round(settings).retention
+    assert (erased.wallet, erased.records, erased.decisions, erased.offers) == (wallet, [], [unused.id], ["offer-1"])
+    assert _get(settings, CreditDecision, unused.id).inputs == {}
+    assert _get(settings, CreditDecision, accepted.id).inputs  # its offer accepted: kept
+    with session_scope(settings) as session:
+        assert session.get(LoanOffer, "offer-1") is None and session.get(LoanOffer, "offer-2") is not None
+    (entry,) = _entries(settings)
+    assert entry.cleared == {"credit_decisions": [unused.id], "loan_offers": ["offer-1"]}
+
+
+def test_a_borrower_past_its_aml_period_that_did_nothing_since_is_erased_whole_and_revoked_on_chain(
+    client, chain_identity_settings, borrower, approved, accounts  # noqa: F811
+):
+    """On the session chain: a loan made, never funded, cancelled (the relationship's end, the block's
+    time). Nothing done since: the wallet is erased unasked once the AML period after it has passed,
+    its attestation revoked by the outbox on chain; the loan's decision stays whole."""
+    from backend.chain.projection_models import AttestationRow
+    from tests.identity.test_erasure_requests import _cancel
+    from tests.lending.conftest import created_loan, settle
+
+    settings, wallet = chain_identity_settings, borrower.account.address
+    offer = created_loan(client, settings, borrower, approved)
+    ended = _cancel(settings, offer["loan_id"], accounts[3].address)
+    with session_scope(settings) as session:
+        (record_id,) = session.scalars(select(KycRecord.id).where(KycRecord.wallet == wallet))
+    due, second = ended + AML, timedelta(seconds=1)
+    assert wallet not in [e.wallet for e in run_round(settings, dry_run=True, now=due - second).dormant]
+    (listed,) = [e for e in run_round(settings, dry_run=True, now=due + second).dormant if e.wallet == wallet]
+    assert (listed.records, listed.decisions) == ([record_id], [])  # the loan's decision is the loan's
+
+    done = run_round(settings, now=due + second)
+    assert [e.records for e in done.dormant if e.wallet == wallet] == [[record_id]]
+    assert client.get("/api/v1/kyc/me", headers=borrower.headers).json()["status"] == "erased"
+    assert _get(settings, CreditDecision, approved["id"]).inputs  # kept whole, as the loan's credit decision
+    (entry,) = [e for e in _entries(settings) if e.wallet == wallet]
+    assert (entry.records, entry.kind) == ([record_id], None)
+    with session_scope(settings) as session:
+        assert session.scalar(select(AuditEntry).where(AuditEntry.action == "kyc.retention", AuditEntry.subject == wallet))
+    settle(settings)
+    with session_scope(settings) as session:
+        assert session.get(AttestationRow, wallet).revoked
+
+
+def test_the_cli_dry_run_lists_a_dormant_wallet_with_its_last_activity(settings, monkeypatch):
+    point_get_settings_at(monkeypatch, settings)
+    person = make_applicant(2119)
+    record_id = _approved(settings, person)
+    _quiet(settings, person.account.address, INACTIVE + timedelta(days=30))
+    dry = runner.invoke(app, ["kyc", "retention", "--dry-run"], terminal_width=300)
+    assert dry.exit_code == 0, dry.output
+    since = f"{utcnow() - INACTIVE - timedelta(days=30):%Y-%m-%d}"
+    assert "would erase data of 1 wallet" in dry.output and f"no activity since {since}" in dry.output
+    assert person.account.address in dry.output and record_id in dry.output
+    assert _get(settings, KycRecord, record_id).wrapped_key is not None
+    shown = json.loads(runner.invoke(app, ["kyc", "retention", "--dry-run", "--json"]).output)
+    assert [(e["wallet"], e["records"]) for e in shown["dormant"]] == [(person.account.address, [record_id])]

@@ -31,7 +31,8 @@ person's other wallets.
 Once no debt is open, a wallet that borrowed or invested still keeps its data for the AML
 record-keeping period after the relationship ended: a request then is scheduled, not refused, and
 carried out when due by the retention worker (`erasure_requests.py`, `erase_scheduled`).
-`erase_rows` is the one path every erasure takes, the retention schedule's too (`retention.py`).
+`erase_rows` is the one path every erasure takes, the retention schedule's too (`retention.py`; a
+wallet gone dormant is erased whole, as on request, by `erase_dormant`).
 """
 
 from __future__ import annotations
@@ -128,6 +129,20 @@ def erase_scheduled(session: Session, settings: Settings, request: ErasureReques
     return _erase(session, settings, request.wallet, "system", records, scope, request=request)
 
 
+def erase_dormant(session: Session, settings: Settings, wallet: str, why: str, now: datetime | None = None) -> ErasurePublic | None:
+    """The retention schedule's erasure of a whole wallet gone dormant (`retention.py` decides that):
+    erasure's own path, unless a guard holds now (an open debt, a staff role, the AML period, or a
+    request already scheduled, which the worker carries out when due). None: kept, or nothing left."""
+    records = _live_records(session, wallet)
+    if kept_because(session, settings, wallet, has_records=bool(records)) or aml_hold(session, settings, wallet, now) \
+            or erasure_requests.scheduled_request(session, wallet) is not None:  # fmt: skip
+        return None
+    scope = _scope(session, wallet)
+    if not records and not any(scope):
+        return None
+    return _erase(session, settings, wallet, "system", records, scope, why=why, action="kyc.retention")
+
+
 def _live_records(session: Session, wallet: str) -> list[KycRecord]:
     return list(session.scalars(select(KycRecord).where(KycRecord.wallet == wallet, KycRecord.erased_at.is_(None)).with_for_update()))
 
@@ -162,19 +177,19 @@ def erase_rows(session: Session, settings: Settings, wallet: str, actor: str, re
 
 
 def _erase(session: Session, settings: Settings, wallet: str, actor: str, records: list[KycRecord], scope: tuple,
-           request: ErasureRequest | None = None) -> ErasurePublic:  # fmt: skip
+           request: ErasureRequest | None = None, why: str | None = None, action: str = "kyc.erase") -> ErasurePublic:  # fmt: skip
     holders, decisions, offers = scope
-    why = "personal data erased on request (data key destroyed)" if request is None else \
-        "personal data erased on request, once the AML record-keeping period had passed (data key destroyed)"  # fmt: skip
+    why = why or ("personal data erased on request (data key destroyed)" if request is None else
+                  "personal data erased on request, once the AML record-keeping period had passed (data key destroyed)")  # fmt: skip
     entry, revocations = erase_rows(session, settings, wallet, actor, records, holders, decisions, offers, why)
     forget_origins(session, wallet)
     forget_failures(session, wallet)
     erasure_requests.close(session, wallet, entry.id, entry.erased_at)
     ids, erased_decisions, erased_offers = [r.id for r in records], [d.id for d in decisions], [o.id for o in offers]
     asked = {"request": request.id, "requested_by": request.requested_by} if request is not None else {}
-    audit(session, actor, "kyc.erase", wallet, {"wallet": wallet, "records": ids, "revocations": revocations, "notes": len(holders),
-                                                "decisions": erased_decisions, "offers": erased_offers, "erasure": entry.id,
-                                                **asked})  # fmt: skip
+    audit(session, actor, action, wallet, {"wallet": wallet, "records": ids, "revocations": revocations, "notes": len(holders),
+                                           "decisions": erased_decisions, "offers": erased_offers, "erasure": entry.id,
+                                           **asked})  # fmt: skip
     return ErasurePublic(wallet=wallet, erased_records=ids, revocations=revocations, erased_notes=len(holders),
                          erased_decisions=erased_decisions, erased_offers=erased_offers)
 

@@ -30,6 +30,8 @@ from backend.identity.models import utcnow
 class Relationship:
     open: bool
     ended_at: datetime | None  # None while open
+    borrowing: tuple[int, ...] = ()  # while open: the loans it borrowed that still owe
+    holding: tuple[int, ...] = ()  # while open: the loans still owing whose notes it holds
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,16 @@ class AmlHold:
 
     erase_after: datetime | None
     relationship_ended_at: datetime | None
+    borrowing: tuple[int, ...] = ()
+    holding: tuple[int, ...] = ()
 
     def __str__(self) -> str:
-        if self.erase_after is None:
-            return "the wallet is in a business relationship (a loan or notes still open): its customer due diligence " \
-                   "records are kept until the AML period after it ends has passed"  # fmt: skip
+        if self.erase_after is None:  # undated: the period starts when the loans are settled
+            because = [f"borrows in loan {_listed(self.borrowing)} not yet repaid"] if self.borrowing else []
+            because += [f"holds notes of loan {_listed(self.holding)} not yet repaid"] if self.holding else []
+            return f"the business relationship is still open (the wallet {' and '.join(because) or 'has a loan open'}): its " \
+                   "customer due diligence records are kept until the AML record-keeping period after it ends has " \
+                   "passed, a date set once it ends"  # fmt: skip
         return f"the AML record-keeping period after the business relationship ended ({self.relationship_ended_at:%Y-%m-%d}) " \
                f"runs until {self.erase_after:%Y-%m-%d}"  # fmt: skip
 
@@ -60,8 +67,9 @@ def relationship(session: Session, wallet: str, now: datetime | None = None) -> 
     if not (borrowed or held_ids or invested):
         return None
     held = list(session.scalars(select(LoanRow).where(LoanRow.loan_id.in_(held_ids)))) if held_ids else []
-    if any(loan.owes for loan in [*borrowed, *held]):
-        return Relationship(open=True, ended_at=None)
+    borrowing, holding = (tuple(loan.loan_id for loan in loans if loan.owes) for loans in (borrowed, held))
+    if borrowing or holding:
+        return Relationship(open=True, ended_at=None, borrowing=borrowing, holding=holding)
     loans = [loan.loan_id for loan in borrowed] + held_ids
     last = session.scalar(select(func.max(ChainEvent.block_timestamp))
                           .join(EventSubjectRow, EventSubjectRow.event_id == ChainEvent.id)
@@ -79,6 +87,10 @@ def aml_hold(session: Session, settings: Settings, wallet: str, now: datetime | 
     if found is None:
         return None
     if found.open:
-        return AmlHold(erase_after=None, relationship_ended_at=None)
+        return AmlHold(erase_after=None, relationship_ended_at=None, borrowing=found.borrowing, holding=found.holding)
     due = found.ended_at + timedelta(days=settings.aml_retention_days)
     return AmlHold(erase_after=due, relationship_ended_at=found.ended_at) if due > now else None
+
+
+def _listed(loan_ids: tuple[int, ...]) -> str:
+    return ", ".join(str(i) for i in loan_ids)

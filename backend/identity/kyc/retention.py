@@ -15,11 +15,21 @@ request carried out, `kyc.retention` for the schedule). What the schedule reache
   codes without messages: every later submission of that national ID still waits for two admins
   (`id_history.check_denied`); the name, birth date, address, ID documents and reviewers' notes go
   with the data key. The log entry names the records whose index was kept, so a replay keeps it too.
-- Credit applications declined (by the model, or by an underwriter on a referral) more than
-  `LOANCHAIN_RETENTION_DECLINED_DAYS` (180) ago: cleared as an erasure clears them
-  (`erasure_scope.clear_decision`: inputs, wallet, hash, salt, all outputs but score, grade, PD and
-  decision) and the underwriter's note shredded. An application scored without a sign-in names no
-  wallet, and is not reached.
+- Wallets gone dormant, erased whole as on request (`lifecycle.erase_dormant`: every live record,
+  the attestation revoked through the outbox, notes, applications, offers, origins; audited
+  `kyc.retention`): one whose business relationship ended more than `LOANCHAIN_AML_RETENTION_DAYS` ago
+  and that did nothing since, and one that never borrowed nor invested (or came back after its
+  relationship) whose last activity is more than `LOANCHAIN_RETENTION_INACTIVE_DAYS` (1095) old.
+  Activity is what the person did: a KYC submission or its decision, a credit application or its
+  review, an offer made or accepted, a sign-in, an investment rule or funding mandate; an expiry is
+  the platform's, not activity. Never while erasure's guards hold (an open debt, a staff role), the
+  AML period runs, or a request is scheduled (carried out by the request's own path when due).
+- Credit applications declined, or approved and never made a loan (by the model, or by an
+  underwriter on a referral), more than `LOANCHAIN_RETENTION_DECLINED_DAYS` (180) ago: cleared as an
+  erasure clears them (`erasure_scope.clear_decision`: inputs, wallet, hash, salt, all outputs but
+  score, grade, PD and decision), the underwriter's note shredded, and their offers never accepted
+  deleted. Not one with an accepted offer (a loan on its way). An application scored without a
+  sign-in names no wallet, and is not reached.
 - Notices are not reached: they hold the loan's figures and dates and the recipient's wallet, no
   name, address or contact (those are read from the KYC record when sending), and their delivery
   errors hold codes only; they are the record of the debt's servicing, kept with the loan."""
@@ -28,25 +38,28 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
 from backend.db.session import session_scope
 from backend.identity.audit_trail import audit
 from backend.identity.checks.reasons import Code
-from backend.identity.kyc.erasure_requests import SCHEDULED, due_requests
-from backend.identity.kyc.erasure_scope import no_loan_made_from
-from backend.identity.kyc.lifecycle import erase_rows, erase_scheduled, kept_because
-from backend.identity.kyc.relationship import aml_hold
+from backend.identity.kyc.erasure_requests import SCHEDULED, due_requests, scheduled_request
+from backend.identity.kyc.erasure_scope import no_loan_made_from, unaccepted_offers, unbound_decisions
+from backend.identity.kyc.lifecycle import erase_dormant, erase_rows, erase_scheduled, kept_because
+from backend.identity.kyc.relationship import aml_hold, relationship
 from backend.identity.kyc.status import Status
-from backend.identity.models import ErasureRequest, KycEvent, KycRecord, utcnow
+from backend.identity.models import ErasureRequest, KycEvent, KycRecord, User, utcnow
+from backend.lending.models import FundingMandateRow, InvestmentRule, LoanOffer, OfferStatus
 from backend.scoring.models import CreditDecision
 
 log = logging.getLogger("loanchain.retention")
 WHY = "kept past its retention period: erased by the retention schedule (data key destroyed)"
+DORMANT = "kept past its purpose (no activity since the AML period or the inactivity period began): erased by the " \
+          "retention schedule (data key destroyed)"  # fmt: skip
 PAST_PURPOSE = (Status.REJECTED, Status.SUPERSEDED)
 
 
@@ -56,22 +69,25 @@ class Erased:
     records: list[str] = field(default_factory=list)
     kept_index: list[str] = field(default_factory=list)  # of those, the ones whose blind index stays
     decisions: list[str] = field(default_factory=list)
+    offers: list[str] = field(default_factory=list)  # offers never accepted, of those decisions (or of the wallet)
     request: int | None = None  # a scheduled request carried out
+    last_activity: str | None = None  # a dormant wallet's: what the schedule counted from
 
 
 @dataclass
 class RetentionRound:
     dry_run: bool
     requests: list[Erased] = field(default_factory=list)
+    dormant: list[Erased] = field(default_factory=list)
     retention: list[Erased] = field(default_factory=list)
 
     @property
     def count(self) -> int:
-        return len(self.requests) + len(self.retention)
+        return len(self.requests) + len(self.dormant) + len(self.retention)
 
     def as_dict(self) -> dict:
         return {"dry_run": self.dry_run, "requests": [asdict(e) for e in self.requests],
-                "retention": [asdict(e) for e in self.retention]}  # fmt: skip
+                "dormant": [asdict(e) for e in self.dormant], "retention": [asdict(e) for e in self.retention]}  # fmt: skip
 
 
 def retention_step(settings: Settings) -> int:
@@ -80,13 +96,18 @@ def retention_step(settings: Settings) -> int:
 
 
 def run_round(settings: Settings, dry_run: bool = False, now: datetime | None = None) -> RetentionRound:
-    """Carry out the erasure requests now due, then the retention schedule; each wallet in its own
-    transaction, so one that fails (the node away for a revocation) does not hold up the others."""
+    """Carry out the erasure requests now due, then erase the wallets gone dormant, then the rest of
+    the retention schedule; each wallet in its own transaction, so one that fails (the node away for
+    a revocation) does not hold up the others."""
     done, now = RetentionRound(dry_run=dry_run), now or utcnow()
     with session_scope(settings) as session:
         ids = due_requests(session)
     for request_id in ids:
         _each(settings, done.requests, lambda s, rid=request_id: _request(s, settings, rid, dry_run, now))
+    with session_scope(settings) as session:
+        quiet = quiet_wallets(session, settings, now)
+    for wallet in quiet:
+        _each(settings, done.dormant, lambda s, w=wallet: _dormant(s, settings, w, dry_run, now))
     with session_scope(settings) as session:
         wallets = due_by_wallet(session, settings, now)
     for wallet, (records, decisions) in wallets.items():
@@ -115,7 +136,64 @@ def _request(session: Session, settings: Settings, request_id: int, dry_run: boo
     erased = erase_scheduled(session, settings, request, now)
     if erased is None:
         return None
-    return Erased(wallet=erased.wallet, records=erased.erased_records, decisions=erased.erased_decisions, request=request_id)
+    return Erased(wallet=erased.wallet, records=erased.erased_records, decisions=erased.erased_decisions,
+                  offers=erased.erased_offers, request=request_id)  # fmt: skip
+
+
+def quiet_wallets(session: Session, settings: Settings, now: datetime) -> list[str]:
+    """Wallets with live KYC records none of which was submitted or decided within the shorter of the
+    two periods: the only ones `_dormant` can find due (the rest of their activity is asked there)."""
+    since = now - timedelta(days=min(settings.aml_retention_days, settings.retention_inactive_days))
+    latest = func.max(func.coalesce(KycRecord.decided_at, KycRecord.submitted_at))
+    live = func.sum(case((KycRecord.erased_at.is_(None), 1), else_=0))
+    return list(session.scalars(select(KycRecord.wallet).group_by(KycRecord.wallet)
+                                .having(live > 0, latest <= since, func.max(KycRecord.submitted_at) <= since)
+                                .order_by(KycRecord.wallet)))  # fmt: skip
+
+
+def last_activity(session: Session, wallet: str) -> datetime | None:
+    """The latest thing the wallet's person did with the platform (an expiry is the platform's)."""
+    moments = [session.scalar(select(func.max(column)).where(key == wallet)) for column, key in (
+        (KycRecord.submitted_at, KycRecord.wallet), (KycRecord.decided_at, KycRecord.wallet),
+        (CreditDecision.created_at, CreditDecision.wallet), (CreditDecision.reviewed_at, CreditDecision.wallet),
+        (LoanOffer.created_at, LoanOffer.borrower), (LoanOffer.accepted_at, LoanOffer.borrower),
+        (User.last_login_at, User.wallet), (InvestmentRule.updated_at, InvestmentRule.wallet),
+        (FundingMandateRow.created_at, FundingMandateRow.wallet),
+    )]  # fmt: skip
+    return max((_utc(m) for m in moments if m is not None), default=None)
+
+
+def dormant_since(session: Session, settings: Settings, wallet: str, now: datetime) -> datetime | None:
+    """The wallet's last activity if the schedule erases the wallet whole now, else None. Erasure's
+    guards and the AML period are `erase_dormant`'s (asked there again, under the rows' locks)."""
+    last = last_activity(session, wallet)
+    if last is None or aml_hold(session, settings, wallet, now) is not None:
+        return None
+    found = relationship(session, wallet, now)
+    if found is not None and found.ended_at is not None and last <= found.ended_at:
+        return last  # nothing done since the relationship ended, and its AML period is over
+    return last if last <= now - timedelta(days=settings.retention_inactive_days) else None
+
+
+def _dormant(session: Session, settings: Settings, wallet: str, dry_run: bool, now: datetime) -> Erased | None:
+    if (last := dormant_since(session, settings, wallet, now)) is None:
+        return None
+    if dry_run:
+        records = list(session.scalars(select(KycRecord.id).where(KycRecord.wallet == wallet, KycRecord.erased_at.is_(None))
+                                       .order_by(KycRecord.id)))  # fmt: skip
+        if kept_because(session, settings, wallet, has_records=bool(records)) or scheduled_request(session, wallet):
+            return None
+        return Erased(wallet=wallet, records=records, decisions=[d.id for d in unbound_decisions(session, wallet)],
+                      offers=[o.id for o in unaccepted_offers(session, wallet)], last_activity=last.isoformat())  # fmt: skip
+    erased = erase_dormant(session, settings, wallet, DORMANT, now)
+    if erased is None:
+        return None
+    return Erased(wallet=wallet, records=erased.erased_records, decisions=erased.erased_decisions, offers=erased.erased_offers,
+                  last_activity=last.isoformat())  # fmt: skip
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # SQLite gives DateTime columns back naive
 
 
 def due_by_wallet(session: Session, settings: Settings, now: datetime) -> dict[str, tuple[list[str], list[str]]]:
@@ -125,9 +203,11 @@ def due_by_wallet(session: Session, settings: Settings, now: datetime) -> dict[s
                               .where(KycRecord.status.in_([s.value for s in PAST_PURPOSE]), KycRecord.erased_at.is_(None),
                                      changed.c.at <= now - timedelta(days=settings.retention_rejected_days))
                               .order_by(KycRecord.wallet, KycRecord.id))  # fmt: skip
-    declined = or_(and_(CreditDecision.decision == "decline", CreditDecision.review.is_(None)), CreditDecision.review == "decline")
+    final = ("decline", "approve")  # a referral still waiting for its underwriter is not done with
+    taken = or_(and_(CreditDecision.decision.in_(final), CreditDecision.review.is_(None)), CreditDecision.review.in_(final))
     decisions = session.execute(select(CreditDecision.wallet, CreditDecision.id)
-                                .where(declined, CreditDecision.erased_at.is_(None), CreditDecision.wallet.is_not(None), no_loan_made_from(),
+                                .where(taken, CreditDecision.erased_at.is_(None), CreditDecision.wallet.is_not(None), no_loan_made_from(),
+                                       no_offer_accepted(),
                                        func.coalesce(CreditDecision.reviewed_at, CreditDecision.created_at)
                                        <= now - timedelta(days=settings.retention_declined_days))
                                 .order_by(CreditDecision.wallet, CreditDecision.id))  # fmt: skip
@@ -148,18 +228,30 @@ def _retain(session: Session, settings: Settings, wallet: str, record_ids: list[
     if records and (kept_because(session, settings, wallet, has_records=True) or aml_hold(session, settings, wallet, now)):
         records = []
     decisions = list(session.scalars(select(CreditDecision).where(CreditDecision.id.in_(decision_ids),
-                                                                  CreditDecision.erased_at.is_(None), no_loan_made_from())
+                                                                  CreditDecision.erased_at.is_(None), no_loan_made_from(),
+                                                                  no_offer_accepted())
                                      .with_for_update()))  # fmt: skip
     if not records and not decisions:
         return None
+    offers = list(session.scalars(select(LoanOffer).where(LoanOffer.decision_id.in_([d.id for d in decisions]),
+                                                          LoanOffer.status != OfferStatus.ACCEPTED)
+                                  .order_by(LoanOffer.id).with_for_update()))  # fmt: skip
     kept = frozenset(r.id for r in records if r.status == Status.REJECTED
                      and any(x["code"] == Code.DENIED_IDENTITY for x in r.reasons))  # fmt: skip
-    erased = Erased(wallet=wallet, records=[r.id for r in records], kept_index=sorted(kept), decisions=[d.id for d in decisions])
+    erased = Erased(wallet=wallet, records=[r.id for r in records], kept_index=sorted(kept), decisions=[d.id for d in decisions],
+                    offers=[o.id for o in offers])  # fmt: skip
     if dry_run:
         return erased
     holders = [d for d in decisions if d.wrapped_key is not None]  # an underwriter's note on it
-    entry, _ = erase_rows(session, settings, wallet, "system", records, holders, decisions, [], WHY, kind="retention",
+    entry, _ = erase_rows(session, settings, wallet, "system", records, holders, decisions, offers, WHY, kind="retention",
                           keeping_index=kept)  # fmt: skip
     audit(session, "system", "kyc.retention", wallet, {"wallet": wallet, "records": erased.records, "kept_index": erased.kept_index,
-                                                       "decisions": erased.decisions, "erasure": entry.id})  # fmt: skip
+                                                       "decisions": erased.decisions, "offers": erased.offers,
+                                                       "erasure": entry.id})  # fmt: skip
     return erased
+
+
+def no_offer_accepted():
+    """A decision no offer of which was accepted: one that was is a loan on its way (its createLoan in
+    the outbox, or mined and not yet indexed), kept as the loan's."""
+    return ~exists().where(LoanOffer.decision_id == CreditDecision.id, LoanOffer.status == OfferStatus.ACCEPTED)

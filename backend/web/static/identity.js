@@ -34,7 +34,8 @@ export async function refreshKyc() {
 function whenDue(scheduled) {
   return scheduled.erase_after
     ? `anti-money-laundering law keeps the data until ${scheduled.erase_after.slice(0, 10)}, then it is erased automatically`
-    : "anti-money-laundering law keeps the data while a loan or notes are open, and for its record-keeping period after";
+    : "anti-money-laundering law keeps the data while a loan the wallet borrowed or holds notes of is not yet repaid, "
+      + "then for its record-keeping period (the date is set once the loan is repaid)";
 }
 
 export async function eraseWallet(event) {
