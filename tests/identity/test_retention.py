@@ -295,6 +295,21 @@ def test_a_wallet_past_its_aml_period_that_did_something_since_waits_for_the_ina
     assert [(e.wallet, e.records) for e in done.dormant] == [(wallet, [record_id])]
 
 
+def test_with_no_aml_period_a_customer_who_repaid_is_kept_for_the_inactivity_period(settings):
+    """Where the law keeps nothing (an AML period of 0 days), a borrower who repaid last week and did
+    nothing since is not erased unasked: it may well come back. Once inactive for the period, it is."""
+    no_aml_period = settings.model_copy(update={"aml_retention_days": 0})
+    person = make_applicant(2120)
+    wallet = person.account.address
+    record_id = _approved(no_aml_period, person)
+    _quiet(no_aml_period, wallet, timedelta(days=8))
+    _relationship_ended(no_aml_period, wallet, timedelta(days=7))
+    assert run_round(no_aml_period).count == 0
+    assert _get(no_aml_period, KycRecord, record_id).wrapped_key is not None
+    done = run_round(no_aml_period, now=utcnow() + INACTIVE)
+    assert [(e.wallet, e.records) for e in done.dormant] == [(wallet, [record_id])]
+
+
 def test_a_scheduled_request_is_carried_out_by_its_own_path_not_the_dormancy_one(settings):
     """An erasure asked for in the AML period: the dormancy path leaves the wallet to the request
     (one erasure, `kyc.erase` naming the request), and never erases it before it is due."""

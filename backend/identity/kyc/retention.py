@@ -17,9 +17,9 @@ request carried out, `kyc.retention` for the schedule). What the schedule reache
   with the data key. The log entry names the records whose index was kept, so a replay keeps it too.
 - Wallets gone dormant, erased whole as on request (`lifecycle.erase_dormant`: every live record,
   the attestation revoked through the outbox, notes, applications, offers, origins; audited
-  `kyc.retention`): one whose business relationship ended more than `LOANCHAIN_AML_RETENTION_DAYS` ago
-  and that did nothing since, and one that never borrowed nor invested (or came back after its
-  relationship) whose last activity is more than `LOANCHAIN_RETENTION_INACTIVE_DAYS` (1095) old.
+  `kyc.retention`): one with no AML period running (never in a business relationship, or one that
+  ended more than `LOANCHAIN_AML_RETENTION_DAYS` ago) whose last activity is more than
+  `LOANCHAIN_RETENTION_INACTIVE_DAYS` (1095) old.
   Activity is what the person did: a KYC submission or its decision, a credit application or its
   review, an offer made or accepted, a sign-in, an investment rule or funding mandate; an expiry is
   the platform's, not activity. Never while erasure's guards hold (an open debt, a staff role), the
@@ -50,7 +50,7 @@ from backend.identity.checks.reasons import Code
 from backend.identity.kyc.erasure_requests import SCHEDULED, due_requests, scheduled_request
 from backend.identity.kyc.erasure_scope import no_loan_made_from, unaccepted_offers, unbound_decisions
 from backend.identity.kyc.lifecycle import erase_dormant, erase_rows, erase_scheduled, kept_because
-from backend.identity.kyc.relationship import aml_hold, relationship
+from backend.identity.kyc.relationship import aml_hold
 from backend.identity.kyc.status import Status
 from backend.identity.models import ErasureRequest, KycEvent, KycRecord, User, utcnow
 from backend.lending.models import FundingMandateRow, InvestmentRule, LoanOffer, OfferStatus
@@ -141,9 +141,9 @@ def _request(session: Session, settings: Settings, request_id: int, dry_run: boo
 
 
 def quiet_wallets(session: Session, settings: Settings, now: datetime) -> list[str]:
-    """Wallets with live KYC records none of which was submitted or decided within the shorter of the
-    two periods: the only ones `_dormant` can find due (the rest of their activity is asked there)."""
-    since = now - timedelta(days=min(settings.aml_retention_days, settings.retention_inactive_days))
+    """Wallets with live KYC records none of which was submitted or decided within the inactivity
+    period: the only ones `_dormant` can find due (the rest of their activity is asked there)."""
+    since = now - timedelta(days=settings.retention_inactive_days)
     latest = func.max(func.coalesce(KycRecord.decided_at, KycRecord.submitted_at))
     live = func.sum(case((KycRecord.erased_at.is_(None), 1), else_=0))
     return list(session.scalars(select(KycRecord.wallet).group_by(KycRecord.wallet)
@@ -169,9 +169,8 @@ def dormant_since(session: Session, settings: Settings, wallet: str, now: dateti
     last = last_activity(session, wallet)
     if last is None or aml_hold(session, settings, wallet, now) is not None:
         return None
-    found = relationship(session, wallet, now)
-    if found is not None and found.ended_at is not None and last <= found.ended_at:
-        return last  # nothing done since the relationship ended, and its AML period is over
+    # Inactive for the period too, whatever the AML period: a customer who repaid is not erased
+    # unasked the day after where the law keeps nothing (an AML period of 0 days).
     return last if last <= now - timedelta(days=settings.retention_inactive_days) else None
 
 
