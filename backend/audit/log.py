@@ -47,6 +47,7 @@ def _check_text(name: str, value: str, limit: int) -> str:
 
 
 _LATER = "audit_deferred"
+_SAVEPOINTS = "audit_deferred_savepoints"  # savepoint -> how many entries were pending when it began
 
 
 @contextmanager
@@ -57,7 +58,8 @@ def deferred(session: Session) -> Iterator[None]:
     servicing pass, thousands of `eth_call`s) would hold them all up. Close it right before the
     commit; a commit inside appends what is pending first (`_append_before_commit`), so no entry
     misses the transaction of what it records. Nested, the outermost appends; on an exception
-    nothing pending is appended (the transaction rolls back with what it recorded)."""
+    nothing pending is appended (the transaction rolls back with what it recorded), and a savepoint
+    rolled back inside drops what was recorded in it."""
     if _LATER in session.info:
         yield
         return
@@ -66,9 +68,38 @@ def deferred(session: Session) -> Iterator[None]:
         yield
     except BaseException:
         session.info.pop(_LATER, None)
+        session.info.pop(_SAVEPOINTS, None)
         raise
+    session.info.pop(_SAVEPOINTS, None)
     for args in session.info.pop(_LATER):
         _append(session, *args)
+
+
+# A savepoint rolled back drops the entries recorded inside it, deferred or not: an entry appended
+# at once goes with the savepoint's rows; a deferred one, still a Python tuple, would otherwise be
+# appended at the close for what the rollback undid (a document that was never kept).
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction) -> None:
+    if transaction.nested and _LATER in session.info:
+        session.info.setdefault(_SAVEPOINTS, {})[transaction] = len(session.info[_LATER])
+
+
+@event.listens_for(Session, "after_soft_rollback")  # fired after the savepoint's end: its mark is kept till now
+def _drop_savepoints_entries(session: Session, previous_transaction) -> None:
+    # A failed flush rolls back its own inner transaction, and with it the savepoint around (an
+    # IntegrityError inside `begin_nested()`): the savepoint is the nearest nested one up.
+    savepoint = previous_transaction
+    while savepoint is not None and not savepoint.nested:
+        savepoint = savepoint.parent
+    mark = session.info.get(_SAVEPOINTS, {}).pop(savepoint, None)
+    if mark is not None and _LATER in session.info:
+        del session.info[_LATER][mark:]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_savepoints(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the transaction's end: its savepoints have all ended too
+        session.info.pop(_SAVEPOINTS, None)
 
 
 @event.listens_for(Session, "before_commit")

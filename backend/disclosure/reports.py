@@ -33,6 +33,7 @@ from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.db.base import as_utc
 from backend.db.meta import MetaEntry
+from backend.db.session import begin_write
 from backend.disclosure import tape
 from backend.disclosure.aging import aging_at
 from backend.disclosure.flows import period_flows
@@ -128,6 +129,9 @@ def _public(report: DisclosureReport) -> DisclosureReportPublic:
 def publish(session: Session, settings: Settings, period: str, *, actor: str = "system") -> tuple[DisclosureReportPublic, bool]:
     """Publishes `period`'s report, as of its last block; returns (report, created). A period
     already published is returned as it was: its figures are never replaced."""
+    # SQLite: a second publisher waits here for the first one's commit, then finds its report; read
+    # first, it would fail to take the write lock after that commit. PostgreSQL decides at the insert.
+    begin_write(session, DisclosureReport)
     if PERIOD.fullmatch(period) and (existing := session.get(DisclosureReport, period)) is not None:
         return _public(existing), False
     block = month_end_block(session, settings, check_period(period))
@@ -136,20 +140,24 @@ def publish(session: Session, settings: Settings, period: str, *, actor: str = "
         figures = platform_disclosure(session, settings, aging=aging, clock=block.timestamp, strict=True)
         rows = tape.loan_tape(session, aging)
         month = period_flows(session, period_start(period), period_end(period))
-    sheet = documents.anchor_document(session, settings, tape.tape_csv(rows).encode(), actor=actor).document
-    loan_tape = {"cid": sheet.cid, "doc_hash": sheet.doc_hash, "loans": len(rows), "columns": list(tape.COLUMNS)}
-    data = report_bytes(period, figures.model_dump(mode="json"), month.model_dump(mode="json"), loan_tape)
-    document = documents.anchor_document(session, settings, data, actor=actor).document
-    report = DisclosureReport(period=period, document_id=document.id, cid=document.cid, doc_hash=document.doc_hash,
-                              as_of_block=figures.as_of_block, loan_tape_cid=sheet.cid, published_at=datetime.now(UTC),
-                              published_by=actor)  # fmt: skip
     try:
-        with session.begin_nested():  # two publishers of the same month: the first one stands
+        # Two publishers of the same month: the first one stands, and the other leaves nothing behind.
+        # Its documents are kept and queued inside the savepoint that inserts its report, so the
+        # rollback takes them back with it (their audit entries too): its figures, read a moment apart,
+        # may differ by a byte, and an anchored report or loan tape no report names would read as a
+        # second publication of the month.
+        with session.begin_nested():
+            sheet = documents.anchor_document(session, settings, tape.tape_csv(rows).encode(), actor=actor).document
+            loan_tape = {"cid": sheet.cid, "doc_hash": sheet.doc_hash, "loans": len(rows), "columns": list(tape.COLUMNS)}
+            data = report_bytes(period, figures.model_dump(mode="json"), month.model_dump(mode="json"), loan_tape)
+            document = documents.anchor_document(session, settings, data, actor=actor).document
+            report = DisclosureReport(period=period, document_id=document.id, cid=document.cid,
+                                      doc_hash=document.doc_hash, as_of_block=figures.as_of_block,
+                                      loan_tape_cid=sheet.cid, published_at=datetime.now(UTC), published_by=actor)  # fmt: skip
             session.add(report)
             session.flush()
-            # The chain binds the month to its first report. Queued in the savepoint, so a publisher that
-            # lost the race binds nothing: its figures, read a moment apart, may differ by a byte, and a
-            # second binding would make the month's genuine report read as replaced.
+            # The chain binds the month to its first report: a publisher that lost the race binds nothing
+            # either, or the month's genuine report would read as replaced.
             commit_report(session, period, document.doc_hash)
     except IntegrityError:
         return _public(session.get(DisclosureReport, period)), False

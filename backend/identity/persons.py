@@ -86,6 +86,27 @@ def borrower_wallets_of(session: Session, wallet: str) -> frozenset[str]:
     return frozenset({wallet, *map(_wallet, others)})
 
 
+def borrower_wallets_of_each(session: Session, wallets: Iterable[str]) -> dict[str, frozenset[str]]:
+    """`borrower_wallets_of` for many wallets (keyed as given) in one read: the (wallet, national ID)
+    pairs of approved-once records that share a national ID with an approved-once record of one of
+    them (a page of referrals, each shown its person's other applications)."""
+    given = {w: _wallet(w) for w in wallets}
+    if not given:
+        return {}
+    verified = (KycRecord.blind_index.is_not(None), KycRecord.attest_key.is_not(None))  # attested: approved once
+    own = select(KycRecord.blind_index).where(KycRecord.wallet.in_(set(given.values())), *verified)
+    pairs = [(_wallet(w), index) for w, index in session.execute(
+        select(KycRecord.wallet, KycRecord.blind_index).distinct().where(KycRecord.blind_index.in_(own), *verified))]  # fmt: skip
+    holders: dict[str, set[str]] = defaultdict(set)
+    for wallet, index in pairs:
+        holders[index].add(wallet)
+    found = {wallet: {wallet} for wallet in given.values()}
+    for wallet, index in pairs:
+        if wallet in found:
+            found[wallet] |= holders[index]
+    return {raw: frozenset(found[wallet]) for raw, wallet in given.items()}
+
+
 def same_borrower_person(session: Session, wallet: str, borrower: str) -> bool:
     """Is `wallet` the borrower, or another wallet of the borrower's person (`borrower_wallets_of`)?
     What self-funding and self-dealing in notes are refused on: by this rule, not `same_person`'s,

@@ -16,9 +16,9 @@ APPLICATIONS_READ = "decision.applications_read"
 def read_referrals(db: Session, reader: str, limit: int = 100, offset: int = 0) -> list[ReferralPublic]:
     """The referrals waiting for review (`referrals_waiting`, a page of `limit` after `offset`); one
     audit entry names `reader` and the decisions whose applications it was shown, the referrals and
-    their wallets' other applications (none when there were none)."""
+    their applicants' other applications (none when there were none)."""
     referrals = referrals_waiting(db, limit, offset)
-    if referrals:  # the wallets' other applications are shown with them (their changed answers): named too
+    if referrals:  # the applicants' other applications are shown with them (their changed answers): named too
         others = sorted({o.id for r in referrals for o in r.other_applications} - {r.id for r in referrals})
         payload = {"decision_ids": [r.id for r in referrals]} | ({"other_decision_ids": others} if others else {})
         audit.record(db, actor=reader, action=APPLICATIONS_READ, subject="decision:referrals", payload=payload)

@@ -166,10 +166,12 @@ class ApplicationPublic(ApplicationCreate):
 
 
 class OtherApplicationPublic(BaseModel):
-    """Another decision asked for by a referral's wallet in the window around it: an applicant
-    shopping for a pass changes answers between tries (review-fraud L1)."""
+    """Another decision asked for by a referral's applicant (any wallet of its person as a borrower)
+    in the window before it: an applicant shopping for a pass changes answers between tries, from
+    one wallet or several (review-fraud L1)."""
 
     id: str
+    wallet: str = Field(description="The wallet that asked for it: the referral's own, or another of its person's")
     created_at: datetime
     decision: str
     grade: str
@@ -190,8 +192,9 @@ class ReferralPublic(DecisionPublic):
     debt_service_ratio_cap: float = Field(description="The affordability rule's cap on that ratio")
     other_applications: list[OtherApplicationPublic] = Field(
         default_factory=list,
-        description="The same wallet's other decisions from 30 days before this one on, newest first, each with the "
-        "answers that differ from this application",
+        description="The other decisions of the applicant's person as a borrower (its wallets verified with a national "
+        "ID this wallet was verified with, on records approved at some time; the wallet alone without one) from 30 days "
+        "before this one on, newest first, each naming its wallet, with the answers that differ from this application",
     )
 
 

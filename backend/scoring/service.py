@@ -25,7 +25,7 @@ from backend.config import Settings
 from backend.db.base import as_utc
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.identity.crypto.keyring import load_keyring
-from backend.identity.persons import is_verified, same_person
+from backend.identity.persons import borrower_wallets_of_each, is_verified, same_person
 from backend.lending.models import LoanOffer
 from backend.scoring import policy
 from backend.scoring.canonical import HASH32, keccak_hex
@@ -235,24 +235,34 @@ SHOPPING_WINDOW = timedelta(days=30)
 
 
 def _other_applications(db: Session, rows: list[CreditDecision]) -> dict[str, list[OtherApplicationPublic]]:
-    """Per referral, its wallet's other unerased decisions from SHOPPING_WINDOW before it on, newest
-    first, each with the answers that differ: one query for the page."""
+    """Per referral, the other unerased decisions of its applicant's person as a borrower (its
+    wallets verified with a national ID the referral's wallet was verified with, `borrower_wallets_of`)
+    from SHOPPING_WINDOW before it on, newest first, each naming its wallet, with the answers that
+    differ. A person shopping for a pass may try from a second wallet; a record no admin approved
+    links nothing, so typing someone's ID number never shows an underwriter that someone's answers
+    as the typist's. Two queries for the page."""
     out: dict[str, list[OtherApplicationPublic]] = {row.id: [] for row in rows}
-    wallets = {row.wallet for row in rows if row.wallet}
-    if not wallets:
+    persons = borrower_wallets_of_each(db, {row.wallet for row in rows if row.wallet})
+    if not persons:
         return out
+    # Compared without their checksum case: a decision keeps the wallet as it was given.
+    person_of = {row.id: {w.lower() for w in persons[row.wallet]} for row in rows if row.wallet}
+    wallets = {form for person in persons.values() for w in person for form in (w, w.lower())}
+    wallets |= {row.wallet for row in rows if row.wallet}
     since = min(as_utc(row.created_at) for row in rows) - SHOPPING_WINDOW
     candidates = db.scalars(select(CreditDecision).where(CreditDecision.wallet.in_(wallets), CreditDecision.erased_at.is_(None),
                                                          CreditDecision.created_at >= since)
                             .order_by(CreditDecision.created_at.desc(), CreditDecision.id)).all()  # fmt: skip
     for row in rows:
+        if not row.wallet:
+            continue
         start = as_utc(row.created_at) - SHOPPING_WINDOW
         out[row.id] = [
-            OtherApplicationPublic(id=other.id, created_at=as_utc(other.created_at), decision=other.decision,
-                                   grade=other.grade, review=other.review,
+            OtherApplicationPublic(id=other.id, wallet=other.wallet, created_at=as_utc(other.created_at),
+                                   decision=other.decision, grade=other.grade, review=other.review,
                                    changed={k: v for k, v in other.inputs.items() if row.inputs.get(k) != v})
             for other in candidates
-            if other.wallet == row.wallet and other.id != row.id and as_utc(other.created_at) >= start
+            if other.wallet.lower() in person_of[row.id] and other.id != row.id and as_utc(other.created_at) >= start
         ]  # fmt: skip
     return out
 

@@ -1,13 +1,15 @@
 """audit.record appends one linked entry in the caller's transaction, never forking."""
 
 import threading
+from contextlib import nullcontext
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from backend import audit
-from backend.audit.log import head, recompute
-from backend.audit.models import GENESIS_HASH, AuditEntry
+from backend.audit.log import HEAD_ID, head, recompute
+from backend.audit.models import GENESIS_HASH, AuditEntry, AuditHead
 from backend.audit.verify import verify_audit_log
 from backend.db.session import session_scope
 from backend.errors import ValidationFailed
@@ -105,6 +107,28 @@ def test_a_commit_inside_deferred_appends_what_is_pending_first(db_settings):
         raise RuntimeError("refused after the commit")
     with session_scope(db_settings) as session:
         assert [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq))] == ["session.end"]
+
+
+def test_a_savepoint_rolled_back_drops_the_entries_recorded_in_it_deferred_or_not(db_settings):
+    """What a rolled-back savepoint undid (a document stored by a publisher that lost a race) is not
+    audited as done: not at once, nor when `deferred` closes; its neighbours' entries stay."""
+    for deferring in (True, False):
+        with session_scope(db_settings) as session, (audit.deferred(session) if deferring else nullcontext()):
+            audit.record(session, "servicing", "before", "loan:1", {})
+            with pytest.raises(RuntimeError), session.begin_nested():
+                audit.record(session, "servicing", "undone", "loan:2", {})
+                with session.begin_nested():  # released inside the one rolled back: undone too
+                    audit.record(session, "servicing", "undone.inner", "loan:3", {})
+                raise RuntimeError("lost the race")
+            with pytest.raises(IntegrityError), session.begin_nested():  # a failed flush rolls it back
+                audit.record(session, "servicing", "undone.flush", "loan:4", {})
+                session.add(AuditHead(id=HEAD_ID, seq=0, entry_hash=GENESIS_HASH))
+                session.flush()
+            with session.begin_nested():  # released: kept
+                audit.record(session, "servicing", "kept", "loan:5", {})
+    with session_scope(db_settings) as session:
+        actions = [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
+        assert actions == ["before", "kept"] * 2 and verify_audit_log(session, db_settings, check_anchors=False).ok
 
 
 def test_a_requests_entries_are_appended_when_its_handler_returns(db_settings):

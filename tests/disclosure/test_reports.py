@@ -9,15 +9,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import insert, select, update
 from typer.testing import CliRunner
 
+from backend import audit
 from backend.anchoring.documents import anchor_document, document_hash
 from backend.anchoring.models import Document
 from backend.anchoring.verification import verify_cid
+from backend.audit.models import AuditEntry
 from backend.chain.indexer import Indexer
 from backend.cli.main import app
 from backend.config import get_settings
@@ -46,6 +49,7 @@ from tests.contracts.conftest import chain, world  # noqa: F401
 from tests.identity.conftest import ADMIN, client_for, minted_bearer
 from tests.lending.test_portfolio import _decision_hash
 from tests.scoring.conftest import SAMPLE
+from tests.workers.overlap import Meeting, at_once
 
 DAY = 86_400
 # What a report reads at the month's last block (and the time-weighted figures, which grow with time on book).
@@ -452,31 +456,82 @@ def test_the_flows_of_a_month_not_begun_are_refused_and_the_month_so_far_says_ho
     assert answer.status_code == 404 and "2030-06 has not begun on chain" in answer.text
 
 
+def _leftovers(settings, period: str) -> tuple[list[str], list[str], list[str]]:
+    """(the hashes of every document, those binding `period`, the subjects of document.anchor entries)."""
+    with session_scope(settings) as session:
+        hashes = list(session.scalars(select(Document.doc_hash).order_by(Document.id)))
+        bindings = list(session.scalars(select(Document.doc_hash).where(Document.anchor_uri.like(f"%{period}%"))))
+        anchored = list(session.scalars(select(AuditEntry.subject).where(AuditEntry.action == "document.anchor")))
+    return hashes, bindings, anchored
+
+
 def test_a_publisher_that_loses_the_race_for_a_month_binds_nothing(settings, world, monkeypatch):  # noqa: F811
-    """Two publishers of one month: the second finds the month taken when it inserts its report. Its
-    figures, read a moment apart, may differ; had it queued the month's binding, the chain would name
-    two reports for the month and the winner's would read as replaced."""
+    """Two publishers of one month: the second finds the month free, then taken when it inserts its
+    report. Its figures, read a moment apart, may differ: had it kept its report and loan tape, or
+    queued the month's binding, the chain would hold documents no report names, or name two reports
+    for the month and the winner's would read as replaced. It leaves nothing: no document, no
+    binding, no audit entry of an anchor the rollback undid."""
     period = start_a_month(world)
     world.active_loan()
     end_the_month(world, settings, period)
-    anchored = reports.documents.anchor_document
+    before, _, _ = _leftovers(settings, period)
+    found_free = reports.month_end_block
     winner = {}
 
-    def anchor_then_lose(session, settings, data, **kw):
-        result = anchored(session, settings, data, **kw)
-        if data.startswith(b"{") and not winner:  # the report itself: the other publisher inserts first
-            tape = session.scalars(select(Document).where(Document.id != result.document.id)).first()
-            winner.update(period=period, document_id=tape.id, cid=tape.cid, doc_hash=tape.doc_hash, as_of_block=1,
-                          loan_tape_cid=tape.cid, published_at=datetime.now(UTC), published_by="other")
-            session.execute(insert(DisclosureReport).values(**winner))
-        return result
+    def other_publisher_inserts_first(session, settings, period):  # the loser has seen the month free
+        with session_scope(settings) as other:  # the winner's own transaction, committed
+            doc = anchor_document(other, settings, b"the other publisher's report", actor="other").document
+            winner.update(period=period, document_id=doc.id, cid=doc.cid, doc_hash=doc.doc_hash, as_of_block=1,
+                          loan_tape_cid=doc.cid, published_at=datetime.now(UTC), published_by="other")
+            other.execute(insert(DisclosureReport).values(**winner))
+        return found_free(session, settings, period)
 
-    monkeypatch.setattr(reports.documents, "anchor_document", anchor_then_lose)
-    with session_scope(settings) as session:
+    monkeypatch.setattr(reports, "month_end_block", other_publisher_inserts_first)
+    # SQLite's one writer decides the race at the check (`begin_write`); here the insert decides it, as on PostgreSQL.
+    monkeypatch.setattr(reports, "begin_write", lambda session, model: None)
+    with session_scope(settings) as session, audit.deferred(session):  # as the API and the worker append
         served, created = publish(session, settings, period)
-        assert not created and served.doc_hash == winner["doc_hash"]
-        bindings = session.scalars(select(Document).where(Document.anchor_uri.like(f"%{period}%"))).all()
-        assert bindings == []
+    assert not created and served.doc_hash == winner["doc_hash"]
+    hashes, bindings, anchored = _leftovers(settings, period)
+    assert hashes == [*before, winner["doc_hash"]] and bindings == []
+    assert anchored == [f"document:{winner['document_id']}"]
+
+
+def test_two_publishers_of_a_month_at_once_leave_one_report_and_nothing_of_the_other(settings, world, monkeypatch):  # noqa: F811
+    """A month published by the worker and by hand (or two API calls) at the same moment, each round
+    in a thread of its own, reading figures that differ by a byte: one report stands, bound to its
+    month; the other round returns it, and nothing of its own is left. Both rounds meet after finding
+    the month free on PostgreSQL; SQLite's one writer holds the second back until the first commits,
+    and it then finds the report."""
+    period = start_a_month(world)
+    world.active_loan()
+    end_the_month(world, settings, period)
+    before, _, _ = _leftovers(settings, period)
+    meeting = Meeting()
+    monkeypatch.setattr(reports, "month_end_block", meeting.around(reports.month_end_block))
+    # Figures read a moment apart: each round's report and loan tape have bytes of their own.
+    read_by = lambda: threading.current_thread().name  # noqa: E731
+    report_bytes, tape_csv = reports.report_bytes, tape.tape_csv
+    monkeypatch.setattr(reports, "report_bytes", lambda p, f, m, t: report_bytes(p, {**f, "read_by": read_by()}, m, t))
+    monkeypatch.setattr(tape, "tape_csv", lambda rows: tape_csv(rows) + f"# read by {read_by()}\n")
+
+    def round_() -> tuple:
+        with session_scope(settings) as session, audit.deferred(session):
+            return publish(session, settings, period)
+
+    results = at_once(round_, round_)
+    assert all(isinstance(r, tuple) for r in results), results
+    assert sorted(created for _, created in results) == [False, True]
+    assert meeting.met == settings.database_url.startswith("postgresql")
+    (report,) = {served.doc_hash for served, _ in results}
+    with session_scope(settings) as session:
+        stands = session.get(DisclosureReport, period)
+        tape_hash = session.scalar(select(Document.doc_hash).where(Document.cid == stands.loan_tape_cid))
+        ids = [stands.document_id, session.scalar(select(Document.id).where(Document.cid == stands.loan_tape_cid))]
+    hashes, bindings, anchored = _leftovers(settings, period)
+    assert stands.doc_hash == report and len(bindings) == 1
+    assert hashes == [*before, tape_hash, report, *bindings]  # the winner's tape, report and binding only
+    assert sorted(anchored) == sorted(f"document:{i}" for i in ids)
 
 
 def test_a_report_of_the_format_before_the_grades_pd_still_verifies_as_published(settings, world, monkeypatch):  # noqa: F811

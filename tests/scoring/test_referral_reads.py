@@ -1,20 +1,24 @@
-"""An underwriter reviewing a referral sees the same wallet's other applications of the 30 days
-before it, with the answers that changed between them (review-fraud L1: shopping for a pass)."""
+"""An underwriter reviewing a referral sees its applicant's other applications of the 30 days before
+it, from any wallet of the person as a borrower, each naming its wallet, with the answers that
+changed between them (review-fraud L1: shopping for a pass)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from backend.audit.hashing import payload_hash
 from backend.audit.models import AuditEntry
 from backend.db.session import session_scope
+from backend.identity.kyc.submission import submit
+from backend.identity.schemas import KycCreate
 from backend.scoring.models import CreditDecision
 from backend.scoring.referral_reads import APPLICATIONS_READ, read_referrals
 from backend.scoring.schemas import ApplicationCreate
 from backend.scoring.service import score_application
-from tests.identity.conftest import identity_settings
+from tests.identity.conftest import ADMIN, identity_settings, make_applicant, verify
+from tests.identity.test_role_grants import SECOND_ADMIN, THIRD_ADMIN
 from tests.scoring.test_service import WORST
 
 SHOPPER, STRANGER, UNDERWRITER = "0x" + "5a" * 20, "0x" + "5b" * 20, "0x" + "0a" * 20
@@ -63,3 +67,35 @@ def test_a_referral_with_no_other_application_shows_none_and_audits_as_before(tm
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == APPLICATIONS_READ)).one()
     assert waiting.id == referral.id and waiting.other_applications == []
     assert entry.payload_hash == payload_hash({"decision_ids": [referral.id]})
+
+
+def test_a_referral_shows_its_persons_other_applications_from_each_verified_wallet_and_no_typists(tmp_path, database_url):
+    """A person applying from a second wallet (verified with the same national ID, approved by two
+    admins) is shown with that wallet's application; a typist of the person's ID number, whose record
+    no admin approved, links nothing; an erased application carries no inputs and stays out."""
+    settings = identity_settings(tmp_path, database_url, admin_wallets=[ADMIN.address, SECOND_ADMIN.address,
+                                                                        THIRD_ADMIN.address])  # fmt: skip
+    person = make_applicant(700)
+    typist = make_applicant(701, born=person.date_of_birth)
+    second_wallet = make_applicant(702).account.address
+    typist.id_number = person.id_number
+    verify(settings, person.account.address, person)
+    verify(settings, second_wallet, person, SECOND_ADMIN.address, THIRD_ADMIN.address)  # the same person's: held, approved
+    with session_scope(settings) as session:  # held for review as a duplicate, and never approved
+        assert submit(session, settings, typist.account.address, KycCreate(**typist.form()), []).status == "needs_review"
+    with session_scope(settings) as session:
+        elsewhere = _scored(session, settings, second_wallet, 5, amount=3400, monthly_income_band="2000_to_3500")
+        typed = _scored(session, settings, typist.account.address, 3, amount=3400)
+        erased = _scored(session, settings, person.account.address, 2, amount=3400)
+        erased.erased_at = datetime.now(UTC)
+        referral = _scored(session, settings, person.account.address, 0, amount=3800)
+        ids = {"elsewhere": elsewhere.id, "typed": typed.id, "referral": referral.id}
+
+    answer_of = {}
+    with session_scope(settings) as session:
+        for waiting in read_referrals(session, UNDERWRITER):
+            answer_of[waiting.id] = waiting.other_applications
+    (other,) = answer_of[ids["referral"]]
+    assert (other.id, other.wallet, other.decision) == (ids["elsewhere"], second_wallet, "decline")
+    assert other.changed == {"amount": 3400, "monthly_income_band": "2000_to_3500"}
+    assert answer_of.get(ids["typed"], []) == []  # the typist's own application (if referred) shows none of the person's

@@ -18,7 +18,7 @@ from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
 from backend.identity.roles import grant_role
 from backend.identity.schemas import KycCreate
-from tests.identity.conftest import PNG, approve_with_documents, make_applicant
+from tests.identity.conftest import PNG, approve_with_documents, make_applicant, verify
 from tests.lending.test_offers import REFERRED
 from tests.web.test_ui import _apply, _sign_in, _wait
 
@@ -202,7 +202,7 @@ def test_an_auditor_clears_or_escalates_a_monitoring_alert_in_the_browser(page, 
 
     _wait(shown, "the round-trip alert")
     expect(alert).to_contain_text(f"round_trip, loan {loan_id}: notes of loan {loan_id} went from {giver.address}")
-    named = f"alert round_trip on loan {loan_id}"  # each control says which alert it acts on
+    named = f"alert round_trip {alert.get_attribute('data-alert')[:8]} on loan {loan_id}"  # each control names its alert
     note = alert.get_by_label(f"What you looked at and found, for {named}")
     note.click()
     page.keyboard.type("gift and partial return")
@@ -214,9 +214,45 @@ def test_an_auditor_clears_or_escalates_a_monitoring_alert_in_the_browser(page, 
     page.keyboard.type(" between two wallets; asked both for their story")
     expect(note).to_have_value("gift and partial return between two wallets; asked both for their story")
     alert.get_by_role("button", name=f"Escalate {named}", exact=True).click()
-    expect(page.locator("#status")).to_have_text(f"Alert round_trip on loan {loan_id}: escalated.")
+    expect(page.locator("#status")).to_have_text(f"A{named[1:]}: escalated.")
     expect(page.locator("#alerts li")).to_contain_text(f"(escalated by {world.admin.address}: gift and partial return")
     expect(page.locator("#alerts button")).to_have_count(0)  # reviewed once, for good
+
+
+def test_two_alerts_of_one_rule_about_no_loan_have_controls_named_apart(page, server, wallet, world):
+    """A role granted and then revoked: two role_change alerts about no loan. Each one's note field
+    and buttons carry its own accessible name (its short key), so escalating one by name reaches
+    that one, and the other stays open."""
+    from web3 import Web3
+
+    role, book = Web3.keccak(text="PAUSER_ROLE"), world.book.functions
+    world.chain.tx(book.grantRole(role, world.outsider.address), world.admin.address)
+    world.chain.tx(book.revokeRole(role, world.outsider.address), world.admin.address)
+
+    wallet.address = world.admin.address
+    _sign_in(page, world.admin.address)
+    alerts = page.locator("#alerts li[data-alert]")
+
+    def shown() -> bool:  # once the indexer has both role events
+        page.click("#refresh-loans")
+        page.wait_for_timeout(300)
+        return alerts.count() == 2
+
+    _wait(shown, "the two role_change alerts")
+    granted = page.locator("#alerts li[data-alert]", has_text="granted to")
+    revoked = page.locator("#alerts li[data-alert]", has_text="revoked from")
+    names = [f"alert role_change {item.get_attribute('data-alert')[:8]}" for item in (granted, revoked)]
+    assert names[0] != names[1]
+    for item, named in zip((granted, revoked), names, strict=True):
+        for control in (f"Clear {named}", f"Escalate {named}"):  # one control of each name on the page, in its own alert
+            expect(page.get_by_role("button", name=control, exact=True)).to_have_count(1)
+            expect(item.get_by_role("button", name=control, exact=True)).to_have_count(1)
+        expect(page.get_by_label(f"What you looked at and found, for {named}", exact=True)).to_have_count(1)
+    page.get_by_label(f"What you looked at and found, for {names[1]}", exact=True).fill("the pauser left the team")
+    page.get_by_role("button", name=f"Escalate {names[1]}", exact=True).click()
+    expect(page.locator("#status")).to_have_text(f"A{names[1][1:]}: escalated.")
+    expect(revoked).to_contain_text(f"(escalated by {world.admin.address}: the pauser left the team")
+    expect(granted.get_by_role("button")).to_have_count(2)  # the other one is still open: Clear and Escalate
 
 
 def test_a_duplicate_identity_is_cleared_by_two_admins_in_the_browser(page, server, wallet, world):
@@ -262,8 +298,9 @@ def test_a_duplicate_identity_is_cleared_by_two_admins_in_the_browser(page, serv
 
 def test_a_referral_shows_the_wallets_other_applications_and_the_new_alerts_render_like_the_others(page, server, wallet,
                                                                                                      world):  # fmt: skip
-    """The underwriter sees, in the referral itself, the same wallet's application declined five days
-    before and what it answered otherwise; the auditor sees the answers_changed alert naming both
+    """The underwriter sees, in the referral itself, the applicant's application declined five days
+    before and what it answered otherwise, and the one a week before from the person's second wallet
+    (verified with the same national ID), each named by its wallet; the auditor sees the answers_changed alert naming both
     decisions, and a cycle of notes round three wallets, each with its own note and buttons."""
     from datetime import timedelta
 
@@ -274,15 +311,24 @@ def test_a_referral_shows_the_wallets_other_applications_and_the_new_alerts_rend
     from tests.scoring.test_service import WORST
 
     settings, staff, shopper = server.settings, world.admin, world.investors[-1].address
+    person, second_wallet = make_applicant(640), make_applicant(641).account.address
     with session_scope(settings) as session:
         grant_role(session, staff.address, staff.address, "underwriter")
+        grant_role(session, staff.address, world.investors[4].address, "admin")
+    verify(settings, shopper, person)  # then its second wallet, the same national ID: approved by two admins
+    verify(settings, second_wallet, person, staff.address, world.investors[4].address)
+    with session_scope(settings) as session:
         ids = []
-        for days_ago, answers in ((5, {}), (0, BETTER_OFF)):
+        # A week before, from the person's other wallet, the answers the referral gives: declined on review.
+        for days_ago, answers, by in ((7, BETTER_OFF, second_wallet), (5, {}, shopper), (0, BETTER_OFF, shopper)):
             made = score_application(session, ApplicationCreate(**{**WORST, "amount": 3400, **answers}), settings=settings,
-                                     wallet=shopper)  # fmt: skip
+                                     wallet=by)  # fmt: skip
             row = session.get(CreditDecision, made.id)
             row.created_at -= timedelta(days=days_ago)
             ids.append(row.id)
+        elsewhere = session.get(CreditDecision, ids.pop(0))
+        assert elsewhere.decision == "refer"
+        elsewhere.review, elsewhere.reviewed_by, elsewhere.reviewed_at = "decline", world.admin.address, elsewhere.created_at
     a, c, d = world.investors[0], world.investors[2], world.investors[3]
     loan_id, _ = world.active_loan(investors=[a, world.investors[1]])
     for sender, recipient in ((a, c), (c, d), (d, a)):
@@ -294,7 +340,13 @@ def test_a_referral_shows_the_wallets_other_applications_and_the_new_alerts_rend
     referral = page.locator("#referrals > li")
     expect(referral).to_have_count(1)
     earlier = referral.locator(f'.other-applications li[data-other-decision="{ids[0]}"]')
-    expect(earlier).to_contain_text("decline, grade G; answered then: checking no current account, savings none, or not known")
+    expect(earlier).to_contain_text(f"wallet {shopper}: decline, grade G; answered then: checking no current account, "
+                                    "savings none, or not known")  # fmt: skip
+    expect(referral).to_contain_text("from this wallet or another verified with its national ID")
+    other = referral.locator(f'.other-applications li[data-other-decision="{elsewhere.id}"]')
+    expect(other).to_contain_text(f"wallet {second_wallet}: refer, declined on review, grade ")
+    expect(other).to_contain_text("the same answers")
+    expect(referral.locator(".other-applications li")).to_have_count(2)
     alerts = page.locator("#alerts li[data-alert]")
 
     def shown() -> bool:  # once the indexer has the three transfers
@@ -310,12 +362,14 @@ def test_a_referral_shows_the_wallets_other_applications_and_the_new_alerts_rend
     cycle = page.locator("#alerts li[data-alert]", has_text="cycle")
     expect(cycle).to_contain_text(f"cycle, loan {loan_id}: notes of loan {loan_id} went {a.address} -> {c.address} -> "
                                   f"{d.address} -> {a.address}")  # fmt: skip
-    changed.get_by_label("What you looked at and found, for alert answers_changed").fill("asked for a payslip")
-    changed.get_by_role("button", name="Escalate alert answers_changed", exact=True).click()
-    expect(page.locator("#status")).to_have_text("Alert answers_changed: escalated.")
+    named = f"alert answers_changed {changed.get_attribute('data-alert')[:8]}"
+    changed.get_by_label(f"What you looked at and found, for {named}").fill("asked for a payslip")
+    changed.get_by_role("button", name=f"Escalate {named}", exact=True).click()
+    expect(page.locator("#status")).to_have_text(f"A{named[1:]}: escalated.")
     expect(page.locator("#alerts li", has_text="answers_changed")).to_contain_text(
         f"(escalated by {staff.address}: asked for a payslip")
-    expect(cycle.get_by_role("button", name=f"Clear alert cycle on loan {loan_id}", exact=True)).to_have_count(1)
+    named = f"alert cycle {cycle.get_attribute('data-alert')[:8]} on loan {loan_id}"
+    expect(cycle.get_by_role("button", name=f"Clear {named}", exact=True)).to_have_count(1)
 
 
 def test_a_shared_phone_is_named_by_wallet_and_kind_and_a_contact_given_since_holds_the_approval(page, server, wallet, world):

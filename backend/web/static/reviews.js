@@ -46,21 +46,22 @@ function answerWords(question, answer) {
   return choiceWords(question, answer, true);
 }
 
-// The same wallet's other decisions of the 30 days before the referral (review-fraud L1): an
-// applicant shopping for a pass changes answers between tries, which the underwriter should weigh.
+// The applicant's other decisions of the 30 days before the referral, from any wallet of its person
+// as a borrower (review-fraud L1): an applicant shopping for a pass changes answers between tries, from
+// one wallet or several, which the underwriter should weigh. Each names the wallet it came from.
 function otherApplications(others) {
   if (!others.length) return [];
   const items = others.map((o) => {
     const verdict = o.review ? `${o.decision}, ${o.review}d on review` : o.decision;
     const changed = Object.entries(o.changed).map(([question, answer]) => `${QUESTION[question] ?? words(question)} `
       + answerWords(question, answer));
-    const line = element("li", { textContent: `${o.created_at.slice(0, 10)}: ${verdict}, grade ${o.grade}; `
+    const line = element("li", { textContent: `${o.created_at.slice(0, 10)}, wallet ${o.wallet}: ${verdict}, grade ${o.grade}; `
       + (changed.length ? `answered then: ${changed.join(", ")}` : "the same answers") });
     line.dataset.otherDecision = o.id;
     return line;
   });
-  return [element("p", {}, "Other applications of this wallet in the 30 days before, newest first (answers that "
-    + "differ from this one's):"), element("ul", { className: "other-applications" }, ...items)];
+  return [element("p", {}, "Other applications of this applicant in the 30 days before, from this wallet or another "
+    + "verified with its national ID, newest first (answers that differ from this one's):"), element("ul", { className: "other-applications" }, ...items)];
 }
 
 export function referralItem(d, refresh) {

@@ -115,13 +115,13 @@ async function decideProposal(id, verdict) {
 function alertItem(a) {
   const item = Object.assign(document.createElement("li"), { textContent: `${a.rule}${a.loan_id == null ? "" : `, loan ${a.loan_id}`}: ${a.detail}` });
   item.dataset.alert = a.key;
+  const what = alertName(a);
   if (a.review) {
     // The note is sealed like a case-log note: withheld from an older sign-in, gone once the borrower is erased.
     item.append(` (${a.review.decision} by ${a.review.reviewer}: ${noteText(a.review)})`);
-    if (a.review.note_withheld) item.append(" ", readNotesButton(`alert ${a.rule}`, refreshStaff));
+    if (a.review.note_withheld) item.append(" ", readNotesButton(what, refreshStaff));
     return item;
   }
-  const what = `alert ${a.rule}${a.loan_id == null ? "" : ` on loan ${a.loan_id}`}`;
   const note = Object.assign(document.createElement("input"), { placeholder: "what you looked at and found" });
   note.dataset.alertNote = a.key;
   note.setAttribute("aria-label", `What you looked at and found, for ${what}`);
@@ -135,6 +135,10 @@ function alertItem(a) {
   }
   return item;
 }
+
+// What an alert's controls and messages call it: its rule, its short key (two alerts of one rule and no
+// loan, say two answers_changed or role_change, would otherwise share their controls' names) and any loan.
+const alertName = (a) => `alert ${a.rule} ${a.key.slice(0, 8)}${a.loan_id == null ? "" : ` on loan ${a.loan_id}`}`;
 
 // A loan in collections with its case log, and (for underwriters and admins) a line to add to it.
 function collectionItem(c) {
@@ -205,7 +209,8 @@ async function recordCase(loanId, kind, note, amount, days) {
 
 async function reviewAlert(key, decision, note) {
   const a = await api(`/api/v1/audit/alerts/${key}/review`, { method: "POST", body: { decision, note } });
-  say(`Alert ${a.rule}${a.loan_id == null ? "" : ` on loan ${a.loan_id}`}: ${a.review.decision}.`);
+  const name = alertName(a);
+  say(`${name[0].toUpperCase()}${name.slice(1)}: ${a.review.decision}.`);
   await refreshStaff();
 }
 
