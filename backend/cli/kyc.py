@@ -189,15 +189,14 @@ def retention(
         print_json(done.as_dict())
         return
     verb = "would erase" if dry_run else "erased"
-    table = Table("wallet", "why", "KYC records", "blind index kept", "applications", "offers",
-                  title=f"Retention round: {verb} data of {done.count} wallet(s)")  # fmt: skip
-    for erased in done.requests:
-        table.add_row(erased.wallet, f"request {erased.request}, AML period over", ", ".join(erased.records), "",
-                      ", ".join(erased.decisions), ", ".join(erased.offers))  # fmt: skip
-    for erased in done.dormant:
-        table.add_row(erased.wallet, f"no activity since {erased.last_activity[:10]}", ", ".join(erased.records), "",
-                      ", ".join(erased.decisions), ", ".join(erased.offers))  # fmt: skip
-    for erased in done.retention:
-        table.add_row(erased.wallet, "retention period over", ", ".join(erased.records), ", ".join(erased.kept_index),
-                      ", ".join(erased.decisions), ", ".join(erased.offers))  # fmt: skip
-    console.print(table)
+    console.print(f"[bold]Retention round: {verb} data of {done.count} wallet(s)[/bold]")
+    # A paragraph per wallet, not a table: a wallet and record ids wrapped inside narrow cells could
+    # not be copied whole from an 80-column terminal.
+    rows = [*((e, f"request {e.request}, AML period over") for e in done.requests),
+            *((e, f"no activity since {e.last_activity[:10]}") for e in done.dormant),
+            *((e, "retention period over") for e in done.retention)]  # fmt: skip
+    for erased, why in rows:
+        parts = [f"{label} {', '.join(ids)}" for label, ids in (
+            ("KYC records", erased.records), ("blind index kept", erased.kept_index),
+            ("applications", erased.decisions), ("offers", erased.offers)) if ids]  # fmt: skip
+        console.print(f"{erased.wallet} ({why}): {'; '.join(parts) or 'nothing left'}", highlight=False)
