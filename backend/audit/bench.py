@@ -18,6 +18,7 @@ deploys the contracts on a temporary Anvil of its own (the chain `make run` serv
 
 from __future__ import annotations
 
+import hashlib
 import random
 import shutil
 import statistics
@@ -193,11 +194,14 @@ def _read_ms(settings: Settings, repeats: int, rule: str | None = None) -> tuple
     return round(statistics.median(wall) * 1000, 1), round(statistics.median(cpu) * 1000, 1)
 
 
-def _raised(settings: Settings) -> dict[str, int]:
-    """How many alerts each rule raises on the book (every page); this first read also warms the
-    process (imports, the scorer, the page cache) for the timed ones."""
+def _raised(settings: Settings) -> tuple[dict[str, int], str]:
+    """How many alerts each rule raises on the book (every page), and a digest of all of them (the
+    same book raises the same alerts, whatever the code's speed: compare it across versions); this
+    first read also warms the process (imports, the scorer, the page cache) for the timed ones."""
     with session_scope(settings) as session:
-        return dict(sorted(Counter(a.rule for a in alerts(session, settings, with_notes=False)).items()))
+        found = alerts(session, settings, with_notes=False)
+    digest = hashlib.sha256("\n".join(a.model_dump_json() for a in found).encode()).hexdigest()
+    return dict(sorted(Counter(a.rule for a in found).items())), digest
 
 
 def _measure(settings: Settings, sizes: list[int], repeats: int, seed: int, tmp: Path) -> list[dict[str, Any]]:
@@ -207,11 +211,11 @@ def _measure(settings: Settings, sizes: list[int], repeats: int, seed: int, tmp:
         started = time.perf_counter()
         book = _fill(local, loans, seed)
         built = time.perf_counter() - started
-        raised = _raised(local)
+        raised, digest = _raised(local)
         read_ms, cpu_ms = _read_ms(local, repeats)
         by_rule = {rule: _read_ms(local, 1, rule)[0] for rule in RULES}  # each alone, with the reads its kind shares
         results.append({"loans": loans, **book, "alerts": sum(raised.values()), "alerts_by_rule": raised,
-                        "read_ms_p50": read_ms, "read_cpu_ms_p50": cpu_ms, "rule_ms_p50": by_rule,
+                        "alerts_sha256": digest, "read_ms_p50": read_ms, "read_cpu_ms_p50": cpu_ms, "rule_ms_p50": by_rule,
                         "build_s": round(built, 1)})  # fmt: skip
     return results
 
