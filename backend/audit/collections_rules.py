@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from backend.audit.schemas import AlertPublic
 from backend.chain.projection_models import LoanRow
-from backend.servicing.collections import promise_status
+from backend.servicing.collections import payments_of, promise_kept
 from backend.servicing.models import CollectionAction
 
 
@@ -24,10 +24,12 @@ def promise_chains(db: Session, alert: Callable[..., AlertPublic]) -> list[Alert
     rows = db.execute(select(CollectionAction, LoanRow.borrower).join(LoanRow, LoanRow.loan_id == CollectionAction.loan_id)
                       .where(CollectionAction.kind == "promise_to_pay")
                       .order_by(CollectionAction.loan_id, CollectionAction.id))  # fmt: skip
+    # The payments of every loan with a promise in one read, not one read per promise judged.
+    payments = payments_of(db, select(CollectionAction.loan_id).where(CollectionAction.kind == "promise_to_pay"))
     found, earlier = [], {}
     for row, borrower in rows:
         before = earlier.get(row.loan_id)
-        if before is not None and promise_status(db, before, row.chain_time) != "kept":
+        if before is not None and not promise_kept(before, payments[row.loan_id]):
             day = datetime.fromtimestamp(row.chain_time, UTC)
             found.append(alert(
                 rule="promise_chain", loan_id=row.loan_id, wallets=[borrower, *dict.fromkeys([before.actor, row.actor])],

@@ -49,7 +49,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Bundle, Session, aliased
 
 from backend import audit
 from backend.audit import application_rules, collections_rules, note_path_rules, platform_control_rules
@@ -81,11 +81,16 @@ RULES = ("round_trip", "cycle", "off_market_price", "large_gift", "structured_gi
          "answers_changed")  # fmt: skip
 EARLY_INSTALLMENTS = 3  # a default within the first three installments is an early payment default
 NOTES_READ = "monitoring.notes_read"
+REF_COLUMNS = ("loan_id", "tx_hash", "block_number", "log_index")
+MOVE_COLUMNS = (*REF_COLUMNS, "sender", "recipient", "amount")
+TRADE_COLUMNS = (*REF_COLUMNS, "seller", "buyer", "notes", "cost")
+NOTE_RULES = ("round_trip", "cycle", "off_market_price", "large_gift", "structured_gifts")  # read note moves
 FIRST_PAYMENT_LATE = tuple(NOTICE_OF_BUCKET[bucket] for bucket in DELINQUENT)  # the notices of 16+ days late
 
 
 class Outstanding:
-    """Each loan's principal outstanding as of any block, from the repayments the index holds."""
+    """Each loan's principal outstanding as of any block, from the repayments the index holds; or,
+    built `at_moves`, as of each note transfer and trade only, which is all the rules ask."""
 
     def __init__(self, db: Session, loan_ids: set[int]) -> None:
         self.principal = dict(db.execute(select(LoanRow.loan_id, LoanRow.principal).where(LoanRow.loan_id.in_(loan_ids))).all())
@@ -98,9 +103,34 @@ class Outstanding:
         for loan_id, block, log_index, left in rows:
             self.steps[loan_id][0].append((block, log_index))
             self.steps[loan_id][1].append(left)
+        # Per (loan, block, log index) read at once (`at_moves`): the loan's principal, and what the last
+        # repayment before it left outstanding (None: nothing repaid before it).
+        self.at: dict[tuple[int, int, int], tuple[int | None, int | None]] = {}
+
+    @classmethod
+    def at_moves(cls, db: Session) -> Outstanding:
+        """As of every note transfer and trade: one query per kind of row, each finding its loan's
+        last repayment before it through the repayments' (loan, block, log index) index, instead of
+        reading every repayment of every loan whose notes ever moved (most of a large book's)."""
+        made = cls(db, set())
+        for row in (NoteTransferRow, MarketTradeRow):
+            earlier = (RepaymentRow.block_number < row.block_number) | (
+                (RepaymentRow.block_number == row.block_number) & (RepaymentRow.log_index < row.log_index))
+            left = (select(RepaymentRow.principal_outstanding)
+                    .where(RepaymentRow.loan_id == row.loan_id, RepaymentRow.principal_outstanding.is_not(None), earlier)
+                    .order_by(RepaymentRow.block_number.desc(), RepaymentRow.log_index.desc()).limit(1)
+                    .correlate(row).scalar_subquery())  # fmt: skip
+            for loan_id, block, log_index, principal, after in db.execute(
+                    select(row.loan_id, row.block_number, row.log_index, LoanRow.principal, left)
+                    .outerjoin(LoanRow, LoanRow.loan_id == row.loan_id)):  # fmt: skip
+                made.at[loan_id, block, log_index] = (principal, after)
+        return made
 
     def of_notes(self, loan_id: int, notes: int, block: int, log_index: int) -> int:
         """The principal outstanding that `notes` notes stood for just before (block, log index)."""
+        if (loan_id, block, log_index) in self.at:
+            principal, left = self.at[loan_id, block, log_index]
+            return notes * (principal if left is None else left) // principal if principal else 0
         principal = self.principal.get(loan_id)
         if not principal:
             return 0
@@ -125,27 +155,9 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
     of the page, the only notes read."""
     if rule is not None and rule not in RULES:
         raise ValidationFailed(f"rule: one of {', '.join(RULES)}", field="rule")
-    moves = list(db.execute(select(NoteTransferRow, ChainEvent.block_timestamp)
-                            .join(ChainEvent, ChainEvent.id == NoteTransferRow.event_id)
-                            .order_by(NoteTransferRow.block_number, NoteTransferRow.log_index)))  # fmt: skip
-    trades = list(db.execute(select(MarketTradeRow, ChainEvent.block_timestamp)
-                             .join(ChainEvent, ChainEvent.id == MarketTradeRow.event_id)))  # fmt: skip
-    outstanding = Outstanding(db, {m.loan_id for m, _ in moves})
     found = []
-    if rule in (None, "round_trip"):
-        found += _round_trips(moves, settings.monitoring_round_trip_days * DAY)
-    if rule in (None, "cycle"):
-        found += note_path_rules.cycles(moves, settings.monitoring_round_trip_days * DAY,
-                                        settings.monitoring_cycle_max_hops, _alert)  # fmt: skip
-    if rule in (None, "off_market_price"):
-        found += _off_market(trades, outstanding, settings)
-    if rule in (None, "large_gift", "structured_gifts"):
-        gifts, threshold = _gifts(moves, [t for t, _ in trades], outstanding, settings)
-        if rule in (None, "large_gift"):
-            found += _large_gifts(gifts, threshold)
-        if rule in (None, "structured_gifts"):
-            found += note_path_rules.structured_gifts(db, gifts, threshold, settings.monitoring_structuring_days * DAY,
-                                                      _alert)  # fmt: skip
+    if rule in (None, *NOTE_RULES):
+        found += _note_alerts(db, settings, rule)
     if rule in (None, "first_payment_default"):
         found += _first_payment_defaults(db)
     if rule in (None, "early_payment_default"):
@@ -173,6 +185,35 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
     if opened := sorted(a.key for a in found if a.review and a.review.note is not None):
         # Notes tell of fraud findings about a person: who read whose, once a view, as for case-log notes.
         audit.record(db, actor=reader, action=NOTES_READ, subject="monitoring:alerts", payload={"alert_keys": opened})
+    return found
+
+
+def _note_alerts(db: Session, settings: Settings, rule: str | None) -> list[AlertPublic]:
+    """The rules over note transfers and trades (`rule`, or all of them), which share their reads."""
+    # The columns the rules read, not ORM objects: building one per row was most of these reads' time.
+    move = Bundle("move", *(getattr(NoteTransferRow, c) for c in MOVE_COLUMNS))
+    trade = Bundle("trade", *(getattr(MarketTradeRow, c) for c in TRADE_COLUMNS))
+    moves = list(db.execute(select(move, ChainEvent.block_timestamp)
+                            .join(ChainEvent, ChainEvent.id == NoteTransferRow.event_id)
+                            .order_by(NoteTransferRow.block_number, NoteTransferRow.log_index)))  # fmt: skip
+    trades = list(db.execute(select(trade, ChainEvent.block_timestamp)
+                             .join(ChainEvent, ChainEvent.id == MarketTradeRow.event_id)))  # fmt: skip
+    outstanding = Outstanding.at_moves(db)
+    found = []
+    if rule in (None, "round_trip"):
+        found += _round_trips(moves, settings.monitoring_round_trip_days * DAY)
+    if rule in (None, "cycle"):
+        found += note_path_rules.cycles(moves, settings.monitoring_round_trip_days * DAY,
+                                        settings.monitoring_cycle_max_hops, _alert)  # fmt: skip
+    if rule in (None, "off_market_price"):
+        found += _off_market(trades, outstanding, settings)
+    if rule in (None, "large_gift", "structured_gifts"):
+        gifts, threshold = _gifts(moves, [t for t, _ in trades], outstanding, settings)
+        if rule in (None, "large_gift"):
+            found += _large_gifts(gifts, threshold)
+        if rule in (None, "structured_gifts"):
+            found += note_path_rules.structured_gifts(db, gifts, threshold, settings.monitoring_structuring_days * DAY,
+                                                      _alert)  # fmt: skip
     return found
 
 

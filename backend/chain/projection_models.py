@@ -157,6 +157,7 @@ class RepaymentRow(EventRef, Base):
     """One LoanPayment, LoanPrepayment or LoanRecovery event."""
 
     __tablename__ = "chain_repayments"
+    __table_args__ = (Index("ix_chain_repayments_loan_position", "loan_id", "block_number", "log_index"),)  # in chain order
 
     event_id: Mapped[int] = mapped_column(ForeignKey("chain_events.id", ondelete="CASCADE"), primary_key=True)
     loan_id: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -90,3 +90,31 @@ def disclosure_command(
                       f"{row['unchanged_read_ms_p50']} ms with nothing changed since the last; loan tape "
                       f"{row['loan_tape_ms_p50']:.1f} ms")
     console.print(f"{report['size_ratio']:.0f}x the loans: {report['time_ratio']}x the time")
+
+
+@app.command("alerts")
+def alerts_command(
+    loans: list[int] = typer.Option([1_000, 10_000, 50_000], "--loans", min=10,
+                                    help="Book sizes to time (repeat the option)."),  # fmt: skip
+    repeats: int = typer.Option(3, min=1, help="Timed reads per size."),
+    json_out: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
+    output: Path = typer.Option(None, "--output", "-o", help="Also write the JSON report to this file."),
+) -> None:
+    """Time of a monitoring alerts read against the size of the book (synthetic books in temporary
+    SQLite databases, the contracts on a temporary Anvil of their own)."""
+    from backend.audit.bench import run_alerts_bench
+
+    waiting = nullcontext() if json_out else console.status("building the books and timing the reads")
+    with waiting, cli_errors():
+        report = run_alerts_bench(get_settings(), sorted(loans), repeats)
+    write_report(report, output)
+    if json_out:
+        print_json(report)
+        return
+    for row in report["sizes"]:
+        slowest = max(row["rule_ms_p50"], key=row["rule_ms_p50"].get)
+        console.print(f"{row['loans']:>8,} loans, {row['note_transfers']:,} note transfers, {row['credit_decisions']:,} "
+                      f"decisions: {row['read_ms_p50']:>8.1f} ms a read (p50), {row['alerts']:,} alerts; slowest rule "
+                      f"alone {slowest} {row['rule_ms_p50'][slowest]:.1f} ms")  # fmt: skip
+    console.print(f"{report['size_ratio']:.0f}x the loans: {report['time_ratio']}x the time "
+                  f"({report['time_ratio_per_10x_loans']}x per 10x)")

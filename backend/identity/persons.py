@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from eth_utils import is_address, to_checksum_address
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.identity.kyc.status import Status
@@ -55,20 +55,30 @@ def wallets_of(session: Session, wallet: str) -> frozenset[str]:
     return frozenset({wallet, *map(_wallet, others)})
 
 
-def wallets_of_each(session: Session, wallets: Iterable[str]) -> dict[str, frozenset[str]]:
-    """`wallets_of` for many wallets (keyed checksummed) in one read of the records' (wallet, national
-    ID) pairs, for monitoring rules that compare a person's acts across all of them."""
-    wallets = {_wallet(w) for w in wallets}
-    pairs = [(_wallet(w), index) for w, index in session.execute(
-        select(KycRecord.wallet, KycRecord.blind_index).distinct().where(KycRecord.blind_index.is_not(None)))]  # fmt: skip
+def shared_wallets(session: Session) -> dict[str, frozenset[str]]:
+    """Each wallet (lowercased) that shares a national ID with another, with the wallets of its
+    person by `wallets_of`'s rule (lowercased, itself included); a wallet not in it is a person of
+    its own. For monitoring rules that compare a person's acts across all of them: one read of only
+    the records whose national ID more than one wallet holds, so it costs what the shared IDs do,
+    not the whole register, and checksums nothing (lowercase is one wallet however spelt)."""
+    shared = (select(KycRecord.blind_index).where(KycRecord.blind_index.is_not(None)).group_by(KycRecord.blind_index)
+              .having(func.count(func.distinct(func.lower(KycRecord.wallet))) > 1))  # fmt: skip
+    pairs = [(wallet.lower(), index) for wallet, index in session.execute(
+        select(KycRecord.wallet, KycRecord.blind_index).distinct().where(KycRecord.blind_index.in_(shared)))]  # fmt: skip
     holders: dict[str, set[str]] = defaultdict(set)
     for wallet, index in pairs:
         holders[index].add(wallet)
-    found = {wallet: {wallet} for wallet in wallets}
+    found: dict[str, set[str]] = defaultdict(set)
     for wallet, index in pairs:
-        if wallet in found:
-            found[wallet] |= holders[index]
+        found[wallet] |= holders[index]
     return {wallet: frozenset(of) for wallet, of in found.items()}
+
+
+def wallets_of_each(session: Session, wallets: Iterable[str]) -> dict[str, frozenset[str]]:
+    """`wallets_of` for many wallets (keyed checksummed) in one read (`shared_wallets`)."""
+    shared = shared_wallets(session)
+    return {wallet: frozenset({wallet, *map(_wallet, shared.get(wallet.lower(), ()))})
+            for wallet in {_wallet(w) for w in wallets}}  # fmt: skip
 
 
 def borrower_wallets_of(session: Session, wallet: str) -> frozenset[str]:

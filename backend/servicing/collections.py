@@ -14,7 +14,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend import audit
@@ -291,6 +291,26 @@ def _judged(db: Session, row: CollectionAction, clock: Callable[[], int]) -> tup
     """(paid since the promise, kept | broken | pending), by the chain's payments."""
     paid = _paid_between(db, row.loan_id, row.chain_time, row.promised_by)
     return paid, "kept" if paid >= row.promised_amount else "broken" if clock() > row.promised_by else "pending"
+
+
+def payments_of(db: Session, loan_ids: Select) -> dict[int, list[tuple[int, int]]]:
+    """(block time, amount) of each repayment of the loans `loan_ids` selects: what judging a promise
+    reads (`_paid_between`), in one read for a rule that judges every promise on the book."""
+    rows = db.execute(select(RepaymentRow.loan_id, ChainEvent.block_timestamp, RepaymentRow.amount)
+                      .join(ChainEvent, ChainEvent.id == RepaymentRow.event_id)
+                      .where(RepaymentRow.loan_id.in_(loan_ids), ChainEvent.block_timestamp.is_not(None)))  # fmt: skip
+    found: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for loan_id, at, amount in rows:
+        found[loan_id].append((at, amount))
+    return found
+
+
+def promise_kept(row: CollectionAction, payments: list[tuple[int, int]]) -> bool:
+    """`promise_status(...) == "kept"` from the loan's `payments_of`: paid enough between the promise
+    and the day it named."""
+    if row.promised_by is None:
+        return False
+    return sum(amount for at, amount in payments if row.chain_time <= at <= row.promised_by) >= row.promised_amount
 
 
 def _paid_between(db: Session, loan_id: int, start: int, end: int) -> int:
