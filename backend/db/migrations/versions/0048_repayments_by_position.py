@@ -2,14 +2,14 @@
 last repayment before it (the principal outstanding the notes stood for) through this index, instead
 of reading every repayment of every loan whose notes moved (backend/audit/monitoring.py `Outstanding`).
 
-Revision ID: 0047_repayments_by_position
-Revises: 0046_idempotency_keys
+Revision ID: 0048_repayments_by_position
+Revises: 0047_kyc_contact_indexes
 """
 
 from alembic import op
 
-revision = "0047_repayments_by_position"
-down_revision = "0046_idempotency_keys"
+revision = "0048_repayments_by_position"
+down_revision = "0047_kyc_contact_indexes"
 branch_labels = None
 depends_on = None
 
