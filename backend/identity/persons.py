@@ -86,6 +86,9 @@ def wallets_of_each(session: Session, wallets: Iterable[str]) -> dict[str, froze
             for wallet in {_wallet(w) for w in wallets}}  # fmt: skip
 
 
+_VERIFIED = (KycRecord.blind_index.is_not(None), KycRecord.attest_key.is_not(None))  # attested: approved once
+
+
 def borrower_wallets_of(session: Session, wallet: str) -> frozenset[str]:
     """The wallets of `wallet`'s person as a borrower (checksummed, itself included): those verified
     with a national ID it was verified with, each at some time (approved then, whatever the record's
@@ -93,15 +96,12 @@ def borrower_wallets_of(session: Session, wallet: str) -> frozenset[str]:
     loans it took while verified). Narrower than `wallets_of` on purpose: anyone may type someone's
     ID number into a KYC form, and a record no admin approved would otherwise show that someone's
     loans with us to the typist (GET /offers/borrowing, the offer's refusals) and count the typist's
-    own loans as theirs."""
+    own loans as theirs. Wider by the confirmed same-person links of those IDs, one step (`linked_indexes`)."""
     wallet = _wallet(wallet)
     own = set(session.scalars(select(KycRecord.blind_index).distinct().where(KycRecord.wallet == wallet, *_VERIFIED)))
     indexes = own | {index for pair in linked_indexes(session, own) for index in pair}
     others = session.scalars(select(KycRecord.wallet).distinct().where(KycRecord.blind_index.in_(indexes), *_VERIFIED))
     return frozenset({wallet, *map(_wallet, others)})
-
-
-_VERIFIED = (KycRecord.blind_index.is_not(None), KycRecord.attest_key.is_not(None))  # attested: approved once
 
 
 def linked_indexes(session: Session, indexes: Iterable[str]) -> list[tuple[str, str]]:
@@ -121,9 +121,9 @@ def linked_indexes(session: Session, indexes: Iterable[str]) -> list[tuple[str, 
 
 
 def borrower_wallets_of_each(session: Session, wallets: Iterable[str]) -> dict[str, frozenset[str]]:
-    """`borrower_wallets_of` for many wallets (keyed as given) in one read: the (wallet, national ID)
-    pairs of approved-once records that share a national ID with an approved-once record of one of
-    them (a page of referrals, each shown its person's other applications)."""
+    """`borrower_wallets_of` for many wallets (keyed as given) in three reads, not three a wallet: their
+    approved-once national IDs, the confirmed links of those, then the (wallet, national ID) pairs of
+    approved-once records of any of them (a page of referrals, each shown its person's other applications)."""
     given = {w: _wallet(w) for w in wallets}
     if not given:
         return {}

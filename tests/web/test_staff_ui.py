@@ -23,8 +23,8 @@ from backend.identity.persons import borrower_wallets_of
 from backend.identity.roles import grant_role
 from backend.identity.schemas import KycCreate
 from tests.identity.conftest import PNG, approve_with_documents, make_applicant, verify
-from tests.lending.test_offers import REFERRED
 from tests.identity.test_role_grants import SECOND_ADMIN
+from tests.lending.test_offers import REFERRED
 from tests.web.test_ui import _apply, _sign_in, _wait
 
 pytestmark = pytest.mark.slow  # browser journeys of tens of seconds (long files run first: tests/conftest.py)
