@@ -141,6 +141,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     "admin.kyc.approve": ADMIN_ONLY,
     "admin.kyc.reject": ADMIN_ONLY,
     "admin.kyc.reveal": ADMIN_ONLY,
+    "admin.kyc.person_link": ADMIN_ONLY,  # proposes a same-person link, or confirms another admin's proposal
     "admin.kyc.document": ADMIN_ONLY,  # one ID document of a record, opened for review
     "admin.kyc.erase": ADMIN_ONLY,
     "admin.kyc.expire": ADMIN_ONLY,

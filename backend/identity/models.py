@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db.base import Base
@@ -252,3 +262,24 @@ class ErasureRequest(Base):
     status: Mapped[str] = mapped_column(String(12), index=True)  # scheduled, then done
     done_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     erasure: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the erasure log entry that did it
+
+
+class KycPersonLink(Base):
+    """Two KYC records of different national IDs that two admins found to be one person (a passport
+    beside a national ID, sharing a phone or e-mail: `person_links.py`). Proposed by one admin,
+    confirmed by another of another person; only a confirmed link joins the records' wallets as one
+    borrower (`persons.borrower_wallets_of`). The pair is stored in id order, once. No personal data:
+    the notes are kept as their SHA-256 (the reasons are the admins' to give in the audit log)."""
+
+    __tablename__ = "kyc_person_links"
+    __table_args__ = (UniqueConstraint("record_a", "record_b", name="uq_kyc_person_links_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_a: Mapped[str] = mapped_column(ForeignKey("kyc_records.id"), index=True)
+    record_b: Mapped[str] = mapped_column(ForeignKey("kyc_records.id"), index=True)
+    proposed_by: Mapped[str] = mapped_column(String(42))
+    proposed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    note_sha256: Mapped[str] = mapped_column(String(64))
+    confirmed_by: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    confirm_note_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)

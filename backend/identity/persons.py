@@ -14,7 +14,12 @@ them deciding each other's work.
 A borrower's person (`borrower_wallets_of`, `same_borrower_person`: the ledger checks, self-funding,
 notes) is narrower: only records that were approved count, on both sides. Those checks are about
 money, and their answers (the person's loans, a refusal naming the rule) would otherwise tell
-whoever typed someone's ID number into a KYC form what that someone borrowed."""
+whoever typed someone's ID number into a KYC form what that someone borrowed. It is wider in one
+way: two national IDs that two admins linked as one person (a passport beside a national ID sharing a
+phone: `kyc/person_links.py`), both approved, are one borrower's. A link is followed one step, from
+the wallet's own verified IDs, as IDs are: A linked to B and B to C does not join A and C, since no
+reviewer compared A with C (a family's shared phone would chain relatives into one debtor), and a
+person's person stays the same from either side (a third identity is linked to the first itself)."""
 
 from __future__ import annotations
 
@@ -22,11 +27,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from eth_utils import is_address, to_checksum_address
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from backend.identity.kyc.status import Status
-from backend.identity.models import KycRecord, utcnow
+from backend.identity.models import KycPersonLink, KycRecord, utcnow
 
 
 def _wallet(wallet: str) -> str:
@@ -81,6 +86,9 @@ def wallets_of_each(session: Session, wallets: Iterable[str]) -> dict[str, froze
             for wallet in {_wallet(w) for w in wallets}}  # fmt: skip
 
 
+_VERIFIED = (KycRecord.blind_index.is_not(None), KycRecord.attest_key.is_not(None))  # attested: approved once
+
+
 def borrower_wallets_of(session: Session, wallet: str) -> frozenset[str]:
     """The wallets of `wallet`'s person as a borrower (checksummed, itself included): those verified
     with a national ID it was verified with, each at some time (approved then, whatever the record's
@@ -88,33 +96,54 @@ def borrower_wallets_of(session: Session, wallet: str) -> frozenset[str]:
     loans it took while verified). Narrower than `wallets_of` on purpose: anyone may type someone's
     ID number into a KYC form, and a record no admin approved would otherwise show that someone's
     loans with us to the typist (GET /offers/borrowing, the offer's refusals) and count the typist's
-    own loans as theirs."""
+    own loans as theirs. Wider by the confirmed same-person links of those IDs, one step (`linked_indexes`)."""
     wallet = _wallet(wallet)
-    verified = (KycRecord.blind_index.is_not(None), KycRecord.attest_key.is_not(None))  # attested: approved once
-    own = select(KycRecord.blind_index).where(KycRecord.wallet == wallet, *verified)
-    others = session.scalars(select(KycRecord.wallet).distinct().where(KycRecord.blind_index.in_(own), *verified))
+    own = set(session.scalars(select(KycRecord.blind_index).distinct().where(KycRecord.wallet == wallet, *_VERIFIED)))
+    indexes = own | {index for pair in linked_indexes(session, own) for index in pair}
+    others = session.scalars(select(KycRecord.wallet).distinct().where(KycRecord.blind_index.in_(indexes), *_VERIFIED))
     return frozenset({wallet, *map(_wallet, others)})
 
 
+def linked_indexes(session: Session, indexes: Iterable[str]) -> list[tuple[str, str]]:
+    """The confirmed same-person links touching one of these national IDs (blind indexes), as pairs
+    of the two records' IDs, both records approved once and not erased (an erased record has none)."""
+    indexes = set(indexes)
+    if not indexes:
+        return []
+    a, b = aliased(KycRecord), aliased(KycRecord)
+    rows = session.execute(
+        select(a.blind_index, b.blind_index).select_from(KycPersonLink)
+        .join(a, a.id == KycPersonLink.record_a).join(b, b.id == KycPersonLink.record_b)
+        .where(KycPersonLink.confirmed_by.is_not(None), a.attest_key.is_not(None), b.attest_key.is_not(None),
+               a.blind_index.is_not(None), b.blind_index.is_not(None),
+               or_(a.blind_index.in_(indexes), b.blind_index.in_(indexes))))  # fmt: skip
+    return [(x, y) for x, y in rows]
+
+
 def borrower_wallets_of_each(session: Session, wallets: Iterable[str]) -> dict[str, frozenset[str]]:
-    """`borrower_wallets_of` for many wallets (keyed as given) in one read: the (wallet, national ID)
-    pairs of approved-once records that share a national ID with an approved-once record of one of
-    them (a page of referrals, each shown its person's other applications)."""
+    """`borrower_wallets_of` for many wallets (keyed as given) in three reads, not three a wallet: their
+    approved-once national IDs, the confirmed links of those, then the (wallet, national ID) pairs of
+    approved-once records of any of them (a page of referrals, each shown its person's other applications)."""
     given = {w: _wallet(w) for w in wallets}
     if not given:
         return {}
-    verified = (KycRecord.blind_index.is_not(None), KycRecord.attest_key.is_not(None))  # attested: approved once
-    own = select(KycRecord.blind_index).where(KycRecord.wallet.in_(set(given.values())), *verified)
+    own: dict[str, set[str]] = defaultdict(set)  # wallet -> its verified national IDs
+    for w, index in session.execute(select(KycRecord.wallet, KycRecord.blind_index).distinct()
+                                    .where(KycRecord.wallet.in_(set(given.values())), *_VERIFIED)):  # fmt: skip
+        own[_wallet(w)].add(index)
+    links: dict[str, set[str]] = defaultdict(set)  # national ID -> those linked to it, one step
+    for x, y in linked_indexes(session, {index for indexes in own.values() for index in indexes}):
+        links[x].add(y)
+        links[y].add(x)
+    reach = {wallet: indexes | {other for index in indexes for other in links[index]} for wallet, indexes in own.items()}
     pairs = [(_wallet(w), index) for w, index in session.execute(
-        select(KycRecord.wallet, KycRecord.blind_index).distinct().where(KycRecord.blind_index.in_(own), *verified))]  # fmt: skip
+        select(KycRecord.wallet, KycRecord.blind_index).distinct()
+        .where(KycRecord.blind_index.in_({i for indexes in reach.values() for i in indexes}), *_VERIFIED))]  # fmt: skip
     holders: dict[str, set[str]] = defaultdict(set)
     for wallet, index in pairs:
         holders[index].add(wallet)
-    found = {wallet: {wallet} for wallet in given.values()}
-    for wallet, index in pairs:
-        if wallet in found:
-            found[wallet] |= holders[index]
-    return {raw: frozenset(found[wallet]) for raw, wallet in given.items()}
+    return {raw: frozenset({wallet, *(w for index in reach.get(wallet, ()) for w in holders[index])})
+            for raw, wallet in given.items()}  # fmt: skip
 
 
 def same_borrower_person(session: Session, wallet: str, borrower: str) -> bool:

@@ -250,6 +250,31 @@ class SameContactPublic(BaseModel):
     shared: list[Literal["phone", "email", "address"]] = Field(
         description="What it shares (an address only when more persons than the bound give it); never the value itself"
     )
+    record_ids: list[str] = Field(
+        default_factory=list,
+        description="That wallet's records that share it: what POST /api/v1/admin/kyc/{id}/person-links may link this one to",
+    )
+
+
+class PersonLinkCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    other_record_id: str = Field(min_length=36, max_length=36, description="The record of the same person's other identity")
+    note: Note = Field(min_length=1, max_length=2000, description="Why they are one person; kept as its SHA-256")
+
+
+class PersonLinkPublic(BaseModel):
+    record_id: str
+    other_record_id: str
+    other_wallet: str = Field(description="The wallet of the other record")
+    status: Literal["proposed", "confirmed"] = Field(
+        description="proposed: waits for a second admin (of another person); confirmed: the two records' wallets are "
+        "one borrower to the debt checks once both were approved"
+    )
+    proposed_by: str
+    proposed_at: datetime
+    confirmed_by: str | None = None
+    confirmed_at: datetime | None = None
 
 
 class ReviewItemPublic(BaseModel):
@@ -272,6 +297,9 @@ class ReviewItemPublic(BaseModel):
     )
     first_approved_by: str | None = Field(
         default=None, description="The admin whose approval waits for a second admin's (a sanctions or duplicate-ID flag)"
+    )
+    person_links: list[PersonLinkPublic] = Field(
+        default_factory=list, description="Same-person links of this record to other identities, proposed or confirmed"
     )
 
 

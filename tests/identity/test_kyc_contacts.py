@@ -75,9 +75,10 @@ def test_a_phone_on_another_persons_record_goes_to_review_naming_it_but_never_th
     with client_for(settings) as client:  # the reviewer sees whose wallet, and what is shared: never the value
         admin = minted_bearer(settings, ADMIN)
         item = client.get(f"/api/v1/admin/kyc/{held.id}", headers=admin).json()
-        assert item["same_contact"] == [{"wallet": a, "shared": ["phone"]}]
+        shown = {"wallet": a, "shared": ["phone"], "record_ids": [first_id]}  # the records a link may name
+        assert item["same_contact"] == [shown]
         queue = client.get("/api/v1/admin/kyc/queue", headers=admin).json()
-        assert [q["same_contact"] for q in queue] == [[{"wallet": a, "shared": ["phone"]}]]
+        assert [q["same_contact"] for q in queue] == [[shown]]
         assert first.phone[3:] not in str(item) + str(queue)
         owner = client.get("/api/v1/kyc/me", headers=minted_bearer(settings, second.account)).json()
         assert "SHARED_CONTACT" not in str(owner) and a not in str(owner)  # the applicant reads "under review"

@@ -25,6 +25,7 @@ from backend.content.store import get_content_store
 from backend.db.session import session_factory, session_scope
 from backend.errors import Conflict
 from backend.identity.models import KycRecord
+from backend.identity.persons import same_borrower_person
 from backend.identity.roles import grant_role
 from backend.lending.exposure import Exposure, check_application
 from backend.lending.models import LoanOffer
@@ -32,6 +33,7 @@ from backend.lending.offers import accept_offer
 from backend.lending.schemas import OfferAccept
 from backend.scoring.models import CreditDecision
 from tests.identity.conftest import ADMIN, PNG, approve_with_documents, bearer, client_for, make_applicant, verify
+from tests.identity.test_kyc_dedup import mrz
 from tests.identity.test_role_grants import SECOND_ADMIN, THIRD_ADMIN
 from tests.lending.conftest import (
     RISKY,
@@ -612,6 +614,53 @@ def test_a_second_wallet_of_the_same_person_shares_the_cap_and_the_default_block
     # A stranger's wallet is untouched by it.
     stranger = verified_borrower(client, settings, 401)
     assert _offer(client, stranger, scored(client, stranger)).status_code == 201
+
+
+def test_a_second_identity_linked_by_two_admins_counts_against_the_first_ones_cap_and_declared_loans(
+        client, chain_identity_settings, borrower, approved):  # fmt: skip
+    """A passport beside a national ID is another person to the debt checks until two admins link it to
+    the first identity, whose phone and e-mail it gives (SHARED_CONTACT): from then the first's loans
+    are declared and capped from the second (person_links.py)."""
+    settings = chain_identity_settings
+    loan_id = created_loan(client, settings, borrower, approved)["loan_id"]  # 3,000 being funded
+    passport = make_applicant(400)  # the borrower's name, birth date, phone and e-mail; another document
+    passport.account = Account.create()
+    passport.id_type, passport.nationality = "passport_mrz", "DEU"
+    passport.id_number = mrz("C01X00T47", "DEU", passport.date_of_birth)
+    verify(settings, passport.account.address, passport, SECOND_ADMIN.address, documents=(PNG,))  # one admin clears it
+    process_until_idle(settings)  # its attestation
+    other = Borrower(passport.account, bearer(client, passport.account))
+    assert client.get("/api/v1/offers/borrowing", headers=other.headers).json()["open_loans"] == 0  # a stranger, so far
+    with session_scope(settings) as session:
+        first_id, second_id = (session.scalars(select(KycRecord.id).where(KycRecord.wallet == w)).one()
+                               for w in (borrower.account.address, other.account.address))  # fmt: skip
+
+    admins = settings.model_copy(update={"admin_wallets": [ADMIN.address, SECOND_ADMIN.address]})
+    with client_for(admins) as staff:
+        body = {"other_record_id": first_id, "note": "the passport's photo and birth date are the ID's"}
+        proposed = staff.post(f"/api/v1/admin/kyc/{second_id}/person-links", json=body, headers=bearer(staff, ADMIN))
+        assert proposed.status_code == 201 and proposed.json()["status"] == "proposed"
+        # One admin's word moves no debts.
+        assert client.get("/api/v1/offers/borrowing", headers=other.headers).json()["open_loans"] == 0
+        confirmed = staff.post(f"/api/v1/admin/kyc/{second_id}/person-links", json=body, headers=bearer(staff, SECOND_ADMIN))
+        assert confirmed.status_code == 200 and confirmed.json()["status"] == "confirmed"
+
+    with session_scope(settings) as session:
+        on_ledger = -(-session.get(LoanRow, loan_id).installment_amount // 10**6)
+    shown = client.get("/api/v1/offers/borrowing", headers=other.headers).json()
+    assert (shown["open_loans"], shown["owed"], shown["headroom"]) == (1, 3000, 17_000)
+    before = _counts(settings)
+    hidden = _offer(client, other, scored(client, other))  # declares no loans with us
+    assert hidden.status_code == 409, hidden.json()
+    assert hidden.json()["context"] == {"field": "existing_loans_with_us", "declared": 0, "on_chain": 1}
+    truthful = scored(client, other, {**SAMPLE, "existing_loans_with_us": 1, "monthly_debt_payments": on_ledger})
+    with client_for(settings.model_copy(update={"borrower_max_outstanding": 3100})) as capped:
+        none_left = capped.post("/api/v1/offers", json={"decision_id": truthful["id"]}, headers=other.headers)
+    assert none_left.status_code == 409 and none_left.json()["context"] == {"field": "amount", "cap": 3100, "headroom": 100}
+    assert _counts(settings) == before
+    # The first identity sees the second's side too: it cannot fund the second's loan as a lender would.
+    with session_scope(settings) as session:
+        assert same_borrower_person(session, borrower.account.address, other.account.address)
 
 
 def test_a_third_loan_within_30_days_is_refused(client, chain_identity_settings, borrower, approved):

@@ -12,13 +12,18 @@ import re
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import func, select
 
 from backend.chain.kyc_reader import is_verified
 from backend.db.session import session_scope
+from backend.identity.kyc.person_links import link as link_records
 from backend.identity.kyc.submission import submit
+from backend.identity.models import KycPersonLink
+from backend.identity.persons import borrower_wallets_of
 from backend.identity.roles import grant_role
 from backend.identity.schemas import KycCreate
 from tests.identity.conftest import PNG, approve_with_documents, make_applicant, verify
+from tests.identity.test_role_grants import SECOND_ADMIN
 from tests.lending.test_offers import REFERRED
 from tests.web.test_ui import _apply, _sign_in, _wait
 
@@ -408,3 +413,40 @@ def test_a_shared_phone_is_named_by_wallet_and_kind_and_a_contact_given_since_ho
     page.get_by_role("button", name=f"Approve {what}", exact=True).click()
     expect(page.locator("#status")).to_contain_text("not approved: another person gave its contact data since")
     expect(held.locator('li[data-flag="SHARED_CONTACT"]')).to_contain_text(f"shared with: {third.account.address} (email)")
+
+
+def test_a_reviewer_links_a_second_identity_to_its_first_and_another_admin_confirms(page, server, wallet, world):
+    """The staff page offers the same-person link on a SHARED_CONTACT record, per record shared with: one
+    admin proposes it (the item then says it waits for a second admin), another confirms it."""
+    settings = server.settings
+    first, second = make_applicant(640), make_applicant(641)
+    second.phone, second.email = first.phone, first.email  # one person, two documents
+    with session_scope(settings) as session:
+        first_id = submit(session, settings, first.account.address, KycCreate(**first.form()), []).id
+    with session_scope(settings) as session:
+        second_id = submit(session, settings, second.account.address, KycCreate(**second.form()), []).id
+
+    wallet.address = world.admin.address
+    _sign_in(page, world.admin.address)
+    item = page.locator(f'#kyc-queue > li[data-record="{second_id}"]')
+    what = f"KYC record {second_id[:8]} of {second.account.address}"
+    other = f"record {first_id[:8]} of {first.account.address}"
+    link = page.get_by_role("button", name=f"Same person as {other}, for {what}", exact=True)
+    link.click()  # no reason given: the browser asks for one, nothing is sent
+    with session_scope(settings) as session:
+        assert session.scalar(select(func.count()).select_from(KycPersonLink)) == 0
+    page.get_by_label(f"Reason for your decision on {what}").fill("the passport photo is the ID card's")
+    link.click()
+    expect(page.locator("#status")).to_have_text(f"KYC record {second_id[:8]}: proposed as the same person as {other}; "
+                                                 "a second admin must confirm it.")  # fmt: skip
+    expect(item.locator(f'[data-person-link="{first_id}"]')).to_have_text(
+        f"You said it is the same person as {other}: waiting for a second admin.")
+    expect(link).to_have_count(0)
+
+    with session_scope(settings) as session:  # another admin confirms it
+        link_records(session, settings, first_id, second_id, SECOND_ADMIN.address, "same face, same birth date")
+    page.get_by_label(f"Reason for your decision on {what}").fill("a second document")
+    page.get_by_role("button", name=f"Approve {what}", exact=True).click()
+    expect(page.locator("#status")).to_contain_text("approved.")
+    with session_scope(settings) as session:
+        assert borrower_wallets_of(session, second.account.address) == {first.account.address, second.account.address}

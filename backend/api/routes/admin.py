@@ -25,6 +25,8 @@ from backend.identity.schemas import (
     ExpiredPublic,
     KycDataPublic,
     KycPublic,
+    PersonLinkCreate,
+    PersonLinkPublic,
     RejectionCreate,
     RevealCreate,
     ReviewItemPublic,
@@ -91,6 +93,18 @@ def approve(record_id: KycRecordId, body: DecisionCreate, user: CurrentUser, ses
 @router.post("/kyc/{record_id}/reject", dependencies=allow("admin.kyc.reject"), summary="Reject a record (revokes its attestation)")
 def reject(record_id: KycRecordId, body: RejectionCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> KycPublic:
     return record_public(session, service.reject(session, settings, record_id, user.wallet, body.note, body.ground))
+
+
+@router.post("/kyc/{record_id}/person-links", dependencies=allow("admin.kyc.person_link"), status_code=201,
+             summary="Propose that this record and another sharing its contact data are one person, or confirm it",
+             responses={200: {"model": PersonLinkPublic, "description": "Confirmed: another admin had proposed it (or a "
+                              "retry of a confirmed link); the two records' wallets are now one borrower"}})  # fmt: skip
+def link_person(record_id: KycRecordId, body: PersonLinkCreate, user: CurrentUser, session: SessionDep,
+                settings: SettingsDep, response: Response) -> PersonLinkPublic:  # fmt: skip
+    linked, proposed = service.link_person(session, settings, record_id, body.other_record_id, user.wallet, body.note)
+    if not proposed:
+        response.status_code = 200
+    return linked
 
 
 @router.post("/kyc/{record_id}/reveal", dependencies=allow("admin.kyc.reveal"), summary="Unmasked personal data (audited)")

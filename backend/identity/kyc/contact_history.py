@@ -123,9 +123,13 @@ def same_contact(session: Session, settings: Settings, record: KycRecord) -> lis
     if record.blind_index is None or indexes is None:
         return []
     kinds: dict[str, list[str]] = {}
+    ids: dict[str, list[str]] = {}
     for kind, records in shared(session, settings, record.wallet, record.blind_index, indexes).items():
         for other in records:
             kinds.setdefault(other.wallet, [])
+            ids.setdefault(other.wallet, [])
             if kind not in kinds[other.wallet]:
                 kinds[other.wallet].append(kind)
-    return [SameContactPublic(wallet=wallet, shared=kinds[wallet]) for wallet in sorted(kinds)]
+            if other.id not in ids[other.wallet]:
+                ids[other.wallet].append(other.id)
+    return [SameContactPublic(wallet=wallet, shared=kinds[wallet], record_ids=ids[wallet]) for wallet in sorted(kinds)]

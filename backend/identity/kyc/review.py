@@ -11,7 +11,9 @@ check (contact_history.py): another person who gave this phone or e-mail since k
 the queue with the new flag, for the admin to look at before approving again (one admin: a shared
 phone is weaker evidence than a shared national ID). A record with ID
 documents is approved only by an admin who opened each of them (documents.py). A reveal keeps its
-reason, sealed with the record's data key, for auditors (`reveal_reasons`)."""
+reason, sealed with the record's data key, for auditors (`reveal_reasons`). A SHARED_CONTACT record
+that is the same person as the record it shares contact data with is linked to it apart, by two
+admins (person_links.py), whether before or after its approval."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from backend.identity.kyc.id_history import (
     other_records,
     same_id_loans,
 )
+from backend.identity.kyc.person_links import links_of
 from backend.identity.kyc.reveals import keep_reveal
 from backend.identity.kyc.status import OPEN, Status
 from backend.identity.kyc.submission import activate, lock_national_id
@@ -89,7 +92,8 @@ def _item(session: Session, settings: Settings, record: KycRecord, masked: Perso
     wallets = same_id_wallets(session, record)
     return ReviewItemPublic(record=record_public(session, record), data=masked, same_id_wallets=wallets,
                             same_id_loans=same_id_loans(session, wallets), same_contact=same_contact(session, settings, record),
-                            first_approved_by=first_approver(session, record))  # fmt: skip
+                            first_approved_by=first_approver(session, record),
+                            person_links=links_of(session, record))  # fmt: skip
 
 
 def same_id_wallets(session: Session, record: KycRecord) -> list[str]:

@@ -11,6 +11,7 @@ from backend.identity.export_schemas import KycExportPublic
 from backend.identity.kyc.documents import open_document
 from backend.identity.kyc.erasure_requests import scheduled_erasure
 from backend.identity.kyc.lifecycle import erase_wallet, expire_due
+from backend.identity.kyc.person_links import link_person
 from backend.identity.kyc.reveals import reveal_reasons
 from backend.identity.kyc.review import approve, get_record, queue, reject, reveal, review_item
 from backend.identity.kyc.submission import submit, submit_once
@@ -25,6 +26,7 @@ __all__ = [
     "expire_due",
     "export",
     "get_record",
+    "link_person",
     "my_data",
     "my_status",
     "open_document",

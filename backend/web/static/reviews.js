@@ -152,6 +152,7 @@ export function kycItem(entry, refresh) {
       await refresh();
     },
   });
+  personLinks(entry, controls, { what, short, refresh });
   if (mine(entry.first_approved_by)) controls.prepend(element("p", { className: "review-waiting" }, "You approved it: waiting for a second admin."));
   // The masked view is the default; unmasking is a deliberate, audited step with a reason.
   const reveal = element("button", { type: "button", textContent: "Reveal for review" });
@@ -186,6 +187,41 @@ export function kycItem(entry, refresh) {
   }
   item.append(controls);
   return item;
+}
+
+// The same person under a second document (SHARED_CONTACT: a passport beside a national ID) is joined to
+// the other record for the debt checks by two admins, one proposing and another confirming; the item's
+// reason field is the link's note. One control per record shared with, saying where the link stands.
+function personLinks(entry, controls, { what, short, refresh }) {
+  const { record, same_contact: sharing = [], person_links: links = [] } = entry;
+  const reason = controls.querySelector("input");
+  for (const s of sharing) {
+    for (const otherId of s.record_ids ?? []) {
+      const link = links.find((l) => l.other_record_id === otherId);
+      const other = `record ${otherId.slice(0, 8)} of ${s.wallet}`;
+      if (link?.status === "confirmed" || (link && mine(link.proposed_by))) {
+        const line = element("p", { className: "person-link", textContent: link.status === "confirmed"
+          ? `One person with ${other} (linked by ${link.proposed_by}, confirmed by ${link.confirmed_by}): its loans count as this one's.`
+          : `You said it is the same person as ${other}: waiting for a second admin.` });
+        line.dataset.personLink = otherId;
+        controls.prepend(line);
+        continue;
+      }
+      const label = link ? `Confirm same person as ${other}` : `Same person as ${other}`;
+      const button = element("button", { type: "button", textContent: label });
+      Object.assign(button.dataset, { decision: "person-link", record: record.id, other: otherId });
+      button.setAttribute("aria-label", `${label}, for ${what}`);
+      button.onclick = guard(async () => {
+        if (!reason.reportValidity()) return;
+        const result = await api(`/api/v1/admin/kyc/${record.id}/person-links`, {
+          method: "POST", body: { other_record_id: otherId, note: reason.value } });
+        say(`KYC record ${short}: ` + (result.status === "confirmed" ? `one person with ${other} now, for the debt checks.`
+          : `proposed as the same person as ${other}; a second admin must confirm it.`));
+        await refresh();
+      });
+      controls.append(button);
+    }
+  }
 }
 
 // An image is shown in the item (as a data: URL, which the page's image policy allows); a PDF opens
