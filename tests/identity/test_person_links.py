@@ -135,3 +135,26 @@ def test_links_are_followed_one_step(tmp_path, database_url):
     assert _wallets(settings, b_wallet) == {a_wallet, b_wallet, c_wallet}
     assert _wallets(settings, a_wallet) == {a_wallet, b_wallet}
     assert _wallets(settings, c_wallet) == {b_wallet, c_wallet}
+
+
+def test_two_admins_proposing_one_link_at_once_make_one_link_confirmed(tmp_path, database_url):
+    """Two admins of other persons propose the same pair at the same instant: one proposes, the other
+    finds the proposal and confirms it (SQLite takes turns on the write lock, PostgreSQL on the rows'),
+    never two rows nor a 500."""
+    from backend.identity.kyc.person_links import link
+    from tests.workers.overlap import at_once
+
+    settings = identity_settings(tmp_path, database_url, admin_wallets=[ADMIN.address, SECOND_ADMIN.address,
+                                                                         THIRD_ADMIN.address])  # fmt: skip
+    person = make_applicant(75, born=date(1986, 5, 13))
+    first = _submit(settings, Account.create().address, person)
+    second = _submit(settings, Account.create().address, _passport(person, "C01X00T55"))
+
+    def propose(admin: str):
+        with session_scope(settings) as s:
+            return link(s, settings, second, first, admin, "one person").confirmed_by
+
+    results = at_once(lambda: propose(ADMIN.address), lambda: propose(SECOND_ADMIN.address))
+    assert not any(isinstance(r, BaseException) for r in results), results
+    assert _links(settings) == 1
+    assert sorted(r is None for r in results) == [False, True]  # one proposed, the other confirmed

@@ -23,6 +23,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.db.session import begin_write
 from backend.errors import Conflict, Forbidden
 from backend.identity.audit_trail import audit
 from backend.identity.kyc.contact_history import indexes_of, shared
@@ -66,6 +67,7 @@ def link(session: Session, settings: Settings, record_id: str, other_id: str, ac
     """Propose that `record_id` and `other_id` are one person, or confirm another admin's proposal of
     it; a confirmed link is answered as it is (a retry). Refused: a pair that shares no contact data
     now (or is erased), the admin's own records, and the proposer confirming their own proposal."""
+    begin_write(session, KycPersonLink)  # SQLite: two first proposals of a pair take turns, as FOR UPDATE does on PostgreSQL
     record, other = _records(session, record_id, other_id)
     _not_theirs(session, (record, other), actor)
     if other.id not in {r.id for r in sharing_records(session, settings, record)}:
