@@ -25,6 +25,7 @@ from eth_utils import is_address, to_checksum_address
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from backend.db.chunks import chunks
 from backend.identity.kyc.status import Status
 from backend.identity.models import KycRecord, utcnow
 
@@ -104,9 +105,11 @@ def borrower_wallets_of_each(session: Session, wallets: Iterable[str]) -> dict[s
     if not given:
         return {}
     verified = (KycRecord.blind_index.is_not(None), KycRecord.attest_key.is_not(None))  # attested: approved once
-    own = select(KycRecord.blind_index).where(KycRecord.wallet.in_(set(given.values())), *verified)
-    pairs = [(_wallet(w), index) for w, index in session.execute(
-        select(KycRecord.wallet, KycRecord.blind_index).distinct().where(KycRecord.blind_index.in_(own), *verified))]  # fmt: skip
+    pairs = set()
+    for some in chunks(given.values()):  # bounded lists, however many wallets are asked about
+        own = select(KycRecord.blind_index).where(KycRecord.wallet.in_(some), *verified)
+        pairs |= {(_wallet(w), index) for w, index in session.execute(
+            select(KycRecord.wallet, KycRecord.blind_index).distinct().where(KycRecord.blind_index.in_(own), *verified))}  # fmt: skip
     holders: dict[str, set[str]] = defaultdict(set)
     for wallet, index in pairs:
         holders[index].add(wallet)
