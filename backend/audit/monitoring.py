@@ -163,7 +163,7 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
     if rule in (None, *NOTE_RULES):
         found += _note_alerts(db, settings, rule)
     if rule in (None, "first_payment_default"):
-        found += _first_payment_defaults(db)
+        found += _first_payment_defaults(db, since)
     if rule in (None, "early_payment_default"):
         found += _early_payment_defaults(db)
     if rule in (None, "related_party_funding"):
@@ -319,17 +319,28 @@ def _large_gifts(gifts: list[note_path_rules.Gift], threshold: int) -> list[Aler
     return found
 
 
-def _first_payment_defaults(db: Session) -> list[AlertPublic]:
+def _first_payment_defaults(db: Session, since: int = 0) -> list[AlertPublic]:
     """Loans whose first installment went 16+ days unpaid: told so (installment 1's `late` notice or
-    a later one), or defaulted before settling its first (a part payment does not settle it)."""
+    a later one), or defaulted before settling its first (a part payment does not settle it); only
+    those whose first installment fell due at or after block time `since` (the read keeps no other)."""
     late = select(ServicingNotice.loan_id).where(
         ServicingNotice.installment == 1, ServicingNotice.kind.in_(FIRST_PAYMENT_LATE),
-        ServicingNotice.recipient == ServicingNotice.borrower)  # a subquery: no list of every late loan  # fmt: skip
-    loans = db.scalars(select(LoanRow).where(LoanRow.start_time.is_not(None)).where(
-        LoanRow.loan_id.in_(late) | ((LoanRow.status == "defaulted") & (LoanRow.installments_settled == 0))))  # fmt: skip
+        ServicingNotice.recipient == ServicingNotice.borrower)  # fmt: skip
+    loans = list(db.scalars(select(LoanRow).where(LoanRow.start_time.is_not(None),
+                                                  LoanRow.start_time + LoanRow.installment_period >= since).where(
+        LoanRow.loan_id.in_(late) | ((LoanRow.status == "defaulted") & (LoanRow.installments_settled == 0)))))  # fmt: skip
+    if not loans:
+        return []
+    # Only these loans' disbursals, not every loan's: each was in a block at or after its loan's
+    # creation, at its start time (LoanBook stamps `startTime` with the block's), so the earliest of
+    # them bounds the events read (one with no block time recorded is read, to be safe).
+    flagged = {loan.loan_id for loan in loans}
     disbursals = {int(args["loanId"]): tx for args, tx in db.execute(
-        select(ChainEvent.args, ChainEvent.tx_hash).where(ChainEvent.contract == "LoanBook",
-                                                          ChainEvent.event == "LoanDisbursed"))}  # fmt: skip
+        select(ChainEvent.args, ChainEvent.tx_hash).where(
+            ChainEvent.contract == "LoanBook", ChainEvent.event == "LoanDisbursed",
+            ChainEvent.block_number >= min(loan.created_block for loan in loans),
+            ChainEvent.block_timestamp.is_(None) | (ChainEvent.block_timestamp >= min(loan.start_time for loan in loans)),
+        )) if int(args["loanId"]) in flagged}  # fmt: skip
     found = []
     for loan in loans:
         due = loan.start_time + loan.installment_period
