@@ -67,6 +67,7 @@ from backend.chain.projection_models import (
 )
 from backend.config import Settings
 from backend.db.base import as_utc
+from backend.db.chunks import chunks
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.idempotency import Recorded
 from backend.identity.crypto.keyring import load_keyring
@@ -93,16 +94,19 @@ class Outstanding:
     built `at_moves`, as of each note transfer and trade only, which is all the rules ask."""
 
     def __init__(self, db: Session, loan_ids: set[int]) -> None:
-        self.principal = dict(db.execute(select(LoanRow.loan_id, LoanRow.principal).where(LoanRow.loan_id.in_(loan_ids))).all())
-        rows = db.execute(select(RepaymentRow.loan_id, RepaymentRow.block_number, RepaymentRow.log_index,
-                                 RepaymentRow.principal_outstanding)
-                          .where(RepaymentRow.loan_id.in_(loan_ids), RepaymentRow.principal_outstanding.is_not(None))
-                          .order_by(RepaymentRow.block_number, RepaymentRow.log_index))  # fmt: skip
+        self.principal: dict[int, int] = {}
         # Per loan: the (block, log index) of each payment, and the principal outstanding after it.
         self.steps: dict[int, tuple[list[tuple[int, int]], list[int]]] = defaultdict(lambda: ([], []))
-        for loan_id, block, log_index, left in rows:
-            self.steps[loan_id][0].append((block, log_index))
-            self.steps[loan_id][1].append(left)
+        for some in chunks(loan_ids):  # a loan's rows all come in one chunk, in block order
+            self.principal.update(db.execute(select(LoanRow.loan_id, LoanRow.principal)
+                                             .where(LoanRow.loan_id.in_(some))).all())  # fmt: skip
+            rows = db.execute(select(RepaymentRow.loan_id, RepaymentRow.block_number, RepaymentRow.log_index,
+                                     RepaymentRow.principal_outstanding)
+                              .where(RepaymentRow.loan_id.in_(some), RepaymentRow.principal_outstanding.is_not(None))
+                              .order_by(RepaymentRow.block_number, RepaymentRow.log_index))  # fmt: skip
+            for loan_id, block, log_index, left in rows:
+                self.steps[loan_id][0].append((block, log_index))
+                self.steps[loan_id][1].append(left)
         # Per (loan, block, log index) read at once (`at_moves`): the loan's principal, and what the last
         # repayment before it left outstanding (None: nothing repaid before it).
         self.at: dict[tuple[int, int, int], tuple[int | None, int | None]] = {}
@@ -159,7 +163,7 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
     if rule in (None, *NOTE_RULES):
         found += _note_alerts(db, settings, rule)
     if rule in (None, "first_payment_default"):
-        found += _first_payment_defaults(db)
+        found += _first_payment_defaults(db, since)
     if rule in (None, "early_payment_default"):
         found += _early_payment_defaults(db)
     if rule in (None, "related_party_funding"):
@@ -175,7 +179,8 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
     if rule in (None, "answers_changed"):
         found += application_rules.answers_changed(db, settings.monitoring_answers_changed_days, _alert)
     found = [a for a in found if (a.timestamp or 0) >= since]
-    reviews = {r.alert_key: r for r in db.scalars(select(AlertReview).where(AlertReview.alert_key.in_([a.key for a in found])))}
+    reviews = {r.alert_key: r for keys in chunks(a.key for a in found)
+               for r in db.scalars(select(AlertReview).where(AlertReview.alert_key.in_(keys)))}  # fmt: skip
     found = sorted((a for a in found if not (open_only and a.key in reviews)),
                    key=lambda a: (a.timestamp or 0, a.rule, a.tx_hashes, a.key), reverse=True)  # fmt: skip
     found = found[offset:] if limit is None else found[offset:offset + limit]
@@ -314,17 +319,28 @@ def _large_gifts(gifts: list[note_path_rules.Gift], threshold: int) -> list[Aler
     return found
 
 
-def _first_payment_defaults(db: Session) -> list[AlertPublic]:
+def _first_payment_defaults(db: Session, since: int = 0) -> list[AlertPublic]:
     """Loans whose first installment went 16+ days unpaid: told so (installment 1's `late` notice or
-    a later one), or defaulted before settling its first (a part payment does not settle it)."""
-    late = set(db.scalars(select(ServicingNotice.loan_id).where(
+    a later one), or defaulted before settling its first (a part payment does not settle it); only
+    those whose first installment fell due at or after block time `since` (the read keeps no other)."""
+    late = select(ServicingNotice.loan_id).where(
         ServicingNotice.installment == 1, ServicingNotice.kind.in_(FIRST_PAYMENT_LATE),
-        ServicingNotice.recipient == ServicingNotice.borrower)))  # fmt: skip
-    loans = db.scalars(select(LoanRow).where(LoanRow.start_time.is_not(None)).where(
-        LoanRow.loan_id.in_(late) | ((LoanRow.status == "defaulted") & (LoanRow.installments_settled == 0))))  # fmt: skip
+        ServicingNotice.recipient == ServicingNotice.borrower)  # fmt: skip
+    loans = list(db.scalars(select(LoanRow).where(LoanRow.start_time.is_not(None),
+                                                  LoanRow.start_time + LoanRow.installment_period >= since).where(
+        LoanRow.loan_id.in_(late) | ((LoanRow.status == "defaulted") & (LoanRow.installments_settled == 0)))))  # fmt: skip
+    if not loans:
+        return []
+    # Only these loans' disbursals, not every loan's: each was in a block at or after its loan's
+    # creation, at its start time (LoanBook stamps `startTime` with the block's), so the earliest of
+    # them bounds the events read (one with no block time recorded is read, to be safe).
+    flagged = {loan.loan_id for loan in loans}
     disbursals = {int(args["loanId"]): tx for args, tx in db.execute(
-        select(ChainEvent.args, ChainEvent.tx_hash).where(ChainEvent.contract == "LoanBook",
-                                                          ChainEvent.event == "LoanDisbursed"))}  # fmt: skip
+        select(ChainEvent.args, ChainEvent.tx_hash).where(
+            ChainEvent.contract == "LoanBook", ChainEvent.event == "LoanDisbursed",
+            ChainEvent.block_number >= min(loan.created_block for loan in loans),
+            ChainEvent.block_timestamp.is_(None) | (ChainEvent.block_timestamp >= min(loan.start_time for loan in loans)),
+        )) if int(args["loanId"]) in flagged}  # fmt: skip
     found = []
     for loan in loans:
         due = loan.start_time + loan.installment_period
@@ -340,13 +356,13 @@ def _first_payment_defaults(db: Session) -> list[AlertPublic]:
 def _early_payment_defaults(db: Session) -> list[AlertPublic]:
     """Loans that settled their first installment but left the second or third 16+ days unpaid (told
     so, or defaulted before settling it); the first one unpaid is `first_payment_default`'s."""
-    notices = db.execute(select(ServicingNotice.loan_id, func.min(ServicingNotice.installment)).where(
-        ServicingNotice.installment.between(2, EARLY_INSTALLMENTS), ServicingNotice.kind.in_(FIRST_PAYMENT_LATE),
-        ServicingNotice.recipient == ServicingNotice.borrower).group_by(ServicingNotice.loan_id))  # fmt: skip
-    late = dict(notices.all())
+    told = (ServicingNotice.installment.between(2, EARLY_INSTALLMENTS), ServicingNotice.kind.in_(FIRST_PAYMENT_LATE),
+            ServicingNotice.recipient == ServicingNotice.borrower)  # fmt: skip
+    late = dict(db.execute(select(ServicingNotice.loan_id, func.min(ServicingNotice.installment)).where(*told)
+                           .group_by(ServicingNotice.loan_id)).all())  # fmt: skip
     defaulted_early = (LoanRow.status == "defaulted") & LoanRow.installments_settled.between(1, EARLY_INSTALLMENTS - 1)
-    loans = db.scalars(select(LoanRow).where(LoanRow.start_time.is_not(None))
-                       .where(LoanRow.loan_id.in_(late) | defaulted_early))  # fmt: skip
+    loans = db.scalars(select(LoanRow).where(LoanRow.start_time.is_not(None))  # a subquery: no list of every late loan
+                       .where(LoanRow.loan_id.in_(select(ServicingNotice.loan_id).where(*told)) | defaulted_early))  # fmt: skip
     found = []
     for loan in loans:
         installment = late.get(loan.loan_id, loan.installments_settled + 1)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from backend.audit.schemas import AlertPublic
 from backend.chain.projection_models import NoteTransferRow
+from backend.db.chunks import chunks
 from backend.identity.models import KycRecord
 
 DAY = 86_400
@@ -33,9 +34,10 @@ Gift = tuple[NoteTransferRow, int | None, int]  # a move outside the market, its
 
 def _persons(db: Session, wallets: set[str]) -> dict[str, str]:
     """Each wallet's person: `id:` its smallest national ID blind index, or `wallet:` itself."""
-    indexes = dict(db.execute(select(KycRecord.wallet, func.min(KycRecord.blind_index))
-                              .where(KycRecord.wallet.in_(wallets), KycRecord.blind_index.is_not(None))
-                              .group_by(KycRecord.wallet)).all()) if wallets else {}  # fmt: skip
+    indexes = {wallet: index for some in chunks(wallets)  # every wallet a gift touched: bounded lists
+               for wallet, index in db.execute(select(KycRecord.wallet, func.min(KycRecord.blind_index))
+                                               .where(KycRecord.wallet.in_(some), KycRecord.blind_index.is_not(None))
+                                               .group_by(KycRecord.wallet))}  # fmt: skip
     return {w: f"id:{indexes[w]}" if w in indexes else f"wallet:{w.lower()}" for w in wallets}
 
 

@@ -30,6 +30,7 @@ from eth_utils import is_address, to_checksum_address
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from backend.db.chunks import chunks
 from backend.identity.kyc.status import Status
 from backend.identity.models import KycPersonLink, KycRecord, utcnow
 
@@ -111,13 +112,15 @@ def linked_indexes(session: Session, indexes: Iterable[str]) -> list[tuple[str, 
     if not indexes:
         return []
     a, b = aliased(KycRecord), aliased(KycRecord)
-    rows = session.execute(
-        select(a.blind_index, b.blind_index).select_from(KycPersonLink)
-        .join(a, a.id == KycPersonLink.record_a).join(b, b.id == KycPersonLink.record_b)
-        .where(KycPersonLink.confirmed_by.is_not(None), a.attest_key.is_not(None), b.attest_key.is_not(None),
-               a.blind_index.is_not(None), b.blind_index.is_not(None),
-               or_(a.blind_index.in_(indexes), b.blind_index.in_(indexes))))  # fmt: skip
-    return [(x, y) for x, y in rows]
+    found: set[tuple[str, str]] = set()
+    for some in chunks(indexes):  # bounded lists: a page of referrals may name many IDs
+        found |= set(session.execute(
+            select(a.blind_index, b.blind_index).select_from(KycPersonLink)
+            .join(a, a.id == KycPersonLink.record_a).join(b, b.id == KycPersonLink.record_b)
+            .where(KycPersonLink.confirmed_by.is_not(None), a.attest_key.is_not(None), b.attest_key.is_not(None),
+                   a.blind_index.is_not(None), b.blind_index.is_not(None),
+                   or_(a.blind_index.in_(some), b.blind_index.in_(some)))).tuples())  # fmt: skip
+    return sorted(found)
 
 
 def borrower_wallets_of_each(session: Session, wallets: Iterable[str]) -> dict[str, frozenset[str]]:
@@ -128,17 +131,19 @@ def borrower_wallets_of_each(session: Session, wallets: Iterable[str]) -> dict[s
     if not given:
         return {}
     own: dict[str, set[str]] = defaultdict(set)  # wallet -> its verified national IDs
-    for w, index in session.execute(select(KycRecord.wallet, KycRecord.blind_index).distinct()
-                                    .where(KycRecord.wallet.in_(set(given.values())), *_VERIFIED)):  # fmt: skip
-        own[_wallet(w)].add(index)
+    for some in chunks(given.values()):  # bounded lists, however many wallets are asked about
+        for w, index in session.execute(select(KycRecord.wallet, KycRecord.blind_index).distinct()
+                                        .where(KycRecord.wallet.in_(some), *_VERIFIED)):  # fmt: skip
+            own[_wallet(w)].add(index)
     links: dict[str, set[str]] = defaultdict(set)  # national ID -> those linked to it, one step
     for x, y in linked_indexes(session, {index for indexes in own.values() for index in indexes}):
         links[x].add(y)
         links[y].add(x)
     reach = {wallet: indexes | {other for index in indexes for other in links[index]} for wallet, indexes in own.items()}
-    pairs = [(_wallet(w), index) for w, index in session.execute(
-        select(KycRecord.wallet, KycRecord.blind_index).distinct()
-        .where(KycRecord.blind_index.in_({i for indexes in reach.values() for i in indexes}), *_VERIFIED))]  # fmt: skip
+    pairs = set()
+    for some in chunks({i for indexes in reach.values() for i in indexes}):
+        pairs |= {(_wallet(w), index) for w, index in session.execute(
+            select(KycRecord.wallet, KycRecord.blind_index).distinct().where(KycRecord.blind_index.in_(some), *_VERIFIED))}  # fmt: skip
     holders: dict[str, set[str]] = defaultdict(set)
     for wallet, index in pairs:
         holders[index].add(wallet)

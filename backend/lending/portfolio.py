@@ -34,6 +34,7 @@ from backend.chain.projection_models import (
 )
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
+from backend.db.chunks import chunks
 from backend.disclosure.live import live_book_risk
 from backend.disclosure.reserve import BookRisk
 from backend.errors import Conflict
@@ -150,15 +151,16 @@ def bids_for(db: Session, wallet: str, loan_ids: set[int], now: int, level: int)
     those the platform does not fill: a wallet of the borrower's person (`Makers.may_receive`)."""
     book: dict[int, list[tuple[int, int]]] = defaultdict(list)
     own: dict[tuple[str, str], bool] = {}
-    for loan_id, notes, price, bidder, borrower in db.execute(
-        select(MarketBidRow.loan_id, MarketBidRow.notes_left, MarketBidRow.price_bps, MarketBidRow.bidder, LoanRow.borrower)
-        .join(LoanRow, LoanRow.loan_id == MarketBidRow.loan_id)
-        .join(AttestationRow, AttestationRow.wallet == MarketBidRow.bidder)
-        .where(MarketBidRow.loan_id.in_(loan_ids), MarketBidRow.bidder != wallet, MarketBidRow.status == "open",
-               MarketBidRow.live_at(now), MarketBidRow.bidder != LoanRow.borrower,
-               AttestationRow.level >= level, AttestationRow.expires_at > now, AttestationRow.revoked.is_(False))
-        .order_by(MarketBidRow.price_bps.desc(), MarketBidRow.bid_id)
-    ):  # fmt: skip
+    open_bids = (select(MarketBidRow.loan_id, MarketBidRow.notes_left, MarketBidRow.price_bps, MarketBidRow.bidder, LoanRow.borrower)
+                 .join(LoanRow, LoanRow.loan_id == MarketBidRow.loan_id)
+                 .join(AttestationRow, AttestationRow.wallet == MarketBidRow.bidder)
+                 .where(MarketBidRow.bidder != wallet, MarketBidRow.status == "open", MarketBidRow.live_at(now),
+                        MarketBidRow.bidder != LoanRow.borrower, AttestationRow.level >= level,
+                        AttestationRow.expires_at > now, AttestationRow.revoked.is_(False))
+                 .order_by(MarketBidRow.price_bps.desc(), MarketBidRow.bid_id))  # fmt: skip
+    # A loan's bids all come in one chunk, best first: a wallet may hold notes of more loans than a list binds.
+    for loan_id, notes, price, bidder, borrower in (
+            row for some in chunks(loan_ids) for row in db.execute(open_bids.where(MarketBidRow.loan_id.in_(some)))):
         if (bidder, borrower) not in own:
             own[bidder, borrower] = same_borrower_person(db, bidder, borrower)
         if not own[bidder, borrower]:
@@ -194,7 +196,7 @@ def portfolio_of(db: Session, settings: Settings, wallet: str) -> PortfolioPubli
     ))  # fmt: skip
     left_behind = unclaimed_elsewhere(db, wallet, {loan.loan_id for _, loan in holdings})
     holdings += [(NoteBalanceRow(loan_id=loan.loan_id, holder=wallet, balance=0), loan)
-                 for loan in db.scalars(select(LoanRow).where(LoanRow.loan_id.in_(left_behind)))]  # fmt: skip
+                 for some in chunks(left_behind) for loan in db.scalars(select(LoanRow).where(LoanRow.loan_id.in_(some)))]  # fmt: skip
     facts = decision_facts(db, {loan.decision_hash for _, loan in holdings})
     risk = live_book_risk(db) if holdings else None
     bidding = db.scalar(select(MarketBidRow.bid_id).where(MarketBidRow.bidder == wallet, MarketBidRow.status == "open"))

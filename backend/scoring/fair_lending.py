@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.db.chunks import CHUNK, chunks
 from backend.errors import ValidationFailed
 from backend.identity.audit_trail import audit
 from backend.identity.crypto.keyring import load_keyring
@@ -31,7 +32,6 @@ from backend.scoring.schemas import FairLendingGroupPublic, FairLendingPublic
 
 MIN_GROUP = 30
 UNKNOWN = "unknown"
-CHUNK = 500
 
 
 def live_fairness(db: Session, settings: Settings, actor: str, since: datetime | None = None,
@@ -96,8 +96,7 @@ def _dates_of_birth(db: Session, settings: Settings, wallets: list[str]) -> dict
     if not wallets:
         return {}
     keyring, found = load_keyring(settings), {}
-    for start in range(0, len(wallets), CHUNK):  # bounded IN lists (SQLite caps bound parameters)
-        chunk = wallets[start : start + CHUNK]
+    for chunk in chunks(wallets, CHUNK):  # bounded IN lists (SQLite caps bound parameters)
         records = db.scalars(select(KycRecord).where(KycRecord.wallet.in_(chunk)).order_by(KycRecord.submitted_at.desc()))
         for record in records:
             if record.wallet in found:
