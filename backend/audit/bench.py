@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-import shutil
 import statistics
-import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -33,10 +31,9 @@ from typing import Any, get_args
 from sqlalchemy import insert
 
 from backend.audit.monitoring import RULES, alerts
-from backend.chain.bench.outbox import _free_port
+from backend.chain.bench.throwaway import throwaway_anvil
 from backend.chain.deploy import deploy_all
 from backend.chain.models import ChainEvent, IndexedBlock, IndexerCheckpoint
-from backend.chain.node import LocalNode
 from backend.chain.projection_models import FundingRow, LoanRow, MarketTradeRow, NoteTransferRow, RepaymentRow
 from backend.config import Settings
 from backend.db import migrate
@@ -233,18 +230,7 @@ def _growth(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_alerts_bench(settings: Settings, sizes: list[int], repeats: int = 3, seed: int = 7) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="loanchain-alerts-") as tmp:
-        workdir, port = Path(tmp), _free_port()
-        temp = settings.model_copy(update={
-            "chain_port": port, "rpc_url": f"http://127.0.0.1:{port}", "var_dir": workdir / "var",
-            "deployments_dir": workdir / "deployments", "chain_block_time": None, "chain_id": 31337,
-        })  # fmt: skip
-        node = LocalNode(temp, kind="anvil", port=port, workdir=workdir / "chain")
-        node.start()
-        try:
-            deploy_all(temp)
-            results = _measure(temp, sizes, repeats, seed, workdir)
-        finally:
-            node.stop()
-            shutil.rmtree(workdir / "chain", ignore_errors=True)
+    with throwaway_anvil(settings, "loanchain-alerts-") as (temp, workdir):
+        deploy_all(temp)
+        results = _measure(temp, sizes, repeats, seed, workdir)
     return {"database": "sqlite", "repeats": repeats, "page": PAGE, "sizes": results, **_growth(results)}

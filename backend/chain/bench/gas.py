@@ -31,12 +31,8 @@ figure includes the one-off cost of the book's first token balance.
 
 from __future__ import annotations
 
-import shutil
-import socket
-import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from eth_account import Account
@@ -47,9 +43,10 @@ from web3 import Web3
 from backend.chain import loan_terms as lt
 from backend.chain import mandates as fm
 from backend.chain import repayment_mandates as rm
+from backend.chain.bench.throwaway import throwaway_anvil
 from backend.chain.compiler import compile_contracts, load_artifact
 from backend.chain.errors import decode_revert, revert_data_of
-from backend.chain.node import LocalNode, is_up, rpc_call
+from backend.chain.node import is_up, rpc_call
 from backend.chain.signers import dev_account
 from backend.config import Settings
 from backend.errors import ChainError, ChainUnavailable, ConfigurationError
@@ -86,12 +83,6 @@ KEYS = [
     "repay_investors_100", "claim", "markDefault", "anchor", "lifecycle_12x10", "market_list", "market_buy",
     "market_bid", "market_sell", "market_match", "fund_with_mandate", "repay_with_mandate",
 ]  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wallet(label: str) -> LocalAccount:
@@ -414,16 +405,5 @@ def run_gas_bench(settings: Settings, rpc_url: str | None = None) -> dict[str, A
 
             raise ChainUnavailable(f"no chain answers at {where(rpc_url)}")
         return _run_on(settings.model_copy(update={"rpc_url": rpc_url}))
-    workdir = Path(tempfile.mkdtemp(prefix="loanchain-gas-"))
-    port = _free_port()
-    temp = settings.model_copy(update={
-        "chain_port": port, "rpc_url": f"http://127.0.0.1:{port}", "var_dir": workdir / "var",
-        "deployments_dir": workdir / "deployments", "chain_block_time": None, "chain_id": 31337,
-    })  # fmt: skip
-    node = LocalNode(temp, kind="anvil", port=port, workdir=workdir / "chain")
-    node.start()
-    try:
+    with throwaway_anvil(settings, "loanchain-gas-") as (temp, _):
         return _run_on(temp)
-    finally:
-        node.stop()
-        shutil.rmtree(workdir, ignore_errors=True)

@@ -12,20 +12,16 @@ The outbox pays for durability with database writes; it wins back by not waiting
 
 from __future__ import annotations
 
-import shutil
-import socket
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from backend.chain.bench.throwaway import throwaway_anvil
 from backend.chain.client import get_web3
 from backend.chain.deploy import deploy_all, deployed_contract
 from backend.chain.models import Intent, IntentStatus
-from backend.chain.node import LocalNode
 from backend.chain.outbox import enqueue, process_until_idle
 from backend.chain.signers import platform_account
 from backend.chain.tx import send_and_wait
@@ -35,12 +31,6 @@ from backend.db.base import as_utc
 from backend.db.session import session_scope
 
 RECIPIENT = "0x000000000000000000000000000000000000bEEF"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _baseline(settings: Settings, n: int) -> float:
@@ -81,24 +71,14 @@ def _single(settings: Settings, runs: int) -> list[float]:
 
 
 def _scenario(settings: Settings, n: int, block_time: int | None, single_runs: int) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="loanchain-outbox-"))
-    port = _free_port()
-    temp = settings.model_copy(update={
-        "chain_port": port, "rpc_url": f"http://127.0.0.1:{port}", "var_dir": workdir / "var",
-        "deployments_dir": workdir / "deployments", "chain_block_time": block_time, "chain_id": 31337,
-        "confirmations": 0, "database_url": f"sqlite:///{workdir / 'bench.db'}", "outbox_batch": max(n, 50),
-    })  # fmt: skip
-    node = LocalNode(temp, kind="anvil", port=port, workdir=workdir / "chain")
-    node.start()
-    try:
+    with throwaway_anvil(settings, "loanchain-outbox-", block_time) as (temp, workdir):
+        temp = temp.model_copy(update={"confirmations": 0, "database_url": f"sqlite:///{workdir / 'bench.db'}",
+                                       "outbox_batch": max(n, 50)})  # fmt: skip
         deploy_all(temp)
         migrate.upgrade(temp)
         baseline = _baseline(temp, n)
         outbox, latencies = _outbox(temp, n)
         single = _single(temp, single_runs)
-    finally:
-        node.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
     return {
         "transactions": n,
         "mining": f"a block every {block_time} s" if block_time else "automine (a block per transaction)",
