@@ -40,16 +40,24 @@ def _wallet(wallet: str) -> str:
 
 
 def person_of(session: Session, wallet: str) -> frozenset[str]:
+    """The wallet and the national IDs its records name, with those two admins linked to them as the
+    same person (`linked_indexes`, one step): a second identity of an admin's own, once linked, is the
+    admin's own for the four-eyes rules too."""
     wallet = _wallet(wallet)
-    indexes = session.scalars(select(KycRecord.blind_index).distinct()
-                              .where(KycRecord.wallet == wallet, KycRecord.blind_index.is_not(None)))  # fmt: skip
-    return frozenset({f"wallet:{wallet.lower()}", *(f"id:{index}" for index in indexes)})
+    indexes = set(session.scalars(select(KycRecord.blind_index).distinct()
+                                  .where(KycRecord.wallet == wallet, KycRecord.blind_index.is_not(None))))  # fmt: skip
+    return frozenset({f"wallet:{wallet.lower()}", *(f"id:{index}" for index in _with_links(session, indexes))})
 
 
 def person_of_record(session: Session, record: KycRecord) -> frozenset[str]:
-    """The person a KYC record is about: its own national ID as well as its wallet's."""
-    own = {f"id:{record.blind_index}"} if record.blind_index is not None else set()
-    return person_of(session, record.wallet) | own
+    """The person a KYC record is about: its own national ID (and those linked to it) as well as its wallet's."""
+    if record.blind_index is None:
+        return person_of(session, record.wallet)
+    return person_of(session, record.wallet) | {f"id:{index}" for index in _with_links(session, {record.blind_index})}
+
+
+def _with_links(session: Session, indexes: set[str]) -> set[str]:
+    return indexes | {index for pair in linked_indexes(session, indexes) for index in pair}
 
 
 def wallets_of(session: Session, wallet: str) -> frozenset[str]:

@@ -15,7 +15,7 @@ from backend.db.session import session_scope
 from backend.identity.kyc.lifecycle import erase_wallet
 from backend.identity.kyc.submission import submit
 from backend.identity.models import KycPersonLink
-from backend.identity.persons import borrower_wallets_of, borrower_wallets_of_each
+from backend.identity.persons import borrower_wallets_of, borrower_wallets_of_each, same_person
 from backend.identity.schemas import KycCreate
 from tests.identity.conftest import ADMIN, client_for, identity_settings, make_applicant, minted_bearer
 from tests.identity.test_kyc_dedup import mrz
@@ -80,6 +80,8 @@ def test_two_admins_join_a_second_identity_to_its_first_and_one_admin_cannot(tmp
         alone = _link(client, admin, first, second)  # the proposer again, from the other side: still one admin
         assert alone.status_code == 403 and "second admin" in alone.json()["detail"]
         assert _wallets(settings, second_wallet) == {second_wallet}  # a proposal joins nothing
+        with session_scope(settings) as s:
+            assert not same_person(s, first_wallet, second_wallet)
 
         shown = client.get(f"/api/v1/admin/kyc/{first}", headers=other_admin).json()["person_links"]
         assert [(p["other_record_id"], p["status"], p["proposed_by"]) for p in shown] == [(second, "proposed", ADMIN.address)]
@@ -89,7 +91,8 @@ def test_two_admins_join_a_second_identity_to_its_first_and_one_admin_cannot(tmp
         assert _link(client, other_admin, first, second).status_code == 200  # a retry: the link as it is
     assert _wallets(settings, second_wallet) == _wallets(settings, first_wallet) == {first_wallet, second_wallet}
     assert _wallets(settings, stranger_wallet) == {stranger_wallet}
-    with session_scope(settings) as s:
+    with session_scope(settings) as s:  # one person for the four-eyes rules too: neither reviews the other's records
+        assert same_person(s, first_wallet, second_wallet) and not same_person(s, first_wallet, stranger_wallet)
         assert borrower_wallets_of_each(s, [second_wallet, stranger_wallet]) == {
             second_wallet: {first_wallet, second_wallet}, stranger_wallet: {stranger_wallet}}  # fmt: skip
         entries = {e.action: e for e in s.scalars(select(AuditEntry).where(AuditEntry.action.like("kyc.person_link%")))}
