@@ -106,7 +106,10 @@ def test_the_keeper_pays_each_installment_from_the_borrowers_wallet_as_it_falls_
     assert world.agent.functions.cancelled(bytes.fromhex(shown["mandate_hash"][2:])).call()
 
 
-def test_autopay_withdrawn_while_the_keeper_plans_pays_nothing(settings, world, monkeypatch):  # noqa: F811
+def autopay_due_soon(settings, world) -> tuple[int, object, dict, str]:  # noqa: F811
+    """An active loan whose borrower turned autopay on (signed, the agent approved), the chain half a
+    day before its first installment is due, indexed: (loan id, API client, the borrower's headers,
+    the loan's autopay path)."""
     borrower, node = world.borrower, world.chain
     loan_id, start = world.active_loan()
     Indexer().catch_up(settings)
@@ -117,6 +120,11 @@ def test_autopay_withdrawn_while_the_keeper_plans_pays_nothing(settings, world, 
     _send(world.w3, borrower, draft["transactions"])
     node.mine_at(start + 29 * DAY + DAY // 2)
     Indexer().catch_up(settings)
+    return loan_id, client, headers, path
+
+
+def test_autopay_withdrawn_while_the_keeper_plans_pays_nothing(settings, world, monkeypatch):  # noqa: F811
+    loan_id, client, headers, path = autopay_due_soon(settings, world)
     real = rm.AgentView.takeable
 
     def takeable_and_withdrawn(view):  # the borrower withdraws while the keeper asks the chain

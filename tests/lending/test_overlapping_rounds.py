@@ -10,15 +10,13 @@ from sqlalchemy import func, select
 import backend.lending.autopay_keeper as autopay_keeper
 import backend.lending.mandate_keeper as mandate_keeper
 from backend.audit.models import AuditEntry
-from backend.chain.indexer import Indexer
 from backend.chain.models import Intent
 from backend.db.session import session_scope
 from backend.workers.registry import WORKERS
 from tests.contracts.conftest import chain, world  # noqa: F401
-from tests.identity.conftest import client_for, minted_bearer
-from tests.lending.test_mandates import UNIT, _signed, _under_mandate
+from tests.lending.test_autopay import autopay_due_soon
+from tests.lending.test_mandates import UNIT, _under_mandate
 from tests.lending.test_mandates import settings as settings  # noqa: F401  (the fixture)
-from tests.lending.test_wallet_txs import _send
 from tests.workers.overlap import Meeting, at_once, planned_apart
 
 DAY = 86_400
@@ -50,15 +48,7 @@ def test_two_rounds_at_once_fund_a_mandates_loan_once(settings, world, monkeypat
 
 def test_two_rounds_at_once_pay_an_installment_once(settings, world, monkeypatch):  # noqa: F811
     borrower, node = world.borrower, world.chain
-    loan_id, start = world.active_loan()
-    Indexer().catch_up(settings)
-    client, headers = client_for(settings), minted_bearer(settings, borrower)
-    path = f"/api/v1/loans/{loan_id}/autopay"
-    draft = client.post(f"{path}/draft", json={}, headers=headers).json()
-    assert client.put(path, json=_signed(draft, borrower), headers=headers).status_code == 200
-    _send(world.w3, borrower, draft["transactions"])
-    node.mine_at(start + 29 * DAY + DAY // 2)
-    Indexer().catch_up(settings)
+    autopay_due_soon(settings, world)
 
     def approved_more() -> None:  # the agent's allowance bounds what it takes: the facts move
         allowance = world.token.functions.allowance(borrower.address, world.agent.address).call()
