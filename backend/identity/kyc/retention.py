@@ -38,12 +38,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.db.base import as_utc
 from backend.db.session import session_scope
 from backend.identity.audit_trail import audit
 from backend.identity.checks.reasons import Code
@@ -160,7 +161,7 @@ def last_activity(session: Session, wallet: str) -> datetime | None:
         (User.last_login_at, User.wallet), (InvestmentRule.updated_at, InvestmentRule.wallet),
         (FundingMandateRow.created_at, FundingMandateRow.wallet),
     )]  # fmt: skip
-    return max((_utc(m) for m in moments if m is not None), default=None)
+    return max((as_utc(m) for m in moments if m is not None), default=None)
 
 
 def dormant_since(session: Session, settings: Settings, wallet: str, now: datetime) -> datetime | None:
@@ -189,10 +190,6 @@ def _dormant(session: Session, settings: Settings, wallet: str, dry_run: bool, n
         return None
     return Erased(wallet=wallet, records=erased.erased_records, decisions=erased.erased_decisions, offers=erased.erased_offers,
                   last_activity=last.isoformat())  # fmt: skip
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # SQLite gives DateTime columns back naive
 
 
 def due_by_wallet(session: Session, settings: Settings, now: datetime) -> dict[str, tuple[list[str], list[str]]]:
