@@ -219,6 +219,10 @@ class Settings(BaseSettings):
     # and three KYC validity periods (backend/identity/kyc/retention.py).
     retention_inactive_days: int = Field(default=1095, ge=0)
     retention_interval: float = Field(default=3600.0, gt=0)  # seconds between retention rounds
+    # Fair-lending checks of live decisions, one a UTC day, over this many trailing days
+    # (backend/scoring/fair_lending_checks.py); the worker looks whether today's is due every interval.
+    fair_lending_window_days: int = Field(default=90, ge=1)
+    fair_lending_interval: float = Field(default=3600.0, gt=0)
     kyc_min_age: int = 18
     kyc_investor_min_level: int = 1  # level 1: identity data checked
     kyc_borrower_min_level: int = 2  # level 2: plus an identity document

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,6 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from backend.cli.output import cli_errors, console, err_console, plain, print_json, write_report
+
+if TYPE_CHECKING:  # the CLI imports the scoring stack lazily, per command
+    from backend.scoring.schemas import FairLendingPublic
 
 app = typer.Typer(no_args_is_help=True, help="Credit scoring model: train, evaluate, score, model card.")
 
@@ -258,7 +262,34 @@ def fairness(
         report = live_fairness(session, settings, actor, since, until)
     if json_out:
         print_json(report.model_dump(mode="json"))
-        raise typer.Exit(1 if report.flagged else 0)
+    else:
+        _print_fairness(report)
+    raise typer.Exit(1 if report.flagged else 0)
+
+
+@app.command("fairness-check")
+def fairness_check(json_out: bool = typer.Option(False, "--json")) -> None:
+    """Today's scheduled fair-lending check (as the `fair-lending` worker takes it, over the trailing
+    LOANCHAIN_FAIR_LENDING_WINDOW_DAYS), taken now if it was not yet; shows the latest. Exit 1 when it
+    flagged a band."""
+    from backend.config import get_settings
+    from backend.db.session import session_scope
+    from backend.scoring.fair_lending_checks import checks, run_check
+
+    settings = get_settings()
+    with cli_errors(), session_scope(settings) as session:
+        run_check(session, settings, actor="cli")
+    with cli_errors(), session_scope(settings) as session:
+        (latest,) = checks(session, limit=1)
+    if json_out:
+        print_json(latest.model_dump(mode="json"))
+    else:
+        console.print(f"fair-lending check of {latest.checked_on} by {latest.checked_by}")
+        _print_fairness(latest.report)
+    raise typer.Exit(1 if latest.flagged else 0)
+
+
+def _print_fairness(report: FairLendingPublic) -> None:
     small = f"<{report.min_group}"  # a withheld group: too few to show without singling someone out
     unknown = small if report.unknown_age is None else str(report.unknown_age)
     total = "applicants withheld" if report.applicants is None else f"{report.applicants} applicants"
@@ -275,7 +306,6 @@ def fairness(
         console.print(report.note)
     if report.flagged:
         console.print(Text(f"below four fifths: {', '.join(report.flagged)}", style="bold red"))
-    raise typer.Exit(1 if report.flagged else 0)
 
 
 def bench_score_command(

@@ -3,10 +3,10 @@ the model version, the canonical inputs and the outputs (see service.decision_ha
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, DateTime, Float, Integer, LargeBinary, String
+from sqlalchemy import JSON, ColumnElement, Date, DateTime, Float, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Base
@@ -64,3 +64,20 @@ class CreditDecision(Base, WrappedKeyHolder):
     @classmethod
     def about(cls, wallet: str) -> ColumnElement[bool]:
         return cls.wallet == wallet
+
+
+class FairLendingCheck(Base):
+    """One scheduled fair-lending check (backend/scoring/fair_lending_checks.py): the live report over
+    the trailing window, as staff would read it, kept so a flag is seen and its history shown. One a
+    UTC day (`checked_on` unique): two rounds at once store one."""
+
+    __tablename__ = "fair_lending_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    checked_on: Mapped[date] = mapped_column(Date, unique=True)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    checked_by: Mapped[str] = mapped_column(String(64))
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    flagged: Mapped[list[str]] = mapped_column(JSON)  # the bands below four fifths, [] when none
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)  # FairLendingPublic: counts only, no applicant

@@ -3,7 +3,7 @@ Every field is required and every choice is closed: an unknown value is a 422 na
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -260,3 +260,13 @@ class FairLendingPublic(BaseModel):
     min_group: int
     flagged: list[str] = Field(description="Bands below four fifths of the best band's approval rate")
     note: str | None = Field(default=None, description="What is withheld, when anything is")
+
+
+class FairLendingCheckPublic(BaseModel):
+    """A scheduled fair-lending check: the live report over the trailing window on the day it was taken."""
+
+    checked_on: date
+    checked_at: datetime
+    checked_by: str = Field(description="`worker:fair-lending`, or who ran it by hand")
+    flagged: list[str] = Field(description="Bands below four fifths of the best band's approval rate that day")
+    report: FairLendingPublic

@@ -157,6 +157,17 @@ def check_backups(settings: Settings) -> dict[str, Any]:
     return backup_health(settings)
 
 
+def check_fair_lending(settings: Settings) -> dict[str, Any]:
+    """Whether the daily fair-lending checks run (`overdue` when none for two days); never what they
+    found, which is for staff (`GET /api/v1/score/fairness/checks`). Always `ok`, for monitoring."""
+    from backend.scoring.fair_lending_checks import check_health
+
+    try:
+        return check_health(settings)
+    except Exception as exc:
+        return {"ok": True, "status": "unknown", "error": type(exc).__name__}
+
+
 CHECKS = {
     "chain": check_chain,
     "contracts": check_contracts,
@@ -167,6 +178,7 @@ CHECKS = {
     "workers": check_workers,
     "notices": check_notices,
     "backups": check_backups,
+    "fair_lending": check_fair_lending,
 }
 
 
@@ -194,6 +206,7 @@ class HealthPublic(BaseModel):
     workers: HealthPartPublic
     notices: HealthPartPublic
     backups: HealthPartPublic
+    fair_lending: HealthPartPublic
 
 
 def public_url(url: str) -> str:

@@ -60,6 +60,13 @@ def _retention_step(settings: Settings) -> int:
     return retention_step(settings)
 
 
+def _fair_lending_step(settings: Settings) -> int:
+    """Today's fair-lending check of live decisions, once a day."""
+    from backend.scoring.fair_lending_checks import fair_lending_step
+
+    return fair_lending_step(settings)
+
+
 WORKERS: dict[str, Worker] = {
     "outbox": Worker("outbox", _outbox_step, lambda s: s.outbox_poll_interval),
     "indexer": Worker("indexer", _indexer_step, lambda s: s.indexer_poll_interval),
@@ -69,6 +76,7 @@ WORKERS: dict[str, Worker] = {
     "mandate-keeper": Worker("mandate-keeper", _mandate_keeper_step, lambda s: s.mandate_keeper_interval),
     "backup": Worker("backup", _backup_step, lambda s: 60.0),  # checks whether one is due; takes it then
     "retention": Worker("retention", _retention_step, lambda s: s.retention_interval),
+    "fair-lending": Worker("fair-lending", _fair_lending_step, lambda s: s.fair_lending_interval),
 }
 
 

@@ -21,12 +21,14 @@ from backend.api.deps import (
 )
 from backend.api.idempotency import answered
 from backend.scoring import review_retry, service
+from backend.scoring import fair_lending_checks
 from backend.scoring.fair_lending import live_fairness
 from backend.scoring.referral_reads import read_referrals
 from backend.scoring.schemas import (
     ApplicationCreate,
     DecisionProofPublic,
     DecisionPublic,
+    FairLendingCheckPublic,
     FairLendingPublic,
     ReferralPublic,
     ReviewCreate,
@@ -78,6 +80,16 @@ def my_decisions(user: CurrentUser, db: SessionDep, settings: SettingsDep, limit
 def fairness(user: CurrentUser, db: SessionDep, settings: SettingsDep, since: datetime | None = None,
              until: datetime | None = None) -> FairLendingPublic:  # fmt: skip
     return live_fairness(db, settings, user.wallet, since, until)
+
+
+@router.get(
+    "/score/fairness/checks",
+    response_model=list[FairLendingCheckPublic],
+    dependencies=allow("score.fairness"),
+    summary="The daily fair-lending checks of live decisions, newest first, a page at a time",
+)
+def fairness_checks(db: SessionDep, limit: PageLimit = 30, offset: PageOffset = 0) -> list[FairLendingCheckPublic]:
+    return fair_lending_checks.checks(db, limit=limit, offset=offset)
 
 
 @router.get(
