@@ -74,7 +74,10 @@ def forwards(db: Session, settings: Settings) -> list[Forward]:
     t = TokenTransferRow
     transfers = db.execute(select(t.sender, t.recipient, t.amount, t.tx_hash, t.block_number, t.log_index,
                                   ChainEvent.block_timestamp)
-                           .join(ChainEvent, ChainEvent.id == t.event_id)
+                           # An outer join, though every transfer has its event: SQLite then reads the
+                           # transfers and looks their events up, where an inner join had it scan every
+                           # event of the book for the few transfers (as much again at 10,000 loans).
+                           .outerjoin(ChainEvent, ChainEvent.id == t.event_id)
                            .order_by(t.block_number, t.log_index)).all()  # fmt: skip
     if not transfers:
         return []
