@@ -130,7 +130,7 @@ def test_forwards_under_the_share_or_after_the_window_are_not_flagged(settings, 
     assert late.amount == 6_900 * UNIT and late.wallets == [MULE, second.address, first.address]
 
 
-def test_a_borrower_passing_its_disbursal_to_another_persons_investor_wallet_is_flagged(settings, world):  # noqa: F811
+def test_a_borrower_passing_its_disbursal_to_another_persons_investor_or_borrower_wallet_is_flagged(settings, world):  # noqa: F811
     borrower, investor = world.borrower, world.investors[2]
     _person(settings, "id-borrower", borrower.address)
     _person(settings, "id-investor", investor.address)
@@ -139,3 +139,12 @@ def test_a_borrower_passing_its_disbursal_to_another_persons_investor_wallet_is_
     (alert,) = _alerts(settings)
     assert (alert.loan_id, alert.wallets, alert.tx_hashes[-1]) == (loan_id, [investor.address, borrower.address], sent)
     assert f"an investor wallet on the platform, of another person (loans {loan_id})" in alert.detail
+
+    # And to another person's borrower wallet: flagged as one, naming its loan.
+    other = world.investors[0]
+    _borrower(world, other)
+    _person(settings, "id-other", other.address)
+    others_loan, _ = _loan(world, other, world.investors[3:5])
+    _send(world, borrower, other.address, 6_000 * UNIT)
+    to_borrower = next(a for a in _alerts(settings) if a.wallets[0] == other.address)
+    assert f"a borrower wallet on the platform, of another person (loans {others_loan})" in to_borrower.detail
