@@ -129,6 +129,8 @@ class Settings(BaseSettings):
     monitoring_structuring_days: int = Field(default=30, ge=1)  # gifts each under the threshold, summed over this
     monitoring_cycle_max_hops: int = Field(default=4, ge=3, le=6)  # A -> B -> C (-> ...) -> A up to this many moves
     monitoring_answers_changed_days: int = Field(default=30, ge=1)  # a person's applications compared within this
+    monitoring_collection_days: int = Field(default=7, ge=1)  # a borrower's onward transfers counted this long after a disbursal
+    monitoring_collection_share: float = Field(default=0.5, gt=0, le=1)  # ... reaching this share of it, to one wallet
     # --- servicing (backend/servicing/) -------------------------------------------------------
     servicing_interval: float = Field(default=60.0, gt=0)  # seconds between servicing passes
     servicing_reminder_days: int = Field(default=3, ge=0)  # "due soon" notice this many days ahead

@@ -10,7 +10,9 @@ back within days), a repayment per installment paid, each decision's applicant a
 borrower in ten applied once before within the month with other answers), a KYC record per wallet
 (one borrower in twenty with a second wallet under the same national ID), the network address each
 applied from (one loan in fifty funded from its borrower's), and two promises to pay on each loan
-with a late episode. The read is the API's (the first page of 100, notes withheld), timed warm,
+with a late episode; and each disbursal with its borrower's onward transfers of the loan token (one
+to a shop, 10-40% of it within 20 days; one borrower in fifty passes 60-100% within days to one of a
+few collection wallets, one in a hundred half or more to an investor wallet). The read is the API's (the first page of 100, notes withheld), timed warm,
 `repeats` times per size, and once per rule, so the report shows which rules grow how.
 
 The read asks LoanBook for its token's decimals and reads the deployment's manifest, so the bench
@@ -34,7 +36,15 @@ from backend.audit.monitoring import RULES, alerts
 from backend.chain.bench.throwaway import throwaway_anvil
 from backend.chain.deploy import deploy_all
 from backend.chain.models import ChainEvent, IndexedBlock, IndexerCheckpoint
-from backend.chain.projection_models import FundingRow, LoanRow, MarketTradeRow, NoteTransferRow, RepaymentRow
+from backend.chain.projection_models import (
+    DisbursalRow,
+    FundingRow,
+    LoanRow,
+    MarketTradeRow,
+    NoteTransferRow,
+    RepaymentRow,
+    TokenTransferRow,
+)
 from backend.config import Settings
 from backend.db import migrate
 from backend.db.session import session_scope
@@ -60,9 +70,12 @@ class _Book:
 
     def __init__(self, loans: int, seed: int) -> None:
         self.rng = random.Random(seed + 1)
+        self.onward_rng = random.Random(seed + 2)  # its own: the rest of the book stays as it was built before
         self.rows = _rows(loans, seed)
-        for table in (NoteTransferRow, MarketTradeRow, RepaymentRow, KycRecord, KycOrigin, CollectionAction):
+        for table in (NoteTransferRow, MarketTradeRow, RepaymentRow, KycRecord, KycOrigin, CollectionAction,
+                      DisbursalRow, TokenTransferRow):  # fmt: skip
             self.rows[table] = []
+        self.disbursed = {e["args"]["loanId"]: e["id"] for e in self.rows[ChainEvent] if e["event"] == "LoanDisbursed"}
         self.event_id = max(e["id"] for e in self.rows[ChainEvent])
         self.wallets: set[str] = set()
 
@@ -88,6 +101,7 @@ class _Book:
                 continue
             self._repayments(loan)
             self._moves(loan, holders[loan["loan_id"]], loans)
+            self._onward(loan, holders[loan["loan_id"]], loans)
             if self.rng.random() < 1 / 7:
                 self._promises(loan)
             if self.rng.random() < 1 / 50:  # an investor applied from the borrower's network address
@@ -139,6 +153,23 @@ class _Book:
         if rng.random() < 1 / 100:  # and back within days
             self._transfer(loan_id, recipient, sender, gift, at + rng.randrange(1, 10) * DAY)
 
+    def _onward(self, loan: dict, holders: list[str], loans: int) -> None:
+        """The disbursal, and where its borrower sent the money."""
+        rng, start, borrower = self.onward_rng, loan["start_time"], loan["borrower"]
+        disbursed, net = self.disbursed[loan["loan_id"]], loan["principal"] - loan["origination_fee"]
+        self.rows[DisbursalRow].append(dict(self.ref(disbursed), loan_id=loan["loan_id"], borrower=borrower,
+                                            net_amount=net, start_time=start))  # fmt: skip
+        sent = [(_hex(2 * 10**9 + rng.randrange(loans), 40), net * rng.randrange(10, 41) // 100, rng.randrange(0, 20))]
+        if rng.random() < 1 / 50:  # a money mule: to one of a few collection wallets
+            sent.append((_hex(3 * 10**9 + rng.randrange(max(2, loans // 500)), 40), net * rng.randrange(60, 101) // 100,
+                         rng.randrange(0, 6)))  # fmt: skip
+        elif rng.random() < 1 / 100:  # to one of the platform's investors
+            sent.append((rng.choice(holders), net * rng.randrange(50, 101) // 100, rng.randrange(0, 6)))
+        for recipient, amount, days in sent:
+            ref = self.event("LoanToken", "Transfer", {"from": borrower, "to": recipient, "value": str(amount)},
+                             start + days * DAY + rng.randrange(1, DAY))  # fmt: skip
+            self.rows[TokenTransferRow].append(dict(self.ref(ref), sender=borrower, recipient=recipient, amount=amount))
+
     def _transfer(self, loan_id: int, sender: str, recipient: str, amount: int, at: int, tx: int | None = None) -> None:
         ref = self.event("LoanBook", "TransferSingle", {"id": loan_id, "from": sender, "to": recipient}, at, tx)
         self.rows[NoteTransferRow].append(dict(self.ref(ref, tx), loan_id=loan_id, sender=sender, recipient=recipient,
@@ -174,7 +205,7 @@ def _fill(settings: Settings, loans: int, seed: int) -> dict[str, int]:
         session.add(IndexerCheckpoint(name="main", block_number=1, block_hash=_hex(1), deployment_hash="bench"))
     return {"note_transfers": len(rows[NoteTransferRow]), "market_trades": len(rows[MarketTradeRow]),
             "credit_decisions": len(rows[CreditDecision]), "repayments": len(rows[RepaymentRow]),
-            "kyc_records": len(rows[KycRecord])}  # fmt: skip
+            "kyc_records": len(rows[KycRecord]), "token_transfers": len(rows[TokenTransferRow])}  # fmt: skip
 
 
 def _read_ms(settings: Settings, repeats: int, rule: str | None = None) -> tuple[float, float]:

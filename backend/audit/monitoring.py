@@ -32,6 +32,9 @@ market would not move it:
 - `answers_changed`: a person's credit application approved or referred after another of theirs
   within `monitoring_answers_changed_days` whose declared facts differ in a way that raises the
   score (`backend/audit/application_rules.py`): shopping for a pass.
+- `collection_wallet`: a wallet that half or more of a disbursal went to within a week, from the
+  borrowers of two or more persons, or that is itself another person's borrower or investor wallet
+  (`backend/audit/disbursal_rules.py`): money mules passing what they borrowed to one organiser.
 
 Alerts are recomputed from the index on every read, so they are as reproducible as the chain
 itself; none changes anything: a person reviews, and traces the wallets (`/api/v1/audit/trace`).
@@ -52,7 +55,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Bundle, Session, aliased
 
 from backend import audit
-from backend.audit import application_rules, collections_rules, note_path_rules, platform_control_rules
+from backend.audit import application_rules, collections_rules, disbursal_rules, note_path_rules, platform_control_rules
 from backend.audit.alert_notes import open_note, review_public, seal_note, sealed_note_sha256
 from backend.audit.models import AlertReview
 from backend.audit.schemas import AlertPublic, AlertReviewCreate, AlertReviewPublic
@@ -79,7 +82,7 @@ from backend.servicing.models import ServicingNotice
 DAY = 86_400
 RULES = ("round_trip", "cycle", "off_market_price", "large_gift", "structured_gifts", "first_payment_default",
          "early_payment_default", "related_party_funding", "role_change", "pause", "reserve_outflow", "promise_chain",
-         "answers_changed")  # fmt: skip
+         "answers_changed", "collection_wallet")  # fmt: skip
 EARLY_INSTALLMENTS = 3  # a default within the first three installments is an early payment default
 NOTES_READ = "monitoring.notes_read"
 REF_COLUMNS = ("loan_id", "tx_hash", "block_number", "log_index")
@@ -178,6 +181,8 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
         found += collections_rules.promise_chains(db, _alert)
     if rule in (None, "answers_changed"):
         found += application_rules.answers_changed(db, settings.monitoring_answers_changed_days, _alert)
+    if rule in (None, "collection_wallet"):
+        found += disbursal_rules.collection_wallets(db, settings, _alert)
     found = [a for a in found if (a.timestamp or 0) >= since]
     reviews = {r.alert_key: r for keys in chunks(a.key for a in found)
                for r in db.scalars(select(AlertReview).where(AlertReview.alert_key.in_(keys)))}  # fmt: skip

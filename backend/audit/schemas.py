@@ -234,11 +234,12 @@ class AlertPublic(BaseModel):
     key: str = Field(description="Names the alert across reads: a hash of its rule, loan and transactions")
     rule: str = Field(description="round_trip, cycle, off_market_price, large_gift, structured_gifts, "
                       "first_payment_default, early_payment_default, related_party_funding, role_change, pause, "
-                      "reserve_outflow, promise_chain or answers_changed")  # fmt: skip
+                      "reserve_outflow, promise_chain, answers_changed or collection_wallet")  # fmt: skip
     loan_id: int | None = Field(description="The loan, or the loan id a reserve payment named; None for a role "
                                 "change, a pause, structured gifts of several loans or changed answers")  # fmt: skip
     wallets: list[str] = Field(description="The wallets involved: from, to (a trade: seller, buyer; a loan: its "
-                               "borrower; a cycle: each in turn; changed answers: the applicant's)")
+                               "borrower; a cycle: each in turn; changed answers: the applicant's; a collection "
+                               "wallet: it, the borrower, then the other persons' borrowers that passed money to it)")
     tx_hashes: list[str]
     timestamp: MaybeUnixSeconds = Field(description="Block time of the (last) movement")
     amount: int = Field(description="Value at stake, base units: notes moved back (round_trip), the gap to the "
@@ -246,8 +247,8 @@ class AlertPublic(BaseModel):
                         "loan's principal (first_payment_default, early_payment_default), what the related wallet funded "
                         "(related_party_funding), what left the reserve (reserve_outflow), what the chained promise named "
                         "(promise_chain), the notes moved back (cycle), the principal outstanding the gifts stood for "
-                        "together (structured_gifts), 0 (role_change, pause, answers_changed: the points are in the "
-                        "detail)")  # fmt: skip
+                        "together (structured_gifts), what the borrower passed on (collection_wallet), 0 (role_change, "
+                        "pause, answers_changed: the points are in the detail)")  # fmt: skip
     detail: str
     decision_ids: list[str] = Field(default_factory=list, description="The credit decisions an alert is about, "
                                     "earlier first (answers_changed); empty for the others")

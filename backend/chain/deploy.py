@@ -217,6 +217,14 @@ def deployment_transactions(settings: Settings) -> set[str]:
     return {entry["txHash"] for entry in entries if entry.get("txHash")}
 
 
+def platform_addresses(settings: Settings) -> set[str]:
+    """Every contract of the deployment (lowercased), those it replaced included: money sent to one
+    goes to the platform's own rules (a repayment, an autopay pull), not to a person."""
+    manifest = load_manifest(settings, settings.chain_id)
+    entries = [*manifest["contracts"].values(), *(h["replaced"] for h in manifest.get("history", []))]
+    return {entry["address"].lower() for entry in entries if entry.get("address")}
+
+
 def deployed_addresses(settings: Settings, chain_id: int | None = None) -> dict[str, str]:
     manifest = load_manifest(settings, chain_id or settings.chain_id)
     return {name: entry["address"] for name, entry in manifest["contracts"].items()}

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from web3 import Web3
 from web3.exceptions import Web3Exception
 
+from backend.chain import loan_token
 from backend.chain.client import READ_BATCH, get_web3, reading
 from backend.chain.indexer import CHECKPOINT, Followed, Indexer, followed_contracts
 from backend.chain.models import ChainEvent, IndexerCheckpoint
@@ -137,6 +138,52 @@ def fetch_events(settings: Settings, followed: Followed, filters: Sequence[dict]
     return [ev for ev in decoded if ev is not None]
 
 
+def _disbursed_before(settings: Settings, followed: Followed, block: int, wallets: Iterable[str] | None = None
+                      ) -> dict[str, tuple[int, int]]:  # fmt: skip
+    """Each borrower wallet's first `LoanDisbursed` up to `block`, read from the node by topic (of
+    `wallets` only, when given: the borrower is LoanDisbursed's second indexed argument)."""
+    if followed.book is None or block < followed.start_block:
+        return {}
+    topic0 = "0x" + loan_token.DISBURSED_TOPIC.hex()
+    if wallets is None:
+        filters = [{"address": followed.book, "topics": [topic0]}]
+    else:
+        filters = [{"address": followed.book, "topics": [topic0, None, [loan_token.topic_of(w) for w in chunk]]}
+                   for chunk in _chunked(sorted(set(wallets)), loan_token.SENDERS_PER_QUERY)]  # fmt: skip
+    if not filters:
+        return {}
+    found: dict[str, tuple[int, int]] = {}
+    for ev in fetch_events(settings, followed, filters, followed.start_block, block):
+        found.setdefault(ev.args["borrower"], (ev.block_number, ev.log_index))
+    return found
+
+
+def _chunked(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def token_events(settings: Settings, followed: Followed, events: Iterable[ChainEvent], start: int, end: int,
+                 known: Iterable[str] | None = None) -> list[ChainEvent]:  # fmt: skip
+    """The loan token's logs of blocks [start, end] that the indexer keeps (`loan_token.py`), read
+    from the node, given the chain's own `events` of the platform's contracts in the range, and the
+    wallets `known` to have been disbursed to before it (None: read from the node too)."""
+    if followed.token is None or start > end:
+        return []
+    if known is None:
+        known = _disbursed_before(settings, followed, start - 1)
+    new: dict[str, tuple[int, int]] = {}
+    for ev in sorted(events, key=lambda e: (e.block_number, e.log_index)):
+        if (ev.contract, ev.event) == ("LoanBook", "LoanDisbursed"):
+            new.setdefault(ev.args["borrower"], (ev.block_number, ev.log_index))
+    w3 = get_web3(settings)
+    with reading("the loan token's transfers"):
+        logs = loan_token.borrower_transfers(lambda query: _logs(w3, query, start, end, settings.indexer_batch_blocks),
+                                             followed.token, known, new, followed.addresses)  # fmt: skip
+        times = _block_times(w3, (lg["blockNumber"] for lg in logs))
+    logs = sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"]))
+    return [Indexer._decode(followed, lg, times[lg["blockNumber"]]) for lg in logs]
+
+
 def _topic(value: int) -> str:
     return "0x" + value.to_bytes(32, "big").hex()
 
@@ -193,8 +240,25 @@ def receipt_events(settings: Settings, tx_hash: str) -> tuple[dict | None, list[
         except TransactionNotFound:
             return None, []
         timestamp = w3.eth.get_block(receipt["blockNumber"])["timestamp"]
-    decoded = (Indexer._decode(followed, lg, timestamp) for lg in receipt["logs"])
+    logs = [lg for lg in receipt["logs"] if Web3.to_checksum_address(lg["address"]) != followed.token]
+    if len(logs) < len(receipt["logs"]):
+        logs += _kept_token_logs(settings, followed, receipt)
+    decoded = (Indexer._decode(followed, lg, timestamp) for lg in sorted(logs, key=lambda lg: lg["logIndex"]))
     return dict(receipt), [ev for ev in decoded if ev is not None]
+
+
+def _kept_token_logs(settings: Settings, followed: Followed, receipt) -> list:
+    """The receipt's logs of the loan token that the index keeps: out of a wallet disbursed to
+    before them (LoanDisbursed read from the node by topic), into no platform contract."""
+    mine = [lg for lg in receipt["logs"] if Web3.to_checksum_address(lg["address"]) == followed.token
+            and len(lg["topics"]) == 3 and bytes(lg["topics"][0]) == loan_token.TRANSFER_TOPIC]  # fmt: skip
+    senders = {Web3.to_checksum_address(bytes(lg["topics"][1])[-20:]) for lg in mine}
+    disbursed = _disbursed_before(settings, followed, receipt["blockNumber"], senders)
+
+    def from_receipt(query: dict) -> list:
+        return [lg for lg in mine if "0x" + bytes(lg["topics"][1]).hex() in query["topics"][1]]
+
+    return loan_token.borrower_transfers(from_receipt, followed.token, (), disbursed, followed.addresses)
 
 
 # ---------------------------------------------------------------------------- the whole index
@@ -248,6 +312,7 @@ def verify_index(settings: Settings, from_block: int | None = None, to_block: in
         notes.append(f"the chain is confirmed only through block {lag.confirmed}: checked up to {end}")
     everything = [{"address": followed.addresses}] if followed.addresses else []
     on_chain = fetch_events(settings, followed, everything, start, end, by_batch=True) if start <= end else []
+    on_chain += token_events(settings, followed, on_chain, start, end)
     whole = start == followed.start_block and to_block is None
     with session_scope(settings) as session:
         if whole:
@@ -256,10 +321,13 @@ def verify_index(settings: Settings, from_block: int | None = None, to_block: in
             begin_write(session, IndexerCheckpoint)
             now = session.get(IndexerCheckpoint, CHECKPOINT, with_for_update=True).block_number
             if now > end:
-                on_chain += fetch_events(settings, followed, everything, end + 1, now, by_batch=True)
+                later = fetch_events(settings, followed, everything, end + 1, now, by_batch=True)
+                known = {e.args["borrower"] for e in on_chain if (e.contract, e.event) == ("LoanBook", "LoanDisbursed")}
+                on_chain += later + token_events(settings, followed, later, end + 1, now, known)
                 end = now
             if now != indexed_through:
                 indexed_through, lag = now, index_lag(settings, now)
+        on_chain.sort(key=lambda e: (e.block_number, e.log_index))
         indexed = list(session.scalars(select(ChainEvent).where(ChainEvent.block_number.between(start, end))
                                        .order_by(ChainEvent.block_number, ChainEvent.log_index)))  # fmt: skip
         differences = event_differences(indexed, on_chain)

@@ -22,11 +22,13 @@ from sqlalchemy.orm import Session
 from web3 import Web3
 from web3._utils.events import get_event_data
 
+from backend.chain import loan_token
 from backend.chain.abi_args import to_json
 from backend.chain.client import get_web3
 from backend.chain.compiler import load_artifact
 from backend.chain.deploy import load_manifest
 from backend.chain.models import ChainEvent, IndexedBlock, IndexerCheckpoint
+from backend.chain.projection_models import DisbursalRow
 from backend.chain.projections import apply_all, refold_all, reset_all, rollback_all
 from backend.config import Settings
 from backend.db.session import session_scope
@@ -56,27 +58,48 @@ GOVERNANCE_EVENTS: list[dict] = [
 
 @dataclass(frozen=True)
 class Followed:
-    """The contracts the index follows: address -> (name, topic0 -> event ABI)."""
+    """The contracts the index follows: address -> (name, topic0 -> event ABI); and the loan token,
+    whose transfers out of borrower wallets only are followed (`loan_token.py`)."""
 
     by_address: dict[str, tuple[str, dict[bytes, dict]]]
     start_block: int
     deployment_hash: str
+    token: str | None = None
 
     @property
     def addresses(self) -> list[str]:
         return sorted(self.by_address)
 
+    @property
+    def book(self) -> str | None:
+        return next((a for a, (name, _) in self.by_address.items() if name == "LoanBook"), None)
+
+    def contract_of(self, address: str) -> tuple[str | None, dict[bytes, dict]]:
+        if address == self.token:
+            return loan_token.NAME, {loan_token.TRANSFER_TOPIC: loan_token.TRANSFER_EVENT}
+        return self.by_address.get(address, (None, {}))
+
+
+# Part of the deployment's fingerprint: an index made before the loan token's transfers were followed
+# lacks those of the blocks it has read, so it is read again from the deploy block once.
+TOKEN_TRANSFERS = "token-transfers:1"
+
 
 def followed_contracts(settings: Settings) -> Followed:
     manifest = load_manifest(settings, settings.chain_id)
+    token = loan_token.token_of(manifest)
     by_address: dict[str, tuple[str, dict[bytes, dict]]] = {}
     for name, entry in sorted(manifest["contracts"].items()):
+        address = Web3.to_checksum_address(entry["address"])
+        if address == token:
+            continue  # MockStablecoin on a local chain: followed as the loan token, as a real one is elsewhere
         abi = GOVERNANCE_EVENTS + load_artifact(settings, name)["abi"]  # the contract's own ABI wins a topic
         topics = {event_abi_to_log_topic(e): e for e in abi if e.get("type") == "event" and not e.get("anonymous")}
-        by_address[Web3.to_checksum_address(entry["address"])] = (name, topics)
+        by_address[address] = (name, topics)
     blocks = [entry.get("block", 0) for entry in manifest["contracts"].values()]
-    fingerprint = "|".join(f"{name}:{addr}" for addr, (name, _) in sorted(by_address.items()))
-    return Followed(by_address, min(blocks, default=0), hashlib.sha256(fingerprint.encode()).hexdigest())
+    fingerprint = "|".join([*(f"{name}:{addr}" for addr, (name, _) in sorted(by_address.items())),
+                            f"{loan_token.NAME}:{token}", TOKEN_TRANSFERS])  # fmt: skip
+    return Followed(by_address, min(blocks, default=0), hashlib.sha256(fingerprint.encode()).hexdigest(), token)
 
 
 @dataclass
@@ -192,6 +215,7 @@ class Indexer:
     ) -> bool:  # fmt: skip
         end_before = w3.eth.get_block(end)["hash"]  # the chain the logs are read from ...
         logs = w3.eth.get_logs({"address": followed.addresses, "fromBlock": start, "toBlock": end})
+        logs += token_transfer_logs(w3, session, followed, logs, start, end)
         recent_from = max(start, head - settings.indexer_reorg_window)
         wanted = {end, start} | set(range(recent_from, end + 1)) | {lg["blockNumber"] for lg in logs}
         headers = {n: w3.eth.get_block(n) for n in sorted(wanted)}
@@ -222,7 +246,7 @@ class Indexer:
 
     @staticmethod
     def _decode(followed: Followed, lg, timestamp: int) -> ChainEvent | None:
-        name, topics = followed.by_address.get(Web3.to_checksum_address(lg["address"]), (None, {}))
+        name, topics = followed.contract_of(Web3.to_checksum_address(lg["address"]))
         if not lg["topics"] or name is None:
             return None
         event_abi = topics.get(bytes(lg["topics"][0]))
@@ -236,6 +260,18 @@ class Indexer:
             contract=name, address=Web3.to_checksum_address(lg["address"]), event=data["event"],
             args=to_json(dict(data["args"])), block_timestamp=timestamp,
         )  # fmt: skip
+
+
+def token_transfer_logs(w3: Web3, session: Session, followed: Followed, logs: list, start: int, end: int) -> list:
+    """The loan token's logs of blocks [start, end] the index keeps (`loan_token.py`): out of the
+    wallets the index already knows received a disbursal, and of those the range's `logs` disburse to."""
+    if followed.token is None:
+        return []
+    known = session.scalars(select(DisbursalRow.borrower).distinct())
+    new = loan_token.first_disbursals(logs, followed.book)
+    return loan_token.borrower_transfers(
+        lambda query: w3.eth.get_logs({**query, "fromBlock": start, "toBlock": end}),
+        followed.token, known, new, followed.addresses)  # fmt: skip
 
 
 def _block_or_none(w3: Web3, number: int):

@@ -258,3 +258,30 @@ class MarketTradeRow(EventRef, Base):
     buyer: Mapped[str] = mapped_column(String(42), index=True)
     notes: Mapped[int] = mapped_column(Uint)
     cost: Mapped[int] = mapped_column(Uint)
+
+
+class DisbursalRow(EventRef, Base):
+    """A loan's disbursal (LoanBook's `LoanDisbursed`): what its borrower's wallet received, net of the
+    origination fee. The indexer follows the loan token's transfers out of every wallet named here
+    from its first disbursal on (backend/chain/loan_token.py)."""
+
+    __tablename__ = "chain_disbursals"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("chain_events.id", ondelete="CASCADE"), primary_key=True)
+    loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    borrower: Mapped[str] = mapped_column(String(42), index=True)
+    net_amount: Mapped[int] = mapped_column(Uint)
+    start_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class TokenTransferRow(EventRef, Base):
+    """The loan token moved out of a wallet that received a disbursal, to anything but a platform
+    contract (a repayment is LoanBook's own event): where a borrower sent the money onward, for the
+    `collection_wallet` monitoring rule (backend/audit/disbursal_rules.py)."""
+
+    __tablename__ = "chain_token_transfers"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("chain_events.id", ondelete="CASCADE"), primary_key=True)
+    sender: Mapped[str] = mapped_column(String(42), index=True)
+    recipient: Mapped[str] = mapped_column(String(42), index=True)
+    amount: Mapped[int] = mapped_column(Uint)

@@ -15,10 +15,12 @@ from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from backend.chain.loan_terms import period_interest
+from backend.chain.loan_token import NAME as LOAN_TOKEN
 from backend.chain.models import ChainEvent
 from backend.chain.projection_models import (
     AnchorRow,
     AttestationRow,
+    DisbursalRow,
     EventSubjectRow,
     FundingRow,
     LoanRow,
@@ -28,6 +30,7 @@ from backend.chain.projection_models import (
     NoteBalanceRow,
     NoteTransferRow,
     RepaymentRow,
+    TokenTransferRow,
 )
 
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -287,6 +290,30 @@ class Repayments(RowProjection):
         ))  # fmt: skip
 
 
+class Disbursals(RowProjection):
+    """Who received each disbursal, and when: the wallets whose onward transfers the indexer follows."""
+
+    handles = frozenset({("LoanBook", "LoanDisbursed")})
+    models = (DisbursalRow,)
+
+    def apply(self, session, ev, only=None):
+        a = ev.args
+        session.add(DisbursalRow(event_id=ev.id, loan_id=_int(a["loanId"]), borrower=a["borrower"],
+                                 net_amount=_int(a["netAmount"]), start_time=_int(a["startTime"]), **_ref(ev)))  # fmt: skip
+
+
+class TokenTransfers(RowProjection):
+    """The loan token leaving a borrower's wallet (the index keeps no other of its transfers)."""
+
+    handles = frozenset({(LOAN_TOKEN, "Transfer")})
+    models = (TokenTransferRow,)
+
+    def apply(self, session, ev, only=None):
+        a = ev.args
+        session.add(TokenTransferRow(event_id=ev.id, sender=a["from"], recipient=a["to"], amount=_int(a["value"]),
+                                     **_ref(ev)))  # fmt: skip
+
+
 # ---------------------------------------------------------------------------- notes (ERC-1155)
 
 
@@ -432,7 +459,7 @@ class EventSubjects(RowProjection):
 
 PROJECTIONS: tuple[Projection, ...] = (
     Anchors(), Attestations(), Loans(), Fundings(), Repayments(), NoteBalances(), NoteTransfers(), EventSubjects(),
-    MarketListings(), MarketBids(), MarketTrades(),
+    MarketListings(), MarketBids(), MarketTrades(), Disbursals(), TokenTransfers(),
 )  # fmt: skip
 
 

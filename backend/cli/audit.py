@@ -153,7 +153,7 @@ def trace_command(
 def alerts_command(
     rule: str = typer.Option(None, help="round_trip, cycle, off_market_price, large_gift, structured_gifts, "
                              "first_payment_default, early_payment_default, related_party_funding, role_change, pause, "
-                             "reserve_outflow, promise_chain or answers_changed"),
+                             "reserve_outflow, promise_chain, answers_changed or collection_wallet"),
     since: int = typer.Option(0, help="Only movements at or after this block time (Unix seconds)."),
     open_only: bool = typer.Option(False, "--open", help="Only alerts nobody has reviewed yet."),
     json_out: bool = typer.Option(False, "--json"),

@@ -9,19 +9,21 @@ from typer.testing import CliRunner
 
 from backend.audit.bench import _Book
 from backend.audit.monitoring import RULES
-from backend.chain.projection_models import MarketTradeRow, NoteTransferRow
+from backend.chain.projection_models import DisbursalRow, MarketTradeRow, NoteTransferRow, TokenTransferRow
 from backend.cli.main import app
 from backend.scoring.models import CreditDecision
 
 # What the synthetic book is built to raise (see backend/audit/bench.py); the platform-control rules
 # (role changes, pauses, reserve outflows) have nothing to find in it.
 BUILT_FOR = {"round_trip", "off_market_price", "large_gift", "first_payment_default", "related_party_funding",
-             "promise_chain", "answers_changed"}  # fmt: skip
+             "promise_chain", "answers_changed", "collection_wallet"}  # fmt: skip
 
 
 def test_the_book_holds_what_the_rules_read():
     rows = _Book(500, seed=7).build(500)
     assert len(rows[NoteTransferRow]) > 400 and 100 < len(rows[MarketTradeRow]) < 300
+    disbursed = len(rows[DisbursalRow])  # each with a transfer to a shop, and now and then to a mule or an investor
+    assert disbursed > 450 and disbursed < len(rows[TokenTransferRow]) < disbursed * 1.1
     decisions = rows[CreditDecision]
     assert len(decisions) > 500 and all(d["wallet"] and d["inputs"]["term_months"] for d in decisions)
 

@@ -99,3 +99,45 @@ def test_a_loan_book_made_in_such_a_token_earlier_is_refused_where_offers_read_i
     w3.provider.make_request("anvil_setCode", [token, EIGHTEEN_DECIMALS])  # undone by `snapshot`
     with pytest.raises(ConfigurationError, match="18 decimals; at most 8"):
         loan_book_domain(chain_settings)
+
+
+def test_off_a_local_chain_the_configured_tokens_transfers_out_of_borrower_wallets_are_indexed(testnet, artifacts, tmp_path):
+    """The loan token is no platform contract here (not in the manifest's contracts): its transfers
+    are followed as LoanBook's token, by the wallets it disbursed to, all the same."""
+    from sqlalchemy import select
+
+    from backend.audit.monitoring import alerts
+    from backend.chain.index_check import verify_index
+    from backend.chain.indexer import Indexer
+    from backend.chain.projection_models import TokenTransferRow
+    from backend.db.session import session_scope
+    from tests.chain.conftest import with_db
+    from tests.contracts.conftest import build_world
+    from tests.contracts.helpers import KYC_EXPIRY, Chain
+
+    token = _a_token(testnet)
+    settings = with_db(testnet.model_copy(update={"loan_token_address": token}), f"sqlite:///{tmp_path / 'index.db'}")
+    manifest = deploy_all(settings).manifest
+    assert token not in {entry["address"] for entry in manifest["contracts"].values()}
+    w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 60}))
+    contracts = {n: w3.eth.contract(address=e["address"], abi=artifacts[n]["abi"]) for n, e in manifest["contracts"].items()}
+    contracts["MockStablecoin"] = w3.eth.contract(address=token, abi=artifacts["MockStablecoin"]["abi"])
+    world = build_world(Chain(w3, settings), contracts, artifacts)
+    second, funders = world.investors[0], world.investors[2:5]
+    world.chain.tx(world.kyc.functions.attest(second.address, world.borrower_level, KYC_EXPIRY, Web3.keccak(text="b2")),
+                   world.admin.address)  # fmt: skip
+    mule = Web3.to_checksum_address("0x" + "ab" * 20)
+    sent = []
+    for borrower in (world.borrower, second):
+        # Off a local chain the keystore deployer holds every role, the underwriter's too.
+        world.active_loan(borrower=borrower.address, borrower_key=borrower, underwriter_key=world.admin, investors=funders)
+        sent.append(world.chain.tx(world.token.functions.transfer(mule, 7_000 * 10**6), borrower.address))
+
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        rows = session.scalars(select(TokenTransferRow).order_by(TokenTransferRow.block_number)).all()
+        assert [(r.sender, r.recipient, r.tx_hash) for r in rows] == [
+            (b.address, mule, receipt["transactionHash"].to_0x_hex()) for b, receipt in zip((world.borrower, second), sent)]
+        (flagged,) = alerts(session, settings, rule="collection_wallet")  # no KYC records: each wallet a person
+    assert flagged.wallets == [mule, second.address, world.borrower.address]
+    assert verify_index(settings).ok

@@ -19,6 +19,7 @@ from backend.chain.node import LocalNode, rpc_call
 from backend.chain.projection_models import (
     AnchorRow,
     AttestationRow,
+    DisbursalRow,
     EventSubjectRow,
     FundingRow,
     LoanRow,
@@ -27,6 +28,7 @@ from backend.chain.projection_models import (
     NoteBalanceRow,
     NoteTransferRow,
     RepaymentRow,
+    TokenTransferRow,
 )
 from backend.db.session import session_scope
 from backend.errors import ChainError
@@ -37,7 +39,7 @@ from tests.contracts.helpers import KYC_EXPIRY, Chain, events
 
 PROJECTIONS = (
     AnchorRow, AttestationRow, LoanRow, FundingRow, RepaymentRow, NoteBalanceRow, NoteTransferRow, EventSubjectRow,
-    MarketListingRow, MarketTradeRow,
+    MarketListingRow, MarketTradeRow, DisbursalRow, TokenTransferRow,
 )  # fmt: skip
 
 
@@ -397,3 +399,75 @@ def test_a_node_that_is_only_behind_is_waited_for_not_taken_for_a_reorg(indexed,
     with session_scope(settings) as session:
         assert session.get(IndexerCheckpoint, "main").reorgs == 0
     assert index_state(settings)["events"] == before["events"]
+
+
+MULE, ELSEWHERE = (Web3.to_checksum_address("0x" + byte * 20) for byte in ("ab", "cd"))
+UNIT = 10**6
+
+
+def _send(world, sender, to: str, amount: int) -> str:
+    return world.chain.tx(world.token.functions.transfer(to, amount), sender.address)["transactionHash"].to_0x_hex()
+
+
+def _onward(settings) -> list[tuple]:
+    with session_scope(settings) as session:
+        return [(r.sender, r.recipient, r.amount, r.tx_hash)
+                for r in session.scalars(select(TokenTransferRow).order_by(TokenTransferRow.block_number))]  # fmt: skip
+
+
+def test_only_the_loan_tokens_transfers_out_of_disbursed_wallets_are_indexed_whatever_the_ranges(indexed, monkeypatch):
+    """The token is followed as the loan token, not as a platform contract: of its logs the index keeps
+    a borrower wallet's transfers from its first disbursal on, to anything but a platform contract.
+    The same rows whatever the indexer's ranges and however many senders one filter names."""
+    from backend.chain import loan_token
+
+    settings, world = indexed
+    borrower, investor = world.borrower, world.investors[0]
+    _send(world, borrower, MULE, 1 * UNIT)  # before its first disbursal: not needed
+    loan_id, _ = world.active_loan()
+    onward = _send(world, borrower, MULE, 5_000 * UNIT)
+    world.repay(loan_id, 100 * UNIT)  # into LoanBook: its LoanPayment tells it
+    _send(world, investor, MULE, 7 * UNIT)  # no borrower's
+    later = _send(world, borrower, ELSEWHERE, 3 * UNIT)
+    Indexer().catch_up(settings)
+    assert _onward(settings) == [(borrower.address, MULE, 5_000 * UNIT, onward), (borrower.address, ELSEWHERE, 3 * UNIT, later)]
+    with session_scope(settings) as session:
+        names = set(session.scalars(select(ChainEvent.contract).distinct()))
+        (disbursal,) = session.scalars(select(DisbursalRow)).all()
+    assert "MockStablecoin" not in names and "LoanToken" in names  # no faucet mint, approval or repayment of it
+    assert (disbursal.loan_id, disbursal.borrower, disbursal.net_amount) == (loan_id, borrower.address, 11_880 * UNIT)
+    assert verify_index(settings).ok  # the check reads the same logs from the node
+    whole = index_state(settings)
+
+    # One block a range: the disbursal's range never holds the transfer before it.
+    assert _rebuilt(settings.model_copy(update={"indexer_batch_blocks": 1})) == whole
+    # One sender a filter: a second borrower wallet takes a second request.
+    other = world.investors[1]
+    world.chain.tx(world.kyc.functions.attest(other.address, world.borrower_level, KYC_EXPIRY, Web3.keccak(text="b2")),
+                   world.admin.address)  # fmt: skip
+    second, _ = world.active_loan(borrower=other.address, borrower_key=other, investors=world.investors[2:4])
+    from_other = _send(world, other, MULE, 6_000 * UNIT)
+    monkeypatch.setattr(loan_token, "SENDERS_PER_QUERY", 1)
+    Indexer().catch_up(settings)
+    assert _onward(settings)[-1] == (other.address, MULE, 6_000 * UNIT, from_other)
+    assert _rebuilt(settings) == index_state(settings)
+
+
+def test_a_reorg_takes_the_onward_transfers_with_it_as_a_rebuild_would(indexed):
+    settings, world = indexed
+    borrower = world.borrower
+    world.active_loan()
+    _send(world, borrower, MULE, 4_000 * UNIT)
+    _send(world, borrower, MULE, 2_000 * UNIT)
+    indexer = Indexer()
+    indexer.catch_up(settings)
+    assert [r[2] for r in _onward(settings)] == [4_000 * UNIT, 2_000 * UNIT]
+
+    data = world.token.encode_abi("transfer", args=[ELSEWHERE, 9 * UNIT])
+    replacement = {"from": borrower.address, "to": world.token.address, "data": data, "gas": hex(100_000)}
+    rpc_call(settings.rpc_url, "anvil_reorg", [1, [[replacement, 0]]])  # the 2,000 is gone, 9 sent elsewhere
+    indexer.catch_up(settings)
+    assert [(r[1], r[2]) for r in _onward(settings)] == [(MULE, 4_000 * UNIT), (ELSEWHERE, 9 * UNIT)]
+    with session_scope(settings) as session:
+        assert session.get(IndexerCheckpoint, "main").reorgs == 1
+    assert index_state(settings) == _rebuilt(settings)

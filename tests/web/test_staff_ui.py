@@ -450,3 +450,38 @@ def test_a_reviewer_links_a_second_identity_to_its_first_and_another_admin_confi
     expect(page.locator("#status")).to_contain_text("approved.")
     with session_scope(settings) as session:
         assert borrower_wallets_of(session, second.account.address) == {first.account.address, second.account.address}
+
+
+def test_a_collection_wallet_alert_renders_with_its_review_controls_like_the_others(page, server, wallet, world):
+    """Two borrowers (no KYC records here: each wallet a person of its own) pass most of their
+    disbursals to one wallet: the auditor sees `collection_wallet` naming it, the loan and the other
+    borrower's loan, with its note and buttons."""
+    from web3 import Web3
+
+    from tests.contracts.helpers import KYC_EXPIRY
+
+    staff, second = world.admin, world.investors[0]
+    mule = Web3.to_checksum_address("0x" + "ab" * 20)
+    world.chain.tx(world.kyc.functions.attest(second.address, world.borrower_level, KYC_EXPIRY,
+                                              Web3.keccak(text="ui-second-borrower")), staff.address)  # fmt: skip
+    loans = []
+    for borrower in (world.borrower, second):
+        loan_id, _ = world.active_loan(borrower=borrower.address, borrower_key=borrower, investors=world.investors[2:5])
+        world.chain.tx(world.token.functions.transfer(mule, 7_000 * 10**6), borrower.address)
+        loans.append(loan_id)
+
+    wallet.address = staff.address
+    _sign_in(page, staff.address)
+    alert = page.locator("#alerts li[data-alert]", has_text="collection_wallet")
+
+    def shown() -> bool:  # once the indexer has the transfers
+        page.click("#refresh-loans")
+        page.wait_for_timeout(300)
+        return alert.count() == 1
+
+    _wait(shown, "the collection_wallet alert")
+    expect(alert).to_contain_text(f"collection_wallet, loan {loans[1]}: {mule} received")
+    expect(alert).to_contain_text(f"disbursals of loans {loans[0]} within 7 days from borrower wallets {world.borrower.address}")
+    named = f"alert collection_wallet {alert.get_attribute('data-alert')[:8]} on loan {loans[1]}"
+    expect(alert.get_by_label(f"What you looked at and found, for {named}")).to_have_count(1)
+    expect(alert.get_by_role("button", name=f"Clear {named}", exact=True)).to_have_count(1)

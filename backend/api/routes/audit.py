@@ -144,7 +144,7 @@ def alerts(
     notes: NotesShown,
     user: CurrentUser,
     since: Annotated[int, Query(ge=0, le=DB_ID_MAX, description="Only movements at or after this block time (Unix seconds, UTC)")] = 0,
-    rule: Annotated[str | None, Query(description="round_trip, cycle, off_market_price, large_gift, structured_gifts, first_payment_default, early_payment_default, related_party_funding, role_change, pause, reserve_outflow, promise_chain or answers_changed")] = None,
+    rule: Annotated[str | None, Query(description="round_trip, cycle, off_market_price, large_gift, structured_gifts, first_payment_default, early_payment_default, related_party_funding, role_change, pause, reserve_outflow, promise_chain, answers_changed or collection_wallet")] = None,
     open_only: Annotated[bool, Query(alias="open", description="Only alerts nobody has reviewed yet")] = False,
     limit: PageLimit = 100,
     offset: PageOffset = 0,

@@ -1,0 +1,180 @@
+"""Monitoring rule over where borrowers send the money they were lent (the loan token's transfers
+out of borrower wallets, which the chain index keeps on every chain: backend/chain/loan_token.py):
+
+- `collection_wallet`: a wallet that received, within `monitoring_collection_days` of a disbursal,
+  at least `monitoring_collection_share` of it (net of the origination fee) from the borrower's
+  wallet (a *forward*), when it also received such a forward from a borrower wallet of another
+  borrower person, or is itself a borrower or investor wallet of another person on the platform.
+  Money mules: people recruited to take loans in their own name and pass the money to one
+  organiser, or identities bought or stolen for it; or a borrower passing the money to another of
+  the platform's borrowers or investors. A forward to the borrower's own other wallet (the same
+  person: `persons.borrower_wallets_of`, approved KYC and confirmed same-person links) is nobody
+  else's, and a transfer into a platform contract (a repayment) is none.
+
+A transfer counts towards the latest disbursal to its sender before it; a forward is made by the
+transfer that brings the sum to one wallet over the share, and the transfers after it do not add to
+it. One alert per forward that meets either condition, naming the wallet, the borrower, the loan,
+the disbursal and the transfers, and (up to ten) the earlier forwards from other persons' borrowers,
+by wallet and loan: a collection wallet found once raises an alert for each new loan passed to it.
+No personal data: wallets, loans and amounts. Recomputed on each read in one pass over the
+transfers the index keeps (only borrowers' onward ones: small), and the disbursals of their senders."""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.audit.schemas import AlertPublic
+from backend.chain.deploy import platform_addresses
+from backend.chain.models import ChainEvent
+from backend.chain.projection_models import (
+    DisbursalRow,
+    FundingRow,
+    LoanRow,
+    MarketTradeRow,
+    NoteBalanceRow,
+    TokenTransferRow,
+)
+from backend.config import Settings
+from backend.db.chunks import chunks
+from backend.identity.persons import borrower_wallets_of_each
+
+DAY = 86_400
+SHOWN = 10  # earlier forwards named in an alert, at most
+PPM = 1_000_000  # the share compared in parts per million: exact integers, whatever the token's decimals
+
+Alert = Callable[..., AlertPublic]
+
+
+@dataclass
+class Forward:
+    loan_id: int
+    borrower: str
+    recipient: str
+    net: int  # the disbursal, net of the origination fee
+    disbursal_tx: str
+    disbursed_at: int
+    transfers: list = field(default_factory=list)  # (tx hash, block, log index, amount, block time)
+    amount: int = 0
+
+    @property
+    def at(self) -> int:
+        return self.transfers[-1][4]
+
+
+def forwards(db: Session, settings: Settings) -> list[Forward]:
+    """Every forward, in the order the transfer that made it was mined."""
+    window, share = settings.monitoring_collection_days * DAY, round(settings.monitoring_collection_share * PPM)
+    platform = platform_addresses(settings)
+    t = TokenTransferRow
+    transfers = db.execute(select(t.sender, t.recipient, t.amount, t.tx_hash, t.block_number, t.log_index,
+                                  ChainEvent.block_timestamp)
+                           # An outer join, though every transfer has its event: SQLite then reads the
+                           # transfers and looks their events up, where an inner join had it scan every
+                           # event of the book for the few transfers (as much again at 10,000 loans).
+                           .outerjoin(ChainEvent, ChainEvent.id == t.event_id)
+                           .order_by(t.block_number, t.log_index)).all()  # fmt: skip
+    if not transfers:
+        return []
+    # The disbursals of the wallets that sent anything on (a subquery: no list of every sender).
+    disbursed: dict[str, tuple[list[tuple[int, int]], list[tuple]]] = defaultdict(lambda: ([], []))
+    d = DisbursalRow
+    for row in db.execute(select(d.borrower, d.block_number, d.log_index, d.loan_id, d.net_amount, d.tx_hash,
+                                 d.start_time).where(d.borrower.in_(select(t.sender)))
+                          .order_by(d.block_number, d.log_index)):  # fmt: skip
+        positions, rows = disbursed[row.borrower]
+        positions.append((row.block_number, row.log_index))
+        rows.append(row)
+    runs: dict[tuple[int, str], Forward] = {}
+    made = []
+    for sender, recipient, amount, tx_hash, block, log_index, at in transfers:
+        if recipient.lower() in platform or recipient == sender:
+            continue
+        positions, rows = disbursed[sender]
+        i = bisect.bisect_left(positions, (block, log_index))
+        if not i:
+            continue
+        disbursal, at = rows[i - 1], at or 0
+        if at - disbursal.start_time > window:
+            continue
+        run = runs.get((disbursal.loan_id, recipient))
+        if run is None:
+            run = runs[disbursal.loan_id, recipient] = Forward(
+                disbursal.loan_id, sender, recipient, disbursal.net_amount, disbursal.tx_hash, disbursal.start_time)
+        elif run.amount * PPM >= share * run.net:
+            continue  # made already: later transfers add nothing to it
+        run.transfers.append((tx_hash, block, log_index, amount, at))
+        run.amount += amount
+        if run.amount * PPM >= share * run.net:
+            made.append(run)
+    return made
+
+
+def _roles(db: Session, wallets: set[str]) -> dict[str, dict[str, list[int]]]:
+    """Of these wallets, those that borrowed (their loans) or invested (the loans they funded, hold
+    notes of or bought notes of) on the platform."""
+    roles: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+    for some in chunks(wallets):
+        for wallet, loan_id in db.execute(select(LoanRow.borrower, LoanRow.loan_id).where(LoanRow.borrower.in_(some))):
+            roles[wallet]["borrower"].add(loan_id)
+        for who, table in ((FundingRow.investor, FundingRow), (NoteBalanceRow.holder, NoteBalanceRow),
+                           (MarketTradeRow.buyer, MarketTradeRow)):  # fmt: skip
+            for wallet, loan_id in db.execute(select(who, table.loan_id).distinct().where(who.in_(some))):
+                roles[wallet]["investor"].add(loan_id)
+    return {w: {role: sorted(loans) for role, loans in of.items()} for w, of in roles.items()}
+
+
+def _loans(loans: list[int]) -> str:
+    shown = ", ".join(map(str, loans[:SHOWN]))
+    return shown + (f" and {len(loans) - SHOWN} more" if len(loans) > SHOWN else "")
+
+
+def collection_wallets(db: Session, settings: Settings, alert: Alert) -> list[AlertPublic]:
+    made = forwards(db, settings)
+    if not made:
+        return []
+    person = borrower_wallets_of_each(db, {f.borrower for f in made} | {f.recipient for f in made})
+    roles = _roles(db, {f.recipient for f in made})
+    by_recipient: dict[str, list[Forward]] = defaultdict(list)
+    for f in made:
+        by_recipient[f.recipient].append(f)
+    found = []
+    share = settings.monitoring_collection_share
+    for recipient, received in by_recipient.items():
+        earlier: list[Forward] = []
+        for f in received:
+            own = person[f.borrower]
+            if recipient in own or f.borrower in person[recipient]:
+                continue  # the borrower's own other wallet: nobody else's money
+            others = [g for g in earlier if g.borrower not in own and f.borrower not in person[g.borrower]]
+            role = roles.get(recipient, {})
+            earlier.append(f)
+            if not others and not role:
+                continue
+            why = []
+            if others:
+                wallets = list(dict.fromkeys(g.borrower for g in others))
+                why.append(f"it received {share:.0%} or more of the disbursals of loans "
+                           f"{_loans(sorted({g.loan_id for g in others}))} within "
+                           f"{settings.monitoring_collection_days} days from borrower wallets "
+                           f"{', '.join(wallets[:SHOWN])} of another person before")  # fmt: skip
+            for kind, loans in sorted(role.items()):
+                why.append(f"it is itself a{'n' if kind == 'investor' else ''} {kind} wallet on the platform, of "
+                           f"another person (loans {_loans(loans)})")  # fmt: skip
+            found.append(alert(
+                rule="collection_wallet", loan_id=f.loan_id,
+                wallets=[recipient, f.borrower, *list(dict.fromkeys(g.borrower for g in others))[:SHOWN]],
+                tx_hashes=list(dict.fromkeys([f.disbursal_tx, *(tx for tx, *_ in f.transfers)])),
+                also=[recipient, *(str(log_index) for _, _, log_index, _, _ in f.transfers)],
+                timestamp=f.at, amount=f.amount,
+                detail=f"{recipient} received {f.amount} of loan {f.loan_id}'s disbursal of {f.net} "
+                       f"({f.amount / f.net:.0%}) from its borrower {f.borrower} within "
+                       f"{(f.at - f.disbursed_at) / DAY:.1f} days; {'; '.join(why)}: check for a money mule or "
+                       "a collection account (one wallet gathering what several borrowers were lent)",
+            ))  # fmt: skip
+    return found

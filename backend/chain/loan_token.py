@@ -1,0 +1,89 @@
+"""The loan token's transfers the index keeps: those out of a wallet that received a disbursal, from
+its first disbursal on, to anything but a platform contract. Where a borrower sends the money it
+was lent is what a mule or collection account shows (`collection_wallet`,
+backend/audit/disbursal_rules.py); the rest of the token's traffic is not the platform's, and on a
+real stablecoin it is most of a chain's (USDC moves on the order of a million times a day).
+
+The token is the one LoanBook was deployed with, on every chain: MockStablecoin on a local one, the
+token LOANCHAIN_LOAN_TOKEN_ADDRESS named elsewhere (not among the manifest's contracts). Its logs are
+read by topic, `from` (topic 1) being one of the borrower wallets, never by the token's address
+alone: that would fetch every transfer of the token in the range to keep a handful, more than a
+hosted node returns for one `eth_getLogs` over an indexer batch. A filter names at most
+SENDERS_PER_QUERY wallets, geth's bound on the values of one topic position (go-ethereum#29535),
+so N borrower wallets cost ceil(N / 1,000) requests a range (measured on Anvil: README, *Chain
+index*). A transfer into a platform contract (a repayment, an autopay pull) is left out after the
+read: a filter cannot exclude a value, and LoanBook's own events already tell those.
+
+Which transfers are kept depends only on the chain, not on how it is cut into ranges: a transfer
+is kept when its sender's first `LoanDisbursed` comes before it (block, log index). A rebuild and
+the indexer's rounds keep the same ones, and a reorg that takes a disbursal away takes the
+transfers after it with it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from eth_utils import event_abi_to_log_topic
+from web3 import Web3
+
+NAME = "LoanToken"  # the contract name its events are indexed under, on every chain
+SENDERS_PER_QUERY = 1_000
+ZERO_ADDRESS = "0x" + "00" * 20
+TRANSFER_EVENT: dict = {"type": "event", "anonymous": False, "name": "Transfer", "inputs": [
+    {"indexed": True, "name": "from", "type": "address"},
+    {"indexed": True, "name": "to", "type": "address"},
+    {"indexed": False, "name": "value", "type": "uint256"}]}  # fmt: skip
+TRANSFER_TOPIC = event_abi_to_log_topic(TRANSFER_EVENT)
+DISBURSED_TOPIC = Web3.keccak(text="LoanDisbursed(uint256,address,uint256,uint256,uint256)")
+
+Position = tuple[int, int]  # (block number, log index)
+GetLogs = Callable[[dict], list]  # an eth_getLogs of the range for this filter (address, topics)
+
+
+def token_of(manifest: dict) -> str | None:
+    """The ERC-20 the deployment's LoanBook lends in: its constructor's second argument (deploy_plan's
+    `_token`), as the manifest records it; None before LoanBook is deployed."""
+    book = manifest.get("contracts", {}).get("LoanBook")
+    args = (book or {}).get("args") or []
+    return Web3.to_checksum_address(args[1]) if len(args) > 1 and Web3.is_address(args[1]) else None
+
+
+def _address_of_topic(topic) -> str:
+    return Web3.to_checksum_address(bytes(topic)[-20:])
+
+
+def topic_of(address: str) -> str:
+    return "0x" + "00" * 12 + address[2:].lower()
+
+
+def first_disbursals(logs: Iterable, book: str | None) -> dict[str, Position]:
+    """Each borrower wallet's first `LoanDisbursed` among these raw logs of LoanBook (at `book`)."""
+    found: dict[str, Position] = {}
+    for lg in sorted(logs, key=lambda x: (x["blockNumber"], x["logIndex"])):
+        if book is None or Web3.to_checksum_address(lg["address"]) != book or len(lg["topics"]) < 3:
+            continue
+        if bytes(lg["topics"][0]) == DISBURSED_TOPIC:
+            found.setdefault(_address_of_topic(lg["topics"][2]), (lg["blockNumber"], lg["logIndex"]))
+    return found
+
+
+def borrower_transfers(get_logs: GetLogs, token: str, known: Iterable[str], new: Mapping[str, Position],
+                       platform: Iterable[str]) -> list:  # fmt: skip
+    """The token's Transfer logs of the range out of the `known` borrower wallets (a disbursal before
+    the range) and the `new` ones (their first disbursal in it, kept from after it on), into anything
+    but a `platform` contract, the token itself or the zero address."""
+    since: dict[str, Position | None] = {w: None for w in known}
+    since.update({w: at for w, at in new.items() if w not in since})
+    left_out = {Web3.to_checksum_address(a) for a in platform} | {token, Web3.to_checksum_address(ZERO_ADDRESS)}
+    senders, found = sorted(since), []
+    for i in range(0, len(senders), SENDERS_PER_QUERY):
+        chunk = [topic_of(w) for w in senders[i : i + SENDERS_PER_QUERY]]
+        for lg in get_logs({"address": token, "topics": ["0x" + TRANSFER_TOPIC.hex(), chunk]}):
+            if len(lg["topics"]) != 3 or bytes(lg["topics"][0]) != TRANSFER_TOPIC:
+                continue  # an ERC-721-shaped Transfer (4 topics) is not this token's
+            sender, recipient = _address_of_topic(lg["topics"][1]), _address_of_topic(lg["topics"][2])
+            after = since.get(sender)
+            if recipient in left_out or (after is not None and (lg["blockNumber"], lg["logIndex"]) <= after):
+                continue
+            found.append(lg)
+    return found
