@@ -3,15 +3,15 @@ disbursals that make a wallet a borrower's (backend/chain/loan_token.py), for th
 monitoring rule. Nothing to fold in: no index before this one holds those transfers off a local chain,
 so the indexer reads the chain again from the deploy block once (its deployment fingerprint changed).
 
-Revision ID: 0050_borrower_token_transfers
-Revises: 0049_kyc_person_links
+Revision ID: 0051_borrower_token_transfers
+Revises: 0050_fair_lending_checks
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0050_borrower_token_transfers"
-down_revision = "0049_kyc_person_links"
+revision = "0051_borrower_token_transfers"
+down_revision = "0050_fair_lending_checks"
 branch_labels = None
 depends_on = None
 
