@@ -122,6 +122,8 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     _wait(consistent, "a consistent trace")
     expect(page.locator("#ops-status")).to_contain_text("All parts up; chain block ")  # the platform's own state
     expect(page.locator("#ops-status")).to_contain_text("workers ok")
+    # The fair-lending worker's check of the day: a handful of applicants, every band withheld, nothing flagged
+    expect(page.locator("#fair-lending")).to_contain_text(re.compile(r"Fair lending, check of \d{4}-\d\d-\d\d over 90 days: no age band below"))
     expect(page.locator("#trace-checks li")).to_have_count(13)  # terms_match_decision joined the loan trace
     expect(page.locator("#trace-checks")).not_to_contain_text("FAIL")
     created = page.locator("#trace-events li").first

@@ -20,7 +20,7 @@ const FORMS = ["kyc-form", "apply-form", "plan-form", "rule-form", "mandate-form
 const EMPTIED = ["statement-summary", "portfolio-warnings", "positions", "rule-summary", "mandate-summary", "apply-ledger",
   "notices", "sell-form-quote", "bid-form-quote", "verify-result", "verify-details", "trace-result", "trace-checks",
   "trace-events", "trace-case-log", "referrals", "kyc-queue", "role-grants", "role-pending", "alerts", "collections", "aging",
-  "ops-status", "borrower-profile", "decision-next"];
+  "ops-status", "fair-lending", "borrower-profile", "decision-next"];
 const HIDDEN = ["offer-section", "apply-ledger", "claim-all-row", "rule-fund", "rule-drop", "mandate-withdraw", "kyc-erase-row",
   "kyc-export-row", "notice-prefs", "verify-proof", "borrower-profile", "staff-section", "staff-link", "underwriting", "kyc-review",
   "role-admin", "oversight"];

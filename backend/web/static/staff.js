@@ -8,7 +8,7 @@ import { kycItem, referralItem } from "./reviews.js";
 export async function refreshStaff() {
   const current = newest("staff");
   const oversight = has("auditor", "admin");
-  const [waiting, kycQueue, grants, proposals, collections, aging, alerts, health] = await Promise.all([
+  const [waiting, kycQueue, grants, proposals, collections, aging, alerts, health, fairness] = await Promise.all([
     has("underwriter") ? api("/api/v1/score/referrals") : null,
     has("admin") ? api("/api/v1/admin/kyc/queue") : null,
     has("admin") ? allPages("/api/v1/admin/roles") : null,
@@ -17,6 +17,7 @@ export async function refreshStaff() {
     oversight ? api("/api/v1/servicing/aging") : null,
     oversight ? allPages("/api/v1/audit/alerts") : null,
     oversight ? fetch("/health").then((r) => r.json()) : null,  // 503 still carries the report
+    oversight ? api("/api/v1/score/fairness/checks?limit=1") : null,
   ]);
   if (!current()) return;
   $("staff-section").hidden = $("staff-link").hidden = !has("underwriter", "auditor", "admin");
@@ -39,6 +40,7 @@ export async function refreshStaff() {
   }
   if (oversight) {
     $("ops-status").textContent = operations(health);
+    $("fair-lending").textContent = fairLending(fairness[0]);
     keepTyped($("alerts"), "alert-note", () => $("alerts").replaceChildren(...(alerts.length ? alerts.map(alertItem)
       : listItems(["No alerts: nothing matches a monitoring rule."]))));
     keepTyped($("collections"), ["case", "case-kind", "case-amount", "case-days"],
@@ -63,6 +65,17 @@ function operations(h) {
     + `index ${h.indexer.status}${h.indexer.lag == null ? "" : `, ${h.indexer.lag} blocks behind`}; `
     + `workers ${h.workers.status}${named([...h.workers.failing ?? [], ...h.workers.stale ?? []])}; `
     + `backups ${b.status}${b.latest ? `, latest ${ago(b.age_hours)}, ${b.kept} kept` : ""}.`;
+}
+
+// The latest daily fair-lending check (counts by age band only; bands under its minimum are withheld).
+function fairLending(check) {
+  if (!check) return "Fair lending: no daily check taken yet.";
+  const days = Math.round((Date.parse(check.report.until) - Date.parse(check.report.since)) / 86_400_000);
+  const flagged = check.report.groups.filter((g) => g.below_four_fifths)
+    .map((g) => `${g.group} (impact ratio ${g.adverse_impact_ratio.toFixed(2)})`);
+  return `Fair lending, check of ${check.checked_on} over ${days} days: `
+    + (flagged.length ? `BELOW FOUR FIFTHS: ${flagged.join(", ")}.` : "no age band below four fifths of the best one's approval rate")
+    + (flagged.length || !check.report.note ? "" : ` (${check.report.note}).`);
 }
 
 const until = (iso) => `${iso.slice(0, 16).replace("T", " ")} UTC`;
