@@ -52,6 +52,7 @@ from backend.identity.crypto.holders import shred
 from backend.identity.kyc import attestation, erasure_requests
 from backend.identity.kyc.erasure_scope import (
     clear_decision,
+    denied_identity,
     holder_ids,
     repair_log,
     rows_about,
@@ -140,7 +141,10 @@ def erase_dormant(session: Session, settings: Settings, wallet: str, why: str, n
     scope = _scope(session, wallet)
     if not records and not any(scope):
         return None
-    return _erase(session, settings, wallet, "system", records, scope, why=why, action="kyc.retention")
+    # The schedule's erasure, as `retention._retain`'s: a rejection on identity grounds keeps its index
+    # (this pass runs first, and reaches it first on a book older than the inactivity period).
+    return _erase(session, settings, wallet, "system", records, scope, why=why, action="kyc.retention",
+                  keeping_index=denied_identity(records))  # fmt: skip
 
 
 def _live_records(session: Session, wallet: str) -> list[KycRecord]:
@@ -177,11 +181,13 @@ def erase_rows(session: Session, settings: Settings, wallet: str, actor: str, re
 
 
 def _erase(session: Session, settings: Settings, wallet: str, actor: str, records: list[KycRecord], scope: tuple,
-           request: ErasureRequest | None = None, why: str | None = None, action: str = "kyc.erase") -> ErasurePublic:  # fmt: skip
+           request: ErasureRequest | None = None, why: str | None = None, action: str = "kyc.erase",
+           keeping_index: frozenset[str] = frozenset()) -> ErasurePublic:  # fmt: skip
     holders, decisions, offers = scope
     why = why or ("personal data erased on request (data key destroyed)" if request is None else
                   "personal data erased on request, once the AML record-keeping period had passed (data key destroyed)")  # fmt: skip
-    entry, revocations = erase_rows(session, settings, wallet, actor, records, holders, decisions, offers, why)
+    entry, revocations = erase_rows(session, settings, wallet, actor, records, holders, decisions, offers, why,
+                                    keeping_index=keeping_index)  # fmt: skip
     forget_origins(session, wallet)
     forget_failures(session, wallet)
     erasure_requests.close(session, wallet, entry.id, entry.erased_at)
