@@ -42,6 +42,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import idempotency_keys
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
 from backend.errors import Conflict, NotFound
@@ -190,6 +191,7 @@ def _erase(session: Session, settings: Settings, wallet: str, actor: str, record
                                     keeping_index=keeping_index)  # fmt: skip
     forget_origins(session, wallet)
     forget_failures(session, wallet)
+    idempotency_keys.forget(session, wallet)  # each names a record of the wallet and hashes what it declared
     erasure_requests.close(session, wallet, entry.id, entry.erased_at)
     ids, erased_decisions, erased_offers = [r.id for r in records], [d.id for d in decisions], [o.id for o in offers]
     asked = {"request": request.id, "requested_by": request.requested_by} if request is not None else {}

@@ -45,6 +45,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from backend import idempotency_keys
 from backend.config import Settings
 from backend.db.base import as_utc
 from backend.db.session import session_scope
@@ -102,6 +103,8 @@ def run_round(settings: Settings, dry_run: bool = False, now: datetime | None = 
     the retention schedule; each wallet in its own transaction, so one that fails (the node away for
     a revocation) does not hold up the others."""
     done, now = RetentionRound(dry_run=dry_run), now or utcnow()
+    if not dry_run:  # keys past their day go whether or not a request with a key came since
+        idempotency_keys.prune(settings, now)
     with session_scope(settings) as session:
         ids = due_requests(session)
     for request_id in ids:
