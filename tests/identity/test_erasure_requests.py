@@ -196,3 +196,45 @@ def test_an_investor_holding_notes_of_an_open_loan_is_scheduled_until_the_aml_pe
     (request,) = _requests(settings, wallet)
     assert request.erase_after == datetime.fromtimestamp(int(sold.timestamp()), UTC) + AML
     assert [e.wallet for e in run_round(settings, now=request.erase_after + SECOND).requests] == [wallet]
+
+
+def _holding_notes(settings, wallet: str, documents=()) -> str:
+    """A KYC record of `wallet`, which holds notes of an open loan: its erasure waits (a relationship)."""
+    person, zero = make_applicant(2203), "0x" + "00" * 32
+    with session_scope(settings) as session:
+        record_id = submit_record(session, settings, wallet, KycCreate(**person.form()), list(documents)).id
+        session.add(LoanRow(loan_id=3, status="active", borrower=ADMIN.address, underwriter=ADMIN.address, terms_hash=zero,
+                            agreement_hash=zero, decision_hash=zero, principal=10, apr_bps=1, installments=1,
+                            installment_period=1, installment_amount=1, funding_deadline=1, origination_fee_bps=0,
+                            created_block=1, block_number=1, tx_hash=zero, log_index=0))  # fmt: skip
+        session.add(NoteBalanceRow(loan_id=3, holder=wallet, balance=10, block_number=1, tx_hash=zero, log_index=0))
+    return record_id
+
+
+def test_a_restricted_wallets_id_documents_open_only_for_what_the_data_is_kept_for(settings):
+    """An ID document shows all a reveal does and more (the photo): while an erasure is scheduled, an
+    admin opens one only with `reason` fraud_investigation or legal_request (409 otherwise, nothing
+    kept or audited), the reason in the view's audit entry, as a reveal."""
+    from tests.identity.conftest import PNG, client_for, minted_bearer
+
+    wallet = make_applicant(2204).account.address
+    record_id = _holding_notes(settings, wallet, [PNG])
+    with session_scope(settings) as session:
+        assert isinstance(erase_wallet(session, settings, wallet, wallet), ErasureScheduledPublic)
+    admin, url = minted_bearer(settings, ADMIN), f"/api/v1/admin/kyc/{record_id}/documents/0"
+    with client_for(settings) as api:
+        for refused in (api.get(url, headers=admin), api.get(url, params={"reason": "review"}, headers=admin)):
+            assert refused.status_code == 409, refused.text
+            assert refused.json()["context"]["allowed_reasons"] == ["fraud_investigation", "legal_request"]
+        with session_scope(settings) as session:
+            assert session.scalar(select(AuditEntry).where(AuditEntry.action == "kyc.document_view")) is None
+        opened = api.get(url, params={"reason": "legal_request"}, headers=admin)
+        assert opened.status_code == 200 and opened.content == PNG
+    from backend.audit.hashing import payload_hash
+    from backend.identity.models import KycDocumentView
+
+    with session_scope(settings) as session:
+        (viewed,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "kyc.document_view"))
+        view = session.scalars(select(KycDocumentView)).one()
+        assert viewed.payload_hash == payload_hash({"view_id": view.id, "record_id": record_id, "wallet": wallet,
+                                                    "document": 0, "reason": "legal_request"})  # fmt: skip

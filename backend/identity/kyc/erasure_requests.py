@@ -82,8 +82,9 @@ def scheduled_erasure(session: Session, settings: Settings, wallet: str) -> Eras
     return None if request is None else public(request, aml_hold(session, settings, wallet))
 
 
-def check_reveal_allowed(session: Session, wallet: str, reason: str) -> None:
-    """Refuse a reveal of a wallet whose erasure is scheduled, unless for what the AML period is for."""
+def check_reveal_allowed(session: Session, wallet: str, reason: str | None) -> None:
+    """Refuse a reveal (or a document's opening) of a wallet whose erasure is scheduled, unless for
+    what the AML period is for (no reason: refused)."""
     if reason not in RESTRICTED_REVEAL_REASONS and (request := scheduled_request(session, wallet)) is not None:
         when = f"{request.erase_after:%Y-%m-%d}" if request.erase_after else "the end of the AML period"
         raise Conflict(f"this wallet's erasure is scheduled for {when}: processing is restricted until then (GDPR art. 18), "
