@@ -238,3 +238,22 @@ def test_a_restricted_wallets_id_documents_open_only_for_what_the_data_is_kept_f
         view = session.scalars(select(KycDocumentView)).one()
         assert viewed.payload_hash == payload_hash({"view_id": view.id, "record_id": record_id, "wallet": wallet,
                                                     "document": 0, "reason": "legal_request"})  # fmt: skip
+
+
+def test_the_owner_reads_an_admins_request_as_staffs_never_the_admins_wallet(settings):
+    """A staff member's wallet is their own personal data (GDPR art. 15(4)), as everywhere the owner
+    reads what staff did (`reviewer`, `staff`): the schedule an admin asked for names `staff` to the
+    owner, in GET /kyc/me and in the 202 of the owner's own request; the admin's view keeps the wallet."""
+    from tests.identity.conftest import client_for, minted_bearer
+
+    person = make_applicant(2205)
+    wallet = person.account.address
+    _holding_notes(settings, wallet)
+    with client_for(settings) as api:
+        admin, owner = minted_bearer(settings, ADMIN), minted_bearer(settings, person.account)
+        asked = api.delete(f"/api/v1/admin/kyc/wallets/{wallet}", headers=admin)
+        assert asked.status_code == 202 and asked.json()["requested_by"] == ADMIN.address
+        mine = api.get("/api/v1/kyc/me", headers=owner).json()["erasure"]
+        again = api.delete("/api/v1/kyc/me", headers=owner)
+    assert mine["requested_by"] == "staff" and ADMIN.address.lower() not in str(mine).lower()
+    assert again.status_code == 202 and again.json()["requested_by"] == "staff"
