@@ -307,13 +307,19 @@ def _signature(text: str) -> bytes:
         raise ValidationFailed("signature: not 0x-hex", field="signature") from None
 
 
+def accept_lock(wallet: str) -> str:
+    """The name of the lock an acceptance holds for each wallet of its person (an erasure of the
+    wallet takes it too: `lifecycle._hold_acceptances`)."""
+    return f"offer-accept|{wallet.lower()}"
+
+
 def _lock_person(db: Session, borrower: str) -> None:
     """One acceptance at a time per person: two wallets of one person accepting at the same instant
     would otherwise each find the other's createLoan not yet queued. PostgreSQL: a lock per wallet
     of the person, taken in order; SQLite: its write lock, taken before anything is read."""
     begin_write(db, LoanOffer)
     for wallet in sorted(w.lower() for w in borrower_wallets_of(db, borrower) | {borrower}):
-        lock_until_commit(db, f"offer-accept|{wallet}")
+        lock_until_commit(db, accept_lock(wallet))
 
 
 def _check_person_at_acceptance(db: Session, settings: Settings, offer: LoanOffer, decision: CreditDecision | None) -> None:

@@ -257,3 +257,45 @@ def test_the_owner_reads_an_admins_request_as_staffs_never_the_admins_wallet(set
         again = api.delete("/api/v1/kyc/me", headers=owner)
     assert mine["requested_by"] == "staff" and ADMIN.address.lower() not in str(mine).lower()
     assert again.status_code == 202 and again.json()["requested_by"] == "staff"
+
+
+def test_an_erasure_at_the_moment_an_offer_is_accepted_waits_for_the_acceptance_then_refuses(
+    client, chain_identity_settings, borrower, approved  # noqa: F811
+):
+    """The acceptance's transaction is open (its createLoan queued, not committed) when an erasure of the
+    same wallet begins: the erasure must not read the wallet as borrowing nothing, erase it, and queue
+    its revocation behind a createLoan that makes a loan to a debtor no one can identify. It waits for
+    the acceptance (the acceptance's per-wallet lock; SQLite's write lock), then refuses (409)."""
+    import threading
+    import time
+
+    from backend.db.session import session_factory
+    from backend.errors import Conflict
+    from backend.lending.offers import accept_offer
+    from backend.lending.schemas import OfferAccept
+    from tests.lending.conftest import sign_typed
+
+    settings, wallet = chain_identity_settings, borrower.account.address
+    offer = client.post("/api/v1/offers", json={"decision_id": approved["id"]}, headers=borrower.headers).json()
+    signature = sign_typed(borrower.account, offer["typed_data"])
+    accepting = session_factory(settings)()
+    accept_offer(accepting, settings, wallet, offer["id"], OfferAccept(signature=signature))
+    outcome: list = []
+
+    def erase() -> None:
+        try:
+            with session_scope(settings) as session:
+                outcome.append(erase_wallet(session, settings, wallet, wallet))
+        except Exception as exc:  # noqa: BLE001 - the answer under test
+            outcome.append(exc)
+
+    eraser = threading.Thread(target=erase)
+    eraser.start()
+    time.sleep(1.5)  # the erasure has begun, and waits or has read
+    accepting.commit()
+    accepting.close()
+    eraser.join(60)
+    (answer,) = outcome
+    assert isinstance(answer, Conflict) and "becoming a loan" in str(answer), answer
+    with session_scope(settings) as session:
+        assert all(r.wrapped_key is not None for r in session.scalars(select(KycRecord).where(KycRecord.wallet == wallet)))

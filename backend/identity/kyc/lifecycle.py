@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 from backend import idempotency_keys
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
+from backend.db.session import begin_write, lock_until_commit
 from backend.errors import Conflict, NotFound
 from backend.identity.audit_trail import audit
 from backend.identity.checks.origin import forget_origins
@@ -70,7 +71,7 @@ from backend.identity.models import ErasureRequest, KycRecord, utcnow
 from backend.identity.roles import GRANTABLE, roles_of
 from backend.identity.schemas import ErasurePublic, ErasureScheduledPublic
 from backend.lending.models import LoanOffer
-from backend.lending.offers import offers_in_flight
+from backend.lending.offers import accept_lock, offers_in_flight
 from backend.scoring.models import CreditDecision
 from backend.servicing.channels import forget_failures
 
@@ -148,7 +149,17 @@ def erase_dormant(session: Session, settings: Settings, wallet: str, why: str, n
                   keeping_index=denied_identity(records))  # fmt: skip
 
 
+def _hold_acceptances(session: Session, wallet: str) -> None:
+    """Wait for, then keep out until the commit, an acceptance of the wallet's offer (its lock by
+    name, `offers._lock_person`; SQLite: the write lock, before anything is read). Otherwise an
+    erasure reading while an acceptance is uncommitted finds no offer in flight, erases the wallet
+    and clears (or deletes) the very decision and offer its createLoan is making a loan from."""
+    begin_write(session, KycRecord)
+    lock_until_commit(session, accept_lock(wallet))
+
+
 def _live_records(session: Session, wallet: str) -> list[KycRecord]:
+    _hold_acceptances(session, wallet)
     return list(session.scalars(select(KycRecord).where(KycRecord.wallet == wallet, KycRecord.erased_at.is_(None)).with_for_update()))
 
 
