@@ -299,3 +299,26 @@ def test_an_erasure_at_the_moment_an_offer_is_accepted_waits_for_the_acceptance_
     assert isinstance(answer, Conflict) and "becoming a loan" in str(answer), answer
     with session_scope(settings) as session:
         assert all(r.wrapped_key is not None for r in session.scalars(select(KycRecord).where(KycRecord.wallet == wallet)))
+
+
+def test_an_investor_whose_mandate_funding_is_in_flight_is_scheduled_not_erased(settings):
+    """The keeper's `fundWithMandate` for the wallet is queued (or mined, not yet indexed): the wallet
+    is investing, a business relationship the index does not show yet. Erased at once, the funding
+    would land after it: an investor with no customer due diligence kept. Scheduled instead, undated."""
+    from backend.chain.models import Intent
+    from backend.lending.mandates import FUNDING_KEY_PREFIX
+    from backend.lending.models import FundingMandateRow
+
+    person = make_applicant(2206)
+    wallet, mandate_hash = person.account.address, "0x" + "ab" * 32
+    with session_scope(settings) as session:
+        submit_record(session, settings, wallet, KycCreate(**person.form()), [])
+        session.add(FundingMandateRow(mandate_hash=mandate_hash, wallet=wallet, chain_id=31337, agent=ADMIN.address,
+                                      mandate={}, expiry=2**40, signature="0x"))  # fmt: skip
+        session.add(Intent(key=f"{FUNDING_KEY_PREFIX}{mandate_hash}:7:1", contract="FundingAgent",
+                           function="fundWithMandate", args=[7, 1_000_000, [], "0x"], status="pending"))  # fmt: skip
+    with session_scope(settings) as session:
+        scheduled = erase_wallet(session, settings, wallet, wallet)
+    assert isinstance(scheduled, ErasureScheduledPublic), scheduled
+    assert scheduled.erase_after is None and "loan 7" in scheduled.reason
+    assert _logged(settings, wallet) == []
