@@ -278,6 +278,7 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
         nonce=loan_book.borrower_nonce(settings, borrower),
         deadline=deadline,
     )
+    _not_erased_meanwhile(db, borrower, decision)
     offer = LoanOffer(
         id=offer_id, decision_id=decision.id, borrower=borrower, status=OfferStatus.OFFERED, amount=amount,
         quoted_apr_bps=quote["apr_bps"], chain_id=domain.chain_id, loan_book=domain.address,
@@ -290,6 +291,18 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
                  payload={"decision_id": decision.id, "terms_hash": offer.terms_hash, "amount": amount,
                           "priced_by": priced.id})  # fmt: skip
     return offer_public(db, offer)
+
+
+def _not_erased_meanwhile(db: Session, borrower: str, decision: CreditDecision) -> None:
+    """Right before the offer is written: wait for an erasure of the wallet committing now (it holds
+    `accept_lock`; on SQLite the write lock, which this request's writes waited for), then read the
+    decision again. An erasure that read before this offer existed would otherwise leave it behind,
+    naming the erased wallet beside its cleared decision."""
+    lock_until_commit(db, accept_lock(borrower))
+    db.refresh(decision)
+    if decision.erased_at is not None:
+        raise Conflict(f"credit decision {decision.id} was erased with this wallet's personal data: apply again",
+                       decision_id=decision.id)  # fmt: skip
 
 
 def _visible_offer(db: Session, wallet: str, offer_id: str, *, staff: bool = False) -> LoanOffer:

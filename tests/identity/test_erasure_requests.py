@@ -322,3 +322,42 @@ def test_an_investor_whose_mandate_funding_is_in_flight_is_scheduled_not_erased(
     assert isinstance(scheduled, ErasureScheduledPublic), scheduled
     assert scheduled.erase_after is None and "loan 7" in scheduled.reason
     assert _logged(settings, wallet) == []
+
+
+def test_an_offer_made_while_the_wallets_erasure_commits_is_refused_not_left_behind(
+    client, chain_identity_settings, borrower, approved  # noqa: F811
+):
+    """The erasure's transaction is open (the decision cleared, the wallet's offers deleted, not yet
+    committed) when the borrower asks for an offer on that decision: the offer must not be written after
+    the erasure commits, an offer naming the erased wallet left behind. It waits, then is refused (409)."""
+    import threading
+    import time
+
+    from backend.db.session import session_factory
+    from backend.errors import Conflict
+    from backend.lending.models import LoanOffer
+    from backend.lending.offers import create_offer
+    from backend.lending.schemas import OfferCreate
+
+    settings, wallet = chain_identity_settings, borrower.account.address
+    erasing = session_factory(settings)()
+    assert isinstance(erase_wallet(erasing, settings, wallet, wallet), ErasurePublic)
+    outcome: list = []
+
+    def offer() -> None:
+        try:
+            with session_scope(settings) as session:
+                outcome.append(create_offer(session, settings, wallet, OfferCreate(decision_id=approved["id"])))
+        except Exception as exc:  # noqa: BLE001 - the answer under test
+            outcome.append(exc)
+
+    asking = threading.Thread(target=offer)
+    asking.start()
+    time.sleep(1.5)  # the offer's request has begun, and waits or has read
+    erasing.commit()
+    erasing.close()
+    asking.join(60)
+    (answer,) = outcome
+    assert isinstance(answer, Conflict), answer
+    with session_scope(settings) as session:
+        assert session.scalar(select(LoanOffer).where(LoanOffer.borrower == wallet)) is None
