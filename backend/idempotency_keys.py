@@ -4,7 +4,8 @@ One table for all of them: a caller's key names the first request that carried i
 hash of what it asked) and, once that request made its record, the record's id. A retry with the key
 and the same request is answered with that record, nothing written; with another request, it is
 refused (409 `idempotency_key_reused`). Keys are the caller's own (unique per principal, a wallet),
-kept `RETENTION` and deleted as new ones are claimed: past it, the key names a new request.
+kept `RETENTION` and deleted as new ones are claimed and by each retention round: past it, the key
+names a new request. An erasure of the wallet deletes its keys at once (`forget`).
 
 The claim is a row added in the request's own transaction: a request that fails (a 4xx, a 5xx)
 rolls it back with everything else, so its retry runs again; two attempts at once meet on the
@@ -121,6 +122,16 @@ def once(db: Session, held: Claim | None, make: Callable[[], T], read: Callable[
     if held is not None:
         keep(db, held, str(record_id(made)), 201)
     return Recorded(made, created=True)
+
+
+def forget(db: Session, principal: str, until: datetime | None = None) -> int:
+    """Delete `principal`'s keys (made up to `until`), in the caller's transaction: an erasure's. A
+    key names the wallet, the record it made and a hash of the body, for a credit application an
+    unsalted hash of closed choices and an amount that trying them all gives back."""
+    query = delete(IdempotencyKeyRow).where(IdempotencyKeyRow.principal == principal)
+    if until is not None:
+        query = query.where(IdempotencyKeyRow.created_at <= until)
+    return db.execute(query).rowcount
 
 
 def prune(settings: Settings, now: datetime | None = None) -> int:

@@ -183,9 +183,10 @@ class _Book:
                                                     promised_by=at + (k + 1) * 10 * DAY - DAY))  # fmt: skip
 
     def _record(self, wallet: str, national_id: str) -> dict:
-        return dict(id=str(uuid.UUID(int=self.rng.getrandbits(128))), wallet=wallet, status="approved", level=2,
-                    id_type="national_id", reasons=[], blind_index=national_id, ciphertext=b"-",
-                    commitment="0x" + "00" * 32, document_count=0, submitted_at=datetime.fromtimestamp(NOW, UTC))  # fmt: skip
+        record_id = str(uuid.UUID(int=self.rng.getrandbits(128)))
+        return dict(id=record_id, wallet=wallet, status="approved", level=2, id_type="national_id", reasons=[],
+                    blind_index=national_id, ciphertext=b"-", commitment="0x" + "00" * 32, document_count=0,
+                    submitted_at=datetime.fromtimestamp(NOW, UTC), attest_key=f"kyc:attest:{record_id}")  # fmt: skip
 
     def _kyc(self) -> None:
         for wallet in sorted(self.wallets):

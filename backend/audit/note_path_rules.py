@@ -4,8 +4,8 @@
 - `structured_gifts`: notes moved outside the market from one person to another in gifts each
   under the `large_gift` threshold (`monitoring_gift_threshold`) that together reach it within
   `monitoring_structuring_days`: a large gift cut into pieces to stay under the rule. A person is
-  the wallets sharing a national ID (the KYC blind index; a wallet whose records name more than one
-  counts under the smallest), or a wallet of its own; gifts between one person's own wallets move
+  the wallets verified with one national ID (the KYC blind index of a record approved once; a wallet
+  verified with more than one counts under the smallest), or a wallet of its own; gifts between one person's own wallets move
   no value to anyone and are left out. One alert per run of gifts that reaches the threshold, after
   which the sum starts again, so a string of gifts raises one alert per threshold's worth.
 - `cycle`: notes of one loan going round more than two wallets, A -> B -> C (-> ...) -> A, each move
@@ -33,10 +33,14 @@ Gift = tuple[NoteTransferRow, int | None, int]  # a move outside the market, its
 
 
 def _persons(db: Session, wallets: set[str]) -> dict[str, str]:
-    """Each wallet's person: `id:` its smallest national ID blind index, or `wallet:` itself."""
+    """Each wallet's person: `id:` the smallest national ID blind index it was verified with (a record
+    approved once, as `persons.borrower_wallets_of` takes it), or `wallet:` itself. Not any record's:
+    anyone may type someone's ID number into a KYC form, and a recipient who typed the sender's would
+    make every gift between them one person's own, unseen."""
     indexes = {wallet: index for some in chunks(wallets)  # every wallet a gift touched: bounded lists
                for wallet, index in db.execute(select(KycRecord.wallet, func.min(KycRecord.blind_index))
-                                               .where(KycRecord.wallet.in_(some), KycRecord.blind_index.is_not(None))
+                                               .where(KycRecord.wallet.in_(some), KycRecord.blind_index.is_not(None),
+                                                      KycRecord.attest_key.is_not(None))
                                                .group_by(KycRecord.wallet))}  # fmt: skip
     return {w: f"id:{indexes[w]}" if w in indexes else f"wallet:{w.lower()}" for w in wallets}
 

@@ -57,7 +57,9 @@ def person_of_record(session: Session, record: KycRecord) -> frozenset[str]:
 
 
 def _with_links(session: Session, indexes: set[str]) -> set[str]:
-    return indexes | {index for pair in linked_indexes(session, indexes) for index in pair}
+    # Approved or not: the four eyes count a person's records whatever their status, and a link two
+    # admins confirmed before the second identity's approval must keep its holder off that approval.
+    return indexes | {index for pair in linked_indexes(session, indexes, approved=False) for index in pair}
 
 
 def wallets_of(session: Session, wallet: str) -> frozenset[str]:
@@ -113,19 +115,22 @@ def borrower_wallets_of(session: Session, wallet: str) -> frozenset[str]:
     return frozenset({wallet, *map(_wallet, others)})
 
 
-def linked_indexes(session: Session, indexes: Iterable[str]) -> list[tuple[str, str]]:
+def linked_indexes(session: Session, indexes: Iterable[str], approved: bool = True) -> list[tuple[str, str]]:
     """The confirmed same-person links touching one of these national IDs (blind indexes), as pairs
-    of the two records' IDs, both records approved once and not erased (an erased record has none)."""
+    of the two records' IDs, both records not erased (an erased record has none) and, for a borrower's
+    person (`approved`), both approved once. The four eyes (`person_of`) take a link whatever the
+    records' status, as they take the records themselves: two admins said whose the second identity is."""
     indexes = set(indexes)
     if not indexes:
         return []
     a, b = aliased(KycRecord), aliased(KycRecord)
+    verified = (a.attest_key.is_not(None), b.attest_key.is_not(None)) if approved else ()
     found: set[tuple[str, str]] = set()
     for some in chunks(indexes):  # bounded lists: a page of referrals may name many IDs
         found |= set(session.execute(
             select(a.blind_index, b.blind_index).select_from(KycPersonLink)
             .join(a, a.id == KycPersonLink.record_a).join(b, b.id == KycPersonLink.record_b)
-            .where(KycPersonLink.confirmed_by.is_not(None), a.attest_key.is_not(None), b.attest_key.is_not(None),
+            .where(KycPersonLink.confirmed_by.is_not(None), *verified, a.erased_at.is_(None), b.erased_at.is_(None),
                    a.blind_index.is_not(None), b.blind_index.is_not(None),
                    or_(a.blind_index.in_(some), b.blind_index.in_(some)))).tuples())  # fmt: skip
     return sorted(found)

@@ -399,7 +399,7 @@ class ErasureScheduledPublic(BaseModel):
     status: Literal["scheduled"] = "scheduled"
     wallet: str
     requested_at: datetime = Field(description="When it was first asked for (a repeat is the same request)")
-    requested_by: str = Field(description="The wallet that asked: the person, or an admin")
+    requested_by: str = Field(description="The wallet that asked: the person, or an admin (to the person: `staff`)")
     erase_after: datetime | None = Field(description="When the retention worker erases it; null while the business "
                                          "relationship is open (then the AML period after its end)")
     relationship_ended_at: datetime | None = Field(description="When the business relationship ended, as the chain "

@@ -278,6 +278,7 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
         nonce=loan_book.borrower_nonce(settings, borrower),
         deadline=deadline,
     )
+    _not_erased_meanwhile(db, borrower, decision)
     offer = LoanOffer(
         id=offer_id, decision_id=decision.id, borrower=borrower, status=OfferStatus.OFFERED, amount=amount,
         quoted_apr_bps=quote["apr_bps"], chain_id=domain.chain_id, loan_book=domain.address,
@@ -290,6 +291,18 @@ def create_offer(db: Session, settings: Settings, borrower: str, request: OfferC
                  payload={"decision_id": decision.id, "terms_hash": offer.terms_hash, "amount": amount,
                           "priced_by": priced.id})  # fmt: skip
     return offer_public(db, offer)
+
+
+def _not_erased_meanwhile(db: Session, borrower: str, decision: CreditDecision) -> None:
+    """Right before the offer is written: wait for an erasure of the wallet committing now (it holds
+    `accept_lock`; on SQLite the write lock, which this request's writes waited for), then read the
+    decision again. An erasure that read before this offer existed would otherwise leave it behind,
+    naming the erased wallet beside its cleared decision."""
+    lock_until_commit(db, accept_lock(borrower))
+    db.refresh(decision)
+    if decision.erased_at is not None:
+        raise Conflict(f"credit decision {decision.id} was erased with this wallet's personal data: apply again",
+                       decision_id=decision.id)  # fmt: skip
 
 
 def _visible_offer(db: Session, wallet: str, offer_id: str, *, staff: bool = False) -> LoanOffer:
@@ -307,13 +320,19 @@ def _signature(text: str) -> bytes:
         raise ValidationFailed("signature: not 0x-hex", field="signature") from None
 
 
+def accept_lock(wallet: str) -> str:
+    """The name of the lock an acceptance holds for each wallet of its person (an erasure of the
+    wallet takes it too: `lifecycle._hold_acceptances`)."""
+    return f"offer-accept|{wallet.lower()}"
+
+
 def _lock_person(db: Session, borrower: str) -> None:
     """One acceptance at a time per person: two wallets of one person accepting at the same instant
     would otherwise each find the other's createLoan not yet queued. PostgreSQL: a lock per wallet
     of the person, taken in order; SQLite: its write lock, taken before anything is read."""
     begin_write(db, LoanOffer)
     for wallet in sorted(w.lower() for w in borrower_wallets_of(db, borrower) | {borrower}):
-        lock_until_commit(db, f"offer-accept|{wallet}")
+        lock_until_commit(db, accept_lock(wallet))
 
 
 def _check_person_at_acceptance(db: Session, settings: Settings, offer: LoanOffer, decision: CreditDecision | None) -> None:

@@ -135,3 +135,34 @@ def test_the_fingerprint_is_of_the_content_not_its_spelling(body):
     assert fingerprint("POST", "/api/v1/score", body) == fingerprint("POST", "/api/v1/score", b'{"a":1,"b":[1,2]}')
     assert fingerprint("POST", "/api/v1/loans/1/hardship", body) != fingerprint("POST", "/api/v1/loans/2/hardship", body)
     assert fingerprint("POST", "/api/v1/score", b'{"a":2,"b":[1,2]}') != fingerprint("POST", "/api/v1/score", body)
+
+
+def test_an_erasure_deletes_the_wallets_keys_and_the_retention_round_prunes_old_ones(tmp_path, database_url):
+    """A key names the caller's wallet, the record its request made and the SHA-256 of the body: for a
+    credit application, an unsalted hash of a few closed choices and an amount, which trying them all
+    gives back, the very reason erasure clears a decision's input hash. So an erasure deletes the
+    wallet's keys (a retry after it is a new request, never the erased decision joined to the wallet
+    again), and the retention round deletes every key past its day, whether or not a request with a
+    key came since (they were pruned only as new keys were claimed)."""
+    from backend.identity.kyc.lifecycle import erase_wallet
+    from backend.identity.kyc.retention import run_round
+
+    settings = identity_settings(tmp_path, database_url)
+    client, account, other = client_for(settings), Account.create(), Account.create()
+    keyed = {**minted_bearer(settings, account), "Idempotency-Key": "before-the-erasure"}
+    first = client.post("/api/v1/score", json=SAMPLE, headers=keyed)
+    assert first.status_code == 201, first.text
+    with session_scope(settings) as session:
+        session.add(IdempotencyKeyRow(principal=other.address, key="old", route="POST /api/v1/score",
+                                      request_hash="0" * 64, created_at=datetime.now(UTC) - RETENTION - timedelta(minutes=1)))  # fmt: skip
+    with session_scope(settings) as session:
+        erased = erase_wallet(session, settings, account.address, account.address)
+    assert erased.erased_decisions == [first.json()["id"]]
+    with session_scope(settings) as session:
+        assert session.scalar(select(func.count()).where(IdempotencyKeyRow.principal == account.address)) == 0
+    retry = client.post("/api/v1/score", json=SAMPLE, headers=keyed)
+    assert retry.status_code == 201 and retry.json()["id"] != first.json()["id"]
+
+    run_round(settings)
+    with session_scope(settings) as session:
+        assert sorted(session.scalars(select(IdempotencyKeyRow.principal))) == [account.address]  # the retry's, a new day

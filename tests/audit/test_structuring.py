@@ -35,12 +35,15 @@ def _alerts(settings, **kw) -> list:
         return alerts(session, settings, **kw)
 
 
-def _person(settings, national_id: str, *wallets: str) -> None:
-    """KYC records of one national ID (its blind index) on each wallet, as a verification leaves them."""
+def _person(settings, national_id: str, *wallets: str, status: str = "approved") -> None:
+    """KYC records of one national ID (its blind index) on each wallet, as a verification leaves them
+    (attested), or as a submission an admin did not approve leaves them (`status` another)."""
     with session_scope(settings) as session:
         for wallet in wallets:
-            session.add(KycRecord(id=str(uuid.uuid4()), wallet=wallet, status="approved", level=1, id_type="national_id",
-                                  blind_index=national_id, ciphertext=b"-", commitment="0x" + "00" * 32))  # fmt: skip
+            record_id = str(uuid.uuid4())
+            session.add(KycRecord(id=record_id, wallet=wallet, status=status, level=1, id_type="national_id",
+                                  blind_index=national_id, ciphertext=b"-", commitment="0x" + "00" * 32,
+                                  attest_key=f"kyc:attest:{record_id}" if status == "approved" else None))  # fmt: skip
 
 
 def _give(world, loan_id: int, sender, recipient, notes: int) -> str:  # noqa: F811
@@ -111,3 +114,18 @@ def test_notes_going_round_three_wallets_raise_a_cycle_and_a_longer_ring_than_th
     one_day = settings.model_copy(update={"monitoring_round_trip_days": 1})
     assert [x.key for x in _alerts(one_day, rule="cycle")] == [cycle.key]
     assert len(_alerts(settings, rule="cycle")) == 2  # within 30 days it is one
+
+
+def test_a_recipient_who_typed_the_senders_national_id_is_not_the_senders_person(settings, world):  # noqa: F811
+    """Anyone may type someone's ID number into a KYC form: a record no admin approved joins nobody,
+    or a recipient would submit the sender's ID (rejected, or left waiting) and have every gift from
+    the sender count as a move between one person's own wallets, unseen by this rule. A person is
+    wallets verified with one national ID, as the borrower checks take it (`persons.borrower_wallets_of`)."""
+    alice, carol = world.investors[:2]
+    _person(settings, "id-bb-alice", alice.address)
+    _person(settings, "id-cc-carol", carol.address)
+    _person(settings, "id-bb-alice", carol.address, status="rejected")  # the smaller index, on carol's wallet
+    loan_id, _ = world.active_loan(investors=[alice])
+    gifts = [_give(world, loan_id, alice, carol, 600), _give(world, loan_id, alice, carol, 600)]
+    (structured,) = _alerts(settings, rule="structured_gifts")
+    assert structured.tx_hashes == gifts and structured.wallets == [alice.address, carol.address]

@@ -196,3 +196,168 @@ def test_an_investor_holding_notes_of_an_open_loan_is_scheduled_until_the_aml_pe
     (request,) = _requests(settings, wallet)
     assert request.erase_after == datetime.fromtimestamp(int(sold.timestamp()), UTC) + AML
     assert [e.wallet for e in run_round(settings, now=request.erase_after + SECOND).requests] == [wallet]
+
+
+def _holding_notes(settings, wallet: str, documents=()) -> str:
+    """A KYC record of `wallet`, which holds notes of an open loan: its erasure waits (a relationship)."""
+    person, zero = make_applicant(2203), "0x" + "00" * 32
+    with session_scope(settings) as session:
+        record_id = submit_record(session, settings, wallet, KycCreate(**person.form()), list(documents)).id
+        session.add(LoanRow(loan_id=3, status="active", borrower=ADMIN.address, underwriter=ADMIN.address, terms_hash=zero,
+                            agreement_hash=zero, decision_hash=zero, principal=10, apr_bps=1, installments=1,
+                            installment_period=1, installment_amount=1, funding_deadline=1, origination_fee_bps=0,
+                            created_block=1, block_number=1, tx_hash=zero, log_index=0))  # fmt: skip
+        session.add(NoteBalanceRow(loan_id=3, holder=wallet, balance=10, block_number=1, tx_hash=zero, log_index=0))
+    return record_id
+
+
+def test_a_restricted_wallets_id_documents_open_only_for_what_the_data_is_kept_for(settings):
+    """An ID document shows all a reveal does and more (the photo): while an erasure is scheduled, an
+    admin opens one only with `reason` fraud_investigation or legal_request (409 otherwise, nothing
+    kept or audited), the reason in the view's audit entry, as a reveal."""
+    from tests.identity.conftest import PNG, client_for, minted_bearer
+
+    wallet = make_applicant(2204).account.address
+    record_id = _holding_notes(settings, wallet, [PNG])
+    with session_scope(settings) as session:
+        assert isinstance(erase_wallet(session, settings, wallet, wallet), ErasureScheduledPublic)
+    admin, url = minted_bearer(settings, ADMIN), f"/api/v1/admin/kyc/{record_id}/documents/0"
+    with client_for(settings) as api:
+        for refused in (api.get(url, headers=admin), api.get(url, params={"reason": "review"}, headers=admin)):
+            assert refused.status_code == 409, refused.text
+            assert refused.json()["context"]["allowed_reasons"] == ["fraud_investigation", "legal_request"]
+        with session_scope(settings) as session:
+            assert session.scalar(select(AuditEntry).where(AuditEntry.action == "kyc.document_view")) is None
+        opened = api.get(url, params={"reason": "legal_request"}, headers=admin)
+        assert opened.status_code == 200 and opened.content == PNG
+    from backend.audit.hashing import payload_hash
+    from backend.identity.models import KycDocumentView
+
+    with session_scope(settings) as session:
+        (viewed,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "kyc.document_view"))
+        view = session.scalars(select(KycDocumentView)).one()
+        assert viewed.payload_hash == payload_hash({"view_id": view.id, "record_id": record_id, "wallet": wallet,
+                                                    "document": 0, "reason": "legal_request"})  # fmt: skip
+
+
+def test_the_owner_reads_an_admins_request_as_staffs_never_the_admins_wallet(settings):
+    """A staff member's wallet is their own personal data (GDPR art. 15(4)), as everywhere the owner
+    reads what staff did (`reviewer`, `staff`): the schedule an admin asked for names `staff` to the
+    owner, in GET /kyc/me and in the 202 of the owner's own request; the admin's view keeps the wallet."""
+    from tests.identity.conftest import client_for, minted_bearer
+
+    person = make_applicant(2205)
+    wallet = person.account.address
+    _holding_notes(settings, wallet)
+    with client_for(settings) as api:
+        admin, owner = minted_bearer(settings, ADMIN), minted_bearer(settings, person.account)
+        asked = api.delete(f"/api/v1/admin/kyc/wallets/{wallet}", headers=admin)
+        assert asked.status_code == 202 and asked.json()["requested_by"] == ADMIN.address
+        mine = api.get("/api/v1/kyc/me", headers=owner).json()["erasure"]
+        again = api.delete("/api/v1/kyc/me", headers=owner)
+    assert mine["requested_by"] == "staff" and ADMIN.address.lower() not in str(mine).lower()
+    assert again.status_code == 202 and again.json()["requested_by"] == "staff"
+
+
+def test_an_erasure_at_the_moment_an_offer_is_accepted_waits_for_the_acceptance_then_refuses(
+    client, chain_identity_settings, borrower, approved  # noqa: F811
+):
+    """The acceptance's transaction is open (its createLoan queued, not committed) when an erasure of the
+    same wallet begins: the erasure must not read the wallet as borrowing nothing, erase it, and queue
+    its revocation behind a createLoan that makes a loan to a debtor no one can identify. It waits for
+    the acceptance (the acceptance's per-wallet lock; SQLite's write lock), then refuses (409)."""
+    import threading
+    import time
+
+    from backend.db.session import session_factory
+    from backend.errors import Conflict
+    from backend.lending.offers import accept_offer
+    from backend.lending.schemas import OfferAccept
+    from tests.lending.conftest import sign_typed
+
+    settings, wallet = chain_identity_settings, borrower.account.address
+    offer = client.post("/api/v1/offers", json={"decision_id": approved["id"]}, headers=borrower.headers).json()
+    signature = sign_typed(borrower.account, offer["typed_data"])
+    accepting = session_factory(settings)()
+    accept_offer(accepting, settings, wallet, offer["id"], OfferAccept(signature=signature))
+    outcome: list = []
+
+    def erase() -> None:
+        try:
+            with session_scope(settings) as session:
+                outcome.append(erase_wallet(session, settings, wallet, wallet))
+        except Exception as exc:  # noqa: BLE001 - the answer under test
+            outcome.append(exc)
+
+    eraser = threading.Thread(target=erase)
+    eraser.start()
+    time.sleep(1.5)  # the erasure has begun, and waits or has read
+    accepting.commit()
+    accepting.close()
+    eraser.join(60)
+    (answer,) = outcome
+    assert isinstance(answer, Conflict) and "becoming a loan" in str(answer), answer
+    with session_scope(settings) as session:
+        assert all(r.wrapped_key is not None for r in session.scalars(select(KycRecord).where(KycRecord.wallet == wallet)))
+
+
+def test_an_investor_whose_mandate_funding_is_in_flight_is_scheduled_not_erased(settings):
+    """The keeper's `fundWithMandate` for the wallet is queued (or mined, not yet indexed): the wallet
+    is investing, a business relationship the index does not show yet. Erased at once, the funding
+    would land after it: an investor with no customer due diligence kept. Scheduled instead, undated."""
+    from backend.chain.models import Intent
+    from backend.lending.mandates import FUNDING_KEY_PREFIX
+    from backend.lending.models import FundingMandateRow
+
+    person = make_applicant(2206)
+    wallet, mandate_hash = person.account.address, "0x" + "ab" * 32
+    with session_scope(settings) as session:
+        submit_record(session, settings, wallet, KycCreate(**person.form()), [])
+        session.add(FundingMandateRow(mandate_hash=mandate_hash, wallet=wallet, chain_id=31337, agent=ADMIN.address,
+                                      mandate={}, expiry=2**40, signature="0x"))  # fmt: skip
+        session.add(Intent(key=f"{FUNDING_KEY_PREFIX}{mandate_hash}:7:1", contract="FundingAgent",
+                           function="fundWithMandate", args=[7, 1_000_000, [], "0x"], status="pending"))  # fmt: skip
+    with session_scope(settings) as session:
+        scheduled = erase_wallet(session, settings, wallet, wallet)
+    assert isinstance(scheduled, ErasureScheduledPublic), scheduled
+    assert scheduled.erase_after is None and "loan 7" in scheduled.reason
+    assert _logged(settings, wallet) == []
+
+
+def test_an_offer_made_while_the_wallets_erasure_commits_is_refused_not_left_behind(
+    client, chain_identity_settings, borrower, approved  # noqa: F811
+):
+    """The erasure's transaction is open (the decision cleared, the wallet's offers deleted, not yet
+    committed) when the borrower asks for an offer on that decision: the offer must not be written after
+    the erasure commits, an offer naming the erased wallet left behind. It waits, then is refused (409)."""
+    import threading
+    import time
+
+    from backend.db.session import session_factory
+    from backend.errors import Conflict
+    from backend.lending.models import LoanOffer
+    from backend.lending.offers import create_offer
+    from backend.lending.schemas import OfferCreate
+
+    settings, wallet = chain_identity_settings, borrower.account.address
+    erasing = session_factory(settings)()
+    assert isinstance(erase_wallet(erasing, settings, wallet, wallet), ErasurePublic)
+    outcome: list = []
+
+    def offer() -> None:
+        try:
+            with session_scope(settings) as session:
+                outcome.append(create_offer(session, settings, wallet, OfferCreate(decision_id=approved["id"])))
+        except Exception as exc:  # noqa: BLE001 - the answer under test
+            outcome.append(exc)
+
+    asking = threading.Thread(target=offer)
+    asking.start()
+    time.sleep(1.5)  # the offer's request has begun, and waits or has read
+    erasing.commit()
+    erasing.close()
+    asking.join(60)
+    (answer,) = outcome
+    assert isinstance(answer, Conflict), answer
+    with session_scope(settings) as session:
+        assert session.scalar(select(LoanOffer).where(LoanOffer.borrower == wallet)) is None

@@ -14,7 +14,7 @@ from backend.audit.models import AuditEntry
 from backend.db.session import session_scope
 from backend.identity.kyc.lifecycle import erase_wallet
 from backend.identity.kyc.submission import submit
-from backend.identity.models import KycPersonLink
+from backend.identity.models import KycPersonLink, KycRecord
 from backend.identity.persons import borrower_wallets_of, borrower_wallets_of_each, same_person
 from backend.identity.schemas import KycCreate
 from tests.identity.conftest import ADMIN, client_for, identity_settings, make_applicant, minted_bearer
@@ -161,3 +161,27 @@ def test_two_admins_proposing_one_link_at_once_make_one_link_confirmed(tmp_path,
     assert not any(isinstance(r, BaseException) for r in results), results
     assert _links(settings) == 1
     assert sorted(r is None for r in results) == [False, True]  # one proposed, the other confirmed
+
+
+def test_an_admins_second_identity_linked_before_its_approval_is_not_theirs_to_approve(tmp_path, database_url):
+    """Two admins link an admin's own KYC record and a second identity of theirs still waiting for
+    review: from then the admin is that record's person for the four eyes, approved or not yet (the
+    borrower person waits for both approvals; the four eyes do not: they count records whatever their
+    status). The admin neither approves nor opens it; another admin does."""
+    settings = identity_settings(tmp_path, database_url, admin_wallets=[ADMIN.address, SECOND_ADMIN.address,
+                                                                         THIRD_ADMIN.address])  # fmt: skip
+    person = make_applicant(85, born=date(1981, 7, 9))
+    own = _submit(settings, SECOND_ADMIN.address, person)  # the admin's own KYC, approved at once
+    second = _submit(settings, Account.create().address, _passport(person, "C01X00T56"))
+    admin, other_admin, third_admin = (minted_bearer(settings, a) for a in (ADMIN, SECOND_ADMIN, THIRD_ADMIN))
+    with client_for(settings) as client:
+        item = client.get(f"/api/v1/admin/kyc/{second}", headers=admin).json()
+        assert item["record"]["status"] == "needs_review"
+        assert _link(client, admin, second, own).status_code == 201
+        assert _link(client, third_admin, own, second).status_code == 200  # confirmed: one person
+        refused = client.post(f"/api/v1/admin/kyc/{second}/approve", json={"note": "mine"}, headers=other_admin)
+        assert refused.status_code == 403, refused.json()
+        with session_scope(settings) as s:
+            assert same_person(s, SECOND_ADMIN.address, s.get(KycRecord, second).wallet)
+        approved = client.post(f"/api/v1/admin/kyc/{second}/approve", json={"note": "seen"}, headers=admin)
+        assert approved.json()["status"] == "approved"

@@ -407,3 +407,26 @@ def test_the_cli_dry_run_lists_a_dormant_wallet_with_its_last_activity(settings,
     assert _get(settings, KycRecord, record_id).wrapped_key is not None
     shown = json.loads(runner.invoke(app, ["kyc", "retention", "--dry-run", "--json"]).output)
     assert [(e["wallet"], e["records"]) for e in shown["dormant"]] == [(person.account.address, [record_id])]
+
+
+def test_a_dormant_wallets_rejection_on_identity_grounds_keeps_its_blind_index(settings):
+    """The dormancy pass runs before the rest of the schedule, and on a book older than the inactivity
+    period (the first round after an upgrade) reaches a rejection on identity grounds first: it is the
+    schedule's erasure too, so the national ID keeps its index and still waits for two admins (an
+    erasure that dropped it would free a stolen ID for any wallet). The wallet's other records go whole."""
+    person = make_applicant(2131)
+    wallet = person.account.address
+    record_id = _rejected(settings, person, ground="identity", ago=INACTIVE + timedelta(days=1))
+    _quiet(settings, wallet, INACTIVE + timedelta(days=1))
+    index = _get(settings, KycRecord, record_id).blind_index
+
+    done = run_round(settings)
+    assert [(e.wallet, e.records, e.kept_index) for e in done.dormant] == [(wallet, [record_id], [record_id])]
+    row = _get(settings, KycRecord, record_id)
+    assert (row.status, row.wrapped_key, row.blind_index) == ("erased", None, index)
+    (entry,) = _entries(settings)
+    assert entry.kept_index == [record_id]  # a restore's replay keeps it too
+
+    again = _record(settings, person, wallet=make_applicant(2132).account.address)
+    flagged = _get(settings, KycRecord, again)
+    assert flagged.status == "needs_review" and "DENIED_IDENTITY" in [r["code"] for r in flagged.reasons]

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from backend.api.accepted import SCHEDULED_RESPONSE, erased_or_scheduled
 from backend.api.deps import (
@@ -29,6 +29,7 @@ from backend.identity.schemas import (
     PersonLinkPublic,
     RejectionCreate,
     RevealCreate,
+    RevealReason,
     ReviewItemPublic,
     RoleChangePublic,
     RoleGrantCreate,
@@ -40,6 +41,8 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 # Detected media type -> the file name's extension (backend/identity/checks/documents.py).
 DOCUMENT_TYPES = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
 DocumentIndex = Annotated[int, Path(ge=0, le=99, description="The document's place in the submission, from 0")]
+DocumentReason = Annotated[RevealReason | None, Query(description="Why, as a reveal's: needed while the wallet's erasure "
+                                                      "is scheduled (then fraud_investigation or legal_request only)")]  # fmt: skip
 
 
 @router.get("/roles", dependencies=allow("admin.roles.list"), summary="Granted roles, by wallet then role, a page at a time")
@@ -115,8 +118,9 @@ def reveal(record_id: KycRecordId, body: RevealCreate, user: CurrentUser, sessio
 @router.get("/kyc/{record_id}/documents/{index}", dependencies=allow("admin.kyc.document"), response_class=Response,
             responses={200: {"content": {t: {} for t in DOCUMENT_TYPES}, "description": "The file as uploaded"}},
             summary="Open one ID document of a record for review (audited; approving the record needs each opened)")  # fmt: skip
-def document(record_id: KycRecordId, index: DocumentIndex, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Response:
-    opened = service.open_document(session, settings, record_id, index, user.wallet)
+def document(record_id: KycRecordId, index: DocumentIndex, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+             reason: DocumentReason = None) -> Response:  # fmt: skip
+    opened = service.open_document(session, settings, record_id, index, user.wallet, reason)
     name = f"kyc-{opened.record_id[:8]}-{opened.index}.{DOCUMENT_TYPES[opened.media_type]}"
     # A file from an applicant: shown as what it was detected to be, never sniffed as anything else,
     # and with no scripts should a browser open it on its own.

@@ -17,6 +17,7 @@ from backend.config import Settings
 from backend.errors import Forbidden, NotFound
 from backend.identity.audit_trail import audit
 from backend.identity.crypto.keyring import load_keyring
+from backend.identity.kyc.erasure_requests import check_reveal_allowed
 from backend.identity.kyc.vault import open_part
 from backend.identity.models import KycDocument, KycDocumentView, KycRecord, utcnow
 from backend.identity.persons import person_of, person_of_record
@@ -37,15 +38,19 @@ def document_part(document: KycDocument) -> str:
     return f"document/{document.id}"
 
 
-def open_document(session: Session, settings: Settings, record_id: str, index: int, reader: str) -> OpenedDocument:
+def open_document(session: Session, settings: Settings, record_id: str, index: int, reader: str,
+                  reason: str | None = None) -> OpenedDocument:  # fmt: skip
     """Document `index` (0, 1, ...) of the record, decrypted for `reader`: kept as a view (what an
-    approval checks) and audited as `kyc.document_view`, whose subject names the record and index."""
+    approval checks) and audited as `kyc.document_view`, whose subject names the record and index.
+    While the wallet's erasure is scheduled, only for a `reason` the data is kept for, as a reveal: a
+    document shows all a reveal does, and the photo."""
     record = session.get(KycRecord, record_id)
     if record is None:
         raise NotFound("no such KYC record", field="record_id")
     if person_of_record(session, record) & person_of(session, reader):  # as review.py's four eyes
         raise Forbidden("an admin does not open the documents of their own KYC record (nor of another wallet of "
                         "theirs, or with their national ID): another admin must", record_id=record.id)  # fmt: skip
+    check_reveal_allowed(session, record.wallet, reason)  # an erasure scheduled restricts processing (GDPR art. 18)
     document = next((d for d in record.documents if d.position == index), None)
     if document is None:
         raise NotFound(f"index: record {record.id} has {record.document_count} document(s), numbered from 0",
@@ -55,7 +60,8 @@ def open_document(session: Session, settings: Settings, record_id: str, index: i
     session.add(view)
     session.flush()
     audit(session, reader, VIEW_ACTION, f"{record.id}/document/{index}",
-          {"view_id": view.id, "record_id": record.id, "wallet": record.wallet, "document": index})  # fmt: skip
+          {"view_id": view.id, "record_id": record.id, "wallet": record.wallet, "document": index,
+           **({"reason": reason} if reason else {})})  # fmt: skip
     return OpenedDocument(record.id, index, document.media_type, content)
 
 

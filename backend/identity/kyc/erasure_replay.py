@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from backend import idempotency_keys
 from backend.config import Settings
 from backend.identity.audit_trail import audit
 from backend.identity.crypto.holders import shred
@@ -94,6 +95,7 @@ def _replay(session: Session, settings: Settings, entry: Entry, result: Replayed
         return
     # What else the erasure cleared by wallet, up to its time: a later origin or failure is the live data's.
     session.execute(KycOrigin.__table__.delete().where(KycOrigin.wallet == entry.wallet, KycOrigin.seen_at <= entry.erased_at))
+    idempotency_keys.forget(session, entry.wallet, until=entry.erased_at)
     session.execute(update(ServicingNotice).where(ServicingNotice.recipient == entry.wallet,
                                                   ServicingNotice.created_at <= entry.erased_at)
                     .values(email_error=None, sms_error=None).execution_options(synchronize_session=False))  # fmt: skip

@@ -44,8 +44,14 @@ def due_requests(session: Session) -> list[int]:
     return list(session.scalars(select(ErasureRequest.id).where(ErasureRequest.status == SCHEDULED).order_by(ErasureRequest.id)))
 
 
-def public(request: ErasureRequest, hold: AmlHold | None) -> ErasureScheduledPublic:
-    return ErasureScheduledPublic(wallet=request.wallet, requested_at=request.requested_at, requested_by=request.requested_by,
+STAFF = "staff"  # who asked, to the owner, when it was not them: a staff member's wallet is their own data (art. 15(4))
+
+
+def public(request: ErasureRequest, hold: AmlHold | None, for_owner: bool = False) -> ErasureScheduledPublic:
+    asker = request.requested_by
+    if for_owner and asker.lower() != request.wallet.lower():
+        asker = STAFF
+    return ErasureScheduledPublic(wallet=request.wallet, requested_at=request.requested_at, requested_by=asker,
                                   erase_after=request.erase_after,
                                   relationship_ended_at=hold.relationship_ended_at if hold else None,
                                   reason=str(hold) if hold else "due: the retention worker erases it at its next round")  # fmt: skip
@@ -66,7 +72,7 @@ def schedule(session: Session, wallet: str, actor: str, hold: AmlHold, now: date
                                                               "erase_after": _iso(hold.erase_after)})  # fmt: skip
     else:
         request.erase_after = hold.erase_after
-    return public(request, hold)
+    return public(request, hold, for_owner=actor.lower() == wallet.lower())
 
 
 def close(session: Session, wallet: str, entry: str | None, now: datetime) -> None:
@@ -79,11 +85,12 @@ def close(session: Session, wallet: str, entry: str | None, now: datetime) -> No
 def scheduled_erasure(session: Session, settings: Settings, wallet: str) -> ErasureScheduledPublic | None:
     """The wallet's scheduled erasure as its owner reads it (GET /kyc/me), due date as of now."""
     request = scheduled_request(session, wallet)
-    return None if request is None else public(request, aml_hold(session, settings, wallet))
+    return None if request is None else public(request, aml_hold(session, settings, wallet), for_owner=True)
 
 
-def check_reveal_allowed(session: Session, wallet: str, reason: str) -> None:
-    """Refuse a reveal of a wallet whose erasure is scheduled, unless for what the AML period is for."""
+def check_reveal_allowed(session: Session, wallet: str, reason: str | None) -> None:
+    """Refuse a reveal (or a document's opening) of a wallet whose erasure is scheduled, unless for
+    what the AML period is for (no reason: refused)."""
     if reason not in RESTRICTED_REVEAL_REASONS and (request := scheduled_request(session, wallet)) is not None:
         when = f"{request.erase_after:%Y-%m-%d}" if request.erase_after else "the end of the AML period"
         raise Conflict(f"this wallet's erasure is scheduled for {when}: processing is restricted until then (GDPR art. 18), "

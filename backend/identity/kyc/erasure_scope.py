@@ -117,6 +117,13 @@ def without_detail(reason: dict) -> dict:
     return {"code": reason["code"], "message": "", "disposition": reason["disposition"]}
 
 
+def denied_identity(records: list[KycRecord]) -> frozenset[str]:
+    """Of `records`, those rejected on identity grounds (`DENIED_IDENTITY`): the retention schedule,
+    its dormancy pass too, keeps their blind index, so the ID still waits for two admins on any wallet."""
+    return frozenset(r.id for r in records if r.status == Status.REJECTED
+                     and any(x["code"] == Code.DENIED_IDENTITY for x in r.reasons))  # fmt: skip
+
+
 def shred_records(session: Session, records: list[KycRecord], why: str, actor: str, now: datetime,
                   keeping_index: frozenset[str] | set[str] = frozenset()) -> None:  # fmt: skip
     """Shred the records; those in `keeping_index` keep their blind index (the retention schedule's

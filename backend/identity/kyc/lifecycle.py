@@ -42,8 +42,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import idempotency_keys
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
+from backend.db.session import begin_write, lock_until_commit
 from backend.errors import Conflict, NotFound
 from backend.identity.audit_trail import audit
 from backend.identity.checks.origin import forget_origins
@@ -52,6 +54,7 @@ from backend.identity.crypto.holders import shred
 from backend.identity.kyc import attestation, erasure_requests
 from backend.identity.kyc.erasure_scope import (
     clear_decision,
+    denied_identity,
     holder_ids,
     repair_log,
     rows_about,
@@ -68,7 +71,7 @@ from backend.identity.models import ErasureRequest, KycRecord, utcnow
 from backend.identity.roles import GRANTABLE, roles_of
 from backend.identity.schemas import ErasurePublic, ErasureScheduledPublic
 from backend.lending.models import LoanOffer
-from backend.lending.offers import offers_in_flight
+from backend.lending.offers import accept_lock, offers_in_flight
 from backend.scoring.models import CreditDecision
 from backend.servicing.channels import forget_failures
 
@@ -140,10 +143,23 @@ def erase_dormant(session: Session, settings: Settings, wallet: str, why: str, n
     scope = _scope(session, wallet)
     if not records and not any(scope):
         return None
-    return _erase(session, settings, wallet, "system", records, scope, why=why, action="kyc.retention")
+    # The schedule's erasure, as `retention._retain`'s: a rejection on identity grounds keeps its index
+    # (this pass runs first, and reaches it first on a book older than the inactivity period).
+    return _erase(session, settings, wallet, "system", records, scope, why=why, action="kyc.retention",
+                  keeping_index=denied_identity(records))  # fmt: skip
+
+
+def _hold_acceptances(session: Session, wallet: str) -> None:
+    """Wait for, then keep out until the commit, an acceptance of the wallet's offer (its lock by
+    name, `offers._lock_person`; SQLite: the write lock, before anything is read). Otherwise an
+    erasure reading while an acceptance is uncommitted finds no offer in flight, erases the wallet
+    and clears (or deletes) the very decision and offer its createLoan is making a loan from."""
+    begin_write(session, KycRecord)
+    lock_until_commit(session, accept_lock(wallet))
 
 
 def _live_records(session: Session, wallet: str) -> list[KycRecord]:
+    _hold_acceptances(session, wallet)
     return list(session.scalars(select(KycRecord).where(KycRecord.wallet == wallet, KycRecord.erased_at.is_(None)).with_for_update()))
 
 
@@ -177,13 +193,16 @@ def erase_rows(session: Session, settings: Settings, wallet: str, actor: str, re
 
 
 def _erase(session: Session, settings: Settings, wallet: str, actor: str, records: list[KycRecord], scope: tuple,
-           request: ErasureRequest | None = None, why: str | None = None, action: str = "kyc.erase") -> ErasurePublic:  # fmt: skip
+           request: ErasureRequest | None = None, why: str | None = None, action: str = "kyc.erase",
+           keeping_index: frozenset[str] = frozenset()) -> ErasurePublic:  # fmt: skip
     holders, decisions, offers = scope
     why = why or ("personal data erased on request (data key destroyed)" if request is None else
                   "personal data erased on request, once the AML record-keeping period had passed (data key destroyed)")  # fmt: skip
-    entry, revocations = erase_rows(session, settings, wallet, actor, records, holders, decisions, offers, why)
+    entry, revocations = erase_rows(session, settings, wallet, actor, records, holders, decisions, offers, why,
+                                    keeping_index=keeping_index)  # fmt: skip
     forget_origins(session, wallet)
     forget_failures(session, wallet)
+    idempotency_keys.forget(session, wallet)  # each names a record of the wallet and hashes what it declared
     erasure_requests.close(session, wallet, entry.id, entry.erased_at)
     ids, erased_decisions, erased_offers = [r.id for r in records], [d.id for d in decisions], [o.id for o in offers]
     asked = {"request": request.id, "requested_by": request.requested_by} if request is not None else {}

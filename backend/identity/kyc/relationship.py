@@ -3,7 +3,8 @@ record-keeping period (AMLD art. 40: customer due diligence records kept 5 years
 relationship ends) counts from.
 
 A wallet is in a relationship once it borrowed (a loan names it as borrower) or invested (it funded a
-loan, notes were transferred to it, or it has held notes). The relationship is open while a loan it borrowed still owes
+loan, notes were transferred to it, or it has held notes), or its funding mandate is funding a loan
+the index does not show yet (the keeper's call queued, or mined in a block not read yet). The relationship is open while a loan it borrowed still owes
 (funding, active, or defaulted with money to recover) or while it holds notes of such a loan; it
 ended at the latest chain event naming the wallet or one of those loans (its last repayment, the
 loan's closing, its last claim or note transfer). A later event of the same loans (another
@@ -24,6 +25,7 @@ from backend.chain.models import ChainEvent
 from backend.chain.projection_models import EventSubjectRow, FundingRow, LoanRow, NoteBalanceRow, NoteTransferRow
 from backend.config import Settings
 from backend.identity.models import utcnow
+from backend.lending.in_flight import mandate_fundings_in_flight
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,14 @@ def relationship(session: Session, wallet: str, now: datetime | None = None) -> 
         select(NoteTransferRow.id).where(NoteTransferRow.recipient == wallet),
         select(NoteBalanceRow.loan_id).where(NoteBalanceRow.holder == wallet),  # notes held once, sold since
     ))  # fmt: skip
-    if not (borrowed or held_ids or invested):
+    # Its mandate's fundings the index does not show yet (queued, or mined in a block not read yet):
+    # notes it is buying, so a relationship already, open; erased now, it would invest unidentified.
+    flying = sorted(loan_id for loan_id, amount in mandate_fundings_in_flight(session, wallet).items() if amount)
+    if not (borrowed or held_ids or invested or flying):
         return None
     held = list(session.scalars(select(LoanRow).where(LoanRow.loan_id.in_(held_ids)))) if held_ids else []
     borrowing, holding = (tuple(loan.loan_id for loan in loans if loan.owes) for loans in (borrowed, held))
+    holding = tuple(sorted({*holding, *flying}))
     if borrowing or holding:
         return Relationship(open=True, ended_at=None, borrowing=borrowing, holding=holding)
     loans = [loan.loan_id for loan in borrowed] + held_ids

@@ -19,7 +19,9 @@ request carried out, `kyc.retention` for the schedule). What the schedule reache
   the attestation revoked through the outbox, notes, applications, offers, origins; audited
   `kyc.retention`): one with no AML period running (never in a business relationship, or one that
   ended more than `LOANCHAIN_AML_RETENTION_DAYS` ago) whose last activity is more than
-  `LOANCHAIN_RETENTION_INACTIVE_DAYS` (1095) old.
+  `LOANCHAIN_RETENTION_INACTIVE_DAYS` (1095) old. A rejection on identity grounds among its records
+  keeps its blind index here too (this pass runs first, and on a book older than the inactivity
+  period reaches such a rejection before the pass below does).
   Activity is what the person did: a KYC submission or its decision, a credit application or its
   review, an offer made or accepted, a sign-in, an investment rule or funding mandate; an expiry is
   the platform's, not activity. Never while erasure's guards hold (an open debt, a staff role), the
@@ -43,13 +45,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from backend import idempotency_keys
 from backend.config import Settings
 from backend.db.base import as_utc
 from backend.db.session import session_scope
 from backend.identity.audit_trail import audit
-from backend.identity.checks.reasons import Code
 from backend.identity.kyc.erasure_requests import SCHEDULED, due_requests, scheduled_request
-from backend.identity.kyc.erasure_scope import no_loan_made_from, unaccepted_offers, unbound_decisions
+from backend.identity.kyc.erasure_scope import denied_identity, no_loan_made_from, unaccepted_offers, unbound_decisions
 from backend.identity.kyc.lifecycle import erase_dormant, erase_rows, erase_scheduled, kept_because
 from backend.identity.kyc.relationship import aml_hold
 from backend.identity.kyc.status import Status
@@ -101,6 +103,8 @@ def run_round(settings: Settings, dry_run: bool = False, now: datetime | None = 
     the retention schedule; each wallet in its own transaction, so one that fails (the node away for
     a revocation) does not hold up the others."""
     done, now = RetentionRound(dry_run=dry_run), now or utcnow()
+    if not dry_run:  # keys past their day go whether or not a request with a key came since
+        idempotency_keys.prune(settings, now)
     with session_scope(settings) as session:
         ids = due_requests(session)
     for request_id in ids:
@@ -178,18 +182,20 @@ def dormant_since(session: Session, settings: Settings, wallet: str, now: dateti
 def _dormant(session: Session, settings: Settings, wallet: str, dry_run: bool, now: datetime) -> Erased | None:
     if (last := dormant_since(session, settings, wallet, now)) is None:
         return None
+    live = list(session.scalars(select(KycRecord).where(KycRecord.wallet == wallet, KycRecord.erased_at.is_(None))
+                                .order_by(KycRecord.id)))  # fmt: skip
+    kept = denied_identity(live)  # their index stays, as the schedule keeps a rejection's on identity grounds
     if dry_run:
-        records = list(session.scalars(select(KycRecord.id).where(KycRecord.wallet == wallet, KycRecord.erased_at.is_(None))
-                                       .order_by(KycRecord.id)))  # fmt: skip
-        if kept_because(session, settings, wallet, has_records=bool(records)) or scheduled_request(session, wallet):
+        if kept_because(session, settings, wallet, has_records=bool(live)) or scheduled_request(session, wallet):
             return None
-        return Erased(wallet=wallet, records=records, decisions=[d.id for d in unbound_decisions(session, wallet)],
+        return Erased(wallet=wallet, records=[r.id for r in live], kept_index=sorted(kept),
+                      decisions=[d.id for d in unbound_decisions(session, wallet)],
                       offers=[o.id for o in unaccepted_offers(session, wallet)], last_activity=last.isoformat())  # fmt: skip
     erased = erase_dormant(session, settings, wallet, DORMANT, now)
     if erased is None:
         return None
-    return Erased(wallet=wallet, records=erased.erased_records, decisions=erased.erased_decisions, offers=erased.erased_offers,
-                  last_activity=last.isoformat())  # fmt: skip
+    return Erased(wallet=wallet, records=erased.erased_records, kept_index=sorted(kept & set(erased.erased_records)),
+                  decisions=erased.erased_decisions, offers=erased.erased_offers, last_activity=last.isoformat())  # fmt: skip
 
 
 def due_by_wallet(session: Session, settings: Settings, now: datetime) -> dict[str, tuple[list[str], list[str]]]:
@@ -232,8 +238,7 @@ def _retain(session: Session, settings: Settings, wallet: str, record_ids: list[
     offers = list(session.scalars(select(LoanOffer).where(LoanOffer.decision_id.in_([d.id for d in decisions]),
                                                           LoanOffer.status != OfferStatus.ACCEPTED)
                                   .order_by(LoanOffer.id).with_for_update()))  # fmt: skip
-    kept = frozenset(r.id for r in records if r.status == Status.REJECTED
-                     and any(x["code"] == Code.DENIED_IDENTITY for x in r.reasons))  # fmt: skip
+    kept = denied_identity(records)
     erased = Erased(wallet=wallet, records=[r.id for r in records], kept_index=sorted(kept), decisions=[d.id for d in decisions],
                     offers=[o.id for o in offers])  # fmt: skip
     if dry_run:
