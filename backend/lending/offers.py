@@ -210,7 +210,7 @@ def _check_apr_cap(principal: int, interest_apr: int, period: int, installments:
 
 
 def _check_reserve_cover(settings: Settings) -> None:
-    """The reserve fee is the reserve's expected claim at the policy's cover: a ReserveFund that
+    """The reserve fee is the reserve's claim (at a prudent PD) at the policy's cover: a ReserveFund that
     covers another share of a default would be funded short (or investors priced for a loss it
     covers), so no offer is made until the two agree."""
     on_chain = coverage_ratio_bps(settings)

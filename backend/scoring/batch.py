@@ -39,8 +39,10 @@ def reason_strings(scorer: Scorer, batch: BatchScores) -> list[str]:
 def _price_notes(scorer: Scorer, grade: str, term: int) -> list[str]:
     """The rules on the price of a grade over a term, by the model's own policy: a reserve fee the
     contract cannot take (a decline), else the APR line."""
-    pricing = scorer.artifact["policy"]["pricing"]
-    priced = price(scorer.grade_band(grade).pd_mean_oof, term, pricing)
+    rules = scorer.artifact["policy"]
+    pricing, band = rules["pricing"], scorer.grade_band(grade)
+    priced = price(band.pd_mean_oof, term, pricing, fee_pd=band.pd_high,
+                   period_days=rules["product"].get("installment_period_days"))  # fmt: skip
     return fee_cap_notes(priced.origination_fee_bps, pricing) or policy_notes(priced.apr_bps)
 
 

@@ -17,7 +17,7 @@ from backend.scoring.card_analysis import FOUR_FIFTHS, CardAnalysis  # noqa: E40
 from backend.scoring.dataset import Dataset  # noqa: E402
 from backend.scoring.features import CANDIDATE_INPUTS, DERIVED, TRUE_MEANING, true_meaning  # noqa: E402
 from backend.scoring.mapping import MAPPED_FEATURES  # noqa: E402
-from backend.scoring.pricing import EXPECTED_CLAIMS, fee_cap_notes, price  # noqa: E402
+from backend.scoring.pricing import EXPECTED_CLAIMS, PRUDENT_CLAIMS, fee_cap_notes, price  # noqa: E402
 from backend.scoring.reasons import reason  # noqa: E402
 from backend.scoring.scorer import Scorer  # noqa: E402
 
@@ -221,12 +221,42 @@ decline {_pct(d['decline_rate'])}; bad rate among approved {_pct(d['bad_rate_amo
 """
 
 
+def _margins(scorer: Scorer) -> str:
+    """Each offered grade's band top over its mean PD, e.g. "A +52%, B +22%"."""
+    offered = [g for g in scorer.grades if g.decision != "decline"]
+    return ", ".join(f"{g.grade} +{g.pd_high / g.pd_mean_oof - 1:.0%}" for g in offered)
+
+
+def _capped_terms(scorer: Scorer, pricing: dict, period: int) -> str:
+    """Which terms of each offered grade the fee cap declines, e.g. "D at 6-7 months, E at every term"."""
+    parts = []
+    for g in scorer.grades:
+        if g.decision == "decline":
+            continue
+        terms = [t for t in range(policy.MIN_TERM, policy.MAX_TERM + 1)
+                 if fee_cap_notes(price(g.pd_mean_oof, t, pricing, fee_pd=g.pd_high, period_days=period)
+                                  .origination_fee_bps, pricing)]  # fmt: skip
+        if len(terms) == policy.MAX_TERM - policy.MIN_TERM + 1:
+            parts.append(f"grade {g.grade} at every term")
+        elif terms:  # in runs: e is least at middling terms, so the capped terms need not be contiguous
+            runs: list[list[int]] = []
+            for t in terms:
+                if runs and t == runs[-1][-1] + 1:
+                    runs[-1].append(t)
+                else:
+                    runs.append([t])
+            spans = [f"{r[0]}-{r[-1]}" if len(r) > 1 else f"{r[0]}" for r in runs]
+            parts.append(f"grade {g.grade} at {', '.join(spans)} months")
+    return "; ".join(parts) or "no grade at any term"
+
+
 def _grades_section(scorer: Scorer) -> str:
     pricing = scorer.artifact["policy"]["pricing"]
+    period = scorer.artifact["policy"]["product"].get("installment_period_days")
     terms = (12, 36, 60)
     rows = []
     for g, stored in zip(scorer.grades, scorer.artifact["grades"]):
-        prices = [price(g.pd_mean_oof, t, pricing) for t in terms]
+        prices = [price(g.pd_mean_oof, t, pricing, fee_pd=g.pd_high, period_days=period) for t in terms]
         capped = [fee_cap_notes(p.origination_fee_bps, pricing) for p in prices]
         decision = g.decision
         if g.decision != "decline" and all(capped):
@@ -240,10 +270,23 @@ def _grades_section(scorer: Scorer) -> str:
         )  # fmt: skip
     header = ["grade", "score", "PD band", "pricing PD (OOF mean)", "OOF share", "OOF bad rate", "decision",
               "quoted APR 12 / 36 / 60 months", "interest APR", "reserve fee"]  # fmt: skip
-    if pricing.get("reserve_fee_basis") != EXPECTED_CLAIMS:
+    basis = pricing.get("reserve_fee_basis")
+    if basis not in (EXPECTED_CLAIMS, PRUDENT_CLAIMS):
         formula = (f"APR = {policy.BASE_RATE:.0%} base + a flat {pricing['reserve_fee']:.0%} reserve fee + PD x LGD "
                    f"({policy.LGD}) x 24 / (term + 1), with PD the grade's pricing PD; the interest APR is the APR less "
                    "the flat fee, which is prepaid for the weighted average life as the origination fee.")  # fmt: skip
+    elif basis == PRUDENT_CLAIMS:
+        cover, cap = pricing["reserve_cover"], pricing["max_origination_fee_bps"]
+        formula = f"""With n the term in installments (one every {period} days), r the interest APR x {period} / 365
+and e the mean share of principal outstanding at a default (defaults equally likely at any installment)
+on the level-payment schedule LoanBook amortises at r, with WAL = e x n x {period} / 365 years its weighted
+average life: the reserve fee (the origination fee, paid once from the disbursal into the ReserveFund) is
+the reserve's claim at a prudent PD, the top of the grade's PD band, PD_high x {cover:.0%} cover x e of the
+amount, a margin of {_margins(scorer)} over the grade's mean PD for PD uncertainty; the interest APR
+(to investors) is {pricing['base_rate']:.0%} base + PD x (LGD {pricing['lgd']} - {cover:.0%} cover) x e / WAL with PD the
+grade's pricing PD (its mean), the loss the reserve leaves them; the quoted APR adds the fee as a yearly
+rate over the WAL, fee / WAL. A fee above LoanBook's {cap / 100:.0f}% limit cannot be put on chain, so the
+application is declined (reason R24): {_capped_terms(scorer, pricing, period)}."""
     else:
         cover, cap = pricing["reserve_cover"], pricing["max_origination_fee_bps"]
         formula = f"""With PD the grade's pricing PD, n the term in months and e(n) = (n + 1) / (2n) the average

@@ -2,10 +2,11 @@
 
 A decision's own PD is one of a few hundred values, one per score (`Scorer.pd_of_score`, 6
 decimals), so published it gives the exact score back, and with the published scorecard the
-borrower's hidden answers (checking account, savings, property: privacy review M4). A loan is
-priced on its grade's mean out-of-fold PD (`service.decide` quotes `pd_mean_oof`), the same for
-every loan of the grade under one model: that is the PD investors, the market, the portfolio and
-the disclosure are given. Staff's views of a decision keep the exact one."""
+borrower's hidden answers (checking account, savings, property: privacy review M4). A loan's
+interest is priced on its grade's mean out-of-fold PD (`service.decide` quotes `pd_mean_oof`; its
+reserve fee, under the prudent basis, on the top of the grade's band), the same for every loan of
+the grade under one model: the mean is the PD investors, the market, the portfolio and the
+disclosure are given. Staff's views of a decision keep the exact one."""
 
 from __future__ import annotations
 

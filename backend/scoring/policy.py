@@ -52,11 +52,20 @@ BASE_RATE = 0.05  # funding cost + platform margin, per year
 LGD = 0.85  # loss given default, unsecured consumer credit (~15% recovered after charge-off)
 MAX_APR = 0.36  # above this an automatic approval becomes a referral (high-cost credit line)
 # The reserve fee (the loan's origination fee, paid from the disbursal into the ReserveFund) is the
-# reserve's expected claim on the loan: PD x RESERVE_COVER x the average share of principal
-# outstanding at default. Investors' interest carries only the loss the reserve does not cover,
-# PD x (LGD - RESERVE_COVER). Models trained before (no `reserve_fee_basis` in their artifact's
-# policy) charged a flat 1% a year prepaid for the weighted average life; their decisions replay so.
-RESERVE_FEE_BASIS = "expected_claims"
+# reserve's claim on the loan at a prudent PD: PD_fee x RESERVE_COVER x the mean share of principal
+# outstanding at default, read from the loan's own level-payment schedule at its on-chain rate.
+# PD_fee is the top of the grade's out-of-fold PD band (the calibrated PD of the grade's lowest
+# score), not its mean: every loan's fee then covers its own expected claim as the model sees it,
+# whatever the mix of scores inside the grade (applicants choose the amount and term, which move the
+# score), and the grade's mean PD can prove 19-52% low (D-A) before the fee falls short. That margin
+# is 0.6-0.9 standard errors of each grade's bad rate on its 72-99 out-of-fold rows: prudent, not a
+# worst case. A one-sided 95% bound on so few rows (A 8.8%, B 14.8%, against means of 3.9% and 8.0%)
+# would price the grades by their sample noise more than by their risk, and the grades' observed
+# rates all lie within a standard error of their means. Investors' interest carries only the loss the
+# reserve does not cover, at the grade's mean PD, PD x (LGD - RESERVE_COVER). Models before priced
+# the fee at the mean PD over a linearly falling principal ("expected_claims"), and before that a
+# flat 1% a year prepaid for the weighted average life (no basis); their decisions replay so.
+RESERVE_FEE_BASIS = "prudent_claims"
 RESERVE_COVER = 0.80  # ReserveFund.coverageRatioBps / 10_000 (deploy_params.COVERAGE_RATIO_BPS); offers check it
 # LoanBook refuses a fee above its MAX_ORIGINATION_FEE_BPS: a loan whose reserve fee would exceed it
 # cannot be put on chain, so the application is declined (no underwriter can override a contract).

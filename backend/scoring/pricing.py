@@ -1,25 +1,30 @@
 """Risk-based pricing and affordability.
 
-A level-payment loan of n monthly installments has, on average, (n + 1) / 24 years of principal
-outstanding (its weighted average life, WAL) and, if a default is equally likely at any installment,
-(n + 1) / (2n) of its principal outstanding when it defaults (its exposure share e(n)). Both take
-the schedule's principal as falling linearly; a level payment repays it a little slower, so both err
-slightly low.
-
-The price is paid to two parties (policy.RESERVE_FEE_BASIS, "expected_claims"):
+The price is paid to two parties (policy.RESERVE_FEE_BASIS, "prudent_claims"), over the loan's own
+level-payment schedule: n installments, one every `period_days`, at the on-chain interest APR x
+period / 365 a period (r), as LoanBook amortises it. With a default equally likely at any
+installment, the mean share of principal outstanding when it defaults is
+    e = (1/n) x sum over k = 0..n-1 of ((1 + r)^n - (1 + r)^k) / ((1 + r)^n - 1)
+(1 at n = 1; (n + 1) / (2n), a straight line, only at r = 0: a level payment repays principal
+slower), and the weighted average life, the schedule's mean balance over its term, is
+WAL = e x n x period / 365 years.
 - the reserve fee, the loan's origination fee, paid from the disbursal into the ReserveFund: the
-  reserve's expected claim on the loan, PD x RESERVE_COVER x e(n) of principal, rounded up to a
-  basis point (the reserve is never short-changed by rounding);
-- the interest APR, paid to investors: base rate + PD x (LGD - RESERVE_COVER) / (n / 12), rounded
-  up: the expected loss the reserve leaves them, PD x (LGD - cover) x e(n) of principal, spread over
-  the WAL (interest at r earns r x WAL of principal, and e(n) / WAL = 12 / n).
+  reserve's claim on the loan at a prudent PD, PD_fee x RESERVE_COVER x e of principal, rounded up to
+  a basis point (the reserve is never short-changed by rounding). PD_fee is the top of the grade's
+  PD band (policy.py says why);
+- the interest APR, paid to investors: base rate + PD x (LGD - RESERVE_COVER) x e / WAL, with PD the
+  grade's mean, rounded up: the expected loss the reserve leaves them spread over the WAL (interest
+  at i earns i x WAL of principal; e / WAL = 365 / (n x period)). e depends on the interest APR, the
+  interest APR not on e, so the interest APR is set first and e read at it.
 The quoted APR, the one shown and held against the 36% line, is the interest APR plus the fee as a
 yearly rate over the WAL (fee / WAL), rounded up: an estimate of the actuarial APR an offer states.
 A fee above LoanBook's MAX_ORIGINATION_FEE_BPS cannot be put on chain: the application is declined.
 
-Models trained before (no `reserve_fee_basis` in their artifact's policy) priced APR = base + a flat
-reserve fee (1% a year) + PD x LGD / WAL, the whole principal taken as the exposure, and charged the
-flat fee for the WAL as the origination fee; their decisions replay with it."""
+Models trained before keep their own basis, read from their artifact's policy, so their decisions
+replay: "expected_claims" (up to 0x0204544e...) priced the fee at the grade's mean PD and both e and
+the WAL on a linearly falling principal, e = (n + 1) / (2n), WAL = (n + 1) / 24 years; before that
+(no `reserve_fee_basis`) APR = base + a flat reserve fee (1% a year) + PD x LGD / WAL, the whole
+principal taken as the exposure, with the flat fee for the WAL as the origination fee."""
 
 from __future__ import annotations
 
@@ -31,7 +36,8 @@ from typing import Any
 from backend.scoring import policy
 
 BPS = 10_000
-EXPECTED_CLAIMS = "expected_claims"
+EXPECTED_CLAIMS = "expected_claims"  # the fee at the mean PD over a linear principal (up to 0x0204544e...)
+PRUDENT_CLAIMS = "prudent_claims"  # the fee at the band's top PD over the loan's own schedule
 
 
 def _bps_up(rate: float) -> int:
@@ -40,24 +46,44 @@ def _bps_up(rate: float) -> int:
 
 
 def weighted_average_life_years(term_months: int) -> float:
+    """The expected-claims basis's WAL: principal taken as falling linearly over n months."""
     return (term_months + 1) / 24.0
 
 
 def exposure_share(term_months: int) -> float:
-    """The average share of principal outstanding at default, defaults equally likely at any of the
-    n installments of a level-payment schedule (principal taken as falling linearly)."""
+    """The expected-claims basis's mean share of principal outstanding at default, defaults equally
+    likely at any of the n installments, principal taken as falling linearly: (n + 1) / (2n)."""
     return (term_months + 1) / (2.0 * term_months)
 
 
+def amortised_exposure_share(installments: int, interest_apr: float, period_days: int) -> float:
+    """The mean share of principal outstanding when a default comes, equally likely at any of the
+    `installments`, on the level-payment schedule LoanBook amortises at `interest_apr` (its rate per
+    period, `_period_rate`): the balance before installment k + 1 is ((1 + r)^n - (1 + r)^k) /
+    ((1 + r)^n - 1) of principal. Summed, not in closed form (g / (g - 1) - 1 / (n r)), which loses
+    digits to cancellation at small r; at r = 0 it is the straight line, (n + 1) / (2n)."""
+    n, r = installments, _period_rate(interest_apr, period_days)
+    if r == 0:
+        return exposure_share(n)
+    growth = (1.0 + r) ** n
+    return math.fsum((growth - (1.0 + r) ** k) / (growth - 1.0) for k in range(n)) / n
+
+
+def amortised_wal_years(installments: int, interest_apr: float, period_days: int) -> float:
+    """The schedule's weighted average life in years: each period's balance for `period_days`, i.e.
+    the mean share outstanding at an installment x the term in years."""
+    return amortised_exposure_share(installments, interest_apr, period_days) * installments * period_days / 365.0
+
+
 def reserve_fee_bps(pd_: float, term_months: int, cover: float) -> int:
-    """The origination fee under the expected-claims basis: the reserve's expected claim, PD x cover
-    x e(n) of principal, in basis points, rounded up."""
+    """The origination fee under the expected-claims basis: the reserve's expected claim at the mean
+    PD, PD x cover x (n + 1) / (2n) of principal, in basis points, rounded up."""
     return _bps_up(pd_ * cover * exposure_share(term_months))
 
 
 def uncovered_premium(pd_: float, term_months: int, cover: float) -> float:
-    """Investors' risk premium, a yearly rate: the expected loss after the reserve's cover over the
-    WAL, PD x (LGD - cover) x e(n) / WAL = PD x (LGD - cover) / (n / 12)."""
+    """Investors' risk premium under the expected-claims basis, a yearly rate: the expected loss after
+    the reserve's cover over the linear WAL, PD x (LGD - cover) x e(n) / WAL = PD x (LGD - cover) / (n / 12)."""
     return pd_ * (policy.LGD - cover) / (term_months / 12.0)
 
 
@@ -77,14 +103,30 @@ class Price:
     apr_bps: int  # the quoted APR: interest plus the fee as a yearly rate
     interest_apr_bps: int  # the loan's on-chain APR, paid to investors
     origination_fee_bps: int  # the reserve fee, paid once from the disbursal
-    basis: str | None  # EXPECTED_CLAIMS, or None: the flat fee of models before
+    basis: str | None  # PRUDENT_CLAIMS, EXPECTED_CLAIMS, or None: the flat fee of models before
 
 
-def price(pd_: float, term_months: int, pricing: Mapping[str, Any] | None = None) -> Price:
-    """The price of a loan of the grade's pricing PD over `term_months`, by `pricing`, the model's
-    policy's (its artifact's copy; the installed policy's when None)."""
+def price(pd_: float, term_months: int, pricing: Mapping[str, Any] | None = None, *, fee_pd: float | None = None,
+          period_days: int | None = policy.INSTALLMENT_PERIOD_DAYS) -> Price:  # fmt: skip
+    """The price of a loan of the grade's mean PD `pd_` over `term_months`, by `pricing`, the model's
+    policy's (its artifact's copy; the installed policy's when None). Under the prudent basis the
+    fee is priced at `fee_pd`, the top of the grade's PD band, over installments every `period_days`
+    (the model's policy's); the older bases read neither."""
     pricing = policy.snapshot()["pricing"] if pricing is None else pricing
-    if pricing.get("reserve_fee_basis") == EXPECTED_CLAIMS:
+    basis = pricing.get("reserve_fee_basis")
+    if basis == PRUDENT_CLAIMS:
+        if fee_pd is None or period_days is None:
+            # Priced at the mean, the reserve would lose its margin without anyone noticing.
+            raise ValueError("the prudent_claims basis prices the reserve fee at the grade's band top: pass fee_pd "
+                             "and period_days")  # fmt: skip
+        cover, n = pricing["reserve_cover"], term_months
+        premium = pd_ * (pricing["lgd"] - cover) * 365.0 / (n * period_days)  # the uncovered loss x e / WAL
+        interest = _bps_up(pricing["base_rate"] + premium)
+        e = amortised_exposure_share(n, interest / BPS, period_days)
+        fee = _bps_up(fee_pd * cover * e)
+        quoted = math.ceil(round(interest + fee / (e * n * period_days / 365.0), 6))
+        return Price(quoted, interest, fee, PRUDENT_CLAIMS)
+    if basis == EXPECTED_CLAIMS:
         cover = pricing["reserve_cover"]
         fee = reserve_fee_bps(pd_, term_months, cover)
         interest = _bps_up(policy.BASE_RATE + uncovered_premium(pd_, term_months, cover))
@@ -250,7 +292,7 @@ class Quote:
     max_amount: int
     interest_apr_bps: int
     origination_fee_bps: int
-    basis: str | None = EXPECTED_CLAIMS
+    basis: str | None = PRUDENT_CLAIMS
 
     @property
     def apr(self) -> float:
@@ -276,10 +318,11 @@ class Quote:
 
 def quote(grade_pd: float, amount: int, term_months: int, net_income: float, monthly_debt: float,
           period_days: int | None = policy.INSTALLMENT_PERIOD_DAYS,
-          pricing: Mapping[str, Any] | None = None) -> Quote:  # fmt: skip
+          pricing: Mapping[str, Any] | None = None, *, fee_pd: float | None = None) -> Quote:  # fmt: skip
     """`period_days`: the model's policy's installment period; None for models trained before it.
-    `pricing`: the model's policy's pricing (its artifact's copy; the installed policy's when None)."""
-    priced = price(grade_pd, term_months, pricing)
+    `pricing`: the model's policy's pricing (its artifact's copy; the installed policy's when None).
+    `fee_pd`: the top of the grade's PD band, which the prudent basis prices the reserve fee at."""
+    priced = price(grade_pd, term_months, pricing, fee_pd=fee_pd, period_days=period_days)
     if period_days is None:
         payment = _monthly_annuity(amount, priced.apr_bps / BPS, term_months)
         limit = _monthly_max_amount(net_income, monthly_debt, priced.apr_bps / BPS, term_months)

@@ -104,9 +104,11 @@ class QuotePublic(BaseModel):
                                          "quotes of models before `reserve_fee_basis`: apr_bps less reserve_fee_bps)")
     origination_fee_bps: int | None = Field(default=None, description="The reserve fee the loan pays once from its "
                                             "disbursal into the ReserveFund, in basis points of the amount: the "
-                                            "reserve's expected claim (absent from quotes of models before "
-                                            "`reserve_fee_basis`: the flat yearly fee for the weighted average life)")
-    reserve_fee_basis: Literal["expected_claims"] | None = None
+                                            "reserve's claim at the top of the grade's PD band (`prudent_claims`; "
+                                            "at its mean PD under `expected_claims`); absent from quotes of models "
+                                            "before `reserve_fee_basis`: the flat yearly fee for the weighted "
+                                            "average life")
+    reserve_fee_basis: Literal["prudent_claims", "expected_claims"] | None = None
 
 
 class ReviewCreate(BaseModel):

@@ -97,6 +97,7 @@ def decide(application: ApplicationCreate, scorer: Scorer | None = None, *, salt
             application.monthly_debt_payments,
             rules["product"].get("installment_period_days"),
             rules["pricing"],
+            fee_pd=band.pd_high,  # the prudent basis's reserve fee; older bases price at the mean
         )
         if notes := fee_cap_notes(offer.origination_fee_bps, rules["pricing"]):
             offer = None  # it cannot be put on chain at any price: a decline, and a decline has no price

@@ -32,6 +32,9 @@ from backend.lending.models import LoanOffer
 from backend.lending.offers import accept_offer
 from backend.lending.schemas import OfferAccept
 from backend.scoring.models import CreditDecision
+from backend.scoring.schemas import ApplicationCreate
+from backend.scoring.scorer import scorer_for_version
+from backend.scoring.service import score_application
 from tests.identity.conftest import ADMIN, PNG, approve_with_documents, bearer, client_for, make_applicant, verify
 from tests.identity.test_kyc_dedup import mrz
 from tests.identity.test_role_grants import SECOND_ADMIN, THIRD_ADMIN
@@ -72,16 +75,17 @@ def test_the_borrower_signs_the_offer_and_the_loan_is_created_on_chain(client, c
     assert terms["installments"] == SAMPLE["term_months"] and len(offer["schedule"]) == SAMPLE["term_months"]
     assert sum(row["principal"] for row in offer["schedule"]) == terms["principal"]
     price = offer["price"]
-    # The reserve fee leaves the rate and is paid at disbursal, as the quote states it: grade A's
-    # expected claim, PD 3.91% x 80% cover x 25/48 of the principal outstanding at default = 1.63%,
-    # rounded up; the interest is 5% + 3.91% x (85% - 80%) / 2 years = 5.10%, rounded up.
-    assert price["quoted_apr_bps"] == approved["quote"]["apr_bps"] == 668
+    # The reserve fee leaves the rate and is paid at disbursal, as the quote states it: grade A's claim
+    # at the top of its band, PD 5.95% x 80% cover x 0.530 of the principal outstanding at default (the
+    # 24-installment schedule's mean at 5.10%) = 2.53%, rounded up; the interest is 5% + 3.91% x
+    # (85% - 80%) x 365 / 720 = 5.10%, rounded up.
+    assert price["quoted_apr_bps"] == approved["quote"]["apr_bps"] == 753
     assert price["interest_apr_bps"] == price["quoted_apr_bps"] - approved["quote"]["reserve_fee_bps"] == terms["apr_bps"]
     assert terms["apr_bps"] == approved["quote"]["interest_apr_bps"] == 510
-    assert price["origination_fee_bps"] == terms["origination_fee_bps"] == approved["quote"]["origination_fee_bps"] == 164
+    assert price["origination_fee_bps"] == terms["origination_fee_bps"] == approved["quote"]["origination_fee_bps"] == 253
     # The cost of credit, stated before signing, from the cash flows: the fee comes off what the
     # borrower receives, so the APR with it exceeds the interest rate.
-    financed = terms["principal"] - terms["principal"] * 164 // 10_000
+    financed = terms["principal"] - terms["principal"] * 253 // 10_000
     assert price["amount_financed"] == financed and price["total_repayable"] == sum(r["amount"] for r in offer["schedule"])
     assert price["finance_charge"] == price["total_repayable"] - financed
     assert price["interest_apr_bps"] < price["apr_actuarial_bps"] < price["aprc_bps"]
@@ -193,10 +197,10 @@ def test_no_offer_above_the_apr_cap_and_none_past_its_decisions_life(client, cha
     settings = chain_identity_settings
     from backend.lending import offers as offers_module
 
-    monkeypatch.setattr(offers_module, "MAX_APR", 0.06)  # SAMPLE's actuarial APR is 6.75%
+    monkeypatch.setattr(offers_module, "MAX_APR", 0.06)  # SAMPLE's actuarial APR is 7.66%
     capped = _offer(client, borrower, approved)
     assert capped.status_code == 409 and "cap" in capped.json()["detail"], capped.json()
-    assert capped.json()["context"]["field"] == "term_months" and capped.json()["context"]["apr_bps"] == 675
+    assert capped.json()["context"]["field"] == "term_months" and capped.json()["context"]["apr_bps"] == 766
     monkeypatch.undo()
 
     with session_scope(settings) as session:  # a decision with an hour of its 30 days left
@@ -300,6 +304,8 @@ def test_loans_are_public_and_filters_are_checked(client):
     assert client.get("/api/v1/loans/999").status_code == 404
 
 
+# The model before the prudent reserve fee: the fee at the grade's mean PD over a linear principal.
+EXPECTED_CLAIMS_MODEL = "0x0204544e5b716ebda28976bc770af44e5d59fa6dfd7aa1a36673f78a7425fb45"
 REFERRED = {**SAMPLE, "checking_account": "none", "credit_history": "current_repaid_duly", "savings": "none_or_unknown",
             "guarantor": "none"}  # fmt: skip
 
@@ -356,11 +362,20 @@ def test_a_referral_becomes_an_offer_only_after_an_underwriter_approves_it(clien
     offer = _offer(client, borrower, referral)
     assert offer.status_code == 201 and offer.json()["terms"]["decision_hash"] == referral["decision_hash"]
 
-    pricey = scored(client, borrower, {**REFERRED, "term_months": 6, "amount": 2800})  # grade D over 6 months: 36.05%
-    assert pricey["decision"] == "refer" and pricey["quote"]["apr_bps"] == 3605
-    over_cap = client.post(f"/api/v1/score/{pricey['id']}/review", json=review, headers=underwriter.headers)
+    # Grade D over 6 months: today its reserve fee (10.22%, at the top of D's band) is above the loan
+    # contract's limit, a decline with no price and nothing to review. The model before priced it at
+    # 36.05%, above the 36% line: such a referral, made before the retrain and still waiting, cannot be
+    # approved either.
+    short = {**REFERRED, "term_months": 6, "amount": 2800}
+    declined_now = scored(client, borrower, short)
+    assert (declined_now["grade"], declined_now["decision"], declined_now["quote"]) == ("D", "decline", None)
+    with session_scope(settings) as session:
+        pricey = score_application(session, ApplicationCreate(**short), scorer_for_version(EXPECTED_CLAIMS_MODEL),
+                                   settings=settings, wallet=borrower.account.address)  # fmt: skip
+    assert pricey.decision == "refer" and pricey.quote.apr_bps == 3605
+    over_cap = client.post(f"/api/v1/score/{pricey.id}/review", json=review, headers=underwriter.headers)
     assert over_cap.status_code == 409 and "36% cap" in over_cap.json()["detail"]  # an underwriter cannot lift it
-    assert client.get(f"/api/v1/score/{pricey['id']}", headers=underwriter.headers).json()["review"] is None
+    assert client.get(f"/api/v1/score/{pricey.id}", headers=underwriter.headers).json()["review"] is None
 
     declined = scored(client, borrower, REFERRED)
     no = {"outcome": "decline", "note": "debt burden too high"}

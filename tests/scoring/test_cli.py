@@ -25,15 +25,18 @@ def test_score_writes_one_row_per_input_row_in_order(tmp_path, training_csv, sco
     assert len(scored) == len(german)
     expected = scorer.score_records({c: german[c].to_numpy(dtype=object) for c in scorer.inputs})
     assert scored["score"].tolist() == expected.score.tolist()
-    # The score's decision, but where a reserve fee above the loan contract's limit declines (grade E,
-    # at any term), and where the 36% APR line or a grade resting on the exact amount refers an
-    # approval, as the API does.
+    # The score's decision, but where a reserve fee above the loan contract's limit declines (grade E
+    # at any term, D at 6 and 7 months), and where a grade resting on the exact amount refers an
+    # approval, as the API does. No row is over the 36% APR line: only D at 6-7 months is priced above
+    # it, and those the fee declines.
     noted = scored["policy_notes"] != ""
     notes = {n.split(":")[0] for row in scored["policy_notes"][noted] for n in row.split("; ")}
-    assert notes == {"reserve fee above the contract's limit", "APR above the 36% cap", "grade rests on the exact amount"}
+    assert notes == {"reserve fee above the contract's limit", "grade rests on the exact amount"}
     assert (scored["decision"][~noted] == expected.decision[~noted]).all()
     capped = scored["policy_notes"].str.startswith("reserve fee above the contract's limit").to_numpy()
-    assert capped.sum() == (expected.grade == "E").sum() > 0 and set(scored["grade"][capped]) == {"E"}
+    short_d = (expected.grade == "D") & (german["duration_in_month"].astype(int) <= 7).to_numpy()
+    assert capped.sum() == (expected.grade == "E").sum() + short_d.sum() > 0 and short_d.sum() > 0
+    assert set(scored["grade"][capped]) == {"D", "E"}
     assert (scored["decision"][capped] == "decline").all()
     referred = noted.to_numpy() & ~capped
     assert set(zip(expected.decision[referred], scored["decision"][referred])) <= {("approve", "refer"), ("refer", "refer")}
@@ -41,21 +44,25 @@ def test_score_writes_one_row_per_input_row_in_order(tmp_path, training_csv, sco
 
 
 def test_the_cli_and_the_api_decide_the_same_application_alike(scorer):
-    """Grade E's reserve fee is above the loan contract's limit: the API declines it, and so does
-    `loanchain model score`; grade D over 6 months is priced above the 36% line and both say so
-    (review-pricing L2), through the same policy functions."""
+    """Grade E's reserve fee is above the loan contract's limit, and so is grade D's over 6 months: the
+    API declines them, and so does `loanchain model score`; under the model before (the fee at the
+    mean PD), grade D over 6 months was priced above the 36% line and both said so (review-pricing
+    L2), through the same policy functions, each by its model's own policy."""
     from backend.scoring.batch import score_frame
     from backend.scoring.mapping import to_model_inputs
     from backend.scoring.schemas import ApplicationCreate
+    from backend.scoring.scorer import scorer_for_version
     from backend.scoring.service import decide
     from tests.scoring.conftest import SAMPLE
-    from tests.scoring.test_service import GAMED, GRADE_E
+    from tests.scoring.test_service import EXPECTED_CLAIMS_MODEL, GAMED, GRADE_E
 
     app_d = {**SAMPLE, "term_months": 6, "amount": 2800, "checking_account": "none",
              "credit_history": "current_repaid_duly", "savings": "none_or_unknown"}  # fmt: skip
-    for app_, grade, decision in ((GRADE_E, "E", "decline"), (app_d, "D", "refer")):
-        api = decide(ApplicationCreate(**app_), scorer).outputs
-        cli = score_frame(scorer, pd.DataFrame([to_model_inputs(ApplicationCreate(**app_), scorer.form_mapping)]))
+    before = scorer_for_version(EXPECTED_CLAIMS_MODEL)
+    for app_, model, grade, decision in ((GRADE_E, scorer, "E", "decline"), (app_d, scorer, "D", "decline"),
+                                         (app_d, before, "D", "refer")):  # fmt: skip
+        api = decide(ApplicationCreate(**app_), model).outputs
+        cli = score_frame(model, pd.DataFrame([to_model_inputs(ApplicationCreate(**app_), model.form_mapping)]))
         assert (api["grade"], api["decision"]) == (cli.iloc[0]["grade"], cli.iloc[0]["decision"]) == (grade, decision)
         assert len(api["policy_notes"]) == 1 and cli.iloc[0]["policy_notes"] == api["policy_notes"][0]
     assert api["policy_notes"] == ["APR above the 36% cap"]

@@ -169,10 +169,11 @@ def test_a_loan_is_held_to_the_fee_its_decisions_quote_states(db_factory, scorer
                                    settings=settings, wallet=WALLET)  # fmt: skip
         db.commit()
     quote, term = today.quote, application["term_months"]
-    # SAMPLE is grade A over 24 months: 3.91% x 80% x 25/48 = 1.63%, rounded up; 5% + 3.91% x 5% / 2 = 5.10%
-    assert (today.grade, quote.origination_fee_bps, quote.interest_apr_bps, quote.apr_bps) == ("A", 164, 510, 668)
-    flat_formula = -(-quote.reserve_fee_bps * (term + 1) // 24)  # what offers charged before: 158 x 25/24
-    assert flat_formula == 165 != quote.origination_fee_bps
+    # SAMPLE is grade A over 24 months: the top of A's band, 5.95% x 80% x the 24-installment schedule's
+    # mean share outstanding at 5.10% (0.5302) = 2.53%, rounded up; 5% + 3.91% x 5% x 365 / 720 = 5.10%
+    assert (today.grade, quote.origination_fee_bps, quote.interest_apr_bps, quote.apr_bps) == ("A", 253, 510, 753)
+    flat_formula = -(-quote.reserve_fee_bps * (term + 1) // 24)  # what offers charged before: 243 x 25/24
+    assert flat_formula == 254 != quote.origination_fee_bps
     assert before.quote.origination_fee_bps is None and before.quote.reserve_fee_bps == 100
     with db_factory() as db:
         db.add(_decided_loan(1, db.get(CreditDecision, today.id)))
@@ -183,7 +184,7 @@ def test_a_loan_is_held_to_the_fee_its_decisions_quote_states(db_factory, scorer
         proofs = {d.id: prove_decision(db, d.decision_hash, asset_decimals=6) for d in (today, before)}
         assert db.get(LoanRow, 3).origination_fee_bps == 105
     assert [(loan.loan_id, loan.differences) for loan in proofs[today.id].loans] == [
-        (1, []), (2, ["origination_fee_bps: loan 165, decision 164"])]
+        (1, []), (2, ["origination_fee_bps: loan 254, decision 253"])]
     assert proofs[before.id].verified and proofs[before.id].loans[0].matches_decision
 
 

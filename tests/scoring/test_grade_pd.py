@@ -1,5 +1,6 @@
 """The PD a loan is shown with to anyone but staff (`priced_pd`): its grade's mean out-of-fold PD
-in the model that decided it, the PD its price was worked from."""
+in the model that decided it, the PD its interest was worked from (its reserve fee: the top of the
+grade's band)."""
 
 from __future__ import annotations
 
@@ -38,5 +39,6 @@ def test_two_decisions_of_a_grade_share_it_and_are_priced_on_it():
     assert made[0]["score"] != made[1]["score"] and made[0]["pd"] != made[1]["pd"]
     shown = priced_pd(load_artifact()["model_version"], "A")
     assert shown not in (made[0]["pd"], made[1]["pd"])
+    top = scorer_for_version(load_artifact()["model_version"]).grade_band("A").pd_high  # the reserve fee's PD
     for outputs in made:
-        assert outputs["quote"]["apr_bps"] == price(shown, SAMPLE["term_months"]).apr_bps
+        assert outputs["quote"]["apr_bps"] == price(shown, SAMPLE["term_months"], fee_pd=top).apr_bps

@@ -2,10 +2,14 @@ import math
 
 import pytest
 
+from backend.chain import loan_terms as lt
 from backend.scoring import policy
 from backend.scoring.pricing import (
     EXPECTED_CLAIMS,
+    PRUDENT_CLAIMS,
     Price,
+    amortised_exposure_share,
+    amortised_wal_years,
     exposure_share,
     fee_cap_notes,
     installment,
@@ -22,6 +26,31 @@ from backend.scoring.pricing import (
 
 # The policy of models before the expected-claims basis (their artifacts' copy): a flat 1% a year.
 FLAT = {"base_rate": 0.05, "reserve_fee": 0.01, "lgd": 0.85, "max_apr": 0.36}
+# The policy of models priced on expected claims at the mean PD over a linear principal (up to 0x0204544e...).
+EXPECTED = {"base_rate": 0.05, "lgd": 0.85, "max_apr": 0.36, "reserve_fee_basis": "expected_claims",
+            "reserve_cover": 0.8, "max_origination_fee_bps": 1000}  # fmt: skip
+GRADE_B = (0.08014062767811497, 0.0980943265690383)  # the shipped model's grade B: mean PD, top of its band
+DAY = 86_400
+
+
+def brute_force_exposure(n: int, apr: float, period_days: int = 30) -> float:
+    """Amortise 1 unit at `apr` x period / 365 a period with the level payment, one installment at a
+    time, and average the principal outstanding when each of the n installments falls due."""
+    r = apr * period_days / 365
+    payment = 1 / n if r == 0 else r / (1 - (1 + r) ** -n)
+    balance, shares = 1.0, []
+    for _ in range(n):
+        shares.append(balance)
+        balance -= payment - balance * r
+    assert abs(balance) < 1e-9  # it amortised
+    return sum(shares) / n
+
+
+def loanbook_exposure(n: int, apr_bps: int, principal: int = 10**12) -> float:
+    """The same from LoanBook's own integer schedule (its Python mirror, tested against the contract
+    in tests/contracts/test_loan_book_servicing.py)."""
+    rows = lt.schedule(principal, apr_bps, 30 * DAY, n)
+    return (principal + sum(row.balance_after for row in rows[:-1])) / n / principal
 
 
 def test_the_exposure_at_default_is_the_average_principal_outstanding():
@@ -30,6 +59,69 @@ def test_the_exposure_at_default_is_the_average_principal_outstanding():
     for n in (1, 6, 12, 60):
         assert exposure_share(n) == pytest.approx(sum((n - k + 1) / n for k in range(1, n + 1)) / n)
     assert exposure_share(12) == pytest.approx(13 / 24) and exposure_share(1) == 1
+
+
+def test_one_installment_leaves_the_whole_principal_outstanding_at_default():
+    assert amortised_exposure_share(1, 0.07, 30) == 1.0 and amortised_exposure_share(1, 0.0, 30) == 1.0
+
+
+@pytest.mark.parametrize("n", [1, 2, 6, 7, 12, 36, 60])
+@pytest.mark.parametrize("apr", [0.0, 0.05, 0.0685, 0.12, 0.36])
+def test_the_exposure_is_the_level_payment_schedules_own(n, apr):
+    """Defaults equally likely at any of n installments: the mean principal outstanding when each falls
+    due, from the schedule amortised at the on-chain rate per 30-day period, not a straight line."""
+    exact = amortised_exposure_share(n, apr, 30)
+    assert exact == pytest.approx(brute_force_exposure(n, apr), abs=1e-12)
+    assert exact == pytest.approx(loanbook_exposure(n, round(apr * 10_000)), abs=1e-9)
+    assert exact >= exposure_share(n) - 1e-12  # a level payment repays principal slower than a line
+    # the weighted average life is the same schedule's mean balance over its n periods
+    assert amortised_wal_years(n, apr, 30) == pytest.approx(exact * n * 30 / 365)
+
+
+def test_the_linear_approximation_understated_a_long_loans_exposure():
+    """review 2026-12-01 M2: at 60 months and about 5% the mean share is 0.529, not (n + 1) / 2n = 0.508."""
+    assert amortised_exposure_share(60, 0.05, 30) == pytest.approx(0.529, abs=5e-4)
+    assert exposure_share(60) == pytest.approx(0.508, abs=5e-4)
+
+
+def test_the_prudent_fee_is_the_claim_at_the_top_of_the_grades_band_on_the_exact_schedule():
+    """The reserve fee is PD_fee x cover x the schedule's exact exposure, rounded up to a basis point:
+    the reserve's claim at the prudent PD equals it to within that rounding; the interest APR is the
+    base + the mean PD's uncovered loss over the exact weighted average life."""
+    pricing = policy.snapshot()["pricing"]
+    assert pricing["reserve_fee_basis"] == PRUDENT_CLAIMS
+    mean, top = GRADE_B
+    for n in (6, 12, 36, 60):
+        p = price(mean, n, pricing, fee_pd=top, period_days=30)
+        interest = p.interest_apr_bps / 10_000
+        e = amortised_exposure_share(n, interest, 30)
+        wal = amortised_wal_years(n, interest, 30)
+        assert p.interest_apr_bps == math.ceil(round(10_000 * (0.05 + mean * (0.85 - 0.80) * e / wal), 6))
+        claim_bps = 10_000 * top * 0.80 * e
+        assert claim_bps <= p.origination_fee_bps < claim_bps + 1
+        assert p.apr_bps == math.ceil(round(p.interest_apr_bps + p.origination_fee_bps / wal, 6))
+        assert p.basis == PRUDENT_CLAIMS
+    assert price(mean, 12, pricing, fee_pd=top, period_days=30) == Price(1338, 541, 429, PRUDENT_CLAIMS)
+
+
+def test_the_margin_is_the_band_top_over_the_mean_and_the_fee_needs_it():
+    """The fee is priced at the prudent PD, not the mean: grade B over 36 months pays 4.14%, where the
+    mean PD's claim on the same schedule would be 3.38%. A prudent basis without the PD to price at is
+    refused, not priced at the mean."""
+    mean, top = GRADE_B
+    prudent = price(mean, 36, fee_pd=top, period_days=30)
+    at_mean = price(mean, 36, fee_pd=mean, period_days=30)
+    assert (prudent.origination_fee_bps, at_mean.origination_fee_bps) == (414, 338)
+    assert prudent.interest_apr_bps == at_mean.interest_apr_bps  # investors' premium stays at the mean PD
+    with pytest.raises(ValueError, match="fee_pd"):
+        price(mean, 36)
+
+
+def test_a_decision_under_the_expected_claims_basis_prices_as_it_did():
+    """Models up to 0x0204544e... priced the fee at the mean PD over a linear principal: grade B over 12
+    months 11.84% quoted, 5.41% interest and a 3.48% fee, whatever fee_pd is passed."""
+    mean, top = GRADE_B
+    assert price(mean, 12, EXPECTED) == price(mean, 12, EXPECTED, fee_pd=top) == Price(1184, 541, 348, EXPECTED_CLAIMS)
 
 
 def test_the_reserve_fee_is_the_reserves_expected_claim_rounded_up():
@@ -49,15 +141,15 @@ def test_investors_premium_is_the_uncovered_loss_over_the_term():
     assert uncovered_premium(0.10, n, 0.80) * wal == pytest.approx(0.10 * (0.85 - 0.80) * exposure_share(n))
 
 
-def test_the_price_splits_into_interest_and_the_reserve_fee():
-    """Interest APR = base + uncovered premium, rounded up; the quoted APR adds the fee as a yearly
-    rate over the weighted average life, rounded up. Grade B's pricing PD, by hand."""
+def test_the_expected_claims_price_split_into_interest_and_the_reserve_fee():
+    """Models up to 0x0204544e...: interest APR = base + uncovered premium, rounded up; the quoted APR
+    adds the fee as a yearly rate over the weighted average life, rounded up. Grade B's pricing PD, by hand."""
     pd_ = 0.08014062767811497
     for term, (quoted, interest, fee) in {12: (1184, 541, 348), 36: (729, 514, 330), 60: (638, 509, 326)}.items():
         assert math.ceil(10_000 * (0.05 + pd_ * 0.05 * 12 / term)) == interest
         assert math.ceil(10_000 * pd_ * 0.80 * (term + 1) / (2 * term)) == fee
         assert math.ceil(interest + fee * 24 / (term + 1)) == quoted
-        assert price(pd_, term) == Price(quoted, interest, fee, EXPECTED_CLAIMS)
+        assert price(pd_, term, EXPECTED) == Price(quoted, interest, fee, EXPECTED_CLAIMS)
 
 
 def test_models_before_the_expected_claims_basis_keep_the_flat_fee():
@@ -70,14 +162,17 @@ def test_models_before_the_expected_claims_basis_keep_the_flat_fee():
 
 
 def test_riskier_grades_pay_more_and_longer_terms_spread_the_premium():
-    assert price(0.05, 36).apr_bps < price(0.10, 36).apr_bps < price(0.20, 36).apr_bps
-    assert price(0.10, 12).apr_bps > price(0.10, 36).apr_bps > price(0.10, 60).apr_bps
-    assert price(0.05, 36).origination_fee_bps < price(0.10, 36).origination_fee_bps
+    def p(pd_, n):
+        return price(pd_, n, fee_pd=pd_ * 1.2)
+
+    assert p(0.05, 36).apr_bps < p(0.10, 36).apr_bps < p(0.20, 36).apr_bps
+    assert p(0.10, 12).apr_bps > p(0.10, 36).apr_bps > p(0.10, 60).apr_bps
+    assert p(0.05, 36).origination_fee_bps < p(0.10, 36).origination_fee_bps
 
 
 def test_zero_pd_costs_the_base_rate_and_no_fee():
     base = round(policy.BASE_RATE * 10_000)
-    assert price(0.0, 36) == Price(base, base, 0, EXPECTED_CLAIMS)
+    assert price(0.0, 36, fee_pd=0.0) == Price(base, base, 0, PRUDENT_CLAIMS)
 
 
 def test_a_fee_above_the_contracts_limit_declines_whatever_the_score_said():
@@ -90,15 +185,30 @@ def test_a_fee_above_the_contracts_limit_declines_whatever_the_score_said():
     assert fee_cap_notes(5_000, FLAT) == []  # models before the rule had none
 
 
-def test_today_grade_e_is_above_the_limit_at_every_term_and_grade_d_below():
-    """Grade E's pricing PD (27.1%) needs 11.04% at 60 months, the least e(n) gives; D's (18.2%) at
-    most 8.52% (6 months)."""
+def test_today_grade_e_is_above_the_limit_at_every_term_and_grade_d_only_at_6_and_7_months():
+    """At the top of its band (31.9%) grade E needs 13.44% at its cheapest term; D's (21.8%) is above
+    the 10% cap at 6 and 7 months (10.22%, 10.02%), which are declined, and at most 9.87% from 8 on.
+    A to C stay well under it at every term. Under the expected-claims basis (models up to 0x0204544e...)
+    E was above it at every term (11.04% at least) and D at none (8.52% at most)."""
     from backend.scoring.scorer import get_scorer
 
     scorer = get_scorer()
-    fees = {g: [price(scorer.grade_band(g).pd_mean_oof, t).origination_fee_bps for t in range(6, 61)] for g in "ABCDE"}
-    assert min(fees["E"]) == 1104 and max(fees["D"]) == 852 and min(fees["D"]) == 742
-    assert max(fees["A"]) == 183 and max(fees["B"]) == 374 and max(fees["C"]) == 576
+    rules = scorer.artifact["policy"]
+    assert rules["pricing"]["reserve_fee_basis"] == PRUDENT_CLAIMS
+
+    def fee(g, t):
+        band = scorer.grade_band(g)
+        return price(band.pd_mean_oof, t, rules["pricing"], fee_pd=band.pd_high,
+                     period_days=rules["product"]["installment_period_days"]).origination_fee_bps  # fmt: skip
+
+    fees = {g: {t: fee(g, t) for t in range(6, 61)} for g in "ABCDE"}
+    cap = rules["pricing"]["max_origination_fee_bps"]
+    assert {(g, t) for g in "ABCD" for t, f in fees[g].items() if f > cap} == {("D", 6), ("D", 7)}
+    assert (fees["D"][6], fees["D"][7], fees["D"][8]) == (1022, 1002, 987) and min(fees["E"].values()) == 1344
+    assert max(fees["A"].values()) == 279 and max(fees["B"].values()) == 460 and max(fees["C"].values()) == 695
+    old = {g: [price(scorer.grade_band(g).pd_mean_oof, t, EXPECTED).origination_fee_bps for t in range(6, 61)]
+           for g in "DE"}  # fmt: skip
+    assert min(old["E"]) == 1104 and max(old["D"]) == 852
 
 
 def test_the_installment_is_the_loans_own_every_30_days():
@@ -136,10 +246,12 @@ def test_affordability_is_capped_by_the_product_maximum():
 
 
 def test_quote_breaks_the_price_down():
-    q = quote(0.12, 5000, 36, 3000, 0).to_json()
+    q = quote(0.12, 5000, 36, 3000, 0, fee_pd=0.15).to_json()
     assert q["apr_bps"] == q["base_rate_bps"] + q["reserve_fee_bps"] + q["risk_premium_bps"]
     assert q["interest_apr_bps"] == q["base_rate_bps"] + q["risk_premium_bps"]
-    assert q["origination_fee_bps"] == reserve_fee_bps(0.12, 36, 0.80) and q["reserve_fee_basis"] == EXPECTED_CLAIMS
+    e = amortised_exposure_share(36, q["interest_apr_bps"] / 10_000, 30)
+    assert q["origination_fee_bps"] == math.ceil(round(10_000 * 0.15 * 0.80 * e, 6))
+    assert q["reserve_fee_basis"] == PRUDENT_CLAIMS
     assert q["lgd"] == policy.LGD and q["max_amount"] > 0
     assert on_chain_price(q, 36) == (q["interest_apr_bps"], q["origination_fee_bps"])
 
@@ -154,7 +266,7 @@ def test_an_older_models_quote_keeps_its_keys_and_its_flat_fee_on_chain():
 
 def test_affordability_counts_the_interest_apr_not_the_quote():
     """The fee is taken from the disbursal, not repaid: the installment is at the interest APR."""
-    q = quote(0.12, 5000, 36, 3000, 0)
+    q = quote(0.12, 5000, 36, 3000, 0, fee_pd=0.15)
     assert q.monthly_payment == round(installment(5000, q.interest_apr_bps / 10_000, 36), 2)
 
 

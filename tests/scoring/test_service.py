@@ -90,18 +90,25 @@ def test_a_referral_by_a_lending_rule_gives_that_rule_as_its_principal_reason(db
     """Reg B: a grade-A applicant referred because its own debt leaves no room for the loan is told
     so in plain words, first, not only the scorecard's points lost (review-pricing M3); the reasons
     are read from the recorded decision, so its hash and replay are untouched."""
+    from backend.scoring.scorer import scorer_for_version
+
     indebted = {**application, "monthly_debt_payments": 650}
-    # Grade D over 6 months is priced at 36.05% (a referral by its grade too): the APR line is said first.
+    # Grade D over 6 months: the model before priced it at 36.05% (a referral by its grade too), and
+    # the APR line is said first; today its reserve fee, at the top of D's band, is 10.22%, above the
+    # contract's 10%: a decline, R24 first.
     over_cap = {**application, "term_months": 6, "amount": 2800, "checking_account": "none",
                 "credit_history": "current_repaid_duly", "savings": "none_or_unknown"}  # fmt: skip
     income_only = {**application, "monthly_debt_payments": 0, "amount": 20_000}
+    expected_claims = scorer_for_version(EXPECTED_CLAIMS_MODEL)
     with db_factory() as db:
-        made = [score_application(db, ApplicationCreate(**a), scorer, settings=settings)
-                for a in (indebted, income_only, over_cap, application)]
+        made = [score_application(db, ApplicationCreate(**a), s, settings=settings)
+                for a, s in ((indebted, scorer), (income_only, scorer), (over_cap, expected_claims),
+                             (application, scorer), (over_cap, scorer))]  # fmt: skip
         db.commit()
         again = get_decision(db, made[0].id)
-    assert [d.decision for d in made] == ["refer", "refer", "refer", "approve"] and made[0].grade == "A"
-    assert [[r.code for r in d.policy_reasons] for d in made] == [["R20"], ["R21"], ["R22"], []]
+    assert [d.decision for d in made] == ["refer", "refer", "refer", "approve", "decline"] and made[0].grade == "A"
+    assert [[r.code for r in d.policy_reasons] for d in made] == [["R20"], ["R21"], ["R22"], [], ["R24"]]
+    assert made[2].quote.apr_bps == 3605 and made[4].grade == "D"
     assert made[0].policy_reasons[0].text.startswith("Excessive obligations in relation to income")
     assert "income" in made[1].policy_reasons[0].text and "36% APR limit" in made[2].policy_reasons[0].text
     assert again.policy_reasons == made[0].policy_reasons
@@ -166,6 +173,8 @@ def test_the_model_before_the_bin_edges_probed_only_5_percent_lower(scorer):
 GRADE_E = {**SAMPLE, "term_months": 8, "checking_account": "none", "credit_history": "current_repaid_duly",
            "savings": "none_or_unknown"}  # fmt: skip
 PREVIOUS_MODEL = "0x79fbef18aec0f5ef41ee4a65692972139a3c033881870acae33e8969cc417ca8"  # flat 1% reserve fee
+# The fee at the grade's mean PD over a linearly falling principal (`reserve_fee_basis` "expected_claims")
+EXPECTED_CLAIMS_MODEL = "0x0204544e5b716ebda28976bc770af44e5d59fa6dfd7aa1a36673f78a7425fb45"
 
 
 def test_a_reserve_fee_above_the_contracts_limit_declines_with_its_reason_first(db_factory, scorer, settings):
@@ -178,7 +187,7 @@ def test_a_reserve_fee_above_the_contracts_limit_declines_with_its_reason_first(
         assert verify_decision(db.get(CreditDecision, made.id))
     assert (made.grade, made.decision, made.quote) == ("E", "decline", None)
     assert scorer.grade_band("E").decision == "refer" and made.score >= made.cutoffs.refer_min_score
-    assert made.policy_notes == ["reserve fee above the contract's limit: 12.21% of the amount, the loan contract "
+    assert made.policy_notes == ["reserve fee above the contract's limit: 14.44% of the amount, the loan contract "
                                  "takes at most 10.00%"]  # fmt: skip
     assert [(r.code, r.text) for r in made.policy_reasons] == [
         ("R24", "Risk too high for the platform's reserve to cover: the fee that funds the reserve's cover of this loan "
@@ -186,6 +195,33 @@ def test_a_reserve_fee_above_the_contracts_limit_declines_with_its_reason_first(
     assert made.reasons  # the score's own reasons are still given, after the rule's
     with db_factory() as db, pytest.raises(Conflict, match="only a referral is reviewed"):
         review_decision(db, settings, "0x" + "99" * 20, made.id, ReviewCreate(outcome="approve", note="override"))
+
+
+def test_decisions_of_the_expected_claims_model_replay_and_prove_with_its_own_basis(db_factory, settings):
+    """Model 0x0204544e... priced the reserve fee at the grade's mean PD over a linearly falling
+    principal (`reserve_fee_basis` "expected_claims"): its decisions are made and replayed with that
+    basis, from its archived artifact's policy, so they keep their hashes. The same grade-A
+    application over 24 months is 6.68% with a 1.64% fee there and 7.53% with a 2.53% fee today; the
+    same grade-E one was declined at a 12.21% fee there and is at 14.44% today."""
+    from backend.scoring.scorer import get_scorer, scorer_for_version
+    from backend.scoring.service import prove_decision
+
+    old = scorer_for_version(EXPECTED_CLAIMS_MODEL)
+    assert old is not None and old.artifact["policy"]["pricing"]["reserve_fee_basis"] == "expected_claims"
+    with db_factory() as db:
+        made = {name: score_application(db, ApplicationCreate(**a), s, settings=settings)
+                for name, a, s in (("a_then", SAMPLE, old), ("e_then", GRADE_E, old), ("a_now", SAMPLE, get_scorer()))}
+        db.commit()
+        proofs = {name: prove_decision(db, d.decision_hash) for name, d in made.items()}
+    then, now = made["a_then"].quote, made["a_now"].quote
+    assert (then.apr_bps, then.interest_apr_bps, then.origination_fee_bps, then.reserve_fee_basis) == (
+        668, 510, 164, "expected_claims")  # fmt: skip
+    assert (now.apr_bps, now.interest_apr_bps, now.origination_fee_bps, now.reserve_fee_basis) == (
+        753, 510, 253, "prudent_claims")  # fmt: skip
+    assert made["e_then"].policy_notes == ["reserve fee above the contract's limit: 12.21% of the amount, the loan "
+                                           "contract takes at most 10.00%"]  # fmt: skip
+    assert made["a_then"].model_version == EXPECTED_CLAIMS_MODEL != made["a_now"].model_version
+    assert all(p.verified and p.reproduced and p.differences == [] for p in proofs.values())
 
 
 def test_the_model_before_the_expected_claims_fee_referred_grade_e_and_priced_a_flat_fee(db_factory, settings):

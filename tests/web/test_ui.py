@@ -124,9 +124,9 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     page.click("#apply-form button[type=submit]")
     expect(page.locator("#decision-outcome")).to_have_text("approved")
     # The decision's figures say what they are: the loan's interest rate, and an estimate with the fee.
-    expect(page.locator("#decision-rate")).to_have_text("5.10%")  # grade A over 24 months: 5% + 3.91% x 5% / 2
-    expect(page.locator("#decision-apr")).to_have_text("6.68%")
-    expect(page.locator("#decision-fee")).to_have_text("1.64%")  # the reserve's expected claim, once, from the payout
+    expect(page.locator("#decision-rate")).to_have_text("5.10%")  # grade A over 24 months: 5% + 3.91% x 5% x 365/720
+    expect(page.locator("#decision-apr")).to_have_text("7.53%")
+    expect(page.locator("#decision-fee")).to_have_text("2.53%")  # the reserve's claim at A's band top, once, from the payout
     expect(page.locator("#decision-apr-note")).to_contain_text("your offer states the exact APR (fee included)")
     expect(page.locator("#decision-reasons li")).not_to_have_count(0)
     expect(page.locator("#decision-reasons li").first).to_contain_text(re.compile(r"\(\d+ points\)$"))
