@@ -20,8 +20,7 @@ from backend.api.deps import (
     score_rate_limit,
 )
 from backend.api.idempotency import answered
-from backend.scoring import review_retry, service
-from backend.scoring import fair_lending_checks
+from backend.scoring import fair_lending_checks, review_retry, service
 from backend.scoring.fair_lending import live_fairness
 from backend.scoring.referral_reads import read_referrals
 from backend.scoring.schemas import (
