@@ -156,9 +156,9 @@ def collection_wallets(db: Session, settings: Settings, alert: Alert) -> list[Al
             earlier.append(f)
             if not others and not role:
                 continue
+            wallets = list(dict.fromkeys(g.borrower for g in others))  # the other persons' borrowers, in order
             why = []
             if others:
-                wallets = list(dict.fromkeys(g.borrower for g in others))
                 why.append(f"it received {share:.0%} or more of the disbursals of loans "
                            f"{_loans(sorted({g.loan_id for g in others}))} within "
                            f"{settings.monitoring_collection_days} days from borrower wallets "
@@ -168,7 +168,7 @@ def collection_wallets(db: Session, settings: Settings, alert: Alert) -> list[Al
                            f"another person (loans {_loans(loans)})")  # fmt: skip
             found.append(alert(
                 rule="collection_wallet", loan_id=f.loan_id,
-                wallets=[recipient, f.borrower, *list(dict.fromkeys(g.borrower for g in others))[:SHOWN]],
+                wallets=[recipient, f.borrower, *wallets[:SHOWN]],
                 tx_hashes=list(dict.fromkeys([f.disbursal_tx, *(tx for tx, *_ in f.transfers)])),
                 also=[recipient, *(str(log_index) for _, _, log_index, _, _ in f.transfers)],
                 timestamp=f.at, amount=f.amount,
