@@ -72,7 +72,12 @@ def amortised_exposure_share(installments: int, interest_apr: float, period_days
 def amortised_wal_years(installments: int, interest_apr: float, period_days: int) -> float:
     """The schedule's weighted average life in years: each period's balance for `period_days`, i.e.
     the mean share outstanding at an installment x the term in years."""
-    return amortised_exposure_share(installments, interest_apr, period_days) * installments * period_days / 365.0
+    return _wal_years(amortised_exposure_share(installments, interest_apr, period_days), installments, period_days)
+
+
+def _wal_years(exposure: float, installments: int, period_days: int) -> float:
+    """A schedule's WAL from its mean share outstanding at an installment: that share x the term in years."""
+    return exposure * installments * period_days / 365.0
 
 
 def reserve_fee_bps(pd_: float, term_months: int, cover: float) -> int:
@@ -124,7 +129,7 @@ def price(pd_: float, term_months: int, pricing: Mapping[str, Any] | None = None
         interest = _bps_up(pricing["base_rate"] + premium)
         e = amortised_exposure_share(n, interest / BPS, period_days)
         fee = _bps_up(fee_pd * cover * e)
-        quoted = math.ceil(round(interest + fee / (e * n * period_days / 365.0), 6))
+        quoted = math.ceil(round(interest + fee / _wal_years(e, n, period_days), 6))
         return Price(quoted, interest, fee, PRUDENT_CLAIMS)
     if basis == EXPECTED_CLAIMS:
         cover = pricing["reserve_cover"]
