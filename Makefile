@@ -12,8 +12,9 @@ SOL_SOURCES := $(shell find contracts -name '*.sol' 2>/dev/null)
 # Two pytest workers (pytest-xdist), one test file each at a time: every worker has its own Anvil,
 # databases and browser, so files never share state; most tests wait on chain and worker rounds,
 # so two workers cut the wall time by about a third on two cores. `PYTEST_WORKERS=0 make test` runs serially.
+# The slowest tests are listed at the end (--durations), where a slow run is looked into first.
 PYTEST_WORKERS ?= 2
-PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist loadfile
+PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 .PHONY: setup run stop test test-python brownie-setup brownie-test brownie-deploy compile bench slither clean help
 
