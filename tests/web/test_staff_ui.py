@@ -16,9 +16,11 @@ from sqlalchemy import func, select
 
 from backend.chain.kyc_reader import is_verified
 from backend.db.session import session_scope
+from backend.identity.kyc.erasure_requests import schedule
 from backend.identity.kyc.person_links import link as link_records
+from backend.identity.kyc.relationship import AmlHold
 from backend.identity.kyc.submission import submit
-from backend.identity.models import KycPersonLink
+from backend.identity.models import KycDocumentView, KycPersonLink, KycReveal
 from backend.identity.persons import borrower_wallets_of
 from backend.identity.roles import grant_role
 from backend.identity.schemas import KycCreate
@@ -487,3 +489,43 @@ def test_a_collection_wallet_alert_renders_with_its_review_controls_like_the_oth
     named = f"alert collection_wallet {alert.get_attribute('data-alert')[:8]} on loan {loans[1]}"
     expect(alert.get_by_label(f"What you looked at and found, for {named}")).to_have_count(1)
     expect(alert.get_by_role("button", name=f"Clear {named}", exact=True)).to_have_count(1)
+
+
+def test_a_restricted_wallets_record_is_unmasked_only_for_a_purpose_the_aml_period_keeps_it_for(page, server, wallet, world):
+    """While a wallet's erasure is scheduled (GDPR art. 18), the staff page's reveal and documents for
+    *this review* are refused with the API's words; the admin picks *a fraud investigation* and both open."""
+    settings, admin = server.settings, world.admin
+    applicant = make_applicant(620)
+    twin = make_applicant(621, born=applicant.date_of_birth)
+    twin.id_number = applicant.id_number
+    with session_scope(settings) as session:
+        record_id = submit(session, settings, world.investors[1].address, KycCreate(**applicant.form()), [PNG]).id
+    assert approve_with_documents(settings, record_id, admin.address) == "approved"
+    with session_scope(settings) as session:
+        flagged_id = submit(session, settings, twin.account.address, KycCreate(**twin.form()), [PNG]).id
+        # As if its wallet held notes of an open loan: kept for the AML period, its processing restricted.
+        schedule(session, twin.account.address, twin.account.address, AmlHold(None, None, holding=(1,)))
+
+    wallet.address = admin.address
+    _sign_in(page, admin.address)
+    flagged = page.locator(f'#kyc-queue > li[data-record="{flagged_id}"]')
+    what = f"KYC record {flagged_id[:8]} of {twin.account.address}"
+    purpose = page.get_by_label(f"Purpose of a reveal or a document of {what}")
+    expect(purpose).to_have_value("review")
+    reveal = page.get_by_role("button", name=f"Reveal the personal data of {what} (audited)")
+    document = page.get_by_role("button", name=f"Open ID document 1 of {what} (audited)", exact=True)
+    for refused in (reveal, document):
+        refused.click()
+        expect(page.locator("#status")).to_contain_text("processing is restricted until then (GDPR art. 18), a reveal "
+                                                        "only for fraud_investigation or legal_request")  # fmt: skip
+    expect(flagged.locator(".revealed")).to_have_count(0)
+
+    purpose.select_option("fraud_investigation")
+    reveal.click()
+    expect(flagged.locator(".revealed")).to_contain_text(twin.id_number)
+    document.click()
+    expect(flagged.get_by_role("img", name=f"ID document 1 of {what}")).to_have_count(1)
+    with session_scope(settings) as session:
+        assert session.scalar(select(func.count()).select_from(KycReveal).where(KycReveal.record_id == flagged_id)) == 1
+        views = select(func.count()).select_from(KycDocumentView).where(KycDocumentView.record_id == flagged_id)
+        assert session.scalar(views) == 1

@@ -103,6 +103,10 @@ export function referralItem(d, refresh) {
   return item;
 }
 
+// Why an admin unmasks a record (the API's reveal reasons), as the picker words them.
+const PURPOSES = { review: "this review", fraud_investigation: "a fraud investigation", legal_request: "a legal request",
+  customer_request: "the customer's own request" };
+
 // Whether `wallet` is the signed-in admin's (addresses compared without their checksum case).
 const mine = (wallet) => Boolean(wallet && state.wallet && wallet.toLowerCase() === state.wallet.toLowerCase());
 
@@ -154,12 +158,19 @@ export function kycItem(entry, refresh) {
   });
   personLinks(entry, controls, { what, short, refresh });
   if (mine(entry.first_approved_by)) controls.prepend(element("p", { className: "review-waiting" }, "You approved it: waiting for a second admin."));
-  // The masked view is the default; unmasking is a deliberate, audited step with a reason.
-  const reveal = element("button", { type: "button", textContent: "Reveal for review" });
+  // The masked view is the default; unmasking is a deliberate, audited step with a purpose. While the
+  // wallet's erasure is scheduled, only a fraud investigation or a legal request may unmask it (the API's
+  // 409 says so): the purpose is chosen here, for the reveal and the documents alike, and audited with them.
+  const purpose = element("select", {}, ...Object.entries(PURPOSES).map(([value, text]) => element("option", { value }, text)));
+  purpose.dataset.purpose = record.id;
+  purpose.setAttribute("aria-label", `Purpose of a reveal or a document of ${what}`);
+  controls.append(element("label", {}, "Purpose ", purpose));
+  const reveal = element("button", { type: "button", textContent: "Reveal" });
   Object.assign(reveal.dataset, { decision: "reveal", record: record.id });
   reveal.setAttribute("aria-label", `Reveal the personal data of ${what} (audited)`);
   reveal.onclick = guard(async () => {
-    const d = (await api(`/api/v1/admin/kyc/${record.id}/reveal`, { method: "POST", body: { reason: "review" } })).data;
+    const body = { reason: purpose.value };
+    const d = (await api(`/api/v1/admin/kyc/${record.id}/reveal`, { method: "POST", body })).data;
     item.querySelector(".revealed")?.remove();
     controls.before(element("p", {
       className: "revealed",
@@ -175,7 +186,8 @@ export function kycItem(entry, refresh) {
     Object.assign(open.dataset, { decision: "document", record: record.id });
     open.setAttribute("aria-label", `Open ${label} (audited)`);
     open.onclick = guard(async () => {
-      const shown = await documentView(await fetchFile(`/api/v1/admin/kyc/${record.id}/documents/${index}`), label);
+      const file = await fetchFile(`/api/v1/admin/kyc/${record.id}/documents/${index}?reason=${purpose.value}`);
+      const shown = await documentView(file, label);
       item.querySelector(`[data-document="${index}"]`)?.remove();
       if (shown) {
         shown.dataset.document = index;
