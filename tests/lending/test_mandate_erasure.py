@@ -24,8 +24,11 @@ from backend.identity.schemas import ErasurePublic, ErasureScheduledPublic
 from backend.lending.mandate_keeper import fund_by_mandates
 from backend.lending.models import FundingMandateRow, MandateStatus
 from tests.contracts.conftest import chain, world  # noqa: F401
+from tests.lending.conftest import loan_by_another
 from tests.lending.test_mandates import UNIT, _keeper_pass, _under_mandate
 from tests.lending.test_mandates import settings as settings  # noqa: F401  (the fixture)
+from tests.lending.test_portfolio import _decision_hash
+from tests.scoring.conftest import SAMPLE
 
 
 def _fundings(settings) -> list[str]:
@@ -140,8 +143,6 @@ def test_the_keeper_funds_nothing_more_for_a_wallet_whose_erasure_is_scheduled(s
     """An investor holding notes asks for erasure: scheduled for the end of the AML period after its
     relationship, its processing restricted meanwhile. The keeper funds no new loan for it: each
     funding would open the relationship again and push the erasure it asked for further off."""
-    from tests.lending.test_mandates import SAMPLE, _decision_hash, loan_by_another
-
     investor = world.investors[5]
     _, _, loan_id = _under_mandate(settings, world, investor, 944)
     assert _keeper_pass(settings) == [(loan_id, 300 * UNIT)]
