@@ -7,7 +7,9 @@ mandate's signed bounds) up to the lower of the instruction's and the mandate's 
 
 - what each funding may take is checked first against the chain: what is left of the mandate's
   budget (`mandateSpent`), the wallet's authorization of the agent, its balance and allowance, its
-  KYC, LoanBook not paused; and
+  KYC, LoanBook not paused; and, right before queuing, the wallet's KYC record in the database,
+  under the lock its erasure takes (`of_identified`): the chain's attestation outlives an erasure
+  until its revocation is mined; and
   what one pass plans for a wallet, a mandate or a loan is set against the next funding's check;
 - per borrower *person*, not only per loan: what a mandate puts into all the open loans of one
   borrower's person (every wallet verified with a national ID it was verified with, `identity.persons.borrower_wallets_of`)
@@ -51,6 +53,7 @@ from backend.chain.outbox import enqueue
 from backend.chain.projection_models import LoanRow, NoteBalanceRow
 from backend.chain.wallet_calls import LoanBookWallet
 from backend.config import Settings
+from backend.identity.kyc.erasure_lock import hold_erasures, identified
 from backend.identity.persons import borrower_wallets_of
 from backend.lending.exposure import OPEN
 from backend.lending.in_flight import held_or_in_flight
@@ -168,7 +171,20 @@ def fund_by_mandates(db: Session, settings: Settings) -> list[Funding]:
     fundings = plan_fundings(db, settings, deadline_clock(settings))[: settings.mandate_keeper_max_per_pass]
     if not fundings or not none_queued_since(db, KEY_PREFIX, seen):  # a round overlapping this one queued first
         return []
-    return queue_under_active(db, FundingMandateRow, fundings, queue)
+    return queue_under_active(db, FundingMandateRow, of_identified(db, fundings), queue)
+
+
+def of_identified(db: Session, fundings: list[Funding]) -> list[Funding]:
+    """Those of `fundings` whose wallet's identity stands as the database holds it now, under the lock
+    its erasure takes, kept until these fundings commit (`erasure_lock.py`). The plan read the
+    attestation on chain, which stays valid until an erasure's revocation is mined: a funding queued
+    for a wallet erased meanwhile would land in the name of an investor no one can identify (AML). An
+    erasure beginning after this waits for the commit and sees the fundings in flight: scheduled.
+    Taken before the mandate rows (`queue_under_active`), as an erasure takes them: no two wait on each other."""
+    wallets = {funding.wallet for funding in fundings}
+    hold_erasures(db, wallets, FundingMandateRow)
+    standing = identified(db, wallets)
+    return [funding for funding in fundings if funding.wallet in standing]
 
 
 def _mandate_events(db: Session, event: str, mandate_hash: str) -> list[ChainEvent]:

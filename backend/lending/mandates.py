@@ -301,6 +301,19 @@ def withdraw_mandate(db: Session, settings: Settings, wallet: str) -> MandateCan
     return MandateCancelPublic(mandate_hash=row.mandate_hash, transactions=_cancel_call(db, settings, row, now, authorized))
 
 
+def withdraw_for_erasure(db: Session, wallet: str, actor: str) -> list[str]:
+    """Every funding mandate of the wallet in use, withdrawn because its personal data is erased (or its
+    erasure scheduled: processing restricted), as the investor's own withdrawal would (`_stop`); their
+    hashes. The platform cannot cancel a mandate on chain (only its investor can), but the agent takes
+    one from its executor alone, the platform's keeper: withdrawn here, it is used no more. The caller
+    (the erasure) holds the wallet's erasure lock, taken before these rows, as the keeper takes them."""
+    query = select(FundingMandateRow).where(FundingMandateRow.wallet == wallet, FundingMandateRow.status == MandateStatus.ACTIVE)
+    rows = list(db.scalars(for_update(db, query.order_by(FundingMandateRow.mandate_hash), FundingMandateRow)))
+    for row in rows:
+        _stop(db, row, actor, "mandate.withdraw", "the wallet's personal data is erased, or its erasure scheduled")
+    return [row.mandate_hash for row in rows]
+
+
 def _stop(db: Session, row: FundingMandateRow, wallet: str, action: str, why: str) -> None:
     """The keeper uses the mandate no more: fundings queued under it and not yet signed never go
     out (one already signed may still land)."""

@@ -70,6 +70,7 @@ from backend.identity.kyc.status import Status
 from backend.identity.models import ErasureRequest, KycRecord, utcnow
 from backend.identity.roles import GRANTABLE, roles_of
 from backend.identity.schemas import ErasurePublic, ErasureScheduledPublic
+from backend.lending.mandates import withdraw_for_erasure
 from backend.lending.models import LoanOffer
 from backend.lending.offers import accept_lock, offers_in_flight
 from backend.scoring.models import CreditDecision
@@ -110,6 +111,7 @@ def erase_wallet(session: Session, settings: Settings, wallet: str, actor: str) 
         repair_log(session, settings, wallet)
         raise NotFound("no KYC data to erase for this wallet")
     if (hold := aml_hold(session, settings, wallet)) is not None:
+        withdraw_for_erasure(session, wallet, actor)  # restricted meanwhile: auto-invest would only prolong it
         return erasure_requests.schedule(session, wallet, actor, hold)
     return _erase(session, settings, wallet, actor, records, scope)
 
@@ -153,7 +155,10 @@ def _hold_acceptances(session: Session, wallet: str) -> None:
     """Wait for, then keep out until the commit, an acceptance of the wallet's offer (its lock by
     name, `offers._lock_person`; SQLite: the write lock, before anything is read). Otherwise an
     erasure reading while an acceptance is uncommitted finds no offer in flight, erases the wallet
-    and clears (or deletes) the very decision and offer its createLoan is making a loan from."""
+    and clears (or deletes) the very decision and offer its createLoan is making a loan from. The
+    mandate keeper takes the same lock to queue a funding (`erasure_lock.py`): an erasure reading
+    while the funding is uncommitted would find the wallet investing nothing and erase it, the
+    funding landing after, in the name of an investor no one can identify."""
     begin_write(session, KycRecord)
     lock_until_commit(session, accept_lock(wallet))
 
@@ -196,6 +201,8 @@ def _erase(session: Session, settings: Settings, wallet: str, actor: str, record
            request: ErasureRequest | None = None, why: str | None = None, action: str = "kyc.erase",
            keeping_index: frozenset[str] = frozenset()) -> ErasurePublic:  # fmt: skip
     holders, decisions, offers = scope
+    # First, before anything audited: the mandate rows are locked after the erasure lock, as the keeper does.
+    withdraw_for_erasure(session, wallet, actor)
     why = why or ("personal data erased on request (data key destroyed)" if request is None else
                   "personal data erased on request, once the AML record-keeping period had passed (data key destroyed)")  # fmt: skip
     entry, revocations = erase_rows(session, settings, wallet, actor, records, holders, decisions, offers, why,
