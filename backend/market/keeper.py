@@ -11,7 +11,9 @@ does that through the outbox, once per state of the two orders:
   whose prices leave no whole cost that loses neither maker a unit to rounding (the contract's
   `NoteMarketSpreadTooThin`);
 - each match is checked against the chain before it is queued (the bidder's balance and allowance,
-  the seller's notes and operator approval, the bidder's KYC, never the loan's own borrower), and
+  the seller's notes and operator approval, the bidder's KYC, never the loan's own borrower; and,
+  right before queuing, that the bidder's erasure was neither asked for nor carried out, under the
+  lock the erasure takes: `of_standing_bidders`), and
   what one pass commits of a wallet's money or notes is set against the next pair's check; prices
   apply to the principal the notes still stand for, as NoteMarket prices them;
 - the intent's key names both orders, digests what the match was checked against (what is left
@@ -42,6 +44,7 @@ from backend.chain.market_calls import market_paused
 from backend.chain.outbox import enqueue
 from backend.chain.projection_models import LoanRow, MarketBidRow, MarketListingRow
 from backend.config import Settings
+from backend.identity.kyc.erasure_lock import gone, hold_erasures
 from backend.market import pricing
 from backend.market.makers import Makers
 
@@ -129,7 +132,7 @@ def match_crossed(db: Session, settings: Settings) -> list[Match]:
     if not planned or not none_queued_since(db, KEY_PREFIX, seen):  # a round overlapping this one queued first
         return []
     queued = []
-    for match in planned:
+    for match in of_standing_bidders(db, planned):
         enqueue(db, key=match.key, contract="NoteMarket", function="matchOrders",
                 args=[match.listing_id, match.bid_id, match.notes], settings=settings)  # fmt: skip
         audit.record(db, actor="market-keeper", action="market.match", subject=f"loan:{match.loan_id}",
@@ -137,6 +140,18 @@ def match_crossed(db: Session, settings: Settings) -> list[Match]:
                               "cost": match.cost})  # fmt: skip
         queued.append(match)
     return queued
+
+
+def of_standing_bidders(db: Session, planned: list[Match]) -> list[Match]:
+    """Those of `planned` whose bidder's erasure was neither asked for nor carried out, read under the
+    lock an erasure takes and kept until the matches commit (`erasure_lock.py`): the chain's
+    attestation outlives an erasure until its revocation is mined, and a match would deliver notes to
+    a wallet no one can identify (AML). An erasure beginning after this waits for the commit and sees
+    the match in flight (`relationship.py`): scheduled, not carried out."""
+    bidders = {match.buyer for match in planned}
+    hold_erasures(db, bidders, MarketBidRow)
+    erased = gone(db, bidders)
+    return [match for match in planned if match.buyer not in erased]
 
 
 def keeper_step(settings: Settings) -> int:

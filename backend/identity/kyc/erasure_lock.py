@@ -10,7 +10,8 @@ takes the same lock in the transaction that writes, then reads the KYC records (
 - one running now is waited for, then seen;
 - one that begins after waits for the writer's commit and sees what it wrote (a funding in flight
   is a relationship: the erasure is scheduled, `relationship.py`).
-No order leaves a window in which both go ahead."""
+No order leaves a window in which both go ahead. The market keeper's `matchOrders`, which delivers
+notes to a bid's wallet, takes it too, and passes over a bidder whose identity is gone (`gone`)."""
 
 from __future__ import annotations
 
@@ -46,3 +47,16 @@ def identified(session: Session, wallets: Iterable[str]) -> set[str]:
                                                                   KycRecord.erased_at.is_(None))))  # fmt: skip
     restricted = set(session.scalars(select(ErasureRequest.open_for).where(ErasureRequest.open_for.in_(wallets))))
     return approved - restricted
+
+
+def gone(session: Session, wallets: Iterable[str]) -> set[str]:
+    """Those of `wallets` whose erasure was asked for (scheduled: processing restricted) or carried
+    out (an erased record, and no approved one standing): read under `hold_erasures`. Only erasure
+    counts here: whether a wallet is verified at all is the chain's attestation to say (the market
+    checks its makers there), and a wallet of no KYC record here is not gone."""
+    wallets = sorted(set(wallets))
+    if not wallets:
+        return set()
+    restricted = set(session.scalars(select(ErasureRequest.open_for).where(ErasureRequest.open_for.in_(wallets))))
+    erased = set(session.scalars(select(KycRecord.wallet).where(KycRecord.wallet.in_(wallets), KycRecord.erased_at.is_not(None))))
+    return restricted | (erased - identified(session, erased))

@@ -25,7 +25,7 @@ from backend.chain.models import ChainEvent
 from backend.chain.projection_models import EventSubjectRow, FundingRow, LoanRow, NoteBalanceRow, NoteTransferRow
 from backend.config import Settings
 from backend.identity.models import utcnow
-from backend.lending.in_flight import mandate_fundings_in_flight
+from backend.lending.in_flight import mandate_fundings_in_flight, market_matches_in_flight
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,11 @@ def relationship(session: Session, wallet: str, now: datetime | None = None) -> 
         select(NoteTransferRow.id).where(NoteTransferRow.recipient == wallet),
         select(NoteBalanceRow.loan_id).where(NoteBalanceRow.holder == wallet),  # notes held once, sold since
     ))  # fmt: skip
-    # Its mandate's fundings the index does not show yet (queued, or mined in a block not read yet):
-    # notes it is buying, so a relationship already, open; erased now, it would invest unidentified.
-    flying = sorted(loan_id for loan_id, amount in mandate_fundings_in_flight(session, wallet).items() if amount)
+    # Its mandate's fundings and the market keeper's matches into its bids that the index does not show
+    # yet (queued, or mined in a block not read yet): notes it is buying, so a relationship already,
+    # open; erased now, it would invest unidentified.
+    buying = mandate_fundings_in_flight(session, wallet) + market_matches_in_flight(session, wallet)
+    flying = sorted(loan_id for loan_id, amount in buying.items() if amount)
     if not (borrowed or held_ids or invested or flying):
         return None
     held = list(session.scalars(select(LoanRow).where(LoanRow.loan_id.in_(held_ids)))) if held_ids else []
