@@ -5,13 +5,12 @@ each; a lagging index made it read every log of the loan twice."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import pytest
-import requests
 
 from backend.audit.trace import trace_loan
+from backend.chain.bench.rpc_count import HTTP, rpc_calls
 from backend.chain.index_check import _may_name
 from backend.chain.indexer import Indexer
 from backend.chain.loan_check import loan_before, loan_on_chain
@@ -29,23 +28,11 @@ CHAIN_CHECKS = ("index_current", "index_matches_chain", "terms_hash_recomputed",
                 "borrower_attested", "attestation_matches_chain")
 
 
-def rpc_calls(settings, monkeypatch, read) -> tuple[Counter, object]:
+def counted(settings, read) -> tuple[Counter, object]:
     """The JSON-RPC calls (by method, batched or not) `read()` sends to the settings' node, and its answer."""
-    calls: Counter = Counter()
-    real = requests.Session.request
-
-    def counted(self, method, url, *args, **kwargs):
-        body = kwargs.get("data") or kwargs.get("json")
-        if url.rstrip("/") == settings.rpc_url.rstrip("/") and body is not None:
-            payload = json.loads(body) if isinstance(body, (bytes, str)) else body
-            calls["(HTTP requests)"] += 1
-            calls.update(call["method"] for call in (payload if isinstance(payload, list) else [payload]))
-        return real(self, method, url, *args, **kwargs)
-
-    with monkeypatch.context() as m:
-        m.setattr(requests.Session, "request", counted)
+    with rpc_calls(settings.rpc_url) as calls:
         answer = read()
-    return calls, answer
+    return Counter(calls), answer
 
 
 def _trace(settings, loan_id):
@@ -53,12 +40,12 @@ def _trace(settings, loan_id):
         return trace_loan(session, settings, loan_id)
 
 
-def test_a_loan_trace_reads_the_chain_as_often_however_busy_the_chain_around_it(settings, world, monkeypatch):  # noqa: F811
+def test_a_loan_trace_reads_the_chain_as_often_however_busy_the_chain_around_it(settings, world):  # noqa: F811
     loan_id, _ = world.active_loan()
     a, b = world.investors[:2]  # a plain transfer of its notes: its id only in the log's data
     world.chain.tx(world.book.functions.safeTransferFrom(a.address, b.address, loan_id, 10**6, b""), a.address)
     Indexer().catch_up(settings)
-    calls, traced = rpc_calls(settings, monkeypatch, lambda: _trace(settings, loan_id))
+    calls, traced = counted(settings, lambda: _trace(settings, loan_id))
     assert _chain_checks_pass(traced)  # (a loan made on the chain directly: no offer, decision or agreement here)
     assert [e.event for e in traced.events].count("TransferSingle") == len(world.investors) + 1
 
@@ -67,10 +54,10 @@ def test_a_loan_trace_reads_the_chain_as_often_however_busy_the_chain_around_it(
         world.chain.tx(world.book.functions.safeTransferFrom(a.address, b.address, other, 10**6, b""), a.address)
     world.chain.rpc("anvil_mine", [hex(500)])
     Indexer().catch_up(settings)
-    busier, again = rpc_calls(settings, monkeypatch, lambda: _trace(settings, loan_id))
+    busier, again = counted(settings, lambda: _trace(settings, loan_id))
 
     assert busier == calls, f"{busier} against {calls} before"
-    assert calls["eth_getLogs"] <= 10 and calls["(HTTP requests)"] <= 40, calls  # one request a filter, never a loop
+    assert calls["eth_getLogs"] <= 10 and calls[HTTP] <= 40, calls  # one request a filter, never a loop
     assert _chain_checks_pass(again) and [(e.block_number, e.log_index) for e in again.events] == [
         (e.block_number, e.log_index) for e in traced.events]  # fmt: skip
 
