@@ -23,7 +23,7 @@ help:
 	@echo "make test   - set up and run every test (pytest suite + brownie contract tests)"
 	@echo "make setup  - set up only (.venv, node_modules, compiled contracts)"
 	@echo "make stop   - stop what make run started"
-	@echo "make bench  - gas, scoring, outbox, disclosure-read and alerts-read benchmarks (JSON under reports/)"
+	@echo "make bench  - gas, scoring, outbox, disclosure-read, alerts-read and loan-trace benchmarks (JSON under reports/)"
 
 $(STAMPS):
 	@mkdir -p $@
@@ -104,6 +104,7 @@ bench: setup
 	$(BIN)/loanchain bench outbox --json | tee reports/outbox.json
 	$(BIN)/loanchain bench disclosure --json | tee reports/disclosure.json
 	$(BIN)/loanchain bench alerts --json | tee reports/alerts.json
+	$(BIN)/loanchain bench trace --json | tee reports/trace.json
 
 SLITHER_VENV := .venv-slither
 

@@ -52,7 +52,7 @@ from backend.chain.index_lag import index_lag
 from backend.chain.indexer import CHECKPOINT
 from backend.chain.kyc_reader import borrower_attestation_at
 from backend.chain.loan_book import deadline_clock
-from backend.chain.loan_check import ChainLoan, loan_on_chain, row_differences, token_balances
+from backend.chain.loan_check import ChainLoan, loan_before, loan_on_chain, row_differences, token_balances
 from backend.chain.models import ChainEvent, IndexerCheckpoint, Intent, IntentStatus
 from backend.chain.outbox import get_intent
 from backend.chain.projection_models import (
@@ -111,7 +111,7 @@ def _chain_checks(db: Session, settings: Settings, loan_id: int, loan: LoanRow |
         lag = index_lag(settings, indexed)
         chain = loan_on_chain(settings, loan_id, max([lag.confirmed, indexed] + [r.block_number for r in rows]))
         # The row is the index's state at its own block; compare it with the chain's at that block.
-        then = loan_on_chain(settings, loan_id, indexed) if chain and chain.block > indexed else chain
+        then = loan_before(settings, chain, indexed) if chain else None
     except ChainUnavailable as exc:
         if loan is None:
             raise ChainUnavailable(f"loan {loan_id} is not in the chain index, and the chain could not be read to ask "

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -44,8 +46,25 @@ def get_web3(settings: Settings) -> Web3:
 
 
 def contract_at(settings: Settings, name: str, address: str) -> Contract:
-    art = load_artifact(settings, name)
-    return get_web3(settings).eth.contract(address=Web3.to_checksum_address(address), abi=art["abi"])
+    """`name`'s ABI at `address`, through settings' node. Built once per node, address and
+    artifact file as it stands (a recompile rewrites the file, so it is built again): web3 takes
+    tens of milliseconds of CPU to build a contract of LoanBook's size, and a trace or a servicing
+    pass asks for the same few contracts again and again. A Contract holds no call state: each
+    `contract.functions.f(...)` is a copy of its own."""
+    path = settings.artifacts_dir / f"{name}.json"
+    try:
+        stat = path.stat()
+    except OSError:
+        load_artifact(settings, name)  # CompilerError: run `loanchain compile`
+        raise
+    return _contract(settings.rpc_url, settings.rpc_timeout, Web3.to_checksum_address(address), str(path),
+                     stat.st_mtime_ns, stat.st_size)  # fmt: skip
+
+
+@lru_cache(maxsize=128)
+def _contract(url: str, timeout: float, address: str, artifact: str, mtime_ns: int, size: int) -> Contract:
+    abi = json.loads(Path(artifact).read_text())["abi"]
+    return _web3(url, timeout).eth.contract(address=address, abi=abi)
 
 
 @contextmanager

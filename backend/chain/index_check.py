@@ -12,7 +12,7 @@ indexed range, compares the projections with a fresh fold of the chain's own log
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,18 +121,20 @@ def _logs(w3: Web3, query: dict, start: int, end: int, floor: int) -> list:
 
 
 def fetch_events(settings: Settings, followed: Followed, filters: Sequence[dict], start: int, end: int,
-                 *, by_batch: bool = False) -> list[ChainEvent]:  # fmt: skip
+                 *, by_batch: bool = False, keep: Callable[[Any], bool] | None = None) -> list[ChainEvent]:  # fmt: skip
     """The logs matching any of `filters` (`address` and `topics`) in blocks [start, end], decoded
     as the indexer decodes them (unsaved `ChainEvent`s), in chain order. `by_batch`: in the
     indexer's ranges (for unfiltered reads of everything); else a topic-filtered read of the
-    whole range at once, split only if the node refuses it."""
+    whole range at once, split only if the node refuses it. `keep`: a sift of the raw logs, so
+    that only those it keeps cost a block read and a decode."""
     w3, logs, batch = get_web3(settings), {}, settings.indexer_batch_blocks
     with reading("the chain's logs"):
         for first in range(start, end + 1, batch if by_batch else max(end - start + 1, 1)):
             last = min(end, first + batch - 1) if by_batch else end
             for query in filters:
                 for lg in _logs(w3, query, first, last, batch):
-                    logs[(lg["blockNumber"], lg["logIndex"])] = lg
+                    if keep is None or keep(lg):
+                        logs[(lg["blockNumber"], lg["logIndex"])] = lg
         times = _block_times(w3, (n for n, _ in logs))
     decoded = (Indexer._decode(followed, logs[key], times[key[0]]) for key in sorted(logs))
     return [ev for ev in decoded if ev is not None]
@@ -211,6 +213,27 @@ def _loan_filters(followed: Followed, loan_id: int) -> list[dict]:
     return filters
 
 
+def _may_name(loan_id: int) -> Callable[[Any], bool]:
+    """Whether a raw log can name the loan: its id as an indexed argument (a topic after the
+    event's own) or in the log's data, where the ABI puts each uint256, an array's elements too, at
+    an offset that is a multiple of 32 bytes. A log this drops names no such loan, so sifting with
+    it before the decode changes nothing `event_subjects` decides; it spares the block read and the
+    decode of every other loan's note transfers (ERC-1155 `TransferSingle`/`TransferBatch` carry
+    their ids in the data, so no topic filter can leave them out)."""
+    word = loan_id.to_bytes(32, "big")
+
+    def keep(lg: Any) -> bool:
+        if any(bytes(t) == word for t in lg["topics"][1:]):
+            return True
+        data, at = bytes(lg["data"]), -1
+        while (at := data.find(word, at + 1)) != -1:
+            if at % 32 == 0:
+                return True
+        return False
+
+    return keep
+
+
 def loan_events_on_chain(settings: Settings, loan_id: int, to_block: int) -> list[ChainEvent]:
     """Every log up to `to_block` that the index would file under the loan (`event_subjects`),
     read from the node. Its `LoanCreated` is looked for from the deployment on (by topic: cheap);
@@ -224,7 +247,8 @@ def loan_events_on_chain(settings: Settings, loan_id: int, to_block: int) -> lis
                            followed.start_block, to_block)  # fmt: skip
     if not created:
         return []
-    found = fetch_events(settings, followed, _loan_filters(followed, loan_id), created[0].block_number, to_block)
+    found = fetch_events(settings, followed, _loan_filters(followed, loan_id), created[0].block_number, to_block,
+                         keep=_may_name(loan_id))  # fmt: skip
     return [ev for ev in found if loan_id in event_subjects(ev)[0]]
 
 

@@ -5,7 +5,7 @@ platform contract's ledger is reconciled with."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from web3 import Web3
 
@@ -82,7 +82,6 @@ def loan_on_chain(settings: Settings, loan_id: int, through: int) -> ChainLoan |
     created = next((e for e in events if e.event == "LoanCreated" and e.contract == "LoanBook"), None)
     if created is None:
         return None
-    book = deployed_contract(settings, "LoanBook")
     domain = loan_book_domain(settings)
     t = created.args["terms"]
     terms = loan_terms.LoanTerms(
@@ -92,15 +91,35 @@ def loan_on_chain(settings: Settings, loan_id: int, through: int) -> ChainLoan |
         agreement_hash=t["agreementHash"], decision_hash=t["decisionHash"], nonce=int(t["nonce"]),
         deadline=int(t["deadline"]),
     )  # fmt: skip
+    stored, digest = _stored(settings, loan_id, terms, block)
+    return ChainLoan(
+        loan_id=loan_id, block=block, stored=stored, created=created, events=events, terms=terms, domain=domain,
+        terms_hash_recomputed=struct_hash(terms, domain), digest_on_chain=digest,
+        digest_recomputed="0x" + loan_terms.digest(terms, domain.chain_id, domain.address).hex(),
+    )  # fmt: skip
+
+
+def _stored(settings: Settings, loan_id: int, terms: loan_terms.LoanTerms, block: int) -> tuple[dict, str]:
+    """LoanBook.loan(id) by field name and LoanBook.hashLoanTerms(terms), both at `block` (one batch)."""
+    book = deployed_contract(settings, "LoanBook")
     stored, digest = read_many([book.functions.loan(loan_id), book.functions.hashLoanTerms(terms.as_tuple())],
                                f"loan {loan_id} from LoanBook at block {block}", block)  # fmt: skip
     names = [c["name"] for c in book.get_function_by_name("loan").abi["outputs"][0]["components"]]
-    stored = {n: ("0x" + bytes(v).hex() if isinstance(v, bytes) else v) for n, v in zip(names, stored)}
-    return ChainLoan(
-        loan_id=loan_id, block=block, stored=stored, created=created, events=events, terms=terms, domain=domain,
-        terms_hash_recomputed=struct_hash(terms, domain), digest_on_chain="0x" + bytes(digest).hex(),
-        digest_recomputed="0x" + loan_terms.digest(terms, domain.chain_id, domain.address).hex(),
-    )  # fmt: skip
+    return {n: ("0x" + bytes(v).hex() if isinstance(v, bytes) else v) for n, v in zip(names, stored)}, "0x" + bytes(digest).hex()
+
+
+def loan_before(settings: Settings, chain: ChainLoan, block: int) -> ChainLoan | None:
+    """The same loan as the node had it at an earlier `block` (the index's), as `loan_on_chain`
+    would read it there, without reading its logs again: they are `chain`'s logs up to that block
+    (the same logs a read up to there returns); LoanBook's stored loan and hashLoanTerms are read
+    again at that block. None when LoanBook created it after `block`."""
+    if block >= chain.block:
+        return chain
+    if chain.created.block_number > block:
+        return None
+    stored, digest = _stored(settings, chain.loan_id, chain.terms, block)
+    return replace(chain, block=block, stored=stored, digest_on_chain=digest,
+                   events=[e for e in chain.events if e.block_number <= block])  # fmt: skip
 
 
 def row_differences(row: LoanRow, chain: ChainLoan) -> list[str]:

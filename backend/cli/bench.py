@@ -118,3 +118,27 @@ def alerts_command(
                       f"alone {slowest} {row['rule_ms_p50'][slowest]:.1f} ms")  # fmt: skip
     console.print(f"{report['size_ratio']:.0f}x the loans: {report['time_ratio']}x the time "
                   f"({report['time_ratio_per_10x_loans']}x per 10x)")
+
+
+@app.command("trace")
+def trace_command(
+    loans: list[int] = typer.Option([5, 25], "--loans", min=1, help="Loans on the chain (repeat the option)."),
+    repeats: int = typer.Option(20, min=1, help="Timed traces per size."),
+    json_out: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
+    output: Path = typer.Option(None, "--output", "-o", help="Also write the JSON report to this file."),
+) -> None:
+    """Latency (p50, p95) and JSON-RPC calls of one loan's trace against the number of other loans
+    on the chain (temporary Anvil and SQLite database)."""
+    from backend.audit.trace_bench import run_trace_bench
+
+    waiting = nullcontext() if json_out else console.status("making the loans and timing the traces")
+    with waiting, cli_errors():
+        report = run_trace_bench(get_settings(), sorted(loans), repeats)
+    write_report(report, output)
+    if json_out:
+        print_json(report)
+        return
+    for row in report["sizes"]:
+        console.print(f"{row['loans']:>6,} loans ({row['blocks']:,} blocks): {row['trace_ms_p50']:>7.1f} ms a trace (p50), "
+                      f"{row['trace_ms_p95']:.1f} p95; {row['rpc_calls']} JSON-RPC calls in {row['http_requests']} requests")
+    console.print(f"{report['rpc_calls_ratio']}x the calls, {report['time_ratio']}x the time")
