@@ -32,6 +32,7 @@ from backend.config import Settings
 from backend.db.base import as_utc
 from backend.db.session import begin_write
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backend.identity.kyc.erasure_lock import gone
 from backend.lending.mandate_schemas import (
     MandateCancelPublic,
     MandateDraftCreate,
@@ -169,8 +170,17 @@ def _no_active(db: Session, wallet: str, now: int, *, lock: bool = False) -> Fun
     return renewed_or_none(active_mandate(db, wallet, now, lock=lock), now, wallet)
 
 
+def _not_erasing(db: Session, wallet: str) -> None:
+    """An erasure asked for withdrew the wallet's mandates (`withdraw_for_erasure`) and the keeper funds
+    nothing for it (`erasure_lock.py`): a new mandate would only look active and never fund."""
+    if gone(db, [wallet]):
+        raise Conflict("your personal data's erasure is scheduled or done: no new funding mandate (processing is "
+                       "restricted until the erasure is carried out, GDPR art. 18)", wallet=wallet)  # fmt: skip
+
+
 def draft_mandate(db: Session, settings: Settings, wallet: str, request: MandateDraftCreate) -> MandateDraftPublic:
     """The mandate that carries out the wallet's standing instruction, ready for its wallet to sign."""
+    _not_erasing(db, wallet)
     rule = _rule(db, wallet)
     now = deadline_clock(settings)
     _no_active(db, wallet, now)
@@ -252,6 +262,7 @@ def sign_mandate(db: Session, settings: Settings, wallet: str, request: MandateS
     given = db.get(FundingMandateRow, mandate_hash)
     if given is not None and given.wallet.lower() == wallet.lower() and resent(given, request.signature, now):
         return _public(db, settings, given)
+    _not_erasing(db, wallet)
     _check(settings, wallet, mandate, now)
     signature = bytes.fromhex(request.signature.removeprefix("0x"))
     if not fm.investor_signed(settings, mandate, domain.chain_id, domain.address, signature):

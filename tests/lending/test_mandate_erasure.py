@@ -144,11 +144,14 @@ def test_the_keeper_funds_nothing_more_for_a_wallet_whose_erasure_is_scheduled(s
     relationship, its processing restricted meanwhile. The keeper funds no new loan for it: each
     funding would open the relationship again and push the erasure it asked for further off."""
     investor = world.investors[5]
-    _, _, loan_id = _under_mandate(settings, world, investor, 944)
+    client, headers, loan_id = _under_mandate(settings, world, investor, 944)
     assert _keeper_pass(settings) == [(loan_id, 300 * UNIT)]
     scheduled = _erase(settings, investor.address)
     assert isinstance(scheduled, ErasureScheduledPublic), scheduled
     assert _mandate_status(settings, investor.address) == MandateStatus.CANCELLED  # withdrawn with the request
+    # Nor is a new one drafted: it would look active and never fund.
+    draft = client.post("/api/v1/portfolio/rule/mandate/draft", json={"budget": 1_000 * UNIT}, headers=headers)
+    assert draft.status_code == 409 and "erasure is scheduled or done: no new funding mandate" in draft.json()["detail"]
     # A mandate in use all the same (signed again after the request): the keeper reads the request itself.
     with session_scope(settings) as session:
         session.scalar(select(FundingMandateRow).where(FundingMandateRow.wallet == investor.address)).status = MandateStatus.ACTIVE
