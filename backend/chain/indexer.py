@@ -65,6 +65,7 @@ class Followed:
     start_block: int
     deployment_hash: str
     token: str | None = None
+    legacy_hash: str | None = None  # the fingerprint before the token was followed (`index_upgrade.py`)
 
     @property
     def addresses(self) -> list[str]:
@@ -85,6 +86,14 @@ class Followed:
 TOKEN_TRANSFERS = "token-transfers:1"
 
 
+def legacy_fingerprint(manifest: dict) -> str:
+    """The fingerprint as the code before migration 0051 took it: every contract of the manifest by name
+    and address (the token among them on a local chain). An index under it is upgraded where it stands
+    (`index_upgrade.py`), not rebuilt: nothing but the token's transfers is missing from it."""
+    contracts = sorted((Web3.to_checksum_address(e["address"]), name) for name, e in manifest["contracts"].items())
+    return hashlib.sha256("|".join(f"{name}:{address}" for address, name in contracts).encode()).hexdigest()
+
+
 def followed_contracts(settings: Settings) -> Followed:
     manifest = load_manifest(settings, settings.chain_id)
     token = loan_token.token_of(manifest)
@@ -99,7 +108,8 @@ def followed_contracts(settings: Settings) -> Followed:
     blocks = [entry.get("block", 0) for entry in manifest["contracts"].values()]
     fingerprint = "|".join([*(f"{name}:{addr}" for addr, (name, _) in sorted(by_address.items())),
                             f"{loan_token.NAME}:{token}", TOKEN_TRANSFERS])  # fmt: skip
-    return Followed(by_address, min(blocks, default=0), hashlib.sha256(fingerprint.encode()).hexdigest(), token)
+    return Followed(by_address, min(blocks, default=0), hashlib.sha256(fingerprint.encode()).hexdigest(), token,
+                    legacy_fingerprint(manifest))  # fmt: skip
 
 
 @dataclass
@@ -135,6 +145,11 @@ class Indexer:
             if reorged:
                 self._rollback(w3, session, cp, followed)
                 return 0
+            if cp.deployment_hash != followed.deployment_hash:  # made before the token was followed
+                from backend.chain.index_upgrade import add_token_transfers  # it reads as index_check does
+
+                add_token_transfers(settings, w3, session, cp, followed)
+                return 0
             start = cp.block_number + 1
             if start > target:
                 return 0
@@ -162,8 +177,8 @@ class Indexer:
 
     def _checkpoint(self, session: Session, followed: Followed) -> IndexerCheckpoint:
         cp = session.get(IndexerCheckpoint, CHECKPOINT)
-        if cp is not None and cp.deployment_hash == followed.deployment_hash:
-            return cp
+        if cp is not None and cp.deployment_hash in (followed.deployment_hash, followed.legacy_hash):
+            return cp  # an index made before the token was followed is upgraded in run_once, not rebuilt
         if cp is not None:
             log.warning("deployment changed: rebuilding the index from block %s", followed.start_block)
         clear_index(session)

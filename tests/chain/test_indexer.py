@@ -471,3 +471,55 @@ def test_a_reorg_takes_the_onward_transfers_with_it_as_a_rebuild_would(indexed):
     with session_scope(settings) as session:
         assert session.get(IndexerCheckpoint, "main").reorgs == 1
     assert index_state(settings) == _rebuilt(settings)
+
+
+def _as_indexed_before_0051(settings, monkeypatch) -> None:
+    """The index the code before migration 0051 left: MockStablecoin followed as a platform contract
+    (its mints, approvals and transfers all indexed), no disbursals nor onward transfers, and the
+    deployment's fingerprint the contracts' names and addresses alone."""
+    import hashlib
+
+    from backend.chain import indexer as indexer_module
+    from backend.chain import loan_token
+    from backend.chain.deploy import load_manifest
+
+    with monkeypatch.context() as patched:
+        patched.setattr(loan_token, "token_of", lambda manifest: None)  # the token is just another contract
+        Indexer().catch_up(settings)
+        assert indexer_module.followed_contracts(settings).token is None
+    manifest = load_manifest(settings, settings.chain_id)
+    contracts = sorted((Web3.to_checksum_address(e["address"]), name) for name, e in manifest["contracts"].items())
+    legacy = hashlib.sha256("|".join(f"{name}:{address}" for address, name in contracts).encode()).hexdigest()
+    with session_scope(settings) as session:
+        session.execute(DisbursalRow.__table__.delete())  # no such table before 0051: created empty
+        session.get(IndexerCheckpoint, "main").deployment_hash = legacy
+
+
+def test_an_index_made_before_the_token_was_followed_is_upgraded_in_place_never_emptied(indexed, monkeypatch):
+    """Upgrading past migration 0051 adds the onward transfers of the blocks already indexed in one
+    round and keeps every other row: a rebuild from the deploy block would show an empty book for as
+    long as it takes (hours on a long chain), and erasure, offers and servicing read the book from the
+    index (a borrower with an open loan found in no relationship is erased at once)."""
+    settings, world = indexed
+    borrower = world.borrower
+    loan_id, _ = world.active_loan()
+    onward = _send(world, borrower, MULE, 5_000 * UNIT)
+    _as_indexed_before_0051(settings, monkeypatch)
+    with session_scope(settings) as session:
+        loans_before = session.scalar(select(func.count()).select_from(LoanRow))
+        kept_ids = set(session.scalars(select(ChainEvent.id).where(ChainEvent.contract == "LoanBook")))
+    assert loans_before and not _onward(settings)
+
+    world.chain.travel(60)  # a block the old index has not read
+    one_block = settings.model_copy(update={"indexer_batch_blocks": 1})
+    Indexer().run_once(one_block)  # the first round after the upgrade
+    with session_scope(settings) as session:
+        assert session.scalar(select(func.count()).select_from(LoanRow)) == loans_before
+        assert kept_ids <= set(session.scalars(select(ChainEvent.id)))  # the rows kept, not written again
+        assert not session.scalars(select(ChainEvent).where(ChainEvent.contract == "MockStablecoin")).first()
+        (disbursal,) = session.scalars(select(DisbursalRow)).all()
+    assert disbursal.loan_id == loan_id
+    assert _onward(settings) == [(borrower.address, MULE, 5_000 * UNIT, onward)]
+    Indexer().catch_up(settings)
+    assert verify_index(settings).ok
+    assert index_state(settings) == _rebuilt(settings)
