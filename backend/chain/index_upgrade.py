@@ -1,10 +1,11 @@
-"""An index made before the loan token's transfers were followed (before migration 0051), brought up
-to date where it stands instead of rebuilt from the deploy block.
+"""An index made before the loan token's transfers were followed (before migration 0051), or under an
+earlier rule of which to keep (`indexer.EARLIER_TOKEN_RULES`), brought up to date where it stands
+instead of rebuilt from the deploy block.
 
 A rebuild empties every projection first and refills them a range a round: on a long chain the book
 reads empty for hours, and erasure (a borrower with an open loan is in no relationship, so erased at
 once), the offers' limits per person and servicing all read it from the index meanwhile. Nothing but
-the token's transfers is missing from such an index, so one round adds them: the disbursals folded
+the token's transfers is missing from such an index (or kept by another rule), so one round reads them again: the disbursals folded
 from the events it holds, the onward transfers of the blocks it has read fetched by topic as `index
 verify` reads them (`index_check.token_events`), and on a local chain the events it kept of
 MockStablecoin as a platform contract (mints, approvals, repayments) dropped. Every other row stays as

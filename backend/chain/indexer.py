@@ -65,7 +65,9 @@ class Followed:
     start_block: int
     deployment_hash: str
     token: str | None = None
-    legacy_hash: str | None = None  # the fingerprint before the token was followed (`index_upgrade.py`)
+    # The fingerprints of the same contracts before the token was followed, or under an earlier rule of
+    # its transfers: such an index is upgraded where it stands (`index_upgrade.py`), not rebuilt.
+    earlier_hashes: tuple[str, ...] = ()
 
     @property
     def addresses(self) -> list[str]:
@@ -81,9 +83,11 @@ class Followed:
         return self.by_address.get(address, (None, {}))
 
 
-# Part of the deployment's fingerprint: an index made before the loan token's transfers were followed
-# lacks those of the blocks it has read, so it is read again from the deploy block once.
-TOKEN_TRANSFERS = "token-transfers:1"
+# Part of the deployment's fingerprint: the rule `loan_token.py` keeps the token's transfers by. An
+# index made under an earlier one (or before the token was followed) has its transfers read again up to
+# its checkpoint, in place (`index_upgrade.py`). 1: transfers of 0 were kept too.
+TOKEN_TRANSFERS = "token-transfers:2"
+EARLIER_TOKEN_RULES = ("token-transfers:1",)
 
 
 def legacy_fingerprint(manifest: dict) -> str:
@@ -106,10 +110,12 @@ def followed_contracts(settings: Settings) -> Followed:
         topics = {event_abi_to_log_topic(e): e for e in abi if e.get("type") == "event" and not e.get("anonymous")}
         by_address[address] = (name, topics)
     blocks = [entry.get("block", 0) for entry in manifest["contracts"].values()]
-    fingerprint = "|".join([*(f"{name}:{addr}" for addr, (name, _) in sorted(by_address.items())),
-                            f"{loan_token.NAME}:{token}", TOKEN_TRANSFERS])  # fmt: skip
-    return Followed(by_address, min(blocks, default=0), hashlib.sha256(fingerprint.encode()).hexdigest(), token,
-                    legacy_fingerprint(manifest))  # fmt: skip
+    def fingerprint(rule: str) -> str:
+        named = [*(f"{name}:{addr}" for addr, (name, _) in sorted(by_address.items())), f"{loan_token.NAME}:{token}", rule]
+        return hashlib.sha256("|".join(named).encode()).hexdigest()
+
+    earlier = (legacy_fingerprint(manifest), *map(fingerprint, EARLIER_TOKEN_RULES))
+    return Followed(by_address, min(blocks, default=0), fingerprint(TOKEN_TRANSFERS), token, earlier)
 
 
 @dataclass
@@ -145,7 +151,7 @@ class Indexer:
             if reorged:
                 self._rollback(w3, session, cp, followed)
                 return 0
-            if cp.deployment_hash != followed.deployment_hash:  # made before the token was followed
+            if cp.deployment_hash != followed.deployment_hash:  # made under an earlier rule of the token's transfers
                 from backend.chain.index_upgrade import add_token_transfers  # it reads as index_check does
 
                 add_token_transfers(settings, w3, session, cp, followed)
@@ -177,8 +183,8 @@ class Indexer:
 
     def _checkpoint(self, session: Session, followed: Followed) -> IndexerCheckpoint:
         cp = session.get(IndexerCheckpoint, CHECKPOINT)
-        if cp is not None and cp.deployment_hash in (followed.deployment_hash, followed.legacy_hash):
-            return cp  # an index made before the token was followed is upgraded in run_once, not rebuilt
+        if cp is not None and cp.deployment_hash in (followed.deployment_hash, *followed.earlier_hashes):
+            return cp  # one made before the token's rule of today is upgraded in run_once, not rebuilt
         if cp is not None:
             log.warning("deployment changed: rebuilding the index from block %s", followed.start_block)
         clear_index(session)

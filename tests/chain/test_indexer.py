@@ -523,3 +523,33 @@ def test_an_index_made_before_the_token_was_followed_is_upgraded_in_place_never_
     Indexer().catch_up(settings)
     assert verify_index(settings).ok
     assert index_state(settings) == _rebuilt(settings)
+
+
+def test_a_zero_value_transfer_anyone_can_make_out_of_a_borrower_wallet_is_not_indexed(indexed):
+    """ERC-20's transferFrom of 0 needs no allowance (OpenZeppelin, USDC alike): anyone can emit
+    Transfer(borrower -> anywhere, 0) for any borrower wallet, at the cost of gas alone, as address
+    poisoning does. It moves no money; kept, it would let a stranger fill the index, the alerts' read of
+    every onward transfer and one indexer range's eth_getLogs (past what a hosted node returns) at will."""
+    settings, world = indexed
+    borrower, stranger = world.borrower, world.investors[3]
+    world.active_loan()
+    for _ in range(3):
+        world.chain.tx(world.token.functions.transferFrom(borrower.address, MULE, 0), stranger.address)
+    onward = _send(world, borrower, ELSEWHERE, 2 * UNIT)
+    Indexer().catch_up(settings)
+    assert _onward(settings) == [(borrower.address, ELSEWHERE, 2 * UNIT, onward)]
+    assert verify_index(settings).ok  # the check keeps the same ones
+
+    # An index made under the rule before (transfers of 0 kept) has its transfers read again in place.
+    from backend.chain.indexer import followed_contracts
+
+    with session_scope(settings) as session:
+        session.execute(TokenTransferRow.__table__.delete())
+        session.execute(ChainEvent.__table__.delete().where(ChainEvent.contract == "LoanToken"))
+        session.get(IndexerCheckpoint, "main").deployment_hash = followed_contracts(settings).earlier_hashes[1]
+        loans = session.scalar(select(func.count()).select_from(LoanRow))
+    Indexer().run_once(settings)
+    with session_scope(settings) as session:
+        assert session.scalar(select(func.count()).select_from(LoanRow)) == loans
+    assert _onward(settings) == [(borrower.address, ELSEWHERE, 2 * UNIT, onward)]
+    assert index_state(settings) == _rebuilt(settings)
