@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from web3 import Web3
 from web3._utils.events import get_event_data
+from web3.exceptions import Web3Exception
 
 from backend.chain import loan_token
 from backend.chain.abi_args import to_json
@@ -285,14 +286,28 @@ class Indexer:
 
 def token_transfer_logs(w3: Web3, session: Session, followed: Followed, logs: list, start: int, end: int) -> list:
     """The loan token's logs of blocks [start, end] the index keeps (`loan_token.py`): out of the
-    wallets the index already knows received a disbursal, and of those the range's `logs` disburse to."""
+    wallets the index already knows received a disbursal, and of those the range's `logs` disburse to.
+    Split while the node refuses the answer (down to one block): how many transfers up to 1,000
+    borrower wallets make is theirs to choose, and a range over a hosted node's cap would otherwise
+    fail every round, the index stalled for everyone."""
     if followed.token is None:
         return []
     known = session.scalars(select(DisbursalRow.borrower).distinct())
     new = loan_token.first_disbursals(logs, followed.book)
-    return loan_token.borrower_transfers(
-        lambda query: w3.eth.get_logs({**query, "fromBlock": start, "toBlock": end}),
-        followed.token, known, new, followed.addresses)  # fmt: skip
+    return loan_token.borrower_transfers(lambda query: read_logs(w3, query, start, end, 1), followed.token, known, new,
+                                         followed.addresses)  # fmt: skip
+
+
+def read_logs(w3: Web3, query: dict, start: int, end: int, floor: int) -> list:
+    """One request for the whole range; halved while the node refuses it (hosted nodes cap the
+    range or the results of eth_getLogs), down to `floor` blocks."""
+    try:
+        return list(w3.eth.get_logs({**query, "fromBlock": start, "toBlock": end}))
+    except (Web3Exception, ValueError):
+        if end - start < floor:
+            raise
+        middle = (start + end) // 2
+        return read_logs(w3, query, start, middle, floor) + read_logs(w3, query, middle + 1, end, floor)
 
 
 def _block_or_none(w3: Web3, number: int):

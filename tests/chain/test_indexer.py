@@ -553,3 +553,28 @@ def test_a_zero_value_transfer_anyone_can_make_out_of_a_borrower_wallet_is_not_i
         assert session.scalar(select(func.count()).select_from(LoanRow)) == loans
     assert _onward(settings) == [(borrower.address, ELSEWHERE, 2 * UNIT, onward)]
     assert index_state(settings) == _rebuilt(settings)
+
+
+def test_a_token_read_the_node_refuses_is_split_not_retried_whole_forever(indexed, monkeypatch):
+    """Hosted nodes refuse an eth_getLogs whose answer is over their cap (10,000 logs, say). The loan
+    token's read names up to 1,000 borrower wallets whose traffic is theirs to make: one range holding
+    more than the cap would fail every round, and the index stall for everyone. It is halved while the
+    node refuses it, as `index verify`'s reads are."""
+    from web3.exceptions import Web3RPCError
+
+    settings, world = indexed
+    borrower = world.borrower
+    world.active_loan()
+    sent = [_send(world, borrower, MULE, k * UNIT) for k in (1, 2, 3)]
+    w3 = get_web3(settings)
+    real = w3.eth.get_logs
+
+    def capped(query):  # a node whose cap is one of the token's logs an answer
+        found = real(query)
+        if query.get("address") == world.token.address and len(found) > 1:
+            raise Web3RPCError("query returned more than 1 results")
+        return found
+
+    monkeypatch.setattr(w3.eth, "get_logs", capped)
+    Indexer().catch_up(settings)
+    assert [r[3] for r in _onward(settings)] == sent
