@@ -67,6 +67,15 @@ def indexed(world_chain, tmp_path):
     world.chain.revert(snap)
 
 
+@pytest.fixture
+def indexed_any_db(world_chain, tmp_path, database_url):
+    """`indexed` on SQLite and on PostgreSQL."""
+    settings, world = world_chain
+    snap = world.chain.snapshot()
+    yield with_db(settings, database_url, var_dir=tmp_path / "var"), world
+    world.chain.revert(snap)
+
+
 def index_state(settings) -> dict:
     """Everything the index holds, without surrogate ids: equal states mean equal indexes."""
     with session_scope(settings) as session:
@@ -495,12 +504,12 @@ def _as_indexed_before_0051(settings, monkeypatch) -> None:
         session.get(IndexerCheckpoint, "main").deployment_hash = legacy
 
 
-def test_an_index_made_before_the_token_was_followed_is_upgraded_in_place_never_emptied(indexed, monkeypatch):
+def test_an_index_made_before_the_token_was_followed_is_upgraded_in_place_never_emptied(indexed_any_db, monkeypatch):
     """Upgrading past migration 0051 adds the onward transfers of the blocks already indexed in one
     round and keeps every other row: a rebuild from the deploy block would show an empty book for as
     long as it takes (hours on a long chain), and erasure, offers and servicing read the book from the
     index (a borrower with an open loan found in no relationship is erased at once)."""
-    settings, world = indexed
+    settings, world = indexed_any_db
     borrower = world.borrower
     loan_id, _ = world.active_loan()
     onward = _send(world, borrower, MULE, 5_000 * UNIT)
