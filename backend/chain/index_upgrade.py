@@ -5,16 +5,17 @@ instead of rebuilt from the deploy block.
 A rebuild empties every projection first and refills them a range a round: on a long chain the book
 reads empty for hours, and erasure (a borrower with an open loan is in no relationship, so erased at
 once), the offers' limits per person and servicing all read it from the index meanwhile. Nothing but
-the token's transfers is missing from such an index (or kept by another rule), so one round reads them again: the disbursals folded
-from the events it holds, the onward transfers of the blocks it has read fetched by topic as `index
-verify` reads them (`index_check.token_events`), and on a local chain the events it kept of
-MockStablecoin as a platform contract (mints, approvals, repayments) dropped. Every other row stays as
-it is. The logs are read before anything is written, and nothing is written if the checkpoint's block
-left the chain meanwhile (the next round's reorg check takes it back first)."""
+the token's transfers is missing from such an index (or kept by another rule), so one round reads
+them again: the disbursals folded from the events it holds, the onward transfers of the blocks it has
+read fetched by topic as `index verify` reads them (`index_check.token_events`), and on a local chain
+the events it kept of MockStablecoin as a platform contract (mints, approvals, repayments) dropped.
+Every other row stays as it is. The logs are read before anything is written, and nothing is written
+if the checkpoint's block left the chain meanwhile (the next round's reorg check takes it back first)."""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
@@ -27,12 +28,17 @@ from backend.chain.projection_models import DisbursalRow, TokenTransferRow
 from backend.chain.projections import Disbursals, apply_all
 from backend.config import Settings
 
+if TYPE_CHECKING:  # the indexer imports this module when it needs it
+    from backend.chain.indexer import Followed
+
 log = logging.getLogger("loanchain.indexer")
 
 
-def add_token_transfers(settings: Settings, w3: Web3, session: Session, cp: IndexerCheckpoint, followed) -> None:
-    """Bring an index of `followed`'s contracts at `cp`, made before the token was followed, to what
-    the indexer keeps now, in this round's transaction; `cp` then carries today's fingerprint."""
+def add_token_transfers(settings: Settings, w3: Web3, session: Session, cp: IndexerCheckpoint,
+                        followed: Followed) -> None:  # fmt: skip
+    """Bring an index of `followed`'s contracts at `cp`, made before the token was followed or under an
+    earlier rule, to what the indexer keeps now, in this round's transaction; `cp` then carries today's
+    fingerprint."""
     disbursed = list(session.scalars(select(ChainEvent).where(ChainEvent.contract == "LoanBook",
                                                               ChainEvent.event == "LoanDisbursed")
                                      .order_by(ChainEvent.block_number, ChainEvent.log_index)))  # fmt: skip

@@ -111,9 +111,10 @@ def followed_contracts(settings: Settings) -> Followed:
         topics = {event_abi_to_log_topic(e): e for e in abi if e.get("type") == "event" and not e.get("anonymous")}
         by_address[address] = (name, topics)
     blocks = [entry.get("block", 0) for entry in manifest["contracts"].values()]
+
     def fingerprint(rule: str) -> str:
-        named = [*(f"{name}:{addr}" for addr, (name, _) in sorted(by_address.items())), f"{loan_token.NAME}:{token}", rule]
-        return hashlib.sha256("|".join(named).encode()).hexdigest()
+        named = [*(f"{name}:{addr}" for addr, (name, _) in sorted(by_address.items())), f"{loan_token.NAME}:{token}"]
+        return hashlib.sha256("|".join([*named, rule]).encode()).hexdigest()
 
     earlier = (legacy_fingerprint(manifest), *map(fingerprint, EARLIER_TOKEN_RULES))
     return Followed(by_address, min(blocks, default=0), fingerprint(TOKEN_TRANSFERS), token, earlier)
