@@ -587,3 +587,28 @@ def test_a_token_read_the_node_refuses_is_split_not_retried_whole_forever(indexe
     monkeypatch.setattr(w3.eth, "get_logs", capped)
     Indexer().catch_up(settings)
     assert [r[3] for r in _onward(settings)] == sent
+
+
+def test_a_note_transfer_of_0_that_anyone_can_make_to_a_verified_wallet_names_nobody(indexed):
+    """ERC-1155's safeTransferFrom of 0 needs no balance: any address, verified or not, can log
+    TransferSingle(itself -> any verified wallet, any loan, 0) on LoanBook. It moves no note. Indexed as
+    one, it put a wallet that never invested into a business relationship (notes transferred to it)
+    and moved the relationship's end, so the AML period's, to the stranger's latest log: a stranger
+    could keep anyone's erasure from ever coming due, and fill the note rules' reads."""
+    from backend.chain.projection_models import EventSubjectRow as Subjects
+    from backend.identity.kyc.relationship import relationship
+
+    settings, world = indexed
+    victim, stranger = world.investors[5], world.outsider
+    loan_id, _ = world.active_loan(investors=world.investors[:3])
+    world.chain.tx(world.book.functions.safeTransferFrom(stranger.address, victim.address, loan_id, 0, b""),
+                   stranger.address)  # fmt: skip
+    world.chain.tx(world.book.functions.safeBatchTransferFrom(stranger.address, victim.address, [loan_id, loan_id + 1],
+                                                              [0, 0], b""), stranger.address)  # fmt: skip
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        assert session.scalars(select(ChainEvent).where(ChainEvent.event == "TransferBatch")).first()  # indexed
+        assert relationship(session, victim.address) is None
+        assert not session.scalars(select(NoteTransferRow).where(NoteTransferRow.recipient == victim.address)).all()
+        assert not session.scalars(select(Subjects).where(Subjects.address == victim.address)).all()
+    assert verify_index(settings).ok
