@@ -237,7 +237,8 @@ class Indexer:
         followed: Followed, start: int, end: int, head: int,
     ) -> bool:  # fmt: skip
         end_before = w3.eth.get_block(end)["hash"]  # the chain the logs are read from ...
-        logs = w3.eth.get_logs({"address": followed.addresses, "fromBlock": start, "toBlock": end})
+        # Split while the node refuses the answer: anyone can log note transfers of 0 on LoanBook.
+        logs = read_logs(w3, {"address": followed.addresses}, start, end, 1)
         logs += token_transfer_logs(w3, session, followed, logs, start, end)
         recent_from = max(start, head - settings.indexer_reorg_window)
         wanted = {end, start} | set(range(recent_from, end + 1)) | {lg["blockNumber"] for lg in logs}
