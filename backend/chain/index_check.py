@@ -19,11 +19,10 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from web3 import Web3
-from web3.exceptions import Web3Exception
 
 from backend.chain import loan_token
 from backend.chain.client import READ_BATCH, get_web3, reading
-from backend.chain.indexer import CHECKPOINT, Followed, Indexer, followed_contracts
+from backend.chain.indexer import CHECKPOINT, Followed, Indexer, followed_contracts, read_logs
 from backend.chain.models import ChainEvent, IndexerCheckpoint
 from backend.chain.projections import PROJECTIONS, EventSubjects, apply_all, event_subjects, reset_all
 from backend.config import Settings
@@ -108,18 +107,6 @@ def _block_times(w3: Web3, numbers: Iterable[int]) -> dict[int, int]:
     return times
 
 
-def _logs(w3: Web3, query: dict, start: int, end: int, floor: int) -> list:
-    """One request for the whole range; halved while the node refuses it (hosted nodes cap the
-    range or the results of eth_getLogs), down to `floor` blocks."""
-    try:
-        return list(w3.eth.get_logs({**query, "fromBlock": start, "toBlock": end}))
-    except (Web3Exception, ValueError):
-        if end - start < floor:
-            raise
-        middle = (start + end) // 2
-        return _logs(w3, query, start, middle, floor) + _logs(w3, query, middle + 1, end, floor)
-
-
 def fetch_events(settings: Settings, followed: Followed, filters: Sequence[dict], start: int, end: int,
                  *, by_batch: bool = False, keep: Callable[[Any], bool] | None = None) -> list[ChainEvent]:  # fmt: skip
     """The logs matching any of `filters` (`address` and `topics`) in blocks [start, end], decoded
@@ -132,7 +119,7 @@ def fetch_events(settings: Settings, followed: Followed, filters: Sequence[dict]
         for first in range(start, end + 1, batch if by_batch else max(end - start + 1, 1)):
             last = min(end, first + batch - 1) if by_batch else end
             for query in filters:
-                for lg in _logs(w3, query, first, last, batch):
+                for lg in read_logs(w3, query, first, last, batch):
                     if keep is None or keep(lg):
                         logs[(lg["blockNumber"], lg["logIndex"])] = lg
         times = _block_times(w3, (n for n, _ in logs))
@@ -179,7 +166,8 @@ def token_events(settings: Settings, followed: Followed, events: Iterable[ChainE
             new.setdefault(ev.args["borrower"], (ev.block_number, ev.log_index))
     w3 = get_web3(settings)
     with reading("the loan token's transfers"):
-        logs = loan_token.borrower_transfers(lambda query: _logs(w3, query, start, end, settings.indexer_batch_blocks),
+        # Split down to one block, as the indexer's read: the borrowers' traffic, not ours, sizes the answer.
+        logs = loan_token.borrower_transfers(lambda query: read_logs(w3, query, start, end, 1),
                                              followed.token, known, new, followed.addresses)  # fmt: skip
         times = _block_times(w3, (lg["blockNumber"] for lg in logs))
     logs = sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"]))

@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from web3 import Web3
 from web3._utils.events import get_event_data
+from web3.exceptions import Web3Exception
 
 from backend.chain import loan_token
 from backend.chain.abi_args import to_json
@@ -65,6 +66,9 @@ class Followed:
     start_block: int
     deployment_hash: str
     token: str | None = None
+    # The fingerprints of the same contracts before the token was followed, or under an earlier rule of
+    # its transfers: such an index is upgraded where it stands (`index_upgrade.py`), not rebuilt.
+    earlier_hashes: tuple[str, ...] = ()
 
     @property
     def addresses(self) -> list[str]:
@@ -80,9 +84,19 @@ class Followed:
         return self.by_address.get(address, (None, {}))
 
 
-# Part of the deployment's fingerprint: an index made before the loan token's transfers were followed
-# lacks those of the blocks it has read, so it is read again from the deploy block once.
-TOKEN_TRANSFERS = "token-transfers:1"
+# Part of the deployment's fingerprint: the rule `loan_token.py` keeps the token's transfers by. An
+# index made under an earlier one (or before the token was followed) has its transfers read again up to
+# its checkpoint, in place (`index_upgrade.py`). 1: transfers of 0 were kept too.
+TOKEN_TRANSFERS = "token-transfers:2"
+EARLIER_TOKEN_RULES = ("token-transfers:1",)
+
+
+def legacy_fingerprint(manifest: dict) -> str:
+    """The fingerprint as the code before migration 0051 took it: every contract of the manifest by name
+    and address (the token among them on a local chain). An index under it is upgraded where it stands
+    (`index_upgrade.py`), not rebuilt: nothing but the token's transfers is missing from it."""
+    contracts = sorted((Web3.to_checksum_address(e["address"]), name) for name, e in manifest["contracts"].items())
+    return hashlib.sha256("|".join(f"{name}:{address}" for address, name in contracts).encode()).hexdigest()
 
 
 def followed_contracts(settings: Settings) -> Followed:
@@ -97,9 +111,13 @@ def followed_contracts(settings: Settings) -> Followed:
         topics = {event_abi_to_log_topic(e): e for e in abi if e.get("type") == "event" and not e.get("anonymous")}
         by_address[address] = (name, topics)
     blocks = [entry.get("block", 0) for entry in manifest["contracts"].values()]
-    fingerprint = "|".join([*(f"{name}:{addr}" for addr, (name, _) in sorted(by_address.items())),
-                            f"{loan_token.NAME}:{token}", TOKEN_TRANSFERS])  # fmt: skip
-    return Followed(by_address, min(blocks, default=0), hashlib.sha256(fingerprint.encode()).hexdigest(), token)
+
+    def fingerprint(rule: str) -> str:
+        named = [*(f"{name}:{addr}" for addr, (name, _) in sorted(by_address.items())), f"{loan_token.NAME}:{token}"]
+        return hashlib.sha256("|".join([*named, rule]).encode()).hexdigest()
+
+    earlier = (legacy_fingerprint(manifest), *map(fingerprint, EARLIER_TOKEN_RULES))
+    return Followed(by_address, min(blocks, default=0), fingerprint(TOKEN_TRANSFERS), token, earlier)
 
 
 @dataclass
@@ -140,6 +158,11 @@ class Indexer:
             if reorged:
                 self._rollback(w3, session, cp, followed)
                 return 0
+            if cp.deployment_hash != followed.deployment_hash:  # made under an earlier rule of the token's transfers
+                from backend.chain.index_upgrade import add_token_transfers  # it reads as index_check does
+
+                add_token_transfers(settings, w3, session, cp, followed)
+                return 0
             start = cp.block_number + 1
             if start > target:
                 return 0
@@ -167,8 +190,8 @@ class Indexer:
 
     def _checkpoint(self, session: Session, followed: Followed) -> IndexerCheckpoint:
         cp = session.get(IndexerCheckpoint, CHECKPOINT)
-        if cp is not None and cp.deployment_hash == followed.deployment_hash:
-            return cp
+        if cp is not None and cp.deployment_hash in (followed.deployment_hash, *followed.earlier_hashes):
+            return cp  # one made before the token's rule of today is upgraded in run_once, not rebuilt
         if cp is not None:
             log.warning("deployment changed: rebuilding the index from block %s", followed.start_block)
         clear_index(session)
@@ -219,7 +242,8 @@ class Indexer:
         followed: Followed, start: int, end: int, head: int,
     ) -> bool:  # fmt: skip
         end_before = w3.eth.get_block(end)["hash"]  # the chain the logs are read from ...
-        logs = w3.eth.get_logs({"address": followed.addresses, "fromBlock": start, "toBlock": end})
+        # Split while the node refuses the answer: anyone can log note transfers of 0 on LoanBook.
+        logs = read_logs(w3, {"address": followed.addresses}, start, end, 1)
         logs += token_transfer_logs(w3, session, followed, logs, start, end)
         recent_from = max(start, head - settings.indexer_reorg_window)
         wanted = {end, start} | set(range(recent_from, end + 1)) | {lg["blockNumber"] for lg in logs}
@@ -269,14 +293,28 @@ class Indexer:
 
 def token_transfer_logs(w3: Web3, session: Session, followed: Followed, logs: list, start: int, end: int) -> list:
     """The loan token's logs of blocks [start, end] the index keeps (`loan_token.py`): out of the
-    wallets the index already knows received a disbursal, and of those the range's `logs` disburse to."""
+    wallets the index already knows received a disbursal, and of those the range's `logs` disburse to.
+    Split while the node refuses the answer (down to one block): how many transfers up to 1,000
+    borrower wallets make is theirs to choose, and a range over a hosted node's cap would otherwise
+    fail every round, the index stalled for everyone."""
     if followed.token is None:
         return []
     known = session.scalars(select(DisbursalRow.borrower).distinct())
     new = loan_token.first_disbursals(logs, followed.book)
-    return loan_token.borrower_transfers(
-        lambda query: w3.eth.get_logs({**query, "fromBlock": start, "toBlock": end}),
-        followed.token, known, new, followed.addresses)  # fmt: skip
+    return loan_token.borrower_transfers(lambda query: read_logs(w3, query, start, end, 1), followed.token, known, new,
+                                         followed.addresses)  # fmt: skip
+
+
+def read_logs(w3: Web3, query: dict, start: int, end: int, floor: int) -> list:
+    """One request for the whole range; halved while the node refuses it (hosted nodes cap the
+    range or the results of eth_getLogs), down to `floor` blocks."""
+    try:
+        return list(w3.eth.get_logs({**query, "fromBlock": start, "toBlock": end}))
+    except (Web3Exception, ValueError):
+        if end - start < floor:
+            raise
+        middle = (start + end) // 2
+        return read_logs(w3, query, start, middle, floor) + read_logs(w3, query, middle + 1, end, floor)
 
 
 def _block_or_none(w3: Web3, number: int):

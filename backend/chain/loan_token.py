@@ -12,7 +12,8 @@ hosted node returns for one `eth_getLogs` over an indexer batch. A filter names 
 SENDERS_PER_QUERY wallets, geth's bound on the values of one topic position (go-ethereum#29535),
 so N borrower wallets cost ceil(N / 1,000) requests a range (measured on Anvil: README, *Chain
 index*). A transfer into a platform contract (a repayment, an autopay pull) is left out after the
-read: a filter cannot exclude a value, and LoanBook's own events already tell those.
+read: a filter cannot exclude a value, and LoanBook's own events already tell those; so is a transfer of
+0, which anyone can log out of any wallet (a transferFrom of 0 needs no allowance).
 
 Which transfers are kept depends only on the chain, not on how it is cut into ranges: a transfer
 is kept when its sender's first `LoanDisbursed` comes before it (block, log index). A rebuild and
@@ -71,7 +72,9 @@ def borrower_transfers(get_logs: GetLogs, token: str, known: Iterable[str], new:
                        platform: Iterable[str]) -> list:  # fmt: skip
     """The token's Transfer logs of the range out of the `known` borrower wallets (a disbursal before
     the range) and the `new` ones (their first disbursal in it, kept from after it on), into anything
-    but a `platform` contract, the token itself or the zero address."""
+    but a `platform` contract, the token itself or the zero address, of more than 0: ERC-20's
+    transferFrom of 0 needs no allowance (OpenZeppelin's, USDC's), so a stranger could otherwise fill
+    the index, the alerts' read and a range's eth_getLogs with logs out of any borrower's wallet."""
     since: dict[str, Position | None] = {w: None for w in known}
     since.update({w: at for w, at in new.items() if w not in since})
     left_out = {Web3.to_checksum_address(a) for a in platform} | {token, Web3.to_checksum_address(ZERO_ADDRESS)}
@@ -81,6 +84,8 @@ def borrower_transfers(get_logs: GetLogs, token: str, known: Iterable[str], new:
         for lg in get_logs({"address": token, "topics": ["0x" + TRANSFER_TOPIC.hex(), chunk]}):
             if len(lg["topics"]) != 3 or bytes(lg["topics"][0]) != TRANSFER_TOPIC:
                 continue  # an ERC-721-shaped Transfer (4 topics) is not this token's
+            if not int.from_bytes(bytes(lg["data"]), "big"):
+                continue  # 0 moved: a transferFrom of 0 needs no allowance, so anyone can log one for any wallet
             sender, recipient = _address_of_topic(lg["topics"][1]), _address_of_topic(lg["topics"][2])
             after = since.get(sender)
             if recipient in left_out or (after is not None and (lg["blockNumber"], lg["logIndex"]) <= after):

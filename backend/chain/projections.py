@@ -359,8 +359,9 @@ class NoteTransfers(RowProjection):
     def apply(self, session, ev, only=None):
         for loan, src, dst, value in note_moves(ev):
             # Mints and burns are the fund and refund rows already; a wallet sending notes to itself
-            # (ERC-1155 allows it) moves nothing, and as a row it would read as notes received.
-            if ZERO_ADDRESS not in (src, dst) and src != dst:
+            # (ERC-1155 allows it) moves nothing, and as a row it would read as notes received; nor
+            # does a transfer of 0, which anyone can log to any verified wallet (it needs no balance).
+            if ZERO_ADDRESS not in (src, dst) and src != dst and value:
                 session.add(NoteTransferRow(event_id=ev.id, loan_id=loan, sender=src, recipient=dst, amount=value,
                                             **_ref(ev)))  # fmt: skip
 
@@ -436,10 +437,18 @@ class MarketTrades(RowProjection):
 
 def event_subjects(ev: ChainEvent) -> tuple[set[int], set[str]]:
     """The loans and the addresses an event of LoanBook or an agent of it names in its top-level
-    arguments."""
+    arguments. A note transfer names the loans whose notes it moves, and no one when it moves none:
+    ERC-1155's transfer of 0 needs no balance, so anyone can log one to any verified wallet and for any
+    loan, which would otherwise put that wallet in a business relationship, or move its end (and a
+    loan's), whenever the stranger likes."""
     a = ev.args
-    loans = {_int(a[k]) for k in ("loanId", "id") if k in a}
-    loans |= {_int(i) for i in a.get("ids", [])}
+    if ev.contract == "LoanBook" and ev.event in ("TransferSingle", "TransferBatch"):
+        loans = {loan for loan, _, _, value in note_moves(ev) if value}
+        if not loans:
+            return set(), set()
+    else:
+        loans = {_int(a[k]) for k in ("loanId", "id") if k in a}
+        loans |= {_int(i) for i in a.get("ids", [])}
     addresses = {v for v in a.values() if isinstance(v, str) and len(v) == 42 and v.startswith("0x")}
     return loans, addresses - {ZERO_ADDRESS}
 

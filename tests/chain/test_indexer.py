@@ -67,6 +67,15 @@ def indexed(world_chain, tmp_path):
     world.chain.revert(snap)
 
 
+@pytest.fixture
+def indexed_any_db(world_chain, tmp_path, database_url):
+    """`indexed` on SQLite and on PostgreSQL."""
+    settings, world = world_chain
+    snap = world.chain.snapshot()
+    yield with_db(settings, database_url, var_dir=tmp_path / "var"), world
+    world.chain.revert(snap)
+
+
 def index_state(settings) -> dict:
     """Everything the index holds, without surrogate ids: equal states mean equal indexes."""
     with session_scope(settings) as session:
@@ -471,3 +480,138 @@ def test_a_reorg_takes_the_onward_transfers_with_it_as_a_rebuild_would(indexed):
     with session_scope(settings) as session:
         assert session.get(IndexerCheckpoint, "main").reorgs == 1
     assert index_state(settings) == _rebuilt(settings)
+
+
+def _as_indexed_before_0051(settings, monkeypatch) -> None:
+    """The index the code before migration 0051 left: MockStablecoin followed as a platform contract
+    (its mints, approvals and transfers all indexed), no disbursals nor onward transfers, and the
+    deployment's fingerprint the contracts' names and addresses alone."""
+    import hashlib
+
+    from backend.chain import indexer as indexer_module
+    from backend.chain import loan_token
+    from backend.chain.deploy import load_manifest
+
+    with monkeypatch.context() as patched:
+        patched.setattr(loan_token, "token_of", lambda manifest: None)  # the token is just another contract
+        Indexer().catch_up(settings)
+        assert indexer_module.followed_contracts(settings).token is None
+    manifest = load_manifest(settings, settings.chain_id)
+    contracts = sorted((Web3.to_checksum_address(e["address"]), name) for name, e in manifest["contracts"].items())
+    legacy = hashlib.sha256("|".join(f"{name}:{address}" for address, name in contracts).encode()).hexdigest()
+    with session_scope(settings) as session:
+        session.execute(DisbursalRow.__table__.delete())  # no such table before 0051: created empty
+        session.get(IndexerCheckpoint, "main").deployment_hash = legacy
+
+
+def test_an_index_made_before_the_token_was_followed_is_upgraded_in_place_never_emptied(indexed_any_db, monkeypatch):
+    """Upgrading past migration 0051 adds the onward transfers of the blocks already indexed in one
+    round and keeps every other row: a rebuild from the deploy block would show an empty book for as
+    long as it takes (hours on a long chain), and erasure, offers and servicing read the book from the
+    index (a borrower with an open loan found in no relationship is erased at once)."""
+    settings, world = indexed_any_db
+    borrower = world.borrower
+    loan_id, _ = world.active_loan()
+    onward = _send(world, borrower, MULE, 5_000 * UNIT)
+    _as_indexed_before_0051(settings, monkeypatch)
+    with session_scope(settings) as session:
+        loans_before = session.scalar(select(func.count()).select_from(LoanRow))
+        kept_ids = set(session.scalars(select(ChainEvent.id).where(ChainEvent.contract == "LoanBook")))
+    assert loans_before and not _onward(settings)
+
+    world.chain.travel(60)  # a block the old index has not read
+    one_block = settings.model_copy(update={"indexer_batch_blocks": 1})
+    Indexer().run_once(one_block)  # the first round after the upgrade
+    with session_scope(settings) as session:
+        assert session.scalar(select(func.count()).select_from(LoanRow)) == loans_before
+        assert kept_ids <= set(session.scalars(select(ChainEvent.id)))  # the rows kept, not written again
+        assert not session.scalars(select(ChainEvent).where(ChainEvent.contract == "MockStablecoin")).first()
+        (disbursal,) = session.scalars(select(DisbursalRow)).all()
+    assert disbursal.loan_id == loan_id
+    assert _onward(settings) == [(borrower.address, MULE, 5_000 * UNIT, onward)]
+    Indexer().catch_up(settings)
+    assert verify_index(settings).ok
+    assert index_state(settings) == _rebuilt(settings)
+
+
+def test_a_zero_value_transfer_anyone_can_make_out_of_a_borrower_wallet_is_not_indexed(indexed):
+    """ERC-20's transferFrom of 0 needs no allowance (OpenZeppelin, USDC alike): anyone can emit
+    Transfer(borrower -> anywhere, 0) for any borrower wallet, at the cost of gas alone, as address
+    poisoning does. It moves no money; kept, it would let a stranger fill the index, the alerts' read of
+    every onward transfer and one indexer range's eth_getLogs (past what a hosted node returns) at will."""
+    settings, world = indexed
+    borrower, stranger = world.borrower, world.investors[3]
+    world.active_loan()
+    for _ in range(3):
+        world.chain.tx(world.token.functions.transferFrom(borrower.address, MULE, 0), stranger.address)
+    onward = _send(world, borrower, ELSEWHERE, 2 * UNIT)
+    Indexer().catch_up(settings)
+    assert _onward(settings) == [(borrower.address, ELSEWHERE, 2 * UNIT, onward)]
+    assert verify_index(settings).ok  # the check keeps the same ones
+
+    # An index made under the rule before (transfers of 0 kept) has its transfers read again in place.
+    from backend.chain.indexer import followed_contracts
+
+    with session_scope(settings) as session:
+        session.execute(TokenTransferRow.__table__.delete())
+        session.execute(ChainEvent.__table__.delete().where(ChainEvent.contract == "LoanToken"))
+        session.get(IndexerCheckpoint, "main").deployment_hash = followed_contracts(settings).earlier_hashes[1]
+        loans = session.scalar(select(func.count()).select_from(LoanRow))
+    Indexer().run_once(settings)
+    with session_scope(settings) as session:
+        assert session.scalar(select(func.count()).select_from(LoanRow)) == loans
+    assert _onward(settings) == [(borrower.address, ELSEWHERE, 2 * UNIT, onward)]
+    assert index_state(settings) == _rebuilt(settings)
+
+
+def test_a_read_the_node_refuses_is_split_not_retried_whole_forever(indexed, monkeypatch):
+    """Hosted nodes refuse an eth_getLogs whose answer is over their cap (10,000 logs, say). How many
+    logs a range holds is not the platform's to choose: the loan token's read names up to 1,000 borrower
+    wallets whose traffic is theirs, and anyone can log note transfers of 0 on LoanBook. One range
+    over the cap failed every round, the index stalled for everyone. Both reads are halved while the
+    node refuses them, down to one block, as `index verify`'s are."""
+    from web3.exceptions import Web3RPCError
+
+    settings, world = indexed
+    borrower = world.borrower
+    world.active_loan()
+    sent = [_send(world, borrower, MULE, k * UNIT) for k in (1, 2, 3)]
+    w3 = get_web3(settings)
+    real = w3.eth.get_logs
+
+    def capped(query):  # a node that answers one block's logs, or one log of more blocks
+        found = real(query)
+        if query["toBlock"] > query["fromBlock"] and len(found) > 1:
+            raise Web3RPCError("query returned more than 1 results")
+        return found
+
+    monkeypatch.setattr(w3.eth, "get_logs", capped)
+    Indexer().catch_up(settings)
+    monkeypatch.undo()
+    assert [r[3] for r in _onward(settings)] == sent
+    assert index_state(settings) == _rebuilt(settings)
+
+
+def test_a_note_transfer_of_0_that_anyone_can_make_to_a_verified_wallet_names_nobody(indexed):
+    """ERC-1155's safeTransferFrom of 0 needs no balance: any address, verified or not, can log
+    TransferSingle(itself -> any verified wallet, any loan, 0) on LoanBook. It moves no note. Indexed as
+    one, it put a wallet that never invested into a business relationship (notes transferred to it)
+    and moved the relationship's end, so the AML period's, to the stranger's latest log: a stranger
+    could keep anyone's erasure from ever coming due, and fill the note rules' reads."""
+    from backend.chain.projection_models import EventSubjectRow as Subjects
+    from backend.identity.kyc.relationship import relationship
+
+    settings, world = indexed
+    victim, stranger = world.investors[5], world.outsider
+    loan_id, _ = world.active_loan(investors=world.investors[:3])
+    world.chain.tx(world.book.functions.safeTransferFrom(stranger.address, victim.address, loan_id, 0, b""),
+                   stranger.address)  # fmt: skip
+    world.chain.tx(world.book.functions.safeBatchTransferFrom(stranger.address, victim.address, [loan_id, loan_id + 1],
+                                                              [0, 0], b""), stranger.address)  # fmt: skip
+    Indexer().catch_up(settings)
+    with session_scope(settings) as session:
+        assert session.scalars(select(ChainEvent).where(ChainEvent.event == "TransferBatch")).first()  # indexed
+        assert relationship(session, victim.address) is None
+        assert not session.scalars(select(NoteTransferRow).where(NoteTransferRow.recipient == victim.address)).all()
+        assert not session.scalars(select(Subjects).where(Subjects.address == victim.address)).all()
+    assert verify_index(settings).ok

@@ -318,3 +318,26 @@ def test_decisions_erased_before_lose_their_input_hash_salt_and_quote_and_their_
     migrate.downgrade(settings, "0041_alert_note_sealed")
     with get_engine(settings).begin() as conn:
         assert conn.execute(text("SELECT input_hash FROM credit_decisions WHERE id = 'erased'")).scalar_one() == ""
+
+
+def test_note_transfers_of_0_already_indexed_name_nobody_after_upgrade(database_url, tmp_path):
+    """Migration 0052: the rows an indexer kept for ERC-1155 transfers of 0 (anyone can log one to any
+    verified wallet) are dropped, as the projections now leave them out; other transfers keep theirs."""
+    from sqlalchemy import text
+
+    settings = make_settings(tmp_path, database_url=database_url)
+    migrate.upgrade(settings, "0009_investor_notices")  # 0010 and 0011 fold these in as they were then
+    stranger, victim, holder = "0x" + "ab" * 20, "0x" + "cd" * 20, "0x" + "ef" * 20
+    _log_events(settings, [
+        ("TransferSingle", {"operator": stranger, "from": stranger, "to": victim, "id": 4, "value": 0}),
+        ("TransferBatch", {"operator": holder, "from": holder, "to": victim, "ids": [4, 7], "values": [0, 3]}),
+        ("TransferSingle", {"operator": holder, "from": holder, "to": stranger, "id": 4, "value": 2}),
+    ])  # fmt: skip
+    migrate.upgrade(settings)
+    with get_engine(settings).begin() as conn:
+        moved = conn.execute(text("SELECT loan_id, sender, recipient, amount FROM chain_note_transfers ORDER BY id")).all()
+        named = conn.execute(text("SELECT e.log_index, s.loan_id, s.address FROM chain_event_subjects s JOIN chain_events e"
+                                  " ON e.id = s.event_id")).all()  # fmt: skip
+    assert [tuple(m) for m in moved] == [(7, holder, victim, "3"), (4, holder, stranger, "2")]
+    assert sorted(map(tuple, named), key=repr) == sorted([(1, 7, None), (1, None, holder), (1, None, victim),
+                                                          (2, 4, None), (2, None, holder), (2, None, stranger)], key=repr)  # fmt: skip

@@ -1,7 +1,8 @@
 """The loan token's transfers out of borrower wallets in the chain index, on every chain, and the
 disbursals that make a wallet a borrower's (backend/chain/loan_token.py), for the `collection_wallet`
-monitoring rule. Nothing to fold in: no index before this one holds those transfers off a local chain,
-so the indexer reads the chain again from the deploy block once (its deployment fingerprint changed).
+monitoring rule. Nothing folded in here: the transfers are read from the node, so the indexer's first
+round after the upgrade adds them and the disbursals where the index stands (backend/chain/index_upgrade.py),
+without a rebuild.
 
 Revision ID: 0051_borrower_token_transfers
 Revises: 0050_fair_lending_checks
