@@ -6,9 +6,12 @@ A wallet is in a relationship once it borrowed (a loan names it as borrower) or 
 loan, notes were transferred to it, or it has held notes), or its funding mandate is funding a loan
 the index does not show yet (the keeper's call queued, or mined in a block not read yet). The relationship is open while a loan it borrowed still owes
 (funding, active, or defaulted with money to recover) or while it holds notes of such a loan; it
-ended at the latest chain event naming the wallet or one of those loans (its last repayment, the
-loan's closing, its last claim or note transfer). A later event of the same loans (another
-investor's claim) only moves the end later: the period is never shorter than the law's.
+ended at the latest chain event naming the wallet (its last repayment, claim or note transfer), or
+in the life of one of those loans (`LOAN_LIFE`: its funding, payments, closing, default, recoveries).
+Other wallets' acts on the same loans (another investor's claim, notes changing hands between others,
+market orders) are not the wallet's business and do not move its end: anyone holding a unit of a
+repaid loan's notes could otherwise keep its borrower's erasure from ever coming due, a transfer at a
+time (review 2026-12-01).
 
 Only applying, being rejected or being offered a loan is no relationship: its data is erased at
 once on request."""
@@ -26,6 +29,10 @@ from backend.chain.projection_models import EventSubjectRow, FundingRow, LoanRow
 from backend.config import Settings
 from backend.identity.models import utcnow
 from backend.lending.in_flight import mandate_fundings_in_flight, market_matches_in_flight
+
+# LoanBook's events of a loan's own life, whoever sends them: what ends a relationship in it.
+LOAN_LIFE = ("LoanCreated", "LoanFunded", "LoanDisbursed", "LoanCancelled", "LoanRefunded", "LateFeeAssessed",
+             "LoanPayment", "LoanPrepayment", "LoanRepaid", "LoanDefaulted", "LoanRecovery", "CoverRecouped")
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,9 @@ def relationship(session: Session, wallet: str, now: datetime | None = None) -> 
     loans = [loan.loan_id for loan in borrowed] + held_ids
     last = session.scalar(select(func.max(ChainEvent.block_timestamp))
                           .join(EventSubjectRow, EventSubjectRow.event_id == ChainEvent.id)
-                          .where(or_(EventSubjectRow.address == wallet, EventSubjectRow.loan_id.in_(loans))))  # fmt: skip
+                          .where(or_(EventSubjectRow.address == wallet,
+                                     EventSubjectRow.loan_id.in_(loans) & (ChainEvent.contract == "LoanBook")
+                                     & ChainEvent.event.in_(LOAN_LIFE))))  # fmt: skip
     # An index without the events' times (rows written by hand, an index from before they were kept)
     # cannot date the end: counted from now, so the period is never cut short.
     ended = datetime.fromtimestamp(last, UTC) if last else (now or utcnow())
