@@ -129,7 +129,7 @@ def trace_command(
 ) -> None:
     """Latency (p50, p95) and JSON-RPC calls of one loan's trace against the number of other loans
     on the chain (temporary Anvil and SQLite database)."""
-    from backend.audit.trace_bench import run_trace_bench
+    from backend.chain.bench.trace import run_trace_bench
 
     waiting = nullcontext() if json_out else console.status("making the loans and timing the traces")
     with waiting, cli_errors():
