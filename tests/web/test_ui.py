@@ -321,6 +321,8 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
         return "Your release letter is document" in page.locator("#status").inner_text()
 
     _wait(released, "the release letter")
+    # A click sent as the one before it answered is still in flight: its answer would overwrite "Signed in."
+    page.wait_for_function("() => !document.querySelector('button[aria-busy=\"true\"]')")
     expect(page.locator("#status")).to_contain_text(f"Loan {loan_id} is paid in full: nothing more is owed on it since ")
     assert page.locator("#verify-cid").input_value() in page.locator("#status").inner_text()  # checked like any record
     wallet.address = investor.address
