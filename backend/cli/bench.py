@@ -16,6 +16,19 @@ app = typer.Typer(help="Benchmarks")
 app.command("score")(bench_score_command)
 
 
+def _timed(what: str, run, json_out: bool, output: Path | None) -> dict | None:
+    """A long benchmark run under a spinner (none with --json: the JSON is the output), its report
+    written to `output`; the report to print as text, or None once printed as JSON."""
+    waiting = nullcontext() if json_out else console.status(what)
+    with waiting, cli_errors():
+        report = run()
+    write_report(report, output)
+    if json_out:
+        print_json(report)
+        return None
+    return report
+
+
 @app.command("gas")
 def gas_command(
     json_out: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
@@ -78,12 +91,8 @@ def disclosure_command(
     temporary SQLite databases; no chain)."""
     from backend.disclosure.bench import run_disclosure_bench
 
-    waiting = nullcontext() if json_out else console.status("building the books and timing the reads")
-    with waiting:
-        report = run_disclosure_bench(get_settings(), sorted(loans), repeats)
-    write_report(report, output)
-    if json_out:
-        print_json(report)
+    report = _timed("building the books and timing the reads", lambda: run_disclosure_bench(get_settings(), sorted(loans), repeats), json_out, output)
+    if report is None:
         return
     for row in report["sizes"]:
         console.print(f"{row['loans']:>8,} loans: {row['read_ms_p50']:>8.1f} ms a read (p50), {row['read_ms_max']:.1f} max; "
@@ -104,12 +113,8 @@ def alerts_command(
     SQLite databases, the contracts on a temporary Anvil of their own)."""
     from backend.audit.bench import run_alerts_bench
 
-    waiting = nullcontext() if json_out else console.status("building the books and timing the reads")
-    with waiting, cli_errors():
-        report = run_alerts_bench(get_settings(), sorted(loans), repeats)
-    write_report(report, output)
-    if json_out:
-        print_json(report)
+    report = _timed("building the books and timing the reads", lambda: run_alerts_bench(get_settings(), sorted(loans), repeats), json_out, output)
+    if report is None:
         return
     for row in report["sizes"]:
         slowest = max(row["rule_ms_p50"], key=row["rule_ms_p50"].get)
@@ -131,12 +136,8 @@ def trace_command(
     on the chain (temporary Anvil and SQLite database)."""
     from backend.chain.bench.trace import run_trace_bench
 
-    waiting = nullcontext() if json_out else console.status("making the loans and timing the traces")
-    with waiting, cli_errors():
-        report = run_trace_bench(get_settings(), sorted(loans), repeats)
-    write_report(report, output)
-    if json_out:
-        print_json(report)
+    report = _timed("making the loans and timing the traces", lambda: run_trace_bench(get_settings(), sorted(loans), repeats), json_out, output)
+    if report is None:
         return
     for row in report["sizes"]:
         console.print(f"{row['loans']:>6,} loans ({row['blocks']:,} blocks): {row['trace_ms_p50']:>7.1f} ms a trace (p50), "
