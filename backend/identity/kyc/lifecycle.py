@@ -45,13 +45,13 @@ from sqlalchemy.orm import Session
 from backend import idempotency_keys
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
-from backend.db.session import begin_write, lock_until_commit
 from backend.errors import Conflict, NotFound
 from backend.identity.audit_trail import audit
 from backend.identity.checks.origin import forget_origins
 from backend.identity.checks.reasons import Code, Disposition, Reason
 from backend.identity.crypto.holders import shred
 from backend.identity.kyc import attestation, erasure_requests
+from backend.identity.kyc.erasure_lock import hold_erasures
 from backend.identity.kyc.erasure_scope import (
     clear_decision,
     denied_identity,
@@ -72,7 +72,7 @@ from backend.identity.roles import GRANTABLE, roles_of
 from backend.identity.schemas import ErasurePublic, ErasureScheduledPublic
 from backend.lending.mandates import withdraw_for_erasure
 from backend.lending.models import LoanOffer
-from backend.lending.offers import accept_lock, offers_in_flight
+from backend.lending.offers import offers_in_flight
 from backend.scoring.models import CreditDecision
 from backend.servicing.channels import forget_failures
 
@@ -159,8 +159,7 @@ def _hold_acceptances(session: Session, wallet: str) -> None:
     mandate keeper takes the same lock to queue a funding (`erasure_lock.py`): an erasure reading
     while the funding is uncommitted would find the wallet investing nothing and erase it, the
     funding landing after, in the name of an investor no one can identify."""
-    begin_write(session, KycRecord)
-    lock_until_commit(session, accept_lock(wallet))
+    hold_erasures(session, [wallet], KycRecord)
 
 
 def _live_records(session: Session, wallet: str) -> list[KycRecord]:
