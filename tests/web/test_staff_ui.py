@@ -28,6 +28,7 @@ from tests.identity.conftest import PNG, approve_with_documents, make_applicant,
 from tests.identity.test_role_grants import SECOND_ADMIN
 from tests.lending.test_offers import REFERRED
 from tests.web.test_ui import _apply, _sign_in, _wait
+from tests.web.test_ui_guards import _redraw
 
 pytestmark = pytest.mark.slow  # browser journeys of tens of seconds (long files run first: tests/conftest.py)
 
@@ -524,9 +525,15 @@ def test_a_restricted_wallets_record_is_unmasked_only_for_a_purpose_the_aml_peri
     expect(flagged.locator(".revealed")).to_have_count(0)
 
     purpose.select_option("fraud_investigation")
+    _redraw(page, "staff.js", "refreshStaff")  # the poll may land between the pick and the click: the pick stays
+    expect(purpose).to_have_value("fraud_investigation")
     reveal.click()
     expect(flagged.locator(".revealed")).to_contain_text(twin.id_number)
     document.click()
+    expect(flagged.get_by_role("img", name=f"ID document 1 of {what}")).to_have_count(1)
+    # ... or just after: what was unmasked stays shown, not to be revealed (and audited) again
+    _redraw(page, "staff.js", "refreshStaff")
+    expect(flagged.locator(".revealed")).to_contain_text(twin.id_number)
     expect(flagged.get_by_role("img", name=f"ID document 1 of {what}")).to_have_count(1)
     with session_scope(settings) as session:
         assert session.scalar(select(func.count()).select_from(KycReveal).where(KycReveal.record_id == flagged_id)) == 1

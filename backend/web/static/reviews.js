@@ -201,6 +201,19 @@ export function kycItem(entry, refresh) {
   return item;
 }
 
+// What an admin unmasked or opened stays in its item when the queue is redrawn (the poll, another
+// item's decision): gone mid-read, it would be revealed again, and audited twice. Sign-out clears it.
+export function keepUnmasked(queue, render) {
+  const items = () => queue.querySelectorAll(":scope > li[data-record]");
+  const shown = new Map([...items()].map((item) => [item.dataset.record,
+    [...item.querySelectorAll(":scope > .revealed, :scope > .revealed-document")]]));
+  render();
+  for (const item of items()) {
+    const kept = shown.get(item.dataset.record) ?? [];
+    if (kept.length) item.querySelector(":scope > .verdict").before(...kept);
+  }
+}
+
 // The same person under a second document (SHARED_CONTACT: a passport beside a national ID) is joined to
 // the other record for the debt checks by two admins, one proposing and another confirming; the item's
 // reason field is the link's note. One control per record shared with, saying where the link stands.

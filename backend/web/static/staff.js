@@ -3,7 +3,7 @@
 import {
   $, allPages, answerIn, api, bucketWords, day, guard, has, keepTyped, listItems, money, newest, plural, say, signInAgain, state, utcDay,
 } from "./core.js";
-import { kycItem, referralItem } from "./reviews.js";
+import { keepUnmasked, kycItem, referralItem } from "./reviews.js";
 
 export async function refreshStaff() {
   const current = newest("staff");
@@ -36,7 +36,8 @@ export async function refreshStaff() {
   }
   $("kyc-review").hidden = !kycQueue;
   if (kycQueue) {
-    keepTyped($("kyc-queue"), "kyc-note", () => $("kyc-queue").replaceChildren(...kycQueue.map((i) => kycItem(i, refreshStaff))));
+    keepUnmasked($("kyc-queue"), () => keepTyped($("kyc-queue"), ["kyc-note", "purpose"],
+      () => $("kyc-queue").replaceChildren(...kycQueue.map((i) => kycItem(i, refreshStaff)))));
   }
   if (oversight) {
     $("ops-status").textContent = operations(health);
