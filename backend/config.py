@@ -131,6 +131,7 @@ class Settings(BaseSettings):
     monitoring_answers_changed_days: int = Field(default=30, ge=1)  # a person's applications compared within this
     monitoring_collection_days: int = Field(default=7, ge=1)  # a borrower's onward transfers counted this long after a disbursal
     monitoring_collection_share: float = Field(default=0.5, gt=0, le=1)  # ... reaching this share of it, to one wallet
+    monitoring_collection_piece_share: float = Field(default=0.1, gt=0, le=1)  # ... this, to a wallet, makes a piece
     # --- servicing (backend/servicing/) -------------------------------------------------------
     servicing_interval: float = Field(default=60.0, gt=0)  # seconds between servicing passes
     servicing_reminder_days: int = Field(default=3, ge=0)  # "due soon" notice this many days ahead

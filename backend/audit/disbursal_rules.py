@@ -16,8 +16,10 @@ transfer that brings the sum to one wallet over the share, and the transfers aft
 it. One alert per forward that meets either condition, naming the wallet, the borrower, the loan,
 the disbursal and the transfers, and (up to ten) the earlier forwards from other persons' borrowers,
 by wallet and loan: a collection wallet found once raises an alert for each new loan passed to it.
-No personal data: wallets, loans and amounts. Recomputed on each read in one pass over the
-transfers the index keeps (only borrowers' onward ones: small), and the disbursals of their senders."""
+The same rule flags a disbursal passed on in pieces, each under the share, to wallets that gather
+from other persons' borrowers (`passed_on_in_pieces`). No personal data: wallets, loans and amounts.
+Recomputed on each read in one pass over the transfers the index keeps (only borrowers' onward
+ones: small), and the disbursals of their senders."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import bisect
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -67,9 +70,24 @@ class Forward:
         return self.transfers[-1][4]
 
 
-def forwards(db: Session, settings: Settings) -> list[Forward]:
-    """Every forward, in the order the transfer that made it was mined."""
-    window, share = settings.monitoring_collection_days * DAY, round(settings.monitoring_collection_share * PPM)
+@dataclass(frozen=True)
+class Sent:
+    """A transfer out of a borrower wallet within `monitoring_collection_days` of the latest disbursal
+    to it, to anyone but itself and the platform's contracts."""
+
+    disbursal: Any  # the disbursal's row: loan_id, net_amount, tx_hash, start_time
+    borrower: str
+    recipient: str
+    amount: int
+    tx_hash: str
+    block: int
+    log_index: int
+    at: int
+
+
+def sent_on(db: Session, settings: Settings) -> list[Sent]:
+    """Every transfer a borrower made of what it was lent, in the order they were mined."""
+    window = settings.monitoring_collection_days * DAY
     platform = platform_addresses(settings)
     t = TokenTransferRow
     transfers = db.execute(select(t.sender, t.recipient, t.amount, t.tx_hash, t.block_number, t.log_index,
@@ -90,26 +108,33 @@ def forwards(db: Session, settings: Settings) -> list[Forward]:
         positions, rows = disbursed[row.borrower]
         positions.append((row.block_number, row.log_index))
         rows.append(row)
-    runs: dict[tuple[int, str], Forward] = {}
-    made = []
+    sent = []
     for sender, recipient, amount, tx_hash, block, log_index, at in transfers:
         if recipient.lower() in platform or recipient == sender:
             continue
         positions, rows = disbursed[sender]
         i = bisect.bisect_left(positions, (block, log_index))
-        if not i:
-            continue
-        disbursal, at = rows[i - 1], at or 0
-        if at - disbursal.start_time > window:
-            continue
-        run = runs.get((disbursal.loan_id, recipient))
+        if i and (at or 0) - rows[i - 1].start_time <= window:
+            sent.append(Sent(rows[i - 1], sender, recipient, amount, tx_hash, block, log_index, at or 0))
+    return sent
+
+
+def forwards(sent: list[Sent], settings: Settings) -> list[Forward]:
+    """Every forward, in the order the transfer that made it was mined."""
+    share = round(settings.monitoring_collection_share * PPM)
+    runs: dict[tuple[int, str], Forward] = {}
+    made = []
+    for s in sent:
+        disbursal = s.disbursal
+        run = runs.get((disbursal.loan_id, s.recipient))
         if run is None:
-            run = runs[disbursal.loan_id, recipient] = Forward(
-                disbursal.loan_id, sender, recipient, disbursal.net_amount, disbursal.tx_hash, disbursal.start_time)
+            run = runs[disbursal.loan_id, s.recipient] = Forward(disbursal.loan_id, s.borrower, s.recipient,
+                                                                 disbursal.net_amount, disbursal.tx_hash,
+                                                                 disbursal.start_time)  # fmt: skip
         elif run.amount * PPM >= share * run.net:
             continue  # made already: later transfers add nothing to it
-        run.transfers.append((tx_hash, block, log_index, amount, at))
-        run.amount += amount
+        run.transfers.append((s.tx_hash, s.block, s.log_index, s.amount, s.at))
+        run.amount += s.amount
         if run.amount * PPM >= share * run.net:
             made.append(run)
     return made
@@ -135,11 +160,19 @@ def _loans(loans: list[int]) -> str:
 
 
 def collection_wallets(db: Session, settings: Settings, alert: Alert) -> list[AlertPublic]:
-    made = forwards(db, settings)
-    if not made:
+    sent = sent_on(db, settings)
+    if not sent:
         return []
-    person = borrower_wallets_of_each(db, {f.borrower for f in made} | {f.recipient for f in made})
-    roles = _roles(db, {f.recipient for f in made})
+    made = forwards(sent, settings)
+    senders: dict[str, set[str]] = defaultdict(set)
+    for s in sent:
+        senders[s.recipient].add(s.borrower)
+    roles = _roles(db, set(senders))
+    # Only a wallet two borrower wallets paid, or another person's, can gather for an organiser: the
+    # shops one borrower paid (most of them) need no look-up of whose wallets they are.
+    gathering = [s for s in sent if len(senders[s.recipient]) > 1 or s.recipient in roles]
+    person = borrower_wallets_of_each(db, {w for f in made for w in (f.borrower, f.recipient)}
+                                      | {w for s in gathering for w in (s.borrower, s.recipient)})  # fmt: skip
     by_recipient: dict[str, list[Forward]] = defaultdict(list)
     for f in made:
         by_recipient[f.recipient].append(f)
@@ -177,4 +210,68 @@ def collection_wallets(db: Session, settings: Settings, alert: Alert) -> list[Al
                        f"{(f.at - f.disbursed_at) / DAY:.1f} days; {'; '.join(why)}: check for a money mule or "
                        "a collection account (one wallet gathering what several borrowers were lent)",
             ))  # fmt: skip
-    return found
+    flagged = {a.loan_id for a in found}
+    return found + passed_on_in_pieces(gathering, settings, person, roles, flagged, alert)
+
+
+def passed_on_in_pieces(sent: list[Sent], settings: Settings, person: dict[str, frozenset[str]],
+                        roles: dict[str, dict[str, list[int]]], flagged: set[int], alert: Alert) -> list[AlertPublic]:  # fmt: skip
+    """The disbursals passed on in pieces (review 2026-12-01): what a borrower sent, within the window,
+    to wallets that had each gathered a *piece* (`monitoring_collection_piece_share` of a disbursal, or
+    more) from a borrower wallet of another person before, or that are another person's borrower or
+    investor wallets, reaching the share together. An organiser who has each mule send 49% to each of
+    two wallets no longer gathers it unseen; a loan flagged already for one wallet is not again.
+    `sent` needs only the transfers to wallets more than one borrower wallet paid or with a role,
+    and `person` the wallets of those."""
+    share, piece = (round(x * PPM) for x in (settings.monitoring_collection_share,
+                                             settings.monitoring_collection_piece_share))  # fmt: skip
+    runs: dict[tuple[int, str], int] = defaultdict(int)  # what each loan's borrower sent each wallet so far
+    pieces: dict[str, list[Sent]] = defaultdict(list)  # by wallet, the transfers that made a piece to it
+    gathered: dict[int, list[tuple[Sent, list[Sent]]]] = defaultdict(list)  # by loan: its sends to gatherers
+    made: dict[int, Sent] = {}  # by loan: the send that brought what the gatherers got to the share
+    for s in sent:
+        loan, own, net = s.disbursal.loan_id, person[s.borrower], s.disbursal.net_amount
+        if s.recipient in own or s.borrower in person[s.recipient]:
+            continue  # the borrower's own other wallet: nobody else's money
+        others = [p for p in pieces[s.recipient] if p.borrower not in own and s.borrower not in person[p.borrower]]
+        if loan not in made and loan not in flagged and (others or roles.get(s.recipient)):
+            gathered[loan].append((s, others))
+            if sum(g.amount for g, _ in gathered[loan]) * PPM >= share * net:
+                made[loan] = s
+        before, runs[loan, s.recipient] = runs[loan, s.recipient], runs[loan, s.recipient] + s.amount
+        if before * PPM < piece * net <= runs[loan, s.recipient] * PPM:
+            pieces[s.recipient].append(s)
+    return [_pieces_alert(gathered[loan], last, settings, roles, alert) for loan, last in made.items()]
+
+
+def _pieces_alert(gathered: list[tuple[Sent, list[Sent]]], last: Sent, settings: Settings,
+                  roles: dict[str, dict[str, list[int]]], alert: Alert) -> AlertPublic:  # fmt: skip
+    disbursal, borrower = last.disbursal, last.borrower
+    to: dict[str, int] = defaultdict(int)  # by gatherer, in the order first sent to
+    for s, _ in gathered:
+        to[s.recipient] += s.amount
+    others = [p for _, before in gathered for p in before]
+    wallets = list(dict.fromkeys(p.borrower for p in others))  # the other persons' borrowers, in order
+    amount, net = sum(to.values()), disbursal.net_amount
+    listed = [f"{wallet} ({sent})" for wallet, sent in to.items()]
+    why = []
+    if others:
+        why.append(f"before, pieces of the disbursals of loans {_loans(sorted({p.disbursal.loan_id for p in others}))} "
+                   f"had gone to them from borrower wallets {', '.join(wallets[:SHOWN])} of another person "
+                   f"({settings.monitoring_collection_piece_share:.0%} of a disbursal or more each)")  # fmt: skip
+    for wallet in to:
+        for kind, loans in sorted(roles.get(wallet, {}).items()):
+            why.append(f"{wallet} is itself a{'n' if kind == 'investor' else ''} {kind} wallet on the platform, "
+                       f"of another person (loans {_loans(loans)})")  # fmt: skip
+    return alert(
+        rule="collection_wallet", loan_id=disbursal.loan_id,
+        wallets=[*to, borrower, *wallets[:SHOWN]],
+        tx_hashes=list(dict.fromkeys([disbursal.tx_hash, *(s.tx_hash for s, _ in gathered)])),
+        also=["pieces", *to, *(str(s.log_index) for s, _ in gathered)],
+        timestamp=last.at, amount=amount,
+        detail=f"{borrower} passed {amount} of loan {disbursal.loan_id}'s disbursal of {net} ({amount / net:.0%}) "
+               f"on in pieces within {(last.at - disbursal.start_time) / DAY:.1f} days, to "
+               f"{' and '.join([', '.join(listed[:-1]), listed[-1]] if len(listed) > 1 else listed)}; "
+               f"{'; '.join(why)}: check for a money mule passing the money on in pieces to one organiser's "
+               "wallets",
+    )  # fmt: skip

@@ -33,7 +33,8 @@ market would not move it:
   within `monitoring_answers_changed_days` whose declared facts differ in a way that raises the
   score (`backend/audit/application_rules.py`): shopping for a pass.
 - `collection_wallet`: a wallet that half or more of a disbursal went to within a week, from the
-  borrowers of two or more persons, or that is itself another person's borrower or investor wallet
+  borrowers of two or more persons, or that is itself another person's borrower or investor wallet;
+  or half or more of a disbursal passed on in pieces to wallets that gathered pieces of other persons'
   (`backend/audit/disbursal_rules.py`): money mules passing what they borrowed to one organiser.
 
 Alerts are recomputed from the index on every read, so they are as reproducible as the chain

@@ -239,7 +239,8 @@ class AlertPublic(BaseModel):
                                 "change, a pause, structured gifts of several loans or changed answers")  # fmt: skip
     wallets: list[str] = Field(description="The wallets involved: from, to (a trade: seller, buyer; a loan: its "
                                "borrower; a cycle: each in turn; changed answers: the applicant's; a collection "
-                               "wallet: it, the borrower, then the other persons' borrowers that passed money to it)")
+                               "wallet: it (passed on in pieces: each wallet that got one), the borrower, then the other "
+                               "persons' borrowers that passed money to it)")
     tx_hashes: list[str]
     timestamp: MaybeUnixSeconds = Field(description="Block time of the (last) movement")
     amount: int = Field(description="Value at stake, base units: notes moved back (round_trip), the gap to the "

@@ -150,3 +150,62 @@ def test_a_borrower_passing_its_disbursal_to_another_persons_investor_or_borrowe
     _send(world, borrower, other.address, 6_000 * UNIT)
     to_borrower = next(a for a in _alerts(settings) if a.wallets[0] == other.address)
     assert f"a borrower wallet on the platform, of another person (loans {others_loan})" in to_borrower.detail
+
+
+COLLECTOR = Web3.to_checksum_address("0x" + "cd" * 20)  # the organiser's second wallet
+
+
+def test_disbursals_passed_on_in_pieces_under_the_share_to_wallets_that_gather_from_other_persons_are_flagged(
+        settings, world):  # noqa: F811
+    """Review 2026-12-01: an organiser who has each mule pass the disbursal on in pieces, 49% to each of
+    two wallets of theirs, raised nothing; the pieces to wallets that gathered a piece of another
+    person's disbursal before now count together against the share."""
+    first, second, third = world.borrower, world.investors[0], world.investors[1]
+    funders = world.investors[2:5]
+    _borrower(world, second)
+    _borrower(world, third)
+    for national_id, account in (("id-first", first), ("id-second", second), ("id-third", third)):
+        _person(settings, national_id, account.address)
+    loan_a, _ = _loan(world, first, funders)
+    _send(world, first, MULE, 5_800 * UNIT)  # 49% to each
+    _send(world, first, COLLECTOR, 5_800 * UNIT)
+    assert _alerts(settings) == []  # one person so far
+    loan_b, _ = _loan(world, second, funders)
+    pieces = [_send(world, second, MULE, 5_800 * UNIT), _send(world, second, COLLECTOR, 1_000 * UNIT)]
+    (alert,) = _alerts(settings)
+    assert (alert.rule, alert.loan_id, alert.amount) == ("collection_wallet", loan_b, 6_800 * UNIT)
+    assert alert.wallets == [MULE, COLLECTOR, second.address, first.address]
+    assert alert.tx_hashes[1:] == pieces and len(alert.tx_hashes) == 3  # the disbursal first
+    assert (f"{second.address} passed {6_800 * UNIT} of loan {loan_b}'s disbursal of {NET} (57%) on in pieces"
+            in alert.detail)  # fmt: skip
+    assert f"{MULE} ({5_800 * UNIT}) and {COLLECTOR} ({1_000 * UNIT})" in alert.detail
+    assert f"pieces of the disbursals of loans {loan_a}" in alert.detail and "id-" not in alert.detail
+    _send(world, second, COLLECTOR, 4_800 * UNIT)  # made already: the alert (its key) stays as it was
+    assert [(a.key, a.amount) for a in _alerts(settings)] == [(alert.key, alert.amount)]
+
+    # Pieces to such wallets that stay under the share together, or to a wallet nobody else paid, are not.
+    _loan(world, third, funders)
+    _send(world, third, MULE, 3_000 * UNIT)  # 25% to a gatherer
+    _send(world, third, COLLECTOR, 2_900 * UNIT)  # 49.7% together
+    _send(world, third, Web3.to_checksum_address("0x" + "ef" * 20), 6_000 * UNIT)  # a shop: nobody else's money
+    assert [a.loan_id for a in _alerts(settings)] == [loan_b]
+    # Pieces under `monitoring_collection_piece_share` do not make a gatherer: the first person's 49%
+    # stays a piece at 0.4, not at 0.5, and then the second person's pieces count for nothing.
+    assert [a.loan_id for a in _alerts(settings.model_copy(update={"monitoring_collection_piece_share": 0.4}))] == [loan_b]
+    assert _alerts(settings.model_copy(update={"monitoring_collection_piece_share": 0.5})) == []
+
+
+def test_a_loan_flagged_for_one_wallet_is_not_flagged_again_for_its_pieces(settings, world):  # noqa: F811
+    first, second = world.borrower, world.investors[0]
+    funders = world.investors[2:5]
+    _borrower(world, second)
+    _person(settings, "id-first", first.address)
+    _person(settings, "id-second", second.address)
+    _loan(world, first, funders)
+    _send(world, first, MULE, 6_000 * UNIT)
+    _send(world, first, COLLECTOR, 3_000 * UNIT)
+    loan_b, _ = _loan(world, second, funders)
+    _send(world, second, MULE, 6_000 * UNIT)  # a forward to a collection wallet: flagged as one
+    _send(world, second, COLLECTOR, 3_000 * UNIT)
+    (alert,) = _alerts(settings)
+    assert (alert.loan_id, alert.wallets[0], alert.amount) == (loan_b, MULE, 6_000 * UNIT)
