@@ -60,12 +60,17 @@ def _send(world, sender, to: str, amount: int, at: int | None = None) -> str:  #
     return receipt["transactionHash"].to_0x_hex()
 
 
-def test_borrowers_of_two_persons_passing_their_disbursals_to_one_wallet_raise_it(settings, world):  # noqa: F811
+def _two_persons(settings, world):  # noqa: F811
+    """Two borrower wallets of two persons, and wallets to fund their loans."""
     first, second = world.borrower, world.investors[0]
-    funders = world.investors[2:5]
     _borrower(world, second)
     _person(settings, "id-first", first.address)
     _person(settings, "id-second", second.address)
+    return first, second, world.investors[2:5]
+
+
+def test_borrowers_of_two_persons_passing_their_disbursals_to_one_wallet_raise_it(settings, world):  # noqa: F811
+    first, second, funders = _two_persons(settings, world)
     loan_a, _ = _loan(world, first, funders)
     to_mule = _send(world, first, MULE, 7_000 * UNIT)  # 59% of what it was lent
     assert _alerts(settings) == []  # one person so far: a borrower may pay anyone
@@ -112,11 +117,7 @@ def test_one_persons_borrowers_passing_money_to_one_wallet_or_to_their_own_is_no
 
 
 def test_forwards_under_the_share_or_after_the_window_are_not_flagged(settings, world):  # noqa: F811
-    first, second = world.borrower, world.investors[0]
-    funders = world.investors[2:5]
-    _borrower(world, second)
-    _person(settings, "id-first", first.address)
-    _person(settings, "id-second", second.address)
+    first, second, funders = _two_persons(settings, world)
     _loan(world, first, funders)
     _send(world, first, MULE, 5_000 * UNIT)  # 42%
     _, start = _loan(world, second, funders)
@@ -196,11 +197,7 @@ def test_disbursals_passed_on_in_pieces_under_the_share_to_wallets_that_gather_f
 
 
 def test_a_loan_flagged_for_one_wallet_is_not_flagged_again_for_its_pieces(settings, world):  # noqa: F811
-    first, second = world.borrower, world.investors[0]
-    funders = world.investors[2:5]
-    _borrower(world, second)
-    _person(settings, "id-first", first.address)
-    _person(settings, "id-second", second.address)
+    first, second, funders = _two_persons(settings, world)
     _loan(world, first, funders)
     _send(world, first, MULE, 6_000 * UNIT)
     _send(world, first, COLLECTOR, 3_000 * UNIT)
