@@ -171,8 +171,7 @@ export function kycItem(entry, refresh) {
   reveal.onclick = guard(async () => {
     const body = { reason: purpose.value };
     const d = (await api(`/api/v1/admin/kyc/${record.id}/reveal`, { method: "POST", body })).data;
-    item.querySelector(".revealed")?.remove();
-    controls.before(element("p", {
+    showInItem(item, ":scope > .revealed", element("p", {
       className: "revealed",
       textContent: `Unmasked (audited): ${d.full_name}, born ${d.date_of_birth}, ${d.nationality}; `
         + `${d.id_type} ${d.id_number}; ${d.address_line}, ${d.postal_code} ${d.city}, ${d.country}; ${d.phone}, ${d.email}`,
@@ -188,10 +187,9 @@ export function kycItem(entry, refresh) {
     open.onclick = guard(async () => {
       const file = await fetchFile(`/api/v1/admin/kyc/${record.id}/documents/${index}?reason=${purpose.value}`);
       const shown = await documentView(file, label);
-      item.querySelector(`[data-document="${index}"]`)?.remove();
       if (shown) {
         shown.dataset.document = index;
-        controls.before(shown);
+        showInItem(item, `:scope > [data-document="${index}"]`, shown);
       }
       say(`Opened ${label}.`);
     });
@@ -199,6 +197,16 @@ export function kycItem(entry, refresh) {
   }
   item.append(controls);
   return item;
+}
+
+// What came back for a KYC item, shown in it in place of `replaces`: in the item on the page now, which
+// a redraw (the poll) while the answer was on its way put in place of the one clicked. None once the
+// record has left the queue (decided meanwhile).
+function showInItem(item, replaces, node) {
+  const live = item.isConnected ? item : document.querySelector(`#kyc-queue > li[data-record="${item.dataset.record}"]`);
+  if (!live) return;
+  live.querySelector(replaces)?.remove();
+  live.querySelector(":scope > .verdict").before(node);
 }
 
 // What an admin unmasked or opened stays in its item when the queue is redrawn (the poll, another
