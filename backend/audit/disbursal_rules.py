@@ -225,8 +225,8 @@ def passed_on_in_pieces(sent: list[Sent], settings: Settings, persons: Callable[
 
     Whose wallets are whose (`persons`) is looked up only for the wallets of the loans that reach the
     share with every wallet taken for a person of its own: one person's wallets only ever take pieces
-    out of the sum, so no other loan can reach it (on a book of 10,000 loans, where thousands of shops
-    take pieces from several borrowers, that look-up was most of the rule's time)."""
+    out of the sum, so no other loan can reach it (the bench's 10,000-loan book has thousands of shops
+    that take pieces from several borrowers, and none of them is looked up)."""
     rough, _ = _gathered(sent, settings, lambda wallet: frozenset((wallet,)), roles, flagged, whole=True)
     wallets = {s.recipient for sends in rough.values() for s, _ in sends}
     narrowed = [s for s in sent if s.recipient in wallets]  # every send to them, for their pieces
