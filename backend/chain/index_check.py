@@ -119,7 +119,7 @@ def fetch_events(settings: Settings, followed: Followed, filters: Sequence[dict]
         for first in range(start, end + 1, batch if by_batch else max(end - start + 1, 1)):
             last = min(end, first + batch - 1) if by_batch else end
             for query in filters:
-                for lg in read_logs(w3, query, first, last, batch):
+                for lg in read_logs(w3, query, first, last):
                     if keep is None or keep(lg):
                         logs[(lg["blockNumber"], lg["logIndex"])] = lg
         times = _block_times(w3, (n for n, _ in logs))
@@ -166,8 +166,8 @@ def token_events(settings: Settings, followed: Followed, events: Iterable[ChainE
             new.setdefault(ev.args["borrower"], (ev.block_number, ev.log_index))
     w3 = get_web3(settings)
     with reading("the loan token's transfers"):
-        # Split down to one block, as the indexer's read: the borrowers' traffic, not ours, sizes the answer.
-        logs = loan_token.borrower_transfers(lambda query: read_logs(w3, query, start, end, 1),
+        # Split while refused, as the indexer's read: the borrowers' traffic, not ours, sizes the answer.
+        logs = loan_token.borrower_transfers(lambda query: read_logs(w3, query, start, end),
                                              followed.token, known, new, followed.addresses)  # fmt: skip
         times = _block_times(w3, (lg["blockNumber"] for lg in logs))
     logs = sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"]))

@@ -25,6 +25,7 @@ from web3.exceptions import Web3Exception
 
 from backend.chain import loan_token
 from backend.chain.abi_args import to_json
+from backend.chain.block_logs import block_logs
 from backend.chain.client import get_web3
 from backend.chain.compiler import load_artifact
 from backend.chain.deploy import load_manifest
@@ -243,7 +244,7 @@ class Indexer:
     ) -> bool:  # fmt: skip
         end_before = w3.eth.get_block(end)["hash"]  # the chain the logs are read from ...
         # Split while the node refuses the answer: anyone can log note transfers of 0 on LoanBook.
-        logs = read_logs(w3, {"address": followed.addresses}, start, end, 1)
+        logs = read_logs(w3, {"address": followed.addresses}, start, end)
         logs += token_transfer_logs(w3, session, followed, logs, start, end)
         recent_from = max(start, head - settings.indexer_reorg_window)
         wanted = {end, start} | set(range(recent_from, end + 1)) | {lg["blockNumber"] for lg in logs}
@@ -294,27 +295,29 @@ class Indexer:
 def token_transfer_logs(w3: Web3, session: Session, followed: Followed, logs: list, start: int, end: int) -> list:
     """The loan token's logs of blocks [start, end] the index keeps (`loan_token.py`): out of the
     wallets the index already knows received a disbursal, and of those the range's `logs` disburse to.
-    Split while the node refuses the answer (down to one block): how many transfers up to 1,000
+    Split while the node refuses the answer (down to one block, then its receipts): how many transfers up to 1,000
     borrower wallets make is theirs to choose, and a range over a hosted node's cap would otherwise
     fail every round, the index stalled for everyone."""
     if followed.token is None:
         return []
     known = session.scalars(select(DisbursalRow.borrower).distinct())
     new = loan_token.first_disbursals(logs, followed.book)
-    return loan_token.borrower_transfers(lambda query: read_logs(w3, query, start, end, 1), followed.token, known, new,
+    return loan_token.borrower_transfers(lambda query: read_logs(w3, query, start, end), followed.token, known, new,
                                          followed.addresses)  # fmt: skip
 
 
-def read_logs(w3: Web3, query: dict, start: int, end: int, floor: int) -> list:
+def read_logs(w3: Web3, query: dict, start: int, end: int) -> list:
     """One request for the whole range; halved while the node refuses it (hosted nodes cap the
-    range or the results of eth_getLogs), down to `floor` blocks."""
+    range or the results of eth_getLogs), down to one block, and a block refused alone is read
+    from its receipts (`block_logs`): anyone can fill one with logs of transfers of 0."""
     try:
         return list(w3.eth.get_logs({**query, "fromBlock": start, "toBlock": end}))
     except (Web3Exception, ValueError):
-        if end - start < floor:
-            raise
+        if start >= end:
+            log.warning("the node refused block %s's logs: read from its receipts", start)
+            return block_logs(w3, start, query)
         middle = (start + end) // 2
-        return read_logs(w3, query, start, middle, floor) + read_logs(w3, query, middle + 1, end, floor)
+        return read_logs(w3, query, start, middle) + read_logs(w3, query, middle + 1, end)
 
 
 def _block_or_none(w3: Web3, number: int):

@@ -592,6 +592,99 @@ def test_a_read_the_node_refuses_is_split_not_retried_whole_forever(indexed, mon
     assert index_state(settings) == _rebuilt(settings)
 
 
+def _in_one_block(world, calls: list[tuple]) -> int:
+    """Send `(fn, sender)` calls unmined, then mine them together: the block's number."""
+    w3, url = world.chain.w3, world.chain.settings.rpc_url
+    rpc_call(url, "evm_setAutomine", [False])
+    try:
+        sent = [fn.transact({"from": sender, "gas": 300_000}) for fn, sender in calls]
+        rpc_call(url, "evm_mine", [])
+    finally:
+        rpc_call(url, "evm_setAutomine", [True])
+    receipts = [w3.eth.get_transaction_receipt(h) for h in sent]
+    assert all(r["status"] == 1 for r in receipts) and len({r["blockNumber"] for r in receipts}) == 1
+    return receipts[0]["blockNumber"]
+
+
+@pytest.mark.parametrize("block_receipts", [True, False], ids=["eth_getBlockReceipts", "receipt-per-transaction"])
+def test_a_block_whose_logs_the_node_refuses_even_alone_is_read_from_its_receipts(indexed, monkeypatch, block_receipts):
+    """Halving stops at one block: a block holding more logs than the node's cap (anyone can fill one
+    with note transfers of 0 on LoanBook, or token transfers of 0 out of a borrower's wallet) was
+    refused every round, the index stalled for everyone until an operator found another node. That
+    block is read from its receipts, sifted as eth_getLogs sifts, by the indexer, `index verify`
+    and a loan's trace alike; a node without eth_getBlockReceipts is asked per transaction."""
+    from web3.exceptions import MethodUnavailable, Web3RPCError
+
+    from backend.chain.index_check import loan_events_on_chain
+
+    settings, world = indexed
+    borrower, stranger, holder = world.borrower, world.outsider, world.investors[0]
+    loan_id, _ = world.active_loan(investors=world.investors[:2])
+    book, token = world.book.functions, world.token.functions
+    number = _in_one_block(world, [
+        (token.transfer(MULE, 1 * UNIT), borrower.address),
+        (book.safeTransferFrom(stranger.address, world.investors[5].address, loan_id, 0, b""), stranger.address),
+        (token.transfer(ELSEWHERE, 2 * UNIT), borrower.address),
+        (token.transferFrom(borrower.address, MULE, 0), stranger.address),
+        (book.safeTransferFrom(holder.address, world.investors[2].address, loan_id, 1, b""), holder.address),
+        (book.safeTransferFrom(stranger.address, world.investors[4].address, loan_id, 0, b""), stranger.address),
+    ])  # fmt: skip
+    expected = _rebuilt(settings)
+    trace = [(e.block_number, e.log_index, e.event) for e in loan_events_on_chain(settings, loan_id, number)]
+    w3 = get_web3(settings)
+    real = w3.eth.get_logs
+
+    def capped(query):  # a node that answers at most one log, whatever the range
+        found = real(query)
+        if len(found) > 1:
+            raise Web3RPCError("query returned more than 1 results")
+        return found
+
+    def no_block_receipts(_block):
+        raise MethodUnavailable("the method eth_getBlockReceipts does not exist/is not available")
+
+    monkeypatch.setattr(w3.eth, "get_logs", capped)
+    if not block_receipts:
+        monkeypatch.setattr(w3.eth, "get_block_receipts", no_block_receipts)
+    assert _rebuilt(settings) == expected
+    onward = {(r[1], r[2]) for r in _onward(settings) if r[0] == borrower.address}
+    assert onward >= {(MULE, UNIT), (ELSEWHERE, 2 * UNIT)}
+    assert verify_index(settings).ok
+    assert [(e.block_number, e.log_index, e.event) for e in loan_events_on_chain(settings, loan_id, number)] == trace
+    assert any(n == number for n, _, _ in trace)  # the loan's filtered read crossed the block too
+
+
+def test_a_blocks_receipts_are_sifted_as_the_node_sifts_its_logs(indexed):
+    """`block_logs` stands in for eth_getLogs on one block: the same filter, the same answer, for
+    the shapes of filter the platform's reads use and those around them."""
+    from backend.chain.block_logs import block_logs, matches
+
+    settings, world = indexed
+    loan_id, _ = world.active_loan(investors=world.investors[:2])
+    _send(world, world.borrower, MULE, UNIT)
+    w3 = get_web3(settings)
+    everything = w3.eth.get_logs({"fromBlock": 0, "toBlock": "latest"})
+    book, token = world.book.address, world.token.address
+    topic0 = {lg["topics"][0].to_0x_hex() for lg in everything if lg["topics"]}
+    signatures = ("Transfer(address,address,uint256)", "TransferSingle(address,address,address,uint256,uint256)")
+    transfer, single = (Web3.keccak(text=t).to_0x_hex() for t in signatures)
+    borrower = "0x" + "00" * 12 + world.borrower.address[2:].lower()
+    filters = [
+        {}, {"address": book}, {"address": [book, token]}, {"topics": [transfer]},
+        {"topics": [[transfer, single]]}, {"topics": [sorted(topic0)[:3]]}, {"topics": [None, borrower]},
+        {"address": token, "topics": [transfer, [borrower]]}, {"address": token, "topics": [transfer, None, borrower]},
+        {"topics": [None, None, None, None]}, {"topics": [None, None, None]}, {"address": [], "topics": []},
+        {"topics": [[], borrower]},
+    ]  # fmt: skip
+    blocks = sorted({lg["blockNumber"] for lg in everything})
+    for query in filters:
+        answer = w3.eth.get_logs({**query, "fromBlock": 0, "toBlock": "latest"})
+        node = [(lg["blockNumber"], lg["logIndex"]) for lg in answer]
+        sifted = [(lg["blockNumber"], lg["logIndex"]) for lg in everything if matches(query, lg)]
+        assert sifted == node, query
+        assert [(n, lg["logIndex"]) for n in blocks for lg in block_logs(w3, n, query)] == node, query
+
+
 def test_a_note_transfer_of_0_that_anyone_can_make_to_a_verified_wallet_names_nobody(indexed):
     """ERC-1155's safeTransferFrom of 0 needs no balance: any address, verified or not, can log
     TransferSingle(itself -> any verified wallet, any loan, 0) on LoanBook. It moves no note. Indexed as
