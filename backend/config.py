@@ -132,6 +132,8 @@ class Settings(BaseSettings):
     monitoring_collection_days: int = Field(default=7, ge=1)  # a borrower's onward transfers counted this long after a disbursal
     monitoring_collection_share: float = Field(default=0.5, gt=0, le=1)  # ... reaching this share of it, to one wallet
     monitoring_collection_piece_share: float = Field(default=0.1, gt=0, le=1)  # ... this, to a wallet, makes a piece
+    # The API's alert reads share one computation this long while what the rules read looks unchanged (0: never).
+    monitoring_alerts_cache_seconds: int = Field(default=30, ge=0, le=3600)
     # --- servicing (backend/servicing/) -------------------------------------------------------
     servicing_interval: float = Field(default=60.0, gt=0)  # seconds between servicing passes
     servicing_reminder_days: int = Field(default=3, ge=0)  # "due soon" notice this many days ahead

@@ -59,6 +59,9 @@ def make_settings(base: Path, **overrides) -> Settings:
         var_dir=base / "var",
         deployments_dir=base / "deployments",
         database_url=f"sqlite:///{base / 'var' / 'test.db'}",
+        # Every alert read computes: tests change records in place between reads, which the shared
+        # computation shows only within its seconds (its own tests turn it on: tests/audit/test_alert_cache.py).
+        monitoring_alerts_cache_seconds=0,
         _env_file=None,
     )
     values.update(overrides)

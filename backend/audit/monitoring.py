@@ -56,7 +56,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Bundle, Session, aliased
 
 from backend import audit
-from backend.audit import application_rules, collections_rules, disbursal_rules, note_path_rules, platform_control_rules
+from backend.audit import (
+    alert_cache,
+    application_rules,
+    collections_rules,
+    disbursal_rules,
+    note_path_rules,
+    platform_control_rules,
+)
 from backend.audit.alert_notes import open_note, review_public, seal_note, sealed_note_sha256
 from backend.audit.models import AlertReview
 from backend.audit.schemas import AlertPublic, AlertReviewCreate, AlertReviewPublic
@@ -155,14 +162,26 @@ def _alert(**fields) -> AlertPublic:
 
 def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = None, open_only: bool = False,
            with_notes: bool = True, reader: str = "cli", limit: int | None = None,
-           offset: int = 0) -> list[AlertPublic]:  # fmt: skip
+           offset: int = 0, shared: bool = False) -> list[AlertPublic]:  # fmt: skip
     """Every alert on note movements at or after block time `since`, newest first (ties by rule,
     transactions and key: one order, so pages neither overlap nor skip), with its review (`open_only`:
     those not reviewed yet), a page of `limit` after `offset` or all, the reviews' notes opened (or,
     `with_notes=False`, withheld and marked); opened, one audit entry names `reader` and the alerts
-    of the page, the only notes read."""
+    of the page, the only notes read. `shared`: the rules' answer may be one computed for another read
+    moments ago (`alert_cache.py`), as the API's reads are."""
     if rule is not None and rule not in RULES:
         raise ValidationFailed(f"rule: one of {', '.join(RULES)}", field="rule")
+    if shared:
+        found = alert_cache.raised(db, settings, rule, lambda: _raise(db, settings, rule))
+    else:
+        found = _raise(db, settings, rule, since)
+    found = [a for a in found if (a.timestamp or 0) >= since]
+    return _reviewed(db, settings, found, open_only, with_notes, reader, limit, offset)
+
+
+def _raise(db: Session, settings: Settings, rule: str | None, since: int = 0) -> list[AlertPublic]:
+    """What the rules (`rule`, or all of them) raise on the records as they stand, in no order;
+    `since` only spares reads of what is older (the caller keeps the alerts at or after it)."""
     found = []
     if rule in (None, *NOTE_RULES):
         found += _note_alerts(db, settings, rule)
@@ -184,7 +203,12 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
         found += application_rules.answers_changed(db, settings.monitoring_answers_changed_days, _alert)
     if rule in (None, "collection_wallet"):
         found += disbursal_rules.collection_wallets(db, settings, _alert)
-    found = [a for a in found if (a.timestamp or 0) >= since]
+    return found
+
+
+def _reviewed(db: Session, settings: Settings, found: list[AlertPublic], open_only: bool, with_notes: bool,
+              reader: str, limit: int | None, offset: int) -> list[AlertPublic]:  # fmt: skip
+    """`found` in the read's order with the reviews as they stand, and the page asked for."""
     reviews = {r.alert_key: r for keys in chunks(a.key for a in found)
                for r in db.scalars(select(AlertReview).where(AlertReview.alert_key.in_(keys)))}  # fmt: skip
     found = sorted((a for a in found if not (open_only and a.key in reviews)),

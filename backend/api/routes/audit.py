@@ -150,7 +150,7 @@ def alerts(
     offset: PageOffset = 0,
 ) -> list[AlertPublic]:
     return monitoring.alerts(session, settings, since, rule, open_only, with_notes=notes, reader=user.wallet,
-                             limit=limit, offset=offset)  # fmt: skip
+                             limit=limit, offset=offset, shared=True)  # fmt: skip
 
 
 @router.post("/alerts/{alert_key}/review", dependencies=allow("audit.review"), status_code=201,
