@@ -172,7 +172,7 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
     if rule is not None and rule not in RULES:
         raise ValidationFailed(f"rule: one of {', '.join(RULES)}", field="rule")
     if shared:
-        found = alert_cache.raised(db, settings, rule, lambda: _raise(db, settings, rule))
+        found = alert_cache.raised(db, settings, rule, lambda session: _raise(session, settings, rule))
     else:
         found = _raise(db, settings, rule, since)
     found = [a for a in found if (a.timestamp or 0) >= since]
@@ -256,7 +256,11 @@ def review_alert(db: Session, settings: Settings, key: str, request: AlertReview
                  reviewer: str) -> Recorded[AlertPublic]:  # fmt: skip
     """Record a person's review of an alert the rules raise now; once per alert (409 after), but
     the same reviewer sending the same review again (a retry) gets the stored one (`created` False)."""
-    alert = next((a for a in alerts(db, settings, with_notes=False) if a.key == key), None)
+    # The API's shared answer first (what the reviewer was shown), then the rules as they stand: a
+    # review does not wait the rules' seconds on a large book for an alert the staff page listed.
+    alert = next((a for a in alerts(db, settings, with_notes=False, shared=True) if a.key == key), None)
+    if alert is None and settings.monitoring_alerts_cache_seconds > 0:
+        alert = next((a for a in alerts(db, settings, with_notes=False) if a.key == key), None)
     if alert is None:
         raise NotFound(f"no monitoring alert {key!r} (see GET /api/v1/audit/alerts)", key=key)
     if alert.review is not None:

@@ -5,6 +5,9 @@ seen at once, anything else within the cache's seconds; reviews are never cached
 from __future__ import annotations
 
 import itertools
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -69,7 +72,11 @@ def test_reads_close_together_share_one_computation_and_see_new_records_at_once(
     assert computed == ["pause"] and [a.key for a in first + second] == [a.key for a in _read(settings)]
     assert computed == ["pause"]
 
-    _pause(settings, 12)  # indexed: the checkpoint moved
+    with session_scope(settings) as session:  # a block with no event of ours indexed: nothing the rules read
+        session.get(IndexerCheckpoint, "main").block_number = 13
+    _read(settings)
+    assert computed == ["pause"]
+    _pause(settings, 14)  # an event indexed
     assert len(_read(settings)) == 3 and computed == ["pause", "pause"]
     with session_scope(settings) as session:  # a record of another table the rules read
         session.add(ServicingNotice(loan_id=1, borrower=ACCOUNT, recipient=ACCOUNT, installment=1, kind="reminder",
@@ -142,3 +149,72 @@ def test_the_apis_pages_of_one_refresh_cost_one_computation(settings, computed):
                         headers=auditor) for offset in (0, 2)]  # fmt: skip
     assert [len(page.json()) for page in pages] == [2, 1]
     assert computed == ["pause"]
+
+
+@pytest.fixture
+def slow(monkeypatch):
+    """Rules that take as long as the test holds `slow.release` open (a large book's seconds)."""
+    release, real = threading.Event(), monitoring._raise
+    release.set()
+
+    def held(db, settings, rule, since=0):
+        release.wait(30)
+        return real(db, settings, rule, since)
+
+    monkeypatch.setattr(monitoring, "_raise", held)
+    monkeypatch.setattr(alert_cache, "WAIT_SECONDS", 0.2)
+    return release
+
+
+def test_a_large_books_reads_get_the_last_answer_while_one_thread_raises_the_next(settings, slow):
+    _pause(settings, 10)
+    assert len(_read(settings)) == 1
+    slow.clear()  # the rules now take long
+    _pause(settings, 11)
+    with ThreadPoolExecutor(4) as pool:  # a refresh's pages and other tabs, all at once
+        served = list(pool.map(lambda _: len(_read(settings)), range(4)))
+    assert served == [1, 1, 1, 1]  # the last answer, after WAIT_SECONDS, not the rules' time
+    assert list(alert_cache._refreshing) == [("pause", alert_cache._settings_key(settings))]  # one computation
+    slow.set()
+    for _ in range(100):
+        if not alert_cache._refreshing:
+            break
+        time.sleep(0.05)
+    assert len(_read(settings)) == 2
+
+
+def test_a_failed_computation_fails_the_first_read_and_leaves_the_last_answer_to_the_others(settings, monkeypatch):
+    real = monitoring._raise
+    broken = threading.Event()
+
+    def flaky(db, settings, rule, since=0):
+        if broken.is_set():
+            raise RuntimeError("the database went away")
+        return real(db, settings, rule, since)
+
+    monkeypatch.setattr(monitoring, "_raise", flaky)
+    _pause(settings, 10)
+    broken.set()
+    with pytest.raises(RuntimeError, match="went away"):
+        _read(settings)
+    broken.clear()
+    assert len(_read(settings)) == 1  # the next read tries again
+    broken.set()
+    _pause(settings, 11)
+    assert len(_read(settings)) == 1  # the last answer, the failure logged
+
+
+def test_a_review_finds_the_alert_the_staff_page_was_shown(settings, computed):
+    from tests.identity.conftest import ADMIN, client_for, minted_bearer
+
+    settings = settings.model_copy(update={"admin_wallets": [ADMIN.address], "run_workers": False})
+    _pause(settings, 10)
+    client, auditor = client_for(settings), minted_bearer(settings, ADMIN)
+    (shown,) = client.get("/api/v1/audit/alerts", params={"rule": "pause"}, headers=auditor).json()
+    reviewed = client.post(f"/api/v1/audit/alerts/{shown['key']}/review", json={"decision": "cleared", "note": "ours"},
+                           headers=auditor)  # fmt: skip
+    assert reviewed.status_code == 201 and computed.count(None) == 1  # every rule once, for the lookup, not per review
+    (again,) = client.get("/api/v1/audit/alerts", params={"rule": "pause"}, headers=auditor).json()
+    assert again["review"]["decision"] == "cleared"
+    assert client.post("/api/v1/audit/alerts/nope/review", json={"decision": "cleared", "note": "looked at it"},
+                       headers=auditor).status_code == 404  # fmt: skip
