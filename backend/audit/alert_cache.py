@@ -70,8 +70,8 @@ def raised(db: Session, settings: Settings, rule: str | None,
     """The alerts `compute(session)` raises for `rule`, as a computation for the same rule and
     settings made on the same inputs within the cache's seconds left them; else those of a new one,
     made by one thread for every read that asks meanwhile. A read waits for it up to `WAIT_SECONDS`
-    (with nothing kept yet, to the end), then is served the newest kept. Copies: a read's reviews
-    stay its own."""
+    (with nothing kept yet, to the end), then is served the newest kept: the shared alerts
+    themselves, which callers copy before they change one (`monitoring._reviewed` copies its page)."""
     ttl = settings.monitoring_alerts_cache_seconds
     if ttl <= 0:
         return compute(db)
@@ -79,7 +79,7 @@ def raised(db: Session, settings: Settings, rule: str | None,
     with _lock:
         kept = _raised.get(key)
         if kept is not None and kept.inputs == inputs and time.monotonic() - kept.at <= ttl:
-            return _copies(kept)
+            return list(kept.alerts)
         refresh = _refreshing.get(key)
         if refresh is None:
             refresh = _refreshing[key] = _Refresh()
@@ -90,7 +90,7 @@ def raised(db: Session, settings: Settings, rule: str | None,
         kept = _raised.get(key)
     if kept is None:  # the first computation failed: this read fails as it would have alone
         raise refresh.error or RuntimeError("the monitoring rules could not be computed")
-    return _copies(kept)
+    return list(kept.alerts)
 
 
 def _refresh(settings: Settings, key: tuple, compute: Callable[[Session], list[AlertPublic]],
@@ -109,10 +109,6 @@ def _refresh(settings: Settings, key: tuple, compute: Callable[[Session], list[A
         with _lock:
             _refreshing.pop(key, None)
         refresh.done.set()
-
-
-def _copies(kept: _Raised) -> list[AlertPublic]:
-    return [alert.model_copy() for alert in kept.alerts]
 
 
 def forget() -> None:

@@ -50,6 +50,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -206,21 +207,27 @@ def _raise(db: Session, settings: Settings, rule: str | None, since: int = 0) ->
     return found
 
 
-def _reviewed(db: Session, settings: Settings, found: list[AlertPublic], open_only: bool, with_notes: bool,
+def _reviewed(db: Session, settings: Settings, found: Iterable[AlertPublic], open_only: bool, with_notes: bool,
               reader: str, limit: int | None, offset: int) -> list[AlertPublic]:  # fmt: skip
-    """`found` in the read's order with the reviews as they stand, and the page asked for."""
-    reviews = {r.alert_key: r for keys in chunks(a.key for a in found)
-               for r in db.scalars(select(AlertReview).where(AlertReview.alert_key.in_(keys)))}  # fmt: skip
-    found = sorted((a for a in found if not (open_only and a.key in reviews)),
+    """The page asked for of `found`, in the read's order, each a copy with its review as it stands
+    (`found` may be the shared answer: it is never changed)."""
+    def reviews_of(keys: Iterable[str]) -> dict[str, AlertReview]:
+        return {r.alert_key: r for some in chunks(keys)
+                for r in db.scalars(select(AlertReview).where(AlertReview.alert_key.in_(some)))}  # fmt: skip
+
+    # Every alert's review only to leave the reviewed out; else only the page's.
+    reviews = reviews_of(a.key for a in found) if open_only else {}
+    found = sorted((a for a in found if a.key not in reviews),
                    key=lambda a: (a.timestamp or 0, a.rule, a.tx_hashes, a.key), reverse=True)  # fmt: skip
-    found = found[offset:] if limit is None else found[offset:offset + limit]
-    keyring = load_keyring(settings) if with_notes and any(not reviews[a.key].shredded for a in found if a.key in reviews) else None
-    for a in found:
+    page = [a.model_copy() for a in (found[offset:] if limit is None else found[offset:offset + limit])]
+    reviews = reviews_of(a.key for a in page) if not open_only else {}  # open: the page has none
+    keyring = load_keyring(settings) if with_notes and any(not r.shredded for r in reviews.values()) else None
+    for a in page:
         a.review = review_public(reviews[a.key], keyring) if a.key in reviews else None
-    if opened := sorted(a.key for a in found if a.review and a.review.note is not None):
+    if opened := sorted(a.key for a in page if a.review and a.review.note is not None):
         # Notes tell of fraud findings about a person: who read whose, once a view, as for case-log notes.
         audit.record(db, actor=reader, action=NOTES_READ, subject="monitoring:alerts", payload={"alert_keys": opened})
-    return found
+    return page
 
 
 def _note_alerts(db: Session, settings: Settings, rule: str | None) -> list[AlertPublic]:
