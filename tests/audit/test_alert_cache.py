@@ -1,6 +1,7 @@
 """The API's alert reads share one computation of the rules (`backend/audit/alert_cache.py`): the
 pages of one refresh and the tabs of several staff cost one, a new record of what the rules read is
-seen at once, anything else within the cache's seconds; reviews are never cached."""
+seen at once, anything else within the cache's seconds; reviews are never cached. On SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ _log = itertools.count()
 
 
 @pytest.fixture
-def settings(tmp_path):
-    settings = make_settings(tmp_path, monitoring_alerts_cache_seconds=30)
+def settings(tmp_path, database_url):
+    settings = make_settings(tmp_path, database_url=database_url, monitoring_alerts_cache_seconds=30)
     migrate.upgrade(settings)
     alert_cache.forget()
     yield settings
