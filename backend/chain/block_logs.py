@@ -14,6 +14,7 @@ from typing import Any
 from web3 import Web3
 from web3.exceptions import Web3Exception
 
+from backend.chain.client import READ_BATCH
 from backend.errors import ChainError
 
 
@@ -25,11 +26,22 @@ def block_logs(w3: Web3, number: int, query: Mapping[str, Any]) -> list:
     try:
         receipts = w3.eth.get_block_receipts(block["hash"])
     except (Web3Exception, ValueError):  # a node without eth_getBlockReceipts: one receipt a transaction
-        receipts = [w3.eth.get_transaction_receipt(tx) for tx in block["transactions"]]
-    if len(receipts) != len(block["transactions"]) or any(r["blockHash"] != block["hash"] for r in receipts):
+        receipts = _receipts_one_by_one(w3, list(block["transactions"]))
+    if len(receipts) != len(block["transactions"]) or any(r is None or r["blockHash"] != block["hash"] for r in receipts):
         raise ChainError(f"block {number} changed while its receipts were read")
     found = [lg for receipt in receipts for lg in receipt["logs"] if matches(query, lg)]
     return sorted(found, key=lambda lg: lg["logIndex"])
+
+
+def _receipts_one_by_one(w3: Web3, hashes: list) -> list:
+    """Each transaction's receipt, `READ_BATCH` to a JSON-RPC batch: a stuffed block holds thousands."""
+    receipts = []
+    for start in range(0, len(hashes), READ_BATCH):
+        with w3.batch_requests() as batch:
+            for tx in hashes[start : start + READ_BATCH]:
+                batch.add(w3.eth.get_transaction_receipt(tx))
+            receipts += batch.execute()
+    return receipts
 
 
 def matches(query: Mapping[str, Any], lg: Mapping[str, Any]) -> bool:
