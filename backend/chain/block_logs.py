@@ -27,7 +27,8 @@ def block_logs(w3: Web3, number: int, query: Mapping[str, Any]) -> list:
         receipts = w3.eth.get_block_receipts(block["hash"])
     except (Web3Exception, ValueError):  # a node without eth_getBlockReceipts: one receipt a transaction
         receipts = _receipts_one_by_one(w3, list(block["transactions"]))
-    if len(receipts) != len(block["transactions"]) or any(r is None or r["blockHash"] != block["hash"] for r in receipts):
+    mined_here = [r is not None and r["blockHash"] == block["hash"] for r in receipts]
+    if len(receipts) != len(block["transactions"]) or not all(mined_here):
         raise ChainError(f"block {number} changed while its receipts were read")
     found = [lg for receipt in receipts for lg in receipt["logs"] if matches(query, lg)]
     return sorted(found, key=lambda lg: lg["logIndex"])
