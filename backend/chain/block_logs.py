@@ -26,7 +26,7 @@ def block_logs(w3: Web3, number: int, query: Mapping[str, Any]) -> list:
     try:
         receipts = w3.eth.get_block_receipts(block["hash"])
     except (Web3Exception, ValueError):  # a node without eth_getBlockReceipts: one receipt a transaction
-        receipts = _receipts_one_by_one(w3, list(block["transactions"]))
+        receipts = _receipts_of(w3, list(block["transactions"]))
     mined_here = [r is not None and r["blockHash"] == block["hash"] for r in receipts]
     if len(receipts) != len(block["transactions"]) or not all(mined_here):
         raise ChainError(f"block {number} changed while its receipts were read")
@@ -34,7 +34,7 @@ def block_logs(w3: Web3, number: int, query: Mapping[str, Any]) -> list:
     return sorted(found, key=lambda lg: lg["logIndex"])
 
 
-def _receipts_one_by_one(w3: Web3, hashes: list) -> list:
+def _receipts_of(w3: Web3, hashes: list) -> list:
     """Each transaction's receipt, `READ_BATCH` to a JSON-RPC batch: a stuffed block holds thousands."""
     receipts = []
     for start in range(0, len(hashes), READ_BATCH):
