@@ -207,7 +207,7 @@ def _raise(db: Session, settings: Settings, rule: str | None, since: int = 0) ->
     return found
 
 
-def _reviewed(db: Session, settings: Settings, found: Iterable[AlertPublic], open_only: bool, with_notes: bool,
+def _reviewed(db: Session, settings: Settings, found: list[AlertPublic], open_only: bool, with_notes: bool,
               reader: str, limit: int | None, offset: int) -> list[AlertPublic]:  # fmt: skip
     """The page asked for of `found`, in the read's order, each a copy with its review as it stands
     (`found` may be the shared answer: it is never changed)."""
