@@ -56,6 +56,7 @@ from backend.lending.cost_of_credit import cost_of_credit
 from backend.lending.exposure import Exposure, check_application, headroom
 from backend.lending.loans import schedule_public
 from backend.lending.models import LoanOffer, OfferStatus
+from backend.lending.new_loans import NEW_LOANS_WINDOW, loans_taken
 from backend.lending.schemas import (
     OfferAccept,
     OfferCreate,
@@ -173,23 +174,12 @@ def _clear_the_nonce(db: Session, borrower: str) -> None:
             raise Conflict(f"offer {in_flight[0].id} is being recorded on-chain: wait for it", offer_id=in_flight[0].id)
 
 
-NEW_LOANS_WINDOW = timedelta(days=30)
-
-
 def _check_new_loans(db: Session, settings: Settings, borrower: str) -> None:
     """At most `borrower_max_new_loans_30d` loans taken by the borrower's person (any of its wallets)
     in the last 30 days: offers accepted then, unless their createLoan reverted or the loan was
     cancelled unfunded (nothing was lent)."""
     since, limit = datetime.now(UTC) - NEW_LOANS_WINDOW, settings.borrower_max_new_loans_30d
-    query = (select(LoanOffer, LoanRow.status).outerjoin(LoanRow, LoanRow.terms_hash == LoanOffer.terms_hash)
-             .where(LoanOffer.borrower.in_(borrower_wallets_of(db, borrower) | {borrower}),
-                    LoanOffer.status == OfferStatus.ACCEPTED))  # fmt: skip
-    taken = []
-    for offer, loan_status in db.execute(query):
-        intent = get_intent(db, offer.intent_key) if offer.intent_key else None
-        if (offer.accepted_at is not None and as_utc(offer.accepted_at) >= since and loan_status != "cancelled"
-                and (intent is None or intent.status != IntentStatus.FAILED)):  # fmt: skip
-            taken.append(offer)
+    taken = loans_taken(db, borrower_wallets_of(db, borrower) | {borrower}, since)
     if len(taken) >= limit:
         first = min(as_utc(o.accepted_at) for o in taken)
         raise Conflict(f"this borrower (this wallet and its person's others) took {len(taken)} loans in the last 30 days, "

@@ -17,6 +17,7 @@ from backend.chain.deploy import deployed_addresses
 from backend.chain.models import ChainEvent
 from backend.chain.node import rpc_call
 from backend.chain.projection_models import AttestationRow, EventSubjectRow, LoanRow, NoteBalanceRow
+from backend.db.base import as_utc
 from backend.db.session import session_scope
 from backend.identity.kyc.erasures import read_log
 from backend.identity.kyc.lifecycle import erase_wallet
@@ -24,7 +25,8 @@ from backend.identity.kyc.retention import run_round
 from backend.identity.kyc.submission import submit as submit_record
 from backend.identity.models import ErasureRequest, KycRecord
 from backend.identity.schemas import ErasurePublic, ErasureScheduledPublic, KycCreate
-from tests.identity.conftest import ADMIN, bearer, make_applicant
+from backend.lending.models import LoanOffer
+from tests.identity.conftest import ADMIN, bearer, client_for, make_applicant
 from tests.lending.conftest import (  # noqa: F401
     SAMPLE,
     approved,
@@ -35,6 +37,7 @@ from tests.lending.conftest import (  # noqa: F401
     scored,
     settle,
 )
+from tests.lending.test_offers import second_wallet
 
 DAY = 86_400
 CANCEL_ABI = [{"type": "function", "name": "cancel", "stateMutability": "nonpayable",
@@ -363,3 +366,35 @@ def test_an_offer_made_while_the_wallets_erasure_commits_is_refused_not_left_beh
     assert isinstance(answer, Conflict | NotFound), answer
     with session_scope(settings) as session:
         assert session.scalar(select(LoanOffer).where(LoanOffer.borrower == wallet)) is None
+
+
+def test_an_erasure_waits_until_the_wallets_loans_leave_its_persons_30_day_count(
+    client, chain_identity_settings, borrower, approved  # noqa: F811
+):
+    """A wallet is in its person through its KYC records: erased, its loans leave the person's count of
+    new loans (LOANCHAIN_BORROWER_MAX_NEW_LOANS_30D), and with an AML period under 30 days a person
+    who took the most allowed on one wallet, repaid early and erased it, borrowed again at once on
+    another (review 2026-12-01). The erasure now waits until the last of them leaves the count."""
+    settings = chain_identity_settings.model_copy(update={"aml_retention_days": 0})
+    first = created_loan(client, settings, borrower, approved)
+    with session_scope(settings) as session:
+        on_ledger = -(-session.get(LoanRow, first["loan_id"]).installment_amount // 10**6)
+    second = created_loan(client, settings, borrower,
+                          scored(client, borrower, {**SAMPLE, "existing_loans_with_us": 1, "monthly_debt_payments": on_ledger}))  # fmt: skip
+    with session_scope(settings) as session:  # both paid off early, as the index shows it
+        for offer in (first, second):
+            session.get(LoanRow, offer["loan_id"]).status = "repaid"
+        taken = max(as_utc(session.get(LoanOffer, offer["id"]).accepted_at) for offer in (first, second))
+    other = second_wallet(client, settings, 400)  # the person's other wallet
+    third = scored(client, other, SAMPLE)
+
+    with client_for(settings) as short:
+        asked = short.delete("/api/v1/kyc/me", headers=borrower.headers)
+        assert asked.status_code == 202, asked.json()
+        due = taken + timedelta(days=30)
+        assert _at(asked.json()["erase_after"]) == due
+        assert "limit of new loans in 30 days" in asked.json()["reason"]
+        assert run_round(settings, now=due - SECOND).requests == []
+        refused = short.post("/api/v1/offers", json={"decision_id": third["id"]}, headers=other.headers)
+        assert refused.status_code == 409 and refused.json()["context"]["field"] == "borrower_max_new_loans_30d"
+        assert [e.wallet for e in run_round(settings, now=due + SECOND).requests] == [borrower.account.address]

@@ -29,6 +29,7 @@ from backend.chain.projection_models import EventSubjectRow, FundingRow, LoanRow
 from backend.config import Settings
 from backend.identity.models import utcnow
 from backend.lending.in_flight import mandate_fundings_in_flight, market_matches_in_flight
+from backend.lending.new_loans import counted_until
 
 # LoanBook's events of a loan's own life, whoever sends them: what ends a relationship in it.
 LOAN_LIFE = ("LoanCreated", "LoanFunded", "LoanDisbursed", "LoanCancelled", "LoanRefunded", "LateFeeAssessed",
@@ -51,8 +52,13 @@ class AmlHold:
     relationship_ended_at: datetime | None
     borrowing: tuple[int, ...] = ()
     holding: tuple[int, ...] = ()
+    counted_until: datetime | None = None  # when its last loan leaves its person's 30-day count of new loans
 
     def __str__(self) -> str:
+        if self.erase_after is not None and self.erase_after == self.counted_until:
+            return f"a loan this wallet took counts toward its person's limit of new loans in 30 days until " \
+                   f"{self.counted_until:%Y-%m-%d}: erased before, the person's other wallets would no longer count " \
+                   "it"  # fmt: skip
         if self.erase_after is None:  # undated: the period starts when the loans are settled
             because = [f"borrows in loan {_listed(self.borrowing)} not yet repaid"] if self.borrowing else []
             because += [f"holds notes of loan {_listed(self.holding)} not yet repaid"] if self.holding else []
@@ -98,15 +104,19 @@ def relationship(session: Session, wallet: str, now: datetime | None = None) -> 
 
 
 def aml_hold(session: Session, settings: Settings, wallet: str, now: datetime | None = None) -> AmlHold | None:
-    """Whether the AML period keeps `wallet`'s KYC data now (an erasure asked for is scheduled), or None."""
+    """Whether the AML period keeps `wallet`'s KYC data now (an erasure asked for is scheduled), or None.
+    Kept as long, too, as a loan it took counts against its person's new loans (`new_loans.py`): the
+    wallet is in its person through its KYC records only, so with an AML period shorter than 30 days
+    (`LOANCHAIN_AML_RETENTION_DAYS`) an erasure would otherwise let the person borrow again at once."""
     now = now or utcnow()
     found = relationship(session, wallet, now)
     if found is None:
         return None
     if found.open:
         return AmlHold(erase_after=None, relationship_ended_at=None, borrowing=found.borrowing, holding=found.holding)
-    due = found.ended_at + timedelta(days=settings.aml_retention_days)
-    return AmlHold(erase_after=due, relationship_ended_at=found.ended_at) if due > now else None
+    counted = counted_until(session, wallet, now)
+    due = max(found.ended_at + timedelta(days=settings.aml_retention_days), counted or found.ended_at)
+    return AmlHold(erase_after=due, relationship_ended_at=found.ended_at, counted_until=counted) if due > now else None
 
 
 def _listed(loan_ids: tuple[int, ...]) -> str:
