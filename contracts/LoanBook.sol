@@ -387,7 +387,10 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
     /// @dev Notes move only to verified wallets other than the loan's borrower (mints are checked
     ///      in {fund}), and never once the loan is Cancelled: such a note is only a claim to its
     ///      refund, which nothing needs to move, and a unit sent to a mandate's investor would block
-    ///      the FundingAgent's release. Mints, burns and transfers move the accumulator correction
+    ///      the FundingAgent's release. A transfer of 0 is refused: ERC-1155 needs no balance for
+    ///      one, so anyone could log one from itself to any verified wallet for any loan, as many as
+    ///      a block holds, and off-chain readers would have to tell them from real transfers.
+    ///      Mints, burns and transfers move the accumulator correction
     ///      with the shares, so past distributions stay with whoever earned them.
     function _update(address from, address to, uint256[] memory ids, uint256[] memory values) internal override {
         bool isTransfer = from != address(0) && to != address(0);
@@ -399,6 +402,7 @@ contract LoanBook is ILoanBook, ERC1155, AccessControl, EIP712, Nonces, Pausable
         for (uint256 i; i < n; ++i) {
             uint256 id = ids[i];
             if (isTransfer) {
+                if (values[i] == 0) revert LoanBookZeroAmount(id);
                 Loan storage l = _loans[id];
                 if (to == l.borrower) revert LoanBookBorrowerCannotInvest(id, to);
                 if (l.status == LoanStatus.Cancelled) revert LoanBookCancelledNotes(id);

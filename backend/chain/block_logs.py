@@ -1,8 +1,9 @@
 """One block's logs read from its receipts, sifted as eth_getLogs would sift them.
 
 For the one block whose eth_getLogs answer is over a node's cap: the range read cannot be halved
-further, and anyone can fill a block with logs of transfers of 0 (LoanBook's notes, the loan
-token), so without another way to read it the indexer stalled on that block for good. A node
+further, and anyone can fill a block with logs of transfers of 0 (the loan token's; LoanBook's notes
+on a LoanBook deployed before it refused them), so without another way to read it the indexer
+stalled on that block for good. A node
 does not cap a block's receipts by how many logs they hold.
 """
 

@@ -243,7 +243,7 @@ class Indexer:
         followed: Followed, start: int, end: int, head: int,
     ) -> bool:  # fmt: skip
         end_before = w3.eth.get_block(end)["hash"]  # the chain the logs are read from ...
-        # Split while the node refuses the answer: anyone can log note transfers of 0 on LoanBook.
+        # Split while the node refuses the answer: how many logs a range holds is not ours to choose.
         logs = read_logs(w3, {"address": followed.addresses}, start, end)
         logs += token_transfer_logs(w3, session, followed, logs, start, end)
         recent_from = max(start, head - settings.indexer_reorg_window)

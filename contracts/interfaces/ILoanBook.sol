@@ -280,7 +280,8 @@ interface ILoanBook {
     /// @notice The funding deadline is past `latest`, `MAX_FUNDING_WINDOW` from now: investors'
     ///         money is not held for a loan that may never start.
     error LoanBookFundingWindowTooLong(uint256 fundingDeadline, uint256 latest);
-    /// @notice A zero amount.
+    /// @notice A zero amount: a funding, a payment or a transfer of notes of 0 (`loanId` is the
+    ///         notes' loan).
     error LoanBookZeroAmount(uint256 loanId);
     /// @notice The loan is not in `Funding` (status `None` means an unknown id).
     error LoanBookNotFunding(uint256 loanId, LoanStatus status);

@@ -346,6 +346,24 @@ def test_notes_move_only_to_verified_wallets(world, snapshot):
     expect_revert(world.chain, fn, a.address, "LoanBookRecipientNotVerified", out, world.investor_level)
 
 
+def test_a_note_transfer_of_0_is_refused_whoever_sends_it(world, snapshot):
+    """ERC-1155 needs no balance for a transfer of 0: a stranger could log TransferSingle(itself ->
+    any verified wallet, any loan, 0) as often as a block holds, naming wallets that never invested
+    and filling the readers' `eth_getLogs`. LoanBook refuses it, alone or in a batch, from a holder
+    too; a transfer of 1 still moves."""
+    book, chain = world.book, world.chain
+    holder, victim, stranger = world.investors[0], world.investors[5], world.outsider
+    loan_id, _ = world.active_loan()
+    for sender in (stranger, holder):
+        fn = book.functions.safeTransferFrom(sender.address, victim.address, loan_id, 0, b"")
+        expect_revert(chain, fn, sender.address, "LoanBookZeroAmount", loan_id)
+    fn = book.functions.safeBatchTransferFrom(holder.address, victim.address, [loan_id, loan_id], [1, 0], b"")
+    expect_revert(chain, fn, holder.address, "LoanBookZeroAmount", loan_id)
+    before = book.functions.balanceOf(victim.address, loan_id).call()
+    chain.tx(book.functions.safeTransferFrom(holder.address, victim.address, loan_id, 1, b""), holder.address)
+    assert book.functions.balanceOf(victim.address, loan_id).call() == before + 1
+
+
 def test_a_contract_wallet_can_invest_hold_notes_and_claim(world, snapshot):
     book, token, wallet = world.book, world.token, world.wallet
     owner = world.borrower.address
