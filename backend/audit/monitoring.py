@@ -78,6 +78,7 @@ from backend.chain.projection_models import (
     RepaymentRow,
 )
 from backend.config import Settings
+from backend.gc_pause import collection_paused
 from backend.db.base import as_utc
 from backend.db.chunks import chunks
 from backend.errors import Conflict, NotFound, ValidationFailed
@@ -183,6 +184,11 @@ def alerts(db: Session, settings: Settings, since: int = 0, rule: str | None = N
 def _raise(db: Session, settings: Settings, rule: str | None, since: int = 0) -> list[AlertPublic]:
     """What the rules (`rule`, or all of them) raise on the records as they stand, in no order;
     `since` only spares reads of what is older (the caller keeps the alerts at or after it)."""
+    with collection_paused():  # the rules hold the whole book: full collections found next to nothing
+        return _raise_paused(db, settings, rule, since)
+
+
+def _raise_paused(db: Session, settings: Settings, rule: str | None, since: int) -> list[AlertPublic]:
     found = []
     if rule in (None, *NOTE_RULES):
         found += _note_alerts(db, settings, rule)
