@@ -78,10 +78,10 @@ from backend.chain.projection_models import (
     RepaymentRow,
 )
 from backend.config import Settings
-from backend.gc_pause import collection_paused
 from backend.db.base import as_utc
 from backend.db.chunks import chunks
 from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.gc_pause import collection_paused
 from backend.idempotency import Recorded
 from backend.identity.crypto.keyring import load_keyring
 from backend.identity.models import KycOrigin
