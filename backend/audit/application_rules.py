@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from backend.audit.schemas import AlertPublic
 from backend.db.base import as_utc
+from backend.db.chunks import chunks
 from backend.identity.persons import shared_wallets
 from backend.scoring.mapping import to_model_inputs
 from backend.scoring.models import CreditDecision
@@ -71,6 +72,34 @@ def _scores(scorer: Scorer, answers: list[dict]) -> list[int | None]:
         return [_one(scorer, f) for f in features]
 
 
+_UNERASED = (CreditDecision.erased_at.is_(None), CreditDecision.wallet.is_not(None))
+
+
+def _compared_rows(db: Session, shared: dict[str, frozenset[str]], window: timedelta) -> list:
+    """The decisions a comparison can involve, answers and all, oldest first: each approved or referred
+    one that an earlier decision of its person precedes within `window`, and those earlier ones. Most
+    applicants apply once, so their answers (a JSON document a decision, most of the rule's time
+    when every one was read and parsed) are not read at all."""
+    when = list(db.execute(select(CreditDecision.id, CreditDecision.created_at, CreditDecision.wallet,
+                                  CreditDecision.decision).where(*_UNERASED)))  # fmt: skip
+    by_wallet: dict[str, list] = defaultdict(list)
+    for row in when:
+        by_wallet[row.wallet.lower()].append((as_utc(row.created_at), row.id))
+    wanted = set()
+    for row in when:
+        if row.decision not in PASSED:
+            continue
+        at, wallet = as_utc(row.created_at), row.wallet.lower()
+        earlier = [i for other in shared.get(wallet, (wallet,)) for t, i in by_wallet[other]
+                   if at - window <= t and (t, i) < (at, row.id)]  # fmt: skip
+        if earlier:
+            wanted |= {row.id, *earlier}
+    columns = (CreditDecision.id, CreditDecision.created_at, CreditDecision.wallet, CreditDecision.inputs,
+               CreditDecision.decision, CreditDecision.grade, CreditDecision.score, CreditDecision.model_version)
+    rows = [row for ids in chunks(wanted) for row in db.execute(select(*columns).where(CreditDecision.id.in_(ids)))]
+    return sorted(rows, key=lambda r: (as_utc(r.created_at), r.id))
+
+
 def answers_changed(db: Session, days: int, alert: Alert) -> list[AlertPublic]:
     """Cost: one read of the unerased decisions and one of the KYC records whose national ID more than
     one wallet holds, then per approved or referred decision one score per earlier decision of its
@@ -78,13 +107,8 @@ def answers_changed(db: Session, days: int, alert: Alert) -> list[AlertPublic]:
     all scored in one batch per model. Wallets are compared lowercased (one wallet however spelt),
     never checksummed: a keccak per decision was most of the read's time on a large book."""
     window = timedelta(days=days)
-    rows = list(db.execute(select(CreditDecision.id, CreditDecision.created_at, CreditDecision.wallet,
-                                  CreditDecision.inputs, CreditDecision.decision, CreditDecision.grade,
-                                  CreditDecision.score, CreditDecision.model_version)
-                           .where(CreditDecision.erased_at.is_(None), CreditDecision.wallet.is_not(None))
-                           .order_by(CreditDecision.created_at, CreditDecision.id)))  # fmt: skip
-    rows = [row for row in rows if row.inputs]
     shared = shared_wallets(db)
+    rows = [row for row in _compared_rows(db, shared, window) if row.inputs]
     by_wallet: dict[str, list] = defaultdict(list)
     for row in rows:
         by_wallet[row.wallet.lower()].append(row)
