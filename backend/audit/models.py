@@ -61,7 +61,10 @@ class AlertReview(Base, WrappedKeyHolder):
     found"), so it is sealed (AES-256-GCM) under the review's own data key, wrapped by the KYC master
     keyring, as the collections case-log notes are: rotated with it, and shredded when the borrower
     of the alert's loan is erased, or for an alert about credit applications (`answers_changed`),
-    either applicant's wallet. The decision, reviewer and time stay in clear: they are the case's."""
+    either applicant's wallet, or any other wallet the alert named when it was reviewed
+    (`AlertReviewWallet`: an investor of a round trip or a cycle, the collection wallet, the wallets
+    of structured gifts, which name no loan). The decision, reviewer and time stay in clear: they
+    are the case's."""
 
     __tablename__ = "audit_alert_reviews"
 
@@ -89,4 +92,16 @@ class AlertReview(Base, WrappedKeyHolder):
     @classmethod
     def about(cls, wallet: str) -> ColumnElement[bool]:
         return (cls.loan_id.in_(select(LoanRow.loan_id).where(LoanRow.borrower == wallet))
-                | (cls.applicant == wallet) | (cls.other_applicant == wallet))  # fmt: skip
+                | (cls.applicant == wallet) | (cls.other_applicant == wallet)
+                | cls.alert_key.in_(select(AlertReviewWallet.alert_key).where(AlertReviewWallet.wallet == wallet)))  # fmt: skip
+
+
+class AlertReviewWallet(Base):
+    """A wallet a reviewed alert named (checksummed as the alert had it), so that erasing any of them
+    shreds the review's note: it may be about them. Kept from migration 0053 on; a review made
+    before reaches only its loan's borrower and its applicants."""
+
+    __tablename__ = "audit_alert_review_wallets"
+
+    alert_key: Mapped[str] = mapped_column(ForeignKey("audit_alert_reviews.alert_key"), primary_key=True)
+    wallet: Mapped[str] = mapped_column(String(42), primary_key=True, index=True)

@@ -53,6 +53,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from eth_utils import is_address, to_checksum_address
 from sqlalchemy import func, select
 from sqlalchemy.orm import Bundle, Session, aliased
 
@@ -66,7 +67,7 @@ from backend.audit import (
     platform_control_rules,
 )
 from backend.audit.alert_notes import open_note, review_public, seal_note, sealed_note_sha256
-from backend.audit.models import AlertReview
+from backend.audit.models import AlertReview, AlertReviewWallet
 from backend.audit.schemas import AlertPublic, AlertReviewCreate, AlertReviewPublic
 from backend.chain.loan_book import loan_book_domain
 from backend.chain.models import ChainEvent
@@ -293,6 +294,8 @@ def review_alert(db: Session, settings: Settings, key: str, request: AlertReview
         row.applicant, row.other_applicant = alert.wallets[-1], (alert.wallets[0] if len(alert.wallets) > 1 else None)
     seal_note(load_keyring(settings), row, request.note)
     db.add(row)
+    named = dict.fromkeys(to_checksum_address(w) if is_address(w) else w for w in alert.wallets)  # as erasure names them
+    db.add_all([AlertReviewWallet(alert_key=key, wallet=wallet) for wallet in named])
     audit.record(db, actor=reviewer, action="monitoring.review", subject=f"alert:{key}",
                  payload={"rule": alert.rule, "loan_id": alert.loan_id, "tx_hashes": alert.tx_hashes,
                           "decision": request.decision, "sealed_note_sha256": sealed_note_sha256(row)})  # fmt: skip

@@ -14,7 +14,8 @@ from sqlalchemy import inspect, select, text
 from backend.audit.models import AlertReview, AuditEntry
 from backend.audit.monitoring import NOTES_READ, alerts, review_alert
 from backend.audit.schemas import AlertReviewCreate
-from backend.chain.projection_models import LoanRow
+from backend.chain.models import ChainEvent
+from backend.chain.projection_models import LoanRow, NoteTransferRow
 from backend.db.session import get_engine, session_scope
 from backend.identity.kyc.lifecycle import erase_wallet
 from backend.identity.kyc.submission import submit
@@ -22,6 +23,7 @@ from backend.identity.roles import grant_role
 from backend.identity.schemas import KycCreate
 from backend.identity.tokens import issue_pair
 from tests.identity.conftest import ADMIN, client_for, identity_settings, make_applicant
+from tests.lending.conftest import chain_identity_settings  # noqa: F401
 
 FINDING = "ID photo reused from another application; the phone number belongs to someone else"
 
@@ -87,6 +89,45 @@ def test_the_note_is_shredded_with_the_personal_data_of_the_loans_borrower(revie
     assert (by_loan[1].note, by_loan[1].note_withheld, by_loan[1].decision, by_loan[1].reviewer) == (
         None, False, "escalated", ADMIN.address)  # fmt: skip
     assert by_loan[2].note == f"{FINDING} (2)"  # another borrower's review is untouched
+
+
+def _moved(session, loan_id: int, n: int, sender: str, recipient: str, at: int) -> None:
+    """Notes of `loan_id` moved from `sender` to `recipient` at `at`, as the indexer files it."""
+    event = ChainEvent(block_number=n, block_hash=f"0x{n:064x}", tx_hash=f"0x{n:064x}", tx_index=0, log_index=0,
+                       contract="LoanBook", address="0x" + "99" * 20, event="TransferSingle", block_timestamp=at,
+                       args={"operator": sender, "from": sender, "to": recipient, "id": loan_id, "value": 5})  # fmt: skip
+    session.add(event)
+    session.flush()
+    session.add(NoteTransferRow(event_id=event.id, loan_id=loan_id, sender=sender, recipient=recipient, amount=5,
+                                block_number=n, tx_hash=event.tx_hash, log_index=0))  # fmt: skip
+
+
+def test_the_note_is_shredded_with_the_personal_data_of_any_wallet_the_alert_named(chain_identity_settings):  # noqa: F811
+    """A round trip of a loan's notes names the two investors, not the borrower: a note about what the
+    investors did was shredded only with the borrower's data, and kept when an investor was erased
+    (privacy review, 2026-12-01). Every wallet an alert names is now recorded with its review. On the
+    session chain: the note rules read the loan token's decimals from LoanBook."""
+    settings = chain_identity_settings.model_copy(update={"aml_retention_days": 0})
+    there, back, borrower = make_applicant(1211), make_applicant(1212), "0x" + "cc" * 20
+    for person in (there, back):
+        with session_scope(settings) as session:  # one each: the velocity counters commit on their own
+            submit(session, settings, person.account.address, KycCreate(**person.form()), [])
+    with session_scope(settings) as session:
+        session.add(_defaulted_first_payment(3, borrower))
+        _moved(session, 3, 10, there.account.address, back.account.address, 1_700_000_000)
+        _moved(session, 3, 11, back.account.address, there.account.address, 1_700_086_400)
+    with session_scope(settings) as session:
+        (trip,) = alerts(session, settings, rule="round_trip")
+        assert set(trip.wallets) == {there.account.address, back.account.address}
+        review_alert(session, settings, trip.key, AlertReviewCreate(decision="escalated", note=FINDING), ADMIN.address)
+    with session_scope(settings) as session:
+        done = erase_wallet(session, settings, back.account.address, back.account.address)
+    assert done.erased_notes == 1
+    with session_scope(settings) as session:
+        row = session.get(AlertReview, trip.key)
+        assert (row.key_id, row.wrapped_key) == (None, None) and FINDING.encode() not in row.sealed_note
+        (read,) = alerts(session, settings, rule="round_trip")
+        assert (read.review.note, read.review.decision) == (None, "escalated")
 
 
 def test_the_api_opens_review_notes_only_for_a_recent_sign_in(reviewed):
