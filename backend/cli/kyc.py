@@ -156,7 +156,7 @@ def reindex(
     """Bring passport records' blind indexes to the current formula (the document number alone: the
     nationality and birth date can be changed without breaking a check digit), and fill in every
     record's contact indexes (phone, e-mail, address: compared across persons, none before migration
-    0044); run once after upgrading, again at will (it changes nothing then)."""
+    0044). The retention worker runs it once after an upgrade; again at will (it changes nothing then)."""
     from backend.identity.kyc.reindex import reindex_all
 
     settings = get_settings()

@@ -186,3 +186,28 @@ def test_loanchain_kyc_reindex_brings_older_passport_records_to_the_new_index(tm
     with session_scope(settings) as s:  # now another nationality code finds it too
         second = submit(s, settings, new, passport(1, "FRA"), [])
         assert second.status == "needs_review" and codes(second) == ["DUPLICATE_IDENTITY"] and same_person(s, old, new)
+
+
+def test_the_retention_worker_reindexes_older_records_once_after_an_upgrade(tmp_path, monkeypatch):
+    """`loanchain kyc reindex` was an operator's step after upgrading, and until it ran an older
+    passport record was not matched by the same passport sent with another nationality code. The
+    retention worker's round now does it once per database and formula."""
+    from backend.db.meta import MetaEntry
+    from backend.identity.kyc import reindex as reindexing
+    from backend.identity.kyc.retention import retention_step
+
+    settings = identity_settings(tmp_path, f"sqlite:///{tmp_path / 'w.db'}")
+    old, new = Account.create().address, Account.create().address
+    with session_scope(settings) as s:
+        assert submit(s, settings, old, passport(1, "DEU"), []).status == "approved"
+    _as_before_the_fix(settings, old)
+    runs = []
+    real = reindexing.reindex_all
+    monkeypatch.setattr(reindexing, "reindex_all", lambda *a, **k: runs.append(1) or real(*a, **k))
+    retention_step(settings)
+    retention_step(settings)
+    assert len(runs) == 1  # once: the database is marked re-indexed to this formula
+    with session_scope(settings) as s:
+        assert s.get(MetaEntry, reindexing.FORMULA_META).value == str(reindexing.INDEX_FORMULA)
+        second = submit(s, settings, new, passport(1, "FRA"), [])
+        assert second.status == "needs_review" and codes(second) == ["DUPLICATE_IDENTITY"] and same_person(s, old, new)

@@ -53,6 +53,7 @@ from backend.identity.audit_trail import audit
 from backend.identity.kyc.erasure_requests import SCHEDULED, due_requests, scheduled_request
 from backend.identity.kyc.erasure_scope import denied_identity, no_loan_made_from, unaccepted_offers, unbound_decisions
 from backend.identity.kyc.lifecycle import erase_dormant, erase_rows, erase_scheduled, kept_because
+from backend.identity.kyc.reindex import reindex_if_due
 from backend.identity.kyc.relationship import aml_hold
 from backend.identity.kyc.status import Status
 from backend.identity.models import ErasureRequest, KycEvent, KycRecord, User, utcnow
@@ -94,8 +95,11 @@ class RetentionRound:
 
 
 def retention_step(settings: Settings) -> int:
-    """The worker's round: how many wallets it erased something of."""
-    return run_round(settings).count
+    """The worker's round: how many wallets it erased something of. After it, once per database,
+    the KYC records are re-indexed to the current blind-index formula (`reindex.reindex_if_due`)."""
+    done = run_round(settings).count
+    reindex_if_due(settings)
+    return done
 
 
 def run_round(settings: Settings, dry_run: bool = False, now: datetime | None = None) -> RetentionRound:
