@@ -12,6 +12,10 @@ delivery raises, the database's aside, is a failed attempt like a provider being
 escape, it would keep the notice claimed and uncounted, tried again after every lease for ever. A notice that must go in writing and was given up on shows
 in `/health` (`undelivered_in_writing`).
 
+Each delivery is audit-logged (`notice.delivered`: the notice, its channel and the time it left, in
+the transaction that records it), so when a notice reached its recipient is proven by the anchored
+log, not only by the notice's row.
+
 A failure is stored as a classified reason (exception class, SMTP code, gateway error code), never
 a provider's text, which quotes the address or number. Erasing a wallet's personal data clears its
 notices' failure reasons all the same (`forget_failures`)."""
@@ -29,6 +33,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from backend import audit
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
 from backend.db.session import session_scope
@@ -36,12 +41,14 @@ from backend.errors import LoanchainError
 from backend.identity.crypto.keyring import MasterKeyMissing
 from backend.identity.kyc.vault import RecordErased
 from backend.servicing.models import ServicingNotice
+from backend.servicing.notices import AUDIT_ACTOR, audit_subject
 from backend.servicing.preferences import wants
 
 BACKOFF_FIRST = 60  # seconds after the first failure, doubling after each
 BACKOFF_CAP = 6 * 3600  # at most this long between two attempts
 log = logging.getLogger("loanchain.servicing")
 
+DELIVERED = "notice.delivered"
 MAX_ATTEMPTS = 20  # the 20th failure falls about 68 hours after the first attempt: then given up
 LEASE = 10 * 60  # a claimed notice is left alone this long (a send times out well before)
 
@@ -155,12 +162,25 @@ def deliver(settings: Settings, channel: Channel, send: Callable[[ServicingNotic
                             type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG))  # fmt: skip
                 _count_failure(channel, notice, f"unexpected: {type(exc).__name__}")
                 continue
-            setattr(notice, channel.sent_at, datetime.fromtimestamp(wall_clock(), UTC))
+            delivered = datetime.fromtimestamp(wall_clock(), UTC)
+            setattr(notice, channel.sent_at, delivered)
             setattr(notice, channel.error, None)
             if channel.provider_id:
                 setattr(notice, channel.provider_id, provider_id)
+            # In the same transaction as the row: the log (hash-chained, anchored) proves when a
+            # notice left, which the notice's own row, the platform's to edit, does not.
+            audit.record(session, actor=AUDIT_ACTOR, action=DELIVERED, subject=audit_subject(notice),
+                         payload=delivery_payload(notice, channel.name, delivered))  # fmt: skip
             sent += 1
     return sent
+
+
+def delivery_payload(notice: ServicingNotice, channel: str, sent_at: datetime) -> dict:
+    """What a delivery's audit entry commits to, recomputed from the notice's row (`sent_at` its
+    `emailed_at` or `sms_sent_at`)."""
+    at = sent_at if sent_at.tzinfo else sent_at.replace(tzinfo=UTC)  # SQLite drops it
+    return {"notice": notice.id, "kind": notice.kind, "recipient": notice.recipient, "channel": channel,
+            "sent_at": at.isoformat()}
 
 
 def _contact(channel: Channel, session: Session, settings: Settings, wallet: str, purpose: str) -> Any:

@@ -13,11 +13,22 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
+from backend.audit.hashing import payload_hash
+from backend.audit.models import AuditEntry
 from backend.db.session import session_scope
 from backend.identity.kyc.submission import submit
 from backend.identity.schemas import KycCreate
 from backend.servicing import channels
-from backend.servicing.channels import BACKOFF_FIRST, LEASE, Channel, DeliveryFailed, backoff, deliver
+from backend.servicing.channels import (
+    BACKOFF_FIRST,
+    DELIVERED,
+    LEASE,
+    Channel,
+    DeliveryFailed,
+    backoff,
+    deliver,
+    delivery_payload,
+)
 from backend.servicing.delivery import MAX_ATTEMPTS
 from backend.servicing.models import ServicingNotice
 from backend.servicing.preferences import IN_WRITING
@@ -104,6 +115,13 @@ def test_notices_are_emailed_once_retried_while_smtp_is_down_and_never_without_a
     assert servicing_step(settings) == 1
     assert [m["Subject"] for _, m in inbox.messages][-1].startswith("loanchain: Late fee") and len(inbox.messages) == 2
     assert _notices(settings) == [("due_soon", False, MAX_ATTEMPTS), ("overdue", True, 0), ("late", True, 2)]
+    with session_scope(settings) as session:  # each e-mail's sending is in the audit log, recomputable from its row
+        logged = session.scalars(select(AuditEntry).where(AuditEntry.action == DELIVERED).order_by(AuditEntry.seq)).all()
+        emailed = session.scalars(select(ServicingNotice).where(ServicingNotice.emailed_at.is_not(None))
+                                  .order_by(ServicingNotice.emailed_at, ServicingNotice.id)).all()  # fmt: skip
+        assert [n.kind for n in emailed] == ["overdue", "late"]
+        assert [(e.subject, e.payload_hash) for e in logged] == [
+            (f"loan:{loan_id}", payload_hash(delivery_payload(n, "email", n.emailed_at))) for n in emailed]
 
     served = client_for(settings).get("/api/v1/servicing/notices", headers=minted_bearer(settings, world.borrower)).json()
     assert [(n["kind"], n["emailed_at"] is not None) for n in served] == [("late", True), ("overdue", True), ("due_soon", False)]
