@@ -1,7 +1,7 @@
 // loanchain in the browser: sign-in and the wiring of every control. The parts live in their own
 // modules (no build step: the browser loads them as ES modules).
 
-import { $, api, guard, NO_WALLET, say, session, state, utf8Hex, wallet } from "./core.js";
+import { $, api, guard, NO_WALLET, say, sayFailure, session, state, utf8Hex, wallet } from "./core.js";
 import { loadPlatform, networkHooks } from "./network.js";
 import { clearFieldErrors, eraseKyc, eraseWallet, exportKyc, refreshKyc, submitKyc } from "./identity.js";
 import { apply, fillApplicationChoices, getOffer, refreshBorrowing, refreshDecision, showDecision, signOffer } from "./borrow.js";
@@ -27,6 +27,7 @@ const HIDDEN = ["offer-section", "apply-ledger", "claim-all-row", "rule-fund", "
 
 // Another wallet, or none: nothing the previous one typed, submitted or was shown stays on the page.
 function clearUserViews() {
+  session.generation += 1;  // what the previous user asked for and has not been answered yet is not drawn
   Object.assign(state, { offer: null, decision: null, kyc: null });
   for (const id of FORMS) $(id).reset();
   $("statement-year").replaceChildren($("statement-year").options[0]);  // "all years": the next wallet's come with it
@@ -123,7 +124,7 @@ async function poll() {
 
 // Back on the platform's chain after a switch: what the wallet holds there is redrawn.
 networkHooks.changed = (chainId) => {
-  if (state.token && chainId === state.chainId) refreshMine().catch((e) => say(e.message, true));
+  if (state.token && chainId === state.chainId) refreshMine().catch(sayFailure);
 };
 
 setInterval(() => poll().catch(() => {}), POLL_MS);

@@ -17,7 +17,9 @@ export function say(text, error = false) {
 
 // What app.js does when the session cannot be renewed (show the signed-out state and clear the page)
 // and when the server asks for a recent sign-in (sign in again with the wallet, same account).
-export const session = { ended: () => {}, signInAgain: async () => false };
+// `generation` moves when the page stops being the signed-in user's (signed out, the session ended,
+// another wallet signed in): an answer to a request sent before is not theirs to be shown (`api`).
+export const session = { ended: () => {}, signInAgain: async () => false, generation: 0 };
 
 // A 401 means the access token (15 minutes) ran out: the refresh token renews it once, shared by
 // the requests that hit the 401 together (a refresh token is good for one exchange only).
@@ -113,8 +115,12 @@ async function authorized(path, options = {}) {
 
 // An error keeps the HTTP status (`error.status`) for callers; its message is for the user.
 export async function api(path, options = {}) {
+  const generation = session.generation;
   const response = await authorized(path, options);
   const data = await response.json().catch(() => null);
+  // Asked for the user who was signed in then: drawn now, it would put their data back on a page
+  // that was cleared of it (a refresh on its way when they signed out). Dropped, silently (`stale`).
+  if (session.generation !== generation) throw Object.assign(new Error("answer for an ended session"), { stale: true });
   if (!response.ok) {
     const message = data === null ? answered(response.status, response.statusText) : readable(response.status, data);
     throw Object.assign(new Error(message), { status: response.status, data: data ?? {} });
@@ -226,7 +232,7 @@ async function untilIndexed(receipt) {
 }
 
 export function refreshWhenIndexed(receipt, ...refreshers) {
-  untilIndexed(receipt).then(() => Promise.all(refreshers.map((refresh) => refresh()))).catch((e) => say(e.message, true));
+  untilIndexed(receipt).then(() => Promise.all(refreshers.map((refresh) => refresh()))).catch(sayFailure);
 }
 
 // Downloads need the bearer token, so the file is fetched and handed to the browser.
@@ -343,6 +349,11 @@ function controlOf(event) {
 // and another call for the same control is ignored, even from its redrawn replacement: a double
 // click, or a second click because nothing seemed to happen, must not send (and pay) twice. Once
 // it settles, the button, or its replacement, is free again and gets back the focus it had.
+// An error in the status line, unless it is an answer dropped for a session that ended (`api`).
+export function sayFailure(error) {
+  if (!error.stale) say(error.message, true);
+}
+
 export function guard(fn) {
   return (...args) => {
     const control = controlOf(args[0]);
@@ -355,7 +366,7 @@ export function guard(fn) {
     } catch (error) {
       done = Promise.reject(error);
     }
-    done = Promise.resolve(done).catch((error) => say(error.message, true));
+    done = Promise.resolve(done).catch(sayFailure);
     if (!control) return done;
     const hadFocus = document.activeElement === control;
     busy.add(key);
@@ -379,7 +390,7 @@ export async function answerIn(ids, query, failed) {
   try {
     return await query();
   } catch (error) {
-    failed(error);
+    if (!error.stale) failed(error);
     throw error;
   }
 }

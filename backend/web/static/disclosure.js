@@ -8,7 +8,7 @@ export async function refreshDisclosure() {
   try {
     await showDisclosure(current);
   } catch (error) {
-    if (current()) $("disclosure").textContent = "Figures unavailable right now.";
+    if (current() && !error.stale) $("disclosure").textContent = "Figures unavailable right now.";
     throw error;
   }
 }

@@ -1,6 +1,6 @@
 // KYC: submit with an ID document, see the status, download or erase one's own personal data.
 
-import { $, api, fetchFile, plural, saveFile, say, state } from "./core.js";
+import { $, api, fetchFile, plural, saveFile, say, sayFailure, state } from "./core.js";
 import { refreshDecision } from "./borrow.js";
 import { refreshLoans } from "./loans.js";
 import { refreshMarket } from "./market.js";
@@ -15,7 +15,7 @@ export async function refreshKyc() {
   // What a wallet may do (Fund, Buy, Borrow) follows its KYC and its attestation on chain: redraw
   // those views when either moves, whether or not the index has read a new block since (the outbox
   // may confirm the attestation after the poll that saw its block).
-  if (moved) refreshRoles().catch((e) => say(e.message, true));
+  if (moved) refreshRoles().catch(sayFailure);
   const attestation = current?.attestation?.status;
   // Waiting or refused, the owner reads why in the API's words: a generic "under review" for any
   // flag (which check caught them is for staff only), or the rule that refused them.
