@@ -343,17 +343,17 @@ function controlOf(event) {
   return control instanceof HTMLButtonElement ? control : null;
 }
 
+// An error in the status line, unless it is an answer dropped for a session that ended (`api`).
+export function sayFailure(error) {
+  if (!error.stale) say(error.message, true);
+}
+
 // An error stays in the status line only until the next action: a later one that goes through
 // must not read as failed (nor a dialog open under an old refusal).
 // While an action is under way its button (or its form's submitter) is disabled and aria-busy,
 // and another call for the same control is ignored, even from its redrawn replacement: a double
 // click, or a second click because nothing seemed to happen, must not send (and pay) twice. Once
 // it settles, the button, or its replacement, is free again and gets back the focus it had.
-// An error in the status line, unless it is an answer dropped for a session that ended (`api`).
-export function sayFailure(error) {
-  if (!error.stale) say(error.message, true);
-}
-
 export function guard(fn) {
   return (...args) => {
     const control = controlOf(args[0]);
