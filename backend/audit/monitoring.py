@@ -53,7 +53,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from eth_utils import is_address, to_checksum_address
 from sqlalchemy import func, select
 from sqlalchemy.orm import Bundle, Session, aliased
 
@@ -86,6 +85,7 @@ from backend.gc_pause import collection_paused
 from backend.idempotency import Recorded
 from backend.identity.crypto.keyring import load_keyring
 from backend.identity.models import KycOrigin
+from backend.identity.persons import checksummed
 from backend.market.book import trade_transfers
 from backend.servicing.aging import DELINQUENT, NOTICE_OF_BUCKET
 from backend.servicing.models import ServicingNotice
@@ -294,7 +294,7 @@ def review_alert(db: Session, settings: Settings, key: str, request: AlertReview
         row.applicant, row.other_applicant = alert.wallets[-1], (alert.wallets[0] if len(alert.wallets) > 1 else None)
     seal_note(load_keyring(settings), row, request.note)
     db.add(row)
-    named = dict.fromkeys(to_checksum_address(w) if is_address(w) else w for w in alert.wallets)  # as erasure names them
+    named = dict.fromkeys(checksummed(w) for w in alert.wallets)  # as erasure names them
     db.add_all([AlertReviewWallet(alert_key=key, wallet=wallet) for wallet in named])
     audit.record(db, actor=reviewer, action="monitoring.review", subject=f"alert:{key}",
                  payload={"rule": alert.rule, "loan_id": alert.loan_id, "tx_hashes": alert.tx_hashes,

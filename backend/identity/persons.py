@@ -35,7 +35,8 @@ from backend.identity.kyc.status import Status
 from backend.identity.models import KycPersonLink, KycRecord, utcnow
 
 
-def _wallet(wallet: str) -> str:
+def checksummed(wallet: str) -> str:
+    """A wallet as erasure and the KYC records name it: checksummed when it is an address."""
     return to_checksum_address(wallet) if is_address(wallet) else wallet
 
 
@@ -43,7 +44,7 @@ def person_of(session: Session, wallet: str) -> frozenset[str]:
     """The wallet and the national IDs its records name, with those two admins linked to them as the
     same person (`linked_indexes`, one step): a second identity of an admin's own, once linked, is the
     admin's own for the four-eyes rules too."""
-    wallet = _wallet(wallet)
+    wallet = checksummed(wallet)
     indexes = set(session.scalars(select(KycRecord.blind_index).distinct()
                                   .where(KycRecord.wallet == wallet, KycRecord.blind_index.is_not(None))))  # fmt: skip
     return frozenset({f"wallet:{wallet.lower()}", *(f"id:{index}" for index in _with_links(session, indexes))})
@@ -65,10 +66,10 @@ def _with_links(session: Session, indexes: set[str]) -> set[str]:
 def wallets_of(session: Session, wallet: str) -> frozenset[str]:
     """The wallets of `wallet`'s person (checksummed, itself included): those whose records share a
     national ID with its own, by the same rule as `person_of`."""
-    wallet = _wallet(wallet)
+    wallet = checksummed(wallet)
     own = select(KycRecord.blind_index).where(KycRecord.wallet == wallet, KycRecord.blind_index.is_not(None))
     others = session.scalars(select(KycRecord.wallet).distinct().where(KycRecord.blind_index.in_(own)))
-    return frozenset({wallet, *map(_wallet, others)})
+    return frozenset({wallet, *map(checksummed, others)})
 
 
 def shared_wallets(session: Session) -> dict[str, frozenset[str]]:
@@ -93,8 +94,8 @@ def shared_wallets(session: Session) -> dict[str, frozenset[str]]:
 def wallets_of_each(session: Session, wallets: Iterable[str]) -> dict[str, frozenset[str]]:
     """`wallets_of` for many wallets (keyed checksummed) in one read (`shared_wallets`)."""
     shared = shared_wallets(session)
-    return {wallet: frozenset({wallet, *map(_wallet, shared.get(wallet.lower(), ()))})
-            for wallet in {_wallet(w) for w in wallets}}  # fmt: skip
+    return {wallet: frozenset({wallet, *map(checksummed, shared.get(wallet.lower(), ()))})
+            for wallet in {checksummed(w) for w in wallets}}  # fmt: skip
 
 
 _VERIFIED = (KycRecord.blind_index.is_not(None), KycRecord.attest_key.is_not(None))  # attested: approved once
@@ -108,11 +109,11 @@ def borrower_wallets_of(session: Session, wallet: str) -> frozenset[str]:
     ID number into a KYC form, and a record no admin approved would otherwise show that someone's
     loans with us to the typist (GET /offers/borrowing, the offer's refusals) and count the typist's
     own loans as theirs. Wider by the confirmed same-person links of those IDs, one step (`linked_indexes`)."""
-    wallet = _wallet(wallet)
+    wallet = checksummed(wallet)
     own = set(session.scalars(select(KycRecord.blind_index).distinct().where(KycRecord.wallet == wallet, *_VERIFIED)))
     indexes = own | {index for pair in linked_indexes(session, own) for index in pair}
     others = session.scalars(select(KycRecord.wallet).distinct().where(KycRecord.blind_index.in_(indexes), *_VERIFIED))
-    return frozenset({wallet, *map(_wallet, others)})
+    return frozenset({wallet, *map(checksummed, others)})
 
 
 def linked_indexes(session: Session, indexes: Iterable[str], approved: bool = True) -> list[tuple[str, str]]:
@@ -140,14 +141,14 @@ def borrower_wallets_of_each(session: Session, wallets: Iterable[str]) -> dict[s
     """`borrower_wallets_of` for many wallets (keyed as given) in three reads, not three a wallet: their
     approved-once national IDs, the confirmed links of those, then the (wallet, national ID) pairs of
     approved-once records of any of them (a page of referrals, each shown its person's other applications)."""
-    given = {w: _wallet(w) for w in wallets}
+    given = {w: checksummed(w) for w in wallets}
     if not given:
         return {}
     own: dict[str, set[str]] = defaultdict(set)  # wallet -> its verified national IDs
     for some in chunks(given.values()):  # bounded lists, however many wallets are asked about
         for w, index in session.execute(select(KycRecord.wallet, KycRecord.blind_index).distinct()
                                         .where(KycRecord.wallet.in_(some), *_VERIFIED)):  # fmt: skip
-            own[_wallet(w)].add(index)
+            own[checksummed(w)].add(index)
     links: dict[str, set[str]] = defaultdict(set)  # national ID -> those linked to it, one step
     for x, y in linked_indexes(session, {index for indexes in own.values() for index in indexes}):
         links[x].add(y)
@@ -155,7 +156,7 @@ def borrower_wallets_of_each(session: Session, wallets: Iterable[str]) -> dict[s
     reach = {wallet: indexes | {other for index in indexes for other in links[index]} for wallet, indexes in own.items()}
     pairs = set()
     for some in chunks({i for indexes in reach.values() for i in indexes}):
-        pairs |= {(_wallet(w), index) for w, index in session.execute(
+        pairs |= {(checksummed(w), index) for w, index in session.execute(
             select(KycRecord.wallet, KycRecord.blind_index).distinct().where(KycRecord.blind_index.in_(some), *_VERIFIED))}  # fmt: skip
     holders: dict[str, set[str]] = defaultdict(set)
     for wallet, index in pairs:
@@ -168,7 +169,7 @@ def same_borrower_person(session: Session, wallet: str, borrower: str) -> bool:
     """Is `wallet` the borrower, or another wallet of the borrower's person (`borrower_wallets_of`)?
     What self-funding and self-dealing in notes are refused on: by this rule, not `same_person`'s,
     so that a refusal tells nobody which loans the holder of an ID number they typed borrowed."""
-    return _wallet(borrower) in borrower_wallets_of(session, wallet)
+    return checksummed(borrower) in borrower_wallets_of(session, wallet)
 
 
 def same_person(session: Session, wallet: str, other: str) -> bool:
@@ -178,5 +179,5 @@ def same_person(session: Session, wallet: str, other: str) -> bool:
 def is_verified(session: Session, wallet: str) -> bool:
     """Has the wallet an approved, unexpired KYC, so that a known person is behind it?"""
     return session.scalar(select(KycRecord.id).where(
-        KycRecord.wallet == _wallet(wallet), KycRecord.status == Status.APPROVED, KycRecord.expires_at > utcnow(),
+        KycRecord.wallet == checksummed(wallet), KycRecord.status == Status.APPROVED, KycRecord.expires_at > utcnow(),
     ).limit(1)) is not None  # fmt: skip

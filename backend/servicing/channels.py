@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from backend import audit
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
+from backend.db.base import as_utc
 from backend.db.session import session_scope
 from backend.errors import LoanchainError
 from backend.identity.crypto.keyring import MasterKeyMissing
@@ -178,9 +179,8 @@ def deliver(settings: Settings, channel: Channel, send: Callable[[ServicingNotic
 def delivery_payload(notice: ServicingNotice, channel: str, sent_at: datetime) -> dict:
     """What a delivery's audit entry commits to, recomputed from the notice's row (`sent_at` its
     `emailed_at` or `sms_sent_at`)."""
-    at = sent_at if sent_at.tzinfo else sent_at.replace(tzinfo=UTC)  # SQLite drops it
     return {"notice": notice.id, "kind": notice.kind, "recipient": notice.recipient, "channel": channel,
-            "sent_at": at.isoformat()}
+            "sent_at": as_utc(sent_at).isoformat()}
 
 
 def _contact(channel: Channel, session: Session, settings: Settings, wallet: str, purpose: str) -> Any:
