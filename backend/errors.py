@@ -101,6 +101,13 @@ class ContentNotFound(ContentError, LookupError):
     code = "content_not_found"
 
 
+class ContentErased(ContentError, LookupError):
+    """Bytes erased with the personal data they held; their hash stays anchored."""
+
+    status_code = 410
+    code = "content_erased"
+
+
 class InvalidCid(ContentError, ValidationFailed):
     """A string that is not a CID this store produces (CIDv1, base32, raw/dag-pb, sha2-256)."""
 

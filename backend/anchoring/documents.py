@@ -73,6 +73,8 @@ def anchor_document(session: Session, settings: Settings, data: bytes, *, actor:
     check_size(settings, len(data))
     data = bytes(data)
     doc_hash = document_hash(data)
+    if (erased := by_hash(session, doc_hash)) is not None and erased.content_erased_at is not None:
+        return AnchorResult(erased, False)  # anchored already; storing the bytes again would undo an erasure
     # Stored first: a crash before the commit leaves an unreferenced but harmless blob, whereas
     # the other order could leave a record whose bytes were never kept.
     cid = get_content_store(settings).put(data)

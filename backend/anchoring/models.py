@@ -58,6 +58,11 @@ class Document(Base):
     # Set for a hash that names itself on chain: it is anchored alone, under this uri, whose
     # fields the root commits to (a verifier recomputes the root from the uri).
     anchor_uri: Mapped[str | None] = mapped_column(String(200))
+    # Set when the bytes were erased with the personal data they hold (a loan offer's agreement,
+    # `content_erasure.py`); the hash stays, and so does its proof. `content_removed_at`: when the
+    # content store was last made to drop them.
+    content_erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    content_removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     batch: Mapped[AnchorBatch | None] = relationship(back_populates="documents")
     proof: Mapped[AnchorProof | None] = relationship(back_populates="document", uselist=False)

@@ -29,8 +29,9 @@ from backend.anchoring.schemas import ProofFile, VerificationPublic
 from backend.config import Settings
 from backend.content.cid import cid_of, parse_cid
 from backend.content.store import get_content_store
+from backend.db.base import as_utc
 from backend.db.migrate import where as url_where
-from backend.errors import Conflict, ContentIntegrityError, NotFound, ValidationFailed
+from backend.errors import Conflict, ContentErased, ContentIntegrityError, NotFound, ValidationFailed
 
 
 def _result(status: str, reason: str, doc: Document | None = None, **fields) -> VerificationPublic:
@@ -232,6 +233,12 @@ def verify_cid(session: Session, settings: Settings, cid: str, *, rpc_url: str |
     doc = documents.by_cid(session, cid)
     if doc is None:
         return _result("unknown", f"no document was anchored here under CID {cid}", cid=cid)
+    if doc.content_erased_at is not None:
+        raise ContentErased(
+            f"the document under CID {cid} was erased on {as_utc(doc.content_erased_at).date().isoformat()} with the "
+            "personal data it held; its hash stays anchored: whoever holds the bytes can verify them by upload",
+            cid=cid, doc_hash=doc.doc_hash,
+        )  # fmt: skip
     try:
         data = get_content_store(settings).get(cid)
     except ContentIntegrityError as exc:

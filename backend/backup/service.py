@@ -45,6 +45,7 @@ from sqlalchemy import Table, TypeDecorator, delete, func, insert, inspect, sele
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from backend.anchoring.content_erasure import erased_cids, forget_removals, remove_quietly
 from backend.audit import log as audit_log
 from backend.audit.verify import RESTORED, restored_subject
 from backend.backup.keys import (
@@ -197,11 +198,12 @@ class BackupReport:
     bytes: int
 
 
-def _content_blobs(settings: Settings) -> Iterator[tuple[str, bytes]]:
+def _content_blobs(settings: Settings, erased: set[str]) -> Iterator[tuple[str, bytes]]:
     if settings.content_store != "embedded" or not settings.content_dir.exists():
         return  # an IPFS node keeps (and pins) its own blocks
     for path in sorted(p for p in settings.content_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        yield path.relative_to(settings.content_dir).as_posix(), path.read_bytes()
+        if path.name not in erased:  # bytes whose removal is still to come
+            yield path.relative_to(settings.content_dir).as_posix(), path.read_bytes()
 
 
 def _dump(conn: Connection, sink: Callable[[bytes], None], progress: Progress | None) -> dict[str, dict]:
@@ -269,9 +271,10 @@ def _write(settings: Settings, partial: Path, key: bytes, master: tuple[str, byt
                                              "keys": keys_in(conn)}, bound=master)  # fmt: skip
             zipped = gzip.GzipFile(fileobj=_Sink(sealed.write), mode="wb", mtime=0)
             manifest = _dump(conn, zipped.write, progress)
+            erased = erased_cids(conn)
         with zipped:
             blobs = 0
-            for name, data in _content_blobs(settings):
+            for name, data in _content_blobs(settings, erased):
                 zipped.write(_line({"blob": name, "data": base64.b64encode(data).decode()}))
                 blobs += 1
             zipped.write(_line({"manifest": manifest, "blobs": blobs}))
@@ -543,7 +546,11 @@ def restore_backup(settings: Settings, path: Path, progress: Progress | None = N
             # `audit verify` names those anchors lost in this restore rather than tampering (RESTORED).
             audit_log.record(session, "system", RESTORED, restored_subject(backup_head.seq if backup_head else 0),
                              {"backup_created_at": header.get("created_at"), "backup_revision": revision})  # fmt: skip
+            # The blobs written back include erased documents' (a backup older than their erasure, or
+            # taken before their removal was recorded): each is removed again once this has committed.
+            forget_removals(session)
             session.flush()
+    remove_quietly(settings)
     return RestoreReport(revision, report.tables, report.blobs, True, replayed.erased if replayed else 0,
                          tuple(replayed.skipped) if replayed else (), missing_master_keys=missing,
                          outbox_held=held)  # fmt: skip

@@ -57,6 +57,9 @@ class EmbeddedContentStore:
         if not self.has(cid):
             raise ContentNotFound(f"no content for {cid}", cid=cid)
 
+    def remove(self, cid: str) -> None:
+        self.path_of(cid).unlink(missing_ok=True)
+
     def has(self, cid: str) -> bool:
         return self.path_of(cid).is_file()
 

@@ -92,6 +92,18 @@ class IpfsContentStore:
         except CommunicationError as exc:
             raise self._fail(exc, cid) from exc
 
+    def remove(self, cid: str) -> None:
+        # Unpinned, the blocks go at the node's next garbage collection; copies other nodes fetched
+        # meanwhile are beyond reach, which is why personal data is kept off a public network.
+        parse_cid(cid)
+        try:
+            self._client.pin.rm(cid)
+        except ErrorResponse as exc:
+            if "not pinned" not in str(exc).lower():
+                raise self._fail(exc, cid) from exc
+        except CommunicationError as exc:
+            raise self._fail(exc, cid) from exc
+
     def has(self, cid: str) -> bool:
         # "Pinned here" rather than "some blocks cached": unpinned blocks may be collected at
         # any time, and asking for a missing block would make the node search the network.

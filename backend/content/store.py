@@ -30,6 +30,11 @@ class ContentStore(Protocol):
         """Keep `cid` from garbage collection; ContentNotFound if it cannot be had."""
         ...
 
+    def remove(self, cid: str) -> None:
+        """Stop keeping `cid`: deleted here, or unpinned for the node's garbage collection. Nothing
+        to do is no error (removal is retried until it is recorded)."""
+        ...
+
     def has(self, cid: str) -> bool:
         """Whether this store keeps `cid` (stored here and pinned), without fetching it."""
         ...

@@ -367,3 +367,50 @@ def test_a_restore_erases_again_the_application_hashes_and_the_offers_the_erasur
         assert (row.input_hash, row.salt, row.inputs, row.wallet) == (None, None, {}, None)
         assert set(row.outputs) == {"score", "grade", "pd", "decision"}
         assert session.get(LoanOffer, "unsigned") is None
+
+
+def test_a_restore_removes_again_the_agreement_documents_of_the_offers_the_erasure_deleted(tmp_path, database_url):
+    """A backup older than the erasure holds the offer and its agreement's bytes: the replay deletes the
+    offer again and the bytes leave the restored content store. A backup taken after the erasure holds
+    no erased document's bytes, even while their removal from the store is still to come."""
+    from backend.anchoring.documents import anchor_document
+    from backend.anchoring.models import Document
+    from backend.content.embedded import EmbeddedContentStore
+    from backend.content.store import get_content_store
+    from backend.lending.models import LoanOffer
+    from backend.scoring.schemas import ApplicationCreate
+    from backend.scoring.service import score_application
+    from tests.scoring.conftest import SAMPLE
+
+    settings = _source(tmp_path)
+    person = make_applicant(906)
+    wallet = person.account.address
+    _submit(settings, person)
+    agreement = json.dumps({"offer_id": "unsigned", "borrower": wallet, "principal": 3000}).encode()
+    with session_scope(settings) as session:
+        decision = score_application(session, ApplicationCreate(**SAMPLE), settings=settings, wallet=wallet)
+        document = anchor_document(session, settings, agreement).document
+        cid = document.cid
+        session.add(LoanOffer(id="unsigned", decision_id=decision.id, borrower=wallet, status="offered", amount=3000,
+                              quoted_apr_bps=1_500, chain_id=31337, loan_book="0x" + "22" * 20, asset_decimals=6,
+                              terms={}, terms_hash="0x" + "99" * 32, agreement_cid=cid, agreement_hash=document.doc_hash))  # fmt: skip
+    before = tmp_path / "before-erasure.lcbk"
+    held_before = create_backup(settings, before).blobs
+    original_remove = EmbeddedContentStore.remove
+    EmbeddedContentStore.remove = lambda self, cid: (_ for _ in ()).throw(OSError("disk unavailable"))
+    try:
+        _erase(settings, person)
+    finally:
+        EmbeddedContentStore.remove = original_remove
+    assert get_content_store(settings).has(cid)  # its removal still to come
+    after = tmp_path / "after-erasure.lcbk"
+    assert create_backup(settings, after).blobs == held_before - 1
+
+    for backup, url in ((before, database_url), (after, f"sqlite:///{tmp_path / 'after.db'}")):
+        target = _target(tmp_path, settings, url, name=backup.stem)
+        restore_backup(target, backup)
+        assert not get_content_store(target).has(cid), f"restored {backup.name}, the agreement's bytes are back"
+        with session_scope(target) as session:
+            assert session.get(LoanOffer, "unsigned") is None
+            row = session.scalars(select(Document).where(Document.cid == cid)).one()
+            assert row.content_erased_at is not None and row.content_removed_at is not None

@@ -33,6 +33,15 @@ def test_putting_the_same_bytes_twice_is_one_object(store, content_dir):
     assert [path.name for path in files] == [cid_of(b"agreement")]  # no temporary files left
 
 
+def test_removed_content_is_gone_and_removing_it_again_is_no_error(store):
+    cid = store.put(b"an offer's agreement, erased with its borrower's personal data")
+    store.remove(cid)
+    assert not store.has(cid) and not store.path_of(cid).exists()
+    with pytest.raises(ContentNotFound):
+        store.get(cid)
+    store.remove(cid)
+
+
 def test_missing_content(store):
     cid = cid_of(b"never stored")
     assert not store.has(cid)

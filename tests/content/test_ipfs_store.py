@@ -45,6 +45,14 @@ def test_pin_keeps_stored_content(store):
     assert store.has(cid)
 
 
+def test_removed_content_is_unpinned_and_removing_it_again_is_no_error(store):
+    cid = store.put(b"an offer's agreement, erased with its borrower's personal data")
+    store.remove(cid)
+    assert not store.has(cid)
+    store.remove(cid)
+    store.remove(cid_of(b"never added here"))
+
+
 def test_missing_content(store):
     cid = cid_of(b"nobody ever added this")
     assert not store.has(cid)

@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend import idempotency_keys
+from backend.anchoring.content_erasure import erase_agreements
 from backend.config import Settings
 from backend.identity.audit_trail import audit
 from backend.identity.crypto.holders import shred
@@ -88,6 +89,7 @@ def _replay(session: Session, settings: Settings, entry: Entry, result: Replayed
         clear_decision(decision, now)
     for offer in offers:
         session.delete(offer)
+    erase_agreements(session, settings, [o.agreement_hash for o in offers], now)
     result.erased += len(records) + len(holders)
     result.decisions += len(decisions)
     result.offers += len(offers)

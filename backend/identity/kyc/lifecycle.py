@@ -43,6 +43,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import idempotency_keys
+from backend.anchoring.content_erasure import erase_agreements
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
 from backend.errors import Conflict, NotFound
@@ -176,7 +177,8 @@ def erase_rows(session: Session, settings: Settings, wallet: str, actor: str, re
                keeping_index: frozenset[str] = frozenset()) -> tuple[Entry, list[str]]:  # fmt: skip
     """Erase exactly these rows of `wallet`: logged first (fsynced: an erasure never commits unlogged,
     and a restore replays it), then attestations revoked, data keys shredded, applications cleared,
-    offers deleted. Returns the log entry and the revocations queued."""
+    offers deleted, and their agreement documents' bytes (once committed: `content_erasure.py`).
+    Returns the log entry and the revocations queued."""
     now = utcnow()
     cleared = {table: rows for table, rows in ((CreditDecision.__tablename__, [d.id for d in decisions]),
                                                (LoanOffer.__tablename__, [o.id for o in offers])) if rows}  # fmt: skip
@@ -193,6 +195,7 @@ def erase_rows(session: Session, settings: Settings, wallet: str, actor: str, re
         clear_decision(decision, now)
     for offer in offers:
         session.delete(offer)
+    erase_agreements(session, settings, [o.agreement_hash for o in offers], now)
     return entry, revocations
 
 

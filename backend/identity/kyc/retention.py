@@ -46,10 +46,12 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend import idempotency_keys
+from backend.anchoring.content_erasure import remove_quietly
 from backend.config import Settings
 from backend.db.base import as_utc
 from backend.db.session import session_scope
 from backend.identity.audit_trail import audit
+from backend.identity.kyc.earlier_agreements import erase_earlier_agreements_once
 from backend.identity.kyc.erasure_requests import SCHEDULED, due_requests, scheduled_request
 from backend.identity.kyc.erasure_scope import denied_identity, no_loan_made_from, unaccepted_offers, unbound_decisions
 from backend.identity.kyc.lifecycle import erase_dormant, erase_rows, erase_scheduled, kept_because
@@ -95,9 +97,14 @@ class RetentionRound:
 
 
 def retention_step(settings: Settings) -> int:
-    """The worker's round: how many wallets it erased something of. After it, once per database,
-    the KYC records are re-indexed to the current blind-index formula (`reindex.reindex_if_due`)."""
+    """The worker's round: how many wallets it erased something of. After it, the erased agreement
+    documents whose removal from the content store failed are removed (`content_erasure.py`), and,
+    once per database, those of offers erased before erasures took them
+    (`earlier_agreements.py`) and the KYC records re-indexed to the current blind-index formula
+    (`reindex.reindex_if_due`)."""
     done = run_round(settings).count
+    erase_earlier_agreements_once(settings)
+    remove_quietly(settings)
     reindex_if_due(settings)
     return done
 
