@@ -17,11 +17,11 @@ from backend.scoring.fairness import FOUR_FIFTHS, age_group_of, fairness_report,
 from backend.scoring.features import DERIVED, PROTECTED
 from backend.scoring.scorer import Scorer
 from backend.scoring.training import (
+    BAG_SHARE,
+    BAGS,
     CrossValidation,
     Progress,
     TrainingConfig,
-    BAG_SHARE,
-    BAGS,
     bagged_cross_validate,
     calibrate,
     calibrated_pd,

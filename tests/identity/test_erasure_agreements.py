@@ -26,7 +26,7 @@ from backend.lending.models import LoanOffer
 from backend.scoring.schemas import ApplicationCreate
 from backend.scoring.service import score_application
 from tests.conftest import make_settings
-from tests.identity.conftest import make_applicant
+from tests.identity.conftest import client_for, make_applicant
 from tests.identity.test_erasure_scope import _loan
 from tests.scoring.conftest import SAMPLE
 
@@ -99,6 +99,14 @@ def test_an_erasure_removes_the_agreements_of_the_offers_it_deletes_and_their_ha
         assert not store.has(record.cid)
     kept = _record(settings, documents["accepted"])
     assert kept.content_erased_at is None and store.get(kept.cid) == documents["accepted"]
+    with client_for(settings) as client:
+        gone = client.get("/api/v1/verify", params={"cid": _record(settings, documents["offered"]).cid})
+        assert (gone.status_code, gone.json()["error"]) == (410, "content_erased"), gone.text
+        assert "verify them by upload" in gone.json()["detail"]
+        assert client.get("/api/v1/verify/proof", params={"cid": _record(settings, documents["offered"]).cid}).status_code == 410
+        upload = client.post("/api/v1/verify", files={"file": ("agreement.json", documents["offered"])})
+        assert (upload.status_code, upload.json()["status"]) == (200, "pending")
+        assert client.get("/api/v1/verify", params={"cid": kept.cid}).json()["status"] == "pending"
 
 
 def test_an_erasure_rolled_back_takes_no_document(settings):
