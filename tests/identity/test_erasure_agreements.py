@@ -20,14 +20,10 @@ from backend.db.session import session_scope
 from backend.errors import ContentErased
 from backend.identity.kyc.lifecycle import erase_wallet
 from backend.identity.kyc.retention import retention_step
-from backend.identity.kyc.submission import submit
-from backend.identity.schemas import KycCreate
 from backend.lending.models import LoanOffer
-from backend.scoring.schemas import ApplicationCreate
-from backend.scoring.service import score_application
 from tests.conftest import make_settings
 from tests.identity.conftest import client_for, make_applicant
-from tests.identity.test_erasure_scope import _loan
+from tests.identity.test_erasure_scope import verified_with_a_repaid_loan
 from tests.scoring.conftest import SAMPLE
 
 
@@ -48,15 +44,9 @@ def _agreement(offer_id: str, wallet: str, decision_hash: str) -> bytes:
 def _borrower_with_offers(settings, seed: int) -> tuple[str, dict[str, bytes]]:
     """A wallet with an offer never signed, one superseded and one a (repaid) loan was made from,
     each with its agreement document anchored."""
-    person = make_applicant(seed)
-    wallet = person.account.address
     documents = {}
     with session_scope(settings) as session:
-        submit(session, settings, wallet, KycCreate(**person.form()), [])
-        unused = score_application(session, ApplicationCreate(**SAMPLE), settings=settings, wallet=wallet)
-        borrowed = score_application(session, ApplicationCreate(**(SAMPLE | {"amount": SAMPLE["amount"] + 100})),
-                                     settings=settings, wallet=wallet)  # fmt: skip
-        session.add(_loan(borrowed, wallet))
+        wallet, unused, borrowed = verified_with_a_repaid_loan(session, settings, seed)
         for offer_id, status, decision in (("offered", "offered", unused), ("superseded", "superseded", unused),
                                            ("accepted", "accepted", borrowed)):  # fmt: skip
             documents[offer_id] = _agreement(offer_id, wallet, decision.decision_hash)

@@ -67,17 +67,23 @@ def _loan(decision, borrower: str) -> LoanRow:
     )  # fmt: skip
 
 
+def verified_with_a_repaid_loan(session, settings, seed: int):
+    """A verified wallet with an application no loan was made from and one a repaid loan was:
+    (wallet, unused decision, borrowed decision)."""
+    wallet = (person := make_applicant(seed)).account.address
+    submit(session, settings, wallet, KycCreate(**person.form()), [])
+    unused = score_application(session, ApplicationCreate(**SAMPLE), settings=settings, wallet=wallet)
+    borrowed = score_application(session, ApplicationCreate(**(SAMPLE | {"amount": SAMPLE["amount"] + 100})),
+                                 settings=settings, wallet=wallet)  # fmt: skip
+    session.add(_loan(borrowed, wallet))
+    return wallet, unused, borrowed
+
+
 def test_erasure_clears_the_credit_applications_no_loan_was_made_from(settings):
     """A declined or unused application's inputs (declared finances) and wallet go with the
     erasure; the one a (repaid) loan was made from stays whole, its hash still proven."""
-    person = make_applicant(914)
-    wallet = person.account.address
     with session_scope(settings) as session:
-        submit(session, settings, wallet, KycCreate(**person.form()), [])
-        unused = score_application(session, ApplicationCreate(**SAMPLE), settings=settings, wallet=wallet)
-        borrowed = score_application(session, ApplicationCreate(**(SAMPLE | {"amount": SAMPLE["amount"] + 100})),
-                                     settings=settings, wallet=wallet)  # fmt: skip
-        session.add(_loan(borrowed, wallet))
+        wallet, unused, borrowed = verified_with_a_repaid_loan(session, settings, 914)
     with session_scope(settings) as session:
         erased = erase_wallet(session, settings, wallet, wallet)
     assert erased.erased_decisions == [unused.id]
@@ -107,14 +113,8 @@ def test_an_erased_application_cannot_be_recovered_from_what_stays_nor_tied_back
     from backend.scoring.canonical import keccak_hex
     from backend.scoring.service import get_decision
 
-    person = make_applicant(915)
-    wallet = person.account.address
     with session_scope(settings) as session:
-        submit(session, settings, wallet, KycCreate(**person.form()), [])
-        unused = score_application(session, ApplicationCreate(**SAMPLE), settings=settings, wallet=wallet)
-        borrowed = score_application(session, ApplicationCreate(**(SAMPLE | {"amount": SAMPLE["amount"] + 100})),
-                                     settings=settings, wallet=wallet)  # fmt: skip
-        session.add(_loan(borrowed, wallet))
+        wallet, unused, borrowed = verified_with_a_repaid_loan(session, settings, 915)
         session.add_all([_offer("offered", unused.id, wallet, "offered"), _offer("superseded", unused.id, wallet, "superseded"),
                          _offer("accepted", borrowed.id, wallet, "accepted")])  # fmt: skip
         salt = session.get(CreditDecision, unused.id).salt
