@@ -20,6 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # used against local chains (chain ids in LOCAL_CHAIN_IDS); see `chain/signers.py`.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 LOCAL_CHAIN_IDS = frozenset({31337, 1337})
+# How long after a disbursal the index keeps its borrower wallet's transfers of the loan token
+# (`backend/chain/loan_token.py`): the monitoring windows that read them can be no longer. Part of the
+# index's rule, so a change is a new rule (`indexer.TOKEN_TRANSFERS`), not a setting.
+TOKEN_FOLLOW_DAYS = 30
 
 
 class Settings(BaseSettings):
@@ -129,7 +133,8 @@ class Settings(BaseSettings):
     monitoring_structuring_days: int = Field(default=30, ge=1)  # gifts each under the threshold, summed over this
     monitoring_cycle_max_hops: int = Field(default=4, ge=3, le=6)  # A -> B -> C (-> ...) -> A up to this many moves
     monitoring_answers_changed_days: int = Field(default=30, ge=1)  # a person's applications compared within this
-    monitoring_collection_days: int = Field(default=7, ge=1)  # a borrower's onward transfers counted this long after a disbursal
+    # A borrower's onward transfers counted this long after a disbursal (the index keeps TOKEN_FOLLOW_DAYS of them).
+    monitoring_collection_days: int = Field(default=7, ge=1, le=TOKEN_FOLLOW_DAYS)
     monitoring_collection_share: float = Field(default=0.5, gt=0, le=1)  # ... reaching this share of it, to one wallet
     monitoring_collection_piece_share: float = Field(default=0.1, gt=0, le=1)  # ... this, to a wallet, makes a piece
     # The API's alert reads share one computation this long while what the rules read looks unchanged (0: never).

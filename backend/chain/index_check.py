@@ -12,7 +12,7 @@ indexed range, compares the projections with a fresh fold of the chain's own log
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,9 +128,9 @@ def fetch_events(settings: Settings, followed: Followed, filters: Sequence[dict]
 
 
 def _disbursed_before(settings: Settings, followed: Followed, block: int, wallets: Iterable[str] | None = None
-                      ) -> dict[str, tuple[int, int]]:  # fmt: skip
-    """Each borrower wallet's first `LoanDisbursed` up to `block`, read from the node by topic (of
-    `wallets` only, when given: the borrower is LoanDisbursed's second indexed argument)."""
+                      ) -> dict[str, list[loan_token.Disbursal]]:  # fmt: skip
+    """Each borrower wallet's `LoanDisbursed` up to `block`, read from the node by topic (of `wallets`
+    only, when given: the borrower is LoanDisbursed's second indexed argument)."""
     if followed.book is None or block < followed.start_block:
         return {}
     topic0 = "0x" + loan_token.DISBURSED_TOPIC.hex()
@@ -141,9 +141,15 @@ def _disbursed_before(settings: Settings, followed: Followed, block: int, wallet
                    for chunk in _chunked(sorted(set(wallets)), loan_token.SENDERS_PER_QUERY)]  # fmt: skip
     if not filters:
         return {}
-    found: dict[str, tuple[int, int]] = {}
-    for ev in fetch_events(settings, followed, filters, followed.start_block, block):
-        found.setdefault(ev.args["borrower"], (ev.block_number, ev.log_index))
+    return disbursals_of(fetch_events(settings, followed, filters, followed.start_block, block))
+
+
+def disbursals_of(events: Iterable[ChainEvent]) -> dict[str, list[loan_token.Disbursal]]:
+    """The `LoanDisbursed` among decoded `events`, by borrower wallet, in chain order."""
+    found: dict[str, list[loan_token.Disbursal]] = {}
+    for ev in sorted(events, key=lambda e: (e.block_number, e.log_index)):
+        if (ev.contract, ev.event) == ("LoanBook", "LoanDisbursed"):
+            found.setdefault(ev.args["borrower"], []).append(((ev.block_number, ev.log_index), int(ev.args["startTime"])))
     return found
 
 
@@ -152,24 +158,26 @@ def _chunked(items: list, size: int) -> list[list]:
 
 
 def token_events(settings: Settings, followed: Followed, events: Iterable[ChainEvent], start: int, end: int,
-                 known: Iterable[str] | None = None) -> list[ChainEvent]:  # fmt: skip
+                 known: Mapping[str, list[loan_token.Disbursal]] | None = None) -> list[ChainEvent]:  # fmt: skip
     """The loan token's logs of blocks [start, end] that the indexer keeps (`loan_token.py`), read
     from the node, given the chain's own `events` of the platform's contracts in the range, and the
-    wallets `known` to have been disbursed to before it (None: read from the node too)."""
+    disbursals `known` before it (None: read from the node too)."""
     if followed.token is None or start > end:
         return []
     if known is None:
         known = _disbursed_before(settings, followed, start - 1)
-    new: dict[str, tuple[int, int]] = {}
-    for ev in sorted(events, key=lambda e: (e.block_number, e.log_index)):
-        if (ev.contract, ev.event) == ("LoanBook", "LoanDisbursed"):
-            new.setdefault(ev.args["borrower"], (ev.block_number, ev.log_index))
+    disbursals = loan_token.joined(known, disbursals_of(events))
     w3 = get_web3(settings)
-    with reading("the loan token's transfers"):
+    times: dict[int, int] = {}
+
+    def timed_logs(query: dict) -> list:
         # Split while refused, as the indexer's read: the borrowers' traffic, not ours, sizes the answer.
-        logs = loan_token.borrower_transfers(lambda query: read_logs(w3, query, start, end),
-                                             followed.token, known, new, followed.addresses)  # fmt: skip
-        times = _block_times(w3, (lg["blockNumber"] for lg in logs))
+        logs = read_logs(w3, query, start, end)
+        times.update(_block_times(w3, {lg["blockNumber"] for lg in logs} - times.keys()))  # in batches
+        return logs
+
+    with reading("the loan token's transfers"):
+        logs = loan_token.borrower_transfers(timed_logs, followed.token, disbursals, followed.addresses, times.__getitem__)
     logs = sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"]))
     return [Indexer._decode(followed, lg, times[lg["blockNumber"]]) for lg in logs]
 
@@ -254,14 +262,14 @@ def receipt_events(settings: Settings, tx_hash: str) -> tuple[dict | None, list[
         timestamp = w3.eth.get_block(receipt["blockNumber"])["timestamp"]
     logs = [lg for lg in receipt["logs"] if Web3.to_checksum_address(lg["address"]) != followed.token]
     if len(logs) < len(receipt["logs"]):
-        logs += _kept_token_logs(settings, followed, receipt)
+        logs += _kept_token_logs(settings, followed, receipt, timestamp)
     decoded = (Indexer._decode(followed, lg, timestamp) for lg in sorted(logs, key=lambda lg: lg["logIndex"]))
     return dict(receipt), [ev for ev in decoded if ev is not None]
 
 
-def _kept_token_logs(settings: Settings, followed: Followed, receipt) -> list:
-    """The receipt's logs of the loan token that the index keeps: out of a wallet disbursed to
-    before them (LoanDisbursed read from the node by topic), into no platform contract."""
+def _kept_token_logs(settings: Settings, followed: Followed, receipt, timestamp: int) -> list:
+    """The receipt's logs of the loan token that the index keeps: out of a wallet disbursed to within
+    the follow window before them (LoanDisbursed read from the node by topic), into no platform contract."""
     mine = [lg for lg in receipt["logs"] if Web3.to_checksum_address(lg["address"]) == followed.token
             and len(lg["topics"]) == 3 and bytes(lg["topics"][0]) == loan_token.TRANSFER_TOPIC]  # fmt: skip
     senders = {Web3.to_checksum_address(bytes(lg["topics"][1])[-20:]) for lg in mine}
@@ -270,7 +278,8 @@ def _kept_token_logs(settings: Settings, followed: Followed, receipt) -> list:
     def from_receipt(query: dict) -> list:
         return [lg for lg in mine if "0x" + bytes(lg["topics"][1]).hex() in query["topics"][1]]
 
-    return loan_token.borrower_transfers(from_receipt, followed.token, (), disbursed, followed.addresses)
+    return loan_token.borrower_transfers(from_receipt, followed.token, disbursed, followed.addresses,
+                                         lambda _block: timestamp)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- the whole index
@@ -334,8 +343,7 @@ def verify_index(settings: Settings, from_block: int | None = None, to_block: in
             now = session.get(IndexerCheckpoint, CHECKPOINT, with_for_update=True).block_number
             if now > end:
                 later = fetch_events(settings, followed, everything, end + 1, now, by_batch=True)
-                known = {e.args["borrower"] for e in on_chain if (e.contract, e.event) == ("LoanBook", "LoanDisbursed")}
-                on_chain += later + token_events(settings, followed, later, end + 1, now, known)
+                on_chain += later + token_events(settings, followed, later, end + 1, now, disbursals_of(on_chain))
                 end = now
             if now != indexed_through:
                 indexed_through, lag = now, index_lag(settings, now)

@@ -42,7 +42,7 @@ def add_token_transfers(settings: Settings, w3: Web3, session: Session, cp: Inde
     disbursed = list(session.scalars(select(ChainEvent).where(ChainEvent.contract == "LoanBook",
                                                               ChainEvent.event == "LoanDisbursed")
                                      .order_by(ChainEvent.block_number, ChainEvent.log_index)))  # fmt: skip
-    onward = token_events(settings, followed, disbursed, followed.start_block, cp.block_number, known=())
+    onward = token_events(settings, followed, disbursed, followed.start_block, cp.block_number, known={})
     block = w3.eth.get_block(cp.block_number) if cp.block_hash is not None else None
     if block is not None and block["hash"].to_0x_hex() != cp.block_hash:
         log.info("chain changed while reading the loan token's transfers; retrying")

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from eth_utils import event_abi_to_log_topic
 from sqlalchemy import delete, func, select
@@ -87,9 +88,11 @@ class Followed:
 
 # Part of the deployment's fingerprint: the rule `loan_token.py` keeps the token's transfers by. An
 # index made under an earlier one (or before the token was followed) has its transfers read again up to
-# its checkpoint, in place (`index_upgrade.py`). 1: transfers of 0 were kept too.
-TOKEN_TRANSFERS = "token-transfers:2"
-EARLIER_TOKEN_RULES = ("token-transfers:1",)
+# its checkpoint, in place (`index_upgrade.py`). 1: transfers of 0 were kept too; 2: every transfer from
+# the sender's first disbursal on, however long after. 3: within TOKEN_FOLLOW_DAYS of one (a new
+# TOKEN_FOLLOW_DAYS is a new rule, this one then among the earlier ones).
+TOKEN_TRANSFERS = "token-transfers:3"
+EARLIER_TOKEN_RULES = ("token-transfers:1", "token-transfers:2")
 
 
 def legacy_fingerprint(manifest: dict) -> str:
@@ -245,10 +248,18 @@ class Indexer:
         end_before = w3.eth.get_block(end)["hash"]  # the chain the logs are read from ...
         # Split while the node refuses the answer: how many logs a range holds is not ours to choose.
         logs = read_logs(w3, {"address": followed.addresses}, start, end)
-        logs += token_transfer_logs(w3, session, followed, logs, start, end)
+        headers: dict[int, Any] = {}
+
+        def block(n: int):  # each header read once, those the token's read needs the times of included
+            if n not in headers:
+                headers[n] = w3.eth.get_block(n)
+            return headers[n]
+
+        logs += token_transfer_logs(w3, session, followed, logs, start, end, lambda n: block(n)["timestamp"])
         recent_from = max(start, head - settings.indexer_reorg_window)
         wanted = {end, start} | set(range(recent_from, end + 1)) | {lg["blockNumber"] for lg in logs}
-        headers = {n: w3.eth.get_block(n) for n in sorted(wanted)}
+        for n in sorted(wanted):
+            block(n)
         if headers[end]["hash"] != end_before:
             return False  # ... is not the chain the headers were read from: a reorg in between
         if cp.block_hash is not None and headers[start]["parentHash"].to_0x_hex() != cp.block_hash:
@@ -292,18 +303,30 @@ class Indexer:
         )  # fmt: skip
 
 
-def token_transfer_logs(w3: Web3, session: Session, followed: Followed, logs: list, start: int, end: int) -> list:
+def token_transfer_logs(w3: Web3, session: Session, followed: Followed, logs: list, start: int, end: int,
+                        time_of: Callable[[int], int]) -> list:  # fmt: skip
     """The loan token's logs of blocks [start, end] the index keeps (`loan_token.py`): out of the
-    wallets the index already knows received a disbursal, and of those the range's `logs` disburse to.
-    Split while the node refuses the answer (down to one block, then its receipts): how many transfers up to 1,000
-    borrower wallets make is theirs to choose, and a range over a hosted node's cap would otherwise
-    fail every round, the index stalled for everyone."""
+    wallets disbursed to within the follow window before the range (as the index has them), and of
+    those the range's `logs` disburse to. Split while the node refuses the answer (down to one block,
+    then its receipts): how many transfers up to 1,000 borrower wallets make is theirs to choose, and a
+    range over a hosted node's cap would otherwise fail every round, the index stalled for everyone."""
     if followed.token is None:
         return []
-    known = session.scalars(select(DisbursalRow.borrower).distinct())
-    new = loan_token.first_disbursals(logs, followed.book)
-    return loan_token.borrower_transfers(lambda query: read_logs(w3, query, start, end), followed.token, known, new,
-                                         followed.addresses)  # fmt: skip
+    # Block times only grow, so a disbursal older than the window before the range's first block
+    # follows nothing in it.
+    checkpoint = session.get(IndexedBlock, start - 1)  # the range's parent, kept by the last round
+    before = checkpoint.timestamp if checkpoint is not None else time_of(start - 1) if start > 0 else 0
+    since = before - loan_token.FOLLOW_SECONDS
+    known: dict[str, list[loan_token.Disbursal]] = {}
+    d = DisbursalRow
+    for borrower, block, log_index, start_time in session.execute(
+        select(d.borrower, d.block_number, d.log_index, d.start_time).where(d.start_time >= since)
+        .order_by(d.block_number, d.log_index)
+    ):  # fmt: skip
+        known.setdefault(borrower, []).append(((block, log_index), start_time))
+    disbursals = loan_token.joined(known, loan_token.disbursals_in(logs, followed.book))
+    return loan_token.borrower_transfers(lambda query: read_logs(w3, query, start, end), followed.token, disbursals,
+                                         followed.addresses, time_of)  # fmt: skip
 
 
 def read_logs(w3: Web3, query: dict, start: int, end: int) -> list:

@@ -262,8 +262,8 @@ class MarketTradeRow(EventRef, Base):
 
 class DisbursalRow(EventRef, Base):
     """A loan's disbursal (LoanBook's `LoanDisbursed`): what its borrower's wallet received, net of the
-    origination fee. The indexer follows the loan token's transfers out of every wallet named here
-    from its first disbursal on (backend/chain/loan_token.py)."""
+    origination fee. The indexer follows the loan token's transfers out of the wallet named here for
+    TOKEN_FOLLOW_DAYS after `start_time` (backend/chain/loan_token.py)."""
 
     __tablename__ = "chain_disbursals"
 
@@ -271,7 +271,7 @@ class DisbursalRow(EventRef, Base):
     loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
     borrower: Mapped[str] = mapped_column(String(42), index=True)
     net_amount: Mapped[int] = mapped_column(Uint)
-    start_time: Mapped[int] = mapped_column(BigInteger)
+    start_time: Mapped[int] = mapped_column(BigInteger, index=True)  # each range reads those of the window before it
 
 
 class TokenTransferRow(EventRef, Base):

@@ -93,14 +93,18 @@ class IpfsContentStore:
             raise self._fail(exc, cid) from exc
 
     def remove(self, cid: str) -> None:
-        # Unpinned, the blocks go at the node's next garbage collection; copies other nodes fetched
-        # meanwhile are beyond reach, which is why personal data is kept off a public network.
+        # Unpinned, then collected at once: an erasure does not wait for the node's own schedule (if it
+        # has one). Copies other nodes fetched meanwhile are beyond reach: keep such a node private.
         parse_cid(cid)
         try:
             self._client.pin.rm(cid)
         except ErrorResponse as exc:
             if "not pinned" not in str(exc).lower():
                 raise self._fail(exc, cid) from exc
+        except CommunicationError as exc:
+            raise self._fail(exc, cid) from exc
+        try:
+            self._client.repo.gc(quiet=True)
         except CommunicationError as exc:
             raise self._fail(exc, cid) from exc
 

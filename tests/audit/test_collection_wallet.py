@@ -206,3 +206,14 @@ def test_a_loan_flagged_for_one_wallet_is_not_flagged_again_for_its_pieces(setti
     _send(world, second, COLLECTOR, 3_000 * UNIT)
     (alert,) = _alerts(settings)
     assert (alert.loan_id, alert.wallets[0], alert.amount) == (loan_b, MULE, 6_000 * UNIT)
+
+
+def test_the_window_is_no_longer_than_the_index_keeps_a_borrowers_transfers(tmp_path):
+    from pydantic import ValidationError
+
+    from backend.config import TOKEN_FOLLOW_DAYS
+    from tests.conftest import make_settings
+
+    assert make_settings(tmp_path, monitoring_collection_days=TOKEN_FOLLOW_DAYS).monitoring_collection_days == 30
+    with pytest.raises(ValidationError, match="monitoring_collection_days"):
+        make_settings(tmp_path, monitoring_collection_days=TOKEN_FOLLOW_DAYS + 1)

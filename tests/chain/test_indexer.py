@@ -462,6 +462,45 @@ def test_only_the_loan_tokens_transfers_out_of_disbursed_wallets_are_indexed_wha
     assert _rebuilt(settings) == index_state(settings)
 
 
+def test_a_wallets_transfers_are_followed_for_30_days_after_each_disbursal_and_no_longer(indexed, monkeypatch):
+    """Only what the monitoring reads is kept: a borrower's onward transfers within TOKEN_FOLLOW_DAYS of a
+    disbursal to it. Once past, no range's filter names the wallet (before, every wallet ever lent to
+    cost its share of a request each range, for good, and was watched as long) until it borrows again.
+    The same rows whatever the ranges, and `index verify` keeps the same ones."""
+    from backend.chain import indexer as indexer_module
+    from backend.chain import loan_token
+
+    settings, world = indexed
+    borrower = world.borrower
+    world.active_loan()
+    within = _send(world, borrower, MULE, 10 * UNIT)
+    Indexer().catch_up(settings)
+    world.chain.travel(loan_token.FOLLOW_SECONDS - 60)
+    last_day = _send(world, borrower, MULE, 11 * UNIT)  # still within: the window is up to 30 days
+    world.chain.travel(120)
+    _send(world, borrower, MULE, 20 * UNIT)  # past it: read in the range (the wallet was within it), not kept
+    Indexer().catch_up(settings)
+
+    _send(world, borrower, ELSEWHERE, 30 * UNIT)
+    queries = []
+    real = indexer_module.read_logs
+    monkeypatch.setattr(indexer_module, "read_logs", lambda w3, q, a, b: queries.append(q) or real(w3, q, a, b))
+    Indexer().catch_up(settings)
+    transfer_topic = "0x" + loan_token.TRANSFER_TOPIC.hex()
+    assert queries and not [q for q in queries if transfer_topic in (q.get("topics") or [])], "the wallet is still followed"
+    monkeypatch.setattr(indexer_module, "read_logs", real)
+
+    world.active_loan()  # it borrows again: followed again from this disbursal
+    again = _send(world, borrower, ELSEWHERE, 40 * UNIT)
+    Indexer().catch_up(settings)
+    assert _onward(settings) == [(borrower.address, MULE, 10 * UNIT, within), (borrower.address, MULE, 11 * UNIT, last_day),
+                                 (borrower.address, ELSEWHERE, 40 * UNIT, again)]  # fmt: skip
+    assert verify_index(settings).ok  # the check reads the same logs and keeps the same ones
+    whole = index_state(settings)
+    assert _rebuilt(settings.model_copy(update={"indexer_batch_blocks": 1})) == whole
+    assert _rebuilt(settings) == whole
+
+
 def test_a_reorg_takes_the_onward_transfers_with_it_as_a_rebuild_would(indexed):
     settings, world = indexed
     borrower = world.borrower
