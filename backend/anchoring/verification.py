@@ -72,6 +72,38 @@ def expected_anchor(settings: Settings, chain_id: int, contract: str | None = No
     return ExpectedAnchor(address, source, entry.get("codeHash") if same else None)
 
 
+def replaced_anchors(settings: Settings, chain_id: int) -> list[ExpectedAnchor]:
+    """The DocumentAnchors the deployment manifest records as replaced (its `history`), latest first:
+    a redeploy (a new compiler, an edit to the contract) leaves every root anchored before on the old
+    one, where it stays provable."""
+    from eth_utils import to_checksum_address
+
+    from backend.chain.deploy import load_manifest
+
+    found = []
+    for change in reversed(load_manifest(settings, chain_id).get("history", [])):
+        old = change.get("replaced") or {}
+        if change.get("contract") == "DocumentAnchor" and old.get("address"):
+            source = (f"the deployment manifest's history for chain {chain_id} (replaced {change.get('at')}: "
+                      f"{change.get('reason')})")  # fmt: skip
+            found.append(ExpectedAnchor(to_checksum_address(old["address"]), source, old.get("codeHash")))
+    return found
+
+
+def replaced_readers(settings: Settings, rpc_url: str | None, current) -> list:
+    """Readers of the replaced DocumentAnchors whose code is still the manifest's, kept on `current` (a
+    `platform_reader`) for the next record. One whose code differs (another chain) vouches for nothing."""
+    if getattr(current, "replaced", None) is None:
+        readers = []
+        for expected in replaced_anchors(settings, settings.chain_id):
+            try:
+                readers.append(_check_code(_reader(settings, rpc_url, expected), expected))
+            except AnchorContractMismatch:
+                continue
+        current.replaced = readers
+    return current.replaced
+
+
 def _normal_hash(value: str) -> str:
     return value.lower().removeprefix("0x")
 
@@ -143,8 +175,13 @@ def verify_record(
     if stored.leaf != hex32(leaf) or process_proof(leaf, proof) != to_bytes32(batch.root):
         return _result("tampered", "the stored proof does not lead from the document hash to its batch root", doc, **facts)
     reader = reader or platform_reader(settings, rpc_url)
-    facts |= {"contract": reader.address, "chain_id": settings.chain_id}
     check = reader.verify_anchored(leaf, [to_bytes32(p) for p in proof], to_bytes32(batch.root))
+    if not check.anchored and batch.status == BATCH_ANCHORED:  # perhaps on a DocumentAnchor since replaced
+        for older in replaced_readers(settings, rpc_url, reader):
+            if (found := older.verify_anchored(leaf, [to_bytes32(p) for p in proof], to_bytes32(batch.root))).anchored:
+                reader, check = older, found
+                break
+    facts |= {"contract": reader.address, "chain_id": settings.chain_id}
     if not check.anchored:
         if batch.status == BATCH_ANCHORED:
             return _result(
@@ -300,6 +337,10 @@ def verify_with_proof_file(
         reason = f"the proof names CID {proof.cid}, but the file's CID is {facts['cid']}: the proof file was altered"
         return _result("tampered", reason, doc_hash=doc_hash, **facts)
     expected = expected_anchor(settings, proof.chain_id, contract)
+    if contract is None and proof.contract.lower() != expected.address.lower():
+        # A proof from before the platform's DocumentAnchor was replaced names the one it was anchored on.
+        expected = next((a for a in replaced_anchors(settings, proof.chain_id)
+                         if a.address.lower() == proof.contract.lower()), expected)  # fmt: skip
     if proof.contract.lower() != expected.address.lower():
         raise ValidationFailed(
             f"refused: the proof names DocumentAnchor {proof.contract}, but the platform's is {expected.address} "

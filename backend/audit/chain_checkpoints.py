@@ -45,11 +45,13 @@ class ChainScan:
     from_block: int = 0
 
 
-def scan_start(settings: Settings, reader) -> int:
-    """The block DocumentAnchor was created in, when the chain confirms the manifest's; else 0."""
+def scan_start(settings: Settings, reader, entry: dict | None = None) -> int:
+    """The block DocumentAnchor (or the replaced one of manifest `entry`) was created in, when the chain
+    confirms the manifest's; else 0."""
     from backend.chain.deploy import load_manifest
 
-    entry = load_manifest(settings, settings.chain_id)["contracts"].get("DocumentAnchor") or {}
+    if entry is None:
+        entry = load_manifest(settings, settings.chain_id)["contracts"].get("DocumentAnchor") or {}
     try:
         block = int(entry.get("block") or 0)
     except (TypeError, ValueError):
@@ -92,15 +94,35 @@ def _manifest_heads(event, store, scan: ChainScan) -> None:
 
 
 def scan_chain(settings: Settings, *, rpc_url: str | None = None, from_block: int | None = None) -> ChainScan:
-    """Every audit head the platform's DocumentAnchor holds, in chain order, from `from_block`
-    (default: its creation, see scan_start). Only ANCHORER_ROLE can anchor there, so each of its
-    events is the platform's own (its code is checked against the manifest)."""
-    from backend.anchoring.verification import platform_reader
+    """Every audit head the platform's DocumentAnchor holds, and those it replaced (the manifest's
+    history, whose code still is the manifest's), in chain order, from `from_block` (default: each
+    one's creation, see scan_start). Only ANCHORER_ROLE can anchor there, so each of its events is
+    the platform's own (its code is checked against the manifest)."""
+    readers = anchor_readers(settings, rpc_url, from_block)
+    scan = ChainScan(from_block=readers[0][1])
+    for reader, start in readers:
+        _scan_one(settings, reader, start, scan)
+    scan.checkpoints.sort(key=lambda cp: (cp.block_number, cp.seq))
+    return scan
+
+
+def anchor_readers(settings: Settings, rpc_url: str | None, from_block: int | None) -> list[tuple]:
+    """(reader, first block to scan) of the platform's DocumentAnchor, then of those it replaced whose
+    code is still the manifest's (`verification.replaced_readers`)."""
+    from backend.anchoring.verification import platform_reader, replaced_readers
+    from backend.chain.deploy import load_manifest
 
     reader = platform_reader(settings, rpc_url)
+    history = load_manifest(settings, settings.chain_id).get("history", [])
+    entries = {h["replaced"]["address"].lower(): h["replaced"] for h in history
+               if h.get("contract") == "DocumentAnchor" and (h.get("replaced") or {}).get("address")}  # fmt: skip
+    return [(each, scan_start(settings, each, entries.get(each.address.lower())) if from_block is None else from_block)
+            for each in (reader, *replaced_readers(settings, rpc_url, reader))]  # fmt: skip
+
+
+def _scan_one(settings: Settings, reader, from_block: int, scan: ChainScan) -> None:
     store = get_content_store(settings)
-    scan = ChainScan(from_block=scan_start(settings, reader) if from_block is None else from_block)
-    for event in reader.anchored_events(from_block=scan.from_block):
+    for event in reader.anchored_events(from_block=from_block):
         found = len(scan.checkpoints)
         if is_head_uri(event.uri):
             _named_head(event, scan)
@@ -110,4 +132,3 @@ def scan_chain(settings: Settings, *, rpc_url: str | None = None, from_block: in
             _, timestamp = reader.anchored_at(to_bytes32(event.root))
             when = datetime.fromtimestamp(timestamp, UTC) if timestamp else None
             scan.checkpoints[found:] = [replace(cp, block_time=when) for cp in scan.checkpoints[found:]]
-    return scan

@@ -44,18 +44,17 @@ def _anchor(period: str, uri: str, root: str, block_number: int, tx_hash: str) -
 
 def anchors_on_chain(settings: Settings, period: str, *, rpc_url: str | None = None,
                      from_block: int | None = None) -> list[PeriodAnchorPublic]:  # fmt: skip
-    """Every anchor of the platform's DocumentAnchor naming `period`, read from the node, in chain
-    order. Only ANCHORER_ROLE can anchor there, so each is the platform's own word. The scan starts
-    at `from_block`, else at the block the chain confirms DocumentAnchor was created in (the
-    manifest's claim checked, as `audit verify` does; block 0 when it cannot be)."""
-    from backend.anchoring.verification import platform_reader
-    from backend.audit.chain_checkpoints import scan_start
+    """Every anchor of the platform's DocumentAnchor naming `period` (and of those it replaced, as
+    `audit verify` reads them), read from the node, in chain order. Only ANCHORER_ROLE can anchor
+    there, so each is the platform's own word. The scan starts at `from_block`, else at the block the
+    chain confirms each DocumentAnchor was created in (the manifest's claim checked, as `audit verify`
+    does; block 0 when it cannot be)."""
+    from backend.audit.chain_checkpoints import anchor_readers
 
-    reader = platform_reader(settings, rpc_url)
-    start = scan_start(settings, reader) if from_block is None else from_block
     found = (_anchor(period, e.uri, e.root, e.block_number, e.tx_hash)
+             for reader, start in anchor_readers(settings, rpc_url, from_block)
              for e in reader.anchored_events(from_block=start))  # fmt: skip
-    return [a for a in found if a is not None]
+    return sorted((a for a in found if a is not None), key=lambda a: a.block_number)
 
 
 def anchors_indexed(session: Session, period: str) -> list[PeriodAnchorPublic]:
