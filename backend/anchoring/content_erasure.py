@@ -20,6 +20,7 @@ from sqlalchemy import Connection, event, select, update
 from sqlalchemy.orm import Session
 
 from backend.anchoring.models import Document
+from backend.chain.projection_models import LoanRow
 from backend.config import Settings
 from backend.content.store import get_content_store
 from backend.db.session import session_scope
@@ -34,8 +35,11 @@ def erase_agreements(session: Session, settings: Settings, agreement_hashes: Ite
     hashes = sorted(set(agreement_hashes))
     if not hashes:
         return []
+    # Never a loan's: its agreement is the record of a contract made (LoanBook holds its hash).
     documents = list(session.scalars(select(Document).where(Document.doc_hash.in_(hashes), Document.cid.is_not(None),
-                                                            Document.content_erased_at.is_(None)).with_for_update()))  # fmt: skip
+                                                            Document.content_erased_at.is_(None),
+                                                            Document.doc_hash.not_in(select(LoanRow.agreement_hash)))
+                                     .with_for_update()))  # fmt: skip
     for document in documents:
         document.content_erased_at = now
     if documents:

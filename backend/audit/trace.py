@@ -69,6 +69,7 @@ from backend.lending.agreement import differences_from_chain
 from backend.lending.models import FundingMandateRow, LoanOffer, RepaymentMandateRow
 from backend.scoring.models import CreditDecision
 from backend.scoring.service import loan_differences, prove_decision
+from backend.servicing.channels import deliveries_of
 from backend.servicing.collections import actions_of, case_log_altered
 from backend.servicing.models import ServicingNotice
 from backend.servicing.notices import audit_entry_of, audited
@@ -287,8 +288,16 @@ def _default_noticed(db: Session, loan_id: int, defaulted_at: int | None) -> Che
             continue
         return CheckPublic(name="default_noticed", ok=True, detail=(
             f"the borrower was told on {recorded:%Y-%m-%d} that installment {notice.installment} left the loan open to "
-            f"default (audit entry {entry.seq}, recorded before the LoanDefaulted block)"))  # fmt: skip
+            f"default (audit entry {entry.seq}, recorded before the LoanDefaulted block){_delivered(db, notice)}"))  # fmt: skip
     return CheckPublic(name="default_noticed", ok=False, detail=_listed(why))
+
+
+def _delivered(db: Session, notice: ServicingNotice) -> str:
+    """How the notice left beyond the app, as its delivery entries prove (`channels.deliveries_of`)."""
+    said = [f"{'e-mail' if channel == 'email' else 'text message'} on {sent:%Y-%m-%d}"
+            + (f" (audit entry {seq})" if seq is not None else ", by the notice's row only: no audit entry proves it")
+            for channel, sent, seq in deliveries_of(db, notice)]  # fmt: skip
+    return "; sent by " + " and ".join(said) if said else "; in the app only: no e-mail or text message was sent"
 
 
 def _audit_entries(db: Session, subjects: list[str]) -> list[dict]:

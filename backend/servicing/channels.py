@@ -34,6 +34,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from backend import audit
+from backend.audit.hashing import payload_hash
+from backend.audit.models import AuditEntry
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
 from backend.db.base import as_utc
@@ -174,6 +176,21 @@ def deliver(settings: Settings, channel: Channel, send: Callable[[ServicingNotic
                          payload=delivery_payload(notice, channel.name, delivered))  # fmt: skip
             sent += 1
     return sent
+
+
+def deliveries_of(db: Session, notice: ServicingNotice) -> list[tuple[str, datetime, int | None]]:
+    """(channel, when it left, the seq of the audit entry that recomputes to that delivery: None when
+    delivered before deliveries were logged, or the row edited since) for each channel it left by."""
+    found = []
+    for channel, column in (("email", "emailed_at"), ("sms", "sms_sent_at")):
+        if (sent := getattr(notice, column)) is None:
+            continue
+        seq = db.scalar(select(AuditEntry.seq).where(
+            AuditEntry.subject == audit_subject(notice), AuditEntry.action == DELIVERED,
+            AuditEntry.payload_hash == payload_hash(delivery_payload(notice, channel, sent)),
+        ).order_by(AuditEntry.seq).limit(1))  # fmt: skip
+        found.append((channel, as_utc(sent), seq))
+    return found
 
 
 def delivery_payload(notice: ServicingNotice, channel: str, sent_at: datetime) -> dict:

@@ -336,6 +336,27 @@ def test_default_noticed_needs_the_notice_in_the_audit_log_before_the_default(se
 
     ok, detail = noticed(through_add_notice)
     assert ok and "installment 1 left the loan open to default (audit entry" in detail, detail
+    assert "in the app only: no e-mail or text message was sent" in detail, detail
+    # Its deliveries, as the trace proves them: the e-mail by its `notice.delivered` entry, a text
+    # message by the row alone (sent before deliveries were logged, or the row edited since).
+    from backend import audit
+    from backend.servicing.channels import DELIVERED, delivery_payload
+    from backend.servicing.notices import AUDIT_ACTOR, audit_subject
+
+    emailed, texted = datetime.fromtimestamp(threshold, UTC), datetime.fromtimestamp(threshold + DAY, UTC)
+    with session_scope(settings) as session:
+        notice = session.scalars(select(ServicingNotice).where(ServicingNotice.loan_id == loan_id)).one()
+        notice.emailed_at, notice.sms_sent_at = emailed, texted
+        audit.record(session, actor=AUDIT_ACTOR, action=DELIVERED, subject=audit_subject(notice),
+                     payload=delivery_payload(notice, "email", emailed))  # fmt: skip
+        delivered_seq = session.scalar(select(func.max(AuditEntry.seq)))
+    with session_scope(settings) as session:
+        ok, detail = _check(trace_loan(session, settings, loan_id), "default_noticed")
+    assert ok and (f"; sent by e-mail on {emailed:%Y-%m-%d} (audit entry {delivered_seq}) and text message on "
+                   f"{texted:%Y-%m-%d}, by the notice's row only: no audit entry proves it") in detail, detail
+    with session_scope(settings) as session:
+        session.execute(update(ServicingNotice).where(ServicingNotice.loan_id == loan_id)
+                        .values(emailed_at=None, sms_sent_at=None))  # fmt: skip
     with session_scope(settings) as session:  # the entry's time moved back: it no longer recomputes to its hash
         latest = select(AuditEntry).where(AuditEntry.action == "notice.default").order_by(AuditEntry.seq.desc()).limit(1)
         entry = session.scalars(latest).one()
