@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 from eth_abi import encode
 from eth_account.signers.local import LocalAccount
@@ -131,7 +131,68 @@ def _external_address(w3: Web3, settings: Settings, spec: ContractSpec, chain_id
     return address
 
 
-def deploy_all(settings: Settings, plan: list[ContractSpec] | None = None, wiring: list[WiringStep] | None = None) -> DeployReport:
+def replacements(ctx: DeployContext, plan: list[ContractSpec], manifest: dict) -> dict[str, str]:
+    """The contracts of the manifest a deploy would replace though their code is on chain, with why,
+    read without sending anything: those replaced only because a contract they name (or are bound to)
+    is replaced too say so ("follows X")."""
+    sim = DeployContext(ctx.settings, ctx.w3, ctx.deployer, dict(ctx.addresses))
+    old = {name: entry["address"] for name, entry in manifest["contracts"].items()}
+    found: dict[str, str] = {}
+    for spec in plan:
+        if spec.local_only and not ctx.settings.is_local_chain:
+            sim.addresses[spec.name] = _external_address(ctx.w3, ctx.settings, spec, manifest["chainId"])
+            continue
+        artifact, entry = load_artifact(ctx.settings, spec.name), manifest["contracts"].get(spec.name)
+        if not entry or code_hash(ctx.w3, entry["address"]) != entry["codeHash"]:
+            sim.addresses[spec.name] = _stand_in(len(found) + len(sim.addresses))  # new, or its code is gone: nothing to strand
+            continue
+        args = spec.args(sim)
+        fp = fingerprint(artifact, args)
+        follows = bool(spec.bound_to and fp == entry["fingerprint"]
+                       and _bound_one_redeploys(sim, manifest, plan, spec, entry["address"]))  # fmt: skip
+        if fp == entry["fingerprint"] and not follows:
+            sim.addresses[spec.name] = entry["address"]
+            continue
+        before = DeployContext(ctx.settings, ctx.w3, ctx.deployer, {**sim.addresses, **old})
+        if follows:
+            found[spec.name] = f"follows {spec.bound_to}, to which it is bound"
+        elif fingerprint(artifact, spec.args(before)) == entry["fingerprint"]:
+            named = [name for name in found if sim.addresses[name] in args]
+            found[spec.name] = f"follows {', '.join(named) or 'a contract replaced'}, which its constructor names"
+        else:
+            found[spec.name] = "bytecode or constructor arguments changed"
+        sim.addresses[spec.name] = _stand_in(len(found) + len(sim.addresses))
+    return found
+
+
+def _stand_in(n: int) -> str:
+    """An address no contract has, for a contract a dry run would deploy anew."""
+    return Web3.to_checksum_address(f"0x{0xdead:04x}{n:036x}")
+
+
+def _refuse_replacing(settings: Settings, planned: dict[str, str], replace: Collection[str], plan: list[ContractSpec]) -> None:
+    """Off a local chain, a contract holding state is replaced only when named (`--replace`): the
+    platform then follows the new one only, and what lives on the old one (loans and their notes,
+    orders, mandates, attestations, the reserve) is no longer indexed nor serviced."""
+    unknown = sorted(set(replace) - {spec.name for spec in plan})
+    if unknown:
+        raise DeploymentError(f"--replace {', '.join(unknown)}: no such contract in the deployment plan")
+    refused = {name: why for name, why in planned.items() if name not in replace and not why.startswith("follows ")}
+    if refused and not settings.is_local_chain:
+        listed = "; ".join(f"{name} ({why})" for name, why in refused.items())
+        raise DeploymentError(
+            f"refused, nothing sent: this deploy would replace {listed} on chain {settings.chain_id}. The platform then "
+            "follows the new contract only: what lives on the old one (loans and their notes, orders, mandates, "
+            "attestations, the reserve) is no longer indexed, serviced or counted by erasure's guards. Replace it on "
+            f"purpose with `loanchain deploy {' '.join(f'--replace {n}' for n in refused)}`",
+            replacing=sorted(refused),
+        )  # fmt: skip
+
+
+def deploy_all(settings: Settings, plan: list[ContractSpec] | None = None, wiring: list[WiringStep] | None = None,
+               replace: Collection[str] = ()) -> DeployReport:  # fmt: skip
+    """Deploy what is missing or changed, and wire it. Off a local chain, a contract with code on chain
+    is replaced only if `replace` names it (or it follows one that is): refused before anything is sent."""
     from backend.chain import deploy_plan
 
     plan = deploy_plan.CONTRACTS if plan is None else plan
@@ -144,6 +205,8 @@ def deploy_all(settings: Settings, plan: list[ContractSpec] | None = None, wirin
         raise DeploymentError(f"node at {where(settings.rpc_url)} has chain id {chain_id}, settings say {settings.chain_id}")
     ctx = DeployContext(settings, w3, platform_account(settings, "deployer"))
     manifest = load_manifest(settings, chain_id)
+    if not settings.is_local_chain or replace:
+        _refuse_replacing(settings, replacements(ctx, plan, manifest), replace, plan)
     deployed, reused = [], []
 
     for spec in plan:

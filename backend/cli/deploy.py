@@ -6,14 +6,22 @@ from backend.chain.compiler import compile_contracts
 from backend.chain.deploy import deploy_all
 from backend.cli.output import console, plain, print_json
 from backend.config import get_settings
+from backend.db.migrate import where
 
 
-def deploy_command(json_out: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
+def deploy_command(
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    replace: list[str] = typer.Option(
+        [], "--replace", metavar="CONTRACT",
+        help="Off a local chain: replace this contract though its code changed on a chain that holds it (its state "
+             "stays on the old address, no longer followed). Repeatable; what names it follows.",
+    ),  # fmt: skip
+) -> None:
     """Deploy and wire every contract; reuses what the chain already has (see deployments/<chainId>.json)."""
     settings = get_settings()
     compile_contracts(settings)
-    with console.status(f"deploying to {settings.rpc_url}…"):
-        report = deploy_all(settings)
+    with console.status(f"deploying to {where(settings.rpc_url)}…"):  # a hosted URL's path or query is its key
+        report = deploy_all(settings, replace=replace)
     if json_out:
         print_json({"chainId": report.chain_id, "deployed": report.deployed, "reused": report.reused,
                     "wired": report.wired, "manifest": str(report.manifest_path)})  # fmt: skip

@@ -141,3 +141,36 @@ def test_off_a_local_chain_the_configured_tokens_transfers_out_of_borrower_walle
         (flagged,) = alerts(session, settings, rule="collection_wallet")  # no KYC records: each wallet a person
     assert flagged.wallets == [mule, second.address, world.borrower.address]
     assert verify_index(settings).ok
+
+
+def test_off_a_local_chain_a_contract_is_replaced_only_when_named_and_nothing_is_sent_before(testnet):
+    """A release that edits LoanBook would otherwise redeploy it at the next `loanchain deploy`: the loans on
+    the old book, no longer followed, would go unserviced and uncounted by erasure's guards."""
+    from backend.chain import deploy_plan
+    from backend.chain.deploy import DeployContext, manifest_path, replacements
+
+    settings = testnet.model_copy(update={"loan_token_address": _a_token(testnet)})
+    deploy_all(settings)
+    path = manifest_path(settings, SEPOLIA)
+    manifest = json.loads(path.read_text())
+    book = manifest["contracts"]["LoanBook"]["address"]
+    manifest["contracts"]["LoanBook"]["fingerprint"] = "an edited LoanBook's"
+    path.write_text(json.dumps(manifest))
+    w3 = Web3(Web3.HTTPProvider(settings.rpc_url))
+    sent = w3.eth.get_transaction_count(dev_account(0).address)
+
+    with pytest.raises(DeploymentError, match=r"refused, nothing sent: this deploy would replace LoanBook \(bytecode "
+                                              r"or constructor arguments changed\) on chain 11155111") as refused:
+        deploy_all(settings)
+    assert "`loanchain deploy --replace LoanBook`" in refused.value.message
+    assert w3.eth.get_transaction_count(dev_account(0).address) == sent
+    assert json.loads(path.read_text())["contracts"]["LoanBook"]["address"] == book
+    with pytest.raises(DeploymentError, match="--replace LoanBok: no such contract"):
+        deploy_all(settings, replace=["LoanBok"])
+
+    planned = replacements(DeployContext(settings, w3, dev_account(0)), deploy_plan.CONTRACTS, json.loads(path.read_text()))
+    assert planned["LoanBook"] == "bytecode or constructor arguments changed"
+    assert all(why.startswith("follows ") for name, why in planned.items() if name != "LoanBook"), planned
+    report = deploy_all(settings, replace=["LoanBook"])  # named: it and what follows it
+    assert sorted(report.deployed) == sorted(planned)
+    assert json.loads(path.read_text())["contracts"]["LoanBook"]["address"] != book
