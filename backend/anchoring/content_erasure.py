@@ -16,7 +16,7 @@ import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, event, select, update
+from sqlalchemy import Connection, event, inspect, select, update
 from sqlalchemy.orm import Session
 
 from backend.anchoring.models import Document
@@ -49,6 +49,8 @@ def erase_agreements(session: Session, settings: Settings, agreement_hashes: Ite
 
 
 def erased_cids(conn: Connection) -> set[str]:
+    if "content_erased_at" not in {c["name"] for c in inspect(conn).get_columns(Document.__tablename__)}:
+        return set()  # a database from before migration 0054, backed up as it stands: nothing erased yet
     return set(conn.scalars(select(Document.cid).where(Document.content_erased_at.is_not(None), Document.cid.is_not(None))))
 
 

@@ -1,6 +1,6 @@
 """Backup and restore of the platform's database (and the embedded content store), encrypted.
 
-A backup is a logical dump: every table of the current schema, row by row, as gzip-compressed
+A backup is a logical dump: every table of the database's schema, row by row, as gzip-compressed
 JSON lines inside the AES-256-GCM stream of `stream.py`, closed by a manifest of row counts and
 SHA-256 digests. Being logical, it restores into SQLite or PostgreSQL whichever it came from, which
 is also the way from a SQLite pilot to PostgreSQL.
@@ -23,9 +23,9 @@ keys is what keeps them erased: a restore re-applies it, and refuses to run on a
 unless told `without_erasure_log` (then every erasure made after the backup is undone, and must be
 made again by hand).
 
-Restore is all or nothing: into an empty database at the backup's schema revision, in one
-transaction, which rolls back on the first chunk that fails to authenticate or the first row that
-does not match the manifest."""
+Restore is all or nothing: into an empty database at the backup's schema revision (an older
+release's backup: brought there, then upgraded, `revisions.py`), in one transaction, which rolls back
+on the first chunk that fails to authenticate or the first row that does not match the manifest."""
 
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ from backend.backup.keys import (
     missing_master_keys,
     needed_by,
 )
+from backend.backup.revisions import check_known, columns_at, empty_at, is_head, tables_at
 from backend.backup.stream import (
     BackupUnreadable,
     SealedWriter,
@@ -132,8 +133,14 @@ def row_count(settings: Settings) -> int:
         return _count(conn)
 
 
-def _count(conn: Connection) -> int:
-    return sum(conn.scalar(select(func.count()).select_from(t)) or 0 for t in _tables())
+def _tables_of(conn: Connection, settings: Settings) -> list[Table]:
+    """What a backup of this database holds: this release's tables, or, for a database this release has
+    not upgraded yet, the ones it holds (`revisions.py`)."""
+    return _tables() if is_head(conn, settings) else tables_at(conn)
+
+
+def _count(conn: Connection, tables: list[Table] | None = None) -> int:
+    return sum(conn.scalar(select(func.count()).select_from(t)) or 0 for t in (tables or _tables()))
 
 
 def backup_rows(path: Path) -> int | None:
@@ -206,9 +213,9 @@ def _content_blobs(settings: Settings, erased: set[str]) -> Iterator[tuple[str, 
             yield path.relative_to(settings.content_dir).as_posix(), path.read_bytes()
 
 
-def _dump(conn: Connection, sink: Callable[[bytes], None], progress: Progress | None) -> dict[str, dict]:
+def _dump(conn: Connection, tables: list[Table], sink: Callable[[bytes], None], progress: Progress | None) -> dict[str, dict]:
     manifest = {}
-    for table in _tables():
+    for table in tables:
         names = [c.name for c in table.columns]
         sink(_line({"table": table.name, "columns": names}))
         digest, count = hashlib.sha256(), 0
@@ -231,10 +238,11 @@ def create_backup(settings: Settings, path: Path, progress: Progress | None = No
     # Bound to the active master key: retired after erasures, it takes the whole backup with it.
     ring = load_keyring(settings)
     ensure_erasure_log(settings)  # from the first backup on, a host that lacks the log is a host it was not carried to
-    with session_scope(settings) as session:
-        settle_erasures(session, settings)  # entries whose outcome was lost, read off the database
     engine = get_engine(settings)
     revision = migrate.current_revision(settings)
+    if revision == migrate.head_revision(settings):  # read with this release's models; else once upgraded
+        with session_scope(settings) as session:
+            settle_erasures(session, settings)  # entries whose outcome was lost, read off the database
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # a directory made here is private
     partial = path.with_name(path.name + ".partial")
     # The chain's head, read before the snapshot begins: whatever the outbox signs after the snapshot
@@ -266,11 +274,12 @@ def _write(settings: Settings, partial: Path, key: bytes, master: tuple[str, byt
             # Read after the snapshot began: an erasure commits only once its entry is written, so every
             # erasure the snapshot holds is in these lines. A restore refuses a log not beginning with them.
             binding = read_log(settings).binding()
+            tables = _tables_of(conn, settings)
             # Counted in the dump's snapshot: the header (authenticated) gives readers their total.
-            sealed = SealedWriter(out, key, {**header, "rows": _count(conn), "erasure_log": binding,
+            sealed = SealedWriter(out, key, {**header, "rows": _count(conn, tables), "erasure_log": binding,
                                              "keys": keys_in(conn)}, bound=master)  # fmt: skip
             zipped = gzip.GzipFile(fileobj=_Sink(sealed.write), mode="wb", mtime=0)
-            manifest = _dump(conn, zipped.write, progress)
+            manifest = _dump(conn, tables, zipped.write, progress)
             erased = erased_cids(conn)
         with zipped:
             blobs = 0
@@ -389,11 +398,19 @@ def _replay(source: BinaryIO, keys: StreamKeys, on_table, on_row, on_blob, progr
 
 def verify_backup(settings: Settings, path: Path, progress: Progress | None = None) -> RestoreReport:
     """Decrypt and check everything, writing nothing."""
-    keys, ours, differing = KeyCollector(), {t.name: [c.name for c in t.columns] for t in _tables()}, []
+    with _open(path) as source:
+        revision = read_header(source)[0].get("revision")
+    if revision == migrate.head_revision(settings):
+        ours = {t.name: [c.name for c in t.columns] for t in _tables()}
+    elif revision is not None and migrate.known_revision(settings, revision):
+        ours = columns_at(settings, revision)  # restored at its revision, then upgraded
+    else:
+        ours = {}  # a later release's backup: not restorable by this one
+    keys, differing = KeyCollector(), []
 
     def on_table(name: str, columns: list[str]) -> None:
         keys.on_table(name, columns)
-        if ours.get(name) != columns:  # what restore would refuse (it inserts into this release's tables)
+        if ours.get(name) != columns:  # what restore would refuse (it inserts into the tables of its revision)
             differing.append(name)
 
     with _open(path) as source:
@@ -492,23 +509,30 @@ def restore_backup(settings: Settings, path: Path, progress: Progress | None = N
     log = _erasure_log_for(settings, header, without_erasure_log)
     missing = check_restorable(settings, needed_by(header, lambda: _rows_of(path, keys)), allow_missing_keys)
     revision = header.get("revision")
+    older = revision != migrate.head_revision(settings)
+    if older:
+        check_known(settings, revision)
     engine = get_engine(settings)
-    tables = {t.name: t for t in _tables()}
     state: dict[str, Any] = {}
     store = get_content_store(settings) if settings.content_store == "embedded" else None
 
     with engine.begin() as conn, _open(path) as source:
-        _check_target(conn, revision, settings)
+        if older:  # the backup's schema first, its rows into it, then this release's migrations on them
+            empty_at(conn, settings, revision, SEEDED)
+            tables = {t.name: t for t in tables_at(conn)}
+        else:
+            _check_target(conn, revision, settings)
+            tables = {t.name: t for t in _tables()}
         for name in SEEDED:
-            conn.execute(delete(tables[name]))
+            if name in tables:
+                conn.execute(delete(tables[name]))
 
         def on_table(name: str, names: list[str]) -> None:
             flush()
             if name not in tables or [c.name for c in tables[name].columns] != names:
                 raise BackupUnreadable(
-                    f"table {name} in the backup does not match this release's schema: a backup of a release whose "
-                    "tables differ is restored with the code of the release that made it (at its schema revision), "
-                    "then `loanchain db upgrade` with this release", table=name,
+                    f"table {name} in the backup does not match schema revision {revision} as this release's "
+                    "migrations make it: the backup was not taken by a release of this platform", table=name,
                 )  # fmt: skip
             state.update(table=tables[name], decode=_decoder(tables[name], names), batch=[])
 
@@ -530,6 +554,8 @@ def restore_backup(settings: Settings, path: Path, progress: Progress | None = N
 
         report = _replay(source, keys, on_table, on_row, on_blob, progress)
         flush()
+        if older:
+            migrate.upgrade_on(conn, settings)  # their data steps run on the restored rows
         _reset_sequences(conn)
         # The backup may predate erasures: the log beside the master keys says which, and they stay
         # erased. In the restore's transaction: if this fails, nothing was restored.

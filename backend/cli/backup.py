@@ -105,7 +105,8 @@ def _read(command: str, path: Path, json_out: bool, without_erasure_log: bool = 
                       markup=True)  # fmt: skip
     if report.tables_not_restorable:
         console.print(f"[red]warning:[/] this release cannot restore it: tables {plain(', '.join(report.tables_not_restorable))} "
-                      "differ from its schema; restore it with the release that made it, then upgrade", markup=True)  # fmt: skip
+                      f"differ from schema revision {plain(str(report.revision))} as this release's migrations make it "
+                      "(a later release's backup, or not this platform's)", markup=True)  # fmt: skip
     if report.outbox_held:
         console.print(f"[yellow]outbox held:[/] {report.outbox_held} intents were unsent in the backup and may have been "
                       "sent since: run `loanchain outbox reconcile` (nothing is sent until then)", markup=True)  # fmt: skip
@@ -130,7 +131,7 @@ def restore_command(
         help="Restore although the keyring lacks master keys the backup's KYC data is wrapped under: that data "
              "stays unreadable"),
 ) -> None:  # fmt: skip
-    """Restore into an empty database migrated to the backup's schema revision (`loanchain db
-    upgrade`); one transaction: a damaged backup or a non-empty database changes nothing. Then the
-    erasure log is re-applied; without the log the restore is refused (see --without-erasure-log)."""
+    """Restore into an empty database (`loanchain db upgrade`); an older release's backup is brought up to
+    this release's schema. One transaction: a damaged backup or a non-empty database changes nothing. Then
+    the erasure log is re-applied; without the log the restore is refused (see --without-erasure-log)."""
     _read("restore", path, json_out, without_erasure_log, allow_missing_keys)

@@ -29,6 +29,22 @@ def upgrade(settings: Settings, revision: str = "head") -> None:
     command.upgrade(alembic_config(settings), revision)
 
 
+def upgrade_on(connection, settings: Settings, revision: str = "head") -> None:
+    """Migrate through `connection`, inside its open transaction (nothing is committed here): a restore
+    brings a backup's schema up with its rows, all or nothing."""
+    cfg = alembic_config(settings)
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, revision)
+
+
+def known_revision(settings: Settings, revision: str) -> bool:
+    """Whether this release's migrations know `revision` (a newer release's are unknown here)."""
+    try:
+        return ScriptDirectory.from_config(alembic_config(settings)).get_revision(revision) is not None
+    except Exception:  # noqa: BLE001 - alembic raises several kinds for a revision it does not have
+        return False
+
+
 def downgrade(settings: Settings, revision: str) -> None:
     command.downgrade(alembic_config(settings), revision)
 

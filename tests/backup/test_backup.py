@@ -468,13 +468,13 @@ def test_verify_says_when_this_code_cannot_restore_a_backup_of_another_schema(tm
     report = verify_backup(settings, backup)
     assert report.tables_not_restorable == ["meta"]
     target = _target(tmp_path, settings, f"sqlite:///{tmp_path / 'target.db'}")
-    with pytest.raises(BackupUnreadable, match="release that made it"):
+    with pytest.raises(BackupUnreadable, match="not taken by a release of this platform"):
         restore_backup(target, backup)
 
 
-def test_a_backup_of_a_release_before_a_table_existed_is_refused_with_the_way_out(tmp_path, monkeypatch):
-    """Restored into a database at the backup's (older) revision, this release's newer tables are
-    missing there: one clear refusal, not a raw SQL error."""
+def test_a_backup_whose_tables_are_not_its_revisions_is_refused_not_half_restored(tmp_path, monkeypatch):
+    """Its header names revision 0032, but it holds this release's tables: one clear refusal, not a raw
+    SQL error, and the target is left as it was."""
     from backend.backup import service
 
     older = "0032_named_anchors"  # before 0033 made its tables
@@ -484,11 +484,50 @@ def test_a_backup_of_a_release_before_a_table_existed_is_refused_with_the_way_ou
     backup = tmp_path / "older.lcbk"
     create_backup(settings, backup)  # its header names the older revision
     monkeypatch.undo()
-    target = make_settings(tmp_path / "target", database_url=f"sqlite:///{tmp_path / 'target.db'}")
-    shutil.copytree(settings.keys_dir, target.keys_dir)
-    migrate.upgrade(target, older)
-    with pytest.raises(Conflict, match="release that made it"):
+    assert verify_backup(settings, backup).tables_not_restorable  # the tables 0033 and later made
+    target = _target(tmp_path, settings, f"sqlite:///{tmp_path / 'target.db'}")
+    with pytest.raises(BackupUnreadable, match="not taken by a release of this platform"):
         restore_backup(target, backup)
+    assert migrate.current_revision(target) == migrate.head_revision(target)  # rolled back whole
+
+
+def test_a_backup_taken_before_later_migrations_is_restored_and_upgraded_with_their_data_steps(tmp_path, database_url):
+    """Before, a backup taken before a migration needed the code of the release that made it (kept as long as
+    its backups), restored at its revision, then upgraded. Now this release does it in the restore's one
+    transaction: the backup's schema, its rows, then every later migration on them. It also backs up a
+    database it has not upgraded yet (the safety copy an upgrade is taken after)."""
+    from sqlalchemy import insert
+
+    from backend.backup.revisions import tables_at
+    from backend.chain.models import ChainEvent
+    from backend.chain.projection_models import EventSubjectRow
+
+    older = "0051_borrower_token_transfers"  # 0052 drops the subjects of note transfers of 0; 0053-0055 add tables,
+    settings = make_settings(tmp_path / "host", database_url=f"sqlite:///{tmp_path / 'host.db'}")  # columns, an index
+    migrate.upgrade(settings, older)
+    event = {"block_number": 9, "block_hash": "0x" + "aa" * 32, "tx_index": 0, "contract": "LoanBook",
+             "address": "0x" + "bb" * 20, "event": "TransferSingle", "block_timestamp": 1_700_000_000}  # fmt: skip
+    with get_engine(settings).begin() as conn:  # rows as the release at 0051 wrote them
+        tables = {t.name: t for t in tables_at(conn)}
+        conn.execute(insert(tables["chain_events"]), [
+            event | {"id": 1, "tx_hash": "0x" + "01" * 32, "log_index": 0, "args": {"id": 7, "value": 0}},
+            event | {"id": 2, "tx_hash": "0x" + "02" * 32, "log_index": 1, "args": {"id": 7, "value": 5}},
+        ])  # fmt: skip
+        conn.execute(insert(tables["chain_event_subjects"]), [
+            {"id": n, "event_id": n, "loan_id": 7, "address": None, "block_number": 9, "tx_hash": "0x" + f"0{n}" * 32,
+             "log_index": n - 1} for n in (1, 2)])  # fmt: skip
+    backup = tmp_path / "older.lcbk"
+    assert create_backup(settings, backup).revision == older
+    assert verify_backup(settings, backup).tables_not_restorable == []
+
+    target = _target(tmp_path, settings, database_url)  # an empty database at this release's head
+    restore_backup(target, backup)
+    assert migrate.current_revision(target) == migrate.head_revision(target)
+    with session_scope(target) as session:
+        assert len(session.scalars(select(ChainEvent)).all()) == 2
+        # 0052's data step ran on the restored rows: the transfer of 0 names nobody now.
+        assert [r.event_id for r in session.scalars(select(EventSubjectRow))] == [2]
+        assert session.scalars(select(Document)).all() == []  # 0054's columns are there to read
 
 
 def test_a_backup_is_sealed_under_the_master_key_of_its_time_and_unreadable_as_a_whole_once_it_is_retired(source, tmp_path):
