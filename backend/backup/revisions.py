@@ -61,6 +61,7 @@ def empty_at(conn: Connection, settings: Settings, revision: str, seeded: dict) 
         # Python's sqlite3 begins a transaction only before DML: the DDL before it would commit on its
         # own, and a restore that fails would leave the database without its tables.
         dbapi.execute("BEGIN")
+    _own_tables_only(conn, settings)
     tables = tables_at(conn)
     for table in tables:
         if table.name in seeded:
@@ -71,6 +72,18 @@ def empty_at(conn: Connection, settings: Settings, revision: str, seeded: dict) 
     _reflected(conn).drop_all(conn)
     conn.execute(text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
     migrate.upgrade_on(conn, settings, revision)
+
+
+def _own_tables_only(conn: Connection, settings: Settings) -> None:
+    """Refuse a database holding tables no revision of this platform made (another application's):
+    they are not this restore's to drop, even empty."""
+    present = {n for n in inspect(conn).get_table_names() if n != VERSION_TABLE}
+    known = set(Base.metadata.tables)
+    if (revision := _revision(conn)) is not None and present - known and migrate.known_revision(settings, revision):
+        known |= set(columns_at(settings, revision))  # tables a later migration dropped
+    if strangers := sorted(present - known):
+        raise Conflict(f"restore needs a database of its own: {', '.join(strangers)} are not this platform's tables",
+                       tables=strangers)  # fmt: skip
 
 
 def columns_at(settings: Settings, revision: str) -> dict[str, list[str]]:

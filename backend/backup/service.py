@@ -41,7 +41,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Table, TypeDecorator, delete, func, insert, inspect, select, text
+from sqlalchemy import Table, TypeDecorator, delete, func, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -424,21 +424,8 @@ def verify_backup(settings: Settings, path: Path, progress: Progress | None = No
 
 
 def _check_target(conn: Connection, revision: str | None, settings: Settings) -> None:
-    current = migrate.current_revision(settings)
-    if current != revision:
-        raise Conflict(
-            f"the backup is at schema revision {revision}, the database at {current}: "
-            "restore with `loanchain db upgrade` at the backup's revision first, then upgrade",
-            backup_revision=revision, database_revision=current,
-        )  # fmt: skip
-    present = set(inspect(conn).get_table_names())
+    """A database already at this release's revision, the backup's: it must hold nothing."""
     for table in _tables():
-        if table.name not in present:  # a table a later migration made: an older release's backup
-            raise Conflict(
-                f"this release's table {table.name} does not exist at schema revision {revision}: restore the backup "
-                "with the code of the release that made it, then `loanchain db upgrade` with this release",
-                table=table.name,
-            )  # fmt: skip
         if table.name in SEEDED:
             rows = [dict(r._mapping) for r in conn.execute(select(table))]
             if not SEEDED[table.name](rows):
@@ -510,19 +497,19 @@ def restore_backup(settings: Settings, path: Path, progress: Progress | None = N
     missing = check_restorable(settings, needed_by(header, lambda: _rows_of(path, keys)), allow_missing_keys)
     revision = header.get("revision")
     older = revision != migrate.head_revision(settings)
-    if older:
-        check_known(settings, revision)
+    check_known(settings, revision)
     engine = get_engine(settings)
     state: dict[str, Any] = {}
     store = get_content_store(settings) if settings.content_store == "embedded" else None
 
     with engine.begin() as conn, _open(path) as source:
-        if older:  # the backup's schema first, its rows into it, then this release's migrations on them
+        if older or migrate.current_revision(settings) != revision:
+            # An empty database at another revision, or none: made anew at the backup's (an older release's
+            # backup: its schema first, its rows into it, then this release's migrations on them).
             empty_at(conn, settings, revision, SEEDED)
-            tables = {t.name: t for t in tables_at(conn)}
         else:
             _check_target(conn, revision, settings)
-            tables = {t.name: t for t in _tables()}
+        tables = {t.name: t for t in (tables_at(conn) if older else _tables())}
         for name in SEEDED:
             if name in tables:
                 conn.execute(delete(tables[name]))

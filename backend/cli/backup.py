@@ -131,7 +131,7 @@ def restore_command(
         help="Restore although the keyring lacks master keys the backup's KYC data is wrapped under: that data "
              "stays unreadable"),
 ) -> None:  # fmt: skip
-    """Restore into an empty database (`loanchain db upgrade`); an older release's backup is brought up to
+    """Restore into an empty database, at any revision or none; an older release's backup is brought up to
     this release's schema. One transaction: a damaged backup or a non-empty database changes nothing. Then
     the erasure log is re-applied; without the log the restore is refused (see --without-erasure-log)."""
     _read("restore", path, json_out, without_erasure_log, allow_missing_keys)

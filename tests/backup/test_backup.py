@@ -189,7 +189,7 @@ def test_a_damaged_backup_is_refused_and_changes_nothing(source, tmp_path, how):
     assert _contents(target) == before
 
 
-def test_another_key_a_non_empty_database_or_another_schema_is_refused(source, tmp_path):
+def test_another_key_or_a_database_not_empty_or_not_its_own_is_refused_an_empty_one_at_any_revision_is_not(source, tmp_path):
     settings, _ = source
     backup = tmp_path / "platform.lcbk"
     create_backup(settings, backup)
@@ -203,11 +203,20 @@ def test_another_key_a_non_empty_database_or_another_schema_is_refused(source, t
     with pytest.raises(Conflict, match="empty database"):
         restore_backup(settings, backup)  # the source itself holds rows
 
-    older = make_settings(tmp_path / "older", database_url=f"sqlite:///{tmp_path / 'older.db'}")
-    shutil.copytree(settings.keys_dir, older.keys_dir)
-    migrate.upgrade(older, "0006_lending")
-    with pytest.raises(Conflict, match="schema revision"):
-        restore_backup(older, backup)
+    # An empty database at another revision, or none at all, is made anew at the backup's.
+    for name, revision in (("older", "0006_lending"), ("bare", None)):
+        other = make_settings(tmp_path / name, database_url=f"sqlite:///{tmp_path / f'{name}.db'}")
+        shutil.copytree(settings.keys_dir, other.keys_dir)
+        if revision:
+            migrate.upgrade(other, revision)
+        assert restore_backup(other, backup).restored
+        assert migrate.current_revision(other) == migrate.head_revision(other)
+    foreign = make_settings(tmp_path / "foreign", database_url=f"sqlite:///{tmp_path / 'foreign.db'}")
+    shutil.copytree(settings.keys_dir, foreign.keys_dir)
+    with get_engine(foreign).begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")  # another application's, empty
+    with pytest.raises(Conflict, match="a database of its own: invoices are not this platform's tables"):
+        restore_backup(foreign, backup)
 
 
 def test_the_cli_creates_verifies_and_restores(source, tmp_path, monkeypatch):
