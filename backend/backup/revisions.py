@@ -90,6 +90,9 @@ def columns_at(settings: Settings, revision: str) -> dict[str, list[str]]:
     """Each table's columns at `revision`, as this release's migrations make it (on a scratch in-memory
     SQLite database): what a restore of a backup taken there expects."""
     engine = create_engine("sqlite://")
-    with engine.begin() as conn:
-        migrate.upgrade_on(conn, settings, revision)
-        return {t.name: [c.name for c in t.columns] for t in _reflected(conn).sorted_tables}
+    try:
+        with engine.begin() as conn:
+            migrate.upgrade_on(conn, settings, revision)
+            return {t.name: [c.name for c in t.columns] for t in _reflected(conn).sorted_tables}
+    finally:
+        engine.dispose()

@@ -143,8 +143,8 @@ def replacements(ctx: DeployContext, plan: list[ContractSpec], manifest: dict) -
             sim.addresses[spec.name] = _external_address(ctx.w3, ctx.settings, spec, manifest["chainId"])
             continue
         artifact, entry = load_artifact(ctx.settings, spec.name), manifest["contracts"].get(spec.name)
-        if not entry or code_hash(ctx.w3, entry["address"]) != entry["codeHash"]:
-            sim.addresses[spec.name] = _stand_in(len(found) + len(sim.addresses))  # new, or its code is gone: nothing to strand
+        if not entry or code_hash(ctx.w3, entry["address"]) != entry["codeHash"]:  # new, or its code is gone:
+            sim.addresses[spec.name] = _stand_in(len(found) + len(sim.addresses))  # nothing on it to strand
             continue
         args = spec.args(sim)
         fp = fingerprint(artifact, args)
