@@ -73,6 +73,7 @@ def remove_erased(settings: Settings) -> int:
         chunk = due[start:start + BATCH]
         for _, cid in chunk:
             store.remove(cid)
+        store.collect_garbage()
         with session_scope(settings) as session:
             session.execute(update(Document).where(Document.id.in_([i for i, _ in chunk]))
                             .values(content_removed_at=datetime.now(UTC)))  # fmt: skip

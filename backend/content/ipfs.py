@@ -93,8 +93,8 @@ class IpfsContentStore:
             raise self._fail(exc, cid) from exc
 
     def remove(self, cid: str) -> None:
-        # Unpinned, then collected at once: an erasure does not wait for the node's own schedule (if it
-        # has one). Copies other nodes fetched meanwhile are beyond reach: keep such a node private.
+        # Unpinned here; `collect_garbage` then takes the blocks at once, not at the node's own schedule
+        # (if it has one). Copies other nodes fetched meanwhile are beyond reach: keep such a node private.
         parse_cid(cid)
         try:
             self._client.pin.rm(cid)
@@ -103,10 +103,12 @@ class IpfsContentStore:
                 raise self._fail(exc, cid) from exc
         except CommunicationError as exc:
             raise self._fail(exc, cid) from exc
+
+    def collect_garbage(self) -> None:
         try:
             self._client.repo.gc(quiet=True)
         except CommunicationError as exc:
-            raise self._fail(exc, cid) from exc
+            raise self._fail(exc) from exc
 
     def has(self, cid: str) -> bool:
         # "Pinned here" rather than "some blocks cached": unpinned blocks may be collected at

@@ -35,6 +35,10 @@ class ContentStore(Protocol):
         to do is no error (removal is retried until it is recorded)."""
         ...
 
+    def collect_garbage(self) -> None:
+        """Take the bytes of what was removed now (an IPFS node's unpinned blocks), once for many removals."""
+        ...
+
     def has(self, cid: str) -> bool:
         """Whether this store keeps `cid` (stored here and pinned), without fetching it."""
         ...

@@ -49,6 +49,7 @@ def test_removed_content_is_unpinned_and_removing_it_again_is_no_error(store):
     cid = store.put(b"an offer's agreement, erased with its borrower's personal data")
     store.remove(cid)
     assert not store.has(cid)
+    store.collect_garbage()
     with pytest.raises(ContentNotFound):  # collected: the node no longer has the blocks (nor peers to ask)
         store.get(cid)
     store.remove(cid)
