@@ -359,8 +359,9 @@ class RestoreReport:
     missing_master_keys: list[str] = field(default_factory=list)  # KYC data this host cannot read (keys.py)
     blind_index_key_matches: bool | None = None  # None: the backup's database never used the key
     outbox_held: int = 0  # intents restored unsent: the outbox holds until `loanchain outbox reconcile`
-    # Tables whose columns differ from this release's: this code cannot restore the backup (verify only).
+    # Tables whose columns differ from their revision's: this code cannot restore the backup (verify only).
     tables_not_restorable: list[str] = field(default_factory=list)
+    upgraded_to: str | None = None  # an older release's backup: the revision its rows were migrated to
 
 
 def _replay(source: BinaryIO, keys: StreamKeys, on_table, on_row, on_blob, progress: Progress | None) -> RestoreReport:
@@ -566,4 +567,4 @@ def restore_backup(settings: Settings, path: Path, progress: Progress | None = N
     remove_quietly(settings)
     return RestoreReport(revision, report.tables, report.blobs, True, replayed.erased if replayed else 0,
                          tuple(replayed.skipped) if replayed else (), missing_master_keys=missing,
-                         outbox_held=held)  # fmt: skip
+                         outbox_held=held, upgraded_to=migrate.head_revision(settings) if older else None)  # fmt: skip

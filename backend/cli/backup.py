@@ -94,6 +94,7 @@ def _read(command: str, path: Path, json_out: bool, without_erasure_log: bool = 
     verb = "restored" if report.restored else "verified (nothing written)"
     console.print(f"{path}: {verb}: {sum(report.tables.values())} rows in {len(report.tables)} tables, "
                   f"{report.blobs} content blobs, schema {report.revision}"
+                  + (f", migrated to {report.upgraded_to}" if report.upgraded_to else "")
                   + (f"; {report.erasures_replayed} erased since, erased again" if report.erasures_replayed else ""))  # fmt: skip
     for skipped in report.erasures_skipped:
         console.print(f"[yellow]warning:[/] {plain(skipped)}", markup=True)

@@ -530,7 +530,7 @@ def test_a_backup_taken_before_later_migrations_is_restored_and_upgraded_with_th
     assert verify_backup(settings, backup).tables_not_restorable == []
 
     target = _target(tmp_path, settings, database_url)  # an empty database at this release's head
-    restore_backup(target, backup)
+    assert restore_backup(target, backup).upgraded_to == migrate.head_revision(target)
     assert migrate.current_revision(target) == migrate.head_revision(target)
     with session_scope(target) as session:
         assert len(session.scalars(select(ChainEvent)).all()) == 2
