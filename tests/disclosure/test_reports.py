@@ -353,6 +353,27 @@ def test_a_replaced_report_is_caught_by_the_chain_binding_of_its_month(settings,
     assert "a month is published once" in verdict["reason"]
 
 
+def test_a_month_bound_on_a_document_anchor_since_replaced_still_verifies_against_the_node(settings, world, tmp_path):  # noqa: F811
+    """A redeploy of DocumentAnchor leaves the month's binding on the old contract: the check against the
+    node reads the replaced contracts of the manifest's history too (before, it found no binding)."""
+    from backend.disclosure.report_binding import verify_report
+    from tests.anchoring.test_replaced_anchor import _replace_document_anchor
+
+    period = start_a_month(world)
+    world.active_loan()
+    end_the_month(world, settings, period)
+    with session_scope(settings) as session:
+        publish(session, settings, period)
+    _anchor_and_index(settings)
+    data = client_for(settings).get(f"/api/v1/disclosure/reports/{period}").content
+    moved, old, _ = _replace_document_anchor(settings, tmp_path)
+    with session_scope(moved) as session:
+        verdict = verify_report(session, moved, period, data)
+    assert verdict.status == "bound", verdict.reason
+    (binding,) = verdict.anchors
+    assert binding.block_number <= world.w3.eth.block_number
+
+
 def test_a_report_published_before_months_were_bound_is_bound_by_the_next_servicing_pass(settings, world, monkeypatch):  # noqa: F811
     """A report anchored only as a document in a batch (as before this binding) is served as
     `unbound` and verifies as such (exit 3) until the servicing worker binds it."""
