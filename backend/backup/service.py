@@ -400,7 +400,8 @@ def _replay(source: BinaryIO, keys: StreamKeys, on_table, on_row, on_blob, progr
 def verify_backup(settings: Settings, path: Path, progress: Progress | None = None) -> RestoreReport:
     """Decrypt and check everything, writing nothing."""
     with _open(path) as source:
-        revision = read_header(source)[0].get("revision")
+        header, _ = read_header(source)
+    revision = header.get("revision")
     if revision == migrate.head_revision(settings):
         ours = {t.name: [c.name for c in t.columns] for t in _tables()}
     elif revision is not None and migrate.known_revision(settings, revision):
@@ -416,9 +417,7 @@ def verify_backup(settings: Settings, path: Path, progress: Progress | None = No
 
     with _open(path) as source:
         report = _replay(source, backup_keys(settings), on_table, keys.on_row, lambda *_: None, progress)
-        source.seek(0)
-        header, _ = read_header(source)
-    return RestoreReport(header.get("revision"), report.tables, report.blobs, False,
+    return RestoreReport(revision, report.tables, report.blobs, False,
                          missing_master_keys=missing_master_keys(settings, keys.needed),
                          blind_index_key_matches=blind_index_key_matches(settings, keys.needed),
                          tables_not_restorable=differing)  # fmt: skip
