@@ -28,6 +28,7 @@ from backend.db.session import session_scope
 log = logging.getLogger(__name__)
 
 BATCH = 100  # removals recorded per transaction: a store failing midway leaves little to redo
+LISTENING = "loanchain.removes-erased-documents"  # in Session.info: its after-commit remover is registered
 
 
 def erase_agreements(session: Session, settings: Settings, agreement_hashes: Iterable[str], now: datetime) -> list[int]:
@@ -42,10 +43,21 @@ def erase_agreements(session: Session, settings: Settings, agreement_hashes: Ite
                                      .with_for_update()))  # fmt: skip
     for document in documents:
         document.content_erased_at = now
-    if documents:
-        # Reads what has committed, so a listener left behind by a rollback removes nothing live.
-        event.listen(session, "after_commit", lambda _session: remove_quietly(settings), once=True)
+    if documents and not session.info.get(LISTENING):
+        session.info[LISTENING] = True
+        event.listen(session, "after_commit", _remover(settings))
     return [d.id for d in documents]
+
+
+def _remover(settings: Settings):
+    def after_commit(session: Session) -> None:
+        # SQLAlchemy calls this when a savepoint is released too, the transaction still open: not
+        # committed yet. A later commit of the session (after a rollback of this one, say) removes again:
+        # it reads what has committed, so nothing live.
+        if not session.in_nested_transaction():
+            remove_quietly(settings)
+
+    return after_commit
 
 
 def erased_cids(conn: Connection) -> set[str]:

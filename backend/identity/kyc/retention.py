@@ -99,13 +99,13 @@ class RetentionRound:
 def retention_step(settings: Settings) -> int:
     """The worker's round: how many wallets it erased something of. After it, the erased agreement
     documents whose removal from the content store failed are removed (`content_erasure.py`), and,
-    once per database, those of offers erased before erasures took them
-    (`earlier_agreements.py`) and the KYC records re-indexed to the current blind-index formula
-    (`reindex.reindex_if_due`)."""
+    once per database, the KYC records are re-indexed to the current blind-index formula
+    (`reindex.reindex_if_due`) and the agreements of offers erased before erasures took them are erased
+    (`earlier_agreements.py`)."""
     done = run_round(settings).count
-    erase_earlier_agreements_once(settings)
     remove_quietly(settings)
     reindex_if_due(settings)
+    erase_earlier_agreements_once(settings)  # last: it reads the content store, which may be away (retried)
     return done
 
 
