@@ -34,8 +34,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from backend import audit
-from backend.audit.hashing import payload_hash
-from backend.audit.models import AuditEntry
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
 from backend.db.base import as_utc
@@ -44,7 +42,7 @@ from backend.errors import LoanchainError
 from backend.identity.crypto.keyring import MasterKeyMissing
 from backend.identity.kyc.vault import RecordErased
 from backend.servicing.models import ServicingNotice
-from backend.servicing.notices import AUDIT_ACTOR, audit_subject
+from backend.servicing.notices import AUDIT_ACTOR, audit_subject, entry_recomputing
 from backend.servicing.preferences import wants
 
 BACKOFF_FIRST = 60  # seconds after the first failure, doubling after each
@@ -185,11 +183,8 @@ def deliveries_of(db: Session, notice: ServicingNotice) -> list[tuple[str, datet
     for channel, column in (("email", "emailed_at"), ("sms", "sms_sent_at")):
         if (sent := getattr(notice, column)) is None:
             continue
-        seq = db.scalar(select(AuditEntry.seq).where(
-            AuditEntry.subject == audit_subject(notice), AuditEntry.action == DELIVERED,
-            AuditEntry.payload_hash == payload_hash(delivery_payload(notice, channel, sent)),
-        ).order_by(AuditEntry.seq).limit(1))  # fmt: skip
-        found.append((channel, as_utc(sent), seq))
+        entry = entry_recomputing(db, notice, DELIVERED, delivery_payload(notice, channel, sent))
+        found.append((channel, as_utc(sent), entry.seq if entry is not None else None))
     return found
 
 

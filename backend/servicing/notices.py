@@ -108,7 +108,12 @@ def audited(db: Session, notice: ServicingNotice) -> bool:
 
 def audit_entry_of(db: Session, notice: ServicingNotice) -> AuditEntry | None:
     """The audit entry that recomputes to the notice as it stands, or None (written in, or edited, since)."""
+    return entry_recomputing(db, notice, f"notice.{notice.kind}", audit_payload(notice))
+
+
+def entry_recomputing(db: Session, notice: ServicingNotice, action: str, payload: dict) -> AuditEntry | None:
+    """The first audit entry of `notice` whose action is `action` and whose payload hash is `payload`'s."""
     return db.scalar(select(AuditEntry).where(
-        AuditEntry.subject == audit_subject(notice), AuditEntry.action == f"notice.{notice.kind}",
-        AuditEntry.payload_hash == payload_hash(audit_payload(notice)),
+        AuditEntry.subject == audit_subject(notice), AuditEntry.action == action,
+        AuditEntry.payload_hash == payload_hash(payload),
     ).order_by(AuditEntry.seq).limit(1))  # fmt: skip
