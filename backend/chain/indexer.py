@@ -103,6 +103,15 @@ def legacy_fingerprint(manifest: dict) -> str:
     return hashlib.sha256("|".join(f"{name}:{address}" for address, name in contracts).encode()).hexdigest()
 
 
+ANCHOR = "DocumentAnchor"
+
+
+def event_topics(settings: Settings, name: str) -> dict[bytes, dict]:
+    """topic0 -> event ABI of contract `name`, the governance events included."""
+    abi = GOVERNANCE_EVENTS + load_artifact(settings, name)["abi"]  # the contract's own ABI wins a topic
+    return {event_abi_to_log_topic(e): e for e in abi if e.get("type") == "event" and not e.get("anonymous")}
+
+
 def followed_contracts(settings: Settings) -> Followed:
     manifest = load_manifest(settings, settings.chain_id)
     token = loan_token.token_of(manifest)
@@ -111,10 +120,16 @@ def followed_contracts(settings: Settings) -> Followed:
         address = Web3.to_checksum_address(entry["address"])
         if address == token:
             continue  # MockStablecoin on a local chain: followed as the loan token, as a real one is elsewhere
-        abi = GOVERNANCE_EVENTS + load_artifact(settings, name)["abi"]  # the contract's own ABI wins a topic
-        topics = {event_abi_to_log_topic(e): e for e in abi if e.get("type") == "event" and not e.get("anonymous")}
-        by_address[address] = (name, topics)
-    blocks = [entry.get("block", 0) for entry in manifest["contracts"].values()]
+        by_address[address] = (name, event_topics(settings, name))
+    # A replaced DocumentAnchor keeps the roots anchored on it (a month's report binding among them), which
+    # stay provable (`verification.replaced_anchors`): the index reads them too. Other replaced contracts
+    # are left behind on purpose: the platform follows one deployment.
+    replaced = [h["replaced"] for h in manifest.get("history", [])
+                if h.get("contract") == ANCHOR and (h.get("replaced") or {}).get("address")]  # fmt: skip
+    for entry in replaced:
+        address = Web3.to_checksum_address(entry["address"])
+        by_address.setdefault(address, (ANCHOR, event_topics(settings, ANCHOR)))
+    blocks = [entry.get("block", 0) for entry in [*manifest["contracts"].values(), *replaced]]
 
     def fingerprint(rule: str) -> str:
         named = [*(f"{name}:{addr}" for addr, (name, _) in sorted(by_address.items())), f"{loan_token.NAME}:{token}"]

@@ -353,7 +353,7 @@ def test_a_replaced_report_is_caught_by_the_chain_binding_of_its_month(settings,
     assert "a month is published once" in verdict["reason"]
 
 
-def test_a_month_bound_on_a_document_anchor_since_replaced_still_verifies_against_the_node(settings, world, tmp_path):  # noqa: F811
+def test_a_month_bound_on_a_document_anchor_since_replaced_still_verifies_and_is_served_bound(settings, world, tmp_path):  # noqa: F811
     """A redeploy of DocumentAnchor leaves the month's binding on the old contract: the check against the
     node reads the replaced contracts of the manifest's history too (before, it found no binding)."""
     from backend.disclosure.report_binding import verify_report
@@ -372,6 +372,10 @@ def test_a_month_bound_on_a_document_anchor_since_replaced_still_verifies_agains
     assert verdict.status == "bound", verdict.reason
     (binding,) = verdict.anchors
     assert binding.block_number <= world.w3.eth.block_number
+    # The index, rebuilt for the new deployment, follows the replaced DocumentAnchor too: the month is
+    # served bound, not `pending` (before, its batch was anchored and "the index has not read it").
+    Indexer().catch_up(moved)
+    assert client_for(moved).get(f"/api/v1/disclosure/reports/{period}").headers["x-report-binding"] == "bound"
 
 
 def test_a_report_published_before_months_were_bound_is_bound_by_the_next_servicing_pass(settings, world, monkeypatch):  # noqa: F811
