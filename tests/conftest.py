@@ -126,20 +126,41 @@ def contracts(deployment, w3, artifacts):
     }
 
 
-def quiet_revert(url: str, snap: str) -> None:
+def take_snapshots(url: str) -> tuple[str, str]:
+    """Two snapshots of one state for `quiet_revert`: the first, taken first, survives a revert to the
+    second (a revert may drop the snapshots taken after it, never those before)."""
+    spare = rpc_call(url, "evm_snapshot")
+    return rpc_call(url, "evm_snapshot"), spare
+
+
+def _settle(url: str) -> None:
+    """Wait out every block still being mined. Anvil mines under one lock, which its revert does not
+    take, and an `evm_mine` waits its turn on it: two of ours with no block between them mean nothing
+    else was queued (a block producer holding transactions taken from the pool before the drop mines
+    them one block at a time)."""
+    for _ in range(100):
+        rpc_call(url, "evm_mine")
+        first = rpc_call(url, "eth_blockNumber")
+        rpc_call(url, "evm_mine")
+        if int(rpc_call(url, "eth_blockNumber"), 16) == int(first, 16) + 1:
+            return
+
+
+def quiet_revert(url: str, snap: str, spare: str) -> None:
     """evm_revert with nothing being mined meanwhile. Anvil mines in the background, and a block
     mined while a revert runs leaves the chain with a hole (the revert's block numbers gone, the new
-    block on top): every later test that indexes the session chain then fails on a missing block.
-    A test's background workers or browser wallet may still have sent something as it ends, so
-    mining stops, the pool is emptied and the head left to settle before the revert."""
+    block on top, its writes on the reverted state): every later test that indexes the session chain
+    then fails on a missing block. A test's background workers or browser wallet may still have sent
+    something as it ends, so mining stops, the pool is emptied and blocks still being mined are waited
+    out; then the spare snapshot of the same state is reverted to as well, after waiting again, which
+    takes away a block that landed in the first revert (a head merely unchanged for a moment was no
+    proof that nothing was being mined: `tests/chain/test_quiet_revert.py`)."""
     rpc_call(url, "evm_setAutomine", [False])
     try:
-        rpc_call(url, "anvil_dropAllTransactions")
-        head, deadline = None, time.monotonic() + 10
-        while (now := rpc_call(url, "eth_blockNumber")) != head and time.monotonic() < deadline:
-            head = now
-            time.sleep(0.02)
-        assert rpc_call(url, "evm_revert", [snap]) is True
+        for each in (snap, spare):
+            rpc_call(url, "anvil_dropAllTransactions")
+            _settle(url)
+            assert rpc_call(url, "evm_revert", [each]) is True
         rpc_call(url, "anvil_dropAllTransactions")  # what arrived after the revert belongs to no test
     finally:
         rpc_call(url, "evm_setAutomine", [True])
@@ -152,14 +173,14 @@ def quiet_revert(url: str, snap: str) -> None:
 def snapshot(anvil, chain_settings) -> Iterator[None]:
     """Reverts the chain to where it was before the test, its clock kept with the wall clock."""
     url = chain_settings.rpc_url
-    snap = rpc_call(url, "evm_snapshot")
+    snap, spare = take_snapshots(url)
     # A revert takes Anvil's clock back to the snapshot's block time; a live chain's follows the
     # wall clock, which `audit verify` holds entry times against (an entry is not after its anchor).
     latest = int(rpc_call(chain_settings.rpc_url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
     rpc_call(chain_settings.rpc_url, "evm_setTime", [max(int(time.time()), latest)])
     rpc_call(chain_settings.rpc_url, "evm_mine")  # so the latest block, what tests read as "now", has that time
     yield
-    quiet_revert(url, snap)
+    quiet_revert(url, snap, spare)
 
 
 @pytest.fixture(scope="session")
