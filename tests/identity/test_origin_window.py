@@ -59,3 +59,27 @@ def test_the_round_prunes_even_when_its_servicing_pass_fails(settings, monkeypat
     with pytest.raises(ConnectionError):
         WORKERS["servicing"].step(settings)
     assert _origins(settings) == [inside]
+
+
+def test_two_pruning_rounds_and_a_submission_at_once_keep_every_origin_inside_the_window(any_db_settings):
+    """Two servicing rounds at once (a worker whose lock dropped beside the standby; the README's last
+    untested overlap) prune beside a submission, which prunes too before it records its own origin:
+    each origin past the window goes, once, and nothing inside it, the new one included."""
+    from backend.identity.checks.origin import prune_expired_origins
+    from tests.workers.overlap import at_once
+
+    settings = any_db_settings
+    window_days = settings.kyc_origin_window / 86_400
+    _applied_from(settings, [(85, "81.2.69.147"), (86, "81.2.69.148"), (87, "81.2.69.149")])
+    past, older, inside = _seen(settings, [window_days + 1, window_days + 3, window_days - 1])
+
+    def submission() -> int:
+        _applied_from(settings, [(88, "81.2.69.150")])
+        return 0
+
+    results = at_once(lambda: prune_expired_origins(settings), lambda: prune_expired_origins(settings), submission)
+    assert all(isinstance(r, int) for r in results), results
+    # The two old origins went once between the three (a round that found them gone deletes nothing).
+    assert sum(results) <= 2
+    newest = _origins(settings)
+    assert past not in newest and older not in newest and inside in newest and len(newest) == 2
