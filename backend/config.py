@@ -151,6 +151,10 @@ class Settings(BaseSettings):
     # promise cap past defaultableAt): staff answer by recording `contacted` or `promise_to_pay`
     # (a `no_answer` or a `note` is no answer).
     servicing_hardship_hold_days: int = Field(default=30, ge=0)
+    # The right to cure: the automatic default waits this many days after the borrower's first written
+    # warning of the late installment (the `collections` notice, else the `default` notice a pass gives
+    # when it first finds the loan defaultable, after a worker outage). 0: no wait.
+    servicing_cure_days: int = Field(default=14, ge=0, le=60)
     disclosure_publish_monthly: bool = True  # the servicing worker publishes last month's report
     servicing_auto_cancel: bool = True  # queue cancel for loans that missed full funding by their deadline
     servicing_auto_disburse: bool = True  # queue disburse for fully funded loans still unpaid at their deadline

@@ -56,6 +56,9 @@ class ServicingNotice(Base):
     amount: Mapped[int] = mapped_column(Uint)
     message: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The chain time of the pass that gave a borrower's notice of a late installment (migration 0056):
+    # the right to cure runs from it (`cure.py`). NULL for other notices and those given before.
+    chain_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # E-mail delivery (at least once: a crash between the SMTP reply and the commit re-sends, with
     # the same Message-ID so mail clients fold the copies).
     emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -58,15 +58,16 @@ def given_before(db: Session, loan_id: int, installment: int, kind: str, recipie
 
 def add_notice(
     db: Session, row: NoticeSubject, installment: int, kind: str, due_date: int, amount: int, message: str,
-    recipient: str | None = None,
+    recipient: str | None = None, chain_time: int | None = None,
 ) -> bool:
     """One notice per (loan, installment, kind, recipient; installment 0 = the whole loan, the
-    recipient by default the borrower); False when it was given before."""
+    recipient by default the borrower); False when it was given before. `chain_time`: the pass's, for
+    a notice a cure period runs from."""
     recipient = recipient or row.borrower
     if given_before(db, row.loan_id, installment, kind, recipient):
         return False
     notice = ServicingNotice(loan_id=row.loan_id, borrower=row.borrower, recipient=recipient, installment=installment,
-                             kind=kind, due_date=due_date, amount=amount, message=message,
+                             kind=kind, due_date=due_date, amount=amount, message=message, chain_time=chain_time,
                              created_at=datetime.now(UTC))  # set here: the audit entry commits to it  # fmt: skip
     try:
         with db.begin_nested():  # the unique key is the last word if two passes ever overlap
@@ -90,10 +91,12 @@ def audit_payload(notice: ServicingNotice) -> dict:
     """What a notice's audit entry commits to, recomputed from its row: the message only by its
     hash (it may name the person's figures and dates), the time it was given to the microsecond."""
     given = notice.created_at if notice.created_at.tzinfo else notice.created_at.replace(tzinfo=UTC)  # SQLite drops it
-    return {"loan_id": notice.loan_id, "installment": notice.installment, "kind": notice.kind,
-            "recipient": notice.recipient, "due_date": notice.due_date, "amount": int(notice.amount),
-            "message_sha256": hashlib.sha256(notice.message.encode()).hexdigest(),
-            "created_at": format_timestamp(given)}  # fmt: skip
+    payload = {"loan_id": notice.loan_id, "installment": notice.installment, "kind": notice.kind,
+               "recipient": notice.recipient, "due_date": notice.due_date, "amount": int(notice.amount),
+               "message_sha256": hashlib.sha256(notice.message.encode()).hexdigest(),
+               "created_at": format_timestamp(given)}  # fmt: skip
+    # Only where recorded (migration 0056): an entry written before commits to the fields above alone.
+    return payload | ({"chain_time": int(notice.chain_time)} if notice.chain_time is not None else {})
 
 
 AUDITED_AFTER = "notices_audited_after_id"  # meta: the highest notice id when notices began to be audit-logged (0038)

@@ -47,6 +47,7 @@ from backend.servicing.collections import (
     paused_loans,
     promise_holds_default,
 )
+from backend.servicing.cure import cure_ends
 from backend.servicing.funding import (
     FundingReport,
     close_funding_windows,
@@ -86,11 +87,14 @@ def default_intent_key(loan_id: int) -> str:
     return f"default:{loan_id}"
 
 
-def _message(kind: str, row: LoanRow, pos: LoanPosition, amount: int, decimals: int) -> str:
+def _message(kind: str, row: LoanRow, pos: LoanPosition, amount: int, decimals: int, cure_until: int | None = None) -> str:
     k, due, owed = pos.installments_paid + 1, moment(pos.next_due_date), money(amount, decimals)
+    # A default notice that is the borrower's first warning (`cure.py`) says how long the platform waits.
+    cure = (f" The platform will not declare it before {moment(cure_until)}: pay what is past due by then and the "
+            "loan goes on as agreed (anyone may still declare it on-chain before)." if cure_until else "")
     if row.principal_outstanding == 0:  # every installment paid, late fees not: LoanBook keeps the loan open
         fees = f"Loan {row.loan_id}: every installment is paid, but {money(pos.due_now, decimals)} of late fees is still owed; the loan closes once it is paid."
-        return fees if kind in (DUE_SOON, "overdue", "late") else f"{fees} After {moment(pos.defaultable_at)} the loan can be declared in default."
+        return fees if kind in (DUE_SOON, "overdue", "late") else f"{fees} After {moment(pos.defaultable_at)} the loan can be declared in default.{cure}"
     return {
         DUE_SOON: f"Loan {row.loan_id}: installment {k} of {row.installments} is due on {due}: {owed}.",
         "overdue": f"Loan {row.loan_id}: installment {k} was due on {due} and is unpaid: {owed} is due now. "
@@ -103,13 +107,14 @@ def _message(kind: str, row: LoanRow, pos: LoanPosition, amount: int, decimals: 
         # only the past-due part (review-servicing M1).
         "default": f"Loan {row.loan_id}: more than {DEFAULT_DAYS} days late; the loan can now be declared in default, "
         f"and then the whole balance is owed at once: {owed} today, principal, interest and fees "
-        f"({money(pos.due_now, decimals)} of it past due).",
+        f"({money(pos.due_now, decimals)} of it past due).{cure}",
     }[kind]
 
 
-def _notify(db: Session, row: LoanRow, pos: LoanPosition, kind: str, amount: int, decimals: int) -> bool:
-    message = _message(kind, row, pos, amount, decimals)
-    return add_notice(db, row, pos.installments_paid + 1, kind, pos.next_due_date, amount, message)
+def _notify(db: Session, row: LoanRow, pos: LoanPosition, kind: str, amount: int, decimals: int, now: int,
+            cure_until: int | None = None) -> bool:  # fmt: skip
+    message = _message(kind, row, pos, amount, decimals, cure_until if cure_until and cure_until > now else None)
+    return add_notice(db, row, pos.installments_paid + 1, kind, pos.next_due_date, amount, message, chain_time=now)
 
 
 DEFAULTED = "defaulted"
@@ -198,13 +203,17 @@ def _service_active(
         # Reminders wait while a hardship request or a dispute is open (`paused`); notices owed in
         # writing (IN_WRITING) are still given, and go by e-mail, not by text (sms.py).
         reminding = bucket in ("current", "grace") and row.loan_id not in held
+        # The right to cure (`cure.py`): read before this pass's own notice, which starts it when it is the first.
+        cure_until = (cure_ends(db, settings, row.loan_id, pos.installments_paid + 1, row.borrower, now)
+                      if bucket == "defaultable" else None)  # fmt: skip
         if bucket == "current" and reminding and 0 < pos.next_due_date - now <= settings.servicing_reminder_days * DAY:
-            notices += _notify(db, row, pos, DUE_SOON, pos.due_now or row.installment_amount, decimals())
+            notices += _notify(db, row, pos, DUE_SOON, pos.due_now or row.installment_amount, decimals(), now)
         elif (bucket in NOTICE_OF_BUCKET and (bucket != "grace" or reminding)
               and bucket == bucket_of(block_time, pos.next_due_date, pos.defaultable_at)):  # fmt: skip
             # (the wall clock past a threshold the last block is not: the next pass words it)
             kind = NOTICE_OF_BUCKET[bucket]
-            notices += _notify(db, row, pos, kind, pos.payoff if kind == "default" else pos.due_now, decimals())
+            notices += _notify(db, row, pos, kind, pos.payoff if kind == "default" else pos.due_now, decimals(), now,
+                               cure_until)  # fmt: skip
         # A promise to pay still open holds the platform's own default until its date, and promises
         # together no longer than `servicing_promise_hold_max_days` past the threshold.
         # Queued once the latest block is past the threshold, as markDefault's estimate will judge
@@ -212,7 +221,7 @@ def _service_active(
         # Late-fee dust alone (every installment paid, less than one token of fees) is left to staff:
         # LoanBook allows the default, the platform does not take one over it (review-servicing M4).
         dust = pos.installments_paid == row.installments and pos.payoff < FEE_DUST_TOKENS * 10 ** decimals()
-        if (bucket == "defaultable" and settings.servicing_auto_default and not dust
+        if (bucket == "defaultable" and settings.servicing_auto_default and not dust and now >= cure_until
                 and not promise_holds_default(db, settings, row.loan_id, now, pos.defaultable_at)):  # fmt: skip
             if block_time > pos.defaultable_at:
                 payload = {"days_past_due": days_past_due(now, pos.next_due_date), "payoff": pos.payoff}

@@ -18,6 +18,9 @@ def servicing_settings(chain_settings, deployment, world, snapshot, tmp_path, da
     settings = chain_settings.model_copy(update=dict(
         database_url=database_url, var_dir=tmp_path / "var", admin_wallets=[ADMIN.address],
         run_workers=False, disclosure_publish_monthly=False,  # tests/disclosure/test_reports.py has it
+        # These tests move the chain to a bucket in one step, as no worker running every minute sees it,
+        # so a default would always wait for the cure period: test_cure.py has it on.
+        servicing_cure_days=0,
     ))  # fmt: skip
     migrate.upgrade(settings)
     return settings
