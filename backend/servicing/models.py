@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
     select,
 )
@@ -54,7 +55,7 @@ class ServicingNotice(Base):
     kind: Mapped[str] = mapped_column(String(20), index=True)  # roll rates read the late ones
     due_date: Mapped[int] = mapped_column(BigInteger)
     amount: Mapped[int] = mapped_column(Uint)
-    message: Mapped[str] = mapped_column(String(500))
+    message: Mapped[str] = mapped_column(Text)  # no limit: an overlong one failed the whole pass (0057)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # The chain time of the pass that gave a borrower's notice of a late installment (migration 0056):
     # the right to cure runs from it (`cure.py`). NULL for other notices and those given before.
