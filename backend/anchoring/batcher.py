@@ -219,11 +219,12 @@ def retry_failed(settings: Settings) -> list[int]:
 def run_batcher_once(settings: Settings, *, force: bool = False, now: datetime | None = None) -> BatcherReport:
     """One batcher round (see the module docstring). `force` anchors whatever is queued now and
     checkpoints the audit head regardless of the intervals."""
-    from backend.audit.checkpoints import checkpoint_head
+    from backend.audit.checkpoints import checkpoint_head, heartbeat_if_idle
 
     report = BatcherReport()
     with session_scope(settings) as session:
         begin_write(session, AnchorBatch)
+        heartbeat_if_idle(session, settings, now)
         checkpoint = checkpoint_head(session, settings, force=force, now=now)
         report.checkpoint_seq = checkpoint.seq if checkpoint else None
     report.created = build_due_batches(settings, force=force, now=now)

@@ -17,6 +17,26 @@ from backend.audit.models import AuditCheckpoint
 from backend.config import Settings
 from backend.db.base import as_utc
 
+HEARTBEAT = "audit.heartbeat"
+
+
+def heartbeat_if_idle(session: Session, settings: Settings, now: datetime | None = None) -> bool:
+    """Append an `audit.heartbeat` entry when the log's head has not moved since its last checkpoint and
+    that checkpoint is `audit_heartbeat_interval` old (by the platform's clock, not an entry's own time,
+    which a misdated entry could set): anchored like any entry, it keeps the newest on-chain checkpoint
+    young on an idle platform, so `audit verify` tells a log whose anchoring stopped (`stale`) from a
+    quiet one. True when one was appended."""
+    if not settings.audit_heartbeat_interval:
+        return False
+    head, last = log.head(session), last_checkpoint(session)
+    if head is None or last is None or head.seq > last.seq:
+        return False  # nothing anchored yet, or the head moved: `checkpoint_head` anchors it
+    now = now or datetime.now(UTC)
+    if (now - as_utc(last.created_at)).total_seconds() < settings.audit_heartbeat_interval:
+        return False
+    log.record(session, actor="audit", action=HEARTBEAT, subject="audit-log", payload={"after_seq": head.seq})
+    return True
+
 
 def last_checkpoint(session: Session) -> AuditCheckpoint | None:
     return session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)).first()

@@ -72,7 +72,7 @@ def _lost_in(restores: list[_Restore], check: CheckpointCheck) -> _Restore | Non
 
 
 # Issues about the anchors as a whole rather than about an entry of the log.
-ANCHOR_KINDS = frozenset({"checkpoint", "unverifiable", "unanchored", "reanchored"})
+ANCHOR_KINDS = frozenset({"checkpoint", "unverifiable", "unanchored", "reanchored", "stale"})
 
 # Beyond the audit and batch intervals, for the workers' polls and the anchor transaction to be
 # sent and confirmed: an honest platform whose anchor-batcher runs is never flagged `unanchored`.
@@ -243,6 +243,9 @@ def verify_audit_log(
     unanchored = _unanchored(session, settings, report.checkpoints, now or datetime.now(UTC))
     if unanchored is not None:
         report.issues.append(unanchored)
+    stale = _stale(settings, report.checkpoints, now or datetime.now(UTC))
+    if stale is not None:
+        report.issues.append(stale)
     report.issues.sort(key=lambda issue: issue.seq)
     report.checkpoints.sort(key=lambda check: check.seq)
     return report
@@ -275,6 +278,26 @@ def _misdated(session: Session, anchored_at: dict[int, datetime]) -> list[Issue]
     times = session.execute(select(AuditEntry.seq, AuditEntry.recorded_at).order_by(AuditEntry.seq)
                             .execution_options(yield_per=5000))  # fmt: skip
     return find_misdated(times, anchored_at)
+
+
+def _stale(settings: Settings, checks: list[CheckpointCheck], now: datetime) -> Issue | None:
+    """The newest checkpoint that holds was mined longer ago than an idle platform's heartbeat plus the
+    anchoring delay allow (`checkpoints.heartbeat_if_idle`): anchoring stopped (or the platform was down)
+    since, and the entries after it are dated by their own recorded_at only, which whoever stopped it
+    could have written with recent times (see README: *Audit log*)."""
+    if not settings.audit_heartbeat_interval:
+        return None
+    newest = max((c for c in checks if c.status == "holds" and c.block_time), key=lambda c: c.seq, default=None)
+    if newest is None:
+        return None  # nothing anchored yet: `_unanchored` judges the log by its first entry's age
+    allowed = settings.audit_heartbeat_interval + anchoring_delay(settings)
+    age = (now - newest.block_time).total_seconds()
+    if age <= allowed:
+        return None
+    return Issue("stale", newest.seq, f"the newest on-chain checkpoint (seq {newest.seq}, block {newest.block_number}) "
+                 f"was mined {age:.0f} s ago, more than the {allowed:.0f} s a running platform leaves between two (a "
+                 "heartbeat entry when idle, then the anchoring delay): anchoring stopped, or the platform was down, "
+                 "since then, and the entries after it are dated by their own recorded times only")  # fmt: skip
 
 
 def _unanchored(session: Session, settings: Settings, checks: list[CheckpointCheck], now: datetime) -> Issue | None:

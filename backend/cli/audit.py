@@ -2,7 +2,8 @@
 
 `verify` exits 0 when the log is intact, 1 when an entry was edited, inserted, deleted, rewritten
 or misdated, when a seq was anchored twice with different hashes (reanchored), or when its
-anchors cannot vouch for it (unverifiable, unanchored).
+anchors cannot vouch for it (unverifiable, unanchored, stale: the newest anchor older than an idle
+platform's heartbeat allows).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def verify(
             console.print(f"  entries {covered + 1}..{report.head_seq} are not anchored yet (within the allowed delay)")
         raise typer.Exit(0)
     first = report.first_issue
-    if first.kind in ("unverifiable", "unanchored"):
+    if first.kind in ("unverifiable", "unanchored", "stale"):
         console.print(f"[bold red]{plain(first.kind.upper())}[/]  {plain(first.detail)}", markup=True)
     elif first.kind in ("reanchored", "checkpoint"):
         console.print(f"[bold red]TAMPERED[/]  {plain(first.kind)} at seq {first.seq}: {plain(first.detail)}", markup=True)

@@ -189,17 +189,20 @@ def test_an_unanchored_tail_older_than_the_anchoring_delay_is_flagged(anchored_l
     assert human.exit_code == 0 and "INTACT" in human.output and "entries 11..20 are not anchored yet" in human.output
     with session_scope(settings) as session:
         late = verify_audit_log(session, settings, now=datetime.now(UTC) + timedelta(days=30))
-        assert not late.ok and (late.first_issue.kind, late.first_issue.seq) == ("unanchored", 11)
-        assert "entries 11..20" in late.first_issue.detail
+        (tail,) = [i for i in late.issues if i.kind == "unanchored"]  # beside `stale`: no anchor for 30 days
+        assert not late.ok and tail.seq == 11 and "entries 11..20" in tail.detail
         assert late.last_verified_anchor_seq == 10
         # A checkpoint queued but never anchored does not excuse the tail for longer.
         checkpoint_head(session, settings, force=True)
     with session_scope(settings) as session:
         pending = verify_audit_log(session, settings, now=datetime.now(UTC) + timedelta(days=30))
-        assert pending.first_issue.kind == "unanchored" and "seq 20 is queued but not anchored" in pending.first_issue.detail
+        (tail,) = [i for i in pending.issues if i.kind == "unanchored"]
+        assert "seq 20 is queued but not anchored" in tail.detail
     flush_and_confirm(settings)  # the batcher runs again: the tail is anchored
     with session_scope(settings) as session:
-        assert verify_audit_log(session, settings, now=datetime.now(UTC) + timedelta(days=30)).ok
+        assert verify_audit_log(session, settings, now=datetime.now(UTC) + timedelta(hours=1)).ok
+        # A month on with no anchor since, a running platform would have anchored its heartbeats.
+        assert verify_audit_log(session, settings, now=datetime.now(UTC) + timedelta(days=30)).first_issue.kind == "stale"
 
 
 def test_a_running_batcher_is_never_flagged(chain_db_settings):
@@ -209,7 +212,8 @@ def test_a_running_batcher_is_never_flagged(chain_db_settings):
         record(settings, first, first + 2)
         flush_and_confirm(settings)
         with session_scope(settings) as session:
-            assert verify_audit_log(session, settings, now=datetime.now(UTC) + timedelta(days=30)).ok
+            # (within a day: past it, a running platform would have anchored a heartbeat since)
+            assert verify_audit_log(session, settings, now=datetime.now(UTC) + timedelta(hours=20)).ok
     record(settings, 10, 11)  # recorded just now, the next round not yet due
     with session_scope(settings) as session:
         report = verify_audit_log(session, settings)
@@ -245,3 +249,58 @@ def test_moving_the_manifests_deploy_block_forward_hides_no_head(anchored_log, t
     # The auditor who knows better can name the start block; a later one is theirs to answer for.
     result = CliRunner().invoke(app, ["audit", "verify", "--json", "--from-block", str(latest)])
     assert result.exit_code == 0 and json.loads(result.output)["ok"]
+
+
+def _retimed_from(settings, seq: int, at: datetime) -> None:
+    """The insider's rewrite of the tail from `seq`: each entry recorded a second apart from `at`, every
+    later hash and the head recomputed, self-consistent again."""
+    from backend.audit.hashing import entry_hash, format_timestamp
+
+    with session_scope(settings) as session:
+        rows = session.execute(text("SELECT seq, prev_hash, actor, action, subject, payload_hash, recorded_at "
+                                    "FROM audit_entries ORDER BY seq")).all()  # fmt: skip
+        prev = None
+        for n, prev_hash, actor, action, subject, payload, recorded in rows:
+            prev = prev or prev_hash
+            if n >= seq:
+                recorded = format_timestamp(at + timedelta(seconds=n - seq))
+            new = entry_hash(n, prev, actor, action, subject, payload, recorded)
+            session.execute(text("UPDATE audit_entries SET prev_hash = :p, entry_hash = :h, recorded_at = :r WHERE seq = :s"),
+                            {"p": prev, "h": new, "r": recorded, "s": n})  # fmt: skip
+            prev = new
+        session.execute(text("UPDATE audit_head SET entry_hash = :h"), {"h": prev})
+
+
+def test_a_tail_rewritten_with_young_times_after_anchoring_stopped_is_stale(anchored_log):  # noqa: F811
+    """README's gap: an operator stops anchoring after seq 10, and two days later rewrites the tail with
+    times of that moment, within the anchoring delay: it verified INTACT. A running platform anchors a
+    heartbeat at least daily, so a newest anchor two days old says anchoring stopped."""
+    settings = anchored_log
+    record(settings, 11, 15)
+    later = datetime.now(UTC) + timedelta(days=2)
+    _retimed_from(settings, 11, later)
+    with session_scope(settings) as session:
+        report = verify_audit_log(session, settings, now=later + timedelta(seconds=60))
+        assert not report.ok and [i.kind for i in report.issues] == ["stale"]
+        assert report.first_issue.seq == 10 and "anchoring stopped" in report.first_issue.detail
+        assert report.last_verified_anchor_seq == 10  # the anchored entries still verify
+        quiet = verify_audit_log(session, settings.model_copy(update={"audit_heartbeat_interval": 0}),
+                                 now=later + timedelta(seconds=60))  # fmt: skip
+        assert quiet.ok  # without heartbeats, as before: nothing tells the two apart
+
+
+def test_an_idle_log_gets_a_heartbeat_entry_that_is_anchored(anchored_log):  # noqa: F811
+    from backend.anchoring.batcher import run_batcher_once
+    from backend.audit.checkpoints import HEARTBEAT, heartbeat_if_idle
+
+    settings = anchored_log
+    with session_scope(settings) as session:
+        assert not heartbeat_if_idle(session, settings)  # the last checkpoint is seconds old
+    report = run_batcher_once(settings, now=datetime.now(UTC) + timedelta(days=1, seconds=1))
+    assert report.checkpoint_seq == 11
+    with session_scope(settings) as session:
+        assert session.scalar(select(AuditEntry.action).where(AuditEntry.seq == 11)) == HEARTBEAT
+    flush_and_confirm(settings)
+    with session_scope(settings) as session:
+        verified = verify_audit_log(session, settings)
+        assert verified.ok and verified.last_verified_anchor_seq == 11
