@@ -100,8 +100,8 @@ class Settings(BaseSettings):
     anchor_batch_size: int = Field(default=256, ge=1)  # documents per Merkle root; 1 = one root each
     anchor_batch_interval: float = Field(default=60.0, ge=0)  # seconds a queued hash may wait for a full batch
     audit_anchor_interval: float = Field(default=600.0, ge=0)  # seconds between on-chain audit-head checkpoints
-    # An idle log gets an `audit.heartbeat` entry this long after its newest one, which is anchored like any
-    # other: `audit verify` then flags a newest on-chain checkpoint older than this plus the anchoring delay
+    # An idle log gets an `audit.heartbeat` entry once its last checkpoint is this old with nothing recorded
+    # since, anchored like any other: `audit verify` then flags a newest on-chain checkpoint older than this plus the anchoring delay
     # (`stale`), so a tail rewritten after anchoring stopped cannot pass as young. 0: no heartbeat, no check.
     audit_heartbeat_interval: float = Field(default=86_400.0, ge=0)
     anchor_max_document_bytes: int = Field(default=50 * 1024 * 1024, ge=1)  # larger uploads get a 413

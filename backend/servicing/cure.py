@@ -3,7 +3,7 @@ written warning of the late installment.
 
 That warning is the `collections` notice (31+ days late), 90 days before LoanBook allows a default on
 a schedule kept by the worker, so the wait only bites when a pass first finds a loan defaultable (the
-worker was down, or the loan was paid into lateness between passes): it then gives the `default`
+worker was down for weeks): it then gives the `default`
 notice, saying until when the platform holds off, and queues `markDefault` no earlier. LoanBook still
 lets anyone default the loan from `defaultableAt`: the wait binds the platform only.
 
@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.db.base import as_utc
 from backend.servicing.models import ServicingNotice
 
 DAY = 86_400
@@ -28,7 +29,7 @@ def first_warning(db: Session, loan_id: int, installment: int, borrower: str) ->
         ServicingNotice.loan_id == loan_id, ServicingNotice.installment == installment,
         ServicingNotice.kind.in_(WARNINGS), ServicingNotice.recipient == borrower,
     )).all()  # fmt: skip
-    times = [at if at is not None else int(created.timestamp()) for at, created in rows]
+    times = [at if at is not None else int(as_utc(created).timestamp()) for at, created in rows]
     return min(times, default=None)
 
 
