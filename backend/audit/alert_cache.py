@@ -36,7 +36,7 @@ from backend.chain.models import ChainEvent
 from backend.config import Settings
 from backend.db.session import session_scope
 from backend.identity.models import KycOrigin, KycPersonLink, KycRecord
-from backend.scoring.models import CreditDecision
+from backend.scoring.models import CreditDecision, FairLendingCheck
 from backend.servicing.models import CollectionAction, ServicingNotice
 
 # How long a read waits for a computation it started before it is served the one before: a small
@@ -137,5 +137,6 @@ def _inputs(db: Session) -> tuple:
         select(func.max(KycRecord.erased_at)), select(func.max(KycRecord.submitted_at)),
         select(func.count()).select_from(CreditDecision), select(func.count(CreditDecision.wallet)),
         select(func.max(CreditDecision.created_at)), select(func.max(CreditDecision.reviewed_at)),
+        select(func.max(FairLendingCheck.id)),
     ]  # fmt: skip
     return tuple(db.execute(select(*(part.scalar_subquery() for part in parts))).one())

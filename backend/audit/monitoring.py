@@ -62,6 +62,7 @@ from backend.audit import (
     application_rules,
     collections_rules,
     disbursal_rules,
+    fair_lending_rules,
     note_path_rules,
     platform_control_rules,
 )
@@ -93,7 +94,7 @@ from backend.servicing.models import ServicingNotice
 DAY = 86_400
 RULES = ("round_trip", "cycle", "off_market_price", "large_gift", "structured_gifts", "first_payment_default",
          "early_payment_default", "related_party_funding", "role_change", "pause", "reserve_outflow", "promise_chain",
-         "answers_changed", "collection_wallet")  # fmt: skip
+         "answers_changed", "collection_wallet", "fair_lending")  # fmt: skip
 EARLY_INSTALLMENTS = 3  # a default within the first three installments is an early payment default
 NOTES_READ = "monitoring.notes_read"
 REF_COLUMNS = ("loan_id", "tx_hash", "block_number", "log_index")
@@ -211,6 +212,8 @@ def _raise_paused(db: Session, settings: Settings, rule: str | None, since: int)
         found += application_rules.answers_changed(db, settings.monitoring_answers_changed_days, _alert)
     if rule in (None, "collection_wallet"):
         found += disbursal_rules.collection_wallets(db, settings, _alert)
+    if rule in (None, "fair_lending"):
+        found += fair_lending_rules.fair_lending_flags(db, _alert)
     return found
 
 

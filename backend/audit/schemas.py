@@ -234,9 +234,9 @@ class AlertPublic(BaseModel):
     key: str = Field(description="Names the alert across reads: a hash of its rule, loan and transactions")
     rule: str = Field(description="round_trip, cycle, off_market_price, large_gift, structured_gifts, "
                       "first_payment_default, early_payment_default, related_party_funding, role_change, pause, "
-                      "reserve_outflow, promise_chain, answers_changed or collection_wallet")  # fmt: skip
+                      "reserve_outflow, promise_chain, answers_changed, collection_wallet or fair_lending")  # fmt: skip
     loan_id: int | None = Field(description="The loan, or the loan id a reserve payment named; None for a role "
-                                "change, a pause, structured gifts of several loans or changed answers")  # fmt: skip
+                                "change, a pause, structured gifts of several loans, changed answers or a fair-lending flag")  # fmt: skip
     wallets: list[str] = Field(description="The wallets involved: from, to (a trade: seller, buyer; a loan: its "
                                "borrower; a cycle: each in turn; changed answers: the applicant's; a collection "
                                "wallet: it (passed on in pieces: each wallet that got one), the borrower, then the other "
@@ -249,7 +249,7 @@ class AlertPublic(BaseModel):
                         "(related_party_funding), what left the reserve (reserve_outflow), what the chained promise named "
                         "(promise_chain), the notes moved back (cycle), the principal outstanding the gifts stood for "
                         "together (structured_gifts), what the borrower passed on (collection_wallet), 0 (role_change, "
-                        "pause, answers_changed: the points are in the detail)")  # fmt: skip
+                        "pause, answers_changed, fair_lending: the points are in the detail)")  # fmt: skip
     detail: str
     decision_ids: list[str] = Field(default_factory=list, description="The credit decisions an alert is about, "
                                     "earlier first (answers_changed); empty for the others")

@@ -87,3 +87,20 @@ def test_the_cli_takes_todays_check_and_exits_1_on_a_flag(book, monkeypatch):  #
     again = CliRunner().invoke(app, ["model", "fairness-check"], terminal_width=200)  # today's: shown, not taken again
     assert again.exit_code == 0 and "fair-lending check of" in again.stdout
     assert len(_checks(settings)) == 1
+
+
+def test_a_newly_flagged_band_is_raised_among_the_staffs_alerts_once(book, monkeypatch):  # noqa: F811
+    """The check only recorded its flag, for someone to think of reading its list: it now reaches the
+    monitoring alerts staff review, once when a band is newly flagged, not once a day while it stays."""
+    settings, people = book
+    monkeypatch.setattr(fair_lending, "MIN_GROUP", 1)
+    with session_scope(settings) as session:
+        for days in (0, 1, 2):  # three days' checks, each flagging the same band
+            assert run_check(session, settings, now=datetime.now(UTC) + timedelta(days=days)) is not None
+    client = client_for(settings)
+    alerts = client.get("/api/v1/audit/alerts", params={"rule": "fair_lending"}, headers=minted_bearer(settings, ADMIN))
+    (alert,) = alerts.json()
+    assert alert["rule"] == "fair_lending" and alert["wallets"] == [] and alert["loan_id"] is None
+    assert "<25" in alert["detail"] and "/api/v1/score/fairness/checks" in alert["detail"]
+    text = json.dumps(alert)
+    assert not any(p.account.address in text or p.date_of_birth.isoformat() in text for p, _ in people)
