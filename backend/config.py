@@ -159,6 +159,12 @@ class Settings(BaseSettings):
     # warning of the late installment (the `collections` notice, else the `default` notice a pass gives
     # when it first finds the loan defaultable, after a worker outage). 0: no wait.
     servicing_cure_days: int = Field(default=14, ge=0, le=60)
+    # A hardship plan two staff agreed (servicing/plans.py) holds reminders, texts and the automatic
+    # default while the chain shows it kept, up to this many days past LoanBook's defaultableAt (longer
+    # than a promise, which one staff member records alone); a proposal nobody confirms lapses after
+    # `servicing_plan_confirm_days`.
+    servicing_plan_hold_max_days: int = Field(default=180, ge=0, le=365)
+    servicing_plan_confirm_days: int = Field(default=7, ge=1, le=30)
     disclosure_publish_monthly: bool = True  # the servicing worker publishes last month's report
     servicing_auto_cancel: bool = True  # queue cancel for loans that missed full funding by their deadline
     servicing_auto_disburse: bool = True  # queue disburse for fully funded loans still unpaid at their deadline

@@ -55,6 +55,7 @@ ListingId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="NoteMarket's li
 BidId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="NoteMarket's bid id")]
 LoanFilterId = Annotated[int | None, Query(ge=1, le=DB_ID_MAX, description="Only this loan's")]
 RoleProposalId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="A proposed role grant's id")]
+PlanId = Annotated[int, Path(ge=1, le=DB_ID_MAX, description="A hardship plan's id")]
 # A list's page: one style for every list that can grow (limit and offset, newest or best first as the
 # list says); a page shorter than `limit` is the last.
 PAGE_MAX = 500

@@ -138,6 +138,13 @@ def _add(db: Session, settings: Settings, loan_id: int, kind: str, note: str, ac
     return actions_of(db, settings, [loan_id], lambda: now)[loan_id][0]
 
 
+def add_entry(db: Session, settings: Settings, loan_id: int, kind: str, note: str, actor: str,
+              now: int) -> CollectionActionPublic:  # fmt: skip
+    """An entry the platform adds itself (a hardship plan confirmed: `plans.decide`), sealed and audited
+    as staff's are."""
+    return _add(db, settings, loan_id, kind, note, actor, now=now)
+
+
 def audit_payload(row: CollectionAction) -> dict:
     """What the audit entry of a case-log entry commits to (the sealed note's hash, not its text):
     recomputed from the row, it shows the entry was not altered since."""
@@ -240,9 +247,10 @@ def paused(db: Session, settings: Settings, loan_id: int, now: int) -> str | Non
     return paused_loans(db, settings, now, loan_id).get(loan_id)
 
 
-# What answers a hardship request or a dispute: staff reached the borrower, or agreed a plan (a
-# plan is recorded as a promise to pay). A `no_answer` ("called, nobody picked up") or a `note` does not.
-ANSWERS = ("contacted", "promise_to_pay")
+# What answers a hardship request or a dispute: staff reached the borrower, took a promise to pay, or
+# two of them agreed a hardship plan (`plan`, added by `plans.decide`). A `no_answer` ("called, nobody
+# picked up") or a `note` does not.
+ANSWERS = ("contacted", "promise_to_pay", "plan")
 
 
 def open_requests(db: Session, loan_id: int | None = None) -> dict[int, tuple[str, int]]:

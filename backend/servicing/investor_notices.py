@@ -100,13 +100,14 @@ def tell_investors(db: Session, settings: Settings, now: int | None, decimals: C
         return 0
     d, now = decimals(), now or deadline_clock(settings)
     rates = roll_rates(db, aging_now(db)) if late else {}
-    hold = settings.servicing_promise_hold_max_days
+    hold = (settings.servicing_promise_hold_max_days, settings.servicing_plan_hold_max_days)
     return sum(_give(db, kind, installment, loan, note.holder, note.balance, state, now, d, rates, hold)
                for kind, installment, loan, note, state in pending)  # fmt: skip
 
 
 def _give(db: Session, kind: str, installment: int, loan: LoanRow, holder: str, notes: int,
-          state: ServicingState | None, now: int, d: int, rates: dict[str, RollRate], hold_days: int) -> bool:  # fmt: skip
+          state: ServicingState | None, now: int, d: int, rates: dict[str, RollRate],
+          hold_days: tuple[int, int]) -> bool:  # fmt: skip
     if state is None:
         due_date, amount, message = _whole_loan(loan, notes, kind, now, d)
     else:
@@ -116,7 +117,8 @@ def _give(db: Session, kind: str, installment: int, loan: LoanRow, holder: str, 
         message = (f"Loan {loan.loan_id} ({money(amount, d)} of your money outstanding) is more than 30 days late "
                    f"and in collections.{odds} If still unpaid, it can be declared in default from "
                    f"{moment(state.defaultable_at)} (by anyone, on-chain; the platform does unless a promise to pay "
-                   f"holds it, up to {hold_days} days more), and the reserve's cover is then paid to note holders.")  # fmt: skip
+                   f"holds it, up to {hold_days[0]} days more, or a hardship plan is kept, up to {hold_days[1]}), and "
+                   "the reserve's cover is then paid to note holders.")  # fmt: skip
     return add_notice(db, loan, installment, kind, due_date, amount, message, recipient=holder)
 
 

@@ -122,3 +122,26 @@ class NoticePreference(Base):
     email: Mapped[bool] = mapped_column(Boolean, default=True)
     sms: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class HardshipPlan(Base):
+    """A hardship plan: a late or struggling borrower pays `installment_amount` every `period_days`
+    for `periods` periods instead of the loan's schedule, and meanwhile reminders, texts and the
+    platform's own default wait. It holds the default longer than a promise to pay, so two staff
+    agree it (maker-checker): proposed by one, confirmed by another person; from then on it is
+    judged by the chain's payments (`plans.judge`), never typed in. Never edited but to be decided."""
+
+    __tablename__ = "hardship_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    installment_amount: Mapped[int] = mapped_column(Uint)
+    period_days: Mapped[int] = mapped_column(Integer)
+    periods: Mapped[int] = mapped_column(Integer)
+    proposed_by: Mapped[str] = mapped_column(String(42))
+    proposed_at: Mapped[int] = mapped_column(BigInteger)  # chain time
+    # confirmed | rejected once decided; a proposal nobody decides lapses (`plans.CONFIRM_DAYS`).
+    decision: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    decided_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # chain time: a confirmed plan starts then
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -11,7 +11,7 @@ from backend.db.session import get_or_add
 from backend.servicing.models import NoticePreference
 from backend.servicing.schemas import NoticePreferencesPublic, NoticePreferencesUpdate
 
-IN_WRITING = ("late", "collections", "default", "defaulted")
+IN_WRITING = ("late", "collections", "default", "defaulted", "hardship_plan", "plan_broken")
 
 
 def preferences_of(db: Session, wallet: str) -> NoticePreferencesPublic:

@@ -41,7 +41,7 @@ class NoticePublic(BaseModel):
     loan_id: int
     installment: int
     kind: str = Field(description="To a borrower: due_soon, overdue, late, collections, default, defaulted, not_funded, not_disbursed, "
-                      "autopay_short, autopay_ending or released; "
+                      "autopay_short, autopay_ending, released, hardship_plan or plan_broken (installment: the plan's id); "
                       "to an investor: refund_due, loan_late, loan_defaulted, loan_repaid, loan_match, mandate_funded, "
                       "mandate_ending (loan 0: about no one loan), bid_at_risk, listing_sold or bid_filled")
     due_date: UnixSeconds
@@ -101,6 +101,40 @@ class CollectionActionPublic(BaseModel):
                                 "not bring the loan up to date: paid, it will not move the default date")  # fmt: skip
 
 
+class HardshipPlanCreate(BaseModel):
+    """A hardship plan's terms: `periods` payments of `installment_amount`, one every `period_days`
+    from its confirmation. Another person than its proposer confirms it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    installment_amount: BaseUnits = Field(strict=True, gt=0, lt=AMOUNT_LIMIT, description="What the borrower pays "
+                                          "each period")  # fmt: skip
+    period_days: int = Field(strict=True, ge=7, le=31, description="Days in a period")
+    periods: int = Field(strict=True, ge=1, le=12, description="How many periods the plan runs")
+
+
+class HardshipPlanPublic(BaseModel):
+    id: int
+    loan_id: int
+    installment_amount: BaseUnits
+    period_days: int
+    periods: int
+    proposed_by: str
+    proposed_at: UnixSeconds = Field(description="Chain time")
+    decision: str | None = Field(description="confirmed or rejected; None while proposed (or lapsed)")
+    decided_by: str | None
+    decided_at: MaybeUnixSeconds = Field(description="Chain time; a confirmed plan starts then")
+    status: Literal["proposed", "lapsed", "rejected", "on_track", "broken", "completed"] = Field(
+        description="Judged by the chain's repayments since the plan started: on_track while every period ended so "
+        "far was paid for (reminders, texts and the platform's own default wait), broken at the first one that was not, "
+        "completed once its last period ended or all of it was paid; a proposal nobody decides lapses")
+    paid_since: MaybeBaseUnits = Field(description="Repaid since the plan started")
+    owed_by_now: MaybeBaseUnits = Field(description="on_track: what the plan asks to have been paid by next_end")
+    next_end: MaybeUnixSeconds = Field(description="on_track: the end of the period running now")
+    broken_at: MaybeUnixSeconds = Field(description="broken: the end of the period it fell short at")
+    ends_at: MaybeUnixSeconds = Field(description="Confirmed: the end of its last period")
+
+
 class CollectionItemPublic(BaseModel):
     loan_id: int
     borrower: str
@@ -114,6 +148,8 @@ class CollectionItemPublic(BaseModel):
                                   "(reminders, texts and the automatic default wait, up to LOANCHAIN_SERVICING_HARDSHIP_HOLD_DAYS)")
     dispute_open: bool = Field(default=False, description="A dispute staff have not answered (contacted, promise_to_pay): "
                                "reminders, texts and the automatic default wait, as for a hardship request")
+    plan: HardshipPlanPublic | None = Field(default=None, description="Its hardship plan proposed (for another person "
+                                            "to confirm) or on track, if any")
 
 
 class PassReportPublic(BaseModel):

@@ -30,6 +30,7 @@ from backend.chain.projection_models import LoanRow
 from backend.chain.servicing_reader import LoanPosition, loan_positions
 from backend.config import Settings
 from backend.errors import Conflict, LoanchainError, NotFound
+from backend.servicing import plans
 from backend.servicing.aging import (
     BUCKETS,
     DELINQUENT,
@@ -44,7 +45,6 @@ from backend.servicing.collections import (
     actions_of,
     awaiting_answer,
     open_requests,
-    paused_loans,
     promise_holds_default,
 )
 from backend.servicing.cure import cure_ends
@@ -170,6 +170,7 @@ def _pass(db: Session, settings: Settings, progress: Callable[[], None] | None) 
     buckets, notices, defaults = active
     notices += tell_borrowers_funded_and_paid_out(db, settings, now, decimals) if rows or funding else 0
     notices += tell_borrowers_defaulted(db, decimals)
+    notices += plans.tell_borrowers(db, settings, now, decimals) if rows else 0  # after the positions: it reads them
     told = tell_investors(db, settings, now, decimals)  # after the positions above: `loan_late` reads them
     told += tell_rule_matches(db, now, decimals) if funding else 0
     told += tell_mandate_fundings(db, decimals)
@@ -193,18 +194,19 @@ def _service_active(
     # one): a notice is worded from amounts LoanBook computed at its bucket's time, so a `late` notice
     # saying a fee was added never quotes an amount read before the fee (review-servicing L1).
     block_time = chain_time(settings)
-    held = paused_loans(db, settings, now)  # hardship requests and disputes open: one read for the pass
+    held = plans.paused_loans(db, settings, now)  # requests and disputes open, plans kept: one read for the pass
     for row, pos in zip(rows, loan_positions(settings, [r.loan_id for r in rows]), strict=True):
         if pos.status != "active":  # the index has not caught up with a repayment or a default yet
             continue
         bucket = bucket_of(now, pos.next_due_date, pos.defaultable_at)
         buckets[bucket] += 1
         _store(db, row, pos, now)
-        # Reminders wait while a hardship request or a dispute is open (`paused`); notices owed in
+        # Reminders wait while a hardship request or a dispute is open, or a plan is kept; notices owed in
         # writing (IN_WRITING) are still given, and go by e-mail, not by text (sms.py).
         reminding = bucket in ("current", "grace") and row.loan_id not in held
         # The right to cure (`cure.py`): read before this pass's own notice, which starts it when it is the first.
-        cure_until = (cure_ends(db, settings, row.loan_id, pos.installments_paid + 1, row.borrower, now)
+        cure_until = (max(cure_ends(db, settings, row.loan_id, pos.installments_paid + 1, row.borrower, now),
+                          plans.cure_after_broken(db, settings, row.loan_id, now))
                       if bucket == "defaultable" else None)  # fmt: skip
         if bucket == "current" and reminding and 0 < pos.next_due_date - now <= settings.servicing_reminder_days * DAY:
             notices += _notify(db, row, pos, DUE_SOON, pos.due_now or row.installment_amount, decimals(), now)
@@ -215,14 +217,16 @@ def _service_active(
             notices += _notify(db, row, pos, kind, pos.payoff if kind == "default" else pos.due_now, decimals(), now,
                                cure_until)  # fmt: skip
         # A promise to pay still open holds the platform's own default until its date, and promises
-        # together no longer than `servicing_promise_hold_max_days` past the threshold.
+        # together no longer than `servicing_promise_hold_max_days` past the threshold; a hardship plan
+        # on track, up to `servicing_plan_hold_max_days`.
         # Queued once the latest block is past the threshold, as markDefault's estimate will judge
         # it; the wall clock (`now`) runs up to a block ahead of it.
         # Late-fee dust alone (every installment paid, less than one token of fees) is left to staff:
         # LoanBook allows the default, the platform does not take one over it (review-servicing M4).
         dust = pos.installments_paid == row.installments and pos.payoff < FEE_DUST_TOKENS * 10 ** decimals()
         if (bucket == "defaultable" and settings.servicing_auto_default and not dust and now >= cure_until
-                and not promise_holds_default(db, settings, row.loan_id, now, pos.defaultable_at)):  # fmt: skip
+                and not promise_holds_default(db, settings, row.loan_id, now, pos.defaultable_at)
+                and not plans.plan_holds_default(db, settings, row.loan_id, now, pos.defaultable_at)):  # fmt: skip
             if block_time > pos.defaultable_at:
                 payload = {"days_past_due": days_past_due(now, pos.next_due_date), "payoff": pos.payoff}
                 defaults += queue_call(db, settings, row.loan_id, "markDefault", default_intent_key(row.loan_id),
@@ -345,8 +349,8 @@ def collections_queue(db: Session, settings: Settings, with_notes: bool = True, 
     `reader` and the loans whose notes it read; a page of `limit` after `offset`, or all, the CLI's,
     and only the page's notes are opened). Most in need of a person first
     (review-servicing L4): a hardship request or a dispute waiting for an answer (reminders and the
-    default wait on it); then defaultable loans a promise to pay holds, its date nearest first (at
-    that date the default goes ahead); then loans 16+ days late, most days first; then defaultable
+    default wait on it); then defaultable loans a promise to pay or a hardship plan holds, its date
+    (the end of the plan's running period) nearest first (at that date the default may go ahead); then loans 16+ days late, most days first; then defaultable
     loans nothing holds (the platform declares them in default); then defaulted loans recovering.
     A fixed number of statements whatever the queue's length: the notices, default calls and case
     logs of all its loans are read at once."""
@@ -375,10 +379,11 @@ def collections_queue(db: Session, settings: Settings, with_notes: bool = True, 
     logs = actions_of(db, settings, ids, clock, with_notes=False)  # to rank by; the page's notes are opened below
     waiting_set = set(waiting)
     disputes = {loan_id for loan_id, (kind, _) in open_requests(db).items() if kind == "dispute"}
+    open_plans = plans.open_plans(db, settings, ids, clock) if ids else {}
     items = [CollectionItemPublic(loan_id=loan_id, borrower=borrower, bucket=bucket, days_past_due=days, amount_owed=owed,
                                   notices=notices.get(loan_id, []), default_status=calls.get(default_intent_key(loan_id)),
                                   actions=logs.get(loan_id, []), awaiting_answer=loan_id in waiting_set,
-                                  dispute_open=loan_id in disputes)
+                                  dispute_open=loan_id in disputes, plan=open_plans.get(loan_id))
              for loan_id, borrower, bucket, days, owed in rows]  # fmt: skip
     # Stable: within each group, the order of `rows` (most days first, then by loan id): one order for
     # a queue that did not change, so its pages neither overlap nor skip.
@@ -399,6 +404,7 @@ def _urgency(item: CollectionItemPublic, clock: Callable[[], int]) -> tuple[int,
         return 0, 0
     if item.bucket == "defaultable":
         held = [a.promised_by for a in item.actions if a.kind == "promise_to_pay" and a.promised_by >= clock()]
+        held += [item.plan.next_end] if item.plan and item.plan.status == "on_track" else []
         return (1, min(held)) if held else (3, 0)
     return (2, 0) if item.bucket in DELINQUENT else (4, 0)
 

@@ -14,7 +14,7 @@ Contact is kept within bounds (review-servicing M3): no text from 21:00 to 08:00
 time zone (`quiet_hours.py`: from the KYC address country, UTC when unknown; deferred to the morning,
 no attempt counted), at most TEXTS_PER_WEEK texts about one loan in any 7 days (one over it is not
 sent: it stays in-app, and is e-mailed if owed in writing), and none while a hardship request or a
-dispute waits for staff (`collections.paused`)."""
+dispute waits for staff, or a hardship plan is kept (`plans.paused`)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ from backend.servicing.channels import (
     deliver,
     stale_reminder,
 )
-from backend.servicing.collections import paused
 from backend.servicing.models import ServicingNotice, ServicingState
+from backend.servicing.plans import paused
 from backend.servicing.quiet_hours import QUIET_FROM, QUIET_UNTIL, next_allowed
 
 SMS_KINDS = ("due_soon", "overdue", "late", "collections", "default")
@@ -47,7 +47,7 @@ WEEK = 7 * 86_400
 
 
 def _paused(session: Session, settings: Settings, notice: ServicingNotice) -> str | None:
-    """No texts while the loan's hardship request or dispute waits for staff (`collections.paused`,
+    """No texts while the loan's hardship request or dispute waits for staff, or a plan is kept (`plans.paused`,
     judged at the last servicing pass's chain time); the notice stays in-app, and by e-mail if owed
     in writing. Nor a reminder retried after its installment was paid (`stale_reminder`)."""
     state = session.get(ServicingState, notice.loan_id)

@@ -148,7 +148,8 @@ def test_a_borrower_who_turns_email_off_still_gets_late_notices_in_writing(servi
         submit(session, settings, world.borrower.address, KycCreate(**applicant.form()), [PNG])
     client, borrower = client_for(settings), minted_bearer(settings, world.borrower)
     url = "/api/v1/servicing/notices/preferences"
-    assert client.get(url, headers=borrower).json() == {"email": True, "sms": True, "always_by_email": ["late", "collections", "default", "defaulted"]}
+    assert client.get(url, headers=borrower).json() == {"email": True, "sms": True, "always_by_email": [
+        "late", "collections", "default", "defaulted", "hardship_plan", "plan_broken"]}
     off = client.put(url, json={"email": False, "sms": False}, headers=borrower)
     assert off.status_code == 200 and (off.json()["email"], off.json()["sms"]) == (False, False)
     assert client.put(url, json={"email": "maybe", "sms": False}, headers=borrower).status_code == 422

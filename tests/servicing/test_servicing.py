@@ -486,7 +486,8 @@ def test_notices_give_deadlines_to_the_minute_in_utc_and_the_late_fee_cutoff(ser
     _pass(settings)
     with session_scope(settings) as session:
         told = session.scalar(select(ServicingNotice.message).where(ServicingNotice.kind == "loan_late").limit(1))
-    assert "UTC (by anyone, on-chain; the platform does unless a promise to pay holds it, up to 60 days more)" in told
+    assert ("UTC (by anyone, on-chain; the platform does unless a promise to pay holds it, up to 60 days more, or a "
+            "hardship plan is kept, up to 180)") in told
     assert len(told) <= 500
 
 

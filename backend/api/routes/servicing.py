@@ -2,15 +2,27 @@
 
 from fastapi import APIRouter, Response
 
-from backend.api.deps import CurrentUser, LoanId, NotesShown, PageLimit, PageOffset, SessionDep, SettingsDep, allow
+from backend.api.deps import (
+    CurrentUser,
+    LoanId,
+    NotesShown,
+    PageLimit,
+    PageOffset,
+    PlanId,
+    SessionDep,
+    SettingsDep,
+    allow,
+)
 from backend.api.idempotency import IdempotencyKey, answered
 from backend.servicing import collections as case_log
-from backend.servicing import preferences, service
+from backend.servicing import plans, preferences, service
 from backend.servicing.schemas import (
     AgingPublic,
     CollectionActionCreate,
     CollectionActionPublic,
     CollectionItemPublic,
+    HardshipPlanCreate,
+    HardshipPlanPublic,
     NoticePreferencesPublic,
     NoticePreferencesUpdate,
     NoticePublic,
@@ -47,6 +59,39 @@ def collection_action(loan_id: LoanId, body: CollectionActionCreate, user: Curre
                       settings: SettingsDep, response: Response,
                       idempotency_key: IdempotencyKey = None) -> CollectionActionPublic:  # fmt: skip
     return answered(case_log.record_action(session, settings, loan_id, body, user.wallet, idempotency_key), response)
+
+
+@router.post(
+    "/collections/{loan_id}/plans",
+    dependencies=allow("servicing.collections.act"),
+    status_code=201,
+    summary="Propose a hardship plan for a loan in collections: a payment every period for a few periods; another "
+    "person confirms it",
+    responses={200: {"model": HardshipPlanPublic, "description": "A retry: the same proposal by the caller, still open"}},
+)
+def propose_plan(loan_id: LoanId, body: HardshipPlanCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                 response: Response) -> HardshipPlanPublic:  # fmt: skip
+    return answered(plans.propose(session, settings, loan_id, body, user.wallet), response)
+
+
+@router.post("/collections/{loan_id}/plans/{plan_id}/confirm", dependencies=allow("servicing.collections.act"),
+             summary="Confirm a proposed hardship plan (another person than its proposer): it starts now")
+def confirm_plan(loan_id: LoanId, plan_id: PlanId, user: CurrentUser, session: SessionDep,
+                 settings: SettingsDep) -> HardshipPlanPublic:  # fmt: skip
+    return plans.decide(session, settings, loan_id, plan_id, user.wallet, confirm=True)
+
+
+@router.post("/collections/{loan_id}/plans/{plan_id}/reject", dependencies=allow("servicing.collections.act"),
+             summary="Reject a proposed hardship plan (its proposer too)")
+def reject_plan(loan_id: LoanId, plan_id: PlanId, user: CurrentUser, session: SessionDep,
+                settings: SettingsDep) -> HardshipPlanPublic:  # fmt: skip
+    return plans.decide(session, settings, loan_id, plan_id, user.wallet, confirm=False)
+
+
+@router.get("/collections/{loan_id}/plans", dependencies=allow("servicing.collections"),
+            summary="A loan's hardship plans, newest first, each judged by the chain's repayments now")
+def loan_plans(loan_id: LoanId, session: SessionDep, settings: SettingsDep) -> list[HardshipPlanPublic]:
+    return plans.plans_of(session, settings, loan_id)
 
 
 @router.get("/notices", dependencies=allow("servicing.notices"), summary="Reminders and notices to the caller, newest first")
