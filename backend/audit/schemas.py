@@ -11,7 +11,7 @@ from backend.anchoring.schemas import VerificationPublic
 from backend.audit.verify import AuditReport
 from backend.input_text import Note
 from backend.scoring.schemas import DecisionProofPublic
-from backend.servicing.schemas import CollectionActionPublic, NoticePublic
+from backend.servicing.schemas import CollectionActionPublic, HardshipPlanPublic, NoticePublic
 from backend.units import BaseUnits, MaybeBaseUnits, MaybeUnixSeconds
 
 
@@ -120,6 +120,9 @@ class LoanTracePublic(BaseModel):
     audit_entries: list[dict] = Field(description="Audit-log entries about the loan, its offer and its decision")
     case_log: list[CollectionActionPublic] = Field(description="The collections case log, newest first, notes opened "
                                                    "(None once erased)")  # fmt: skip
+    plans: list[HardshipPlanPublic] = Field(default_factory=list, description="Its hardship plans, newest first, each "
+                                            "judged by the chain's repayments now (`plans_match_audit_log` holds "
+                                            "each against the entries of its proposal and decision)")
     mandates: list[MandateEvidencePublic] = Field(
         default_factory=list, description="The signed mandates under which the platform's keeper funded or repaid the loan"
     )

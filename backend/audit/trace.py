@@ -73,6 +73,7 @@ from backend.servicing.channels import deliveries_of
 from backend.servicing.collections import actions_of, case_log_altered
 from backend.servicing.models import ServicingNotice
 from backend.servicing.notices import audit_entry_of, audited
+from backend.servicing.plans import plans_altered, plans_of
 from backend.servicing.service import NOTES_READ, borrower_notices
 
 
@@ -367,6 +368,13 @@ def trace_loan(db: Session, settings: Settings, loan_id: int, with_notes: bool =
         detail=f"case-log entries {altered} differ from what the audit log recorded" if altered
         else f"{entries} case-log entries, each as the audit log recorded it" if entries else "no case-log entries",
     ))  # fmt: skip
+    planned, plans_off = plans_altered(db, loan_id)
+    checks.append(CheckPublic(
+        name="plans_match_audit_log", ok=not plans_off,
+        detail=f"hardship plans {plans_off} differ from what the audit log recorded (terms, proposer, decision or "
+        "who decided)" if plans_off else f"{planned} hardship plans, each as proposed and decided in the audit log"
+        if planned else "no hardship plans",
+    ))  # fmt: skip
     mandates = _mandates(db, settings, events, checks)
     notices = borrower_notices(db, loan_id)
     if facts["status"] == "defaulted":
@@ -383,7 +391,7 @@ def trace_loan(db: Session, settings: Settings, loan_id: int, with_notes: bool =
         read_at_block=chain.block if chain else None, offer_id=offer.id if offer else None,
         create_intent=intent.key if intent else None, events=events, decision=decision,
         agreement=agreement, audit_entries=_audit_entries(db, subjects), checks=checks,
-        case_log=case_log,
+        case_log=case_log, plans=plans_of(db, settings, loan_id) if planned else [],
         mandates=mandates, notices=notices,
         consistent=all(c.ok for c in checks),
     )  # fmt: skip

@@ -23,6 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import audit
+from backend.audit.hashing import payload_hash
+from backend.audit.models import AuditEntry
 from backend.chain.loan_book import deadline_clock
 from backend.chain.projection_models import LoanRow
 from backend.config import Settings
@@ -131,8 +133,7 @@ def decide(db: Session, settings: Settings, loan_id: int, plan_id: int, actor: s
                         plan_id=plan_id)  # fmt: skip
     plan.decision, plan.decided_by, plan.decided_at = wanted, actor, now
     db.flush()
-    audit.record(db, actor=actor, action=AUDIT_DECIDE, subject=f"loan:{loan_id}",
-                 payload={"plan_id": plan.id, "decision": wanted, "decided_at": now})  # fmt: skip
+    audit.record(db, actor=actor, action=AUDIT_DECIDE, subject=f"loan:{loan_id}", payload=_decision(plan))
     if confirm:  # the case log's entry answers the borrower's hardship request, as a promise to pay does
         add_entry(db, settings, loan_id, "plan", f"hardship plan {plan.id} agreed: {plan.periods} payments of "
                   f"{plan.installment_amount} base units every {plan.period_days} days from {day(now)}, proposed by "
@@ -215,6 +216,20 @@ def cure_after_broken(db: Session, settings: Settings, loan_id: int, now: int) -
     return (told if told is not None else now) + settings.servicing_cure_days * DAY
 
 
+def plans_altered(db: Session, loan_id: int) -> tuple[int, list[int]]:
+    """(the loan's plans, ids of those the audit log does not bear out): each plan's terms as proposed,
+    by its proposer, and its decision, by whoever decided it. A plan set `confirmed` in the database
+    alone (the second person skipped) or whose terms were changed since has no entry recomputing to it."""
+    plans = _plans(db, loan_id)
+    if not plans:
+        return 0, []
+    logged = set(db.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.payload_hash).where(
+        AuditEntry.subject == f"loan:{loan_id}", AuditEntry.action.in_((AUDIT_PROPOSE, AUDIT_DECIDE)))).all())  # fmt: skip
+    altered = [plan.id for plan in reversed(plans) if (plan.proposed_by, AUDIT_PROPOSE, payload_hash(_terms(plan))) not in logged
+               or (plan.decision is not None and (plan.decided_by, AUDIT_DECIDE, payload_hash(_decision(plan))) not in logged)]  # fmt: skip
+    return len(plans), altered
+
+
 def public(plan: HardshipPlan, judged: Judged) -> HardshipPlanPublic:
     confirmed = plan.decision == CONFIRMED
     return HardshipPlanPublic(
@@ -234,6 +249,10 @@ def _owed_by(plan: HardshipPlan, end: int) -> int:
 def _terms(plan: HardshipPlan) -> dict:
     return {"plan_id": plan.id, "installment_amount": plan.installment_amount, "period_days": plan.period_days,
             "periods": plan.periods, "proposed_at": plan.proposed_at}  # fmt: skip
+
+
+def _decision(plan: HardshipPlan) -> dict:
+    return {"plan_id": plan.id, "decision": plan.decision, "decided_at": plan.decided_at}
 
 
 def _loan(db: Session, loan_id: int, actor: str, doing: str) -> LoanRow:

@@ -251,26 +251,6 @@ def test_moving_the_manifests_deploy_block_forward_hides_no_head(anchored_log, t
     assert result.exit_code == 0 and json.loads(result.output)["ok"]
 
 
-def _retimed_from(settings, seq: int, at: datetime) -> None:
-    """The insider's rewrite of the tail from `seq`: each entry recorded a second apart from `at`, every
-    later hash and the head recomputed, self-consistent again."""
-    from backend.audit.hashing import entry_hash, format_timestamp
-
-    with session_scope(settings) as session:
-        rows = session.execute(text("SELECT seq, prev_hash, actor, action, subject, payload_hash, recorded_at "
-                                    "FROM audit_entries ORDER BY seq")).all()  # fmt: skip
-        prev = None
-        for n, prev_hash, actor, action, subject, payload, recorded in rows:
-            prev = prev or prev_hash
-            if n >= seq:
-                recorded = format_timestamp(at + timedelta(seconds=n - seq))
-            new = entry_hash(n, prev, actor, action, subject, payload, recorded)
-            session.execute(text("UPDATE audit_entries SET prev_hash = :p, entry_hash = :h, recorded_at = :r WHERE seq = :s"),
-                            {"p": prev, "h": new, "r": recorded, "s": n})  # fmt: skip
-            prev = new
-        session.execute(text("UPDATE audit_head SET entry_hash = :h"), {"h": prev})
-
-
 def test_a_tail_rewritten_with_young_times_after_anchoring_stopped_is_stale(anchored_log):  # noqa: F811
     """README's gap: an operator stops anchoring after seq 10, and two days later rewrites the tail with
     times of that moment, within the anchoring delay: it verified INTACT. A running platform anchors a
@@ -278,7 +258,7 @@ def test_a_tail_rewritten_with_young_times_after_anchoring_stopped_is_stale(anch
     settings = anchored_log
     record(settings, 11, 15)
     later = datetime.now(UTC) + timedelta(days=2)
-    _retimed_from(settings, 11, later)
+    rewrite_from(settings, 11, retimed_from=later)
     with session_scope(settings) as session:
         report = verify_audit_log(session, settings, now=later + timedelta(seconds=60))
         assert not report.ok and [i.kind for i in report.issues] == ["stale"]

@@ -2,13 +2,14 @@
 inserts rows with SQL."""
 
 import json
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from backend import audit
-from backend.audit.hashing import entry_hash, payload_hash
+from backend.audit.hashing import entry_hash, format_timestamp, payload_hash
 from backend.cli.main import app
 from backend.db.session import session_scope
 from tests.anchoring.helpers import flush_and_confirm
@@ -97,18 +98,23 @@ def test_appended_row_beyond_the_head(anchored_log):
     assert report["last_verified_anchor_seq"] == 10
 
 
-def rewrite_from(settings, seq_edited: int) -> None:
-    """Edit one entry and recompute every later hash and the head: self-consistent again."""
+def rewrite_from(settings, seq_edited: int, *, retimed_from: datetime | None = None) -> None:
+    """The insider's rewrite: entry `seq_edited`'s actor made "mallory" or, `retimed_from` given, it and
+    every later entry recorded a second apart from that time; every later hash and the head recomputed,
+    self-consistent again."""
     with session_scope(settings) as session:
         rows = session.execute(text("SELECT seq, actor, action, subject, payload_hash, recorded_at "
                                     "FROM audit_entries ORDER BY seq")).all()  # fmt: skip
         session.execute(text("UPDATE audit_entries SET prev_hash = 'x' || seq, entry_hash = 'y' || seq"))
         prev = "0x" + "00" * 32
         for seq, actor, action, subject, payload, at in rows:
-            actor = "mallory" if seq == seq_edited else actor
+            if retimed_from is None and seq == seq_edited:
+                actor = "mallory"
+            if retimed_from is not None and seq >= seq_edited:
+                at = format_timestamp(retimed_from + timedelta(seconds=seq - seq_edited))
             new = entry_hash(seq, prev, actor, action, subject, payload, at)
-            session.execute(text("UPDATE audit_entries SET prev_hash = :p, entry_hash = :h, actor = :a WHERE seq = :s"),
-                            {"p": prev, "h": new, "a": actor, "s": seq})
+            session.execute(text("UPDATE audit_entries SET prev_hash = :p, entry_hash = :h, actor = :a, recorded_at = :r "
+                                 "WHERE seq = :s"), {"p": prev, "h": new, "a": actor, "r": at, "s": seq})  # fmt: skip
             prev = new
         session.execute(text("UPDATE audit_head SET entry_hash = :h"), {"h": prev})
 

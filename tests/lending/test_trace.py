@@ -30,7 +30,7 @@ def test_a_loan_traced_end_to_end_is_consistent(client, chain_identity_settings,
         "index_current", "index_matches_chain", "terms_hash_recomputed", "events_match_chain", "terms_match_offer",
         "created_by_platform_tx", "decision_reproduced", "terms_match_decision", "agreement_anchored",
         "agreement_matches_terms",
-        "borrower_attested", "attestation_matches_chain", "case_log_matches_audit_log",
+        "borrower_attested", "attestation_matches_chain", "case_log_matches_audit_log", "plans_match_audit_log",
     }  # fmt: skip
     assert trace["case_log"] == []
     assert trace["offer_id"] == offer["id"] and trace["create_intent"] == f"offer:{offer['id']}"

@@ -273,3 +273,31 @@ def test_no_reminders_while_a_plan_is_kept(servicing_settings, world):
         index(settings)
         _pass(settings)
     assert _notices(settings, loan_id) == [("hardship_plan", plan["id"])]
+
+
+def test_an_auditor_traces_a_loan_s_plans_and_a_plan_altered_since_fails_the_check(servicing_settings, world):
+    """The loan trace lists its plans and holds each against the audit entries of its proposal and
+    its decision, with who made them: a plan confirmed in the database alone (the second person
+    skipped), or its terms changed since, fails `plans_match_audit_log`."""
+    settings, book, chain = servicing_settings, world.book, world.chain
+    loan_id, _ = world.active_loan()
+    chain.mine_at(book.functions.defaultableAt(loan_id).call() - 10 * DAY)
+    index(settings)
+    _pass(settings)
+    plan = _agree(settings, loan_id, TERMS)
+    client, auditor = client_for(settings), minted_bearer(settings, ADMIN)
+
+    def check(trace: dict) -> dict:
+        return next(c for c in trace["checks"] if c["name"] == "plans_match_audit_log")
+
+    trace = client.get(f"/api/v1/audit/trace/loan/{loan_id}", headers=auditor).json()
+    assert check(trace)["ok"] and check(trace)["detail"] == "1 hardship plans, each as proposed and decided in the audit log"
+    assert [p["id"] for p in trace["plans"]] == [plan["id"]] and trace["plans"][0]["status"] == "on_track"
+    with session_scope(settings) as session:  # someone lowers the plan's payments in the database
+        session.get(HardshipPlan, plan["id"]).installment_amount = 1
+    trace = client.get(f"/api/v1/audit/trace/loan/{loan_id}", headers=auditor).json()
+    assert not check(trace)["ok"] and f"[{plan['id']}]" in check(trace)["detail"] and not trace["consistent"]
+    with session_scope(settings) as session:
+        session.get(HardshipPlan, plan["id"]).installment_amount = TERMS["installment_amount"]
+        session.get(HardshipPlan, plan["id"]).decided_by = ADMIN.address  # its proposer, as if it had confirmed it
+    assert not check(client.get(f"/api/v1/audit/trace/loan/{loan_id}", headers=auditor).json())["ok"]
