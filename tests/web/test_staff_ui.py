@@ -130,7 +130,8 @@ def test_a_referral_reviewed_in_the_browser_becomes_a_loan_an_auditor_can_trace(
     expect(page.locator("#ops-status")).to_contain_text("workers ok")
     # The fair-lending worker's check of the day: a handful of applicants, every band withheld, nothing flagged
     expect(page.locator("#fair-lending")).to_contain_text(re.compile(r"Fair lending, check of \d{4}-\d\d-\d\d over 90 days: no age band below"))
-    expect(page.locator("#trace-checks li")).to_have_count(13)  # terms_match_decision joined the loan trace
+    expect(page.locator("#trace-checks li")).to_have_count(14)  # plans_match_audit_log joined the loan trace
+    expect(page.locator("#trace-checks")).to_contain_text("plans match audit log: no hardship plans")
     expect(page.locator("#trace-checks")).not_to_contain_text("FAIL")
     created = page.locator("#trace-events li").first
     expect(created).to_contain_text(f"LoanBook.LoanCreated(loanId={loan_id}")
