@@ -166,28 +166,48 @@ def open_plans(db: Session, settings: Settings, loan_ids: list[int], clock: Call
     return found
 
 
-def holding(db: Session, settings: Settings, now: int, loan_ids: Iterable[int] | None = None) -> dict[int, HardshipPlan]:
-    """Loans (of `loan_ids`, or all) with a plan on track at chain time `now`, and that plan."""
+@dataclass(frozen=True)
+class Standing:
+    """The confirmed plans' standing at one chain time, read once for a servicing pass: the plan on
+    track of each loan keeping one, and the latest confirmed plan of each loan whose latest broke."""
+
+    kept: dict[int, HardshipPlan]
+    broken: dict[int, HardshipPlan]
+
+
+def standing(db: Session, settings: Settings, now: int, loan_ids: Iterable[int] | None = None) -> Standing:
+    """The confirmed plans of `loan_ids` (or of every loan) judged at chain time `now`: one read of
+    the plans and one of their loans' repayments."""
     query = select(HardshipPlan).where(HardshipPlan.decision == CONFIRMED)
     if loan_ids is not None:
         query = query.where(HardshipPlan.loan_id.in_(list(loan_ids)))
     plans = list(db.scalars(query.order_by(HardshipPlan.id)))
     if not plans:
-        return {}
+        return Standing({}, {})
     payments = payments_of(db, select(HardshipPlan.loan_id).where(HardshipPlan.id.in_([p.id for p in plans])))
-    return {plan.loan_id: plan for plan in plans if judge(settings, plan, payments.get(plan.loan_id, []), now).status == ON_TRACK}
+    kept, latest = {}, {}
+    for plan in plans:  # by id: a loan's latest confirmed plan is judged last
+        status = judge(settings, plan, payments.get(plan.loan_id, []), now).status
+        latest[plan.loan_id] = (plan, status)
+        if status == ON_TRACK:
+            kept[plan.loan_id] = plan
+    return Standing(kept, {loan_id: plan for loan_id, (plan, status) in latest.items() if status == BROKEN})
 
 
 PLAN_KEPT = "a hardship plan is being kept"
 
 
-def paused_loans(db: Session, settings: Settings, now: int, loan_id: int | None = None) -> dict[int, str]:
+def paused_loans(db: Session, settings: Settings, now: int, loan_id: int | None = None,
+                 plans: Standing | None = None) -> dict[int, str]:  # fmt: skip
     """Loans (or just `loan_id`) whose reminders, texts and automatic default wait at chain time
     `now`, with why: a hardship request or dispute staff have not answered (`collections.paused_loans`),
-    or a plan on track."""
+    or a plan on track (from `plans`, the pass's `standing`, when given)."""
     held = requests_waiting(db, settings, now, loan_id)
-    for kept in holding(db, settings, now, None if loan_id is None else [loan_id]):
-        held.setdefault(kept, PLAN_KEPT)
+    if plans is None:
+        plans = standing(db, settings, now, None if loan_id is None else [loan_id])
+    for kept in plans.kept:
+        if loan_id is None or kept == loan_id:
+            held.setdefault(kept, PLAN_KEPT)
     return held
 
 
@@ -195,20 +215,18 @@ def paused(db: Session, settings: Settings, loan_id: int, now: int) -> str | Non
     return paused_loans(db, settings, now, loan_id).get(loan_id)
 
 
-def plan_holds_default(db: Session, settings: Settings, loan_id: int, now: int, defaultable_at: int) -> bool:
+def plan_holds_default(settings: Settings, plans: Standing, loan_id: int, now: int, defaultable_at: int) -> bool:
     """Does a plan on track hold the platform's own default at `now`? Up to its cap past `defaultable_at`."""
-    if now > defaultable_at + settings.servicing_plan_hold_max_days * DAY:
-        return False
-    return loan_id in holding(db, settings, now, [loan_id])
+    return loan_id in plans.kept and now <= defaultable_at + settings.servicing_plan_hold_max_days * DAY
 
 
-def cure_after_broken(db: Session, settings: Settings, loan_id: int, now: int) -> int:
+def cure_after_broken(db: Session, settings: Settings, plans: Standing, loan_id: int, now: int) -> int:
     """The right to cure after a broken plan: the platform's own default waits `servicing_cure_days`
     after the borrower was told the plan ended (`plan_broken`; `now` when the pass is yet to tell it),
-    as after the first warning of a late installment (`cure.py`). 0 when no plan on the loan broke."""
-    plan = db.scalar(select(HardshipPlan).where(HardshipPlan.loan_id == loan_id, HardshipPlan.decision == CONFIRMED)
-                     .order_by(HardshipPlan.id.desc()).limit(1))  # fmt: skip
-    if plan is None or judge(settings, plan, _payments(db, loan_id), now).status != BROKEN:
+    as after the first warning of a late installment (`cure.py`). 0 unless the loan's latest
+    confirmed plan broke (`plans`: the pass's `standing`)."""
+    plan = plans.broken.get(loan_id)
+    if plan is None:
         return 0
     told = db.scalar(select(ServicingNotice.chain_time).where(
         ServicingNotice.loan_id == loan_id, ServicingNotice.installment == plan.id,

@@ -194,7 +194,8 @@ def _service_active(
     # one): a notice is worded from amounts LoanBook computed at its bucket's time, so a `late` notice
     # saying a fee was added never quotes an amount read before the fee (review-servicing L1).
     block_time = chain_time(settings)
-    held = plans.paused_loans(db, settings, now)  # requests and disputes open, plans kept: one read for the pass
+    kept = plans.standing(db, settings, now)  # the confirmed plans, judged once for the pass
+    held = plans.paused_loans(db, settings, now, plans=kept)  # requests and disputes open, plans kept
     for row, pos in zip(rows, loan_positions(settings, [r.loan_id for r in rows]), strict=True):
         if pos.status != "active":  # the index has not caught up with a repayment or a default yet
             continue
@@ -206,7 +207,7 @@ def _service_active(
         reminding = bucket in ("current", "grace") and row.loan_id not in held
         # The right to cure (`cure.py`): read before this pass's own notice, which starts it when it is the first.
         cure_until = (max(cure_ends(db, settings, row.loan_id, pos.installments_paid + 1, row.borrower, now),
-                          plans.cure_after_broken(db, settings, row.loan_id, now))
+                          plans.cure_after_broken(db, settings, kept, row.loan_id, now))
                       if bucket == "defaultable" else None)  # fmt: skip
         if bucket == "current" and reminding and 0 < pos.next_due_date - now <= settings.servicing_reminder_days * DAY:
             notices += _notify(db, row, pos, DUE_SOON, pos.due_now or row.installment_amount, decimals(), now)
@@ -226,7 +227,7 @@ def _service_active(
         dust = pos.installments_paid == row.installments and pos.payoff < FEE_DUST_TOKENS * 10 ** decimals()
         if (bucket == "defaultable" and settings.servicing_auto_default and not dust and now >= cure_until
                 and not promise_holds_default(db, settings, row.loan_id, now, pos.defaultable_at)
-                and not plans.plan_holds_default(db, settings, row.loan_id, now, pos.defaultable_at)):  # fmt: skip
+                and not plans.plan_holds_default(settings, kept, row.loan_id, now, pos.defaultable_at)):  # fmt: skip
             if block_time > pos.defaultable_at:
                 payload = {"days_past_due": days_past_due(now, pos.next_due_date), "payoff": pos.payoff}
                 defaults += queue_call(db, settings, row.loan_id, "markDefault", default_intent_key(row.loan_id),

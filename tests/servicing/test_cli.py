@@ -17,13 +17,16 @@ DAY = 86_400
 
 def test_servicing_commands(servicing_settings, world, monkeypatch):
     settings = servicing_settings
-    _, start = world.active_loan()
+    loan_id, start = world.active_loan()
     index(settings)
     world.chain.mine_at(start + 70 * DAY)
     runner = CliRunner()
+    client, staff = client_for(settings), minted_bearer(settings, ADMIN)
     try:
         point_get_settings_at(monkeypatch, settings)
         ran = runner.invoke(app, ["servicing", "run", "--json"])
+        plan = client.post(f"/api/v1/servicing/collections/{loan_id}/plans", headers=staff,
+                           json={"installment_amount": 50_000_000, "period_days": 30, "periods": 3}).json()  # fmt: skip
         aging = runner.invoke(app, ["servicing", "aging", "--json"])
         queue = runner.invoke(app, ["servicing", "collections", "--json"])
         table = runner.invoke(app, ["servicing", "collections"])
@@ -34,11 +37,13 @@ def test_servicing_commands(servicing_settings, world, monkeypatch):
     report = json.loads(ran.stdout)
     assert report["loans"] == 1 and report["buckets"] == {"late_31_120": 1} and report["notices_created"] == 1 + len(world.investors)
     assert report["investor_notices"] == len(world.investors)  # loan_late to each note holder
-    client, staff = client_for(settings), minted_bearer(settings, ADMIN)
     assert json.loads(aging.stdout) == client.get("/api/v1/servicing/aging", headers=staff).json()
     assert json.loads(queue.stdout) == client.get("/api/v1/servicing/collections", headers=staff).json()
     assert json.loads(queue.stdout)[0]["days_past_due"] == 40
+    assert json.loads(queue.stdout)[0]["plan"]["id"] == plan["id"]  # the queue's items carry their open plan
     assert table.exit_code == 0 and "late_31_120" in table.stdout
+    assert (f"loan {loan_id}, hardship plan {plan['id']} proposed: 3 payments of 50,000,000 every 30 days, proposed by "
+            f"{plan['proposed_by']}") in " ".join(table.stdout.split())  # the console wraps long lines
 
 
 def test_servicing_run_by_hand_does_what_the_worker_does_after_a_pass(servicing_settings, world, monkeypatch):

@@ -20,6 +20,7 @@ from backend.chain.kyc_reader import is_verified
 from backend.chain.projection_models import LoanRow
 from backend.db.session import session_scope
 from backend.disclosure.reports import month_of
+from backend.identity.roles import grant_role
 from backend.identity.checks.national_id import IdType
 from backend.identity.kyc import erasure_requests
 from backend.identity.kyc.submission import submit
@@ -252,6 +253,17 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     expect(page.locator("#status")).to_have_text(f"Loan {loan_id}: promise to pay recorded (promise pending).")
     expect(page.locator(f'#collections li[data-collection="{loan_id}"]')).to_contain_text(
         "promise to pay of 300.00 mUSD by ")  # fmt: skip
+    # A hardship plan holds the default for months: one person proposes it, another confirms it.
+    case = page.locator(f'#collections li[data-collection="{loan_id}"]')
+    case.locator(f'input[data-plan-amount="{loan_id}"]').fill("100")
+    case.locator(f'input[data-plan-days="{loan_id}"]').fill("30")
+    case.locator(f'input[data-plan-periods="{loan_id}"]').fill("3")
+    case.locator('button[data-action="propose-plan"]').click()
+    terms = "3 payments of 100.00 mUSD every 30 days"
+    expect(page.locator("#status")).to_have_text(f"Loan {loan_id}: hardship plan proposed ({terms}); another person confirms it.")
+    expect(case.locator("p[data-plan]")).to_contain_text(f"Hardship plan proposed: {terms}, by {world.admin.address} "
+                                                         "(you proposed it: another person confirms it)")  # fmt: skip
+    expect(case.locator('p[data-plan] button[data-verdict="confirm"]')).to_have_count(0)  # only Withdraw
     expect(page.locator("#disclosure")).to_contain_text("1 loans 16+ days late")
     # No late installment settled yet: the roll rates are the stated prior.
     expect(page.locator("#disclosure")).to_contain_text("16-30 days late 50.00%, 31-120 days late 75.00%")
@@ -272,11 +284,28 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     tape = page.request.get(page.locator("#loan-tape").evaluate("a => a.href"))
     assert tape.ok and tape.text().splitlines()[1].startswith(f"{loan_id},active,")  # the loan tape, public
 
+    # An underwriter works the collections queue (oversight is the auditors' and admins') and confirms the plan.
+    with session_scope(settings) as session:
+        grant_role(session, world.admin.address, world.underwriter.address, "underwriter")
+    wallet.address = world.underwriter.address
+    _sign_in(page, world.underwriter.address)
+    expect(page.locator("#oversight")).to_be_hidden()
+    case = page.locator(f'#collections li[data-collection="{loan_id}"]')
+    case.locator('p[data-plan] button[data-verdict="confirm"]').click()
+    expect(page.locator("#status")).to_have_text(re.compile(
+        rf"^Loan {loan_id}: hardship plan confirmed \({terms}\); its first period ends \d{{4}}-\d\d-\d\d UTC\.$"))
+    expect(case.locator("p[data-plan]")).to_contain_text(
+        f"Hardship plan on track: {terms}; 0.00 mUSD paid since it started, 100.00 mUSD due by ")
+    expect(case.locator('input[data-plan-amount]')).to_have_count(0)  # one plan at a time
+
     # The borrower cannot erase its personal data while it owes the loan, and pays it off; the
     # investor erases its own.
     page.on("dialog", lambda dialog: dialog.accept())
     wallet.address = borrower.address
     _sign_in(page, borrower.address)
+    agreed = f"Your hardship plan for loan {loan_id} is agreed: pay 100.00 every 30 days, 3 times"  # told in writing
+    _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300), agreed in page.locator("#notices").inner_text())[-1],
+          "the hardship plan's notice")  # fmt: skip
     expect(page.locator(f'tr[data-repayments="{loan_id}"]')).to_contain_text("Overdue: ")
     expect(page.locator(f'tr[data-repayments="{loan_id}"]')).to_contain_text("20 days late; installment 1 of 24 was due ")  # 19 days and minutes: the 20th day begun
     expect(page.locator("#apply-ledger")).to_contain_text("You have 1 open loan with us, taking ")  # the form starts from it

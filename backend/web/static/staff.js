@@ -8,12 +8,13 @@ import { keepUnmasked, kycItem, referralItem } from "./reviews.js";
 export async function refreshStaff() {
   const current = newest("staff");
   const oversight = has("auditor", "admin");
+  const collecting = has("underwriter", "auditor", "admin");  // underwriters work the queue: promises, plans
   const [waiting, kycQueue, grants, proposals, collections, aging, alerts, health, fairness] = await Promise.all([
     has("underwriter") ? api("/api/v1/score/referrals") : null,
     has("admin") ? api("/api/v1/admin/kyc/queue") : null,
     has("admin") ? allPages("/api/v1/admin/roles") : null,
     has("admin") ? api("/api/v1/admin/roles/pending") : null,
-    oversight ? allPages("/api/v1/servicing/collections") : null,
+    collecting ? allPages("/api/v1/servicing/collections") : null,
     oversight ? api("/api/v1/servicing/aging") : null,
     oversight ? allPages("/api/v1/audit/alerts") : null,
     oversight ? fetch("/health").then((r) => r.json()) : null,  // 503 still carries the report
@@ -23,6 +24,7 @@ export async function refreshStaff() {
   $("staff-section").hidden = $("staff-link").hidden = !has("underwriter", "auditor", "admin");
   $("underwriting").hidden = !has("underwriter");
   $("oversight").hidden = !oversight;
+  $("collections-work").hidden = !collecting;
   if (waiting) {
     keepTyped($("referrals"), "review-note", () => $("referrals").replaceChildren(...waiting.map((d) => referralItem(d, refreshStaff))));
   }
@@ -39,13 +41,16 @@ export async function refreshStaff() {
     keepUnmasked($("kyc-queue"), () => keepTyped($("kyc-queue"), ["kyc-note", "purpose"],
       () => $("kyc-queue").replaceChildren(...kycQueue.map((i) => kycItem(i, refreshStaff)))));
   }
+  if (collections) {
+    keepTyped($("collections"), ["case", "case-kind", "case-amount", "case-days", "plan-amount", "plan-days", "plan-periods"],
+      () => $("collections").replaceChildren(...(collections.length ? collections.map(collectionItem)
+        : listItems(["None: no loan is 16 or more days late, and no borrower asked for help."]))));
+  }
   if (oversight) {
     $("ops-status").textContent = operations(health);
     $("fair-lending").textContent = fairLending(fairness[0]);
     keepTyped($("alerts"), "alert-note", () => $("alerts").replaceChildren(...(alerts.length ? alerts.map(alertItem)
       : listItems(["No alerts: nothing matches a monitoring rule."]))));
-    keepTyped($("collections"), ["case", "case-kind", "case-amount", "case-days"],
-      () => $("collections").replaceChildren(...collections.map(collectionItem)));
     $("aging").replaceChildren(...aging.buckets.map((b) => {
       const row = document.createElement("tr");
       for (const text of [bucketWords(b.bucket), b.loans, money(b.principal_outstanding), money(b.due_now)]) {
@@ -164,6 +169,8 @@ function collectionItem(c) {
   });
   item.dataset.collection = c.loan_id;
   if (has("underwriter", "admin")) item.append(" ", ...caseControls(c.loan_id));
+  if (c.plan) item.append(planLine(c.plan));
+  else if (has("underwriter", "admin")) item.append(planControls(c.loan_id));
   if (c.actions.length) {
     const log = document.createElement("ul");
     log.replaceChildren(...listItems(c.actions.map((a) => `${day(a.chain_time)} ${a.kind.replaceAll("_", " ")}`
@@ -173,6 +180,69 @@ function collectionItem(c) {
     if (c.actions.some((a) => a.note_withheld)) item.append(readNotesButton(`loan ${c.loan_id}`, refreshStaff));
   }
   return item;
+}
+
+// A hardship plan's terms, as the borrower is told them (in tokens; the API speaks base units).
+const planTerms = (p) => `${plural(p.periods, "payment")} of ${money(p.installment_amount)} every ${p.period_days} days`;
+
+// The loan's open plan: a proposal waits for another person (maker-checker: the server checks the
+// person behind each wallet), a confirmed one is judged by the chain's repayments since it started.
+function planLine(p) {
+  const line = document.createElement("p");
+  line.dataset.plan = p.id;
+  if (p.status === "on_track") {
+    line.textContent = `Hardship plan on track: ${planTerms(p)}; ${money(p.paid_since)} paid since it started, `
+      + `${money(p.owed_by_now)} due by ${utcDay(p.next_end)}; it ends ${utcDay(p.ends_at)}`;
+    return line;
+  }
+  line.textContent = `Hardship plan proposed: ${planTerms(p)}, by ${p.proposed_by}`;
+  if (!has("underwriter", "admin")) return line;
+  const mine = p.proposed_by === state.wallet;
+  if (mine) line.append(" (you proposed it: another person confirms it)");
+  for (const [label, verdict] of mine ? [["Withdraw", "reject"]] : [["Confirm", "confirm"], ["Reject", "reject"]]) {
+    const button = Object.assign(document.createElement("button"), { textContent: label });
+    Object.assign(button.dataset, { plan: p.id, verdict });
+    button.setAttribute("aria-label", `${label} the hardship plan for loan ${p.loan_id}`);
+    button.onclick = guard(() => decidePlan(p.loan_id, p.id, verdict));
+    line.append(" ", button);
+  }
+  return line;
+}
+
+function planControls(loanId) {
+  const line = document.createElement("p");
+  const fields = [["plan-amount", "0", null, "amount each period", "payment each period, in tokens"],
+    ["plan-days", "7", "31", "days a period", "days in a period"], ["plan-periods", "1", "12", "periods", "how many periods"]];
+  const inputs = fields.map(([key, min, max, placeholder, label]) => {
+    const input = Object.assign(document.createElement("input"), { type: "number", min, placeholder });
+    if (max) input.max = max;
+    input.setAttribute(`data-${key}`, loanId);
+    input.setAttribute("aria-label", `Hardship plan ${label}, loan ${loanId}`);
+    return input;
+  });
+  const propose = Object.assign(document.createElement("button"), { textContent: "Propose plan" });
+  propose.setAttribute("aria-label", `Propose a hardship plan for loan ${loanId}`);
+  Object.assign(propose.dataset, { loan: loanId, action: "propose-plan" });
+  propose.onclick = guard(() => proposePlan(loanId, ...inputs.map((i) => i.value)));
+  line.append("Hardship plan: ", ...inputs.flatMap((i) => [i, " "]), propose);
+  return line;
+}
+
+async function proposePlan(loanId, amount, days, periods) {
+  const body = { installment_amount: Math.round(Number(amount) * 10 ** state.decimals), period_days: Number(days),
+    periods: Number(periods) };
+  const p = await api(`/api/v1/servicing/collections/${loanId}/plans`, { method: "POST", body });
+  say(`Loan ${loanId}: hardship plan proposed (${planTerms(p)}); another person confirms it.`);
+  await refreshStaff();
+}
+
+async function decidePlan(loanId, planId, verdict) {
+  const p = await api(`/api/v1/servicing/collections/${loanId}/plans/${planId}/${verdict}`, { method: "POST" });
+  say(verdict === "confirm"
+    ? `Loan ${loanId}: hardship plan confirmed (${planTerms(p)}); `
+      + (p.next_end ? `its first period ends ${utcDay(p.next_end)}.` : `${p.status.replaceAll("_", " ")} already.`)
+    : `Loan ${loanId}: hardship plan rejected.`);
+  await refreshStaff();
 }
 
 // Case-log notes (hardship, what was said on the phone) come only with a sign-in of the last minutes;
