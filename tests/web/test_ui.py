@@ -20,11 +20,11 @@ from backend.chain.kyc_reader import is_verified
 from backend.chain.projection_models import LoanRow
 from backend.db.session import session_scope
 from backend.disclosure.reports import month_of
-from backend.identity.roles import grant_role
 from backend.identity.checks.national_id import IdType
 from backend.identity.kyc import erasure_requests
 from backend.identity.kyc.submission import submit
 from backend.identity.models import KycRecord
+from backend.identity.roles import grant_role
 from backend.identity.schemas import KycCreate
 from backend.lending import autopay
 from backend.lending.autopay_schemas import AutopayDraftCreate, AutopaySign
