@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import solcx
@@ -157,10 +158,26 @@ def compile_contracts(settings: Settings, force: bool = False) -> CompileResult:
 
 
 def load_artifact(settings: Settings, name: str) -> dict:
+    """The compiled artifact of contract `name`: shared between callers, so never modified."""
+    return parsed_artifact(artifact_version(settings, name))
+
+
+def artifact_version(settings: Settings, name: str) -> tuple[str, int, int]:
+    """Which artifact file of `name` is on disk now: its path, modification time and size."""
     path = settings.artifacts_dir / f"{name}.json"
-    if not path.exists():
-        raise CompilerError(f"no artifact for {name}: run `loanchain compile`")
-    return json.loads(path.read_text())
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise CompilerError(f"no artifact for {name}: run `loanchain compile`") from None
+    return str(path), stat.st_mtime_ns, stat.st_size
+
+
+@lru_cache(maxsize=64)
+def parsed_artifact(version: tuple[str, int, int]) -> dict:
+    """An artifact file parsed once per version of it (a compile rewrites it, and a new stat reads it
+    again): the sender, the outbox and the indexer each read an ABI per call or round, and parsing a
+    contract's artifact, bytecode included, cost more than the call itself."""
+    return json.loads(Path(version[0]).read_text())
 
 
 def load_all_artifacts(settings: Settings) -> dict[str, dict]:

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from eth_utils import event_abi_to_log_topic
@@ -28,7 +29,7 @@ from backend.chain import loan_token
 from backend.chain.abi_args import to_json
 from backend.chain.block_logs import block_logs
 from backend.chain.client import get_web3
-from backend.chain.compiler import load_artifact
+from backend.chain.compiler import artifact_version, parsed_artifact
 from backend.chain.deploy import load_manifest
 from backend.chain.models import ChainEvent, IndexedBlock, IndexerCheckpoint
 from backend.chain.projection_models import DisbursalRow
@@ -107,8 +108,14 @@ ANCHOR = "DocumentAnchor"
 
 
 def event_topics(settings: Settings, name: str) -> dict[bytes, dict]:
-    """topic0 -> event ABI of contract `name`, the governance events included."""
-    abi = GOVERNANCE_EVENTS + load_artifact(settings, name)["abi"]  # the contract's own ABI wins a topic
+    """topic0 -> event ABI of contract `name`, the governance events included (shared: never modified)."""
+    return _topics(artifact_version(settings, name))
+
+
+@lru_cache(maxsize=32)
+def _topics(version: tuple[str, int, int]) -> dict[bytes, dict]:
+    """Hashed once per artifact file: every indexer round and trace asks for them."""
+    abi = GOVERNANCE_EVENTS + parsed_artifact(version)["abi"]  # the contract's own ABI wins a topic
     return {event_abi_to_log_topic(e): e for e in abi if e.get("type") == "event" and not e.get("anonymous")}
 
 

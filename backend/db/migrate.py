@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,10 +38,19 @@ def upgrade_on(connection, settings: Settings, revision: str = "head") -> None:
     command.upgrade(cfg, revision)
 
 
+@cache
+def _scripts() -> ScriptDirectory:
+    """This release's migrations, read once per process: they change only with the release, which
+    restarts it. Reading them imports every migration module, which each `/health` probe and backup did."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(cfg)
+
+
 def known_revision(settings: Settings, revision: str) -> bool:
     """Whether this release's migrations know `revision` (a newer release's are unknown here)."""
     try:
-        return ScriptDirectory.from_config(alembic_config(settings)).get_revision(revision) is not None
+        return _scripts().get_revision(revision) is not None
     except Exception:  # noqa: BLE001 - alembic raises several kinds for a revision it does not have
         return False
 
@@ -55,7 +65,7 @@ def current_revision(settings: Settings) -> str | None:
 
 
 def head_revision(settings: Settings) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
+    return _scripts().get_current_head()
 
 
 def where(url: str) -> str:
