@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -14,7 +14,7 @@ from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ProviderConnectionError, Web3Exception
-from web3.types import BlockIdentifier
+from web3.types import BlockData, BlockIdentifier
 
 from backend.chain.compiler import load_artifact
 from backend.config import Settings
@@ -93,3 +93,17 @@ def read_many(calls: Sequence[ContractFunction], what: str, block: BlockIdentifi
                     batch.add(call.call(block_identifier=block))
                 results.extend(batch.execute())
     return results
+
+
+def blocks_by_number(w3: Web3, numbers: Iterable[int]) -> dict[int, BlockData]:
+    """The blocks (headers, no transactions) numbered `numbers`, `READ_BATCH` a round trip: the
+    indexer reads one per block holding an event, which one request each made its catch-up on a long
+    chain a round trip per block."""
+    numbers, found = sorted(set(numbers)), {}
+    for start in range(0, len(numbers), READ_BATCH):
+        chunk = numbers[start : start + READ_BATCH]
+        with w3.batch_requests() as batch:
+            for n in chunk:
+                batch.add(w3.eth.get_block(n))
+            found.update(zip(chunk, batch.execute(), strict=True))
+    return found

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from web3 import Web3
 
 from backend.chain import loan_token
-from backend.chain.client import READ_BATCH, get_web3, reading
+from backend.chain.client import blocks_by_number, get_web3, reading
 from backend.chain.indexer import CHECKPOINT, Followed, Indexer, followed_contracts, read_logs
 from backend.chain.models import ChainEvent, IndexerCheckpoint
 from backend.chain.projections import PROJECTIONS, EventSubjects, apply_all, event_subjects, reset_all
@@ -97,14 +97,7 @@ def _field_differences(name: str, indexed: Any, on_chain: Any) -> list[str]:
 
 
 def _block_times(w3: Web3, numbers: Iterable[int]) -> dict[int, int]:
-    numbers, times = sorted(set(numbers)), {}
-    for start in range(0, len(numbers), READ_BATCH):
-        chunk = numbers[start : start + READ_BATCH]
-        with w3.batch_requests() as batch:
-            for n in chunk:
-                batch.add(w3.eth.get_block(n))
-            times.update({n: block["timestamp"] for n, block in zip(chunk, batch.execute())})
-    return times
+    return {n: block["timestamp"] for n, block in blocks_by_number(w3, numbers).items()}
 
 
 def fetch_events(settings: Settings, followed: Followed, filters: Sequence[dict], start: int, end: int,

@@ -28,7 +28,7 @@ from web3.exceptions import Web3Exception
 from backend.chain import loan_token
 from backend.chain.abi_args import to_json
 from backend.chain.block_logs import block_logs
-from backend.chain.client import get_web3
+from backend.chain.client import blocks_by_number, get_web3
 from backend.chain.compiler import artifact_version, parsed_artifact
 from backend.chain.deploy import load_manifest
 from backend.chain.models import ChainEvent, IndexedBlock, IndexerCheckpoint
@@ -280,8 +280,7 @@ class Indexer:
         logs += token_transfer_logs(w3, session, followed, logs, start, end, lambda n: block(n)["timestamp"])
         recent_from = max(start, head - settings.indexer_reorg_window)
         wanted = {end, start} | set(range(recent_from, end + 1)) | {lg["blockNumber"] for lg in logs}
-        for n in sorted(wanted):
-            block(n)
+        headers.update(blocks_by_number(w3, wanted - headers.keys()))
         if headers[end]["hash"] != end_before:
             return False  # ... is not the chain the headers were read from: a reorg in between
         if cp.block_hash is not None and headers[start]["parentHash"].to_0x_hex() != cp.block_hash:
