@@ -181,6 +181,7 @@ ENDPOINT_ROLES: dict[str, str | frozenset[Role]] = {
     # what investors may know of a borrower before funding (banded facts, never identity)
     "loans.borrower": frozenset({Role.INVESTOR}) | STAFF,
     "loans.statement": SIGNED_IN,  # the loan's own borrower or staff, which the service checks
+    "loans.plans": SIGNED_IN,  # the loan's own borrower or staff, which the service checks
     "loans.autopay": SIGNED_IN,  # the loan's own borrower, which the service checks
     "loans.transactions": SIGNED_IN,  # built for the caller's own wallet, which the contract checks
     "chain.info": PUBLIC,  # addresses and chain id a wallet needs

@@ -37,7 +37,7 @@ from backend.servicing.collections import add_entry, awaiting_answer, in_collect
 from backend.servicing.collections import paused_loans as requests_waiting
 from backend.servicing.models import HardshipPlan, ServicingNotice, ServicingState
 from backend.servicing.notices import add_notice, day, moment, money
-from backend.servicing.schemas import HardshipPlanCreate, HardshipPlanPublic
+from backend.servicing.schemas import AgreedPlanPublic, HardshipPlanCreate, HardshipPlanPublic
 
 PROPOSED, CONFIRMED, REJECTED, LAPSED = "proposed", "confirmed", "rejected", "lapsed"
 ON_TRACK, BROKEN, COMPLETED = "on_track", "broken", "completed"
@@ -150,6 +150,29 @@ def plans_of(db: Session, settings: Settings, loan_id: int) -> list[HardshipPlan
         return []
     now, payments = deadline_clock(settings), _payments(db, loan_id)
     return [public(plan, judge(settings, plan, payments, now)) for plan in plans]
+
+
+def agreed_plans(db: Session, settings: Settings, loan_id: int, viewer: str, staff: bool) -> list[AgreedPlanPublic]:
+    """The plans agreed (confirmed) on the loan, newest first, each judged now: for its borrower, whose
+    page says what the plan asks by when while its reminders wait, and staff. Proposals are not
+    agreements yet, and a rejected or lapsed one never was: left out."""
+    from backend.lending.loan_statement import borrowers_loan  # lending imports servicing (loans.py)
+
+    borrowers_loan(db, loan_id, viewer, staff, "hardship plans")
+    plans = [plan for plan in _plans(db, loan_id) if plan.decision == CONFIRMED]
+    if not plans:
+        return []
+    now, payments = deadline_clock(settings), _payments(db, loan_id)
+    agreed = []
+    for plan in plans:
+        judged = judge(settings, plan, payments, now)
+        agreed.append(AgreedPlanPublic(
+            id=plan.id, loan_id=plan.loan_id, installment_amount=plan.installment_amount, period_days=plan.period_days,
+            periods=plan.periods, agreed_at=plan.decided_at, status=judged.status, paid_since=judged.paid_since,
+            owed_by_now=_owed_by(plan, judged.next_end) if judged.status == ON_TRACK else None,
+            next_end=judged.next_end, broken_at=judged.broken_at, ends_at=ends_of(plan)[-1],
+        ))  # fmt: skip
+    return agreed
 
 
 def open_plans(db: Session, settings: Settings, loan_ids: list[int], clock: Callable[[], int]) -> dict[int, HardshipPlanPublic]:

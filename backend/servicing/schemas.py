@@ -135,6 +135,26 @@ class HardshipPlanPublic(BaseModel):
     ends_at: MaybeUnixSeconds = Field(description="Confirmed: the end of its last period")
 
 
+class AgreedPlanPublic(BaseModel):
+    """A hardship plan agreed on a loan, as its borrower reads it (which staff proposed and
+    confirmed it is theirs and the auditors' to know, not in here)."""
+
+    id: int
+    loan_id: int
+    installment_amount: BaseUnits = Field(description="What the plan asks each period")
+    period_days: int
+    periods: int
+    agreed_at: UnixSeconds = Field(description="Chain time of its confirmation: the plan starts then")
+    status: Literal["on_track", "broken", "completed"] = Field(
+        description="on_track while every period ended so far was paid for (no reminders, no default by the "
+        "platform), broken at the first that was not, completed once its last period ended or all of it was paid")
+    paid_since: BaseUnits = Field(description="Repaid since the plan started")
+    owed_by_now: MaybeBaseUnits = Field(description="on_track: what the plan asks to have been paid by next_end")
+    next_end: MaybeUnixSeconds = Field(description="on_track: the end of the period running now")
+    broken_at: MaybeUnixSeconds = Field(description="broken: the end of the period it fell short at")
+    ends_at: UnixSeconds = Field(description="The end of its last period")
+
+
 class CollectionItemPublic(BaseModel):
     loan_id: int
     borrower: str

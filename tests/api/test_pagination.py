@@ -26,6 +26,7 @@ WHOLE = {
     "/api/v1/audit/mandates/{address}": "one investor's mandates",
     "/api/v1/disclosure/reports/missing": "months ended without a report",
     "/api/v1/servicing/collections/{loan_id}/plans": "one loan's hardship plans (one open at a time)",
+    "/api/v1/loans/{loan_id}/plans": "the hardship plans agreed on one loan (one open at a time)",
 }
 # Staff lists that grow with the platform (grants, alerts, the collections queue) page too, in one order.
 STAFF_LISTS = ("/api/v1/admin/roles", "/api/v1/audit/alerts", "/api/v1/servicing/collections")

@@ -65,6 +65,8 @@ def test_a_plan_is_proposed_by_one_person_and_confirmed_by_another(tmp_path, dat
     assert proposed.status_code == 201, proposed.text
     plan = proposed.json()
     assert (plan["status"], plan["proposed_by"], plan["decision"], plan["ends_at"]) == ("proposed", ADMIN.address, None, None)
+    borrower = minted_bearer(settings, BORROWER)
+    assert client.get(f"/api/v1/loans/{loan_id}/plans", headers=borrower).json() == []  # not agreed yet
     retried = client.post(url, json=TERMS, headers=staff)  # a client's retry: the same plan, nothing new
     assert retried.status_code == 200 and retried.json()["id"] == plan["id"]
     other = client.post(url, json={**TERMS, "periods": 6}, headers=colleague)
@@ -93,6 +95,16 @@ def test_a_plan_is_proposed_by_one_person_and_confirmed_by_another(tmp_path, dat
     assert item is None  # answered, and not late: out of the queue
     (listed,) = client.get(url, headers=staff).json()
     assert listed == done
+    # Its borrower reads the plan agreed on its loan, what it asks by when, without staff's names.
+    mine = client.get(f"/api/v1/loans/{loan_id}/plans", headers=borrower)
+    assert mine.status_code == 200, mine.text
+    assert mine.json() == [{"id": plan["id"], "loan_id": loan_id, **TERMS, "agreed_at": NOW + 3600, "status": "on_track",
+                            "paid_since": 0, "owed_by_now": 50 * 10**6, "next_end": NOW + 3600 + 30 * DAY,
+                            "broken_at": None, "ends_at": NOW + 3600 + 90 * DAY}]  # fmt: skip
+    assert client.get(f"/api/v1/loans/{loan_id}/plans", headers=colleague).json() == mine.json()  # staff too
+    stranger = client.get(f"/api/v1/loans/{loan_id}/plans", headers=minted_bearer(settings, Account.create()))
+    assert stranger.status_code == 403 and "for its borrower (and staff)" in stranger.json()["detail"]
+    assert client.get("/api/v1/loans/999/plans", headers=borrower).status_code == 404
     with session_scope(settings) as session:
         actions = list(session.scalars(select(AuditEntry.action).where(AuditEntry.subject == f"loan:{loan_id}")
                                        .order_by(AuditEntry.seq)))  # fmt: skip

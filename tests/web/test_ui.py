@@ -306,6 +306,9 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     agreed = f"Your hardship plan for loan {loan_id} is agreed: pay 100.00 every 30 days, 3 times"  # told in writing
     _wait(lambda: (page.click("#refresh-loans"), page.wait_for_timeout(300), agreed in page.locator("#notices").inner_text())[-1],
           "the hardship plan's notice")  # fmt: skip
+    plan_line = page.locator(f'tr[data-repayments="{loan_id}"] p[data-plan]')  # and its loan's page says it too
+    expect(plan_line).to_contain_text(re.compile(rf"^Hardship plan agreed \d{{4}}-\d\d-\d\d UTC: {terms}\. Pay 100\.00 mUSD more by "))
+    expect(plan_line).to_contain_text("(0.00 mUSD paid since it started); it ends ")
     expect(page.locator(f'tr[data-repayments="{loan_id}"]')).to_contain_text("Overdue: ")
     expect(page.locator(f'tr[data-repayments="{loan_id}"]')).to_contain_text("20 days late; installment 1 of 24 was due ")  # 19 days and minutes: the 20th day begun
     expect(page.locator("#apply-ledger")).to_contain_text("You have 1 open loan with us, taking ")  # the form starts from it

@@ -35,9 +35,11 @@ from backend.lending.schemas import (
     WalletTxPublic,
 )
 from backend.servicing import collections as case_log
+from backend.servicing import plans as hardship_plans
 from backend.servicing import release as releases
 from backend.servicing import service as servicing
 from backend.servicing.schemas import (
+    AgreedPlanPublic,
     CollectionActionPublic,
     HardshipCreate,
     ReleasePublic,
@@ -88,6 +90,13 @@ def statement_csv(loan_id: LoanId, user: CurrentUser, session: SessionDep, setti
             summary="The borrower's release letter once nothing more is owed: its CID, anchoring and content")
 def release(loan_id: LoanId, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ReleasePublic:
     return releases.release_of(session, settings, loan_id, user.wallet, bool(user.roles & STAFF))
+
+
+@router.get("/{loan_id}/plans", dependencies=allow("loans.plans"),
+            summary="The hardship plans agreed on the loan, newest first, each judged by the chain's repayments: what "
+                    "it asks by when (for the loan's borrower, and staff)")
+def plans(loan_id: LoanId, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> list[AgreedPlanPublic]:
+    return hardship_plans.agreed_plans(session, settings, loan_id, user.wallet, bool(user.roles & STAFF))
 
 
 @router.get("/{loan_id}/borrower", dependencies=allow("loans.borrower"),

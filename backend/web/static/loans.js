@@ -265,11 +265,28 @@ export async function refreshLoans() {
   })));
 }
 
+// The loan's latest hardship plan, when one is running or has just ended: what it asks by when. The
+// loan's own schedule is not changed by it (LoanBook knows nothing of plans), so both are shown.
+function planLines(plans) {
+  const p = plans[0];
+  if (!p || p.status === "completed") return [];
+  const terms = `${plural(p.periods, "payment")} of ${money(p.installment_amount)} every ${p.period_days} days`;
+  const line = document.createElement("p");
+  line.dataset.plan = p.loan_id;
+  line.textContent = p.status === "on_track"
+    ? `Hardship plan agreed ${utcDay(p.agreed_at)}: ${terms}. Pay ${money(Math.max(p.owed_by_now - p.paid_since, 0))} more `
+      + `by ${utcDay(p.next_end)} (${money(p.paid_since)} paid since it started); it ends ${utcDay(p.ends_at)}. While you `
+      + "keep to it we send no reminders and do not declare the loan in default; what is still owed when it ends is due then."
+    : `Your hardship plan (${terms}) ended on ${utcDay(p.broken_at)}: less than it asked was paid by then. `
+      + "The loan's schedule applies again.";
+  return [line];
+}
+
 // Under a borrower's own active loan: what is due and when, as LoanBook computes it now, its autopay,
 // and the schedule agreed in the terms. Returns the row and the autopay (for the loan's button).
 async function repaymentRow(loan) {
-  const [pos, detail, autopay] = await Promise.all([api(`/api/v1/loans/${loan.loan_id}/position`),
-    api(`/api/v1/loans/${loan.loan_id}`), autopayOf(loan.loan_id)]);
+  const [pos, detail, autopay, plans] = await Promise.all([api(`/api/v1/loans/${loan.loan_id}/position`),
+    api(`/api/v1/loans/${loan.loan_id}`), autopayOf(loan.loan_id), api(`/api/v1/loans/${loan.loan_id}/plans`)]);
   const row = document.createElement("tr");
   row.dataset.repayments = loan.loan_id;
   const cell = Object.assign(document.createElement("td"), { colSpan: 9 });
@@ -319,7 +336,7 @@ async function repaymentRow(loan) {
     say(`Loan ${loan.loan_id}: your request for help reached the lender's collections team.`);
   }));
   help.append(Object.assign(document.createElement("summary"), { textContent: "Cannot pay as agreed? Tell us" }), what, " ", send);
-  cell.append(summary, autopayLine(loan.loan_id, autopay), schedule, help);
+  cell.append(summary, ...planLines(plans), autopayLine(loan.loan_id, autopay), schedule, help);
   row.append(cell);
   return { row, autopay, position: pos };
 }
