@@ -66,7 +66,7 @@ def aging_command(json_out: bool = typer.Option(False, "--json")) -> None:
 
 @app.command("collections")
 def collections_command(json_out: bool = typer.Option(False, "--json")) -> None:
-    """The collections queue: requests for help awaiting an answer first, then promises holding a default, the late (most days first), the defaultable, the defaulted; each case log's latest entry and open hardship plan."""
+    """The collections queue: requests for help awaiting an answer first, then promises holding a default, the late (most days first), the defaultable, the defaulted; each case log's latest entry and hardship plan (proposed, on track, or broken last)."""
     from backend.db.session import session_scope
     from backend.servicing.service import collections_queue
 
@@ -86,7 +86,7 @@ def collections_command(json_out: bool = typer.Option(False, "--json")) -> None:
             last = item.actions[0]
             promise = f" of {last.promised_amount:,} ({last.promise_status})" if last.promise_status else ""
             console.print(f"loan {item.loan_id}, last action: {last.kind}{promise}: {last.note or '(erased)'}")
-    for item in items:  # a plan proposed (waiting for a second person: on the web page or the API) or on track
+    for item in items:  # a plan proposed (a second person confirms it: on the web page or the API), on track, or broken
         if plan := item.plan:
             decided = f", confirmed by {plan.decided_by}" if plan.decided_by else ""
             console.print(f"loan {item.loan_id}, hardship plan {plan.id} {plan.status.replace('_', ' ')}: {plan.periods} "

@@ -175,18 +175,22 @@ def agreed_plans(db: Session, settings: Settings, loan_id: int, viewer: str, sta
     return agreed
 
 
-def open_plans(db: Session, settings: Settings, loan_ids: list[int], clock: Callable[[], int]) -> dict[int, HardshipPlanPublic]:
-    """Each of the loans' plan that is proposed or on track at `clock()` (read only if a plan exists)."""
+def queue_plans(db: Session, settings: Settings, loan_ids: list[int], clock: Callable[[], int]) -> dict[int, HardshipPlanPublic]:
+    """The plan the collections queue shows with each of the loans, judged at `clock()` (read only if
+    a plan exists): the one proposed or on track, else the loan's latest agreed plan if it broke, so
+    staff see it ended and may propose another."""
     rows = list(db.scalars(select(HardshipPlan).where(HardshipPlan.loan_id.in_(loan_ids)).order_by(HardshipPlan.id)))
     if not rows:
         return {}
     payments = payments_of(db, select(HardshipPlan.loan_id).where(HardshipPlan.id.in_([p.id for p in rows])))
-    found = {}
-    for plan in rows:
+    open_, latest = {}, {}
+    for plan in rows:  # by id: a loan's latest agreed plan is judged last
         judged = judge(settings, plan, payments.get(plan.loan_id, []), clock())
         if judged.status in (PROPOSED, ON_TRACK):
-            found[plan.loan_id] = public(plan, judged)
-    return found
+            open_[plan.loan_id] = public(plan, judged)
+        if plan.decision == CONFIRMED:
+            latest[plan.loan_id] = public(plan, judged)
+    return {loan_id: plan for loan_id, plan in latest.items() if plan.status == BROKEN} | open_
 
 
 @dataclass(frozen=True)

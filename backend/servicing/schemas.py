@@ -169,7 +169,7 @@ class CollectionItemPublic(BaseModel):
     dispute_open: bool = Field(default=False, description="A dispute staff have not answered (contacted, promise_to_pay): "
                                "reminders, texts and the automatic default wait, as for a hardship request")
     plan: HardshipPlanPublic | None = Field(default=None, description="Its hardship plan proposed (for another person "
-                                            "to confirm) or on track, if any")
+                                            "to confirm) or on track, else its latest agreed plan if that broke")
 
 
 class PassReportPublic(BaseModel):

@@ -380,11 +380,11 @@ def collections_queue(db: Session, settings: Settings, with_notes: bool = True, 
     logs = actions_of(db, settings, ids, clock, with_notes=False)  # to rank by; the page's notes are opened below
     waiting_set = set(waiting)
     disputes = {loan_id for loan_id, (kind, _) in open_requests(db).items() if kind == "dispute"}
-    open_plans = plans.open_plans(db, settings, ids, clock) if ids else {}
+    shown_plans = plans.queue_plans(db, settings, ids, clock) if ids else {}
     items = [CollectionItemPublic(loan_id=loan_id, borrower=borrower, bucket=bucket, days_past_due=days, amount_owed=owed,
                                   notices=notices.get(loan_id, []), default_status=calls.get(default_intent_key(loan_id)),
                                   actions=logs.get(loan_id, []), awaiting_answer=loan_id in waiting_set,
-                                  dispute_open=loan_id in disputes, plan=open_plans.get(loan_id))
+                                  dispute_open=loan_id in disputes, plan=shown_plans.get(loan_id))
              for loan_id, borrower, bucket, days, owed in rows]  # fmt: skip
     # Stable: within each group, the order of `rows` (most days first, then by loan id): one order for
     # a queue that did not change, so its pages neither overlap nor skip.

@@ -244,6 +244,9 @@ def test_a_kept_plan_holds_the_default_past_a_promise_s_cap_and_a_broken_one_let
         assert get_intent(session, default_intent_key(loan_id)) is not None  # nothing holds it now
         told = session.scalar(select(ServicingNotice.message).where(ServicingNotice.kind == "plan_broken"))
     assert "has ended" in told and "Reminders start again" in told
+    queue = client_for(settings).get("/api/v1/servicing/collections", headers=minted_bearer(settings, ADMIN)).json()
+    (shown,) = [item["plan"] for item in queue if item["loan_id"] == loan_id]  # staff see it broke, and when
+    assert (shown["id"], shown["status"], shown["broken_at"]) == (plan["id"], "broken", plan["ends_at"])
 
 
 def test_a_kept_plan_holds_the_default_no_longer_than_its_cap(servicing_settings, world):

@@ -9,6 +9,7 @@ accessible names."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import expect
@@ -555,3 +556,38 @@ def test_a_restricted_wallets_record_is_unmasked_only_for_a_purpose_the_aml_peri
         assert session.scalar(select(func.count()).select_from(KycReveal).where(KycReveal.record_id == flagged_id)) == 1
         views = select(func.count()).select_from(KycDocumentView).where(KycDocumentView.record_id == flagged_id)
         assert session.scalar(views) == 1
+
+
+def test_a_broken_hardship_plan_shows_in_collections_beside_the_line_to_propose_another(page, server, wallet, world):
+    """A plan agreed, then not kept: the queue says by when it fell short, and staff may propose
+    another. (The plan is written as agreed; its maker-checker is tests/servicing/test_hardship_plans.py's.)"""
+    from backend.servicing.models import HardshipPlan
+
+    day = 86_400
+    loan_id, start = world.active_loan(investors=world.investors[2:5])
+    world.chain.mine_at(start + 80 * day)  # 50 days late: in collections
+    agreed = start + 40 * day  # its first period ended at 70 days with nothing paid
+    with session_scope(server.settings) as session:
+        session.add(HardshipPlan(loan_id=loan_id, installment_amount=100 * 10**6, period_days=30, periods=3,
+                                 proposed_by=world.admin.address, proposed_at=agreed - day, decision="confirmed",
+                                 decided_by=world.underwriter.address, decided_at=agreed))  # fmt: skip
+    wallet.address = world.admin.address
+    _sign_in(page, world.admin.address)
+    case = page.locator(f'#collections li[data-collection="{loan_id}"]')
+
+    def filed() -> bool:  # once the indexer has the loan and the servicing worker its lateness
+        page.click("#refresh-loans")
+        page.wait_for_timeout(300)
+        return case.count() == 1
+
+    _wait(filed, "the loan in the collections queue")
+    expect(case.locator("p[data-plan]")).to_have_text(
+        "Hardship plan broken: 3 payments of 100.00 mUSD every 30 days; by "
+        f"{datetime.fromtimestamp(agreed + 30 * day, UTC):%Y-%m-%d} UTC less than it asked had been paid (0.00 mUSD paid "
+        "since it started). Reminders and the default go ahead.")  # fmt: skip
+    expect(case.get_by_role("button", name=f"Propose a hardship plan for loan {loan_id}")).to_have_count(1)
+    wallet.address = world.borrower.address  # its borrower's page says the plan ended, and when
+    _sign_in(page, world.borrower.address)
+    expect(page.locator(f'tr[data-repayments="{loan_id}"] p[data-plan]')).to_have_text(
+        f"Your hardship plan (3 payments of 100.00 mUSD every 30 days) ended on {datetime.fromtimestamp(agreed + 30 * day, UTC):%Y-%m-%d} "
+        "UTC: less than it asked was paid by then. The loan's schedule applies again.")  # fmt: skip

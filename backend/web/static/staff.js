@@ -170,7 +170,7 @@ function collectionItem(c) {
   item.dataset.collection = c.loan_id;
   if (has("underwriter", "admin")) item.append(" ", ...caseControls(c.loan_id));
   if (c.plan) item.append(planLine(c.plan));
-  else if (has("underwriter", "admin")) item.append(planControls(c.loan_id));
+  if ((!c.plan || c.plan.status === "broken") && has("underwriter", "admin")) item.append(planControls(c.loan_id));
   if (c.actions.length) {
     const log = document.createElement("ul");
     log.replaceChildren(...listItems(c.actions.map((a) => `${day(a.chain_time)} ${a.kind.replaceAll("_", " ")}`
@@ -185,11 +185,16 @@ function collectionItem(c) {
 // A hardship plan's terms, as the borrower is told them (in tokens; the API speaks base units).
 const planTerms = (p) => `${plural(p.periods, "payment")} of ${money(p.installment_amount)} every ${p.period_days} days`;
 
-// The loan's open plan: a proposal waits for another person (maker-checker: the server checks the
+// The loan's plan: a proposal waits for another person (maker-checker: the server checks the
 // person behind each wallet), a confirmed one is judged by the chain's repayments since it started.
 function planLine(p) {
   const line = document.createElement("p");
   line.dataset.plan = p.id;
+  if (p.status === "broken") {
+    line.textContent = `Hardship plan broken: ${planTerms(p)}; by ${utcDay(p.broken_at)} less than it asked had been paid `
+      + `(${money(p.paid_since)} paid since it started). Reminders and the default go ahead.`;
+    return line;
+  }
   if (p.status === "on_track") {
     line.textContent = `Hardship plan on track: ${planTerms(p)}; ${money(p.paid_since)} paid since it started, `
       + `${money(p.owed_by_now)} due by ${utcDay(p.next_end)}; it ends ${utcDay(p.ends_at)}`;
