@@ -284,7 +284,7 @@ const sameControl = (root, key) => [...root.querySelectorAll("button")].find((b)
 // A focused button (Fund, Verify, Sell…) keeps the focus the same way, on its replacement found by
 // its identity (controlKey): otherwise each redraw (the poll, an action's refresh) would throw a
 // keyboard or screen-reader user back to the top of the page. A button whose action is still
-// under way is redrawn busy, as it was.
+// under way is redrawn busy, as it was, and a <details> opened (marked data-details) stays open.
 export function keepTyped(body, keys, render) {
   const fields = (key) => [...body.querySelectorAll(`input[data-${key}], select[data-${key}]`)];
   const typed = [keys].flat().map((key) => [key, new Map(fields(key).filter((f) => f.value)
@@ -296,7 +296,11 @@ export function keepTyped(body, keys, render) {
   const focusedId = focused && active.getAttribute(`data-${focused}`);
   const caret = focused ? caretOf(active) : null;
   const button = inside && active.tagName === "BUTTON" ? controlKey(active) : null;
+  // A section the user opened (a loan's schedule, the form asking for help) stays open: the poll
+  // redraws while they read or type in it.
+  const opened = new Set([...body.querySelectorAll("details[data-details][open]")].map((d) => d.dataset.details));
   render();
+  for (const d of body.querySelectorAll("details[data-details]")) if (opened.has(d.dataset.details)) d.open = true;
   for (const [key, values] of typed) {
     for (const field of fields(key)) field.value = values.get(field.getAttribute(`data-${key}`)) ?? field.value;
   }

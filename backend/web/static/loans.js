@@ -318,9 +318,11 @@ async function repaymentRow(loan) {
     }
   }
   const schedule = document.createElement("details");
+  schedule.dataset.details = `schedule-${loan.loan_id}`;
   schedule.append(Object.assign(document.createElement("summary"), { textContent: "Repayment schedule (as agreed)" }), table);
   // Hardship: the borrower tells the lender early, in its own words; staff see it in collections.
   const help = document.createElement("details");
+  help.dataset.details = `help-${loan.loan_id}`;
   const what = Object.assign(document.createElement("input"), {
     placeholder: "what happened, and what you could pay", size: 50, required: true, minLength: 3, maxLength: 1000,
   });
