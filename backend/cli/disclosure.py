@@ -61,6 +61,9 @@ def disclosure_command(ctx: typer.Context, json_out: bool = typer.Option(False, 
     rolls = ", ".join(f"{r.bucket} {r.rate:.1%}" for r in report.roll_rates)
     settled = report.roll_rates[0].episodes if report.roll_rates else 0
     console.print(f"roll rates to default: {rolls} (from {settled} settled late installments, with a stated prior)")
+    late, held = report.delinquency, report.forbearance
+    console.print(f"{late.loans_16_plus} loans 16+ days late ({late.principal_16_plus:,} principal); {held.loans} under a "
+                  f"hardship plan kept so far ({held.principal:,} principal, {held.loans_16_plus} of them 16+ days late)")
     platform = sorted(name for name, source in report.sources.items() if source.startswith("platform records"))
     console.print(f"from the platform's own records, not the chain: {', '.join(platform)}")
     m = report.market

@@ -61,6 +61,20 @@ class DelinquencyPublic(BaseModel):
     amount_overdue: BaseUnits = Field(description="Sum of what is due now on loans past due")
 
 
+class ForbearancePublic(BaseModel):
+    """Active loans under a hardship plan on track (forbearance): their reminders and the platform's own
+    default wait while the borrower pays the plan's smaller amounts, so their lateness is held rather than
+    cured. Disclosed beside the delinquency it would otherwise flatter. Source: platform records
+    (hardship_plans, agreed by two staff) judged against chain events (the repayments)."""
+
+    as_of: UnixSeconds = Field(description="Time the plans were judged at: live, the later of the wall clock and the "
+                               "index's latest block (as a plan's agreement is timed); in a report, the month's last block")
+    loans: int = Field(description="Active loans whose plan, agreed by as_of, was on track then")
+    principal: BaseUnits = Field(description="Their principal outstanding")
+    share_of_outstanding: float | None = Field(description="principal / principal outstanding on active loans")
+    loans_16_plus: int = Field(description="Of them, those more than 15 days past due on the loan's own schedule")
+
+
 class RollRatePublic(BaseModel):
     """Of the installments loans fell behind on and that have since been settled one way or the
     other, the share that reached this aging bucket (or a later one) and ended in the loan's
@@ -263,6 +277,8 @@ class DisclosurePublic(BaseModel):
         "the first disbursal to the figures' time (= charge-offs per principal-year outstanding). Gross of the "
         "reserve's cover; None before any principal was outstanding")  # fmt: skip
     delinquency: DelinquencyPublic
+    forbearance: ForbearancePublic | None = Field(default=None, description="None in monthly reports published "
+                                                  "before it was disclosed (2026-12-03)")
     roll_rates: list[RollRatePublic] = Field(default_factory=list)
     reserve: ReservePublic
     market: MarketActivityPublic

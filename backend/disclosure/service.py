@@ -35,6 +35,7 @@ from backend.disclosure.schemas import (
     DefaultsPublic,
     DelinquencyPublic,
     DisclosurePublic,
+    ForbearancePublic,
     GradeOutcomePublic,
     LoanCountsPublic,
     MarketActivityPublic,
@@ -44,6 +45,7 @@ from backend.disclosure.sources import figure_sources
 from backend.disclosure.vintages import DISBURSED, vintages
 from backend.errors import LoanchainError
 from backend.market.book import outstanding_then
+from backend.servicing.plans import kept_at
 from backend.servicing.roll_rates import defaulted_on_an_installment, roll_rates
 from backend.servicing.schemas import ServicingPublic
 
@@ -108,6 +110,7 @@ def platform_disclosure(session: Session, settings: Settings | None = None, *,
         average_principal_outstanding=average_outstanding,
         gross_charge_off_rate=charge_off_rate,
         delinquency=_delinquency(loans, aging),
+        forbearance=_forbearance(session, loans, aging, max(clock, chain_clock or 0)),  # live: as deadline_clock
         roll_rates=[RollRatePublic(**vars(rate)) for rate in rates.values()],
         reserve=reserve_figures(session, [loan for loan in loans if loan.status == "active"], aging=aging, rates=rates,
                                 balance_on_chain=balance, decisions=decisions),  # fmt: skip
@@ -197,6 +200,21 @@ def _by_grade(disbursed: list[LoanRow], decisions: LoanDecisions, as_of: int | N
                                       matured_fee_only_defaults=fee_only,
                                       matured_default_rate=_ratio(defaults, len(ran_their_course))))  # fmt: skip
     return out
+
+
+def _forbearance(session: Session, loans: list[LoanRow], aging: dict[int, ServicingPublic],
+                 at: int) -> ForbearancePublic:  # fmt: skip
+    """Active loans under a plan on track at chain time `at` (live, the later of the wall clock and
+    the index's latest block, the time a plan is agreed at; in a report, the month's last block),
+    judged by the repayments indexed by then."""
+    active = {loan.loan_id: loan for loan in loans if loan.status == "active"}
+    kept = kept_at(session, at, active) if active else {}
+    outstanding = sum(loan.principal_outstanding for loan in active.values())
+    principal = sum(active[loan_id].principal_outstanding for loan_id in kept)
+    return ForbearancePublic(
+        as_of=at, loans=len(kept), principal=principal, share_of_outstanding=_ratio(principal, outstanding),
+        loans_16_plus=sum(1 for loan_id in kept if loan_id in aging and aging[loan_id].days_past_due > 15),
+    )  # fmt: skip
 
 
 def _delinquency(loans: list[LoanRow], aging: dict[int, ServicingPublic]) -> DelinquencyPublic:

@@ -11,6 +11,7 @@ CHAIN_CALL = "chain call"
 GRADES = ("platform records bound to chain: credit_decisions (grade), each matched to the decision hash in its loan's "
           "on-chain terms; chain events (loans, amounts, defaults)")
 
+FORBEARANCE = "platform records: hardship_plans (agreed by two staff); chain events (the repayments judging them)"
 LATENESS_NOW = "platform records: servicing_states (the last servicing pass)"
 LATENESS_AT_BLOCK = "chain call: LoanBook.amountDue at as_of_block"
 # Roll rates resolve an active loan's episode as cured from where it stands (installments paid), and
@@ -43,6 +44,7 @@ def figure_sources(*, lateness_from_chain: bool, balance_read: bool) -> dict[str
     sources |= dict.fromkeys(_FROM_RISK, RISK_AT_BLOCK if lateness_from_chain else RISK_NOW)
     sources["by_grade"] = GRADES
     sources["delinquency"] = LATENESS_AT_BLOCK if lateness_from_chain else LATENESS_NOW
+    sources["forbearance"] = FORBEARANCE
     sources["roll_rates"] = ROLL_RATES_AT_BLOCK if lateness_from_chain else ROLL_RATES_NOW
     sources["reserve.balance_on_chain"] = CHAIN_CALL
     sources["reserve.balance"] = CHAIN_CALL if balance_read else CHAIN_EVENTS

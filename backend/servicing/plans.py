@@ -71,6 +71,11 @@ def judge(settings: Settings, plan: HardshipPlan, payments: Iterable[tuple[int, 
         return Judged(LAPSED if lapsed else PROPOSED, None, None, None)
     if plan.decision == REJECTED:
         return Judged(REJECTED, None, None, None)
+    return judge_agreed(plan, payments, now)
+
+
+def judge_agreed(plan: HardshipPlan, payments: Iterable[tuple[int, int]], now: int) -> Judged:
+    """A confirmed plan's standing at chain time `now` (`judge`): on_track, broken or completed."""
     since = sorted((at, amount) for at, amount in payments if at >= plan.decided_at)
     paid = sum(amount for at, amount in since if at <= now)
     if paid >= plan.periods * plan.installment_amount:
@@ -219,6 +224,18 @@ def standing(db: Session, settings: Settings, now: int, loan_ids: Iterable[int] 
         if status == ON_TRACK:
             kept[plan.loan_id] = plan
     return Standing(kept, {loan_id: plan for loan_id, (plan, status) in latest.items() if status == BROKEN})
+
+
+def kept_at(db: Session, at: int, loan_ids: Iterable[int]) -> dict[int, HardshipPlan]:
+    """The loans (of `loan_ids`) whose plan, agreed by chain time `at`, was on track then, and that
+    plan: forbearance as the disclosure reports it, at a month's end as well as now."""
+    plans = list(db.scalars(select(HardshipPlan).where(
+        HardshipPlan.decision == CONFIRMED, HardshipPlan.decided_at <= at,
+        HardshipPlan.loan_id.in_(list(loan_ids))).order_by(HardshipPlan.id)))  # fmt: skip
+    if not plans:
+        return {}
+    payments = payments_of(db, select(HardshipPlan.loan_id).where(HardshipPlan.id.in_([p.id for p in plans])))
+    return {plan.loan_id: plan for plan in plans if judge_agreed(plan, payments.get(plan.loan_id, []), at).status == ON_TRACK}
 
 
 PLAN_KEPT = "a hardship plan is being kept"

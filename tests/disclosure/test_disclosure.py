@@ -444,3 +444,42 @@ def test_investors_are_wallets_that_held_a_note(tmp_path):
     with session_scope(settings) as session:
         report = platform_disclosure(session)
     assert (report.investors, report.borrowers) == (2, 1)
+
+
+def test_loans_under_a_hardship_plan_kept_are_disclosed_beside_their_lateness(tmp_path):
+    """Forbearance: a loan whose plan is on track is counted with its principal, and how many of them
+    are 16+ days late on the loan's own schedule; a broken plan, a plan agreed after the figures'
+    time (a monthly report's month end) and a plan of a loan no longer active are not."""
+    from backend.chain.projection_models import LoanRow
+    from backend.db import migrate
+    from backend.servicing.models import HardshipPlan
+    from backend.servicing.schemas import ServicingPublic
+    from tests.conftest import make_settings
+    from tests.servicing.loan_rows import NOW, index_active_loan
+
+    day = 86_400
+    settings = make_settings(tmp_path)
+    migrate.upgrade(settings)
+    kept, late_kept, broken, later, none = (index_active_loan(settings, "0x" + f"{i:02x}" * 20, loan_id=i) for i in range(1, 6))
+    repaid = index_active_loan(settings, "0x" + "06" * 20, loan_id=6)
+
+    def plan(loan_id: int, agreed: int) -> HardshipPlan:
+        return HardshipPlan(loan_id=loan_id, installment_amount=10**7, period_days=30, periods=3, proposed_by="0x" + "aa" * 20,
+                            proposed_at=agreed - day, decision="confirmed", decided_by="0x" + "bb" * 20, decided_at=agreed)  # fmt: skip
+
+    with session_scope(settings) as session:
+        session.add_all([plan(kept, NOW - 10 * day), plan(late_kept, NOW - 5 * day), plan(broken, NOW - 40 * day),
+                         plan(later, NOW + day), plan(repaid, NOW - 10 * day)])  # fmt: skip
+        session.get(LoanRow, repaid).status = "repaid"
+
+    def lateness(days: int) -> ServicingPublic:
+        return ServicingPublic(bucket="late_31_120" if days > 30 else "current", days_past_due=days, installments_paid=0,
+                               due_now=0, payoff=0, next_due_date=NOW, defaultable_at=NOW, as_of=NOW)  # fmt: skip
+
+    aging = {kept: lateness(0), late_kept: lateness(50), broken: lateness(60), later: lateness(20), none: lateness(0)}
+    with session_scope(settings) as session:
+        report = platform_disclosure(session, aging=aging, clock=NOW)
+    held = report.forbearance
+    assert (held.as_of, held.loans, held.principal, held.loans_16_plus) == (NOW, 2, 2 * 10**9, 1)
+    assert held.share_of_outstanding == pytest.approx(2 / 5)
+    assert report.sources["forbearance"].startswith("platform records: hardship_plans")

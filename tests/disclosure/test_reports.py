@@ -53,7 +53,7 @@ from tests.workers.overlap import Meeting, at_once
 
 DAY = 86_400
 # What a report reads at the month's last block (and the time-weighted figures, which grow with time on book).
-AS_OF = ("as_of_block", "as_of_block_hash", "delinquency", "sources", "average_principal_outstanding",
+AS_OF = ("as_of_block", "as_of_block_hash", "delinquency", "forbearance", "sources", "average_principal_outstanding",
          "gross_charge_off_rate")  # fmt: skip
 
 
@@ -105,6 +105,7 @@ def test_a_month_is_published_once_served_as_published_and_provable(settings, wo
     assert cid_of(served.content) == report["cid"] == served.headers["x-content-cid"]
     body = json.loads(served.content)
     assert (body["format"], body["period"], without(body["figures"])) == (FORMAT, period, without(figures_then))
+    assert without(body["figures"]["forbearance"], ("as_of",)) == without(figures_then["forbearance"], ("as_of",))
     # Lateness in a report is LoanBook's own answer at the month's last block, not the servicing pass's.
     assert body["figures"]["sources"]["delinquency"] == "chain call: LoanBook.amountDue at as_of_block"
     assert figures_then["sources"]["delinquency"].startswith("platform records: servicing_states")

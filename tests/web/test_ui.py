@@ -309,6 +309,9 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     plan_line = page.locator(f'tr[data-repayments="{loan_id}"] p[data-plan]')  # and its loan's page says it too
     expect(plan_line).to_contain_text(re.compile(rf"^Hardship plan agreed \d{{4}}-\d\d-\d\d UTC: {terms}\. Pay 100\.00 mUSD more by "))
     expect(plan_line).to_contain_text("(0.00 mUSD paid since it started); it ends ")
+    # The public disclosure holds the forbearance beside the lateness it would otherwise flatter.
+    expect(page.locator("#disclosure")).to_contain_text("1 loans 16+ days late; 1 loan under a hardship plan kept so far (")
+    expect(page.locator("#disclosure")).to_contain_text("of the principal outstanding, 1 of them 16+ days late)")
     expect(page.locator(f'tr[data-repayments="{loan_id}"]')).to_contain_text("Overdue: ")
     expect(page.locator(f'tr[data-repayments="{loan_id}"]')).to_contain_text("20 days late; installment 1 of 24 was due ")  # 19 days and minutes: the 20th day begun
     expect(page.locator("#apply-ledger")).to_contain_text("You have 1 open loan with us, taking ")  # the form starts from it
@@ -318,6 +321,10 @@ def test_borrower_and_investor_journey_in_the_browser(page, server, wallet, worl
     assert page.locator('#apply-form input[name="existing_loans_with_us"]').input_value() == "1"
     page.locator(f'tr[data-repayments="{loan_id}"] summary').nth(1).click()  # the borrower asks for help
     page.fill(f'input[data-hardship="{loan_id}"]', "hours cut; can pay in full next month")
+    # A redraw, as the poll makes one while the borrower types, leaves the form open with what was typed.
+    page.evaluate('async () => { await (await import(new URL("loans.js", location.href))).refreshLoans(); }')
+    expect(page.locator(f'input[data-hardship="{loan_id}"]')).to_have_value("hours cut; can pay in full next month")
+    expect(page.locator(f'input[data-hardship="{loan_id}"]')).to_be_visible()
     page.click(f'button[data-loan="{loan_id}"][data-action="hardship"]')
     expect(page.locator("#status")).to_have_text(f"Loan {loan_id}: your request for help reached the lender's collections team.")
     page.fill(f'input[data-hardship="{loan_id}"]', "any news?")  # again before staff answered: refused, and told why

@@ -33,6 +33,9 @@ async function showDisclosure(current) {
       + (d.gross_charge_off_rate == null ? "" : `; gross charge-offs ${rate(d.gross_charge_off_rate)} a year of the average `
         + `principal outstanding (${money(d.average_principal_outstanding)}), before the reserve's cover`),
     `${d.delinquency.loans_16_plus} loans 16+ days late`
+      // forbearance held beside the lateness it would otherwise flatter
+      + (d.forbearance?.loans ? `; ${plural(d.forbearance.loans, "loan")} under a hardship plan kept so far (`
+        + `${share(d.forbearance.share_of_outstanding)} of the principal outstanding, ${d.forbearance.loans_16_plus} of them 16+ days late)` : "")
       + `; chance a late loan defaults on the installment it is behind on: ${d.roll_rates.map((x) => `${bucketWords(x.bucket)} ${rate(x.rate)}`).join(", ")}`
       + ` (from ${plural(d.roll_rates[0]?.episodes ?? 0, "settled late installment")}, with a stated prior)`,
     `Reserve ${money(r.balance)}`
