@@ -207,19 +207,21 @@ class Standing:
     broken: dict[int, HardshipPlan]
 
 
-def standing(db: Session, settings: Settings, now: int, loan_ids: Iterable[int] | None = None) -> Standing:
-    """The confirmed plans of `loan_ids` (or of every loan) judged at chain time `now`: one read of
-    the plans and one of their loans' repayments."""
+def standing(db: Session, now: int, loan_ids: Iterable[int] | None = None, agreed_by: int | None = None) -> Standing:
+    """The confirmed plans of `loan_ids` (or of every loan; agreed by chain time `agreed_by`, if given)
+    judged at chain time `now`: one read of the plans and one of their loans' repayments."""
     query = select(HardshipPlan).where(HardshipPlan.decision == CONFIRMED)
     if loan_ids is not None:
         query = query.where(HardshipPlan.loan_id.in_(list(loan_ids)))
+    if agreed_by is not None:
+        query = query.where(HardshipPlan.decided_at <= agreed_by)
     plans = list(db.scalars(query.order_by(HardshipPlan.id)))
     if not plans:
         return Standing({}, {})
     payments = payments_of(db, select(HardshipPlan.loan_id).where(HardshipPlan.id.in_([p.id for p in plans])))
     kept, latest = {}, {}
     for plan in plans:  # by id: a loan's latest confirmed plan is judged last
-        status = judge(settings, plan, payments.get(plan.loan_id, []), now).status
+        status = judge_agreed(plan, payments.get(plan.loan_id, []), now).status
         latest[plan.loan_id] = (plan, status)
         if status == ON_TRACK:
             kept[plan.loan_id] = plan
@@ -229,13 +231,7 @@ def standing(db: Session, settings: Settings, now: int, loan_ids: Iterable[int] 
 def kept_at(db: Session, at: int, loan_ids: Iterable[int]) -> dict[int, HardshipPlan]:
     """The loans (of `loan_ids`) whose plan, agreed by chain time `at`, was on track then, and that
     plan: forbearance as the disclosure reports it, at a month's end as well as now."""
-    plans = list(db.scalars(select(HardshipPlan).where(
-        HardshipPlan.decision == CONFIRMED, HardshipPlan.decided_at <= at,
-        HardshipPlan.loan_id.in_(list(loan_ids))).order_by(HardshipPlan.id)))  # fmt: skip
-    if not plans:
-        return {}
-    payments = payments_of(db, select(HardshipPlan.loan_id).where(HardshipPlan.id.in_([p.id for p in plans])))
-    return {plan.loan_id: plan for plan in plans if judge_agreed(plan, payments.get(plan.loan_id, []), at).status == ON_TRACK}
+    return standing(db, at, loan_ids, agreed_by=at).kept
 
 
 PLAN_KEPT = "a hardship plan is being kept"
@@ -248,7 +244,7 @@ def paused_loans(db: Session, settings: Settings, now: int, loan_id: int | None 
     or a plan on track (from `plans`, the pass's `standing`, when given)."""
     held = requests_waiting(db, settings, now, loan_id)
     if plans is None:
-        plans = standing(db, settings, now, None if loan_id is None else [loan_id])
+        plans = standing(db, now, None if loan_id is None else [loan_id])
     for kept in plans.kept:
         if loan_id is None or kept == loan_id:
             held.setdefault(kept, PLAN_KEPT)

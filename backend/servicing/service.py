@@ -194,7 +194,7 @@ def _service_active(
     # one): a notice is worded from amounts LoanBook computed at its bucket's time, so a `late` notice
     # saying a fee was added never quotes an amount read before the fee (review-servicing L1).
     block_time = chain_time(settings)
-    kept = plans.standing(db, settings, now)  # the confirmed plans, judged once for the pass
+    kept = plans.standing(db, now)  # the confirmed plans, judged once for the pass
     held = plans.paused_loans(db, settings, now, plans=kept)  # requests and disputes open, plans kept
     for row, pos in zip(rows, loan_positions(settings, [r.loan_id for r in rows]), strict=True):
         if pos.status != "active":  # the index has not caught up with a repayment or a default yet
