@@ -168,16 +168,9 @@ def agreed_plans(db: Session, settings: Settings, loan_id: int, viewer: str, sta
     if not plans:
         return []
     now, payments = deadline_clock(settings), _payments(db, loan_id)
-    agreed = []
-    for plan in plans:
-        judged = judge(settings, plan, payments, now)
-        agreed.append(AgreedPlanPublic(
-            id=plan.id, loan_id=plan.loan_id, installment_amount=plan.installment_amount, period_days=plan.period_days,
-            periods=plan.periods, agreed_at=plan.decided_at, status=judged.status, paid_since=judged.paid_since,
-            owed_by_now=_owed_by(plan, judged.next_end) if judged.status == ON_TRACK else None,
-            next_end=judged.next_end, broken_at=judged.broken_at, ends_at=ends_of(plan)[-1],
-        ))  # fmt: skip
-    return agreed
+    shared = set(AgreedPlanPublic.model_fields) - {"agreed_at"}  # the staff view's figures, staff names left out
+    return [AgreedPlanPublic(**public(plan, judge(settings, plan, payments, now)).model_dump(include=shared),
+                             agreed_at=plan.decided_at) for plan in plans]  # fmt: skip
 
 
 def queue_plans(db: Session, settings: Settings, loan_ids: list[int], clock: Callable[[], int]) -> dict[int, HardshipPlanPublic]:
